@@ -1,0 +1,47 @@
+# Every target creates .venv when it is missing, so a fresh clone needs only `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_STATE ?= demo-state
+DEMO_SOCKET ?= $(DEMO_STATE)/swarm.sock
+
+.PHONY: install demo test lint typecheck unit bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy api transport actors cli
+
+test: lint typecheck
+	$(BIN)/pytest -q tests
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit tests/sim
+
+demo: $(STAMP)
+	@echo "Starting a single-node swarm in ./$(DEMO_STATE) (Ctrl-C stops it)."
+	@echo "In another terminal:"
+	@echo "  export SWARM_SOCKET=$(CURDIR)/$(DEMO_SOCKET)"
+	@echo "  bin/swarmctl version"
+	@echo "  bin/swarmctl node ls"
+	@echo "  bin/swarmctl service create --name web --replicas 3 busybox sleep 3600"
+	@echo "  bin/swarmctl service ps web"
+	$(BIN)/swarm-node --state-dir $(DEMO_STATE) --listen-control-api $(DEMO_SOCKET) --log-format console
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
