@@ -1,0 +1,233 @@
+"""The wire schema: the envelope and every message type, declared once.
+
+Every message on the wire is one msgpack map in one ZeroMQ frame (DESIGN.md §6)::
+
+    {"v": 1, "t": type, "id": request id, "b": body}            # plus "more": true
+
+``id`` 0 marks a one-way message (no reply). A reply carries the id of its request; a
+streamed reply carries ``"more": true`` on every frame but the last. A failed request is
+answered with an ``error`` message (body ``code``, ``message``) carrying the request's id.
+
+A message type is a name and the fields of its body, each with a type and whether it is
+required; a request type names the type of its reply. Adding a type is one declaration::
+
+    APPEND = register(MessageType(
+        "raft.append",
+        (Field("term", INT), Field("entries", ListOf(BYTES)), Field("hint", STR, required=False)),
+        reply="raft.append.reply",
+    ))
+
+This module only declares; `transport.codec` is the one place that decodes and validates
+against these declarations. Fields not declared are kept (newer peers may send more);
+optional fields may be absent but, when present, must have the declared type (or be nil
+for a `Nullable` type).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+
+__all__ = [
+    "ANY",
+    "BOOL",
+    "BYTES",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "ERROR",
+    "FLOAT",
+    "INT",
+    "PING",
+    "PONG",
+    "PROTOCOL_VERSION",
+    "STR",
+    "VERSION",
+    "VERSION_REPLY",
+    "Envelope",
+    "Field",
+    "FieldType",
+    "ListOf",
+    "MapOf",
+    "MessageType",
+    "Nullable",
+    "Scalar",
+    "Struct",
+    "lookup",
+    "register",
+    "registered",
+]
+
+PROTOCOL_VERSION: Final = 1
+DEFAULT_MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
+
+
+# -- field types ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Scalar:
+    """A msgpack scalar: ``str``, ``int`` (not bool), ``float`` (int accepted), ``bool``,
+    ``bytes`` (msgpack bin), or ``any`` (any plain msgpack value, checked recursively)."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class ListOf:
+    item: FieldType
+
+    def __str__(self) -> str:
+        return f"list[{self.item}]"
+
+
+@dataclass(frozen=True, slots=True)
+class MapOf:
+    """A map with string keys and values of one type."""
+
+    value: FieldType
+
+    def __str__(self) -> str:
+        return f"map[str, {self.value}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Struct:
+    """A nested map with declared fields, validated like a body."""
+
+    fields: tuple[Field, ...]
+
+    def __str__(self) -> str:
+        return "map"
+
+
+@dataclass(frozen=True, slots=True)
+class Nullable:
+    """The inner type, or nil."""
+
+    inner: FieldType
+
+    def __str__(self) -> str:
+        return f"{self.inner} or nil"
+
+
+FieldType = Scalar | ListOf | MapOf | Struct | Nullable
+
+STR: Final = Scalar("str")
+INT: Final = Scalar("int")
+FLOAT: Final = Scalar("float")
+BOOL: Final = Scalar("bool")
+BYTES: Final = Scalar("bytes")
+ANY: Final = Scalar("any")
+
+SCALAR_NAMES: Final = frozenset({"str", "int", "float", "bool", "bytes", "any"})
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    type: FieldType
+    required: bool = True
+
+
+# -- message types -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MessageType:
+    """A message type: its name, its body's fields and, for a request, its reply's type."""
+
+    name: str
+    fields: tuple[Field, ...] = ()
+    reply: str | None = None
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise ValueError("a message type needs a non-empty name")
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"message type {self.name!r} declares a field twice")
+        _check_types(self.name, self.fields)
+
+
+def _check_types(where: str, fields: tuple[Field, ...]) -> None:
+    for f in fields:
+        stack: list[FieldType] = [f.type]
+        while stack:
+            t = stack.pop()
+            if isinstance(t, Scalar):
+                if t.name not in SCALAR_NAMES:
+                    raise ValueError(f"{where}.{f.name}: unknown scalar type {t.name!r}")
+            elif isinstance(t, ListOf):
+                stack.append(t.item)
+            elif isinstance(t, MapOf):
+                stack.append(t.value)
+            elif isinstance(t, Nullable):
+                stack.append(t.inner)
+            elif isinstance(t, Struct):
+                _check_types(f"{where}.{f.name}", t.fields)
+            else:
+                raise TypeError(f"{where}.{f.name}: not a field type: {t!r}")
+
+
+_REGISTRY: dict[str, MessageType] = {}
+
+
+def register(message_type: MessageType) -> MessageType:
+    """Declare a message type; returns it. Declaring the same name twice is an error unless
+    both declarations are equal (so a module may be imported twice)."""
+    existing = _REGISTRY.get(message_type.name)
+    if existing is not None and existing != message_type:
+        raise ValueError(f"message type {message_type.name!r} is already declared differently")
+    _REGISTRY[message_type.name] = message_type
+    return message_type
+
+
+def lookup(name: str) -> MessageType | None:
+    return _REGISTRY.get(name)
+
+
+def registered() -> Mapping[str, MessageType]:
+    """A read-only view of every declared type, by name."""
+    return MappingProxyType(_REGISTRY)
+
+
+# -- the envelope --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One decoded, validated message. ``body`` is the validated body map."""
+
+    type: str
+    id: int
+    body: Mapping[str, Any] = field(default_factory=dict)
+    more: bool = False
+    version: int = PROTOCOL_VERSION
+
+
+# -- the transport's own types -------------------------------------------------------------
+
+ERROR: Final = register(
+    MessageType(
+        "error",
+        (Field("code", STR), Field("message", STR)),
+        doc="The answer to a request that failed; carries the request's id.",
+    )
+)
+PONG: Final = register(MessageType("pong", doc="Reply to ping."))
+PING: Final = register(MessageType("ping", reply="pong", doc="Liveness check."))
+VERSION_REPLY: Final = register(
+    MessageType(
+        "version.reply",
+        (Field("node_id", STR), Field("role", STR), Field("version", STR)),
+        doc="Who answered: node id, role (manager|worker) and software version.",
+    )
+)
+VERSION: Final = register(
+    MessageType("version", reply="version.reply", doc="Ask a node who it is.")
+)

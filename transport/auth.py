@@ -1,0 +1,158 @@
+"""ZAP admission of CURVE clients, with a pluggable policy.
+
+ZeroMQ asks the ZAP handler bound to ``inproc://zeromq.zap.01`` *in the socket's context*
+whether to accept each CURVE handshake; so there is one `ZapAuthenticator` per
+`zmq.Context`, and every endpoint has its own context. The authenticator runs its REP
+socket in its own thread and asks an `AdmissionPolicy` about each client key, passing the
+endpoint's ZAP domain (its name: "remote", "control", ...) so a policy can allow different
+roles on different endpoints. An admitted client's key becomes the connection's User-Id,
+which the endpoint hands to handlers as ``Request.peer_key``. Each refusal is logged as
+``transport.zap.refused`` with the key's fingerprint.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Final, Protocol, runtime_checkable
+
+import structlog
+import zmq
+from zmq.utils import z85
+
+from transport.keys import fingerprint
+
+__all__ = ["ZAP_ENDPOINT", "AdmissionPolicy", "AdmitAll", "AllowList", "ZapAuthenticator"]
+
+ZAP_ENDPOINT: Final = "inproc://zeromq.zap.01"
+_ZAP_VERSION: Final = b"1.0"
+_POLL_MS: Final = 100
+
+_log = structlog.get_logger(subsystem="transport")
+
+
+@runtime_checkable
+class AdmissionPolicy(Protocol):
+    def admit(self, domain: str, client_public_key_z85: bytes) -> bool:
+        """Whether the client with this CURVE public key may talk to endpoint ``domain``."""
+        ...
+
+
+class AllowList:
+    """Admits exactly the listed public keys (Z85), on every domain. Safe to update from
+    any thread while the authenticator reads it (copy on write)."""
+
+    def __init__(self, keys: Iterable[bytes] = ()) -> None:
+        self._lock = threading.Lock()
+        self._keys: frozenset[bytes] = frozenset(keys)
+
+    def admit(self, domain: str, client_public_key_z85: bytes) -> bool:
+        return client_public_key_z85 in self._keys
+
+    def add(self, key: bytes) -> None:
+        with self._lock:
+            self._keys = self._keys | {key}
+
+    def remove(self, key: bytes) -> None:
+        with self._lock:
+            self._keys = self._keys - {key}
+
+    def replace(self, keys: Iterable[bytes]) -> None:
+        with self._lock:
+            self._keys = frozenset(keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+class AdmitAll:
+    """Admits any CURVE client (traffic is still encrypted). For join endpoints and benches."""
+
+    def admit(self, domain: str, client_public_key_z85: bytes) -> bool:
+        return True
+
+
+class ZapAuthenticator:
+    """The ZAP handler of one `zmq.Context`; `start` before any CURVE server socket binds."""
+
+    def __init__(self, context: zmq.Context[zmq.Socket[bytes]], policy: AdmissionPolicy) -> None:
+        self._context = context
+        self._policy = policy
+        self._stopping = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="zap", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            sock = self._context.socket(zmq.REP)
+            sock.linger = 0
+            sock.bind(ZAP_ENDPOINT)
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while not self._stopping.is_set():
+                if sock.poll(_POLL_MS, zmq.POLLIN):
+                    request = sock.recv_multipart()
+                    sock.send_multipart(self._answer(request))
+        finally:
+            sock.close(linger=0)
+
+    def _answer(self, request: list[bytes]) -> list[bytes]:
+        if len(request) < 6 or request[0] != _ZAP_VERSION:
+            _log.warning("transport.zap.malformed", frames=len(request))
+            rid = request[1] if len(request) > 1 else b""
+            return [_ZAP_VERSION, rid, b"500", b"malformed ZAP request", b"", b""]
+        _, rid, domain_b, address_b, _identity, mechanism, *credentials = request
+        domain = domain_b.decode("utf-8", "replace")
+        address = address_b.decode("utf-8", "replace")
+        if mechanism != b"CURVE" or len(credentials) != 1 or len(credentials[0]) != 32:
+            _log.warning(
+                "transport.zap.refused",
+                domain=domain,
+                peer_address=address,
+                reason=f"mechanism {mechanism.decode('ascii', 'replace')} not allowed",
+            )
+            return [_ZAP_VERSION, rid, b"400", b"CURVE required", b"", b""]
+        key = z85.encode(credentials[0])
+        try:
+            admitted = bool(self._policy.admit(domain, key))
+        except Exception as exc:
+            _log.exception("transport.zap.policy_failed", domain=domain, error=repr(exc))
+            admitted = False
+        if not admitted:
+            _log.warning(
+                "transport.zap.refused",
+                domain=domain,
+                peer_address=address,
+                key_fingerprint=fingerprint(key),
+                reason="key not admitted",
+            )
+            return [_ZAP_VERSION, rid, b"400", b"key not admitted", b"", b""]
+        _log.debug(
+            "transport.zap.admitted",
+            domain=domain,
+            peer_address=address,
+            key_fingerprint=fingerprint(key),
+        )
+        return [_ZAP_VERSION, rid, b"200", b"OK", key, b""]

@@ -1,0 +1,277 @@
+"""Encoding and decoding of wire frames: the only place msgpack is decoded and validated.
+
+`decode` turns any bytes at all into either a valid `Envelope` (its body checked against
+the type's declaration in `api.messages`) or a `CodecError` naming what was wrong. Frames
+over the size limit are refused before msgpack sees them; msgpack itself runs with limits
+on every length, no ext types, ``raw=False`` and ``strict_map_key``. `encode` checks the
+body against the same declarations, so a peer never receives what it would refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import msgpack
+
+from api.errors import (
+    BadEnvelope,
+    BadField,
+    CodecError,
+    FrameTooLarge,
+    UndecodableFrame,
+    UnknownMessageType,
+)
+from api.messages import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    PROTOCOL_VERSION,
+    Envelope,
+    Field,
+    FieldType,
+    ListOf,
+    MapOf,
+    Nullable,
+    Scalar,
+    Struct,
+    lookup,
+)
+
+__all__ = ["MAX_REQUEST_ID", "CodecError", "Envelope", "decode", "encode", "encode_error"]
+
+MAX_REQUEST_ID: Final = 2**64 - 1
+_SHOWN: Final = 64  # at most this many characters of peer-supplied text in a message
+
+
+def encode(
+    message_type: str,
+    body: Mapping[str, Any] | None = None,
+    *,
+    request_id: int = 0,
+    more: bool = False,
+    max_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+) -> bytes:
+    """One frame holding a message of ``message_type``; raises `CodecError` if the body
+    does not match the declaration or the frame would exceed ``max_size``."""
+    mt = lookup(message_type)
+    if mt is None:
+        raise UnknownMessageType(f"unknown message type {_show(message_type)}")
+    if type(request_id) is not int or not 0 <= request_id <= MAX_REQUEST_ID:
+        raise BadEnvelope(f"request id {request_id!r} is not an int in [0, 2**64)")
+    b: dict[str, Any] = {} if body is None else body if type(body) is dict else dict(body)
+    _check_fields(b, mt.fields, "", None)
+    envelope: dict[str, Any] = {"v": PROTOCOL_VERSION, "t": message_type, "id": request_id, "b": b}
+    if more:
+        envelope["more"] = True
+    try:
+        frame: bytes = msgpack.packb(envelope, use_bin_type=True)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise BadField(f"body of {message_type!r} cannot be encoded: {exc}") from exc
+    if len(frame) > max_size:
+        raise FrameTooLarge(f"frame of {len(frame)} bytes exceeds the limit of {max_size}")
+    return frame
+
+
+def encode_error(request_id: int, code: str, message: str) -> bytes:
+    """An ``error`` reply to request ``request_id``."""
+    return encode("error", {"code": code, "message": message}, request_id=request_id)
+
+
+def decode(frame: bytes, *, max_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> Envelope:
+    """The validated message in ``frame``, or `CodecError` saying what is wrong with it."""
+    size = len(frame)
+    if size > max_size:
+        raise FrameTooLarge(f"frame of {size} bytes exceeds the limit of {max_size}")
+    try:
+        obj = msgpack.unpackb(
+            frame,
+            raw=False,
+            strict_map_key=True,
+            use_list=True,
+            max_str_len=size,
+            max_bin_len=size,
+            max_array_len=size,
+            max_map_len=size,
+            max_ext_len=0,
+        )
+    except Exception as exc:  # msgpack raises many kinds; all mean "not one valid object"
+        raise UndecodableFrame(f"frame is not one msgpack object: {_reason(exc)}") from None
+    if type(obj) is not dict:
+        raise BadEnvelope(f"envelope is {_kind(obj)}, expected map")
+
+    rid = obj.get("id")
+    request_id = rid if type(rid) is int and 0 <= rid <= MAX_REQUEST_ID else None
+    if "id" not in obj:
+        raise BadEnvelope('envelope misses field "id"')
+    if request_id is None:
+        raise BadEnvelope(f'envelope field "id" is {_kind(rid)}, expected int in [0, 2**64)')
+
+    version = obj.get("v")
+    if type(version) is not int:
+        raise BadEnvelope(
+            'envelope misses field "v"'
+            if version is None
+            else f'envelope field "v" is {_kind(version)}, expected int',
+            request_id=request_id,
+        )
+    if version != PROTOCOL_VERSION:
+        raise BadEnvelope(
+            f"unsupported protocol version {version}, expected {PROTOCOL_VERSION}",
+            request_id=request_id,
+        )
+
+    message_type = obj.get("t")
+    if type(message_type) is not str:
+        raise BadEnvelope(
+            'envelope misses field "t"'
+            if message_type is None
+            else f'envelope field "t" is {_kind(message_type)}, expected str',
+            request_id=request_id,
+        )
+    mt = lookup(message_type)
+    if mt is None:
+        raise UnknownMessageType(
+            f"unknown message type {_show(message_type)}", request_id=request_id
+        )
+
+    more = obj.get("more", False)
+    if type(more) is not bool:
+        raise BadEnvelope(
+            f'envelope field "more" is {_kind(more)}, expected bool', request_id=request_id
+        )
+
+    body = obj.get("b")
+    if type(body) is not dict:
+        raise BadEnvelope(
+            'envelope misses field "b"'
+            if "b" not in obj
+            else f'envelope field "b" is {_kind(body)}, expected map',
+            request_id=request_id,
+        )
+    _check_fields(body, mt.fields, "", request_id)
+    return Envelope(message_type, request_id, body, more, version)
+
+
+# -- validation ----------------------------------------------------------------------------
+
+
+def _check_fields(
+    value: Mapping[Any, Any], fields: tuple[Field, ...], prefix: str, rid: int | None
+) -> None:
+    for f in fields:
+        path = f"{prefix}{f.name}"
+        if f.name not in value:
+            if f.required:
+                raise BadField(f'missing field "{path}"', request_id=rid)
+            continue
+        _check(value[f.name], f.type, path, rid)
+
+
+def _check(value: Any, t: FieldType, path: str, rid: int | None) -> None:
+    if isinstance(t, Scalar):
+        name = t.name
+        vt = type(value)
+        if name == "str":
+            ok = vt is str
+        elif name == "int":
+            ok = vt is int
+        elif name == "float":
+            ok = vt is float or vt is int
+        elif name == "bool":
+            ok = vt is bool
+        elif name == "bytes":
+            ok = vt is bytes or vt is bytearray
+        else:
+            _check_plain(value, path, rid)
+            return
+        if not ok:
+            raise BadField(
+                f'field "{path}" has wrong type {_kind(value)}, expected {name}', request_id=rid
+            )
+    elif isinstance(t, Nullable):
+        if value is not None:
+            _check(value, t.inner, path, rid)
+    elif isinstance(t, ListOf):
+        if type(value) is not list and type(value) is not tuple:
+            raise BadField(
+                f'field "{path}" has wrong type {_kind(value)}, expected {t}', request_id=rid
+            )
+        item = t.item
+        for i, element in enumerate(value):
+            _check(element, item, f"{path}[{i}]", rid)
+    elif isinstance(t, MapOf):
+        if type(value) is not dict:
+            raise BadField(
+                f'field "{path}" has wrong type {_kind(value)}, expected {t}', request_id=rid
+            )
+        for k, v in value.items():
+            if type(k) is not str:
+                raise BadField(
+                    f'field "{path}" has a key of type {_kind(k)}, expected str', request_id=rid
+                )
+            _check(v, t.value, f"{path}.{k}", rid)
+    elif isinstance(t, Struct):
+        if type(value) is not dict:
+            raise BadField(
+                f'field "{path}" has wrong type {_kind(value)}, expected map', request_id=rid
+            )
+        _check_fields(value, t.fields, f"{path}.", rid)
+
+
+_PLAIN: Final = (type(None), bool, int, float, str, bytes, bytearray)
+
+
+def _check_plain(value: Any, path: str, rid: int | None) -> None:
+    """Any plain msgpack value (nil, bool, int, float, str, bin, array, map of str/bin)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        vt = type(v)
+        if vt in _PLAIN:
+            if vt is int and not -(2**63) <= v <= MAX_REQUEST_ID:
+                raise BadField(f'field "{path}" holds an int out of range', request_id=rid)
+        elif vt is list or vt is tuple:
+            stack.extend(v)
+        elif vt is dict:
+            for k, item in v.items():
+                if type(k) is not str and type(k) is not bytes:
+                    raise BadField(
+                        f'field "{path}" holds a map key of type {_kind(k)}', request_id=rid
+                    )
+                stack.append(item)
+        else:
+            raise BadField(
+                f'field "{path}" holds a value of type {vt.__name__}, not plain msgpack',
+                request_id=rid,
+            )
+
+
+def _kind(value: Any) -> str:
+    """The msgpack name of a decoded value's type, for error messages."""
+    if value is None:
+        return "nil"
+    vt = type(value)
+    if vt is bool:
+        return "bool"
+    if vt is int:
+        return "int"
+    if vt is float:
+        return "float"
+    if vt is str:
+        return "str"
+    if vt is bytes or vt is bytearray:
+        return "bytes"
+    if vt is list or vt is tuple:
+        return "list"
+    if vt is dict:
+        return "map"
+    return vt.__name__
+
+
+def _show(text: str) -> str:
+    shown = text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+    return f'"{shown}"'
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 2 * _SHOWN else text[: 2 * _SHOWN] + "…"
