@@ -1,0 +1,298 @@
+"""Objects ⇄ plain msgpack-able values, for Raft proposals, snapshots and the wire.
+
+Rules, the same for every type in api/objects.py and api/specs.py:
+- a dataclass becomes a dict of its fields by name (nothing is omitted);
+- enumerations are written by value: ``StrEnum`` as its string, ``TaskState`` as its int;
+- tuples become lists; label maps stay dicts; ``None`` stays ``None``;
+- a service mode (a union of dataclasses) becomes ``{"replicated": {"replicas": 3}}``.
+
+Decoding is strict: unknown fields, wrong types and unknown enumeration values raise
+``ObjectDecodeError`` naming the field path (``spec.task.container.image``). A field
+missing from the input takes its default when it has one, so fields can be added later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from api.objects import OBJECT_TYPES, Object, ObjectKind, kind_of
+
+__all__ = [
+    "ObjectDecodeError",
+    "decode",
+    "decode_object",
+    "encode",
+    "encode_object",
+]
+
+T = TypeVar("T")
+
+_Encoder = Callable[[Any], Any]
+_Decoder = Callable[[Any, str], Any]
+
+
+class ObjectDecodeError(ValueError):
+    """Input that is not a valid encoding; ``field`` is the dotted path of the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.reason = message
+        super().__init__(f"{field or '<root>'}: {message}")
+
+
+def encode(value: Any) -> Any:
+    """Encode a dataclass value of the object model (an object, a spec, ...)."""
+    return _encoder_for(type(value))(value)
+
+
+def decode(cls: type[T], data: Any, path: str = "") -> T:
+    """Decode ``data`` as ``cls``; ObjectDecodeError names the bad field."""
+    result: T = _decoder_for(cls)(data, path)
+    return result
+
+
+def encode_object(obj: Object) -> dict[str, Any]:
+    """Encode a stored object; its kind is implied by the caller's context."""
+    kind_of(obj)  # TypeError for anything that is not a stored object
+    result: dict[str, Any] = encode(obj)
+    return result
+
+
+def decode_object(kind: ObjectKind | str, data: Any) -> Object:
+    try:
+        cls = OBJECT_TYPES[ObjectKind(kind)]
+    except ValueError:
+        raise ObjectDecodeError("kind", f"unknown object kind {kind!r}") from None
+    result: Object = decode(cls, data, kind.value if isinstance(kind, ObjectKind) else kind)
+    return result
+
+
+# --- machinery: one encoder and one decoder per type, built once and cached ------------
+
+_ENCODERS: dict[Any, _Encoder] = {}
+_DECODERS: dict[Any, _Decoder] = {}
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _encoder_for(tp: Any) -> _Encoder:
+    enc = _ENCODERS.get(tp)
+    if enc is None:
+        enc = _build_encoder(tp)
+        _ENCODERS[tp] = enc
+    return enc
+
+
+def _decoder_for(tp: Any) -> _Decoder:
+    dec = _DECODERS.get(tp)
+    if dec is None:
+        dec = _build_decoder(tp)
+        _DECODERS[tp] = dec
+    return dec
+
+
+def _union_args(tp: Any) -> tuple[Any, ...] | None:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        return typing.get_args(tp)
+    return None
+
+
+def _build_encoder(tp: Any) -> _Encoder:
+    if tp in (int, float, str, bool, bytes, type(None)):
+        return _identity
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return _enum_value
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _dataclass_encoder(tp)
+    args = _union_args(tp)
+    if args is not None:
+        members = [a for a in args if a is not type(None)]
+        if len(members) == 1:
+            inner = _encoder_for(members[0])
+            return lambda v: None if v is None else inner(v)
+        # a tagged union of dataclasses: {"tag": {...}}
+        return lambda v: None if v is None else {v.TAG: _encoder_for(type(v))(v)}
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        item = _encoder_for(typing.get_args(tp)[0])
+        if item is _identity:
+            return list
+        return lambda v: [item(x) for x in v]
+    if origin in (dict, Mapping):
+        value_enc = _encoder_for(typing.get_args(tp)[1])
+        if value_enc is _identity:
+            return dict
+        return lambda v: {k: value_enc(x) for k, x in v.items()}
+    raise TypeError(f"no encoding for type {tp!r}")
+
+
+def _enum_value(value: Any) -> Any:
+    return value.value
+
+
+def _field_types(cls: type) -> list[tuple[dataclasses.Field[Any], Any]]:
+    hints = typing.get_type_hints(cls)
+    return [(f, hints[f.name]) for f in dataclasses.fields(cls)]
+
+
+def _dataclass_encoder(cls: type) -> _Encoder:
+    plan = [(f.name, _encoder_for(t)) for f, t in _field_types(cls)]
+
+    def encode_dc(value: Any) -> Any:
+        return {name: enc(getattr(value, name)) for name, enc in plan}
+
+    return encode_dc
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or repr(tp)
+
+
+def _build_decoder(tp: Any) -> _Decoder:
+    if tp is bool:
+        return _scalar_decoder(bool, "a boolean")
+    if tp is int:
+        return _int_decoder
+    if tp is float:
+        return _float_decoder
+    if tp is str:
+        return _scalar_decoder(str, "a string")
+    if tp is bytes:
+        return _scalar_decoder(bytes, "bytes")
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return _enum_decoder(tp)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _dataclass_decoder(tp)
+    args = _union_args(tp)
+    if args is not None:
+        optional = type(None) in args
+        members = [a for a in args if a is not type(None)]
+        inner = _decoder_for(members[0]) if len(members) == 1 else _tagged_decoder(members)
+
+        def decode_union(data: Any, path: str) -> Any:
+            if data is None:
+                if optional:
+                    return None
+                raise ObjectDecodeError(path, "must not be null")
+            return inner(data, path)
+
+        return decode_union
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        item = _decoder_for(typing.get_args(tp)[0])
+
+        def decode_tuple(data: Any, path: str) -> Any:
+            if not isinstance(data, (list, tuple)):
+                raise ObjectDecodeError(path, f"expected a list, got {type(data).__name__}")
+            return tuple(item(x, f"{path}[{i}]") for i, x in enumerate(data))
+
+        return decode_tuple
+    if origin in (dict, Mapping):
+        key_dec = _decoder_for(typing.get_args(tp)[0])
+        value_dec = _decoder_for(typing.get_args(tp)[1])
+
+        def decode_map(data: Any, path: str) -> Any:
+            if not isinstance(data, dict):
+                raise ObjectDecodeError(path, f"expected a map, got {type(data).__name__}")
+            return {
+                key_dec(k, f"{path}.<key>"): value_dec(v, f"{path}.{k}") for k, v in data.items()
+            }
+
+        return decode_map
+    raise TypeError(f"no decoding for type {tp!r}")
+
+
+def _scalar_decoder(cls: type, what: str) -> _Decoder:
+    def decode_scalar(data: Any, path: str) -> Any:
+        if type(data) is not cls:
+            if cls is bytes and isinstance(data, (bytearray, memoryview)):
+                return bytes(data)
+            raise ObjectDecodeError(path, f"expected {what}, got {type(data).__name__}")
+        return data
+
+    return decode_scalar
+
+
+def _int_decoder(data: Any, path: str) -> Any:
+    if type(data) is not int:
+        raise ObjectDecodeError(path, f"expected an integer, got {type(data).__name__}")
+    return data
+
+
+def _float_decoder(data: Any, path: str) -> Any:
+    if type(data) is float:
+        return data
+    if type(data) is int:
+        return float(data)
+    raise ObjectDecodeError(path, f"expected a number, got {type(data).__name__}")
+
+
+def _enum_decoder(cls: type[enum.Enum]) -> _Decoder:
+    by_value = {m.value: m for m in cls}
+    choices = ", ".join(repr(m.value) for m in cls)
+
+    def decode_enum(data: Any, path: str) -> Any:
+        if type(data) not in (int, str):
+            raise ObjectDecodeError(path, f"expected one of {choices}, got {type(data).__name__}")
+        try:
+            return by_value[data]
+        except KeyError:
+            raise ObjectDecodeError(
+                path, f"unknown value {data!r} (expected one of {choices})"
+            ) from None
+
+    return decode_enum
+
+
+def _dataclass_decoder(cls: type) -> _Decoder:
+    plan: list[tuple[str, _Decoder, bool]] = []
+    for f, t in _field_types(cls):
+        has_default = (
+            f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        )
+        plan.append((f.name, _decoder_for(t), has_default))
+    names = {name for name, _, _ in plan}
+
+    def decode_dc(data: Any, path: str) -> Any:
+        if not isinstance(data, dict):
+            raise ObjectDecodeError(
+                path, f"expected a map for {cls.__name__}, got {type(data).__name__}"
+            )
+        for key in data:
+            if key not in names:
+                sub = f"{path}.{key}" if path else str(key)
+                raise ObjectDecodeError(sub, f"unknown field of {cls.__name__}")
+        kwargs: dict[str, Any] = {}
+        for name, dec, has_default in plan:
+            sub = f"{path}.{name}" if path else name
+            if name in data:
+                kwargs[name] = dec(data[name], sub)
+            elif not has_default:
+                raise ObjectDecodeError(sub, "missing required field")
+        return cls(**kwargs)
+
+    return decode_dc
+
+
+def _tagged_decoder(members: list[Any]) -> _Decoder:
+    by_tag: dict[str, Any] = {m.TAG: m for m in members}
+    choices = ", ".join(repr(t) for t in by_tag)
+
+    def decode_tagged(data: Any, path: str) -> Any:
+        if not isinstance(data, dict) or len(data) != 1:
+            raise ObjectDecodeError(path, f"expected a map with one key, one of {choices}")
+        ((tag, body),) = data.items()
+        member = by_tag.get(tag)
+        if member is None:
+            raise ObjectDecodeError(path, f"unknown variant {tag!r} (expected one of {choices})")
+        return _decoder_for(member)(body, f"{path}.{tag}" if path else str(tag))
+
+    return decode_tagged

@@ -1,0 +1,93 @@
+"""Enumerations of the object model. Every one is a ``StrEnum`` whose value is the
+lower-case word the CLI prints and accepts (``drain``, ``on-failure``, ``start-first``).
+The codec writes them by value; ``TaskState`` (an ``IntEnum``, api/task_state.py) is the
+only integer enumeration, because its order matters.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = [
+    "FailureAction",
+    "NodeAvailability",
+    "NodeRole",
+    "NodeState",
+    "PortProtocol",
+    "PublishMode",
+    "Reachability",
+    "RestartCondition",
+    "SchedulingStrategy",
+    "UpdateOrder",
+    "UpdateState",
+]
+
+
+class NodeRole(enum.StrEnum):
+    WORKER = "worker"
+    MANAGER = "manager"
+
+
+class NodeAvailability(enum.StrEnum):
+    ACTIVE = "active"  # tasks may be scheduled here
+    PAUSE = "pause"  # no new tasks; existing tasks keep running
+    DRAIN = "drain"  # no new tasks; existing tasks are moved away
+
+
+class NodeState(enum.StrEnum):
+    UNKNOWN = "unknown"
+    DOWN = "down"
+    READY = "ready"
+    DISCONNECTED = "disconnected"
+
+
+class Reachability(enum.StrEnum):
+    UNKNOWN = "unknown"
+    UNREACHABLE = "unreachable"
+    REACHABLE = "reachable"
+
+
+class RestartCondition(enum.StrEnum):
+    NONE = "none"
+    ON_FAILURE = "on-failure"
+    ANY = "any"
+
+
+class FailureAction(enum.StrEnum):
+    PAUSE = "pause"
+    CONTINUE = "continue"
+    ROLLBACK = "rollback"
+
+
+class UpdateOrder(enum.StrEnum):
+    STOP_FIRST = "stop-first"
+    START_FIRST = "start-first"
+
+
+class UpdateState(enum.StrEnum):
+    UNKNOWN = "unknown"
+    UPDATING = "updating"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    ROLLBACK_STARTED = "rollback_started"
+    ROLLBACK_PAUSED = "rollback_paused"
+    ROLLBACK_COMPLETED = "rollback_completed"
+
+
+class PortProtocol(enum.StrEnum):
+    TCP = "tcp"
+    UDP = "udp"
+    SCTP = "sctp"
+
+
+class PublishMode(enum.StrEnum):
+    INGRESS = "ingress"
+    HOST = "host"
+
+
+class SchedulingStrategy(enum.StrEnum):
+    """swarmnode extension: Swarm classic's strategies, chosen per service."""
+
+    SPREAD = "spread"
+    BINPACK = "binpack"
+    RANDOM = "random"

@@ -1,0 +1,225 @@
+"""Stored objects (SwarmKit ``api/objects.proto``): ``Node``, ``Service``, ``Task``,
+``Cluster``.
+
+Each has an ``id``, a ``meta`` the store maintains (``version`` is the Raft index of the
+object's last change), a user-owned ``spec`` and system-owned fields, each with one
+owner: the scheduler owns ``Task.node_id``, the worker ``Task.status``, the orchestrator
+``Task.desired_state``, the dispatcher ``Node.status``. Objects are frozen: change one with
+``dataclasses.replace`` and write it back with the ``meta`` you read (a stale version is
+a conflict).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from api.enums import NodeRole, NodeState, Reachability, UpdateState
+from api.specs import ClusterSpec, NodeSpec, PortConfig, Resources, ServiceSpec, TaskSpec
+from api.task_state import TaskState
+
+__all__ = [
+    "OBJECT_TYPES",
+    "Cluster",
+    "ContainerStatus",
+    "EngineDescription",
+    "JoinTokens",
+    "ManagerStatus",
+    "Meta",
+    "Node",
+    "NodeDescription",
+    "NodeStatus",
+    "Object",
+    "ObjectKind",
+    "Platform",
+    "RootCA",
+    "Service",
+    "Task",
+    "TaskStatus",
+    "UpdateStatus",
+    "kind_of",
+]
+
+
+class ObjectKind(enum.StrEnum):
+    NODE = "node"
+    SERVICE = "service"
+    TASK = "task"
+    CLUSTER = "cluster"
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    version: int = 0  # Raft index of the last change; 0 before the object is stored
+    created_at: float = 0.0  # seconds since the epoch, from the proposing manager's clock
+    updated_at: float = 0.0
+
+
+def _labels() -> Mapping[str, str]:
+    return {}
+
+
+# --- node ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    os: str = ""  # "linux"
+    architecture: str = ""  # "x86_64"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineDescription:
+    engine_version: str = ""
+    labels: Mapping[str, str] = field(default_factory=_labels)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeDescription:
+    """What the node reports about itself when its session starts."""
+
+    hostname: str = ""
+    platform: Platform = field(default_factory=Platform)
+    resources: Resources = field(default_factory=Resources)
+    engine: EngineDescription = field(default_factory=EngineDescription)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    state: NodeState = NodeState.UNKNOWN
+    message: str = ""
+    addr: str = ""  # the address the node's session comes from
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerStatus:
+    raft_id: int = 0
+    addr: str = ""  # Raft address, host:port
+    leader: bool = False
+    reachability: Reachability = Reachability.UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    id: str
+    meta: Meta = field(default_factory=Meta)
+    spec: NodeSpec = field(default_factory=NodeSpec)
+    description: NodeDescription | None = None
+    status: NodeStatus = field(default_factory=NodeStatus)
+    manager_status: ManagerStatus | None = None
+    role: NodeRole = NodeRole.WORKER  # the role it has now (spec.desired_role: wanted)
+
+    @property
+    def hostname(self) -> str:
+        return self.description.hostname if self.description is not None else ""
+
+
+# --- service ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateStatus:
+    state: UpdateState = UpdateState.UNKNOWN
+    started_at: float | None = None
+    completed_at: float | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    id: str
+    meta: Meta = field(default_factory=Meta)
+    spec: ServiceSpec = field(default_factory=ServiceSpec)
+    spec_version: int = 0  # bumped by each spec change; tasks record the one they run
+    previous_spec: ServiceSpec | None = None  # for rollback
+    update_status: UpdateStatus | None = None
+    pending_delete: bool = False  # `service rm` ran; the orchestrator removes its tasks
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+# --- task ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerStatus:
+    container_id: str = ""
+    pid: int = 0
+    exit_code: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStatus:
+    timestamp: float = 0.0
+    state: TaskState = TaskState.NEW
+    message: str = ""  # human-readable: "started", "no suitable node (...)"
+    err: str = ""  # the error that made the task fail or be rejected
+    container_status: ContainerStatus | None = None
+    port_status: tuple[PortConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    id: str
+    meta: Meta = field(default_factory=Meta)
+    spec: TaskSpec = field(default_factory=TaskSpec)
+    service_id: str = ""
+    service_name: str = ""  # for container names: <service>.<slot>.<task id>
+    slot: int = 0  # replicated services: 1..N; global services: 0 (node_id identifies)
+    node_id: str = ""  # owner: the scheduler (or the orchestrator for global services)
+    desired_state: TaskState = TaskState.NEW  # owner: the orchestrator
+    status: TaskStatus = field(default_factory=TaskStatus)  # owner: the worker
+    spec_version: int = 0  # the service's spec_version this task was created from
+    labels: Mapping[str, str] = field(default_factory=_labels)
+
+
+# --- cluster ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RootCA:
+    ca_cert: bytes = b""  # PEM
+    ca_key: bytes = b""  # PEM; managers only, possibly wrapped by the unlock key
+    ca_cert_hash: str = ""  # digest used in join tokens
+
+
+@dataclass(frozen=True, slots=True)
+class JoinTokens:
+    worker: str = ""
+    manager: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    id: str
+    meta: Meta = field(default_factory=Meta)
+    spec: ClusterSpec = field(default_factory=ClusterSpec)
+    root_ca: RootCA = field(default_factory=RootCA)
+    join_tokens: JoinTokens = field(default_factory=JoinTokens)
+    unlock_key: bytes = b""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+Object = Node | Service | Task | Cluster
+
+_KINDS: dict[type[Object], ObjectKind] = {
+    Node: ObjectKind.NODE,
+    Service: ObjectKind.SERVICE,
+    Task: ObjectKind.TASK,
+    Cluster: ObjectKind.CLUSTER,
+}
+OBJECT_TYPES: dict[ObjectKind, type[Object]] = {kind: cls for cls, kind in _KINDS.items()}
+
+
+def kind_of(obj: Object) -> ObjectKind:
+    """The kind of a stored object; TypeError for anything else."""
+    try:
+        return _KINDS[type(obj)]
+    except KeyError:
+        raise TypeError(f"not a stored object: {type(obj).__name__}") from None

@@ -1,0 +1,251 @@
+"""User-owned specifications (SwarmKit ``api/specs.proto``).
+
+All values are frozen dataclasses: change one with ``dataclasses.replace``. Sequences
+are tuples; label maps are typed ``Mapping`` and must not be mutated in place. Durations
+are float seconds. Defaults are SwarmKit's (``api/defaults``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from api.enums import (
+    FailureAction,
+    NodeAvailability,
+    NodeRole,
+    PortProtocol,
+    PublishMode,
+    RestartCondition,
+    SchedulingStrategy,
+    UpdateOrder,
+)
+
+__all__ = [
+    "SERVICE_MODES",
+    "CAConfig",
+    "ClusterSpec",
+    "ContainerSpec",
+    "DispatcherConfig",
+    "EncryptionConfig",
+    "EndpointSpec",
+    "GlobalJob",
+    "GlobalService",
+    "HealthConfig",
+    "NodeSpec",
+    "OrchestrationConfig",
+    "Placement",
+    "PlacementPreference",
+    "PortConfig",
+    "RaftConfig",
+    "ReplicatedJob",
+    "ReplicatedService",
+    "ResourceRequirements",
+    "Resources",
+    "RestartPolicy",
+    "ServiceMode",
+    "ServiceSpec",
+    "TaskSpec",
+    "UpdateConfig",
+]
+
+
+def _labels() -> Mapping[str, str]:
+    return {}
+
+
+# --- node ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSpec:
+    name: str = ""
+    labels: Mapping[str, str] = field(default_factory=_labels)
+    desired_role: NodeRole = NodeRole.WORKER
+    availability: NodeAvailability = NodeAvailability.ACTIVE
+
+
+# --- task template ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HealthConfig:
+    """Docker healthcheck. ``test`` as Docker takes it: ``("CMD", ...)``,
+    ``("CMD-SHELL", "...")`` or ``("NONE",)``; empty means the image's own."""
+
+    test: tuple[str, ...] = ()
+    interval: float = 0.0
+    timeout: float = 0.0
+    retries: int = 0
+    start_period: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSpec:
+    image: str = ""
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()  # "KEY=value", in order
+    labels: Mapping[str, str] = field(default_factory=_labels)
+    user: str = ""
+    dir: str = ""
+    hostname: str = ""
+    healthcheck: HealthConfig | None = None
+    stop_signal: str = ""  # empty: the image's, else SIGTERM
+    stop_grace_period: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    nano_cpus: int = 0  # 1e9 = one CPU
+    memory_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRequirements:
+    limits: Resources = field(default_factory=Resources)
+    reservations: Resources = field(default_factory=Resources)
+
+
+@dataclass(frozen=True, slots=True)
+class RestartPolicy:
+    condition: RestartCondition = RestartCondition.ANY
+    delay: float = 5.0
+    max_attempts: int = 0  # 0: unlimited
+    window: float = 0.0  # 0: attempts are counted over the task's whole history
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementPreference:
+    spread: str  # a descriptor: "node.labels.zone" or "engine.labels.x"
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    constraints: tuple[str, ...] = ()  # "node.role==manager", "node.labels.zone!=a"
+    preferences: tuple[PlacementPreference, ...] = ()
+    max_replicas: int = 0  # per node; 0: unlimited
+    strategy: SchedulingStrategy = SchedulingStrategy.SPREAD  # swarmnode extension
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    container: ContainerSpec = field(default_factory=ContainerSpec)
+    resources: ResourceRequirements = field(default_factory=ResourceRequirements)
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
+    placement: Placement = field(default_factory=Placement)
+    force_update: int = 0  # bumped by `service update --force`
+
+
+# --- service ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicatedService:
+    TAG: ClassVar[str] = "replicated"
+    replicas: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalService:
+    TAG: ClassVar[str] = "global"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicatedJob:
+    TAG: ClassVar[str] = "replicated-job"
+    max_concurrent: int = 1
+    total_completions: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalJob:
+    TAG: ClassVar[str] = "global-job"
+
+
+ServiceMode = ReplicatedService | GlobalService | ReplicatedJob | GlobalJob
+SERVICE_MODES: tuple[type[ServiceMode], ...] = (
+    ReplicatedService,
+    GlobalService,
+    ReplicatedJob,
+    GlobalJob,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateConfig:
+    parallelism: int = 1  # 0: all at once
+    delay: float = 0.0
+    failure_action: FailureAction = FailureAction.PAUSE
+    monitor: float = 5.0
+    max_failure_ratio: float = 0.0
+    order: UpdateOrder = UpdateOrder.STOP_FIRST
+
+
+@dataclass(frozen=True, slots=True)
+class PortConfig:
+    name: str = ""
+    protocol: PortProtocol = PortProtocol.TCP
+    target_port: int = 0
+    published_port: int = 0  # 0: none / dynamically chosen
+    publish_mode: PublishMode = PublishMode.INGRESS
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSpec:
+    ports: tuple[PortConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    name: str = ""
+    labels: Mapping[str, str] = field(default_factory=_labels)
+    task: TaskSpec = field(default_factory=TaskSpec)
+    mode: ServiceMode = field(default_factory=ReplicatedService)
+    update_config: UpdateConfig = field(default_factory=UpdateConfig)
+    rollback_config: UpdateConfig = field(default_factory=UpdateConfig)
+    endpoint: EndpointSpec = field(default_factory=EndpointSpec)
+
+
+# --- cluster ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrchestrationConfig:
+    task_history_retention_limit: int = 5  # terminal tasks kept per slot
+
+
+@dataclass(frozen=True, slots=True)
+class RaftConfig:
+    snapshot_interval: int = 10_000  # entries between snapshots
+    keep_old_snapshots: int = 0
+    log_entries_for_slow_followers: int = 500
+    heartbeat_tick: int = 1
+    election_tick: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class DispatcherConfig:
+    heartbeat_period: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class CAConfig:
+    node_cert_expiry: float = 90 * 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptionConfig:
+    auto_lock_managers: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSpec:
+    name: str = "default"
+    labels: Mapping[str, str] = field(default_factory=_labels)
+    orchestration: OrchestrationConfig = field(default_factory=OrchestrationConfig)
+    raft: RaftConfig = field(default_factory=RaftConfig)
+    dispatcher: DispatcherConfig = field(default_factory=DispatcherConfig)
+    ca_config: CAConfig = field(default_factory=CAConfig)
+    encryption_config: EncryptionConfig = field(default_factory=EncryptionConfig)

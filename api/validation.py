@@ -1,0 +1,324 @@
+"""Validation of user-owned specs, before anything is written.
+
+Every check raises ``InvalidSpec`` with one line naming the field, e.g.
+``invalid spec: mode.replicated.replicas: must be >= 0, got -1``. Constraint
+expressions are parsed here too (``parse_constraint``), so the scheduler and the CLI
+share one grammar: ``KEY==VALUE`` or ``KEY!=VALUE`` over the keys in ``CONSTRAINT_KEYS``
+and the prefixes ``node.labels.`` and ``engine.labels.``.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from api.enums import (
+    FailureAction,
+    NodeAvailability,
+    NodeRole,
+    PortProtocol,
+    PublishMode,
+    RestartCondition,
+    SchedulingStrategy,
+    UpdateOrder,
+)
+from api.specs import (
+    ClusterSpec,
+    ContainerSpec,
+    EndpointSpec,
+    GlobalJob,
+    GlobalService,
+    NodeSpec,
+    Placement,
+    ReplicatedJob,
+    ReplicatedService,
+    ResourceRequirements,
+    Resources,
+    RestartPolicy,
+    ServiceSpec,
+    TaskSpec,
+    UpdateConfig,
+)
+
+__all__ = [
+    "CONSTRAINT_KEYS",
+    "CONSTRAINT_PREFIXES",
+    "Constraint",
+    "InvalidSpec",
+    "parse_constraint",
+    "parse_placement_preference",
+    "validate_cluster_spec",
+    "validate_node_spec",
+    "validate_service_spec",
+    "validate_task_spec",
+]
+
+CONSTRAINT_KEYS = (
+    "node.id",
+    "node.hostname",
+    "node.ip",
+    "node.role",
+    "node.platform.os",
+    "node.platform.arch",
+)
+CONSTRAINT_PREFIXES = ("node.labels.", "engine.labels.")
+MIN_CERT_EXPIRY = 3600.0
+
+# SwarmKit's rule for service names: DNS-label-like, at most 63 characters.
+_NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$")
+_CONSTRAINT_RE = re.compile(r"^\s*([^=!\s]+)\s*(==|!=)\s*(.*?)\s*$")
+
+
+class InvalidSpec(ValueError):
+    """A spec the system refuses; ``field`` is the dotted path of the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.reason = message
+        super().__init__(f"invalid spec: {field}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    key: str  # "node.labels.zone"
+    operator: str  # "==" or "!="
+    value: str
+
+    @property
+    def equals(self) -> bool:
+        return self.operator == "=="
+
+    def __str__(self) -> str:
+        return f"{self.key}{self.operator}{self.value}"
+
+
+def parse_constraint(expr: str, field: str = "constraint") -> Constraint:
+    """Parse ``KEY==VALUE`` / ``KEY!=VALUE``; InvalidSpec says what is wrong."""
+    m = _CONSTRAINT_RE.match(expr)
+    if m is None:
+        raise InvalidSpec(
+            field, f"malformed constraint {expr!r} (expected KEY==VALUE or KEY!=VALUE)"
+        )
+    key, op, value = m.groups()
+    if "==" in value or "!=" in value:
+        raise InvalidSpec(field, f"malformed constraint {expr!r}: more than one operator")
+    if value == "":
+        raise InvalidSpec(field, f"malformed constraint {expr!r}: empty value")
+    lowered = key.lower()
+    if lowered in CONSTRAINT_KEYS:
+        key = lowered
+    else:
+        prefix = next((p for p in CONSTRAINT_PREFIXES if lowered.startswith(p)), None)
+        if prefix is None or len(key) == len(prefix):
+            known = ", ".join((*CONSTRAINT_KEYS, *(p + "<label>" for p in CONSTRAINT_PREFIXES)))
+            raise InvalidSpec(field, f"unknown constraint key {key!r} (expected one of {known})")
+        key = prefix + key[len(prefix) :]
+    if key == "node.role" and value.lower() not in {r.value for r in NodeRole}:
+        raise InvalidSpec(field, f"node.role must be 'manager' or 'worker', got {value!r}")
+    if key == "node.ip":
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise InvalidSpec(
+                field, f"node.ip needs an IP address or CIDR, got {value!r}"
+            ) from None
+    return Constraint(key, op, value)
+
+
+def parse_placement_preference(expr: str, field: str = "preference") -> str:
+    """``spread=node.labels.zone`` → ``node.labels.zone`` (the spread descriptor)."""
+    strategy, sep, descriptor = expr.partition("=")
+    if not sep or strategy.strip() != "spread":
+        raise InvalidSpec(field, f"malformed placement preference {expr!r} (expected spread=KEY)")
+    return _check_spread_descriptor(descriptor.strip(), field)
+
+
+def _check_spread_descriptor(descriptor: str, field: str) -> str:
+    prefix = next((p for p in CONSTRAINT_PREFIXES if descriptor.startswith(p)), None)
+    if prefix is None or len(descriptor) == len(prefix):
+        raise InvalidSpec(
+            field,
+            "spread descriptor must be node.labels.<name> or engine.labels.<name>, "
+            f"got {descriptor!r}",
+        )
+    return descriptor
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _enum(value: Any, cls: type[enum.Enum], field: str, what: str) -> None:
+    if not isinstance(value, cls):
+        choices = "|".join(str(m.value) for m in cls)
+        raise InvalidSpec(field, f"unknown {what} {value!r} (expected {choices})")
+
+
+def _non_negative(value: float, field: str) -> None:
+    if value < 0:
+        raise InvalidSpec(field, f"must be >= 0, got {value}")
+
+
+def _labels(labels: Any, field: str) -> None:
+    for key, value in labels.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidSpec(field, f"label keys must be non-empty strings, got {key!r}")
+        if not isinstance(value, str):
+            raise InvalidSpec(f"{field}.{key}", f"label values must be strings, got {value!r}")
+
+
+# --- specs -----------------------------------------------------------------------------
+
+
+def validate_service_spec(spec: ServiceSpec) -> None:
+    if not spec.name:
+        raise InvalidSpec("name", "a service needs a name")
+    if len(spec.name) > 63 or not _NAME_RE.match(spec.name):
+        raise InvalidSpec(
+            "name",
+            f"{spec.name!r} is not a valid name (letters, digits, '-' and '_', "
+            "starting and ending with a letter or digit, at most 63 characters)",
+        )
+    _labels(spec.labels, "labels")
+    validate_task_spec(spec.task, "task")
+    mode = spec.mode
+    if isinstance(mode, ReplicatedService):
+        _non_negative(mode.replicas, "mode.replicated.replicas")
+    elif isinstance(mode, ReplicatedJob):
+        _non_negative(mode.max_concurrent, "mode.replicated-job.max_concurrent")
+        _non_negative(mode.total_completions, "mode.replicated-job.total_completions")
+    elif not isinstance(mode, (GlobalService, GlobalJob)):
+        raise InvalidSpec(
+            "mode", f"unknown mode {mode!r} (expected replicated|global|replicated-job|global-job)"
+        )
+    _update_config(spec.update_config, "update_config")
+    _update_config(spec.rollback_config, "rollback_config")
+    _endpoint(spec.endpoint, "endpoint")
+
+
+def validate_task_spec(task: TaskSpec, field: str = "task") -> None:
+    _container(task.container, f"{field}.container")
+    _resources(task.resources, f"{field}.resources")
+    _restart_policy(task.restart_policy, f"{field}.restart_policy")
+    _placement(task.placement, f"{field}.placement")
+
+
+def _container(c: ContainerSpec, field: str) -> None:
+    if not c.image.strip():
+        raise InvalidSpec(f"{field}.image", "an image is required")
+    if any(ch.isspace() for ch in c.image):
+        raise InvalidSpec(f"{field}.image", f"image reference {c.image!r} contains whitespace")
+    for i, entry in enumerate(c.env):
+        if not entry or entry.startswith("="):
+            raise InvalidSpec(f"{field}.env[{i}]", f"expected KEY=VALUE, got {entry!r}")
+    _labels(c.labels, f"{field}.labels")
+    _non_negative(c.stop_grace_period, f"{field}.stop_grace_period")
+    if c.healthcheck is not None:
+        h = c.healthcheck
+        for name in ("interval", "timeout", "start_period", "retries"):
+            _non_negative(getattr(h, name), f"{field}.healthcheck.{name}")
+
+
+def _resources(r: ResourceRequirements, field: str) -> None:
+    for part in ("limits", "reservations"):
+        res: Resources = getattr(r, part)
+        _non_negative(res.nano_cpus, f"{field}.{part}.nano_cpus")
+        _non_negative(res.memory_bytes, f"{field}.{part}.memory_bytes")
+    for name in ("nano_cpus", "memory_bytes"):
+        limit = getattr(r.limits, name)
+        reserved = getattr(r.reservations, name)
+        if limit and reserved > limit:
+            raise InvalidSpec(
+                f"{field}.reservations.{name}", f"reservation {reserved} exceeds the limit {limit}"
+            )
+
+
+def _restart_policy(p: RestartPolicy, field: str) -> None:
+    _enum(p.condition, RestartCondition, f"{field}.condition", "restart condition")
+    _non_negative(p.delay, f"{field}.delay")
+    _non_negative(p.max_attempts, f"{field}.max_attempts")
+    _non_negative(p.window, f"{field}.window")
+
+
+def _placement(p: Placement, field: str) -> None:
+    for i, expr in enumerate(p.constraints):
+        parse_constraint(expr, f"{field}.constraints[{i}]")
+    for i, pref in enumerate(p.preferences):
+        _check_spread_descriptor(pref.spread, f"{field}.preferences[{i}].spread")
+    _non_negative(p.max_replicas, f"{field}.max_replicas")
+    _enum(p.strategy, SchedulingStrategy, f"{field}.strategy", "strategy")
+
+
+def _update_config(u: UpdateConfig, field: str) -> None:
+    _non_negative(u.parallelism, f"{field}.parallelism")
+    _non_negative(u.delay, f"{field}.delay")
+    _non_negative(u.monitor, f"{field}.monitor")
+    _enum(u.failure_action, FailureAction, f"{field}.failure_action", "failure action")
+    _enum(u.order, UpdateOrder, f"{field}.order", "update order")
+    if not 0.0 <= u.max_failure_ratio <= 1.0:
+        raise InvalidSpec(
+            f"{field}.max_failure_ratio", f"must be in [0, 1], got {u.max_failure_ratio}"
+        )
+
+
+def _endpoint(e: EndpointSpec, field: str) -> None:
+    seen: set[tuple[str, int]] = set()
+    for i, port in enumerate(e.ports):
+        sub = f"{field}.ports[{i}]"
+        _enum(port.protocol, PortProtocol, f"{sub}.protocol", "protocol")
+        _enum(port.publish_mode, PublishMode, f"{sub}.publish_mode", "publish mode")
+        if not 1 <= port.target_port <= 65535:
+            raise InvalidSpec(f"{sub}.target_port", f"must be in 1..65535, got {port.target_port}")
+        if not 0 <= port.published_port <= 65535:
+            raise InvalidSpec(
+                f"{sub}.published_port", f"must be in 0..65535, got {port.published_port}"
+            )
+        if port.published_port:
+            key = (str(port.protocol), port.published_port)
+            if key in seen:
+                raise InvalidSpec(
+                    f"{sub}.published_port",
+                    f"port {port.published_port}/{port.protocol} published twice",
+                )
+            seen.add(key)
+
+
+def validate_node_spec(spec: NodeSpec) -> None:
+    _labels(spec.labels, "labels")
+    _enum(spec.desired_role, NodeRole, "desired_role", "role")
+    _enum(spec.availability, NodeAvailability, "availability", "availability")
+
+
+def validate_cluster_spec(spec: ClusterSpec) -> None:
+    if not spec.name:
+        raise InvalidSpec("name", "a cluster needs a name")
+    _labels(spec.labels, "labels")
+    _non_negative(
+        spec.orchestration.task_history_retention_limit,
+        "orchestration.task_history_retention_limit",
+    )
+    raft = spec.raft
+    if raft.snapshot_interval < 1:
+        raise InvalidSpec("raft.snapshot_interval", f"must be >= 1, got {raft.snapshot_interval}")
+    _non_negative(raft.keep_old_snapshots, "raft.keep_old_snapshots")
+    _non_negative(raft.log_entries_for_slow_followers, "raft.log_entries_for_slow_followers")
+    if raft.heartbeat_tick < 1:
+        raise InvalidSpec("raft.heartbeat_tick", f"must be >= 1, got {raft.heartbeat_tick}")
+    if raft.election_tick <= raft.heartbeat_tick:
+        raise InvalidSpec(
+            "raft.election_tick",
+            f"must be greater than heartbeat_tick ({raft.heartbeat_tick}), "
+            f"got {raft.election_tick}",
+        )
+    if spec.dispatcher.heartbeat_period <= 0:
+        raise InvalidSpec(
+            "dispatcher.heartbeat_period", f"must be > 0, got {spec.dispatcher.heartbeat_period}"
+        )
+    if spec.ca_config.node_cert_expiry < MIN_CERT_EXPIRY:
+        raise InvalidSpec(
+            "ca_config.node_cert_expiry",
+            f"must be at least 1 h ({MIN_CERT_EXPIRY:.0f} s), "
+            f"got {spec.ca_config.node_cert_expiry}",
+        )

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+
+from api.codec_objects import ObjectDecodeError, decode, decode_object, encode, encode_object
+from api.objects import OBJECT_TYPES, Cluster, Node, ObjectKind, Service, Task
+from api.specs import GlobalJob, ReplicatedJob, ServiceSpec
+from api.task_state import TaskState
+from tests.unit.api.strategies import strategy_for
+
+
+def _wire(value: object) -> object:
+    return msgpack.unpackb(msgpack.packb(value))
+
+
+@pytest.mark.parametrize("kind", list(ObjectKind))
+def test_default_objects_round_trip(kind: ObjectKind) -> None:
+    obj = OBJECT_TYPES[kind](id="x" * 25)
+    assert decode_object(kind, _wire(encode_object(obj))) == obj
+
+
+@settings(max_examples=60, deadline=None)
+@given(strategy_for(Service))
+def test_service_round_trip(service: Service) -> None:
+    assert decode_object("service", _wire(encode_object(service))) == service
+
+
+@settings(max_examples=60, deadline=None)
+@given(strategy_for(Task))
+def test_task_round_trip(task: Task) -> None:
+    assert decode_object(ObjectKind.TASK, _wire(encode_object(task))) == task
+
+
+@settings(max_examples=40, deadline=None)
+@given(strategy_for(Node))
+def test_node_round_trip(node: Node) -> None:
+    assert decode_object("node", _wire(encode_object(node))) == node
+
+
+@settings(max_examples=40, deadline=None)
+@given(strategy_for(Cluster))
+def test_cluster_round_trip(cluster: Cluster) -> None:
+    assert decode_object("cluster", _wire(encode_object(cluster))) == cluster
+
+
+def test_enums_written_by_value() -> None:
+    data = encode(Task(id="t", desired_state=TaskState.RUNNING))
+    assert data["desired_state"] == 512
+    spec = encode(ServiceSpec(name="web", mode=ReplicatedJob(max_concurrent=2)))
+    assert spec["mode"] == {"replicated-job": {"max_concurrent": 2, "total_completions": 1}}
+    assert spec["task"]["restart_policy"]["condition"] == "any"
+    assert encode(ServiceSpec(mode=GlobalJob()))["mode"] == {"global-job": {}}
+
+
+def test_missing_optional_fields_take_defaults() -> None:
+    assert decode(ServiceSpec, {"name": "web"}) == ServiceSpec(name="web")
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "fragment"),
+    [
+        (
+            {"id": "s", "spec": {"task": {"container": {"image": 3}}}},
+            "spec.task.container.image",
+            "string",
+        ),
+        ({"id": "s", "spec": {"mode": {"bogus": {}}}}, "spec.mode", "unknown variant 'bogus'"),
+        ({"id": "s", "spec": {"nmae": "x"}}, "spec.nmae", "unknown field"),
+        ({"meta": {}}, "id", "missing required field"),
+        (
+            {"id": "s", "spec": {"update_config": {"order": "sideways"}}},
+            "spec.update_config.order",
+            "unknown value",
+        ),
+        (
+            {"id": "s", "spec": {"mode": {"replicated": {"replicas": True}}}},
+            "spec.mode.replicated.replicas",
+            "integer",
+        ),
+        ({"id": "s", "spec": {"labels": {"a": 1}}}, "spec.labels.a", "string"),
+        ({"id": "s", "spec": []}, "spec", "expected a map"),
+    ],
+)
+def test_decode_errors_name_the_field(data: object, field: str, fragment: str) -> None:
+    with pytest.raises(ObjectDecodeError) as info:
+        decode(Service, data)
+    assert info.value.field == field
+    assert fragment in str(info.value)
+
+
+def test_task_state_must_be_known() -> None:
+    with pytest.raises(ObjectDecodeError, match=r"status\.state"):
+        decode(Task, {"id": "t", "status": {"state": 65}})
+
+
+def test_unknown_kind() -> None:
+    with pytest.raises(ObjectDecodeError, match="unknown object kind"):
+        decode_object("secret", {})
+
+
+def test_encode_object_refuses_non_objects() -> None:
+    with pytest.raises(TypeError):
+        encode_object(ServiceSpec())  # type: ignore[arg-type]

@@ -1,0 +1,117 @@
+# ruff: noqa: E501  (tables of cases read best one per line)
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from api.specs import (
+    CAConfig,
+    ClusterSpec,
+    ContainerSpec,
+    EndpointSpec,
+    GlobalService,
+    Placement,
+    PlacementPreference,
+    PortConfig,
+    RaftConfig,
+    ReplicatedService,
+    ResourceRequirements,
+    Resources,
+    RestartPolicy,
+    ServiceSpec,
+    TaskSpec,
+    UpdateConfig,
+)
+from api.validation import (
+    InvalidSpec,
+    parse_constraint,
+    parse_placement_preference,
+    validate_cluster_spec,
+    validate_service_spec,
+)
+
+BOGUS: Any = "bogus"
+BOGUS_CONDITION: Any = "sometimes"
+
+
+def _spec(**task: Any) -> ServiceSpec:
+    base = TaskSpec(container=ContainerSpec(image="busybox"))
+    return ServiceSpec(name="web", task=replace(base, **task))
+
+
+def test_valid_spec_passes() -> None:
+    validate_service_spec(_spec())
+    validate_service_spec(replace(_spec(), mode=GlobalService()))
+    validate_cluster_spec(ClusterSpec())
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (replace(_spec(), mode=ReplicatedService(replicas=-1)), "invalid spec: mode.replicated.replicas: must be >= 0, got -1"),
+        (_spec(container=ContainerSpec(image="")), "invalid spec: task.container.image: an image is required"),
+        (replace(_spec(), mode=BOGUS), "invalid spec: mode: unknown mode 'bogus'"),
+        (_spec(restart_policy=RestartPolicy(condition=BOGUS_CONDITION)), "invalid spec: task.restart_policy.condition: unknown restart condition 'sometimes' (expected none|on-failure|any)"),
+        (_spec(placement=Placement(constraints=("node.labels.zone=a",))), "task.placement.constraints[0]: malformed constraint 'node.labels.zone=a'"),
+        (_spec(placement=Placement(constraints=("node.colour==red",))), "unknown constraint key 'node.colour'"),
+        (_spec(placement=Placement(preferences=(PlacementPreference("zone"),))), "task.placement.preferences[0].spread"),
+        (replace(_spec(), name=""), "invalid spec: name: a service needs a name"),
+        (replace(_spec(), name="bad name"), "invalid spec: name: 'bad name' is not a valid name"),
+        (replace(_spec(), update_config=UpdateConfig(max_failure_ratio=2.0)), "update_config.max_failure_ratio: must be in [0, 1]"),
+        (replace(_spec(), endpoint=EndpointSpec(ports=(PortConfig(target_port=0),))), "endpoint.ports[0].target_port"),
+        (_spec(resources=ResourceRequirements(limits=Resources(memory_bytes=10), reservations=Resources(memory_bytes=20))), "reservation 20 exceeds the limit 10"),
+    ],
+)  # fmt: skip
+def test_invalid_service_specs(spec: ServiceSpec, message: str) -> None:
+    with pytest.raises(InvalidSpec) as info:
+        validate_service_spec(spec)
+    assert str(info.value).startswith(message) or message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("expr", "key", "op", "value"),
+    [
+        ("node.role==manager", "node.role", "==", "manager"),
+        ("node.labels.zone != a", "node.labels.zone", "!=", "a"),
+        ("engine.labels.os==linux", "engine.labels.os", "==", "linux"),
+        ("node.ip==10.0.0.0/8", "node.ip", "==", "10.0.0.0/8"),
+        ("node.hostname==box-1", "node.hostname", "==", "box-1"),
+        ("node.platform.arch!=arm64", "node.platform.arch", "!=", "arm64"),
+    ],
+)
+def test_parse_constraint(expr: str, key: str, op: str, value: str) -> None:
+    c = parse_constraint(expr)
+    assert (c.key, c.operator, c.value) == (key, op, value)
+    assert c.equals == (op == "==")
+
+
+@pytest.mark.parametrize(
+    "expr",
+    ["node.role", "node.role==", "node.role==boss", "node.ip==nope", "node.labels.==x", "a==b==c"],
+)
+def test_bad_constraints(expr: str) -> None:
+    with pytest.raises(InvalidSpec):
+        parse_constraint(expr)
+
+
+def test_placement_preference() -> None:
+    assert parse_placement_preference("spread=node.labels.zone") == "node.labels.zone"
+    with pytest.raises(InvalidSpec, match="malformed placement preference"):
+        parse_placement_preference("pack=node.labels.zone")
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        (ClusterSpec(raft=RaftConfig(snapshot_interval=0)), "raft.snapshot_interval"),
+        (ClusterSpec(raft=RaftConfig(election_tick=1)), "raft.election_tick"),
+        (ClusterSpec(ca_config=CAConfig(node_cert_expiry=60)), "ca_config.node_cert_expiry"),
+    ],
+)
+def test_invalid_cluster_specs(spec: ClusterSpec, field: str) -> None:
+    with pytest.raises(InvalidSpec) as info:
+        validate_cluster_spec(spec)
+    assert info.value.field == field
