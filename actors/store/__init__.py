@@ -1,0 +1,63 @@
+"""The replicated in-memory store (DESIGN.md §5, SwarmKit ``manager/state/store``).
+
+Tables of nodes, services, tasks and clusters with indices; consistent read views;
+versioned write transactions proposed through a ``Proposer`` and applied, in commit
+order, on every manager; a watch queue; snapshot and restore. Typed queries live in one
+module per kind: ``nodes``, ``services``, ``tasks``, ``clusters``.
+"""
+
+from actors.store import clusters, nodes, services, tasks
+from actors.store.entry import Action
+from actors.store.errors import (
+    AlreadyExists,
+    AmbiguousReference,
+    ConflictError,
+    EntryDecodeError,
+    NameConflict,
+    NoProposer,
+    NotFound,
+    NotLeader,
+    ProposalDropped,
+    ProposalError,
+    ProposalTimeout,
+    StoreError,
+    WatchClosed,
+    WatchHistoryTooOld,
+)
+from actors.store.memory import ApplyResult, Batch, BatchResult, Committed, MemoryStore
+from actors.store.proposer import LocalProposer, Proposer
+from actors.store.tx import ReadTx, WriteTx
+from actors.store.watch import Event, Watcher
+
+__all__ = [
+    "Action",
+    "AlreadyExists",
+    "AmbiguousReference",
+    "ApplyResult",
+    "Batch",
+    "BatchResult",
+    "Committed",
+    "ConflictError",
+    "EntryDecodeError",
+    "Event",
+    "LocalProposer",
+    "MemoryStore",
+    "NameConflict",
+    "NoProposer",
+    "NotFound",
+    "NotLeader",
+    "ProposalDropped",
+    "ProposalError",
+    "ProposalTimeout",
+    "Proposer",
+    "ReadTx",
+    "StoreError",
+    "WatchClosed",
+    "WatchHistoryTooOld",
+    "Watcher",
+    "WriteTx",
+    "clusters",
+    "nodes",
+    "services",
+    "tasks",
+]

@@ -1,0 +1,122 @@
+"""Errors of the store. Every one is a ``StoreError``; each names the object it is about."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExists",
+    "AmbiguousReference",
+    "ConflictError",
+    "EntryDecodeError",
+    "NameConflict",
+    "NoProposer",
+    "NotFound",
+    "NotLeader",
+    "ProposalDropped",
+    "ProposalError",
+    "ProposalTimeout",
+    "StoreError",
+    "WatchClosed",
+    "WatchHistoryTooOld",
+]
+
+
+class StoreError(Exception):
+    """Base of every error the store raises."""
+
+
+class NotFound(StoreError):
+    def __init__(self, kind: str, ref: str) -> None:
+        self.kind = kind
+        self.ref = ref
+        super().__init__(f"{kind} {ref!r} not found")
+
+
+class AmbiguousReference(StoreError):
+    """A name or id prefix that matches more than one object."""
+
+    def __init__(self, kind: str, ref: str, matches: list[str]) -> None:
+        self.kind = kind
+        self.ref = ref
+        self.matches = matches
+        shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+        super().__init__(f"{kind} reference {ref!r} is ambiguous: matches {shown}")
+
+
+class ConflictError(StoreError):
+    """A write carried a version that is no longer the object's current one."""
+
+    def __init__(self, kind: str, id: str, expected: int, actual: int) -> None:
+        self.kind = kind
+        self.id = id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"update of {kind} {id} conflicts: written from version {expected}, "
+            f"current version is {actual}; re-read and retry"
+        )
+
+
+class AlreadyExists(StoreError):
+    def __init__(self, kind: str, id: str) -> None:
+        self.kind = kind
+        self.id = id
+        super().__init__(f"{kind} {id} already exists")
+
+
+class NameConflict(StoreError):
+    def __init__(self, kind: str, name: str, holder: str) -> None:
+        self.kind = kind
+        self.name = name
+        self.holder = holder
+        super().__init__(f"{kind} name {name!r} is already in use by {kind} {holder}")
+
+
+class EntryDecodeError(StoreError):
+    """A committed entry that is not a store batch. Every manager reaches the same
+    verdict: the entry is skipped and its proposer, if local, gets this error."""
+
+
+class ProposalError(StoreError):
+    """The write was not committed (or its outcome is unknown)."""
+
+
+class NotLeader(ProposalError):
+    def __init__(self, leader_id: int | None = None, leader_addr: str = "") -> None:
+        self.leader_id = leader_id
+        self.leader_addr = leader_addr
+        known = f"; the leader is {leader_id}" if leader_id else "; no leader is known"
+        super().__init__(f"this manager is not the Raft leader{known}")
+
+
+class ProposalDropped(ProposalError):
+    """The proposal was lost (leadership changed, the node stopped, the store was
+    restored from a snapshot); whether it was committed is unknown."""
+
+
+class ProposalTimeout(ProposalError):
+    """No verdict in time; whether the write was committed is unknown."""
+
+
+class NoProposer(ProposalError):
+    def __init__(self) -> None:
+        super().__init__("the store has no proposer attached: it is read-only")
+
+
+class WatchClosed(StoreError):
+    """The watcher was closed; ``reset`` is true when the store was restored from a
+    snapshot. Either way: re-read the store (``view``) and watch again from its version."""
+
+    def __init__(self, reason: str, *, reset: bool = False) -> None:
+        self.reason = reason
+        self.reset = reset
+        super().__init__(reason)
+
+
+class WatchHistoryTooOld(StoreError):
+    def __init__(self, since: int, oldest: int) -> None:
+        self.since = since
+        self.oldest = oldest
+        super().__init__(
+            f"cannot resume the watch from version {since}: changes up to version {oldest} "
+            "are no longer kept; re-read the store with view() and watch from its version"
+        )

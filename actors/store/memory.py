@@ -1,0 +1,484 @@
+"""``MemoryStore``: the replicated in-memory store of one manager.
+
+Writes go through a ``Proposer`` (Raft, or ``LocalProposer``) and take effect only when
+the committed entry comes back through ``apply(index, data)``, which every manager calls
+for every entry in log order. ``apply`` is deterministic: it uses only the entry and the
+current state (the timestamp travels in the entry), so every manager stores identical
+objects and reaches the same verdict on every write. ``meta.version`` of a written object
+becomes the entry's index; the store's ``version`` is the last applied index.
+
+Locking: one re-entrant lock guards the tables. ``view`` and the read part of ``update``
+hold it while the caller's function runs; ``apply`` holds it while it changes tables.
+Nothing blocking happens under it: proposals are made and awaited, futures completed and
+watchers woken, after it is released.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, TypeVar
+
+import msgpack
+
+from actors.store import clusters, nodes, services, tasks
+from actors.store.entry import CHAINED, Action, Entry, Op, decode_entry, encode_entry
+from actors.store.errors import (
+    AlreadyExists,
+    ConflictError,
+    EntryDecodeError,
+    NameConflict,
+    NoProposer,
+    NotFound,
+    ProposalDropped,
+    ProposalTimeout,
+    StoreError,
+)
+from actors.store.proposer import LocalProposer, Proposer
+from actors.store.table import Table, TableSchema
+from actors.store.tx import ReadTx, WriteTx
+from actors.store.watch import Event, EventFilter, Watcher, WatchHub
+from api.codec_objects import ObjectDecodeError, decode_object, encode_object
+from api.ids import RandomBits, new_id
+from api.objects import Meta, Object, ObjectKind
+
+__all__ = ["SCHEMAS", "ApplyResult", "Batch", "BatchResult", "Committed", "MemoryStore"]
+
+T = TypeVar("T")
+
+SCHEMAS: tuple[TableSchema, ...] = (nodes.SCHEMA, services.SCHEMA, tasks.SCHEMA, clusters.SCHEMA)
+SNAPSHOT_FORMAT = 1
+_Key = tuple[ObjectKind, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Committed(Generic[T]):
+    """The outcome of ``update``: the function's return value, the Raft index the
+    change was applied at, and the objects as stored (created or updated, in order)."""
+
+    value: T
+    version: int
+    objects: tuple[Object, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """One outcome per ``Batch.update`` call, in order: ``None`` when applied, else the
+    error (ConflictError, NotFound, ...) that rejected that sub-transaction."""
+
+    outcomes: tuple[StoreError | None, ...]
+    proposals: int
+
+    @property
+    def applied(self) -> int:
+        return sum(1 for o in self.outcomes if o is None)
+
+    @property
+    def errors(self) -> list[tuple[int, StoreError]]:
+        return [(i, o) for i, o in enumerate(self.outcomes) if o is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What ``apply`` did with one entry (for the caller's logs)."""
+
+    index: int
+    groups_applied: int = 0
+    groups_rejected: int = 0
+    skipped: str = ""  # why the entry was ignored, if it was
+
+
+@dataclass(slots=True)
+class _GroupVerdict:
+    error: StoreError | None
+    objects: tuple[Object, ...] = ()
+
+
+@dataclass(slots=True)
+class _Pending:
+    future: Future[tuple[int, list[_GroupVerdict]]] = field(default_factory=Future)
+
+
+class MemoryStore:
+    def __init__(
+        self,
+        proposer: Proposer | None = None,
+        *,
+        clock: Callable[[], float],
+        rng: RandomBits | None = None,
+        history_size: int = 4096,
+        watch_queue_size: int = 10_000,
+        max_ops_per_proposal: int = 500,
+        proposal_timeout: float | None = 30.0,
+    ) -> None:
+        self._proposer = proposer
+        self._clock = clock
+        self._rng = rng
+        self._tables: dict[ObjectKind, Table] = {s.kind: Table(s) for s in SCHEMAS}
+        self._version = 0
+        self._lock = threading.RLock()
+        self._hub = WatchHub(history_size, lock=self._lock)
+        self._watch_queue_size = watch_queue_size
+        self._max_ops = max_ops_per_proposal
+        self._timeout = proposal_timeout
+        self._pending: dict[str, _Pending] = {}
+
+    @classmethod
+    def local(cls, *, clock: Callable[[], float], **kwargs: Any) -> MemoryStore:
+        """A store without Raft: writes commit at once through a ``LocalProposer``."""
+        store = cls(clock=clock, **kwargs)
+        store.attach_proposer(LocalProposer(store.apply, start_index=store.version))
+        return store
+
+    def attach_proposer(self, proposer: Proposer | None) -> None:
+        self._proposer = proposer
+
+    @property
+    def version(self) -> int:
+        """The index of the last applied entry."""
+        return self._version
+
+    # --- reads ---------------------------------------------------------------------
+
+    def view(self, fn: Callable[[ReadTx], T]) -> T:
+        """Run ``fn`` on a consistent read-only view and return its result."""
+        with self.read() as tx:
+            return fn(tx)
+
+    @contextmanager
+    def read(self) -> Iterator[ReadTx]:
+        """``with store.read() as tx:`` — the same as ``view``, as a context manager."""
+        with self._lock:
+            tx = ReadTx(self._tables, self._version)
+            try:
+                yield tx
+            finally:
+                tx.close()
+
+    # --- writes --------------------------------------------------------------------
+
+    def update(self, fn: Callable[[WriteTx], T], *, timeout: float | None = None) -> Committed[T]:
+        """Run ``fn`` in a write transaction, propose its changes as one atomic group and
+        wait until the entry is applied here. Raises the write's verdict (ConflictError,
+        AlreadyExists, NameConflict, NotFound) or a ProposalError."""
+        return self._wait(self.update_async(fn), timeout)
+
+    def update_async(self, fn: Callable[[WriteTx], T]) -> Future[Committed[T]]:
+        """Like ``update`` but returns at once; errors raised by ``fn`` or by the early
+        version checks propagate immediately, the verdict arrives through the future."""
+        with self._lock:
+            tx = WriteTx(self._tables, self._version)
+            try:
+                value = fn(tx)
+            finally:
+                tx.close()
+            ops = tx.ops
+            version = self._version
+        result: Future[Committed[T]] = Future()
+        if not ops:
+            result.set_result(Committed(value, version))
+            return result
+        inner = self._propose((ops,))
+
+        def done(f: Future[tuple[int, list[_GroupVerdict]]]) -> None:
+            exc = f.exception()
+            if exc is not None:
+                result.set_exception(exc)
+                return
+            index, verdicts = f.result()
+            verdict = verdicts[0]
+            if verdict.error is not None:
+                result.set_exception(verdict.error)
+            else:
+                result.set_result(Committed(value, index, verdict.objects))
+
+        inner.add_done_callback(done)
+        return result
+
+    def batch(self, fn: Callable[[Batch], None], *, timeout: float | None = None) -> BatchResult:
+        """Many small write transactions, proposed together (SwarmKit's ``Batch``).
+
+        ``fn`` calls ``batch.update(cb)`` once per sub-transaction; each is atomic on its
+        own, and sees the writes of earlier ones. Up to ``max_ops_per_proposal``
+        operations share one proposal; a full proposal is committed (and waited for)
+        before the next sub-transaction runs. The batch as a whole is not atomic.
+        """
+        batch = Batch(self, timeout)
+        fn(batch)
+        batch.flush()
+        return BatchResult(tuple(batch.outcomes), batch.proposals)
+
+    def _wait(self, future: Future[T], timeout: float | None) -> T:
+        limit = timeout if timeout is not None else self._timeout
+        try:
+            return future.result(limit)
+        except FutureTimeout:
+            raise ProposalTimeout(
+                f"no verdict within {limit} s; the write may or may not be committed"
+            ) from None
+
+    def _propose(
+        self, groups: tuple[tuple[Op, ...], ...]
+    ) -> Future[tuple[int, list[_GroupVerdict]]]:
+        proposer = self._proposer
+        if proposer is None:
+            raise NoProposer()
+        proposal_id = new_id(self._rng) if self._rng is not None else new_id()
+        data = encode_entry(Entry(proposal_id, self._clock(), groups))
+        pending = _Pending()
+        with self._lock:
+            self._pending[proposal_id] = pending
+        try:
+            proposed = proposer.propose(data)
+        except BaseException:
+            with self._lock:
+                self._pending.pop(proposal_id, None)
+            raise
+
+        def on_proposed(f: Future[Any]) -> None:
+            exc = f.exception()
+            if exc is None:
+                return  # the verdict comes from apply
+            with self._lock:
+                gone = self._pending.pop(proposal_id, None)
+            if gone is not None and not gone.future.done():
+                gone.future.set_exception(exc)
+
+        proposed.add_done_callback(on_proposed)
+        return pending.future
+
+    # --- apply (called by the proposer for every committed entry, in order) ---------
+
+    def apply(self, index: int, data: bytes) -> ApplyResult:
+        """Apply the committed entry at ``index``. Entries at or below ``version``
+        are ignored (already in a restored snapshot); empty data is a no-op entry."""
+        to_complete: list[tuple[_Pending, tuple[int, list[_GroupVerdict]] | StoreError]] = []
+        with self._lock:
+            if index <= self._version:
+                return ApplyResult(index, skipped="already applied")
+            if not data:
+                self._version = index
+                return ApplyResult(index, skipped="empty entry")
+            try:
+                entry = decode_entry(data)
+            except EntryDecodeError as exc:
+                self._version = index
+                return ApplyResult(index, skipped=str(exc))
+            events: list[Event] = []
+            verdicts = [self._apply_group(g, index, entry.timestamp, events) for g in entry.groups]
+            self._version = index
+            to_wake = self._hub.publish(events)
+            pending = self._pending.pop(entry.proposal_id, None)
+            if pending is not None:
+                to_complete.append((pending, (index, verdicts)))
+        for p, outcome in to_complete:
+            if not p.future.done() and not isinstance(outcome, StoreError):
+                p.future.set_result(outcome)
+        for watcher in to_wake:
+            watcher._wake()
+        rejected = sum(1 for v in verdicts if v.error is not None)
+        return ApplyResult(index, len(verdicts) - rejected, rejected)
+
+    def _apply_group(
+        self, ops: tuple[Op, ...], index: int, timestamp: float, events: list[Event]
+    ) -> _GroupVerdict:
+        undo: list[tuple[ObjectKind, str, Object | None]] = []
+        group_events: list[Event] = []
+        stored: list[Object] = []
+        try:
+            for op in ops:
+                table = self._tables[op.kind]
+                current = table.get(op.id)
+                if op.action is Action.CREATE:
+                    assert op.obj is not None
+                    if current is not None:
+                        raise AlreadyExists(op.kind.value, op.id)
+                    new = replace(op.obj, meta=Meta(index, timestamp, timestamp))
+                else:
+                    if current is None:
+                        raise NotFound(op.kind.value, op.id)
+                    if op.expected == CHAINED:
+                        if current.meta.version != index:
+                            raise ConflictError(op.kind.value, op.id, index, current.meta.version)
+                    elif op.expected is not None and op.expected != current.meta.version:
+                        raise ConflictError(op.kind.value, op.id, op.expected, current.meta.version)
+                    if op.action is Action.DELETE:
+                        undo.append((op.kind, op.id, current))
+                        table.remove(op.id)
+                        group_events.append(Event(op.kind, Action.DELETE, current, index, current))
+                        continue
+                    assert op.obj is not None
+                    new = replace(op.obj, meta=Meta(index, current.meta.created_at, timestamp))
+                holder = table.unique_holder(new)
+                if holder is not None:
+                    raise NameConflict(op.kind.value, str(holder[1]), holder[0])
+                undo.append((op.kind, op.id, current))
+                table.put(new)
+                group_events.append(Event(op.kind, op.action, new, index, current))
+                stored.append(new)
+        except StoreError as exc:
+            for kind, id, previous in reversed(undo):
+                if previous is None:
+                    self._tables[kind].remove(id)
+                else:
+                    self._tables[kind].put(previous)
+            return _GroupVerdict(exc)
+        events.extend(group_events)
+        return _GroupVerdict(None, tuple(stored))
+
+    # --- watch ---------------------------------------------------------------------
+
+    def watch(
+        self,
+        *,
+        kinds: set[ObjectKind] | frozenset[ObjectKind] | None = None,
+        actions: set[Action] | frozenset[Action] | None = None,
+        predicate: Callable[[Event], bool] | None = None,
+        since: int | None = None,
+        queue_size: int | None = None,
+        notify: Callable[[], None] | None = None,
+    ) -> Watcher:
+        """Watch committed changes. ``since``: resume after that version (events with a
+        greater version are delivered first). ``predicate`` runs under the store's
+        lock: keep it cheap and don't touch the store from it."""
+        event_filter = EventFilter(
+            frozenset(kinds) if kinds is not None else None,
+            frozenset(actions) if actions is not None else None,
+            predicate,
+        )
+        with self._lock:
+            return self._hub.add(
+                event_filter,
+                since=since,
+                max_queue=queue_size or self._watch_queue_size,
+                notify=notify,
+            )
+
+    def view_and_watch(self, fn: Callable[[ReadTx], T], **watch_args: Any) -> tuple[T, Watcher]:
+        """Read and start watching atomically: the watcher gets exactly the changes
+        after the view."""
+        with self._lock:
+            value = self.view(fn)
+            return value, self.watch(since=self._version, **watch_args)
+
+    # --- snapshot / restore --------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """The whole store as one msgpack blob (objects sorted by id: two stores with
+        the same content give the same bytes)."""
+        with self._lock:
+            body = {
+                "v": SNAPSHOT_FORMAT,
+                "version": self._version,
+                "objects": {
+                    kind.value: [encode_object(table.objects[id]) for id in sorted(table.objects)]
+                    for kind, table in self._tables.items()
+                },
+            }
+        data: bytes = msgpack.packb(body, use_bin_type=True)
+        return data
+
+    def restore(self, data: bytes) -> None:
+        """Replace the whole content with a snapshot. Every watcher is closed with
+        ``WatchClosed(reset=True)``; pending local proposals fail with ProposalDropped."""
+        decoded = _decode_snapshot(data)
+        version, objects = decoded
+        with self._lock:
+            for table in self._tables.values():
+                table.clear()
+            for kind, objs in objects.items():
+                table = self._tables[kind]
+                for obj in objs:
+                    table.put(obj)
+            self._version = version
+            closed = self._hub.reset(
+                version,
+                f"store restored from a snapshot at version {version}; "
+                "re-read the store and watch again",
+            )
+            pending = list(self._pending.values())
+            self._pending.clear()
+        for p in pending:
+            if not p.future.done():
+                p.future.set_exception(
+                    ProposalDropped("store restored from a snapshot; outcome unknown")
+                )
+        for watcher in closed:
+            watcher._wake()
+
+
+def _decode_snapshot(data: bytes) -> tuple[int, dict[ObjectKind, list[Object]]]:
+    try:
+        raw = msgpack.unpackb(data, raw=False)
+    except Exception as exc:
+        raise StoreError(f"store snapshot is not msgpack: {exc}") from None
+    if not isinstance(raw, dict) or raw.get("v") != SNAPSHOT_FORMAT:
+        raise StoreError(f"not a store snapshot of format {SNAPSHOT_FORMAT}")
+    version = raw.get("version")
+    objects = raw.get("objects")
+    if type(version) is not int or not isinstance(objects, dict):
+        raise StoreError("store snapshot lacks its version or objects")
+    out: dict[ObjectKind, list[Object]] = {}
+    for kind_name, items in objects.items():
+        try:
+            kind = ObjectKind(kind_name)
+        except ValueError:
+            raise StoreError(f"store snapshot has unknown kind {kind_name!r}") from None
+        if not isinstance(items, list):
+            raise StoreError(f"store snapshot: {kind_name} is not a list")
+        try:
+            out[kind] = [decode_object(kind, item) for item in items]
+        except ObjectDecodeError as exc:
+            raise StoreError(f"store snapshot: {exc}") from None
+    return version, out
+
+
+class Batch:
+    """Handed to the function given to ``MemoryStore.batch``."""
+
+    def __init__(self, store: MemoryStore, timeout: float | None) -> None:
+        self._store = store
+        self._timeout = timeout
+        self._groups: list[tuple[Op, ...]] = []
+        self._overlay: dict[_Key, Object | None] = {}
+        self._ops = 0
+        self._first_outcome = 0
+        self.outcomes: list[StoreError | None] = []
+        self.proposals = 0
+
+    def update(self, fn: Callable[[WriteTx], T]) -> T:
+        """Run one sub-transaction; its changes join the current proposal."""
+        store = self._store
+        with store._lock:
+            tx = WriteTx(store._tables, store._version, self._overlay)
+            try:
+                value = fn(tx)
+            finally:
+                tx.close()
+        ops = tx.ops
+        if ops:
+            self._groups.append(ops)
+            self._overlay.update(tx.writes)
+            self._ops += len(ops)
+            self.outcomes.append(None)
+        if self._ops >= store._max_ops:
+            self.flush()
+        return value
+
+    def flush(self) -> None:
+        """Propose the collected sub-transactions now and wait for their verdicts."""
+        if not self._groups:
+            return
+        groups = tuple(self._groups)
+        first = len(self.outcomes) - len(groups)
+        self._groups = []
+        self._overlay = {}
+        self._ops = 0
+        self.proposals += 1
+        _, verdicts = self._store._wait(self._store._propose(groups), self._timeout)
+        for i, verdict in enumerate(verdicts):
+            self.outcomes[first + i] = verdict.error

@@ -1,0 +1,225 @@
+"""The watch queue: every committed change, after it is applied, as an ``Event``.
+
+- ``Event(kind, action, object, version, old)``: ``version`` is the Raft index of the
+  change (several events can share one); ``object`` is the object after the change (for a
+  delete, the deleted object); ``old`` the object before it (``None`` for a create).
+- A watcher filters by kinds, actions and a predicate. It can resume: ``since=v`` first
+  delivers the retained events with version > v. The store keeps a bounded ring of recent
+  events; resuming from before it raises ``WatchHistoryTooOld``.
+- Delivery never blocks ``apply``: each watcher has a bounded queue; a watcher that falls
+  that far behind is closed (``WatchClosed``, reason given) and must re-read the store.
+- ``restore`` (a Raft snapshot installed) closes every watcher with ``WatchClosed(reset=
+  True)`` and clears the ring: consumers re-read the store with ``view`` and watch again
+  from its version. That is the store's "reset" signal.
+- A consumer polls (``poll``), blocks (``get``) or is told through ``notify``, a callback
+  called without locks after events are queued (an actor sends itself a message there).
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from actors.store.entry import Action
+from actors.store.errors import WatchClosed, WatchHistoryTooOld
+from api.objects import Object, ObjectKind
+
+__all__ = ["Event", "EventFilter", "WatchHub", "Watcher"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: ObjectKind
+    action: Action
+    object: Object
+    version: int
+    old: Object | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    kinds: frozenset[ObjectKind] | None = None
+    actions: frozenset[Action] | None = None
+    predicate: Callable[[Event], bool] | None = None
+
+    def matches(self, event: Event) -> bool:
+        if self.kinds is not None and event.kind not in self.kinds:
+            return False
+        if self.actions is not None and event.action not in self.actions:
+            return False
+        return self.predicate is None or self.predicate(event)
+
+
+class Watcher:
+    """One consumer's queue. Thread-safe: the store pushes, the consumer pops."""
+
+    def __init__(
+        self,
+        hub: WatchHub,
+        event_filter: EventFilter,
+        max_queue: int,
+        notify: Callable[[], None] | None,
+    ) -> None:
+        self._hub = hub
+        self.filter = event_filter
+        self._max_queue = max_queue
+        self._notify = notify
+        self._queue: collections.deque[Event] = collections.deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._closed: WatchClosed | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
+
+    @property
+    def close_reason(self) -> str | None:
+        return self._closed.reason if self._closed is not None else None
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    def poll(self, max_events: int | None = None) -> list[Event]:
+        """Queued events, without waiting. Raises WatchClosed once closed and drained."""
+        with self._cond:
+            if not self._queue and self._closed is not None:
+                raise self._closed
+            n = len(self._queue) if max_events is None else min(max_events, len(self._queue))
+            return [self._queue.popleft() for _ in range(n)]
+
+    def get(self, timeout: float | None = None) -> Event | None:
+        """The next event, waiting up to ``timeout`` seconds (None: forever); None on
+        timeout. Raises WatchClosed once closed and drained."""
+        with self._cond:
+            if not self._queue and self._closed is None:
+                self._cond.wait_for(lambda: bool(self._queue) or self._closed is not None, timeout)
+            if self._queue:
+                return self._queue.popleft()
+            if self._closed is not None:
+                raise self._closed
+            return None
+
+    def close(self) -> None:
+        """Stop watching (the consumer's side)."""
+        self._hub.remove(self)
+        self._shut(WatchClosed("watcher closed by its owner"), keep_queue=True)
+
+    # --- called by the hub, under the store's lock ---
+
+    def _push(self, event: Event) -> bool:
+        """Queue ``event``; False when the watcher overflowed and was closed."""
+        with self._cond:
+            if self._closed is not None:
+                return False
+            if len(self._queue) >= self._max_queue:
+                self._queue.clear()
+                self._closed = WatchClosed(
+                    f"watcher fell behind: {self._max_queue} events not consumed; "
+                    "re-read the store and watch again"
+                )
+                self._cond.notify_all()
+                return False
+            self._queue.append(event)
+            self._cond.notify_all()
+            return True
+
+    def _preload(self, events: Iterable[Event]) -> None:
+        with self._cond:
+            self._queue.extend(events)
+
+    def _shut(self, reason: WatchClosed, *, keep_queue: bool) -> None:
+        with self._cond:
+            if self._closed is None:
+                self._closed = reason
+            if not keep_queue:
+                self._queue.clear()
+            self._cond.notify_all()
+
+    def _wake(self) -> None:
+        if self._notify is not None:
+            self._notify()
+
+
+class WatchHub:
+    """The watchers of one store and the ring of recent events. The store calls it under
+    its own lock (also given here, for a watcher's ``close``); watchers are woken after
+    that lock is released."""
+
+    def __init__(
+        self,
+        history_size: int,
+        start_version: int = 0,
+        lock: AbstractContextManager[Any] | None = None,
+    ) -> None:
+        self._lock: AbstractContextManager[Any] = lock if lock is not None else nullcontext()
+        self._ring: collections.deque[Event] = collections.deque()
+        self._history_size = history_size
+        # every event with version > floor is in the ring
+        self._floor = start_version
+        self._watchers: list[Watcher] = []
+
+    @property
+    def watchers(self) -> int:
+        return len(self._watchers)
+
+    @property
+    def oldest_resumable(self) -> int:
+        return self._floor
+
+    def add(
+        self,
+        event_filter: EventFilter,
+        *,
+        since: int | None,
+        max_queue: int,
+        notify: Callable[[], None] | None,
+    ) -> Watcher:
+        if since is not None and since < self._floor:
+            raise WatchHistoryTooOld(since, self._floor)
+        watcher = Watcher(self, event_filter, max_queue, notify)
+        if since is not None:
+            watcher._preload(e for e in self._ring if e.version > since and event_filter.matches(e))
+        self._watchers.append(watcher)
+        return watcher
+
+    def remove(self, watcher: Watcher) -> None:
+        with self._lock:
+            if watcher in self._watchers:
+                self._watchers.remove(watcher)
+
+    def publish(self, events: list[Event]) -> list[Watcher]:
+        """Record and deliver; returns the watchers to wake once the lock is released."""
+        if not events:
+            return []
+        for event in events:
+            self._ring.append(event)
+        while len(self._ring) > self._history_size:
+            self._floor = max(self._floor, self._ring.popleft().version)
+        to_wake: list[Watcher] = []
+        for watcher in list(self._watchers):
+            delivered = False
+            for event in events:
+                if watcher.filter.matches(event):
+                    if not watcher._push(event):
+                        self.remove(watcher)
+                        delivered = True  # wake it so it sees it was closed
+                        break
+                    delivered = True
+            if delivered:
+                to_wake.append(watcher)
+        return to_wake
+
+    def reset(self, version: int, reason: str) -> list[Watcher]:
+        """Forget history and close every watcher (after a restore)."""
+        self._ring.clear()
+        self._floor = version
+        closed = self._watchers
+        self._watchers = []
+        for watcher in closed:
+            watcher._shut(WatchClosed(reason, reset=True), keep_queue=False)
+        return closed

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+from actors.store import Batch, ConflictError, WriteTx, tasks
+from api.objects import Task
+from tests.unit.store.helpers import make_store, service, task
+
+
+def test_batch_splits_into_proposals_and_reports_each_outcome() -> None:
+    store = make_store(max_ops_per_proposal=10)
+    s = service()
+    store.update(lambda tx: tx.create(s))
+
+    def fn(batch: Batch) -> None:
+        for slot in range(1, 26):
+            batch.update(lambda tx, slot=slot: tx.create(task(s.id, slot)))
+
+    result = store.batch(fn)
+    assert result.proposals == 3
+    assert result.applied == 25
+    assert store.view(lambda tx: len(tasks.by_service(tx, s.id))) == 25
+    assert store.version == 4
+
+
+def test_sub_transactions_see_earlier_ones_and_chain_versions() -> None:
+    store = make_store()
+    s = service()
+    store.update(lambda tx: tx.create(s))
+    t = task(s.id)
+
+    def fn(batch: Batch) -> None:
+        batch.update(lambda tx: tx.create(t))
+
+        def assign(tx: WriteTx) -> None:
+            current = tasks.get(tx, t.id)
+            assert current is not None
+            tx.update(replace(current, node_id="n1"))
+
+        batch.update(assign)
+
+    result = store.batch(fn)
+    assert result.outcomes == (None, None)
+    stored = store.view(lambda tx: tasks.get(tx, t.id))
+    assert stored is not None and stored.node_id == "n1"
+
+
+def test_one_conflicting_sub_transaction_does_not_sink_the_others() -> None:
+    store = make_store()
+    s = service()
+    created = store.update(lambda tx: [tx.create(task(s.id, i)) for i in (1, 2)])
+    objs: list[Task] = [o for o in created.objects if isinstance(o, Task)]
+    stale = objs[0]
+    # someone else moves task 0 on
+    store.update(lambda tx: tx.update(replace(stale, node_id="other")))
+
+    # a batch built from a stale read: forge the op as if its early check had passed
+    from actors.store.entry import Action, Entry, Op, encode_entry
+    from api.objects import ObjectKind
+
+    groups = (
+        (
+            Op(
+                Action.UPDATE,
+                ObjectKind.TASK,
+                stale.id,
+                stale.meta.version,
+                replace(stale, node_id="x"),
+            ),
+        ),
+        (
+            Op(
+                Action.UPDATE,
+                ObjectKind.TASK,
+                objs[1].id,
+                objs[1].meta.version,
+                replace(objs[1], node_id="x"),
+            ),
+        ),
+    )
+    result = store.apply(store.version + 1, encode_entry(Entry("p", 1.0, groups)))
+    assert (result.groups_applied, result.groups_rejected) == (1, 1)
+    with store.read() as tx:
+        assert tasks.get(tx, stale.id).node_id == "other"  # type: ignore[union-attr]
+        assert tasks.get(tx, objs[1].id).node_id == "x"  # type: ignore[union-attr]
+
+
+def test_stale_object_in_batch_raises_early() -> None:
+    store = make_store()
+    t = task("s1")
+    (stored,) = store.update(lambda tx: tx.create(t)).objects
+    store.update(lambda tx: tx.update(replace(stored, node_id="a")))
+    raised: list[Exception] = []
+
+    def fn(batch: Batch) -> None:
+        try:
+            batch.update(lambda tx: tx.update(replace(stored, node_id="b")))
+        except ConflictError as exc:
+            raised.append(exc)
+
+    assert store.batch(fn).outcomes == ()
+    assert len(raised) == 1

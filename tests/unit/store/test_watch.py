@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from actors.store import Action, AlreadyExists, WatchClosed, WatchHistoryTooOld, services
+from api.objects import ObjectKind, Service
+from tests.unit.store.helpers import make_store, node, service, task
+
+
+def test_events_after_commit_with_old_object() -> None:
+    store = make_store()
+    w = store.watch()
+    s = service()
+    (stored,) = store.update(lambda tx: tx.create(s)).objects
+    store.update(lambda tx: tx.update(replace(stored, spec_version=1)))
+    store.update(lambda tx: tx.delete_id(ObjectKind.SERVICE, s.id))
+    events = w.poll()
+    assert [(e.action, e.version) for e in events] == [
+        (Action.CREATE, 1),
+        (Action.UPDATE, 2),
+        (Action.DELETE, 3),
+    ]
+    assert events[0].old is None
+    assert events[1].old == stored
+    assert isinstance(events[1].object, Service) and events[1].object.spec_version == 1
+
+
+def test_filters() -> None:
+    store = make_store()
+    by_kind = store.watch(kinds={ObjectKind.TASK})
+    by_action = store.watch(actions={Action.DELETE})
+    by_pred = store.watch(
+        predicate=lambda e: e.kind is ObjectKind.NODE and e.object.id.startswith("n")
+    )
+    s = service()
+    store.update(
+        lambda tx: (tx.create(s), tx.create(task(s.id)), tx.create(node("h", id="n" * 25)))
+    )
+    store.update(lambda tx: tx.delete_id(ObjectKind.SERVICE, s.id))
+    assert [e.kind for e in by_kind.poll()] == [ObjectKind.TASK]
+    assert [e.object.id for e in by_action.poll()] == [s.id]
+    assert [e.object.id for e in by_pred.poll()] == ["n" * 25]
+
+
+def test_rejected_writes_emit_nothing() -> None:
+    store = make_store()
+    s = service()
+    store.update(lambda tx: tx.create(s))
+    w = store.watch()
+    with pytest.raises(AlreadyExists):
+        store.update(lambda tx: tx.create(s))
+    assert w.poll() == []
+
+
+def test_resume_from_version() -> None:
+    store = make_store()
+    for i in range(5):
+        store.update(lambda tx, i=i: tx.create(service(f"s{i}")))
+    w = store.watch(since=2)
+    assert [e.version for e in w.poll()] == [3, 4, 5]
+    store.update(lambda tx: tx.create(service("s9")))
+    assert [e.version for e in w.poll()] == [6]
+
+
+def test_resume_older_than_history_is_refused() -> None:
+    store = make_store(history_size=3)
+    for i in range(6):
+        store.update(lambda tx, i=i: tx.create(service(f"s{i}")))
+    with pytest.raises(WatchHistoryTooOld, match="re-read the store"):
+        store.watch(since=1)
+    assert [e.version for e in store.watch(since=3).poll()] == [4, 5, 6]
+
+
+def test_view_and_watch_is_atomic() -> None:
+    store = make_store()
+    store.update(lambda tx: tx.create(service("a")))
+    names, w = store.view_and_watch(lambda tx: [s.name for s in services.list_all(tx)])
+    assert names == ["a"]
+    store.update(lambda tx: tx.create(service("b")))
+    assert [e.object.id for e in w.poll()] != [] and len(w.poll()) == 0
+
+
+def test_slow_watcher_is_closed_without_blocking_apply() -> None:
+    store = make_store()
+    slow = store.watch(queue_size=3)
+    fast = store.watch()
+    for i in range(5):
+        store.update(lambda tx, i=i: tx.create(service(f"s{i}")))
+    assert slow.closed
+    with pytest.raises(WatchClosed, match="fell behind"):
+        slow.poll()
+    assert len(fast.poll()) == 5
+
+
+def test_blocking_get_and_notify() -> None:
+    store = make_store()
+    woken: list[int] = []
+    w = store.watch(notify=lambda: woken.append(1))
+    assert w.get(timeout=0.01) is None
+    store.update(lambda tx: tx.create(service()))
+    assert woken == [1]
+    event = w.get(timeout=1)
+    assert event is not None and event.action is Action.CREATE
+
+
+def test_closed_by_owner() -> None:
+    store = make_store()
+    w = store.watch()
+    w.close()
+    store.update(lambda tx: tx.create(service()))
+    with pytest.raises(WatchClosed):
+        w.poll()
