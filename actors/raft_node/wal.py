@@ -1,0 +1,307 @@
+"""Write-ahead log segments: record framing, encoding, scanning and the tail writer.
+
+Rules of the format (the storage module builds on them):
+- A segment file ``wal-<seq:016x>-<first_index:016x>.log`` is a sequence of records; each
+  record is ``<u32 length><u32 crc32(length bytes + payload)><payload>`` (little endian),
+  where payload = cipher.encrypt(msgpack(record)) or plain msgpack without a cipher.
+- Every segment starts with a HEADER record holding the whole durable state except the
+  entries (hard state, the compaction point, the last index, the bootstrap ConfState),
+  so segments wholly covered by a compaction can be deleted without losing anything.
+- A segment is created under a temporary name and renamed once its header is on disk,
+  so only the last record of the last segment can be torn by a crash.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgpack
+
+from actors.raft_node.types import Entry, EntryType, HardState, StorageError
+
+__all__ = [
+    "KIND_BATCH",
+    "KIND_COMPACT",
+    "KIND_HEADER",
+    "Cipher",
+    "DecryptFailed",
+    "SegmentScan",
+    "SegmentWriter",
+    "WalCorrupted",
+    "decode_entries",
+    "decode_payload",
+    "encode_batch",
+    "encode_compact",
+    "encode_header",
+    "find_valid_record_after",
+    "frame",
+    "fsync_directory",
+    "list_segments",
+    "scan_segment",
+    "segment_name",
+]
+
+FRAME = struct.Struct("<II")
+MAX_RECORD_BYTES = 1 << 30
+
+# Records, as msgpack arrays (hs = [term, vote, commit]):
+KIND_HEADER = 0  # [0, seq, hs, offset, offset_term, last, last_term, voters, learners]
+KIND_BATCH = 1  # [1, hs|None, [snap_index, snap_term]|None, first, terms, types, datas]
+KIND_COMPACT = 2  # [2, index, term]: entries up to index dropped, term(index) == term
+
+_SEGMENT_RE = re.compile(r"^wal-([0-9a-f]{16})-([0-9a-f]{16})\.log$")
+_ENTRY_TYPES: tuple[EntryType, ...] = tuple(EntryType)
+
+
+class Cipher(Protocol):
+    """Encryption seam for data at rest: applied to every WAL payload and snapshot file."""
+
+    def encrypt(self, plaintext: bytes) -> bytes: ...
+
+    def decrypt(self, ciphertext: bytes) -> bytes: ...
+
+
+class WalCorrupted(StorageError):
+    """A record that is not the torn tail of the log is damaged: recovery would lose data."""
+
+    def __init__(self, path: Path, offset: int, reason: str) -> None:
+        super().__init__(f"{path}: corrupt WAL record at byte offset {offset}: {reason}")
+        self.path = path
+        self.offset = offset
+        self.reason = reason
+
+
+class DecryptFailed(StorageError):
+    """A record or snapshot passed its CRC but the cipher refused it (wrong key?)."""
+
+
+def segment_name(seq: int, first_index: int) -> str:
+    return f"wal-{seq:016x}-{first_index:016x}.log"
+
+
+def list_segments(directory: Path) -> list[tuple[int, int, Path]]:
+    """(seq, first_index, path) of every segment, in sequence order."""
+    found = []
+    for path in directory.iterdir():
+        match = _SEGMENT_RE.match(path.name)
+        if match:
+            found.append((int(match.group(1), 16), int(match.group(2), 16), path))
+    found.sort()
+    return found
+
+
+def fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# -- framing and encoding --------------------------------------------------------------
+
+
+def frame(record: list[Any], cipher: Cipher | None) -> bytes:
+    payload: bytes = msgpack.packb(record)
+    if cipher is not None:
+        payload = cipher.encrypt(payload)
+    length = len(payload).to_bytes(4, "little")
+    return length + zlib.crc32(payload, zlib.crc32(length)).to_bytes(4, "little") + payload
+
+
+def _hard_state_list(hard_state: HardState | None) -> list[int] | None:
+    if hard_state is None:
+        return None
+    return [hard_state.term, hard_state.vote, hard_state.commit]
+
+
+def encode_batch(
+    hard_state: HardState | None,
+    snapshot_point: tuple[int, int] | None,
+    entries: Sequence[Entry],
+) -> list[Any]:
+    """One record for everything of one Ready: columnar entries, packed in one call."""
+    first = entries[0].index if entries else 0
+    return [
+        KIND_BATCH,
+        _hard_state_list(hard_state),
+        list(snapshot_point) if snapshot_point is not None else None,
+        first,
+        [e.term for e in entries],
+        [e.type for e in entries],
+        [e.data for e in entries],
+    ]
+
+
+def encode_compact(index: int, term: int) -> list[Any]:
+    return [KIND_COMPACT, index, term]
+
+
+def encode_header(
+    seq: int,
+    hard_state: HardState,
+    offset: tuple[int, int],
+    last: tuple[int, int],
+    bootstrap: tuple[tuple[int, ...], tuple[int, ...]],
+) -> list[Any]:
+    return [
+        KIND_HEADER,
+        seq,
+        _hard_state_list(hard_state),
+        offset[0],
+        offset[1],
+        last[0],
+        last[1],
+        list(bootstrap[0]),
+        list(bootstrap[1]),
+    ]
+
+
+def decode_entries(
+    first: int, terms: list[int], types: list[int], datas: list[bytes]
+) -> list[Entry]:
+    return list(
+        map(
+            Entry,
+            range(first, first + len(terms)),
+            terms,
+            datas,
+            map(_ENTRY_TYPES.__getitem__, types),
+        )
+    )
+
+
+def decode_payload(payload: bytes, cipher: Cipher | None, path: Path, offset: int) -> list[Any]:
+    if cipher is not None:
+        try:
+            payload = cipher.decrypt(payload)
+        except Exception as exc:
+            raise DecryptFailed(f"{path}: record at byte offset {offset} does not decrypt") from exc
+    try:
+        record = msgpack.unpackb(payload)
+    except Exception as exc:
+        raise WalCorrupted(path, offset, f"undecodable record ({exc})") from exc
+    if not isinstance(record, list) or not record or record[0] not in (0, 1, 2):
+        raise WalCorrupted(path, offset, "unknown record kind")
+    return record
+
+
+# -- scanning --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentScan:
+    """The valid records of one segment; `bad_offset` is where reading stopped, if early."""
+
+    path: Path
+    records: list[tuple[int, bytes]]  # (byte offset, payload)
+    end: int  # byte offset just past the last valid record
+    size: int
+    bad_offset: int | None
+    bad_reason: str
+
+
+def _record_at(data: bytes | memoryview, pos: int) -> tuple[int, str]:
+    """Length of the valid record at pos, or (-1, reason)."""
+    size = len(data)
+    if size - pos < FRAME.size:
+        return -1, "truncated record header"
+    length, crc = FRAME.unpack_from(data, pos)
+    if length == 0 or length > MAX_RECORD_BYTES:
+        return -1, f"implausible record length {length}"
+    if length > size - pos - FRAME.size:
+        return -1, "record runs past the end of the file"
+    start = pos + FRAME.size
+    if zlib.crc32(data[start : start + length], zlib.crc32(data[pos : pos + 4])) != crc:
+        return -1, "CRC mismatch"
+    return length, ""
+
+
+def scan_segment(path: Path) -> SegmentScan:
+    data = path.read_bytes()
+    view = memoryview(data)
+    records: list[tuple[int, bytes]] = []
+    pos = 0
+    size = len(data)
+    while pos < size:
+        length, reason = _record_at(view, pos)
+        if length < 0:
+            return SegmentScan(path, records, pos, size, pos, reason)
+        start = pos + FRAME.size
+        records.append((pos, data[start : start + length]))
+        pos = start + length
+    return SegmentScan(path, records, pos, size, None, "")
+
+
+def find_valid_record_after(path: Path, offset: int) -> int | None:
+    """Offset of any CRC-valid record starting after `offset`: proof that the damage at
+    `offset` is in the middle of the log rather than a torn tail."""
+    data = path.read_bytes()
+    view = memoryview(data)
+    end = len(data.rstrip(b"\0"))
+    for pos in range(offset + 1, end - FRAME.size + 1):
+        if _record_at(view, pos)[0] > 0:
+            return pos
+    return None
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+class SegmentWriter:
+    """Appends framed records to the tail segment; `write` returns once they are on disk."""
+
+    def __init__(self, path: Path, seq: int, first_index: int, size: int, header_size: int) -> None:
+        self.path = path
+        self.seq = seq
+        self.first_index = first_index
+        self.size = size
+        self.header_size = header_size
+        self._failed = False
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        if os.lseek(self._fd, 0, os.SEEK_END) != size:
+            os.close(self._fd)
+            raise StorageError(f"{path}: size changed under us")
+
+    @classmethod
+    def create(cls, directory: Path, seq: int, first_index: int, header: bytes) -> SegmentWriter:
+        """A new segment holding `header`, made visible only once it is durable."""
+        path = directory / segment_name(seq, first_index)
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, header)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+        fsync_directory(directory)
+        return cls(path, seq, first_index, len(header), len(header))
+
+    def write(self, data: bytes) -> None:
+        if self._failed:
+            raise StorageError(f"{self.path}: an earlier write failed; reopen the storage")
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fdatasync(self._fd)
+        except OSError:
+            # What reached the disk is unknown after a failed write or fsync: refuse to go
+            # on (a torn record must stay the tail) and let a restart recover from the file.
+            self._failed = True
+            raise
+        self.size += len(data)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
