@@ -1,0 +1,298 @@
+"""One swarm-node process: its supervision tree, declared in dependency order.
+
+Today a manager runs two children:
+
+    root Supervisor
+     ├─ remote    EndpointActor: TCP ROUTER with CURVE (the node's key pair), ZAP admission
+     └─ control   EndpointActor: ipc:// ROUTER, socket file mode 0600, the control API
+
+Later subsystems are declared in ``node_children`` between the two endpoints (the remote
+endpoint first, because Raft and the dispatcher receive through it; the control endpoint
+last, because it serves from everything else), and the leader-only subsystems as one nested
+``Supervisor`` declared with ``autostart=False`` that the Raft node starts and stops through
+``Supervisor.start_child("leader")`` / ``stop_child("leader")`` as it wins and loses.
+Handlers are built from the supervisor's ``Directory`` and look their peers up per request.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TextIO
+
+import pykka
+
+from actors.identity import NodeIdentity
+from actors.log import get_logger
+from actors.supervisor import (
+    ChildContext,
+    ChildSpec,
+    Directory,
+    Restart,
+    SupervisedActor,
+    Supervisor,
+    start_actor,
+)
+from transport.auth import AdmissionPolicy, AllowList
+from transport.endpoint import Endpoint, Handler, Request
+from transport.keys import KeyPair
+
+__all__ = [
+    "EndpointActor",
+    "Node",
+    "NodeConfig",
+    "NodeError",
+    "StateDirLock",
+    "node_children",
+    "software_version",
+]
+
+ROLE_MANAGER = "manager"
+MAX_IPC_PATH = 107  # sun_path is 108 bytes with the terminating NUL
+
+HandlerTable = Mapping[str, Handler]
+HandlerFactory = Callable[[Directory], HandlerTable]
+
+_log = get_logger("node")
+
+
+class NodeError(Exception):
+    """The node cannot start (bad address, state dir in use, port taken, ...)."""
+
+
+def software_version() -> str:
+    try:
+        return metadata.version("swarmnode")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    state_dir: Path
+    hostname: str
+    listen_remote_api: str  # HOST:PORT
+    listen_control_api: Path
+    role: str = ROLE_MANAGER
+    stop_timeout: float = 5.0
+
+    @property
+    def remote_bind(self) -> str:
+        host, sep, port = self.listen_remote_api.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise NodeError(f"--listen-remote-api wants HOST:PORT, got {self.listen_remote_api!r}")
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"tcp://{host}:{port}"
+
+    @property
+    def control_bind(self) -> str:
+        path = str(self.listen_control_api)
+        if len(os.fsencode(path)) > MAX_IPC_PATH:
+            raise NodeError(f"control socket path is too long for a unix socket: {path}")
+        return f"ipc://{path}"
+
+
+class EndpointActor(SupervisedActor):
+    """Owns one transport ``Endpoint``: opened in ``on_start``, closed in ``on_stop``."""
+
+    def __init__(
+        self,
+        ctx: ChildContext,
+        bind: str,
+        handlers: HandlerFactory,
+        *,
+        keypair: KeyPair | None = None,
+        admission: AdmissionPolicy | None = None,
+        socket_path: Path | None = None,
+    ) -> None:
+        super().__init__(ctx)
+        self.bind = bind
+        self.handlers = handlers
+        self.keypair = keypair
+        self.admission = admission
+        self.socket_path = socket_path
+        self.endpoint: Endpoint | None = None
+        self.log = get_logger("node", endpoint=self.child_name)
+
+    def on_start(self) -> None:
+        self.endpoint = Endpoint(
+            self.bind,
+            self.handlers(self.peers),
+            keypair=self.keypair,
+            admission=self.admission,
+            name=self.child_name,
+        )
+        self.endpoint.start()
+        if self.socket_path is not None:
+            self.socket_path.chmod(0o600)
+        self.log.info("node.endpoint.listening", address=self.endpoint.address)
+
+    def on_stop(self) -> None:
+        endpoint, self.endpoint = self.endpoint, None
+        if endpoint is not None:
+            endpoint.stop()
+        if self.socket_path is not None:
+            self.socket_path.unlink(missing_ok=True)
+
+    def address(self) -> str:
+        return self.endpoint.address if self.endpoint is not None else self.bind
+
+
+def version_handlers(identity: NodeIdentity, role: str) -> HandlerFactory:
+    def build(_peers: Directory) -> HandlerTable:
+        reply = {"node_id": identity.node_id, "role": role, "version": software_version()}
+
+        def version(_request: Request) -> Mapping[str, Any]:
+            return reply
+
+        return {"version": version}
+
+    return build
+
+
+def node_children(
+    config: NodeConfig, identity: NodeIdentity, admission: AdmissionPolicy
+) -> list[ChildSpec]:
+    """The node's children in start order (stopped in reverse)."""
+    handlers = version_handlers(identity, config.role)
+    return [
+        ChildSpec(
+            name="remote",
+            start=start_actor(
+                EndpointActor,
+                config.remote_bind,
+                handlers,
+                keypair=identity.keypair,
+                admission=admission,
+            ),
+            restart=Restart.PERMANENT,
+            stop_timeout=config.stop_timeout,
+        ),
+        # raft, store, ca and the leader-only group go here (see the module docstring).
+        ChildSpec(
+            name="control",
+            start=start_actor(
+                EndpointActor,
+                config.control_bind,
+                handlers,
+                socket_path=config.listen_control_api,
+            ),
+            restart=Restart.PERMANENT,
+            stop_timeout=config.stop_timeout,
+        ),
+    ]
+
+
+class StateDirLock:
+    """An exclusive ``flock`` on STATE_DIR/lock, held while the node runs."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "lock"
+        self._file: TextIO | None = None
+
+    def acquire(self) -> None:
+        handle = open(self.path, "a")  # noqa: SIM115 - held open for the process's life
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.close()
+            if exc.errno in (errno.EWOULDBLOCK, errno.EACCES):
+                raise NodeError(
+                    f"state dir {self.path.parent} is in use by another swarm-node"
+                ) from None
+            raise NodeError(f"cannot lock {self.path}: {exc.strerror}") from exc
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def check_control_socket_free(path: Path) -> None:
+    """Refuse to take over a socket another live process answers on; clear a stale one."""
+    if not path.exists() and not path.is_symlink():
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except ConnectionRefusedError:
+        path.unlink(missing_ok=True)  # left behind by a node that did not stop cleanly
+        return
+    except OSError as exc:
+        raise NodeError(f"cannot use control socket path {path}: {exc.strerror}") from exc
+    finally:
+        probe.close()
+    raise NodeError(f"another process is listening on the control socket {path}")
+
+
+class Node:
+    """Builds and runs the supervision tree. ``start()`` returns once every child is up."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        identity: NodeIdentity,
+        *,
+        on_escalate: Callable[[BaseException], None] | None = None,
+        start_timeout: float = 30.0,
+    ) -> None:
+        self.config = config
+        self.identity = identity
+        self.admission = AllowList([identity.keypair.public])
+        self._on_escalate = on_escalate
+        self._start_timeout = start_timeout
+        self._failure: BaseException | None = None
+        self._failed = threading.Event()
+        self._started = False
+        self.supervisor: pykka.ActorRef[Supervisor] | None = None
+
+    def children(self) -> list[ChildSpec]:
+        return node_children(self.config, self.identity, self.admission)
+
+    def start(self) -> None:
+        children = self.children()  # validates the addresses before anything starts
+        check_control_socket_free(self.config.listen_control_api)
+        ref = Supervisor.start(None, children, name="node", on_escalate=self._escalated)
+        self.supervisor = ref
+        try:
+            ref.proxy().status().get(timeout=self._start_timeout)
+        except pykka.ActorDeadError:
+            self._failed.wait(timeout=self._start_timeout)
+            cause = self._failure
+            reason = f"{type(cause).__name__}: {cause}" if cause else "a child stopped starting"
+            raise NodeError(reason) from cause
+        except pykka.Timeout:
+            raise NodeError(f"node did not start within {self._start_timeout:g}s") from None
+        self._started = True
+
+    def _escalated(self, error: BaseException) -> None:
+        self._failure = error
+        self._failed.set()
+        if self._on_escalate is not None and self._started:
+            self._on_escalate(error)
+
+    def address(self, child: str) -> str:
+        if self.supervisor is None:
+            raise NodeError("node is not running")
+        endpoint = self.supervisor.proxy().get(child).get(timeout=self._start_timeout)
+        return str(endpoint.proxy().address().get(timeout=self._start_timeout))
+
+    def stop(self) -> None:
+        ref, self.supervisor = self.supervisor, None
+        if ref is None:
+            return
+        try:
+            ref.stop(block=True, timeout=self.config.stop_timeout * 4)
+        except pykka.ActorDeadError:
+            pass  # it already stopped itself (an escalation)
+        except pykka.Timeout:
+            _log.error("node.stop.timeout", timeout=self.config.stop_timeout * 4)

@@ -1,0 +1,78 @@
+"""swarmctl's connection to a node's control socket, with errors a user can act on."""
+
+from __future__ import annotations
+
+import socket
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from cli.errors import CliError
+from transport.client import Client, RemoteError, RequestTimeout
+
+__all__ = ["ControlConnection"]
+
+DEFAULT_TIMEOUT = 5.0
+
+
+class ControlConnection:
+    """Checks the socket before talking ZeroMQ to it, so a missing or dead node is reported
+    at once, and turns transport errors into one-line ``CliError``s."""
+
+    def __init__(self, path: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._client: Client | None = None
+
+    def __enter__(self) -> ControlConnection:
+        self._check_socket()
+        self._client = Client(f"ipc://{self.path.absolute()}", timeout=self.timeout)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def request(self, type_: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        if self._client is None:
+            raise RuntimeError("use ControlConnection as a context manager")
+        try:
+            reply: dict[str, Any] = self._client.request(type_, dict(body or {}))
+            return reply
+        except RequestTimeout:
+            raise CliError(
+                f"no node answering on {self.path} (no reply within {self.timeout:g}s)"
+            ) from None
+        except RemoteError as exc:
+            raise CliError(f"node refused {type_!r}: {exc.code}: {exc.message}") from None
+
+    def _check_socket(self) -> None:
+        path = self.path
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            raise CliError(f"no socket at {path} (is swarm-node running?)") from None
+        except PermissionError:
+            raise CliError(f"permission denied: {path}") from None
+        if not stat.S_ISSOCK(mode):
+            raise CliError(f"{path} is not a socket")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.settimeout(self.timeout)
+        try:
+            probe.connect(str(path))
+        except ConnectionRefusedError:
+            raise CliError(f"no node answering on {path}") from None
+        except PermissionError:
+            raise CliError(f"permission denied: {path}") from None
+        except OSError as exc:
+            raise CliError(f"cannot connect to {path}: {exc.strerror or exc}") from None
+        finally:
+            probe.close()
