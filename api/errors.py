@@ -91,7 +91,7 @@ class RemoteError(TransportError):
         self.message = message
 
 
-class RequestTimeout(TransportError):
+class RequestTimeout(TransportError, TimeoutError):
     """No (further) reply arrived before the deadline; the request is forgotten."""
 
 

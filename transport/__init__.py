@@ -1,0 +1,45 @@
+"""msgpack over ZeroMQ with CURVE: codec, endpoints (ROUTER), clients (DEALER), ZAP.
+
+See `transport.endpoint` for the server side's structure and handler contract, and
+`transport.client` for the client. Message types are declared in `api.messages`.
+"""
+
+from api.errors import (
+    ClientClosed,
+    CodecError,
+    ErrorCode,
+    RemoteError,
+    RequestTimeout,
+    TransportError,
+)
+from transport.auth import AdmissionPolicy, AdmitAll, AllowList, ZapAuthenticator
+from transport.client import Client
+from transport.codec import decode, encode, encode_error
+from transport.endpoint import Endpoint, EndpointActor, Handler, Request
+from transport.keys import KeyPair, fingerprint, generate_keypair, read_keypair, write_keypair
+
+__all__ = [
+    "AdmissionPolicy",
+    "AdmitAll",
+    "AllowList",
+    "Client",
+    "ClientClosed",
+    "CodecError",
+    "Endpoint",
+    "EndpointActor",
+    "ErrorCode",
+    "Handler",
+    "KeyPair",
+    "RemoteError",
+    "Request",
+    "RequestTimeout",
+    "TransportError",
+    "ZapAuthenticator",
+    "decode",
+    "encode",
+    "encode_error",
+    "fingerprint",
+    "generate_keypair",
+    "read_keypair",
+    "write_keypair",
+]

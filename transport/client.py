@@ -1,0 +1,305 @@
+"""A client: one ZeroMQ DEALER, owned by the client's I/O thread, shared by any threads.
+
+Callers encode their request (validated by `transport.codec`) in their own thread, register
+it in the pending table under a fresh id and hand the frame to the I/O thread through the
+outbox. The I/O thread drains the outbox into the DEALER, drains replies from the DEALER in
+batches, decodes them and completes the waiting future or stream queue, and fails requests
+whose deadline passed (`RequestTimeout`); late replies to forgotten requests are dropped.
+No thread per request; reconnecting is ZeroMQ's (``reconnect_ivl``/``reconnect_ivl_max``).
+
+Futures complete on the I/O thread: callbacks added to them must be quick.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
+from typing import Any, Final
+
+import structlog
+import zmq
+
+from api.errors import ClientClosed, CodecError, RemoteError, RequestTimeout
+from api.messages import DEFAULT_MAX_MESSAGE_SIZE, Envelope
+from transport.codec import decode, encode
+from transport.keys import KeyPair, generate_keypair
+from transport.outbox import STOP, Outbox, outbox_address, pull_socket
+
+__all__ = ["Client"]
+
+_BATCH: Final = 512
+_GRACE: Final = 1.0  # extra wait in request() in case the I/O thread itself is stuck
+
+_log = structlog.get_logger(subsystem="transport")
+
+_Pending = Future[dict[str, Any]] | queue.SimpleQueue[Envelope | BaseException]
+
+
+class Client:
+    def __init__(
+        self,
+        address: str,
+        *,
+        server_key: bytes | None = None,
+        keypair: KeyPair | None = None,
+        timeout: float = 5.0,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        name: str = "client",
+    ) -> None:
+        if address.startswith("tcp://") and server_key is None:
+            raise ValueError("CURVE is mandatory on tcp://: give the server's public key")
+        self.address = address
+        self.timeout = timeout
+        self._max_size = max_message_size
+        self._name = name
+        self._pending: dict[int, _Pending] = {}
+        self._ids = itertools.count(1)
+        self._deadlines: list[tuple[float, int]] = []
+        self._deadlines_lock = threading.Lock()
+        self._closed = False
+        self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        out = outbox_address(name)
+        self._pull = pull_socket(self._context, out)
+        self._dealer = self._open_dealer(server_key, keypair)
+        self._outbox = Outbox(self._context, out)
+        self._thread = threading.Thread(target=self._run, name=f"{name}-io", daemon=True)
+        self._thread.start()
+
+    def _open_dealer(self, server_key: bytes | None, keypair: KeyPair | None) -> zmq.Socket[bytes]:
+        sock = self._context.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.maxmsgsize = self._max_size
+        sock.sndhwm = 100_000
+        sock.rcvhwm = 100_000
+        sock.reconnect_ivl = 100
+        sock.reconnect_ivl_max = 2_000
+        sock.setsockopt(zmq.HEARTBEAT_IVL, 2_000)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6_000)
+        if server_key is not None:
+            kp = keypair if keypair is not None else generate_keypair()
+            sock.curve_serverkey = server_key
+            sock.curve_publickey = kp.public
+            sock.curve_secretkey = kp.secret
+        sock.connect(self.address)
+        return sock
+
+    # -- public API ------------------------------------------------------------------------
+
+    def request_async(
+        self, message_type: str, body: Mapping[str, Any] | None = None, timeout: float | None = None
+    ) -> Future[dict[str, Any]]:
+        """Send a request; the future gets the final reply's body, or `RemoteError`,
+        `RequestTimeout` or `ClientClosed`."""
+        return self._call(message_type, body, timeout)[1]
+
+    def request(
+        self, message_type: str, body: Mapping[str, Any] | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        limit = self.timeout if timeout is None else timeout
+        rid, future = self._call(message_type, body, limit)
+        try:
+            return future.result(timeout=limit + _GRACE)
+        except TimeoutError:
+            self._pending.pop(rid, None)
+            if future.done():
+                return future.result()
+            raise RequestTimeout(f"no reply to {message_type!r} within {limit}s") from None
+
+    def stream(
+        self, message_type: str, body: Mapping[str, Any] | None = None, timeout: float | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Send a request and iterate over its streamed replies (``more`` frames, then the
+        final one). ``timeout`` bounds the wait for each frame."""
+        limit = self.timeout if timeout is None else timeout
+        frames: queue.SimpleQueue[Envelope | BaseException] = queue.SimpleQueue()
+        rid = self._submit(message_type, body, frames)
+        return self._iterate(rid, message_type, frames, limit)
+
+    def send(self, message_type: str, body: Mapping[str, Any] | None = None) -> None:
+        """A one-way message (id 0): no reply."""
+        self._check_open()
+        self._outbox.send((encode(message_type, body, max_size=self._max_size),))
+
+    def close(self) -> None:
+        """Stop the I/O thread and close the socket; pending requests get `ClientClosed`."""
+        if self._closed:
+            return
+        self._closed = True
+        self._outbox.stop_loop()
+        self._thread.join(timeout=2.0)
+        self._outbox.close()
+        for rid in list(self._pending):
+            self._fail(rid, ClientClosed(f"client to {self.address} closed"))
+        self._context.destroy(linger=0)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- callers' side ---------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosed(f"client to {self.address} is closed")
+
+    def _submit(self, message_type: str, body: Mapping[str, Any] | None, entry: _Pending) -> int:
+        self._check_open()
+        rid = next(self._ids)
+        frame = encode(message_type, body, request_id=rid, max_size=self._max_size)
+        self._pending[rid] = entry
+        if not self._outbox.send((frame,)):
+            self._pending.pop(rid, None)
+            raise ClientClosed(f"client to {self.address} is closed")
+        return rid
+
+    def _call(
+        self, message_type: str, body: Mapping[str, Any] | None, timeout: float | None
+    ) -> tuple[int, Future[dict[str, Any]]]:
+        future: Future[dict[str, Any]] = Future()
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        with self._deadlines_lock:
+            rid = next(self._ids)
+            heapq.heappush(self._deadlines, (deadline, rid))
+        self._check_open()
+        frame = encode(message_type, body, request_id=rid, max_size=self._max_size)
+        self._pending[rid] = future
+        if not self._outbox.send((frame,)):
+            self._pending.pop(rid, None)
+            raise ClientClosed(f"client to {self.address} is closed")
+        return rid, future
+
+    def _iterate(
+        self,
+        rid: int,
+        message_type: str,
+        frames: queue.SimpleQueue[Envelope | BaseException],
+        timeout: float,
+    ) -> Iterator[dict[str, Any]]:
+        try:
+            while True:
+                try:
+                    item = frames.get(timeout=timeout)
+                except queue.Empty:
+                    raise RequestTimeout(
+                        f"no reply frame to {message_type!r} within {timeout}s"
+                    ) from None
+                if isinstance(item, BaseException):
+                    raise item
+                if item.type == "error":
+                    raise RemoteError(str(item.body["code"]), str(item.body["message"]))
+                yield dict(item.body)
+                if not item.more:
+                    return
+        finally:
+            self._pending.pop(rid, None)
+
+    # -- the I/O thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        dealer, pull = self._dealer, self._pull
+        poller = zmq.Poller()
+        poller.register(dealer, zmq.POLLIN)
+        poller.register(pull, zmq.POLLIN)
+        noblock = zmq.NOBLOCK
+        try:
+            while True:
+                ready = dict(poller.poll(self._poll_timeout_ms()))
+                if pull in ready:
+                    for _ in range(_BATCH):
+                        try:
+                            frame = pull.recv(noblock)
+                        except zmq.Again:
+                            break
+                        if frame == STOP:
+                            return
+                        try:
+                            dealer.send(frame, noblock)
+                        except zmq.Again:
+                            _log.warning(
+                                "transport.request.dropped",
+                                client=self._name,
+                                address=self.address,
+                                reason="send queue full",
+                            )
+                if dealer in ready:
+                    for _ in range(_BATCH):
+                        try:
+                            frame = dealer.recv(noblock)
+                        except zmq.Again:
+                            break
+                        self._deliver(frame)
+                if self._deadlines:
+                    self._expire(time.monotonic())
+        except Exception as exc:
+            _log.exception("transport.io.failed", client=self._name, error=repr(exc))
+        finally:
+            dealer.close(linger=0)
+            pull.close(linger=0)
+
+    def _poll_timeout_ms(self) -> int | None:
+        with self._deadlines_lock:
+            if not self._deadlines:
+                return None
+            first = self._deadlines[0][0]
+        return max(0, int((first - time.monotonic()) * 1000) + 1)
+
+    def _deliver(self, frame: bytes) -> None:
+        try:
+            envelope = decode(frame, max_size=self._max_size)
+        except CodecError as exc:
+            _log.warning(
+                "transport.reply.rejected",
+                client=self._name,
+                address=self.address,
+                code=exc.code,
+                error=exc.message,
+            )
+            if exc.request_id:
+                self._fail(exc.request_id, exc)
+            return
+        rid = envelope.id
+        entry = self._pending.get(rid)
+        if entry is None:
+            return  # one-way, or forgotten after a timeout: dropped
+        if isinstance(entry, Future):
+            if envelope.more:
+                return  # request() wants the final reply only; stream() sees every frame
+            self._pending.pop(rid, None)
+            try:
+                if envelope.type == "error":
+                    entry.set_exception(
+                        RemoteError(str(envelope.body["code"]), str(envelope.body["message"]))
+                    )
+                else:
+                    entry.set_result(dict(envelope.body))
+            except Exception:  # cancelled by the caller
+                pass
+        else:
+            if not envelope.more or envelope.type == "error":
+                self._pending.pop(rid, None)
+            entry.put(envelope)
+
+    def _expire(self, now: float) -> None:
+        expired: list[int] = []
+        with self._deadlines_lock:
+            while self._deadlines and self._deadlines[0][0] <= now:
+                expired.append(heapq.heappop(self._deadlines)[1])
+        for rid in expired:
+            self._fail(rid, RequestTimeout(f"no reply from {self.address} in time"))
+
+    def _fail(self, rid: int, exc: BaseException) -> None:
+        entry = self._pending.pop(rid, None)
+        if isinstance(entry, Future):
+            if not entry.done():
+                with contextlib.suppress(Exception):
+                    entry.set_exception(exc)
+        elif entry is not None:
+            entry.put(exc)

@@ -1,0 +1,388 @@
+"""A server endpoint: one ZeroMQ ROUTER, its decoding actor and its handler threads.
+
+Structure (DESIGN.md §6)::
+
+    RouterLoop thread  -- owns the ROUTER; moves bytes only; batches inbound frames
+        | tell(batch)                        ^ [identity, frame] through the Outbox
+    EndpointActor (pykka) -- decodes each frame with transport.codec, finds the handler
+        | submit                             |  in the handler table, answers bad frames
+    HandlerPool (N daemon threads) -- runs handlers; Request.reply() from any thread
+
+`EndpointActor` is a pykka actor (sockets open in ``on_start``, close in ``on_stop``), so a
+supervisor can run it directly. `Endpoint` is a small facade over it for code that just
+wants ``start()``/``stop()``/``address``.
+
+Handlers: ``Handler = Callable[[Request], Mapping[str, Any] | None]``. A returned mapping
+is the final reply (typed as the request type's declared reply); ``None`` means the handler
+answers itself with `Request.reply` (``more=True`` for each streamed frame, then a final
+one, from any thread, possibly later) or `Request.error`. An exception becomes an error
+reply with code ``internal`` and is logged. One-way messages (id 0) get no reply. Frames
+that do not decode get an error reply when their request id can be read, else are dropped
+and logged. A handler that blocks holds one pool thread, never the socket.
+
+CURVE is mandatory for ``tcp://`` and optional for ``ipc://``; with CURVE, a
+`ZapAuthenticator` in the endpoint's own zmq context admits clients through the given
+`AdmissionPolicy` (ZAP domain = the endpoint's ``name``). ``ipc://`` socket files are
+created with mode 0600 (a stale socket file is removed first).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from typing import Any, Final
+
+import pykka
+import structlog
+import zmq
+
+from api.errors import CodecError, ErrorCode
+from api.messages import DEFAULT_MAX_MESSAGE_SIZE, Envelope, lookup
+from transport.auth import AdmissionPolicy, AllowList, ZapAuthenticator
+from transport.codec import decode, encode, encode_error
+from transport.keys import KeyPair, fingerprint
+from transport.outbox import Outbox, outbox_address
+from transport.router_loop import Inbound, RouterLoop
+
+__all__ = ["Endpoint", "EndpointActor", "Handler", "Request"]
+
+_log = structlog.get_logger(subsystem="transport")
+_DEFAULT_WORKERS: Final = 16
+
+
+class Request:
+    """A decoded request handed to a handler. `reply` and `error` are thread-safe."""
+
+    __slots__ = (
+        "_done",
+        "_identity",
+        "_lock",
+        "_max_size",
+        "_outbox",
+        "body",
+        "endpoint",
+        "id",
+        "peer_key",
+        "type",
+    )
+
+    def __init__(
+        self,
+        envelope: Envelope,
+        peer_key: bytes | None,
+        identity: bytes,
+        outbox: Outbox,
+        *,
+        endpoint: str,
+        max_size: int,
+    ) -> None:
+        self.type = envelope.type
+        self.id = envelope.id
+        self.body: Mapping[str, Any] = envelope.body
+        self.peer_key = peer_key  # the client's CURVE public key (Z85), None without CURVE
+        self.endpoint = endpoint
+        self._identity = identity
+        self._outbox = outbox
+        self._max_size = max_size
+        self._lock = threading.Lock()
+        self._done = False
+
+    @property
+    def answered(self) -> bool:
+        return self._done
+
+    def reply(self, body: Mapping[str, Any] | None = None, *, more: bool = False) -> None:
+        """Send a reply (``more=True``: one streamed frame; a final reply must follow).
+        Raises `CodecError` if the body does not match the declared reply type."""
+        if self.id == 0:
+            return
+        mt = lookup(self.type)
+        reply_type = mt.reply if mt is not None else None
+        if reply_type is None:
+            raise CodecError(f"message type {self.type!r} declares no reply type")
+        frame = encode(reply_type, body, request_id=self.id, more=more, max_size=self._max_size)
+        self._send(frame, final=not more)
+
+    def error(self, code: str, message: str) -> None:
+        """Answer with an ``error`` message; final."""
+        if self.id != 0:
+            self._send(encode_error(self.id, code, message), final=True)
+
+    def _send(self, frame: bytes, *, final: bool) -> None:
+        with self._lock:
+            if self._done:
+                _log.warning(
+                    "transport.reply.after_final",
+                    endpoint=self.endpoint,
+                    type=self.type,
+                    request_id=self.id,
+                )
+                return
+            self._done = final
+        self._outbox.send((self._identity, frame))
+
+
+Handler = Callable[[Request], Mapping[str, Any] | None]
+
+
+class HandlerPool:
+    """A fixed number of daemon threads running handlers; a blocked handler holds one."""
+
+    def __init__(self, name: str, workers: int) -> None:
+        self._queue: queue.SimpleQueue[tuple[Handler, Request] | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-handler-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, handler: Handler, request: Request) -> None:
+        self._queue.put((handler, request))
+
+    def shutdown(self) -> None:
+        """Stop idle threads; a thread still inside a handler finishes it, then exits."""
+        for _ in self._threads:
+            self._queue.put(None)
+
+    def _work(self) -> None:
+        while (job := self._queue.get()) is not None:
+            run_handler(*job)
+
+
+def run_handler(handler: Handler, request: Request) -> None:
+    try:
+        result = handler(request)
+    except Exception as exc:
+        _log.exception(
+            "transport.handler.failed",
+            endpoint=request.endpoint,
+            type=request.type,
+            request_id=request.id,
+            error=repr(exc),
+        )
+        request.error(ErrorCode.INTERNAL, f"handler for {request.type!r} failed: {exc!r}"[:400])
+        return
+    if result is None:
+        return
+    try:
+        request.reply(result)
+    except CodecError as exc:
+        _log.error(
+            "transport.reply.invalid",
+            endpoint=request.endpoint,
+            type=request.type,
+            error=exc.message,
+        )
+        request.error(ErrorCode.INTERNAL, f"handler for {request.type!r} gave an invalid reply")
+
+
+class EndpointActor(pykka.ThreadingActor):
+    """Decodes inbound frames and dispatches them; owns the I/O loop and handler pool."""
+
+    def __init__(
+        self,
+        bind: str,
+        handlers: Mapping[str, Handler],
+        *,
+        keypair: KeyPair | None = None,
+        admission: AdmissionPolicy | None = None,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        name: str = "remote",
+        workers: int = _DEFAULT_WORKERS,
+        started: Future[str] | None = None,
+    ) -> None:
+        super().__init__()
+        if bind.startswith("tcp://") and keypair is None:
+            raise ValueError(f"CURVE is mandatory on tcp:// endpoints: give {name} a keypair")
+        self._bind = bind
+        self._handlers = dict(handlers)
+        self._keypair = keypair
+        self._admission: AdmissionPolicy = admission if admission is not None else AllowList()
+        self._max_size = max_message_size
+        self._name = name
+        self._workers = workers
+        self._started = started if started is not None else Future()
+        self._context: zmq.Context[zmq.Socket[bytes]] | None = None
+        self._zap: ZapAuthenticator | None = None
+        self._loop: RouterLoop | None = None
+        self._outbox: Outbox | None = None
+        self._pool: HandlerPool | None = None
+        self._address = ""
+
+    def on_start(self) -> None:
+        try:
+            self._context = zmq.Context()
+            if self._keypair is not None:
+                self._zap = ZapAuthenticator(self._context, self._admission)
+                self._zap.start()
+            self._pool = HandlerPool(self._name, self._workers)
+            out = outbox_address(self._name)
+            self._loop = RouterLoop(
+                self._context,
+                self._bind,
+                out,
+                self._on_inbound,
+                name=self._name,
+                keypair=self._keypair,
+                max_message_size=self._max_size,
+            )
+            self._loop.start()
+            self._loop.ready.wait()
+            if self._loop.error is not None:
+                raise self._loop.error
+            self._outbox = Outbox(self._context, out)
+            self._address = self._loop.address
+        except BaseException as exc:
+            _log.error(
+                "transport.endpoint.start_failed",
+                endpoint=self._name,
+                bind=self._bind,
+                error=repr(exc),
+            )
+            self._started.set_exception(exc)
+            raise
+        _log.info(
+            "transport.endpoint.started",
+            endpoint=self._name,
+            address=self._address,
+            curve=self._keypair is not None,
+            server_key_fingerprint=self._keypair.fingerprint if self._keypair else None,
+        )
+        self._started.set_result(self._address)
+
+    def on_stop(self) -> None:
+        if self._outbox is not None:
+            self._outbox.stop_loop()
+        if self._loop is not None and self._loop.is_alive():
+            self._loop.join(timeout=2.0)
+        if self._outbox is not None:
+            self._outbox.close()
+        if self._pool is not None:
+            self._pool.shutdown()
+        if self._zap is not None:
+            self._zap.stop()
+        if self._context is not None:
+            self._context.destroy(linger=0)
+        _log.info("transport.endpoint.stopped", endpoint=self._name, address=self._address)
+
+    def address(self) -> str:
+        return self._address
+
+    def _on_inbound(self, batch: list[Inbound]) -> None:
+        """Called on the I/O thread: hand the batch over, nothing else."""
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(batch)
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, list):
+            self._dispatch(message)
+        return None
+
+    def _dispatch(self, batch: list[Inbound]) -> None:
+        outbox, pool = self._outbox, self._pool
+        if outbox is None or pool is None:
+            return
+        handlers, name, max_size = self._handlers, self._name, self._max_size
+        for identity, frame, peer_key in batch:
+            try:
+                envelope = decode(frame, max_size=max_size)
+            except CodecError as exc:
+                _log.warning(
+                    "transport.frame.rejected",
+                    endpoint=name,
+                    code=exc.code,
+                    error=exc.message,
+                    request_id=exc.request_id,
+                    answered=bool(exc.request_id),
+                    key_fingerprint=fingerprint(peer_key) if peer_key else None,
+                )
+                if exc.request_id:
+                    outbox.send((identity, encode_error(exc.request_id, exc.code, exc.message)))
+                continue
+            handler = handlers.get(envelope.type)
+            if handler is None:
+                _log.warning(
+                    "transport.request.unsupported",
+                    endpoint=name,
+                    type=envelope.type,
+                    request_id=envelope.id,
+                )
+                if envelope.id and envelope.type != "error":
+                    message = f"endpoint {name!r} does not handle {envelope.type!r}"
+                    outbox.send(
+                        (identity, encode_error(envelope.id, ErrorCode.UNSUPPORTED, message))
+                    )
+                continue
+            request = Request(
+                envelope, peer_key, identity, outbox, endpoint=name, max_size=max_size
+            )
+            pool.submit(handler, request)
+
+
+class Endpoint:
+    """Facade over `EndpointActor`: ``start()`` binds and returns the bound address."""
+
+    def __init__(
+        self,
+        bind: str,
+        handlers: Mapping[str, Handler],
+        *,
+        keypair: KeyPair | None = None,
+        admission: AdmissionPolicy | None = None,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        name: str = "remote",
+        workers: int = _DEFAULT_WORKERS,
+    ) -> None:
+        if bind.startswith("tcp://") and keypair is None:
+            raise ValueError(f"CURVE is mandatory on tcp:// endpoints: give {name} a keypair")
+        self._kwargs: dict[str, Any] = {
+            "keypair": keypair,
+            "admission": admission,
+            "max_message_size": max_message_size,
+            "name": name,
+            "workers": workers,
+        }
+        self._bind = bind
+        self._handlers = handlers
+        self._ref: pykka.ActorRef[EndpointActor] | None = None
+        self._address: str | None = None
+
+    @property
+    def address(self) -> str:
+        if self._address is None:
+            raise RuntimeError("endpoint not started")
+        return self._address
+
+    @property
+    def actor_ref(self) -> pykka.ActorRef[EndpointActor] | None:
+        return self._ref
+
+    def start(self, timeout: float = 10.0) -> str:
+        if self._ref is not None:
+            return self.address
+        started: Future[str] = Future()
+        self._ref = EndpointActor.start(self._bind, self._handlers, started=started, **self._kwargs)
+        try:
+            self._address = started.result(timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self._address
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close the sockets; idempotent."""
+        ref, self._ref = self._ref, None
+        if ref is not None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                ref.stop(block=True, timeout=timeout)
+
+    def __enter__(self) -> Endpoint:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

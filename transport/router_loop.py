@@ -1,0 +1,208 @@
+"""The I/O thread of an endpoint: the one thread that touches its ROUTER socket.
+
+It polls the ROUTER, the outbox PULL socket and the ROUTER's monitor socket, and only moves
+bytes: inbound messages are drained in batches (up to `BATCH` at a time) and handed, still
+encoded, to a callback (the endpoint actor's ``tell``); outbound ``[identity, frame]``
+messages from the outbox are written to the ROUTER. Handshake failures, refused keys and
+dropped peers (ZeroMQ drops a peer that sends a frame over ``ZMQ_MAXMSGSIZE``) are logged
+from the monitor's events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import threading
+from collections.abc import Callable
+from typing import Final
+
+import structlog
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+from transport.keys import KeyPair
+from transport.outbox import STOP, pull_socket
+
+__all__ = ["BATCH", "Inbound", "RouterLoop"]
+
+BATCH: Final = 512
+Inbound = tuple[bytes, bytes, bytes | None]  # (routing identity, frame, peer key Z85)
+
+_log = structlog.get_logger(subsystem="transport")
+
+_MONITORED: Final = (
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_DISCONNECTED
+)
+_PROTOCOL_ERRORS: Final[dict[int, str]] = {
+    int(zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH): "security mechanism mismatch (no CURVE?)",
+    int(zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC): "cryptographic error (wrong server key?)",
+    int(zmq.PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE): "key exchange failed",
+}
+
+
+class RouterLoop(threading.Thread):
+    def __init__(
+        self,
+        context: zmq.Context[zmq.Socket[bytes]],
+        bind: str,
+        outbox_address: str,
+        inbound: Callable[[list[Inbound]], None],
+        *,
+        name: str,
+        keypair: KeyPair | None,
+        max_message_size: int,
+    ) -> None:
+        super().__init__(name=f"{name}-io", daemon=True)
+        self._context = context
+        self._bind = bind
+        self._outbox_address = outbox_address
+        self._inbound = inbound
+        self._endpoint = name
+        self._keypair = keypair
+        self._max_message_size = max_message_size
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self.address = ""
+
+    def run(self) -> None:
+        try:
+            router, pull, monitor = self._open()
+        except BaseException as exc:
+            self.error = exc
+            self.ready.set()
+            return
+        self.ready.set()
+        try:
+            self._loop(router, pull, monitor)
+        except Exception as exc:
+            _log.exception("transport.io.failed", endpoint=self._endpoint, error=repr(exc))
+        finally:
+            with contextlib.suppress(zmq.ZMQError):
+                router.disable_monitor()
+            for sock in (monitor, pull, router):
+                sock.close(linger=0)
+
+    def _open(self) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes], zmq.Socket[bytes]]:
+        router = self._context.socket(zmq.ROUTER)
+        try:
+            router.linger = 0
+            router.maxmsgsize = self._max_message_size
+            router.sndhwm = 100_000
+            router.rcvhwm = 100_000
+            if self._keypair is not None:
+                router.curve_server = True
+                router.curve_publickey = self._keypair.public
+                router.curve_secretkey = self._keypair.secret
+                router.zap_domain = self._endpoint.encode()
+            monitor = router.get_monitor_socket(_MONITORED)
+            path = self._bind[len("ipc://") :] if self._bind.startswith("ipc://") else None
+            if path is not None:
+                _remove_stale_socket(path)
+            router.bind(self._bind)
+            if path is not None:
+                os.chmod(path, 0o600)
+            self.address = router.getsockopt_string(zmq.LAST_ENDPOINT)
+            pull = pull_socket(self._context, self._outbox_address)
+        except BaseException:
+            router.close(linger=0)
+            raise
+        return router, pull, monitor
+
+    def _loop(
+        self, router: zmq.Socket[bytes], pull: zmq.Socket[bytes], monitor: zmq.Socket[bytes]
+    ) -> None:
+        poller = zmq.Poller()
+        poller.register(router, zmq.POLLIN)
+        poller.register(pull, zmq.POLLIN)
+        poller.register(monitor, zmq.POLLIN)
+        curve = self._keypair is not None
+        noblock = zmq.NOBLOCK
+        while True:
+            ready = dict(poller.poll())
+            if router in ready:
+                batch: list[Inbound] = []
+                for _ in range(BATCH):
+                    try:
+                        if curve:
+                            frames = router.recv_multipart(noblock, copy=False)
+                            item = self._inbound_item([f.bytes for f in frames], frames[-1])
+                        else:
+                            item = self._inbound_item(router.recv_multipart(noblock), None)
+                    except zmq.Again:
+                        break
+                    if item is not None:
+                        batch.append(item)
+                if batch:
+                    self._inbound(batch)
+            if pull in ready:
+                for _ in range(BATCH):
+                    try:
+                        parts = pull.recv_multipart(noblock)
+                    except zmq.Again:
+                        break
+                    if len(parts) == 1 and parts[0] == STOP:
+                        return
+                    try:
+                        router.send_multipart(parts, noblock)
+                    except zmq.ZMQError as exc:  # peer gone or over its high-water mark
+                        _log.warning(
+                            "transport.reply.dropped", endpoint=self._endpoint, error=str(exc)
+                        )
+            if monitor in ready:
+                self._drain_monitor(monitor)
+
+    def _inbound_item(self, parts: list[bytes], last: zmq.Frame | None) -> Inbound | None:
+        if len(parts) != 2:
+            _log.warning(
+                "transport.frame.dropped",
+                endpoint=self._endpoint,
+                reason=f"expected one frame per message, got {len(parts) - 1}",
+            )
+            return None
+        peer: bytes | None = None
+        if last is not None:
+            with contextlib.suppress(zmq.ZMQError, KeyError):
+                user_id = last.get("User-Id")
+                peer = user_id.encode() if isinstance(user_id, str) and user_id else None
+        return parts[0], parts[1], peer
+
+    def _drain_monitor(self, monitor: zmq.Socket[bytes]) -> None:
+        while True:
+            try:
+                event = recv_monitor_message(monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            kind = event["event"]
+            value = event["value"]
+            if kind == zmq.EVENT_DISCONNECTED:
+                _log.info(
+                    "transport.peer.disconnected",
+                    endpoint=self._endpoint,
+                    note="peer closed, or was dropped for a frame over the size limit",
+                    max_message_size=self._max_message_size,
+                )
+            elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                _log.warning(
+                    "transport.handshake.refused", endpoint=self._endpoint, zap_status=int(value)
+                )
+            else:
+                _log.warning(
+                    "transport.handshake.failed",
+                    endpoint=self._endpoint,
+                    reason=_PROTOCOL_ERRORS.get(value, f"protocol error {value:#x}"),
+                )
+
+
+def _remove_stale_socket(path: str) -> None:
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise FileExistsError(f"{path} exists and is not a socket")
+    os.unlink(path)
+    _log.info("transport.ipc.stale_removed", path=path)
