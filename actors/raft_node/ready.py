@@ -1,0 +1,112 @@
+"""Values the core hands its shell: Ready, Status, errors, and the conf-change encoding."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from actors.raft_node.types import (
+    ConfChange,
+    ConfChangeType,
+    ConfState,
+    Entry,
+    HardState,
+    Message,
+    Snapshot,
+)
+
+__all__ = [
+    "NotLeader",
+    "PeerStatus",
+    "ProposalDropped",
+    "Ready",
+    "Status",
+    "apply_conf_change",
+    "decode_conf_change",
+    "encode_conf_change",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """Everything the core wants done, in one batch.
+
+    The caller MUST, in this order:
+      1. persist: if `snapshot` is set, `storage.apply_snapshot(snapshot)` (and restore the
+         state machine from `snapshot.data`); then `storage.append(list(entries))` (which
+         replaces any conflicting suffix); then `storage.set_hard_state(hard_state)` when it
+         is not None — and fsync before step 2;
+      2. send `messages` (each to `message.dst`; loss is tolerated);
+      3. apply `committed_entries` in order (a NORMAL entry with empty data is the leader's
+         no-op and carries nothing; a CONF_CHANGE entry's data decodes with
+         `decode_conf_change`; the core applies it to its own configuration on `advance`);
+      4. call `core.advance(ready)` before asking for the next Ready.
+    """
+
+    messages: tuple[Message, ...] = ()
+    entries: tuple[Entry, ...] = ()
+    hard_state: HardState | None = None
+    snapshot: Snapshot | None = None
+    committed_entries: tuple[Entry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PeerStatus:
+    match: int
+    next: int
+    state: str  # 'probe' | 'replicate' | 'snapshot'
+    inflight: int
+    recent_active: bool
+    ticks_since_heard: int | None  # None: never heard from since this node became leader
+    is_learner: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    id: int
+    term: int
+    vote: int
+    state: str
+    leader_id: int
+    commit: int
+    applied: int
+    last_index: int
+    conf_state: ConfState
+    lead_transferee: int = 0
+    progress: dict[int, PeerStatus] = field(default_factory=dict)  # only on the leader
+
+
+class ProposalDropped(Exception):
+    """The core did not accept a proposal (it was not appended to any log)."""
+
+
+class NotLeader(ProposalDropped):
+    """This node is not the leader; `leader_id` is the leader it knows of (0: none)."""
+
+    def __init__(self, leader_id: int) -> None:
+        super().__init__(f"not the leader; leader is {leader_id or 'unknown'}")
+        self.leader_id = leader_id
+
+
+_CC = struct.Struct(">BQ")
+
+
+def encode_conf_change(change: ConfChange) -> bytes:
+    return _CC.pack(int(change.type), change.node_id) + change.context
+
+
+def decode_conf_change(data: bytes) -> ConfChange:
+    kind, node_id = _CC.unpack_from(data)
+    return ConfChange(type=ConfChangeType(kind), node_id=node_id, context=bytes(data[_CC.size :]))
+
+
+def apply_conf_change(conf: ConfState, change: ConfChange) -> ConfState:
+    """The configuration after `change`. Each change sets one node's role outright, so
+    replaying a suffix of changes over a later configuration gives the same result."""
+    voters = [v for v in conf.voters if v != change.node_id]
+    learners = [v for v in conf.learners if v != change.node_id]
+    if change.type in (ConfChangeType.ADD_LEARNER, ConfChangeType.DEMOTE):
+        learners.append(change.node_id)
+    elif change.type is ConfChangeType.PROMOTE:
+        voters.append(change.node_id)
+    return ConfState(voters=tuple(sorted(voters)), learners=tuple(sorted(learners)))
