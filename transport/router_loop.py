@@ -189,11 +189,18 @@ class RouterLoop(threading.Thread):
                 _log.warning(
                     "transport.handshake.refused", endpoint=self._endpoint, zap_status=int(value)
                 )
-            else:
+            elif kind == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
                 _log.warning(
                     "transport.handshake.failed",
                     endpoint=self._endpoint,
                     reason=_PROTOCOL_ERRORS.get(value, f"protocol error {value:#x}"),
+                )
+            else:
+                _log.warning(
+                    "transport.handshake.failed",
+                    endpoint=self._endpoint,
+                    reason="security handshake did not complete (peer without CURVE or with "
+                    f"a wrong server key?): {os.strerror(value) if value > 0 else value}",
                 )
 
 

@@ -1,0 +1,243 @@
+"""Transport between two processes over TCP with CURVE and ZAP admission."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgpack
+import pytest
+import zmq
+
+from api.errors import ErrorCode, FrameTooLarge, RemoteError, RequestTimeout
+from tests.integration import transport_server  # noqa: F401  (declares test.echo)
+from transport import Client, KeyPair, decode, encode, fingerprint, generate_keypair
+
+ROOT = Path(__file__).resolve().parents[2]
+MAX_SIZE = 64 * 1024
+
+
+@dataclass
+class Server:
+    address: str
+    public_key: bytes
+    log_path: Path
+    admitted: list[KeyPair]
+    process: subprocess.Popen[str]
+
+    def log_events(self) -> list[dict[str, object]]:
+        events = []
+        for line in self.log_path.read_text().splitlines():
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+        return events
+
+    def wait_for_log(
+        self, match: Callable[[dict[str, object]], bool], timeout: float = 10.0
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(match(e) for e in self.log_events()):
+                return
+            time.sleep(0.05)
+        pytest.fail(f"server never logged the expected event; log:\n{self.log_path.read_text()}")
+
+    def client(self, keypair: KeyPair | None = None, timeout: float = 10.0) -> Client:
+        kp = keypair if keypair is not None else self.admitted[0]
+        return Client(self.address, server_key=self.public_key, keypair=kp, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    admitted = [generate_keypair() for _ in range(3)]
+    log_path = tmp_path_factory.mktemp("transport") / "server.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.transport_server",
+                "--max-size",
+                str(MAX_SIZE),
+                *[arg for kp in admitted for arg in ("--allow", kp.public.decode())],
+            ],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        process.wait(timeout=10)
+        pytest.fail(f"server did not start; log:\n{log_path.read_text()}")
+    hello = json.loads(line)
+    yield Server(hello["address"], hello["public_key"].encode(), log_path, admitted, process)
+    assert process.stdin is not None
+    process.stdin.close()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def raw_dealer(
+    server: Server, keypair: KeyPair | None
+) -> tuple[zmq.Context[zmq.Socket[bytes]], zmq.Socket[bytes]]:
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.linger = 0
+    if keypair is not None:
+        sock.curve_serverkey = server.public_key
+        sock.curve_publickey = keypair.public
+        sock.curve_secretkey = keypair.secret
+    sock.connect(server.address)
+    return ctx, sock
+
+
+def recv_or_none(sock: zmq.Socket[bytes], timeout_ms: int = 1500) -> bytes | None:
+    return sock.recv() if sock.poll(timeout_ms, zmq.POLLIN) else None
+
+
+def test_request_reply_with_curve(server: Server) -> None:
+    with server.client() as client:
+        assert client.request("version") == {
+            "node_id": "test-node",
+            "role": "manager",
+            "version": "0.1.0",
+        }
+        assert client.request("test.echo", {"n": 1, "text": "hi"}) == {"n": 1, "text": "hi"}
+        assert client.request("ping") == {}
+
+
+def test_thousand_concurrent_requests_all_answered(server: Server) -> None:
+    with server.client(timeout=60) as client:
+        futures = [client.request_async("test.echo", {"n": i}) for i in range(1000)]
+        assert [f.result(timeout=90)["n"] for f in futures] == list(range(1000))
+
+
+def test_concurrent_threads_share_one_client(server: Server) -> None:
+    results: dict[int, list[int]] = {}
+    with server.client(timeout=60) as client:
+
+        def work(t: int) -> None:
+            results[t] = [client.request("test.echo", {"n": t * 1000 + i})["n"] for i in range(100)]
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=60)
+    assert results == {t: [t * 1000 + i for i in range(100)] for t in range(8)}
+
+
+def test_client_without_curve_gets_no_reply_and_is_logged(server: Server) -> None:
+    ctx, sock = raw_dealer(server, keypair=None)
+    try:
+        sock.send(encode("ping", request_id=1))
+        assert recv_or_none(sock) is None
+    finally:
+        ctx.destroy(linger=0)
+    server.wait_for_log(
+        lambda e: (
+            e.get("event") == "transport.handshake.failed" and "mechanism" in str(e.get("reason"))
+        )
+    )
+    with server.client() as client:
+        assert client.request("ping") == {}
+
+
+def test_unadmitted_key_gets_no_reply_and_is_logged(server: Server) -> None:
+    stranger = generate_keypair()
+    with server.client(keypair=stranger, timeout=1.0) as client, pytest.raises(RequestTimeout):
+        client.request("ping")
+    server.wait_for_log(
+        lambda e: (
+            e.get("event") == "transport.zap.refused"
+            and e.get("key_fingerprint") == fingerprint(stranger.public)
+        )
+    )
+    with server.client(keypair=server.admitted[1]) as client:
+        assert client.request("ping") == {}
+
+
+def test_malformed_frames_are_answered_or_dropped(server: Server) -> None:
+    ctx, sock = raw_dealer(server, keypair=server.admitted[2])
+    try:
+        # random bytes: no id to answer, dropped and logged
+        sock.send(b"\xc1\x00\xffrandom")
+        # wrong field type, missing field, unknown type: answered with the request's id
+        cases = {
+            11: ({"v": 1, "t": "test.echo", "id": 11, "b": {"n": "one"}}, ErrorCode.INVALID),
+            12: ({"v": 1, "t": "test.echo", "id": 12, "b": {}}, ErrorCode.INVALID),
+            13: ({"v": 1, "t": "no.such.type", "id": 13, "b": {}}, ErrorCode.UNKNOWN_TYPE),
+            14: ({"v": 1, "t": "pong", "id": 14, "b": {}}, ErrorCode.UNSUPPORTED),
+        }
+        for obj, _ in cases.values():
+            sock.send(msgpack.packb(obj))
+        answers = {}
+        for _ in cases:
+            frame = recv_or_none(sock, 10_000)
+            assert frame is not None
+            env = decode(frame)
+            assert env.type == "error"
+            answers[env.id] = env.body["code"]
+        assert answers == {rid: code for rid, (_, code) in cases.items()}
+        # multi-frame message: dropped and logged
+        sock.send_multipart([b"", encode("ping", request_id=15)])
+        assert recv_or_none(sock, 500) is None
+        # and the same connection still works
+        sock.send(encode("ping", request_id=16))
+        frame = recv_or_none(sock, 10_000)
+        assert frame is not None and decode(frame).id == 16
+    finally:
+        ctx.destroy(linger=0)
+    server.wait_for_log(
+        lambda e: e.get("event") == "transport.frame.rejected" and e.get("answered") is False
+    )
+    server.wait_for_log(lambda e: e.get("event") == "transport.frame.dropped")
+
+
+def test_oversized_frame_drops_the_peer_and_endpoint_keeps_serving(server: Server) -> None:
+    before = sum(1 for e in server.log_events() if e.get("event") == "transport.peer.disconnected")
+    ctx, sock = raw_dealer(server, keypair=server.admitted[2])
+    try:
+        sock.send(
+            encode(
+                "test.echo",
+                {"n": 1, "text": "x" * (MAX_SIZE * 2)},
+                request_id=1,
+                max_size=MAX_SIZE * 4,
+            )
+        )
+        assert recv_or_none(sock) is None
+    finally:
+        ctx.destroy(linger=0)
+    server.wait_for_log(lambda e: e.get("event") == "transport.peer.disconnected")
+    after = sum(1 for e in server.log_events() if e.get("event") == "transport.peer.disconnected")
+    assert after > before
+    with server.client() as client:
+        assert client.request("test.echo", {"n": 2}) == {"n": 2}
+
+
+def test_oversized_reply_is_refused_locally(server: Server) -> None:
+    with server.client() as client, pytest.raises(FrameTooLarge, match="exceeds the limit"):
+        client.request("test.echo", {"n": 1, "text": "y" * (17 * 1024 * 1024)})
+
+
+def test_unsupported_request_raises_remote_error(server: Server) -> None:
+    with server.client() as client, pytest.raises(RemoteError) as info:
+        client.request("test.echo.reply", {"n": 1})
+    assert info.value.code == ErrorCode.UNSUPPORTED
