@@ -25,7 +25,7 @@ from actors.raft_node.types import (
     Unavailable,
 )
 
-__all__ = ["LEADER", "Logger", "Replication"]
+__all__ = ["LEADER", "Logger", "NullLogger", "Replication"]
 
 LEADER = "leader"
 MT = MessageType
@@ -34,6 +34,14 @@ MT = MessageType
 class Logger(Protocol):
     def debug(self, event: str, **kw: Any) -> Any: ...
     def info(self, event: str, **kw: Any) -> Any: ...
+
+
+class NullLogger:
+    def debug(self, event: str, **kw: Any) -> None:
+        pass
+
+    def info(self, event: str, **kw: Any) -> None:
+        pass
 
 
 class Replication:
@@ -246,3 +254,14 @@ class Replication:
                 pr.inflights.popleft()
             if pr.match < self._log.last_index():
                 self._send_append(m.src)
+
+    # -- what the leader knows of its followers --
+    def is_caught_up(self, node_id: int, max_lag: int = 0) -> bool:
+        """On the leader: is `node_id` replicating and within `max_lag` entries of the
+        commit index? The shell promotes a learner only when this holds."""
+        pr = self._progress.get(node_id) if self._state == LEADER else None
+        return (
+            pr is not None
+            and pr.state is ProgressState.REPLICATE
+            and pr.match + max_lag >= self._log.committed
+        )
