@@ -3,8 +3,8 @@
 Today a manager runs two children:
 
     root Supervisor
-     ├─ remote    EndpointActor: TCP ROUTER with CURVE (the node's key pair), ZAP admission
-     └─ control   EndpointActor: ipc:// ROUTER, socket file mode 0600, the control API
+     ├─ remote    transport EndpointActor: TCP ROUTER, CURVE with the node's key pair, ZAP
+     └─ control   transport EndpointActor: ipc:// ROUTER, socket file mode 0600, control API
 
 Later subsystems are declared in ``node_children`` between the two endpoints (the remote
 endpoint first, because Raft and the dispatcher receive through it; the control endpoint
@@ -22,6 +22,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -31,25 +32,17 @@ import pykka
 
 from actors.identity import NodeIdentity
 from actors.log import get_logger
-from actors.supervisor import (
-    ChildContext,
-    ChildSpec,
-    Directory,
-    Restart,
-    SupervisedActor,
-    Supervisor,
-    start_actor,
-)
+from actors.supervisor import ChildContext, ChildSpec, Directory, Restart, Supervisor
 from transport.auth import AdmissionPolicy, AllowList
-from transport.endpoint import Endpoint, Handler, Request
+from transport.endpoint import EndpointActor, Handler, Request
 from transport.keys import KeyPair
 
 __all__ = [
-    "EndpointActor",
     "Node",
     "NodeConfig",
     "NodeError",
     "StateDirLock",
+    "endpoint_child",
     "node_children",
     "software_version",
 ]
@@ -100,50 +93,45 @@ class NodeConfig:
         return f"ipc://{path}"
 
 
-class EndpointActor(SupervisedActor):
-    """Owns one transport ``Endpoint``: opened in ``on_start``, closed in ``on_stop``."""
+def endpoint_child(
+    name: str,
+    bind: str,
+    handlers: HandlerFactory,
+    *,
+    keypair: KeyPair | None = None,
+    admission: AdmissionPolicy | None = None,
+    stop_timeout: float = 5.0,
+    start_timeout: float = 10.0,
+) -> ChildSpec:
+    """A child running transport's ``EndpointActor`` (a plain pykka actor: the supervisor's
+    watch notices it dying). Starting returns once the socket is bound, or raises the
+    bind error itself (port taken, bad address) so the failure says why."""
 
-    def __init__(
-        self,
-        ctx: ChildContext,
-        bind: str,
-        handlers: HandlerFactory,
-        *,
-        keypair: KeyPair | None = None,
-        admission: AdmissionPolicy | None = None,
-        socket_path: Path | None = None,
-    ) -> None:
-        super().__init__(ctx)
-        self.bind = bind
-        self.handlers = handlers
-        self.keypair = keypair
-        self.admission = admission
-        self.socket_path = socket_path
-        self.endpoint: Endpoint | None = None
-        self.log = get_logger("node", endpoint=self.child_name)
-
-    def on_start(self) -> None:
-        self.endpoint = Endpoint(
-            self.bind,
-            self.handlers(self.peers),
-            keypair=self.keypair,
-            admission=self.admission,
-            name=self.child_name,
+    def start(ctx: ChildContext) -> pykka.ActorRef[Any]:
+        started: Future[str] = Future()
+        ref = EndpointActor.start(
+            bind,
+            handlers(ctx.peers),
+            keypair=keypair,
+            admission=admission,
+            name=name,
+            started=started,
         )
-        self.endpoint.start()
-        if self.socket_path is not None:
-            self.socket_path.chmod(0o600)
-        self.log.info("node.endpoint.listening", address=self.endpoint.address)
+        try:
+            address = started.result(timeout=start_timeout)
+        except BaseException:
+            ref.stop(block=False)
+            raise
+        _log.info("node.endpoint.listening", endpoint=name, address=address)
+        return ref
 
-    def on_stop(self) -> None:
-        endpoint, self.endpoint = self.endpoint, None
-        if endpoint is not None:
-            endpoint.stop()
-        if self.socket_path is not None:
-            self.socket_path.unlink(missing_ok=True)
-
-    def address(self) -> str:
-        return self.endpoint.address if self.endpoint is not None else self.bind
+    return ChildSpec(
+        name=name,
+        start=start,
+        restart=Restart.PERMANENT,
+        start_timeout=start_timeout,
+        stop_timeout=stop_timeout,
+    )
 
 
 def version_handlers(identity: NodeIdentity, role: str) -> HandlerFactory:
@@ -164,30 +152,16 @@ def node_children(
     """The node's children in start order (stopped in reverse)."""
     handlers = version_handlers(identity, config.role)
     return [
-        ChildSpec(
-            name="remote",
-            start=start_actor(
-                EndpointActor,
-                config.remote_bind,
-                handlers,
-                keypair=identity.keypair,
-                admission=admission,
-            ),
-            restart=Restart.PERMANENT,
+        endpoint_child(
+            "remote",
+            config.remote_bind,
+            handlers,
+            keypair=identity.keypair,
+            admission=admission,
             stop_timeout=config.stop_timeout,
         ),
         # raft, store, ca and the leader-only group go here (see the module docstring).
-        ChildSpec(
-            name="control",
-            start=start_actor(
-                EndpointActor,
-                config.control_bind,
-                handlers,
-                socket_path=config.listen_control_api,
-            ),
-            restart=Restart.PERMANENT,
-            stop_timeout=config.stop_timeout,
-        ),
+        endpoint_child("control", config.control_bind, handlers, stop_timeout=config.stop_timeout),
     ]
 
 
@@ -296,3 +270,6 @@ class Node:
             pass  # it already stopped itself (an escalation)
         except pykka.Timeout:
             _log.error("node.stop.timeout", timeout=self.config.stop_timeout * 4)
+        # The socket file is ours (start() checked nobody else answered on it): remove it
+        # so a stopped node leaves no socket that looks alive.
+        self.config.listen_control_api.unlink(missing_ok=True)

@@ -9,8 +9,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from api.errors import ClientClosed, RemoteError, RequestTimeout
 from cli.errors import CliError
-from transport.client import Client, RemoteError, RequestTimeout
+from transport.client import Client
 
 __all__ = ["ControlConnection"]
 
@@ -51,6 +52,8 @@ class ControlConnection:
             raise CliError(
                 f"no node answering on {self.path} (no reply within {self.timeout:g}s)"
             ) from None
+        except ClientClosed:
+            raise CliError(f"connection to {self.path} closed before the reply") from None
         except RemoteError as exc:
             raise CliError(f"node refused {type_!r}: {exc.code}: {exc.message}") from None
 
