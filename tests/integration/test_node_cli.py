@@ -301,3 +301,29 @@ def test_a_corrupt_identity_is_a_clear_error(nodes: NodeLauncher, tmp_path: Path
     garbled = nodes.start(state, wait=False)
     assert garbled.process.wait(timeout=DEADLINE) == 1
     assert "does not hold a valid CURVE key pair" in garbled.log_path.read_text()
+
+
+def test_remote_endpoint_speaks_curve_with_the_node_key(
+    nodes: NodeLauncher, tmp_path: Path
+) -> None:
+    from api.errors import RequestTimeout
+    from transport.client import Client
+    from transport.keys import generate_keypair, read_keypair
+
+    node = nodes.start(tmp_path / "state")
+    started = next(e for e in node.log_events() if e["event"] == "node.started")
+    node_keys = read_keypair(node.state_dir / "keys" / "curve.key")
+    assert started["public_key"] == node_keys.public.decode()
+    address = started["remote_api"]
+
+    with Client(address, server_key=node_keys.public, keypair=node_keys, timeout=5.0) as admitted:
+        reply = admitted.request("version")
+    assert reply["node_id"] == node.version()["server"]["node_id"]
+
+    with (
+        Client(
+            address, server_key=node_keys.public, keypair=generate_keypair(), timeout=1.0
+        ) as stranger,
+        pytest.raises(RequestTimeout),
+    ):
+        stranger.request("version")
