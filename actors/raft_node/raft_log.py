@@ -23,9 +23,10 @@ class RaftLog:
         self.offset = storage.last_index() + 1  # index of unstable[0]
         self.unstable: list[Entry] = []
         self.unstable_snapshot: Snapshot | None = None
-        first = storage.first_index()
-        self.committed = first - 1
-        self.applied = first - 1
+        # Entries kept before the snapshot (for slow followers) were applied already.
+        snapshot_index = max(storage.snapshot().metadata.index, storage.first_index() - 1)
+        self.committed = snapshot_index
+        self.applied = snapshot_index
 
     # -- bounds and terms --
     def first_index(self) -> int:

@@ -1,0 +1,367 @@
+"""A deterministic world for RaftCores: one seeded RNG drives the network (drop, duplicate,
+reorder, delay, symmetric and one-way partitions, leader isolation), crashes and restarts
+(a restarted node is a new RaftCore over the MemoryStorage holding only what was
+persisted), membership changes, snapshots and a key-value client workload. Safety is
+checked after every step; `SafetyViolation` carries what broke.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+
+from actors.raft_node.core import MemoryStorage, ProposalDropped, RaftCore
+from actors.raft_node.types import ConfChange, ConfChangeType, EntryType, Message
+from tests.sim.linearizability import Op
+
+KEYS = ("a", "b", "c")
+
+
+class SafetyViolation(AssertionError):
+    pass
+
+
+@dataclass
+class Node:
+    id: int
+    storage: MemoryStorage
+    core: RaftCore | None = None  # None while crashed
+    kv: dict[str, object] = field(default_factory=dict)
+    last_applied: int = 0
+    pending: dict[int, tuple[int, int]] = field(default_factory=dict)  # index -> (term, op)
+
+
+@dataclass
+class Faults:
+    drop: float
+    dup: float
+    max_delay: int
+    crash: float
+    partition: float
+    conf_change: float
+    client: float
+    snapshot_every: int
+
+
+class World:
+    def __init__(self, seed: int, *, ticks: int = 400, quiet: int = 60) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        r = self.rng
+        self.ticks, self.quiet = ticks, quiet
+        self.f = Faults(
+            drop=r.choice([0.0, 0.02, 0.1, 0.25]),
+            dup=r.choice([0.0, 0.02, 0.1]),
+            max_delay=r.choice([0, 1, 3]),
+            crash=r.choice([0.0, 0.01, 0.03]),
+            partition=r.choice([0.0, 0.02, 0.05]),
+            conf_change=r.choice([0.0, 0.02, 0.05]),
+            client=r.choice([0.5, 1.0, 2.0]),
+            snapshot_every=r.choice([8, 20, 1000]),
+        )
+        n = r.choice([3, 3, 5])
+        self.initial = list(range(1, n + 1))
+        self.nodes: dict[int, Node] = {}
+        for i in self.initial:
+            self.nodes[i] = Node(i, MemoryStorage())
+            self._start(i, self.initial)
+        self.faults_at_start = Faults(**vars(self.f))
+        self.next_id = n + 1
+        self.now = 0
+        self.clock = 0  # event counter for the history
+        self.net: list[tuple[int, int, Message]] = []  # (deliver_at, seq, message)
+        self.seq = 0
+        self.blocked: set[tuple[int, int]] = set()
+        self.ops: list[Op] = []
+        self.op_nodes: dict[int, int] = {}
+        self.leaders: dict[int, int] = {}  # term -> leader id
+        self.committed: dict[int, tuple[int, bytes]] = {}  # index -> (term, data), all nodes
+        self.links: dict[tuple[int, int], tuple[int, bytes]] = {}  # (i, t) -> (prev t, data)
+        self.known_commit = (0, 0)  # (index, term) of the highest commit anyone announced
+        self.steps = 0
+        self.trace: list[str] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    def _start(self, i: int, peers: list[int]) -> None:
+        node = self.nodes[i]
+        node.core = RaftCore(
+            i,
+            peers,
+            node.storage,
+            election_tick=10,
+            heartbeat_tick=1,
+            rng=random.Random(self.rng.random()),
+            max_inflight=8,
+            max_size_per_msg=4096,
+        )
+        snap = node.storage.snapshot()
+        node.kv = json.loads(snap.data) if snap.data else {}
+        node.last_applied = snap.metadata.index
+        node.pending.clear()  # in-flight proposals of the crashed incarnation stay unknown
+
+    def crash(self, i: int) -> None:
+        self.trace.append(f"t={self.now} crash {i}")
+        self.nodes[i].core = None
+
+    def restart(self, i: int) -> None:
+        self.trace.append(f"t={self.now} restart {i}")
+        self._start(i, self.initial)
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> None:
+        for _ in range(self.ticks):
+            self._faults()
+            self._tick()
+        self.blocked.clear()
+        for i, node in self.nodes.items():
+            if node.core is None:
+                self.restart(i)
+        self.f.drop = self.f.dup = 0.0
+        self.f.crash = self.f.partition = self.f.conf_change = 0.0
+        for _ in range(self.quiet):
+            self._tick()
+
+    def _tick(self) -> None:
+        self.now += 1
+        for node in self.nodes.values():
+            if node.core is not None:
+                node.core.tick()
+                self._process(node)
+        for _ in range(int(self.f.client + self.rng.random())):
+            self._client_op()
+        self._deliver()
+        self._check_step()
+
+    def _deliver(self) -> None:
+        for _ in range(10_000):
+            due = [x for x in self.net if x[0] <= self.now]
+            if not due:
+                return
+            item = self.rng.choice(due)  # reordering among due messages
+            self.net.remove(item)
+            m = item[2]
+            dst = self.nodes.get(m.dst)
+            if dst is None or dst.core is None or (m.src, m.dst) in self.blocked:
+                continue
+            dst.core.step(m)
+            self._process(dst)
+            self._check_step()
+        raise AssertionError("message storm: delivery did not quiesce")
+
+    def _send(self, m: Message) -> None:
+        if self.rng.random() < self.f.drop:
+            return
+        copies = 2 if self.rng.random() < self.f.dup else 1
+        for _ in range(copies):
+            self.seq += 1
+            delay = self.rng.randint(0, self.f.max_delay) if self.f.max_delay else 0
+            self.net.append((self.now + delay, self.seq, m))
+
+    # ------------------------------------------------------------------ the shell
+    def _process(self, node: Node) -> None:
+        core = node.core
+        assert core is not None
+        rd = core.ready()
+        if rd is None:
+            return
+        st = node.storage
+        if rd.snapshot is not None:
+            st.apply_snapshot(rd.snapshot)
+            node.kv = json.loads(rd.snapshot.data)
+            node.last_applied = rd.snapshot.metadata.index
+        if rd.entries:
+            st.append(list(rd.entries))
+            self._check_log_matching(node, rd.entries[0].index, rd.entries[-1].index)
+        if rd.hard_state is not None:
+            st.set_hard_state(rd.hard_state)
+        for m in rd.messages:
+            self._send(m)
+        for e in rd.committed_entries:
+            self._apply(node, e.index, e.term, e.data, e.type)
+        core.advance(rd)
+        self._maybe_snapshot(node)
+        self._maybe_promote(node)
+
+    def _apply(self, node: Node, index: int, term: int, data: bytes, kind: EntryType) -> None:
+        if index != node.last_applied + 1:
+            raise SafetyViolation(f"node {node.id} applied {index} after {node.last_applied}")
+        seen = self.committed.setdefault(index, (term, data))
+        if seen != (term, data):
+            raise SafetyViolation(
+                f"state machine safety: node {node.id} applied {(term, data)!r} at {index}, "
+                f"another node applied {seen!r}"
+            )
+        node.last_applied = index
+        result: object = None
+        op_id = -1
+        if kind is EntryType.NORMAL and data:
+            op_id, what, key, value = json.loads(data)
+            if what == "w":
+                node.kv[key] = value
+            else:
+                result = node.kv.get(key)
+        mine = node.pending.pop(index, None)
+        if mine is None:
+            return
+        op = self.ops[mine[1]]
+        if mine == (term, op_id):
+            self.clock += 1
+            op.response = self.clock
+            if op.kind == "r":
+                op.value = result
+        else:
+            op.kind = "dropped"  # its entry was overwritten: it never took effect
+
+    def _maybe_snapshot(self, node: Node) -> None:
+        core, st = node.core, node.storage
+        assert core is not None
+        applied = core.applied_index
+        if (
+            applied - st.first_index() + 1 >= self.f.snapshot_every
+            and applied > st.snapshot().metadata.index
+        ):
+            st.create_snapshot(applied, core.conf_state, json.dumps(node.kv).encode())
+            st.compact(max(applied - 3, st.first_index() - 1))
+
+    def _maybe_promote(self, node: Node) -> None:
+        core = node.core
+        assert core is not None
+        if core.state != "leader" or not core.learners:
+            return
+        for learner in core.learners:
+            if core.is_caught_up(learner, max_lag=2):
+                self._conf(core, ConfChange(ConfChangeType.PROMOTE, learner))
+                return
+
+    def _conf(self, core: RaftCore, change: ConfChange) -> None:
+        try:
+            core.propose_conf_change(change)
+        except (ProposalDropped, ValueError):
+            return
+        self.trace.append(f"t={self.now} {core.id} proposes {change.type.name} {change.node_id}")
+
+    # ------------------------------------------------------------------ workload and faults
+    def leader(self) -> RaftCore | None:
+        best = None
+        for node in self.nodes.values():
+            c = node.core
+            if c is not None and c.state == "leader" and (best is None or c.term > best.term):
+                best = c
+        return best
+
+    def _client_op(self) -> None:
+        r = self.rng
+        target = self.leader() if r.random() < 0.8 else None
+        if target is None:
+            live = [n.core for n in self.nodes.values() if n.core is not None]
+            if not live:
+                return
+            target = r.choice(live)
+        op_id = len(self.ops)
+        key = r.choice(KEYS)
+        kind = "w" if r.random() < 0.5 else "r"
+        value = op_id if kind == "w" else None
+        data = json.dumps([op_id, kind, key, value]).encode()
+        try:
+            index = target.propose(data)
+        except ProposalDropped:
+            return
+        self.clock += 1
+        self.ops.append(Op(self.clock, None, kind, key, value))
+        self.nodes[target.id].pending[index] = (target.term, op_id)
+
+    def _faults(self) -> None:
+        r, f, ids = self.rng, self.f, sorted(self.nodes)
+        if r.random() < f.partition:
+            kind = r.choice(["split", "one-way", "isolate-leader", "heal", "heal"])
+            self.trace.append(f"t={self.now} partition {kind}")
+            if kind == "heal":
+                self.blocked.clear()
+            elif kind == "one-way":
+                a, b = r.sample(ids, 2)
+                self.blocked.add((a, b))
+            elif kind == "isolate-leader":
+                lead = self.leader()
+                if lead is not None:
+                    self.blocked |= {(lead.id, j) for j in ids} | {(j, lead.id) for j in ids}
+            else:
+                side = set(r.sample(ids, r.randint(1, len(ids) - 1)))
+                self.blocked |= {(a, b) for a in ids for b in ids if (a in side) != (b in side)}
+        if r.random() < f.crash:
+            i = r.choice(ids)
+            if self.nodes[i].core is not None:
+                self.crash(i)
+            else:
+                self.restart(i)
+        if r.random() < f.conf_change:
+            self._membership_change()
+
+    def _membership_change(self) -> None:
+        lead = self.leader()
+        if lead is None:
+            return
+        r = self.rng
+        members = lead.voters + lead.learners
+        if len(lead.voters) < 5 and not lead.learners and self.next_id <= 9 and r.random() < 0.6:
+            i = self.next_id
+            self.next_id += 1
+            self.nodes[i] = Node(i, MemoryStorage())
+            self._start(i, list(lead.voters))
+            self._conf(lead, ConfChange(ConfChangeType.ADD_LEARNER, i))
+        elif len(lead.voters) > 2:
+            victim = r.choice(members)
+            kind = r.choice([ConfChangeType.REMOVE, ConfChangeType.DEMOTE])
+            if victim in lead.learners:
+                kind = ConfChangeType.REMOVE
+            self._conf(lead, ConfChange(kind, victim))
+
+    # ------------------------------------------------------------------ safety
+    def _check_log_matching(self, node: Node, lo: int, hi: int) -> None:
+        """Log matching, by induction: (index, term) always has the same data and the same
+        term before it, on every node, at every time."""
+        st = node.storage
+        prev = st.term(lo - 1) if lo - 1 >= st.first_index() - 1 else None
+        for e in st.entries(max(lo, st.first_index()), hi + 1):
+            if prev is not None:
+                seen = self.links.setdefault((e.index, e.term), (prev, e.data))
+                if seen != (prev, e.data):
+                    raise SafetyViolation(
+                        f"log matching: node {node.id} has ({e.index}, {e.term}) after term "
+                        f"{prev} with {e.data!r}; elsewhere {seen!r}"
+                    )
+            prev = e.term
+
+    def _check_step(self) -> None:
+        self.steps += 1
+        for node in self.nodes.values():
+            core = node.core
+            if core is None:
+                continue
+            if core.commit_index > self.known_commit[0]:
+                self.known_commit = (core.commit_index, core.term_at(core.commit_index))
+            if core.state != "leader":
+                continue
+            first = self.leaders.setdefault(core.term, core.id)
+            if first != core.id:
+                raise SafetyViolation(f"two leaders in term {core.term}: {first} and {core.id}")
+            key = -core.term
+            if key not in self.leaders:
+                self.leaders[key] = core.id
+                index, term = self.known_commit
+                have = core.term_at(index)
+                if index >= core.status().last_index and index > core.last_index:
+                    raise SafetyViolation(f"leader {core.id} lacks committed index {index}")
+                if have and term and have != term:
+                    raise SafetyViolation(
+                        f"leader completeness: leader {core.id} of term {core.term} has term "
+                        f"{have} at committed index {index}, which was committed with {term}"
+                    )
+
+    def history(self) -> list[Op]:
+        out = []
+        for op in self.ops:
+            if op.kind == "dropped" or (op.kind == "r" and op.response is None):
+                continue
+            out.append(op)
+        return out
