@@ -243,6 +243,7 @@ class EndpointActor(pykka.ThreadingActor):
                 bind=self._bind,
                 error=repr(exc),
             )
+            self._close()  # pykka does not call on_stop when on_start fails
             self._started.set_exception(exc)
             raise
         _log.info(
@@ -255,6 +256,10 @@ class EndpointActor(pykka.ThreadingActor):
         self._started.set_result(self._address)
 
     def on_stop(self) -> None:
+        self._close()
+        _log.info("transport.endpoint.stopped", endpoint=self._name, address=self._address)
+
+    def _close(self) -> None:
         if self._outbox is not None:
             self._outbox.stop_loop()
         if self._loop is not None and self._loop.is_alive():
@@ -267,7 +272,7 @@ class EndpointActor(pykka.ThreadingActor):
             self._zap.stop()
         if self._context is not None:
             self._context.destroy(linger=0)
-        _log.info("transport.endpoint.stopped", endpoint=self._name, address=self._address)
+        self._outbox = self._loop = self._pool = self._zap = self._context = None
 
     def address(self) -> str:
         return self._address

@@ -88,6 +88,7 @@ class RouterLoop(threading.Thread):
 
     def _open(self) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes], zmq.Socket[bytes]]:
         router = self._context.socket(zmq.ROUTER)
+        monitor: zmq.Socket[bytes] | None = None
         try:
             router.linger = 0
             router.maxmsgsize = self._max_message_size
@@ -108,8 +109,13 @@ class RouterLoop(threading.Thread):
             self.address = router.getsockopt_string(zmq.LAST_ENDPOINT)
             pull = pull_socket(self._context, self._outbox_address)
         except BaseException:
+            if monitor is not None:
+                with contextlib.suppress(zmq.ZMQError):
+                    router.disable_monitor()
+                monitor.close(linger=0)
             router.close(linger=0)
             raise
+        assert monitor is not None
         return router, pull, monitor
 
     def _loop(

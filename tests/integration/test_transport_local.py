@@ -1,0 +1,241 @@
+"""Endpoint behaviour in one process: ipc:// sockets, streams, slow and failing handlers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.errors import ClientClosed, ErrorCode, RemoteError, RequestTimeout
+from api.messages import INT, Field, MessageType, register
+from tests.integration import transport_server  # noqa: F401  (declares test.echo)
+from transport import Client, Endpoint, Handler, Request, generate_keypair
+
+COUNT = register(MessageType("test.count", (Field("upto", INT),), reply="test.count.item"))
+COUNT_ITEM = register(MessageType("test.count.item", (Field("i", INT, required=False),)))
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail("condition not reached in time")
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    # ipc paths are limited to about 100 bytes; pytest's tmp_path can be longer
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="sn-") as d:
+        yield Path(d)
+
+
+def serve(path: Path, handlers: Mapping[str, Handler], **kwargs: Any) -> tuple[Endpoint, Client]:
+    endpoint = Endpoint(f"ipc://{path}", handlers, name="control", **kwargs)
+    endpoint.start()
+    return endpoint, Client(endpoint.address, timeout=10.0)
+
+
+def test_ipc_socket_file_is_private_and_serves(short_dir: Path) -> None:
+    path = short_dir / "control.sock"
+    endpoint, client = serve(path, {"ping": lambda r: {}})
+    try:
+        assert endpoint.address == f"ipc://{path}"
+        assert stat.S_ISSOCK(os.stat(path).st_mode)
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        assert client.request("ping") == {}
+    finally:
+        client.close()
+        endpoint.stop()
+        endpoint.stop()  # idempotent
+
+
+def test_stale_socket_file_is_replaced(short_dir: Path) -> None:
+    path = short_dir / "stale.sock"
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(path))
+    stale.close()  # leaves the file behind, as a crashed node would
+    endpoint, client = serve(path, {"ping": lambda r: {}})
+    try:
+        assert client.request("ping") == {}
+    finally:
+        client.close()
+        endpoint.stop()
+
+
+def test_a_regular_file_is_not_removed(short_dir: Path) -> None:
+    path = short_dir / "notasocket"
+    path.write_text("keep me")
+    with pytest.raises(FileExistsError):
+        Endpoint(f"ipc://{path}", {}).start()
+    assert path.read_text() == "keep me"
+
+
+def test_tcp_requires_a_keypair() -> None:
+    with pytest.raises(ValueError, match="CURVE"):
+        Endpoint("tcp://127.0.0.1:0", {})
+    with pytest.raises(ValueError, match="CURVE"):
+        Client("tcp://127.0.0.1:1")
+
+
+def test_streamed_replies_from_another_thread(short_dir: Path) -> None:
+    def count(request: Request) -> None:
+        def later() -> None:
+            for i in range(request.body["upto"]):
+                request.reply({"i": i}, more=True)
+            request.reply({})
+
+        threading.Thread(target=later).start()
+
+    endpoint, client = serve(short_dir / "s.sock", {"test.count": count})
+    try:
+        assert list(client.stream("test.count", {"upto": 50})) == [{"i": i} for i in range(50)] + [
+            {}
+        ]
+        # a plain request on a streaming type gets the final frame
+        assert client.request("test.count", {"upto": 3}) == {}
+    finally:
+        client.close()
+        endpoint.stop()
+
+
+def test_stream_error_and_frame_timeout(short_dir: Path) -> None:
+    def count(request: Request) -> None:
+        upto = request.body["upto"]
+        request.reply({"i": 0}, more=True)
+        if upto < 0:
+            request.error("bad_count", "negative")
+        # upto >= 0: never finishes; the client's per-frame timeout ends the wait
+
+    endpoint, client = serve(short_dir / "e.sock", {"test.count": count})
+    try:
+        frames = client.stream("test.count", {"upto": -1})
+        assert next(frames) == {"i": 0}
+        with pytest.raises(RemoteError) as info:
+            next(frames)
+        assert (info.value.code, info.value.message) == ("bad_count", "negative")
+        frames = client.stream("test.count", {"upto": 1}, timeout=0.3)
+        assert next(frames) == {"i": 0}
+        with pytest.raises(RequestTimeout):
+            next(frames)
+    finally:
+        client.close()
+        endpoint.stop()
+
+
+def test_a_blocked_handler_does_not_stall_others(short_dir: Path) -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def block(request: Request) -> Mapping[str, Any]:
+        entered.set()
+        release.wait(timeout=30)
+        return dict(request.body)
+
+    endpoint, client = serve(short_dir / "b.sock", {"test.echo": block, "ping": lambda r: {}})
+    try:
+        slow = client.request_async("test.echo", {"n": 1}, timeout=30)
+        wait_until(entered.is_set)
+        assert [client.request("ping") for _ in range(100)] == [{}] * 100
+        assert not slow.done()
+        release.set()
+        assert slow.result(timeout=10) == {"n": 1}
+    finally:
+        release.set()
+        client.close()
+        endpoint.stop()
+
+
+def test_handler_exception_becomes_internal_error(short_dir: Path) -> None:
+    def boom(request: Request) -> Mapping[str, Any]:
+        raise RuntimeError("kaboom")
+
+    def bad_reply(request: Request) -> Mapping[str, Any]:
+        return {"n": "not an int"}
+
+    endpoint, client = serve(short_dir / "x.sock", {"ping": boom, "test.echo": bad_reply})
+    try:
+        with pytest.raises(RemoteError) as info:
+            client.request("ping")
+        assert info.value.code == ErrorCode.INTERNAL
+        assert "kaboom" in info.value.message
+        with pytest.raises(RemoteError) as invalid:
+            client.request("test.echo", {"n": 1})
+        assert invalid.value.code == ErrorCode.INTERNAL
+        # still serving
+        endpoint_still_up = client.request_async("ping")
+        with pytest.raises(RemoteError):
+            endpoint_still_up.result(timeout=10)
+    finally:
+        client.close()
+        endpoint.stop()
+
+
+def test_one_way_messages_get_no_reply(short_dir: Path) -> None:
+    seen: list[int] = []
+
+    def echo(request: Request) -> Mapping[str, Any]:
+        seen.append(request.body["n"])
+        return dict(request.body)
+
+    endpoint, client = serve(short_dir / "o.sock", {"test.echo": echo})
+    try:
+        for n in range(5):
+            client.send("test.echo", {"n": n})
+        wait_until(lambda: len(seen) == 5)
+        assert client.request("test.echo", {"n": 9}) == {"n": 9}  # no stray replies queued
+    finally:
+        client.close()
+        endpoint.stop()
+
+
+def test_peer_key_is_the_clients_curve_key(short_dir: Path) -> None:
+    server_kp, client_kp = generate_keypair(), generate_keypair()
+    keys: list[bytes | None] = []
+
+    def who(request: Request) -> Mapping[str, Any]:
+        keys.append(request.peer_key)
+        return {}
+
+    from transport import AllowList
+
+    endpoint = Endpoint(
+        "tcp://127.0.0.1:0",
+        {"ping": who},
+        keypair=server_kp,
+        admission=AllowList([client_kp.public]),
+    )
+    endpoint.start()
+    client = Client(endpoint.address, server_key=server_kp.public, keypair=client_kp)
+    try:
+        assert client.request("ping") == {}
+        assert keys == [client_kp.public]
+    finally:
+        client.close()
+        endpoint.stop()
+
+
+def test_closed_client_fails_pending_and_new_requests(short_dir: Path) -> None:
+    release = threading.Event()
+    endpoint, client = serve(
+        short_dir / "c.sock", {"ping": lambda r: (release.wait(timeout=30), {})[1]}
+    )
+    try:
+        pending = client.request_async("ping", timeout=30)
+        client.close()
+        with pytest.raises(ClientClosed):
+            pending.result(timeout=10)
+        with pytest.raises(ClientClosed):
+            client.request("ping")
+    finally:
+        release.set()
+        endpoint.stop()
