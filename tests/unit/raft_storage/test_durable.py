@@ -272,3 +272,35 @@ def test_save_with_nothing_writes_nothing(open_storage: Opener, wal_dir: Path) -
     s.save(None, [])
     s.append([])
     assert path.stat().st_size == size
+
+
+def test_save_is_one_write_and_one_fsync(
+    open_storage: Opener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    s = open_storage()
+    calls: list[str] = []
+    real_write, real_fdatasync, real_fsync = os.write, os.fdatasync, os.fsync
+
+    def write(fd: int, data: bytes) -> int:
+        calls.append("write")
+        return real_write(fd, data)
+
+    def fdatasync(fd: int) -> None:
+        calls.append("sync")
+        real_fdatasync(fd)
+
+    def fsync(fd: int) -> None:
+        calls.append("sync")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    monkeypatch.setattr(os, "fsync", fsync)
+    s.save(HardState(1, 1, 0), ents(1, 300))
+    assert calls == ["write", "sync"]
+    calls.clear()
+    s.set_hard_state(HardState(1, 1, 300))
+    s.append(ents(301, 301))
+    assert calls == ["write", "sync", "write", "sync"]
