@@ -1,0 +1,286 @@
+"""``SchedulerCore``: the scheduler's pure decision logic, fed by store changes.
+
+Rules:
+- The core keeps an account of every node (``NodeInfo``) and of the tasks waiting to be
+  scheduled. A task waits when its observed state is PENDING and its desired state RUNNING
+  (COMPLETE for jobs). Without a node it is placed by the pipeline and the service's
+  strategy; with one (preassigned, as for global services) that node is only checked.
+- ``schedule()`` returns decisions and books each assignment on its node at once, so the
+  next pass never double-books; the caller writes them and calls ``revert`` for any write
+  that did not commit. Tasks that fit nowhere stay waiting; a decision to update their
+  message is returned only when the message changes.
+- Work is dirty after a change that can alter a verdict: a new waiting task, a node
+  created, updated or deleted, a task leaving a node (terminal or deleted), a service
+  changed. ``schedule()`` does nothing while nothing is dirty.
+- Time and randomness are injected; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.scheduler.demand import (
+    GroupKey,
+    HostPort,
+    Usage,
+    demand_of,
+    group_key,
+    host_ports_of,
+    usage_of,
+)
+from actors.scheduler.filters import Pipeline, explain
+from actors.scheduler.nodeinfo import NodeInfo
+from actors.scheduler.strategy import place_group
+from api.objects import Node, Service, Task
+from api.task_state import TaskState
+from api.validation import InvalidSpec
+
+__all__ = ["ASSIGNED_MESSAGE", "Assignment", "Decisions", "SchedulerCore", "Unschedulable"]
+
+ASSIGNED_MESSAGE = "scheduler assigned task to node"
+_SCHEDULABLE_DESIRED = (TaskState.RUNNING, TaskState.COMPLETE)
+_FAILED = (TaskState.FAILED, TaskState.REJECTED)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    task: Task  # as read: the write must carry its meta.version
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unschedulable:
+    task: Task
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decisions:
+    assignments: tuple[Assignment, ...] = ()
+    unschedulable: tuple[Unschedulable, ...] = ()  # only those whose message changed
+    still_pending: int = 0  # tasks that fit nowhere, messages changed or not
+
+    def __bool__(self) -> bool:
+        return bool(self.assignments or self.unschedulable)
+
+
+def is_schedulable(task: Task) -> bool:
+    return task.status.state == TaskState.PENDING and task.desired_state in _SCHEDULABLE_DESIRED
+
+
+def _holds_resources(task: Task) -> bool:
+    return bool(task.node_id) and TaskState.PENDING < task.status.state < TaskState.COMPLETE
+
+
+@dataclass(slots=True)
+class _Booking:
+    node_id: str
+    usage: Usage
+
+
+@dataclass(slots=True)
+class _State:
+    nodes: dict[str, NodeInfo] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+    waiting: dict[str, Task] = field(default_factory=dict)
+    bookings: dict[str, _Booking] = field(default_factory=dict)  # task id -> where it counts
+
+
+class SchedulerCore:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        rng: random.Random,
+        pipeline: Pipeline | None = None,
+        logger: Any = None,
+    ) -> None:
+        self._clock = clock
+        self._rng = rng
+        self._pipeline = pipeline or Pipeline()
+        self._log = logger
+        self._s = _State()
+        self.dirty = False
+
+    # --- reading -----------------------------------------------------------------------
+
+    @property
+    def nodes(self) -> dict[str, NodeInfo]:
+        return self._s.nodes
+
+    @property
+    def waiting(self) -> dict[str, Task]:
+        """Tasks waiting for a node, by id."""
+        return self._s.waiting
+
+    # --- inputs ------------------------------------------------------------------------
+
+    def reset(
+        self, nodes: Iterable[Node], tasks: Iterable[Task], services: Iterable[Service]
+    ) -> None:
+        """Forget everything and start over from a full read of the store."""
+        self._s = _State()
+        for s in services:
+            self._s.services[s.id] = s
+        for n in nodes:
+            self._s.nodes[n.id] = NodeInfo(n)
+        for t in tasks:
+            self.task_changed(t)
+        self.dirty = True
+
+    def node_changed(self, node: Node) -> None:
+        info = self._s.nodes.get(node.id)
+        if info is None:
+            info = self._s.nodes[node.id] = NodeInfo(node)
+            for task_id, booking in self._s.bookings.items():
+                if booking.node_id == node.id:
+                    info.add_task(task_id, booking.usage)
+        else:
+            info.node = node
+        self.dirty = True
+
+    def node_deleted(self, node_id: str) -> None:
+        self._s.nodes.pop(node_id, None)  # its bookings stay, in case it comes back
+        self.dirty = True
+
+    def service_changed(self, service: Service) -> None:
+        self._s.services[service.id] = service
+        self.dirty = True
+
+    def service_deleted(self, service_id: str) -> None:
+        self._s.services.pop(service_id, None)
+
+    def task_changed(self, task: Task, old: Task | None = None) -> None:
+        s = self._s
+        if is_schedulable(task):
+            if task.id not in s.waiting:
+                self.dirty = True
+            s.waiting[task.id] = task
+            return
+        s.waiting.pop(task.id, None)
+        if _holds_resources(task):
+            if task.id not in s.bookings:
+                self._book(task.id, task.node_id, usage_of(task, self._host_ports(task)))
+        elif self._unbook(task.id):
+            self.dirty = True
+        if (
+            task.node_id
+            and task.status.state in _FAILED
+            and (old is None or old.status.state not in _FAILED)
+        ):
+            info = s.nodes.get(task.node_id)
+            if info is not None:
+                info.record_failure(task.service_id, self._clock())
+
+    def task_deleted(self, task: Task) -> None:
+        self._s.waiting.pop(task.id, None)
+        if self._unbook(task.id):
+            self.dirty = True
+
+    # --- decisions ---------------------------------------------------------------------
+
+    def schedule(self) -> Decisions:
+        """Decide for every waiting task, if anything changed since the last pass."""
+        if not self.dirty:
+            return Decisions(still_pending=len(self._s.waiting))
+        self.dirty = False
+        now = self._clock()
+        assignments: list[Assignment] = []
+        unschedulable: list[Unschedulable] = []
+        groups: dict[GroupKey, list[Task]] = {}
+        for task in self._s.waiting.values():
+            if task.node_id:
+                self._check_preassigned(task, assignments, unschedulable)
+            else:
+                groups.setdefault(group_key(task), []).append(task)
+        ordered = sorted(groups.values(), key=lambda ts: min(t.meta.version for t in ts))
+        for group in ordered:
+            self._schedule_group(group, now, assignments, unschedulable)
+        for a in assignments:
+            self._s.waiting.pop(a.task.id, None)
+        return Decisions(tuple(assignments), tuple(unschedulable), len(self._s.waiting))
+
+    def revert(self, assignment: Assignment) -> None:
+        """An assignment's write did not commit: take it back; retry on the next pass."""
+        self._unbook(assignment.task.id)
+        if assignment.task.id not in self._s.waiting:
+            self._s.waiting[assignment.task.id] = assignment.task
+        self.dirty = True
+
+    def _schedule_group(
+        self,
+        group: list[Task],
+        now: float,
+        assignments: list[Assignment],
+        unschedulable: list[Unschedulable],
+    ) -> None:
+        group.sort(key=lambda t: (t.slot, t.meta.version, t.id))
+        first = group[0]
+        try:
+            demand = demand_of(first, self._host_ports(first))
+        except InvalidSpec as exc:
+            self._note(group, f"invalid placement: {exc}", unschedulable)
+            return
+        check = self._pipeline.group(demand)
+        by_id = {t.id: t for t in group}
+        placed = place_group(
+            [t.id for t in group], self._s.nodes.values(), check, rng=self._rng, now=now
+        )
+        for task_id, node in placed:
+            task = by_id.pop(task_id)
+            self._s.bookings[task_id] = _Booking(node.id, demand.usage)
+            assignments.append(Assignment(task, node.id))
+        if by_id:
+            self._note(by_id.values(), check.explain(), unschedulable)
+
+    def _check_preassigned(
+        self, task: Task, assignments: list[Assignment], unschedulable: list[Unschedulable]
+    ) -> None:
+        node = self._s.nodes.get(task.node_id)
+        if node is None:
+            self._note([task], f"no suitable node (node {task.node_id} not found)", unschedulable)
+            return
+        try:
+            demand = demand_of(task, self._host_ports(task))
+        except InvalidSpec as exc:
+            self._note([task], f"invalid placement: {exc}", unschedulable)
+            return
+        reason = self._pipeline.check(demand, node)
+        if reason is not None:
+            self._note([task], explain({reason: 1}), unschedulable)
+            return
+        self._book(task.id, node.id, demand.usage)
+        assignments.append(Assignment(task, node.id))
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _note(
+        self, tasks: Iterable[Task], message: str, unschedulable: list[Unschedulable]
+    ) -> None:
+        for t in tasks:
+            if t.status.message != message:
+                unschedulable.append(Unschedulable(t, message))
+
+    def _host_ports(self, task: Task) -> frozenset[HostPort]:
+        service = self._s.services.get(task.service_id)
+        if service is None:
+            return frozenset()
+        return host_ports_of(service.spec.endpoint.ports)
+
+    def _book(self, task_id: str, node_id: str, usage: Usage) -> None:
+        self._s.bookings[task_id] = _Booking(node_id, usage)
+        info = self._s.nodes.get(node_id)
+        if info is not None:
+            info.add_task(task_id, usage)
+
+    def _unbook(self, task_id: str) -> bool:
+        booking = self._s.bookings.pop(task_id, None)
+        if booking is None:
+            return False
+        info = self._s.nodes.get(booking.node_id)
+        if info is not None:
+            info.remove_task(task_id)
+        return True
