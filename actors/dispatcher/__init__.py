@@ -1,0 +1,16 @@
+"""The dispatcher (leader-only, DESIGN.md §2, §5): worker sessions, heartbeats, assignments
+and task status batches.
+
+Pure modules (no zmq, pykka, threading or time): ``heartbeats``, ``assignments``,
+``statuses``, ``sessions``, ``core`` (which combines them) and ``wire`` (message bodies).
+The shell: ``actor.Dispatcher`` (reads and watches the store, streams sessions),
+``writer.StoreWriter`` (one store batch per tick) and ``handlers.dispatcher_handlers``
+(the remote endpoint's table entries).
+"""
+
+from actors.dispatcher.actor import Dispatcher
+from actors.dispatcher.handlers import dispatcher_handlers
+from actors.dispatcher.heartbeats import HeartbeatConfig
+from actors.dispatcher.wire import ManagerAddress
+
+__all__ = ["Dispatcher", "HeartbeatConfig", "ManagerAddress", "dispatcher_handlers"]

@@ -1,0 +1,261 @@
+"""The dispatcher actor (leader-only): the I/O shell around ``DispatcherCore``.
+
+It reads and watches the store, answers the worker sessions through the remote endpoint's
+``Request`` handles (``handlers.dispatcher_handlers`` forwards requests here), ticks every
+``tick_interval`` seconds and, per tick: polls the watch queue, lets the core expire nodes,
+sends each session its coalesced assignment changes, closes ended sessions with a final
+frame, and hands node and status writes to its ``StoreWriter`` (one store batch per tick).
+Stopping (leadership lost) closes every session with a final frame so agents reconnect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any, ClassVar, Final
+
+import pykka
+
+from actors.dispatcher.assignments import AssignmentSet, Delta
+from actors.dispatcher.core import DispatcherCore, StatusResult, TaskChange
+from actors.dispatcher.heartbeats import HeartbeatConfig
+from actors.dispatcher.sessions import Session, SessionError
+from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame
+from actors.dispatcher.writer import StoreWriter, Writes
+from actors.log import get_logger
+from actors.store import Action, Event, MemoryStore, ReadTx, WatchClosed, Watcher, clusters
+from actors.store import nodes as node_queries
+from actors.store import tasks as task_queries
+from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
+from api.errors import CodecError
+from api.objects import Cluster, Node, NodeDescription, ObjectKind, Task, TaskStatus
+from transport.endpoint import Request
+
+__all__ = ["Dispatcher"]
+
+_log = get_logger("dispatcher")
+_TICK: Final = "tick"
+STOPPED = "dispatcher stopped"
+MAX_STATUS_BACKLOG: Final = 1000  # flush early when this many statuses wait
+
+
+def _period(tx: ReadTx) -> float | None:
+    cluster = clusters.get_default(tx)
+    return cluster.spec.dispatcher.heartbeat_period if cluster is not None else None
+
+
+class Dispatcher(SupervisedActor):
+    caller_errors: ClassVar[tuple[type[Exception], ...]] = (SessionError,)
+
+    def __init__(
+        self,
+        ctx: ChildContext | None,
+        store: MemoryStore,
+        *,
+        managers: Callable[[], Sequence[ManagerAddress]] = tuple,
+        heartbeat: HeartbeatConfig | None = None,
+        tick_interval: float = 0.1,
+        clock: Callable[[], float] | None = None,
+        timer: Timer | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(ctx)
+        self._store = store
+        self._managers = managers
+        self._heartbeat = heartbeat if heartbeat is not None else HeartbeatConfig()
+        self._tick_interval = tick_interval
+        self._clock = clock or (ctx.clock if ctx is not None else time.monotonic)
+        self._timer: Timer = timer or (ctx.timer if ctx is not None else ThreadTimer())
+        self._rng = rng or random.Random()
+        self._core = DispatcherCore(self._heartbeat, self._rng, _log)
+        self._watcher: Watcher | None = None
+        self._writer: pykka.ActorRef[StoreWriter] | None = None
+        self._cancel_tick: Callable[[], None] | None = None
+        self._stopping = False
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self._writer = StoreWriter.start(self._store)
+        (known, period), self._watcher = self._store.view_and_watch(
+            lambda tx: (node_queries.list_all(tx), _period(tx)),
+            kinds={ObjectKind.TASK, ObjectKind.NODE, ObjectKind.CLUSTER},
+        )
+        if period is not None:
+            self._core.set_config(replace(self._heartbeat, period=period))
+        self._core.start(self._clock(), known)
+        _log.info("dispatcher.started", nodes=len(known), heartbeat_period=self._core.config.period)
+        self._schedule_tick()
+
+    def on_stop(self) -> None:
+        self._stopping = True
+        if self._cancel_tick is not None:
+            self._cancel_tick()
+        for session in self._core.sessions:
+            self._close(session, STOPPED)
+        if self._watcher is not None:
+            self._watcher.close()
+        if self._writer is not None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                self._writer.stop(block=True, timeout=5.0)
+        _log.info("dispatcher.stopped")
+
+    def _schedule_tick(self) -> None:
+        ref = self.actor_ref
+
+        def fire() -> None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                ref.tell(_TICK)
+
+        self._cancel_tick = self._timer.call_later(self._tick_interval, fire)
+
+    def on_receive(self, message: Any) -> Any:
+        if message == _TICK and not self._stopping:
+            try:
+                self._tick()
+            finally:
+                self._schedule_tick()
+        return None
+
+    # --- requests (called through the actor's proxy by handlers.py) --------------------
+
+    def open_session(self, request: Request, description: NodeDescription) -> None:
+        node_id = str(request.body["node_id"])
+        addr = str(request.body.get("addr", ""))
+        version, assigned = self._store.view(
+            lambda tx: (tx.version, task_queries.by_node(tx, node_id))
+        )
+        session = self._core.open_session(
+            self._clock(), node_id, request.peer_key, description, addr, version, assigned
+        )
+        session.handle = request
+        self._send(session, session.assignments.full())
+
+    def heartbeat(self, node_id: str, session_id: str, peer_key: bytes | None) -> float:
+        return self._core.heartbeat(self._clock(), node_id, session_id, peer_key)
+
+    def report_status(
+        self,
+        node_id: str,
+        session_id: str,
+        peer_key: bytes | None,
+        updates: Sequence[tuple[str, TaskStatus]],
+    ) -> StatusResult:
+        ids = [task_id for task_id, _ in updates]
+        found: dict[str, Task | None] = self._store.view(
+            lambda tx: {i: task_queries.get(tx, i) for i in ids}
+        )
+        result = self._core.report_status(node_id, session_id, peer_key, updates, found.get)
+        return result
+
+    def session_count(self) -> int:
+        return len(self._core.sessions)
+
+    # --- the tick -----------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        self._drain_watch()
+        out = self._core.tick(self._clock())
+        for session, delta in out.deltas:
+            self._send(session, delta)
+        for session, reason in out.closed:
+            self._close(session, reason)
+        if (out.node_writes or out.status_writes) and self._writer is not None:
+            self._writer.tell(Writes(tuple(out.node_writes), tuple(out.status_writes)))
+
+    def _drain_watch(self) -> None:
+        watcher = self._watcher
+        if watcher is None:
+            return
+        try:
+            events = watcher.poll()
+        except WatchClosed as exc:
+            self._resync(exc.reason)
+            return
+        changes: list[TaskChange] = []
+        for event in events:
+            self._observe(event, changes)
+        self._core.observe(changes)
+
+    def _observe(self, event: Event, changes: list[TaskChange]) -> None:
+        obj = event.object
+        if isinstance(obj, Task):
+            old = event.old
+            if isinstance(old, Task) and old.node_id and old.node_id != obj.node_id:
+                changes.append(TaskChange(old, event.version, deleted=True))
+            changes.append(TaskChange(obj, event.version, event.action is Action.DELETE))
+        elif isinstance(obj, Node):
+            if event.action is Action.DELETE:
+                self._core.node_removed(obj.id)
+        elif event.action is not Action.DELETE:
+            period = _period_of(obj)
+            if period is not None and period != self._core.config.period:
+                self._core.set_config(replace(self._core.config, period=period))
+                _log.info("dispatcher.heartbeat_period.changed", heartbeat_period=period)
+
+    def _resync(self, reason: str) -> None:
+        """The watch was closed (fell behind, or the store was restored): read everything
+        again and send every session its full set."""
+        _log.warning("dispatcher.watch.reset", reason=reason)
+
+        def read(tx: ReadTx) -> tuple[int, dict[str, list[Task]], set[str]]:
+            assigned = {s.node_id: task_queries.by_node(tx, s.node_id) for s in self._core.sessions}
+            return tx.version, assigned, {n.id for n in node_queries.list_all(tx)}
+
+        (version, assigned, known), self._watcher = self._store.view_and_watch(
+            read, kinds={ObjectKind.TASK, ObjectKind.NODE, ObjectKind.CLUSTER}
+        )
+        for session in self._core.sessions:
+            if session.node_id not in known:
+                self._core.node_removed(session.node_id)
+                continue
+            session.assignments = AssignmentSet(
+                session.node_id, version, assigned.get(session.node_id, [])
+            )
+            self._send(session, session.assignments.full())
+
+    # --- frames -------------------------------------------------------------------------
+
+    def _frame(self, session: Session, delta: Delta, closed: str | None = None) -> SessionFrame:
+        return SessionFrame(
+            session_id=session.session_id,
+            heartbeat_period=session.period,
+            managers=tuple(self._managers()),
+            full=delta.full,
+            tasks=delta.tasks,
+            removed=delta.removed,
+            closed=closed,
+        )
+
+    def _send(self, session: Session, delta: Delta) -> None:
+        request = session.handle
+        if not isinstance(request, Request):
+            return
+        try:
+            request.reply(encode_frame(self._frame(session, delta)), more=True)
+        except CodecError as exc:
+            _log.error(
+                "dispatcher.session.send_failed", peer_node=session.node_id, error=exc.message
+            )
+            self._core.close_session(session, f"assignments could not be sent: {exc.message}")
+
+    def _close(self, session: Session, reason: str) -> None:
+        request = session.handle
+        if isinstance(request, Request) and not request.answered:
+            with contextlib.suppress(CodecError):
+                request.reply(encode_frame(self._frame(session, Delta(False), closed=reason)))
+        _log.info(
+            "dispatcher.session.closed",
+            peer_node=session.node_id,
+            session_id=session.session_id,
+            reason=reason,
+        )
+
+
+def _period_of(obj: object) -> float | None:
+    if isinstance(obj, Cluster) and obj.spec.name == clusters.DEFAULT_NAME:
+        return obj.spec.dispatcher.heartbeat_period
+    return None

@@ -1,0 +1,125 @@
+"""What one worker session has been sent, and what it must be sent next.
+
+Rules (SwarmKit's dispatcher ``Assignments``):
+- A task is assigned to a node when its ``node_id`` is the node's and its observed state is
+  ASSIGNED or later (below ASSIGNED the scheduler has not committed it to the node). Terminal
+  tasks stay in the set until they are deleted, so the worker can clean them up.
+- A session starts with the full set, read at some store version (``base_version``); after
+  that, committed changes are observed in order and coalesced until the next ``take``.
+- A change is resent only when something the worker needs changed: a task whose only change
+  is its status or meta (the worker's own report, written back) is not echoed, unless it is
+  still ASSIGNED (managers own that state and may change anything about it).
+- A change at or below the version the session already reflects is stale and ignored, so
+  events committed between reading the full set and watching are harmless.
+- A deleted task, or one no longer on this node, is sent as removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from api.objects import Meta, Task, TaskStatus
+from api.task_state import TaskState
+
+__all__ = ["AssignmentSet", "Delta", "is_assigned", "same_for_worker"]
+
+_BLANK_META = Meta()
+_BLANK_STATUS = TaskStatus()
+
+
+def is_assigned(task: Task, node_id: str) -> bool:
+    return task.node_id == node_id and task.status.state >= TaskState.ASSIGNED
+
+
+def same_for_worker(a: Task, b: Task) -> bool:
+    """Equal but for meta and status (SwarmKit's ``TasksEqualStable``)."""
+    return replace(a, meta=_BLANK_META, status=_BLANK_STATUS) == replace(
+        b, meta=_BLANK_META, status=_BLANK_STATUS
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """What to send: the full set (``full``), or changed tasks and removed ids."""
+
+    full: bool
+    tasks: tuple[Task, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.full and not self.tasks and not self.removed
+
+
+class AssignmentSet:
+    def __init__(self, node_id: str, base_version: int, tasks: Iterable[Task]) -> None:
+        self.node_id = node_id
+        self.base_version = base_version
+        self._known: dict[str, Task] = {t.id: t for t in tasks if is_assigned(t, node_id)}
+        self._seen: dict[str, int] = {}  # deleted ids -> version of the deletion
+        self._changed: dict[str, Task] = {}
+        self._removed: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._known
+
+    def full(self) -> Delta:
+        """The whole set, sorted by id; forgets pending changes (the full set has them)."""
+        self._changed.clear()
+        self._removed.clear()
+        return Delta(True, tuple(self._known[i] for i in sorted(self._known)))
+
+    def _stale(self, task_id: str, version: int) -> bool:
+        known = self._known.get(task_id)
+        if known is not None:
+            return version <= known.meta.version
+        return version <= self.base_version or version <= self._seen.get(task_id, 0)
+
+    def observe_update(self, task: Task, version: int) -> None:
+        """A task was created or updated at ``version``."""
+        if self._stale(task.id, version):
+            return
+        known = self._known.get(task.id)
+        if not is_assigned(task, self.node_id):
+            if known is not None:  # moved away (tasks never should): the worker drops it
+                self._drop(task.id, version)
+            return
+        self._known[task.id] = task
+        if (
+            known is not None
+            and same_for_worker(known, task)
+            and task.status.state > TaskState.ASSIGNED
+        ):
+            if task.id in self._changed:
+                self._changed[task.id] = task
+            return
+        self._changed[task.id] = task
+        self._removed.discard(task.id)
+
+    def observe_delete(self, task_id: str, version: int) -> None:
+        """A task was deleted at ``version``."""
+        if task_id in self._known and version > self._known[task_id].meta.version:
+            self._drop(task_id, version)
+        elif task_id not in self._known:
+            self._seen[task_id] = max(version, self._seen.get(task_id, 0))
+
+    def _drop(self, task_id: str, version: int) -> None:
+        del self._known[task_id]
+        self._seen[task_id] = version
+        self._changed.pop(task_id, None)
+        self._removed.add(task_id)
+
+    def take(self) -> Delta:
+        """The changes observed since the last ``take`` (or ``full``)."""
+        delta = Delta(
+            False,
+            tuple(self._changed[i] for i in sorted(self._changed)),
+            tuple(sorted(self._removed)),
+        )
+        self._changed.clear()
+        self._removed.clear()
+        return delta

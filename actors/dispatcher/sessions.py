@@ -1,0 +1,74 @@
+"""Worker sessions: one per node, bound to the CURVE key that opened it.
+
+Rules:
+- A node has at most one session. Opening a new one (a reconnect, possibly through a new
+  connection) replaces the old one, which is closed.
+- Heartbeats and status reports name the node and the session; they are refused when the
+  session is unknown (expired, replaced, or opened on another dispatcher: the worker must
+  open a new session) or when they come with another key than the one that opened it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Final
+
+from actors.dispatcher.assignments import AssignmentSet
+
+__all__ = ["NO_SESSION", "WRONG_KEY", "Session", "SessionError", "SessionTable"]
+
+NO_SESSION: Final = "no_session"
+WRONG_KEY: Final = "wrong_key"
+
+
+class SessionError(Exception):
+    """A request that names a session it may not use. ``code`` goes on the wire."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(slots=True, eq=False)
+class Session:
+    session_id: str
+    node_id: str
+    peer_key: bytes | None
+    assignments: AssignmentSet
+    opened_at: float
+    period: float  # the last period given to the worker
+    handle: object = field(default=None, repr=False)  # the shell's stream, opaque here
+
+
+class SessionTable:
+    def __init__(self) -> None:
+        self._by_node: dict[str, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_node)
+
+    def __iter__(self) -> Iterator[Session]:
+        return iter(list(self._by_node.values()))
+
+    def get(self, node_id: str) -> Session | None:
+        return self._by_node.get(node_id)
+
+    def open(self, session: Session) -> Session | None:
+        """Register ``session``; returns the session it replaces, if any."""
+        old = self._by_node.get(session.node_id)
+        self._by_node[session.node_id] = session
+        return old
+
+    def close(self, node_id: str) -> Session | None:
+        return self._by_node.pop(node_id, None)
+
+    def check(self, node_id: str, session_id: str, peer_key: bytes | None) -> Session:
+        """The session a heartbeat or status report may use, or SessionError."""
+        session = self._by_node.get(node_id)
+        if session is None or session.session_id != session_id:
+            raise SessionError(NO_SESSION, f"no session {session_id!r} for node {node_id!r}")
+        if session.peer_key != peer_key:
+            raise SessionError(WRONG_KEY, "the session belongs to another key")
+        return session

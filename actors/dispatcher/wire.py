@@ -1,0 +1,119 @@
+"""Bodies of the dispatcher's messages (declared in ``api.messages``), both directions.
+
+The transport has already validated each body against its declaration; this module turns
+the validated maps into objects and back with the object codec (``api.codec_objects``), so
+the dispatcher and the agent agree on one shape. Decoding errors are ``ObjectDecodeError``
+(a ``ValueError``) naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from api.codec_objects import ObjectDecodeError, decode, encode, encode_object
+from api.objects import NodeDescription, Task, TaskStatus
+
+__all__ = [
+    "SESSION",
+    "SESSION_HEARTBEAT",
+    "SESSION_STATUS",
+    "ManagerAddress",
+    "SessionFrame",
+    "encode_frame",
+    "encode_session_request",
+    "encode_status_updates",
+    "parse_frame",
+    "parse_session_request",
+    "parse_status_updates",
+]
+
+SESSION = "dispatcher.session"
+SESSION_HEARTBEAT = "dispatcher.heartbeat"
+SESSION_STATUS = "dispatcher.status"
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerAddress:
+    """Where a worker can reach a manager's dispatcher: ``tcp://host:port`` and the
+    manager's CURVE public key (Z85)."""
+
+    addr: str
+    server_key: bytes
+
+    def encode(self) -> dict[str, str]:
+        return {"addr": self.addr, "server_key": self.server_key.decode("ascii")}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFrame:
+    session_id: str
+    heartbeat_period: float
+    managers: tuple[ManagerAddress, ...]
+    full: bool
+    tasks: tuple[Task, ...]
+    removed: tuple[str, ...]
+    closed: str | None = None  # set on the final frame: why the manager ended the session
+
+
+def encode_frame(frame: SessionFrame) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "session_id": frame.session_id,
+        "heartbeat_period": frame.heartbeat_period,
+        "managers": [m.encode() for m in frame.managers],
+        "full": frame.full,
+        "tasks": [encode_object(t) for t in frame.tasks],
+        "removed": list(frame.removed),
+    }
+    if frame.closed is not None:
+        body["closed"] = frame.closed
+    return body
+
+
+def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
+    tasks = tuple(decode(Task, t, f"tasks[{i}]") for i, t in enumerate(body["tasks"]))
+    managers = tuple(
+        ManagerAddress(str(m["addr"]), str(m["server_key"]).encode("ascii"))
+        for m in body["managers"]
+    )
+    closed = body.get("closed")
+    return SessionFrame(
+        session_id=str(body["session_id"]),
+        heartbeat_period=float(body["heartbeat_period"]),
+        managers=managers,
+        full=bool(body["full"]),
+        tasks=tasks,
+        removed=tuple(str(r) for r in body["removed"]),
+        closed=str(closed) if closed is not None else None,
+    )
+
+
+def encode_session_request(
+    node_id: str, description: NodeDescription, addr: str = ""
+) -> dict[str, Any]:
+    return {"node_id": node_id, "description": encode(description), "addr": addr}
+
+
+def parse_session_request(body: Mapping[str, Any]) -> tuple[str, NodeDescription, str]:
+    description = decode(NodeDescription, body["description"], "description")
+    return str(body["node_id"]), description, str(body.get("addr", ""))
+
+
+def encode_status_updates(updates: Iterable[tuple[str, TaskStatus]]) -> list[dict[str, Any]]:
+    return [{"task_id": task_id, "status": encode(status)} for task_id, status in updates]
+
+
+def parse_status_updates(
+    items: Sequence[Mapping[str, Any]],
+) -> tuple[list[tuple[str, TaskStatus]], list[tuple[str, str]]]:
+    """Decoded updates, and (task id, reason) for the items that do not decode."""
+    good: list[tuple[str, TaskStatus]] = []
+    bad: list[tuple[str, str]] = []
+    for i, item in enumerate(items):
+        task_id = str(item["task_id"])
+        try:
+            good.append((task_id, decode(TaskStatus, item["status"], f"updates[{i}].status")))
+        except ObjectDecodeError as exc:
+            bad.append((task_id, f"undecodable status: {exc}"))
+    return good, bad

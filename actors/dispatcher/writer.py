@@ -1,0 +1,87 @@
+"""The dispatcher's one place of writing: node statuses and task statuses, one store batch
+per flush, on its own actor so a slow commit never holds up heartbeats."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+
+import pykka
+
+from actors.dispatcher.core import NodeWrite
+from actors.dispatcher.statuses import Decision, PendingStatus, judge_status
+from actors.log import get_logger
+from actors.store import Batch, MemoryStore, StoreError, WriteTx, nodes, tasks
+from api.objects import Node, NodeStatus
+
+__all__ = ["StoreWriter", "Writes"]
+
+_log = get_logger("dispatcher")
+
+
+@dataclass(frozen=True, slots=True)
+class Writes:
+    nodes: tuple[NodeWrite, ...] = ()
+    statuses: tuple[PendingStatus, ...] = ()
+
+
+def _write_node(tx: WriteTx, w: NodeWrite) -> None:
+    node = nodes.get(tx, w.node_id)
+    if node is None:
+        if w.description is None:
+            return  # a DOWN or UNKNOWN mark for a node deleted meanwhile
+        tx.create(
+            Node(
+                w.node_id,
+                description=w.description,
+                status=NodeStatus(w.state, w.message, w.addr or ""),
+            )
+        )
+        return
+    addr = w.addr if w.addr is not None else node.status.addr
+    description = w.description if w.description is not None else node.description
+    tx.update(replace(node, description=description, status=NodeStatus(w.state, w.message, addr)))
+
+
+def _write_status(tx: WriteTx, p: PendingStatus) -> None:
+    task = tasks.get(tx, p.task_id)
+    if judge_status(task, p.node_id, p.status).decision is Decision.WRITE:
+        assert task is not None
+        tx.update(replace(task, status=p.status))
+
+
+class StoreWriter(pykka.ThreadingActor):
+    def __init__(self, store: MemoryStore) -> None:
+        super().__init__()
+        self._store = store
+
+    def on_receive(self, message: object) -> None:
+        if isinstance(message, Writes):
+            self.write(message.nodes, message.statuses)
+
+    def write(self, node_writes: Sequence[NodeWrite], statuses: Sequence[PendingStatus]) -> None:
+        def fill(batch: Batch) -> None:
+            for w in node_writes:
+                batch.update(partial(_write_node, w=w))
+            for p in statuses:
+                batch.update(partial(_write_status, p=p))
+
+        try:
+            result = self._store.batch(fill)
+        except StoreError as exc:
+            _log.error(
+                "dispatcher.write.failed",
+                nodes=len(node_writes),
+                statuses=len(statuses),
+                error=str(exc),
+            )
+            return
+        for _, error in result.errors:
+            _log.warning("dispatcher.write.rejected", error=str(error))
+        _log.debug(
+            "dispatcher.write.complete",
+            nodes=len(node_writes),
+            statuses=len(statuses),
+            proposals=result.proposals,
+        )
