@@ -1,0 +1,351 @@
+"""The agent: a worker's session with a manager's dispatcher (DESIGN.md §2, §6).
+
+One session thread (opened in ``on_start``, closed in ``on_stop``) runs, for as long as the
+agent lives: connect to a manager with CURVE (the node's key pair, the manager's server
+key), open a ``dispatcher.session`` stream, and then, until the session breaks:
+
+- hand the first frame (the full assignment set) and every later frame (changes) to the
+  ``AssignmentSink`` (the worker), from this thread;
+- heartbeat at the period the dispatcher names in each reply;
+- send queued status updates (``StatusOutbox``, the ``StatusReporter`` the worker holds) in
+  batches of up to ``max_status_batch``, coalesced per task, every ``flush_interval``;
+- on a new session, first requeue the sink's ``current_statuses()``.
+
+A session breaks when the stream ends or fails, or a heartbeat or status batch fails; the
+agent then waits an exponential backoff with jitter and tries the next manager of the list
+the dispatcher sent last (actors/worker/session.py). Statuses not sent are kept for the
+next session. An unexpected error in the session thread crashes the actor, so its
+supervisor restarts it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pykka
+
+from actors.dispatcher.wire import (
+    SESSION,
+    SESSION_HEARTBEAT,
+    SESSION_STATUS,
+    ManagerAddress,
+    SessionFrame,
+    encode_session_request,
+    encode_status_updates,
+    parse_frame,
+)
+from actors.log import get_logger
+from actors.supervisor import ChildContext, SupervisedActor
+from actors.worker.interfaces import AssignmentSink
+from actors.worker.session import ManagerRotation, ReconnectBackoff, StatusCoalescer
+from api.codec_objects import ObjectDecodeError
+from api.errors import TransportError
+from api.objects import NodeDescription, TaskStatus
+from transport.client import Client
+from transport.keys import KeyPair
+
+__all__ = ["Agent", "AgentState", "StatusOutbox"]
+
+_log = get_logger("agent")
+_END: Final = object()
+_FOREVER: Final = 365 * 24 * 3600.0  # a session stream has no per-frame deadline
+
+
+class StatusOutbox:
+    """The agent's ``StatusReporter``: thread-safe, never blocks; queues and coalesces."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending = StatusCoalescer()
+
+    def report_status(self, updates: Sequence[tuple[str, TaskStatus]]) -> None:
+        with self._lock:
+            self._pending.add(updates)
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def take(self, limit: int) -> list[tuple[str, TaskStatus]]:
+        with self._lock:
+            return self._pending.take(limit)
+
+    def requeue(self, updates: Sequence[tuple[str, TaskStatus]]) -> None:
+        with self._lock:
+            self._pending.requeue(updates)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentState:
+    connected: bool
+    manager: str  # address of the manager in use (or being tried)
+    session_id: str
+    sessions_opened: int
+
+
+class _SessionEnded(Exception):
+    """The current session is over; the reason is the message."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Crashed:
+    error: BaseException
+
+
+class Agent(SupervisedActor):
+    def __init__(
+        self,
+        ctx: ChildContext | None,
+        *,
+        node_id: str,
+        keypair: KeyPair,
+        managers: Sequence[ManagerAddress],
+        sink: AssignmentSink,
+        description: NodeDescription,
+        statuses: StatusOutbox | None = None,
+        addr: str = "",
+        connect_timeout: float = 5.0,
+        request_timeout: float = 5.0,
+        flush_interval: float = 0.05,
+        max_status_batch: int = 1000,
+        backoff_initial: float = 0.1,
+        backoff_max: float = 8.0,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(ctx)
+        self._node_id = node_id
+        self._keypair = keypair
+        self._rotation = ManagerRotation(managers)
+        self._sink = sink
+        self._description = description
+        self.statuses = statuses if statuses is not None else StatusOutbox()
+        self._addr = addr
+        self._connect_timeout = connect_timeout
+        self._request_timeout = request_timeout
+        self._flush_interval = flush_interval
+        self._max_batch = max_status_batch
+        self._clock = clock
+        rng = rng or random.Random()
+        self._backoff = ReconnectBackoff(rng, backoff_initial, backoff_max)
+        self._halt = threading.Event()
+        self._lock = threading.Lock()
+        self._client: Client | None = None
+        self._thread: threading.Thread | None = None
+        self._state = AgentState(False, "", "", 0)
+        self._clients = 0
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="agent-session", daemon=True)
+        self._thread.start()
+
+    def on_stop(self) -> None:
+        self._halt.set()
+        with self._lock:
+            client = self._client
+        if client is not None:
+            client.close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5.0)
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, _Crashed):
+            raise message.error
+        return None
+
+    def state(self) -> AgentState:
+        with self._lock:
+            return self._state
+
+    # --- the session thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while not self._halt.is_set():
+                manager = self._rotation.current()
+                established = self._attempt(manager)
+                if self._halt.is_set():
+                    break
+                if established:
+                    self._backoff.reset()
+                self._rotation.advance()
+                delay = self._backoff.next_delay()
+                _log.info(
+                    "agent.session.retrying",
+                    manager=manager.addr,
+                    next_manager=self._rotation.current().addr,
+                    delay=round(delay, 3),
+                )
+                self._halt.wait(delay)
+        except BaseException as exc:  # a bug: let the supervisor restart the agent
+            _log.exception("agent.session.crashed", error=repr(exc))
+            with contextlib.suppress(pykka.ActorDeadError):
+                self.actor_ref.tell(_Crashed(exc))
+
+    def _set_state(self, **changes: Any) -> None:
+        with self._lock:
+            s = self._state
+            self._state = AgentState(
+                changes.get("connected", s.connected),
+                changes.get("manager", s.manager),
+                changes.get("session_id", s.session_id),
+                changes.get("sessions_opened", s.sessions_opened),
+            )
+
+    def _attempt(self, manager: ManagerAddress) -> bool:
+        """One session with ``manager``; True if it was established."""
+        self._clients += 1
+        client = Client(
+            manager.addr,
+            server_key=manager.server_key,
+            keypair=self._keypair,
+            timeout=self._request_timeout,
+            name=f"agent-{self._node_id[:8]}-{self._clients}",
+        )
+        with self._lock:
+            self._client = client
+        self._set_state(manager=manager.addr, connected=False, session_id="")
+        frames: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        reader = threading.Thread(
+            target=self._read, args=(client, frames), name="agent-stream", daemon=True
+        )
+        established = False
+        _log.info("agent.session.connecting", manager=manager.addr)
+        try:
+            if self._halt.is_set():
+                return False
+            reader.start()
+            first = self._next_frame(frames, self._connect_timeout)
+            if first is None:
+                raise _SessionEnded(f"no session within {self._connect_timeout}s")
+            established = True
+            self._serve(client, manager, first, frames)
+        except _SessionEnded as exc:
+            _log.warning(
+                "agent.session.ended",
+                manager=manager.addr,
+                established=established,
+                reason=str(exc),
+            )
+        finally:
+            with self._lock:
+                self._client = None
+            client.close()
+            reader.join(timeout=2.0)
+            self._set_state(connected=False, session_id="")
+        return established
+
+    def _read(self, client: Client, frames: queue.SimpleQueue[Any]) -> None:
+        body = encode_session_request(self._node_id, self._description, self._addr)
+        try:
+            for frame in client.stream(SESSION, body, timeout=_FOREVER):
+                frames.put(frame)
+        except (TransportError, ObjectDecodeError) as exc:
+            frames.put(exc)
+        except Exception as exc:
+            frames.put(exc)
+        else:
+            frames.put(_END)
+
+    def _next_frame(self, frames: queue.SimpleQueue[Any], timeout: float) -> SessionFrame | None:
+        """The next frame within ``timeout`` (None if none came); _SessionEnded if the
+        stream ended, failed, or the manager closed the session."""
+        try:
+            item = frames.get(timeout=max(0.0, timeout))
+        except queue.Empty:
+            return None
+        if item is _END:
+            raise _SessionEnded("the manager ended the stream")
+        if isinstance(item, BaseException):
+            raise _SessionEnded(f"session stream failed: {item}")
+        try:
+            frame = parse_frame(item)
+        except (ObjectDecodeError, KeyError, ValueError) as exc:
+            raise _SessionEnded(f"undecodable session frame: {exc}") from None
+        if frame.closed is not None:
+            raise _SessionEnded(f"the manager closed the session: {frame.closed}")
+        return frame
+
+    def _serve(
+        self,
+        client: Client,
+        manager: ManagerAddress,
+        first: SessionFrame,
+        frames: queue.SimpleQueue[Any],
+    ) -> None:
+        session_id = first.session_id
+        period = first.heartbeat_period
+        self._rotation.update(first.managers)
+        opened = self._state.sessions_opened + 1
+        self._set_state(connected=True, session_id=session_id, sessions_opened=opened)
+        _log.info(
+            "agent.session.opened",
+            manager=manager.addr,
+            session_id=session_id,
+            tasks=len(first.tasks),
+            heartbeat_period=round(period, 3),
+        )
+        self._apply(first)
+        self.statuses.requeue(list(self._sink.current_statuses()))
+        next_beat = self._clock() + period
+        while not self._halt.is_set():
+            wait = min(next_beat - self._clock(), self._flush_interval)
+            frame = self._next_frame(frames, wait)
+            if frame is not None:
+                self._rotation.update(frame.managers)
+                self._apply(frame)
+            if self._clock() >= next_beat:
+                period = self._heartbeat(client, session_id)
+                next_beat = self._clock() + period
+            if self.statuses.pending():
+                self._send_statuses(client, session_id)
+        raise _SessionEnded("agent stopping")
+
+    def _apply(self, frame: SessionFrame) -> None:
+        try:
+            self._sink.apply_assignments(frame.full, frame.tasks, frame.removed)
+        except Exception as exc:
+            _log.exception("agent.assignments.failed", error=repr(exc))
+            raise _SessionEnded(f"the worker failed to take assignments: {exc!r}") from exc
+
+    def _heartbeat(self, client: Client, session_id: str) -> float:
+        try:
+            reply = client.request(
+                SESSION_HEARTBEAT, {"node_id": self._node_id, "session_id": session_id}
+            )
+        except TransportError as exc:
+            raise _SessionEnded(f"heartbeat failed: {exc}") from None
+        return float(reply["period"])
+
+    def _send_statuses(self, client: Client, session_id: str) -> None:
+        batch = self.statuses.take(self._max_batch)
+        if not batch:
+            return
+        body = {
+            "node_id": self._node_id,
+            "session_id": session_id,
+            "updates": encode_status_updates(batch),
+        }
+        try:
+            reply = client.request(SESSION_STATUS, body)
+        except TransportError as exc:
+            self.statuses.requeue(batch)
+            raise _SessionEnded(f"status batch failed: {exc}") from None
+        refused = reply.get("refused", [])
+        if refused:
+            _log.warning(
+                "agent.status.refused",
+                refused=len(refused),
+                first_task=refused[0]["task_id"],
+                reason=refused[0]["reason"],
+            )
+        _log.debug("agent.status.sent", updates=len(batch), accepted=reply.get("accepted"))

@@ -1,0 +1,97 @@
+"""The agent's pure decisions: reconnect backoff, which manager to try, status coalescing.
+
+Rules (SwarmKit's agent):
+- After a session fails, wait ``initial * factor**(failures-1)`` seconds, capped at
+  ``maximum``, with "equal jitter" (a random point in the upper half of that delay) so
+  workers that lost the same manager do not come back in step. A session that was
+  established resets the count.
+- A failed attempt moves on to the next manager of the list; each session frame brings the
+  current list, which replaces the old one (the manager in use stays current if listed).
+- Status updates wait coalesced per task: a later state replaces an earlier one, an earlier
+  one never replaces a later (states only move forward). Updates that could not be sent are
+  put back without overwriting anything newer.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from actors.dispatcher.wire import ManagerAddress
+from api.objects import TaskStatus
+
+__all__ = ["ManagerRotation", "ReconnectBackoff", "StatusCoalescer"]
+
+
+@dataclass(slots=True)
+class ReconnectBackoff:
+    rng: random.Random
+    initial: float = 0.1
+    maximum: float = 8.0
+    factor: float = 2.0
+    failures: int = 0
+
+    def next_delay(self) -> float:
+        """Count a failure; the delay before the next attempt."""
+        self.failures += 1
+        ceiling = min(self.maximum, self.initial * self.factor ** (self.failures - 1))
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class ManagerRotation:
+    def __init__(self, managers: Sequence[ManagerAddress]) -> None:
+        if not managers:
+            raise ValueError("the agent needs at least one manager address")
+        self._managers = list(managers)
+        self._index = 0
+
+    @property
+    def managers(self) -> tuple[ManagerAddress, ...]:
+        return tuple(self._managers)
+
+    def current(self) -> ManagerAddress:
+        return self._managers[self._index]
+
+    def advance(self) -> ManagerAddress:
+        self._index = (self._index + 1) % len(self._managers)
+        return self.current()
+
+    def update(self, managers: Sequence[ManagerAddress]) -> None:
+        """The list a manager sent; an empty list keeps the one we have."""
+        if not managers:
+            return
+        current = self.current()
+        self._managers = list(managers)
+        self._index = self._managers.index(current) if current in self._managers else 0
+
+
+class StatusCoalescer:
+    def __init__(self) -> None:
+        self._pending: dict[str, TaskStatus] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, updates: Iterable[tuple[str, TaskStatus]]) -> None:
+        for task_id, status in updates:
+            current = self._pending.get(task_id)
+            if current is None or status.state >= current.state:
+                self._pending[task_id] = status
+
+    def requeue(self, updates: Iterable[tuple[str, TaskStatus]]) -> None:
+        """Put back updates that were not sent; anything newer queued meanwhile wins."""
+        for task_id, status in updates:
+            current = self._pending.get(task_id)
+            if current is None or status.state > current.state:
+                self._pending[task_id] = status
+
+    def take(self, limit: int) -> list[tuple[str, TaskStatus]]:
+        """Up to ``limit`` updates, oldest queued first."""
+        out: list[tuple[str, TaskStatus]] = []
+        for task_id in list(self._pending)[:limit]:
+            out.append((task_id, self._pending.pop(task_id)))
+        return out
