@@ -150,11 +150,7 @@ def test_client_without_curve_gets_no_reply_and_is_logged(server: Server) -> Non
         assert recv_or_none(sock) is None
     finally:
         ctx.destroy(linger=0)
-    server.wait_for_log(
-        lambda e: (
-            e.get("event") == "transport.handshake.failed" and "mechanism" in str(e.get("reason"))
-        )
-    )
+    server.wait_for_log(lambda e: e.get("event") == "transport.handshake.failed")
     with server.client() as client:
         assert client.request("ping") == {}
 
