@@ -1,0 +1,80 @@
+"""The agent's pure decisions: backoff, manager rotation, status coalescing."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from actors.dispatcher.wire import ManagerAddress
+from actors.worker.session import ManagerRotation, ReconnectBackoff, StatusCoalescer
+from api.objects import TaskStatus
+from api.task_state import TaskState
+
+
+def st(state: TaskState) -> TaskStatus:
+    return TaskStatus(state=state)
+
+
+M1 = ManagerAddress("tcp://10.0.0.1:4242", b"1" * 40)
+M2 = ManagerAddress("tcp://10.0.0.2:4242", b"2" * 40)
+M3 = ManagerAddress("tcp://10.0.0.3:4242", b"3" * 40)
+
+
+def test_backoff_grows_with_jitter_and_is_capped() -> None:
+    backoff = ReconnectBackoff(random.Random(5), initial=0.1, maximum=2.0)
+    delays = [backoff.next_delay() for _ in range(10)]
+    ceilings = [min(2.0, 0.1 * 2**i) for i in range(10)]
+    assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True))
+    backoff.reset()
+    assert backoff.next_delay() <= 0.1
+
+
+def test_backoff_jitter_spreads_workers() -> None:
+    delays = {ReconnectBackoff(random.Random(seed)).next_delay() for seed in range(20)}
+    assert len(delays) > 1
+
+
+def test_rotation_tries_the_next_manager_and_wraps() -> None:
+    rotation = ManagerRotation([M1, M2])
+    assert rotation.current() == M1
+    assert rotation.advance() == M2
+    assert rotation.advance() == M1
+
+
+def test_rotation_takes_the_list_a_manager_sent() -> None:
+    rotation = ManagerRotation([M1])
+    rotation.update([M3, M1, M2])
+    assert rotation.current() == M1  # still the one in use
+    assert rotation.advance() == M2
+    rotation.update([])  # nothing sent: keep the list
+    assert rotation.managers == (M3, M1, M2)
+    rotation.update([M3])  # ours is gone: start at the top
+    assert rotation.current() == M3
+
+
+def test_rotation_needs_a_manager() -> None:
+    with pytest.raises(ValueError):
+        ManagerRotation([])
+
+
+def test_coalescer_keeps_the_latest_state_per_task() -> None:
+    c = StatusCoalescer()
+    c.add([("t1", st(TaskState.PREPARING)), ("t2", st(TaskState.ACCEPTED))])
+    c.add([("t1", TaskStatus(state=TaskState.RUNNING))])
+    c.add([("t1", TaskStatus(state=TaskState.STARTING))])
+    taken = c.take(10)
+    assert [(t, s.state) for t, s in taken] == [
+        ("t1", TaskState.RUNNING),
+        ("t2", TaskState.ACCEPTED),
+    ]
+
+
+def test_requeue_never_overwrites_something_newer() -> None:
+    c = StatusCoalescer()
+    c.add([("t1", st(TaskState.PREPARING)), ("t2", st(TaskState.ACCEPTED))])
+    batch = c.take(1)
+    assert len(c) == 1
+    c.add([("t1", TaskStatus(state=TaskState.RUNNING))])
+    c.requeue(batch)
+    assert dict((t, s.state) for t, s in c.take(10))["t1"] is TaskState.RUNNING

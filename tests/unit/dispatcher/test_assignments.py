@@ -1,0 +1,126 @@
+"""Assignment diffs: full set, then only what the worker needs, never stale."""
+
+from __future__ import annotations
+
+from actors.dispatcher.assignments import AssignmentSet, is_assigned, same_for_worker
+from api.task_state import TaskState
+from tests.unit.dispatcher.helpers import NODE_A, NODE_B, bump, status, task
+
+
+def test_assigned_means_this_node_and_at_least_assigned() -> None:
+    assert is_assigned(task("t1"), NODE_A)
+    assert is_assigned(task("t1", state=TaskState.FAILED), NODE_A)
+    assert not is_assigned(task("t1", state=TaskState.PENDING), NODE_A)
+    assert not is_assigned(task("t1"), NODE_B)
+
+
+def test_full_set_filters_and_sorts() -> None:
+    tasks = [task("t3"), task("t1"), task("t2", state=TaskState.PENDING), task("t4", NODE_B)]
+    delta = AssignmentSet(NODE_A, 10, tasks).full()
+    assert delta.full
+    assert [t.id[:2] for t in delta.tasks] == ["t1", "t3"]
+    assert delta.removed == ()
+
+
+def test_new_task_is_sent_once() -> None:
+    s = AssignmentSet(NODE_A, 10, [])
+    t = task("t1", version=11)
+    s.observe_update(t, 11)
+    delta = s.take()
+    assert not delta.full and delta.tasks == (t,)
+    assert s.take().empty
+
+
+def test_pending_task_is_not_sent_until_assigned() -> None:
+    s = AssignmentSet(NODE_A, 10, [])
+    t = task("t1", state=TaskState.PENDING, version=11)
+    s.observe_update(t, 11)
+    assert s.take().empty
+    assigned = bump(t, 12, status=status(TaskState.ASSIGNED))
+    s.observe_update(assigned, 12)
+    assert s.take().tasks == (assigned,)
+
+
+def test_status_echo_of_the_worker_is_not_sent_back() -> None:
+    t = task("t1", version=5)
+    s = AssignmentSet(NODE_A, 5, [t])
+    s.full()
+    s.observe_update(bump(t, 6, status=status(TaskState.RUNNING)), 6)
+    assert s.take().empty
+
+
+def test_desired_state_change_is_sent() -> None:
+    t = task("t1", state=TaskState.RUNNING, version=5)
+    s = AssignmentSet(NODE_A, 5, [t])
+    s.full()
+    stop = bump(t, 6, desired_state=TaskState.SHUTDOWN)
+    s.observe_update(stop, 6)
+    assert s.take().tasks == (stop,)
+
+
+def test_changes_are_coalesced_to_the_latest() -> None:
+    t = task("t1", state=TaskState.RUNNING, version=5)
+    s = AssignmentSet(NODE_A, 5, [t])
+    s.full()
+    v6 = bump(t, 6, desired_state=TaskState.SHUTDOWN)
+    v7 = bump(v6, 7, status=status(TaskState.SHUTDOWN))
+    s.observe_update(v6, 6)
+    s.observe_update(v7, 7)
+    assert s.take().tasks == (v7,)
+
+
+def test_delete_is_sent_as_removed_and_cancels_a_pending_change() -> None:
+    t = task("t1", version=5)
+    s = AssignmentSet(NODE_A, 5, [t])
+    s.full()
+    s.observe_update(bump(t, 6, desired_state=TaskState.SHUTDOWN), 6)
+    s.observe_delete(t.id, 7)
+    delta = s.take()
+    assert delta.tasks == () and delta.removed == (t.id,)
+    assert t.id not in s
+
+
+def test_delete_of_an_unknown_task_is_ignored() -> None:
+    s = AssignmentSet(NODE_A, 5, [])
+    s.observe_delete("x" * 25, 6)
+    assert s.take().empty
+
+
+def test_events_already_in_the_full_set_are_ignored() -> None:
+    t = task("t1", version=8)
+    s = AssignmentSet(NODE_A, 9, [t])  # read at store version 9
+    s.full()
+    s.observe_update(task("t1", version=7, image="old"), 7)  # an older change
+    s.observe_update(t, 8)  # the very version read
+    s.observe_update(task("t2", version=9), 9)  # created at or before the view
+    assert s.take().empty
+
+
+def test_create_then_delete_before_the_view_is_not_resurrected() -> None:
+    s = AssignmentSet(NODE_A, 5, [])
+    s.observe_delete("t9".ljust(25, "0"), 7)
+    s.observe_update(task("t9", version=6), 6)  # replayed after its deletion
+    assert s.take().empty
+
+
+def test_task_moved_to_another_node_is_removed() -> None:
+    t = task("t1", version=5)
+    s = AssignmentSet(NODE_A, 5, [t])
+    s.full()
+    s.observe_update(bump(t, 6, node_id=NODE_B), 6)
+    assert s.take().removed == (t.id,)
+
+
+def test_same_for_worker_ignores_meta_and_status() -> None:
+    t = task("t1", version=1)
+    assert same_for_worker(t, bump(t, 9, status=status(TaskState.RUNNING, "started")))
+    assert not same_for_worker(t, bump(t, 9, desired_state=TaskState.SHUTDOWN))
+
+
+def test_still_assigned_tasks_are_resent_on_any_change() -> None:
+    t = task("t1", version=5)
+    s = AssignmentSet(NODE_A, 5, [t])
+    s.full()
+    again = bump(t, 6, status=status(TaskState.ASSIGNED, "rescheduled"))
+    s.observe_update(again, 6)
+    assert s.take().tasks == (again,)
