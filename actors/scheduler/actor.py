@@ -95,8 +95,8 @@ class SchedulerActor(SupervisedActor):
         self._tick_interval = tick_interval
         self._clock = clock
         self._timer: Timer = timer or (ctx.timer if ctx is not None else ThreadTimer())
-        self._core = SchedulerCore(clock=clock, rng=rng or random.Random(), logger=None)
         self._log = get_logger("scheduler")
+        self._core = SchedulerCore(clock=clock, rng=rng or random.Random(), logger=self._log)
         self._watcher: Watcher | None = None
         self._armed = False
         self._arm_lock = threading.Lock()

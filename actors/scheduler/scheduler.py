@@ -98,6 +98,7 @@ class SchedulerCore:
         pipeline: Pipeline | None = None,
         logger: Any = None,
     ) -> None:
+        """``logger``: a structlog-style logger (``debug(event, **fields)``), or None."""
         self._clock = clock
         self._rng = rng
         self._pipeline = pipeline or Pipeline()
@@ -201,6 +202,13 @@ class SchedulerCore:
             self._schedule_group(group, now, assignments, unschedulable)
         for a in assignments:
             self._s.waiting.pop(a.task.id, None)
+        if self._log is not None:
+            self._log.debug(
+                "scheduler.pass.complete",
+                groups=len(ordered),
+                assigned=len(assignments),
+                still_pending=len(self._s.waiting),
+            )
         return Decisions(tuple(assignments), tuple(unschedulable), len(self._s.waiting))
 
     def revert(self, assignment: Assignment) -> None:

@@ -221,3 +221,17 @@ def test_terminal_task_frees_resources_for_a_waiting_one(started: Any) -> None:
 
     store.update(finish)
     wait_for(lambda: all_tasks(store)[1].status.state == TaskState.ASSIGNED)
+
+
+def test_runs_under_a_supervisor() -> None:
+    from actors.supervisor import ChildSpec, Supervisor, start_actor
+
+    store = make_store()
+    create(store, node("a"))
+    spec = ChildSpec("scheduler", start_actor(SchedulerActor, store, tick_interval=0.01))
+    sup = Supervisor.start(None, [spec], name="leader", watch_interval=None)
+    try:
+        create(store, task("web"))
+        wait_for(lambda: all_tasks(store)[0].status.state == TaskState.ASSIGNED)
+    finally:
+        sup.stop(block=True, timeout=5)
