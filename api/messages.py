@@ -308,3 +308,60 @@ DISPATCHER_STATUS: Final = register(
     )
 )
 # -- end of dispatcher block ---------------------------------------------------------------
+
+
+# -- raft: consensus between managers (actors/raft_node) -----------------------------------
+# Owned by the RaftNode. Peers exchange ``raft.messages`` one way: each frame carries many
+# Raft messages packed by actors/raft_node/wire.py into ``batch`` (opaque here, like etcd's
+# raftpb payload), ``seq`` counts the sender's frames to this peer (the receiver processes
+# the frames it has in that order). ``raft.propose`` hands entries to a node (a follower
+# forwards them to the leader, ``forwarded`` set); the reply's ``index`` is the last
+# entry's, sent once it is committed and applied on the answering node; ``error`` is
+# ``not_leader`` (with ``leader_id``, 0 when unknown) or ``dropped`` (outcome unknown).
+
+RAFT_MESSAGES: Final = register(
+    MessageType(
+        "raft.messages",
+        (Field("from", INT), Field("seq", INT), Field("batch", BYTES)),
+        doc="One-way: a batch of Raft messages from member `from` (wire.py encoding).",
+    )
+)
+RAFT_PROPOSE_REPLY: Final = register(
+    MessageType(
+        "raft.propose.reply",
+        (
+            Field("index", INT),
+            Field("error", STR, required=False),
+            Field("leader_id", INT, required=False),
+            Field("message", STR, required=False),
+        ),
+        doc="Index of the batch's last entry (0 on error); error not_leader|dropped.",
+    )
+)
+RAFT_PROPOSE: Final = register(
+    MessageType(
+        "raft.propose",
+        (Field("data", ListOf(BYTES)), Field("forwarded", BOOL, required=False)),
+        reply="raft.propose.reply",
+        doc="Propose entries; answered once committed and applied on the answering node.",
+    )
+)
+RAFT_STATUS_REPLY: Final = register(
+    MessageType(
+        "raft.status.reply",
+        (
+            Field("node_id", INT),
+            Field("state", STR),
+            Field("term", INT),
+            Field("leader_id", INT),
+            Field("commit", INT),
+            Field("applied", INT),
+            Field("last_index", INT),
+        ),
+        doc="A member's Raft state.",
+    )
+)
+RAFT_STATUS: Final = register(
+    MessageType("raft.status", reply="raft.status.reply", doc="Ask a member for its Raft state.")
+)
+# -- end of raft block ---------------------------------------------------------------------
