@@ -274,8 +274,9 @@ DISPATCHER_SESSION: Final = register(
 DISPATCHER_HEARTBEAT_REPLY: Final = register(
     MessageType(
         "dispatcher.heartbeat.reply",
-        (Field("period", FLOAT),),
-        doc="When to send the next heartbeat, in seconds.",
+        (Field("period", FLOAT), Field("frames", INT, required=False)),
+        doc="When to send the next heartbeat, in seconds; frames: how many session frames "
+        "the manager has sent so far (a worker that got fewer lost its stream).",
     )
 )
 DISPATCHER_HEARTBEAT: Final = register(

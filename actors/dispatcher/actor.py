@@ -134,8 +134,11 @@ class Dispatcher(SupervisedActor):
         session.handle = request
         self._send(session, session.assignments.full())
 
-    def heartbeat(self, node_id: str, session_id: str, peer_key: bytes | None) -> float:
-        return self._core.heartbeat(self._clock(), node_id, session_id, peer_key)
+    def heartbeat(self, node_id: str, session_id: str, peer_key: bytes | None) -> tuple[float, int]:
+        """The next period, and how many frames the session's stream has carried."""
+        period = self._core.heartbeat(self._clock(), node_id, session_id, peer_key)
+        session = self._core.sessions.get(node_id)
+        return period, session.frames_sent if session is not None else 0
 
     def report_status(
         self,
@@ -236,6 +239,7 @@ class Dispatcher(SupervisedActor):
             return
         try:
             request.reply(encode_frame(self._frame(session, delta)), more=True)
+            session.frames_sent += 1
         except CodecError as exc:
             _log.error(
                 "dispatcher.session.send_failed", peer_node=session.node_id, error=exc.message

@@ -69,11 +69,14 @@ def dispatcher_handlers(find: FindDispatcher, *, timeout: float = 5.0) -> dict[s
 
     def heartbeat(request: Request) -> Mapping[str, Any] | None:
         body = request.body
-        ok, period = ask(
+        ok, answer = ask(
             request,
             lambda d: d.heartbeat(str(body["node_id"]), str(body["session_id"]), request.peer_key),
         )
-        return {"period": period} if ok else None
+        if not ok:
+            return None
+        period, frames = answer
+        return {"period": period, "frames": frames}
 
     def status(request: Request) -> Mapping[str, Any] | None:
         body = request.body

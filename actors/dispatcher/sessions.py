@@ -39,6 +39,7 @@ class Session:
     assignments: AssignmentSet
     opened_at: float
     period: float  # the last period given to the worker
+    frames_sent: int = 0  # frames streamed so far; heartbeat replies tell the worker
     handle: object = field(default=None, repr=False)  # the shell's stream, opaque here
 
 

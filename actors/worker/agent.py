@@ -9,7 +9,10 @@ key), open a ``dispatcher.session`` stream, and then, until the session breaks:
 - heartbeat at the period the dispatcher names in each reply;
 - send queued status updates (``StatusOutbox``, the ``StatusReporter`` the worker holds) in
   batches of up to ``max_status_batch``, coalesced per task, every ``flush_interval``;
-- on a new session, first requeue the sink's ``current_statuses()``.
+- on a new session, first requeue the sink's ``current_statuses()``;
+- notice a lost stream: each heartbeat reply says how many frames the manager has streamed;
+  fewer received by the next heartbeat means frames were lost (the manager's endpoint
+  restarted under a live session, say), and the session is reopened for a fresh full set.
 
 A session breaks when the stream ends or fails, or a heartbeat or status batch fails; the
 agent then waits an exponential backoff with jitter and tries the next manager of the list
@@ -296,15 +299,22 @@ class Agent(SupervisedActor):
         )
         self._apply(first)
         self.statuses.requeue(list(self._sink.current_statuses()))
+        received = 1
+        expected = 0  # frames the manager had sent at the previous heartbeat
         next_beat = self._clock() + period
         while not self._halt.is_set():
             wait = min(next_beat - self._clock(), self._flush_interval)
             frame = self._next_frame(frames, wait)
             if frame is not None:
+                received += 1
                 self._rotation.update(frame.managers)
                 self._apply(frame)
             if self._clock() >= next_beat:
-                period = self._heartbeat(client, session_id)
+                if received < expected:  # a whole period later: those frames are lost
+                    raise _SessionEnded(
+                        f"session stream lost frames ({received} of {expected} received)"
+                    )
+                period, expected = self._heartbeat(client, session_id)
                 next_beat = self._clock() + period
             if self.statuses.pending():
                 self._send_statuses(client, session_id)
@@ -317,14 +327,15 @@ class Agent(SupervisedActor):
             _log.exception("agent.assignments.failed", error=repr(exc))
             raise _SessionEnded(f"the worker failed to take assignments: {exc!r}") from exc
 
-    def _heartbeat(self, client: Client, session_id: str) -> float:
+    def _heartbeat(self, client: Client, session_id: str) -> tuple[float, int]:
+        """The next period and the number of frames the manager has streamed so far."""
         try:
             reply = client.request(
                 SESSION_HEARTBEAT, {"node_id": self._node_id, "session_id": session_id}
             )
         except TransportError as exc:
             raise _SessionEnded(f"heartbeat failed: {exc}") from None
-        return float(reply["period"])
+        return float(reply["period"]), int(reply.get("frames", 0))
 
     def _send_statuses(self, client: Client, session_id: str) -> None:
         batch = self.statuses.take(self._max_batch)

@@ -1,0 +1,397 @@
+"""Dispatcher and agent over real ZeroMQ with CURVE, against an in-memory store.
+
+Both ends run in this process: the dispatcher actor behind a transport ``Endpoint`` bound to
+a port the OS picks, the agent connecting to it with the node's key pair, a
+``RecordingSink`` standing in for the worker (a small real implementation of the seam).
+Short heartbeat periods; every wait polls with a deadline; no timing is asserted.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pykka
+import pytest
+
+from actors.dispatcher import Dispatcher, ManagerAddress, dispatcher_handlers
+from actors.dispatcher.heartbeats import HEARTBEAT_FAILURE
+from actors.dispatcher.wire import encode_session_request, encode_status_updates, parse_frame
+from actors.store import MemoryStore, WriteTx
+from actors.store import nodes as node_queries
+from actors.store import tasks as task_queries
+from actors.worker.agent import Agent
+from api.enums import NodeState
+from api.errors import RemoteError
+from api.ids import new_id
+from api.objects import Cluster, Node, NodeDescription, ObjectKind, Platform, Task, TaskStatus
+from api.specs import ClusterSpec, ContainerSpec, DispatcherConfig, TaskSpec
+from api.task_state import TaskState
+from transport import AllowList, Client, Endpoint, KeyPair, generate_keypair
+
+PERIOD = 0.2
+DESCRIPTION = NodeDescription(hostname="worker-1", platform=Platform("linux", "x86_64"))
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+class RecordingSink:
+    """The worker's side of the seam, recorded: every call, and the tasks it now holds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: list[tuple[bool, tuple[Task, ...], tuple[str, ...]]] = []
+        self.tasks: dict[str, Task] = {}
+        self.statuses: dict[str, TaskStatus] = {}
+
+    def apply_assignments(self, full: bool, tasks: Sequence[Task], removed: Sequence[str]) -> None:
+        with self._lock:
+            self.calls.append((full, tuple(tasks), tuple(removed)))
+            if full:
+                self.tasks = {}
+            for t in tasks:
+                self.tasks[t.id] = t
+            for task_id in removed:
+                self.tasks.pop(task_id, None)
+
+    def current_statuses(self) -> Sequence[tuple[str, TaskStatus]]:
+        with self._lock:
+            return list(self.statuses.items())
+
+    def full_sets(self) -> list[tuple[Task, ...]]:
+        with self._lock:
+            return [tasks for full, tasks, _ in self.calls if full]
+
+    def holds(self) -> set[str]:
+        with self._lock:
+            return set(self.tasks)
+
+    def held(self, task_id: str) -> Task | None:
+        with self._lock:
+            return self.tasks.get(task_id)
+
+
+@dataclass
+class Manager:
+    store: MemoryStore
+    keypair: KeyPair
+    admission: AllowList
+    dispatcher: pykka.ActorRef[Dispatcher] | None = None
+    endpoint: Endpoint | None = None
+    address: str = "tcp://127.0.0.1:0"
+
+    def start_dispatcher(self) -> None:
+        self.dispatcher = Dispatcher.start(
+            None,
+            self.store,
+            managers=lambda: [ManagerAddress(self.address, self.keypair.public)],
+            tick_interval=0.05,
+            rng=random.Random(11),
+        )
+
+    def stop_dispatcher(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+            self.dispatcher = None
+
+    def start_endpoint(self) -> None:
+        self.endpoint = Endpoint(
+            self.address,
+            dispatcher_handlers(lambda: self.dispatcher, timeout=5.0),
+            keypair=self.keypair,
+            admission=self.admission,
+            name=f"remote-{new_id()[:6]}",
+        )
+        self.address = self.endpoint.start()
+
+    def stop_endpoint(self) -> None:
+        if self.endpoint is not None:
+            self.endpoint.stop()
+            self.endpoint = None
+
+    @property
+    def manager_address(self) -> ManagerAddress:
+        return ManagerAddress(self.address, self.keypair.public)
+
+    def node(self, node_id: str) -> Node | None:
+        return self.store.view(lambda tx: node_queries.get(tx, node_id))
+
+    def task(self, task_id: str) -> Task | None:
+        return self.store.view(lambda tx: task_queries.get(tx, task_id))
+
+
+@pytest.fixture
+def worker_keys() -> KeyPair:
+    return generate_keypair()
+
+
+@pytest.fixture
+def manager(worker_keys: KeyPair) -> Iterator[Manager]:
+    store = MemoryStore.local(clock=time.time)
+    spec = ClusterSpec(dispatcher=DispatcherConfig(heartbeat_period=PERIOD))
+    store.update(lambda tx: tx.create(Cluster(id=new_id(), spec=spec)))
+    m = Manager(store, generate_keypair(), AllowList([worker_keys.public]))
+    m.start_dispatcher()
+    m.start_endpoint()
+    try:
+        yield m
+    finally:
+        m.stop_endpoint()
+        m.stop_dispatcher()
+
+
+def start_agent(
+    manager: Manager, node_id: str, keys: KeyPair, sink: RecordingSink
+) -> pykka.ActorRef[Agent]:
+    return Agent.start(
+        None,
+        node_id=node_id,
+        keypair=keys,
+        managers=[manager.manager_address],
+        sink=sink,
+        description=DESCRIPTION,
+        addr="127.0.0.1",
+        connect_timeout=2.0,
+        request_timeout=2.0,
+        backoff_initial=0.05,
+        backoff_max=0.5,
+        rng=random.Random(5),
+    )
+
+
+@pytest.fixture
+def agent_of(
+    manager: Manager, worker_keys: KeyPair
+) -> Iterator[Callable[[str, RecordingSink], pykka.ActorRef[Agent]]]:
+    started: list[pykka.ActorRef[Agent]] = []
+
+    def start(node_id: str, sink: RecordingSink) -> pykka.ActorRef[Agent]:
+        ref = start_agent(manager, node_id, worker_keys, sink)
+        started.append(ref)
+        return ref
+
+    yield start
+    for ref in started:
+        if ref.is_alive():
+            ref.stop()
+
+
+def make_task(node_id: str, state: TaskState = TaskState.ASSIGNED, image: str = "busybox") -> Task:
+    return Task(
+        id=new_id(),
+        spec=TaskSpec(container=ContainerSpec(image=image)),
+        service_id=new_id(),
+        slot=1,
+        node_id=node_id,
+        desired_state=TaskState.RUNNING,
+        status=TaskStatus(state=state),
+    )
+
+
+def create(store: MemoryStore, *tasks: Task) -> None:
+    def fn(tx: WriteTx) -> None:
+        for t in tasks:
+            tx.create(t)
+
+    store.update(fn)
+
+
+# --- tests --------------------------------------------------------------------------------
+
+
+def test_session_registers_the_node_ready(manager: Manager, agent_of: Any) -> None:
+    node_id = new_id()
+    sink = RecordingSink()
+    agent_of(node_id, sink)
+    node = wait_for(
+        lambda: (n := manager.node(node_id)) and n.status.state is NodeState.READY and n,
+        "node READY",
+    )
+    assert node.description == DESCRIPTION
+    assert node.status.addr == "127.0.0.1"
+    assert sink.full_sets() == [()]
+
+
+def test_assignments_arrive_full_then_incrementally(manager: Manager, agent_of: Any) -> None:
+    node_id = new_id()
+    mine = make_task(node_id)
+    pending = make_task(node_id, state=TaskState.PENDING)
+    elsewhere = make_task(new_id())
+    create(manager.store, mine, pending, elsewhere)
+    sink = RecordingSink()
+    agent_of(node_id, sink)
+
+    full = wait_for(sink.full_sets, "the full assignment set")[0]
+    assert [t.id for t in full] == [mine.id]
+
+    added = make_task(node_id)
+    create(manager.store, added)
+    wait_for(lambda: added.id in sink.holds(), "an added task")
+
+    def shut_down(tx: WriteTx) -> None:
+        current = task_queries.get(tx, mine.id)
+        assert current is not None
+        tx.update(replace(current, desired_state=TaskState.SHUTDOWN))
+
+    manager.store.update(shut_down)
+    wait_for(
+        lambda: (t := sink.held(mine.id)) and t.desired_state is TaskState.SHUTDOWN,
+        "an updated task",
+    )
+
+    manager.store.update(lambda tx: tx.delete_id(ObjectKind.TASK, added.id))
+    wait_for(lambda: added.id not in sink.holds(), "a removed task")
+    assert any(added.id in removed for full, _, removed in sink.calls if not full)
+    assert len(sink.full_sets()) == 1
+    assert pending.id not in sink.holds() and elsewhere.id not in sink.holds()
+
+
+def test_status_batches_land_in_the_store(manager: Manager, agent_of: Any) -> None:
+    node_id = new_id()
+    tasks = [make_task(node_id) for _ in range(20)]
+    create(manager.store, *tasks)
+    sink = RecordingSink()
+    agent = agent_of(node_id, sink)
+    wait_for(sink.full_sets, "the session")
+    reporter = agent.proxy().statuses.get()
+    for state in (TaskState.ACCEPTED, TaskState.PREPARING, TaskState.RUNNING):
+        reporter.report_status(
+            [(t.id, TaskStatus(state=state, message=state.label)) for t in tasks]
+        )
+    for t in tasks:
+        wait_for(
+            lambda t=t: (s := manager.task(t.id)) and s.status.state is TaskState.RUNNING,
+            "statuses written",
+        )
+    assert manager.task(tasks[0].id).status.message == "running"  # type: ignore[union-attr]
+
+
+def test_status_for_another_nodes_task_is_refused(
+    manager: Manager, agent_of: Any, worker_keys: KeyPair
+) -> None:
+    node_id = new_id()
+    mine = make_task(node_id)
+    theirs = make_task(new_id())
+    create(manager.store, mine, theirs)
+    agent = agent_of(node_id, RecordingSink())
+    session_id = wait_for(lambda: agent.proxy().state().get().session_id, "the session")
+    with Client(manager.address, server_key=manager.keypair.public, keypair=worker_keys) as c:
+        reply = c.request(
+            "dispatcher.status",
+            {
+                "node_id": node_id,
+                "session_id": session_id,
+                "updates": encode_status_updates(
+                    [
+                        (mine.id, TaskStatus(state=TaskState.RUNNING)),
+                        (theirs.id, TaskStatus(state=TaskState.RUNNING)),
+                    ]
+                ),
+            },
+        )
+    assert reply["accepted"] == 1
+    assert [r["task_id"] for r in reply["refused"]] == [theirs.id]
+    assert "not assigned to this node" in reply["refused"][0]["reason"]
+    wait_for(
+        lambda: manager.task(mine.id).status.state is TaskState.RUNNING,  # type: ignore[union-attr]
+        "the accepted status",
+    )
+    assert manager.task(theirs.id).status.state is TaskState.ASSIGNED  # type: ignore[union-attr]
+
+
+def test_session_stays_with_the_key_that_opened_it(manager: Manager, agent_of: Any) -> None:
+    node_id = new_id()
+    agent = agent_of(node_id, RecordingSink())
+    session_id = wait_for(lambda: agent.proxy().state().get().session_id, "the session")
+    other = generate_keypair()
+    manager.admission.add(other.public)
+    with (
+        Client(manager.address, server_key=manager.keypair.public, keypair=other) as c,
+        pytest.raises(RemoteError) as err,
+    ):
+        c.request("dispatcher.heartbeat", {"node_id": node_id, "session_id": session_id})
+    assert err.value.code == "wrong_key"
+
+
+def test_node_that_stops_heartbeating_goes_down(manager: Manager, worker_keys: KeyPair) -> None:
+    node_id = new_id()
+    with Client(manager.address, server_key=manager.keypair.public, keypair=worker_keys) as c:
+        frames = c.stream(
+            "dispatcher.session", encode_session_request(node_id, DESCRIPTION), timeout=15.0
+        )
+        first = parse_frame(next(frames))
+        assert first.full and first.closed is None
+        wait_for(
+            lambda: (n := manager.node(node_id)) and n.status.state is NodeState.READY,
+            "node READY",
+        )
+        # no heartbeats: after three periods the node is DOWN and the session closed
+        node = wait_for(
+            lambda: (n := manager.node(node_id)) and n.status.state is NodeState.DOWN and n,
+            "node DOWN",
+        )
+        assert node.status.message == HEARTBEAT_FAILURE
+        last = parse_frame(next(frames))
+        assert last.closed == HEARTBEAT_FAILURE
+        with pytest.raises(RemoteError) as err:
+            c.request("dispatcher.heartbeat", {"node_id": node_id, "session_id": first.session_id})
+        assert err.value.code == "no_session"
+
+
+def test_agent_reconnects_after_the_endpoint_restarts(manager: Manager, agent_of: Any) -> None:
+    node_id = new_id()
+    sink = RecordingSink()
+    agent = agent_of(node_id, sink)
+    wait_for(lambda: agent.proxy().state().get().sessions_opened == 1, "the first session")
+    manager.stop_endpoint()
+    manager.start_endpoint()  # same address; the dispatcher and its session live on
+    # heartbeats pass through the new endpoint, but the session's stream went with the old
+    # one: the next assignment is lost on the way, the agent notices at its next heartbeat
+    # and reopens its session, whose full set brings the task
+    added = make_task(node_id)
+    create(manager.store, added)
+    wait_for(lambda: added.id in sink.holds(), "the task assigned after the restart")
+    assert agent.proxy().state().get().sessions_opened >= 2
+    assert len(sink.full_sets()) >= 2
+    # the node stays (or is back) READY with the new session
+    wait_for(
+        lambda: (n := manager.node(node_id)) and n.status.state is NodeState.READY,
+        "node READY",
+    )
+
+
+def test_agent_reopens_its_session_with_a_new_dispatcher(manager: Manager, agent_of: Any) -> None:
+    node_id = new_id()
+    sink = RecordingSink()
+    sink.statuses["x" * 25] = TaskStatus(state=TaskState.RUNNING)  # resent on each session
+    agent = agent_of(node_id, sink)
+    wait_for(lambda: agent.proxy().state().get().sessions_opened == 1, "the first session")
+    manager.stop_dispatcher()  # leadership lost: sessions closed
+    manager.start_dispatcher()  # a new leader: the node starts UNKNOWN
+    wait_for(lambda: agent.proxy().state().get().sessions_opened >= 2, "a new session")
+    wait_for(
+        lambda: (n := manager.node(node_id)) and n.status.state is NodeState.READY,
+        "node READY again",
+    )
+
+
+def test_no_dispatcher_means_unavailable(manager: Manager, worker_keys: KeyPair) -> None:
+    manager.stop_dispatcher()
+    with (
+        Client(manager.address, server_key=manager.keypair.public, keypair=worker_keys) as c,
+        pytest.raises(RemoteError) as err,
+    ):
+        c.request("dispatcher.heartbeat", {"node_id": new_id(), "session_id": "s"})
+    assert err.value.code == "unavailable"
