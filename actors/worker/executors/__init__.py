@@ -1,0 +1,43 @@
+"""Executors: the runtimes a worker runs tasks with (``docker``, ``process``, ``sim``).
+
+``make_executor(kind, ...)`` builds one; ``default_executor_kind()`` says ``docker`` when a
+Docker engine answers, else ``process`` (the node logs which it picked). The docker SDK is
+imported only when the docker executor is used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from actors.worker.executors.base import Executor
+
+__all__ = ["EXECUTOR_KINDS", "ExecutorKind", "default_executor_kind", "make_executor"]
+
+ExecutorKind = Literal["docker", "process", "sim"]
+EXECUTOR_KINDS: tuple[ExecutorKind, ...] = ("docker", "process", "sim")
+
+
+def default_executor_kind(timeout: float = 3.0) -> ExecutorKind:
+    """``docker`` when an engine answers a ping within ``timeout`` seconds, else ``process``."""
+    from actors.worker.executors.docker import engine_available
+
+    return "docker" if engine_available(timeout) else "process"
+
+
+def make_executor(kind: str, *, state_dir: Path, node_id: str) -> Executor:
+    """The executor ``kind`` for node ``node_id``; the process executor keeps its files in
+    ``state_dir/process``. ValueError for an unknown kind."""
+    if kind == "docker":
+        from actors.worker.executors.docker import DockerExecutor
+
+        return DockerExecutor(node_id)
+    if kind == "process":
+        from actors.worker.executors.process import ProcessExecutor
+
+        return ProcessExecutor(Path(state_dir) / "process", node_id)
+    if kind == "sim":
+        from actors.worker.executors.sim import SimExecutor
+
+        return SimExecutor(node_id)
+    raise ValueError(f"unknown executor {kind!r} (expected one of: {', '.join(EXECUTOR_KINDS)})")

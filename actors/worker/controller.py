@@ -1,0 +1,298 @@
+"""The task state machine on the worker: a pure step function.
+
+``step`` takes what the worker knows of one task (the orchestrator's desired state, the
+last status it reported, whether the assignment was removed) and the outcome of the last
+executor action, and returns the next status and the next action. The task runner carries
+the action out and calls ``step`` again with its outcome.
+
+Rules (SwarmKit's ``agent/exec`` semantics):
+- The worker owns ACCEPTED and later. A status only moves forward
+  (``TaskState.can_transition``); a transition backwards is ignored, never applied.
+- A (re)started runner always inspects first: a container that already exists is adopted
+  (a created one is started, a running one waited on, an exited one reported), never
+  recreated or restarted.
+- Happy path: ACCEPTED → PREPARING (prepare) → READY (start, when desired ≥ RUNNING) →
+  STARTING → RUNNING once running and healthy (a healthcheck still starting is inspected
+  again after ``HEALTH_POLL``) → wait → COMPLETE (exit 0) or FAILED
+  ("task: non-zero exit (N)", "task: unhealthy container").
+- Desired state SHUTDOWN or later, or a removed assignment: shut down (stop signal, grace
+  period, kill); an exit while stopping is SHUTDOWN, not a failure. A failed shutdown is
+  followed by terminate. A removed assignment is then removed and the runner finishes.
+- Errors: ``temporary`` ones repeat the same action after an exponential backoff; a fatal
+  one makes the task REJECTED before STARTING and FAILED from STARTING on, with the
+  executor's message in ``err``. A missing container is success for shutdown, terminate
+  and remove.
+- Terminal tasks do nothing more, except being removed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+
+from actors.worker.executors.base import (
+    ContainerNotFoundError,
+    ExecutorError,
+    ExitResult,
+    Health,
+    Observation,
+    RuntimeState,
+)
+from api.objects import ContainerStatus, TaskStatus
+from api.task_state import TaskState, can_transition
+
+__all__ = [
+    "HEALTH_POLL",
+    "Action",
+    "Decision",
+    "Outcome",
+    "retry_delay",
+    "step",
+    "wants_stop",
+]
+
+HEALTH_POLL = 0.5  # seconds between inspections while a healthcheck is starting
+RETRY_INITIAL = 0.5
+RETRY_MAX = 10.0
+
+
+class Action(enum.StrEnum):
+    INSPECT = "inspect"
+    PREPARE = "prepare"
+    START = "start"
+    WAIT = "wait"
+    SHUTDOWN = "shutdown"
+    TERMINATE = "terminate"
+    REMOVE = "remove"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of an action: an error, or what it returned."""
+
+    action: Action
+    error: ExecutorError | None = None
+    observation: Observation | None = None  # INSPECT
+    exit: ExitResult | None = None  # WAIT
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    status: TaskStatus  # the status to hold (and report when it changed)
+    action: Action | None = None  # None: idle until desired state or assignment changes
+    delay: float = 0.0  # seconds to wait before the action
+    retry: bool = False  # the action repeats after a temporary error
+    finished: bool = False  # the task's container is removed: the runner may end
+
+
+def retry_delay(attempt: int) -> float:
+    """Backoff before retry ``attempt`` (0-based)."""
+    return float(min(RETRY_MAX, RETRY_INITIAL * 2 ** max(0, attempt)))
+
+
+def wants_stop(desired: TaskState, removing: bool) -> bool:
+    return removing or desired >= TaskState.SHUTDOWN
+
+
+def step(
+    *,
+    desired: TaskState,
+    status: TaskStatus,
+    outcome: Outcome | None,
+    removing: bool,
+    now: float,
+    attempt: int = 0,
+) -> Decision:
+    """The next status and action for one task. ``outcome`` None: the runner (re)starts or
+    the desired state changed; ``attempt`` counts consecutive temporary errors."""
+    if outcome is None:
+        if status.state.is_terminal:
+            return _after_terminal(status, removing)
+        if status.state < TaskState.ACCEPTED:
+            status = _to(status, TaskState.ACCEPTED, "accepted", now)
+        return Decision(status, Action.INSPECT)
+    if outcome.error is not None:
+        return _on_error(desired, status, outcome.action, outcome.error, removing, now, attempt)
+    action = outcome.action
+    if action is Action.INSPECT:
+        assert outcome.observation is not None, "inspect outcome without an observation"
+        return _on_observation(desired, status, outcome.observation, removing, now)
+    if action is Action.PREPARE:
+        status = _to(status, TaskState.READY, "prepared", now)
+        return _next(desired, status, removing, now)
+    if action is Action.START:
+        status = _to(status, TaskState.STARTING, "starting", now)
+        return Decision(status, Action.INSPECT)
+    if action is Action.WAIT:
+        assert outcome.exit is not None, "wait outcome without an exit"
+        status = _on_exit(desired, status, outcome.exit, removing, now)
+        return _next(desired, status, removing, now)
+    if action in (Action.SHUTDOWN, Action.TERMINATE):
+        status = _to(status, TaskState.SHUTDOWN, "shutdown", now)
+        return _after_terminal(status, removing)
+    return Decision(status, finished=True)  # REMOVE
+
+
+# --- transitions -----------------------------------------------------------------------
+
+
+def _to(
+    status: TaskStatus,
+    state: TaskState,
+    message: str,
+    now: float,
+    *,
+    err: str = "",
+    container: ContainerStatus | None = None,
+) -> TaskStatus:
+    """``status`` moved to ``state``; unchanged when that would not move forward."""
+    if not can_transition(status.state, state):
+        return status
+    return dataclasses.replace(
+        status,
+        state=state,
+        message=message,
+        err=err,
+        timestamp=now,
+        container_status=container if container is not None else status.container_status,
+    )
+
+
+def _with_container(status: TaskStatus, container: ContainerStatus) -> TaskStatus:
+    if status.container_status == container:
+        return status
+    return dataclasses.replace(status, container_status=container)
+
+
+def _container_of(status: TaskStatus, obs: Observation) -> ContainerStatus:
+    old = status.container_status or ContainerStatus()
+    return ContainerStatus(
+        container_id=obs.container_id or old.container_id,
+        pid=obs.pid,
+        exit_code=obs.exit_code if obs.state is RuntimeState.EXITED else old.exit_code,
+    )
+
+
+def _after_terminal(status: TaskStatus, removing: bool) -> Decision:
+    return Decision(status, Action.REMOVE if removing else None)
+
+
+def _next(desired: TaskState, status: TaskStatus, removing: bool, now: float) -> Decision:
+    """What to do from ``status`` with nothing new observed."""
+    state = status.state
+    if state.is_terminal:
+        return _after_terminal(status, removing)
+    if wants_stop(desired, removing):
+        return Decision(status, Action.SHUTDOWN)
+    if state < TaskState.PREPARING:
+        return Decision(_to(status, TaskState.PREPARING, "preparing", now), Action.PREPARE)
+    if state is TaskState.PREPARING:
+        return Decision(status, Action.PREPARE)
+    if state is TaskState.READY:
+        return Decision(status, Action.START if desired >= TaskState.RUNNING else None)
+    if state is TaskState.STARTING:
+        return Decision(status, Action.INSPECT, delay=HEALTH_POLL)
+    return Decision(status, Action.WAIT)
+
+
+def _on_observation(
+    desired: TaskState, status: TaskStatus, obs: Observation, removing: bool, now: float
+) -> Decision:
+    state = status.state
+    if obs.state is RuntimeState.MISSING:
+        if state.is_terminal or wants_stop(desired, removing):
+            return _next(desired, status, removing, now)
+        if state >= TaskState.STARTING:
+            failed = _to(status, TaskState.FAILED, "failed", now, err="task: container not found")
+            return _after_terminal(failed, removing)
+        if state is TaskState.READY:  # prepared once, gone since: prepare again
+            return Decision(status, Action.PREPARE)
+        return _next(desired, status, removing, now)
+    status = _with_container(status, _container_of(status, obs))
+    if state.is_terminal:
+        return _after_terminal(status, removing)
+    if obs.state is RuntimeState.CREATED:
+        if wants_stop(desired, removing):
+            return _next(desired, status, removing, now)
+        if state <= TaskState.STARTING:
+            status = _to(status, TaskState.READY, "prepared", now)
+            return _next(desired, status, removing, now)
+        failed = _to(status, TaskState.FAILED, "failed", now, err="task: container not running")
+        return _after_terminal(failed, removing)
+    if obs.state is RuntimeState.EXITED:
+        exit_ = ExitResult(exit_code=obs.exit_code, message=obs.error)
+        status = _on_exit(desired, status, exit_, removing, now)
+        return _next(desired, status, removing, now)
+    # RUNNING
+    if wants_stop(desired, removing):
+        return Decision(status, Action.SHUTDOWN)
+    if obs.health is Health.UNHEALTHY:
+        failed = _to(status, TaskState.FAILED, "failed", now, err="task: unhealthy container")
+        return Decision(failed, Action.SHUTDOWN)
+    if obs.health is Health.STARTING:
+        status = _to(status, TaskState.STARTING, "starting", now)
+        return Decision(status, Action.INSPECT, delay=HEALTH_POLL)
+    status = _to(status, TaskState.RUNNING, "started", now)
+    return Decision(status, Action.WAIT)
+
+
+def _on_exit(
+    desired: TaskState, status: TaskStatus, exit_: ExitResult, removing: bool, now: float
+) -> TaskStatus:
+    old = status.container_status or ContainerStatus()
+    container = dataclasses.replace(old, exit_code=exit_.exit_code)
+    if wants_stop(desired, removing):
+        return _to(status, TaskState.SHUTDOWN, "shutdown", now, container=container)
+    if exit_.unhealthy:
+        return _to(
+            status,
+            TaskState.FAILED,
+            "failed",
+            now,
+            err="task: unhealthy container",
+            container=container,
+        )
+    if exit_.exit_code == 0:
+        return _to(status, TaskState.COMPLETE, "finished", now, container=container)
+    err = f"task: non-zero exit ({exit_.exit_code})"
+    if exit_.message:
+        err = f"{err}: {exit_.message}"
+    return _to(status, TaskState.FAILED, "failed", now, err=err, container=container)
+
+
+def _on_error(
+    desired: TaskState,
+    status: TaskStatus,
+    action: Action,
+    error: ExecutorError,
+    removing: bool,
+    now: float,
+    attempt: int,
+) -> Decision:
+    if error.temporary:
+        return Decision(status, action, delay=retry_delay(attempt), retry=True)
+    missing = isinstance(error, ContainerNotFoundError)
+    if action in (Action.SHUTDOWN, Action.TERMINATE, Action.REMOVE) and missing:
+        return step(
+            desired=desired,
+            status=status,
+            outcome=Outcome(action),
+            removing=removing,
+            now=now,
+        )
+    if action is Action.SHUTDOWN:
+        return Decision(status, Action.TERMINATE)
+    if action is Action.REMOVE:
+        return Decision(status, finished=True)  # nothing more can be done; the caller logs
+    if status.state.is_terminal:
+        return _after_terminal(status, removing)
+    if wants_stop(desired, removing) and action in (Action.WAIT, Action.INSPECT) and missing:
+        return _next(desired, _to(status, TaskState.SHUTDOWN, "shutdown", now), removing, now)
+    started = status.state >= TaskState.STARTING
+    final = TaskState.FAILED if started else TaskState.REJECTED
+    message = f"{action.value} failed"
+    status = _to(status, final, message, now, err=str(error) or type(error).__name__)
+    if started and not missing and action is not Action.TERMINATE:
+        return Decision(status, Action.SHUTDOWN)  # make sure nothing is left running
+    return _after_terminal(status, removing)

@@ -1,0 +1,168 @@
+"""The executor seam: what the worker asks of a runtime (Docker, local processes, a
+simulation) for one task, and the errors it may answer with.
+
+Rules:
+- One ``Controller`` per task, built by ``Executor.controller(task)``. Every call may block
+  (the task runner calls them from its own threads, never from an actor others ask).
+- Calls are idempotent where the runtime allows: ``prepare`` on an existing container,
+  ``shutdown``/``terminate`` on a stopped one and ``remove`` on a missing one succeed.
+- A runtime's own exceptions never cross this seam: each executor maps them at its edge
+  to the ``ExecutorError`` subclasses below. ``temporary`` errors are retried with backoff;
+  every other error is fatal for the task (the step function in ``controller.py`` decides
+  REJECTED or FAILED). Any other exception is a bug and crashes the task runner.
+- This module is pure: no runtime, thread or clock imports.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from api.objects import Task
+
+__all__ = [
+    "ContainerNotFoundError",
+    "Controller",
+    "EngineError",
+    "EngineUnavailableError",
+    "Executor",
+    "ExecutorError",
+    "ExitResult",
+    "Health",
+    "ImageNotFoundError",
+    "InvalidTaskError",
+    "Observation",
+    "RuntimeState",
+    "StartError",
+]
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+class ExecutorError(Exception):
+    """An executor's answer that the task cannot proceed (or not right now)."""
+
+    temporary: ClassVar[bool] = False
+
+
+class ImageNotFoundError(ExecutorError):
+    """The task's image is not present on this node (nothing is pulled)."""
+
+
+class InvalidTaskError(ExecutorError):
+    """The runtime refused the task's configuration (bad command, bad user, ...)."""
+
+
+class StartError(ExecutorError):
+    """The runtime could not start the prepared task (its message says why)."""
+
+
+class ContainerNotFoundError(ExecutorError):
+    """The task's container (or process) does not exist (any more)."""
+
+
+class EngineError(ExecutorError):
+    """Any other refusal by the runtime; fatal for the task."""
+
+
+class EngineUnavailableError(ExecutorError):
+    """The runtime did not answer (engine down, timeout): retried with backoff."""
+
+    temporary = True
+
+
+# --- observations ----------------------------------------------------------------------
+
+
+class RuntimeState(enum.StrEnum):
+    MISSING = "missing"  # nothing exists for the task
+    CREATED = "created"  # prepared, never started (or its start failed)
+    RUNNING = "running"
+    EXITED = "exited"
+
+
+class Health(enum.StrEnum):
+    NONE = "none"  # no healthcheck: running counts as healthy
+    STARTING = "starting"
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What ``Controller.inspect`` sees of a task's container or process."""
+
+    state: RuntimeState
+    container_id: str = ""
+    pid: int = 0
+    exit_code: int = 0
+    health: Health = Health.NONE
+    started_at: str = ""  # runtime-specific start stamp, for diagnostics and tests
+    error: str = ""  # the runtime's last error for this container, if any
+
+
+@dataclass(frozen=True, slots=True)
+class ExitResult:
+    """What ``Controller.wait`` returns when the task stopped running."""
+
+    exit_code: int
+    unhealthy: bool = False  # stopped because its healthcheck failed
+    message: str = ""
+
+
+# --- protocols -------------------------------------------------------------------------
+
+
+class Controller(Protocol):
+    """Drives one task's container or process. Every method may block."""
+
+    def inspect(self) -> Observation: ...
+
+    def prepare(self) -> None:
+        """Create the container (or check the command) without starting it."""
+        ...
+
+    def start(self) -> None: ...
+
+    def wait(self) -> ExitResult:
+        """Block until the task stops running (or its healthcheck fails)."""
+        ...
+
+    def shutdown(self) -> None:
+        """Send the stop signal, give the grace period, then kill."""
+        ...
+
+    def terminate(self) -> None:
+        """Kill at once."""
+        ...
+
+    def remove(self) -> None: ...
+
+    def logs(self) -> bytes:
+        """The task's output so far."""
+        ...
+
+    def close(self) -> None:
+        """Release resources and make a blocked ``wait`` return soon (it raises
+        ``EngineUnavailableError``); the container keeps running."""
+        ...
+
+
+class Executor(Protocol):
+    """A runtime on this node: builds controllers and finds what it runs."""
+
+    name: ClassVar[str]
+
+    def controller(self, task: Task) -> Controller: ...
+
+    def list_tasks(self) -> Mapping[str, str]:
+        """Task id → container id (or pid) of everything this node's executor holds,
+        running or not."""
+        ...
+
+    def remove_orphan(self, task_id: str) -> None:
+        """Stop and remove what is left of a task this node no longer holds."""
+        ...

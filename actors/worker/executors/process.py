@@ -1,0 +1,307 @@
+"""The process executor: a task's command and args as a local process group, for machines
+without Docker.
+
+Rules:
+- The image is only recorded (status message, state file); the command + args are run
+  (there is no image to read a default command from, so a task without one is rejected).
+  The spec's env is applied over this process's environment; ``dir`` is the working dir.
+- Each task runs under ``process_shim.py`` in a new session: the shim leads the process
+  group and writes the command's exit code to ``<task>.exit``. Output goes to ``<task>.log``.
+- ``<task>.json`` in ``STATE_DIR`` records the argv, image, pid and the pid's start time
+  (``/proc/<pid>/stat`` field 22), written atomically. A worker that restarted re-adopts a
+  group whose leader still has that pid and start time (a reused pid never matches) and
+  polls ``/proc`` for it, since it is not our child.
+- shutdown: stop signal (default SIGTERM) to the group, the grace period, then SIGKILL.
+- OS errors are mapped to ``executors.base`` errors at the edge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from actors.worker.executors.base import (
+    ContainerNotFoundError,
+    EngineError,
+    ExitResult,
+    InvalidTaskError,
+    Observation,
+    RuntimeState,
+    StartError,
+)
+from actors.worker.executors.docker_config import stop_signal_name
+from api.objects import Task
+
+__all__ = ["ProcessController", "ProcessExecutor", "process_start_ticks"]
+
+SHIM = Path(__file__).with_name("process_shim.py")
+POLL = 0.1  # seconds between /proc checks
+KILLED = 128 + signal.SIGKILL
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """The start time of a live (non-zombie) ``pid`` in clock ticks, None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    if not fields or fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as handle:
+        json.dump(data, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class ProcessController:
+    def __init__(self, executor: ProcessExecutor, task: Task) -> None:
+        self._executor = executor
+        self._task = task
+        self._closed = threading.Event()
+        spec = task.spec.container
+        self.argv = [*spec.command, *spec.args]
+        self.env = dict(os.environ)
+        for item in spec.env:
+            key, _, value = item.partition("=")
+            self.env[key] = value
+        self.workdir = spec.dir or None
+        self.grace = max(0.0, spec.stop_grace_period)
+        try:
+            name = stop_signal_name(spec.stop_signal) or "SIGTERM"
+            self.stop_signal: signal.Signals | None = signal.Signals[name]
+        except (ValueError, KeyError):
+            self.stop_signal = None
+        base = executor.state_dir / task.id
+        self.state_file = base.with_suffix(".json")
+        self.exit_file = base.with_suffix(".exit")
+        self.log_file = base.with_suffix(".log")
+
+    # -- state --------------------------------------------------------------------------
+    def _record(self) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads(self.state_file.read_text())
+            return data
+        except (OSError, ValueError):
+            return None
+
+    def _exit_code(self) -> tuple[int, str] | None:
+        try:
+            first, _, rest = self.exit_file.read_text().partition("\n")
+            return int(first), rest.strip()
+        except (OSError, ValueError):
+            return None
+
+    def _alive(self, record: Mapping[str, Any]) -> bool:
+        pid = int(record.get("pid") or 0)
+        child = self._executor.child(self._task.id)
+        if child is not None and child.pid == pid:
+            return child.poll() is None
+        return pid > 0 and process_start_ticks(pid) == record.get("start_ticks")
+
+    def _finished_code(self, pid: int) -> tuple[int, str]:
+        recorded = self._exit_code()
+        if recorded is not None:
+            return recorded
+        child = self._executor.child(self._task.id)
+        if child is not None and child.pid == pid and child.returncode is not None:
+            code = child.returncode
+            return (128 - code if code < 0 else code), ""
+        return KILLED, "killed"
+
+    def inspect(self) -> Observation:
+        record = self._record()
+        if record is None:
+            return Observation(RuntimeState.MISSING)
+        pid = int(record.get("pid") or 0)
+        if pid == 0:
+            return Observation(RuntimeState.CREATED)
+        started = str(record.get("started_at", ""))
+        if self._alive(record):
+            return Observation(
+                RuntimeState.RUNNING, container_id=str(pid), pid=pid, started_at=started
+            )
+        code, error = self._finished_code(pid)
+        return Observation(
+            RuntimeState.EXITED,
+            container_id=str(pid),
+            exit_code=code,
+            started_at=started,
+            error=error,
+        )
+
+    # -- actions ------------------------------------------------------------------------
+    def prepare(self) -> None:
+        if not self.argv:
+            raise InvalidTaskError(
+                "process executor: the task has no command (an image's default command "
+                "is unknown without Docker)"
+            )
+        if self.stop_signal is None:
+            raise InvalidTaskError(f"unknown stop signal {self._task.spec.container.stop_signal!r}")
+        program = self.argv[0]
+        if "/" in program:
+            found = program if os.access(program, os.X_OK) and os.path.isfile(program) else None
+        else:
+            found = shutil.which(program, path=self.env.get("PATH"))
+        if found is None:
+            raise InvalidTaskError(f'exec: "{program}": executable file not found')
+        if self.workdir is not None and not os.path.isdir(self.workdir):
+            raise InvalidTaskError(f"working directory {self.workdir} does not exist")
+        if self._record() is None:
+            try:
+                _write_json(self.state_file, self._base_record())
+            except OSError as exc:
+                raise EngineError(f"cannot write {self.state_file}: {exc}") from exc
+
+    def _base_record(self) -> dict[str, Any]:
+        return {"argv": self.argv, "image": self._task.spec.container.image, "pid": 0}
+
+    def start(self) -> None:
+        record = self._record() or self._base_record()
+        if int(record.get("pid") or 0):
+            return  # started already
+        with contextlib.suppress(FileNotFoundError):
+            self.exit_file.unlink()
+        try:
+            with open(self.log_file, "ab") as log:
+                child = subprocess.Popen(
+                    [sys.executable, str(SHIM), str(self.exit_file), "--", *self.argv],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=self.env,
+                    cwd=self.workdir,
+                    start_new_session=True,
+                    close_fds=True,
+                )
+        except OSError as exc:
+            raise StartError(f"starting process failed: {exc}") from exc
+        self._executor.adopt_child(self._task.id, child)
+        record.update(
+            pid=child.pid, start_ticks=process_start_ticks(child.pid), started_at=time.time()
+        )
+        try:
+            _write_json(self.state_file, record)
+        except OSError as exc:
+            raise EngineError(f"cannot write {self.state_file}: {exc}") from exc
+
+    def _pid(self) -> int:
+        record = self._record()
+        if record is None:
+            raise ContainerNotFoundError(f"no process for task {self._task.id}")
+        return int(record.get("pid") or 0)
+
+    def wait(self) -> ExitResult:
+        record = self._record()
+        if record is None:
+            raise ContainerNotFoundError(f"no process for task {self._task.id}")
+        pid = int(record.get("pid") or 0)
+        while self._alive(record):
+            if self._closed.wait(POLL):
+                raise ContainerNotFoundError("wait ended: controller closed")
+        code, error = self._finished_code(pid)
+        return ExitResult(exit_code=code, message=error)
+
+    def _signal(self, signum: int) -> bool:
+        """Signal the task's group; False when it is not running."""
+        record = self._record()
+        if record is None or not self._alive(record):
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(int(record["pid"]), signum)
+        return True
+
+    def _wait_dead(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        record = self._record()
+        while record is not None and self._alive(record):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL)
+        return True
+
+    def shutdown(self) -> None:
+        signum = self.stop_signal or signal.SIGTERM
+        if not self._signal(signum) or self._wait_dead(self.grace):
+            return
+        self.terminate()
+
+    def terminate(self) -> None:
+        if self._signal(signal.SIGKILL):
+            self._wait_dead(5.0)
+
+    def remove(self) -> None:
+        self.terminate()
+        for path in (self.state_file, self.exit_file, self.log_file):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        self._executor.forget_child(self._task.id)
+
+    def logs(self) -> bytes:
+        try:
+            return self.log_file.read_bytes()
+        except FileNotFoundError:
+            return b""
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+class ProcessExecutor:
+    """Local process groups for this node's tasks; state kept in ``state_dir``."""
+
+    name: ClassVar[str] = "process"
+
+    def __init__(self, state_dir: Path, node_id: str = "") -> None:
+        self.state_dir = Path(state_dir)
+        self.node_id = node_id
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+
+    def controller(self, task: Task) -> ProcessController:
+        return ProcessController(self, task)
+
+    def child(self, task_id: str) -> subprocess.Popen[bytes] | None:
+        with self._lock:
+            return self._children.get(task_id)
+
+    def adopt_child(self, task_id: str, child: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._children[task_id] = child
+
+    def forget_child(self, task_id: str) -> None:
+        with self._lock:
+            self._children.pop(task_id, None)
+
+    def list_tasks(self) -> Mapping[str, str]:
+        found: dict[str, str] = {}
+        for path in self.state_dir.glob("*.json"):
+            try:
+                pid = int(json.loads(path.read_text()).get("pid") or 0)
+            except (OSError, ValueError):
+                pid = 0
+            found[path.stem] = str(pid)
+        return found
+
+    def remove_orphan(self, task_id: str) -> None:
+        controller = ProcessController(self, Task(id=task_id))
+        controller.shutdown()
+        controller.remove()

@@ -1,0 +1,92 @@
+"""The worker's assignments and last statuses on disk, so a worker restarted after
+``kill -9`` knows its tasks and re-adopts their containers.
+
+Rules:
+- One file, ``STATE_DIR/worker/tasks.msgpack``: ``{"v": 1, "tasks": [task...],
+  "statuses": {task id: status}}``, objects in the ``api.codec_objects`` encoding.
+- Writes are atomic: a temp file, fsync, rename, fsync of the directory. A reader sees the
+  old or the new file, never a torn one.
+- A file that cannot be decoded is moved aside (``.corrupt``) and the worker starts empty:
+  the next full assignment set from a manager repopulates it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from actors.log import get_logger
+from api.codec_objects import ObjectDecodeError, decode, encode
+from api.objects import Task, TaskStatus
+
+__all__ = ["WorkerState", "WorkerStateFile"]
+
+FORMAT_VERSION = 1
+
+
+def _no_tasks() -> dict[str, Task]:
+    return {}
+
+
+def _no_statuses() -> dict[str, TaskStatus]:
+    return {}
+
+
+@dataclass
+class WorkerState:
+    tasks: dict[str, Task] = field(default_factory=_no_tasks)
+    statuses: dict[str, TaskStatus] = field(default_factory=_no_statuses)
+
+
+class WorkerStateFile:
+    def __init__(self, state_dir: Path) -> None:
+        self.dir = Path(state_dir)
+        self.path = self.dir / "tasks.msgpack"
+        self._log = get_logger("worker")
+
+    def load(self) -> WorkerState:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return WorkerState()
+        try:
+            data = msgpack.unpackb(raw, raw=False)
+            if not isinstance(data, dict) or data.get("v") != FORMAT_VERSION:
+                raise ValueError("unknown format")
+            tasks = [decode(Task, item) for item in data.get("tasks", [])]
+            statuses = {
+                str(key): decode(TaskStatus, value)
+                for key, value in dict(data.get("statuses", {})).items()
+            }
+        except (ValueError, TypeError, ObjectDecodeError, msgpack.UnpackException) as exc:
+            aside = self.path.with_suffix(".corrupt")
+            os.replace(self.path, aside)
+            self._log.error(
+                "worker.state.corrupt", path=str(self.path), moved_to=str(aside), error=str(exc)
+            )
+            return WorkerState()
+        return WorkerState({task.id: task for task in tasks}, statuses)
+
+    def save(self, tasks: Mapping[str, Task], statuses: Mapping[str, TaskStatus]) -> None:
+        data: dict[str, Any] = {
+            "v": FORMAT_VERSION,
+            "tasks": [encode(task) for task in tasks.values()],
+            "statuses": {key: encode(status) for key, status in statuses.items()},
+        }
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "wb") as handle:
+            handle.write(msgpack.packb(data, use_bin_type=True))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+        fd = os.open(self.dir, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

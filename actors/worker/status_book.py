@@ -1,0 +1,160 @@
+"""The worker's tasks and latest statuses, shared between its actors and one flusher thread
+that persists them and reports changed statuses in batches.
+
+Rules:
+- Any thread may update the book (task runners report from their own threads); every
+  method takes the lock only to copy or change plain dicts.
+- Statuses are coalesced per task: only the latest status of each task changed since the
+  last flush is reported. A flush runs every ``interval`` seconds when something changed,
+  and at once after an urgent change (RUNNING, terminal states).
+- Order inside a flush: write the state file (fsync) first, then report, so a status a
+  manager has seen is never lost by a crash. A failed report is retried at the next flush
+  (newer statuses of the same task win); a failed write is retried too and blocks reports.
+- The flusher thread starts in ``start`` and ends after a final flush in ``stop``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from actors.log import get_logger
+from actors.worker.interfaces import StatusReporter
+from actors.worker.state import WorkerState, WorkerStateFile
+from api.objects import Task, TaskStatus
+from api.task_state import TaskState
+
+__all__ = ["StatusBook", "is_urgent"]
+
+
+def is_urgent(status: TaskStatus) -> bool:
+    return status.state is TaskState.RUNNING or status.state.is_terminal
+
+
+class StatusBook:
+    def __init__(
+        self,
+        state_file: WorkerStateFile,
+        reporter: StatusReporter | None = None,
+        *,
+        interval: float = 0.1,
+    ) -> None:
+        self._file = state_file
+        self._reporter = reporter
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._tasks: dict[str, Task] = {}
+        self._statuses: dict[str, TaskStatus] = {}
+        self._unreported: dict[str, TaskStatus] = {}
+        self._dirty = False
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._log = get_logger("worker")
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def load(self) -> WorkerState:
+        state = self._file.load()
+        with self._lock:
+            self._tasks = dict(state.tasks)
+            self._statuses = {k: v for k, v in state.statuses.items() if k in self._tasks}
+        return WorkerState(dict(self._tasks), dict(self._statuses))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="worker-status-flush", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.flush()
+
+    def set_reporter(self, reporter: StatusReporter | None) -> None:
+        with self._lock:
+            self._reporter = reporter
+            self._unreported = dict(self._statuses)  # a new session gets everything
+        self._wake.set()
+
+    # -- updates ------------------------------------------------------------------------
+    def put_task(self, task: Task) -> None:
+        with self._lock:
+            self._tasks[task.id] = task
+            self._dirty = True
+
+    def forget_task(self, task_id: str) -> None:
+        """The task is no longer assigned (its status stays until ``forget_status``)."""
+        with self._lock:
+            if self._tasks.pop(task_id, None) is not None:
+                self._dirty = True
+
+    def forget_status(self, task_id: str) -> None:
+        with self._lock:
+            self._statuses.pop(task_id, None)
+            self._unreported.pop(task_id, None)
+            self._dirty = True
+
+    def update(self, task_id: str, status: TaskStatus) -> None:
+        with self._lock:
+            self._statuses[task_id] = status
+            self._unreported[task_id] = status
+            self._dirty = True
+        if is_urgent(status):
+            self._wake.set()
+
+    # -- reads --------------------------------------------------------------------------
+    def status(self, task_id: str) -> TaskStatus | None:
+        with self._lock:
+            return self._statuses.get(task_id)
+
+    def task_ids(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._tasks)
+
+    def current(self) -> Sequence[tuple[str, TaskStatus]]:
+        with self._lock:
+            return [(k, v) for k, v in self._statuses.items() if k in self._tasks]
+
+    # -- flushing -----------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                self.flush()
+            except Exception as exc:  # never let the flusher die
+                self._log.error("worker.status.flush_failed", error=str(exc), exc_info=exc)
+
+    def flush(self) -> None:
+        with self._lock:
+            dirty = self._dirty
+            tasks = dict(self._tasks)
+            statuses = dict(self._statuses)
+            self._dirty = False
+        if dirty:
+            try:
+                self._file.save(tasks, statuses)
+            except OSError as exc:
+                with self._lock:
+                    self._dirty = True
+                self._log.error(
+                    "worker.state.write_failed", path=str(self._file.path), error=str(exc)
+                )
+                return
+        with self._lock:
+            reporter = self._reporter
+            if reporter is None or not self._unreported:
+                return
+            batch = self._unreported
+            self._unreported = {}
+        try:
+            reporter.report_status(list(batch.items()))
+        except Exception as exc:
+            with self._lock:
+                for key, value in batch.items():
+                    self._unreported.setdefault(key, value)
+            self._log.warning("worker.status.report_failed", error=str(exc), count=len(batch))

@@ -1,0 +1,373 @@
+"""The worker: reconciles the assignments the agent hands down into one task runner per
+task, and keeps them and their statuses on disk.
+
+Rules:
+- ``apply_assignments`` (the ``AssignmentSink`` side, called through a pykka proxy or
+  ``WorkerSink``) starts a runner for each new task, passes desired-state changes on, and
+  tells removed tasks' runners to shut down and remove their container. A full set removes
+  every task not in it.
+- The actor never blocks: executor calls run in the runners' threads, disk writes and
+  reports in the status book's flusher thread, the orphan sweep in a thread of its own.
+  ``current_statuses`` is answered from memory.
+- Runners are supervised here: a crashed runner is restarted after a backoff and inspects
+  its container again (adopting it, never restarting it). More than ``max_runner_crashes``
+  crashes within ``runner_crash_window`` seconds fail the task instead.
+- On start the worker loads its tasks and statuses from ``STATE_DIR`` and starts their
+  runners (which re-adopt containers), then sweeps away containers of tasks it no longer
+  holds. The sweep runs again after every full assignment set.
+- On stop the runners are stopped; containers keep running (a restarted worker adopts them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pykka
+
+from actors.log import get_logger
+from actors.supervisor import (
+    Backoff,
+    ChildContext,
+    ChildExit,
+    Directory,
+    SupervisedActor,
+    ThreadTimer,
+    Timer,
+)
+from actors.worker.executors.base import Executor
+from actors.worker.interfaces import StatusReporter
+from actors.worker.state import WorkerStateFile
+from actors.worker.status_book import StatusBook
+from actors.worker.task_runner import RemoveTask, TaskRunner, TaskUpdate
+from api.objects import Task, TaskStatus
+from api.task_state import TaskState
+
+__all__ = ["Worker", "WorkerSink"]
+
+RUNNER_BACKOFF = Backoff(initial=0.2, maximum=10.0)
+
+
+@dataclass(frozen=True)
+class _RestartRunner:
+    task_id: str
+    incarnation: int
+
+
+@dataclass(frozen=True)
+class _RunnerFinished:
+    task_id: str
+
+
+@dataclass
+class _Runner:
+    task: Task
+    removing: bool = False
+    ref: pykka.ActorRef[Any] | None = None
+    incarnation: int = 0
+    crashes: deque[float] = field(default_factory=deque)
+
+
+class Worker(SupervisedActor):
+    def __init__(
+        self,
+        ctx: ChildContext | None = None,
+        *,
+        executor: Executor,
+        state_dir: Path,
+        node_id: str = "",
+        reporter: StatusReporter | None = None,
+        flush_interval: float = 0.1,
+        wall_clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
+        timer: Timer | None = None,
+        runner_backoff: Backoff = RUNNER_BACKOFF,
+        max_runner_crashes: int = 5,
+        runner_crash_window: float = 60.0,
+    ) -> None:
+        super().__init__(ctx)
+        self.executor = executor
+        self.state_dir = Path(state_dir)
+        self.node_id = node_id
+        self._reporter = reporter
+        self._flush_interval = flush_interval
+        self._wall_clock = wall_clock
+        self._clock = clock or (ctx.clock if ctx is not None else time.monotonic)
+        self._timer: Timer = timer or (ctx.timer if ctx is not None else ThreadTimer())
+        self._backoff = runner_backoff
+        self._max_crashes = max_runner_crashes
+        self._crash_window = runner_crash_window
+        self._runners: dict[str, _Runner] = {}
+        self._book: StatusBook | None = None
+        self._directory = Directory([])
+        self._log = get_logger("worker", executor=executor.name)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def on_start(self) -> None:
+        book = StatusBook(
+            WorkerStateFile(self.state_dir / "worker"),
+            self._reporter,
+            interval=self._flush_interval,
+        )
+        state = book.load()
+        self._book = book
+        book.start()
+        for task in state.tasks.values():
+            self._add(task, state.statuses.get(task.id))
+        self._log.info("worker.started", tasks=len(state.tasks))
+        self._sweep_orphans()
+
+    def on_stop(self) -> None:
+        runners, self._runners = self._runners, {}
+        futures = []
+        for runner in runners.values():
+            if runner.ref is not None:
+                with contextlib.suppress(pykka.ActorDeadError):
+                    futures.append(runner.ref.stop(block=False))
+        for future in futures:
+            with contextlib.suppress(Exception):
+                future.get(timeout=5.0)
+        if self._book is not None:
+            self._book.stop()
+        self._log.info("worker.stopped")
+
+    # -- AssignmentSink -----------------------------------------------------------------
+    def apply_assignments(self, full: bool, tasks: Sequence[Task], removed: Sequence[str]) -> None:
+        incoming = {task.id: task for task in tasks}
+        gone = set(removed)
+        if full:
+            gone |= {task_id for task_id in self._runners if task_id not in incoming}
+        for task in incoming.values():
+            self._upsert(task)
+        for task_id in gone - set(incoming):
+            self._remove(task_id)
+        self._log.info(
+            "worker.assignments.applied", full=full, tasks=len(incoming), removed=len(gone)
+        )
+        if full:
+            self._sweep_orphans()
+
+    def current_statuses(self) -> Sequence[tuple[str, TaskStatus]]:
+        return self._require_book().current()
+
+    # -- other requests -----------------------------------------------------------------
+    def set_reporter(self, reporter: StatusReporter | None) -> None:
+        """Report to ``reporter`` from now on (every known status is sent again)."""
+        self._reporter = reporter
+        self._require_book().set_reporter(reporter)
+
+    def task_ids(self) -> Sequence[str]:
+        return sorted(self._runners)
+
+    def flush(self) -> None:
+        """Persist and report now (tests, shutdown)."""
+        self._require_book().flush()
+
+    def _require_book(self) -> StatusBook:
+        if self._book is None:
+            raise RuntimeError("worker not started")
+        return self._book
+
+    # -- told ---------------------------------------------------------------------------
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, ChildExit):
+            self._on_runner_exit(message)
+        elif isinstance(message, _RestartRunner):
+            runner = self._runners.get(message.task_id)
+            due = runner is not None and runner.incarnation == message.incarnation
+            if runner is not None and due and runner.ref is None:
+                self._start_runner(runner)
+        elif isinstance(message, _RunnerFinished):
+            runner = self._runners.pop(message.task_id, None)
+            if runner is not None:
+                self._require_book().forget_status(message.task_id)
+                self._log.info("worker.task.removed", task_id=message.task_id)
+        return None
+
+    # -- reconciliation -----------------------------------------------------------------
+    def _initial_status(self, task: Task, persisted: TaskStatus | None) -> TaskStatus:
+        candidates = [task.status] + ([persisted] if persisted is not None else [])
+        return max(candidates, key=lambda status: (status.state, status.timestamp))
+
+    def _add(self, task: Task, persisted: TaskStatus | None) -> None:
+        book = self._require_book()
+        book.put_task(task)
+        status = self._initial_status(task, persisted)
+        if book.status(task.id) is None:
+            book.update(task.id, status)
+        runner = _Runner(task=task)
+        self._runners[task.id] = runner
+        self._start_runner(runner, status)
+
+    def _upsert(self, task: Task) -> None:
+        runner = self._runners.get(task.id)
+        if runner is None:
+            self._add(task, self._require_book().status(task.id))
+            return
+        if runner.removing:
+            return  # being removed: a task never comes back once unassigned
+        changed = task.desired_state != runner.task.desired_state
+        runner.task = task
+        self._require_book().put_task(task)
+        if changed and runner.ref is not None:
+            self._tell_runner(runner, TaskUpdate(task))
+
+    def _remove(self, task_id: str) -> None:
+        runner = self._runners.get(task_id)
+        book = self._require_book()
+        book.forget_task(task_id)
+        if runner is None:
+            book.forget_status(task_id)
+            return
+        if not runner.removing:
+            runner.removing = True
+            if runner.ref is not None:
+                self._tell_runner(runner, RemoveTask())
+
+    def _tell_runner(self, runner: _Runner, message: object) -> None:
+        if runner.ref is None:
+            return
+        # A dead runner's exit report is on the way; the restarted one reads runner.task.
+        with contextlib.suppress(pykka.ActorDeadError):
+            runner.ref.tell(message)
+
+    # -- runners ------------------------------------------------------------------------
+    def _start_runner(self, runner: _Runner, status: TaskStatus | None = None) -> None:
+        book = self._require_book()
+        task_id = runner.task.id
+        current = status or book.status(task_id) or runner.task.status
+        runner.incarnation += 1
+        ctx = ChildContext(
+            name=task_id,
+            incarnation=runner.incarnation,
+            peers=self._directory,
+            report_exit=self._report_exit,
+            clock=self._clock,
+            timer=self._timer,
+        )
+        runner.ref = TaskRunner.start(
+            ctx,
+            runner.task,
+            current,
+            self.executor,
+            on_status=book.update,
+            on_finished=self._finished,
+            removing=runner.removing,
+            wall_clock=self._wall_clock,
+            timer=self._timer,
+        )
+
+    def _report_exit(self, exit_: ChildExit) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(exit_)
+
+    def _finished(self, task_id: str) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(_RunnerFinished(task_id))
+
+    def _on_runner_exit(self, exit_: ChildExit) -> None:
+        runner = self._runners.get(exit_.name)
+        if runner is None or runner.incarnation != exit_.incarnation or exit_.error is None:
+            return
+        runner.ref = None
+        now = self._clock()
+        runner.crashes.append(now)
+        while runner.crashes and runner.crashes[0] < now - self._crash_window:
+            runner.crashes.popleft()
+        error = f"{type(exit_.error).__name__}: {exit_.error}"
+        cause = exit_.error.__cause__
+        if cause is not None:
+            error = f"{error} ({type(cause).__name__}: {cause})"
+        if len(runner.crashes) > self._max_crashes:
+            self._log.error("worker.task.runner.gave_up", task_id=exit_.name, error=error)
+            self._give_up(runner, error)
+            return
+        delay = self._backoff.delay(len(runner.crashes))
+        self._log.warning(
+            "worker.task.runner.crashed",
+            task_id=exit_.name,
+            error=error,
+            delay=delay,
+            attempt=len(runner.crashes),
+        )
+        due = _RestartRunner(exit_.name, runner.incarnation)
+        self._timer.call_later(delay, lambda: self._tell_self(due))
+
+    def _give_up(self, runner: _Runner, error: str) -> None:
+        book = self._require_book()
+        task_id = runner.task.id
+        status = book.status(task_id) or runner.task.status
+        if not status.state.is_terminal:
+            book.update(
+                task_id,
+                replace(
+                    status,
+                    state=TaskState.FAILED,
+                    message="failed",
+                    err=f"task runner crashed repeatedly: {error}",
+                    timestamp=self._wall_clock(),
+                ),
+            )
+        if runner.removing:
+            self._runners.pop(task_id, None)
+            book.forget_status(task_id)
+
+    def _tell_self(self, message: object) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(message)
+
+    # -- orphans ------------------------------------------------------------------------
+    def _sweep_orphans(self) -> None:
+        book = self._require_book()
+        thread = threading.Thread(
+            target=self._sweep, args=(book,), name="worker-orphan-sweep", daemon=True
+        )
+        thread.start()
+
+    def _sweep(self, book: StatusBook) -> None:
+        try:
+            found = self.executor.list_tasks()
+        except Exception as exc:
+            self._log.warning("worker.orphans.list_failed", error=str(exc))
+            return
+        for task_id in found:
+            if task_id in book.task_ids() or book.status(task_id) is not None:
+                continue
+            try:
+                self.executor.remove_orphan(task_id)
+                self._log.info("worker.orphan.removed", task_id=task_id)
+            except Exception as exc:
+                self._log.warning("worker.orphan.remove_failed", task_id=task_id, error=str(exc))
+
+
+class WorkerSink:
+    """An ``AssignmentSink`` over a running ``Worker``: assignments are told (never block),
+    statuses asked with a timeout. ``ref`` may be a callable returning the current ref
+    (e.g. ``lambda: directory.get("worker")``) so a restarted worker is found."""
+
+    def __init__(
+        self,
+        ref: pykka.ActorRef[Any] | Callable[[], pykka.ActorRef[Any]],
+        *,
+        timeout: float = 5.0,
+    ) -> None:
+        self._ref = ref
+        self._timeout = timeout
+
+    def _current(self) -> pykka.ActorRef[Any]:
+        return self._ref if isinstance(self._ref, pykka.ActorRef) else self._ref()
+
+    def apply_assignments(self, full: bool, tasks: Sequence[Task], removed: Sequence[str]) -> None:
+        self._current().proxy().apply_assignments(full, tuple(tasks), tuple(removed))
+
+    def current_statuses(self) -> Sequence[tuple[str, TaskStatus]]:
+        result: Sequence[tuple[str, TaskStatus]] = (
+            self._current().proxy().current_statuses().get(timeout=self._timeout)
+        )
+        return result
