@@ -39,7 +39,6 @@ __all__ = ["Dispatcher"]
 _log = get_logger("dispatcher")
 _TICK: Final = "tick"
 STOPPED = "dispatcher stopped"
-MAX_STATUS_BACKLOG: Final = 1000  # flush early when this many statuses wait
 
 
 def _period(tx: ReadTx) -> float | None:

@@ -1,0 +1,56 @@
+"""Dispatcher message bodies: objects through the codec and back, validated by transport."""
+
+from __future__ import annotations
+
+from actors.dispatcher.wire import (
+    SESSION,
+    ManagerAddress,
+    SessionFrame,
+    encode_frame,
+    encode_session_request,
+    encode_status_updates,
+    parse_frame,
+    parse_session_request,
+    parse_status_updates,
+)
+from api.objects import NodeDescription, Platform, TaskStatus
+from api.task_state import TaskState
+from tests.unit.dispatcher.helpers import NODE_A, task
+from transport.codec import decode, encode
+
+
+def test_session_frame_round_trips_through_the_wire_codec() -> None:
+    frame = SessionFrame(
+        session_id="s1",
+        heartbeat_period=4.9,
+        managers=(ManagerAddress("tcp://10.0.0.1:4242", b"k" * 40),),
+        full=True,
+        tasks=(task("t1"), task("t2", state=TaskState.RUNNING)),
+        removed=("t0",),
+    )
+    wire = encode("dispatcher.session.message", encode_frame(frame), request_id=7, more=True)
+    envelope = decode(wire)
+    assert envelope.more
+    assert parse_frame(envelope.body) == frame
+
+
+def test_closing_frame_names_its_reason() -> None:
+    frame = SessionFrame("s1", 5.0, (), False, (), (), closed="heartbeat failure")
+    envelope = decode(encode("dispatcher.session.message", encode_frame(frame), request_id=7))
+    assert parse_frame(envelope.body).closed == "heartbeat failure"
+
+
+def test_session_request_round_trip() -> None:
+    desc = NodeDescription(hostname="h", platform=Platform("linux", "aarch64"))
+    envelope = decode(
+        encode(SESSION, encode_session_request(NODE_A, desc, "10.1.1.1"), request_id=3)
+    )
+    assert parse_session_request(envelope.body) == (NODE_A, desc, "10.1.1.1")
+
+
+def test_undecodable_status_items_are_named_not_fatal() -> None:
+    items = encode_status_updates([("t1", TaskStatus(state=TaskState.RUNNING))])
+    items.append({"task_id": "t2", "status": {"state": "no-such-state"}})
+    good, bad = parse_status_updates(items)
+    assert [t for t, _ in good] == ["t1"]
+    assert [t for t, _ in bad] == ["t2"] and "undecodable" in bad[0][1]
