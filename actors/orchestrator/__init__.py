@@ -1,0 +1,62 @@
+"""The orchestrator (leader-only, DESIGN.md §2): turns services into tasks.
+
+Pure cores, each given a ``Snapshot`` (state), a clock value and a random source, each
+returning a ``Plan`` of effects: ``replicated`` (slots 1..N, scale), ``global_`` (one task
+per eligible node), ``restart`` (dead tasks, restart policy, delays), ``update`` (rolling
+updates), ``reaper`` (history retention, ``service rm``), ``reconcile`` (one pass over
+services). ``actor`` holds the two pykka shells that read and write the store:
+``OrchestratorActor`` and ``TaskReaperActor``. Only ``actor`` does I/O.
+"""
+
+from actors.orchestrator.actor import (
+    DEFAULT_TICK_INTERVAL,
+    OrchestratorActor,
+    TaskReaperActor,
+    TickReport,
+)
+from actors.orchestrator.global_ import eligible_nodes, reconcile_global
+from actors.orchestrator.reaper import is_finished, mark_removed, reap
+from actors.orchestrator.reconcile import reconcile_services
+from actors.orchestrator.replicated import reconcile_replicated, removal_order
+from actors.orchestrator.restart import RestartHistory, SlotState, SlotVerdict, judge_slot
+from actors.orchestrator.state import (
+    CreateTask,
+    DeleteService,
+    DeleteTask,
+    Effect,
+    Plan,
+    SetDesiredState,
+    SetServiceSpec,
+    SetUpdateStatus,
+    Snapshot,
+)
+from actors.orchestrator.update import plan_update
+
+__all__ = [
+    "DEFAULT_TICK_INTERVAL",
+    "CreateTask",
+    "DeleteService",
+    "DeleteTask",
+    "Effect",
+    "OrchestratorActor",
+    "Plan",
+    "RestartHistory",
+    "SetDesiredState",
+    "SetServiceSpec",
+    "SetUpdateStatus",
+    "SlotState",
+    "SlotVerdict",
+    "Snapshot",
+    "TaskReaperActor",
+    "TickReport",
+    "eligible_nodes",
+    "is_finished",
+    "judge_slot",
+    "mark_removed",
+    "plan_update",
+    "reap",
+    "reconcile_global",
+    "reconcile_replicated",
+    "reconcile_services",
+    "removal_order",
+]

@@ -1,0 +1,430 @@
+"""``OrchestratorActor`` and ``TaskReaperActor``: leader-only shells around the pure cores.
+
+Rules (the same for both):
+- Built from the store: ``on_start`` starts watching and does a full pass over every
+  service, so nothing missed during a leader change is lost. A closed watch (reset after a
+  snapshot restore, or overflow) makes the next tick re-read everything.
+- The watch callback only asks for a tick: the first event after a quiet period arms a
+  timer for ``tick_interval`` seconds; every event until it fires joins the same tick.
+  A tick turns the events into dirty service ids, copies what the core needs out of one
+  ``store.view``, runs the core and writes the plan from here only, in one
+  ``store.batch``: one sub-transaction per effect, each re-checked against the object as
+  it is then (a desired state is only ever raised), so a racing status report is never
+  overwritten. A write that fails marks its service dirty for the next tick.
+- A plan that wants to run again later (restart delays, update delays) arms a timer for
+  then; that tick is a full pass.
+- Tests drive ``tick()`` directly through a proxy and may pass a manual ``timer``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pykka
+
+from actors.log import get_logger
+from actors.orchestrator.reaper import reap
+from actors.orchestrator.reconcile import reconcile_services
+from actors.orchestrator.restart import RestartHistory
+from actors.orchestrator.state import (
+    CreateTask,
+    DeleteService,
+    DeleteTask,
+    Effect,
+    Plan,
+    SetDesiredState,
+    SetServiceSpec,
+    SetUpdateStatus,
+    Snapshot,
+)
+from actors.store import (
+    Action,
+    Batch,
+    Event,
+    MemoryStore,
+    ReadTx,
+    StoreError,
+    WatchClosed,
+    Watcher,
+    WriteTx,
+    clusters,
+    nodes,
+    services,
+    tasks,
+)
+from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
+from api.objects import Cluster, Node, ObjectKind, Service, Task
+
+__all__ = ["DEFAULT_TICK_INTERVAL", "OrchestratorActor", "TaskReaperActor", "TickReport"]
+
+DEFAULT_TICK_INTERVAL = 0.05
+RETRY_INTERVAL = 0.5
+_KINDS = frozenset({ObjectKind.NODE, ObjectKind.SERVICE, ObjectKind.TASK, ObjectKind.CLUSTER})
+
+
+@dataclass(frozen=True)
+class _Tick:
+    pass
+
+
+@dataclass(frozen=True)
+class TickReport:
+    """What one tick did (for tests and logs)."""
+
+    events: int = 0
+    full: bool = False
+    services: int = 0
+    written: int = 0
+    failed: int = 0
+    wake_at: float | None = None
+
+
+def _read(tx: ReadTx, ids: set[str] | None) -> Snapshot:
+    """Copy out the services (all when ``ids`` is None), their tasks and every node."""
+    if ids is None:
+        all_services = services.list_all(tx)
+        all_tasks = tasks.list_all(tx)
+    else:
+        all_services = [s for s in (services.get(tx, i) for i in ids) if s is not None]
+        all_tasks = [t for i in ids for t in tasks.by_service(tx, i)]
+    cluster = clusters.get_default(tx)
+    retention = (
+        cluster.spec.orchestration.task_history_retention_limit if cluster is not None else 5
+    )
+    return Snapshot.build(all_services, all_tasks, nodes.list_all(tx), retention)
+
+
+class _ReconcileActor(SupervisedActor):
+    subsystem: ClassVar[str] = "orchestrator"
+
+    def __init__(
+        self,
+        ctx: ChildContext | None,
+        store: MemoryStore,
+        *,
+        tick_interval: float = DEFAULT_TICK_INTERVAL,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        timer: Timer | None = None,
+    ) -> None:
+        super().__init__(ctx)
+        self._store = store
+        self._tick_interval = tick_interval
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._timer: Timer = timer or (ctx.timer if ctx is not None else ThreadTimer())
+        self._log = get_logger(self.subsystem)
+        self._watcher: Watcher | None = None
+        self._dirty: set[str] = set()
+        self._full = True
+        self._lock = threading.Lock()
+        self._armed_at: float | None = None
+        self._wake_at: float | None = None  # a plan asked to run again then
+        self._cancel: Callable[[], None] | None = None
+        self._stopping = False
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self._watch()
+        self._log.info(f"{self.subsystem}.started")
+        self._request_tick(0.0)
+
+    def on_stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            cancel, self._cancel = self._cancel, None
+        if cancel is not None:
+            cancel()
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
+        self._log.info(f"{self.subsystem}.stopped")
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, _Tick):
+            return self.tick()
+        return None
+
+    # --- what subclasses decide -----------------------------------------------------------
+
+    def _mark(self, event: Event) -> None:
+        raise NotImplementedError
+
+    def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
+        raise NotImplementedError
+
+    # --- the tick ----------------------------------------------------------------------
+
+    def tick(self) -> TickReport:
+        """Drain the watch queue, reconcile what is dirty, write. Returns what it did."""
+        with self._lock:
+            self._armed_at = None
+            self._cancel = None
+        events = self._drain()
+        if self._wake_at is not None and self._clock() >= self._wake_at:
+            self._full, self._wake_at = True, None
+        full, self._full = self._full, False
+        ids, self._dirty = self._dirty, set()
+        if not full and not ids:
+            self._arm_wake()
+            return TickReport(events)
+        snapshot = self._store.view(lambda tx: _read(tx, None if full else ids))
+        if full:
+            ids = set(snapshot.services) | set(snapshot.tasks)
+            self._wake_at = None
+        plan = self._decide(snapshot, ids, self._clock())
+        written, failed = self._write(plan.effects)
+        if failed:
+            self._request_tick(RETRY_INTERVAL)
+        if plan.wake_at is not None:
+            self._wake_at = min(plan.wake_at, self._wake_at or plan.wake_at)
+        self._arm_wake()
+        report = TickReport(events, full, len(ids), written, failed, plan.wake_at)
+        if written or failed:
+            kinds = Counter(_describe(e) for e in plan.effects)
+            self._log.info(f"{self.subsystem}.tick.complete", **dataclasses.asdict(report), **kinds)
+        return report
+
+    def _drain(self) -> int:
+        count = 0
+        while True:
+            if self._watcher is None:
+                self._watch()
+            assert self._watcher is not None
+            try:
+                events = self._watcher.poll()
+            except WatchClosed as exc:
+                self._log.warning(
+                    f"{self.subsystem}.watch.closed", reason=exc.reason, reset=exc.reset
+                )
+                self._watcher = None
+                continue
+            if not events:
+                return count
+            for event in events:
+                self._mark(event)
+            count += len(events)
+
+    def _watch(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+        self._watcher = self._store.watch(kinds=_KINDS, notify=self._on_events)
+        self._full = True  # everything before the watch started is re-read
+
+    # --- writing -----------------------------------------------------------------------
+
+    def _write(self, effects: list[Effect]) -> tuple[int, int]:
+        if not effects:
+            return 0, 0
+        sent: list[tuple[int, Effect]] = []  # (outcome index, effect)
+        refused: list[Effect] = []
+
+        def fill(batch: Batch) -> None:
+            for effect in effects:
+                before = len(batch.outcomes)
+                try:
+                    batch.update(_writer(effect))
+                except StoreError:
+                    refused.append(effect)
+                    continue
+                if len(batch.outcomes) > before:
+                    sent.append((before, effect))
+
+        try:
+            outcomes = self._store.batch(fill).outcomes
+            failed = refused + [e for i, e in sent if outcomes[i] is not None]
+        except StoreError as exc:  # the proposal failed: outcome unknown, redo everything
+            self._log.warning(f"{self.subsystem}.write.failed", error=str(exc))
+            self._full = True
+            return 0, len(effects)
+        for effect in failed:
+            self._dirty.add(_service_of(effect))
+        return len(sent) - (len(failed) - len(refused)), len(failed)
+
+    # --- waking up ---------------------------------------------------------------------
+
+    def _on_events(self) -> None:
+        """Called by the store, from the thread that applied a change, without locks."""
+        self._request_tick(self._tick_interval)
+
+    def _arm_wake(self) -> None:
+        if self._wake_at is not None:
+            self._request_tick(max(0.0, self._wake_at - self._clock()))
+
+    def _request_tick(self, delay: float) -> None:
+        with self._lock:
+            if self._stopping:
+                return
+            at = self._clock() + delay
+            if self._armed_at is not None and self._armed_at <= at:
+                return
+            if self._cancel is not None:
+                self._cancel()
+            self._armed_at = at
+            self._cancel = self._timer.call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(_Tick())
+
+
+class OrchestratorActor(_ReconcileActor):
+    """Replicated and global services, restarts, rolling updates, ``service rm``
+    marking (``reconcile.reconcile_services``)."""
+
+    subsystem = "orchestrator"
+
+    def __init__(self, ctx: ChildContext | None, store: MemoryStore, **kwargs: Any) -> None:
+        super().__init__(ctx, store, **kwargs)
+        self._history = RestartHistory()
+
+    def _mark(self, event: Event) -> None:
+        obj = event.object
+        if isinstance(obj, Service):
+            self._dirty.add(obj.id)
+        elif isinstance(obj, Task):
+            if event.action == Action.DELETE or _task_matters(obj, event.old):
+                self._dirty.add(obj.service_id)
+        elif isinstance(obj, Node) and (
+            event.action != Action.UPDATE or _node_matters(obj, event.old)
+        ):
+            self._full = True
+
+    def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
+        return reconcile_services(snapshot, ids, now, self._rng, self._history)
+
+
+class TaskReaperActor(_ReconcileActor):
+    """Task history retention, deleted and removed services (``reaper.reap``)."""
+
+    subsystem = "taskreaper"
+
+    def _mark(self, event: Event) -> None:
+        obj = event.object
+        if isinstance(obj, Task):
+            self._dirty.add(obj.service_id)
+        elif isinstance(obj, Service):
+            self._dirty.add(obj.id)
+        elif isinstance(obj, Cluster | Node) and (
+            event.action != Action.UPDATE or _node_or_cluster_matters(obj, event.old)
+        ):
+            self._full = True
+
+    def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
+        return reap(snapshot, ids)
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _task_matters(task: Task, old: object) -> bool:
+    if not isinstance(old, Task):
+        return True
+    return (
+        task.status.state != old.status.state
+        or task.desired_state != old.desired_state
+        or task.node_id != old.node_id
+    )
+
+
+def _node_matters(node: Node, old: object) -> bool:
+    if not isinstance(old, Node):
+        return True
+    return (
+        node.status.state != old.status.state
+        or node.spec != old.spec
+        or node.role != old.role
+        or node.description != old.description
+        or node.status.addr != old.status.addr
+    )
+
+
+def _node_or_cluster_matters(obj: Node | Cluster, old: object) -> bool:
+    if isinstance(obj, Cluster):
+        return not isinstance(old, Cluster) or (obj.spec.orchestration != old.spec.orchestration)
+    return not isinstance(old, Node) or obj.status.state != old.status.state
+
+
+def _service_of(effect: Effect) -> str:
+    if isinstance(effect, CreateTask):
+        return effect.task.service_id
+    if isinstance(effect, DeleteTask):
+        return effect.task.service_id
+    if isinstance(effect, DeleteService):
+        return effect.service.id
+    return effect.service_id
+
+
+def _describe(effect: Effect) -> str:
+    if isinstance(effect, SetDesiredState):
+        return f"desired_{effect.state.label}"
+    return {
+        CreateTask: "created",
+        DeleteTask: "deleted_tasks",
+        DeleteService: "deleted_services",
+        SetUpdateStatus: "update_status",
+        SetServiceSpec: "rollbacks",
+    }[type(effect)]
+
+
+def _writer(effect: Effect) -> Callable[[WriteTx], None]:
+    """The sub-transaction carrying out one effect against the objects as they are now."""
+
+    def write(tx: WriteTx) -> None:
+        if isinstance(effect, CreateTask):
+            service = services.get(tx, effect.task.service_id)
+            if (
+                service is not None
+                and not service.pending_delete
+                and service.spec_version == effect.task.spec_version
+            ):
+                tx.create(effect.task)
+        elif isinstance(effect, SetDesiredState):
+            task = tasks.get(tx, effect.task_id)
+            if task is not None and task.desired_state < effect.state:
+                tx.update(dataclasses.replace(task, desired_state=effect.state))
+        elif isinstance(effect, DeleteTask):
+            task = tasks.get(tx, effect.task.id)
+            if task is not None and task.meta.version == effect.task.meta.version:
+                tx.delete(task)
+        elif isinstance(effect, SetUpdateStatus):
+            service = services.get(tx, effect.service_id)
+            if service is not None and service.spec_version == effect.spec_version:
+                tx.update(dataclasses.replace(service, update_status=effect.status))
+        elif isinstance(effect, SetServiceSpec):
+            service = services.get(tx, effect.service_id)
+            if service is not None and service.spec_version == effect.spec_version:
+                new = effect.service
+                tx.update(
+                    dataclasses.replace(
+                        service,
+                        spec=new.spec,
+                        previous_spec=new.previous_spec,
+                        spec_version=new.spec_version,
+                        update_status=new.update_status,
+                    )
+                )
+        else:
+            service = services.get(tx, effect.service.id)
+            if (
+                service is not None
+                and service.pending_delete
+                and not tasks.by_service(tx, service.id)
+            ):
+                tx.delete(service)
+
+    return write
+
+
+def effect_services(effects: Iterable[Effect]) -> set[str]:
+    """The service ids a list of effects touches (for tests and logs)."""
+    return {_service_of(e) for e in effects}

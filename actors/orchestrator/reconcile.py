@@ -1,0 +1,48 @@
+"""One orchestrator pass over a set of services: the entry point the shell calls.
+
+Rules:
+- Each service is reconciled on its own, from the snapshot only; the result is one
+  ``Plan`` (effects in service order, the earliest wake-up time).
+- A service with ``pending_delete`` only has its tasks marked REMOVE (the reaper deletes
+  them, then the service). A missing service is the reaper's business too.
+- Replicated and global services are reconciled by ``replicated`` and ``global_``; job
+  modes (replicated-job, global-job) are not orchestrated yet and are left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from actors.orchestrator.global_ import reconcile_global
+from actors.orchestrator.reaper import mark_removed
+from actors.orchestrator.replicated import reconcile_replicated
+from actors.orchestrator.restart import RestartHistory
+from actors.orchestrator.state import Plan, Snapshot
+from api.ids import RandomBits
+from api.specs import GlobalService, ReplicatedService
+
+__all__ = ["reconcile_services"]
+
+
+def reconcile_services(
+    snapshot: Snapshot,
+    service_ids: Iterable[str],
+    now: float,
+    rng: RandomBits,
+    history: RestartHistory,
+) -> Plan:
+    plan = Plan()
+    for sid in sorted(set(service_ids)):
+        service = snapshot.services.get(sid)
+        if service is None:
+            history.forget_service(sid)
+            continue
+        tasks = snapshot.tasks_of(sid)
+        if service.pending_delete:
+            history.forget_service(sid)
+            mark_removed(tasks, plan, "service removed")
+        elif isinstance(service.spec.mode, ReplicatedService):
+            plan.extend(reconcile_replicated(service, tasks, snapshot.nodes, now, rng, history))
+        elif isinstance(service.spec.mode, GlobalService):
+            plan.extend(reconcile_global(service, tasks, snapshot.nodes, now, rng, history))
+    return plan

@@ -1,0 +1,227 @@
+"""Rolling updates: replace a service's out-of-date tasks slot by slot.
+
+Rules (SwarmKit's ``manager/orchestrator/update``, level-triggered):
+- A runnable task is *stale* when its task spec differs from the service's. Only the task
+  spec counts: a scale-only change (or ``service update`` with no change) bumps
+  ``spec_version`` but restarts nothing.
+- Slots are updated in order (replicated: slot number; global: node id), at most
+  ``parallelism`` at a time (0: all at once). A slot is *in flight* from the moment its
+  stale task is stopped or its new task created until the new task has been RUNNING for
+  ``delay`` seconds (``status.timestamp`` of the RUNNING report).
+- ``stop-first``: the stale task gets desired SHUTDOWN; the slot is refilled with the new
+  spec once the old task has stopped. ``start-first``: a new task is created next to the
+  stale one, which is shut down once the new one is RUNNING.
+- Failures: new tasks (current spec, created since the update started) that FAILED or
+  were REJECTED; more than ``max_failure_ratio`` times the slots of them triggers the
+  ``failure_action``: ``pause`` (update_status PAUSED; nothing more is replaced until the
+  service is updated again: the control API resets ``update_status`` with a new spec),
+  ``continue``, or ``rollback`` (the service's spec becomes its previous spec, paced by
+  ``rollback_config``; pause when there is no previous spec or a rollback fails).
+  ``monitor`` is not timed separately: a failure counts for as long as the update runs.
+- ``update_status``: UPDATING (``started_at``) when stale slots are found; COMPLETED
+  (``completed_at``) once none are stale and none in flight; ROLLBACK_* likewise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+from actors.orchestrator.restart import SlotKey, SlotState, SlotVerdict, slot_order
+from actors.orchestrator.state import (
+    CreateTask,
+    Plan,
+    SetDesiredState,
+    SetServiceSpec,
+    SetUpdateStatus,
+    is_alive,
+    newest,
+)
+from api.enums import FailureAction, UpdateOrder, UpdateState
+from api.objects import Node, Service, Task, UpdateStatus
+from api.specs import UpdateConfig
+from api.task_state import TaskState
+
+__all__ = ["UpdateOutcome", "plan_update"]
+
+_RUNNING_UPDATE = (UpdateState.UPDATING, UpdateState.ROLLBACK_STARTED)
+_PAUSED = (UpdateState.PAUSED, UpdateState.ROLLBACK_PAUSED)
+_ROLLBACK = (UpdateState.ROLLBACK_STARTED, UpdateState.ROLLBACK_PAUSED)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateOutcome:
+    """Slots the planner emptied (stop-first), with the verdict the caller should now
+    use for each: WAIT while the stopped task is alive, else REFILL."""
+
+    emptied: Mapping[SlotKey, SlotVerdict]
+
+
+def _config(service: Service) -> UpdateConfig:
+    status = service.update_status
+    if status is not None and status.state in _ROLLBACK:
+        return service.spec.rollback_config
+    return service.spec.update_config
+
+
+def _settled(task: Task, config: UpdateConfig, now: float, plan: Plan) -> bool:
+    if task.status.state != TaskState.RUNNING:
+        return False
+    done_at = task.status.timestamp + config.delay
+    if now >= done_at:
+        return True
+    plan.wake(done_at)
+    return False
+
+
+def plan_update(
+    service: Service,
+    slots: Mapping[SlotKey, list[Task]],
+    verdicts: Mapping[SlotKey, SlotVerdict],
+    nodes: Mapping[str, Node],
+    now: float,
+    plan: Plan,
+    *,
+    make: Callable[[SlotKey], Task],
+    updatable: Callable[[SlotKey], bool],
+) -> UpdateOutcome:
+    """Add this pass's update steps for ``service`` to ``plan``. ``slots``: the tasks of
+    each slot (desired REMOVE excluded, dead ones already shut down); ``make`` builds a
+    new task for a slot; ``updatable`` says whether a slot may be updated now (global:
+    not on a paused node)."""
+    current = service.spec.task
+    config = _config(service)
+    status = service.update_status
+    state = status.state if status is not None else UpdateState.UNKNOWN
+    started_at = status.started_at if status is not None and state in _RUNNING_UPDATE else None
+    if started_at is None and status is not None and state in _PAUSED:
+        started_at = status.started_at
+
+    stale_slots: list[tuple[SlotKey, list[Task]]] = []
+    in_flight = 0
+    for key in sorted(slots, key=slot_order):
+        tasks = slots[key]
+        verdict = verdicts.get(key)
+        if verdict is None:
+            continue
+        if verdict.state in (SlotState.WAIT, SlotState.REFILL):
+            last = newest(tasks)
+            if last is not None and last.spec != current:
+                in_flight += 1  # stop-first: waiting for the new task
+            continue
+        if verdict.state != SlotState.LIVE:
+            continue
+        live = [t for t in tasks if t.desired_state <= TaskState.RUNNING]
+        fresh = [t for t in live if t.spec == current]
+        stale = [t for t in live if t.spec != current]
+        if fresh and stale:
+            if any(t.status.state == TaskState.RUNNING for t in fresh):
+                for t in stale:
+                    plan.add(SetDesiredState(t.id, t.service_id, TaskState.SHUTDOWN, "updated"))
+            in_flight += 1
+            continue
+        if stale:
+            if updatable(key):
+                stale_slots.append((key, stale))
+            continue
+        if len(fresh) > 1:  # duplicates (a lost write, a leader change): keep the best
+            keep = max(fresh, key=lambda t: (t.status.state, t.meta.created_at, t.id))
+            for t in fresh:
+                if t is not keep:
+                    plan.add(SetDesiredState(t.id, t.service_id, TaskState.SHUTDOWN, "duplicate"))
+            fresh = [keep]
+        if started_at is not None:
+            t = fresh[0]
+            if t.meta.created_at >= started_at and not _settled(t, config, now, plan):
+                in_flight += 1
+
+    emptied: dict[SlotKey, SlotVerdict] = {}
+    if state in _PAUSED:
+        return UpdateOutcome(emptied)
+
+    if started_at is not None:
+        failed = [
+            t
+            for tasks in slots.values()
+            for t in tasks
+            if t.spec == current
+            and t.meta.created_at >= started_at
+            and t.status.state in (TaskState.FAILED, TaskState.REJECTED)
+        ]
+        total = max(1, len(slots))
+        if (
+            failed
+            and config.failure_action != FailureAction.CONTINUE
+            and len(failed) > config.max_failure_ratio * total
+        ):
+            _fail(service, failed[0], config, now, plan)
+            return UpdateOutcome(emptied)
+
+    if stale_slots:
+        if started_at is None:
+            started_at = now
+            rolling_back = state in _ROLLBACK
+            new_state = UpdateState.ROLLBACK_STARTED if rolling_back else UpdateState.UPDATING
+            plan.add(
+                SetUpdateStatus(
+                    service.id,
+                    service.spec_version,
+                    UpdateStatus(
+                        state=new_state,
+                        started_at=now,
+                        message="rollback in progress" if rolling_back else "update in progress",
+                    ),
+                )
+            )
+        budget = len(stale_slots) if config.parallelism <= 0 else config.parallelism - in_flight
+        for key, stale in stale_slots[: max(0, budget)]:
+            if config.order == UpdateOrder.START_FIRST:
+                plan.add(CreateTask(make(key)))
+                continue
+            for t in stale:
+                plan.add(SetDesiredState(t.id, t.service_id, TaskState.SHUTDOWN, "updated"))
+            blocked = any(is_alive(t, nodes) for t in stale)
+            emptied[key] = SlotVerdict(SlotState.WAIT if blocked else SlotState.REFILL)
+        return UpdateOutcome(emptied)
+
+    if in_flight == 0 and status is not None and state in _RUNNING_UPDATE:
+        done = UpdateState.ROLLBACK_COMPLETED if state in _ROLLBACK else UpdateState.COMPLETED
+        message = "rollback completed" if state in _ROLLBACK else "update completed"
+        plan.add(
+            SetUpdateStatus(
+                service.id,
+                service.spec_version,
+                replace(status, state=done, completed_at=now, message=message),
+            )
+        )
+    return UpdateOutcome(emptied)
+
+
+def _fail(service: Service, task: Task, config: UpdateConfig, now: float, plan: Plan) -> None:
+    status = service.update_status
+    assert status is not None
+    rolling_back = status.state in _ROLLBACK
+    why = f"update paused due to failure or early termination of task {task.id}"
+    if (
+        config.failure_action == FailureAction.ROLLBACK
+        and not rolling_back
+        and service.previous_spec is not None
+    ):
+        rolled = replace(
+            service,
+            spec=service.previous_spec,
+            previous_spec=service.spec,
+            spec_version=service.spec_version + 1,
+            update_status=UpdateStatus(
+                state=UpdateState.ROLLBACK_STARTED,
+                started_at=now,
+                message=f"update rolled back due to failure or early termination of task {task.id}",
+            ),
+        )
+        plan.add(SetServiceSpec(service.id, service.spec_version, rolled))
+        return
+    paused = UpdateState.ROLLBACK_PAUSED if rolling_back else UpdateState.PAUSED
+    if rolling_back:
+        why = f"rollback paused due to failure or early termination of task {task.id}"
+    new_status = replace(status, state=paused, message=why)
+    plan.add(SetUpdateStatus(service.id, service.spec_version, new_status))
