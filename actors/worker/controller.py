@@ -7,7 +7,8 @@ the action out and calls ``step`` again with its outcome.
 
 Rules (SwarmKit's ``agent/exec`` semantics):
 - The worker owns ACCEPTED and later. A status only moves forward
-  (``TaskState.can_transition``); a transition backwards is ignored, never applied.
+  (``TaskState.can_transition``); a transition backwards is ignored, never applied, and a
+  terminal status is final (COMPLETE never becomes FAILED).
 - A (re)started runner always inspects first: a container that already exists is adopted
   (a created one is started, a running one waited on, an exited one reported), never
   recreated or restarted.
@@ -146,8 +147,9 @@ def _to(
     err: str = "",
     container: ContainerStatus | None = None,
 ) -> TaskStatus:
-    """``status`` moved to ``state``; unchanged when that would not move forward."""
-    if not can_transition(status.state, state):
+    """``status`` moved to ``state``; unchanged when that would not move forward or the
+    task is already terminal (a terminal status is final)."""
+    if status.state.is_terminal or not can_transition(status.state, state):
         return status
     return dataclasses.replace(
         status,
