@@ -366,3 +366,167 @@ RAFT_STATUS: Final = register(
     MessageType("raft.status", reply="raft.status.reply", doc="Ask a member for its Raft state.")
 )
 # -- end of raft block ---------------------------------------------------------------------
+
+
+# -- control API (actors/control, swarmctl) ------------------------------------------------
+# Owned by the control API. Requests on a manager's control socket (ipc://). Objects in
+# replies are the object codec's dicts (api/codec_objects.py); list rows and summaries are
+# the plain dicts of actors/control/views.py (``--format json`` of swarmctl). A reference
+# (``service``, ``node``, ``task``) is an id, a name or a unique id prefix. Failures are
+# ``error`` replies whose code says why: not_found, ambiguous, invalid_spec,
+# invalid_argument, name_conflict, conflict, not_leader, unavailable, timeout.
+
+CONTROL_SERVICE_REPLY: Final = register(
+    MessageType(
+        "control.service.reply",
+        (Field("id", STR), Field("changed", BOOL), Field("service", ANY)),
+        doc="The service written (summary) and whether its spec changed.",
+    )
+)
+CONTROL_SERVICE_CREATE: Final = register(
+    MessageType(
+        "control.service.create",
+        (Field("spec", ANY),),
+        reply="control.service.reply",
+        doc="Create a service from a ServiceSpec dict; validated before anything is written.",
+    )
+)
+CONTROL_SERVICE_UPDATE: Final = register(
+    MessageType(
+        "control.service.update",
+        (Field("service", STR), Field("changes", MapOf(ANY)), Field("version", INT, required=False)),
+        reply="control.service.reply",
+        doc="Apply flag options (actors/control/service_options.py) to a service's spec; "
+        "with version, refused if the service changed since.",
+    )
+)
+CONTROL_SERVICE_SCALE: Final = register(
+    MessageType(
+        "control.service.scale",
+        (Field("service", STR), Field("replicas", INT)),
+        reply="control.service.reply",
+        doc="Set a replicated service's replica count.",
+    )
+)
+CONTROL_SERVICE_LS_REPLY: Final = register(
+    MessageType("control.service.ls.reply", (Field("services", ListOf(ANY)),))
+)
+CONTROL_SERVICE_LS: Final = register(
+    MessageType(
+        "control.service.ls",
+        (Field("all", BOOL, required=False),),
+        reply="control.service.ls.reply",
+        doc="Service summaries; all: include services being removed.",
+    )
+)
+CONTROL_SERVICE_INSPECT_REPLY: Final = register(
+    MessageType(
+        "control.service.inspect.reply", (Field("service", ANY), Field("summary", ANY))
+    )
+)
+CONTROL_SERVICE_INSPECT: Final = register(
+    MessageType(
+        "control.service.inspect",
+        (Field("service", STR),),
+        reply="control.service.inspect.reply",
+        doc="One service: the object and its summary.",
+    )
+)
+CONTROL_SERVICE_PS_REPLY: Final = register(
+    MessageType(
+        "control.service.ps.reply", (Field("service", ANY), Field("tasks", ListOf(ANY)))
+    )
+)
+CONTROL_SERVICE_PS: Final = register(
+    MessageType(
+        "control.service.ps",
+        (Field("service", STR), Field("desired_state", STR, required=False)),
+        reply="control.service.ps.reply",
+        doc="A service's summary and its tasks (current and kept history), as rows.",
+    )
+)
+CONTROL_SERVICE_RM_REPLY: Final = register(
+    MessageType("control.service.rm.reply", (Field("removed", ListOf(STR)),))
+)
+CONTROL_SERVICE_RM: Final = register(
+    MessageType(
+        "control.service.rm",
+        (Field("services", ListOf(STR)),),
+        reply="control.service.rm.reply",
+        doc="Mark services for removal (all resolved first, else nothing is written).",
+    )
+)
+CONTROL_NODE_LS_REPLY: Final = register(
+    MessageType("control.node.ls.reply", (Field("nodes", ListOf(ANY)),))
+)
+CONTROL_NODE_LS: Final = register(
+    MessageType("control.node.ls", reply="control.node.ls.reply", doc="Node rows.")
+)
+CONTROL_NODE_INSPECT_REPLY: Final = register(
+    MessageType("control.node.inspect.reply", (Field("node", ANY), Field("summary", ANY)))
+)
+CONTROL_NODE_INSPECT: Final = register(
+    MessageType(
+        "control.node.inspect",
+        (Field("node", STR),),
+        reply="control.node.inspect.reply",
+        doc="One node: the object and its row.",
+    )
+)
+CONTROL_NODE_UPDATE_REPLY: Final = register(
+    MessageType(
+        "control.node.update.reply", (Field("id", STR), Field("changed", BOOL), Field("node", ANY))
+    )
+)
+CONTROL_NODE_UPDATE: Final = register(
+    MessageType(
+        "control.node.update",
+        (
+            Field("node", STR),
+            Field("availability", STR, required=False),
+            Field("label_add", MapOf(STR), required=False),
+            Field("label_rm", ListOf(STR), required=False),
+            Field("version", INT, required=False),
+        ),
+        reply="control.node.update.reply",
+        doc="Change a node's availability (active|pause|drain) and labels.",
+    )
+)
+CONTROL_TASK_LS_REPLY: Final = register(
+    MessageType("control.task.ls.reply", (Field("tasks", ListOf(ANY)),))
+)
+CONTROL_TASK_LS: Final = register(
+    MessageType(
+        "control.task.ls",
+        (
+            Field("service", STR, required=False),
+            Field("node", STR, required=False),
+            Field("desired_state", STR, required=False),
+        ),
+        reply="control.task.ls.reply",
+        doc="Task rows, filtered by service, node and desired state.",
+    )
+)
+CONTROL_TASK_INSPECT_REPLY: Final = register(
+    MessageType("control.task.inspect.reply", (Field("task", ANY), Field("summary", ANY)))
+)
+CONTROL_TASK_INSPECT: Final = register(
+    MessageType(
+        "control.task.inspect",
+        (Field("task", STR),),
+        reply="control.task.inspect.reply",
+        doc="One task: the object and its row.",
+    )
+)
+CONTROL_CLUSTER_INSPECT_REPLY: Final = register(
+    MessageType("control.cluster.inspect.reply", (Field("cluster", ANY),))
+)
+CONTROL_CLUSTER_INSPECT: Final = register(
+    MessageType(
+        "control.cluster.inspect",
+        (Field("cluster", STR, required=False),),
+        reply="control.cluster.inspect.reply",
+        doc="The cluster (default: 'default'), without its private keys.",
+    )
+)
+# -- end of control API block --------------------------------------------------------------
