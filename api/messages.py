@@ -394,7 +394,11 @@ CONTROL_SERVICE_CREATE: Final = register(
 CONTROL_SERVICE_UPDATE: Final = register(
     MessageType(
         "control.service.update",
-        (Field("service", STR), Field("changes", MapOf(ANY)), Field("version", INT, required=False)),
+        (
+            Field("service", STR),
+            Field("changes", MapOf(ANY)),
+            Field("version", INT, required=False),
+        ),
         reply="control.service.reply",
         doc="Apply flag options (actors/control/service_options.py) to a service's spec; "
         "with version, refused if the service changed since.",
@@ -420,9 +424,7 @@ CONTROL_SERVICE_LS: Final = register(
     )
 )
 CONTROL_SERVICE_INSPECT_REPLY: Final = register(
-    MessageType(
-        "control.service.inspect.reply", (Field("service", ANY), Field("summary", ANY))
-    )
+    MessageType("control.service.inspect.reply", (Field("service", ANY), Field("summary", ANY)))
 )
 CONTROL_SERVICE_INSPECT: Final = register(
     MessageType(
@@ -433,9 +435,7 @@ CONTROL_SERVICE_INSPECT: Final = register(
     )
 )
 CONTROL_SERVICE_PS_REPLY: Final = register(
-    MessageType(
-        "control.service.ps.reply", (Field("service", ANY), Field("tasks", ListOf(ANY)))
-    )
+    MessageType("control.service.ps.reply", (Field("service", ANY), Field("tasks", ListOf(ANY))))
 )
 CONTROL_SERVICE_PS: Final = register(
     MessageType(
