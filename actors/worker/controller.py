@@ -74,7 +74,7 @@ class Outcome:
 
     action: Action
     error: ExecutorError | None = None
-    observation: Observation | None = None  # INSPECT
+    observation: Observation | None = None  # INSPECT; SHUTDOWN/TERMINATE: after stopping
     exit: ExitResult | None = None  # WAIT
 
 
@@ -130,7 +130,10 @@ def step(
         status = _on_exit(desired, status, outcome.exit, removing, now)
         return _next(desired, status, removing, now)
     if action in (Action.SHUTDOWN, Action.TERMINATE):
-        status = _to(status, TaskState.SHUTDOWN, "shutdown", now)
+        container = None
+        if outcome.observation is not None and outcome.observation.state is RuntimeState.EXITED:
+            container = _container_of(status, outcome.observation)
+        status = _to(status, TaskState.SHUTDOWN, "shutdown", now, container=container)
         return _after_terminal(status, removing)
     return Decision(status, finished=True)  # REMOVE
 

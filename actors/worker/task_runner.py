@@ -238,11 +238,12 @@ def _perform(action: Action, controller: Controller) -> Outcome:
         return Outcome(action, observation=controller.inspect())
     if action is Action.WAIT:
         return Outcome(action, exit=controller.wait())
+    if action in (Action.SHUTDOWN, Action.TERMINATE):
+        (controller.shutdown if action is Action.SHUTDOWN else controller.terminate)()
+        return Outcome(action, observation=controller.inspect())  # for the exit code
     calls = {
         Action.PREPARE: controller.prepare,
         Action.START: controller.start,
-        Action.SHUTDOWN: controller.shutdown,
-        Action.TERMINATE: controller.terminate,
         Action.REMOVE: controller.remove,
     }
     calls[action]()

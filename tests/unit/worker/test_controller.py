@@ -254,3 +254,10 @@ def test_controller_and_base_are_pure() -> None:
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
+
+
+def test_shutdown_records_the_exit_code() -> None:
+    stopped = Outcome(Action.SHUTDOWN, observation=Observation(RuntimeState.EXITED, exit_code=137))
+    d = go(st(RUN), stopped, desired=S.SHUTDOWN)
+    assert d.status.state is S.SHUTDOWN
+    assert d.status.container_status == ContainerStatus(exit_code=137)
