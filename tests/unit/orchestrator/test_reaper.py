@@ -1,0 +1,92 @@
+"""Task reaper: history retention, service rm, deleted services (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from api.task_state import TaskState
+from tests.unit.orchestrator.helpers import World, make_node, make_service
+
+
+def _world(replicas: int = 2, retention: int = 5) -> World:
+    w = World(retention=retention)
+    w.add(make_service(replicas=replicas), make_node("n1"))
+    w.settle()
+    return w
+
+
+def _fail_slot1(w: World, times: int) -> None:
+    for _ in range(times):
+        (t,) = [t for t in w.runnable("svc-web") if t.slot == 1]
+        w.set_status(t.id, TaskState.FAILED)
+        w.now += 1
+        w.settle()
+
+
+def test_history_keeps_the_newest_terminal_tasks_per_slot() -> None:
+    w = _world(retention=3)
+    _fail_slot1(w, 6)
+    slot1 = [t for t in w.of("svc-web") if t.slot == 1]
+    history = [t for t in slot1 if t.desired_state > TaskState.RUNNING]
+    assert len(history) == 3
+    assert len(slot1) == 4
+    created = sorted(t.meta.created_at for t in history)
+    assert created == sorted(created)[-3:]
+    assert len([t for t in w.of("svc-web") if t.slot == 2]) == 1
+
+
+def test_negative_retention_keeps_everything() -> None:
+    w = _world(retention=-1)
+    _fail_slot1(w, 7)
+    assert len([t for t in w.of("svc-web") if t.slot == 1]) == 8
+
+
+def test_zero_retention_keeps_a_finished_slots_last_task() -> None:
+    from api.enums import RestartCondition
+    from api.specs import RestartPolicy
+
+    w = World(retention=0)
+    w.add(make_service(replicas=1, restart=RestartPolicy(condition=RestartCondition.NONE)))
+    w.add(make_node("n1"))
+    w.settle()
+    (t,) = w.runnable("svc-web")
+    w.set_status(t.id, TaskState.FAILED)
+    w.settle()
+    assert [x.id for x in w.of("svc-web")] == [t.id]
+
+
+def test_service_rm_removes_tasks_then_the_service() -> None:
+    w = _world()
+    s = w.services["svc-web"]
+    w.services[s.id] = replace(s, pending_delete=True)
+    w.reconcile()
+    assert all(t.desired_state == TaskState.REMOVE for t in w.of(s.id))
+    w.reap()
+    assert len(w.of(s.id)) == 2  # still running: wait for the worker
+    w.stop_shut_down()
+    w.reap()
+    assert w.of(s.id) == []
+    w.reap()
+    assert s.id not in w.services
+
+
+def test_never_assigned_tasks_are_deleted_at_once() -> None:
+    w = World()
+    w.add(make_service(replicas=3))
+    w.reconcile()
+    s = w.services["svc-web"]
+    w.services[s.id] = replace(s, pending_delete=True)
+    w.reconcile()
+    w.reap()
+    w.reap()
+    assert w.of(s.id) == [] and s.id not in w.services
+
+
+def test_tasks_of_a_deleted_service() -> None:
+    w = _world()
+    del w.services["svc-web"]
+    w.reap()
+    assert all(t.desired_state == TaskState.REMOVE for t in w.of("svc-web"))
+    w.stop_shut_down()
+    w.reap()
+    assert w.of("svc-web") == []
