@@ -1,0 +1,54 @@
+"""The control API: handlers for a manager's control socket, one module per object kind.
+
+``control_handlers(store)`` builds the table the control endpoint serves (message types
+in the control block of api/messages.py). Handlers run on the endpoint's handler
+threads, read from the store's memory and write through it (the store's proposer
+forwards writes to the Raft leader); errors become ``error`` replies with a code
+(actors/control/errors.py).
+"""
+
+from __future__ import annotations
+
+from actors.control.cluster import ClusterControl
+from actors.control.errors import ControlCode, ControlError, call, guarded
+from actors.control.nodes import NodeControl
+from actors.control.services import ServiceControl
+from actors.control.tasks import TaskControl
+from actors.store import MemoryStore
+from api.ids import RandomBits
+from transport.endpoint import Handler
+
+__all__ = [
+    "ClusterControl",
+    "ControlCode",
+    "ControlError",
+    "NodeControl",
+    "ServiceControl",
+    "TaskControl",
+    "call",
+    "control_handlers",
+]
+
+
+def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> dict[str, Handler]:
+    """``{"control.service.create": handler, ...}`` for the control endpoint's table."""
+    svc = ServiceControl(store, rng=rng)
+    node = NodeControl(store)
+    task = TaskControl(store)
+    cluster = ClusterControl(store)
+    table = {
+        "control.service.create": svc.create,
+        "control.service.update": svc.update,
+        "control.service.scale": svc.scale,
+        "control.service.ls": svc.ls,
+        "control.service.inspect": svc.inspect,
+        "control.service.ps": svc.ps,
+        "control.service.rm": svc.rm,
+        "control.node.ls": node.ls,
+        "control.node.inspect": node.inspect,
+        "control.node.update": node.update,
+        "control.task.ls": task.ls,
+        "control.task.inspect": task.inspect,
+        "control.cluster.inspect": cluster.inspect,
+    }
+    return {name: guarded(fn) for name, fn in table.items()}

@@ -1,0 +1,201 @@
+"""Control API: services (create, ls, inspect, ps, update, scale, rm).
+
+The control API owns a service's ``spec``, ``previous_spec``, ``spec_version`` and
+``pending_delete``; the orchestrator owns the rest (``update_status``) and removes a
+service's tasks, then the service, once ``pending_delete`` is set. Every spec is
+validated (api/validation.py) before anything is written; names are unique (the store's
+index says so, atomically). Each function takes a request body and returns the reply
+body; errors are raised (actors/control/errors.py maps them to codes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from actors.control.errors import Body, ControlCode, ControlError
+from actors.control.service_options import apply_options
+from actors.control.views import service_summary, task_order, task_row
+from actors.control.writes import check_version, modify
+from actors.store import MemoryStore, ReadTx, WriteTx, nodes, services, tasks
+from api.codec_objects import decode, encode_object
+from api.ids import RandomBits, new_id
+from api.objects import Service
+from api.specs import ReplicatedService, ServiceSpec
+from api.task_state import parse_task_state
+from api.validation import validate_service_spec
+
+__all__ = ["ServiceControl"]
+
+
+def _summary(tx: ReadTx, service: Service) -> dict[str, Any]:
+    return service_summary(service, tasks.by_service(tx, service.id))
+
+
+def _live(tx: ReadTx, ref: str) -> Service:
+    service = services.lookup(tx, ref)
+    if service.pending_delete:
+        raise ControlError(
+            ControlCode.NOT_FOUND, f"service {service.spec.name} ({service.id}) is being removed"
+        )
+    return service
+
+
+class ServiceControl:
+    def __init__(self, store: MemoryStore, *, rng: RandomBits | None = None) -> None:
+        self._store = store
+        self._rng = rng
+
+    def _new_id(self) -> str:
+        return new_id(self._rng) if self._rng is not None else new_id()
+
+    # -- writes ------------------------------------------------------------------------
+
+    def create(self, body: Body) -> Body:
+        spec = decode(ServiceSpec, body["spec"], "spec")
+        validate_service_spec(spec)
+        service = Service(id=self._new_id(), spec=spec, spec_version=1)
+
+        def write(tx: WriteTx) -> None:
+            holder = services.by_name(tx, spec.name)
+            if holder is not None:
+                gone = " (being removed)" if holder.pending_delete else ""
+                raise ControlError(
+                    ControlCode.NAME_CONFLICT,
+                    f"service name {spec.name!r} is already in use by service {holder.id}{gone}",
+                )
+            tx.create(service)
+
+        committed = self._store.update(write)
+        stored = committed.objects[0] if committed.objects else service
+        assert isinstance(stored, Service)
+        return {"id": stored.id, "changed": True, "service": service_summary(stored, ())}
+
+    def update(self, body: Body) -> Body:
+        ref = str(body["service"])
+        changes = dict(body["changes"])
+        pinned = body.get("version")
+        return self._edit(ref, changes, pinned)
+
+    def scale(self, body: Body) -> Body:
+        replicas = body["replicas"]
+        if replicas < 0:
+            raise ControlError(
+                ControlCode.INVALID_ARGUMENT, f"replicas must be >= 0, got {replicas}"
+            )
+
+        def check(service: Service) -> None:
+            if not isinstance(service.spec.mode, ReplicatedService):
+                raise ControlError(
+                    ControlCode.INVALID_ARGUMENT,
+                    f"service {service.spec.name} is {service.spec.mode.TAG}: "
+                    "scale can only be used with replicated mode",
+                )
+
+        return self._edit(str(body["service"]), {"replicas": replicas}, None, check)
+
+    def _edit(
+        self,
+        ref: str,
+        changes: dict[str, Any],
+        pinned: int | None,
+        check: Any = None,
+    ) -> Body:
+        result: dict[str, Any] = {}
+
+        def write(tx: WriteTx) -> None:
+            service = _live(tx, ref)
+            check_version("service", service.id, pinned, service.meta.version)
+            if check is not None:
+                check(service)
+            spec = service.spec
+            if "name" in changes and changes["name"] != spec.name:
+                raise ControlError(
+                    ControlCode.INVALID_ARGUMENT, "renaming services is not supported"
+                )
+            if "mode" in changes and str(changes["mode"]).lower() != spec.mode.TAG:
+                raise ControlError(
+                    ControlCode.INVALID_ARGUMENT,
+                    f"service mode cannot be changed (service {spec.name} is {spec.mode.TAG})",
+                )
+            new_spec = apply_options(spec, changes)
+            validate_service_spec(new_spec)
+            result.clear()
+            if new_spec == spec:
+                result.update(id=service.id, changed=False, service=_summary(tx, service))
+                return
+            updated = replace(
+                service,
+                spec=new_spec,
+                previous_spec=spec,
+                spec_version=service.spec_version + 1,
+                update_status=None,
+            )
+            tx.update(updated)
+            result.update(id=service.id, changed=True)
+
+        modify(self._store, write)
+        if result["changed"]:  # the summary as stored (its version is the commit's)
+            result["service"] = self._store.view(
+                lambda tx: _summary(tx, services.lookup(tx, result["id"]))
+            )
+        return result
+
+    def rm(self, body: Body) -> Body:
+        refs = [str(r) for r in body["services"]]
+        if not refs:
+            raise ControlError(ControlCode.INVALID_ARGUMENT, "no service named")
+
+        def write(tx: WriteTx) -> list[str]:
+            found = [services.lookup(tx, ref) for ref in refs]  # all, before any write
+            removed: list[str] = []
+            for service in found:
+                if service.id in removed:
+                    continue
+                if not service.pending_delete:
+                    tx.update(replace(service, pending_delete=True))
+                removed.append(service.id)
+            return removed
+
+        return {"removed": modify(self._store, write).value}
+
+    # -- reads -------------------------------------------------------------------------
+
+    def ls(self, body: Body) -> Body:
+        show_all = bool(body.get("all", False))
+
+        def read(tx: ReadTx) -> list[dict[str, Any]]:
+            return [
+                _summary(tx, s)
+                for s in sorted(services.list_all(tx), key=lambda s: s.spec.name)
+                if show_all or not s.pending_delete
+            ]
+
+        return {"services": self._store.view(read)}
+
+    def inspect(self, body: Body) -> Body:
+        def read(tx: ReadTx) -> Body:
+            service = services.lookup(tx, str(body["service"]))
+            return {"service": encode_object(service), "summary": _summary(tx, service)}
+
+        return self._store.view(read)
+
+    def ps(self, body: Body) -> Body:
+        wanted = body.get("desired_state")
+        try:
+            state = parse_task_state(wanted) if wanted else None
+        except ValueError as exc:
+            raise ControlError(ControlCode.INVALID_ARGUMENT, str(exc)) from None
+
+        def read(tx: ReadTx) -> Body:
+            service = services.lookup(tx, str(body["service"]))
+            own = tasks.by_service(tx, service.id)
+            hostnames = {n.id: n.hostname for n in nodes.list_all(tx)}
+            rows = [
+                task_row(t, hostnames, service)
+                for t in sorted(own, key=task_order)
+                if state is None or t.desired_state == state
+            ]
+            return {"service": service_summary(service, own), "tasks": rows}
+
+        return self._store.view(read)

@@ -1,0 +1,132 @@
+"""What the control API shows of each object: plain dicts for list rows and summaries.
+
+These are the ``--format json`` rows of swarmctl (states lower-case, as ``docker service
+ps`` prints them); full objects travel as the object codec's dicts instead. Pure
+functions of store objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from api.codec_objects import encode_object
+from api.objects import Cluster, Node, Service, Task
+from api.specs import GlobalJob, GlobalService, ReplicatedJob, ReplicatedService
+from api.task_state import TaskState
+
+__all__ = [
+    "cluster_document",
+    "node_row",
+    "service_summary",
+    "task_order",
+    "task_row",
+]
+
+
+def _active(task: Task) -> bool:
+    return task.desired_state <= TaskState.RUNNING
+
+
+def service_summary(service: Service, tasks: Iterable[Task]) -> dict[str, Any]:
+    """``{id, name, mode, replicas_desired, replicas_running, image, ...}``."""
+    tasks = list(tasks)
+    spec = service.spec
+    mode = spec.mode
+    running = sum(1 for t in tasks if _active(t) and t.status.state == TaskState.RUNNING)
+    if isinstance(mode, ReplicatedService):
+        desired = mode.replicas
+    elif isinstance(mode, ReplicatedJob):
+        desired = mode.total_completions
+    elif isinstance(mode, GlobalService | GlobalJob):
+        desired = len({t.node_id for t in tasks if _active(t) and t.node_id})
+    else:  # pragma: no cover - validation refuses other modes
+        desired = 0
+    update = service.update_status
+    policy = spec.task.restart_policy
+    return {
+        "id": service.id,
+        "name": spec.name,
+        "mode": mode.TAG,
+        "replicas_desired": desired,
+        "replicas_running": running,
+        "image": spec.task.container.image,
+        "spec_version": service.spec_version,
+        "version": service.meta.version,
+        "created_at": service.meta.created_at,
+        "updated_at": service.meta.updated_at,
+        "pending_delete": service.pending_delete,
+        "update_status": (
+            None if update is None else {"state": update.state.value, "message": update.message}
+        ),
+        "restart_condition": policy.condition.value,
+        "restart_max_attempts": policy.max_attempts,
+    }
+
+
+def task_order(task: Task) -> tuple[int, str, float]:
+    """Slot (or node) first, then newest first: the order of ``docker service ps``."""
+    return (task.slot, task.node_id, -task.meta.created_at)
+
+
+def task_row(
+    task: Task, hostnames: Mapping[str, str], service: Service | None = None
+) -> dict[str, Any]:
+    """``{id, slot, node_id, desired_state, state, message, container_id, ...}``."""
+    container = task.status.container_status
+    where = str(task.slot) if task.slot else task.node_id
+    return {
+        "id": task.id,
+        "name": f"{task.service_name}.{where}",
+        "service_id": task.service_id,
+        "service_name": task.service_name,
+        "slot": task.slot,
+        "node_id": task.node_id,
+        "node": hostnames.get(task.node_id, ""),
+        "image": task.spec.container.image,
+        "desired_state": task.desired_state.label,
+        "state": task.status.state.label,
+        "message": task.status.message,
+        "error": task.status.err,
+        "container_id": container.container_id if container is not None else "",
+        "exit_code": container.exit_code if container is not None else None,
+        "timestamp": task.status.timestamp,
+        "created_at": task.meta.created_at,
+        "up_to_date": service is not None and task.spec == service.spec.task,
+    }
+
+
+def node_row(node: Node) -> dict[str, Any]:
+    """``{id, hostname, role, status, availability, manager_status, ...}``."""
+    ms = node.manager_status
+    desc = node.description
+    return {
+        "id": node.id,
+        "hostname": node.hostname,
+        "role": node.role.value,
+        "status": node.status.state.value,
+        "availability": node.spec.availability.value,
+        "manager_status": (
+            None
+            if ms is None
+            else {"leader": ms.leader, "reachability": ms.reachability.value, "addr": ms.addr}
+        ),
+        "labels": dict(node.spec.labels),
+        "address": node.status.addr,
+        "message": node.status.message,
+        "engine_version": desc.engine.engine_version if desc is not None else "",
+        "version": node.meta.version,
+    }
+
+
+def cluster_document(cluster: Cluster) -> dict[str, Any]:
+    """The cluster as the codec encodes it, without its private keys (the CA key and the
+    unlock key never leave the managers); the CA certificate as PEM text."""
+    doc = encode_object(cluster)
+    doc.pop("unlock_key", None)
+    root = dict(doc.get("root_ca") or {})
+    root.pop("ca_key", None)
+    cert = root.get("ca_cert", b"")
+    root["ca_cert"] = cert.decode("ascii", "replace") if isinstance(cert, bytes) else cert
+    doc["root_ca"] = root
+    return doc
