@@ -1,0 +1,129 @@
+"""The worker with the process executor: the same flows as with Docker, without Docker."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.worker.executors import make_executor
+from actors.worker.executors.process import ProcessExecutor, process_start_ticks
+from actors.worker.worker import Worker
+from api.task_state import TaskState
+from tests.unit.worker.helpers import Recorder, make_task, state_is, wait_for
+
+S = TaskState
+
+
+def start(tmp_path: Path) -> Any:
+    return Worker.start(
+        executor=make_executor("process", state_dir=tmp_path, node_id="n1"),
+        state_dir=tmp_path,
+        node_id="n1",
+        reporter=Recorder(),
+        flush_interval=0.05,
+    )
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Iterator[Any]:
+    ref = start(tmp_path)
+    yield ref
+    if ref.is_alive():
+        ids = ref.proxy().task_ids().get()
+        ref.proxy().apply_assignments(True, [], []).get()
+        wait_for(lambda: not ref.proxy().task_ids().get(), what=f"{ids} removed")
+        ref.stop()
+
+
+def alive(pid: int) -> bool:
+    return process_start_ticks(pid) is not None
+
+
+def test_sleep_runs_and_env_is_applied(worker: Any, tmp_path: Path) -> None:
+    out = tmp_path / "env.txt"
+    task = make_task(
+        "p1",
+        image="busybox",
+        command=("sh", "-c"),
+        args=(f'echo "$COLOR" > {out}; exec sleep 300',),
+        env=("COLOR=blue",),
+    )
+    proxy = worker.proxy()
+    proxy.apply_assignments(True, [task], []).get()
+    status = wait_for(lambda: state_is(proxy, "p1", S.RUNNING))
+    pid = status.container_status.pid
+    assert pid > 0 and alive(pid)
+    assert os.getpgid(pid) == pid  # its own process group
+    wait_for(lambda: out.exists() and out.read_text() == "blue\n", what="env written")
+
+
+@pytest.mark.parametrize(
+    ("script", "state", "code"), [("exit 0", S.COMPLETE, 0), ("exit 3", S.FAILED, 3)]
+)
+def test_exit_codes(worker: Any, script: str, state: TaskState, code: int) -> None:
+    task = make_task("p2", command=("sh", "-c", script))
+    proxy = worker.proxy()
+    proxy.apply_assignments(True, [task], []).get()
+    status = wait_for(lambda: state_is(proxy, "p2", S.COMPLETE, S.FAILED))
+    assert status.state is state and status.container_status.exit_code == code
+
+
+def test_bad_command_is_rejected(worker: Any) -> None:
+    proxy = worker.proxy()
+    proxy.apply_assignments(True, [make_task("p3", command=("/nonexistent",))], []).get()
+    status = wait_for(lambda: state_is(proxy, "p3", S.REJECTED))
+    assert "/nonexistent" in status.err
+
+
+def test_shutdown_kills_the_whole_group_after_the_grace_period(worker: Any, tmp_path: Path) -> None:
+    pidfile = tmp_path / "grandchild.pid"
+    script = f"trap '' TERM; sleep 300 & echo $! > {pidfile}; wait"
+    task = make_task("p4", command=("sh", "-c", script), grace=0.5)
+    proxy = worker.proxy()
+    proxy.apply_assignments(True, [task], []).get()
+    status = wait_for(lambda: state_is(proxy, "p4", S.RUNNING))
+    grandchild = int(wait_for(lambda: pidfile.exists() and pidfile.read_text().strip()))
+    leader = status.container_status.pid
+    proxy.apply_assignments(False, [dataclasses.replace(task, desired_state=S.SHUTDOWN)], []).get()
+    done = wait_for(lambda: state_is(proxy, "p4", S.SHUTDOWN))
+    assert done.container_status.exit_code == 128 + signal.SIGKILL
+    wait_for(lambda: not alive(leader) and not alive(grandchild), what="group gone")
+
+
+def test_restarted_worker_readopts_the_process(tmp_path: Path) -> None:
+    task = make_task("p5", command=("sleep", "300"))
+    first = start(tmp_path)
+    try:
+        first.proxy().apply_assignments(True, [task], []).get()
+        status = wait_for(lambda: state_is(first.proxy(), "p5", S.RUNNING))
+        first.proxy().flush().get()
+    finally:
+        first.stop()
+    pid = status.container_status.pid
+    ticks = process_start_ticks(pid)
+    assert ticks is not None
+    orphan = ProcessExecutor(tmp_path / "process").controller(
+        make_task("orphan", command=("sleep", "300"))
+    )
+    orphan.prepare()
+    orphan.start()
+    orphan_pid = orphan.inspect().pid
+
+    second = start(tmp_path)
+    try:
+        again = wait_for(lambda: state_is(second.proxy(), "p5", S.RUNNING))
+        assert again.container_status.pid == pid and process_start_ticks(pid) == ticks
+        wait_for(lambda: not alive(orphan_pid), what="orphan stopped")
+        os.killpg(pid, signal.SIGTERM)  # not our child any more: polled through /proc
+        ended = wait_for(lambda: state_is(second.proxy(), "p5", S.FAILED))
+        assert ended.err == "task: non-zero exit (143)"
+        second.proxy().apply_assignments(True, [], []).get()
+        wait_for(lambda: not second.proxy().task_ids().get(), what="removed")
+    finally:
+        second.stop()
