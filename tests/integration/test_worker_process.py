@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import os
 import signal
 from collections.abc import Iterator
@@ -18,6 +20,18 @@ from api.task_state import TaskState
 from tests.unit.worker.helpers import Recorder, make_task, state_is, wait_for
 
 S = TaskState
+
+
+@pytest.fixture(autouse=True)
+def kill_leftovers(tmp_path: Path) -> Iterator[None]:
+    """Whatever a failed test left running in its state dir is killed (by recorded pid)."""
+    yield
+    for path in (tmp_path / "process").glob("*.json"):
+        record = json.loads(path.read_text())
+        pid = int(record.get("pid") or 0)
+        if pid and process_start_ticks(pid) == record.get("start_ticks"):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
 
 
 def start(tmp_path: Path) -> Any:
