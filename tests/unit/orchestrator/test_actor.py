@@ -221,3 +221,26 @@ def test_watch_reset_rereads_the_store(cluster: Cluster_) -> None:
     cluster.store.restore(snapshot)  # closes every watcher with reset=True
     cluster.scale("svc-web", 2)
     cluster.wait(lambda: len(cluster.running("svc-web")) == 2)
+
+
+def test_restart_delay_is_honoured_by_a_timer(cluster: Cluster_) -> None:
+    from api.specs import RestartPolicy
+
+    cluster.start()
+    cluster.put(make_service(replicas=1, restart=RestartPolicy(delay=0.3)))
+    cluster.wait(lambda: len(cluster.running("svc-web")) == 1)
+    (victim,) = cluster.running("svc-web")
+
+    def fail(tx: WriteTx) -> None:
+        t = tasks.get(tx, victim.id)
+        assert t is not None
+        tx.update(replace(t, status=TaskStatus(timestamp=time.time(), state=TaskState.FAILED)))
+
+    cluster.store.update(fail)
+    cluster.wait(
+        lambda: any(t.desired_state == TaskState.READY for t in cluster.runnable("svc-web")),
+        play=False,
+    )
+    (held,) = cluster.runnable("svc-web")
+    assert held.status.message == "restart delayed"
+    cluster.wait(lambda: any(t.id == held.id for t in cluster.running("svc-web")))
