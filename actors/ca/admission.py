@@ -1,0 +1,211 @@
+"""CA-backed admission of CURVE clients (implements ``transport.auth.AdmissionPolicy``).
+
+Rules:
+- A client key is admitted on a domain only if it is bound (by the CURVE extension) to a
+  certificate of this cluster's CA that is live now (within its validity, serial not
+  revoked, node not removed) and whose role the domain allows. ``DEFAULT_DOMAIN_ROLES``:
+  "raft" managers only; "dispatcher", "logs" and "remote" any node; "join" anyone (the join
+  request must then carry a valid token, which its handler checks). Unknown domains refuse.
+- Certificates enter the index when issued or loaded (`add`, which verifies them), and leave
+  at once on node removal (`remove_node`, which also blocks the node id) or demotion
+  (`revoke_role`). Revocations are sets of serials and node ids (`replace_revocations` to
+  load them from the store).
+- Thread safety: writers take a lock and publish a new immutable snapshot; `admit` (called
+  from the ZAP thread) reads the current snapshot without locking.
+- Each refusal is logged as ``ca.admission.refused`` with the domain, the key's fingerprint
+  and the reason; never the key itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Final, Protocol
+
+from cryptography import x509
+
+from actors.ca.certs import NodeCertInfo, verify_node_certificate
+from actors.ca.root import CertificateAuthority
+from api.enums import NodeRole
+
+__all__ = [
+    "ANYONE",
+    "ANY_NODE",
+    "DEFAULT_DOMAIN_ROLES",
+    "MANAGERS",
+    "CertificateAdmission",
+    "Refusal",
+]
+
+MANAGERS: Final = frozenset({NodeRole.MANAGER})
+ANY_NODE: Final = frozenset({NodeRole.MANAGER, NodeRole.WORKER})
+ANYONE: Final = None
+DEFAULT_DOMAIN_ROLES: Final[Mapping[str, frozenset[NodeRole] | None]] = {
+    "raft": MANAGERS,
+    "dispatcher": ANY_NODE,
+    "logs": ANY_NODE,
+    "remote": ANY_NODE,
+    "join": ANYONE,
+}
+
+
+class _Logger(Protocol):
+    def warning(self, event: str, **kw: Any) -> Any: ...
+
+
+def _fingerprint(public_z85: bytes) -> str:
+    # same as transport.keys.fingerprint, without importing transport (which imports zmq)
+    return hashlib.sha256(public_z85).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    by_key: Mapping[bytes, NodeCertInfo] = field(default_factory=dict)
+    revoked_serials: frozenset[int] = frozenset()
+    removed_nodes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a key is refused on a domain."""
+
+    reason: str
+
+
+class CertificateAdmission:
+    """An `AdmissionPolicy` over an index CURVE key → certificate of this cluster's CA."""
+
+    def __init__(
+        self,
+        ca: CertificateAuthority | x509.Certificate,
+        cluster_id: str,
+        *,
+        clock: Callable[[], float],
+        logger: _Logger,
+        domain_roles: Mapping[str, frozenset[NodeRole] | None] = DEFAULT_DOMAIN_ROLES,
+    ) -> None:
+        self._ca_cert = ca.cert if isinstance(ca, CertificateAuthority) else ca
+        self._cluster_id = cluster_id
+        self._clock = clock
+        self._log = logger
+        self._domain_roles = dict(domain_roles)
+        self._lock = threading.Lock()
+        self._snap = _Snapshot()
+
+    # --- AdmissionPolicy ----------------------------------------------------------------
+
+    def admit(self, domain: str, client_public_key_z85: bytes) -> bool:
+        refusal = self.check(domain, client_public_key_z85)
+        if refusal is None:
+            return True
+        self._log.warning(
+            "ca.admission.refused",
+            domain=domain,
+            key_fingerprint=_fingerprint(client_public_key_z85),
+            reason=refusal.reason,
+        )
+        return False
+
+    def check(self, domain: str, client_public_key_z85: bytes) -> Refusal | None:
+        """None when the key is admitted on ``domain``, else why not (no logging)."""
+        if domain not in self._domain_roles:
+            return Refusal(f"unknown domain {domain[:32]!r}")
+        roles = self._domain_roles[domain]
+        if roles is None:
+            return None
+        snap = self._snap
+        info = snap.by_key.get(client_public_key_z85)
+        if info is None:
+            return Refusal("no certificate for this key")
+        if info.node_id in snap.removed_nodes:
+            return Refusal(f"node {info.node_id} was removed")
+        if info.serial in snap.revoked_serials:
+            return Refusal(f"certificate of node {info.node_id} is revoked")
+        now = self._clock()
+        if now > info.not_after:
+            return Refusal(f"certificate of node {info.node_id} has expired")
+        if now < info.not_before:
+            return Refusal(f"certificate of node {info.node_id} is not valid yet")
+        if info.role not in roles:
+            return Refusal(f"node {info.node_id} is a {info.role.value}, not allowed on {domain}")
+        return None
+
+    # --- lookups ------------------------------------------------------------------------
+
+    def lookup(self, client_public_key_z85: bytes) -> NodeCertInfo | None:
+        """The indexed certificate of a key (live or not), for handlers that need the role."""
+        return self._snap.by_key.get(client_public_key_z85)
+
+    def __len__(self) -> int:
+        return len(self._snap.by_key)
+
+    # --- updates ------------------------------------------------------------------------
+
+    def add(self, cert: bytes | x509.Certificate) -> NodeCertInfo:
+        """Verify ``cert`` against the CA (now) and index it under its CURVE key.
+
+        A later certificate for the same key (renewal, role change) replaces the earlier.
+        Raises `actors.ca.certs.CertificateError` for a certificate that is not acceptable.
+        """
+        info = verify_node_certificate(
+            cert, self._ca_cert, now=self._clock(), cluster_id=self._cluster_id
+        )
+        self.add_info(info)
+        return info
+
+    def add_info(self, info: NodeCertInfo) -> None:
+        """Index certificate information the caller has already verified (e.g. just issued)."""
+        if info.cluster_id != self._cluster_id:
+            raise ValueError("certificate of another cluster")
+        with self._lock:
+            by_key = dict(self._snap.by_key)
+            by_key[info.curve_public_key] = info
+            self._snap = replace(self._snap, by_key=by_key)
+
+    def remove_node(self, node_id: str) -> None:
+        """``node rm``: drop the node's certificates and refuse its id from now on."""
+        with self._lock:
+            by_key = {k: v for k, v in self._snap.by_key.items() if v.node_id != node_id}
+            self._snap = replace(
+                self._snap, by_key=by_key, removed_nodes=self._snap.removed_nodes | {node_id}
+            )
+
+    def revoke_role(self, node_id: str, role: NodeRole) -> list[int]:
+        """Revoke the node's certificates of ``role`` (demotion); returns their serials."""
+        with self._lock:
+            serials = [
+                v.serial
+                for v in self._snap.by_key.values()
+                if v.node_id == node_id and v.role is role
+            ]
+            by_key = {k: v for k, v in self._snap.by_key.items() if v.serial not in serials}
+            self._snap = replace(
+                self._snap,
+                by_key=by_key,
+                revoked_serials=self._snap.revoked_serials | frozenset(serials),
+            )
+        return serials
+
+    def revoke_serial(self, serial: int) -> None:
+        with self._lock:
+            self._snap = replace(self._snap, revoked_serials=self._snap.revoked_serials | {serial})
+
+    def replace_revocations(self, serials: Iterable[int], node_ids: Iterable[str]) -> None:
+        """Set the revocation lists (as loaded from the store)."""
+        with self._lock:
+            self._snap = replace(
+                self._snap,
+                revoked_serials=frozenset(serials),
+                removed_nodes=frozenset(node_ids),
+            )
+
+    def prune(self) -> int:
+        """Drop expired certificates from the index; returns how many."""
+        now = self._clock()
+        with self._lock:
+            by_key = {k: v for k, v in self._snap.by_key.items() if v.not_after >= now}
+            dropped = len(self._snap.by_key) - len(by_key)
+            self._snap = replace(self._snap, by_key=by_key)
+        return dropped

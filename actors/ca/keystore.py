@@ -1,0 +1,200 @@
+"""A manager's secrets at rest: named keys wrapped under a key-encryption key (KEK).
+
+Layout (directory mode 0700, files mode 0600, every write atomic: temp file, fsync,
+rename, fsync of the directory):
+    DIR/secrets.wrapped   the named secrets (data key, node TLS key, CURVE secret, ...),
+                          one AES-256-GCM blob under the KEK
+    DIR/kek               the random KEK, present only when autolock is off
+
+With autolock the KEK is derived from the operator's unlock key and is nowhere on disk, so
+nothing in DIR can be read without it. Switching autolock on writes the secrets under the
+new KEK first and then deletes the ``kek`` file; switching it off writes the ``kek`` file
+first. Either crash window leaves the secrets readable with the key the operator had.
+Rotating the unlock key changes only the wrapping: the secrets (and so the Raft data key)
+stay the same.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+from actors.ca.encryption import (
+    DATA_KEY_BYTES,
+    DecryptionFailed,
+    EncryptionError,
+    InvalidUnlockKey,
+    RandomBytes,
+    UnlockKey,
+    kek_from_unlock_key,
+    new_kek,
+    unwrap,
+    wrap,
+)
+
+__all__ = [
+    "CURVE_SECRET",
+    "DATA_KEY",
+    "NODE_TLS_KEY",
+    "KeyStore",
+    "KeyStoreError",
+    "KeyStoreLocked",
+    "read_private_file",
+    "write_private_file",
+]
+
+DATA_KEY: Final = "raft-data-key"
+NODE_TLS_KEY: Final = "node-tls-key"
+CURVE_SECRET: Final = "curve-secret"
+
+SECRETS_FILE: Final = "secrets.wrapped"
+KEK_FILE: Final = "kek"
+FILE_MODE: Final = 0o600
+DIR_MODE: Final = 0o700
+_LABEL: Final = "swarmnode manager secrets"
+
+
+class KeyStoreError(EncryptionError):
+    """The key store is missing, unreadable or damaged."""
+
+
+class KeyStoreLocked(KeyStoreError):
+    """Autolock is on and no (valid) unlock key was given."""
+
+    def __init__(self) -> None:
+        super().__init__("this manager is locked: give the unlock key (swarmctl unlock)")
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically with mode 0600."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def read_private_file(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _encode(secrets: Mapping[str, bytes]) -> bytes:
+    return json.dumps(
+        {name: base64.b64encode(value).decode("ascii") for name, value in sorted(secrets.items())}
+    ).encode("utf-8")
+
+
+def _decode(blob: bytes) -> dict[str, bytes]:
+    try:
+        raw = json.loads(blob)
+        if not isinstance(raw, dict):
+            raise ValueError("not an object")
+        return {str(k): base64.b64decode(v, validate=True) for k, v in raw.items()}
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise KeyStoreError(f"unwrapped secrets are malformed: {exc}") from None
+
+
+class KeyStore:
+    """The wrapped secrets of one manager in ``directory``."""
+
+    def __init__(self, directory: Path, *, random_bytes: RandomBytes = os.urandom) -> None:
+        self._dir = directory
+        self._random_bytes = random_bytes
+
+    @property
+    def secrets_path(self) -> Path:
+        return self._dir / SECRETS_FILE
+
+    @property
+    def kek_path(self) -> Path:
+        return self._dir / KEK_FILE
+
+    def exists(self) -> bool:
+        return self.secrets_path.exists()
+
+    def is_autolocked(self) -> bool:
+        """Whether reading the secrets needs the operator's unlock key."""
+        return self.exists() and not self.kek_path.exists()
+
+    def create(self, secrets: Mapping[str, bytes], unlock_key: UnlockKey | None = None) -> None:
+        """Store ``secrets`` (replacing any), autolocked when ``unlock_key`` is given."""
+        self._dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        os.chmod(self._dir, DIR_MODE)
+        if unlock_key is None:
+            kek = new_kek(self._random_bytes)
+            write_private_file(self.kek_path, kek)
+            self._write(secrets, kek)
+        else:
+            self._write(secrets, kek_from_unlock_key(unlock_key))
+            self._remove_kek_file()
+
+    def load(self, unlock_key: UnlockKey | None = None) -> dict[str, bytes]:
+        """The secrets; `KeyStoreLocked` without the needed unlock key, `InvalidUnlockKey`
+        with a wrong one."""
+        if not self.exists():
+            raise KeyStoreError(f"no key store in {self._dir}")
+        blob = read_private_file(self.secrets_path)
+        if self.kek_path.exists():
+            kek = read_private_file(self.kek_path)
+            if len(kek) != DATA_KEY_BYTES:
+                raise KeyStoreError(f"{self.kek_path}: not a {DATA_KEY_BYTES}-byte key")
+            with contextlib.suppress(DecryptionFailed):
+                return _decode(unwrap(kek, blob, label=_LABEL))
+            # a crash while switching autolock on: the secrets are already under the unlock key
+        if unlock_key is None:
+            raise KeyStoreLocked()
+        try:
+            return _decode(unwrap(kek_from_unlock_key(unlock_key), blob, label=_LABEL))
+        except DecryptionFailed:
+            raise InvalidUnlockKey() from None
+
+    def update(self, secrets: Mapping[str, bytes], unlock_key: UnlockKey | None = None) -> None:
+        """Replace the stored secrets under the current wrapping (e.g. a renewed TLS key)."""
+        self.load(unlock_key)  # proves the caller holds the current key
+        if self.kek_path.exists():
+            self._write(secrets, read_private_file(self.kek_path))
+        else:
+            assert unlock_key is not None
+            self._write(secrets, kek_from_unlock_key(unlock_key))
+
+    def rewrap(self, current: UnlockKey | None, new: UnlockKey | None) -> None:
+        """Change the wrapping: autolock on (``new`` given), off (``new`` None) or a rotated
+        unlock key. The secrets themselves do not change."""
+        secrets = self.load(current)
+        if new is None:
+            kek = new_kek(self._random_bytes)
+            write_private_file(self.kek_path, kek)  # first: see the module docstring
+            self._write(secrets, kek)
+        else:
+            self._write(secrets, kek_from_unlock_key(new))
+            self._remove_kek_file()
+
+    def _write(self, secrets: Mapping[str, bytes], kek: bytes) -> None:
+        blob = wrap(kek, _encode(secrets), label=_LABEL, random_bytes=self._random_bytes)
+        write_private_file(self.secrets_path, blob)
+
+    def _remove_kek_file(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.kek_path.unlink()
+            _fsync_dir(self._dir)
