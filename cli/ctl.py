@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cli import version
+from cli import cluster, node, service, task, version
 from cli.connection import DEFAULT_TIMEOUT, ControlConnection
 from cli.defaults import SOCKET_ENV, default_socket
 from cli.errors import CliError, OneLineParser
@@ -24,10 +24,6 @@ PROG = "swarmctl"
 
 # Command groups still to come (DESIGN §8), shown in --help and refused clearly meanwhile.
 PLANNED_GROUPS: dict[str, str] = {
-    "cluster": "inspect and update the cluster",
-    "node": "list, inspect, promote, demote, drain and remove nodes",
-    "service": "create, list, inspect, update, scale, roll back and remove services",
-    "task": "list and inspect tasks",
     "events": "stream cluster events",
     "logs": "stream the nodes' structured logs",
     "unlock": "unlock a locked manager",
@@ -66,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     groups = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     version.register(groups, common)
+    for noun in (cluster, node, service, task):
+        noun.register(groups, common)
     for name, summary in PLANNED_GROUPS.items():
         planned = groups.add_parser(
             name, parents=[common], help=f"{summary} (not implemented yet)", add_help=False

@@ -1,0 +1,47 @@
+"""``swarmctl cluster inspect [NAME]`` (the cluster is "default" unless named)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from actors.control.units import format_duration
+from cli.connection import ControlConnection
+from cli.output import write_json, write_text
+
+__all__ = ["register"]
+
+
+def register(groups: Any, common: argparse.ArgumentParser) -> None:
+    parser = groups.add_parser("cluster", parents=[common], help="inspect the cluster")
+    verbs = parser.add_subparsers(title="commands", dest="verb", metavar="COMMAND", required=True)
+    inspect = verbs.add_parser("inspect", parents=[common], help="show the cluster's settings")
+    inspect.add_argument("cluster", nargs="?", default=None, metavar="NAME")
+    inspect.set_defaults(run=run_inspect)
+
+
+def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    body = {"cluster": args.cluster} if args.cluster else {}
+    with connection:
+        cluster = connection.request("control.cluster.inspect", body)["cluster"]
+    if args.format == "json":
+        write_json(cluster)
+        return 0
+    spec = cluster["spec"]
+    tokens = cluster.get("join_tokens") or {}
+    lines = [
+        f"ID          : {cluster['id']}",
+        f"Name        : {spec['name']}",
+        "Orchestration settings:",
+        f"  Task history entries: {spec['orchestration']['task_history_retention_limit']}",
+        "Dispatcher settings:",
+        "  Dispatcher heartbeat period: " + format_duration(spec["dispatcher"]["heartbeat_period"]),
+        "Certificate Authority settings:",
+        "  Certificate Validity Duration: "
+        + format_duration(spec["ca_config"]["node_cert_expiry"]),
+        "  Join Tokens:",
+        f"    Worker: {tokens.get('worker', '')}",
+        f"    Manager: {tokens.get('manager', '')}",
+    ]
+    write_text("\n".join(lines))
+    return 0

@@ -1,0 +1,124 @@
+"""``swarmctl node ls|inspect|update|drain|pause|activate``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from actors.control.units import parse_key_value
+from cli.connection import ControlConnection
+from cli.errors import CliError
+from cli.output import render_table, write_json, write_text
+
+__all__ = ["register"]
+
+
+def _label(text: str) -> tuple[str, str]:
+    try:
+        return parse_key_value(text, "label")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def register(groups: Any, common: argparse.ArgumentParser) -> None:
+    parser = groups.add_parser(
+        "node", parents=[common], help="list, inspect and update nodes; drain, pause, activate"
+    )
+    verbs = parser.add_subparsers(title="commands", dest="verb", metavar="COMMAND", required=True)
+
+    ls = verbs.add_parser("ls", parents=[common], help="list nodes")
+    ls.add_argument("-q", "--quiet", action="store_true", help="only ids")
+    ls.set_defaults(run=run_ls)
+
+    inspect = verbs.add_parser("inspect", parents=[common], help="show a node in detail")
+    inspect.add_argument("node", metavar="NODE")
+    inspect.set_defaults(run=run_inspect)
+
+    update = verbs.add_parser("update", parents=[common], help="change availability and labels")
+    update.add_argument("--availability", choices=("active", "pause", "drain"), default=None)
+    update.add_argument("--label-add", action="append", type=_label, default=[], metavar="K=V")
+    update.add_argument("--label-rm", action="append", default=[], metavar="KEY")
+    update.add_argument("node", metavar="NODE")
+    update.set_defaults(run=run_update)
+
+    for verb, availability, summary in (
+        ("drain", "drain", "move the node's tasks away and schedule nothing on it"),
+        ("pause", "pause", "schedule nothing new on the node"),
+        ("activate", "active", "let the node take tasks again"),
+    ):
+        short = verbs.add_parser(verb, parents=[common], help=summary)
+        short.add_argument("node", metavar="NODE")
+        short.set_defaults(run=run_update, availability=availability, label_add=[], label_rm=[])
+
+
+def manager_status(row: dict[str, Any]) -> str:
+    ms = row["manager_status"]
+    if ms is None:
+        return ""
+    return "Leader" if ms["leader"] else str(ms["reachability"]).capitalize()
+
+
+def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    with connection:
+        nodes = connection.request("control.node.ls")["nodes"]
+    if args.format == "json":
+        write_json(nodes)
+    elif args.quiet:
+        write_text("\n".join(n["id"] for n in nodes))
+    else:
+        rows = [
+            (
+                n["id"],
+                n["hostname"],
+                n["status"].capitalize(),
+                n["availability"].capitalize(),
+                manager_status(n),
+            )
+            for n in nodes
+        ]
+        headers = ("ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS")
+        write_text(render_table(headers, rows))
+    return 0
+
+
+def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    with connection:
+        reply = connection.request("control.node.inspect", {"node": args.node})
+    if args.format == "json":
+        write_json([reply["node"]])
+        return 0
+    row = reply["summary"]
+    lines = [
+        ("ID", row["id"]),
+        ("Hostname", row["hostname"]),
+        ("Role", row["role"]),
+        ("Status", f"{row['status']} {row['message']}".strip()),
+        ("Availability", row["availability"]),
+        ("Address", row["address"]),
+        ("Manager Status", manager_status(row) or "-"),
+        ("Labels", ", ".join(f"{k}={v}" for k, v in row["labels"].items()) or "-"),
+    ]
+    if row["engine_version"]:
+        lines.append(("Engine Version", row["engine_version"]))
+    width = max(len(k) for k, _ in lines)
+    write_text("\n".join(f"{k:<{width}} : {v}" for k, v in lines))
+    return 0
+
+
+def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    body: dict[str, Any] = {"node": args.node}
+    if args.availability is not None:
+        body["availability"] = args.availability
+    if args.label_add:
+        body["label_add"] = dict(args.label_add)
+    if args.label_rm:
+        body["label_rm"] = list(args.label_rm)
+    if len(body) == 1:
+        raise CliError("nothing to update: give --availability, --label-add or --label-rm")
+    with connection:
+        reply = connection.request("control.node.update", body)
+    if args.format == "json":
+        write_json(reply["node"])
+    else:
+        write_text(reply["id"])
+    return 0

@@ -1,0 +1,207 @@
+"""Live progress of ``service create|update|scale`` until the service converges.
+
+Rules (judged from ``control.service.ps`` replies, the way ``docker service create``
+without ``--detach`` does):
+- converged: every wanted slot (replicated: 1..replicas; global: each node with a task
+  that should run) has a task at the current spec that is RUNNING;
+- failed: the update was paused or rolled back (its message), or tasks at the current
+  spec keep failing: ``max_failures`` failed or rejected since we started watching (one
+  when the restart policy is ``none``), or a task stayed PENDING with the scheduler's
+  message for ``pending_grace`` seconds (it fits on no node), or the service was removed;
+- otherwise it is still converging; the caller gives up at its deadline.
+
+``ProgressJudge`` is pure (the clock is injected); ``wait_converged`` polls with a
+deadline and draws lines: redrawn in place on a terminal, plain lines when they change
+otherwise.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from api.task_state import TaskState
+from cli.errors import CliError
+
+__all__ = ["ProgressJudge", "ProgressRenderer", "Verdict", "wait_converged"]
+
+_FAILED = ("failed", "rejected")
+_PAUSED = ("paused", "rollback_paused", "rollback_completed")
+
+
+def _rank(label: str) -> TaskState:
+    try:
+        return TaskState[label.upper()]
+    except KeyError:
+        return TaskState.NEW
+
+
+@dataclass(frozen=True)
+class Verdict:
+    done: bool
+    failed: str  # why it cannot converge ("" unless it cannot)
+    running: int
+    desired: int
+    lines: tuple[str, ...] = field(default=())
+
+
+class ProgressJudge:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        pending_grace: float = 15.0,
+        max_failures: int = 3,
+    ) -> None:
+        self._clock = clock
+        self._pending_grace = pending_grace
+        self._max_failures = max_failures
+        self._baseline: set[str] | None = None
+        self._pending_since: dict[str, float] = {}
+
+    def judge(self, reply: Mapping[str, Any]) -> Verdict:
+        service = reply["service"]
+        rows: Sequence[Mapping[str, Any]] = reply["tasks"]
+        now = self._clock()
+        finished = {r["id"] for r in rows if _rank(r["state"]).is_terminal}
+        if self._baseline is None:
+            self._baseline = finished  # failures from before we watched don't count
+        active = [r for r in rows if _rank(r["desired_state"]) <= TaskState.RUNNING]
+
+        if service.get("mode") == "global":
+            keys = sorted({r["node_id"] for r in active if r["node_id"]})
+            by_key = {k: [r for r in active if r["node_id"] == k] for k in keys}
+            desired = len(keys)
+            labels = {k: k[:12] for k in keys}
+        else:
+            desired = int(service["replicas_desired"])
+            keys = list(range(1, desired + 1))
+            by_key = {k: [r for r in active if r["slot"] == k] for k in keys}
+            labels = {k: f"{k}/{desired}" for k in keys}
+
+        running = 0
+        lines = []
+        for key in keys:
+            current = [r for r in by_key[key] if r["up_to_date"]]
+            row = current[0] if current else (by_key[key][0] if by_key[key] else None)
+            if row is None:
+                lines.append(f"{labels[key]}: new")
+                continue
+            state = row["state"]
+            ok = row["up_to_date"] and state == "running"
+            running += ok
+            detail = row["error"] or (row["message"] if state == "pending" else "")
+            lines.append(f"{labels[key]}: {state}" + (f"  {detail}" if detail else ""))
+        lines.insert(0, f"overall progress: {running} out of {desired} tasks")
+
+        why = self._failure(service, rows, active, finished, now)
+        done = not why and running == desired and all(r["up_to_date"] for r in active)
+        return Verdict(done, why, running, desired, tuple(lines))
+
+    def _failure(
+        self,
+        service: Mapping[str, Any],
+        rows: Sequence[Mapping[str, Any]],
+        active: Sequence[Mapping[str, Any]],
+        finished: set[str],
+        now: float,
+    ) -> str:
+        name = service["name"]
+        if service.get("pending_delete"):
+            return f"service {name} was removed"
+        status = service.get("update_status") or {}
+        if status.get("state") in _PAUSED:
+            return f"update of {name} {status['state'].replace('_', ' ')}: {status['message']}"
+        baseline = self._baseline or set()
+        condition = service.get("restart_condition", "any")
+        stopped = _FAILED if condition == "any" else (*_FAILED, "complete")
+        new_failures = [
+            r for r in rows if r["up_to_date"] and r["state"] in stopped and r["id"] not in baseline
+        ]
+        limit = 1 if condition == "none" else self._max_failures
+        attempts = int(service.get("restart_max_attempts") or 0)
+        if attempts:
+            limit = min(limit, attempts + 1)
+        if len(new_failures) >= limit:
+            last = max(new_failures, key=lambda r: r["timestamp"])
+            what = last["error"] or last["message"] or last["state"]
+            return f"task {last['name']} ({last['id'][:12]}) {last['state']}: {what}" + (
+                f" ({len(new_failures)} tasks failed)" if len(new_failures) > 1 else ""
+            )
+        pending_now = {r["id"]: r for r in active if r["state"] == "pending" and r["message"]}
+        for tid in list(self._pending_since):
+            if tid not in pending_now:
+                del self._pending_since[tid]
+        for tid, row in pending_now.items():
+            since = self._pending_since.setdefault(tid, now)
+            if now - since >= self._pending_grace:
+                return f"task {row['name']} ({tid[:12]}) is pending: {row['message']}"
+        return ""
+
+
+class ProgressRenderer:
+    """Draws a verdict's lines: in place on a terminal, only changed lines otherwise."""
+
+    def __init__(self, out: TextIO, tty: bool | None = None) -> None:
+        self._out = out
+        self._tty = out.isatty() if tty is None else tty
+        self._drawn = 0
+        self._seen: dict[int, str] = {}
+
+    def draw(self, lines: Sequence[str]) -> None:
+        out = self._out
+        if self._tty:
+            if self._drawn:
+                out.write(f"\x1b[{self._drawn}A")
+            for line in lines:
+                out.write(f"\x1b[2K{line}\n")
+            for _ in range(self._drawn - len(lines)):
+                out.write("\x1b[2K\n")
+            self._drawn = max(self._drawn, len(lines))
+        else:
+            for i, line in enumerate(lines):
+                if self._seen.get(i) != line:
+                    self._seen[i] = line
+                    out.write(line + "\n")
+        out.flush()
+
+    def finish(self, message: str) -> None:
+        self._out.write(message + "\n")
+        self._out.flush()
+
+
+def wait_converged(
+    fetch: Callable[[], Mapping[str, Any]],
+    *,
+    out: TextIO,
+    timeout: float,
+    interval: float = 0.2,
+    judge: ProgressJudge | None = None,
+    tty: bool | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Verdict:
+    """Poll ``fetch`` (a ``control.service.ps`` reply) until converged; CliError with the
+    reason when the service cannot converge or the deadline passes."""
+    judge = judge if judge is not None else ProgressJudge(clock)
+    renderer = ProgressRenderer(out, tty)
+    deadline = clock() + timeout
+    while True:
+        reply = fetch()
+        verdict = judge.judge(reply)
+        renderer.draw(verdict.lines)
+        name = reply["service"]["name"]
+        if verdict.failed:
+            raise CliError(f"service {name} cannot converge: {verdict.failed}")
+        if verdict.done:
+            renderer.finish("verify: Service converged")
+            return verdict
+        if clock() >= deadline:
+            raise CliError(
+                f"service {name} did not converge within {timeout:g}s: "
+                f"{verdict.running} of {verdict.desired} tasks running "
+                "(it keeps converging; see 'swarmctl service ps')"
+            )
+        sleep(interval)

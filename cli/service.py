@@ -1,0 +1,500 @@
+"""``swarmctl service create|ls|inspect|ps|scale|update|rm``, with ``docker service``'s flags.
+
+Flags become an options map (actors/control/service_options.py); ``create`` applies it to
+a default spec, validates it here and sends the spec; ``update`` validates the options here
+and sends them, and the manager applies them to the current spec. Bad values are refused
+by argparse (one line, exit 2) and invalid specs by validation (one line, exit 1), before
+anything is sent. Without ``--detach``, create/update/scale wait for convergence
+(cli/progress.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from actors.control.service_options import apply_options
+from actors.control.units import (
+    format_bytes,
+    format_cpus,
+    format_duration,
+    parse_cpus,
+    parse_duration,
+    parse_key_value,
+    parse_memory,
+)
+from api.codec_objects import encode
+from api.specs import ContainerSpec, ServiceSpec, TaskSpec
+from api.validation import InvalidSpec, parse_constraint, parse_placement_preference
+from api.validation import validate_service_spec as validate
+from cli.connection import ControlConnection
+from cli.errors import CliError
+from cli.output import render_table, write_json, write_text
+from cli.progress import wait_converged
+
+__all__ = ["register"]
+
+DEFAULT_CONVERGE_TIMEOUT = 300.0
+
+
+# -- argument types: each refuses a bad value with one line -----------------------------
+
+
+def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except (ValueError, InvalidSpec) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"invalid integer {text!r}") from None
+    if value < 0:
+        raise ValueError(f"must be >= 0, got {value}")
+    return value
+
+
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _env(text: str) -> str:
+    parse_key_value(text, "environment variable")
+    return text if "=" in text else text + "="
+
+
+def _constraint(text: str) -> str:
+    parse_constraint(text, "--constraint")
+    return text
+
+
+def _preference(text: str) -> str:
+    parse_placement_preference(text, "--placement-pref")
+    return text
+
+
+MEMORY = _typed(parse_memory)
+CPUS = _typed(parse_cpus)
+DURATION = _typed(parse_duration)
+COUNT = _typed(_non_negative_int)
+RATIO = _typed(_ratio)
+ENV = _typed(_env)
+KEY_VALUE = _typed(parse_key_value)
+CONSTRAINT = _typed(_constraint)
+PREFERENCE = _typed(_preference)
+
+# flag → (options key, argparse keyword arguments); shared by create and update
+_SCALAR_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "--replicas": ("replicas", {"type": COUNT, "metavar": "N"}),
+    "--replicas-max-per-node": ("replicas_max_per_node", {"type": COUNT, "metavar": "N"}),
+    "--reserve-cpu": ("reserve_cpu", {"type": CPUS, "metavar": "CPUS"}),
+    "--reserve-memory": ("reserve_memory", {"type": MEMORY, "metavar": "BYTES"}),
+    "--limit-cpu": ("limit_cpu", {"type": CPUS, "metavar": "CPUS"}),
+    "--limit-memory": ("limit_memory", {"type": MEMORY, "metavar": "BYTES"}),
+    "--restart-condition": ("restart_condition", {"choices": ("none", "on-failure", "any")}),
+    "--restart-delay": ("restart_delay", {"type": DURATION, "metavar": "DURATION"}),
+    "--restart-max-attempts": ("restart_max_attempts", {"type": COUNT, "metavar": "N"}),
+    "--restart-window": ("restart_window", {"type": DURATION, "metavar": "DURATION"}),
+    "--stop-signal": ("stop_signal", {"metavar": "SIGNAL"}),
+    "--stop-grace-period": ("stop_grace_period", {"type": DURATION, "metavar": "DURATION"}),
+    "--update-parallelism": ("update_parallelism", {"type": COUNT, "metavar": "N"}),
+    "--update-delay": ("update_delay", {"type": DURATION, "metavar": "DURATION"}),
+    "--update-order": ("update_order", {"choices": ("stop-first", "start-first")}),
+    "--update-failure-action": (
+        "update_failure_action",
+        {"choices": ("pause", "continue", "rollback")},
+    ),
+    "--update-monitor": ("update_monitor", {"type": DURATION, "metavar": "DURATION"}),
+    "--update-max-failure-ratio": ("update_max_failure_ratio", {"type": RATIO}),
+    "--strategy": ("strategy", {"choices": ("spread", "binpack", "random")}),
+    "--health-cmd": ("health_cmd", {"metavar": "COMMAND"}),
+    "--health-interval": ("health_interval", {"type": DURATION, "metavar": "DURATION"}),
+    "--health-timeout": ("health_timeout", {"type": DURATION, "metavar": "DURATION"}),
+    "--health-retries": ("health_retries", {"type": COUNT, "metavar": "N"}),
+    "--health-start-period": ("health_start_period", {"type": DURATION, "metavar": "DURATION"}),
+    "--user": ("user", {"metavar": "USER"}),
+    "--workdir": ("workdir", {"metavar": "DIR"}),
+    "--hostname": ("hostname", {"metavar": "NAME"}),
+}
+# create: flag → (options key, type); update has -add/-rm variants of the same
+_LIST_FLAGS: dict[str, tuple[str, Any]] = {
+    "--env": ("env", ENV),
+    "--label": ("labels", KEY_VALUE),
+    "--container-label": ("container_labels", KEY_VALUE),
+    "--constraint": ("constraints", CONSTRAINT),
+    "--placement-pref": ("placement_prefs", PREFERENCE),
+}
+_UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
+    "--env-add": ("env_add", ENV),
+    "--env-rm": ("env_rm", str),
+    "--label-add": ("label_add", KEY_VALUE),
+    "--label-rm": ("label_rm", str),
+    "--container-label-add": ("container_label_add", KEY_VALUE),
+    "--container-label-rm": ("container_label_rm", str),
+    "--constraint-add": ("constraint_add", CONSTRAINT),
+    "--constraint-rm": ("constraint_rm", str),
+    "--placement-pref-add": ("placement_pref_add", PREFERENCE),
+    "--placement-pref-rm": ("placement_pref_rm", str),
+}
+_MAP_KEYS = {"labels", "container_labels", "label_add", "container_label_add"}
+
+
+def _dest(key: str) -> str:
+    return f"opt_{key}"
+
+
+def _add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, Any]]) -> None:
+    for flag, (key, kwargs) in _SCALAR_FLAGS.items():
+        parser.add_argument(flag, dest=_dest(key), default=None, **kwargs)
+    for flag, (key, kind) in lists.items():
+        parser.add_argument(flag, dest=_dest(key), action="append", type=kind, default=None)
+    parser.add_argument("--no-healthcheck", dest=_dest("no_healthcheck"), action="store_true")
+    parser.add_argument(
+        "--entrypoint", dest="entrypoint", default=None, help="overwrite the image's entrypoint"
+    )
+    _add_wait_flags(parser)
+
+
+def _add_wait_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-d", "--detach", action="store_true", help="return at once, without waiting"
+    )
+    parser.add_argument(
+        "--converge-timeout",
+        "--wait-timeout",
+        dest="converge_timeout",
+        type=DURATION,
+        default=DEFAULT_CONVERGE_TIMEOUT,
+        metavar="DURATION",
+        help=f"give up waiting after this long (default: {DEFAULT_CONVERGE_TIMEOUT:g}s)",
+    )
+
+
+def options_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The options map of the parsed flags (only those given)."""
+    options: dict[str, Any] = {}
+    for name, value in vars(args).items():
+        if not name.startswith("opt_") or value is None or value is False:
+            continue
+        key = name[4:]
+        if key in _MAP_KEYS:
+            value = dict(value)
+        options[key] = value
+    if getattr(args, "entrypoint", None) is not None:
+        options["entrypoint"] = shlex.split(args.entrypoint)
+    return options
+
+
+# -- registration -----------------------------------------------------------------------
+
+
+def register(groups: Any, common: argparse.ArgumentParser) -> None:
+    parser = groups.add_parser(
+        "service", parents=[common], help="create, list, inspect, update, scale and remove services"
+    )
+    verbs = parser.add_subparsers(title="commands", dest="verb", metavar="COMMAND", required=True)
+
+    create = verbs.add_parser("create", parents=[common], help="create a service")
+    create.add_argument("--name", default=None, help="service name (default: generated)")
+    create.add_argument("--mode", choices=("replicated", "global"), default=None)
+    _add_spec_flags(create, _LIST_FLAGS)
+    create.add_argument("image", metavar="IMAGE")
+    create.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+    create.set_defaults(run=run_create)
+
+    ls = verbs.add_parser("ls", parents=[common], help="list services")
+    ls.add_argument("-q", "--quiet", action="store_true", help="only ids")
+    ls.set_defaults(run=run_ls)
+
+    inspect = verbs.add_parser("inspect", parents=[common], help="show a service in detail")
+    inspect.add_argument("service", metavar="SERVICE")
+    inspect.set_defaults(run=run_inspect)
+
+    ps = verbs.add_parser("ps", parents=[common], help="list a service's tasks")
+    ps.add_argument("service", metavar="SERVICE")
+    ps.add_argument("--desired-state", default=None, metavar="STATE")
+    ps.set_defaults(run=run_ps)
+
+    scale = verbs.add_parser("scale", parents=[common], help="scale replicated services")
+    scale.add_argument("pairs", nargs="+", metavar="SERVICE=REPLICAS")
+    _add_wait_flags(scale)
+    scale.set_defaults(run=run_scale)
+
+    update = verbs.add_parser("update", parents=[common], help="update a service")
+    update.add_argument("--image", dest=_dest("image"), default=None)
+    update.add_argument("--args", default=None, help="the command's arguments, one string")
+    update.add_argument("--force", dest=_dest("force"), action="store_true")
+    _add_spec_flags(update, _UPDATE_LIST_FLAGS)
+    update.add_argument("service", metavar="SERVICE")
+    update.set_defaults(run=run_update)
+
+    rm = verbs.add_parser("rm", parents=[common], help="remove services")
+    rm.add_argument("services", nargs="+", metavar="SERVICE")
+    rm.set_defaults(run=run_rm)
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+def _generated_name(image: str) -> str:
+    base = image.rsplit("/", 1)[-1].split("@", 1)[0].split(":", 1)[0]
+    base = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in base).strip("-_")
+    return f"{base or 'service'}-{secrets.token_hex(3)}"
+
+
+def _progress_stream(args: argparse.Namespace) -> Any:
+    return sys.stderr if args.format == "json" else sys.stdout
+
+
+def _wait(args: argparse.Namespace, connection: ControlConnection, service_id: str) -> None:
+    if args.detach:
+        return
+    wait_converged(
+        lambda: connection.request("control.service.ps", {"service": service_id}),
+        out=_progress_stream(args),
+        timeout=args.converge_timeout,
+    )
+
+
+def _refuse(exc: InvalidSpec) -> CliError:
+    return CliError(str(exc))
+
+
+def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    options = options_of(args)
+    options["image"] = args.image
+    if args.command:
+        options["args"] = list(args.command)
+    if args.mode is not None:
+        options["mode"] = args.mode
+    options["name"] = args.name if args.name is not None else _generated_name(args.image)
+    try:
+        spec = apply_options(ServiceSpec(), options)
+        validate(spec)
+    except InvalidSpec as exc:
+        raise _refuse(exc) from None
+    with connection:
+        reply = connection.request("control.service.create", {"spec": encode(spec)})
+        _wait(args, connection, reply["id"])
+        final = connection.request("control.service.inspect", {"service": reply["id"]})
+    if args.format == "json":
+        write_json(final["summary"])
+    else:
+        write_text(reply["id"])
+    return 0
+
+
+def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    changes = options_of(args)
+    if args.args is not None:
+        changes["args"] = shlex.split(args.args)
+    try:  # check the flags against a stand-in spec; the manager checks the real one
+        stand_in = ServiceSpec(name="x", task=TaskSpec(container=ContainerSpec(image="x")))
+        validate(apply_options(stand_in, changes))
+    except InvalidSpec as exc:
+        raise _refuse(exc) from None
+    with connection:
+        reply = connection.request(
+            "control.service.update", {"service": args.service, "changes": changes}
+        )
+        if reply["changed"]:
+            _wait(args, connection, reply["id"])
+        final = connection.request("control.service.inspect", {"service": reply["id"]})
+    if args.format == "json":
+        write_json(final["summary"])
+    else:
+        write_text(reply["id"])
+    return 0
+
+
+def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    wanted: list[tuple[str, int]] = []
+    for pair in args.pairs:
+        name, sep, count = pair.partition("=")
+        if not sep or not name or not count.strip().isdigit():
+            raise CliError(f"invalid scale specifier {pair!r}: expected SERVICE=REPLICAS (N >= 0)")
+        wanted.append((name, int(count)))
+    results = []
+    with connection:
+        for name, replicas in wanted:
+            reply = connection.request(
+                "control.service.scale", {"service": name, "replicas": replicas}
+            )
+            if args.format != "json":
+                write_text(f"{name} scaled to {replicas}")
+            results.append(reply)
+        for reply in results:
+            _wait(args, connection, reply["id"])
+        summaries = [
+            connection.request("control.service.inspect", {"service": r["id"]})["summary"]
+            for r in results
+        ]
+    if args.format == "json":
+        write_json(summaries)
+    return 0
+
+
+def run_rm(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    with connection:
+        reply = connection.request("control.service.rm", {"services": list(args.services)})
+    if args.format == "json":
+        write_json(reply["removed"])
+    else:
+        write_text("\n".join(args.services))
+    return 0
+
+
+def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    with connection:
+        services = connection.request("control.service.ls")["services"]
+    if args.format == "json":
+        keys = ("id", "name", "mode", "replicas_desired", "replicas_running", "image")
+        write_json([{k: s[k] for k in keys} | s for s in services])
+    elif args.quiet:
+        write_text("\n".join(s["id"] for s in services) or "")
+    else:
+        rows = [
+            (
+                s["id"][:12],
+                s["name"],
+                s["mode"],
+                f"{s['replicas_running']}/{s['replicas_desired']}",
+                s["image"],
+            )
+            for s in services
+        ]
+        write_text(render_table(("ID", "NAME", "MODE", "REPLICAS", "IMAGE"), rows))
+    return 0
+
+
+def ago(timestamp: float, now: float | None = None) -> str:
+    if not timestamp:
+        return ""
+    delta = max(0.0, (now if now is not None else time.time()) - timestamp)
+    for unit, size in (("hours", 3600), ("minutes", 60)):
+        if delta >= size * 2 or (unit == "minutes" and delta >= 60):
+            return f"{int(delta // size)} {unit} ago"
+    return f"{int(delta)} seconds ago"
+
+
+def task_table(rows: list[dict[str, Any]]) -> str:
+    """``docker service ps``'s table; older tasks of a slot as ``\\_ name``."""
+    seen: set[tuple[str, int, str]] = set()
+    out = []
+    for r in rows:
+        key = (r["service_id"], r["slot"], "" if r["slot"] else r["node_id"])
+        name = r["name"] if key not in seen else f" \\_ {r['name']}"
+        seen.add(key)
+        current = f"{r['state'].capitalize()} {ago(r['timestamp'])}".strip()
+        out.append(
+            (
+                r["id"][:12],
+                name,
+                r["image"],
+                r["node"] or r["node_id"][:12],
+                r["desired_state"].capitalize(),
+                current,
+                r["error"] or (r["message"] if r["state"] == "pending" else ""),
+            )
+        )
+    headers = ("ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR")
+    return render_table(headers, out)
+
+
+def run_ps(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    body: dict[str, Any] = {"service": args.service}
+    if args.desired_state:
+        body["desired_state"] = args.desired_state
+    with connection:
+        rows = connection.request("control.service.ps", body)["tasks"]
+    if args.format == "json":
+        write_json(rows)
+    else:
+        write_text(task_table(rows))
+    return 0
+
+
+def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    with connection:
+        reply = connection.request("control.service.inspect", {"service": args.service})
+    service, summary = reply["service"], reply["summary"]
+    if args.format == "json":
+        write_json([service])
+        return 0
+    write_text(describe(service, summary))
+    return 0
+
+
+def describe(service: dict[str, Any], summary: dict[str, Any]) -> str:
+    spec = service["spec"]
+    task = spec["task"]
+    c = task["container"]
+    res = task["resources"]
+    rp = task["restart_policy"]
+    pl = task["placement"]
+    uc = spec["update_config"]
+    rows: list[tuple[str, str]] = [
+        ("ID", service["id"]),
+        ("Name", spec["name"]),
+        ("Mode", summary["mode"]),
+        ("Replicas", f"{summary['replicas_running']}/{summary['replicas_desired']}"),
+    ]
+    if summary.get("update_status"):
+        status = summary["update_status"]
+        rows.append(("Update Status", f"{status['state']} {status['message']}".strip()))
+    if spec["labels"]:
+        rows.append(("Labels", ", ".join(f"{k}={v}" for k, v in spec["labels"].items())))
+    rows += [("Image", c["image"])]
+    if c["command"]:
+        rows.append(("Command", " ".join(c["command"])))
+    if c["args"]:
+        rows.append(("Args", " ".join(c["args"])))
+    if c["env"]:
+        rows.append(("Env", " ".join(c["env"])))
+    for part in ("reservations", "limits"):
+        r = res[part]
+        if r["nano_cpus"] or r["memory_bytes"]:
+            rows.append(
+                (
+                    part.capitalize(),
+                    f"cpus={format_cpus(r['nano_cpus'])} memory={format_bytes(r['memory_bytes'])}",
+                )
+            )
+    rows.append(
+        (
+            "Restart Policy",
+            f"condition={rp['condition']} delay={format_duration(rp['delay'])} "
+            f"max_attempts={rp['max_attempts']} window={format_duration(rp['window'])}",
+        )
+    )
+    if pl["constraints"]:
+        rows.append(("Constraints", ", ".join(pl["constraints"])))
+    if pl["preferences"]:
+        rows.append(("Preferences", ", ".join(f"spread={p['spread']}" for p in pl["preferences"])))
+    if pl["max_replicas"]:
+        rows.append(("Max Replicas/Node", str(pl["max_replicas"])))
+    rows.append(("Strategy", pl["strategy"]))
+    rows.append(
+        (
+            "Update Config",
+            f"parallelism={uc['parallelism']} delay={format_duration(uc['delay'])} "
+            f"order={uc['order']} failure_action={uc['failure_action']}",
+        )
+    )
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}} : {v}" for k, v in rows)
