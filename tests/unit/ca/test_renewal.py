@@ -1,0 +1,63 @@
+"""Renewal: a random point within [50 %, 80 %] of the lifetime, and the reasons to renew now."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import pytest
+
+from actors.ca.certs import NodeCertInfo
+from actors.ca.renewal import renewal_delay, renewal_reason, renewal_time
+from api.enums import NodeRole
+
+INFO = NodeCertInfo(
+    node_id="n" * 25,
+    role=NodeRole.WORKER,
+    cluster_id="c" * 25,
+    curve_public_key=b"k" * 40,
+    serial=1,
+    not_before=1000.0,
+    not_after=1000.0 + 90 * 86400,
+)
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_within_window(seed: int) -> None:
+    at = renewal_time(INFO.not_before, INFO.not_after, random.Random(seed))
+    assert INFO.not_before + 0.5 * INFO.lifetime <= at <= INFO.not_before + 0.8 * INFO.lifetime
+
+
+def test_spreads_over_window() -> None:
+    rng = random.Random(0)
+    fractions = [(renewal_time(0.0, 100.0, rng) - 0.0) / 100.0 for _ in range(1000)]
+    assert min(fractions) < 0.52 and max(fractions) > 0.78
+
+
+def test_same_seed_same_time() -> None:
+    assert renewal_time(0, 3600, random.Random(3)) == renewal_time(0, 3600, random.Random(3))
+
+
+def test_delay_never_negative() -> None:
+    assert renewal_delay(INFO, INFO.not_after + 1, random.Random(0)) == 0.0
+    delay = renewal_delay(INFO, INFO.not_before, random.Random(0))
+    assert 0.5 * INFO.lifetime <= delay <= 0.8 * INFO.lifetime
+
+
+def test_bad_lifetime_refused() -> None:
+    with pytest.raises(ValueError):
+        renewal_time(10.0, 10.0, random.Random(0))
+
+
+def test_reasons() -> None:
+    renew_at = INFO.not_before + 0.6 * INFO.lifetime
+    kw = dict(renew_at=renew_at, desired_role=NodeRole.WORKER)
+    assert renewal_reason(INFO, now=INFO.not_before + 10, **kw) is None  # type: ignore[arg-type]
+    assert renewal_reason(INFO, now=renew_at, **kw) == "renewal time reached"  # type: ignore[arg-type]
+    assert renewal_reason(INFO, now=INFO.not_after + 1, **kw) == "certificate expired"  # type: ignore[arg-type]
+    promoted = renewal_reason(
+        INFO, now=INFO.not_before, renew_at=renew_at, desired_role=NodeRole.MANAGER
+    )
+    assert promoted == "role changed from worker to manager"
+    manager = replace(INFO, role=NodeRole.MANAGER)
+    assert renewal_reason(manager, now=INFO.not_before, **kw) is not None  # type: ignore[arg-type]
