@@ -149,6 +149,8 @@ def wrap(
     """``plaintext`` encrypted and authenticated under ``kek``, bound to ``label``."""
     _check_key(kek, "key-encryption key")
     nonce = random_bytes(NONCE_BYTES)
+    if len(nonce) != NONCE_BYTES:
+        raise ValueError(f"random source returned {len(nonce)} bytes, not {NONCE_BYTES}")
     aad = _WRAP_MAGIC + label.encode("utf-8")
     return _WRAP_MAGIC + nonce + AESGCM(kek).encrypt(nonce, plaintext, aad)
 

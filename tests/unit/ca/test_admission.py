@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 
 from actors.ca.admission import CertificateAdmission
-from actors.ca.certs import CertificateError
+from actors.ca.certs import CertificateError, create_csr, issue_node_certificate
 from actors.ca.root import CertificateAuthority
 from api.enums import NodeRole
 from transport.auth import AdmissionPolicy
@@ -127,9 +128,6 @@ def test_demoted_manager_loses_raft_and_keeps_worker_access(
     assert policy.revoke_role(manager.info.node_id, NodeRole.MANAGER) == [manager.info.serial]
     assert not policy.admit("raft", curve.public)
     # the node's new worker certificate, same CURVE key
-    import random
-
-    from actors.ca.certs import create_csr, issue_node_certificate
 
     worker = issue_node_certificate(
         ca,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -154,7 +155,7 @@ def test_self_signed_impostor_refused(ca: CertificateAuthority, issue: Issue) ->
         x509.CertificateBuilder()
         .subject_name(real.subject)
         .issuer_name(ca.cert.subject)
-        .public_key(real.public_key())  # type: ignore[arg-type]
+        .public_key(real.public_key())
         .serial_number(real.serial_number)
         .not_valid_before(real.not_valid_before_utc)
         .not_valid_after(real.not_valid_after_utc)
@@ -173,13 +174,13 @@ def test_csr_must_carry_curve_key_and_valid_signature(ca: CertificateAuthority) 
         .sign(key, hashes.SHA256())
         .public_bytes(serialization.Encoding.PEM)
     )
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         node_id=NODE, role=NodeRole.WORKER, cluster_id=CLUSTER, now=NOW, rng=random.Random(0)
     )
     with pytest.raises(CertificateError, match="no CURVE public key"):
-        issue_node_certificate(ca, bare, **kwargs)  # type: ignore[arg-type]
+        issue_node_certificate(ca, bare, **kwargs)
     with pytest.raises(InvalidCSR, match="not valid PEM"):
-        issue_node_certificate(ca, b"junk", **kwargs)  # type: ignore[arg-type]
+        issue_node_certificate(ca, b"junk", **kwargs)
 
 
 def test_csr_subject_is_ignored(ca: CertificateAuthority) -> None:

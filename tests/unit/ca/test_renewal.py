@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -51,13 +52,13 @@ def test_bad_lifetime_refused() -> None:
 
 def test_reasons() -> None:
     renew_at = INFO.not_before + 0.6 * INFO.lifetime
-    kw = dict(renew_at=renew_at, desired_role=NodeRole.WORKER)
-    assert renewal_reason(INFO, now=INFO.not_before + 10, **kw) is None  # type: ignore[arg-type]
-    assert renewal_reason(INFO, now=renew_at, **kw) == "renewal time reached"  # type: ignore[arg-type]
-    assert renewal_reason(INFO, now=INFO.not_after + 1, **kw) == "certificate expired"  # type: ignore[arg-type]
+    kw: dict[str, Any] = dict(renew_at=renew_at, desired_role=NodeRole.WORKER)
+    assert renewal_reason(INFO, now=INFO.not_before + 10, **kw) is None
+    assert renewal_reason(INFO, now=renew_at, **kw) == "renewal time reached"
+    assert renewal_reason(INFO, now=INFO.not_after + 1, **kw) == "certificate expired"
     promoted = renewal_reason(
         INFO, now=INFO.not_before, renew_at=renew_at, desired_role=NodeRole.MANAGER
     )
     assert promoted == "role changed from worker to manager"
     manager = replace(INFO, role=NodeRole.MANAGER)
-    assert renewal_reason(manager, now=INFO.not_before, **kw) is not None  # type: ignore[arg-type]
+    assert renewal_reason(manager, now=INFO.not_before, **kw) is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 from cryptography import x509
@@ -89,8 +90,6 @@ def test_api_value_carries_digest(ca: CertificateAuthority) -> None:
 
 
 def test_api_value_with_wrong_digest_refused(ca: CertificateAuthority) -> None:
-    from dataclasses import replace
-
     value = replace(ca.to_api(), ca_cert_hash="0" * 50)
     with pytest.raises(CAError, match="digest"):
         root_ca_from_api(value, now=NOW)
