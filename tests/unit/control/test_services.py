@@ -1,0 +1,251 @@
+"""Service handlers against a local store: create, ls, inspect, ps, update, scale, rm."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from actors.control import ControlCode, ControlError, call
+from actors.control.service_options import apply_options
+from actors.control.writes import modify
+from actors.store import ConflictError, services
+from api.codec_objects import encode
+from api.specs import ServiceSpec
+from api.task_state import TaskState
+from tests.unit.control.helpers import Cluster
+
+
+def codes(fn: object, body: dict[str, object]) -> str:
+    with pytest.raises(ControlError) as info:
+        call(fn, body)  # type: ignore[arg-type]
+    return info.value.code
+
+
+def test_create_ls_inspect() -> None:
+    c = Cluster()
+    sid = c.create(name="web", replicas=3, args=["sleep", "60"])
+    listed = call(c.services.ls, {})["services"]
+    assert [
+        (s["id"], s["name"], s["mode"], s["replicas_desired"], s["replicas_running"], s["image"])
+        for s in listed
+    ] == [(sid, "web", "replicated", 3, 0, "busybox")]
+    inspected = call(c.services.inspect, {"service": "web"})
+    assert inspected["service"]["id"] == sid
+    assert inspected["service"]["spec"]["task"]["container"]["args"] == ["sleep", "60"]
+    assert c.service(sid).spec_version == 1
+
+
+def test_invalid_specs_write_nothing() -> None:
+    c = Cluster()
+    before = c.store.version
+    bad_specs = [
+        encode(ServiceSpec(name="x")),  # no image
+        {
+            "name": "x",
+            "mode": {"replicated": {"replicas": -1}},
+            "task": {"container": {"image": "busybox"}},
+        },
+        {"name": "x", "mode": {"sideways": {}}, "task": {"container": {"image": "busybox"}}},
+        {
+            "name": "x",
+            "task": {
+                "container": {"image": "busybox"},
+                "placement": {"constraints": ["node.labels.zone=a"]},
+            },
+        },
+        {"name": "x", "task": {"container": {"image": "busybox", "no_field": 1}}},
+        {"name": "bad name!", "task": {"container": {"image": "busybox"}}},
+    ]
+    for spec in bad_specs:
+        assert codes(c.services.create, {"spec": spec}) == ControlCode.INVALID_SPEC
+    assert c.store.version == before
+    assert call(c.services.ls, {})["services"] == []
+
+
+def test_names_are_unique() -> None:
+    c = Cluster()
+    sid = c.create(name="web")
+    spec = encode(apply_options(ServiceSpec(), {"name": "WEB", "image": "x"}))
+    with pytest.raises(ControlError) as info:
+        call(c.services.create, {"spec": spec})
+    assert info.value.code == ControlCode.NAME_CONFLICT and sid in info.value.message
+
+
+def test_lookup_by_name_prefix_and_ambiguity() -> None:
+    c = Cluster()
+    a = c.create(name="alpha")
+    b = c.create(name="beta")
+    assert call(c.services.inspect, {"service": a[:6]})["service"]["id"] == a
+    assert call(c.services.inspect, {"service": "beta"})["service"]["id"] == b
+    assert codes(c.services.inspect, {"service": "gamma"}) == ControlCode.NOT_FOUND
+    # ids share their first character often enough; force ambiguity on the empty-ish prefix
+    common = next((i for i in range(1, 25) if a[:i] != b[:i]), 1) - 1
+    if common:
+        assert codes(c.services.inspect, {"service": a[:common]}) == ControlCode.AMBIGUOUS
+    with pytest.raises(ControlError) as info:
+        call(c.services.ps, {"service": "nope"})
+    assert info.value.message == "no such service: nope"
+
+
+def test_ambiguous_prefix() -> None:
+    c = Cluster()
+    ids = [c.create(name=f"s{i}") for i in range(40)]
+    first = {i[0] for i in ids}
+    prefix = next(ch for ch in first if sum(i.startswith(ch) for i in ids) > 1)
+    assert codes(c.services.inspect, {"service": prefix}) == ControlCode.AMBIGUOUS
+
+
+def test_scale_update_bump_spec_version() -> None:
+    c = Cluster()
+    sid = c.create(name="web", replicas=1, env=["A=1"])
+    reply = call(c.services.scale, {"service": "web", "replicas": 4})
+    assert reply["changed"] and reply["service"]["replicas_desired"] == 4
+    stored = c.service(sid)
+    assert stored.spec_version == 2 and stored.previous_spec is not None
+    assert stored.previous_spec.mode.replicas == 1  # type: ignore[union-attr]
+    reply = call(
+        c.services.update, {"service": sid, "changes": {"env_add": ["B=2"], "image": "busybox:2"}}
+    )
+    stored = c.service(sid)
+    assert stored.spec.task.container.env == ("A=1", "B=2")
+    assert stored.spec.task.container.image == "busybox:2"
+    assert stored.spec_version == 3
+    # no change: nothing written
+    version = c.store.version
+    assert not call(c.services.update, {"service": sid, "changes": {"image": "busybox:2"}})[
+        "changed"
+    ]
+    assert c.store.version == version
+    # --force always changes the task spec
+    assert call(c.services.update, {"service": sid, "changes": {"force": True}})["changed"]
+    assert c.service(sid).spec.task.force_update == 1
+
+
+def test_refusals_of_update_and_scale() -> None:
+    c = Cluster()
+    c.create(name="web")
+    c.create(name="g", mode="global")
+    version = c.store.version
+    assert codes(c.services.scale, {"service": "g", "replicas": 2}) == ControlCode.INVALID_ARGUMENT
+    assert codes(c.services.scale, {"service": "web", "replicas": -1}) == (
+        ControlCode.INVALID_ARGUMENT
+    )
+    bad = [
+        {"replicas": -2},
+        {"mode": "global"},
+        {"name": "other"},
+        {"constraint_add": ["zone=a"]},
+        {"reserve_memory": 10, "limit_memory": 5},
+        {"restart_condition": "never"},
+    ]
+    for changes in bad:
+        assert codes(c.services.update, {"service": "web", "changes": changes}) in (
+            ControlCode.INVALID_SPEC,
+            ControlCode.INVALID_ARGUMENT,
+        )
+    assert codes(c.services.update, {"service": "nope", "changes": {}}) == ControlCode.NOT_FOUND
+    assert c.store.version == version
+
+
+def test_pinned_version_conflict_is_not_retried() -> None:
+    c = Cluster()
+    sid = c.create(name="web")
+    old = c.service(sid).meta.version
+    call(c.services.scale, {"service": sid, "replicas": 2})
+    body = {"service": sid, "changes": {"replicas": 5}, "version": old}
+    assert codes(c.services.update, body) == ControlCode.CONFLICT
+    assert c.service(sid).spec.mode.replicas == 2  # type: ignore[union-attr]
+
+
+def test_scale_retries_after_a_concurrent_write() -> None:
+    c = Cluster()
+    sid = c.create(name="web")
+    interfered = []
+
+    original = c.store.update
+
+    def racing_update(fn, **kw):  # type: ignore[no-untyped-def]
+        if not interfered:  # someone else writes the service between read and commit
+            interfered.append(True)
+            svc = c.service(sid)
+            original(lambda tx: tx.update(replace(svc, spec_version=svc.spec_version + 10)))
+            svc_stale = svc
+
+            def stale(tx):  # type: ignore[no-untyped-def]
+                tx.update(replace(svc_stale, spec_version=0))
+
+            return original(stale)
+        return original(fn, **kw)
+
+    c.store.update = racing_update  # type: ignore[method-assign]
+    reply = call(c.services.scale, {"service": sid, "replicas": 7})
+    assert reply["changed"] and interfered
+    assert c.service(sid).spec.mode.replicas == 7  # type: ignore[union-attr]
+
+
+def test_modify_gives_up_with_a_conflict() -> None:
+    c = Cluster()
+    sid = c.create(name="web")
+    stale = c.service(sid)
+    call(c.services.scale, {"service": sid, "replicas": 2})
+
+    def write(tx):  # type: ignore[no-untyped-def]
+        tx.update(replace(stale, spec_version=99))
+
+    with pytest.raises(ControlError) as info:
+        modify(c.store, write, attempts=3)
+    assert info.value.code == ControlCode.CONFLICT and "3 attempts" in info.value.message
+    with pytest.raises(ConflictError):
+        c.store.update(write)
+
+
+def test_ps_rows_and_running_count() -> None:
+    c = Cluster()
+    n1 = c.add_node("node-1")
+    sid = c.create(name="web", replicas=2)
+    t1 = c.add_task("web", 1, n1)
+    t2 = c.add_task("web", 2, "", message="no suitable node (insufficient memory on 1 node)")
+    c.set_task(t2, TaskState.PENDING, message="no suitable node (insufficient memory on 1 node)")
+    c.set_task(t1, TaskState.RUNNING)
+    reply = call(c.services.ps, {"service": "web"})
+    rows = {r["id"]: r for r in reply["tasks"]}
+    assert set(rows) == {t1, t2}
+    assert {
+        k: rows[t1][k] for k in ("slot", "node_id", "desired_state", "state", "container_id")
+    } == {
+        "slot": 1,
+        "node_id": n1,
+        "desired_state": "running",
+        "state": "running",
+        "container_id": f"c-{t1}",
+    }
+    assert rows[t2]["state"] == "pending" and "insufficient memory" in rows[t2]["message"]
+    assert rows[t1]["node"] == "node-1"
+    assert reply["service"]["replicas_running"] == 1
+    assert call(c.services.ls, {})["services"][0]["replicas_running"] == 1
+    only_running = call(c.services.ps, {"service": sid, "desired_state": "shutdown"})
+    assert only_running["tasks"] == []
+    assert codes(c.services.ps, {"service": sid, "desired_state": "asleep"}) == (
+        ControlCode.INVALID_ARGUMENT
+    )
+
+
+def test_rm_marks_pending_delete_all_or_nothing() -> None:
+    c = Cluster()
+    a = c.create(name="a")
+    b = c.create(name="b")
+    version = c.store.version
+    assert codes(c.services.rm, {"services": ["a", "nope"]}) == ControlCode.NOT_FOUND
+    assert c.store.version == version
+    assert call(c.services.rm, {"services": ["a", b[:8]]})["removed"] == [a, b]
+    assert c.service(a).pending_delete and c.service(b).pending_delete
+    assert call(c.services.ls, {})["services"] == []
+    assert len(call(c.services.ls, {"all": True})["services"]) == 2
+    assert codes(c.services.scale, {"service": "a", "replicas": 2}) == ControlCode.NOT_FOUND
+    spec = encode(apply_options(ServiceSpec(), {"name": "a", "image": "x"}))
+    with pytest.raises(ControlError, match="being removed"):
+        call(c.services.create, {"spec": spec})
+    # the orchestrator deletes it; the name is free again
+    c.store.update(lambda tx: tx.delete(services.get(tx, a)))
+    call(c.services.create, {"spec": spec})
