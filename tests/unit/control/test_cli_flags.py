@@ -1,0 +1,140 @@
+"""swarmctl's flags: parsed into options, bad values refused by argparse in one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from cli.ctl import build_parser
+from cli.service import options_of
+
+
+def parse(*argv: str) -> object:
+    return build_parser().parse_args(list(argv))
+
+
+def test_create_flags_become_options() -> None:
+    args = parse(
+        "service",
+        "create",
+        "--name",
+        "web",
+        "--replicas",
+        "3",
+        "--env",
+        "A=1",
+        "--env",
+        "B",
+        "--label",
+        "tier=front",
+        "--container-label",
+        "c=1",
+        "--constraint",
+        "node.labels.zone==a",
+        "--placement-pref",
+        "spread=node.labels.rack",
+        "--replicas-max-per-node",
+        "2",
+        "--reserve-cpu",
+        "0.5",
+        "--reserve-memory",
+        "64M",
+        "--limit-cpu",
+        "1",
+        "--limit-memory",
+        "1G",
+        "--restart-condition",
+        "on-failure",
+        "--restart-delay",
+        "1m30s",
+        "--restart-max-attempts",
+        "4",
+        "--restart-window",
+        "500ms",
+        "--stop-grace-period",
+        "5s",
+        "--update-delay",
+        "10s",
+        "--update-order",
+        "start-first",
+        "--strategy",
+        "binpack",
+        "--detach",
+        "busybox",
+        "sleep",
+        "60",
+    )
+    options = options_of(args)  # type: ignore[arg-type]
+    assert options == {
+        "replicas": 3,
+        "env": ["A=1", "B="],
+        "labels": {"tier": "front"},
+        "container_labels": {"c": "1"},
+        "constraints": ["node.labels.zone==a"],
+        "placement_prefs": ["spread=node.labels.rack"],
+        "replicas_max_per_node": 2,
+        "reserve_cpu": 500_000_000,
+        "reserve_memory": 64 * 1024**2,
+        "limit_cpu": 1_000_000_000,
+        "limit_memory": 1024**3,
+        "restart_condition": "on-failure",
+        "restart_delay": 90.0,
+        "restart_max_attempts": 4,
+        "restart_window": 0.5,
+        "stop_grace_period": 5.0,
+        "update_delay": 10.0,
+        "update_order": "start-first",
+        "strategy": "binpack",
+    }
+    assert args.image == "busybox" and args.command == ["sleep", "60"]  # type: ignore[attr-defined]
+    assert args.detach  # type: ignore[attr-defined]
+
+
+def test_update_flags() -> None:
+    args = parse(
+        "service",
+        "update",
+        "--env-add",
+        "A=2",
+        "--env-rm",
+        "B",
+        "--label-rm",
+        "x",
+        "--image",
+        "busybox:2",
+        "--force",
+        "--replicas",
+        "0",
+        "web",
+    )
+    assert options_of(args) == {  # type: ignore[arg-type]
+        "env_add": ["A=2"],
+        "env_rm": ["B"],
+        "label_rm": ["x"],
+        "image": "busybox:2",
+        "force": True,
+        "replicas": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (("service", "create", "--replicas", "-1", "x"), "--replicas: must be >= 0"),
+        (("service", "create", "--mode", "sideways", "x"), "invalid choice"),
+        (("service", "create", "--reserve-memory", "12Q", "x"), "invalid memory size"),
+        (("service", "create", "--limit-cpu", "lots", "x"), "invalid CPU count"),
+        (("service", "create", "--restart-delay", "5", "x"), "missing unit"),
+        (("service", "create", "--constraint", "zone=a", "x"), "malformed constraint"),
+        (("service", "create", "--placement-pref", "pack=x", "x"), "placement preference"),
+        (("service", "create", "--env", "=x", "x"), "environment variable"),
+        (("node", "update", "--availability", "asleep", "n"), "invalid choice"),
+    ],
+)
+def test_bad_values_are_one_line_exit_2(
+    argv: tuple[str, ...], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        parse(*argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and fragment in err
