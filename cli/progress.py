@@ -125,7 +125,7 @@ class ProgressJudge:
         if attempts:
             limit = min(limit, attempts + 1)
         if len(new_failures) >= limit:
-            last = max(new_failures, key=lambda r: r["timestamp"])
+            last = max(new_failures, key=lambda r: (r["timestamp"], r["created_at"]))
             what = last["error"] or last["message"] or last["state"]
             return f"task {last['name']} ({last['id'][:12]}) {last['state']}: {what}" + (
                 f" ({len(new_failures)} tasks failed)" if len(new_failures) > 1 else ""

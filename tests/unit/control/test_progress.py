@@ -68,6 +68,7 @@ def test_repeated_failures_give_the_task_error() -> None:
     judge = ProgressJudge(FakeClock(), max_failures=3)
     assert not judge.judge(ps(c, "web")).failed  # the first look sets the baseline
     for i in range(3):
+        c.clock.now += 1
         t = c.add_task("web", 1, n)
         c.set_task(t, TaskState.FAILED, err=f"exec: no such file ({i})")
         c.set_desired(t, TaskState.SHUTDOWN)
