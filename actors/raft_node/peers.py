@@ -3,8 +3,15 @@
 `PeerNetwork` is what the loop needs: ``send`` one frame of Raft messages to a peer (one
 way, loss tolerated) and ``forward`` a batch of proposals to the leader (a request whose
 future gives the index of the batch's last entry, once the leader has applied it).
-`CurvePeers` implements it over `transport.Client`s; tests may plug in an in-process one.
-Clients are created lazily and live until `close`; ZeroMQ reconnects them.
+`CurvePeers` implements it over CURVE DEALERs; tests may plug in an in-process one.
+
+Threads: `send` is called by the Raft loop thread only, and writes to a DEALER that thread
+owns (one per peer, send-only, ``ZMQ_IMMEDIATE``: frames for an unconnected peer are
+dropped, not queued, as Raft resends what matters). That saves a hand-off to an I/O thread
+on every hop of the hot path. `forward` is a request/reply and goes through a
+`transport.Client` per peer (its own I/O thread), usable from any thread. Sockets are
+created lazily and live until `close` (called once the loop thread has ended); ZeroMQ
+reconnects them.
 """
 
 from __future__ import annotations
@@ -16,9 +23,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import zmq
+
 from actors.store.errors import NotLeader, ProposalDropped
 from api.errors import TransportError
 from transport.client import Client
+from transport.codec import encode
 from transport.keys import KeyPair
 
 __all__ = ["CurvePeers", "Peer", "PeerNetwork", "propose_reply_error"]
@@ -73,7 +83,9 @@ class CurvePeers:
         self._keypair = keypair
         self._forward_timeout = forward_timeout
         self._clients: dict[int, Client] = {}
+        self._dealers: dict[int, zmq.Socket[bytes]] = {}
         self._seq: dict[int, itertools.count[int]] = {}
+        self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._lock = threading.Lock()
         self._closed = False
 
@@ -96,19 +108,38 @@ class CurvePeers:
                     timeout=self._forward_timeout,
                     name=f"raft-{self._id}-to-{dst}",
                 )
-                self._seq[dst] = itertools.count(1)
                 self._clients[dst] = client
         return client
 
+    def _dealer(self, dst: int) -> zmq.Socket[bytes] | None:
+        peer = self._peers.get(dst)
+        if peer is None or self._closed:
+            return None
+        sock = self._context.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.sndhwm = 10_000
+        sock.immediate = True
+        sock.reconnect_ivl = 100
+        sock.reconnect_ivl_max = 1_000
+        sock.setsockopt(zmq.HEARTBEAT_IVL, 1_000)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3_000)
+        sock.curve_serverkey = peer.server_key
+        sock.curve_publickey = self._keypair.public
+        sock.curve_secretkey = self._keypair.secret
+        sock.connect(peer.addr)
+        self._dealers[dst] = sock
+        self._seq[dst] = itertools.count(1)
+        return sock
+
     def send(self, dst: int, batch: bytes) -> None:
-        client = self._client(dst)
-        if client is None:
+        sock = self._dealers.get(dst) or self._dealer(dst)
+        if sock is None:
             return
         body = {"from": self._id, "seq": next(self._seq[dst]), "batch": batch}
-        try:  # noqa: SIM105  (hot path: a bare try is cheaper than contextlib.suppress)
-            client.send(MESSAGES, body)
-        except TransportError:
-            pass  # closed or over the size limit: Raft retries
+        try:  # noqa: SIM105  (hot path)
+            sock.send(encode(MESSAGES, body), zmq.NOBLOCK)
+        except (zmq.ZMQError, TransportError):
+            pass  # not connected, queue full, or over the size limit: Raft resends
 
     def forward(self, dst: int, datas: Sequence[bytes]) -> Future[int]:
         result: Future[int] = Future()
@@ -143,5 +174,9 @@ class CurvePeers:
         with self._lock:
             self._closed = True
             clients, self._clients = list(self._clients.values()), {}
+            dealers, self._dealers = list(self._dealers.values()), {}
         for client in clients:
             client.close()
+        for sock in dealers:
+            sock.close(linger=0)
+        self._context.destroy(linger=0)

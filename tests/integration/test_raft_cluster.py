@@ -17,6 +17,7 @@ import pytest
 from api.errors import TransportError
 from tests.support.raft_cluster import RaftCluster, wait_for
 
+
 @pytest.fixture
 def cluster_factory(tmp_path: Path) -> Iterator[type[RaftCluster]]:
     made: list[RaftCluster] = []

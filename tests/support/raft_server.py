@@ -13,6 +13,7 @@ this process, for bench/raft.py). Logs JSON lines on stderr; runs until SIGTERM/
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -190,7 +191,8 @@ def main(argv: list[str]) -> int:
     node_id = int(config["id"])
     set_node_id(str(node_id))
     configure("json", stream=sys.stderr)
-    sys.setswitchinterval(0.0005)  # hand the GIL over quickly: latency beats throughput here
+    # hand the GIL over quickly: latency beats throughput here
+    sys.setswitchinterval(float(os.environ.get("RAFT_SWITCH_INTERVAL", "0.0005")))
     keypair = read_keypair(config["keyfile"])
     peers = {
         int(pid): Peer(int(pid), p["addr"], p["public_key"].encode())

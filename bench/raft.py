@@ -1,0 +1,223 @@
+"""Raft benchmark: a 3-member cluster of real processes on loopback, fsync on.
+
+    python bench/raft.py [--seconds 3] [--failovers 3]
+
+Prints one JSON document: sequential write latency (p50/p99), committed writes/s with 1,
+16 and 64 concurrent proposers — in-process (threads on the leader's process calling
+``RaftNode.propose``, via the ``raft.test.load`` test surface) and in a client process
+(this one, ``raft.propose`` requests over CURVE) — and the availability gap after
+``kill -9`` of the leader (kill to the first committed write). 100-byte values. Reference
+figures from issue 3 are included with the ratio of ours to each (throughput: ours/theirs;
+latency and gap: theirs/ours, so > 1 means we are better).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from api.errors import TransportError
+from tests.support.raft_cluster import RaftCluster, wait_for
+from tests.support.raft_server import percentile
+
+VALUE_SIZE = 100
+CONCURRENCY = (1, 16, 64)
+
+REFERENCE = {
+    "etcd 3.4, fsync on, Go client": {
+        "seq_p50_ms": 0.72, "c1": 1332, "c16": 4983, "c64": 9566, "failover_gap_s": 1.41,
+    },
+    "etcd 3.4, fsync on, Python HTTP client": {
+        "seq_p50_ms": 1.17, "c1": 619, "c16": 2329, "c64": 2557, "failover_gap_s": 1.41,
+    },
+    "PySyncObj, in memory, batching off": {
+        "seq_p50_ms": 0.47, "c1": 1161, "c16": 2196, "c64": 2239, "failover_gap_s": 1.63,
+    },
+    "PySyncObj defaults (100 ms batching)": {
+        "seq_p50_ms": 101.0, "c1": 10, "c16": 157, "c64": 610, "failover_gap_s": 2.02,
+    },
+}  # fmt: skip
+
+
+def value(i: int) -> bytes:
+    # a msgpack bin of 98 bytes: 100 bytes in all, which the store skips as "not an entry"
+    return b"\xc4\x62" + (b"%098d" % i)
+
+
+def in_process(cluster: RaftCluster, leader: int, n: int, seconds: float) -> dict[str, Any]:
+    client = cluster.new_client(leader, timeout=seconds + 30)
+    try:
+        r = client.request(
+            "raft.test.load",
+            {"concurrency": n, "seconds": seconds, "size": VALUE_SIZE},
+            timeout=seconds + 30,
+        )
+    finally:
+        client.close()
+    return {
+        "writes_per_s": round(r["count"] / r["elapsed"]),
+        "p50_ms": round(r["p50"] * 1000, 3),
+        "p99_ms": round(r["p99"] * 1000, 3),
+        "errors": r["errors"],
+    }
+
+
+def over_transport(cluster: RaftCluster, leader: int, n: int, seconds: float) -> dict[str, Any]:
+    client = cluster.new_client(leader, timeout=10)
+    latencies: list[list[float]] = [[] for _ in range(n)]
+    errors = [0] * n
+    deadline = time.perf_counter() + seconds
+
+    def run(i: int) -> None:
+        lat = latencies[i]
+        clock = time.perf_counter
+        j = i * 10_000_000
+        while True:
+            t0 = clock()
+            if t0 >= deadline:
+                return
+            j += 1
+            try:
+                r = client.request("raft.propose", {"data": [value(j)]}, timeout=10)
+            except TransportError:
+                errors[i] += 1
+                continue
+            if r.get("error"):
+                errors[i] += 1
+                continue
+            lat.append(clock() - t0)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    client.close()
+    flat = sorted(x for lat in latencies for x in lat)
+    return {
+        "writes_per_s": round(len(flat) / elapsed),
+        "p50_ms": round(percentile(flat, 0.5) * 1000, 3),
+        "p99_ms": round(percentile(flat, 0.99) * 1000, 3),
+        "errors": sum(errors),
+    }
+
+
+def failover(cluster: RaftCluster) -> float:
+    """Kill -9 the leader; seconds until a write through a survivor is committed."""
+    leader = cluster.wait_leader(30)
+    survivors = [i for i in cluster.ids if i != leader]
+    clients = [cluster.new_client(i, timeout=1.0) for i in survivors]
+    try:
+        for c in clients:  # connect before the kill
+            c.request("raft.status")
+        killed = time.perf_counter()
+        cluster.kill(leader)
+        k = 0
+        while True:
+            client = clients[k % len(clients)]
+            k += 1
+            try:
+                r = client.request("raft.propose", {"data": [value(k)]}, timeout=0.25)
+            except TransportError:
+                continue
+            if not r.get("error"):
+                gap = time.perf_counter() - killed
+                break
+            time.sleep(0.002)  # no leader yet: ask again shortly
+    finally:
+        for c in clients:
+            c.close()
+    cluster.restart(leader)
+    wait_for(lambda: cluster.status(leader, timeout=0.5), 20, "the restarted member")
+    return gap
+
+
+def ratios(ours: dict[str, float]) -> dict[str, dict[str, float]]:
+    out = {}
+    for name, ref in REFERENCE.items():
+        out[name] = {
+            "seq_p50": round(ref["seq_p50_ms"] / ours["seq_p50_ms"], 2),
+            "c1": round(ours["c1"] / ref["c1"], 2),
+            "c16": round(ours["c16"] / ref["c16"], 2),
+            "c64": round(ours["c64"] / ref["c64"], 2),
+            "failover_gap": round(ref["failover_gap_s"] / ours["failover_gap_s"], 2),
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="per throughput run")
+    parser.add_argument("--failovers", type=int, default=3)
+    parser.add_argument("--tick", type=float, default=0.1)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="raft-bench-") as tmp:
+        cluster = RaftCluster(Path(tmp), 3, tick=args.tick)
+        cluster.start()
+        try:
+            leader = cluster.wait_leader(30)
+            cluster.put(leader, "warmup", "x")
+            inproc = {f"c{n}": in_process(cluster, leader, n, args.seconds) for n in CONCURRENCY}
+            remote = {
+                f"c{n}": over_transport(cluster, leader, n, args.seconds) for n in CONCURRENCY
+            }
+            gaps = [failover(cluster) for _ in range(args.failovers)]
+        finally:
+            cluster.stop()
+    gaps_sorted = sorted(gaps)
+    gap = gaps_sorted[len(gaps_sorted) // 2]
+    headline = {
+        "seq_p50_ms": inproc["c1"]["p50_ms"],
+        "seq_p99_ms": inproc["c1"]["p99_ms"],
+        "c1": inproc["c1"]["writes_per_s"],
+        "c16": inproc["c16"]["writes_per_s"],
+        "c64": inproc["c64"]["writes_per_s"],
+        "failover_gap_s": round(gap, 3),
+    }
+    remote_headline = {
+        "seq_p50_ms": remote["c1"]["p50_ms"],
+        "c1": remote["c1"]["writes_per_s"],
+        "c16": remote["c16"]["writes_per_s"],
+        "c64": remote["c64"]["writes_per_s"],
+        "failover_gap_s": round(gap, 3),
+    }
+    doc = {
+        "benchmark": "raft",
+        "setup": {
+            "members": 3,
+            "transport": "ZeroMQ tcp loopback, CURVE",
+            "fsync": True,
+            "value_bytes": VALUE_SIZE,
+            "tick_s": args.tick,
+            "election_ticks": "10-20",
+            "seconds_per_run": args.seconds,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+        },
+        "in_process_proposers": inproc,
+        "client_process_proposers": remote,
+        "failover_gap_s": {"median": round(gap, 3), "runs": [round(g, 3) for g in gaps]},
+        "summary": {"in_process": headline, "client_process": remote_headline},
+        "targets": {"c64_writes_per_s": 9000, "seq_p50_ms": 1.0, "failover_gap_s": 1.5},
+        "reference": REFERENCE,
+        "ratio_in_process": ratios(headline),
+        "ratio_client_process": ratios(remote_headline),
+        "elapsed_s": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(doc, indent=2))
+
+
+if __name__ == "__main__":
+    main()
