@@ -1,0 +1,277 @@
+"""The real swarmctl process against a real control endpoint (ipc:// socket, real
+transport, the control handlers over a MemoryStore.local held by the test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.store import MemoryStore, services, tasks
+from api.objects import ContainerStatus, Task, TaskStatus
+from api.task_state import TaskState
+from tests.integration.control_server import MANAGER_ID, WORKER_ID, seeded_store, serve
+
+ROOT = Path(__file__).resolve().parents[2]
+DEADLINE = 30.0
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Ctl:
+    def __init__(self, socket: Path, store: MemoryStore) -> None:
+        self.socket = socket
+        self.store = store
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cli.ctl", "--socket", str(self.socket), *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE * 2,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+
+    def json(self, *args: str) -> Any:
+        result = self.run(*args, "--format", "json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def refused(self, *args: str) -> str:
+        version = self.store.version
+        result = self.run(*args)
+        assert result.returncode != 0
+        assert result.stdout == ""
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1, result.stderr
+        assert self.store.version == version  # nothing written
+        return lines[0]
+
+
+@pytest.fixture
+def ctl(tmp_path: Path) -> Iterator[Ctl]:
+    store = seeded_store()
+    socket = tmp_path / "control.sock"
+    endpoint = serve(socket, store)
+    try:
+        yield Ctl(socket, store)
+    finally:
+        endpoint.stop()
+
+
+def run_tasks(store: MemoryStore, service_name: str, state: TaskState, **status: Any) -> None:
+    """Stand in for orchestrator, scheduler and worker: one task per slot, in ``state``."""
+    service = wait_for(
+        lambda: store.view(lambda tx: services.by_name(tx, service_name)), "the service"
+    )
+    replicas = service.spec.mode.replicas
+
+    def write(tx: Any) -> None:
+        for slot in range(1, replicas + 1):
+            tx.create(
+                Task(
+                    id=f"{service.id[:20]}{slot:05d}",
+                    spec=service.spec.task,
+                    service_id=service.id,
+                    service_name=service_name,
+                    slot=slot,
+                    node_id=WORKER_ID,
+                    desired_state=TaskState.RUNNING,
+                    status=TaskStatus(
+                        timestamp=time.time(),
+                        state=state,
+                        container_status=ContainerStatus(f"ctr{slot}"),
+                        **status,
+                    ),
+                )
+            )
+
+    store.update(write)
+
+
+def test_node_ls_json(ctl: Ctl) -> None:
+    nodes = ctl.json("node", "ls")
+    assert [
+        {k: n[k] for k in ("id", "hostname", "role", "status", "availability", "manager_status")}
+        for n in nodes
+    ] == [
+        {
+            "id": MANAGER_ID,
+            "hostname": "node-1",
+            "role": "manager",
+            "status": "ready",
+            "availability": "active",
+            "manager_status": {
+                "leader": True,
+                "reachability": "reachable",
+                "addr": "127.0.0.1:4242",
+            },
+        },
+        {
+            "id": WORKER_ID,
+            "hostname": "node-2",
+            "role": "worker",
+            "status": "ready",
+            "availability": "active",
+            "manager_status": None,
+        },
+    ]
+    table = ctl.run("node", "ls")
+    assert table.returncode == 0 and "Leader" in table.stdout
+
+
+def test_service_lifecycle_json(ctl: Ctl) -> None:
+    created = ctl.run(
+        "service",
+        "create",
+        "--name",
+        "web",
+        "--replicas",
+        "2",
+        "--env",
+        "A=1",
+        "--reserve-memory",
+        "64M",
+        "--detach",
+        "busybox",
+        "sleep",
+        "60",
+    )
+    assert created.returncode == 0, created.stderr
+    sid = created.stdout.strip()
+    listed = ctl.json("service", "ls")
+    assert [
+        {k: s[k] for k in ("id", "name", "mode", "replicas_desired", "replicas_running", "image")}
+        for s in listed
+    ] == [
+        {
+            "id": sid,
+            "name": "web",
+            "mode": "replicated",
+            "replicas_desired": 2,
+            "replicas_running": 0,
+            "image": "busybox",
+        }
+    ]
+    run_tasks(ctl.store, "web", TaskState.RUNNING)
+    rows = ctl.json("service", "ps", "web")
+    assert len(rows) == 2
+    for row in rows:
+        assert set(row) >= {
+            "id",
+            "slot",
+            "node_id",
+            "desired_state",
+            "state",
+            "message",
+            "container_id",
+        }
+        assert (row["node_id"], row["desired_state"], row["state"]) == (
+            WORKER_ID,
+            "running",
+            "running",
+        )
+    assert sorted(r["slot"] for r in rows) == [1, 2]
+    assert ctl.json("service", "inspect", sid[:7])[0]["spec"]["task"]["container"]["env"] == ["A=1"]
+    assert ctl.json("service", "ls")[0]["replicas_running"] == 2
+    scaled = ctl.run("service", "scale", "web=5", "--detach")
+    assert scaled.returncode == 0 and "web scaled to 5" in scaled.stdout
+    updated = ctl.json("service", "update", "--env-add", "B=2", "--detach", "web")
+    assert updated["replicas_desired"] == 5
+    assert len(ctl.json("task", "ls", "--service", "web", "--node", "node-2")) == 2
+    task_id = rows[0]["id"]
+    assert ctl.json("task", "inspect", task_id)[0]["id"] == task_id
+    assert ctl.json("service", "rm", "web") == [sid]
+    assert ctl.json("service", "ls") == []
+    service = ctl.store.view(lambda tx: services.get(tx, sid))
+    assert service is not None and service.pending_delete
+
+
+def test_node_update_and_drain(ctl: Ctl) -> None:
+    assert ctl.run("node", "drain", "node-2").stdout.strip() == WORKER_ID
+    row = ctl.json("node", "update", "--label-add", "zone=a", "--availability", "pause", "node-2")
+    assert row["availability"] == "pause" and row["labels"] == {"zone": "a"}
+    assert ctl.json("node", "inspect", WORKER_ID[:5])[0]["spec"]["labels"] == {"zone": "a"}
+
+
+def test_errors_are_one_line_and_write_nothing(ctl: Ctl) -> None:
+    ctl.run("service", "create", "--name", "web", "--detach", "busybox")
+    assert "--replicas: must be >= 0" in ctl.refused(
+        "service", "create", "--replicas", "-1", "busybox"
+    )
+    assert "malformed constraint" in ctl.refused(
+        "service", "create", "--constraint", "node.labels.zone=a", "busybox"
+    )
+    assert "invalid choice" in ctl.refused("service", "create", "--mode", "sideways", "busybox")
+    assert "invalid memory size" in ctl.refused(
+        "service", "create", "--limit-memory", "lots", "busybox"
+    )
+    assert "missing unit" in ctl.refused("service", "create", "--restart-delay", "5", "busybox")
+    assert "name_conflict" in ctl.refused("service", "create", "--name", "web", "busybox")
+    assert "no such service: nope" in ctl.refused("service", "ps", "nope")
+    assert "no such service: nope" in ctl.refused("service", "scale", "nope=2")
+    assert "SERVICE=REPLICAS" in ctl.refused("service", "scale", "web")
+    assert "no such node: ghost" in ctl.refused("node", "drain", "ghost")
+    assert "doesn't exist" in ctl.refused("node", "update", "--label-rm", "nope", "node-1")
+    assert "exceeds the limit" in ctl.refused(
+        "service", "update", "--reserve-memory", "2G", "--limit-memory", "1G", "web"
+    )
+
+
+def test_cluster_inspect_json_hides_keys(ctl: Ctl) -> None:
+    doc = ctl.json("cluster", "inspect")
+    assert doc["join_tokens"]["worker"] == "SWMTKN-1-abc-worker"
+    assert "ca_key" not in doc["root_ca"] and "unlock_key" not in doc
+    assert "SECRET" not in json.dumps(doc)
+
+
+def test_create_without_detach_waits_for_convergence(ctl: Ctl) -> None:
+    thread = threading.Thread(
+        target=run_tasks, args=(ctl.store, "web", TaskState.RUNNING), daemon=True
+    )
+    thread.start()
+    result = ctl.run("service", "create", "--name", "web", "--replicas", "3", "busybox")
+    thread.join(DEADLINE)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "verify: Service converged" in lines
+    assert "overall progress: 3 out of 3 tasks" in lines
+    assert len(lines[-1]) == 25  # the id, last
+
+
+def test_create_without_detach_reports_why_it_cannot_converge(ctl: Ctl) -> None:
+    thread = threading.Thread(
+        target=run_tasks,
+        args=(ctl.store, "web", TaskState.REJECTED),
+        kwargs={"err": "No such image: nothere:latest"},
+        daemon=True,
+    )
+    thread.start()
+    result = ctl.run("service", "create", "--name", "web", "--restart-condition", "none", "nothere")
+    thread.join(DEADLINE)
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1].startswith("swarmctl: service web cannot converge")
+    assert "No such image: nothere:latest" in result.stderr
+
+
+def test_detach_returns_at_once(ctl: Ctl) -> None:
+    result = ctl.run("service", "create", "--name", "idle", "--replicas", "4", "-d", "busybox")
+    assert result.returncode == 0 and "progress" not in result.stdout
+    assert ctl.store.view(lambda tx: tasks.list_all(tx)) == []
