@@ -146,8 +146,19 @@ def version_handlers(identity: NodeIdentity, role: str) -> HandlerFactory:
     return build
 
 
+def with_handlers(base: HandlerFactory, extra: HandlerFactory | None) -> HandlerFactory:
+    """``base``'s table plus ``extra``'s (the control API's hook: the node assembly passes
+    ``lambda peers: actors.control.control_handlers(store)`` once it has a store)."""
+    if extra is None:
+        return base
+    return lambda peers: {**base(peers), **extra(peers)}
+
+
 def node_children(
-    config: NodeConfig, identity: NodeIdentity, admission: AdmissionPolicy
+    config: NodeConfig,
+    identity: NodeIdentity,
+    admission: AdmissionPolicy,
+    control_handlers: HandlerFactory | None = None,
 ) -> list[ChildSpec]:
     """The node's children in start order (stopped in reverse)."""
     handlers = version_handlers(identity, config.role)
@@ -161,7 +172,12 @@ def node_children(
             stop_timeout=config.stop_timeout,
         ),
         # raft, store, ca and the leader-only group go here (see the module docstring).
-        endpoint_child("control", config.control_bind, handlers, stop_timeout=config.stop_timeout),
+        endpoint_child(
+            "control",
+            config.control_bind,
+            with_handlers(handlers, control_handlers),
+            stop_timeout=config.stop_timeout,
+        ),
     ]
 
 
@@ -218,8 +234,10 @@ class Node:
         *,
         on_escalate: Callable[[BaseException], None] | None = None,
         start_timeout: float = 30.0,
+        control_handlers: HandlerFactory | None = None,
     ) -> None:
         self.config = config
+        self._control_handlers = control_handlers
         self.identity = identity
         self.admission = AllowList([identity.keypair.public])
         self._on_escalate = on_escalate
@@ -230,7 +248,7 @@ class Node:
         self.supervisor: pykka.ActorRef[Supervisor] | None = None
 
     def children(self) -> list[ChildSpec]:
-        return node_children(self.config, self.identity, self.admission)
+        return node_children(self.config, self.identity, self.admission, self._control_handlers)
 
     def start(self) -> None:
         children = self.children()  # validates the addresses before anything starts
