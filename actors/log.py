@@ -161,7 +161,10 @@ def node_id() -> str:
 
 def get_logger(subsystem: str, **bound: Any) -> Any:
     """A logger whose events carry ``subsystem`` (and any other ``bound`` values)."""
-    return structlog.get_logger().bind(subsystem=subsystem, **bound)
+    # A lazy proxy: a module-level logger created before ``configure`` still renders with
+    # the configuration in force when it logs (``.bind`` on the proxy would freeze the
+    # default console configuration at import time).
+    return structlog.get_logger(subsystem=subsystem, **bound)
 
 
 # -- processors -------------------------------------------------------------------------
