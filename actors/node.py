@@ -1,17 +1,23 @@
 """One swarm-node process: its supervision tree, declared in dependency order.
 
-Today a manager runs two children:
+A manager (the only kind of node until joining lands) runs, in start order (stopped in
+reverse):
 
     root Supervisor
-     ├─ remote    transport EndpointActor: TCP ROUTER, CURVE with the node's key pair, ZAP
-     └─ control   transport EndpointActor: ipc:// ROUTER, socket file mode 0600, control API
+     ├─ raft      RaftNodeActor: DurableStorage (STATE_DIR/raft) and the Raft loop, which
+     │            rebuilds the store (snapshot restore, then the committed entries) and is
+     │            the store's proposer
+     ├─ remote    transport EndpointActor: TCP ROUTER, CURVE with the node's key pair, ZAP;
+     │            serves Raft and the dispatcher's sessions
+     ├─ control   transport EndpointActor: ipc:// ROUTER, socket file mode 0600, control API
+     ├─ leader    nested Supervisor, autostart=False: bootstrap, orchestrator, task reaper,
+     │            scheduler, dispatcher; Raft's leadership subscription tells this supervisor
+     │            to start it on winning and stop it on losing (actors/leader_group.py)
+     ├─ worker    Worker over the docker or process executor (STATE_DIR/worker)
+     └─ agent     Agent: a CURVE session to this node's own remote endpoint
 
-Later subsystems are declared in ``node_children`` between the two endpoints (the remote
-endpoint first, because Raft and the dispatcher receive through it; the control endpoint
-last, because it serves from everything else), and the leader-only subsystems as one nested
-``Supervisor`` declared with ``autostart=False`` that the Raft node starts and stops through
-``Supervisor.start_child("leader")`` / ``stop_child("leader")`` as it wins and loses.
-Handlers are built from the supervisor's ``Directory`` and look their peers up per request.
+The store and the other long-lived parts live in an ``Assembly`` (actors/node_assembly.py).
+Handlers are built once per endpoint start and look their subsystems up per request.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import socket
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TextIO
@@ -32,6 +38,7 @@ import pykka
 
 from actors.identity import NodeIdentity
 from actors.log import get_logger
+from actors.node_assembly import Assembly
 from actors.supervisor import ChildContext, ChildSpec, Directory, Restart, Supervisor
 from transport.auth import AdmissionPolicy, AllowList
 from transport.endpoint import EndpointActor, Handler, Request
@@ -75,6 +82,8 @@ class NodeConfig:
     listen_control_api: Path
     role: str = ROLE_MANAGER
     stop_timeout: float = 5.0
+    executor: str = "process"  # docker | process | sim
+    labels: Mapping[str, str] = field(default_factory=dict)  # node labels at registration
 
     @property
     def remote_bind(self) -> str:
@@ -102,6 +111,7 @@ def endpoint_child(
     admission: AdmissionPolicy | None = None,
     stop_timeout: float = 5.0,
     start_timeout: float = 10.0,
+    on_listening: Callable[[str], None] | None = None,
 ) -> ChildSpec:
     """A child running transport's ``EndpointActor`` (a plain pykka actor: the supervisor's
     watch notices it dying). Starting returns once the socket is bound, or raises the
@@ -123,6 +133,8 @@ def endpoint_child(
             ref.stop(block=False)
             raise
         _log.info("node.endpoint.listening", endpoint=name, address=address)
+        if on_listening is not None:
+            on_listening(address)
         return ref
 
     return ChildSpec(
@@ -159,25 +171,39 @@ def node_children(
     identity: NodeIdentity,
     admission: AdmissionPolicy,
     control_handlers: HandlerFactory | None = None,
+    assembly: Assembly | None = None,
 ) -> list[ChildSpec]:
-    """The node's children in start order (stopped in reverse)."""
+    """The node's children in start order (stopped in reverse). Without an ``assembly``
+    only the two endpoints run (with ``version``, and ``control_handlers`` if given)."""
     handlers = version_handlers(identity, config.role)
+    remote_extra = assembly.remote_handlers if assembly is not None else None
+    control_extra = control_handlers
+    if control_extra is None and assembly is not None:
+        control_extra = assembly.control_handlers
+    remote = endpoint_child(
+        "remote",
+        config.remote_bind,
+        with_handlers(handlers, remote_extra),
+        keypair=identity.keypair,
+        admission=admission,
+        stop_timeout=config.stop_timeout,
+        on_listening=assembly.remote_listening if assembly is not None else None,
+    )
+    control = endpoint_child(
+        "control",
+        config.control_bind,
+        with_handlers(handlers, control_extra),
+        stop_timeout=config.stop_timeout,
+    )
+    if assembly is None:
+        return [remote, control]
     return [
-        endpoint_child(
-            "remote",
-            config.remote_bind,
-            handlers,
-            keypair=identity.keypair,
-            admission=admission,
-            stop_timeout=config.stop_timeout,
-        ),
-        # raft, store, ca and the leader-only group go here (see the module docstring).
-        endpoint_child(
-            "control",
-            config.control_bind,
-            with_handlers(handlers, control_handlers),
-            stop_timeout=config.stop_timeout,
-        ),
+        assembly.raft_child(),
+        remote,
+        control,
+        assembly.leader_child(),
+        assembly.worker_child(),
+        assembly.agent_child(),
     ]
 
 
@@ -235,9 +261,11 @@ class Node:
         on_escalate: Callable[[BaseException], None] | None = None,
         start_timeout: float = 30.0,
         control_handlers: HandlerFactory | None = None,
+        assembly: Assembly | None = None,
     ) -> None:
         self.config = config
         self._control_handlers = control_handlers
+        self.assembly = assembly
         self.identity = identity
         self.admission = AllowList([identity.keypair.public])
         self._on_escalate = on_escalate
@@ -248,13 +276,17 @@ class Node:
         self.supervisor: pykka.ActorRef[Supervisor] | None = None
 
     def children(self) -> list[ChildSpec]:
-        return node_children(self.config, self.identity, self.admission, self._control_handlers)
+        return node_children(
+            self.config, self.identity, self.admission, self._control_handlers, self.assembly
+        )
 
     def start(self) -> None:
         children = self.children()  # validates the addresses before anything starts
         check_control_socket_free(self.config.listen_control_api)
         ref = Supervisor.start(None, children, name="node", on_escalate=self._escalated)
         self.supervisor = ref
+        if self.assembly is not None:
+            self.assembly.switch.attach(ref)
         try:
             ref.proxy().status().get(timeout=self._start_timeout)
         except pykka.ActorDeadError:

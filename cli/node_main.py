@@ -19,8 +19,11 @@ from types import FrameType
 from typing import Any
 
 from actors import log
+from actors.host_info import describe_host
 from actors.identity import IdentityError, ensure_private_dir, load_or_create_identity
 from actors.node import Node, NodeConfig, NodeError, StateDirLock
+from actors.node_assembly import Assembly
+from actors.worker.executors import default_executor_kind
 from cli.defaults import DEFAULT_LISTEN_REMOTE_API, DEFAULT_STATE_DIR, SOCKET_NAME
 from cli.errors import OneLineParser
 
@@ -29,12 +32,17 @@ __all__ = ["build_parser", "main"]
 PROG = "swarm-node"
 STOP_DEADLINE = 15.0  # a stop that takes longer than this ends the process anyway
 
-# swarmd flags that later issues implement; accepted by the parser, refused clearly now.
-NOT_YET_SUPPORTED = ("--join-addr", "--join-token", "--executor", "--label")
+# swarmd flags that a later issue implements; accepted by the parser, refused clearly now.
+JOIN_FLAGS = ("--join-addr", "--join-token")
+EXECUTORS = ("docker", "process")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog=PROG, description="Run a swarmnode node (a manager, for now).")
+    parser = OneLineParser(
+        prog=PROG,
+        description="Run a swarmnode node: without --join-addr, initialize a one-manager "
+        "cluster in the state dir (or resume the one there).",
+    )
     parser.add_argument(
         "--state-dir",
         type=Path,
@@ -63,9 +71,32 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="log rendering (default: console on a terminal, JSON lines otherwise)",
     )
-    for flag in NOT_YET_SUPPORTED:
-        parser.add_argument(flag, action="append", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default=None,
+        help="how tasks run (default: docker when an engine answers, else process)",
+    )
+    parser.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="node label set when the node registers (repeatable)",
+    )
+    for flag in JOIN_FLAGS:
+        parser.add_argument(flag, default=None, help=argparse.SUPPRESS)
     return parser
+
+
+def parse_labels(items: Sequence[str]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not key.strip():
+            raise ValueError(f"--label wants KEY=VALUE, got {item!r}")
+        labels[key.strip()] = value if sep else ""
+    return labels
 
 
 class _Stop:
@@ -84,10 +115,15 @@ class _Stop:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for flag in NOT_YET_SUPPORTED:
+    for flag in JOIN_FLAGS:
         if getattr(args, flag[2:].replace("-", "_")) is not None:
-            print(f"{PROG}: {flag} is not yet supported", file=sys.stderr)
+            print(f"{PROG}: joining is not supported yet ({flag})", file=sys.stderr)
             return 2
+    try:
+        labels = parse_labels(args.label)
+    except ValueError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
     log.configure(args.log_format)
     logger = log.get_logger("node")
 
@@ -102,12 +138,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(logger, "node.start.failed", exc)
     log.set_node_id(identity.node_id)
 
+    executor = args.executor
+    if executor is None:
+        executor = default_executor_kind()
+        logger.info("node.executor.chosen", executor=executor, reason="default")
+    else:
+        logger.info("node.executor.chosen", executor=executor, reason="--executor")
     config = NodeConfig(
         state_dir=state_dir,
         hostname=args.hostname or socket.gethostname(),
         listen_remote_api=args.listen_remote_api,
         listen_control_api=control,
+        executor=executor,
+        labels=labels,
     )
+    try:
+        config.remote_bind  # noqa: B018 - validates the address before anything is written
+        assembly = Assembly(
+            state_dir=state_dir,
+            identity=identity,
+            listen_remote_api=args.listen_remote_api,
+            executor_kind=executor,
+            description=describe_host(config.hostname, executor),
+            labels=labels,
+            stop_timeout=config.stop_timeout,
+        )
+    except (IdentityError, NodeError, OSError) as exc:
+        lock.release()
+        return _fail(logger, "node.start.failed", exc)
     stop = _Stop()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -119,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    node = Node(config, identity, on_escalate=on_escalate)
+    node = Node(config, identity, on_escalate=on_escalate, assembly=assembly)
     try:
         node.start()
         remote, control_address = node.address("remote"), node.address("control")
@@ -132,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         node_id=identity.node_id,
         hostname=config.hostname,
         role=config.role,
+        executor=executor,
+        raft_id=assembly.raft_id,
         remote_api=remote,
         control_api=control_address,
         public_key=identity.keypair.public.decode(),

@@ -183,7 +183,8 @@ def test_sigterm_and_sigint_stop_cleanly(nodes: NodeLauncher, tmp_path: Path) ->
     events = [e["event"] for e in node.log_events()]
     assert "node.stopping" in events and events[-1] == "node.stopped"
     stops = [e["child"] for e in node.log_events() if e["event"] == "supervisor.child.stopped"]
-    assert stops == ["control", "remote"]
+    assert stops[-3:] == ["control", "remote", "raft"]
+    assert stops[:2] == ["agent", "worker"]
 
     again = nodes.start(tmp_path / "state")
     again.process.send_signal(signal.SIGINT)
@@ -250,7 +251,7 @@ def test_usage_errors_are_one_line_with_exit_2(tmp_path: Path) -> None:
         timeout=DEADLINE,
     )
     assert join.returncode == 2
-    assert join.stderr.splitlines() == ["swarm-node: --join-addr is not yet supported"]
+    assert join.stderr.splitlines() == ["swarm-node: joining is not supported yet (--join-addr)"]
 
 
 def test_a_taken_port_fails_the_start_with_exit_1(nodes: NodeLauncher, tmp_path: Path) -> None:

@@ -1,0 +1,72 @@
+"""What a node says about its host: the ``NodeDescription`` it registers and sends with
+each dispatcher session (hostname, platform, CPUs, memory, and the Docker engine's version
+and labels when it runs tasks on Docker)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Mapping, Sequence
+
+from actors.log import get_logger
+from api.objects import EngineDescription, NodeDescription, Platform
+from api.specs import Resources
+
+__all__ = ["describe_host", "docker_engine", "parse_engine_labels"]
+
+NANO = 1_000_000_000
+
+_log = get_logger("node")
+
+
+def _memory_bytes() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def parse_engine_labels(labels: Sequence[str] | None) -> Mapping[str, str]:
+    """Docker's ``Info.Labels`` (``["k=v", ...]``) as a mapping."""
+    out: dict[str, str] = {}
+    for item in labels or ():
+        key, _, value = str(item).partition("=")
+        if key:
+            out[key] = value
+    return out
+
+
+def docker_engine(timeout: float = 5.0) -> EngineDescription:
+    """The local engine's version and labels; empty (and logged) if it does not answer."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=timeout)
+        try:
+            info = client.info()
+        finally:
+            client.close()
+    except Exception as exc:
+        _log.warning("node.engine.describe_failed", error=str(exc))
+        return EngineDescription()
+    return EngineDescription(
+        engine_version=str(info.get("ServerVersion", "")),
+        labels=parse_engine_labels(info.get("Labels")),
+    )
+
+
+def describe_host(hostname: str, executor_kind: str) -> NodeDescription:
+    engine = docker_engine() if executor_kind == "docker" else EngineDescription()
+    return NodeDescription(
+        hostname=hostname,
+        platform=Platform(os=platform.system().lower(), architecture=platform.machine()),
+        resources=Resources(nano_cpus=_cpus() * NANO, memory_bytes=_memory_bytes()),
+        engine=engine,
+    )

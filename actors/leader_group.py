@@ -1,0 +1,258 @@
+"""The leader-only group: a nested ``Supervisor`` the node starts when its Raft member wins
+leadership and stops when it loses it (DESIGN.md §2).
+
+Children, in start order (stopped in reverse):
+
+    leader Supervisor
+     ├─ bootstrap     waits until the store has applied everything committed before this
+     │                term, then makes sure the Cluster object exists and this node is
+     │                registered as a manager (written once: it checks before creating)
+     ├─ orchestrator  OrchestratorActor
+     ├─ taskreaper    TaskReaperActor
+     ├─ scheduler     SchedulerActor
+     └─ dispatcher    Dispatcher (the remote endpoint finds it through an ``ActorSlot``)
+
+``LeadershipSwitch`` is the Raft leadership subscription: it runs on Raft's notifier
+thread and only *tells* the root supervisor to ``start_child``/``stop_child("leader")``,
+so the group starts and stops on the supervisor's own thread, in the order of the changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pykka
+from pykka.messages import ProxyCall
+
+from actors.dispatcher import Dispatcher, ManagerAddress
+from actors.log import get_logger
+from actors.orchestrator import OrchestratorActor, TaskReaperActor
+from actors.raft_node.actor import LeadershipChange, RaftNode
+from actors.scheduler import SchedulerActor
+from actors.store import ConflictError, MemoryStore, WriteTx, clusters, nodes
+from actors.supervisor import (
+    ChildContext,
+    ChildSpec,
+    Restart,
+    SupervisedActor,
+    Supervisor,
+    start_actor,
+)
+from api.enums import NodeAvailability, NodeRole, Reachability
+from api.ids import new_id
+from api.objects import Cluster, ManagerStatus, Node, NodeDescription
+from api.specs import ClusterSpec, NodeSpec
+
+__all__ = [
+    "LEADER_GROUP",
+    "ActorSlot",
+    "ClusterBootstrap",
+    "LeadershipSwitch",
+    "RaftHolder",
+    "Registration",
+    "leader_child",
+]
+
+LEADER_GROUP = "leader"
+CATCH_UP_TIMEOUT = 30.0
+
+_log = get_logger("node")
+
+
+class ActorSlot:
+    """The current ref of one child, recorded by its start function (for handlers built
+    before the child runs, e.g. the dispatcher's on the remote endpoint)."""
+
+    def __init__(self) -> None:
+        self._ref: pykka.ActorRef[Any] | None = None
+
+    def record(
+        self, start: Callable[[ChildContext], pykka.ActorRef[Any]]
+    ) -> Callable[[ChildContext], pykka.ActorRef[Any]]:
+        def recording(ctx: ChildContext) -> pykka.ActorRef[Any]:
+            ref = start(ctx)
+            self._ref = ref
+            return ref
+
+        return recording
+
+    def find(self) -> pykka.ActorRef[Any] | None:
+        ref = self._ref
+        return ref if ref is not None and ref.is_alive() else None
+
+
+class RaftHolder:
+    """The RaftNode the raft child runs now (a restart builds a new one)."""
+
+    def __init__(self) -> None:
+        self.node: RaftNode | None = None
+
+    def require(self) -> RaftNode:
+        node = self.node
+        if node is None:
+            raise RuntimeError("the Raft node is not running")
+        return node
+
+
+@dataclass(frozen=True)
+class Registration:
+    """How this node registers itself in the store."""
+
+    node_id: str
+    raft_id: int
+    raft_addr: str  # host:port
+    description: NodeDescription
+    labels: Mapping[str, str]
+
+
+class ClusterBootstrap(SupervisedActor):
+    """The leader's first child: catch up, then create what is missing (the Cluster
+    object, this node) and mark this node the leader in its ``manager_status``."""
+
+    def __init__(
+        self,
+        ctx: ChildContext | None,
+        store: MemoryStore,
+        raft: RaftHolder,
+        registration: Registration,
+        *,
+        timeout: float = CATCH_UP_TIMEOUT,
+    ) -> None:
+        super().__init__(ctx)
+        self._store = store
+        self._raft = raft
+        self._reg = registration
+        self._timeout = timeout
+
+    def on_start(self) -> None:
+        self._catch_up()
+        for attempt in range(5):
+            try:
+                committed = self._store.update(self._ensure, timeout=self._timeout)
+                break
+            except ConflictError:
+                if attempt == 4:
+                    raise
+        _log.info("node.leader.ready", store_version=committed.version, raft_id=self._reg.raft_id)
+
+    def _catch_up(self) -> None:
+        """Wait until everything up to this term's first entry is applied to the store, so
+        nothing below reads (or writes over) a store that is still being replayed."""
+        node = self._raft.require()
+        status = node.status(self._timeout)
+        if not status.is_leader:
+            raise RuntimeError("lost leadership before the leader group started")
+        target = status.last_index
+        deadline = time.monotonic() + self._timeout
+        while node.status(self._timeout).applied < target:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"store did not catch up to index {target}")
+            time.sleep(0.01)
+
+    def _ensure(self, tx: WriteTx) -> None:
+        reg = self._reg
+        if clusters.get_default(tx) is None:
+            tx.create(Cluster(id=new_id(), spec=ClusterSpec(name=clusters.DEFAULT_NAME)))
+            _log.info("node.cluster.created")
+        status = ManagerStatus(
+            raft_id=reg.raft_id,
+            addr=reg.raft_addr,
+            leader=True,
+            reachability=Reachability.REACHABLE,
+        )
+        node = nodes.get(tx, reg.node_id)
+        if node is None:
+            tx.create(
+                Node(
+                    id=reg.node_id,
+                    spec=NodeSpec(
+                        labels=dict(reg.labels),
+                        desired_role=NodeRole.MANAGER,
+                        availability=NodeAvailability.ACTIVE,
+                    ),
+                    description=reg.description,
+                    manager_status=status,
+                    role=NodeRole.MANAGER,
+                )
+            )
+            _log.info("node.registered", hostname=reg.description.hostname)
+        elif node.manager_status != status or node.role is not NodeRole.MANAGER:
+            tx.update(replace(node, manager_status=status, role=NodeRole.MANAGER))
+
+
+def leader_child(
+    store: MemoryStore,
+    raft: RaftHolder,
+    registration: Registration,
+    dispatcher_slot: ActorSlot,
+    managers: Callable[[], Sequence[ManagerAddress]],
+    *,
+    stop_timeout: float = 5.0,
+) -> ChildSpec:
+    """The nested supervisor, declared ``autostart=False``: ``LeadershipSwitch`` runs it."""
+    children = [
+        ChildSpec(
+            "bootstrap",
+            start_actor(ClusterBootstrap, store, raft, registration),
+            start_timeout=CATCH_UP_TIMEOUT * 2 + 5,
+            stop_timeout=stop_timeout,
+        ),
+        ChildSpec("orchestrator", start_actor(OrchestratorActor, store), stop_timeout=stop_timeout),
+        ChildSpec("taskreaper", start_actor(TaskReaperActor, store), stop_timeout=stop_timeout),
+        ChildSpec("scheduler", start_actor(SchedulerActor, store), stop_timeout=stop_timeout),
+        ChildSpec(
+            "dispatcher",
+            dispatcher_slot.record(start_actor(Dispatcher, store, managers=managers)),
+            stop_timeout=stop_timeout,
+        ),
+    ]
+    return ChildSpec(
+        LEADER_GROUP,
+        start_actor(Supervisor, children, name=LEADER_GROUP),
+        restart=Restart.PERMANENT,
+        autostart=False,
+        start_timeout=CATCH_UP_TIMEOUT * 2 + 30,
+        stop_timeout=stop_timeout * (len(children) + 1),
+    )
+
+
+class LeadershipSwitch:
+    """Raft's leadership subscription: tells the root supervisor to start or stop the
+    leader group. Changes that arrive before the supervisor is attached are kept (the last
+    one wins) and sent on ``attach``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ref: pykka.ActorRef[Any] | None = None
+        self._wanted: bool | None = None
+
+    def attach(self, ref: pykka.ActorRef[Any]) -> None:
+        with self._lock:
+            self._ref = ref
+            wanted = self._wanted
+        if wanted is not None:
+            self._send(ref, wanted)
+
+    def __call__(self, change: LeadershipChange) -> None:
+        with self._lock:
+            self._wanted = change.is_leader
+            ref = self._ref
+        _log.info(
+            "raft.leadership.changed",
+            is_leader=change.is_leader,
+            leader_id=change.leader_id,
+            term=change.term,
+        )
+        if ref is not None:
+            self._send(ref, change.is_leader)
+
+    @staticmethod
+    def _send(ref: pykka.ActorRef[Any], leader: bool) -> None:
+        method = "start_child" if leader else "stop_child"
+        with contextlib.suppress(pykka.ActorDeadError):  # the node is stopping
+            ref.tell(ProxyCall(attr_path=(method,), args=(LEADER_GROUP,), kwargs={}))
