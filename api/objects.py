@@ -33,6 +33,7 @@ __all__ = [
     "Object",
     "ObjectKind",
     "Platform",
+    "RevokedCertificate",
     "RootCA",
     "Service",
     "Task",
@@ -109,6 +110,7 @@ class Node:
     status: NodeStatus = field(default_factory=NodeStatus)
     manager_status: ManagerStatus | None = None
     role: NodeRole = NodeRole.WORKER  # the role it has now (spec.desired_role: wanted)
+    certificate: bytes = b""  # PEM of its current certificate; owner: the CA service
 
     @property
     def hostname(self) -> str:
@@ -193,6 +195,17 @@ class JoinTokens:
 
 
 @dataclass(frozen=True, slots=True)
+class RevokedCertificate:
+    """A certificate refused before its expiry (its node was removed or demoted)."""
+
+    node_id: str
+    serial: str  # hex (serials exceed msgpack's 64-bit integers)
+    curve_public_key: str  # Z85
+    not_after: float  # may be pruned from the list after this time
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Cluster:
     id: str
     meta: Meta = field(default_factory=Meta)
@@ -200,6 +213,7 @@ class Cluster:
     root_ca: RootCA = field(default_factory=RootCA)
     join_tokens: JoinTokens = field(default_factory=JoinTokens)
     unlock_key: bytes = b""
+    revoked: tuple[RevokedCertificate, ...] = ()  # owner: the CA service
 
     @property
     def name(self) -> str:
