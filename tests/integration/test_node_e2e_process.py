@@ -1,0 +1,78 @@
+"""One real ``swarm-node`` with the ``process`` executor, driven by the real ``swarmctl``:
+the flows of tests/integration/node_flows.py without Docker."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.worker.executors.process import process_start_ticks
+from tests.integration import node_flows
+from tests.support.swarm import Swarm, SwarmNode
+
+
+class ProcessRuntime:
+    image = "busybox"
+
+    def live_ids(self, node: SwarmNode) -> set[str]:
+        """Pids (as strings) of the live process groups the executor recorded."""
+        import json
+
+        live = set()
+        for path in (node.state_dir / "process").glob("*.json"):
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            pid = int(record.get("pid") or 0)
+            if pid and process_start_ticks(pid) == record.get("start_ticks"):
+                live.add(str(pid))
+        return live
+
+    def kill(self, node: SwarmNode, container_id: str) -> None:
+        os.killpg(int(container_id), signal.SIGKILL)
+
+    def check_task(self, node: SwarmNode, row: dict[str, Any]) -> None:
+        pid = int(row["container_id"])
+        assert os.getpgid(pid) == pid  # leads its own process group
+        assert (node.state_dir / "process" / f"{row['id']}.json").exists()
+
+
+@pytest.fixture
+def runtime() -> ProcessRuntime:
+    return ProcessRuntime()
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[SwarmNode]:
+    with Swarm(tmp_path) as swarm:
+        started = swarm.start_node("m1", executor="process")
+        started.wait_ready()
+        yield started
+
+
+def test_replicas_scale_and_rm(node: SwarmNode, runtime: ProcessRuntime) -> None:
+    node_flows.replicas_scale_and_rm(node, runtime)
+
+
+def test_killed_task_is_replaced_in_its_slot(node: SwarmNode, runtime: ProcessRuntime) -> None:
+    node_flows.killed_task_is_replaced(node, runtime)
+
+
+def test_drain_and_activate(node: SwarmNode, runtime: ProcessRuntime) -> None:
+    node_flows.drain_and_activate(node, runtime)
+
+
+def test_unsatisfiable_constraint_waits_for_a_label(
+    node: SwarmNode, runtime: ProcessRuntime
+) -> None:
+    node_flows.constraint_until_label(node, runtime)
+
+
+def test_manager_restart_recovers_and_readopts(node: SwarmNode, runtime: ProcessRuntime) -> None:
+    node_flows.restart_keeps_tasks(node, runtime, how=("term", "kill"))

@@ -1,0 +1,334 @@
+"""Real ``swarm-node`` processes for integration tests and benchmarks.
+
+    with Swarm(tmp_path) as swarm:
+        node = swarm.start_node("m1", executor="process")
+        node.wait_ready()
+        node.ctl_json("service", "create", "--name", "web", "--replicas", "3",
+                      "--detach", "busybox", "sleep", "300")
+        poll(lambda: running(node.ctl_json("service", "ps", "web")) == 3, "3 running")
+
+Each node gets its own state dir under the test's tmp dir, a free 127.0.0.1 port and its
+control socket in the state dir; it logs JSON lines to ``<name>.log`` next to it. ``swarmctl``
+runs as a real process with ``--format json``. Waiting is always ``poll`` with a deadline.
+``Swarm.cleanup`` (also on ``__exit__``) kills every node it started and then whatever they
+ran: the processes recorded by the process executor, and Docker containers labelled with
+the nodes' ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+__all__ = [
+    "DEADLINE",
+    "ROOT",
+    "CtlError",
+    "NodeExited",
+    "Swarm",
+    "SwarmNode",
+    "free_port",
+    "kill_recorded_processes",
+    "node_containers",
+    "poll",
+    "remove_node_containers",
+    "swarmctl",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+DEADLINE = 30.0
+LABEL_NODE_ID = "com.docker.swarm.node.id"
+
+
+class NodeExited(AssertionError):
+    """A node process ended while a test waited on it (ends any ``poll`` at once)."""
+
+
+class CtlError(AssertionError):
+    """swarmctl exited non-zero."""
+
+    def __init__(self, args: Sequence[str], result: subprocess.CompletedProcess[str]) -> None:
+        super().__init__(
+            f"swarmctl {' '.join(args)} exited {result.returncode}: {result.stderr.strip()}"
+        )
+        self.result = result
+
+
+def poll(
+    condition: Callable[[], Any], what: str, timeout: float = DEADLINE, interval: float = 0.1
+) -> Any:
+    """``condition()``'s first truthy value, trying until ``timeout`` seconds have passed.
+    Exceptions from ``condition`` count as not yet (the last one is reported), except
+    ``NodeExited``."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while True:
+        try:
+            value = condition()
+            if value:
+                return value
+        except NodeExited:
+            raise
+        except Exception as exc:
+            last_error = exc
+        if time.monotonic() >= deadline:
+            detail = f" (last error: {last_error})" if last_error is not None else ""
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}{detail}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def swarmctl(
+    socket_path: Path, *args: str, timeout: float = DEADLINE * 2
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.ctl", "--socket", str(socket_path), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def kill_recorded_processes(state_dir: Path) -> int:
+    """Kill the process groups the process executor recorded in ``state_dir/process``
+    (only those whose leader still has the recorded start time). Returns how many."""
+    from actors.worker.executors.process import process_start_ticks
+
+    killed = 0
+    for path in (state_dir / "process").glob("*.json"):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        pid = int(record.get("pid") or 0)
+        if pid and process_start_ticks(pid) == record.get("start_ticks"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+                killed += 1
+    return killed
+
+
+def node_containers(client: Any, node_id: str, *, all: bool = True) -> list[Any]:
+    return list(client.containers.list(all=all, filters={"label": f"{LABEL_NODE_ID}={node_id}"}))
+
+
+def remove_node_containers(client: Any, node_ids: Iterable[str]) -> None:
+    for node_id in node_ids:
+        for container in node_containers(client, node_id):
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+
+
+class SwarmNode:
+    """One ``swarm-node`` process (restartable on the same state dir)."""
+
+    def __init__(
+        self,
+        name: str,
+        state_dir: Path,
+        log_dir: Path,
+        *,
+        executor: str,
+        port: int,
+        extra: Sequence[str] = (),
+    ) -> None:
+        self.name = name
+        self.state_dir = state_dir
+        self.socket = state_dir / "swarm.sock"
+        self.log_dir = log_dir
+        self.executor = executor
+        self.port = port
+        self.extra = tuple(extra)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.runs = 0
+        self.log_path = log_dir / f"{name}.log"
+
+    @property
+    def remote_api(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def node_id(self) -> str:
+        return (self.state_dir / "node_id").read_text().strip()
+
+    # -- process ------------------------------------------------------------------------
+    def start(self, *, wait: bool = True) -> SwarmNode:
+        """Start the process (appending to the log) and wait for ``node.started``."""
+        if self.process is not None and self.process.poll() is None:
+            raise RuntimeError(f"{self.name} is already running")
+        self.runs += 1
+        self.log_path = self.log_dir / f"{self.name}.{self.runs}.log"
+        argv = [
+            sys.executable,
+            "-m",
+            "cli.node_main",
+            "--state-dir",
+            str(self.state_dir),
+            "--hostname",
+            self.name,
+            "--listen-remote-api",
+            self.remote_api,
+            "--executor",
+            self.executor,
+            "--log-format",
+            "json",
+            *self.extra,
+        ]
+        with open(self.log_path, "wb") as log_file:
+            self.process = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=log_file,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+        if wait:
+            self.wait_started()
+        return self
+
+    def log_events(self) -> list[dict[str, Any]]:
+        events = []
+        with contextlib.suppress(FileNotFoundError):
+            for line in self.log_path.read_text().splitlines():
+                if line.startswith("{"):
+                    with contextlib.suppress(ValueError):
+                        events.append(json.loads(line))
+        return events
+
+    def _alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def _check_alive(self) -> None:
+        if not self._alive():
+            code = self.process.returncode if self.process is not None else None
+            tail = "\n".join(self.log_path.read_text().splitlines()[-20:])
+            raise NodeExited(f"{self.name} exited ({code}):\n{tail}")
+
+    def wait_started(self, timeout: float = DEADLINE) -> None:
+        def started() -> bool:
+            self._check_alive()
+            return any(e.get("event") == "node.started" for e in self.log_events())
+
+        poll(started, f"{self.name}: node.started", timeout)
+
+    def wait_ready(self, timeout: float = DEADLINE) -> dict[str, Any]:
+        """Until this node is the leader and its own worker's session is up (READY)."""
+
+        def ready() -> dict[str, Any] | None:
+            self._check_alive()
+            result = self.ctl("node", "ls", "--format", "json")
+            if result.returncode != 0:
+                return None
+            mine = [n for n in json.loads(result.stdout) if n["id"] == self.node_id]
+            if mine and mine[0]["status"] == "ready":
+                return dict(mine[0])
+            return None
+
+        found: dict[str, Any] = poll(ready, f"{self.name}: node ready", timeout)
+        return found
+
+    def terminate(self, timeout: float = DEADLINE) -> int:
+        """SIGTERM and wait for the exit status."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        """SIGKILL (kill -9) and reap."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=DEADLINE)
+
+    # -- swarmctl -----------------------------------------------------------------------
+    def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return swarmctl(self.socket, *args)
+
+    def ctl_json(self, *args: str) -> Any:
+        """``swarmctl GROUP COMMAND --format json REST...``, parsed; CtlError on a non-zero
+        exit. (The flag goes before the rest: ``service create`` takes everything after
+        the image as the command.)"""
+        full = (*args[:2], "--format", "json", *args[2:])
+        result = self.ctl(*full)
+        if result.returncode != 0:
+            raise CtlError(full, result)
+        return json.loads(result.stdout) if result.stdout.strip() else None
+
+    def tasks(self, service: str) -> list[dict[str, Any]]:
+        """``service ps SERVICE`` rows."""
+        rows: list[dict[str, Any]] = self.ctl_json("service", "ps", service)
+        return rows
+
+    def running(self, service: str) -> list[dict[str, Any]]:
+        """Tasks of ``service`` that run and are meant to."""
+        return [
+            t
+            for t in self.tasks(service)
+            if t["state"] == "running" and t["desired_state"] == "running"
+        ]
+
+
+class Swarm:
+    """The nodes of one test, and their cleanup."""
+
+    def __init__(self, tmp_path: Path, *, docker_client: Any = None) -> None:
+        self.tmp_path = tmp_path
+        self.docker = docker_client
+        self.nodes: list[SwarmNode] = []
+
+    def start_node(
+        self,
+        name: str = "m1",
+        *,
+        executor: str = "process",
+        extra: Sequence[str] = (),
+        wait: bool = True,
+    ) -> SwarmNode:
+        node = SwarmNode(
+            name,
+            self.tmp_path / name,
+            self.tmp_path,
+            executor=executor,
+            port=free_port(),
+            extra=extra,
+        )
+        self.nodes.append(node)
+        return node.start(wait=wait)
+
+    def cleanup(self) -> None:
+        ids = []
+        for node in self.nodes:
+            node.kill()
+            with contextlib.suppress(OSError):
+                ids.append(node.node_id)
+        for node in self.nodes:
+            kill_recorded_processes(node.state_dir)
+        if self.docker is not None and ids:
+            remove_node_containers(self.docker, ids)
+
+    def __enter__(self) -> Swarm:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cleanup()
