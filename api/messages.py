@@ -530,3 +530,89 @@ CONTROL_CLUSTER_INSPECT: Final = register(
     )
 )
 # -- end of control API block --------------------------------------------------------------
+
+
+# -- ca: certificate authority and join protocol (actors/ca/service.py, actors/ca/join.py) -
+# Owned by the CA service. ``ca.hello`` is served only on a manager's join-hello endpoint,
+# whose CURVE server key every token holder can derive (actors/ca/join.py explains why that
+# is sound): it hands out public material only. ``ca.root`` and ``ca.join`` are open to any
+# CURVE key on the remote endpoint; ``ca.renew`` needs a live node certificate and its
+# CSR must carry the caller's own CURVE key. Certificates and CSRs are PEM bytes. Failures
+# are ``error`` replies: invalid_token, wrong_cluster, invalid_csr, invalid_argument,
+# unauthorized, not_leader, unavailable.
+
+CA_HELLO_REPLY: Final = register(
+    MessageType(
+        "ca.hello.reply",
+        (Field("ca_cert", BYTES), Field("manager_cert", BYTES), Field("addr", STR)),
+        doc="The root CA certificate and this manager's certificate (which binds its CURVE "
+        "server key); addr: its remote endpoint as advertised ('' if unknown).",
+    )
+)
+CA_HELLO: Final = register(
+    MessageType(
+        "ca.hello",
+        reply="ca.hello.reply",
+        doc="Bootstrap of a join: learn the manager's certified CURVE server key.",
+    )
+)
+CA_ROOT_REPLY: Final = register(
+    MessageType(
+        "ca.root.reply",
+        (Field("ca_cert", BYTES), Field("manager_cert", BYTES)),
+        doc="The root CA certificate and the answering manager's own certificate.",
+    )
+)
+CA_ROOT: Final = register(
+    MessageType("ca.root", reply="ca.root.reply", doc="Ask for the root CA certificate.")
+)
+CA_JOIN_REPLY: Final = register(
+    MessageType(
+        "ca.join.reply",
+        (
+            Field("node_id", STR),
+            Field("role", STR),
+            Field("cluster_id", STR),
+            Field("certificate", BYTES),
+            Field("ca_cert", BYTES),
+            Field("managers", ListOf(MANAGER_ADDRESS)),
+        ),
+        doc="The new node's id, role (manager|worker), certificate and the manager list.",
+    )
+)
+CA_JOIN: Final = register(
+    MessageType(
+        "ca.join",
+        (
+            Field("token", STR),
+            Field("csr", BYTES),
+            Field("hostname", STR),
+            Field("node_id", STR, required=False),
+            Field("addr", STR, required=False),
+        ),
+        reply="ca.join.reply",
+        doc="Join with a token; the CSR must carry the CURVE key the request comes from. "
+        "node_id: the id wanted (refused if taken); addr: the node's advertised address.",
+    )
+)
+CA_RENEW_REPLY: Final = register(
+    MessageType(
+        "ca.renew.reply",
+        (
+            Field("node_id", STR),
+            Field("role", STR),
+            Field("certificate", BYTES),
+            Field("ca_cert", BYTES),
+        ),
+        doc="The re-issued certificate (role: the node's current role in the store).",
+    )
+)
+CA_RENEW: Final = register(
+    MessageType(
+        "ca.renew",
+        (Field("csr", BYTES),),
+        reply="ca.renew.reply",
+        doc="Re-issue the caller's certificate for the same node id and CURVE key.",
+    )
+)
+# -- end of ca block -----------------------------------------------------------------------
