@@ -11,10 +11,9 @@ from dataclasses import replace
 from typing import Any
 
 from actors.control.errors import Body, ControlCode, ControlError
-from actors.control.views import node_row
+from actors.control.views import node_document, node_row
 from actors.control.writes import check_version, modify
 from actors.store import MemoryStore, ReadTx, WriteTx, nodes
-from api.codec_objects import encode_object
 from api.enums import NodeAvailability
 from api.validation import validate_node_spec
 
@@ -45,7 +44,7 @@ class NodeControl:
     def inspect(self, body: Body) -> Body:
         def read(tx: ReadTx) -> Body:
             node = nodes.lookup(tx, str(body["node"]))
-            return {"node": encode_object(node), "summary": node_row(node)}
+            return {"node": node_document(node), "summary": node_row(node)}
 
         return self._store.view(read)
 

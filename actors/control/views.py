@@ -17,6 +17,7 @@ from api.task_state import TaskState
 
 __all__ = [
     "cluster_document",
+    "node_document",
     "node_row",
     "service_summary",
     "task_order",
@@ -117,6 +118,14 @@ def node_row(node: Node) -> dict[str, Any]:
         "engine_version": desc.engine.engine_version if desc is not None else "",
         "version": node.meta.version,
     }
+
+
+def node_document(node: Node) -> dict[str, Any]:
+    """The node as the codec encodes it, its certificate as PEM text (JSON has no bytes)."""
+    doc = encode_object(node)
+    cert = doc.get("certificate", "")
+    doc["certificate"] = cert.decode("ascii", "replace") if isinstance(cert, bytes) else cert
+    return doc
 
 
 def cluster_document(cluster: Cluster) -> dict[str, Any]:
