@@ -76,3 +76,24 @@ def test_unsatisfiable_constraint_waits_for_a_label(
 
 def test_manager_restart_recovers_and_readopts(node: SwarmNode, runtime: ProcessRuntime) -> None:
     node_flows.restart_keeps_tasks(node, runtime, how=("term", "kill"))
+
+
+def test_init_registers_a_manager_and_a_restart_writes_nothing_twice(tmp_path: Path) -> None:
+    with Swarm(tmp_path) as swarm:
+        node = swarm.start_node("m1", executor="process", extra=("--label", "zone=b"))
+        row = node.wait_ready()
+        assert row["hostname"] == "m1" and row["role"] == "manager"
+        assert row["availability"] == "active" and row["labels"] == {"zone": "b"}
+        assert row["manager_status"]["leader"] is True
+        [inspected] = node.ctl_json("node", "inspect", node.node_id)
+        description = inspected["description"]
+        assert description["platform"]["os"] == "linux" and description["resources"]["nano_cpus"]
+        cluster = node.ctl_json("cluster", "inspect")
+        assert cluster["spec"]["name"] == "default"
+
+        assert node.terminate() == 0
+        node.start()
+        again = node.wait_ready()
+        assert again["id"] == row["id"] and again["labels"] == {"zone": "b"}
+        assert node.ctl_json("cluster", "inspect")["meta"] == cluster["meta"]
+        assert [n["id"] for n in node.ctl_json("node", "ls")] == [row["id"]]

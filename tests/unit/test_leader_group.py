@@ -1,0 +1,136 @@
+"""The leader-only group's wiring: the leadership switch starts and stops the group on the
+supervisor's thread, the bootstrap writes the cluster and this node once, the slot finds
+the running child."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pykka
+import pytest
+
+from actors.leader_group import (
+    LEADER_GROUP,
+    ActorSlot,
+    ClusterBootstrap,
+    LeadershipSwitch,
+    Registration,
+)
+from actors.node_assembly import load_or_create_raft_id, local_address
+from actors.raft_node.actor import LeadershipChange
+from actors.store import MemoryStore, clusters, nodes
+from actors.supervisor import (
+    ChildSpec,
+    ChildState,
+    SupervisedActor,
+    Supervisor,
+    start_actor,
+)
+from api.enums import NodeAvailability, NodeRole
+from api.objects import NodeDescription, Platform
+
+DEADLINE = 10.0
+
+
+def wait_for(condition: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.005)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Idle(SupervisedActor):
+    pass
+
+
+@pytest.fixture
+def root() -> Iterator[tuple[pykka.ActorRef[Any], ActorSlot]]:
+    slot = ActorSlot()
+    group = ChildSpec(
+        LEADER_GROUP,
+        start_actor(Supervisor, [ChildSpec("idle", slot.record(start_actor(Idle)))]),
+        autostart=False,
+    )
+    ref = Supervisor.start(None, [group], name="node", watch_interval=None)
+    yield ref, slot
+    ref.stop()
+
+
+def group_state(ref: pykka.ActorRef[Any]) -> ChildState:
+    [status] = ref.proxy().status().get(timeout=DEADLINE)
+    return ChildState(status.state)
+
+
+def test_the_switch_starts_and_stops_the_group(
+    root: tuple[pykka.ActorRef[Any], ActorSlot],
+) -> None:
+    ref, slot = root
+    switch = LeadershipSwitch()
+    switch(LeadershipChange(True, 7, 1))  # before attach: kept, sent on attach
+    assert group_state(ref) is ChildState.STOPPED
+    switch.attach(ref)
+    wait_for(lambda: group_state(ref) is ChildState.RUNNING, "group running")
+    wait_for(slot.find, "the slot to find the child")
+    switch(LeadershipChange(False, 0, 2))
+    wait_for(lambda: group_state(ref) is ChildState.STOPPED, "group stopped")
+    assert slot.find() is None
+    switch(LeadershipChange(True, 7, 3))
+    wait_for(lambda: group_state(ref) is ChildState.RUNNING, "group running again")
+
+
+class _LeaderRaft:
+    class _Status:
+        is_leader = True
+        last_index = 0
+        applied = 0
+
+    def status(self, timeout: float = 5.0) -> Any:
+        return self._Status()
+
+
+class _Holder:
+    node = _LeaderRaft()
+
+    def require(self) -> Any:
+        return self.node
+
+
+def test_bootstrap_writes_cluster_and_node_once() -> None:
+    store = MemoryStore.local(clock=time.time)
+    registration = Registration(
+        node_id="1" * 25,
+        raft_id=42,
+        raft_addr="127.0.0.1:4242",
+        description=NodeDescription(hostname="h1", platform=Platform("linux", "x86_64")),
+        labels={"zone": "a"},
+    )
+    for _ in range(2):
+        ref = ClusterBootstrap.start(None, store, _Holder(), registration)
+        ref.stop()
+    cluster, node = store.view(
+        lambda tx: (clusters.get_default(tx), nodes.get(tx, registration.node_id))
+    )
+    assert cluster is not None and len(store.view(clusters.list_all)) == 1
+    assert node is not None
+    assert node.role is NodeRole.MANAGER and node.spec.desired_role is NodeRole.MANAGER
+    assert node.spec.availability is NodeAvailability.ACTIVE
+    assert dict(node.spec.labels) == {"zone": "a"}
+    assert node.manager_status is not None and node.manager_status.raft_id == 42
+    assert node.manager_status.leader
+    assert cluster.meta.version == node.meta.version  # one write, not repeated
+
+
+def test_raft_id_is_kept(tmp_path: Any) -> None:
+    first = load_or_create_raft_id(tmp_path)
+    assert 0 < first < 2**63
+    assert load_or_create_raft_id(tmp_path) == first
+
+
+def test_local_address_replaces_wildcards() -> None:
+    assert local_address("tcp://0.0.0.0:4242") == "tcp://127.0.0.1:4242"
+    assert local_address("tcp://10.0.0.1:4242") == "tcp://10.0.0.1:4242"
