@@ -1,0 +1,157 @@
+"""A node's certificate and keys in its state dir.
+
+Layout (directories mode 0700, files mode 0600, every file written atomically), extending
+the identity of `actors.identity`:
+    STATE_DIR/certificates/ca.crt     the root CA certificate (PEM), pinned at join
+    STATE_DIR/certificates/node.key   the node's ECDSA P-256 key (PKCS#8 PEM)
+    STATE_DIR/certificates/node.crt   the node's certificate (PEM)
+    STATE_DIR/keys/curve.key          the CURVE key pair the certificate binds
+    STATE_DIR/node_id                 the node id (written last: it marks a whole identity)
+
+`write_node_certs` writes in that order, so a crash leaves either a whole joined identity or
+no node id (and the node joins again). `load_node_certs` checks what it reads: the
+certificate chains to the pinned CA, names the node id of ``node_id``, binds the CURVE
+public key of ``keys/curve.key`` and matches ``node.key``. Renewal replaces the key and the
+certificate (`replace_node_certificate`, key first: an old certificate with a new key fails
+the check and is renewed again rather than used).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from actors.ca.certs import (
+    CertificateError,
+    NodeCertInfo,
+    certificate_matches_key,
+    load_node_key,
+    node_key_pem,
+    read_node_certificate,
+    verify_node_certificate,
+)
+from actors.ca.keystore import write_private_file
+from actors.ca.root import CAError, CertificateAuthority, load_root_ca
+from actors.identity import KEY_FILE, KEYS_DIR, NODE_ID_FILE, ensure_private_dir
+from transport.keys import KeyPair, read_keypair, write_keypair
+
+__all__ = [
+    "CA_CERT_FILE",
+    "CERTS_DIR",
+    "NODE_CERT_FILE",
+    "NODE_KEY_FILE",
+    "NodeCertificates",
+    "NodeCertsError",
+    "load_node_certs",
+    "node_certs_exist",
+    "replace_node_certificate",
+    "write_node_certs",
+]
+
+CERTS_DIR: Final = "certificates"
+CA_CERT_FILE: Final = "ca.crt"
+NODE_CERT_FILE: Final = "node.crt"
+NODE_KEY_FILE: Final = "node.key"
+
+
+class NodeCertsError(Exception):
+    """The certificate files in the state dir are missing, unreadable or inconsistent."""
+
+
+@dataclass(frozen=True)
+class NodeCertificates:
+    """A node's certificate material as loaded (and checked) from its state dir."""
+
+    node_id: str
+    ca: CertificateAuthority  # certificate only: no key
+    cert_pem: bytes
+    info: NodeCertInfo
+    key: ec.EllipticCurvePrivateKey = field(repr=False)
+    keypair: KeyPair
+
+    @property
+    def ca_cert_pem(self) -> bytes:
+        return self.ca.cert_pem
+
+
+def _dir(state_dir: Path) -> Path:
+    return Path(state_dir) / CERTS_DIR
+
+
+def node_certs_exist(state_dir: Path) -> bool:
+    """Whether the state dir holds a node certificate (the node has joined or initialised)."""
+    return (_dir(state_dir) / NODE_CERT_FILE).exists()
+
+
+def write_node_certs(
+    state_dir: Path,
+    *,
+    node_id: str,
+    ca_cert: bytes,
+    cert: bytes,
+    key: ec.EllipticCurvePrivateKey,
+    keypair: KeyPair,
+) -> None:
+    """Write a node's whole identity (see the module docstring for the order)."""
+    state_dir = Path(state_dir)
+    certs = _dir(state_dir)
+    ensure_private_dir(state_dir)
+    ensure_private_dir(certs)
+    ensure_private_dir(state_dir / KEYS_DIR)
+    write_private_file(certs / CA_CERT_FILE, ca_cert)
+    write_private_file(certs / NODE_KEY_FILE, node_key_pem(key))
+    write_private_file(certs / NODE_CERT_FILE, cert)
+    write_keypair(state_dir / KEYS_DIR / KEY_FILE, keypair)
+    write_private_file(state_dir / NODE_ID_FILE, node_id.encode("ascii") + b"\n")
+
+
+def replace_node_certificate(
+    state_dir: Path, *, cert: bytes, key: ec.EllipticCurvePrivateKey | None = None
+) -> None:
+    """Renewal: store the new certificate (and its new key, when the key changed)."""
+    certs = _dir(Path(state_dir))
+    if key is not None:
+        write_private_file(certs / NODE_KEY_FILE, node_key_pem(key))
+    write_private_file(certs / NODE_CERT_FILE, cert)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise NodeCertsError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def load_node_certs(state_dir: Path, *, now: float) -> NodeCertificates:
+    """Read and check the node's certificate material. A certificate that has expired is
+    still returned (check ``info.not_after``): the caller decides to rejoin."""
+    state_dir = Path(state_dir)
+    certs = _dir(state_dir)
+    node_id = _read(state_dir / NODE_ID_FILE).decode("ascii", "replace").strip()
+    try:
+        ca = load_root_ca(_read(certs / CA_CERT_FILE), now=now)
+        key = load_node_key(_read(certs / NODE_KEY_FILE))
+        cert = _read(certs / NODE_CERT_FILE)
+        keypair = read_keypair(state_dir / KEYS_DIR / KEY_FILE)
+        info = verify_node_certificate(cert, ca, now=_within(cert, now))
+    except (CAError, CertificateError, ValueError, OSError) as exc:
+        raise NodeCertsError(f"node certificate files in {certs}: {exc}") from None
+    if info.node_id != node_id:
+        raise NodeCertsError(
+            f"the certificate is for node {info.node_id}, the state dir for node {node_id}"
+        )
+    if info.curve_public_key != keypair.public:
+        raise NodeCertsError("the certificate does not bind this node's CURVE key")
+    if not certificate_matches_key(cert, key):
+        raise NodeCertsError("the certificate does not match the node key")
+    return NodeCertificates(node_id, ca, cert, info, key, keypair)
+
+
+def _within(cert: bytes, now: float) -> float:
+    """``now`` clamped into the certificate's validity, so an expired certificate is still
+    verified for its signature and returned (its dates are in ``info``)."""
+    info = read_node_certificate(cert)
+    return min(max(now, info.not_before), info.not_after)

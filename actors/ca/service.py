@@ -1,0 +1,483 @@
+"""The manager side of the CA: cluster bootstrap, join, renewal, token rotation, revocation.
+
+- `bootstrap_cluster_security` (cluster init): a root CA, the two join tokens and the
+  first manager's certificate. The CA key goes into the store's ``Cluster.root_ca`` (wrapped
+  under ``wrapping_key`` when autolock asks for it; the Raft log is encrypted at rest
+  anyway). Only managers hold the store, so the key never reaches a worker: join and renew
+  replies carry the CA *certificate* only.
+- `CAService` answers ``ca.root``, ``ca.join`` and ``ca.renew`` on the remote endpoint
+  (guard the table with `actors.ca.authorization.authorize`) and ``ca.hello`` on the
+  join-hello endpoint (`hello_handlers`). A join validates the token against the current
+  tokens in the store (``invalid_token`` / ``wrong_cluster``), checks that the CSR binds
+  the CURVE key the request comes from (proof that the joiner holds that key), creates the
+  Node (role from the token) with its certificate, and indexes the certificate at once.
+  Renewal re-issues for the same node id and CURVE key, with the node's *current* role in
+  the store (so promotion and demotion take effect at the next renewal).
+- Revocation: `remove_node` records a `RevokedCertificate` in ``Cluster.revoked`` and
+  deletes the Node in one write (`record_removal` does the same inside a caller's
+  transaction, for the control API), then updates the admission index at once.
+- The admission index (`ClusterAdmission`) is rebuilt from the store in `start` (every
+  Node's certificate and role, the cluster's revocations) and kept current by a store
+  watch, drained from the watch's ``notify`` (so on the thread that applies entries, on
+  every manager: it only verifies a certificate when a Node's certificate changed).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from actors.ca.authorization import ClusterAdmission
+from actors.ca.certs import (
+    DEFAULT_NODE_CERT_EXPIRY,
+    CertificateError,
+    IssuedCertificate,
+    create_csr,
+    generate_node_key,
+    issue_node_certificate,
+    read_node_certificate,
+)
+from actors.ca.root import CAError, CertificateAuthority, create_root_ca, root_ca_from_api
+from actors.ca.tokens import (
+    InvalidJoinToken,
+    MalformedJoinToken,
+    WrongClusterToken,
+    new_join_tokens,
+    role_for_token,
+    rotate_join_token,
+)
+from actors.log import get_logger
+from actors.store import (
+    AlreadyExists,
+    MemoryStore,
+    NotLeader,
+    ProposalError,
+    StoreError,
+    WatchClosed,
+    Watcher,
+    WriteTx,
+    clusters,
+    nodes,
+)
+from actors.store.entry import Action
+from api.enums import NodeRole
+from api.ids import RandomBits, is_valid_id, new_id
+from api.objects import (
+    Cluster,
+    JoinTokens,
+    Node,
+    NodeDescription,
+    NodeStatus,
+    ObjectKind,
+    RevokedCertificate,
+    RootCA,
+)
+from api.specs import NodeSpec
+from transport.endpoint import Handler, Request
+
+__all__ = [
+    "CAService",
+    "ClusterSecurity",
+    "JoinRefused",
+    "bootstrap_cluster_security",
+    "record_removal",
+]
+
+_log = get_logger("ca")
+
+ManagerList = Callable[[], Sequence[Mapping[str, str]]]
+
+
+class JoinRefused(Exception):
+    """A CA request refused; ``code`` is the wire error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --- bootstrap ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClusterSecurity:
+    """What cluster init creates; put it in the store with `cluster` and `node`."""
+
+    ca: CertificateAuthority
+    root_ca: RootCA
+    join_tokens: JoinTokens
+    node_key: ec.EllipticCurvePrivateKey = field(repr=False)
+    node_cert: IssuedCertificate
+
+    def cluster(self, cluster: Cluster) -> Cluster:
+        return replace(cluster, root_ca=self.root_ca, join_tokens=self.join_tokens)
+
+    def node(self, node: Node) -> Node:
+        return replace(node, role=NodeRole.MANAGER, certificate=self.node_cert.cert_pem)
+
+
+def bootstrap_cluster_security(
+    now: float,
+    rng: RandomBits,
+    *,
+    cluster_id: str,
+    node_id: str,
+    curve_public_key: bytes,
+    wrapping_key: bytes | None = None,
+    cert_expiry: float = DEFAULT_NODE_CERT_EXPIRY,
+    node_key: ec.EllipticCurvePrivateKey | None = None,
+) -> ClusterSecurity:
+    """A new root CA, join tokens and the first manager's certificate (binding its CURVE
+    key). ``rng``: ``secrets.SystemRandom()`` outside tests (token secrets, serials)."""
+    ca = create_root_ca(now, rng)
+    key = node_key if node_key is not None else generate_node_key()
+    issued = issue_node_certificate(
+        ca,
+        create_csr(key, curve_public_key),
+        node_id=node_id,
+        role=NodeRole.MANAGER,
+        cluster_id=cluster_id,
+        now=now,
+        rng=rng,
+        expiry=cert_expiry,
+    )
+    return ClusterSecurity(ca, ca.to_api(wrapping_key), new_join_tokens(ca.cert, rng), key, issued)
+
+
+def record_removal(tx: WriteTx, node: Node, *, now: float, reason: str = "node removed") -> None:
+    """In the caller's transaction: list the node's certificate as revoked and delete the
+    node (the control API's ``node rm`` calls this)."""
+    cluster = clusters.get_default(tx)
+    if cluster is None:
+        raise StoreError("the cluster object is missing")
+    revoked = RevokedCertificate(node_id=node.id, serial="", curve_public_key="", not_after=now)
+    if node.certificate:
+        info = read_node_certificate(node.certificate)
+        revoked = RevokedCertificate(
+            node_id=node.id,
+            serial=format(info.serial, "x"),
+            curve_public_key=info.curve_public_key.decode("ascii"),
+            not_after=info.not_after,
+            reason=reason,
+        )
+    tx.update(replace(cluster, revoked=(*cluster.revoked, revoked)))
+    tx.delete(node)
+
+
+# --- the service ----------------------------------------------------------------------
+
+
+class CAService:
+    """Handlers and helpers of the manager-side CA over the store (see module docstring)."""
+
+    HELLO: Final = "ca.hello"
+    ROOT: Final = "ca.root"
+    JOIN: Final = "ca.join"
+    RENEW: Final = "ca.renew"
+
+    def __init__(
+        self,
+        store: MemoryStore,
+        admission: ClusterAdmission,
+        *,
+        manager_cert: bytes | Callable[[], bytes],
+        clock: Callable[[], float],
+        rng: RandomBits,
+        managers: ManagerList = lambda: (),
+        advertise_addr: str = "",
+        wrapping_key: bytes | None = None,
+    ) -> None:
+        self._store = store
+        self._admission = admission
+        self._manager_cert = manager_cert
+        self._clock = clock
+        self._rng = rng
+        self._managers = managers
+        self._advertise_addr = advertise_addr
+        self._wrapping_key = wrapping_key
+        self._ca_cache: tuple[RootCA, CertificateAuthority] | None = None
+        self._sync_lock = threading.RLock()
+        self._watcher: Watcher | None = None
+        self._stopped = False
+
+    # --- handler tables -------------------------------------------------------------
+
+    def handlers(self) -> dict[str, Handler]:
+        """For the remote endpoint (wrap with `authorize`)."""
+        return {self.ROOT: self._on_root, self.JOIN: self._on_join, self.RENEW: self._on_renew}
+
+    def hello_handlers(self) -> dict[str, Handler]:
+        """For the join-hello endpoint (see actors/ca/join.py)."""
+        return {self.HELLO: self._on_hello}
+
+    def _cert_pem(self) -> bytes:
+        cert = self._manager_cert
+        return cert() if callable(cert) else cert
+
+    def _on_hello(self, request: Request) -> Mapping[str, Any] | None:
+        return self._guarded(request, lambda: self._hello_body())
+
+    def _hello_body(self) -> Mapping[str, Any]:
+        return {
+            "ca_cert": self._cluster().root_ca.ca_cert,
+            "manager_cert": self._cert_pem(),
+            "addr": self._advertise_addr,
+        }
+
+    def _on_root(self, request: Request) -> Mapping[str, Any] | None:
+        return self._guarded(
+            request,
+            lambda: {"ca_cert": self._cluster().root_ca.ca_cert, "manager_cert": self._cert_pem()},
+        )
+
+    def _on_join(self, request: Request) -> Mapping[str, Any] | None:
+        return self._guarded(request, lambda: self.join(request.body, request.peer_key))
+
+    def _on_renew(self, request: Request) -> Mapping[str, Any] | None:
+        return self._guarded(request, lambda: self.renew(request.body["csr"], request.peer_key))
+
+    def _guarded(
+        self, request: Request, fn: Callable[[], Mapping[str, Any]]
+    ) -> Mapping[str, Any] | None:
+        try:
+            return fn()
+        except JoinRefused as exc:
+            _log.warning("ca.request.refused", type=request.type, code=exc.code, reason=exc.message)
+            request.error(exc.code, exc.message)
+        except NotLeader as exc:
+            request.error("not_leader", str(exc))
+        except ProposalError as exc:
+            request.error("unavailable", f"the write was not committed: {exc}")
+        return None
+
+    # --- join and renew -------------------------------------------------------------
+
+    def _cluster(self) -> Cluster:
+        cluster = self._store.view(clusters.get_default)
+        if cluster is None or not cluster.root_ca.ca_cert:
+            raise JoinRefused("unavailable", "the cluster has no certificate authority yet")
+        return cluster
+
+    def _authority(self, cluster: Cluster) -> CertificateAuthority:
+        cached = self._ca_cache
+        if cached is not None and cached[0] == cluster.root_ca:
+            return cached[1]
+        try:
+            ca = root_ca_from_api(
+                cluster.root_ca, now=self._clock(), wrapping_key=self._wrapping_key
+            )
+        except CAError as exc:
+            raise JoinRefused("unavailable", f"this manager cannot sign: {exc}") from None
+        if not ca.can_sign:
+            raise JoinRefused("unavailable", "this manager holds no CA key")
+        self._ca_cache = (cluster.root_ca, ca)
+        return ca
+
+    def _issue(
+        self, cluster: Cluster, csr: bytes, node_id: str, role: NodeRole, peer_key: bytes | None
+    ) -> IssuedCertificate:
+        try:
+            issued = issue_node_certificate(
+                self._authority(cluster),
+                csr,
+                node_id=node_id,
+                role=role,
+                cluster_id=cluster.id,
+                now=self._clock(),
+                rng=self._rng,
+                expiry=cluster.spec.ca_config.node_cert_expiry,
+            )
+        except (CertificateError, ValueError) as exc:
+            raise JoinRefused("invalid_csr", str(exc)) from None
+        if peer_key is None or issued.info.curve_public_key != peer_key:
+            raise JoinRefused(
+                "invalid_csr",
+                "the CSR must carry the CURVE public key this request comes from",
+            )
+        return issued
+
+    def join(self, body: Mapping[str, Any], peer_key: bytes | None) -> Mapping[str, Any]:
+        """``ca.join``: check the token, issue, create the Node, index the certificate."""
+        cluster = self._cluster()
+        try:
+            role = role_for_token(str(body["token"]), cluster.join_tokens)
+        except MalformedJoinToken as exc:
+            raise JoinRefused("invalid_token", str(exc)) from None
+        except WrongClusterToken as exc:
+            raise JoinRefused("wrong_cluster", str(exc)) from None
+        except InvalidJoinToken as exc:
+            raise JoinRefused("invalid_token", str(exc)) from None
+        if peer_key is not None and self._admission.is_revoked(peer_key):
+            raise JoinRefused("unauthorized", "this CURVE key belongs to a removed node")
+        node_id = self._choose_id(str(body.get("node_id") or ""))
+        issued = self._issue(cluster, body["csr"], node_id, role, peer_key)
+        holder = self._admission.lookup(issued.info.curve_public_key)
+        if holder is not None and holder.node_id != node_id and holder.not_after > self._clock():
+            raise JoinRefused(
+                "invalid_argument", f"this CURVE key already belongs to node {holder.node_id}"
+            )
+        node = Node(
+            id=node_id,
+            spec=NodeSpec(desired_role=role),
+            description=NodeDescription(hostname=str(body["hostname"])),
+            status=NodeStatus(addr=str(body.get("addr") or "")),
+            role=role,
+            certificate=issued.cert_pem,
+        )
+        try:
+            self._store.update(lambda tx: tx.create(node))
+        except AlreadyExists:
+            raise JoinRefused("invalid_argument", f"node id {node_id} is taken") from None
+        self._admission.add_issued(issued.info, role)
+        _log.info("ca.node.joined", node=node_id, role=role.value, hostname=node.hostname[:64])
+        return {
+            "node_id": node_id,
+            "role": role.value,
+            "cluster_id": cluster.id,
+            "certificate": issued.cert_pem,
+            "ca_cert": cluster.root_ca.ca_cert,
+            "managers": [dict(m) for m in self._managers()],
+        }
+
+    def _choose_id(self, requested: str) -> str:
+        if not requested:
+            return new_id(self._rng)
+        if not is_valid_id(requested):
+            raise JoinRefused("invalid_argument", "node_id must be a 25-character base-36 id")
+        taken = self._store.view(lambda tx: nodes.get(tx, requested)) is not None
+        if taken or self._admission.is_removed(requested):
+            raise JoinRefused("invalid_argument", f"node id {requested} is taken")
+        return requested
+
+    def renew(self, csr: bytes, peer_key: bytes | None) -> Mapping[str, Any]:
+        """``ca.renew``: a new certificate for the caller's node id and CURVE key, with the
+        node's current role (authorization has checked the caller's certificate is live)."""
+        info = self._admission.lookup(peer_key) if peer_key is not None else None
+        if info is None or peer_key is None:
+            raise JoinRefused("unauthorized", "ca.renew needs a node certificate")
+        cluster = self._cluster()
+        current = self._store.view(lambda tx: nodes.get(tx, info.node_id))
+        if current is None:
+            raise JoinRefused("unauthorized", f"node {info.node_id} is not in the cluster")
+        issued = self._issue(cluster, csr, info.node_id, current.role, peer_key)
+
+        def write(tx: WriteTx) -> None:
+            node = nodes.get(tx, info.node_id)
+            if node is None:
+                raise JoinRefused("unauthorized", f"node {info.node_id} is not in the cluster")
+            tx.update(replace(node, certificate=issued.cert_pem))
+
+        self._store.update(write)
+        self._admission.add_issued(issued.info, current.role)
+        _log.info("ca.node.renewed", node=info.node_id, role=current.role.value)
+        return {
+            "node_id": info.node_id,
+            "role": current.role.value,
+            "certificate": issued.cert_pem,
+            "ca_cert": cluster.root_ca.ca_cert,
+        }
+
+    # --- control API helpers --------------------------------------------------------
+
+    def rotate_token(self, role: NodeRole) -> str:
+        """A new join token for ``role``; the old one stops working, joined nodes keep
+        their certificates."""
+
+        def write(tx: WriteTx) -> str:
+            cluster = clusters.get_default(tx)
+            if cluster is None or not cluster.root_ca.ca_cert:
+                raise JoinRefused("unavailable", "the cluster has no certificate authority")
+            tokens = rotate_join_token(
+                cluster.join_tokens, role, cluster.root_ca.ca_cert, self._rng
+            )
+            tx.update(replace(cluster, join_tokens=tokens))
+            return tokens.manager if role is NodeRole.MANAGER else tokens.worker
+
+        token = self._store.update(write).value
+        _log.info("ca.token.rotated", role=role.value)
+        return token
+
+    def remove_node(self, node_id: str, *, reason: str = "node removed") -> None:
+        """Revoke the node's certificate and delete it; refused at once afterwards."""
+        keys: list[bytes] = []
+
+        def write(tx: WriteTx) -> None:
+            node = nodes.get(tx, node_id)
+            if node is None:
+                return
+            if node.certificate:
+                keys.append(read_node_certificate(node.certificate).curve_public_key)
+            record_removal(tx, node, now=self._clock(), reason=reason)
+
+        self._store.update(write)
+        self._admission.remove_node(node_id, keys)
+        _log.info("ca.node.revoked", node=node_id, reason=reason)
+
+    # --- the admission index, kept in step with the store ---------------------------
+
+    def start(self) -> None:
+        """Build the admission index from the store and keep it current by a watch."""
+        self._stopped = False
+        self._rewatch()
+        self._drain()  # events queued before the watcher was recorded
+
+    def stop(self) -> None:
+        with self._sync_lock:
+            self._stopped = True
+            watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.close()
+
+    def _rewatch(self) -> None:
+        with self._sync_lock:
+            (all_nodes, cluster), watcher = self._store.view_and_watch(
+                lambda tx: (nodes.list_all(tx), clusters.get_default(tx)),
+                kinds={ObjectKind.NODE, ObjectKind.CLUSTER},
+                notify=self._drain,
+            )
+            self._watcher = watcher
+            self._admission.replace_all(all_nodes, cluster)
+
+    def _drain(self) -> None:
+        with self._sync_lock:
+            while not self._stopped and self._watcher is not None:
+                try:
+                    events = self._watcher.poll()
+                except WatchClosed as exc:
+                    if not exc.reset:
+                        return
+                    self._rewatch()
+                    continue
+                if not events:
+                    return
+                for event in events:
+                    self._on_event(event.kind, event.action, event.object, event.old)
+
+    def _on_event(self, kind: ObjectKind, action: Action, obj: Any, old: Any) -> None:
+        admission = self._admission
+        if isinstance(obj, Node):
+            if action is Action.DELETE:
+                keys = (
+                    [read_node_certificate(obj.certificate).curve_public_key]
+                    if (obj.certificate)
+                    else []
+                )
+                admission.remove_node(obj.id, keys)
+            elif obj.certificate and (old is None or old.certificate != obj.certificate):
+                try:
+                    admission.add_certificate(obj.certificate, obj.role)
+                except (CertificateError, ValueError) as exc:
+                    _log.warning("ca.admission.certificate_skipped", node=obj.id, reason=str(exc))
+            else:
+                admission.set_node_role(obj.id, obj.role)
+        elif isinstance(obj, Cluster) and action is not Action.DELETE:
+            before = {r.node_id for r in old.revoked} if isinstance(old, Cluster) else set()
+            for revoked in obj.revoked:
+                if revoked.node_id not in before:
+                    key = revoked.curve_public_key.encode("ascii")
+                    admission.remove_node(revoked.node_id, [key] if key else [])
