@@ -1,0 +1,241 @@
+"""The joining node's side of the join protocol, and the hello endpoint's key.
+
+The problem: every TCP socket uses CURVE (DESIGN.md §6), and a CURVE client must know the
+server's public key *before* it connects, but a joining node only has an address and a
+token (``SWMTKN-1-<CA digest>-<secret>``, whose format we keep), and the token pins the CA,
+not any manager's key.
+
+The design: a manager runs, next to its remote endpoint, a small **join-hello endpoint**
+that serves only ``ca.hello`` (public material: the root CA certificate and the manager's
+own certificate). Its CURVE server key pair is *derived from the CA digest*
+(`hello_keypair`): whoever holds a token can compute it, so the hello channel is encrypted
+but deliberately not authenticated, and it never carries a secret. The joiner then:
+
+1. derives the hello key from the token's digest and asks ``ca.hello`` with a throwaway
+   CURVE key;
+2. checks the CA certificate against the digest in the token (else ``wrong_cluster``: a
+   man in the middle or another cluster) and that the manager certificate is a *manager*
+   certificate of that CA, valid now; the CURVE server key it binds is the key to use;
+3. generates its own ECDSA key and CURVE key pair and connects to the remote endpoint
+   with CURVE, pinned to that certified server key: the handshake succeeds only against
+   the holder of the certified secret, so an impostor learns nothing and never sees the
+   token;
+4. asks ``ca.root`` (checked against the pin again), then sends ``ca.join`` with the token
+   and a CSR binding its CURVE key; the manager checks the request comes from that key;
+5. checks the returned certificate chains to the pinned CA, is for the cluster of the
+   manager certificate, names the role and id the reply claims, binds its CURVE key and
+   matches its ECDSA key; writes the files (`actors.ca.node_certs`, mode 0600).
+
+Where the hello endpoint listens: ``--join-addr HOST:PORT`` names the manager's remote
+endpoint; its hello endpoint is at ``HOST:PORT+1`` (`hello_address`) unless told otherwise.
+Any failure raises `JoinError` with a ``code`` (``invalid_token``, ``wrong_cluster``,
+``untrusted_manager``, ``unreachable``, or a code the manager sent) and a message fit to
+print before exiting non-zero.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import zmq
+from zmq.utils import z85
+
+from actors.ca.certs import (
+    CertificateError,
+    NodeCertInfo,
+    certificate_matches_key,
+    create_csr,
+    generate_node_key,
+    verify_node_certificate,
+)
+from actors.ca.node_certs import write_node_certs
+from actors.ca.root import CAError, CertificateAuthority, load_root_ca
+from actors.ca.tokens import JoinToken, JoinTokenError, WrongClusterToken, check_token_ca
+from actors.ca.tokens import parse_join_token as _parse_token
+from actors.log import get_logger
+from api.enums import NodeRole
+from api.errors import ClientClosed, RemoteError, RequestTimeout
+from transport.auth import AdmitAll
+from transport.client import Client
+from transport.endpoint import Endpoint, Handler
+from transport.keys import KeyPair, generate_keypair
+
+__all__ = [
+    "HELLO_PORT_OFFSET",
+    "JoinError",
+    "JoinResult",
+    "hello_address",
+    "hello_endpoint",
+    "hello_keypair",
+    "join_cluster",
+]
+
+HELLO_PORT_OFFSET: Final = 1
+_HELLO_LABEL: Final = b"swarmnode join-hello v1\x00"
+
+_log = get_logger("ca")
+
+
+class JoinError(Exception):
+    """Joining failed; ``code`` says how, the message says what to do."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"cannot join the cluster: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    node_id: str
+    role: NodeRole
+    cluster_id: str
+    managers: tuple[Mapping[str, str], ...]
+    manager_server_key: bytes  # the CURVE key of the manager that admitted us
+    keypair: KeyPair
+    info: NodeCertInfo
+
+
+def hello_keypair(ca_digest: str) -> KeyPair:
+    """The join-hello endpoint's CURVE key pair, derived from the CA digest of the tokens
+    (public knowledge among token holders: see the module docstring)."""
+    secret = z85.encode(hashlib.sha256(_HELLO_LABEL + ca_digest.encode("ascii")).digest())
+    return KeyPair(zmq.curve_public(secret), secret)
+
+
+def hello_endpoint(bind: str, handlers: Mapping[str, Handler], ca_digest: str) -> Endpoint:
+    """A manager's join-hello endpoint (not started): ``handlers`` from
+    `CAService.hello_handlers`, CURVE with the derived key, any client key admitted."""
+    return Endpoint(
+        bind, handlers, keypair=hello_keypair(ca_digest), admission=AdmitAll(), name="hello"
+    )
+
+
+def hello_address(remote: str) -> str:
+    """``tcp://HOST:PORT`` (or ``HOST:PORT``) of a remote endpoint → its hello endpoint."""
+    address = remote if "://" in remote else f"tcp://{remote}"
+    head, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise JoinError("invalid_argument", f"join address {remote!r} has no port")
+    return f"{head}:{int(port) + HELLO_PORT_OFFSET}"
+
+
+def _tcp(address: str) -> str:
+    return address if "://" in address else f"tcp://{address}"
+
+
+def _ask(client: Client, message_type: str, body: Mapping[str, Any] | None, what: str) -> Any:
+    try:
+        return client.request(message_type, body)
+    except RemoteError as exc:
+        raise JoinError(exc.code, f"the manager refused: {exc.message}") from None
+    except (RequestTimeout, ClientClosed):
+        raise JoinError(
+            "unreachable",
+            f"no answer from {what} at {client.address} within {client.timeout:g} s "
+            "(wrong address, manager down, or our key was refused)",
+        ) from None
+
+
+def _pinned_ca(token: JoinToken, ca_cert: bytes, now: float) -> CertificateAuthority:
+    try:
+        check_token_ca(token, ca_cert)
+        return load_root_ca(ca_cert, now=now)
+    except WrongClusterToken as exc:
+        raise JoinError("wrong_cluster", str(exc)) from None
+    except (CAError, ValueError) as exc:
+        message = f"the manager sent an unusable CA certificate: {exc}"
+        raise JoinError("wrong_cluster", message) from None
+
+
+def _manager_key(ca: CertificateAuthority, manager_cert: bytes, now: float) -> NodeCertInfo:
+    try:
+        return verify_node_certificate(manager_cert, ca, now=now, allowed_roles=(NodeRole.MANAGER,))
+    except CertificateError as exc:
+        raise JoinError("untrusted_manager", f"the manager's certificate: {exc}") from None
+
+
+def join_cluster(
+    addr: str,
+    token: str,
+    *,
+    state_dir: Path,
+    hostname: str,
+    hello_addr: str | None = None,
+    node_id: str = "",
+    advertise_addr: str = "",
+    timeout: float = 10.0,
+    clock: Callable[[], float] = time.time,
+) -> JoinResult:
+    """Join the cluster of the manager at ``addr`` with ``token``; on success the node's
+    certificate, keys and id are in ``state_dir``. Raises `JoinError`."""
+    try:
+        parsed = _parse_token(token)
+    except JoinTokenError as exc:
+        raise JoinError("invalid_token", str(exc)) from None
+    remote = _tcp(addr)
+    hello = _tcp(hello_addr) if hello_addr else hello_address(remote)
+    _log.info("ca.join.started", addr=remote, hello_addr=hello)
+
+    # 1-2: the hello, then the pins: the CA by the token's digest, the server key by the CA
+    with Client(hello, server_key=hello_keypair(parsed.ca_digest).public, timeout=timeout) as c:
+        greeting = _ask(c, "ca.hello", None, "the join-hello endpoint")
+    ca = _pinned_ca(parsed, greeting["ca_cert"], clock())
+    manager = _manager_key(ca, greeting["manager_cert"], clock())
+
+    # 3-4: our keys, then the join over CURVE pinned to the certified server key
+    key = generate_node_key()
+    keypair = generate_keypair()
+    body: dict[str, Any] = {
+        "token": str(parsed),
+        "csr": create_csr(key, keypair.public),
+        "hostname": hostname,
+    }
+    if node_id:
+        body["node_id"] = node_id
+    if advertise_addr:
+        body["addr"] = advertise_addr
+    with Client(
+        remote, server_key=manager.curve_public_key, keypair=keypair, timeout=timeout
+    ) as client:
+        root = _ask(client, "ca.root", None, "the manager")
+        if root["ca_cert"] != greeting["ca_cert"]:
+            _pinned_ca(parsed, root["ca_cert"], clock())  # raises unless the same CA
+        reply = _ask(client, "ca.join", body, "the manager")
+
+    # 5: check what we got before we keep it
+    cert: bytes = reply["certificate"]
+    try:
+        info = verify_node_certificate(cert, ca, now=clock(), cluster_id=manager.cluster_id)
+    except CertificateError as exc:
+        raise JoinError("untrusted_manager", f"the issued certificate: {exc}") from None
+    if (
+        info.curve_public_key != keypair.public
+        or not certificate_matches_key(cert, key)
+        or info.node_id != reply["node_id"]
+        or info.role.value != reply["role"]
+    ):
+        raise JoinError("untrusted_manager", "the issued certificate does not match our request")
+    write_node_certs(
+        Path(state_dir),
+        node_id=info.node_id,
+        ca_cert=ca.cert_pem,
+        cert=cert,
+        key=key,
+        keypair=keypair,
+    )
+    _log.info("ca.join.complete", node=info.node_id, role=info.role.value)
+    return JoinResult(
+        node_id=info.node_id,
+        role=info.role,
+        cluster_id=info.cluster_id,
+        managers=tuple(dict(m) for m in reply["managers"]),
+        manager_server_key=manager.curve_public_key,
+        keypair=keypair,
+        info=info,
+    )
