@@ -1,0 +1,432 @@
+"""Service convergence: swarmnode against Docker's own swarm mode, on the same engine.
+
+    python bench/converge.py [--sizes 1,10,50,100] [--runs 5] [--quick]
+
+In one run on the local engine, with the test image (``swarmnode-test:busybox``, command
+``sleep 3600``), measures the median of ``--runs`` runs of:
+
+- the engine alone: containers started per second, ``--threads`` (10) ``docker run -d`` at
+  a time (create + start through the API);
+- swarmnode: a real single-node ``swarm-node`` (``--executor docker``, fresh state dir,
+  free 127.0.0.1 port); ``swarmctl service create --detach --replicas N`` until N tasks
+  run; ``swarmctl service scale NAME=50`` from 10 running until 50 run; a killed container
+  (``docker kill``, service with ``--restart-delay 0``) until a new task in its slot runs;
+- Docker's swarm mode (``docker swarm init --advertise-addr 127.0.0.1`` unless the engine is
+  already a swarm member, which is then reused and not left): ``docker service create
+  --no-resolve-image --detach`` and the same three measures (``--restart-delay 0s``).
+
+A converge time runs from launching the CLI's create (or scale) command to the first poll
+that sees N tasks running (desired and observed); polls are in-process (swarmnode's control
+socket, the engine's API), every 50 ms. Between runs the service is removed and the bench
+waits until none of its containers is left. The phases run one after the other (engine
+alone, swarmnode, swarm mode), so neither orchestrator idles beside the other's run.
+
+Prints one JSON document: per size both medians and swarmnode/swarm (below 1 means
+swarmnode is faster), the same for scale 10 → 50 and replacement, the engine-alone rate,
+and the figures of issue 4 for comparison. Everything it created (services, containers,
+the node process, swarm mode) is removed in ``finally``, also on Ctrl-C or SIGTERM. Each
+wait has a deadline and ``--budget`` bounds the whole run: what does not fit is skipped and
+reported as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
+sys.path.append(str(ROOT / "bench"))  # would shadow the transport package
+
+from _docker_swarm import DockerSwarm, engine_alone, swarm_mode, wait_for  # noqa: E402
+
+from tests.support.testimage import ensure_test_image  # noqa: E402
+
+REFERENCE = {
+    "source": "issue 4: Docker swarm mode on this kind of machine (2 cores), median of 5",
+    "swarm_converge_s": {"1": 0.62, "10": 1.64, "50": 15.99, "100": 31.74},
+    "swarm_scale_10_to_50_s": 11.9,
+    "swarm_replace_s": 0.59,
+    "engine_alone_containers_per_s": 7.5,
+}
+SCALE_FROM, SCALE_TO = 10, 50
+COMMAND = ("sleep", "3600")
+
+
+class Budget:
+    """The whole run's deadline: a measure that would start after it is skipped."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.skipped: list[str] = []
+
+    def allows(self, what: str) -> bool:
+        if time.monotonic() < self.deadline:
+            return True
+        self.skipped.append(what)
+        return False
+
+
+def converge_timeout(replicas: int) -> float:
+    return 60.0 + 3.0 * replicas
+
+
+def median(values: Sequence[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
+
+
+def ratio(ours: float | None, theirs: float | None) -> float | None:
+    if ours is None or theirs is None or theirs == 0:
+        return None
+    return round(ours / theirs, 3)
+
+
+def log(message: str) -> None:
+    print(f"[converge] {message}", file=sys.stderr, flush=True)
+
+
+def timed(action: Callable[[], Any], done: Callable[[], Any], what: str, timeout: float) -> float:
+    started = time.monotonic()
+    action()
+    wait_for(done, what, timeout)
+    return time.monotonic() - started
+
+
+# -- swarmnode ------------------------------------------------------------------------------
+class SwarmnodeSide:
+    """One real ``swarm-node`` with the docker executor, driven through ``swarmctl``."""
+
+    def __init__(self, client: Any, workdir: Path, prefix: str) -> None:
+        from tests.support.swarm import Swarm
+
+        self.client = client
+        self.prefix = prefix
+        self.swarm = Swarm(workdir, docker_client=client)
+        self.node: Any = None
+        self.connection: Any = None
+        self.swarmctl = self._swarmctl_argv()
+
+    @staticmethod
+    def _swarmctl_argv() -> list[str]:
+        script = Path(sys.executable).with_name("swarmctl")
+        if script.exists():
+            return [str(script)]
+        return [sys.executable, "-m", "cli.ctl"]
+
+    def start(self) -> None:
+        from cli.connection import ControlConnection
+
+        self.node = self.swarm.start_node("bench", executor="docker")
+        self.node.wait_ready(timeout=60)
+        self.connection = ControlConnection(self.node.socket, timeout=30).__enter__()
+
+    def ctl(self, *args: str) -> str:
+        result = subprocess.run(
+            [*self.swarmctl, "--socket", str(self.node.socket), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"swarmctl {' '.join(args)}: {result.stderr.strip()}")
+        return result.stdout
+
+    # actions
+    def create(self, name: str, replicas: int, *extra: str) -> None:
+        self.ctl(
+            "service", "create", "--detach", "--name", name, "--replicas", str(replicas),
+            *extra, "swarmnode-test:busybox", *COMMAND,
+        )  # fmt: skip
+
+    def scale(self, name: str, replicas: int) -> None:
+        self.ctl("service", "scale", "--detach", f"{name}={replicas}")
+
+    def rm(self, name: str, timeout: float) -> None:
+        with contextlib.suppress(RuntimeError):
+            self.ctl("service", "rm", name)
+        wait_for(lambda: not self.containers(), f"containers of {name} removed", timeout, 0.2)
+
+    # observation
+    def tasks(self, name: str) -> list[dict[str, Any]]:
+        return list(self.connection.request("control.service.ps", {"service": name})["tasks"])
+
+    def running(self, name: str) -> int:
+        return sum(
+            1
+            for t in self.tasks(name)
+            if t["state"] == "running" and t["desired_state"] == "running"
+        )
+
+    def running_task(self, name: str, slot: int) -> dict[str, Any] | None:
+        for t in self.tasks(name):
+            if t["slot"] == slot and t["state"] == "running" and t["desired_state"] == "running":
+                return t
+        return None
+
+    def containers(self) -> list[dict[str, Any]]:
+        label = f"com.docker.swarm.node.id={self.node.node_id}"
+        return list(self.client.api.containers(all=True, filters={"label": label}))
+
+    def stop(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(Exception):
+                self.connection.__exit__(None, None, None)
+        self.swarm.cleanup()  # kill -9 the node, then remove the containers with its id
+
+
+# -- the measures, the same for both sides ------------------------------------------------
+def measure_side(
+    side: Any,
+    tag: str,
+    sizes: Sequence[int],
+    runs: int,
+    budget: Budget,
+    restart_delay: str,
+) -> dict[str, Any]:
+    prefix = f"{side.prefix}{tag}-"
+    out: dict[str, Any] = {"converge_s": {}, "create_cli_s": {}}
+
+    # warm-up (not counted): first service, first container of the phase
+    name = f"{prefix}warm"
+    side.create(name, 1)
+    wait_for(lambda: side.running(name) >= 1, f"{name} running", converge_timeout(1))
+    side.rm(name, converge_timeout(1))
+
+    for size in sizes:
+        times: list[float] = []
+        cli: list[float] = []
+        for run in range(runs):
+            if not budget.allows(f"{tag} converge {size} run {run + 1}"):
+                break
+            name = f"{prefix}n{size}-{run}"
+            started = time.monotonic()
+            side.create(name, size)
+            cli.append(time.monotonic() - started)
+            wait_for(
+                lambda n=name, s=size: side.running(n) >= s,
+                f"{name}: {size} running",
+                converge_timeout(size),
+            )
+            times.append(time.monotonic() - started)
+            log(f"{tag} {size} replicas: {times[-1]:.2f}s")
+            side.rm(name, converge_timeout(size))
+        out["converge_s"][str(size)] = median(times)
+        out["create_cli_s"][str(size)] = median(cli)
+        out.setdefault("converge_runs_s", {})[str(size)] = [round(t, 3) for t in times]
+
+    scale_times: list[float] = []
+    for run in range(runs):
+        if not budget.allows(f"{tag} scale run {run + 1}"):
+            break
+        name = f"{prefix}scale-{run}"
+        side.create(name, SCALE_FROM)
+        wait_for(
+            lambda n=name: side.running(n) >= SCALE_FROM,
+            f"{name}: {SCALE_FROM} running",
+            converge_timeout(SCALE_FROM),
+        )
+        scale_times.append(
+            timed(
+                lambda n=name: side.scale(n, SCALE_TO),
+                lambda n=name: side.running(n) >= SCALE_TO,
+                f"{name}: {SCALE_TO} running",
+                converge_timeout(SCALE_TO),
+            )
+        )
+        log(f"{tag} scale {SCALE_FROM}->{SCALE_TO}: {scale_times[-1]:.2f}s")
+        side.rm(name, converge_timeout(SCALE_TO))
+    out["scale_10_to_50_s"] = median(scale_times)
+    out["scale_runs_s"] = [round(t, 3) for t in scale_times]
+
+    replace_times: list[float] = []
+    if budget.allows(f"{tag} replace"):
+        name = f"{prefix}replace"
+        side.create(name, 1, "--restart-delay", restart_delay)
+        current = wait_for(lambda: side.running_task(name, 1), f"{name} running", 60)
+        for run in range(runs):
+            if not budget.allows(f"{tag} replace run {run + 1}"):
+                break
+            old_id, container = task_id_and_container(current)
+            started = time.monotonic()
+            side.client.api.kill(container)
+            current = wait_for(
+                lambda o=old_id: _replaced(side.running_task(name, 1), o),
+                f"{name}: slot 1 replaced",
+                60,
+            )
+            replace_times.append(time.monotonic() - started)
+            log(f"{tag} replace: {replace_times[-1]:.2f}s")
+        side.rm(name, 120)
+    out["replace_s"] = median(replace_times)
+    out["replace_runs_s"] = [round(t, 3) for t in replace_times]
+    return out
+
+
+def task_id_and_container(task: dict[str, Any]) -> tuple[str, str]:
+    if "ID" in task:  # Docker's task object
+        return str(task["ID"]), str(task["Status"]["ContainerStatus"]["ContainerID"])
+    return str(task["id"]), str(task["container_id"])
+
+
+def _replaced(task: dict[str, Any] | None, old_id: str) -> dict[str, Any] | None:
+    if task is None:
+        return None
+    return task if task_id_and_container(task)[0] != old_id else None
+
+
+# -- main -----------------------------------------------------------------------------------
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1,10,50,100", help="replica counts (1,10,50,100)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per measure; the median")
+    parser.add_argument("--quick", action="store_true", help="sizes 1,10 and one run")
+    parser.add_argument("--threads", type=int, default=10, help="engine alone: concurrency")
+    parser.add_argument("--engine-count", type=int, default=50, help="engine alone: containers")
+    parser.add_argument("--budget", type=float, default=3600, help="seconds for the whole run")
+    parser.add_argument("--skip-swarmnode", action="store_true")
+    parser.add_argument("--skip-swarm", action="store_true", help="skip Docker's swarm mode")
+    parser.add_argument(
+        "--keep-node-log", metavar="PATH", help="copy the swarm-node's JSON log here"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.runs, args.engine_count = "1,10", 1, 20
+    args.sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
+    if not args.sizes or min(args.sizes) < 1 or args.runs < 1:
+        parser.error("sizes must be positive integers and --runs at least 1")
+    return args
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    import docker
+
+    signal.signal(signal.SIGTERM, _terminate)
+    client = docker.from_env(timeout=120)
+    image = ensure_test_image(client)
+    budget = Budget(args.budget)
+    prefix = f"bench-{os.getpid()}-"
+    started = time.monotonic()
+    result: dict[str, Any] = {
+        "bench": "converge",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "engine": client.version().get("Version"),
+        },
+        "image": image,
+        "sizes": args.sizes,
+        "runs": args.runs,
+        "reference": REFERENCE,
+    }
+    engine: dict[str, Any] = {}
+    ours: dict[str, Any] = {}
+    theirs: dict[str, Any] = {}
+    errors: list[str] = []
+    workdir = Path(tempfile.mkdtemp(prefix="swarmnode-bench-converge-"))
+    try:
+        # 1. the engine alone
+        rates = []
+        for run in range(args.runs):
+            r = engine_alone(client, image, args.engine_count, args.threads, f"{prefix}{run}")
+            rates.append(r["rate"])
+            log(f"engine alone: {r['rate']:.2f} containers/s")
+        engine = {
+            "containers_per_s": median(rates),
+            "runs": [round(r, 3) for r in rates],
+            "containers": args.engine_count,
+            "threads": args.threads,
+        }
+
+        # 2. swarmnode
+        if not args.skip_swarmnode:
+            side = SwarmnodeSide(client, workdir, prefix)
+            try:
+                side.start()
+                ours = measure_side(side, "sn", args.sizes, args.runs, budget, "0s")
+            except Exception as exc:
+                errors.append(f"swarmnode: {type(exc).__name__}: {exc}")
+                log(errors[-1])
+            finally:
+                if args.keep_node_log and side.node is not None:
+                    with contextlib.suppress(OSError):
+                        shutil.copy(side.node.log_path, args.keep_node_log)
+                side.stop()
+
+        # 3. Docker's swarm mode
+        if not args.skip_swarm:
+            with swarm_mode(client) as initialized:
+                result["swarm_mode_initialized_by_bench"] = initialized
+                dk = DockerSwarm(client, prefix, image)
+                try:
+                    theirs = measure_side(dk, "dk", args.sizes, args.runs, budget, "0s")
+                except Exception as exc:
+                    errors.append(f"swarm mode: {type(exc).__name__}: {exc}")
+                    log(errors[-1])
+                finally:
+                    dk.cleanup(120)
+    except KeyboardInterrupt as exc:
+        errors.append(f"interrupted: {exc or 'Ctrl-C'}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    sizes: dict[str, Any] = {}
+    for size in args.sizes:
+        key = str(size)
+        a = (ours.get("converge_s") or {}).get(key)
+        b = (theirs.get("converge_s") or {}).get(key)
+        sizes[key] = {
+            "swarmnode_s": a,
+            "swarm_s": b,
+            "ratio": ratio(a, b),
+            "swarm_reference_s": REFERENCE["swarm_converge_s"].get(key),
+            "swarmnode_containers_per_s": round(size / a, 2) if a else None,
+            "swarm_containers_per_s": round(size / b, 2) if b else None,
+        }
+
+    def pair(key: str, ref: str) -> dict[str, Any]:
+        a, b = ours.get(key), theirs.get(key)
+        return {
+            "swarmnode_s": a, "swarm_s": b, "ratio": ratio(a, b),
+            "swarm_reference_s": REFERENCE[ref],  # type: ignore[literal-required]
+        }  # fmt: skip
+
+    result.update(
+        {
+            "converge": sizes,
+            "scale_10_to_50": pair("scale_10_to_50_s", "swarm_scale_10_to_50_s"),
+            "replace_killed": pair("replace_s", "swarm_replace_s"),
+            "engine_alone": engine
+            | {"reference_containers_per_s": REFERENCE["engine_alone_containers_per_s"]},
+            "ratio_note": "swarmnode / swarm mode: below 1 means swarmnode is faster",
+            "detail": {"swarmnode": ours, "swarm": theirs},
+            "skipped": budget.skipped,
+            "errors": errors,
+            "elapsed_s": round(time.monotonic() - started, 1),
+        }
+    )
+    print(json.dumps(result, indent=2))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
