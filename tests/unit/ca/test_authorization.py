@@ -33,7 +33,8 @@ class Log:
 
 class FakeRequest:
     def __init__(self, type: str, peer_key: bytes | None) -> None:
-        self.type, self.body, self.peer_key, self.endpoint = type, {}, peer_key, "remote"
+        self.type, self.peer_key, self.endpoint = type, peer_key, "remote"
+        self.body: dict[str, Any] = {}
         self.errors: list[tuple[str, str]] = []
 
     def error(self, code: str, message: str) -> None:

@@ -334,7 +334,7 @@ def test_remove_node_revokes_at_once_and_in_the_store(world: World) -> None:
 
 
 def test_the_index_is_rebuilt_from_the_store(world: World) -> None:
-    kept, kept_keys = join(world, world.cluster().join_tokens.worker)
+    _, kept_keys = join(world, world.cluster().join_tokens.worker)
     gone, gone_keys = join(world, world.cluster().join_tokens.manager)
     world.service.remove_node(gone["node_id"])
     admission = world.fresh_admission()
