@@ -15,7 +15,7 @@ from api.errors import (
 from transport.auth import AdmissionPolicy, AdmitAll, AllowList, ZapAuthenticator
 from transport.client import Client
 from transport.codec import decode, encode, encode_error
-from transport.endpoint import Endpoint, EndpointActor, Handler, Request
+from transport.endpoint import Endpoint, EndpointActor, Handler, InlineHandler, Request, inline
 from transport.keys import KeyPair, fingerprint, generate_keypair, read_keypair, write_keypair
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "EndpointActor",
     "ErrorCode",
     "Handler",
+    "InlineHandler",
     "KeyPair",
     "RemoteError",
     "Request",
@@ -40,6 +41,7 @@ __all__ = [
     "encode_error",
     "fingerprint",
     "generate_keypair",
+    "inline",
     "read_keypair",
     "write_keypair",
 ]

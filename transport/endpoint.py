@@ -1,12 +1,21 @@
-"""A server endpoint: one ZeroMQ ROUTER, its decoding actor and its handler threads.
+"""A server endpoint: one ZeroMQ ROUTER, its I/O thread and its handler threads.
 
 Structure (DESIGN.md §6)::
 
-    RouterLoop thread  -- owns the ROUTER; moves bytes only; batches inbound frames
-        | tell(batch)                        ^ [identity, frame] through the Outbox
-    EndpointActor (pykka) -- decodes each frame with transport.codec, finds the handler
-        | submit                             |  in the handler table, answers bad frames
+    RouterLoop thread  -- owns the ROUTER; drains inbound frames in batches and, still on
+        |                 this thread, decodes each with transport.codec (the one decoding
+        |                 boundary), answers bad frames, finds the handler in the table;
+        |  inline handlers run right here      ^ [identity, frame] through the Outbox
+        | submit(ordinary handlers)            |
     HandlerPool (N daemon threads) -- runs handlers; Request.reply() from any thread
+
+A frame thus reaches an ordinary handler after one thread hop, and an *inline* handler
+after none. Inline handlers (`inline`) are for one-way, non-blocking work that only hands
+the request on, such as putting it on another loop's queue (Raft's inbound messages): they
+run on the I/O thread, so one that blocks stalls the socket. Everything else goes to the
+pool, where a handler that blocks holds one pool thread, never the socket. Decoding on the
+I/O thread costs at most one frame's worth of work (frames are capped by
+``ZMQ_MAXMSGSIZE``).
 
 `EndpointActor` is a pykka actor (sockets open in ``on_start``, close in ``on_stop``), so a
 supervisor can run it directly. `Endpoint` is a small facade over it for code that just
@@ -18,7 +27,7 @@ answers itself with `Request.reply` (``more=True`` for each streamed frame, then
 one, from any thread, possibly later) or `Request.error`. An exception becomes an error
 reply with code ``internal`` and is logged. One-way messages (id 0) get no reply. Frames
 that do not decode get an error reply when their request id can be read, else are dropped
-and logged. A handler that blocks holds one pool thread, never the socket.
+and logged.
 
 CURVE is mandatory for ``tcp://`` and optional for ``ipc://``; with CURVE, a
 `ZapAuthenticator` in the endpoint's own zmq context admits clients through the given
@@ -47,7 +56,7 @@ from transport.keys import KeyPair, fingerprint
 from transport.outbox import Outbox, outbox_address
 from transport.router_loop import Inbound, RouterLoop
 
-__all__ = ["Endpoint", "EndpointActor", "Handler", "Request"]
+__all__ = ["Endpoint", "EndpointActor", "Handler", "InlineHandler", "Request", "inline"]
 
 _log = structlog.get_logger(subsystem="transport")
 _DEFAULT_WORKERS: Final = 16
@@ -128,6 +137,28 @@ class Request:
 Handler = Callable[[Request], Mapping[str, Any] | None]
 
 
+class InlineHandler:
+    """A handler marked to run on the endpoint's I/O thread (see `inline`)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Handler) -> None:
+        self.fn = fn
+
+    def __call__(self, request: Request) -> Mapping[str, Any] | None:
+        return self.fn(request)
+
+    def __repr__(self) -> str:
+        return f"inline({self.fn!r})"
+
+
+def inline(fn: Handler) -> InlineHandler:
+    """Mark ``fn`` to run on the I/O thread, with no thread hop. Only for handlers that
+    never block: typically one-way messages handed to another loop's queue. Replies and
+    errors work as for any handler; a handler that takes long stalls the socket."""
+    return fn if isinstance(fn, InlineHandler) else InlineHandler(fn)
+
+
 class HandlerPool:
     """A fixed number of daemon threads running handlers; a blocked handler holds one."""
 
@@ -181,7 +212,8 @@ def run_handler(handler: Handler, request: Request) -> None:
 
 
 class EndpointActor(pykka.ThreadingActor):
-    """Decodes inbound frames and dispatches them; owns the I/O loop and handler pool."""
+    """Owns the I/O loop and the handler pool; its `_on_inbound` runs on the I/O thread,
+    decoding inbound frames and dispatching them (inline, or to the pool)."""
 
     def __init__(
         self,
@@ -212,6 +244,9 @@ class EndpointActor(pykka.ThreadingActor):
         self._outbox: Outbox | None = None
         self._pool: HandlerPool | None = None
         self._address = ""
+        # set once the outbox exists (or starting failed): frames that arrive between the
+        # bind and then wait for it, rather than being lost
+        self._open = threading.Event()
 
     def on_start(self) -> None:
         try:
@@ -236,6 +271,7 @@ class EndpointActor(pykka.ThreadingActor):
                 raise self._loop.error
             self._outbox = Outbox(self._context, out)
             self._address = self._loop.address
+            self._open.set()
         except BaseException as exc:
             _log.error(
                 "transport.endpoint.start_failed",
@@ -260,6 +296,7 @@ class EndpointActor(pykka.ThreadingActor):
         _log.info("transport.endpoint.stopped", endpoint=self._name, address=self._address)
 
     def _close(self) -> None:
+        self._open.set()  # never leave the I/O thread waiting
         if self._outbox is not None:
             self._outbox.stop_loop()
         if self._loop is not None and self._loop.is_alive():
@@ -278,16 +315,10 @@ class EndpointActor(pykka.ThreadingActor):
         return self._address
 
     def _on_inbound(self, batch: list[Inbound]) -> None:
-        """Called on the I/O thread: hand the batch over, nothing else."""
-        with contextlib.suppress(pykka.ActorDeadError):
-            self.actor_ref.tell(batch)
-
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, list):
-            self._dispatch(message)
-        return None
-
-    def _dispatch(self, batch: list[Inbound]) -> None:
+        """Called on the I/O thread: decode, answer bad frames, run inline handlers, hand
+        the others to the pool."""
+        if not self._open.is_set():
+            self._open.wait()
         outbox, pool = self._outbox, self._pool
         if outbox is None or pool is None:
             return
@@ -325,7 +356,10 @@ class EndpointActor(pykka.ThreadingActor):
             request = Request(
                 envelope, peer_key, identity, outbox, endpoint=name, max_size=max_size
             )
-            pool.submit(handler, request)
+            if type(handler) is InlineHandler:
+                run_handler(handler.fn, request)
+            else:
+                pool.submit(handler, request)
 
 
 class Endpoint:

@@ -1,11 +1,12 @@
 """The I/O thread of an endpoint: the one thread that touches its ROUTER socket.
 
-It polls the ROUTER, the outbox PULL socket and the ROUTER's monitor socket, and only moves
-bytes: inbound messages are drained in batches (up to `BATCH` at a time) and handed, still
-encoded, to a callback (the endpoint actor's ``tell``); outbound ``[identity, frame]``
-messages from the outbox are written to the ROUTER. Handshake failures, refused keys and
-dropped peers (ZeroMQ drops a peer that sends a frame over ``ZMQ_MAXMSGSIZE``) are logged
-from the monitor's events.
+It polls the ROUTER, the outbox PULL socket and the ROUTER's monitor socket. Inbound
+messages are drained in batches (up to `BATCH` at a time) and handed, still encoded, to a
+callback that runs on this thread (the endpoint's dispatch: it decodes them and runs inline
+handlers or hands the rest to the handler pool, so it must never block); outbound
+``[identity, frame]`` messages from the outbox are written to the ROUTER. Handshake
+failures, refused keys and dropped peers (ZeroMQ drops a peer that sends a frame over
+``ZMQ_MAXMSGSIZE``) are logged from the monitor's events.
 """
 
 from __future__ import annotations

@@ -2,11 +2,13 @@
 
 Threads: ONE loop thread owns the core, the storage and the store's apply side. Everything
 else talks to it through a thread-safe inbox (`queue.SimpleQueue`): proposals, inbound
-Raft frames (from the endpoint's handler threads), replies to forwarded writes, and calls
-(status, conf changes, transfers). `RaftNodeActor` is the pykka shell a supervisor runs:
-it starts the node in ``on_start``, stops it in ``on_stop`` and crashes when the loop dies,
-so the supervisor restarts it (over the reopened storage). Nobody ever asks the loop
-synchronously while it fsyncs: askers get futures.
+Raft frames, replies to forwarded writes, and calls (status, conf changes, transfers). The
+transport handlers are inline (`transport.endpoint.inline`): the endpoint's I/O thread puts
+inbound frames, still packed, and proposals straight on the inbox; the loop unpacks them.
+`RaftNodeActor` is the pykka shell a supervisor runs: it starts the node in ``on_start``,
+stops it in ``on_stop`` and crashes when the loop dies, so the supervisor restarts it (over
+the reopened storage). Nobody ever asks the loop synchronously while it fsyncs: askers get
+futures.
 
 One loop round (rules):
   1. wait for the inbox or the next tick; drain the inbox in bulk;
@@ -47,7 +49,7 @@ from actors.raft_node.types import ConfChange, EntryType, HardState, MessageType
 from actors.raft_node.wire import WireError, decode_batch, encode_batch
 from actors.store.errors import NotLeader, ProposalDropped
 from actors.supervisor import ChildContext, SupervisedActor
-from transport.endpoint import Handler, Request
+from transport.endpoint import Handler, Request, inline
 from transport.keys import KeyPair
 
 __all__ = [
@@ -296,21 +298,18 @@ class RaftNode:
 
     # ------------------------------------------------------------------ transport side
     def handlers(self) -> dict[str, Handler]:
-        """Handlers to mount on the node's remote endpoint."""
+        """Handlers to mount on the node's remote endpoint. All inline: they only put work
+        on the inbox (or read a few ints), never block."""
         return {
-            "raft.messages": self._handle_messages,
-            "raft.propose": self._handle_propose,
-            "raft.status": self._handle_status,
+            "raft.messages": inline(self._handle_messages),
+            "raft.propose": inline(self._handle_propose),
+            "raft.status": inline(self._handle_status),
         }
 
     def receive(self, src: int, seq: int, batch: bytes) -> None:
-        """Hand in one frame of Raft messages (any thread)."""
-        try:
-            messages = decode_batch(batch)
-        except WireError as exc:
-            self.log.warning("raft.frame.rejected", src=src, error=str(exc))
-            return
-        self._inbox.put((_RECV, src, seq, messages))
+        """Hand in one frame of Raft messages (any thread; never blocks). The loop unpacks
+        it; a frame that does not unpack is dropped and logged there."""
+        self._inbox.put((_RECV, src, seq, batch))
 
     def _handle_messages(self, request: Request) -> None:
         body = request.body
@@ -410,7 +409,12 @@ class RaftNode:
             now = self._clock()
             if len(frames) > 1:
                 frames.sort(key=lambda f: (f[1], f[2]))
-            for _, src, seq, messages in frames:
+            for _, src, seq, batch in frames:
+                try:
+                    messages = decode_batch(batch)
+                except WireError as exc:
+                    self.log.warning("raft.frame.rejected", src=src, error=str(exc))
+                    continue
                 self._last_heard[src] = now
                 self._last_seq[src] = seq
                 for m in messages:

@@ -16,7 +16,7 @@ import pytest
 from api.errors import ClientClosed, ErrorCode, RemoteError, RequestTimeout
 from api.messages import INT, Field, MessageType, register
 from tests.integration import transport_server  # noqa: F401  (declares test.echo)
-from transport import Client, Endpoint, Handler, Request, generate_keypair
+from transport import Client, Endpoint, Handler, InlineHandler, Request, generate_keypair, inline
 
 COUNT = register(MessageType("test.count", (Field("upto", INT),), reply="test.count.item"))
 COUNT_ITEM = register(MessageType("test.count.item", (Field("i", INT, required=False),)))
@@ -239,3 +239,86 @@ def test_closed_client_fails_pending_and_new_requests(short_dir: Path) -> None:
     finally:
         release.set()
         endpoint.stop()
+
+
+def test_inline_handlers_run_on_the_io_thread(short_dir: Path) -> None:
+    threads: dict[str, list[str]] = {"inline": [], "pooled": []}
+
+    def on_io(request: Request) -> Mapping[str, Any]:
+        threads["inline"].append(threading.current_thread().name)
+        return dict(request.body)
+
+    def pooled(request: Request) -> Mapping[str, Any]:
+        threads["pooled"].append(threading.current_thread().name)
+        return {}
+
+    endpoint, client = serve(short_dir / "i.sock", {"test.echo": inline(on_io), "ping": pooled})
+    try:
+        client.send("test.echo", {"n": 1})  # one way
+        assert client.request("test.echo", {"n": 2}) == {"n": 2}
+        assert client.request("ping") == {}
+        wait_until(lambda: len(threads["inline"]) == 2)
+        assert threads["inline"] == ["control-io", "control-io"]
+        assert threads["pooled"][0].startswith("control-handler-")
+    finally:
+        client.close()
+        endpoint.stop()
+
+
+def test_a_failing_inline_handler_is_answered_and_the_socket_keeps_serving(
+    short_dir: Path,
+) -> None:
+    def boom(request: Request) -> Mapping[str, Any]:
+        raise RuntimeError("inline kaboom")
+
+    endpoint, client = serve(
+        short_dir / "f.sock", {"ping": inline(boom), "test.echo": lambda r: dict(r.body)}
+    )
+    try:
+        with pytest.raises(RemoteError) as info:
+            client.request("ping")
+        assert info.value.code == ErrorCode.INTERNAL
+        assert "inline kaboom" in info.value.message
+        assert client.request("test.echo", {"n": 3}) == {"n": 3}
+    finally:
+        client.close()
+        endpoint.stop()
+
+
+def test_inline_handlers_are_served_while_every_pool_thread_is_blocked(short_dir: Path) -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def block(request: Request) -> Mapping[str, Any]:
+        entered.set()
+        release.wait(timeout=30)
+        return {}
+
+    endpoint, client = serve(
+        short_dir / "p.sock",
+        {"ping": block, "test.echo": inline(lambda r: dict(r.body))},
+        workers=1,
+    )
+    try:
+        slow = client.request_async("ping", timeout=30)
+        wait_until(entered.is_set)
+        assert [client.request("test.echo", {"n": n}) for n in range(50)] == [
+            {"n": n} for n in range(50)
+        ]
+        assert not slow.done()
+        release.set()
+        assert slow.result(timeout=10) == {}
+    finally:
+        release.set()
+        client.close()
+        endpoint.stop()
+
+
+def test_inline_marks_once() -> None:
+    def handler(request: Request) -> None:
+        return None
+
+    marked = inline(handler)
+    assert isinstance(marked, InlineHandler)
+    assert inline(marked) is marked
+    assert marked.fn is handler
