@@ -7,12 +7,14 @@ not any manager's key.
 
 The design: a manager runs, next to its remote endpoint, a small **join-hello endpoint**
 that serves only ``ca.hello`` (public material: the root CA certificate and the manager's
-own certificate). Its CURVE server key pair is *derived from the CA digest*
-(`hello_keypair`): whoever holds a token can compute it, so the hello channel is encrypted
-but deliberately not authenticated, and it never carries a secret. The joiner then:
+own certificate). Its CURVE server key pair is a fixed, published one (`hello_keypair`,
+derived from a constant): CURVE there only satisfies the transport's rule, it gives the
+hello channel neither secrecy nor authenticity, and the channel never carries a secret.
+(A key derived from the token's CA digest was considered: it hides nothing worth hiding
+and turns a token of another cluster into a silent handshake failure instead of a clear
+``wrong_cluster``.) The joiner then:
 
-1. derives the hello key from the token's digest and asks ``ca.hello`` with a throwaway
-   CURVE key;
+1. asks ``ca.hello`` with a throwaway CURVE key;
 2. checks the CA certificate against the digest in the token (else ``wrong_cluster``: a
    man in the middle or another cluster) and that the manager certificate is a *manager*
    certificate of that CA, valid now; the CURVE server key it binds is the key to use;
@@ -101,19 +103,17 @@ class JoinResult:
     info: NodeCertInfo
 
 
-def hello_keypair(ca_digest: str) -> KeyPair:
-    """The join-hello endpoint's CURVE key pair, derived from the CA digest of the tokens
-    (public knowledge among token holders: see the module docstring)."""
-    secret = z85.encode(hashlib.sha256(_HELLO_LABEL + ca_digest.encode("ascii")).digest())
+def hello_keypair() -> KeyPair:
+    """The join-hello endpoint's CURVE key pair: the same, published, for every manager
+    (see the module docstring: the hello carries public material only)."""
+    secret = z85.encode(hashlib.sha256(_HELLO_LABEL).digest())
     return KeyPair(zmq.curve_public(secret), secret)
 
 
-def hello_endpoint(bind: str, handlers: Mapping[str, Handler], ca_digest: str) -> Endpoint:
+def hello_endpoint(bind: str, handlers: Mapping[str, Handler]) -> Endpoint:
     """A manager's join-hello endpoint (not started): ``handlers`` from
-    `CAService.hello_handlers`, CURVE with the derived key, any client key admitted."""
-    return Endpoint(
-        bind, handlers, keypair=hello_keypair(ca_digest), admission=AdmitAll(), name="hello"
-    )
+    `CAService.hello_handlers`, CURVE with the published hello key, any client admitted."""
+    return Endpoint(bind, handlers, keypair=hello_keypair(), admission=AdmitAll(), name="hello")
 
 
 def hello_address(remote: str) -> str:
@@ -183,7 +183,7 @@ def join_cluster(
     _log.info("ca.join.started", addr=remote, hello_addr=hello)
 
     # 1-2: the hello, then the pins: the CA by the token's digest, the server key by the CA
-    with Client(hello, server_key=hello_keypair(parsed.ca_digest).public, timeout=timeout) as c:
+    with Client(hello, server_key=hello_keypair().public, timeout=timeout) as c:
         greeting = _ask(c, "ca.hello", None, "the join-hello endpoint")
     ca = _pinned_ca(parsed, greeting["ca_cert"], clock())
     manager = _manager_key(ca, greeting["manager_cert"], clock())

@@ -1,0 +1,219 @@
+"""The join protocol over real CURVE sockets: hello, join, admission and authorization."""
+
+from __future__ import annotations
+
+import random
+import stat
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.ca.authorization import UNAUTHORIZED, ClusterAdmission, authorize
+from actors.ca.certs import create_csr, generate_node_key, issue_node_certificate
+from actors.ca.join import JoinError, hello_endpoint, join_cluster
+from actors.ca.node_certs import CERTS_DIR, load_node_certs
+from actors.ca.root import create_root_ca
+from actors.ca.service import CAService, bootstrap_cluster_security
+from actors.ca.tokens import new_join_token
+from actors.log import get_logger
+from actors.store import MemoryStore, clusters, nodes
+from api.enums import NodeRole
+from api.errors import RemoteError, RequestTimeout
+from api.ids import new_id
+from api.objects import Cluster, Node
+from api.specs import ClusterSpec, NodeSpec
+from transport import Client, Endpoint, KeyPair, Request, generate_keypair
+
+LOCAL = "tcp://127.0.0.1:0"  # the OS picks free ports
+
+
+def heartbeat(request: Request) -> Mapping[str, Any]:
+    return {"period": 1.0}
+
+
+def raft_status(request: Request) -> Mapping[str, Any]:
+    fields = ("node_id", "term", "leader_id", "commit", "applied", "last_index")
+    return {"state": "leader", **dict.fromkeys(fields, 1)}
+
+
+@dataclass
+class Manager:
+    store: MemoryStore
+    admission: ClusterAdmission
+    service: CAService
+    keys: KeyPair
+    remote: Endpoint
+    hello: Endpoint
+
+    @property
+    def tokens(self) -> Any:
+        cluster = self.store.view(clusters.get_default)
+        assert cluster is not None
+        return cluster.join_tokens
+
+    def client(self, keys: KeyPair, timeout: float = 5.0) -> Client:
+        return Client(
+            self.remote.address, server_key=self.keys.public, keypair=keys, timeout=timeout
+        )
+
+
+@pytest.fixture
+def manager() -> Iterator[Manager]:
+    rng = random.Random(21)
+    store = MemoryStore.local(clock=time.time)
+    cluster_id, node_id = new_id(rng), new_id(rng)
+    keys = generate_keypair()
+    sec = bootstrap_cluster_security(
+        time.time(), rng, cluster_id=cluster_id, node_id=node_id, curve_public_key=keys.public
+    )
+
+    def init(tx: Any) -> None:
+        tx.create(sec.cluster(Cluster(id=cluster_id, spec=ClusterSpec(name="default"))))
+        tx.create(sec.node(Node(id=node_id, spec=NodeSpec(desired_role=NodeRole.MANAGER))))
+
+    store.update(init)
+    admission = ClusterAdmission(sec.ca.cert, cluster_id, clock=time.time, logger=get_logger("ca"))
+    remote_box: list[str] = []
+    service = CAService(
+        store,
+        admission,
+        manager_cert=sec.node_cert.cert_pem,
+        clock=time.time,
+        rng=rng,
+        managers=lambda: [{"addr": remote_box[0], "server_key": keys.public.decode()}],
+    )
+    service.start()
+    table = {
+        **service.handlers(),
+        "dispatcher.heartbeat": heartbeat,
+        "raft.status": raft_status,
+    }
+    remote = Endpoint(LOCAL, authorize(table, admission), keypair=keys, admission=admission)
+    hello = hello_endpoint(LOCAL, service.hello_handlers())
+    remote_box.append(remote.start())
+    hello.start()
+    try:
+        yield Manager(store, admission, service, keys, remote, hello)
+    finally:
+        hello.stop()
+        remote.stop()
+        service.stop()
+
+
+def join(manager: Manager, token: str, state_dir: Path, **kw: Any) -> Any:
+    return join_cluster(
+        manager.remote.address,
+        token,
+        state_dir=state_dir,
+        hostname="joiner",
+        hello_addr=manager.hello.address,
+        timeout=5.0,
+        **kw,
+    )
+
+
+def wait_for(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail("condition not reached in time")
+        time.sleep(0.02)
+
+
+def test_worker_join_end_to_end(manager: Manager, tmp_path: Path) -> None:
+    state = tmp_path / "worker"
+    result = join(manager, manager.tokens.worker, state)
+    assert result.role is NodeRole.WORKER
+    assert result.managers == (
+        {"addr": manager.remote.address, "server_key": manager.keys.public.decode()},
+    )
+    loaded = load_node_certs(state, now=time.time())
+    assert loaded.node_id == result.node_id and loaded.info.role is NodeRole.WORKER
+    assert loaded.keypair.public == result.keypair.public
+    for path in (state / CERTS_DIR).iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert manager.store.view(lambda tx: nodes.get(tx, result.node_id)) is not None
+    # the joined key is admitted by ZAP and authorized for dispatcher.*, not raft.*
+    with manager.client(loaded.keypair) as client:
+        assert (
+            client.request("dispatcher.heartbeat", {"node_id": loaded.node_id, "session_id": "s"})[
+                "period"
+            ]
+            == 1.0
+        )
+        with pytest.raises(RemoteError) as info:
+            client.request("raft.status")
+        assert info.value.code == UNAUTHORIZED
+
+
+def test_manager_join_gets_raft(manager: Manager, tmp_path: Path) -> None:
+    result = join(manager, manager.tokens.manager, tmp_path / "m2")
+    assert result.role is NodeRole.MANAGER
+    with manager.client(result.keypair) as client:
+        assert client.request("raft.status")["state"] == "leader"
+
+
+def test_bad_tokens_are_refused_clearly(manager: Manager, tmp_path: Path) -> None:
+    old = manager.tokens.worker
+    manager.service.rotate_token(NodeRole.WORKER)
+    with pytest.raises(JoinError) as info:
+        join(manager, old, tmp_path / "a")
+    assert info.value.code == "invalid_token"
+    assert "wrong, rotated or forged" in str(info.value)
+    digest = manager.tokens.worker.split("-")[2]
+    with pytest.raises(JoinError) as info:
+        join(manager, f"SWMTKN-1-{digest}-{'0' * 25}", tmp_path / "b")
+    assert info.value.code == "invalid_token"
+    other = create_root_ca(time.time(), random.Random(5))
+    with pytest.raises(JoinError) as info:
+        join(manager, new_join_token(other.cert, random.Random(6)), tmp_path / "c")
+    assert info.value.code == "wrong_cluster"
+    with pytest.raises(JoinError) as info:
+        join(manager, "not-a-token", tmp_path / "d")
+    assert info.value.code == "invalid_token"
+    assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
+
+
+def test_a_certificate_from_another_ca_is_refused(manager: Manager) -> None:
+    other = create_root_ca(time.time(), random.Random(7))
+    keys = generate_keypair()
+    forged = issue_node_certificate(
+        other,
+        create_csr(generate_node_key(), keys.public),
+        node_id=new_id(random.Random(8)),
+        role=NodeRole.MANAGER,
+        cluster_id=manager.admission.cluster_id,
+        now=time.time(),
+        rng=random.Random(9),
+    )
+    with pytest.raises(Exception, match="not issued by this cluster's CA"):
+        manager.admission.add_certificate(forged.cert_pem, NodeRole.MANAGER)
+    with manager.client(keys) as client:
+        for name in ("raft.status", "dispatcher.heartbeat"):
+            with pytest.raises(RemoteError) as info:
+                body = {"node_id": "x", "session_id": "s"} if name.startswith("d") else None
+                client.request(name, body)
+            assert info.value.code == UNAUTHORIZED
+
+
+def test_a_removed_node_is_cut_off_and_cannot_reconnect(manager: Manager, tmp_path: Path) -> None:
+    result = join(manager, manager.tokens.manager, tmp_path / "gone")
+    hb = {"node_id": result.node_id, "session_id": "s"}
+    with manager.client(result.keypair) as connected:
+        assert connected.request("raft.status")["state"] == "leader"
+        manager.service.remove_node(result.node_id)
+        with pytest.raises(RemoteError) as info:  # the very next message on the connection
+            connected.request("dispatcher.heartbeat", hb)
+        assert info.value.code == UNAUTHORIZED
+        assert "revoked" in info.value.message
+    wait_for(lambda: manager.admission.check_handshake(result.keypair.public) is not None)
+    with manager.client(result.keypair, timeout=1.0) as again:  # ZAP refuses the handshake
+        with pytest.raises(RequestTimeout):
+            again.request("ca.root")
+    # the key of another node is still welcome: the refusal is about that key only
+    with manager.client(generate_keypair()) as stranger:
+        assert stranger.request("ca.root")["ca_cert"]
