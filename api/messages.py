@@ -534,8 +534,8 @@ CONTROL_CLUSTER_INSPECT: Final = register(
 
 # -- ca: certificate authority and join protocol (actors/ca/service.py, actors/ca/join.py) -
 # Owned by the CA service. ``ca.hello`` is served only on a manager's join-hello endpoint,
-# whose CURVE server key every token holder can derive (actors/ca/join.py explains why that
-# is sound): it hands out public material only. ``ca.root`` and ``ca.join`` are open to any
+# whose CURVE server key is published (actors/ca/join.py explains why that is sound): it
+# hands out public material only. ``ca.root`` and ``ca.join`` are open to any
 # CURVE key on the remote endpoint; ``ca.renew`` needs a live node certificate and its
 # CSR must carry the caller's own CURVE key. Certificates and CSRs are PEM bytes. Failures
 # are ``error`` replies: invalid_token, wrong_cluster, invalid_csr, invalid_argument,
