@@ -462,12 +462,7 @@ class CAService:
         admission = self._admission
         if isinstance(obj, Node):
             if action is Action.DELETE:
-                keys = (
-                    [read_node_certificate(obj.certificate).curve_public_key]
-                    if (obj.certificate)
-                    else []
-                )
-                admission.remove_node(obj.id, keys)
+                admission.remove_node(obj.id, _curve_keys(obj))
             elif obj.certificate and (old is None or old.certificate != obj.certificate):
                 try:
                     admission.add_certificate(obj.certificate, obj.role)
@@ -481,3 +476,12 @@ class CAService:
                 if revoked.node_id not in before:
                     key = revoked.curve_public_key.encode("ascii")
                     admission.remove_node(revoked.node_id, [key] if key else [])
+
+
+def _curve_keys(node: Node) -> list[bytes]:
+    if not node.certificate:
+        return []
+    try:
+        return [read_node_certificate(node.certificate).curve_public_key]
+    except CertificateError:
+        return []
