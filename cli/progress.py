@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from api.task_state import TaskState
 from cli.errors import CliError
 
-__all__ = ["ProgressJudge", "ProgressRenderer", "Verdict", "wait_converged"]
+__all__ = ["ProgressJudge", "ProgressRenderer", "Verdict", "finished_task_ids", "wait_converged"]
 
 _FAILED = ("failed", "rejected")
 _PAUSED = ("paused", "rollback_paused", "rollback_completed")
@@ -47,6 +47,11 @@ class Verdict:
     lines: tuple[str, ...] = field(default=())
 
 
+def finished_task_ids(reply: Mapping[str, Any]) -> set[str]:
+    """Ids of the tasks in a ``control.service.ps`` reply that are in a terminal state."""
+    return {r["id"] for r in reply["tasks"] if _rank(r["state"]).is_terminal}
+
+
 class ProgressJudge:
     def __init__(
         self,
@@ -54,18 +59,23 @@ class ProgressJudge:
         *,
         pending_grace: float = 15.0,
         max_failures: int = 3,
+        baseline: set[str] | None = None,
     ) -> None:
+        """`baseline`: ids of tasks that had finished before the change was written (their
+        failures don't count). Callers that can read it before writing should pass it (empty
+        for a new service); otherwise the first reply judged stands in for it, which misses
+        failures that happen before that first reply."""
         self._clock = clock
         self._pending_grace = pending_grace
         self._max_failures = max_failures
-        self._baseline: set[str] | None = None
+        self._baseline = baseline
         self._pending_since: dict[str, float] = {}
 
     def judge(self, reply: Mapping[str, Any]) -> Verdict:
         service = reply["service"]
         rows: Sequence[Mapping[str, Any]] = reply["tasks"]
         now = self._clock()
-        finished = {r["id"] for r in rows if _rank(r["state"]).is_terminal}
+        finished = finished_task_ids(reply)
         if self._baseline is None:
             self._baseline = finished  # failures from before we watched don't count
         active = [r for r in rows if _rank(r["desired_state"]) <= TaskState.RUNNING]

@@ -35,7 +35,7 @@ from api.validation import validate_service_spec as validate
 from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.output import render_table, write_json, write_text
-from cli.progress import wait_converged
+from cli.progress import ProgressJudge, finished_task_ids, wait_converged
 
 __all__ = ["register"]
 
@@ -261,13 +261,28 @@ def _progress_stream(args: argparse.Namespace) -> Any:
     return sys.stderr if args.format == "json" else sys.stdout
 
 
-def _wait(args: argparse.Namespace, connection: ControlConnection, service_id: str) -> None:
+def _finished_before(
+    args: argparse.Namespace, connection: ControlConnection, service: str
+) -> set[str]:
+    """Tasks already finished before a change is written: their failures are old news."""
+    if args.detach:
+        return set()
+    return finished_task_ids(connection.request("control.service.ps", {"service": service}))
+
+
+def _wait(
+    args: argparse.Namespace,
+    connection: ControlConnection,
+    service_id: str,
+    baseline: set[str],
+) -> None:
     if args.detach:
         return
     wait_converged(
         lambda: connection.request("control.service.ps", {"service": service_id}),
         out=_progress_stream(args),
         timeout=args.converge_timeout,
+        judge=ProgressJudge(baseline=baseline),
     )
 
 
@@ -290,7 +305,7 @@ def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str)
         raise _refuse(exc) from None
     with connection:
         reply = connection.request("control.service.create", {"spec": encode(spec)})
-        _wait(args, connection, reply["id"])
+        _wait(args, connection, reply["id"], baseline=set())
         final = connection.request("control.service.inspect", {"service": reply["id"]})
     if args.format == "json":
         write_json(final["summary"])
@@ -309,11 +324,12 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
     except InvalidSpec as exc:
         raise _refuse(exc) from None
     with connection:
+        baseline = _finished_before(args, connection, args.service)
         reply = connection.request(
             "control.service.update", {"service": args.service, "changes": changes}
         )
         if reply["changed"]:
-            _wait(args, connection, reply["id"])
+            _wait(args, connection, reply["id"], baseline)
         final = connection.request("control.service.inspect", {"service": reply["id"]})
     if args.format == "json":
         write_json(final["summary"])
@@ -331,6 +347,7 @@ def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) 
         wanted.append((name, int(count)))
     results = []
     with connection:
+        baselines = [_finished_before(args, connection, name) for name, _ in wanted]
         for name, replicas in wanted:
             reply = connection.request(
                 "control.service.scale", {"service": name, "replicas": replicas}
@@ -338,8 +355,8 @@ def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) 
             if args.format != "json":
                 write_text(f"{name} scaled to {replicas}")
             results.append(reply)
-        for reply in results:
-            _wait(args, connection, reply["id"])
+        for reply, baseline in zip(results, baselines, strict=True):
+            _wait(args, connection, reply["id"], baseline)
         summaries = [
             connection.request("control.service.inspect", {"service": r["id"]})["summary"]
             for r in results
