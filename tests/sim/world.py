@@ -29,7 +29,6 @@ class Node:
     core: RaftCore | None = None  # None while crashed
     kv: dict[str, object] = field(default_factory=dict)
     last_applied: int = 0
-    pending: dict[int, tuple[int, int]] = field(default_factory=dict)  # index -> (term, op)
 
 
 @dataclass
@@ -45,7 +44,7 @@ class Faults:
 
 
 class World:
-    def __init__(self, seed: int, *, ticks: int = 400, quiet: int = 60) -> None:
+    def __init__(self, seed: int, *, ticks: int = 700, quiet: int = 60) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         r = self.rng
@@ -54,12 +53,14 @@ class World:
             drop=r.choice([0.0, 0.02, 0.1, 0.25]),
             dup=r.choice([0.0, 0.02, 0.1]),
             max_delay=r.choice([0, 1, 3]),
-            crash=r.choice([0.0, 0.01, 0.03]),
-            partition=r.choice([0.0, 0.02, 0.05]),
+            crash=r.choice([0.0, 0.01, 0.03, 0.08]),
+            partition=r.choice([0.0, 0.02, 0.05, 0.1]),
             conf_change=r.choice([0.0, 0.02, 0.05]),
             client=r.choice([0.5, 1.0, 2.0]),
             snapshot_every=r.choice([8, 20, 1000]),
         )
+        self.max_size = r.choice([1, 64, 4096])  # 1: one entry per append
+        self.max_inflight = r.choice([1, 4, 64])
         n = r.choice([3, 3, 5])
         self.initial = list(range(1, n + 1))
         self.nodes: dict[int, Node] = {}
@@ -74,6 +75,8 @@ class World:
         self.seq = 0
         self.blocked: set[tuple[int, int]] = set()
         self.ops: list[Op] = []
+        self.op_pos: list[tuple[int, int]] = []  # (index, term) each op was proposed at
+        self.first_applied: set[int] = set()
         self.op_nodes: dict[int, int] = {}
         self.leaders: dict[int, int] = {}  # term -> leader id
         self.committed: dict[int, tuple[int, bytes]] = {}  # index -> (term, data), all nodes
@@ -92,13 +95,12 @@ class World:
             election_tick=10,
             heartbeat_tick=1,
             rng=random.Random(self.rng.random()),
-            max_inflight=8,
-            max_size_per_msg=4096,
+            max_inflight=self.max_inflight,
+            max_size_per_msg=self.max_size,
         )
         snap = node.storage.snapshot()
         node.kv = json.loads(snap.data) if snap.data else {}
         node.last_applied = snap.metadata.index
-        node.pending.clear()  # in-flight proposals of the crashed incarnation stay unknown
 
     def crash(self, i: int) -> None:
         self.trace.append(f"t={self.now} crash {i}")
@@ -118,6 +120,7 @@ class World:
             if node.core is None:
                 self.restart(i)
         self.f.drop = self.f.dup = 0.0
+        self.f.max_delay = 0
         self.f.crash = self.f.partition = self.f.conf_change = 0.0
         for _ in range(self.quiet):
             self._tick()
@@ -134,11 +137,20 @@ class World:
         self._check_step()
 
     def _deliver(self) -> None:
-        for _ in range(10_000):
+        # Round trips are much shorter than a tick, so replies are delivered in the same
+        # tick; a cap keeps a heavily reordering network from spinning forever (the rest
+        # waits for the next tick).
+        for _ in range(1_000):
             due = [x for x in self.net if x[0] <= self.now]
             if not due:
                 return
-            item = self.rng.choice(due)  # reordering among due messages
+            # Links interleave at random; one link is FIFO among messages that are due
+            # (reordering on a link comes from the random delays).
+            pick = self.rng.choice(due)
+            item = min(
+                (x for x in due if x[2].src == pick[2].src and x[2].dst == pick[2].dst),
+                key=lambda x: x[1],
+            )
             self.net.remove(item)
             m = item[2]
             dst = self.nodes.get(m.dst)
@@ -147,7 +159,6 @@ class World:
             dst.core.step(m)
             self._process(dst)
             self._check_step()
-        raise AssertionError("message storm: delivery did not quiesce")
 
     def _send(self, m: Message) -> None:
         if self.rng.random() < self.f.drop:
@@ -192,6 +203,7 @@ class World:
                 f"state machine safety: node {node.id} applied {(term, data)!r} at {index}, "
                 f"another node applied {seen!r}"
             )
+        first_time = index not in self.first_applied
         node.last_applied = index
         result: object = None
         op_id = -1
@@ -201,17 +213,16 @@ class World:
                 node.kv[key] = value
             else:
                 result = node.kv.get(key)
-        mine = node.pending.pop(index, None)
-        if mine is None:
-            return
-        op = self.ops[mine[1]]
-        if mine == (term, op_id):
-            self.clock += 1
-            op.response = self.clock
-            if op.kind == "r":
-                op.value = result
-        else:
-            op.kind = "dropped"  # its entry was overwritten: it never took effect
+        if first_time:
+            # The first application anywhere completes the client's operation: its
+            # linearization point (the commit) lies between invocation and now.
+            self.first_applied.add(index)
+            if op_id >= 0:
+                self.clock += 1
+                op = self.ops[op_id]
+                op.response = self.clock
+                if op.kind == "r":
+                    op.value = result
 
     def _maybe_snapshot(self, node: Node) -> None:
         core, st = node.core, node.storage
@@ -269,7 +280,7 @@ class World:
             return
         self.clock += 1
         self.ops.append(Op(self.clock, None, kind, key, value))
-        self.nodes[target.id].pending[index] = (target.term, op_id)
+        self.op_pos.append((index, target.term))
 
     def _faults(self) -> None:
         r, f, ids = self.rng, self.f, sorted(self.nodes)
@@ -350,7 +361,7 @@ class World:
                 self.leaders[key] = core.id
                 index, term = self.known_commit
                 have = core.term_at(index)
-                if index >= core.status().last_index and index > core.last_index:
+                if index > core.last_index:
                     raise SafetyViolation(f"leader {core.id} lacks committed index {index}")
                 if have and term and have != term:
                     raise SafetyViolation(
@@ -359,9 +370,29 @@ class World:
                     )
 
     def history(self) -> list[Op]:
+        """Completed operations, and writes whose outcome is unknown. A write whose entry can
+        never commit is left out: one replaced by another entry at its index, or one of an
+        older term beyond the commit index of a leader that has committed in its own term
+        (every later log holds that leader's entry, and terms only grow along a log)."""
+        lead = self.leader()
+        final_term, final_commit = 0, 0
+        if lead is not None and lead.term_at(lead.commit_index) == lead.term:
+            final_term, final_commit = lead.term, lead.commit_index
         out = []
-        for op in self.ops:
-            if op.kind == "dropped" or (op.kind == "r" and op.response is None):
-                continue
+        for op, (index, term) in zip(self.ops, self.op_pos, strict=True):
+            if op.response is None:
+                if op.kind == "r":
+                    continue
+                committed = self.committed.get(index)
+                if committed is not None and committed[0] != term:
+                    continue
+                if index > final_commit and term < final_term:
+                    continue
+                if (
+                    index <= final_commit
+                    and lead is not None
+                    and lead.term_at(index) not in (0, term)
+                ):
+                    continue
             out.append(op)
         return out
