@@ -62,6 +62,29 @@ MT = MessageType
 
 
 class RaftCore(Election):
+    """One Raft member. Driving it (the shell's loop, see `Ready` for the order):
+
+    - every tick interval: `tick()`; for every message received: `step(message)`; then
+      `rd = ready()`, carry it out, `advance(rd)`.
+    - proposals: `propose(data)` returns the index; remember (index, term). A proposal
+      committed iff the committed entry at that index has that term; a committed entry with
+      another term means it was dropped (fail its future). When `state` leaves 'leader', the
+      outcome of pending proposals is unknown until their index commits: wait for it, or
+      fail them at once as "leadership lost, outcome unknown".
+    - membership: `propose_conf_change(ADD_LEARNER)` first; once `is_caught_up(id, lag)`
+      holds on the leader (replicating and within `lag` entries of the commit index),
+      `propose_conf_change(PROMOTE)`. One change at a time (ProposalDropped otherwise).
+      Before removing or demoting the leader, `transfer_leadership(other)`.
+    - snapshots: after `advance`, at an applied index i, call
+      `storage.create_snapshot(i, core.conf_state, data)` then `storage.compact(j)` with
+      j <= i; followers needing compacted entries get the snapshot automatically. A Ready
+      with `snapshot` set means: replace the state machine with `snapshot.data`.
+    - restart: a new RaftCore over the same storage; restore the state machine from
+      `storage.snapshot().data`; committed entries after it are delivered again.
+    - `peers` is used only when the storage holds no configuration: the initial voters, or
+      for a joining node the current voters (it stays passive until it is added).
+    """
+
     def __init__(
         self,
         node_id: int,
