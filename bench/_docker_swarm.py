@@ -106,6 +106,8 @@ class DockerSwarm:
         self.client = client
         self.prefix = prefix
         self.image = image
+        self.tag = "dk"
+        self.results: dict[str, Any] = {}
         self.created: set[str] = set()
 
     # -- actions (CLI) ------------------------------------------------------------------

@@ -18,8 +18,9 @@ In one run on the local engine, with the test image (``swarmnode-test:busybox``,
 A converge time runs from launching the CLI's create (or scale) command to the first poll
 that sees N tasks running (desired and observed); polls are in-process (swarmnode's control
 socket, the engine's API), every 50 ms. Between runs the service is removed and the bench
-waits until none of its containers is left. The phases run one after the other (engine
-alone, swarmnode, swarm mode), so neither orchestrator idles beside the other's run.
+waits until none of its containers is left. The engine alone goes first; then both
+orchestrators are up together and take turns run by run, in ABBA order, so a load that
+changes during the bench (other work on a shared machine) weighs on both alike.
 
 Prints one JSON document: per size both medians and swarmnode/swarm (below 1 means
 swarmnode is faster), the same for scale 10 → 50 and replacement, the engine-alone rate,
@@ -114,6 +115,8 @@ class SwarmnodeSide:
 
         self.client = client
         self.prefix = prefix
+        self.tag = "sn"
+        self.results: dict[str, Any] = {}
         self.swarm = Swarm(workdir, docker_client=client)
         self.node: Any = None
         self.connection: Any = None
@@ -182,6 +185,11 @@ class SwarmnodeSide:
         label = f"com.docker.swarm.node.id={self.node.node_id}"
         return list(self.client.api.containers(all=True, filters={"label": label}))
 
+    def copy_log(self, destination: str) -> None:
+        if self.node is not None:
+            with contextlib.suppress(OSError):
+                shutil.copy(self.node.log_path, destination)
+
     def stop(self) -> None:
         if self.connection is not None:
             with contextlib.suppress(Exception):
@@ -190,91 +198,100 @@ class SwarmnodeSide:
 
 
 # -- the measures, the same for both sides ------------------------------------------------
-def measure_side(
-    side: Any,
-    tag: str,
-    sizes: Sequence[int],
-    runs: int,
-    budget: Budget,
-    restart_delay: str,
-) -> dict[str, Any]:
-    prefix = f"{side.prefix}{tag}-"
-    out: dict[str, Any] = {"converge_s": {}, "create_cli_s": {}}
-
-    # warm-up (not counted): first service, first container of the phase
-    name = f"{prefix}warm"
+def warm_up(side: Any) -> None:
+    """First service and first container of the side (not counted)."""
+    name = f"{side.prefix}{side.tag}-warm"
     side.create(name, 1)
     wait_for(lambda: side.running(name) >= 1, f"{name} running", converge_timeout(1))
     side.rm(name, converge_timeout(1))
 
+
+def converge_once(side: Any, size: int, run: int, out: dict[str, Any]) -> None:
+    name = f"{side.prefix}{side.tag}-n{size}-{run}"
+    started = time.monotonic()
+    side.create(name, size)
+    cli = time.monotonic() - started
+    wait_for(lambda: side.running(name) >= size, f"{name}: {size} running", converge_timeout(size))
+    elapsed = time.monotonic() - started
+    out.setdefault("converge_runs_s", {}).setdefault(str(size), []).append(round(elapsed, 3))
+    out.setdefault("create_cli_runs_s", {}).setdefault(str(size), []).append(round(cli, 3))
+    log(f"{side.tag} {size} replicas: {elapsed:.2f}s (create command {cli:.2f}s)")
+    side.rm(name, converge_timeout(size))
+
+
+def scale_once(side: Any, run: int, out: dict[str, Any]) -> None:
+    name = f"{side.prefix}{side.tag}-scale-{run}"
+    side.create(name, SCALE_FROM)
+    wait_for(
+        lambda: side.running(name) >= SCALE_FROM,
+        f"{name}: {SCALE_FROM} running",
+        converge_timeout(SCALE_FROM),
+    )
+    elapsed = timed(
+        lambda: side.scale(name, SCALE_TO),
+        lambda: side.running(name) >= SCALE_TO,
+        f"{name}: {SCALE_TO} running",
+        converge_timeout(SCALE_TO),
+    )
+    out.setdefault("scale_runs_s", []).append(round(elapsed, 3))
+    log(f"{side.tag} scale {SCALE_FROM}->{SCALE_TO}: {elapsed:.2f}s")
+    side.rm(name, converge_timeout(SCALE_TO))
+
+
+def replace_setup(side: Any) -> dict[str, Any]:
+    name = f"{side.prefix}{side.tag}-replace"
+    side.create(name, 1, "--restart-delay", "0s")
+    task: dict[str, Any] = wait_for(lambda: side.running_task(name, 1), f"{name} running", 60)
+    return task
+
+
+def replace_once(side: Any, current: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    """``docker kill`` the container of slot 1's task; until another task runs in slot 1."""
+    name = f"{side.prefix}{side.tag}-replace"
+    old_id, container = task_id_and_container(current)
+    started = time.monotonic()
+    side.client.api.kill(container)
+    new: dict[str, Any] = wait_for(
+        lambda: _replaced(side.running_task(name, 1), old_id), f"{name}: slot 1 replaced", 60
+    )
+    elapsed = time.monotonic() - started
+    out.setdefault("replace_runs_s", []).append(round(elapsed, 3))
+    log(f"{side.tag} replace: {elapsed:.2f}s")
+    return new
+
+
+def summarize(out: dict[str, Any]) -> None:
+    out["converge_s"] = {k: median(v) for k, v in out.get("converge_runs_s", {}).items()}
+    out["create_cli_s"] = {k: median(v) for k, v in out.get("create_cli_runs_s", {}).items()}
+    out["scale_10_to_50_s"] = median(out.get("scale_runs_s", []))
+    out["replace_s"] = median(out.get("replace_runs_s", []))
+
+
+def measure(sides: list[Any], sizes: Sequence[int], runs: int, budget: Budget) -> None:
+    """Every measure on every side, run by run, the sides in ABBA order (so a load that
+    drifts during the bench weighs on both alike)."""
+
+    def order(run: int) -> list[Any]:
+        return sides if run % 2 == 0 else sides[::-1]
+
+    for side in sides:
+        warm_up(side)
     for size in sizes:
-        times: list[float] = []
-        cli: list[float] = []
         for run in range(runs):
-            if not budget.allows(f"{tag} converge {size} run {run + 1}"):
-                break
-            name = f"{prefix}n{size}-{run}"
-            started = time.monotonic()
-            side.create(name, size)
-            cli.append(time.monotonic() - started)
-            wait_for(
-                lambda n=name, s=size: side.running(n) >= s,
-                f"{name}: {size} running",
-                converge_timeout(size),
-            )
-            times.append(time.monotonic() - started)
-            log(f"{tag} {size} replicas: {times[-1]:.2f}s")
-            side.rm(name, converge_timeout(size))
-        out["converge_s"][str(size)] = median(times)
-        out["create_cli_s"][str(size)] = median(cli)
-        out.setdefault("converge_runs_s", {})[str(size)] = [round(t, 3) for t in times]
-
-    scale_times: list[float] = []
+            for side in order(run):
+                if budget.allows(f"{side.tag} converge {size} run {run + 1}"):
+                    converge_once(side, size, run, side.results)
     for run in range(runs):
-        if not budget.allows(f"{tag} scale run {run + 1}"):
-            break
-        name = f"{prefix}scale-{run}"
-        side.create(name, SCALE_FROM)
-        wait_for(
-            lambda n=name: side.running(n) >= SCALE_FROM,
-            f"{name}: {SCALE_FROM} running",
-            converge_timeout(SCALE_FROM),
-        )
-        scale_times.append(
-            timed(
-                lambda n=name: side.scale(n, SCALE_TO),
-                lambda n=name: side.running(n) >= SCALE_TO,
-                f"{name}: {SCALE_TO} running",
-                converge_timeout(SCALE_TO),
-            )
-        )
-        log(f"{tag} scale {SCALE_FROM}->{SCALE_TO}: {scale_times[-1]:.2f}s")
-        side.rm(name, converge_timeout(SCALE_TO))
-    out["scale_10_to_50_s"] = median(scale_times)
-    out["scale_runs_s"] = [round(t, 3) for t in scale_times]
-
-    replace_times: list[float] = []
-    if budget.allows(f"{tag} replace"):
-        name = f"{prefix}replace"
-        side.create(name, 1, "--restart-delay", restart_delay)
-        current = wait_for(lambda: side.running_task(name, 1), f"{name} running", 60)
-        for run in range(runs):
-            if not budget.allows(f"{tag} replace run {run + 1}"):
-                break
-            old_id, container = task_id_and_container(current)
-            started = time.monotonic()
-            side.client.api.kill(container)
-            current = wait_for(
-                lambda o=old_id: _replaced(side.running_task(name, 1), o),
-                f"{name}: slot 1 replaced",
-                60,
-            )
-            replace_times.append(time.monotonic() - started)
-            log(f"{tag} replace: {replace_times[-1]:.2f}s")
-        side.rm(name, 120)
-    out["replace_s"] = median(replace_times)
-    out["replace_runs_s"] = [round(t, 3) for t in replace_times]
-    return out
+        for side in order(run):
+            if budget.allows(f"{side.tag} scale run {run + 1}"):
+                scale_once(side, run, side.results)
+    current = {side.tag: replace_setup(side) for side in sides}
+    for run in range(runs):
+        for side in order(run):
+            if budget.allows(f"{side.tag} replace run {run + 1}"):
+                current[side.tag] = replace_once(side, current[side.tag], side.results)
+    for side in sides:
+        side.rm(f"{side.prefix}{side.tag}-replace", 120)
 
 
 def task_id_and_container(task: dict[str, Any]) -> tuple[str, str]:
@@ -337,6 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sizes": args.sizes,
         "runs": args.runs,
         "reference": REFERENCE,
+        "load_average_before": os.getloadavg(),
     }
     engine: dict[str, Any] = {}
     ours: dict[str, Any] = {}
@@ -357,38 +375,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             "threads": args.threads,
         }
 
-        # 2. swarmnode
-        if not args.skip_swarmnode:
-            side = SwarmnodeSide(client, workdir, prefix)
-            try:
-                side.start()
-                ours = measure_side(side, "sn", args.sizes, args.runs, budget, "0s")
-            except Exception as exc:
-                errors.append(f"swarmnode: {type(exc).__name__}: {exc}")
-                log(errors[-1])
-            finally:
-                if args.keep_node_log and side.node is not None:
-                    with contextlib.suppress(OSError):
-                        shutil.copy(side.node.log_path, args.keep_node_log)
-                side.stop()
-
-        # 3. Docker's swarm mode
-        if not args.skip_swarm:
-            with swarm_mode(client) as initialized:
-                result["swarm_mode_initialized_by_bench"] = initialized
+        # 2. both orchestrators, run by run
+        with contextlib.ExitStack() as stack:
+            sides: list[Any] = []
+            if not args.skip_swarmnode:
+                sn = SwarmnodeSide(client, workdir, prefix)
+                sn.results = ours
+                stack.callback(sn.stop)
+                if args.keep_node_log:
+                    stack.callback(sn.copy_log, args.keep_node_log)
+                sn.start()
+                sides.append(sn)
+            if not args.skip_swarm:
+                result["swarm_mode_initialized_by_bench"] = stack.enter_context(swarm_mode(client))
                 dk = DockerSwarm(client, prefix, image)
-                try:
-                    theirs = measure_side(dk, "dk", args.sizes, args.runs, budget, "0s")
-                except Exception as exc:
-                    errors.append(f"swarm mode: {type(exc).__name__}: {exc}")
-                    log(errors[-1])
-                finally:
-                    dk.cleanup(120)
+                dk.results = theirs
+                stack.callback(dk.cleanup, 120)
+                sides.append(dk)
+            try:
+                measure(sides, args.sizes, args.runs, budget)
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                log(errors[-1])
+            result["load_average_after"] = os.getloadavg()
     except KeyboardInterrupt as exc:
         errors.append(f"interrupted: {exc or 'Ctrl-C'}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
+    summarize(ours)
+    summarize(theirs)
     sizes: dict[str, Any] = {}
     for size in args.sizes:
         key = str(size)
