@@ -1,0 +1,76 @@
+"""A locked manager: only its control endpoint runs, until ``swarmctl unlock`` succeeds.
+
+`wait_for_unlock` binds the control socket with `actors.control.unlock.locked_handlers`
+(plus ``version``), and returns the unwrapped `NodeKeys` once an operator gave the right
+unlock key, or None when ``stop`` is set first (SIGTERM while locked). A wrong key is
+answered "invalid unlock key" and the node keeps waiting. The endpoint is stopped and its
+socket file removed before returning, so the node's own control endpoint can bind it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from actors.control.unlock import locked_handlers
+from actors.log import get_logger
+from actors.node_keys import LockedKeys, NodeKeys
+from transport.endpoint import Endpoint, Handler, Request
+
+__all__ = ["wait_for_unlock"]
+
+_log = get_logger("keys")
+
+REPLY_GRACE = 0.5  # seconds the endpoint stays up after a successful unlock
+
+
+def wait_for_unlock(
+    locked: LockedKeys,
+    control_path: Path,
+    stop: threading.Event,
+    *,
+    version: Mapping[str, Any],
+) -> NodeKeys | None:
+    result: list[NodeKeys] = []
+    unlocked = threading.Event()
+    guard = threading.Lock()
+
+    def attempt(text: str) -> None:
+        with guard:
+            if result:
+                return
+            try:
+                keys = locked.unlock(text)
+            except Exception:
+                _log.warning("node.unlock.refused")
+                raise
+            result.append(keys)
+        _log.info("node.unlocked")
+        unlocked.set()
+        stop_waiting()
+
+    def version_handler(_request: Request) -> Mapping[str, Any]:
+        return {**version, "locked": True}
+
+    handlers: dict[str, Handler] = {**locked_handlers(attempt), "version": version_handler}
+    endpoint = Endpoint(f"ipc://{control_path}", handlers, name="control")
+    wake = threading.Event()
+
+    def stop_waiting() -> None:
+        wake.set()
+
+    endpoint.start()
+    _log.warning("node.locked", control_api=str(control_path))
+    try:
+        while not wake.is_set() and not stop.is_set():
+            wake.wait(0.2)
+        if unlocked.is_set():
+            # the reply to ``swarmctl unlock`` is queued on the endpoint's I/O thread, and
+            # closing drops what is unsent (linger 0): give it a moment to leave
+            stop.wait(REPLY_GRACE)
+    finally:
+        endpoint.stop()
+        control_path.unlink(missing_ok=True)
+    return result[0] if result else None
