@@ -16,6 +16,8 @@ from transport.client import Client
 __all__ = ["ControlConnection"]
 
 DEFAULT_TIMEOUT = 5.0
+# control error codes whose message is the whole line to show (a locked node, a bad key)
+ONE_LINE_CODES = frozenset({"locked", "invalid_unlock_key"})
 
 
 class ControlConnection:
@@ -55,6 +57,8 @@ class ControlConnection:
         except ClientClosed:
             raise CliError(f"connection to {self.path} closed before the reply") from None
         except RemoteError as exc:
+            if exc.code in ONE_LINE_CODES:  # the message says it all
+                raise CliError(exc.message) from None
             raise CliError(f"node refused {type_!r}: {exc.code}: {exc.message}") from None
 
     def _check_socket(self) -> None:

@@ -1,7 +1,7 @@
 """``swarmctl``: the command-line client of a manager's control socket.
 
 One module per noun registers its sub-command (``cli/version.py`` today; cluster, node,
-service, task, events, logs and unlock as they land). Every command takes
+service, task and unlock; events and logs as they land). Every command takes
 ``--format table|json``. Errors are one line on stderr and a non-zero exit, never a traceback.
 """
 
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cli import cluster, node, service, task, version
+from cli import cluster, node, service, task, unlock, version
 from cli.connection import DEFAULT_TIMEOUT, ControlConnection
 from cli.defaults import SOCKET_ENV, default_socket
 from cli.errors import CliError, OneLineParser
@@ -26,7 +26,6 @@ PROG = "swarmctl"
 PLANNED_GROUPS: dict[str, str] = {
     "events": "stream cluster events",
     "logs": "stream the nodes' structured logs",
-    "unlock": "unlock a locked manager",
 }
 
 
@@ -62,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     groups = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     version.register(groups, common)
-    for noun in (cluster, node, service, task):
+    for noun in (cluster, node, service, task, unlock):
         noun.register(groups, common)
     for name, summary in PLANNED_GROUPS.items():
         planned = groups.add_parser(
