@@ -31,14 +31,19 @@ unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit tests/sim
 
 demo: $(STAMP)
-	@echo "Starting a single-node swarm in ./$(DEMO_STATE) (Ctrl-C stops it)."
+	@$(BIN)/python -c "from tests.support.testimage import ensure_test_image as e; print('demo image:', e())" 2>/dev/null \
+	  || echo "no Docker engine answers: tasks will run as local processes (the image name is only recorded)"
+	@echo "Starting a single-node swarm in ./$(DEMO_STATE) (Ctrl-C stops it; containers keep running)."
 	@echo "In another terminal:"
 	@echo "  export SWARM_SOCKET=$(CURDIR)/$(DEMO_SOCKET)"
 	@echo "  bin/swarmctl version"
 	@echo "  bin/swarmctl node ls"
-	@echo "  bin/swarmctl service create --name web --replicas 3 busybox sleep 3600"
+	@echo "  bin/swarmctl service create --name web --replicas 3 swarmnode-test:busybox sleep 3600"
 	@echo "  bin/swarmctl service ps web"
-	$(BIN)/swarm-node --state-dir $(DEMO_STATE) --listen-control-api $(DEMO_SOCKET) --log-format console
+	@echo "  bin/swarmctl service scale web=5"
+	@echo "  bin/swarmctl service rm web"
+	$(BIN)/swarm-node --state-dir $(DEMO_STATE) --listen-remote-api 127.0.0.1:4242 \
+	  --listen-control-api $(DEMO_SOCKET) --log-format console
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
