@@ -10,7 +10,13 @@ Children, in start order (stopped in reverse):
      ├─ orchestrator  OrchestratorActor
      ├─ taskreaper    TaskReaperActor
      ├─ scheduler     SchedulerActor
-     └─ dispatcher    Dispatcher (the remote endpoint finds it through an ``ActorSlot``)
+     ├─ dispatcher    Dispatcher (the remote endpoint finds it through an ``ActorSlot``)
+     └─ (extra)       what the node adds, e.g. the manager-status keeper
+                      (actors/node_membership.py)
+
+At cluster init the Cluster object the bootstrap creates is the one cluster init prepared
+(root CA, join tokens: actors/node_security.py); this node is registered with its
+certificate.
 
 ``LeadershipSwitch`` is the Raft leadership subscription: it runs on Raft's notifier
 thread and only *tells* the root supervisor to ``start_child``/``stop_child("leader")``,
@@ -108,6 +114,11 @@ class Registration:
     raft_addr: str  # host:port
     description: NodeDescription
     labels: Mapping[str, str]
+    certificate: bytes = b""  # this node's certificate (PEM), stored on registration
+    # the Cluster object to create when the store has none (cluster init), and what to
+    # call once it is committed
+    initial_cluster: Callable[[], Cluster | None] = lambda: None
+    cluster_committed: Callable[[], None] = lambda: None
 
 
 class ClusterBootstrap(SupervisedActor):
@@ -138,6 +149,7 @@ class ClusterBootstrap(SupervisedActor):
             except ConflictError:
                 if attempt == 4:
                     raise
+        self._reg.cluster_committed()
         _log.info("node.leader.ready", store_version=committed.version, raft_id=self._reg.raft_id)
 
     def _catch_up(self) -> None:
@@ -157,8 +169,11 @@ class ClusterBootstrap(SupervisedActor):
     def _ensure(self, tx: WriteTx) -> None:
         reg = self._reg
         if clusters.get_default(tx) is None:
-            tx.create(Cluster(id=new_id(), spec=ClusterSpec(name=clusters.DEFAULT_NAME)))
-            _log.info("node.cluster.created")
+            initial = reg.initial_cluster()
+            if initial is None:
+                initial = Cluster(id=new_id(), spec=ClusterSpec(name=clusters.DEFAULT_NAME))
+            tx.create(initial)
+            _log.info("node.cluster.created", cluster_id=initial.id)
         status = ManagerStatus(
             raft_id=reg.raft_id,
             addr=reg.raft_addr,
@@ -178,11 +193,16 @@ class ClusterBootstrap(SupervisedActor):
                     description=reg.description,
                     manager_status=status,
                     role=NodeRole.MANAGER,
+                    certificate=reg.certificate,
                 )
             )
             _log.info("node.registered", hostname=reg.description.hostname)
-        elif node.manager_status != status or node.role is not NodeRole.MANAGER:
-            tx.update(replace(node, manager_status=status, role=NodeRole.MANAGER))
+        else:
+            updated = replace(node, manager_status=status, role=NodeRole.MANAGER)
+            if not node.certificate and reg.certificate:
+                updated = replace(updated, certificate=reg.certificate)
+            if updated != node:
+                tx.update(updated)
 
 
 def leader_child(
@@ -193,6 +213,7 @@ def leader_child(
     managers: Callable[[], Sequence[ManagerAddress]],
     *,
     stop_timeout: float = 5.0,
+    extra: Sequence[ChildSpec] = (),
 ) -> ChildSpec:
     """The nested supervisor, declared ``autostart=False``: ``LeadershipSwitch`` runs it."""
     children = [
@@ -210,6 +231,7 @@ def leader_child(
             dispatcher_slot.record(start_actor(Dispatcher, store, managers=managers)),
             stop_timeout=stop_timeout,
         ),
+        *extra,
     ]
     return ChildSpec(
         LEADER_GROUP,

@@ -1,20 +1,25 @@
 """One swarm-node process: its supervision tree, declared in dependency order.
 
-A manager (the only kind of node until joining lands) runs, in start order (stopped in
-reverse):
+A manager runs, in start order (stopped in reverse):
 
     root Supervisor
      ├─ raft      RaftNodeActor: DurableStorage (STATE_DIR/raft) and the Raft loop, which
      │            rebuilds the store (snapshot restore, then the committed entries) and is
      │            the store's proposer
-     ├─ remote    transport EndpointActor: TCP ROUTER, CURVE with the node's key pair, ZAP;
-     │            serves Raft and the dispatcher's sessions
+     ├─ remote    transport EndpointActor: TCP ROUTER, CURVE with the node's key pair, ZAP
+     │            by the CA-backed admission index, every handler authorized per message
+     │            type; serves Raft, the CA (join, renew) and the dispatcher's sessions
      ├─ control   transport EndpointActor: ipc:// ROUTER, socket file mode 0600, control API
+     ├─ hello     the join-hello endpoint (remote port + 1, published key: ca.hello only)
      ├─ leader    nested Supervisor, autostart=False: bootstrap, orchestrator, task reaper,
-     │            scheduler, dispatcher; Raft's leadership subscription tells this supervisor
-     │            to start it on winning and stop it on losing (actors/leader_group.py)
+     │            scheduler, dispatcher, manager-status keeper; Raft's leadership
+     │            subscription tells this supervisor to start it on winning and stop it on
+     │            losing (actors/leader_group.py)
+     ├─ raftjoin  asks the leader to add this manager to Raft until it is a member
      ├─ worker    Worker over the docker or process executor (STATE_DIR/worker)
-     └─ agent     Agent: a CURVE session to this node's own remote endpoint
+     └─ agent     Agent: a CURVE session to a manager's dispatcher (its own first)
+
+A worker (joined with a worker token) runs only ``worker`` and ``agent``.
 
 The store and the other long-lived parts live in an ``Assembly`` (actors/node_assembly.py).
 Handlers are built once per endpoint start and look their subsystems up per request.
@@ -36,11 +41,12 @@ from typing import Any, TextIO
 
 import pykka
 
+from actors.ca.join import hello_keypair
 from actors.identity import NodeIdentity
 from actors.log import get_logger
 from actors.node_assembly import Assembly
 from actors.supervisor import ChildContext, ChildSpec, Directory, Restart, Supervisor
-from transport.auth import AdmissionPolicy, AllowList
+from transport.auth import AdmissionPolicy, AdmitAll, AllowList
 from transport.endpoint import EndpointActor, Handler, Request
 from transport.keys import KeyPair
 
@@ -49,6 +55,7 @@ __all__ = [
     "NodeConfig",
     "NodeError",
     "StateDirLock",
+    "advertised_address",
     "endpoint_child",
     "node_children",
     "software_version",
@@ -81,6 +88,7 @@ class NodeConfig:
     listen_remote_api: str  # HOST:PORT
     listen_control_api: Path
     role: str = ROLE_MANAGER
+    advertise_addr: str = ""  # HOST:PORT others reach us at ("": see `advertised`)
     stop_timeout: float = 5.0
     executor: str = "process"  # docker | process | sim
     labels: Mapping[str, str] = field(default_factory=dict)  # node labels at registration
@@ -95,11 +103,31 @@ class NodeConfig:
         return f"tcp://{host}:{port}"
 
     @property
+    def advertised(self) -> str:
+        """``advertise_addr``, else the listen address (a wildcard host → 127.0.0.1)."""
+        return advertised_address(self.listen_remote_api, self.advertise_addr)
+
+    @property
     def control_bind(self) -> str:
         path = str(self.listen_control_api)
         if len(os.fsencode(path)) > MAX_IPC_PATH:
             raise NodeError(f"control socket path is too long for a unix socket: {path}")
         return f"ipc://{path}"
+
+
+def advertised_address(listen: str, advertise: str = "") -> str:
+    """What other nodes use to reach this one: ``advertise`` if given, else ``listen``
+    with a wildcard host replaced by 127.0.0.1 (``::`` by ``::1``). Raises NodeError."""
+    addr = advertise or listen
+    host, sep, port = addr.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        flag = "--advertise-addr" if advertise else "--listen-remote-api"
+        raise NodeError(f"{flag} wants HOST:PORT with a port, got {addr!r}")
+    if host in ("0.0.0.0", "*"):
+        host = "127.0.0.1"
+    elif host in ("::", "[::]"):
+        host = "[::1]"
+    return f"{host}:{port}"
 
 
 def endpoint_child(
@@ -175,15 +203,21 @@ def node_children(
 ) -> list[ChildSpec]:
     """The node's children in start order (stopped in reverse). Without an ``assembly``
     only the two endpoints run (with ``version``, and ``control_handlers`` if given)."""
+    if assembly is not None and not assembly.is_manager:
+        return [assembly.worker_child(), assembly.agent_child()]
     handlers = version_handlers(identity, config.role)
     remote_extra = assembly.remote_handlers if assembly is not None else None
     control_extra = control_handlers
     if control_extra is None and assembly is not None:
         control_extra = assembly.control_handlers
+    remote_table = with_handlers(handlers, remote_extra)
+    if assembly is not None:
+        guard, unguarded = assembly.guard_remote, remote_table
+        remote_table = lambda peers: guard(unguarded(peers))  # noqa: E731
     remote = endpoint_child(
         "remote",
         config.remote_bind,
-        with_handlers(handlers, remote_extra),
+        remote_table,
         keypair=identity.keypair,
         admission=admission,
         stop_timeout=config.stop_timeout,
@@ -197,11 +231,21 @@ def node_children(
     )
     if assembly is None:
         return [remote, control]
+    hello = endpoint_child(
+        "hello",
+        assembly.hello_bind(),
+        assembly.hello_handlers,
+        keypair=hello_keypair(),
+        admission=AdmitAll(),
+        stop_timeout=config.stop_timeout,
+    )
     return [
         assembly.raft_child(),
         remote,
         control,
+        hello,
         assembly.leader_child(),
+        assembly.joiner_child(),
         assembly.worker_child(),
         assembly.agent_child(),
     ]
@@ -267,7 +311,9 @@ class Node:
         self._control_handlers = control_handlers
         self.assembly = assembly
         self.identity = identity
-        self.admission = AllowList([identity.keypair.public])
+        self.admission: AdmissionPolicy = AllowList([identity.keypair.public])
+        if assembly is not None and assembly.is_manager:
+            self.admission = assembly.admission
         self._on_escalate = on_escalate
         self._start_timeout = start_timeout
         self._failure: BaseException | None = None
@@ -282,7 +328,11 @@ class Node:
 
     def start(self) -> None:
         children = self.children()  # validates the addresses before anything starts
-        check_control_socket_free(self.config.listen_control_api)
+        manager = self.assembly is None or self.assembly.is_manager
+        if manager:
+            check_control_socket_free(self.config.listen_control_api)
+        if self.assembly is not None:
+            self.assembly.start_security()
         ref = Supervisor.start(None, children, name="node", on_escalate=self._escalated)
         self.supervisor = ref
         if self.assembly is not None:
@@ -320,6 +370,9 @@ class Node:
             pass  # it already stopped itself (an escalation)
         except pykka.Timeout:
             _log.error("node.stop.timeout", timeout=self.config.stop_timeout * 4)
+        if self.assembly is not None:
+            self.assembly.stop_security()
         # The socket file is ours (start() checked nobody else answered on it): remove it
         # so a stopped node leaves no socket that looks alive.
-        self.config.listen_control_api.unlink(missing_ok=True)
+        if self.assembly is None or self.assembly.is_manager:
+            self.config.listen_control_api.unlink(missing_ok=True)

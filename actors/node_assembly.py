@@ -1,16 +1,28 @@
-"""The parts of a manager node that the supervision tree (actors/node.py) wires together.
+"""The parts of a node that the supervision tree (actors/node.py) wires together.
 
 One ``Assembly`` per node process holds what outlives any one child instance: the store
 (rebuilt by Raft from the snapshot and the committed log when the raft child starts), the
-current RaftNode, the leadership switch, the dispatcher's slot, the worker's status outbox
-and this host's description. It declares the children that are not endpoints:
+current RaftNode, the leadership switch, the dispatcher's slot, the worker's status outbox,
+this host's description and, on a manager, the CA service and the admission index. It
+declares the children that are not endpoints:
 
-    raft     RaftNodeActor: opens DurableStorage (STATE_DIR/raft; a one-member group the
-             first time), attaches itself to the store as its proposer, subscribes the
-             leadership switch
-    leader   the leader-only group (actors/leader_group.py), started and stopped by Raft
+    raft     RaftNodeActor: opens DurableStorage (STATE_DIR/raft; a one-member group when
+             this node founded the cluster, empty when it joined), attaches itself to the
+             store as its proposer, subscribes the leadership switch
+    leader   the leader-only group (actors/leader_group.py), started and stopped by Raft,
+             plus the manager-status keeper (actors/node_membership.py)
+    raftjoin RaftJoiner: asks the leader to add this manager to Raft until it is a member
     worker   Worker (state in STATE_DIR/worker) over the chosen executor
-    agent    Agent: a CURVE session to this node's own remote endpoint, like any worker
+    agent    Agent: a CURVE session to a manager's dispatcher (its own first, on a manager)
+
+A worker node (joined with a worker token) has only ``worker`` and ``agent``: no Raft, no
+store, no endpoints; its agent starts from the manager list of its join (STATE_DIR/
+managers.json) and follows the lists its sessions send.
+
+Security on a manager: the remote endpoint's ZAP policy is the CA-backed
+``ClusterAdmission`` and every handler is wrapped by ``authorize`` (raft.* managers,
+dispatcher.* any node, ca.join anyone); the index follows the store through the CA
+service's watch (``start_security``).
 
 and the handler tables the endpoints serve; each handler looks its subsystem up per
 request (the endpoints copy their tables once, at start).
@@ -18,8 +30,10 @@ request (the endpoints copy their tables once, at start).
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import secrets
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,9 +41,15 @@ from typing import Any
 
 import pykka
 
+from actors.ca.authorization import ClusterAdmission, authorize
+from actors.ca.certs import CertificateError, read_node_certificate
+from actors.ca.join import hello_address
+from actors.ca.keystore import write_private_file
+from actors.ca.service import CAService
 from actors.control import control_handlers
+from actors.control.cluster import cluster_handlers
 from actors.dispatcher import ManagerAddress, dispatcher_handlers
-from actors.identity import FILE_MODE, IdentityError, NodeIdentity
+from actors.identity import FILE_MODE, IdentityError
 from actors.leader_group import (
     ActorSlot,
     LeadershipSwitch,
@@ -38,15 +58,24 @@ from actors.leader_group import (
     leader_child,
 )
 from actors.log import get_logger
+from actors.node_membership import (
+    RAFT_JOIN,
+    JoinAsker,
+    ManagerStatusKeeper,
+    RaftJoiner,
+    raft_join_handler,
+)
+from actors.node_security import NodeStartup, manager_entry
 from actors.raft_node.actor import RaftNode, RaftNodeActor
 from actors.raft_node.peers import Peer
 from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
-from actors.store import MemoryStore
+from actors.store import MemoryStore, nodes
 from actors.supervisor import ChildContext, ChildSpec, Directory, start_actor
 from actors.worker.agent import Agent, StatusOutbox
 from actors.worker.executors import make_executor
 from actors.worker.worker import Worker, WorkerSink
+from api.enums import NodeRole
 from api.objects import NodeDescription
 from transport.endpoint import Handler, Request, inline
 
@@ -54,6 +83,8 @@ __all__ = ["RAFT_ID_FILE", "Assembly", "load_or_create_raft_id", "local_address"
 
 RAFT_ID_FILE = "raft_id"
 RAFT_DIR = "raft"
+BOOTSTRAP_FILE = "raft_bootstrap"  # the group's bootstrap voters (JSON list of Raft ids)
+RAFT_JOIN_TIMEOUT = 50.0
 RAFT_HANDLERS = ("raft.messages", "raft.propose", "raft.status")
 
 _log = get_logger("node")
@@ -92,8 +123,9 @@ class Assembly:
         self,
         *,
         state_dir: Path,
-        identity: NodeIdentity,
+        startup: NodeStartup,
         listen_remote_api: str,
+        advertise_addr: str,
         executor_kind: str,
         description: NodeDescription,
         labels: Mapping[str, str],
@@ -101,57 +133,212 @@ class Assembly:
         tick_interval: float = 0.1,
     ) -> None:
         self.state_dir = state_dir
-        self.identity = identity
+        self.startup = startup
+        self.identity = startup.identity
+        self.role = startup.role
         self.executor_kind = executor_kind
         self.description = description
         self.stop_timeout = stop_timeout
         self.tick_interval = tick_interval
-        self.raft_id = load_or_create_raft_id(state_dir)
-        self.raft_addr = listen_remote_api
+        self.listen_remote_api = listen_remote_api
+        self.advertise_addr = advertise_addr  # host:port other nodes use
+        self.raft_addr = advertise_addr
         self.store = MemoryStore(clock=time.time)
         self.raft = RaftHolder()
         self.switch = LeadershipSwitch()
         self.dispatcher = ActorSlot()
         self.outbox = StatusOutbox()
         self.remote_address = ""  # tcp://host:port once the remote endpoint listens
+        self._cert_keys: dict[bytes, bytes] = {}
+        self.raft_id = 0
+        self.founder = False
+        if not self.is_manager:
+            return
+        self.raft_id = load_or_create_raft_id(state_dir)
+        # the founder bootstraps a one-member group; a joined manager starts empty and is
+        # added by the leader (actors/node_membership.py)
+        self.founder = startup.mode == "init" or (
+            startup.mode == "resume" and startup.initial_cluster.cluster is not None
+        )
+        self.bootstrap_voters = self._load_bootstrap()
+        self.admission = ClusterAdmission(
+            startup.certs.ca, startup.cluster_id, clock=time.time, logger=get_logger("ca")
+        )
+        self.ca = CAService(
+            self.store,
+            self.admission,
+            manager_cert=startup.certs.cert_pem,
+            clock=time.time,
+            rng=secrets.SystemRandom(),
+            managers=self.manager_entries,
+            advertise_addr=f"tcp://{advertise_addr}",
+        )
         self.registration = Registration(
-            node_id=identity.node_id,
+            node_id=self.identity.node_id,
             raft_id=self.raft_id,
-            raft_addr=listen_remote_api,
+            raft_addr=advertise_addr,
             description=description,
             labels=dict(labels),
+            certificate=startup.certs.cert_pem,
+            initial_cluster=lambda: startup.initial_cluster.cluster,
+            cluster_committed=startup.initial_cluster.committed,
         )
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role is NodeRole.MANAGER
+
+    def _load_bootstrap(self) -> tuple[int, ...] | None:
+        """The group's bootstrap voters, kept in STATE_DIR/raft_bootstrap: the founder's
+        own id on the founder; on a joined manager what the leader said (None: not yet)."""
+        path = self.state_dir / BOOTSTRAP_FILE
+        if path.exists():
+            try:
+                return tuple(int(v) for v in json.loads(path.read_text()))
+            except (OSError, ValueError, TypeError) as exc:
+                raise IdentityError(f"{path} does not hold a list of Raft ids: {exc}") from None
+        if self.founder:
+            voters = (self.raft_id,)
+            write_private_file(path, json.dumps(list(voters)).encode())
+            return voters
+        return None
+
+    def _join_raft(self) -> tuple[int, ...]:
+        """First start of a joined manager: be added by the leader and learn the bootstrap
+        voters before the storage is created (actors/node_membership.py)."""
+        reply = self.join_asker().until_accepted(time.monotonic() + RAFT_JOIN_TIMEOUT)
+        voters = tuple(int(v) for v in reply.get("voters") or ())
+        if not voters:
+            raise RuntimeError("the leader did not say the group's bootstrap voters")
+        write_private_file(self.state_dir / BOOTSTRAP_FILE, json.dumps(list(voters)).encode())
+        self.bootstrap_voters = voters
+        return voters
+
+    def join_asker(self) -> JoinAsker:
+        return JoinAsker(
+            node_id=self.identity.node_id,
+            raft_id=self.raft_id,
+            advertise=self.advertise_addr,
+            keypair=self.identity.keypair,
+            managers=self.manager_entries,
+        )
+
+    # -- security ---------------------------------------------------------------------
+    def start_security(self) -> None:
+        """Index the certificates the store holds (kept current by a watch), plus this
+        node's own and those of the managers it knows from its join, so Raft traffic from
+        them is authorized before the store has caught up."""
+        if not self.is_manager:
+            return
+        self.ca.start()
+        seeds = [(self.startup.certs.cert_pem, NodeRole.MANAGER)] + [
+            (str(m["certificate"]).encode("ascii"), NodeRole.MANAGER)
+            for m in self.startup.managers
+            if m.get("certificate")
+        ]
+        for cert, role in seeds:
+            try:
+                self.admission.add_certificate(cert, role)
+            except (CertificateError, ValueError) as exc:
+                _log.warning("node.admission.seed_skipped", error=str(exc))
+
+    def stop_security(self) -> None:
+        if self.is_manager:
+            self.ca.stop()
+
+    def guard_remote(self, table: Mapping[str, Handler]) -> dict[str, Handler]:
+        return authorize(table, self.admission)
 
     # -- addresses --------------------------------------------------------------------
     def remote_listening(self, address: str) -> None:
         self.remote_address = address
 
+    def _server_key(self, certificate: bytes) -> bytes:
+        key = self._cert_keys.get(certificate)
+        if key is None:
+            key = read_node_certificate(certificate).curve_public_key
+            if len(self._cert_keys) > 256:
+                self._cert_keys.clear()
+            self._cert_keys[certificate] = key
+        return key
+
+    def _own_entry(self) -> dict[str, Any]:
+        return manager_entry(
+            f"tcp://{self.advertise_addr}",
+            self.identity.keypair.public,
+            self.raft_id,
+            self.startup.certs.cert_pem,
+        )
+
+    def manager_entries(self) -> list[dict[str, Any]]:
+        """Every manager this node knows of (this one first): the store's managers, or the
+        join reply's until the store has them. For workers, the persisted list."""
+        if not self.is_manager:
+            return [dict(m) for m in self.startup.managers]
+        own = self._own_entry()
+        entries = [own]
+        for n in self.store.view(nodes.list_all):
+            ms = n.manager_status
+            if n.role is not NodeRole.MANAGER or ms is None or not ms.addr or not n.certificate:
+                continue
+            if n.id == self.identity.node_id:
+                continue
+            try:
+                key = self._server_key(n.certificate)
+            except (CertificateError, ValueError):
+                continue
+            entries.append(manager_entry(f"tcp://{ms.addr}", key, ms.raft_id, n.certificate))
+        if len(entries) == 1:
+            entries += [dict(m) for m in self.startup.managers if m["addr"] != own["addr"]]
+        return entries
+
     def managers(self) -> Sequence[ManagerAddress]:
-        if not self.remote_address:
-            return ()
-        return (ManagerAddress(local_address(self.remote_address), self.identity.keypair.public),)
+        out = []
+        for m in self.manager_entries():
+            addr = local_address(m["addr"])
+            out.append(ManagerAddress(addr, str(m["server_key"]).encode("ascii")))
+        return tuple(out)
 
     def session_addr(self) -> str:
         """The IP this node reports with its session (``node.ip``); none for a wildcard."""
-        host = self.raft_addr.rpartition(":")[0].strip("[]")
+        host = self.advertise_addr.rpartition(":")[0].strip("[]")
         return "" if host in ("", "0.0.0.0", "::") else host
 
+    def hello_bind(self) -> str:
+        """The join-hello endpoint: the remote API's host, port + 1 (actors/ca/join.py)."""
+        return hello_address(self.listen_remote_api)
+
     # -- raft -------------------------------------------------------------------------
+    def resolve_peer(self, raft_id: int) -> Peer | None:
+        for m in self.manager_entries():
+            if m.get("raft_id") == str(raft_id):
+                return Peer(raft_id, m["addr"], str(m["server_key"]).encode("ascii"))
+        return None
+
     def make_raft(self) -> RaftNode:
         """Runs in the raft child's ``on_start``: open the storage, build the node."""
+        voters = self.bootstrap_voters
+        if voters is None:
+            voters = () if (self.state_dir / RAFT_DIR).exists() else self._join_raft()
         storage = DurableStorage.open(
-            self.state_dir / RAFT_DIR,
-            initial_conf_state=ConfState(voters=(self.raft_id,)),
+            self.state_dir / RAFT_DIR, initial_conf_state=ConfState(voters=voters)
         )
-        peer = Peer(self.raft_id, f"tcp://{self.raft_addr}", self.identity.keypair.public)
+        me = Peer(self.raft_id, f"tcp://{self.advertise_addr}", self.identity.keypair.public)
+        known = {me.id: me}
+        for m in self.manager_entries():
+            raft_id = int(m.get("raft_id") or 0)
+            if raft_id and raft_id != self.raft_id:
+                known[raft_id] = Peer(raft_id, m["addr"], str(m["server_key"]).encode("ascii"))
         try:
             node = RaftNode(
                 self.raft_id,
-                {self.raft_id: peer},
+                known,
                 storage,
                 self.store,
                 keypair=self.identity.keypair,
                 tick_interval=self.tick_interval,
+                voters=voters,
+                resolve_peer=self.resolve_peer,
             )
         except BaseException:
             storage.close()
@@ -196,13 +383,32 @@ class Assembly:
         return {
             **self.raft_handlers(),
             **dispatcher_handlers(self.dispatcher.find),
+            **self.ca.handlers(),
+            RAFT_JOIN: raft_join_handler(
+                self.raft,
+                self.store,
+                self.admission,
+                self.manager_entries,
+                lambda: self.bootstrap_voters or (),
+            ),
         }
 
+    def hello_handlers(self, _peers: Directory) -> dict[str, Handler]:
+        return self.ca.hello_handlers()
+
     def control_handlers(self, _peers: Directory) -> dict[str, Handler]:
-        return control_handlers(self.store)
+        return {
+            **control_handlers(self.store),
+            **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
+        }
 
     # -- children ---------------------------------------------------------------------
     def leader_child(self) -> ChildSpec:
+        keeper = ChildSpec(
+            "managers",
+            start_actor(ManagerStatusKeeper, self.store, self.raft),
+            stop_timeout=self.stop_timeout,
+        )
         return leader_child(
             self.store,
             self.raft,
@@ -210,6 +416,14 @@ class Assembly:
             self.dispatcher,
             self.managers,
             stop_timeout=self.stop_timeout,
+            extra=(keeper,),
+        )
+
+    def joiner_child(self) -> ChildSpec:
+        return ChildSpec(
+            "raftjoin",
+            start_actor(RaftJoiner, raft=self.raft, raft_id=self.raft_id, asker=self.join_asker()),
+            stop_timeout=self.stop_timeout * 3,
         )
 
     def worker_child(self) -> ChildSpec:

@@ -616,3 +616,63 @@ CA_RENEW: Final = register(
     )
 )
 # -- end of ca block -----------------------------------------------------------------------
+
+
+# -- cluster membership and settings (actors/node_membership.py, actors/control/cluster.py) -
+# ``raft.join`` is sent by a manager that joined with a manager token to any manager's
+# remote endpoint (authorization: managers only): the leader adds it to the Raft group as
+# a learner (ok), a follower answers ok=false with the leader's address when it knows it.
+# ``control.cluster.join_token`` and ``control.cluster.update`` are control API requests.
+
+RAFT_JOIN_REPLY: Final = register(
+    MessageType(
+        "raft.join.reply",
+        (
+            Field("ok", BOOL),
+            Field("index", INT, required=False),
+            Field("voters", ListOf(INT), required=False),
+            Field("leader_addr", STR, required=False),
+            Field("leader_key", STR, required=False),
+        ),
+        doc="ok: the learner was added (index of the change, 0 if already a member; voters: "
+        "the group's bootstrap voters, the configuration the log starts from); else try the "
+        "leader at leader_addr.",
+    )
+)
+RAFT_JOIN: Final = register(
+    MessageType(
+        "raft.join",
+        (Field("node_id", STR), Field("raft_id", INT), Field("addr", STR)),
+        reply="raft.join.reply",
+        doc="Add the calling manager (its CURVE key is its Raft server key) as a learner.",
+    )
+)
+CONTROL_CLUSTER_JOIN_TOKEN_REPLY: Final = register(
+    MessageType("control.cluster.join_token.reply", (Field("role", STR), Field("token", STR)))
+)
+CONTROL_CLUSTER_JOIN_TOKEN: Final = register(
+    MessageType(
+        "control.cluster.join_token",
+        (Field("role", STR), Field("rotate", BOOL, required=False)),
+        reply="control.cluster.join_token.reply",
+        doc="The join token of role worker|manager; rotate: replace it first (joined nodes "
+        "are not affected).",
+    )
+)
+CONTROL_CLUSTER_UPDATE_REPLY: Final = register(
+    MessageType("control.cluster.update.reply", (Field("cluster", ANY),))
+)
+CONTROL_CLUSTER_UPDATE: Final = register(
+    MessageType(
+        "control.cluster.update",
+        (
+            Field("heartbeat_period", FLOAT, required=False),
+            Field("task_history_limit", INT, required=False),
+            Field("snapshot_interval", INT, required=False),
+            Field("cert_expiry", FLOAT, required=False),
+        ),
+        reply="control.cluster.update.reply",
+        doc="Change the default cluster's settings; the reply is the updated cluster.",
+    )
+)
+# -- end of cluster membership and settings block ------------------------------------------

@@ -1,23 +1,71 @@
-"""``swarmctl cluster inspect [NAME]`` (the cluster is "default" unless named)."""
+"""``swarmctl cluster inspect [NAME]``, ``cluster join-token worker|manager [-q] [--rotate]``
+and ``cluster update [--heartbeat-period D] [--task-history-limit N] [--snapshot-interval N]
+[--cert-expiry D]`` (the cluster is "default" unless named)."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
-from actors.control.units import format_duration
+from actors.control.units import format_duration, parse_duration
 from cli.connection import ControlConnection
+from cli.errors import CliError
 from cli.output import write_json, write_text
 
 __all__ = ["register"]
 
 
+def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"invalid integer {text!r}") from None
+    if value < 0:
+        raise ValueError(f"must be >= 0, got {value}")
+    return value
+
+
+DURATION = _typed(parse_duration)
+COUNT = _typed(_count)
+
+
 def register(groups: Any, common: argparse.ArgumentParser) -> None:
-    parser = groups.add_parser("cluster", parents=[common], help="inspect the cluster")
+    parser = groups.add_parser(
+        "cluster", parents=[common], help="inspect and update the cluster; join tokens"
+    )
     verbs = parser.add_subparsers(title="commands", dest="verb", metavar="COMMAND", required=True)
     inspect = verbs.add_parser("inspect", parents=[common], help="show the cluster's settings")
     inspect.add_argument("cluster", nargs="?", default=None, metavar="NAME")
     inspect.set_defaults(run=run_inspect)
+
+    token = verbs.add_parser(
+        "join-token", parents=[common], help="show (or rotate) the token to join as ROLE"
+    )
+    token.add_argument("role", choices=("worker", "manager"), metavar="worker|manager")
+    token.add_argument("-q", "--quiet", action="store_true", help="only the token")
+    token.add_argument(
+        "--rotate", action="store_true", help="replace the token (joined nodes are not affected)"
+    )
+    token.set_defaults(run=run_join_token)
+
+    update = verbs.add_parser("update", parents=[common], help="change the cluster's settings")
+    update.add_argument("--heartbeat-period", type=DURATION, default=None, metavar="DURATION")
+    update.add_argument("--task-history-limit", type=COUNT, default=None, metavar="N")
+    update.add_argument("--snapshot-interval", type=COUNT, default=None, metavar="N")
+    update.add_argument("--cert-expiry", type=DURATION, default=None, metavar="DURATION")
+    update.set_defaults(run=run_update)
 
 
 def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
@@ -27,6 +75,11 @@ def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str
     if args.format == "json":
         write_json(cluster)
         return 0
+    write_text(_describe(cluster))
+    return 0
+
+
+def _describe(cluster: dict[str, Any]) -> str:
     spec = cluster["spec"]
     tokens = cluster.get("join_tokens") or {}
     lines = [
@@ -34,6 +87,8 @@ def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str
         f"Name        : {spec['name']}",
         "Orchestration settings:",
         f"  Task history entries: {spec['orchestration']['task_history_retention_limit']}",
+        "Raft settings:",
+        f"  Snapshot interval: {spec['raft']['snapshot_interval']}",
         "Dispatcher settings:",
         "  Dispatcher heartbeat period: " + format_duration(spec["dispatcher"]["heartbeat_period"]),
         "Certificate Authority settings:",
@@ -43,5 +98,44 @@ def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str
         f"    Worker: {tokens.get('worker', '')}",
         f"    Manager: {tokens.get('manager', '')}",
     ]
-    write_text("\n".join(lines))
+    return "\n".join(lines)
+
+
+def run_join_token(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    body: dict[str, Any] = {"role": args.role}
+    if args.rotate:
+        body["rotate"] = True
+    with connection:
+        reply = connection.request("control.cluster.join_token", body)
+    if args.format == "json":
+        write_json({"role": reply["role"], "token": reply["token"]})
+    elif args.quiet:
+        write_text(reply["token"])
+    else:
+        lines = []
+        if args.rotate:
+            lines.append(f"Successfully rotated {args.role} join token.\n")
+        lines += [
+            f"To add a {args.role} to this cluster, run the following command:",
+            "",
+            f"    swarm-node --join-token {reply['token']} --join-addr MANAGER_ADDR",
+        ]
+        write_text("\n".join(lines))
+    return 0
+
+
+def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    body: dict[str, Any] = {}
+    for flag in ("heartbeat_period", "task_history_limit", "snapshot_interval", "cert_expiry"):
+        value = getattr(args, flag)
+        if value is not None:
+            body[flag] = value
+    if not body:
+        raise CliError("cluster update: give at least one setting to change")
+    with connection:
+        cluster = connection.request("control.cluster.update", body)["cluster"]
+    if args.format == "json":
+        write_json(cluster)
+    else:
+        write_text(_describe(cluster))
     return 0

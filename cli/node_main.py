@@ -1,7 +1,12 @@
 """``swarm-node``: run one node (flags follow ``swarmd``) until SIGTERM or SIGINT.
 
-Exit status: 0 after a clean stop, 1 when the node cannot start or its supervisor gives up
-(escalation), 2 for a usage error.
+Without ``--join-addr`` it initializes a cluster (root CA, join tokens, this node as its
+first manager) or resumes the one in its state dir; with ``--join-addr HOST:PORT
+--join-token TOKEN`` it joins the cluster of that manager as a worker or a manager, by the
+token (actors/node_security.py). A node that has joined resumes from its state dir.
+
+Exit status: 0 after a clean stop, 1 when the node cannot start (a refused join included)
+or its supervisor gives up (escalation), 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from typing import Any
 
 from actors import log
 from actors.host_info import describe_host
-from actors.identity import IdentityError, ensure_private_dir, load_or_create_identity
-from actors.node import Node, NodeConfig, NodeError, StateDirLock
+from actors.identity import IdentityError, ensure_private_dir
+from actors.node import Node, NodeConfig, NodeError, StateDirLock, advertised_address
 from actors.node_assembly import Assembly
+from actors.node_security import JoinError, prepare_node
 from actors.worker.executors import default_executor_kind
 from cli.defaults import DEFAULT_LISTEN_REMOTE_API, DEFAULT_STATE_DIR, SOCKET_NAME
 from cli.errors import OneLineParser
@@ -32,8 +38,6 @@ __all__ = ["build_parser", "main"]
 PROG = "swarm-node"
 STOP_DEADLINE = 15.0  # a stop that takes longer than this ends the process anyway
 
-# swarmd flags that a later issue implements; accepted by the parser, refused clearly now.
-JOIN_FLAGS = ("--join-addr", "--join-token")
 EXECUTORS = ("docker", "process")
 
 
@@ -84,8 +88,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="node label set when the node registers (repeatable)",
     )
-    for flag in JOIN_FLAGS:
-        parser.add_argument(flag, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--advertise-addr",
+        default=None,
+        metavar="HOST:PORT",
+        help="address other nodes use to reach this one (default: the listen address; "
+        "127.0.0.1 when listening on a wildcard)",
+    )
+    parser.add_argument(
+        "--join-addr",
+        default=None,
+        metavar="HOST:PORT",
+        help="join the cluster of the manager at this address (needs --join-token)",
+    )
+    parser.add_argument(
+        "--join-token",
+        default=None,
+        metavar="TOKEN",
+        help="the worker or manager join token (swarmctl cluster join-token -q ROLE)",
+    )
     return parser
 
 
@@ -115,13 +136,13 @@ class _Stop:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for flag in JOIN_FLAGS:
-        if getattr(args, flag[2:].replace("-", "_")) is not None:
-            print(f"{PROG}: joining is not supported yet ({flag})", file=sys.stderr)
-            return 2
+    if bool(args.join_addr) != bool(args.join_token):
+        print(f"{PROG}: --join-addr and --join-token go together", file=sys.stderr)
+        return 2
     try:
         labels = parse_labels(args.label)
-    except ValueError as exc:
+        advertise = advertised_address(args.listen_remote_api, args.advertise_addr or "")
+    except (ValueError, NodeError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     log.configure(args.log_format)
@@ -129,13 +150,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     state_dir: Path = args.state_dir.absolute()
     control: Path = (args.listen_control_api or state_dir / SOCKET_NAME).absolute()
+    hostname = args.hostname or socket.gethostname()
     lock = StateDirLock(state_dir)
     try:
         ensure_private_dir(state_dir)
         lock.acquire()
-        identity = load_or_create_identity(state_dir)
-    except (IdentityError, NodeError) as exc:
+        startup = prepare_node(
+            state_dir,
+            hostname=hostname,
+            advertise_addr=advertise,
+            join_addr=args.join_addr,
+            join_token=args.join_token,
+        )
+    except JoinError as exc:
+        lock.release()
+        logger.error("node.join.refused", code=exc.code, error=exc.message)
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    except (IdentityError, NodeError, OSError) as exc:
+        lock.release()
         return _fail(logger, "node.start.failed", exc)
+    identity = startup.identity
     log.set_node_id(identity.node_id)
 
     executor = args.executor
@@ -146,9 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("node.executor.chosen", executor=executor, reason="--executor")
     config = NodeConfig(
         state_dir=state_dir,
-        hostname=args.hostname or socket.gethostname(),
+        hostname=hostname,
         listen_remote_api=args.listen_remote_api,
         listen_control_api=control,
+        role=startup.role.value,
+        advertise_addr=advertise,
         executor=executor,
         labels=labels,
     )
@@ -156,8 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.remote_bind  # noqa: B018 - validates the address before anything is written
         assembly = Assembly(
             state_dir=state_dir,
-            identity=identity,
+            startup=startup,
             listen_remote_api=args.listen_remote_api,
+            advertise_addr=advertise,
             executor_kind=executor,
             description=describe_host(config.hostname, executor),
             labels=labels,
@@ -180,7 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     node = Node(config, identity, on_escalate=on_escalate, assembly=assembly)
     try:
         node.start()
-        remote, control_address = node.address("remote"), node.address("control")
+        manager = assembly.is_manager
+        remote = node.address("remote") if manager else ""
+        control_address = node.address("control") if manager else ""
     except NodeError as exc:
         node.stop()
         lock.release()
@@ -190,8 +230,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         node_id=identity.node_id,
         hostname=config.hostname,
         role=config.role,
+        cluster_id=startup.cluster_id,
+        joined=startup.mode,
         executor=executor,
         raft_id=assembly.raft_id,
+        advertise_addr=advertise,
         remote_api=remote,
         control_api=control_address,
         public_key=identity.keypair.public.decode(),

@@ -12,12 +12,14 @@ import pykka
 from actors.dispatcher.core import NodeWrite
 from actors.dispatcher.statuses import Decision, PendingStatus, judge_status
 from actors.log import get_logger
-from actors.store import Batch, MemoryStore, StoreError, WriteTx, nodes, tasks
+from actors.store import Batch, ConflictError, MemoryStore, StoreError, WriteTx, nodes, tasks
 from api.objects import Node, NodeStatus
 
 __all__ = ["StoreWriter", "Writes"]
 
 _log = get_logger("dispatcher")
+
+NODE_WRITE_ATTEMPTS = 3  # a node write re-reads the node: retry it when another writer won
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,12 @@ class StoreWriter(pykka.ThreadingActor):
         if isinstance(message, Writes):
             self.write(message.nodes, message.statuses)
 
-    def write(self, node_writes: Sequence[NodeWrite], statuses: Sequence[PendingStatus]) -> None:
+    def write(
+        self,
+        node_writes: Sequence[NodeWrite],
+        statuses: Sequence[PendingStatus],
+        attempt: int = 1,
+    ) -> None:
         def fill(batch: Batch) -> None:
             for w in node_writes:
                 batch.update(partial(_write_node, w=w))
@@ -77,7 +84,14 @@ class StoreWriter(pykka.ThreadingActor):
                 error=str(exc),
             )
             return
-        for _, error in result.errors:
+        retry: list[NodeWrite] = []
+        for i, error in result.errors:
+            # Nodes have other writers (the manager-status keeper, the CA, the control
+            # API): a node write that lost a race re-reads the node and goes again.
+            conflict = i < len(node_writes) and isinstance(error, ConflictError)
+            if conflict and attempt < NODE_WRITE_ATTEMPTS:
+                retry.append(node_writes[i])
+                continue
             _log.warning("dispatcher.write.rejected", error=str(error))
         _log.debug(
             "dispatcher.write.complete",
@@ -85,3 +99,5 @@ class StoreWriter(pykka.ThreadingActor):
             statuses=len(statuses),
             proposals=result.proposals,
         )
+        if retry:
+            self.write(retry, (), attempt + 1)

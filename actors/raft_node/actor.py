@@ -39,13 +39,19 @@ from typing import Any, Protocol
 import pykka
 
 from actors.log import get_logger
-from actors.raft_node.core import RaftCore
-from actors.raft_node.peers import CurvePeers, Peer, PeerNetwork
+from actors.raft_node.core import RaftCore, decode_conf_change
+from actors.raft_node.peers import (
+    CurvePeers,
+    Peer,
+    PeerNetwork,
+    decode_peer_context,
+    encode_peer_context,
+)
 from actors.raft_node.proposals import AppliedWaiters, Proposals, reject, resolve
 from actors.raft_node.ready import NotLeader as CoreNotLeader
 from actors.raft_node.ready import ProposalDropped as CoreProposalDropped
 from actors.raft_node.ready import Ready
-from actors.raft_node.types import ConfChange, EntryType, HardState, MessageType
+from actors.raft_node.types import ConfChange, ConfChangeType, EntryType, HardState, MessageType
 from actors.raft_node.wire import WireError, decode_batch, encode_batch
 from actors.store.errors import NotLeader, ProposalDropped
 from actors.supervisor import ChildContext, SupervisedActor
@@ -119,6 +125,13 @@ class RaftNode:
     ``peers``: every voter (this node included) as ``Peer``s, or bare ids with a custom
     ``network``. Without ``network``, ``keypair`` is required and the node reaches peers
     over CURVE DEALERs (`CurvePeers`). Mount `handlers()` on the node's remote endpoint.
+
+    ``voters``: the bootstrap membership when the storage holds none (default: the ids of
+    ``peers``). A node joining an existing group passes the group's bootstrap voters (the
+    configuration its log starts from; a snapshot replaces it) without itself: it is not a
+    member until the leader adds it (`add_member`); ``peers`` are then only the addresses
+    it knows. ``resolve_peer`` finds the address of a member that is not in the
+    peer table (one added before the last snapshot).
     """
 
     def __init__(
@@ -137,10 +150,13 @@ class RaftNode:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         forward_timeout: float = 5.0,
+        voters: Sequence[int] | None = None,
+        resolve_peer: Callable[[int], Peer | None] | None = None,
     ) -> None:
         ids = sorted(peers.keys() if isinstance(peers, Mapping) else peers)
-        if node_id not in ids:
+        if voters is None and node_id not in ids:
             raise ValueError(f"node {node_id} is not among the peers {ids}")
+        bootstrap = ids if voters is None else sorted(voters)
         self.id = node_id
         self._peer_addrs = (
             {pid: p.addr for pid, p in peers.items()} if isinstance(peers, Mapping) else {}
@@ -148,7 +164,9 @@ class RaftNode:
         if network is None:
             if keypair is None or not isinstance(peers, Mapping):
                 raise ValueError("without a network, give peers as Peer records and a keypair")
-            network = CurvePeers(node_id, peers, keypair, forward_timeout=forward_timeout)
+            network = CurvePeers(
+                node_id, peers, keypair, forward_timeout=forward_timeout, resolve=resolve_peer
+            )
         self._network = network
         self._storage = storage
         self._store = store
@@ -159,7 +177,7 @@ class RaftNode:
         self.log = get_logger("raft", node_id=str(node_id))
         self._core = RaftCore(
             node_id,
-            ids,
+            bootstrap,
             storage,
             election_tick=election_tick,
             heartbeat_tick=heartbeat_tick,
@@ -261,6 +279,44 @@ class RaftNode:
 
     def propose_conf_change(self, change: ConfChange) -> Future[int]:
         return self.call(lambda core: core.propose_conf_change(change))
+
+    def add_member(self, peer: Peer) -> Future[int]:
+        """Leader: add ``peer`` as a learner, its address and key in the change's context
+        (every member's peer table follows it when applied); the future gives the change's
+        index, 0 if ``peer`` is a member already (its address is refreshed)."""
+
+        def add(core: RaftCore) -> int:
+            conf = core.conf_state
+            if peer.id in conf.voters or peer.id in conf.learners:
+                self._set_peer(peer)
+                return 0
+            context = encode_peer_context(peer)
+            return core.propose_conf_change(
+                ConfChange(ConfChangeType.ADD_LEARNER, peer.id, context)
+            )
+
+        return self.call(add)
+
+    def _set_peer(self, peer: Peer) -> None:
+        self._peer_addrs[peer.id] = peer.addr
+        set_peer = getattr(self._network, "set_peer", None)
+        if set_peer is not None:
+            set_peer(peer)
+
+    def _follow_conf_change(self, data: bytes) -> None:
+        """Keep the peer table in step with an applied configuration change."""
+        change = decode_conf_change(data)
+        if change.node_id == self.id:
+            return
+        if change.type is ConfChangeType.REMOVE:
+            self._peer_addrs.pop(change.node_id, None)
+            remove = getattr(self._network, "remove_peer", None)
+            if remove is not None:
+                remove(change.node_id)
+            return
+        peer = decode_peer_context(change.node_id, change.context)
+        if peer is not None:
+            self._set_peer(peer)
 
     def _status(self, core: RaftCore) -> RaftStatus:
         st = core.status()
@@ -546,7 +602,11 @@ class RaftNode:
         apply = self._store.apply
         applied = self._proposals.applied
         for e in rd.committed_entries:
-            apply(e.index, b"" if e.type is _CONF else e.data)
+            if e.type is _CONF:
+                apply(e.index, b"")
+                self._follow_conf_change(e.data)
+            else:
+                apply(e.index, e.data)
             applied(e.index, e.term)
         last = rd.committed_entries[-1].index
         self.applied_index = last

@@ -5,6 +5,12 @@ way, loss tolerated) and ``forward`` a batch of proposals to the leader (a reque
 future gives the index of the batch's last entry, once the leader has applied it).
 `CurvePeers` implements it over CURVE DEALERs; tests may plug in an in-process one.
 
+Membership: the peer table follows applied configuration changes. A new member's address
+and CURVE server key ride in its ``ADD_LEARNER`` change's context (`encode_peer_context`);
+the loop calls ``set_peer``/``remove_peer`` (optional methods of a network) as it applies
+them. Members whose change was compacted into a snapshot are found through ``resolve``
+(the node assembly looks them up in the store), retried at most once a second.
+
 Threads: `send` is called by the Raft loop thread only, and writes to a DEALER that thread
 owns (one per peer, send-only, ``ZMQ_IMMEDIATE``: frames for an unconnected peer are
 dropped, not queued, as Raft resends what matters). That saves a hand-off to an I/O thread
@@ -17,8 +23,10 @@ reconnects them.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,7 +39,14 @@ from transport.client import Client
 from transport.codec import encode
 from transport.keys import KeyPair
 
-__all__ = ["CurvePeers", "Peer", "PeerNetwork", "propose_reply_error"]
+__all__ = [
+    "CurvePeers",
+    "Peer",
+    "PeerNetwork",
+    "decode_peer_context",
+    "encode_peer_context",
+    "propose_reply_error",
+]
 
 MESSAGES = "raft.messages"
 PROPOSE = "raft.propose"
@@ -44,6 +59,22 @@ class Peer:
     id: int
     addr: str  # e.g. tcp://127.0.0.1:4242
     server_key: bytes  # Z85 public key of the peer's endpoint
+
+
+def encode_peer_context(peer: Peer) -> bytes:
+    """A conf change's context carrying a new member's address and server key."""
+    return json.dumps({"addr": peer.addr, "key": peer.server_key.decode("ascii")}).encode()
+
+
+def decode_peer_context(node_id: int, context: bytes) -> Peer | None:
+    """The `Peer` in a conf change's context, or None (no context, or not ours)."""
+    if not context:
+        return None
+    try:
+        doc = json.loads(context)
+        return Peer(node_id, str(doc["addr"]), str(doc["key"]).encode("ascii"))
+    except (ValueError, KeyError, TypeError, UnicodeError):
+        return None
 
 
 class PeerNetwork(Protocol):
@@ -77,9 +108,14 @@ class CurvePeers:
         keypair: KeyPair,
         *,
         forward_timeout: float = 5.0,
+        resolve: Callable[[int], Peer | None] | None = None,
+        resolve_every: float = 1.0,
     ) -> None:
         self._id = node_id
         self._peers = {pid: p for pid, p in peers.items() if pid != node_id}
+        self._resolve = resolve
+        self._resolve_every = resolve_every
+        self._unresolved: dict[int, float] = {}
         self._keypair = keypair
         self._forward_timeout = forward_timeout
         self._clients: dict[int, Client] = {}
@@ -89,11 +125,52 @@ class CurvePeers:
         self._lock = threading.Lock()
         self._closed = False
 
+    def _peer(self, dst: int) -> Peer | None:
+        peer = self._peers.get(dst)
+        if peer is not None or self._resolve is None or dst == self._id:
+            return peer
+        now = time.monotonic()
+        if now - self._unresolved.get(dst, -self._resolve_every) < self._resolve_every:
+            return None
+        try:
+            peer = self._resolve(dst)
+        except Exception:
+            peer = None
+        if peer is None:
+            self._unresolved[dst] = now
+            return None
+        self._unresolved.pop(dst, None)
+        self._peers[dst] = peer
+        return peer
+
+    def set_peer(self, peer: Peer) -> None:
+        """Add a member, or change its address or key (its sockets are reopened)."""
+        if peer.id == self._id:
+            return
+        if self._peers.get(peer.id) == peer:
+            return
+        self._drop(peer.id)
+        self._peers[peer.id] = peer
+        self._unresolved.pop(peer.id, None)
+
+    def remove_peer(self, node_id: int) -> None:
+        self._drop(node_id)
+        self._peers.pop(node_id, None)
+
+    def _drop(self, dst: int) -> None:
+        with self._lock:
+            client = self._clients.pop(dst, None)
+            sock = self._dealers.pop(dst, None)
+        if client is not None:
+            client.close()
+        if sock is not None:
+            sock.close(linger=0)
+
     def _client(self, dst: int) -> Client | None:
         client = self._clients.get(dst)
         if client is not None:
             return client
-        peer = self._peers.get(dst)
+        peer = self._peer(dst)
         if peer is None:
             return None
         with self._lock:
@@ -112,7 +189,7 @@ class CurvePeers:
         return client
 
     def _dealer(self, dst: int) -> zmq.Socket[bytes] | None:
-        peer = self._peers.get(dst)
+        peer = self._peer(dst)
         if peer is None or self._closed:
             return None
         sock = self._context.socket(zmq.DEALER)

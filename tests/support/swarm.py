@@ -7,8 +7,13 @@
                       "--detach", "busybox", "sleep", "300")
         poll(lambda: running(node.ctl_json("service", "ps", "web")) == 3, "3 running")
 
-Each node gets its own state dir under the test's tmp dir, a free 127.0.0.1 port and its
-control socket in the state dir; it logs JSON lines to ``<name>.log`` next to it. ``swarmctl``
+Several nodes form one cluster by token (``Swarm.start_cluster``): the first manager
+initializes it, the others join with the tokens ``swarmctl cluster join-token -q`` prints;
+workers have no control socket, so they are watched through a manager's ``node ls``.
+
+Each node gets its own state dir under the test's tmp dir, a free 127.0.0.1 port (and the
+next one, for a manager's join-hello endpoint) and its control socket in the state dir; it
+logs JSON lines to ``<name>.log`` next to it. ``swarmctl``
 runs as a real process with ``--format json``. Waiting is always ``poll`` with a deadline.
 ``Swarm.cleanup`` (also on ``__exit__``) kills every node it started and then whatever they
 ran: the processes recorded by the process executor, and Docker containers labelled with
@@ -38,10 +43,12 @@ __all__ = [
     "Swarm",
     "SwarmNode",
     "free_port",
+    "free_port_pair",
     "kill_recorded_processes",
     "node_containers",
     "poll",
     "remove_node_containers",
+    "run_node_once",
     "swarmctl",
 ]
 
@@ -93,11 +100,53 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def free_port_pair() -> int:
+    """A free port whose successor is free too (a manager's join-hello endpoint)."""
+    for _ in range(100):
+        port = free_port()
+        if port >= 65535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no pair of free ports found")
+
+
 def swarmctl(
     socket_path: Path, *args: str, timeout: float = DEADLINE * 2
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "cli.ctl", "--socket", str(socket_path), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def run_node_once(
+    state_dir: Path, *args: str, timeout: float = DEADLINE
+) -> subprocess.CompletedProcess[str]:
+    """Run ``swarm-node`` with ``args`` until it exits by itself (a refused join)."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli.node_main",
+            "--state-dir",
+            str(state_dir),
+            "--listen-remote-api",
+            f"127.0.0.1:{free_port_pair()}",
+            "--executor",
+            "process",
+            "--log-format",
+            "json",
+            *args,
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -167,6 +216,16 @@ class SwarmNode:
     @property
     def node_id(self) -> str:
         return (self.state_dir / "node_id").read_text().strip()
+
+    def join_args(self, token: str) -> tuple[str, ...]:
+        """The flags another node uses to join through this manager."""
+        return ("--join-addr", self.remote_api, "--join-token", token)
+
+    def join_token(self, role: str) -> str:
+        result = self.ctl("cluster", "join-token", "-q", role)
+        if result.returncode != 0:
+            raise CtlError(("cluster", "join-token", "-q", role), result)
+        return result.stdout.strip()
 
     # -- process ------------------------------------------------------------------------
     def start(self, *, wait: bool = True) -> SwarmNode:
@@ -305,11 +364,108 @@ class Swarm:
             self.tmp_path / name,
             self.tmp_path,
             executor=executor,
-            port=free_port(),
+            port=free_port_pair(),
             extra=extra,
         )
         self.nodes.append(node)
         return node.start(wait=wait)
+
+    # -- clusters -----------------------------------------------------------------------
+    def start_cluster(
+        self,
+        managers: int = 3,
+        workers: int = 2,
+        *,
+        executor: str = "process",
+        heartbeat_period: str | None = None,
+        timeout: float = 60.0,
+    ) -> list[SwarmNode]:
+        """``managers`` managers (``m1`` initializes) and ``workers`` workers (``w1``...)
+        joined by token; returns once ``node ls`` shows them all READY, every manager
+        reachable and one leader."""
+        first = self.start_node("m1", executor=executor)
+        first.wait_ready()
+        if heartbeat_period is not None:
+            first.ctl_json("cluster", "update", "--heartbeat-period", heartbeat_period)
+        manager_token = first.join_token("manager")
+        worker_token = first.join_token("worker")
+        for i in range(2, managers + 1):
+            self.join(f"m{i}", first, manager_token, executor=executor)
+        for i in range(1, workers + 1):
+            self.join(f"w{i}", first, worker_token, executor=executor)
+        self.wait_cluster(managers, workers, timeout=timeout)
+        return list(self.nodes)
+
+    def join(
+        self,
+        name: str,
+        via: SwarmNode,
+        token: str,
+        *,
+        executor: str = "process",
+        wait: bool = True,
+    ) -> SwarmNode:
+        return self.start_node(name, executor=executor, extra=via.join_args(token), wait=wait)
+
+    @property
+    def managers(self) -> list[SwarmNode]:
+        return [n for n in self.nodes if n.socket.exists() and n._alive()]
+
+    def ctl_json(self, *args: str) -> Any:
+        """``ctl_json`` on the first live manager that answers."""
+        last: Exception | None = None
+        for node in self.managers:
+            try:
+                return node.ctl_json(*args)
+            except CtlError as exc:
+                last = exc
+        raise last or AssertionError("no live manager")
+
+    def node_rows(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self.ctl_json("node", "ls")
+        return rows
+
+    def leader(self) -> SwarmNode | None:
+        """The node ``node ls`` marks the leader (on a live manager's view)."""
+        by_id = {n.node_id: n for n in self.nodes if (n.state_dir / "node_id").exists()}
+        for row in self.node_rows():
+            ms = row.get("manager_status")
+            if ms and ms.get("leader") and row["id"] in by_id:
+                node = by_id[row["id"]]
+                if node._alive():
+                    return node
+        return None
+
+    def wait_cluster(self, managers: int, workers: int, *, timeout: float = 60.0) -> None:
+        seen: list[Any] = []
+
+        def formed() -> bool:
+            rows = self.node_rows()
+            seen[:] = [
+                (
+                    r["hostname"],
+                    r["status"],
+                    r["manager_status"] and r["manager_status"]["leader"],
+                    r["manager_status"] and r["manager_status"]["reachability"],
+                )
+                for r in rows
+            ]
+            ready = [r for r in rows if r["status"] == "ready"]
+            mgrs = [r for r in rows if r["manager_status"]]
+            reachable = [r for r in mgrs if r["manager_status"]["reachability"] == "reachable"]
+            leaders = [r for r in mgrs if r["manager_status"]["leader"]]
+            return (
+                len(rows) == managers + workers
+                and len(ready) == managers + workers
+                and len(mgrs) == managers
+                and len(reachable) == managers
+                and len(leaders) == 1
+            )
+
+        try:
+            poll(formed, f"{managers} managers and {workers} workers ready", timeout, interval=0.3)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; last node ls: {seen}") from None
 
     def cleanup(self) -> None:
         ids = []

@@ -1,0 +1,331 @@
+"""Managers joining the Raft group, and the leader keeping ``Node.manager_status`` current.
+
+Rules:
+- A manager that joined with a manager token starts with an empty Raft log; it is not a
+  member until the leader adds it. Before it opens its Raft storage the first time it asks
+  a manager with ``raft.join`` (`JoinAsker`: its Raft id and advertised address; the
+  caller's CURVE key, checked by authorization to hold a *manager* certificate, is its
+  Raft server key); the reply carries the group's *bootstrap voters*, the configuration
+  the log starts from (the founder), which the joiner's storage starts with (a snapshot
+  from the leader replaces it; starting with no configuration would let the joiner, once
+  promoted, count itself as the only voter). `RaftJoiner` keeps asking until its Raft node
+  sees itself in the configuration (the add may be lost in a leader change). A non-leader
+  answers with the leader's address when it knows it.
+- `raft_join_handler` (every manager's remote endpoint): on the leader, `RaftNode.add_member`
+  proposes ``ADD_LEARNER`` with the peer's address and key in the change's context (every
+  manager's peer table follows applied changes), then records ``manager_status`` (Raft id,
+  address) on the joiner's Node, which is how peers are found again after a restart.
+- `ManagerStatusKeeper` (leader-only, periodic): from the leader's `RaftStatus`, writes
+  each manager's ``leader`` flag and reachability, only when they change; and promotes a
+  learner whose Node wants the manager role once its match index is within
+  `PROMOTE_GAP` of the leader's last index (``PROMOTE`` conf change).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Final
+
+from actors.ca.authorization import ClusterAdmission
+from actors.leader_group import RaftHolder
+from actors.log import get_logger
+from actors.raft_node.peers import Peer
+from actors.raft_node.types import ConfChange, ConfChangeType
+from actors.store import MemoryStore, WriteTx, nodes
+from actors.supervisor import ChildContext, SupervisedActor
+from api.enums import NodeRole, Reachability
+from api.errors import TransportError
+from api.objects import ManagerStatus, Node
+from transport.client import Client
+from transport.endpoint import Handler, Request
+from transport.keys import KeyPair
+
+__all__ = [
+    "PROMOTE_GAP",
+    "RAFT_JOIN",
+    "JoinAsker",
+    "ManagerStatusKeeper",
+    "RaftJoiner",
+    "raft_join_handler",
+]
+
+RAFT_JOIN: Final = "raft.join"
+PROMOTE_GAP: Final = 20  # entries a learner may lag and still be promoted
+KEEPER_INTERVAL: Final = 0.5
+
+_log = get_logger("node")
+
+ManagerList = Callable[[], Sequence[Mapping[str, str]]]
+
+
+def _host_port(addr: str) -> str:
+    return addr.split("://", 1)[-1]
+
+
+def _tcp(addr: str) -> str:
+    return addr if "://" in addr else f"tcp://{addr}"
+
+
+# --- the leader's side --------------------------------------------------------------------
+
+
+def raft_join_handler(
+    raft: RaftHolder,
+    store: MemoryStore,
+    admission: ClusterAdmission,
+    managers: ManagerList,
+    bootstrap_voters: Callable[[], Sequence[int]],
+    *,
+    timeout: float = 10.0,
+) -> Handler:
+    def handle(request: Request) -> Mapping[str, Any] | None:
+        node = raft.node
+        body = request.body
+        key = request.peer_key
+        info = admission.lookup(key) if key is not None else None
+        if info is None or key is None or info.node_id != body["node_id"]:
+            request.error("unauthorized", "raft.join must come from the joining node's own key")
+            return None
+        if node is None:
+            request.error("unavailable", "raft is not running on this manager")
+            return None
+        if not node.is_leader:
+            leader = node.leader_id
+            for m in managers():
+                if leader and m.get("raft_id") == str(leader):
+                    return {"ok": False, "leader_addr": m["addr"], "leader_key": m["server_key"]}
+            return {"ok": False}
+        raft_id, addr = int(body["raft_id"]), _tcp(str(body["addr"]))
+        try:
+            index = node.add_member(Peer(raft_id, addr, key)).result(timeout)
+        except Exception as exc:  # pending change, lost leadership, timeout: the joiner retries
+            request.error("unavailable", f"cannot add the member yet: {exc}")
+            return None
+        status = ManagerStatus(raft_id=raft_id, addr=_host_port(addr))
+
+        def record(tx: WriteTx) -> None:
+            current = nodes.get(tx, info.node_id)
+            if current is None:
+                return
+            ms = current.manager_status
+            if ms is None or (ms.raft_id, ms.addr) != (raft_id, status.addr):
+                tx.update(replace(current, manager_status=status))
+
+        store.update(record)
+        _log.info("raft.member.added", node=info.node_id, raft_id=raft_id, addr=addr, index=index)
+        return {"ok": True, "index": index, "voters": list(bootstrap_voters())}
+
+    return handle
+
+
+# --- the joiner's side --------------------------------------------------------------------
+
+
+class JoinAsker:
+    """One node's ``raft.join`` requests to the managers it knows, leader first."""
+
+    def __init__(
+        self,
+        *,
+        node_id: str,
+        raft_id: int,
+        advertise: str,
+        keypair: KeyPair,
+        managers: ManagerList,
+        request_timeout: float = 12.0,
+    ) -> None:
+        self._body = {"node_id": node_id, "raft_id": raft_id, "addr": advertise}
+        self._raft_id = raft_id
+        self._keypair = keypair
+        self._managers = managers
+        self._timeout = request_timeout
+        self._hint: tuple[str, str] | None = None
+
+    def round(self, halt: threading.Event | None = None) -> dict[str, Any] | None:
+        """Ask each manager in turn (the leader a previous reply named first); the first
+        ``ok`` reply, or None."""
+        candidates: list[tuple[str, str]] = [self._hint] if self._hint else []
+        for m in self._managers():
+            entry = (m["addr"], m["server_key"])
+            if m.get("raft_id") != str(self._raft_id) and entry not in candidates:
+                candidates.append(entry)
+        self._hint = None
+        for addr, key in candidates:
+            if halt is not None and halt.is_set():
+                return None
+            reply = self._ask(addr, key)
+            if reply is None:
+                continue
+            if reply.get("ok"):
+                _log.info("raft.join.accepted", manager=addr, index=reply.get("index"))
+                return reply
+            if reply.get("leader_addr"):
+                self._hint = (str(reply["leader_addr"]), str(reply["leader_key"]))
+                return None
+        return None
+
+    def until_accepted(self, deadline: float, interval: float = 0.5) -> dict[str, Any]:
+        """Rounds until one is accepted; TimeoutError after ``deadline`` (monotonic)."""
+        while True:
+            reply = self.round()
+            if reply is not None:
+                return reply
+            if time.monotonic() + interval > deadline:
+                raise TimeoutError("no manager added this node to the Raft group")
+            time.sleep(interval)
+
+    def _ask(self, addr: str, key: str) -> dict[str, Any] | None:
+        try:
+            with Client(
+                addr, server_key=key.encode("ascii"), keypair=self._keypair, timeout=self._timeout
+            ) as client:
+                return client.request(RAFT_JOIN, self._body)
+        except TransportError as exc:
+            _log.info("raft.join.retrying", manager=addr, error=str(exc)[:200])
+            return None
+
+
+class RaftJoiner(SupervisedActor):
+    """Asks the managers to add this node to the Raft group until it is a member."""
+
+    def __init__(
+        self,
+        ctx: ChildContext | None,
+        *,
+        raft: RaftHolder,
+        raft_id: int,
+        asker: JoinAsker,
+        interval: float = 1.0,
+    ) -> None:
+        super().__init__(ctx)
+        self._raft = raft
+        self._raft_id = raft_id
+        self._asker = asker
+        self._interval = interval
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def on_start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="raft-join", daemon=True)
+        self._thread.start()
+
+    def on_stop(self) -> None:
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+
+    def _member(self) -> bool:
+        node = self._raft.node
+        if node is None:
+            return False
+        try:
+            status = node.status(2.0)
+        except Exception:
+            return False
+        return self._raft_id in (*status.voters, *status.learners)
+
+    def _run(self) -> None:
+        while not self._halt.is_set():
+            if self._member():
+                _log.info("raft.join.member", raft_id=self._raft_id)
+                return
+            self._asker.round(self._halt)
+            self._halt.wait(self._interval)
+
+
+# --- the leader keeps manager_status current ----------------------------------------------
+
+
+class ManagerStatusKeeper(SupervisedActor):
+    """Leader-only: manager reachability and leader flags; learner promotion."""
+
+    def __init__(
+        self,
+        ctx: ChildContext | None,
+        store: MemoryStore,
+        raft: RaftHolder,
+        *,
+        interval: float = KEEPER_INTERVAL,
+    ) -> None:
+        super().__init__(ctx)
+        self._store = store
+        self._raft = raft
+        self._interval = interval
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def on_start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="manager-status", daemon=True)
+        self._thread.start()
+
+    def on_stop(self) -> None:
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._halt.wait(self._interval):
+            try:
+                self.round()
+            except Exception as exc:  # not leader any more, a conflict: try next round
+                _log.info("node.manager_status.skipped", error=str(exc)[:200])
+
+    def round(self) -> None:
+        node = self._raft.node
+        if node is None:
+            return
+        status = node.status(5.0)
+        if not status.is_leader:
+            return
+        members = set(status.voters) | set(status.learners)
+        reach = {node.id: Reachability.REACHABLE}
+        for pid, peer in status.peers.items():
+            reach[pid] = Reachability.REACHABLE if peer.reachable else Reachability.UNREACHABLE
+
+        def wanted(n: Node) -> ManagerStatus | None:
+            ms = n.manager_status
+            if ms is None or not ms.raft_id:
+                return None
+            if ms.raft_id in members:
+                want = replace(
+                    ms,
+                    leader=ms.raft_id == node.id,
+                    reachability=reach.get(ms.raft_id, ms.reachability),
+                )
+            else:
+                want = replace(ms, leader=False, reachability=Reachability.UNKNOWN)
+            return want if want != ms else None
+
+        all_nodes = self._store.view(nodes.list_all)
+        if any(wanted(n) is not None for n in all_nodes):
+
+            def write(tx: WriteTx) -> None:
+                for n in nodes.list_all(tx):
+                    want = wanted(n)
+                    if want is not None:
+                        tx.update(replace(n, manager_status=want))
+
+            self._store.update(write)
+        self._promote(node, status, all_nodes)
+
+    def _promote(self, node: Any, status: Any, all_nodes: Sequence[Node]) -> None:
+        wants = {
+            n.manager_status.raft_id
+            for n in all_nodes
+            if n.manager_status is not None and n.spec.desired_role is NodeRole.MANAGER
+        }
+        for pid in status.learners:
+            peer = status.peers.get(pid)
+            if pid not in wants or peer is None or peer.match is None:
+                continue
+            if peer.match + PROMOTE_GAP >= status.last_index:
+                with contextlib.suppress(Exception):
+                    index = node.propose_conf_change(
+                        ConfChange(ConfChangeType.PROMOTE, pid)
+                    ).result(5.0)
+                    _log.info("raft.learner.promoted", raft_id=pid, index=index)
+                return  # one change at a time

@@ -1,0 +1,245 @@
+"""How a node gets its cluster identity before anything starts: init, join or resume.
+
+`prepare_node` decides from the state dir and the flags:
+
+- **resume**: the state dir holds a node certificate (`actors.ca.node_certs`): load and
+  check it; the role is the certificate's. ``--join-addr`` is then ignored (logged).
+- **join**: ``--join-addr``/``--join-token`` and no certificate: run the join client
+  (`actors.ca.join.join_cluster`: the CA pinned by the token's digest before anything is
+  trusted); the certificate, keys and node id land in the state dir. Failures raise
+  `JoinError`, whose message ``swarm-node`` prints before exiting non-zero.
+- **init**: neither: bootstrap the cluster's security (`bootstrap_cluster_security`: root
+  CA, join tokens, this manager's certificate binding its existing CURVE key), write the
+  node's certificate files, and keep the new Cluster object (with the CA key) in
+  STATE_DIR/cluster_init.json (0600) until the leader group has written it to the store
+  (`InitialCluster.committed` removes the file), so a crash in between loses nothing.
+
+The manager list (STATE_DIR/managers.json, 0600) is what a node knows about the managers
+from its join reply (later from the store or its sessions): ``addr`` (tcp://), CURVE
+``server_key``, ``raft_id`` and ``certificate`` (PEM) of each. A worker's agent and a
+joining manager's Raft start from it after a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from actors.ca.join import JoinError, join_cluster
+from actors.ca.keystore import write_private_file
+from actors.ca.node_certs import (
+    NodeCertificates,
+    NodeCertsError,
+    load_node_certs,
+    node_certs_exist,
+    write_node_certs,
+)
+from actors.ca.service import bootstrap_cluster_security
+from actors.identity import IdentityError, NodeIdentity, load_or_create_identity
+from actors.log import get_logger
+from api.enums import NodeRole
+from api.ids import new_id
+from api.objects import Cluster, JoinTokens, RootCA
+from api.specs import ClusterSpec
+
+__all__ = [
+    "INIT_FILE",
+    "MANAGERS_FILE",
+    "InitialCluster",
+    "JoinError",
+    "NodeStartup",
+    "prepare_node",
+    "read_managers",
+    "write_managers",
+]
+
+INIT_FILE: Final = "cluster_init.json"
+MANAGERS_FILE: Final = "managers.json"
+
+ManagerEntry = Mapping[str, str]
+
+_log = get_logger("node")
+
+
+class InitialCluster:
+    """The Cluster object cluster init created, until the store holds it."""
+
+    def __init__(self, path: Path, cluster: Cluster | None) -> None:
+        self.path = path
+        self.cluster = cluster
+
+    def committed(self) -> None:
+        """The store holds the cluster now: forget the file (it holds the CA key)."""
+        if self.cluster is not None:
+            self.path.unlink(missing_ok=True)
+            self.cluster = None
+
+    @staticmethod
+    def write(path: Path, cluster: Cluster) -> None:
+        doc = {
+            "id": cluster.id,
+            "name": cluster.spec.name,
+            "ca_cert": cluster.root_ca.ca_cert.decode("ascii"),
+            "ca_key": cluster.root_ca.ca_key.decode("ascii"),
+            "ca_cert_hash": cluster.root_ca.ca_cert_hash,
+            "worker": cluster.join_tokens.worker,
+            "manager": cluster.join_tokens.manager,
+        }
+        write_private_file(path, json.dumps(doc).encode())
+
+    @classmethod
+    def read(cls, path: Path) -> InitialCluster:
+        if not path.exists():
+            return cls(path, None)
+        try:
+            doc = json.loads(path.read_text())
+            cluster = Cluster(
+                id=str(doc["id"]),
+                spec=ClusterSpec(name=str(doc["name"])),
+                root_ca=RootCA(
+                    ca_cert=str(doc["ca_cert"]).encode("ascii"),
+                    ca_key=str(doc["ca_key"]).encode("ascii"),
+                    ca_cert_hash=str(doc["ca_cert_hash"]),
+                ),
+                join_tokens=JoinTokens(worker=str(doc["worker"]), manager=str(doc["manager"])),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IdentityError(f"{path} is not a valid cluster init file: {exc}") from None
+        return cls(path, cluster)
+
+
+@dataclass(frozen=True)
+class NodeStartup:
+    """Everything about the node's place in the cluster that the assembly needs."""
+
+    identity: NodeIdentity
+    certs: NodeCertificates
+    managers: tuple[ManagerEntry, ...]
+    initial_cluster: InitialCluster
+    mode: str  # init | join | resume
+
+    @property
+    def role(self) -> NodeRole:
+        return self.certs.info.role
+
+    @property
+    def cluster_id(self) -> str:
+        return self.certs.info.cluster_id
+
+
+def read_managers(state_dir: Path) -> tuple[ManagerEntry, ...]:
+    path = Path(state_dir) / MANAGERS_FILE
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        return ()
+    except (OSError, ValueError) as exc:
+        _log.warning("node.managers.unreadable", path=str(path), error=str(exc))
+        return ()
+    if not isinstance(doc, list):
+        return ()
+    return tuple(
+        {str(k): str(v) for k, v in m.items()}
+        for m in doc
+        if isinstance(m, dict) and m.get("addr") and m.get("server_key")
+    )
+
+
+def write_managers(state_dir: Path, managers: Sequence[ManagerEntry]) -> None:
+    entries = [dict(m) for m in managers if m.get("addr") and m.get("server_key")]
+    if entries:
+        write_private_file(Path(state_dir) / MANAGERS_FILE, json.dumps(entries).encode())
+
+
+def _load(state_dir: Path, clock: Callable[[], float]) -> NodeCertificates:
+    try:
+        return load_node_certs(state_dir, now=clock())
+    except NodeCertsError as exc:
+        raise IdentityError(str(exc)) from None
+
+
+def prepare_node(
+    state_dir: Path,
+    *,
+    hostname: str,
+    advertise_addr: str,
+    join_addr: str | None = None,
+    join_token: str | None = None,
+    join_timeout: float = 10.0,
+    clock: Callable[[], float] = time.time,
+) -> NodeStartup:
+    """Resume, join or init (see the module docstring). Raises `JoinError` when joining
+    fails, `IdentityError` when the state dir cannot be used."""
+    state_dir = Path(state_dir)
+    init_file = state_dir / INIT_FILE
+    if node_certs_exist(state_dir):
+        if join_addr:
+            _log.warning("node.join.ignored", reason="the state dir already holds a node")
+        load_or_create_identity(state_dir)  # checks the node id and key files first
+        certs = _load(state_dir, clock)
+        return NodeStartup(
+            NodeIdentity(certs.node_id, certs.keypair),
+            certs,
+            read_managers(state_dir),
+            InitialCluster.read(init_file),
+            "resume",
+        )
+    if join_addr:
+        if not join_token:
+            raise JoinError("invalid_token", "--join-addr needs --join-token")
+        result = join_cluster(
+            join_addr,
+            join_token,
+            state_dir=state_dir,
+            hostname=hostname,
+            advertise_addr=advertise_addr,
+            timeout=join_timeout,
+            clock=clock,
+        )
+        write_managers(state_dir, result.managers)
+        certs = _load(state_dir, clock)
+        return NodeStartup(
+            NodeIdentity(certs.node_id, certs.keypair),
+            certs,
+            tuple(result.managers),
+            InitialCluster(init_file, None),
+            "join",
+        )
+    identity = load_or_create_identity(state_dir)
+    rng = secrets.SystemRandom()
+    cluster_id = new_id(rng)
+    security = bootstrap_cluster_security(
+        clock(),
+        rng,
+        cluster_id=cluster_id,
+        node_id=identity.node_id,
+        curve_public_key=identity.keypair.public,
+    )
+    cluster = security.cluster(Cluster(id=cluster_id, spec=ClusterSpec(name="default")))
+    InitialCluster.write(init_file, cluster)
+    write_node_certs(
+        state_dir,
+        node_id=identity.node_id,
+        ca_cert=security.ca.cert_pem,
+        cert=security.node_cert.cert_pem,
+        key=security.node_key,
+        keypair=identity.keypair,
+    )
+    _log.info("node.cluster.initialized", cluster_id=cluster_id)
+    certs = _load(state_dir, clock)
+    return NodeStartup(identity, certs, (), InitialCluster(init_file, cluster), "init")
+
+
+def manager_entry(addr: str, server_key: bytes, raft_id: int, certificate: bytes) -> dict[str, Any]:
+    """One manager-list entry (all strings, as the wire's manager address allows extras)."""
+    return {
+        "addr": addr,
+        "server_key": server_key.decode("ascii"),
+        "raft_id": str(raft_id),
+        "certificate": certificate.decode("ascii"),
+    }

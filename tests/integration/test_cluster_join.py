@@ -1,0 +1,121 @@
+"""Several real ``swarm-node`` processes form one cluster by token (issue 5: join, roles,
+admission, ``node ls`` reachability; ``cluster join-token``, ``cluster update``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.swarm import Swarm, poll, run_node_once
+
+
+@pytest.fixture
+def swarm(tmp_path: Path) -> Iterator[Swarm]:
+    with Swarm(tmp_path) as s:
+        yield s
+
+
+def test_three_managers_and_two_workers_form_a_cluster(swarm: Swarm) -> None:
+    swarm.start_cluster(managers=3, workers=2)
+    rows = swarm.node_rows()
+    assert sorted(r["hostname"] for r in rows) == ["m1", "m2", "m3", "w1", "w2"]
+    assert {r["hostname"]: r["role"] for r in rows} == {
+        "m1": "manager",
+        "m2": "manager",
+        "m3": "manager",
+        "w1": "worker",
+        "w2": "worker",
+    }
+    assert all(r["status"] == "ready" for r in rows)
+    managers = [r for r in rows if r["manager_status"]]
+    assert len(managers) == 3
+    assert all(m["manager_status"]["reachability"] == "reachable" for m in managers)
+    assert sum(m["manager_status"]["leader"] for m in managers) == 1
+    # every manager serves the control API from its own store, and sees the same cluster
+    for node in swarm.nodes[:3]:
+        poll(lambda n=node: len(n.ctl_json("node", "ls")) == 5, f"{node.name}: 5 nodes")
+    # workers run no control socket and no Raft
+    for node in swarm.nodes[3:]:
+        assert not node.socket.exists()
+        assert not (node.state_dir / "raft").exists()
+
+
+def test_bad_tokens_are_refused_with_one_clear_line(swarm: Swarm, tmp_path: Path) -> None:
+    m1 = swarm.start_node("m1")
+    m1.wait_ready()
+    worker_token = m1.join_token("worker")
+    digest = worker_token.split("-")[2]
+    other = swarm.start_node("other")
+    other.wait_ready()
+    foreign = other.join_token("manager")
+    rotated = m1.join_token("manager")
+    assert m1.ctl_json("cluster", "join-token", "manager", "--rotate")["token"] != rotated
+
+    cases = {
+        "wrong": (f"SWMTKN-1-{digest}-{'1' * 25}", "invalid_token"),
+        "rotated": (rotated, "invalid_token"),
+        "forged": ("SWMTKN-1-not-a-real-token", "invalid_token"),
+        "foreign": (foreign, "wrong_cluster"),
+    }
+    for name, (token, _code) in cases.items():
+        result = run_node_once(tmp_path / f"bad-{name}", *m1.join_args(token))
+        assert result.returncode != 0, name
+        lines = result.stderr.strip().splitlines()
+        last = lines[-1]
+        assert last.startswith("swarm-node: cannot join the cluster: "), (name, last)
+        assert not (tmp_path / f"bad-{name}" / "node_id").exists(), name
+    joined = [r["hostname"] for r in m1.ctl_json("node", "ls")]
+    assert joined == ["m1"]
+
+
+def test_token_rotation_does_not_affect_joined_nodes(swarm: Swarm) -> None:
+    m1 = swarm.start_node("m1")
+    m1.wait_ready()
+    token = m1.join_token("worker")
+    w1 = swarm.join("w1", m1, token)
+    swarm.wait_cluster(1, 1)
+    new = m1.ctl_json("cluster", "join-token", "worker", "--rotate")["token"]
+    assert new != token and m1.join_token("worker") == new
+    tokens = m1.ctl_json("cluster", "inspect")["join_tokens"]
+    assert tokens["worker"] == new and tokens["manager"].startswith("SWMTKN-1-")
+    w1.kill()
+    w1.start()  # resumes with its certificate: no token needed
+    poll(
+        lambda: any(
+            r["hostname"] == "w1" and r["status"] == "ready" for r in m1.ctl_json("node", "ls")
+        ),
+        "w1 ready again",
+    )
+    assert len(m1.ctl_json("node", "ls")) == 2  # the same node, not a second one
+    w2 = swarm.join("w2", m1, new)
+    assert w2.node_id != w1.node_id
+    swarm.wait_cluster(1, 2)
+
+
+def test_cluster_update_changes_settings(swarm: Swarm) -> None:
+    m1 = swarm.start_node("m1")
+    m1.wait_ready()
+    cluster = m1.ctl_json(
+        "cluster",
+        "update",
+        "--heartbeat-period",
+        "1s",
+        "--task-history-limit",
+        "2",
+        "--snapshot-interval",
+        "500",
+        "--cert-expiry",
+        "2h",
+    )
+    spec = cluster["spec"]
+    assert spec["dispatcher"]["heartbeat_period"] == 1.0
+    assert spec["orchestration"]["task_history_retention_limit"] == 2
+    assert spec["raft"]["snapshot_interval"] == 500
+    assert spec["ca_config"]["node_cert_expiry"] == 7200.0
+    assert "ca_key" not in cluster["root_ca"]
+    too_short = m1.ctl("cluster", "update", "--cert-expiry", "10m")
+    assert too_short.returncode != 0 and len(too_short.stderr.strip().splitlines()) == 1
+    nothing = m1.ctl("cluster", "update")
+    assert nothing.returncode != 0
