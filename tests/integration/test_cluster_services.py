@@ -1,0 +1,137 @@
+"""Services on a multi-node cluster of real processes (process executor): global services
+follow the nodes, replicas spread, a follower's control socket works (writes forwarded to
+the leader), and losing the leader (kill -9) or a worker loses no slot and no write."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.swarm import Swarm, SwarmNode, poll
+
+IMAGE = "busybox"
+LONG = 90.0
+
+
+def create(node: SwarmNode, name: str, *flags: str) -> None:
+    node.ctl_json("service", "create", "--name", name, "--detach", *flags, IMAGE, "sleep", "600")
+
+
+def running(node: SwarmNode, service: str) -> list[dict[str, Any]]:
+    return node.running(service)
+
+
+def slots_converged(node: SwarmNode, service: str, replicas: int, dead: set[str]) -> bool:
+    """Slots 1..replicas each have exactly one task meant to run, and it runs on a live
+    node."""
+    rows = node.tasks(service)
+    wanted = Counter(t["slot"] for t in rows if t["desired_state"] == "running")
+    if sorted(wanted) != list(range(1, replicas + 1)) or any(c != 1 for c in wanted.values()):
+        return False
+    live = [
+        t
+        for t in rows
+        if t["desired_state"] == "running" and t["state"] == "running" and t["node_id"] not in dead
+    ]
+    return len(live) == replicas
+
+
+def follower(swarm: Swarm) -> SwarmNode:
+    leader = swarm.leader()
+    assert leader is not None
+    return next(n for n in swarm.managers if n is not leader)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swarm]:
+    with Swarm(tmp_path_factory.mktemp("cluster")) as swarm:
+        swarm.start_cluster(managers=3, workers=2)
+        yield swarm
+
+
+def test_a_global_service_runs_once_per_node_and_follows_a_joiner(cluster: Swarm) -> None:
+    m1 = cluster.nodes[0]
+    create(m1, "everywhere", "--mode", "global")
+    ids = {r["id"] for r in cluster.node_rows()}
+    assert len(ids) == 5
+
+    def one_per_node(expected: set[str]) -> bool:
+        tasks = running(m1, "everywhere")
+        nodes = [t["node_id"] for t in tasks]
+        return len(nodes) == len(expected) and set(nodes) == expected
+
+    poll(lambda: one_per_node(ids), "5 global tasks on 5 nodes", LONG)
+    w3 = cluster.join("w3", m1, m1.join_token("worker"))
+    cluster.wait_cluster(3, 3)
+    poll(lambda: one_per_node(ids | {w3.node_id}), "6 global tasks on 6 nodes", LONG)
+
+
+def test_replicas_spread_and_a_follower_serves_the_control_api(cluster: Swarm) -> None:
+    via = follower(cluster)
+    nodes = len(cluster.node_rows())
+    create(via, "spread", "--replicas", str(nodes))
+    poll(lambda: len(running(via, "spread")) == nodes, f"{nodes} replicas running", LONG)
+    placed = Counter(t["node_id"] for t in running(via, "spread"))
+    assert len(placed) == nodes  # spread: one per node when they all fit
+    via.ctl_json("service", "scale", "spread=2", "--detach")
+    poll(lambda: slots_converged(via, "spread", 2, set()), "scaled to 2", LONG)
+    leader = cluster.leader()
+    assert leader is not None
+    assert {s["name"] for s in leader.ctl_json("service", "ls")} >= {"spread", "everywhere"}
+
+
+def test_leader_and_worker_kill_lose_no_slot_and_no_write(tmp_path: Path) -> None:
+    with Swarm(tmp_path) as swarm:
+        swarm.start_cluster(managers=3, workers=2, heartbeat_period="1s")
+        m1 = swarm.nodes[0]
+        create(m1, "web", "--replicas", "6")
+        poll(lambda: slots_converged(m1, "web", 6, set()), "6 replicas", LONG)
+        acked = []
+        for i in range(5):  # acknowledged writes, before the leader dies
+            create(follower(swarm), f"acked-{i}", "--replicas", "0")
+            acked.append(f"acked-{i}")
+
+        leader = swarm.leader()
+        assert leader is not None
+        old_id = leader.node_id
+        leader.kill()
+        dead = {old_id}
+
+        def new_leader() -> SwarmNode | None:
+            found = swarm.leader()
+            return found if found is not None and found.node_id != old_id else None
+
+        survivor = poll(new_leader, "a new leader", LONG)
+        names = {s["name"] for s in survivor.ctl_json("service", "ls")}
+        assert set(acked) <= names  # no acknowledged write lost
+        survivor.ctl_json("service", "scale", "web=9", "--detach")
+        poll(lambda: slots_converged(survivor, "web", 9, dead), "9 replicas after failover", LONG)
+        rows = {r["hostname"]: r for r in survivor.ctl_json("node", "ls")}
+        poll(
+            lambda: (
+                {r["hostname"]: r for r in survivor.ctl_json("node", "ls")}[leader.name]["status"]
+                == "down"
+            ),
+            "the old leader DOWN",
+            LONG,
+        )
+
+        worker = next(n for n in swarm.nodes if n.name == "w1")
+        on_worker = [t for t in running(survivor, "web") if t["node_id"] == worker.node_id]
+        assert on_worker, "spread placed a replica on w1"
+        worker.kill()
+        dead.add(worker.node_id)
+        poll(
+            lambda: (
+                {r["hostname"]: r for r in survivor.ctl_json("node", "ls")}["w1"]["status"]
+                == "down"
+            ),
+            "w1 DOWN after the heartbeat grace",
+            LONG,
+        )
+        poll(lambda: slots_converged(survivor, "web", 9, dead), "w1's replicas elsewhere", LONG)
+        assert rows  # node ls answered throughout
