@@ -100,6 +100,10 @@ def raft_join_handler(
                     return {"ok": False, "leader_addr": m["addr"], "leader_key": m["server_key"]}
             return {"ok": False}
         raft_id, addr = int(body["raft_id"]), _tcp(str(body["addr"]))
+        owner = _raft_id_owner(store, raft_id)
+        if owner is not None and owner != info.node_id:
+            request.error("invalid_argument", f"raft id {raft_id} belongs to node {owner}")
+            return None
         try:
             index = node.add_member(Peer(raft_id, addr, key)).result(timeout)
         except Exception as exc:  # pending change, lost leadership, timeout: the joiner retries
@@ -120,6 +124,15 @@ def raft_join_handler(
         return {"ok": True, "index": index, "voters": list(bootstrap_voters())}
 
     return handle
+
+
+def _raft_id_owner(store: MemoryStore, raft_id: int) -> str | None:
+    """The node whose ``manager_status`` holds ``raft_id`` (a manager may only re-announce
+    its own address, never take over another member's)."""
+    for n in store.view(nodes.list_all):
+        if n.manager_status is not None and n.manager_status.raft_id == raft_id:
+            return n.id
+    return None
 
 
 # --- the joiner's side --------------------------------------------------------------------
