@@ -135,3 +135,10 @@ def test_leader_and_worker_kill_lose_no_slot_and_no_write(tmp_path: Path) -> Non
         )
         poll(lambda: slots_converged(survivor, "web", 9, dead), "w1's replicas elsewhere", LONG)
         assert rows  # node ls answered throughout
+
+        # both come back with their state dirs: the old leader rejoins Raft as a follower
+        leader.start()
+        worker.start()
+        swarm.wait_cluster(3, 2, timeout=LONG)
+        assert swarm.leader() is not leader
+        poll(lambda: slots_converged(survivor, "web", 9, set()), "still 9 replicas", LONG)
