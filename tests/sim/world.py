@@ -44,11 +44,12 @@ class Faults:
 
 
 class World:
-    def __init__(self, seed: int, *, ticks: int = 700, quiet: int = 60) -> None:
+    def __init__(self, seed: int, *, ticks: int = 700, quiet: int = 60, settle: int = 240) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         r = self.rng
-        self.ticks, self.quiet = ticks, quiet
+        self.ticks, self.quiet, self.settle = ticks, quiet, settle
+        self.quiet_ticks = 0  # ticks the quiet period actually took
         self.f = Faults(
             drop=r.choice([0.0, 0.02, 0.1, 0.25]),
             dup=r.choice([0.0, 0.02, 0.1]),
@@ -122,8 +123,16 @@ class World:
         self.f.drop = self.f.dup = 0.0
         self.f.max_delay = 0
         self.f.crash = self.f.partition = self.f.conf_change = 0.0
-        for _ in range(self.quiet):
+        # Liveness: a leader committing in its own term. Elections are randomized, so no
+        # fixed bound holds for every seed: two voters whose timers restart together split
+        # the vote one time in ten, and each split costs another randomized timeout. The
+        # quiet period therefore runs at least `quiet` ticks, then up to `settle` more until
+        # a leader commits; a cluster that is really stuck still fails the check.
+        while self.quiet_ticks < self.quiet or (
+            self.quiet_ticks < self.quiet + self.settle and self.committing_leader() is None
+        ):
             self._tick()
+            self.quiet_ticks += 1
 
     def _tick(self) -> None:
         self.now += 1
@@ -260,6 +269,13 @@ class World:
             if c is not None and c.state == "leader" and (best is None or c.term > best.term):
                 best = c
         return best
+
+    def committing_leader(self) -> RaftCore | None:
+        """The leader of the highest term, if it has committed an entry of its own term."""
+        lead = self.leader()
+        if lead is not None and lead.term_at(lead.commit_index) == lead.term:
+            return lead
+        return None
 
     def _client_op(self) -> None:
         r = self.rng
