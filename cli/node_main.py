@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--listen-remote-api",
         default=DEFAULT_LISTEN_REMOTE_API,
         metavar="HOST:PORT",
-        help=f"address for other nodes (default: {DEFAULT_LISTEN_REMOTE_API})",
+        help=f"address for other nodes (default: {DEFAULT_LISTEN_REMOTE_API}); a manager "
+        "also serves the join-hello endpoint on PORT+1",
     )
     parser.add_argument(
         "--listen-control-api",

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from api.errors import RemoteError
 from tests.support.swarm import Swarm, poll, run_node_once
+from transport.client import Client
+from transport.keys import read_keypair
 
 
 @pytest.fixture
@@ -40,6 +43,32 @@ def test_three_managers_and_two_workers_form_a_cluster(swarm: Swarm) -> None:
     for node in swarm.nodes[3:]:
         assert not node.socket.exists()
         assert not (node.state_dir / "raft").exists()
+    # a worker's certified key may not speak Raft; a manager's may
+    m1, m2, w1 = swarm.nodes[0], swarm.nodes[1], swarm.nodes[3]
+    server_key = read_keypair(m1.state_dir / "keys" / "curve.key").public
+    for node, allowed in ((w1, False), (m2, True)):
+        keys = read_keypair(node.state_dir / "keys" / "curve.key")
+        with Client(
+            f"tcp://{m1.remote_api}", server_key=server_key, keypair=keys, timeout=5.0
+        ) as client:
+            if allowed:
+                assert client.request("raft.status")["node_id"] > 0
+            else:
+                with pytest.raises(RemoteError) as refused:
+                    client.request("raft.status")
+                assert refused.value.code == "unauthorized"
+
+
+def test_a_wildcard_listener_advertises_loopback(swarm: Swarm) -> None:
+    m1 = swarm.start_node("m1", listen_host="0.0.0.0")
+    m1.wait_ready()
+    started = next(e for e in m1.log_events() if e["event"] == "node.started")
+    assert started["remote_api"].startswith("tcp://0.0.0.0:")
+    assert started["advertise_addr"] == m1.remote_api
+    row = m1.ctl_json("node", "ls")[0]
+    assert row["manager_status"]["addr"] == m1.remote_api  # 127.0.0.1:PORT
+    swarm.join("w1", m1, m1.join_token("worker"))
+    swarm.wait_cluster(1, 1)
 
 
 def test_bad_tokens_are_refused_with_one_clear_line(swarm: Swarm, tmp_path: Path) -> None:

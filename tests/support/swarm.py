@@ -197,8 +197,10 @@ class SwarmNode:
         executor: str,
         port: int,
         extra: Sequence[str] = (),
+        listen_host: str = "127.0.0.1",
     ) -> None:
         self.name = name
+        self.listen_host = listen_host
         self.state_dir = state_dir
         self.socket = state_dir / "swarm.sock"
         self.log_dir = log_dir
@@ -243,7 +245,7 @@ class SwarmNode:
             "--hostname",
             self.name,
             "--listen-remote-api",
-            self.remote_api,
+            f"{self.listen_host}:{self.port}",
             "--executor",
             self.executor,
             "--log-format",
@@ -358,6 +360,7 @@ class Swarm:
         executor: str = "process",
         extra: Sequence[str] = (),
         wait: bool = True,
+        listen_host: str = "127.0.0.1",
     ) -> SwarmNode:
         node = SwarmNode(
             name,
@@ -366,6 +369,7 @@ class Swarm:
             executor=executor,
             port=free_port_pair(),
             extra=extra,
+            listen_host=listen_host,
         )
         self.nodes.append(node)
         return node.start(wait=wait)
