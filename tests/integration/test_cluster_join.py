@@ -148,3 +148,15 @@ def test_cluster_update_changes_settings(swarm: Swarm) -> None:
     assert too_short.returncode != 0 and len(too_short.stderr.strip().splitlines()) == 1
     nothing = m1.ctl("cluster", "update")
     assert nothing.returncode != 0
+
+
+def test_joining_through_a_follower(swarm: Swarm) -> None:
+    m1 = swarm.start_node("m1")
+    m1.wait_ready()
+    m2 = swarm.join("m2", m1, m1.join_token("manager"))
+    swarm.wait_cluster(2, 0)
+    # m2 is a follower: the CA's write is forwarded to the leader, raft.join is redirected
+    swarm.join("m3", m2, m2.join_token("manager"))
+    swarm.join("w1", m2, m2.join_token("worker"))
+    swarm.wait_cluster(3, 1)
+    assert swarm.leader() is m1

@@ -111,14 +111,15 @@ def test_leader_and_worker_kill_lose_no_slot_and_no_write(tmp_path: Path) -> Non
         survivor.ctl_json("service", "scale", "web=9", "--detach")
         poll(lambda: slots_converged(survivor, "web", 9, dead), "9 replicas after failover", LONG)
         rows = {r["hostname"]: r for r in survivor.ctl_json("node", "ls")}
-        poll(
-            lambda: (
-                {r["hostname"]: r for r in survivor.ctl_json("node", "ls")}[leader.name]["status"]
-                == "down"
-            ),
-            "the old leader DOWN",
-            LONG,
-        )
+
+        def old_leader_down() -> bool:
+            row = {r["hostname"]: r for r in survivor.ctl_json("node", "ls")}[leader.name]
+            ms = row["manager_status"]
+            return bool(
+                row["status"] == "down" and ms["reachability"] == "unreachable" and not ms["leader"]
+            )
+
+        poll(old_leader_down, "the old leader DOWN and unreachable", LONG)
 
         worker = next(n for n in swarm.nodes if n.name == "w1")
         on_worker = [t for t in running(survivor, "web") if t["node_id"] == worker.node_id]
