@@ -42,7 +42,7 @@ from typing import Any
 import pykka
 
 from actors.ca.authorization import ClusterAdmission, authorize
-from actors.ca.certs import CertificateError, read_node_certificate
+from actors.ca.certs import CertificateError
 from actors.ca.join import hello_address
 from actors.ca.keystore import write_private_file
 from actors.ca.service import CAService
@@ -58,6 +58,7 @@ from actors.leader_group import (
     leader_child,
 )
 from actors.log import get_logger
+from actors.node_managers import ManagerDirectory, local_address
 from actors.node_membership import (
     RAFT_JOIN,
     JoinAsker,
@@ -70,7 +71,7 @@ from actors.raft_node.actor import RaftNode, RaftNodeActor
 from actors.raft_node.peers import Peer
 from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
-from actors.store import MemoryStore, nodes
+from actors.store import MemoryStore
 from actors.supervisor import ChildContext, ChildSpec, Directory, start_actor
 from actors.worker.agent import Agent, StatusOutbox
 from actors.worker.executors import make_executor
@@ -111,13 +112,6 @@ def load_or_create_raft_id(state_dir: Path) -> int:
     return raft_id
 
 
-def local_address(address: str) -> str:
-    """``address`` with a wildcard host replaced by loopback (for this node's own agent)."""
-    for wildcard, loopback in (("//0.0.0.0:", "//127.0.0.1:"), ("//[::]:", "//[::1]:")):
-        address = address.replace(wildcard, loopback)
-    return address
-
-
 class Assembly:
     def __init__(
         self,
@@ -149,9 +143,9 @@ class Assembly:
         self.dispatcher = ActorSlot()
         self.outbox = StatusOutbox()
         self.remote_address = ""  # tcp://host:port once the remote endpoint listens
-        self._cert_keys: dict[bytes, bytes] = {}
         self.raft_id = 0
         self.founder = False
+        self.directory = ManagerDirectory(None, startup.managers)
         if not self.is_manager:
             return
         self.raft_id = load_or_create_raft_id(state_dir)
@@ -161,6 +155,15 @@ class Assembly:
             startup.mode == "resume" and startup.initial_cluster.cluster is not None
         )
         self.bootstrap_voters = self._load_bootstrap()
+        own = manager_entry(
+            f"tcp://{advertise_addr}",
+            self.identity.keypair.public,
+            self.raft_id,
+            startup.certs.cert_pem,
+        )
+        self.directory = ManagerDirectory(
+            self.store, startup.managers, own=own, own_node_id=self.identity.node_id
+        )
         self.admission = ClusterAdmission(
             startup.certs.ca, startup.cluster_id, clock=time.time, logger=get_logger("ca")
         )
@@ -253,51 +256,11 @@ class Assembly:
     def remote_listening(self, address: str) -> None:
         self.remote_address = address
 
-    def _server_key(self, certificate: bytes) -> bytes:
-        key = self._cert_keys.get(certificate)
-        if key is None:
-            key = read_node_certificate(certificate).curve_public_key
-            if len(self._cert_keys) > 256:
-                self._cert_keys.clear()
-            self._cert_keys[certificate] = key
-        return key
-
-    def _own_entry(self) -> dict[str, Any]:
-        return manager_entry(
-            f"tcp://{self.advertise_addr}",
-            self.identity.keypair.public,
-            self.raft_id,
-            self.startup.certs.cert_pem,
-        )
-
     def manager_entries(self) -> list[dict[str, Any]]:
-        """Every manager this node knows of (this one first): the store's managers, or the
-        join reply's until the store has them. For workers, the persisted list."""
-        if not self.is_manager:
-            return [dict(m) for m in self.startup.managers]
-        own = self._own_entry()
-        entries = [own]
-        for n in self.store.view(nodes.list_all):
-            ms = n.manager_status
-            if n.role is not NodeRole.MANAGER or ms is None or not ms.addr or not n.certificate:
-                continue
-            if n.id == self.identity.node_id:
-                continue
-            try:
-                key = self._server_key(n.certificate)
-            except (CertificateError, ValueError):
-                continue
-            entries.append(manager_entry(f"tcp://{ms.addr}", key, ms.raft_id, n.certificate))
-        if len(entries) == 1:
-            entries += [dict(m) for m in self.startup.managers if m["addr"] != own["addr"]]
-        return entries
+        return self.directory.entries()
 
     def managers(self) -> Sequence[ManagerAddress]:
-        out = []
-        for m in self.manager_entries():
-            addr = local_address(m["addr"])
-            out.append(ManagerAddress(addr, str(m["server_key"]).encode("ascii")))
-        return tuple(out)
+        return self.directory.addresses()
 
     def session_addr(self) -> str:
         """The IP this node reports with its session (``node.ip``); none for a wildcard."""
@@ -309,12 +272,6 @@ class Assembly:
         return hello_address(self.listen_remote_api)
 
     # -- raft -------------------------------------------------------------------------
-    def resolve_peer(self, raft_id: int) -> Peer | None:
-        for m in self.manager_entries():
-            if m.get("raft_id") == str(raft_id):
-                return Peer(raft_id, m["addr"], str(m["server_key"]).encode("ascii"))
-        return None
-
     def make_raft(self) -> RaftNode:
         """Runs in the raft child's ``on_start``: open the storage, build the node."""
         voters = self.bootstrap_voters
@@ -324,11 +281,7 @@ class Assembly:
             self.state_dir / RAFT_DIR, initial_conf_state=ConfState(voters=voters)
         )
         me = Peer(self.raft_id, f"tcp://{self.advertise_addr}", self.identity.keypair.public)
-        known = {me.id: me}
-        for m in self.manager_entries():
-            raft_id = int(m.get("raft_id") or 0)
-            if raft_id and raft_id != self.raft_id:
-                known[raft_id] = Peer(raft_id, m["addr"], str(m["server_key"]).encode("ascii"))
+        known = {**self.directory.raft_peers(), me.id: me}
         try:
             node = RaftNode(
                 self.raft_id,
@@ -338,7 +291,7 @@ class Assembly:
                 keypair=self.identity.keypair,
                 tick_interval=self.tick_interval,
                 voters=voters,
-                resolve_peer=self.resolve_peer,
+                resolve_peer=self.directory.resolve_peer,
             )
         except BaseException:
             storage.close()

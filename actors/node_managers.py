@@ -1,0 +1,107 @@
+"""Who the managers are, as one node knows them: the list its agent, its Raft peer table,
+the CA's join replies and the dispatcher's sessions start from.
+
+A manager's list is this manager first, then every manager Node in the store that has an
+address (``manager_status.addr``) and a certificate (which binds its CURVE server key);
+until the store holds any (first start of a joined manager, before Raft has caught up),
+the managers of its join reply. A worker's list is the one its join reply gave (kept in
+STATE_DIR/managers.json, actors/node_security.py). Entries are `manager_entry` maps:
+``addr`` (tcp://), ``server_key``, ``raft_id``, ``certificate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from actors.ca.certs import CertificateError, read_node_certificate
+from actors.dispatcher import ManagerAddress
+from actors.node_security import manager_entry
+from actors.raft_node.peers import Peer
+from actors.store import MemoryStore, nodes
+from api.enums import NodeRole
+
+__all__ = ["ManagerDirectory", "local_address"]
+
+_KEY_CACHE_LIMIT = 256
+
+
+def local_address(address: str) -> str:
+    """``address`` with a wildcard host replaced by loopback (for this node's own agent)."""
+    for wildcard, loopback in (("//0.0.0.0:", "//127.0.0.1:"), ("//[::]:", "//[::1]:")):
+        address = address.replace(wildcard, loopback)
+    return address
+
+
+def _peer(raft_id: int, entry: Mapping[str, Any]) -> Peer:
+    return Peer(raft_id, str(entry["addr"]), str(entry["server_key"]).encode("ascii"))
+
+
+class ManagerDirectory:
+    def __init__(
+        self,
+        store: MemoryStore | None,
+        seeds: Sequence[Mapping[str, str]],
+        *,
+        own: Mapping[str, Any] | None = None,
+        own_node_id: str = "",
+    ) -> None:
+        """``store``/``own``: on a manager (None on a worker); ``seeds``: the join reply's."""
+        self._store = store
+        self._seeds = [dict(m) for m in seeds]
+        self._own = dict(own) if own is not None else None
+        self._own_node_id = own_node_id
+        self._cert_keys: dict[bytes, bytes] = {}
+
+    def _server_key(self, certificate: bytes) -> bytes:
+        key = self._cert_keys.get(certificate)
+        if key is None:
+            key = read_node_certificate(certificate).curve_public_key
+            if len(self._cert_keys) > _KEY_CACHE_LIMIT:
+                self._cert_keys.clear()
+            self._cert_keys[certificate] = key
+        return key
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every manager this node knows of (see the module docstring)."""
+        if self._store is None or self._own is None:
+            return [dict(m) for m in self._seeds]
+        own = self._own
+        entries = [dict(own)]
+        for n in self._store.view(nodes.list_all):
+            ms = n.manager_status
+            if n.role is not NodeRole.MANAGER or ms is None or not ms.addr or not n.certificate:
+                continue
+            if n.id == self._own_node_id:
+                continue
+            try:
+                key = self._server_key(n.certificate)
+            except (CertificateError, ValueError):
+                continue
+            entries.append(manager_entry(f"tcp://{ms.addr}", key, ms.raft_id, n.certificate))
+        if len(entries) == 1:
+            entries += [dict(m) for m in self._seeds if m["addr"] != own["addr"]]
+        return entries
+
+    def addresses(self) -> tuple[ManagerAddress, ...]:
+        """For the agent and the dispatcher's sessions."""
+        return tuple(
+            ManagerAddress(local_address(m["addr"]), str(m["server_key"]).encode("ascii"))
+            for m in self.entries()
+        )
+
+    def resolve_peer(self, raft_id: int) -> Peer | None:
+        """The Raft peer ``raft_id``, if a manager entry names it."""
+        for m in self.entries():
+            if m.get("raft_id") == str(raft_id):
+                return _peer(raft_id, m)
+        return None
+
+    def raft_peers(self) -> dict[int, Peer]:
+        """Every manager entry that names its Raft id, as Raft peers."""
+        peers = {}
+        for m in self.entries():
+            raft_id = int(m.get("raft_id") or 0)
+            if raft_id:
+                peers[raft_id] = _peer(raft_id, m)
+        return peers
