@@ -28,6 +28,7 @@ from typing import Any
 import pykka
 
 from actors.control import control_handlers
+from actors.control.unlock import unlock_handlers
 from actors.dispatcher import ManagerAddress, dispatcher_handlers
 from actors.identity import FILE_MODE, IdentityError, NodeIdentity
 from actors.leader_group import (
@@ -40,7 +41,7 @@ from actors.leader_group import (
 from actors.log import get_logger
 from actors.raft_node.actor import RaftNode, RaftNodeActor
 from actors.raft_node.peers import Peer
-from actors.raft_node.storage import DurableStorage
+from actors.raft_node.storage import Cipher, DurableStorage
 from actors.raft_node.types import ConfState
 from actors.store import MemoryStore
 from actors.supervisor import ChildContext, ChildSpec, Directory, start_actor
@@ -99,8 +100,10 @@ class Assembly:
         labels: Mapping[str, str],
         stop_timeout: float = 5.0,
         tick_interval: float = 0.1,
+        raft_cipher: Cipher | None = None,
     ) -> None:
         self.state_dir = state_dir
+        self.raft_cipher = raft_cipher  # the data key's cipher (actors/node_keys.py)
         self.identity = identity
         self.executor_kind = executor_kind
         self.description = description
@@ -141,6 +144,7 @@ class Assembly:
         """Runs in the raft child's ``on_start``: open the storage, build the node."""
         storage = DurableStorage.open(
             self.state_dir / RAFT_DIR,
+            cipher=self.raft_cipher,
             initial_conf_state=ConfState(voters=(self.raft_id,)),
         )
         peer = Peer(self.raft_id, f"tcp://{self.raft_addr}", self.identity.keypair.public)
@@ -199,7 +203,8 @@ class Assembly:
         }
 
     def control_handlers(self, _peers: Directory) -> dict[str, Handler]:
-        return control_handlers(self.store)
+        table = control_handlers(self.store)
+        return {**table, **unlock_handlers(self.store, table.get("control.cluster.update"))}
 
     # -- children ---------------------------------------------------------------------
     def leader_child(self) -> ChildSpec:

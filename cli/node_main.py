@@ -21,8 +21,10 @@ from typing import Any
 from actors import log
 from actors.host_info import describe_host
 from actors.identity import IdentityError, ensure_private_dir, load_or_create_identity
-from actors.node import Node, NodeConfig, NodeError, StateDirLock
-from actors.node_assembly import Assembly
+from actors.node import Node, NodeConfig, NodeError, StateDirLock, software_version
+from actors.node_assembly import Assembly, load_or_create_raft_id
+from actors.node_at_rest import prepare_at_rest
+from actors.node_keys import NodeKeysError
 from actors.worker.executors import default_executor_kind
 from cli.defaults import DEFAULT_LISTEN_REMOTE_API, DEFAULT_STATE_DIR, SOCKET_NAME
 from cli.errors import OneLineParser
@@ -84,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="node label set when the node registers (repeatable)",
     )
+    parser.add_argument(
+        "--autolock",
+        action="store_true",
+        help="at init: lock the manager's keys under an unlock key, printed once",
+    )
+    parser.add_argument(
+        "--force-new-cluster",
+        action="store_true",
+        help="restart this manager as a one-member cluster keeping all its state",
+    )
     for flag in JOIN_FLAGS:
         parser.add_argument(flag, default=None, help=argparse.SUPPRESS)
     return parser
@@ -137,6 +149,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (IdentityError, NodeError) as exc:
         return _fail(logger, "node.start.failed", exc)
     log.set_node_id(identity.node_id)
+    stop = _Stop()
+    _install_signals(stop)
+    try:
+        at_rest = prepare_at_rest(
+            state_dir,
+            control,
+            autolock=args.autolock,
+            force_new_cluster_id=(
+                load_or_create_raft_id(state_dir) if args.force_new_cluster else None
+            ),
+            stop=stop.event,
+            version={"node_id": identity.node_id, "role": "manager", "version": software_version()},
+        )
+    except (NodeKeysError, IdentityError, OSError) as exc:
+        lock.release()
+        return _fail(logger, "node.start.failed", exc)
+    if at_rest is None:  # stopped while locked
+        lock.release()
+        logger.info("node.stopped", exit_code=0, locked=True)
+        return 0
 
     executor = args.executor
     if executor is None:
@@ -162,20 +194,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             description=describe_host(config.hostname, executor),
             labels=labels,
             stop_timeout=config.stop_timeout,
+            raft_cipher=at_rest.raft_cipher(),
         )
     except (IdentityError, NodeError, OSError) as exc:
         lock.release()
         return _fail(logger, "node.start.failed", exc)
-    stop = _Stop()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.request(signal.Signals(signum).name, 0)
-
     def on_escalate(error: BaseException) -> None:
         stop.request(f"supervisor gave up: {type(error).__name__}: {error}", 1)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
 
     node = Node(config, identity, on_escalate=on_escalate, assembly=assembly)
     try:
@@ -185,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         node.stop()
         lock.release()
         return _fail(logger, "node.start.failed", exc)
+    at_rest.start(assembly.store)
     logger.info(
         "node.started",
         node_id=identity.node_id,
@@ -205,12 +231,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("node.stopping", reason=stop.reason)
     _arm_stop_deadline(logger)
     started = time.monotonic()
+    at_rest.stop()
     node.stop()
     lock.release()
     logger.info(
         "node.stopped", exit_code=stop.exit_code, seconds=round(time.monotonic() - started, 3)
     )
     return stop.exit_code
+
+
+def _install_signals(stop: _Stop) -> None:
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.request(signal.Signals(signum).name, 0)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
 
 
 def _fail(logger: Any, event: str, exc: Exception) -> int:

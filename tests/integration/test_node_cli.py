@@ -227,9 +227,9 @@ def test_swarmctl_help_lists_the_command_groups() -> None:
     assert result.returncode == 0
     for group in ("version", *GROUPS):
         assert group in result.stdout
-    planned = swarmctl("unlock", "--format", "json")
+    planned = swarmctl("events", "--format", "json")
     assert planned.returncode != 0
-    assert planned.stderr.splitlines() == ["swarmctl: 'unlock' is not implemented yet"]
+    assert planned.stderr.splitlines() == ["swarmctl: 'events' is not implemented yet"]
 
 
 def test_usage_errors_are_one_line_with_exit_2(tmp_path: Path) -> None:
