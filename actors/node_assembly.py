@@ -48,6 +48,7 @@ from actors.ca.keystore import write_private_file
 from actors.ca.service import CAService
 from actors.control import control_handlers
 from actors.control.cluster import cluster_handlers
+from actors.control.unlock import unlock_handlers
 from actors.dispatcher import ManagerAddress, dispatcher_handlers
 from actors.identity import FILE_MODE, IdentityError
 from actors.leader_group import (
@@ -69,7 +70,7 @@ from actors.node_membership import (
 from actors.node_security import NodeStartup, manager_entry
 from actors.raft_node.actor import RaftNode, RaftNodeActor
 from actors.raft_node.peers import Peer
-from actors.raft_node.storage import DurableStorage
+from actors.raft_node.storage import Cipher, DurableStorage
 from actors.raft_node.types import ConfState
 from actors.store import MemoryStore
 from actors.supervisor import ChildContext, ChildSpec, Directory, start_actor
@@ -125,8 +126,10 @@ class Assembly:
         labels: Mapping[str, str],
         stop_timeout: float = 5.0,
         tick_interval: float = 0.1,
+        raft_cipher: Cipher | None = None,
     ) -> None:
         self.state_dir = state_dir
+        self.raft_cipher = raft_cipher  # the data key's cipher (actors/node_keys.py)
         self.startup = startup
         self.identity = startup.identity
         self.role = startup.role
@@ -278,7 +281,9 @@ class Assembly:
         if voters is None:
             voters = () if (self.state_dir / RAFT_DIR).exists() else self._join_raft()
         storage = DurableStorage.open(
-            self.state_dir / RAFT_DIR, initial_conf_state=ConfState(voters=voters)
+            self.state_dir / RAFT_DIR,
+            cipher=self.raft_cipher,
+            initial_conf_state=ConfState(voters=voters),
         )
         me = Peer(self.raft_id, f"tcp://{self.advertise_addr}", self.identity.keypair.public)
         known = {**self.directory.raft_peers(), me.id: me}
@@ -350,10 +355,12 @@ class Assembly:
         return self.ca.hello_handlers()
 
     def control_handlers(self, _peers: Directory) -> dict[str, Handler]:
-        return {
+        table = {
             **control_handlers(self.store),
             **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
         }
+        # control.cluster.update takes autolock too (actors/control/unlock.py)
+        return {**table, **unlock_handlers(self.store, table.get("control.cluster.update"))}
 
     # -- children ---------------------------------------------------------------------
     def leader_child(self) -> ChildSpec:

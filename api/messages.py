@@ -660,7 +660,11 @@ CONTROL_CLUSTER_JOIN_TOKEN: Final = register(
     )
 )
 CONTROL_CLUSTER_UPDATE_REPLY: Final = register(
-    MessageType("control.cluster.update.reply", (Field("cluster", ANY),))
+    MessageType(
+        "control.cluster.update.reply",
+        (Field("cluster", ANY), Field("unlock_key", STR, required=False)),
+        doc="unlock_key: the unlock key, when autolock was switched on.",
+    )
 )
 CONTROL_CLUSTER_UPDATE: Final = register(
     MessageType(
@@ -670,9 +674,40 @@ CONTROL_CLUSTER_UPDATE: Final = register(
             Field("task_history_limit", INT, required=False),
             Field("snapshot_interval", INT, required=False),
             Field("cert_expiry", FLOAT, required=False),
+            Field("autolock", BOOL, required=False),
         ),
         reply="control.cluster.update.reply",
         doc="Change the default cluster's settings; the reply is the updated cluster.",
     )
 )
 # -- end of cluster membership and settings block ------------------------------------------
+
+
+# -- autolock (actors/control/unlock.py, cli/unlock.py) ------------------------------------
+# ``control.unlock`` is the one request a locked manager serves (besides ``version``); every
+# other control request is refused with code ``locked``. ``control.cluster.update`` (above)
+# takes ``autolock`` (bool) too: its reply then carries the ``unlock_key`` when switched on.
+
+CONTROL_UNLOCK_REPLY: Final = register(
+    MessageType("control.unlock.reply", (Field("unlocked", BOOL),))
+)
+CONTROL_UNLOCK: Final = register(
+    MessageType(
+        "control.unlock",
+        (Field("unlock_key", STR),),
+        reply="control.unlock.reply",
+        doc="Unlock a locked manager; a wrong key is refused with code invalid_unlock_key.",
+    )
+)
+CONTROL_CLUSTER_UNLOCK_KEY_REPLY: Final = register(
+    MessageType("control.cluster.unlock_key.reply", (Field("unlock_key", STR),))
+)
+CONTROL_CLUSTER_UNLOCK_KEY: Final = register(
+    MessageType(
+        "control.cluster.unlock_key",
+        (Field("rotate", BOOL, required=False),),
+        reply="control.cluster.unlock_key.reply",
+        doc="The managers' unlock key (autolock on); rotate: replace it first.",
+    )
+)
+# -- end of autolock block -----------------------------------------------------------------

@@ -1,6 +1,7 @@
 """``swarmctl cluster inspect [NAME]``, ``cluster join-token worker|manager [-q] [--rotate]``
 and ``cluster update [--heartbeat-period D] [--task-history-limit N] [--snapshot-interval N]
-[--cert-expiry D]`` (the cluster is "default" unless named)."""
+[--cert-expiry D] [--autolock=true|false]`` and ``cluster unlock-key [-q] [--rotate]``
+(cli/unlock.py; the cluster is "default" unless named)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from actors.control.units import format_duration, parse_duration
 from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.output import write_json, write_text
+from cli.unlock import add_unlock_key_verb, autolock_argument, show_unlock_key
 
 __all__ = ["register"]
 
@@ -65,7 +67,9 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     update.add_argument("--task-history-limit", type=COUNT, default=None, metavar="N")
     update.add_argument("--snapshot-interval", type=COUNT, default=None, metavar="N")
     update.add_argument("--cert-expiry", type=DURATION, default=None, metavar="DURATION")
+    autolock_argument(update)
     update.set_defaults(run=run_update)
+    add_unlock_key_verb(verbs, common)
 
 
 def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
@@ -130,12 +134,16 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
         value = getattr(args, flag)
         if value is not None:
             body[flag] = value
+    if args.autolock is not None:
+        body["autolock"] = args.autolock
     if not body:
         raise CliError("cluster update: give at least one setting to change")
     with connection:
-        cluster = connection.request("control.cluster.update", body)["cluster"]
+        reply = connection.request("control.cluster.update", body)
     if args.format == "json":
-        write_json(cluster)
+        write_json(reply["cluster"])
+    elif reply.get("unlock_key"):  # autolock switched on: the key, shown once
+        write_text(show_unlock_key(reply["unlock_key"]))
     else:
-        write_text(_describe(cluster))
+        write_text(_describe(reply["cluster"]))
     return 0

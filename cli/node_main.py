@@ -26,9 +26,18 @@ from typing import Any
 from actors import log
 from actors.host_info import describe_host
 from actors.identity import IdentityError, ensure_private_dir
-from actors.node import Node, NodeConfig, NodeError, StateDirLock, advertised_address
-from actors.node_assembly import Assembly
-from actors.node_security import JoinError, prepare_node
+from actors.node import (
+    Node,
+    NodeConfig,
+    NodeError,
+    StateDirLock,
+    advertised_address,
+    software_version,
+)
+from actors.node_assembly import Assembly, load_or_create_raft_id
+from actors.node_at_rest import AtRest, prepare_at_rest
+from actors.node_keys import NodeKeysError
+from actors.node_security import JoinError, NodeStartup, prepare_node
 from actors.worker.executors import default_executor_kind
 from cli.defaults import DEFAULT_LISTEN_REMOTE_API, DEFAULT_STATE_DIR, SOCKET_NAME
 from cli.errors import OneLineParser
@@ -108,6 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TOKEN",
         help="the worker or manager join token (swarmctl cluster join-token -q ROLE)",
     )
+    parser.add_argument(
+        "--autolock",
+        action="store_true",
+        help="at init: lock the manager's keys under an unlock key, printed once",
+    )
+    parser.add_argument(
+        "--force-new-cluster",
+        action="store_true",
+        help="restart this manager as a one-member cluster keeping all its state",
+    )
     return parser
 
 
@@ -173,6 +192,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(logger, "node.start.failed", exc)
     identity = startup.identity
     log.set_node_id(identity.node_id)
+    stop = _Stop()
+    _install_signals(stop)
+    at_rest: AtRest | None = None
+    if startup.role.value == "manager":  # every manager (founder or joined) has a Raft log
+        try:
+            at_rest = _prepare_at_rest(args, startup, state_dir, control, stop, logger)
+        except (NodeKeysError, IdentityError, OSError) as exc:
+            lock.release()
+            return _fail(logger, "node.start.failed", exc)
+        if at_rest is None:  # stopped while locked
+            lock.release()
+            logger.info("node.stopped", exit_code=0, locked=True)
+            return 0
+    else:
+        for flag in ("autolock", "force_new_cluster"):
+            if getattr(args, flag):
+                logger.warning("node.flag.ignored", flag=flag, reason="not a manager")
 
     executor = args.executor
     if executor is None:
@@ -201,20 +237,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             description=describe_host(config.hostname, executor),
             labels=labels,
             stop_timeout=config.stop_timeout,
+            raft_cipher=at_rest.raft_cipher() if at_rest is not None else None,
         )
     except (IdentityError, NodeError, OSError) as exc:
         lock.release()
         return _fail(logger, "node.start.failed", exc)
-    stop = _Stop()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.request(signal.Signals(signum).name, 0)
 
     def on_escalate(error: BaseException) -> None:
         stop.request(f"supervisor gave up: {type(error).__name__}: {error}", 1)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
 
     node = Node(config, identity, on_escalate=on_escalate, assembly=assembly)
     try:
@@ -226,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         node.stop()
         lock.release()
         return _fail(logger, "node.start.failed", exc)
+    if at_rest is not None:
+        at_rest.start(assembly.store)  # rewraps the keys as the Cluster object asks
     logger.info(
         "node.started",
         node_id=identity.node_id,
@@ -249,12 +281,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("node.stopping", reason=stop.reason)
     _arm_stop_deadline(logger)
     started = time.monotonic()
+    if at_rest is not None:
+        at_rest.stop()
     node.stop()
     lock.release()
     logger.info(
         "node.stopped", exit_code=stop.exit_code, seconds=round(time.monotonic() - started, 3)
     )
     return stop.exit_code
+
+
+def _prepare_at_rest(
+    args: argparse.Namespace,
+    startup: NodeStartup,
+    state_dir: Path,
+    control: Path,
+    stop: _Stop,
+    logger: Any,
+) -> AtRest | None:
+    """A manager's keys at rest (actors/node_at_rest.py): created on its first start,
+    founder or joined (a joined manager's keys follow the cluster's autolock once its store
+    holds the Cluster object); waits for ``swarmctl unlock`` when locked."""
+    autolock = bool(args.autolock)
+    if autolock and startup.mode != "init":
+        logger.warning("node.autolock.ignored", reason="only at init: use swarmctl cluster update")
+        autolock = False
+    version = {
+        "node_id": startup.identity.node_id,
+        "role": "manager",
+        "version": software_version(),
+    }
+    return prepare_at_rest(
+        state_dir,
+        control,
+        autolock=autolock,
+        force_new_cluster_id=load_or_create_raft_id(state_dir) if args.force_new_cluster else None,
+        stop=stop.event,
+        version=version,
+    )
+
+
+def _install_signals(stop: _Stop) -> None:
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.request(signal.Signals(signum).name, 0)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
 
 
 def _fail(logger: Any, event: str, exc: Exception) -> int:

@@ -1,0 +1,171 @@
+"""Encryption at rest, autolock and --force-new-cluster on one real manager process.
+
+Real ``swarm-node`` and ``swarmctl`` processes, a tmp state dir, a free port; every wait
+is a ``poll`` with a deadline.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from actors.ca.encryption import parse_unlock_key
+from actors.ca.keystore import DATA_KEY, KeyStore
+from actors.node_keys import KEYSTORE_DIR
+from tests.support.swarm import DEADLINE, ROOT, Swarm, SwarmNode, free_port_pair, poll
+
+SERVICE = "zebracorn-ledger"
+ENV_VALUE = "PLUMBAGO_7a1c"
+LOCKED_LINE = "swarmctl: this node is locked: run swarmctl unlock"
+
+
+@pytest.fixture
+def swarm(tmp_path: Path) -> Iterator[Swarm]:
+    with Swarm(tmp_path) as s:
+        yield s
+
+
+def unlock(node: SwarmNode, key: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.ctl", "--socket", str(node.socket), "unlock"],
+        cwd=ROOT,
+        input=key + "\n",
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+
+
+def create_service(node: SwarmNode) -> None:
+    node.ctl_json(
+        "service", "create", "--name", SERVICE, "--replicas", "2", "--env",
+        f"MARKER={ENV_VALUE}", "--detach", "busybox", "sleep", "300",
+    )  # fmt: skip
+    poll(lambda: len(node.running(SERVICE)) == 2, f"{SERVICE}: 2 running")
+
+
+def unlock_key(node: SwarmNode, *extra: str) -> str:
+    result = node.ctl("cluster", "unlock-key", "-q", *extra)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def files_under(*dirs: Path) -> list[Path]:
+    return [p for d in dirs if d.exists() for p in d.rglob("*") if p.is_file()]
+
+
+def wait_locked(node: SwarmNode) -> None:
+    def locked() -> bool:
+        node._check_alive()
+        result = node.ctl("service", "ls")
+        return result.returncode != 0 and result.stderr.strip() == LOCKED_LINE
+
+    poll(locked, f"{node.name}: locked")
+
+
+def restart(node: SwarmNode) -> None:
+    assert node.terminate() == 0
+    node.start(wait=False)
+
+
+def test_raft_data_and_keys_are_unreadable_on_disk(swarm: Swarm) -> None:
+    node = swarm.start_node("m1", extra=("--autolock",))
+    node.wait_ready()
+    create_service(node)
+    key = unlock_key(node)
+    assert key.startswith("SWMKEY-1-")
+    assert node.terminate() == 0
+    state = node.state_dir
+    raft = files_under(state / "raft")
+    assert any(p.name.endswith(".wal") or "wal" in p.name for p in raft) or raft
+    keystore = state / KEYSTORE_DIR
+    assert not (keystore / "kek").exists()  # autolocked: no KEK on disk
+    secrets = KeyStore(keystore).load(parse_unlock_key(key))
+    needles = [SERVICE.encode(), ENV_VALUE.encode(), secrets[DATA_KEY], key.encode()]
+    for path in files_under(state / "raft", keystore):
+        content = path.read_bytes()
+        for needle in needles:
+            assert needle not in content, f"{path} holds {needle!r}"
+    # nor do the node's logs hold the unlock key
+    for log_path in node.log_dir.glob(f"{node.name}.*.log"):
+        assert key not in log_path.read_text()
+
+
+def test_locked_manager_waits_for_the_right_unlock_key(swarm: Swarm) -> None:
+    node = swarm.start_node("m1", extra=("--autolock",))
+    node.wait_ready()
+    create_service(node)
+    key = unlock_key(node)
+    restart(node)
+    wait_locked(node)
+    version = node.ctl("version")
+    assert version.returncode == 0  # the control endpoint answers while locked
+    wrong = unlock(node, str(parse_unlock_key("SWMKEY-1-" + "A" * 43)))
+    assert wrong.returncode != 0
+    assert wrong.stderr.strip() == "swarmctl: invalid unlock key"
+    wait_locked(node)  # still locked
+    right = unlock(node, key)
+    assert right.returncode == 0, right.stderr
+    node.wait_started()
+    node.wait_ready()
+    poll(lambda: len(node.running(SERVICE)) == 2, f"{SERVICE}: 2 running after unlock")
+
+
+def test_autolock_on_off_and_rotation(swarm: Swarm) -> None:
+    node = swarm.start_node("m1")
+    node.wait_ready()
+    refused = node.ctl("cluster", "unlock-key")
+    assert refused.returncode != 0 and "no unlock key is set" in refused.stderr
+    on = node.ctl("cluster", "update", "--autolock=true")
+    assert on.returncode == 0, on.stderr
+    assert "SWMKEY-1-" in on.stdout
+    old = unlock_key(node)
+    new = unlock_key(node, "--rotate")
+    assert new != old and unlock_key(node) == new
+    keystore = KeyStore(node.state_dir / KEYSTORE_DIR)
+    poll(lambda: keystore.load(parse_unlock_key(new)), "keys rewrapped under the new key")
+    create_service(node)
+    restart(node)
+    wait_locked(node)
+    stale = unlock(node, old)
+    assert stale.returncode != 0 and stale.stderr.strip() == "swarmctl: invalid unlock key"
+    assert unlock(node, new).returncode == 0
+    node.wait_started()
+    node.wait_ready()
+    off = node.ctl("cluster", "update", "--autolock=false")
+    assert off.returncode == 0, off.stderr
+    poll(lambda: not keystore.is_autolocked(), "keys wrapped under a KEK file again")
+    assert node.terminate() == 0
+    node.start()  # not locked any more
+    node.wait_ready()
+    poll(lambda: len(node.running(SERVICE)) == 2, f"{SERVICE}: 2 running")
+
+
+def test_force_new_cluster_keeps_the_services(swarm: Swarm) -> None:
+    node = swarm.start_node("m1")
+    node.wait_ready()
+    create_service(node)
+    assert node.terminate() == 0
+    node.extra = (*node.extra, "--force-new-cluster")
+    node.start()
+    node.wait_ready()
+    assert any(e.get("event") == "raft.force_new_cluster" for e in node.log_events())
+    poll(lambda: len(node.running(SERVICE)) == 2, f"{SERVICE}: 2 running")
+    services = node.ctl_json("service", "ls")
+    assert [s["name"] for s in services] == [SERVICE]
+
+
+def test_a_state_dir_without_encryption_at_rest_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "old"
+    (state / "raft").mkdir(parents=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "cli.node_main", "--state-dir", str(state),
+         "--listen-remote-api", f"127.0.0.1:{free_port_pair()}", "--executor", "process"],
+        cwd=ROOT, capture_output=True, text=True, timeout=DEADLINE,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "without encryption at rest" in result.stderr.splitlines()[-1]
