@@ -22,6 +22,13 @@ One loop round (rules):
      (votes, acks) only after that fsync, batched per peer; restore the store from an
      installed snapshot; apply committed entries in order; complete futures; `advance`;
   4. snapshot the store every `snapshot_interval` applied entries, then compact.
+
+Writes and leader changes (SwarmKit/etcd): a local write made while no leader is known is
+held (up to ``leader_wait``) and proposed or forwarded once one is; past that it fails with
+NotLeader. A write forwarded to a leader that is no longer the leader (another one, or none,
+before it answered) fails at once with ProposalDropped, not after the forward timeout: it
+is not re-forwarded, since the old leader may have appended it and it may still commit; the
+store's version checks let the control API retry it safely (`actors.control.writes`).
 """
 
 from __future__ import annotations
@@ -73,6 +80,8 @@ _CONF = EntryType.CONF_CHANGE
 
 # inbox item tags
 _PROPOSE, _RECV, _FORWARDED, _CALL, _STOP = range(5)
+
+_Groups = list[tuple[tuple[bytes, ...], Future[int]]]
 
 
 class StateMachine(Protocol):
@@ -152,6 +161,7 @@ class RaftNode:
         forward_timeout: float = 5.0,
         voters: Sequence[int] | None = None,
         resolve_peer: Callable[[int], Peer | None] | None = None,
+        leader_wait: float | None = None,
     ) -> None:
         ids = sorted(peers.keys() if isinstance(peers, Mapping) else peers)
         if voters is None and node_id not in ids:
@@ -172,6 +182,8 @@ class RaftNode:
         self._store = store
         self._tick_interval = tick_interval
         self._election_seconds = tick_interval * election_tick
+        # how long a local write made while no leader is known waits for one
+        self._leader_wait = 3 * self._election_seconds if leader_wait is None else leader_wait
         self._snapshot_interval = snapshot_interval
         self._clock = clock
         self.log = get_logger("raft", node_id=str(node_id))
@@ -187,6 +199,11 @@ class RaftNode:
         self._inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._proposals = Proposals()
         self._waiters = AppliedWaiters()
+        # forwards awaiting the leader's answer: token -> (leader, groups)
+        self._forwarding: dict[int, tuple[int, _Groups]] = {}
+        self._forward_seq = 0
+        # local writes made while no leader was known: (deadline, datas, future)
+        self._held: list[tuple[float, tuple[bytes, ...], Future[int]]] = []
         self._last_heard: dict[int, float] = {}
         self._last_seq: dict[int, int] = {}
         hs, _ = storage.initial_state()
@@ -237,7 +254,9 @@ class RaftNode:
     # ------------------------------------------------------------------ proposer
     def propose(self, data: bytes) -> Future[int]:
         """The store's `Proposer`: the future gives the entry's index once it is committed
-        and applied here; it fails with NotLeader (no leader known) or ProposalDropped."""
+        and applied here; it fails with NotLeader (no leader became known within
+        ``leader_wait``) or ProposalDropped (also when the leader a follower forwarded it to
+        changes before answering: the write may or may not have been applied)."""
         if not data:
             raise ValueError("empty data is reserved for Raft's no-op entries")
         future: Future[int] = Future()
@@ -437,6 +456,8 @@ class RaftNode:
                 next_tick += tick
                 if next_tick <= now:
                     next_tick = now + tick
+            if self._held:
+                self._release_held()
             self._process_ready()
 
     def _handle_items(self, items: list[tuple[Any, ...]]) -> bool:
@@ -498,13 +519,16 @@ class RaftNode:
                 return
             if lead and lead != self.id:
                 fwd = [d for g, _ in groups for d in g] if len(groups) > 1 else groups[0][0]
+                self._forward_seq += 1
+                token = self._forward_seq
+                self._forwarding[token] = (lead, groups)
                 reply = self._network.forward(lead, fwd)
                 reply.add_done_callback(
-                    lambda f: self._inbox.put((_FORWARDED, groups, f)),
+                    lambda f: self._inbox.put((_FORWARDED, token, f)),
                 )
-            else:
-                for _, f in groups:
-                    reject(f, NotLeader(None))
+            else:  # no leader known (an election): hold them until one is
+                deadline = self._clock() + self._leader_wait
+                self._held.extend((deadline, g, f) for g, f in groups)
             return
         except CoreProposalDropped as exc:
             for _, f in all_groups:
@@ -517,9 +541,40 @@ class RaftNode:
             index += len(g)
             add(index, term, f)
 
-    def _forwarded(
-        self, groups: list[tuple[tuple[bytes, ...], Future[int]]], reply: Future[int]
-    ) -> None:
+    def _release_held(self) -> None:
+        """Propose the held writes once a leader is known; fail the expired ones."""
+        if self._core.leader_id:
+            held, self._held = self._held, []
+            groups = [(g, f) for _, g, f in held if not f.done()]
+            if groups:
+                self._propose_groups(groups, [])
+            return
+        now, held = self._clock(), self._held
+        expired = 0
+        while expired < len(held) and held[expired][0] <= now:
+            reject(held[expired][2], NotLeader(None))
+            expired += 1
+        if expired:
+            del held[:expired]
+
+    def _drop_forwards(self, lead: int, term: int) -> None:
+        """The leader changed: fail the writes still waiting for another leader's answer.
+        Not re-forwarded: the old leader may have appended them and they may still commit."""
+        error = ProposalDropped(
+            f"leader changed (now {lead or 'none'}, term {term}); "
+            "the write may or may not have been applied"
+        )
+        for token, (dst, groups) in list(self._forwarding.items()):
+            if dst != lead:
+                del self._forwarding[token]
+                for _, f in groups:
+                    reject(f, error)
+
+    def _forwarded(self, token: int, reply: Future[int]) -> None:
+        got = self._forwarding.pop(token, None)
+        if got is None:
+            return  # failed already: the leader changed before it answered
+        groups = got[1]
         exc = reply.exception()
         if exc is not None:
             for _, f in groups:
@@ -630,6 +685,8 @@ class RaftNode:
         if is_leader == seen.is_leader and lead == seen.leader_id:
             self.term = term
             return
+        if self._forwarding and lead != seen.leader_id:
+            self._drop_forwards(lead, term)
         if seen.is_leader and not is_leader:
             self._proposals.fail_all(
                 ProposalDropped(f"node {self.id} lost leadership in term {term}; outcome unknown")
@@ -651,9 +708,13 @@ class RaftNode:
                 break
             if item[0] in (_PROPOSE, _CALL):
                 reject(item[2], error)
-            elif item[0] == _FORWARDED:
-                for _, f in item[1]:
-                    reject(f, error)
+        forwarding, self._forwarding = self._forwarding, {}
+        for _, groups in forwarding.values():
+            for _, f in groups:
+                reject(f, error)
+        held, self._held = self._held, []
+        for _, _, f in held:
+            reject(f, error)
         if self._deferred_hs is not None and self.failure is None:
             with contextlib.suppress(Exception):
                 self._storage.save(self._deferred_hs, [])

@@ -7,12 +7,14 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from actors.control.writes import modify
 from actors.raft_node.actor import LeadershipChange, RaftNode
 from actors.raft_node.proposals import AppliedWaiters, Proposals
 from actors.raft_node.storage import DurableStorage
@@ -26,7 +28,7 @@ from actors.raft_node.types import (
     SnapshotMetadata,
 )
 from actors.raft_node.wire import WireError, decode_batch, encode_batch
-from actors.store import MemoryStore
+from actors.store import MemoryStore, WriteTx
 from actors.store.errors import NotLeader, ProposalDropped
 from api.objects import Node, ObjectKind
 from tests.support.raft_cluster import wait_for
@@ -35,10 +37,21 @@ IDS = (1, 2, 3)
 
 
 class LocalNetwork:
-    """Delivers frames straight to the other nodes; `cut` drops everything to/from a node."""
+    """Delivers frames straight to the other nodes; `cut` drops everything to/from a node;
+    a write forwarded to a node in `hang` is never answered (its future stays pending: a
+    leader that died holding it, with a forward timeout that never elapses)."""
 
-    def __init__(self, nodes: dict[int, RaftNode], me: int, cut: set[int]) -> None:
+    def __init__(
+        self,
+        nodes: dict[int, RaftNode],
+        me: int,
+        cut: set[int],
+        hang: set[int] | None = None,
+        hung: list[Future[int]] | None = None,
+    ) -> None:
         self.nodes, self.me, self.cut = nodes, me, cut
+        self.hang = hang if hang is not None else set()
+        self.hung = hung if hung is not None else []
 
     def send(self, dst: int, batch: bytes) -> None:
         node = self.nodes.get(dst)
@@ -46,6 +59,9 @@ class LocalNetwork:
             node.receive(self.me, 0, batch)
 
     def forward(self, dst: int, datas: Any) -> Future[int]:
+        if dst in self.hang:
+            self.hung.append(Future())
+            return self.hung[-1]
         node = self.nodes.get(dst)
         if node is None or dst in self.cut or self.me in self.cut:
             f: Future[int] = Future()
@@ -64,6 +80,8 @@ class Cluster:
         self.nodes: dict[int, RaftNode] = {}
         self.stores: dict[int, MemoryStore] = {}
         self.cut: set[int] = set()
+        self.hang: set[int] = set()
+        self.hung: list[Future[int]] = []
 
     def start(self, node_id: int) -> RaftNode:
         storage = DurableStorage.open(
@@ -77,7 +95,7 @@ class Cluster:
             IDS,
             storage,
             store,
-            network=LocalNetwork(self.nodes, node_id, self.cut),
+            network=LocalNetwork(self.nodes, node_id, self.cut, self.hang, self.hung),
             tick_interval=0.01,
             rng=random.Random(node_id),
             **self.kwargs,
@@ -214,3 +232,91 @@ def test_snapshot_compaction_and_restart_catch_up(tmp_path: Path) -> None:
     finally:
         for i in list(c.nodes):
             c.stop(i)
+
+
+def test_write_forwarded_to_a_leader_that_dies_fails_at_the_leader_change(
+    cluster: Cluster,
+) -> None:
+    leader = cluster.leader()
+    follower = cluster.nodes[next(i for i in IDS if i != leader.id)]
+    cluster.hang.add(leader.id)  # the leader never answers a forward: no timeout elapses
+    pending = follower.propose(value(1))
+    wait_for(lambda: cluster.hung, 5, "the forward")
+    cluster.stop(leader.id)
+    with pytest.raises(ProposalDropped, match=r"leader changed.*may or may not have been applied"):
+        pending.result(10)
+    # it failed at the leader change, not at the forward's answer (there never was one)
+    assert not cluster.hung[0].done()
+    new = cluster.leader()
+    assert new.id != leader.id
+    assert follower.propose(value(2)).result(10) > 0  # a write made now reaches the new one
+
+
+def test_control_write_dropped_by_a_leader_change_is_retried_on_the_new_leader(
+    cluster: Cluster,
+) -> None:
+    leader = cluster.leader()
+    follower_id = next(i for i in IDS if i != leader.id)
+    store = cluster.stores[follower_id]
+    store.update(lambda tx: tx.create(Node(id="n1")), timeout=10)
+    attempts = []
+
+    def edit(tx: WriteTx) -> None:
+        attempts.append(1)
+        node = tx.get(ObjectKind.NODE, "n1")
+        assert isinstance(node, Node)
+        tx.update(replace(node, certificate=b"new"))
+
+    cluster.hang.add(leader.id)
+    with ThreadPoolExecutor(1) as pool:
+        write = pool.submit(modify, store, edit, window=30.0)
+        wait_for(lambda: cluster.hung, 5, "the forward")
+        cluster.stop(leader.id)
+        committed = write.result(20)
+    assert len(attempts) == 2  # the forward to the dead leader was dropped, then retried
+    assert not cluster.hung[0].done()
+    node = store.view(lambda tx: tx.get(ObjectKind.NODE, "n1"))
+    assert isinstance(node, Node) and node.certificate == b"new"
+    assert node.meta.version == committed.version
+    assert cluster.leader().id != leader.id
+
+
+def test_write_waits_for_a_leader_while_none_is_known(tmp_path: Path) -> None:
+    c = Cluster(tmp_path, leader_wait=60.0)
+    try:
+        first = c.start(1)  # alone: no quorum, no leader
+        waiting = first.propose(value(1))
+        c.start(2)  # a quorum: a leader is elected and the held write goes through it
+        assert waiting.result(20) > 0
+    finally:
+        for i in list(c.nodes):
+            c.stop(i)
+
+
+def test_write_without_a_leader_fails_once_it_waited_long_enough(tmp_path: Path) -> None:
+    c = Cluster(tmp_path, leader_wait=0.0)
+    try:
+        alone = c.start(1)
+        with pytest.raises(NotLeader, match="no leader is known"):
+            alone.propose(value(1)).result(10)
+    finally:
+        for i in list(c.nodes):
+            c.stop(i)
+
+
+def test_control_retry_of_a_lost_write_is_bounded_by_its_window() -> None:
+    now = [0.0]
+    errors: list[Exception] = [NotLeader(None), ProposalDropped("leader changed")]
+
+    class Flaky:
+        calls = 0
+
+        def update(self, fn: Any) -> Any:
+            Flaky.calls += 1
+            now[0] += 1.0
+            raise errors[Flaky.calls % 2]
+
+    pauses: list[float] = []
+    with pytest.raises(ProposalDropped):
+        modify(Flaky(), lambda tx: None, window=5.0, clock=lambda: now[0], sleep=pauses.append)  # type: ignore[arg-type]
+    assert Flaky.calls == 5 and pauses == [0.0, 0.02, 0.04, 0.08]
