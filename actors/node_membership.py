@@ -19,6 +19,17 @@ Rules:
   each manager's ``leader`` flag and reachability, only when they change; and promotes a
   learner whose Node wants the manager role once its match index is within
   `PROMOTE_GAP` of the leader's last index (``PROMOTE`` conf change).
+- Role changes (`reconcile_roles`, run by the keeper, one membership change per round):
+  the control API records ``spec.desired_role`` after its own safety check
+  (actors/node_roles.py). *Demote*: if the node is the leader it first hands leadership to
+  the most caught-up reachable voter (`transfer_leadership`); the new leader proposes
+  ``REMOVE``; once the node is out of the configuration its ``role`` becomes worker (so
+  authorization refuses it Raft) and its ``manager_status`` keeps only its Raft id and
+  address, marked unknown (for a later promotion). *Promote* (a demoted manager only: a
+  node that never ran Raft would need a new certificate and its manager subsystems, not
+  done yet): the leader adds it back as a learner under its old Raft id and sets its role
+  to manager; the learner is promoted to voter once caught up (as a joining manager).
+  ``raft.join`` is refused to a node whose desired role is worker.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ from dataclasses import replace
 from typing import Any, Final
 
 from actors.ca.authorization import ClusterAdmission
+from actors.ca.certs import read_node_certificate
 from actors.leader_group import RaftHolder
 from actors.log import get_logger
 from actors.raft_node.peers import Peer
@@ -99,6 +111,10 @@ def raft_join_handler(
                 if leader and m.get("raft_id") == str(leader):
                     return {"ok": False, "leader_addr": m["addr"], "leader_key": m["server_key"]}
             return {"ok": False}
+        joiner = store.view(lambda tx: nodes.get(tx, info.node_id))
+        if joiner is not None and joiner.spec.desired_role is not NodeRole.MANAGER:
+            request.error("unauthorized", f"node {info.node_id} is not a manager (demoted)")
+            return None
         raft_id, addr = int(body["raft_id"]), _tcp(str(body["addr"]))
         owner = _raft_id_owner(store, raft_id)
         if owner is not None and owner != info.node_id:
@@ -323,6 +339,9 @@ class ManagerStatusKeeper(SupervisedActor):
                         tx.update(replace(n, manager_status=want))
 
             self._store.update(write)
+            all_nodes = self._store.view(nodes.list_all)
+        if reconcile_roles(self._store, node, status, all_nodes):
+            return  # one membership change at a time
         self._promote(node, status, all_nodes)
 
     def _promote(self, node: Any, status: Any, all_nodes: Sequence[Node]) -> None:
@@ -342,3 +361,89 @@ class ManagerStatusKeeper(SupervisedActor):
                     ).result(5.0)
                     _log.info("raft.learner.promoted", raft_id=pid, index=index)
                 return  # one change at a time
+
+
+# --- role changes (leader side) -----------------------------------------------------------
+
+
+def _transfer_target(status: Any) -> int | None:
+    """The reachable voter (not the leader) with the highest match index."""
+    best: tuple[int, int] | None = None
+    for pid in status.voters:
+        peer = status.peers.get(pid)
+        if pid == status.node_id or peer is None or not peer.reachable:
+            continue
+        key = (peer.match or 0, pid)
+        if best is None or key > best:
+            best = key
+    return best[1] if best is not None else None
+
+
+def reconcile_roles(store: MemoryStore, node: Any, status: Any, all_nodes: Sequence[Node]) -> bool:
+    """One step towards every node's desired role; True when it acted (a change is under
+    way: the caller does nothing else with membership this round)."""
+    members = set(status.voters) | set(status.learners)
+    for n in all_nodes:
+        ms = n.manager_status
+        if n.spec.desired_role is NodeRole.WORKER and n.role is NodeRole.MANAGER:
+            if ms is None or not ms.raft_id or ms.raft_id not in members:
+                _demoted(store, n.id)
+                return True
+            if ms.raft_id == status.node_id:
+                target = _transfer_target(status)
+                if target is None:
+                    _log.warning("raft.demote.waiting", node=n.id, reason="no reachable voter")
+                    return True
+                _log.info("raft.leadership.transferring", node=n.id, to=target)
+                with contextlib.suppress(Exception):
+                    node.transfer_leadership(target).result(5.0)
+                return True
+            try:
+                index = node.propose_conf_change(
+                    ConfChange(ConfChangeType.REMOVE, ms.raft_id)
+                ).result(5.0)
+                _log.info("raft.member.removed", node=n.id, raft_id=ms.raft_id, index=index)
+            except Exception as exc:
+                _log.info("raft.member.remove_retrying", node=n.id, error=str(exc)[:200])
+            return True
+        if (
+            n.spec.desired_role is NodeRole.MANAGER
+            and n.role is NodeRole.WORKER
+            and ms is not None
+            and ms.raft_id
+            and n.certificate
+        ):
+            if ms.raft_id not in members:
+                key = read_node_certificate(n.certificate).curve_public_key
+                try:
+                    index = node.add_member(Peer(ms.raft_id, _tcp(ms.addr), key)).result(5.0)
+                except Exception as exc:
+                    _log.info("raft.member.readd_retrying", node=n.id, error=str(exc)[:200])
+                    return True
+                _log.info("raft.member.readded", node=n.id, raft_id=ms.raft_id, index=index)
+            _set_role(store, n.id, NodeRole.MANAGER)
+            return True
+    return False
+
+
+def _demoted(store: MemoryStore, node_id: str) -> None:
+    def write(tx: WriteTx) -> None:
+        current = nodes.get(tx, node_id)
+        if current is None or current.role is NodeRole.WORKER:
+            return
+        ms = current.manager_status
+        kept = None if ms is None else replace(ms, leader=False, reachability=Reachability.UNKNOWN)
+        tx.update(replace(current, role=NodeRole.WORKER, manager_status=kept))
+
+    store.update(write)
+    _log.info("node.role.changed", node=node_id, role="worker")
+
+
+def _set_role(store: MemoryStore, node_id: str, role: NodeRole) -> None:
+    def write(tx: WriteTx) -> None:
+        current = nodes.get(tx, node_id)
+        if current is not None and current.role is not role:
+            tx.update(replace(current, role=role))
+
+    store.update(write)
+    _log.info("node.role.changed", node=node_id, role=role.value)

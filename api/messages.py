@@ -486,10 +486,20 @@ CONTROL_NODE_UPDATE: Final = register(
             Field("availability", STR, required=False),
             Field("label_add", MapOf(STR), required=False),
             Field("label_rm", ListOf(STR), required=False),
+            Field("role", STR, required=False),
             Field("version", INT, required=False),
         ),
         reply="control.node.update.reply",
-        doc="Change a node's availability (active|pause|drain) and labels.",
+        doc="Change a node's availability (active|pause|drain), labels and desired role.",
+    )
+)
+CONTROL_NODE_RM_REPLY: Final = register(MessageType("control.node.rm.reply", (Field("id", STR),)))
+CONTROL_NODE_RM: Final = register(
+    MessageType(
+        "control.node.rm",
+        (Field("node", STR), Field("force", BOOL, required=False)),
+        reply="control.node.rm.reply",
+        doc="Remove a node (DOWN, or force) and revoke its certificate.",
     )
 )
 CONTROL_TASK_LS_REPLY: Final = register(

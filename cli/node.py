@@ -1,4 +1,4 @@
-"""``swarmctl node ls|inspect|update|drain|pause|activate``."""
+"""``swarmctl node ls|inspect|update|drain|pause|activate|promote|demote|rm``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ def _label(text: str) -> tuple[str, str]:
 
 def register(groups: Any, common: argparse.ArgumentParser) -> None:
     parser = groups.add_parser(
-        "node", parents=[common], help="list, inspect and update nodes; drain, pause, activate"
+        "node",
+        parents=[common],
+        help="list, inspect, update, remove, promote, demote, drain, pause, activate nodes",
     )
     verbs = parser.add_subparsers(title="commands", dest="verb", metavar="COMMAND", required=True)
 
@@ -38,6 +40,7 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     update.add_argument("--availability", choices=("active", "pause", "drain"), default=None)
     update.add_argument("--label-add", action="append", type=_label, default=[], metavar="K=V")
     update.add_argument("--label-rm", action="append", default=[], metavar="KEY")
+    update.add_argument("--role", choices=("manager", "worker"), default=None)
     update.add_argument("node", metavar="NODE")
     update.set_defaults(run=run_update)
 
@@ -48,7 +51,21 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     ):
         short = verbs.add_parser(verb, parents=[common], help=summary)
         short.add_argument("node", metavar="NODE")
-        short.set_defaults(run=run_update, availability=availability, label_add=[], label_rm=[])
+        short.set_defaults(
+            run=run_update, availability=availability, label_add=[], label_rm=[], role=None
+        )
+    for verb, role, summary in (
+        ("promote", "manager", "make the node a manager (a Raft member)"),
+        ("demote", "worker", "make the manager a worker (taken out of Raft safely)"),
+    ):
+        short = verbs.add_parser(verb, parents=[common], help=summary)
+        short.add_argument("node", metavar="NODE")
+        short.set_defaults(run=run_update, availability=None, label_add=[], label_rm=[], role=role)
+
+    rm = verbs.add_parser("rm", parents=[common], help="remove a down node; revoke it")
+    rm.add_argument("-f", "--force", action="store_true", help="remove a node that is not down")
+    rm.add_argument("node", metavar="NODE")
+    rm.set_defaults(run=run_rm)
 
 
 def manager_status(row: dict[str, Any]) -> str:
@@ -113,12 +130,24 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
         body["label_add"] = dict(args.label_add)
     if args.label_rm:
         body["label_rm"] = list(args.label_rm)
+    if args.role is not None:
+        body["role"] = args.role
     if len(body) == 1:
-        raise CliError("nothing to update: give --availability, --label-add or --label-rm")
+        raise CliError("nothing to update: give --availability, --role, --label-add or --label-rm")
     with connection:
         reply = connection.request("control.node.update", body)
     if args.format == "json":
         write_json(reply["node"])
+    else:
+        write_text(reply["id"])
+    return 0
+
+
+def run_rm(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    with connection:
+        reply = connection.request("control.node.rm", {"node": args.node, "force": args.force})
+    if args.format == "json":
+        write_json(reply)
     else:
         write_text(reply["id"])
     return 0

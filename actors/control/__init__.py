@@ -47,6 +47,7 @@ def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> di
         "control.node.ls": node.ls,
         "control.node.inspect": node.inspect,
         "control.node.update": node.update,
+        "control.node.rm": node.rm,
         "control.task.ls": task.ls,
         "control.task.inspect": task.inspect,
         "control.cluster.inspect": cluster.inspect,

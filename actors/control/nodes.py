@@ -1,4 +1,12 @@
-"""Control API: nodes (ls, inspect, update).
+"""Control API: nodes (ls, inspect, update, rm).
+
+``update --role`` records ``spec.desired_role`` only after `actors.node_roles.check_demotion`
+agrees (not the last manager, no loss of quorum); the leader's membership reconciler
+(actors/node_membership.py) changes Raft membership and ``Node.role``. ``rm`` refuses a
+node that is not DOWN without ``force`` and a manager at all (demote it first); otherwise
+it deletes the Node and lists its certificate as revoked in the same transaction
+(`record_removal`): every manager's admission index follows the store, so the node's key
+is refused at once and its dispatcher session is closed.
 
 The control API owns a node's ``spec`` (availability, labels, desired role); the
 dispatcher owns its ``status`` and the Raft node its ``manager_status``, which is why
@@ -7,17 +15,42 @@ edits are re-applied on a conflict (a heartbeat may change the node in between).
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any
 
+from actors.ca.service import record_removal
 from actors.control.errors import Body, ControlCode, ControlError
 from actors.control.views import node_document, node_row
 from actors.control.writes import check_version, modify
+from actors.node_roles import ManagerView, check_demotion
 from actors.store import MemoryStore, ReadTx, WriteTx, nodes
-from api.enums import NodeAvailability
+from api.enums import NodeAvailability, NodeRole, NodeState, Reachability
+from api.objects import Node
 from api.validation import validate_node_spec
 
-__all__ = ["NodeControl", "parse_availability"]
+__all__ = ["NodeControl", "parse_availability", "parse_role"]
+
+
+def parse_role(value: str) -> NodeRole:
+    try:
+        return NodeRole(value.strip().lower())
+    except ValueError:
+        raise ControlError(
+            ControlCode.INVALID_ARGUMENT, f"invalid role {value!r} (expected manager|worker)"
+        ) from None
+
+
+def _manager_views(all_nodes: list[Node]) -> list[ManagerView]:
+    return [
+        ManagerView(
+            n.id,
+            n.manager_status is not None
+            and n.manager_status.reachability is Reachability.REACHABLE,
+        )
+        for n in all_nodes
+        if n.role is NodeRole.MANAGER and n.spec.desired_role is NodeRole.MANAGER
+    ]
 
 
 def parse_availability(value: str) -> NodeAvailability:
@@ -31,8 +64,34 @@ def parse_availability(value: str) -> NodeAvailability:
 
 
 class NodeControl:
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: MemoryStore, clock: Any = time.time) -> None:
         self._store = store
+        self._clock = clock
+
+    def rm(self, body: Body) -> Body:
+        ref = str(body["node"])
+        force = bool(body.get("force"))
+        removed: dict[str, str] = {}
+
+        def write(tx: WriteTx) -> None:
+            node = nodes.lookup(tx, ref)
+            if node.role is NodeRole.MANAGER or node.spec.desired_role is NodeRole.MANAGER:
+                raise ControlError(
+                    ControlCode.INVALID_ARGUMENT,
+                    f"rejected removal of node {node.id}: it is a manager and a member of the "
+                    "Raft cluster; demote it first (swarmctl node demote)",
+                )
+            if node.status.state is not NodeState.DOWN and not force:
+                raise ControlError(
+                    ControlCode.INVALID_ARGUMENT,
+                    f"node {node.id} is not down ({node.status.state.value}) and can't be "
+                    "removed; stop it first or use --force",
+                )
+            record_removal(tx, node, now=self._clock(), reason="node rm")
+            removed["id"] = node.id
+
+        modify(self._store, write)
+        return {"id": removed["id"]}
 
     def ls(self, body: Body) -> Body:
         def read(tx: ReadTx) -> list[dict[str, Any]]:
@@ -55,6 +114,7 @@ class NodeControl:
         )
         label_add = {str(k): str(v) for k, v in dict(body.get("label_add") or {}).items()}
         label_rm = [str(k) for k in body.get("label_rm") or ()]
+        role = parse_role(str(body["role"])) if body.get("role") else None
         for key in label_add:
             if not key:
                 raise ControlError(ControlCode.INVALID_ARGUMENT, "label keys must not be empty")
@@ -73,10 +133,23 @@ class NodeControl:
                     )
                 del labels[key]
             labels.update(label_add)
+            if role is NodeRole.WORKER and node.spec.desired_role is NodeRole.MANAGER:
+                refusal = check_demotion(_manager_views(nodes.list_all(tx)), node.id)
+                if refusal is not None:
+                    raise ControlError(ControlCode.INVALID_ARGUMENT, refusal)
+            was_manager = node.manager_status is not None and node.manager_status.raft_id
+            if role is NodeRole.MANAGER and not was_manager:
+                raise ControlError(
+                    ControlCode.INVALID_ARGUMENT,
+                    f"node {node.id} joined as a worker: promoting it is not supported "
+                    "yet (only a demoted manager can be promoted back); join a manager "
+                    "with a manager token instead",
+                )
             spec = replace(
                 node.spec,
                 labels=labels,
                 availability=availability if availability is not None else node.spec.availability,
+                desired_role=role if role is not None else node.spec.desired_role,
             )
             validate_node_spec(spec)
             result.clear()

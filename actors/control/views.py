@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from api.codec_objects import encode_object
+from api.enums import NodeRole
 from api.objects import Cluster, Node, Service, Task
 from api.specs import GlobalJob, GlobalService, ReplicatedJob, ReplicatedService
 from api.task_state import TaskState
@@ -99,7 +100,7 @@ def task_row(
 
 def node_row(node: Node) -> dict[str, Any]:
     """``{id, hostname, role, status, availability, manager_status, ...}``."""
-    ms = node.manager_status
+    ms = node.manager_status if node.role is NodeRole.MANAGER else None  # a demoted one's
     desc = node.description
     return {
         "id": node.id,

@@ -34,6 +34,7 @@ from typing import Any, Final
 
 import pykka
 
+from actors.dispatcher.core import NODE_REMOVED
 from actors.dispatcher.wire import (
     SESSION,
     SESSION_HEARTBEAT,
@@ -144,6 +145,7 @@ class Agent(SupervisedActor):
         self._thread: threading.Thread | None = None
         self._state = AgentState(False, "", "", 0)
         self._clients = 0
+        self._removed = False  # a manager closed our session: this node was removed
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -239,6 +241,15 @@ class Agent(SupervisedActor):
                 established=established,
                 reason=str(exc),
             )
+            if NODE_REMOVED in str(exc):
+                self._removed = True
+            if self._removed:
+                _log.error(
+                    "agent.node.removed",
+                    manager=manager.addr,
+                    error="this node was removed from the cluster (node rm): its certificate "
+                    "is revoked and every manager refuses it; join again with a new state dir",
+                )
         finally:
             with self._lock:
                 self._client = None

@@ -1,0 +1,171 @@
+"""Issue 5 roles and revocation on real processes: ``node rm`` (refusals, revocation, a
+removed worker cannot reconnect, its tasks move) and ``node demote|promote`` (Raft
+membership follows; the last manager cannot be demoted)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.swarm import CtlError, Swarm, SwarmNode, poll
+from transport.client import Client
+from transport.keys import read_keypair
+
+
+@pytest.fixture
+def swarm(tmp_path: Path) -> Iterator[Swarm]:
+    with Swarm(tmp_path) as s:
+        yield s
+
+
+def row(swarm: Swarm, node: SwarmNode) -> dict[str, Any] | None:
+    for r in swarm.node_rows():
+        if r["id"] == node.node_id:
+            return dict(r)
+    return None
+
+
+def raft_status(manager: SwarmNode, asker: SwarmNode) -> dict[str, Any]:
+    server_key = read_keypair(manager.state_dir / "keys" / "curve.key").public
+    keys = read_keypair(asker.state_dir / "keys" / "curve.key")
+    with Client(
+        f"tcp://{manager.remote_api}", server_key=server_key, keypair=keys, timeout=5.0
+    ) as client:
+        return dict(client.request("raft.status"))
+
+
+def test_node_rm_revokes_and_a_removed_worker_cannot_reconnect(swarm: Swarm) -> None:
+    nodes = swarm.start_cluster(managers=1, workers=2, heartbeat_period="1s")
+    m1, w1, w2 = nodes
+    m1.ctl_json(
+        "service",
+        "create",
+        "--name",
+        "web",
+        "--replicas",
+        "4",
+        "--detach",
+        "busybox",
+        "sleep",
+        "300",
+    )
+    poll(lambda: len(m1.running("web")) == 4, "4 running", 60)
+    # a ready node is refused without --force, a manager even with it
+    for args, words in (
+        (("node", "rm", w1.node_id), "is not down"),
+        (("node", "rm", "--force", m1.node_id), "demote it first"),
+    ):
+        with pytest.raises(CtlError) as refused:
+            m1.ctl_json(*args)
+        assert words in str(refused.value)
+    # --force removes a live worker: it is cut off at once and its tasks move
+    assert m1.ctl_json("node", "rm", "--force", w1.node_id)["id"] == w1.node_id
+    assert row(swarm, w1) is None
+
+    def moved() -> bool:
+        running = m1.running("web")
+        return len(running) == 4 and all(t["node_id"] != w1.node_id for t in running)
+
+    poll(moved, "4 tasks running away from the removed worker", 60)
+    poll(
+        lambda: any(e.get("event") == "agent.node.removed" for e in w1.log_events()),
+        "w1 logs that it was removed",
+    )
+    # restarted with its state dir, it is still refused and never comes back
+    w1.kill()
+    w1.start()
+    poll(
+        lambda: sum(e.get("event") == "agent.session.ended" for e in w1.log_events()) >= 2,
+        "w1's sessions keep failing",
+    )
+    assert row(swarm, w1) is None
+    refused_keys = [e for e in m1.log_events() if e.get("event") == "ca.admission.refused"]
+    assert refused_keys, "m1 refused the removed key at the handshake"
+    # a DOWN worker is removed without --force
+    w2.kill()
+    poll(lambda: (row(swarm, w2) or {}).get("status") == "down", "w2 down", 30)
+    assert m1.ctl_json("node", "rm", w2.node_id)["id"] == w2.node_id
+    assert [r["hostname"] for r in swarm.node_rows()] == ["m1"]
+
+
+def test_demote_promote_round_trip_and_the_last_manager(swarm: Swarm) -> None:
+    m1, m2, m3 = swarm.start_cluster(managers=3, workers=0)
+    leader = swarm.leader()
+    assert leader is not None
+    # demote the leader itself: it hands leadership over first, then leaves Raft
+    target = leader
+    others = [n for n in (m1, m2, m3) if n is not target]
+    target_id = target.node_id
+    assert others[0].ctl_json("node", "demote", target_id)["id"] == target_id
+
+    def demoted() -> bool:
+        r = row_on(others[0], target_id)
+        return r is not None and r["role"] == "worker" and r["manager_status"] is None
+
+    poll(demoted, "the old leader shows as a worker", 60)
+    assert len(managers_on(others[0])) == 2
+    assert swarm_leader_id(others[0]) in {n.node_id for n in others}
+    assert removed_from_raft(swarm, target_id)
+    # it may no longer speak Raft
+    with pytest.raises(Exception):  # noqa: B017 - unauthorized (RemoteError)
+        raft_status(others[0], target)
+    # promote it back: three reachable managers again
+    others[0].ctl_json("node", "promote", target_id)
+
+    def three_managers() -> bool:
+        rows = others[0].ctl_json("node", "ls")
+        mgrs = [r for r in rows if r["manager_status"]]
+        return len(mgrs) == 3 and all(
+            r["manager_status"]["reachability"] == "reachable" for r in mgrs
+        )
+
+    poll(three_managers, "3 reachable managers again", 60)
+    poll(
+        lambda: any(
+            e.get("event") == "raft.learner.promoted" for n in others for e in n.log_events()
+        ),
+        "promoted back to voter",
+        60,
+    )
+    # demote two; the last one is refused
+    a, b = others
+    a.ctl_json("node", "demote", target_id)
+    poll(lambda: (row_on(a, target_id) or {}).get("role") == "worker", "demoted again", 60)
+    poll(lambda: len(managers_on(a)) == 2, "2 managers", 60)
+    survivor = a if swarm_leader_id(a) == a.node_id else b
+    other = b if survivor is a else a
+    survivor.ctl_json("node", "demote", other.node_id)
+    poll(lambda: (row_on(survivor, other.node_id) or {}).get("role") == "worker", "1 left", 60)
+    with pytest.raises(CtlError) as refused:
+        survivor.ctl_json("node", "demote", survivor.node_id)
+    assert "last manager" in str(refused.value)
+
+
+def row_on(node: SwarmNode, node_id: str) -> dict[str, Any] | None:
+    for r in node.ctl_json("node", "ls"):
+        if r["id"] == node_id:
+            return dict(r)
+    return None
+
+
+def swarm_leader_id(node: SwarmNode) -> str | None:
+    for r in node.ctl_json("node", "ls"):
+        if r["manager_status"] and r["manager_status"]["leader"]:
+            return str(r["id"])
+    return None
+
+
+def managers_on(node: SwarmNode) -> list[dict[str, Any]]:
+    return [r for r in node.ctl_json("node", "ls") if r["manager_status"]]
+
+
+def removed_from_raft(swarm: Swarm, node_id: str) -> bool:
+    """Some manager's log says it proposed the REMOVE of ``node_id``'s Raft id."""
+    return any(
+        e.get("event") == "raft.member.removed" and e.get("node") == node_id
+        for n in swarm.nodes
+        for e in n.log_events()
+    )
