@@ -72,18 +72,13 @@ def restart(node: SwarmNode) -> None:
     node.start(wait=False)
 
 
-def test_raft_data_and_keys_are_unreadable_on_disk(swarm: Swarm) -> None:
-    node = swarm.start_node("m1", extra=("--autolock",))
-    node.wait_ready()
-    create_service(node)
-    key = unlock_key(node)
-    assert key.startswith("SWMKEY-1-")
-    assert node.terminate() == 0
+def assert_unreadable(node: SwarmNode, key: str) -> None:
+    """Neither ``node``'s Raft data nor its key store holds the service, the keys or the
+    unlock key in the clear; its keys are wrapped under the unlock key (no KEK file)."""
     state = node.state_dir
-    raft = files_under(state / "raft")
-    assert any(p.name.endswith(".wal") or "wal" in p.name for p in raft) or raft
+    assert files_under(state / "raft"), f"{node.name}: no Raft data"
     keystore = state / KEYSTORE_DIR
-    assert not (keystore / "kek").exists()  # autolocked: no KEK on disk
+    assert not KeyStore(keystore).kek_path.exists()  # autolocked: no KEK on disk
     secrets = KeyStore(keystore).load(parse_unlock_key(key))
     needles = [SERVICE.encode(), ENV_VALUE.encode(), secrets[DATA_KEY], key.encode()]
     for path in files_under(state / "raft", keystore):
@@ -93,6 +88,33 @@ def test_raft_data_and_keys_are_unreadable_on_disk(swarm: Swarm) -> None:
     # nor do the node's logs hold the unlock key
     for log_path in node.log_dir.glob(f"{node.name}.*.log"):
         assert key not in log_path.read_text()
+
+
+def test_raft_data_and_keys_are_unreadable_on_disk(swarm: Swarm) -> None:
+    node = swarm.start_node("m1", extra=("--autolock",))
+    node.wait_ready()
+    key = unlock_key(node)
+    assert key.startswith("SWMKEY-1-")
+    # a manager that joins an autolocked cluster has its own data key, wrapped under the
+    # cluster's unlock key once its store holds the Cluster object
+    joined = swarm.join("m2", node, node.join_token("manager"))
+    swarm.wait_cluster(2, 0)
+    create_service(node)
+    poll(lambda: [s["name"] for s in joined.ctl_json("service", "ls")] == [SERVICE], "m2: it")
+    joined_keys = KeyStore(joined.state_dir / KEYSTORE_DIR)
+    poll(joined_keys.is_autolocked, "m2: keys wrapped under the unlock key")
+    node_keys = KeyStore(node.state_dir / KEYSTORE_DIR).load(parse_unlock_key(key))
+    assert joined_keys.load(parse_unlock_key(key))[DATA_KEY] != node_keys[DATA_KEY]
+    # restarted, the joined manager is locked too, until unlocked with the cluster's key
+    restart(joined)
+    wait_locked(joined)
+    assert unlock(joined, key).returncode == 0
+    joined.wait_started()
+    poll(lambda: len(joined.ctl_json("node", "ls")) == 2, "m2: unlocked and serving")
+    assert joined.terminate() == 0
+    assert node.terminate() == 0
+    assert_unreadable(node, key)
+    assert_unreadable(joined, key)
 
 
 def test_locked_manager_waits_for_the_right_unlock_key(swarm: Swarm) -> None:
