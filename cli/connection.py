@@ -15,7 +15,9 @@ from transport.client import Client
 
 __all__ = ["ControlConnection"]
 
-DEFAULT_TIMEOUT = 5.0
+# Longer than the manager's retry window for writes lost to a leader change
+# (actors/control/writes.py RETRY_WINDOW), so the manager's own error reaches the user.
+DEFAULT_TIMEOUT = 10.0
 # control error codes whose message is the whole line to show (a locked node, a bad key)
 ONE_LINE_CODES = frozenset({"locked", "invalid_unlock_key"})
 
