@@ -92,7 +92,7 @@ def test_full_set_removes_tasks_not_in_it(worker: Any) -> None:
     ref, executor = worker
     proxy = ref.proxy()
     proxy.apply_assignments(True, [make_task("a"), make_task("b")], []).get()
-    wait_for(lambda: state_is(proxy, "b", S.RUNNING))
+    wait_for(lambda: state_is(proxy, "a", S.RUNNING) and state_is(proxy, "b", S.RUNNING))
     proxy.apply_assignments(True, [make_task("a")], []).get()
     wait_for(lambda: "b" not in executor.list_tasks(), what="b removed")
     assert state_is(proxy, "a", S.RUNNING)
