@@ -204,7 +204,7 @@ def node_children(
     """The node's children in start order (stopped in reverse). Without an ``assembly``
     only the two endpoints run (with ``version``, and ``control_handlers`` if given)."""
     if assembly is not None and not assembly.is_manager:
-        return [assembly.worker_child(), assembly.agent_child()]
+        return [assembly.worker_child(), assembly.agent_child(), assembly.renewer_child()]
     handlers = version_handlers(identity, config.role)
     remote_extra = assembly.remote_handlers if assembly is not None else None
     control_extra = control_handlers
@@ -248,6 +248,7 @@ def node_children(
         assembly.joiner_child(),
         assembly.worker_child(),
         assembly.agent_child(),
+        assembly.renewer_child(),
     ]
 
 

@@ -14,9 +14,12 @@ declares the children that are not endpoints:
     raftjoin RaftJoiner: asks the leader to add this manager to Raft until it is a member
     worker   Worker (state in STATE_DIR/worker) over the chosen executor
     agent    Agent: a CURVE session to a manager's dispatcher (its own first, on a manager)
+    renewer  CertRenewer (actors/ca/renewer.py): renews this node's certificate through
+             ``ca.renew`` on the managers it knows (every node; on a manager also early
+             when its store says its role or the cluster's cert expiry changed)
 
-A worker node (joined with a worker token) has only ``worker`` and ``agent``: no Raft, no
-store, no endpoints; its agent starts from the manager list of its join (STATE_DIR/
+A worker node (joined with a worker token) has only ``worker``, ``agent`` and ``renewer``:
+no Raft, no store, no endpoints; its agent starts from the manager list of its join (STATE_DIR/
 managers.json) and follows the lists its sessions send.
 
 Security on a manager: the remote endpoint's ZAP policy is the CA-backed
@@ -45,6 +48,8 @@ from actors.ca.authorization import ClusterAdmission, authorize
 from actors.ca.certs import CertificateError
 from actors.ca.join import hello_address
 from actors.ca.keystore import write_private_file
+from actors.ca.node_certs import NodeCertificates
+from actors.ca.renewer import CertRenewer, store_settings
 from actors.ca.service import CAService
 from actors.control import control_handlers
 from actors.control.cluster import cluster_handlers
@@ -149,6 +154,7 @@ class Assembly:
         self.raft_id = 0
         self.founder = False
         self.directory = ManagerDirectory(None, startup.managers)
+        self.node_certs = startup.certs  # replaced by each renewal (renewer_child)
         if not self.is_manager:
             return
         self.raft_id = load_or_create_raft_id(state_dir)
@@ -173,7 +179,7 @@ class Assembly:
         self.ca = CAService(
             self.store,
             self.admission,
-            manager_cert=startup.certs.cert_pem,
+            manager_cert=lambda: self.node_certs.cert_pem,
             clock=time.time,
             rng=secrets.SystemRandom(),
             managers=self.manager_entries,
@@ -416,3 +422,24 @@ class Assembly:
             )
 
         return ChildSpec("agent", start, stop_timeout=self.stop_timeout)
+
+    def renewer_child(self) -> ChildSpec:
+        settings = store_settings(self.store, self.identity.node_id) if self.is_manager else None
+        return ChildSpec(
+            "renewer",
+            start_actor(
+                CertRenewer,
+                state_dir=self.state_dir,
+                certs=self.node_certs,
+                managers=self.managers,
+                settings=settings,
+                on_renewed=self._cert_renewed,
+            ),
+            stop_timeout=self.stop_timeout,
+        )
+
+    def _cert_renewed(self, certs: NodeCertificates) -> None:
+        """The CA service's hello serves the new certificate; a manager indexes it now."""
+        self.node_certs = certs
+        if self.is_manager:
+            self.admission.add_certificate(certs.cert_pem, certs.info.role)
