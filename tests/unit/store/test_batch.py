@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 from actors.store import Batch, ConflictError, WriteTx, tasks
@@ -100,3 +101,32 @@ def test_stale_object_in_batch_raises_early() -> None:
 
     assert store.batch(fn).outcomes == ()
     assert len(raised) == 1
+
+
+def test_readers_never_see_half_a_batch() -> None:
+    store = make_store()
+    s = service()
+    store.update(lambda tx: tx.create(s))
+    stop = threading.Event()
+    seen: set[int] = set()
+
+    def reader() -> None:
+        while not stop.is_set():
+            seen.add(store.view(lambda tx: len(tasks.by_service(tx, s.id))))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        for _ in range(50):
+
+            def add_ten(tx: WriteTx) -> None:
+                start = len(tasks.by_service(tx, s.id))
+                for slot in range(start + 1, start + 11):
+                    tx.create(task(s.id, slot))
+
+            store.update(add_ten)
+    finally:
+        stop.set()
+        t.join()
+    assert all(n % 10 == 0 for n in seen)
+    assert store.view(lambda tx: len(tasks.by_service(tx, s.id))) == 500

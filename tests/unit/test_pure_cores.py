@@ -1,0 +1,161 @@
+"""Pure cores import no I/O (STYLE.md rule 1): one list of every pure module and its rules.
+
+Each `Core` names a set of modules, the top-level packages they must not import (zmq,
+pykka, threads, clocks…), and optionally which `actors.*` modules they may import: only
+under some prefixes, and never a shell module. A package whose every module but its shells
+is pure is listed by globbing it, so a new module there is checked without being listed.
+"""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+from dataclasses import dataclass
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+NO_IO = frozenset({"zmq", "pykka", "threading", "time", "socket", "asyncio", "subprocess"})
+
+
+@dataclass(frozen=True)
+class Core:
+    name: str
+    modules: tuple[str, ...]  # paths relative to the repository root
+    forbidden: frozenset[str]  # top-level packages the modules must not import
+    # when set, any `actors.*` import must start with one of these prefixes
+    actors_prefixes: tuple[str, ...] | None = None
+    shells: frozenset[str] = frozenset()  # modules that must never be imported
+
+
+def package(directory: str, shells: set[str], at_least: set[str]) -> tuple[str, ...]:
+    """Every module of `directory` but its `shells`, and `at_least` (which must exist)."""
+    found = {p.name for p in (ROOT / directory).glob("*.py") if p.name not in shells}
+    return tuple(f"{directory}/{name}" for name in sorted(found | at_least))
+
+
+CORES = [
+    Core(
+        "ca",
+        (
+            "actors/ca/root.py",
+            "actors/ca/certs.py",
+            "actors/ca/tokens.py",
+            "actors/ca/renewal.py",
+            "actors/ca/encryption.py",
+            "actors/ca/z85.py",
+        ),
+        NO_IO | {"transport"},
+        actors_prefixes=("actors.ca.",),
+        shells=frozenset({"actors.ca.keystore", "actors.ca.admission"}),
+    ),
+    # the ZAP policy must be importable without zmq; it satisfies transport's protocol by shape
+    Core("ca-admission", ("actors/ca/admission.py",), frozenset({"zmq", "transport", "pykka"})),
+    Core(
+        "dispatcher",
+        (
+            "actors/dispatcher/heartbeats.py",
+            "actors/dispatcher/assignments.py",
+            "actors/dispatcher/statuses.py",
+            "actors/dispatcher/sessions.py",
+            "actors/dispatcher/core.py",
+            "actors/dispatcher/wire.py",
+            "actors/worker/session.py",
+        ),
+        NO_IO | {"transport"},
+        actors_prefixes=("actors.dispatcher.", "actors.worker.session"),
+        shells=frozenset(
+            {"actors.dispatcher.actor", "actors.dispatcher.writer", "actors.dispatcher.handlers"}
+        ),
+    ),
+    Core(
+        "orchestrator",
+        package(
+            "actors/orchestrator",
+            shells={"actor.py", "__init__.py"},
+            at_least={
+                "replicated.py",
+                "global_.py",
+                "restart.py",
+                "reaper.py",
+                "update.py",
+                "state.py",
+                "reconcile.py",
+            },
+        ),
+        NO_IO | {"os"},
+        shells=frozenset({"actors.orchestrator.actor"}),
+    ),
+    Core(
+        "scheduler",
+        package(
+            "actors/scheduler",
+            shells={"actor.py", "__init__.py"},
+            at_least={"filters.py", "nodeinfo.py", "strategy.py", "scheduler.py"},
+        ),
+        NO_IO | {"os"},
+        actors_prefixes=("actors.scheduler",),  # the core needs no store
+        shells=frozenset({"actors.scheduler.actor"}),
+    ),
+    # the store guards its tables with a lock, so it may import threading
+    Core(
+        "store",
+        package("actors/store", shells=set(), at_least=set()),
+        (NO_IO - {"threading"}) | {"os"},
+    ),
+    Core(
+        "worker",
+        (
+            "actors/worker/controller.py",
+            "actors/worker/executors/base.py",
+            "actors/worker/executors/docker_config.py",
+        ),
+        frozenset({"docker", "zmq", "pykka", "threading", "time", "socket", "requests", "os"}),
+    ),
+    Core(
+        "raft",
+        tuple(
+            f"actors/raft_node/{name}"
+            for name in (
+                "core.py",
+                "replication.py",
+                "election.py",
+                "raft_log.py",
+                "progress.py",
+                "memory_storage.py",
+                "ready.py",
+                "types.py",
+            )
+        ),
+        frozenset({"zmq", "pykka", "threading", "socket", "time", "asyncio", "os", "select"}),
+    ),
+]
+
+
+def imported(path: pathlib.Path) -> list[str]:
+    """The absolute module names `path` imports, wherever in the module it imports them."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.extend(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+    return names
+
+
+def check_imports(core: Core, module: str) -> None:
+    for name in imported(ROOT / module):
+        assert name.split(".")[0] not in core.forbidden, f"{module} imports {name}"
+        assert name not in core.shells, f"{module} imports the shell module {name}"
+        if core.actors_prefixes is not None and name.startswith("actors."):
+            assert name.startswith(core.actors_prefixes), f"{module} imports {name}"
+
+
+@pytest.mark.parametrize(
+    ("core", "module"),
+    [(core, module) for core in CORES for module in core.modules],
+    ids=lambda value: value if isinstance(value, str) else value.name,
+)
+def test_pure_module_imports_no_io(core: Core, module: str) -> None:
+    check_imports(core, module)
