@@ -14,23 +14,17 @@ Rules (the same for both):
 - A plan that wants to run again later (restart delays, update delays) arms a timer for
   then; that tick is a full pass.
 - Tests drive ``tick()`` directly through a proxy and may pass a manual ``timer``.
+The watch-and-tick shell is ``actors.store_reactor.StoreReactor``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import random
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import pykka
-
-from actors.log import get_logger
 from actors.orchestrator.reaper import reap
 from actors.orchestrator.reconcile import reconcile_services
 from actors.orchestrator.restart import RestartHistory
@@ -52,27 +46,20 @@ from actors.store import (
     MemoryStore,
     ReadTx,
     StoreError,
-    WatchClosed,
-    Watcher,
     WriteTx,
     clusters,
     nodes,
     services,
     tasks,
 )
-from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
+from actors.store_reactor import DEFAULT_TICK_INTERVAL, StoreReactor
+from actors.supervisor import ChildContext
 from api.objects import Cluster, Node, ObjectKind, Service, Task
 
 __all__ = ["DEFAULT_TICK_INTERVAL", "OrchestratorActor", "TaskReaperActor", "TickReport"]
 
-DEFAULT_TICK_INTERVAL = 0.05
 RETRY_INTERVAL = 0.5
 _KINDS = frozenset({ObjectKind.NODE, ObjectKind.SERVICE, ObjectKind.TASK, ObjectKind.CLUSTER})
-
-
-@dataclass(frozen=True)
-class _Tick:
-    pass
 
 
 @dataclass(frozen=True)
@@ -102,62 +89,25 @@ def _read(tx: ReadTx, ids: set[str] | None) -> Snapshot:
     return Snapshot.build(all_services, all_tasks, nodes.list_all(tx), retention)
 
 
-class _ReconcileActor(SupervisedActor):
+class _ReconcileActor(StoreReactor):
     subsystem: ClassVar[str] = "orchestrator"
 
-    def __init__(
-        self,
-        ctx: ChildContext | None,
-        store: MemoryStore,
-        *,
-        tick_interval: float = DEFAULT_TICK_INTERVAL,
-        clock: Callable[[], float] = time.time,
-        rng: random.Random | None = None,
-        timer: Timer | None = None,
-    ) -> None:
-        super().__init__(ctx)
-        self._store = store
-        self._tick_interval = tick_interval
-        self._clock = clock
-        self._rng = rng or random.Random()
-        self._timer: Timer = timer or (ctx.timer if ctx is not None else ThreadTimer())
-        self._log = get_logger(self.subsystem)
-        self._watcher: Watcher | None = None
+    def __init__(self, ctx: ChildContext | None, store: MemoryStore, **kwargs: Any) -> None:
+        super().__init__(ctx, store, **kwargs)
         self._dirty: set[str] = set()
         self._full = True
-        self._lock = threading.Lock()
-        self._armed_at: float | None = None
         self._wake_at: float | None = None  # a plan asked to run again then
-        self._cancel: Callable[[], None] | None = None
-        self._stopping = False
-
-    # --- lifecycle ---------------------------------------------------------------------
 
     def on_start(self) -> None:
-        self._watch()
+        self._resync()
         self._log.info(f"{self.subsystem}.started")
         self._request_tick(0.0)
 
-    def on_stop(self) -> None:
-        with self._lock:
-            self._stopping = True
-            cancel, self._cancel = self._cancel, None
-        if cancel is not None:
-            cancel()
+    def _resync(self) -> None:
         if self._watcher is not None:
             self._watcher.close()
-            self._watcher = None
-        self._log.info(f"{self.subsystem}.stopped")
-
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, _Tick):
-            return self.tick()
-        return None
-
-    # --- what subclasses decide -----------------------------------------------------------
-
-    def _mark(self, event: Event) -> None:
-        raise NotImplementedError
+        self._watcher = self._store.watch(kinds=_KINDS, notify=self._on_events)
+        self._full = True  # everything before the watch started is re-read
 
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
         raise NotImplementedError
@@ -166,10 +116,8 @@ class _ReconcileActor(SupervisedActor):
 
     def tick(self) -> TickReport:
         """Drain the watch queue, reconcile what is dirty, write. Returns what it did."""
-        with self._lock:
-            self._armed_at = None
-            self._cancel = None
-        events = self._drain()
+        self._tick_started()
+        events, _ = self._drain()
         if self._wake_at is not None and self._clock() >= self._wake_at:
             self._full, self._wake_at = True, None
         full, self._full = self._full, False
@@ -193,32 +141,6 @@ class _ReconcileActor(SupervisedActor):
             kinds = Counter(_describe(e) for e in plan.effects)
             self._log.info(f"{self.subsystem}.tick.complete", **dataclasses.asdict(report), **kinds)
         return report
-
-    def _drain(self) -> int:
-        count = 0
-        while True:
-            if self._watcher is None:
-                self._watch()
-            assert self._watcher is not None
-            try:
-                events = self._watcher.poll()
-            except WatchClosed as exc:
-                self._log.warning(
-                    f"{self.subsystem}.watch.closed", reason=exc.reason, reset=exc.reset
-                )
-                self._watcher = None
-                continue
-            if not events:
-                return count
-            for event in events:
-                self._mark(event)
-            count += len(events)
-
-    def _watch(self) -> None:
-        if self._watcher is not None:
-            self._watcher.close()
-        self._watcher = self._store.watch(kinds=_KINDS, notify=self._on_events)
-        self._full = True  # everything before the watch started is re-read
 
     # --- writing -----------------------------------------------------------------------
 
@@ -252,29 +174,9 @@ class _ReconcileActor(SupervisedActor):
 
     # --- waking up ---------------------------------------------------------------------
 
-    def _on_events(self) -> None:
-        """Called by the store, from the thread that applied a change, without locks."""
-        self._request_tick(self._tick_interval)
-
     def _arm_wake(self) -> None:
         if self._wake_at is not None:
             self._request_tick(max(0.0, self._wake_at - self._clock()))
-
-    def _request_tick(self, delay: float) -> None:
-        with self._lock:
-            if self._stopping:
-                return
-            at = self._clock() + delay
-            if self._armed_at is not None and self._armed_at <= at:
-                return
-            if self._cancel is not None:
-                self._cancel()
-            self._armed_at = at
-            self._cancel = self._timer.call_later(delay, self._fire)
-
-    def _fire(self) -> None:
-        with contextlib.suppress(pykka.ActorDeadError):
-            self.actor_ref.tell(_Tick())
 
 
 class OrchestratorActor(_ReconcileActor):
@@ -287,7 +189,7 @@ class OrchestratorActor(_ReconcileActor):
         super().__init__(ctx, store, **kwargs)
         self._history = RestartHistory()
 
-    def _mark(self, event: Event) -> None:
+    def _apply(self, event: Event) -> None:
         obj = event.object
         if isinstance(obj, Service):
             self._dirty.add(obj.id)
@@ -308,7 +210,7 @@ class TaskReaperActor(_ReconcileActor):
 
     subsystem = "taskreaper"
 
-    def _mark(self, event: Event) -> None:
+    def _apply(self, event: Event) -> None:
         obj = event.object
         if isinstance(obj, Task):
             self._dirty.add(obj.service_id)

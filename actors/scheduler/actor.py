@@ -11,22 +11,16 @@ Rules:
   version the core read. A write that fails (conflict, task gone, proposal lost) is taken
   back in the core and retried on a later tick; it never loses the others.
 - Tests drive ``tick()`` directly (through a proxy) and may pass a manual ``timer``.
+The watch-and-tick shell is ``actors.store_reactor.StoreReactor``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import random
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pykka
-
-from actors.log import get_logger
 from actors.scheduler.scheduler import (
     ASSIGNED_MESSAGE,
     Assignment,
@@ -41,26 +35,19 @@ from actors.store import (
     MemoryStore,
     ReadTx,
     StoreError,
-    WatchClosed,
-    Watcher,
     WriteTx,
     nodes,
     services,
     tasks,
 )
-from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
+from actors.store_reactor import DEFAULT_TICK_INTERVAL, StoreReactor
+from actors.supervisor import ChildContext
 from api.objects import Node, ObjectKind, Service, Task
 from api.task_state import TaskState
 
 __all__ = ["DEFAULT_TICK_INTERVAL", "SchedulerActor", "TickReport"]
 
-DEFAULT_TICK_INTERVAL = 0.05
 _KINDS = frozenset({ObjectKind.NODE, ObjectKind.SERVICE, ObjectKind.TASK})
-
-
-@dataclass(frozen=True)
-class _Tick:
-    pass
 
 
 @dataclass(frozen=True)
@@ -79,67 +66,30 @@ def _read_all(tx: ReadTx) -> tuple[list[Node], list[Task], list[Service]]:
     return nodes.list_all(tx), tasks.list_all(tx), services.list_all(tx)
 
 
-class SchedulerActor(SupervisedActor):
-    def __init__(
-        self,
-        ctx: ChildContext | None,
-        store: MemoryStore,
-        *,
-        tick_interval: float = DEFAULT_TICK_INTERVAL,
-        clock: Callable[[], float] = time.time,
-        rng: random.Random | None = None,
-        timer: Timer | None = None,
-    ) -> None:
-        super().__init__(ctx)
-        self._store = store
-        self._tick_interval = tick_interval
-        self._clock = clock
-        self._timer: Timer = timer or (ctx.timer if ctx is not None else ThreadTimer())
-        self._log = get_logger("scheduler")
-        self._core = SchedulerCore(clock=clock, rng=rng or random.Random(), logger=self._log)
-        self._watcher: Watcher | None = None
-        self._armed = False
-        self._arm_lock = threading.Lock()
-        self._cancel: Callable[[], None] | None = None
-        self._stopping = False
+class SchedulerActor(StoreReactor):
+    subsystem = "scheduler"
 
-    # --- lifecycle ---------------------------------------------------------------------
+    def __init__(self, ctx: ChildContext | None, store: MemoryStore, **kwargs: Any) -> None:
+        super().__init__(ctx, store, **kwargs)
+        self._core = SchedulerCore(clock=self._clock, rng=self._rng, logger=self._log)
 
     def on_start(self) -> None:
         self._resync()
         self._log.info("scheduler.started", nodes=len(self._core.nodes))
-        self._request_tick()
-
-    def on_stop(self) -> None:
-        self._stopping = True
-        with self._arm_lock:
-            cancel, self._cancel = self._cancel, None
-        if cancel is not None:
-            cancel()
-        if self._watcher is not None:
-            self._watcher.close()
-            self._watcher = None
-        self._log.info("scheduler.stopped")
-
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, _Tick):
-            return self.tick()
-        return None
+        self._request_tick(self._tick_interval)
 
     # --- the tick ----------------------------------------------------------------------
 
     def tick(self) -> TickReport:
         """Drain the watch queue into the core, decide, write. Returns what it did."""
-        with self._arm_lock:
-            self._armed = False
-            self._cancel = None
+        self._tick_started()
         events, resynced = self._drain()
         decisions = self._core.schedule()
         assigned = written = failed = 0
         if decisions:
             assigned, written, failed = self._write(decisions)
         if failed or self._core.dirty:
-            self._request_tick()
+            self._request_tick(self._tick_interval)
         report = TickReport(events, resynced, assigned, written, failed, len(self._core.waiting))
         if assigned or written or failed:
             self._log.info("scheduler.tick.complete", **dataclasses.asdict(report))
@@ -148,26 +98,6 @@ class SchedulerActor(SupervisedActor):
     def pending(self) -> dict[str, Task]:
         """The tasks waiting for a node (a copy; for tests and inspection)."""
         return dict(self._core.waiting)
-
-    def _drain(self) -> tuple[int, bool]:
-        count = 0
-        resynced = False
-        while True:
-            if self._watcher is None:
-                self._resync()
-                resynced = True
-            assert self._watcher is not None
-            try:
-                events = self._watcher.poll()
-            except WatchClosed as exc:
-                self._log.warning("scheduler.watch.closed", reason=exc.reason, reset=exc.reset)
-                self._watcher = None
-                continue
-            if not events:
-                return count, resynced
-            for event in events:
-                self._apply(event)
-            count += len(events)
 
     def _apply(self, event: Event) -> None:
         core = self._core
@@ -246,23 +176,6 @@ class SchedulerActor(SupervisedActor):
         if failed:
             self._log.info("scheduler.write.conflicts", failed=len(failed))
         return assigned, written, len(failed)
-
-    # --- waking up ---------------------------------------------------------------------
-
-    def _on_events(self) -> None:
-        """Called by the store, from the thread that applied a change, without locks."""
-        self._request_tick()
-
-    def _request_tick(self) -> None:
-        with self._arm_lock:
-            if self._armed or self._stopping:
-                return
-            self._armed = True
-            self._cancel = self._timer.call_later(self._tick_interval, self._fire)
-
-    def _fire(self) -> None:
-        with contextlib.suppress(pykka.ActorDeadError):
-            self.actor_ref.tell(_Tick())
 
 
 def _writer(d: Assignment | Unschedulable, now: float) -> Callable[[WriteTx], None]:

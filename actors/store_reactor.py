@@ -1,0 +1,150 @@
+"""``StoreReactor``: the shell of the leader-only actors that react to the store's watch
+queue (the orchestrator, the task reaper and the scheduler; STYLE.md rule 4).
+
+Rules:
+- A subclass's ``on_start`` calls ``_resync`` (read what it needs and start watching, with
+  ``notify=self._on_events``) and then ``_request_tick``.
+- The store's watch callback only asks for a tick ``tick_interval`` seconds away. One tick
+  is armed at a time: a request for a time at or after the armed one joins it, an earlier
+  one replaces it. Nothing is armed once the actor is stopping.
+- The timer tells the actor a ``_Tick``; ``tick()`` starts with ``_tick_started()`` and
+  calls ``_drain()``, which hands every queued event to ``_apply``. A closed watch (reset
+  after a snapshot restore, or overflow) is logged and reopened through ``_resync``.
+- ``on_stop`` cancels the armed tick and closes the watch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pykka
+
+from actors.log import get_logger
+from actors.store import Event, MemoryStore, WatchClosed, Watcher
+from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
+
+__all__ = ["DEFAULT_TICK_INTERVAL", "StoreReactor"]
+
+DEFAULT_TICK_INTERVAL = 0.05
+
+
+@dataclass(frozen=True)
+class _Tick:
+    pass
+
+
+class StoreReactor(SupervisedActor):
+    subsystem: ClassVar[str]
+
+    def __init__(
+        self,
+        ctx: ChildContext | None,
+        store: MemoryStore,
+        *,
+        tick_interval: float = DEFAULT_TICK_INTERVAL,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        timer: Timer | None = None,
+    ) -> None:
+        super().__init__(ctx)
+        self._store = store
+        self._tick_interval = tick_interval
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._timer: Timer = timer or (ctx.timer if ctx is not None else ThreadTimer())
+        self._log = get_logger(self.subsystem)
+        self._watcher: Watcher | None = None
+        self._lock = threading.Lock()
+        self._armed_at: float | None = None
+        self._cancel: Callable[[], None] | None = None
+        self._stopping = False
+
+    # --- what subclasses decide -----------------------------------------------------------
+
+    def tick(self) -> object:
+        raise NotImplementedError
+
+    def _apply(self, event: Event) -> None:
+        """Take in one event from the watch queue."""
+        raise NotImplementedError
+
+    def _resync(self) -> None:
+        """Read everything again and (re)open ``self._watcher``."""
+        raise NotImplementedError
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def on_stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            cancel, self._cancel = self._cancel, None
+        if cancel is not None:
+            cancel()
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
+        self._log.info(f"{self.subsystem}.stopped")
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, _Tick):
+            return self.tick()
+        return None
+
+    # --- the watch queue ---------------------------------------------------------------
+
+    def _tick_started(self) -> None:
+        """The armed tick (if any) is this one: the next request arms a new one."""
+        with self._lock:
+            self._armed_at = None
+            self._cancel = None
+
+    def _drain(self) -> tuple[int, bool]:
+        """Hand every queued event to ``_apply``: (how many, whether it resynced)."""
+        count = 0
+        resynced = False
+        while True:
+            if self._watcher is None:
+                self._resync()
+                resynced = True
+            assert self._watcher is not None
+            try:
+                events = self._watcher.poll()
+            except WatchClosed as exc:
+                self._log.warning(
+                    f"{self.subsystem}.watch.closed", reason=exc.reason, reset=exc.reset
+                )
+                self._watcher = None
+                continue
+            if not events:
+                return count, resynced
+            for event in events:
+                self._apply(event)
+            count += len(events)
+
+    # --- waking up ---------------------------------------------------------------------
+
+    def _on_events(self) -> None:
+        """Called by the store, from the thread that applied a change, without locks."""
+        self._request_tick(self._tick_interval)
+
+    def _request_tick(self, delay: float) -> None:
+        with self._lock:
+            if self._stopping:
+                return
+            at = self._clock() + delay
+            if self._armed_at is not None and self._armed_at <= at:
+                return
+            if self._cancel is not None:
+                self._cancel()
+            self._armed_at = at
+            self._cancel = self._timer.call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(_Tick())
