@@ -6,41 +6,16 @@ and ``cluster update [--heartbeat-period D] [--task-history-limit N] [--snapshot
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import Any
 
-from actors.control.units import format_duration, parse_duration
+from actors.control.units import format_duration
+from cli.argtypes import COUNT, DURATION
 from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.output import write_json, write_text
 from cli.unlock import add_unlock_key_verb, autolock_argument, show_unlock_key
 
 __all__ = ["register"]
-
-
-def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = getattr(parse, "__name__", "value")
-    return convert
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"invalid integer {text!r}") from None
-    if value < 0:
-        raise ValueError(f"must be >= 0, got {value}")
-    return value
-
-
-DURATION = _typed(parse_duration)
-COUNT = _typed(_count)
 
 
 def register(groups: Any, common: argparse.ArgumentParser) -> None:

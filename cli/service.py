@@ -15,23 +15,25 @@ import secrets
 import shlex
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 from actors.control.service_options import apply_options
-from actors.control.units import (
-    format_bytes,
-    format_cpus,
-    format_duration,
-    parse_cpus,
-    parse_duration,
-    parse_key_value,
-    parse_memory,
-)
+from actors.control.units import format_bytes, format_cpus, format_duration
 from api.codec_objects import encode
 from api.specs import ContainerSpec, ServiceSpec, TaskSpec
-from api.validation import InvalidSpec, parse_constraint, parse_placement_preference
+from api.validation import InvalidSpec
 from api.validation import validate_service_spec as validate
+from cli.argtypes import (
+    CONSTRAINT,
+    COUNT,
+    CPUS,
+    DURATION,
+    ENV,
+    KEY_VALUE,
+    MEMORY,
+    PREFERENCE,
+    RATIO,
+)
 from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.output import render_table, write_json, write_text
@@ -41,62 +43,6 @@ __all__ = ["register"]
 
 DEFAULT_CONVERGE_TIMEOUT = 300.0
 
-
-# -- argument types: each refuses a bad value with one line -----------------------------
-
-
-def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except (ValueError, InvalidSpec) as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = getattr(parse, "__name__", "value")
-    return convert
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"invalid integer {text!r}") from None
-    if value < 0:
-        raise ValueError(f"must be >= 0, got {value}")
-    return value
-
-
-def _ratio(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"must be between 0 and 1, got {text}")
-    return value
-
-
-def _env(text: str) -> str:
-    parse_key_value(text, "environment variable")
-    return text if "=" in text else text + "="
-
-
-def _constraint(text: str) -> str:
-    parse_constraint(text, "--constraint")
-    return text
-
-
-def _preference(text: str) -> str:
-    parse_placement_preference(text, "--placement-pref")
-    return text
-
-
-MEMORY = _typed(parse_memory)
-CPUS = _typed(parse_cpus)
-DURATION = _typed(parse_duration)
-COUNT = _typed(_non_negative_int)
-RATIO = _typed(_ratio)
-ENV = _typed(_env)
-KEY_VALUE = _typed(parse_key_value)
-CONSTRAINT = _typed(_constraint)
-PREFERENCE = _typed(_preference)
 
 # flag → (options key, argparse keyword arguments); shared by create and update
 _SCALAR_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {

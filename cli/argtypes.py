@@ -1,0 +1,80 @@
+"""argparse ``type``s for swarmctl's flags: each refuses a bad value with one line (argparse
+prints it and exits 2) before anything is sent."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from actors.control.units import parse_cpus, parse_duration, parse_key_value, parse_memory
+from api.validation import parse_constraint, parse_placement_preference
+
+__all__ = [
+    "CONSTRAINT",
+    "COUNT",
+    "CPUS",
+    "DURATION",
+    "ENV",
+    "KEY_VALUE",
+    "MEMORY",
+    "PREFERENCE",
+    "RATIO",
+    "typed",
+]
+
+
+def typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse ``type`` from a parser: its ``ValueError`` becomes one line, exit 2."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:  # InvalidSpec is a ValueError
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"invalid integer {text!r}") from None
+    if value < 0:
+        raise ValueError(f"must be >= 0, got {value}")
+    return value
+
+
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _env(text: str) -> str:
+    parse_key_value(text, "environment variable")
+    return text if "=" in text else text + "="
+
+
+def _constraint(text: str) -> str:
+    parse_constraint(text, "--constraint")
+    return text
+
+
+def _preference(text: str) -> str:
+    parse_placement_preference(text, "--placement-pref")
+    return text
+
+
+MEMORY = typed(parse_memory)
+CPUS = typed(parse_cpus)
+DURATION = typed(parse_duration)
+COUNT = typed(_non_negative_int)
+RATIO = typed(_ratio)
+ENV = typed(_env)
+KEY_VALUE = typed(parse_key_value)
+CONSTRAINT = typed(_constraint)
+PREFERENCE = typed(_preference)
