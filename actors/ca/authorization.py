@@ -26,7 +26,6 @@ handlers, handler threads) read the current one without locking.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -40,6 +39,7 @@ from actors.ca.root import CertificateAuthority
 from api.enums import NodeRole
 from api.objects import Cluster, Node, RevokedCertificate
 from transport.endpoint import Handler, InlineHandler, Request
+from transport.keys import fingerprint
 
 __all__ = [
     "ACCESS_BY_PREFIX",
@@ -91,10 +91,6 @@ class _Logger(Protocol):
     def warning(self, event: str, **kw: Any) -> Any: ...
 
 
-def _fingerprint(public_z85: bytes) -> str:
-    return hashlib.sha256(public_z85).hexdigest()[:16]
-
-
 @dataclass(frozen=True, slots=True)
 class _State:
     certs: CertificateAdmission
@@ -136,7 +132,7 @@ class ClusterAdmission:
         self.log.warning(
             "ca.admission.refused",
             domain=domain,
-            key_fingerprint=_fingerprint(client_public_key_z85),
+            key_fingerprint=fingerprint(client_public_key_z85),
             reason=refusal.reason,
         )
         return False
@@ -285,7 +281,7 @@ def _guard(name: str, handler: Handler, policy: ClusterAdmission) -> Handler:
             "ca.authorization.refused",
             type=request.type,
             endpoint=request.endpoint,
-            key_fingerprint=_fingerprint(request.peer_key) if request.peer_key else None,
+            key_fingerprint=fingerprint(request.peer_key) if request.peer_key else None,
             reason=refusal.reason,
         )
         request.error(UNAUTHORIZED, refusal.reason)
