@@ -4,6 +4,11 @@ Layout (state dir mode 0700, files mode 0600):
     STATE_DIR/node_id            the 25-character base-36 node id and a newline
     STATE_DIR/keys/curve.key     the CURVE key pair, Z85 (public line, secret line)
 
+A manager whose keys are autolocked keeps the CURVE secret in its key store instead of
+``keys/curve.key`` (`KeyVault`, implemented by `actors.node_keys.NodeKeys`): then the file
+is absent and the key pair comes from the vault. A worker has no unlock key (as in
+SwarmKit, workers are not locked): its private keys are always these 0600 files.
+
 The key pair is written first and the node id last, so the node id file marks a complete
 identity: without it, a fresh identity is created (replacing any stray key file); with it,
 a missing or corrupt key file is an error rather than a silent change of keys. Existing
@@ -14,8 +19,10 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final, Protocol
 
 import zmq
 
@@ -23,19 +30,52 @@ from actors.log import get_logger
 from api.ids import is_valid_id, new_id
 from transport.keys import KeyPair, generate_keypair, read_keypair, write_keypair
 
-__all__ = ["IdentityError", "NodeIdentity", "ensure_private_dir", "load_or_create_identity"]
+__all__ = [
+    "CURVE_SECRET",
+    "IdentityError",
+    "KeyVault",
+    "NodeIdentity",
+    "ensure_private_dir",
+    "keypair_from_secret",
+    "load_or_create_identity",
+    "read_curve_keys",
+    "read_node_id",
+    "write_curve_keys",
+]
 
 NODE_ID_FILE = "node_id"
 KEYS_DIR = "keys"
 KEY_FILE = "curve.key"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+CURVE_SECRET: Final = "curve-secret"  # the vault's name for the CURVE secret (Z85)
 
 _log = get_logger("identity")
 
 
 class IdentityError(Exception):
     """The state dir holds an identity that cannot be read or is not valid."""
+
+
+class KeyVault(Protocol):
+    """Where an autolocked manager keeps its private keys instead of their files."""
+
+    def get(self, name: str) -> bytes | None:
+        """The key named ``name`` if the vault holds it (None: read its file)."""
+        ...
+
+    def put(self, name: str, value: bytes, write_file: Callable[[bytes], None]) -> None:
+        """Keep ``value`` in the vault, or call ``write_file`` when keys live in files now
+        (decided and done under the vault's lock)."""
+        ...
+
+
+def keypair_from_secret(secret: bytes) -> KeyPair:
+    """The CURVE key pair of a Z85 secret key."""
+    try:
+        return KeyPair(zmq.curve_public(secret), secret)
+    except (ValueError, zmq.ZMQError) as exc:
+        raise IdentityError(f"the stored CURVE secret key is not valid: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -55,25 +95,48 @@ def ensure_private_dir(path: Path) -> None:
         raise IdentityError(f"state dir {path} is not a directory")
 
 
-def load_or_create_identity(state_dir: Path) -> NodeIdentity:
-    """The identity stored in ``state_dir``, created on first use."""
+def load_or_create_identity(state_dir: Path, vault: KeyVault | None = None) -> NodeIdentity:
+    """The identity stored in ``state_dir`` (the CURVE secret in ``vault`` when it holds
+    it), created on first use."""
     ensure_private_dir(state_dir)
     ensure_private_dir(state_dir / KEYS_DIR)
     id_path = state_dir / NODE_ID_FILE
     key_path = state_dir / KEYS_DIR / KEY_FILE
     if not id_path.exists():
-        return _create(id_path, key_path)
-    node_id = _read_node_id(id_path)
-    keypair = _read_keys(key_path)
+        return _create(id_path, key_path, vault)
+    node_id = read_node_id(state_dir)
+    keypair = read_curve_keys(state_dir, vault)
     _log.info("identity.loaded", node_id=node_id, public_key=keypair.public.decode())
     return NodeIdentity(node_id, keypair)
 
 
-def _create(id_path: Path, key_path: Path) -> NodeIdentity:
+def read_node_id(state_dir: Path) -> str:
+    """The node id in ``state_dir`` (`IdentityError` when missing or invalid)."""
+    return _read_node_id(Path(state_dir) / NODE_ID_FILE)
+
+
+def read_curve_keys(state_dir: Path, vault: KeyVault | None = None) -> KeyPair:
+    """The node's CURVE key pair: from ``vault`` when it holds the secret, else its file."""
+    secret = vault.get(CURVE_SECRET) if vault is not None else None
+    if secret is not None:
+        return keypair_from_secret(secret)
+    return _read_keys(Path(state_dir) / KEYS_DIR / KEY_FILE)
+
+
+def write_curve_keys(state_dir: Path, keypair: KeyPair, vault: KeyVault | None = None) -> None:
+    """Store the node's CURVE key pair: in ``vault`` when it keeps keys, else its file."""
+    path = Path(state_dir) / KEYS_DIR / KEY_FILE
+    if vault is None:
+        write_keypair(path, keypair)
+    else:
+        vault.put(CURVE_SECRET, keypair.secret, lambda _: write_keypair(path, keypair))
+
+
+def _create(id_path: Path, key_path: Path, vault: KeyVault | None) -> NodeIdentity:
     keypair = generate_keypair()
     node_id = new_id()
     try:
-        write_keypair(key_path, keypair)
+        write_curve_keys(key_path.parent.parent, keypair, vault)
         _write_private(id_path, (node_id + "\n").encode())
     except OSError as exc:
         raise IdentityError(f"cannot write identity in {id_path.parent}: {exc}") from exc
@@ -95,8 +158,8 @@ def _read_node_id(path: Path) -> str:
 def _read_keys(path: Path) -> KeyPair:
     if not path.exists():
         raise IdentityError(
-            f"{path} is missing but the state dir has a node id; restore the key file "
-            "or start with an empty state dir"
+            f"{path} is missing but the state dir has a node id (and no unlocked key store "
+            "holds the key); restore the key file or start with an empty state dir"
         )
     try:
         _tighten(path, FILE_MODE)

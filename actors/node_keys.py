@@ -1,4 +1,4 @@
-"""A manager's keys at rest: the Raft data key in the key store, locked or not.
+"""A manager's keys at rest: the key store (data key, node private keys), locked or not.
 
 Rules:
 - Every manager keeps a random data key (DEK) in its key store (STATE_DIR/keystore,
@@ -11,19 +11,34 @@ Rules:
   the secrets are wrapped under the unlock key, which lives only in the replicated store's
   Cluster object (as SwarmKit keeps ``Cluster.UnlockKeys``): `open_node_keys` then returns
   `LockedKeys`, and the node waits for `LockedKeys.unlock` (``swarmctl unlock``).
+- The node's private keys (CURVE secret, certificate key) follow autolock. Off: they are
+  the 0600 files every node has (``keys/curve.key``, ``certificates/node.key``; a KEK file
+  beside them would protect them no better than their mode, and SwarmKit too keeps its TLS
+  key plain when not autolocked). On: they move into the key store (`CURVE_SECRET`,
+  `NODE_TLS_KEY`) and their files are deleted, so nothing private is left readable.
+  `NodeKeys` is the `actors.identity.KeyVault` the identity and certificate code read and
+  write them through; a renewal and a rewrap never interleave (one lock).
+- The cluster made at init (it holds the CA key) waits in the key store (`INITIAL_CLUSTER`)
+  until the store holds it, whatever autolock says: it is never written in the clear.
 - While the node runs, `KeyRewrapper` watches the Cluster object and rewraps the key store
   whenever the wanted wrapping changes (autolock switched on or off, key rotated): the
-  secrets themselves never change, so the Raft log stays readable.
+  data key never changes, so the Raft log stays readable. Switching on writes the store
+  with the private keys first and deletes their files after; switching off writes the
+  files first. A crash in between leaves both copies; `NodeKeys.settle` (run when the keys
+  are opened) deletes the files of a locked store.
 - Unlock keys are never logged.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
+
+import zmq
 
 from actors.ca.encryption import (
     AESGCMCipher,
@@ -32,10 +47,21 @@ from actors.ca.encryption import (
     new_data_key,
     parse_unlock_key,
 )
-from actors.ca.keystore import DATA_KEY, KeyStore, KeyStoreError, KeyStoreLocked
+from actors.ca.keystore import (
+    CURVE_SECRET,
+    DATA_KEY,
+    NODE_TLS_KEY,
+    KeyStore,
+    KeyStoreError,
+    KeyStoreLocked,
+    write_private_file,
+)
+from actors.ca.node_certs import CERTS_DIR, NODE_KEY_FILE
+from actors.identity import KEY_FILE, KEYS_DIR
 from actors.log import get_logger
 from actors.store import MemoryStore, clusters
 from api.objects import Cluster, ObjectKind
+from transport.keys import KeyPair, read_keypair, write_keypair
 
 __all__ = [
     "KEYSTORE_DIR",
@@ -43,6 +69,7 @@ __all__ = [
     "LockedKeys",
     "NodeKeys",
     "NodeKeysError",
+    "PrivateKeyFiles",
     "open_node_keys",
     "wanted_unlock_key",
 ]
@@ -50,6 +77,8 @@ __all__ = [
 KEYSTORE_DIR: Final = "keystore"
 RAFT_DIR: Final = "raft"
 _WAL_AAD: Final = b"swarmnode raft"
+_WORKER_STATE_AAD: Final = b"swarmnode worker state"
+_MOVABLE: Final = (CURVE_SECRET, NODE_TLS_KEY)  # the private keys that follow autolock
 
 _log = get_logger("keys")
 
@@ -58,29 +87,147 @@ class NodeKeysError(Exception):
     """The state dir's keys cannot be used (old plaintext state dir, damaged key store)."""
 
 
+@dataclass(frozen=True)
+class PrivateKeyFiles:
+    """Where a node keeps its private keys when they are not locked in the key store."""
+
+    curve: Path  # keys/curve.key: public and secret key, Z85, one a line
+    tls: Path  # certificates/node.key: PKCS#8 PEM
+
+    @classmethod
+    def of(cls, state_dir: Path) -> PrivateKeyFiles:
+        state_dir = Path(state_dir)
+        return cls(state_dir / KEYS_DIR / KEY_FILE, state_dir / CERTS_DIR / NODE_KEY_FILE)
+
+    def read(self) -> dict[str, bytes]:
+        """The keys found in the files (a missing file: absent from the result)."""
+        found: dict[str, bytes] = {}
+        if self.curve.exists():
+            try:
+                found[CURVE_SECRET] = read_keypair(self.curve).secret
+            except ValueError as exc:
+                raise NodeKeysError(f"{self.curve} is damaged: {exc}") from None
+        if self.tls.exists():
+            found[NODE_TLS_KEY] = self.tls.read_bytes()
+        return found
+
+    def write(self, name: str, value: bytes) -> None:
+        path = self.path(name)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if name == CURVE_SECRET:
+            write_keypair(path, KeyPair(zmq.curve_public(value), value))
+        else:
+            write_private_file(path, value)
+
+    def path(self, name: str) -> Path:
+        return self.curve if name == CURVE_SECRET else self.tls
+
+    def remove(self, name: str) -> None:
+        path = self.path(name)
+        if path.exists():
+            path.unlink()
+            _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @dataclass
 class NodeKeys:
     """The unwrapped secrets and the unlock key they are wrapped under now (None: a KEK
-    file)."""
+    file). With autolock ``secrets`` also holds the node's private keys; ``files`` says
+    where they go when autolock is off (None: a key store of the data key alone)."""
 
     store: KeyStore
     secrets: dict[str, bytes] = field(repr=False)
     unlock_key: UnlockKey | None = field(default=None, repr=False)
+    files: PrivateKeyFiles | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def raft_cipher(self) -> AESGCMCipher:
         return AESGCMCipher(self.secrets[DATA_KEY], associated_data=_WAL_AAD)
+
+    def worker_state_cipher(self) -> AESGCMCipher:
+        """For the manager's own worker state file (its tasks name services and env)."""
+        return AESGCMCipher(self.secrets[DATA_KEY], associated_data=_WORKER_STATE_AAD)
 
     @property
     def autolocked(self) -> bool:
         return self.unlock_key is not None
 
+    # -- actors.identity.KeyVault -------------------------------------------------------
+    def get(self, name: str) -> bytes | None:
+        """A private key held in the key store (None: it is in its file, if anywhere)."""
+        with self._lock:
+            return self.secrets.get(name) if name in _MOVABLE else None
+
+    def put(self, name: str, value: bytes, write_file: Callable[[bytes], None]) -> None:
+        """Store a private key where it belongs now: the key store when autolocked, else
+        ``write_file`` (its 0600 file)."""
+        with self._lock:
+            if self.autolocked:
+                self._update({**self.secrets, name: value})
+            else:
+                write_file(value)
+
+    # -- other secrets (the cluster at init) --------------------------------------------
+    def set_secret(self, name: str, value: bytes) -> None:
+        with self._lock:
+            self._update({**self.secrets, name: value})
+
+    def remove_secret(self, name: str) -> None:
+        with self._lock:
+            if name in self.secrets:
+                self._update({k: v for k, v in self.secrets.items() if k != name})
+
+    def _update(self, secrets: dict[str, bytes]) -> None:
+        self.store.update(secrets, self.unlock_key)
+        self.secrets = secrets
+
+    # -- wrapping -----------------------------------------------------------------------
     def rewrap(self, wanted: UnlockKey | None) -> bool:
-        """Wrap the secrets under ``wanted`` (None: a KEK file). True if anything changed."""
-        if wanted == self.unlock_key:
-            return False
-        self.store.rewrap(self.unlock_key, wanted)
-        self.unlock_key = wanted
-        return True
+        """Wrap the secrets under ``wanted`` (None: a KEK file), moving the private keys in
+        or out of the key store. True if anything changed."""
+        with self._lock:
+            if wanted == self.unlock_key:
+                return False
+            if self.unlock_key is None:  # on: keys in first, files deleted after
+                secrets = {**self.secrets, **self._file_keys()}
+                self.store.rewrap(None, wanted, secrets)
+                self.secrets, self.unlock_key = secrets, wanted
+                self.settle()
+            elif wanted is None:  # off: files first, keys out after
+                if self.files is not None:
+                    for name in _MOVABLE:
+                        if name in self.secrets:
+                            self.files.write(name, self.secrets[name])
+                secrets = {k: v for k, v in self.secrets.items() if k not in _MOVABLE}
+                self.store.rewrap(self.unlock_key, None, secrets)
+                self.secrets, self.unlock_key = secrets, None
+            else:  # a rotated unlock key
+                self.store.rewrap(self.unlock_key, wanted)
+                self.unlock_key = wanted
+            return True
+
+    def settle(self) -> None:
+        """Finish a move a crash interrupted: a locked store's private keys have no files."""
+        with self._lock:
+            if self.files is None:
+                return
+            if self.autolocked:
+                for name in _MOVABLE:
+                    if name in self.secrets:
+                        self.files.remove(name)
+
+    def _file_keys(self) -> dict[str, bytes]:
+        """The private keys in their files (none yet at init: they are written later
+        through `put`)."""
+        return self.files.read() if self.files is not None else {}
 
 
 @dataclass
@@ -88,13 +235,17 @@ class LockedKeys:
     """An autolocked key store waiting for the operator's unlock key."""
 
     store: KeyStore
+    files: PrivateKeyFiles | None = None
 
     def unlock(self, text: str) -> NodeKeys:
         """The keys, unwrapped with the unlock key written as ``text``. Raises
-        `MalformedUnlockKey` or `InvalidUnlockKey` (message: "invalid unlock key")."""
+        `MalformedUnlockKey`, `InvalidUnlockKey` (message: "invalid unlock key") or
+        `KeyStoreError` (the key store file is damaged)."""
         key = parse_unlock_key(text)
         secrets = self.store.load(key)
-        return NodeKeys(self.store, secrets, key)
+        keys = NodeKeys(self.store, secrets, key, self.files)
+        keys.settle()
+        return keys
 
 
 def open_node_keys(
@@ -103,6 +254,7 @@ def open_node_keys(
     """The manager's keys, creating the key store on first use (autolocked under
     ``new_unlock_key`` when given). `LockedKeys` when autolock is on."""
     store = KeyStore(Path(state_dir) / KEYSTORE_DIR)
+    files = PrivateKeyFiles.of(state_dir)
     if not store.exists():
         if (Path(state_dir) / RAFT_DIR).exists():
             raise NodeKeysError(
@@ -111,21 +263,25 @@ def open_node_keys(
                 "start from an empty state dir"
             )
         secrets = {DATA_KEY: new_data_key()}
+        if new_unlock_key is not None:
+            secrets.update(files.read())  # keys already on disk move in
         try:
             store.create(secrets, unlock_key=new_unlock_key)
         except OSError as exc:
             raise NodeKeysError(f"cannot create the key store: {exc}") from exc
         _log.info("node.keys.created", autolock=new_unlock_key is not None)
-        return NodeKeys(store, secrets, new_unlock_key)
+        created = NodeKeys(store, secrets, new_unlock_key, files)
+        created.settle()
+        return created
     try:
         secrets = store.load(None)
     except KeyStoreLocked:
-        return LockedKeys(store)
+        return LockedKeys(store, files)
     except (KeyStoreError, OSError) as exc:
         raise NodeKeysError(f"cannot read the key store: {exc}") from exc
     if DATA_KEY not in secrets:
         raise NodeKeysError(f"the key store in {state_dir} holds no Raft data key")
-    return NodeKeys(store, secrets, None)
+    return NodeKeys(store, secrets, None, files)
 
 
 def wanted_unlock_key(cluster: Cluster | None) -> UnlockKey | None:
@@ -174,7 +330,7 @@ class KeyRewrapper:
         wanted = wanted_unlock_key(cluster)
         try:
             changed = self._keys.rewrap(wanted)
-        except (KeyStoreError, OSError) as exc:
+        except (KeyStoreError, NodeKeysError, OSError) as exc:
             _log.error("node.keys.rewrap.failed", error=str(exc))
             return
         if changed:

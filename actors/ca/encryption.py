@@ -13,6 +13,9 @@ Rules:
   from an *unlock key* ``SWMKEY-1-<base64 of 32 random bytes>`` that only the operator holds.
   Rotating the unlock key re-wraps the same secrets: the DEK never changes, so the Raft log
   stays readable.
+- A wrapped file names the KEK it is under by a *key id* (`kek_id`: HKDF-SHA256 of the
+  KEK, 16 bytes, revealing nothing of it), so a reader tells a wrong unlock key ("invalid
+  unlock key") from a damaged file (the id matches but the blob does not authenticate).
 - Randomness comes from an injected ``random_bytes(n)`` (``os.urandom`` by default); nothing
   here touches files (see `actors.ca.keystore`).
 """
@@ -33,6 +36,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = [
     "DATA_KEY_BYTES",
+    "KEK_ID_BYTES",
     "NONCE_BYTES",
     "UNLOCK_KEY_PREFIX",
     "AESGCMCipher",
@@ -43,6 +47,7 @@ __all__ = [
     "RandomBytes",
     "UnlockKey",
     "kek_from_unlock_key",
+    "kek_id",
     "new_data_key",
     "new_kek",
     "new_unlock_key",
@@ -61,6 +66,8 @@ UNLOCK_KEY_PREFIX: Final = "SWMKEY-1-"
 _UNLOCK_KEY_BYTES: Final = 32
 _WRAP_MAGIC: Final = b"SWMW\x01"  # format name and version of a wrapped blob
 _KEK_INFO: Final = b"swarmnode autolock key-encryption key v1"
+_KEK_ID_INFO: Final = b"swarmnode key-encryption key id v1"
+KEK_ID_BYTES: Final = 16
 
 
 class EncryptionError(Exception):
@@ -214,3 +221,12 @@ def kek_from_unlock_key(unlock_key: UnlockKey) -> bytes:
     """The key-encryption key an unlock key stands for (HKDF-SHA256; the key is random)."""
     hkdf = HKDF(algorithm=hashes.SHA256(), length=DATA_KEY_BYTES, salt=None, info=_KEK_INFO)
     return hkdf.derive(unlock_key.key)
+
+
+def kek_id(kek: bytes) -> bytes:
+    """A 16-byte name for ``kek`` (HKDF-SHA256 with its own label): stored beside what the
+    KEK wraps so a wrong key is told from damaged data. Computing the KEK back from it is as
+    hard as guessing the KEK."""
+    _check_key(kek, "key-encryption key")
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=KEK_ID_BYTES, salt=None, info=_KEK_ID_INFO)
+    return hkdf.derive(kek)

@@ -14,6 +14,12 @@ certificate chains to the pinned CA, names the node id of ``node_id``, binds the
 public key of ``keys/curve.key`` and matches ``node.key``. Renewal replaces the key and the
 certificate (`replace_node_certificate`, key first: an old certificate with a new key fails
 the check and is renewed again rather than used).
+
+On an autolocked manager the private keys (``node.key``, the secret of ``curve.key``) are
+not files but entries of its key store, reached through the ``vault`` argument
+(`actors.identity.KeyVault`; `NodeCertificates.vault` carries it to the renewer). Without a
+vault, or with autolock off, they are these 0600 files; a worker's always are (workers have
+no unlock key).
 """
 
 from __future__ import annotations
@@ -33,10 +39,18 @@ from actors.ca.certs import (
     read_node_certificate,
     verify_node_certificate,
 )
-from actors.ca.keystore import write_private_file
+from actors.ca.keystore import NODE_TLS_KEY, write_private_file
 from actors.ca.root import CAError, CertificateAuthority, load_root_ca
-from actors.identity import KEY_FILE, KEYS_DIR, NODE_ID_FILE, ensure_private_dir
-from transport.keys import KeyPair, read_keypair, write_keypair
+from actors.identity import (
+    KEYS_DIR,
+    NODE_ID_FILE,
+    IdentityError,
+    KeyVault,
+    ensure_private_dir,
+    read_curve_keys,
+    write_curve_keys,
+)
+from transport.keys import KeyPair
 
 __all__ = [
     "CA_CERT_FILE",
@@ -71,6 +85,7 @@ class NodeCertificates:
     info: NodeCertInfo
     key: ec.EllipticCurvePrivateKey = field(repr=False)
     keypair: KeyPair
+    vault: KeyVault | None = field(default=None, repr=False, compare=False)
 
     @property
     def ca_cert_pem(self) -> bytes:
@@ -94,6 +109,7 @@ def write_node_certs(
     cert: bytes,
     key: ec.EllipticCurvePrivateKey,
     keypair: KeyPair,
+    vault: KeyVault | None = None,
 ) -> None:
     """Write a node's whole identity (see the module docstring for the order)."""
     state_dir = Path(state_dir)
@@ -102,20 +118,36 @@ def write_node_certs(
     ensure_private_dir(certs)
     ensure_private_dir(state_dir / KEYS_DIR)
     write_private_file(certs / CA_CERT_FILE, ca_cert)
-    write_private_file(certs / NODE_KEY_FILE, node_key_pem(key))
+    _write_node_key(certs / NODE_KEY_FILE, node_key_pem(key), vault)
     write_private_file(certs / NODE_CERT_FILE, cert)
-    write_keypair(state_dir / KEYS_DIR / KEY_FILE, keypair)
+    write_curve_keys(state_dir, keypair, vault)
     write_private_file(state_dir / NODE_ID_FILE, node_id.encode("ascii") + b"\n")
 
 
 def replace_node_certificate(
-    state_dir: Path, *, cert: bytes, key: ec.EllipticCurvePrivateKey | None = None
+    state_dir: Path,
+    *,
+    cert: bytes,
+    key: ec.EllipticCurvePrivateKey | None = None,
+    vault: KeyVault | None = None,
 ) -> None:
     """Renewal: store the new certificate (and its new key, when the key changed)."""
     certs = _dir(Path(state_dir))
     if key is not None:
-        write_private_file(certs / NODE_KEY_FILE, node_key_pem(key))
+        _write_node_key(certs / NODE_KEY_FILE, node_key_pem(key), vault)
     write_private_file(certs / NODE_CERT_FILE, cert)
+
+
+def _write_node_key(path: Path, pem: bytes, vault: KeyVault | None) -> None:
+    if vault is None:
+        write_private_file(path, pem)
+    else:
+        vault.put(NODE_TLS_KEY, pem, lambda value: write_private_file(path, value))
+
+
+def _read_node_key(path: Path, vault: KeyVault | None) -> bytes:
+    held = vault.get(NODE_TLS_KEY) if vault is not None else None
+    return held if held is not None else _read(path)
 
 
 def _read(path: Path) -> bytes:
@@ -125,19 +157,22 @@ def _read(path: Path) -> bytes:
         raise NodeCertsError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def load_node_certs(state_dir: Path, *, now: float) -> NodeCertificates:
-    """Read and check the node's certificate material. A certificate that has expired is
-    still returned (check ``info.not_after``): the caller decides to rejoin."""
+def load_node_certs(
+    state_dir: Path, *, now: float, vault: KeyVault | None = None
+) -> NodeCertificates:
+    """Read and check the node's certificate material (private keys from ``vault`` when it
+    holds them). A certificate that has expired is still returned (check
+    ``info.not_after``): the caller decides to rejoin."""
     state_dir = Path(state_dir)
     certs = _dir(state_dir)
     node_id = _read(state_dir / NODE_ID_FILE).decode("ascii", "replace").strip()
     try:
         ca = load_root_ca(_read(certs / CA_CERT_FILE), now=now)
-        key = load_node_key(_read(certs / NODE_KEY_FILE))
+        key = load_node_key(_read_node_key(certs / NODE_KEY_FILE, vault))
         cert = _read(certs / NODE_CERT_FILE)
-        keypair = read_keypair(state_dir / KEYS_DIR / KEY_FILE)
+        keypair = read_curve_keys(state_dir, vault)
         info = verify_node_certificate(cert, ca, now=_within(cert, now))
-    except (CAError, CertificateError, ValueError, OSError) as exc:
+    except (CAError, CertificateError, IdentityError, ValueError, OSError) as exc:
         raise NodeCertsError(f"node certificate files in {certs}: {exc}") from None
     if info.node_id != node_id:
         raise NodeCertsError(
@@ -147,7 +182,7 @@ def load_node_certs(state_dir: Path, *, now: float) -> NodeCertificates:
         raise NodeCertsError("the certificate does not bind this node's CURVE key")
     if not certificate_matches_key(cert, key):
         raise NodeCertsError("the certificate does not match the node key")
-    return NodeCertificates(node_id, ca, cert, info, key, keypair)
+    return NodeCertificates(node_id, ca, cert, info, key, keypair, vault)
 
 
 def _within(cert: bytes, now: float) -> float:
