@@ -403,6 +403,7 @@ class Assembly:
                 state_dir=self.state_dir,
                 node_id=self.identity.node_id,
                 reporter=self.outbox,
+                state_cipher=keys.worker_state_cipher() if (keys := self.startup.keys) else None,
             )
 
         return ChildSpec("worker", start, stop_timeout=self.stop_timeout * 2)

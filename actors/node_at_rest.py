@@ -1,19 +1,23 @@
 """Encryption at rest in a manager's life: what ``swarm-node`` calls before and after the
 node starts.
 
-    keys = prepare_at_rest(state_dir, control_path, autolock=..., force_new_cluster=...,
-                           stop=stop_event, version={...})
-    if keys is None: exit 0                      # stopped while locked
-    Assembly(..., raft_cipher=keys.raft_cipher())
-    node.start(); keys.start(assembly.store)     # rewrap on Cluster changes
-    ...; keys.stop(); node.stop()
+    keys = open_at_rest(state_dir, control_path, autolock=..., init=..., stop=stop_event,
+                        version={...})           # StoppedWhileLocked: exit 0
+    startup = prepare_node(..., keys=keys)       # private keys read through the key store
+    at_rest = prepare_at_rest(state_dir, startup.keys, init=..., force_new_cluster_id=...)
+    Assembly(..., raft_cipher=at_rest.raft_cipher())
+    node.start(); at_rest.start(assembly.store)  # rewrap on Cluster changes
+    ...; at_rest.stop(); node.stop()
 
-`prepare_at_rest` opens (or creates) the key store (`actors.node_keys`); when autolocked it
-waits for ``swarmctl unlock`` on the control socket (`actors.node_locked`); with
-``--force-new-cluster`` it rewrites the Raft storage to a one-member group
-(`actors.force_new_cluster`). ``--autolock`` at init creates the key store wrapped under a
-new unlock key, which `start` writes into the Cluster object once it exists and prints
-once on stdout (never in the log).
+`open_at_rest` runs before anything reads a private key: it opens the key store of a
+manager's state dir and, when autolocked, waits for ``swarmctl unlock`` on the control
+socket only (`actors.node_locked`: ipc, no CURVE; the node's CURVE secret and certificate
+key are inside the locked store, so the remote endpoint cannot start before). At init it
+creates the key store first (``--autolock``: wrapped under a new unlock key), so the
+node's keys and the CA key are written into it, never in the clear. `prepare_at_rest`
+then, with ``--force-new-cluster``, rewrites the Raft storage to a one-member group
+(`actors.force_new_cluster`). The unlock key made at init is written into the Cluster
+object by `AtRest.start` once it exists and printed once on stdout (never in the log).
 """
 
 from __future__ import annotations
@@ -29,23 +33,27 @@ from actors.ca.keystore import KeyStore
 from actors.control.errors import ControlError
 from actors.control.unlock import set_autolock
 from actors.force_new_cluster import force_new_cluster
+from actors.identity import read_node_id
 from actors.log import get_logger
 from actors.node_keys import (
     KEYSTORE_DIR,
     RAFT_DIR,
     KeyRewrapper,
-    LockedKeys,
     NodeKeys,
     open_node_keys,
 )
 from actors.node_locked import wait_for_unlock
 from actors.store import MemoryStore, StoreError, clusters
 
-__all__ = ["AtRest", "prepare_at_rest"]
+__all__ = ["AtRest", "StoppedWhileLocked", "open_at_rest", "prepare_at_rest"]
 
 _log = get_logger("keys")
 
 INIT_DEADLINE = 60.0  # seconds to wait for the Cluster object at init before giving up
+
+
+class StoppedWhileLocked(Exception):
+    """The node was asked to stop while it waited for ``swarmctl unlock``."""
 
 
 class AtRest:
@@ -63,6 +71,9 @@ class AtRest:
 
     def raft_cipher(self) -> AESGCMCipher:
         return self.keys.raft_cipher()
+
+    def worker_state_cipher(self) -> AESGCMCipher:
+        return self.keys.worker_state_cipher()
 
     def start(self, store: MemoryStore) -> None:
         self._thread = threading.Thread(
@@ -111,29 +122,47 @@ class AtRest:
         return False
 
 
-def prepare_at_rest(
+def open_at_rest(
     state_dir: Path,
     control_path: Path,
     *,
     autolock: bool,
-    force_new_cluster_id: int | None,
+    init: bool,
     stop: threading.Event,
     version: Mapping[str, Any],
-) -> AtRest | None:
-    """The manager's unlocked keys (waiting for ``swarmctl unlock`` if autolocked); None
-    when ``stop`` is set while locked. ``force_new_cluster_id``: this node's Raft id, to
-    make it the only member. Raises `actors.node_keys.NodeKeysError`."""
-    fresh = not KeyStore(state_dir / KEYSTORE_DIR).exists()
-    init_key = new_unlock_key() if autolock and fresh else None
-    if autolock and not fresh:
-        _log.warning("node.autolock.ignored", reason="the cluster exists: use cluster update")
-    opened = open_node_keys(state_dir, new_unlock_key=init_key)
-    if isinstance(opened, LockedKeys):
-        keys = wait_for_unlock(opened, control_path, stop, version=version)
+) -> NodeKeys | None:
+    """The state dir's key store, unlocked (waiting for ``swarmctl unlock`` when
+    autolocked); created when ``init`` (locked under a new unlock key with ``autolock``);
+    None when there is none (a worker, a node about to join). Raises `StoppedWhileLocked`
+    and `actors.node_keys.NodeKeysError`."""
+    if KeyStore(state_dir / KEYSTORE_DIR).exists():
+        if autolock:
+            _log.warning("node.autolock.ignored", reason="the cluster exists: use cluster update")
+        opened = open_node_keys(state_dir)
+        if isinstance(opened, NodeKeys):
+            return opened
+        info = {"node_id": read_node_id(state_dir), "role": "manager", **version}
+        keys = wait_for_unlock(opened, control_path, stop, version=info)
         if keys is None:
-            return None
-    else:
-        keys = opened
+            raise StoppedWhileLocked()
+        return keys
+    if not init:
+        return None
+    created = open_node_keys(state_dir, new_unlock_key=new_unlock_key() if autolock else None)
+    assert isinstance(created, NodeKeys)  # a new key store is never locked
+    return created
+
+
+def prepare_at_rest(
+    state_dir: Path,
+    keys: NodeKeys,
+    *,
+    init: bool,
+    force_new_cluster_id: int | None,
+) -> AtRest:
+    """The running manager's keys. ``init``: the cluster was created by this start (an
+    autolocked key store then holds a new unlock key to record and show).
+    ``force_new_cluster_id``: this node's Raft id, to make it the only member."""
     if force_new_cluster_id is not None and (state_dir / RAFT_DIR).exists():
         force_new_cluster(state_dir / RAFT_DIR, force_new_cluster_id, cipher=keys.raft_cipher())
-    return AtRest(keys, init_unlock_key=init_key)
+    return AtRest(keys, init_unlock_key=keys.unlock_key if init else None)

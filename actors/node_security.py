@@ -3,16 +3,23 @@
 `prepare_node` decides from the state dir and the flags:
 
 - **resume**: the state dir holds a node certificate (`actors.ca.node_certs`): load and
-  check it; the role is the certificate's. ``--join-addr`` is then ignored (logged).
+  check it; the role is the certificate's. ``--join-addr`` is then ignored (logged). A
+  manager's key store is opened (and unlocked, when autolocked) *before*: its private keys
+  may be in it (``keys``, `actors.node_keys.NodeKeys`, see `actors.node_at_rest`).
 - **join**: ``--join-addr``/``--join-token`` and no certificate: run the join client
   (`actors.ca.join.join_cluster`: the CA pinned by the token's digest before anything is
   trusted); the certificate, keys and node id land in the state dir. Failures raise
-  `JoinError`, whose message ``swarm-node`` prints before exiting non-zero.
+  `JoinError`, whose message ``swarm-node`` prints before exiting non-zero. A node that
+  joined as a manager gets its key store then (not locked: it follows the cluster's
+  autolock once its store holds the Cluster object).
 - **init**: neither: bootstrap the cluster's security (`bootstrap_cluster_security`: root
   CA, join tokens, this manager's certificate binding its existing CURVE key), write the
-  node's certificate files, and keep the new Cluster object (with the CA key) in
-  STATE_DIR/cluster_init.json (0600) until the leader group has written it to the store
-  (`InitialCluster.committed` removes the file), so a crash in between loses nothing.
+  node's certificate (its private keys through the key store: inside it when autolocked),
+  and keep the new Cluster object (with the CA key) in the key store (`INITIAL_CLUSTER`,
+  wrapped like the data key) until the leader group has written it to the store
+  (`InitialCluster.committed` removes it), so a crash in between loses nothing and the CA
+  key is never on disk in the clear. (Older versions kept it in STATE_DIR/cluster_init.json:
+  such a file is moved into the key store and deleted at the next start.)
 
 The manager list (STATE_DIR/managers.json, 0600) is what a node knows about the managers
 from its join reply (later from the store or its sessions): ``addr`` (tcp://), CURVE
@@ -31,7 +38,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from actors.ca.join import JoinError, join_cluster
-from actors.ca.keystore import write_private_file
+from actors.ca.keystore import INITIAL_CLUSTER, write_private_file
 from actors.ca.node_certs import (
     NodeCertificates,
     NodeCertsError,
@@ -42,6 +49,7 @@ from actors.ca.node_certs import (
 from actors.ca.service import bootstrap_cluster_security
 from actors.identity import IdentityError, NodeIdentity, load_or_create_identity
 from actors.log import get_logger
+from actors.node_keys import KEYSTORE_DIR, NodeKeys, open_node_keys
 from api.enums import NodeRole
 from api.ids import new_id
 from api.objects import Cluster, JoinTokens, RootCA
@@ -67,50 +75,79 @@ _log = get_logger("node")
 
 
 class InitialCluster:
-    """The Cluster object cluster init created, until the store holds it."""
+    """The Cluster object cluster init created, until the store holds it (kept in the key
+    store as `INITIAL_CLUSTER`: it holds the CA key)."""
 
-    def __init__(self, path: Path, cluster: Cluster | None) -> None:
-        self.path = path
+    def __init__(
+        self, keys: NodeKeys | None, cluster: Cluster | None, legacy_path: Path | None = None
+    ) -> None:
+        self.keys = keys
         self.cluster = cluster
+        self._legacy_path = legacy_path
 
     def committed(self) -> None:
-        """The store holds the cluster now: forget the file (it holds the CA key)."""
+        """The store holds the cluster now: forget the copy (it holds the CA key)."""
         if self.cluster is not None:
-            self.path.unlink(missing_ok=True)
+            if self.keys is not None:
+                self.keys.remove_secret(INITIAL_CLUSTER)
+            if self._legacy_path is not None:
+                self._legacy_path.unlink(missing_ok=True)
             self.cluster = None
 
-    @staticmethod
-    def write(path: Path, cluster: Cluster) -> None:
-        doc = {
-            "id": cluster.id,
-            "name": cluster.spec.name,
-            "ca_cert": cluster.root_ca.ca_cert.decode("ascii"),
-            "ca_key": cluster.root_ca.ca_key.decode("ascii"),
-            "ca_cert_hash": cluster.root_ca.ca_cert_hash,
-            "worker": cluster.join_tokens.worker,
-            "manager": cluster.join_tokens.manager,
-        }
-        write_private_file(path, json.dumps(doc).encode())
+    @classmethod
+    def keep(cls, keys: NodeKeys, cluster: Cluster) -> InitialCluster:
+        """Store ``cluster`` in the key store until `committed`."""
+        keys.set_secret(INITIAL_CLUSTER, encode_initial_cluster(cluster))
+        return cls(keys, cluster)
 
     @classmethod
-    def read(cls, path: Path) -> InitialCluster:
-        if not path.exists():
-            return cls(path, None)
-        try:
-            doc = json.loads(path.read_text())
-            cluster = Cluster(
-                id=str(doc["id"]),
-                spec=ClusterSpec(name=str(doc["name"])),
-                root_ca=RootCA(
-                    ca_cert=str(doc["ca_cert"]).encode("ascii"),
-                    ca_key=str(doc["ca_key"]).encode("ascii"),
-                    ca_cert_hash=str(doc["ca_cert_hash"]),
-                ),
-                join_tokens=JoinTokens(worker=str(doc["worker"]), manager=str(doc["manager"])),
-            )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IdentityError(f"{path} is not a valid cluster init file: {exc}") from None
-        return cls(path, cluster)
+    def read(cls, keys: NodeKeys | None, legacy_path: Path) -> InitialCluster:
+        """The cluster waiting in the key store, if any; a legacy plain file
+        (cluster_init.json) is moved into the key store and deleted."""
+        if legacy_path.exists():
+            try:
+                cluster = decode_initial_cluster(legacy_path.read_bytes())
+            except (OSError, IdentityError) as exc:
+                raise IdentityError(f"{legacy_path}: {exc}") from None
+            if keys is None:
+                return cls(None, cluster, legacy_path)
+            keys.set_secret(INITIAL_CLUSTER, encode_initial_cluster(cluster))
+            legacy_path.unlink()
+            return cls(keys, cluster)
+        doc = keys.secrets.get(INITIAL_CLUSTER) if keys is not None else None
+        if doc is None:
+            return cls(keys, None)
+        return cls(keys, decode_initial_cluster(doc))
+
+
+def encode_initial_cluster(cluster: Cluster) -> bytes:
+    doc = {
+        "id": cluster.id,
+        "name": cluster.spec.name,
+        "ca_cert": cluster.root_ca.ca_cert.decode("ascii"),
+        "ca_key": cluster.root_ca.ca_key.decode("ascii"),
+        "ca_cert_hash": cluster.root_ca.ca_cert_hash,
+        "worker": cluster.join_tokens.worker,
+        "manager": cluster.join_tokens.manager,
+    }
+    return json.dumps(doc).encode()
+
+
+def decode_initial_cluster(data: bytes) -> Cluster:
+    try:
+        doc = json.loads(data)
+        return Cluster(
+            id=str(doc["id"]),
+            spec=ClusterSpec(name=str(doc["name"])),
+            root_ca=RootCA(
+                ca_cert=str(doc["ca_cert"]).encode("ascii"),
+                ca_key=str(doc["ca_key"]).encode("ascii"),
+                ca_cert_hash=str(doc["ca_cert_hash"]),
+            ),
+            join_tokens=JoinTokens(worker=str(doc["worker"]), manager=str(doc["manager"])),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IdentityError(f"the cluster kept from init is damaged: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -122,6 +159,7 @@ class NodeStartup:
     managers: tuple[ManagerEntry, ...]
     initial_cluster: InitialCluster
     mode: str  # init | join | resume
+    keys: NodeKeys | None = None  # a manager's key store, unlocked
 
     @property
     def role(self) -> NodeRole:
@@ -156,9 +194,9 @@ def write_managers(state_dir: Path, managers: Sequence[ManagerEntry]) -> None:
         write_private_file(Path(state_dir) / MANAGERS_FILE, json.dumps(entries).encode())
 
 
-def _load(state_dir: Path, clock: Callable[[], float]) -> NodeCertificates:
+def _load(state_dir: Path, clock: Callable[[], float], keys: NodeKeys | None) -> NodeCertificates:
     try:
-        return load_node_certs(state_dir, now=clock())
+        return load_node_certs(state_dir, now=clock(), vault=keys)
     except NodeCertsError as exc:
         raise IdentityError(str(exc)) from None
 
@@ -172,22 +210,28 @@ def prepare_node(
     join_token: str | None = None,
     join_timeout: float = 10.0,
     clock: Callable[[], float] = time.time,
+    keys: NodeKeys | None = None,
 ) -> NodeStartup:
-    """Resume, join or init (see the module docstring). Raises `JoinError` when joining
-    fails, `IdentityError` when the state dir cannot be used."""
+    """Resume, join or init (see the module docstring). ``keys``: the manager's unlocked
+    key store when it has one (`actors.node_at_rest.open_at_rest`); init without it creates
+    one, not locked. Raises `JoinError` when joining fails, `IdentityError` when the state
+    dir cannot be used, `actors.node_keys.NodeKeysError` when the key store cannot."""
     state_dir = Path(state_dir)
     init_file = state_dir / INIT_FILE
     if node_certs_exist(state_dir):
         if join_addr:
             _log.warning("node.join.ignored", reason="the state dir already holds a node")
-        load_or_create_identity(state_dir)  # checks the node id and key files first
-        certs = _load(state_dir, clock)
+        if keys is None and (state_dir / KEYSTORE_DIR).exists():
+            keys = _open_keys(state_dir)  # a manager's, not locked (else: unlock it first)
+        load_or_create_identity(state_dir, keys)  # checks the node id and key files first
+        certs = _load(state_dir, clock, keys)
         return NodeStartup(
             NodeIdentity(certs.node_id, certs.keypair),
             certs,
             read_managers(state_dir),
-            InitialCluster.read(init_file),
+            InitialCluster.read(keys, init_file),
             "resume",
+            keys,
         )
     if join_addr:
         if not join_token:
@@ -202,15 +246,21 @@ def prepare_node(
             clock=clock,
         )
         write_managers(state_dir, result.managers)
-        certs = _load(state_dir, clock)
+        certs = _load(state_dir, clock, keys)
+        if certs.info.role is NodeRole.MANAGER and keys is None:
+            keys = _open_keys(state_dir)
+            certs = _load(state_dir, clock, keys)
         return NodeStartup(
             NodeIdentity(certs.node_id, certs.keypair),
             certs,
             tuple(result.managers),
-            InitialCluster(init_file, None),
+            InitialCluster(keys, None),
             "join",
+            keys,
         )
-    identity = load_or_create_identity(state_dir)
+    if keys is None:
+        keys = _open_keys(state_dir)
+    identity = load_or_create_identity(state_dir, keys)
     rng = secrets.SystemRandom()
     cluster_id = new_id(rng)
     security = bootstrap_cluster_security(
@@ -221,7 +271,7 @@ def prepare_node(
         curve_public_key=identity.keypair.public,
     )
     cluster = security.cluster(Cluster(id=cluster_id, spec=ClusterSpec(name="default")))
-    InitialCluster.write(init_file, cluster)
+    initial = InitialCluster.keep(keys, cluster)
     write_node_certs(
         state_dir,
         node_id=identity.node_id,
@@ -229,10 +279,19 @@ def prepare_node(
         cert=security.node_cert.cert_pem,
         key=security.node_key,
         keypair=identity.keypair,
+        vault=keys,
     )
     _log.info("node.cluster.initialized", cluster_id=cluster_id)
-    certs = _load(state_dir, clock)
-    return NodeStartup(identity, certs, (), InitialCluster(init_file, cluster), "init")
+    certs = _load(state_dir, clock, keys)
+    return NodeStartup(identity, certs, (), initial, "init", keys)
+
+
+def _open_keys(state_dir: Path) -> NodeKeys:
+    """A new (or the existing, not locked) key store of a manager."""
+    opened = open_node_keys(state_dir)
+    if not isinstance(opened, NodeKeys):
+        raise IdentityError(f"the key store in {state_dir} is locked: it must be unlocked first")
+    return opened
 
 
 def manager_entry(addr: str, server_key: bytes, raft_id: int, certificate: bytes) -> dict[str, Any]:

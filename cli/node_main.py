@@ -24,6 +24,8 @@ from types import FrameType
 from typing import Any
 
 from actors import log
+from actors.ca.keystore import KeyStoreError
+from actors.ca.node_certs import node_certs_exist
 from actors.host_info import describe_host
 from actors.identity import IdentityError, ensure_private_dir
 from actors.node import (
@@ -35,7 +37,7 @@ from actors.node import (
     software_version,
 )
 from actors.node_assembly import Assembly, load_or_create_raft_id
-from actors.node_at_rest import AtRest, prepare_at_rest
+from actors.node_at_rest import AtRest, StoppedWhileLocked, open_at_rest, prepare_at_rest
 from actors.node_keys import NodeKeysError
 from actors.node_security import JoinError, NodeStartup, prepare_node
 from actors.worker.executors import default_executor_kind
@@ -172,39 +174,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     control: Path = (args.listen_control_api or state_dir / SOCKET_NAME).absolute()
     hostname = args.hostname or socket.gethostname()
     lock = StateDirLock(state_dir)
+    stop = _Stop()
+    _install_signals(stop)
     try:
         ensure_private_dir(state_dir)
         lock.acquire()
+        # a manager's private keys may be in its key store: open (unlock) it first
+        keys = open_at_rest(
+            state_dir,
+            control,
+            autolock=bool(args.autolock) and not args.join_addr,
+            init=not node_certs_exist(state_dir) and not args.join_addr,
+            stop=stop.event,
+            version={"version": software_version()},
+        )
         startup = prepare_node(
             state_dir,
             hostname=hostname,
             advertise_addr=advertise,
             join_addr=args.join_addr,
             join_token=args.join_token,
+            keys=keys,
         )
+    except StoppedWhileLocked:
+        lock.release()
+        logger.info("node.stopped", exit_code=0, locked=True)
+        return 0
     except JoinError as exc:
         lock.release()
         logger.error("node.join.refused", code=exc.code, error=exc.message)
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
-    except (IdentityError, NodeError, OSError) as exc:
+    except (IdentityError, NodeError, NodeKeysError, KeyStoreError, OSError) as exc:
         lock.release()
         return _fail(logger, "node.start.failed", exc)
     identity = startup.identity
     log.set_node_id(identity.node_id)
-    stop = _Stop()
-    _install_signals(stop)
     at_rest: AtRest | None = None
     if startup.role.value == "manager":  # every manager (founder or joined) has a Raft log
         try:
-            at_rest = _prepare_at_rest(args, startup, state_dir, control, stop, logger)
+            at_rest = _prepare_at_rest(args, startup, state_dir, logger)
         except (NodeKeysError, IdentityError, OSError) as exc:
             lock.release()
             return _fail(logger, "node.start.failed", exc)
-        if at_rest is None:  # stopped while locked
-            lock.release()
-            logger.info("node.stopped", exit_code=0, locked=True)
-            return 0
     else:
         for flag in ("autolock", "force_new_cluster"):
             if getattr(args, flag):
@@ -292,32 +304,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _prepare_at_rest(
-    args: argparse.Namespace,
-    startup: NodeStartup,
-    state_dir: Path,
-    control: Path,
-    stop: _Stop,
-    logger: Any,
-) -> AtRest | None:
-    """A manager's keys at rest (actors/node_at_rest.py): created on its first start,
-    founder or joined (a joined manager's keys follow the cluster's autolock once its store
-    holds the Cluster object); waits for ``swarmctl unlock`` when locked."""
-    autolock = bool(args.autolock)
-    if autolock and startup.mode != "init":
+    args: argparse.Namespace, startup: NodeStartup, state_dir: Path, logger: Any
+) -> AtRest:
+    """A manager's keys at rest (actors/node_at_rest.py), already opened (and unlocked) or
+    created by `open_at_rest` and `prepare_node`; a joined manager's keys follow the
+    cluster's autolock once its store holds the Cluster object."""
+    if args.autolock and startup.mode == "join":
         logger.warning("node.autolock.ignored", reason="only at init: use swarmctl cluster update")
-        autolock = False
-    version = {
-        "node_id": startup.identity.node_id,
-        "role": "manager",
-        "version": software_version(),
-    }
+    if startup.keys is None:
+        raise NodeKeysError(f"the manager in {state_dir} has no key store")
     return prepare_at_rest(
         state_dir,
-        control,
-        autolock=autolock,
+        startup.keys,
+        init=startup.mode == "init",
         force_new_cluster_id=load_or_create_raft_id(state_dir) if args.force_new_cluster else None,
-        stop=stop.event,
-        version=version,
     )
 
 

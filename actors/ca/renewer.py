@@ -176,9 +176,9 @@ def _accept(
         raise RenewalFailed(
             "untrusted_certificate", "the renewed certificate does not bind this node's keys"
         )
-    replace_node_certificate(state_dir, cert=cert, key=key)
+    replace_node_certificate(state_dir, cert=cert, key=key, vault=certs.vault)
     try:
-        return load_node_certs(state_dir, now=clock())
+        return load_node_certs(state_dir, now=clock(), vault=certs.vault)
     except NodeCertsError as exc:
         raise RenewalFailed("untrusted_certificate", str(exc)) from None
 

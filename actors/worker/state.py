@@ -6,6 +6,10 @@ Rules:
   "statuses": {task id: status}}``, objects in the ``api.codec_objects`` encoding.
 - Writes are atomic: a temp file, fsync, rename, fsync of the directory. A reader sees the
   old or the new file, never a torn one.
+- On a manager the file is encrypted under its data key (``cipher``, from
+  `actors.node_keys.NodeKeys.worker_state_cipher`): its tasks name services and hold their
+  env, which must not be readable at rest. A worker's file is plain (workers have no key
+  store). A plain file found where a cipher is given is read once and rewritten encrypted.
 - A file that cannot be decoded is moved aside (``.corrupt``) and the worker starts empty:
   the next full assignment set from a manager repopulates it.
 """
@@ -16,10 +20,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgpack
 
+from actors.ca.encryption import DecryptionFailed
 from actors.log import get_logger
 from api.codec_objects import ObjectDecodeError, decode, encode
 from api.objects import Task, TaskStatus
@@ -43,11 +48,29 @@ class WorkerState:
     statuses: dict[str, TaskStatus] = field(default_factory=_no_statuses)
 
 
+class StateCipher(Protocol):
+    """``actors.raft_node.wal.Cipher``: decrypt raises on a ciphertext that does not
+    authenticate."""
+
+    def encrypt(self, plaintext: bytes) -> bytes: ...
+
+    def decrypt(self, ciphertext: bytes) -> bytes: ...
+
+
 class WorkerStateFile:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, cipher: StateCipher | None = None) -> None:
         self.dir = Path(state_dir)
         self.path = self.dir / "tasks.msgpack"
+        self._cipher = cipher
         self._log = get_logger("worker")
+
+    def _plain(self, raw: bytes) -> bytes:
+        if self._cipher is None:
+            return raw
+        try:
+            return self._cipher.decrypt(raw)
+        except DecryptionFailed:  # a plain file from before encryption (or damage)
+            return raw
 
     def load(self) -> WorkerState:
         try:
@@ -55,7 +78,7 @@ class WorkerStateFile:
         except FileNotFoundError:
             return WorkerState()
         try:
-            data = msgpack.unpackb(raw, raw=False)
+            data = msgpack.unpackb(self._plain(raw), raw=False)
             if not isinstance(data, dict) or data.get("v") != FORMAT_VERSION:
                 raise ValueError("unknown format")
             tasks = [decode(Task, item) for item in data.get("tasks", [])]
@@ -80,8 +103,11 @@ class WorkerStateFile:
         }
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
+        packed = msgpack.packb(data, use_bin_type=True)
+        if self._cipher is not None:
+            packed = self._cipher.encrypt(packed)
         with open(tmp, "wb") as handle:
-            handle.write(msgpack.packb(data, use_bin_type=True))
+            handle.write(packed)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)

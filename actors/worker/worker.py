@@ -43,7 +43,7 @@ from actors.supervisor import (
 )
 from actors.worker.executors.base import Executor
 from actors.worker.interfaces import StatusReporter
-from actors.worker.state import WorkerStateFile
+from actors.worker.state import StateCipher, WorkerStateFile
 from actors.worker.status_book import StatusBook
 from actors.worker.task_runner import RemoveTask, TaskRunner, TaskUpdate
 from api.objects import Task, TaskStatus
@@ -90,10 +90,12 @@ class Worker(SupervisedActor):
         runner_backoff: Backoff = RUNNER_BACKOFF,
         max_runner_crashes: int = 5,
         runner_crash_window: float = 60.0,
+        state_cipher: StateCipher | None = None,
     ) -> None:
         super().__init__(ctx)
         self.executor = executor
         self.state_dir = Path(state_dir)
+        self._state_cipher = state_cipher  # a manager's: its tasks are encrypted at rest
         self.node_id = node_id
         self._reporter = reporter
         self._flush_interval = flush_interval
@@ -111,7 +113,7 @@ class Worker(SupervisedActor):
     # -- lifecycle ----------------------------------------------------------------------
     def on_start(self) -> None:
         book = StatusBook(
-            WorkerStateFile(self.state_dir / "worker"),
+            WorkerStateFile(self.state_dir / "worker", self._state_cipher),
             self._reporter,
             interval=self._flush_interval,
         )
