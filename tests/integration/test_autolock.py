@@ -6,16 +6,22 @@ is a ``poll`` with a deadline.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from zmq.utils import z85
 
 from actors.ca.encryption import parse_unlock_key
-from actors.ca.keystore import DATA_KEY, KeyStore
-from actors.node_keys import KEYSTORE_DIR
+from actors.ca.keystore import CURVE_SECRET, DATA_KEY, NODE_TLS_KEY, KeyStore
+from actors.node_keys import KEYSTORE_DIR, NodeKeys
+from actors.raft_node.wal import list_segments, scan_segment
 from tests.support.swarm import DEADLINE, ROOT, Swarm, SwarmNode, free_port_pair, poll
 
 SERVICE = "zebracorn-ledger"
@@ -72,19 +78,67 @@ def restart(node: SwarmNode) -> None:
     node.start(wait=False)
 
 
+def key_forms(pem: bytes) -> list[bytes]:
+    """A private key as PEM, PKCS#8 DER and its raw 32-byte scalar."""
+    key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    der = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return [pem, der, key.private_numbers().private_value.to_bytes(32, "big")]
+
+
+def ca_key_pem(raft_dir: Path, keys: NodeKeys, ca_cert: bytes) -> bytes:
+    """The CA private key, read from the decrypted Raft log (the Cluster object)."""
+    cipher = keys.raft_cipher()
+    public = x509.load_pem_x509_certificate(ca_cert).public_key().public_numbers()  # type: ignore[union-attr]
+    pem_re = re.compile(rb"-----BEGIN PRIVATE KEY-----\n.*?-----END PRIVATE KEY-----\n", re.S)
+    for _seq, _first, path in list_segments(raft_dir):
+        for _offset, payload in scan_segment(path).records:
+            for pem in pem_re.findall(cipher.decrypt(payload)):
+                key = serialization.load_pem_private_key(pem, password=None)
+                if key.public_key().public_numbers() == public:  # type: ignore[union-attr]
+                    return bytes(pem)
+    raise AssertionError(f"no CA key in the Raft log of {raft_dir}")
+
+
 def assert_unreadable(node: SwarmNode, key: str) -> None:
-    """Neither ``node``'s Raft data nor its key store holds the service, the keys or the
-    unlock key in the clear; its keys are wrapped under the unlock key (no KEK file)."""
+    """No file anywhere under ``node``'s state dir holds, in the clear, the service's name
+    or env, the unlock key, the data key, the node's CURVE secret (Z85 or raw), its
+    certificate key or the CA key (PEM, DER or raw scalar); every private key of the node
+    is wrapped under the unlock key (no KEK file, no key files)."""
     state = node.state_dir
     assert files_under(state / "raft"), f"{node.name}: no Raft data"
-    keystore = state / KEYSTORE_DIR
-    assert not KeyStore(keystore).kek_path.exists()  # autolocked: no KEK on disk
-    secrets = KeyStore(keystore).load(parse_unlock_key(key))
-    needles = [SERVICE.encode(), ENV_VALUE.encode(), secrets[DATA_KEY], key.encode()]
-    for path in files_under(state / "raft", keystore):
+    keystore = KeyStore(state / KEYSTORE_DIR)
+    assert not keystore.kek_path.exists()  # autolocked: no KEK on disk
+    unlock = parse_unlock_key(key)
+    secrets = keystore.load(unlock)
+    assert {DATA_KEY, CURVE_SECRET, NODE_TLS_KEY} <= set(secrets)
+    assert not (state / "keys" / "curve.key").exists()
+    assert not (state / "certificates" / "node.key").exists()
+    assert not (state / "cluster_init.json").exists()
+    ca_pem = ca_key_pem(state / "raft", NodeKeys(keystore, secrets, unlock),
+                        (state / "certificates" / "ca.crt").read_bytes())  # fmt: skip
+    needles = {
+        "service name": SERVICE.encode(),
+        "service env": ENV_VALUE.encode(),
+        "unlock key": key.encode(),
+        "unlock key (raw)": unlock.key,
+        "data key": secrets[DATA_KEY],
+        "CURVE secret (Z85)": secrets[CURVE_SECRET],
+        "CURVE secret (raw)": z85.decode(secrets[CURVE_SECRET]),
+    }
+    for what, pem in (("certificate key", secrets[NODE_TLS_KEY]), ("CA key", ca_pem)):
+        for form, value in zip(("PEM", "DER", "raw"), key_forms(pem), strict=True):
+            needles[f"{what} ({form})"] = value
+    files = files_under(state)
+    assert any(p.parent.name == "worker" for p in files), f"{node.name}: no worker state"
+    for path in files:
         content = path.read_bytes()
-        for needle in needles:
-            assert needle not in content, f"{path} holds {needle!r}"
+        for what, needle in needles.items():
+            assert needle not in content, f"{path} holds the {what}"
     # nor do the node's logs hold the unlock key
     for log_path in node.log_dir.glob(f"{node.name}.*.log"):
         assert key not in log_path.read_text()
@@ -124,6 +178,7 @@ def test_locked_manager_waits_for_the_right_unlock_key(swarm: Swarm) -> None:
     key = unlock_key(node)
     restart(node)
     wait_locked(node)
+    assert_unreadable(node, key)  # a locked manager's state dir, while it waits
     version = node.ctl("version")
     assert version.returncode == 0  # the control endpoint answers while locked
     wrong = unlock(node, str(parse_unlock_key("SWMKEY-1-" + "A" * 43)))
