@@ -3,8 +3,10 @@
 `wait_for_unlock` binds the control socket with `actors.control.unlock.locked_handlers`
 (plus ``version``), and returns the unwrapped `NodeKeys` once an operator gave the right
 unlock key, or None when ``stop`` is set first (SIGTERM while locked). A wrong key is
-answered "invalid unlock key" and the node keeps waiting. The endpoint is stopped and its
-socket file removed before returning, so the node's own control endpoint can bind it.
+answered "invalid unlock key" and the node keeps waiting; a damaged key store file is
+answered with the error naming the file (``store_error``), and the node keeps waiting
+too. The endpoint is stopped and its socket file removed before returning, so the node's
+own control endpoint can bind it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from actors.ca.keystore import KeyStoreError
+from actors.control.errors import ControlCode, ControlError
 from actors.control.unlock import locked_handlers
 from actors.log import get_logger
 from actors.node_keys import LockedKeys, NodeKeys
@@ -43,6 +47,9 @@ def wait_for_unlock(
                 return
             try:
                 keys = locked.unlock(text)
+            except KeyStoreError as exc:  # damaged, not a wrong key: say which file
+                _log.error("node.unlock.failed", error=str(exc))
+                raise ControlError(ControlCode.STORE, f"cannot unlock: {exc}") from None
             except Exception:
                 _log.warning("node.unlock.refused")
                 raise

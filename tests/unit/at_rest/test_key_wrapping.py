@@ -5,6 +5,7 @@ only."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from actors.node_security import INIT_FILE, encode_initial_cluster, prepare_node
 from actors.worker.state import WorkerStateFile
 from api.objects import Task
 
-STOPPED = __import__("threading").Event()
+STOPPED = threading.Event()
 
 
 def every_file(state: Path) -> list[Path]:
