@@ -172,6 +172,7 @@ def prepare_node(
     join_token: str | None = None,
     join_timeout: float = 10.0,
     clock: Callable[[], float] = time.time,
+    source: str | None = None,
 ) -> NodeStartup:
     """Resume, join or init (see the module docstring). Raises `JoinError` when joining
     fails, `IdentityError` when the state dir cannot be used."""
@@ -200,6 +201,7 @@ def prepare_node(
             advertise_addr=advertise_addr,
             timeout=join_timeout,
             clock=clock,
+            source=source,
         )
         write_managers(state_dir, result.managers)
         certs = _load(state_dir, clock)
