@@ -85,6 +85,7 @@ from actors.worker.worker import Worker, WorkerSink
 from api.enums import NodeRole
 from api.objects import NodeDescription
 from transport.endpoint import Handler, Request, inline
+from transport.source import source_host
 
 __all__ = ["RAFT_ID_FILE", "Assembly", "load_or_create_raft_id", "local_address"]
 
@@ -145,6 +146,7 @@ class Assembly:
         self.listen_remote_api = listen_remote_api
         self.advertise_addr = advertise_addr  # host:port other nodes use
         self.raft_addr = advertise_addr
+        self.source = source_host(listen_remote_api)  # outgoing connections leave from it
         self.store = MemoryStore(clock=time.time)
         self.raft = RaftHolder()
         self.switch = LeadershipSwitch()
@@ -233,6 +235,7 @@ class Assembly:
             advertise=self.advertise_addr,
             keypair=self.identity.keypair,
             managers=self.manager_entries,
+            source=self.source,
         )
 
     # -- security ---------------------------------------------------------------------
@@ -303,6 +306,7 @@ class Assembly:
                 tick_interval=self.tick_interval,
                 voters=voters,
                 resolve_peer=self.directory.resolve_peer,
+                source=self.source,
             )
         except BaseException:
             storage.close()
@@ -420,6 +424,7 @@ class Assembly:
                 description=self.description,
                 statuses=self.outbox,
                 addr=self.session_addr(),
+                source=self.source,
             )
 
         return ChildSpec("agent", start, stop_timeout=self.stop_timeout)
@@ -435,6 +440,7 @@ class Assembly:
                 managers=self.managers,
                 settings=settings,
                 on_renewed=self._cert_renewed,
+                source=self.source,
             ),
             stop_timeout=self.stop_timeout,
         )

@@ -166,8 +166,10 @@ class JoinAsker:
         keypair: KeyPair,
         managers: ManagerList,
         request_timeout: float = 12.0,
+        source: str | None = None,
     ) -> None:
         self._body = {"node_id": node_id, "raft_id": raft_id, "addr": advertise}
+        self._source = source  # the local address requests leave from (transport.source)
         self._raft_id = raft_id
         self._keypair = keypair
         self._managers = managers
@@ -210,7 +212,11 @@ class JoinAsker:
     def _ask(self, addr: str, key: str) -> dict[str, Any] | None:
         try:
             with Client(
-                addr, server_key=key.encode("ascii"), keypair=self._keypair, timeout=self._timeout
+                addr,
+                server_key=key.encode("ascii"),
+                keypair=self._keypair,
+                timeout=self._timeout,
+                source=self._source,
             ) as client:
                 return client.request(RAFT_JOIN, self._body)
         except TransportError as exc:

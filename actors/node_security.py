@@ -211,6 +211,7 @@ def prepare_node(
     join_timeout: float = 10.0,
     clock: Callable[[], float] = time.time,
     keys: NodeKeys | None = None,
+    source: str | None = None,
 ) -> NodeStartup:
     """Resume, join or init (see the module docstring). ``keys``: the manager's unlocked
     key store when it has one (`actors.node_at_rest.open_at_rest`); init without it creates
@@ -244,6 +245,7 @@ def prepare_node(
             advertise_addr=advertise_addr,
             timeout=join_timeout,
             clock=clock,
+            source=source,
         )
         write_managers(state_dir, result.managers)
         certs = _load(state_dir, clock, keys)

@@ -43,6 +43,7 @@ from actors.node_security import JoinError, NodeStartup, prepare_node
 from actors.worker.executors import default_executor_kind
 from cli.defaults import DEFAULT_LISTEN_REMOTE_API, DEFAULT_STATE_DIR, SOCKET_NAME
 from cli.errors import OneLineParser
+from transport.source import source_host
 
 __all__ = ["build_parser", "main"]
 
@@ -195,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             join_addr=args.join_addr,
             join_token=args.join_token,
             keys=keys,
+            source=source_host(args.listen_remote_api),
         )
     except StoppedWhileLocked:
         lock.release()

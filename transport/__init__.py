@@ -17,6 +17,7 @@ from transport.client import Client
 from transport.codec import decode, encode, encode_error
 from transport.endpoint import Endpoint, EndpointActor, Handler, InlineHandler, Request, inline
 from transport.keys import KeyPair, fingerprint, generate_keypair, read_keypair, write_keypair
+from transport.source import connect_endpoint, source_host
 
 __all__ = [
     "AdmissionPolicy",
@@ -36,6 +37,7 @@ __all__ = [
     "RequestTimeout",
     "TransportError",
     "ZapAuthenticator",
+    "connect_endpoint",
     "decode",
     "encode",
     "encode_error",
@@ -43,5 +45,6 @@ __all__ = [
     "generate_keypair",
     "inline",
     "read_keypair",
+    "source_host",
     "write_keypair",
 ]

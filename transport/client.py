@@ -6,6 +6,8 @@ outbox. The I/O thread drains the outbox into the DEALER, drains replies from th
 batches, decodes them and completes the waiting future or stream queue, and fails requests
 whose deadline passed (`RequestTimeout`); late replies to forgotten requests are dropped.
 No thread per request; reconnecting is ZeroMQ's (``reconnect_ivl``/``reconnect_ivl_max``).
+``source`` binds the connection's local address (`transport.source`): a node that listens
+on one address talks from it too.
 
 Futures complete on the I/O thread: callbacks added to them must be quick.
 """
@@ -30,6 +32,7 @@ from api.messages import DEFAULT_MAX_MESSAGE_SIZE, Envelope
 from transport.codec import decode, encode
 from transport.keys import KeyPair, generate_keypair
 from transport.outbox import STOP, Outbox, outbox_address, pull_socket
+from transport.source import connect_endpoint
 
 __all__ = ["Client"]
 
@@ -51,10 +54,12 @@ class Client:
         timeout: float = 5.0,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         name: str = "client",
+        source: str | None = None,
     ) -> None:
         if address.startswith("tcp://") and server_key is None:
             raise ValueError("CURVE is mandatory on tcp://: give the server's public key")
         self.address = address
+        self.source = source
         self.timeout = timeout
         self._max_size = max_message_size
         self._name = name
@@ -86,7 +91,7 @@ class Client:
             sock.curve_serverkey = server_key
             sock.curve_publickey = kp.public
             sock.curve_secretkey = kp.secret
-        sock.connect(self.address)
+        sock.connect(connect_endpoint(self.address, self.source))
         return sock
 
     # -- public API ------------------------------------------------------------------------

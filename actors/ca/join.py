@@ -171,6 +171,7 @@ def join_cluster(
     advertise_addr: str = "",
     timeout: float = 10.0,
     clock: Callable[[], float] = time.time,
+    source: str | None = None,
 ) -> JoinResult:
     """Join the cluster of the manager at ``addr`` with ``token``; on success the node's
     certificate, keys and id are in ``state_dir``. Raises `JoinError`."""
@@ -183,7 +184,7 @@ def join_cluster(
     _log.info("ca.join.started", addr=remote, hello_addr=hello)
 
     # 1-2: the hello, then the pins: the CA by the token's digest, the server key by the CA
-    with Client(hello, server_key=hello_keypair().public, timeout=timeout) as c:
+    with Client(hello, server_key=hello_keypair().public, timeout=timeout, source=source) as c:
         greeting = _ask(c, "ca.hello", None, "the join-hello endpoint")
     ca = _pinned_ca(parsed, greeting["ca_cert"], clock())
     manager = _manager_key(ca, greeting["manager_cert"], clock())
@@ -201,7 +202,11 @@ def join_cluster(
     if advertise_addr:
         body["addr"] = advertise_addr
     with Client(
-        remote, server_key=manager.curve_public_key, keypair=keypair, timeout=timeout
+        remote,
+        server_key=manager.curve_public_key,
+        keypair=keypair,
+        timeout=timeout,
+        source=source,
     ) as client:
         root = _ask(client, "ca.root", None, "the manager")
         if root["ca_cert"] != greeting["ca_cert"]:

@@ -125,18 +125,25 @@ def store_settings(store: MemoryStore, node_id: str) -> Callable[[], RenewalSett
 # --- one attempt (runs off the actor thread) ------------------------------------------
 
 
-def _ask(manager: ManagerAddress, keypair: KeyPair, body: dict[str, Any], timeout: float) -> Any:
+def _ask(
+    manager: ManagerAddress,
+    keypair: KeyPair,
+    body: dict[str, Any],
+    timeout: float,
+    source: str | None = None,
+) -> Any:
     with Client(
         manager.addr,
         server_key=manager.server_key,
         keypair=keypair,
         timeout=timeout,
         name="ca-renew",
+        source=source,
     ) as client:
         return client.request(RENEW, body)
 
 
-def _key_refused(manager: ManagerAddress, timeout: float) -> bool:
+def _key_refused(manager: ManagerAddress, timeout: float, source: str | None = None) -> bool:
     """After silence: whether the manager answers a throwaway key (so refuses ours)."""
     try:
         with Client(
@@ -145,6 +152,7 @@ def _key_refused(manager: ManagerAddress, timeout: float) -> bool:
             keypair=generate_keypair(),
             timeout=timeout,
             name="ca-probe",
+            source=source,
         ) as client:
             client.request("ca.root")
         return True
@@ -191,6 +199,7 @@ def request_renewal(
     clock: Callable[[], float] = time.time,
     timeout: float = REQUEST_TIMEOUT,
     halt: threading.Event | None = None,
+    source: str | None = None,
 ) -> NodeCertificates:
     """One attempt (see the module docstring): the new, checked certificates, written to
     ``state_dir``; `RenewalFailed` otherwise."""
@@ -203,7 +212,7 @@ def request_renewal(
         if halt is not None and halt.is_set():
             raise RenewalFailed("stopping", "the node is stopping")
         try:
-            reply = _ask(manager, certs.keypair, body, timeout)
+            reply = _ask(manager, certs.keypair, body, timeout, source)
         except RemoteError as exc:
             if exc.code in _NEXT_MANAGER:
                 code = exc.code
@@ -211,7 +220,7 @@ def request_renewal(
                 continue
             raise RenewalFailed(exc.code, f"{manager.addr} refused: {exc.message}") from None
         except TransportError:
-            if _key_refused(manager, timeout):
+            if _key_refused(manager, timeout, source):
                 refused = True
                 failures.append(
                     f"{manager.addr} refused this node's key (removed from the cluster, "
@@ -258,9 +267,11 @@ class CertRenewer(SupervisedActor):
         check_interval: float = CHECK_INTERVAL,
         request_timeout: float = REQUEST_TIMEOUT,
         logger: Any = None,
+        source: str | None = None,
     ) -> None:
         super().__init__(ctx)
         self._state_dir = Path(state_dir)
+        self._source = source  # the local address requests leave from (transport.source)
         self._certs = certs
         self._managers = managers
         self._settings = settings
@@ -385,6 +396,7 @@ class CertRenewer(SupervisedActor):
                     clock=self._clock,
                     timeout=self._timeout,
                     halt=self._halt,
+                    source=self._source,
                 )
             except RenewalFailed as exc:
                 result = exc

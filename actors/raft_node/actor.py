@@ -162,6 +162,7 @@ class RaftNode:
         voters: Sequence[int] | None = None,
         resolve_peer: Callable[[int], Peer | None] | None = None,
         leader_wait: float | None = None,
+        source: str | None = None,
     ) -> None:
         ids = sorted(peers.keys() if isinstance(peers, Mapping) else peers)
         if voters is None and node_id not in ids:
@@ -175,7 +176,12 @@ class RaftNode:
             if keypair is None or not isinstance(peers, Mapping):
                 raise ValueError("without a network, give peers as Peer records and a keypair")
             network = CurvePeers(
-                node_id, peers, keypair, forward_timeout=forward_timeout, resolve=resolve_peer
+                node_id,
+                peers,
+                keypair,
+                forward_timeout=forward_timeout,
+                resolve=resolve_peer,
+                source=source,
             )
         self._network = network
         self._storage = storage

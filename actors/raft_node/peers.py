@@ -38,6 +38,7 @@ from api.errors import TransportError
 from transport.client import Client
 from transport.codec import encode
 from transport.keys import KeyPair
+from transport.source import connect_endpoint
 
 __all__ = [
     "CurvePeers",
@@ -110,8 +111,10 @@ class CurvePeers:
         forward_timeout: float = 5.0,
         resolve: Callable[[int], Peer | None] | None = None,
         resolve_every: float = 1.0,
+        source: str | None = None,
     ) -> None:
         self._id = node_id
+        self._source = source  # our own address: connections leave from it (transport.source)
         self._peers = {pid: p for pid, p in peers.items() if pid != node_id}
         self._resolve = resolve
         self._resolve_every = resolve_every
@@ -184,6 +187,7 @@ class CurvePeers:
                     keypair=self._keypair,
                     timeout=self._forward_timeout,
                     name=f"raft-{self._id}-to-{dst}",
+                    source=self._source,
                 )
                 self._clients[dst] = client
         return client
@@ -203,7 +207,7 @@ class CurvePeers:
         sock.curve_serverkey = peer.server_key
         sock.curve_publickey = self._keypair.public
         sock.curve_secretkey = self._keypair.secret
-        sock.connect(peer.addr)
+        sock.connect(connect_endpoint(peer.addr, self._source))
         self._dealers[dst] = sock
         self._seq[dst] = itertools.count(1)
         return sock

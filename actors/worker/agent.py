@@ -123,9 +123,11 @@ class Agent(SupervisedActor):
         backoff_max: float = 8.0,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        source: str | None = None,
     ) -> None:
         super().__init__(ctx)
         self._node_id = node_id
+        self._source = source  # the local address sessions leave from (transport.source)
         self._keypair = keypair
         self._rotation = ManagerRotation(managers)
         self._sink = sink
@@ -215,6 +217,7 @@ class Agent(SupervisedActor):
             keypair=self._keypair,
             timeout=self._request_timeout,
             name=f"agent-{self._node_id[:8]}-{self._clients}",
+            source=self._source,
         )
         with self._lock:
             self._client = client

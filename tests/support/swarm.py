@@ -11,9 +11,12 @@ Several nodes form one cluster by token (``Swarm.start_cluster``): the first man
 initializes it, the others join with the tokens ``swarmctl cluster join-token -q`` prints;
 workers have no control socket, so they are watched through a manager's ``node ls``.
 
-Each node gets its own state dir under the test's tmp dir, a free 127.0.0.1 port (and the
-next one, for a manager's join-hello endpoint) and its control socket in the state dir; it
-logs JSON lines to ``<name>.log`` next to it. ``swarmctl``
+Each node gets its own state dir under the test's tmp dir, a free port (and the next one,
+for a manager's join-hello endpoint) and its control socket in the state dir; it logs JSON
+lines to ``<name>.log`` next to it. Nodes listen on 127.0.0.1, or with
+``Swarm(..., own_addresses=True)`` each on its own loopback address (`LoopbackBlock`), where
+it also advertises and from which it connects, so a test can cut one node off by address
+(tests/support/netcut.py). ``swarmctl``
 runs as a real process with ``--format json``. Waiting is always ``poll`` with a deadline.
 ``Swarm.cleanup`` (also on ``__exit__``) kills every node it started and then whatever they
 ran: the processes recorded by the process executor, and Docker containers labelled with
@@ -25,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -39,6 +43,7 @@ __all__ = [
     "DEADLINE",
     "ROOT",
     "CtlError",
+    "LoopbackBlock",
     "NodeExited",
     "Swarm",
     "SwarmNode",
@@ -94,25 +99,45 @@ def poll(
         time.sleep(interval)
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((host, 0))
         return int(probe.getsockname()[1])
 
 
-def free_port_pair() -> int:
-    """A free port whose successor is free too (a manager's join-hello endpoint)."""
+def free_port_pair(host: str = "127.0.0.1") -> int:
+    """A free port on ``host`` whose successor is free too (a manager's join-hello
+    endpoint)."""
     for _ in range(100):
-        port = free_port()
+        port = free_port(host)
         if port >= 65535:
             continue
         with socket.socket() as probe:
             try:
-                probe.bind(("127.0.0.1", port + 1))
+                probe.bind((host, port + 1))
             except OSError:
                 continue
         return port
     raise RuntimeError("no pair of free ports found")
+
+
+class LoopbackBlock:
+    """Loopback addresses for one test's nodes: 127.A.B.2, .3, ... with A.B drawn at
+    random, so that rules cutting one of them off never touch another test's nodes (other
+    runs on the same machine use 127.0.0.1 or blocks of their own). Linux answers on all of
+    127.0.0.0/8 without configuration."""
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        r = rng or random.Random()
+        self.prefix = f"127.{r.randrange(100, 255)}.{r.randrange(1, 255)}"
+        self._next = 2
+
+    def take(self) -> str:
+        if self._next > 254:
+            raise RuntimeError(f"no address left in {self.prefix}.0/24")
+        host = f"{self.prefix}.{self._next}"
+        self._next += 1
+        return host
 
 
 def swarmctl(
@@ -213,7 +238,9 @@ class SwarmNode:
 
     @property
     def remote_api(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        """Where other nodes reach this one (what it advertises: a wildcard → 127.0.0.1)."""
+        host = "127.0.0.1" if self.listen_host in ("0.0.0.0", "*") else self.listen_host
+        return f"{host}:{self.port}"
 
     @property
     def node_id(self) -> str:
@@ -348,10 +375,17 @@ class SwarmNode:
 class Swarm:
     """The nodes of one test, and their cleanup."""
 
-    def __init__(self, tmp_path: Path, *, docker_client: Any = None) -> None:
+    def __init__(
+        self, tmp_path: Path, *, docker_client: Any = None, own_addresses: bool = False
+    ) -> None:
         self.tmp_path = tmp_path
         self.docker = docker_client
         self.nodes: list[SwarmNode] = []
+        # each node on its own loopback address (see LoopbackBlock), or all on 127.0.0.1
+        self.addresses = LoopbackBlock() if own_addresses else None
+
+    def _host(self) -> str:
+        return self.addresses.take() if self.addresses is not None else "127.0.0.1"
 
     def start_node(
         self,
@@ -360,16 +394,18 @@ class Swarm:
         executor: str = "process",
         extra: Sequence[str] = (),
         wait: bool = True,
-        listen_host: str = "127.0.0.1",
+        listen_host: str | None = None,
     ) -> SwarmNode:
+        """Start node ``name`` on ``listen_host``, else on the swarm's next address."""
+        host = listen_host or self._host()
         node = SwarmNode(
             name,
             self.tmp_path / name,
             self.tmp_path,
             executor=executor,
-            port=free_port_pair(),
+            port=free_port_pair(host),
             extra=extra,
-            listen_host=listen_host,
+            listen_host=host,
         )
         self.nodes.append(node)
         return node.start(wait=wait)
