@@ -27,7 +27,6 @@ from actors import log
 from actors.host_info import describe_host
 from actors.identity import IdentityError, ensure_private_dir
 from actors.node import (
-    Node,
     NodeConfig,
     NodeError,
     StateDirLock,
@@ -37,6 +36,7 @@ from actors.node import (
 from actors.node_assembly import Assembly, load_or_create_raft_id
 from actors.node_at_rest import AtRest, prepare_at_rest
 from actors.node_keys import NodeKeysError
+from actors.node_runner import AtRestKeys, NodeRunner
 from actors.node_security import JoinError, NodeStartup, prepare_node
 from actors.worker.executors import default_executor_kind
 from cli.defaults import DEFAULT_LISTEN_REMOTE_API, DEFAULT_STATE_DIR, SOCKET_NAME
@@ -226,9 +226,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         executor=executor,
         labels=labels,
     )
-    try:
-        config.remote_bind  # noqa: B018 - validates the address before anything is written
-        assembly = Assembly(
+
+    def on_escalate(error: BaseException) -> None:
+        stop.request(f"supervisor gave up: {type(error).__name__}: {error}", 1)
+
+    def build_assembly(startup: NodeStartup, keys: AtRestKeys | None) -> Assembly:
+        return Assembly(
             state_dir=state_dir,
             startup=startup,
             listen_remote_api=args.listen_remote_api,
@@ -237,27 +240,42 @@ def main(argv: Sequence[str] | None = None) -> int:
             description=describe_host(config.hostname, executor),
             labels=labels,
             stop_timeout=config.stop_timeout,
-            raft_cipher=at_rest.raft_cipher() if at_rest is not None else None,
+            raft_cipher=keys.raft_cipher() if keys is not None else None,
+        )
+
+    def prepare_manager(startup: NodeStartup) -> AtRest | None:  # a promotion
+        return prepare_at_rest(
+            state_dir,
+            control,
+            autolock=False,
+            force_new_cluster_id=None,
+            stop=stop.event,
+            version={"node_id": identity.node_id, "role": "manager", "version": software_version()},
+        )
+
+    try:
+        config.remote_bind  # noqa: B018 - validates the address before anything is written
+        runner = NodeRunner(
+            config,
+            startup,
+            build_assembly=build_assembly,
+            prepare_manager=prepare_manager,
+            on_escalate=on_escalate,
+            at_rest=at_rest,
         )
     except (IdentityError, NodeError, OSError) as exc:
         lock.release()
         return _fail(logger, "node.start.failed", exc)
-
-    def on_escalate(error: BaseException) -> None:
-        stop.request(f"supervisor gave up: {type(error).__name__}: {error}", 1)
-
-    node = Node(config, identity, on_escalate=on_escalate, assembly=assembly)
+    node, assembly = runner.node, runner.assembly
     try:
-        node.start()
+        runner.start()
         manager = assembly.is_manager
         remote = node.address("remote") if manager else ""
-        control_address = node.address("control") if manager else ""
+        control_address = node.address("control")
     except NodeError as exc:
-        node.stop()
+        runner.stop()
         lock.release()
         return _fail(logger, "node.start.failed", exc)
-    if at_rest is not None:
-        at_rest.start(assembly.store)  # rewraps the keys as the Cluster object asks
     logger.info(
         "node.started",
         node_id=identity.node_id,
@@ -281,9 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("node.stopping", reason=stop.reason)
     _arm_stop_deadline(logger)
     started = time.monotonic()
-    if at_rest is not None:
-        at_rest.stop()
-    node.stop()
+    runner.stop()
     lock.release()
     logger.info(
         "node.stopped", exit_code=stop.exit_code, seconds=round(time.monotonic() - started, 3)

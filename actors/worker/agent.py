@@ -10,6 +10,9 @@ key), open a ``dispatcher.session`` stream, and then, until the session breaks:
 - send queued status updates (``StatusOutbox``, the ``StatusReporter`` the worker holds) in
   batches of up to ``max_status_batch``, coalesced per task, every ``flush_interval``;
 - on a new session, first requeue the sink's ``current_statuses()``;
+- pass the node's role each heartbeat reply names to ``on_role`` (the node's renewer
+  renews its certificate when it differs: promotion, demotion) and each manager list a
+  frame brings to ``on_managers`` (the node keeps it in STATE_DIR/managers.json);
 - notice a lost stream: each heartbeat reply says how many frames the manager has streamed;
   fewer received by the next heartbeat means frames were lost (the manager's endpoint
   restarted under a live session, say), and the session is reopened for a fresh full set.
@@ -123,8 +126,12 @@ class Agent(SupervisedActor):
         backoff_max: float = 8.0,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        on_role: Callable[[str], None] | None = None,
+        on_managers: Callable[[Sequence[ManagerAddress]], None] | None = None,
     ) -> None:
         super().__init__(ctx)
+        self._on_role = on_role
+        self._on_managers = on_managers
         self._node_id = node_id
         self._keypair = keypair
         self._rotation = ManagerRotation(managers)
@@ -298,7 +305,7 @@ class Agent(SupervisedActor):
     ) -> None:
         session_id = first.session_id
         period = first.heartbeat_period
-        self._rotation.update(first.managers)
+        self._managers_from(first)
         opened = self._state.sessions_opened + 1
         self._set_state(connected=True, session_id=session_id, sessions_opened=opened)
         _log.info(
@@ -318,7 +325,7 @@ class Agent(SupervisedActor):
             frame = self._next_frame(frames, wait)
             if frame is not None:
                 received += 1
-                self._rotation.update(frame.managers)
+                self._managers_from(frame)
                 self._apply(frame)
             if self._clock() >= next_beat:
                 if received < expected:  # a whole period later: those frames are lost
@@ -330,6 +337,20 @@ class Agent(SupervisedActor):
             if self.statuses.pending():
                 self._send_statuses(client, session_id)
         raise _SessionEnded("agent stopping")
+
+    def _managers_from(self, frame: SessionFrame) -> None:
+        if not frame.managers:
+            return
+        changed = frame.managers != self._rotation.managers
+        self._rotation.update(frame.managers)
+        if changed and self._on_managers is not None:
+            self._notify(self._on_managers, frame.managers)
+
+    def _notify(self, hook: Callable[[Any], None], value: Any) -> None:
+        try:
+            hook(value)
+        except Exception as exc:  # the node's bookkeeping must not end the session
+            _log.warning("agent.hook.failed", error=repr(exc)[:200])
 
     def _apply(self, frame: SessionFrame) -> None:
         try:
@@ -346,6 +367,9 @@ class Agent(SupervisedActor):
             )
         except TransportError as exc:
             raise _SessionEnded(f"heartbeat failed: {exc}") from None
+        role = reply.get("role")
+        if role and self._on_role is not None:
+            self._notify(self._on_role, str(role))
         return float(reply["period"]), int(reply.get("frames", 0))
 
     def _send_statuses(self, client: Client, session_id: str) -> None:
