@@ -465,6 +465,7 @@ class Assembly:
                 addr=self.session_addr(),
                 on_role=self._session_role_seen,
                 on_managers=self._session_managers_seen,
+                refresh_managers=self.managers,
             )
 
         return ChildSpec("agent", start, stop_timeout=self.stop_timeout)

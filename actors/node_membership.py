@@ -51,8 +51,10 @@ from dataclasses import replace
 from typing import Any, Final
 
 from actors.ca.authorization import ClusterAdmission
+from actors.ca.certs import CertificateError, read_node_certificate
 from actors.leader_group import RaftHolder
 from actors.log import get_logger
+from actors.node_roles import RoleStep, role_step
 from actors.raft_node.peers import Peer
 from actors.raft_node.types import ConfChange, ConfChangeType
 from actors.store import MemoryStore, WriteTx, nodes
@@ -398,10 +400,12 @@ def reconcile_roles(store: MemoryStore, node: Any, status: Any, all_nodes: Seque
     members = set(status.voters) | set(status.learners)
     for n in all_nodes:
         ms = n.manager_status
-        if n.spec.desired_role is NodeRole.WORKER and n.role is NodeRole.MANAGER:
-            if ms is None or not ms.raft_id or ms.raft_id not in members:
-                _demoted(store, n.id)
-                return True
+        member = ms is not None and bool(ms.raft_id) and ms.raft_id in members
+        step = role_step(n.role, n.spec.desired_role, _cert_role(n), member)
+        if step is RoleStep.MARK_WORKER:
+            _demoted(store, n.id)
+            return True
+        if step is RoleStep.LEAVE_RAFT and ms is not None:
             if ms.raft_id == status.node_id:
                 target = _transfer_target(status)
                 if target is None:
@@ -419,12 +423,21 @@ def reconcile_roles(store: MemoryStore, node: Any, status: Any, all_nodes: Seque
             except Exception as exc:
                 _log.info("raft.member.remove_retrying", node=n.id, error=str(exc)[:200])
             return True
-        if n.spec.desired_role is NodeRole.MANAGER and n.role is NodeRole.WORKER:
+        if step is RoleStep.MARK_MANAGER:
             # the node renews into a manager certificate, restarts as a manager and joins
             # Raft afresh (raft.join: a learner, promoted when caught up)
             _set_role(store, n.id, NodeRole.MANAGER)
             return True
     return False
+
+
+def _cert_role(n: Node) -> NodeRole | None:
+    if not n.certificate:
+        return None
+    try:
+        return read_node_certificate(n.certificate).role
+    except (CertificateError, ValueError):
+        return None
 
 
 def _demoted(store: MemoryStore, node_id: str) -> None:

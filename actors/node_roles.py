@@ -19,6 +19,7 @@ which role to restart in (None: keep running).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -26,11 +27,13 @@ from api.enums import NodeRole
 
 __all__ = [
     "ManagerView",
+    "RoleStep",
     "check_demotion",
     "issued_role",
     "quorum",
     "renewal_role",
     "role_restart",
+    "role_step",
 ]
 
 
@@ -92,3 +95,25 @@ def role_restart(running: NodeRole, certified: NodeRole) -> NodeRole | None:
     is issued only after the leader recorded the promotion; a worker one only after the
     node left the Raft configuration (`issued_role`), so the certificate decides."""
     return certified if certified is not running else None
+
+
+class RoleStep(enum.Enum):
+    NONE = "none"  # role and desired role agree
+    LEAVE_RAFT = "leave_raft"  # demotion: still a member, take it out (leader: hand over)
+    MARK_WORKER = "mark_worker"  # demotion: out of Raft, record role worker
+    MARK_MANAGER = "mark_manager"  # promotion: record role manager (it renews and joins)
+    WAIT = "wait"  # promotion of a node still holding its pre-demotion manager certificate
+
+
+def role_step(
+    role: NodeRole, desired_role: NodeRole, cert_role: NodeRole | None, raft_member: bool
+) -> RoleStep:
+    """The leader's next step towards a node's desired role. A node demoted and promoted
+    again before it restarted as a worker still runs its stale manager subsystems: the
+    promotion waits until it has renewed into a worker certificate (and so restarted as a
+    worker, its Raft data gone), then it joins afresh."""
+    if desired_role is NodeRole.WORKER and role is NodeRole.MANAGER:
+        return RoleStep.LEAVE_RAFT if raft_member else RoleStep.MARK_WORKER
+    if desired_role is NodeRole.MANAGER and role is NodeRole.WORKER:
+        return RoleStep.WAIT if cert_role is NodeRole.MANAGER else RoleStep.MARK_MANAGER
+    return RoleStep.NONE

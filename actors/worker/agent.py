@@ -12,7 +12,8 @@ key), open a ``dispatcher.session`` stream, and then, until the session breaks:
 - on a new session, first requeue the sink's ``current_statuses()``;
 - pass the node's role each heartbeat reply names to ``on_role`` (the node's renewer
   renews its certificate when it differs: promotion, demotion) and each manager list a
-  frame brings to ``on_managers`` (the node keeps it in STATE_DIR/managers.json);
+  frame brings to ``on_managers``; after a session ends, managers ``refresh_managers``
+  names that the list lacks are added (the node keeps it in STATE_DIR/managers.json);
 - notice a lost stream: each heartbeat reply says how many frames the manager has streamed;
   fewer received by the next heartbeat means frames were lost (the manager's endpoint
   restarted under a live session, say), and the session is reopened for a fresh full set.
@@ -128,8 +129,10 @@ class Agent(SupervisedActor):
         rng: random.Random | None = None,
         on_role: Callable[[str], None] | None = None,
         on_managers: Callable[[Sequence[ManagerAddress]], None] | None = None,
+        refresh_managers: Callable[[], Sequence[ManagerAddress]] | None = None,
     ) -> None:
         super().__init__(ctx)
+        self._refresh_managers = refresh_managers
         self._on_role = on_role
         self._on_managers = on_managers
         self._node_id = node_id
@@ -189,6 +192,7 @@ class Agent(SupervisedActor):
                     break
                 if established:
                     self._backoff.reset()
+                self._refresh()
                 self._rotation.advance()
                 delay = self._backoff.next_delay()
                 _log.info(
@@ -202,6 +206,19 @@ class Agent(SupervisedActor):
             _log.exception("agent.session.crashed", error=repr(exc))
             with contextlib.suppress(pykka.ActorDeadError):
                 self.actor_ref.tell(_Crashed(exc))
+
+    def _refresh(self) -> None:
+        """After a session: the node's own current list (a manager's follows its store;
+        a session frame only comes with assignment changes)."""
+        if self._refresh_managers is None:
+            return
+        try:
+            fresh = self._refresh_managers()
+        except Exception as exc:
+            _log.warning("agent.managers.refresh_failed", error=repr(exc)[:200])
+            return
+        known = set(self._rotation.managers)
+        self._rotation.update([*self._rotation.managers, *(m for m in fresh if m not in known)])
 
     def _set_state(self, **changes: Any) -> None:
         with self._lock:
