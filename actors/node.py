@@ -19,7 +19,10 @@ A manager runs, in start order (stopped in reverse):
      ├─ worker    Worker over the docker or process executor (STATE_DIR/worker)
      └─ agent     Agent: a CURVE session to a manager's dispatcher (its own first)
 
-A worker (joined with a worker token) runs only ``worker`` and ``agent``.
+A worker (its certificate says worker) runs ``control`` (``version``, and every other
+control request refused with ``not_manager``: swarmctl prints one line), ``worker``,
+``agent`` and ``renewer``. A promotion or demotion restarts the tree in the new role
+without the process exiting (actors/node_runner.py).
 
 The store and the other long-lived parts live in an ``Assembly`` (actors/node_assembly.py).
 Handlers are built once per endpoint start and look their subsystems up per request.
@@ -42,15 +45,19 @@ from typing import Any, TextIO
 import pykka
 
 from actors.ca.join import hello_keypair
+from actors.control.errors import ControlError, guarded
 from actors.identity import NodeIdentity
 from actors.log import get_logger
 from actors.node_assembly import Assembly
 from actors.supervisor import ChildContext, ChildSpec, Directory, Restart, Supervisor
+from api.messages import registered
 from transport.auth import AdmissionPolicy, AdmitAll, AllowList
 from transport.endpoint import EndpointActor, Handler, Request
 from transport.keys import KeyPair
 
 __all__ = [
+    "NOT_MANAGER_CODE",
+    "NOT_MANAGER_MESSAGE",
     "Node",
     "NodeConfig",
     "NodeError",
@@ -62,6 +69,11 @@ __all__ = [
 ]
 
 ROLE_MANAGER = "manager"
+NOT_MANAGER_CODE = "not_manager"
+NOT_MANAGER_MESSAGE = (
+    "this node is not a manager: worker nodes can't be used to view or modify cluster "
+    "state; run this on a manager, or promote this node (swarmctl node promote)"
+)
 MAX_IPC_PATH = 107  # sun_path is 108 bytes with the terminating NUL
 
 HandlerTable = Mapping[str, Handler]
@@ -186,6 +198,19 @@ def version_handlers(identity: NodeIdentity, role: str) -> HandlerFactory:
     return build
 
 
+def worker_control_handlers(_peers: Directory) -> HandlerTable:
+    """A worker's control table: every control request refused in one line."""
+
+    def refuse(_body: Mapping[str, Any]) -> Mapping[str, Any]:
+        raise ControlError(NOT_MANAGER_CODE, NOT_MANAGER_MESSAGE)
+
+    return {
+        name: guarded(refuse)
+        for name, kind in registered().items()
+        if name.startswith("control.") and getattr(kind, "reply", None)
+    }
+
+
 def with_handlers(base: HandlerFactory, extra: HandlerFactory | None) -> HandlerFactory:
     """``base``'s table plus ``extra``'s (the control API's hook: the node assembly passes
     ``lambda peers: actors.control.control_handlers(store)`` once it has a store)."""
@@ -203,9 +228,20 @@ def node_children(
 ) -> list[ChildSpec]:
     """The node's children in start order (stopped in reverse). Without an ``assembly``
     only the two endpoints run (with ``version``, and ``control_handlers`` if given)."""
-    if assembly is not None and not assembly.is_manager:
-        return [assembly.worker_child(), assembly.agent_child(), assembly.renewer_child()]
     handlers = version_handlers(identity, config.role)
+    if assembly is not None and not assembly.is_manager:
+        control = endpoint_child(
+            "control",
+            config.control_bind,
+            with_handlers(handlers, worker_control_handlers),
+            stop_timeout=config.stop_timeout,
+        )
+        return [
+            control,
+            assembly.worker_child(),
+            assembly.agent_child(),
+            assembly.renewer_child(),
+        ]
     remote_extra = assembly.remote_handlers if assembly is not None else None
     control_extra = control_handlers
     if control_extra is None and assembly is not None:
@@ -329,9 +365,7 @@ class Node:
 
     def start(self) -> None:
         children = self.children()  # validates the addresses before anything starts
-        manager = self.assembly is None or self.assembly.is_manager
-        if manager:
-            check_control_socket_free(self.config.listen_control_api)
+        check_control_socket_free(self.config.listen_control_api)
         if self.assembly is not None:
             self.assembly.start_security()
         ref = Supervisor.start(None, children, name="node", on_escalate=self._escalated)
@@ -375,5 +409,4 @@ class Node:
             self.assembly.stop_security()
         # The socket file is ours (start() checked nobody else answered on it): remove it
         # so a stopped node leaves no socket that looks alive.
-        if self.assembly is None or self.assembly.is_manager:
-            self.config.listen_control_api.unlink(missing_ok=True)
+        self.config.listen_control_api.unlink(missing_ok=True)

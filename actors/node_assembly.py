@@ -18,9 +18,19 @@ declares the children that are not endpoints:
              ``ca.renew`` on the managers it knows (every node; on a manager also early
              when its store says its role or the cluster's cert expiry changed)
 
-A worker node (joined with a worker token) has only ``worker``, ``agent`` and ``renewer``:
-no Raft, no store, no endpoints; its agent starts from the manager list of its join (STATE_DIR/
-managers.json) and follows the lists its sessions send.
+A worker node (its certificate says worker) has only ``worker``, ``agent`` and ``renewer``
+(and a control endpoint that answers ``version`` and refuses the rest, actors/node.py): no
+Raft, no store, no remote endpoint; its agent starts from the manager list in
+STATE_DIR/managers.json (its join's, then what its sessions send: every node keeps that
+file current, without itself) and follows the lists its sessions send. A worker's state
+dir holds no Raft data: a demoted manager's is removed when it starts as a worker
+(`remove_manager_state`), so a later promotion joins Raft afresh with a new Raft id.
+
+Role changes: the agent passes the role each heartbeat reply names (the Node's role in the
+leader's store) to ``session_role``, and tells the renewer to look again when it changed;
+the renewer renews towards it (actors/node_roles.py `renewal_role`); when a renewed
+certificate's role differs from the role this assembly runs, ``on_role_change`` (set by
+actors/node_runner.py) restarts the node's subsystems in the new role.
 
 Security on a manager: the remote endpoint's ZAP policy is the CA-backed
 ``ClusterAdmission`` and every handler is wrapped by ``authorize`` (raft.* managers,
@@ -37,8 +47,9 @@ import json
 import os
 import random
 import secrets
+import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +60,7 @@ from actors.ca.certs import CertificateError
 from actors.ca.join import hello_address
 from actors.ca.keystore import write_private_file
 from actors.ca.node_certs import NodeCertificates
-from actors.ca.renewer import CertRenewer, store_settings
+from actors.ca.renewer import CHECK_NOW, CertRenewer, RenewalSettings, store_settings
 from actors.ca.service import CAService
 from actors.control import control_handlers
 from actors.control.cluster import cluster_handlers
@@ -64,6 +75,7 @@ from actors.leader_group import (
     leader_child,
 )
 from actors.log import get_logger
+from actors.node_keys import KEYSTORE_DIR
 from actors.node_managers import ManagerDirectory, local_address
 from actors.node_membership import (
     RAFT_JOIN,
@@ -72,7 +84,8 @@ from actors.node_membership import (
     RaftJoiner,
     raft_join_handler,
 )
-from actors.node_security import NodeStartup, manager_entry
+from actors.node_roles import renewal_role, role_restart
+from actors.node_security import NodeStartup, manager_entry, read_managers, write_managers
 from actors.raft_node.actor import RaftNode, RaftNodeActor
 from actors.raft_node.peers import Peer
 from actors.raft_node.storage import Cipher, DurableStorage
@@ -87,7 +100,13 @@ from api.objects import NodeDescription
 from transport.endpoint import Handler, Request, inline
 from transport.source import source_host
 
-__all__ = ["RAFT_ID_FILE", "Assembly", "load_or_create_raft_id", "local_address"]
+__all__ = [
+    "RAFT_ID_FILE",
+    "Assembly",
+    "load_or_create_raft_id",
+    "local_address",
+    "remove_manager_state",
+]
 
 RAFT_ID_FILE = "raft_id"
 RAFT_DIR = "raft"
@@ -96,6 +115,23 @@ RAFT_JOIN_TIMEOUT = 50.0
 RAFT_HANDLERS = ("raft.messages", "raft.propose", "raft.status")
 
 _log = get_logger("node")
+
+
+def remove_manager_state(state_dir: Path) -> bool:
+    """Remove what only a manager keeps (Raft log and snapshots, the data key that
+    encrypts them, the Raft id, the bootstrap voters). True if anything was there."""
+    found = False
+    for name in (RAFT_DIR, KEYSTORE_DIR):
+        path = state_dir / name
+        if path.exists():
+            shutil.rmtree(path)
+            found = True
+    for name in (BOOTSTRAP_FILE, RAFT_ID_FILE):
+        path = state_dir / name
+        if path.exists():
+            path.unlink()
+            found = True
+    return found
 
 
 def load_or_create_raft_id(state_dir: Path) -> int:
@@ -157,7 +193,13 @@ class Assembly:
         self.founder = False
         self.directory = ManagerDirectory(None, startup.managers)
         self.node_certs = startup.certs  # replaced by each renewal (renewer_child)
+        self.session_role: NodeRole | None = None  # the Node's role, as the leader last said
+        self.on_role_change: Callable[[NodeCertificates], None] | None = None
+        self._peers: Directory | None = None
+        self._store_settings: Callable[[], RenewalSettings] | None = None
         if not self.is_manager:
+            if remove_manager_state(state_dir):
+                _log.info("node.manager_state.removed", reason="this node is a worker")
             return
         self.raft_id = load_or_create_raft_id(state_dir)
         # the founder bootstraps a one-member group; a joined manager starts empty and is
@@ -222,6 +264,7 @@ class Assembly:
         voters before the storage is created (actors/node_membership.py)."""
         reply = self.join_asker().until_accepted(time.monotonic() + RAFT_JOIN_TIMEOUT)
         voters = tuple(int(v) for v in reply.get("voters") or ())
+        self.directory.add_seeds(reply.get("managers") or ())
         if not voters:
             raise RuntimeError("the leader did not say the group's bootstrap voters")
         write_private_file(self.state_dir / BOOTSTRAP_FILE, json.dumps(list(voters)).encode())
@@ -415,6 +458,7 @@ class Assembly:
     def agent_child(self) -> ChildSpec:
         def start(ctx: ChildContext) -> pykka.ActorRef[Any]:
             peers = ctx.peers
+            self._peers = peers
             return Agent.start(
                 ctx,
                 node_id=self.identity.node_id,
@@ -425,12 +469,58 @@ class Assembly:
                 statuses=self.outbox,
                 addr=self.session_addr(),
                 source=self.source,
+                on_role=self._session_role_seen,
+                on_managers=self._session_managers_seen,
+                refresh_managers=self.managers,
             )
 
         return ChildSpec("agent", start, stop_timeout=self.stop_timeout)
 
+    # -- role changes -----------------------------------------------------------------
+    def _session_role_seen(self, role: str) -> None:
+        try:
+            seen = NodeRole(role)
+        except ValueError:
+            return
+        if seen is self.session_role:
+            return
+        self.session_role = seen
+        _log.info("node.role.seen", role=seen.value, running=self.role.value)
+        peers = self._peers
+        renewer = peers.find("renewer") if peers is not None else None
+        if renewer is not None:
+            renewer.tell(CHECK_NOW)
+
+    def _session_managers_seen(self, managers: Sequence[ManagerAddress]) -> None:
+        """Keep STATE_DIR/managers.json (and a worker's list) as the leader says, without
+        this node, each entry with the Raft id and certificate this node knows of it."""
+        own = self.identity.keypair.public.decode("ascii")
+        known = {str(m.get("server_key")): m for m in self.manager_entries()}
+        entries: list[dict[str, Any]] = []
+        for m in managers:
+            key = m.server_key.decode("ascii")
+            if key == own:
+                continue
+            entry = dict(known.get(key) or {})
+            entry.update(addr=m.addr, server_key=key)
+            entries.append(entry)
+        if not entries:
+            return
+        if not self.is_manager:
+            self.directory.set_seeds(entries)
+        if entries != [dict(m) for m in read_managers(self.state_dir)]:
+            write_managers(self.state_dir, entries)
+            _log.info("node.managers.saved", managers=len(entries))
+
+    def _settings(self) -> RenewalSettings:
+        stored = self._store_settings() if self._store_settings is not None else RenewalSettings()
+        role = renewal_role(self.session_role, stored.role, self.node_certs.info.role)
+        return RenewalSettings(role=role, cert_expiry=stored.cert_expiry)
+
     def renewer_child(self) -> ChildSpec:
-        settings = store_settings(self.store, self.identity.node_id) if self.is_manager else None
+        if self.is_manager:
+            self._store_settings = store_settings(self.store, self.identity.node_id)
+        settings = self._settings
         return ChildSpec(
             "renewer",
             start_actor(
@@ -446,7 +536,14 @@ class Assembly:
         )
 
     def _cert_renewed(self, certs: NodeCertificates) -> None:
-        """The CA service's hello serves the new certificate; a manager indexes it now."""
+        """The CA service's hello serves the new certificate; a manager indexes it now. A
+        certificate of the other role restarts the node in that role (``on_role_change``:
+        the caller must not block, this runs on the renewer)."""
         self.node_certs = certs
         if self.is_manager:
             self.admission.add_certificate(certs.cert_pem, certs.info.role)
+        restart = role_restart(self.role, certs.info.role)
+        if restart is not None:
+            _log.info("node.role.changing", role=restart.value, running=self.role.value)
+            if self.on_role_change is not None:
+                self.on_role_change(certs)

@@ -88,6 +88,11 @@ class AtRest:
         if self._thread is not None:
             self._thread.join(5.0)
 
+    def release(self) -> None:
+        """A demotion: move the private keys out of the key store into their 0600 files
+        (a worker has no key store; the worker start removes it). Call after `stop`."""
+        self.keys.rewrap(None)
+
     def _run(self, store: MemoryStore) -> None:
         if self._init_key is not None and not self._record_init_key(store, self._init_key):
             return

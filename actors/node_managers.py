@@ -53,6 +53,21 @@ class ManagerDirectory:
         self._own_node_id = own_node_id
         self._cert_keys: dict[bytes, bytes] = {}
 
+    def set_seeds(self, seeds: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the seed list (a worker: the list its session sent)."""
+        self._seeds = [dict(m) for m in seeds if m.get("addr") and m.get("server_key")]
+
+    def add_seeds(self, seeds: Sequence[Mapping[str, Any]]) -> None:
+        """Put ``seeds`` (a ``raft.join`` reply's managers: with Raft ids) first, keeping
+        the entries it does not name (by server key)."""
+        fresh = [
+            {str(k): str(v) for k, v in m.items()}
+            for m in seeds
+            if m.get("addr") and m.get("server_key")
+        ]
+        keys = {m["server_key"] for m in fresh}
+        self._seeds = fresh + [m for m in self._seeds if str(m.get("server_key")) not in keys]
+
     def _server_key(self, certificate: bytes) -> bytes:
         key = self._cert_keys.get(certificate)
         if key is None:

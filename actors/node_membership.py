@@ -24,12 +24,21 @@ Rules:
   (actors/node_roles.py). *Demote*: if the node is the leader it first hands leadership to
   the most caught-up reachable voter (`transfer_leadership`); the new leader proposes
   ``REMOVE``; once the node is out of the configuration its ``role`` becomes worker (so
-  authorization refuses it Raft) and its ``manager_status`` keeps only its Raft id and
-  address, marked unknown (for a later promotion). *Promote* (a demoted manager only: a
-  node that never ran Raft would need a new certificate and its manager subsystems, not
-  done yet): the leader adds it back as a learner under its old Raft id and sets its role
-  to manager; the learner is promoted to voter once caught up (as a joining manager).
-  ``raft.join`` is refused to a node whose desired role is worker.
+  authorization refuses it Raft) and its ``manager_status`` is cleared. *Promote* (any
+  worker, whether it joined as one or was demoted): the leader sets ``role`` to manager at
+  once; no membership change yet. ``raft.join`` is refused to a node whose desired role is
+  worker.
+- The node follows (actors/node_assembly.py, actors/node_runner.py): each dispatcher
+  heartbeat reply names the Node's role; when it differs from the certificate's the node
+  renews, and the CA issues the role `issued_role` allows (a manager certificate only when
+  the desired role is manager; none while a demotion is under way, worker once the node
+  has left Raft). A certificate of the other role restarts the node's subsystems in place:
+  a demoted manager stops Raft, the leader group, the remote and hello endpoints and the
+  full control API, removes its Raft data and continues as a worker with the manager list
+  its sessions sent; a promoted worker starts the manager set with an empty Raft log and
+  joins through ``raft.join`` under a new Raft id, as a learner promoted when caught up
+  (exactly as a manager-token joiner). The ``raft.join`` reply carries the managers with
+  their Raft ids, so a node promoted long after it joined finds the current members.
 """
 
 from __future__ import annotations
@@ -42,9 +51,10 @@ from dataclasses import replace
 from typing import Any, Final
 
 from actors.ca.authorization import ClusterAdmission
-from actors.ca.certs import read_node_certificate
+from actors.ca.certs import CertificateError, read_node_certificate
 from actors.leader_group import RaftHolder
 from actors.log import get_logger
+from actors.node_roles import RoleStep, role_step
 from actors.raft_node.peers import Peer
 from actors.raft_node.types import ConfChange, ConfChangeType
 from actors.store import MemoryStore, WriteTx, nodes
@@ -137,7 +147,12 @@ def raft_join_handler(
 
         store.update(record)
         _log.info("raft.member.added", node=info.node_id, raft_id=raft_id, addr=addr, index=index)
-        return {"ok": True, "index": index, "voters": list(bootstrap_voters())}
+        return {
+            "ok": True,
+            "index": index,
+            "voters": list(bootstrap_voters()),
+            "managers": [dict(m) for m in managers()],
+        }
 
     return handle
 
@@ -391,10 +406,12 @@ def reconcile_roles(store: MemoryStore, node: Any, status: Any, all_nodes: Seque
     members = set(status.voters) | set(status.learners)
     for n in all_nodes:
         ms = n.manager_status
-        if n.spec.desired_role is NodeRole.WORKER and n.role is NodeRole.MANAGER:
-            if ms is None or not ms.raft_id or ms.raft_id not in members:
-                _demoted(store, n.id)
-                return True
+        member = ms is not None and bool(ms.raft_id) and ms.raft_id in members
+        step = role_step(n.role, n.spec.desired_role, _cert_role(n), member)
+        if step is RoleStep.MARK_WORKER:
+            _demoted(store, n.id)
+            return True
+        if step is RoleStep.LEAVE_RAFT and ms is not None:
             if ms.raft_id == status.node_id:
                 target = _transfer_target(status)
                 if target is None:
@@ -412,24 +429,21 @@ def reconcile_roles(store: MemoryStore, node: Any, status: Any, all_nodes: Seque
             except Exception as exc:
                 _log.info("raft.member.remove_retrying", node=n.id, error=str(exc)[:200])
             return True
-        if (
-            n.spec.desired_role is NodeRole.MANAGER
-            and n.role is NodeRole.WORKER
-            and ms is not None
-            and ms.raft_id
-            and n.certificate
-        ):
-            if ms.raft_id not in members:
-                key = read_node_certificate(n.certificate).curve_public_key
-                try:
-                    index = node.add_member(Peer(ms.raft_id, _tcp(ms.addr), key)).result(5.0)
-                except Exception as exc:
-                    _log.info("raft.member.readd_retrying", node=n.id, error=str(exc)[:200])
-                    return True
-                _log.info("raft.member.readded", node=n.id, raft_id=ms.raft_id, index=index)
+        if step is RoleStep.MARK_MANAGER:
+            # the node renews into a manager certificate, restarts as a manager and joins
+            # Raft afresh (raft.join: a learner, promoted when caught up)
             _set_role(store, n.id, NodeRole.MANAGER)
             return True
     return False
+
+
+def _cert_role(n: Node) -> NodeRole | None:
+    if not n.certificate:
+        return None
+    try:
+        return read_node_certificate(n.certificate).role
+    except (CertificateError, ValueError):
+        return None
 
 
 def _demoted(store: MemoryStore, node_id: str) -> None:
@@ -437,9 +451,8 @@ def _demoted(store: MemoryStore, node_id: str) -> None:
         current = nodes.get(tx, node_id)
         if current is None or current.role is NodeRole.WORKER:
             return
-        ms = current.manager_status
-        kept = None if ms is None else replace(ms, leader=False, reachability=Reachability.UNKNOWN)
-        tx.update(replace(current, role=NodeRole.WORKER, manager_status=kept))
+        # out of Raft: its Raft data goes; a later promotion joins afresh with a new id
+        tx.update(replace(current, role=NodeRole.WORKER, manager_status=None))
 
     store.update(write)
     _log.info("node.role.changed", node=node_id, role="worker")

@@ -274,9 +274,15 @@ DISPATCHER_SESSION: Final = register(
 DISPATCHER_HEARTBEAT_REPLY: Final = register(
     MessageType(
         "dispatcher.heartbeat.reply",
-        (Field("period", FLOAT), Field("frames", INT, required=False)),
+        (
+            Field("period", FLOAT),
+            Field("frames", INT, required=False),
+            Field("role", STR, required=False),
+        ),
         doc="When to send the next heartbeat, in seconds; frames: how many session frames "
-        "the manager has sent so far (a worker that got fewer lost its stream).",
+        "the manager has sent so far (a worker that got fewer lost its stream); role: the "
+        "node's role in the store (manager|worker; the agent renews its certificate when "
+        "it differs from the certificate's).",
     )
 )
 DISPATCHER_HEARTBEAT: Final = register(
@@ -641,6 +647,7 @@ RAFT_JOIN_REPLY: Final = register(
             Field("ok", BOOL),
             Field("index", INT, required=False),
             Field("voters", ListOf(INT), required=False),
+            Field("managers", ListOf(ANY), required=False),
             Field("leader_addr", STR, required=False),
             Field("leader_key", STR, required=False),
         ),

@@ -18,8 +18,9 @@ __all__ = ["ControlConnection"]
 # Longer than the manager's retry window for writes lost to a leader change
 # (actors/control/writes.py RETRY_WINDOW), so the manager's own error reaches the user.
 DEFAULT_TIMEOUT = 10.0
-# control error codes whose message is the whole line to show (a locked node, a bad key)
-ONE_LINE_CODES = frozenset({"locked", "invalid_unlock_key"})
+# control error codes whose message is the whole line to show (a locked node, a bad key,
+# a worker node)
+ONE_LINE_CODES = frozenset({"locked", "invalid_unlock_key", "not_manager"})
 
 
 class ControlConnection:

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -29,7 +30,6 @@ from actors.ca.node_certs import node_certs_exist
 from actors.host_info import describe_host
 from actors.identity import IdentityError, ensure_private_dir
 from actors.node import (
-    Node,
     NodeConfig,
     NodeError,
     StateDirLock,
@@ -39,6 +39,7 @@ from actors.node import (
 from actors.node_assembly import Assembly, load_or_create_raft_id
 from actors.node_at_rest import AtRest, StoppedWhileLocked, open_at_rest, prepare_at_rest
 from actors.node_keys import NodeKeysError
+from actors.node_runner import AtRestKeys, NodeRunner
 from actors.node_security import JoinError, NodeStartup, prepare_node
 from actors.worker.executors import default_executor_kind
 from cli.defaults import DEFAULT_LISTEN_REMOTE_API, DEFAULT_STATE_DIR, SOCKET_NAME
@@ -220,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             lock.release()
             return _fail(logger, "node.start.failed", exc)
     else:
+        if startup.keys is not None:  # demoted before its worker start removed the store
+            startup.keys.rewrap(None)  # its private keys back into their 0600 files
         for flag in ("autolock", "force_new_cluster"):
             if getattr(args, flag):
                 logger.warning("node.flag.ignored", flag=flag, reason="not a manager")
@@ -240,9 +243,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         executor=executor,
         labels=labels,
     )
-    try:
-        config.remote_bind  # noqa: B018 - validates the address before anything is written
-        assembly = Assembly(
+
+    def on_escalate(error: BaseException) -> None:
+        stop.request(f"supervisor gave up: {type(error).__name__}: {error}", 1)
+
+    def build_assembly(startup: NodeStartup, keys: AtRestKeys | None) -> Assembly:
+        return Assembly(
             state_dir=state_dir,
             startup=startup,
             listen_remote_api=args.listen_remote_api,
@@ -251,27 +257,50 @@ def main(argv: Sequence[str] | None = None) -> int:
             description=describe_host(config.hostname, executor),
             labels=labels,
             stop_timeout=config.stop_timeout,
-            raft_cipher=at_rest.raft_cipher() if at_rest is not None else None,
+            raft_cipher=keys.raft_cipher() if keys is not None else None,
+        )
+
+    def prepare_manager(startup: NodeStartup) -> tuple[NodeStartup, AtRest] | None:
+        """A promotion: a new key store (unlocked; the cluster's autolock setting rewraps
+        it once the store holds the Cluster object)."""
+        try:
+            keys = open_at_rest(
+                state_dir,
+                control,
+                autolock=False,
+                init=True,
+                stop=stop.event,
+                version={"version": software_version()},
+            )
+        except StoppedWhileLocked:
+            return None
+        assert keys is not None  # init=True creates one
+        promoted = replace(startup, keys=keys)
+        return promoted, prepare_at_rest(state_dir, keys, init=False, force_new_cluster_id=None)
+
+    try:
+        config.remote_bind  # noqa: B018 - validates the address before anything is written
+        runner = NodeRunner(
+            config,
+            startup,
+            build_assembly=build_assembly,
+            prepare_manager=prepare_manager,
+            on_escalate=on_escalate,
+            at_rest=at_rest,
         )
     except (IdentityError, NodeError, OSError) as exc:
         lock.release()
         return _fail(logger, "node.start.failed", exc)
-
-    def on_escalate(error: BaseException) -> None:
-        stop.request(f"supervisor gave up: {type(error).__name__}: {error}", 1)
-
-    node = Node(config, identity, on_escalate=on_escalate, assembly=assembly)
+    node, assembly = runner.node, runner.assembly
     try:
-        node.start()
+        runner.start()
         manager = assembly.is_manager
         remote = node.address("remote") if manager else ""
-        control_address = node.address("control") if manager else ""
+        control_address = node.address("control")
     except NodeError as exc:
-        node.stop()
+        runner.stop()
         lock.release()
         return _fail(logger, "node.start.failed", exc)
-    if at_rest is not None:
-        at_rest.start(assembly.store)  # rewraps the keys as the Cluster object asks
     logger.info(
         "node.started",
         node_id=identity.node_id,
@@ -295,9 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("node.stopping", reason=stop.reason)
     _arm_stop_deadline(logger)
     started = time.monotonic()
-    if at_rest is not None:
-        at_rest.stop()
-    node.stop()
+    runner.stop()
     lock.release()
     logger.info(
         "node.stopped", exit_code=stop.exit_code, seconds=round(time.monotonic() - started, 3)

@@ -7,8 +7,11 @@
   expired, when the node's role in the store differs from the certificate's (promotion or
   demotion), or when the cluster's certificate expiry (``cluster update --cert-expiry``)
   was shortened below what the certificate has left. Role and expiry come from
-  ``settings`` (`store_settings` on a manager, which reads its own store); a worker has no
-  store, so it renews on the schedule only and picks up a role or expiry change then.
+  ``settings``: the role its dispatcher session last named (the leader's word, which a
+  demoted manager's own store no longer hears), else a manager's own store
+  (`store_settings`); the expiry from a manager's store (a worker picks up an expiry
+  change at its scheduled renewal). Telling the actor ``CHECK_NOW`` (the agent saw the
+  role change) looks again at once.
   The actor wakes at least every ``check_interval`` seconds (wall-clock jumps, settings
   changes) through the injected timer; the certificate's dates are compared with the
   injected wall ``clock``.
@@ -67,6 +70,7 @@ from transport.keys import KeyPair, generate_keypair
 
 __all__ = [
     "CHECK_INTERVAL",
+    "CHECK_NOW",
     "RENEW",
     "RETRY_BACKOFF",
     "CertRenewer",
@@ -81,6 +85,8 @@ CHECK_INTERVAL: Final = 60.0
 REQUEST_TIMEOUT: Final = 10.0
 RETRY_BACKOFF: Final = Backoff(initial=1.0, maximum=300.0, factor=2.0)
 _NEXT_MANAGER: Final = frozenset({"not_leader", "unavailable"})
+
+CHECK_NOW: Final = "ca.renewal.check_now"  # a message: look at the settings again now
 
 Managers = Callable[[], Sequence[ManagerAddress]]
 Cancel = Callable[[], None]
@@ -306,6 +312,8 @@ class CertRenewer(SupervisedActor):
                 self._check()
         elif isinstance(message, _Outcome):
             self._finished(message.result)
+        elif message == CHECK_NOW and not self._halt.is_set():
+            self._check()
         return None
 
     # -- queries (for tests and status) ---------------------------------------------

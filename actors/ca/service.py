@@ -11,8 +11,11 @@
   tokens in the store (``invalid_token`` / ``wrong_cluster``), checks that the CSR binds
   the CURVE key the request comes from (proof that the joiner holds that key), creates the
   Node (role from the token) with its certificate, and indexes the certificate at once.
-  Renewal re-issues for the same node id and CURVE key, with the node's *current* role in
-  the store (so promotion and demotion take effect at the next renewal).
+  Renewal re-issues for the same node id and CURVE key, with the role
+  `actors.node_roles.issued_role` decides from the Node in the store: manager only when the
+  desired role is manager; refused (``unavailable``, retried) while a demotion is under way,
+  worker once the node has left Raft. Promotion and demotion take effect at the renewal
+  the node's session prompts.
 - Revocation: `remove_node` records a `RevokedCertificate` in ``Cluster.revoked`` and
   deletes the Node in one write (`record_removal` does the same inside a caller's
   transaction, for the control API), then updates the admission index at once.
@@ -51,6 +54,7 @@ from actors.ca.tokens import (
     rotate_join_token,
 )
 from actors.log import get_logger
+from actors.node_roles import issued_role
 from actors.store import (
     AlreadyExists,
     MemoryStore,
@@ -356,7 +360,8 @@ class CAService:
 
     def renew(self, csr: bytes, peer_key: bytes | None) -> Mapping[str, Any]:
         """``ca.renew``: a new certificate for the caller's node id and CURVE key, with the
-        node's current role (authorization has checked the caller's certificate is live)."""
+        role `actors.node_roles.issued_role` gives (authorization has checked the caller's
+        certificate is live)."""
         info = self._admission.lookup(peer_key) if peer_key is not None else None
         if info is None or peer_key is None:
             raise JoinRefused("unauthorized", "ca.renew needs a node certificate")
@@ -364,7 +369,14 @@ class CAService:
         current = self._store.view(lambda tx: nodes.get(tx, info.node_id))
         if current is None:
             raise JoinRefused("unauthorized", f"node {info.node_id} is not in the cluster")
-        issued = self._issue(cluster, csr, info.node_id, current.role, peer_key)
+        role = issued_role(current.role, current.spec.desired_role)
+        if role is None:
+            raise JoinRefused(
+                "unavailable",
+                f"node {info.node_id} is being demoted: it keeps its manager certificate "
+                "until it has left the Raft group",
+            )
+        issued = self._issue(cluster, csr, info.node_id, role, peer_key)
 
         def write(tx: WriteTx) -> None:
             node = nodes.get(tx, info.node_id)
@@ -373,11 +385,11 @@ class CAService:
             tx.update(replace(node, certificate=issued.cert_pem))
 
         self._store.update(write)
-        self._admission.add_issued(issued.info, current.role)
-        _log.info("ca.node.renewed", node=info.node_id, role=current.role.value)
+        self._admission.add_issued(issued.info, role)
+        _log.info("ca.node.renewed", node=info.node_id, role=role.value)
         return {
             "node_id": info.node_id,
-            "role": current.role.value,
+            "role": role.value,
             "certificate": issued.cert_pem,
             "ca_cert": cluster.root_ca.ca_cert,
         }

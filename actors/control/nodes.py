@@ -137,14 +137,6 @@ class NodeControl:
                 refusal = check_demotion(_manager_views(nodes.list_all(tx)), node.id)
                 if refusal is not None:
                     raise ControlError(ControlCode.INVALID_ARGUMENT, refusal)
-            was_manager = node.manager_status is not None and node.manager_status.raft_id
-            if role is NodeRole.MANAGER and not was_manager:
-                raise ControlError(
-                    ControlCode.INVALID_ARGUMENT,
-                    f"node {node.id} joined as a worker: promoting it is not supported "
-                    "yet (only a demoted manager can be promoted back); join a manager "
-                    "with a manager token instead",
-                )
             spec = replace(
                 node.spec,
                 labels=labels,

@@ -133,11 +133,17 @@ class Dispatcher(SupervisedActor):
         session.handle = request
         self._send(session, session.assignments.full())
 
-    def heartbeat(self, node_id: str, session_id: str, peer_key: bytes | None) -> tuple[float, int]:
-        """The next period, and how many frames the session's stream has carried."""
+    def heartbeat(
+        self, node_id: str, session_id: str, peer_key: bytes | None
+    ) -> tuple[float, int, str]:
+        """The next period, how many frames the session's stream has carried, and the
+        node's role in the store ("" if unknown): the agent's cue to renew its certificate
+        after a promotion or demotion (actors/node_roles.py)."""
         period = self._core.heartbeat(self._clock(), node_id, session_id, peer_key)
         session = self._core.sessions.get(node_id)
-        return period, session.frames_sent if session is not None else 0
+        node = self._store.view(lambda tx: node_queries.get(tx, node_id))
+        role = node.role.value if node is not None else ""
+        return period, session.frames_sent if session is not None else 0, role
 
     def report_status(
         self,

@@ -75,8 +75,8 @@ def dispatcher_handlers(find: FindDispatcher, *, timeout: float = 5.0) -> dict[s
         )
         if not ok:
             return None
-        period, frames = answer
-        return {"period": period, "frames": frames}
+        period, frames, role = answer
+        return {"period": period, "frames": frames, "role": role}
 
     def status(request: Request) -> Mapping[str, Any] | None:
         body = request.body

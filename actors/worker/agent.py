@@ -10,6 +10,10 @@ key), open a ``dispatcher.session`` stream, and then, until the session breaks:
 - send queued status updates (``StatusOutbox``, the ``StatusReporter`` the worker holds) in
   batches of up to ``max_status_batch``, coalesced per task, every ``flush_interval``;
 - on a new session, first requeue the sink's ``current_statuses()``;
+- pass the node's role each heartbeat reply names to ``on_role`` (the node's renewer
+  renews its certificate when it differs: promotion, demotion) and each manager list a
+  frame brings to ``on_managers``; after a session ends, managers ``refresh_managers``
+  names that the list lacks are added (the node keeps it in STATE_DIR/managers.json);
 - notice a lost stream: each heartbeat reply says how many frames the manager has streamed;
   fewer received by the next heartbeat means frames were lost (the manager's endpoint
   restarted under a live session, say), and the session is reopened for a fresh full set.
@@ -124,8 +128,14 @@ class Agent(SupervisedActor):
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         source: str | None = None,
+        on_role: Callable[[str], None] | None = None,
+        on_managers: Callable[[Sequence[ManagerAddress]], None] | None = None,
+        refresh_managers: Callable[[], Sequence[ManagerAddress]] | None = None,
     ) -> None:
         super().__init__(ctx)
+        self._refresh_managers = refresh_managers
+        self._on_role = on_role
+        self._on_managers = on_managers
         self._node_id = node_id
         self._source = source  # the local address sessions leave from (transport.source)
         self._keypair = keypair
@@ -184,6 +194,7 @@ class Agent(SupervisedActor):
                     break
                 if established:
                     self._backoff.reset()
+                self._refresh()
                 self._rotation.advance()
                 delay = self._backoff.next_delay()
                 _log.info(
@@ -197,6 +208,19 @@ class Agent(SupervisedActor):
             _log.exception("agent.session.crashed", error=repr(exc))
             with contextlib.suppress(pykka.ActorDeadError):
                 self.actor_ref.tell(_Crashed(exc))
+
+    def _refresh(self) -> None:
+        """After a session: the node's own current list (a manager's follows its store;
+        a session frame only comes with assignment changes)."""
+        if self._refresh_managers is None:
+            return
+        try:
+            fresh = self._refresh_managers()
+        except Exception as exc:
+            _log.warning("agent.managers.refresh_failed", error=repr(exc)[:200])
+            return
+        known = set(self._rotation.managers)
+        self._rotation.update([*self._rotation.managers, *(m for m in fresh if m not in known)])
 
     def _set_state(self, **changes: Any) -> None:
         with self._lock:
@@ -301,7 +325,7 @@ class Agent(SupervisedActor):
     ) -> None:
         session_id = first.session_id
         period = first.heartbeat_period
-        self._rotation.update(first.managers)
+        self._managers_from(first)
         opened = self._state.sessions_opened + 1
         self._set_state(connected=True, session_id=session_id, sessions_opened=opened)
         _log.info(
@@ -321,7 +345,7 @@ class Agent(SupervisedActor):
             frame = self._next_frame(frames, wait)
             if frame is not None:
                 received += 1
-                self._rotation.update(frame.managers)
+                self._managers_from(frame)
                 self._apply(frame)
             if self._clock() >= next_beat:
                 if received < expected:  # a whole period later: those frames are lost
@@ -333,6 +357,20 @@ class Agent(SupervisedActor):
             if self.statuses.pending():
                 self._send_statuses(client, session_id)
         raise _SessionEnded("agent stopping")
+
+    def _managers_from(self, frame: SessionFrame) -> None:
+        if not frame.managers:
+            return
+        changed = frame.managers != self._rotation.managers
+        self._rotation.update(frame.managers)
+        if changed and self._on_managers is not None:
+            self._notify(self._on_managers, frame.managers)
+
+    def _notify(self, hook: Callable[[Any], None], value: Any) -> None:
+        try:
+            hook(value)
+        except Exception as exc:  # the node's bookkeeping must not end the session
+            _log.warning("agent.hook.failed", error=repr(exc)[:200])
 
     def _apply(self, frame: SessionFrame) -> None:
         try:
@@ -349,6 +387,9 @@ class Agent(SupervisedActor):
             )
         except TransportError as exc:
             raise _SessionEnded(f"heartbeat failed: {exc}") from None
+        role = reply.get("role")
+        if role and self._on_role is not None:
+            self._notify(self._on_role, str(role))
         return float(reply["period"]), int(reply.get("frames", 0))
 
     def _send_statuses(self, client: Client, session_id: str) -> None:

@@ -169,3 +169,78 @@ def removed_from_raft(swarm: Swarm, node_id: str) -> bool:
         for n in swarm.nodes
         for e in n.log_events()
     )
+
+
+def test_promote_a_worker_then_demote_it(swarm: Swarm) -> None:
+    m1, w1 = swarm.start_cluster(managers=1, workers=1, heartbeat_period="1s")
+    w1_id = w1.node_id
+    m1.ctl_json(
+        "service",
+        "create",
+        "--name",
+        "web",
+        "--mode",
+        "global",
+        "--detach",
+        "busybox",
+        "sleep",
+        "300",
+    )
+    poll(lambda: len(m1.running("web")) == 2, "a web task on each node", 60)
+    w1_task = next(t["id"] for t in m1.running("web") if t["node_id"] == w1_id)
+    # a worker's control socket refuses cluster commands in one line
+    refused = w1.ctl("service", "ls")
+    assert refused.returncode != 0
+    assert (
+        refused.stderr.strip().splitlines() == [refused.stderr.strip().splitlines()[0]]
+        and "not a manager" in refused.stderr
+    )
+    # promote: the same process restarts as a manager, joins Raft and serves swarmctl
+    m1.ctl_json("node", "promote", w1_id)
+
+    def reachable_manager() -> bool:
+        r = row_on(m1, w1_id) or {}
+        ms = r.get("manager_status") or {}
+        return r.get("role") == "manager" and ms.get("reachability") == "reachable"
+
+    poll(reachable_manager, "w1 a reachable manager", 90)
+    poll(
+        lambda: any(e.get("event") == "raft.learner.promoted" for e in m1.log_events()),
+        "w1 promoted to voter",
+        60,
+    )
+    poll(lambda: w1.ctl_json("service", "ls"), "swarmctl service ls on w1", 60)
+    assert {r["id"] for r in w1.ctl_json("node", "ls")} == {m1.node_id, w1_id}
+    assert (w1.state_dir / "raft").exists()
+    assert w1.process is not None and w1.process.poll() is None  # never exited
+    assert w1.node_id == w1_id
+    assert raft_status(m1, w1)["node_id"] > 0  # its key may speak Raft now
+    # its task kept running through the restart
+    assert any(t["id"] == w1_task for t in m1.running("web"))
+    # demote: back to a worker, Raft data gone, swarmctl refused, tasks still run
+    m1.ctl_json("node", "demote", w1_id)
+    poll(
+        lambda: (
+            (row_on(m1, w1_id) or {}).get("role") == "worker"
+            and (row_on(m1, w1_id) or {}).get("manager_status") is None
+        ),
+        "w1 a worker again",
+        60,
+    )
+
+    def refused_on_w1() -> bool:
+        result = w1.ctl("service", "ls")
+        return result.returncode != 0 and "not a manager" in result.stderr
+
+    poll(refused_on_w1, "w1's swarmctl refused", 60)
+    poll(lambda: not (w1.state_dir / "raft").exists(), "w1's Raft data removed", 30)
+    poll(lambda: (row_on(m1, w1_id) or {}).get("status") == "ready", "w1 ready", 30)
+    assert any(t["id"] == w1_task for t in m1.running("web"))
+    assert w1.process is not None and w1.process.poll() is None
+    with pytest.raises(Exception):  # noqa: B017 - unauthorized (RemoteError)
+        raft_status(m1, w1)
+    # a process restart brings it back as a worker
+    w1.kill()
+    w1.start()
+    poll(refused_on_w1, "w1 restarted as a worker", 60)
+    poll(lambda: (row_on(m1, w1_id) or {}).get("status") == "ready", "w1 ready again", 30)

@@ -37,3 +37,47 @@ def test_two_managers_down_to_one() -> None:
 
 def test_a_worker_is_not_checked() -> None:
     assert check_demotion(views(True), "w1") is None
+
+
+# --- role transitions (pure) ---------------------------------------------------------------
+
+from actors.node_roles import (  # noqa: E402
+    RoleStep,
+    issued_role,
+    renewal_role,
+    role_restart,
+    role_step,
+)
+from api.enums import NodeRole  # noqa: E402
+
+M, W = NodeRole.MANAGER, NodeRole.WORKER
+
+
+def test_the_ca_issues_a_manager_certificate_only_when_the_desired_role_is_manager() -> None:
+    assert issued_role(M, M) is M
+    assert issued_role(W, M) is W  # the leader has not recorded the promotion yet
+    assert issued_role(M, W) is None  # demotion under way: still a Raft member
+    assert issued_role(W, W) is W
+
+
+def test_the_renewer_aims_for_the_sessions_role_then_the_stores() -> None:
+    assert renewal_role(W, M, M) is W
+    assert renewal_role(None, W, M) is W
+    assert renewal_role(None, None, M) is M
+
+
+def test_a_certificate_of_the_other_role_restarts_the_node() -> None:
+    assert role_restart(W, M) is M
+    assert role_restart(M, W) is W
+    assert role_restart(M, M) is None and role_restart(W, W) is None
+
+
+def test_role_steps() -> None:
+    assert role_step(M, W, M, raft_member=True) is RoleStep.LEAVE_RAFT
+    assert role_step(M, W, M, raft_member=False) is RoleStep.MARK_WORKER
+    assert role_step(W, M, W, raft_member=False) is RoleStep.MARK_MANAGER
+    assert role_step(W, M, None, raft_member=False) is RoleStep.MARK_MANAGER
+    # demoted, promoted again before it restarted as a worker: wait for its worker cert
+    assert role_step(W, M, M, raft_member=False) is RoleStep.WAIT
+    assert role_step(M, M, M, raft_member=True) is RoleStep.NONE
+    assert role_step(W, W, W, raft_member=False) is RoleStep.NONE

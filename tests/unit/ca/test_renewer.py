@@ -307,7 +307,9 @@ def test_a_role_change_in_the_store_renews_with_the_new_role(world: World) -> No
     def promote(tx: Any) -> None:
         node = nodes.get(tx, world.node_id)
         assert node is not None
-        tx.update(replace(node, role=NodeRole.MANAGER))
+        # as the control API and the leader record it: desired role, then role
+        spec = replace(node.spec, desired_role=NodeRole.MANAGER)
+        tx.update(replace(node, spec=spec, role=NodeRole.MANAGER))
 
     world.store.update(promote)
     proxy = world.renewer(settings=settings)  # checks at start: renews at once
