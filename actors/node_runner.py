@@ -29,6 +29,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Protocol
 
 from actors.ca.node_certs import NodeCertificates
@@ -39,6 +40,7 @@ from actors.node_assembly import Assembly
 from actors.node_security import INIT_FILE, InitialCluster, NodeStartup, read_managers
 from actors.raft_node.storage import Cipher
 from actors.store import MemoryStore
+from actors.worker.state import WorkerStateFile
 from api.enums import NodeRole
 
 __all__ = ["AtRestKeys", "NodeRunner"]
@@ -56,6 +58,8 @@ class AtRestKeys(Protocol):
     def stop(self) -> None: ...
 
     def release(self) -> None: ...
+
+    def worker_state_cipher(self) -> Cipher: ...
 
 
 BuildAssembly = Callable[[NodeStartup, "AtRestKeys | None"], Assembly]
@@ -142,6 +146,7 @@ class NodeRunner:
                 self._stop_current()
                 if leaving is not None:
                     leaving.release()  # a worker keeps its private keys as files
+                    _decrypt_worker_state(self._config.state_dir, leaving.worker_state_cipher())
                 state_dir = self._config.state_dir
                 startup = NodeStartup(
                     self.identity,
@@ -175,3 +180,10 @@ class NodeRunner:
             raft_id=self.assembly.raft_id,
             control_api=str(self._config.listen_control_api),
         )
+
+
+def _decrypt_worker_state(state_dir: Path, cipher: Cipher) -> None:
+    """A demotion: the worker state, encrypted under the data key the worker start removes,
+    is rewritten plain (a worker has no key store) so its containers are re-adopted."""
+    state = WorkerStateFile(state_dir / "worker", cipher).load()
+    WorkerStateFile(state_dir / "worker").save(state.tasks, state.statuses)

@@ -235,7 +235,8 @@ def test_promote_a_worker_then_demote_it(swarm: Swarm) -> None:
     poll(refused_on_w1, "w1's swarmctl refused", 60)
     poll(lambda: not (w1.state_dir / "raft").exists(), "w1's Raft data removed", 30)
     poll(lambda: (row_on(m1, w1_id) or {}).get("status") == "ready", "w1 ready", 30)
-    assert any(t["id"] == w1_task for t in m1.running("web"))
+    # its task reports running again once the worker's new session resyncs its statuses
+    poll(lambda: any(t["id"] == w1_task for t in m1.running("web")), "w1's task running", 30)
     assert w1.process is not None and w1.process.poll() is None
     with pytest.raises(Exception):  # noqa: B017 - unauthorized (RemoteError)
         raft_status(m1, w1)
