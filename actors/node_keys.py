@@ -31,7 +31,6 @@ Rules:
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +53,7 @@ from actors.ca.keystore import (
     KeyStore,
     KeyStoreError,
     KeyStoreLocked,
+    fsync_dir,
     write_private_file,
 )
 from actors.ca.node_certs import CERTS_DIR, NODE_KEY_FILE
@@ -126,15 +126,7 @@ class PrivateKeyFiles:
         path = self.path(name)
         if path.exists():
             path.unlink()
-            _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+            fsync_dir(path.parent)
 
 
 @dataclass

@@ -56,6 +56,7 @@ __all__ = [
     "KeyStore",
     "KeyStoreError",
     "KeyStoreLocked",
+    "fsync_dir",
     "read_private_file",
     "write_private_file",
 ]
@@ -97,14 +98,14 @@ def write_private_file(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def read_private_file(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -264,4 +265,4 @@ class KeyStore:
     def _remove_kek_file(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.kek_path.unlink()
-            _fsync_dir(self._dir)
+            fsync_dir(self._dir)
