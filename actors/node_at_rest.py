@@ -44,8 +44,15 @@ from actors.node_keys import (
 )
 from actors.node_locked import wait_for_unlock
 from actors.store import MemoryStore, StoreError, clusters
+from actors.worker.state import WORKER_DIR, WorkerStateFile
 
-__all__ = ["AtRest", "StoppedWhileLocked", "open_at_rest", "prepare_at_rest"]
+__all__ = [
+    "AtRest",
+    "StoppedWhileLocked",
+    "hand_over_to_worker",
+    "open_at_rest",
+    "prepare_at_rest",
+]
 
 _log = get_logger("keys")
 
@@ -88,10 +95,9 @@ class AtRest:
         if self._thread is not None:
             self._thread.join(5.0)
 
-    def release(self) -> None:
-        """A demotion: move the private keys out of the key store into their 0600 files
-        (a worker has no key store; the worker start removes it). Call after `stop`."""
-        self.keys.rewrap(None)
+    def release(self, state_dir: Path) -> None:
+        """A demotion (after `stop`): see `hand_over_to_worker`."""
+        hand_over_to_worker(state_dir, self.keys)
 
     def _run(self, store: MemoryStore) -> None:
         if self._init_key is not None and not self._record_init_key(store, self._init_key):
@@ -125,6 +131,18 @@ class AtRest:
         if not self._stop.is_set():
             _log.error("node.autolock.init.failed", reason="the cluster was not created")
         return False
+
+
+def hand_over_to_worker(state_dir: Path, keys: NodeKeys) -> None:
+    """A manager becoming a worker keeps nothing the key store it loses protects: its
+    private keys go back into their 0600 files and its worker state (encrypted under the
+    data key) is rewritten plain, so the worker re-adopts its containers. Run before the
+    worker start removes the key store (actors/node_assembly.py `remove_manager_state`)."""
+    keys.rewrap(None)
+    state_file = WorkerStateFile(state_dir / WORKER_DIR, keys.worker_state_cipher())
+    if state_file.path.exists():
+        state = state_file.load()
+        WorkerStateFile(state_dir / WORKER_DIR).save(state.tasks, state.statuses)
 
 
 def open_at_rest(

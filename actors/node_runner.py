@@ -40,7 +40,6 @@ from actors.node_assembly import Assembly
 from actors.node_security import INIT_FILE, InitialCluster, NodeStartup, read_managers
 from actors.raft_node.storage import Cipher
 from actors.store import MemoryStore
-from actors.worker.state import WorkerStateFile
 from api.enums import NodeRole
 
 __all__ = ["AtRestKeys", "NodeRunner"]
@@ -57,9 +56,7 @@ class AtRestKeys(Protocol):
 
     def stop(self) -> None: ...
 
-    def release(self) -> None: ...
-
-    def worker_state_cipher(self) -> Cipher: ...
+    def release(self, state_dir: Path) -> None: ...
 
 
 BuildAssembly = Callable[[NodeStartup, "AtRestKeys | None"], Assembly]
@@ -144,10 +141,9 @@ class NodeRunner:
             try:
                 leaving = self._at_rest
                 self._stop_current()
-                if leaving is not None:
-                    leaving.release()  # a worker keeps its private keys as files
-                    _decrypt_worker_state(self._config.state_dir, leaving.worker_state_cipher())
                 state_dir = self._config.state_dir
+                if leaving is not None:
+                    leaving.release(state_dir)  # keys and worker state out of the key store
                 startup = NodeStartup(
                     self.identity,
                     certs,
@@ -180,10 +176,3 @@ class NodeRunner:
             raft_id=self.assembly.raft_id,
             control_api=str(self._config.listen_control_api),
         )
-
-
-def _decrypt_worker_state(state_dir: Path, cipher: Cipher) -> None:
-    """A demotion: the worker state, encrypted under the data key the worker start removes,
-    is rewritten plain (a worker has no key store) so its containers are re-adopted."""
-    state = WorkerStateFile(state_dir / "worker", cipher).load()
-    WorkerStateFile(state_dir / "worker").save(state.tasks, state.statuses)

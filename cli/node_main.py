@@ -37,7 +37,13 @@ from actors.node import (
     software_version,
 )
 from actors.node_assembly import Assembly, load_or_create_raft_id
-from actors.node_at_rest import AtRest, StoppedWhileLocked, open_at_rest, prepare_at_rest
+from actors.node_at_rest import (
+    AtRest,
+    StoppedWhileLocked,
+    hand_over_to_worker,
+    open_at_rest,
+    prepare_at_rest,
+)
 from actors.node_keys import NodeKeysError
 from actors.node_runner import AtRestKeys, NodeRunner
 from actors.node_security import JoinError, NodeStartup, prepare_node
@@ -222,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(logger, "node.start.failed", exc)
     else:
         if startup.keys is not None:  # demoted before its worker start removed the store
-            startup.keys.rewrap(None)  # its private keys back into their 0600 files
+            hand_over_to_worker(state_dir, startup.keys)
         for flag in ("autolock", "force_new_cluster"):
             if getattr(args, flag):
                 logger.warning("node.flag.ignored", flag=flag, reason="not a manager")

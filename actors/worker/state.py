@@ -57,6 +57,9 @@ class StateCipher(Protocol):
     def decrypt(self, ciphertext: bytes) -> bytes: ...
 
 
+WORKER_DIR = "worker"  # the worker's part of STATE_DIR
+
+
 class WorkerStateFile:
     def __init__(self, state_dir: Path, cipher: StateCipher | None = None) -> None:
         self.dir = Path(state_dir)

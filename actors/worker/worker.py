@@ -43,7 +43,7 @@ from actors.supervisor import (
 )
 from actors.worker.executors.base import Executor
 from actors.worker.interfaces import StatusReporter
-from actors.worker.state import StateCipher, WorkerStateFile
+from actors.worker.state import WORKER_DIR, StateCipher, WorkerStateFile
 from actors.worker.status_book import StatusBook
 from actors.worker.task_runner import RemoveTask, TaskRunner, TaskUpdate
 from api.objects import Task, TaskStatus
@@ -113,7 +113,7 @@ class Worker(SupervisedActor):
     # -- lifecycle ----------------------------------------------------------------------
     def on_start(self) -> None:
         book = StatusBook(
-            WorkerStateFile(self.state_dir / "worker", self._state_cipher),
+            WorkerStateFile(self.state_dir / WORKER_DIR, self._state_cipher),
             self._reporter,
             interval=self._flush_interval,
         )
