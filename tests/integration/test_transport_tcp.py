@@ -68,7 +68,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 "tests.integration.transport_server",
                 "--max-size",
                 str(MAX_SIZE),
-                *[arg for kp in admitted for arg in ("--allow", kp.public.decode())],
+                # --allow=KEY: a Z85 key may begin with "-", which argparse would take for a flag
+                *[f"--allow={kp.public.decode()}" for kp in admitted],
             ],
             cwd=ROOT,
             stdin=subprocess.PIPE,
