@@ -50,7 +50,7 @@ from actors.identity import NodeIdentity
 from actors.log import get_logger
 from actors.node_assembly import Assembly
 from actors.supervisor import ChildContext, ChildSpec, Directory, Restart, Supervisor
-from api.messages import registered
+from api.messages import DEFAULT_MAX_MESSAGE_SIZE, STRANGER_LIMITS, registered
 from transport.auth import AdmissionPolicy, AdmitAll, AllowList
 from transport.endpoint import EndpointActor, Handler, Request
 from transport.keys import KeyPair
@@ -149,6 +149,7 @@ def endpoint_child(
     *,
     keypair: KeyPair | None = None,
     admission: AdmissionPolicy | None = None,
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     stop_timeout: float = 5.0,
     start_timeout: float = 10.0,
     on_listening: Callable[[str], None] | None = None,
@@ -164,6 +165,7 @@ def endpoint_child(
             handlers(ctx.peers),
             keypair=keypair,
             admission=admission,
+            max_message_size=max_message_size,
             name=name,
             started=started,
         )
@@ -273,6 +275,7 @@ def node_children(
         assembly.hello_handlers,
         keypair=hello_keypair(),
         admission=AdmitAll(),
+        max_message_size=STRANGER_LIMITS.max_size,  # anyone: ZeroMQ drops bigger frames
         stop_timeout=config.stop_timeout,
     )
     return [

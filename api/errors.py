@@ -22,6 +22,7 @@ __all__ = [
     "CodecError",
     "ErrorCode",
     "FrameTooLarge",
+    "LimitExceeded",
     "RemoteError",
     "RequestTimeout",
     "TransportError",
@@ -39,6 +40,7 @@ class ErrorCode:
     INVALID: Final = "invalid"  # body misses a field or a field has the wrong type
     UNSUPPORTED: Final = "unsupported"  # declared type, but this endpoint has no handler
     INTERNAL: Final = "internal"  # the handler raised or produced an invalid reply
+    BUSY: Final = "busy"  # the endpoint's queue for this kind of peer is full; try later
 
 
 class TransportError(Exception):
@@ -57,6 +59,13 @@ class CodecError(TransportError):
 
 
 class FrameTooLarge(CodecError):
+    code = ErrorCode.TOO_LARGE
+
+
+class LimitExceeded(CodecError):
+    """A string, bin, array or map is longer, or the frame holds more elements, than the
+    decode limits of its sender allow (`api.messages.DecodeLimits`)."""
+
     code = ErrorCode.TOO_LARGE
 
 

@@ -60,8 +60,10 @@ from actors.ca.root import CAError, CertificateAuthority, load_root_ca
 from actors.ca.tokens import JoinToken, JoinTokenError, WrongClusterToken, check_token_ca
 from actors.ca.tokens import parse_join_token as _parse_token
 from actors.log import get_logger
+from actors.supervisor import Backoff
 from api.enums import NodeRole
-from api.errors import ClientClosed, RemoteError, RequestTimeout
+from api.errors import ClientClosed, ErrorCode, RemoteError, RequestTimeout
+from api.messages import STRANGER_LIMITS
 from transport.auth import AdmitAll
 from transport.client import Client
 from transport.endpoint import Endpoint, Handler
@@ -78,6 +80,8 @@ __all__ = [
 ]
 
 HELLO_PORT_OFFSET: Final = 1
+_BUSY_RETRIES: Final = 6
+_BUSY_BACKOFF: Final = Backoff(initial=0.2, maximum=2.0)
 _HELLO_LABEL: Final = b"swarmnode join-hello v1\x00"
 
 _log = get_logger("ca")
@@ -113,7 +117,14 @@ def hello_keypair() -> KeyPair:
 def hello_endpoint(bind: str, handlers: Mapping[str, Handler]) -> Endpoint:
     """A manager's join-hello endpoint (not started): ``handlers`` from
     `CAService.hello_handlers`, CURVE with the published hello key, any client admitted."""
-    return Endpoint(bind, handlers, keypair=hello_keypair(), admission=AdmitAll(), name="hello")
+    return Endpoint(
+        bind,
+        handlers,
+        keypair=hello_keypair(),
+        admission=AdmitAll(),
+        max_message_size=STRANGER_LIMITS.max_size,
+        name="hello",
+    )
 
 
 def hello_address(remote: str) -> str:
@@ -130,16 +141,23 @@ def _tcp(address: str) -> str:
 
 
 def _ask(client: Client, message_type: str, body: Mapping[str, Any] | None, what: str) -> Any:
-    try:
-        return client.request(message_type, body)
-    except RemoteError as exc:
-        raise JoinError(exc.code, f"the manager refused: {exc.message}") from None
-    except (RequestTimeout, ClientClosed):
-        raise JoinError(
-            "unreachable",
-            f"no answer from {what} at {client.address} within {client.timeout:g} s "
-            "(wrong address, manager down, or our key was refused)",
-        ) from None
+    attempt = 0
+    while True:
+        try:
+            return client.request(message_type, body)
+        except RemoteError as exc:
+            # a manager busy with other strangers never ran the request: ask again
+            attempt += 1
+            if exc.code == ErrorCode.BUSY and attempt <= _BUSY_RETRIES:
+                time.sleep(_BUSY_BACKOFF.delay(attempt))
+                continue
+            raise JoinError(exc.code, f"the manager refused: {exc.message}") from None
+        except (RequestTimeout, ClientClosed):
+            raise JoinError(
+                "unreachable",
+                f"no answer from {what} at {client.address} within {client.timeout:g} s "
+                "(wrong address, manager down, or our key was refused)",
+            ) from None
 
 
 def _pinned_ca(token: JoinToken, ca_cert: bytes, now: float) -> CertificateAuthority:

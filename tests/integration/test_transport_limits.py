@@ -1,0 +1,169 @@
+"""Limits by trust on a real CURVE endpoint (issue 8, item 2): strangers' frames are small
+and refused before decoding, the handler queue is bounded and answers ``busy``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import msgpack
+import pytest
+import zmq
+
+from api.errors import ErrorCode, RemoteError
+from api.messages import STRANGER_LIMITS
+from tests.integration import transport_server  # noqa: F401  (declares test.echo)
+from transport import Client, Endpoint, KeyPair, Request, generate_keypair
+from transport.codec import decode, encode
+
+MEMBER = generate_keypair()
+
+
+class Members:
+    """Admits anyone; members are the listed keys (as the CA-backed policy of a manager's
+    remote endpoint: unknown keys get in, as strangers)."""
+
+    def __init__(self, *keys: bytes) -> None:
+        self.keys = set(keys)
+
+    def admit(self, domain: str, client_public_key_z85: bytes) -> bool:
+        return True
+
+    def is_member(self, client_public_key_z85: bytes) -> bool:
+        return client_public_key_z85 in self.keys
+
+
+def poll_until(condition: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class Server:
+    def __init__(self, handlers: Mapping[str, Any], **kwargs: Any) -> None:
+        self.keys = generate_keypair()
+        self.endpoint = Endpoint(
+            "tcp://127.0.0.1:0",
+            handlers,
+            keypair=self.keys,
+            admission=Members(MEMBER.public),
+            **kwargs,
+        )
+        self.endpoint.start()
+
+    def client(self, keys: KeyPair) -> Client:
+        return Client(
+            self.endpoint.address, server_key=self.keys.public, keypair=keys, timeout=10.0
+        )
+
+    def raw(self, keys: KeyPair) -> tuple[zmq.Context[zmq.Socket[bytes]], zmq.Socket[bytes]]:
+        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        sock = ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.curve_serverkey = self.keys.public
+        sock.curve_publickey = keys.public
+        sock.curve_secretkey = keys.secret
+        sock.connect(self.endpoint.address)
+        return ctx, sock
+
+
+@pytest.fixture
+def echo_server() -> Iterator[Server]:
+    def echo(request: Request) -> Mapping[str, Any]:
+        return dict(request.body)
+
+    server = Server({"test.echo": echo, "ping": lambda r: {}})
+    yield server
+    server.endpoint.stop()
+
+
+def test_a_strangers_big_frame_is_refused_and_counted_a_members_is_served(
+    echo_server: Server,
+) -> None:
+    text = "x" * (STRANGER_LIMITS.max_size + 1000)
+    frame = encode("test.echo", {"n": 1, "text": text}, request_id=1)
+    stranger = generate_keypair()
+    ctx, sock = echo_server.raw(stranger)
+    try:
+        sock.send(frame)
+        poll_until(
+            lambda: echo_server.endpoint.refusals().get("stranger.too_large") == 1,
+            "the stranger's frame counted as refused",
+        )
+        assert not sock.poll(200, zmq.POLLIN)  # no id was read: no answer
+        # the same stranger's small request is served
+        sock.send(encode("ping", request_id=2))
+        assert sock.poll(10_000, zmq.POLLIN)
+        assert decode(sock.recv()).id == 2
+    finally:
+        ctx.destroy(linger=0)
+    with echo_server.client(MEMBER) as client:
+        assert client.request("test.echo", {"n": 2, "text": text}) == {"n": 2, "text": text}
+    assert "member.too_large" not in echo_server.endpoint.refusals()
+
+
+def test_a_strangers_frame_of_tiny_maps_is_refused_by_the_lengths(echo_server: Server) -> None:
+    body = {"n": 1, "pad": [{}] * 20_000}  # 20 KiB: within the size, far over the lengths
+    frame = msgpack.packb({"v": 1, "t": "test.echo", "id": 3, "b": body})
+    assert len(frame) < STRANGER_LIMITS.max_size
+    ctx, sock = echo_server.raw(generate_keypair())
+    try:
+        sock.send(frame)
+        poll_until(
+            lambda: echo_server.endpoint.refusals().get("stranger.too_large") == 1,
+            "the frame refused by the stranger's lengths",
+        )
+    finally:
+        ctx.destroy(linger=0)
+    with echo_server.client(MEMBER) as client:  # a member may send that many
+        assert client.request("test.echo", body) == body
+    assert echo_server.endpoint.refusals() == {"stranger.too_large": 1}
+
+
+def test_a_full_handler_queue_answers_busy() -> None:
+    release = threading.Event()
+    running = threading.Semaphore(0)
+
+    def hold(request: Request) -> Mapping[str, Any]:
+        running.release()
+        release.wait(30)
+        return dict(request.body)
+
+    # 4 threads: strangers may hold 1; 2 requests wait in the queue at most
+    server = Server({"test.echo": hold, "ping": lambda r: {}}, workers=4, max_queued=2)
+    stranger = server.client(generate_keypair())
+    member = server.client(MEMBER)
+    try:
+        first = stranger.request_async("test.echo", {"n": 1})
+        assert running.acquire(timeout=10)
+        with pytest.raises(RemoteError) as info:
+            stranger.request("test.echo", {"n": 2})
+        assert info.value.code == ErrorCode.BUSY
+        # members still get the other threads
+        held = []
+        for i in range(3):  # one at a time: each taken by a thread before the next comes
+            held.append(member.request_async("test.echo", {"n": 10 + i}))
+            assert running.acquire(timeout=10)
+        # every thread busy: two requests wait, the next is refused
+        queued = [member.request_async("test.echo", {"n": 20 + i}) for i in range(2)]
+        with pytest.raises(RemoteError) as info:
+            member.request("test.echo", {"n": 30})
+        assert info.value.code == ErrorCode.BUSY
+        release.set()
+        assert first.result(10) == {"n": 1}
+        assert [f.result(10)["n"] for f in held + queued] == [10, 11, 12, 20, 21]
+        refusals = server.endpoint.refusals()
+        assert refusals == {"stranger.busy": 1, "member.busy": 1}
+        assert member.request("ping") == {}  # nothing left behind
+    finally:
+        release.set()
+        stranger.close()
+        member.close()
+        server.endpoint.stop()
