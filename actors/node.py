@@ -44,13 +44,13 @@ from typing import Any, TextIO
 
 import pykka
 
-from actors.ca.join import hello_keypair
+from actors.ca.join import HELLO_MAX_MESSAGE_SIZE, hello_keypair
 from actors.control.errors import ControlError, guarded
 from actors.identity import NodeIdentity
 from actors.log import get_logger
 from actors.node_assembly import Assembly
 from actors.supervisor import ChildContext, ChildSpec, Directory, Restart, Supervisor
-from api.messages import DEFAULT_MAX_MESSAGE_SIZE, STRANGER_LIMITS, registered
+from api.messages import DEFAULT_MAX_MESSAGE_SIZE, registered
 from transport.auth import AdmissionPolicy, AdmitAll, AllowList
 from transport.endpoint import EndpointActor, Handler, Request
 from transport.keys import KeyPair
@@ -275,7 +275,7 @@ def node_children(
         assembly.hello_handlers,
         keypair=hello_keypair(),
         admission=AdmitAll(),
-        max_message_size=STRANGER_LIMITS.max_size,  # anyone: ZeroMQ drops bigger frames
+        max_message_size=HELLO_MAX_MESSAGE_SIZE,  # anyone: ZeroMQ drops bigger frames
         stop_timeout=config.stop_timeout,
     )
     return [

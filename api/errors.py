@@ -36,6 +36,7 @@ class ErrorCode:
 
     MALFORMED: Final = "malformed"  # bytes are not msgpack, or the envelope is wrong
     TOO_LARGE: Final = "too_large"  # frame over the size limit
+    OVER_LIMITS: Final = "over_limits"  # a length or element count over the decode limits
     UNKNOWN_TYPE: Final = "unknown_type"  # message type not declared in api.messages
     INVALID: Final = "invalid"  # body misses a field or a field has the wrong type
     UNSUPPORTED: Final = "unsupported"  # declared type, but this endpoint has no handler
@@ -66,7 +67,7 @@ class LimitExceeded(CodecError):
     """A string, bin, array or map is longer, or the frame holds more elements, than the
     decode limits of its sender allow (`api.messages.DecodeLimits`)."""
 
-    code = ErrorCode.TOO_LARGE
+    code = ErrorCode.OVER_LIMITS
 
 
 class UndecodableFrame(CodecError):

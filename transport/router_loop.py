@@ -202,6 +202,9 @@ class RouterLoop(threading.Thread):
             )
 
     def _drain_monitor(self, monitor: zmq.Socket[bytes]) -> None:
+        """Log the monitor's events, at most once a second per kind (each line with the
+        number of events since the one before): a peer that reconnects in a loop must not
+        turn every connection into a log line."""
         while True:
             try:
                 event = recv_monitor_message(monitor, zmq.NOBLOCK)
@@ -209,22 +212,30 @@ class RouterLoop(threading.Thread):
                 return
             kind = event["event"]
             value = event["value"]
+            count = self._tally.refuse(f"monitor.{kind}.{value}", time.monotonic())
+            if count is None:
+                continue
             if kind == zmq.EVENT_DISCONNECTED:
                 _log.info(
                     "transport.peer.disconnected",
                     endpoint=self._endpoint,
                     note="peer closed, or was dropped for a frame over the size limit",
                     max_message_size=self._max_message_size,
+                    count=count,
                 )
             elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 _log.warning(
-                    "transport.handshake.refused", endpoint=self._endpoint, zap_status=int(value)
+                    "transport.handshake.refused",
+                    endpoint=self._endpoint,
+                    zap_status=int(value),
+                    count=count,
                 )
             elif kind == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
                 _log.warning(
                     "transport.handshake.failed",
                     endpoint=self._endpoint,
                     reason=_PROTOCOL_ERRORS.get(value, f"protocol error {value:#x}"),
+                    count=count,
                 )
             else:
                 _log.warning(
@@ -232,6 +243,7 @@ class RouterLoop(threading.Thread):
                     endpoint=self._endpoint,
                     reason="security handshake did not complete (peer without CURVE or with "
                     f"a wrong server key?): {os.strerror(value) if value > 0 else value}",
+                    count=count,
                 )
 
 

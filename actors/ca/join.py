@@ -63,13 +63,13 @@ from actors.log import get_logger
 from actors.supervisor import Backoff
 from api.enums import NodeRole
 from api.errors import ClientClosed, ErrorCode, RemoteError, RequestTimeout
-from api.messages import STRANGER_LIMITS
 from transport.auth import AdmitAll
 from transport.client import Client
 from transport.endpoint import Endpoint, Handler
 from transport.keys import KeyPair, generate_keypair
 
 __all__ = [
+    "HELLO_MAX_MESSAGE_SIZE",
     "HELLO_PORT_OFFSET",
     "JoinError",
     "JoinResult",
@@ -80,6 +80,10 @@ __all__ = [
 ]
 
 HELLO_PORT_OFFSET: Final = 1
+# the hello endpoint serves only ca.hello, whose body is empty: ZeroMQ drops a peer that
+# sends a bigger frame before anything is decrypted or decoded (well within a stranger's
+# 64 KiB)
+HELLO_MAX_MESSAGE_SIZE: Final = 4 * 1024
 _BUSY_RETRIES: Final = 6
 _BUSY_BACKOFF: Final = Backoff(initial=0.2, maximum=2.0)
 _HELLO_LABEL: Final = b"swarmnode join-hello v1\x00"
@@ -122,7 +126,7 @@ def hello_endpoint(bind: str, handlers: Mapping[str, Handler]) -> Endpoint:
         handlers,
         keypair=hello_keypair(),
         admission=AdmitAll(),
-        max_message_size=STRANGER_LIMITS.max_size,
+        max_message_size=HELLO_MAX_MESSAGE_SIZE,
         name="hello",
     )
 

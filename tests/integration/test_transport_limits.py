@@ -117,14 +117,14 @@ def test_a_strangers_frame_of_tiny_maps_is_refused_by_the_lengths(echo_server: S
     try:
         sock.send(frame)
         poll_until(
-            lambda: echo_server.endpoint.refusals().get("stranger.too_large") == 1,
+            lambda: echo_server.endpoint.refusals().get("stranger.over_limits") == 1,
             "the frame refused by the stranger's lengths",
         )
     finally:
         ctx.destroy(linger=0)
     with echo_server.client(MEMBER) as client:  # a member may send that many
         assert client.request("test.echo", body) == body
-    assert echo_server.endpoint.refusals() == {"stranger.too_large": 1}
+    assert echo_server.endpoint.refusals() == {"stranger.over_limits": 1}
 
 
 def test_a_full_handler_queue_answers_busy() -> None:
