@@ -4,8 +4,7 @@ and refused before decoding, the handler queue is bounded and answers ``busy``."
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import msgpack
@@ -15,6 +14,7 @@ import zmq
 from api.errors import ErrorCode, RemoteError
 from api.messages import STRANGER_LIMITS
 from tests.integration import transport_server  # noqa: F401  (declares test.echo)
+from tests.support.swarm import poll
 from transport import Client, Endpoint, KeyPair, Request, generate_keypair
 from transport.codec import decode, encode
 
@@ -33,17 +33,6 @@ class Members:
 
     def is_member(self, client_public_key_z85: bytes) -> bool:
         return client_public_key_z85 in self.keys
-
-
-def poll_until(condition: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 class Server:
@@ -93,7 +82,7 @@ def test_a_strangers_big_frame_is_refused_and_counted_a_members_is_served(
     ctx, sock = echo_server.raw(stranger)
     try:
         sock.send(frame)
-        poll_until(
+        poll(
             lambda: echo_server.endpoint.refusals().get("stranger.too_large") == 1,
             "the stranger's frame counted as refused",
         )
@@ -116,7 +105,7 @@ def test_a_strangers_frame_of_tiny_maps_is_refused_by_the_lengths(echo_server: S
     ctx, sock = echo_server.raw(generate_keypair())
     try:
         sock.send(frame)
-        poll_until(
+        poll(
             lambda: echo_server.endpoint.refusals().get("stranger.over_limits") == 1,
             "the frame refused by the stranger's lengths",
         )
