@@ -56,14 +56,6 @@ def rotations(node: SwarmNode) -> int:
     return sum(1 for e in node.log_events() if e.get("event") == ROTATED)
 
 
-def create_later_service(node: SwarmNode) -> None:
-    node.ctl_json(
-        "service", "create", "--name", LATER, "--replicas", "1", "--env",
-        f"LATER={LATER_ENV}", "--detach", "busybox", "sleep", "300",
-    )  # fmt: skip
-    poll(lambda: len(node.running(LATER)) == 1, f"{LATER}: running")
-
-
 def assert_past_key_opens_nothing(node: SwarmNode, copy: Copy, key: str) -> None:
     """The copy's data key decrypts no file of the node's state dir, its Raft files are
     gone, and the current key (under the unlock key) reads the entries written after."""
@@ -95,7 +87,7 @@ def test_switching_autolock_on_rotates_every_managers_data_key(
     key = unlock_key(first)
     for node in (first, second):
         poll(lambda node=node: rotations(node) == 1, f"{node.name}: data key rotated")
-    create_later_service(first)
+    create_service(first, LATER, LATER_ENV, replicas=1)
     poll(lambda: LATER in [s["name"] for s in second.ctl_json("service", "ls")], "m2: it")
     for node in (second, first):
         assert node.terminate() == 0
@@ -122,7 +114,7 @@ def test_rotating_the_unlock_key_rotates_the_data_key(swarm: Swarm, tmp_path: Pa
     new_key = unlock_key(node, "--rotate")
     assert new_key != old_key
     poll(lambda: rotations(node) == 1, "data key rotated")
-    create_later_service(node)
+    create_service(node, LATER, LATER_ENV, replicas=1)
     restart(node)
     wait_locked(node)
     assert_past_key_opens_nothing(node, copy, new_key)
