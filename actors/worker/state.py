@@ -12,12 +12,17 @@ Rules:
   store). A plain file found where a cipher is given is read once and rewritten encrypted.
 - A file that cannot be decoded is moved aside (``.corrupt``) and the worker starts empty:
   the next full assignment set from a manager repopulates it.
+- A rotated data key: `reencrypt` rewrites the file under the cipher's current key. It and
+  `save` encrypt and write holding an exclusive flock on the directory, so a save that
+  encrypted under the old key cannot land after the rewrite.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -105,10 +110,36 @@ class WorkerStateFile:
             "statuses": {key: encode(status) for key, status in statuses.items()},
         }
         self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
         packed = msgpack.packb(data, use_bin_type=True)
+        with self._exclusive():
+            self._write(packed)
+
+    def reencrypt(self) -> bool:
+        """Rewrite the file under the cipher's current key; False when there is nothing to
+        rewrite (no cipher, no file)."""
+        if self._cipher is None or not self.dir.is_dir():
+            return False
+        with self._exclusive():
+            try:
+                raw = self.path.read_bytes()
+            except FileNotFoundError:
+                return False
+            self._write(self._plain(raw))
+        return True
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _write(self, packed: bytes) -> None:
         if self._cipher is not None:
             packed = self._cipher.encrypt(packed)
+        tmp = self.path.with_suffix(".tmp")
         with open(tmp, "wb") as handle:
             handle.write(packed)
             handle.flush()
