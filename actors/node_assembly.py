@@ -94,6 +94,7 @@ from actors.store import MemoryStore
 from actors.supervisor import ChildContext, ChildSpec, Directory, start_actor
 from actors.worker.agent import Agent, StatusOutbox
 from actors.worker.executors import make_executor
+from actors.worker.executors.process_sandbox import ProcessSandbox
 from actors.worker.worker import Worker, WorkerSink
 from api.enums import NodeRole
 from api.objects import NodeDescription
@@ -169,8 +170,10 @@ class Assembly:
         stop_timeout: float = 5.0,
         tick_interval: float = 0.1,
         raft_cipher: Cipher | None = None,
+        process_sandbox: ProcessSandbox | None = None,
     ) -> None:
         self.state_dir = state_dir
+        self.process_sandbox = process_sandbox  # the process executor's (cli/node_main.py)
         self.raft_cipher = raft_cipher  # the data key's cipher (actors/node_keys.py)
         self.startup = startup
         self.identity = startup.identity
@@ -442,7 +445,10 @@ class Assembly:
     def worker_child(self) -> ChildSpec:
         def start(ctx: ChildContext) -> pykka.ActorRef[Any]:
             executor = make_executor(
-                self.executor_kind, state_dir=self.state_dir, node_id=self.identity.node_id
+                self.executor_kind,
+                state_dir=self.state_dir,
+                node_id=self.identity.node_id,
+                sandbox=self.process_sandbox,
             )
             return Worker.start(
                 ctx,
