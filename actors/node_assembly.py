@@ -64,6 +64,7 @@ from actors.ca.renewer import CHECK_NOW, CertRenewer, RenewalSettings, store_set
 from actors.ca.service import CAService
 from actors.control import control_handlers
 from actors.control.cluster import cluster_handlers
+from actors.control.readiness import ReadinessGate, StartupState
 from actors.control.unlock import unlock_handlers
 from actors.dispatcher import ManagerAddress, dispatcher_handlers
 from actors.identity import FILE_MODE, IdentityError
@@ -90,7 +91,7 @@ from actors.raft_node.actor import RaftNode, RaftNodeActor
 from actors.raft_node.peers import Peer
 from actors.raft_node.storage import Cipher, DurableStorage
 from actors.raft_node.types import ConfState
-from actors.store import MemoryStore
+from actors.store import MemoryStore, clusters
 from actors.supervisor import ChildContext, ChildSpec, Directory, start_actor
 from actors.worker.agent import Agent, StatusOutbox
 from actors.worker.executors import make_executor
@@ -416,7 +417,17 @@ class Assembly:
             **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
         }
         # control.cluster.update takes autolock too (actors/control/unlock.py)
-        return {**table, **unlock_handlers(self.store, table.get("control.cluster.update"))}
+        table = {**table, **unlock_handlers(self.store, table.get("control.cluster.update"))}
+        # calls made while this manager starts wait until it can serve them
+        return ReadinessGate(self.startup_state).guard(table)
+
+    def startup_state(self) -> StartupState:
+        node = self.raft.node
+        return StartupState(
+            raft_running=node is not None,
+            leader_id=node.leader_id if node is not None else 0,
+            has_cluster=self.store.view(clusters.get_default) is not None,
+        )
 
     # -- children ---------------------------------------------------------------------
     def leader_child(self) -> ChildSpec:
