@@ -1,10 +1,11 @@
 """A process-executor task is not the node (issue 8, item 5), on a real ``swarm-node``.
 
-One node runs as root (as the tests do here) from inside its own state dir, with a marker
-variable in its environment. A ``probe`` task prints its uid, working directory and
-environment and tries to read the node's key files and Raft WAL; a ``brief`` task writes a
-file in its directory and exits. The tests read the probe's output from its log and walk
-the state dir's modes after both ran (and ``brief`` was removed).
+A manager runs as root (as the tests do here) from inside its own state dir, with a marker
+variable in its environment, and a worker joins it. A global ``probe`` service prints its
+uid, working directory and environment and tries to read the manager's key files and Raft
+WAL, then sleeps; a global ``brief`` service writes a file in its directory and exits. The
+tests read the manager's probe output from its log and walk both nodes' state dirs after
+the tasks ran (and ``brief`` was removed).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def need_root() -> None:
 @dataclass
 class Probe:
     node: SwarmNode
+    worker: SwarmNode
     lines: list[str]  # the probe task's output
     private: list[Path]  # the node's key files and WAL the probe tried to read
     task_dir: Path  # the probe's working directory
@@ -45,7 +47,11 @@ class Probe:
 
 
 def _output(node: SwarmNode, service: str, last_line: str) -> list[str]:
-    [task] = poll(lambda: node.tasks(service), f"{service}'s task")
+    """The output of ``service``'s task on ``node`` (read from its log as root)."""
+    [task] = poll(
+        lambda: [t for t in node.tasks(service) if t["node_id"] == node.node_id],
+        f"{service}'s task on {node.name}",
+    )
     log = node.state_dir / "process" / f"{task['id']}.log"
     text = poll(
         lambda: log.exists() and last_line in log.read_text() and log.read_text(),
@@ -69,25 +75,33 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Probe]:
         env.setenv(MARKER, "the-node-s-own")
         node = swarm.start_node("m1", executor="process", cwd=state)  # run from its state dir
         node.wait_ready()
+        (tmp / "w1").mkdir(mode=0o700)
+        token = node.join_token("worker")
+        worker = swarm.start_node("w1", extra=node.join_args(token), cwd=tmp / "w1")
+        swarm.wait_cluster(1, 1)
         [wal, *_] = sorted((state / "raft").glob("wal-*"))
         private = [state / "keys" / "curve.key", state / "certificates" / "node.key", wal]
         reads = "; ".join(f'cat "{p}" 2>&1 >/dev/null | sed "s/^/cat=/"' for p in private)
         script = f'echo "uid=$(id -u)"; echo "cwd=$(pwd)"; env | sed "s/^/env=/"; {reads}; '
         node.ctl_json(
             "service", "create", "--name", "probe", "--detach", "--env", "COLOR=blue",
-            "busybox", "sh", "-c", script + "echo probe-done; exec sleep 300",
+            "--mode", "global", "busybox", "sh", "-c", f"{script}echo probe-done; exec sleep 300",
         )  # fmt: skip
         lines = _output(node, "probe", "probe-done")
         task_dir = Path(_value(lines, "cwd="))
         info = task_dir.stat()
         node.ctl_json(
             "service", "create", "--name", "brief", "--detach", "--restart-condition", "none",
-            "busybox", "sh", "-c", 'echo data > out.txt; echo "cwd=$(pwd)"; echo brief-done',
+            "--mode", "global", "busybox",
+            "sh", "-c", 'echo data > out.txt; echo "cwd=$(pwd)"; echo brief-done',
         )  # fmt: skip
         brief_dir = Path(_value(_output(node, "brief", "brief-done"), "cwd="))
-        poll(lambda: node.tasks("brief")[0]["state"] == "complete", "brief complete")
+        poll(
+            lambda: [t["state"] for t in node.tasks("brief")] == ["complete"] * 2,
+            "brief complete on both nodes",
+        )
         node.ctl_json("service", "rm", "brief")
-        yield Probe(node, lines, private, task_dir, info, brief_dir)
+        yield Probe(node, worker, lines, private, task_dir, info, brief_dir)
 
 
 def test_a_task_has_none_of_the_nodes_environment(probe: Probe) -> None:
@@ -115,10 +129,13 @@ def test_a_task_works_in_its_own_directory_outside_the_state_dir(probe: Probe) -
     poll(lambda: not probe.brief_dir.exists(), "brief's directory removed with its task")
 
 
-def test_every_file_under_the_state_dir_is_0600_and_every_directory_0700(probe: Probe) -> None:
-    state = probe.node.state_dir
+@pytest.mark.parametrize("role", ["manager", "worker"])
+def test_every_file_under_the_state_dir_is_0600_and_every_directory_0700(
+    probe: Probe, role: str
+) -> None:
+    state = (probe.node if role == "manager" else probe.worker).state_dir
     seen = {p.relative_to(state).as_posix() for p in state.rglob("*")}
-    assert {"worker/tasks.msgpack", "lock"} <= seen
+    assert {"worker/tasks.msgpack", "lock", "node_id"} <= seen
     assert any(name.startswith("process/") and name.endswith(".log") for name in seen)
     wrong = []
     for path in [state, *state.rglob("*")]:
