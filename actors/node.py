@@ -299,7 +299,9 @@ class StateDirLock:
         self._file: TextIO | None = None
 
     def acquire(self) -> None:
-        handle = open(self.path, "a")  # noqa: SIM115 - held open for the process's life
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)  # files under a state dir are 0600, an older lock file too
+        handle = os.fdopen(fd, "a")  # held open for the process's life
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

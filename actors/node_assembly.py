@@ -64,6 +64,7 @@ from actors.ca.renewer import CHECK_NOW, CertRenewer, RenewalSettings, store_set
 from actors.ca.service import CAService
 from actors.control import control_handlers
 from actors.control.cluster import cluster_handlers
+from actors.control.readiness import ReadinessGate, StartupState
 from actors.control.unlock import unlock_handlers
 from actors.dispatcher import ManagerAddress, dispatcher_handlers
 from actors.identity import FILE_MODE, IdentityError
@@ -90,10 +91,11 @@ from actors.raft_node.actor import RaftNode, RaftNodeActor
 from actors.raft_node.peers import Peer
 from actors.raft_node.storage import Cipher, DurableStorage
 from actors.raft_node.types import ConfState
-from actors.store import MemoryStore
+from actors.store import MemoryStore, clusters
 from actors.supervisor import ChildContext, ChildSpec, Directory, start_actor
 from actors.worker.agent import Agent, StatusOutbox
 from actors.worker.executors import make_executor
+from actors.worker.executors.process_sandbox import ProcessSandbox
 from actors.worker.worker import Worker, WorkerSink
 from api.enums import NodeRole
 from api.objects import NodeDescription
@@ -169,8 +171,10 @@ class Assembly:
         stop_timeout: float = 5.0,
         tick_interval: float = 0.1,
         raft_cipher: Cipher | None = None,
+        process_sandbox: ProcessSandbox | None = None,
     ) -> None:
         self.state_dir = state_dir
+        self.process_sandbox = process_sandbox  # the process executor's (cli/node_main.py)
         self.raft_cipher = raft_cipher  # the data key's cipher (actors/node_keys.py)
         self.startup = startup
         self.identity = startup.identity
@@ -413,7 +417,17 @@ class Assembly:
             **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
         }
         # control.cluster.update takes autolock too (actors/control/unlock.py)
-        return {**table, **unlock_handlers(self.store, table.get("control.cluster.update"))}
+        table = {**table, **unlock_handlers(self.store, table.get("control.cluster.update"))}
+        # calls made while this manager starts wait until it can serve them
+        return ReadinessGate(self.startup_state).guard(table)
+
+    def startup_state(self) -> StartupState:
+        node = self.raft.node
+        return StartupState(
+            raft_running=node is not None,
+            leader_id=node.leader_id if node is not None else 0,
+            has_cluster=self.store.view(clusters.get_default) is not None,
+        )
 
     # -- children ---------------------------------------------------------------------
     def leader_child(self) -> ChildSpec:
@@ -442,7 +456,10 @@ class Assembly:
     def worker_child(self) -> ChildSpec:
         def start(ctx: ChildContext) -> pykka.ActorRef[Any]:
             executor = make_executor(
-                self.executor_kind, state_dir=self.state_dir, node_id=self.identity.node_id
+                self.executor_kind,
+                state_dir=self.state_dir,
+                node_id=self.identity.node_id,
+                sandbox=self.process_sandbox,
             )
             return Worker.start(
                 ctx,

@@ -6,7 +6,7 @@ node starts.
     startup = prepare_node(..., keys=keys)       # private keys read through the key store
     at_rest = prepare_at_rest(state_dir, startup.keys, init=..., force_new_cluster_id=...)
     Assembly(..., raft_cipher=at_rest.raft_cipher())
-    node.start(); at_rest.start(assembly.store)  # rewrap on Cluster changes
+    node.start(); at_rest.start(assembly.store, assembly.raft)  # follow the Cluster object
     ...; at_rest.stop(); node.stop()
 
 `open_at_rest` runs before anything reads a private key: it opens the key store of a
@@ -18,6 +18,8 @@ node's keys and the CA key are written into it, never in the clear. `prepare_at_
 then, with ``--force-new-cluster``, rewrites the Raft storage to a one-member group
 (`actors.force_new_cluster`). The unlock key made at init is written into the Cluster
 object by `AtRest.start` once it exists and printed once on stdout (never in the log).
+While the node runs, `actors.node_rekey.KeyRewrapper` keeps the key store's wrapping and
+data key in line with the Cluster object.
 """
 
 from __future__ import annotations
@@ -28,21 +30,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from actors.ca.encryption import AESGCMCipher, UnlockKey, new_unlock_key
+from actors.ca.encryption import RingCipher, UnlockKey, new_unlock_key
 from actors.ca.keystore import KeyStore
 from actors.control.errors import ControlError
 from actors.control.unlock import set_autolock
 from actors.force_new_cluster import force_new_cluster
 from actors.identity import read_node_id
 from actors.log import get_logger
-from actors.node_keys import (
-    KEYSTORE_DIR,
-    RAFT_DIR,
-    KeyRewrapper,
-    NodeKeys,
-    open_node_keys,
-)
+from actors.node_keys import KEYSTORE_DIR, RAFT_DIR, NodeKeys, open_node_keys
 from actors.node_locked import wait_for_unlock
+from actors.node_rekey import KeyRewrapper, RaftNodes, reencrypt_state_dir
 from actors.store import MemoryStore, StoreError, clusters
 from actors.worker.state import WORKER_DIR, WorkerStateFile
 
@@ -67,24 +64,30 @@ class AtRest:
     """The unlocked keys of a running manager and their rewrapper."""
 
     def __init__(
-        self, keys: NodeKeys, *, init_unlock_key: UnlockKey | None, out: TextIO | None = None
+        self,
+        keys: NodeKeys,
+        *,
+        state_dir: Path,
+        init_unlock_key: UnlockKey | None,
+        out: TextIO | None = None,
     ) -> None:
         self.keys = keys
+        self._state_dir = state_dir
         self._init_key = init_unlock_key
         self._out = out if out is not None else sys.stdout
         self._rewrapper: KeyRewrapper | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def raft_cipher(self) -> AESGCMCipher:
+    def raft_cipher(self) -> RingCipher:
         return self.keys.raft_cipher()
 
-    def worker_state_cipher(self) -> AESGCMCipher:
+    def worker_state_cipher(self) -> RingCipher:
         return self.keys.worker_state_cipher()
 
-    def start(self, store: MemoryStore) -> None:
+    def start(self, store: MemoryStore, raft: RaftNodes) -> None:
         self._thread = threading.Thread(
-            target=self._run, args=(store,), name="keys-at-rest", daemon=True
+            target=self._run, args=(store, raft), name="keys-at-rest", daemon=True
         )
         self._thread.start()
 
@@ -99,12 +102,13 @@ class AtRest:
         """A demotion (after `stop`): see `hand_over_to_worker`."""
         hand_over_to_worker(state_dir, self.keys)
 
-    def _run(self, store: MemoryStore) -> None:
+    def _run(self, store: MemoryStore, raft: RaftNodes) -> None:
         if self._init_key is not None and not self._record_init_key(store, self._init_key):
             return
         if self._stop.is_set():
             return
-        self._rewrapper = KeyRewrapper(self.keys, store).start()
+        reencrypt = reencrypt_state_dir(raft, self._state_dir, self.keys)
+        self._rewrapper = KeyRewrapper(self.keys, store, reencrypt=reencrypt).start()
 
     def _record_init_key(self, store: MemoryStore, key: UnlockKey) -> bool:
         """``--autolock`` at init: put the key the keys are wrapped under into the Cluster
@@ -188,4 +192,4 @@ def prepare_at_rest(
     ``force_new_cluster_id``: this node's Raft id, to make it the only member."""
     if force_new_cluster_id is not None and (state_dir / RAFT_DIR).exists():
         force_new_cluster(state_dir / RAFT_DIR, force_new_cluster_id, cipher=keys.raft_cipher())
-    return AtRest(keys, init_unlock_key=keys.unlock_key if init else None)
+    return AtRest(keys, state_dir=state_dir, init_unlock_key=keys.unlock_key if init else None)

@@ -20,19 +20,25 @@ Rules:
   write them through; a renewal and a rewrap never interleave (one lock).
 - The cluster made at init (it holds the CA key) waits in the key store (`INITIAL_CLUSTER`)
   until the store holds it, whatever autolock says: it is never written in the clear.
-- While the node runs, `KeyRewrapper` watches the Cluster object and rewraps the key store
-  whenever the wanted wrapping changes (autolock switched on or off, key rotated): the
-  data key never changes, so the Raft log stays readable. Switching on writes the store
-  with the private keys first and deletes their files after; switching off writes the
-  files first. A crash in between leaves both copies; `NodeKeys.settle` (run when the keys
-  are opened) deletes the files of a locked store.
+- While the node runs, `actors.node_rekey.KeyRewrapper` watches the Cluster object and
+  rewraps the key store whenever the wanted wrapping changes (autolock switched on or off,
+  key rotated). Switching on writes the store with the private keys first and deletes
+  their files after; switching off writes the files first. A crash in between leaves both
+  copies; `NodeKeys.settle` (run when the keys are opened) deletes the files of a locked
+  store.
+- Switching autolock on and rotating the unlock key also rotate the data key, in the same
+  key store write (`rewrap(..., new_data_key=...)`): the new key becomes `DATA_KEY` and the
+  old ones wait in `RETIRING_DATA_KEYS` while files are still under them. `ring` (every
+  cipher of these keys reads through it) writes under the new key only once it is
+  durable, reads under all; `retire_data_keys` drops the old ones once every file is
+  rewritten (`actors.node_rekey`).
 - Unlock keys are never logged.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -40,8 +46,10 @@ from typing import Final
 import zmq
 
 from actors.ca.encryption import (
-    AESGCMCipher,
+    DATA_KEY_BYTES,
+    DataKeyRing,
     MalformedUnlockKey,
+    RingCipher,
     UnlockKey,
     new_data_key,
     parse_unlock_key,
@@ -50,6 +58,7 @@ from actors.ca.keystore import (
     CURVE_SECRET,
     DATA_KEY,
     NODE_TLS_KEY,
+    RETIRING_DATA_KEYS,
     KeyStore,
     KeyStoreError,
     KeyStoreLocked,
@@ -59,17 +68,16 @@ from actors.ca.keystore import (
 from actors.ca.node_certs import CERTS_DIR, NODE_KEY_FILE
 from actors.identity import KEY_FILE, KEYS_DIR
 from actors.log import get_logger
-from actors.store import MemoryStore, clusters
-from api.objects import Cluster, ObjectKind
+from api.objects import Cluster
 from transport.keys import KeyPair, read_keypair, write_keypair
 
 __all__ = [
     "KEYSTORE_DIR",
-    "KeyRewrapper",
     "LockedKeys",
     "NodeKeys",
     "NodeKeysError",
     "PrivateKeyFiles",
+    "data_key_ring",
     "open_node_keys",
     "wanted_unlock_key",
 ]
@@ -129,6 +137,26 @@ class PrivateKeyFiles:
             fsync_dir(path.parent)
 
 
+def data_key_ring(secrets: Mapping[str, bytes]) -> DataKeyRing:
+    """The ring of a key store's data keys: `DATA_KEY` writes, the retiring ones read."""
+    if DATA_KEY not in secrets:
+        raise NodeKeysError("the key store holds no Raft data key")
+    retiring = secrets.get(RETIRING_DATA_KEYS, b"")
+    if len(retiring) % DATA_KEY_BYTES:
+        raise NodeKeysError(f"the key store's {RETIRING_DATA_KEYS} is damaged")
+    older = [retiring[i : i + DATA_KEY_BYTES] for i in range(0, len(retiring), DATA_KEY_BYTES)]
+    return DataKeyRing(secrets[DATA_KEY], older)
+
+
+def _rotated(secrets: Mapping[str, bytes], new_data_key: bytes) -> dict[str, bytes]:
+    """`DATA_KEY` and `RETIRING_DATA_KEYS` once ``new_data_key`` replaces the data key."""
+    older = data_key_ring(secrets).keys
+    return {
+        DATA_KEY: new_data_key,
+        RETIRING_DATA_KEYS: b"".join(k for k in older if k != new_data_key),
+    }
+
+
 @dataclass
 class NodeKeys:
     """The unwrapped secrets and the unlock key they are wrapped under now (None: a KEK
@@ -140,13 +168,22 @@ class NodeKeys:
     unlock_key: UnlockKey | None = field(default=None, repr=False)
     files: PrivateKeyFiles | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    ring: DataKeyRing = field(init=False, repr=False, compare=False)
 
-    def raft_cipher(self) -> AESGCMCipher:
-        return AESGCMCipher(self.secrets[DATA_KEY], associated_data=_WAL_AAD)
+    def __post_init__(self) -> None:
+        self.ring = data_key_ring(self.secrets)
 
-    def worker_state_cipher(self) -> AESGCMCipher:
+    def raft_cipher(self) -> RingCipher:
+        return self.ring.cipher(associated_data=_WAL_AAD)
+
+    def worker_state_cipher(self) -> RingCipher:
         """For the manager's own worker state file (its tasks name services and env)."""
-        return AESGCMCipher(self.secrets[DATA_KEY], associated_data=_WORKER_STATE_AAD)
+        return self.ring.cipher(associated_data=_WORKER_STATE_AAD)
+
+    @property
+    def rotating(self) -> bool:
+        """A data key rotation is unfinished: files may be under a retiring key."""
+        return RETIRING_DATA_KEYS in self.secrets
 
     @property
     def autolocked(self) -> bool:
@@ -182,28 +219,39 @@ class NodeKeys:
         self.secrets = secrets
 
     # -- wrapping -----------------------------------------------------------------------
-    def rewrap(self, wanted: UnlockKey | None) -> bool:
+    def rewrap(self, wanted: UnlockKey | None, *, new_data_key: bytes | None = None) -> bool:
         """Wrap the secrets under ``wanted`` (None: a KEK file), moving the private keys in
-        or out of the key store. True if anything changed."""
+        or out of the key store; with ``new_data_key``, rotate the data key in the same
+        write (the ring writes under it once it is durable). True if anything changed."""
         with self._lock:
-            if wanted == self.unlock_key:
+            if wanted == self.unlock_key and new_data_key is None:
                 return False
-            if self.unlock_key is None:  # on: keys in first, files deleted after
-                secrets = {**self.secrets, **self._file_keys()}
-                self.store.rewrap(None, wanted, secrets)
-                self.secrets, self.unlock_key = secrets, wanted
-                self.settle()
-            elif wanted is None:  # off: files first, keys out after
+            secrets = dict(self.secrets)
+            if new_data_key is not None:
+                secrets.update(_rotated(secrets, new_data_key))
+            if self.unlock_key is None and wanted is not None:  # on: keys in, files out after
+                secrets.update(self._file_keys())
+            elif self.unlock_key is not None and wanted is None:  # off: files first
                 if self.files is not None:
                     for name in _MOVABLE:
-                        if name in self.secrets:
-                            self.files.write(name, self.secrets[name])
-                secrets = {k: v for k, v in self.secrets.items() if k not in _MOVABLE}
-                self.store.rewrap(self.unlock_key, None, secrets)
-                self.secrets, self.unlock_key = secrets, None
-            else:  # a rotated unlock key
-                self.store.rewrap(self.unlock_key, wanted)
-                self.unlock_key = wanted
+                        if name in secrets:
+                            self.files.write(name, secrets[name])
+                secrets = {k: v for k, v in secrets.items() if k not in _MOVABLE}
+            self.store.rewrap(self.unlock_key, wanted, secrets)
+            self.secrets, self.unlock_key = secrets, wanted
+            if new_data_key is not None:
+                self.ring.begin(new_data_key)
+            self.settle()
+            return True
+
+    def retire_data_keys(self) -> bool:
+        """Forget the data keys a rotation replaced: call once no file is under them. True
+        if there were any."""
+        with self._lock:
+            if not self.rotating:
+                return False
+            self._update({k: v for k, v in self.secrets.items() if k != RETIRING_DATA_KEYS})
+            self.ring.retire()
             return True
 
     def settle(self) -> None:
@@ -287,60 +335,3 @@ def wanted_unlock_key(cluster: Cluster | None) -> UnlockKey | None:
     except MalformedUnlockKey:
         _log.error("node.keys.cluster_key_invalid")
         return None
-
-
-class KeyRewrapper:
-    """Keeps the key store's wrapping in line with the Cluster object (a daemon thread)."""
-
-    def __init__(
-        self,
-        keys: NodeKeys,
-        store: MemoryStore,
-        *,
-        on_change: Callable[[bool], None] | None = None,
-        poll_interval: float = 0.5,
-    ) -> None:
-        self._keys = keys
-        self._store = store
-        self._on_change = on_change
-        self._interval = poll_interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="key-rewrapper", daemon=True)
-
-    def start(self) -> KeyRewrapper:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def check(self, cluster: Cluster | None) -> None:
-        if cluster is None:
-            return  # not committed yet (init): keep the wrapping chosen at start
-        wanted = wanted_unlock_key(cluster)
-        try:
-            changed = self._keys.rewrap(wanted)
-        except (KeyStoreError, NodeKeysError, OSError) as exc:
-            _log.error("node.keys.rewrap.failed", error=str(exc))
-            return
-        if changed:
-            _log.info("node.keys.rewrapped", autolock=wanted is not None)
-            if self._on_change is not None:
-                self._on_change(wanted is not None)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            cluster, watcher = self._store.view_and_watch(
-                clusters.get_default, kinds={ObjectKind.CLUSTER}
-            )
-            try:
-                self.check(cluster)
-                while not self._stop.is_set() and not watcher.closed:
-                    event = watcher.get(timeout=self._interval)
-                    if event is not None and isinstance(event.object, Cluster):
-                        self.check(self._store.view(clusters.get_default))
-            finally:
-                watcher.close()
-            # a closed watcher (overflow, store restore): read the cluster again

@@ -34,6 +34,7 @@ from typing import Protocol
 
 from actors.ca.node_certs import NodeCertificates
 from actors.identity import NodeIdentity
+from actors.leader_group import RaftHolder
 from actors.log import get_logger
 from actors.node import Node, NodeConfig
 from actors.node_assembly import Assembly
@@ -52,7 +53,7 @@ class AtRestKeys(Protocol):
 
     def raft_cipher(self) -> Cipher: ...
 
-    def start(self, store: MemoryStore) -> None: ...
+    def start(self, store: MemoryStore, raft: RaftHolder) -> None: ...
 
     def stop(self) -> None: ...
 
@@ -107,7 +108,7 @@ class NodeRunner:
         """Start the first tree (NodeError: it did not start)."""
         self.node.start()
         if self._at_rest is not None:
-            self._at_rest.start(self.assembly.store)
+            self._at_rest.start(self.assembly.store, self.assembly.raft)
 
     def stop(self) -> None:
         with self._lock:
@@ -163,7 +164,7 @@ class NodeRunner:
                 self._at_rest = at_rest
                 self.node.start()
                 if at_rest is not None:
-                    at_rest.start(self.assembly.store)
+                    at_rest.start(self.assembly.store, self.assembly.raft)
             except Exception as exc:  # keys, addresses, a child that would not start
                 _log.error("node.role.restart_failed", role=role.value, error=str(exc)[:500])
                 self._on_escalate(exc)

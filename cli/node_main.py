@@ -48,6 +48,16 @@ from actors.node_keys import NodeKeysError
 from actors.node_runner import AtRestKeys, NodeRunner
 from actors.node_security import JoinError, NodeStartup, prepare_node
 from actors.worker.executors import default_executor_kind
+from actors.worker.executors.process_policy import (
+    DEFAULT_PROCESS_USER,
+    ProcessUserRefused,
+    choose_process_user,
+)
+from actors.worker.executors.process_sandbox import (
+    ProcessSandbox,
+    ProcessSandboxError,
+    prepare_sandbox,
+)
 from cli.defaults import DEFAULT_LISTEN_REMOTE_API, DEFAULT_STATE_DIR, SOCKET_NAME
 from cli.errors import OneLineParser
 from transport.source import source_host
@@ -100,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=EXECUTORS,
         default=None,
         help="how tasks run (default: docker when an engine answers, else process)",
+    )
+    parser.add_argument(
+        "--process-user",
+        default=None,
+        metavar="USER",
+        help="the unprivileged user process-executor tasks run as when swarm-node runs as "
+        f"root (default: {DEFAULT_PROCESS_USER}); refused when not root: tasks then run as "
+        "the node's own user",
     )
     parser.add_argument(
         "--label",
@@ -172,6 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         labels = parse_labels(args.label)
         advertise = advertised_address(args.listen_remote_api, args.advertise_addr or "")
+        # refused before anything is written; checked again once the executor is known
+        choose_process_user(
+            args.process_user, euid=os.geteuid(), executor=args.executor or "process"
+        )
     except (ValueError, NodeError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
@@ -239,6 +261,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("node.executor.chosen", executor=executor, reason="default")
     else:
         logger.info("node.executor.chosen", executor=executor, reason="--executor")
+    try:
+        sandbox = _process_sandbox(args.process_user, executor, state_dir, identity.node_id)
+    except ProcessUserRefused as exc:
+        lock.release()
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    except ProcessSandboxError as exc:
+        lock.release()
+        return _fail(logger, "node.start.failed", exc)
+    if sandbox is not None:
+        logger.info(
+            "node.process.sandbox",
+            user=sandbox.user.name if sandbox.user is not None else None,
+            work_root=str(sandbox.work_root),
+        )
     config = NodeConfig(
         state_dir=state_dir,
         hostname=hostname,
@@ -264,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             labels=labels,
             stop_timeout=config.stop_timeout,
             raft_cipher=keys.raft_cipher() if keys is not None else None,
+            process_sandbox=sandbox,
         )
 
     def prepare_manager(startup: NodeStartup) -> tuple[NodeStartup, AtRest] | None:
@@ -354,6 +392,17 @@ def _prepare_at_rest(
         init=startup.mode == "init",
         force_new_cluster_id=load_or_create_raft_id(state_dir) if args.force_new_cluster else None,
     )
+
+
+def _process_sandbox(
+    requested: str | None, executor: str, state_dir: Path, node_id: str
+) -> ProcessSandbox | None:
+    """Where and as whom process tasks run (None for another executor); raises
+    `ProcessUserRefused` (a usage error) or `ProcessSandboxError`."""
+    user = choose_process_user(requested, euid=os.geteuid(), executor=executor)
+    if executor != "process":
+        return None
+    return prepare_sandbox(user, state_dir=state_dir, node_id=node_id)
 
 
 def _install_signals(stop: _Stop) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -40,11 +40,13 @@ __all__ = [
     "NONCE_BYTES",
     "UNLOCK_KEY_PREFIX",
     "AESGCMCipher",
+    "DataKeyRing",
     "DecryptionFailed",
     "EncryptionError",
     "InvalidUnlockKey",
     "MalformedUnlockKey",
     "RandomBytes",
+    "RingCipher",
     "UnlockKey",
     "kek_from_unlock_key",
     "kek_id",
@@ -148,6 +150,96 @@ class AESGCMCipher:
             raise DecryptionFailed(
                 "ciphertext does not authenticate: wrong data key, or damaged or altered data"
             ) from None
+
+
+class DataKeyRing:
+    """The data keys of one manager: the first encrypts, every one decrypts.
+
+    Shared by every cipher made with `cipher` (the WAL's, the worker state's), so `begin`
+    and `retire` take effect for all of them at once. The keys tuple is swapped whole, so
+    readers on other threads see one ring or the other, never half of a change."""
+
+    def __init__(self, current: bytes, retiring: Sequence[bytes] = ()) -> None:
+        for key in (current, *retiring):
+            _check_key(key, "data key")
+        self._keys: tuple[bytes, ...] = _unique((current, *retiring))
+
+    def __repr__(self) -> str:
+        return f"DataKeyRing(<{len(self._keys)} keys hidden>)"
+
+    @property
+    def current(self) -> bytes:
+        return self._keys[0]
+
+    @property
+    def retiring(self) -> tuple[bytes, ...]:
+        """The older keys some file may still be under."""
+        return self._keys[1:]
+
+    @property
+    def keys(self) -> tuple[bytes, ...]:
+        return self._keys
+
+    def begin(self, key: bytes) -> None:
+        """Write under ``key`` from now on; the keys before it still read."""
+        _check_key(key, "data key")
+        self._keys = _unique((key, *self._keys))
+
+    def retire(self) -> None:
+        """Drop every key but the current one (nothing is under them any more)."""
+        self._keys = self._keys[:1]
+
+    def cipher(self, *, associated_data: bytes = b"") -> RingCipher:
+        return RingCipher(self, associated_data=associated_data)
+
+
+def _unique(keys: Sequence[bytes]) -> tuple[bytes, ...]:
+    return tuple(dict.fromkeys(keys))
+
+
+class RingCipher:
+    """AES-256-GCM over a `DataKeyRing`: encrypts under its current key, decrypts under any
+    of its keys (`DecryptionFailed` when none authenticates)."""
+
+    def __init__(
+        self,
+        ring: DataKeyRing,
+        *,
+        associated_data: bytes = b"",
+        random_bytes: RandomBytes = os.urandom,
+    ) -> None:
+        self._ring = ring
+        self._aad = associated_data
+        self._random_bytes = random_bytes
+        self._ciphers: dict[bytes, AESGCMCipher] = {}
+
+    def __repr__(self) -> str:
+        return "RingCipher(<keys hidden>)"
+
+    def _ciphers_of(self, keys: tuple[bytes, ...]) -> list[AESGCMCipher]:
+        """A cipher per key of the ring (built once; a retired key's is dropped)."""
+        cache = self._ciphers
+        if len(cache) > len(keys) or any(key not in cache for key in keys):
+            cache = {
+                key: cache.get(key)
+                or AESGCMCipher(key, associated_data=self._aad, random_bytes=self._random_bytes)
+                for key in keys
+            }
+            self._ciphers = cache
+        return [cache[key] for key in keys]
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        return self._ciphers_of(self._ring.keys)[0].encrypt(plaintext)
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        for cipher in self._ciphers_of(self._ring.keys):
+            try:
+                return cipher.decrypt(ciphertext)
+            except DecryptionFailed:
+                continue
+        raise DecryptionFailed(
+            "ciphertext does not authenticate under any data key of this manager"
+        )
 
 
 def wrap(

@@ -17,8 +17,9 @@ With autolock the KEK is derived from the operator's unlock key and is nowhere o
 nothing in DIR can be read without it. Switching autolock on writes the secrets under the
 new KEK first and then deletes the ``kek`` file; switching it off writes the ``kek`` file
 first. Either crash window leaves the secrets readable with the key the operator had.
-Rotating the unlock key changes only the wrapping: the secrets (and so the Raft data key)
-stay the same.
+`rewrap` changes the wrapping and may replace the secrets in the same atomic write: a
+rotated data key (`DATA_KEY`, with the keys it replaces in `RETIRING_DATA_KEYS` until every
+file is rewritten under it, `actors.node_rekey`) is never stored under the old wrapping.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ __all__ = [
     "DATA_KEY",
     "INITIAL_CLUSTER",
     "NODE_TLS_KEY",
+    "RETIRING_DATA_KEYS",
     "KeyStore",
     "KeyStoreError",
     "KeyStoreLocked",
@@ -62,6 +64,8 @@ __all__ = [
 ]
 
 DATA_KEY: Final = "raft-data-key"
+# the data keys a rotation replaces, concatenated (32 bytes each), while files are under them
+RETIRING_DATA_KEYS: Final = "raft-data-keys-retiring"
 NODE_TLS_KEY: Final = "node-tls-key"
 INITIAL_CLUSTER: Final = "initial-cluster"
 

@@ -706,6 +706,20 @@ class RaftNode:
         self._snapshot_index = applied
         self.log.info("raft.snapshot.created", index=applied, bytes=len(data))
 
+    def reencrypt_at_rest(self) -> Future[None]:
+        """Rewrite the storage under its cipher's current key (a rotated data key): a new
+        snapshot of the applied state, the log rewritten after it, older files deleted
+        (`DurableStorage.reencrypt`). Runs on the loop, between two Readies."""
+        return self.call(self._reencrypt)
+
+    def _reencrypt(self, core: RaftCore) -> None:
+        applied = core.applied_index
+        data = self._store.snapshot() if applied > self._snapshot_index else None
+        self._storage.reencrypt(applied, core.conf_state, data)
+        if data is not None:
+            self._snapshot_index = applied
+        self.log.info("raft.storage.reencrypted", index=applied, snapshot=data is not None)
+
     def _after_round(self, core: RaftCore) -> None:
         is_leader = core.state == "leader"
         lead, term = core.leader_id, core.term

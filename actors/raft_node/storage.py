@@ -10,6 +10,12 @@ Rules (see wal.py and snapshots.py for the file formats):
   WalCorrupted naming the file and byte offset.
 - A segment is deleted once the compaction point reaches the last index it was started
   after (everything it holds is then compacted and its header state is repeated later).
+- `reencrypt` rewrites everything under the cipher's current key (a rotated data key, as
+  SwarmKit re-encrypts through a snapshot), each step durable before the next: a snapshot
+  under the new key, the log compacted to it, one new segment holding the header and the
+  whole retained log, then every older segment and snapshot deleted. Opened with the old
+  and new keys, the directory holds every entry after a crash at any point; once it
+  returns, no file is under an older key.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from actors.raft_node.snapshots import (
     list_snapshots,
     prune_snapshots,
     read_snapshot,
+    snapshot_name,
     write_snapshot,
 )
 from actors.raft_node.types import (
@@ -288,6 +295,46 @@ class DurableStorage:
         self._log.info("raft.storage.snapshot_written", path=str(path), index=index)
         self._prune_snapshots()
         return snapshot
+
+    def reencrypt(self, index: int, conf_state: ConfState, data: bytes | None) -> None:
+        """Rewrite the directory under the cipher's current key (see the module docstring):
+        `data` is the applied state at `index` for a new snapshot (None: nothing was
+        applied since the stored snapshot, which is rewritten as it is)."""
+        if data is not None and index > self._snapshot.metadata.index:
+            self.create_snapshot(index, conf_state, data)
+            self.compact(index)
+        elif not self._snapshot.is_empty:
+            path = write_snapshot(self._dir, self._snapshot, self._cipher)  # atomic replace
+            self._log.info("raft.storage.snapshot_rewritten", path=str(path))
+        writer = self._writer
+        if writer is None:
+            raise StorageError("storage is closed")
+        # the new segment starts after the compaction point: it holds the whole log
+        seq, first = writer.seq + 1, self._offset + 1
+        body = frame(encode_batch(None, None, self._ents), self._cipher) if self._ents else b""
+        fresh = SegmentWriter.create(self._dir, seq, first, self._header(seq), body)
+        writer.close()
+        doomed, self._segments = self._segments, [(seq, first, fresh.path)]
+        self._writer = fresh
+        kept = self._snapshot_path()
+        doomed_snaps = [path for _, _, path in list_snapshots(self._dir) if path != kept]
+        for _, _, path in doomed:  # oldest first: what is left is always a suffix
+            path.unlink()
+        for path in doomed_snaps:
+            path.unlink()
+        fsync_directory(self._dir)
+        self._log.info(
+            "raft.storage.reencrypted",
+            segment=str(fresh.path),
+            entries=len(self._ents),
+            deleted=[str(p) for _, _, p in doomed] + [str(p) for p in doomed_snaps],
+        )
+
+    def _snapshot_path(self) -> Path | None:
+        if self._snapshot.is_empty:
+            return None
+        meta = self._snapshot.metadata
+        return self._dir / snapshot_name(meta.index, meta.term)
 
     def compact(self, index: int) -> None:
         """Drop the entries up to and including `index - log_entries_for_slow_followers`

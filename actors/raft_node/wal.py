@@ -271,19 +271,24 @@ class SegmentWriter:
             raise StorageError(f"{path}: size changed under us")
 
     @classmethod
-    def create(cls, directory: Path, seq: int, first_index: int, header: bytes) -> SegmentWriter:
-        """A new segment holding `header`, made visible only once it is durable."""
+    def create(
+        cls, directory: Path, seq: int, first_index: int, header: bytes, body: bytes = b""
+    ) -> SegmentWriter:
+        """A new segment holding `header` and then the records of `body`, made visible only
+        once all of it is durable."""
         path = directory / segment_name(seq, first_index)
         tmp = path.with_name(path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, header)
+            view = memoryview(header + body)
+            while view:
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp, path)
         fsync_directory(directory)
-        return cls(path, seq, first_index, len(header), len(header))
+        return cls(path, seq, first_index, len(header) + len(body), len(header))
 
     def write(self, data: bytes) -> None:
         if self._failed:

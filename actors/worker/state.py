@@ -4,20 +4,26 @@
 Rules:
 - One file, ``STATE_DIR/worker/tasks.msgpack``: ``{"v": 1, "tasks": [task...],
   "statuses": {task id: status}}``, objects in the ``api.codec_objects`` encoding.
-- Writes are atomic: a temp file, fsync, rename, fsync of the directory. A reader sees the
-  old or the new file, never a torn one.
+- Writes are atomic (`write_private_file`: a temp file, fsync, rename, fsync of the
+  directory), the file 0600 and its directory 0700. A reader sees the old or the new
+  file, never a torn one.
 - On a manager the file is encrypted under its data key (``cipher``, from
   `actors.node_keys.NodeKeys.worker_state_cipher`): its tasks name services and hold their
   env, which must not be readable at rest. A worker's file is plain (workers have no key
   store). A plain file found where a cipher is given is read once and rewritten encrypted.
 - A file that cannot be decoded is moved aside (``.corrupt``) and the worker starts empty:
   the next full assignment set from a manager repopulates it.
+- A rotated data key: `reencrypt` rewrites the file under the cipher's current key. It and
+  `save` encrypt and write holding an exclusive flock on the directory, so a save that
+  encrypted under the old key cannot land after the rewrite.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +31,8 @@ from typing import Any, Protocol
 import msgpack
 
 from actors.ca.encryption import DecryptionFailed
+from actors.ca.keystore import write_private_file
+from actors.identity import ensure_private_dir
 from actors.log import get_logger
 from api.codec_objects import ObjectDecodeError, decode, encode
 from api.objects import Task, TaskStatus
@@ -76,6 +84,8 @@ class WorkerStateFile:
             return raw
 
     def load(self) -> WorkerState:
+        if self.dir.exists():
+            ensure_private_dir(self.dir)  # a directory an older version made 0755
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -104,18 +114,34 @@ class WorkerStateFile:
             "tasks": [encode(task) for task in tasks.values()],
             "statuses": {key: encode(status) for key, status in statuses.items()},
         }
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         packed = msgpack.packb(data, use_bin_type=True)
+        with self._exclusive():
+            self._write(packed)
+
+    def reencrypt(self) -> bool:
+        """Rewrite the file under the cipher's current key; False when there is nothing to
+        rewrite (no cipher, no file)."""
+        if self._cipher is None or not self.dir.is_dir():
+            return False
+        with self._exclusive():
+            try:
+                raw = self.path.read_bytes()
+            except FileNotFoundError:
+                return False
+            self._write(self._plain(raw))
+        return True
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _write(self, packed: bytes) -> None:
         if self._cipher is not None:
             packed = self._cipher.encrypt(packed)
-        with open(tmp, "wb") as handle:
-            handle.write(packed)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
-        fd = os.open(self.dir, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_private_file(self.path, packed)

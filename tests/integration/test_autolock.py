@@ -22,6 +22,7 @@ from actors.ca.encryption import parse_unlock_key
 from actors.ca.keystore import CURVE_SECRET, DATA_KEY, NODE_TLS_KEY, KeyStore
 from actors.node_keys import KEYSTORE_DIR, NodeKeys
 from actors.raft_node.wal import list_segments, scan_segment
+from tests.support.at_rest import files_under
 from tests.support.swarm import DEADLINE, ROOT, Swarm, SwarmNode, free_port_pair, poll
 
 SERVICE = "zebracorn-ledger"
@@ -46,22 +47,20 @@ def unlock(node: SwarmNode, key: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def create_service(node: SwarmNode) -> None:
+def create_service(
+    node: SwarmNode, name: str = SERVICE, env: str = ENV_VALUE, replicas: int = 2
+) -> None:
     node.ctl_json(
-        "service", "create", "--name", SERVICE, "--replicas", "2", "--env",
-        f"MARKER={ENV_VALUE}", "--detach", "busybox", "sleep", "300",
+        "service", "create", "--name", name, "--replicas", str(replicas), "--env",
+        f"MARKER={env}", "--detach", "busybox", "sleep", "300",
     )  # fmt: skip
-    poll(lambda: len(node.running(SERVICE)) == 2, f"{SERVICE}: 2 running")
+    poll(lambda: len(node.running(name)) == replicas, f"{name}: {replicas} running")
 
 
 def unlock_key(node: SwarmNode, *extra: str) -> str:
     result = node.ctl("cluster", "unlock-key", "-q", *extra)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
-
-
-def files_under(*dirs: Path) -> list[Path]:
-    return [p for d in dirs if d.exists() for p in d.rglob("*") if p.is_file()]
 
 
 def wait_locked(node: SwarmNode) -> None:

@@ -6,7 +6,9 @@ import contextlib
 import dataclasses
 import json
 import os
+import pwd
 import signal
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import pytest
 
 from actors.worker.executors import make_executor
 from actors.worker.executors.process import ProcessExecutor, process_start_ticks
+from actors.worker.executors.process_sandbox import ProcessSandbox, prepare_sandbox
 from actors.worker.worker import Worker
 from api.task_state import TaskState
 from tests.unit.worker.helpers import Recorder, make_task, state_is, wait_for
@@ -34,9 +37,21 @@ def kill_leftovers(tmp_path: Path) -> Iterator[None]:
                 os.killpg(pid, signal.SIGKILL)
 
 
-def start(tmp_path: Path) -> Any:
+def work_root(tmp_path: Path) -> Path:
+    return tmp_path.with_name(tmp_path.name + "-work")
+
+
+def sandbox(tmp_path: Path, user: str | None = None) -> ProcessSandbox:
+    """Tasks as ``user`` (None: this test's), in a work root of the test's own (outside
+    its state dir, which is ``tmp_path`` itself)."""
+    return prepare_sandbox(user, state_dir=tmp_path, node_id="n1", work_root=work_root(tmp_path))
+
+
+def start(tmp_path: Path, user: str | None = None) -> Any:
     return Worker.start(
-        executor=make_executor("process", state_dir=tmp_path, node_id="n1"),
+        executor=make_executor(
+            "process", state_dir=tmp_path, node_id="n1", sandbox=sandbox(tmp_path, user)
+        ),
         state_dir=tmp_path,
         node_id="n1",
         reporter=Recorder(),
@@ -122,7 +137,7 @@ def test_restarted_worker_readopts_the_process(tmp_path: Path) -> None:
     pid = status.container_status.pid
     ticks = process_start_ticks(pid)
     assert ticks is not None
-    orphan = ProcessExecutor(tmp_path / "process").controller(
+    orphan = ProcessExecutor(tmp_path / "process", sandbox=sandbox(tmp_path)).controller(
         make_task("orphan", command=("sleep", "300"))
     )
     orphan.prepare()
@@ -141,3 +156,37 @@ def test_restarted_worker_readopts_the_process(tmp_path: Path) -> None:
         wait_for(lambda: not second.proxy().task_ids().get(), what="removed")
     finally:
         second.stop()
+
+
+def test_a_task_runs_as_the_sandbox_user_in_its_own_directory(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("switching users needs root")  # test_process_isolation fails under CI
+    nobody = pwd.getpwnam("nobody")
+    task = make_task("p6", command=("sh", "-c", "id -u; pwd; echo done; exec sleep 300"))
+    ref = start(tmp_path, user="nobody")
+    proxy = ref.proxy()
+    try:
+        proxy.apply_assignments(True, [task], []).get()
+        wait_for(lambda: state_is(proxy, "p6", S.RUNNING))
+        log = tmp_path / "process" / "p6.log"
+        wait_for(lambda: log.exists() and "done" in log.read_text(), what="output")
+        task_dir = work_root(tmp_path) / "p6"
+        assert log.read_text().split() == [str(nobody.pw_uid), str(task_dir), "done"]
+        info = task_dir.stat()
+        assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (nobody.pw_uid, 0o700)
+        assert stat.S_IMODE(log.stat().st_mode) == 0o600
+        proxy.apply_assignments(True, [], []).get()
+        wait_for(lambda: not proxy.task_ids().get(), what="removed")
+        assert not task_dir.exists() and not log.exists()
+    finally:
+        ref.stop()
+
+
+def test_a_working_dir_inside_the_state_dir_is_rejected(worker: Any, tmp_path: Path) -> None:
+    task = make_task("p7", command=("sleep", "300"))
+    inside = dataclasses.replace(task.spec.container, dir=str(tmp_path / "process"))
+    task = dataclasses.replace(task, spec=dataclasses.replace(task.spec, container=inside))
+    proxy = worker.proxy()
+    proxy.apply_assignments(True, [task], []).get()
+    status = wait_for(lambda: state_is(proxy, "p7", S.REJECTED))
+    assert "is inside the node's state dir" in status.err

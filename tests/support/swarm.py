@@ -19,8 +19,8 @@ it also advertises and from which it connects, so a test can cut one node off by
 (tests/support/netcut.py). ``swarmctl``
 runs as a real process with ``--format json``. Waiting is always ``poll`` with a deadline.
 ``Swarm.cleanup`` (also on ``__exit__``) kills every node it started and then whatever they
-ran: the processes recorded by the process executor, and Docker containers labelled with
-the nodes' ids.
+ran: the processes recorded by the process executor (and their task directories), and
+Docker containers labelled with the nodes' ids.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -223,8 +224,10 @@ class SwarmNode:
         port: int,
         extra: Sequence[str] = (),
         listen_host: str = "127.0.0.1",
+        cwd: Path = ROOT,
     ) -> None:
         self.name = name
+        self.cwd = cwd  # the node process's working directory
         self.listen_host = listen_host
         self.state_dir = state_dir
         self.socket = state_dir / "swarm.sock"
@@ -282,7 +285,7 @@ class SwarmNode:
         with open(self.log_path, "wb") as log_file:
             self.process = subprocess.Popen(
                 argv,
-                cwd=ROOT,
+                cwd=self.cwd,
                 stdout=subprocess.DEVNULL,
                 stderr=log_file,
                 env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -395,6 +398,7 @@ class Swarm:
         extra: Sequence[str] = (),
         wait: bool = True,
         listen_host: str | None = None,
+        cwd: Path = ROOT,
     ) -> SwarmNode:
         """Start node ``name`` on ``listen_host``, else on the swarm's next address."""
         host = listen_host or self._host()
@@ -406,6 +410,7 @@ class Swarm:
             port=free_port_pair(host),
             extra=extra,
             listen_host=host,
+            cwd=cwd,
         )
         self.nodes.append(node)
         return node.start(wait=wait)
@@ -514,6 +519,8 @@ class Swarm:
             raise AssertionError(f"{exc}; last node ls: {seen}") from None
 
     def cleanup(self) -> None:
+        from actors.worker.executors.process_sandbox import default_work_root
+
         ids = []
         for node in self.nodes:
             node.kill()
@@ -521,6 +528,8 @@ class Swarm:
                 ids.append(node.node_id)
         for node in self.nodes:
             kill_recorded_processes(node.state_dir)
+        for node_id in ids:
+            shutil.rmtree(default_work_root(node_id), ignore_errors=True)
         if self.docker is not None and ids:
             remove_node_containers(self.docker, ids)
 

@@ -112,6 +112,7 @@ CORES = [
             "actors/worker/controller.py",
             "actors/worker/executors/base.py",
             "actors/worker/executors/docker_config.py",
+            "actors/worker/executors/process_policy.py",
         ),
         frozenset({"docker", "zmq", "pykka", "threading", "time", "socket", "requests", "os"}),
     ),

@@ -8,9 +8,12 @@ imported only when the docker executor is used.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from actors.worker.executors.base import Executor
+
+if TYPE_CHECKING:
+    from actors.worker.executors.process_sandbox import ProcessSandbox
 
 __all__ = ["EXECUTOR_KINDS", "ExecutorKind", "default_executor_kind", "make_executor"]
 
@@ -25,17 +28,23 @@ def default_executor_kind(timeout: float = 3.0) -> ExecutorKind:
     return "docker" if engine_available(timeout) else "process"
 
 
-def make_executor(kind: str, *, state_dir: Path, node_id: str) -> Executor:
+def make_executor(
+    kind: str, *, state_dir: Path, node_id: str, sandbox: ProcessSandbox | None = None
+) -> Executor:
     """The executor ``kind`` for node ``node_id``; the process executor keeps its files in
-    ``state_dir/process``. ValueError for an unknown kind."""
+    ``state_dir/process`` and runs tasks in ``sandbox`` (default: as this process's user,
+    in `process_sandbox.default_work_root`). ValueError for an unknown kind."""
     if kind == "docker":
         from actors.worker.executors.docker import DockerExecutor
 
         return DockerExecutor(node_id)
     if kind == "process":
         from actors.worker.executors.process import ProcessExecutor
+        from actors.worker.executors.process_sandbox import prepare_sandbox
 
-        return ProcessExecutor(Path(state_dir) / "process", node_id)
+        if sandbox is None:
+            sandbox = prepare_sandbox(None, state_dir=state_dir, node_id=node_id)
+        return ProcessExecutor(Path(state_dir) / "process", node_id, sandbox=sandbox)
     if kind == "sim":
         from actors.worker.executors.sim import SimExecutor
 

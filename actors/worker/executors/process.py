@@ -4,11 +4,16 @@ without Docker.
 Rules:
 - The image is only recorded (status message, state file); the command + args are run
   (there is no image to read a default command from, so a task without one is rejected).
-  The spec's env is applied over this process's environment; ``dir`` is the working dir.
+- A task is not the node (``process_policy``, ``process_sandbox``): it gets the spec's env
+  over a minimal ``PATH``/``HOME`` only, its own directory outside the state dir as working
+  dir and ``HOME`` (the spec's ``dir`` instead when given), and, on a node running as
+  root, the sandbox's unprivileged user.
 - Each task runs under ``process_shim.py`` in a new session: the shim leads the process
-  group and writes the command's exit code to ``<task>.exit``. Output goes to ``<task>.log``.
+  group, drops to the task user for the command and writes the command's exit code to
+  ``<task>.exit``. Output goes to ``<task>.log``.
 - ``<task>.json`` in ``STATE_DIR`` records the argv, image, pid and the pid's start time
-  (``/proc/<pid>/stat`` field 22), written atomically. A worker that restarted re-adopts a
+  (``/proc/<pid>/stat`` field 22). Every file here is 0600 (state and exit files written
+  atomically), the directory 0700. A worker that restarted re-adopts a
   group whose leader still has that pid and start time (a reused pid never matches) and
   polls ``/proc`` for it, since it is not our child.
 - shutdown: stop signal (default SIGTERM) to the group, the grace period, then SIGKILL.
@@ -30,6 +35,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from actors.ca.keystore import write_private_file
+from actors.identity import ensure_private_dir
 from actors.worker.executors.base import (
     ContainerNotFoundError,
     EngineError,
@@ -40,6 +47,8 @@ from actors.worker.executors.base import (
     StartError,
 )
 from actors.worker.executors.docker_config import stop_signal_name
+from actors.worker.executors.process_policy import MINIMAL_PATH, task_environment
+from actors.worker.executors.process_sandbox import ProcessSandbox, ProcessSandboxError
 from api.objects import Task
 
 __all__ = ["ProcessController", "ProcessExecutor", "process_start_ticks"]
@@ -62,12 +71,13 @@ def process_start_ticks(pid: int) -> int | None:
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_private_file(path, json.dumps(data).encode())
+
+
+def _open_log(path: Path) -> int:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)  # a file left by an older version may be looser
+    return fd
 
 
 class ProcessController:
@@ -77,11 +87,10 @@ class ProcessController:
         self._closed = threading.Event()
         spec = task.spec.container
         self.argv = [*spec.command, *spec.args]
-        self.env = dict(os.environ)
-        for item in spec.env:
-            key, _, value = item.partition("=")
-            self.env[key] = value
-        self.workdir = spec.dir or None
+        self.sandbox = executor.sandbox
+        self.home = str(self.sandbox.task_dir(task.id))
+        self.env = task_environment(spec.env, self.home)
+        self.workdir = spec.dir or self.home
         self.grace = max(0.0, spec.stop_grace_period)
         try:
             name = stop_signal_name(spec.stop_signal) or "SIGTERM"
@@ -162,13 +171,32 @@ class ProcessController:
             found = shutil.which(program, path=self.env.get("PATH"))
         if found is None:
             raise InvalidTaskError(f'exec: "{program}": executable file not found')
-        if self.workdir is not None and not os.path.isdir(self.workdir):
-            raise InvalidTaskError(f"working directory {self.workdir} does not exist")
+        if self._task.spec.container.dir:
+            refused = self.sandbox.check_workdir(self._task.spec.container.dir)
+            if refused is not None:
+                raise InvalidTaskError(refused)
+        self._create_task_dir()
         if self._record() is None:
             try:
                 _write_json(self.state_file, self._base_record())
             except OSError as exc:
                 raise EngineError(f"cannot write {self.state_file}: {exc}") from exc
+
+    def _create_task_dir(self) -> None:
+        try:
+            self.sandbox.create_task_dir(self._task.id)
+        except (OSError, ProcessSandboxError) as exc:
+            raise EngineError(f"cannot create the task's directory {self.home}: {exc}") from exc
+
+    def _launch_settings(self) -> bytes:
+        user = self.sandbox.user
+        return json.dumps(
+            {
+                "env": self.env,
+                "cwd": self.workdir,
+                "user": [user.uid, user.gid, list(user.groups)] if user is not None else None,
+            }
+        ).encode()
 
     def _base_record(self) -> dict[str, Any]:
         return {"argv": self.argv, "image": self._task.spec.container.image, "pid": 0}
@@ -179,21 +207,30 @@ class ProcessController:
             return  # started already
         with contextlib.suppress(FileNotFoundError):
             self.exit_file.unlink()
+        self._create_task_dir()  # again: a tmp cleaner may have removed it since prepare
         try:
-            with open(self.log_file, "ab") as log:
+            log = _open_log(self.log_file)
+            try:
+                # the shim gets no task settings in its own environment (module docstring)
                 child = subprocess.Popen(
-                    [sys.executable, str(SHIM), str(self.exit_file), "--", *self.argv],
-                    stdin=subprocess.DEVNULL,
+                    [sys.executable, "-I", str(SHIM), str(self.exit_file), "--", *self.argv],
+                    stdin=subprocess.PIPE,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    env=self.env,
-                    cwd=self.workdir,
+                    env={"PATH": MINIMAL_PATH},
+                    cwd="/",
                     start_new_session=True,
                     close_fds=True,
                 )
+            finally:
+                os.close(log)
         except OSError as exc:
             raise StartError(f"starting process failed: {exc}") from exc
         self._executor.adopt_child(self._task.id, child)
+        assert child.stdin is not None
+        # a shim that died before reading shows as exited; wait() reports its code
+        with contextlib.suppress(BrokenPipeError), child.stdin:
+            child.stdin.write(self._launch_settings())
         record.update(
             pid=child.pid, start_ticks=process_start_ticks(child.pid), started_at=time.time()
         )
@@ -252,6 +289,10 @@ class ProcessController:
         for path in (self.state_file, self.exit_file, self.log_file):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+        try:
+            self.sandbox.remove_task_dir(self._task.id)
+        except OSError as exc:
+            raise EngineError(f"cannot remove the task's directory {self.home}: {exc}") from exc
         self._executor.forget_child(self._task.id)
 
     def logs(self) -> bytes:
@@ -265,14 +306,19 @@ class ProcessController:
 
 
 class ProcessExecutor:
-    """Local process groups for this node's tasks; state kept in ``state_dir``."""
+    """Local process groups for this node's tasks; state kept in ``state_dir``, tasks run
+    in ``sandbox`` (`process_sandbox.prepare_sandbox`)."""
 
     name: ClassVar[str] = "process"
 
-    def __init__(self, state_dir: Path, node_id: str = "") -> None:
+    def __init__(self, state_dir: Path, node_id: str = "", *, sandbox: ProcessSandbox) -> None:
         self.state_dir = Path(state_dir)
         self.node_id = node_id
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.sandbox = sandbox
+        ensure_private_dir(self.state_dir)
+        for path in self.state_dir.iterdir():  # files an older version left 0644
+            if path.is_file() and path.stat().st_mode & 0o077:
+                path.chmod(0o600)
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
 
@@ -292,7 +338,8 @@ class ProcessExecutor:
             self._children.pop(task_id, None)
 
     def list_tasks(self) -> Mapping[str, str]:
-        found: dict[str, str] = {}
+        """Recorded tasks, and tasks with only a directory left (pid "0")."""
+        found: dict[str, str] = dict.fromkeys(self.sandbox.task_ids(), "0")
         for path in self.state_dir.glob("*.json"):
             try:
                 pid = int(json.loads(path.read_text()).get("pid") or 0)

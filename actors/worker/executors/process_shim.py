@@ -1,20 +1,28 @@
 """Runs a task's command as the leader of its process group and records its exit code.
 
-Usage: ``python process_shim.py EXIT_FILE -- COMMAND [ARG...]`` (standard library only, so
-it runs as a plain script). The process executor starts it with ``start_new_session``: the
-shim is the group leader, so a signal to the group reaches the command directly. The shim
-itself survives catchable signals (its handlers do nothing; the command gets the default
-ones back at exec), waits for the command and writes its exit code (128+N for signal N)
-to EXIT_FILE atomically, followed by a line with an error for a command that could not be
-run. A worker that restarted, and so is not the shim's parent, reads the code from there.
+Usage: ``python -I process_shim.py EXIT_FILE -- COMMAND [ARG...]`` with the task's launch
+settings as one JSON object on stdin: ``{"env": {...}, "cwd": DIR, "user": [UID, GID,
+[GROUP...]] or null}`` (on stdin rather than in the shim's own environment, so variables
+meant for the task, ``LD_PRELOAD`` say, never act on the shim; standard library only, so
+it runs as a plain script). The process executor starts it with ``start_new_session``:
+the shim is the group leader, so a signal to the group reaches the command directly. The
+shim keeps the node's user, so the task cannot signal it or touch EXIT_FILE; the command
+runs as ``user`` (groups, gid, then uid dropped before exec) in ``cwd`` with ``env`` and
+no stdin. The shim survives catchable signals (its handlers do nothing; the command gets
+the default ones back at exec), waits for the command and writes its exit code (128+N for
+signal N) to EXIT_FILE atomically with mode 0600, followed by a line with an error for a
+command that could not be run. A worker that restarted, and so is not the shim's parent,
+reads the code from there.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+from typing import Any
 
 _FORWARDED = (
     signal.SIGTERM,
@@ -28,10 +36,12 @@ _FORWARDED = (
 
 def _write(path: str, code: int, error: str = "") -> None:
     tmp = f"{path}.tmp"
-    with open(tmp, "w") as handle:
-        handle.write(f"{code}\n{error}\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, f"{code}\n{error}\n".encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
 
 
@@ -39,20 +49,45 @@ def _ignore(_signum: int, _frame: object) -> None:
     pass
 
 
+def _launch_options(settings: dict[str, Any]) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "env": {str(k): str(v) for k, v in dict(settings.get("env") or {}).items()},
+        "cwd": settings.get("cwd") or None,
+        "stdin": subprocess.DEVNULL,
+    }
+    user = settings.get("user")
+    if user:
+        uid, gid, groups = user
+        options.update(user=int(uid), group=int(gid), extra_groups=[int(g) for g in groups])
+    return options
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 4 or argv[2] != "--":
-        sys.stderr.write("usage: process_shim.py EXIT_FILE -- COMMAND [ARG...]\n")
+        sys.stderr.write("usage: process_shim.py EXIT_FILE -- COMMAND [ARG...] < SETTINGS\n")
         return 2
     exit_file, command = argv[1], argv[3:]
     for signum in _FORWARDED:
         signal.signal(signum, _ignore)
     try:
-        child = subprocess.Popen(command)
+        options = _launch_options(json.loads(sys.stdin.read() or "{}"))
+    except (ValueError, TypeError) as exc:
+        message = f"process shim: bad launch settings: {exc}"
+        sys.stderr.write(message + "\n")
+        _write(exit_file, 126, message)
+        return 126
+    try:
+        child = subprocess.Popen(command, **options)
     except OSError as exc:
         message = f'exec: "{command[0]}": {exc.strerror or exc}'
         sys.stderr.write(message + "\n")
         _write(exit_file, 127, message)
         return 127
+    except subprocess.SubprocessError as exc:  # a failed user switch or chdir in the child
+        message = f'exec: "{command[0]}": {exc}'
+        sys.stderr.write(message + "\n")
+        _write(exit_file, 126, message)
+        return 126
     code = child.wait()
     if code < 0:
         code = 128 - code

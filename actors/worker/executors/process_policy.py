@@ -1,0 +1,70 @@
+"""What a process-executor task gets of the node: decisions only, no I/O.
+
+Rules (a task is not the node):
+- Environment: the spec's ``env`` over a minimal base (``PATH``, ``HOME``), never the
+  node's own environment (which may hold credentials, proxies, the node's settings).
+- User: a node running as root runs tasks as an unprivileged user, ``--process-user``
+  (default ``nobody``), never as root, so a task cannot read the node's keys or Raft log.
+  A node that is not root cannot switch users: its tasks run as its own user and
+  ``--process-user`` is refused, not ignored.
+- Working directory: a per-task directory outside the state dir (the spec's ``dir`` when
+  given, but never inside the state dir).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import PurePath
+
+__all__ = [
+    "DEFAULT_PROCESS_USER",
+    "MINIMAL_PATH",
+    "ProcessUserRefused",
+    "choose_process_user",
+    "is_within",
+    "task_environment",
+]
+
+DEFAULT_PROCESS_USER = "nobody"
+# Docker's default PATH for a container without one
+MINIMAL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class ProcessUserRefused(ValueError):
+    """``--process-user`` cannot apply here; the message says why."""
+
+
+def task_environment(spec_env: Sequence[str], home: str) -> dict[str, str]:
+    """A task's environment: ``PATH`` and ``HOME`` (its own directory), then the spec's
+    ``KEY=VALUE`` items over them (an item without ``=`` sets an empty value)."""
+    env = {"PATH": MINIMAL_PATH, "HOME": home}
+    for item in spec_env:
+        key, _, value = item.partition("=")
+        env[key] = value
+    return env
+
+
+def choose_process_user(requested: str | None, *, euid: int, executor: str) -> str | None:
+    """The user tasks run as: a name to switch to, or None for the node's own user.
+    Raises `ProcessUserRefused` when ``--process-user`` (``requested``) cannot apply."""
+    if requested is not None:
+        if executor != "process":
+            raise ProcessUserRefused(
+                f"--process-user applies to the process executor only, not {executor!r}"
+            )
+        if euid != 0:
+            raise ProcessUserRefused(
+                f"--process-user needs swarm-node to run as root: tasks run as this "
+                f"node's own user (uid {euid})"
+            )
+        if not requested.strip():
+            raise ProcessUserRefused("--process-user wants a user name")
+        return requested
+    if executor != "process" or euid != 0:
+        return None
+    return DEFAULT_PROCESS_USER
+
+
+def is_within(path: PurePath, parent: PurePath) -> bool:
+    """True if ``path`` is ``parent`` or below it (both absolute and resolved)."""
+    return path == parent or parent in path.parents

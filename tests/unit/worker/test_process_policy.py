@@ -1,0 +1,65 @@
+"""What a process task gets of the node: its environment and its user (pure decisions)."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+import pytest
+
+from actors.worker.executors.process_policy import (
+    MINIMAL_PATH,
+    ProcessUserRefused,
+    choose_process_user,
+    is_within,
+    task_environment,
+)
+
+
+def test_the_environment_is_the_specs_over_a_minimal_path_and_home() -> None:
+    env = task_environment(["COLOR=blue", "EMPTY=", "BARE", "X=a=b"], "/work/t1")
+    assert env == {
+        "PATH": MINIMAL_PATH,
+        "HOME": "/work/t1",
+        "COLOR": "blue",
+        "EMPTY": "",
+        "BARE": "",
+        "X": "a=b",
+    }
+
+
+def test_the_spec_may_set_path_and_home() -> None:
+    env = task_environment(["PATH=/opt/bin", "HOME=/srv"], "/work/t1")
+    assert env == {"PATH": "/opt/bin", "HOME": "/srv"}
+
+
+def test_root_runs_process_tasks_as_nobody_unless_told() -> None:
+    assert choose_process_user(None, euid=0, executor="process") == "nobody"
+    assert choose_process_user("svc", euid=0, executor="process") == "svc"
+
+
+def test_no_switch_when_not_root_or_not_the_process_executor() -> None:
+    assert choose_process_user(None, euid=1000, executor="process") is None
+    assert choose_process_user(None, euid=0, executor="docker") is None
+
+
+@pytest.mark.parametrize(
+    ("requested", "euid", "executor", "says"),
+    [
+        ("svc", 1000, "process", "needs swarm-node to run as root"),
+        ("svc", 0, "docker", "process executor only"),
+        ("  ", 0, "process", "wants a user name"),
+    ],
+)
+def test_a_process_user_that_cannot_apply_is_refused(
+    requested: str, euid: int, executor: str, says: str
+) -> None:
+    with pytest.raises(ProcessUserRefused, match=says):
+        choose_process_user(requested, euid=euid, executor=executor)
+
+
+def test_is_within() -> None:
+    state = PurePath("/var/lib/swarm")
+    assert is_within(PurePath("/var/lib/swarm"), state)
+    assert is_within(PurePath("/var/lib/swarm/process/t1"), state)
+    assert not is_within(PurePath("/var/lib/swarmnode"), state)
+    assert not is_within(PurePath("/tmp/swarmnode-0/n1/t1"), state)
