@@ -148,6 +148,19 @@ class ClusterAdmission:
             return Refusal(f"node {info.node_id} was removed")
         return None
 
+    def is_member(self, key: bytes) -> bool:
+        """A key with a live certificate of a node in the cluster (transport's test for
+        member-sized frames; any other key is a stranger's)."""
+        state = self._state
+        if key in state.revoked_keys:
+            return False
+        info = state.certs.lookup(key)
+        return (
+            info is not None
+            and info.node_id in state.node_roles
+            and state.certs.check(_DOMAIN_NODES, key) is None
+        )
+
     # --- authorization ------------------------------------------------------------------
 
     def check_request(self, message_type: str, key: bytes | None) -> Refusal | None:
@@ -176,19 +189,6 @@ class ClusterAdmission:
                 "not allowed to send it"
             )
         return None
-
-    def is_member(self, key: bytes) -> bool:
-        """A key with a live certificate of a node in the cluster (transport's test for
-        member-sized frames; any other key is a stranger's)."""
-        state = self._state
-        if key in state.revoked_keys:
-            return False
-        info = state.certs.lookup(key)
-        return (
-            info is not None
-            and info.node_id in state.node_roles
-            and state.certs.check(_DOMAIN_NODES, key) is None
-        )
 
     def lookup(self, key: bytes) -> NodeCertInfo | None:
         """The indexed certificate of a key (live or not)."""
