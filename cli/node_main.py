@@ -48,6 +48,7 @@ from actors.node_keys import NodeKeysError
 from actors.node_runner import AtRestKeys, NodeRunner
 from actors.node_security import JoinError, NodeStartup, prepare_node
 from actors.worker.executors import default_executor_kind
+from api.validation import validate_hostname, validate_labels
 from cli.defaults import DEFAULT_LISTEN_REMOTE_API, DEFAULT_STATE_DIR, SOCKET_NAME
 from cli.errors import OneLineParser
 from transport.source import source_host
@@ -171,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         labels = parse_labels(args.label)
+        validate_labels(labels, "--label")
+        validate_hostname(args.hostname or socket.gethostname(), "--hostname")
         advertise = advertised_address(args.listen_remote_api, args.advertise_addr or "")
     except (ValueError, NodeError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
