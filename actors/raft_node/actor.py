@@ -53,6 +53,7 @@ from actors.raft_node.frames import (
     ChunkAssembler,
     ChunkRejected,
     SnapshotPacer,
+    group_within,
     split_messages,
 )
 from actors.raft_node.peers import (
@@ -799,16 +800,7 @@ class RaftNode:
 
 def _forward_parts(groups: _Groups, budget: int = RAFT_BATCH_BYTES) -> list[_Groups]:
     """Writes to forward, in requests that each fit a frame (a group is never split)."""
-    parts: list[_Groups] = [[]]
-    size = 0
-    for group in groups:
-        n = sum(len(d) for d in group[0])
-        if parts[-1] and size + n > budget:
-            parts.append([])
-            size = 0
-        parts[-1].append(group)
-        size += n
-    return parts
+    return group_within(groups, lambda g: sum(len(d) for d in g[0]), budget)
 
 
 class _Notifier:

@@ -24,8 +24,9 @@ Receiving, `ChunkAssembler`, rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from actors.raft_node.types import Message
 
@@ -36,8 +37,11 @@ __all__ = [
     "SnapshotPacer",
     "cut",
     "estimated_size",
+    "group_within",
     "split_messages",
 ]
+
+T = TypeVar("T")
 
 _MESSAGE_OVERHEAD = 64  # the fixed fields of a packed message, generously
 _ENTRY_OVERHEAD = 24  # index, term, type and the bin header of one entry
@@ -55,18 +59,24 @@ def estimated_size(m: Message) -> int:
     return size
 
 
-def split_messages(messages: Sequence[Message], budget: int) -> list[list[Message]]:
-    """Consecutive groups, in order, each within ``budget`` unless it is one message."""
-    groups: list[list[Message]] = [[]]
-    size = 0
-    for m in messages:
-        n = estimated_size(m)
-        if groups[-1] and size + n > budget:
+def group_within(items: Sequence[T], size: Callable[[T], int], budget: int) -> list[list[T]]:
+    """Consecutive groups of ``items``, in order, each of total ``size`` within ``budget``
+    unless it is a single item."""
+    groups: list[list[T]] = [[]]
+    total = 0
+    for item in items:
+        n = size(item)
+        if groups[-1] and total + n > budget:
             groups.append([])
-            size = 0
-        groups[-1].append(m)
-        size += n
+            total = 0
+        groups[-1].append(item)
+        total += n
     return groups if groups[0] else []
+
+
+def split_messages(messages: Sequence[Message], budget: int) -> list[list[Message]]:
+    """A peer's messages in batches that fit ``budget`` (a larger message goes alone)."""
+    return group_within(messages, estimated_size, budget)
 
 
 def cut(data: bytes, size: int) -> Iterator[tuple[int, bytes]]:

@@ -17,17 +17,12 @@ from actors.store import TooLarge
 from api.limits import MAX_ENTRY_BYTES, RAFT_BATCH_BYTES
 from api.objects import Node, ObjectKind
 from api.specs import NodeSpec
-from tests.unit.raft_actor.test_raft_node import IDS, Cluster
+from tests.unit.raft_actor.test_raft_node import IDS, Cluster, running
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    c = Cluster(tmp_path, max_entry_bytes=4_000)
-    for i in IDS:
-        c.start(i)
-    yield c
-    for i in list(c.nodes):
-        c.stop(i)
+    yield from running(Cluster(tmp_path, max_entry_bytes=4_000))
 
 
 def test_an_entry_over_its_budget_is_never_proposed(cluster: Cluster) -> None:
