@@ -80,7 +80,9 @@ from api.objects import (
     RevokedCertificate,
     RootCA,
 )
+from api.spec_limits import InvalidSpec, check_string
 from api.specs import NodeSpec
+from api.validation import validate_node_description
 from transport.endpoint import Handler, Request
 
 __all__ = [
@@ -318,6 +320,13 @@ class CAService:
             raise JoinRefused("invalid_token", str(exc)) from None
         if peer_key is not None and self._admission.is_revoked(peer_key):
             raise JoinRefused("unauthorized", "this CURVE key belongs to a removed node")
+        description = NodeDescription(hostname=str(body["hostname"]))
+        addr = str(body.get("addr") or "")
+        try:
+            validate_node_description(description)
+            check_string(addr, "addr")
+        except InvalidSpec as exc:
+            raise JoinRefused("invalid_argument", str(exc)) from None
         node_id = self._choose_id(str(body.get("node_id") or ""))
         issued = self._issue(cluster, body["csr"], node_id, role, peer_key)
         holder = self._admission.lookup(issued.info.curve_public_key)
@@ -328,8 +337,8 @@ class CAService:
         node = Node(
             id=node_id,
             spec=NodeSpec(desired_role=role),
-            description=NodeDescription(hostname=str(body["hostname"])),
-            status=NodeStatus(addr=str(body.get("addr") or "")),
+            description=description,
+            status=NodeStatus(addr=addr),
             role=role,
             certificate=issued.cert_pem,
         )

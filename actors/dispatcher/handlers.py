@@ -26,6 +26,7 @@ from actors.dispatcher.wire import (
 )
 from api.codec_objects import ObjectDecodeError
 from api.errors import ErrorCode
+from api.validation import InvalidSpec, validate_node_description
 from transport.endpoint import Handler, Request
 
 __all__ = ["UNAVAILABLE", "dispatcher_handlers"]
@@ -61,7 +62,8 @@ def dispatcher_handlers(find: FindDispatcher, *, timeout: float = 5.0) -> dict[s
     def session(request: Request) -> Mapping[str, Any] | None:
         try:
             _node_id, description, _addr = parse_session_request(request.body)
-        except ObjectDecodeError as exc:
+            validate_node_description(description)
+        except (ObjectDecodeError, InvalidSpec) as exc:
             request.error(ErrorCode.INVALID, str(exc))
             return None
         ask(request, lambda d: d.open_session(request, description))

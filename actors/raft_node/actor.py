@@ -19,8 +19,9 @@ One loop round (rules):
      §10.2.1: acks are only counted after this round's fsync, in a later round); persist
      with ONE `storage.save` (one write, one fsync) — a Ready that only moves the commit
      index is not synced, its hard state rides on the next save; send the other messages
-     (votes, acks) only after that fsync, batched per peer; restore the store from an
-     installed snapshot; apply committed entries in order; complete futures; `advance`;
+     (votes, acks) only after that fsync, batched per peer in frames that fit
+     (`frames.split_messages`; the transport chunks a larger batch); restore the store from
+     an installed snapshot; apply committed entries in order; complete futures; `advance`;
   4. snapshot the store every `snapshot_interval` applied entries, then compact.
 
 Writes and leader changes (SwarmKit/etcd): a local write made while no leader is known is
@@ -47,6 +48,14 @@ import pykka
 
 from actors.log import get_logger
 from actors.raft_node.core import RaftCore, decode_conf_change
+from actors.raft_node.frames import (
+    Chunk,
+    ChunkAssembler,
+    ChunkRejected,
+    SnapshotPacer,
+    group_within,
+    split_messages,
+)
 from actors.raft_node.peers import (
     CurvePeers,
     Peer,
@@ -60,8 +69,9 @@ from actors.raft_node.ready import ProposalDropped as CoreProposalDropped
 from actors.raft_node.ready import Ready
 from actors.raft_node.types import ConfChange, ConfChangeType, EntryType, HardState, MessageType
 from actors.raft_node.wire import WireError, decode_batch, encode_batch
-from actors.store.errors import NotLeader, ProposalDropped
+from actors.store.errors import NotLeader, ProposalDropped, TooLarge
 from actors.supervisor import ChildContext, SupervisedActor
+from api.limits import MAX_ENTRY_BYTES, MAX_SNAPSHOT_BYTES, RAFT_BATCH_BYTES
 from transport.endpoint import Handler, Request, inline
 from transport.keys import KeyPair
 
@@ -82,6 +92,10 @@ _CONF = EntryType.CONF_CHANGE
 _PROPOSE, _RECV, _FORWARDED, _CALL, _STOP = range(5)
 
 _Groups = list[tuple[tuple[bytes, ...], Future[int]]]
+
+# the slowest transfer a snapshot is expected to make: its copy in flight is not sent again
+# before it could have arrived at this rate (frames.SnapshotPacer)
+SNAPSHOT_RATE = 8 << 20  # bytes per second
 
 
 class StateMachine(Protocol):
@@ -163,6 +177,7 @@ class RaftNode:
         resolve_peer: Callable[[int], Peer | None] | None = None,
         leader_wait: float | None = None,
         source: str | None = None,
+        max_entry_bytes: int = MAX_ENTRY_BYTES,
     ) -> None:
         ids = sorted(peers.keys() if isinstance(peers, Mapping) else peers)
         if voters is None and node_id not in ids:
@@ -191,6 +206,9 @@ class RaftNode:
         # how long a local write made while no leader is known waits for one
         self._leader_wait = 3 * self._election_seconds if leader_wait is None else leader_wait
         self._snapshot_interval = snapshot_interval
+        self._max_entry_bytes = max_entry_bytes
+        self._chunks = ChunkAssembler(MAX_SNAPSHOT_BYTES)
+        self._pacer = SnapshotPacer(SNAPSHOT_RATE)
         self._clock = clock
         self.log = get_logger("raft", node_id=str(node_id))
         self._core = RaftCore(
@@ -265,6 +283,7 @@ class RaftNode:
         changes before answering: the write may or may not have been applied)."""
         if not data:
             raise ValueError("empty data is reserved for Raft's no-op entries")
+        self._check_size((data,))
         future: Future[int] = Future()
         self._inbox.put((_PROPOSE, (data,), future))
         return future
@@ -273,9 +292,17 @@ class RaftNode:
         """Propose consecutive entries; the future gives the last one's index."""
         if not datas or not all(datas):
             raise ValueError("give at least one non-empty entry")
+        self._check_size(datas)
         future: Future[int] = Future()
         self._inbox.put((_PROPOSE, tuple(datas), future))
         return future
+
+    def _check_size(self, datas: Sequence[bytes]) -> None:
+        """Every way in to the log passes here: an entry over its budget could never be
+        sent to a follower (it must fit a frame), so it is refused, never proposed."""
+        for data in datas:
+            if len(data) > self._max_entry_bytes:
+                raise TooLarge("a Raft entry", len(data), self._max_entry_bytes, "one entry")
 
     def _propose_remote(self, datas: Sequence[bytes]) -> Future[int]:
         future: Future[int] = Future()
@@ -383,6 +410,7 @@ class RaftNode:
         on the inbox (or read a few ints), never block."""
         return {
             "raft.messages": inline(self._handle_messages),
+            "raft.chunk": inline(self._handle_chunk),
             "raft.propose": inline(self._handle_propose),
             "raft.status": inline(self._handle_status),
         }
@@ -396,11 +424,22 @@ class RaftNode:
         body = request.body
         self.receive(body["from"], body["seq"], body["batch"])
 
+    def _handle_chunk(self, request: Request) -> None:
+        """A piece of a batch too large for one frame: the loop puts it back together."""
+        b = request.body
+        chunk = Chunk(b["from"], b["stream"], b["total"], b["offset"], b["data"])
+        self._inbox.put((_RECV, chunk.src, b["seq"], chunk))
+
     def _handle_propose(self, request: Request) -> None:
         body = request.body
         datas = body["data"]
         if not datas or not all(datas):
             return request.reply({"index": 0, "error": "dropped", "message": "empty entry"})
+        try:
+            self._check_size(datas)
+        except TooLarge as exc:
+            reply = {"index": 0, "error": "too_large", "message": str(exc)[:300]}
+            return request.reply({**reply, "size": exc.size, "limit": exc.limit})
         future = self._propose_remote(datas) if body.get("forwarded") else self.propose_many(datas)
 
         def done(f: Future[int]) -> None:
@@ -493,6 +532,11 @@ class RaftNode:
             if len(frames) > 1:
                 frames.sort(key=lambda f: (f[1], f[2]))
             for _, src, seq, batch in frames:
+                if type(batch) is Chunk:
+                    self._last_heard[src] = now
+                    batch = self._assemble(batch)
+                    if batch is None:
+                        continue
                 try:
                     messages = decode_batch(batch)
                 except WireError as exc:
@@ -506,6 +550,21 @@ class RaftNode:
         if groups or remote:
             self._propose_groups(groups, remote)
         return stop
+
+    def _assemble(self, chunk: Chunk) -> bytes | None:
+        """Feed a chunk to the assembler (frames.py rules); the batch once complete."""
+        lead = self._core.leader_id
+        if chunk.offset == 0 and lead and chunk.src != lead:
+            self.log.warning("raft.chunk.ignored", src=chunk.src, leader_id=lead)
+            return None
+        try:
+            batch = self._chunks.add(chunk)
+        except ChunkRejected as exc:
+            self.log.warning("raft.chunk.rejected", src=chunk.src, error=str(exc))
+            return None
+        if batch is not None:
+            self.log.info("raft.batch.assembled", src=chunk.src, bytes=len(batch))
+        return batch
 
     def _propose_groups(
         self,
@@ -524,14 +583,8 @@ class RaftNode:
             if not groups:
                 return
             if lead and lead != self.id:
-                fwd = [d for g, _ in groups for d in g] if len(groups) > 1 else groups[0][0]
-                self._forward_seq += 1
-                token = self._forward_seq
-                self._forwarding[token] = (lead, groups)
-                reply = self._network.forward(lead, fwd)
-                reply.add_done_callback(
-                    lambda f: self._inbox.put((_FORWARDED, token, f)),
-                )
+                for part in _forward_parts(groups):
+                    self._forward(lead, part)
             else:  # no leader known (an election): hold them until one is
                 deadline = self._clock() + self._leader_wait
                 self._held.extend((deadline, g, f) for g, f in groups)
@@ -546,6 +599,14 @@ class RaftNode:
         for g, f in all_groups:
             index += len(g)
             add(index, term, f)
+
+    def _forward(self, lead: int, groups: _Groups) -> None:
+        fwd = [d for g, _ in groups for d in g] if len(groups) > 1 else groups[0][0]
+        self._forward_seq += 1
+        token = self._forward_seq
+        self._forwarding[token] = (lead, groups)
+        reply = self._network.forward(lead, fwd)
+        reply.add_done_callback(lambda f: self._inbox.put((_FORWARDED, token, f)))
 
     def _release_held(self) -> None:
         """Propose the held writes once a leader is known; fail the expired ones."""
@@ -642,11 +703,19 @@ class RaftNode:
         if not messages:
             return
         by_dst: dict[int, list[Any]] = {}
+        now = self._clock()
+        allow = self._pacer.allow
         for m in messages:
+            snap = m.snapshot
+            if snap is not None and not allow(
+                m.dst, m.term, snap.metadata.index, len(snap.data), now
+            ):
+                continue  # the same snapshot may still be on its way there
             by_dst.setdefault(m.dst, []).append(m)
         send = self._network.send
         for dst, msgs in by_dst.items():
-            send(dst, encode_batch(msgs))
+            for batch in split_messages(msgs, RAFT_BATCH_BYTES):
+                send(dst, encode_batch(batch))
 
     def _install_snapshot(self, rd: Ready) -> None:
         snap = rd.snapshot
@@ -707,6 +776,8 @@ class RaftNode:
             return
         if self._forwarding and lead != seen.leader_id:
             self._drop_forwards(lead, term)
+        if self._chunks.src not in (None, lead):
+            self._chunks.drop()  # a snapshot from a member that no longer leads
         if seen.is_leader and not is_leader:
             self._proposals.fail_all(
                 ProposalDropped(f"node {self.id} lost leadership in term {term}; outcome unknown")
@@ -739,6 +810,11 @@ class RaftNode:
             with contextlib.suppress(Exception):
                 self._storage.save(self._deferred_hs, [])
             self._deferred_hs = None
+
+
+def _forward_parts(groups: _Groups, budget: int = RAFT_BATCH_BYTES) -> list[_Groups]:
+    """Writes to forward, in requests that each fit a frame (a group is never split)."""
+    return group_within(groups, lambda g: sum(len(d) for d in g[0]), budget)
 
 
 class _Notifier:

@@ -211,6 +211,16 @@ def test_a_token_of_another_cluster_is_wrong_cluster(world: World) -> None:
     assert "different cluster" in error.message
 
 
+def test_a_hostname_over_the_kernels_limit_is_refused_at_join(world: World) -> None:
+    """Anyone holding a token reaches join: its hostname is bounded before it is stored."""
+    token = world.cluster().join_tokens.worker
+    error = refused(world, token, hostname="h" * (1 << 20))
+    assert error.code == "invalid_argument"
+    assert "description.hostname: hostname of 1 MiB, over the limit of 64 bytes" in error.message
+    assert refused(world, token, addr="a" * 5000).code == "invalid_argument"
+    assert world.store.view(lambda tx: len(nodes.list_all(tx))) == 1
+
+
 def test_rotation_refuses_the_old_token_and_spares_joined_nodes(world: World) -> None:
     old = world.cluster().join_tokens
     reply, keys = join(world, old.worker)
