@@ -59,6 +59,7 @@ CORES = [
             "actors/dispatcher/assignments.py",
             "actors/dispatcher/statuses.py",
             "actors/dispatcher/sessions.py",
+            "actors/dispatcher/callers.py",
             "actors/dispatcher/core.py",
             "actors/dispatcher/wire.py",
             "actors/worker/session.py",
