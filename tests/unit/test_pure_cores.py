@@ -127,6 +127,7 @@ CORES = [
                 "memory_storage.py",
                 "ready.py",
                 "types.py",
+                "senders.py",
             )
         ),
         frozenset({"zmq", "pykka", "threading", "socket", "time", "asyncio", "os", "select"}),
