@@ -181,6 +181,18 @@ class ClusterAdmission:
         """The indexed certificate of a key (live or not)."""
         return self._state.certs.lookup(key)
 
+    def certified_node(self, key: bytes | None) -> str | None:
+        """The node a request from ``key`` speaks for: the node id of the certificate the
+        CA issued for the key, or None (no certificate, revoked, node removed). Handlers
+        take identities from here, never from a body (DESIGN.md §7)."""
+        if key is None:
+            return None
+        state = self._state
+        info = state.certs.lookup(key)
+        if info is None or key in state.revoked_keys or info.node_id in state.removed_nodes:
+            return None
+        return info.node_id
+
     def role_of(self, node_id: str) -> NodeRole | None:
         return self._state.node_roles.get(node_id)
 

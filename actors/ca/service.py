@@ -57,6 +57,7 @@ from actors.log import get_logger
 from actors.node_roles import issued_role
 from actors.store import (
     AlreadyExists,
+    ConflictError,
     MemoryStore,
     NotLeader,
     ProposalError,
@@ -86,6 +87,7 @@ from api.validation import validate_node_description
 from transport.endpoint import Handler, Request
 
 __all__ = [
+    "NODE_WRITE_ATTEMPTS",
     "CAService",
     "ClusterSecurity",
     "JoinRefused",
@@ -94,6 +96,8 @@ __all__ = [
 ]
 
 _log = get_logger("ca")
+
+NODE_WRITE_ATTEMPTS: Final = 5
 
 ManagerList = Callable[[], Sequence[Mapping[str, str]]]
 
@@ -393,7 +397,7 @@ class CAService:
                 raise JoinRefused("unauthorized", f"node {info.node_id} is not in the cluster")
             tx.update(replace(node, certificate=issued.cert_pem))
 
-        self._store.update(write)
+        self._write_node(write)
         self._admission.add_issued(issued.info, role)
         _log.info("ca.node.renewed", node=info.node_id, role=role.value)
         return {
@@ -402,6 +406,17 @@ class CAService:
             "certificate": issued.cert_pem,
             "ca_cert": cluster.root_ca.ca_cert,
         }
+
+    def _write_node(self, write: Callable[[WriteTx], None]) -> None:
+        """A read-modify-write of a Node, which has other writers (its session's status,
+        the control API): a write that lost the race reads the node again and retries."""
+        for attempt in range(1, NODE_WRITE_ATTEMPTS + 1):
+            try:
+                self._store.update(write)
+                return
+            except ConflictError:
+                if attempt == NODE_WRITE_ATTEMPTS:
+                    raise JoinRefused("unavailable", "the node kept changing; retry") from None
 
     # --- control API helpers --------------------------------------------------------
 

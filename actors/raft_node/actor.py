@@ -12,9 +12,10 @@ futures.
 
 One loop round (rules):
   1. wait for the inbox or the next tick; drain the inbox in bulk;
-  2. step every inbound message (frames of one sender in `seq` order); propose every
-     queued write with ONE `propose_batch` (a follower forwards them in ONE request);
-     tick when due;
+  2. step every inbound message (frames of one sender in `seq` order; a frame whose sender
+     is not the member of the key it came with is dropped and counted, senders.py);
+     propose every queued write with ONE `propose_batch` (a follower forwards them in ONE
+     request); tick when due;
   3. for each Ready: on a leader, send its AppendEntries/heartbeats first (the thesis'
      §10.2.1: acks are only counted after this round's fsync, in a later round); persist
      with ONE `storage.save` (one write, one fsync) — a Ready that only moves the commit
@@ -67,13 +68,14 @@ from actors.raft_node.proposals import AppliedWaiters, Proposals, reject, resolv
 from actors.raft_node.ready import NotLeader as CoreNotLeader
 from actors.raft_node.ready import ProposalDropped as CoreProposalDropped
 from actors.raft_node.ready import Ready
+from actors.raft_node.senders import frame_refusal, member_key_refusal, stray_message
 from actors.raft_node.types import ConfChange, ConfChangeType, EntryType, HardState, MessageType
 from actors.raft_node.wire import WireError, decode_batch, encode_batch
 from actors.store.errors import NotLeader, ProposalDropped, TooLarge
 from actors.supervisor import ChildContext, SupervisedActor
 from api.limits import MAX_ENTRY_BYTES, MAX_SNAPSHOT_BYTES, RAFT_BATCH_BYTES
 from transport.endpoint import Handler, Request, inline
-from transport.keys import KeyPair
+from transport.keys import KeyPair, fingerprint
 
 __all__ = [
     "LeadershipChange",
@@ -199,6 +201,13 @@ class RaftNode:
                 source=source,
             )
         self._network = network
+        # the CURVE key a member's frames must come with (senders.py); networks that cannot
+        # say refuse every frame that comes with a key
+        self._member_key: Callable[[int], bytes | None] = getattr(
+            network, "server_key", lambda _id: None
+        )
+        self.refused_frames = 0  # frames dropped for their sender (senders.py)
+        self._refusal_logged = float("-inf")
         self._storage = storage
         self._store = store
         self._tick_interval = tick_interval
@@ -335,11 +344,15 @@ class RaftNode:
     def add_member(self, peer: Peer) -> Future[int]:
         """Leader: add ``peer`` as a learner, its address and key in the change's context
         (every member's peer table follows it when applied); the future gives the change's
-        index, 0 if ``peer`` is a member already (its address is refreshed)."""
+        index, 0 if ``peer`` is a member already (its address is refreshed; ValueError when
+        it comes with another key than the member's: senders.py)."""
 
         def add(core: RaftCore) -> int:
             conf = core.conf_state
             if peer.id in conf.voters or peer.id in conf.learners:
+                refusal = member_key_refusal(peer.id, self._member_key(peer.id), peer.server_key)
+                if refusal is not None:
+                    raise ValueError(refusal)
                 self._set_peer(peer)
                 return 0
             context = encode_peer_context(peer)
@@ -415,20 +428,22 @@ class RaftNode:
             "raft.status": inline(self._handle_status),
         }
 
-    def receive(self, src: int, seq: int, batch: bytes) -> None:
+    def receive(self, src: int, seq: int, batch: bytes, sender_key: bytes | None = None) -> None:
         """Hand in one frame of Raft messages (any thread; never blocks). The loop unpacks
-        it; a frame that does not unpack is dropped and logged there."""
-        self._inbox.put((_RECV, src, seq, batch))
+        it; a frame that does not unpack is dropped and logged there. ``sender_key``: the
+        CURVE key it came with, checked against member ``src``'s (senders.py); None only
+        for frames handed in by this process (in-process networks)."""
+        self._inbox.put((_RECV, src, seq, batch, sender_key))
 
     def _handle_messages(self, request: Request) -> None:
         body = request.body
-        self.receive(body["from"], body["seq"], body["batch"])
+        self.receive(body["from"], body["seq"], body["batch"], request.peer_key or b"")
 
     def _handle_chunk(self, request: Request) -> None:
         """A piece of a batch too large for one frame: the loop puts it back together."""
         b = request.body
         chunk = Chunk(b["from"], b["stream"], b["total"], b["offset"], b["data"])
-        self._inbox.put((_RECV, chunk.src, b["seq"], chunk))
+        self._inbox.put((_RECV, chunk.src, b["seq"], chunk, request.peer_key or b""))
 
     def _handle_propose(self, request: Request) -> None:
         body = request.body
@@ -531,7 +546,12 @@ class RaftNode:
             now = self._clock()
             if len(frames) > 1:
                 frames.sort(key=lambda f: (f[1], f[2]))
-            for _, src, seq, batch in frames:
+            for _, src, seq, batch, key in frames:
+                if key is not None:
+                    refusal = frame_refusal(src, self.id, key, self._sender_key(src))
+                    if refusal is not None:
+                        self._refuse_frame(src, key, refusal)
+                        continue
                 if type(batch) is Chunk:
                     self._last_heard[src] = now
                     batch = self._assemble(batch)
@@ -541,6 +561,10 @@ class RaftNode:
                     messages = decode_batch(batch)
                 except WireError as exc:
                     self.log.warning("raft.frame.rejected", src=src, error=str(exc))
+                    continue
+                stray = stray_message(src, messages)
+                if stray is not None:
+                    self._refuse_frame(src, key, stray)
                     continue
                 self._last_heard[src] = now
                 self._last_seq[src] = seq
@@ -565,6 +589,29 @@ class RaftNode:
         if batch is not None:
             self.log.info("raft.batch.assembled", src=chunk.src, bytes=len(batch))
         return batch
+
+    def _sender_key(self, src: int) -> bytes | None:
+        """Member ``src``'s key, looked up (and resolved: a store scan) only for a member of
+        the configuration or an id the peer table already holds, so forged ids cost
+        nothing."""
+        conf = self._core.conf_state
+        if src in conf.voters or src in conf.learners or src in self._peer_addrs:
+            return self._member_key(src)
+        return None
+
+    def _refuse_frame(self, src: int, key: bytes | None, reason: str) -> None:
+        """Drop a frame for its sender (senders.py): counted, logged at most once a second."""
+        self.refused_frames += 1
+        now = self._clock()
+        if now - self._refusal_logged >= 1.0:
+            self._refusal_logged = now
+            self.log.warning(
+                "raft.frame.refused",
+                src=src,
+                key_fingerprint=fingerprint(key) if key else None,
+                reason=reason,
+                refused=self.refused_frames,
+            )
 
     def _propose_groups(
         self,

@@ -168,6 +168,12 @@ class CurvePeers:
         self._peers[dst] = peer
         return peer
 
+    def server_key(self, raft_id: int) -> bytes | None:
+        """The CURVE key of member ``raft_id`` (resolved as for a send), which its frames
+        must come with (actors/raft_node/senders.py); None for an unknown id or this node."""
+        peer = self._peer(raft_id) if raft_id != self._id else None
+        return peer.server_key if peer is not None else None
+
     def set_peer(self, peer: Peer) -> None:
         """Add a member, or change its address or key (its sockets are reopened)."""
         if peer.id == self._id:

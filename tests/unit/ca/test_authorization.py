@@ -236,3 +236,17 @@ def test_replace_all_loads_nodes_roles_and_revocations(
     assert not fresh.admit("remote", gone_keys.public)
     assert fresh.is_removed(gone_id)
     assert len(fresh) == 2
+
+
+def test_certified_node_names_the_node_of_the_key(
+    policy: ClusterAdmission, ca: CertificateAuthority
+) -> None:
+    node_id, keys, _ = enrol(policy, ca, NodeRole.WORKER)
+    other_id, other, _ = enrol(policy, ca, NodeRole.MANAGER)
+    assert policy.certified_node(keys.public) == node_id
+    assert policy.certified_node(other.public) == other_id
+    assert policy.certified_node(generate_keypair().public) is None
+    assert policy.certified_node(None) is None
+    policy.remove_node(node_id)
+    assert policy.certified_node(keys.public) is None
+    assert policy.certified_node(other.public) == other_id
