@@ -64,6 +64,7 @@ __all__ = [
     "StateDirLock",
     "advertised_address",
     "endpoint_child",
+    "endpoint_tables",
     "node_children",
     "software_version",
 ]
@@ -221,6 +222,30 @@ def with_handlers(base: HandlerFactory, extra: HandlerFactory | None) -> Handler
     return lambda peers: {**base(peers), **extra(peers)}
 
 
+def endpoint_tables(
+    identity: NodeIdentity,
+    role: str,
+    assembly: Assembly | None = None,
+    control_handlers: HandlerFactory | None = None,
+) -> dict[str, HandlerFactory]:
+    """What each endpoint of the node serves, by endpoint name: a worker's ``control``; a
+    manager's ``remote`` (every handler authorized), ``control`` and ``hello``. Without an
+    ``assembly``: ``remote`` and ``control`` (``version``, and ``control_handlers``). The
+    role matrix (tests/security) reads the tables from here."""
+    handlers = version_handlers(identity, role)
+    if assembly is not None and not assembly.is_manager:
+        return {"control": with_handlers(handlers, worker_control_handlers)}
+    if control_handlers is None and assembly is not None:
+        control_handlers = assembly.control_handlers
+    remote_table = with_handlers(handlers, assembly.remote_handlers if assembly else None)
+    tables = {"remote": remote_table, "control": with_handlers(handlers, control_handlers)}
+    if assembly is not None:
+        guard = assembly.guard_remote
+        tables["remote"] = lambda peers: guard(remote_table(peers))
+        tables["hello"] = assembly.hello_handlers
+    return tables
+
+
 def node_children(
     config: NodeConfig,
     identity: NodeIdentity,
@@ -230,49 +255,32 @@ def node_children(
 ) -> list[ChildSpec]:
     """The node's children in start order (stopped in reverse). Without an ``assembly``
     only the two endpoints run (with ``version``, and ``control_handlers`` if given)."""
-    handlers = version_handlers(identity, config.role)
+    tables = endpoint_tables(identity, config.role, assembly, control_handlers)
+    control = endpoint_child(
+        "control", config.control_bind, tables["control"], stop_timeout=config.stop_timeout
+    )
     if assembly is not None and not assembly.is_manager:
-        control = endpoint_child(
-            "control",
-            config.control_bind,
-            with_handlers(handlers, worker_control_handlers),
-            stop_timeout=config.stop_timeout,
-        )
         return [
             control,
             assembly.worker_child(),
             assembly.agent_child(),
             assembly.renewer_child(),
         ]
-    remote_extra = assembly.remote_handlers if assembly is not None else None
-    control_extra = control_handlers
-    if control_extra is None and assembly is not None:
-        control_extra = assembly.control_handlers
-    remote_table = with_handlers(handlers, remote_extra)
-    if assembly is not None:
-        guard, unguarded = assembly.guard_remote, remote_table
-        remote_table = lambda peers: guard(unguarded(peers))  # noqa: E731
     remote = endpoint_child(
         "remote",
         config.remote_bind,
-        remote_table,
+        tables["remote"],
         keypair=identity.keypair,
         admission=admission,
         stop_timeout=config.stop_timeout,
         on_listening=assembly.remote_listening if assembly is not None else None,
-    )
-    control = endpoint_child(
-        "control",
-        config.control_bind,
-        with_handlers(handlers, control_extra),
-        stop_timeout=config.stop_timeout,
     )
     if assembly is None:
         return [remote, control]
     hello = endpoint_child(
         "hello",
         assembly.hello_bind(),
-        assembly.hello_handlers,
+        tables["hello"],
         keypair=hello_keypair(),
         admission=AdmitAll(),
         max_message_size=HELLO_MAX_MESSAGE_SIZE,  # anyone: ZeroMQ drops bigger frames

@@ -397,7 +397,7 @@ class Assembly:
     def remote_handlers(self, _peers: Directory) -> dict[str, Handler]:
         return {
             **self.raft_handlers(),
-            **dispatcher_handlers(self.dispatcher.find),
+            **dispatcher_handlers(self.dispatcher.find, self.admission.certified_node),
             **self.ca.handlers(),
             RAFT_JOIN: raft_join_handler(
                 self.raft,

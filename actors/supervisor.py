@@ -37,6 +37,7 @@ from typing import Any
 import pykka
 from pykka.messages import ProxyGetAttr
 
+from actors.backoff import Backoff
 from actors.log import get_logger
 from actors.supervised import (
     Cancel,
@@ -91,18 +92,6 @@ class ChildDied(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Backoff:
-    """Delay before restart ``attempt`` (1-based): ``initial * factor**(attempt-1)``, capped."""
-
-    initial: float = 0.1
-    maximum: float = 10.0
-    factor: float = 2.0
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.maximum, self.initial * self.factor ** max(0, attempt - 1)))
-
-
-@dataclass(frozen=True)
 class ChildSpec:
     """A child declaration. ``start`` builds and starts one instance (see ``start_actor``)."""
 
@@ -111,7 +100,7 @@ class ChildSpec:
     restart: Restart = Restart.PERMANENT
     max_restarts: int = 5
     window: float = 60.0
-    backoff: Backoff = Backoff()
+    backoff: Backoff = field(default_factory=Backoff)
     autostart: bool = True
     start_timeout: float = 10.0
     stop_timeout: float = 5.0

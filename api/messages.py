@@ -400,13 +400,30 @@ DISPATCHER_STATUS: Final = register(
 # the frames it has in that order). ``raft.propose`` hands entries to a node (a follower
 # forwards them to the leader, ``forwarded`` set); the reply's ``index`` is the last
 # entry's, sent once it is committed and applied on the answering node; ``error`` is
-# ``not_leader`` (with ``leader_id``, 0 when unknown) or ``dropped`` (outcome unknown).
+# ``not_leader`` (with ``leader_id``, 0 when unknown), ``too_large`` (with ``size`` and
+# ``limit``) or ``dropped`` (outcome unknown). A batch larger than a frame should carry (a
+# snapshot) travels as ``raft.chunk`` frames, numbered by ``seq`` like the others, that the
+# receiver puts back together (actors/raft_node/frames.py).
 
 RAFT_MESSAGES: Final = register(
     MessageType(
         "raft.messages",
         (Field("from", INT), Field("seq", INT), Field("batch", BYTES)),
         doc="One-way: a batch of Raft messages from member `from` (wire.py encoding).",
+    )
+)
+RAFT_CHUNK: Final = register(
+    MessageType(
+        "raft.chunk",
+        (
+            Field("from", INT),
+            Field("seq", INT),
+            Field("stream", INT),
+            Field("total", INT),
+            Field("offset", INT),
+            Field("data", BYTES),
+        ),
+        doc="One-way: bytes [offset, offset + len(data)) of a batch of `total` bytes.",
     )
 )
 RAFT_PROPOSE_REPLY: Final = register(

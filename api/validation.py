@@ -1,10 +1,12 @@
 """Validation of user-owned specs, before anything is written.
 
 Every check raises ``InvalidSpec`` with one line naming the field, e.g.
-``invalid spec: mode.replicated.replicas: must be >= 0, got -1``. Constraint
-expressions are parsed here too (``parse_constraint``), so the scheduler and the CLI
-share one grammar: ``KEY==VALUE`` or ``KEY!=VALUE`` over the keys in ``CONSTRAINT_KEYS``
-and the prefixes ``node.labels.`` and ``engine.labels.``.
+``invalid spec: mode.replicated.replicas: must be >= 0, got -1``. Sizes and counts follow
+`api.spec_limits` (Docker's limits where it has them); a whole spec, or the description a
+node reports at join and with each session, must encode within the spec budget of
+`api.limits`. Constraint expressions are parsed here too (``parse_constraint``), so the
+scheduler and the CLI share one grammar: ``KEY==VALUE`` or ``KEY!=VALUE`` over the keys
+in ``CONSTRAINT_KEYS`` and the prefixes ``node.labels.`` and ``engine.labels.``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +27,22 @@ from api.enums import (
     RestartCondition,
     SchedulingStrategy,
     UpdateOrder,
+)
+from api.limits import format_bytes
+from api.objects import NodeDescription
+from api.spec_limits import (
+    MAX_CONSTRAINTS,
+    MAX_ENV,
+    MAX_HOSTNAME_BYTES,
+    MAX_IMAGE_CHARS,
+    MAX_NAME_CHARS,
+    InvalidSpec,
+    check_count,
+    check_labels,
+    check_spec_budget,
+    check_string,
+    check_strings,
+    utf8_size,
 )
 from api.specs import (
     ClusterSpec,
@@ -51,6 +70,9 @@ __all__ = [
     "parse_constraint",
     "parse_placement_preference",
     "validate_cluster_spec",
+    "validate_hostname",
+    "validate_labels",
+    "validate_node_description",
     "validate_node_spec",
     "validate_service_spec",
     "validate_task_spec",
@@ -70,15 +92,6 @@ MIN_CERT_EXPIRY = 3600.0
 # SwarmKit's rule for service names: DNS-label-like, at most 63 characters.
 _NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$")
 _CONSTRAINT_RE = re.compile(r"^\s*([^=!\s]+)\s*(==|!=)\s*(.*?)\s*$")
-
-
-class InvalidSpec(ValueError):
-    """A spec the system refuses; ``field`` is the dotted path of the offending field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.reason = message
-        super().__init__(f"invalid spec: {field}: {message}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +174,22 @@ def _non_negative(value: float, field: str) -> None:
         raise InvalidSpec(field, f"must be >= 0, got {value}")
 
 
-def _labels(labels: Any, field: str) -> None:
-    for key, value in labels.items():
-        if not isinstance(key, str) or not key:
-            raise InvalidSpec(field, f"label keys must be non-empty strings, got {key!r}")
-        if not isinstance(value, str):
-            raise InvalidSpec(f"{field}.{key}", f"label values must be strings, got {value!r}")
+def validate_labels(labels: Mapping[str, str], field: str = "labels") -> None:
+    """Label count, key and value sizes (node labels given to ``swarm-node --label``, ...)."""
+    check_labels(labels, field)
+
+
+def validate_hostname(hostname: str, field: str = "hostname") -> None:
+    """At most ``MAX_HOSTNAME_BYTES`` bytes, no whitespace or control characters."""
+    size = utf8_size(hostname)
+    if size > MAX_HOSTNAME_BYTES:
+        raise InvalidSpec(
+            field,
+            f"hostname of {format_bytes(size)}, over the limit of {MAX_HOSTNAME_BYTES} bytes "
+            "(the kernel's HOST_NAME_MAX)",
+        )
+    if any(not ch.isprintable() or ch.isspace() for ch in hostname):
+        raise InvalidSpec(field, f"hostname {hostname!r} contains whitespace or control characters")
 
 
 # --- specs -----------------------------------------------------------------------------
@@ -175,13 +198,14 @@ def _labels(labels: Any, field: str) -> None:
 def validate_service_spec(spec: ServiceSpec) -> None:
     if not spec.name:
         raise InvalidSpec("name", "a service needs a name")
-    if len(spec.name) > 63 or not _NAME_RE.match(spec.name):
+    if len(spec.name) > MAX_NAME_CHARS or not _NAME_RE.match(spec.name):
+        shown = spec.name if len(spec.name) <= 2 * MAX_NAME_CHARS else spec.name[:64] + "..."
         raise InvalidSpec(
             "name",
-            f"{spec.name!r} is not a valid name (letters, digits, '-' and '_', "
-            "starting and ending with a letter or digit, at most 63 characters)",
+            f"{shown!r} is not a valid name (letters, digits, '-' and '_', "
+            f"starting and ending with a letter or digit, at most {MAX_NAME_CHARS} characters)",
         )
-    _labels(spec.labels, "labels")
+    check_labels(spec.labels, "labels")
     validate_task_spec(spec.task, "task")
     mode = spec.mode
     if isinstance(mode, ReplicatedService):
@@ -196,6 +220,7 @@ def validate_service_spec(spec: ServiceSpec) -> None:
     _update_config(spec.update_config, "update_config")
     _update_config(spec.rollback_config, "rollback_config")
     _endpoint(spec.endpoint, "endpoint")
+    check_spec_budget(spec, "spec", f"service {spec.name!r}")
 
 
 def validate_task_spec(task: TaskSpec, field: str = "task") -> None:
@@ -208,15 +233,24 @@ def validate_task_spec(task: TaskSpec, field: str = "task") -> None:
 def _container(c: ContainerSpec, field: str) -> None:
     if not c.image.strip():
         raise InvalidSpec(f"{field}.image", "an image is required")
+    check_string(c.image, f"{field}.image", MAX_IMAGE_CHARS)
     if any(ch.isspace() for ch in c.image):
         raise InvalidSpec(f"{field}.image", f"image reference {c.image!r} contains whitespace")
+    check_strings(c.env, f"{field}.env", MAX_ENV)
     for i, entry in enumerate(c.env):
         if not entry or entry.startswith("="):
-            raise InvalidSpec(f"{field}.env[{i}]", f"expected KEY=VALUE, got {entry!r}")
-    _labels(c.labels, f"{field}.labels")
+            raise InvalidSpec(f"{field}.env[{i}]", f"expected KEY=VALUE, got {entry[:64]!r}")
+    check_strings(c.command, f"{field}.command")
+    check_strings(c.args, f"{field}.args")
+    for name in ("user", "dir", "stop_signal"):
+        check_string(getattr(c, name), f"{field}.{name}")
+    if c.hostname:
+        validate_hostname(c.hostname, f"{field}.hostname")
+    check_labels(c.labels, f"{field}.labels")
     _non_negative(c.stop_grace_period, f"{field}.stop_grace_period")
     if c.healthcheck is not None:
         h = c.healthcheck
+        check_strings(h.test, f"{field}.healthcheck.test")
         for name in ("interval", "timeout", "start_period", "retries"):
             _non_negative(getattr(h, name), f"{field}.healthcheck.{name}")
 
@@ -243,6 +277,8 @@ def _restart_policy(p: RestartPolicy, field: str) -> None:
 
 
 def _placement(p: Placement, field: str) -> None:
+    check_count(p.constraints, f"{field}.constraints", MAX_CONSTRAINTS)
+    check_count(p.preferences, f"{field}.preferences", MAX_CONSTRAINTS)
     for i, expr in enumerate(p.constraints):
         parse_constraint(expr, f"{field}.constraints[{i}]")
     for i, pref in enumerate(p.preferences):
@@ -265,6 +301,7 @@ def _update_config(u: UpdateConfig, field: str) -> None:
 
 def _endpoint(e: EndpointSpec, field: str) -> None:
     seen: set[tuple[str, int]] = set()
+    check_count(e.ports, f"{field}.ports", MAX_CONSTRAINTS)
     for i, port in enumerate(e.ports):
         sub = f"{field}.ports[{i}]"
         _enum(port.protocol, PortProtocol, f"{sub}.protocol", "protocol")
@@ -286,15 +323,34 @@ def _endpoint(e: EndpointSpec, field: str) -> None:
 
 
 def validate_node_spec(spec: NodeSpec) -> None:
-    _labels(spec.labels, "labels")
+    check_string(spec.name, "name", MAX_HOSTNAME_BYTES)
+    check_labels(spec.labels, "labels")
     _enum(spec.desired_role, NodeRole, "desired_role", "role")
     _enum(spec.availability, NodeAvailability, "availability", "availability")
+
+
+def validate_node_description(description: NodeDescription, field: str = "description") -> None:
+    """What a node reports about itself (at join and with each session), before it is
+    stored: its hostname, platform, engine version and engine labels."""
+    validate_hostname(description.hostname, f"{field}.hostname")
+    check_string(description.platform.os, f"{field}.platform.os", MAX_HOSTNAME_BYTES)
+    check_string(
+        description.platform.architecture, f"{field}.platform.architecture", MAX_HOSTNAME_BYTES
+    )
+    check_string(
+        description.engine.engine_version, f"{field}.engine.engine_version", MAX_HOSTNAME_BYTES
+    )
+    check_labels(description.engine.labels, f"{field}.engine.labels")
+    for name in ("nano_cpus", "memory_bytes"):
+        _non_negative(getattr(description.resources, name), f"{field}.resources.{name}")
+    check_spec_budget(description, field, f"the description of host {description.hostname!r}")
 
 
 def validate_cluster_spec(spec: ClusterSpec) -> None:
     if not spec.name:
         raise InvalidSpec("name", "a cluster needs a name")
-    _labels(spec.labels, "labels")
+    check_string(spec.name, "name", MAX_NAME_CHARS)
+    check_labels(spec.labels, "labels")
     _non_negative(
         spec.orchestration.task_history_retention_limit,
         "orchestration.task_history_retention_limit",

@@ -58,6 +58,7 @@ from actors.worker.executors.process_sandbox import (
     ProcessSandboxError,
     prepare_sandbox,
 )
+from api.validation import validate_hostname, validate_labels
 from cli.defaults import DEFAULT_LISTEN_REMOTE_API, DEFAULT_STATE_DIR, SOCKET_NAME
 from cli.errors import OneLineParser
 from transport.source import source_host
@@ -189,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         labels = parse_labels(args.label)
+        validate_labels(labels, "--label")
+        validate_hostname(args.hostname or socket.gethostname(), "--hostname")
         advertise = advertised_address(args.listen_remote_api, args.advertise_addr or "")
         # refused before anything is written; checked again once the executor is known
         choose_process_user(

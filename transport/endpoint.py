@@ -13,7 +13,9 @@ A frame thus reaches an ordinary handler after one thread hop, and an *inline* h
 after none. Inline handlers (`inline`) are for one-way, non-blocking work that only hands
 the request on, such as putting it on another loop's queue (Raft's inbound messages): they
 run on the I/O thread, so one that blocks stalls the socket. Everything else goes to the
-pool, where a handler that blocks holds one pool thread, never the socket.
+pool, where a handler that blocks holds one pool thread, never the socket. A *checked*
+handler (`checked`) has a cheap check (authorization) run on the I/O thread first, so a
+request it refuses is answered there and never queued.
 
 Decoding on the I/O thread is bounded by who sent the frame (`transport.trust`): a key the
 admission policy calls a member gets member limits, any other key (the join port, a key
@@ -64,7 +66,16 @@ from transport.outbox import Outbox, outbox_address
 from transport.router_loop import Inbound, RouterLoop
 from transport.trust import FrameTrust, RefusalTally, Trust
 
-__all__ = ["Endpoint", "EndpointActor", "Handler", "InlineHandler", "Request", "inline"]
+__all__ = [
+    "CheckedHandler",
+    "Endpoint",
+    "EndpointActor",
+    "Handler",
+    "InlineHandler",
+    "Request",
+    "checked",
+    "inline",
+]
 
 _log = structlog.get_logger(subsystem="transport")
 _EVENTS: Final = {
@@ -168,6 +179,31 @@ def inline(fn: Handler) -> InlineHandler:
     never block: typically one-way messages handed to another loop's queue. Replies and
     errors work as for any handler; a handler that takes long stalls the socket."""
     return fn if isinstance(fn, InlineHandler) else InlineHandler(fn)
+
+
+class CheckedHandler:
+    """A handler behind a check that runs on the I/O thread first (see `checked`)."""
+
+    __slots__ = ("check", "handler")
+
+    def __init__(self, check: Callable[[Request], bool], handler: Handler) -> None:
+        self.check = check
+        self.handler = handler
+
+    def __call__(self, request: Request) -> Mapping[str, Any] | None:
+        return self.handler(request) if self.check(request) else None
+
+    def __repr__(self) -> str:
+        return f"checked({self.check!r}, {self.handler!r})"
+
+
+def checked(check: Callable[[Request], bool], handler: Handler) -> CheckedHandler:
+    """``handler`` (inline or not) behind ``check``, which the endpoint runs on the I/O
+    thread before the request is queued: it must be as cheap as reading a snapshot, and
+    when it returns False it has answered the request itself. A refused request thus never
+    takes a place in the handler queue: a flood of requests a peer may not send cannot
+    crowd out the ones it may (nor its own, with ``busy``)."""
+    return CheckedHandler(check, handler)
 
 
 class EndpointActor(pykka.ThreadingActor):
@@ -327,6 +363,10 @@ class EndpointActor(pykka.ThreadingActor):
             request = Request(
                 envelope, peer_key, identity, outbox, endpoint=name, max_size=max_size
             )
+            if type(handler) is CheckedHandler:
+                if not handler.check(request):
+                    continue
+                handler = handler.handler
             if type(handler) is InlineHandler:
                 run_handler(handler.fn, request)
             elif not pool.submit(handler, request, stranger=trust is Trust.STRANGER):

@@ -38,6 +38,7 @@ print before exiting non-zero.
 from __future__ import annotations
 
 import hashlib
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from typing import Any, Final
 import zmq
 from zmq.utils import z85
 
+from actors.backoff import Backoff
 from actors.ca.certs import (
     CertificateError,
     NodeCertInfo,
@@ -60,7 +62,6 @@ from actors.ca.root import CAError, CertificateAuthority, load_root_ca
 from actors.ca.tokens import JoinToken, JoinTokenError, WrongClusterToken, check_token_ca
 from actors.ca.tokens import parse_join_token as _parse_token
 from actors.log import get_logger
-from actors.supervisor import Backoff
 from api.enums import NodeRole
 from api.errors import ClientClosed, ErrorCode, RemoteError, RequestTimeout
 from transport.auth import AdmitAll
@@ -85,7 +86,8 @@ HELLO_PORT_OFFSET: Final = 1
 # 64 KiB)
 HELLO_MAX_MESSAGE_SIZE: Final = 4 * 1024
 _BUSY_RETRIES: Final = 6
-_BUSY_BACKOFF: Final = Backoff(initial=0.2, maximum=2.0)
+_BUSY_BACKOFF: Final = Backoff(initial=0.2, maximum=2.0, jitter=0.5)
+_JITTER = random.Random()  # joiners turned away together do not come back together
 _HELLO_LABEL: Final = b"swarmnode join-hello v1\x00"
 
 _log = get_logger("ca")
@@ -153,7 +155,7 @@ def _ask(client: Client, message_type: str, body: Mapping[str, Any] | None, what
             # a manager busy with other strangers never ran the request: ask again
             attempt += 1
             if exc.code == ErrorCode.BUSY and attempt <= _BUSY_RETRIES:
-                time.sleep(_BUSY_BACKOFF.delay(attempt))
+                time.sleep(_BUSY_BACKOFF.delay(attempt, _JITTER))
                 continue
             raise JoinError(exc.code, f"the manager refused: {exc.message}") from None
         except (RequestTimeout, ClientClosed):

@@ -57,6 +57,7 @@ from actors.log import get_logger
 from actors.node_roles import issued_role
 from actors.store import (
     AlreadyExists,
+    ConflictError,
     MemoryStore,
     NotLeader,
     ProposalError,
@@ -80,10 +81,13 @@ from api.objects import (
     RevokedCertificate,
     RootCA,
 )
+from api.spec_limits import InvalidSpec, check_string
 from api.specs import NodeSpec
+from api.validation import validate_node_description
 from transport.endpoint import Handler, Request
 
 __all__ = [
+    "NODE_WRITE_ATTEMPTS",
     "CAService",
     "ClusterSecurity",
     "JoinRefused",
@@ -92,6 +96,8 @@ __all__ = [
 ]
 
 _log = get_logger("ca")
+
+NODE_WRITE_ATTEMPTS: Final = 5
 
 ManagerList = Callable[[], Sequence[Mapping[str, str]]]
 
@@ -318,6 +324,13 @@ class CAService:
             raise JoinRefused("invalid_token", str(exc)) from None
         if peer_key is not None and self._admission.is_revoked(peer_key):
             raise JoinRefused("unauthorized", "this CURVE key belongs to a removed node")
+        description = NodeDescription(hostname=str(body["hostname"]))
+        addr = str(body.get("addr") or "")
+        try:
+            validate_node_description(description)
+            check_string(addr, "addr")
+        except InvalidSpec as exc:
+            raise JoinRefused("invalid_argument", str(exc)) from None
         node_id = self._choose_id(str(body.get("node_id") or ""))
         issued = self._issue(cluster, body["csr"], node_id, role, peer_key)
         holder = self._admission.lookup(issued.info.curve_public_key)
@@ -328,8 +341,8 @@ class CAService:
         node = Node(
             id=node_id,
             spec=NodeSpec(desired_role=role),
-            description=NodeDescription(hostname=str(body["hostname"])),
-            status=NodeStatus(addr=str(body.get("addr") or "")),
+            description=description,
+            status=NodeStatus(addr=addr),
             role=role,
             certificate=issued.cert_pem,
         )
@@ -384,7 +397,7 @@ class CAService:
                 raise JoinRefused("unauthorized", f"node {info.node_id} is not in the cluster")
             tx.update(replace(node, certificate=issued.cert_pem))
 
-        self._store.update(write)
+        self._write_node(write)
         self._admission.add_issued(issued.info, role)
         _log.info("ca.node.renewed", node=info.node_id, role=role.value)
         return {
@@ -393,6 +406,17 @@ class CAService:
             "certificate": issued.cert_pem,
             "ca_cert": cluster.root_ca.ca_cert,
         }
+
+    def _write_node(self, write: Callable[[WriteTx], None]) -> None:
+        """A read-modify-write of a Node, which has other writers (its session's status,
+        the control API): a write that lost the race reads the node again and retries."""
+        for attempt in range(1, NODE_WRITE_ATTEMPTS + 1):
+            try:
+                self._store.update(write)
+                return
+            except ConflictError:
+                if attempt == NODE_WRITE_ATTEMPTS:
+                    raise JoinRefused("unavailable", "the node kept changing; retry") from None
 
     # --- control API helpers --------------------------------------------------------
 

@@ -22,6 +22,7 @@ from actors.store.errors import (
     ProposalDropped,
     ProposalTimeout,
     StoreError,
+    TooLarge,
 )
 from api.codec_objects import ObjectDecodeError
 from api.validation import InvalidSpec
@@ -41,6 +42,7 @@ class ControlCode:
     NOT_LEADER: Final = "not_leader"
     UNAVAILABLE: Final = "unavailable"
     TIMEOUT: Final = "timeout"
+    TOO_LARGE: Final = "too_large"  # over a byte budget of api.limits
     STORE: Final = "store_error"
 
 
@@ -77,6 +79,8 @@ def error_of(exc: BaseException) -> ControlError | None:
         return ControlError(ControlCode.UNAVAILABLE, str(exc))
     if isinstance(exc, ProposalTimeout):
         return ControlError(ControlCode.TIMEOUT, str(exc))
+    if isinstance(exc, TooLarge):
+        return ControlError(ControlCode.TOO_LARGE, str(exc))
     if isinstance(exc, StoreError):
         return ControlError(ControlCode.STORE, str(exc))
     return None

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Final
 import pykka
 
 from actors.dispatcher.assignments import AssignmentSet, Delta
+from actors.dispatcher.callers import UNAUTHORIZED, check_session_node
 from actors.dispatcher.core import DispatcherCore, StatusResult, TaskChange
 from actors.dispatcher.heartbeats import HeartbeatConfig
 from actors.dispatcher.sessions import Session, SessionError
@@ -121,12 +122,22 @@ class Dispatcher(SupervisedActor):
 
     # --- requests (called through the actor's proxy by handlers.py) --------------------
 
-    def open_session(self, request: Request, description: NodeDescription) -> None:
-        node_id = str(request.body["node_id"])
-        addr = str(request.body.get("addr", ""))
-        version, assigned = self._store.view(
-            lambda tx: (tx.version, task_queries.by_node(tx, node_id))
+    def open_session(
+        self, request: Request, node_id: str, description: NodeDescription, addr: str
+    ) -> None:
+        """Open a session for ``node_id`` (the caller's certificate's node, handlers.py);
+        SessionError ``unauthorized`` when the store holds no such node."""
+        node, version, assigned = self._store.view(
+            lambda tx: (
+                node_queries.get(tx, node_id),
+                tx.version,
+                task_queries.by_node(tx, node_id),
+            )
         )
+        refusal = check_session_node(node_id, node)
+        if refusal is not None:
+            _log.warning("dispatcher.session.refused", peer_node=node_id, reason=refusal)
+            raise SessionError(UNAUTHORIZED, refusal)
         session = self._core.open_session(
             self._clock(), node_id, request.peer_key, description, addr, version, assigned
         )

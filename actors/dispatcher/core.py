@@ -59,8 +59,8 @@ class EventLog(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class NodeWrite:
-    """Set a node's status (and, at session start, its description and address); create
-    the node when it is not in the store yet."""
+    """Set a node's status (and, at session start, its description and address); a node
+    the store no longer holds is left alone (never created: callers.py)."""
 
     node_id: str
     state: NodeState

@@ -6,6 +6,12 @@ and answer ``unavailable`` when none runs here (this manager is not the leader).
 decode object bodies on the endpoint's handler threads and ask the dispatcher actor, with
 a timeout, to do the rest; the session handler returns at once (the actor streams the
 session's frames itself, from then on).
+
+Every call acts for the node of the caller's certificate (``certified_node``: CURVE key ->
+node id, from the CA's admission index), never for the node its body names: a body that
+names another node is refused ``unauthorized`` and logged as
+``dispatcher.call.unauthorized`` (callers.py). A handler added for a later stream must go
+through ``speaker`` the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any, Final
 import pykka
 
 from actors.dispatcher.actor import Dispatcher
+from actors.dispatcher.callers import UNAUTHORIZED, check_caller
 from actors.dispatcher.sessions import SessionError
 from actors.dispatcher.wire import (
     SESSION,
@@ -24,20 +31,48 @@ from actors.dispatcher.wire import (
     parse_session_request,
     parse_status_updates,
 )
+from actors.log import get_logger
 from api.codec_objects import ObjectDecodeError
 from api.errors import ErrorCode
+from api.validation import InvalidSpec, validate_node_description
 from transport.endpoint import Handler, Request
+from transport.keys import fingerprint
 
-__all__ = ["UNAVAILABLE", "dispatcher_handlers"]
+__all__ = ["UNAVAILABLE", "CertifiedNode", "dispatcher_handlers"]
 
 UNAVAILABLE: Final = "unavailable"
 
+_log = get_logger("dispatcher")
+
 FindDispatcher = Callable[[], "pykka.ActorRef[Dispatcher] | None"]
+# the node id the CA issued the certificate of a CURVE key to (None: no certificate)
+CertifiedNode = Callable[[bytes | None], str | None]
 
 
-def dispatcher_handlers(find: FindDispatcher, *, timeout: float = 5.0) -> dict[str, Handler]:
+def dispatcher_handlers(
+    find: FindDispatcher, certified_node: CertifiedNode, *, timeout: float = 5.0
+) -> dict[str, Handler]:
     """``{"dispatcher.session": ..., "dispatcher.heartbeat": ..., "dispatcher.status": ...}``
     for the remote endpoint's table. ``find`` returns the running dispatcher or None."""
+
+    def speaker(request: Request) -> str | None:
+        """The node the call speaks for, or None (refused and answered)."""
+        named = str(request.body["node_id"])
+        certified = certified_node(request.peer_key)
+        refusal = check_caller(named, certified)
+        if refusal is None:
+            return certified
+        key = request.peer_key
+        _log.warning(
+            "dispatcher.call.unauthorized",
+            type=request.type,
+            key_fingerprint=fingerprint(key) if key is not None else None,
+            named_node=named[:64],
+            certified_node=certified,
+            reason=refusal,
+        )
+        request.error(UNAUTHORIZED, refusal)
+        return None
 
     def proxy(request: Request) -> Any | None:
         ref = find()
@@ -59,33 +94,38 @@ def dispatcher_handlers(find: FindDispatcher, *, timeout: float = 5.0) -> dict[s
         return False, None
 
     def session(request: Request) -> Mapping[str, Any] | None:
+        node_id = speaker(request)
+        if node_id is None:
+            return None
         try:
-            _node_id, description, _addr = parse_session_request(request.body)
-        except ObjectDecodeError as exc:
+            _named, description, addr = parse_session_request(request.body)
+            validate_node_description(description)
+        except (ObjectDecodeError, InvalidSpec) as exc:
             request.error(ErrorCode.INVALID, str(exc))
             return None
-        ask(request, lambda d: d.open_session(request, description))
+        ask(request, lambda d: d.open_session(request, node_id, description, addr))
         return None
 
     def heartbeat(request: Request) -> Mapping[str, Any] | None:
-        body = request.body
-        ok, answer = ask(
-            request,
-            lambda d: d.heartbeat(str(body["node_id"]), str(body["session_id"]), request.peer_key),
-        )
+        node_id = speaker(request)
+        if node_id is None:
+            return None
+        session_id = str(request.body["session_id"])
+        ok, answer = ask(request, lambda d: d.heartbeat(node_id, session_id, request.peer_key))
         if not ok:
             return None
         period, frames, role = answer
         return {"period": period, "frames": frames, "role": role}
 
     def status(request: Request) -> Mapping[str, Any] | None:
+        node_id = speaker(request)
+        if node_id is None:
+            return None
         body = request.body
         updates, undecodable = parse_status_updates(body["updates"])
         ok, result = ask(
             request,
-            lambda d: d.report_status(
-                str(body["node_id"]), str(body["session_id"]), request.peer_key, updates
-            ),
+            lambda d: d.report_status(node_id, str(body["session_id"]), request.peer_key, updates),
         )
         if not ok:
             return None

@@ -3,9 +3,10 @@
 Rules:
 - A node has at most one session. Opening a new one (a reconnect, possibly through a new
   connection) replaces the old one, which is closed.
-- Heartbeats and status reports name the node and the session; they are refused when the
-  session is unknown (expired, replaced, or opened on another dispatcher: the worker must
-  open a new session) or when they come with another key than the one that opened it.
+- Heartbeats and status reports are for the caller's node (its certificate's, callers.py)
+  and name the session; they are refused when the session is unknown (expired, replaced,
+  or opened on another dispatcher: the worker must open a new session) or when they come
+  with another key than the one that opened it.
 """
 
 from __future__ import annotations

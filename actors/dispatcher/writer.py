@@ -1,5 +1,6 @@
 """The dispatcher's one place of writing: node statuses and task statuses, one store batch
-per flush, on its own actor so a slow commit never holds up heartbeats."""
+per flush, on its own actor so a slow commit never holds up heartbeats. It only updates
+Nodes that exist: a Node is created by the CA's join, never by the dispatcher."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from actors.dispatcher.core import NodeWrite
 from actors.dispatcher.statuses import Decision, PendingStatus, judge_status
 from actors.log import get_logger
 from actors.store import Batch, ConflictError, MemoryStore, StoreError, WriteTx, nodes, tasks
-from api.objects import Node, NodeStatus
+from api.objects import NodeStatus
 
 __all__ = ["StoreWriter", "Writes"]
 
@@ -31,15 +32,7 @@ class Writes:
 def _write_node(tx: WriteTx, w: NodeWrite) -> None:
     node = nodes.get(tx, w.node_id)
     if node is None:
-        if w.description is None:
-            return  # a DOWN or UNKNOWN mark for a node deleted meanwhile
-        tx.create(
-            Node(
-                w.node_id,
-                description=w.description,
-                status=NodeStatus(w.state, w.message, w.addr or ""),
-            )
-        )
+        # deleted meanwhile (node rm): never recreated here, Nodes come from the CA's join
         return
     addr = w.addr if w.addr is not None else node.status.addr
     description = w.description if w.description is not None else node.description

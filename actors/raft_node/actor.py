@@ -12,15 +12,17 @@ futures.
 
 One loop round (rules):
   1. wait for the inbox or the next tick; drain the inbox in bulk;
-  2. step every inbound message (frames of one sender in `seq` order); propose every
-     queued write with ONE `propose_batch` (a follower forwards them in ONE request);
-     tick when due;
+  2. step every inbound message (frames of one sender in `seq` order; a frame whose sender
+     is not the member of the key it came with is dropped and counted, senders.py);
+     propose every queued write with ONE `propose_batch` (a follower forwards them in ONE
+     request); tick when due;
   3. for each Ready: on a leader, send its AppendEntries/heartbeats first (the thesis'
      §10.2.1: acks are only counted after this round's fsync, in a later round); persist
      with ONE `storage.save` (one write, one fsync) — a Ready that only moves the commit
      index is not synced, its hard state rides on the next save; send the other messages
-     (votes, acks) only after that fsync, batched per peer; restore the store from an
-     installed snapshot; apply committed entries in order; complete futures; `advance`;
+     (votes, acks) only after that fsync, batched per peer in frames that fit
+     (`frames.split_messages`; the transport chunks a larger batch); restore the store from
+     an installed snapshot; apply committed entries in order; complete futures; `advance`;
   4. snapshot the store every `snapshot_interval` applied entries, then compact.
 
 Writes and leader changes (SwarmKit/etcd): a local write made while no leader is known is
@@ -47,6 +49,14 @@ import pykka
 
 from actors.log import get_logger
 from actors.raft_node.core import RaftCore, decode_conf_change
+from actors.raft_node.frames import (
+    Chunk,
+    ChunkAssembler,
+    ChunkRejected,
+    SnapshotPacer,
+    group_within,
+    split_messages,
+)
 from actors.raft_node.peers import (
     CurvePeers,
     Peer,
@@ -58,13 +68,15 @@ from actors.raft_node.proposals import AppliedWaiters, Proposals, reject, resolv
 from actors.raft_node.ready import NotLeader as CoreNotLeader
 from actors.raft_node.ready import ProposalDropped as CoreProposalDropped
 from actors.raft_node.ready import Ready
+from actors.raft_node.senders import frame_refusal, member_key_refusal, stray_message
 from actors.raft_node.types import ConfChange, ConfChangeType, EntryType, HardState, MessageType
 from actors.raft_node.wire import WireError, decode_batch, encode_batch
-from actors.store.errors import NotLeader, ProposalDropped
+from actors.store.errors import NotLeader, ProposalDropped, TooLarge
 from actors.supervisor import ChildContext, SupervisedActor
 from api.errors import ErrorCode
+from api.limits import MAX_ENTRY_BYTES, MAX_SNAPSHOT_BYTES, RAFT_BATCH_BYTES
 from transport.endpoint import Handler, Request, inline
-from transport.keys import KeyPair
+from transport.keys import KeyPair, fingerprint
 from transport.trust import RefusalTally
 
 __all__ = [
@@ -88,6 +100,10 @@ _PROPOSE, _RECV, _FORWARDED, _CALL, _STOP = range(5)
 MAX_INBOX: Final = 4096
 
 _Groups = list[tuple[tuple[bytes, ...], Future[int]]]
+
+# the slowest transfer a snapshot is expected to make: its copy in flight is not sent again
+# before it could have arrived at this rate (frames.SnapshotPacer)
+SNAPSHOT_RATE = 8 << 20  # bytes per second
 
 
 class StateMachine(Protocol):
@@ -169,6 +185,7 @@ class RaftNode:
         resolve_peer: Callable[[int], Peer | None] | None = None,
         leader_wait: float | None = None,
         source: str | None = None,
+        max_entry_bytes: int = MAX_ENTRY_BYTES,
     ) -> None:
         ids = sorted(peers.keys() if isinstance(peers, Mapping) else peers)
         if voters is None and node_id not in ids:
@@ -190,6 +207,13 @@ class RaftNode:
                 source=source,
             )
         self._network = network
+        # the CURVE key a member's frames must come with (senders.py); networks that cannot
+        # say refuse every frame that comes with a key
+        self._member_key: Callable[[int], bytes | None] = getattr(
+            network, "server_key", lambda _id: None
+        )
+        self.refused_frames = 0  # frames dropped for their sender (senders.py)
+        self._refusal_logged = float("-inf")
         self._storage = storage
         self._store = store
         self._tick_interval = tick_interval
@@ -197,6 +221,9 @@ class RaftNode:
         # how long a local write made while no leader is known waits for one
         self._leader_wait = 3 * self._election_seconds if leader_wait is None else leader_wait
         self._snapshot_interval = snapshot_interval
+        self._max_entry_bytes = max_entry_bytes
+        self._chunks = ChunkAssembler(MAX_SNAPSHOT_BYTES)
+        self._pacer = SnapshotPacer(SNAPSHOT_RATE)
         self._clock = clock
         self.log = get_logger("raft", node_id=str(node_id))
         self._core = RaftCore(
@@ -209,7 +236,7 @@ class RaftNode:
             logger=self.log,
         )
         self._inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
-        self._refused = RefusalTally()  # peers' frames refused for a full inbox
+        self._inbox_refusals = RefusalTally()  # peers' frames refused for a full inbox
         self._proposals = Proposals()
         self._waiters = AppliedWaiters()
         # forwards awaiting the leader's answer: token -> (leader, groups)
@@ -272,6 +299,7 @@ class RaftNode:
         changes before answering: the write may or may not have been applied)."""
         if not data:
             raise ValueError("empty data is reserved for Raft's no-op entries")
+        self._check_size((data,))
         future: Future[int] = Future()
         self._inbox.put((_PROPOSE, (data,), future))
         return future
@@ -280,9 +308,17 @@ class RaftNode:
         """Propose consecutive entries; the future gives the last one's index."""
         if not datas or not all(datas):
             raise ValueError("give at least one non-empty entry")
+        self._check_size(datas)
         future: Future[int] = Future()
         self._inbox.put((_PROPOSE, tuple(datas), future))
         return future
+
+    def _check_size(self, datas: Sequence[bytes]) -> None:
+        """Every way in to the log passes here: an entry over its budget could never be
+        sent to a follower (it must fit a frame), so it is refused, never proposed."""
+        for data in datas:
+            if len(data) > self._max_entry_bytes:
+                raise TooLarge("a Raft entry", len(data), self._max_entry_bytes, "one entry")
 
     def _propose_remote(self, datas: Sequence[bytes]) -> Future[int]:
         future: Future[int] = Future()
@@ -315,11 +351,15 @@ class RaftNode:
     def add_member(self, peer: Peer) -> Future[int]:
         """Leader: add ``peer`` as a learner, its address and key in the change's context
         (every member's peer table follows it when applied); the future gives the change's
-        index, 0 if ``peer`` is a member already (its address is refreshed)."""
+        index, 0 if ``peer`` is a member already (its address is refreshed; ValueError when
+        it comes with another key than the member's: senders.py)."""
 
         def add(core: RaftCore) -> int:
             conf = core.conf_state
             if peer.id in conf.voters or peer.id in conf.learners:
+                refusal = member_key_refusal(peer.id, self._member_key(peer.id), peer.server_key)
+                if refusal is not None:
+                    raise ValueError(refusal)
                 self._set_peer(peer)
                 return 0
             context = encode_peer_context(peer)
@@ -390,21 +430,24 @@ class RaftNode:
         on the inbox (or read a few ints), never block."""
         return {
             "raft.messages": inline(self._handle_messages),
+            "raft.chunk": inline(self._handle_chunk),
             "raft.propose": inline(self._handle_propose),
             "raft.status": inline(self._handle_status),
         }
 
-    def receive(self, src: int, seq: int, batch: bytes) -> None:
+    def receive(self, src: int, seq: int, batch: bytes, sender_key: bytes | None = None) -> None:
         """Hand in one frame of Raft messages (any thread; never blocks). The loop unpacks
-        it; a frame that does not unpack is dropped and logged there."""
-        self._inbox.put((_RECV, src, seq, batch))
+        it; a frame that does not unpack is dropped and logged there. ``sender_key``: the
+        CURVE key it came with, checked against member ``src``'s (senders.py); None only
+        for frames handed in by this process (in-process networks)."""
+        self._inbox.put((_RECV, src, seq, batch, sender_key))
 
     def _inbox_full(self, request: Request) -> bool:
         """True (and the request refused, counted, logged at most once a second) when the
         inbox holds `MAX_INBOX` items."""
         if self._inbox.qsize() < MAX_INBOX:
             return False
-        count = self._refused.refuse(request.type, self._clock())
+        count = self._inbox_refusals.refuse(request.type, self._clock())
         if count is not None:
             self.log.warning("raft.inbox.full", type=request.type, refused=count)
         request.error(ErrorCode.BUSY, "raft inbox full")
@@ -414,7 +457,15 @@ class RaftNode:
         if self._inbox_full(request):
             return
         body = request.body
-        self.receive(body["from"], body["seq"], body["batch"])
+        self.receive(body["from"], body["seq"], body["batch"], request.peer_key or b"")
+
+    def _handle_chunk(self, request: Request) -> None:
+        """A piece of a batch too large for one frame: the loop puts it back together."""
+        if self._inbox_full(request):
+            return
+        b = request.body
+        chunk = Chunk(b["from"], b["stream"], b["total"], b["offset"], b["data"])
+        self._inbox.put((_RECV, chunk.src, b["seq"], chunk, request.peer_key or b""))
 
     def _handle_propose(self, request: Request) -> None:
         if self._inbox_full(request):
@@ -423,6 +474,11 @@ class RaftNode:
         datas = body["data"]
         if not datas or not all(datas):
             return request.reply({"index": 0, "error": "dropped", "message": "empty entry"})
+        try:
+            self._check_size(datas)
+        except TooLarge as exc:
+            reply = {"index": 0, "error": "too_large", "message": str(exc)[:300]}
+            return request.reply({**reply, "size": exc.size, "limit": exc.limit})
         future = self._propose_remote(datas) if body.get("forwarded") else self.propose_many(datas)
 
         def done(f: Future[int]) -> None:
@@ -514,11 +570,25 @@ class RaftNode:
             now = self._clock()
             if len(frames) > 1:
                 frames.sort(key=lambda f: (f[1], f[2]))
-            for _, src, seq, batch in frames:
+            for _, src, seq, batch, key in frames:
+                if key is not None:
+                    refusal = frame_refusal(src, self.id, key, self._sender_key(src))
+                    if refusal is not None:
+                        self._refuse_frame(src, key, refusal)
+                        continue
+                if type(batch) is Chunk:
+                    self._last_heard[src] = now
+                    batch = self._assemble(batch)
+                    if batch is None:
+                        continue
                 try:
                     messages = decode_batch(batch)
                 except WireError as exc:
                     self.log.warning("raft.frame.rejected", src=src, error=str(exc))
+                    continue
+                stray = stray_message(src, messages)
+                if stray is not None:
+                    self._refuse_frame(src, key, stray)
                     continue
                 self._last_heard[src] = now
                 self._last_seq[src] = seq
@@ -528,6 +598,44 @@ class RaftNode:
         if groups or remote:
             self._propose_groups(groups, remote)
         return stop
+
+    def _assemble(self, chunk: Chunk) -> bytes | None:
+        """Feed a chunk to the assembler (frames.py rules); the batch once complete."""
+        lead = self._core.leader_id
+        if chunk.offset == 0 and lead and chunk.src != lead:
+            self.log.warning("raft.chunk.ignored", src=chunk.src, leader_id=lead)
+            return None
+        try:
+            batch = self._chunks.add(chunk)
+        except ChunkRejected as exc:
+            self.log.warning("raft.chunk.rejected", src=chunk.src, error=str(exc))
+            return None
+        if batch is not None:
+            self.log.info("raft.batch.assembled", src=chunk.src, bytes=len(batch))
+        return batch
+
+    def _sender_key(self, src: int) -> bytes | None:
+        """Member ``src``'s key, looked up (and resolved: a store scan) only for a member of
+        the configuration or an id the peer table already holds, so forged ids cost
+        nothing."""
+        conf = self._core.conf_state
+        if src in conf.voters or src in conf.learners or src in self._peer_addrs:
+            return self._member_key(src)
+        return None
+
+    def _refuse_frame(self, src: int, key: bytes | None, reason: str) -> None:
+        """Drop a frame for its sender (senders.py): counted, logged at most once a second."""
+        self.refused_frames += 1
+        now = self._clock()
+        if now - self._refusal_logged >= 1.0:
+            self._refusal_logged = now
+            self.log.warning(
+                "raft.frame.refused",
+                src=src,
+                key_fingerprint=fingerprint(key) if key else None,
+                reason=reason,
+                refused=self.refused_frames,
+            )
 
     def _propose_groups(
         self,
@@ -546,14 +654,8 @@ class RaftNode:
             if not groups:
                 return
             if lead and lead != self.id:
-                fwd = [d for g, _ in groups for d in g] if len(groups) > 1 else groups[0][0]
-                self._forward_seq += 1
-                token = self._forward_seq
-                self._forwarding[token] = (lead, groups)
-                reply = self._network.forward(lead, fwd)
-                reply.add_done_callback(
-                    lambda f: self._inbox.put((_FORWARDED, token, f)),
-                )
+                for part in _forward_parts(groups):
+                    self._forward(lead, part)
             else:  # no leader known (an election): hold them until one is
                 deadline = self._clock() + self._leader_wait
                 self._held.extend((deadline, g, f) for g, f in groups)
@@ -568,6 +670,14 @@ class RaftNode:
         for g, f in all_groups:
             index += len(g)
             add(index, term, f)
+
+    def _forward(self, lead: int, groups: _Groups) -> None:
+        fwd = [d for g, _ in groups for d in g] if len(groups) > 1 else groups[0][0]
+        self._forward_seq += 1
+        token = self._forward_seq
+        self._forwarding[token] = (lead, groups)
+        reply = self._network.forward(lead, fwd)
+        reply.add_done_callback(lambda f: self._inbox.put((_FORWARDED, token, f)))
 
     def _release_held(self) -> None:
         """Propose the held writes once a leader is known; fail the expired ones."""
@@ -664,11 +774,19 @@ class RaftNode:
         if not messages:
             return
         by_dst: dict[int, list[Any]] = {}
+        now = self._clock()
+        allow = self._pacer.allow
         for m in messages:
+            snap = m.snapshot
+            if snap is not None and not allow(
+                m.dst, m.term, snap.metadata.index, len(snap.data), now
+            ):
+                continue  # the same snapshot may still be on its way there
             by_dst.setdefault(m.dst, []).append(m)
         send = self._network.send
         for dst, msgs in by_dst.items():
-            send(dst, encode_batch(msgs))
+            for batch in split_messages(msgs, RAFT_BATCH_BYTES):
+                send(dst, encode_batch(batch))
 
     def _install_snapshot(self, rd: Ready) -> None:
         snap = rd.snapshot
@@ -729,6 +847,8 @@ class RaftNode:
             return
         if self._forwarding and lead != seen.leader_id:
             self._drop_forwards(lead, term)
+        if self._chunks.src not in (None, lead):
+            self._chunks.drop()  # a snapshot from a member that no longer leads
         if seen.is_leader and not is_leader:
             self._proposals.fail_all(
                 ProposalDropped(f"node {self.id} lost leadership in term {term}; outcome unknown")
@@ -761,6 +881,11 @@ class RaftNode:
             with contextlib.suppress(Exception):
                 self._storage.save(self._deferred_hs, [])
             self._deferred_hs = None
+
+
+def _forward_parts(groups: _Groups, budget: int = RAFT_BATCH_BYTES) -> list[_Groups]:
+    """Writes to forward, in requests that each fit a frame (a group is never split)."""
+    return group_within(groups, lambda g: sum(len(d) for d in g[0]), budget)
 
 
 class _Notifier:

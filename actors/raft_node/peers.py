@@ -14,10 +14,14 @@ them. Members whose change was compacted into a snapshot are found through ``res
 Threads: `send` is called by the Raft loop thread only, and writes to a DEALER that thread
 owns (one per peer, send-only, ``ZMQ_IMMEDIATE``: frames for an unconnected peer are
 dropped, not queued, as Raft resends what matters). That saves a hand-off to an I/O thread
-on every hop of the hot path. `forward` is a request/reply and goes through a
-`transport.Client` per peer (its own I/O thread), usable from any thread. Sockets are
-created lazily and live until `close` (called once the loop thread has ended); ZeroMQ
-reconnects them.
+on every hop of the hot path. A batch larger than ``batch_bytes`` (a snapshot) goes as
+``raft.chunk`` frames (`frames.cut`). A send that fails (the peer is not connected or its
+queue is full, no address is known for it, the batch is over every limit) is counted per
+peer and reason (`failed_sends`) and logged as an error, at most once per ``log_every``
+seconds per peer and reason, with the count since the last line. `forward` is a
+request/reply and goes through a `transport.Client` per peer (its own I/O thread), usable
+from any thread. Sockets are created lazily and live until `close` (called once the loop
+thread has ended); ZeroMQ reconnects them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import itertools
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -33,8 +38,11 @@ from typing import Any, Protocol
 
 import zmq
 
-from actors.store.errors import NotLeader, ProposalDropped
+from actors.log import get_logger
+from actors.raft_node.frames import cut
+from actors.store.errors import NotLeader, ProposalDropped, TooLarge
 from api.errors import TransportError
+from api.limits import MAX_SNAPSHOT_BYTES, RAFT_BATCH_BYTES, format_bytes
 from transport.client import Client
 from transport.codec import encode
 from transport.keys import KeyPair
@@ -50,6 +58,7 @@ __all__ = [
 ]
 
 MESSAGES = "raft.messages"
+CHUNK = "raft.chunk"
 PROPOSE = "raft.propose"
 
 
@@ -98,6 +107,9 @@ def propose_reply_error(body: Mapping[str, Any]) -> Exception | None:
         return None
     if error == "not_leader":
         return NotLeader(int(body.get("leader_id") or 0) or None)
+    if error == "too_large":
+        size, limit = int(body.get("size") or 0), int(body.get("limit") or 0)
+        return TooLarge("an entry forwarded to the leader", size, limit, "one entry")
     return ProposalDropped(str(body.get("message") or error))
 
 
@@ -112,6 +124,9 @@ class CurvePeers:
         resolve: Callable[[int], Peer | None] | None = None,
         resolve_every: float = 1.0,
         source: str | None = None,
+        batch_bytes: int = RAFT_BATCH_BYTES,
+        max_batch_bytes: int = MAX_SNAPSHOT_BYTES,
+        log_every: float = 5.0,
     ) -> None:
         self._id = node_id
         self._source = source  # our own address: connections leave from it (transport.source)
@@ -124,6 +139,13 @@ class CurvePeers:
         self._clients: dict[int, Client] = {}
         self._dealers: dict[int, zmq.Socket[bytes]] = {}
         self._seq: dict[int, itertools.count[int]] = {}
+        self._streams = itertools.count(1)
+        self._batch_bytes = batch_bytes
+        self._max_batch_bytes = max_batch_bytes
+        self._failures: Counter[tuple[int, str]] = Counter()
+        self._logged: dict[tuple[int, str], tuple[float, int]] = {}  # when, count then
+        self._log_every = log_every
+        self._log = get_logger("raft", node_id=str(node_id))
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._lock = threading.Lock()
         self._closed = False
@@ -145,6 +167,12 @@ class CurvePeers:
         self._unresolved.pop(dst, None)
         self._peers[dst] = peer
         return peer
+
+    def server_key(self, raft_id: int) -> bytes | None:
+        """The CURVE key of member ``raft_id`` (resolved as for a send), which its frames
+        must come with (actors/raft_node/senders.py); None for an unknown id or this node."""
+        peer = self._peer(raft_id) if raft_id != self._id else None
+        return peer.server_key if peer is not None else None
 
     def set_peer(self, peer: Peer) -> None:
         """Add a member, or change its address or key (its sockets are reopened)."""
@@ -215,12 +243,70 @@ class CurvePeers:
     def send(self, dst: int, batch: bytes) -> None:
         sock = self._dealers.get(dst) or self._dealer(dst)
         if sock is None:
+            if not self._closed:
+                self._failed(dst, "unknown_peer", f"no address is known for member {dst}")
             return
-        body = {"from": self._id, "seq": next(self._seq[dst]), "batch": batch}
-        try:  # noqa: SIM105  (hot path)
-            sock.send(encode(MESSAGES, body), zmq.NOBLOCK)
-        except (zmq.ZMQError, TransportError):
-            pass  # not connected, queue full, or over the size limit: Raft resends
+        try:
+            if len(batch) <= self._batch_bytes:
+                body = {"from": self._id, "seq": next(self._seq[dst]), "batch": batch}
+                sock.send(encode(MESSAGES, body), zmq.NOBLOCK)
+            else:
+                self._send_chunked(dst, sock, batch)
+        except zmq.ZMQError as exc:
+            # not connected (ZMQ_IMMEDIATE) or the queue is full: Raft resends
+            reason = "unreachable" if exc.errno == zmq.EAGAIN else "socket_error"
+            self._failed(dst, reason, str(exc))
+        except TransportError as exc:
+            self._failed(dst, "too_large", str(exc))
+
+    def _send_chunked(self, dst: int, sock: zmq.Socket[bytes], batch: bytes) -> None:
+        total = len(batch)
+        if total > self._max_batch_bytes:
+            raise TransportError(
+                f"a batch of {format_bytes(total)} is over the "
+                f"{format_bytes(self._max_batch_bytes)} a member accepts"
+            )
+        stream = next(self._streams)
+        seq = self._seq[dst]
+        chunks = 0
+        for offset, data in cut(batch, self._batch_bytes):
+            body = {
+                "from": self._id,
+                "seq": next(seq),
+                "stream": stream,
+                "total": total,
+                "offset": offset,
+                "data": data,
+            }
+            sock.send(encode(CHUNK, body), zmq.NOBLOCK)
+            chunks += 1
+        self._log.info("raft.batch.chunked", to=dst, bytes=total, chunks=chunks)
+
+    def failed_sends(self, dst: int | None = None, reason: str | None = None) -> int:
+        """How many sends failed (to ``dst``, for ``reason``: unreachable, unknown_peer,
+        too_large, socket_error); any thread may read it."""
+        return sum(
+            n
+            for (d, r), n in list(self._failures.items())
+            if (dst is None or d == dst) and (reason is None or r == reason)
+        )
+
+    def _failed(self, dst: int, reason: str, error: str) -> None:
+        key = (dst, reason)
+        self._failures[key] += 1
+        count = self._failures[key]
+        now = time.monotonic()
+        last = self._logged.get(key)
+        if last is not None and now - last[0] < self._log_every:
+            return
+        self._logged[key] = (now, count)
+        self._log.error(
+            "raft.send.failed",
+            to=dst,
+            reason=reason,
+            error=error,
+            failures=count - (last[1] if last is not None else 0),
+        )
 
     def forward(self, dst: int, datas: Sequence[bytes]) -> Future[int]:
         result: Future[int] = Future()

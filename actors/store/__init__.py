@@ -7,6 +7,7 @@ module per kind: ``nodes``, ``services``, ``tasks``, ``clusters``.
 """
 
 from actors.store import clusters, nodes, services, tasks
+from actors.store.budget import Budgets
 from actors.store.entry import Action
 from actors.store.errors import (
     AlreadyExists,
@@ -21,6 +22,7 @@ from actors.store.errors import (
     ProposalError,
     ProposalTimeout,
     StoreError,
+    TooLarge,
     WatchClosed,
     WatchHistoryTooOld,
 )
@@ -36,6 +38,7 @@ __all__ = [
     "ApplyResult",
     "Batch",
     "BatchResult",
+    "Budgets",
     "Committed",
     "ConflictError",
     "EntryDecodeError",
@@ -52,6 +55,7 @@ __all__ = [
     "Proposer",
     "ReadTx",
     "StoreError",
+    "TooLarge",
     "WatchClosed",
     "WatchHistoryTooOld",
     "Watcher",

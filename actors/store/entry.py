@@ -17,6 +17,7 @@ deletes). Groups are independent: one group's conflict does not undo another's.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,16 @@ from actors.store.errors import EntryDecodeError
 from api.codec_objects import ObjectDecodeError, decode_object, encode_object
 from api.objects import Object, ObjectKind
 
-__all__ = ["CHAINED", "Action", "Entry", "Op", "decode_entry", "encode_entry"]
+__all__ = [
+    "CHAINED",
+    "Action",
+    "Entry",
+    "Op",
+    "assemble_entry",
+    "decode_entry",
+    "encode_entry",
+    "encode_op",
+]
 
 ENTRY_FORMAT = 1
 CHAINED = -1
@@ -54,25 +64,49 @@ class Entry:
     groups: tuple[tuple[Op, ...], ...]
 
 
-def encode_entry(entry: Entry) -> bytes:
-    groups = [
-        [
-            [
-                op.action.value,
-                op.kind.value,
-                op.id,
-                op.expected,
-                None if op.obj is None else encode_object(op.obj),
-            ]
-            for op in group
-        ]
-        for group in entry.groups
-    ]
+def encode_op(op: Op) -> bytes:
+    """One operation, packed on its own: its length is what the op costs in an entry."""
     data: bytes = msgpack.packb(
-        {"v": ENTRY_FORMAT, "p": entry.proposal_id, "t": entry.timestamp, "g": groups},
+        [
+            op.action.value,
+            op.kind.value,
+            op.id,
+            op.expected,
+            None if op.obj is None else encode_object(op.obj),
+        ],
         use_bin_type=True,
     )
     return data
+
+
+def assemble_entry(proposal_id: str, timestamp: float, groups: Sequence[Sequence[bytes]]) -> bytes:
+    """The entry whose groups hold these packed ops (msgpack values concatenate, so each op
+    is packed once, when its size is checked, and never again)."""
+    packer = msgpack.Packer(use_bin_type=True)  # one per call: a Packer is not thread-safe
+    pack = packer.pack
+    parts = [
+        packer.pack_map_header(4),
+        pack("v"),
+        pack(ENTRY_FORMAT),
+        pack("p"),
+        pack(proposal_id),
+        pack("t"),
+        pack(timestamp),
+        pack("g"),
+        packer.pack_array_header(len(groups)),
+    ]
+    for group in groups:
+        parts.append(packer.pack_array_header(len(group)))
+        parts.extend(group)
+    return b"".join(parts)
+
+
+def encode_entry(entry: Entry) -> bytes:
+    return assemble_entry(
+        entry.proposal_id,
+        entry.timestamp,
+        [[encode_op(op) for op in group] for group in entry.groups],
+    )
 
 
 def decode_entry(data: bytes) -> Entry:

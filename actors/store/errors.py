@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from api.limits import format_bytes
+
 __all__ = [
     "AlreadyExists",
     "AmbiguousReference",
@@ -15,6 +17,7 @@ __all__ = [
     "ProposalError",
     "ProposalTimeout",
     "StoreError",
+    "TooLarge",
     "WatchClosed",
     "WatchHistoryTooOld",
 ]
@@ -69,6 +72,21 @@ class NameConflict(StoreError):
         self.name = name
         self.holder = holder
         super().__init__(f"{kind} name {name!r} is already in use by {kind} {holder}")
+
+
+class TooLarge(StoreError):
+    """A write over its byte budget (``api.limits``): refused before it was proposed, so
+    nothing was written. ``what`` names the object (or the write), ``size`` and ``limit``
+    are encoded bytes."""
+
+    def __init__(self, what: str, size: int, limit: int, budget: str) -> None:
+        self.what = what
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"{what} encodes to {format_bytes(size)}, over the {format_bytes(limit)} budget "
+            f"of {budget}; nothing was written"
+        )
 
 
 class EntryDecodeError(StoreError):

@@ -26,7 +26,8 @@ from typing import Any, Generic, TypeVar
 import msgpack
 
 from actors.store import clusters, nodes, services, tasks
-from actors.store.entry import CHAINED, Action, Entry, Op, decode_entry, encode_entry
+from actors.store.budget import Budgets, EncodedGroup, encode_group
+from actors.store.entry import CHAINED, Action, Op, assemble_entry, decode_entry
 from actors.store.errors import (
     AlreadyExists,
     ConflictError,
@@ -37,6 +38,7 @@ from actors.store.errors import (
     ProposalDropped,
     ProposalTimeout,
     StoreError,
+    TooLarge,
 )
 from actors.store.proposer import LocalProposer, Proposer
 from actors.store.table import Table, TableSchema
@@ -114,6 +116,7 @@ class MemoryStore:
         watch_queue_size: int = 10_000,
         max_ops_per_proposal: int = 500,
         proposal_timeout: float | None = 30.0,
+        budgets: Budgets | None = None,
     ) -> None:
         self._proposer = proposer
         self._clock = clock
@@ -124,6 +127,7 @@ class MemoryStore:
         self._hub = WatchHub(history_size, lock=self._lock)
         self._watch_queue_size = watch_queue_size
         self._max_ops = max_ops_per_proposal
+        self._budgets = budgets or Budgets()
         self._timeout = proposal_timeout
         self._pending: dict[str, _Pending] = {}
 
@@ -168,8 +172,9 @@ class MemoryStore:
         return self._wait(self.update_async(fn), timeout)
 
     def update_async(self, fn: Callable[[WriteTx], T]) -> Future[Committed[T]]:
-        """Like ``update`` but returns at once; errors raised by ``fn`` or by the early
-        version checks propagate immediately, the verdict arrives through the future."""
+        """Like ``update`` but returns at once; errors raised by ``fn``, by the early
+        version checks or by the byte budgets (TooLarge) propagate immediately, the
+        verdict arrives through the future."""
         with self._lock:
             tx = WriteTx(self._tables, self._version)
             try:
@@ -182,7 +187,7 @@ class MemoryStore:
         if not ops:
             result.set_result(Committed(value, version))
             return result
-        inner = self._propose((ops,))
+        inner = self._propose((encode_group(ops, self._budgets),))
 
         def done(f: Future[tuple[int, list[_GroupVerdict]]]) -> None:
             exc = f.exception()
@@ -221,14 +226,16 @@ class MemoryStore:
                 f"no verdict within {limit} s; the write may or may not be committed"
             ) from None
 
-    def _propose(
-        self, groups: tuple[tuple[Op, ...], ...]
-    ) -> Future[tuple[int, list[_GroupVerdict]]]:
+    def _propose(self, groups: tuple[EncodedGroup, ...]) -> Future[tuple[int, list[_GroupVerdict]]]:
         proposer = self._proposer
         if proposer is None:
             raise NoProposer()
         proposal_id = new_id(self._rng) if self._rng is not None else new_id()
-        data = encode_entry(Entry(proposal_id, self._clock(), groups))
+        data = assemble_entry(proposal_id, self._clock(), [g.ops for g in groups])
+        if len(data) > self._budgets.entry:  # Batch keeps room; checked as Raft will
+            raise TooLarge(
+                f"a proposal of {len(groups)} writes", len(data), self._budgets.entry, "one entry"
+            )
         pending = _Pending()
         with self._lock:
             self._pending[proposal_id] = pending
@@ -443,16 +450,21 @@ class Batch:
     def __init__(self, store: MemoryStore, timeout: float | None) -> None:
         self._store = store
         self._timeout = timeout
-        self._groups: list[tuple[Op, ...]] = []
+        self._groups: list[EncodedGroup] = []
+        self._slots: list[int] = []  # the outcome index of each of _groups
         self._overlay: dict[_Key, Object | None] = {}
         self._ops = 0
-        self._first_outcome = 0
+        self._bytes = 0
         self.outcomes: list[StoreError | None] = []
         self.proposals = 0
 
     def update(self, fn: Callable[[WriteTx], T]) -> T:
-        """Run one sub-transaction; its changes join the current proposal."""
+        """Run one sub-transaction; its changes join the current proposal. One over its
+        byte budget is not proposed: its outcome is the TooLarge error."""
         store = self._store
+        budgets = store._budgets
+        if self._bytes > budgets.entry - budgets.write:
+            self.flush()  # keep room for a whole write: an entry never exceeds its budget
         with store._lock:
             tx = WriteTx(store._tables, store._version, self._overlay)
             try:
@@ -461,9 +473,16 @@ class Batch:
                 tx.close()
         ops = tx.ops
         if ops:
-            self._groups.append(ops)
+            try:
+                group = encode_group(ops, budgets)
+            except TooLarge as exc:
+                self.outcomes.append(exc)
+                return value
+            self._groups.append(group)
+            self._slots.append(len(self.outcomes))
             self._overlay.update(tx.writes)
             self._ops += len(ops)
+            self._bytes += group.size
             self.outcomes.append(None)
         if self._ops >= store._max_ops:
             self.flush()
@@ -473,12 +492,11 @@ class Batch:
         """Propose the collected sub-transactions now and wait for their verdicts."""
         if not self._groups:
             return
-        groups = tuple(self._groups)
-        first = len(self.outcomes) - len(groups)
-        self._groups = []
+        groups, slots = tuple(self._groups), self._slots
+        self._groups, self._slots = [], []
         self._overlay = {}
-        self._ops = 0
+        self._ops = self._bytes = 0
         self.proposals += 1
         _, verdicts = self._store._wait(self._store._propose(groups), self._timeout)
-        for i, verdict in enumerate(verdicts):
-            self.outcomes[first + i] = verdict.error
+        for slot, verdict in zip(slots, verdicts, strict=True):
+            self.outcomes[slot] = verdict.error

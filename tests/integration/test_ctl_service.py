@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -233,6 +234,16 @@ def test_errors_are_one_line_and_write_nothing(ctl: Ctl) -> None:
     assert "exceeds the limit" in ctl.refused(
         "service", "update", "--reserve-memory", "2G", "--limit-memory", "1G", "web"
     )
+
+
+def test_writes_over_their_budget_are_refused_with_sizes(ctl: Ctl) -> None:
+    """Each field within its limit, the spec over its budget: one line naming the service
+    and both sizes, nothing written (before the budgets, any size was stored)."""
+    env = [arg for i in range(5) for arg in ("--env", f"K{i}=" + "v" * 30_000)]
+    line = ctl.refused("service", "create", "--name", "big", *env, "busybox")
+    assert re.search(r"service 'big' encodes to \d+\.\d KiB, over the 128 KiB budget", line)
+    line = ctl.refused("node", "update", "--label-add", "k=" + "v" * 5000, "node-1")
+    assert "5000 bytes long, over the limit of 4096 bytes" in line
 
 
 def test_cluster_inspect_json_hides_keys(ctl: Ctl) -> None:

@@ -1,9 +1,11 @@
 """Dispatcher and agent over real ZeroMQ with CURVE, against an in-memory store.
 
 Both ends run in this process: the dispatcher actor behind a transport ``Endpoint`` bound to
-a port the OS picks, the agent connecting to it with the node's key pair, a
-``RecordingSink`` standing in for the worker (a small real implementation of the seam).
-Short heartbeat periods; every wait polls with a deadline; no timing is asserted.
+a port the OS picks (admission and per-request authorization by a real CA's index, as on a
+manager: tests/support/certified.py), the agent connecting to it with the node's key pair
+and certificate, a ``RecordingSink`` standing in for the worker (a small real
+implementation of the seam). Short heartbeat periods; every wait polls with a deadline; no
+timing is asserted.
 """
 
 from __future__ import annotations
@@ -21,17 +23,19 @@ import pytest
 from actors.dispatcher import Dispatcher, ManagerAddress, dispatcher_handlers
 from actors.dispatcher.heartbeats import HEARTBEAT_FAILURE
 from actors.dispatcher.wire import encode_session_request, encode_status_updates, parse_frame
+from actors.log import configure, ring
 from actors.store import MemoryStore, WriteTx
 from actors.store import nodes as node_queries
 from actors.store import tasks as task_queries
 from actors.worker.agent import Agent
-from api.enums import NodeState
+from api.enums import NodeRole, NodeState
 from api.errors import RemoteError
 from api.ids import new_id
 from api.objects import Cluster, Node, NodeDescription, ObjectKind, Platform, Task, TaskStatus
 from api.specs import ClusterSpec, ContainerSpec, DispatcherConfig, TaskSpec
 from api.task_state import TaskState
-from transport import AllowList, Client, Endpoint, KeyPair, generate_keypair
+from tests.support.certified import CertifiedCluster
+from transport import Client, Endpoint, KeyPair, generate_keypair
 
 PERIOD = 0.2
 DESCRIPTION = NodeDescription(hostname="worker-1", platform=Platform("linux", "x86_64"))
@@ -87,7 +91,7 @@ class RecordingSink:
 class Manager:
     store: MemoryStore
     keypair: KeyPair
-    admission: AllowList
+    cluster: CertifiedCluster
     dispatcher: pykka.ActorRef[Dispatcher] | None = None
     endpoint: Endpoint | None = None
     address: str = "tcp://127.0.0.1:0"
@@ -107,11 +111,14 @@ class Manager:
             self.dispatcher = None
 
     def start_endpoint(self) -> None:
+        handlers = dispatcher_handlers(
+            lambda: self.dispatcher, self.cluster.admission.certified_node, timeout=5.0
+        )
         self.endpoint = Endpoint(
             self.address,
-            dispatcher_handlers(lambda: self.dispatcher, timeout=5.0),
+            self.cluster.guard(handlers),
             keypair=self.keypair,
-            admission=self.admission,
+            admission=self.cluster.admission,
             name=f"remote-{new_id()[:6]}",
         )
         self.address = self.endpoint.start()
@@ -128,6 +135,15 @@ class Manager:
     def node(self, node_id: str) -> Node | None:
         return self.store.view(lambda tx: node_queries.get(tx, node_id))
 
+    def join(self, keys: KeyPair, role: NodeRole = NodeRole.WORKER) -> str:
+        """What ``ca.join`` does: a certificate for ``keys`` and the Node; its id."""
+        node_id = self.cluster.certify(keys, role)
+        self.store.update(lambda tx: tx.create(Node(node_id, role=role)))
+        return node_id
+
+    def nodes(self) -> list[Node]:
+        return self.store.view(node_queries.list_all)
+
     def task(self, task_id: str) -> Task | None:
         return self.store.view(lambda tx: task_queries.get(tx, task_id))
 
@@ -142,7 +158,7 @@ def manager(worker_keys: KeyPair) -> Iterator[Manager]:
     store = MemoryStore.local(clock=time.time)
     spec = ClusterSpec(dispatcher=DispatcherConfig(heartbeat_period=PERIOD))
     store.update(lambda tx: tx.create(Cluster(id=new_id(), spec=spec)))
-    m = Manager(store, generate_keypair(), AllowList([worker_keys.public]))
+    m = Manager(store, generate_keypair(), CertifiedCluster())
     m.start_dispatcher()
     m.start_endpoint()
     try:
@@ -211,8 +227,10 @@ def create(store: MemoryStore, *tasks: Task) -> None:
 # --- tests --------------------------------------------------------------------------------
 
 
-def test_session_registers_the_node_ready(manager: Manager, agent_of: Any) -> None:
-    node_id = new_id()
+def test_session_registers_the_node_ready(
+    manager: Manager, agent_of: Any, worker_keys: KeyPair
+) -> None:
+    node_id = manager.join(worker_keys)
     sink = RecordingSink()
     agent_of(node_id, sink)
     node = wait_for(
@@ -224,8 +242,10 @@ def test_session_registers_the_node_ready(manager: Manager, agent_of: Any) -> No
     assert sink.full_sets() == [()]
 
 
-def test_assignments_arrive_full_then_incrementally(manager: Manager, agent_of: Any) -> None:
-    node_id = new_id()
+def test_assignments_arrive_full_then_incrementally(
+    manager: Manager, agent_of: Any, worker_keys: KeyPair
+) -> None:
+    node_id = manager.join(worker_keys)
     mine = make_task(node_id)
     pending = make_task(node_id, state=TaskState.PENDING)
     elsewhere = make_task(new_id())
@@ -258,8 +278,10 @@ def test_assignments_arrive_full_then_incrementally(manager: Manager, agent_of: 
     assert pending.id not in sink.holds() and elsewhere.id not in sink.holds()
 
 
-def test_status_batches_land_in_the_store(manager: Manager, agent_of: Any) -> None:
-    node_id = new_id()
+def test_status_batches_land_in_the_store(
+    manager: Manager, agent_of: Any, worker_keys: KeyPair
+) -> None:
+    node_id = manager.join(worker_keys)
     tasks = [make_task(node_id) for _ in range(20)]
     create(manager.store, *tasks)
     sink = RecordingSink()
@@ -281,7 +303,7 @@ def test_status_batches_land_in_the_store(manager: Manager, agent_of: Any) -> No
 def test_status_for_another_nodes_task_is_refused(
     manager: Manager, agent_of: Any, worker_keys: KeyPair
 ) -> None:
-    node_id = new_id()
+    node_id = manager.join(worker_keys)
     mine = make_task(node_id)
     theirs = make_task(new_id())
     create(manager.store, mine, theirs)
@@ -311,12 +333,14 @@ def test_status_for_another_nodes_task_is_refused(
     assert manager.task(theirs.id).status.state is TaskState.ASSIGNED  # type: ignore[union-attr]
 
 
-def test_session_stays_with_the_key_that_opened_it(manager: Manager, agent_of: Any) -> None:
-    node_id = new_id()
+def test_session_stays_with_the_key_that_opened_it(
+    manager: Manager, agent_of: Any, worker_keys: KeyPair
+) -> None:
+    node_id = manager.join(worker_keys)
     agent = agent_of(node_id, RecordingSink())
     session_id = wait_for(lambda: agent.proxy().state().get().session_id, "the session")
-    other = generate_keypair()
-    manager.admission.add(other.public)
+    other = generate_keypair()  # a second key certified for the same node (a re-issue)
+    manager.cluster.certify(other, node_id=node_id)
     with (
         Client(manager.address, server_key=manager.keypair.public, keypair=other) as c,
         pytest.raises(RemoteError) as err,
@@ -326,7 +350,7 @@ def test_session_stays_with_the_key_that_opened_it(manager: Manager, agent_of: A
 
 
 def test_node_that_stops_heartbeating_goes_down(manager: Manager, worker_keys: KeyPair) -> None:
-    node_id = new_id()
+    node_id = manager.join(worker_keys)
     with Client(manager.address, server_key=manager.keypair.public, keypair=worker_keys) as c:
         frames = c.stream(
             "dispatcher.session", encode_session_request(node_id, DESCRIPTION), timeout=15.0
@@ -350,8 +374,10 @@ def test_node_that_stops_heartbeating_goes_down(manager: Manager, worker_keys: K
         assert err.value.code == "no_session"
 
 
-def test_agent_reconnects_after_the_endpoint_restarts(manager: Manager, agent_of: Any) -> None:
-    node_id = new_id()
+def test_agent_reconnects_after_the_endpoint_restarts(
+    manager: Manager, agent_of: Any, worker_keys: KeyPair
+) -> None:
+    node_id = manager.join(worker_keys)
     sink = RecordingSink()
     agent = agent_of(node_id, sink)
     wait_for(lambda: agent.proxy().state().get().sessions_opened == 1, "the first session")
@@ -372,8 +398,10 @@ def test_agent_reconnects_after_the_endpoint_restarts(manager: Manager, agent_of
     )
 
 
-def test_agent_reopens_its_session_with_a_new_dispatcher(manager: Manager, agent_of: Any) -> None:
-    node_id = new_id()
+def test_agent_reopens_its_session_with_a_new_dispatcher(
+    manager: Manager, agent_of: Any, worker_keys: KeyPair
+) -> None:
+    node_id = manager.join(worker_keys)
     sink = RecordingSink()
     sink.statuses["x" * 25] = TaskStatus(state=TaskState.RUNNING)  # resent on each session
     agent = agent_of(node_id, sink)
@@ -388,10 +416,126 @@ def test_agent_reopens_its_session_with_a_new_dispatcher(manager: Manager, agent
 
 
 def test_no_dispatcher_means_unavailable(manager: Manager, worker_keys: KeyPair) -> None:
+    node_id = manager.join(worker_keys)
     manager.stop_dispatcher()
     with (
         Client(manager.address, server_key=manager.keypair.public, keypair=worker_keys) as c,
         pytest.raises(RemoteError) as err,
     ):
-        c.request("dispatcher.heartbeat", {"node_id": new_id(), "session_id": "s"})
+        c.request("dispatcher.heartbeat", {"node_id": node_id, "session_id": "s"})
     assert err.value.code == "unavailable"
+
+
+# --- every call speaks for the caller's certificate (issue 8, item 1) ---------------------
+
+
+def unauthorized_events() -> list[dict[str, Any]]:
+    return [e for e in ring().snapshot() if e.get("event") == "dispatcher.call.unauthorized"]
+
+
+@pytest.fixture
+def log_ring() -> None:
+    configure("json", force=True, stream=_Discard())
+
+
+class _Discard:
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_session_naming_another_node_is_refused(
+    manager: Manager, worker_keys: KeyPair, log_ring: None
+) -> None:
+    victim_keys = generate_keypair()
+    victim = manager.join(victim_keys, NodeRole.MANAGER)
+    mine = make_task(victim)  # its env is what a thief would be after
+    create(manager.store, mine)
+    manager.join(worker_keys)
+    with (
+        Client(manager.address, server_key=manager.keypair.public, keypair=worker_keys) as c,
+        pytest.raises(RemoteError) as err,
+    ):
+        next(c.stream("dispatcher.session", encode_session_request(victim, DESCRIPTION)))
+    assert err.value.code == "unauthorized"
+    assert manager.node(victim).status.state is NodeState.UNKNOWN  # type: ignore[union-attr]
+    [event] = unauthorized_events()
+    assert event["named_node"] == victim
+    assert event["certified_node"] != victim
+    assert event["key_fingerprint"] == worker_keys.fingerprint
+
+
+def test_heartbeat_and_status_naming_another_node_are_refused(
+    manager: Manager, agent_of: Any, worker_keys: KeyPair, log_ring: None
+) -> None:
+    victim_keys = generate_keypair()
+    victim = manager.join(victim_keys)
+    theirs = make_task(victim)
+    create(manager.store, theirs)
+    victim_agent = start_agent(manager, victim, victim_keys, RecordingSink())
+    try:
+        stolen = wait_for(lambda: victim_agent.proxy().state().get().session_id, "its session")
+        thief = manager.join(worker_keys)
+        thief_agent = agent_of(thief, RecordingSink())
+        own = wait_for(lambda: thief_agent.proxy().state().get().session_id, "its own session")
+        attempts = [
+            ("dispatcher.heartbeat", {"node_id": victim, "session_id": stolen}),
+            ("dispatcher.heartbeat", {"node_id": victim, "session_id": own}),
+            *(
+                (
+                    "dispatcher.status",
+                    {
+                        "node_id": victim,
+                        "session_id": session_id,
+                        "updates": encode_status_updates(
+                            [(theirs.id, TaskStatus(state=TaskState.FAILED))]
+                        ),
+                    },
+                )
+                for session_id in (stolen, own)
+            ),
+        ]
+        with Client(manager.address, server_key=manager.keypair.public, keypair=worker_keys) as c:
+            for kind, body in attempts:
+                with pytest.raises(RemoteError) as err:
+                    c.request(kind, body)
+                assert err.value.code == "unauthorized", (kind, err.value)
+        events = unauthorized_events()
+        assert [(e["type"], e["named_node"], e["certified_node"]) for e in events] == [
+            (kind, victim, thief) for kind, _ in attempts
+        ]
+        assert manager.task(theirs.id).status.state is TaskState.ASSIGNED  # type: ignore[union-attr]
+        assert victim_agent.proxy().state().get().session_id == stolen  # still its session
+    finally:
+        victim_agent.stop()
+
+
+def test_a_session_never_creates_a_node(
+    manager: Manager, agent_of: Any, worker_keys: KeyPair, log_ring: None
+) -> None:
+    phantom = new_id()
+    unjoined_keys = generate_keypair()  # certified, but its Node is not in the store
+    unjoined = manager.cluster.certify(unjoined_keys)
+    before = {n.id for n in manager.nodes()}
+    for keys, node_id in ((worker_keys, phantom), (unjoined_keys, unjoined)):
+        with (
+            Client(manager.address, server_key=manager.keypair.public, keypair=keys) as c,
+            pytest.raises(RemoteError) as err,
+        ):
+            next(c.stream("dispatcher.session", encode_session_request(node_id, DESCRIPTION)))
+        assert err.value.code == "unauthorized"
+    # a session that may open goes through the same writer after them: once its node is
+    # READY, the refused ones would have been written too
+    joined_keys = generate_keypair()
+    joined = manager.join(joined_keys)
+    agent = start_agent(manager, joined, joined_keys, RecordingSink())
+    try:
+        wait_for(
+            lambda: (n := manager.node(joined)) and n.status.state is NodeState.READY,
+            "the joined node READY",
+        )
+    finally:
+        agent.stop()
+    assert {n.id for n in manager.nodes()} == before | {joined}

@@ -11,12 +11,14 @@ import msgpack
 import pytest
 import zmq
 
+from actors.ca.join import JoinError, _ask
 from api.errors import ErrorCode, RemoteError
 from api.messages import STRANGER_LIMITS
 from tests.integration import transport_server  # noqa: F401  (declares test.echo)
 from tests.support.swarm import poll
 from transport import Client, Endpoint, KeyPair, Request, generate_keypair
 from transport.codec import decode, encode
+from transport.endpoint import checked
 
 MEMBER = generate_keypair()
 
@@ -155,4 +157,65 @@ def test_a_full_handler_queue_answers_busy() -> None:
         release.set()
         stranger.close()
         member.close()
+        server.endpoint.stop()
+
+
+def test_a_checked_request_is_refused_before_the_queue() -> None:
+    """Authorization runs on the I/O thread: a stranger whose share of the threads is
+    taken still gets ``unauthorized`` for what it may not send, not ``busy``."""
+    release = threading.Event()
+    running = threading.Semaphore(0)
+
+    def hold(request: Request) -> Mapping[str, Any]:
+        running.release()
+        release.wait(30)
+        return dict(request.body)
+
+    def members_only(request: Request) -> bool:
+        if request.peer_key == MEMBER.public:
+            return True
+        request.error("unauthorized", "members only")
+        return False
+
+    handlers = {"test.echo": hold, "ping": checked(members_only, lambda r: {})}
+    server = Server(handlers, workers=4)
+    stranger = server.client(generate_keypair())
+    member = server.client(MEMBER)
+    try:
+        held = stranger.request_async("test.echo", {"n": 1})
+        assert running.acquire(timeout=10)  # the strangers' one thread is taken
+        for _ in range(3):
+            with pytest.raises(RemoteError) as info:
+                stranger.request("ping")
+            assert info.value.code == "unauthorized"
+        assert member.request("ping") == {}
+        release.set()
+        assert held.result(10) == {"n": 1}
+        assert server.endpoint.refusals() == {}
+    finally:
+        release.set()
+        stranger.close()
+        member.close()
+        server.endpoint.stop()
+
+
+def test_a_joiner_asks_again_when_the_manager_is_busy() -> None:
+    answers = ["busy", "busy", None, "invalid_token"]
+
+    def root(request: Request) -> Mapping[str, Any] | None:
+        code = answers.pop(0)
+        if code is not None:
+            request.error(code, "not now" if code == "busy" else "bad token")
+            return None
+        return {"ca_cert": b"ca", "manager_cert": b"manager"}
+
+    server = Server({"ca.root": root})
+    try:
+        with server.client(generate_keypair()) as client:
+            assert _ask(client, "ca.root", None, "the manager")["ca_cert"] == b"ca"
+            with pytest.raises(JoinError) as info:  # anything but busy ends the join
+                _ask(client, "ca.root", None, "the manager")
+        assert info.value.code == "invalid_token"
+        assert answers == []
+    finally:
         server.endpoint.stop()

@@ -61,6 +61,7 @@ CORES = [
             "actors/dispatcher/assignments.py",
             "actors/dispatcher/statuses.py",
             "actors/dispatcher/sessions.py",
+            "actors/dispatcher/callers.py",
             "actors/dispatcher/core.py",
             "actors/dispatcher/wire.py",
             "actors/worker/session.py",
@@ -129,6 +130,8 @@ CORES = [
                 "memory_storage.py",
                 "ready.py",
                 "types.py",
+                "frames.py",
+                "senders.py",
             )
         ),
         frozenset({"zmq", "pykka", "threading", "socket", "time", "asyncio", "os", "select"}),

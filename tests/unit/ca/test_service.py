@@ -12,12 +12,17 @@ import pytest
 from actors.ca.authorization import ClusterAdmission
 from actors.ca.certs import create_csr, generate_node_key, verify_node_certificate
 from actors.ca.root import create_root_ca, root_ca_from_api
-from actors.ca.service import CAService, JoinRefused, bootstrap_cluster_security
+from actors.ca.service import (
+    NODE_WRITE_ATTEMPTS,
+    CAService,
+    JoinRefused,
+    bootstrap_cluster_security,
+)
 from actors.ca.tokens import new_join_token, parse_join_token
-from actors.store import MemoryStore, clusters, nodes
+from actors.store import ConflictError, MemoryStore, clusters, nodes
 from api.enums import NodeRole
 from api.ids import new_id
-from api.objects import Cluster, Node
+from api.objects import Cluster, Node, NodeStatus
 from api.specs import ClusterSpec, NodeSpec
 from transport.keys import KeyPair, generate_keypair
 
@@ -211,6 +216,16 @@ def test_a_token_of_another_cluster_is_wrong_cluster(world: World) -> None:
     assert "different cluster" in error.message
 
 
+def test_a_hostname_over_the_kernels_limit_is_refused_at_join(world: World) -> None:
+    """Anyone holding a token reaches join: its hostname is bounded before it is stored."""
+    token = world.cluster().join_tokens.worker
+    error = refused(world, token, hostname="h" * (1 << 20))
+    assert error.code == "invalid_argument"
+    assert "description.hostname: hostname of 1 MiB, over the limit of 64 bytes" in error.message
+    assert refused(world, token, addr="a" * 5000).code == "invalid_argument"
+    assert world.store.view(lambda tx: len(nodes.list_all(tx))) == 1
+
+
 def test_rotation_refuses_the_old_token_and_spares_joined_nodes(world: World) -> None:
     old = world.cluster().join_tokens
     reply, keys = join(world, old.worker)
@@ -308,6 +323,40 @@ def test_renew_refuses_another_key_and_unknown_callers(world: World) -> None:
     with pytest.raises(JoinRefused) as info:
         world.service.renew(create_csr(generate_node_key(), stranger), stranger)
     assert info.value.code == "unauthorized"
+
+
+class RacedStore:
+    """The store, with another writer of the node winning the race against the next
+    ``races`` updates (as the dispatcher does when the node's session opens meanwhile)."""
+
+    def __init__(self, store: MemoryStore, node_id: str, races: int) -> None:
+        self._store, self._node_id, self.races = store, node_id, races
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def update(self, fn: Any, **kw: Any) -> Any:
+        if self.races:
+            self.races -= 1
+            node = self._store.view(lambda tx: nodes.get(tx, self._node_id))
+            assert node is not None
+            self._store.update(lambda tx: tx.update(replace(node, status=NodeStatus(addr="x"))))
+            raise ConflictError("node", self._node_id, node.meta.version, node.meta.version + 1)
+        return self._store.update(fn, **kw)
+
+
+def test_renew_writes_again_when_the_node_changed_meanwhile(world: World) -> None:
+    reply, keys = join(world, world.cluster().join_tokens.worker)
+    raced = RacedStore(world.store, reply["node_id"], races=NODE_WRITE_ATTEMPTS - 1)
+    world.service._store = raced  # type: ignore[assignment]
+    renewed = world.service.renew(create_csr(generate_node_key(), keys.public), keys.public)
+    node = world.node(reply["node_id"])
+    assert node is not None and node.certificate == renewed["certificate"]
+    assert node.status.addr == "x" and raced.races == 0
+    raced.races = NODE_WRITE_ATTEMPTS
+    with pytest.raises(JoinRefused) as info:
+        world.service.renew(create_csr(generate_node_key(), keys.public), keys.public)
+    assert info.value.code == "unavailable"
 
 
 # --- revocation and the index ---------------------------------------------------------

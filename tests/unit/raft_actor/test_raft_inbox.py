@@ -24,6 +24,7 @@ class PeerRequest:
     type: str
     body: dict[str, Any]
     id: int = 1
+    peer_key: bytes = b"peer"
     errors: list[tuple[str, str]] = field(default_factory=list)
 
     def error(self, code: str, message: str) -> None:

@@ -115,14 +115,18 @@ class Cluster:
         return wait_for(find, 10, "a leader")
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    c = Cluster(tmp_path)
+def running(c: Cluster) -> Iterator[Cluster]:
+    """Every member started; stopped after the test (``yield from`` it in a fixture)."""
     for i in IDS:
         c.start(i)
     yield c
     for i in list(c.nodes):
         c.stop(i)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    yield from running(Cluster(tmp_path))
 
 
 def value(i: int) -> bytes:

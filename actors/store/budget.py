@@ -1,0 +1,51 @@
+"""The byte budgets a write must fit before the store proposes it (``api.limits``).
+
+Each operation is packed once (`encode_op`), here, so its size is exact: one object may
+take ``object`` bytes, one write (a transaction: ``update``, or one ``Batch.update``)
+``write`` bytes, one proposal ``entry`` bytes. A batch starts a new proposal before a
+write that might not fit (``Batch.room``), so the store never builds an entry over its
+budget; the Raft node refuses one anyway (whoever else proposes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from actors.store.entry import Op, encode_op
+from actors.store.errors import TooLarge
+from api.limits import MAX_ENTRY_BYTES, MAX_OBJECT_BYTES, MAX_WRITE_BYTES
+
+__all__ = ["Budgets", "EncodedGroup", "encode_group"]
+
+
+@dataclass(frozen=True, slots=True)
+class Budgets:
+    object: int = MAX_OBJECT_BYTES
+    write: int = MAX_WRITE_BYTES
+    entry: int = MAX_ENTRY_BYTES
+
+    def __post_init__(self) -> None:
+        if not 0 < self.object <= self.write <= self.entry // 2:
+            raise ValueError(f"need 0 < object <= write <= entry / 2, got {self}")
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedGroup:
+    """One write's operations, packed; ``size`` is their total."""
+
+    ops: tuple[bytes, ...]
+    size: int
+
+
+def encode_group(ops: tuple[Op, ...], budgets: Budgets) -> EncodedGroup:
+    """Pack ``ops``; TooLarge names the first object over its budget, or the write."""
+    packed = tuple(encode_op(op) for op in ops)
+    for op, data in zip(ops, packed, strict=True):
+        if len(data) > budgets.object:
+            raise TooLarge(f"{op.kind.value} {op.id}", len(data), budgets.object, "one object")
+    size = sum(len(data) for data in packed)
+    if size > budgets.write:
+        raise TooLarge(
+            f"this write of {len(ops)} objects", size, budgets.write, "one write (transaction)"
+        )
+    return EncodedGroup(packed, size)

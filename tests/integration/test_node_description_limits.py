@@ -1,0 +1,77 @@
+"""A node's description is bounded before anything is written: over real ZeroMQ with CURVE,
+a dispatcher session whose description carries an 8 MiB hostname is refused ``invalid``
+naming the field (before, the dispatcher wrote it to the store, and two such sessions made
+a Raft entry too big to replicate); ``swarm-node --hostname`` refuses a name longer than
+the kernel takes, before it touches its state dir."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from actors.dispatcher import dispatcher_handlers
+from actors.dispatcher.wire import encode_session_request
+from api.errors import ErrorCode, RemoteError
+from api.ids import new_id
+from api.objects import NodeDescription, Platform
+from transport import AllowList, Client, Endpoint, KeyPair, generate_keypair
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def remote() -> Iterator[tuple[str, KeyPair, KeyPair]]:
+    server, worker = generate_keypair(), generate_keypair()
+    # no dispatcher runs: a description that passes validation is answered "unavailable"
+    endpoint = Endpoint(
+        "tcp://127.0.0.1:0",
+        dispatcher_handlers(lambda: None),
+        keypair=server,
+        admission=AllowList([worker.public]),
+        name="remote-limits",
+    )
+    address = endpoint.start()
+    try:
+        yield address, server, worker
+    finally:
+        endpoint.stop()
+
+
+def open_session(remote: tuple[str, KeyPair, KeyPair], hostname: str) -> RemoteError:
+    address, server, worker = remote
+    description = NodeDescription(hostname=hostname, platform=Platform("linux", "x86_64"))
+    with (
+        Client(address, server_key=server.public, keypair=worker, timeout=15.0) as client,
+        pytest.raises(RemoteError) as err,
+    ):
+        next(client.stream("dispatcher.session", encode_session_request(new_id(), description)))
+    return err.value
+
+
+def test_a_session_with_an_eight_mebibyte_hostname_is_refused(
+    remote: tuple[str, KeyPair, KeyPair],
+) -> None:
+    err = open_session(remote, "h" * (8 << 20))
+    assert err.code == ErrorCode.INVALID
+    assert "description.hostname: hostname of 8 MiB, over the limit of 64 bytes" in str(err)
+    assert open_session(remote, "worker-1").code == "unavailable"  # validation let it by
+
+
+def test_swarm_node_refuses_a_hostname_longer_than_the_kernel_takes(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    result = subprocess.run(
+        [sys.executable, "-m", "cli.node_main", "--state-dir", str(state), "--hostname", "h" * 65],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 2
+    assert "--hostname: hostname of 65 bytes, over the limit of 64 bytes" in result.stderr
+    assert not state.exists()

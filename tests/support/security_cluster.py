@@ -1,0 +1,144 @@
+"""A real cluster and the four identities the security tests call it as.
+
+    cluster = SecurityCluster.start(tmp_path)       # swarm-node processes
+    cluster.callers["worker"].keys                  # a joined worker's CURVE key pair
+
+Two managers (so the Raft group keeps a quorum while the test speaks as the second one) and
+two workers join by token; then one worker is killed and removed (``node rm --force``).
+The callers, each a CURVE key pair read from a state dir or made fresh:
+
+    stranger  a fresh key, no certificate
+    worker    the running worker's key (its certificate: worker)
+    manager   the follower manager's key (its certificate: manager; a Raft member)
+    removed   the removed worker's key (its certificate is revoked)
+
+The server under test is the leader. `served_tables` builds, in this process, the handler
+tables a manager and a worker serve (actors/node.py ``endpoint_tables`` over a real
+``Assembly`` made from a freshly initialised state dir), so a test can check that every
+handler has a rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, cast
+
+from actors.ca.join import hello_address, hello_keypair
+from actors.node import endpoint_tables
+from actors.node_assembly import Assembly
+from actors.node_security import prepare_node
+from api.enums import NodeRole
+from api.objects import NodeDescription
+from tests.support.swarm import Swarm, SwarmNode, poll
+from transport.keys import KeyPair, generate_keypair, read_keypair
+
+__all__ = ["CALLERS", "Caller", "SecurityCluster", "served_tables"]
+
+CALLERS = ("stranger", "worker", "manager", "removed")
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    keys: KeyPair
+    node_id: str | None = None  # the node its certificate names
+    raft_id: int | None = None  # a manager's Raft member id
+    addr: str = ""  # where its node listens (host:port)
+
+
+def node_keys(node: SwarmNode) -> KeyPair:
+    return read_keypair(node.state_dir / "keys" / "curve.key")
+
+
+def raft_id(node: SwarmNode) -> int:
+    return int((node.state_dir / "raft_id").read_text().strip())
+
+
+@dataclass
+class SecurityCluster:
+    swarm: Swarm
+    leader: SwarmNode
+    follower: SwarmNode
+    worker: SwarmNode
+    callers: dict[str, Caller]
+
+    @classmethod
+    def start(cls, tmp_path: Path) -> SecurityCluster:
+        swarm = Swarm(tmp_path)
+        try:
+            swarm.start_cluster(managers=2, workers=2)
+            leader = poll(swarm.leader, "a leader")
+            follower = next(n for n in swarm.nodes[:2] if n is not leader)
+            worker, doomed = swarm.nodes[2], swarm.nodes[3]
+            doomed.kill()
+            doomed_id = doomed.node_id
+            leader.ctl_json("node", "rm", "--force", doomed_id)
+            poll(
+                lambda: doomed_id not in {r["id"] for r in swarm.node_rows()},
+                "the removed node gone from node ls",
+            )
+            callers = {
+                "stranger": Caller("stranger", generate_keypair()),
+                "worker": Caller("worker", node_keys(worker), worker.node_id),
+                "manager": Caller(
+                    "manager",
+                    node_keys(follower),
+                    follower.node_id,
+                    raft_id(follower),
+                    follower.remote_api,
+                ),
+                "removed": Caller("removed", node_keys(doomed), doomed_id),
+            }
+        except BaseException:
+            swarm.cleanup()
+            raise
+        return cls(swarm, leader, follower, worker, callers)
+
+    def stop(self) -> None:
+        self.swarm.cleanup()
+
+    # -- where the leader listens ----------------------------------------------------------
+    @property
+    def remote(self) -> tuple[str, bytes]:
+        """The leader's remote endpoint and its CURVE server key."""
+        return f"tcp://{self.leader.remote_api}", node_keys(self.leader).public
+
+    @property
+    def hello(self) -> tuple[str, bytes]:
+        """The leader's join-hello endpoint and its published server key."""
+        return hello_address(self.leader.remote_api), hello_keypair().public
+
+    def node_ids(self) -> set[str]:
+        return {str(r["id"]) for r in self.swarm.node_rows()}
+
+    def log_events(self, node: SwarmNode, name: str) -> list[dict[str, Any]]:
+        return [e for e in node.log_events() if e.get("event") == name]
+
+
+def served_tables(tmp_path: Path) -> dict[str, dict[str, frozenset[str]]]:
+    """``{"manager": {endpoint: handler names}, "worker": {...}}``, from the tables a
+    manager's and a worker's node serve."""
+    state_dir = tmp_path / "tables-manager"
+    startup = prepare_node(state_dir, hostname="tables", advertise_addr="127.0.0.1:1")
+    certs = startup.certs
+    as_worker = replace(
+        startup, certs=replace(certs, info=replace(certs.info, role=NodeRole.WORKER))
+    )
+    out: dict[str, dict[str, frozenset[str]]] = {}
+    for role, start, directory in (
+        ("manager", startup, state_dir),
+        ("worker", as_worker, tmp_path / "tables-worker"),
+    ):
+        assembly = Assembly(
+            state_dir=directory,
+            startup=start,
+            listen_remote_api="127.0.0.1:1",
+            advertise_addr="127.0.0.1:1",
+            executor_kind="process",
+            description=NodeDescription(hostname="tables"),
+            labels={},
+        )
+        tables = endpoint_tables(start.identity, role, assembly)
+        out[role] = {name: frozenset(build(cast(Any, None))) for name, build in tables.items()}
+    return out

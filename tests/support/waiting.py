@@ -1,0 +1,37 @@
+"""`wait_for`: the one way tests wait: poll a condition until it holds or a deadline passes.
+
+Never a bare sleep: the condition is checked every ``interval`` and the test goes on as
+soon as it holds; the deadline only bounds a failure, and its message says what was
+awaited (and the last value seen, when ``describe`` is given)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+__all__ = ["DEFAULT_TIMEOUT", "wait_for"]
+
+T = TypeVar("T")
+DEFAULT_TIMEOUT = 15.0
+
+
+def wait_for(
+    condition: Callable[[], T],
+    what: str = "the condition",
+    timeout: float = DEFAULT_TIMEOUT,
+    *,
+    interval: float = 0.01,
+    describe: Callable[[], object] | None = None,
+) -> T:
+    """The first truthy value of ``condition()``; AssertionError naming ``what`` after
+    ``timeout`` seconds. Exceptions from ``condition`` propagate."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            detail = f" (last seen: {describe()!r})" if describe is not None else ""
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{detail}")
+        time.sleep(interval)
