@@ -118,15 +118,23 @@ def test_a_strangers_frame_of_tiny_maps_is_refused_by_the_lengths(echo_server: S
     assert echo_server.endpoint.refusals() == {"stranger.over_limits": 1}
 
 
-def test_a_full_handler_queue_answers_busy() -> None:
-    release = threading.Event()
-    running = threading.Semaphore(0)
+class Holder:
+    """A handler that holds its thread until `release` is set; `running` counts the
+    requests it holds."""
 
-    def hold(request: Request) -> Mapping[str, Any]:
-        running.release()
-        release.wait(30)
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.running = threading.Semaphore(0)
+
+    def __call__(self, request: Request) -> Mapping[str, Any]:
+        self.running.release()
+        self.release.wait(30)
         return dict(request.body)
 
+
+def test_a_full_handler_queue_answers_busy() -> None:
+    hold = Holder()
+    release, running = hold.release, hold.running
     # 4 threads: strangers may hold 1; 2 requests wait in the queue at most
     server = Server({"test.echo": hold, "ping": lambda r: {}}, workers=4, max_queued=2)
     stranger = server.client(generate_keypair())
@@ -163,13 +171,8 @@ def test_a_full_handler_queue_answers_busy() -> None:
 def test_a_checked_request_is_refused_before_the_queue() -> None:
     """Authorization runs on the I/O thread: a stranger whose share of the threads is
     taken still gets ``unauthorized`` for what it may not send, not ``busy``."""
-    release = threading.Event()
-    running = threading.Semaphore(0)
-
-    def hold(request: Request) -> Mapping[str, Any]:
-        running.release()
-        release.wait(30)
-        return dict(request.body)
+    hold = Holder()
+    release, running = hold.release, hold.running
 
     def members_only(request: Request) -> bool:
         if request.peer_key == MEMBER.public:
