@@ -22,15 +22,17 @@ from api.objects import NodeDescription, Platform
 from transport import AllowList, Client, Endpoint, KeyPair, generate_keypair
 
 ROOT = Path(__file__).resolve().parents[2]
+NODE_ID = new_id()
 
 
 @pytest.fixture
 def remote() -> Iterator[tuple[str, KeyPair, KeyPair]]:
     server, worker = generate_keypair(), generate_keypair()
-    # no dispatcher runs: a description that passes validation is answered "unavailable"
+    # no dispatcher runs: a description that passes validation is answered "unavailable";
+    # the worker's key is certified for NODE_ID, so the session speaks for its own node
     endpoint = Endpoint(
         "tcp://127.0.0.1:0",
-        dispatcher_handlers(lambda: None),
+        dispatcher_handlers(lambda: None, lambda key: NODE_ID if key == worker.public else None),
         keypair=server,
         admission=AllowList([worker.public]),
         name="remote-limits",
@@ -49,7 +51,7 @@ def open_session(remote: tuple[str, KeyPair, KeyPair], hostname: str) -> RemoteE
         Client(address, server_key=server.public, keypair=worker, timeout=15.0) as client,
         pytest.raises(RemoteError) as err,
     ):
-        next(client.stream("dispatcher.session", encode_session_request(new_id(), description)))
+        next(client.stream("dispatcher.session", encode_session_request(NODE_ID, description)))
     return err.value
 
 
