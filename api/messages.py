@@ -114,9 +114,10 @@ STRANGER_LIMITS: Final = DecodeLimits(
     max_items=256,
 )
 # A member (a key with a live node certificate; the local control socket, mode 0600):
-# Raft batches are one bin up to the frame size; the largest structured requests are a
-# worker's status batch (up to 1000 updates of about 15 entries each), a node
-# description, and a service spec from the control socket.
+# Raft batches are one bin up to the frame size; no string can be longer than a whole
+# store write (1 MiB, api/limits.py MAX_WRITE_BYTES); the largest structured requests are
+# a worker's status batch (up to 1000 updates of about 15 entries each), a node
+# description and a service spec from the control socket.
 MEMBER_LIMITS: Final = DecodeLimits(
     max_size=DEFAULT_MAX_MESSAGE_SIZE,
     max_str_len=1024 * 1024,

@@ -106,15 +106,22 @@ def decode(frame: bytes | memoryview, *, limits: DecodeLimits = MEMBER_LIMITS) -
         )
     except _OverBudget:
         raise LimitExceeded(
-            f"frame holds more than {limits.max_items} elements in its arrays and maps"
+            f"frame holds more than {limits.max_items} elements in its arrays and maps",
+            request_id=_salvage_id(frame),
         ) from None
     except ValueError as exc:
         text = str(exc)
         if "exceeds max_" in text and "max_ext_len" not in text:
-            raise LimitExceeded(f"frame exceeds a decode limit: {_reason(exc)}") from None
-        raise UndecodableFrame(f"frame is not one msgpack object: {_reason(exc)}") from None
+            raise LimitExceeded(
+                f"frame exceeds a decode limit: {_reason(exc)}", request_id=_salvage_id(frame)
+            ) from None
+        raise UndecodableFrame(
+            f"frame is not one msgpack object: {_reason(exc)}", request_id=_salvage_id(frame)
+        ) from None
     except Exception as exc:  # msgpack raises many kinds; all mean "not one valid object"
-        raise UndecodableFrame(f"frame is not one msgpack object: {_reason(exc)}") from None
+        raise UndecodableFrame(
+            f"frame is not one msgpack object: {_reason(exc)}", request_id=_salvage_id(frame)
+        ) from None
     if type(obj) is not dict:
         raise BadEnvelope(f"envelope is {_kind(obj)}, expected map")
 
@@ -169,6 +176,37 @@ def decode(frame: bytes | memoryview, *, limits: DecodeLimits = MEMBER_LIMITS) -
         )
     _check_fields(body, mt.fields, "", request_id)
     return Envelope(message_type, request_id, body, more, version)
+
+
+_HEAD: Final = 256  # bytes enough for v, t (a type name) and id, as `encode` orders them
+
+
+def _salvage_id(frame: bytes | memoryview) -> int | None:
+    """The request id of a frame that did not decode, when its envelope names it before
+    the body (as `encode` writes it), so that the sender can be answered; else None. Reads
+    the first `_HEAD` bytes only, with lengths too small to build anything large."""
+    unpacker = msgpack.Unpacker(
+        raw=False,
+        max_buffer_size=_HEAD,
+        max_str_len=_HEAD,
+        max_bin_len=0,
+        max_array_len=0,
+        max_map_len=0,
+        max_ext_len=0,
+    )
+    try:
+        unpacker.feed(bytes(frame[:_HEAD]))
+        for _ in range(min(unpacker.read_map_header(), 4)):
+            key = unpacker.unpack()
+            if key == "b":
+                return None
+            value = unpacker.unpack()
+            if key == "id":
+                ok = type(value) is int and 0 < value <= MAX_REQUEST_ID
+                return value if ok else None
+    except Exception:  # anything short of a readable id: nothing to answer
+        return None
+    return None
 
 
 class _OverBudget(Exception):

@@ -111,6 +111,10 @@ def test_a_strangers_frame_of_tiny_maps_is_refused_by_the_lengths(echo_server: S
             lambda: echo_server.endpoint.refusals().get("stranger.over_limits") == 1,
             "the frame refused by the stranger's lengths",
         )
+        # its id comes before the body: the refusal is answered
+        assert sock.poll(10_000, zmq.POLLIN)
+        answer = decode(sock.recv())
+        assert (answer.id, answer.body["code"]) == (3, ErrorCode.OVER_LIMITS)
     finally:
         ctx.destroy(linger=0)
     with echo_server.client(MEMBER) as client:  # a member may send that many

@@ -60,6 +60,14 @@ def test_many_tiny_maps_within_the_size_are_refused_by_the_lengths() -> None:
     with pytest.raises(LimitExceeded, match="max_array_len") as info:
         decode(frame, limits=STRANGER_LIMITS)
     assert info.value.code == ErrorCode.OVER_LIMITS
+    assert info.value.request_id == 1  # read from the envelope's head: it can be answered
+
+
+def test_the_id_of_a_refused_frame_is_read_only_from_before_the_body() -> None:
+    body_first = msgpack.packb({"b": {"x": [{}] * 100}, "v": 1, "t": "ca.join", "id": 5})
+    with pytest.raises(LimitExceeded) as info:
+        decode(body_first, limits=STRANGER_LIMITS)
+    assert info.value.request_id is None
 
 
 def test_nesting_cannot_multiply_the_lengths() -> None:
