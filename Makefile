@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_STATE ?= demo-state
 DEMO_SOCKET ?= $(DEMO_STATE)/swarm.sock
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck unit bench bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,13 @@ demo: $(STAMP)
 	$(BIN)/swarm-node --state-dir $(DEMO_STATE) --listen-remote-api 127.0.0.1:4242 \
 	  --listen-control-api $(DEMO_SOCKET) --log-format console
 
+# bench/_*.py are helpers, not benches; `make test` runs every bench's --smoke too
+# (tests/integration/test_bench_smoke.py)
 bench: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+bench-smoke: $(STAMP)
+	@for b in bench/[!_]*.py; do echo "== $$b --smoke"; $(BIN)/python $$b --smoke || exit 1; done
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

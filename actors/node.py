@@ -44,13 +44,13 @@ from typing import Any, TextIO
 
 import pykka
 
-from actors.ca.join import hello_keypair
+from actors.ca.join import HELLO_MAX_MESSAGE_SIZE, hello_keypair
 from actors.control.errors import ControlError, guarded
 from actors.identity import NodeIdentity
 from actors.log import get_logger
 from actors.node_assembly import Assembly
 from actors.supervisor import ChildContext, ChildSpec, Directory, Restart, Supervisor
-from api.messages import registered
+from api.messages import DEFAULT_MAX_MESSAGE_SIZE, registered
 from transport.auth import AdmissionPolicy, AdmitAll, AllowList
 from transport.endpoint import EndpointActor, Handler, Request
 from transport.keys import KeyPair
@@ -150,6 +150,7 @@ def endpoint_child(
     *,
     keypair: KeyPair | None = None,
     admission: AdmissionPolicy | None = None,
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     stop_timeout: float = 5.0,
     start_timeout: float = 10.0,
     on_listening: Callable[[str], None] | None = None,
@@ -165,6 +166,7 @@ def endpoint_child(
             handlers(ctx.peers),
             keypair=keypair,
             admission=admission,
+            max_message_size=max_message_size,
             name=name,
             started=started,
         )
@@ -281,6 +283,7 @@ def node_children(
         tables["hello"],
         keypair=hello_keypair(),
         admission=AdmitAll(),
+        max_message_size=HELLO_MAX_MESSAGE_SIZE,  # anyone: ZeroMQ drops bigger frames
         stop_timeout=config.stop_timeout,
     )
     return [

@@ -22,6 +22,7 @@ __all__ = [
     "CodecError",
     "ErrorCode",
     "FrameTooLarge",
+    "LimitExceeded",
     "RemoteError",
     "RequestTimeout",
     "TransportError",
@@ -35,10 +36,12 @@ class ErrorCode:
 
     MALFORMED: Final = "malformed"  # bytes are not msgpack, or the envelope is wrong
     TOO_LARGE: Final = "too_large"  # frame over the size limit
+    OVER_LIMITS: Final = "over_limits"  # a length or element count over the decode limits
     UNKNOWN_TYPE: Final = "unknown_type"  # message type not declared in api.messages
     INVALID: Final = "invalid"  # body misses a field or a field has the wrong type
     UNSUPPORTED: Final = "unsupported"  # declared type, but this endpoint has no handler
     INTERNAL: Final = "internal"  # the handler raised or produced an invalid reply
+    BUSY: Final = "busy"  # the endpoint's queue for this kind of peer is full; try later
 
 
 class TransportError(Exception):
@@ -58,6 +61,13 @@ class CodecError(TransportError):
 
 class FrameTooLarge(CodecError):
     code = ErrorCode.TOO_LARGE
+
+
+class LimitExceeded(CodecError):
+    """A string, bin, array or map is longer, or the frame holds more elements, than the
+    decode limits of its sender allow (`api.messages.DecodeLimits`)."""
+
+    code = ErrorCode.OVER_LIMITS
 
 
 class UndecodableFrame(CodecError):

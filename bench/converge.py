@@ -1,6 +1,6 @@
 """Service convergence: swarmnode against Docker's own swarm mode, on the same engine.
 
-    python bench/converge.py [--sizes 1,10,50,100] [--runs 5] [--quick]
+    python bench/converge.py [--sizes 1,10,50,100] [--runs 5] [--quick] [--smoke]
 
 In one run on the local engine, with the test image (``swarmnode-test:busybox``, command
 ``sleep 3600``), measures the median of ``--runs`` runs of:
@@ -219,23 +219,26 @@ def converge_once(side: Any, size: int, run: int, out: dict[str, Any]) -> None:
     side.rm(name, converge_timeout(size))
 
 
-def scale_once(side: Any, run: int, out: dict[str, Any]) -> None:
+def scale_once(
+    side: Any, run: int, out: dict[str, Any], scale: tuple[int, int] = (SCALE_FROM, SCALE_TO)
+) -> None:
     name = f"{side.prefix}{side.tag}-scale-{run}"
-    side.create(name, SCALE_FROM)
+    start, end = scale
+    side.create(name, start)
     wait_for(
-        lambda: side.running(name) >= SCALE_FROM,
-        f"{name}: {SCALE_FROM} running",
-        converge_timeout(SCALE_FROM),
+        lambda: side.running(name) >= start,
+        f"{name}: {start} running",
+        converge_timeout(start),
     )
     elapsed = timed(
-        lambda: side.scale(name, SCALE_TO),
-        lambda: side.running(name) >= SCALE_TO,
-        f"{name}: {SCALE_TO} running",
-        converge_timeout(SCALE_TO),
+        lambda: side.scale(name, end),
+        lambda: side.running(name) >= end,
+        f"{name}: {end} running",
+        converge_timeout(end),
     )
     out.setdefault("scale_runs_s", []).append(round(elapsed, 3))
-    log(f"{side.tag} scale {SCALE_FROM}->{SCALE_TO}: {elapsed:.2f}s")
-    side.rm(name, converge_timeout(SCALE_TO))
+    log(f"{side.tag} scale {start}->{end}: {elapsed:.2f}s")
+    side.rm(name, converge_timeout(end))
 
 
 def replace_setup(side: Any) -> dict[str, Any]:
@@ -267,7 +270,13 @@ def summarize(out: dict[str, Any]) -> None:
     out["replace_s"] = median(out.get("replace_runs_s", []))
 
 
-def measure(sides: list[Any], sizes: Sequence[int], runs: int, budget: Budget) -> None:
+def measure(
+    sides: list[Any],
+    sizes: Sequence[int],
+    runs: int,
+    budget: Budget,
+    scale: tuple[int, int] = (SCALE_FROM, SCALE_TO),
+) -> None:
     """Every measure on every side, run by run, the sides in ABBA order (so a load that
     drifts during the bench weighs on both alike)."""
 
@@ -284,7 +293,7 @@ def measure(sides: list[Any], sizes: Sequence[int], runs: int, budget: Budget) -
     for run in range(runs):
         for side in order(run):
             if budget.allows(f"{side.tag} scale run {run + 1}"):
-                scale_once(side, run, side.results)
+                scale_once(side, run, side.results, scale)
     current = {side.tag: replace_setup(side) for side in sides}
     for run in range(runs):
         for side in order(run):
@@ -320,9 +329,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep-node-log", metavar="PATH", help="copy the swarm-node's JSON log here"
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="1 replica, scale 1->2, one run, 5 containers alone, no swarm mode (the engine "
+        "stays as it was)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.runs, args.engine_count = "1,10", 1, 20
+    args.scale = (SCALE_FROM, SCALE_TO)
+    if args.smoke:
+        args.sizes, args.runs, args.engine_count, args.skip_swarm = "1", 1, 5, True
+        args.budget, args.scale = min(args.budget, 300.0), (1, 2)
     args.sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
     if not args.sizes or min(args.sizes) < 1 or args.runs < 1:
         parser.error("sizes must be positive integers and --runs at least 1")
@@ -352,6 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "image": image,
         "sizes": args.sizes,
+        "scale": list(args.scale),  # the scale_10_to_50 figures are of this scale
         "runs": args.runs,
         "reference": REFERENCE,
         "load_average_before": os.getloadavg(),
@@ -393,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stack.callback(dk.cleanup, 120)
                 sides.append(dk)
             try:
-                measure(sides, args.sizes, args.runs, budget)
+                measure(sides, args.sizes, args.runs, budget, args.scale)
             except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 log(errors[-1])

@@ -166,7 +166,7 @@ class Bench:
         started = time.monotonic()
         node.start()
         self.swarm.wait_cluster(MANAGERS, WORKERS, timeout=REJOIN_TIMEOUT_S)
-        if node.socket.exists():
+        if node in self.swarm.managers:
             client = control_client(node)
             try:
                 poll(
@@ -471,7 +471,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--budget", type=float, default=270, help="seconds for the whole run")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the nodes' JSON logs here")
+    parser.add_argument("--smoke", action="store_true", help="--quick within 150 s")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.quick, args.budget = True, min(args.budget, 150.0)
     if args.quick:
         args.runs = 1
     if args.runs < 1:

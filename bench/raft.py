@@ -161,7 +161,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="per throughput run")
     parser.add_argument("--failovers", type=int, default=3)
     parser.add_argument("--tick", type=float, default=0.1)
+    parser.add_argument("--smoke", action="store_true", help="0.5 s runs and one failover")
     args = parser.parse_args()
+    if args.smoke:
+        args.seconds, args.failovers = 0.5, 1
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="raft-bench-") as tmp:
         cluster = RaftCluster(Path(tmp), 3, tick=args.tick)

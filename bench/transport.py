@@ -2,9 +2,10 @@
 
 Prints one JSON document. The server runs in a separate process (this script with
 ``--serve``); clients run as threads here, each with its own `Client`, each sending one
-request at a time (a 100-byte echo). "curve" is tcp:// with CURVE and ZAP; "plain" is the
-ipc:// transport without CURVE (as the control socket). Each run is bounded both in
-requests and in time.
+request at a time (a 100-byte echo). "curve" is tcp:// with CURVE and ZAP, the clients'
+keys admitted as members (as nodes with certificates); "plain" is the ipc:// transport
+without CURVE (as the control socket). Each run is bounded both in requests and in time;
+``--smoke`` runs a few hundred requests of each kind.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from api.messages import BYTES, INT, Field, MessageType, register  # noqa: E402
-from transport import AdmitAll, Client, Endpoint, Request, generate_keypair  # noqa: E402
+from transport import AllowList, Client, Endpoint, KeyPair, Request, generate_keypair  # noqa: E402
 
 register(
     MessageType("bench.echo", (Field("n", INT), Field("pad", BYTES)), reply="bench.echo.reply")
@@ -43,12 +44,16 @@ WARMUP = 200  # per client, not measured
 PAD = b"x" * 100
 
 
-def serve(bind: str) -> None:
+CLIENT_KEYS = [generate_keypair() for _ in range(16)]
+
+
+def serve(bind: str, members: list[str]) -> None:
     def echo(request: Request) -> Mapping[str, Any]:
         return request.body
 
     keypair = generate_keypair() if bind.startswith("tcp://") else None
-    endpoint = Endpoint(bind, {"bench.echo": echo}, keypair=keypair, admission=AdmitAll())
+    admission = AllowList(key.encode() for key in members)
+    endpoint = Endpoint(bind, {"bench.echo": echo}, keypair=keypair, admission=admission)
     address = endpoint.start()
     public = keypair.public.decode() if keypair else None
     print(json.dumps({"address": address, "public_key": public}), flush=True)
@@ -58,7 +63,14 @@ def serve(bind: str) -> None:
 
 def start_server(bind: str) -> tuple[subprocess.Popen[str], str, bytes | None]:
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", bind],
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            bind,
+            # --member=KEY: a Z85 key may begin with "-"
+            *[f"--member={kp.public.decode()}" for kp in CLIENT_KEYS],
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -70,15 +82,16 @@ def start_server(bind: str) -> tuple[subprocess.Popen[str], str, bytes | None]:
     return proc, hello["address"], key
 
 
-def run(address: str, server_key: bytes | None, clients: int) -> dict[str, Any]:
-    per_client = MAX_REQUESTS // clients
+def run(address: str, server_key: bytes | None, clients: int, max_requests: int) -> dict[str, Any]:
+    per_client = max_requests // clients
     latencies: list[list[float]] = [[] for _ in range(clients)]
     barrier = threading.Barrier(clients + 1)
     deadline: list[float] = [0.0]
 
     def work(i: int) -> None:
-        with Client(address, server_key=server_key, timeout=10.0) as client:
-            for n in range(WARMUP):
+        keys: KeyPair | None = CLIENT_KEYS[i] if server_key is not None else None
+        with Client(address, server_key=server_key, keypair=keys, timeout=10.0) as client:
+            for n in range(min(WARMUP, per_client)):
                 client.request("bench.echo", {"n": n, "pad": PAD})
             barrier.wait()
             mine = latencies[i]
@@ -124,15 +137,19 @@ def main() -> None:
     quiet_logs()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--serve", metavar="BIND")
+    parser.add_argument("--member", action="append", default=[], help=argparse.SUPPRESS)
+    parser.add_argument("--smoke", action="store_true", help="a few hundred requests each")
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, args.member)
         return
+    max_requests = 400 if args.smoke else MAX_REQUESTS
     results: dict[str, Any] = {
         "benchmark": "transport.request_reply",
         "payload_bytes": len(PAD),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
+        "smoke": args.smoke,
         "runs": [],
     }
     with tempfile.TemporaryDirectory(prefix="sn-bench-") as tmp:
@@ -140,7 +157,8 @@ def main() -> None:
             proc, address, key = start_server(bind)
             try:
                 for clients in (1, 16):
-                    results["runs"].append({"mode": mode, **run(address, key, clients)})
+                    run_result = run(address, key, clients, max_requests)
+                    results["runs"].append({"mode": mode, **run_result})
             finally:
                 assert proc.stdin is not None
                 proc.stdin.close()

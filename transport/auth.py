@@ -7,7 +7,9 @@ socket in its own thread and asks an `AdmissionPolicy` about each client key, pa
 endpoint's ZAP domain (its name: "remote", "control", ...) so a policy can allow different
 roles on different endpoints. An admitted client's key becomes the connection's User-Id,
 which the endpoint hands to handlers as ``Request.peer_key``. Each refusal is logged as
-``transport.zap.refused`` with the key's fingerprint.
+``transport.zap.refused`` with the key's fingerprint. A policy also says which admitted
+keys are members (`AdmissionPolicy.is_member`): the endpoint decodes the frames of the
+others with the small limits of strangers (`transport.trust`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ class AdmissionPolicy(Protocol):
         """Whether the client with this CURVE public key may talk to endpoint ``domain``."""
         ...
 
+    def is_member(self, client_public_key_z85: bytes) -> bool:
+        """Whether this key belongs to a member (its frames get member limits) rather than
+        a stranger; asked for every frame, from the endpoint's I/O thread: must be cheap."""
+        ...
+
 
 class AllowList:
     """Admits exactly the listed public keys (Z85), on every domain. Safe to update from
@@ -47,6 +54,9 @@ class AllowList:
         self._keys: frozenset[bytes] = frozenset(keys)
 
     def admit(self, domain: str, client_public_key_z85: bytes) -> bool:
+        return client_public_key_z85 in self._keys
+
+    def is_member(self, client_public_key_z85: bytes) -> bool:
         return client_public_key_z85 in self._keys
 
     def add(self, key: bytes) -> None:
@@ -69,10 +79,14 @@ class AllowList:
 
 
 class AdmitAll:
-    """Admits any CURVE client (traffic is still encrypted). For join endpoints and benches."""
+    """Admits any CURVE client (traffic is still encrypted), each as a stranger. For join
+    endpoints and benches."""
 
     def admit(self, domain: str, client_public_key_z85: bytes) -> bool:
         return True
+
+    def is_member(self, client_public_key_z85: bytes) -> bool:
+        return False
 
 
 class ZapAuthenticator:

@@ -28,7 +28,7 @@ import structlog
 import zmq
 
 from api.errors import ClientClosed, CodecError, RemoteError, RequestTimeout
-from api.messages import DEFAULT_MAX_MESSAGE_SIZE, Envelope
+from api.messages import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS, Envelope
 from transport.codec import decode, encode
 from transport.keys import KeyPair, generate_keypair
 from transport.outbox import STOP, Outbox, outbox_address, pull_socket
@@ -62,6 +62,7 @@ class Client:
         self.source = source
         self.timeout = timeout
         self._max_size = max_message_size
+        self._limits = REPLY_LIMITS.capped(max_message_size)
         self._name = name
         self._pending: dict[int, _Pending] = {}
         self._ids = itertools.count(1)
@@ -258,7 +259,7 @@ class Client:
 
     def _deliver(self, frame: bytes) -> None:
         try:
-            envelope = decode(frame, max_size=self._max_size)
+            envelope = decode(frame, limits=self._limits)
         except CodecError as exc:
             _log.warning(
                 "transport.reply.rejected",

@@ -1,10 +1,14 @@
 """Encoding and decoding of wire frames: the only place msgpack is decoded and validated.
 
 `decode` turns any bytes at all into either a valid `Envelope` (its body checked against
-the type's declaration in `api.messages`) or a `CodecError` naming what was wrong. Frames
-over the size limit are refused before msgpack sees them; msgpack itself runs with limits
-on every length, no ext types, ``raw=False`` and ``strict_map_key``. `encode` checks the
-body against the same declarations, so a peer never receives what it would refuse.
+the type's declaration in `api.messages`) or a `CodecError` naming what was wrong. The
+caller passes the `DecodeLimits` of the frame's sender (a stranger's are small): frames
+over its size are refused before msgpack sees them; msgpack runs with its string, bin,
+array and map limits (refused from a header, before anything is built), a budget on the
+elements of all containers together (counted as each container completes, so a frame of
+millions of tiny maps stops after the budget's worth), no ext types, ``raw=False`` and
+``strict_map_key``. `encode` checks the body against the same declarations, so a peer
+never receives what it would refuse.
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ from api.errors import (
     BadField,
     CodecError,
     FrameTooLarge,
+    LimitExceeded,
     UndecodableFrame,
     UnknownMessageType,
 )
 from api.messages import (
     DEFAULT_MAX_MESSAGE_SIZE,
+    MEMBER_LIMITS,
     PROTOCOL_VERSION,
+    DecodeLimits,
     Envelope,
     Field,
     FieldType,
@@ -76,25 +83,45 @@ def encode_error(request_id: int, code: str, message: str) -> bytes:
     return encode("error", {"code": code, "message": message}, request_id=request_id)
 
 
-def decode(frame: bytes, *, max_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> Envelope:
-    """The validated message in ``frame``, or `CodecError` saying what is wrong with it."""
-    size = len(frame)
-    if size > max_size:
-        raise FrameTooLarge(f"frame of {size} bytes exceeds the limit of {max_size}")
+def decode(frame: bytes | memoryview, *, limits: DecodeLimits = MEMBER_LIMITS) -> Envelope:
+    """The validated message in ``frame``, or `CodecError` saying what is wrong with it.
+    ``limits``: those of the frame's sender (`api.messages`)."""
+    size = frame.nbytes if isinstance(frame, memoryview) else len(frame)
+    if size > limits.max_size:
+        raise FrameTooLarge(f"frame of {size} bytes exceeds the limit of {limits.max_size}")
+    budget = _ItemBudget(limits.max_items)
     try:
         obj = msgpack.unpackb(
             frame,
             raw=False,
             strict_map_key=True,
             use_list=True,
-            max_str_len=size,
-            max_bin_len=size,
-            max_array_len=size,
-            max_map_len=size,
+            max_str_len=limits.max_str_len,
+            max_bin_len=limits.max_bin_len,
+            max_array_len=limits.max_array_len,
+            max_map_len=limits.max_map_len,
             max_ext_len=0,
+            object_hook=budget.map,
+            list_hook=budget.array,
         )
+    except _OverBudget:
+        raise LimitExceeded(
+            f"frame holds more than {limits.max_items} elements in its arrays and maps",
+            request_id=_salvage_id(frame),
+        ) from None
+    except ValueError as exc:
+        text = str(exc)
+        if "exceeds max_" in text and "max_ext_len" not in text:
+            raise LimitExceeded(
+                f"frame exceeds a decode limit: {_reason(exc)}", request_id=_salvage_id(frame)
+            ) from None
+        raise UndecodableFrame(
+            f"frame is not one msgpack object: {_reason(exc)}", request_id=_salvage_id(frame)
+        ) from None
     except Exception as exc:  # msgpack raises many kinds; all mean "not one valid object"
-        raise UndecodableFrame(f"frame is not one msgpack object: {_reason(exc)}") from None
+        raise UndecodableFrame(
+            f"frame is not one msgpack object: {_reason(exc)}", request_id=_salvage_id(frame)
+        ) from None
     if type(obj) is not dict:
         raise BadEnvelope(f"envelope is {_kind(obj)}, expected map")
 
@@ -149,6 +176,63 @@ def decode(frame: bytes, *, max_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> Envelop
         )
     _check_fields(body, mt.fields, "", request_id)
     return Envelope(message_type, request_id, body, more, version)
+
+
+_HEAD: Final = 256  # bytes enough for v, t (a type name) and id, as `encode` orders them
+
+
+def _salvage_id(frame: bytes | memoryview) -> int | None:
+    """The request id of a frame that did not decode, when its envelope names it before
+    the body (as `encode` writes it), so that the sender can be answered; else None. Reads
+    the first `_HEAD` bytes only, with lengths too small to build anything large."""
+    unpacker = msgpack.Unpacker(
+        raw=False,
+        max_buffer_size=_HEAD,
+        max_str_len=_HEAD,
+        max_bin_len=0,
+        max_array_len=0,
+        max_map_len=0,
+        max_ext_len=0,
+    )
+    try:
+        unpacker.feed(bytes(frame[:_HEAD]))
+        for _ in range(min(unpacker.read_map_header(), 4)):
+            key = unpacker.unpack()
+            if key == "b":
+                return None
+            value = unpacker.unpack()
+            if key == "id":
+                ok = type(value) is int and 0 < value <= MAX_REQUEST_ID
+                return value if ok else None
+    except Exception:  # anything short of a readable id: nothing to answer
+        return None
+    return None
+
+
+class _OverBudget(Exception):
+    pass
+
+
+class _ItemBudget:
+    """msgpack's hooks, called as each map and array completes: counts their elements
+    (map entries, array items) and stops decoding once there are more than ``limit``."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def map(self, value: dict[str, Any]) -> dict[str, Any]:
+        self.left -= len(value)
+        if self.left < 0:
+            raise _OverBudget
+        return value
+
+    def array(self, value: list[Any]) -> list[Any]:
+        self.left -= len(value)
+        if self.left < 0:
+            raise _OverBudget
+        return value
 
 
 # -- validation ----------------------------------------------------------------------------

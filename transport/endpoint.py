@@ -13,9 +13,17 @@ A frame thus reaches an ordinary handler after one thread hop, and an *inline* h
 after none. Inline handlers (`inline`) are for one-way, non-blocking work that only hands
 the request on, such as putting it on another loop's queue (Raft's inbound messages): they
 run on the I/O thread, so one that blocks stalls the socket. Everything else goes to the
-pool, where a handler that blocks holds one pool thread, never the socket. Decoding on the
-I/O thread costs at most one frame's worth of work (frames are capped by
-``ZMQ_MAXMSGSIZE``).
+pool, where a handler that blocks holds one pool thread, never the socket. A *checked*
+handler (`checked`) has a cheap check (authorization) run on the I/O thread first, so a
+request it refuses is answered there and never queued.
+
+Decoding on the I/O thread is bounded by who sent the frame (`transport.trust`): a key the
+admission policy calls a member gets member limits, any other key (the join port, a key
+with no live certificate) a stranger's 64 KiB frames and small lengths, checked before
+msgpack builds anything; ``ZMQ_MAXMSGSIZE`` caps every frame on the socket. The pool's
+queue is bounded, and strangers get a share of it: a request that does not fit is answered
+``busy`` (a one-way message is dropped), never queued. Refused frames are counted
+(`EndpointActor.refusals`) and logged at most once a second per reason.
 
 `EndpointActor` is a pykka actor (sockets open in ``on_start``, close in ``on_stop``), so a
 supervisor can run it directly. `Endpoint` is a small facade over it for code that just
@@ -38,8 +46,8 @@ created with mode 0600 (a stale socket file is removed first).
 from __future__ import annotations
 
 import contextlib
-import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, Final
@@ -52,14 +60,28 @@ from api.errors import CodecError, ErrorCode
 from api.messages import DEFAULT_MAX_MESSAGE_SIZE, Envelope, lookup
 from transport.auth import AdmissionPolicy, AllowList, ZapAuthenticator
 from transport.codec import decode, encode, encode_error
+from transport.handler_pool import DEFAULT_MAX_QUEUED, DEFAULT_WORKERS, HandlerPool, run_handler
 from transport.keys import KeyPair, fingerprint
 from transport.outbox import Outbox, outbox_address
 from transport.router_loop import Inbound, RouterLoop
+from transport.trust import FrameTrust, RefusalTally, Trust
 
-__all__ = ["Endpoint", "EndpointActor", "Handler", "InlineHandler", "Request", "inline"]
+__all__ = [
+    "CheckedHandler",
+    "Endpoint",
+    "EndpointActor",
+    "Handler",
+    "InlineHandler",
+    "Request",
+    "checked",
+    "inline",
+]
 
 _log = structlog.get_logger(subsystem="transport")
-_DEFAULT_WORKERS: Final = 16
+_EVENTS: Final = {
+    ErrorCode.UNSUPPORTED: "transport.request.unsupported",
+    ErrorCode.BUSY: "transport.request.busy",
+}
 
 
 class Request:
@@ -159,56 +181,29 @@ def inline(fn: Handler) -> InlineHandler:
     return fn if isinstance(fn, InlineHandler) else InlineHandler(fn)
 
 
-class HandlerPool:
-    """A fixed number of daemon threads running handlers; a blocked handler holds one."""
+class CheckedHandler:
+    """A handler behind a check that runs on the I/O thread first (see `checked`)."""
 
-    def __init__(self, name: str, workers: int) -> None:
-        self._queue: queue.SimpleQueue[tuple[Handler, Request] | None] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._work, name=f"{name}-handler-{i}", daemon=True)
-            for i in range(workers)
-        ]
-        for t in self._threads:
-            t.start()
+    __slots__ = ("check", "handler")
 
-    def submit(self, handler: Handler, request: Request) -> None:
-        self._queue.put((handler, request))
+    def __init__(self, check: Callable[[Request], bool], handler: Handler) -> None:
+        self.check = check
+        self.handler = handler
 
-    def shutdown(self) -> None:
-        """Stop idle threads; a thread still inside a handler finishes it, then exits."""
-        for _ in self._threads:
-            self._queue.put(None)
+    def __call__(self, request: Request) -> Mapping[str, Any] | None:
+        return self.handler(request) if self.check(request) else None
 
-    def _work(self) -> None:
-        while (job := self._queue.get()) is not None:
-            run_handler(*job)
+    def __repr__(self) -> str:
+        return f"checked({self.check!r}, {self.handler!r})"
 
 
-def run_handler(handler: Handler, request: Request) -> None:
-    try:
-        result = handler(request)
-    except Exception as exc:
-        _log.exception(
-            "transport.handler.failed",
-            endpoint=request.endpoint,
-            type=request.type,
-            request_id=request.id,
-            error=repr(exc),
-        )
-        request.error(ErrorCode.INTERNAL, f"handler for {request.type!r} failed: {exc!r}"[:400])
-        return
-    if result is None:
-        return
-    try:
-        request.reply(result)
-    except CodecError as exc:
-        _log.error(
-            "transport.reply.invalid",
-            endpoint=request.endpoint,
-            type=request.type,
-            error=exc.message,
-        )
-        request.error(ErrorCode.INTERNAL, f"handler for {request.type!r} gave an invalid reply")
+def checked(check: Callable[[Request], bool], handler: Handler) -> CheckedHandler:
+    """``handler`` (inline or not) behind ``check``, which the endpoint runs on the I/O
+    thread before the request is queued: it must be as cheap as reading a snapshot, and
+    when it returns False it has answered the request itself. A refused request thus never
+    takes a place in the handler queue: a flood of requests a peer may not send cannot
+    crowd out the ones it may (nor its own, with ``busy``)."""
+    return CheckedHandler(check, handler)
 
 
 class EndpointActor(pykka.ThreadingActor):
@@ -224,7 +219,8 @@ class EndpointActor(pykka.ThreadingActor):
         admission: AdmissionPolicy | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         name: str = "remote",
-        workers: int = _DEFAULT_WORKERS,
+        workers: int = DEFAULT_WORKERS,
+        max_queued: int = DEFAULT_MAX_QUEUED,
         started: Future[str] | None = None,
     ) -> None:
         super().__init__()
@@ -235,8 +231,13 @@ class EndpointActor(pykka.ThreadingActor):
         self._keypair = keypair
         self._admission: AdmissionPolicy = admission if admission is not None else AllowList()
         self._max_size = max_message_size
+        self._trust = FrameTrust.capped(
+            self._admission.is_member if keypair is not None else None, max_message_size
+        )
+        self._tally = RefusalTally()
         self._name = name
         self._workers = workers
+        self._max_queued = max_queued
         self._started = started if started is not None else Future()
         self._context: zmq.Context[zmq.Socket[bytes]] | None = None
         self._zap: ZapAuthenticator | None = None
@@ -254,7 +255,7 @@ class EndpointActor(pykka.ThreadingActor):
             if self._keypair is not None:
                 self._zap = ZapAuthenticator(self._context, self._admission)
                 self._zap.start()
-            self._pool = HandlerPool(self._name, self._workers)
+            self._pool = HandlerPool(self._name, self._workers, max_queued=self._max_queued)
             out = outbox_address(self._name)
             self._loop = RouterLoop(
                 self._context,
@@ -314,36 +315,42 @@ class EndpointActor(pykka.ThreadingActor):
     def address(self) -> str:
         return self._address
 
+    def refusals(self) -> dict[str, int]:
+        """How many frames were refused so far, by ``TRUST.CODE`` (``stranger.too_large``,
+        ``member.busy``, ...)."""
+        return dict(self._tally.totals)
+
     def _on_inbound(self, batch: list[Inbound]) -> None:
-        """Called on the I/O thread: decode, answer bad frames, run inline handlers, hand
-        the others to the pool."""
+        """Called on the I/O thread: decode within the sender's limits, answer bad frames,
+        run inline handlers, hand the others to the pool (or answer ``busy``)."""
         if not self._open.is_set():
             self._open.wait()
         outbox, pool = self._outbox, self._pool
         if outbox is None or pool is None:
             return
-        handlers, name, max_size = self._handlers, self._name, self._max_size
+        handlers, name, max_size, trust_of = self._handlers, self._name, self._max_size, self._trust
         for identity, frame, peer_key in batch:
+            trust = trust_of.classify(peer_key)
             try:
-                envelope = decode(frame, max_size=max_size)
+                envelope = decode(frame, limits=trust_of.limits(trust))
             except CodecError as exc:
-                _log.warning(
-                    "transport.frame.rejected",
-                    endpoint=name,
-                    code=exc.code,
+                self._refused(
+                    trust,
+                    exc.code,
+                    peer_key,
                     error=exc.message,
                     request_id=exc.request_id,
                     answered=bool(exc.request_id),
-                    key_fingerprint=fingerprint(peer_key) if peer_key else None,
                 )
                 if exc.request_id:
                     outbox.send((identity, encode_error(exc.request_id, exc.code, exc.message)))
                 continue
             handler = handlers.get(envelope.type)
             if handler is None:
-                _log.warning(
-                    "transport.request.unsupported",
-                    endpoint=name,
+                self._refused(
+                    trust,
+                    ErrorCode.UNSUPPORTED,
+                    peer_key,
                     type=envelope.type,
                     request_id=envelope.id,
                 )
@@ -356,10 +363,36 @@ class EndpointActor(pykka.ThreadingActor):
             request = Request(
                 envelope, peer_key, identity, outbox, endpoint=name, max_size=max_size
             )
+            if type(handler) is CheckedHandler:
+                if not handler.check(request):
+                    continue
+                handler = handler.handler
             if type(handler) is InlineHandler:
                 run_handler(handler.fn, request)
-            else:
-                pool.submit(handler, request)
+            elif not pool.submit(handler, request, stranger=trust is Trust.STRANGER):
+                self._refused(
+                    trust, ErrorCode.BUSY, peer_key, type=envelope.type, request_id=envelope.id
+                )
+                request.error(
+                    ErrorCode.BUSY, f"endpoint {name!r} is busy: too many requests queued"
+                )
+
+    def _refused(self, trust: Trust, code: str, peer_key: bytes | None, **detail: Any) -> None:
+        """Count a refused frame; log it when the tally says so (at most once a second per
+        reason, with the number refused since)."""
+        reason = f"{trust.value}.{code}"
+        count = self._tally.refuse(reason, time.monotonic())
+        if count is None:
+            return
+        _log.warning(
+            _EVENTS.get(code, "transport.frame.rejected"),
+            endpoint=self._name,
+            trust=trust.value,
+            code=code,
+            count=count,
+            key_fingerprint=fingerprint(peer_key) if peer_key else None,
+            **detail,
+        )
 
 
 class Endpoint:
@@ -374,7 +407,8 @@ class Endpoint:
         admission: AdmissionPolicy | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         name: str = "remote",
-        workers: int = _DEFAULT_WORKERS,
+        workers: int = DEFAULT_WORKERS,
+        max_queued: int = DEFAULT_MAX_QUEUED,
     ) -> None:
         if bind.startswith("tcp://") and keypair is None:
             raise ValueError(f"CURVE is mandatory on tcp:// endpoints: give {name} a keypair")
@@ -384,6 +418,7 @@ class Endpoint:
             "max_message_size": max_message_size,
             "name": name,
             "workers": workers,
+            "max_queued": max_queued,
         }
         self._bind = bind
         self._handlers = handlers
@@ -399,6 +434,13 @@ class Endpoint:
     @property
     def actor_ref(self) -> pykka.ActorRef[EndpointActor] | None:
         return self._ref
+
+    def refusals(self, timeout: float = 5.0) -> dict[str, int]:
+        """`EndpointActor.refusals` of the running endpoint."""
+        if self._ref is None:
+            raise RuntimeError("endpoint not started")
+        result: dict[str, int] = self._ref.proxy().refusals().get(timeout=timeout)
+        return result
 
     def start(self, timeout: float = 10.0) -> str:
         if self._ref is not None:

@@ -1,12 +1,18 @@
 """The I/O thread of an endpoint: the one thread that touches its ROUTER socket.
 
 It polls the ROUTER, the outbox PULL socket and the ROUTER's monitor socket. Inbound
-messages are drained in batches (up to `BATCH` at a time) and handed, still encoded, to a
-callback that runs on this thread (the endpoint's dispatch: it decodes them and runs inline
+messages are drained in batches (up to `BATCH` at a time) and handed, still encoded (with
+CURVE, as a view of ZeroMQ's own buffer: a frame refused for its size is never copied), to
+a callback that runs on this thread (the endpoint's dispatch: it decodes them and runs inline
 handlers or hands the rest to the handler pool, so it must never block); outbound
 ``[identity, frame]`` messages from the outbox are written to the ROUTER. Handshake
 failures, refused keys and dropped peers (ZeroMQ drops a peer that sends a frame over
 ``ZMQ_MAXMSGSIZE``) are logged from the monitor's events.
+
+High-water marks are per peer and small: a peer whose frames arrive faster than this thread
+takes them is held back by TCP (``PEER_RCVHWM`` frames wait in ZeroMQ at most), and one
+that does not read its replies loses those past ``PEER_SNDHWM``, so no peer grows a queue
+in this process.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import contextlib
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable
 from typing import Final
 
@@ -24,11 +31,15 @@ from zmq.utils.monitor import recv_monitor_message
 
 from transport.keys import KeyPair
 from transport.outbox import STOP, pull_socket
+from transport.trust import RefusalTally
 
-__all__ = ["BATCH", "Inbound", "RouterLoop"]
+__all__ = ["BATCH", "PEER_RCVHWM", "PEER_SNDHWM", "Inbound", "RouterLoop"]
 
 BATCH: Final = 512
-Inbound = tuple[bytes, bytes, bytes | None]  # (routing identity, frame, peer key Z85)
+PEER_RCVHWM: Final = 64
+PEER_SNDHWM: Final = 1024
+# (routing identity, frame, peer key Z85); the frame is a view of ZeroMQ's buffer with CURVE
+Inbound = tuple[bytes, bytes | memoryview, bytes | None]
 
 _log = structlog.get_logger(subsystem="transport")
 
@@ -65,6 +76,7 @@ class RouterLoop(threading.Thread):
         self._endpoint = name
         self._keypair = keypair
         self._max_message_size = max_message_size
+        self._tally = RefusalTally()
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self.address = ""
@@ -93,8 +105,8 @@ class RouterLoop(threading.Thread):
         try:
             router.linger = 0
             router.maxmsgsize = self._max_message_size
-            router.sndhwm = 100_000
-            router.rcvhwm = 100_000
+            router.sndhwm = PEER_SNDHWM
+            router.rcvhwm = PEER_RCVHWM
             if self._keypair is not None:
                 router.curve_server = True
                 router.curve_publickey = self._keypair.public
@@ -136,9 +148,9 @@ class RouterLoop(threading.Thread):
                     try:
                         if curve:
                             frames = router.recv_multipart(noblock, copy=False)
-                            item = self._inbound_item([f.bytes for f in frames], frames[-1])
+                            item = self._curve_item(frames)
                         else:
-                            item = self._inbound_item(router.recv_multipart(noblock), None)
+                            item = self._inbound_item(router.recv_multipart(noblock))
                     except zmq.Again:
                         break
                     if item is not None:
@@ -162,22 +174,37 @@ class RouterLoop(threading.Thread):
             if monitor in ready:
                 self._drain_monitor(monitor)
 
-    def _inbound_item(self, parts: list[bytes], last: zmq.Frame | None) -> Inbound | None:
+    def _inbound_item(self, parts: list[bytes]) -> Inbound | None:
         if len(parts) != 2:
+            self._dropped(len(parts))
+            return None
+        return parts[0], parts[1], None
+
+    def _curve_item(self, frames: list[zmq.Frame]) -> Inbound | None:
+        if len(frames) != 2:
+            self._dropped(len(frames))
+            return None
+        identity, frame = frames
+        peer: bytes | None = None
+        with contextlib.suppress(zmq.ZMQError, KeyError):
+            user_id = frame.get("User-Id")
+            peer = user_id.encode() if isinstance(user_id, str) and user_id else None
+        return identity.bytes, frame.buffer, peer
+
+    def _dropped(self, parts: int) -> None:
+        count = self._tally.refuse("multipart", time.monotonic())
+        if count is not None:
             _log.warning(
                 "transport.frame.dropped",
                 endpoint=self._endpoint,
-                reason=f"expected one frame per message, got {len(parts) - 1}",
+                reason=f"expected one frame per message, got {parts - 1}",
+                count=count,
             )
-            return None
-        peer: bytes | None = None
-        if last is not None:
-            with contextlib.suppress(zmq.ZMQError, KeyError):
-                user_id = last.get("User-Id")
-                peer = user_id.encode() if isinstance(user_id, str) and user_id else None
-        return parts[0], parts[1], peer
 
     def _drain_monitor(self, monitor: zmq.Socket[bytes]) -> None:
+        """Log the monitor's events, at most once a second per kind (each line with the
+        number of events since the one before): a peer that reconnects in a loop must not
+        turn every connection into a log line."""
         while True:
             try:
                 event = recv_monitor_message(monitor, zmq.NOBLOCK)
@@ -185,22 +212,30 @@ class RouterLoop(threading.Thread):
                 return
             kind = event["event"]
             value = event["value"]
+            count = self._tally.refuse(f"monitor.{kind}.{value}", time.monotonic())
+            if count is None:
+                continue
             if kind == zmq.EVENT_DISCONNECTED:
                 _log.info(
                     "transport.peer.disconnected",
                     endpoint=self._endpoint,
                     note="peer closed, or was dropped for a frame over the size limit",
                     max_message_size=self._max_message_size,
+                    count=count,
                 )
             elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 _log.warning(
-                    "transport.handshake.refused", endpoint=self._endpoint, zap_status=int(value)
+                    "transport.handshake.refused",
+                    endpoint=self._endpoint,
+                    zap_status=int(value),
+                    count=count,
                 )
             elif kind == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
                 _log.warning(
                     "transport.handshake.failed",
                     endpoint=self._endpoint,
                     reason=_PROTOCOL_ERRORS.get(value, f"protocol error {value:#x}"),
+                    count=count,
                 )
             else:
                 _log.warning(
@@ -208,6 +243,7 @@ class RouterLoop(threading.Thread):
                     endpoint=self._endpoint,
                     reason="security handshake did not complete (peer without CURVE or with "
                     f"a wrong server key?): {os.strerror(value) if value > 0 else value}",
+                    count=count,
                 )
 
 

@@ -115,6 +115,15 @@ class CertificateAdmission:
         roles = self._domain_roles[domain]
         if roles is None:
             return None
+        info = self._live(client_public_key_z85)
+        if isinstance(info, Refusal):
+            return info
+        if info.role not in roles:
+            return Refusal(f"node {info.node_id} is a {info.role.value}, not allowed on {domain}")
+        return None
+
+    def _live(self, client_public_key_z85: bytes) -> NodeCertInfo | Refusal:
+        """The live certificate the key is bound to, else why there is none."""
         snap = self._snap
         info = snap.by_key.get(client_public_key_z85)
         if info is None:
@@ -128,9 +137,11 @@ class CertificateAdmission:
             return Refusal(f"certificate of node {info.node_id} has expired")
         if now < info.not_before:
             return Refusal(f"certificate of node {info.node_id} is not valid yet")
-        if info.role not in roles:
-            return Refusal(f"node {info.node_id} is a {info.role.value}, not allowed on {domain}")
-        return None
+        return info
+
+    def is_member(self, client_public_key_z85: bytes) -> bool:
+        """A key bound to a live certificate of any role (transport's member frames)."""
+        return not isinstance(self._live(client_public_key_z85), Refusal)
 
     # --- lookups ------------------------------------------------------------------------
 

@@ -6,9 +6,10 @@ A node has one remote ROUTER. Two layers guard it:
   a live certificate of this cluster's CA and (b) unknown keys (which can then only reach
   the join types); it refuses at once a key whose certificate was revoked (its node was
   removed) or whose node id is blocked.
-- **Authorization** (`authorize`) wraps every handler of the table: before the handler
-  runs, the request's ``peer_key`` is checked against the index with the roles its message
-  type needs (`access_for`): ``raft.*`` managers; ``dispatcher.*``, ``logs.*``, ``ca.renew``
+- **Authorization** (`authorize`) puts every handler of the table behind a check the
+  endpoint runs on its I/O thread (a refused request is never queued): the request's
+  ``peer_key`` is checked against the index with the roles its message type needs
+  (`access_for`): ``raft.*`` managers; ``dispatcher.*``, ``logs.*``, ``ca.renew``
   and anything not listed any node with a live certificate; ``ca.join``, ``ca.root``,
   ``ca.hello`` anyone. Others get an ``unauthorized`` error naming why. As ZAP only runs at
   the handshake, this is what cuts off a node removed or demoted while connected, at its
@@ -27,6 +28,7 @@ handlers, handler threads) read the current one without locking.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
@@ -38,8 +40,9 @@ from actors.ca.certs import CertificateError, NodeCertInfo
 from actors.ca.root import CertificateAuthority
 from api.enums import NodeRole
 from api.objects import Cluster, Node, RevokedCertificate
-from transport.endpoint import Handler, InlineHandler, Request
+from transport.endpoint import Handler, Request, checked
 from transport.keys import fingerprint
+from transport.trust import RefusalTally
 
 __all__ = [
     "ACCESS_BY_PREFIX",
@@ -147,6 +150,19 @@ class ClusterAdmission:
         if info is not None and info.node_id in state.removed_nodes:
             return Refusal(f"node {info.node_id} was removed")
         return None
+
+    def is_member(self, key: bytes) -> bool:
+        """A key with a live certificate of a node in the cluster (transport's test for
+        member-sized frames; any other key is a stranger's)."""
+        state = self._state
+        if key in state.revoked_keys:
+            return False
+        info = state.certs.lookup(key)
+        return (
+            info is not None
+            and info.node_id in state.node_roles
+            and state.certs.check(_DOMAIN_NODES, key) is None
+        )
 
     # --- authorization ------------------------------------------------------------------
 
@@ -276,28 +292,33 @@ class ClusterAdmission:
 
 
 def authorize(handlers: Mapping[str, Handler], policy: ClusterAdmission) -> dict[str, Handler]:
-    """The handler table with each handler guarded by ``policy.check_request``; inline
-    handlers stay inline (the check only reads a snapshot)."""
+    """The handler table with each handler behind ``policy.check_request``, checked on the
+    endpoint's I/O thread (`transport.endpoint.checked`: the check only reads a snapshot),
+    so a refused request is answered at once and never queued; inline handlers stay
+    inline. Refusals are logged at most once a second per type, with their count."""
     return {name: _guard(name, handler, policy) for name, handler in handlers.items()}
 
 
 def _guard(name: str, handler: Handler, policy: ClusterAdmission) -> Handler:
-    inner = handler.fn if isinstance(handler, InlineHandler) else handler
     log = policy.log
+    tally = RefusalTally()
 
-    def guarded(request: Request) -> Mapping[str, Any] | None:
+    def allowed(request: Request) -> bool:
         refusal = policy.check_request(request.type, request.peer_key)
         if refusal is None:
-            return inner(request)
-        log.warning(
-            "ca.authorization.refused",
-            type=request.type,
-            endpoint=request.endpoint,
-            key_fingerprint=fingerprint(request.peer_key) if request.peer_key else None,
-            reason=refusal.reason,
-        )
+            return True
+        count = tally.refuse(refusal.reason, time.monotonic())
+        if count is not None:
+            log.warning(
+                "ca.authorization.refused",
+                type=request.type,
+                endpoint=request.endpoint,
+                key_fingerprint=fingerprint(request.peer_key) if request.peer_key else None,
+                reason=refusal.reason,
+                count=count,
+            )
         request.error(UNAUTHORIZED, refusal.reason)
-        return None
+        return False
 
-    guarded.__name__ = f"authorized_{name.replace('.', '_')}"
-    return InlineHandler(guarded) if isinstance(handler, InlineHandler) else guarded
+    allowed.__name__ = f"authorized_{name.replace('.', '_')}"
+    return checked(allowed, handler)

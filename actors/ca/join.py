@@ -38,6 +38,7 @@ print before exiting non-zero.
 from __future__ import annotations
 
 import hashlib
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from typing import Any, Final
 import zmq
 from zmq.utils import z85
 
+from actors.backoff import Backoff
 from actors.ca.certs import (
     CertificateError,
     NodeCertInfo,
@@ -61,13 +63,14 @@ from actors.ca.tokens import JoinToken, JoinTokenError, WrongClusterToken, check
 from actors.ca.tokens import parse_join_token as _parse_token
 from actors.log import get_logger
 from api.enums import NodeRole
-from api.errors import ClientClosed, RemoteError, RequestTimeout
+from api.errors import ClientClosed, ErrorCode, RemoteError, RequestTimeout
 from transport.auth import AdmitAll
 from transport.client import Client
 from transport.endpoint import Endpoint, Handler
 from transport.keys import KeyPair, generate_keypair
 
 __all__ = [
+    "HELLO_MAX_MESSAGE_SIZE",
     "HELLO_PORT_OFFSET",
     "JoinError",
     "JoinResult",
@@ -78,6 +81,13 @@ __all__ = [
 ]
 
 HELLO_PORT_OFFSET: Final = 1
+# the hello endpoint serves only ca.hello, whose body is empty: ZeroMQ drops a peer that
+# sends a bigger frame before anything is decrypted or decoded (well within a stranger's
+# 64 KiB)
+HELLO_MAX_MESSAGE_SIZE: Final = 4 * 1024
+_BUSY_RETRIES: Final = 6
+_BUSY_BACKOFF: Final = Backoff(initial=0.2, maximum=2.0, jitter=0.5)
+_JITTER = random.Random()  # joiners turned away together do not come back together
 _HELLO_LABEL: Final = b"swarmnode join-hello v1\x00"
 
 _log = get_logger("ca")
@@ -113,7 +123,14 @@ def hello_keypair() -> KeyPair:
 def hello_endpoint(bind: str, handlers: Mapping[str, Handler]) -> Endpoint:
     """A manager's join-hello endpoint (not started): ``handlers`` from
     `CAService.hello_handlers`, CURVE with the published hello key, any client admitted."""
-    return Endpoint(bind, handlers, keypair=hello_keypair(), admission=AdmitAll(), name="hello")
+    return Endpoint(
+        bind,
+        handlers,
+        keypair=hello_keypair(),
+        admission=AdmitAll(),
+        max_message_size=HELLO_MAX_MESSAGE_SIZE,
+        name="hello",
+    )
 
 
 def hello_address(remote: str) -> str:
@@ -130,16 +147,23 @@ def _tcp(address: str) -> str:
 
 
 def _ask(client: Client, message_type: str, body: Mapping[str, Any] | None, what: str) -> Any:
-    try:
-        return client.request(message_type, body)
-    except RemoteError as exc:
-        raise JoinError(exc.code, f"the manager refused: {exc.message}") from None
-    except (RequestTimeout, ClientClosed):
-        raise JoinError(
-            "unreachable",
-            f"no answer from {what} at {client.address} within {client.timeout:g} s "
-            "(wrong address, manager down, or our key was refused)",
-        ) from None
+    attempt = 0
+    while True:
+        try:
+            return client.request(message_type, body)
+        except RemoteError as exc:
+            # a manager busy with other strangers never ran the request: ask again
+            attempt += 1
+            if exc.code == ErrorCode.BUSY and attempt <= _BUSY_RETRIES:
+                time.sleep(_BUSY_BACKOFF.delay(attempt, _JITTER))
+                continue
+            raise JoinError(exc.code, f"the manager refused: {exc.message}") from None
+        except (RequestTimeout, ClientClosed):
+            raise JoinError(
+                "unreachable",
+                f"no answer from {what} at {client.address} within {client.timeout:g} s "
+                "(wrong address, manager down, or our key was refused)",
+            ) from None
 
 
 def _pinned_ca(token: JoinToken, ca_cert: bytes, now: float) -> CertificateAuthority:

@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import pykka
 
@@ -73,9 +73,11 @@ from actors.raft_node.types import ConfChange, ConfChangeType, EntryType, HardSt
 from actors.raft_node.wire import WireError, decode_batch, encode_batch
 from actors.store.errors import NotLeader, ProposalDropped, TooLarge
 from actors.supervisor import ChildContext, SupervisedActor
+from api.errors import ErrorCode
 from api.limits import MAX_ENTRY_BYTES, MAX_SNAPSHOT_BYTES, RAFT_BATCH_BYTES
 from transport.endpoint import Handler, Request, inline
 from transport.keys import KeyPair, fingerprint
+from transport.trust import RefusalTally
 
 __all__ = [
     "LeadershipChange",
@@ -92,6 +94,10 @@ _CONF = EntryType.CONF_CHANGE
 
 # inbox item tags
 _PROPOSE, _RECV, _FORWARDED, _CALL, _STOP = range(5)
+# frames and proposals from peers beyond this many waiting items are refused: the inbox
+# between the endpoint's I/O thread and the loop never grows without bound (Raft resends
+# dropped messages; a refused proposal is answered busy)
+MAX_INBOX: Final = 4096
 
 _Groups = list[tuple[tuple[bytes, ...], Future[int]]]
 
@@ -230,6 +236,7 @@ class RaftNode:
             logger=self.log,
         )
         self._inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._inbox_refusals = RefusalTally()  # peers' frames refused for a full inbox
         self._proposals = Proposals()
         self._waiters = AppliedWaiters()
         # forwards awaiting the leader's answer: token -> (leader, groups)
@@ -435,17 +442,34 @@ class RaftNode:
         for frames handed in by this process (in-process networks)."""
         self._inbox.put((_RECV, src, seq, batch, sender_key))
 
+    def _inbox_full(self, request: Request) -> bool:
+        """True (and the request refused, counted, logged at most once a second) when the
+        inbox holds `MAX_INBOX` items."""
+        if self._inbox.qsize() < MAX_INBOX:
+            return False
+        count = self._inbox_refusals.refuse(request.type, self._clock())
+        if count is not None:
+            self.log.warning("raft.inbox.full", type=request.type, refused=count)
+        request.error(ErrorCode.BUSY, "raft inbox full")
+        return True
+
     def _handle_messages(self, request: Request) -> None:
+        if self._inbox_full(request):
+            return
         body = request.body
         self.receive(body["from"], body["seq"], body["batch"], request.peer_key or b"")
 
     def _handle_chunk(self, request: Request) -> None:
         """A piece of a batch too large for one frame: the loop puts it back together."""
+        if self._inbox_full(request):
+            return
         b = request.body
         chunk = Chunk(b["from"], b["stream"], b["total"], b["offset"], b["data"])
         self._inbox.put((_RECV, chunk.src, b["seq"], chunk, request.peer_key or b""))
 
     def _handle_propose(self, request: Request) -> None:
+        if self._inbox_full(request):
+            return None
         body = request.body
         datas = body["data"]
         if not datas or not all(datas):

@@ -58,9 +58,15 @@ def open_session(remote: tuple[str, KeyPair, KeyPair], hostname: str) -> RemoteE
 def test_a_session_with_an_eight_mebibyte_hostname_is_refused(
     remote: tuple[str, KeyPair, KeyPair],
 ) -> None:
+    # longer than any string a member may send (api.messages.MEMBER_LIMITS): refused as
+    # the frame is decoded, before any handler
     err = open_session(remote, "h" * (8 << 20))
+    assert err.code == ErrorCode.OVER_LIMITS
+    assert "max_str_len" in str(err)
+    # within the decode limits, over Docker's: refused by the description's validation
+    err = open_session(remote, "h" * 65)
     assert err.code == ErrorCode.INVALID
-    assert "description.hostname: hostname of 8 MiB, over the limit of 64 bytes" in str(err)
+    assert "description.hostname: hostname of 65 bytes, over the limit of 64 bytes" in str(err)
     assert open_session(remote, "worker-1").code == "unavailable"  # validation let it by
 
 

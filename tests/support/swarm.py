@@ -454,7 +454,13 @@ class Swarm:
 
     @property
     def managers(self) -> list[SwarmNode]:
-        return [n for n in self.nodes if n.socket.exists() and n._alive()]
+        """Live nodes that keep a Raft id (a worker has a control socket too, which
+        answers not_manager; a demoted manager drops its Raft id when it restarts)."""
+        return [
+            n
+            for n in self.nodes
+            if n.socket.exists() and (n.state_dir / "raft_id").exists() and n._alive()
+        ]
 
     def ctl_json(self, *args: str) -> Any:
         """``ctl_json`` on the first live manager that answers."""

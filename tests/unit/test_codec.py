@@ -24,6 +24,7 @@ from api.messages import (
     BYTES,
     FLOAT,
     INT,
+    MEMBER_LIMITS,
     STR,
     Field,
     ListOf,
@@ -163,7 +164,8 @@ def test_undecodable_bytes() -> None:
 
 def test_oversized_frames_are_refused_before_decoding() -> None:
     with pytest.raises(FrameTooLarge) as info:
-        decode(b"\xc1" * 101, max_size=100)  # would be undecodable, but size comes first
+        # would be undecodable, but size comes first
+        decode(b"\xc1" * 101, limits=MEMBER_LIMITS.capped(100))
     assert info.value.code == ErrorCode.TOO_LARGE
     with pytest.raises(FrameTooLarge):
         encode("test.codec.sample", {"name": "x" * 200, "count": 1}, max_size=100)
@@ -193,7 +195,7 @@ def test_register_refuses_a_conflicting_declaration() -> None:
 
 def _decodes_or_codec_error(frame: bytes) -> None:
     try:
-        env = decode(frame, max_size=4096)
+        env = decode(frame, limits=MEMBER_LIMITS.capped(4096))
     except CodecError as exc:
         assert exc.message
         return

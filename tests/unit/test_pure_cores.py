@@ -50,6 +50,8 @@ CORES = [
         actors_prefixes=("actors.ca.",),
         shells=frozenset({"actors.ca.keystore", "actors.ca.admission"}),
     ),
+    # the decoding boundary and the trust rules: what a frame may cost is decided without I/O
+    Core("transport", ("transport/codec.py", "transport/trust.py"), NO_IO),
     # the ZAP policy must be importable without zmq; it satisfies transport's protocol by shape
     Core("ca-admission", ("actors/ca/admission.py",), frozenset({"zmq", "transport", "pykka"})),
     Core(

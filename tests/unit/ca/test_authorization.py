@@ -15,7 +15,7 @@ from actors.ca.root import CertificateAuthority, create_root_ca
 from api.enums import NodeRole
 from api.ids import new_id
 from api.objects import Cluster, Node, RevokedCertificate
-from transport.endpoint import InlineHandler, inline
+from transport.endpoint import CheckedHandler, InlineHandler, inline
 from transport.keys import KeyPair, generate_keypair
 
 NOW = 1_700_000_000.0
@@ -206,8 +206,11 @@ def test_an_expired_certificate_counts_as_unknown(
 
 def test_inline_handlers_stay_inline(policy: ClusterAdmission) -> None:
     handlers = authorize({"raft.messages": inline(echo), "ca.join": echo}, policy)
-    assert isinstance(handlers["raft.messages"], InlineHandler)
-    assert not isinstance(handlers["ca.join"], InlineHandler)
+    raft, join = handlers["raft.messages"], handlers["ca.join"]
+    # the check runs on the I/O thread before either is dispatched
+    assert isinstance(raft, CheckedHandler) and isinstance(join, CheckedHandler)
+    assert isinstance(raft.handler, InlineHandler)
+    assert not isinstance(join.handler, InlineHandler)
     assert call(handlers, "raft.messages", generate_keypair().public) == UNAUTHORIZED
 
 

@@ -1,0 +1,228 @@
+"""Limits by trust on a real CURVE endpoint (issue 8, item 2): strangers' frames are small
+and refused before decoding, the handler queue is bounded and answers ``busy``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import msgpack
+import pytest
+import zmq
+
+from actors.ca.join import JoinError, _ask
+from api.errors import ErrorCode, RemoteError
+from api.messages import STRANGER_LIMITS
+from tests.integration import transport_server  # noqa: F401  (declares test.echo)
+from tests.support.swarm import poll
+from transport import Client, Endpoint, KeyPair, Request, generate_keypair
+from transport.codec import decode, encode
+from transport.endpoint import checked
+
+MEMBER = generate_keypair()
+
+
+class Members:
+    """Admits anyone; members are the listed keys (as the CA-backed policy of a manager's
+    remote endpoint: unknown keys get in, as strangers)."""
+
+    def __init__(self, *keys: bytes) -> None:
+        self.keys = set(keys)
+
+    def admit(self, domain: str, client_public_key_z85: bytes) -> bool:
+        return True
+
+    def is_member(self, client_public_key_z85: bytes) -> bool:
+        return client_public_key_z85 in self.keys
+
+
+class Server:
+    def __init__(self, handlers: Mapping[str, Any], **kwargs: Any) -> None:
+        self.keys = generate_keypair()
+        self.endpoint = Endpoint(
+            "tcp://127.0.0.1:0",
+            handlers,
+            keypair=self.keys,
+            admission=Members(MEMBER.public),
+            **kwargs,
+        )
+        self.endpoint.start()
+
+    def client(self, keys: KeyPair) -> Client:
+        return Client(
+            self.endpoint.address, server_key=self.keys.public, keypair=keys, timeout=10.0
+        )
+
+    def raw(self, keys: KeyPair) -> tuple[zmq.Context[zmq.Socket[bytes]], zmq.Socket[bytes]]:
+        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        sock = ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.curve_serverkey = self.keys.public
+        sock.curve_publickey = keys.public
+        sock.curve_secretkey = keys.secret
+        sock.connect(self.endpoint.address)
+        return ctx, sock
+
+
+@pytest.fixture
+def echo_server() -> Iterator[Server]:
+    def echo(request: Request) -> Mapping[str, Any]:
+        return dict(request.body)
+
+    server = Server({"test.echo": echo, "ping": lambda r: {}})
+    yield server
+    server.endpoint.stop()
+
+
+def test_a_strangers_big_frame_is_refused_and_counted_a_members_is_served(
+    echo_server: Server,
+) -> None:
+    text = "x" * (STRANGER_LIMITS.max_size + 1000)
+    frame = encode("test.echo", {"n": 1, "text": text}, request_id=1)
+    stranger = generate_keypair()
+    ctx, sock = echo_server.raw(stranger)
+    try:
+        sock.send(frame)
+        poll(
+            lambda: echo_server.endpoint.refusals().get("stranger.too_large") == 1,
+            "the stranger's frame counted as refused",
+        )
+        assert not sock.poll(200, zmq.POLLIN)  # no id was read: no answer
+        # the same stranger's small request is served
+        sock.send(encode("ping", request_id=2))
+        assert sock.poll(10_000, zmq.POLLIN)
+        assert decode(sock.recv()).id == 2
+    finally:
+        ctx.destroy(linger=0)
+    with echo_server.client(MEMBER) as client:
+        assert client.request("test.echo", {"n": 2, "text": text}) == {"n": 2, "text": text}
+    assert "member.too_large" not in echo_server.endpoint.refusals()
+
+
+def test_a_strangers_frame_of_tiny_maps_is_refused_by_the_lengths(echo_server: Server) -> None:
+    body = {"n": 1, "pad": [{}] * 20_000}  # 20 KiB: within the size, far over the lengths
+    frame = msgpack.packb({"v": 1, "t": "test.echo", "id": 3, "b": body})
+    assert len(frame) < STRANGER_LIMITS.max_size
+    ctx, sock = echo_server.raw(generate_keypair())
+    try:
+        sock.send(frame)
+        poll(
+            lambda: echo_server.endpoint.refusals().get("stranger.over_limits") == 1,
+            "the frame refused by the stranger's lengths",
+        )
+        # its id comes before the body: the refusal is answered
+        assert sock.poll(10_000, zmq.POLLIN)
+        answer = decode(sock.recv())
+        assert (answer.id, answer.body["code"]) == (3, ErrorCode.OVER_LIMITS)
+    finally:
+        ctx.destroy(linger=0)
+    with echo_server.client(MEMBER) as client:  # a member may send that many
+        assert client.request("test.echo", body) == body
+    assert echo_server.endpoint.refusals() == {"stranger.over_limits": 1}
+
+
+class Holder:
+    """A handler that holds its thread until `release` is set; `running` counts the
+    requests it holds."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.running = threading.Semaphore(0)
+
+    def __call__(self, request: Request) -> Mapping[str, Any]:
+        self.running.release()
+        self.release.wait(30)
+        return dict(request.body)
+
+
+def test_a_full_handler_queue_answers_busy() -> None:
+    hold = Holder()
+    release, running = hold.release, hold.running
+    # 4 threads: strangers may hold 1; 2 requests wait in the queue at most
+    server = Server({"test.echo": hold, "ping": lambda r: {}}, workers=4, max_queued=2)
+    stranger = server.client(generate_keypair())
+    member = server.client(MEMBER)
+    try:
+        first = stranger.request_async("test.echo", {"n": 1})
+        assert running.acquire(timeout=10)
+        with pytest.raises(RemoteError) as info:
+            stranger.request("test.echo", {"n": 2})
+        assert info.value.code == ErrorCode.BUSY
+        # members still get the other threads
+        held = []
+        for i in range(3):  # one at a time: each taken by a thread before the next comes
+            held.append(member.request_async("test.echo", {"n": 10 + i}))
+            assert running.acquire(timeout=10)
+        # every thread busy: two requests wait, the next is refused
+        queued = [member.request_async("test.echo", {"n": 20 + i}) for i in range(2)]
+        with pytest.raises(RemoteError) as info:
+            member.request("test.echo", {"n": 30})
+        assert info.value.code == ErrorCode.BUSY
+        release.set()
+        assert first.result(10) == {"n": 1}
+        assert [f.result(10)["n"] for f in held + queued] == [10, 11, 12, 20, 21]
+        refusals = server.endpoint.refusals()
+        assert refusals == {"stranger.busy": 1, "member.busy": 1}
+        assert member.request("ping") == {}  # nothing left behind
+    finally:
+        release.set()
+        stranger.close()
+        member.close()
+        server.endpoint.stop()
+
+
+def test_a_checked_request_is_refused_before_the_queue() -> None:
+    """Authorization runs on the I/O thread: a stranger whose share of the threads is
+    taken still gets ``unauthorized`` for what it may not send, not ``busy``."""
+    hold = Holder()
+    release, running = hold.release, hold.running
+
+    def members_only(request: Request) -> bool:
+        if request.peer_key == MEMBER.public:
+            return True
+        request.error("unauthorized", "members only")
+        return False
+
+    handlers = {"test.echo": hold, "ping": checked(members_only, lambda r: {})}
+    server = Server(handlers, workers=4)
+    stranger = server.client(generate_keypair())
+    member = server.client(MEMBER)
+    try:
+        held = stranger.request_async("test.echo", {"n": 1})
+        assert running.acquire(timeout=10)  # the strangers' one thread is taken
+        for _ in range(3):
+            with pytest.raises(RemoteError) as info:
+                stranger.request("ping")
+            assert info.value.code == "unauthorized"
+        assert member.request("ping") == {}
+        release.set()
+        assert held.result(10) == {"n": 1}
+        assert server.endpoint.refusals() == {}
+    finally:
+        release.set()
+        stranger.close()
+        member.close()
+        server.endpoint.stop()
+
+
+def test_a_joiner_asks_again_when_the_manager_is_busy() -> None:
+    answers = ["busy", "busy", None, "invalid_token"]
+
+    def root(request: Request) -> Mapping[str, Any] | None:
+        code = answers.pop(0)
+        if code is not None:
+            request.error(code, "not now" if code == "busy" else "bad token")
+            return None
+        return {"ca_cert": b"ca", "manager_cert": b"manager"}
+
+    server = Server({"ca.root": root})
+    try:
+        with server.client(generate_keypair()) as client:
+            assert _ask(client, "ca.root", None, "the manager")["ca_cert"] == b"ca"
+            with pytest.raises(JoinError) as info:  # anything but busy ends the join
+                _ask(client, "ca.root", None, "the manager")
+        assert info.value.code == "invalid_token"
+        assert answers == []
+    finally:
+        server.endpoint.stop()

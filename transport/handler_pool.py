@@ -1,0 +1,117 @@
+"""The threads that run an endpoint's ordinary handlers, behind a bounded queue.
+
+Rules:
+- A fixed number of daemon threads take jobs from one queue; a handler that blocks holds
+  one thread, never the socket.
+- `submit` never blocks the I/O thread that calls it: when the queue holds ``max_queued``
+  jobs, or a stranger's job would make more than ``max_strangers`` jobs of strangers queued
+  or running, it refuses (returns False) and the endpoint answers ``busy``. So a flood of
+  requests grows no queue, and strangers can never hold every thread: members' requests
+  keep being served while strangers are turned away.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import structlog
+
+from api.errors import CodecError, ErrorCode
+
+if TYPE_CHECKING:
+    from transport.endpoint import Request
+
+__all__ = ["DEFAULT_MAX_QUEUED", "DEFAULT_WORKERS", "HandlerPool", "run_handler"]
+
+DEFAULT_WORKERS: Final = 16
+DEFAULT_MAX_QUEUED: Final = 1024
+
+_log = structlog.get_logger(subsystem="transport")
+
+Handler = Callable[["Request"], Mapping[str, Any] | None]
+_Job = tuple[Handler, "Request", bool]
+
+
+class HandlerPool:
+    def __init__(
+        self,
+        name: str,
+        workers: int,
+        *,
+        max_queued: int = DEFAULT_MAX_QUEUED,
+        max_strangers: int | None = None,
+    ) -> None:
+        self.max_queued = max_queued
+        # strangers may occupy a quarter of the threads at most, and at least one
+        self.max_strangers = max(1, workers // 4) if max_strangers is None else max_strangers
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._queued = 0
+        self._strangers = 0  # strangers' jobs queued or running
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-handler-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, handler: Handler, request: Request, *, stranger: bool = False) -> bool:
+        """Queue ``handler(request)``; False (nothing queued) when the pool is full for
+        this kind of peer."""
+        with self._lock:
+            if self._queued >= self.max_queued:
+                return False
+            if stranger:
+                if self._strangers >= self.max_strangers:
+                    return False
+                self._strangers += 1
+            self._queued += 1
+        self._queue.put((handler, request, stranger))
+        return True
+
+    def shutdown(self) -> None:
+        """Stop idle threads; a thread still inside a handler finishes it, then exits."""
+        for _ in self._threads:
+            self._queue.put(None)
+
+    def _work(self) -> None:
+        while (job := self._queue.get()) is not None:
+            handler, request, stranger = job
+            with self._lock:
+                self._queued -= 1
+            try:
+                run_handler(handler, request)
+            finally:
+                if stranger:
+                    with self._lock:
+                        self._strangers -= 1
+
+
+def run_handler(handler: Handler, request: Request) -> None:
+    try:
+        result = handler(request)
+    except Exception as exc:
+        _log.exception(
+            "transport.handler.failed",
+            endpoint=request.endpoint,
+            type=request.type,
+            request_id=request.id,
+            error=repr(exc),
+        )
+        request.error(ErrorCode.INTERNAL, f"handler for {request.type!r} failed: {exc!r}"[:400])
+        return
+    if result is None:
+        return
+    try:
+        request.reply(result)
+    except CodecError as exc:
+        _log.error(
+            "transport.reply.invalid",
+            endpoint=request.endpoint,
+            type=request.type,
+            error=exc.message,
+        )
+        request.error(ErrorCode.INTERNAL, f"handler for {request.type!r} gave an invalid reply")
