@@ -16,7 +16,7 @@ from actors import durable
 from actors.backoff import Backoff
 from actors.periodic import PeriodicActor
 from actors.supervised import ChildContext, Directory
-from actors.supervisor import ChildSpec, Restart, Supervisor
+from actors.supervisor import ChildSpec, ChildState, Restart, Supervisor
 from tests.support.clocks import ManualClock, ManualTimer
 from tests.support.waiting import wait_for
 
@@ -180,8 +180,13 @@ def test_a_failing_tick_is_a_crash_that_the_supervisor_restarts() -> None:
     ref = Supervisor.start(None, [spec], name="test", clock=timer.clock, timer=timer)
     supervisor = ref.proxy()
     try:
-        # Each advance fires what is due: the first tick (which fails), the restart after
-        # the supervisor's backoff, then the new incarnation's first tick.
+        # Fire the first tick only once the supervisor holds the child as running (a crash
+        # while it is still starting would be a start failure, not a restart).
+        wait_for(lambda: supervisor.status().get(timeout=5)[0].state is ChildState.RUNNING)
+        timer.advance(0.0)
+        wait_for(lambda: job.ticks, "the failing tick")
+        # then each advance fires what is due: the restart after the supervisor's backoff,
+        # then the new incarnation's first tick
         wait_for(lambda: timer.advance(1.0) >= 0 and len(job.ticks) >= 2, "a tick after restart")
         assert supervisor.restart_counts().get(timeout=5)["job"] >= 1
     finally:
