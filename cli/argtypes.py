@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from actors.control.units import parse_cpus, parse_duration, parse_key_value, parse_memory
+from api.units import parse_cpus, parse_duration, parse_key_value, parse_memory
 from api.validation import parse_constraint, parse_placement_preference
 
 __all__ = [

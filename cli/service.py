@@ -1,6 +1,6 @@
 """``swarmctl service create|ls|inspect|ps|scale|update|rm``, with ``docker service``'s flags.
 
-Flags become an options map (actors/control/service_options.py); ``create`` applies it to
+Flags become an options map (api/service_options.py); ``create`` applies it to
 a default spec, validates it here and sends the spec; ``update`` validates the options here
 and sends them, and the manager applies them to the current spec. Bad values are refused
 by argparse (one line, exit 2) and invalid specs by validation (one line, exit 1), before
@@ -17,10 +17,10 @@ import sys
 import time
 from typing import Any
 
-from actors.control.service_options import apply_options
-from actors.control.units import format_bytes, format_cpus, format_duration
 from api.codec_objects import encode
+from api.service_options import apply_options
 from api.specs import ContainerSpec, ServiceSpec, TaskSpec
+from api.units import format_bytes, format_cpus, format_duration
 from api.validation import InvalidSpec
 from api.validation import validate_service_spec as validate
 from cli.argtypes import (

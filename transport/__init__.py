@@ -1,7 +1,7 @@
 """msgpack over ZeroMQ with CURVE: codec, endpoints (ROUTER), clients (DEALER), ZAP.
 
 See `transport.endpoint` for the server side's structure and handler contract, and
-`transport.client` for the client. Message types are declared in `api.messages`.
+`transport.client` for the client. Message types are declared in `api.schema`.
 """
 
 from api.errors import (

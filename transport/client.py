@@ -28,7 +28,7 @@ import structlog
 import zmq
 
 from api.errors import ClientClosed, CodecError, RemoteError, RequestTimeout
-from api.messages import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS, Envelope
+from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS, Envelope
 from transport.codec import decode, encode
 from transport.keys import KeyPair, generate_keypair
 from transport.outbox import STOP, Outbox, outbox_address, pull_socket
