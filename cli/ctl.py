@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from api.version import VERSION
 from cli import cluster, node, service, task, unlock, version
 from cli.connection import DEFAULT_TIMEOUT, ControlConnection
 from cli.defaults import SOCKET_ENV, default_socket
@@ -27,15 +28,6 @@ PLANNED_GROUPS: dict[str, str] = {
     "events": "stream cluster events",
     "logs": "stream the nodes' structured logs",
 }
-
-
-def _client_version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("swarmnode")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.run is None:
             raise CliError(f"'{args.command}' is not implemented yet")
         connection = ControlConnection(args.socket or default_socket(), timeout=args.timeout)
-        return int(args.run(args, connection, _client_version()))
+        return int(args.run(args, connection, VERSION))
     except CliError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return exc.exit_code

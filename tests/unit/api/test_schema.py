@@ -45,7 +45,7 @@ def test_the_codecs_registry_is_this_one() -> None:
 def test_an_owner_declaring_a_name_twice_is_refused() -> None:
     schema = OwnerSchema("test")
     schema.declare(MessageType("test.schema.twice"))
-    with pytest.raises(ValueError, match="test declares message type 'test.schema.twice' twice"):
+    with pytest.raises(ValueError, match=r"declares message type 'test\.schema\.twice' twice"):
         schema.declare(MessageType("test.schema.twice", (Field("x", STR),)))
 
 
