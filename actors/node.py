@@ -50,7 +50,8 @@ from actors.identity import NodeIdentity
 from actors.log import get_logger
 from actors.node_assembly import Assembly
 from actors.supervisor import ChildContext, ChildSpec, Directory, Restart, Supervisor
-from api.messages import DEFAULT_MAX_MESSAGE_SIZE, registered
+from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE
+from api.schema.registry import registered
 from transport.auth import AdmissionPolicy, AdmitAll, AllowList
 from transport.endpoint import EndpointActor, Handler, Request
 from transport.keys import KeyPair

@@ -37,7 +37,7 @@ class ErrorCode:
     MALFORMED: Final = "malformed"  # bytes are not msgpack, or the envelope is wrong
     TOO_LARGE: Final = "too_large"  # frame over the size limit
     OVER_LIMITS: Final = "over_limits"  # a length or element count over the decode limits
-    UNKNOWN_TYPE: Final = "unknown_type"  # message type not declared in api.messages
+    UNKNOWN_TYPE: Final = "unknown_type"  # message type not declared in api.schema
     INVALID: Final = "invalid"  # body misses a field or a field has the wrong type
     UNSUPPORTED: Final = "unsupported"  # declared type, but this endpoint has no handler
     INTERNAL: Final = "internal"  # the handler raised or produced an invalid reply
@@ -65,7 +65,7 @@ class FrameTooLarge(CodecError):
 
 class LimitExceeded(CodecError):
     """A string, bin, array or map is longer, or the frame holds more elements, than the
-    decode limits of its sender allow (`api.messages.DecodeLimits`)."""
+    decode limits of its sender allow (`api.schema.frame.DecodeLimits`)."""
 
     code = ErrorCode.OVER_LIMITS
 

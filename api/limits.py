@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from api.messages import DEFAULT_MAX_MESSAGE_SIZE
+from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE
 
 __all__ = [
     "MAX_ENTRY_BYTES",

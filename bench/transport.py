@@ -30,7 +30,8 @@ import structlog
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.messages import BYTES, INT, Field, MessageType, register  # noqa: E402
+from api.schema.declare import BYTES, INT, Field, MessageType  # noqa: E402
+from api.schema.registry import register  # noqa: E402
 from transport import AllowList, Client, Endpoint, KeyPair, Request, generate_keypair  # noqa: E402
 
 register(

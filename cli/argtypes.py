@@ -7,8 +7,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from actors.control.units import parse_cpus, parse_duration, parse_key_value, parse_memory
-from api.validation import parse_constraint, parse_placement_preference
+from api.units import parse_cpus, parse_duration, parse_key_value, parse_memory
 
 __all__ = [
     "CONSTRAINT",
@@ -59,12 +58,20 @@ def _env(text: str) -> str:
     return text if "=" in text else text + "="
 
 
+# api.validation loads the object model (tens of milliseconds): only when such a flag is
+# given, not for every command swarmctl runs.
+
+
 def _constraint(text: str) -> str:
+    from api.validation import parse_constraint
+
     parse_constraint(text, "--constraint")
     return text
 
 
 def _preference(text: str) -> str:
+    from api.validation import parse_placement_preference
+
     parse_placement_preference(text, "--placement-pref")
     return text
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from actors.control.units import format_duration
+from api.units import format_duration
 from cli.argtypes import COUNT, DURATION
 from cli.connection import ControlConnection
 from cli.errors import CliError

@@ -1,26 +1,48 @@
 """``swarmctl``: the command-line client of a manager's control socket.
 
-One module per noun registers its sub-command (``cli/version.py`` today; cluster, node,
-service, task and unlock; events and logs as they land). Every command takes
-``--format table|json``. Errors are one line on stderr and a non-zero exit, never a traceback.
+One module per noun registers its sub-command (version, cluster, node, service, task and
+unlock; events and logs as they land). Every command takes ``--format table|json``.
+Errors are one line on stderr and a non-zero exit, never a traceback.
+
+A command line names one noun, so only that noun's module is imported and only its verbs
+and flags are built; the others are listed by name and summary (`NOUNS`). Building every
+parser and importing every module would cost swarmctl a tenth of its start-up. When the
+noun cannot be told before parsing, or the parse lands on a listed-only noun, every noun
+is built and the command line parsed again, so the result is always the full parser's.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cli import cluster, node, service, task, unlock, version
+from api.version import VERSION
 from cli.connection import DEFAULT_TIMEOUT, ControlConnection
 from cli.defaults import SOCKET_ENV, default_socket
 from cli.errors import CliError, OneLineParser
 from cli.output import FORMATS
 
-__all__ = ["PLANNED_GROUPS", "build_parser", "main"]
+__all__ = ["NOUNS", "PLANNED_GROUPS", "build_parser", "main", "named_noun", "parse"]
 
 PROG = "swarmctl"
+
+# noun → (its module, which registers it; its summary in --help), in --help's order
+NOUNS: dict[str, tuple[str, str]] = {
+    "version": ("cli.version", "show the client and server versions"),
+    "cluster": ("cli.cluster", "inspect and update the cluster; join tokens"),
+    "node": (
+        "cli.node",
+        "list, inspect, update, remove, promote, demote, drain, pause, activate nodes",
+    ),
+    "service": ("cli.service", "create, list, inspect, update, scale and remove services"),
+    "task": ("cli.task", "list and inspect tasks"),
+    "unlock": ("cli.unlock", "unlock a locked manager"),
+}
+# swarmctl's own options that take a value (the word after them is not a noun)
+_VALUED_OPTIONS = frozenset({"--socket", "--timeout"})
 
 # Command groups still to come (DESIGN §8), shown in --help and refused clearly meanwhile.
 PLANNED_GROUPS: dict[str, str] = {
@@ -29,16 +51,21 @@ PLANNED_GROUPS: dict[str, str] = {
 }
 
 
-def _client_version() -> str:
-    from importlib import metadata
+def named_noun(argv: Sequence[str]) -> str | None:
+    """The noun the command line names, if it can be told before parsing."""
+    words = iter(argv)
+    for word in words:
+        if word in NOUNS:
+            return word
+        if word in _VALUED_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return None  # not a noun: let the full parser say so
+    return None
 
-    try:
-        return metadata.version("swarmnode")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(noun: str | None = None) -> argparse.ArgumentParser:
+    """swarmctl's parser: every noun built, or only ``noun`` (the others listed only)."""
     common = OneLineParser(add_help=False)
     common.add_argument(
         "--format", choices=FORMATS, default="table", help="output format (default: table)"
@@ -60,9 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"seconds to wait for a reply (default: {DEFAULT_TIMEOUT:g})",
     )
     groups = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
-    version.register(groups, common)
-    for noun in (cluster, node, service, task, unlock):
-        noun.register(groups, common)
+    for name, (module, summary) in NOUNS.items():
+        if noun is None or name == noun:
+            importlib.import_module(module).register(groups, common)
+        else:
+            listed = groups.add_parser(name, help=summary, add_help=False)
+            listed.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            listed.set_defaults(listed_only=True)
     for name, summary in PLANNED_GROUPS.items():
         planned = groups.add_parser(
             name, parents=[common], help=f"{summary} (not implemented yet)", add_help=False
@@ -72,9 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(words: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """The parser that read ``words`` and what it read: as the full parser would."""
+    parser = build_parser(named_noun(words))
+    args = parser.parse_args(words)
+    if getattr(args, "listed_only", False):  # the noun was not the one told beforehand
+        parser = build_parser()
+        args = parser.parse_args(words)
+    return parser, args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    parser, args = parse(sys.argv[1:] if argv is None else argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
@@ -82,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.run is None:
             raise CliError(f"'{args.command}' is not implemented yet")
         connection = ControlConnection(args.socket or default_socket(), timeout=args.timeout)
-        return int(args.run(args, connection, _client_version()))
+        return int(args.run(args, connection, VERSION))
     except CliError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return exc.exit_code

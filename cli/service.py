@@ -1,6 +1,6 @@
 """``swarmctl service create|ls|inspect|ps|scale|update|rm``, with ``docker service``'s flags.
 
-Flags become an options map (actors/control/service_options.py); ``create`` applies it to
+Flags become an options map (api/service_options.py); ``create`` applies it to
 a default spec, validates it here and sends the spec; ``update`` validates the options here
 and sends them, and the manager applies them to the current spec. Bad values are refused
 by argparse (one line, exit 2) and invalid specs by validation (one line, exit 1), before
@@ -15,135 +15,26 @@ import secrets
 import shlex
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from actors.control.service_options import apply_options
-from actors.control.units import format_bytes, format_cpus, format_duration
-from api.codec_objects import encode
-from api.specs import ContainerSpec, ServiceSpec, TaskSpec
-from api.validation import InvalidSpec
-from api.validation import validate_service_spec as validate
-from cli.argtypes import (
-    CONSTRAINT,
-    COUNT,
-    CPUS,
-    DURATION,
-    ENV,
-    KEY_VALUE,
-    MEMORY,
-    PREFERENCE,
-    RATIO,
-)
+from api.units import format_bytes, format_cpus, format_duration
 from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.output import render_table, write_json, write_text
 from cli.progress import ProgressJudge, finished_task_ids, wait_converged
+from cli.service_flags import (
+    CREATE_LIST_FLAGS,
+    UPDATE_LIST_FLAGS,
+    add_spec_flags,
+    add_wait_flags,
+    option_dest,
+    options_of,
+)
+
+if TYPE_CHECKING:
+    from api.specs import ServiceSpec
 
 __all__ = ["register"]
-
-DEFAULT_CONVERGE_TIMEOUT = 300.0
-
-
-# flag → (options key, argparse keyword arguments); shared by create and update
-_SCALAR_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
-    "--replicas": ("replicas", {"type": COUNT, "metavar": "N"}),
-    "--replicas-max-per-node": ("replicas_max_per_node", {"type": COUNT, "metavar": "N"}),
-    "--reserve-cpu": ("reserve_cpu", {"type": CPUS, "metavar": "CPUS"}),
-    "--reserve-memory": ("reserve_memory", {"type": MEMORY, "metavar": "BYTES"}),
-    "--limit-cpu": ("limit_cpu", {"type": CPUS, "metavar": "CPUS"}),
-    "--limit-memory": ("limit_memory", {"type": MEMORY, "metavar": "BYTES"}),
-    "--restart-condition": ("restart_condition", {"choices": ("none", "on-failure", "any")}),
-    "--restart-delay": ("restart_delay", {"type": DURATION, "metavar": "DURATION"}),
-    "--restart-max-attempts": ("restart_max_attempts", {"type": COUNT, "metavar": "N"}),
-    "--restart-window": ("restart_window", {"type": DURATION, "metavar": "DURATION"}),
-    "--stop-signal": ("stop_signal", {"metavar": "SIGNAL"}),
-    "--stop-grace-period": ("stop_grace_period", {"type": DURATION, "metavar": "DURATION"}),
-    "--update-parallelism": ("update_parallelism", {"type": COUNT, "metavar": "N"}),
-    "--update-delay": ("update_delay", {"type": DURATION, "metavar": "DURATION"}),
-    "--update-order": ("update_order", {"choices": ("stop-first", "start-first")}),
-    "--update-failure-action": (
-        "update_failure_action",
-        {"choices": ("pause", "continue", "rollback")},
-    ),
-    "--update-monitor": ("update_monitor", {"type": DURATION, "metavar": "DURATION"}),
-    "--update-max-failure-ratio": ("update_max_failure_ratio", {"type": RATIO}),
-    "--strategy": ("strategy", {"choices": ("spread", "binpack", "random")}),
-    "--health-cmd": ("health_cmd", {"metavar": "COMMAND"}),
-    "--health-interval": ("health_interval", {"type": DURATION, "metavar": "DURATION"}),
-    "--health-timeout": ("health_timeout", {"type": DURATION, "metavar": "DURATION"}),
-    "--health-retries": ("health_retries", {"type": COUNT, "metavar": "N"}),
-    "--health-start-period": ("health_start_period", {"type": DURATION, "metavar": "DURATION"}),
-    "--user": ("user", {"metavar": "USER"}),
-    "--workdir": ("workdir", {"metavar": "DIR"}),
-    "--hostname": ("hostname", {"metavar": "NAME"}),
-}
-# create: flag → (options key, type); update has -add/-rm variants of the same
-_LIST_FLAGS: dict[str, tuple[str, Any]] = {
-    "--env": ("env", ENV),
-    "--label": ("labels", KEY_VALUE),
-    "--container-label": ("container_labels", KEY_VALUE),
-    "--constraint": ("constraints", CONSTRAINT),
-    "--placement-pref": ("placement_prefs", PREFERENCE),
-}
-_UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
-    "--env-add": ("env_add", ENV),
-    "--env-rm": ("env_rm", str),
-    "--label-add": ("label_add", KEY_VALUE),
-    "--label-rm": ("label_rm", str),
-    "--container-label-add": ("container_label_add", KEY_VALUE),
-    "--container-label-rm": ("container_label_rm", str),
-    "--constraint-add": ("constraint_add", CONSTRAINT),
-    "--constraint-rm": ("constraint_rm", str),
-    "--placement-pref-add": ("placement_pref_add", PREFERENCE),
-    "--placement-pref-rm": ("placement_pref_rm", str),
-}
-_MAP_KEYS = {"labels", "container_labels", "label_add", "container_label_add"}
-
-
-def _dest(key: str) -> str:
-    return f"opt_{key}"
-
-
-def _add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, Any]]) -> None:
-    for flag, (key, kwargs) in _SCALAR_FLAGS.items():
-        parser.add_argument(flag, dest=_dest(key), default=None, **kwargs)
-    for flag, (key, kind) in lists.items():
-        parser.add_argument(flag, dest=_dest(key), action="append", type=kind, default=None)
-    parser.add_argument("--no-healthcheck", dest=_dest("no_healthcheck"), action="store_true")
-    parser.add_argument(
-        "--entrypoint", dest="entrypoint", default=None, help="overwrite the image's entrypoint"
-    )
-    _add_wait_flags(parser)
-
-
-def _add_wait_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-d", "--detach", action="store_true", help="return at once, without waiting"
-    )
-    parser.add_argument(
-        "--converge-timeout",
-        "--wait-timeout",
-        dest="converge_timeout",
-        type=DURATION,
-        default=DEFAULT_CONVERGE_TIMEOUT,
-        metavar="DURATION",
-        help=f"give up waiting after this long (default: {DEFAULT_CONVERGE_TIMEOUT:g}s)",
-    )
-
-
-def options_of(args: argparse.Namespace) -> dict[str, Any]:
-    """The options map of the parsed flags (only those given)."""
-    options: dict[str, Any] = {}
-    for name, value in vars(args).items():
-        if not name.startswith("opt_") or value is None or value is False:
-            continue
-        key = name[4:]
-        if key in _MAP_KEYS:
-            value = dict(value)
-        options[key] = value
-    if getattr(args, "entrypoint", None) is not None:
-        options["entrypoint"] = shlex.split(args.entrypoint)
-    return options
 
 
 # -- registration -----------------------------------------------------------------------
@@ -158,7 +49,7 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     create = verbs.add_parser("create", parents=[common], help="create a service")
     create.add_argument("--name", default=None, help="service name (default: generated)")
     create.add_argument("--mode", choices=("replicated", "global"), default=None)
-    _add_spec_flags(create, _LIST_FLAGS)
+    add_spec_flags(create, CREATE_LIST_FLAGS)
     create.add_argument("image", metavar="IMAGE")
     create.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
     create.set_defaults(run=run_create)
@@ -178,14 +69,14 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
 
     scale = verbs.add_parser("scale", parents=[common], help="scale replicated services")
     scale.add_argument("pairs", nargs="+", metavar="SERVICE=REPLICAS")
-    _add_wait_flags(scale)
+    add_wait_flags(scale)
     scale.set_defaults(run=run_scale)
 
     update = verbs.add_parser("update", parents=[common], help="update a service")
-    update.add_argument("--image", dest=_dest("image"), default=None)
+    update.add_argument("--image", dest=option_dest("image"), default=None)
     update.add_argument("--args", default=None, help="the command's arguments, one string")
-    update.add_argument("--force", dest=_dest("force"), action="store_true")
-    _add_spec_flags(update, _UPDATE_LIST_FLAGS)
+    update.add_argument("--force", dest=option_dest("force"), action="store_true")
+    add_spec_flags(update, UPDATE_LIST_FLAGS)
     update.add_argument("service", metavar="SERVICE")
     update.set_defaults(run=run_update)
 
@@ -232,8 +123,20 @@ def _wait(
     )
 
 
-def _refuse(exc: InvalidSpec) -> CliError:
-    return CliError(str(exc))
+def _checked(spec: ServiceSpec, options: dict[str, Any]) -> ServiceSpec:
+    """``options`` applied to ``spec``, validated; an invalid spec is one line, exit 1.
+
+    The object model is imported here, not at start-up: it costs tens of milliseconds and
+    only create and update need it."""
+    from api.service_options import apply_options
+    from api.validation import InvalidSpec, validate_service_spec
+
+    try:
+        changed = apply_options(spec, options)
+        validate_service_spec(changed)
+    except InvalidSpec as exc:
+        raise CliError(str(exc)) from None
+    return changed
 
 
 def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
@@ -244,11 +147,10 @@ def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str)
     if args.mode is not None:
         options["mode"] = args.mode
     options["name"] = args.name if args.name is not None else _generated_name(args.image)
-    try:
-        spec = apply_options(ServiceSpec(), options)
-        validate(spec)
-    except InvalidSpec as exc:
-        raise _refuse(exc) from None
+    from api.codec_objects import encode
+    from api.specs import ServiceSpec
+
+    spec = _checked(ServiceSpec(), options)
     with connection:
         reply = connection.request("control.service.create", {"spec": encode(spec)})
         _wait(args, connection, reply["id"], baseline=set())
@@ -264,11 +166,10 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
     changes = options_of(args)
     if args.args is not None:
         changes["args"] = shlex.split(args.args)
-    try:  # check the flags against a stand-in spec; the manager checks the real one
-        stand_in = ServiceSpec(name="x", task=TaskSpec(container=ContainerSpec(image="x")))
-        validate(apply_options(stand_in, changes))
-    except InvalidSpec as exc:
-        raise _refuse(exc) from None
+    from api.specs import ContainerSpec, ServiceSpec, TaskSpec
+
+    # check the flags against a stand-in spec; the manager checks the real one
+    _checked(ServiceSpec(name="x", task=TaskSpec(container=ContainerSpec(image="x"))), changes)
     with connection:
         baseline = _finished_before(args, connection, args.service)
         reply = connection.request(

@@ -15,6 +15,7 @@ Futures complete on the I/O thread: callbacks added to them must be quick.
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import itertools
 import queue
@@ -24,11 +25,10 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, wait
 from typing import Any, Final
 
-import structlog
 import zmq
 
 from api.errors import ClientClosed, CodecError, RemoteError, RequestTimeout
-from api.messages import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS, Envelope
+from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS, Envelope
 from transport.codec import decode, encode
 from transport.keys import KeyPair, generate_keypair
 from transport.outbox import STOP, Outbox, outbox_address, pull_socket
@@ -39,7 +39,15 @@ __all__ = ["Client"]
 _BATCH: Final = 512
 _GRACE: Final = 1.0  # extra wait in request() in case the I/O thread itself is stuck
 
-_log = structlog.get_logger(subsystem="transport")
+
+@functools.cache
+def _log() -> Any:
+    """The client's logger, on first use: importing structlog costs more than the rest of
+    a command-line client's start-up, and a client logs only when something fails."""
+    import structlog
+
+    return structlog.get_logger(subsystem="transport")
+
 
 _Pending = Future[dict[str, Any]] | queue.SimpleQueue[Envelope | BaseException]
 
@@ -229,7 +237,7 @@ class Client:
                         try:
                             dealer.send(frame, noblock)
                         except zmq.Again:
-                            _log.warning(
+                            _log().warning(
                                 "transport.request.dropped",
                                 client=self._name,
                                 address=self.address,
@@ -245,7 +253,7 @@ class Client:
                 if self._deadlines:
                     self._expire(time.monotonic())
         except Exception as exc:
-            _log.exception("transport.io.failed", client=self._name, error=repr(exc))
+            _log().exception("transport.io.failed", client=self._name, error=repr(exc))
         finally:
             dealer.close(linger=0)
             pull.close(linger=0)
@@ -261,7 +269,7 @@ class Client:
         try:
             envelope = decode(frame, limits=self._limits)
         except CodecError as exc:
-            _log.warning(
+            _log().warning(
                 "transport.reply.rejected",
                 client=self._name,
                 address=self.address,

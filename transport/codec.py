@@ -1,7 +1,7 @@
 """Encoding and decoding of wire frames: the only place msgpack is decoded and validated.
 
 `decode` turns any bytes at all into either a valid `Envelope` (its body checked against
-the type's declaration in `api.messages`) or a `CodecError` naming what was wrong. The
+the type's declaration in `api.schema.registry`) or a `CodecError` naming what was wrong. The
 caller passes the `DecodeLimits` of the frame's sender (a stranger's are small): frames
 over its size are refused before msgpack sees them; msgpack runs with its string, bin,
 array and map limits (refused from a header, before anything is built), a budget on the
@@ -27,21 +27,15 @@ from api.errors import (
     UndecodableFrame,
     UnknownMessageType,
 )
-from api.messages import (
+from api.schema.declare import Field, FieldType, ListOf, MapOf, Nullable, Scalar, Struct
+from api.schema.frame import (
     DEFAULT_MAX_MESSAGE_SIZE,
     MEMBER_LIMITS,
     PROTOCOL_VERSION,
     DecodeLimits,
     Envelope,
-    Field,
-    FieldType,
-    ListOf,
-    MapOf,
-    Nullable,
-    Scalar,
-    Struct,
-    lookup,
 )
+from api.schema.registry import lookup
 
 __all__ = ["MAX_REQUEST_ID", "CodecError", "Envelope", "decode", "encode", "encode_error"]
 
@@ -85,7 +79,7 @@ def encode_error(request_id: int, code: str, message: str) -> bytes:
 
 def decode(frame: bytes | memoryview, *, limits: DecodeLimits = MEMBER_LIMITS) -> Envelope:
     """The validated message in ``frame``, or `CodecError` saying what is wrong with it.
-    ``limits``: those of the frame's sender (`api.messages`)."""
+    ``limits``: those of the frame's sender (`api.schema.frame`)."""
     size = frame.nbytes if isinstance(frame, memoryview) else len(frame)
     if size > limits.max_size:
         raise FrameTooLarge(f"frame of {size} bytes exceeds the limit of {limits.max_size}")

@@ -57,7 +57,8 @@ import structlog
 import zmq
 
 from api.errors import CodecError, ErrorCode
-from api.messages import DEFAULT_MAX_MESSAGE_SIZE, Envelope, lookup
+from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, Envelope
+from api.schema.registry import lookup
 from transport.auth import AdmissionPolicy, AllowList, ZapAuthenticator
 from transport.codec import decode, encode, encode_error
 from transport.handler_pool import DEFAULT_MAX_QUEUED, DEFAULT_WORKERS, HandlerPool, run_handler

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from api.messages import MEMBER_LIMITS, STRANGER_LIMITS, DecodeLimits
+from api.schema.frame import MEMBER_LIMITS, STRANGER_LIMITS, DecodeLimits
 
 __all__ = ["FrameTrust", "RefusalTally", "Trust"]
 

@@ -1,7 +1,7 @@
 """The control API: handlers for a manager's control socket, one module per object kind.
 
 ``control_handlers(store)`` builds the table the control endpoint serves (message types
-in the control block of api/messages.py). Handlers run on the endpoint's handler
+in api/schema/control.py). Handlers run on the endpoint's handler
 threads, read from the store's memory and write through it (the store's proposer
 forwards writes to the Raft leader); errors become ``error`` replies with a code
 (actors/control/errors.py).

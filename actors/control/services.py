@@ -14,13 +14,13 @@ from dataclasses import replace
 from typing import Any
 
 from actors.control.errors import Body, ControlCode, ControlError
-from actors.control.service_options import apply_options
 from actors.control.views import service_summary, task_order, task_row
 from actors.control.writes import check_version, modify
 from actors.store import MemoryStore, ReadTx, WriteTx, nodes, services, tasks
 from api.codec_objects import decode, encode_object
 from api.ids import RandomBits, new_id
 from api.objects import Service
+from api.service_options import apply_options
 from api.specs import ReplicatedService, ServiceSpec
 from api.task_state import parse_task_state
 from api.validation import validate_service_spec

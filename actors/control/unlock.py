@@ -26,8 +26,8 @@ from actors.ca.encryption import (
 from actors.control.errors import Body, ControlCode, ControlError, guarded
 from actors.control.views import cluster_document
 from actors.store import MemoryStore, WriteTx, clusters
-from api.messages import registered
 from api.objects import Cluster
+from api.schema.registry import registered
 from transport.endpoint import Handler, Request
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Bodies of the dispatcher's messages (declared in ``api.messages``), both directions.
+"""Bodies of the dispatcher's messages (declared in ``api.schema.dispatcher``), both directions.
 
 The transport has already validated each body against its declaration; this module turns
 the validated maps into objects and back with the object codec (``api.codec_objects``), so

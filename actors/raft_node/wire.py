@@ -1,6 +1,6 @@
 """The Raft messages of one frame: many `Message`s packed into one msgpack blob.
 
-A ``raft.messages`` frame (api/messages.py) carries its Raft messages as one ``bytes``
+A ``raft.messages`` frame (api/schema/raft.py) carries its Raft messages as one ``bytes``
 field in this encoding, so the hot path packs and unpacks a whole batch with one C call
 instead of validating one map per message (the transport codec still validates the
 envelope). Like etcd's raftpb payload, it is opaque to the transport.

@@ -58,7 +58,7 @@ def open_session(remote: tuple[str, KeyPair, KeyPair], hostname: str) -> RemoteE
 def test_a_session_with_an_eight_mebibyte_hostname_is_refused(
     remote: tuple[str, KeyPair, KeyPair],
 ) -> None:
-    # longer than any string a member may send (api.messages.MEMBER_LIMITS): refused as
+    # longer than any string a member may send (api.schema.frame.MEMBER_LIMITS): refused as
     # the frame is decoded, before any handler
     err = open_session(remote, "h" * (8 << 20))
     assert err.code == ErrorCode.OVER_LIMITS

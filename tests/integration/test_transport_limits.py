@@ -13,7 +13,7 @@ import zmq
 
 from actors.ca.join import JoinError, _ask
 from api.errors import ErrorCode, RemoteError
-from api.messages import STRANGER_LIMITS
+from api.schema.frame import STRANGER_LIMITS
 from tests.integration import transport_server  # noqa: F401  (declares test.echo)
 from tests.support.swarm import poll
 from transport import Client, Endpoint, KeyPair, Request, generate_keypair

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from api.errors import ClientClosed, ErrorCode, RemoteError, RequestTimeout
-from api.messages import INT, Field, MessageType, register
+from api.schema.declare import INT, Field, MessageType
+from api.schema.registry import register
 from tests.integration import transport_server  # noqa: F401  (declares test.echo)
 from transport import Client, Endpoint, Handler, InlineHandler, Request, generate_keypair, inline
 

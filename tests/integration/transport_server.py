@@ -18,7 +18,8 @@ from typing import Any
 
 import structlog
 
-from api.messages import INT, STR, Field, MessageType, register
+from api.schema.declare import INT, STR, Field, MessageType
+from api.schema.registry import register
 from transport import AllowList, Endpoint, Handler, Request, generate_keypair
 
 ECHO = register(

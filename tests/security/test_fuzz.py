@@ -33,7 +33,7 @@ import zmq
 from actors.ca.join import hello_address, hello_keypair, join_cluster
 from actors.identity import read_curve_keys
 from api.errors import CodecError, ErrorCode, RemoteError
-from api.messages import REPLY_LIMITS
+from api.schema.frame import REPLY_LIMITS
 from tests.support.flood import peak_rss_bytes
 from tests.support.fuzz import FrameFuzzer
 from tests.support.swarm import Swarm, SwarmNode, poll

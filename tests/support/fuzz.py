@@ -27,17 +27,9 @@ from typing import Any
 
 import msgpack
 
-from api.messages import (
-    STRANGER_LIMITS,
-    FieldType,
-    ListOf,
-    MapOf,
-    MessageType,
-    Nullable,
-    Scalar,
-    Struct,
-    registered,
-)
+from api.schema.declare import FieldType, ListOf, MapOf, MessageType, Nullable, Scalar, Struct
+from api.schema.frame import STRANGER_LIMITS
+from api.schema.registry import registered
 from tests.support.flood import BIG_FRAME_BYTES, empty_maps_frame
 
 __all__ = ["KINDS", "FrameFuzzer"]

@@ -31,8 +31,9 @@ from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
 from actors.store import MemoryStore
 from actors.store.errors import NotLeader, StoreError
-from api.messages import BOOL, FLOAT, INT, STR, Field, MapOf, MessageType, register
 from api.objects import Node, ObjectKind
+from api.schema.declare import BOOL, FLOAT, INT, STR, Field, MapOf, MessageType
+from api.schema.registry import register
 from api.specs import NodeSpec
 from transport import AllowList, Endpoint, Request, read_keypair
 

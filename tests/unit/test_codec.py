@@ -18,13 +18,12 @@ from api.errors import (
     UndecodableFrame,
     UnknownMessageType,
 )
-from api.messages import (
+from api.schema.declare import (
     ANY,
     BOOL,
     BYTES,
     FLOAT,
     INT,
-    MEMBER_LIMITS,
     STR,
     Field,
     ListOf,
@@ -32,9 +31,9 @@ from api.messages import (
     MessageType,
     Nullable,
     Struct,
-    lookup,
-    register,
 )
+from api.schema.frame import MEMBER_LIMITS
+from api.schema.registry import lookup, register
 from transport.codec import decode, encode, encode_error
 
 SAMPLE = register(

@@ -11,17 +11,9 @@ import pytest
 from actors.ca.authorization import ACCESS_BY_TYPE
 from actors.ca.certs import create_csr, generate_node_key
 from api.errors import ErrorCode, FrameTooLarge, LimitExceeded
-from api.messages import (
-    DEFAULT_MAX_MESSAGE_SIZE,
-    MEMBER_LIMITS,
-    REPLY_LIMITS,
-    STRANGER_LIMITS,
-    ListOf,
-    MapOf,
-    Scalar,
-    Struct,
-    lookup,
-)
+from api.schema.declare import ListOf, MapOf, Scalar, Struct
+from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, MEMBER_LIMITS, REPLY_LIMITS, STRANGER_LIMITS
+from api.schema.registry import lookup
 from tests.support.flood import BIG_FRAME_BYTES, empty_maps_frame
 from transport import codec
 from transport.codec import decode, encode

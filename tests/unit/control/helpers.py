@@ -10,7 +10,6 @@ from typing import Any
 from actors.control import ControlError, call, control_handlers
 from actors.control.cluster import ClusterControl
 from actors.control.nodes import NodeControl
-from actors.control.service_options import apply_options
 from actors.control.services import ServiceControl
 from actors.control.tasks import TaskControl
 from actors.store import MemoryStore, nodes, services, tasks
@@ -25,6 +24,7 @@ from api.objects import (
     Task,
     TaskStatus,
 )
+from api.service_options import apply_options
 from api.specs import ServiceSpec
 from api.task_state import TaskState
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cli.ctl import build_parser
-from cli.service import options_of
+from cli.service_flags import options_of
 
 
 def parse(*argv: str) -> object:

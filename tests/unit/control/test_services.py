@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 
 from actors.control import ControlCode, ControlError, call
-from actors.control.service_options import apply_options
 from actors.control.writes import modify
 from actors.store import ConflictError, services
 from api.codec_objects import encode
+from api.service_options import apply_options
 from api.specs import ServiceSpec
 from api.task_state import TaskState
 from tests.unit.control.helpers import Cluster

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors.control.units import (
+from api.units import (
     format_bytes,
     format_cpus,
     format_duration,

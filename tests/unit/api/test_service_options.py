@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actors.control.service_options import apply_options, merge_env
 from api.enums import RestartCondition, SchedulingStrategy, UpdateOrder
+from api.service_options import apply_options, merge_env
 from api.specs import GlobalService, ReplicatedService, ServiceSpec
 from api.validation import InvalidSpec, validate_service_spec
 

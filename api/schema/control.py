@@ -1,0 +1,292 @@
+"""Message types of the control API, owned by actors/control; swarmctl (cli/) is its client.
+
+Requests on a manager's control socket (ipc://). Objects in replies are the object codec's
+dicts (api/codec_objects.py); list rows and summaries are the plain dicts of
+actors/control/views.py (``--format json`` of swarmctl). A reference (``service``,
+``node``, ``task``) is an id, a name or a unique id prefix. Failures are ``error`` replies
+whose code says why: not_found, ambiguous, invalid_spec, invalid_argument, name_conflict,
+conflict, not_leader, unavailable, timeout.
+
+Autolock (actors/control/unlock.py, cli/unlock.py): ``control.unlock`` is the one request a
+locked manager serves (besides ``version``); every other control request is refused with
+code ``locked``. ``control.cluster.update`` takes ``autolock`` (bool): its reply then
+carries the ``unlock_key`` when switched on.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from api.schema.declare import (
+    ANY,
+    BOOL,
+    FLOAT,
+    INT,
+    STR,
+    Field,
+    ListOf,
+    MapOf,
+    MessageType,
+    OwnerSchema,
+)
+
+__all__ = [
+    "CONTROL_CLUSTER_INSPECT",
+    "CONTROL_CLUSTER_INSPECT_REPLY",
+    "CONTROL_CLUSTER_JOIN_TOKEN",
+    "CONTROL_CLUSTER_JOIN_TOKEN_REPLY",
+    "CONTROL_CLUSTER_UNLOCK_KEY",
+    "CONTROL_CLUSTER_UNLOCK_KEY_REPLY",
+    "CONTROL_CLUSTER_UPDATE",
+    "CONTROL_CLUSTER_UPDATE_REPLY",
+    "CONTROL_NODE_INSPECT",
+    "CONTROL_NODE_INSPECT_REPLY",
+    "CONTROL_NODE_LS",
+    "CONTROL_NODE_LS_REPLY",
+    "CONTROL_NODE_RM",
+    "CONTROL_NODE_RM_REPLY",
+    "CONTROL_NODE_UPDATE",
+    "CONTROL_NODE_UPDATE_REPLY",
+    "CONTROL_SERVICE_CREATE",
+    "CONTROL_SERVICE_INSPECT",
+    "CONTROL_SERVICE_INSPECT_REPLY",
+    "CONTROL_SERVICE_LS",
+    "CONTROL_SERVICE_LS_REPLY",
+    "CONTROL_SERVICE_PS",
+    "CONTROL_SERVICE_PS_REPLY",
+    "CONTROL_SERVICE_REPLY",
+    "CONTROL_SERVICE_RM",
+    "CONTROL_SERVICE_RM_REPLY",
+    "CONTROL_SERVICE_SCALE",
+    "CONTROL_SERVICE_UPDATE",
+    "CONTROL_TASK_INSPECT",
+    "CONTROL_TASK_INSPECT_REPLY",
+    "CONTROL_TASK_LS",
+    "CONTROL_TASK_LS_REPLY",
+    "CONTROL_UNLOCK",
+    "CONTROL_UNLOCK_REPLY",
+    "SCHEMA",
+]
+
+SCHEMA: Final = OwnerSchema("control")
+
+CONTROL_SERVICE_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.reply",
+        (Field("id", STR), Field("changed", BOOL), Field("service", ANY)),
+        doc="The service written (summary) and whether its spec changed.",
+    )
+)
+CONTROL_SERVICE_CREATE: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.create",
+        (Field("spec", ANY),),
+        reply="control.service.reply",
+        doc="Create a service from a ServiceSpec dict; validated before anything is written.",
+    )
+)
+CONTROL_SERVICE_UPDATE: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.update",
+        (
+            Field("service", STR),
+            Field("changes", MapOf(ANY)),
+            Field("version", INT, required=False),
+        ),
+        reply="control.service.reply",
+        doc="Apply flag options (api/service_options.py) to a service's spec; "
+        "with version, refused if the service changed since.",
+    )
+)
+CONTROL_SERVICE_SCALE: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.scale",
+        (Field("service", STR), Field("replicas", INT)),
+        reply="control.service.reply",
+        doc="Set a replicated service's replica count.",
+    )
+)
+CONTROL_SERVICE_LS_REPLY: Final = SCHEMA.declare(
+    MessageType("control.service.ls.reply", (Field("services", ListOf(ANY)),))
+)
+CONTROL_SERVICE_LS: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.ls",
+        (Field("all", BOOL, required=False),),
+        reply="control.service.ls.reply",
+        doc="Service summaries; all: include services being removed.",
+    )
+)
+CONTROL_SERVICE_INSPECT_REPLY: Final = SCHEMA.declare(
+    MessageType("control.service.inspect.reply", (Field("service", ANY), Field("summary", ANY)))
+)
+CONTROL_SERVICE_INSPECT: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.inspect",
+        (Field("service", STR),),
+        reply="control.service.inspect.reply",
+        doc="One service: the object and its summary.",
+    )
+)
+CONTROL_SERVICE_PS_REPLY: Final = SCHEMA.declare(
+    MessageType("control.service.ps.reply", (Field("service", ANY), Field("tasks", ListOf(ANY))))
+)
+CONTROL_SERVICE_PS: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.ps",
+        (Field("service", STR), Field("desired_state", STR, required=False)),
+        reply="control.service.ps.reply",
+        doc="A service's summary and its tasks (current and kept history), as rows.",
+    )
+)
+CONTROL_SERVICE_RM_REPLY: Final = SCHEMA.declare(
+    MessageType("control.service.rm.reply", (Field("removed", ListOf(STR)),))
+)
+CONTROL_SERVICE_RM: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.rm",
+        (Field("services", ListOf(STR)),),
+        reply="control.service.rm.reply",
+        doc="Mark services for removal (all resolved first, else nothing is written).",
+    )
+)
+CONTROL_NODE_LS_REPLY: Final = SCHEMA.declare(
+    MessageType("control.node.ls.reply", (Field("nodes", ListOf(ANY)),))
+)
+CONTROL_NODE_LS: Final = SCHEMA.declare(
+    MessageType("control.node.ls", reply="control.node.ls.reply", doc="Node rows.")
+)
+CONTROL_NODE_INSPECT_REPLY: Final = SCHEMA.declare(
+    MessageType("control.node.inspect.reply", (Field("node", ANY), Field("summary", ANY)))
+)
+CONTROL_NODE_INSPECT: Final = SCHEMA.declare(
+    MessageType(
+        "control.node.inspect",
+        (Field("node", STR),),
+        reply="control.node.inspect.reply",
+        doc="One node: the object and its row.",
+    )
+)
+CONTROL_NODE_UPDATE_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "control.node.update.reply", (Field("id", STR), Field("changed", BOOL), Field("node", ANY))
+    )
+)
+CONTROL_NODE_UPDATE: Final = SCHEMA.declare(
+    MessageType(
+        "control.node.update",
+        (
+            Field("node", STR),
+            Field("availability", STR, required=False),
+            Field("label_add", MapOf(STR), required=False),
+            Field("label_rm", ListOf(STR), required=False),
+            Field("role", STR, required=False),
+            Field("version", INT, required=False),
+        ),
+        reply="control.node.update.reply",
+        doc="Change a node's availability (active|pause|drain), labels and desired role.",
+    )
+)
+CONTROL_NODE_RM_REPLY: Final = SCHEMA.declare(
+    MessageType("control.node.rm.reply", (Field("id", STR),))
+)
+CONTROL_NODE_RM: Final = SCHEMA.declare(
+    MessageType(
+        "control.node.rm",
+        (Field("node", STR), Field("force", BOOL, required=False)),
+        reply="control.node.rm.reply",
+        doc="Remove a node (DOWN, or force) and revoke its certificate.",
+    )
+)
+CONTROL_TASK_LS_REPLY: Final = SCHEMA.declare(
+    MessageType("control.task.ls.reply", (Field("tasks", ListOf(ANY)),))
+)
+CONTROL_TASK_LS: Final = SCHEMA.declare(
+    MessageType(
+        "control.task.ls",
+        (
+            Field("service", STR, required=False),
+            Field("node", STR, required=False),
+            Field("desired_state", STR, required=False),
+        ),
+        reply="control.task.ls.reply",
+        doc="Task rows, filtered by service, node and desired state.",
+    )
+)
+CONTROL_TASK_INSPECT_REPLY: Final = SCHEMA.declare(
+    MessageType("control.task.inspect.reply", (Field("task", ANY), Field("summary", ANY)))
+)
+CONTROL_TASK_INSPECT: Final = SCHEMA.declare(
+    MessageType(
+        "control.task.inspect",
+        (Field("task", STR),),
+        reply="control.task.inspect.reply",
+        doc="One task: the object and its row.",
+    )
+)
+CONTROL_CLUSTER_INSPECT_REPLY: Final = SCHEMA.declare(
+    MessageType("control.cluster.inspect.reply", (Field("cluster", ANY),))
+)
+CONTROL_CLUSTER_INSPECT: Final = SCHEMA.declare(
+    MessageType(
+        "control.cluster.inspect",
+        (Field("cluster", STR, required=False),),
+        reply="control.cluster.inspect.reply",
+        doc="The cluster (default: 'default'), without its private keys.",
+    )
+)
+CONTROL_CLUSTER_JOIN_TOKEN_REPLY: Final = SCHEMA.declare(
+    MessageType("control.cluster.join_token.reply", (Field("role", STR), Field("token", STR)))
+)
+CONTROL_CLUSTER_JOIN_TOKEN: Final = SCHEMA.declare(
+    MessageType(
+        "control.cluster.join_token",
+        (Field("role", STR), Field("rotate", BOOL, required=False)),
+        reply="control.cluster.join_token.reply",
+        doc="The join token of role worker|manager; rotate: replace it first (joined nodes "
+        "are not affected).",
+    )
+)
+CONTROL_CLUSTER_UPDATE_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "control.cluster.update.reply",
+        (Field("cluster", ANY), Field("unlock_key", STR, required=False)),
+        doc="unlock_key: the unlock key, when autolock was switched on.",
+    )
+)
+CONTROL_CLUSTER_UPDATE: Final = SCHEMA.declare(
+    MessageType(
+        "control.cluster.update",
+        (
+            Field("heartbeat_period", FLOAT, required=False),
+            Field("task_history_limit", INT, required=False),
+            Field("snapshot_interval", INT, required=False),
+            Field("cert_expiry", FLOAT, required=False),
+            Field("autolock", BOOL, required=False),
+        ),
+        reply="control.cluster.update.reply",
+        doc="Change the default cluster's settings; the reply is the updated cluster.",
+    )
+)
+CONTROL_UNLOCK_REPLY: Final = SCHEMA.declare(
+    MessageType("control.unlock.reply", (Field("unlocked", BOOL),))
+)
+CONTROL_UNLOCK: Final = SCHEMA.declare(
+    MessageType(
+        "control.unlock",
+        (Field("unlock_key", STR),),
+        reply="control.unlock.reply",
+        doc="Unlock a locked manager; a wrong key is refused with code invalid_unlock_key.",
+    )
+)
+CONTROL_CLUSTER_UNLOCK_KEY_REPLY: Final = SCHEMA.declare(
+    MessageType("control.cluster.unlock_key.reply", (Field("unlock_key", STR),))
+)
+CONTROL_CLUSTER_UNLOCK_KEY: Final = SCHEMA.declare(
+    MessageType(
+        "control.cluster.unlock_key",
+        (Field("rotate", BOOL, required=False),),
+        reply="control.cluster.unlock_key.reply",
+        doc="The managers' unlock key (autolock on); rotate: replace it first.",
+    )
+)

@@ -1,0 +1,116 @@
+"""Message types of worker sessions, owned by the dispatcher (actors/dispatcher; the
+worker's side is actors/worker/agent).
+
+A worker's agent opens one streamed ``dispatcher.session`` request; the manager answers
+with ``dispatcher.session.message`` frames (``more``) for as long as the session lives: the
+first carries ``full=True`` and every task assigned to the node, the next ones added or
+changed tasks and removed ids. A final frame (no ``more``) carries ``closed``: why the
+manager ended the session. Tasks and statuses travel as the object codec's dicts
+(api/codec_objects.py). Heartbeats and status batches name the session; a session stays
+with the CURVE key that opened it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from api.schema.declare import (
+    ANY,
+    BOOL,
+    FLOAT,
+    INT,
+    STR,
+    Field,
+    ListOf,
+    MessageType,
+    OwnerSchema,
+    Struct,
+)
+
+__all__ = [
+    "DISPATCHER_HEARTBEAT",
+    "DISPATCHER_HEARTBEAT_REPLY",
+    "DISPATCHER_SESSION",
+    "DISPATCHER_SESSION_MESSAGE",
+    "DISPATCHER_STATUS",
+    "DISPATCHER_STATUS_REPLY",
+    "MANAGER_ADDRESS",
+    "REFUSED_ITEM",
+    "SCHEMA",
+    "TASK_STATUS_UPDATE",
+]
+
+SCHEMA: Final = OwnerSchema("dispatcher")
+
+MANAGER_ADDRESS: Final = Struct((Field("addr", STR), Field("server_key", STR)))
+
+DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
+    MessageType(
+        "dispatcher.session.message",
+        (
+            Field("session_id", STR),
+            Field("heartbeat_period", FLOAT),
+            Field("managers", ListOf(MANAGER_ADDRESS)),
+            Field("full", BOOL),
+            Field("tasks", ListOf(ANY)),
+            Field("removed", ListOf(STR)),
+            Field("closed", STR, required=False),
+        ),
+        doc="One frame of a session: assignments (full set or changes) and session metadata.",
+    )
+)
+DISPATCHER_SESSION: Final = SCHEMA.declare(
+    MessageType(
+        "dispatcher.session",
+        (
+            Field("node_id", STR),
+            Field("description", ANY),
+            Field("addr", STR, required=False),
+        ),
+        reply="dispatcher.session.message",
+        doc="Open a worker session (streamed reply); description is a NodeDescription dict.",
+    )
+)
+DISPATCHER_HEARTBEAT_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "dispatcher.heartbeat.reply",
+        (
+            Field("period", FLOAT),
+            Field("frames", INT, required=False),
+            Field("role", STR, required=False),
+        ),
+        doc="When to send the next heartbeat, in seconds; frames: how many session frames "
+        "the manager has sent so far (a worker that got fewer lost its stream); role: the "
+        "node's role in the store (manager|worker; the agent renews its certificate when "
+        "it differs from the certificate's).",
+    )
+)
+DISPATCHER_HEARTBEAT: Final = SCHEMA.declare(
+    MessageType(
+        "dispatcher.heartbeat",
+        (Field("node_id", STR), Field("session_id", STR)),
+        reply="dispatcher.heartbeat.reply",
+        doc="A session's heartbeat.",
+    )
+)
+TASK_STATUS_UPDATE: Final = Struct((Field("task_id", STR), Field("status", ANY)))
+REFUSED_ITEM: Final = Struct((Field("task_id", STR), Field("reason", STR)))
+DISPATCHER_STATUS_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "dispatcher.status.reply",
+        (Field("accepted", INT), Field("refused", ListOf(REFUSED_ITEM))),
+        doc="How many updates were accepted; the refused ones, each with its reason.",
+    )
+)
+DISPATCHER_STATUS: Final = SCHEMA.declare(
+    MessageType(
+        "dispatcher.status",
+        (
+            Field("node_id", STR),
+            Field("session_id", STR),
+            Field("updates", ListOf(TASK_STATUS_UPDATE)),
+        ),
+        reply="dispatcher.status.reply",
+        doc="A batch of task status updates (status: a TaskStatus dict).",
+    )
+)

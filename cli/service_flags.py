@@ -1,0 +1,134 @@
+"""``swarmctl service create|update|scale``'s flags, as ``docker service`` names them, and
+the options map they become (api/service_options.py)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Any
+
+from cli.argtypes import (
+    CONSTRAINT,
+    COUNT,
+    CPUS,
+    DURATION,
+    ENV,
+    KEY_VALUE,
+    MEMORY,
+    PREFERENCE,
+    RATIO,
+)
+
+__all__ = [
+    "CREATE_LIST_FLAGS",
+    "DEFAULT_CONVERGE_TIMEOUT",
+    "UPDATE_LIST_FLAGS",
+    "add_spec_flags",
+    "add_wait_flags",
+    "option_dest",
+    "options_of",
+]
+
+DEFAULT_CONVERGE_TIMEOUT = 300.0
+
+
+# flag → (options key, argparse keyword arguments); shared by create and update
+_SCALAR_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "--replicas": ("replicas", {"type": COUNT, "metavar": "N"}),
+    "--replicas-max-per-node": ("replicas_max_per_node", {"type": COUNT, "metavar": "N"}),
+    "--reserve-cpu": ("reserve_cpu", {"type": CPUS, "metavar": "CPUS"}),
+    "--reserve-memory": ("reserve_memory", {"type": MEMORY, "metavar": "BYTES"}),
+    "--limit-cpu": ("limit_cpu", {"type": CPUS, "metavar": "CPUS"}),
+    "--limit-memory": ("limit_memory", {"type": MEMORY, "metavar": "BYTES"}),
+    "--restart-condition": ("restart_condition", {"choices": ("none", "on-failure", "any")}),
+    "--restart-delay": ("restart_delay", {"type": DURATION, "metavar": "DURATION"}),
+    "--restart-max-attempts": ("restart_max_attempts", {"type": COUNT, "metavar": "N"}),
+    "--restart-window": ("restart_window", {"type": DURATION, "metavar": "DURATION"}),
+    "--stop-signal": ("stop_signal", {"metavar": "SIGNAL"}),
+    "--stop-grace-period": ("stop_grace_period", {"type": DURATION, "metavar": "DURATION"}),
+    "--update-parallelism": ("update_parallelism", {"type": COUNT, "metavar": "N"}),
+    "--update-delay": ("update_delay", {"type": DURATION, "metavar": "DURATION"}),
+    "--update-order": ("update_order", {"choices": ("stop-first", "start-first")}),
+    "--update-failure-action": (
+        "update_failure_action",
+        {"choices": ("pause", "continue", "rollback")},
+    ),
+    "--update-monitor": ("update_monitor", {"type": DURATION, "metavar": "DURATION"}),
+    "--update-max-failure-ratio": ("update_max_failure_ratio", {"type": RATIO}),
+    "--strategy": ("strategy", {"choices": ("spread", "binpack", "random")}),
+    "--health-cmd": ("health_cmd", {"metavar": "COMMAND"}),
+    "--health-interval": ("health_interval", {"type": DURATION, "metavar": "DURATION"}),
+    "--health-timeout": ("health_timeout", {"type": DURATION, "metavar": "DURATION"}),
+    "--health-retries": ("health_retries", {"type": COUNT, "metavar": "N"}),
+    "--health-start-period": ("health_start_period", {"type": DURATION, "metavar": "DURATION"}),
+    "--user": ("user", {"metavar": "USER"}),
+    "--workdir": ("workdir", {"metavar": "DIR"}),
+    "--hostname": ("hostname", {"metavar": "NAME"}),
+}
+# create: flag → (options key, type); update has -add/-rm variants of the same
+CREATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
+    "--env": ("env", ENV),
+    "--label": ("labels", KEY_VALUE),
+    "--container-label": ("container_labels", KEY_VALUE),
+    "--constraint": ("constraints", CONSTRAINT),
+    "--placement-pref": ("placement_prefs", PREFERENCE),
+}
+UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
+    "--env-add": ("env_add", ENV),
+    "--env-rm": ("env_rm", str),
+    "--label-add": ("label_add", KEY_VALUE),
+    "--label-rm": ("label_rm", str),
+    "--container-label-add": ("container_label_add", KEY_VALUE),
+    "--container-label-rm": ("container_label_rm", str),
+    "--constraint-add": ("constraint_add", CONSTRAINT),
+    "--constraint-rm": ("constraint_rm", str),
+    "--placement-pref-add": ("placement_pref_add", PREFERENCE),
+    "--placement-pref-rm": ("placement_pref_rm", str),
+}
+_MAP_KEYS = {"labels", "container_labels", "label_add", "container_label_add"}
+
+
+def option_dest(key: str) -> str:
+    return f"opt_{key}"
+
+
+def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, Any]]) -> None:
+    for flag, (key, kwargs) in _SCALAR_FLAGS.items():
+        parser.add_argument(flag, dest=option_dest(key), default=None, **kwargs)
+    for flag, (key, kind) in lists.items():
+        parser.add_argument(flag, dest=option_dest(key), action="append", type=kind, default=None)
+    parser.add_argument("--no-healthcheck", dest=option_dest("no_healthcheck"), action="store_true")
+    parser.add_argument(
+        "--entrypoint", dest="entrypoint", default=None, help="overwrite the image's entrypoint"
+    )
+    add_wait_flags(parser)
+
+
+def add_wait_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-d", "--detach", action="store_true", help="return at once, without waiting"
+    )
+    parser.add_argument(
+        "--converge-timeout",
+        "--wait-timeout",
+        dest="converge_timeout",
+        type=DURATION,
+        default=DEFAULT_CONVERGE_TIMEOUT,
+        metavar="DURATION",
+        help=f"give up waiting after this long (default: {DEFAULT_CONVERGE_TIMEOUT:g}s)",
+    )
+
+
+def options_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The options map of the parsed flags (only those given)."""
+    options: dict[str, Any] = {}
+    for name, value in vars(args).items():
+        if not name.startswith("opt_") or value is None or value is False:
+            continue
+        key = name[4:]
+        if key in _MAP_KEYS:
+            value = dict(value)
+        options[key] = value
+    if getattr(args, "entrypoint", None) is not None:
+        options["entrypoint"] = shlex.split(args.entrypoint)
+    return options
