@@ -3,7 +3,7 @@
 Without ``--join-addr`` it initializes a cluster (root CA, join tokens, this node as its
 first manager) or resumes the one in its state dir; with ``--join-addr HOST:PORT
 --join-token TOKEN`` it joins the cluster of that manager as a worker or a manager, by the
-token (actors/node_security.py). A node that has joined resumes from its state dir.
+token (actors/node/startup/security.py). A node that has joined resumes from its state dir.
 
 Exit status: 0 after a clean stop, 1 when the node cannot start (a refused join included)
 or its supervisor gives up (escalation), 2 for a usage error.
@@ -27,26 +27,26 @@ from typing import Any
 from actors import log
 from actors.ca.keystore import KeyStoreError
 from actors.ca.node_certs import node_certs_exist
-from actors.host_info import describe_host
-from actors.identity import IdentityError, ensure_private_dir
-from actors.node import (
-    NodeConfig,
-    NodeError,
-    StateDirLock,
-    advertised_address,
-    software_version,
-)
-from actors.node_assembly import Assembly, load_or_create_raft_id
-from actors.node_at_rest import (
+from actors.ca.node_identity import IdentityError, ensure_private_dir
+from actors.node.runner import AtRestKeys, NodeRunner
+from actors.node.startup.at_rest import (
     AtRest,
     StoppedWhileLocked,
     hand_over_to_worker,
     open_at_rest,
     prepare_at_rest,
 )
-from actors.node_keys import NodeKeysError
-from actors.node_runner import AtRestKeys, NodeRunner
-from actors.node_security import JoinError, NodeStartup, prepare_node
+from actors.node.startup.keys import NodeKeysError
+from actors.node.startup.security import JoinError, NodeStartup, prepare_node
+from actors.node.tree.host_info import describe_host
+from actors.node.tree.manager_parts import Assembly, load_or_create_raft_id
+from actors.node.tree.node import (
+    NodeConfig,
+    NodeError,
+    StateDirLock,
+    advertised_address,
+    software_version,
+)
 from actors.worker.executors import default_executor_kind
 from actors.worker.executors.process_policy import (
     DEFAULT_PROCESS_USER,
@@ -382,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _prepare_at_rest(
     args: argparse.Namespace, startup: NodeStartup, state_dir: Path, logger: Any
 ) -> AtRest:
-    """A manager's keys at rest (actors/node_at_rest.py), already opened (and unlocked) or
+    """A manager's keys at rest (actors/node/startup/at_rest.py), already opened (and unlocked) or
     created by `open_at_rest` and `prepare_node`; a joined manager's keys follow the
     cluster's autolock once its store holds the Cluster object."""
     if args.autolock and startup.mode == "join":

@@ -13,7 +13,7 @@ The callers, each a CURVE key pair read from a state dir or made fresh:
     removed   the removed worker's key (its certificate is revoked)
 
 The server under test is the leader. `served_tables` builds, in this process, the handler
-tables a manager and a worker serve (actors/node.py ``endpoint_tables`` over a real
+tables a manager and a worker serve (actors/node/tree/node.py ``endpoint_tables`` over a real
 ``Assembly`` made from a freshly initialised state dir), so a test can check that every
 handler has a rule.
 """
@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from actors.ca.join import hello_address, hello_keypair
-from actors.node import endpoint_tables
-from actors.node_assembly import Assembly
-from actors.node_security import prepare_node
+from actors.node.startup.security import prepare_node
+from actors.node.tree.manager_parts import Assembly
+from actors.node.tree.node import endpoint_tables
 from api.enums import NodeRole
 from api.objects import NodeDescription
 from tests.support.swarm import Swarm, SwarmNode, poll

@@ -3,7 +3,7 @@
 `check_demotion` is what the control API asks before it records a demotion (SwarmKit's
 rules): the last manager cannot be demoted, and a change that would leave fewer reachable
 voters than the new group's quorum is refused (the group could not commit the change, or
-anything after it). The leader-side reconciler (actors/node_membership.py) then turns the
+anything after it). The leader-side reconciler (actors/node/membership/join.py) then turns the
 recorded ``desired_role`` into Raft membership one change at a time.
 
 A node's role is what its certificate says (OU swarm-manager | swarm-worker); the process

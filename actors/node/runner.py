@@ -3,7 +3,7 @@ renewal changes that role (``node promote`` / ``node demote``, as SwarmKit's nod
 
 Rules:
 - The certificate in the state dir decides the role, at process start
-  (actors/node_security.py) and after a renewal (`actors.node_roles.role_restart`): the
+  (actors/node/startup/security.py) and after a renewal (`api.roles.role_restart`): the
   CA issues a manager certificate only once the leader recorded a promotion, and a worker
   one only once a demoted manager has left the Raft configuration.
 - A role restart (on its own thread: the request comes from the renewer, a child of the
@@ -12,7 +12,7 @@ Rules:
   from the state dir and starts them. The process, node id, CURVE key pair and the running
   containers stay: the new worker child re-adopts them as after a restart.
 - Demotion: the manager list the leader's sessions sent is already in
-  STATE_DIR/managers.json (actors/node_assembly.py); the worker assembly removes the Raft
+  STATE_DIR/managers.json (actors/node/tree/manager_parts.py); the worker assembly removes the Raft
   data, data key, Raft id and bootstrap voters (`remove_manager_state`).
 - Promotion: the keys at rest are prepared for the new manager (a new data key), and its
   Raft starts empty: it asks the leader with ``raft.join`` under a new Raft id, joins as a
@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Protocol
 
 from actors.ca.node_certs import NodeCertificates
-from actors.identity import NodeIdentity
-from actors.leader_group import RaftHolder
+from actors.ca.node_identity import NodeIdentity
 from actors.log import get_logger
-from actors.node import Node, NodeConfig
-from actors.node_assembly import Assembly
-from actors.node_security import INIT_FILE, InitialCluster, NodeStartup, read_managers
+from actors.node.startup.security import INIT_FILE, InitialCluster, NodeStartup, read_managers
+from actors.node.tree.leader_group import RaftHolder
+from actors.node.tree.manager_parts import Assembly
+from actors.node.tree.node import Node, NodeConfig
 from actors.raft_node.storage import Cipher
 from actors.store import MemoryStore
 from api.enums import NodeRole
@@ -49,7 +49,7 @@ _log = get_logger("node")
 
 
 class AtRestKeys(Protocol):
-    """A running manager's keys at rest (actors/node_at_rest.py `AtRest`)."""
+    """A running manager's keys at rest (actors/node/startup/at_rest.py `AtRest`)."""
 
     def raft_cipher(self) -> Cipher: ...
 

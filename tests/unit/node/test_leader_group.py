@@ -11,14 +11,14 @@ from typing import Any
 import pykka
 import pytest
 
-from actors.leader_group import (
+from actors.node.tree.leader_group import (
     LEADER_GROUP,
     ActorSlot,
     ClusterBootstrap,
     LeadershipSwitch,
     Registration,
 )
-from actors.node_assembly import load_or_create_raft_id, local_address
+from actors.node.tree.manager_parts import load_or_create_raft_id, local_address
 from actors.raft_node.actor import LeadershipChange
 from actors.store import MemoryStore, clusters, nodes
 from actors.supervisor import (

@@ -5,7 +5,7 @@ Layout (state dir mode 0700, files mode 0600):
     STATE_DIR/keys/curve.key     the CURVE key pair, Z85 (public line, secret line)
 
 A manager whose keys are autolocked keeps the CURVE secret in its key store instead of
-``keys/curve.key`` (`KeyVault`, implemented by `actors.node_keys.NodeKeys`): then the file
+``keys/curve.key`` (`KeyVault`, implemented by `actors.node.startup.keys.NodeKeys`): then the file
 is absent and the key pair comes from the vault. A worker has no unlock key (as in
 SwarmKit, workers are not locked): its private keys are always these 0600 files.
 

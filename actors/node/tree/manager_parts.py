@@ -1,4 +1,4 @@
-"""The parts of a node that the supervision tree (actors/node.py) wires together.
+"""The parts of a node that the supervision tree (actors/node/tree/node.py) wires together.
 
 One ``Assembly`` per node process holds what outlives any one child instance: the store
 (rebuilt by Raft from the snapshot and the committed log when the raft child starts), the
@@ -9,8 +9,8 @@ declares the children that are not endpoints:
     raft     RaftNodeActor: opens DurableStorage (STATE_DIR/raft; a one-member group when
              this node founded the cluster, empty when it joined), attaches itself to the
              store as its proposer, subscribes the leadership switch
-    leader   the leader-only group (actors/leader_group.py), started and stopped by Raft,
-             plus the manager-status keeper (actors/node_membership.py)
+    leader   the leader-only group (actors/node/tree/leader_group.py), started and stopped by Raft,
+             plus the manager-status keeper (actors/node/membership/join.py)
     raftjoin RaftJoiner: asks the leader to add this manager to Raft until it is a member
     worker   Worker (state in STATE_DIR/worker) over the chosen executor
     agent    Agent: a CURVE session to a manager's dispatcher (its own first, on a manager)
@@ -19,7 +19,7 @@ declares the children that are not endpoints:
              when its store says its role or the cluster's cert expiry changed)
 
 A worker node (its certificate says worker) has only ``worker``, ``agent`` and ``renewer``
-(and a control endpoint that answers ``version`` and refuses the rest, actors/node.py): no
+(and a control endpoint that answers ``version`` and refuses the rest, actors/node/tree/node.py): no
 Raft, no store, no remote endpoint; its agent starts from the manager list in
 STATE_DIR/managers.json (its join's, then what its sessions send: every node keeps that
 file current, without itself) and follows the lists its sessions send. A worker's state
@@ -28,9 +28,9 @@ dir holds no Raft data: a demoted manager's is removed when it starts as a worke
 
 Role changes: the agent passes the role each heartbeat reply names (the Node's role in the
 leader's store) to ``session_role``, and tells the renewer to look again when it changed;
-the renewer renews towards it (actors/node_roles.py `renewal_role`); when a renewed
+the renewer renews towards it (api/roles.py `renewal_role`); when a renewed
 certificate's role differs from the role this assembly runs, ``on_role_change`` (set by
-actors/node_runner.py) restarts the node's subsystems in the new role.
+actors/node/runner.py) restarts the node's subsystems in the new role.
 
 Security on a manager: the remote endpoint's ZAP policy is the CA-backed
 ``ClusterAdmission`` and every handler is wrapped by ``authorize`` (raft.* managers,
@@ -60,6 +60,7 @@ from actors.ca.certs import CertificateError
 from actors.ca.join import hello_address
 from actors.ca.keystore import write_private_file
 from actors.ca.node_certs import NodeCertificates
+from actors.ca.node_identity import FILE_MODE, IdentityError
 from actors.ca.renewer import CHECK_NOW, CertRenewer, RenewalSettings, store_settings
 from actors.ca.service import CAService
 from actors.control import control_handlers
@@ -67,26 +68,24 @@ from actors.control.cluster import cluster_handlers
 from actors.control.readiness import ReadinessGate, StartupState
 from actors.control.unlock import unlock_handlers
 from actors.dispatcher import ManagerAddress, dispatcher_handlers
-from actors.identity import FILE_MODE, IdentityError
-from actors.leader_group import (
-    ActorSlot,
-    LeadershipSwitch,
-    RaftHolder,
-    Registration,
-    leader_child,
-)
 from actors.log import get_logger
-from actors.node_keys import KEYSTORE_DIR
-from actors.node_managers import ManagerDirectory, local_address
-from actors.node_membership import (
+from actors.node.membership.join import (
     RAFT_JOIN,
     JoinAsker,
     ManagerStatusKeeper,
     RaftJoiner,
     raft_join_handler,
 )
-from actors.node_roles import renewal_role, role_restart
-from actors.node_security import NodeStartup, manager_entry, read_managers, write_managers
+from actors.node.startup.keys import KEYSTORE_DIR
+from actors.node.startup.security import NodeStartup, manager_entry, read_managers, write_managers
+from actors.node.tree.leader_group import (
+    ActorSlot,
+    LeadershipSwitch,
+    RaftHolder,
+    Registration,
+    leader_child,
+)
+from actors.node.tree.managers import ManagerDirectory, local_address
 from actors.raft_node.actor import RaftNode, RaftNodeActor
 from actors.raft_node.peers import Peer
 from actors.raft_node.storage import Cipher, DurableStorage
@@ -99,6 +98,7 @@ from actors.worker.executors.process_sandbox import ProcessSandbox
 from actors.worker.worker import Worker, WorkerSink
 from api.enums import NodeRole
 from api.objects import NodeDescription
+from api.roles import renewal_role, role_restart
 from transport.endpoint import Handler, Request, inline
 from transport.source import source_host
 
@@ -175,7 +175,7 @@ class Assembly:
     ) -> None:
         self.state_dir = state_dir
         self.process_sandbox = process_sandbox  # the process executor's (cli/node_main.py)
-        self.raft_cipher = raft_cipher  # the data key's cipher (actors/node_keys.py)
+        self.raft_cipher = raft_cipher  # the data key's cipher (actors/node/startup/keys.py)
         self.startup = startup
         self.identity = startup.identity
         self.role = startup.role
@@ -207,7 +207,7 @@ class Assembly:
             return
         self.raft_id = load_or_create_raft_id(state_dir)
         # the founder bootstraps a one-member group; a joined manager starts empty and is
-        # added by the leader (actors/node_membership.py)
+        # added by the leader (actors/node/membership/join.py)
         self.founder = startup.mode == "init" or (
             startup.mode == "resume" and startup.initial_cluster.cluster is not None
         )
@@ -265,7 +265,7 @@ class Assembly:
 
     def _join_raft(self) -> tuple[int, ...]:
         """First start of a joined manager: be added by the leader and learn the bootstrap
-        voters before the storage is created (actors/node_membership.py)."""
+        voters before the storage is created (actors/node/membership/join.py)."""
         reply = self.join_asker().until_accepted(time.monotonic() + RAFT_JOIN_TIMEOUT)
         voters = tuple(int(v) for v in reply.get("voters") or ())
         self.directory.add_seeds(reply.get("managers") or ())

@@ -14,7 +14,7 @@ A manager runs, in start order (stopped in reverse):
      ├─ leader    nested Supervisor, autostart=False: bootstrap, orchestrator, task reaper,
      │            scheduler, dispatcher, manager-status keeper; Raft's leadership
      │            subscription tells this supervisor to start it on winning and stop it on
-     │            losing (actors/leader_group.py)
+     │            losing (actors/node/tree/leader_group.py)
      ├─ raftjoin  asks the leader to add this manager to Raft until it is a member
      ├─ worker    Worker over the docker or process executor (STATE_DIR/worker)
      └─ agent     Agent: a CURVE session to a manager's dispatcher (its own first)
@@ -22,9 +22,10 @@ A manager runs, in start order (stopped in reverse):
 A worker (its certificate says worker) runs ``control`` (``version``, and every other
 control request refused with ``not_manager``: swarmctl prints one line), ``worker``,
 ``agent`` and ``renewer``. A promotion or demotion restarts the tree in the new role
-without the process exiting (actors/node_runner.py).
+without the process exiting (actors/node/runner.py).
 
-The store and the other long-lived parts live in an ``Assembly`` (actors/node_assembly.py).
+The store and the other long-lived parts live in an ``Assembly``
+(actors/node/tree/manager_parts.py).
 Handlers are built once per endpoint start and look their subsystems up per request.
 """
 
@@ -45,10 +46,10 @@ from typing import Any, TextIO
 import pykka
 
 from actors.ca.join import HELLO_MAX_MESSAGE_SIZE, hello_keypair
+from actors.ca.node_identity import NodeIdentity
 from actors.control.errors import ControlError, guarded
-from actors.identity import NodeIdentity
 from actors.log import get_logger
-from actors.node_assembly import Assembly
+from actors.node.tree.manager_parts import Assembly
 from actors.supervisor import ChildContext, ChildSpec, Directory, Restart, Supervisor
 from api.messages import DEFAULT_MAX_MESSAGE_SIZE, registered
 from transport.auth import AdmissionPolicy, AdmitAll, AllowList

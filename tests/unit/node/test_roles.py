@@ -1,8 +1,8 @@
-"""The quorum-safety check before a demotion (actors/node_roles.py)."""
+"""The quorum-safety check before a demotion (api/roles.py)."""
 
 from __future__ import annotations
 
-from actors.node_roles import ManagerView, check_demotion, quorum
+from api.roles import ManagerView, check_demotion, quorum
 
 
 def views(*reachable: bool) -> list[ManagerView]:
@@ -41,14 +41,14 @@ def test_a_worker_is_not_checked() -> None:
 
 # --- role transitions (pure) ---------------------------------------------------------------
 
-from actors.node_roles import (  # noqa: E402
+from api.enums import NodeRole  # noqa: E402
+from api.roles import (  # noqa: E402
     RoleStep,
     issued_role,
     renewal_role,
     role_restart,
     role_step,
 )
-from api.enums import NodeRole  # noqa: E402
 
 M, W = NodeRole.MANAGER, NodeRole.WORKER
 

@@ -2,7 +2,7 @@
 
 Rules:
 - `KeyRewrapper` (one daemon thread) watches the Cluster object and wraps the key store
-  under the unlock key it names (`actors.node_keys.wanted_unlock_key`; None: a KEK file).
+  under the unlock key it names (`actors.node.startup.keys.wanted_unlock_key`; None: a KEK file).
 - Switching autolock on and rotating the unlock key also rotate the data key
   (`needs_new_data_key`), so a copy of the state dir taken before cannot read what is
   written after: without it, the old copy's data key (under its KEK file, or under the
@@ -34,7 +34,7 @@ from typing import Any, Final, Protocol
 from actors.ca.encryption import UnlockKey, new_data_key
 from actors.ca.keystore import KeyStoreError
 from actors.log import get_logger
-from actors.node_keys import NodeKeys, NodeKeysError, wanted_unlock_key
+from actors.node.startup.keys import NodeKeys, NodeKeysError, wanted_unlock_key
 from actors.store import MemoryStore, clusters
 from actors.supervisor import Backoff
 from actors.worker.state import WORKER_DIR, WorkerStateFile
@@ -60,7 +60,7 @@ def needs_new_data_key(current: UnlockKey | None, wanted: UnlockKey | None) -> b
 
 
 class RaftNodes(Protocol):
-    """Where the Raft node running now is found (`actors.leader_group.RaftHolder`)."""
+    """Where the Raft node running now is found (`actors.node.tree.leader_group.RaftHolder`)."""
 
     node: Any  # actors.raft_node.actor.RaftNode | None
 

@@ -21,14 +21,14 @@ Rules:
   `PROMOTE_GAP` of the leader's last index (``PROMOTE`` conf change).
 - Role changes (`reconcile_roles`, run by the keeper, one membership change per round):
   the control API records ``spec.desired_role`` after its own safety check
-  (actors/node_roles.py). *Demote*: if the node is the leader it first hands leadership to
+  (api/roles.py). *Demote*: if the node is the leader it first hands leadership to
   the most caught-up reachable voter (`transfer_leadership`); the new leader proposes
   ``REMOVE``; once the node is out of the configuration its ``role`` becomes worker (so
   authorization refuses it Raft) and its ``manager_status`` is cleared. *Promote* (any
   worker, whether it joined as one or was demoted): the leader sets ``role`` to manager at
   once; no membership change yet. ``raft.join`` is refused to a node whose desired role is
   worker.
-- The node follows (actors/node_assembly.py, actors/node_runner.py): each dispatcher
+- The node follows (actors/node/tree/manager_parts.py, actors/node/runner.py): each dispatcher
   heartbeat reply names the Node's role; when it differs from the certificate's the node
   renews, and the CA issues the role `issued_role` allows (a manager certificate only when
   the desired role is manager; none while a demotion is under way, worker once the node
@@ -52,9 +52,8 @@ from typing import Any, Final
 
 from actors.ca.authorization import ClusterAdmission
 from actors.ca.certs import CertificateError, read_node_certificate
-from actors.leader_group import RaftHolder
 from actors.log import get_logger
-from actors.node_roles import RoleStep, role_step
+from actors.node.tree.leader_group import RaftHolder
 from actors.raft_node.peers import Peer
 from actors.raft_node.types import ConfChange, ConfChangeType
 from actors.store import MemoryStore, WriteTx, nodes
@@ -62,6 +61,7 @@ from actors.supervisor import ChildContext, SupervisedActor
 from api.enums import NodeRole, Reachability
 from api.errors import TransportError
 from api.objects import ManagerStatus, Node
+from api.roles import RoleStep, role_step
 from transport.client import Client
 from transport.endpoint import Handler, Request
 from transport.keys import KeyPair

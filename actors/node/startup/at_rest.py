@@ -11,14 +11,14 @@ node starts.
 
 `open_at_rest` runs before anything reads a private key: it opens the key store of a
 manager's state dir and, when autolocked, waits for ``swarmctl unlock`` on the control
-socket only (`actors.node_locked`: ipc, no CURVE; the node's CURVE secret and certificate
+socket only (`actors.node.startup.locked`: ipc, no CURVE; the node's CURVE secret and certificate
 key are inside the locked store, so the remote endpoint cannot start before). At init it
 creates the key store first (``--autolock``: wrapped under a new unlock key), so the
 node's keys and the CA key are written into it, never in the clear. `prepare_at_rest`
 then, with ``--force-new-cluster``, rewrites the Raft storage to a one-member group
-(`actors.force_new_cluster`). The unlock key made at init is written into the Cluster
+(`actors.node.startup.force_new_cluster`). The unlock key made at init is written into the Cluster
 object by `AtRest.start` once it exists and printed once on stdout (never in the log).
-While the node runs, `actors.node_rekey.KeyRewrapper` keeps the key store's wrapping and
+While the node runs, `actors.node.startup.rekey.KeyRewrapper` keeps the key store's wrapping and
 data key in line with the Cluster object.
 """
 
@@ -32,14 +32,14 @@ from typing import Any, TextIO
 
 from actors.ca.encryption import RingCipher, UnlockKey, new_unlock_key
 from actors.ca.keystore import KeyStore
+from actors.ca.node_identity import read_node_id
 from actors.control.errors import ControlError
 from actors.control.unlock import set_autolock
-from actors.force_new_cluster import force_new_cluster
-from actors.identity import read_node_id
 from actors.log import get_logger
-from actors.node_keys import KEYSTORE_DIR, RAFT_DIR, NodeKeys, open_node_keys
-from actors.node_locked import wait_for_unlock
-from actors.node_rekey import KeyRewrapper, RaftNodes, reencrypt_state_dir
+from actors.node.startup.force_new_cluster import force_new_cluster
+from actors.node.startup.keys import KEYSTORE_DIR, RAFT_DIR, NodeKeys, open_node_keys
+from actors.node.startup.locked import wait_for_unlock
+from actors.node.startup.rekey import KeyRewrapper, RaftNodes, reencrypt_state_dir
 from actors.store import MemoryStore, StoreError, clusters
 from actors.worker.state import WORKER_DIR, WorkerStateFile
 
@@ -141,7 +141,8 @@ def hand_over_to_worker(state_dir: Path, keys: NodeKeys) -> None:
     """A manager becoming a worker keeps nothing the key store it loses protects: its
     private keys go back into their 0600 files and its worker state (encrypted under the
     data key) is rewritten plain, so the worker re-adopts its containers. Run before the
-    worker start removes the key store (actors/node_assembly.py `remove_manager_state`)."""
+    worker start removes the key store (actors/node/tree/manager_parts.py
+    `remove_manager_state`)."""
     keys.rewrap(None)
     state_file = WorkerStateFile(state_dir / WORKER_DIR, keys.worker_state_cipher())
     if state_file.path.exists():
@@ -161,7 +162,7 @@ def open_at_rest(
     """The state dir's key store, unlocked (waiting for ``swarmctl unlock`` when
     autolocked); created when ``init`` (locked under a new unlock key with ``autolock``);
     None when there is none (a worker, a node about to join). Raises `StoppedWhileLocked`
-    and `actors.node_keys.NodeKeysError`."""
+    and `actors.node.startup.keys.NodeKeysError`."""
     if KeyStore(state_dir / KEYSTORE_DIR).exists():
         if autolock:
             _log.warning("node.autolock.ignored", reason="the cluster exists: use cluster update")
