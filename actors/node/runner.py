@@ -3,9 +3,10 @@ renewal changes that role (``node promote`` / ``node demote``, as SwarmKit's nod
 
 Rules:
 - The certificate in the state dir decides the role, at process start
-  (actors/node/startup/security.py) and after a renewal (`api.roles.role_restart`): the
-  CA issues a manager certificate only once the leader recorded a promotion, and a worker
-  one only once a demoted manager has left the Raft configuration.
+  (actors/node/startup/security.py) and after a renewal
+  (`actors.node.membership.roles.role_restart`): the CA issues a manager certificate
+  only once the leader recorded a promotion, and a worker one only once a demoted manager
+  has left the Raft configuration.
 - A role restart (on its own thread: the request comes from the renewer, a child of the
   tree being stopped) stops the running tree (every child, in reverse start order; the
   keys-at-rest rewrapper first), then builds a new `Assembly` and `Node` for the new role

@@ -21,7 +21,7 @@ Rules:
   `PROMOTE_GAP` of the leader's last index (``PROMOTE`` conf change).
 - Role changes (`reconcile_roles`, run by the keeper, one membership change per round):
   the control API records ``spec.desired_role`` after its own safety check
-  (api/roles.py). *Demote*: if the node is the leader it first hands leadership to
+  (api/roles.py `check_demotion`). *Demote*: if the node is the leader it first hands leadership to
   the most caught-up reachable voter (`transfer_leadership`); the new leader proposes
   ``REMOVE``; once the node is out of the configuration its ``role`` becomes worker (so
   authorization refuses it Raft) and its ``manager_status`` is cleared. *Promote* (any
@@ -53,6 +53,7 @@ from typing import Any, Final
 from actors.ca.authorization import ClusterAdmission
 from actors.ca.certs import CertificateError, read_node_certificate
 from actors.log import get_logger
+from actors.node.membership.roles import RoleStep, role_step
 from actors.node.tree.leader_group import RaftHolder
 from actors.raft_node.peers import Peer
 from actors.raft_node.types import ConfChange, ConfChangeType
@@ -61,7 +62,6 @@ from actors.supervisor import ChildContext, SupervisedActor
 from api.enums import NodeRole, Reachability
 from api.errors import TransportError
 from api.objects import ManagerStatus, Node
-from api.roles import RoleStep, role_step
 from transport.client import Client
 from transport.endpoint import Handler, Request
 from transport.keys import KeyPair

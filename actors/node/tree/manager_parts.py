@@ -28,7 +28,7 @@ dir holds no Raft data: a demoted manager's is removed when it starts as a worke
 
 Role changes: the agent passes the role each heartbeat reply names (the Node's role in the
 leader's store) to ``session_role``, and tells the renewer to look again when it changed;
-the renewer renews towards it (api/roles.py `renewal_role`); when a renewed
+the renewer renews towards it (actors/node/membership/roles.py `renewal_role`); when a renewed
 certificate's role differs from the role this assembly runs, ``on_role_change`` (set by
 actors/node/runner.py) restarts the node's subsystems in the new role.
 
@@ -76,6 +76,7 @@ from actors.node.membership.join import (
     RaftJoiner,
     raft_join_handler,
 )
+from actors.node.membership.roles import renewal_role, role_restart
 from actors.node.startup.keys import KEYSTORE_DIR
 from actors.node.startup.security import NodeStartup, manager_entry, read_managers, write_managers
 from actors.node.tree.leader_group import (
@@ -98,7 +99,6 @@ from actors.worker.executors.process_sandbox import ProcessSandbox
 from actors.worker.worker import Worker, WorkerSink
 from api.enums import NodeRole
 from api.objects import NodeDescription
-from api.roles import renewal_role, role_restart
 from transport.endpoint import Handler, Request, inline
 from transport.source import source_host
 
