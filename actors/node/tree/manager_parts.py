@@ -69,13 +69,8 @@ from actors.control.readiness import ReadinessGate, StartupState
 from actors.control.unlock import unlock_handlers
 from actors.dispatcher import ManagerAddress, dispatcher_handlers
 from actors.log import get_logger
-from actors.node.membership.join import (
-    RAFT_JOIN,
-    JoinAsker,
-    ManagerStatusKeeper,
-    RaftJoiner,
-    raft_join_handler,
-)
+from actors.node.membership.join import RAFT_JOIN, JoinAsker, RaftJoiner, raft_join_handler
+from actors.node.membership.keeper import MembershipKeeper
 from actors.node.membership.roles import renewal_role, role_restart
 from actors.node.startup.keys import KEYSTORE_DIR
 from actors.node.startup.security import NodeStartup, manager_entry, read_managers, write_managers
@@ -87,6 +82,7 @@ from actors.node.tree.leader_group import (
     leader_child,
 )
 from actors.node.tree.managers import ManagerDirectory, local_address
+from actors.periodic import PeriodicActor
 from actors.raft_node.actor import RaftNode, RaftNodeActor
 from actors.raft_node.peers import Peer
 from actors.raft_node.storage import Cipher, DurableStorage
@@ -431,9 +427,10 @@ class Assembly:
 
     # -- children ---------------------------------------------------------------------
     def leader_child(self) -> ChildSpec:
+        store, raft = self.store, self.raft
         keeper = ChildSpec(
             "managers",
-            start_actor(ManagerStatusKeeper, self.store, self.raft),
+            lambda ctx: PeriodicActor.start(ctx, MembershipKeeper(store, raft)),
             stop_timeout=self.stop_timeout,
         )
         return leader_child(
@@ -449,7 +446,11 @@ class Assembly:
     def joiner_child(self) -> ChildSpec:
         return ChildSpec(
             "raftjoin",
-            start_actor(RaftJoiner, raft=self.raft, raft_id=self.raft_id, asker=self.join_asker()),
+            lambda ctx: PeriodicActor.start(
+                ctx,
+                RaftJoiner(raft=self.raft, raft_id=self.raft_id, asker=self.join_asker()),
+                first_delay=0.0,
+            ),
             stop_timeout=self.stop_timeout * 3,
         )
 
