@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from actors.ca.join import JoinError, join_cluster
-from actors.ca.keystore import INITIAL_CLUSTER, write_private_file
+from actors.ca.keystore import INITIAL_CLUSTER
 from actors.ca.node_certs import (
     NodeCertificates,
     NodeCertsError,
@@ -46,10 +46,12 @@ from actors.ca.node_certs import (
     node_certs_exist,
     write_node_certs,
 )
-from actors.ca.node_identity import IdentityError, NodeIdentity, load_or_create_identity
+from actors.ca.node_identity import IdentityError, NodeIdentity
 from actors.ca.service import bootstrap_cluster_security
+from actors.durable import write_durable
 from actors.log import get_logger
 from actors.node.startup.keys import KEYSTORE_DIR, NodeKeys, open_node_keys
+from actors.node.startup.state_dir import load_or_create_identity
 from api.enums import NodeRole
 from api.ids import new_id
 from api.objects import Cluster, JoinTokens, RootCA
@@ -152,7 +154,7 @@ def decode_initial_cluster(data: bytes) -> Cluster:
 
 @dataclass(frozen=True)
 class NodeStartup:
-    """Everything about the node's place in the cluster that the assembly needs."""
+    """Everything about the node's place in the cluster that its parts need."""
 
     identity: NodeIdentity
     certs: NodeCertificates
@@ -191,7 +193,7 @@ def read_managers(state_dir: Path) -> tuple[ManagerEntry, ...]:
 def write_managers(state_dir: Path, managers: Sequence[ManagerEntry]) -> None:
     entries = [dict(m) for m in managers if m.get("addr") and m.get("server_key")]
     if entries:
-        write_private_file(Path(state_dir) / MANAGERS_FILE, json.dumps(entries).encode())
+        write_durable(Path(state_dir) / MANAGERS_FILE, json.dumps(entries).encode())
 
 
 def _load(state_dir: Path, clock: Callable[[], float], keys: NodeKeys | None) -> NodeCertificates:

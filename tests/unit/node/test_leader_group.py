@@ -5,12 +5,13 @@ the running child."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pykka
 import pytest
 
+from actors.node.startup.state_dir import load_or_create_raft_id
 from actors.node.tree.leader_group import (
     LEADER_GROUP,
     ActorSlot,
@@ -18,7 +19,7 @@ from actors.node.tree.leader_group import (
     LeadershipSwitch,
     Registration,
 )
-from actors.node.tree.manager_parts import load_or_create_raft_id, local_address
+from actors.node.tree.managers import local_address
 from actors.raft_node.actor import LeadershipChange
 from actors.store import MemoryStore, clusters, nodes
 from actors.supervisor import (
@@ -30,18 +31,9 @@ from actors.supervisor import (
 )
 from api.enums import NodeAvailability, NodeRole
 from api.objects import NodeDescription, Platform
+from tests.support.waiting import wait_for
 
 DEADLINE = 10.0
-
-
-def wait_for(condition: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.005)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Idle(SupervisedActor):
