@@ -62,11 +62,10 @@ from actors.ca.keystore import (
     KeyStore,
     KeyStoreError,
     KeyStoreLocked,
-    fsync_dir,
-    write_private_file,
 )
 from actors.ca.node_certs import CERTS_DIR, NODE_KEY_FILE
 from actors.ca.node_identity import KEY_FILE, KEYS_DIR
+from actors.durable import fsync_dir, write_durable
 from actors.log import get_logger
 from api.objects import Cluster
 from transport.keys import KeyPair, read_keypair, write_keypair
@@ -125,7 +124,7 @@ class PrivateKeyFiles:
         if name == CURVE_SECRET:
             write_keypair(path, KeyPair(zmq.curve_public(value), value))
         else:
-            write_private_file(path, value)
+            write_durable(path, value)
 
     def path(self, name: str) -> Path:
         return self.curve if name == CURVE_SECRET else self.tls
