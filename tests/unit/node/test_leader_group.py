@@ -11,7 +11,6 @@ from typing import Any
 import pykka
 import pytest
 
-from actors.node.startup.state_dir import load_or_create_raft_id
 from actors.node.tree.leader_group import (
     LEADER_GROUP,
     ActorSlot,
@@ -115,12 +114,6 @@ def test_bootstrap_writes_cluster_and_node_once() -> None:
     assert node.manager_status is not None and node.manager_status.raft_id == 42
     assert node.manager_status.leader
     assert cluster.meta.version == node.meta.version  # one write, not repeated
-
-
-def test_raft_id_is_kept(tmp_path: Any) -> None:
-    first = load_or_create_raft_id(tmp_path)
-    assert 0 < first < 2**63
-    assert load_or_create_raft_id(tmp_path) == first
 
 
 def test_local_address_replaces_wildcards() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from actors.node.membership.plan import (
 from actors.node.tree.leader_group import RaftHolder
 from actors.periodic import PeriodicActor
 from actors.raft_node.actor import RaftNode
-from actors.raft_node.ready import ProposalDropped
 from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
 from actors.store import MemoryStore, WriteTx, nodes
@@ -34,28 +32,9 @@ from api.objects import ManagerStatus, Node
 from api.specs import NodeSpec
 from tests.support.clocks import ManualTimer
 from tests.support.waiting import wait_for
+from tests.unit.node.in_process import InProcess
 
 IDS = (1, 2, 3)
-
-
-class InProcess:
-    """Raft frames straight to the other members; no forwarding (only leaders write)."""
-
-    def __init__(self, members: dict[int, RaftNode], me: int) -> None:
-        self.members, self.me = members, me
-
-    def send(self, dst: int, batch: bytes) -> None:
-        member = self.members.get(dst)
-        if member is not None:
-            member.receive(self.me, 0, batch)
-
-    def forward(self, dst: int, datas: Any) -> Future[int]:
-        refused: Future[int] = Future()
-        refused.set_exception(ProposalDropped("the test writes on the leader only"))
-        return refused
-
-    def close(self) -> None:
-        pass
 
 
 class Managers:
