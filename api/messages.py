@@ -728,7 +728,7 @@ CA_RENEW: Final = register(
 # -- end of ca block -----------------------------------------------------------------------
 
 
-# -- cluster membership and settings (actors/node/membership/join.py, actors/control/cluster.py) -
+# -- cluster membership and settings (actors/node_membership.py, actors/control/cluster.py) -
 # ``raft.join`` is sent by a manager that joined with a manager token to any manager's
 # remote endpoint (authorization: managers only): the leader adds it to the Raft group as
 # a learner (ok), a follower answers ok=false with the leader's address when it knows it.
