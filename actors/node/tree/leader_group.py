@@ -11,8 +11,8 @@ Children, in start order (stopped in reverse):
      ├─ taskreaper    TaskReaperActor
      ├─ scheduler     SchedulerActor
      ├─ dispatcher    Dispatcher (the remote endpoint finds it through an ``ActorSlot``)
-     └─ (extra)       what the node adds, e.g. the manager-status keeper
-                      (actors/node/membership/join.py)
+     └─ (extra)       what the node adds: the membership keeper
+                      (actors/node/membership/keeper.py)
 
 At cluster init the Cluster object the bootstrap creates is the one cluster init prepared
 (root CA, join tokens: actors/node/startup/security.py); this node is registered with its
