@@ -1,9 +1,13 @@
 """``swarm-node``: run one node (flags follow ``swarmd``) until SIGTERM or SIGINT.
 
+This module parses and checks the flags, hands a `NodeConfig` to the runner
+(actors/node/runner.py, which owns start, lock, unlock, role restarts and stop), and turns
+what the runner raises into a message and an exit status.
+
 Without ``--join-addr`` it initializes a cluster (root CA, join tokens, this node as its
 first manager) or resumes the one in its state dir; with ``--join-addr HOST:PORT
 --join-token TOKEN`` it joins the cluster of that manager as a worker or a manager, by the
-token (actors/node_security.py). A node that has joined resumes from its state dir.
+token (actors/node/startup/security.py). A node that has joined resumes from its state dir.
 
 Exit status: 0 after a clean stop, 1 when the node cannot start (a refused join included)
 or its supervisor gives up (escalation), 2 for a usage error.
@@ -17,51 +21,27 @@ import signal
 import socket
 import sys
 import threading
-import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from actors import log
 from actors.ca.keystore import KeyStoreError
-from actors.ca.node_certs import node_certs_exist
-from actors.host_info import describe_host
-from actors.identity import IdentityError, ensure_private_dir
-from actors.node import (
-    NodeConfig,
-    NodeError,
-    StateDirLock,
-    advertised_address,
-    software_version,
-)
-from actors.node_assembly import Assembly, load_or_create_raft_id
-from actors.node_at_rest import (
-    AtRest,
-    StoppedWhileLocked,
-    hand_over_to_worker,
-    open_at_rest,
-    prepare_at_rest,
-)
-from actors.node_keys import NodeKeysError
-from actors.node_runner import AtRestKeys, NodeRunner
-from actors.node_security import JoinError, NodeStartup, prepare_node
-from actors.worker.executors import default_executor_kind
+from actors.ca.node_identity import IdentityError
+from actors.node.config import NodeConfig, NodeError, advertised_address
+from actors.node.runner import NodeRunner
+from actors.node.startup.keys import NodeKeysError
+from actors.node.startup.security import JoinError
 from actors.worker.executors.process_policy import (
     DEFAULT_PROCESS_USER,
     ProcessUserRefused,
     choose_process_user,
 )
-from actors.worker.executors.process_sandbox import (
-    ProcessSandbox,
-    ProcessSandboxError,
-    prepare_sandbox,
-)
+from actors.worker.executors.process_sandbox import ProcessSandboxError
 from api.validation import validate_hostname, validate_labels
 from cli.defaults import DEFAULT_LISTEN_REMOTE_API, DEFAULT_STATE_DIR, SOCKET_NAME
 from cli.errors import OneLineParser
-from transport.source import source_host
 
 __all__ = ["build_parser", "main"]
 
@@ -169,257 +149,74 @@ def parse_labels(items: Sequence[str]) -> dict[str, str]:
     return labels
 
 
-class _Stop:
-    """Why the main thread should stop: a signal (exit 0) or an escalation (exit 1)."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.reason = ""
-        self.exit_code = 0
-
-    def request(self, reason: str, exit_code: int) -> None:
-        if not self.event.is_set():
-            self.reason, self.exit_code = reason, exit_code
-            self.event.set()
+def config_from_args(args: argparse.Namespace) -> NodeConfig:
+    """The node's config from parsed flags; ValueError or NodeError names a bad flag
+    (checked before anything is written)."""
+    if bool(args.join_addr) != bool(args.join_token):
+        raise ValueError("--join-addr and --join-token go together")
+    labels = parse_labels(args.label)
+    validate_labels(labels, "--label")
+    hostname = args.hostname or socket.gethostname()
+    validate_hostname(hostname, "--hostname")
+    advertise = advertised_address(args.listen_remote_api, args.advertise_addr or "")
+    # refused before anything is written; checked again once the executor is known
+    choose_process_user(args.process_user, euid=os.geteuid(), executor=args.executor or "process")
+    state_dir: Path = args.state_dir.absolute()
+    return NodeConfig(
+        state_dir=state_dir,
+        hostname=hostname,
+        listen_remote_api=args.listen_remote_api,
+        listen_control_api=(args.listen_control_api or state_dir / SOCKET_NAME).absolute(),
+        advertise_addr=advertise,
+        executor=args.executor,
+        process_user=args.process_user,
+        labels=labels,
+        join_addr=args.join_addr,
+        join_token=args.join_token,
+        autolock=bool(args.autolock),
+        force_new_cluster=bool(args.force_new_cluster),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if bool(args.join_addr) != bool(args.join_token):
-        print(f"{PROG}: --join-addr and --join-token go together", file=sys.stderr)
-        return 2
     try:
-        labels = parse_labels(args.label)
-        validate_labels(labels, "--label")
-        validate_hostname(args.hostname or socket.gethostname(), "--hostname")
-        advertise = advertised_address(args.listen_remote_api, args.advertise_addr or "")
-        # refused before anything is written; checked again once the executor is known
-        choose_process_user(
-            args.process_user, euid=os.geteuid(), executor=args.executor or "process"
-        )
+        config = config_from_args(args)
     except (ValueError, NodeError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     log.configure(args.log_format)
     logger = log.get_logger("node")
-
-    state_dir: Path = args.state_dir.absolute()
-    control: Path = (args.listen_control_api or state_dir / SOCKET_NAME).absolute()
-    hostname = args.hostname or socket.gethostname()
-    lock = StateDirLock(state_dir)
-    stop = _Stop()
-    _install_signals(stop)
+    runner = NodeRunner(config, on_stopping=lambda: _arm_stop_deadline(logger))
+    _install_signals(runner)
     try:
-        ensure_private_dir(state_dir)
-        lock.acquire()
-        # a manager's private keys may be in its key store: open (unlock) it first
-        keys = open_at_rest(
-            state_dir,
-            control,
-            autolock=bool(args.autolock) and not args.join_addr,
-            init=not node_certs_exist(state_dir) and not args.join_addr,
-            stop=stop.event,
-            version={"version": software_version()},
-        )
-        startup = prepare_node(
-            state_dir,
-            hostname=hostname,
-            advertise_addr=advertise,
-            join_addr=args.join_addr,
-            join_token=args.join_token,
-            keys=keys,
-            source=source_host(args.listen_remote_api),
-        )
-    except StoppedWhileLocked:
-        lock.release()
-        logger.info("node.stopped", exit_code=0, locked=True)
-        return 0
+        return runner.run()
     except JoinError as exc:
-        lock.release()
         logger.error("node.join.refused", code=exc.code, error=exc.message)
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
-    except (IdentityError, NodeError, NodeKeysError, KeyStoreError, OSError) as exc:
-        lock.release()
-        return _fail(logger, "node.start.failed", exc)
-    identity = startup.identity
-    log.set_node_id(identity.node_id)
-    at_rest: AtRest | None = None
-    if startup.role.value == "manager":  # every manager (founder or joined) has a Raft log
-        try:
-            at_rest = _prepare_at_rest(args, startup, state_dir, logger)
-        except (NodeKeysError, IdentityError, OSError) as exc:
-            lock.release()
-            return _fail(logger, "node.start.failed", exc)
-    else:
-        if startup.keys is not None:  # demoted before its worker start removed the store
-            hand_over_to_worker(state_dir, startup.keys)
-        for flag in ("autolock", "force_new_cluster"):
-            if getattr(args, flag):
-                logger.warning("node.flag.ignored", flag=flag, reason="not a manager")
-
-    executor = args.executor
-    if executor is None:
-        executor = default_executor_kind()
-        logger.info("node.executor.chosen", executor=executor, reason="default")
-    else:
-        logger.info("node.executor.chosen", executor=executor, reason="--executor")
-    try:
-        sandbox = _process_sandbox(args.process_user, executor, state_dir, identity.node_id)
     except ProcessUserRefused as exc:
-        lock.release()
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
-    except ProcessSandboxError as exc:
-        lock.release()
-        return _fail(logger, "node.start.failed", exc)
-    if sandbox is not None:
-        logger.info(
-            "node.process.sandbox",
-            user=sandbox.user.name if sandbox.user is not None else None,
-            work_root=str(sandbox.work_root),
-        )
-    config = NodeConfig(
-        state_dir=state_dir,
-        hostname=hostname,
-        listen_remote_api=args.listen_remote_api,
-        listen_control_api=control,
-        role=startup.role.value,
-        advertise_addr=advertise,
-        executor=executor,
-        labels=labels,
-    )
-
-    def on_escalate(error: BaseException) -> None:
-        stop.request(f"supervisor gave up: {type(error).__name__}: {error}", 1)
-
-    def build_assembly(startup: NodeStartup, keys: AtRestKeys | None) -> Assembly:
-        return Assembly(
-            state_dir=state_dir,
-            startup=startup,
-            listen_remote_api=args.listen_remote_api,
-            advertise_addr=advertise,
-            executor_kind=executor,
-            description=describe_host(config.hostname, executor),
-            labels=labels,
-            stop_timeout=config.stop_timeout,
-            raft_cipher=keys.raft_cipher() if keys is not None else None,
-            process_sandbox=sandbox,
-        )
-
-    def prepare_manager(startup: NodeStartup) -> tuple[NodeStartup, AtRest] | None:
-        """A promotion: a new key store (unlocked; the cluster's autolock setting rewraps
-        it once the store holds the Cluster object)."""
-        try:
-            keys = open_at_rest(
-                state_dir,
-                control,
-                autolock=False,
-                init=True,
-                stop=stop.event,
-                version={"version": software_version()},
-            )
-        except StoppedWhileLocked:
-            return None
-        assert keys is not None  # init=True creates one
-        promoted = replace(startup, keys=keys)
-        return promoted, prepare_at_rest(state_dir, keys, init=False, force_new_cluster_id=None)
-
-    try:
-        config.remote_bind  # noqa: B018 - validates the address before anything is written
-        runner = NodeRunner(
-            config,
-            startup,
-            build_assembly=build_assembly,
-            prepare_manager=prepare_manager,
-            on_escalate=on_escalate,
-            at_rest=at_rest,
-        )
-    except (IdentityError, NodeError, OSError) as exc:
-        lock.release()
-        return _fail(logger, "node.start.failed", exc)
-    node, assembly = runner.node, runner.assembly
-    try:
-        runner.start()
-        manager = assembly.is_manager
-        remote = node.address("remote") if manager else ""
-        control_address = node.address("control")
-    except NodeError as exc:
-        runner.stop()
-        lock.release()
-        return _fail(logger, "node.start.failed", exc)
-    logger.info(
-        "node.started",
-        node_id=identity.node_id,
-        hostname=config.hostname,
-        role=config.role,
-        cluster_id=startup.cluster_id,
-        joined=startup.mode,
-        executor=executor,
-        raft_id=assembly.raft_id,
-        advertise_addr=advertise,
-        remote_api=remote,
-        control_api=control_address,
-        public_key=identity.keypair.public.decode(),
-    )
-
-    while not stop.event.wait(0.5):
-        pass
-    if stop.exit_code:
-        logger.error("node.stopping", reason=stop.reason)
-    else:
-        logger.info("node.stopping", reason=stop.reason)
-    _arm_stop_deadline(logger)
-    started = time.monotonic()
-    runner.stop()
-    lock.release()
-    logger.info(
-        "node.stopped", exit_code=stop.exit_code, seconds=round(time.monotonic() - started, 3)
-    )
-    return stop.exit_code
+    except (
+        IdentityError,
+        NodeError,
+        NodeKeysError,
+        KeyStoreError,
+        ProcessSandboxError,
+        OSError,
+    ) as exc:
+        logger.error("node.start.failed", error=str(exc))
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
 
 
-def _prepare_at_rest(
-    args: argparse.Namespace, startup: NodeStartup, state_dir: Path, logger: Any
-) -> AtRest:
-    """A manager's keys at rest (actors/node_at_rest.py), already opened (and unlocked) or
-    created by `open_at_rest` and `prepare_node`; a joined manager's keys follow the
-    cluster's autolock once its store holds the Cluster object."""
-    if args.autolock and startup.mode == "join":
-        logger.warning("node.autolock.ignored", reason="only at init: use swarmctl cluster update")
-    if startup.keys is None:
-        raise NodeKeysError(f"the manager in {state_dir} has no key store")
-    return prepare_at_rest(
-        state_dir,
-        startup.keys,
-        init=startup.mode == "init",
-        force_new_cluster_id=load_or_create_raft_id(state_dir) if args.force_new_cluster else None,
-    )
-
-
-def _process_sandbox(
-    requested: str | None, executor: str, state_dir: Path, node_id: str
-) -> ProcessSandbox | None:
-    """Where and as whom process tasks run (None for another executor); raises
-    `ProcessUserRefused` (a usage error) or `ProcessSandboxError`."""
-    user = choose_process_user(requested, euid=os.geteuid(), executor=executor)
-    if executor != "process":
-        return None
-    return prepare_sandbox(user, state_dir=state_dir, node_id=node_id)
-
-
-def _install_signals(stop: _Stop) -> None:
+def _install_signals(runner: NodeRunner) -> None:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.request(signal.Signals(signum).name, 0)
+        runner.request_stop(signal.Signals(signum).name, 0)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-
-
-def _fail(logger: Any, event: str, exc: Exception) -> int:
-    logger.error(event, error=str(exc))
-    print(f"{PROG}: {exc}", file=sys.stderr)
-    return 1
 
 
 def _arm_stop_deadline(logger: Any) -> None:

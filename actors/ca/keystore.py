@@ -19,7 +19,7 @@ new KEK first and then deletes the ``kek`` file; switching it off writes the ``k
 first. Either crash window leaves the secrets readable with the key the operator had.
 `rewrap` changes the wrapping and may replace the secrets in the same atomic write: a
 rotated data key (`DATA_KEY`, with the keys it replaces in `RETIRING_DATA_KEYS` until every
-file is rewritten under it, `actors.node_rekey`) is never stored under the old wrapping.
+file is rewritten under it, `actors.node.startup.rekey`) is never stored under the old wrapping.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from actors.ca.encryption import (
     unwrap,
     wrap,
 )
-from actors.identity import CURVE_SECRET
+from actors.ca.node_identity import CURVE_SECRET
 
 __all__ = [
     "CURVE_SECRET",

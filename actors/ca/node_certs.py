@@ -1,7 +1,7 @@
 """A node's certificate and keys in its state dir.
 
 Layout (directories mode 0700, files mode 0600, every file written atomically), extending
-the identity of `actors.identity`:
+the identity of `actors.ca.node_identity`:
     STATE_DIR/certificates/ca.crt     the root CA certificate (PEM), pinned at join
     STATE_DIR/certificates/node.key   the node's ECDSA P-256 key (PKCS#8 PEM)
     STATE_DIR/certificates/node.crt   the node's certificate (PEM)
@@ -17,7 +17,7 @@ the check and is renewed again rather than used).
 
 On an autolocked manager the private keys (``node.key``, the secret of ``curve.key``) are
 not files but entries of its key store, reached through the ``vault`` argument
-(`actors.identity.KeyVault`; `NodeCertificates.vault` carries it to the renewer). Without a
+(`actors.ca.node_identity.KeyVault`; `NodeCertificates.vault` carries it to the renewer). Without a
 vault, or with autolock off, they are these 0600 files; a worker's always are (workers have
 no unlock key).
 """
@@ -40,8 +40,7 @@ from actors.ca.certs import (
     verify_node_certificate,
 )
 from actors.ca.keystore import NODE_TLS_KEY, write_private_file
-from actors.ca.root import CAError, CertificateAuthority, load_root_ca
-from actors.identity import (
+from actors.ca.node_identity import (
     KEYS_DIR,
     NODE_ID_FILE,
     IdentityError,
@@ -50,6 +49,7 @@ from actors.identity import (
     read_curve_keys,
     write_curve_keys,
 )
+from actors.ca.root import CAError, CertificateAuthority, load_root_ca
 from transport.keys import KeyPair
 
 __all__ = [

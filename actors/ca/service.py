@@ -12,7 +12,7 @@
   the CURVE key the request comes from (proof that the joiner holds that key), creates the
   Node (role from the token) with its certificate, and indexes the certificate at once.
   Renewal re-issues for the same node id and CURVE key, with the role
-  `actors.node_roles.issued_role` decides from the Node in the store: manager only when the
+  `api.roles.issued_role` decides from the Node in the store: manager only when the
   desired role is manager; refused (``unavailable``, retried) while a demotion is under way,
   worker once the node has left Raft. Promotion and demotion take effect at the renewal
   the node's session prompts.
@@ -54,7 +54,6 @@ from actors.ca.tokens import (
     rotate_join_token,
 )
 from actors.log import get_logger
-from actors.node_roles import issued_role
 from actors.store import (
     AlreadyExists,
     ConflictError,
@@ -81,6 +80,7 @@ from api.objects import (
     RevokedCertificate,
     RootCA,
 )
+from api.roles import issued_role
 from api.spec_limits import InvalidSpec, check_string
 from api.specs import NodeSpec
 from api.validation import validate_node_description
@@ -373,7 +373,7 @@ class CAService:
 
     def renew(self, csr: bytes, peer_key: bytes | None) -> Mapping[str, Any]:
         """``ca.renew``: a new certificate for the caller's node id and CURVE key, with the
-        role `actors.node_roles.issued_role` gives (authorization has checked the caller's
+        role `api.roles.issued_role` gives (authorization has checked the caller's
         certificate is live)."""
         info = self._admission.lookup(peer_key) if peer_key is not None else None
         if info is None or peer_key is None:

@@ -1,8 +1,8 @@
 """Control API: nodes (ls, inspect, update, rm).
 
-``update --role`` records ``spec.desired_role`` only after `actors.node_roles.check_demotion`
+``update --role`` records ``spec.desired_role`` only after `api.roles.check_demotion`
 agrees (not the last manager, no loss of quorum); the leader's membership reconciler
-(actors/node_membership.py) changes Raft membership and ``Node.role``. ``rm`` refuses a
+(actors/node/membership/join.py) changes Raft membership and ``Node.role``. ``rm`` refuses a
 node that is not DOWN without ``force`` and a manager at all (demote it first); otherwise
 it deletes the Node and lists its certificate as revoked in the same transaction
 (`record_removal`): every manager's admission index follows the store, so the node's key
@@ -23,10 +23,10 @@ from actors.ca.service import record_removal
 from actors.control.errors import Body, ControlCode, ControlError
 from actors.control.views import node_document, node_row
 from actors.control.writes import check_version, modify
-from actors.node_roles import ManagerView, check_demotion
 from actors.store import MemoryStore, ReadTx, WriteTx, nodes
 from api.enums import NodeAvailability, NodeRole, NodeState, Reachability
 from api.objects import Node
+from api.roles import ManagerView, check_demotion
 from api.validation import validate_node_spec
 
 __all__ = ["NodeControl", "parse_availability", "parse_role"]

@@ -3,7 +3,7 @@
 
 As in SwarmKit (manager/encryption, controlapi ``GetUnlockKey``), the unlock key lives in
 the replicated store's Cluster object (``Cluster.unlock_key``), so every manager can
-rewrap its own keys when it changes (`actors.node_keys.KeyRewrapper`). Switching autolock
+rewrap its own keys when it changes (`actors.node.startup.rekey.KeyRewrapper`). Switching autolock
 on creates a key (kept if one is already set), switching it off clears it, ``--rotate``
 replaces it. Unlock keys appear in replies only, never in logs.
 

@@ -149,7 +149,7 @@ class Dispatcher(SupervisedActor):
     ) -> tuple[float, int, str]:
         """The next period, how many frames the session's stream has carried, and the
         node's role in the store ("" if unknown): the agent's cue to renew its certificate
-        after a promotion or demotion (actors/node_roles.py)."""
+        after a promotion or demotion (api/roles.py)."""
         period = self._core.heartbeat(self._clock(), node_id, session_id, peer_key)
         session = self._core.sessions.get(node_id)
         node = self._store.view(lambda tx: node_queries.get(tx, node_id))

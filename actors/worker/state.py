@@ -8,7 +8,7 @@ Rules:
   directory), the file 0600 and its directory 0700. A reader sees the old or the new
   file, never a torn one.
 - On a manager the file is encrypted under its data key (``cipher``, from
-  `actors.node_keys.NodeKeys.worker_state_cipher`): its tasks name services and hold their
+  `actors.node.startup.keys.NodeKeys.worker_state_cipher`): its tasks name services and hold their
   env, which must not be readable at rest. A worker's file is plain (workers have no key
   store). A plain file found where a cipher is given is read once and rewritten encrypted.
 - A file that cannot be decoded is moved aside (``.corrupt``) and the worker starts empty:
@@ -32,7 +32,7 @@ import msgpack
 
 from actors.ca.encryption import DecryptionFailed
 from actors.ca.keystore import write_private_file
-from actors.identity import ensure_private_dir
+from actors.ca.node_identity import ensure_private_dir
 from actors.log import get_logger
 from api.codec_objects import ObjectDecodeError, decode, encode
 from api.objects import Task, TaskStatus

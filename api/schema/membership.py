@@ -1,5 +1,5 @@
 """Message types of Raft group membership, owned by the node's membership (the manager
-side of a join; actors/node_membership.py).
+side of a join; actors/node/membership/join.py).
 
 ``raft.join`` is sent by a manager that joined with a manager token to any manager's
 remote endpoint (authorization: managers only): the leader adds it to the Raft group as a

@@ -20,7 +20,7 @@ from zmq.utils import z85
 
 from actors.ca.encryption import parse_unlock_key
 from actors.ca.keystore import CURVE_SECRET, DATA_KEY, NODE_TLS_KEY, KeyStore
-from actors.node_keys import KEYSTORE_DIR, NodeKeys
+from actors.node.startup.keys import KEYSTORE_DIR, NodeKeys
 from actors.raft_node.wal import list_segments, scan_segment
 from tests.support.at_rest import files_under
 from tests.support.swarm import DEADLINE, ROOT, Swarm, SwarmNode, free_port_pair, poll

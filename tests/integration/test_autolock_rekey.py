@@ -15,7 +15,7 @@ import pytest
 
 from actors.ca.encryption import UnlockKey, parse_unlock_key
 from actors.ca.keystore import DATA_KEY, RETIRING_DATA_KEYS, KeyStore
-from actors.node_keys import KEYSTORE_DIR
+from actors.node.startup.keys import KEYSTORE_DIR
 from tests.integration.test_autolock import (
     assert_unreadable,
     create_service,

@@ -31,7 +31,7 @@ import pytest
 import zmq
 
 from actors.ca.join import hello_address, hello_keypair, join_cluster
-from actors.identity import read_curve_keys
+from actors.ca.node_identity import read_curve_keys
 from api.errors import CodecError, ErrorCode, RemoteError
 from api.schema.frame import REPLY_LIMITS
 from tests.support.flood import peak_rss_bytes

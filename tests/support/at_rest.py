@@ -23,7 +23,7 @@ import pytest
 
 from actors.ca.encryption import DecryptionFailed
 from actors.ca.keystore import DATA_KEY, KeyStore
-from actors.node_keys import NodeKeys
+from actors.node.startup.keys import NodeKeys
 from actors.raft_node.snapshots import list_snapshots
 from actors.raft_node.wal import FRAME, list_segments, scan_segment
 

@@ -38,7 +38,7 @@ import msgpack
 import zmq
 
 from actors.ca.join import hello_address, hello_keypair
-from actors.identity import read_curve_keys
+from actors.ca.node_identity import read_curve_keys
 from transport.client import Client
 from transport.keys import generate_keypair
 

@@ -13,9 +13,9 @@ The callers, each a CURVE key pair read from a state dir or made fresh:
     removed   the removed worker's key (its certificate is revoked)
 
 The server under test is the leader. `served_tables` builds, in this process, the handler
-tables a manager and a worker serve (actors/node.py ``endpoint_tables`` over a real
-``Assembly`` made from a freshly initialised state dir), so a test can check that every
-handler has a rule.
+tables a manager and a worker serve (``endpoint_tables`` of real ``ManagerParts`` and
+``WorkerParts`` made from a freshly initialised state dir), so a test can check that
+every handler has a rule.
 """
 
 from __future__ import annotations
@@ -25,9 +25,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from actors.ca.join import hello_address, hello_keypair
-from actors.node import endpoint_tables
-from actors.node_assembly import Assembly
-from actors.node_security import prepare_node
+from actors.node.config import NodeConfig
+from actors.node.startup.at_rest import prepare_at_rest
+from actors.node.startup.security import prepare_node
+from actors.node.tree.manager_parts import ManagerParts
+from actors.node.tree.node import NodeParts
+from actors.node.tree.worker_parts import PartsSetup, WorkerParts
 from api.enums import NodeRole
 from api.objects import NodeDescription
 from tests.support.swarm import Swarm, SwarmNode, poll
@@ -130,15 +133,27 @@ def served_tables(tmp_path: Path) -> dict[str, dict[str, frozenset[str]]]:
         ("manager", startup, state_dir),
         ("worker", as_worker, tmp_path / "tables-worker"),
     ):
-        assembly = Assembly(
-            state_dir=directory,
+        setup = PartsSetup(
+            config=NodeConfig(
+                state_dir=directory,
+                hostname="tables",
+                listen_remote_api="127.0.0.1:1",
+                listen_control_api=directory / "control.sock",
+                advertise_addr="127.0.0.1:1",
+                executor="process",
+            ),
             startup=start,
-            listen_remote_api="127.0.0.1:1",
-            advertise_addr="127.0.0.1:1",
-            executor_kind="process",
+            executor="process",
             description=NodeDescription(hostname="tables"),
-            labels={},
+            on_role_change=lambda _certs: None,
         )
-        tables = endpoint_tables(start.identity, role, assembly)
+        parts: NodeParts
+        if start.role is NodeRole.MANAGER:
+            assert start.keys is not None
+            at_rest = prepare_at_rest(directory, start.keys, init=False, force_new_cluster_id=None)
+            parts = ManagerParts(setup, at_rest)
+        else:
+            parts = WorkerParts(setup)
+        tables = parts.endpoint_tables()
         out[role] = {name: frozenset(build(cast(Any, None))) for name, build in tables.items()}
     return out

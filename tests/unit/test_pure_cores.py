@@ -107,6 +107,17 @@ CORES = [
         package("actors/store", shells=set(), at_least=set()),
         (NO_IO - {"threading"}) | {"os"},
     ),
+    # the node's membership policy and role rules; the CA's and control API's role rules
+    Core(
+        "node-membership",
+        (
+            "actors/node/membership/plan.py",
+            "actors/node/membership/roles.py",
+            "api/roles.py",
+        ),
+        NO_IO | {"os", "transport"},
+        actors_prefixes=("actors.ca.certs", "actors.node.membership.roles"),
+    ),
     Core(
         "worker",
         (

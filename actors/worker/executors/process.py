@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from actors.ca.keystore import write_private_file
-from actors.identity import ensure_private_dir
+from actors.ca.node_identity import ensure_private_dir
 from actors.worker.executors.base import (
     ContainerNotFoundError,
     EngineError,

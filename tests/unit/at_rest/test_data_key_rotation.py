@@ -12,9 +12,9 @@ import pytest
 
 from actors.ca.encryption import DataKeyRing, UnlockKey, new_data_key, new_unlock_key
 from actors.ca.keystore import CURVE_SECRET, DATA_KEY, NODE_TLS_KEY, RETIRING_DATA_KEYS
-from actors.node_keys import LockedKeys, NodeKeys, PrivateKeyFiles, open_node_keys
-from actors.node_rekey import KeyRewrapper, needs_new_data_key
-from actors.node_security import prepare_node
+from actors.node.startup.keys import LockedKeys, NodeKeys, PrivateKeyFiles, open_node_keys
+from actors.node.startup.rekey import KeyRewrapper, needs_new_data_key
+from actors.node.startup.security import prepare_node
 from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState, Entry, HardState
 from actors.store import MemoryStore

@@ -6,7 +6,11 @@ import random
 from pathlib import Path
 
 from actors.ca.encryption import AESGCMCipher, new_data_key
-from actors.force_new_cluster import committed_conf, force_new_cluster, plan_force_new_cluster
+from actors.node.startup.force_new_cluster import (
+    committed_conf,
+    force_new_cluster,
+    plan_force_new_cluster,
+)
 from actors.raft_node.core import RaftCore
 from actors.raft_node.ready import decode_conf_change, encode_conf_change
 from actors.raft_node.storage import DurableStorage

@@ -32,10 +32,16 @@ from actors.ca.keystore import (
     write_private_file,
 )
 from actors.ca.node_certs import load_node_certs
-from actors.identity import IdentityError
-from actors.node_at_rest import open_at_rest
-from actors.node_keys import KEYSTORE_DIR, LockedKeys, NodeKeys, PrivateKeyFiles, open_node_keys
-from actors.node_security import INIT_FILE, encode_initial_cluster, prepare_node
+from actors.ca.node_identity import IdentityError
+from actors.node.startup.at_rest import open_at_rest
+from actors.node.startup.keys import (
+    KEYSTORE_DIR,
+    LockedKeys,
+    NodeKeys,
+    PrivateKeyFiles,
+    open_node_keys,
+)
+from actors.node.startup.security import INIT_FILE, encode_initial_cluster, prepare_node
 from actors.worker.state import WorkerStateFile
 from api.objects import Task
 

@@ -12,7 +12,7 @@ import pytest
 
 from actors.ca.encryption import InvalidUnlockKey, MalformedUnlockKey, new_unlock_key
 from actors.ca.keystore import DATA_KEY
-from actors.node_keys import (
+from actors.node.startup.keys import (
     KEYSTORE_DIR,
     LockedKeys,
     NodeKeys,

@@ -1,5 +1,5 @@
 """``control.cluster.join_token`` and ``control.cluster.update`` over a local store, and the
-node's init files (actors/node_security.py)."""
+node's init files (actors/node/startup/security.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from actors.ca.node_certs import load_node_certs
 from actors.ca.tokens import parse_join_token, rotate_join_token
 from actors.control import ControlError, call
 from actors.control.cluster import ClusterControl
-from actors.node_security import INIT_FILE, prepare_node, read_managers, write_managers
+from actors.node.startup.security import INIT_FILE, prepare_node, read_managers, write_managers
 from actors.store import MemoryStore, WriteTx, clusters
 from api.enums import NodeRole
 

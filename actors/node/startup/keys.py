@@ -16,11 +16,11 @@ Rules:
   beside them would protect them no better than their mode, and SwarmKit too keeps its TLS
   key plain when not autolocked). On: they move into the key store (`CURVE_SECRET`,
   `NODE_TLS_KEY`) and their files are deleted, so nothing private is left readable.
-  `NodeKeys` is the `actors.identity.KeyVault` the identity and certificate code read and
+  `NodeKeys` is the `actors.ca.node_identity.KeyVault` the identity and certificate code read and
   write them through; a renewal and a rewrap never interleave (one lock).
 - The cluster made at init (it holds the CA key) waits in the key store (`INITIAL_CLUSTER`)
   until the store holds it, whatever autolock says: it is never written in the clear.
-- While the node runs, `actors.node_rekey.KeyRewrapper` watches the Cluster object and
+- While the node runs, `actors.node.startup.rekey.KeyRewrapper` watches the Cluster object and
   rewraps the key store whenever the wanted wrapping changes (autolock switched on or off,
   key rotated). Switching on writes the store with the private keys first and deletes
   their files after; switching off writes the files first. A crash in between leaves both
@@ -31,7 +31,7 @@ Rules:
   old ones wait in `RETIRING_DATA_KEYS` while files are still under them. `ring` (every
   cipher of these keys reads through it) writes under the new key only once it is
   durable, reads under all; `retire_data_keys` drops the old ones once every file is
-  rewritten (`actors.node_rekey`).
+  rewritten (`actors.node.startup.rekey`).
 - Unlock keys are never logged.
 """
 
@@ -62,11 +62,10 @@ from actors.ca.keystore import (
     KeyStore,
     KeyStoreError,
     KeyStoreLocked,
-    fsync_dir,
-    write_private_file,
 )
 from actors.ca.node_certs import CERTS_DIR, NODE_KEY_FILE
-from actors.identity import KEY_FILE, KEYS_DIR
+from actors.ca.node_identity import KEY_FILE, KEYS_DIR
+from actors.durable import fsync_dir, write_durable
 from actors.log import get_logger
 from api.objects import Cluster
 from transport.keys import KeyPair, read_keypair, write_keypair
@@ -125,7 +124,7 @@ class PrivateKeyFiles:
         if name == CURVE_SECRET:
             write_keypair(path, KeyPair(zmq.curve_public(value), value))
         else:
-            write_private_file(path, value)
+            write_durable(path, value)
 
     def path(self, name: str) -> Path:
         return self.curve if name == CURVE_SECRET else self.tls
@@ -189,7 +188,7 @@ class NodeKeys:
     def autolocked(self) -> bool:
         return self.unlock_key is not None
 
-    # -- actors.identity.KeyVault -------------------------------------------------------
+    # -- actors.ca.node_identity.KeyVault -------------------------------------------------------
     def get(self, name: str) -> bytes | None:
         """A private key held in the key store (None: it is in its file, if anywhere)."""
         with self._lock:

@@ -5,20 +5,20 @@ the running child."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pykka
 import pytest
 
-from actors.leader_group import (
+from actors.node.tree.leader_group import (
     LEADER_GROUP,
     ActorSlot,
     ClusterBootstrap,
     LeadershipSwitch,
     Registration,
 )
-from actors.node_assembly import load_or_create_raft_id, local_address
+from actors.node.tree.managers import local_address
 from actors.raft_node.actor import LeadershipChange
 from actors.store import MemoryStore, clusters, nodes
 from actors.supervisor import (
@@ -30,18 +30,9 @@ from actors.supervisor import (
 )
 from api.enums import NodeAvailability, NodeRole
 from api.objects import NodeDescription, Platform
+from tests.support.waiting import wait_for
 
 DEADLINE = 10.0
-
-
-def wait_for(condition: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.005)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Idle(SupervisedActor):
@@ -123,12 +114,6 @@ def test_bootstrap_writes_cluster_and_node_once() -> None:
     assert node.manager_status is not None and node.manager_status.raft_id == 42
     assert node.manager_status.leader
     assert cluster.meta.version == node.meta.version  # one write, not repeated
-
-
-def test_raft_id_is_kept(tmp_path: Any) -> None:
-    first = load_or_create_raft_id(tmp_path)
-    assert 0 < first < 2**63
-    assert load_or_create_raft_id(tmp_path) == first
 
 
 def test_local_address_replaces_wildcards() -> None:

@@ -1,8 +1,13 @@
-"""The quorum-safety check before a demotion (actors/node_roles.py)."""
+"""Role rules: the quorum-safety check before a demotion and the CA's rule (api/roles.py),
+the leader's steps and the node's following (actors/node/membership/roles.py)."""
 
 from __future__ import annotations
 
-from actors.node_roles import ManagerView, check_demotion, quorum
+from actors.node.membership.roles import RoleStep, renewal_role, role_restart, role_step
+from api.enums import NodeRole
+from api.roles import ManagerView, check_demotion, issued_role, quorum
+
+M, W = NodeRole.MANAGER, NodeRole.WORKER
 
 
 def views(*reachable: bool) -> list[ManagerView]:
@@ -40,17 +45,6 @@ def test_a_worker_is_not_checked() -> None:
 
 
 # --- role transitions (pure) ---------------------------------------------------------------
-
-from actors.node_roles import (  # noqa: E402
-    RoleStep,
-    issued_role,
-    renewal_role,
-    role_restart,
-    role_step,
-)
-from api.enums import NodeRole  # noqa: E402
-
-M, W = NodeRole.MANAGER, NodeRole.WORKER
 
 
 def test_the_ca_issues_a_manager_certificate_only_when_the_desired_role_is_manager() -> None:

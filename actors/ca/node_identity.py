@@ -5,19 +5,19 @@ Layout (state dir mode 0700, files mode 0600):
     STATE_DIR/keys/curve.key     the CURVE key pair, Z85 (public line, secret line)
 
 A manager whose keys are autolocked keeps the CURVE secret in its key store instead of
-``keys/curve.key`` (`KeyVault`, implemented by `actors.node_keys.NodeKeys`): then the file
-is absent and the key pair comes from the vault. A worker has no unlock key (as in
-SwarmKit, workers are not locked): its private keys are always these 0600 files.
+``keys/curve.key`` (`KeyVault`, implemented by the node's key store): then the file is
+absent and the key pair comes from the vault. A worker has no unlock key (as in SwarmKit,
+workers are not locked): its private keys are always these 0600 files.
 
 The key pair is written first and the node id last, so the node id file marks a complete
-identity: without it, a fresh identity is created (replacing any stray key file); with it,
-a missing or corrupt key file is an error rather than a silent change of keys. Existing
-files with looser permissions are tightened and the change is logged.
+identity: without it, a fresh identity is created at start-up (replacing any stray key
+file); with it, a missing or corrupt key file is an error rather than a silent change of
+keys. Existing files with looser permissions are tightened and the change is logged. The
+CA's certificate files extend this layout (actors/ca/node_certs.py).
 """
 
 from __future__ import annotations
 
-import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,8 +27,8 @@ from typing import Final, Protocol
 import zmq
 
 from actors.log import get_logger
-from api.ids import is_valid_id, new_id
-from transport.keys import KeyPair, generate_keypair, read_keypair, write_keypair
+from api.ids import is_valid_id
+from transport.keys import KeyPair, read_keypair, write_keypair
 
 __all__ = [
     "CURVE_SECRET",
@@ -37,7 +37,6 @@ __all__ = [
     "NodeIdentity",
     "ensure_private_dir",
     "keypair_from_secret",
-    "load_or_create_identity",
     "read_curve_keys",
     "read_node_id",
     "write_curve_keys",
@@ -95,21 +94,6 @@ def ensure_private_dir(path: Path) -> None:
         raise IdentityError(f"state dir {path} is not a directory")
 
 
-def load_or_create_identity(state_dir: Path, vault: KeyVault | None = None) -> NodeIdentity:
-    """The identity stored in ``state_dir`` (the CURVE secret in ``vault`` when it holds
-    it), created on first use."""
-    ensure_private_dir(state_dir)
-    ensure_private_dir(state_dir / KEYS_DIR)
-    id_path = state_dir / NODE_ID_FILE
-    key_path = state_dir / KEYS_DIR / KEY_FILE
-    if not id_path.exists():
-        return _create(id_path, key_path, vault)
-    node_id = read_node_id(state_dir)
-    keypair = read_curve_keys(state_dir, vault)
-    _log.info("identity.loaded", node_id=node_id, public_key=keypair.public.decode())
-    return NodeIdentity(node_id, keypair)
-
-
 def read_node_id(state_dir: Path) -> str:
     """The node id in ``state_dir`` (`IdentityError` when missing or invalid)."""
     return _read_node_id(Path(state_dir) / NODE_ID_FILE)
@@ -130,18 +114,6 @@ def write_curve_keys(state_dir: Path, keypair: KeyPair, vault: KeyVault | None =
         write_keypair(path, keypair)
     else:
         vault.put(CURVE_SECRET, keypair.secret, lambda _: write_keypair(path, keypair))
-
-
-def _create(id_path: Path, key_path: Path, vault: KeyVault | None) -> NodeIdentity:
-    keypair = generate_keypair()
-    node_id = new_id()
-    try:
-        write_curve_keys(key_path.parent.parent, keypair, vault)
-        _write_private(id_path, (node_id + "\n").encode())
-    except OSError as exc:
-        raise IdentityError(f"cannot write identity in {id_path.parent}: {exc}") from exc
-    _log.info("identity.created", node_id=node_id, public_key=keypair.public.decode())
-    return NodeIdentity(node_id, keypair)
 
 
 def _read_node_id(path: Path) -> str:
@@ -171,22 +143,6 @@ def _read_keys(path: Path) -> KeyPair:
     if zmq.curve_public(keypair.secret) != keypair.public:
         raise IdentityError(f"{path}: the public key does not match the secret key")
     return keypair
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _tighten(path: Path, mode: int) -> None:

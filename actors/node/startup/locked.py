@@ -20,7 +20,7 @@ from actors.ca.keystore import KeyStoreError
 from actors.control.errors import ControlCode, ControlError
 from actors.control.unlock import locked_handlers
 from actors.log import get_logger
-from actors.node_keys import LockedKeys, NodeKeys
+from actors.node.startup.keys import LockedKeys, NodeKeys
 from transport.endpoint import Endpoint, Handler, Request
 
 __all__ = ["wait_for_unlock"]

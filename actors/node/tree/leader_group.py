@@ -11,11 +11,11 @@ Children, in start order (stopped in reverse):
      ├─ taskreaper    TaskReaperActor
      ├─ scheduler     SchedulerActor
      ├─ dispatcher    Dispatcher (the remote endpoint finds it through an ``ActorSlot``)
-     └─ (extra)       what the node adds, e.g. the manager-status keeper
-                      (actors/node_membership.py)
+     └─ (extra)       what the node adds: the membership keeper
+                      (actors/node/membership/keeper.py)
 
 At cluster init the Cluster object the bootstrap creates is the one cluster init prepared
-(root CA, join tokens: actors/node_security.py); this node is registered with its
+(root CA, join tokens: actors/node/startup/security.py); this node is registered with its
 certificate.
 
 ``LeadershipSwitch`` is the Raft leadership subscription: it runs on Raft's notifier

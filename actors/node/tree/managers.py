@@ -5,7 +5,7 @@ A manager's list is this manager first, then every manager Node in the store tha
 address (``manager_status.addr``) and a certificate (which binds its CURVE server key);
 until the store holds any (first start of a joined manager, before Raft has caught up),
 the managers of its join reply. A worker's list is the one its join reply gave (kept in
-STATE_DIR/managers.json, actors/node_security.py). Entries are `manager_entry` maps:
+STATE_DIR/managers.json, actors/node/startup/security.py). Entries are `manager_entry` maps:
 ``addr`` (tcp://), ``server_key``, ``raft_id``, ``certificate``.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from actors.ca.certs import CertificateError, read_node_certificate
 from actors.dispatcher import ManagerAddress
-from actors.node_security import manager_entry
+from actors.node.startup.security import manager_entry
 from actors.raft_node.peers import Peer
 from actors.store import MemoryStore, nodes
 from api.enums import NodeRole

@@ -5,7 +5,7 @@
 - **resume**: the state dir holds a node certificate (`actors.ca.node_certs`): load and
   check it; the role is the certificate's. ``--join-addr`` is then ignored (logged). A
   manager's key store is opened (and unlocked, when autolocked) *before*: its private keys
-  may be in it (``keys``, `actors.node_keys.NodeKeys`, see `actors.node_at_rest`).
+  may be in it (``keys``, `actors.node.startup.keys.NodeKeys`, see `actors.node.startup.at_rest`).
 - **join**: ``--join-addr``/``--join-token`` and no certificate: run the join client
   (`actors.ca.join.join_cluster`: the CA pinned by the token's digest before anything is
   trusted); the certificate, keys and node id land in the state dir. Failures raise
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from actors.ca.join import JoinError, join_cluster
-from actors.ca.keystore import INITIAL_CLUSTER, write_private_file
+from actors.ca.keystore import INITIAL_CLUSTER
 from actors.ca.node_certs import (
     NodeCertificates,
     NodeCertsError,
@@ -46,10 +46,12 @@ from actors.ca.node_certs import (
     node_certs_exist,
     write_node_certs,
 )
+from actors.ca.node_identity import IdentityError, NodeIdentity
 from actors.ca.service import bootstrap_cluster_security
-from actors.identity import IdentityError, NodeIdentity, load_or_create_identity
+from actors.durable import write_durable
 from actors.log import get_logger
-from actors.node_keys import KEYSTORE_DIR, NodeKeys, open_node_keys
+from actors.node.startup.keys import KEYSTORE_DIR, NodeKeys, open_node_keys
+from actors.node.startup.state_dir import load_or_create_identity
 from api.enums import NodeRole
 from api.ids import new_id
 from api.objects import Cluster, JoinTokens, RootCA
@@ -152,7 +154,7 @@ def decode_initial_cluster(data: bytes) -> Cluster:
 
 @dataclass(frozen=True)
 class NodeStartup:
-    """Everything about the node's place in the cluster that the assembly needs."""
+    """Everything about the node's place in the cluster that its parts need."""
 
     identity: NodeIdentity
     certs: NodeCertificates
@@ -191,7 +193,7 @@ def read_managers(state_dir: Path) -> tuple[ManagerEntry, ...]:
 def write_managers(state_dir: Path, managers: Sequence[ManagerEntry]) -> None:
     entries = [dict(m) for m in managers if m.get("addr") and m.get("server_key")]
     if entries:
-        write_private_file(Path(state_dir) / MANAGERS_FILE, json.dumps(entries).encode())
+        write_durable(Path(state_dir) / MANAGERS_FILE, json.dumps(entries).encode())
 
 
 def _load(state_dir: Path, clock: Callable[[], float], keys: NodeKeys | None) -> NodeCertificates:
@@ -214,9 +216,9 @@ def prepare_node(
     source: str | None = None,
 ) -> NodeStartup:
     """Resume, join or init (see the module docstring). ``keys``: the manager's unlocked
-    key store when it has one (`actors.node_at_rest.open_at_rest`); init without it creates
+    key store when it has one (`actors.node.startup.at_rest.open_at_rest`); init without it creates
     one, not locked. Raises `JoinError` when joining fails, `IdentityError` when the state
-    dir cannot be used, `actors.node_keys.NodeKeysError` when the key store cannot."""
+    dir cannot be used, `actors.node.startup.keys.NodeKeysError` when the key store cannot."""
     state_dir = Path(state_dir)
     init_file = state_dir / INIT_FILE
     if node_certs_exist(state_dir):

@@ -1,8 +1,10 @@
 """A running manager's keys at rest follow the Cluster object: wrapping and data key.
 
 Rules:
-- `KeyRewrapper` (one daemon thread) watches the Cluster object and wraps the key store
-  under the unlock key it names (`actors.node_keys.wanted_unlock_key`; None: a KEK file).
+- `KeyRewrapper` (a periodic job of the manager's tree, actors/node/startup/at_rest.py)
+  reads the Cluster object every tick and, when it changed, wraps the key store under
+  the unlock key it names (`actors.node.startup.keys.wanted_unlock_key`; None: a KEK
+  file).
 - Switching autolock on and rotating the unlock key also rotate the data key
   (`needs_new_data_key`), so a copy of the state dir taken before cannot read what is
   written after: without it, the old copy's data key (under its KEK file, or under the
@@ -20,25 +22,27 @@ Rules:
   after 3 with the new one alone, in between with both (the key store holds both); a
   manager started with retiring keys finishes the rotation (step 2 again, then 3).
 - Step 2 fails while Raft is not running (starting, restarting, joining): it is retried
-  with backoff; meanwhile everything stays readable with both keys.
+  with backoff (`actors.backoff.Backoff`) on later ticks; meanwhile everything stays
+  readable with both keys. A failed rewrap (step 1) is logged and tried again when the
+  Cluster object changes next.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
+from actors.backoff import Backoff
 from actors.ca.encryption import UnlockKey, new_data_key
 from actors.ca.keystore import KeyStoreError
 from actors.log import get_logger
-from actors.node_keys import NodeKeys, NodeKeysError, wanted_unlock_key
+from actors.node.startup.keys import NodeKeys, NodeKeysError, wanted_unlock_key
+from actors.raft_node.actor import RaftNode
 from actors.store import MemoryStore, clusters
-from actors.supervisor import Backoff
 from actors.worker.state import WORKER_DIR, WorkerStateFile
-from api.objects import Cluster, ObjectKind
+from api.objects import Cluster
 
 __all__ = [
     "KeyRewrapper",
@@ -48,6 +52,7 @@ __all__ = [
 ]
 
 REENCRYPT_TIMEOUT: Final = 60.0  # seconds for the Raft loop to rewrite its storage
+POLL_INTERVAL: Final = 0.5
 RETRY_BACKOFF: Final = Backoff(initial=0.5, maximum=30.0)
 
 _log = get_logger("keys")
@@ -60,9 +65,10 @@ def needs_new_data_key(current: UnlockKey | None, wanted: UnlockKey | None) -> b
 
 
 class RaftNodes(Protocol):
-    """Where the Raft node running now is found (`actors.leader_group.RaftHolder`)."""
+    """Where the Raft node running now is found (the tree's ``RaftHolder``)."""
 
-    node: Any  # actors.raft_node.actor.RaftNode | None
+    @property
+    def node(self) -> RaftNode | None: ...
 
 
 def reencrypt_state_dir(
@@ -82,8 +88,8 @@ def reencrypt_state_dir(
 
 
 class KeyRewrapper:
-    """Keeps the key store's wrapping and data key in line with the Cluster object (a
-    daemon thread; see the module docstring)."""
+    """Keeps the key store's wrapping and data key in line with the Cluster object (an
+    `actors.periodic.PeriodicJob`; see the module docstring)."""
 
     def __init__(
         self,
@@ -92,7 +98,7 @@ class KeyRewrapper:
         *,
         reencrypt: Callable[[], None] | None = None,
         on_change: Callable[[bool], None] | None = None,
-        poll_interval: float = 0.5,
+        poll_interval: float = POLL_INTERVAL,
         backoff: Backoff = RETRY_BACKOFF,
         clock: Callable[[], float] = time.monotonic,
         make_data_key: Callable[[], bytes] = new_data_key,
@@ -107,19 +113,23 @@ class KeyRewrapper:
         self._make_data_key = make_data_key
         self._failures = 0
         self._retry_at = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="key-rewrapper", daemon=True)
+        self._seen: int | None = -1  # the Cluster object's version last checked (None: none)
 
-    def start(self) -> KeyRewrapper:
-        self._thread.start()
-        return self
+    def interval(self) -> float:
+        return self._interval
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+    def tick(self, now: float) -> None:
+        """Check the Cluster object when it changed since the last tick (the first tick
+        always); else go on with an unfinished rotation."""
+        cluster = self._store.view(clusters.get_default)
+        version = cluster.meta.version if cluster is not None else None
+        if version != self._seen:
+            self._seen = version
+            self.check(cluster, now)
+        elif self._keys.rotating:
+            self.finish_rotation(now)
 
-    def check(self, cluster: Cluster | None) -> None:
+    def check(self, cluster: Cluster | None, now: float | None = None) -> None:
         if cluster is None:
             return  # not committed yet (init): keep the wrapping chosen at start
         wanted = wanted_unlock_key(cluster)
@@ -136,14 +146,15 @@ class KeyRewrapper:
             self._failures, self._retry_at = 0, 0.0  # a new rotation: try it at once
             if self._on_change is not None:
                 self._on_change(wanted is not None)
-        self.finish_rotation()
+        self.finish_rotation(now)
 
-    def finish_rotation(self) -> bool:
+    def finish_rotation(self, now: float | None = None) -> bool:
         """Steps 2 and 3 of an unfinished rotation, unless a retry is not due yet; True
         when no rotation is left unfinished."""
         if not self._keys.rotating:
             return True
-        if self._reencrypt is None or self._clock() < self._retry_at:
+        now = self._clock() if now is None else now
+        if self._reencrypt is None or now < self._retry_at:
             return False
         try:
             self._reencrypt()
@@ -151,7 +162,7 @@ class KeyRewrapper:
         except Exception as exc:  # Raft not running, a failed write: retried later
             self._failures += 1
             delay = self._backoff.delay(self._failures)
-            self._retry_at = self._clock() + delay
+            self._retry_at = now + delay
             _log.warning(
                 "node.keys.data_key.rotation_deferred",
                 error=str(exc)[:300],
@@ -162,20 +173,3 @@ class KeyRewrapper:
         self._failures = 0
         _log.info("node.keys.data_key.rotated")
         return True
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            cluster, watcher = self._store.view_and_watch(
-                clusters.get_default, kinds={ObjectKind.CLUSTER}
-            )
-            try:
-                self.check(cluster)
-                while not self._stop.is_set() and not watcher.closed:
-                    event = watcher.get(timeout=self._interval)
-                    if event is not None and isinstance(event.object, Cluster):
-                        self.check(self._store.view(clusters.get_default))
-                    elif self._keys.rotating:
-                        self.finish_rotation()
-            finally:
-                watcher.close()
-            # a closed watcher (overflow, store restore): read the cluster again

@@ -1,0 +1,347 @@
+"""Runs one swarm-node's life on the caller's thread, from start-up to stop, and restarts
+its parts in place when a renewal changes its role (``node promote`` / ``node demote``,
+as SwarmKit's node does).
+
+    runner = NodeRunner(config)          # cli/node_main.py, from the flags
+    exit_code = runner.run()             # returns once stopped; raises if it cannot start
+    runner.request_stop(reason, code)    # any thread, a signal handler too
+
+Rules:
+- One owner of the state dir: `run` makes it private, locks it (`StateDirLock`) before
+  anything is read or written, and releases the lock once, on every way out.
+- Start-up, in order (actors/node/startup/): the key store opened first (a locked
+  manager serves only ``swarmctl unlock`` until unlocked; a stop meanwhile ends `run`
+  with 0); the node's place in the cluster (init, join or resume: `prepare_node`); a
+  manager's keys at rest (``--force-new-cluster`` rewrites its Raft group first); the
+  executor and the process sandbox. Then the tree of the role the certificate names
+  (actors/node/tree/: `ManagerParts` or `WorkerParts` under a `Node`).
+- Then `run` waits, on its own thread, for a stop (`request_stop`: a signal, exit 0; the
+  tree's escalation, exit 1) or a role change (a renewed certificate of the other role,
+  told by the renewer, which must not block: the restart happens here, not on it).
+- A role restart stops the running tree (every child in reverse start order), then
+  builds the parts of the new role from the state dir and starts them.
+  The process, node id, CURVE key pair and the running containers stay: the new worker
+  child re-adopts them as after a restart. Demotion: the manager list the leader's
+  sessions sent is already in STATE_DIR/managers.json; the keys the lost key store
+  protected go back to their files (`AtRest.release`) and the worker's parts remove the
+  manager state. Promotion: a new key store (a new data key) and an empty Raft log: it
+  asks the leader with ``raft.join`` under a new Raft id, joins as a learner and is
+  promoted to voter once caught up, as a manager-token joiner does.
+- A process restart at any point comes back in the certificate's role: the files a
+  restart writes (certificate, managers.json) are written durably before it begins, and
+  whatever a worker must not keep is removed when a worker starts.
+- A restart that fails to start the new tree stops the node with exit 1 (started again
+  it comes up in the certificate's role).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Final
+
+from actors import log
+from actors.ca.node_certs import NodeCertificates, node_certs_exist
+from actors.ca.node_identity import NodeIdentity, ensure_private_dir
+from actors.node.config import NodeConfig
+from actors.node.startup.at_rest import (
+    AtRest,
+    StoppedWhileLocked,
+    hand_over_to_worker,
+    open_at_rest,
+    prepare_at_rest,
+)
+from actors.node.startup.keys import NodeKeysError
+from actors.node.startup.security import (
+    INIT_FILE,
+    InitialCluster,
+    NodeStartup,
+    prepare_node,
+    read_managers,
+)
+from actors.node.startup.state_dir import StateDirLock, load_or_create_raft_id
+from actors.node.tree.endpoints import software_version
+from actors.node.tree.host_info import describe_host
+from actors.node.tree.manager_parts import ManagerParts
+from actors.node.tree.node import Node, NodeParts
+from actors.node.tree.worker_parts import PartsSetup, WorkerParts
+from actors.worker.executors import default_executor_kind
+from actors.worker.executors.process_policy import choose_process_user
+from actors.worker.executors.process_sandbox import ProcessSandbox, prepare_sandbox
+from api.enums import NodeRole
+from transport.source import source_host
+
+__all__ = ["NodeRunner"]
+
+WAKE_INTERVAL: Final = 0.5  # the run loop looks at its flags at least this often
+
+_log = log.get_logger("node")
+
+
+class NodeRunner:
+    def __init__(
+        self, config: NodeConfig, *, on_stopping: Callable[[], None] | None = None
+    ) -> None:
+        """``on_stopping``: called once the node begins to stop (swarm-node arms a
+        deadline that ends the process if a child refuses to stop)."""
+        self.config = config
+        self._on_stopping = on_stopping
+        self._stop = threading.Event()  # also ends a wait for ``swarmctl unlock``
+        self._wake = threading.Event()
+        self._reason = ""
+        self._exit_code = 0
+        self._role_change: NodeCertificates | None = None
+        self._executor = ""
+        self._sandbox: ProcessSandbox | None = None
+        self._at_rest: AtRest | None = None
+        self.identity: NodeIdentity | None = None
+        self.node: Node | None = None
+        self.restarts = 0
+
+    @property
+    def parts(self) -> NodeParts | None:
+        return self.node.parts if self.node is not None else None
+
+    def request_stop(self, reason: str, exit_code: int = 0) -> None:
+        """Stop with ``exit_code`` (the first request's reason and code win). Takes no
+        lock of its own: a signal handler calls it."""
+        if not self._stop.is_set():
+            self._reason, self._exit_code = reason, exit_code
+            self._stop.set()
+        self._wake.set()
+
+    # -- the life -------------------------------------------------------------------------
+    def run(self) -> int:
+        """Start, serve until a stop is requested, stop; the exit code. Raises what stops
+        the node starting (`JoinError`, `IdentityError`, `NodeError`, `NodeKeysError`,
+        `KeyStoreError`, `OSError`, `ProcessUserRefused`, `ProcessSandboxError`)."""
+        state_dir = self.config.state_dir
+        ensure_private_dir(state_dir)
+        with StateDirLock(state_dir):
+            try:
+                startup, at_rest = self._start_up()
+            except StoppedWhileLocked:
+                _log.info("node.stopped", exit_code=0, locked=True)
+                return 0
+            try:
+                self._start_tree(startup, at_rest)
+                self._log_started(startup)
+                self._serve()
+            finally:
+                started = time.monotonic()
+                if self._exit_code:
+                    _log.error("node.stopping", reason=self._reason)
+                elif self._stop.is_set():
+                    _log.info("node.stopping", reason=self._reason)
+                if self._stop.is_set() and self._on_stopping is not None:
+                    self._on_stopping()
+                self._stop_tree()
+        _log.info(
+            "node.stopped",
+            exit_code=self._exit_code,
+            seconds=round(time.monotonic() - started, 3),
+        )
+        return self._exit_code
+
+    def _start_up(self) -> tuple[NodeStartup, AtRest | None]:
+        config = self.config
+        state_dir = config.state_dir
+        joining = bool(config.join_addr)
+        # a manager's private keys may be in its key store: open (unlock) it first
+        keys = open_at_rest(
+            state_dir,
+            config.listen_control_api,
+            autolock=config.autolock and not joining,
+            init=not node_certs_exist(state_dir) and not joining,
+            stop=self._stop,
+            version={"version": software_version()},
+        )
+        startup = prepare_node(
+            state_dir,
+            hostname=config.hostname,
+            advertise_addr=config.advertise_addr,
+            join_addr=config.join_addr,
+            join_token=config.join_token,
+            keys=keys,
+            source=source_host(config.listen_remote_api),
+        )
+        self.identity = startup.identity
+        log.set_node_id(startup.identity.node_id)
+        at_rest: AtRest | None = None
+        if startup.role is NodeRole.MANAGER:  # every manager has a Raft log
+            at_rest = self._manager_keys(startup)
+        else:
+            if startup.keys is not None:  # demoted before its worker start removed the store
+                hand_over_to_worker(state_dir, startup.keys)
+            for flag in ("autolock", "force_new_cluster"):
+                if getattr(config, flag):
+                    _log.warning("node.flag.ignored", flag=flag, reason="not a manager")
+        self._executor = self._choose_executor()
+        self._sandbox = self._process_sandbox(startup.identity.node_id)
+        config.remote_bind  # noqa: B018 - validates the address before the tree is built
+        return startup, at_rest
+
+    def _manager_keys(self, startup: NodeStartup) -> AtRest:
+        """A manager's keys at rest (actors/node/startup/at_rest.py), already opened (and
+        unlocked) or created by `open_at_rest` and `prepare_node`; a joined manager's keys
+        follow the cluster's autolock once its store holds the Cluster object."""
+        config = self.config
+        if config.autolock and startup.mode == "join":
+            _log.warning(
+                "node.autolock.ignored", reason="only at init: use swarmctl cluster update"
+            )
+        if startup.keys is None:
+            raise NodeKeysError(f"the manager in {config.state_dir} has no key store")
+        raft_id = load_or_create_raft_id(config.state_dir) if config.force_new_cluster else None
+        return prepare_at_rest(
+            config.state_dir,
+            startup.keys,
+            init=startup.mode == "init",
+            force_new_cluster_id=raft_id,
+        )
+
+    def _choose_executor(self) -> str:
+        executor = self.config.executor
+        if executor is None:
+            executor = default_executor_kind()
+            _log.info("node.executor.chosen", executor=executor, reason="default")
+        else:
+            _log.info("node.executor.chosen", executor=executor, reason="--executor")
+        return executor
+
+    def _process_sandbox(self, node_id: str) -> ProcessSandbox | None:
+        """Where and as whom process tasks run (None for another executor); raises
+        `ProcessUserRefused` (a usage error) or `ProcessSandboxError`."""
+        config, executor = self.config, self._executor
+        user = choose_process_user(config.process_user, euid=os.geteuid(), executor=executor)
+        if executor != "process":
+            return None
+        sandbox = prepare_sandbox(user, state_dir=config.state_dir, node_id=node_id)
+        _log.info(
+            "node.process.sandbox",
+            user=sandbox.user.name if sandbox.user is not None else None,
+            work_root=str(sandbox.work_root),
+        )
+        return sandbox
+
+    def _log_started(self, startup: NodeStartup) -> None:
+        node, config = self.node, self.config
+        assert node is not None
+        manager = node.parts.role is NodeRole.MANAGER
+        _log.info(
+            "node.started",
+            node_id=startup.identity.node_id,
+            hostname=config.hostname,
+            role=node.parts.role.value,
+            cluster_id=startup.cluster_id,
+            joined=startup.mode,
+            executor=self._executor,
+            raft_id=node.parts.raft_id,
+            advertise_addr=config.advertise_addr,
+            remote_api=node.address("remote") if manager else "",
+            control_api=node.address("control"),
+            public_key=startup.identity.keypair.public.decode(),
+        )
+
+    # -- the tree -------------------------------------------------------------------------
+    def _start_tree(self, startup: NodeStartup, at_rest: AtRest | None) -> None:
+        config = self.config
+        setup = PartsSetup(
+            config=config,
+            startup=startup,
+            executor=self._executor,
+            description=describe_host(config.hostname, self._executor),
+            on_role_change=self._role_changed,
+            sandbox=self._sandbox,
+        )
+        parts: NodeParts = WorkerParts(setup) if at_rest is None else ManagerParts(setup, at_rest)
+        self._at_rest = at_rest
+        self.node = Node(config, parts, on_escalate=self._escalated)
+        self.node.start()
+
+    def _stop_tree(self) -> None:
+        node, self.node = self.node, None
+        if node is not None:
+            node.stop()
+
+    def _escalated(self, error: BaseException) -> None:
+        self.request_stop(f"supervisor gave up: {type(error).__name__}: {error}", 1)
+
+    # -- serving and role restarts --------------------------------------------------------
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(WAKE_INTERVAL)
+            self._wake.clear()
+            certs, self._role_change = self._role_change, None
+            if certs is not None and not self._stop.is_set():
+                self._restart(certs)
+
+    def _role_changed(self, certs: NodeCertificates) -> None:
+        """From the renewer's thread: the restart runs on `run`'s thread."""
+        self._role_change = certs
+        self._wake.set()
+
+    def _restart(self, certs: NodeCertificates) -> None:
+        role = certs.info.role
+        parts, identity = self.parts, self.identity
+        if parts is None or identity is None or parts.role is role:
+            return
+        previous = parts.role
+        state_dir = self.config.state_dir
+        _log.info("node.role.restarting", role=role.value, previous=previous.value)
+        try:
+            leaving, self._at_rest = self._at_rest, None
+            self._stop_tree()
+            if leaving is not None:
+                leaving.release(state_dir)  # keys and worker state out of the key store
+            startup = NodeStartup(
+                identity,
+                certs,
+                read_managers(state_dir),
+                InitialCluster.read(None, state_dir / INIT_FILE),
+                "resume",
+            )
+            at_rest: AtRest | None = None
+            if role is NodeRole.MANAGER:
+                prepared = self._promoted(startup)
+                if prepared is None:
+                    return  # stopped while waiting for the keys
+                startup, at_rest = prepared
+            self._start_tree(startup, at_rest)
+        except Exception as exc:  # keys, addresses, a child that would not start
+            _log.error("node.role.restart_failed", role=role.value, error=str(exc)[:500])
+            self.request_stop(f"supervisor gave up: {type(exc).__name__}: {exc}", 1)
+            return
+        self.restarts += 1
+        node = self.node
+        assert node is not None
+        _log.info(
+            "node.role.restarted",
+            role=role.value,
+            previous=previous.value,
+            raft_id=node.parts.raft_id,
+            control_api=str(self.config.listen_control_api),
+        )
+
+    def _promoted(self, startup: NodeStartup) -> tuple[NodeStartup, AtRest] | None:
+        """A promotion: a new key store (unlocked; the cluster's autolock setting rewraps
+        it once the store holds the Cluster object). None: stopped meanwhile."""
+        state_dir = self.config.state_dir
+        try:
+            keys = open_at_rest(
+                state_dir,
+                self.config.listen_control_api,
+                autolock=False,
+                init=True,
+                stop=self._stop,
+                version={"version": software_version()},
+            )
+        except StoppedWhileLocked:
+            return None
+        if keys is None:
+            raise NodeKeysError(f"no key store was created in {state_dir}")
+        promoted = replace(startup, keys=keys)
+        return promoted, prepare_at_rest(state_dir, keys, init=False, force_new_cluster_id=None)

@@ -1,0 +1,379 @@
+"""The manager's parts: the builder of a manager node's tree.
+
+`ManagerParts` holds what outlives any one child instance: the store (rebuilt by Raft
+from the snapshot and the committed log when the raft child starts), the current
+RaftNode, the leadership switch, the dispatcher's slot, the CA service and the admission
+index. Its children, in start order (stopped in reverse):
+
+    raft     RaftNodeActor: opens DurableStorage (STATE_DIR/raft; a one-member group when
+             this node founded the cluster, empty when it joined), attaches itself to the
+             store as its proposer, subscribes the leadership switch
+    remote   TCP ROUTER, CURVE with the node's key pair, ZAP by the CA-backed admission
+             index, every handler authorized per message type (``authorize``: raft.*
+             managers, dispatcher.* any node, ca.join anyone): Raft, the CA (join,
+             renew), the dispatcher's sessions, ``raft.join``
+    control  ipc:// ROUTER (file mode 0600): the control API, gated until this manager
+             can serve it (actors/control/readiness.py)
+    hello    the join-hello endpoint (remote port + 1, published key: ca.hello only)
+    leader   the leader-only group (actors/node/tree/leader_group.py), started and
+             stopped by Raft's leadership, with the membership keeper
+             (actors/node/membership/keeper.py)
+    raftjoin the joiner (actors/node/membership/join.py): asks the leader to add this
+             manager to Raft until it is a member
+    keys     the keys at rest following the Cluster object (actors/node/startup/at_rest.py)
+    worker, agent, renewer   the shared parts (actors/node/tree/worker_parts.py)
+
+The admission index follows the store through the CA service's watch, started before the
+tree (`opening`) with this node's own certificate and its join's managers' seeded, so
+Raft traffic from them is authorized before the store has caught up.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any, Final
+
+import pykka
+
+from actors.ca.authorization import ClusterAdmission, authorize
+from actors.ca.certs import CertificateError
+from actors.ca.join import HELLO_MAX_MESSAGE_SIZE, hello_address, hello_keypair
+from actors.ca.renewer import store_settings
+from actors.ca.service import CAService
+from actors.control import control_handlers
+from actors.control.cluster import cluster_handlers
+from actors.control.readiness import ReadinessGate, StartupState
+from actors.control.unlock import unlock_handlers
+from actors.dispatcher import dispatcher_handlers
+from actors.log import get_logger
+from actors.node.membership.join import RAFT_JOIN, JoinAsker, RaftJoiner, raft_join_handler
+from actors.node.membership.keeper import MembershipKeeper
+from actors.node.startup.at_rest import AtRest
+from actors.node.startup.security import manager_entry
+from actors.node.startup.state_dir import (
+    RAFT_DIR,
+    load_or_create_raft_id,
+    read_bootstrap_voters,
+    write_bootstrap_voters,
+)
+from actors.node.tree.endpoints import (
+    HandlerFactory,
+    HandlerTable,
+    endpoint_child,
+    version_handlers,
+    with_handlers,
+)
+from actors.node.tree.leader_group import (
+    ActorSlot,
+    LeadershipSwitch,
+    RaftHolder,
+    Registration,
+    leader_child,
+)
+from actors.node.tree.managers import ManagerDirectory
+from actors.node.tree.worker_parts import PartsSetup, SharedParts
+from actors.periodic import PeriodicActor
+from actors.raft_node.actor import RaftNode, RaftNodeActor
+from actors.raft_node.peers import Peer
+from actors.raft_node.storage import DurableStorage
+from actors.raft_node.types import ConfState
+from actors.store import MemoryStore, clusters
+from actors.supervisor import ChildSpec, Directory, start_actor
+from api.enums import NodeRole
+from transport.auth import AdmitAll
+from transport.endpoint import Handler, Request, inline
+
+__all__ = ["ManagerParts"]
+
+RAFT_JOIN_TIMEOUT: Final = 50.0
+RAFT_HANDLERS: Final = ("raft.messages", "raft.propose", "raft.status")
+
+_log = get_logger("node")
+
+
+class ManagerParts:
+    """A manager node's tree (see the module docstring)."""
+
+    role = NodeRole.MANAGER
+
+    def __init__(self, setup: PartsSetup, at_rest: AtRest) -> None:
+        startup = setup.startup
+        if startup.role is not NodeRole.MANAGER:
+            raise ValueError("ManagerParts builds a node whose certificate says manager")
+        config = setup.config
+        self.setup = setup
+        self.at_rest = at_rest
+        self.identity = setup.identity
+        self.store = MemoryStore(clock=time.time)
+        self.raft = RaftHolder()
+        self.switch = LeadershipSwitch()
+        self.dispatcher = ActorSlot()
+        self.raft_id = load_or_create_raft_id(config.state_dir)
+        # the founder bootstraps a one-member group; a joined manager starts empty and is
+        # added by the leader (actors/node/membership/join.py)
+        self.founder = startup.mode == "init" or (
+            startup.mode == "resume" and startup.initial_cluster.cluster is not None
+        )
+        self.bootstrap_voters = self._load_bootstrap()
+        advertise = config.advertise_addr
+        own = manager_entry(
+            f"tcp://{advertise}", self.identity.keypair.public, self.raft_id, startup.certs.cert_pem
+        )
+        self.directory = ManagerDirectory(
+            self.store, startup.managers, own=own, own_node_id=self.identity.node_id
+        )
+        self.admission = ClusterAdmission(
+            startup.certs.ca, startup.cluster_id, clock=time.time, logger=get_logger("ca")
+        )
+        self.shared = SharedParts(
+            setup,
+            self.directory,
+            follow_session_managers=False,
+            store_settings=store_settings(self.store, self.identity.node_id),
+            admission=self.admission,
+        )
+        shared = self.shared
+        self.ca = CAService(
+            self.store,
+            self.admission,
+            manager_cert=lambda: shared.node_certs.cert_pem,
+            clock=time.time,
+            rng=secrets.SystemRandom(),
+            managers=self.directory.entries,
+            advertise_addr=f"tcp://{advertise}",
+        )
+        self.registration = Registration(
+            node_id=self.identity.node_id,
+            raft_id=self.raft_id,
+            raft_addr=advertise,
+            description=setup.description,
+            labels=dict(config.labels),
+            certificate=startup.certs.cert_pem,
+            initial_cluster=lambda: startup.initial_cluster.cluster,
+            cluster_committed=startup.initial_cluster.committed,
+        )
+
+    def _load_bootstrap(self) -> tuple[int, ...] | None:
+        """The group's bootstrap voters: the founder's own id on the founder; on a joined
+        manager what the leader said (None: not yet)."""
+        state_dir = self.setup.config.state_dir
+        voters = read_bootstrap_voters(state_dir)
+        if voters is None and self.founder:
+            voters = (self.raft_id,)
+            write_bootstrap_voters(state_dir, voters)
+        return voters
+
+    def _join_raft(self) -> tuple[int, ...]:
+        """First start of a joined manager: be added by the leader and learn the bootstrap
+        voters before the storage is created (actors/node/membership/join.py)."""
+        reply = self.join_asker().until_accepted(time.monotonic() + RAFT_JOIN_TIMEOUT)
+        voters = tuple(int(v) for v in reply.get("voters") or ())
+        self.directory.add_seeds(reply.get("managers") or ())
+        if not voters:
+            raise RuntimeError("the leader did not say the group's bootstrap voters")
+        write_bootstrap_voters(self.setup.config.state_dir, voters)
+        self.bootstrap_voters = voters
+        return voters
+
+    def join_asker(self) -> JoinAsker:
+        return JoinAsker(
+            node_id=self.identity.node_id,
+            raft_id=self.raft_id,
+            advertise=self.setup.config.advertise_addr,
+            keypair=self.identity.keypair,
+            managers=self.directory.entries,
+            source=self.setup.source,
+        )
+
+    # -- around the tree ------------------------------------------------------------------
+    def opening(self) -> None:
+        """Index the certificates the store holds (kept current by a watch), plus this
+        node's own and those of the managers it knows from its join."""
+        self.ca.start()
+        startup = self.setup.startup
+        seeds = [startup.certs.cert_pem] + [
+            str(m["certificate"]).encode("ascii") for m in startup.managers if m.get("certificate")
+        ]
+        for cert in seeds:
+            try:
+                self.admission.add_certificate(cert, NodeRole.MANAGER)
+            except (CertificateError, ValueError) as exc:
+                _log.warning("node.admission.seed_skipped", error=str(exc))
+
+    def attach(self, supervisor: pykka.ActorRef[Any]) -> None:
+        """Raft's leadership starts and stops the leader group of ``supervisor``."""
+        self.switch.attach(supervisor)
+
+    def closing(self) -> None:
+        self.ca.stop()
+
+    # -- raft -----------------------------------------------------------------------------
+    def make_raft(self) -> RaftNode:
+        """Runs in the raft child's ``on_start``: open the storage, build the node."""
+        state_dir = self.setup.config.state_dir
+        voters = self.bootstrap_voters
+        if voters is None:
+            voters = () if (state_dir / RAFT_DIR).exists() else self._join_raft()
+        storage = DurableStorage.open(
+            state_dir / RAFT_DIR,
+            cipher=self.at_rest.raft_cipher(),
+            initial_conf_state=ConfState(voters=voters),
+        )
+        advertise = self.setup.config.advertise_addr
+        me = Peer(self.raft_id, f"tcp://{advertise}", self.identity.keypair.public)
+        known = {**self.directory.raft_peers(), me.id: me}
+        try:
+            node = RaftNode(
+                self.raft_id,
+                known,
+                storage,
+                self.store,
+                keypair=self.identity.keypair,
+                tick_interval=self.setup.tick_interval,
+                voters=voters,
+                resolve_peer=self.directory.resolve_peer,
+                source=self.setup.source,
+            )
+        except BaseException:
+            storage.close()
+            raise
+        self.store.attach_proposer(node)
+        self.raft.node = node
+        node.subscribe(self.switch)
+        return node
+
+    def raft_handlers(self) -> dict[str, Handler]:
+        """Raft's entries for the remote endpoint, bound to whichever RaftNode runs now."""
+        holder = self.raft
+
+        def delegate(name: str) -> Handler:
+            cache: dict[int, Handler] = {}
+
+            def handle(request: Request) -> Mapping[str, Any] | None:
+                node = holder.node
+                if node is None:
+                    request.error("unavailable", "raft is not running")
+                    return None
+                handler = cache.get(id(node))
+                if handler is None:
+                    cache.clear()
+                    handler = cache[id(node)] = node.handlers()[name]
+                return handler(request)
+
+            return inline(handle)
+
+        return {name: delegate(name) for name in RAFT_HANDLERS}
+
+    # -- handler tables -------------------------------------------------------------------
+    def endpoint_tables(self) -> dict[str, HandlerFactory]:
+        """What each endpoint serves, by endpoint name (tests/security reads them)."""
+        version = version_handlers(self.identity, self.role)
+        remote = with_handlers(version, self.remote_handlers)
+        admission = self.admission
+        return {
+            "remote": lambda peers: authorize(remote(peers), admission),
+            "control": with_handlers(version, self.control_handlers),
+            "hello": self.hello_handlers,
+        }
+
+    def remote_handlers(self, _peers: Directory) -> HandlerTable:
+        return {
+            **self.raft_handlers(),
+            **dispatcher_handlers(self.dispatcher.find, self.admission.certified_node),
+            **self.ca.handlers(),
+            RAFT_JOIN: raft_join_handler(
+                self.raft,
+                self.store,
+                self.admission,
+                self.directory.entries,
+                lambda: self.bootstrap_voters or (),
+            ),
+        }
+
+    def hello_handlers(self, _peers: Directory) -> HandlerTable:
+        return self.ca.hello_handlers()
+
+    def control_handlers(self, _peers: Directory) -> HandlerTable:
+        table = {
+            **control_handlers(self.store),
+            **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
+        }
+        # control.cluster.update takes autolock too (actors/control/unlock.py)
+        table = {**table, **unlock_handlers(self.store, table.get("control.cluster.update"))}
+        # calls made while this manager starts wait until it can serve them
+        return ReadinessGate(self.startup_state).guard(table)
+
+    def startup_state(self) -> StartupState:
+        node = self.raft.node
+        return StartupState(
+            raft_running=node is not None,
+            leader_id=node.leader_id if node is not None else 0,
+            has_cluster=self.store.view(clusters.get_default) is not None,
+        )
+
+    # -- children -------------------------------------------------------------------------
+    def children(self) -> list[ChildSpec]:
+        config = self.setup.config
+        stop_timeout = config.stop_timeout
+        tables = self.endpoint_tables()
+        store, raft = self.store, self.raft
+        return [
+            ChildSpec(
+                "raft",
+                start_actor(RaftNodeActor, self.make_raft),
+                start_timeout=60.0,
+                stop_timeout=stop_timeout,
+            ),
+            endpoint_child(
+                "remote",
+                config.remote_bind,
+                tables["remote"],
+                keypair=self.identity.keypair,
+                admission=self.admission,
+                stop_timeout=stop_timeout,
+            ),
+            endpoint_child(
+                "control", config.control_bind, tables["control"], stop_timeout=stop_timeout
+            ),
+            endpoint_child(
+                "hello",
+                hello_address(config.listen_remote_api),  # port + 1 (actors/ca/join.py)
+                tables["hello"],
+                keypair=hello_keypair(),
+                admission=AdmitAll(),
+                max_message_size=HELLO_MAX_MESSAGE_SIZE,  # anyone: ZeroMQ drops bigger frames
+                stop_timeout=stop_timeout,
+            ),
+            leader_child(
+                store,
+                raft,
+                self.registration,
+                self.dispatcher,
+                self.shared.managers,
+                stop_timeout=stop_timeout,
+                extra=(
+                    ChildSpec(
+                        "managers",
+                        lambda ctx: PeriodicActor.start(ctx, MembershipKeeper(store, raft)),
+                        stop_timeout=stop_timeout,
+                    ),
+                ),
+            ),
+            ChildSpec(
+                "raftjoin",
+                lambda ctx: PeriodicActor.start(
+                    ctx,
+                    RaftJoiner(raft=raft, raft_id=self.raft_id, asker=self.join_asker()),
+                    first_delay=0.0,
+                ),
+                stop_timeout=stop_timeout * 3,
+            ),
+            ChildSpec(
+                "keys",
+                lambda ctx: PeriodicActor.start(ctx, self.at_rest.job(store, raft), first_delay=0),
+                stop_timeout=stop_timeout,
+            ),
+            *self.shared.children(),
+        ]

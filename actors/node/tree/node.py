@@ -1,0 +1,139 @@
+"""One tree of a swarm-node process: a root ``Supervisor`` over the children its parts
+declare, in dependency order (stopped in reverse).
+
+A manager's parts (actors/node/tree/manager_parts.py) run:
+
+    root Supervisor
+     ├─ raft      RaftNodeActor: DurableStorage (STATE_DIR/raft) and the Raft loop, which
+     │            rebuilds the store (snapshot restore, then the committed entries) and is
+     │            the store's proposer
+     ├─ remote    TCP ROUTER, CURVE with the node's key pair, ZAP by the CA-backed
+     │            admission index, every handler authorized per message type; serves Raft,
+     │            the CA (join, renew) and the dispatcher's sessions
+     ├─ control   ipc:// ROUTER, socket file mode 0600, control API
+     ├─ hello     the join-hello endpoint (remote port + 1, published key: ca.hello only)
+     ├─ leader    nested Supervisor, autostart=False: bootstrap, orchestrator, task reaper,
+     │            scheduler, dispatcher, membership keeper; Raft's leadership subscription
+     │            tells this supervisor to start it on winning and stop it on losing
+     │            (actors/node/tree/leader_group.py)
+     ├─ raftjoin  asks the leader to add this manager to Raft until it is a member
+     ├─ keys      the keys at rest follow the Cluster object (autolock, rotation)
+     ├─ worker    Worker over the docker or process executor (STATE_DIR/worker)
+     ├─ agent     Agent: a CURVE session to a manager's dispatcher (its own first)
+     └─ renewer   renews the node's certificate
+
+A worker's parts (actors/node/tree/worker_parts.py) run ``control`` (``version``, and
+every other control request refused with ``not_manager``: swarmctl prints one line),
+``worker``, ``agent`` and ``renewer``. A promotion or demotion stops this tree and starts
+one of the other role's parts, without the process exiting (actors/node/runner.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import pykka
+
+from actors.log import get_logger
+from actors.node.config import NodeConfig, NodeError
+from actors.node.startup.state_dir import check_control_socket_free
+from actors.node.tree.endpoints import HandlerFactory
+from actors.supervisor import ChildSpec, Supervisor
+from api.enums import NodeRole
+
+__all__ = ["Node", "NodeParts"]
+
+_log = get_logger("node")
+
+
+class NodeParts(Protocol):
+    """What a role's builder gives the tree (`ManagerParts`, `WorkerParts`)."""
+
+    role: NodeRole
+    raft_id: int  # 0: no Raft (a worker)
+
+    def children(self) -> list[ChildSpec]:
+        """In start order; validates the addresses before anything starts."""
+        ...
+
+    def endpoint_tables(self) -> dict[str, HandlerFactory]: ...
+
+    def opening(self) -> None:
+        """Before the tree starts."""
+        ...
+
+    def attach(self, supervisor: pykka.ActorRef[Any]) -> None:
+        """Once the root supervisor runs (before its children are all up)."""
+        ...
+
+    def closing(self) -> None:
+        """After the tree stopped."""
+        ...
+
+
+class Node:
+    """Builds and runs the supervision tree. ``start()`` returns once every child is up."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        parts: NodeParts,
+        *,
+        on_escalate: Callable[[BaseException], None] | None = None,
+        start_timeout: float = 30.0,
+    ) -> None:
+        self.config = config
+        self.parts = parts
+        self._on_escalate = on_escalate
+        self._start_timeout = start_timeout
+        self._failure: BaseException | None = None
+        self._failed = threading.Event()
+        self._started = False
+        self.supervisor: pykka.ActorRef[Supervisor] | None = None
+
+    def start(self) -> None:
+        children = self.parts.children()  # validates the addresses before anything starts
+        check_control_socket_free(self.config.listen_control_api)
+        self.parts.opening()
+        ref = Supervisor.start(None, children, name="node", on_escalate=self._escalated)
+        self.supervisor = ref
+        self.parts.attach(ref)
+        try:
+            ref.proxy().status().get(timeout=self._start_timeout)
+        except pykka.ActorDeadError:
+            self._failed.wait(timeout=self._start_timeout)
+            cause = self._failure
+            reason = f"{type(cause).__name__}: {cause}" if cause else "a child stopped starting"
+            raise NodeError(reason) from cause
+        except pykka.Timeout:
+            raise NodeError(f"node did not start within {self._start_timeout:g}s") from None
+        self._started = True
+
+    def _escalated(self, error: BaseException) -> None:
+        self._failure = error
+        self._failed.set()
+        if self._on_escalate is not None and self._started:
+            self._on_escalate(error)
+
+    def address(self, child: str) -> str:
+        if self.supervisor is None:
+            raise NodeError("node is not running")
+        endpoint = self.supervisor.proxy().get(child).get(timeout=self._start_timeout)
+        return str(endpoint.proxy().address().get(timeout=self._start_timeout))
+
+    def stop(self) -> None:
+        ref, self.supervisor = self.supervisor, None
+        if ref is None:
+            return
+        try:
+            ref.stop(block=True, timeout=self.config.stop_timeout * 4)
+        except pykka.ActorDeadError:
+            pass  # it already stopped itself (an escalation)
+        except pykka.Timeout:
+            _log.error("node.stop.timeout", timeout=self.config.stop_timeout * 4)
+        self.parts.closing()
+        # The socket file is ours (start() checked nobody else answered on it): remove it
+        # so a stopped node leaves no socket that looks alive.
+        self.config.listen_control_api.unlink(missing_ok=True)

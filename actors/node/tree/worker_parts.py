@@ -1,0 +1,276 @@
+"""The worker's parts: what every node runs to run tasks and keep its certificate, and the
+builder of a worker node's tree.
+
+`SharedParts` (every node, a manager too) declares:
+
+    worker   Worker (state in STATE_DIR/worker) over the chosen executor
+    agent    Agent: a CURVE session to a manager's dispatcher (a manager's own first)
+    renewer  CertRenewer (actors/ca/renewer.py): renews this node's certificate through
+             ``ca.renew`` on the managers it knows (on a manager also early when its
+             store says its role or the cluster's cert expiry changed)
+
+and follows the node's role: the agent passes the role each heartbeat reply names (the
+Node's role in the leader's store) to `SharedParts`, which tells the renewer to look
+again when it changed; the renewer renews towards it
+(actors/node/membership/roles.py `renewal_role`); a renewed certificate of the other role
+calls ``on_role_change`` (the runner restarts the node's parts in that role). The manager
+list the sessions send is kept in STATE_DIR/managers.json (without this node).
+
+`WorkerParts` builds a worker node (its certificate says worker): a control endpoint
+that answers ``version`` and refuses the rest, then the shared parts: no Raft, no store,
+no remote endpoint. Its agent starts from the manager list in STATE_DIR/managers.json and
+follows the lists its sessions send. A worker's state dir holds no manager state: a
+demoted manager's is removed when it starts as a worker (`remove_manager_state`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+
+from actors.ca.authorization import ClusterAdmission
+from actors.ca.node_certs import NodeCertificates
+from actors.ca.node_identity import NodeIdentity
+from actors.ca.renewer import CHECK_NOW, CertRenewer, RenewalSettings
+from actors.dispatcher import ManagerAddress
+from actors.log import get_logger
+from actors.node.config import NodeConfig
+from actors.node.membership.roles import renewal_role, role_restart
+from actors.node.startup.security import NodeStartup, read_managers, write_managers
+from actors.node.startup.state_dir import remove_manager_state
+from actors.node.tree.endpoints import (
+    HandlerFactory,
+    endpoint_child,
+    version_handlers,
+    with_handlers,
+    worker_control_handlers,
+)
+from actors.node.tree.managers import ManagerDirectory
+from actors.supervisor import ChildContext, ChildSpec, Directory, start_actor
+from actors.worker.agent import Agent, StatusOutbox
+from actors.worker.executors import make_executor
+from actors.worker.executors.process_sandbox import ProcessSandbox
+from actors.worker.worker import Worker, WorkerSink
+from api.enums import NodeRole
+from api.objects import NodeDescription
+from transport.source import source_host
+
+__all__ = ["PartsSetup", "SharedParts", "WorkerParts"]
+
+RoleChange = Callable[[NodeCertificates], None]
+
+_log = get_logger("node")
+
+
+@dataclass(frozen=True)
+class PartsSetup:
+    """What a node's parts are built from, whatever its role."""
+
+    config: NodeConfig
+    startup: NodeStartup
+    executor: str  # docker | process | sim, chosen
+    description: NodeDescription
+    on_role_change: RoleChange  # must not block: it runs on the renewer
+    sandbox: ProcessSandbox | None = None  # the process executor's (cli/node_main.py)
+    tick_interval: float = 0.1  # Raft's (a manager)
+
+    @property
+    def identity(self) -> NodeIdentity:
+        return self.startup.identity
+
+    @property
+    def source(self) -> str | None:
+        """The local address outgoing connections leave from (transport.source)."""
+        return source_host(self.config.listen_remote_api)
+
+
+class SharedParts:
+    def __init__(
+        self,
+        setup: PartsSetup,
+        directory: ManagerDirectory,
+        *,
+        follow_session_managers: bool,
+        store_settings: Callable[[], RenewalSettings] | None = None,
+        admission: ClusterAdmission | None = None,
+    ) -> None:
+        """``follow_session_managers``: a worker's directory is the list its sessions
+        send; a manager's ``store_settings`` and ``admission``: the renewer reads its
+        store, and a renewed certificate is indexed at once."""
+        self.setup = setup
+        self.role = setup.startup.role
+        self.directory = directory
+        self.outbox = StatusOutbox()
+        self.node_certs = setup.startup.certs  # replaced by each renewal
+        self.session_role: NodeRole | None = None  # the Node's role, as the leader last said
+        self._follow = follow_session_managers
+        self._store_settings = store_settings
+        self._admission = admission
+        self._peers: Directory | None = None
+
+    def managers(self) -> Sequence[ManagerAddress]:
+        return self.directory.addresses()
+
+    def session_addr(self) -> str:
+        """The IP this node reports with its session (``node.ip``); none for a wildcard."""
+        host = self.setup.config.advertise_addr.rpartition(":")[0].strip("[]")
+        return "" if host in ("", "0.0.0.0", "::") else host
+
+    def children(self) -> list[ChildSpec]:
+        return [self.worker_child(), self.agent_child(), self.renewer_child()]
+
+    def worker_child(self) -> ChildSpec:
+        setup = self.setup
+        keys = setup.startup.keys
+        state_dir, node_id = setup.config.state_dir, setup.identity.node_id
+
+        def start(ctx: ChildContext) -> pykka.ActorRef[Any]:
+            executor = make_executor(
+                setup.executor, state_dir=state_dir, node_id=node_id, sandbox=setup.sandbox
+            )
+            return Worker.start(
+                ctx,
+                executor=executor,
+                state_dir=state_dir,
+                node_id=node_id,
+                reporter=self.outbox,
+                state_cipher=keys.worker_state_cipher() if keys is not None else None,
+            )
+
+        return ChildSpec("worker", start, stop_timeout=setup.config.stop_timeout * 2)
+
+    def agent_child(self) -> ChildSpec:
+        setup = self.setup
+
+        def start(ctx: ChildContext) -> pykka.ActorRef[Any]:
+            peers = ctx.peers
+            self._peers = peers
+            return Agent.start(
+                ctx,
+                node_id=setup.identity.node_id,
+                keypair=setup.identity.keypair,
+                managers=self.managers(),
+                sink=WorkerSink(lambda: peers.get("worker")),
+                description=setup.description,
+                statuses=self.outbox,
+                addr=self.session_addr(),
+                source=setup.source,
+                on_role=self._session_role_seen,
+                on_managers=self._session_managers_seen,
+                refresh_managers=self.managers,
+            )
+
+        return ChildSpec("agent", start, stop_timeout=setup.config.stop_timeout)
+
+    def renewer_child(self) -> ChildSpec:
+        setup = self.setup
+        return ChildSpec(
+            "renewer",
+            start_actor(
+                CertRenewer,
+                state_dir=setup.config.state_dir,
+                certs=self.node_certs,
+                managers=self.managers,
+                settings=self._settings,
+                on_renewed=self._cert_renewed,
+                source=setup.source,
+            ),
+            stop_timeout=setup.config.stop_timeout,
+        )
+
+    # -- following the role ---------------------------------------------------------------
+    def _session_role_seen(self, role: str) -> None:
+        try:
+            seen = NodeRole(role)
+        except ValueError:
+            return
+        if seen is self.session_role:
+            return
+        self.session_role = seen
+        _log.info("node.role.seen", role=seen.value, running=self.role.value)
+        peers = self._peers
+        renewer = peers.find("renewer") if peers is not None else None
+        if renewer is not None:
+            renewer.tell(CHECK_NOW)
+
+    def _session_managers_seen(self, managers: Sequence[ManagerAddress]) -> None:
+        """Keep STATE_DIR/managers.json (and a worker's list) as the leader says, without
+        this node, each entry with the Raft id and certificate this node knows of it."""
+        own = self.setup.identity.keypair.public.decode("ascii")
+        known = {str(m.get("server_key")): m for m in self.directory.entries()}
+        entries: list[dict[str, Any]] = []
+        for m in managers:
+            key = m.server_key.decode("ascii")
+            if key == own:
+                continue
+            entry = dict(known.get(key) or {})
+            entry.update(addr=m.addr, server_key=key)
+            entries.append(entry)
+        if not entries:
+            return
+        if self._follow:
+            self.directory.set_seeds(entries)
+        state_dir = self.setup.config.state_dir
+        if entries != [dict(m) for m in read_managers(state_dir)]:
+            write_managers(state_dir, entries)
+            _log.info("node.managers.saved", managers=len(entries))
+
+    def _settings(self) -> RenewalSettings:
+        read = self._store_settings
+        stored = read() if read is not None else RenewalSettings()
+        role = renewal_role(self.session_role, stored.role, self.node_certs.info.role)
+        return RenewalSettings(role=role, cert_expiry=stored.cert_expiry)
+
+    def _cert_renewed(self, certs: NodeCertificates) -> None:
+        """The CA service's hello serves the new certificate; a manager indexes it now. A
+        certificate of the other role restarts the node in that role."""
+        self.node_certs = certs
+        if self._admission is not None:
+            self._admission.add_certificate(certs.cert_pem, certs.info.role)
+        restart = role_restart(self.role, certs.info.role)
+        if restart is not None:
+            _log.info("node.role.changing", role=restart.value, running=self.role.value)
+            self.setup.on_role_change(certs)
+
+
+class WorkerParts:
+    """A worker node's tree: its control endpoint, then the shared parts."""
+
+    role = NodeRole.WORKER
+    raft_id = 0
+
+    def __init__(self, setup: PartsSetup) -> None:
+        if setup.startup.role is not NodeRole.WORKER:
+            raise ValueError("WorkerParts builds a node whose certificate says worker")
+        self.setup = setup
+        if remove_manager_state(setup.config.state_dir):
+            _log.info("node.manager_state.removed", reason="this node is a worker")
+        directory = ManagerDirectory(None, setup.startup.managers)
+        self.shared = SharedParts(setup, directory, follow_session_managers=True)
+
+    def endpoint_tables(self) -> dict[str, HandlerFactory]:
+        """What each endpoint serves, by endpoint name (tests/security reads them)."""
+        version = version_handlers(self.setup.identity, self.role)
+        return {"control": with_handlers(version, worker_control_handlers)}
+
+    def children(self) -> list[ChildSpec]:
+        config = self.setup.config
+        control = endpoint_child(
+            "control",
+            config.control_bind,
+            self.endpoint_tables()["control"],
+            stop_timeout=config.stop_timeout,
+        )
+        return [control, *self.shared.children()]
+
+    def opening(self) -> None:
+        """Nothing to index before a worker's tree starts."""
+
+    def attach(self, supervisor: pykka.ActorRef[Any]) -> None:
+        """Nothing follows Raft on a worker."""
+
+    def closing(self) -> None:
+        """Nothing runs beside a worker's tree."""

@@ -1,0 +1,135 @@
+"""A joining manager's ``raft.join`` requests (actors/node/membership/join.py): one manager
+a tick, the leader a reply names first, a pause between rounds, and nothing more once
+its Raft node is a member. Real CURVE endpoints on 127.0.0.1 answer as the managers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.node.membership.join import JOINER_INTERVAL, MEMBER_IDLE, JoinAsker, RaftJoiner
+from actors.node.tree.leader_group import RaftHolder
+from actors.raft_node.actor import RaftNode
+from actors.raft_node.storage import DurableStorage
+from actors.raft_node.types import ConfState
+from actors.store import MemoryStore
+from tests.unit.node.in_process import InProcess
+from transport.auth import AdmitAll
+from transport.endpoint import Endpoint, Request
+from transport.keys import generate_keypair
+
+RAFT_ID = 7
+
+
+class Manager:
+    """An endpoint answering ``raft.join`` with ``reply``, recording who asked."""
+
+    def __init__(self, reply: Mapping[str, Any]) -> None:
+        self.reply = dict(reply)
+        self.asked: list[int] = []
+        self.keys = generate_keypair()
+        self.endpoint = Endpoint(
+            "tcp://127.0.0.1:0",
+            {"raft.join": self._join},
+            keypair=self.keys,
+            admission=AdmitAll(),
+            name="manager",
+        )
+        self.addr = self.endpoint.start()
+
+    def _join(self, request: Request) -> Mapping[str, Any]:
+        self.asked.append(int(request.body["raft_id"]))
+        return self.reply
+
+    def entry(self, raft_id: int = 0) -> dict[str, str]:
+        return {
+            "addr": self.addr,
+            "server_key": self.keys.public.decode("ascii"),
+            "raft_id": str(raft_id),
+        }
+
+
+@pytest.fixture
+def managers() -> Iterator[list[Manager]]:
+    made: list[Manager] = []
+    yield made
+    for m in made:
+        m.endpoint.stop()
+
+
+def asker(entries: list[dict[str, str]]) -> JoinAsker:
+    return JoinAsker(
+        node_id="n" * 25,
+        raft_id=RAFT_ID,
+        advertise="127.0.0.1:9",
+        keypair=generate_keypair(),
+        managers=lambda: entries,
+        request_timeout=5.0,
+    )
+
+
+def test_a_follower_s_hint_ends_the_round_and_the_leader_is_asked_first(
+    managers: list[Manager],
+) -> None:
+    leader = Manager({"ok": True, "index": 12, "voters": [1]})
+    follower = Manager({"ok": False})
+    managers += [leader, follower]
+    follower.reply.update(leader_addr=leader.addr, leader_key=leader.keys.public.decode())
+    ask = asker([follower.entry(2), leader.entry(1)])
+    assert ask.ask_next() is None  # the follower names the leader: the round ends
+    assert not ask.in_round and follower.asked == [RAFT_ID] and leader.asked == []
+    reply = ask.ask_next()  # the next round starts with the leader
+    assert reply is not None and reply["index"] == 12
+    assert leader.asked == [RAFT_ID] and follower.asked == [RAFT_ID]
+
+
+def test_a_round_asks_every_manager_but_this_node_one_at_a_time(managers: list[Manager]) -> None:
+    first, second, me = Manager({"ok": False}), Manager({"ok": False}), Manager({"ok": True})
+    managers += [first, second, me]
+    ask = asker([first.entry(1), me.entry(RAFT_ID), second.entry(2)])
+    assert ask.ask_next() is None and ask.in_round
+    assert (first.asked, second.asked) == ([RAFT_ID], [])
+    assert ask.round() is None and not ask.in_round  # the rest of the round
+    assert (first.asked, second.asked, me.asked) == ([RAFT_ID], [RAFT_ID], [])
+
+
+def test_the_joiner_asks_one_manager_a_tick_and_pauses_between_rounds(
+    managers: list[Manager],
+) -> None:
+    a, b = Manager({"ok": False}), Manager({"ok": False})
+    managers += [a, b]
+    joiner = RaftJoiner(raft=RaftHolder(), raft_id=RAFT_ID, asker=asker([a.entry(1), b.entry(2)]))
+    joiner.tick(0.0)
+    assert (len(a.asked), len(b.asked)) == (1, 0) and joiner.interval() == 0.0
+    joiner.tick(0.0)
+    assert (len(a.asked), len(b.asked)) == (1, 1) and joiner.interval() == JOINER_INTERVAL
+    assert not joiner.member
+
+
+def test_a_member_asks_nothing(managers: list[Manager], tmp_path: Path) -> None:
+    nobody = Manager({"ok": True})
+    managers.append(nobody)
+    storage = DurableStorage.open(tmp_path, initial_conf_state=ConfState((RAFT_ID,)))
+    members: dict[int, RaftNode] = {}
+    raft = RaftNode(
+        RAFT_ID,
+        (RAFT_ID,),
+        storage,
+        MemoryStore(clock=time.time),
+        network=InProcess(members, RAFT_ID),
+        tick_interval=0.01,
+    )
+    holder = RaftHolder()
+    holder.node = raft.start()
+    try:
+        joiner = RaftJoiner(raft=holder, raft_id=RAFT_ID, asker=asker([nobody.entry(1)]))
+        joiner.tick(0.0)
+        assert joiner.member and joiner.interval() == MEMBER_IDLE
+        joiner.tick(1.0)
+        assert nobody.asked == []
+    finally:
+        raft.stop()
