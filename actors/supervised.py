@@ -70,6 +70,7 @@ class ChildExit:
     name: str
     incarnation: int
     error: BaseException | None
+    started: bool = False  # on_start had completed: a crash, not a failed start
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,13 @@ class SupervisedActor(pykka.ThreadingActor):
         self.child_name = ctx.name if ctx is not None else type(self).__name__
         self._failure: BaseException | None = None
         self._on_stop_ran = False
+        self._started = False
 
     # pykka 4 hooks (pinned <5 in setup.cfg): the loop, the stop, and failure handling.
+    def _actor_loop_setup(self) -> None:
+        super()._actor_loop_setup()
+        self._started = self._failure is None
+
     def _actor_loop(self) -> None:
         try:
             super()._actor_loop()
@@ -189,7 +195,9 @@ class SupervisedActor(pykka.ThreadingActor):
                     "actor.cleanup.failed", child=self.child_name, exc_info=exc
                 )
         if self.ctx is not None:
-            self.ctx.report_exit(ChildExit(self.ctx.name, self.ctx.incarnation, self._failure))
+            self.ctx.report_exit(
+                ChildExit(self.ctx.name, self.ctx.incarnation, self._failure, self._started)
+            )
         else:
             self.on_unsupervised_exit(self._failure)
 

@@ -154,14 +154,14 @@ class _Exits:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._exits: dict[tuple[str, int], BaseException | None] = {}
+        self._exits: dict[tuple[str, int], ChildExit] = {}
 
     def put(self, exit_: ChildExit) -> None:
         with self._cond:
-            self._exits[(exit_.name, exit_.incarnation)] = exit_.error
+            self._exits[(exit_.name, exit_.incarnation)] = exit_
             self._cond.notify_all()
 
-    def wait(self, name: str, incarnation: int, timeout: float) -> BaseException | None:
+    def wait(self, name: str, incarnation: int, timeout: float) -> ChildExit | None:
         with self._cond:
             self._cond.wait_for(lambda: (name, incarnation) in self._exits, timeout)
             return self._exits.get((name, incarnation))
@@ -353,10 +353,17 @@ class Supervisor(SupervisedActor):
             # Answered only after on_start: the next child starts after this one is up.
             ref.ask(ProxyGetAttr(attr_path=("actor_urn",)), timeout=spec.start_timeout)
         except pykka.ActorDeadError:
-            error = None
+            exit_ = None
             if issubclass(ref.actor_class, SupervisedActor):  # it reports why it ended
-                error = self._exits.wait(spec.name, incarnation, spec.start_timeout)
+                exit_ = self._exits.wait(spec.name, incarnation, spec.start_timeout)
                 self._exits.forget(spec.name, incarnation)
+            if exit_ is not None and exit_.started:
+                # on_start had succeeded and a first message crashed it before our check
+                # got through: that is a crash to restart, not a start that failed.
+                child.state = ChildState.RUNNING
+                self._crashed(child, exit_.error)
+                return
+            error = exit_.error if exit_ is not None else None
             raise error or ChildDied(f"{spec.name} stopped while starting") from None
         except pykka.Timeout:
             ref.stop(block=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pykka
 import pytest
@@ -280,6 +280,41 @@ def test_a_child_failing_its_first_start_fails_the_supervisor() -> None:
     assert isinstance(escalated[0], OSError)
     wait_for(lambda: not ref.is_alive(), "supervisor stopped")
     assert journal.entries == ["start:a", "start:b", "stop:b", "stop:a"]
+
+
+class CrashesFirstThing(SupervisedActor):
+    """Starts fine, then crashes on a message it sent itself from on_start, before the
+    supervisor's start check is handled (on_start waits until that check is queued
+    behind the crash, so the order is certain)."""
+
+    instances: ClassVar[list[str]] = []
+
+    def on_start(self) -> None:
+        type(self).instances.append(self.actor_urn)
+        if len(type(self).instances) == 1:
+            self.actor_ref.tell("crash")
+            wait_for(lambda: self.actor_inbox.qsize() >= 2, "the supervisor's start check")
+
+    def on_receive(self, message: Any) -> Any:
+        if message == "crash":
+            raise RuntimeError("first message")
+        return super().on_receive(message)
+
+
+def test_a_crash_right_after_a_good_start_is_restarted_not_a_failed_start() -> None:
+    timer, journal = ManualTimer(), Journal()
+    escalated: list[BaseException] = []
+    CrashesFirstThing.instances = []
+    first = ChildSpec(name="early", start=start_actor(CrashesFirstThing))
+    ref = start_supervisor([first, spec("b", journal)], timer, on_escalate=escalated.append)
+    sup = ref.proxy()
+    status = {s.name: s.state for s in sup.status().get(timeout=DEADLINE)}
+    assert status == {"early": ChildState.BACKOFF, "b": ChildState.RUNNING}
+    timer.fire_all()
+    wait_for(lambda: _find(sup, "early"), "the child restarted")
+    assert sup.restart_counts().get() == {"early": 1, "b": 0}
+    assert not escalated and ref.is_alive()
+    assert len(CrashesFirstThing.instances) == 2
 
 
 def test_other_children_keep_serving_while_one_waits_to_restart() -> None:
