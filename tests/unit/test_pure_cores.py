@@ -128,6 +128,22 @@ CORES = [
         ),
         frozenset({"docker", "zmq", "pykka", "threading", "time", "socket", "requests", "os"}),
     ),
+    # the fleet's node: the agent's session and the worker's tasks without threads or
+    # sockets (one loop drives a thousand of them: actors/worker/fleet/loop.py)
+    Core(
+        "fleet",
+        ("actors/worker/fleet/tasks.py", "actors/worker/fleet/session.py"),
+        NO_IO | {"os", "transport"},
+        actors_prefixes=(
+            "actors.worker.fleet.tasks",
+            "actors.worker.controller",
+            "actors.worker.executors.base",
+            "actors.worker.session",
+            "actors.dispatcher.wire",
+            "actors.dispatcher.core",
+        ),
+        shells=frozenset({"actors.worker.fleet.loop", "actors.worker.executors.sim"}),
+    ),
     Core(
         "raft",
         tuple(
