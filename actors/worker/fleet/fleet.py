@@ -19,7 +19,7 @@ import platform
 import resource
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Final
@@ -120,8 +120,10 @@ class Fleet:
     def node_ids(self) -> list[str]:
         return [n.member.node_id for n in self._loop.nodes]
 
-    def stats(self) -> FleetStats:
-        return self._loop.call(self._stats).result(CALL_TIMEOUT)
+    def stats(self, node_ids: Collection[str] | None = None) -> FleetStats:
+        """Counts over every node, or over ``node_ids`` only."""
+        wanted = None if node_ids is None else frozenset(node_ids)
+        return self._loop.call(lambda: self._stats(wanted)).result(CALL_TIMEOUT)
 
     def exit_tasks(self, service: str, count: int, code: int = 0) -> int:
         """Make up to ``count`` running tasks of ``service`` (id or name) exit with
@@ -129,11 +131,12 @@ class Fleet:
         return self._loop.call(lambda: self._exit(service, count, code)).result(CALL_TIMEOUT)
 
     # -- on the loop's thread --------------------------------------------------------------
-    def _stats(self) -> FleetStats:
+    def _stats(self, wanted: frozenset[str] | None) -> FleetStats:
         states: Counter[str] = Counter()
         ends: Counter[str] = Counter()
         sessions_open = removed = opened = refused = 0
-        for node in self._loop.nodes:
+        nodes = [n for n in self._loop.nodes if wanted is None or n.member.node_id in wanted]
+        for node in nodes:
             session = node.session
             sessions_open += session.phase is Phase.OPEN
             removed += session.phase is Phase.REMOVED
@@ -144,7 +147,7 @@ class Fleet:
             for state, n in node.tasks.counts().items():
                 states[state.label] += n
         return FleetStats(
-            nodes=len(self._loop.nodes),
+            nodes=len(nodes),
             sessions_open=sessions_open,
             removed=removed,
             sessions_opened=opened,
