@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from actors.keypair_file import write_keypair
 from api.errors import TransportError
 from tests.support import raft_server  # noqa: F401  (declares the kv.* message types)
-from transport import Client, KeyPair, generate_keypair, write_keypair
+from transport import Client, KeyPair, generate_keypair
 
 __all__ = ["RaftCluster", "free_port", "wait_for"]
 
