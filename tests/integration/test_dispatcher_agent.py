@@ -20,6 +20,7 @@ from typing import Any
 import pykka
 import pytest
 
+from actors.backoff import Backoff
 from actors.dispatcher import Dispatcher, ManagerAddress, dispatcher_handlers
 from actors.dispatcher.heartbeats import HEARTBEAT_FAILURE
 from actors.dispatcher.wire import encode_session_request, encode_status_updates, parse_frame
@@ -181,8 +182,7 @@ def start_agent(
         addr="127.0.0.1",
         connect_timeout=2.0,
         request_timeout=2.0,
-        backoff_initial=0.05,
-        backoff_max=0.5,
+        backoff=Backoff.equal_jitter(initial=0.05, maximum=0.5),
         rng=random.Random(5),
     )
 
