@@ -36,20 +36,11 @@ from api.objects import Cluster, Node, NodeDescription, ObjectKind, Platform, Ta
 from api.specs import ClusterSpec, ContainerSpec, DispatcherConfig, TaskSpec
 from api.task_state import TaskState
 from tests.support.certified import CertifiedCluster
+from tests.support.waiting import wait_for
 from transport import Client, Endpoint, KeyPair, generate_keypair
 
 PERIOD = 0.2
 DESCRIPTION = NodeDescription(hostname="worker-1", platform=Platform("linux", "x86_64"))
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 class RecordingSink:
