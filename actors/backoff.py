@@ -26,6 +26,13 @@ class Backoff:
         if not 0 <= self.jitter < 1:
             raise ValueError(f"backoff jitter must be in [0, 1), not {self.jitter}")
 
+    @classmethod
+    def equal_jitter(cls, initial: float, maximum: float, factor: float = 2.0) -> Backoff:
+        """A random point in the upper half of ``initial * factor**(attempt-1)`` capped at
+        ``maximum`` ("equal jitter", SwarmKit's agent): three quarters of that ceiling,
+        spread by a third."""
+        return cls(0.75 * initial, 0.75 * maximum, factor, jitter=1 / 3)
+
     def base(self, attempt: int) -> float:
         """The delay before ``attempt`` (1-based) without jitter."""
         exponent = max(0, attempt - 1)

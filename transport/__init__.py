@@ -32,7 +32,7 @@ if TYPE_CHECKING:
         Request,
         inline,
     )
-    from transport.keys import KeyPair, fingerprint, generate_keypair, read_keypair, write_keypair
+    from transport.keys import KeyPair, fingerprint, generate_keypair, read_keypair
     from transport.source import connect_endpoint, source_host
 
 __all__ = [
@@ -62,7 +62,6 @@ __all__ = [
     "inline",
     "read_keypair",
     "source_host",
-    "write_keypair",
 ]
 
 # the module that defines each public name (the imports above, for type checkers)
@@ -91,7 +90,6 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "fingerprint",
         "generate_keypair",
         "read_keypair",
-        "write_keypair",
     ),
     "transport.source": ("connect_endpoint", "source_host"),
 }

@@ -78,10 +78,15 @@ class Client:
         self._deadlines_lock = threading.Lock()
         self._closed = False
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        out = outbox_address(name)
-        self._pull = pull_socket(self._context, out)
-        self._dealer = self._open_dealer(server_key, keypair)
-        self._outbox = Outbox(self._context, out)
+        try:
+            out = outbox_address(name)
+            self._pull = pull_socket(self._context, out)
+            self._dealer = self._open_dealer(server_key, keypair)
+            self._outbox = Outbox(self._context, out)
+        except BaseException:
+            # a socket left open makes the context's garbage collection hang in term()
+            self._context.destroy(linger=0)
+            raise
         self._thread = threading.Thread(target=self._run, name=f"{name}-io", daemon=True)
         self._thread.start()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import zmq
 from zmq.utils import z85
 
-__all__ = ["KeyPair", "fingerprint", "generate_keypair", "read_keypair", "write_keypair"]
+__all__ = ["KeyPair", "fingerprint", "generate_keypair", "keypair_file_bytes", "read_keypair"]
 
 _Z85_KEY_LEN = 40
 
@@ -50,17 +50,11 @@ def fingerprint(public_z85: bytes) -> str:
     return hashlib.sha256(public_z85).hexdigest()[:16]
 
 
-def write_keypair(path: str | os.PathLike[str], keypair: KeyPair) -> None:
-    """Write the key pair atomically to ``path`` with mode 0600 (public line, secret line)."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, keypair.public + b"\n" + keypair.secret + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, target)
+def keypair_file_bytes(keypair: KeyPair) -> bytes:
+    """A key pair as its file holds it: the public line, then the secret line. (The file is
+    written by `actors.keypair_file.write_keypair`, durably: transport/ does no state-dir
+    I/O of its own.)"""
+    return keypair.public + b"\n" + keypair.secret + b"\n"
 
 
 def read_keypair(path: str | os.PathLike[str]) -> KeyPair:

@@ -60,7 +60,6 @@ from actors.ca.keystore import (
     KeyStoreError,
     KeyStoreLocked,
     read_private_file,
-    write_private_file,
 )
 from actors.ca.renewal import renewal_delay, renewal_reason, renewal_time
 from actors.ca.root import (
@@ -156,5 +155,4 @@ __all__ = [
     "unwrap",
     "verify_node_certificate",
     "wrap",
-    "write_private_file",
 ]

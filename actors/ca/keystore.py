@@ -1,7 +1,6 @@
 """A manager's secrets at rest: named keys wrapped under a key-encryption key (KEK).
 
-Layout (directory mode 0700, files mode 0600, every write atomic: temp file, fsync,
-rename, fsync of the directory):
+Layout (directory mode 0700, files mode 0600, every write durable: `actors.durable`):
     DIR/secrets.wrapped   ``SWMK\x01``, the 16-byte id of the KEK (`kek_id`), then the named
                           secrets (data key; with autolock also the node TLS key, the CURVE
                           secret and the cluster at init) as one AES-256-GCM blob under the KEK
@@ -48,6 +47,7 @@ from actors.ca.encryption import (
     wrap,
 )
 from actors.ca.node_identity import CURVE_SECRET
+from actors.durable import DIR_MODE, fsync_dir, write_durable
 
 __all__ = [
     "CURVE_SECRET",
@@ -58,9 +58,7 @@ __all__ = [
     "KeyStore",
     "KeyStoreError",
     "KeyStoreLocked",
-    "fsync_dir",
     "read_private_file",
-    "write_private_file",
 ]
 
 DATA_KEY: Final = "raft-data-key"
@@ -71,8 +69,6 @@ INITIAL_CLUSTER: Final = "initial-cluster"
 
 SECRETS_FILE: Final = "secrets.wrapped"
 KEK_FILE: Final = "kek"
-FILE_MODE: Final = 0o600
-DIR_MODE: Final = 0o700
 _LABEL: Final = "swarmnode manager secrets"
 _FRAME_MAGIC: Final = b"SWMK\x01"
 _LEGACY_MAGIC: Final = b"SWMW\x01"  # a bare `wrap` blob: written before key ids
@@ -89,32 +85,8 @@ class KeyStoreLocked(KeyStoreError):
         super().__init__("this manager is locked: give the unlock key (swarmctl unlock)")
 
 
-def write_private_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically with mode 0600."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
 def read_private_file(path: Path) -> bytes:
     return path.read_bytes()
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _encode(secrets: Mapping[str, bytes]) -> bytes:
@@ -179,7 +151,7 @@ class KeyStore:
         os.chmod(self._dir, DIR_MODE)
         if unlock_key is None:
             kek = new_kek(self._random_bytes)
-            write_private_file(self.kek_path, kek)
+            write_durable(self.kek_path, kek)
             self._write(secrets, kek)
         else:
             self._write(secrets, kek_from_unlock_key(unlock_key))
@@ -256,7 +228,7 @@ class KeyStore:
             secrets = stored
         if new is None:
             kek = new_kek(self._random_bytes)
-            write_private_file(self.kek_path, kek)  # first: see the module docstring
+            write_durable(self.kek_path, kek)  # first: see the module docstring
             self._write(secrets, kek)
         else:
             self._write(secrets, kek_from_unlock_key(new))
@@ -264,7 +236,7 @@ class KeyStore:
 
     def _write(self, secrets: Mapping[str, bytes], kek: bytes) -> None:
         blob = wrap(kek, _encode(secrets), label=_LABEL, random_bytes=self._random_bytes)
-        write_private_file(self.secrets_path, _FRAME_MAGIC + kek_id(kek) + blob)
+        write_durable(self.secrets_path, _FRAME_MAGIC + kek_id(kek) + blob)
 
     def _remove_kek_file(self) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -39,7 +39,7 @@ from actors.ca.certs import (
     read_node_certificate,
     verify_node_certificate,
 )
-from actors.ca.keystore import NODE_TLS_KEY, write_private_file
+from actors.ca.keystore import NODE_TLS_KEY
 from actors.ca.node_identity import (
     KEYS_DIR,
     NODE_ID_FILE,
@@ -50,6 +50,7 @@ from actors.ca.node_identity import (
     write_curve_keys,
 )
 from actors.ca.root import CAError, CertificateAuthority, load_root_ca
+from actors.durable import write_durable
 from transport.keys import KeyPair
 
 __all__ = [
@@ -117,11 +118,11 @@ def write_node_certs(
     ensure_private_dir(state_dir)
     ensure_private_dir(certs)
     ensure_private_dir(state_dir / KEYS_DIR)
-    write_private_file(certs / CA_CERT_FILE, ca_cert)
+    write_durable(certs / CA_CERT_FILE, ca_cert)
     _write_node_key(certs / NODE_KEY_FILE, node_key_pem(key), vault)
-    write_private_file(certs / NODE_CERT_FILE, cert)
+    write_durable(certs / NODE_CERT_FILE, cert)
     write_curve_keys(state_dir, keypair, vault)
-    write_private_file(state_dir / NODE_ID_FILE, node_id.encode("ascii") + b"\n")
+    write_durable(state_dir / NODE_ID_FILE, node_id.encode("ascii") + b"\n")
 
 
 def replace_node_certificate(
@@ -135,14 +136,14 @@ def replace_node_certificate(
     certs = _dir(Path(state_dir))
     if key is not None:
         _write_node_key(certs / NODE_KEY_FILE, node_key_pem(key), vault)
-    write_private_file(certs / NODE_CERT_FILE, cert)
+    write_durable(certs / NODE_CERT_FILE, cert)
 
 
 def _write_node_key(path: Path, pem: bytes, vault: KeyVault | None) -> None:
     if vault is None:
-        write_private_file(path, pem)
+        write_durable(path, pem)
     else:
-        vault.put(NODE_TLS_KEY, pem, lambda value: write_private_file(path, value))
+        vault.put(NODE_TLS_KEY, pem, lambda value: write_durable(path, value))
 
 
 def _read_node_key(path: Path, vault: KeyVault | None) -> bytes:

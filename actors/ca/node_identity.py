@@ -26,9 +26,10 @@ from typing import Final, Protocol
 
 import zmq
 
+from actors.keypair_file import write_keypair
 from actors.log import get_logger
 from api.ids import is_valid_id
-from transport.keys import KeyPair, read_keypair, write_keypair
+from transport.keys import KeyPair, read_keypair
 
 __all__ = [
     "CURVE_SECRET",

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from actors.backoff import Backoff
 from actors.ca.certs import (
     CERT_BACKDATE,
     CertificateError,
@@ -62,7 +63,7 @@ from actors.ca.renewal import renewal_reason, renewal_time
 from actors.dispatcher import ManagerAddress
 from actors.log import get_logger
 from actors.store import MemoryStore, clusters, nodes
-from actors.supervisor import Backoff, ChildContext, SupervisedActor, ThreadTimer, Timer
+from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
 from api.enums import NodeRole
 from api.errors import RemoteError, TransportError
 from transport.client import Client

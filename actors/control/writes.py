@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from actors.backoff import Backoff
 from actors.control.errors import ControlCode, ControlError
 from actors.store import (
     Committed,
@@ -36,7 +37,7 @@ __all__ = ["ATTEMPTS", "RETRY_WINDOW", "check_version", "modify"]
 T = TypeVar("T")
 ATTEMPTS = 5
 RETRY_WINDOW = 5.0  # seconds a write lost to a leader change is retried for
-_MAX_PAUSE = 0.5
+_PAUSE = Backoff(initial=0.02, maximum=0.5)  # after the first retry, which waits none
 
 
 def modify(
@@ -53,7 +54,7 @@ def modify(
     last: ConflictError | None = None
     deadline = clock() + window
     conflicts = 0
-    pause = 0.0
+    lost = 0  # writes lost to a leader change so far
     while conflicts < attempts:
         try:
             return store.update(fn)
@@ -65,8 +66,8 @@ def modify(
                 raise
             # the Raft node holds a write until a leader is known, so the retry waits for
             # the election; the growing pause only spaces retries against a stopped node
-            sleep(pause)
-            pause = min(_MAX_PAUSE, pause * 2 or 0.02)
+            sleep(_PAUSE.delay(lost) if lost else 0.0)
+            lost += 1
     raise ControlError(
         ControlCode.CONFLICT,
         f"{last.kind} {last.id} kept changing: gave up after {attempts} attempts; retry"

@@ -16,6 +16,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from actors.backoff import Backoff
+
 __all__ = [
     "HEARTBEAT_FAILURE",
     "UNKNOWN_HEARTBEAT_FAILURE",
@@ -39,11 +41,13 @@ class HeartbeatConfig:
     def __post_init__(self) -> None:
         if self.period <= 0:
             raise ValueError(f"heartbeat period must be positive, got {self.period}")
+        if not 0 <= self.jitter < 1:
+            raise ValueError(f"heartbeat jitter must be in [0, 1), got {self.jitter}")
 
     def next_period(self, rng: random.Random) -> float:
         """The period to give a worker for its next heartbeat."""
-        epsilon = min(self.period * self.jitter, self.max_jitter)
-        return self.period + rng.uniform(-epsilon, epsilon)
+        spread = min(self.jitter, self.max_jitter / self.period)  # a fraction of the period
+        return Backoff(self.period, self.period, jitter=spread).delay(1, rng)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """The agent: a worker's session with a manager's dispatcher (DESIGN.md §2, §6).
 
-One session thread (opened in ``on_start``, closed in ``on_stop``) runs, for as long as the
-agent lives: connect to a manager with CURVE (the node's key pair, the manager's server
-key), open a ``dispatcher.session`` stream, and then, until the session breaks:
+Each session runs on a thread of its own (the first started in ``on_start``; the one
+running is closed in ``on_stop``): connect to a manager with CURVE (the node's key pair,
+the manager's server key), open a ``dispatcher.session`` stream (read by one more thread,
+since the stream blocks), and then, until the session breaks:
 
 - hand the first frame (the full assignment set) and every later frame (changes) to the
   ``AssignmentSink`` (the worker), from this thread;
@@ -19,9 +20,10 @@ key), open a ``dispatcher.session`` stream, and then, until the session breaks:
   restarted under a live session, say), and the session is reopened for a fresh full set.
 
 A session breaks when the stream ends or fails, or a heartbeat or status batch fails; the
-agent then waits an exponential backoff with jitter and tries the next manager of the list
-the dispatcher sent last (actors/worker/session.py). Statuses not sent are kept for the
-next session. An unexpected error in the session thread crashes the actor, so its
+session thread then ends and tells the actor, which waits an exponential backoff with
+jitter on the supervisor's timer (``ctx.timer``) and starts a session with the next manager
+of the list the dispatcher sent last (actors/worker/session.py). Statuses not sent are kept
+for the next session. An unexpected error in a session thread crashes the actor, so its
 supervisor restarts it.
 """
 
@@ -38,6 +40,7 @@ from typing import Any, Final
 
 import pykka
 
+from actors.backoff import Backoff
 from actors.dispatcher.core import NODE_REMOVED
 from actors.dispatcher.wire import (
     SESSION,
@@ -50,9 +53,9 @@ from actors.dispatcher.wire import (
     parse_frame,
 )
 from actors.log import get_logger
-from actors.supervisor import ChildContext, SupervisedActor
+from actors.supervised import Cancel, ChildContext, SupervisedActor, ThreadTimer, Timer
 from actors.worker.interfaces import AssignmentSink
-from actors.worker.session import ManagerRotation, ReconnectBackoff, StatusCoalescer
+from actors.worker.session import SESSION_BACKOFF, ManagerRotation, StatusCoalescer
 from api.codec_objects import ObjectDecodeError
 from api.errors import TransportError
 from api.objects import NodeDescription, TaskStatus
@@ -107,6 +110,17 @@ class _Crashed:
     error: BaseException
 
 
+@dataclass(frozen=True, slots=True)
+class _SessionOver:
+    manager: ManagerAddress
+    established: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    pass
+
+
 class Agent(SupervisedActor):
     def __init__(
         self,
@@ -123,8 +137,7 @@ class Agent(SupervisedActor):
         request_timeout: float = 5.0,
         flush_interval: float = 0.05,
         max_status_batch: int = 1000,
-        backoff_initial: float = 0.1,
-        backoff_max: float = 8.0,
+        backoff: Backoff = SESSION_BACKOFF,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         source: str | None = None,
@@ -149,8 +162,11 @@ class Agent(SupervisedActor):
         self._flush_interval = flush_interval
         self._max_batch = max_status_batch
         self._clock = clock
-        rng = rng or random.Random()
-        self._backoff = ReconnectBackoff(rng, backoff_initial, backoff_max)
+        self._rng = rng or random.Random()
+        self._backoff = backoff
+        self._failures = 0  # sessions failed in a row (one that was established resets it)
+        self._timer: Timer = ctx.timer if ctx is not None else ThreadTimer()
+        self._retry: Cancel | None = None
         self._halt = threading.Event()
         self._lock = threading.Lock()
         self._client: Client | None = None
@@ -162,11 +178,12 @@ class Agent(SupervisedActor):
     # --- lifecycle ----------------------------------------------------------------------
 
     def on_start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="agent-session", daemon=True)
-        self._thread.start()
+        self._open_session()
 
     def on_stop(self) -> None:
         self._halt.set()
+        if self._retry is not None:
+            self._retry()
         with self._lock:
             client = self._client
         if client is not None:
@@ -177,37 +194,57 @@ class Agent(SupervisedActor):
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, _Crashed):
             raise message.error
+        if isinstance(message, _SessionOver):
+            self._session_over(message)
+        elif isinstance(message, _Retry) and not self._halt.is_set():
+            self._open_session()
         return None
 
     def state(self) -> AgentState:
         with self._lock:
             return self._state
 
-    # --- the session thread -------------------------------------------------------------
+    # --- between sessions (the actor's thread) ------------------------------------------
 
-    def _run(self) -> None:
+    def _open_session(self) -> None:
+        self._retry = None
+        manager = self._rotation.current()
+        self._thread = threading.Thread(
+            target=self._session, args=(manager,), name="agent-session", daemon=True
+        )
+        self._thread.start()
+
+    def _session_over(self, over: _SessionOver) -> None:
+        if self._halt.is_set():
+            return
+        if over.established:
+            self._failures = 0
+        self._refresh()
+        self._rotation.advance()
+        self._failures += 1
+        delay = self._backoff.delay(self._failures, self._rng)
+        _log.info(
+            "agent.session.retrying",
+            manager=over.manager.addr,
+            next_manager=self._rotation.current().addr,
+            delay=round(delay, 3),
+        )
+        self._retry = self._timer.call_later(delay, lambda: self._tell(_Retry()))
+
+    def _tell(self, message: object) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(message)
+
+    # --- a session (its own thread) -----------------------------------------------------
+
+    def _session(self, manager: ManagerAddress) -> None:
         try:
-            while not self._halt.is_set():
-                manager = self._rotation.current()
-                established = self._attempt(manager)
-                if self._halt.is_set():
-                    break
-                if established:
-                    self._backoff.reset()
-                self._refresh()
-                self._rotation.advance()
-                delay = self._backoff.next_delay()
-                _log.info(
-                    "agent.session.retrying",
-                    manager=manager.addr,
-                    next_manager=self._rotation.current().addr,
-                    delay=round(delay, 3),
-                )
-                self._halt.wait(delay)
+            established = self._attempt(manager)
         except BaseException as exc:  # a bug: let the supervisor restart the agent
             _log.exception("agent.session.crashed", error=repr(exc))
-            with contextlib.suppress(pykka.ActorDeadError):
-                self.actor_ref.tell(_Crashed(exc))
+            self._tell(_Crashed(exc))
+            return
+        self._tell(_SessionOver(manager, established))
 
     def _refresh(self) -> None:
         """After a session: the node's own current list (a manager's follows its store;

@@ -32,6 +32,7 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 
+from actors.backoff import Backoff
 from actors.worker.executors.base import (
     ContainerNotFoundError,
     ExecutorError,
@@ -54,8 +55,7 @@ __all__ = [
 ]
 
 HEALTH_POLL = 0.5  # seconds between inspections while a healthcheck is starting
-RETRY_INITIAL = 0.5
-RETRY_MAX = 10.0
+RETRY_BACKOFF = Backoff(initial=0.5, maximum=10.0)  # before retry 0, 1, 2...: 0.5 s doubled
 
 
 class Action(enum.StrEnum):
@@ -89,7 +89,7 @@ class Decision:
 
 def retry_delay(attempt: int) -> float:
     """Backoff before retry ``attempt`` (0-based)."""
-    return float(min(RETRY_MAX, RETRY_INITIAL * 2 ** max(0, attempt)))
+    return RETRY_BACKOFF.delay(attempt + 1)
 
 
 def wants_stop(desired: TaskState, removing: bool) -> bool:

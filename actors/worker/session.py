@@ -1,10 +1,10 @@
 """The agent's pure decisions: reconnect backoff, which manager to try, status coalescing.
 
 Rules (SwarmKit's agent):
-- After a session fails, wait ``initial * factor**(failures-1)`` seconds, capped at
-  ``maximum``, with "equal jitter" (a random point in the upper half of that delay) so
-  workers that lost the same manager do not come back in step. A session that was
-  established resets the count.
+- After a session fails, wait ``SESSION_BACKOFF.delay(failures)``: 0.1 s doubled per
+  failure, capped at 8 s, with "equal jitter" (a random point in the upper half of that
+  delay) so workers that lost the same manager do not come back in step. A session that
+  was established resets the count.
 - A failed attempt moves on to the next manager of the list; each session frame brings the
   current list, which replaces the old one (the manager in use stays current if listed).
 - Status updates wait coalesced per task: a later state replaces an earlier one, an earlier
@@ -14,32 +14,16 @@ Rules (SwarmKit's agent):
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import Final
 
+from actors.backoff import Backoff
 from actors.dispatcher.wire import ManagerAddress
 from api.objects import TaskStatus
 
-__all__ = ["ManagerRotation", "ReconnectBackoff", "StatusCoalescer"]
+__all__ = ["SESSION_BACKOFF", "ManagerRotation", "StatusCoalescer"]
 
-
-@dataclass(slots=True)
-class ReconnectBackoff:
-    rng: random.Random
-    initial: float = 0.1
-    maximum: float = 8.0
-    factor: float = 2.0
-    failures: int = 0
-
-    def next_delay(self) -> float:
-        """Count a failure; the delay before the next attempt."""
-        self.failures += 1
-        ceiling = min(self.maximum, self.initial * self.factor ** (self.failures - 1))
-        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
-
-    def reset(self) -> None:
-        self.failures = 0
+SESSION_BACKOFF: Final = Backoff.equal_jitter(initial=0.1, maximum=8.0)
 
 
 class ManagerRotation:

@@ -4,8 +4,8 @@
 Rules:
 - One file, ``STATE_DIR/worker/tasks.msgpack``: ``{"v": 1, "tasks": [task...],
   "statuses": {task id: status}}``, objects in the ``api.codec_objects`` encoding.
-- Writes are atomic (`write_private_file`: a temp file, fsync, rename, fsync of the
-  directory), the file 0600 and its directory 0700. A reader sees the old or the new
+- Writes are durable (`actors.durable.write_durable`: every byte, fsync, rename, fsync of
+  the directory), the file 0600 and its directory 0700. A reader sees the old or the new
   file, never a torn one.
 - On a manager the file is encrypted under its data key (``cipher``, from
   `actors.node.startup.keys.NodeKeys.worker_state_cipher`): its tasks name services and hold their
@@ -31,8 +31,8 @@ from typing import Any, Protocol
 import msgpack
 
 from actors.ca.encryption import DecryptionFailed
-from actors.ca.keystore import write_private_file
 from actors.ca.node_identity import ensure_private_dir
+from actors.durable import DIR_MODE, write_durable
 from actors.log import get_logger
 from api.codec_objects import ObjectDecodeError, decode, encode
 from api.objects import Task, TaskStatus
@@ -114,7 +114,7 @@ class WorkerStateFile:
             "tasks": [encode(task) for task in tasks.values()],
             "statuses": {key: encode(status) for key, status in statuses.items()},
         }
-        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         packed = msgpack.packb(data, use_bin_type=True)
         with self._exclusive():
             self._write(packed)
@@ -144,4 +144,4 @@ class WorkerStateFile:
     def _write(self, packed: bytes) -> None:
         if self._cipher is not None:
             packed = self._cipher.encrypt(packed)
-        write_private_file(self.path, packed)
+        write_durable(self.path, packed)

@@ -1,4 +1,4 @@
-"""The worker's tasks and latest statuses, shared between its actors and one flusher thread
+"""The worker's tasks and latest statuses, shared between its actors and the status flusher
 that persists them and reports changed statuses in batches.
 
 Rules:
@@ -6,17 +6,19 @@ Rules:
   method takes the lock only to copy or change plain dicts.
 - Statuses are coalesced per task: only the latest status of each task changed since the
   last flush is reported. A flush runs every ``interval`` seconds when something changed,
-  and at once after an urgent change (RUNNING, terminal states).
+  and at once after an urgent change (RUNNING, terminal states) or a new reporter: the
+  book is the `PeriodicJob` of the worker's flusher (a `PeriodicActor`), and ``on_urgent``
+  pokes it.
 - Order inside a flush: write the state file (fsync) first, then report, so a status a
   manager has seen is never lost by a crash. A failed report is retried at the next flush
-  (newer statuses of the same task win); a failed write is retried too and blocks reports.
-- The flusher thread starts in ``start`` and ends after a final flush in ``stop``.
+  (newer statuses of the same task win); a failed write (OSError) is retried too and blocks
+  reports. Any other error is a bug: it crashes the flusher (and so the worker).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from actors.log import get_logger
 from actors.worker.interfaces import StatusReporter
@@ -38,18 +40,17 @@ class StatusBook:
         reporter: StatusReporter | None = None,
         *,
         interval: float = 0.1,
+        on_urgent: Callable[[], None] | None = None,  # from any thread: flush now
     ) -> None:
         self._file = state_file
         self._reporter = reporter
         self._interval = interval
+        self._on_urgent = on_urgent
         self._lock = threading.Lock()
         self._tasks: dict[str, Task] = {}
         self._statuses: dict[str, TaskStatus] = {}
         self._unreported: dict[str, TaskStatus] = {}
         self._dirty = False
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._log = get_logger("worker")
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -60,23 +61,11 @@ class StatusBook:
             self._statuses = {k: v for k, v in state.statuses.items() if k in self._tasks}
         return WorkerState(dict(self._tasks), dict(self._statuses))
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="worker-status-flush", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        self.flush()
-
     def set_reporter(self, reporter: StatusReporter | None) -> None:
         with self._lock:
             self._reporter = reporter
             self._unreported = dict(self._statuses)  # a new session gets everything
-        self._wake.set()
+        self._urgent()
 
     # -- updates ------------------------------------------------------------------------
     def put_task(self, task: Task) -> None:
@@ -102,7 +91,11 @@ class StatusBook:
             self._unreported[task_id] = status
             self._dirty = True
         if is_urgent(status):
-            self._wake.set()
+            self._urgent()
+
+    def _urgent(self) -> None:
+        if self._on_urgent is not None:
+            self._on_urgent()
 
     # -- reads --------------------------------------------------------------------------
     def status(self, task_id: str) -> TaskStatus | None:
@@ -117,17 +110,12 @@ class StatusBook:
         with self._lock:
             return [(k, v) for k, v in self._statuses.items() if k in self._tasks]
 
-    # -- flushing -----------------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.wait(self._interval)
-            self._wake.clear()
-            if self._stopping.is_set():
-                return
-            try:
-                self.flush()
-            except Exception as exc:  # never let the flusher die
-                self._log.error("worker.status.flush_failed", error=str(exc), exc_info=exc)
+    # -- flushing (the flusher's PeriodicJob) ---------------------------------------------
+    def interval(self) -> float:
+        return self._interval
+
+    def tick(self, now: float) -> None:
+        self.flush()
 
     def flush(self) -> None:
         with self._lock:

@@ -7,8 +7,9 @@ Rules:
   tells removed tasks' runners to shut down and remove their container. A full set removes
   every task not in it.
 - The actor never blocks: executor calls run in the runners' threads, disk writes and
-  reports in the status book's flusher thread, the orphan sweep in a thread of its own.
-  ``current_statuses`` is answered from memory.
+  reports in the status flusher (a `PeriodicActor` running the status book's flushes on
+  the supervisor's timer), the orphan sweep in a thread of its own. ``current_statuses``
+  is answered from memory. A crash of the flusher or of the sweep crashes the worker.
 - Runners are supervised here: a crashed runner is restarted after a backoff and inspects
   its container again (adopting it, never restarting it). More than ``max_runner_crashes``
   crashes within ``runner_crash_window`` seconds fail the task instead.
@@ -32,6 +33,7 @@ from typing import Any
 import pykka
 
 from actors.log import get_logger
+from actors.periodic import PeriodicActor
 from actors.supervisor import (
     Backoff,
     ChildContext,
@@ -52,6 +54,11 @@ from api.task_state import TaskState
 __all__ = ["Worker", "WorkerSink"]
 
 RUNNER_BACKOFF = Backoff(initial=0.2, maximum=10.0)
+FLUSHER = "status-flusher"  # the flusher's child name (task runners are named by task id)
+
+
+class HelperCrashed(RuntimeError):
+    """The status flusher or the orphan sweep failed: the worker crashes with it."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,11 @@ class _RestartRunner:
 @dataclass(frozen=True)
 class _RunnerFinished:
     task_id: str
+
+
+@dataclass(frozen=True)
+class _SweepCrashed:
+    error: BaseException
 
 
 @dataclass
@@ -107,6 +119,7 @@ class Worker(SupervisedActor):
         self._crash_window = runner_crash_window
         self._runners: dict[str, _Runner] = {}
         self._book: StatusBook | None = None
+        self._flusher: pykka.ActorProxy[PeriodicActor] | None = None
         self._directory = Directory([])
         self._log = get_logger("worker", executor=executor.name)
 
@@ -116,10 +129,11 @@ class Worker(SupervisedActor):
             WorkerStateFile(self.state_dir / WORKER_DIR, self._state_cipher),
             self._reporter,
             interval=self._flush_interval,
+            on_urgent=self._flush_soon,
         )
         state = book.load()
         self._book = book
-        book.start()
+        self._flusher = PeriodicActor.start(self._helper_context(FLUSHER), book).proxy()
         for task in state.tasks.values():
             self._add(task, state.statuses.get(task.id))
         self._log.info("worker.started", tasks=len(state.tasks))
@@ -135,8 +149,12 @@ class Worker(SupervisedActor):
         for future in futures:
             with contextlib.suppress(Exception):
                 future.get(timeout=5.0)
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+                flusher.actor_ref.stop(block=True, timeout=5.0)
         if self._book is not None:
-            self._book.stop()
+            self._book.flush()  # the last one, after the runners' last statuses
         self._log.info("worker.stopped")
 
     # -- AssignmentSink -----------------------------------------------------------------
@@ -178,7 +196,12 @@ class Worker(SupervisedActor):
 
     # -- told ---------------------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, ChildExit):
+        if isinstance(message, ChildExit) and message.name == FLUSHER:
+            if message.error is not None:
+                raise HelperCrashed("the status flusher crashed") from message.error
+        elif isinstance(message, _SweepCrashed):
+            raise HelperCrashed("the orphan sweep crashed") from message.error
+        elif isinstance(message, ChildExit):
             self._on_runner_exit(message)
         elif isinstance(message, _RestartRunner):
             runner = self._runners.get(message.task_id)
@@ -238,6 +261,24 @@ class Worker(SupervisedActor):
         # A dead runner's exit report is on the way; the restarted one reads runner.task.
         with contextlib.suppress(pykka.ActorDeadError):
             runner.ref.tell(message)
+
+    # -- helpers ------------------------------------------------------------------------
+    def _helper_context(self, name: str) -> ChildContext:
+        return ChildContext(
+            name=name,
+            incarnation=1,
+            peers=self._directory,
+            report_exit=self._report_exit,
+            clock=self._clock,
+            timer=self._timer,
+        )
+
+    def _flush_soon(self) -> None:
+        """From any thread (a runner reporting a status): flush without waiting."""
+        flusher = self._flusher
+        if flusher is not None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                flusher.poke()
 
     # -- runners ------------------------------------------------------------------------
     def _start_runner(self, runner: _Runner, status: TaskStatus | None = None) -> None:
@@ -333,6 +374,12 @@ class Worker(SupervisedActor):
         thread.start()
 
     def _sweep(self, book: StatusBook) -> None:
+        try:
+            self._sweep_once(book)
+        except BaseException as exc:  # a bug (the executor's errors are logged below)
+            self._tell_self(_SweepCrashed(exc))
+
+    def _sweep_once(self, book: StatusBook) -> None:
         try:
             found = self.executor.list_tasks()
         except Exception as exc:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +20,10 @@ from actors.store import MemoryStore, services, tasks
 from api.objects import ContainerStatus, Task, TaskStatus
 from api.task_state import TaskState
 from tests.integration.control_server import MANAGER_ID, WORKER_ID, seeded_store, serve
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 30.0
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Ctl:
@@ -80,7 +71,7 @@ def ctl(tmp_path: Path) -> Iterator[Ctl]:
 def run_tasks(store: MemoryStore, service_name: str, state: TaskState, **status: Any) -> None:
     """Stand in for orchestrator, scheduler and worker: one task per slot, in ``state``."""
     service = wait_for(
-        lambda: store.view(lambda tx: services.by_name(tx, service_name)), "the service"
+        lambda: store.view(lambda tx: services.by_name(tx, service_name)), "the service", DEADLINE
     )
     replicas = service.spec.mode.replicas
 

@@ -20,6 +20,7 @@ from typing import Any
 import pykka
 import pytest
 
+from actors.backoff import Backoff
 from actors.dispatcher import Dispatcher, ManagerAddress, dispatcher_handlers
 from actors.dispatcher.heartbeats import HEARTBEAT_FAILURE
 from actors.dispatcher.wire import encode_session_request, encode_status_updates, parse_frame
@@ -35,20 +36,11 @@ from api.objects import Cluster, Node, NodeDescription, ObjectKind, Platform, Ta
 from api.specs import ClusterSpec, ContainerSpec, DispatcherConfig, TaskSpec
 from api.task_state import TaskState
 from tests.support.certified import CertifiedCluster
+from tests.support.waiting import wait_for
 from transport import Client, Endpoint, KeyPair, generate_keypair
 
 PERIOD = 0.2
 DESCRIPTION = NodeDescription(hostname="worker-1", platform=Platform("linux", "x86_64"))
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 class RecordingSink:
@@ -181,8 +173,7 @@ def start_agent(
         addr="127.0.0.1",
         connect_timeout=2.0,
         request_timeout=2.0,
-        backoff_initial=0.05,
-        backoff_max=0.5,
+        backoff=Backoff.equal_jitter(initial=0.05, maximum=0.5),
         rng=random.Random(5),
     )
 

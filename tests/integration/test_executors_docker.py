@@ -15,7 +15,8 @@ from actors.worker.executors.docker_config import LABEL_NODE_ID, LABEL_SERVICE_I
 from actors.worker.worker import Worker
 from api.specs import HealthConfig
 from api.task_state import TaskState
-from tests.unit.worker.helpers import Recorder, make_task, state_is, wait_for
+from tests.support.waiting import wait_for
+from tests.unit.worker.helpers import Recorder, make_task, state_is
 
 pytestmark = pytest.mark.docker
 S = TaskState

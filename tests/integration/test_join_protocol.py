@@ -26,6 +26,7 @@ from api.errors import RemoteError, RequestTimeout
 from api.ids import new_id
 from api.objects import Cluster, Node
 from api.specs import ClusterSpec, NodeSpec
+from tests.support.waiting import wait_for
 from transport import Client, Endpoint, KeyPair, Request, generate_keypair
 
 LOCAL = "tcp://127.0.0.1:0"  # the OS picks free ports
@@ -114,14 +115,6 @@ def join(manager: Manager, token: str, state_dir: Path, **kw: Any) -> Any:
         timeout=5.0,
         **kw,
     )
-
-
-def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.02)
 
 
 def test_worker_join_end_to_end(manager: Manager, tmp_path: Path) -> None:

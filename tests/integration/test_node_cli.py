@@ -9,27 +9,18 @@ import socket
 import stat
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.waiting import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 20.0
 GROUPS = ("cluster", "node", "service", "task", "events", "logs", "unlock")
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def free_port() -> int:
@@ -113,6 +104,7 @@ class NodeLauncher:
                     or any(e.get("event") == "node.started" for e in node.log_events())
                 ),
                 "node.started",
+                DEADLINE,
             )
             assert process.poll() is None, log_path.read_text()
         return node

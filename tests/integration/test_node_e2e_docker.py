@@ -18,7 +18,7 @@ from actors.worker.executors.docker_config import (
     LABEL_TASK_ID,
 )
 from tests.integration import node_flows
-from tests.support.swarm import Swarm, SwarmNode, node_containers
+from tests.support.swarm import Swarm, SwarmNode, node_containers, poll
 
 
 class DockerRuntime:
@@ -58,7 +58,11 @@ def node(tmp_path: Path, docker_client: Any, test_image: str) -> Iterator[SwarmN
 
 def test_replicas_scale_and_rm(node: SwarmNode, runtime: DockerRuntime) -> None:
     node_flows.replicas_scale_and_rm(node, runtime)
-    assert not node_containers(runtime.client, node.node_id)  # removed, not just stopped
+    poll(  # removed, not just stopped (the worker removes a container after stopping it)
+        lambda: not node_containers(runtime.client, node.node_id),
+        "the containers removed",
+        node_flows.LONG,
+    )
 
 
 def test_killed_container_is_replaced_in_its_slot(node: SwarmNode, runtime: DockerRuntime) -> None:

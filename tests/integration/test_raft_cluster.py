@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from api.errors import TransportError
-from tests.support.raft_cluster import RaftCluster, wait_for
+from tests.support.raft_cluster import RaftCluster
+from tests.support.waiting import any_error, wait_for
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def put_retrying(cluster: RaftCluster, key: str, value: str, timeout: float = 20
             return None
         return cluster.put(lead, key, value, timeout=2.0)
 
-    return wait_for(attempt, timeout, f"write {key}")
+    return wait_for(attempt, f"write {key}", timeout, tolerate=any_error)
 
 
 @pytest.mark.parametrize("size", [3, 5])
@@ -104,7 +105,7 @@ def test_kill_during_writes_then_catch_up_through_snapshot(cluster_factory) -> N
         target=lambda: result.update(write_until_failure(cluster, "mid", leader))
     )
     writer.start()
-    wait_for(lambda: cluster.status(leader)["commit"] > 60, 20, "writes")
+    wait_for(lambda: cluster.status(leader)["commit"] > 60, "writes", 20, tolerate=any_error)
     cluster.kill(leader)
     writer.join(30)
     acked |= result

@@ -25,7 +25,8 @@ from actors.raft_node.types import ConfState, Message, MessageType
 from actors.raft_node.wire import encode_batch
 from actors.store import MemoryStore
 from api.objects import Node
-from tests.support.raft_cluster import free_port, wait_for
+from tests.support.raft_cluster import free_port
+from tests.support.waiting import any_error, wait_for
 from transport import AllowList, Client, Endpoint, KeyPair, generate_keypair
 
 IDS = (1, 2, 3)
@@ -52,7 +53,7 @@ class Group:
             leaders = [i for i, m in self.members.items() if m.node.is_leader]
             return leaders[0] if len(leaders) == 1 else None
 
-        return wait_for(find, 20, "a leader")
+        return wait_for(find, "a leader", 20, tolerate=any_error)
 
     def send(self, keys: KeyPair, dst: int, claimed: int, messages: list[Message]) -> None:
         peer = self.peers[dst]
@@ -121,7 +122,12 @@ def test_forged_frames_are_dropped_and_counted(group: Group) -> None:
     ]
     for n, (keys, claimed, messages) in enumerate(forgeries, start=1):
         group.send(keys, follower, claimed, messages)
-        wait_for(lambda n=n: target.refused_frames >= n, 10, f"forged frame {n} refused")
+        wait_for(
+            lambda n=n: target.refused_frames >= n,
+            f"forged frame {n} refused",
+            10,
+            tolerate=any_error,
+        )
     assert target.refused_frames == len(forgeries)
     assert target.term < high and target.leader_id == leader
 
@@ -129,13 +135,14 @@ def test_forged_frames_are_dropped_and_counted(group: Group) -> None:
     group.members[leader].store.update(lambda tx: tx.create(Node("n" * 25)))
     wait_for(
         lambda: group.members[follower].store.view(lambda tx: tx.version) > 0,
-        10,
         "the write replicated",
+        10,
+        tolerate=any_error,
     )
 
     # the same frame in member 3's own name is stepped: the forgeries would have counted
     group.send(member_3, follower, ABSENT, [takeover(ABSENT, follower, high)])
-    wait_for(lambda: target.term >= high, 10, "the member's own frame stepped")
+    wait_for(lambda: target.term >= high, "the member's own frame stepped", 10, tolerate=any_error)
     assert target.refused_frames == len(forgeries)
 
 

@@ -6,8 +6,7 @@ import os
 import socket
 import stat
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +16,11 @@ from api.errors import ClientClosed, ErrorCode, RemoteError, RequestTimeout
 from api.schema.declare import INT, Field, MessageType
 from api.schema.registry import register
 from tests.integration import transport_server  # noqa: F401  (declares test.echo)
+from tests.support.waiting import wait_for
 from transport import Client, Endpoint, Handler, InlineHandler, Request, generate_keypair, inline
 
 COUNT = register(MessageType("test.count", (Field("upto", INT),), reply="test.count.item"))
 COUNT_ITEM = register(MessageType("test.count.item", (Field("i", INT, required=False),)))
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -145,7 +137,7 @@ def test_a_blocked_handler_does_not_stall_others(short_dir: Path) -> None:
     endpoint, client = serve(short_dir / "b.sock", {"test.echo": block, "ping": lambda r: {}})
     try:
         slow = client.request_async("test.echo", {"n": 1}, timeout=30)
-        wait_until(entered.is_set)
+        wait_for(entered.is_set)
         assert [client.request("ping") for _ in range(100)] == [{}] * 100
         assert not slow.done()
         release.set()
@@ -192,7 +184,7 @@ def test_one_way_messages_get_no_reply(short_dir: Path) -> None:
     try:
         for n in range(5):
             client.send("test.echo", {"n": n})
-        wait_until(lambda: len(seen) == 5)
+        wait_for(lambda: len(seen) == 5)
         assert client.request("test.echo", {"n": 9}) == {"n": 9}  # no stray replies queued
     finally:
         client.close()
@@ -258,7 +250,7 @@ def test_inline_handlers_run_on_the_io_thread(short_dir: Path) -> None:
         client.send("test.echo", {"n": 1})  # one way
         assert client.request("test.echo", {"n": 2}) == {"n": 2}
         assert client.request("ping") == {}
-        wait_until(lambda: len(threads["inline"]) == 2)
+        wait_for(lambda: len(threads["inline"]) == 2)
         assert threads["inline"] == ["control-io", "control-io"]
         assert threads["pooled"][0].startswith("control-handler-")
     finally:
@@ -302,7 +294,7 @@ def test_inline_handlers_are_served_while_every_pool_thread_is_blocked(short_dir
     )
     try:
         slow = client.request_async("ping", timeout=30)
-        wait_until(entered.is_set)
+        wait_for(entered.is_set)
         assert [client.request("test.echo", {"n": n}) for n in range(50)] == [
             {"n": n} for n in range(50)
         ]

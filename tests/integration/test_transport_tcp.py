@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import zmq
 
 from api.errors import ErrorCode, FrameTooLarge, RemoteError, RequestTimeout
 from tests.integration import transport_server  # noqa: F401  (declares test.echo)
+from tests.support.waiting import wait_for
 from transport import Client, KeyPair, decode, encode, fingerprint, generate_keypair
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,12 +44,13 @@ class Server:
     def wait_for_log(
         self, match: Callable[[dict[str, object]], bool], timeout: float = 10.0
     ) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(match(e) for e in self.log_events()):
-                return
-            time.sleep(0.05)
-        pytest.fail(f"server never logged the expected event; log:\n{self.log_path.read_text()}")
+        wait_for(
+            lambda: any(match(e) for e in self.log_events()),
+            "the expected event in the server's log",
+            timeout,
+            interval=0.05,
+            describe=self.log_path.read_text,
+        )
 
     def client(self, keypair: KeyPair | None = None, timeout: float = 10.0) -> Client:
         kp = keypair if keypair is not None else self.admitted[0]

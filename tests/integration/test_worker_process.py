@@ -20,7 +20,8 @@ from actors.worker.executors.process import ProcessExecutor, process_start_ticks
 from actors.worker.executors.process_sandbox import ProcessSandbox, prepare_sandbox
 from actors.worker.worker import Worker
 from api.task_state import TaskState
-from tests.unit.worker.helpers import Recorder, make_task, state_is, wait_for
+from tests.support.waiting import wait_for
+from tests.unit.worker.helpers import Recorder, make_task, state_is
 
 S = TaskState
 

@@ -39,6 +39,7 @@ import zmq
 
 from actors.ca.join import hello_address, hello_keypair
 from actors.ca.node_identity import read_curve_keys
+from tests.support.waiting import wait_for
 from transport.client import Client
 from transport.keys import generate_keypair
 
@@ -278,8 +279,11 @@ def main() -> None:
     flood = Flood.start(
         manager_targets(args.remote_api, args.state_dir), big=args.big, small=args.small
     )
-    while flood.running and not all(f.sent for f in flood.flooders):
-        time.sleep(0.01)
+    wait_for(
+        lambda: not flood.running or all(f.sent for f in flood.flooders),
+        "every flooder sending",
+        timeout=60.0,
+    )
     print(json.dumps({"sending": True}), flush=True)
     sys.stdin.read()  # until the parent closes it
     flood.stop()

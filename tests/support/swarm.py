@@ -34,11 +34,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from tests.support.waiting import wait_for
 
 __all__ = [
     "DEADLINE",
@@ -80,24 +81,16 @@ class CtlError(AssertionError):
 def poll(
     condition: Callable[[], Any], what: str, timeout: float = DEADLINE, interval: float = 0.1
 ) -> Any:
-    """``condition()``'s first truthy value, trying until ``timeout`` seconds have passed.
-    Exceptions from ``condition`` count as not yet (the last one is reported), except
-    ``NodeExited``."""
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while True:
-        try:
-            value = condition()
-            if value:
-                return value
-        except NodeExited:
-            raise
-        except Exception as exc:
-            last_error = exc
-        if time.monotonic() >= deadline:
-            detail = f" (last error: {last_error})" if last_error is not None else ""
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}{detail}")
-        time.sleep(interval)
+    """`wait_for` for a whole swarm: ``condition()``'s first truthy value within ``timeout``
+    seconds, where an exception from ``condition`` (a node restarting, a swarmctl call
+    refused) counts as not yet (the last one is reported), except ``NodeExited``."""
+    return wait_for(
+        condition,
+        what,
+        timeout,
+        interval=interval,
+        tolerate=lambda error: not isinstance(error, NodeExited),
+    )
 
 
 def free_port(host: str = "127.0.0.1") -> int:

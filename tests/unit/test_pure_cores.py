@@ -36,6 +36,8 @@ def package(directory: str, shells: set[str], at_least: set[str]) -> tuple[str, 
 
 
 CORES = [
+    # the shared backoff schedule, which pure cores use
+    Core("backoff", ("actors/backoff.py",), NO_IO | {"os"}, actors_prefixes=()),
     Core(
         "ca",
         (
@@ -67,7 +69,7 @@ CORES = [
             "actors/worker/session.py",
         ),
         NO_IO | {"transport"},
-        actors_prefixes=("actors.dispatcher.", "actors.worker.session"),
+        actors_prefixes=("actors.dispatcher.", "actors.worker.session", "actors.backoff"),
         shells=frozenset(
             {"actors.dispatcher.actor", "actors.dispatcher.writer", "actors.dispatcher.handlers"}
         ),

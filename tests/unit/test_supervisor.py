@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
@@ -23,59 +22,10 @@ from actors.supervisor import (
     Supervisor,
     start_actor,
 )
+from tests.support.clocks import ManualClock, ManualTimer
+from tests.support.waiting import wait_for
 
 DEADLINE = 10.0
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.005)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class ManualTimer:
-    """Records call_later requests; the test fires them."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.pending: list[tuple[float, Callable[[], None]]] = []
-        self.delays: list[float] = []
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Callable[[], None]:
-        entry = (delay, callback)
-        with self._lock:
-            self.pending.append(entry)
-            self.delays.append(delay)
-
-        def cancel() -> None:
-            with self._lock:
-                if entry in self.pending:
-                    self.pending.remove(entry)
-
-        return cancel
-
-    def fire_all(self) -> int:
-        with self._lock:
-            due, self.pending = self.pending, []
-        for _, callback in due:
-            callback()
-        return len(due)
-
-    def has_pending(self) -> bool:
-        with self._lock:
-            return bool(self.pending)
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Journal:

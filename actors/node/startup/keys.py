@@ -66,9 +66,10 @@ from actors.ca.keystore import (
 from actors.ca.node_certs import CERTS_DIR, NODE_KEY_FILE
 from actors.ca.node_identity import KEY_FILE, KEYS_DIR
 from actors.durable import fsync_dir, write_durable
+from actors.keypair_file import write_keypair
 from actors.log import get_logger
 from api.objects import Cluster
-from transport.keys import KeyPair, read_keypair, write_keypair
+from transport.keys import KeyPair, read_keypair
 
 __all__ = [
     "KEYSTORE_DIR",

@@ -35,8 +35,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from actors.ca.keystore import write_private_file
 from actors.ca.node_identity import ensure_private_dir
+from actors.durable import write_durable
 from actors.worker.executors.base import (
     ContainerNotFoundError,
     EngineError,
@@ -71,7 +71,7 @@ def process_start_ticks(pid: int) -> int | None:
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    write_private_file(path, json.dumps(data).encode())
+    write_durable(path, json.dumps(data).encode())
 
 
 def _open_log(path: Path) -> int:

@@ -35,10 +35,16 @@ _FORWARDED = (
 
 
 def _write(path: str, code: int, error: str = "") -> None:
+    # Not actors.durable: ``python -I`` ignores PYTHONPATH and the script's directory, so a
+    # node run from a checkout (bin/swarm-node) could not import the project here. The file
+    # only has to outlive a worker restart, not a machine crash (which ends the task too),
+    # so the rename needs no directory fsync; every byte is written all the same.
     tmp = f"{path}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, f"{code}\n{error}\n".encode())
+        left = memoryview(f"{code}\n{error}\n".encode())
+        while left:
+            left = left[os.write(fd, left) :]
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -29,10 +29,10 @@ from actors.ca.keystore import (
     KeyStore,
     KeyStoreError,
     KeyStoreLocked,
-    write_private_file,
 )
 from actors.ca.node_certs import load_node_certs
 from actors.ca.node_identity import IdentityError
+from actors.durable import write_durable
 from actors.node.startup.at_rest import open_at_rest
 from actors.node.startup.keys import (
     KEYSTORE_DIR,
@@ -123,7 +123,7 @@ def test_a_file_written_before_key_ids_is_still_read(tmp_path: Path) -> None:
     key = new_unlock_key()
     tmp_path.joinpath("ks").mkdir()
     blob = json.dumps({DATA_KEY: "QUFB" * 8}).encode()  # base64 of 24 bytes, not checked
-    write_private_file(
+    write_durable(
         store.secrets_path,
         wrap(kek_from_unlock_key(key), blob, label="swarmnode manager secrets"),
     )
@@ -141,7 +141,7 @@ def test_crash_while_locking_leaves_a_kek_file_that_does_not_open_it(tmp_path: P
     kek = store.kek_path.read_bytes()
     key = new_unlock_key()
     store.rewrap(None, key)
-    write_private_file(store.kek_path, kek)  # as if the crash came before its removal
+    write_durable(store.kek_path, kek)  # as if the crash came before its removal
     assert store.is_autolocked()
     with pytest.raises(KeyStoreLocked):
         store.load(None)
@@ -237,7 +237,7 @@ def test_a_legacy_init_file_moves_into_the_key_store(tmp_path: Path) -> None:
     keys = init(state, None)
     doc = keys.secrets[INITIAL_CLUSTER]
     keys.remove_secret(INITIAL_CLUSTER)
-    write_private_file(state / INIT_FILE, doc)
+    write_durable(state / INIT_FILE, doc)
     again = prepare_node(state, hostname="m1", advertise_addr="x:1")
     assert again.initial_cluster.cluster is not None
     assert encode_initial_cluster(again.initial_cluster.cluster) == doc

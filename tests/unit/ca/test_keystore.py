@@ -14,8 +14,8 @@ from actors.ca.keystore import (
     KeyStore,
     KeyStoreError,
     KeyStoreLocked,
-    write_private_file,
 )
+from actors.durable import write_durable
 
 TLS_KEY = b"-----BEGIN PRIVATE KEY-----\nnot really\n-----END PRIVATE KEY-----\n"
 
@@ -97,7 +97,7 @@ def test_crash_while_turning_autolock_off_still_unlocks(tmp_path: Path) -> None:
     store = KeyStore(tmp_path)
     values, unlock = secrets(), new_unlock_key()
     store.create(values, unlock)
-    write_private_file(store.kek_path, new_data_key())  # kek written, secrets not yet
+    write_durable(store.kek_path, new_data_key())  # kek written, secrets not yet
     with pytest.raises(KeyStoreLocked):
         store.load()
     assert store.load(unlock) == values
@@ -117,15 +117,6 @@ def test_missing_and_damaged(tmp_path: Path) -> None:
     with pytest.raises(KeyStoreError, match="no key store"):
         store.load()
     store.create(secrets())
-    write_private_file(store.kek_path, b"short")
+    write_durable(store.kek_path, b"short")
     with pytest.raises(KeyStoreError, match="32-byte"):
         store.load()
-
-
-def test_write_private_file_is_0600_and_replaces(tmp_path: Path) -> None:
-    path = tmp_path / "k"
-    path.write_bytes(b"old")
-    path.chmod(0o644)
-    write_private_file(path, b"new")
-    assert path.read_bytes() == b"new" and mode(path) == 0o600
-    assert [p.name for p in tmp_path.iterdir()] == ["k"]

@@ -34,6 +34,8 @@ from api.enums import NodeRole
 from api.ids import new_id
 from api.objects import Cluster, Node
 from api.specs import ClusterSpec, NodeSpec
+from tests.support.clocks import ManualClock, ManualTimer
+from tests.support.waiting import wait_for
 from transport import Endpoint, generate_keypair
 
 HOUR = 3600.0
@@ -56,47 +58,16 @@ class Log:
             return [kw for name, kw in self.events if name == event]
 
 
-@dataclass
-class _Call:
-    delay: float
-    callback: Callable[[], None]
-    done: bool = False
+def armed(timer: ManualTimer) -> int:
+    return len(timer.pending)
 
 
-@dataclass
-class FakeTimer:
-    calls: list[_Call] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Callable[[], None]:
-        call = _Call(delay, callback)
-        with self.lock:
-            self.calls.append(call)
-
-        def cancel() -> None:
-            call.done = True
-
-        return cancel
-
-    def pending(self) -> list[_Call]:
-        with self.lock:
-            return [c for c in self.calls if not c.done]
-
-    def fire(self) -> float:
-        """Run the one armed timer; its delay."""
-        wait_for(lambda: len(self.pending()) == 1)
-        call = self.pending()[0]
-        call.done = True
-        call.callback()
-        return call.delay
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.01)
+def fire(timer: ManualTimer) -> float:
+    """Run the one armed timer; its delay (the timer's clock stays at 0)."""
+    wait_for(lambda: armed(timer) == 1, "one armed timer")
+    [(due, _)] = timer.pending
+    timer.fire_all()
+    return due
 
 
 @dataclass
@@ -109,7 +80,7 @@ class World:
     node_id: str
     state: Path
     log: Log = field(default_factory=Log)
-    timer: FakeTimer = field(default_factory=FakeTimer)
+    timer: ManualTimer = field(default_factory=lambda: ManualTimer(ManualClock(0.0)))
 
     def certs(self) -> NodeCertificates:
         return load_node_certs(self.state, now=self.now[0])
@@ -202,15 +173,15 @@ def test_renews_within_the_window_and_writes_the_files(world: World) -> None:
     life = before.info.lifetime
     assert before.info.not_before + 0.5 * life <= renew_at <= before.info.not_before + 0.8 * life
     # the first timer is set for the renewal point; an early wake-up does nothing
-    delay = world.timer.fire()
+    delay = fire(world.timer)
     assert delay == pytest.approx(renew_at - world.now[0])
-    wait_for(lambda: len(world.timer.pending()) == 1)
+    wait_for(lambda: armed(world.timer) == 1)
     assert world.log.named("ca.renewal.started") == []
 
     world.now[0] = renew_at + 1.0
-    world.timer.fire()
+    fire(world.timer)
     wait_for(renewed(proxy, before.info.serial))
-    wait_for(lambda: len(world.timer.pending()) == 1)  # the next renewal is scheduled
+    wait_for(lambda: armed(world.timer) == 1)  # the next renewal is scheduled
 
     after = world.certs()
     assert after.info.serial != before.info.serial
@@ -237,19 +208,19 @@ def test_a_refusal_is_logged_and_retried_with_backoff(world: World) -> None:
     world.now[0] = proxy.renew_at().get() + 1.0
     ca_key = world.store.view(clusters.get_default).root_ca.ca_key  # type: ignore[union-attr]
     world.set_cluster(lambda c: replace(c, root_ca=replace(c.root_ca, ca_key=b"")))
-    world.timer.fire()
+    fire(world.timer)
     wait_for(lambda: len(world.log.named("ca.renewal.failed")) == 1)
     first = world.log.named("ca.renewal.failed")[0]
     assert first["code"] == "unavailable"
     assert "holds no CA key" in first["reason"]
-    assert world.timer.fire() == RETRY_DELAYS[0]  # the retry, after the first backoff
+    assert fire(world.timer) == RETRY_DELAYS[0]  # the retry, after the first backoff
     wait_for(lambda: len(world.log.named("ca.renewal.failed")) == 2)
     assert world.log.named("ca.renewal.failed")[1]["attempt"] == 2
-    wait_for(lambda: len(world.timer.pending()) == 1)
+    wait_for(lambda: armed(world.timer) == 1)
     assert world.certs().info.serial == before.info.serial  # nothing written
 
     world.set_cluster(lambda c: replace(c, root_ca=replace(c.root_ca, ca_key=ca_key)))
-    assert world.timer.fire() == RETRY_DELAYS[1]
+    assert fire(world.timer) == RETRY_DELAYS[1]
     wait_for(renewed(proxy, before.info.serial))
     assert world.certs().info.not_after > before.info.not_after
 
@@ -262,13 +233,13 @@ def test_a_removed_nodes_renewal_is_refused_and_logged(world: World) -> None:
     proxy = world.renewer()
     world.now[0] = proxy.renew_at().get() + 1.0
     world.service.remove_node(world.node_id)
-    world.timer.fire()
+    fire(world.timer)
     wait_for(lambda: world.log.named("ca.renewal.failed"))
     failed = world.log.named("ca.renewal.failed")[0]
     assert failed["code"] == "unauthorized"
     assert "refused" in failed["reason"]
-    wait_for(lambda: len(world.timer.pending()) == 1)  # retried later, with backoff
-    assert world.timer.pending()[0].delay == RETRY_DELAYS[0]
+    wait_for(lambda: armed(world.timer) == 1)  # retried later, with backoff
+    assert world.timer.pending[0][0] == RETRY_DELAYS[0]
     assert world.certs().cert_pem == before.cert_pem
     assert world.log.named("ca.renewal.complete") == []
 
@@ -277,8 +248,8 @@ def test_a_shorter_cluster_expiry_renews_early(world: World) -> None:
     before = world.certs()
     assert before.info.lifetime > 80 * DAY
     proxy = world.renewer(settings=store_settings(world.store, world.node_id))
-    world.timer.fire()  # not due: the certificate is fresh
-    wait_for(lambda: len(world.timer.pending()) == 1)
+    fire(world.timer)  # not due: the certificate is fresh
+    wait_for(lambda: armed(world.timer) == 1)
     assert world.log.named("ca.renewal.started") == []
 
     def shorten(c: Cluster) -> Cluster:
@@ -287,16 +258,16 @@ def test_a_shorter_cluster_expiry_renews_early(world: World) -> None:
         )
 
     world.set_cluster(shorten)
-    world.timer.fire()
+    fire(world.timer)
     wait_for(renewed(proxy, before.info.serial))
     [started] = world.log.named("ca.renewal.started")
     assert "shortened" in started["reason"]
     after = world.certs()
     assert after.info.not_after - world.now[0] <= 2 * HOUR
     # the new certificate fits the setting: no renewal loop
-    wait_for(lambda: len(world.timer.pending()) == 1)
-    world.timer.fire()
-    wait_for(lambda: len(world.timer.pending()) == 1)
+    wait_for(lambda: armed(world.timer) == 1)
+    fire(world.timer)
+    wait_for(lambda: armed(world.timer) == 1)
     assert len(world.log.named("ca.renewal.started")) == 1
 
 

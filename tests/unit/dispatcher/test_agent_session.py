@@ -6,8 +6,9 @@ import random
 
 import pytest
 
+from actors.backoff import Backoff
 from actors.dispatcher.wire import ManagerAddress
-from actors.worker.session import ManagerRotation, ReconnectBackoff, StatusCoalescer
+from actors.worker.session import SESSION_BACKOFF, ManagerRotation, StatusCoalescer
 from api.objects import TaskStatus
 from api.task_state import TaskState
 
@@ -21,18 +22,28 @@ M2 = ManagerAddress("tcp://10.0.0.2:4242", b"2" * 40)
 M3 = ManagerAddress("tcp://10.0.0.3:4242", b"3" * 40)
 
 
-def test_backoff_grows_with_jitter_and_is_capped() -> None:
-    backoff = ReconnectBackoff(random.Random(5), initial=0.1, maximum=2.0)
-    delays = [backoff.next_delay() for _ in range(10)]
-    ceilings = [min(2.0, 0.1 * 2**i) for i in range(10)]
+def test_session_backoff_grows_with_jitter_and_is_capped() -> None:
+    rng = random.Random(5)
+    delays = [SESSION_BACKOFF.delay(failures, rng) for failures in range(1, 11)]
+    ceilings = [min(8.0, 0.1 * 2**i) for i in range(10)]
     assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True))
-    backoff.reset()
-    assert backoff.next_delay() <= 0.1
 
 
-def test_backoff_jitter_spreads_workers() -> None:
-    delays = {ReconnectBackoff(random.Random(seed)).next_delay() for seed in range(20)}
+def test_session_backoff_jitter_spreads_workers() -> None:
+    delays = {SESSION_BACKOFF.delay(1, random.Random(seed)) for seed in range(20)}
     assert len(delays) > 1
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_equal_jitter_is_a_random_point_in_the_upper_half(seed: int) -> None:
+    # SwarmKit's agent (and the agent's own ReconnectBackoff before the shared Backoff):
+    # ceiling / 2 + uniform(0, ceiling / 2), with the same draws from the same rng
+    backoff, old = Backoff.equal_jitter(0.1, 8.0), random.Random(seed)
+    new = random.Random(seed)
+    for failures in range(1, 12):
+        ceiling = min(8.0, 0.1 * 2 ** (failures - 1))
+        expected = ceiling / 2 + old.uniform(0, ceiling / 2)
+        assert backoff.delay(failures, new) == pytest.approx(expected, rel=1e-12)
 
 
 def test_rotation_tries_the_next_manager_and_wraps() -> None:

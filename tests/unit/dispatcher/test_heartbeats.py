@@ -29,9 +29,22 @@ def test_jitter_is_a_fraction_of_short_periods() -> None:
     assert all(0.18 <= config.next_period(rng) <= 0.22 for _ in range(200))
 
 
+@pytest.mark.parametrize("period", [0.05, 0.2, 5.0, 30.0])
+def test_the_jitter_is_the_shared_backoffs_and_draws_as_before(period: float) -> None:
+    # before the shared Backoff: period + uniform(-epsilon, epsilon), the same rng draws
+    config = HeartbeatConfig(period=period)
+    epsilon = min(period * config.jitter, config.max_jitter)
+    old, new = random.Random(3), random.Random(3)
+    for _ in range(50):
+        expected = period + old.uniform(-epsilon, epsilon)
+        assert config.next_period(new) == pytest.approx(expected, rel=1e-12)
+
+
 def test_non_positive_period_is_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
         HeartbeatConfig(period=0)
+    with pytest.raises(ValueError, match="jitter"):
+        HeartbeatConfig(jitter=1.0)
 
 
 def test_node_expires_after_three_missed_periods() -> None:

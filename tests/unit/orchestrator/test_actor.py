@@ -15,6 +15,7 @@ from api.enums import NodeAvailability
 from api.objects import Cluster, Node, Service, Task, TaskStatus
 from api.specs import ClusterSpec, ReplicatedService
 from api.task_state import TaskState
+from tests.support.waiting import wait_for
 from tests.unit.orchestrator.helpers import make_global, make_node, make_service
 
 DEADLINE = 10.0
@@ -62,14 +63,12 @@ class Cluster_:
         self.store.update(step)
 
     def wait(self, cond: Callable[[], bool], play: bool = True) -> None:
-        deadline = time.monotonic() + DEADLINE
-        while time.monotonic() < deadline:
+        def played() -> bool:
             if play:
                 self.play()
-            if cond():
-                return
-            time.sleep(0.01)  # polling interval; the deadline bounds the wait
-        raise AssertionError("condition not met before the deadline")
+            return cond()
+
+        wait_for(played, "the orchestrator's effect", DEADLINE)
 
     # --- queries ------------------------------------------------------------------------------
 

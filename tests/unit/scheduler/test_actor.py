@@ -8,7 +8,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pykka
 import pytest
@@ -17,31 +17,9 @@ from actors.scheduler import ASSIGNED_MESSAGE, SchedulerActor, TickReport
 from actors.store import Batch, BatchResult, LocalProposer, MemoryStore, WriteTx, tasks
 from api.objects import Node, Task
 from api.task_state import TaskState
+from tests.support.clocks import ManualTimer  # never fired: the tests tick the actor
+from tests.support.waiting import wait_for
 from tests.unit.scheduler.helpers import node, task
-
-T = TypeVar("T")
-
-
-class ManualTimer:
-    """Never fires by itself: the test ticks the actor directly."""
-
-    def __init__(self) -> None:
-        self.armed = 0
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Callable[[], None]:
-        self.armed += 1
-        return lambda: None
-
-
-def wait_for(condition: Callable[[], T], timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.005)
 
 
 def make_store() -> MemoryStore:

@@ -1,17 +1,13 @@
-"""Shared helpers for worker tests: a recording reporter, tasks, polling with a deadline."""
+"""Shared helpers for worker tests: a recording reporter, tasks, status checks."""
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 from api.objects import Task, TaskStatus
 from api.specs import ContainerSpec, HealthConfig, TaskSpec
 from api.task_state import TaskState
-
-T = TypeVar("T")
 
 
 class Recorder:
@@ -33,18 +29,6 @@ class Recorder:
         with self._lock:
             found = [s for batch in self.batches for k, s in batch if k == task_id]
         return found[-1] if found else None
-
-
-def wait_for(check: Callable[[], T], timeout: float = 20.0, what: str = "condition") -> T:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what} (last: {value!r})")
-        time.sleep(0.05)
 
 
 def make_task(

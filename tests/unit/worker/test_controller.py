@@ -187,6 +187,10 @@ def test_temporary_errors_retry_with_backoff() -> None:
     assert retry_delay(100) == 10.0
 
 
+def test_retry_delays_double_from_half_a_second_up_to_ten() -> None:
+    assert [retry_delay(n) for n in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+
+
 def test_missing_container_is_success_for_stop_and_remove() -> None:
     gone = ContainerNotFoundError("gone")
     d = go(st(RUN), Outcome(Action.SHUTDOWN, error=gone), desired=S.SHUTDOWN)

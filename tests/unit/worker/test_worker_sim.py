@@ -17,7 +17,8 @@ from actors.worker.state import WorkerStateFile
 from actors.worker.worker import Worker, WorkerSink
 from api.objects import Task
 from api.task_state import TaskState
-from tests.unit.worker.helpers import Recorder, make_task, state_is, wait_for
+from tests.support.waiting import wait_for
+from tests.unit.worker.helpers import Recorder, make_task, state_is
 
 S = TaskState
 
