@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
 sys.path.append(str(ROOT / "bench"))  # would shadow the transport package
 
-from _scale import PROBE, POLL_S, ScaleCluster, split  # noqa: E402
+from _scale import POLL_S, PROBE, ScaleCluster, split  # noqa: E402
 from failover import PROBE as WRITE_PROBE  # noqa: E402
 from failover import RUN_TIMEOUT_S, Writer  # noqa: E402
 
@@ -294,8 +294,7 @@ def compare(sizes: list[dict[str, Any]]) -> dict[str, Any]:
         "ours_over_nomad_c1m": round(rate / 3_750, 2) if rate else None,
         "meets_aims": {
             "tasks_per_s": rate is not None and rate >= AIMS["tasks_per_s"],
-            "manager_rss_per_task": rss is not None
-            and rss <= AIMS["manager_rss_per_task_bytes"],
+            "manager_rss_per_task": rss is not None and rss <= AIMS["manager_rss_per_task_bytes"],
             "drain": drain_s is not None and drain_s < AIMS["drain_s"],
             "leader_loss": loss_s is not None and loss_s < AIMS["leader_loss_s"],
         },

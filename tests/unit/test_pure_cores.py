@@ -138,6 +138,7 @@ CORES = [
         NO_IO | {"os", "transport"},
         actors_prefixes=(
             "actors.worker.fleet.tasks",
+            "actors.backoff",
             "actors.worker.controller",
             "actors.worker.executors.base",
             "actors.worker.session",

@@ -13,9 +13,9 @@ Rules (the agent's):
 - Pending statuses go out in one batch of at most ``max_status_batch`` per
   ``flush_interval``, one batch in flight at a time; a failed batch is put back.
 - The session ends when its stream ends or fails, a request fails or times out
-  (``request_timeout``), or frames were lost: the node waits ``ReconnectBackoff`` and
-  tries the next manager. A session the manager closed because the node was removed from
-  the cluster is the node's end: it never reconnects.
+  (``request_timeout``), or frames were lost: the node waits a backoff
+  (``SESSION_BACKOFF``) and tries the next manager. A session the manager closed because
+  the node was removed from the cluster is the node's end: it never reconnects.
 
 Effects are returned, never performed: ``Connect`` (open a new connection to a manager,
 dropping the old one and every request on it), ``Send`` (a request on the current
@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from actors.backoff import Backoff
 from actors.dispatcher.core import NODE_REMOVED
 from actors.dispatcher.wire import (
     SESSION,
@@ -42,7 +43,7 @@ from actors.dispatcher.wire import (
     parse_frame,
 )
 from actors.worker.fleet.tasks import NodeTasks
-from actors.worker.session import ManagerRotation, ReconnectBackoff
+from actors.worker.session import SESSION_BACKOFF, ManagerRotation
 from api.codec_objects import ObjectDecodeError
 from api.objects import NodeDescription, TaskStatus
 
@@ -99,8 +100,7 @@ class SessionConfig:
     request_timeout: float = 5.0
     flush_interval: float = 0.05
     max_status_batch: int = 1000
-    backoff_initial: float = 0.1
-    backoff_max: float = 8.0
+    backoff: Backoff = SESSION_BACKOFF
 
 
 DEFAULT_CONFIG: Final = SessionConfig()
@@ -125,7 +125,8 @@ class FleetSession:
         self._addr = addr
         self._config = config
         self._rotation = ManagerRotation(managers)
-        self._backoff = ReconnectBackoff(rng, config.backoff_initial, config.backoff_max)
+        self._rng = rng
+        self._failures = 0  # sessions failed in a row (one that was established resets it)
         self.phase = Phase.WAITING
         self.session_id = ""
         self.manager = ""
@@ -212,7 +213,7 @@ class FleetSession:
             self.phase = Phase.OPEN
             self.session_id = frame.session_id
             self.sessions_opened += 1
-            self._backoff.reset()
+            self._failures = 0
             self._open_deadline = _NEVER
             self._next_beat = now + frame.heartbeat_period
             self._received, self._expected = 1, 0
@@ -270,5 +271,6 @@ class FleetSession:
             return [Disconnect(reason)]
         self.phase = Phase.WAITING
         self._rotation.advance()
-        self._retry_at = now + self._backoff.next_delay()
+        self._failures += 1
+        self._retry_at = now + self._config.backoff.delay(self._failures, self._rng)
         return [Disconnect(reason)]
