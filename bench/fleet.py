@@ -53,10 +53,12 @@ def log(message: str) -> None:
 
 # -- --serve ------------------------------------------------------------------------------
 def serve(args: argparse.Namespace) -> int:
+    from actors.heap import tune_collector
     from actors.log import configure
     from actors.worker.fleet import Fleet, SimSettings, enlist
 
     configure("json", level=logging.WARNING)
+    tune_collector()  # a fleet holds as many tasks as the managers do
     started = time.monotonic()
     members = enlist(
         Path(args.state_dir),
