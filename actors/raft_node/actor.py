@@ -48,6 +48,7 @@ from typing import Any, Final, Protocol
 import pykka
 
 from actors.log import get_logger
+from actors.proposal_errors import NotLeader, ProposalDropped
 from actors.raft_node.core import RaftCore, decode_conf_change
 from actors.raft_node.frames import (
     Chunk,
@@ -65,13 +66,11 @@ from actors.raft_node.peers import (
     encode_peer_context,
 )
 from actors.raft_node.proposals import AppliedWaiters, Proposals, reject, resolve
-from actors.raft_node.ready import NotLeader as CoreNotLeader
-from actors.raft_node.ready import ProposalDropped as CoreProposalDropped
 from actors.raft_node.ready import Ready
 from actors.raft_node.senders import frame_refusal, member_key_refusal, stray_message
 from actors.raft_node.types import ConfChange, ConfChangeType, EntryType, HardState, MessageType
 from actors.raft_node.wire import WireError, decode_batch, encode_batch
-from actors.store.errors import NotLeader, ProposalDropped, TooLarge
+from actors.store.errors import TooLarge
 from actors.supervisor import ChildContext, SupervisedActor
 from api.errors import ErrorCode
 from api.limits import MAX_ENTRY_BYTES, MAX_SNAPSHOT_BYTES, RAFT_BATCH_BYTES
@@ -647,9 +646,9 @@ class RaftNode:
         datas = [d for g, _ in all_groups for d in g] if len(all_groups) > 1 else all_groups[0][0]
         try:
             first = core.propose_batch(datas)
-        except CoreNotLeader as exc:
+        except NotLeader as exc:
             for _, f in remote:  # never forward twice
-                reject(f, NotLeader(exc.leader_id or None))
+                reject(f, exc)
             lead = exc.leader_id
             if not groups:
                 return
@@ -660,9 +659,9 @@ class RaftNode:
                 deadline = self._clock() + self._leader_wait
                 self._held.extend((deadline, g, f) for g, f in groups)
             return
-        except CoreProposalDropped as exc:
+        except ProposalDropped as exc:
             for _, f in all_groups:
-                reject(f, ProposalDropped(str(exc)))
+                reject(f, exc)
             return
         term = core.term
         add = self._proposals.add

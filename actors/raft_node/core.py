@@ -19,14 +19,13 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 
+from actors.proposal_errors import NotLeader, ProposalDropped
 from actors.raft_node.election import CANDIDATE, FOLLOWER, PRE_CANDIDATE, TRANSFER, Election
 from actors.raft_node.memory_storage import MemoryStorage
 from actors.raft_node.progress import Progress
 from actors.raft_node.raft_log import RaftLog
 from actors.raft_node.ready import (
-    NotLeader,
     PeerStatus,
-    ProposalDropped,
     Ready,
     Status,
     apply_conf_change,
@@ -48,9 +47,7 @@ from actors.raft_node.types import (
 
 __all__ = [
     "MemoryStorage",
-    "NotLeader",
     "PeerStatus",
-    "ProposalDropped",
     "RaftCore",
     "Ready",
     "Status",

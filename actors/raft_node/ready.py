@@ -1,4 +1,5 @@
-"""Values the core hands its shell: Ready, Status, errors, and the conf-change encoding."""
+"""Values the core hands its shell: Ready, Status and the conf-change encoding. The errors
+it raises are the whole code base's (`actors.proposal_errors`)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,7 @@ from actors.raft_node.types import (
 )
 
 __all__ = [
-    "NotLeader",
     "PeerStatus",
-    "ProposalDropped",
     "Ready",
     "Status",
     "apply_conf_change",
@@ -74,18 +73,6 @@ class Status:
     conf_state: ConfState
     lead_transferee: int = 0
     progress: dict[int, PeerStatus] = field(default_factory=dict)  # only on the leader
-
-
-class ProposalDropped(Exception):
-    """The core did not accept a proposal (it was not appended to any log)."""
-
-
-class NotLeader(ProposalDropped):
-    """This node is not the leader; `leader_id` is the leader it knows of (0: none)."""
-
-    def __init__(self, leader_id: int) -> None:
-        super().__init__(f"not the leader; leader is {leader_id or 'unknown'}")
-        self.leader_id = leader_id
 
 
 _CC = struct.Struct(">BQ")

@@ -11,7 +11,8 @@ import json
 import random
 from dataclasses import dataclass, field
 
-from actors.raft_node.core import MemoryStorage, ProposalDropped, RaftCore
+from actors.proposal_errors import ProposalError
+from actors.raft_node.core import MemoryStorage, RaftCore
 from actors.raft_node.types import ConfChange, ConfChangeType, EntryType, Message
 from tests.sim.linearizability import Op
 
@@ -257,7 +258,7 @@ class World:
     def _conf(self, core: RaftCore, change: ConfChange) -> None:
         try:
             core.propose_conf_change(change)
-        except (ProposalDropped, ValueError):
+        except (ProposalError, ValueError):
             return
         self.trace.append(f"t={self.now} {core.id} proposes {change.type.name} {change.node_id}")
 
@@ -292,7 +293,7 @@ class World:
         data = json.dumps([op_id, kind, key, value]).encode()
         try:
             index = target.propose(data)
-        except ProposalDropped:
+        except ProposalError:  # NotLeader, or a transfer in progress
             return
         self.clock += 1
         self.ops.append(Op(self.clock, None, kind, key, value))

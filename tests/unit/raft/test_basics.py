@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from actors.raft_node.core import MemoryStorage, NotLeader, RaftCore
+from actors.proposal_errors import NotLeader
+from actors.raft_node.core import MemoryStorage, RaftCore
 from tests.unit.raft.harness import Cluster
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors.raft_node.core import ProposalDropped
+from actors.proposal_errors import ProposalDropped
 from actors.raft_node.types import (
     ConfChange,
     ConfChangeType,

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from actors.control.writes import modify
+from actors.proposal_errors import NotLeader, ProposalDropped
 from actors.raft_node.actor import LeadershipChange, RaftNode
 from actors.raft_node.proposals import AppliedWaiters, Proposals
 from actors.raft_node.storage import DurableStorage
@@ -29,7 +30,6 @@ from actors.raft_node.types import (
 )
 from actors.raft_node.wire import WireError, decode_batch, encode_batch
 from actors.store import MemoryStore, WriteTx
-from actors.store.errors import NotLeader, ProposalDropped
 from api.objects import Node, ObjectKind
 from tests.support.raft_cluster import wait_for
 
