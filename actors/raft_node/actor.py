@@ -65,10 +65,18 @@ from actors.raft_node.peers import (
     decode_peer_context,
     encode_peer_context,
 )
+from actors.raft_node.progress import ProgressState
 from actors.raft_node.proposals import AppliedWaiters, Proposals, reject, resolve
 from actors.raft_node.ready import Ready
 from actors.raft_node.senders import frame_refusal, member_key_refusal, stray_message
-from actors.raft_node.types import ConfChange, ConfChangeType, EntryType, HardState, MessageType
+from actors.raft_node.types import (
+    ConfChange,
+    ConfChangeType,
+    EntryType,
+    HardState,
+    MessageType,
+    RaftState,
+)
 from actors.raft_node.wire import WireError, decode_batch, encode_batch
 from actors.store.errors import TooLarge
 from actors.supervisor import ChildContext, SupervisedActor
@@ -130,13 +138,13 @@ class PeerInfo:
     last_heard: float | None  # seconds ago; None: never
     match: int | None = None  # leader only
     next: int | None = None
-    progress: str | None = None  # 'probe' | 'replicate' | 'snapshot'
+    progress: ProgressState | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RaftStatus:
     node_id: int
-    state: str
+    state: RaftState
     term: int
     leader_id: int
     is_leader: bool
@@ -413,7 +421,7 @@ class RaftNode:
             state=st.state,
             term=st.term,
             leader_id=st.leader_id,
-            is_leader=st.state == "leader",
+            is_leader=st.state is RaftState.LEADER,
             commit=st.commit,
             applied=st.applied,
             last_index=st.last_index,
@@ -496,7 +504,7 @@ class RaftNode:
         core = self._core  # racy read of ints: fine for a status probe
         return {
             "node_id": self.id,
-            "state": core.state,
+            "state": core.state.value,
             "term": core.term,
             "leader_id": core.leader_id,
             "commit": core.commit_index,
@@ -736,7 +744,7 @@ class RaftNode:
         early: list[Any] = []
         late: list[Any] = []
         if rd.messages:
-            if core.state == "leader":
+            if core.state is RaftState.LEADER:
                 for m in rd.messages:
                     (early if m.type in _LEADER_FIRST else late).append(m)
                 self._send(early)
@@ -838,7 +846,7 @@ class RaftNode:
         self.log.info("raft.storage.reencrypted", index=applied, snapshot=data is not None)
 
     def _after_round(self, core: RaftCore) -> None:
-        is_leader = core.state == "leader"
+        is_leader = core.state is RaftState.LEADER
         lead, term = core.leader_id, core.term
         seen = self._seen
         if is_leader == seen.is_leader and lead == seen.leader_id:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from actors.raft_node.progress import ProgressState
 from actors.raft_node.types import (
     ConfChange,
     ConfChangeType,
@@ -13,6 +14,7 @@ from actors.raft_node.types import (
     Entry,
     HardState,
     Message,
+    RaftState,
     Snapshot,
 )
 
@@ -53,7 +55,7 @@ class Ready:
 class PeerStatus:
     match: int
     next: int
-    state: str  # 'probe' | 'replicate' | 'snapshot'
+    state: ProgressState
     inflight: int
     recent_active: bool
     ticks_since_heard: int | None  # None: never heard from since this node became leader
@@ -65,7 +67,7 @@ class Status:
     id: int
     term: int
     vote: int
-    state: str
+    state: RaftState
     leader_id: int
     commit: int
     applied: int

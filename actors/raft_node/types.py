@@ -20,12 +20,25 @@ __all__ = [
     "HardState",
     "Message",
     "MessageType",
+    "RaftState",
     "Snapshot",
     "SnapshotMetadata",
     "Storage",
     "StorageError",
     "Unavailable",
 ]
+
+
+class RaftState(enum.StrEnum):
+    """A member's role. The core moves between FOLLOWER, PRE_CANDIDATE, CANDIDATE and
+    LEADER (only in its ``_become_*`` methods); LEARNER is how a follower that may not vote
+    reports itself. The values are what ``raft.status`` puts on the wire."""
+
+    FOLLOWER = "follower"
+    PRE_CANDIDATE = "pre-candidate"
+    CANDIDATE = "candidate"
+    LEADER = "leader"
+    LEARNER = "learner"
 
 
 class EntryType(enum.IntEnum):

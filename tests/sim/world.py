@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from actors.proposal_errors import ProposalError
 from actors.raft_node.core import MemoryStorage, RaftCore
-from actors.raft_node.types import ConfChange, ConfChangeType, EntryType, Message
+from actors.raft_node.types import ConfChange, ConfChangeType, EntryType, Message, RaftState
 from tests.sim.linearizability import Op
 
 KEYS = ("a", "b", "c")
@@ -248,7 +248,7 @@ class World:
     def _maybe_promote(self, node: Node) -> None:
         core = node.core
         assert core is not None
-        if core.state != "leader" or not core.learners:
+        if core.state is not RaftState.LEADER or not core.learners:
             return
         for learner in core.learners:
             if core.is_caught_up(learner, max_lag=2):
@@ -267,7 +267,11 @@ class World:
         best = None
         for node in self.nodes.values():
             c = node.core
-            if c is not None and c.state == "leader" and (best is None or c.term > best.term):
+            if (
+                c is not None
+                and c.state is RaftState.LEADER
+                and (best is None or c.term > best.term)
+            ):
                 best = c
         return best
 
@@ -368,7 +372,7 @@ class World:
                 continue
             if core.commit_index > self.known_commit[0]:
                 self.known_commit = (core.commit_index, core.term_at(core.commit_index))
-            if core.state != "leader":
+            if core.state is not RaftState.LEADER:
                 continue
             first = self.leaders.setdefault(core.term, core.id)
             if first != core.id:

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable
 
 from actors.raft_node.core import MemoryStorage, RaftCore
-from actors.raft_node.types import Entry, HardState, Message, MessageType
+from actors.raft_node.types import Entry, HardState, Message, MessageType, RaftState
 
 
 def persist_and_take(core: RaftCore, storage: MemoryStorage) -> tuple[list[Message], list[Entry]]:
@@ -120,14 +120,16 @@ class Cluster:
         """Make node i leader by ticking it alone past its election timeout."""
         core = self.cores[i]
         for _ in range(100):
-            if core.state == "leader":
+            if core.state is RaftState.LEADER:
                 break
             core.tick()
             self.settle()
-        assert core.state == "leader", core.status()
+        assert core.state is RaftState.LEADER, core.status()
 
     def leader(self) -> RaftCore | None:
-        leaders = [c for i, c in self.cores.items() if c.state == "leader" and i not in self.down]
+        leaders = [
+            c for i, c in self.cores.items() if c.state is RaftState.LEADER and i not in self.down
+        ]
         return max(leaders, key=lambda c: c.term) if leaders else None
 
     def preload(self, i: int, terms: list[int], term: int) -> None:
