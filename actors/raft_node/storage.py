@@ -29,6 +29,7 @@ from typing import Any
 
 import structlog
 
+from actors.durable import DIR_MODE, FILE_MODE, fsync_dir
 from actors.raft_node.snapshots import (
     SnapshotCorrupted,
     list_snapshots,
@@ -56,7 +57,6 @@ from actors.raft_node.wal import (
     encode_compact,
     encode_header,
     frame,
-    fsync_directory,
 )
 from actors.raft_node.wal_replay import replay_wal
 
@@ -140,9 +140,9 @@ class DurableStorage:
         """
         path = Path(directory)
         if not path.is_dir():
-            path.mkdir(parents=True, mode=0o700)
-            fsync_directory(path.parent)
-        lock_fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+            path.mkdir(parents=True, mode=DIR_MODE)
+            fsync_dir(path.parent)
+        lock_fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -322,7 +322,7 @@ class DurableStorage:
             path.unlink()
         for path in doomed_snaps:
             path.unlink()
-        fsync_directory(self._dir)
+        fsync_dir(self._dir)
         self._log.info(
             "raft.storage.reencrypted",
             segment=str(fresh.path),
@@ -408,7 +408,7 @@ class DurableStorage:
         doomed, self._segments = self._segments[:cut], self._segments[cut:]
         for _, _, path in doomed:
             path.unlink()
-        fsync_directory(self._dir)
+        fsync_dir(self._dir)
         self._log.info(
             "raft.storage.segments_deleted",
             paths=[str(p) for _, _, p in doomed],
