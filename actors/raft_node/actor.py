@@ -49,6 +49,7 @@ import pykka
 
 from actors.log import get_logger
 from actors.proposal_errors import NotLeader, ProposalDropped
+from actors.raft_node.carry_out import HardStateSync, ReadyIO, carry_out
 from actors.raft_node.core import RaftCore, decode_conf_change
 from actors.raft_node.frames import (
     Chunk,
@@ -67,15 +68,16 @@ from actors.raft_node.peers import (
 )
 from actors.raft_node.progress import ProgressState
 from actors.raft_node.proposals import AppliedWaiters, Proposals, reject, resolve
-from actors.raft_node.ready import Ready
 from actors.raft_node.senders import frame_refusal, member_key_refusal, stray_message
 from actors.raft_node.types import (
     ConfChange,
     ConfChangeType,
+    Entry,
     EntryType,
     HardState,
-    MessageType,
+    Message,
     RaftState,
+    Snapshot,
 )
 from actors.raft_node.wire import WireError, decode_batch, encode_batch
 from actors.store.errors import TooLarge
@@ -95,8 +97,6 @@ __all__ = [
     "StateMachine",
 ]
 
-MT = MessageType
-_LEADER_FIRST = frozenset({MT.APPEND, MT.HEARTBEAT, MT.SNAPSHOT, MT.TIMEOUT_NOW})
 _CONF = EntryType.CONF_CHANGE
 
 # inbox item tags
@@ -253,9 +253,8 @@ class RaftNode:
         self._held: list[tuple[float, tuple[bytes, ...], Future[int]]] = []
         self._last_heard: dict[int, float] = {}
         self._last_seq: dict[int, int] = {}
-        hs, _ = storage.initial_state()
-        self._saved_hs: HardState = hs
-        self._deferred_hs: HardState | None = None
+        self._sync = HardStateSync(storage.initial_state()[0])
+        self._io = ReadyIO(self._save, self._send, self._install_snapshot, self._apply)
         self._snapshot_index = storage.snapshot().metadata.index
         self._thread: threading.Thread | None = None
         self._events = _Notifier(self.log)
@@ -732,55 +731,20 @@ class RaftNode:
         self._waiters.applied(self.applied_index)
 
     def _process_ready(self) -> None:
-        core = self._core
-        while True:
-            rd = core.ready()
-            if rd is None:
-                break
-            self._handle_ready(core, rd)
+        core, io, sync = self._core, self._io, self._sync
+        while (rd := core.ready()) is not None:
+            carry_out(core, rd, io, sync)
+            if rd.committed_entries:
+                self._maybe_snapshot(core)
         self._after_round(core)
 
-    def _handle_ready(self, core: RaftCore, rd: Ready) -> None:
-        early: list[Any] = []
-        late: list[Any] = []
-        if rd.messages:
-            if core.state is RaftState.LEADER:
-                for m in rd.messages:
-                    (early if m.type in _LEADER_FIRST else late).append(m)
-                self._send(early)
-            else:
-                late = list(rd.messages)
-        self._persist(rd)
-        if rd.snapshot is not None:
-            self._install_snapshot(rd)
-        if late:
-            self._send(late)
-        if rd.committed_entries:
-            self._apply(rd)
-        core.advance(rd)
-        if rd.committed_entries:
-            self._maybe_snapshot(core)
+    def _save(
+        self, hs: HardState | None, entries: Sequence[Entry], snapshot: Snapshot | None
+    ) -> None:
+        self._storage.save(hs, entries, snapshot)
 
-    def _persist(self, rd: Ready) -> None:
-        hs = rd.hard_state
-        saved = self._saved_hs
-        if not rd.entries and rd.snapshot is None:
-            if hs is None:
-                return
-            if hs.term == saved.term and hs.vote == saved.vote:
-                self._deferred_hs = hs  # only the commit index moved: no fsync needed
-                return
-        if hs is None:
-            hs = self._deferred_hs
-        self._storage.save(hs, list(rd.entries), rd.snapshot)
-        if hs is not None:
-            self._saved_hs = hs
-        self._deferred_hs = None
-
-    def _send(self, messages: list[Any]) -> None:
-        if not messages:
-            return
-        by_dst: dict[int, list[Any]] = {}
+    def _send(self, messages: Sequence[Message]) -> None:
+        by_dst: dict[int, list[Message]] = {}
         now = self._clock()
         allow = self._pacer.allow
         for m in messages:
@@ -795,9 +759,7 @@ class RaftNode:
             for batch in split_messages(msgs, RAFT_BATCH_BYTES):
                 send(dst, encode_batch(batch))
 
-    def _install_snapshot(self, rd: Ready) -> None:
-        snap = rd.snapshot
-        assert snap is not None
+    def _install_snapshot(self, snap: Snapshot) -> None:
         index = snap.metadata.index
         self._store.restore(snap.data)
         self._snapshot_index = index
@@ -806,17 +768,17 @@ class RaftNode:
         self._waiters.applied(index)
         self.log.info("raft.snapshot.installed", index=index, term=snap.metadata.term)
 
-    def _apply(self, rd: Ready) -> None:
+    def _apply(self, entries: Sequence[Entry]) -> None:
         apply = self._store.apply
         applied = self._proposals.applied
-        for e in rd.committed_entries:
+        for e in entries:
             if e.type is _CONF:
                 apply(e.index, b"")
                 self._follow_conf_change(e.data)
             else:
                 apply(e.index, e.data)
             applied(e.index, e.term)
-        last = rd.committed_entries[-1].index
+        last = entries[-1].index
         self.applied_index = last
         if len(self._waiters):
             self._waiters.applied(last)
@@ -884,10 +846,9 @@ class RaftNode:
         held, self._held = self._held, []
         for _, _, f in held:
             reject(f, error)
-        if self._deferred_hs is not None and self.failure is None:
+        if self.failure is None:
             with contextlib.suppress(Exception):
-                self._storage.save(self._deferred_hs, [])
-            self._deferred_hs = None
+                self._sync.flush(self._save)
 
 
 def _forward_parts(groups: _Groups, budget: int = RAFT_BATCH_BYTES) -> list[_Groups]:

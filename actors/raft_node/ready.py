@@ -32,16 +32,18 @@ __all__ = [
 class Ready:
     """Everything the core wants done, in one batch.
 
-    The caller MUST, in this order:
-      1. persist: if `snapshot` is set, `storage.apply_snapshot(snapshot)` (and restore the
-         state machine from `snapshot.data`); then `storage.append(list(entries))` (which
-         replaces any conflicting suffix); then `storage.set_hard_state(hard_state)` when it
-         is not None — and fsync before step 2;
-      2. send `messages` (each to `message.dst`; loss is tolerated);
-      3. apply `committed_entries` in order (a NORMAL entry with empty data is the leader's
+    Carry it out with `actors.raft_node.carry_out.carry_out`, which the RaftNode and the
+    simulation both run; its rules, in short:
+      1. persist with one `storage.save(hard_state, entries, snapshot)` (the snapshot
+         replaces the whole log; the entries replace any conflicting suffix) and fsync; a
+         leader may send its appends, heartbeats, snapshots and TIMEOUT_NOW before this;
+         a Ready that only moves the commit index need not be synced;
+      2. if `snapshot` is set, restore the state machine from `snapshot.data`;
+      3. send the other `messages` (each to `message.dst`; loss is tolerated);
+      4. apply `committed_entries` in order (a NORMAL entry with empty data is the leader's
          no-op and carries nothing; a CONF_CHANGE entry's data decodes with
          `decode_conf_change`; the core applies it to its own configuration on `advance`);
-      4. call `core.advance(ready)` before asking for the next Ready.
+      5. call `core.advance(ready)` before asking for the next Ready.
     """
 
     messages: tuple[Message, ...] = ()

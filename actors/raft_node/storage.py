@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -229,7 +230,7 @@ class DurableStorage:
     def save(
         self,
         hard_state: HardState | None,
-        entries: list[Entry],
+        entries: Sequence[Entry],
         snapshot: Snapshot | None = None,
     ) -> None:
         """Persist one Ready with one WAL write and one fsync, applied in Ready order:
@@ -358,7 +359,7 @@ class DurableStorage:
     def _reset(self, index: int, term: int) -> None:
         self._offset, self._offset_term, self._ents = index, term, []
 
-    def _splice(self, entries: list[Entry]) -> None:
+    def _splice(self, entries: Sequence[Entry]) -> None:
         del self._ents[entries[0].index - self._offset - 1 :]
         self._ents.extend(entries)
 

@@ -7,6 +7,7 @@ kept in histories by the simulation without copying.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -178,6 +179,16 @@ class Storage(Protocol):
         ...
 
     def set_hard_state(self, hard_state: HardState) -> None: ...
+
+    def save(
+        self,
+        hard_state: HardState | None,
+        entries: Sequence[Entry],
+        snapshot: Snapshot | None = None,
+    ) -> None:
+        """All of one Ready at once, in Ready order (`carry_out` calls this): the snapshot,
+        the entries, the hard state; durable when it returns."""
+        ...
 
     def create_snapshot(self, index: int, conf_state: ConfState, data: bytes) -> Snapshot:
         """Record a snapshot of the applied state at `index` (<= commit)."""

@@ -3,17 +3,33 @@ reorder, delay, symmetric and one-way partitions, leader isolation), crashes and
 (a restarted node is a new RaftCore over the MemoryStorage holding only what was
 persisted), membership changes, snapshots and a key-value client workload. Safety is
 checked after every step; `SafetyViolation` carries what broke.
+
+Every Ready is carried out by the code the RaftNode runs (`actors.raft_node.carry_out`):
+a leader's appends go out before its fsync, a commit-only hard state is not synced, and a
+node may crash inside a Ready, after sending and before its fsync (it comes back with
+only what it had persisted) or just after the fsync.
 """
 
 from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from actors.proposal_errors import ProposalError
+from actors.raft_node.carry_out import HardStateSync, ReadyIO, carry_out
 from actors.raft_node.core import MemoryStorage, RaftCore
-from actors.raft_node.types import ConfChange, ConfChangeType, EntryType, Message, RaftState
+from actors.raft_node.types import (
+    ConfChange,
+    ConfChangeType,
+    Entry,
+    EntryType,
+    HardState,
+    Message,
+    RaftState,
+    Snapshot,
+)
 from tests.sim.linearizability import Op
 
 KEYS = ("a", "b", "c")
@@ -23,6 +39,10 @@ class SafetyViolation(AssertionError):
     pass
 
 
+class CrashedInReady(Exception):
+    """The simulated process died inside a Ready (raised by the simulated storage)."""
+
+
 @dataclass
 class Node:
     id: int
@@ -30,6 +50,8 @@ class Node:
     core: RaftCore | None = None  # None while crashed
     kv: dict[str, object] = field(default_factory=dict)
     last_applied: int = 0
+    sync: HardStateSync = field(default_factory=lambda: HardStateSync(HardState()))
+    io: ReadyIO | None = None
 
 
 @dataclass
@@ -38,6 +60,7 @@ class Faults:
     dup: float
     max_delay: int
     crash: float
+    crash_in_ready: float  # per save: before it, then again after it
     partition: float
     conf_change: float
     client: float
@@ -56,6 +79,7 @@ class World:
             dup=r.choice([0.0, 0.02, 0.1]),
             max_delay=r.choice([0, 1, 3]),
             crash=r.choice([0.0, 0.01, 0.03, 0.08]),
+            crash_in_ready=r.choice([0.0, 0.0005, 0.002, 0.01]),
             partition=r.choice([0.0, 0.02, 0.05, 0.1]),
             conf_change=r.choice([0.0, 0.02, 0.05]),
             client=r.choice([0.5, 1.0, 2.0]),
@@ -66,6 +90,7 @@ class World:
         n = r.choice([3, 3, 5])
         self.initial = list(range(1, n + 1))
         self.nodes: dict[int, Node] = {}
+        self.restart_at: dict[int, int] = {}  # nodes that crashed inside a Ready
         for i in self.initial:
             self.nodes[i] = Node(i, MemoryStorage())
             self._start(i, self.initial)
@@ -103,6 +128,8 @@ class World:
         snap = node.storage.snapshot()
         node.kv = json.loads(snap.data) if snap.data else {}
         node.last_applied = snap.metadata.index
+        node.sync = HardStateSync(node.storage.hard_state)
+        node.io = self._io(node)
 
     def crash(self, i: int) -> None:
         self.trace.append(f"t={self.now} crash {i}")
@@ -110,6 +137,7 @@ class World:
 
     def restart(self, i: int) -> None:
         self.trace.append(f"t={self.now} restart {i}")
+        self.restart_at.pop(i, None)
         self._start(i, self.initial)
 
     # ------------------------------------------------------------------ the loop
@@ -123,7 +151,7 @@ class World:
                 self.restart(i)
         self.f.drop = self.f.dup = 0.0
         self.f.max_delay = 0
-        self.f.crash = self.f.partition = self.f.conf_change = 0.0
+        self.f.crash = self.f.crash_in_ready = self.f.partition = self.f.conf_change = 0.0
         # Liveness: a leader committing in its own term. Elections are randomized, so no
         # fixed bound holds for every seed: two voters whose timers restart together split
         # the vote one time in ten, and each split costs another randomized timeout. The
@@ -181,28 +209,44 @@ class World:
 
     # ------------------------------------------------------------------ the shell
     def _process(self, node: Node) -> None:
-        core = node.core
-        assert core is not None
-        rd = core.ready()
-        if rd is None:
-            return
-        st = node.storage
-        if rd.snapshot is not None:
-            st.apply_snapshot(rd.snapshot)
-            node.kv = json.loads(rd.snapshot.data)
-            node.last_applied = rd.snapshot.metadata.index
-        if rd.entries:
-            st.append(list(rd.entries))
-            self._check_log_matching(node, rd.entries[0].index, rd.entries[-1].index)
-        if rd.hard_state is not None:
-            st.set_hard_state(rd.hard_state)
-        for m in rd.messages:
-            self._send(m)
-        for e in rd.committed_entries:
-            self._apply(node, e.index, e.term, e.data, e.type)
-        core.advance(rd)
-        self._maybe_snapshot(node)
-        self._maybe_promote(node)
+        """Carry out every Ready with the production code (`carry_out`), through this
+        world's storage, network and key-value state; a node may crash inside one."""
+        core, io = node.core, node.io
+        assert core is not None and io is not None
+        try:
+            while (rd := core.ready()) is not None:
+                carry_out(core, rd, io, node.sync)
+                self._maybe_snapshot(node)
+                self._maybe_promote(node)
+        except CrashedInReady as crash:
+            self.trace.append(f"t={self.now} crash {node.id} ({core.state.value}) {crash}")
+            node.core = None
+            self.restart_at[node.id] = self.now + self.rng.randint(1, 30)
+
+    def _io(self, node: Node) -> ReadyIO:
+        def save(hs: HardState | None, entries: Sequence[Entry], snap: Snapshot | None) -> None:
+            r = self.rng
+            if r.random() < self.f.crash_in_ready:
+                raise CrashedInReady("after sending, before its fsync")
+            node.storage.save(hs, entries, snap)
+            if entries:
+                self._check_log_matching(node, entries[0].index, entries[-1].index)
+            if r.random() < self.f.crash_in_ready:
+                raise CrashedInReady("after its fsync, before sending the rest")
+
+        def send(messages: Sequence[Message]) -> None:
+            for m in messages:
+                self._send(m)
+
+        def restore(snap: Snapshot) -> None:
+            node.kv = json.loads(snap.data)
+            node.last_applied = snap.metadata.index
+
+        def apply(entries: Sequence[Entry]) -> None:
+            for e in entries:
+                self._apply(node, e.index, e.term, e.data, e.type)
+
+        return ReadyIO(save, send, restore, apply)
 
     def _apply(self, node: Node, index: int, term: int, data: bytes, kind: EntryType) -> None:
         if index != node.last_applied + 1:
@@ -305,6 +349,9 @@ class World:
 
     def _faults(self) -> None:
         r, f, ids = self.rng, self.f, sorted(self.nodes)
+        for i, at in sorted(self.restart_at.items()):
+            if at <= self.now and self.nodes[i].core is None:
+                self.restart(i)
         if r.random() < f.partition:
             kind = r.choice(["split", "one-way", "isolate-leader", "heal", "heal"])
             self.trace.append(f"t={self.now} partition {kind}")

@@ -20,7 +20,7 @@ def test_pre_vote_keeps_a_rejoining_node_from_raising_terms() -> None:
     c.heal()
     c.tick(3)
     assert c.cores[1].state is RaftState.LEADER and c.cores[1].term == term
-    assert c.cores[3].state is RaftState.FOLLOWER and c.cores[3].leader_id == 1
+    assert c.state(3) is RaftState.FOLLOWER and c.cores[3].leader_id == 1
 
 
 def test_without_pre_vote_a_rejoining_node_disrupts() -> None:
@@ -173,7 +173,7 @@ def test_learner_catches_up_without_voting_then_is_promoted() -> None:
     c.settle()
     c.tick(2)
     assert leader.voters == (1, 2, 3, 4) and c.cores[4].voters == (1, 2, 3, 4)
-    assert c.cores[4].state is RaftState.FOLLOWER
+    assert c.state(4) is RaftState.FOLLOWER
 
 
 def test_only_one_conf_change_pending_at_a_time() -> None:
@@ -208,6 +208,12 @@ def test_restart_restores_term_vote_log_and_configuration() -> None:
     for k in range(5):
         c.cores[1].propose(b"%d" % k)
     c.cores[1].propose_conf_change(ConfChange(ConfChangeType.ADD_LEARNER, 4))
+    c.settle()
+    c.tick(2)
+    before = c.cores[2].status()
+    crashed = c.restart(2, crash=True)  # a commit index that only moved is not synced
+    assert (crashed.term, crashed.vote) == (before.term, before.vote)
+    assert crashed.last_index == before.last_index and crashed.commit_index <= before.commit
     c.settle()
     c.tick(2)
     before = c.cores[2].status()
