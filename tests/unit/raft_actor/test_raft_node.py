@@ -67,7 +67,7 @@ class LocalNetwork:
             f: Future[int] = Future()
             f.set_exception(ProposalDropped("unreachable"))
             return f
-        return node._propose_remote(datas)
+        return node.propose_forwarded(datas)
 
     def close(self) -> None:
         pass
