@@ -55,5 +55,5 @@ def test_a_seed_reproduces() -> None:
         world.run()
     first, second = runs
     assert first.trace == second.trace and first.steps == second.steps
-    assert first.committed == second.committed and first.ops == second.ops
+    assert first.committed == second.committed and first.workload.ops == second.workload.ops
     assert any("(leader) after sending, before its fsync" in t for t in first.trace)

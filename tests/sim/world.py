@@ -2,7 +2,7 @@
 reorder, delay, symmetric and one-way partitions, leader isolation), crashes and restarts
 (a restarted node is a new RaftCore over the MemoryStorage holding only what was
 persisted), membership changes, snapshots and a key-value client workload. Safety is
-checked after every step; `SafetyViolation` carries what broke.
+checked after every step (safety.py); `SafetyViolation` carries what broke.
 
 Every Ready is carried out by the code the RaftNode runs (`actors.raft_node.carry_out`):
 a leader's appends go out before its fsync, a commit-only hard state is not synced, and a
@@ -31,12 +31,8 @@ from actors.raft_node.types import (
     Snapshot,
 )
 from tests.sim.linearizability import Op
-
-KEYS = ("a", "b", "c")
-
-
-class SafetyViolation(AssertionError):
-    pass
+from tests.sim.safety import Safety
+from tests.sim.workload import Workload
 
 
 class CrashedInReady(Exception):
@@ -67,27 +63,46 @@ class Faults:
     snapshot_every: int
 
 
+# a world that only does what a scenario tells it
+NO_FAULTS = Faults(0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 1000)
+
+
 class World:
-    def __init__(self, seed: int, *, ticks: int = 700, quiet: int = 60, settle: int = 240) -> None:
+    """``faults`` and ``size`` fix what the seed would otherwise choose (scenarios)."""
+
+    def __init__(
+        self,
+        seed: int,
+        *,
+        ticks: int = 700,
+        quiet: int = 60,
+        settle: int = 240,
+        faults: Faults | None = None,
+        size: int | None = None,
+    ) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         r = self.rng
         self.ticks, self.quiet, self.settle = ticks, quiet, settle
         self.quiet_ticks = 0  # ticks the quiet period actually took
-        self.f = Faults(
-            drop=r.choice([0.0, 0.02, 0.1, 0.25]),
-            dup=r.choice([0.0, 0.02, 0.1]),
-            max_delay=r.choice([0, 1, 3]),
-            crash=r.choice([0.0, 0.01, 0.03, 0.08]),
-            crash_in_ready=r.choice([0.0, 0.0005, 0.002, 0.01]),
-            partition=r.choice([0.0, 0.02, 0.05, 0.1]),
-            conf_change=r.choice([0.0, 0.02, 0.05]),
-            client=r.choice([0.5, 1.0, 2.0]),
-            snapshot_every=r.choice([8, 20, 1000]),
+        self.f = (
+            Faults(**vars(faults))
+            if faults is not None
+            else Faults(
+                drop=r.choice([0.0, 0.02, 0.1, 0.25]),
+                dup=r.choice([0.0, 0.02, 0.1]),
+                max_delay=r.choice([0, 1, 3]),
+                crash=r.choice([0.0, 0.01, 0.03, 0.08]),
+                crash_in_ready=r.choice([0.0, 0.0005, 0.002, 0.01]),
+                partition=r.choice([0.0, 0.02, 0.05, 0.1]),
+                conf_change=r.choice([0.0, 0.02, 0.05]),
+                client=r.choice([0.5, 1.0, 2.0]),
+                snapshot_every=r.choice([8, 20, 1000]),
+            )
         )
         self.max_size = r.choice([1, 64, 4096])  # 1: one entry per append
         self.max_inflight = r.choice([1, 4, 64])
-        n = r.choice([3, 3, 5])
+        n = size if size is not None else r.choice([3, 3, 5])
         self.initial = list(range(1, n + 1))
         self.nodes: dict[int, Node] = {}
         self.restart_at: dict[int, int] = {}  # nodes that crashed inside a Ready
@@ -97,20 +112,13 @@ class World:
         self.faults_at_start = Faults(**vars(self.f))
         self.next_id = n + 1
         self.now = 0
-        self.clock = 0  # event counter for the history
         self.net: list[tuple[int, int, Message]] = []  # (deliver_at, seq, message)
         self.seq = 0
         self.blocked: set[tuple[int, int]] = set()
-        self.ops: list[Op] = []
-        self.op_pos: list[tuple[int, int]] = []  # (index, term) each op was proposed at
-        self.first_applied: set[int] = set()
-        self.op_nodes: dict[int, int] = {}
-        self.leaders: dict[int, int] = {}  # term -> leader id
-        self.committed: dict[int, tuple[int, bytes]] = {}  # index -> (term, data), all nodes
-        self.links: dict[tuple[int, int], tuple[int, bytes]] = {}  # (i, t) -> (prev t, data)
-        self.known_commit = (0, 0)  # (index, term) of the highest commit anyone announced
-        self.steps = 0
+        self.workload = Workload()
+        self.safety = Safety()
         self.trace: list[str] = []
+        self.sent: dict[int, int] = {}  # messages each node sent
 
     # ------------------------------------------------------------------ lifecycle
     def _start(self, i: int, peers: list[int]) -> None:
@@ -135,6 +143,19 @@ class World:
         self.trace.append(f"t={self.now} crash {i}")
         self.nodes[i].core = None
 
+    def join(self, i: int, voters: list[int]) -> None:
+        """Start node i as a new member: no log, the group's voters as its bootstrap
+        configuration (it is not a member until a leader adds it)."""
+        self.trace.append(f"t={self.now} join {i}")
+        self.nodes[i] = Node(i, MemoryStorage())
+        self._start(i, voters)
+
+    def advance(self, ticks: int) -> None:
+        """Run ``ticks`` ticks with this world's faults and workload."""
+        for _ in range(ticks):
+            self._faults()
+            self._tick()
+
     def restart(self, i: int) -> None:
         self.trace.append(f"t={self.now} restart {i}")
         self.restart_at.pop(i, None)
@@ -142,9 +163,7 @@ class World:
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> None:
-        for _ in range(self.ticks):
-            self._faults()
-            self._tick()
+        self.advance(self.ticks)
         self.blocked.clear()
         for i, node in self.nodes.items():
             if node.core is None:
@@ -199,6 +218,7 @@ class World:
             self._check_step()
 
     def _send(self, m: Message) -> None:
+        self.sent[m.src] = self.sent.get(m.src, 0) + 1
         if self.rng.random() < self.f.drop:
             return
         copies = 2 if self.rng.random() < self.f.dup else 1
@@ -230,7 +250,7 @@ class World:
                 raise CrashedInReady("after sending, before its fsync")
             node.storage.save(hs, entries, snap)
             if entries:
-                self._check_log_matching(node, entries[0].index, entries[-1].index)
+                self.safety.log_matching(node.id, node.storage, entries[0].index, entries[-1].index)
             if r.random() < self.f.crash_in_ready:
                 raise CrashedInReady("after its fsync, before sending the rest")
 
@@ -249,34 +269,9 @@ class World:
         return ReadyIO(save, send, restore, apply)
 
     def _apply(self, node: Node, index: int, term: int, data: bytes, kind: EntryType) -> None:
-        if index != node.last_applied + 1:
-            raise SafetyViolation(f"node {node.id} applied {index} after {node.last_applied}")
-        seen = self.committed.setdefault(index, (term, data))
-        if seen != (term, data):
-            raise SafetyViolation(
-                f"state machine safety: node {node.id} applied {(term, data)!r} at {index}, "
-                f"another node applied {seen!r}"
-            )
-        first_time = index not in self.first_applied
+        self.safety.applied(node.id, node.last_applied, index, term, data)
         node.last_applied = index
-        result: object = None
-        op_id = -1
-        if kind is EntryType.NORMAL and data:
-            op_id, what, key, value = json.loads(data)
-            if what == "w":
-                node.kv[key] = value
-            else:
-                result = node.kv.get(key)
-        if first_time:
-            # The first application anywhere completes the client's operation: its
-            # linearization point (the commit) lies between invocation and now.
-            self.first_applied.add(index)
-            if op_id >= 0:
-                self.clock += 1
-                op = self.ops[op_id]
-                op.response = self.clock
-                if op.kind == "r":
-                    op.value = result
+        self.workload.apply(node.kv, index, data, kind)
 
     def _maybe_snapshot(self, node: Node) -> None:
         core, st = node.core, node.storage
@@ -334,18 +329,7 @@ class World:
             if not live:
                 return
             target = r.choice(live)
-        op_id = len(self.ops)
-        key = r.choice(KEYS)
-        kind = "w" if r.random() < 0.5 else "r"
-        value = op_id if kind == "w" else None
-        data = json.dumps([op_id, kind, key, value]).encode()
-        try:
-            index = target.propose(data)
-        except ProposalError:  # NotLeader, or a transfer in progress
-            return
-        self.clock += 1
-        self.ops.append(Op(self.clock, None, kind, key, value))
-        self.op_pos.append((index, target.term))
+        self.workload.invoke(target, r)
 
     def _faults(self) -> None:
         r, f, ids = self.rng, self.f, sorted(self.nodes)
@@ -385,8 +369,7 @@ class World:
         if len(lead.voters) < 5 and not lead.learners and self.next_id <= 9 and r.random() < 0.6:
             i = self.next_id
             self.next_id += 1
-            self.nodes[i] = Node(i, MemoryStorage())
-            self._start(i, list(lead.voters))
+            self.join(i, list(lead.voters))
             self._conf(lead, ConfChange(ConfChangeType.ADD_LEARNER, i))
         elif len(lead.voters) > 2:
             victim = r.choice(members)
@@ -396,71 +379,16 @@ class World:
             self._conf(lead, ConfChange(kind, victim))
 
     # ------------------------------------------------------------------ safety
-    def _check_log_matching(self, node: Node, lo: int, hi: int) -> None:
-        """Log matching, by induction: (index, term) always has the same data and the same
-        term before it, on every node, at every time."""
-        st = node.storage
-        prev = st.term(lo - 1) if lo - 1 >= st.first_index() - 1 else None
-        for e in st.entries(max(lo, st.first_index()), hi + 1):
-            if prev is not None:
-                seen = self.links.setdefault((e.index, e.term), (prev, e.data))
-                if seen != (prev, e.data):
-                    raise SafetyViolation(
-                        f"log matching: node {node.id} has ({e.index}, {e.term}) after term "
-                        f"{prev} with {e.data!r}; elsewhere {seen!r}"
-                    )
-            prev = e.term
+    @property
+    def steps(self) -> int:
+        return self.safety.steps
+
+    @property
+    def committed(self) -> dict[int, tuple[int, bytes]]:
+        return self.safety.committed
 
     def _check_step(self) -> None:
-        self.steps += 1
-        for node in self.nodes.values():
-            core = node.core
-            if core is None:
-                continue
-            if core.commit_index > self.known_commit[0]:
-                self.known_commit = (core.commit_index, core.term_at(core.commit_index))
-            if core.state is not RaftState.LEADER:
-                continue
-            first = self.leaders.setdefault(core.term, core.id)
-            if first != core.id:
-                raise SafetyViolation(f"two leaders in term {core.term}: {first} and {core.id}")
-            key = -core.term
-            if key not in self.leaders:
-                self.leaders[key] = core.id
-                index, term = self.known_commit
-                have = core.term_at(index)
-                if index > core.last_index:
-                    raise SafetyViolation(f"leader {core.id} lacks committed index {index}")
-                if have and term and have != term:
-                    raise SafetyViolation(
-                        f"leader completeness: leader {core.id} of term {core.term} has term "
-                        f"{have} at committed index {index}, which was committed with {term}"
-                    )
+        self.safety.step(n.core for n in self.nodes.values() if n.core is not None)
 
     def history(self) -> list[Op]:
-        """Completed operations, and writes whose outcome is unknown. A write whose entry can
-        never commit is left out: one replaced by another entry at its index, or one of an
-        older term beyond the commit index of a leader that has committed in its own term
-        (every later log holds that leader's entry, and terms only grow along a log)."""
-        lead = self.leader()
-        final_term, final_commit = 0, 0
-        if lead is not None and lead.term_at(lead.commit_index) == lead.term:
-            final_term, final_commit = lead.term, lead.commit_index
-        out = []
-        for op, (index, term) in zip(self.ops, self.op_pos, strict=True):
-            if op.response is None:
-                if op.kind == "r":
-                    continue
-                committed = self.committed.get(index)
-                if committed is not None and committed[0] != term:
-                    continue
-                if index > final_commit and term < final_term:
-                    continue
-                if (
-                    index <= final_commit
-                    and lead is not None
-                    and lead.term_at(index) not in (0, term)
-                ):
-                    continue
-            out.append(op)
-        return out
+        return self.workload.history(self.leader(), self.committed)
