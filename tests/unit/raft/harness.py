@@ -153,6 +153,13 @@ class Cluster:
         s.set_hard_state(HardState(term=term))
         self.cores[i] = self._new_core(i, self.ids)
 
+    def snapshot(self, i: int, data: bytes, keep: int = 0) -> None:
+        """Snapshot node i's applied state as ``data`` and compact its log, keeping ``keep``
+        entries before the snapshot point."""
+        core, st = self.cores[i], self.storages[i]
+        st.create_snapshot(core.applied_index, core.conf_state, data)
+        st.compact(core.applied_index - keep)
+
     def log_terms(self, i: int) -> list[int]:
         s = self.storages[i]
         return [s.term(k) for k in range(s.first_index(), s.last_index() + 1)]

@@ -128,9 +128,7 @@ def test_a_snapshot_is_restored_after_the_save_and_before_anything_applies() -> 
     for k in range(6):
         c.cores[1].propose(b"%d" % k)
     c.settle()
-    leader = c.storages[1]
-    leader.create_snapshot(c.cores[1].applied_index, c.cores[1].conf_state, b"state")
-    leader.compact(c.cores[1].applied_index)
+    c.snapshot(1, b"state")
     c.down.discard(3)
     c.queue.clear()
     c.cores[1].tick()  # heartbeat: 3 answers, the leader finds its log compacted
@@ -144,7 +142,7 @@ def test_a_snapshot_is_restored_after_the_save_and_before_anything_applies() -> 
             src=1,
             dst=3,
             term=c.cores[1].term,
-            snapshot=leader.snapshot(),
+            snapshot=c.storages[1].snapshot(),
         )
     )
     rec = Recorder(fresh.storages[3])

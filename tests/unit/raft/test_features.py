@@ -134,9 +134,7 @@ def test_lost_snapshot_is_retried() -> None:
     for k in range(10):
         c.cores[1].propose(b"%d" % k)
     c.settle()
-    st = c.storages[1]
-    st.create_snapshot(c.cores[1].applied_index, c.cores[1].conf_state, b"s")
-    st.compact(c.cores[1].applied_index)
+    c.snapshot(1, b"s")
     c.heal()
     c.dropped_types.add(MessageType.SNAPSHOT)
     c.tick(3)
