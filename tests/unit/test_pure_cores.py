@@ -139,6 +139,7 @@ CORES = [
             for name in (
                 "core.py",
                 "carry_out.py",
+                "status.py",
                 "replication.py",
                 "election.py",
                 "raft_log.py",
