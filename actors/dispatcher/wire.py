@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.codec_objects import ObjectDecodeError, decode, encode, encode_object
-from api.objects import NodeDescription, Task, TaskStatus
+from api.objects import Config, NodeDescription, Secret, Task, TaskStatus
 
 __all__ = [
     "SESSION",
@@ -55,6 +55,12 @@ class SessionFrame:
     tasks: tuple[Task, ...]
     removed: tuple[str, ...]
     closed: str | None = None  # set on the final frame: why the manager ended the session
+    # the secrets and configs the node's tasks need, with their data (on a full frame:
+    # all of them), and the ids of those no task of the node needs any more
+    secrets: tuple[Secret, ...] = ()
+    secrets_removed: tuple[str, ...] = ()
+    configs: tuple[Config, ...] = ()
+    configs_removed: tuple[str, ...] = ()
 
 
 def encode_frame(frame: SessionFrame) -> dict[str, Any]:
@@ -68,6 +74,13 @@ def encode_frame(frame: SessionFrame) -> dict[str, Any]:
     }
     if frame.closed is not None:
         body["closed"] = frame.closed
+    for key in ("secrets", "configs"):  # absent when empty: the frames of before
+        objects = getattr(frame, key)
+        if objects:
+            body[key] = [encode_object(o) for o in objects]
+        removed = getattr(frame, f"{key}_removed")
+        if removed:
+            body[f"{key}_removed"] = list(removed)
     return body
 
 
@@ -78,6 +91,12 @@ def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
         for m in body["managers"]
     )
     closed = body.get("closed")
+    secrets = tuple(
+        decode(Secret, o, f"secrets[{i}]") for i, o in enumerate(body.get("secrets", ()))
+    )
+    configs = tuple(
+        decode(Config, o, f"configs[{i}]") for i, o in enumerate(body.get("configs", ()))
+    )
     return SessionFrame(
         session_id=str(body["session_id"]),
         heartbeat_period=float(body["heartbeat_period"]),
@@ -86,6 +105,10 @@ def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
         tasks=tasks,
         removed=tuple(str(r) for r in body["removed"]),
         closed=str(closed) if closed is not None else None,
+        secrets=secrets,
+        secrets_removed=tuple(str(r) for r in body.get("secrets_removed", ())),
+        configs=configs,
+        configs_removed=tuple(str(r) for r in body.get("configs_removed", ())),
     )
 
 

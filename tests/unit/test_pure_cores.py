@@ -61,6 +61,7 @@ CORES = [
         (
             "actors/dispatcher/heartbeats.py",
             "actors/dispatcher/assignments.py",
+            "actors/dispatcher/dependencies.py",
             "actors/dispatcher/statuses.py",
             "actors/dispatcher/sessions.py",
             "actors/dispatcher/callers.py",
