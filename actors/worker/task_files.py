@@ -135,8 +135,7 @@ class TaskFiles:
         self._log.info(
             "worker.task.files.written",
             task_id=task.id,
-            secrets=len(needed.secrets),
-            configs=len(needed.configs),
+            files={"secrets": len(needed.secrets), "configs": len(needed.configs)},
         )
         return layout
 
