@@ -25,7 +25,7 @@ from actors.dispatcher.core import DispatcherCore, StatusResult, TaskChange
 from actors.dispatcher.dependencies import DependencyChanges
 from actors.dispatcher.heartbeats import HeartbeatConfig
 from actors.dispatcher.sessions import Session, SessionError
-from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame
+from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame, split_frame
 from actors.dispatcher.writer import StoreWriter, Writes
 from actors.log import get_logger
 from actors.store import Action, Event, MemoryStore, ReadTx, WatchClosed, Watcher, clusters
@@ -304,8 +304,9 @@ class Dispatcher(SupervisedActor):
         if not isinstance(request, Request):
             return
         try:
-            request.reply(encode_frame(self._frame(session, delta)), more=True)
-            session.frames_sent += 1
+            for frame in split_frame(self._frame(session, delta)):
+                request.reply(encode_frame(frame), more=True)
+                session.frames_sent += 1
         except CodecError as exc:
             _log.error(
                 "dispatcher.session.send_failed", peer_node=session.node_id, error=exc.message

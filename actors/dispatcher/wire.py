@@ -9,13 +9,14 @@ the dispatcher and the agent agree on one shape. Decoding errors are ``ObjectDec
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from api.codec_objects import ObjectDecodeError, decode, encode, encode_object
 from api.objects import Config, NodeDescription, Secret, Task, TaskStatus
 
 __all__ = [
+    "DEPENDENCY_BYTES_PER_FRAME",
     "SESSION",
     "SESSION_HEARTBEAT",
     "SESSION_STATUS",
@@ -27,7 +28,12 @@ __all__ = [
     "parse_frame",
     "parse_session_request",
     "parse_status_updates",
+    "split_frame",
 ]
+
+# the secret and config data one session frame carries at most: half a frame (the 16 MiB
+# frame limit of api.schema.frame), leaving room for the tasks
+DEPENDENCY_BYTES_PER_FRAME = 8 * 1024 * 1024
 
 SESSION = "dispatcher.session"
 SESSION_HEARTBEAT = "dispatcher.heartbeat"
@@ -61,6 +67,48 @@ class SessionFrame:
     secrets_removed: tuple[str, ...] = ()
     configs: tuple[Config, ...] = ()
     configs_removed: tuple[str, ...] = ()
+
+
+def split_frame(
+    frame: SessionFrame, budget: int = DEPENDENCY_BYTES_PER_FRAME
+) -> list[SessionFrame]:
+    """``frame`` as frames whose secret and config data fit ``budget`` each: the first
+    carries the tasks, the removals and what fits; the next ones (not ``full``, no tasks)
+    the rest. The worker waits for an object a task needs that has not arrived yet
+    (actors/worker/dependencies.py), so tasks may come before their objects."""
+    objects: list[Secret | Config] = [*frame.secrets, *frame.configs]
+    chunks: list[list[Secret | Config]] = [[]]
+    used = 0
+    for obj in objects:
+        size = len(obj.spec.data)
+        if chunks[-1] and used + size > budget:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(obj)
+        used += size
+    if len(chunks) == 1:
+        return [frame]
+
+    def part(chunk: list[Secret | Config]) -> dict[str, Any]:
+        return {
+            "secrets": tuple(o for o in chunk if isinstance(o, Secret)),
+            "configs": tuple(o for o in chunk if isinstance(o, Config)),
+        }
+
+    first = replace(frame, **part(chunks[0]))
+    rest = [
+        replace(
+            frame,
+            full=False,
+            tasks=(),
+            removed=(),
+            secrets_removed=(),
+            configs_removed=(),
+            **part(chunk),
+        )
+        for chunk in chunks[1:]
+    ]
+    return [first, *rest]
 
 
 def encode_frame(frame: SessionFrame) -> dict[str, Any]:

@@ -162,3 +162,32 @@ def test_a_node_cannot_open_another_nodes_session(manager: Manager) -> None:
         with pytest.raises(RemoteError) as err:
             next(frames)
     assert err.value.code == "unauthorized"
+
+
+def test_more_secrets_than_one_frame_holds_arrive_in_several(manager: Manager) -> None:
+    """40 secrets of 500 KiB (20 MiB, over the 16 MiB frame limit) for one node's tasks."""
+    keys = generate_keypair()
+    node = manager.join(keys)
+    big = [
+        Secret(id=new_id(), spec=SecretSpec(name=f"big{i}", data=bytes([i]) * (500 * 1024)))
+        for i in range(40)
+    ]
+    for one in big:  # a write holds one such secret (1 MiB budget)
+        create(manager.store, one)
+    tasks = [using(make_task(node), *big[i : i + 10]) for i in range(0, 40, 10)]
+    create(manager.store, *tasks)
+    session = RawSession(manager, node, keys)
+    try:
+        got = wait_for(
+            lambda: (
+                (ids := {s.id for f in session.frames() for s in f.secrets}) == {s.id for s in big}
+                and ids
+            ),
+            "every secret",
+        )
+        frames = session.frames()
+        assert len(got) == 40 and frames[0].full and len(frames) >= 3
+        assert {t.id for t in frames[0].tasks} == {t.id for t in tasks}
+        assert session.error is None
+    finally:
+        session.close()

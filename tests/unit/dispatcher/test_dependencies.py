@@ -13,7 +13,7 @@ from actors.dispatcher.dependencies import (
     DependencyTracker,
     task_dependencies,
 )
-from actors.dispatcher.wire import SessionFrame, encode_frame, parse_frame
+from actors.dispatcher.wire import SessionFrame, encode_frame, parse_frame, split_frame
 from api.objects import Config, Secret, Task
 from api.specs import ConfigReference, ConfigSpec, SecretReference, SecretSpec
 from api.task_state import TaskState
@@ -102,3 +102,23 @@ def test_frames_carry_the_objects_and_old_frames_still_parse() -> None:
     plain = encode_frame(SessionFrame("sess", 1.0, (), True, (), ()))
     assert not {"secrets", "configs", "secrets_removed", "configs_removed"} & set(plain)
     assert parse_frame(plain).secrets == ()
+
+
+def test_a_frame_too_big_for_one_is_split() -> None:
+    big = [Secret(id=f"s{i}", spec=SecretSpec(name=f"s{i}", data=b"x" * 400)) for i in range(5)]
+    conf = Config(id="c1", spec=ConfigSpec(name="c", data=b"y" * 300))
+    t = task("t1")
+    frame = SessionFrame(
+        "sess", 1.0, (), True, (t,), ("gone",),
+        secrets=tuple(big), secrets_removed=("s-old",), configs=(conf,),
+    )  # fmt: skip
+    assert split_frame(frame, budget=10_000) == [frame]
+    parts = split_frame(frame, budget=1000)
+    assert [len(p.secrets) + len(p.configs) for p in parts] == [2, 2, 2]
+    first, *rest = parts
+    assert first.full and first.tasks == (t,) and first.removed == ("gone",)
+    assert first.secrets_removed == ("s-old",)
+    for p in rest:
+        assert not p.full and p.tasks == () and p.removed == () and p.secrets_removed == ()
+    assert [s for p in parts for s in p.secrets] == big
+    assert [c for p in parts for c in p.configs] == [conf]
