@@ -7,27 +7,15 @@ from __future__ import annotations
 import base64
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from actors.store import secrets, services
-from tests.integration.control_server import seeded_store, serve
+from tests.integration import test_ctl_service
 from tests.integration.test_ctl_service import DEADLINE, ROOT, Ctl
 
+ctl = test_ctl_service.ctl  # the fixture: swarmctl against a real control endpoint
+
 DATA = b"correct horse battery staple\n"
-
-
-@pytest.fixture
-def ctl(tmp_path: Path) -> Iterator[Ctl]:
-    store = seeded_store()
-    socket = tmp_path / "control.sock"
-    endpoint = serve(socket, store)
-    try:
-        yield Ctl(socket, store)
-    finally:
-        endpoint.stop()
 
 
 def from_stdin(ctl: Ctl, data: bytes, *args: str) -> subprocess.CompletedProcess[bytes]:
