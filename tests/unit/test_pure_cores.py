@@ -128,6 +128,7 @@ CORES = [
             "actors/worker/executors/base.py",
             "actors/worker/executors/docker_config.py",
             "actors/worker/executors/process_policy.py",
+            "actors/worker/file_layout.py",
         ),
         frozenset({"docker", "zmq", "pykka", "threading", "time", "socket", "requests", "os"}),
     ),
