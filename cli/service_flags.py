@@ -8,6 +8,7 @@ import shlex
 from typing import Any
 
 from cli.argtypes import (
+    CONFIG_REF,
     CONSTRAINT,
     COUNT,
     CPUS,
@@ -17,6 +18,7 @@ from cli.argtypes import (
     MEMORY,
     PREFERENCE,
     RATIO,
+    SECRET_REF,
 )
 
 __all__ = [
@@ -72,6 +74,8 @@ CREATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--container-label": ("container_labels", KEY_VALUE),
     "--constraint": ("constraints", CONSTRAINT),
     "--placement-pref": ("placement_prefs", PREFERENCE),
+    "--secret": ("secrets", SECRET_REF),
+    "--config": ("configs", CONFIG_REF),
 }
 UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--env-add": ("env_add", ENV),
@@ -84,8 +88,21 @@ UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--constraint-rm": ("constraint_rm", str),
     "--placement-pref-add": ("placement_pref_add", PREFERENCE),
     "--placement-pref-rm": ("placement_pref_rm", str),
+    "--secret-add": ("secret_add", SECRET_REF),
+    "--secret-rm": ("secret_rm", str),
+    "--config-add": ("config_add", CONFIG_REF),
+    "--config-rm": ("config_rm", str),
 }
 _MAP_KEYS = {"labels", "container_labels", "label_add", "container_label_add"}
+_SECRET_FORM = "NAME or source=NAME,target=PATH,uid=N,gid=N,mode=0444"
+LIST_FLAG_HELP: dict[str, str] = {
+    "--secret": f"give the tasks a secret as /run/secrets/TARGET ({_SECRET_FORM}; repeatable)",
+    "--config": f"give the tasks a config as the file TARGET, default /NAME ({_SECRET_FORM})",
+    "--secret-add": f"add a secret ({_SECRET_FORM}); applied after --secret-rm",
+    "--secret-rm": "remove a secret by name (rotation: --secret-rm old --secret-add new,...)",
+    "--config-add": f"add a config ({_SECRET_FORM}); applied after --config-rm",
+    "--config-rm": "remove a config by name",
+}
 
 
 def option_dest(key: str) -> str:
@@ -96,7 +113,14 @@ def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, 
     for flag, (key, kwargs) in _SCALAR_FLAGS.items():
         parser.add_argument(flag, dest=option_dest(key), default=None, **kwargs)
     for flag, (key, kind) in lists.items():
-        parser.add_argument(flag, dest=option_dest(key), action="append", type=kind, default=None)
+        parser.add_argument(
+            flag,
+            dest=option_dest(key),
+            action="append",
+            type=kind,
+            default=None,
+            help=LIST_FLAG_HELP.get(flag),
+        )
     parser.add_argument("--no-healthcheck", dest=option_dest("no_healthcheck"), action="store_true")
     parser.add_argument(
         "--entrypoint", dest="entrypoint", default=None, help="overwrite the image's entrypoint"

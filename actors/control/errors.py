@@ -43,6 +43,7 @@ class ControlCode:
     UNAVAILABLE: Final = "unavailable"
     TIMEOUT: Final = "timeout"
     TOO_LARGE: Final = "too_large"  # over a byte budget of api.limits
+    IN_USE: Final = "in_use"  # a secret or config that a service references
     STORE: Final = "store_error"
 
 
