@@ -39,6 +39,8 @@ __all__ = [
     "CONTROL_CLUSTER_UNLOCK_KEY_REPLY",
     "CONTROL_CLUSTER_UPDATE",
     "CONTROL_CLUSTER_UPDATE_REPLY",
+    "CONTROL_EVENTS",
+    "CONTROL_EVENTS_REPLY",
     "CONTROL_NODE_INSPECT",
     "CONTROL_NODE_INSPECT_REPLY",
     "CONTROL_NODE_LS",
@@ -288,5 +290,32 @@ CONTROL_CLUSTER_UNLOCK_KEY: Final = SCHEMA.declare(
         (Field("rotate", BOOL, required=False),),
         reply="control.cluster.unlock_key.reply",
         doc="The managers' unlock key (autolock on); rotate: replace it first.",
+    )
+)
+CONTROL_EVENTS_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "control.events.reply",
+        (Field("events", ListOf(ANY)), Field("position", INT), Field("end", STR)),
+        doc="Streamed: events (api/events.py words) in commit order; position: every change "
+        "at or below it was sent or filtered out (resume from it). The final frame's end says "
+        "why the stream ended: lease (ask again since position), until, closed.",
+    )
+)
+CONTROL_EVENTS: Final = SCHEMA.declare(
+    MessageType(
+        "control.events",
+        (
+            Field("filters", ListOf(STR), required=False),
+            Field("since_position", INT, required=False),
+            Field("since_time", FLOAT, required=False),
+            Field("until_position", INT, required=False),
+            Field("until_time", FLOAT, required=False),
+            Field("wait", FLOAT, required=False),
+        ),
+        reply="control.events.reply",
+        doc="Watch cluster events from this manager's own store (actors/events/): "
+        "filters are KEY=VALUE words; since/until a position or a time; wait: seconds this "
+        "stream lasts before its final frame (a lease; at most 60). A since that is no longer "
+        "held is refused with code gone.",
     )
 )

@@ -12,6 +12,8 @@ index. Its children, in start order (stopped in reverse):
              index, every handler authorized per message type (``authorize``: raft.*
              managers, dispatcher.* any node, ca.join anyone): Raft, the CA (join,
              renew), the dispatcher's sessions, ``raft.join``
+    events   the event watches of ``swarmctl events``, from this manager's own store
+             (actors/events/streams.py)
     control  ipc:// ROUTER (file mode 0600): the control API, gated until this manager
              can serve it (actors/control/readiness.py)
     hello    the join-hello endpoint (remote port + 1, published key: ca.hello only)
@@ -47,6 +49,7 @@ from actors.control.cluster import cluster_handlers
 from actors.control.readiness import ReadinessGate, StartupState
 from actors.control.unlock import unlock_handlers
 from actors.dispatcher import dispatcher_handlers
+from actors.events import EventStreams, EventStreamsActor
 from actors.log import get_logger
 from actors.node.membership.join import RAFT_JOIN, JoinAsker, RaftJoiner, raft_join_handler
 from actors.node.membership.keeper import MembershipKeeper
@@ -107,6 +110,7 @@ class ManagerParts:
         self.at_rest = at_rest
         self.identity = setup.identity
         self.store = MemoryStore(clock=time.time)
+        self.events = EventStreams(self.store)
         self.raft = RaftHolder()
         self.switch = LeadershipSwitch()
         self.dispatcher = ActorSlot()
@@ -299,6 +303,7 @@ class ManagerParts:
         table = {
             **control_handlers(self.store),
             **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
+            "control.events": self.events.handler(),
         }
         # control.cluster.update takes autolock too (actors/control/unlock.py)
         table = {**table, **unlock_handlers(self.store, table.get("control.cluster.update"))}
@@ -332,6 +337,11 @@ class ManagerParts:
                 tables["remote"],
                 keypair=self.identity.keypair,
                 admission=self.admission,
+                stop_timeout=stop_timeout,
+            ),
+            ChildSpec(
+                "events",
+                lambda ctx: EventStreamsActor.start(ctx, self.events),
                 stop_timeout=stop_timeout,
             ),
             endpoint_child(
