@@ -98,7 +98,9 @@ def test_service_scale_and_task_state() -> None:
     event = describe(change(ObjectKind.SERVICE, Action.UPDATE, scaled, svc))
     assert event.attributes == {"name": "web", "replicas.old": "1", "replicas.new": "3"}
     assert (event.service_id, event.service_name) == ("s1", "web")
-    removing = describe(change(ObjectKind.SERVICE, Action.UPDATE, replace(svc, pending_delete=True), svc))
+    removing = describe(
+        change(ObjectKind.SERVICE, Action.UPDATE, replace(svc, pending_delete=True), svc)
+    )
     assert removing.changes == ("removing",)
 
     task = Task(id="t1", service_id="s1", service_name="web", slot=2, node_id="n1")

@@ -92,7 +92,12 @@ def test_a_watch_opens_at_the_stores_position_and_streams_changes(
     assert req.frames[-1]["position"] == store.version
     clock.advance(5.0)
     s.tick(clock())
-    assert req.frames[-1] == {"events": [], "position": store.version, "end": "lease", "more": False}
+    assert req.frames[-1] == {
+        "events": [],
+        "position": store.version,
+        "end": "lease",
+        "more": False,
+    }
     assert s.open_watches == 0
 
 
@@ -127,7 +132,7 @@ def test_a_position_no_longer_held_is_refused_as_gone(
         store.update(lambda tx: tx.update(replace(nodes.get(tx, node_id), spec=NodeSpec())))  # type: ignore[arg-type]
     req = open_watch(s, {"since_position": 1})
     assert req.frames == []
-    (code, message), = req.errors
+    ((code, message),) = req.errors
     assert code == "gone"
     assert f"after position {store.oldest_resumable}" in message
     ok = open_watch(s, {"since_position": store.oldest_resumable, "wait": 0.0})
