@@ -48,6 +48,7 @@ from typing import Any, Final, Protocol
 import pykka
 
 from actors.log import get_logger
+from actors.metrics import raft as metrics
 from actors.raft_node.core import RaftCore, decode_conf_change
 from actors.raft_node.frames import (
     Chunk,
@@ -267,6 +268,7 @@ class RaftNode:
         snap = self._storage.snapshot()
         if not snap.is_empty:
             self._store.restore(snap.data)
+            metrics.SNAPSHOT_BYTES.set(len(snap.data))
         self._thread = threading.Thread(target=self._run, name=f"raft-{self.id}", daemon=True)
         self._thread.start()
         self.log.info(
@@ -300,7 +302,7 @@ class RaftNode:
         if not data:
             raise ValueError("empty data is reserved for Raft's no-op entries")
         self._check_size((data,))
-        future: Future[int] = Future()
+        future: Future[int] = _timed(Future())
         self._inbox.put((_PROPOSE, (data,), future))
         return future
 
@@ -309,7 +311,7 @@ class RaftNode:
         if not datas or not all(datas):
             raise ValueError("give at least one non-empty entry")
         self._check_size(datas)
-        future: Future[int] = Future()
+        future: Future[int] = _timed(Future())
         self._inbox.put((_PROPOSE, tuple(datas), future))
         return future
 
@@ -794,6 +796,7 @@ class RaftNode:
         index = snap.metadata.index
         self._store.restore(snap.data)
         self._snapshot_index = index
+        metrics.SNAPSHOT_BYTES.set(len(snap.data))
         self._proposals.fail_through(index, ProposalDropped("replaced by a snapshot"))
         self.applied_index = index
         self._waiters.applied(index)
@@ -822,6 +825,7 @@ class RaftNode:
         self._storage.create_snapshot(applied, core.conf_state, data)
         self._storage.compact(applied)
         self._snapshot_index = applied
+        metrics.SNAPSHOT_BYTES.set(len(data))
         self.log.info("raft.snapshot.created", index=applied, bytes=len(data))
 
     def reencrypt_at_rest(self) -> Future[None]:
@@ -856,6 +860,7 @@ class RaftNode:
         self.is_leader, self.leader_id, self.term = is_leader, lead, term
         change = LeadershipChange(is_leader, lead, term)
         self._seen = change
+        metrics.LEADER_CHANGES.inc()
         self.log.info("raft.leadership.changed", is_leader=is_leader, leader_id=lead, term=term)
         self._events.publish(change)
 
@@ -881,6 +886,20 @@ class RaftNode:
             with contextlib.suppress(Exception):
                 self._storage.save(self._deferred_hs, [])
             self._deferred_hs = None
+
+
+def _timed(future: Future[int]) -> Future[int]:
+    """``future`` with its outcome reported to the metrics: the seconds from now until it
+    is resolved (committed and applied here), or a failure."""
+    started = time.monotonic()
+
+    def done(f: Future[int]) -> None:
+        metrics.proposal_done(
+            time.monotonic() - started, f.cancelled() or f.exception() is not None
+        )
+
+    future.add_done_callback(done)
+    return future
 
 
 def _forward_parts(groups: _Groups, budget: int = RAFT_BATCH_BYTES) -> list[_Groups]:

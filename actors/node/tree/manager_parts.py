@@ -51,6 +51,9 @@ from actors.control.unlock import unlock_handlers
 from actors.dispatcher import dispatcher_handlers
 from actors.events import EventStreams, EventStreamsActor
 from actors.log import get_logger
+from actors.metrics.cluster import ClusterCollector
+from actors.metrics.raft import RaftCollector
+from actors.metrics.registry import Collector
 from actors.node.membership.join import RAFT_JOIN, JoinAsker, RaftJoiner, raft_join_handler
 from actors.node.membership.keeper import MembershipKeeper
 from actors.node.startup.at_rest import AtRest
@@ -78,7 +81,7 @@ from actors.node.tree.leader_group import (
 from actors.node.tree.managers import ManagerDirectory
 from actors.node.tree.worker_parts import PartsSetup, SharedParts
 from actors.periodic import PeriodicActor
-from actors.raft_node.actor import RaftNode, RaftNodeActor
+from actors.raft_node.actor import RaftNode, RaftNodeActor, RaftStatus
 from actors.raft_node.peers import Peer
 from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
@@ -318,6 +321,21 @@ class ManagerParts:
             has_cluster=self.store.view(clusters.get_default) is not None,
         )
 
+    def metrics_collectors(self) -> list[Collector]:
+        """A manager's own scrape-time metrics: its store's (cluster-wide) and Raft's."""
+        holder = self.raft
+
+        def raft_status() -> RaftStatus | None:
+            node = holder.node
+            if node is None:
+                return None
+            try:
+                return node.status(timeout=2.0)
+            except Exception:  # stopping, or a loop too busy to answer: skip this scrape
+                return None
+
+        return [ClusterCollector(self.store), RaftCollector(raft_status)]
+
     # -- children -------------------------------------------------------------------------
     def children(self) -> list[ChildSpec]:
         config = self.setup.config
@@ -325,6 +343,7 @@ class ManagerParts:
         tables = self.endpoint_tables()
         store, raft = self.store, self.raft
         return [
+            *self.shared.metrics_children(self.metrics_collectors),
             ChildSpec(
                 "raft",
                 start_actor(RaftNodeActor, self.make_raft),
