@@ -17,6 +17,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from api.explain import task_reason, update_reason, update_status_rows
 from api.units import format_bytes, format_cpus, format_duration
 from cli.connection import ControlConnection
 from cli.errors import CliError
@@ -273,7 +274,7 @@ def task_table(rows: list[dict[str, Any]]) -> str:
                 r["node"] or r["node_id"][:12],
                 r["desired_state"].capitalize(),
                 current,
-                r["error"] or (r["message"] if r["state"] == "pending" else ""),
+                task_reason(r),  # why it failed or waits (api/explain.py)
             )
         )
     headers = ("ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR")
@@ -285,11 +286,15 @@ def run_ps(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
     if args.desired_state:
         body["desired_state"] = args.desired_state
     with connection:
-        rows = connection.request("control.service.ps", body)["tasks"]
+        reply = connection.request("control.service.ps", body)
+    rows = reply["tasks"]
     if args.format == "json":
         write_json(rows)
     else:
         write_text(task_table(rows))
+        stopped = update_reason(reply["service"].get("update_status"))
+        if stopped:  # why no more tasks are being replaced
+            write_text(stopped)
     return 0
 
 
@@ -318,9 +323,7 @@ def describe(service: dict[str, Any], summary: dict[str, Any]) -> str:
         ("Mode", summary["mode"]),
         ("Replicas", f"{summary['replicas_running']}/{summary['replicas_desired']}"),
     ]
-    if summary.get("update_status"):
-        status = summary["update_status"]
-        rows.append(("Update Status", f"{status['state']} {status['message']}".strip()))
+    rows += update_status_rows(summary.get("update_status"))
     if spec["labels"]:
         rows.append(("Labels", ", ".join(f"{k}={v}" for k, v in spec["labels"].items())))
     rows += [("Image", c["image"])]

@@ -51,6 +51,8 @@ __all__ = [
     "CONTROL_CONFIG_REPLY",
     "CONTROL_CONFIG_RM",
     "CONTROL_CONFIG_RM_REPLY",
+    "CONTROL_EVENTS",
+    "CONTROL_EVENTS_REPLY",
     "CONTROL_NODE_INSPECT",
     "CONTROL_NODE_INSPECT_REPLY",
     "CONTROL_NODE_LS",
@@ -383,3 +385,30 @@ CONTROL_CONFIG_INSPECT_REPLY: Final = SCHEMA.declare(_object_inspect_reply("conf
 CONTROL_CONFIG_INSPECT: Final = SCHEMA.declare(_object_inspect("config", "with its data"))
 CONTROL_CONFIG_RM_REPLY: Final = SCHEMA.declare(_object_rm_reply("config"))
 CONTROL_CONFIG_RM: Final = SCHEMA.declare(_object_rm("config"))
+CONTROL_EVENTS_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "control.events.reply",
+        (Field("events", ListOf(ANY)), Field("position", INT), Field("end", STR)),
+        doc="Streamed: events (api/events.py words) in commit order; position: every change "
+        "at or below it was sent or filtered out (resume from it). The final frame's end says "
+        "why the stream ended: lease (ask again since position), until, closed.",
+    )
+)
+CONTROL_EVENTS: Final = SCHEMA.declare(
+    MessageType(
+        "control.events",
+        (
+            Field("filters", ListOf(STR), required=False),
+            Field("since_position", INT, required=False),
+            Field("since_time", FLOAT, required=False),
+            Field("until_position", INT, required=False),
+            Field("until_time", FLOAT, required=False),
+            Field("wait", FLOAT, required=False),
+        ),
+        reply="control.events.reply",
+        doc="Watch cluster events from this manager's own store (actors/events/): "
+        "filters are KEY=VALUE words; since/until a position or a time; wait: seconds this "
+        "stream lasts before its final frame (a lease; at most 60). A since that is no longer "
+        "held is refused with code gone.",
+    )
+)

@@ -48,6 +48,7 @@ from actors.worker.executors.docker_config import (
     container_config,
 )
 from actors.worker.task_files import TaskFiles
+from api.explain import health_output
 from api.objects import Task
 
 __all__ = ["DockerController", "DockerExecutor", "engine_available"]
@@ -148,7 +149,8 @@ class DockerController:
         except ContainerNotFoundError:
             return Observation(RuntimeState.MISSING)
         state = info.get("State") or {}
-        health = (state.get("Health") or {}).get("Status", "")
+        health_state = state.get("Health") or {}
+        health = health_state.get("Status", "")
         return Observation(
             state=_STATES.get(str(state.get("Status", "")), RuntimeState.EXITED),
             container_id=str(info.get("Id", "")),
@@ -157,6 +159,7 @@ class DockerController:
             health=Health(health) if health in Health.__members__.values() else Health.NONE,
             started_at=str(state.get("StartedAt", "")),
             error=str(state.get("Error") or ""),
+            health_output=_last_health_output(health_state),
         )
 
     def prepare(self) -> None:
@@ -192,7 +195,11 @@ class DockerController:
                     observed = self.inspect()
                     if observed.health is Health.UNHEALTHY:
                         self.shutdown()
-                        return ExitResult(exit_code=self.inspect().exit_code, unhealthy=True)
+                        return ExitResult(
+                            exit_code=self.inspect().exit_code,
+                            unhealthy=True,
+                            health_output=observed.health_output,
+                        )
                 continue
             self._release_files()
             error = result.get("Error") or {}
@@ -295,3 +302,11 @@ class DockerExecutor:
                 self.api.stop(container["Id"])
             with contextlib.suppress(ContainerNotFoundError), _edge("remove container"):
                 self.api.remove_container(container["Id"], force=True)
+
+
+def _last_health_output(health: Any) -> str:
+    """The output of the engine's last health check (``State.Health.Log[-1].Output``)."""
+    log = health.get("Log") if isinstance(health, dict) else None
+    if not isinstance(log, list) or not log or not isinstance(log[-1], dict):
+        return ""
+    return health_output(str(log[-1].get("Output") or ""))
