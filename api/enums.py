@@ -11,6 +11,7 @@ import enum
 __all__ = [
     "DependencyCondition",
     "FailureAction",
+    "JobState",
     "NodeAvailability",
     "NodeRole",
     "NodeState",
@@ -121,3 +122,11 @@ class RebalanceMode(enum.StrEnum):
 class RebalanceState(enum.StrEnum):
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
+
+
+class JobState(enum.StrEnum):
+    """A job run's outcome so far."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"  # every slot completed
+    FAILED = "failed"  # a slot's restart policy gave up

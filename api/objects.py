@@ -15,7 +15,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from api.enums import NodeRole, NodeState, Reachability, RebalanceState, UpdateState
+from api.enums import JobState, NodeRole, NodeState, Reachability, RebalanceState, UpdateState
 from api.specs import ClusterSpec, NodeSpec, PortConfig, Resources, ServiceSpec, TaskSpec
 from api.task_state import TaskState
 
@@ -139,8 +139,10 @@ class JobStatus:
     spec_version: int = 0  # the service's spec_version when the run started
     force_update: int = 0  # the task spec's force_update then (a scheduled job reruns on it)
     started_at: float = 0.0
+    state: JobState = JobState.RUNNING  # of the current run
+    finished_at: float | None = None  # when the current run completed or failed
     last_scheduled: float | None = None  # scheduled jobs: the last due time acted on
-    message: str = ""  # what the schedule last did ("run skipped: ...")
+    message: str = ""  # what the last run or the schedule did ("run 2 skipped: ...")
 
 
 @dataclass(frozen=True, slots=True)

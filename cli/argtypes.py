@@ -13,12 +13,14 @@ __all__ = [
     "CONSTRAINT",
     "COUNT",
     "CPUS",
+    "DEPENDENCY",
     "DURATION",
     "ENV",
     "KEY_VALUE",
     "MEMORY",
     "PREFERENCE",
     "RATIO",
+    "SCHEDULE",
     "typed",
 ]
 
@@ -76,6 +78,21 @@ def _preference(text: str) -> str:
     return text
 
 
+def _dependency(text: str) -> str:
+    from api.dependencies import parse_dependency
+
+    parse_dependency(text, "--depends-on")
+    return text
+
+
+def _schedule(text: str) -> str:
+    if text.strip():  # "" removes a job's schedule (service update --schedule "")
+        from api.schedule import check_schedule
+
+        check_schedule(text, "--schedule")
+    return text
+
+
 MEMORY = typed(parse_memory)
 CPUS = typed(parse_cpus)
 DURATION = typed(parse_duration)
@@ -85,3 +102,5 @@ ENV = typed(_env)
 KEY_VALUE = typed(parse_key_value)
 CONSTRAINT = typed(_constraint)
 PREFERENCE = typed(_preference)
+DEPENDENCY = typed(_dependency)
+SCHEDULE = typed(_schedule)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from api.units import format_bytes, format_cpus, format_duration
 from cli.connection import ControlConnection
 from cli.errors import CliError
+from cli.job_progress import JobJudge
 from cli.output import render_table, write_json, write_text
 from cli.progress import ProgressJudge, finished_task_ids, wait_converged
 from cli.service_flags import (
@@ -48,7 +49,13 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
 
     create = verbs.add_parser("create", parents=[common], help="create a service")
     create.add_argument("--name", default=None, help="service name (default: generated)")
-    create.add_argument("--mode", choices=("replicated", "global"), default=None)
+    create.add_argument(
+        "--mode",
+        choices=("replicated", "global", "replicated-job", "global-job"),
+        default=None,
+        help="replicated (default), global, or a job run to completion: replicated-job "
+        "(--replicas completions, --max-concurrent at once) or global-job",
+    )
     add_spec_flags(create, CREATE_LIST_FLAGS)
     create.add_argument("image", metavar="IMAGE")
     create.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
@@ -107,19 +114,27 @@ def _finished_before(
     return finished_task_ids(connection.request("control.service.ps", {"service": service}))
 
 
+def _job_run(connection: ControlConnection, service: str) -> int | None:
+    """The current run of a job (None: not a job), read before a change."""
+    job = connection.request("control.service.inspect", {"service": service})["summary"]["job"]
+    return None if job is None else int(job["iteration"])
+
+
 def _wait(
     args: argparse.Namespace,
     connection: ControlConnection,
     service_id: str,
     baseline: set[str],
+    job_run: int | None = None,
 ) -> None:
     if args.detach:
         return
+    judge = ProgressJudge(baseline=baseline) if job_run is None else JobJudge(job_run)
     wait_converged(
         lambda: connection.request("control.service.ps", {"service": service_id}),
         out=_progress_stream(args),
         timeout=args.converge_timeout,
-        judge=ProgressJudge(baseline=baseline),
+        judge=judge,
     )
 
 
@@ -153,7 +168,8 @@ def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str)
     spec = _checked(ServiceSpec(), options)
     with connection:
         reply = connection.request("control.service.create", {"spec": encode(spec)})
-        _wait(args, connection, reply["id"], baseline=set())
+        job_run = 0 if reply["service"].get("job") is not None else None
+        _wait(args, connection, reply["id"], baseline=set(), job_run=job_run)
         final = connection.request("control.service.inspect", {"service": reply["id"]})
     if args.format == "json":
         write_json(final["summary"])
@@ -172,11 +188,12 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
     _checked(ServiceSpec(name="x", task=TaskSpec(container=ContainerSpec(image="x"))), changes)
     with connection:
         baseline = _finished_before(args, connection, args.service)
+        job_run = None if args.detach else _job_run(connection, args.service)
         reply = connection.request(
             "control.service.update", {"service": args.service, "changes": changes}
         )
         if reply["changed"]:
-            _wait(args, connection, reply["id"], baseline)
+            _wait(args, connection, reply["id"], baseline, job_run)
         final = connection.request("control.service.inspect", {"service": reply["id"]})
     if args.format == "json":
         write_json(final["summary"])
@@ -233,17 +250,19 @@ def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
         write_text("\n".join(s["id"] for s in services) or "")
     else:
         rows = [
-            (
-                s["id"][:12],
-                s["name"],
-                s["mode"],
-                f"{s['replicas_running']}/{s['replicas_desired']}",
-                s["image"],
-            )
-            for s in services
+            (s["id"][:12], s["name"], s["mode"], replicas_column(s), s["image"]) for s in services
         ]
         write_text(render_table(("ID", "NAME", "MODE", "REPLICAS", "IMAGE"), rows))
     return 0
+
+
+def replicas_column(summary: dict[str, Any]) -> str:
+    """``running/desired``; a job's as Docker shows it: ``running/concurrency
+    (completed/total completed)``."""
+    job = summary.get("job")
+    if not job:
+        return f"{summary['replicas_running']}/{summary['replicas_desired']}"
+    return f"{job['running']}/{job['concurrency']} ({job['completed']}/{job['total']} completed)"
 
 
 def ago(timestamp: float, now: float | None = None) -> str:

@@ -11,12 +11,14 @@ from cli.argtypes import (
     CONSTRAINT,
     COUNT,
     CPUS,
+    DEPENDENCY,
     DURATION,
     ENV,
     KEY_VALUE,
     MEMORY,
     PREFERENCE,
     RATIO,
+    SCHEDULE,
 )
 
 __all__ = [
@@ -64,6 +66,40 @@ _SCALAR_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "--user": ("user", {"metavar": "USER"}),
     "--workdir": ("workdir", {"metavar": "DIR"}),
     "--hostname": ("hostname", {"metavar": "NAME"}),
+    # issue 10: jobs, schedules, rebalancing
+    "--max-concurrent": (
+        "max_concurrent",
+        {
+            "type": COUNT,
+            "metavar": "N",
+            "help": "replicated-job: tasks run at once (default: --replicas)",
+        },
+    ),
+    "--schedule": (
+        "schedule",
+        {
+            "type": SCHEDULE,
+            "metavar": "CRON",
+            "help": "jobs: run on this cron schedule, in UTC ('*/15 * * * *'; an optional "
+            "sixth field counts seconds); '' removes it",
+        },
+    ),
+    "--schedule-policy": (
+        "schedule_policy",
+        {
+            "choices": ("skip", "replace", "allow"),
+            "help": "scheduled jobs: when a run is due while the previous one still runs, "
+            "skip it, replace the previous one, or allow both (default: skip)",
+        },
+    ),
+    "--rebalance": (
+        "rebalance",
+        {
+            "choices": ("manual", "auto"),
+            "help": "replicated: move tasks to nodes that could take a share of them "
+            "automatically (auto) or only on 'service rebalance' (manual, the default)",
+        },
+    ),
 }
 # create: flag → (options key, type); update has -add/-rm variants of the same
 CREATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
@@ -72,6 +108,7 @@ CREATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--container-label": ("container_labels", KEY_VALUE),
     "--constraint": ("constraints", CONSTRAINT),
     "--placement-pref": ("placement_prefs", PREFERENCE),
+    "--depends-on": ("depends_on", DEPENDENCY),
 }
 UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--env-add": ("env_add", ENV),
@@ -84,6 +121,14 @@ UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--constraint-rm": ("constraint_rm", str),
     "--placement-pref-add": ("placement_pref_add", PREFERENCE),
     "--placement-pref-rm": ("placement_pref_rm", str),
+    "--depends-on-add": ("depends_on_add", DEPENDENCY),
+    "--depends-on-rm": ("depends_on_rm", str),
+}
+_LIST_HELP = {
+    "--depends-on": "schedule the tasks only once SERVICE is running (default), healthy "
+    "or completed (a job), as SERVICE[:running|healthy|completed]; repeatable",
+    "--depends-on-add": "add or change a dependency, SERVICE[:running|healthy|completed]",
+    "--depends-on-rm": "remove the dependency on SERVICE",
 }
 _MAP_KEYS = {"labels", "container_labels", "label_add", "container_label_add"}
 
@@ -96,7 +141,14 @@ def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, 
     for flag, (key, kwargs) in _SCALAR_FLAGS.items():
         parser.add_argument(flag, dest=option_dest(key), default=None, **kwargs)
     for flag, (key, kind) in lists.items():
-        parser.add_argument(flag, dest=option_dest(key), action="append", type=kind, default=None)
+        parser.add_argument(
+            flag,
+            dest=option_dest(key),
+            action="append",
+            type=kind,
+            default=None,
+            help=_LIST_HELP.get(flag),
+        )
     parser.add_argument("--no-healthcheck", dest=option_dest("no_healthcheck"), action="store_true")
     parser.add_argument(
         "--entrypoint", dest="entrypoint", default=None, help="overwrite the image's entrypoint"

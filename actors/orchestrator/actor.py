@@ -36,6 +36,7 @@ from actors.orchestrator.state import (
     Plan,
     SetDesiredState,
     SetServiceSpec,
+    SetServiceStatus,
     SetUpdateStatus,
     Snapshot,
 )
@@ -129,8 +130,10 @@ class _ReconcileActor(StoreReactor):
         if full:
             ids = set(snapshot.services) | set(snapshot.tasks)
             self._wake_at = None
-        plan = self._decide(snapshot, ids, self._clock())
+        now = self._clock()
+        plan = self._decide(snapshot, ids, now)
         written, failed = self._write(plan.effects)
+        self._log_job_runs(plan.effects, now)
         if failed:
             self._request_tick(RETRY_INTERVAL)
         if plan.wake_at is not None:
@@ -171,6 +174,20 @@ class _ReconcileActor(StoreReactor):
         for effect in failed:
             self._dirty.add(_service_of(effect))
         return len(sent) - (len(failed) - len(refused)), len(failed)
+
+    def _log_job_runs(self, effects: list[Effect], now: float) -> None:
+        for e in effects:
+            if not isinstance(e, SetServiceStatus) or e.job_status is None:
+                continue
+            status = e.job_status
+            if status.started_at == now and status.iteration:
+                self._log.info(
+                    f"{self.subsystem}.job.run_started",
+                    service_id=e.service_id,
+                    iteration=status.iteration,
+                    scheduled_at=status.last_scheduled,
+                    message=status.message,
+                )
 
     # --- waking up ---------------------------------------------------------------------
 
@@ -275,6 +292,7 @@ def _describe(effect: Effect) -> str:
         DeleteService: "deleted_services",
         SetUpdateStatus: "update_status",
         SetServiceSpec: "rollbacks",
+        SetServiceStatus: "service_status",
     }[type(effect)]
 
 
@@ -315,6 +333,15 @@ def _writer(effect: Effect) -> Callable[[WriteTx], None]:
                         update_status=new.update_status,
                     )
                 )
+        elif isinstance(effect, SetServiceStatus):
+            service = services.get(tx, effect.service_id)
+            if service is not None and service.spec_version == effect.spec_version:
+                changes: dict[str, object] = {}
+                if effect.job_status is not None:
+                    changes["job_status"] = effect.job_status
+                if effect.rebalance_status is not None:
+                    changes["rebalance_status"] = effect.rebalance_status
+                tx.update(dataclasses.replace(service, **changes))  # type: ignore[arg-type]
         else:
             service = services.get(tx, effect.service.id)
             if (
