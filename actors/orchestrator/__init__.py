@@ -6,11 +6,13 @@ per eligible node), ``restart`` (dead tasks, restart policy, delays), ``update``
 updates), ``jobs`` and ``cron`` (jobs and their runs on a schedule), ``reaper`` (history
 retention, ``service rm``), ``reconcile`` (one pass over services). ``actor`` holds the
 pykka shells that read and write the store: ``OrchestratorActor`` and
-``TaskReaperActor``. Only ``actor`` does I/O.
+``TaskReaperActor``, and ``ConstraintEnforcerActor`` around ``enforcer`` (tasks whose
+node no longer fits them). Only ``actor`` does I/O.
 """
 
 from actors.orchestrator.actor import (
     DEFAULT_TICK_INTERVAL,
+    ConstraintEnforcerActor,
     OrchestratorActor,
     TaskReaperActor,
     TickReport,
@@ -36,6 +38,7 @@ from actors.orchestrator.update import plan_update
 
 __all__ = [
     "DEFAULT_TICK_INTERVAL",
+    "ConstraintEnforcerActor",
     "CreateTask",
     "DeleteService",
     "DeleteTask",

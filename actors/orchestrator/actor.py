@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from actors.orchestrator.enforcer import enforce_constraints
 from actors.orchestrator.reaper import reap
 from actors.orchestrator.reconcile import reconcile_services
 from actors.orchestrator.restart import RestartHistory
@@ -57,7 +58,13 @@ from actors.store_reactor import DEFAULT_TICK_INTERVAL, StoreReactor
 from actors.supervisor import ChildContext
 from api.objects import Cluster, Node, ObjectKind, Service, Task
 
-__all__ = ["DEFAULT_TICK_INTERVAL", "OrchestratorActor", "TaskReaperActor", "TickReport"]
+__all__ = [
+    "DEFAULT_TICK_INTERVAL",
+    "ConstraintEnforcerActor",
+    "OrchestratorActor",
+    "TaskReaperActor",
+    "TickReport",
+]
 
 RETRY_INTERVAL = 0.5
 _KINDS = frozenset({ObjectKind.NODE, ObjectKind.SERVICE, ObjectKind.TASK, ObjectKind.CLUSTER})
@@ -240,6 +247,32 @@ class TaskReaperActor(_ReconcileActor):
 
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
         return reap(snapshot, ids)
+
+
+class ConstraintEnforcerActor(_ReconcileActor):
+    """Tasks whose node no longer satisfies their constraints or reservations
+    (``enforcer.enforce_constraints``): each node change is a pass over every node."""
+
+    subsystem = "constraintenforcer"
+
+    def _apply(self, event: Event) -> None:
+        obj = event.object
+        deleted = event.action == Action.DELETE
+        if isinstance(obj, Node) and not deleted and _node_matters(obj, event.old):
+            self._full = True
+
+    def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
+        tasks_all = [t for ts in snapshot.tasks.values() for t in ts]
+        plan = enforce_constraints(snapshot.nodes, tasks_all)
+        for e in plan.effects:
+            if isinstance(e, SetDesiredState):
+                self._log.info(
+                    "constraintenforcer.task.shut_down",
+                    task_id=e.task_id,
+                    service_id=e.service_id,
+                    reason=e.reason,
+                )
+        return plan
 
 
 # --- helpers ---------------------------------------------------------------------------
