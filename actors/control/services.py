@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from actors.control.dependencies import check_dependencies
 from actors.control.errors import Body, ControlCode, ControlError
 from actors.control.views import service_summary, task_order, task_row
 from actors.control.writes import check_version, modify
@@ -64,6 +65,7 @@ class ServiceControl:
                     ControlCode.NAME_CONFLICT,
                     f"service name {spec.name!r} is already in use by service {holder.id}{gone}",
                 )
+            check_dependencies(tx, spec)
             tx.create(service)
 
         committed = self._store.update(write)
@@ -124,6 +126,8 @@ class ServiceControl:
             if new_spec == spec:
                 result.update(id=service.id, changed=False, service=_summary(tx, service))
                 return
+            if new_spec.depends_on != spec.depends_on:
+                check_dependencies(tx, new_spec)
             updated = replace(
                 service,
                 spec=new_spec,
