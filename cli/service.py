@@ -57,6 +57,7 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
         "(--replicas completions, --max-concurrent at once) or global-job",
     )
     add_spec_flags(create, CREATE_LIST_FLAGS)
+    _add_dry_run(create)
     create.add_argument("image", metavar="IMAGE")
     create.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
     create.set_defaults(run=run_create)
@@ -84,12 +85,36 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     update.add_argument("--args", default=None, help="the command's arguments, one string")
     update.add_argument("--force", dest=option_dest("force"), action="store_true")
     add_spec_flags(update, UPDATE_LIST_FLAGS)
+    _add_dry_run(update)
     update.add_argument("service", metavar="SERVICE")
     update.set_defaults(run=run_update)
 
     rm = verbs.add_parser("rm", parents=[common], help="remove services")
     rm.add_argument("services", nargs="+", metavar="SERVICE")
     rm.set_defaults(run=run_rm)
+
+
+def _add_dry_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what the change would do (tasks to start, stop, replace, on which "
+        "nodes and why; what would stay pending and why) without writing anything",
+    )
+
+
+def _print_plan(args: argparse.Namespace, plan: dict[str, Any]) -> None:
+    if args.format == "json":
+        write_json(plan)
+        return
+    rows = [
+        (s["action"], s["slot"][:12], s["node"] or "-", s["task_id"][:12] or "-", s["why"])
+        for s in plan["steps"]
+    ]
+    lines = [render_table(("ACTION", "SLOT", "NODE", "TASK", "WHY"), rows)] if rows else []
+    lines += [f"note: {n}" for n in plan["notes"]]
+    lines.append(f"dry run: nothing was changed (service {plan['service']})")
+    write_text("\n".join(lines))
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -166,6 +191,10 @@ def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str)
     from api.specs import ServiceSpec
 
     spec = _checked(ServiceSpec(), options)
+    if args.dry_run:
+        with connection:
+            _print_plan(args, connection.request("control.service.plan", {"spec": encode(spec)}))
+        return 0
     with connection:
         reply = connection.request("control.service.create", {"spec": encode(spec)})
         job_run = 0 if reply["service"].get("job") is not None else None
@@ -186,6 +215,11 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
 
     # check the flags against a stand-in spec; the manager checks the real one
     _checked(ServiceSpec(name="x", task=TaskSpec(container=ContainerSpec(image="x"))), changes)
+    if args.dry_run:
+        body = {"service": args.service, "changes": changes}
+        with connection:
+            _print_plan(args, connection.request("control.service.plan", body))
+        return 0
     with connection:
         baseline = _finished_before(args, connection, args.service)
         job_run = None if args.detach else _job_run(connection, args.service)
