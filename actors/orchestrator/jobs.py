@@ -38,6 +38,7 @@ from actors.orchestrator.restart import (
     SlotKey,
     SlotState,
     judge_slot,
+    promote_delayed,
     replacement,
     slot_order,
 )
@@ -212,7 +213,7 @@ def reconcile_job(
         )
     else:
         slots_done = _global(service, run, current, nodes, now, rng, history, plan)
-    _promote_held(current, now, plan)
+    promote_delayed(current, now, plan, to=TaskState.COMPLETE)
     _record_outcome(service, status, slots_done, now, plan)
     return plan
 
@@ -348,18 +349,6 @@ def _global(
         if state == SlotState.REFILL and active:
             _create(service, run, 0, node_id, restart, now, rng, history, plan)
     return _Settled(unsettled == 0, given_up)
-
-
-def _promote_held(tasks: Sequence[Task], now: float, plan: Plan) -> None:
-    """Raise held restarts (desired READY) to COMPLETE once their delay has passed."""
-    for t in tasks:
-        if t.desired_state != TaskState.READY:
-            continue
-        due = t.meta.created_at + t.spec.restart_policy.delay
-        if now >= due:
-            plan.add(SetDesiredState(t.id, t.service_id, TaskState.COMPLETE, "restart delay over"))
-        else:
-            plan.wake(due)
 
 
 def _record_outcome(

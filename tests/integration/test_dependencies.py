@@ -4,13 +4,9 @@ on is healthy, or until a job has completed; cycles are refused."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from tests.support.swarm import CtlError, Swarm, SwarmNode, poll
+from tests.support.swarm import CtlError, SwarmNode, poll
 
 pytestmark = pytest.mark.docker
 
@@ -18,11 +14,8 @@ LONG = 90.0
 
 
 @pytest.fixture
-def node(tmp_path: Path, docker_client: Any, test_image: str) -> Iterator[SwarmNode]:
-    with Swarm(tmp_path, docker_client=docker_client) as swarm:
-        started = swarm.start_node("m1", executor="docker")
-        started.wait_ready()
-        yield started
+def node(docker_node: SwarmNode) -> SwarmNode:
+    return docker_node
 
 
 def test_a_service_waits_for_its_dependencies(node: SwarmNode, test_image: str) -> None:

@@ -7,13 +7,11 @@ scheduled job whose runs missed while the manager was down are coalesced into on
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.swarm import CtlError, Swarm, SwarmNode, node_containers, poll
+from tests.support.swarm import CtlError, SwarmNode, node_containers, poll
 
 pytestmark = pytest.mark.docker
 
@@ -21,16 +19,11 @@ LONG = 90.0
 
 
 @pytest.fixture
-def node(tmp_path: Path, docker_client: Any, test_image: str) -> Iterator[SwarmNode]:
-    with Swarm(tmp_path, docker_client=docker_client) as swarm:
-        started = swarm.start_node("m1", executor="docker")
-        started.wait_ready()
-        yield started
+def node(docker_node: SwarmNode) -> SwarmNode:
+    return docker_node
 
 
 def job_of(node: SwarmNode, name: str) -> dict[str, Any]:
-    summary = node.ctl_json("service", "inspect", name)
-    assert isinstance(summary, list)
     rows = [s for s in node.ctl_json("service", "ls") if s["name"] == name]
     return dict(rows[0]["job"])
 
