@@ -125,6 +125,8 @@ def apply_job_options(spec: ServiceSpec, o: Mapping[str, Any]) -> ServiceSpec:
         if schedule is None:
             raise InvalidSpec("schedule_policy", "--schedule-policy needs --schedule")
         schedule = replace(schedule, policy=_enum_option(o, "schedule_policy", SchedulePolicy))
+    if o.get("rebalance_now") and not isinstance(spec.mode, ReplicatedService):
+        raise InvalidSpec("rebalance", f"only replicated services rebalance, not {spec.mode.TAG}")
     rebalance = spec.rebalance
     if "rebalance" in o:
         rebalance = _enum_option(o, "rebalance", RebalanceMode)

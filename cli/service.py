@@ -89,6 +89,16 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     update.add_argument("service", metavar="SERVICE")
     update.set_defaults(run=run_update)
 
+    rebalance = verbs.add_parser(
+        "rebalance",
+        parents=[common],
+        help="move a replicated service's tasks so that every node that can run them gets "
+        "its share, paced by its update config",
+    )
+    rebalance.add_argument("service", metavar="SERVICE")
+    add_wait_flags(rebalance)
+    rebalance.set_defaults(run=run_rebalance)
+
     rm = verbs.add_parser("rm", parents=[common], help="remove services")
     rm.add_argument("services", nargs="+", metavar="SERVICE")
     rm.set_defaults(run=run_rm)
@@ -261,6 +271,34 @@ def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) 
         ]
     if args.format == "json":
         write_json(summaries)
+    return 0
+
+
+def run_rebalance(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    body = {"service": args.service, "changes": {"rebalance_now": True}}
+    with connection:
+        reply = connection.request("control.service.update", body)
+        service_id = reply["id"]
+        wanted = connection.request("control.service.inspect", {"service": service_id})["service"][
+            "spec"
+        ]["rebalance_requests"]
+        status: dict[str, Any] = {}
+        deadline = time.monotonic() + args.converge_timeout
+        while not args.detach:
+            found = connection.request("control.service.inspect", {"service": service_id})
+            status = found["service"].get("rebalance_status") or {}
+            if status.get("round", 0) >= wanted and status.get("state") == "completed":
+                break
+            if time.monotonic() >= deadline:
+                raise CliError(
+                    f"the rebalance of {args.service} did not complete within "
+                    f"{args.converge_timeout:g}s (it goes on; see 'swarmctl service ps')"
+                )
+            time.sleep(0.2)
+    if args.format == "json":
+        write_json({"id": service_id, "rebalance_status": status})
+    else:
+        write_text(status.get("message") or service_id)
     return 0
 
 

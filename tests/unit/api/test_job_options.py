@@ -55,6 +55,7 @@ def test_replicated_job_takes_completions_and_max_concurrent() -> None:
         ({"depends_on": ["no such"]}, "is not a service name"),
         ({"mode": "global", "rebalance": "auto"}, "--rebalance auto needs replicated mode"),
         ({"rebalance": "sometimes"}, "expected manual|auto"),
+        ({"mode": "global", "rebalance_now": True}, "only replicated services rebalance"),
     ],
 )
 def test_bad_options_are_refused_naming_the_flag(options: dict[str, Any], words: str) -> None:
