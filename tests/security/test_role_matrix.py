@@ -117,6 +117,7 @@ CONTROL_BODIES: dict[str, Mapping[str, Any]] = {
     "control.service.create": {"spec": {}},
     "control.service.inspect": {"service": NONE},
     "control.service.ls": {},
+    "control.service.plan": {"service": NONE, "changes": {}},
     "control.service.ps": {"service": NONE},
     "control.service.rm": {"services": [NONE]},
     "control.service.scale": {"service": NONE, "replicas": 1},
