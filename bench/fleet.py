@@ -1,4 +1,4 @@
-"""The fleet: many simulated worker nodes in one process (actors/worker/fleet), and what
+"""The fleet: many simulated worker nodes in one process (actors/node/fleet), and what
 one costs.
 
     python bench/fleet.py [--nodes 200] [--tasks 2000] [--idle 10] [--smoke]
@@ -55,7 +55,7 @@ def log(message: str) -> None:
 def serve(args: argparse.Namespace) -> int:
     from actors.heap import tune_collector
     from actors.log import configure
-    from actors.worker.fleet import Fleet, SimSettings, enlist
+    from actors.node.fleet import Fleet, SimSettings, enlist
 
     configure("json", level=logging.WARNING)
     tune_collector()  # a fleet holds as many tasks as the managers do

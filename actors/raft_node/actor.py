@@ -89,7 +89,7 @@ class RaftNode:
         tick_interval: float = 0.1,
         election_tick: int = 10,
         heartbeat_tick: int = 1,
-        snapshot_interval: int = 10_000,
+        snapshot_interval: int | Callable[[], int] = 10_000,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         forward_timeout: float = 5.0,
@@ -148,7 +148,11 @@ class RaftNode:
             tick_interval=tick_interval,
             election_seconds=election_seconds,
             leader_wait=3 * election_seconds if leader_wait is None else leader_wait,
-            snapshot_interval=snapshot_interval,
+            snapshot_interval=(
+                snapshot_interval
+                if callable(snapshot_interval)
+                else (lambda interval=snapshot_interval: interval)
+            ),
         )
         self._handlers = RaftHandlers(self, self._inbox, self._core, clock, self.log)
         self._thread: threading.Thread | None = None

@@ -135,13 +135,13 @@ CORES = [
         frozenset({"docker", "zmq", "pykka", "threading", "time", "socket", "requests", "os"}),
     ),
     # the fleet's node: the agent's session and the worker's tasks without threads or
-    # sockets (one loop drives a thousand of them: actors/worker/fleet/loop.py)
+    # sockets (one loop drives a thousand of them: actors/node/fleet/loop.py)
     Core(
         "fleet",
-        ("actors/worker/fleet/tasks.py", "actors/worker/fleet/session.py"),
+        ("actors/node/fleet/tasks.py", "actors/node/fleet/session.py"),
         NO_IO | {"os", "transport"},
         actors_prefixes=(
-            "actors.worker.fleet.tasks",
+            "actors.node.fleet.tasks",
             "actors.backoff",
             "actors.worker.controller",
             "actors.worker.executors.base",
@@ -149,7 +149,7 @@ CORES = [
             "actors.dispatcher.wire",
             "actors.dispatcher.core",
         ),
-        shells=frozenset({"actors.worker.fleet.loop", "actors.worker.executors.sim"}),
+        shells=frozenset({"actors.node.fleet.loop", "actors.worker.executors.sim"}),
     ),
     Core(
         "raft",

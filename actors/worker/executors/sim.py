@@ -1,5 +1,5 @@
 """The simulated executor: tasks "run" without doing anything, for scale tests (the fleet,
-actors/worker/fleet) and for tests of the worker.
+actors/node/fleet) and for tests of the worker.
 
 Rules:
 - A started task runs until it is shut down, terminated or removed, or until someone calls

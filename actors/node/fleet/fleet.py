@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Final
 
-from actors.worker.fleet.loop import DEFAULT_SIM, FleetLoop, SimSettings
-from actors.worker.fleet.members import FleetMember
-from actors.worker.fleet.session import DEFAULT_CONFIG, Phase, SessionConfig
+from actors.node.fleet.loop import DEFAULT_SIM, FleetLoop, SimSettings
+from actors.node.fleet.members import FleetMember
+from actors.node.fleet.session import DEFAULT_CONFIG, Phase, SessionConfig
 from api.objects import NodeDescription, Platform
 from api.specs import Resources
 

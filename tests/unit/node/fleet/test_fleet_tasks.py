@@ -7,8 +7,8 @@ import random
 
 import pytest
 
+from actors.node.fleet.tasks import NodeTasks
 from actors.worker.executors.sim import FAILED_EXIT_CODE, SimExecutor
-from actors.worker.fleet.tasks import NodeTasks
 from api.task_state import TaskState
 from tests.unit.worker.helpers import make_task
 

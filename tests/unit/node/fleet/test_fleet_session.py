@@ -7,8 +7,7 @@ from typing import Any
 
 from actors.dispatcher.core import NODE_REMOVED
 from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame
-from actors.worker.executors.sim import SimExecutor
-from actors.worker.fleet.session import (
+from actors.node.fleet.session import (
     Call,
     Connect,
     Disconnect,
@@ -18,7 +17,8 @@ from actors.worker.fleet.session import (
     Send,
     SessionConfig,
 )
-from actors.worker.fleet.tasks import NodeTasks
+from actors.node.fleet.tasks import NodeTasks
+from actors.worker.executors.sim import SimExecutor
 from api.objects import NodeDescription, Task
 from api.task_state import TaskState
 from tests.unit.worker.helpers import make_task

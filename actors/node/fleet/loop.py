@@ -33,9 +33,8 @@ from typing import Any, Final, TypeVar
 import zmq
 
 from actors.log import get_logger
-from actors.worker.executors.sim import SimExecutor
-from actors.worker.fleet.members import FleetMember
-from actors.worker.fleet.session import (
+from actors.node.fleet.members import FleetMember
+from actors.node.fleet.session import (
     DEFAULT_CONFIG,
     Call,
     Connect,
@@ -45,7 +44,8 @@ from actors.worker.fleet.session import (
     Send,
     SessionConfig,
 )
-from actors.worker.fleet.tasks import NodeTasks
+from actors.node.fleet.tasks import NodeTasks
+from actors.worker.executors.sim import SimExecutor
 from api.errors import CodecError
 from api.objects import NodeDescription
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS

@@ -42,7 +42,7 @@ from actors.dispatcher.wire import (
     encode_status_updates,
     parse_frame,
 )
-from actors.worker.fleet.tasks import NodeTasks
+from actors.node.fleet.tasks import NodeTasks
 from actors.worker.session import SESSION_BACKOFF, ManagerRotation
 from api.codec_objects import ObjectDecodeError
 from api.objects import NodeDescription, TaskStatus
