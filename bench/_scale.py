@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from _fleet import FleetProcess, proc_rss_bytes
+from _fleet import FleetProcess, proc_cpu_seconds, proc_rss_bytes
 
 from api.codec_objects import encode
 from api.specs import ContainerSpec, ReplicatedService, RestartPolicy, ServiceSpec, TaskSpec
@@ -145,6 +145,17 @@ class ScaleCluster:
             if n.process is not None
         }
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds so far of each manager and of the fleet (``fleet``)."""
+        out = {
+            n.name: proc_cpu_seconds(n.process.pid)
+            for n in self.swarm.managers
+            if n.process is not None
+        }
+        if self.fleet is not None:
+            out["fleet"] = self.fleet.cpu_seconds()
+        return out
+
     def snapshots(self) -> dict[str, dict[str, Any]]:
         """Each manager's last ``raft.snapshot.created`` event (size and index)."""
         out: dict[str, dict[str, Any]] = {}
@@ -153,6 +164,23 @@ class ScaleCluster:
                 if event.get("event") == "raft.snapshot.created":
                     out[node.name] = {k: event.get(k) for k in ("index", "bytes", "seconds")}
         return out
+
+    def restart_follower(self) -> dict[str, Any]:
+        """SIGTERM a follower, start it again on its state dir, and return its
+        ``raft.node.started`` event (snapshot bytes and restore seconds)."""
+        leader = self.leader()
+        node = next(n for n in self.swarm.managers if n is not leader)
+        node.terminate()
+        node.start()
+        started: dict[str, Any] = poll(
+            lambda: next(
+                (e for e in node.log_events() if e.get("event") == "raft.node.started"), None
+            ),
+            f"{node.name}: raft.node.started",
+            120,
+        )
+        keys = ("snapshot_index", "snapshot_bytes", "snapshot_restore_s")
+        return {"manager": node.name, **{k: started.get(k) for k in keys}}
 
     def close(self) -> None:
         for client in self.clients.values():

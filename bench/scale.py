@@ -14,7 +14,9 @@ CURVE key and dispatcher session, on one I/O thread). Then:
    overall rate (tasks/s) and the rate over time; the managers' RSS before and after, per
    task; the fleet's own count as a check.
 2. **snapshot**: ``cluster update --snapshot-interval 1`` and back, so every manager
-   snapshots the full store; its size from the managers' ``raft.snapshot.created`` events.
+   snapshots the full store; its size and save time from the managers'
+   ``raft.snapshot.created`` events; then a follower restarts (SIGTERM) and its
+   ``raft.node.started`` event gives the time to restore the store from it.
 3. **drain**: ``node update --availability drain`` of ``--drain`` fleet nodes; until
    none of them runs a task (the fleet's count) and the store counts TASKS running again.
 4. **leader loss**: ``kill -9`` of the leader; until a write through a survivor commits
@@ -74,7 +76,7 @@ AIMS = {
     "manager_rss_per_task_bytes": 4 * 1024,
     "drain_s": 10.0,
     "leader_loss_s": 10.0,
-    "snapshot_s": 2.0,
+    "snapshot_s": 2.0,  # save, and restore
 }
 
 
@@ -118,6 +120,7 @@ def rates(timeline: Sequence[tuple[float, int]], window: float = 1.0) -> list[tu
 def create(cluster: ScaleCluster, tasks: int, services: int, timeout: float) -> dict[str, Any]:
     names = [f"scale-{i}" for i in range(services)]
     rss_before = cluster.manager_rss()
+    cpu_before = cluster.cpu_seconds()
     load_before = load()
     started = time.monotonic()
     for name, replicas in zip(names, split(tasks, services), strict=True):
@@ -126,6 +129,7 @@ def create(cluster: ScaleCluster, tasks: int, services: int, timeout: float) -> 
     timeline = wait_running(cluster, names, tasks, timeout)
     total_s = time.monotonic() - started
     rss_after = cluster.manager_rss()
+    cpu_after = cluster.cpu_seconds()
     leader = cluster.leader().name
     assert cluster.fleet is not None
     fleet = cluster.fleet.stats()
@@ -141,6 +145,11 @@ def create(cluster: ScaleCluster, tasks: int, services: int, timeout: float) -> 
         "manager_rss_bytes": {"before": rss_before, "after": rss_after, "leader": leader},
         "leader_rss_per_task_bytes": round((rss_after[leader] - rss_before[leader]) / tasks),
         "fleet_rss_bytes": cluster.fleet.rss_bytes(),
+        # CPU seconds each process spent until all ran: steadier than the time on a
+        # machine other work shares (the load averages say how much)
+        "cpu_seconds": {
+            name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after
+        },
         "load_average": {"before": load_before, "after": load()},
         "checks": {
             "every_replica_running": per_service
@@ -151,17 +160,24 @@ def create(cluster: ScaleCluster, tasks: int, services: int, timeout: float) -> 
 
 
 def snapshot(cluster: ScaleCluster) -> dict[str, Any]:
-    """Every manager snapshots the whole store (interval 1, then back)."""
+    """Every manager snapshots the whole store (interval 1, then back); then a follower
+    restarts and restores it (``raft.node.started``'s restore time)."""
     cluster.write("control.cluster.update", {"snapshot_interval": 1})
     cluster.write("control.cluster.update", {"snapshot_interval": 10_000})
     managers = {n.name for n in cluster.swarm.managers}
     with contextlib.suppress(AssertionError):
         poll(lambda: managers <= set(cluster.snapshots()), "every manager's snapshot", 60)
     found = cluster.snapshots()
+    restored = cluster.restart_follower() if len(managers) > 1 else {"snapshot_bytes": None}
     return {
         "by_manager": found,
         "bytes": max((int(v["bytes"] or 0) for v in found.values()), default=None),
-        "checks": {"every_manager_snapshotted": managers <= set(found)},
+        "save_s": max((float(v["seconds"] or 0) for v in found.values()), default=None),
+        "restore": restored,
+        "checks": {
+            "every_manager_snapshotted": managers <= set(found),
+            "a_follower_restored_it": len(managers) < 2 or bool(restored["snapshot_bytes"]),
+        },
     }
 
 

@@ -186,10 +186,12 @@ class RaftNode:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> RaftNode:
+        started = self._clock()
         snap = self._storage.snapshot()
         if not snap.is_empty:
             self._store.restore(snap.data)
             metrics.SNAPSHOT_BYTES.set(len(snap.data))
+        restore_s = self._clock() - started
         self._thread = threading.Thread(
             target=self._loop.run, args=(self._failed,), name=f"raft-{self.id}", daemon=True
         )
@@ -199,6 +201,8 @@ class RaftNode:
             term=self._core.term,
             last_index=self._core.last_index,
             snapshot_index=self._loop.snapshot_index,
+            snapshot_bytes=len(snap.data),
+            snapshot_restore_s=round(restore_s, 3),
         )
         return self
 

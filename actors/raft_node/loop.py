@@ -245,12 +245,20 @@ class RaftLoop:
         applied = core.applied_index
         if applied - self.snapshot_index < self._snapshot_interval():
             return
+        started = self._clock()
         data = self._store.snapshot()
+        encoded = self._clock()
         self._storage.create_snapshot(applied, core.conf_state, data)
         self._storage.compact(applied)
         self.snapshot_index = applied
         metrics.SNAPSHOT_BYTES.set(len(data))
-        self._log.info("raft.snapshot.created", index=applied, bytes=len(data))
+        self._log.info(
+            "raft.snapshot.created",
+            index=applied,
+            bytes=len(data),
+            encode_s=round(encoded - started, 3),
+            seconds=round(self._clock() - started, 3),
+        )
 
     def _after_round(self, core: RaftCore) -> None:
         is_leader = core.state is RaftState.LEADER
