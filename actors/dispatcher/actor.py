@@ -96,6 +96,7 @@ class Dispatcher(SupervisedActor):
         (known, period), self._watcher = self._store.view_and_watch(
             lambda tx: (node_queries.list_all(tx), _period(tx)),
             kinds={ObjectKind.TASK, ObjectKind.NODE, ObjectKind.CLUSTER},
+            grows=True,
         )
         if period is not None:
             self._core.set_config(replace(self._heartbeat, period=period))
@@ -241,7 +242,7 @@ class Dispatcher(SupervisedActor):
             return tx.version, assigned, {n.id for n in node_queries.list_all(tx)}
 
         (version, assigned, known), self._watcher = self._store.view_and_watch(
-            read, kinds={ObjectKind.TASK, ObjectKind.NODE, ObjectKind.CLUSTER}
+            read, kinds={ObjectKind.TASK, ObjectKind.NODE, ObjectKind.CLUSTER}, grows=True
         )
         for session in self._core.sessions:
             if session.node_id not in known:

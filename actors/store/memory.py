@@ -315,7 +315,7 @@ class MemoryStore:
             events: list[Event] = []
             verdicts = [self._apply_group(g, index, timestamp, events) for g in groups]
             self._version = index
-            to_wake = self._hub.publish(events)
+            to_wake = self._hub.publish(events, self._objects())
             if pending is not None:
                 to_complete.append((pending, (index, verdicts)))
         for p, outcome in to_complete:
@@ -386,10 +386,13 @@ class MemoryStore:
         since: int | None = None,
         queue_size: int | None = None,
         notify: Callable[[], None] | None = None,
+        grows: bool = False,
     ) -> Watcher:
         """Watch committed changes. ``since``: resume after that version (events with a
         greater version are delivered first). ``predicate`` runs under the store's
-        lock: keep it cheap and don't touch the store from it."""
+        lock: keep it cheap and don't touch the store from it. ``grows``: the queue holds
+        at least as many events as the store holds objects (the leader's consumers, which
+        re-read the whole store when they fall behind: Watcher)."""
         event_filter = EventFilter(
             frozenset(kinds) if kinds is not None else None,
             frozenset(actions) if actions is not None else None,
@@ -401,7 +404,11 @@ class MemoryStore:
                 since=since,
                 max_queue=queue_size or self._watch_queue_size,
                 notify=notify,
+                grows=grows,
             )
+
+    def _objects(self) -> int:
+        return sum(len(table.objects) for table in self._tables.values())
 
     def view_and_watch(self, fn: Callable[[ReadTx], T], **watch_args: Any) -> tuple[T, Watcher]:
         """Read and start watching atomically: the watcher gets exactly the changes
