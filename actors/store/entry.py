@@ -112,11 +112,14 @@ def encode_entry(entry: Entry) -> bytes:
 
 # enough bytes for the map header, "v", the format, "p" and a proposal id (25 characters)
 _HEAD_BYTES = 64
+_MAP_OF_4 = b"\x84"
 
 
 def entry_proposal_id(data: bytes) -> str | None:
     """The proposal id of an entry, read from its first bytes without decoding the rest;
     None when they are not an entry's (decode_entry then says why)."""
+    if data[:1] != _MAP_OF_4:  # not an entry (assemble_entry writes a map of 4 first)
+        return None
     unpacker = msgpack.Unpacker(raw=False)
     unpacker.feed(data[:_HEAD_BYTES])
     try:
