@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -94,7 +95,9 @@ def wait_running(
     """(seconds, running) samples from now until the store counts ``total`` running."""
     started = time.monotonic()
     timeline: list[tuple[float, int]] = []
-    while True:
+    for turn in itertools.count():
+        if turn % 8 == 7 and cluster.fleet is not None:
+            cluster.fleet.stats()  # raises at once if the fleet's loop died
         running = sum(cluster.running(names).values())
         at = time.monotonic() - started
         timeline.append((round(at, 3), running))

@@ -18,6 +18,7 @@ supervisor restarts it (over the reopened storage).
 from __future__ import annotations
 
 import contextlib
+import functools
 import queue
 import random
 import threading
@@ -151,7 +152,7 @@ class RaftNode:
             snapshot_interval=(
                 snapshot_interval
                 if callable(snapshot_interval)
-                else (lambda interval=snapshot_interval: interval)
+                else functools.partial(int, snapshot_interval)
             ),
         )
         self._handlers = RaftHandlers(self, self._inbox, self._core, clock, self.log)

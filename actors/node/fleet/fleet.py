@@ -89,7 +89,7 @@ class Fleet:
         seed: int | None = None,
         ramp: float = 0.0,
     ) -> None:
-        _raise_fd_limit(2 * len(members) + 256)
+        _raise_fd_limit(8 * len(members) + 256)  # up to 4 sockets a node (loop.py)
         self._loop = FleetLoop(
             members, describe or describe_member(), sim=sim, config=config, seed=seed, ramp=ramp
         )
@@ -177,7 +177,7 @@ class Fleet:
 
 
 def _raise_fd_limit(wanted: int) -> None:
-    """Two descriptors per node (its TCP connection and its socket's mailbox)."""
+    """Two descriptors per socket (its TCP connection and its mailbox)."""
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < wanted:

@@ -122,7 +122,10 @@ class FleetLoop:
             )  # fmt: skip
             self.nodes.append(FleetNode(member, session, tasks, executor))
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        self._context.set(zmq.MAX_SOCKETS, len(self.nodes) + 64)
+        # a closed socket counts until libzmq's reaper thread has freed it: when every
+        # session reconnects at once (a leader change, a stalled manager) each node holds
+        # two for a while; nodes + 64 made the loop die of EMFILE at 1,000 nodes
+        self._context.set(zmq.MAX_SOCKETS, 4 * len(self.nodes) + 64)
         self._poller = zmq.Poller()
         self._by_socket: dict[zmq.Socket[bytes], int] = {}
         self._timers: list[tuple[float, int, int, int, Any]] = []  # due, seq, kind, node, x
