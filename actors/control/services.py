@@ -76,9 +76,16 @@ class ServiceControl:
 
     def update(self, body: Body) -> Body:
         ref = str(body["service"])
-        changes = dict(body["changes"])
         pinned = body.get("version")
-        return self._edit(ref, changes, pinned)
+        if (body.get("spec") is None) == (body.get("changes") is None):
+            raise ControlError(
+                ControlCode.INVALID_ARGUMENT, "a service update takes changes or a spec, not both"
+            )
+        if body.get("spec") is not None:  # the whole spec, as Docker's ServiceUpdate
+            whole = decode(ServiceSpec, body["spec"], "spec")
+            validate_service_spec(whole)
+            return self._edit(ref, {}, pinned, whole=whole)
+        return self._edit(ref, dict(body["changes"]), pinned)
 
     def scale(self, body: Body) -> Body:
         replicas = body["replicas"]
@@ -103,8 +110,11 @@ class ServiceControl:
         changes: dict[str, Any],
         pinned: int | None,
         check: Any = None,
+        whole: ServiceSpec | None = None,
     ) -> Body:
         result: dict[str, Any] = {}
+        if whole is not None:  # checked as the changes it makes: a name, a mode
+            changes = {"name": whole.name, "mode": whole.mode.TAG}
 
         def write(tx: WriteTx) -> None:
             service = _live(tx, ref)
@@ -121,7 +131,8 @@ class ServiceControl:
                     ControlCode.INVALID_ARGUMENT,
                     f"service mode cannot be changed (service {spec.name} is {spec.mode.TAG})",
                 )
-            new_spec = resolve_references(tx, apply_options(spec, changes))
+            wanted = whole if whole is not None else apply_options(spec, changes)
+            new_spec = resolve_references(tx, wanted)
             validate_service_spec(new_spec)
             result.clear()
             if new_spec == spec:
