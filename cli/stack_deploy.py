@@ -1,0 +1,182 @@
+"""``swarmctl stack deploy -c FILE [-c FILE...] STACK``: client-side, as ``docker stack
+deploy`` is.
+
+Steps, in order, every file read and checked before anything is sent:
+1. Read the compose files (YAML, at most ``MAX_FILE_BYTES`` each; ``-`` is stdin), and
+   turn them into the stack's objects (api/compose.py, with this process's environment
+   for interpolation). Read every secret's and config's ``file:``.
+2. Secrets and configs: an external one must exist; one the stack makes is created when
+   missing. One that exists stays: a config whose file changed is refused (objects are
+   immutable: give the new one another ``name:``); a secret's data cannot be read back,
+   so an existing secret is kept and the output says so.
+3. Services: created when missing; otherwise the whole spec is sent (keeping the
+   service's ``--force`` and rebalance counters, as Docker keeps ForceUpdate) and the
+   manager answers whether it changed: only the changed services are updated, and the
+   output says which. ``--prune`` removes the stack's services the files no longer have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from cli.connection import ControlConnection
+from cli.errors import CliError
+from cli.file_objects import read_data
+from cli.output import write_json, write_text
+
+if TYPE_CHECKING:
+    from api.compose import FileObjectPlan, StackPlan
+    from api.specs import ServiceSpec
+
+__all__ = ["MAX_FILE_BYTES", "load_files", "run_deploy", "stack_services"]
+
+MAX_FILE_BYTES: Final = 4 * 1024 * 1024
+LABEL_NAMESPACE: Final = "com.docker.stack.namespace"  # api.compose's, not imported at start
+
+
+def _read_yaml(source: str) -> Any:
+    import yaml  # only stack deploy needs it
+
+    try:
+        if source == "-":
+            text = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        else:
+            with open(source, "rb") as f:
+                text = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise CliError(f"cannot read {source}: {exc.strerror or exc}") from None
+    if len(text) > MAX_FILE_BYTES:
+        raise CliError(f"{source}: over the limit of {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CliError(f"{source}: not valid YAML: {exc}") from None
+
+
+def load_files(stack: str, sources: list[str]) -> StackPlan:
+    """The stack the compose files describe; relative paths in them are taken from the
+    first file's directory (the current one for stdin)."""
+    from api.compose import ComposeError, load_stack
+
+    first = sources[0]
+    base = "." if first == "-" else str(Path(first).parent)
+    documents = [_read_yaml(s) for s in sources]
+    try:
+        return load_stack(
+            stack, documents, file_names=sources, base_dir=base, environ=dict(os.environ)
+        )
+    except ComposeError as exc:
+        where = ", ".join(sources)
+        raise CliError(f"{where}: {exc}") from None
+
+
+def stack_services(connection: ControlConnection, stack: str, *, every: bool = False) -> list[Any]:
+    """The summaries of the stack's services (found by their namespace label)."""
+    body = {"all": True} if every else {}
+    rows = connection.request("control.service.ls", body)["services"]
+    return [s for s in rows if s.get("labels", {}).get(LABEL_NAMESPACE) == stack]
+
+
+def _objects_data(plans: tuple[FileObjectPlan, ...], kind: str) -> dict[str, bytes]:
+    return {p.name: read_data(p.file, f"{kind} {p.key}") for p in plans if not p.external}
+
+
+def _ensure_objects(
+    connection: ControlConnection,
+    kind: str,
+    plans: tuple[FileObjectPlan, ...],
+    data: dict[str, bytes],
+    say: Any,
+) -> None:
+    from api.codec_objects import encode
+    from api.specs import ConfigSpec, SecretSpec
+
+    existing = {r["name"]: r for r in connection.request(f"control.{kind}.ls")[f"{kind}s"]}
+    for plan in plans:
+        if plan.external:
+            if plan.name not in existing:
+                raise CliError(f"{kind} {plan.name} (external: true) not found")
+            continue
+        if plan.name in existing:
+            if kind == "secret":
+                say(
+                    f"Keeping secret {plan.name} (it exists; a secret cannot change: give a "
+                    "new one another name to rotate it)"
+                )
+                continue
+            found = connection.request("control.config.inspect", {"config": plan.name})
+            if found["config"]["spec"]["data"] != data[plan.name]:
+                raise CliError(
+                    f"config {plan.name} exists with other data and configs cannot change: "
+                    f"give the changed config another name (name: in the file)"
+                )
+            continue
+        cls = SecretSpec if kind == "secret" else ConfigSpec
+        spec = cls(name=plan.name, labels=plan.labels, data=data[plan.name])
+        say(f"Creating {kind} {plan.name}")
+        connection.request(f"control.{kind}.create", {"spec": encode(spec)})
+
+
+def _deploy_service(
+    connection: ControlConnection, spec: ServiceSpec, current: dict[str, Any] | None
+) -> tuple[str, str]:
+    """(``created`` | ``updated`` | ``unchanged``, the service's id)."""
+    from api.codec_objects import encode
+
+    if current is None:
+        reply = connection.request("control.service.create", {"spec": encode(spec)})
+        return "created", str(reply["id"])
+    found = connection.request("control.service.inspect", {"service": current["id"]})
+    kept = found["service"]["spec"]
+    spec = replace(
+        spec,
+        task=replace(spec.task, force_update=int(kept["task"].get("force_update", 0))),
+        rebalance_requests=int(kept.get("rebalance_requests", 0)),
+    )
+    body = {"service": current["id"], "spec": encode(spec), "version": current["version"]}
+    reply = connection.request("control.service.update", body)
+    return ("updated" if reply["changed"] else "unchanged"), str(reply["id"])
+
+
+def run_deploy(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    plan = load_files(args.stack, list(args.compose_files))
+    secrets = _objects_data(plan.secrets, "secret")
+    configs = _objects_data(plan.configs, "config")
+    quiet = args.format == "json"
+    lines: list[str] = []
+
+    def say(line: str) -> None:
+        lines.append(line)
+        if not quiet:
+            write_text(line)
+
+    results: list[dict[str, str]] = []
+    with connection:
+        _ensure_objects(connection, "secret", plan.secrets, secrets, say)
+        _ensure_objects(connection, "config", plan.configs, configs, say)
+        existing = {s["name"]: s for s in stack_services(connection, args.stack)}
+        for spec in plan.services:
+            outcome, service_id = _deploy_service(connection, spec, existing.get(spec.name))
+            verb = {"created": "Creating", "updated": "Updating", "unchanged": "Unchanged:"}
+            say(f"{verb[outcome]} service {spec.name}")
+            results.append({"name": spec.name, "id": service_id, "result": outcome})
+        wanted = {s.name for s in plan.services}
+        gone = [s for name, s in sorted(existing.items()) if name not in wanted]
+        if args.prune and gone:
+            for s in gone:
+                say(f"Removing service {s['name']}")
+            connection.request("control.service.rm", {"services": [s["id"] for s in gone]})
+            results += [{"name": s["name"], "id": s["id"], "result": "removed"} for s in gone]
+        elif gone:
+            say(
+                "Not in the files (kept; --prune removes them): "
+                + ", ".join(s["name"] for s in gone)
+            )
+    if quiet:
+        write_json({"stack": args.stack, "services": results})
+    return 0
