@@ -114,6 +114,34 @@ def _file_objects(
     return tuple(out)
 
 
+# the spec's fields as the compose keys they come from, so a refusal names the file's key
+_SPEC_FIELDS: Final = (
+    ("task.placement.constraints", "deploy.placement.constraints"),
+    ("task.placement.preferences", "deploy.placement.preferences"),
+    ("task.placement", "deploy.placement"),
+    ("task.resources", "deploy.resources"),
+    ("task.restart_policy", "deploy.restart_policy"),
+    ("task.container.env", "environment"),
+    ("task.container.labels", "labels"),
+    ("task.container.dir", "working_dir"),
+    ("task.container.command", "entrypoint"),
+    ("task.container.args", "command"),
+    ("task.container.", ""),
+    ("update_config", "deploy.update_config"),
+    ("rollback_config", "deploy.rollback_config"),
+    ("labels", "deploy.labels"),
+    ("mode", "deploy"),
+)
+
+
+def _compose_path(key: str, field: str) -> str:
+    for spec_field, compose_key in _SPEC_FIELDS:
+        if field.startswith(spec_field):
+            rest = field[len(spec_field) :]
+            return f"services.{key}.{compose_key}{rest}".replace("..", ".").rstrip(".")
+    return f"services.{key}"
+
+
 def _service_keys(top: Section) -> list[tuple[str, Any]]:
     raw = top.raw("services")
     if not isinstance(raw, Mapping) or not raw:
@@ -155,6 +183,6 @@ def load_stack(
         try:
             validate_service_spec(spec)
         except InvalidSpec as exc:
-            raise ComposeError(f"services.{key}", str(exc)) from None
+            raise ComposeError(_compose_path(key, exc.field), exc.reason) from None
         services.append(spec)
     return StackPlan(namespace, tuple(services), secrets, configs)
