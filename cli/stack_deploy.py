@@ -54,8 +54,11 @@ def _read_yaml(source: str) -> Any:
         raise CliError(f"{source}: over the limit of {MAX_FILE_BYTES // (1024 * 1024)} MiB")
     try:
         return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CliError(f"{source}: not valid YAML: {exc}") from None
+    except yaml.YAMLError as exc:  # one line: what, and where
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise CliError(f"{source}: not valid YAML: {problem}{where}") from None
 
 
 def load_files(stack: str, sources: list[str]) -> StackPlan:

@@ -4,8 +4,8 @@ executor) on the real engine.
 A two-service compose file with a secret and a config deploys: the stack's objects carry
 Docker's stack labels and names, both containers run and read their files; deploying a
 file where one service changed updates that service only (the other keeps its spec
-version and its task); ``stack rm`` removes the services, then the secret and the config,
-and the containers go.
+version and its task); ``--prune`` removes a service the file no longer has; ``stack rm``
+removes the services, then the secret and the config, and the containers go.
 """
 
 from __future__ import annotations
@@ -141,11 +141,23 @@ def test_a_stack_deploys_updates_only_what_changed_and_is_removed(
     second = poll(db_replaced, "st_db's task replaced", LONG)
     assert {t["id"] for t in second["st_web"]} == {t["id"] for t in first["st_web"]}
 
+    # a service the file no longer has is kept, and named; --prune removes it
+    without_db = tmp_path / "web-only.yml"
+    text = compose.read_text()
+    without_db.write_text(text[: text.index("  db:\n")] + text[text.index("\nsecrets:\n") + 1 :])
+    kept = node.ctl("stack", "deploy", "-c", str(without_db), "st")
+    assert "Not in the files (kept; --prune removes them): st_db" in kept.stdout, kept.stderr
+    pruned = stack_json(node, "deploy", "--prune", "-c", str(without_db), "st")
+    assert {(s["name"], s["result"]) for s in pruned["services"]} == {
+        ("st_web", "unchanged"),
+        ("st_db", "removed"),
+    }
+    assert [s["name"] for s in stack_json(node, "services", "st")] == ["st_web"]
+
     # rm: the services, then the secret and the config; the containers go
     removed = stack_json(node, "rm", "st")
     assert {(r["kind"], r["name"]) for r in removed} == {
         ("service", "st_web"),
-        ("service", "st_db"),
         ("secret", "st_db_pass"),
         ("config", "st_db_conf"),
     }
@@ -180,4 +192,9 @@ def test_deploy_refuses_what_it_does_not_support_before_writing(
     )
     result = node.ctl("stack", "deploy", "-c", str(missing), "st")
     assert result.returncode == 1 and "secret nope (external: true) not found" in result.stderr
+    broken = tmp_path / "broken.yml"
+    broken.write_text("services:\n  web:\n    image: [x\n")
+    result = node.ctl("stack", "deploy", "-c", str(broken), "st")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "broken.yml: not valid YAML: " in result.stderr and "(line 4, column 1)" in result.stderr
     assert node.ctl_json("service", "ls") == []
