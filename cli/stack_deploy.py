@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -33,10 +34,42 @@ if TYPE_CHECKING:
     from api.compose import FileObjectPlan, StackPlan
     from api.specs import ServiceSpec
 
-__all__ = ["MAX_FILE_BYTES", "load_files", "run_deploy", "stack_services"]
+__all__ = ["MAX_FILE_BYTES", "compose_loader", "load_files", "run_deploy", "stack_services"]
 
 MAX_FILE_BYTES: Final = 4 * 1024 * 1024
 LABEL_NAMESPACE: Final = "com.docker.stack.namespace"  # api.compose's, not imported at start
+
+
+def compose_loader() -> Any:
+    """PyYAML's safe loader without YAML 1.1's base-60 numbers and timestamps, which
+    Docker's loader does not have either: ``22:22`` or ``TIME: 12:30`` stay strings
+    (PyYAML would read 1342 and 750), as does ``2024-01-02``."""
+    import yaml
+
+    class ComposeLoader(yaml.SafeLoader):
+        pass
+
+    dropped = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"}
+    ComposeLoader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in dropped]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    ComposeLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:int",
+        re.compile(
+            r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"
+        ),
+        list("-+0123456789"),
+    )
+    ComposeLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(
+            r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
+        list("-+0123456789."),
+    )
+    return ComposeLoader
 
 
 def _read_yaml(source: str) -> Any:
@@ -53,7 +86,7 @@ def _read_yaml(source: str) -> Any:
     if len(text) > MAX_FILE_BYTES:
         raise CliError(f"{source}: over the limit of {MAX_FILE_BYTES // (1024 * 1024)} MiB")
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=compose_loader())  # a SafeLoader, narrowed
     except yaml.YAMLError as exc:  # one line: what, and where
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
