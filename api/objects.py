@@ -1,5 +1,5 @@
 """Stored objects (SwarmKit ``api/objects.proto``): ``Node``, ``Service``, ``Task``,
-``Cluster``.
+``Cluster``, ``Network``.
 
 Each has an ``id``, a ``meta`` the store maintains (``version`` is the Raft index of the
 object's last change), a user-owned ``spec`` and system-owned fields, each with one
@@ -16,7 +16,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from api.enums import NodeRole, NodeState, Reachability, UpdateState
-from api.specs import ClusterSpec, NodeSpec, PortConfig, Resources, ServiceSpec, TaskSpec
+from api.specs import (
+    ClusterSpec,
+    NetworkSpec,
+    NodeSpec,
+    PortConfig,
+    Resources,
+    ServiceSpec,
+    TaskSpec,
+)
 from api.task_state import TaskState
 
 __all__ = [
@@ -27,12 +35,14 @@ __all__ = [
     "JoinTokens",
     "ManagerStatus",
     "Meta",
+    "Network",
     "Node",
     "NodeDescription",
     "NodeStatus",
     "Object",
     "ObjectKind",
     "Platform",
+    "RegistryAuth",
     "RevokedCertificate",
     "RootCA",
     "Service",
@@ -48,6 +58,7 @@ class ObjectKind(enum.StrEnum):
     SERVICE = "service"
     TASK = "task"
     CLUSTER = "cluster"
+    NETWORK = "network"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +140,18 @@ class UpdateStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class RegistryAuth:
+    """Credentials for pulling a service's image (``--with-registry-auth``, from the user's
+    docker config). A secret: only in the encrypted Raft log, in memory on the nodes that
+    run the service's tasks, and never in an inspect answer or a log line."""
+
+    server_address: str = ""  # the registry, as the docker config names it
+    username: str = ""
+    password: str = field(default="", repr=False)
+    identity_token: str = field(default="", repr=False)  # OAuth refresh token, not a password
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     id: str
     meta: Meta = field(default_factory=Meta)
@@ -137,6 +160,8 @@ class Service:
     previous_spec: ServiceSpec | None = None  # for rollback
     update_status: UpdateStatus | None = None
     pending_delete: bool = False  # `service rm` ran; the orchestrator removes its tasks
+    # owner: the control API; views drop it (actors/control/views.py `public_service`)
+    registry_auth: RegistryAuth | None = None
 
     @property
     def name(self) -> str:
@@ -220,13 +245,28 @@ class Cluster:
         return self.spec.name
 
 
-Object = Node | Service | Task | Cluster
+# --- network ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    id: str
+    meta: Meta = field(default_factory=Meta)
+    spec: NetworkSpec = field(default_factory=NetworkSpec)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+Object = Node | Service | Task | Cluster | Network
 
 _KINDS: dict[type[Object], ObjectKind] = {
     Node: ObjectKind.NODE,
     Service: ObjectKind.SERVICE,
     Task: ObjectKind.TASK,
     Cluster: ObjectKind.CLUSTER,
+    Network: ObjectKind.NETWORK,
 }
 OBJECT_TYPES: dict[ObjectKind, type[Object]] = {kind: cls for cls, kind in _KINDS.items()}
 

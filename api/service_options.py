@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any, Final, TypeVar
 
 from api.enums import FailureAction, RestartCondition, SchedulingStrategy, UpdateOrder
+from api.host_resources import HOST_OPTION_TYPES, apply_host_options
 from api.specs import (
     GlobalService,
     HealthConfig,
@@ -89,6 +90,7 @@ OPTION_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
     "workdir": str,
     "hostname": str,
     "force": bool,
+    **HOST_OPTION_TYPES,  # ports, mounts, networks (api/host_resources.py)
 }
 
 
@@ -298,7 +300,7 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
         monitor=float(o.get("update_monitor", uc.monitor)),
         max_failure_ratio=float(o.get("update_max_failure_ratio", uc.max_failure_ratio)),
     )
-    return replace(
+    changed = replace(
         spec,
         name=o.get("name", spec.name),
         labels=_merge_map(spec.labels, o, "labels", "label_rm", "label_add"),
@@ -306,3 +308,4 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
         mode=mode,
         update_config=uc,
     )
+    return apply_host_options(changed, o)

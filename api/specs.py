@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from api.enums import (
     FailureAction,
+    MountType,
     NodeAvailability,
     NodeRole,
     PortProtocol,
@@ -33,6 +34,9 @@ __all__ = [
     "GlobalJob",
     "GlobalService",
     "HealthConfig",
+    "Mount",
+    "NetworkAttachmentConfig",
+    "NetworkSpec",
     "NodeSpec",
     "OrchestrationConfig",
     "Placement",
@@ -82,6 +86,17 @@ class HealthConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Mount:
+    """``--mount type=volume|bind|tmpfs,source=,target=,readonly``. A volume without a
+    source is anonymous (removed with its container); a named one outlives its tasks."""
+
+    type: MountType = MountType.VOLUME
+    source: str = ""  # volume name, or host path for a bind; empty for tmpfs
+    target: str = ""  # absolute path in the container
+    readonly: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerSpec:
     image: str = ""
     command: tuple[str, ...] = ()
@@ -94,6 +109,7 @@ class ContainerSpec:
     healthcheck: HealthConfig | None = None
     stop_signal: str = ""  # empty: the image's, else SIGTERM
     stop_grace_period: float = 10.0
+    mounts: tuple[Mount, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,12 +146,21 @@ class Placement:
 
 
 @dataclass(frozen=True, slots=True)
+class NetworkAttachmentConfig:
+    """``--network NAME``: the control API stores the network's id as ``target``."""
+
+    target: str
+    aliases: tuple[str, ...] = ()  # besides the service name, which every task answers to
+
+
+@dataclass(frozen=True, slots=True)
 class TaskSpec:
     container: ContainerSpec = field(default_factory=ContainerSpec)
     resources: ResourceRequirements = field(default_factory=ResourceRequirements)
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
     placement: Placement = field(default_factory=Placement)
     force_update: int = 0  # bumped by `service update --force`
+    networks: tuple[NetworkAttachmentConfig, ...] = ()
 
 
 # --- service ---------------------------------------------------------------------------
@@ -188,8 +213,8 @@ class PortConfig:
     name: str = ""
     protocol: PortProtocol = PortProtocol.TCP
     target_port: int = 0
-    published_port: int = 0  # 0: none / dynamically chosen
-    publish_mode: PublishMode = PublishMode.INGRESS
+    published_port: int = 0  # 0: the engine picks a free port per task (port_status)
+    publish_mode: PublishMode = PublishMode.HOST  # INGRESS (the routing mesh) is not built
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,3 +274,18 @@ class ClusterSpec:
     dispatcher: DispatcherConfig = field(default_factory=DispatcherConfig)
     ca_config: CAConfig = field(default_factory=CAConfig)
     encryption_config: EncryptionConfig = field(default_factory=EncryptionConfig)
+    allow_bind_mounts: bool = False  # a bind mount gives a service the host
+
+
+# --- network ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSpec:
+    """A network: one bridge on each node's engine where a task attached to it runs.
+    Immutable once created, as Docker's."""
+
+    name: str = ""
+    labels: Mapping[str, str] = field(default_factory=_labels)
+    driver: str = "bridge"  # the only driver: no cross-node (overlay) networks
+    internal: bool = False  # no route out of the node (Docker's --internal)

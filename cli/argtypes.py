@@ -10,6 +10,7 @@ from typing import Any
 from api.units import parse_cpus, parse_duration, parse_key_value, parse_memory
 
 __all__ = [
+    "BOOLEAN",
     "CONSTRAINT",
     "COUNT",
     "CPUS",
@@ -46,6 +47,15 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _boolean(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"want true or false, got {text!r}")
+
+
 def _ratio(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
@@ -76,6 +86,7 @@ def _preference(text: str) -> str:
     return text
 
 
+BOOLEAN = typed(_boolean)
 MEMORY = typed(parse_memory)
 CPUS = typed(parse_cpus)
 DURATION = typed(parse_duration)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from actors.control.cluster import ClusterControl
 from actors.control.errors import ControlCode, ControlError, call, guarded
+from actors.control.networks import NetworkControl
 from actors.control.nodes import NodeControl
 from actors.control.services import ServiceControl
 from actors.control.tasks import TaskControl
@@ -22,6 +23,7 @@ __all__ = [
     "ClusterControl",
     "ControlCode",
     "ControlError",
+    "NetworkControl",
     "NodeControl",
     "ServiceControl",
     "TaskControl",
@@ -36,6 +38,7 @@ def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> di
     node = NodeControl(store)
     task = TaskControl(store)
     cluster = ClusterControl(store)
+    network = NetworkControl(store, rng=rng)
     table = {
         "control.service.create": svc.create,
         "control.service.update": svc.update,
@@ -51,5 +54,9 @@ def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> di
         "control.task.ls": task.ls,
         "control.task.inspect": task.inspect,
         "control.cluster.inspect": cluster.inspect,
+        "control.network.create": network.create,
+        "control.network.ls": network.ls,
+        "control.network.inspect": network.inspect,
+        "control.network.rm": network.rm,
     }
     return {name: guarded(fn) for name, fn in table.items()}

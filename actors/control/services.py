@@ -14,12 +14,13 @@ from dataclasses import replace
 from typing import Any
 
 from actors.control.errors import Body, ControlCode, ControlError
-from actors.control.views import service_summary, task_order, task_row
+from actors.control.service_resources import prepare_options, prepare_spec, registry_auth_of
+from actors.control.views import public_service, service_summary, task_order, task_row
 from actors.control.writes import check_version, modify
 from actors.store import MemoryStore, ReadTx, WriteTx, nodes, services, tasks
 from api.codec_objects import decode, encode_object
 from api.ids import RandomBits, new_id
-from api.objects import Service
+from api.objects import RegistryAuth, Service
 from api.service_options import apply_options
 from api.specs import ReplicatedService, ServiceSpec
 from api.task_state import parse_task_state
@@ -54,7 +55,8 @@ class ServiceControl:
     def create(self, body: Body) -> Body:
         spec = decode(ServiceSpec, body["spec"], "spec")
         validate_service_spec(spec)
-        service = Service(id=self._new_id(), spec=spec, spec_version=1)
+        auth = registry_auth_of(body)
+        service = Service(id=self._new_id(), spec=spec, spec_version=1, registry_auth=auth)
 
         def write(tx: WriteTx) -> None:
             holder = services.by_name(tx, spec.name)
@@ -64,7 +66,7 @@ class ServiceControl:
                     ControlCode.NAME_CONFLICT,
                     f"service name {spec.name!r} is already in use by service {holder.id}{gone}",
                 )
-            tx.create(service)
+            tx.create(replace(service, spec=prepare_spec(tx, spec)))
 
         committed = self._store.update(write)
         stored = committed.objects[0] if committed.objects else service
@@ -75,7 +77,7 @@ class ServiceControl:
         ref = str(body["service"])
         changes = dict(body["changes"])
         pinned = body.get("version")
-        return self._edit(ref, changes, pinned)
+        return self._edit(ref, changes, pinned, auth=registry_auth_of(body))
 
     def scale(self, body: Body) -> Body:
         replicas = body["replicas"]
@@ -100,6 +102,8 @@ class ServiceControl:
         changes: dict[str, Any],
         pinned: int | None,
         check: Any = None,
+        *,
+        auth: RegistryAuth | None = None,
     ) -> Body:
         result: dict[str, Any] = {}
 
@@ -118,10 +122,13 @@ class ServiceControl:
                     ControlCode.INVALID_ARGUMENT,
                     f"service mode cannot be changed (service {spec.name} is {spec.mode.TAG})",
                 )
-            new_spec = apply_options(spec, changes)
+            new_spec = apply_options(spec, prepare_options(tx, changes))
             validate_service_spec(new_spec)
+            new_spec = prepare_spec(tx, new_spec)
             result.clear()
             if new_spec == spec:
+                if auth is not None and auth != service.registry_auth:
+                    tx.update(replace(service, registry_auth=auth))  # no new tasks needed
                 result.update(id=service.id, changed=False, service=_summary(tx, service))
                 return
             updated = replace(
@@ -130,6 +137,7 @@ class ServiceControl:
                 previous_spec=spec,
                 spec_version=service.spec_version + 1,
                 update_status=None,
+                registry_auth=auth if auth is not None else service.registry_auth,
             )
             tx.update(updated)
             result.update(id=service.id, changed=True)
@@ -176,7 +184,10 @@ class ServiceControl:
     def inspect(self, body: Body) -> Body:
         def read(tx: ReadTx) -> Body:
             service = services.lookup(tx, str(body["service"]))
-            return {"service": encode_object(service), "summary": _summary(tx, service)}
+            return {
+                "service": encode_object(public_service(service)),
+                "summary": _summary(tx, service),
+            }
 
         return self._store.view(read)
 

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 import msgpack
 
-from actors.store import clusters, nodes, services, tasks
+from actors.store import clusters, networks, nodes, services, tasks
 from actors.store.budget import Budgets, EncodedGroup, encode_group
 from actors.store.entry import CHAINED, Action, Op, assemble_entry, decode_entry
 from actors.store.errors import (
@@ -52,7 +52,13 @@ __all__ = ["SCHEMAS", "ApplyResult", "Batch", "BatchResult", "Committed", "Memor
 
 T = TypeVar("T")
 
-SCHEMAS: tuple[TableSchema, ...] = (nodes.SCHEMA, services.SCHEMA, tasks.SCHEMA, clusters.SCHEMA)
+SCHEMAS: tuple[TableSchema, ...] = (
+    nodes.SCHEMA,
+    services.SCHEMA,
+    tasks.SCHEMA,
+    clusters.SCHEMA,
+    networks.SCHEMA,
+)
 SNAPSHOT_FORMAT = 1
 _Key = tuple[ObjectKind, str]
 

@@ -28,6 +28,7 @@ from api.schema.declare import (
     MapOf,
     MessageType,
     OwnerSchema,
+    Struct,
 )
 
 __all__ = [
@@ -39,6 +40,14 @@ __all__ = [
     "CONTROL_CLUSTER_UNLOCK_KEY_REPLY",
     "CONTROL_CLUSTER_UPDATE",
     "CONTROL_CLUSTER_UPDATE_REPLY",
+    "CONTROL_NETWORK_CREATE",
+    "CONTROL_NETWORK_INSPECT",
+    "CONTROL_NETWORK_INSPECT_REPLY",
+    "CONTROL_NETWORK_LS",
+    "CONTROL_NETWORK_LS_REPLY",
+    "CONTROL_NETWORK_REPLY",
+    "CONTROL_NETWORK_RM",
+    "CONTROL_NETWORK_RM_REPLY",
     "CONTROL_NODE_INSPECT",
     "CONTROL_NODE_INSPECT_REPLY",
     "CONTROL_NODE_LS",
@@ -65,10 +74,22 @@ __all__ = [
     "CONTROL_TASK_LS_REPLY",
     "CONTROL_UNLOCK",
     "CONTROL_UNLOCK_REPLY",
+    "REGISTRY_AUTH",
     "SCHEMA",
 ]
 
 SCHEMA: Final = OwnerSchema("control")
+
+# ``--with-registry-auth``: the credentials swarmctl found in the user's docker config for
+# the image's registry; kept with the service, never shown again (a RegistryAuth)
+REGISTRY_AUTH: Final = Struct(
+    (
+        Field("server_address", STR),
+        Field("username", STR),
+        Field("password", STR),
+        Field("identity_token", STR, required=False),
+    )
+)
 
 CONTROL_SERVICE_REPLY: Final = SCHEMA.declare(
     MessageType(
@@ -80,9 +101,10 @@ CONTROL_SERVICE_REPLY: Final = SCHEMA.declare(
 CONTROL_SERVICE_CREATE: Final = SCHEMA.declare(
     MessageType(
         "control.service.create",
-        (Field("spec", ANY),),
+        (Field("spec", ANY), Field("registry_auth", REGISTRY_AUTH, required=False)),
         reply="control.service.reply",
-        doc="Create a service from a ServiceSpec dict; validated before anything is written.",
+        doc="Create a service from a ServiceSpec dict; validated before anything is written. "
+        "registry_auth: credentials for pulling its image.",
     )
 )
 CONTROL_SERVICE_UPDATE: Final = SCHEMA.declare(
@@ -92,10 +114,12 @@ CONTROL_SERVICE_UPDATE: Final = SCHEMA.declare(
             Field("service", STR),
             Field("changes", MapOf(ANY)),
             Field("version", INT, required=False),
+            Field("registry_auth", REGISTRY_AUTH, required=False),
         ),
         reply="control.service.reply",
         doc="Apply flag options (api/service_options.py) to a service's spec; "
-        "with version, refused if the service changed since.",
+        "with version, refused if the service changed since; registry_auth replaces the "
+        "credentials for pulling its image.",
     )
 )
 CONTROL_SERVICE_SCALE: Final = SCHEMA.declare(
@@ -263,6 +287,7 @@ CONTROL_CLUSTER_UPDATE: Final = SCHEMA.declare(
             Field("snapshot_interval", INT, required=False),
             Field("cert_expiry", FLOAT, required=False),
             Field("autolock", BOOL, required=False),
+            Field("allow_bind_mounts", BOOL, required=False),
         ),
         reply="control.cluster.update.reply",
         doc="Change the default cluster's settings; the reply is the updated cluster.",
@@ -288,5 +313,48 @@ CONTROL_CLUSTER_UNLOCK_KEY: Final = SCHEMA.declare(
         (Field("rotate", BOOL, required=False),),
         reply="control.cluster.unlock_key.reply",
         doc="The managers' unlock key (autolock on); rotate: replace it first.",
+    )
+)
+CONTROL_NETWORK_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "control.network.reply",
+        (Field("id", STR), Field("network", ANY)),
+        doc="The network created (its row).",
+    )
+)
+CONTROL_NETWORK_CREATE: Final = SCHEMA.declare(
+    MessageType(
+        "control.network.create",
+        (Field("spec", ANY),),
+        reply="control.network.reply",
+        doc="Create a network from a NetworkSpec dict.",
+    )
+)
+CONTROL_NETWORK_LS_REPLY: Final = SCHEMA.declare(
+    MessageType("control.network.ls.reply", (Field("networks", ListOf(ANY)),))
+)
+CONTROL_NETWORK_LS: Final = SCHEMA.declare(
+    MessageType("control.network.ls", reply="control.network.ls.reply", doc="Network rows.")
+)
+CONTROL_NETWORK_INSPECT_REPLY: Final = SCHEMA.declare(
+    MessageType("control.network.inspect.reply", (Field("network", ANY), Field("summary", ANY)))
+)
+CONTROL_NETWORK_INSPECT: Final = SCHEMA.declare(
+    MessageType(
+        "control.network.inspect",
+        (Field("network", STR),),
+        reply="control.network.inspect.reply",
+        doc="One network: the object, its row and the services using it.",
+    )
+)
+CONTROL_NETWORK_RM_REPLY: Final = SCHEMA.declare(
+    MessageType("control.network.rm.reply", (Field("removed", ListOf(STR)),))
+)
+CONTROL_NETWORK_RM: Final = SCHEMA.declare(
+    MessageType(
+        "control.network.rm",
+        (Field("networks", ListOf(STR)),),
+        reply="control.network.rm.reply",
+        doc="Remove networks no service uses (all resolved first, else nothing is removed).",
     )
 )

@@ -1,0 +1,88 @@
+"""What the control API checks of a service's spec against the rest of the store before
+writing it, and the registry credentials a request brings.
+
+- Networks are named by id in a stored spec (``resolve_networks``).
+- A bind mount gives a service the host's files: it is refused unless the cluster allows
+  bind mounts (``swarmctl cluster update --allow-bind-mounts``); the cluster refuses to
+  stop allowing them while a service has one (actors/control/cluster.py).
+- ``registry_auth`` (``--with-registry-auth``) is a secret: bounded, kept on the Service
+  (in the encrypted Raft log) and never answered back (views.py `public_service`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.control.errors import Body, ControlCode, ControlError
+from actors.control.networks import resolve_network_refs, resolve_networks
+from actors.store import ReadTx, clusters, services
+from api.host_resources import bind_mounts, parse_network
+from api.objects import RegistryAuth
+from api.spec_limits import MAX_FIELD_BYTES, check_string
+from api.specs import ServiceSpec
+
+__all__ = [
+    "BIND_REFUSED",
+    "bind_mount_users",
+    "prepare_options",
+    "prepare_spec",
+    "registry_auth_of",
+]
+
+BIND_REFUSED = (
+    "bind mounts are refused: a bind mount gives a service the host's files; an operator "
+    "may allow them with `swarmctl cluster update --allow-bind-mounts`"
+)
+
+
+def prepare_spec(tx: ReadTx, spec: ServiceSpec) -> ServiceSpec:
+    """``spec`` as it may be stored: networks by id, bind mounts only where allowed."""
+    if bind_mounts(spec):
+        cluster = clusters.get_default(tx)
+        if cluster is None or not cluster.spec.allow_bind_mounts:
+            mounted = ", ".join(m.source for m in bind_mounts(spec))
+            raise ControlError(ControlCode.INVALID_SPEC, f"{BIND_REFUSED} (asked for: {mounted})")
+    return resolve_networks(tx, spec)
+
+
+def prepare_options(tx: ReadTx, changes: dict[str, Any]) -> dict[str, Any]:
+    """``service update`` options with the networks of ``--network-rm`` and
+    ``--network-add`` named by id, as a stored spec names them (so adding a network the
+    service has replaces its attachment)."""
+    out = dict(changes)
+    if changes.get("network_rm"):
+        out["network_rm"] = resolve_network_refs(tx, [str(n) for n in changes["network_rm"]])
+    if changes.get("network_add"):
+        added = [parse_network(str(text), "--network-add") for text in changes["network_add"]]
+        ids = resolve_network_refs(tx, [a.target for a in added])
+        out["network_add"] = [
+            ",".join([f"name={id_}", *(f"alias={alias}" for alias in a.aliases)])
+            for a, id_ in zip(added, ids, strict=True)
+        ]
+    return out
+
+
+def bind_mount_users(tx: ReadTx) -> list[str]:
+    """Names of the services that have a bind mount."""
+    return sorted(s.spec.name for s in services.list_all(tx) if bind_mounts(s.spec))
+
+
+def registry_auth_of(body: Body) -> RegistryAuth | None:
+    """The request's ``registry_auth`` (validated sizes), or None."""
+    raw = body.get("registry_auth")
+    if raw is None:
+        return None
+    auth = RegistryAuth(
+        server_address=str(raw["server_address"]),
+        username=str(raw["username"]),
+        password=str(raw["password"]),
+        identity_token=str(raw.get("identity_token", "")),
+    )
+    for name in ("server_address", "username", "password", "identity_token"):
+        check_string(getattr(auth, name), f"registry_auth.{name}", MAX_FIELD_BYTES)
+    if not auth.server_address or not (auth.password or auth.identity_token):
+        raise ControlError(
+            ControlCode.INVALID_ARGUMENT,
+            "registry_auth needs a server address and a password or identity token",
+        )
+    return auth
