@@ -18,7 +18,11 @@ __all__ = [
     "ENV",
     "KEY_VALUE",
     "MEMORY",
+    "MOUNT",
+    "NETWORK",
     "PREFERENCE",
+    "PUBLISH",
+    "PUBLISH_RM",
     "RATIO",
     "typed",
 ]
@@ -87,6 +91,36 @@ def _preference(text: str) -> str:
 
 
 BOOLEAN = typed(_boolean)
+
+
+def _publish(text: str) -> str:
+    from api.host_resources import parse_publish
+
+    parse_publish(text, "--publish")
+    return text
+
+
+def _publish_rm(text: str) -> str:
+    from api.host_resources import parse_publish_rm
+
+    parse_publish_rm(text, "--publish-rm")
+    return text
+
+
+def _mount(text: str) -> str:
+    from api.host_resources import parse_mount
+
+    parse_mount(text, "--mount")
+    return text
+
+
+def _network(text: str) -> str:
+    from api.host_resources import parse_network
+
+    parse_network(text, "--network")
+    return text
+
+
 MEMORY = typed(parse_memory)
 CPUS = typed(parse_cpus)
 DURATION = typed(parse_duration)
@@ -96,3 +130,7 @@ ENV = typed(_env)
 KEY_VALUE = typed(parse_key_value)
 CONSTRAINT = typed(_constraint)
 PREFERENCE = typed(_preference)
+PUBLISH = typed(_publish)
+PUBLISH_RM = typed(_publish_rm)
+MOUNT = typed(_mount)
+NETWORK = typed(_network)

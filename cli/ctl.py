@@ -1,7 +1,7 @@
 """``swarmctl``: the command-line client of a manager's control socket.
 
-One module per noun registers its sub-command (version, cluster, node, service, task and
-unlock; events and logs as they land). Every command takes ``--format table|json``.
+One module per noun registers its sub-command (version, cluster, node, service, task,
+network and unlock; events and logs as they land). Every command takes ``--format table|json``.
 Errors are one line on stderr and a non-zero exit, never a traceback.
 
 A command line names one noun, so only that noun's module is imported and only its verbs
@@ -39,6 +39,7 @@ NOUNS: dict[str, tuple[str, str]] = {
     ),
     "service": ("cli.service", "create, list, inspect, update, scale and remove services"),
     "task": ("cli.task", "list and inspect tasks"),
+    "network": ("cli.network", "create, list, inspect and remove networks"),
     "unlock": ("cli.unlock", "unlock a locked manager"),
 }
 # swarmctl's own options that take a value (the word after them is not a noun)

@@ -15,7 +15,11 @@ from cli.argtypes import (
     ENV,
     KEY_VALUE,
     MEMORY,
+    MOUNT,
+    NETWORK,
     PREFERENCE,
+    PUBLISH,
+    PUBLISH_RM,
     RATIO,
 )
 
@@ -72,6 +76,9 @@ CREATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--container-label": ("container_labels", KEY_VALUE),
     "--constraint": ("constraints", CONSTRAINT),
     "--placement-pref": ("placement_prefs", PREFERENCE),
+    "--publish": ("publish", PUBLISH),
+    "--mount": ("mounts", MOUNT),
+    "--network": ("networks", NETWORK),
 }
 UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--env-add": ("env_add", ENV),
@@ -84,6 +91,30 @@ UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--constraint-rm": ("constraint_rm", str),
     "--placement-pref-add": ("placement_pref_add", PREFERENCE),
     "--placement-pref-rm": ("placement_pref_rm", str),
+    "--publish-add": ("publish_add", PUBLISH),
+    "--publish-rm": ("publish_rm", PUBLISH_RM),
+    "--mount-add": ("mount_add", MOUNT),
+    "--mount-rm": ("mount_rm", str),
+    "--network-add": ("network_add", NETWORK),
+    "--network-rm": ("network_rm", str),
+}
+# list flags' short names and help (the others' names say enough)
+_LIST_ALIASES = {"--publish": ("-p",)}
+_LIST_HELP = {
+    "--publish": "publish a port on the node that runs each task: PUBLISHED:TARGET[/udp], "
+    "TARGET (the engine picks a free port) or published=P,target=T,protocol=tcp|udp,"
+    "mode=host (ingress, the routing mesh, is not built)",
+    "--publish-add": "publish a port (as --publish); replaces one on the same published port",
+    "--publish-rm": "stop publishing TARGET[/PROTOCOL]",
+    "--mount": "type=volume|bind|tmpfs,source=NAME|PATH,target=PATH[,readonly]; a named "
+    "volume is created on first use on each node; bind mounts need "
+    "`cluster update --allow-bind-mounts`",
+    "--mount-add": "add a mount (as --mount); replaces one on the same target",
+    "--mount-rm": "remove the mount on TARGET",
+    "--network": "attach to a network (swarmctl network create): NAME or "
+    "name=NAME,alias=ALIAS; tasks on one node reach each other by service name",
+    "--network-add": "attach to a network (as --network)",
+    "--network-rm": "detach from a network",
 }
 _MAP_KEYS = {"labels", "container_labels", "label_add", "container_label_add"}
 
@@ -96,8 +127,22 @@ def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, 
     for flag, (key, kwargs) in _SCALAR_FLAGS.items():
         parser.add_argument(flag, dest=option_dest(key), default=None, **kwargs)
     for flag, (key, kind) in lists.items():
-        parser.add_argument(flag, dest=option_dest(key), action="append", type=kind, default=None)
+        parser.add_argument(
+            *_LIST_ALIASES.get(flag, ()),
+            flag,
+            dest=option_dest(key),
+            action="append",
+            type=kind,
+            default=None,
+            help=_LIST_HELP.get(flag),
+        )
     parser.add_argument("--no-healthcheck", dest=option_dest("no_healthcheck"), action="store_true")
+    parser.add_argument(
+        "--with-registry-auth",
+        action="store_true",
+        help="send your credentials for the image's registry (from your docker config) to "
+        "the nodes that run the service, so they can pull it",
+    )
     parser.add_argument(
         "--entrypoint", dest="entrypoint", default=None, help="overwrite the image's entrypoint"
     )

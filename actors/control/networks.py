@@ -20,10 +20,16 @@ from actors.store import MemoryStore, NotFound, ReadTx, WriteTx, networks, servi
 from api.codec_objects import decode, encode_object
 from api.host_resources import validate_network_spec
 from api.ids import RandomBits, new_id
-from api.objects import Network
+from api.objects import Network, Service
 from api.specs import NetworkSpec, ServiceSpec
 
-__all__ = ["NetworkControl", "network_row", "resolve_network_refs", "resolve_networks"]
+__all__ = [
+    "NetworkControl",
+    "network_names",
+    "network_row",
+    "resolve_network_refs",
+    "resolve_networks",
+]
 
 
 def network_row(network: Network, services_using: int = 0) -> dict[str, Any]:
@@ -69,6 +75,15 @@ def resolve_networks(tx: ReadTx, spec: ServiceSpec) -> ServiceSpec:
             raise ControlError(ControlCode.INVALID_ARGUMENT, f"network {name} is attached twice")
         seen.add(attachment.target)
     return replace(spec, task=replace(spec.task, networks=resolved))
+
+
+def network_names(tx: ReadTx, service: Service) -> list[str]:
+    """The names of the networks a service is attached to (its id if one is gone)."""
+    out = []
+    for attachment in service.spec.task.networks:
+        network = networks.get(tx, attachment.target)
+        out.append(network.spec.name if network is not None else attachment.target)
+    return out
 
 
 def _users(tx: ReadTx, network_id: str) -> list[str]:

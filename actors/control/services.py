@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from actors.control.errors import Body, ControlCode, ControlError
+from actors.control.networks import network_names
 from actors.control.service_resources import prepare_options, prepare_spec, registry_auth_of
 from actors.control.views import public_service, service_summary, task_order, task_row
 from actors.control.writes import check_version, modify
@@ -186,7 +187,7 @@ class ServiceControl:
             service = services.lookup(tx, str(body["service"]))
             return {
                 "service": encode_object(public_service(service)),
-                "summary": _summary(tx, service),
+                "summary": _summary(tx, service) | {"networks": network_names(tx, service)},
             }
 
         return self._store.view(read)

@@ -40,7 +40,7 @@ def with_networks() -> tuple[Cluster, NetworkControl]:
 
 
 def test_network_create_ls_inspect_and_names_are_unique() -> None:
-    c, control = with_networks()
+    _c, control = with_networks()
     rows = call(control.ls, {})["networks"]
     assert [(r["name"], r["driver"], r["scope"], r["services"]) for r in rows] == [
         ("backend", "bridge", "node", 0),
