@@ -57,6 +57,7 @@ __all__ = [
     "validate_network_attachments",
     "validate_network_spec",
     "validate_ports",
+    "with_task_ports",
 ]
 
 MAX_MOUNTS: Final = 128
@@ -421,7 +422,16 @@ def apply_host_options(spec: ServiceSpec, options: Mapping[str, Any]) -> Service
         container=replace(container, mounts=tuple(mounts)),
         networks=tuple(networks),
     )
-    return replace(spec, task=task, endpoint=replace(spec.endpoint, ports=tuple(ports)))
+    endpoint = replace(spec.endpoint, ports=tuple(ports))
+    return with_task_ports(replace(spec, task=task, endpoint=endpoint))
+
+
+def with_task_ports(spec: ServiceSpec) -> ServiceSpec:
+    """``spec`` with its task template carrying the endpoint's ports, so that each task
+    knows what to publish and a change of ports replaces the tasks as any spec change."""
+    if spec.task.ports == spec.endpoint.ports:
+        return spec
+    return replace(spec, task=replace(spec.task, ports=spec.endpoint.ports))
 
 
 def _same_published(a: PortConfig, b: PortConfig) -> bool:

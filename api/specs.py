@@ -146,6 +146,15 @@ class Placement:
 
 
 @dataclass(frozen=True, slots=True)
+class PortConfig:
+    name: str = ""
+    protocol: PortProtocol = PortProtocol.TCP
+    target_port: int = 0
+    published_port: int = 0  # 0: the engine picks a free port per task (port_status)
+    publish_mode: PublishMode = PublishMode.HOST  # INGRESS (the routing mesh) is not built
+
+
+@dataclass(frozen=True, slots=True)
 class NetworkAttachmentConfig:
     """``--network NAME``: the control API stores the network's id as ``target``."""
 
@@ -161,6 +170,9 @@ class TaskSpec:
     placement: Placement = field(default_factory=Placement)
     force_update: int = 0  # bumped by `service update --force`
     networks: tuple[NetworkAttachmentConfig, ...] = ()
+    # the service's endpoint.ports, copied by the control API (api/host_resources.py
+    # `with_task_ports`), never by users: a task carries, and is compared on, its ports
+    ports: tuple[PortConfig, ...] = ()
 
 
 # --- service ---------------------------------------------------------------------------
@@ -206,15 +218,6 @@ class UpdateConfig:
     monitor: float = 5.0
     max_failure_ratio: float = 0.0
     order: UpdateOrder = UpdateOrder.STOP_FIRST
-
-
-@dataclass(frozen=True, slots=True)
-class PortConfig:
-    name: str = ""
-    protocol: PortProtocol = PortProtocol.TCP
-    target_port: int = 0
-    published_port: int = 0  # 0: the engine picks a free port per task (port_status)
-    publish_mode: PublishMode = PublishMode.HOST  # INGRESS (the routing mesh) is not built
 
 
 @dataclass(frozen=True, slots=True)

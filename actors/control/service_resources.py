@@ -1,7 +1,8 @@
 """What the control API checks of a service's spec against the rest of the store before
 writing it, and the registry credentials a request brings.
 
-- Networks are named by id in a stored spec (``resolve_networks``).
+- Networks are named by id in a stored spec (``resolve_networks``); the task template
+  carries the endpoint's published ports (``with_task_ports``).
 - A bind mount gives a service the host's files: it is refused unless the cluster allows
   bind mounts (``swarmctl cluster update --allow-bind-mounts``); the cluster refuses to
   stop allowing them while a service has one (actors/control/cluster.py).
@@ -16,7 +17,7 @@ from typing import Any
 from actors.control.errors import Body, ControlCode, ControlError
 from actors.control.networks import resolve_network_refs, resolve_networks
 from actors.store import ReadTx, clusters, services
-from api.host_resources import bind_mounts, parse_network
+from api.host_resources import bind_mounts, parse_network, with_task_ports
 from api.objects import RegistryAuth
 from api.spec_limits import MAX_FIELD_BYTES, check_string
 from api.specs import ServiceSpec
@@ -36,7 +37,9 @@ BIND_REFUSED = (
 
 
 def prepare_spec(tx: ReadTx, spec: ServiceSpec) -> ServiceSpec:
-    """``spec`` as it may be stored: networks by id, bind mounts only where allowed."""
+    """``spec`` as it may be stored: networks by id, bind mounts only where allowed, the
+    task template carrying the published ports."""
+    spec = with_task_ports(spec)
     if bind_mounts(spec):
         cluster = clusters.get_default(tx)
         if cluster is None or not cluster.spec.allow_bind_mounts:

@@ -12,8 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from actors.dispatcher.dependencies import ServiceAuth
 from api.codec_objects import ObjectDecodeError, decode, encode, encode_object
-from api.objects import NodeDescription, Task, TaskStatus
+from api.objects import Network, NodeDescription, RegistryAuth, Task, TaskStatus
 
 __all__ = [
     "SESSION",
@@ -55,6 +56,9 @@ class SessionFrame:
     tasks: tuple[Task, ...]
     removed: tuple[str, ...]
     closed: str | None = None  # set on the final frame: why the manager ended the session
+    # what the tasks of this frame need (actors/dispatcher/dependencies.py)
+    networks: tuple[Network, ...] = ()
+    registry_auths: tuple[ServiceAuth, ...] = ()
 
 
 def encode_frame(frame: SessionFrame) -> dict[str, Any]:
@@ -68,6 +72,12 @@ def encode_frame(frame: SessionFrame) -> dict[str, Any]:
     }
     if frame.closed is not None:
         body["closed"] = frame.closed
+    if frame.networks:
+        body["networks"] = [encode_object(n) for n in frame.networks]
+    if frame.registry_auths:
+        body["registry_auths"] = [
+            {"service_id": a.service_id, "auth": encode(a.auth)} for a in frame.registry_auths
+        ]
     return body
 
 
@@ -78,6 +88,13 @@ def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
         for m in body["managers"]
     )
     closed = body.get("closed")
+    networks = tuple(
+        decode(Network, n, f"networks[{i}]") for i, n in enumerate(body.get("networks", ()))
+    )
+    auths = tuple(
+        ServiceAuth(str(a["service_id"]), decode(RegistryAuth, a["auth"], f"registry_auths[{i}]"))
+        for i, a in enumerate(body.get("registry_auths", ()))
+    )
     return SessionFrame(
         session_id=str(body["session_id"]),
         heartbeat_period=float(body["heartbeat_period"]),
@@ -86,6 +103,8 @@ def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
         tasks=tasks,
         removed=tuple(str(r) for r in body["removed"]),
         closed=str(closed) if closed is not None else None,
+        networks=networks,
+        registry_auths=auths,
     )
 
 

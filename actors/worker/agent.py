@@ -6,7 +6,8 @@ the manager's server key), open a ``dispatcher.session`` stream (read by one mor
 since the stream blocks), and then, until the session breaks:
 
 - hand the first frame (the full assignment set) and every later frame (changes) to the
-  ``AssignmentSink`` (the worker), from this thread;
+  ``AssignmentSink`` (the worker), from this thread, after giving what the frame's tasks
+  need (networks, registry credentials) to the ``TaskResources`` the executor reads;
 - heartbeat at the period the dispatcher names in each reply;
 - send queued status updates (``StatusOutbox``, the ``StatusReporter`` the worker holds) in
   batches of up to ``max_status_batch``, coalesced per task, every ``flush_interval``;
@@ -55,6 +56,7 @@ from actors.dispatcher.wire import (
 from actors.log import get_logger
 from actors.supervised import Cancel, ChildContext, SupervisedActor, ThreadTimer, Timer
 from actors.worker.interfaces import AssignmentSink
+from actors.worker.resources import TaskResources
 from actors.worker.session import SESSION_BACKOFF, ManagerRotation, StatusCoalescer
 from api.codec_objects import ObjectDecodeError
 from api.errors import TransportError
@@ -144,8 +146,10 @@ class Agent(SupervisedActor):
         on_role: Callable[[str], None] | None = None,
         on_managers: Callable[[Sequence[ManagerAddress]], None] | None = None,
         refresh_managers: Callable[[], Sequence[ManagerAddress]] | None = None,
+        resources: TaskResources | None = None,
     ) -> None:
         super().__init__(ctx)
+        self._resources = resources
         self._refresh_managers = refresh_managers
         self._on_role = on_role
         self._on_managers = on_managers
@@ -410,6 +414,14 @@ class Agent(SupervisedActor):
             _log.warning("agent.hook.failed", error=repr(exc)[:200])
 
     def _apply(self, frame: SessionFrame) -> None:
+        if self._resources is not None:
+            self._resources.apply(
+                full=frame.full,
+                tasks=frame.tasks,
+                removed=frame.removed,
+                networks=frame.networks,
+                auths=frame.registry_auths,
+            )
         try:
             self._sink.apply_assignments(frame.full, frame.tasks, frame.removed)
         except Exception as exc:

@@ -53,6 +53,7 @@ from actors.supervisor import ChildContext, ChildSpec, Directory, start_actor
 from actors.worker.agent import Agent, StatusOutbox
 from actors.worker.executors import make_executor
 from actors.worker.executors.process_sandbox import ProcessSandbox
+from actors.worker.resources import TaskResources
 from actors.worker.worker import Worker, WorkerSink
 from api.enums import NodeRole
 from api.objects import NodeDescription
@@ -104,6 +105,7 @@ class SharedParts:
         self.role = setup.startup.role
         self.directory = directory
         self.outbox = StatusOutbox()
+        self.resources = TaskResources()  # networks and credentials the session brings
         self.node_certs = setup.startup.certs  # replaced by each renewal
         self.session_role: NodeRole | None = None  # the Node's role, as the leader last said
         self._follow = follow_session_managers
@@ -129,7 +131,12 @@ class SharedParts:
 
         def start(ctx: ChildContext) -> pykka.ActorRef[Any]:
             executor = make_executor(
-                setup.executor, state_dir=state_dir, node_id=node_id, sandbox=setup.sandbox
+                setup.executor,
+                state_dir=state_dir,
+                node_id=node_id,
+                sandbox=setup.sandbox,
+                resources=self.resources,
+                publish_ip=setup.config.publish_addr,
             )
             return Worker.start(
                 ctx,
@@ -161,6 +168,7 @@ class SharedParts:
                 on_role=self._session_role_seen,
                 on_managers=self._session_managers_seen,
                 refresh_managers=self.managers,
+                resources=self.resources,
             )
 
         return ChildSpec("agent", start, stop_timeout=setup.config.stop_timeout)

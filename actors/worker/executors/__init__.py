@@ -14,6 +14,7 @@ from actors.worker.executors.base import Executor
 
 if TYPE_CHECKING:
     from actors.worker.executors.process_sandbox import ProcessSandbox
+    from actors.worker.resources import TaskResources
 
 __all__ = ["EXECUTOR_KINDS", "ExecutorKind", "default_executor_kind", "make_executor"]
 
@@ -29,15 +30,23 @@ def default_executor_kind(timeout: float = 3.0) -> ExecutorKind:
 
 
 def make_executor(
-    kind: str, *, state_dir: Path, node_id: str, sandbox: ProcessSandbox | None = None
+    kind: str,
+    *,
+    state_dir: Path,
+    node_id: str,
+    sandbox: ProcessSandbox | None = None,
+    resources: TaskResources | None = None,
+    publish_ip: str = "",
 ) -> Executor:
     """The executor ``kind`` for node ``node_id``; the process executor keeps its files in
     ``state_dir/process`` and runs tasks in ``sandbox`` (default: as this process's user,
-    in `process_sandbox.default_work_root`). ValueError for an unknown kind."""
+    in `process_sandbox.default_work_root`); the docker executor publishes ports on
+    ``publish_ip`` (empty: every address) and reads networks and registry credentials
+    from ``resources``. ValueError for an unknown kind."""
     if kind == "docker":
         from actors.worker.executors.docker import DockerExecutor
 
-        return DockerExecutor(node_id)
+        return DockerExecutor(node_id, resources=resources, publish_ip=publish_ip)
     if kind == "process":
         from actors.worker.executors.process import ProcessExecutor
         from actors.worker.executors.process_sandbox import prepare_sandbox

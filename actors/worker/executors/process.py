@@ -17,6 +17,8 @@ Rules:
   group whose leader still has that pid and start time (a reused pid never matches) and
   polls ``/proc`` for it, since it is not our child.
 - shutdown: stop signal (default SIGTERM) to the group, the grace period, then SIGKILL.
+- What a process cannot be given is refused (REJECTED, saying why), never ignored:
+  published ports, mounts and networks (``process_policy.unsupported``).
 - OS errors are mapped to ``executors.base`` errors at the edge.
 """
 
@@ -43,11 +45,12 @@ from actors.worker.executors.base import (
     ExitResult,
     InvalidTaskError,
     Observation,
+    Progress,
     RuntimeState,
     StartError,
 )
 from actors.worker.executors.docker_config import stop_signal_name
-from actors.worker.executors.process_policy import MINIMAL_PATH, task_environment
+from actors.worker.executors.process_policy import MINIMAL_PATH, task_environment, unsupported
 from actors.worker.executors.process_sandbox import ProcessSandbox, ProcessSandboxError
 from api.objects import Task
 
@@ -156,7 +159,10 @@ class ProcessController:
         )
 
     # -- actions ------------------------------------------------------------------------
-    def prepare(self) -> None:
+    def prepare(self, progress: Progress | None = None) -> None:
+        refused = unsupported(self._task.spec)
+        if refused is not None:
+            raise InvalidTaskError(refused)
         if not self.argv:
             raise InvalidTaskError(
                 "process executor: the task has no command (an image's default command "

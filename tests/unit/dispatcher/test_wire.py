@@ -54,3 +54,24 @@ def test_undecodable_status_items_are_named_not_fatal() -> None:
     good, bad = parse_status_updates(items)
     assert [t for t, _ in good] == ["t1"]
     assert [t for t, _ in bad] == ["t2"] and "undecodable" in bad[0][1]
+
+
+def test_frame_carries_networks_and_credentials() -> None:
+    from actors.dispatcher.dependencies import ServiceAuth
+    from api.objects import Network, RegistryAuth
+    from api.specs import NetworkSpec
+
+    frame = SessionFrame(
+        "s1",
+        5.0,
+        (),
+        False,
+        (task("t1"),),
+        (),
+        networks=(Network(id="n" * 25, spec=NetworkSpec(name="backend")),),
+        registry_auths=(ServiceAuth("svc", RegistryAuth("127.0.0.1:5000", "u", "p")),),
+    )
+    envelope = decode(encode("dispatcher.session.message", encode_frame(frame), request_id=7))
+    assert parse_frame(envelope.body) == frame
+    plain = SessionFrame("s1", 5.0, (), False, (), ())
+    assert "networks" not in encode_frame(plain) and "registry_auths" not in encode_frame(plain)
