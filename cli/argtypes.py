@@ -93,32 +93,17 @@ def _preference(text: str) -> str:
 BOOLEAN = typed(_boolean)
 
 
-def _publish(text: str) -> str:
-    from api.host_resources import parse_publish
+def _host_resource(parser: str, flag: str) -> Callable[[str], str]:
+    """A flag value checked by ``api.host_resources.<parser>`` and kept as typed."""
 
-    parse_publish(text, "--publish")
-    return text
+    def check(text: str) -> str:
+        from api import host_resources
 
+        getattr(host_resources, parser)(text, flag)
+        return text
 
-def _publish_rm(text: str) -> str:
-    from api.host_resources import parse_publish_rm
-
-    parse_publish_rm(text, "--publish-rm")
-    return text
-
-
-def _mount(text: str) -> str:
-    from api.host_resources import parse_mount
-
-    parse_mount(text, "--mount")
-    return text
-
-
-def _network(text: str) -> str:
-    from api.host_resources import parse_network
-
-    parse_network(text, "--network")
-    return text
+    check.__name__ = parser
+    return check
 
 
 MEMORY = typed(parse_memory)
@@ -130,7 +115,7 @@ ENV = typed(_env)
 KEY_VALUE = typed(parse_key_value)
 CONSTRAINT = typed(_constraint)
 PREFERENCE = typed(_preference)
-PUBLISH = typed(_publish)
-PUBLISH_RM = typed(_publish_rm)
-MOUNT = typed(_mount)
-NETWORK = typed(_network)
+PUBLISH = typed(_host_resource("parse_publish", "--publish"))
+PUBLISH_RM = typed(_host_resource("parse_publish_rm", "--publish-rm"))
+MOUNT = typed(_host_resource("parse_mount", "--mount"))
+NETWORK = typed(_host_resource("parse_network", "--network"))

@@ -10,33 +10,17 @@ replacement; bind mounts are refused until the cluster allows them.
 from __future__ import annotations
 
 import contextlib
-import shlex
-import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.httpd import http_get, serving
 from tests.support.swarm import CtlError, Swarm, SwarmNode, free_port, poll
 
 pytestmark = pytest.mark.docker
 LONG = 60.0
-
-
-def serving(text: str) -> list[str]:
-    """A busybox command serving ``text`` (and the task's hostname) over HTTP on port 80."""
-    script = (
-        f"mkdir -p /www && echo {shlex.quote(text)} $(hostname) > /www/index.html "
-        "&& exec httpd -f -p 80 -h /www"
-    )
-    return ["sh", "-c", script]
-
-
-def http_get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=2.0) as reply:
-        return str(reply.read().decode())
 
 
 def tasks_where(node: SwarmNode, service: str, state: str) -> list[dict[str, Any]]:
@@ -46,11 +30,8 @@ def tasks_where(node: SwarmNode, service: str, state: str) -> list[dict[str, Any
 
 
 @pytest.fixture
-def node(tmp_path: Path, docker_client: Any, test_image: str) -> Iterator[SwarmNode]:
-    with Swarm(tmp_path, docker_client=docker_client) as swarm:
-        started = swarm.start_node("m1", executor="docker")
-        started.wait_ready()
-        yield started
+def node(docker_node: SwarmNode) -> SwarmNode:
+    return docker_node
 
 
 def test_the_host_reaches_a_published_port(node: SwarmNode, test_image: str) -> None:
