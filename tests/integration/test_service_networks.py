@@ -82,6 +82,9 @@ def test_tasks_on_one_node_reach_each_other_by_service_name(
     assert bridge.name.startswith("backend-")
     assert node.ctl_json("network", "ls")[0]["services"] == 2
     assert "Networks" in node.ctl("service", "inspect", "web").stdout
+    (inspected,) = node.ctl_json("network", "inspect", "backend")
+    assert inspected["id"] == network_id and inspected["spec"]["name"] == "backend"
+    assert "db, web" in node.ctl("network", "inspect", network_id[:8]).stdout  # Used by
 
     with pytest.raises(CtlError) as refused:
         node.ctl_json("network", "rm", "backend")

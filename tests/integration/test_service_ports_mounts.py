@@ -4,7 +4,8 @@ the real ``swarmctl`` (issue 12 items 3 and 4).
 The host reaches a port a task publishes (busybox ``httpd``, read with urllib); two tasks
 that publish one port land on different nodes and a third waits, saying why; a port left
 to the engine is reported per task; a named volume keeps its data across a task
-replacement; bind mounts are refused until the cluster allows them.
+replacement; a tmpfs mount is a tmpfs; bind mounts are refused until the cluster allows
+them.
 """
 
 from __future__ import annotations
@@ -150,7 +151,10 @@ def test_bind_mounts_are_refused_until_allowed(
     shared = tmp_path / "shared"
     shared.mkdir()
     (shared / "note").write_text("from the host\n")
-    args = ("--mount", f"type=bind,source={shared},target=/host,readonly", "--detach")
+    args = (
+        "--mount", f"type=bind,source={shared},target=/host,readonly",
+        "--mount", "type=tmpfs,target=/scratch", "--detach",
+    )  # fmt: skip
     with pytest.raises(CtlError) as refused:
         node.ctl_json("service", "create", "--name", "files", *args, test_image, "sleep", "300")
     assert "--allow-bind-mounts" in refused.value.result.stderr
@@ -161,6 +165,9 @@ def test_bind_mounts_are_refused_until_allowed(
     container = docker_client.containers.get(task["container_id"])
     assert container.exec_run(["cat", "/host/note"]).output == b"from the host\n"
     assert container.exec_run(["touch", "/host/x"]).exit_code != 0  # readonly
+    mounts = container.exec_run(["cat", "/proc/mounts"]).output.decode().splitlines()
+    assert any(line.split()[1:3] == ["/scratch", "tmpfs"] for line in mounts), mounts
+    assert container.exec_run(["touch", "/scratch/x"]).exit_code == 0
 
     with pytest.raises(CtlError) as in_use:
         node.ctl_json("cluster", "update", "--allow-bind-mounts=false")
