@@ -1,5 +1,5 @@
 """Stored objects (SwarmKit ``api/objects.proto``): ``Node``, ``Service``, ``Task``,
-``Cluster``, ``Network``.
+``Cluster``, ``Network``, ``Secret``, ``Config``.
 
 Each has an ``id``, a ``meta`` the store maintains (``version`` is the Raft index of the
 object's last change), a user-owned ``spec`` and system-owned fields, each with one
@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from api.enums import NodeRole, NodeState, Reachability, UpdateState
 from api.specs import (
     ClusterSpec,
+    ConfigSpec,
     NetworkSpec,
     NodeSpec,
     PortConfig,
     Resources,
+    SecretSpec,
     ServiceSpec,
     TaskSpec,
 )
@@ -30,6 +32,7 @@ from api.task_state import TaskState
 __all__ = [
     "OBJECT_TYPES",
     "Cluster",
+    "Config",
     "ContainerStatus",
     "EngineDescription",
     "JoinTokens",
@@ -45,6 +48,7 @@ __all__ = [
     "RegistryAuth",
     "RevokedCertificate",
     "RootCA",
+    "Secret",
     "Service",
     "Task",
     "TaskStatus",
@@ -59,6 +63,8 @@ class ObjectKind(enum.StrEnum):
     TASK = "task"
     CLUSTER = "cluster"
     NETWORK = "network"
+    SECRET = "secret"
+    CONFIG = "config"
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +265,35 @@ class Network:
         return self.spec.name
 
 
-Object = Node | Service | Task | Cluster | Network
+# --- secrets and configs ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """Its data is in ``spec.data``: never shown by the control API, sent only to the
+    nodes whose assigned tasks reference it (actors/dispatcher)."""
+
+    id: str
+    meta: Meta = field(default_factory=Meta)
+    spec: SecretSpec = field(default_factory=SecretSpec)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    id: str
+    meta: Meta = field(default_factory=Meta)
+    spec: ConfigSpec = field(default_factory=ConfigSpec)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+Object = Node | Service | Task | Cluster | Network | Secret | Config
 
 _KINDS: dict[type[Object], ObjectKind] = {
     Node: ObjectKind.NODE,
@@ -267,6 +301,8 @@ _KINDS: dict[type[Object], ObjectKind] = {
     Task: ObjectKind.TASK,
     Cluster: ObjectKind.CLUSTER,
     Network: ObjectKind.NETWORK,
+    Secret: ObjectKind.SECRET,
+    Config: ObjectKind.CONFIG,
 }
 OBJECT_TYPES: dict[ObjectKind, type[Object]] = {kind: cls for cls, kind in _KINDS.items()}
 

@@ -23,6 +23,7 @@ from typing import Any, Final, TypeVar
 
 from api.enums import FailureAction, RestartCondition, SchedulingStrategy, UpdateOrder
 from api.host_resources import HOST_OPTION_TYPES, apply_host_options
+from api.secret_refs import apply_reference_options
 from api.specs import (
     GlobalService,
     HealthConfig,
@@ -90,6 +91,12 @@ OPTION_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
     "workdir": str,
     "hostname": str,
     "force": bool,
+    "secrets": list,
+    "secret_add": list,
+    "secret_rm": list,
+    "configs": list,
+    "config_add": list,
+    "config_rm": list,
     **HOST_OPTION_TYPES,  # ports, mounts, networks (api/host_resources.py)
 }
 
@@ -204,6 +211,7 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
         stop_grace_period=float(o.get("stop_grace_period", c.stop_grace_period)),
         healthcheck=health,
     )
+    c = apply_reference_options(c, o)
 
     # -- resources, restart policy, placement ------------------------------------------
     res = task.resources

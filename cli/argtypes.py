@@ -11,6 +11,7 @@ from api.units import parse_cpus, parse_duration, parse_key_value, parse_memory
 
 __all__ = [
     "BOOLEAN",
+    "CONFIG_REF",
     "CONSTRAINT",
     "COUNT",
     "CPUS",
@@ -24,6 +25,7 @@ __all__ = [
     "PUBLISH",
     "PUBLISH_RM",
     "RATIO",
+    "SECRET_REF",
     "typed",
 ]
 
@@ -106,6 +108,20 @@ def _host_resource(parser: str, flag: str) -> Callable[[str], str]:
     return check
 
 
+def _secret_ref(text: str) -> str:
+    from api.secret_refs import parse_secret_option
+
+    parse_secret_option(text)
+    return text
+
+
+def _config_ref(text: str) -> str:
+    from api.secret_refs import parse_config_option
+
+    parse_config_option(text)
+    return text
+
+
 MEMORY = typed(parse_memory)
 CPUS = typed(parse_cpus)
 DURATION = typed(parse_duration)
@@ -119,3 +135,5 @@ PUBLISH = typed(_host_resource("parse_publish", "--publish"))
 PUBLISH_RM = typed(_host_resource("parse_publish_rm", "--publish-rm"))
 MOUNT = typed(_host_resource("parse_mount", "--mount"))
 NETWORK = typed(_host_resource("parse_network", "--network"))
+SECRET_REF = typed(_secret_ref)
+CONFIG_REF = typed(_config_ref)

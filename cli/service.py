@@ -362,6 +362,10 @@ def describe(service: dict[str, Any], summary: dict[str, Any]) -> str:
         rows.append(("Args", " ".join(c["args"])))
     if c["env"]:
         rows.append(("Env", " ".join(c["env"])))
+    for key, name in (("secrets", "secret_name"), ("configs", "config_name")):
+        if c.get(key):
+            refs = [f"{r[name]} -> {r['target']} (mode {r['mode']:04o})" for r in c[key]]
+            rows.append((key.capitalize(), ", ".join(refs)))
     for part in ("reservations", "limits"):
         r = res[part]
         if r["nano_cpus"] or r["memory_bytes"]:

@@ -8,6 +8,7 @@ import shlex
 from typing import Any
 
 from cli.argtypes import (
+    CONFIG_REF,
     CONSTRAINT,
     COUNT,
     CPUS,
@@ -21,6 +22,7 @@ from cli.argtypes import (
     PUBLISH,
     PUBLISH_RM,
     RATIO,
+    SECRET_REF,
 )
 
 __all__ = [
@@ -79,6 +81,8 @@ CREATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--publish": ("publish", PUBLISH),
     "--mount": ("mounts", MOUNT),
     "--network": ("networks", NETWORK),
+    "--secret": ("secrets", SECRET_REF),
+    "--config": ("configs", CONFIG_REF),
 }
 UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--env-add": ("env_add", ENV),
@@ -97,10 +101,22 @@ UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--mount-rm": ("mount_rm", str),
     "--network-add": ("network_add", NETWORK),
     "--network-rm": ("network_rm", str),
+    "--secret-add": ("secret_add", SECRET_REF),
+    "--secret-rm": ("secret_rm", str),
+    "--config-add": ("config_add", CONFIG_REF),
+    "--config-rm": ("config_rm", str),
 }
-# list flags' short names and help (the others' names say enough)
+# list flags' short names (the others have none)
 _LIST_ALIASES = {"--publish": ("-p",)}
-_LIST_HELP = {
+_MAP_KEYS = {"labels", "container_labels", "label_add", "container_label_add"}
+_SECRET_FORM = "NAME or source=NAME,target=PATH,uid=N,gid=N,mode=0444"
+LIST_FLAG_HELP: dict[str, str] = {
+    "--secret": f"give the tasks a secret as /run/secrets/TARGET ({_SECRET_FORM}; repeatable)",
+    "--config": f"give the tasks a config as the file TARGET, default /NAME ({_SECRET_FORM})",
+    "--secret-add": f"add a secret ({_SECRET_FORM}); applied after --secret-rm",
+    "--secret-rm": "remove a secret by name (rotation: --secret-rm old --secret-add new,...)",
+    "--config-add": f"add a config ({_SECRET_FORM}); applied after --config-rm",
+    "--config-rm": "remove a config by name",
     "--publish": "publish a port on the node that runs each task: PUBLISHED:TARGET[/udp], "
     "TARGET (the engine picks a free port) or published=P,target=T,protocol=tcp|udp,"
     "mode=host (ingress, the routing mesh, is not built)",
@@ -116,7 +132,6 @@ _LIST_HELP = {
     "--network-add": "attach to a network (as --network)",
     "--network-rm": "detach from a network",
 }
-_MAP_KEYS = {"labels", "container_labels", "label_add", "container_label_add"}
 
 
 def option_dest(key: str) -> str:
@@ -134,7 +149,7 @@ def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, 
             action="append",
             type=kind,
             default=None,
-            help=_LIST_HELP.get(flag),
+            help=LIST_FLAG_HELP.get(flag),
         )
     parser.add_argument("--no-healthcheck", dest=option_dest("no_healthcheck"), action="store_true")
     parser.add_argument(

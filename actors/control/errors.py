@@ -39,7 +39,7 @@ class ControlCode:
     NAME_CONFLICT: Final = "name_conflict"
     ALREADY_EXISTS: Final = "already_exists"
     CONFLICT: Final = "conflict"
-    IN_USE: Final = "in_use"  # an object others use cannot be removed
+    IN_USE: Final = "in_use"  # a network, secret or config a service uses: not removed
     NOT_LEADER: Final = "not_leader"
     UNAVAILABLE: Final = "unavailable"
     TIMEOUT: Final = "timeout"

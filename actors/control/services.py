@@ -15,6 +15,7 @@ from typing import Any
 
 from actors.control.errors import Body, ControlCode, ControlError
 from actors.control.networks import network_names
+from actors.control.references import resolve_references
 from actors.control.service_resources import prepare_options, prepare_spec, registry_auth_of
 from actors.control.views import public_service, service_summary, task_order, task_row
 from actors.control.writes import check_version, modify
@@ -67,7 +68,7 @@ class ServiceControl:
                     ControlCode.NAME_CONFLICT,
                     f"service name {spec.name!r} is already in use by service {holder.id}{gone}",
                 )
-            tx.create(replace(service, spec=prepare_spec(tx, spec)))
+            tx.create(replace(service, spec=prepare_spec(tx, resolve_references(tx, spec))))
 
         committed = self._store.update(write)
         stored = committed.objects[0] if committed.objects else service
@@ -123,7 +124,7 @@ class ServiceControl:
                     ControlCode.INVALID_ARGUMENT,
                     f"service mode cannot be changed (service {spec.name} is {spec.mode.TAG})",
                 )
-            new_spec = apply_options(spec, prepare_options(tx, changes))
+            new_spec = resolve_references(tx, apply_options(spec, prepare_options(tx, changes)))
             validate_service_spec(new_spec)
             new_spec = prepare_spec(tx, new_spec)
             result.clear()

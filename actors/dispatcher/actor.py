@@ -24,20 +24,33 @@ import pykka
 from actors.dispatcher.assignments import AssignmentSet, Delta
 from actors.dispatcher.callers import UNAUTHORIZED, check_session_node
 from actors.dispatcher.core import DispatcherCore, StatusResult, TaskChange
-from actors.dispatcher.dependencies import Dependencies, dependencies_of
+from actors.dispatcher.dependencies import DependencyChanges
 from actors.dispatcher.heartbeats import HeartbeatConfig
+from actors.dispatcher.networks_and_auth import Dependencies, dependencies_of
 from actors.dispatcher.sessions import Session, SessionError
-from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame
+from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame, split_frame
 from actors.dispatcher.writer import StoreWriter, Writes
 from actors.log import get_logger
 from actors.store import Action, Event, MemoryStore, ReadTx, WatchClosed, Watcher, clusters
+from actors.store import configs as config_queries
 from actors.store import networks as network_queries
 from actors.store import nodes as node_queries
+from actors.store import secrets as secret_queries
 from actors.store import services as service_queries
 from actors.store import tasks as task_queries
 from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
 from api.errors import CodecError
-from api.objects import Cluster, Node, NodeDescription, ObjectKind, Service, Task, TaskStatus
+from api.objects import (
+    Cluster,
+    Config,
+    Node,
+    NodeDescription,
+    ObjectKind,
+    Secret,
+    Service,
+    Task,
+    TaskStatus,
+)
 from transport.endpoint import Request
 
 __all__ = ["Dispatcher"]
@@ -259,6 +272,8 @@ class Dispatcher(SupervisedActor):
         needs: Dependencies | None = None,
     ) -> SessionFrame:
         needs = needs or Dependencies()
+        deps = delta.dependencies
+        secrets, configs = self._read_dependencies(session, deps)
         return SessionFrame(
             session_id=session.session_id,
             heartbeat_period=session.period,
@@ -269,7 +284,43 @@ class Dispatcher(SupervisedActor):
             closed=closed,
             networks=needs.networks,
             registry_auths=needs.registry_auths,
+            secrets=secrets,
+            secrets_removed=deps.secrets_removed,
+            configs=configs,
+            configs_removed=deps.configs_removed,
         )
+
+    def _read_dependencies(
+        self, session: Session, deps: DependencyChanges
+    ) -> tuple[tuple[Secret, ...], tuple[Config, ...]]:
+        """The secrets and configs to send, as stored now; one deleted meanwhile (its
+        service changed, then ``rm``) is left out: a task that still needs it fails."""
+        if not deps.secrets and not deps.configs:
+            return (), ()
+        found_secrets, found_configs = self._store.view(
+            lambda tx: (
+                [secret_queries.get(tx, i) for i in deps.secrets],
+                [config_queries.get(tx, i) for i in deps.configs],
+            )
+        )
+        secrets = tuple(s for s in found_secrets if s is not None)
+        configs = tuple(c for c in found_configs if c is not None)
+        if len(secrets) < len(deps.secrets) or len(configs) < len(deps.configs):
+            _log.warning(
+                "dispatcher.dependencies.missing",
+                peer_node=session.node_id,
+                missing={
+                    "secrets": sorted(set(deps.secrets) - {s.id for s in secrets}),
+                    "configs": sorted(set(deps.configs) - {c.id for c in configs}),
+                },
+            )
+        if secrets or configs:
+            _log.info(  # ids only, never the data (and no key that logs redact: "secret")
+                "dispatcher.dependencies.sent",
+                peer_node=session.node_id,
+                sent={"secrets": [s.id for s in secrets], "configs": [c.id for c in configs]},
+            )
+        return secrets, configs
 
     def _dependencies(self, tasks: Sequence[Task], *, auth_only: bool = False) -> Dependencies:
         if not tasks:
@@ -299,9 +350,9 @@ class Dispatcher(SupervisedActor):
         if needs is None:
             needs = self._dependencies(delta.tasks)
         try:
-            frame = self._frame(session, delta, needs=needs)
-            request.reply(encode_frame(frame), more=True)
-            session.frames_sent += 1
+            for frame in split_frame(self._frame(session, delta, needs=needs)):
+                request.reply(encode_frame(frame), more=True)
+                session.frames_sent += 1
         except CodecError as exc:
             _log.error(
                 "dispatcher.session.send_failed", peer_node=session.node_id, error=exc.message

@@ -1,12 +1,13 @@
 """The replicated in-memory store (DESIGN.md §5, SwarmKit ``manager/state/store``).
 
-Tables of nodes, services, tasks, clusters and networks with indices; consistent read views;
-versioned write transactions proposed through a ``Proposer`` and applied, in commit
-order, on every manager; a watch queue; snapshot and restore. Typed queries live in one
-module per kind: ``nodes``, ``services``, ``tasks``, ``clusters``, ``networks``.
+Tables of nodes, services, tasks, clusters, networks, secrets and configs with indices;
+consistent read views; versioned write transactions proposed through a ``Proposer`` and
+applied, in commit order, on every manager; a watch queue; snapshot and restore. Typed
+queries live in one module per kind: ``nodes``, ``services``, ``tasks``, ``clusters``,
+``networks``, ``secrets``, ``configs``.
 """
 
-from actors.store import clusters, networks, nodes, services, tasks
+from actors.store import clusters, configs, networks, nodes, secrets, services, tasks
 from actors.store.budget import Budgets
 from actors.store.entry import Action
 from actors.store.errors import (
@@ -61,8 +62,10 @@ __all__ = [
     "Watcher",
     "WriteTx",
     "clusters",
+    "configs",
     "networks",
     "nodes",
+    "secrets",
     "services",
     "tasks",
 ]

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 import msgpack
 
-from actors.store import clusters, networks, nodes, services, tasks
+from actors.store import clusters, configs, networks, nodes, secrets, services, tasks
 from actors.store.budget import Budgets, EncodedGroup, encode_group
 from actors.store.entry import CHAINED, Action, Op, assemble_entry, decode_entry
 from actors.store.errors import (
@@ -58,6 +58,8 @@ SCHEMAS: tuple[TableSchema, ...] = (
     tasks.SCHEMA,
     clusters.SCHEMA,
     networks.SCHEMA,
+    secrets.SCHEMA,
+    configs.SCHEMA,
 )
 SNAPSHOT_FORMAT = 1
 _Key = tuple[ObjectKind, str]

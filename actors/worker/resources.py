@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from actors.dispatcher.dependencies import ServiceAuth, needs_resources
+from actors.dispatcher.networks_and_auth import ServiceAuth, needs_resources
 from api.objects import Network, RegistryAuth, Task
 
 __all__ = ["TaskResources"]

@@ -7,6 +7,10 @@ actors/control/views.py (``--format json`` of swarmctl). A reference (``service`
 whose code says why: not_found, ambiguous, invalid_spec, invalid_argument, name_conflict,
 conflict, not_leader, unavailable, timeout.
 
+Secrets and configs (actors/control/file_objects.py, cli/secret.py, cli/config.py): a
+secret's data goes in with ``create`` and never comes out of the control API; a config's
+comes out of ``inspect``. ``rm`` refuses an object a service uses (code ``in_use``).
+
 Autolock (actors/control/unlock.py, cli/unlock.py): ``control.unlock`` is the one request a
 locked manager serves (besides ``version``); every other control request is refused with
 code ``locked``. ``control.cluster.update`` takes ``autolock`` (bool): its reply then
@@ -40,6 +44,14 @@ __all__ = [
     "CONTROL_CLUSTER_UNLOCK_KEY_REPLY",
     "CONTROL_CLUSTER_UPDATE",
     "CONTROL_CLUSTER_UPDATE_REPLY",
+    "CONTROL_CONFIG_CREATE",
+    "CONTROL_CONFIG_INSPECT",
+    "CONTROL_CONFIG_INSPECT_REPLY",
+    "CONTROL_CONFIG_LS",
+    "CONTROL_CONFIG_LS_REPLY",
+    "CONTROL_CONFIG_REPLY",
+    "CONTROL_CONFIG_RM",
+    "CONTROL_CONFIG_RM_REPLY",
     "CONTROL_NETWORK_CREATE",
     "CONTROL_NETWORK_INSPECT",
     "CONTROL_NETWORK_INSPECT_REPLY",
@@ -56,6 +68,14 @@ __all__ = [
     "CONTROL_NODE_RM_REPLY",
     "CONTROL_NODE_UPDATE",
     "CONTROL_NODE_UPDATE_REPLY",
+    "CONTROL_SECRET_CREATE",
+    "CONTROL_SECRET_INSPECT",
+    "CONTROL_SECRET_INSPECT_REPLY",
+    "CONTROL_SECRET_LS",
+    "CONTROL_SECRET_LS_REPLY",
+    "CONTROL_SECRET_REPLY",
+    "CONTROL_SECRET_RM",
+    "CONTROL_SECRET_RM_REPLY",
     "CONTROL_SERVICE_CREATE",
     "CONTROL_SERVICE_INSPECT",
     "CONTROL_SERVICE_INSPECT_REPLY",
@@ -315,24 +335,90 @@ CONTROL_CLUSTER_UNLOCK_KEY: Final = SCHEMA.declare(
         doc="The managers' unlock key (autolock on); rotate: replace it first.",
     )
 )
-CONTROL_NETWORK_REPLY: Final = SCHEMA.declare(
-    MessageType(
-        "control.network.reply",
-        (Field("id", STR), Field("network", ANY)),
-        doc="The network created (its row).",
+
+
+# secrets, configs and networks: the same requests, declared once per kind by these builders
+# (a network's create and inspect differ)
+
+
+def _object_reply(kind: str) -> MessageType:
+    return MessageType(f"control.{kind}.reply", (Field("id", STR), Field(kind, ANY)))
+
+
+def _object_create(kind: str) -> MessageType:
+    return MessageType(
+        f"control.{kind}.create",
+        (Field("spec", ANY),),
+        reply=f"control.{kind}.reply",
+        doc=f"Create a {kind} from a {kind.capitalize()}Spec dict (name, labels, data); "
+        "validated before anything is written.",
     )
-)
+
+
+def _object_ls_reply(kind: str) -> MessageType:
+    return MessageType(f"control.{kind}.ls.reply", (Field(f"{kind}s", ListOf(ANY)),))
+
+
+def _object_ls(kind: str) -> MessageType:
+    return MessageType(
+        f"control.{kind}.ls",
+        reply=f"control.{kind}.ls.reply",
+        doc=f"{kind.capitalize()} rows (id, name, labels, times): never the data.",
+    )
+
+
+def _object_inspect_reply(kind: str) -> MessageType:
+    return MessageType(f"control.{kind}.inspect.reply", (Field(kind, ANY),))
+
+
+def _object_inspect(kind: str, shown: str) -> MessageType:
+    return MessageType(
+        f"control.{kind}.inspect",
+        (Field(kind, STR),),
+        reply=f"control.{kind}.inspect.reply",
+        doc=f"One {kind}: the object, {shown}.",
+    )
+
+
+def _object_rm_reply(kind: str) -> MessageType:
+    return MessageType(f"control.{kind}.rm.reply", (Field("removed", ListOf(STR)),))
+
+
+def _object_rm(kind: str) -> MessageType:
+    return MessageType(
+        f"control.{kind}.rm",
+        (Field(f"{kind}s", ListOf(STR)),),
+        reply=f"control.{kind}.rm.reply",
+        doc=f"Remove {kind}s (all resolved first; one a service uses: in_use, nothing removed).",
+    )
+
+
+CONTROL_SECRET_REPLY: Final = SCHEMA.declare(_object_reply("secret"))
+CONTROL_SECRET_CREATE: Final = SCHEMA.declare(_object_create("secret"))
+CONTROL_SECRET_LS_REPLY: Final = SCHEMA.declare(_object_ls_reply("secret"))
+CONTROL_SECRET_LS: Final = SCHEMA.declare(_object_ls("secret"))
+CONTROL_SECRET_INSPECT_REPLY: Final = SCHEMA.declare(_object_inspect_reply("secret"))
+CONTROL_SECRET_INSPECT: Final = SCHEMA.declare(_object_inspect("secret", "without its data"))
+CONTROL_SECRET_RM_REPLY: Final = SCHEMA.declare(_object_rm_reply("secret"))
+CONTROL_SECRET_RM: Final = SCHEMA.declare(_object_rm("secret"))
+CONTROL_CONFIG_REPLY: Final = SCHEMA.declare(_object_reply("config"))
+CONTROL_CONFIG_CREATE: Final = SCHEMA.declare(_object_create("config"))
+CONTROL_CONFIG_LS_REPLY: Final = SCHEMA.declare(_object_ls_reply("config"))
+CONTROL_CONFIG_LS: Final = SCHEMA.declare(_object_ls("config"))
+CONTROL_CONFIG_INSPECT_REPLY: Final = SCHEMA.declare(_object_inspect_reply("config"))
+CONTROL_CONFIG_INSPECT: Final = SCHEMA.declare(_object_inspect("config", "with its data"))
+CONTROL_CONFIG_RM_REPLY: Final = SCHEMA.declare(_object_rm_reply("config"))
+CONTROL_CONFIG_RM: Final = SCHEMA.declare(_object_rm("config"))
+CONTROL_NETWORK_REPLY: Final = SCHEMA.declare(_object_reply("network"))
 CONTROL_NETWORK_CREATE: Final = SCHEMA.declare(
     MessageType(
         "control.network.create",
         (Field("spec", ANY),),
         reply="control.network.reply",
-        doc="Create a network from a NetworkSpec dict.",
+        doc="Create a network from a NetworkSpec dict (name, labels, driver, internal).",
     )
 )
-CONTROL_NETWORK_LS_REPLY: Final = SCHEMA.declare(
-    MessageType("control.network.ls.reply", (Field("networks", ListOf(ANY)),))
-)
+CONTROL_NETWORK_LS_REPLY: Final = SCHEMA.declare(_object_ls_reply("network"))
 CONTROL_NETWORK_LS: Final = SCHEMA.declare(
     MessageType("control.network.ls", reply="control.network.ls.reply", doc="Network rows.")
 )
@@ -347,14 +433,5 @@ CONTROL_NETWORK_INSPECT: Final = SCHEMA.declare(
         doc="One network: the object, its row and the services using it.",
     )
 )
-CONTROL_NETWORK_RM_REPLY: Final = SCHEMA.declare(
-    MessageType("control.network.rm.reply", (Field("removed", ListOf(STR)),))
-)
-CONTROL_NETWORK_RM: Final = SCHEMA.declare(
-    MessageType(
-        "control.network.rm",
-        (Field("networks", ListOf(STR)),),
-        reply="control.network.rm.reply",
-        doc="Remove networks no service uses (all resolved first, else nothing is removed).",
-    )
-)
+CONTROL_NETWORK_RM_REPLY: Final = SCHEMA.declare(_object_rm_reply("network"))
+CONTROL_NETWORK_RM: Final = SCHEMA.declare(_object_rm("network"))

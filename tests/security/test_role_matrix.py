@@ -127,6 +127,14 @@ CONTROL_BODIES: dict[str, Mapping[str, Any]] = {
     "control.task.inspect": {"task": NONE},
     "control.task.ls": {},
     "control.unlock": {"unlock_key": "SWMKEY-1-bogus"},
+    "control.secret.create": {"spec": {}},
+    "control.secret.ls": {},
+    "control.secret.inspect": {"secret": NONE},
+    "control.secret.rm": {"secrets": [NONE]},
+    "control.config.create": {"spec": {}},
+    "control.config.ls": {},
+    "control.config.inspect": {"config": NONE},
+    "control.config.rm": {"configs": [NONE]},
 }
 MANAGER_CONTROL = dict.fromkeys(CONTROL_BODIES, ANSWERED)
 

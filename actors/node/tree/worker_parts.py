@@ -9,8 +9,12 @@ builder of a worker node's tree.
              ``ca.renew`` on the managers it knows (on a manager also early when its
              store says its role or the cluster's cert expiry changed)
 
-and follows the node's role: the agent passes the role each heartbeat reply names (the
-Node's role in the leader's store) to `SharedParts`, which tells the renewer to look
+The agent and the worker's executor share the node's `DependencyStore` (the secrets and
+configs its sessions bring, in memory only, kept across restarts of either) and its
+`TaskFiles` (their files, on a tmpfs: `default_files_root`).
+
+`SharedParts` follows the node's role: the agent passes the role each heartbeat reply
+names (the Node's role in the leader's store) to it, which tells the renewer to look
 again when it changed; the renewer renews towards it
 (actors/node/membership/roles.py `renewal_role`); a renewed certificate of the other role
 calls ``on_role_change`` (the runner restarts the node's parts in that role). The manager
@@ -51,9 +55,11 @@ from actors.node.tree.endpoints import (
 from actors.node.tree.managers import ManagerDirectory
 from actors.supervisor import ChildContext, ChildSpec, Directory, start_actor
 from actors.worker.agent import Agent, StatusOutbox
+from actors.worker.dependencies import DependencyStore
 from actors.worker.executors import make_executor
 from actors.worker.executors.process_sandbox import ProcessSandbox
 from actors.worker.resources import TaskResources
+from actors.worker.task_files import TaskFiles, default_files_root
 from actors.worker.worker import Worker, WorkerSink
 from api.enums import NodeRole
 from api.objects import NodeDescription
@@ -106,6 +112,12 @@ class SharedParts:
         self.directory = directory
         self.outbox = StatusOutbox()
         self.resources = TaskResources()  # networks and credentials the session brings
+        self.dependencies = DependencyStore()
+        self.files = TaskFiles(
+            default_files_root(setup.identity.node_id),
+            self.dependencies,
+            state_dir=setup.config.state_dir,
+        )
         self.node_certs = setup.startup.certs  # replaced by each renewal
         self.session_role: NodeRole | None = None  # the Node's role, as the leader last said
         self._follow = follow_session_managers
@@ -137,6 +149,7 @@ class SharedParts:
                 sandbox=setup.sandbox,
                 resources=self.resources,
                 publish_ip=setup.config.publish_addr,
+                files=self.files,
             )
             return Worker.start(
                 ctx,
@@ -163,6 +176,7 @@ class SharedParts:
                 sink=WorkerSink(lambda: peers.get("worker")),
                 description=setup.description,
                 statuses=self.outbox,
+                dependencies=self.dependencies,
                 addr=self.session_addr(),
                 source=setup.source,
                 on_role=self._session_role_seen,

@@ -15,6 +15,7 @@ from actors.worker.executors.base import Executor
 if TYPE_CHECKING:
     from actors.worker.executors.process_sandbox import ProcessSandbox
     from actors.worker.resources import TaskResources
+    from actors.worker.task_files import TaskFiles
 
 __all__ = ["EXECUTOR_KINDS", "ExecutorKind", "default_executor_kind", "make_executor"]
 
@@ -37,23 +38,25 @@ def make_executor(
     sandbox: ProcessSandbox | None = None,
     resources: TaskResources | None = None,
     publish_ip: str = "",
+    files: TaskFiles | None = None,
 ) -> Executor:
     """The executor ``kind`` for node ``node_id``; the process executor keeps its files in
     ``state_dir/process`` and runs tasks in ``sandbox`` (default: as this process's user,
     in `process_sandbox.default_work_root`); the docker executor publishes ports on
     ``publish_ip`` (empty: every address) and reads networks and registry credentials
-    from ``resources``. ValueError for an unknown kind."""
+    from ``resources``. ``files``: where tasks' secrets and configs go (a task that has
+    some is refused without). ValueError for an unknown kind."""
     if kind == "docker":
         from actors.worker.executors.docker import DockerExecutor
 
-        return DockerExecutor(node_id, resources=resources, publish_ip=publish_ip)
+        return DockerExecutor(node_id, resources=resources, publish_ip=publish_ip, files=files)
     if kind == "process":
         from actors.worker.executors.process import ProcessExecutor
         from actors.worker.executors.process_sandbox import prepare_sandbox
 
         if sandbox is None:
             sandbox = prepare_sandbox(None, state_dir=state_dir, node_id=node_id)
-        return ProcessExecutor(Path(state_dir) / "process", node_id, sandbox=sandbox)
+        return ProcessExecutor(Path(state_dir) / "process", node_id, sandbox=sandbox, files=files)
     if kind == "sim":
         from actors.worker.executors.sim import SimExecutor
 

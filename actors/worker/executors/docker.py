@@ -13,6 +13,9 @@ Rules:
 - ``remove`` removes the container with its anonymous volumes (named ones stay), then
   the task's networks if no container uses them any more.
 - ``inspect`` reports the host ports a running container got (``port_status``).
+- A task's secret and config files (actors/worker/task_files.py) are written in
+  ``prepare``, before the container is created, and removed once it stopped: after
+  ``wait`` returns, after ``shutdown``/``terminate`` and in ``remove``.
 - ``wait`` waits in short rounds so that ``close`` can end it and so that a container whose
   healthcheck turns unhealthy is shut down and reported.
 """
@@ -33,6 +36,7 @@ from actors.worker.executors.base import (
     DependencyPendingError,
     EngineError,
     EngineUnavailableError,
+    ExecutorError,
     ExitResult,
     Health,
     InvalidTaskError,
@@ -55,6 +59,7 @@ from actors.worker.executors.docker_errors import explanation as _explanation
 from actors.worker.executors.docker_images import ensure_image
 from actors.worker.executors.docker_networks import EngineNetworks
 from actors.worker.resources import TaskResources
+from actors.worker.task_files import TaskFiles
 from api.objects import Task
 
 __all__ = ["DockerController", "DockerExecutor", "engine_available"]
@@ -99,21 +104,37 @@ class DockerController:
         networks: EngineNetworks | None = None,
         publish_ip: str = "",
         clock: Callable[[], float] = time.monotonic,
+        files: TaskFiles | None = None,
     ) -> None:
         self._api = api
         self._task = task
+        self._files = files
         self._resources = resources or TaskResources()
         self._networks = networks or EngineNetworks(task.node_id)
         self._publish_ip = publish_ip
         self._clock = clock
         self._closed = threading.Event()
         try:  # without networks: they may not have arrived yet (prepare waits for them)
-            self._config: ContainerConfig | None = container_config(task, publish_ip=publish_ip)
+            self._config: ContainerConfig | None = container_config(
+                task, self._file_mounts(), publish_ip=publish_ip
+            )
             self._config_error = ""
-        except ValueError as exc:
+        except (ValueError, ExecutorError) as exc:
             self._config = None
             self._config_error = str(exc)
         self.name = self._config.name if self._config is not None else task.id
+
+    def _file_mounts(self) -> tuple[tuple[str, str], ...]:
+        c = self._task.spec.container
+        if not c.secrets and not c.configs:
+            return ()
+        if self._files is None:
+            raise InvalidTaskError("this executor keeps no secret or config files")
+        return self._files.layout(self._task).mounts()
+
+    def _release_files(self) -> None:
+        if self._files is not None and self._config is not None and self._config.file_mounts:
+            self._files.release(self._task.id)
 
     def _require_config(self) -> ContainerConfig:
         if self._config is None:
@@ -160,7 +181,9 @@ class DockerController:
     def prepare(self, progress: Progress | None = None) -> None:
         base = self._require_config()
         networks = self._engine_networks()
-        config = container_config(self._task, publish_ip=self._publish_ip, networks=networks)
+        config = container_config(
+            self._task, self._file_mounts(), publish_ip=self._publish_ip, networks=networks
+        )
         auth = self._resources.registry_auth(self._task.service_id)
         ensure_image(
             self._api,
@@ -170,6 +193,8 @@ class DockerController:
             clock=self._clock,
             task_id=self._task.id,
         )
+        if config.file_mounts and self._files is not None:
+            self._files.prepare(self._task)
         with self._networks.lock:
             self._networks.ensure(self._api, networks)
             with _edge("create container", image=base.image):
@@ -204,6 +229,7 @@ class DockerController:
                         self.shutdown()
                         return ExitResult(exit_code=self.inspect().exit_code, unhealthy=True)
                 continue
+            self._release_files()
             error = result.get("Error") or {}
             return ExitResult(
                 exit_code=int(result.get("StatusCode", -1)),
@@ -219,6 +245,7 @@ class DockerController:
         timeout = self._config.stop_timeout if self._config is not None else 10
         with _edge("stop container"):
             self._api.stop(self.name, timeout=timeout)
+        self._release_files()
 
     def terminate(self) -> None:
         try:
@@ -227,6 +254,7 @@ class DockerController:
         except EngineError as exc:
             if "is not running" not in str(exc):
                 raise
+        self._release_files()
 
     def remove(self) -> None:
         with self._networks.lock:
@@ -238,6 +266,7 @@ class DockerController:
                     raise
             if self._task.spec.networks:
                 self._networks.prune(self._api, [a.target for a in self._task.spec.networks])
+        self._release_files()
 
     def logs(self) -> bytes:
         with _edge("logs"):
@@ -264,8 +293,10 @@ class DockerExecutor:
         resources: TaskResources | None = None,
         publish_ip: str = "",
         clock: Callable[[], float] = time.monotonic,
+        files: TaskFiles | None = None,
     ) -> None:
         self.node_id = node_id
+        self.files = files
         self.resources = resources if resources is not None else TaskResources()
         self.networks = EngineNetworks(node_id)
         self._publish_ip = publish_ip
@@ -290,6 +321,7 @@ class DockerExecutor:
             networks=self.networks,
             publish_ip=self._publish_ip,
             clock=self._clock,
+            files=self.files,
         )
 
     def _containers(self) -> list[dict[str, Any]]:
@@ -299,13 +331,18 @@ class DockerExecutor:
         return found
 
     def list_tasks(self) -> Mapping[str, str]:
-        return {
-            str(c["Labels"][LABEL_TASK_ID]): str(c["Id"])
+        """Containers by task id, and tasks with only files left (container id "")."""
+        found = dict.fromkeys(self.files.task_ids() if self.files is not None else (), "")
+        found.update(
+            (str(c["Labels"][LABEL_TASK_ID]), str(c["Id"]))
             for c in self._containers()
             if (c.get("Labels") or {}).get(LABEL_TASK_ID)
-        }
+        )
+        return found
 
     def remove_orphan(self, task_id: str) -> None:
+        if self.files is not None:
+            self.files.release(task_id)
         for container in self._containers():
             if (container.get("Labels") or {}).get(LABEL_TASK_ID) != task_id:
                 continue

@@ -19,6 +19,8 @@ Rules:
   nodes may share an engine) and labelled with the network and node ids. The container
   joins its first network at creation and the others before it starts, answering there
   to the service's name (and the attachment's aliases).
+- A task's secret and config files (actors/worker/file_layout.py) are bind-mounted
+  read-only, each at its path: ``/run/secrets/<target>`` or the config's target.
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ class ContainerConfig:
     publish_ip: str = ""  # the host address ports are bound to; empty: all
     mounts: tuple[Mount, ...] = ()
     networks: tuple[EngineNetwork, ...] = ()  # the first is joined at creation
+    file_mounts: tuple[tuple[str, str], ...] = ()  # (host path, container path), read-only
 
     def create_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for the SDK's ``APIClient.create_container`` (without
@@ -177,6 +180,12 @@ class ContainerConfig:
             kwargs["mounts"] = [_engine_mount(m) for m in self.mounts]
         if self.networks:
             kwargs["network_mode"] = self.networks[0].name
+        if self.file_mounts:
+            files = [
+                {"Type": "bind", "Source": source, "Target": target, "ReadOnly": True}
+                for source, target in self.file_mounts
+            ]
+            kwargs["mounts"] = [*kwargs.get("mounts", []), *files]
         return kwargs
 
 
@@ -257,11 +266,15 @@ def healthcheck_config(health: HealthConfig | None) -> dict[str, Any] | None:
 
 
 def container_config(
-    task: Task, *, publish_ip: str = "", networks: tuple[EngineNetwork, ...] = ()
+    task: Task,
+    file_mounts: tuple[tuple[str, str], ...] = (),
+    *,
+    publish_ip: str = "",
+    networks: tuple[EngineNetwork, ...] = (),
 ) -> ContainerConfig:
-    """The container for ``task``, publishing on ``publish_ip`` and joining ``networks``
-    (the task's attachments as this node's engine holds them). ValueError for a spec the
-    engine would refuse."""
+    """The container for ``task``, with its secret and config files at ``file_mounts``,
+    publishing on ``publish_ip`` and joining ``networks`` (the task's attachments as this
+    node's engine holds them). ValueError for a spec the engine would refuse."""
     spec = task.spec.container
     if not spec.image:
         raise ValueError("task has no image")
@@ -296,4 +309,5 @@ def container_config(
         publish_ip=publish_ip,
         mounts=spec.mounts,
         networks=networks,
+        file_mounts=file_mounts,
     )

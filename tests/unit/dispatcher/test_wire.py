@@ -57,7 +57,7 @@ def test_undecodable_status_items_are_named_not_fatal() -> None:
 
 
 def test_frame_carries_networks_and_credentials() -> None:
-    from actors.dispatcher.dependencies import ServiceAuth
+    from actors.dispatcher.networks_and_auth import ServiceAuth
     from api.objects import Network, RegistryAuth
     from api.specs import NetworkSpec
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from actors.dispatcher.dependencies import ServiceAuth
+from actors.dispatcher.networks_and_auth import ServiceAuth
 from actors.worker.controller import Action, Outcome, step, with_progress
 from actors.worker.executors.base import Observation, RuntimeState
 from actors.worker.executors.docker_config import (
