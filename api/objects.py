@@ -15,7 +15,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from api.enums import NodeRole, NodeState, Reachability, UpdateState
+from api.enums import JobState, NodeRole, NodeState, Reachability, RebalanceState, UpdateState
 from api.specs import (
     ClusterSpec,
     ConfigSpec,
@@ -35,6 +35,7 @@ __all__ = [
     "Config",
     "ContainerStatus",
     "EngineDescription",
+    "JobStatus",
     "JoinTokens",
     "ManagerStatus",
     "Meta",
@@ -45,6 +46,7 @@ __all__ = [
     "Object",
     "ObjectKind",
     "Platform",
+    "RebalanceStatus",
     "RegistryAuth",
     "RevokedCertificate",
     "RootCA",
@@ -158,6 +160,33 @@ class RegistryAuth:
 
 
 @dataclass(frozen=True, slots=True)
+class JobStatus:
+    """A job's runs (owner: the orchestrator). Each task records the run it belongs to
+    (``Task.job_iteration``); a new run is a new iteration."""
+
+    iteration: int = 0  # the current run; 0 before the first
+    spec_version: int = 0  # the service's spec_version when the run started
+    force_update: int = 0  # the task spec's force_update then (a scheduled job reruns on it)
+    started_at: float = 0.0
+    state: JobState = JobState.RUNNING  # of the current run
+    finished_at: float | None = None  # when the current run completed or failed
+    last_scheduled: float | None = None  # scheduled jobs: the last due time acted on
+    message: str = ""  # what the last run or the schedule did ("run 2 skipped: ...")
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceStatus:
+    """A rebalance of a replicated service (owner: the orchestrator)."""
+
+    round: int = 0  # the spec's rebalance_requests this status answers
+    state: RebalanceState = RebalanceState.COMPLETED
+    started_at: float | None = None
+    completed_at: float | None = None
+    moved: int = 0  # tasks moved in this round
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     id: str
     meta: Meta = field(default_factory=Meta)
@@ -168,6 +197,8 @@ class Service:
     pending_delete: bool = False  # `service rm` ran; the orchestrator removes its tasks
     # owner: the control API; views drop it (actors/control/views.py `public_service`)
     registry_auth: RegistryAuth | None = None
+    job_status: JobStatus | None = None  # jobs only
+    rebalance_status: RebalanceStatus | None = None
 
     @property
     def name(self) -> str:
@@ -207,6 +238,7 @@ class Task:
     status: TaskStatus = field(default_factory=TaskStatus)  # owner: the worker
     spec_version: int = 0  # the service's spec_version this task was created from
     labels: Mapping[str, str] = field(default_factory=_labels)
+    job_iteration: int = 0  # jobs: the run (``JobStatus.iteration``) this task belongs to
 
 
 # --- cluster ---------------------------------------------------------------------------

@@ -23,20 +23,17 @@ from typing import Any, Final, TypeVar
 
 from api.enums import FailureAction, RestartCondition, SchedulingStrategy, UpdateOrder
 from api.host_resources import HOST_OPTION_TYPES, apply_host_options
+from api.job_options import JOB_OPTION_TYPES, MODES, apply_job_options, apply_mode
 from api.secret_refs import apply_reference_options
 from api.specs import (
-    GlobalService,
     HealthConfig,
     PlacementPreference,
-    ReplicatedService,
     Resources,
     ServiceSpec,
 )
 from api.validation import InvalidSpec, parse_constraint, parse_placement_preference
 
 __all__ = ["MODES", "OPTION_TYPES", "apply_options", "merge_env"]
-
-MODES: Final = ("replicated", "global")
 
 T = TypeVar("T")
 
@@ -98,6 +95,7 @@ OPTION_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
     "config_add": list,
     "config_rm": list,
     **HOST_OPTION_TYPES,  # ports, mounts, networks (api/host_resources.py)
+    **JOB_OPTION_TYPES,
 }
 
 
@@ -268,21 +266,7 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
     )
 
     # -- mode ----------------------------------------------------------------------------
-    mode = spec.mode
-    if "mode" in o:
-        wanted = o["mode"].lower()
-        if wanted not in MODES:
-            raise InvalidSpec(
-                "mode", f"--mode: unknown mode {o['mode']!r} (expected replicated|global)"
-            )
-        if wanted != mode.TAG:
-            mode = ReplicatedService() if wanted == "replicated" else GlobalService()
-    if "replicas" in o:
-        if not isinstance(mode, ReplicatedService):
-            raise InvalidSpec("replicas", "--replicas can only be used with replicated mode")
-        if o["replicas"] < 0:
-            raise InvalidSpec("replicas", f"--replicas must be >= 0, got {o['replicas']}")
-        mode = ReplicatedService(replicas=o["replicas"])
+    mode = apply_mode(spec.mode, o)
 
     # -- update config -------------------------------------------------------------------
     uc = spec.update_config
@@ -316,4 +300,4 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
         mode=mode,
         update_config=uc,
     )
-    return apply_host_options(changed, o)
+    return apply_job_options(apply_host_options(changed, o), o)

@@ -15,6 +15,7 @@ __all__ = [
     "CONSTRAINT",
     "COUNT",
     "CPUS",
+    "DEPENDENCY",
     "DURATION",
     "ENV",
     "KEY_VALUE",
@@ -25,6 +26,7 @@ __all__ = [
     "PUBLISH",
     "PUBLISH_RM",
     "RATIO",
+    "SCHEDULE",
     "SECRET_REF",
     "typed",
 ]
@@ -122,6 +124,21 @@ def _config_ref(text: str) -> str:
     return text
 
 
+def _dependency(text: str) -> str:
+    from api.dependencies import parse_dependency
+
+    parse_dependency(text, "--depends-on")
+    return text
+
+
+def _schedule(text: str) -> str:
+    if text.strip():  # "" removes a job's schedule (service update --schedule "")
+        from api.schedule import check_schedule
+
+        check_schedule(text, "--schedule")
+    return text
+
+
 MEMORY = typed(parse_memory)
 CPUS = typed(parse_cpus)
 DURATION = typed(parse_duration)
@@ -137,3 +154,5 @@ MOUNT = typed(_host_resource("parse_mount", "--mount"))
 NETWORK = typed(_host_resource("parse_network", "--network"))
 SECRET_REF = typed(_secret_ref)
 CONFIG_REF = typed(_config_ref)
+DEPENDENCY = typed(_dependency)
+SCHEDULE = typed(_schedule)

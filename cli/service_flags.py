@@ -12,6 +12,7 @@ from cli.argtypes import (
     CONSTRAINT,
     COUNT,
     CPUS,
+    DEPENDENCY,
     DURATION,
     ENV,
     KEY_VALUE,
@@ -22,6 +23,7 @@ from cli.argtypes import (
     PUBLISH,
     PUBLISH_RM,
     RATIO,
+    SCHEDULE,
     SECRET_REF,
 )
 
@@ -70,6 +72,40 @@ _SCALAR_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "--user": ("user", {"metavar": "USER"}),
     "--workdir": ("workdir", {"metavar": "DIR"}),
     "--hostname": ("hostname", {"metavar": "NAME"}),
+    # issue 10: jobs, schedules, rebalancing
+    "--max-concurrent": (
+        "max_concurrent",
+        {
+            "type": COUNT,
+            "metavar": "N",
+            "help": "replicated-job: tasks run at once (default: --replicas)",
+        },
+    ),
+    "--schedule": (
+        "schedule",
+        {
+            "type": SCHEDULE,
+            "metavar": "CRON",
+            "help": "jobs: run on this cron schedule, in UTC ('*/15 * * * *'; an optional "
+            "sixth field counts seconds); '' removes it",
+        },
+    ),
+    "--schedule-policy": (
+        "schedule_policy",
+        {
+            "choices": ("skip", "replace", "allow"),
+            "help": "scheduled jobs: when a run is due while the previous one still runs, "
+            "skip it, replace the previous one, or allow both (default: skip)",
+        },
+    ),
+    "--rebalance": (
+        "rebalance",
+        {
+            "choices": ("manual", "auto"),
+            "help": "replicated: move tasks to nodes that could take a share of them "
+            "automatically (auto) or only on 'service rebalance' (manual, the default)",
+        },
+    ),
 }
 # create: flag → (options key, type); update has -add/-rm variants of the same
 CREATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
@@ -83,6 +119,7 @@ CREATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--network": ("networks", NETWORK),
     "--secret": ("secrets", SECRET_REF),
     "--config": ("configs", CONFIG_REF),
+    "--depends-on": ("depends_on", DEPENDENCY),
 }
 UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--env-add": ("env_add", ENV),
@@ -105,6 +142,14 @@ UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--secret-rm": ("secret_rm", str),
     "--config-add": ("config_add", CONFIG_REF),
     "--config-rm": ("config_rm", str),
+    "--depends-on-add": ("depends_on_add", DEPENDENCY),
+    "--depends-on-rm": ("depends_on_rm", str),
+}
+_DEPENDENCY_HELP = {
+    "--depends-on": "schedule the tasks only once SERVICE is running (default), healthy "
+    "or completed (a job), as SERVICE[:running|healthy|completed]; repeatable",
+    "--depends-on-add": "add or change a dependency, SERVICE[:running|healthy|completed]",
+    "--depends-on-rm": "remove the dependency on SERVICE",
 }
 # list flags' short names (the others have none)
 _LIST_ALIASES = {"--publish": ("-p",)}
@@ -131,6 +176,7 @@ LIST_FLAG_HELP: dict[str, str] = {
     "name=NAME,alias=ALIAS; tasks on one node reach each other by service name",
     "--network-add": "attach to a network (as --network)",
     "--network-rm": "detach from a network",
+    **_DEPENDENCY_HELP,
 }
 
 

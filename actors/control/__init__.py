@@ -14,6 +14,7 @@ from actors.control.configs import ConfigControl
 from actors.control.errors import ControlCode, ControlError, call, guarded
 from actors.control.networks import NetworkControl
 from actors.control.nodes import NodeControl
+from actors.control.plans import ServicePlans
 from actors.control.secrets import SecretControl
 from actors.control.services import ServiceControl
 from actors.control.tasks import TaskControl
@@ -39,6 +40,7 @@ __all__ = [
 def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> dict[str, Handler]:
     """``{"control.service.create": handler, ...}`` for the control endpoint's table."""
     svc = ServiceControl(store, rng=rng)
+    plans = ServicePlans(store)
     node = NodeControl(store)
     task = TaskControl(store)
     cluster = ClusterControl(store)
@@ -53,6 +55,7 @@ def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> di
         "control.service.inspect": svc.inspect,
         "control.service.ps": svc.ps,
         "control.service.rm": svc.rm,
+        "control.service.plan": plans.plan,
         "control.node.ls": node.ls,
         "control.node.inspect": node.inspect,
         "control.node.update": node.update,

@@ -45,6 +45,8 @@ class ControlCode:
     TIMEOUT: Final = "timeout"
     TOO_LARGE: Final = "too_large"  # over a byte budget of api.limits
     STORE: Final = "store_error"
+    GONE: Final = "gone"  # events asked for are no longer held (actors/events/)
+    BUSY: Final = "busy"  # a per-manager bound is reached (event watches)
 
 
 class ControlError(Exception):

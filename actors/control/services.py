@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from actors.control.dependencies import check_dependencies
 from actors.control.errors import Body, ControlCode, ControlError
 from actors.control.networks import network_names
 from actors.control.references import resolve_references
@@ -68,6 +69,7 @@ class ServiceControl:
                     ControlCode.NAME_CONFLICT,
                     f"service name {spec.name!r} is already in use by service {holder.id}{gone}",
                 )
+            check_dependencies(tx, spec)
             tx.create(replace(service, spec=prepare_spec(tx, resolve_references(tx, spec))))
 
         committed = self._store.update(write)
@@ -133,6 +135,8 @@ class ServiceControl:
                     tx.update(replace(service, registry_auth=auth))  # no new tasks needed
                 result.update(id=service.id, changed=False, service=_summary(tx, service))
                 return
+            if new_spec.depends_on != spec.depends_on:
+                check_dependencies(tx, new_spec)
             updated = replace(
                 service,
                 spec=new_spec,

@@ -31,6 +31,7 @@ from actors.dispatcher.sessions import Session, SessionError
 from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame, split_frame
 from actors.dispatcher.writer import StoreWriter, Writes
 from actors.log import get_logger
+from actors.metrics import dispatcher as metrics
 from actors.store import Action, Event, MemoryStore, ReadTx, WatchClosed, Watcher, clusters
 from actors.store import configs as config_queries
 from actors.store import networks as network_queries
@@ -123,6 +124,7 @@ class Dispatcher(SupervisedActor):
         if self._writer is not None:
             with contextlib.suppress(pykka.ActorDeadError):
                 self._writer.stop(block=True, timeout=5.0)
+        metrics.SESSIONS.set(0)
         _log.info("dispatcher.stopped")
 
     def _schedule_tick(self) -> None:
@@ -200,6 +202,8 @@ class Dispatcher(SupervisedActor):
     def _tick(self) -> None:
         self._drain_watch()
         out = self._core.tick(self._clock())
+        metrics.HEARTBEATS_MISSED.inc(out.expired)
+        metrics.SESSIONS.set(len(self._core.sessions))
         for session, delta in out.deltas:
             self._send(session, delta)
         if self._auth_changed:

@@ -154,6 +154,13 @@ class MemoryStore:
         """The index of the last applied entry."""
         return self._version
 
+    @property
+    def oldest_resumable(self) -> int:
+        """The oldest version a watch may resume from (``since``): the watch ring holds
+        every change after it. Read it inside ``view`` to watch from it atomically."""
+        with self._lock:
+            return self._hub.oldest_resumable
+
     # --- reads ---------------------------------------------------------------------
 
     def view(self, fn: Callable[[ReadTx], T]) -> T:
@@ -324,7 +331,9 @@ class MemoryStore:
                     if op.action is Action.DELETE:
                         undo.append((op.kind, op.id, current))
                         table.remove(op.id)
-                        group_events.append(Event(op.kind, Action.DELETE, current, index, current))
+                        group_events.append(
+                            Event(op.kind, Action.DELETE, current, index, current, timestamp)
+                        )
                         continue
                     assert op.obj is not None
                     new = replace(op.obj, meta=Meta(index, current.meta.created_at, timestamp))
@@ -333,7 +342,7 @@ class MemoryStore:
                     raise NameConflict(op.kind.value, str(holder[1]), holder[0])
                 undo.append((op.kind, op.id, current))
                 table.put(new)
-                group_events.append(Event(op.kind, op.action, new, index, current))
+                group_events.append(Event(op.kind, op.action, new, index, current, timestamp))
                 stored.append(new)
         except StoreError as exc:
             for kind, id, previous in reversed(undo):

@@ -52,6 +52,8 @@ __all__ = [
     "CONTROL_CONFIG_REPLY",
     "CONTROL_CONFIG_RM",
     "CONTROL_CONFIG_RM_REPLY",
+    "CONTROL_EVENTS",
+    "CONTROL_EVENTS_REPLY",
     "CONTROL_NETWORK_CREATE",
     "CONTROL_NETWORK_INSPECT",
     "CONTROL_NETWORK_INSPECT_REPLY",
@@ -81,6 +83,8 @@ __all__ = [
     "CONTROL_SERVICE_INSPECT_REPLY",
     "CONTROL_SERVICE_LS",
     "CONTROL_SERVICE_LS_REPLY",
+    "CONTROL_SERVICE_PLAN",
+    "CONTROL_SERVICE_PLAN_REPLY",
     "CONTROL_SERVICE_PS",
     "CONTROL_SERVICE_PS_REPLY",
     "CONTROL_SERVICE_REPLY",
@@ -181,6 +185,26 @@ CONTROL_SERVICE_PS: Final = SCHEMA.declare(
         (Field("service", STR), Field("desired_state", STR, required=False)),
         reply="control.service.ps.reply",
         doc="A service's summary and its tasks (current and kept history), as rows.",
+    )
+)
+CONTROL_SERVICE_PLAN_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.plan.reply",
+        (Field("service", STR), Field("steps", ListOf(ANY)), Field("notes", ListOf(STR))),
+    )
+)
+CONTROL_SERVICE_PLAN: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.plan",
+        (
+            Field("spec", ANY, required=False),
+            Field("service", STR, required=False),
+            Field("changes", MapOf(ANY), required=False),
+        ),
+        reply="control.service.plan.reply",
+        doc="What a create (spec) or an update (service, changes) would do: tasks to "
+        "start, stop, replace, and those that would stay pending, with nodes and reasons; "
+        "nothing is written (service create|update --dry-run).",
     )
 )
 CONTROL_SERVICE_RM_REPLY: Final = SCHEMA.declare(
@@ -435,3 +459,30 @@ CONTROL_NETWORK_INSPECT: Final = SCHEMA.declare(
 )
 CONTROL_NETWORK_RM_REPLY: Final = SCHEMA.declare(_object_rm_reply("network"))
 CONTROL_NETWORK_RM: Final = SCHEMA.declare(_object_rm("network"))
+CONTROL_EVENTS_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "control.events.reply",
+        (Field("events", ListOf(ANY)), Field("position", INT), Field("end", STR)),
+        doc="Streamed: events (api/events.py words) in commit order; position: every change "
+        "at or below it was sent or filtered out (resume from it). The final frame's end says "
+        "why the stream ended: lease (ask again since position), until, closed.",
+    )
+)
+CONTROL_EVENTS: Final = SCHEMA.declare(
+    MessageType(
+        "control.events",
+        (
+            Field("filters", ListOf(STR), required=False),
+            Field("since_position", INT, required=False),
+            Field("since_time", FLOAT, required=False),
+            Field("until_position", INT, required=False),
+            Field("until_time", FLOAT, required=False),
+            Field("wait", FLOAT, required=False),
+        ),
+        reply="control.events.reply",
+        doc="Watch cluster events from this manager's own store (actors/events/): "
+        "filters are KEY=VALUE words; since/until a position or a time; wait: seconds this "
+        "stream lasts before its final frame (a lease; at most 60). A since that is no longer "
+        "held is refused with code gone.",
+    )
+)

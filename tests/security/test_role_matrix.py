@@ -43,7 +43,7 @@ from tests.support.swarm import poll
 from transport import Client, generate_keypair
 
 TIMEOUT = 8.0  # seconds a call may take before it counts as unanswered
-STREAMED = frozenset({"dispatcher.session"})
+STREAMED = frozenset({"dispatcher.session", "control.events"})
 NOOP_ENTRY = b"\xc4\x03nop"  # a msgpack bin: committed, then skipped by the store
 DESCRIPTION = NodeDescription(hostname="matrix")
 
@@ -113,6 +113,7 @@ CONTROL_BODIES: dict[str, Mapping[str, Any]] = {
     "control.network.inspect": {"network": NONE},
     "control.network.ls": {},
     "control.network.rm": {"networks": [NONE]},
+    "control.events": {"wait": 0.0},  # a stream of one lease: its first frame at once
     "control.node.inspect": {"node": NONE},
     "control.node.ls": {},
     "control.node.rm": {"node": NONE},
@@ -120,6 +121,7 @@ CONTROL_BODIES: dict[str, Mapping[str, Any]] = {
     "control.service.create": {"spec": {}},
     "control.service.inspect": {"service": NONE},
     "control.service.ls": {},
+    "control.service.plan": {"service": NONE, "changes": {}},
     "control.service.ps": {"service": NONE},
     "control.service.rm": {"services": [NONE]},
     "control.service.scale": {"service": NONE, "replicas": 1},

@@ -41,6 +41,10 @@ from actors.ca.node_identity import NodeIdentity
 from actors.ca.renewer import CHECK_NOW, CertRenewer, RenewalSettings
 from actors.dispatcher import ManagerAddress
 from actors.log import get_logger
+from actors.metrics.http import metrics_child
+from actors.metrics.node import NodeTasksCollector
+from actors.metrics.registry import Collector
+from actors.metrics.transport import TransportCollector
 from actors.node.config import NodeConfig
 from actors.node.membership.roles import renewal_role, role_restart
 from actors.node.startup.security import NodeStartup, read_managers, write_managers
@@ -62,7 +66,7 @@ from actors.worker.resources import TaskResources
 from actors.worker.task_files import TaskFiles, default_files_root
 from actors.worker.worker import Worker, WorkerSink
 from api.enums import NodeRole
-from api.objects import NodeDescription
+from api.objects import NodeDescription, TaskStatus
 from transport.source import source_host
 
 __all__ = ["PartsSetup", "SharedParts", "WorkerParts"]
@@ -82,6 +86,7 @@ class PartsSetup:
     description: NodeDescription
     on_role_change: RoleChange  # must not block: it runs on the renewer
     sandbox: ProcessSandbox | None = None  # the process executor's (cli/node_main.py)
+    on_removed: Callable[[str], None] | None = None  # the node was removed: stop (must not block)
     tick_interval: float = 0.1  # Raft's (a manager)
 
     @property
@@ -136,6 +141,30 @@ class SharedParts:
     def children(self) -> list[ChildSpec]:
         return [self.worker_child(), self.agent_child(), self.renewer_child()]
 
+    def metrics_children(self, extra: Callable[[], Sequence[Collector]] = tuple) -> list[ChildSpec]:
+        """The ``metrics`` endpoint when ``--metrics-addr`` is given (first in the tree: a
+        taken port stops the start at once): transport counters and this node's tasks,
+        plus ``extra()`` (a manager's store and Raft)."""
+        config = self.setup.config
+        if config.metrics_addr is None:
+            return []
+
+        def collectors(ctx: ChildContext) -> Sequence[Collector]:
+            peers = ctx.peers
+
+            def statuses() -> Sequence[tuple[str, TaskStatus]] | None:
+                ref = peers.find("worker")
+                if ref is None:
+                    return None
+                try:
+                    return WorkerSink(ref, timeout=2.0).current_statuses()
+                except (pykka.ActorDeadError, pykka.Timeout):
+                    return None
+
+            return [TransportCollector(), NodeTasksCollector(statuses), *extra()]
+
+        return [metrics_child(config.metrics_addr, collectors, stop_timeout=config.stop_timeout)]
+
     def worker_child(self) -> ChildSpec:
         setup = self.setup
         keys = setup.startup.keys
@@ -183,6 +212,7 @@ class SharedParts:
                 on_managers=self._session_managers_seen,
                 refresh_managers=self.managers,
                 resources=self.resources,
+                on_removed=setup.on_removed,
             )
 
         return ChildSpec("agent", start, stop_timeout=setup.config.stop_timeout)
@@ -286,7 +316,7 @@ class WorkerParts:
             self.endpoint_tables()["control"],
             stop_timeout=config.stop_timeout,
         )
-        return [control, *self.shared.children()]
+        return [*self.shared.metrics_children(), control, *self.shared.children()]
 
     def opening(self) -> None:
         """Nothing to index before a worker's tree starts."""

@@ -121,6 +121,7 @@ class Observation:
     started_at: str = ""  # runtime-specific start stamp, for diagnostics and tests
     error: str = ""  # the runtime's last error for this container, if any
     ports: tuple[PortConfig, ...] = ()  # host ports a running container got
+    health_output: str = ""  # the output of the last health check, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,7 @@ class ExitResult:
     exit_code: int
     unhealthy: bool = False  # stopped because its healthcheck failed
     message: str = ""
+    health_output: str = ""  # unhealthy: the output of the last health check
 
 
 # --- protocols -------------------------------------------------------------------------

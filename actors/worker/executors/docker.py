@@ -60,6 +60,7 @@ from actors.worker.executors.docker_images import ensure_image
 from actors.worker.executors.docker_networks import EngineNetworks
 from actors.worker.resources import TaskResources
 from actors.worker.task_files import TaskFiles
+from api.explain import health_output
 from api.objects import Task
 
 __all__ = ["DockerController", "DockerExecutor", "engine_available"]
@@ -164,7 +165,8 @@ class DockerController:
         except ContainerNotFoundError:
             return Observation(RuntimeState.MISSING)
         state = info.get("State") or {}
-        health = (state.get("Health") or {}).get("Status", "")
+        health_state = state.get("Health") or {}
+        health = health_state.get("Status", "")
         return Observation(
             state=_STATES.get(str(state.get("Status", "")), RuntimeState.EXITED),
             container_id=str(info.get("Id", "")),
@@ -176,6 +178,7 @@ class DockerController:
             ports=port_status((info.get("NetworkSettings") or {}).get("Ports"))
             if state.get("Running")
             else (),
+            health_output=_last_health_output(health_state),
         )
 
     def prepare(self, progress: Progress | None = None) -> None:
@@ -227,7 +230,11 @@ class DockerController:
                     observed = self.inspect()
                     if observed.health is Health.UNHEALTHY:
                         self.shutdown()
-                        return ExitResult(exit_code=self.inspect().exit_code, unhealthy=True)
+                        return ExitResult(
+                            exit_code=self.inspect().exit_code,
+                            unhealthy=True,
+                            health_output=observed.health_output,
+                        )
                 continue
             self._release_files()
             error = result.get("Error") or {}
@@ -356,3 +363,11 @@ class DockerExecutor:
                 self.api.remove_container(container["Id"], force=True, v=True)
         with self.networks.lock:
             self.networks.prune(self.api)
+
+
+def _last_health_output(health: Any) -> str:
+    """The output of the engine's last health check (``State.Health.Log[-1].Output``)."""
+    log = health.get("Log") if isinstance(health, dict) else None
+    if not isinstance(log, list) or not log or not isinstance(log[-1], dict):
+        return ""
+    return health_output(str(log[-1].get("Output") or ""))
