@@ -1,6 +1,9 @@
 """What the control API checks of a service's spec against the rest of the store before
 writing it, and the registry credentials a request brings.
 
+- ``created_spec`` and ``updated_spec`` are what a create and an update store (and what
+  ``--dry-run`` plans with): secret and config references resolved (references.py),
+  then the checks below.
 - Networks are named by id in a stored spec (``resolve_networks``); the task template
   carries the endpoint's published ports (``with_task_ports``).
 - A bind mount gives a service the host's files: it is refused unless the cluster allows
@@ -16,24 +19,42 @@ from typing import Any
 
 from actors.control.errors import Body, ControlCode, ControlError
 from actors.control.networks import resolve_network_refs, resolve_networks
+from actors.control.references import resolve_references
 from actors.store import ReadTx, clusters, services
 from api.host_resources import bind_mounts, parse_network, with_task_ports
 from api.objects import RegistryAuth
+from api.service_options import apply_options
 from api.spec_limits import MAX_FIELD_BYTES, check_string
 from api.specs import ServiceSpec
+from api.validation import validate_service_spec
 
 __all__ = [
     "BIND_REFUSED",
     "bind_mount_users",
+    "created_spec",
     "prepare_options",
     "prepare_spec",
     "registry_auth_of",
+    "updated_spec",
 ]
 
 BIND_REFUSED = (
     "bind mounts are refused: a bind mount gives a service the host's files; an operator "
     "may allow them with `swarmctl cluster update --allow-bind-mounts`"
 )
+
+
+def created_spec(tx: ReadTx, spec: ServiceSpec) -> ServiceSpec:
+    """The spec ``service create`` stores for ``spec`` (validated by the caller)."""
+    return prepare_spec(tx, resolve_references(tx, spec))
+
+
+def updated_spec(tx: ReadTx, spec: ServiceSpec, changes: dict[str, Any]) -> ServiceSpec:
+    """The spec ``service update`` stores for ``changes`` to the stored ``spec``,
+    validated."""
+    new_spec = resolve_references(tx, apply_options(spec, prepare_options(tx, changes)))
+    validate_service_spec(new_spec)
+    return prepare_spec(tx, new_spec)
 
 
 def prepare_spec(tx: ReadTx, spec: ServiceSpec) -> ServiceSpec:

@@ -16,15 +16,13 @@ from typing import Any
 from actors.control.dependencies import check_dependencies
 from actors.control.errors import Body, ControlCode, ControlError
 from actors.control.networks import network_names
-from actors.control.references import resolve_references
-from actors.control.service_resources import prepare_options, prepare_spec, registry_auth_of
+from actors.control.service_resources import created_spec, registry_auth_of, updated_spec
 from actors.control.views import public_service, service_summary, task_order, task_row
 from actors.control.writes import check_version, modify
 from actors.store import MemoryStore, ReadTx, WriteTx, nodes, services, tasks
 from api.codec_objects import decode, encode_object
 from api.ids import RandomBits, new_id
 from api.objects import RegistryAuth, Service
-from api.service_options import apply_options
 from api.specs import ReplicatedService, ServiceSpec
 from api.task_state import parse_task_state
 from api.validation import validate_service_spec
@@ -70,7 +68,7 @@ class ServiceControl:
                     f"service name {spec.name!r} is already in use by service {holder.id}{gone}",
                 )
             check_dependencies(tx, spec)
-            tx.create(replace(service, spec=prepare_spec(tx, resolve_references(tx, spec))))
+            tx.create(replace(service, spec=created_spec(tx, spec)))
 
         committed = self._store.update(write)
         stored = committed.objects[0] if committed.objects else service
@@ -126,9 +124,7 @@ class ServiceControl:
                     ControlCode.INVALID_ARGUMENT,
                     f"service mode cannot be changed (service {spec.name} is {spec.mode.TAG})",
                 )
-            new_spec = resolve_references(tx, apply_options(spec, prepare_options(tx, changes)))
-            validate_service_spec(new_spec)
-            new_spec = prepare_spec(tx, new_spec)
+            new_spec = updated_spec(tx, spec, changes)
             result.clear()
             if new_spec == spec:
                 if auth is not None and auth != service.registry_auth:

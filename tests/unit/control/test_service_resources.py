@@ -153,3 +153,24 @@ def test_registry_auth_is_kept_but_never_answered() -> None:
     huge = AUTH | {"password": "x" * 10_000}
     err = code_of(c.services.update, {"service": "app", "changes": {}, "registry_auth": huge})
     assert err.code == ControlCode.INVALID_SPEC and "x" * 100 not in err.message
+
+
+def test_a_dry_run_checks_and_resolves_as_the_write_would() -> None:
+    from actors.control.plans import ServicePlans
+
+    c, _control = with_networks()
+    c.add_node("n1", "n" * 25)
+    plans = ServicePlans(c.store, clock=c.clock)
+    binds = apply_options(
+        ServiceSpec(),
+        {"image": "busybox", "name": "files", "mounts": ["type=bind,source=/srv,target=/srv"]},
+    )
+    err = code_of(plans.plan, {"spec": encode(binds)})
+    assert err.code == ControlCode.INVALID_SPEC and "--allow-bind-mounts" in err.message
+
+    sid = c.create(name="db", networks=["backend"])
+    c.add_task(sid, 1, "n" * 25, state=TaskState.RUNNING)
+    again = call(plans.plan, {"service": "db", "changes": {"network_add": ["backend"]}})
+    assert "nothing to do" in " ".join(again["notes"]), again  # backend by name is its id
+    unknown = {"service": "db", "changes": {"network_add": ["nope"]}}
+    assert code_of(plans.plan, unknown).code == ControlCode.NOT_FOUND
