@@ -5,14 +5,14 @@ Rules (Docker's, docker/cli ``cli/command/stack`` and ``cli/compose/convert``):
 - Every object the stack makes is named ``STACK_key`` and labelled
   ``com.docker.stack.namespace=STACK``; services also carry ``com.docker.stack.image``
   (api/compose_service.py converts each one).
-- A top-level secret or config comes from a ``file:`` (relative to the first compose
-  file's directory) and takes the name ``name:`` when given, else ``STACK_key``; one
+- A top-level secret or config comes from a ``file:`` (relative to ``base_dir``, the
+  first compose file's directory) and takes the name ``name:`` when given, else ``STACK_key``; one
   marked ``external: true`` (or ``external: {name: N}``) must exist already and keeps its
   own name.
 - Several files merge first; values are interpolated from the client's environment
   (api/compose_fields.py). The top level may hold ``version`` (informational),
-  ``services``, ``secrets``, ``configs`` and ``x-`` extensions; anything else is
-  refused, naming the key.
+  ``services``, ``secrets``, ``configs``, ``networks``, ``volumes`` (api/compose_host.py)
+  and ``x-`` extensions; anything else is refused, naming the key.
 
 `load_stack` is pure: the caller reads the files and the secrets' data (cli/stack.py).
 """
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from api.compose_fields import ComposeError, Section, interpolate, key_values, merge_documents
+from api.compose_host import NetworkPlan, file_networks, file_volumes, service_network_keys
 from api.compose_service import LABEL_IMAGE, LABEL_NAMESPACE, StackNames, convert_service
 from api.spec_limits import MAX_NAME_CHARS, InvalidSpec
 from api.specs import ServiceSpec
@@ -37,13 +38,14 @@ __all__ = [
     "MAX_SERVICES",
     "ComposeError",
     "FileObjectPlan",
+    "NetworkPlan",
     "StackPlan",
     "check_stack_name",
     "load_stack",
 ]
 
 MAX_SERVICES: Final = 1000  # per stack
-_TOP_KEYS: Final = frozenset({"version", "services", "secrets", "configs"})
+_TOP_KEYS: Final = frozenset({"version", "services", "secrets", "configs", "networks", "volumes"})
 _FILE_OBJECT_KEYS: Final = frozenset({"file", "external", "name", "labels"})
 # a stack's name prefixes its objects' names, which allow letters, digits, '-' and '_'
 _STACK_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
@@ -67,6 +69,7 @@ class StackPlan:
     services: tuple[ServiceSpec, ...] = ()
     secrets: tuple[FileObjectPlan, ...] = ()
     configs: tuple[FileObjectPlan, ...] = ()
+    networks: tuple[NetworkPlan, ...] = ()
 
 
 def check_stack_name(name: str) -> None:
@@ -126,6 +129,9 @@ _SPEC_FIELDS: Final = (
     ("task.container.dir", "working_dir"),
     ("task.container.command", "entrypoint"),
     ("task.container.args", "command"),
+    ("task.container.mounts", "volumes"),
+    ("task.networks", "networks"),
+    ("endpoint.ports", "ports"),
     ("task.container.", ""),
     ("update_config", "deploy.update_config"),
     ("rollback_config", "deploy.rollback_config"),
@@ -157,7 +163,7 @@ def load_stack(
     documents: list[Any],
     *,
     file_names: list[str] | None = None,
-    base_dir: str = ".",
+    base_dir: str = "/",
     environ: Mapping[str, str] | None = None,
 ) -> StackPlan:
     """The stack ``namespace`` that the parsed compose ``documents`` describe (module rules).
@@ -171,18 +177,28 @@ def load_stack(
     top = Section(merged, "", _TOP_KEYS)
     secrets = _file_objects(top, "secret", namespace, base_dir)
     configs = _file_objects(top, "config", namespace, base_dir)
+    found = _service_keys(top)
+    used = {
+        name
+        for key, raw in found
+        for name in service_network_keys(Section(raw, f"services.{key}", None))
+    }
+    networks = file_networks(top, namespace, used)
     context = StackNames(
         namespace=namespace,
         secrets={p.key: p.name for p in secrets},
         configs={p.key: p.name for p in configs},
+        networks={p.key: p.name for p in networks},
+        volumes=file_volumes(top, namespace),
+        base_dir=base_dir,
         environ=environ,
     )
     services = []
-    for key, raw in _service_keys(top):
+    for key, raw in found:
         spec = convert_service(key, raw, context)
         try:
             validate_service_spec(spec)
         except InvalidSpec as exc:
             raise ComposeError(_compose_path(key, exc.field), exc.reason) from None
         services.append(spec)
-    return StackPlan(namespace, tuple(services), secrets, configs)
+    return StackPlan(namespace, tuple(services), secrets, configs, networks)

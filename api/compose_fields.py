@@ -25,6 +25,8 @@ from typing import Any, Final
 from api.units import parse_cpus, parse_duration, parse_memory
 
 __all__ = [
+    "LABEL_IMAGE",
+    "LABEL_NAMESPACE",
     "MAX_NODES",
     "ComposeError",
     "Section",
@@ -32,6 +34,10 @@ __all__ = [
     "key_values",
     "merge_documents",
 ]
+
+# Docker's stack labels (docker/cli cli/compose/convert/compose.go)
+LABEL_NAMESPACE: Final = "com.docker.stack.namespace"
+LABEL_IMAGE: Final = "com.docker.stack.image"
 
 # A file's values once its YAML aliases are expanded: a few aliases of aliases (the
 # "billion laughs") would otherwise cost exponential time before anything is sent.

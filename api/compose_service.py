@@ -13,7 +13,8 @@ Rules:
   defaults where the file says nothing.
 - Secrets and configs are referenced by their key in the file's top-level sections (the
   object's name is the stack's: ``STACK_key``, or the external name); a secret's file is
-  ``/run/secrets/<key>`` unless a target is given, a config's ``/<key>``.
+  ``/run/secrets/<key>`` unless a target is given, a config's ``/<key>``. Ports, volumes
+  and networks: api/compose_host.py.
 - Anything else is refused, naming its key (api/compose_fields.py).
 
 Pure: no I/O.
@@ -26,11 +27,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from api.compose_fields import ComposeError, Section, key_values
+from api.compose_fields import LABEL_IMAGE, LABEL_NAMESPACE, ComposeError, Section, key_values
+from api.compose_host import service_mounts, service_networks, service_ports
 from api.enums import FailureAction, RestartCondition, UpdateOrder
+from api.host_resources import with_task_ports
 from api.specs import (
     ConfigReference,
     ContainerSpec,
+    EndpointSpec,
     GlobalJob,
     GlobalService,
     HealthConfig,
@@ -56,10 +60,6 @@ __all__ = [
     "convert_service",
 ]
 
-# Docker's stack labels (docker/cli cli/compose/convert/compose.go)
-LABEL_NAMESPACE: Final = "com.docker.stack.namespace"
-LABEL_IMAGE: Final = "com.docker.stack.image"
-
 SERVICE_KEYS: Final = frozenset(
     {
         "image",
@@ -76,6 +76,9 @@ SERVICE_KEYS: Final = frozenset(
         "hostname",
         "stop_signal",
         "stop_grace_period",
+        "ports",
+        "volumes",
+        "networks",
     }
 )
 _DEPLOY_KEYS: Final = frozenset(
@@ -99,12 +102,16 @@ _REF_KEYS: Final = frozenset({"source", "target", "uid", "gid", "mode"})
 @dataclass(frozen=True)
 class StackNames:
     """What a service's conversion needs from the rest of the file: the stack's name, the
-    object names of the top-level secrets and configs by their key, and the client's
-    environment (for variables listed without a value)."""
+    object names of the top-level secrets, configs, networks and volumes by their key, the
+    directory relative paths start from, and the client's environment (for variables
+    listed without a value)."""
 
     namespace: str
     secrets: Mapping[str, str] = field(default_factory=dict)
     configs: Mapping[str, str] = field(default_factory=dict)
+    networks: Mapping[str, str] = field(default_factory=dict)
+    volumes: Mapping[str, str] = field(default_factory=dict)
+    base_dir: str = "/"
     environ: Mapping[str, str] = field(default_factory=dict)
 
     def scoped(self, key: str) -> str:
@@ -132,22 +139,26 @@ def convert_service(key: str, raw: Any, names: StackNames) -> ServiceSpec:
         stop_grace_period=s.duration("stop_grace_period", 10.0),
         secrets=tuple(_secret(s, i, item, names) for i, item in enumerate(s.entries("secrets"))),
         configs=tuple(_config(s, i, item, names) for i, item in enumerate(s.entries("configs"))),
+        mounts=service_mounts(s, names.volumes, names.base_dir),
     )
     task = TaskSpec(
         container=container,
         resources=_resources(deploy),
         restart_policy=_restart_policy(deploy),
         placement=_placement(deploy),
+        networks=service_networks(s, key, names.networks),
     )
     labels = key_values(deploy.raw("labels") or {}, deploy.at("labels"))
-    return ServiceSpec(
+    spec = ServiceSpec(
         name=names.scoped(key),
         labels={**labels, **namespace, LABEL_IMAGE: image},
         task=task,
         mode=_mode(deploy),
         update_config=_update_config(deploy, "update_config", "pause|continue|rollback"),
         rollback_config=_update_config(deploy, "rollback_config", "pause|continue"),
+        endpoint=EndpointSpec(ports=service_ports(s)),
     )
+    return with_task_ports(spec)  # as the manager stores it, so an unchanged one compares equal
 
 
 # --- container -------------------------------------------------------------------------

@@ -4,8 +4,8 @@
 A stack is the set of objects labelled ``com.docker.stack.namespace=STACK`` (the label
 ``docker stack deploy`` puts on them too, so both CLIs see the same stacks). ``deploy``
 is client-side (cli/stack_deploy.py); ``rm`` removes the stack's services, waits until
-they are gone (their tasks may hold its secrets and configs), then removes its secrets
-and configs.
+they are gone (their tasks may hold its secrets, configs and networks), then removes its
+secrets, configs and networks.
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
         type=DURATION,
         default=DEFAULT_RM_TIMEOUT,
         metavar="DURATION",
-        help="how long to wait for the services to be gone before removing the secrets and "
-        f"configs (default: {DEFAULT_RM_TIMEOUT:g}s)",
+        help="how long to wait for the services to be gone before removing the secrets, "
+        f"configs and networks (default: {DEFAULT_RM_TIMEOUT:g}s)",
     )
     rm.add_argument("stacks", nargs="+", metavar="STACK")
     rm.set_defaults(run=run_rm)
@@ -142,7 +142,7 @@ def _wait_gone(connection: ControlConnection, stack: str, timeout: float) -> Non
             left = ", ".join(s["name"] for s in stack_services(connection, stack, every=True))
             raise CliError(
                 f"the services of stack {stack} were not gone within {timeout:g}s ({left}); "
-                "its secrets and configs were not removed: run stack rm again"
+                "its secrets, configs and networks were not removed: run stack rm again"
             )
         time.sleep(0.2)
 
@@ -152,7 +152,7 @@ def _remove(
 ) -> list[dict[str, str]]:
     removed: list[dict[str, str]] = []
     services = stack_services(connection, stack)
-    objects = {kind: _labelled(connection, kind, stack) for kind in ("secret", "config")}
+    objects = {kind: _labelled(connection, kind, stack) for kind in ("secret", "config", "network")}
     if (
         not services
         and not any(objects.values())

@@ -5,10 +5,11 @@ Steps, in order, every file read and checked before anything is sent:
 1. Read the compose files (YAML, at most ``MAX_FILE_BYTES`` each; ``-`` is stdin), and
    turn them into the stack's objects (api/compose.py, with this process's environment
    for interpolation). Read every secret's and config's ``file:``.
-2. Secrets and configs: an external one must exist; one the stack makes is created when
-   missing. One that exists stays: a config whose file changed is refused (objects are
+2. Secrets, configs and networks: an external one must exist; one the stack makes is
+   created when missing. One that exists stays: a config whose file changed is refused (objects are
    immutable: give the new one another ``name:``); a secret's data cannot be read back,
-   so an existing secret is kept and the output says so.
+   so an existing secret is kept and the output says so; a network whose settings
+   changed is kept as it is, and the output says so.
 3. Services: created when missing; otherwise the whole spec is sent (keeping the
    service's ``--force`` and rebalance counters, as Docker keeps ForceUpdate) and the
    manager answers whether it changed: only the changed services are updated, and the
@@ -31,7 +32,7 @@ from cli.file_objects import read_data
 from cli.output import write_json, write_text
 
 if TYPE_CHECKING:
-    from api.compose import FileObjectPlan, StackPlan
+    from api.compose import FileObjectPlan, NetworkPlan, StackPlan
     from api.specs import ServiceSpec
 
 __all__ = ["MAX_FILE_BYTES", "compose_loader", "load_files", "run_deploy", "stack_services"]
@@ -100,7 +101,7 @@ def load_files(stack: str, sources: list[str]) -> StackPlan:
     from api.compose import ComposeError, load_stack
 
     first = sources[0]
-    base = "." if first == "-" else str(Path(first).parent)
+    base = str(Path.cwd() if first == "-" else Path(first).absolute().parent)
     documents = [_read_yaml(s) for s in sources]
     try:
         return load_stack(
@@ -158,6 +159,28 @@ def _ensure_objects(
         connection.request(f"control.{kind}.create", {"spec": encode(spec)})
 
 
+def _ensure_networks(
+    connection: ControlConnection, plans: tuple[NetworkPlan, ...], say: Any
+) -> None:
+    from api.codec_objects import encode
+
+    existing = {r["name"]: r for r in connection.request("control.network.ls")["networks"]}
+    for plan in plans:
+        found = existing.get(plan.name)
+        if plan.spec is None:  # external
+            if found is None:
+                raise CliError(f"network {plan.name} (external: true) not found")
+            continue
+        if found is None:
+            say(f"Creating network {plan.name}")
+            connection.request("control.network.create", {"spec": encode(plan.spec)})
+        elif bool(found["internal"]) != plan.spec.internal:
+            say(
+                f"Keeping network {plan.name} as it is (internal: {found['internal']}; a "
+                "network cannot change: remove the stack, or give it another name)"
+            )
+
+
 def _deploy_service(
     connection: ControlConnection, spec: ServiceSpec, current: dict[str, Any] | None
 ) -> tuple[str, str]:
@@ -195,6 +218,7 @@ def run_deploy(args: argparse.Namespace, connection: ControlConnection, _v: str)
     with connection:
         _ensure_objects(connection, "secret", plan.secrets, secrets, say)
         _ensure_objects(connection, "config", plan.configs, configs, say)
+        _ensure_networks(connection, plan.networks, say)
         existing = {s["name"]: s for s in stack_services(connection, args.stack)}
         for spec in plan.services:
             outcome, service_id = _deploy_service(connection, spec, existing.get(spec.name))

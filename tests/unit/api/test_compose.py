@@ -7,15 +7,26 @@ from typing import Any
 import pytest
 import yaml
 
-from api.compose import ComposeError, FileObjectPlan, load_stack
+from api.compose import ComposeError, FileObjectPlan, NetworkPlan, load_stack
 from api.compose_fields import MAX_NODES, interpolate, merge_documents
-from api.enums import FailureAction, RestartCondition, UpdateOrder
+from api.enums import (
+    FailureAction,
+    MountType,
+    PortProtocol,
+    PublishMode,
+    RestartCondition,
+    UpdateOrder,
+)
 from api.specs import (
     ConfigReference,
     GlobalJob,
     GlobalService,
     HealthConfig,
+    Mount,
+    NetworkAttachmentConfig,
+    NetworkSpec,
     PlacementPreference,
+    PortConfig,
     ReplicatedJob,
     ReplicatedService,
     SecretReference,
@@ -187,13 +198,23 @@ def test_a_full_service_converts_as_docker_stack_deploy_does() -> None:
 
 
 def test_defaults_are_dockers() -> None:
-    web = service(minimal())
+    plan = stack(minimal())
+    (web,) = plan.services
     assert web == ServiceSpec(
         name="st_web",
         labels={"com.docker.stack.namespace": "st", "com.docker.stack.image": "busybox"},
         task=web.task,
     )
     assert web.task.container.labels == {"com.docker.stack.namespace": "st"}
+    # on the stack's default network, answering to its key in the file
+    assert web.task.networks == (NetworkAttachmentConfig("st_default", ("web",)),)
+    assert plan.networks == (
+        NetworkPlan(
+            "default",
+            "st_default",
+            spec=NetworkSpec("st_default", {"com.docker.stack.namespace": "st"}),
+        ),
+    )
     assert web.task.container.healthcheck is None
     assert web.mode == ReplicatedService(replicas=1)
 
@@ -212,7 +233,7 @@ def test_modes_and_healthcheck_forms() -> None:
     ("extra", "named"),
     [
         ("    build: .\n", "services.web.build: not supported"),
-        ("    ports: ['80:80']\n", "services.web.ports: not supported"),
+        ("    links: [db]\n", "services.web.links: not supported"),
         ("    restart: always\n", "services.web.restart: not supported"),
         ("    deploy: {endpoint_mode: dnsrr}\n", "services.web.deploy.endpoint_mode: not supp"),
         ("    deploy: {resources: {limits: {pids: 4}}}\n", "resources.limits.pids: not supp"),
@@ -238,8 +259,7 @@ def test_what_is_not_supported_or_wrong_is_refused_naming_its_key(extra: str, na
 
 
 def test_top_level_refusals() -> None:
-    assert "networks: not supported" in refused(minimal(top="networks: {}\n"))
-    assert "volumes: not supported" in refused(minimal(top="volumes: {}\n"))
+    assert "name: not supported" in refused(minimal(top="name: app\n"))
     assert "secrets.s: a secret needs a file:" in refused(minimal(top="secrets: {s: {}}\n"))
     assert "secrets.s.driver: not supported" in refused(
         minimal(top="secrets: {s: {driver: vault}}\n")
@@ -319,3 +339,110 @@ def test_several_files_merge() -> None:
     assert spec.task.container.env == ("A=1", "B=2") and spec.mode == ReplicatedService(2)
     with pytest.raises(ComposeError, match=r"b\.yml: expected a mapping at the top"):
         merge_documents([base, ["x"]], ["a.yml", "b.yml"])
+
+
+HOST = """
+services:
+  web:
+    image: busybox
+    ports:
+      - "8080:80"
+      - 9090
+      - 53:53/udp
+      - {target: 443, published: "8443", protocol: tcp, mode: host}
+      - {target: 9000}
+    volumes:
+      - data:/var/data:ro
+      - ./site:/srv/site
+      - /etc/hosts.d:/etc/hosts.d:rw
+      - /scratch
+      - {type: tmpfs, target: /tmp/t}
+      - {type: volume, source: shared, target: /shared, read_only: true}
+    networks:
+      front:
+      back: {aliases: [api]}
+  db:
+    image: busybox
+    networks: [back]
+networks:
+  front: {labels: {a: b}}
+  back: {name: custom_back, internal: true}
+  outside: {external: true}
+volumes:
+  data: {}
+  shared: {external: true, name: team_shared}
+"""
+
+
+def test_ports_volumes_and_networks() -> None:
+    plan = stack(HOST, base_dir="/home/me/app")
+    web = {s.name: s for s in plan.services}["st_web"]
+    tcp, udp, host = PortProtocol.TCP, PortProtocol.UDP, PublishMode.HOST
+    assert web.endpoint.ports == (
+        PortConfig(protocol=tcp, target_port=80, published_port=8080, publish_mode=host),
+        PortConfig(protocol=tcp, target_port=9090, publish_mode=host),
+        PortConfig(protocol=udp, target_port=53, published_port=53, publish_mode=host),
+        PortConfig(protocol=tcp, target_port=443, published_port=8443, publish_mode=host),
+        PortConfig(protocol=tcp, target_port=9000, publish_mode=host),
+    )
+    assert web.task.ports == web.endpoint.ports  # as the manager stores it
+    assert web.task.container.mounts == (
+        Mount(MountType.VOLUME, "st_data", "/var/data", readonly=True),
+        Mount(MountType.BIND, "/home/me/app/site", "/srv/site"),
+        Mount(MountType.BIND, "/etc/hosts.d", "/etc/hosts.d"),
+        Mount(MountType.VOLUME, "", "/scratch"),
+        Mount(MountType.TMPFS, "", "/tmp/t"),
+        Mount(MountType.VOLUME, "team_shared", "/shared", readonly=True),
+    )
+    assert web.task.networks == (
+        NetworkAttachmentConfig("st_front", ("web",)),
+        NetworkAttachmentConfig("custom_back", ("web", "api")),
+    )
+    db = {s.name: s for s in plan.services}["st_db"]
+    assert db.task.networks == (NetworkAttachmentConfig("custom_back", ("db",)),)
+    ns = {"com.docker.stack.namespace": "st"}
+    assert plan.networks == (
+        NetworkPlan("front", "st_front", spec=NetworkSpec("st_front", {"a": "b", **ns})),
+        NetworkPlan("back", "custom_back", spec=NetworkSpec("custom_back", ns, internal=True)),
+        NetworkPlan("outside", "outside", external=True),
+    )  # no default network: no service is on it
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ("    ports: ['127.0.0.1:80:80']\n", "services.web.ports[0]: expected PUBLISHED:TARGET"),
+        ("    ports: ['8000-8010:80']\n", "services.web.ports[0]: expected PUBLISHED:TARGET"),
+        ("    ports: [{target: 80, mode: ingress}]\n", "ports[0]: publish mode 'ingress' needs"),
+        ("    ports: [{published: 80}]\n", "services.web.ports[0]: a target port is required"),
+        ("    ports: [{target: 80, host_ip: 0.0.0.0}]\n", "ports[0].host_ip: not supported"),
+        ("    volumes: ['nope:/x']\n", "volumes[0]: volume 'nope' is not declared"),
+        ("    volumes: ['/a:/b:z']\n", "volumes[0]: mode 'z' is not supported"),
+        ("    volumes: ['~/a:/b']\n", "volumes[0]: '~/a': give the home directory's path"),
+        ("    volumes: [{type: npipe, target: /x}]\n", "volumes[0]: unknown mount type 'npipe'"),
+        ("    volumes: [{target: /x, bind: {propagation: shared}}]\n", "volumes[0].bind: not"),
+        ("    volumes: [{type: tmpfs, source: x, target: /x}]\n", "takes no source"),
+        ("    volumes: [{type: volume, source: x}]\n", "volumes[0].target: a mount needs a"),
+        ("    volumes: ['/a:relative']\n", "services.web.volumes[0].target: the target must be"),
+        ("    networks: [nope]\n", "services.web.networks.nope: network 'nope' is not decl"),
+        ("    networks: {default: {ipv4_address: 1.2.3.4}}\n", "default.ipv4_address: not sup"),
+    ],
+)
+def test_host_resources_refused_naming_their_key(extra: str, named: str) -> None:
+    assert named in refused(minimal(extra))
+
+
+def test_top_level_networks_and_volumes_refusals() -> None:
+    assert "networks.n.driver: unknown driver 'overlay'" in refused(
+        minimal(top="networks: {n: {driver: overlay}}\n")
+    )
+    assert "networks.n.ipam: not supported" in refused(minimal(top="networks: {n: {ipam: {}}}\n"))
+    assert "networks.n.internal: an external network takes no internal" in refused(
+        minimal(top="networks: {n: {external: true, internal: true}}\n")
+    )
+    assert "volumes.v.driver: only the engine's local volumes" in refused(
+        minimal(top="volumes: {v: {driver: nfs}}\n")
+    )
+    assert "volumes.v.labels: not supported" in refused(
+        minimal(top="volumes: {v: {labels: [a=b]}}\n")
+    )
