@@ -1,8 +1,9 @@
 """Stacks end to end: the real ``swarmctl stack`` against a real ``swarm-node`` (docker
 executor) on the real engine.
 
-A two-service compose file with a secret and a config deploys: the stack's objects carry
-Docker's stack labels and names, both containers run and read their files; deploying a
+A two-service compose file with a secret, a config and a published port deploys: the
+stack's objects carry Docker's stack labels and names, both containers run and read their
+files, the port answers, web reaches db by its name in the file; deploying a
 file where one service changed updates that service only (the other keeps its spec
 version and its task); ``--prune`` removes a service the file no longer has; ``stack rm``
 removes the services, then the secret and the config, and the containers go.
@@ -14,7 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.support.swarm import SwarmNode, node_containers, poll
+from tests.support.httpd import fetch, http_get, serving
+from tests.support.swarm import SwarmNode, free_port, node_containers, poll
 
 LONG = 90.0
 
@@ -23,21 +25,23 @@ version: "3.8"
 services:
   web:
     image: {image}
-    command: ["sh", "-c", "exec sleep 600"]
+    command: {web_command}
     environment:
       GREETING: hello
     stop_grace_period: 1s
+    ports:
+      - "{port}:80"
     secrets:
       - source: db_pass
         target: db/password
         mode: 0400
     deploy:
-      replicas: 2
+      replicas: 1  # its port is published on the node: one task per node
       restart_policy: {{condition: on-failure, delay: 1s}}
       labels: [tier=front]
   db:
     image: {image}
-    command: sh -c 'exec sleep 600'
+    command: {db_command}
     stop_grace_period: 1s
     configs:
       - source: db_conf
@@ -55,11 +59,20 @@ configs:
 """
 
 
-def write_compose(tmp_path: Path, image: str, version: str) -> Path:
+def write_compose(tmp_path: Path, image: str, version: str, port: int) -> Path:
     (tmp_path / "pass.txt").write_bytes(b"s3cret-stack\n")
     (tmp_path / "db.conf").write_bytes(b"listen 5432\n")
     path = tmp_path / "stack.yml"
-    path.write_text(COMPOSE.format(image=image, version=version))
+    path.write_text(
+        COMPOSE.format(
+            image=image,
+            version=version,
+            port=port,
+            # a compose file interpolates $: the shell's $(hostname) is written $$(hostname)
+            web_command=json.dumps(serving("web answers")).replace("$", "$$"),
+            db_command=json.dumps(serving("db answers")).replace("$", "$$"),
+        )
+    )
     return path
 
 
@@ -83,7 +96,8 @@ def test_a_stack_deploys_updates_only_what_changed_and_is_removed(
     docker_node: SwarmNode, docker_client: Any, test_image: str, tmp_path: Path
 ) -> None:
     node = docker_node
-    compose = write_compose(tmp_path, test_image, "1")
+    port = free_port()
+    compose = write_compose(tmp_path, test_image, "1", port)
     result = stack_json(node, "deploy", "-c", str(compose), "st")
     assert {(s["name"], s["result"]) for s in result["services"]} == {
         ("st_web", "created"),
@@ -109,18 +123,30 @@ def test_a_stack_deploys_updates_only_what_changed_and_is_removed(
     def running() -> dict[str, list[dict[str, Any]]] | None:
         rows = [t for t in stack_json(node, "ps", "st") if t["state"] == "running"]
         by = {n: [t for t in rows if t["service_name"] == n] for n in ("st_web", "st_db")}
-        return by if len(by["st_web"]) == 2 and len(by["st_db"]) == 1 else None
+        return by if len(by["st_web"]) == 1 and len(by["st_db"]) == 1 else None
 
-    first = poll(running, "the stack's three tasks running", LONG)
+    first = poll(running, "the stack's two tasks running", LONG)
     assert read_in(node, docker_client, first["st_web"][0], "/run/secrets/db/password") == (
         "s3cret-stack\n"
     )
     assert read_in(node, docker_client, first["st_db"][0], "/etc/db.conf") == "listen 5432\n"
+    # the published port answers on the host; web reaches db by its name in the file, on
+    # the stack's default network
+    answer = poll(lambda: http_get(f"http://127.0.0.1:{port}/"), "web's published port", LONG)
+    assert answer.startswith("web answers ")
+    reached = poll(
+        lambda: (r := fetch(docker_client, first["st_web"][0], "db"))[0] == 0 and r[1],
+        "web reaches db by name",
+        LONG,
+    )
+    assert reached.startswith("db answers ")
+    networks = {r["name"]: r for r in node.ctl_json("network", "ls")}
+    assert networks["st_default"]["labels"] == {"com.docker.stack.namespace": "st"}
 
     # the same file again changes nothing; a changed db updates db only
     again = stack_json(node, "deploy", "-c", str(compose), "st")
     assert {s["result"] for s in again["services"]} == {"unchanged"}
-    write_compose(tmp_path, test_image, "2")
+    write_compose(tmp_path, test_image, "2", port)
     plain = node.ctl("stack", "deploy", "-c", str(compose), "st")
     assert plain.returncode == 0, plain.stderr
     assert "Updating service st_db" in plain.stdout
@@ -160,8 +186,10 @@ def test_a_stack_deploys_updates_only_what_changed_and_is_removed(
         ("service", "st_web"),
         ("secret", "st_db_pass"),
         ("config", "st_db_conf"),
+        ("network", "st_default"),
     }
     assert stack_json(node, "ls") == []
+    assert "st_default" not in {r["name"] for r in node.ctl_json("network", "ls")}
     assert node.ctl_json("service", "ls") == []
     assert not [r for r in node.ctl_json("secret", "ls") if r["name"] == "st_db_pass"]
     assert not [r for r in node.ctl_json("config", "ls") if r["name"] == "st_db_conf"]
