@@ -127,7 +127,12 @@ CORES = [
     # compose files → stack specs: the caller reads the files (cli/stack_deploy.py)
     Core(
         "compose",
-        ("api/compose.py", "api/compose_fields.py", "api/compose_service.py"),
+        (
+            "api/compose.py",
+            "api/compose_fields.py",
+            "api/compose_host.py",
+            "api/compose_service.py",
+        ),
         NO_IO | {"os", "pathlib", "yaml", "transport"},
         actors_prefixes=(),
     ),
