@@ -180,6 +180,15 @@ def test_a_stack_deploys_updates_only_what_changed_and_is_removed(
     }
     assert [s["name"] for s in stack_json(node, "services", "st")] == ["st_web"]
 
+    # a config never changes: a changed file is refused, naming it, and nothing is written
+    (tmp_path / "db.conf").write_bytes(b"listen 6543\n")
+    changed = node.ctl("stack", "deploy", "-c", str(without_db), "st")
+    assert changed.returncode == 1
+    assert "config st_db_conf exists with other data" in changed.stderr
+    assert [s["spec_version"] for s in stack_json(node, "services", "st")] == [
+        services["st_web"]["spec_version"]
+    ]
+
     # rm: the services, then the secret and the config; the containers go
     removed = stack_json(node, "rm", "st")
     assert {(r["kind"], r["name"]) for r in removed} == {
