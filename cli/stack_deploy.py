@@ -123,17 +123,24 @@ def _objects_data(plans: tuple[FileObjectPlan, ...], kind: str) -> dict[str, byt
     return {p.name: read_data(p.file, f"{kind} {p.key}") for p in plans if not p.external}
 
 
-def _ensure_objects(
+# a write to make: (request type, body, the line that says so)
+Creation = tuple[str, dict[str, Any], str]
+
+
+def _missing_objects(
     connection: ControlConnection,
     kind: str,
     plans: tuple[FileObjectPlan, ...],
     data: dict[str, bytes],
     say: Any,
-) -> None:
+) -> list[Creation]:
+    """The secrets or configs to create; refuses (before any write) an external one that
+    does not exist and a config whose data changed."""
     from api.codec_objects import encode
     from api.specs import ConfigSpec, SecretSpec
 
     existing = {r["name"]: r for r in connection.request(f"control.{kind}.ls")[f"{kind}s"]}
+    out: list[Creation] = []
     for plan in plans:
         if plan.external:
             if plan.name not in existing:
@@ -155,16 +162,19 @@ def _ensure_objects(
             continue
         cls = SecretSpec if kind == "secret" else ConfigSpec
         spec = cls(name=plan.name, labels=plan.labels, data=data[plan.name])
-        say(f"Creating {kind} {plan.name}")
-        connection.request(f"control.{kind}.create", {"spec": encode(spec)})
+        out.append(
+            (f"control.{kind}.create", {"spec": encode(spec)}, f"Creating {kind} {plan.name}")
+        )
+    return out
 
 
-def _ensure_networks(
+def _missing_networks(
     connection: ControlConnection, plans: tuple[NetworkPlan, ...], say: Any
-) -> None:
+) -> list[Creation]:
     from api.codec_objects import encode
 
     existing = {r["name"]: r for r in connection.request("control.network.ls")["networks"]}
+    out: list[Creation] = []
     for plan in plans:
         found = existing.get(plan.name)
         if plan.spec is None:  # external
@@ -172,13 +182,14 @@ def _ensure_networks(
                 raise CliError(f"network {plan.name} (external: true) not found")
             continue
         if found is None:
-            say(f"Creating network {plan.name}")
-            connection.request("control.network.create", {"spec": encode(plan.spec)})
+            body = {"spec": encode(plan.spec)}
+            out.append(("control.network.create", body, f"Creating network {plan.name}"))
         elif bool(found["internal"]) != plan.spec.internal:
             say(
                 f"Keeping network {plan.name} as it is (internal: {found['internal']}; a "
                 "network cannot change: remove the stack, or give it another name)"
             )
+    return out
 
 
 def _deploy_service(
@@ -216,9 +227,14 @@ def run_deploy(args: argparse.Namespace, connection: ControlConnection, _v: str)
 
     results: list[dict[str, str]] = []
     with connection:
-        _ensure_objects(connection, "secret", plan.secrets, secrets, say)
-        _ensure_objects(connection, "config", plan.configs, configs, say)
-        _ensure_networks(connection, plan.networks, say)
+        creations = [
+            *_missing_objects(connection, "secret", plan.secrets, secrets, say),
+            *_missing_objects(connection, "config", plan.configs, configs, say),
+            *_missing_networks(connection, plan.networks, say),
+        ]  # all checked before the first write
+        for request, body, line in creations:
+            say(line)
+            connection.request(request, body)
         existing = {s["name"]: s for s in stack_services(connection, args.stack)}
         for spec in plan.services:
             outcome, service_id = _deploy_service(connection, spec, existing.get(spec.name))

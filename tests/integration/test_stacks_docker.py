@@ -224,11 +224,14 @@ def test_deploy_refuses_what_it_does_not_support_before_writing(
     assert "services.web.build: not supported by swarmctl stack deploy" in result.stderr
     missing = tmp_path / "missing.yml"
     missing.write_text(
-        f"services:\n  web:\n    image: {test_image}\n    secrets: [nope]\n"
-        "secrets:\n  nope:\n    external: true\n"
+        f"services:\n  web:\n    image: {test_image}\n    secrets: [pw]\n    configs: [nope]\n"
+        "secrets:\n  pw:\n    file: ./pw.txt\nconfigs:\n  nope:\n    external: true\n"
     )
+    (tmp_path / "pw.txt").write_text("pw")
     result = node.ctl("stack", "deploy", "-c", str(missing), "st")
-    assert result.returncode == 1 and "secret nope (external: true) not found" in result.stderr
+    assert result.returncode == 1 and "config nope (external: true) not found" in result.stderr
+    # checked before anything is written
+    assert node.ctl_json("secret", "ls") == [] and node.ctl_json("network", "ls") == []
     broken = tmp_path / "broken.yml"
     broken.write_text("services:\n  web:\n    image: [x\n")
     result = node.ctl("stack", "deploy", "-c", str(broken), "st")
