@@ -10,6 +10,8 @@ Rules:
   ``StartError`` from ``start``) with the engine's message, connection failures and timeouts
   → ``EngineUnavailableError`` (retried).
 - Nothing is pulled: no registry is assumed reachable.
+- ``output`` reads the engine's log stream itself (docker_logs.py), so stdout and stderr
+  stay apart.
 - ``wait`` waits in short rounds so that ``close`` can end it and so that a container whose
   healthcheck turns unhealthy is shut down and reported.
 """
@@ -44,6 +46,8 @@ from actors.worker.executors.docker_config import (
     ContainerConfig,
     container_config,
 )
+from actors.worker.executors.docker_logs import DockerOutput, log_params
+from actors.worker.executors.output import OutputQuery, OutputStream
 from api.objects import Task
 
 __all__ = ["DockerController", "DockerExecutor", "engine_available"]
@@ -211,6 +215,18 @@ class DockerController:
         with _edge("logs"):
             data = self._api.logs(self.name, stdout=True, stderr=True)
         return data if isinstance(data, bytes) else bytes(data)
+
+    def output(self, query: OutputQuery) -> OutputStream:
+        """The engine's log stream of the container, stdout and stderr apart, with times
+        (docker_logs.py); a follow ends when the container stops."""
+        with _edge("logs"):
+            response = self._api._get(
+                self._api._url("/containers/{0}/logs", self.name),
+                params=log_params(query),
+                stream=True,
+            )
+            self._api._raise_for_status(response)
+        return DockerOutput(response)
 
     def close(self) -> None:
         self._closed.set()
