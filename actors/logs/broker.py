@@ -5,7 +5,9 @@ endpoints' ``Request`` handles, answered from here), resolves subscriptions agai
 store, and watches it: a task placed on a node takes the node into the follows that select
 it; a removed service, task or node ends the follows of it; a node that goes down or is
 removed stops listening. Every ``tick_interval`` it ticks the core (idle subscriptions,
-silent nodes) and answers the reads whose wait is over with what there is (nothing).
+silent nodes) and answers the reads whose wait is over with what there is (nothing); every
+``keepalive`` seconds it sends each listen stream an empty frame, so a node notices a
+leader that is gone (its stream stays silent) and listens again elsewhere.
 Stopping (leadership lost) ends every listen stream and waiting read: nodes listen again
 and readers subscribe again on the new leader.
 """
@@ -56,6 +58,7 @@ _log = get_logger("logs")
 _TICK: Final = "tick"
 STOPPED: Final = "log broker stopped (leadership moved)"
 REPLACED: Final = "replaced by a new listen stream"
+KEEPALIVE: Final = 2.0  # seconds between empty frames on an idle listen stream
 _WATCHED: Final = frozenset({ObjectKind.TASK, ObjectKind.NODE, ObjectKind.SERVICE})
 
 
@@ -77,6 +80,7 @@ class LogBroker(SupervisedActor):
         *,
         limits: BrokerLimits | None = None,
         tick_interval: float = 0.1,
+        keepalive: float = KEEPALIVE,
         clock: Callable[[], float] | None = None,
         timer: Timer | None = None,
         rng: random.Random | None = None,
@@ -85,6 +89,8 @@ class LogBroker(SupervisedActor):
         self._store = store
         self._core = BrokerCore(limits)
         self._tick_interval = tick_interval
+        self._keepalive = keepalive
+        self._last_keepalive = 0.0
         self._clock = clock or (ctx.clock if ctx is not None else time.monotonic)
         self._timer: Timer = timer or (ctx.timer if ctx is not None else ThreadTimer())
         self._rng = rng or random.SystemRandom()
@@ -230,6 +236,10 @@ class LogBroker(SupervisedActor):
         self._drain_watch()
         now = self._clock()
         self._carry_out(self._core.tick(now))
+        if now - self._last_keepalive >= self._keepalive:
+            self._last_keepalive = now
+            for node_id in list(self._listeners):
+                self._send(node_id, (), full=False, keepalive=True)
         for sub_id, waiting in list(self._waiting.items()):
             if waiting.deadline <= now:
                 del self._waiting[sub_id]
@@ -311,10 +321,17 @@ class LogBroker(SupervisedActor):
                 del self._waiting[sub_id]
                 self._answer(waiting.request, batch)
 
-    def _send(self, node_id: str, messages: Iterable[SubscriptionMessage], *, full: bool) -> None:
+    def _send(
+        self,
+        node_id: str,
+        messages: Iterable[SubscriptionMessage],
+        *,
+        full: bool,
+        keepalive: bool = False,
+    ) -> None:
         request = self._listeners.get(node_id)
         items = [m.encode() for m in messages]
-        if request is None or (not items and not full):
+        if request is None or (not items and not full and not keepalive):
             return
         try:
             request.reply({"full": full, "subscriptions": items}, more=True)

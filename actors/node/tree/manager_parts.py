@@ -13,15 +13,16 @@ index. Its children, in start order (stopped in reverse):
              managers, dispatcher.* any node, ca.join anyone): Raft, the CA (join,
              renew), the dispatcher's sessions, ``raft.join``
     control  ipc:// ROUTER (file mode 0600): the control API, gated until this manager
-             can serve it (actors/control/readiness.py)
+             can serve it (actors/control/readiness.py); log subscriptions are served
+             by the leader's log broker, relayed to it from the others (actors/logs/)
     hello    the join-hello endpoint (remote port + 1, published key: ca.hello only)
     leader   the leader-only group (actors/node/tree/leader_group.py), started and
              stopped by Raft's leadership, with the membership keeper
-             (actors/node/membership/keeper.py)
+             (actors/node/membership/keeper.py) and the log broker (actors/logs/broker.py)
     raftjoin the joiner (actors/node/membership/join.py): asks the leader to add this
              manager to Raft until it is a member
     keys     the keys at rest following the Cluster object (actors/node/startup/at_rest.py)
-    worker, agent, renewer   the shared parts (actors/node/tree/worker_parts.py)
+    worker, agent, logs, renewer   the shared parts (actors/node/tree/worker_parts.py)
 
 The admission index follows the store through the CA service's watch, started before the
 tree (`opening`) with this node's own certificate and its join's managers' seeded, so
@@ -48,6 +49,9 @@ from actors.control.readiness import ReadinessGate, StartupState
 from actors.control.unlock import unlock_handlers
 from actors.dispatcher import dispatcher_handlers
 from actors.log import get_logger
+from actors.logs.broker import LogBroker
+from actors.logs.handlers import log_control_handlers, log_remote_handlers
+from actors.logs.relay import LeaderRelay
 from actors.node.membership.join import RAFT_JOIN, JoinAsker, RaftJoiner, raft_join_handler
 from actors.node.membership.keeper import MembershipKeeper
 from actors.node.startup.at_rest import AtRest
@@ -110,6 +114,7 @@ class ManagerParts:
         self.raft = RaftHolder()
         self.switch = LeadershipSwitch()
         self.dispatcher = ActorSlot()
+        self.log_broker = ActorSlot()
         self.raft_id = load_or_create_raft_id(config.state_dir)
         # the founder bootstraps a one-member group; a joined manager starts empty and is
         # added by the leader (actors/node/membership/join.py)
@@ -282,6 +287,7 @@ class ManagerParts:
         return {
             **self.raft_handlers(),
             **dispatcher_handlers(self.dispatcher.find, self.admission.certified_node),
+            **log_remote_handlers(self.log_broker.find, self.admission.certified_node),
             **self.ca.handlers(),
             RAFT_JOIN: raft_join_handler(
                 self.raft,
@@ -292,6 +298,21 @@ class ManagerParts:
             ),
         }
 
+    def log_relay(self) -> LeaderRelay:
+        """This manager's way to the leader's log broker (actors/logs/relay.py)."""
+        raft = self.raft
+
+        def leader() -> int:
+            node = raft.node
+            return node.leader_id if node is not None else 0
+
+        return LeaderRelay(
+            leader,
+            self.directory.resolve_peer,
+            self.identity.keypair,
+            source=self.setup.source,
+        )
+
     def hello_handlers(self, _peers: Directory) -> HandlerTable:
         return self.ca.hello_handlers()
 
@@ -299,6 +320,7 @@ class ManagerParts:
         table = {
             **control_handlers(self.store),
             **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
+            **log_control_handlers(self.log_broker.find, self.log_relay()),
         }
         # control.cluster.update takes autolock too (actors/control/unlock.py)
         table = {**table, **unlock_handlers(self.store, table.get("control.cluster.update"))}
@@ -357,6 +379,11 @@ class ManagerParts:
                     ChildSpec(
                         "managers",
                         lambda ctx: PeriodicActor.start(ctx, MembershipKeeper(store, raft)),
+                        stop_timeout=stop_timeout,
+                    ),
+                    ChildSpec(
+                        "logbroker",
+                        self.log_broker.record(start_actor(LogBroker, store)),
                         stop_timeout=stop_timeout,
                     ),
                 ),
