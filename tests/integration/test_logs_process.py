@@ -127,3 +127,51 @@ def test_a_missing_service_is_named(node: SwarmNode) -> None:
     result = node.ctl("service", "logs", "nothing")
     assert result.returncode != 0
     assert "nothing" in result.stderr
+
+
+TICKS = 'i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 0.2; done'
+LONG = 90.0
+
+
+def ticks(lines: list[str]) -> list[int]:
+    return [int(line.rsplit(" ", 1)[1]) for line in lines if line.startswith("tick ")]
+
+
+def test_a_workers_task_read_through_a_follower_and_a_follow_survives_the_leaders_kill(
+    tmp_path: Path,
+) -> None:
+    with Swarm(tmp_path) as swarm:
+        swarm.start_cluster(managers=3, workers=1)
+        leader = swarm.leader()
+        assert leader is not None
+        follower = next(n for n in swarm.managers if n is not leader)
+        follower.ctl_json(
+            "service", "create", "--name", "tick", "--detach", "--constraint",
+            "node.hostname==w1", "busybox", "sh", "-c", TICKS,
+        )  # fmt: skip
+        worker = next(n for n in swarm.nodes if n.name == "w1")
+
+        def read_some() -> bool:
+            result = follower.ctl("service", "logs", "--raw", "tick")
+            return result.returncode == 0 and len(ticks(result.stdout.splitlines())) >= 3
+
+        poll(read_some, "the worker's lines read through a follower", LONG)
+        row = follower.running("tick")[0]
+        assert row["node_id"] == worker.node_id
+
+        followed = Follower(follower, "service", "logs", "-f", "--raw", "tick")
+        try:
+            poll(lambda: len(ticks(followed.out)) >= 3, "the follow under way", LONG)
+            leader.kill()
+            seen = max(ticks(followed.out))
+            poll(
+                lambda: ticks(followed.out) and max(ticks(followed.out)) > seen + 10,
+                "lines after the leader's kill",
+                LONG,
+            )
+            assert any("lines may have been missed" in line for line in followed.err)
+            got = ticks(followed.out)
+            assert got == sorted(got) and len(set(got)) == len(got), "no line twice"
+            assert followed.process.poll() is None, "the follow goes on"
+        finally:
+            followed.stop()
