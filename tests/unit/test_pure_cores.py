@@ -130,6 +130,14 @@ CORES = [
         ),
         frozenset({"docker", "zmq", "pykka", "threading", "time", "socket", "requests", "os"}),
     ),
+    # the log broker's core, the log wire bodies and a node's read plan (actors/logs/)
+    Core(
+        "logs",
+        ("actors/logs/broker_core.py", "actors/logs/wire.py", "actors/logs/reads.py"),
+        NO_IO | {"os", "transport"},
+        actors_prefixes=("actors.logs.", "actors.worker.executors.output"),
+        shells=frozenset({"actors.logs.broker", "actors.logs.publisher", "actors.logs.handlers"}),
+    ),
     Core(
         "raft",
         tuple(
