@@ -16,8 +16,10 @@ Rules (SwarmKit's log broker, DESIGN.md §10):
   ``node_timeout`` (each with a notice). A reader is told ``done`` once it has every
   record of a complete subscription.
 - Records wait in the subscription's buffer, numbered in arrival order, until the reader
-  reads past them. The buffer is bounded per subscription and for all of them together;
-  past a bound the oldest records are dropped and the reader is told how many.
+  reads past them. Each publish is answered with the buffer's backlog, so a node holds
+  back while its reader is behind (publishing.py). The buffer is bounded per subscription
+  and for all of them together; past a bound the oldest records are dropped and the
+  reader is told how many.
 - A subscription nobody read for ``idle_timeout`` (its reader is gone), and one told
   ``done`` ``done_grace`` ago, is dropped; its nodes are told to close it.
 - Subscriptions are a subscriber's own (``owner``): reading another's is as if it did
@@ -117,6 +119,7 @@ class PublishResult:
     accepted: int
     refused: int
     stop: bool  # the node should stop publishing to this subscription
+    backlog: int = 0  # records the subscription holds that its reader has not read
 
 
 @dataclass(slots=True, eq=False)
@@ -352,7 +355,7 @@ class BrokerCore:
             sub.parts[node_id] = _Part.CLOSED
         if accepted or batch.notices or batch.close:
             effects.wake.add(sub.id)
-        return PublishResult(accepted, refused, stop=batch.close), effects
+        return PublishResult(accepted, refused, batch.close, len(sub.buffer)), effects
 
     def _allowed(
         self,

@@ -123,7 +123,12 @@ def log_remote_handlers(
         ok, result = broker.ask(request, lambda b: b.publish(node_id, batch))
         if not ok:
             return None
-        return {"accepted": result.accepted, "refused": result.refused, "stop": result.stop}
+        return {
+            "accepted": result.accepted,
+            "refused": result.refused,
+            "stop": result.stop,
+            "backlog": result.backlog,
+        }
 
     def subscribe(request: Request) -> Mapping[str, Any] | None:
         return broker.subscribe(request, _manager_owner(request))

@@ -6,7 +6,10 @@ publisher, publisher.py). For a subscription of tasks it scans the node's tasks 
 that puts lines on one bounded queue; a full queue blocks the readers (and so the
 executor's stream), never grows. The publishing thread sends what the queue holds as
 ``logs.publish`` batches of up to ``MAX_BATCH_RECORDS`` records, at least every
-``batch_interval``. It ends when:
+``batch_interval``. While the broker's backlog for the subscription (its reader has not
+read it yet) is above ``HOLD_BACK``, it sends nothing but an empty batch every
+``batch_interval`` to learn the backlog again: a slow reader slows the node's reads
+instead of losing lines. It ends when:
 
 - the subscription does not follow and every read has ended: a last batch with
   ``close`` (and notices of reads that failed);
@@ -49,6 +52,7 @@ _log = get_logger("logs")
 QUEUE_RECORDS: Final = 2000  # lines waiting to be published, per subscription
 MAX_BATCH_RECORDS: Final = 500
 MAX_BATCH_BYTES: Final = 1024 * 1024
+HOLD_BACK: Final = 4 * MAX_BATCH_RECORDS  # records the reader may be behind
 _PUBLISH: Final = "logs.publish"
 
 
@@ -114,6 +118,7 @@ class Publishing:
         self._reads: dict[str, ReadState] = {}
         self._readers: dict[str, _Reader] = {}
         self._notices: list[str] = []
+        self._backlog = 0
         self._thread = threading.Thread(
             target=self._run, name=f"logs-pub-{message.id[:8]}", daemon=True
         )
@@ -170,6 +175,11 @@ class Publishing:
                     finished = not self.message.options.follow and all(
                         r.done for r in self._reads.values()
                     )
+            if self._backlog > HOLD_BACK:
+                self._stopped.wait(self._batch_interval)
+                if self._publish([], close=False):
+                    return
+                continue
             records = self._take()
             if finished and self._queue.empty():
                 self._publish(records, close=True)
@@ -218,6 +228,7 @@ class Publishing:
         reply = self._client.request(_PUBLISH, batch.encode(self._node_id), self._timeout)
         if reply.get("refused"):
             _log.warning("logs.publish.refused", subscription_id=self.id, refused=reply["refused"])
+        self._backlog = int(reply.get("backlog") or 0)
         return bool(reply.get("stop"))
 
     # --- readers -------------------------------------------------------------------------

@@ -125,8 +125,14 @@ LOGS_LISTEN: Final = SCHEMA.declare(
 LOGS_PUBLISH_REPLY: Final = SCHEMA.declare(
     MessageType(
         "logs.publish.reply",
-        (Field("accepted", INT), Field("refused", INT), Field("stop", BOOL)),
-        doc="Records taken and refused (not the node's own); stop: the subscription is gone.",
+        (
+            Field("accepted", INT),
+            Field("refused", INT),
+            Field("stop", BOOL),
+            Field("backlog", INT, required=False),
+        ),
+        doc="Records taken and refused (not the node's own); stop: the subscription is gone; "
+        "backlog: records its reader has not read yet (the node holds back while it is high).",
     )
 )
 LOGS_PUBLISH: Final = SCHEMA.declare(

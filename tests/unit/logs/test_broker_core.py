@@ -120,7 +120,8 @@ def test_a_slow_reader_is_bounded_and_told_how_many_lines_were_dropped() -> None
     core.listen(0.0, "n1")
     sub = subscribed(core, follow=True)
     records = tuple(line("t1", str(i), ts=i) for i in range(10))
-    core.publish(1.0, "n1", PublishBatch(sub, records), lookup)
+    result, _ = core.publish(1.0, "n1", PublishBatch(sub, records), lookup)
+    assert result.backlog == 3  # what the node is told, to hold back
     read = core.read(1.0, sub, "me", 0)
     assert read is not None
     assert [r.data for r in read.records] == [b"7", b"8", b"9"]
