@@ -1,8 +1,9 @@
 """``swarmctl``: the command-line client of a manager's control socket.
 
 One module per noun registers its sub-command (version, cluster, node, service, task and
-unlock; events and logs as they land). Every command takes ``--format table|json``.
-Errors are one line on stderr and a non-zero exit, never a traceback.
+unlock; events as it lands; logs are verbs: ``service logs``, ``task logs``, ``node
+logs``). Every command takes ``--format table|json``. Errors are one line on stderr and a
+non-zero exit, never a traceback.
 
 A command line names one noun, so only that noun's module is imported and only its verbs
 and flags are built; the others are listed by name and summary (`NOUNS`). Building every
@@ -47,7 +48,6 @@ _VALUED_OPTIONS = frozenset({"--socket", "--timeout"})
 # Command groups still to come (DESIGN §8), shown in --help and refused clearly meanwhile.
 PLANNED_GROUPS: dict[str, str] = {
     "events": "stream cluster events",
-    "logs": "stream the nodes' structured logs",
 }
 
 

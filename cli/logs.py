@@ -29,7 +29,16 @@ from api.timestamps import format_rfc3339_ns, parse_since
 from cli.connection import ControlConnection
 from cli.errors import CliError
 
-__all__ = ["LineFormat", "LogFollower", "add_log_flags", "run_service_logs", "run_task_logs"]
+__all__ = [
+    "LineFormat",
+    "LogFollower",
+    "add_log_flags",
+    "follow_logs",
+    "run_service_logs",
+    "run_task_logs",
+    "since_option",
+    "tail_option",
+]
 
 READ_WAIT: Final = 2.0  # seconds one read may wait at the broker
 RESUBSCRIBE_FOR: Final = 60.0  # seconds to keep trying to subscribe again
@@ -39,7 +48,7 @@ GONE_CODES: Final = frozenset({"unknown_subscription", "unavailable", "not_leade
 MISSED: Final = "lines may have been missed"
 
 
-def _tail(text: str) -> int:
+def tail_option(text: str) -> int:
     if text == "all":
         return -1
     try:
@@ -57,7 +66,7 @@ def add_log_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-f", "--follow", action="store_true", help="follow log output")
     parser.add_argument(
         "--tail",
-        type=_tail,
+        type=tail_option,
         default=-1,
         metavar="N",
         help="lines from the end of each task's log (default: all)",
@@ -208,31 +217,44 @@ def _writer(args: argparse.Namespace, out: IO[bytes], err: IO[bytes]) -> Callabl
     return write
 
 
-def _run(args: argparse.Namespace, connection: ControlConnection, selector: dict[str, Any]) -> int:
-    since = 0
-    if args.since:
-        try:
-            since = parse_since(args.since, time.time_ns())
-        except ValueError as exc:
-            raise CliError(str(exc), exit_code=2) from None
-    options = {"follow": bool(args.follow), "tail": int(args.tail), "since": since}
+def since_option(text: str | None) -> int:
+    """``--since`` as nanoseconds since the epoch (0 without it); exit 2 when invalid."""
+    if not text:
+        return 0
+    try:
+        return parse_since(text, time.time_ns())
+    except ValueError as exc:
+        raise CliError(str(exc), exit_code=2) from None
+
+
+def follow_logs(
+    connection: ControlConnection,
+    selector: dict[str, Any],
+    options: dict[str, Any],
+    write: Callable[[Mapping[str, Any], Mapping[str, Any] | None], None],
+) -> int:
+    """Read a subscription to its end (or until interrupted), notices on stderr."""
 
     def notice(text: str) -> None:
         print(f"swarmctl: {text}", file=sys.stderr, flush=True)
 
     with connection:
-        follower = LogFollower(
-            connection.call,
-            selector,
-            options,
-            _writer(args, sys.stdout.buffer, sys.stderr.buffer),
-            notice,
-        )
         try:
-            follower.run()
+            LogFollower(connection.call, selector, options, write, notice).run()
         except BrokenPipeError:
             return 0
     return 0
+
+
+def _run(args: argparse.Namespace, connection: ControlConnection, selector: dict[str, Any]) -> int:
+    options = {
+        "follow": bool(args.follow),
+        "tail": int(args.tail),
+        "since": since_option(args.since),
+    }
+    return follow_logs(
+        connection, selector, options, _writer(args, sys.stdout.buffer, sys.stderr.buffer)
+    )
 
 
 def run_service_logs(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:

@@ -20,7 +20,7 @@ from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 20.0
-GROUPS = ("cluster", "node", "service", "task", "events", "logs", "unlock")
+GROUPS = ("cluster", "node", "service", "task", "events", "unlock")
 
 
 def free_port() -> int:

@@ -7,6 +7,7 @@ builder of a worker node's tree.
     agent    Agent: a CURVE session to a manager's dispatcher (a manager's own first)
     logs     LogPublisher (actors/logs/publisher.py): listens to the leader's log broker
              for the subscriptions that concern this node and publishes its tasks' output
+             and its own log events (actors/logs/node_ring.py)
     renewer  CertRenewer (actors/ca/renewer.py): renews this node's certificate through
              ``ca.renew`` on the managers it knows (on a manager also early when its
              store says its role or the cluster's cert expiry changed)
@@ -39,6 +40,7 @@ from actors.ca.node_identity import NodeIdentity
 from actors.ca.renewer import CHECK_NOW, CertRenewer, RenewalSettings
 from actors.dispatcher import ManagerAddress
 from actors.log import get_logger
+from actors.logs.node_ring import NodeEvents
 from actors.logs.publisher import LogPublisher, WorkerTasks
 from actors.node.config import NodeConfig
 from actors.node.membership.roles import renewal_role, role_restart
@@ -184,6 +186,7 @@ class SharedParts:
                 keypair=setup.identity.keypair,
                 managers=self.managers,
                 tasks=WorkerTasks(lambda: peers.find("worker")),
+                events=NodeEvents(),
                 session_manager=lambda: _session_manager(peers),
                 source=setup.source,
             )
