@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import random
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final
-
-import pykka
+from typing import ClassVar, Final
 
 from actors.control.errors import error_of
 from actors.log import get_logger
@@ -41,11 +38,12 @@ from actors.logs.wire import (
     SubscriptionMessage,
     TaskContext,
 )
+from actors.periodic import PeriodicActor
 from actors.store import Action, Event, MemoryStore, ReadTx, StoreError, WatchClosed, Watcher
 from actors.store import nodes as node_queries
 from actors.store import services as service_queries
 from actors.store import tasks as task_queries
-from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
+from actors.supervisor import ChildContext
 from api.enums import NodeState
 from api.errors import CodecError
 from api.ids import new_id
@@ -55,7 +53,6 @@ from transport.endpoint import Request
 __all__ = ["LogBroker"]
 
 _log = get_logger("logs")
-_TICK: Final = "tick"
 STOPPED: Final = "log broker stopped (leadership moved)"
 REPLACED: Final = "replaced by a new listen stream"
 KEEPALIVE: Final = 2.0  # seconds between empty frames on an idle listen stream
@@ -70,7 +67,9 @@ class _Waiting:
     deadline: float
 
 
-class LogBroker(SupervisedActor):
+class LogBroker(PeriodicActor):
+    """Its own periodic job (actors/periodic.py): ``tick`` runs on the broker's thread."""
+
     caller_errors: ClassVar[tuple[type[Exception], ...]] = (BrokerError,)
 
     def __init__(
@@ -81,24 +80,18 @@ class LogBroker(SupervisedActor):
         limits: BrokerLimits | None = None,
         tick_interval: float = 0.1,
         keepalive: float = KEEPALIVE,
-        clock: Callable[[], float] | None = None,
-        timer: Timer | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(ctx)
+        super().__init__(ctx, self)
         self._store = store
         self._core = BrokerCore(limits)
         self._tick_interval = tick_interval
         self._keepalive = keepalive
         self._last_keepalive = 0.0
-        self._clock = clock or (ctx.clock if ctx is not None else time.monotonic)
-        self._timer: Timer = timer or (ctx.timer if ctx is not None else ThreadTimer())
         self._rng = rng or random.SystemRandom()
         self._listeners: dict[str, Request] = {}
         self._waiting: dict[str, _Waiting] = {}
         self._watcher: Watcher | None = None
-        self._cancel_tick: Callable[[], None] | None = None
-        self._stopping = False
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -107,12 +100,10 @@ class LogBroker(SupervisedActor):
         for node in known:
             self._core.set_node_name(node.id, node.hostname)
         _log.info("logs.broker.started")
-        self._schedule_tick()
+        super().on_start()
 
     def on_stop(self) -> None:
-        self._stopping = True
-        if self._cancel_tick is not None:
-            self._cancel_tick()
+        super().on_stop()
         for request in self._listeners.values():
             self._end_stream(request, STOPPED)
         for waiting in self._waiting.values():
@@ -122,22 +113,8 @@ class LogBroker(SupervisedActor):
             self._watcher.close()
         _log.info("logs.broker.stopped", subscriptions=len(self._core))
 
-    def _schedule_tick(self) -> None:
-        ref = self.actor_ref
-
-        def fire() -> None:
-            with contextlib.suppress(pykka.ActorDeadError):
-                ref.tell(_TICK)
-
-        self._cancel_tick = self._timer.call_later(self._tick_interval, fire)
-
-    def on_receive(self, message: Any) -> Any:
-        if message == _TICK and not self._stopping:
-            try:
-                self._tick()
-            finally:
-                self._schedule_tick()
-        return None
+    def interval(self) -> float:
+        return self._tick_interval
 
     # --- nodes (called through the actor's proxy by handlers.py) -----------------------
 
@@ -148,7 +125,7 @@ class LogBroker(SupervisedActor):
             self._carry_out(self._core.unlisten(node_id, "reconnected"))
             self._end_stream(old, REPLACED)
         self._listeners[node_id] = request
-        messages = self._core.listen(self._clock(), node_id)
+        messages = self._core.listen(self.clock(), node_id)
         self._send(node_id, messages, full=True)
         _log.debug("logs.listen.opened", peer_node=node_id, subscriptions=len(messages))
 
@@ -159,7 +136,7 @@ class LogBroker(SupervisedActor):
             task = self._store.view(lambda tx: task_queries.get(tx, task_id))
             return TaskPlace(task.node_id, task.service_id) if task is not None else None
 
-        result, effects = self._core.publish(self._clock(), node_id, batch, lookup)
+        result, effects = self._core.publish(self.clock(), node_id, batch, lookup)
         if result.refused and not result.stop:
             _log.warning(
                 "logs.publish.refused",
@@ -177,7 +154,7 @@ class LogBroker(SupervisedActor):
         """A new subscription for ``owner``; its id. Store errors (no such service, task
         or node) go back to the caller."""
         sub_id = new_id(self._rng)
-        now = self._clock()
+        now = self.clock()
         try:
             node, (service_ids, task_ids, placed) = self._store.view(
                 lambda tx: (
@@ -217,7 +194,7 @@ class LogBroker(SupervisedActor):
     def read(self, request: Request, owner: str, sub_id: str, after: int, wait: float) -> None:
         """Answer ``request`` with the records after ``after`` now, or once some come, or
         empty after ``wait`` seconds. BrokerError (unknown subscription) goes back."""
-        now = self._clock()
+        now = self.clock()
         batch = self._core.read(now, sub_id, owner, after)
         previous = self._waiting.pop(sub_id, None)
         if previous is not None:  # a read replaces the one before it
@@ -232,9 +209,8 @@ class LogBroker(SupervisedActor):
 
     # --- the tick -----------------------------------------------------------------------
 
-    def _tick(self) -> None:
+    def tick(self, now: float) -> None:
         self._drain_watch()
-        now = self._clock()
         self._carry_out(self._core.tick(now))
         if now - self._last_keepalive >= self._keepalive:
             self._last_keepalive = now
@@ -259,7 +235,7 @@ class LogBroker(SupervisedActor):
 
     def _observe(self, event: Event) -> None:
         obj, deleted = event.object, event.action is Action.DELETE
-        core, now = self._core, self._clock()
+        core, now = self._core, self.clock()
         if isinstance(obj, Task):
             if deleted:
                 for sub_id in core.follows_of_task(obj.id):
@@ -293,7 +269,7 @@ class LogBroker(SupervisedActor):
         (known, placed), self._watcher = self._store.view_and_watch(
             lambda tx: (node_queries.list_all(tx), task_queries.list_all(tx)), kinds=_WATCHED
         )
-        now = self._clock()
+        now = self.clock()
         for node in known:
             self._core.set_node_name(node.id, node.hostname)
         for task in placed:
@@ -305,7 +281,7 @@ class LogBroker(SupervisedActor):
     def _carry_out(self, effects: Effects) -> None:
         for delivery in effects.deliveries:
             self._send(delivery.node_id, delivery.messages, full=False)
-        now = self._clock()
+        now = self.clock()
         for sub_id in effects.wake:
             waiting = self._waiting.get(sub_id)
             if waiting is None:
