@@ -176,8 +176,9 @@ def test_sigterm_and_sigint_stop_cleanly(nodes: NodeLauncher, tmp_path: Path) ->
     assert "node.stopping" in events and events[-1] == "node.stopped"
     stops = [e["child"] for e in node.log_events() if e["event"] == "supervisor.child.stopped"]
     assert stops[-3:] == ["control", "remote", "raft"]
-    # Reverse of start order: the certificate renewer, then the agent before the worker it drives.
-    assert stops[:3] == ["renewer", "agent", "worker"]
+    # Reverse of start order: the certificate renewer, the log publisher, then the agent
+    # before the worker it drives.
+    assert stops[:4] == ["renewer", "logs", "agent", "worker"]
 
     again = nodes.start(tmp_path / "state")
     again.process.send_signal(signal.SIGINT)
