@@ -1,5 +1,5 @@
 """Stored objects (SwarmKit ``api/objects.proto``): ``Node``, ``Service``, ``Task``,
-``Cluster``.
+``Cluster``, ``Secret``, ``Config``.
 
 Each has an ``id``, a ``meta`` the store maintains (``version`` is the Raft index of the
 object's last change), a user-owned ``spec`` and system-owned fields, each with one
@@ -15,15 +15,26 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from api.enums import NodeRole, NodeState, Reachability, UpdateState
-from api.specs import ClusterSpec, NodeSpec, PortConfig, Resources, ServiceSpec, TaskSpec
+from api.enums import JobState, NodeRole, NodeState, Reachability, RebalanceState, UpdateState
+from api.specs import (
+    ClusterSpec,
+    ConfigSpec,
+    NodeSpec,
+    PortConfig,
+    Resources,
+    SecretSpec,
+    ServiceSpec,
+    TaskSpec,
+)
 from api.task_state import TaskState
 
 __all__ = [
     "OBJECT_TYPES",
     "Cluster",
+    "Config",
     "ContainerStatus",
     "EngineDescription",
+    "JobStatus",
     "JoinTokens",
     "ManagerStatus",
     "Meta",
@@ -33,8 +44,10 @@ __all__ = [
     "Object",
     "ObjectKind",
     "Platform",
+    "RebalanceStatus",
     "RevokedCertificate",
     "RootCA",
+    "Secret",
     "Service",
     "Task",
     "TaskStatus",
@@ -48,6 +61,8 @@ class ObjectKind(enum.StrEnum):
     SERVICE = "service"
     TASK = "task"
     CLUSTER = "cluster"
+    SECRET = "secret"
+    CONFIG = "config"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +144,33 @@ class UpdateStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class JobStatus:
+    """A job's runs (owner: the orchestrator). Each task records the run it belongs to
+    (``Task.job_iteration``); a new run is a new iteration."""
+
+    iteration: int = 0  # the current run; 0 before the first
+    spec_version: int = 0  # the service's spec_version when the run started
+    force_update: int = 0  # the task spec's force_update then (a scheduled job reruns on it)
+    started_at: float = 0.0
+    state: JobState = JobState.RUNNING  # of the current run
+    finished_at: float | None = None  # when the current run completed or failed
+    last_scheduled: float | None = None  # scheduled jobs: the last due time acted on
+    message: str = ""  # what the last run or the schedule did ("run 2 skipped: ...")
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceStatus:
+    """A rebalance of a replicated service (owner: the orchestrator)."""
+
+    round: int = 0  # the spec's rebalance_requests this status answers
+    state: RebalanceState = RebalanceState.COMPLETED
+    started_at: float | None = None
+    completed_at: float | None = None
+    moved: int = 0  # tasks moved in this round
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     id: str
     meta: Meta = field(default_factory=Meta)
@@ -137,6 +179,8 @@ class Service:
     previous_spec: ServiceSpec | None = None  # for rollback
     update_status: UpdateStatus | None = None
     pending_delete: bool = False  # `service rm` ran; the orchestrator removes its tasks
+    job_status: JobStatus | None = None  # jobs only
+    rebalance_status: RebalanceStatus | None = None
 
     @property
     def name(self) -> str:
@@ -176,6 +220,7 @@ class Task:
     status: TaskStatus = field(default_factory=TaskStatus)  # owner: the worker
     spec_version: int = 0  # the service's spec_version this task was created from
     labels: Mapping[str, str] = field(default_factory=_labels)
+    job_iteration: int = 0  # jobs: the run (``JobStatus.iteration``) this task belongs to
 
 
 # --- cluster ---------------------------------------------------------------------------
@@ -220,13 +265,43 @@ class Cluster:
         return self.spec.name
 
 
-Object = Node | Service | Task | Cluster
+# --- secrets and configs ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """Its data is in ``spec.data``: never shown by the control API, sent only to the
+    nodes whose assigned tasks reference it (actors/dispatcher)."""
+
+    id: str
+    meta: Meta = field(default_factory=Meta)
+    spec: SecretSpec = field(default_factory=SecretSpec)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    id: str
+    meta: Meta = field(default_factory=Meta)
+    spec: ConfigSpec = field(default_factory=ConfigSpec)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+Object = Node | Service | Task | Cluster | Secret | Config
 
 _KINDS: dict[type[Object], ObjectKind] = {
     Node: ObjectKind.NODE,
     Service: ObjectKind.SERVICE,
     Task: ObjectKind.TASK,
     Cluster: ObjectKind.CLUSTER,
+    Secret: ObjectKind.SECRET,
+    Config: ObjectKind.CONFIG,
 }
 OBJECT_TYPES: dict[ObjectKind, type[Object]] = {kind: cls for cls, kind in _KINDS.items()}
 

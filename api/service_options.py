@@ -22,19 +22,17 @@ from dataclasses import replace
 from typing import Any, Final, TypeVar
 
 from api.enums import FailureAction, RestartCondition, SchedulingStrategy, UpdateOrder
+from api.job_options import JOB_OPTION_TYPES, MODES, apply_job_options, apply_mode
+from api.secret_refs import apply_reference_options
 from api.specs import (
-    GlobalService,
     HealthConfig,
     PlacementPreference,
-    ReplicatedService,
     Resources,
     ServiceSpec,
 )
 from api.validation import InvalidSpec, parse_constraint, parse_placement_preference
 
 __all__ = ["MODES", "OPTION_TYPES", "apply_options", "merge_env"]
-
-MODES: Final = ("replicated", "global")
 
 T = TypeVar("T")
 
@@ -89,6 +87,13 @@ OPTION_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
     "workdir": str,
     "hostname": str,
     "force": bool,
+    "secrets": list,
+    "secret_add": list,
+    "secret_rm": list,
+    "configs": list,
+    "config_add": list,
+    "config_rm": list,
+    **JOB_OPTION_TYPES,
 }
 
 
@@ -202,6 +207,7 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
         stop_grace_period=float(o.get("stop_grace_period", c.stop_grace_period)),
         healthcheck=health,
     )
+    c = apply_reference_options(c, o)
 
     # -- resources, restart policy, placement ------------------------------------------
     res = task.resources
@@ -258,21 +264,7 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
     )
 
     # -- mode ----------------------------------------------------------------------------
-    mode = spec.mode
-    if "mode" in o:
-        wanted = o["mode"].lower()
-        if wanted not in MODES:
-            raise InvalidSpec(
-                "mode", f"--mode: unknown mode {o['mode']!r} (expected replicated|global)"
-            )
-        if wanted != mode.TAG:
-            mode = ReplicatedService() if wanted == "replicated" else GlobalService()
-    if "replicas" in o:
-        if not isinstance(mode, ReplicatedService):
-            raise InvalidSpec("replicas", "--replicas can only be used with replicated mode")
-        if o["replicas"] < 0:
-            raise InvalidSpec("replicas", f"--replicas must be >= 0, got {o['replicas']}")
-        mode = ReplicatedService(replicas=o["replicas"])
+    mode = apply_mode(spec.mode, o)
 
     # -- update config -------------------------------------------------------------------
     uc = spec.update_config
@@ -298,7 +290,7 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
         monitor=float(o.get("update_monitor", uc.monitor)),
         max_failure_ratio=float(o.get("update_max_failure_ratio", uc.max_failure_ratio)),
     )
-    return replace(
+    changed = replace(
         spec,
         name=o.get("name", spec.name),
         labels=_merge_map(spec.labels, o, "labels", "label_rm", "label_add"),
@@ -306,3 +298,4 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
         mode=mode,
         update_config=uc,
     )
+    return apply_job_options(changed, o)

@@ -10,15 +10,19 @@ from typing import Any
 from api.units import parse_cpus, parse_duration, parse_key_value, parse_memory
 
 __all__ = [
+    "CONFIG_REF",
     "CONSTRAINT",
     "COUNT",
     "CPUS",
+    "DEPENDENCY",
     "DURATION",
     "ENV",
     "KEY_VALUE",
     "MEMORY",
     "PREFERENCE",
     "RATIO",
+    "SCHEDULE",
+    "SECRET_REF",
     "typed",
 ]
 
@@ -76,6 +80,35 @@ def _preference(text: str) -> str:
     return text
 
 
+def _secret_ref(text: str) -> str:
+    from api.secret_refs import parse_secret_option
+
+    parse_secret_option(text)
+    return text
+
+
+def _config_ref(text: str) -> str:
+    from api.secret_refs import parse_config_option
+
+    parse_config_option(text)
+    return text
+
+
+def _dependency(text: str) -> str:
+    from api.dependencies import parse_dependency
+
+    parse_dependency(text, "--depends-on")
+    return text
+
+
+def _schedule(text: str) -> str:
+    if text.strip():  # "" removes a job's schedule (service update --schedule "")
+        from api.schedule import check_schedule
+
+        check_schedule(text, "--schedule")
+    return text
+
+
 MEMORY = typed(parse_memory)
 CPUS = typed(parse_cpus)
 DURATION = typed(parse_duration)
@@ -85,3 +118,7 @@ ENV = typed(_env)
 KEY_VALUE = typed(parse_key_value)
 CONSTRAINT = typed(_constraint)
 PREFERENCE = typed(_preference)
+SECRET_REF = typed(_secret_ref)
+CONFIG_REF = typed(_config_ref)
+DEPENDENCY = typed(_dependency)
+SCHEDULE = typed(_schedule)

@@ -1,7 +1,7 @@
 """``swarmctl``: the command-line client of a manager's control socket.
 
-One module per noun registers its sub-command (version, cluster, node, service, task and
-unlock; events as it lands; logs are verbs: ``service logs``, ``task logs``, ``node
+One module per noun registers its sub-command (version, cluster, node, service, task,
+secret, config, unlock, events; logs are verbs: ``service logs``, ``task logs``, ``node
 logs``). Every command takes ``--format table|json``. Errors are one line on stderr and a
 non-zero exit, never a traceback.
 
@@ -40,15 +40,16 @@ NOUNS: dict[str, tuple[str, str]] = {
     ),
     "service": ("cli.service", "create, list, inspect, update, scale and remove services"),
     "task": ("cli.task", "list and inspect tasks"),
+    "secret": ("cli.secret", "create, list, inspect and remove secrets"),
+    "config": ("cli.config", "create, list, inspect and remove configs"),
     "unlock": ("cli.unlock", "unlock a locked manager"),
+    "events": ("cli.events", "stream cluster events"),
 }
 # swarmctl's own options that take a value (the word after them is not a noun)
 _VALUED_OPTIONS = frozenset({"--socket", "--timeout"})
 
 # Command groups still to come (DESIGN §8), shown in --help and refused clearly meanwhile.
-PLANNED_GROUPS: dict[str, str] = {
-    "events": "stream cluster events",
-}
+PLANNED_GROUPS: dict[str, str] = {}
 
 
 def named_noun(argv: Sequence[str]) -> str | None:

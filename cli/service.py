@@ -17,9 +17,11 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from api.explain import task_reason, update_reason, update_status_rows
 from api.units import format_bytes, format_cpus, format_duration
 from cli.connection import ControlConnection
 from cli.errors import CliError
+from cli.job_progress import JobJudge
 from cli.logs import add_log_flags, run_service_logs
 from cli.output import render_table, write_json, write_text
 from cli.progress import ProgressJudge, finished_task_ids, wait_converged
@@ -49,8 +51,15 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
 
     create = verbs.add_parser("create", parents=[common], help="create a service")
     create.add_argument("--name", default=None, help="service name (default: generated)")
-    create.add_argument("--mode", choices=("replicated", "global"), default=None)
+    create.add_argument(
+        "--mode",
+        choices=("replicated", "global", "replicated-job", "global-job"),
+        default=None,
+        help="replicated (default), global, or a job run to completion: replicated-job "
+        "(--replicas completions, --max-concurrent at once) or global-job",
+    )
     add_spec_flags(create, CREATE_LIST_FLAGS)
+    _add_dry_run(create)
     create.add_argument("image", metavar="IMAGE")
     create.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
     create.set_defaults(run=run_create)
@@ -85,12 +94,46 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     update.add_argument("--args", default=None, help="the command's arguments, one string")
     update.add_argument("--force", dest=option_dest("force"), action="store_true")
     add_spec_flags(update, UPDATE_LIST_FLAGS)
+    _add_dry_run(update)
     update.add_argument("service", metavar="SERVICE")
     update.set_defaults(run=run_update)
+
+    rebalance = verbs.add_parser(
+        "rebalance",
+        parents=[common],
+        help="move a replicated service's tasks so that every node that can run them gets "
+        "its share, paced by its update config",
+    )
+    rebalance.add_argument("service", metavar="SERVICE")
+    add_wait_flags(rebalance)
+    rebalance.set_defaults(run=run_rebalance)
 
     rm = verbs.add_parser("rm", parents=[common], help="remove services")
     rm.add_argument("services", nargs="+", metavar="SERVICE")
     rm.set_defaults(run=run_rm)
+
+
+def _add_dry_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what the change would do (tasks to start, stop, replace, on which "
+        "nodes and why; what would stay pending and why) without writing anything",
+    )
+
+
+def _print_plan(args: argparse.Namespace, plan: dict[str, Any]) -> None:
+    if args.format == "json":
+        write_json(plan)
+        return
+    rows = [
+        (s["action"], s["slot"][:12], s["node"] or "-", s["task_id"][:12] or "-", s["why"])
+        for s in plan["steps"]
+    ]
+    lines = [render_table(("ACTION", "SLOT", "NODE", "TASK", "WHY"), rows)] if rows else []
+    lines += [f"note: {n}" for n in plan["notes"]]
+    lines.append(f"dry run: nothing was changed (service {plan['service']})")
+    write_text("\n".join(lines))
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -115,19 +158,27 @@ def _finished_before(
     return finished_task_ids(connection.request("control.service.ps", {"service": service}))
 
 
+def _job_run(connection: ControlConnection, service: str) -> int | None:
+    """The current run of a job (None: not a job), read before a change."""
+    job = connection.request("control.service.inspect", {"service": service})["summary"]["job"]
+    return None if job is None else int(job["iteration"])
+
+
 def _wait(
     args: argparse.Namespace,
     connection: ControlConnection,
     service_id: str,
     baseline: set[str],
+    job_run: int | None = None,
 ) -> None:
     if args.detach:
         return
+    judge = ProgressJudge(baseline=baseline) if job_run is None else JobJudge(job_run)
     wait_converged(
         lambda: connection.request("control.service.ps", {"service": service_id}),
         out=_progress_stream(args),
         timeout=args.converge_timeout,
-        judge=ProgressJudge(baseline=baseline),
+        judge=judge,
     )
 
 
@@ -159,9 +210,14 @@ def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str)
     from api.specs import ServiceSpec
 
     spec = _checked(ServiceSpec(), options)
+    if args.dry_run:
+        with connection:
+            _print_plan(args, connection.request("control.service.plan", {"spec": encode(spec)}))
+        return 0
     with connection:
         reply = connection.request("control.service.create", {"spec": encode(spec)})
-        _wait(args, connection, reply["id"], baseline=set())
+        job_run = 0 if reply["service"].get("job") is not None else None
+        _wait(args, connection, reply["id"], baseline=set(), job_run=job_run)
         final = connection.request("control.service.inspect", {"service": reply["id"]})
     if args.format == "json":
         write_json(final["summary"])
@@ -178,13 +234,19 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
 
     # check the flags against a stand-in spec; the manager checks the real one
     _checked(ServiceSpec(name="x", task=TaskSpec(container=ContainerSpec(image="x"))), changes)
+    if args.dry_run:
+        body = {"service": args.service, "changes": changes}
+        with connection:
+            _print_plan(args, connection.request("control.service.plan", body))
+        return 0
     with connection:
         baseline = _finished_before(args, connection, args.service)
+        job_run = None if args.detach else _job_run(connection, args.service)
         reply = connection.request(
             "control.service.update", {"service": args.service, "changes": changes}
         )
         if reply["changed"]:
-            _wait(args, connection, reply["id"], baseline)
+            _wait(args, connection, reply["id"], baseline, job_run)
         final = connection.request("control.service.inspect", {"service": reply["id"]})
     if args.format == "json":
         write_json(final["summary"])
@@ -221,6 +283,34 @@ def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) 
     return 0
 
 
+def run_rebalance(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    body = {"service": args.service, "changes": {"rebalance_now": True}}
+    with connection:
+        reply = connection.request("control.service.update", body)
+        service_id = reply["id"]
+        wanted = connection.request("control.service.inspect", {"service": service_id})["service"][
+            "spec"
+        ]["rebalance_requests"]
+        status: dict[str, Any] = {}
+        deadline = time.monotonic() + args.converge_timeout
+        while not args.detach:
+            found = connection.request("control.service.inspect", {"service": service_id})
+            status = found["service"].get("rebalance_status") or {}
+            if status.get("round", 0) >= wanted and status.get("state") == "completed":
+                break
+            if time.monotonic() >= deadline:
+                raise CliError(
+                    f"the rebalance of {args.service} did not complete within "
+                    f"{args.converge_timeout:g}s (it goes on; see 'swarmctl service ps')"
+                )
+            time.sleep(0.2)
+    if args.format == "json":
+        write_json({"id": service_id, "rebalance_status": status})
+    else:
+        write_text(status.get("message") or service_id)
+    return 0
+
+
 def run_rm(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
     with connection:
         reply = connection.request("control.service.rm", {"services": list(args.services)})
@@ -241,17 +331,19 @@ def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
         write_text("\n".join(s["id"] for s in services) or "")
     else:
         rows = [
-            (
-                s["id"][:12],
-                s["name"],
-                s["mode"],
-                f"{s['replicas_running']}/{s['replicas_desired']}",
-                s["image"],
-            )
-            for s in services
+            (s["id"][:12], s["name"], s["mode"], replicas_column(s), s["image"]) for s in services
         ]
         write_text(render_table(("ID", "NAME", "MODE", "REPLICAS", "IMAGE"), rows))
     return 0
+
+
+def replicas_column(summary: dict[str, Any]) -> str:
+    """``running/desired``; a job's as Docker shows it: ``running/concurrency
+    (completed/total completed)``."""
+    job = summary.get("job")
+    if not job:
+        return f"{summary['replicas_running']}/{summary['replicas_desired']}"
+    return f"{job['running']}/{job['concurrency']} ({job['completed']}/{job['total']} completed)"
 
 
 def ago(timestamp: float, now: float | None = None) -> str:
@@ -281,7 +373,7 @@ def task_table(rows: list[dict[str, Any]]) -> str:
                 r["node"] or r["node_id"][:12],
                 r["desired_state"].capitalize(),
                 current,
-                r["error"] or (r["message"] if r["state"] == "pending" else ""),
+                task_reason(r),  # why it failed or waits (api/explain.py)
             )
         )
     headers = ("ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR")
@@ -293,11 +385,15 @@ def run_ps(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
     if args.desired_state:
         body["desired_state"] = args.desired_state
     with connection:
-        rows = connection.request("control.service.ps", body)["tasks"]
+        reply = connection.request("control.service.ps", body)
+    rows = reply["tasks"]
     if args.format == "json":
         write_json(rows)
     else:
         write_text(task_table(rows))
+        stopped = update_reason(reply["service"].get("update_status"))
+        if stopped:  # why no more tasks are being replaced
+            write_text(stopped)
     return 0
 
 
@@ -326,9 +422,7 @@ def describe(service: dict[str, Any], summary: dict[str, Any]) -> str:
         ("Mode", summary["mode"]),
         ("Replicas", f"{summary['replicas_running']}/{summary['replicas_desired']}"),
     ]
-    if summary.get("update_status"):
-        status = summary["update_status"]
-        rows.append(("Update Status", f"{status['state']} {status['message']}".strip()))
+    rows += update_status_rows(summary.get("update_status"))
     if spec["labels"]:
         rows.append(("Labels", ", ".join(f"{k}={v}" for k, v in spec["labels"].items())))
     rows += [("Image", c["image"])]
@@ -338,6 +432,10 @@ def describe(service: dict[str, Any], summary: dict[str, Any]) -> str:
         rows.append(("Args", " ".join(c["args"])))
     if c["env"]:
         rows.append(("Env", " ".join(c["env"])))
+    for key, name in (("secrets", "secret_name"), ("configs", "config_name")):
+        if c.get(key):
+            refs = [f"{r[name]} -> {r['target']} (mode {r['mode']:04o})" for r in c[key]]
+            rows.append((key.capitalize(), ", ".join(refs)))
     for part in ("reservations", "limits"):
         r = res[part]
         if r["nano_cpus"] or r["memory_bytes"]:

@@ -8,15 +8,19 @@ import shlex
 from typing import Any
 
 from cli.argtypes import (
+    CONFIG_REF,
     CONSTRAINT,
     COUNT,
     CPUS,
+    DEPENDENCY,
     DURATION,
     ENV,
     KEY_VALUE,
     MEMORY,
     PREFERENCE,
     RATIO,
+    SCHEDULE,
+    SECRET_REF,
 )
 
 __all__ = [
@@ -64,6 +68,40 @@ _SCALAR_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "--user": ("user", {"metavar": "USER"}),
     "--workdir": ("workdir", {"metavar": "DIR"}),
     "--hostname": ("hostname", {"metavar": "NAME"}),
+    # issue 10: jobs, schedules, rebalancing
+    "--max-concurrent": (
+        "max_concurrent",
+        {
+            "type": COUNT,
+            "metavar": "N",
+            "help": "replicated-job: tasks run at once (default: --replicas)",
+        },
+    ),
+    "--schedule": (
+        "schedule",
+        {
+            "type": SCHEDULE,
+            "metavar": "CRON",
+            "help": "jobs: run on this cron schedule, in UTC ('*/15 * * * *'; an optional "
+            "sixth field counts seconds); '' removes it",
+        },
+    ),
+    "--schedule-policy": (
+        "schedule_policy",
+        {
+            "choices": ("skip", "replace", "allow"),
+            "help": "scheduled jobs: when a run is due while the previous one still runs, "
+            "skip it, replace the previous one, or allow both (default: skip)",
+        },
+    ),
+    "--rebalance": (
+        "rebalance",
+        {
+            "choices": ("manual", "auto"),
+            "help": "replicated: move tasks to nodes that could take a share of them "
+            "automatically (auto) or only on 'service rebalance' (manual, the default)",
+        },
+    ),
 }
 # create: flag → (options key, type); update has -add/-rm variants of the same
 CREATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
@@ -72,6 +110,9 @@ CREATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--container-label": ("container_labels", KEY_VALUE),
     "--constraint": ("constraints", CONSTRAINT),
     "--placement-pref": ("placement_prefs", PREFERENCE),
+    "--secret": ("secrets", SECRET_REF),
+    "--config": ("configs", CONFIG_REF),
+    "--depends-on": ("depends_on", DEPENDENCY),
 }
 UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--env-add": ("env_add", ENV),
@@ -84,8 +125,30 @@ UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--constraint-rm": ("constraint_rm", str),
     "--placement-pref-add": ("placement_pref_add", PREFERENCE),
     "--placement-pref-rm": ("placement_pref_rm", str),
+    "--secret-add": ("secret_add", SECRET_REF),
+    "--secret-rm": ("secret_rm", str),
+    "--config-add": ("config_add", CONFIG_REF),
+    "--config-rm": ("config_rm", str),
+    "--depends-on-add": ("depends_on_add", DEPENDENCY),
+    "--depends-on-rm": ("depends_on_rm", str),
+}
+_DEPENDENCY_HELP = {
+    "--depends-on": "schedule the tasks only once SERVICE is running (default), healthy "
+    "or completed (a job), as SERVICE[:running|healthy|completed]; repeatable",
+    "--depends-on-add": "add or change a dependency, SERVICE[:running|healthy|completed]",
+    "--depends-on-rm": "remove the dependency on SERVICE",
 }
 _MAP_KEYS = {"labels", "container_labels", "label_add", "container_label_add"}
+_SECRET_FORM = "NAME or source=NAME,target=PATH,uid=N,gid=N,mode=0444"
+LIST_FLAG_HELP: dict[str, str] = {
+    "--secret": f"give the tasks a secret as /run/secrets/TARGET ({_SECRET_FORM}; repeatable)",
+    "--config": f"give the tasks a config as the file TARGET, default /NAME ({_SECRET_FORM})",
+    "--secret-add": f"add a secret ({_SECRET_FORM}); applied after --secret-rm",
+    "--secret-rm": "remove a secret by name (rotation: --secret-rm old --secret-add new,...)",
+    "--config-add": f"add a config ({_SECRET_FORM}); applied after --config-rm",
+    "--config-rm": "remove a config by name",
+    **_DEPENDENCY_HELP,
+}
 
 
 def option_dest(key: str) -> str:
@@ -96,7 +159,14 @@ def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, 
     for flag, (key, kwargs) in _SCALAR_FLAGS.items():
         parser.add_argument(flag, dest=option_dest(key), default=None, **kwargs)
     for flag, (key, kind) in lists.items():
-        parser.add_argument(flag, dest=option_dest(key), action="append", type=kind, default=None)
+        parser.add_argument(
+            flag,
+            dest=option_dest(key),
+            action="append",
+            type=kind,
+            default=None,
+            help=LIST_FLAG_HELP.get(flag),
+        )
     parser.add_argument("--no-healthcheck", dest=option_dest("no_healthcheck"), action="store_true")
     parser.add_argument(
         "--entrypoint", dest="entrypoint", default=None, help="overwrite the image's entrypoint"

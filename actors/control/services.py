@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from actors.control.dependencies import check_dependencies
 from actors.control.errors import Body, ControlCode, ControlError
+from actors.control.references import resolve_references
 from actors.control.views import service_summary, task_order, task_row
 from actors.control.writes import check_version, modify
 from actors.store import MemoryStore, ReadTx, WriteTx, nodes, services, tasks
@@ -64,7 +66,8 @@ class ServiceControl:
                     ControlCode.NAME_CONFLICT,
                     f"service name {spec.name!r} is already in use by service {holder.id}{gone}",
                 )
-            tx.create(service)
+            check_dependencies(tx, spec)
+            tx.create(replace(service, spec=resolve_references(tx, spec)))
 
         committed = self._store.update(write)
         stored = committed.objects[0] if committed.objects else service
@@ -118,12 +121,14 @@ class ServiceControl:
                     ControlCode.INVALID_ARGUMENT,
                     f"service mode cannot be changed (service {spec.name} is {spec.mode.TAG})",
                 )
-            new_spec = apply_options(spec, changes)
+            new_spec = resolve_references(tx, apply_options(spec, changes))
             validate_service_spec(new_spec)
             result.clear()
             if new_spec == spec:
                 result.update(id=service.id, changed=False, service=_summary(tx, service))
                 return
+            if new_spec.depends_on != spec.depends_on:
+                check_dependencies(tx, new_spec)
             updated = replace(
                 service,
                 spec=new_spec,

@@ -6,7 +6,10 @@ the manager's server key), open a ``dispatcher.session`` stream (read by one mor
 since the stream blocks), and then, until the session breaks:
 
 - hand the first frame (the full assignment set) and every later frame (changes) to the
-  ``AssignmentSink`` (the worker), from this thread;
+  ``AssignmentSink`` (the worker), from this thread, after putting the secrets and configs
+  the frame brings into the node's ``DependencyStore`` (memory only), so a task's objects
+  are there before its executor prepares it; their ids (never their data) are logged as
+  ``agent.dependencies.received``;
 - heartbeat at the period the dispatcher names in each reply;
 - send queued status updates (``StatusOutbox``, the ``StatusReporter`` the worker holds) in
   batches of up to ``max_status_batch``, coalesced per task, every ``flush_interval``;
@@ -18,6 +21,12 @@ since the stream blocks), and then, until the session breaks:
 - notice a lost stream: each heartbeat reply says how many frames the manager has streamed;
   fewer received by the next heartbeat means frames were lost (the manager's endpoint
   restarted under a live session, say), and the session is reopened for a fresh full set.
+
+A removed node (``node rm``) says so and ends: a manager that closes the session because
+the node was removed, or refuses the node's key at the CURVE handshake (the remote
+endpoint refuses nothing else there: actors/ca/authorization.py), makes the agent log
+``agent.node.removed`` and call ``on_removed`` with the reason (the node stops, exit 1)
+instead of retrying forever.
 
 A session breaks when the stream ends or fails, or a heartbeat or status batch fails; the
 session thread then ends and tells the actor, which waits an exponential backoff with
@@ -54,15 +63,22 @@ from actors.dispatcher.wire import (
 )
 from actors.log import get_logger
 from actors.supervised import Cancel, ChildContext, SupervisedActor, ThreadTimer, Timer
+from actors.worker.dependencies import DependencyStore
 from actors.worker.interfaces import AssignmentSink
 from actors.worker.session import SESSION_BACKOFF, ManagerRotation, StatusCoalescer
 from api.codec_objects import ObjectDecodeError
-from api.errors import TransportError
+from api.errors import HandshakeRefused, TransportError
 from api.objects import NodeDescription, TaskStatus
 from transport.client import Client
 from transport.keys import KeyPair
 
-__all__ = ["Agent", "AgentState", "StatusOutbox"]
+__all__ = ["REMOVED_MESSAGE", "Agent", "AgentState", "StatusOutbox"]
+
+REMOVED_MESSAGE: Final = (
+    "this node was removed from the cluster (swarmctl node rm): every manager refuses its "
+    "certificate, so it cannot come back; to join again, start it with a new state dir "
+    "and a join token"
+)
 
 _log = get_logger("agent")
 _END: Final = object()
@@ -105,6 +121,10 @@ class _SessionEnded(Exception):
     """The current session is over; the reason is the message."""
 
 
+class _Removed(_SessionEnded):
+    """The manager refused this node: it was removed from the cluster."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Crashed:
     error: BaseException
@@ -132,6 +152,7 @@ class Agent(SupervisedActor):
         sink: AssignmentSink,
         description: NodeDescription,
         statuses: StatusOutbox | None = None,
+        dependencies: DependencyStore | None = None,
         addr: str = "",
         connect_timeout: float = 5.0,
         request_timeout: float = 5.0,
@@ -144,8 +165,10 @@ class Agent(SupervisedActor):
         on_role: Callable[[str], None] | None = None,
         on_managers: Callable[[Sequence[ManagerAddress]], None] | None = None,
         refresh_managers: Callable[[], Sequence[ManagerAddress]] | None = None,
+        on_removed: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(ctx)
+        self._on_removed = on_removed
         self._refresh_managers = refresh_managers
         self._on_role = on_role
         self._on_managers = on_managers
@@ -156,6 +179,7 @@ class Agent(SupervisedActor):
         self._sink = sink
         self._description = description
         self.statuses = statuses if statuses is not None else StatusOutbox()
+        self.dependencies = dependencies if dependencies is not None else DependencyStore()
         self._addr = addr
         self._connect_timeout = connect_timeout
         self._request_timeout = request_timeout
@@ -216,6 +240,9 @@ class Agent(SupervisedActor):
 
     def _session_over(self, over: _SessionOver) -> None:
         if self._halt.is_set():
+            return
+        if self._removed and self._on_removed is not None:
+            self._on_removed(REMOVED_MESSAGE)  # the node stops: no more sessions
             return
         if over.established:
             self._failures = 0
@@ -279,6 +306,7 @@ class Agent(SupervisedActor):
             timeout=self._request_timeout,
             name=f"agent-{self._node_id[:8]}-{self._clients}",
             source=self._source,
+            watch_auth=True,
         )
         with self._lock:
             self._client = client
@@ -305,15 +333,10 @@ class Agent(SupervisedActor):
                 established=established,
                 reason=str(exc),
             )
-            if NODE_REMOVED in str(exc):
+            if NODE_REMOVED in str(exc) or isinstance(exc, _Removed):
                 self._removed = True
             if self._removed:
-                _log.error(
-                    "agent.node.removed",
-                    manager=manager.addr,
-                    error="this node was removed from the cluster (node rm): its certificate "
-                    "is revoked and every manager refuses it; join again with a new state dir",
-                )
+                _log.error("agent.node.removed", manager=manager.addr, error=REMOVED_MESSAGE)
         finally:
             with self._lock:
                 self._client = None
@@ -343,6 +366,8 @@ class Agent(SupervisedActor):
             return None
         if item is _END:
             raise _SessionEnded("the manager ended the stream")
+        if isinstance(item, HandshakeRefused):
+            raise _Removed(f"the manager refused this node: {item}")
         if isinstance(item, BaseException):
             raise _SessionEnded(f"session stream failed: {item}")
         try:
@@ -410,6 +435,26 @@ class Agent(SupervisedActor):
             _log.warning("agent.hook.failed", error=repr(exc)[:200])
 
     def _apply(self, frame: SessionFrame) -> None:
+        self.dependencies.apply(
+            frame.full,
+            frame.secrets,
+            frame.secrets_removed,
+            frame.configs,
+            frame.configs_removed,
+        )
+        if frame.secrets or frame.configs or frame.secrets_removed or frame.configs_removed:
+            _log.info(  # ids only, never the data (and no key that logs redact: "secret")
+                "agent.dependencies.received",
+                full=frame.full,
+                received={
+                    "secrets": [s.id for s in frame.secrets],
+                    "configs": [c.id for c in frame.configs],
+                },
+                dropped={
+                    "secrets": list(frame.secrets_removed),
+                    "configs": list(frame.configs_removed),
+                },
+            )
         try:
             self._sink.apply_assignments(frame.full, frame.tasks, frame.removed)
         except Exception as exc:

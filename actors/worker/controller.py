@@ -15,7 +15,8 @@ Rules (SwarmKit's ``agent/exec`` semantics):
 - Happy path: ACCEPTED → PREPARING (prepare) → READY (start, when desired ≥ RUNNING) →
   STARTING → RUNNING once running and healthy (a healthcheck still starting is inspected
   again after ``HEALTH_POLL``) → wait → COMPLETE (exit 0) or FAILED
-  ("task: non-zero exit (N)", "task: unhealthy container").
+  ("task: non-zero exit (N): the engine's message", "task: unhealthy container (last
+  health check: its output)", worded by api/explain.py).
 - Desired state SHUTDOWN or later, or a removed assignment: shut down (stop signal, grace
   period, kill); an exit while stopping is SHUTDOWN, not a failure. A failed shutdown is
   followed by terminate. A removed assignment is then removed and the runner finishes.
@@ -41,6 +42,7 @@ from actors.worker.executors.base import (
     Observation,
     RuntimeState,
 )
+from api.explain import exit_error, unhealthy_error
 from api.objects import ContainerStatus, TaskStatus
 from api.task_state import TaskState, can_transition
 
@@ -233,7 +235,8 @@ def _on_observation(
     if wants_stop(desired, removing):
         return Decision(status, Action.SHUTDOWN)
     if obs.health is Health.UNHEALTHY:
-        failed = _to(status, TaskState.FAILED, "failed", now, err="task: unhealthy container")
+        err = unhealthy_error(obs.health_output)
+        failed = _to(status, TaskState.FAILED, "failed", now, err=err)
         return Decision(failed, Action.SHUTDOWN)
     if obs.health is Health.STARTING:
         status = _to(status, TaskState.STARTING, "starting", now)
@@ -250,19 +253,11 @@ def _on_exit(
     if wants_stop(desired, removing):
         return _to(status, TaskState.SHUTDOWN, "shutdown", now, container=container)
     if exit_.unhealthy:
-        return _to(
-            status,
-            TaskState.FAILED,
-            "failed",
-            now,
-            err="task: unhealthy container",
-            container=container,
-        )
+        err = unhealthy_error(exit_.health_output)
+        return _to(status, TaskState.FAILED, "failed", now, err=err, container=container)
     if exit_.exit_code == 0:
         return _to(status, TaskState.COMPLETE, "finished", now, container=container)
-    err = f"task: non-zero exit ({exit_.exit_code})"
-    if exit_.message:
-        err = f"{err}: {exit_.message}"
+    err = exit_error(exit_.exit_code, exit_.message)
     return _to(status, TaskState.FAILED, "failed", now, err=err, container=container)
 
 

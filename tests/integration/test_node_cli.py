@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from cli.ctl import PLANNED_GROUPS
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,7 +176,8 @@ def test_sigterm_and_sigint_stop_cleanly(nodes: NodeLauncher, tmp_path: Path) ->
     events = [e["event"] for e in node.log_events()]
     assert "node.stopping" in events and events[-1] == "node.stopped"
     stops = [e["child"] for e in node.log_events() if e["event"] == "supervisor.child.stopped"]
-    assert stops[-3:] == ["control", "remote", "raft"]
+    # control before the event streams it serves, the Raft node last
+    assert stops[-4:] == ["control", "events", "remote", "raft"]
     # Reverse of start order: the certificate renewer, the log publisher, then the agent
     # before the worker it drives.
     assert stops[:4] == ["renewer", "logs", "agent", "worker"]
@@ -221,9 +223,10 @@ def test_swarmctl_help_lists_the_command_groups() -> None:
     assert result.returncode == 0
     for group in ("version", *GROUPS):
         assert group in result.stdout
-    planned = swarmctl("events", "--format", "json")
-    assert planned.returncode != 0
-    assert planned.stderr.splitlines() == ["swarmctl: 'events' is not implemented yet"]
+    for group in PLANNED_GROUPS:
+        planned = swarmctl(group, "--format", "json")
+        assert planned.returncode != 0
+        assert planned.stderr.splitlines() == [f"swarmctl: '{group}' is not implemented yet"]
 
 
 def test_usage_errors_are_one_line_with_exit_2(tmp_path: Path) -> None:

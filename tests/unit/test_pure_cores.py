@@ -54,6 +54,8 @@ CORES = [
     ),
     # the decoding boundary and the trust rules: what a frame may cost is decided without I/O
     Core("transport", ("transport/codec.py", "transport/trust.py"), NO_IO),
+    # the errors every package raises for a failed write: below all of them
+    Core("proposal-errors", ("actors/proposal_errors.py",), NO_IO, actors_prefixes=()),
     # the ZAP policy must be importable without zmq; it satisfies transport's protocol by shape
     Core("ca-admission", ("actors/ca/admission.py",), frozenset({"zmq", "transport", "pykka"})),
     Core(
@@ -61,6 +63,7 @@ CORES = [
         (
             "actors/dispatcher/heartbeats.py",
             "actors/dispatcher/assignments.py",
+            "actors/dispatcher/dependencies.py",
             "actors/dispatcher/statuses.py",
             "actors/dispatcher/sessions.py",
             "actors/dispatcher/callers.py",
@@ -127,6 +130,7 @@ CORES = [
             "actors/worker/executors/base.py",
             "actors/worker/executors/docker_config.py",
             "actors/worker/executors/process_policy.py",
+            "actors/worker/file_layout.py",
         ),
         frozenset({"docker", "zmq", "pykka", "threading", "time", "socket", "requests", "os"}),
     ),
@@ -157,6 +161,8 @@ CORES = [
             f"actors/raft_node/{name}"
             for name in (
                 "core.py",
+                "carry_out.py",
+                "status.py",
                 "replication.py",
                 "election.py",
                 "raft_log.py",

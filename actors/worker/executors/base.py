@@ -103,6 +103,7 @@ class Observation:
     health: Health = Health.NONE
     started_at: str = ""  # runtime-specific start stamp, for diagnostics and tests
     error: str = ""  # the runtime's last error for this container, if any
+    health_output: str = ""  # the output of the last health check, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,7 @@ class ExitResult:
     exit_code: int
     unhealthy: bool = False  # stopped because its healthcheck failed
     message: str = ""
+    health_output: str = ""  # unhealthy: the output of the last health check
 
 
 # --- protocols -------------------------------------------------------------------------

@@ -18,6 +18,9 @@ Rules:
   atomically), the directory 0700. A worker that restarted re-adopts a
   group whose leader still has that pid and start time (a reused pid never matches) and
   polls ``/proc`` for it, since it is not our child.
+- A task's secrets and configs are files on a tmpfs (actors/worker/task_files.py), in
+  directories of the task user's named by ``$SWARM_SECRETS_DIR`` and ``$SWARM_CONFIGS_DIR``;
+  written in ``prepare``, removed once the process ended and in ``remove``.
 - shutdown: stop signal (default SIGTERM) to the group, the grace period, then SIGKILL.
 - OS errors are mapped to ``executors.base`` errors at the edge.
 """
@@ -60,6 +63,7 @@ from actors.worker.executors.process_logs import (
 )
 from actors.worker.executors.process_policy import MINIMAL_PATH, task_environment
 from actors.worker.executors.process_sandbox import ProcessSandbox, ProcessSandboxError
+from actors.worker.task_files import TaskFiles
 from api.objects import Task
 
 __all__ = ["ProcessController", "ProcessExecutor", "process_start_ticks"]
@@ -109,6 +113,16 @@ class ProcessController:
         self.sandbox = executor.sandbox
         self.home = str(self.sandbox.task_dir(task.id))
         self.env = task_environment(spec.env, self.home)
+        self.files = executor.files
+        self.files_error = ""
+        self.has_files = bool(spec.secrets or spec.configs)
+        if self.has_files and self.files is None:
+            self.files_error = "this executor keeps no secret or config files"
+        elif self.has_files and self.files is not None:
+            try:
+                self.env.update(self.files.layout(task).environment())
+            except InvalidTaskError as exc:
+                self.files_error = str(exc)
         self.workdir = spec.dir or self.home
         self.grace = max(0.0, spec.stop_grace_period)
         try:
@@ -194,7 +208,12 @@ class ProcessController:
             refused = self.sandbox.check_workdir(self._task.spec.container.dir)
             if refused is not None:
                 raise InvalidTaskError(refused)
+        if self.files_error:
+            raise InvalidTaskError(self.files_error)
         self._create_task_dir()
+        if self.has_files and self.files is not None:
+            user = self.sandbox.user
+            self.files.prepare(self._task, (user.uid, user.gid) if user is not None else None)
         if self._record() is None:
             try:
                 _write_json(self.state_file, self._base_record())
@@ -276,8 +295,13 @@ class ProcessController:
         while self._alive(record):
             if self._closed.wait(POLL):
                 raise ContainerNotFoundError("wait ended: controller closed")
+        self._release_files()
         code, error = self._finished_code(pid)
         return ExitResult(exit_code=code, message=error)
+
+    def _release_files(self) -> None:
+        if self.files is not None:
+            self.files.release(self._task.id)
 
     def _signal(self, signum: int) -> bool:
         """Signal the task's group; False when it is not running."""
@@ -300,12 +324,14 @@ class ProcessController:
     def shutdown(self) -> None:
         signum = self.stop_signal or signal.SIGTERM
         if not self._signal(signum) or self._wait_dead(self.grace):
+            self._release_files()
             return
         self.terminate()
 
     def terminate(self) -> None:
         if self._signal(signal.SIGKILL):
             self._wait_dead(5.0)
+        self._release_files()
 
     def remove(self) -> None:
         self.terminate()
@@ -316,6 +342,7 @@ class ProcessController:
             self.sandbox.remove_task_dir(self._task.id)
         except OSError as exc:
             raise EngineError(f"cannot remove the task's directory {self.home}: {exc}") from exc
+        self._release_files()
         self._executor.forget_child(self._task.id)
 
     def logs(self) -> bytes:
@@ -348,12 +375,14 @@ class ProcessExecutor:
         sandbox: ProcessSandbox,
         log_max_bytes: int = DEFAULT_LOG_MAX_BYTES,
         log_max_files: int = DEFAULT_LOG_FILES,
+        files: TaskFiles | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.node_id = node_id
         self.sandbox = sandbox
         self.log_max_bytes = log_max_bytes  # a task's log is rotated at this size
         self.log_max_files = log_max_files  # ... keeping this many files
+        self.files = files
         ensure_private_dir(self.state_dir)
         for path in self.state_dir.iterdir():  # files an older version left 0644
             if path.is_file() and path.stat().st_mode & 0o077:
@@ -377,8 +406,10 @@ class ProcessExecutor:
             self._children.pop(task_id, None)
 
     def list_tasks(self) -> Mapping[str, str]:
-        """Recorded tasks, and tasks with only a directory left (pid "0")."""
+        """Recorded tasks, and tasks with only a directory or files left (pid "0")."""
         found: dict[str, str] = dict.fromkeys(self.sandbox.task_ids(), "0")
+        if self.files is not None:
+            found.update(dict.fromkeys(self.files.task_ids(), "0"))
         for path in self.state_dir.glob("*.json"):
             try:
                 pid = int(json.loads(path.read_text()).get("pid") or 0)

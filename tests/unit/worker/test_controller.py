@@ -243,3 +243,13 @@ def test_shutdown_records_the_exit_code() -> None:
     d = go(st(RUN), stopped, desired=S.SHUTDOWN)
     assert d.status.state is S.SHUTDOWN
     assert d.status.container_status == ContainerStatus(exit_code=137)
+
+
+def test_unhealthy_says_what_the_last_health_check_printed() -> None:
+    seen = obs(RuntimeState.RUNNING, health=Health.UNHEALTHY, health_output="db down\n")
+    d = go(st(S.STARTING), seen)
+    assert d.status.err == "task: unhealthy container (last health check: db down)"
+    exit_ = ExitResult(143, unhealthy=True, health_output="x" * 1000)
+    d2 = go(st(RUN), Outcome(Action.WAIT, exit=exit_))
+    assert d2.status.err.startswith("task: unhealthy container (last health check: ...xxx")
+    assert len(d2.status.err) < 400  # the output is bounded
