@@ -52,7 +52,7 @@ _log = get_logger("logs")
 QUEUE_RECORDS: Final = 2000  # lines waiting to be published, per subscription
 MAX_BATCH_RECORDS: Final = 500
 MAX_BATCH_BYTES: Final = 1024 * 1024
-HOLD_BACK: Final = 4 * MAX_BATCH_RECORDS  # records the reader may be behind
+HOLD_BACK: Final = 16 * MAX_BATCH_RECORDS  # records the reader may be behind (of 20000)
 _PUBLISH: Final = "logs.publish"
 
 
