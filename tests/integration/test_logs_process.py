@@ -175,3 +175,17 @@ def test_a_workers_task_read_through_a_follower_and_a_follow_survives_the_leader
             assert followed.process.poll() is None, "the follow goes on"
         finally:
             followed.stop()
+
+
+def test_a_follow_ends_when_its_service_is_removed(node: SwarmNode) -> None:
+    node.ctl_json(
+        "service", "create", "--name", "brief", "--detach", "busybox", "sh", "-c", TICKS
+    )  # fmt: skip
+    followed = Follower(node, "service", "logs", "-f", "--raw", "brief")
+    try:
+        poll(lambda: ticks(followed.out), "the follow under way", LONG)
+        node.ctl_json("service", "rm", "brief")
+        poll(lambda: followed.process.poll() == 0, "the follow ended", LONG)
+        assert any("service brief was removed" in line for line in followed.err)
+    finally:
+        followed.stop()
