@@ -34,6 +34,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+from actors.logs.broker_types import (
+    TOO_MANY,
+    UNKNOWN_SUBSCRIPTION,
+    BrokerError,
+    BrokerLimits,
+    Delivery,
+    Effects,
+    PublishResult,
+    TaskPlace,
+)
 from actors.logs.wire import (
     EVENT,
     MAX_NOTICE_CHARS,
@@ -56,70 +66,13 @@ __all__ = [
     "TaskPlace",
 ]
 
-UNKNOWN_SUBSCRIPTION: Final = "unknown_subscription"
-TOO_MANY: Final = "too_many_subscriptions"
 MAX_NOTICES: Final = 64  # waiting for the reader, per subscription
-
-
-class BrokerError(Exception):
-    """A request the broker refuses; ``code`` goes on the wire."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerLimits:
-    max_subscriptions: int = 256
-    buffer_records: int = 20_000  # per subscription
-    buffer_bytes: int = 8 * 1024 * 1024  # per subscription
-    total_bytes: int = 64 * 1024 * 1024  # all subscriptions together
-    read_records: int = 5000  # per read
-    read_bytes: int = 4 * 1024 * 1024  # per read
-    idle_timeout: float = 30.0  # a subscription nobody reads for this long is dropped
-    node_timeout: float = 30.0  # a node silent this long has ended its part (no follow)
-    done_grace: float = 10.0  # a finished subscription answers done this long
 
 
 class _Part(enum.Enum):
     WAITING = "waiting"  # the node does not listen yet (a follow waits for it)
     SENT = "sent"
     CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class TaskPlace:
-    """Where the store says a task is, for judging a publisher."""
-
-    node_id: str
-    service_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """Subscription messages for one node's listen stream."""
-
-    node_id: str
-    messages: tuple[SubscriptionMessage, ...]
-
-
-@dataclass(slots=True)
-class Effects:
-    deliveries: list[Delivery] = field(default_factory=list)
-    wake: set[str] = field(default_factory=set)  # subscriptions a waiting read may take
-
-    def send(self, node_id: str, *messages: SubscriptionMessage) -> None:
-        self.deliveries.append(Delivery(node_id, messages))
-
-
-@dataclass(frozen=True, slots=True)
-class PublishResult:
-    accepted: int
-    refused: int
-    stop: bool  # the node should stop publishing to this subscription
-    backlog: int = 0  # records the subscription holds that its reader has not read
 
 
 @dataclass(slots=True, eq=False)

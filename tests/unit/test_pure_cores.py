@@ -139,6 +139,7 @@ CORES = [
         "logs",
         (
             "actors/logs/broker_core.py",
+            "actors/logs/broker_types.py",
             "actors/logs/wire.py",
             "actors/logs/reads.py",
             "actors/logs/node_events.py",
