@@ -22,8 +22,8 @@ same way, as one read.
 
 from __future__ import annotations
 
+import collections
 import functools
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -112,7 +112,13 @@ class Publishing:
         self._batch_interval = batch_interval
         self._timeout = request_timeout
         self._clock = clock
-        self._queue: queue.Queue[tuple[str, LogRecord | None]] = queue.Queue(QUEUE_RECORDS)
+        # the lines the readers have read and the publishing thread not sent yet: appends and
+        # pops are atomic; the events only wake a side that waits (cheaper than a Queue's
+        # locks per line, the hot path of a busy task's output)
+        self._lines: collections.deque[LogRecord] = collections.deque()
+        self._ready = threading.Event()  # lines are waiting
+        self._room = threading.Event()  # fewer than QUEUE_RECORDS are waiting
+        self._room.set()
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._reads: dict[str, ReadState] = {}
@@ -181,7 +187,7 @@ class Publishing:
                     return
                 continue
             records = self._take()
-            if finished and self._queue.empty():
+            if finished and not self._lines:
                 self._publish(records, close=True)
                 return
             if records and self._publish(records, close=False):
@@ -201,24 +207,21 @@ class Publishing:
         return scan.finished
 
     def _take(self) -> list[LogRecord]:
-        """Records from the queue: waits up to the batch interval for the first."""
+        """Waiting lines, up to a batch: waits up to the batch interval for the first."""
+        lines = self._lines
+        if not lines:
+            self._ready.clear()
+            if not lines:  # a reader may have appended before the clear
+                self._ready.wait(self._batch_interval)
         records: list[LogRecord] = []
         size = 0
-        try:
-            item = self._queue.get(timeout=self._batch_interval)
-        except queue.Empty:
-            return records
-        while True:
-            record = item[1]
-            if record is not None:
-                records.append(record)
-                size += record.size
-            if len(records) >= MAX_BATCH_RECORDS or size >= MAX_BATCH_BYTES:
-                return records
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return records
+        while lines and len(records) < MAX_BATCH_RECORDS and size < MAX_BATCH_BYTES:
+            record = lines.popleft()
+            records.append(record)
+            size += record.size
+        if records and not self._room.is_set():
+            self._room.set()
+        return records
 
     def _publish(self, records: list[LogRecord], *, close: bool) -> bool:
         """Send one batch; True when the broker says stop."""
@@ -236,15 +239,21 @@ class Publishing:
     def _start_thread(self, name: str, target: Callable[[], None]) -> None:
         threading.Thread(target=target, name=f"logs-read-{name[:8]}", daemon=True).start()
 
-    def _put(self, task_id: str, record: LogRecord) -> bool:
-        """Queue one record, waiting while the queue is full; False once stopped."""
-        while not self._stopped.is_set():
-            try:
-                self._queue.put((task_id, record), timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def _put(self, record: LogRecord) -> bool:
+        """Queue one record, waiting while QUEUE_RECORDS wait already; False once stopped."""
+        lines = self._lines
+        while len(lines) >= QUEUE_RECORDS:
+            if self._stopped.is_set():
+                return False
+            self._room.clear()
+            if len(lines) >= QUEUE_RECORDS:  # the publisher may have taken some meanwhile
+                self._room.wait(0.2)
+        if self._stopped.is_set():
+            return False
+        lines.append(record)
+        if not self._ready.is_set():
+            self._ready.set()
+        return True
 
     def _read_task(self, task: Task, query: OutputQuery) -> None:
         last = -1
@@ -258,7 +267,7 @@ class Publishing:
                 stream.close()
             for line in stream:
                 data = line.data[:MAX_RECORD_BYTES]
-                if not self._put(task.id, LogRecord(task.id, line.ts, line.stream, data)):
+                if not self._put(LogRecord(task.id, line.ts, line.stream, data)):
                     break
                 last = line.ts
         except ContainerNotFoundError:
@@ -284,7 +293,7 @@ class Publishing:
                 self._notice("this node keeps no log events")
                 return
             for record in events.events(self.message):
-                if not self._put("", record):
+                if not self._put(record):
                     break
         finally:
             with self._lock:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 __all__ = [
@@ -75,14 +75,15 @@ class LogRecord:
     ts: int  # nanoseconds since the epoch
     stream: str  # stdout | stderr | event
     data: bytes
+    # what the record costs a buffer (its data, plus a little for the rest); computed once,
+    # as buffers and reads weigh every record several times
+    size: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", len(self.data) + 64)
 
     def encode(self) -> dict[str, Any]:
         return {"task_id": self.task_id, "ts": self.ts, "stream": self.stream, "data": self.data}
-
-    @property
-    def size(self) -> int:
-        """What the record costs a buffer (its data, plus a little for the rest)."""
-        return len(self.data) + 64
 
 
 def encode_records(records: Iterable[LogRecord]) -> list[dict[str, Any]]:
