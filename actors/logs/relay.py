@@ -46,6 +46,7 @@ class LeaderRelay:
         self._lock = threading.Lock()
         self._client: Client | None = None
         self._peer: Peer | None = None
+        self._closed = False
 
     def call(
         self, message_type: str, body: Mapping[str, Any], timeout: float
@@ -60,6 +61,8 @@ class LeaderRelay:
         if peer is None:
             raise RelayUnavailable(f"the leader (Raft member {leader_id}) has no known address")
         with self._lock:
+            if self._closed:
+                raise RelayUnavailable("this manager is stopping")
             if self._client is not None and self._peer == peer:
                 return self._client
             old, self._client, self._peer = self._client, None, None
@@ -76,7 +79,9 @@ class LeaderRelay:
             return self._client
 
     def close(self) -> None:
+        """Close the connection; later calls fail with ``RelayUnavailable``."""
         with self._lock:
+            self._closed = True
             client, self._client, self._peer = self._client, None, None
         if client is not None:
             client.close()

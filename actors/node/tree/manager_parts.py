@@ -136,6 +136,7 @@ class ManagerParts:
         self.directory = ManagerDirectory(
             self.store, startup.managers, own=own, own_node_id=self.identity.node_id
         )
+        self.log_relay = self._log_relay()  # one connection to the leader, closed in closing()
         self.admission = ClusterAdmission(
             startup.certs.ca, startup.cluster_id, clock=time.time, logger=get_logger("ca")
         )
@@ -220,6 +221,22 @@ class ManagerParts:
 
     def closing(self) -> None:
         self.ca.stop()
+        self.log_relay.close()
+
+    def _log_relay(self) -> LeaderRelay:
+        """This manager's way to the leader's log broker (actors/logs/relay.py)."""
+        raft = self.raft
+
+        def leader() -> int:
+            node = raft.node
+            return node.leader_id if node is not None else 0
+
+        return LeaderRelay(
+            leader,
+            self.directory.resolve_peer,
+            self.identity.keypair,
+            source=self.setup.source,
+        )
 
     # -- raft -----------------------------------------------------------------------------
     def make_raft(self) -> RaftNode:
@@ -305,21 +322,6 @@ class ManagerParts:
             ),
         }
 
-    def log_relay(self) -> LeaderRelay:
-        """This manager's way to the leader's log broker (actors/logs/relay.py)."""
-        raft = self.raft
-
-        def leader() -> int:
-            node = raft.node
-            return node.leader_id if node is not None else 0
-
-        return LeaderRelay(
-            leader,
-            self.directory.resolve_peer,
-            self.identity.keypair,
-            source=self.setup.source,
-        )
-
     def hello_handlers(self, _peers: Directory) -> HandlerTable:
         return self.ca.hello_handlers()
 
@@ -327,7 +329,7 @@ class ManagerParts:
         table = {
             **control_handlers(self.store),
             **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
-            **log_control_handlers(self.log_broker.find, self.log_relay()),
+            **log_control_handlers(self.log_broker.find, self.log_relay),
             "control.events": self.events.handler(),
         }
         # control.cluster.update takes autolock too (actors/control/unlock.py)
