@@ -141,7 +141,7 @@ def test_a_workers_task_read_through_a_follower_and_a_follow_survives_the_leader
     tmp_path: Path,
 ) -> None:
     with Swarm(tmp_path) as swarm:
-        swarm.start_cluster(managers=3, workers=1)
+        swarm.start_cluster(managers=3, workers=1, timeout=120.0)
         leader = swarm.leader()
         assert leader is not None
         follower = next(n for n in swarm.managers if n is not leader)

@@ -17,7 +17,7 @@ LONG = 60.0
 @pytest.fixture(scope="module")
 def swarm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swarm]:
     with Swarm(tmp_path_factory.mktemp("nodelogs")) as started:
-        started.start_cluster(managers=2, workers=1)
+        started.start_cluster(managers=2, workers=1, timeout=120.0)
         yield started
 
 
