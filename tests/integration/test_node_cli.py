@@ -82,7 +82,7 @@ class NodeLauncher:
                     "--state-dir",
                     str(state_dir),
                     "--listen-remote-api",
-                    f"127.0.0.1:{free_port_pair()}",  # the join-hello endpoint takes the next
+                    f"127.0.0.1:{free_port_pair()}",  # the join-hello endpoint takes port + 1
                     "--log-format",
                     "json",
                     *extra,
