@@ -17,17 +17,12 @@ from typing import Any
 import pytest
 
 from cli.ctl import PLANNED_GROUPS
+from tests.support.swarm import free_port_pair
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 20.0
-GROUPS = ("cluster", "node", "service", "task", "events", "logs", "unlock")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+GROUPS = ("cluster", "node", "service", "task", "events", "unlock")
 
 
 def mode(path: Path) -> int:
@@ -87,7 +82,7 @@ class NodeLauncher:
                     "--state-dir",
                     str(state_dir),
                     "--listen-remote-api",
-                    f"127.0.0.1:{free_port()}",
+                    f"127.0.0.1:{free_port_pair()}",  # the join-hello endpoint takes port + 1
                     "--log-format",
                     "json",
                     *extra,
@@ -176,9 +171,11 @@ def test_sigterm_and_sigint_stop_cleanly(nodes: NodeLauncher, tmp_path: Path) ->
     events = [e["event"] for e in node.log_events()]
     assert "node.stopping" in events and events[-1] == "node.stopped"
     stops = [e["child"] for e in node.log_events() if e["event"] == "supervisor.child.stopped"]
-    assert stops[-3:] == ["control", "remote", "raft"]
-    # Reverse of start order: the certificate renewer, then the agent before the worker it drives.
-    assert stops[:3] == ["renewer", "agent", "worker"]
+    # control before the event streams it serves, the Raft node last
+    assert stops[-4:] == ["control", "events", "remote", "raft"]
+    # Reverse of start order: the certificate renewer, the log publisher, then the agent
+    # before the worker it drives.
+    assert stops[:4] == ["renewer", "logs", "agent", "worker"]
 
     again = nodes.start(tmp_path / "state")
     again.process.send_signal(signal.SIGINT)

@@ -69,6 +69,7 @@ CORES = [
             "actors/dispatcher/callers.py",
             "actors/dispatcher/core.py",
             "actors/dispatcher/wire.py",
+            "actors/dispatcher/networks_and_auth.py",
             "actors/worker/session.py",
         ),
         NO_IO | {"transport"},
@@ -123,12 +124,25 @@ CORES = [
         NO_IO | {"os", "transport"},
         actors_prefixes=("actors.ca.certs", "actors.node.membership.roles"),
     ),
+    # compose files → stack specs: the caller reads the files (cli/stack_deploy.py)
+    Core(
+        "compose",
+        (
+            "api/compose.py",
+            "api/compose_fields.py",
+            "api/compose_host.py",
+            "api/compose_service.py",
+        ),
+        NO_IO | {"os", "pathlib", "yaml", "transport"},
+        actors_prefixes=(),
+    ),
     Core(
         "worker",
         (
             "actors/worker/controller.py",
             "actors/worker/executors/base.py",
             "actors/worker/executors/docker_config.py",
+            "actors/worker/executors/docker_pull.py",
             "actors/worker/executors/process_policy.py",
             "actors/worker/file_layout.py",
         ),
@@ -150,6 +164,28 @@ CORES = [
             "actors.dispatcher.core",
         ),
         shells=frozenset({"actors.node.fleet.loop", "actors.worker.executors.sim"}),
+    ),
+    # the log broker's core, the log wire bodies and a node's read plan (actors/logs/)
+    Core(
+        "logs",
+        (
+            "actors/logs/broker_core.py",
+            "actors/logs/broker_types.py",
+            "actors/logs/wire.py",
+            "actors/logs/reads.py",
+            "actors/logs/node_events.py",
+        ),
+        NO_IO | {"os", "transport"},
+        actors_prefixes=("actors.logs.", "actors.worker.executors.output"),
+        shells=frozenset(
+            {
+                "actors.logs.broker",
+                "actors.logs.publisher",
+                "actors.logs.publishing",
+                "actors.logs.handlers",
+                "actors.logs.node_ring",
+            }
+        ),
     ),
     Core(
         "raft",

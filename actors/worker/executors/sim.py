@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
@@ -31,8 +31,10 @@ from actors.worker.executors.base import (
     ExitResult,
     ImageNotFoundError,
     Observation,
+    Progress,
     RuntimeState,
 )
+from actors.worker.executors.output import OutputLine, OutputQuery, OutputStream
 from api.objects import Task
 
 __all__ = ["FAILED_EXIT_CODE", "SimController", "SimExecutor"]
@@ -61,7 +63,7 @@ class SimController:
     def inspect(self) -> Observation:
         return self._executor.observe(self._task.id)
 
-    def prepare(self) -> None:
+    def prepare(self, progress: Progress | None = None) -> None:
         image = self._task.spec.container.image
         if image in self._executor.missing_images:
             raise ImageNotFoundError(f"image {image} not found on this node")
@@ -96,6 +98,10 @@ class SimController:
 
     def logs(self) -> bytes:
         return b""
+
+    def output(self, query: OutputQuery) -> OutputStream:
+        """A simulated task writes nothing: the stream is empty."""
+        return _NoOutput()
 
     def close(self) -> None:
         self._closed = True
@@ -209,3 +215,11 @@ class SimExecutor:
 
     def remove_orphan(self, task_id: str) -> None:
         self.controller(Task(id=task_id)).remove()
+
+
+class _NoOutput:
+    def __iter__(self) -> Iterator[OutputLine]:
+        return iter(())
+
+    def close(self) -> None:
+        pass
