@@ -30,6 +30,7 @@ from typing import Any
 from actors import log
 from actors.ca.keystore import KeyStoreError
 from actors.ca.node_identity import IdentityError
+from actors.heap import tune_collector
 from actors.metrics.http import parse_metrics_addr
 from actors.node.config import NodeConfig, NodeError, advertised_address
 from actors.node.runner import NodeRunner
@@ -220,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     log.configure(args.log_format)
+    tune_collector()
     logger = log.get_logger("node")
     runner = NodeRunner(config, on_stopping=lambda: _arm_stop_deadline(logger))
     _install_signals(runner)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import pykka
@@ -92,10 +92,11 @@ from actors.raft_node.types import ConfState
 from actors.store import MemoryStore, clusters
 from actors.supervisor import ChildSpec, Directory, start_actor
 from api.enums import NodeRole
+from api.specs import RaftConfig
 from transport.auth import AdmitAll
 from transport.endpoint import Handler, Request, inline
 
-__all__ = ["ManagerParts"]
+__all__ = ["ManagerParts", "snapshot_interval"]
 
 RAFT_JOIN_TIMEOUT: Final = 50.0
 RAFT_HANDLERS: Final = ("raft.messages", "raft.propose", "raft.status")
@@ -264,6 +265,7 @@ class ManagerParts:
                 voters=voters,
                 resolve_peer=self.directory.resolve_peer,
                 source=self.setup.source,
+                snapshot_interval=snapshot_interval(self.store),
             )
         except BaseException:
             storage.close()
@@ -435,3 +437,16 @@ class ManagerParts:
             ),
             *self.shared.children(),
         ]
+
+
+def snapshot_interval(store: MemoryStore) -> Callable[[], int]:
+    """The cluster's ``raft.snapshot_interval`` as the Raft loop reads it at every check
+    (SwarmKit's getCurrentRaftConfig), so ``cluster update --snapshot-interval`` takes
+    effect on every manager once applied; the default before a cluster object exists."""
+    default = RaftConfig().snapshot_interval
+
+    def current() -> int:
+        cluster = store.view(clusters.get_default)
+        return cluster.spec.raft.snapshot_interval if cluster is not None else default
+
+    return current
