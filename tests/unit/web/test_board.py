@@ -74,7 +74,11 @@ def test_the_document_holds_the_control_apis_rows() -> None:
     [web] = doc["services"]
     assert (web["name"], web["replicas_running"], web["replicas_desired"]) == ("web", 2, 2)
     tasks = {t["id"]: t for t in doc["tasks"]}
-    assert (tasks["t2"]["node"], tasks["t2"]["state"], tasks["t2"]["name"]) == ("w1", "running", "web.2")
+    assert (tasks["t2"]["node"], tasks["t2"]["state"], tasks["t2"]["name"]) == (
+        "w1",
+        "running",
+        "web.2",
+    )
     assert tasks["t1"]["up_to_date"] is True
     assert doc["events"] == []
 
@@ -153,7 +157,9 @@ def test_a_removed_service_is_dropped() -> None:
 def test_changes_already_applied_are_skipped() -> None:
     board = loaded()
     old = task("t2", 2, "n2")
-    assert board.apply([change(10, replace(old, status=TaskStatus(state=TaskState.FAILED)), old)]).empty
+    assert board.apply(
+        [change(10, replace(old, status=TaskStatus(state=TaskState.FAILED)), old)]
+    ).empty
     assert board.document()["tasks"][1]["state"] == "running"
 
 
