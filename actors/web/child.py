@@ -9,6 +9,11 @@ the node's start with the address named, as ``--metrics-addr`` does.
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
+from typing import Final
+
 from aiohttp import web
 
 from actors.control.services import ServiceControl
@@ -17,12 +22,13 @@ from actors.log import get_logger
 from actors.store import MemoryStore
 from actors.supervisor import ChildContext, ChildSpec
 from actors.web.app import LogTail, web_app
-from actors.web.auth import WriteAuth
+from actors.web.auth import MAX_TOKEN_LENGTH, WriteAuth, check_token_text
 from actors.web.feed import LiveFeed
 
-__all__ = ["parse_web_addr", "web_child"]
+__all__ = ["parse_web_addr", "read_token_file", "web_child"]
 
-FLAG = "--web-addr"
+FLAG: Final = "--web-addr"
+TOKEN_FLAG: Final = "--web-token-file"
 
 _log = get_logger("web")
 
@@ -34,6 +40,30 @@ def parse_web_addr(text: str) -> HttpAddress:
     if address.is_unix:
         raise ValueError(f"{FLAG} wants HOST:PORT (a browser cannot open a unix socket)")
     return address
+
+
+def read_token_file(path: Path) -> str:
+    """The web token in ``path``; ValueError when the file is missing, open to other users
+    (as ssh refuses such a key: chmod 600) or not one line of at least 16 characters."""
+    where = f"{TOKEN_FLAG} {path}"
+    try:
+        with open(path, "rb") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise ValueError(f"{where}: not a regular file")
+            if mode & 0o077:
+                raise ValueError(
+                    f"{where}: other users may read it (mode {stat.S_IMODE(mode):04o}); "
+                    f"chmod 600 {path}"
+                )
+            data = f.read(MAX_TOKEN_LENGTH + 2)
+    except OSError as exc:
+        raise ValueError(f"{where}: cannot read it: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{where}: the web token must be UTF-8 text") from None
+    return check_token_text(text, where)
 
 
 def web_child(
