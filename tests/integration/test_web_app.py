@@ -8,16 +8,20 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from actors.http import HttpAddress, HttpServer
 from actors.web.app import web_app
 from actors.web.auth import WriteAuth
+from actors.web.child import parse_web_addr, read_token_file
 from actors.web.feed import LiveFeed
 from actors.web.logs import NoTaskLogs
 from api.task_state import TaskState
+from cli import node_main
 from tests.unit.control.helpers import Cluster
 
 TOKEN = "s3cret-web-token-0123456789"
@@ -188,3 +192,41 @@ def test_the_log_panel_says_when_logs_are_not_available() -> None:
             status == 200 and answer["available"] is False and "not available" in answer["message"]
         )
         assert request(port, "GET", "/api/tasks/a.b/logs")[0] == 400
+
+
+def test_web_addresses() -> None:
+    assert parse_web_addr("8080") == HttpAddress(host="127.0.0.1", port=8080)
+    assert parse_web_addr(":8080") == HttpAddress(host="127.0.0.1", port=8080)
+    assert parse_web_addr("0.0.0.0:8080") == HttpAddress(host="0.0.0.0", port=8080)
+    for bad in ("", "host:", "x:99999", "unix:///tmp/web.sock", "http://h:1"):
+        with pytest.raises(ValueError, match="--web-addr"):
+            parse_web_addr(bad)
+
+
+def test_the_token_file_must_be_private_and_hold_one_token(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text(f"{TOKEN}\n")
+    path.chmod(0o600)
+    assert read_token_file(path) == TOKEN
+    path.chmod(0o644)
+    with pytest.raises(ValueError, match="chmod 600"):
+        read_token_file(path)
+    path.chmod(0o600)
+    path.write_text("short\n")
+    with pytest.raises(ValueError, match="at least 16"):
+        read_token_file(path)
+    with pytest.raises(ValueError, match="cannot read it"):
+        read_token_file(tmp_path / "missing")
+
+
+def test_swarm_node_refuses_bad_web_flags_before_starting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = ("--state-dir", str(tmp_path / "state"))
+    assert node_main.main([*state, "--web-addr", "unix:///tmp/x.sock"]) == 2
+    assert "--web-addr" in capsys.readouterr().err
+    assert node_main.main([*state, "--web-token-file", str(tmp_path / "t")]) == 2
+    assert "--web-token-file goes with --web-addr" in capsys.readouterr().err
+    assert node_main.main([*state, "--web-addr", "0", "--web-token-file", "/nonexistent"]) == 2
+    assert "cannot read it" in capsys.readouterr().err
+    assert not (tmp_path / "state").exists()  # refused before anything is written

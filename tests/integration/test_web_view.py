@@ -48,7 +48,7 @@ def _browser_or_reason() -> tuple[Any, str]:
         "--no-sandbox",  # root in a container has no user namespace for the sandbox
         "--disable-gpu",
         "--disable-dev-shm-usage",
-        "--window-size=1400,1000",
+        "--window-size=1400,1150",
     ):
         options.add_argument(arg)
     try:
@@ -202,7 +202,7 @@ def test_the_view_binds_loopback_guards_its_host_and_a_taken_port_fails_the_star
     tokens = [m1.join_token(role) for role in ("worker", "manager")]
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/state", timeout=10) as reply:
         text = reply.read().decode()
-    for secret in tokens + ["PRIVATE KEY", "CERTIFICATE", "SWMKEY"]:
+    for secret in [*tokens, "PRIVATE KEY", "CERTIFICATE", "SWMKEY"]:
         assert secret not in text
 
     other = SwarmNode(

@@ -138,7 +138,9 @@ function taskItem(t) {
     ? [stateSpan(t.state), " → " + t.desired_state] : [stateSpan(t.state)];
   return el("li", { class: "task" + (t.id === selectedTask ? " selected" : ""), "data-id": t.id,
                     "data-name": t.name, title: t.message || "", onclick: () => openLog(t) },
-    el("span", {}, el("span", { class: "tname" }, t.name), " ", el("span", { class: "id" }, t.id.slice(0, 8)),
+    // a global service's task is named after its node, which the card already names
+    el("span", {}, el("span", { class: "tname" }, t.slot ? t.name : t.service_name), " ",
+       el("span", { class: "id" }, t.id.slice(0, 8)),
        t.reason ? el("span", { class: "why" }, t.reason) : null),
     el("span", { class: "tstate" }, ...label));
 }
@@ -166,13 +168,21 @@ function card(nodeId, title, status, tasks, order) {
     tasks.length ? null : el("p", { class: "muted" }, "no tasks"));
 }
 
+function hostname(nodeId) {
+  const node = model.nodes.get(nodeId);
+  return node && node.hostname ? node.hostname : nodeId ? nodeId.slice(0, 12) : "∅";
+}
+
 function eventText(e) {
   const attrs = e.attributes || {};
   const parts = [];
   for (const key of Object.keys(attrs)) {
     if (key.endsWith(".new")) {
       const field = key.slice(0, -4);
-      parts.push(field + " " + (attrs[field + ".old"] || "∅") + " → " + attrs[key]);
+      const [from, to] = field === "node"
+        ? [hostname(attrs["node.old"]), hostname(attrs[key])]
+        : [attrs[field + ".old"] || "∅", attrs[key]];
+      parts.push(field + " " + from + " → " + to);
     }
   }
   if (e.changes && e.changes.length) parts.unshift(e.changes.join(", "));
@@ -183,7 +193,7 @@ function eventText(e) {
 function drawEvents() {
   const items = model.events.slice().reverse().map((e) =>
     el("li", { "data-position": e.position },
-      el("time", {}, new Date(e.time * 1000).toLocaleTimeString()),
+      el("time", {}, new Date(e.time * 1000).toLocaleTimeString([], { hour12: false })),
       el("span", { class: "what" }, e.type + " " + e.action),
       el("span", { class: "name" }, e.name || e.id.slice(0, 12)),
       " ", el("span", { class: "muted" }, eventText(e))));
