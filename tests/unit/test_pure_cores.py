@@ -157,6 +157,19 @@ CORES = [
         ),
         frozenset({"zmq", "pykka", "threading", "socket", "time", "asyncio", "os", "select"}),
     ),
+    # the web view's board (store changes -> the page's rows) and its write rules
+    Core(
+        "web",
+        ("actors/web/board.py", "actors/web/auth.py"),
+        NO_IO | {"os", "aiohttp"},
+        actors_prefixes=(
+            "actors.control.views",
+            "actors.events.model",
+            "actors.store.entry",
+            "actors.store.watch",
+            "actors.http.address",
+        ),
+    ),
 ]
 
 
