@@ -181,6 +181,16 @@ def test_the_page_shows_the_cluster_live_and_scales_with_the_token(
     poll(lambda: text_of(browser, 'tr[data-name="web"] .replicas') == "2/2", "web 2/2", 60)
     assert desired(m1, "web") == 2
 
+    # a node's availability too: drained, its tasks move to m1
+    m1.ctl_json("node", "drain", "w1")
+    poll(lambda: text_of(browser, 'tr[data-hostname="w1"] .availability') == "drain", "drain", 30)
+    w1_id = next(n.node_id for n in swarm.nodes if n.name == "w1")
+    poll(
+        lambda: count_of(browser, f'.card[data-node="{w1_id}"] .task[data-name^="web."]') == 0,
+        "w1's web tasks gone from its card",
+        60,
+    )
+
 
 def test_the_view_binds_loopback_guards_its_host_and_a_taken_port_fails_the_start(
     swarm: Swarm,
