@@ -52,7 +52,12 @@ function applyPatch(patch) {
 function connect() {
   const source = new EventSource("/api/stream");
   source.addEventListener("open", () => setLive(true));
-  source.addEventListener("error", () => setLive(false)); // EventSource reconnects by itself
+  source.addEventListener("error", () => {
+    setLive(false);
+    // EventSource reconnects by itself after a dropped stream, but gives up on a refusal
+    // (every stream slot taken): try again a little later
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
+  });
   source.addEventListener("state", (e) => { load(JSON.parse(e.data)); queueDraw(); });
   source.addEventListener("patch", (e) => { applyPatch(JSON.parse(e.data)); queueDraw(); });
 }
