@@ -114,6 +114,12 @@ function updateText(service) {
   return el("span", { title: u.message || "" }, stateSpan(u.state), u.message ? " " + u.message : "");
 }
 
+// as docker service ls prints them: *:8080->80/tcp
+function portsText(ports) {
+  return ports.map((p) => (p.published_port ? "*:" + p.published_port + "->" : "") +
+    p.target_port + "/" + p.protocol + (p.publish_mode === "host" ? " (host)" : "")).join(", ");
+}
+
 function drawServices() {
   const services = [...model.services.values()].sort(byName("name"));
   const rows = services.map((s) => {
@@ -123,6 +129,7 @@ function drawServices() {
       el("td", { class: "mode" }, s.mode),
       el("td", { class: "replicas" + (short ? " short" : "") }, s.replicas_running + "/" + s.replicas_desired),
       el("td", { class: "image" }, s.image),
+      el("td", { class: "ports" }, portsText(s.ports || [])),
       el("td", { class: "update" }, updateText(s)));
   });
   $("services").tBodies[0].replaceChildren(...rows);
