@@ -24,7 +24,7 @@ TIMEOUT_S = 600
 
 
 def test_the_benches_are_found() -> None:
-    assert {"cli", "converge", "failover", "flood", "raft", "transport"} <= set(BENCHES)
+    assert {"cli", "converge", "failover", "flood", "logs", "raft", "transport"} <= set(BENCHES)
 
 
 @pytest.mark.parametrize("name", BENCHES)

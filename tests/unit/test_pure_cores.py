@@ -126,6 +126,18 @@ CORES = [
         NO_IO | {"os", "transport"},
         actors_prefixes=("actors.ca.certs", "actors.node.membership.roles"),
     ),
+    # compose files → stack specs: the caller reads the files (cli/stack_deploy.py)
+    Core(
+        "compose",
+        (
+            "api/compose.py",
+            "api/compose_fields.py",
+            "api/compose_host.py",
+            "api/compose_service.py",
+        ),
+        NO_IO | {"os", "pathlib", "yaml", "transport"},
+        actors_prefixes=(),
+    ),
     Core(
         "worker",
         (
@@ -137,6 +149,28 @@ CORES = [
             "actors/worker/file_layout.py",
         ),
         frozenset({"docker", "zmq", "pykka", "threading", "time", "socket", "requests", "os"}),
+    ),
+    # the log broker's core, the log wire bodies and a node's read plan (actors/logs/)
+    Core(
+        "logs",
+        (
+            "actors/logs/broker_core.py",
+            "actors/logs/broker_types.py",
+            "actors/logs/wire.py",
+            "actors/logs/reads.py",
+            "actors/logs/node_events.py",
+        ),
+        NO_IO | {"os", "transport"},
+        actors_prefixes=("actors.logs.", "actors.worker.executors.output"),
+        shells=frozenset(
+            {
+                "actors.logs.broker",
+                "actors.logs.publisher",
+                "actors.logs.publishing",
+                "actors.logs.handlers",
+                "actors.logs.node_ring",
+            }
+        ),
     ),
     Core(
         "raft",
