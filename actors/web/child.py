@@ -9,8 +9,12 @@ the node's start with the address named, as ``--metrics-addr`` does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -21,14 +25,17 @@ from actors.http import HttpAddress, HttpServer, http_child, parse_http_address
 from actors.log import get_logger
 from actors.store import MemoryStore
 from actors.supervisor import ChildContext, ChildSpec
-from actors.web.app import LogTail, web_app
+from actors.web.app import web_app
 from actors.web.auth import MAX_TOKEN_LENGTH, WriteAuth, check_token_text
 from actors.web.feed import LiveFeed
+from actors.web.logs import Call, ControlLogTail
+from transport.client import Client
 
-__all__ = ["parse_web_addr", "read_token_file", "web_child"]
+__all__ = ["control_calls", "parse_web_addr", "read_token_file", "web_child"]
 
 FLAG: Final = "--web-addr"
 TOKEN_FLAG: Final = "--web-token-file"
+LOG_TAILS_AT_ONCE: Final = 4  # each holds one of the server's pool threads while it reads
 
 _log = get_logger("web")
 
@@ -66,16 +73,40 @@ def read_token_file(path: Path) -> str:
     return check_token_text(text, where)
 
 
+def control_calls(
+    socket: Path, *, timeout: float = 10.0
+) -> Callable[[], contextlib.AbstractContextManager[Call]]:
+    """Calls on this manager's own control socket, as swarmctl makes them: one connection
+    per use (a log tail), closed after it."""
+
+    @contextlib.contextmanager
+    def connect() -> Iterator[Call]:
+        client = Client(f"ipc://{socket}", timeout=timeout, name="web-control")
+        try:
+            yield lambda kind, body, limit: client.request(kind, body, timeout=limit)
+        finally:
+            client.close()
+
+    return connect
+
+
 def web_child(
     addr: str,
     store: MemoryStore,
     *,
     token: str | None,
-    logs: LogTail,
+    control_socket: Path,
     stop_timeout: float = 5.0,
 ) -> ChildSpec:
+    """The web view of ``store``; task log tails through ``control_socket`` (the control
+    API's log calls, so a follower relays them to the leader's broker as for swarmctl)."""
     address = parse_web_addr(addr)
     auth = WriteAuth(token)
+    logs = ControlLogTail(
+        control_calls(control_socket),
+        threading.BoundedSemaphore(LOG_TAILS_AT_ONCE),
+        clock=time.monotonic,
+    )
 
     def factory(_ctx: ChildContext | None, server: HttpServer) -> web.Application:
         if not address.is_loopback():

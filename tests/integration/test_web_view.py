@@ -1,6 +1,6 @@
 """``swarm-node --web-addr`` on real processes, read by headless Chromium through selenium
 (issue 13 item 4): the page renders the real cluster, a ``swarmctl service scale`` shows up
-on it (pushed, the page never reloads), a task's log panel opens, a write needs the web
+on it (pushed, the page never reloads), a task's log tail shows on click, a write needs the web
 token, and the test saves a screenshot (``WEB_VIEW_SCREENSHOT=PATH`` saves it there too:
 docs/web-view.png is one). Under CI=true a missing browser fails instead of skipping."""
 
@@ -110,7 +110,7 @@ def test_the_page_shows_the_cluster_live_and_scales_with_the_token(
     swarm.wait_cluster(1, 1)
     m1.ctl_json(
         "service", "create", "--name", "web", "--replicas", "3", "--detach", "busybox",
-        "sleep", "300",
+        "sh", "-c", "echo web is serving; echo on port 80 >&2; exec sleep 300",
     )  # fmt: skip
     m1.ctl_json("service", "create", "--name", "agent", "--mode", "global", "--detach",
                 "busybox", "sleep", "300")  # fmt: skip
@@ -160,10 +160,17 @@ def test_the_page_shows_the_cluster_live_and_scales_with_the_token(
     if wanted:
         shutil.copyfile(screenshot, wanted)
 
-    # a task's log panel opens on click
-    browser.execute_script("document.querySelector('.task[data-name=\"web.1\"]').click();")
-    poll(lambda: "web.1" in text_of(browser, "#logs-title"), "the log panel", 30)
-    poll(lambda: text_of(browser, "#logs-message") not in ("", "loading…"), "the log answer", 30)
+    # a task's log tail on click, read through the leader's log broker from its node
+    def tail_shown() -> bool:
+        """Click web.1 and wait for the panel's answer: both lines yet?"""
+        browser.execute_script("document.querySelector('.task[data-name=\"web.1\"]').click();")
+        poll(lambda: "web.1" in text_of(browser, "#logs-title"), "the log panel", 30)
+        poll(lambda: text_of(browser, "#logs-message") != "loading…", "the log answer", 30)
+        return text_of(browser, "#logs-message").startswith("last 2 lines")
+
+    poll(tail_shown, "web.1's two lines in the log panel", 60)
+    assert text_of(browser, "#logs-lines .stderr") == "on port 80"
+    assert "web is serving" in text_of(browser, "#logs-lines")
     browser.execute_script("document.getElementById('logs-close').click();")
 
     # a write from the page: refused without the token, done with it

@@ -193,10 +193,10 @@ CORES = [
         ),
         frozenset({"zmq", "pykka", "threading", "socket", "time", "asyncio", "os", "select"}),
     ),
-    # the web view's board (store changes -> the page's rows) and its write rules
+    # the web view's board (store changes -> the page's rows), write rules and log tail reading
     Core(
         "web",
-        ("actors/web/board.py", "actors/web/auth.py"),
+        ("actors/web/board.py", "actors/web/auth.py", "actors/web/logs.py"),
         NO_IO | {"os", "aiohttp"},
         actors_prefixes=(
             "actors.control.views",

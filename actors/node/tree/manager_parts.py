@@ -94,7 +94,6 @@ from actors.raft_node.types import ConfState
 from actors.store import MemoryStore, clusters
 from actors.supervisor import ChildSpec, Directory, start_actor
 from actors.web.child import web_child
-from actors.web.logs import NoTaskLogs
 from api.enums import NodeRole
 from transport.auth import AdmitAll
 from transport.endpoint import Handler, Request, inline
@@ -375,7 +374,7 @@ class ManagerParts:
                 config.web_addr,
                 self.store,
                 token=config.web_token,
-                logs=NoTaskLogs(),
+                control_socket=config.listen_control_api,
                 stop_timeout=config.stop_timeout,
             )
         ]
