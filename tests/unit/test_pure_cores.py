@@ -38,6 +38,8 @@ def package(directory: str, shells: set[str], at_least: set[str]) -> tuple[str, 
 CORES = [
     # the shared backoff schedule, which pure cores use
     Core("backoff", ("actors/backoff.py",), NO_IO | {"os"}, actors_prefixes=()),
+    # where an HTTP endpoint listens: parsed without I/O
+    Core("http-address", ("actors/http/address.py",), NO_IO | {"aiohttp"}, actors_prefixes=()),
     Core(
         "ca",
         (
@@ -207,6 +209,19 @@ CORES = [
             )
         ),
         frozenset({"zmq", "pykka", "threading", "socket", "time", "asyncio", "os", "select"}),
+    ),
+    # the web view's board (store changes -> the page's rows), write rules and log tail reading
+    Core(
+        "web",
+        ("actors/web/board.py", "actors/web/auth.py", "actors/web/logs.py"),
+        NO_IO | {"os", "aiohttp"},
+        actors_prefixes=(
+            "actors.control.views",
+            "actors.events.model",
+            "actors.store.entry",
+            "actors.store.watch",
+            "actors.http.address",
+        ),
     ),
 ]
 

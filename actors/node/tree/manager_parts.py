@@ -5,6 +5,8 @@ from the snapshot and the committed log when the raft child starts), the current
 RaftNode, the leadership switch, the dispatcher's slot, the CA service and the admission
 index. Its children, in start order (stopped in reverse):
 
+    metrics, web   with --metrics-addr / --web-addr (first: a taken port stops the start
+             at once): Prometheus, the live web view (actors/web/) from the store
     raft     RaftNodeActor: opens DurableStorage (STATE_DIR/raft; a one-member group when
              this node founded the cluster, empty when it joined), attaches itself to the
              store as its proposer, subscribes the leadership switch
@@ -91,6 +93,7 @@ from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
 from actors.store import MemoryStore, clusters
 from actors.supervisor import ChildSpec, Directory, start_actor
+from actors.web.child import web_child
 from api.enums import NodeRole
 from api.specs import RaftConfig
 from transport.auth import AdmitAll
@@ -362,6 +365,22 @@ class ManagerParts:
 
         return [ClusterCollector(self.store), RaftCollector(raft_status)]
 
+    def web_children(self) -> list[ChildSpec]:
+        """The live web view when ``--web-addr`` is given (early in the tree, as metrics:
+        a taken port stops the start at once), fed by this manager's own store."""
+        config = self.setup.config
+        if config.web_addr is None:
+            return []
+        return [
+            web_child(
+                config.web_addr,
+                self.store,
+                token=config.web_token,
+                control_socket=config.listen_control_api,
+                stop_timeout=config.stop_timeout,
+            )
+        ]
+
     # -- children -------------------------------------------------------------------------
     def children(self) -> list[ChildSpec]:
         config = self.setup.config
@@ -370,6 +389,7 @@ class ManagerParts:
         store, raft = self.store, self.raft
         return [
             *self.shared.metrics_children(self.metrics_collectors),
+            *self.web_children(),
             ChildSpec(
                 "raft",
                 start_actor(RaftNodeActor, self.make_raft),
