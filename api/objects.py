@@ -36,6 +36,7 @@ __all__ = [
     "RevokedCertificate",
     "RootCA",
     "Service",
+    "SpecRevision",
     "Task",
     "TaskStatus",
     "UpdateStatus",
@@ -129,6 +130,16 @@ class UpdateStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class SpecRevision:
+    """One spec a service had (its history: ``swarmctl service history``)."""
+
+    version: int  # the service's spec_version while it had this spec
+    spec: ServiceSpec
+    at: float  # when it became the service's spec (the writing manager's clock)
+    origin: str = ""  # how: "create", "update", "rollback", "rollback to version 3", ...
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     id: str
     meta: Meta = field(default_factory=Meta)
@@ -137,6 +148,8 @@ class Service:
     previous_spec: ServiceSpec | None = None  # for rollback
     update_status: UpdateStatus | None = None
     pending_delete: bool = False  # `service rm` ran; the orchestrator removes its tasks
+    # the last specs, oldest first, the current one last (actors/orchestrator/history.py)
+    spec_history: tuple[SpecRevision, ...] = ()
 
     @property
     def name(self) -> str:
@@ -161,6 +174,7 @@ class TaskStatus:
     err: str = ""  # the error that made the task fail or be rejected
     container_status: ContainerStatus | None = None
     port_status: tuple[PortConfig, ...] = ()
+    started_at: float = 0.0  # when it first ran (RUNNING); 0: never. Owner: the worker
 
 
 @dataclass(frozen=True, slots=True)

@@ -355,6 +355,11 @@ def validate_cluster_spec(spec: ClusterSpec) -> None:
         spec.orchestration.task_history_retention_limit,
         "orchestration.task_history_retention_limit",
     )
+    if spec.orchestration.service_history_limit < 1:
+        raise InvalidSpec(
+            "orchestration.service_history_limit",
+            f"must be >= 1 (the current spec), got {spec.orchestration.service_history_limit}",
+        )
     raft = spec.raft
     if raft.snapshot_interval < 1:
         raise InvalidSpec("raft.snapshot_interval", f"must be >= 1, got {raft.snapshot_interval}")

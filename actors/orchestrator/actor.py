@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from actors.orchestrator.history import trim
 from actors.orchestrator.reaper import reap
 from actors.orchestrator.reconcile import reconcile_services
 from actors.orchestrator.restart import RestartHistory
@@ -256,6 +257,11 @@ def _node_or_cluster_matters(obj: Node | Cluster, old: object) -> bool:
     return not isinstance(old, Node) or obj.status.state != old.status.state
 
 
+def _history_limit(tx: ReadTx) -> int:
+    cluster = clusters.get_default(tx)
+    return cluster.spec.orchestration.service_history_limit if cluster is not None else 10
+
+
 def _service_of(effect: Effect) -> str:
     if isinstance(effect, CreateTask):
         return effect.task.service_id
@@ -313,6 +319,7 @@ def _writer(effect: Effect) -> Callable[[WriteTx], None]:
                         previous_spec=new.previous_spec,
                         spec_version=new.spec_version,
                         update_status=new.update_status,
+                        spec_history=trim(new.spec_history, _history_limit(tx)),
                     )
                 )
         else:
