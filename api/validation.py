@@ -219,6 +219,11 @@ def validate_service_spec(spec: ServiceSpec) -> None:
         )
     _update_config(spec.update_config, "update_config")
     _update_config(spec.rollback_config, "rollback_config")
+    if spec.rollback_config.failure_action == FailureAction.ROLLBACK:
+        raise InvalidSpec(
+            "rollback_config.failure_action",
+            "a rollback's failure action is pause or continue (a rollback is never rolled back)",
+        )
     _endpoint(spec.endpoint, "endpoint")
     check_spec_budget(spec, "spec", f"service {spec.name!r}")
 

@@ -1,6 +1,7 @@
 """``swarmctl cluster inspect [NAME]``, ``cluster join-token worker|manager [-q] [--rotate]``
-and ``cluster update [--heartbeat-period D] [--task-history-limit N] [--snapshot-interval N]
-[--cert-expiry D] [--autolock=true|false]`` and ``cluster unlock-key [-q] [--rotate]``
+and ``cluster update [--heartbeat-period D] [--task-history-limit N]
+[--service-history-limit N] [--snapshot-interval N] [--cert-expiry D]
+[--autolock=true|false]`` and ``cluster unlock-key [-q] [--rotate]``
 (cli/unlock.py; the cluster is "default" unless named)."""
 
 from __future__ import annotations
@@ -38,10 +39,42 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     token.set_defaults(run=run_join_token)
 
     update = verbs.add_parser("update", parents=[common], help="change the cluster's settings")
-    update.add_argument("--heartbeat-period", type=DURATION, default=None, metavar="DURATION")
-    update.add_argument("--task-history-limit", type=COUNT, default=None, metavar="N")
-    update.add_argument("--snapshot-interval", type=COUNT, default=None, metavar="N")
-    update.add_argument("--cert-expiry", type=DURATION, default=None, metavar="DURATION")
+    update.add_argument(
+        "--heartbeat-period",
+        type=DURATION,
+        default=None,
+        metavar="DURATION",
+        help="how often nodes report to the dispatcher (a node is down after 3 missed)",
+    )
+    update.add_argument(
+        "--task-history-limit",
+        type=COUNT,
+        default=None,
+        metavar="N",
+        help="finished tasks kept per slot (default 5)",
+    )
+    update.add_argument(
+        "--service-history-limit",
+        type=COUNT,
+        default=None,
+        metavar="N",
+        help="specs kept per service for 'service history' and 'service rollback "
+        "--to-version', the current one included (default 10)",
+    )
+    update.add_argument(
+        "--snapshot-interval",
+        type=COUNT,
+        default=None,
+        metavar="N",
+        help="Raft log entries between snapshots (default 10000)",
+    )
+    update.add_argument(
+        "--cert-expiry",
+        type=DURATION,
+        default=None,
+        metavar="DURATION",
+        help="validity of node certificates (default 90 days, at least 1h)",
+    )
     autolock_argument(update)
     update.set_defaults(run=run_update)
     add_unlock_key_verb(verbs, common)
@@ -66,6 +99,7 @@ def _describe(cluster: dict[str, Any]) -> str:
         f"Name        : {spec['name']}",
         "Orchestration settings:",
         f"  Task history entries: {spec['orchestration']['task_history_retention_limit']}",
+        "  Service history entries: " + str(spec["orchestration"].get("service_history_limit", "")),
         "Raft settings:",
         f"  Snapshot interval: {spec['raft']['snapshot_interval']}",
         "Dispatcher settings:",
@@ -105,7 +139,13 @@ def run_join_token(args: argparse.Namespace, connection: ControlConnection, _v: 
 
 def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
     body: dict[str, Any] = {}
-    for flag in ("heartbeat_period", "task_history_limit", "snapshot_interval", "cert_expiry"):
+    for flag in (
+        "heartbeat_period",
+        "task_history_limit",
+        "service_history_limit",
+        "snapshot_interval",
+        "cert_expiry",
+    ):
         value = getattr(args, flag)
         if value is not None:
             body[flag] = value

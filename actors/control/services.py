@@ -1,8 +1,11 @@
-"""Control API: services (create, ls, inspect, ps, update, scale, rm).
+"""Control API: services (create, ls, inspect, ps, update, scale, rollback, history, rm).
 
-The control API owns a service's ``spec``, ``previous_spec``, ``spec_version`` and
-``pending_delete``; the orchestrator owns the rest (``update_status``) and removes a
-service's tasks, then the service, once ``pending_delete`` is set. Every spec is
+The control API owns a service's ``spec``, ``previous_spec``, ``spec_version``,
+``spec_history`` and ``pending_delete``; the orchestrator owns the rest (``update_status``,
+which a new spec resets and a rollback starts) and removes a service's tasks, then the
+service, once ``pending_delete`` is set. Every spec change is a revision of the service's
+history (actors/orchestrator/history.py); a rollback goes back to the previous spec or to
+a kept version (actors/orchestrator/rollback.py). Every spec is
 validated (api/validation.py) before anything is written; names are unique (the store's
 index says so, atomically). Each function takes a request body and returns the reply
 body; errors are raised (actors/control/errors.py maps them to codes).
@@ -10,16 +13,20 @@ body; errors are raised (actors/control/errors.py maps them to codes).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from actors.control.errors import Body, ControlCode, ControlError
 from actors.control.views import service_summary, task_order, task_row
 from actors.control.writes import check_version, modify
-from actors.store import MemoryStore, ReadTx, WriteTx, nodes, services, tasks
+from actors.orchestrator.history import history_rows, record
+from actors.orchestrator.rollback import MANUAL_ROLLBACK, rollback_refusal, rolled_back
+from actors.store import MemoryStore, ReadTx, WriteTx, clusters, nodes, services, tasks
 from api.codec_objects import decode, encode_object
 from api.ids import RandomBits, new_id
-from api.objects import Service
+from api.objects import Service, SpecRevision
 from api.service_options import apply_options
 from api.specs import ReplicatedService, ServiceSpec
 from api.task_state import parse_task_state
@@ -42,9 +49,16 @@ def _live(tx: ReadTx, ref: str) -> Service:
 
 
 class ServiceControl:
-    def __init__(self, store: MemoryStore, *, rng: RandomBits | None = None) -> None:
+    def __init__(
+        self,
+        store: MemoryStore,
+        *,
+        rng: RandomBits | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         self._rng = rng
+        self._clock = clock  # wall clock: when a spec became a service's
 
     def _new_id(self) -> str:
         return new_id(self._rng) if self._rng is not None else new_id()
@@ -55,6 +69,7 @@ class ServiceControl:
         spec = decode(ServiceSpec, body["spec"], "spec")
         validate_service_spec(spec)
         service = Service(id=self._new_id(), spec=spec, spec_version=1)
+        service = replace(service, spec_history=(SpecRevision(1, spec, self._clock(), "create"),))
 
         def write(tx: WriteTx) -> None:
             holder = services.by_name(tx, spec.name)
@@ -75,7 +90,7 @@ class ServiceControl:
         ref = str(body["service"])
         changes = dict(body["changes"])
         pinned = body.get("version")
-        return self._edit(ref, changes, pinned)
+        return self._edit(ref, changes, pinned, origin="update")
 
     def scale(self, body: Body) -> Body:
         replicas = body["replicas"]
@@ -92,7 +107,7 @@ class ServiceControl:
                     "scale can only be used with replicated mode",
                 )
 
-        return self._edit(str(body["service"]), {"replicas": replicas}, None, check)
+        return self._edit(str(body["service"]), {"replicas": replicas}, None, check, "scale")
 
     def _edit(
         self,
@@ -100,6 +115,7 @@ class ServiceControl:
         changes: dict[str, Any],
         pinned: int | None,
         check: Any = None,
+        origin: str = "update",
     ) -> Body:
         result: dict[str, Any] = {}
 
@@ -131,15 +147,47 @@ class ServiceControl:
                 spec_version=service.spec_version + 1,
                 update_status=None,
             )
-            tx.update(updated)
+            limit = clusters.orchestration(tx).service_history_limit
+            tx.update(record(service, updated, self._clock(), origin, limit))
             result.update(id=service.id, changed=True)
 
         modify(self._store, write)
+        return self._stored(result)
+
+    def _stored(self, result: dict[str, Any]) -> Body:
         if result["changed"]:  # the summary as stored (its version is the commit's)
             result["service"] = self._store.view(
                 lambda tx: _summary(tx, services.lookup(tx, result["id"]))
             )
         return result
+
+    def rollback(self, body: Body) -> Body:
+        """Back to the previous spec, or to ``to_version`` of the history; the
+        orchestrator replaces the tasks, paced by the rollback config."""
+        ref = str(body["service"])
+        to_version = body.get("to_version")
+        if to_version is not None and to_version < 1:
+            raise ControlError(ControlCode.INVALID_ARGUMENT, f"a version is >= 1, got {to_version}")
+        pinned = body.get("version")
+        result: dict[str, Any] = {}
+
+        def write(tx: WriteTx) -> None:
+            service = _live(tx, ref)
+            check_version("service", service.id, pinned, service.meta.version)
+            refusal = rollback_refusal(service, to_version)
+            if refusal is not None:
+                raise ControlError(ControlCode.INVALID_ARGUMENT, refusal)
+            message = MANUAL_ROLLBACK if to_version is None else f"rollback to version {to_version}"
+            limit = clusters.orchestration(tx).service_history_limit
+            back = rolled_back(
+                service, self._clock(), to_version=to_version, message=message, limit=limit
+            )
+            tx.update(back)
+            result.clear()
+            result.update(id=service.id, changed=True)
+
+        modify(self._store, write)
+        return self._stored(result)
 
     def rm(self, body: Body) -> Body:
         refs = [str(r) for r in body["services"]]
@@ -177,6 +225,16 @@ class ServiceControl:
         def read(tx: ReadTx) -> Body:
             service = services.lookup(tx, str(body["service"]))
             return {"service": encode_object(service), "summary": _summary(tx, service)}
+
+        return self._store.view(read)
+
+    def history(self, body: Body) -> Body:
+        """The kept specs of a service, oldest first, with what changed."""
+
+        def read(tx: ReadTx) -> Body:
+            service = services.lookup(tx, str(body["service"]))
+            summary = service_summary(service, tasks.by_service(tx, service.id))
+            return {"service": summary, "history": history_rows(service)}
 
         return self._store.view(read)
 

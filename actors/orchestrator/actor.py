@@ -257,11 +257,6 @@ def _node_or_cluster_matters(obj: Node | Cluster, old: object) -> bool:
     return not isinstance(old, Node) or obj.status.state != old.status.state
 
 
-def _history_limit(tx: ReadTx) -> int:
-    cluster = clusters.get_default(tx)
-    return cluster.spec.orchestration.service_history_limit if cluster is not None else 10
-
-
 def _service_of(effect: Effect) -> str:
     if isinstance(effect, CreateTask):
         return effect.task.service_id
@@ -319,7 +314,9 @@ def _writer(effect: Effect) -> Callable[[WriteTx], None]:
                         previous_spec=new.previous_spec,
                         spec_version=new.spec_version,
                         update_status=new.update_status,
-                        spec_history=trim(new.spec_history, _history_limit(tx)),
+                        spec_history=trim(
+                            new.spec_history, clusters.orchestration(tx).service_history_limit
+                        ),
                     )
                 )
         else:

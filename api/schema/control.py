@@ -48,6 +48,8 @@ __all__ = [
     "CONTROL_NODE_UPDATE",
     "CONTROL_NODE_UPDATE_REPLY",
     "CONTROL_SERVICE_CREATE",
+    "CONTROL_SERVICE_HISTORY",
+    "CONTROL_SERVICE_HISTORY_REPLY",
     "CONTROL_SERVICE_INSPECT",
     "CONTROL_SERVICE_INSPECT_REPLY",
     "CONTROL_SERVICE_LS",
@@ -57,6 +59,7 @@ __all__ = [
     "CONTROL_SERVICE_REPLY",
     "CONTROL_SERVICE_RM",
     "CONTROL_SERVICE_RM_REPLY",
+    "CONTROL_SERVICE_ROLLBACK",
     "CONTROL_SERVICE_SCALE",
     "CONTROL_SERVICE_UPDATE",
     "CONTROL_TASK_INSPECT",
@@ -104,6 +107,33 @@ CONTROL_SERVICE_SCALE: Final = SCHEMA.declare(
         (Field("service", STR), Field("replicas", INT)),
         reply="control.service.reply",
         doc="Set a replicated service's replica count.",
+    )
+)
+CONTROL_SERVICE_ROLLBACK: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.rollback",
+        (
+            Field("service", STR),
+            Field("to_version", INT, required=False),
+            Field("version", INT, required=False),
+        ),
+        reply="control.service.reply",
+        doc="Roll a service back to its previous spec, or to_version of its history, paced "
+        "by the rollback config; with version, refused if the service changed since.",
+    )
+)
+CONTROL_SERVICE_HISTORY_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.history.reply", (Field("service", ANY), Field("history", ListOf(ANY)))
+    )
+)
+CONTROL_SERVICE_HISTORY: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.history",
+        (Field("service", STR),),
+        reply="control.service.history.reply",
+        doc="A service's summary and its kept specs, oldest first: version, time, how, "
+        "what changed.",
     )
 )
 CONTROL_SERVICE_LS_REPLY: Final = SCHEMA.declare(
@@ -260,6 +290,7 @@ CONTROL_CLUSTER_UPDATE: Final = SCHEMA.declare(
         (
             Field("heartbeat_period", FLOAT, required=False),
             Field("task_history_limit", INT, required=False),
+            Field("service_history_limit", INT, required=False),
             Field("snapshot_interval", INT, required=False),
             Field("cert_expiry", FLOAT, required=False),
             Field("autolock", BOOL, required=False),
