@@ -25,13 +25,20 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     )
     verbs = parser.add_subparsers(title="commands", dest="verb", metavar="COMMAND", required=True)
     inspect = verbs.add_parser("inspect", parents=[common], help="show the cluster's settings")
-    inspect.add_argument("cluster", nargs="?", default=None, metavar="NAME")
+    inspect.add_argument(
+        "cluster", nargs="?", default=None, metavar="NAME", help="the cluster (default: default)"
+    )
     inspect.set_defaults(run=run_inspect)
 
     token = verbs.add_parser(
         "join-token", parents=[common], help="show (or rotate) the token to join as ROLE"
     )
-    token.add_argument("role", choices=("worker", "manager"), metavar="worker|manager")
+    token.add_argument(
+        "role",
+        choices=("worker", "manager"),
+        metavar="worker|manager",
+        help="the role the token joins nodes as",
+    )
     token.add_argument("-q", "--quiet", action="store_true", help="only the token")
     token.add_argument(
         "--rotate", action="store_true", help="replace the token (joined nodes are not affected)"

@@ -1,11 +1,14 @@
-"""``swarmctl service create|ls|inspect|ps|scale|update|rm``, with ``docker service``'s flags.
+"""``swarmctl service create|ls|inspect|ps|scale|update|rollback|history|rm``, with
+``docker service``'s flags.
 
 Flags become an options map (api/service_options.py); ``create`` applies it to
 a default spec, validates it here and sends the spec; ``update`` validates the options here
 and sends them, and the manager applies them to the current spec. Bad values are refused
 by argparse (one line, exit 2) and invalid specs by validation (one line, exit 1), before
-anything is sent. Without ``--detach``, create/update/scale wait for convergence
-(cli/progress.py).
+anything is sent. Without ``--detach``, create/update/scale/rollback wait until the
+service converged at the spec version they wrote (cli/service_wait.py, cli/progress.py),
+and exit 1 saying why when an update paused or rolled back. ``ps`` is cli/service_ps.py,
+``inspect`` cli/service_inspect.py, ``history`` and ``rollback`` cli/service_history.py.
 """
 
 from __future__ import annotations
@@ -13,15 +16,11 @@ from __future__ import annotations
 import argparse
 import secrets
 import shlex
-import sys
-import time
 from typing import TYPE_CHECKING, Any
 
-from api.units import format_bytes, format_cpus, format_duration
 from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.output import render_table, write_json, write_text
-from cli.progress import ProgressJudge, finished_task_ids, wait_converged
 from cli.service_flags import (
     CREATE_LIST_FLAGS,
     UPDATE_LIST_FLAGS,
@@ -30,6 +29,10 @@ from cli.service_flags import (
     option_dest,
     options_of,
 )
+from cli.service_history import add_history_arguments, add_rollback_arguments, rollback
+from cli.service_inspect import add_inspect_arguments
+from cli.service_ps import add_ps_arguments
+from cli.service_wait import finished_before, wait_for_change
 
 if TYPE_CHECKING:
     from api.specs import ServiceSpec
@@ -42,16 +45,28 @@ __all__ = ["register"]
 
 def register(groups: Any, common: argparse.ArgumentParser) -> None:
     parser = groups.add_parser(
-        "service", parents=[common], help="create, list, inspect, update, scale and remove services"
+        "service",
+        parents=[common],
+        help="create, list, inspect, update, scale, roll back and remove services",
     )
     verbs = parser.add_subparsers(title="commands", dest="verb", metavar="COMMAND", required=True)
 
     create = verbs.add_parser("create", parents=[common], help="create a service")
     create.add_argument("--name", default=None, help="service name (default: generated)")
-    create.add_argument("--mode", choices=("replicated", "global"), default=None)
+    create.add_argument(
+        "--mode",
+        choices=("replicated", "global"),
+        default=None,
+        help="replicated: --replicas tasks; global: one task per node (default: replicated)",
+    )
     add_spec_flags(create, CREATE_LIST_FLAGS)
-    create.add_argument("image", metavar="IMAGE")
-    create.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+    create.add_argument("image", metavar="IMAGE", help="the image the tasks run")
+    create.add_argument(
+        "command",
+        nargs=argparse.REMAINDER,
+        metavar="COMMAND [ARG...]",
+        help="the command and its arguments (default: the image's)",
+    )
     create.set_defaults(run=run_create)
 
     ls = verbs.add_parser("ls", parents=[common], help="list services")
@@ -59,29 +74,50 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     ls.set_defaults(run=run_ls)
 
     inspect = verbs.add_parser("inspect", parents=[common], help="show a service in detail")
-    inspect.add_argument("service", metavar="SERVICE")
-    inspect.set_defaults(run=run_inspect)
+    add_inspect_arguments(inspect)
 
-    ps = verbs.add_parser("ps", parents=[common], help="list a service's tasks")
-    ps.add_argument("service", metavar="SERVICE")
-    ps.add_argument("--desired-state", default=None, metavar="STATE")
-    ps.set_defaults(run=run_ps)
+    ps = verbs.add_parser("ps", parents=[common], help="list the tasks of services")
+    add_ps_arguments(ps)
 
     scale = verbs.add_parser("scale", parents=[common], help="scale replicated services")
-    scale.add_argument("pairs", nargs="+", metavar="SERVICE=REPLICAS")
+    scale.add_argument(
+        "pairs", nargs="+", metavar="SERVICE=REPLICAS", help="services and their task counts"
+    )
     add_wait_flags(scale)
     scale.set_defaults(run=run_scale)
 
     update = verbs.add_parser("update", parents=[common], help="update a service")
-    update.add_argument("--image", dest=option_dest("image"), default=None)
+    update.add_argument(
+        "--image", dest=option_dest("image"), default=None, metavar="IMAGE", help="the new image"
+    )
     update.add_argument("--args", default=None, help="the command's arguments, one string")
-    update.add_argument("--force", dest=option_dest("force"), action="store_true")
+    update.add_argument(
+        "--force",
+        dest=option_dest("force"),
+        action="store_true",
+        help="replace the tasks even if nothing changed",
+    )
+    update.add_argument(
+        "--rollback",
+        action="store_true",
+        help="roll back to the previous spec (as 'service rollback'; no other change)",
+    )
     add_spec_flags(update, UPDATE_LIST_FLAGS)
-    update.add_argument("service", metavar="SERVICE")
+    update.add_argument("service", metavar="SERVICE", help="the service (name, id or prefix)")
     update.set_defaults(run=run_update)
 
+    rollback_ = verbs.add_parser(
+        "rollback", parents=[common], help="roll a service back to an earlier spec"
+    )
+    add_rollback_arguments(rollback_)
+
+    history = verbs.add_parser(
+        "history", parents=[common], help="show the specs a service had and what changed"
+    )
+    add_history_arguments(history)
+
     rm = verbs.add_parser("rm", parents=[common], help="remove services")
-    rm.add_argument("services", nargs="+", metavar="SERVICE")
+    rm.add_argument("services", nargs="+", metavar="SERVICE", help="the services to remove")
     rm.set_defaults(run=run_rm)
 
 
@@ -92,35 +128,6 @@ def _generated_name(image: str) -> str:
     base = image.rsplit("/", 1)[-1].split("@", 1)[0].split(":", 1)[0]
     base = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in base).strip("-_")
     return f"{base or 'service'}-{secrets.token_hex(3)}"
-
-
-def _progress_stream(args: argparse.Namespace) -> Any:
-    return sys.stderr if args.format == "json" else sys.stdout
-
-
-def _finished_before(
-    args: argparse.Namespace, connection: ControlConnection, service: str
-) -> set[str]:
-    """Tasks already finished before a change is written: their failures are old news."""
-    if args.detach:
-        return set()
-    return finished_task_ids(connection.request("control.service.ps", {"service": service}))
-
-
-def _wait(
-    args: argparse.Namespace,
-    connection: ControlConnection,
-    service_id: str,
-    baseline: set[str],
-) -> None:
-    if args.detach:
-        return
-    wait_converged(
-        lambda: connection.request("control.service.ps", {"service": service_id}),
-        out=_progress_stream(args),
-        timeout=args.converge_timeout,
-        judge=ProgressJudge(baseline=baseline),
-    )
 
 
 def _checked(spec: ServiceSpec, options: dict[str, Any]) -> ServiceSpec:
@@ -153,7 +160,7 @@ def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str)
     spec = _checked(ServiceSpec(), options)
     with connection:
         reply = connection.request("control.service.create", {"spec": encode(spec)})
-        _wait(args, connection, reply["id"], baseline=set())
+        wait_for_change(args, connection, reply, baseline=set())
         final = connection.request("control.service.inspect", {"service": reply["id"]})
     if args.format == "json":
         write_json(final["summary"])
@@ -166,17 +173,24 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
     changes = options_of(args)
     if args.args is not None:
         changes["args"] = shlex.split(args.args)
+    if args.rollback:
+        if changes:
+            flags = ", ".join("--" + k.replace("_", "-") for k in sorted(changes))
+            raise CliError(
+                f"--rollback goes back to the previous spec: it takes no changes ({flags})"
+            )
+        return rollback(args, connection, args.service, None)
     from api.specs import ContainerSpec, ServiceSpec, TaskSpec
 
     # check the flags against a stand-in spec; the manager checks the real one
     _checked(ServiceSpec(name="x", task=TaskSpec(container=ContainerSpec(image="x"))), changes)
     with connection:
-        baseline = _finished_before(args, connection, args.service)
+        baseline = finished_before(args, connection, args.service)
         reply = connection.request(
             "control.service.update", {"service": args.service, "changes": changes}
         )
         if reply["changed"]:
-            _wait(args, connection, reply["id"], baseline)
+            wait_for_change(args, connection, reply, baseline)
         final = connection.request("control.service.inspect", {"service": reply["id"]})
     if args.format == "json":
         write_json(final["summary"])
@@ -194,7 +208,7 @@ def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) 
         wanted.append((name, int(count)))
     results = []
     with connection:
-        baselines = [_finished_before(args, connection, name) for name, _ in wanted]
+        baselines = [finished_before(args, connection, name) for name, _ in wanted]
         for name, replicas in wanted:
             reply = connection.request(
                 "control.service.scale", {"service": name, "replicas": replicas}
@@ -203,7 +217,7 @@ def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) 
                 write_text(f"{name} scaled to {replicas}")
             results.append(reply)
         for reply, baseline in zip(results, baselines, strict=True):
-            _wait(args, connection, reply["id"], baseline)
+            wait_for_change(args, connection, reply, baseline)
         summaries = [
             connection.request("control.service.inspect", {"service": r["id"]})["summary"]
             for r in results
@@ -244,121 +258,3 @@ def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
         ]
         write_text(render_table(("ID", "NAME", "MODE", "REPLICAS", "IMAGE"), rows))
     return 0
-
-
-def ago(timestamp: float, now: float | None = None) -> str:
-    if not timestamp:
-        return ""
-    delta = max(0.0, (now if now is not None else time.time()) - timestamp)
-    for unit, size in (("hours", 3600), ("minutes", 60)):
-        if delta >= size * 2 or (unit == "minutes" and delta >= 60):
-            return f"{int(delta // size)} {unit} ago"
-    return f"{int(delta)} seconds ago"
-
-
-def task_table(rows: list[dict[str, Any]]) -> str:
-    """``docker service ps``'s table; older tasks of a slot as ``\\_ name``."""
-    seen: set[tuple[str, int, str]] = set()
-    out = []
-    for r in rows:
-        key = (r["service_id"], r["slot"], "" if r["slot"] else r["node_id"])
-        name = r["name"] if key not in seen else f" \\_ {r['name']}"
-        seen.add(key)
-        current = f"{r['state'].capitalize()} {ago(r['timestamp'])}".strip()
-        out.append(
-            (
-                r["id"][:12],
-                name,
-                r["image"],
-                r["node"] or r["node_id"][:12],
-                r["desired_state"].capitalize(),
-                current,
-                r["error"] or (r["message"] if r["state"] == "pending" else ""),
-            )
-        )
-    headers = ("ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR")
-    return render_table(headers, out)
-
-
-def run_ps(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
-    body: dict[str, Any] = {"service": args.service}
-    if args.desired_state:
-        body["desired_state"] = args.desired_state
-    with connection:
-        rows = connection.request("control.service.ps", body)["tasks"]
-    if args.format == "json":
-        write_json(rows)
-    else:
-        write_text(task_table(rows))
-    return 0
-
-
-def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
-    with connection:
-        reply = connection.request("control.service.inspect", {"service": args.service})
-    service, summary = reply["service"], reply["summary"]
-    if args.format == "json":
-        write_json([service])
-        return 0
-    write_text(describe(service, summary))
-    return 0
-
-
-def describe(service: dict[str, Any], summary: dict[str, Any]) -> str:
-    spec = service["spec"]
-    task = spec["task"]
-    c = task["container"]
-    res = task["resources"]
-    rp = task["restart_policy"]
-    pl = task["placement"]
-    uc = spec["update_config"]
-    rows: list[tuple[str, str]] = [
-        ("ID", service["id"]),
-        ("Name", spec["name"]),
-        ("Mode", summary["mode"]),
-        ("Replicas", f"{summary['replicas_running']}/{summary['replicas_desired']}"),
-    ]
-    if summary.get("update_status"):
-        status = summary["update_status"]
-        rows.append(("Update Status", f"{status['state']} {status['message']}".strip()))
-    if spec["labels"]:
-        rows.append(("Labels", ", ".join(f"{k}={v}" for k, v in spec["labels"].items())))
-    rows += [("Image", c["image"])]
-    if c["command"]:
-        rows.append(("Command", " ".join(c["command"])))
-    if c["args"]:
-        rows.append(("Args", " ".join(c["args"])))
-    if c["env"]:
-        rows.append(("Env", " ".join(c["env"])))
-    for part in ("reservations", "limits"):
-        r = res[part]
-        if r["nano_cpus"] or r["memory_bytes"]:
-            rows.append(
-                (
-                    part.capitalize(),
-                    f"cpus={format_cpus(r['nano_cpus'])} memory={format_bytes(r['memory_bytes'])}",
-                )
-            )
-    rows.append(
-        (
-            "Restart Policy",
-            f"condition={rp['condition']} delay={format_duration(rp['delay'])} "
-            f"max_attempts={rp['max_attempts']} window={format_duration(rp['window'])}",
-        )
-    )
-    if pl["constraints"]:
-        rows.append(("Constraints", ", ".join(pl["constraints"])))
-    if pl["preferences"]:
-        rows.append(("Preferences", ", ".join(f"spread={p['spread']}" for p in pl["preferences"])))
-    if pl["max_replicas"]:
-        rows.append(("Max Replicas/Node", str(pl["max_replicas"])))
-    rows.append(("Strategy", pl["strategy"]))
-    rows.append(
-        (
-            "Update Config",
-            f"parallelism={uc['parallelism']} delay={format_duration(uc['delay'])} "
-            f"order={uc['order']} failure_action={uc['failure_action']}",
-        )
-    )
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}} : {v}" for k, v in rows)

@@ -1,0 +1,140 @@
+"""``swarmctl service inspect SERVICE [--pretty]``: the service object as JSON
+(``--format json``), or every field of its spec for people (the default, or ``--pretty``).
+
+The human form walks the spec as the manager sent it, so every field the spec has is
+shown, empty ones as ``-``, a field added to the spec later included without a change
+here: nested parts as indented sections, durations, CPUs and bytes in their units, lists
+and maps on one line. Then the service's state: spec version, update status, replicas.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from api.units import format_bytes, format_cpus, format_duration
+from cli.connection import ControlConnection
+from cli.errors import CliError
+from cli.output import write_json, write_text
+
+__all__ = ["add_inspect_arguments", "describe", "spec_lines"]
+
+# keys whose values are durations in seconds, nano-CPUs, bytes
+_DURATIONS = frozenset(
+    {"delay", "monitor", "window", "interval", "timeout", "start_period", "stop_grace_period"}
+)
+_LABELS = {
+    "nano_cpus": "CPUs",
+    "memory_bytes": "Memory",
+    "dir": "Workdir",
+    "max_replicas": "Max Replicas Per Node",
+    "force_update": "Force Update Counter",
+    "update_config": "Update Config",
+    "rollback_config": "Rollback Config",
+    "restart_policy": "Restart Policy",
+    "healthcheck": "Healthcheck",
+    "failure_action": "On Failure",
+    "max_failure_ratio": "Max Failure Ratio",
+    "task": "Task",
+}
+
+
+def add_inspect_arguments(inspect: argparse.ArgumentParser) -> None:
+    inspect.add_argument("service", metavar="SERVICE", help="the service (name, id or prefix)")
+    inspect.add_argument(
+        "--pretty",
+        action="store_true",
+        help="every field for people (the default unless --format json)",
+    )
+    inspect.set_defaults(run=run_inspect)
+
+
+def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    if args.pretty and args.format == "json":
+        raise CliError("--pretty and --format json exclude each other")
+    with connection:
+        reply = connection.request("control.service.inspect", {"service": args.service})
+    if args.format == "json":
+        write_json([reply["service"]])
+    else:
+        write_text(describe(reply["service"], reply["summary"]))
+    return 0
+
+
+def _label(key: str) -> str:
+    return _LABELS.get(key) or key.replace("_", " ").title()
+
+
+def _value(key: str, value: Any) -> str:
+    if value is None or value == "" or value == [] or value == {}:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key in _DURATIONS and isinstance(value, int | float):
+        return format_duration(float(value))
+    if key == "nano_cpus" and isinstance(value, int):
+        return format_cpus(value)
+    if key == "memory_bytes" and isinstance(value, int):
+        return format_bytes(value)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={_value(str(k), v)}" for k, v in value.items())
+    if isinstance(value, list):
+        if all(isinstance(v, Mapping) for v in value):  # ports, placement preferences
+            return "; ".join(_value("", v) for v in value)
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def _is_section(key: str, value: Any) -> bool:
+    return isinstance(value, Mapping) and bool(value) and not key.endswith("labels")
+
+
+def spec_lines(spec: Mapping[str, Any], depth: int = 0) -> list[tuple[str, str]]:
+    """(indented label, value) for every field of an encoded spec, in field order; a
+    nested part is a section header ``(label, "")`` followed by its fields."""
+    lines: list[tuple[str, str]] = []
+    pad = " " * depth
+    for key, value in spec.items():
+        if key == "mode" and isinstance(value, Mapping) and len(value) == 1:
+            ((tag, body),) = value.items()
+            lines.append((f"{pad}Mode", str(tag)))
+            lines += spec_lines(body, depth + 1) if isinstance(body, Mapping) else []
+        elif _is_section(key, value):
+            lines.append((f"{pad}{_label(key)}", ""))
+            lines += spec_lines(value, depth + 1)
+        else:
+            lines.append((f"{pad}{_label(key)}", _value(key, value)))
+    return lines
+
+
+def _when(timestamp: Any) -> str:
+    if not timestamp:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(timestamp)))
+
+
+def describe(service: Mapping[str, Any], summary: Mapping[str, Any]) -> str:
+    """The service for people: identity, state, then every field of its spec."""
+    lines: list[tuple[str, str]] = [
+        ("ID", str(service["id"])),
+        ("Spec Version", str(service.get("spec_version", ""))),
+        ("Replicas", f"{summary['replicas_running']} running of {summary['replicas_desired']}"),
+    ]
+    status = service.get("update_status")
+    if status:
+        lines += [
+            ("Update Status", ""),
+            (" State", str(status.get("state", ""))),
+            (" Started", _when(status.get("started_at"))),
+            (" Completed", _when(status.get("completed_at"))),
+            (" Message", str(status.get("message") or "-")),
+        ]
+    if service.get("pending_delete"):
+        lines.append(("Removal", "in progress"))
+    lines += spec_lines(service["spec"])
+    width = max(len(label) for label, _ in lines) + 1
+    return "\n".join(
+        f"{label}:" if not value else f"{label + ':':<{width}}  {value}" for label, value in lines
+    )
