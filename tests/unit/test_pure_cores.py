@@ -127,6 +127,7 @@ CORES = [
             "actors/worker/executors/base.py",
             "actors/worker/executors/docker_config.py",
             "actors/worker/executors/process_policy.py",
+            "actors/worker/executors/health.py",
         ),
         frozenset({"docker", "zmq", "pykka", "threading", "time", "socket", "requests", "os"}),
     ),

@@ -131,7 +131,9 @@ class DockerController:
         except ContainerNotFoundError:
             return Observation(RuntimeState.MISSING)
         state = info.get("State") or {}
-        health = (state.get("Health") or {}).get("Status", "")
+        checks = state.get("Health") or {}
+        health = checks.get("Status", "")
+        log = checks.get("Log") or []
         return Observation(
             state=_STATES.get(str(state.get("Status", "")), RuntimeState.EXITED),
             container_id=str(info.get("Id", "")),
@@ -140,6 +142,7 @@ class DockerController:
             health=Health(health) if health in Health.__members__.values() else Health.NONE,
             started_at=str(state.get("StartedAt", "")),
             error=str(state.get("Error") or ""),
+            health_output=str((log[-1] or {}).get("Output") or "") if log else "",
         )
 
     def prepare(self) -> None:
@@ -173,7 +176,11 @@ class DockerController:
                     observed = self.inspect()
                     if observed.health is Health.UNHEALTHY:
                         self.shutdown()
-                        return ExitResult(exit_code=self.inspect().exit_code, unhealthy=True)
+                        return ExitResult(
+                            exit_code=self.inspect().exit_code,
+                            unhealthy=True,
+                            message=observed.health_output,
+                        )
                 continue
             error = result.get("Error") or {}
             return ExitResult(

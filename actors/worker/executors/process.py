@@ -17,6 +17,10 @@ Rules:
   group whose leader still has that pid and start time (a reused pid never matches) and
   polls ``/proc`` for it, since it is not our child.
 - shutdown: stop signal (default SIGTERM) to the group, the grace period, then SIGKILL.
+- ``--health-cmd`` runs with Docker's semantics (``health``, ``process_health``): the task
+  is RUNNING once healthy, and a task that turns unhealthy is stopped and fails with the
+  check's output. What a process cannot be given (a user, a hostname, labels, limits:
+  ``process_policy.refused_fields``) rejects the task at prepare, with a message.
 - OS errors are mapped to ``executors.base`` errors at the edge.
 """
 
@@ -31,7 +35,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,13 +45,20 @@ from actors.worker.executors.base import (
     ContainerNotFoundError,
     EngineError,
     ExitResult,
+    Health,
     InvalidTaskError,
     Observation,
     RuntimeState,
     StartError,
 )
 from actors.worker.executors.docker_config import stop_signal_name
-from actors.worker.executors.process_policy import MINIMAL_PATH, task_environment
+from actors.worker.executors.health import HealthPolicy, health_policy
+from actors.worker.executors.process_health import HealthMonitor, run_probe
+from actors.worker.executors.process_policy import (
+    MINIMAL_PATH,
+    refused_fields,
+    task_environment,
+)
 from actors.worker.executors.process_sandbox import ProcessSandbox, ProcessSandboxError
 from api.objects import Task
 
@@ -101,6 +112,12 @@ class ProcessController:
         self.state_file = base.with_suffix(".json")
         self.exit_file = base.with_suffix(".exit")
         self.log_file = base.with_suffix(".log")
+        self.health_file = base.with_suffix(".health")
+        try:
+            self.health: HealthPolicy | None = health_policy(spec.healthcheck)
+            self._health_error = ""
+        except ValueError as exc:
+            self.health, self._health_error = None, str(exc)
 
     # -- state --------------------------------------------------------------------------
     def _record(self) -> dict[str, Any] | None:
@@ -143,8 +160,14 @@ class ProcessController:
             return Observation(RuntimeState.CREATED)
         started = str(record.get("started_at", ""))
         if self._alive(record):
+            health, output = self._health_now(record)
             return Observation(
-                RuntimeState.RUNNING, container_id=str(pid), pid=pid, started_at=started
+                RuntimeState.RUNNING,
+                container_id=str(pid),
+                pid=pid,
+                started_at=started,
+                health=health,
+                health_output=output,
             )
         code, error = self._finished_code(pid)
         return Observation(
@@ -155,8 +178,42 @@ class ProcessController:
             error=error,
         )
 
+    # -- health -------------------------------------------------------------------------
+    def _monitor(self, record: Mapping[str, Any]) -> HealthMonitor | None:
+        """The task's health monitor, started when the task runs (or was adopted running)."""
+        policy = self.health
+        if policy is None:
+            return None
+        sandbox_user = self.sandbox.user
+        user = (
+            (sandbox_user.uid, sandbox_user.gid, sandbox_user.groups)
+            if sandbox_user is not None
+            else None
+        )
+        return self._executor.health_monitor(
+            self._task.id,
+            lambda: HealthMonitor(
+                self._task.id,
+                policy,
+                probe=lambda p: run_probe(p, env=self.env, cwd=self.workdir, user=user),
+                alive=lambda: self._alive(record),
+                task_started=float(record.get("started_at") or time.time()),
+                state_file=self.health_file,
+            ),
+        )
+
+    def _health_now(self, record: Mapping[str, Any]) -> tuple[Health, str]:
+        monitor = self._monitor(record)
+        if monitor is None:
+            return Health.NONE, ""
+        state = monitor.state()
+        return state.status, state.output
+
     # -- actions ------------------------------------------------------------------------
     def prepare(self) -> None:
+        refusal = refused_fields(self._task.spec, self.sandbox.user_names())
+        if refusal is not None or self._health_error:
+            raise InvalidTaskError(refusal or self._health_error)
         if not self.argv:
             raise InvalidTaskError(
                 "process executor: the task has no command (an image's default command "
@@ -234,10 +291,13 @@ class ProcessController:
         record.update(
             pid=child.pid, start_ticks=process_start_ticks(child.pid), started_at=time.time()
         )
+        with contextlib.suppress(FileNotFoundError):
+            self.health_file.unlink()  # a check's state from an earlier start
         try:
             _write_json(self.state_file, record)
         except OSError as exc:
             raise EngineError(f"cannot write {self.state_file}: {exc}") from exc
+        self._monitor(record)
 
     def _pid(self) -> int:
         record = self._record()
@@ -251,6 +311,11 @@ class ProcessController:
             raise ContainerNotFoundError(f"no process for task {self._task.id}")
         pid = int(record.get("pid") or 0)
         while self._alive(record):
+            health, output = self._health_now(record)
+            if health is Health.UNHEALTHY:
+                self.shutdown()
+                code, _ = self._finished_code(pid)
+                return ExitResult(exit_code=code, unhealthy=True, message=output)
             if self._closed.wait(POLL):
                 raise ContainerNotFoundError("wait ended: controller closed")
         code, error = self._finished_code(pid)
@@ -275,18 +340,20 @@ class ProcessController:
         return True
 
     def shutdown(self) -> None:
+        self._executor.stop_health(self._task.id)
         signum = self.stop_signal or signal.SIGTERM
         if not self._signal(signum) or self._wait_dead(self.grace):
             return
         self.terminate()
 
     def terminate(self) -> None:
+        self._executor.stop_health(self._task.id)
         if self._signal(signal.SIGKILL):
             self._wait_dead(5.0)
 
     def remove(self) -> None:
         self.terminate()
-        for path in (self.state_file, self.exit_file, self.log_file):
+        for path in (self.state_file, self.exit_file, self.log_file, self.health_file):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         try:
@@ -320,6 +387,7 @@ class ProcessExecutor:
             if path.is_file() and path.stat().st_mode & 0o077:
                 path.chmod(0o600)
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._monitors: dict[str, HealthMonitor] = {}
         self._lock = threading.Lock()
 
     def controller(self, task: Task) -> ProcessController:
@@ -336,6 +404,20 @@ class ProcessExecutor:
     def forget_child(self, task_id: str) -> None:
         with self._lock:
             self._children.pop(task_id, None)
+
+    def health_monitor(self, task_id: str, make: Callable[[], HealthMonitor]) -> HealthMonitor:
+        """The task's running monitor, or a new one from ``make``, started."""
+        with self._lock:
+            monitor = self._monitors.get(task_id)
+            if monitor is None or not monitor.running:
+                monitor = self._monitors[task_id] = make().start()
+            return monitor
+
+    def stop_health(self, task_id: str) -> None:
+        with self._lock:
+            monitor = self._monitors.pop(task_id, None)
+        if monitor is not None:
+            monitor.stop()
 
     def list_tasks(self) -> Mapping[str, str]:
         """Recorded tasks, and tasks with only a directory left (pid "0")."""

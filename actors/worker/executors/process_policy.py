@@ -9,6 +9,9 @@ Rules (a task is not the node):
   ``--process-user`` is refused, not ignored.
 - Working directory: a per-task directory outside the state dir (the spec's ``dir`` when
   given, but never inside the state dir).
+- What a process cannot be given is refused, never ignored (``refused_fields``): a
+  ``user`` other than the one tasks run as, a ``hostname``, container labels, CPU and
+  memory limits. The task is rejected with a message naming them.
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import PurePath
 
+from api.specs import TaskSpec
+
 __all__ = [
     "DEFAULT_PROCESS_USER",
     "MINIMAL_PATH",
     "ProcessUserRefused",
     "choose_process_user",
     "is_within",
+    "refused_fields",
     "task_environment",
 ]
 
@@ -68,3 +74,28 @@ def choose_process_user(requested: str | None, *, euid: int, executor: str) -> s
 def is_within(path: PurePath, parent: PurePath) -> bool:
     """True if ``path`` is ``parent`` or below it (both absolute and resolved)."""
     return path == parent or parent in path.parents
+
+
+def refused_fields(spec: TaskSpec, task_users: Sequence[str]) -> str | None:
+    """Why the process executor cannot run ``spec`` as asked (None: it can). ``task_users``:
+    the names (and uid) of the user its tasks run as."""
+    c = spec.container
+    limits = spec.resources.limits
+    wrong: list[str] = []
+    if c.user and c.user not in task_users:
+        who = task_users[0] if task_users else "the node's user"
+        wrong.append(f"user {c.user!r} (its tasks run as {who})")
+    if c.hostname:
+        wrong.append(f"hostname {c.hostname!r} (a process has the node's)")
+    if c.labels:
+        wrong.append("container labels (a process has none)")
+    if limits.nano_cpus:
+        wrong.append("a CPU limit")
+    if limits.memory_bytes:
+        wrong.append("a memory limit")
+    if not wrong:
+        return None
+    return (
+        f"the process executor cannot honour {', '.join(wrong)}: run the service on nodes "
+        "with the docker executor (a placement constraint), or remove them from its spec"
+    )

@@ -243,3 +243,27 @@ def test_shutdown_records_the_exit_code() -> None:
     d = go(st(RUN), stopped, desired=S.SHUTDOWN)
     assert d.status.state is S.SHUTDOWN
     assert d.status.container_status == ContainerStatus(exit_code=137)
+
+
+def test_an_unhealthy_task_fails_with_the_checks_output() -> None:
+    d = go(
+        st(S.STARTING),
+        obs(RuntimeState.RUNNING, health=Health.UNHEALTHY, health_output="db down\nretry\n"),
+    )
+    assert d.status.err == "task: unhealthy container: db down retry"
+    d = go(st(RUN), Outcome(Action.WAIT, exit=ExitResult(137, unhealthy=True, message="x" * 900)))
+    assert d.status.err.startswith("task: unhealthy container: xxx")
+    assert len(d.status.err) == len("task: unhealthy container: ") + 512
+
+
+def test_running_records_when_the_task_first_ran() -> None:
+    d = go(st(S.STARTING), obs(RuntimeState.RUNNING))
+    assert (d.status.state, d.status.started_at) == (RUN, NOW)
+    later = step(
+        desired=RUN,
+        status=d.status,
+        outcome=Outcome(Action.WAIT, exit=ExitResult(1)),
+        removing=False,
+        now=NOW + 9,
+    )
+    assert (later.status.state, later.status.started_at) == (S.FAILED, NOW)
