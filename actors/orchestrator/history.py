@@ -12,11 +12,13 @@ Rules (beyond swarm mode, which keeps one previous spec):
 - A service stored before histories existed has none: its current spec stands in as the
   first revision (``history_of``).
 - What changed is computed, not stored: the leaf fields that differ between a revision and
-  the one before it, as ``path: old → new`` (lists of strings as ``+added -removed``).
+  the one before it, as ``path: old → new`` (command lines quoted as a shell would; other
+  lists of strings, env say, as ``+added -removed``).
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final
@@ -42,6 +44,7 @@ __all__ = [
 # room for the history next to the spec and the previous spec in one stored object
 HISTORY_BYTES: Final = MAX_OBJECT_BYTES - 2 * MAX_SPEC_BYTES - MAX_SPEC_BYTES // 2
 _SHOWN_CHARS: Final = 60  # of one value in a change line
+_ARGV: Final = frozenset({"command", "args", "test"})  # lists whose order is their meaning
 
 
 def revision(service: Service, at: float, origin: str) -> SpecRevision:
@@ -124,7 +127,13 @@ def _shown(value: Any) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
 
 
+def _argv(value: Any) -> str:
+    return shlex.join(str(v) for v in value) if isinstance(value, list) else ""
+
+
 def _change(path: str, old: Any, new: Any) -> str:
+    if path.rsplit(".", 1)[-1] in _ARGV:  # ordered: shown as command lines
+        return f"{_name(path)}: {_shown(_argv(old))} → {_shown(_argv(new))}"
     if (
         isinstance(old, list)
         and isinstance(new, list)

@@ -67,10 +67,13 @@ def rolled_back(
     to_version: int | None = None,
     message: str = MANUAL_ROLLBACK,
     limit: int | None = None,
+    origin: str = "",
 ) -> Service:
     """``service`` rolled back (see the module rules; ``rollback_refusal`` must be None).
-    ``limit``: revisions its history keeps (None: one more than now; the caller trims)."""
-    origin = "rollback" if to_version is None else f"rollback to version {to_version}"
+    ``limit``: revisions its history keeps (None: one more than now; the caller trims);
+    ``origin``: how, for its history (default: "rollback" or "rollback to version V")."""
+    if not origin:
+        origin = "rollback" if to_version is None else f"rollback to version {to_version}"
     new = replace(
         service,
         spec=_target(service, to_version),

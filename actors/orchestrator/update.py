@@ -247,7 +247,9 @@ def _fail(service: Service, task: Task, config: UpdateConfig, now: float, plan: 
         and not rolling_back
         and service.previous_spec is not None
     ):
-        rolled = rolled_back(service, now, message=f"update rolled back due to {cause}")
+        rolled = rolled_back(
+            service, now, message=f"update rolled back due to {cause}", origin="update failed"
+        )
         plan.add(SetServiceSpec(service.id, service.spec_version, rolled))
         return
     paused = UpdateState.ROLLBACK_PAUSED if rolling_back else UpdateState.PAUSED

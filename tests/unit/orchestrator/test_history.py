@@ -104,6 +104,10 @@ def test_what_changed() -> None:
         "update_config.parallelism: 1 → 3",
     ]
     assert spec_changes(None, new) == []
+    argv = replace(
+        new, task=replace(new.task, container=replace(new.task.container, args=("a b",)))
+    )
+    assert spec_changes(new, argv) == ["container.args: (none) → 'a b'"]
     assert spec_changes(new, new) == []
     long = replace(
         new, task=replace(new.task, container=replace(new.task.container, image="i" * 99))

@@ -70,6 +70,7 @@ def test_a_failure_inside_the_window_rolls_back() -> None:
     assert state == UpdateState.ROLLBACK_STARTED
     assert new.id in message and "non-zero exit (1)" in message
     assert _image(w) == "busybox"
+    assert w.services["svc-web"].spec_history[-1].origin == "update failed"
     w.settle()
     w.now += 5.0
     w.settle()
