@@ -19,21 +19,20 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 
-from actors.raft_node.election import CANDIDATE, FOLLOWER, PRE_CANDIDATE, TRANSFER, Election
+from actors.proposal_errors import NotLeader, ProposalDropped
+from actors.raft_node.election import TRANSFER, Election
 from actors.raft_node.memory_storage import MemoryStorage
 from actors.raft_node.progress import Progress
 from actors.raft_node.raft_log import RaftLog
 from actors.raft_node.ready import (
-    NotLeader,
     PeerStatus,
-    ProposalDropped,
     Ready,
     Status,
     apply_conf_change,
     decode_conf_change,
     encode_conf_change,
 )
-from actors.raft_node.replication import LEADER, Logger, NullLogger
+from actors.raft_node.replication import Logger, NullLogger
 from actors.raft_node.types import (
     ConfChange,
     ConfChangeType,
@@ -43,14 +42,13 @@ from actors.raft_node.types import (
     HardState,
     Message,
     MessageType,
+    RaftState,
     Storage,
 )
 
 __all__ = [
     "MemoryStorage",
-    "NotLeader",
     "PeerStatus",
-    "ProposalDropped",
     "RaftCore",
     "Ready",
     "Status",
@@ -59,6 +57,8 @@ __all__ = [
 ]
 
 MT = MessageType
+LEADER, FOLLOWER = RaftState.LEADER, RaftState.FOLLOWER
+PRE_CANDIDATE, CANDIDATE = RaftState.PRE_CANDIDATE, RaftState.CANDIDATE
 
 
 class RaftCore(Election):
@@ -68,7 +68,7 @@ class RaftCore(Election):
       `rd = ready()`, carry it out, `advance(rd)`.
     - proposals: `propose(data)` returns the index; remember (index, term). A proposal
       committed iff the committed entry at that index has that term; a committed entry with
-      another term means it was dropped (fail its future). When `state` leaves 'leader', the
+      another term means it was dropped (fail its future). When `state` leaves LEADER, the
       outcome of pending proposals is unknown until their index commits: wait for it, or
       fail them at once as "leadership lost, outcome unknown".
     - membership: `propose_conf_change(ADD_LEARNER)` first; once `is_caught_up(id, lag)`
@@ -151,9 +151,9 @@ class RaftCore(Election):
 
     # ------------------------------------------------------------------ read-only view
     @property
-    def state(self) -> str:
-        if self._state == FOLLOWER and self.id in self._learner_set:
-            return "learner"
+    def state(self) -> RaftState:
+        if self._state is FOLLOWER and self.id in self._learner_set:
+            return RaftState.LEARNER
         return self._state
 
     @property
@@ -203,13 +203,13 @@ class RaftCore(Election):
 
     def status(self) -> Status:
         progress = {}
-        if self._state == LEADER:
+        if self._state is LEADER:
             for pid, pr in self._progress.items():
                 heard = None if pr.last_heard < 0 else self._tick_count - pr.last_heard
                 progress[pid] = PeerStatus(
                     match=pr.match,
                     next=pr.next,
-                    state=pr.state.value,
+                    state=pr.state,
                     inflight=len(pr.inflights),
                     recent_active=pr.recent_active or pid == self.id,
                     ticks_since_heard=0 if pid == self.id else heard,
@@ -231,7 +231,7 @@ class RaftCore(Election):
 
     # ------------------------------------------------------------------ inputs
     def tick(self) -> None:
-        if self._state == LEADER:
+        if self._state is LEADER:
             self._tick_leader()
             return
         self._election_elapsed += 1
@@ -295,7 +295,7 @@ class RaftCore(Election):
     def transfer_leadership(self, to: int) -> None:
         """Hand leadership to voter `to` (§3.10): bring its log up to date, then TIMEOUT_NOW.
         Proposals are refused until it completes or an election timeout passes."""
-        if self._state != LEADER:
+        if self._state is not LEADER:
             raise NotLeader(self._lead)
         if to == self.id or to not in self._voter_set:
             raise ValueError(f"cannot transfer leadership to {to}")
@@ -334,9 +334,9 @@ class RaftCore(Election):
 
         if m.type in (MT.VOTE, MT.PRE_VOTE):
             self._handle_vote(m)
-        elif self._state == LEADER:
+        elif self._state is LEADER:
             self._step_leader(m)
-        elif self._state == FOLLOWER:
+        elif self._state is FOLLOWER:
             self._step_follower(m)
         else:
             self._step_candidate(m)
@@ -410,7 +410,7 @@ class RaftCore(Election):
         self._pending_bcast = self._commit_dirty = False
 
     def _become_follower(self, term: int, lead: int) -> None:
-        was_leader = self._state == LEADER
+        was_leader = self._state is LEADER
         self._reset(term)
         self._state = FOLLOWER
         self._lead = lead
@@ -453,7 +453,7 @@ class RaftCore(Election):
         return HardState(term=self._term, vote=self._vote, commit=self._log.committed)
 
     def _check_can_propose(self) -> None:
-        if self._state != LEADER:
+        if self._state is not LEADER:
             raise NotLeader(self._lead)
         if self._lead_transferee:
             raise ProposalDropped(f"leadership is being transferred to {self._lead_transferee}")
@@ -472,8 +472,8 @@ class RaftCore(Election):
             member=change.node_id,
             voters=self._conf.voters,
         )
-        if self._state != LEADER:
-            if self._state != FOLLOWER and not self._promotable():
+        if self._state is not LEADER:
+            if self._state is not FOLLOWER and not self._promotable():
                 self._become_follower(self._term, 0)
             return
         if not self._promotable():

@@ -11,14 +11,24 @@ a hint (the next index to try and the term there) so the leader skips a whole te
 
 from __future__ import annotations
 
-from actors.raft_node.replication import LEADER, Replication
-from actors.raft_node.types import EntryType, Message, MessageType
+import enum
 
-__all__ = ["CANDIDATE", "FOLLOWER", "PRE_CANDIDATE", "TRANSFER", "Election"]
+from actors.raft_node.replication import Replication
+from actors.raft_node.types import EntryType, Message, MessageType, RaftState
 
-FOLLOWER, PRE_CANDIDATE, CANDIDATE = "follower", "pre-candidate", "candidate"
+__all__ = ["TRANSFER", "Election", "VoteCount"]
+
+LEADER, PRE_CANDIDATE = RaftState.LEADER, RaftState.PRE_CANDIDATE
 TRANSFER = b"transfer"  # context of a campaign that must override leader leases
 MT = MessageType
+
+
+class VoteCount(enum.Enum):
+    """Where an election stands after a vote: a quorum granted, a quorum refused, or not yet."""
+
+    WON = "won"
+    LOST = "lost"
+    PENDING = "pending"
 
 
 class Election(Replication):
@@ -44,7 +54,7 @@ class Election(Replication):
         return self.id in self._voter_set
 
     def _hup(self, transfer: bool = False) -> None:
-        if self._state == LEADER or not self._promotable():
+        if self._state is LEADER or not self._promotable():
             return
         if any(e.type is EntryType.CONF_CHANGE for e in self._log.next_committed()):
             return  # our configuration is about to change: wait until it is applied
@@ -60,7 +70,7 @@ class Election(Replication):
             self._become_candidate()
             kind, term = MT.VOTE, self._term
         self._log_events.debug("raft.election.started", node_id=self.id, term=term, pre=pre)
-        if self._poll(self.id, True) == "won":
+        if self._poll(self.id, True) is VoteCount.WON:
             self._won(pre)
             return
         last, last_term = self._log.last_index(), self._log.last_term()
@@ -84,16 +94,16 @@ class Election(Replication):
         else:
             self._become_leader()
 
-    def _poll(self, src: int, granted: bool) -> str:
+    def _poll(self, src: int, granted: bool) -> VoteCount:
         if src in self._voter_set:
             self._votes.setdefault(src, granted)
         yes = sum(1 for g in self._votes.values() if g)
         quorum = len(self._conf.voters) // 2 + 1
         if yes >= quorum:
-            return "won"
+            return VoteCount.WON
         if len(self._votes) - yes >= quorum:
-            return "lost"
-        return "pending"
+            return VoteCount.LOST
+        return VoteCount.PENDING
 
     # ------------------------------------------------------------------ steps by role
     def _handle_vote(self, m: Message) -> None:
@@ -125,12 +135,12 @@ class Election(Replication):
             self._become_follower(self._term, m.src)
             self._handle_from_leader(m)
             return
-        expected = MT.PRE_VOTE_RESPONSE if self._state == PRE_CANDIDATE else MT.VOTE_RESPONSE
+        expected = MT.PRE_VOTE_RESPONSE if self._state is PRE_CANDIDATE else MT.VOTE_RESPONSE
         if m.type is expected:
             result = self._poll(m.src, not m.reject)
-            if result == "won":
-                self._won(self._state == PRE_CANDIDATE)
-            elif result == "lost":
+            if result is VoteCount.WON:
+                self._won(self._state is PRE_CANDIDATE)
+            elif result is VoteCount.LOST:
                 self._become_follower(self._term, 0)
 
     def _handle_from_leader(self, m: Message) -> None:

@@ -100,6 +100,21 @@ class MemoryStorage:
     def set_hard_state(self, hard_state: HardState) -> None:
         self._hard_state = hard_state
 
+    def save(
+        self,
+        hard_state: HardState | None,
+        entries: Sequence[Entry],
+        snapshot: Snapshot | None = None,
+    ) -> None:
+        """One Ready's writes, in Ready order (what `DurableStorage.save` does with one
+        fsync): the snapshot, then the entries, then the hard state."""
+        if snapshot is not None:
+            self.apply_snapshot(snapshot)
+        if entries:
+            self.append(entries)
+        if hard_state is not None:
+            self.set_hard_state(hard_state)
+
     def create_snapshot(self, index: int, conf_state: ConfState, data: bytes) -> Snapshot:
         if index <= self._snapshot.metadata.index:
             raise StorageError(f"snapshot at {index} is not newer than the current one")

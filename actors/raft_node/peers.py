@@ -39,8 +39,9 @@ from typing import Any, Protocol
 import zmq
 
 from actors.log import get_logger
+from actors.proposal_errors import NotLeader, ProposalDropped
 from actors.raft_node.frames import cut
-from actors.store.errors import NotLeader, ProposalDropped, TooLarge
+from actors.store.errors import TooLarge
 from api.errors import TransportError
 from api.limits import MAX_SNAPSHOT_BYTES, RAFT_BATCH_BYTES, format_bytes
 from transport.client import Client

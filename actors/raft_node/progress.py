@@ -14,7 +14,7 @@ from collections import deque
 __all__ = ["Progress", "ProgressState"]
 
 
-class ProgressState(enum.Enum):
+class ProgressState(enum.StrEnum):
     PROBE = "probe"
     REPLICATE = "replicate"
     SNAPSHOT = "snapshot"

@@ -19,7 +19,7 @@ import heapq
 from concurrent.futures import Future
 from typing import Any
 
-from actors.store.errors import ProposalDropped, ProposalError
+from actors.proposal_errors import ProposalDropped, ProposalError
 
 __all__ = ["AppliedWaiters", "Proposals", "reject", "resolve"]
 

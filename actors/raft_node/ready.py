@@ -1,10 +1,12 @@
-"""Values the core hands its shell: Ready, Status, errors, and the conf-change encoding."""
+"""Values the core hands its shell: Ready, Status and the conf-change encoding. The errors
+it raises are the whole code base's (`actors.proposal_errors`)."""
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
 
+from actors.raft_node.progress import ProgressState
 from actors.raft_node.types import (
     ConfChange,
     ConfChangeType,
@@ -12,13 +14,12 @@ from actors.raft_node.types import (
     Entry,
     HardState,
     Message,
+    RaftState,
     Snapshot,
 )
 
 __all__ = [
-    "NotLeader",
     "PeerStatus",
-    "ProposalDropped",
     "Ready",
     "Status",
     "apply_conf_change",
@@ -31,16 +32,18 @@ __all__ = [
 class Ready:
     """Everything the core wants done, in one batch.
 
-    The caller MUST, in this order:
-      1. persist: if `snapshot` is set, `storage.apply_snapshot(snapshot)` (and restore the
-         state machine from `snapshot.data`); then `storage.append(list(entries))` (which
-         replaces any conflicting suffix); then `storage.set_hard_state(hard_state)` when it
-         is not None — and fsync before step 2;
-      2. send `messages` (each to `message.dst`; loss is tolerated);
-      3. apply `committed_entries` in order (a NORMAL entry with empty data is the leader's
+    Carry it out with `actors.raft_node.carry_out.carry_out`, which the RaftNode and the
+    simulation both run; its rules, in short:
+      1. persist with one `storage.save(hard_state, entries, snapshot)` (the snapshot
+         replaces the whole log; the entries replace any conflicting suffix) and fsync; a
+         leader may send its appends, heartbeats, snapshots and TIMEOUT_NOW before this;
+         a Ready that only moves the commit index need not be synced;
+      2. if `snapshot` is set, restore the state machine from `snapshot.data`;
+      3. send the other `messages` (each to `message.dst`; loss is tolerated);
+      4. apply `committed_entries` in order (a NORMAL entry with empty data is the leader's
          no-op and carries nothing; a CONF_CHANGE entry's data decodes with
          `decode_conf_change`; the core applies it to its own configuration on `advance`);
-      4. call `core.advance(ready)` before asking for the next Ready.
+      5. call `core.advance(ready)` before asking for the next Ready.
     """
 
     messages: tuple[Message, ...] = ()
@@ -54,7 +57,7 @@ class Ready:
 class PeerStatus:
     match: int
     next: int
-    state: str  # 'probe' | 'replicate' | 'snapshot'
+    state: ProgressState
     inflight: int
     recent_active: bool
     ticks_since_heard: int | None  # None: never heard from since this node became leader
@@ -66,7 +69,7 @@ class Status:
     id: int
     term: int
     vote: int
-    state: str
+    state: RaftState
     leader_id: int
     commit: int
     applied: int
@@ -74,18 +77,6 @@ class Status:
     conf_state: ConfState
     lead_transferee: int = 0
     progress: dict[int, PeerStatus] = field(default_factory=dict)  # only on the leader
-
-
-class ProposalDropped(Exception):
-    """The core did not accept a proposal (it was not appended to any log)."""
-
-
-class NotLeader(ProposalDropped):
-    """This node is not the leader; `leader_id` is the leader it knows of (0: none)."""
-
-    def __init__(self, leader_id: int) -> None:
-        super().__init__(f"not the leader; leader is {leader_id or 'unknown'}")
-        self.leader_id = leader_id
 
 
 _CC = struct.Struct(">BQ")

@@ -21,13 +21,14 @@ from actors.raft_node.types import (
     Entry,
     Message,
     MessageType,
+    RaftState,
     Storage,
     Unavailable,
 )
 
-__all__ = ["LEADER", "Logger", "NullLogger", "Replication"]
+__all__ = ["Logger", "NullLogger", "Replication"]
 
-LEADER = "leader"
+LEADER = RaftState.LEADER
 MT = MessageType
 
 
@@ -52,7 +53,7 @@ class Replication:
     _msgs: list[Message]
     _progress: dict[int, Progress]
     _term: int
-    _state: str
+    _state: RaftState
     _conf: ConfState
     _voter_set: frozenset[int]
     _lead_transferee: int
@@ -116,7 +117,7 @@ class Replication:
 
     def _flush(self) -> None:
         """Send what proposals and commits since the last Ready call for."""
-        if self._state != LEADER or not (self._pending_bcast or self._commit_dirty):
+        if self._state is not LEADER or not (self._pending_bcast or self._commit_dirty):
             return
         if self._commit_dirty:
             self._maybe_commit()
@@ -259,7 +260,7 @@ class Replication:
     def is_caught_up(self, node_id: int, max_lag: int = 0) -> bool:
         """On the leader: is `node_id` replicating and within `max_lag` entries of the
         commit index? The shell promotes a learner only when this holds."""
-        pr = self._progress.get(node_id) if self._state == LEADER else None
+        pr = self._progress.get(node_id) if self._state is LEADER else None
         return (
             pr is not None
             and pr.state is ProgressState.REPLICATE

@@ -2,13 +2,13 @@
 
 A snapshot file ``snap-<index:016x>-<term:016x>.snap`` holds one framed record like the
 WAL's (``<u32 length><u32 crc32><payload>``), payload = cipher.encrypt(msgpack([index, term,
-voters, learners, data])). It is written to ``<name>.tmp``, fsynced, renamed and the
-directory fsynced, so a crash leaves either the whole file or a temp file that open removes.
+voters, learners, data])). It is written with `actors.durable.write_durable` (a temp file
+beside it, fsynced, renamed, the directory fsynced), so a crash leaves either the whole
+file or a temp file that the storage removes when it opens.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import zlib
 from pathlib import Path
@@ -16,8 +16,9 @@ from typing import Any
 
 import msgpack
 
+from actors.durable import fsync_dir, write_durable
 from actors.raft_node.types import ConfState, Snapshot, SnapshotMetadata, StorageError
-from actors.raft_node.wal import FRAME, Cipher, DecryptFailed, fsync_directory
+from actors.raft_node.wal import FRAME, Cipher, DecryptFailed
 
 __all__ = [
     "SnapshotCorrupted",
@@ -70,18 +71,7 @@ def write_snapshot(directory: Path, snapshot: Snapshot, cipher: Cipher | None) -
     length = len(payload).to_bytes(4, "little")
     header = length + zlib.crc32(payload, zlib.crc32(length)).to_bytes(4, "little")
     path = directory / snapshot_name(meta.index, meta.term)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        for chunk in (header, payload):
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
-    fsync_directory(directory)
+    write_durable(path, header + payload)
     return path
 
 
@@ -117,5 +107,5 @@ def prune_snapshots(directory: Path, keep: int) -> list[Path]:
     for path in doomed:
         path.unlink()
     if doomed:
-        fsync_directory(directory)
+        fsync_dir(directory)
     return doomed

@@ -23,12 +23,14 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from actors.durable import DIR_MODE, FILE_MODE, fsync_dir
 from actors.raft_node.snapshots import (
     SnapshotCorrupted,
     list_snapshots,
@@ -56,7 +58,6 @@ from actors.raft_node.wal import (
     encode_compact,
     encode_header,
     frame,
-    fsync_directory,
 )
 from actors.raft_node.wal_replay import replay_wal
 
@@ -140,9 +141,9 @@ class DurableStorage:
         """
         path = Path(directory)
         if not path.is_dir():
-            path.mkdir(parents=True, mode=0o700)
-            fsync_directory(path.parent)
-        lock_fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+            path.mkdir(parents=True, mode=DIR_MODE)
+            fsync_dir(path.parent)
+        lock_fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -229,7 +230,7 @@ class DurableStorage:
     def save(
         self,
         hard_state: HardState | None,
-        entries: list[Entry],
+        entries: Sequence[Entry],
         snapshot: Snapshot | None = None,
     ) -> None:
         """Persist one Ready with one WAL write and one fsync, applied in Ready order:
@@ -322,7 +323,7 @@ class DurableStorage:
             path.unlink()
         for path in doomed_snaps:
             path.unlink()
-        fsync_directory(self._dir)
+        fsync_dir(self._dir)
         self._log.info(
             "raft.storage.reencrypted",
             segment=str(fresh.path),
@@ -358,7 +359,7 @@ class DurableStorage:
     def _reset(self, index: int, term: int) -> None:
         self._offset, self._offset_term, self._ents = index, term, []
 
-    def _splice(self, entries: list[Entry]) -> None:
+    def _splice(self, entries: Sequence[Entry]) -> None:
         del self._ents[entries[0].index - self._offset - 1 :]
         self._ents.extend(entries)
 
@@ -408,7 +409,7 @@ class DurableStorage:
         doomed, self._segments = self._segments[:cut], self._segments[cut:]
         for _, _, path in doomed:
             path.unlink()
-        fsync_directory(self._dir)
+        fsync_dir(self._dir)
         self._log.info(
             "raft.storage.segments_deleted",
             paths=[str(p) for _, _, p in doomed],

@@ -7,6 +7,7 @@ kept in histories by the simulation without copying.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,12 +21,25 @@ __all__ = [
     "HardState",
     "Message",
     "MessageType",
+    "RaftState",
     "Snapshot",
     "SnapshotMetadata",
     "Storage",
     "StorageError",
     "Unavailable",
 ]
+
+
+class RaftState(enum.StrEnum):
+    """A member's role. The core moves between FOLLOWER, PRE_CANDIDATE, CANDIDATE and
+    LEADER (only in its ``_become_*`` methods); LEARNER is how a follower that may not vote
+    reports itself. The values are what ``raft.status`` puts on the wire."""
+
+    FOLLOWER = "follower"
+    PRE_CANDIDATE = "pre-candidate"
+    CANDIDATE = "candidate"
+    LEADER = "leader"
+    LEARNER = "learner"
 
 
 class EntryType(enum.IntEnum):
@@ -165,6 +179,16 @@ class Storage(Protocol):
         ...
 
     def set_hard_state(self, hard_state: HardState) -> None: ...
+
+    def save(
+        self,
+        hard_state: HardState | None,
+        entries: Sequence[Entry],
+        snapshot: Snapshot | None = None,
+    ) -> None:
+        """All of one Ready at once, in Ready order (`carry_out` calls this): the snapshot,
+        the entries, the hard state; durable when it returns."""
+        ...
 
     def create_snapshot(self, index: int, conf_state: ConfState, data: bytes) -> Snapshot:
         """Record a snapshot of the applied state at `index` (<= commit)."""

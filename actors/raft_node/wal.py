@@ -7,8 +7,9 @@ Rules of the format (the storage module builds on them):
 - Every segment starts with a HEADER record holding the whole durable state except the
   entries (hard state, the compaction point, the last index, the bootstrap ConfState),
   so segments wholly covered by a compaction can be deleted without losing anything.
-- A segment is created under a temporary name and renamed once its header is on disk,
-  so only the last record of the last segment can be torn by a crash.
+- A segment is created durably (`actors.durable.write_durable`: under a temporary name,
+  renamed once its header is on disk), so only the last record of the last segment can be
+  torn by a crash. Appends write every byte (`write_all`) and fdatasync before returning.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 
 import msgpack
 
+from actors.durable import write_all, write_durable
 from actors.raft_node.types import Entry, EntryType, HardState, StorageError
 
 __all__ = [
@@ -42,7 +44,6 @@ __all__ = [
     "encode_header",
     "find_valid_record_after",
     "frame",
-    "fsync_directory",
     "list_segments",
     "scan_segment",
     "segment_name",
@@ -95,14 +96,6 @@ def list_segments(directory: Path) -> list[tuple[int, int, Path]]:
             found.append((int(match.group(1), 16), int(match.group(2), 16), path))
     found.sort()
     return found
-
-
-def fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- framing and encoding --------------------------------------------------------------
@@ -277,27 +270,14 @@ class SegmentWriter:
         """A new segment holding `header` and then the records of `body`, made visible only
         once all of it is durable."""
         path = directory / segment_name(seq, first_index)
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(header + body)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, path)
-        fsync_directory(directory)
+        write_durable(path, header + body)
         return cls(path, seq, first_index, len(header) + len(body), len(header))
 
     def write(self, data: bytes) -> None:
         if self._failed:
             raise StorageError(f"{self.path}: an earlier write failed; reopen the storage")
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
+            write_all(self._fd, data)
             os.fdatasync(self._fd)
         except OSError:
             # What reached the disk is unknown after a failed write or fsync: refuse to go

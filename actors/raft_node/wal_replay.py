@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from actors.durable import fsync_dir
 from actors.raft_node.types import ConfState, Entry, HardState
 from actors.raft_node.wal import (
     FRAME,
@@ -27,7 +28,6 @@ from actors.raft_node.wal import (
     decode_entries,
     decode_payload,
     find_valid_record_after,
-    fsync_directory,
     list_segments,
     scan_segment,
 )
@@ -80,7 +80,7 @@ def replay_wal(directory: Path, cipher: Cipher | None, log: Any) -> Replayed:
             # Segments are renamed into place only with their header on disk, so this one
             # was damaged at its very start; nothing in it was ever acknowledged.
             path.unlink()
-            fsync_directory(directory)
+            fsync_dir(directory)
             log.warning("raft.storage.empty_segment_removed", path=str(path))
             break
         for pos, payload in scan.records:

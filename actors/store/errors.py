@@ -1,7 +1,10 @@
-"""Errors of the store. Every one is a ``StoreError``; each names the object it is about."""
+"""Errors of the store. Every one is a ``StoreError``; each names the object it is about.
+The ways a proposal fails (`NotLeader`, `ProposalDropped`) are defined once, below the store
+and the Raft node that both raise them (``actors.proposal_errors``)."""
 
 from __future__ import annotations
 
+from actors.proposal_errors import NotLeader, ProposalDropped, ProposalError, StoreError
 from api.limits import format_bytes
 
 __all__ = [
@@ -21,10 +24,6 @@ __all__ = [
     "WatchClosed",
     "WatchHistoryTooOld",
 ]
-
-
-class StoreError(Exception):
-    """Base of every error the store raises."""
 
 
 class NotFound(StoreError):
@@ -92,23 +91,6 @@ class TooLarge(StoreError):
 class EntryDecodeError(StoreError):
     """A committed entry that is not a store batch. Every manager reaches the same
     verdict: the entry is skipped and its proposer, if local, gets this error."""
-
-
-class ProposalError(StoreError):
-    """The write was not committed (or its outcome is unknown)."""
-
-
-class NotLeader(ProposalError):
-    def __init__(self, leader_id: int | None = None, leader_addr: str = "") -> None:
-        self.leader_id = leader_id
-        self.leader_addr = leader_addr
-        known = f"; the leader is {leader_id}" if leader_id else "; no leader is known"
-        super().__init__(f"this manager is not the Raft leader{known}")
-
-
-class ProposalDropped(ProposalError):
-    """The proposal was lost (leadership changed, the node stopped, the store was
-    restored from a snapshot); whether it was committed is unknown."""
 
 
 class ProposalTimeout(ProposalError):

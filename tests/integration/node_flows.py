@@ -72,7 +72,8 @@ def pending_with_reason(node: SwarmNode, service: str, count: int) -> list[dict[
             for t in node.tasks(service)
             if t["desired_state"] == "running" and t["state"] == "pending"
         ]
-        if len(rows) == count and all(t["message"] for t in rows):
+        # "created" is the orchestrator's message before the scheduler has judged the task
+        if len(rows) == count and all(t["message"] not in ("", "created") for t in rows):
             return rows
         return None
 

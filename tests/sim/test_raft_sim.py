@@ -45,3 +45,15 @@ def test_raft_sim(seed: int) -> None:
         f"seed {seed}: history of key {bad_key!r} is not linearizable\n"
         f"reproduce: {_reproduce(seed)}"
     )
+
+
+def test_a_seed_reproduces() -> None:
+    """A failing seed reproduces: one seed, one run, crashes inside Readies included (a
+    leader that sent its appends and died before its fsync among them)."""
+    runs = [World(19, ticks=250) for _ in range(2)]
+    for world in runs:
+        world.run()
+    first, second = runs
+    assert first.trace == second.trace and first.steps == second.steps
+    assert first.committed == second.committed and first.workload.ops == second.workload.ops
+    assert any("(leader) after sending, before its fsync" in t for t in first.trace)

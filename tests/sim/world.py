@@ -2,24 +2,41 @@
 reorder, delay, symmetric and one-way partitions, leader isolation), crashes and restarts
 (a restarted node is a new RaftCore over the MemoryStorage holding only what was
 persisted), membership changes, snapshots and a key-value client workload. Safety is
-checked after every step; `SafetyViolation` carries what broke.
+checked after every step (safety.py); `SafetyViolation` carries what broke.
+
+Every Ready is carried out by the code the RaftNode runs (`actors.raft_node.carry_out`):
+a leader's appends go out before its fsync, a commit-only hard state is not synced, and a
+node may crash inside a Ready, after sending and before its fsync (it comes back with
+only what it had persisted) or just after the fsync.
 """
 
 from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from actors.raft_node.core import MemoryStorage, ProposalDropped, RaftCore
-from actors.raft_node.types import ConfChange, ConfChangeType, EntryType, Message
+from actors.proposal_errors import ProposalError
+from actors.raft_node.carry_out import HardStateSync, ReadyIO, carry_out
+from actors.raft_node.core import MemoryStorage, RaftCore
+from actors.raft_node.types import (
+    ConfChange,
+    ConfChangeType,
+    Entry,
+    EntryType,
+    HardState,
+    Message,
+    RaftState,
+    Snapshot,
+)
 from tests.sim.linearizability import Op
+from tests.sim.safety import Safety
+from tests.sim.workload import Workload
 
-KEYS = ("a", "b", "c")
 
-
-class SafetyViolation(AssertionError):
-    pass
+class CrashedInReady(Exception):
+    """The simulated process died inside a Ready (raised by the simulated storage)."""
 
 
 @dataclass
@@ -29,6 +46,8 @@ class Node:
     core: RaftCore | None = None  # None while crashed
     kv: dict[str, object] = field(default_factory=dict)
     last_applied: int = 0
+    sync: HardStateSync = field(default_factory=lambda: HardStateSync(HardState()))
+    io: ReadyIO | None = None
 
 
 @dataclass
@@ -37,54 +56,69 @@ class Faults:
     dup: float
     max_delay: int
     crash: float
+    crash_in_ready: float  # per save: before it, then again after it
     partition: float
     conf_change: float
     client: float
     snapshot_every: int
 
 
+# a world that only does what a scenario tells it
+NO_FAULTS = Faults(0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 1000)
+
+
 class World:
-    def __init__(self, seed: int, *, ticks: int = 700, quiet: int = 60, settle: int = 240) -> None:
+    """``faults`` and ``size`` fix what the seed would otherwise choose (scenarios)."""
+
+    def __init__(
+        self,
+        seed: int,
+        *,
+        ticks: int = 700,
+        quiet: int = 60,
+        settle: int = 240,
+        faults: Faults | None = None,
+        size: int | None = None,
+    ) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         r = self.rng
         self.ticks, self.quiet, self.settle = ticks, quiet, settle
         self.quiet_ticks = 0  # ticks the quiet period actually took
-        self.f = Faults(
-            drop=r.choice([0.0, 0.02, 0.1, 0.25]),
-            dup=r.choice([0.0, 0.02, 0.1]),
-            max_delay=r.choice([0, 1, 3]),
-            crash=r.choice([0.0, 0.01, 0.03, 0.08]),
-            partition=r.choice([0.0, 0.02, 0.05, 0.1]),
-            conf_change=r.choice([0.0, 0.02, 0.05]),
-            client=r.choice([0.5, 1.0, 2.0]),
-            snapshot_every=r.choice([8, 20, 1000]),
+        self.f = (
+            Faults(**vars(faults))
+            if faults is not None
+            else Faults(
+                drop=r.choice([0.0, 0.02, 0.1, 0.25]),
+                dup=r.choice([0.0, 0.02, 0.1]),
+                max_delay=r.choice([0, 1, 3]),
+                crash=r.choice([0.0, 0.01, 0.03, 0.08]),
+                crash_in_ready=r.choice([0.0, 0.0005, 0.002, 0.01]),
+                partition=r.choice([0.0, 0.02, 0.05, 0.1]),
+                conf_change=r.choice([0.0, 0.02, 0.05]),
+                client=r.choice([0.5, 1.0, 2.0]),
+                snapshot_every=r.choice([8, 20, 1000]),
+            )
         )
         self.max_size = r.choice([1, 64, 4096])  # 1: one entry per append
         self.max_inflight = r.choice([1, 4, 64])
-        n = r.choice([3, 3, 5])
+        n = size if size is not None else r.choice([3, 3, 5])
         self.initial = list(range(1, n + 1))
         self.nodes: dict[int, Node] = {}
+        self.restart_at: dict[int, int] = {}  # nodes that crashed inside a Ready
         for i in self.initial:
             self.nodes[i] = Node(i, MemoryStorage())
             self._start(i, self.initial)
         self.faults_at_start = Faults(**vars(self.f))
         self.next_id = n + 1
         self.now = 0
-        self.clock = 0  # event counter for the history
         self.net: list[tuple[int, int, Message]] = []  # (deliver_at, seq, message)
         self.seq = 0
         self.blocked: set[tuple[int, int]] = set()
-        self.ops: list[Op] = []
-        self.op_pos: list[tuple[int, int]] = []  # (index, term) each op was proposed at
-        self.first_applied: set[int] = set()
-        self.op_nodes: dict[int, int] = {}
-        self.leaders: dict[int, int] = {}  # term -> leader id
-        self.committed: dict[int, tuple[int, bytes]] = {}  # index -> (term, data), all nodes
-        self.links: dict[tuple[int, int], tuple[int, bytes]] = {}  # (i, t) -> (prev t, data)
-        self.known_commit = (0, 0)  # (index, term) of the highest commit anyone announced
-        self.steps = 0
+        self.workload = Workload()
+        self.safety = Safety()
         self.trace: list[str] = []
+        self.sent: dict[int, int] = {}  # messages each node sent
 
     # ------------------------------------------------------------------ lifecycle
     def _start(self, i: int, peers: list[int]) -> None:
@@ -102,27 +136,41 @@ class World:
         snap = node.storage.snapshot()
         node.kv = json.loads(snap.data) if snap.data else {}
         node.last_applied = snap.metadata.index
+        node.sync = HardStateSync(node.storage.hard_state)
+        node.io = self._io(node)
 
     def crash(self, i: int) -> None:
         self.trace.append(f"t={self.now} crash {i}")
         self.nodes[i].core = None
 
+    def join(self, i: int, voters: list[int]) -> None:
+        """Start node i as a new member: no log, the group's voters as its bootstrap
+        configuration (it is not a member until a leader adds it)."""
+        self.trace.append(f"t={self.now} join {i}")
+        self.nodes[i] = Node(i, MemoryStorage())
+        self._start(i, voters)
+
+    def advance(self, ticks: int) -> None:
+        """Run ``ticks`` ticks with this world's faults and workload."""
+        for _ in range(ticks):
+            self._faults()
+            self._tick()
+
     def restart(self, i: int) -> None:
         self.trace.append(f"t={self.now} restart {i}")
+        self.restart_at.pop(i, None)
         self._start(i, self.initial)
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> None:
-        for _ in range(self.ticks):
-            self._faults()
-            self._tick()
+        self.advance(self.ticks)
         self.blocked.clear()
         for i, node in self.nodes.items():
             if node.core is None:
                 self.restart(i)
         self.f.drop = self.f.dup = 0.0
         self.f.max_delay = 0
-        self.f.crash = self.f.partition = self.f.conf_change = 0.0
+        self.f.crash = self.f.crash_in_ready = self.f.partition = self.f.conf_change = 0.0
         # Liveness: a leader committing in its own term. Elections are randomized, so no
         # fixed bound holds for every seed: two voters whose timers restart together split
         # the vote one time in ten, and each split costs another randomized timeout. The
@@ -170,6 +218,7 @@ class World:
             self._check_step()
 
     def _send(self, m: Message) -> None:
+        self.sent[m.src] = self.sent.get(m.src, 0) + 1
         if self.rng.random() < self.f.drop:
             return
         copies = 2 if self.rng.random() < self.f.dup else 1
@@ -180,58 +229,49 @@ class World:
 
     # ------------------------------------------------------------------ the shell
     def _process(self, node: Node) -> None:
-        core = node.core
-        assert core is not None
-        rd = core.ready()
-        if rd is None:
-            return
-        st = node.storage
-        if rd.snapshot is not None:
-            st.apply_snapshot(rd.snapshot)
-            node.kv = json.loads(rd.snapshot.data)
-            node.last_applied = rd.snapshot.metadata.index
-        if rd.entries:
-            st.append(list(rd.entries))
-            self._check_log_matching(node, rd.entries[0].index, rd.entries[-1].index)
-        if rd.hard_state is not None:
-            st.set_hard_state(rd.hard_state)
-        for m in rd.messages:
-            self._send(m)
-        for e in rd.committed_entries:
-            self._apply(node, e.index, e.term, e.data, e.type)
-        core.advance(rd)
-        self._maybe_snapshot(node)
-        self._maybe_promote(node)
+        """Carry out every Ready with the production code (`carry_out`), through this
+        world's storage, network and key-value state; a node may crash inside one."""
+        core, io = node.core, node.io
+        assert core is not None and io is not None
+        try:
+            while (rd := core.ready()) is not None:
+                carry_out(core, rd, io, node.sync)
+                self._maybe_snapshot(node)
+                self._maybe_promote(node)
+        except CrashedInReady as crash:
+            self.trace.append(f"t={self.now} crash {node.id} ({core.state.value}) {crash}")
+            node.core = None
+            self.restart_at[node.id] = self.now + self.rng.randint(1, 30)
+
+    def _io(self, node: Node) -> ReadyIO:
+        def save(hs: HardState | None, entries: Sequence[Entry], snap: Snapshot | None) -> None:
+            r = self.rng
+            if r.random() < self.f.crash_in_ready:
+                raise CrashedInReady("after sending, before its fsync")
+            node.storage.save(hs, entries, snap)
+            if entries:
+                self.safety.log_matching(node.id, node.storage, entries[0].index, entries[-1].index)
+            if r.random() < self.f.crash_in_ready:
+                raise CrashedInReady("after its fsync, before sending the rest")
+
+        def send(messages: Sequence[Message]) -> None:
+            for m in messages:
+                self._send(m)
+
+        def restore(snap: Snapshot) -> None:
+            node.kv = json.loads(snap.data)
+            node.last_applied = snap.metadata.index
+
+        def apply(entries: Sequence[Entry]) -> None:
+            for e in entries:
+                self._apply(node, e.index, e.term, e.data, e.type)
+
+        return ReadyIO(save, send, restore, apply)
 
     def _apply(self, node: Node, index: int, term: int, data: bytes, kind: EntryType) -> None:
-        if index != node.last_applied + 1:
-            raise SafetyViolation(f"node {node.id} applied {index} after {node.last_applied}")
-        seen = self.committed.setdefault(index, (term, data))
-        if seen != (term, data):
-            raise SafetyViolation(
-                f"state machine safety: node {node.id} applied {(term, data)!r} at {index}, "
-                f"another node applied {seen!r}"
-            )
-        first_time = index not in self.first_applied
+        self.safety.applied(node.id, node.last_applied, index, term, data)
         node.last_applied = index
-        result: object = None
-        op_id = -1
-        if kind is EntryType.NORMAL and data:
-            op_id, what, key, value = json.loads(data)
-            if what == "w":
-                node.kv[key] = value
-            else:
-                result = node.kv.get(key)
-        if first_time:
-            # The first application anywhere completes the client's operation: its
-            # linearization point (the commit) lies between invocation and now.
-            self.first_applied.add(index)
-            if op_id >= 0:
-                self.clock += 1
-                op = self.ops[op_id]
-                op.response = self.clock
-                if op.kind == "r":
-                    op.value = result
+        self.workload.apply(node.kv, index, data, kind)
 
     def _maybe_snapshot(self, node: Node) -> None:
         core, st = node.core, node.storage
@@ -247,7 +287,7 @@ class World:
     def _maybe_promote(self, node: Node) -> None:
         core = node.core
         assert core is not None
-        if core.state != "leader" or not core.learners:
+        if core.state is not RaftState.LEADER or not core.learners:
             return
         for learner in core.learners:
             if core.is_caught_up(learner, max_lag=2):
@@ -257,7 +297,7 @@ class World:
     def _conf(self, core: RaftCore, change: ConfChange) -> None:
         try:
             core.propose_conf_change(change)
-        except (ProposalDropped, ValueError):
+        except (ProposalError, ValueError):
             return
         self.trace.append(f"t={self.now} {core.id} proposes {change.type.name} {change.node_id}")
 
@@ -266,7 +306,11 @@ class World:
         best = None
         for node in self.nodes.values():
             c = node.core
-            if c is not None and c.state == "leader" and (best is None or c.term > best.term):
+            if (
+                c is not None
+                and c.state is RaftState.LEADER
+                and (best is None or c.term > best.term)
+            ):
                 best = c
         return best
 
@@ -285,21 +329,13 @@ class World:
             if not live:
                 return
             target = r.choice(live)
-        op_id = len(self.ops)
-        key = r.choice(KEYS)
-        kind = "w" if r.random() < 0.5 else "r"
-        value = op_id if kind == "w" else None
-        data = json.dumps([op_id, kind, key, value]).encode()
-        try:
-            index = target.propose(data)
-        except ProposalDropped:
-            return
-        self.clock += 1
-        self.ops.append(Op(self.clock, None, kind, key, value))
-        self.op_pos.append((index, target.term))
+        self.workload.invoke(target, r)
 
     def _faults(self) -> None:
         r, f, ids = self.rng, self.f, sorted(self.nodes)
+        for i, at in sorted(self.restart_at.items()):
+            if at <= self.now and self.nodes[i].core is None:
+                self.restart(i)
         if r.random() < f.partition:
             kind = r.choice(["split", "one-way", "isolate-leader", "heal", "heal"])
             self.trace.append(f"t={self.now} partition {kind}")
@@ -333,8 +369,7 @@ class World:
         if len(lead.voters) < 5 and not lead.learners and self.next_id <= 9 and r.random() < 0.6:
             i = self.next_id
             self.next_id += 1
-            self.nodes[i] = Node(i, MemoryStorage())
-            self._start(i, list(lead.voters))
+            self.join(i, list(lead.voters))
             self._conf(lead, ConfChange(ConfChangeType.ADD_LEARNER, i))
         elif len(lead.voters) > 2:
             victim = r.choice(members)
@@ -344,71 +379,16 @@ class World:
             self._conf(lead, ConfChange(kind, victim))
 
     # ------------------------------------------------------------------ safety
-    def _check_log_matching(self, node: Node, lo: int, hi: int) -> None:
-        """Log matching, by induction: (index, term) always has the same data and the same
-        term before it, on every node, at every time."""
-        st = node.storage
-        prev = st.term(lo - 1) if lo - 1 >= st.first_index() - 1 else None
-        for e in st.entries(max(lo, st.first_index()), hi + 1):
-            if prev is not None:
-                seen = self.links.setdefault((e.index, e.term), (prev, e.data))
-                if seen != (prev, e.data):
-                    raise SafetyViolation(
-                        f"log matching: node {node.id} has ({e.index}, {e.term}) after term "
-                        f"{prev} with {e.data!r}; elsewhere {seen!r}"
-                    )
-            prev = e.term
+    @property
+    def steps(self) -> int:
+        return self.safety.steps
+
+    @property
+    def committed(self) -> dict[int, tuple[int, bytes]]:
+        return self.safety.committed
 
     def _check_step(self) -> None:
-        self.steps += 1
-        for node in self.nodes.values():
-            core = node.core
-            if core is None:
-                continue
-            if core.commit_index > self.known_commit[0]:
-                self.known_commit = (core.commit_index, core.term_at(core.commit_index))
-            if core.state != "leader":
-                continue
-            first = self.leaders.setdefault(core.term, core.id)
-            if first != core.id:
-                raise SafetyViolation(f"two leaders in term {core.term}: {first} and {core.id}")
-            key = -core.term
-            if key not in self.leaders:
-                self.leaders[key] = core.id
-                index, term = self.known_commit
-                have = core.term_at(index)
-                if index > core.last_index:
-                    raise SafetyViolation(f"leader {core.id} lacks committed index {index}")
-                if have and term and have != term:
-                    raise SafetyViolation(
-                        f"leader completeness: leader {core.id} of term {core.term} has term "
-                        f"{have} at committed index {index}, which was committed with {term}"
-                    )
+        self.safety.step(n.core for n in self.nodes.values() if n.core is not None)
 
     def history(self) -> list[Op]:
-        """Completed operations, and writes whose outcome is unknown. A write whose entry can
-        never commit is left out: one replaced by another entry at its index, or one of an
-        older term beyond the commit index of a leader that has committed in its own term
-        (every later log holds that leader's entry, and terms only grow along a log)."""
-        lead = self.leader()
-        final_term, final_commit = 0, 0
-        if lead is not None and lead.term_at(lead.commit_index) == lead.term:
-            final_term, final_commit = lead.term, lead.commit_index
-        out = []
-        for op, (index, term) in zip(self.ops, self.op_pos, strict=True):
-            if op.response is None:
-                if op.kind == "r":
-                    continue
-                committed = self.committed.get(index)
-                if committed is not None and committed[0] != term:
-                    continue
-                if index > final_commit and term < final_term:
-                    continue
-                if (
-                    index <= final_commit
-                    and lead is not None
-                    and lead.term_at(index) not in (0, term)
-                ):
-                    continue
-            out.append(op)
-        return out
+        return self.workload.history(self.leader(), self.committed)

@@ -54,6 +54,8 @@ CORES = [
     ),
     # the decoding boundary and the trust rules: what a frame may cost is decided without I/O
     Core("transport", ("transport/codec.py", "transport/trust.py"), NO_IO),
+    # the errors every package raises for a failed write: below all of them
+    Core("proposal-errors", ("actors/proposal_errors.py",), NO_IO, actors_prefixes=()),
     # the ZAP policy must be importable without zmq; it satisfies transport's protocol by shape
     Core("ca-admission", ("actors/ca/admission.py",), frozenset({"zmq", "transport", "pykka"})),
     Core(
@@ -137,6 +139,8 @@ CORES = [
             f"actors/raft_node/{name}"
             for name in (
                 "core.py",
+                "carry_out.py",
+                "status.py",
                 "replication.py",
                 "election.py",
                 "raft_log.py",

@@ -34,8 +34,8 @@ from actors.node.membership.plan import (
     plan_membership,
 )
 from actors.node.tree.leader_group import RaftHolder
+from actors.proposal_errors import NotLeader, ProposalDropped
 from actors.raft_node.actor import RaftNode, RaftStatus
-from actors.raft_node.ready import ProposalDropped
 from actors.raft_node.types import ConfChange, ConfChangeType
 from actors.store import MemoryStore, StoreError, WriteTx, nodes
 from api.enums import NodeRole
@@ -48,7 +48,7 @@ RAFT_TIMEOUT: Final = 5.0
 # What Raft answers a round with when it cannot act now: a change still pending or
 # dropped, not the leader any more (ProposalDropped, NotLeader), a change that no longer
 # applies (ValueError), no answer in time (TimeoutError).
-RAFT_REFUSALS: Final = (ProposalDropped, ValueError, TimeoutError)
+RAFT_REFUSALS: Final = (ProposalDropped, NotLeader, ValueError, TimeoutError)
 
 _log = get_logger("node")
 

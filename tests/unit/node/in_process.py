@@ -5,8 +5,8 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Any
 
+from actors.proposal_errors import ProposalDropped
 from actors.raft_node.actor import RaftNode
-from actors.raft_node.ready import ProposalDropped
 
 __all__ = ["InProcess"]
 

@@ -10,22 +10,24 @@ import random
 from collections import deque
 from collections.abc import Callable
 
+from actors.raft_node.carry_out import HardStateSync, ReadyIO, carry_out
 from actors.raft_node.core import MemoryStorage, RaftCore
-from actors.raft_node.types import Entry, HardState, Message, MessageType
+from actors.raft_node.types import Entry, HardState, Message, MessageType, RaftState
 
 
-def persist_and_take(core: RaftCore, storage: MemoryStorage) -> tuple[list[Message], list[Entry]]:
-    """Carry out one Ready in the documented order; returns (messages, committed)."""
+def persist_and_take(
+    core: RaftCore, storage: MemoryStorage, sync: HardStateSync
+) -> tuple[list[Message], list[Entry]]:
+    """Carry out one Ready as the RaftNode does (`carry_out`); returns (messages sent,
+    entries committed)."""
     rd = core.ready()
     if rd is None:
         return [], []
-    if rd.snapshot is not None:
-        storage.apply_snapshot(rd.snapshot)
-    storage.append(list(rd.entries))
-    if rd.hard_state is not None:
-        storage.set_hard_state(rd.hard_state)
-    core.advance(rd)
-    return list(rd.messages), list(rd.committed_entries)
+    sent: list[Message] = []
+    committed: list[Entry] = []
+    io = ReadyIO(storage.save, sent.extend, lambda _snapshot: None, committed.extend)
+    carry_out(core, rd, io, sync)
+    return sent, committed
 
 
 class Cluster:
@@ -45,6 +47,7 @@ class Cluster:
         )
         self.rng = random.Random(seed)
         self.storages = {i: MemoryStorage() for i in ids}
+        self.syncs = {i: HardStateSync(HardState()) for i in ids}
         self.cores = {i: self._new_core(i, ids) for i in ids}
         self.applied: dict[int, list[Entry]] = {i: [] for i in ids}
         self.queue: deque[Message] = deque()
@@ -60,12 +63,17 @@ class Cluster:
     def add_node(self, i: int, peers: list[int]) -> RaftCore:
         self.ids.append(i)
         self.storages[i] = MemoryStorage()
+        self.syncs[i] = HardStateSync(HardState())
         self.cores[i] = self._new_core(i, peers)
         self.applied[i] = []
         return self.cores[i]
 
-    def restart(self, i: int) -> RaftCore:
-        """Crash node i (volatile state lost) and start it again from its storage."""
+    def restart(self, i: int, *, crash: bool = False) -> RaftCore:
+        """Stop node i (volatile state lost) and start it again from its storage. A clean
+        stop saves a commit index not synced yet (as the RaftNode does); a crash does not."""
+        if not crash:
+            self.syncs[i].flush(self.storages[i].save)
+        self.syncs[i] = HardStateSync(self.storages[i].hard_state)
         self.cores[i] = self._new_core(i, self.ids)
         self.applied[i] = []
         return self.cores[i]
@@ -86,7 +94,7 @@ class Cluster:
         for i in self.ids:
             if i in self.down:
                 continue
-            msgs, committed = persist_and_take(self.cores[i], self.storages[i])
+            msgs, committed = persist_and_take(self.cores[i], self.storages[i], self.syncs[i])
             self.applied[i].extend(committed)
             self.queue.extend(msgs)
 
@@ -120,14 +128,20 @@ class Cluster:
         """Make node i leader by ticking it alone past its election timeout."""
         core = self.cores[i]
         for _ in range(100):
-            if core.state == "leader":
+            if core.state is RaftState.LEADER:
                 break
             core.tick()
             self.settle()
-        assert core.state == "leader", core.status()
+        assert core.state is RaftState.LEADER, core.status()
+
+    def state(self, i: int) -> RaftState:
+        """Node i's state, read afresh (an assert on ``core.state`` narrows it for mypy)."""
+        return self.cores[i].state
 
     def leader(self) -> RaftCore | None:
-        leaders = [c for i, c in self.cores.items() if c.state == "leader" and i not in self.down]
+        leaders = [
+            c for i, c in self.cores.items() if c.state is RaftState.LEADER and i not in self.down
+        ]
         return max(leaders, key=lambda c: c.term) if leaders else None
 
     def preload(self, i: int, terms: list[int], term: int) -> None:
@@ -138,6 +152,13 @@ class Cluster:
         )
         s.set_hard_state(HardState(term=term))
         self.cores[i] = self._new_core(i, self.ids)
+
+    def snapshot(self, i: int, data: bytes, keep: int = 0) -> None:
+        """Snapshot node i's applied state as ``data`` and compact its log, keeping ``keep``
+        entries before the snapshot point."""
+        core, st = self.cores[i], self.storages[i]
+        st.create_snapshot(core.applied_index, core.conf_state, data)
+        st.compact(core.applied_index - keep)
 
     def log_terms(self, i: int) -> list[int]:
         s = self.storages[i]

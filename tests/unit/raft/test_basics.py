@@ -4,7 +4,10 @@ import random
 
 import pytest
 
-from actors.raft_node.core import MemoryStorage, NotLeader, RaftCore
+from actors.proposal_errors import NotLeader
+from actors.raft_node.core import MemoryStorage, RaftCore
+from actors.raft_node.types import RaftState
+from actors.store import errors as store_errors
 from tests.unit.raft.harness import Cluster
 
 
@@ -35,6 +38,19 @@ def test_propose_on_follower_raises_not_leader_with_leader_id() -> None:
     assert info.value.leader_id == 1
 
 
+def test_the_core_refuses_with_the_errors_the_store_hands_on() -> None:
+    """One NotLeader and one ProposalDropped for the whole code base: what the core raises
+    is what the store's callers and the control API catch, with no translation between."""
+    c = Cluster([1, 2, 3])
+    c.elect(1)
+    with pytest.raises(store_errors.NotLeader, match="the leader is 1"):
+        c.cores[2].propose(b"x")
+    c.cores[1].transfer_leadership(2)
+    with pytest.raises(store_errors.ProposalDropped):
+        c.cores[1].propose(b"y")
+    assert c.cores[1].state is RaftState.LEADER and c.cores[1].status().state is RaftState.LEADER
+
+
 def test_election_timeout_is_randomized_in_range() -> None:
     seen = set()
     for seed in range(40):
@@ -43,7 +59,7 @@ def test_election_timeout_is_randomized_in_range() -> None:
         )
         for t in range(1, 30):
             core.tick()
-            if core.state == "candidate":
+            if core.state is RaftState.CANDIDATE:
                 seen.add(t)
                 break
     assert seen <= set(range(10, 20)) and len(seen) > 3

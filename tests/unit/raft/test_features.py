@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from actors.raft_node.core import ProposalDropped
-from actors.raft_node.types import ConfChange, ConfChangeType, Message, MessageType
+from actors.proposal_errors import ProposalDropped
+from actors.raft_node.progress import ProgressState
+from actors.raft_node.types import ConfChange, ConfChangeType, Message, MessageType, RaftState
 from tests.unit.raft.harness import Cluster
 
 
@@ -15,11 +16,11 @@ def test_pre_vote_keeps_a_rejoining_node_from_raising_terms() -> None:
     term = c.cores[1].term
     c.isolate(3)
     c.tick(60)
-    assert c.cores[3].term == term and c.cores[3].state == "pre-candidate"
+    assert c.cores[3].term == term and c.cores[3].state is RaftState.PRE_CANDIDATE
     c.heal()
     c.tick(3)
-    assert c.cores[1].state == "leader" and c.cores[1].term == term
-    assert c.cores[3].state == "follower" and c.cores[3].leader_id == 1
+    assert c.cores[1].state is RaftState.LEADER and c.cores[1].term == term
+    assert c.state(3) is RaftState.FOLLOWER and c.cores[3].leader_id == 1
 
 
 def test_without_pre_vote_a_rejoining_node_disrupts() -> None:
@@ -39,7 +40,7 @@ def test_check_quorum_leader_steps_down_without_a_quorum() -> None:
     c.elect(1)
     c.isolate(1)
     c.tick(20, only=[1])
-    assert c.cores[1].state == "follower"
+    assert c.cores[1].state is RaftState.FOLLOWER
 
 
 def test_stale_term_append_is_answered_with_current_term() -> None:
@@ -60,7 +61,7 @@ def test_leader_steps_down_on_higher_term_response() -> None:
     c = Cluster([1, 2, 3])
     c.elect(1)
     c.cores[1].step(Message(type=MessageType.APPEND_RESPONSE, src=2, dst=1, term=99))
-    assert c.cores[1].state == "follower" and c.cores[1].term == 99
+    assert c.cores[1].state is RaftState.FOLLOWER and c.cores[1].term == 99
 
 
 def test_batching_many_proposals_travel_in_one_append_per_follower() -> None:
@@ -133,9 +134,7 @@ def test_lost_snapshot_is_retried() -> None:
     for k in range(10):
         c.cores[1].propose(b"%d" % k)
     c.settle()
-    st = c.storages[1]
-    st.create_snapshot(c.cores[1].applied_index, c.cores[1].conf_state, b"s")
-    st.compact(c.cores[1].applied_index)
+    c.snapshot(1, b"s")
     c.heal()
     c.dropped_types.add(MessageType.SNAPSHOT)
     c.tick(3)
@@ -158,7 +157,7 @@ def test_learner_catches_up_without_voting_then_is_promoted() -> None:
     leader.propose_conf_change(ConfChange(ConfChangeType.ADD_LEARNER, 4, b"addr4"))
     c.settle()
     c.tick(2)
-    assert leader.learners == (4,) and c.cores[4].state == "learner"
+    assert leader.learners == (4,) and c.cores[4].state is RaftState.LEARNER
     assert c.data(4) == c.data(1)
     assert leader.is_caught_up(4)
     # A learner never counts towards commit: with 2 and 3 down nothing commits.
@@ -172,7 +171,7 @@ def test_learner_catches_up_without_voting_then_is_promoted() -> None:
     c.settle()
     c.tick(2)
     assert leader.voters == (1, 2, 3, 4) and c.cores[4].voters == (1, 2, 3, 4)
-    assert c.cores[4].state == "follower"
+    assert c.state(4) is RaftState.FOLLOWER
 
 
 def test_only_one_conf_change_pending_at_a_time() -> None:
@@ -195,7 +194,7 @@ def test_leader_removing_itself_steps_down_and_the_rest_elect() -> None:
     c.elect(1)
     c.cores[1].propose_conf_change(ConfChange(ConfChangeType.REMOVE, 1))
     c.settle()
-    assert c.cores[1].state == "follower"
+    assert c.cores[1].state is RaftState.FOLLOWER
     c.tick(40)
     new = c.leader()
     assert new is not None and new.id in (2, 3) and new.voters == (2, 3)
@@ -210,10 +209,16 @@ def test_restart_restores_term_vote_log_and_configuration() -> None:
     c.settle()
     c.tick(2)
     before = c.cores[2].status()
+    crashed = c.restart(2, crash=True)  # a commit index that only moved is not synced
+    assert (crashed.term, crashed.vote) == (before.term, before.vote)
+    assert crashed.last_index == before.last_index and crashed.commit_index <= before.commit
+    c.settle()
+    c.tick(2)
+    before = c.cores[2].status()
     core = c.restart(2)
     assert (core.term, core.vote, core.last_index) == (before.term, before.vote, before.last_index)
     assert core.commit_index == before.commit and core.learners == (4,)
-    assert core.state == "follower"
+    assert core.state is RaftState.FOLLOWER
     c.settle()
     assert c.data(2) == c.data(1)  # committed entries are re-delivered for re-application
     # Whole-cluster restart keeps everything.
@@ -248,6 +253,6 @@ def test_status_reports_peer_progress() -> None:
     c.isolate(3)
     c.tick(3)
     st = c.cores[1].status()
-    assert st.progress[2].ticks_since_heard == 0 and st.progress[2].state == "replicate"
+    assert st.progress[2].ticks_since_heard == 0 and st.progress[2].state is ProgressState.REPLICATE
     assert st.progress[3].ticks_since_heard == 3
     assert st.progress[2].match == c.cores[1].last_index

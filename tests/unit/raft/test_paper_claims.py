@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from actors.raft_node.core import ProposalDropped
+from actors.proposal_errors import ProposalDropped
 from actors.raft_node.types import (
     ConfChange,
     ConfChangeType,
     Message,
     MessageType,
+    RaftState,
 )
 from tests.unit.raft.harness import Cluster
 
@@ -28,7 +29,7 @@ def test_election_restriction_a_stale_log_cannot_win() -> None:
     for _ in range(60):  # only node 3 times out
         c.cores[3].tick()
         c.settle()
-    assert c.cores[3].state == "candidate"
+    assert c.cores[3].state is RaftState.CANDIDATE
     assert c.cores[3].term > c.cores[2].term - 1
     assert c.leader() is None or c.leader() is not c.cores[3]
     denials = [
@@ -36,7 +37,7 @@ def test_election_restriction_a_stale_log_cannot_win() -> None:
     ]
     assert denials and all(m.reject for m in denials)
     c.elect(2)  # the up-to-date node can win
-    assert c.cores[2].state == "leader"
+    assert c.cores[2].state is RaftState.LEADER
 
 
 @pytest.mark.parametrize(
@@ -131,7 +132,7 @@ def test_partitioned_old_leader_cannot_commit() -> None:
     c.tick(25)  # the majority side elects a new leader; node 1 hears no quorum
     new = c.leader()
     assert new is not None and new.id != 1 and new.term > old_term
-    assert c.cores[1].state != "leader"  # check-quorum made it step down
+    assert c.cores[1].state is not RaftState.LEADER  # check-quorum made it step down
     assert c.cores[1].commit_index < idx
     new.propose(b"kept")
     c.settle()
@@ -155,7 +156,7 @@ def test_removed_member_cannot_disrupt_the_cluster() -> None:
     term = c.cores[1].term
     c.heal()
     c.tick(100)
-    assert c.cores[1].state == "leader" and c.cores[1].term == term
+    assert c.cores[1].state is RaftState.LEADER and c.cores[1].term == term
     assert c.cores[2].term == term
     c.cores[1].propose(b"after")
     c.settle()
@@ -176,8 +177,8 @@ def test_leadership_transfer() -> None:
     with pytest.raises(ProposalDropped):
         c.cores[1].propose(b"during")
     c.settle()
-    assert c.cores[3].state == "leader"
-    assert c.cores[1].state == "follower" and c.cores[1].leader_id == 3
+    assert c.cores[3].state is RaftState.LEADER
+    assert c.cores[1].state is RaftState.FOLLOWER and c.cores[1].leader_id == 3
     assert c.cores[3].term == c.cores[1].term
     c.cores[3].propose(b"new")
     c.settle()
@@ -190,5 +191,5 @@ def test_leadership_transfer_to_unreachable_node_aborts_after_election_timeout()
     c.isolate(3)
     c.cores[1].transfer_leadership(3)
     c.tick(10, only=[1])
-    assert c.cores[1].state == "leader" and c.cores[1].lead_transferee == 0
+    assert c.cores[1].state is RaftState.LEADER and c.cores[1].lead_transferee == 0
     c.cores[1].propose(b"ok")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.raft_node.actor import _forward_parts
+from actors.raft_node.forwarding import forward_parts
 from actors.raft_node.peers import propose_reply_error
 from actors.store import TooLarge
 from api.limits import MAX_ENTRY_BYTES, RAFT_BATCH_BYTES
@@ -50,11 +50,11 @@ def test_a_store_write_refused_by_raft_names_the_budget(cluster: Cluster) -> Non
 def test_forwards_are_cut_into_requests_that_fit_a_frame() -> None:
     entry = b"e" * MAX_ENTRY_BYTES
     groups = [((entry,), Future()) for _ in range(5)] + [((b"a", b"b"), Future())]
-    parts = _forward_parts(groups)  # type: ignore[arg-type]
+    parts = forward_parts(groups)  # type: ignore[arg-type]
     assert [g for part in parts for g in part] == groups  # every write, in order, once
     assert all(sum(len(d) for g, _ in part for d in g) <= RAFT_BATCH_BYTES for part in parts)
     assert len(parts) == 3
-    assert _forward_parts(groups[-1:]) == [groups[-1:]]  # type: ignore[arg-type]
+    assert forward_parts(groups[-1:]) == [groups[-1:]]  # type: ignore[arg-type]
 
 
 def test_a_leader_refusing_a_forward_as_too_large_is_reported_so() -> None:

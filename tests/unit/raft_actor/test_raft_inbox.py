@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.raft_node.actor import MAX_INBOX, RaftNode
+from actors.raft_node.commands import Receive
 from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
 from actors.store import MemoryStore
@@ -63,3 +64,5 @@ def test_a_full_inbox_refuses_peers(tmp_path: Path) -> None:
     assert node._inbox.qsize() == MAX_INBOX  # neither went in
     node.propose_many([b"mine"])  # the node's own writes are not the peers' to crowd out
     assert node._inbox.qsize() == MAX_INBOX + 1
+    # the inbox carries typed commands: a peer's frame, still packed, with its key
+    assert node._inbox.get_nowait() == Receive(2, 0, b"", b"peer")

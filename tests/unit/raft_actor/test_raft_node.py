@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from actors.control.writes import modify
+from actors.proposal_errors import NotLeader, ProposalDropped
 from actors.raft_node.actor import LeadershipChange, RaftNode
 from actors.raft_node.proposals import AppliedWaiters, Proposals
 from actors.raft_node.storage import DurableStorage
@@ -29,9 +30,8 @@ from actors.raft_node.types import (
 )
 from actors.raft_node.wire import WireError, decode_batch, encode_batch
 from actors.store import MemoryStore, WriteTx
-from actors.store.errors import NotLeader, ProposalDropped
 from api.objects import Node, ObjectKind
-from tests.support.raft_cluster import wait_for
+from tests.support.waiting import wait_for
 
 IDS = (1, 2, 3)
 
@@ -67,7 +67,7 @@ class LocalNetwork:
             f: Future[int] = Future()
             f.set_exception(ProposalDropped("unreachable"))
             return f
-        return node._propose_remote(datas)
+        return node.propose_forwarded(datas)
 
     def close(self) -> None:
         pass
@@ -112,7 +112,7 @@ class Cluster:
             leaders = [n for i, n in self.nodes.items() if n.is_leader and i not in exclude]
             return leaders[0] if len(leaders) == 1 else None
 
-        return wait_for(find, 10, "a leader")
+        return wait_for(find, "a leader", 10)
 
 
 def running(c: Cluster) -> Iterator[Cluster]:
@@ -184,7 +184,7 @@ def test_propose_commits_and_applies_everywhere(cluster: Cluster) -> None:
     assert indices == sorted(indices) and len(set(indices)) == 200
     last = indices[-1]
     for node_id in IDS:
-        wait_for(lambda n=node_id: cluster.stores[n].version >= last, 10, "apply")
+        wait_for(lambda n=node_id: cluster.stores[n].version >= last, "apply", 10)
 
 
 def test_follower_forwards_and_reads_its_own_write(cluster: Cluster) -> None:
@@ -201,14 +201,14 @@ def test_leadership_events_and_status(cluster: Cluster) -> None:
     leader = cluster.leader()
     seen: list[LeadershipChange] = []
     unsubscribe = leader.subscribe(seen.append)
-    wait_for(lambda: seen and seen[0].is_leader, 5, "the current leadership")
+    wait_for(lambda: seen and seen[0].is_leader, "the current leadership", 5)
     status = leader.status()
     assert status.is_leader and status.leader_id == leader.id
     assert set(status.peers) == set(IDS) - {leader.id}
-    wait_for(lambda: all(p.reachable for p in leader.status().peers.values()), 5, "peers")
+    wait_for(lambda: all(p.reachable for p in leader.status().peers.values()), "peers", 5)
 
     cluster.cut.add(leader.id)  # isolate it: check-quorum makes it step down
-    wait_for(lambda: any(not c.is_leader for c in seen[1:]), 10, "stepping down")
+    wait_for(lambda: any(not c.is_leader for c in seen[1:]), "stepping down", 10)
     pending = leader.propose(value(1))
     with pytest.raises((NotLeader, ProposalDropped)):
         pending.result(10)
@@ -231,7 +231,7 @@ def test_snapshot_compaction_and_restart_catch_up(tmp_path: Path) -> None:
             last = leader.propose(value(i)).result(10)
         assert leader.status().snapshot_index >= 250
         node = c.start(lagging)  # entries it needs are compacted: InstallSnapshot
-        wait_for(lambda: c.stores[lagging].version >= last, 20, "catch up")
+        wait_for(lambda: c.stores[lagging].version >= last, "catch up", 20)
         assert node.status().snapshot_index > 0
     finally:
         for i in list(c.nodes):
@@ -245,7 +245,7 @@ def test_write_forwarded_to_a_leader_that_dies_fails_at_the_leader_change(
     follower = cluster.nodes[next(i for i in IDS if i != leader.id)]
     cluster.hang.add(leader.id)  # the leader never answers a forward: no timeout elapses
     pending = follower.propose(value(1))
-    wait_for(lambda: cluster.hung, 5, "the forward")
+    wait_for(lambda: cluster.hung, "the forward", 5)
     cluster.stop(leader.id)
     with pytest.raises(ProposalDropped, match=r"leader changed.*may or may not have been applied"):
         pending.result(10)
@@ -274,7 +274,7 @@ def test_control_write_dropped_by_a_leader_change_is_retried_on_the_new_leader(
     cluster.hang.add(leader.id)
     with ThreadPoolExecutor(1) as pool:
         write = pool.submit(modify, store, edit, window=30.0)
-        wait_for(lambda: cluster.hung, 5, "the forward")
+        wait_for(lambda: cluster.hung, "the forward", 5)
         cluster.stop(leader.id)
         committed = write.result(20)
     assert len(attempts) == 2  # the forward to the dead leader was dropped, then retried

@@ -14,7 +14,7 @@ from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
 from actors.store import MemoryStore
 from tests.support.at_rest import decryptable_by
-from tests.support.raft_cluster import wait_for
+from tests.support.waiting import wait_for
 from tests.unit.raft_actor.test_raft_node import LocalNetwork, value
 
 
@@ -38,7 +38,7 @@ def start(directory: Path, ring: DataKeyRing) -> RaftNode:
     )
     nodes[1] = node
     node.start()
-    wait_for(lambda: node.is_leader, 10, "leader")
+    wait_for(lambda: node.is_leader, "leader", 10)
     return node
 
 

@@ -1,0 +1,102 @@
+"""Carrying out a `Ready`: the one function the RaftNode's loop and the simulation both run.
+
+Rules, in the order `carry_out` follows them:
+  1. A leader's AppendEntries, heartbeats, snapshots and TIMEOUT_NOW go out BEFORE its
+     fsync (the thesis' §10.2.1): followers write in parallel with the leader. That is safe
+     because the leader counts a follower's ack only when it steps it, in a later round,
+     after this round's fsync has returned.
+  2. The fsync: ONE ``save(hard_state, entries, snapshot)``, returning once all of it is
+     on disk. A Ready that moves only the commit index (no entries, no snapshot, the same
+     term and vote) is not synced: a commit index is learnt again from the leader, so its
+     hard state rides on the next save (`HardStateSync`); a node that crashes before then
+     comes back with an older commit index, never with less than it promised.
+  3. A snapshot in the Ready replaces the state machine (``restore``), before any entry is
+     applied.
+  4. Everything else goes out only AFTER the fsync: votes and vote refusals, a follower's
+     acks (a node never promises what is not on its disk).
+  5. Committed entries are applied in order (``apply``); then ``core.advance(rd)``.
+An exception from any step leaves the Ready not advanced: the caller stops the node (the
+actor's loop dies; the simulation models a crash there and restarts from the storage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from actors.raft_node.core import RaftCore
+from actors.raft_node.ready import Ready
+from actors.raft_node.types import Entry, HardState, Message, MessageType, RaftState, Snapshot
+
+__all__ = ["LEADER_FIRST", "HardStateSync", "ReadyIO", "carry_out"]
+
+MT = MessageType
+# what a leader may send before its own fsync (rule 1)
+LEADER_FIRST = frozenset({MT.APPEND, MT.HEARTBEAT, MT.SNAPSHOT, MT.TIMEOUT_NOW})
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyIO:
+    """The I/O a Ready needs, as callables: the actor passes its storage, network and
+    store; the simulation passes its in-memory ones (and crashes nodes inside ``save``)."""
+
+    save: Callable[[HardState | None, Sequence[Entry], Snapshot | None], None]
+    send: Callable[[Sequence[Message]], None]
+    restore: Callable[[Snapshot], None]
+    apply: Callable[[Sequence[Entry]], None]
+
+
+class HardStateSync:
+    """The hard state the last save persisted, and a commit-only one not yet saved (rule 2).
+    Built from the storage's hard state when the node starts."""
+
+    __slots__ = ("deferred", "saved")
+
+    def __init__(self, saved: HardState) -> None:
+        self.saved = saved
+        self.deferred: HardState | None = None
+
+    def to_save(self, rd: Ready) -> tuple[bool, HardState | None]:
+        """(whether ``rd`` needs a save, the hard state to save with it)."""
+        hs = rd.hard_state
+        if not rd.entries and rd.snapshot is None:
+            if hs is None:
+                return False, None
+            if hs.term == self.saved.term and hs.vote == self.saved.vote:
+                self.deferred = hs  # only the commit index moved: no fsync needed
+                return False, None
+        return True, hs if hs is not None else self.deferred
+
+    def saved_with(self, hs: HardState | None) -> None:
+        if hs is not None:
+            self.saved = hs
+        self.deferred = None
+
+    def flush(
+        self, save: Callable[[HardState | None, Sequence[Entry], Snapshot | None], None]
+    ) -> None:
+        """Save a deferred commit index (a clean stop: the next start re-applies less)."""
+        if self.deferred is not None:
+            save(self.deferred, (), None)
+            self.saved_with(self.deferred)
+
+
+def carry_out(core: RaftCore, rd: Ready, io: ReadyIO, sync: HardStateSync) -> None:
+    """Carry out ``rd`` (the module's rules), then advance ``core`` past it."""
+    late: Sequence[Message] = rd.messages
+    if late and core.state is RaftState.LEADER:
+        early = [m for m in late if m.type in LEADER_FIRST]
+        if early:
+            late = [m for m in late if m.type not in LEADER_FIRST]
+            io.send(early)
+    needed, hs = sync.to_save(rd)
+    if needed:
+        io.save(hs, rd.entries, rd.snapshot)
+        sync.saved_with(hs)
+    if rd.snapshot is not None:
+        io.restore(rd.snapshot)
+    if late:
+        io.send(late)
+    if rd.committed_entries:
+        io.apply(rd.committed_entries)
+    core.advance(rd)

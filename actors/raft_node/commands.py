@@ -1,0 +1,72 @@
+"""What other threads put on a RaftNode's inbox: one frozen dataclass per kind of command.
+
+The inbox is the only way into the loop thread (loop.py): the endpoint's I/O thread puts
+inbound frames and peers' proposals on it, callers their proposals and calls, a peer's
+answer to a forwarded write comes back on it. It is bounded for peers only: past
+`MAX_INBOX` waiting commands their frames are dropped and their proposals answered busy
+(handlers.py); the node's own commands always go in.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Final
+
+from actors.raft_node.core import RaftCore
+from actors.raft_node.frames import Chunk
+
+__all__ = ["MAX_INBOX", "Call", "Command", "Forwarded", "Inbox", "Propose", "Receive", "Stop"]
+
+# frames and proposals from peers beyond this many waiting commands are refused: the inbox
+# between the endpoint's I/O thread and the loop never grows without bound (Raft resends
+# dropped messages; a refused proposal is answered busy)
+MAX_INBOX: Final = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Propose:
+    """Entries to append; the future gives the last one's index once applied here.
+    ``forwarded``: a follower handed them to this node, which must not forward them again."""
+
+    datas: tuple[bytes, ...]
+    future: Future[int]
+    forwarded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Receive:
+    """One frame of Raft messages from member ``src`` (still packed), or a chunk of one.
+    ``sender_key``: the CURVE key it came with (None: handed in by this process)."""
+
+    src: int
+    seq: int
+    batch: bytes | Chunk
+    sender_key: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    """The leader's answer (``reply``) to the forward numbered ``token``."""
+
+    token: int
+    reply: Future[int]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Run ``fn(core)`` on the loop thread; the future gives its result."""
+
+    fn: Callable[[RaftCore], Any]
+    future: Future[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """End the loop (RaftNode.stop)."""
+
+
+Command = Propose | Receive | Forwarded | Call | Stop
+Inbox = queue.SimpleQueue[Command]

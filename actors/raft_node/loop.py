@@ -1,0 +1,306 @@
+"""The RaftNode's loop: the one thread that owns the core, the storage and the store's
+apply side (DESIGN.md §5, STYLE.md rules 1 and 9). Everything else reaches it through the
+inbox (commands.py); nobody ever waits on it while it fsyncs: askers get futures.
+
+One round (rules):
+  1. wait for the inbox or the next tick; drain the inbox in bulk;
+  2. step every inbound frame (intake.py); propose every write of the round with ONE
+     `propose_batch`, or forward them to the leader in one request (forwarding.py); run
+     calls; tick when due; release writes held for want of a leader;
+  3. carry out every Ready (carry_out.py: a leader's appends before its fsync, one save,
+     the rest after it, apply, advance); the sends go batched per peer in frames that fit
+     (`frames.split_messages`; the transport chunks a larger batch), a snapshot no more
+     often than it could arrive (`frames.SnapshotPacer`);
+  4. snapshot the store every ``snapshot_interval`` applied entries, then compact;
+  5. publish a leadership change (events.py); a lost leadership fails the proposals in
+     flight (outcome unknown), a new leader fails the writes forwarded to the old one.
+A crash of the loop fails everything pending and is reported (`RaftNode.report_failures_to`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from actors.proposal_errors import ProposalDropped
+from actors.raft_node.carry_out import HardStateSync, ReadyIO, carry_out
+from actors.raft_node.commands import Call, Command, Forwarded, Inbox, Propose, Receive, Stop
+from actors.raft_node.core import RaftCore
+from actors.raft_node.events import LeadershipChange, LeadershipNotifier
+from actors.raft_node.forwarding import Forwarding, Group
+from actors.raft_node.frames import SnapshotPacer, split_messages
+from actors.raft_node.intake import FrameIntake
+from actors.raft_node.members import PeerTable
+from actors.raft_node.peers import PeerNetwork
+from actors.raft_node.proposals import AppliedWaiters, Proposals, reject, resolve
+from actors.raft_node.status import RaftStatus, raft_status
+from actors.raft_node.types import Entry as RaftEntry
+from actors.raft_node.types import EntryType, HardState, Message, RaftState, Snapshot
+from actors.raft_node.wire import encode_batch
+from api.limits import RAFT_BATCH_BYTES
+
+__all__ = ["SNAPSHOT_RATE", "RaftLoop", "StateMachine"]
+
+_CONF = EntryType.CONF_CHANGE
+# the slowest transfer a snapshot is expected to make: its copy in flight is not sent again
+# before it could have arrived at this rate (frames.SnapshotPacer)
+SNAPSHOT_RATE = 8 << 20  # bytes per second
+
+
+class StateMachine(Protocol):
+    """What the node applies to: `actors.store.MemoryStore` fits."""
+
+    def apply(self, index: int, data: bytes) -> object: ...
+
+    def snapshot(self) -> bytes: ...
+
+    def restore(self, data: bytes) -> None: ...
+
+
+class RaftLoop:
+    """The loop thread's state. Other threads read only the views (``is_leader``,
+    ``leader_id``, ``term``, ``applied_index``: ints swapped under the GIL)."""
+
+    def __init__(
+        self,
+        node_id: int,
+        core: RaftCore,
+        storage: Any,
+        store: StateMachine,
+        network: PeerNetwork,
+        inbox: Inbox,
+        members: PeerTable,
+        events: LeadershipNotifier,
+        *,
+        clock: Callable[[], float],
+        log: Any,
+        tick_interval: float,
+        election_seconds: float,
+        leader_wait: float,
+        snapshot_interval: int,
+    ) -> None:
+        self.id = node_id
+        self.core = core
+        self._storage = storage
+        self._store = store
+        self._network = network
+        self._inbox = inbox
+        self.members = members
+        self._events = events
+        self._clock = clock
+        self._log = log
+        self._tick_interval = tick_interval
+        self._election_seconds = election_seconds
+        self._snapshot_interval = snapshot_interval
+        self.proposals = Proposals()
+        self.waiters = AppliedWaiters()
+        self.forwarding = Forwarding(
+            node_id,
+            core,
+            self.proposals,
+            self.waiters,
+            forward=network.forward,
+            answered=inbox.put,
+            clock=clock,
+            leader_wait=leader_wait,
+        )
+        self.intake = FrameIntake(node_id, core, members, clock, log)
+        self._pacer = SnapshotPacer(SNAPSHOT_RATE)
+        self._sync = HardStateSync(storage.initial_state()[0])
+        self._io = ReadyIO(self._save, self._send, self._install_snapshot, self._apply)
+        self.snapshot_index: int = storage.snapshot().metadata.index
+        self.seen = LeadershipChange(False, 0, core.term)
+        self.crashed = False
+        self.is_leader = False
+        self.leader_id = 0
+        self.term = core.term
+        self.applied_index = core.applied_index
+
+    # ------------------------------------------------------------------ the thread
+    def run(self, report: Callable[[BaseException], None]) -> None:
+        """The thread's body: rounds until a Stop; a crash is logged and reported."""
+        try:
+            self._rounds()
+        except BaseException as exc:
+            self.crashed = True
+            self._log.exception("raft.loop.crashed", error=repr(exc))
+            with contextlib.suppress(Exception):
+                report(exc)
+        finally:
+            self._shut_down()
+
+    def _rounds(self) -> None:
+        inbox, clock, core = self._inbox, self._clock, self.core
+        tick = self._tick_interval
+        next_tick = clock() + tick
+        empty = queue.Empty
+        while True:
+            commands: list[Command] = []
+            wait = next_tick - clock()
+            try:
+                commands.append(inbox.get(timeout=wait) if wait > 0 else inbox.get_nowait())
+                while True:
+                    commands.append(inbox.get_nowait())
+            except empty:
+                pass
+            if commands and self._handle(commands):
+                return
+            now = clock()
+            if now >= next_tick:
+                core.tick()
+                next_tick += tick
+                if next_tick <= now:
+                    next_tick = now + tick
+            if self.forwarding.holding:
+                self.forwarding.release_held()
+            self._process_ready()
+
+    def _handle(self, commands: list[Command]) -> bool:
+        """Step, propose and call; True when told to stop."""
+        frames: list[Receive] = []
+        groups: list[Group] = []
+        remote: list[Group] = []
+        stop = False
+        for command in commands:
+            match command:
+                case Receive():
+                    frames.append(command)
+                case Propose(datas, future, forwarded):
+                    (remote if forwarded else groups).append((datas, future))
+                case Forwarded():
+                    self.forwarding.answered(command, self.applied_index)
+                case Call(fn, future):
+                    try:
+                        resolve(future, fn(self.core))
+                    except Exception as exc:
+                        reject(future, exc)
+                case Stop():
+                    stop = True
+        if frames:
+            self.intake.step(frames)
+        if groups or remote:
+            self.forwarding.propose(groups, remote)
+        return stop
+
+    # ------------------------------------------------------------------ Readies
+    def _process_ready(self) -> None:
+        core, io, sync = self.core, self._io, self._sync
+        while (rd := core.ready()) is not None:
+            carry_out(core, rd, io, sync)
+            if rd.committed_entries:
+                self._maybe_snapshot(core)
+        self._after_round(core)
+
+    def _save(
+        self, hs: HardState | None, entries: Sequence[RaftEntry], snapshot: Snapshot | None
+    ) -> None:
+        self._storage.save(hs, entries, snapshot)
+
+    def _send(self, messages: Sequence[Message]) -> None:
+        by_dst: dict[int, list[Message]] = {}
+        now = self._clock()
+        allow = self._pacer.allow
+        for m in messages:
+            snap = m.snapshot
+            if snap is not None and not allow(
+                m.dst, m.term, snap.metadata.index, len(snap.data), now
+            ):
+                continue  # the same snapshot may still be on its way there
+            by_dst.setdefault(m.dst, []).append(m)
+        send = self._network.send
+        for dst, msgs in by_dst.items():
+            for batch in split_messages(msgs, RAFT_BATCH_BYTES):
+                send(dst, encode_batch(batch))
+
+    def _install_snapshot(self, snap: Snapshot) -> None:
+        index = snap.metadata.index
+        self._store.restore(snap.data)
+        self.snapshot_index = index
+        self.proposals.fail_through(index, ProposalDropped("replaced by a snapshot"))
+        self.applied_index = index
+        self.waiters.applied(index)
+        self._log.info("raft.snapshot.installed", index=index, term=snap.metadata.term)
+
+    def _apply(self, entries: Sequence[RaftEntry]) -> None:
+        apply = self._store.apply
+        applied = self.proposals.applied
+        for e in entries:
+            if e.type is _CONF:
+                apply(e.index, b"")
+                self.members.follow(e.data)
+            else:
+                apply(e.index, e.data)
+            applied(e.index, e.term)
+        last = entries[-1].index
+        self.applied_index = last
+        if len(self.waiters):
+            self.waiters.applied(last)
+
+    def _maybe_snapshot(self, core: RaftCore) -> None:
+        applied = core.applied_index
+        if applied - self.snapshot_index < self._snapshot_interval:
+            return
+        data = self._store.snapshot()
+        self._storage.create_snapshot(applied, core.conf_state, data)
+        self._storage.compact(applied)
+        self.snapshot_index = applied
+        self._log.info("raft.snapshot.created", index=applied, bytes=len(data))
+
+    def _after_round(self, core: RaftCore) -> None:
+        is_leader = core.state is RaftState.LEADER
+        lead, term = core.leader_id, core.term
+        seen = self.seen
+        if is_leader == seen.is_leader and lead == seen.leader_id:
+            self.term = term
+            return
+        if lead != seen.leader_id:
+            self.forwarding.leader_changed(lead, term)
+        self.intake.leader_changed(lead)
+        if seen.is_leader and not is_leader:
+            self.proposals.fail_all(
+                ProposalDropped(f"node {self.id} lost leadership in term {term}; outcome unknown")
+            )
+        self.is_leader, self.leader_id, self.term = is_leader, lead, term
+        change = LeadershipChange(is_leader, lead, term)
+        self.seen = change
+        self._log.info("raft.leadership.changed", is_leader=is_leader, leader_id=lead, term=term)
+        self._events.publish(change)
+
+    # ------------------------------------------------------------------ calls
+    def status(self, core: RaftCore) -> RaftStatus:
+        return raft_status(
+            core.status(),
+            now=self._clock(),
+            last_heard=self.intake.last_heard,
+            addr=self.members.addr,
+            election_seconds=self._election_seconds,
+            snapshot_index=self.snapshot_index,
+        )
+
+    def reencrypt(self, core: RaftCore) -> None:
+        """Rewrite the storage under its cipher's current key, between two Readies."""
+        applied = core.applied_index
+        data = self._store.snapshot() if applied > self.snapshot_index else None
+        self._storage.reencrypt(applied, core.conf_state, data)
+        if data is not None:
+            self.snapshot_index = applied
+        self._log.info("raft.storage.reencrypted", index=applied, snapshot=data is not None)
+
+    # ------------------------------------------------------------------ stop
+    def _shut_down(self) -> None:
+        error = ProposalDropped(f"raft node {self.id} stopped; outcome unknown")
+        self.proposals.fail_all(error)
+        self.waiters.fail_all(error)
+        while True:
+            try:
+                command = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(command, Propose | Call):
+                reject(command.future, error)
+        self.forwarding.fail_all(error)
+        if not self.crashed:
+            with contextlib.suppress(Exception):
+                self._sync.flush(self._save)
