@@ -39,6 +39,7 @@ from pykka.messages import ProxyGetAttr
 
 from actors.backoff import Backoff
 from actors.log import get_logger
+from actors.metrics import supervisor as metrics
 from actors.supervised import (
     Cancel,
     ChildContext,
@@ -307,6 +308,7 @@ class Supervisor(SupervisedActor):
             self._crashed(child, exc)
             return
         child.restarts += 1
+        metrics.RESTARTS.labels(self.name, child.spec.name).inc()
         self.log.warning(
             "supervisor.child.restarted",
             child=child.spec.name,
@@ -404,6 +406,7 @@ class Supervisor(SupervisedActor):
             child.state = ChildState.STOPPED
             self.log.info("supervisor.child.exited", child=spec.name, **_describe(error))
             return
+        metrics.CRASHES.labels(self.name, spec.name).inc()
         now = self.clock()
         child.crashes.append(now)
         while child.crashes and child.crashes[0] < now - spec.window:

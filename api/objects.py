@@ -1,5 +1,5 @@
 """Stored objects (SwarmKit ``api/objects.proto``): ``Node``, ``Service``, ``Task``,
-``Cluster``.
+``Cluster``, ``Secret``, ``Config``.
 
 Each has an ``id``, a ``meta`` the store maintains (``version`` is the Raft index of the
 object's last change), a user-owned ``spec`` and system-owned fields, each with one
@@ -16,12 +16,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from api.enums import NodeRole, NodeState, Reachability, UpdateState
-from api.specs import ClusterSpec, NodeSpec, PortConfig, Resources, ServiceSpec, TaskSpec
+from api.specs import (
+    ClusterSpec,
+    ConfigSpec,
+    NodeSpec,
+    PortConfig,
+    Resources,
+    SecretSpec,
+    ServiceSpec,
+    TaskSpec,
+)
 from api.task_state import TaskState
 
 __all__ = [
     "OBJECT_TYPES",
     "Cluster",
+    "Config",
     "ContainerStatus",
     "EngineDescription",
     "JoinTokens",
@@ -35,6 +45,7 @@ __all__ = [
     "Platform",
     "RevokedCertificate",
     "RootCA",
+    "Secret",
     "Service",
     "SpecRevision",
     "Task",
@@ -49,6 +60,8 @@ class ObjectKind(enum.StrEnum):
     SERVICE = "service"
     TASK = "task"
     CLUSTER = "cluster"
+    SECRET = "secret"
+    CONFIG = "config"
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,13 +247,43 @@ class Cluster:
         return self.spec.name
 
 
-Object = Node | Service | Task | Cluster
+# --- secrets and configs ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """Its data is in ``spec.data``: never shown by the control API, sent only to the
+    nodes whose assigned tasks reference it (actors/dispatcher)."""
+
+    id: str
+    meta: Meta = field(default_factory=Meta)
+    spec: SecretSpec = field(default_factory=SecretSpec)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    id: str
+    meta: Meta = field(default_factory=Meta)
+    spec: ConfigSpec = field(default_factory=ConfigSpec)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+Object = Node | Service | Task | Cluster | Secret | Config
 
 _KINDS: dict[type[Object], ObjectKind] = {
     Node: ObjectKind.NODE,
     Service: ObjectKind.SERVICE,
     Task: ObjectKind.TASK,
     Cluster: ObjectKind.CLUSTER,
+    Secret: ObjectKind.SECRET,
+    Config: ObjectKind.CONFIG,
 }
 OBJECT_TYPES: dict[ObjectKind, type[Object]] = {kind: cls for cls, kind in _KINDS.items()}
 

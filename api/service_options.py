@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any, Final, TypeVar
 
 from api.enums import FailureAction, RestartCondition, SchedulingStrategy, UpdateOrder
+from api.secret_refs import apply_reference_options
 from api.specs import (
     GlobalService,
     HealthConfig,
@@ -96,6 +97,12 @@ OPTION_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
     "workdir": str,
     "hostname": str,
     "force": bool,
+    "secrets": list,
+    "secret_add": list,
+    "secret_rm": list,
+    "configs": list,
+    "config_add": list,
+    "config_rm": list,
 }
 
 
@@ -209,6 +216,7 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
         stop_grace_period=float(o.get("stop_grace_period", c.stop_grace_period)),
         healthcheck=health,
     )
+    c = apply_reference_options(c, o)
 
     # -- resources, restart policy, placement ------------------------------------------
     res = task.resources

@@ -26,6 +26,8 @@ __all__ = [
     "SERVICE_MODES",
     "CAConfig",
     "ClusterSpec",
+    "ConfigReference",
+    "ConfigSpec",
     "ContainerSpec",
     "DispatcherConfig",
     "EncryptionConfig",
@@ -44,6 +46,8 @@ __all__ = [
     "ResourceRequirements",
     "Resources",
     "RestartPolicy",
+    "SecretReference",
+    "SecretSpec",
     "ServiceMode",
     "ServiceSpec",
     "TaskSpec",
@@ -82,6 +86,33 @@ class HealthConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SecretReference:
+    """A secret a task's container gets as the file ``/run/secrets/<target>`` (SwarmKit's
+    ``SecretReference`` with its ``File`` target). ``secret_id`` is filled in by the
+    manager from ``secret_name`` when the service is written."""
+
+    secret_id: str = ""
+    secret_name: str = ""
+    target: str = ""  # a relative path under /run/secrets; empty: the secret's name
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0o444
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigReference:
+    """A config a task's container gets as the file ``<target>`` (an absolute path;
+    empty: ``/<config name>``), as Docker's ``--config``."""
+
+    config_id: str = ""
+    config_name: str = ""
+    target: str = ""
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0o444
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerSpec:
     image: str = ""
     command: tuple[str, ...] = ()
@@ -94,6 +125,8 @@ class ContainerSpec:
     healthcheck: HealthConfig | None = None
     stop_signal: str = ""  # empty: the image's, else SIGTERM
     stop_grace_period: float = 10.0
+    secrets: tuple[SecretReference, ...] = ()
+    configs: tuple[ConfigReference, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +239,28 @@ class ServiceSpec:
     update_config: UpdateConfig = field(default_factory=UpdateConfig)
     rollback_config: UpdateConfig = field(default_factory=UpdateConfig)
     endpoint: EndpointSpec = field(default_factory=EndpointSpec)
+
+
+# --- secrets and configs ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SecretSpec:
+    """A secret's name, labels and data. The data lives only in the (encrypted) Raft log
+    and in memory or on a tmpfs of the nodes whose tasks use it: no control reply shows it."""
+
+    name: str = ""
+    labels: Mapping[str, str] = field(default_factory=_labels)
+    data: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigSpec:
+    """A config: like a secret, but not secret (``config inspect`` shows its data)."""
+
+    name: str = ""
+    labels: Mapping[str, str] = field(default_factory=_labels)
+    data: bytes = b""
 
 
 # --- cluster ---------------------------------------------------------------------------

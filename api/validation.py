@@ -30,6 +30,7 @@ from api.enums import (
 )
 from api.limits import format_bytes
 from api.objects import NodeDescription
+from api.secret_refs import validate_references
 from api.spec_limits import (
     MAX_CONSTRAINTS,
     MAX_ENV,
@@ -258,6 +259,7 @@ def _container(c: ContainerSpec, field: str) -> None:
         check_strings(h.test, f"{field}.healthcheck.test")
         for name in ("interval", "timeout", "start_period", "retries"):
             _non_negative(getattr(h, name), f"{field}.healthcheck.{name}")
+    validate_references(c, field)
 
 
 def _resources(r: ResourceRequirements, field: str) -> None:

@@ -19,8 +19,9 @@ With the test image (``swarmnode-test:busybox``, ``sleep 3600``), on a real sing
 Both sides are created with the same flags (``--update-parallelism``,
 ``--update-delay 0s``, ``--update-monitor``, ``--rollback-parallelism``,
 ``--rollback-monitor``, ``--restart-delay 0s``, ``--stop-signal SIGKILL``: ``sleep`` as
-PID 1 ignores TERM, and ten seconds of grace per task would hide what is measured) and polled in-process every 50 ms
-(swarmnode's control socket, the engine's API); they take turns run by run in ABBA order.
+PID 1 ignores TERM, and ten seconds of grace per task would hide what is measured) and
+polled in-process every 50 ms (swarmnode's control socket, the engine's API); they take
+turns run by run in ABBA order.
 Between runs the service is removed and the bench waits for its containers to go.
 
 Prints one JSON document: per measure both medians and swarmnode/swarm (below 1 means

@@ -10,6 +10,7 @@ from typing import Any
 from api.units import parse_cpus, parse_duration, parse_key_value, parse_memory
 
 __all__ = [
+    "CONFIG_REF",
     "CONSTRAINT",
     "COUNT",
     "CPUS",
@@ -19,6 +20,7 @@ __all__ = [
     "MEMORY",
     "PREFERENCE",
     "RATIO",
+    "SECRET_REF",
     "typed",
 ]
 
@@ -76,6 +78,20 @@ def _preference(text: str) -> str:
     return text
 
 
+def _secret_ref(text: str) -> str:
+    from api.secret_refs import parse_secret_option
+
+    parse_secret_option(text)
+    return text
+
+
+def _config_ref(text: str) -> str:
+    from api.secret_refs import parse_config_option
+
+    parse_config_option(text)
+    return text
+
+
 MEMORY = typed(parse_memory)
 CPUS = typed(parse_cpus)
 DURATION = typed(parse_duration)
@@ -85,3 +101,5 @@ ENV = typed(_env)
 KEY_VALUE = typed(parse_key_value)
 CONSTRAINT = typed(_constraint)
 PREFERENCE = typed(_preference)
+SECRET_REF = typed(_secret_ref)
+CONFIG_REF = typed(_config_ref)

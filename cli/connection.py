@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -67,6 +67,24 @@ class ControlConnection:
             ) from None
         except ClientClosed:
             raise CliError(f"connection to {self.path} closed before the reply") from None
+        except RemoteError as exc:
+            raise CliError(_refusal(exc)) from None
+
+    def stream(
+        self, type_: str, body: Mapping[str, Any] | None = None, *, timeout: float
+    ) -> Iterator[dict[str, Any]]:
+        """A streamed request's frames; ``timeout`` bounds the wait for each frame. Errors
+        as ``request``'s."""
+        if self._client is None:
+            raise RuntimeError("use ControlConnection as a context manager")
+        try:
+            yield from self._client.stream(type_, dict(body or {}), timeout=timeout)
+        except RequestTimeout:
+            raise CliError(
+                f"no node answering on {self.path} (no frame within {timeout:g}s)"
+            ) from None
+        except ClientClosed:
+            raise CliError(f"connection to {self.path} closed during the stream") from None
         except RemoteError as exc:
             raise CliError(_refusal(exc)) from None
 

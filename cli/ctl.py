@@ -1,8 +1,8 @@
 """``swarmctl``: the command-line client of a manager's control socket.
 
-One module per noun registers its sub-command (version, cluster, node, service, task and
-unlock; events and logs as they land). Every command takes ``--format table|json``.
-Errors are one line on stderr and a non-zero exit, never a traceback.
+One module per noun registers its sub-command (version, cluster, node, service, task,
+secret, config, unlock, events; logs as it lands). Every command takes
+``--format table|json``. Errors are one line on stderr and a non-zero exit, never a traceback.
 
 A command line names one noun, so only that noun's module is imported and only its verbs
 and flags are built; the others are listed by name and summary (`NOUNS`). Building every
@@ -44,14 +44,16 @@ NOUNS: dict[str, tuple[str, str]] = {
         "create, list, inspect, update, scale, roll back and remove services",
     ),
     "task": ("cli.task", "list and inspect tasks"),
+    "secret": ("cli.secret", "create, list, inspect and remove secrets"),
+    "config": ("cli.config", "create, list, inspect and remove configs"),
     "unlock": ("cli.unlock", "unlock a locked manager"),
+    "events": ("cli.events", "stream cluster events"),
 }
 # swarmctl's own options that take a value (the word after them is not a noun)
 _VALUED_OPTIONS = frozenset({"--socket", "--timeout"})
 
 # Command groups still to come (DESIGN §8), shown in --help and refused clearly meanwhile.
 PLANNED_GROUPS: dict[str, str] = {
-    "events": "stream cluster events",
     "logs": "stream the nodes' structured logs",
 }
 

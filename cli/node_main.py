@@ -29,6 +29,7 @@ from typing import Any
 from actors import log
 from actors.ca.keystore import KeyStoreError
 from actors.ca.node_identity import IdentityError
+from actors.metrics.http import parse_metrics_addr
 from actors.node.config import NodeConfig, NodeError, advertised_address
 from actors.node.runner import NodeRunner
 from actors.node.startup.keys import NodeKeysError
@@ -132,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="at init: lock the manager's keys under an unlock key, printed once",
     )
     parser.add_argument(
+        "--metrics-addr",
+        default=None,
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics on http://HOST:PORT/metrics (PORT alone: on "
+        "127.0.0.1 only; name another address to let other hosts scrape)",
+    )
+    parser.add_argument(
         "--force-new-cluster",
         action="store_true",
         help="restart this manager as a one-member cluster keeping all its state",
@@ -161,6 +169,8 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
     advertise = advertised_address(args.listen_remote_api, args.advertise_addr or "")
     # refused before anything is written; checked again once the executor is known
     choose_process_user(args.process_user, euid=os.geteuid(), executor=args.executor or "process")
+    if args.metrics_addr is not None:
+        parse_metrics_addr(args.metrics_addr)  # refused before anything is written
     state_dir: Path = args.state_dir.absolute()
     return NodeConfig(
         state_dir=state_dir,
@@ -175,6 +185,7 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
         join_token=args.join_token,
         autolock=bool(args.autolock),
         force_new_cluster=bool(args.force_new_cluster),
+        metrics_addr=args.metrics_addr,
     )
 
 

@@ -8,6 +8,7 @@ import shlex
 from typing import Any
 
 from cli.argtypes import (
+    CONFIG_REF,
     CONSTRAINT,
     COUNT,
     CPUS,
@@ -17,6 +18,7 @@ from cli.argtypes import (
     MEMORY,
     PREFERENCE,
     RATIO,
+    SECRET_REF,
 )
 
 __all__ = [
@@ -184,6 +186,7 @@ _SCALAR_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
         {"choices": ("pause", "continue"), "help": "what a failed rollback does (default: pause)"},
     ),
 }
+_SECRET_FORM = "NAME or source=NAME,target=PATH,uid=N,gid=N,mode=0444"
 # create: flag → (options key, type, help); update has -add/-rm variants of the same
 CREATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--env": ("env", ENV, "set an environment variable KEY=VALUE (repeatable)"),
@@ -198,6 +201,16 @@ CREATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
         "placement_prefs",
         PREFERENCE,
         "placement preference, e.g. spread=node.labels.rack (repeatable)",
+    ),
+    "--secret": (
+        "secrets",
+        SECRET_REF,
+        f"give the tasks a secret as /run/secrets/TARGET ({_SECRET_FORM}; repeatable)",
+    ),
+    "--config": (
+        "configs",
+        CONFIG_REF,
+        f"give the tasks a config as the file TARGET, default /NAME ({_SECRET_FORM})",
     ),
 }
 UPDATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
@@ -215,18 +228,40 @@ UPDATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--constraint-rm": ("constraint_rm", str, "remove a placement constraint"),
     "--placement-pref-add": ("placement_pref_add", PREFERENCE, "add a placement preference"),
     "--placement-pref-rm": ("placement_pref_rm", str, "remove a placement preference"),
+    "--secret-add": (
+        "secret_add",
+        SECRET_REF,
+        f"add a secret ({_SECRET_FORM}); applied after --secret-rm",
+    ),
+    "--secret-rm": (
+        "secret_rm",
+        str,
+        "remove a secret by name (rotation: --secret-rm old --secret-add new,...)",
+    ),
+    "--config-add": (
+        "config_add",
+        CONFIG_REF,
+        f"add a config ({_SECRET_FORM}); applied after --config-rm",
+    ),
+    "--config-rm": ("config_rm", str, "remove a config by name"),
 }
 _LIST_METAVARS: dict[Any, str] = {
     ENV: "KEY=VALUE",
     KEY_VALUE: "KEY=VALUE",
     CONSTRAINT: "EXPR",
     PREFERENCE: "PREF",
+    SECRET_REF: "SECRET",
+    CONFIG_REF: "CONFIG",
 }
 _MAP_KEYS = {"labels", "container_labels", "label_add", "container_label_add"}
 
 
 def option_dest(key: str) -> str:
     return f"opt_{key}"
+
+
+def _list_metavar(flag: str, kind: Any) -> str:
+    return "NAME" if flag.endswith(("secret-rm", "config-rm")) else _LIST_METAVARS.get(kind, "KEY")
 
 
 def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, Any, str]]) -> None:
@@ -240,7 +275,7 @@ def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, 
             type=kind,
             default=None,
             help=text,
-            metavar=_LIST_METAVARS.get(kind, "KEY"),
+            metavar=_list_metavar(flag, kind),
         )
     parser.add_argument(
         "--no-healthcheck",

@@ -10,10 +10,10 @@ and maps on one line. Then the service's state: spec version, update status, rep
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Mapping
 from typing import Any
 
+from api.explain import update_status_rows
 from api.units import format_bytes, format_cpus, format_duration
 from cli.connection import ControlConnection
 from cli.errors import CliError
@@ -109,12 +109,6 @@ def spec_lines(spec: Mapping[str, Any], depth: int = 0) -> list[tuple[str, str]]
     return lines
 
 
-def _when(timestamp: Any) -> str:
-    if not timestamp:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(timestamp)))
-
-
 def describe(service: Mapping[str, Any], summary: Mapping[str, Any]) -> str:
     """The service for people: identity, state, then every field of its spec."""
     lines: list[tuple[str, str]] = [
@@ -122,15 +116,7 @@ def describe(service: Mapping[str, Any], summary: Mapping[str, Any]) -> str:
         ("Spec Version", str(service.get("spec_version", ""))),
         ("Replicas", f"{summary['replicas_running']} running of {summary['replicas_desired']}"),
     ]
-    status = service.get("update_status")
-    if status:
-        lines += [
-            ("Update Status", ""),
-            (" State", str(status.get("state", ""))),
-            (" Started", _when(status.get("started_at"))),
-            (" Completed", _when(status.get("completed_at"))),
-            (" Message", str(status.get("message") or "-")),
-        ]
+    lines += update_status_rows(service.get("update_status"))
     if service.get("pending_delete"):
         lines.append(("Removal", "in progress"))
     lines += spec_lines(service["spec"])

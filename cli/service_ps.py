@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from api.explain import task_reason, update_reason
 from api.task_state import parse_task_state
 from cli.connection import ControlConnection
 from cli.errors import CliError
@@ -81,9 +82,14 @@ def _matches(row: Mapping[str, Any], wanted: Mapping[str, list[str]]) -> bool:
 def run_ps(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
     wanted = _filters(args)
     rows: list[dict[str, Any]] = []
+    stopped: list[str] = []  # why an update no longer replaces tasks, per service
     with connection:
         for ref in dict.fromkeys(args.services):
-            rows += connection.request("control.service.ps", {"service": ref})["tasks"]
+            reply = connection.request("control.service.ps", {"service": ref})
+            rows += reply["tasks"]
+            reason = update_reason(reply["service"].get("update_status"))
+            if reason:
+                stopped.append(reason)
     rows = [r for r in rows if _matches(r, wanted)]
     if args.format == "json":
         write_json(rows)
@@ -92,6 +98,8 @@ def run_ps(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
         write_text("\n".join(r["id"][:width] for r in rows))
     else:
         write_text(task_table(rows, no_trunc=args.no_trunc))
+        for reason in stopped:
+            write_text(reason)
     return 0
 
 
@@ -106,7 +114,7 @@ def ago(timestamp: float, now: float | None = None) -> str:
 
 
 def _error(row: Mapping[str, Any], no_trunc: bool) -> str:
-    text = str(row["error"] or (row["message"] if row["state"] == "pending" else ""))
+    text = task_reason(row)  # why it failed or waits (api/explain.py)
     return text if no_trunc or len(text) <= 60 else text[:57] + "..."
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from api.explain import task_reason
 from cli.connection import ControlConnection
 from cli.output import write_json, write_text
 from cli.service_ps import task_table
@@ -70,6 +71,8 @@ def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str
         ("State", row["state"]),
         ("Message", row["message"] or "-"),
         ("Error", row["error"] or "-"),
+        ("Reason", task_reason(row) or "-"),  # why it failed or waits (api/explain.py)
+        ("Exit Code", "-" if row["exit_code"] is None else str(row["exit_code"])),
         ("Container", row["container_id"] or "-"),
     ]
     width = max(len(k) for k, _ in lines)

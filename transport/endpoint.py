@@ -65,6 +65,7 @@ from transport.handler_pool import DEFAULT_MAX_QUEUED, DEFAULT_WORKERS, HandlerP
 from transport.keys import KeyPair, fingerprint
 from transport.outbox import Outbox, outbox_address
 from transport.router_loop import Inbound, RouterLoop
+from transport.stats import endpoint_stats
 from transport.trust import FrameTrust, RefusalTally, Trust
 
 __all__ = [
@@ -382,6 +383,7 @@ class EndpointActor(pykka.ThreadingActor):
         """Count a refused frame; log it when the tally says so (at most once a second per
         reason, with the number refused since)."""
         reason = f"{trust.value}.{code}"
+        endpoint_stats(self._name).refuse(reason)
         count = self._tally.refuse(reason, time.monotonic())
         if count is None:
             return

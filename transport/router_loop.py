@@ -36,6 +36,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from transport.keys import KeyPair
 from transport.outbox import STOP, pull_socket
+from transport.stats import endpoint_stats
 from transport.trust import RefusalTally
 
 __all__ = ["BATCH", "PEER_RCVHWM", "PEER_SNDHWM", "Inbound", "RouterLoop"]
@@ -84,6 +85,7 @@ class RouterLoop(threading.Thread):
         self._keypair = keypair
         self._max_message_size = max_message_size
         self._tally = RefusalTally()
+        self.stats = endpoint_stats(name)
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self.address = ""
@@ -163,6 +165,9 @@ class RouterLoop(threading.Thread):
                     if item is not None:
                         batch.append(item)
                 if batch:
+                    stats = self.stats
+                    stats.frames_in += len(batch)
+                    stats.bytes_in += sum(len(item[1]) for item in batch)
                     self._inbound(batch)
             if pull in ready:
                 for _ in range(BATCH):
@@ -175,9 +180,13 @@ class RouterLoop(threading.Thread):
                     try:
                         router.send_multipart(parts, noblock)
                     except zmq.ZMQError as exc:  # peer gone or over its high-water mark
+                        self.stats.refuse("reply_dropped")
                         _log.warning(
                             "transport.reply.dropped", endpoint=self._endpoint, error=str(exc)
                         )
+                    else:
+                        self.stats.frames_out += 1
+                        self.stats.bytes_out += len(parts[-1])
             if monitor in ready:
                 self._drain_monitor(monitor)
 
@@ -199,6 +208,7 @@ class RouterLoop(threading.Thread):
         return identity.bytes, frame.buffer, peer
 
     def _dropped(self, parts: int) -> None:
+        self.stats.refuse("multipart")
         count = self._tally.refuse("multipart", time.monotonic())
         if count is not None:
             _log.warning(
@@ -222,6 +232,10 @@ class RouterLoop(threading.Thread):
             if self._keypair is None and _hung_up(kind, value):
                 _log.debug("transport.peer.closed", endpoint=self._endpoint)
                 continue
+            if kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                self.stats.refuse("handshake.refused")
+            elif kind != zmq.EVENT_DISCONNECTED:
+                self.stats.refuse("handshake.failed")
             count = self._tally.refuse(f"monitor.{kind}.{value}", time.monotonic())
             if count is None:
                 continue

@@ -10,8 +10,10 @@ forwards writes to the Raft leader); errors become ``error`` replies with a code
 from __future__ import annotations
 
 from actors.control.cluster import ClusterControl
+from actors.control.configs import ConfigControl
 from actors.control.errors import ControlCode, ControlError, call, guarded
 from actors.control.nodes import NodeControl
+from actors.control.secrets import SecretControl
 from actors.control.services import ServiceControl
 from actors.control.tasks import TaskControl
 from actors.store import MemoryStore
@@ -20,9 +22,11 @@ from transport.endpoint import Handler
 
 __all__ = [
     "ClusterControl",
+    "ConfigControl",
     "ControlCode",
     "ControlError",
     "NodeControl",
+    "SecretControl",
     "ServiceControl",
     "TaskControl",
     "call",
@@ -36,6 +40,8 @@ def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> di
     node = NodeControl(store)
     task = TaskControl(store)
     cluster = ClusterControl(store)
+    secret = SecretControl(store, rng=rng)
+    config = ConfigControl(store, rng=rng)
     table = {
         "control.service.create": svc.create,
         "control.service.update": svc.update,
@@ -53,5 +59,13 @@ def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> di
         "control.task.ls": task.ls,
         "control.task.inspect": task.inspect,
         "control.cluster.inspect": cluster.inspect,
+        "control.secret.create": secret.create,
+        "control.secret.ls": secret.ls,
+        "control.secret.inspect": secret.inspect,
+        "control.secret.rm": secret.rm,
+        "control.config.create": config.create,
+        "control.config.ls": config.ls,
+        "control.config.inspect": config.inspect,
+        "control.config.rm": config.rm,
     }
     return {name: guarded(fn) for name, fn in table.items()}

@@ -43,7 +43,10 @@ class ControlCode:
     UNAVAILABLE: Final = "unavailable"
     TIMEOUT: Final = "timeout"
     TOO_LARGE: Final = "too_large"  # over a byte budget of api.limits
+    IN_USE: Final = "in_use"  # a secret or config that a service references
     STORE: Final = "store_error"
+    GONE: Final = "gone"  # events asked for are no longer held (actors/events/)
+    BUSY: Final = "busy"  # a per-manager bound is reached (event watches)
 
 
 class ControlError(Exception):

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from actors.control.errors import Body, ControlCode, ControlError
+from actors.control.references import resolve_references
 from actors.control.views import service_summary, task_order, task_row
 from actors.control.writes import check_version, modify
 from actors.orchestrator.history import history_rows, record
@@ -79,7 +80,7 @@ class ServiceControl:
                     ControlCode.NAME_CONFLICT,
                     f"service name {spec.name!r} is already in use by service {holder.id}{gone}",
                 )
-            tx.create(service)
+            tx.create(replace(service, spec=resolve_references(tx, spec)))
 
         committed = self._store.update(write)
         stored = committed.objects[0] if committed.objects else service
@@ -134,7 +135,7 @@ class ServiceControl:
                     ControlCode.INVALID_ARGUMENT,
                     f"service mode cannot be changed (service {spec.name} is {spec.mode.TAG})",
                 )
-            new_spec = apply_options(spec, changes)
+            new_spec = resolve_references(tx, apply_options(spec, changes))
             validate_service_spec(new_spec)
             result.clear()
             if new_spec == spec:

@@ -12,6 +12,7 @@ from typing import Any
 
 from api.codec_objects import encode_object
 from api.enums import NodeRole
+from api.explain import task_reason, update_reason
 from api.objects import Cluster, Node, Service, Task
 from api.specs import GlobalJob, GlobalService, ReplicatedJob, ReplicatedService
 from api.task_state import TaskState
@@ -59,7 +60,15 @@ def service_summary(service: Service, tasks: Iterable[Task]) -> dict[str, Any]:
         "updated_at": service.meta.updated_at,
         "pending_delete": service.pending_delete,
         "update_status": (
-            None if update is None else {"state": update.state.value, "message": update.message}
+            None
+            if update is None
+            else {
+                "state": update.state.value,
+                "message": update.message,
+                "started_at": update.started_at,
+                "completed_at": update.completed_at,
+                "reason": update_reason({"state": update.state.value, "message": update.message}),
+            }
         ),
         "restart_condition": policy.condition.value,
         "restart_max_attempts": policy.max_attempts,
@@ -80,7 +89,7 @@ def task_row(
     """``{id, slot, node_id, desired_state, state, message, container_id, ...}``."""
     container = task.status.container_status
     where = str(task.slot) if task.slot else task.node_id
-    return {
+    row = {
         "id": task.id,
         "name": f"{task.service_name}.{where}",
         "service_id": task.service_id,
@@ -99,6 +108,8 @@ def task_row(
         "created_at": task.meta.created_at,
         "up_to_date": service is not None and task.spec == service.spec.task,
     }
+    row["reason"] = task_reason(row)  # why it failed or still waits (api/explain.py)
+    return row
 
 
 def node_row(node: Node) -> dict[str, Any]:

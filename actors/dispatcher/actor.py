@@ -22,17 +22,30 @@ import pykka
 from actors.dispatcher.assignments import AssignmentSet, Delta
 from actors.dispatcher.callers import UNAUTHORIZED, check_session_node
 from actors.dispatcher.core import DispatcherCore, StatusResult, TaskChange
+from actors.dispatcher.dependencies import DependencyChanges
 from actors.dispatcher.heartbeats import HeartbeatConfig
 from actors.dispatcher.sessions import Session, SessionError
-from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame
+from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame, split_frame
 from actors.dispatcher.writer import StoreWriter, Writes
 from actors.log import get_logger
+from actors.metrics import dispatcher as metrics
 from actors.store import Action, Event, MemoryStore, ReadTx, WatchClosed, Watcher, clusters
+from actors.store import configs as config_queries
 from actors.store import nodes as node_queries
+from actors.store import secrets as secret_queries
 from actors.store import tasks as task_queries
 from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
 from api.errors import CodecError
-from api.objects import Cluster, Node, NodeDescription, ObjectKind, Task, TaskStatus
+from api.objects import (
+    Cluster,
+    Config,
+    Node,
+    NodeDescription,
+    ObjectKind,
+    Secret,
+    Task,
+    TaskStatus,
+)
 from transport.endpoint import Request
 
 __all__ = ["Dispatcher"]
@@ -101,6 +114,7 @@ class Dispatcher(SupervisedActor):
         if self._writer is not None:
             with contextlib.suppress(pykka.ActorDeadError):
                 self._writer.stop(block=True, timeout=5.0)
+        metrics.SESSIONS.set(0)
         _log.info("dispatcher.stopped")
 
     def _schedule_tick(self) -> None:
@@ -178,6 +192,8 @@ class Dispatcher(SupervisedActor):
     def _tick(self) -> None:
         self._drain_watch()
         out = self._core.tick(self._clock())
+        metrics.HEARTBEATS_MISSED.inc(out.expired)
+        metrics.SESSIONS.set(len(self._core.sessions))
         for session, delta in out.deltas:
             self._send(session, delta)
         for session, reason in out.closed:
@@ -239,6 +255,8 @@ class Dispatcher(SupervisedActor):
     # --- frames -------------------------------------------------------------------------
 
     def _frame(self, session: Session, delta: Delta, closed: str | None = None) -> SessionFrame:
+        deps = delta.dependencies
+        secrets, configs = self._read_dependencies(session, deps)
         return SessionFrame(
             session_id=session.session_id,
             heartbeat_period=session.period,
@@ -247,15 +265,52 @@ class Dispatcher(SupervisedActor):
             tasks=delta.tasks,
             removed=delta.removed,
             closed=closed,
+            secrets=secrets,
+            secrets_removed=deps.secrets_removed,
+            configs=configs,
+            configs_removed=deps.configs_removed,
         )
+
+    def _read_dependencies(
+        self, session: Session, deps: DependencyChanges
+    ) -> tuple[tuple[Secret, ...], tuple[Config, ...]]:
+        """The secrets and configs to send, as stored now; one deleted meanwhile (its
+        service changed, then ``rm``) is left out: a task that still needs it fails."""
+        if not deps.secrets and not deps.configs:
+            return (), ()
+        found_secrets, found_configs = self._store.view(
+            lambda tx: (
+                [secret_queries.get(tx, i) for i in deps.secrets],
+                [config_queries.get(tx, i) for i in deps.configs],
+            )
+        )
+        secrets = tuple(s for s in found_secrets if s is not None)
+        configs = tuple(c for c in found_configs if c is not None)
+        if len(secrets) < len(deps.secrets) or len(configs) < len(deps.configs):
+            _log.warning(
+                "dispatcher.dependencies.missing",
+                peer_node=session.node_id,
+                missing={
+                    "secrets": sorted(set(deps.secrets) - {s.id for s in secrets}),
+                    "configs": sorted(set(deps.configs) - {c.id for c in configs}),
+                },
+            )
+        if secrets or configs:
+            _log.info(  # ids only, never the data (and no key that logs redact: "secret")
+                "dispatcher.dependencies.sent",
+                peer_node=session.node_id,
+                sent={"secrets": [s.id for s in secrets], "configs": [c.id for c in configs]},
+            )
+        return secrets, configs
 
     def _send(self, session: Session, delta: Delta) -> None:
         request = session.handle
         if not isinstance(request, Request):
             return
         try:
-            request.reply(encode_frame(self._frame(session, delta)), more=True)
-            session.frames_sent += 1
+            for frame in split_frame(self._frame(session, delta)):
+                request.reply(encode_frame(frame), more=True)
+                session.frames_sent += 1
         except CodecError as exc:
             _log.error(
                 "dispatcher.session.send_failed", peer_node=session.node_id, error=exc.message

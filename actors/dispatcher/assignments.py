@@ -12,13 +12,16 @@ Rules (SwarmKit's dispatcher ``Assignments``):
 - A change at or below the version the session already reflects is stale and ignored, so
   events committed between reading the full set and watching are harmless.
 - A deleted task, or one no longer on this node, is sent as removed.
+- With the tasks go the secrets and configs they need (dependencies.py): the full set
+  carries all of them, a change what became needed and what is no longer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from actors.dispatcher.dependencies import DependencyChanges, DependencyTracker
 from api.objects import Meta, Task, TaskStatus
 from api.task_state import TaskState
 
@@ -41,15 +44,17 @@ def same_for_worker(a: Task, b: Task) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Delta:
-    """What to send: the full set (``full``), or changed tasks and removed ids."""
+    """What to send: the full set (``full``), or changed tasks and removed ids; and the
+    secrets and configs to send or drop."""
 
     full: bool
     tasks: tuple[Task, ...] = ()
     removed: tuple[str, ...] = ()
+    dependencies: DependencyChanges = field(default_factory=DependencyChanges)
 
     @property
     def empty(self) -> bool:
-        return not self.full and not self.tasks and not self.removed
+        return not self.full and not self.tasks and not self.removed and self.dependencies.empty
 
 
 class AssignmentSet:
@@ -57,6 +62,9 @@ class AssignmentSet:
         self.node_id = node_id
         self.base_version = base_version
         self._known: dict[str, Task] = {t.id: t for t in tasks if is_assigned(t, node_id)}
+        self._dependencies = DependencyTracker()
+        for task in self._known.values():
+            self._dependencies.hold(task)
         self._seen: dict[str, int] = {}  # deleted ids -> version of the deletion
         self._changed: dict[str, Task] = {}
         self._removed: set[str] = set()
@@ -71,7 +79,8 @@ class AssignmentSet:
         """The whole set, sorted by id; forgets pending changes (the full set has them)."""
         self._changed.clear()
         self._removed.clear()
-        return Delta(True, tuple(self._known[i] for i in sorted(self._known)))
+        tasks = tuple(self._known[i] for i in sorted(self._known))
+        return Delta(True, tasks, dependencies=self._dependencies.full())
 
     def _stale(self, task_id: str, version: int) -> bool:
         known = self._known.get(task_id)
@@ -89,6 +98,7 @@ class AssignmentSet:
                 self._drop(task.id, version)
             return
         self._known[task.id] = task
+        self._dependencies.hold(task)
         if (
             known is not None
             and same_for_worker(known, task)
@@ -109,6 +119,7 @@ class AssignmentSet:
 
     def _drop(self, task_id: str, version: int) -> None:
         del self._known[task_id]
+        self._dependencies.release(task_id)
         self._seen[task_id] = version
         self._changed.pop(task_id, None)
         self._removed.add(task_id)
@@ -119,6 +130,7 @@ class AssignmentSet:
             False,
             tuple(self._changed[i] for i in sorted(self._changed)),
             tuple(sorted(self._removed)),
+            self._dependencies.take(),
         )
         self._changed.clear()
         self._removed.clear()

@@ -90,6 +90,7 @@ class TickOutput:
     closed: list[tuple[Session, str]] = field(default_factory=list)
     node_writes: list[NodeWrite] = field(default_factory=list)
     status_writes: list[PendingStatus] = field(default_factory=list)
+    expired: int = 0  # nodes whose heartbeats stopped (marked DOWN) this tick
 
 
 class DispatcherCore:
@@ -223,6 +224,7 @@ class DispatcherCore:
     def tick(self, now: float) -> TickOutput:
         out = TickOutput()
         for expiry in self._heartbeats.expired(now):
+            out.expired += 1
             session = self.sessions.close(expiry.node_id)
             if session is not None:
                 self._closed.append((session, expiry.message))

@@ -9,13 +9,14 @@ the dispatcher and the agent agree on one shape. Decoding errors are ``ObjectDec
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from api.codec_objects import ObjectDecodeError, decode, encode, encode_object
-from api.objects import NodeDescription, Task, TaskStatus
+from api.objects import Config, NodeDescription, Secret, Task, TaskStatus
 
 __all__ = [
+    "DEPENDENCY_BYTES_PER_FRAME",
     "SESSION",
     "SESSION_HEARTBEAT",
     "SESSION_STATUS",
@@ -27,7 +28,12 @@ __all__ = [
     "parse_frame",
     "parse_session_request",
     "parse_status_updates",
+    "split_frame",
 ]
+
+# the secret and config data one session frame carries at most: half a frame (the 16 MiB
+# frame limit of api.schema.frame), leaving room for the tasks
+DEPENDENCY_BYTES_PER_FRAME = 8 * 1024 * 1024
 
 SESSION = "dispatcher.session"
 SESSION_HEARTBEAT = "dispatcher.heartbeat"
@@ -55,6 +61,54 @@ class SessionFrame:
     tasks: tuple[Task, ...]
     removed: tuple[str, ...]
     closed: str | None = None  # set on the final frame: why the manager ended the session
+    # the secrets and configs the node's tasks need, with their data (on a full frame:
+    # all of them), and the ids of those no task of the node needs any more
+    secrets: tuple[Secret, ...] = ()
+    secrets_removed: tuple[str, ...] = ()
+    configs: tuple[Config, ...] = ()
+    configs_removed: tuple[str, ...] = ()
+
+
+def split_frame(
+    frame: SessionFrame, budget: int = DEPENDENCY_BYTES_PER_FRAME
+) -> list[SessionFrame]:
+    """``frame`` as frames whose secret and config data fit ``budget`` each: the first
+    carries the tasks, the removals and what fits; the next ones (not ``full``, no tasks)
+    the rest. The worker waits for an object a task needs that has not arrived yet
+    (actors/worker/dependencies.py), so tasks may come before their objects."""
+    objects: list[Secret | Config] = [*frame.secrets, *frame.configs]
+    chunks: list[list[Secret | Config]] = [[]]
+    used = 0
+    for obj in objects:
+        size = len(obj.spec.data)
+        if chunks[-1] and used + size > budget:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(obj)
+        used += size
+    if len(chunks) == 1:
+        return [frame]
+
+    def part(chunk: list[Secret | Config]) -> dict[str, Any]:
+        return {
+            "secrets": tuple(o for o in chunk if isinstance(o, Secret)),
+            "configs": tuple(o for o in chunk if isinstance(o, Config)),
+        }
+
+    first = replace(frame, **part(chunks[0]))
+    rest = [
+        replace(
+            frame,
+            full=False,
+            tasks=(),
+            removed=(),
+            secrets_removed=(),
+            configs_removed=(),
+            **part(chunk),
+        )
+        for chunk in chunks[1:]
+    ]
+    return [first, *rest]
 
 
 def encode_frame(frame: SessionFrame) -> dict[str, Any]:
@@ -68,6 +122,13 @@ def encode_frame(frame: SessionFrame) -> dict[str, Any]:
     }
     if frame.closed is not None:
         body["closed"] = frame.closed
+    for key in ("secrets", "configs"):  # absent when empty: the frames of before
+        objects = getattr(frame, key)
+        if objects:
+            body[key] = [encode_object(o) for o in objects]
+        removed = getattr(frame, f"{key}_removed")
+        if removed:
+            body[f"{key}_removed"] = list(removed)
     return body
 
 
@@ -78,6 +139,12 @@ def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
         for m in body["managers"]
     )
     closed = body.get("closed")
+    secrets = tuple(
+        decode(Secret, o, f"secrets[{i}]") for i, o in enumerate(body.get("secrets", ()))
+    )
+    configs = tuple(
+        decode(Config, o, f"configs[{i}]") for i, o in enumerate(body.get("configs", ()))
+    )
     return SessionFrame(
         session_id=str(body["session_id"]),
         heartbeat_period=float(body["heartbeat_period"]),
@@ -86,6 +153,10 @@ def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
         tasks=tasks,
         removed=tuple(str(r) for r in body["removed"]),
         closed=str(closed) if closed is not None else None,
+        secrets=secrets,
+        secrets_removed=tuple(str(r) for r in body.get("secrets_removed", ())),
+        configs=configs,
+        configs_removed=tuple(str(r) for r in body.get("configs_removed", ())),
     )
 
 

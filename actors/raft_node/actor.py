@@ -30,6 +30,7 @@ from typing import Any
 import pykka
 
 from actors.log import get_logger
+from actors.metrics import raft as metrics
 from actors.raft_node.commands import MAX_INBOX, Call, Inbox, Propose, Receive, Stop
 from actors.raft_node.core import RaftCore
 from actors.raft_node.events import LeadershipChange, LeadershipNotifier
@@ -184,6 +185,7 @@ class RaftNode:
         snap = self._storage.snapshot()
         if not snap.is_empty:
             self._store.restore(snap.data)
+            metrics.SNAPSHOT_BYTES.set(len(snap.data))
         self._thread = threading.Thread(
             target=self._loop.run, args=(self._failed,), name=f"raft-{self.id}", daemon=True
         )
@@ -238,7 +240,7 @@ class RaftNode:
         if not data:
             raise ValueError("empty data is reserved for Raft's no-op entries")
         self.check_size((data,))
-        future: Future[int] = Future()
+        future: Future[int] = _timed(Future())
         self._inbox.put(Propose((data,), future))
         return future
 
@@ -247,7 +249,7 @@ class RaftNode:
         if not datas or not all(datas):
             raise ValueError("give at least one non-empty entry")
         self.check_size(datas)
-        future: Future[int] = Future()
+        future: Future[int] = _timed(Future())
         self._inbox.put(Propose(tuple(datas), future))
         return future
 
@@ -351,3 +353,17 @@ class RaftNodeActor(SupervisedActor):
 @dataclass(frozen=True, slots=True)
 class _NodeFailed:
     error: BaseException
+
+
+def _timed(future: Future[int]) -> Future[int]:
+    """``future`` with its outcome reported to the metrics: the seconds from now until it
+    is resolved (committed and applied here), or a failure."""
+    started = time.monotonic()
+
+    def done(f: Future[int]) -> None:
+        metrics.proposal_done(
+            time.monotonic() - started, f.cancelled() or f.exception() is not None
+        )
+
+    future.add_done_callback(done)
+    return future

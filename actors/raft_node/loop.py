@@ -24,6 +24,7 @@ import queue
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from actors.metrics import raft as metrics
 from actors.proposal_errors import ProposalDropped
 from actors.raft_node.carry_out import HardStateSync, ReadyIO, carry_out
 from actors.raft_node.commands import Call, Command, Forwarded, Inbox, Propose, Receive, Stop
@@ -218,6 +219,7 @@ class RaftLoop:
         index = snap.metadata.index
         self._store.restore(snap.data)
         self.snapshot_index = index
+        metrics.SNAPSHOT_BYTES.set(len(snap.data))
         self.proposals.fail_through(index, ProposalDropped("replaced by a snapshot"))
         self.applied_index = index
         self.waiters.applied(index)
@@ -246,6 +248,7 @@ class RaftLoop:
         self._storage.create_snapshot(applied, core.conf_state, data)
         self._storage.compact(applied)
         self.snapshot_index = applied
+        metrics.SNAPSHOT_BYTES.set(len(data))
         self._log.info("raft.snapshot.created", index=applied, bytes=len(data))
 
     def _after_round(self, core: RaftCore) -> None:
@@ -265,6 +268,7 @@ class RaftLoop:
         self.is_leader, self.leader_id, self.term = is_leader, lead, term
         change = LeadershipChange(is_leader, lead, term)
         self.seen = change
+        metrics.LEADER_CHANGES.inc()
         self._log.info("raft.leadership.changed", is_leader=is_leader, leader_id=lead, term=term)
         self._events.publish(change)
 

@@ -17,10 +17,12 @@ The watch-and-tick shell is ``actors.store_reactor.StoreReactor``.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from actors.metrics import scheduler as metrics
 from actors.scheduler.scheduler import (
     ASSIGNED_MESSAGE,
     Assignment,
@@ -78,16 +80,23 @@ class SchedulerActor(StoreReactor):
         self._log.info("scheduler.started", nodes=len(self._core.nodes))
         self._request_tick(self._tick_interval)
 
+    def on_stop(self) -> None:
+        super().on_stop()
+        metrics.set_pending({})  # another manager schedules now
+
     # --- the tick ----------------------------------------------------------------------
 
     def tick(self) -> TickReport:
         """Drain the watch queue into the core, decide, write. Returns what it did."""
         self._tick_started()
+        started = time.perf_counter()
         events, resynced = self._drain()
         decisions = self._core.schedule()
         assigned = written = failed = 0
         if decisions:
             assigned, written, failed = self._write(decisions)
+        metrics.TICK_SECONDS.observe(time.perf_counter() - started)
+        metrics.set_pending(self._core.pending_reasons())
         if failed or self._core.dirty:
             self._request_tick(self._tick_interval)
         report = TickReport(events, resynced, assigned, written, failed, len(self._core.waiting))
@@ -165,6 +174,8 @@ class SchedulerActor(StoreReactor):
                 failed.append(d)
             elif isinstance(d, Assignment):
                 assigned += 1
+                metrics.SCHEDULED.inc()
+                metrics.TASK_WAIT_SECONDS.observe(max(0.0, now - d.task.meta.created_at))
             else:
                 written += 1
                 self._log.info("scheduler.task.unschedulable", task_id=d.task.id, message=d.message)

@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 NO_SUITABLE_NODE = "no suitable node"
+NO_NODES = "no-nodes"
 
 
 class Filter(Protocol):
@@ -186,6 +187,7 @@ class GroupCheck:
 
     def __init__(self, demand: Demand, filters: Sequence[Filter]) -> None:
         self.demand = demand
+        self._names = tuple(f.name for f in filters)
         enabled = [(i, f) for i, f in enumerate(filters) if f.enabled(demand)]
         self._static = [(i, f) for i, f in enabled if not f.dynamic]
         self._dynamic = [(i, f) for i, f in enabled if f.dynamic]
@@ -230,6 +232,18 @@ class GroupCheck:
     def explain(self) -> str:
         return explain(self.rejections)
 
+    @property
+    def blocking_filter(self) -> str:
+        """The name of the filter that turned down the most nodes (the first in filter
+        order on a tie); ``no-nodes`` when no node was looked at."""
+        by_filter: dict[str, int] = {}
+        for reason, count in self._rejected.items():
+            name = self._names[self._order[reason]]
+            by_filter[name] = by_filter.get(name, 0) + count
+        if not by_filter:
+            return NO_NODES
+        return max(by_filter, key=lambda name: (by_filter[name], -self._names.index(name)))
+
 
 def explain(rejections: dict[str, int]) -> str:
     """``no suitable node (insufficient memory on 2 nodes; ...)``."""
@@ -250,9 +264,14 @@ class Pipeline:
 
     def check(self, demand: Demand, node: NodeInfo) -> str | None:
         """One node's verdict: None, or the first reason it was rejected."""
+        rejection = self.rejection(demand, node)
+        return rejection[1] if rejection is not None else None
+
+    def rejection(self, demand: Demand, node: NodeInfo) -> tuple[str, str] | None:
+        """None, or the name of the first filter that rejected ``node`` and its reason."""
         for f in self.filters:
             if f.enabled(demand):
                 reason = f.check(demand, node)
                 if reason is not None:
-                    return reason
+                    return f.name, reason
         return None

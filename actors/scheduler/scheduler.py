@@ -86,6 +86,8 @@ class _State:
     nodes: dict[str, NodeInfo] = field(default_factory=dict)
     services: dict[str, Service] = field(default_factory=dict)
     waiting: dict[str, Task] = field(default_factory=dict)
+    # task id -> the filter keeping a waiting task from every node, as of the last pass
+    reasons: dict[str, str] = field(default_factory=dict)
     bookings: dict[str, _Booking] = field(default_factory=dict)  # task id -> where it counts
 
 
@@ -116,6 +118,17 @@ class SchedulerCore:
     def waiting(self) -> dict[str, Task]:
         """Tasks waiting for a node, by id."""
         return self._s.waiting
+
+    def pending_reasons(self) -> dict[str, int]:
+        """Waiting tasks by what keeps them waiting: the filter that turned most nodes
+        down (filters.py names), ``no-nodes``, ``node-missing`` (a global task's node is
+        gone), ``invalid`` (its placement cannot be read), ``new`` (not tried yet)."""
+        counts: dict[str, int] = {}
+        reasons = self._s.reasons
+        for task_id in self._s.waiting:
+            reason = reasons.get(task_id, "new")
+            counts[reason] = counts.get(reason, 0) + 1
+        return counts
 
     # --- inputs ------------------------------------------------------------------------
 
@@ -202,6 +215,8 @@ class SchedulerCore:
             self._schedule_group(group, now, assignments, unschedulable)
         for a in assignments:
             self._s.waiting.pop(a.task.id, None)
+        for task_id in [t for t in self._s.reasons if t not in self._s.waiting]:
+            del self._s.reasons[task_id]
         if self._log is not None:
             self._log.debug(
                 "scheduler.pass.complete",
@@ -230,7 +245,7 @@ class SchedulerCore:
         try:
             demand = demand_of(first, self._host_ports(first))
         except InvalidSpec as exc:
-            self._note(group, f"invalid placement: {exc}", unschedulable)
+            self._note(group, f"invalid placement: {exc}", unschedulable, "invalid")
             return
         check = self._pipeline.group(demand)
         by_id = {t.id: t for t in group}
@@ -242,23 +257,24 @@ class SchedulerCore:
             self._s.bookings[task_id] = _Booking(node.id, demand.usage)
             assignments.append(Assignment(task, node.id))
         if by_id:
-            self._note(by_id.values(), check.explain(), unschedulable)
+            self._note(by_id.values(), check.explain(), unschedulable, check.blocking_filter)
 
     def _check_preassigned(
         self, task: Task, assignments: list[Assignment], unschedulable: list[Unschedulable]
     ) -> None:
         node = self._s.nodes.get(task.node_id)
         if node is None:
-            self._note([task], f"no suitable node (node {task.node_id} not found)", unschedulable)
+            message = f"no suitable node (node {task.node_id} not found)"
+            self._note([task], message, unschedulable, "node-missing")
             return
         try:
             demand = demand_of(task, self._host_ports(task))
         except InvalidSpec as exc:
-            self._note([task], f"invalid placement: {exc}", unschedulable)
+            self._note([task], f"invalid placement: {exc}", unschedulable, "invalid")
             return
-        reason = self._pipeline.check(demand, node)
-        if reason is not None:
-            self._note([task], explain({reason: 1}), unschedulable)
+        rejection = self._pipeline.rejection(demand, node)
+        if rejection is not None:
+            self._note([task], explain({rejection[1]: 1}), unschedulable, rejection[0])
             return
         self._book(task.id, node.id, demand.usage)
         assignments.append(Assignment(task, node.id))
@@ -266,9 +282,14 @@ class SchedulerCore:
     # --- helpers -----------------------------------------------------------------------
 
     def _note(
-        self, tasks: Iterable[Task], message: str, unschedulable: list[Unschedulable]
+        self,
+        tasks: Iterable[Task],
+        message: str,
+        unschedulable: list[Unschedulable],
+        reason: str,
     ) -> None:
         for t in tasks:
+            self._s.reasons[t.id] = reason
             if t.status.message != message:
                 unschedulable.append(Unschedulable(t, message))
 

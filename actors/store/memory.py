@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 import msgpack
 
-from actors.store import clusters, nodes, services, tasks
+from actors.store import clusters, configs, nodes, secrets, services, tasks
 from actors.store.budget import Budgets, EncodedGroup, encode_group
 from actors.store.entry import CHAINED, Action, Op, assemble_entry, decode_entry
 from actors.store.errors import (
@@ -52,7 +52,14 @@ __all__ = ["SCHEMAS", "ApplyResult", "Batch", "BatchResult", "Committed", "Memor
 
 T = TypeVar("T")
 
-SCHEMAS: tuple[TableSchema, ...] = (nodes.SCHEMA, services.SCHEMA, tasks.SCHEMA, clusters.SCHEMA)
+SCHEMAS: tuple[TableSchema, ...] = (
+    nodes.SCHEMA,
+    services.SCHEMA,
+    tasks.SCHEMA,
+    clusters.SCHEMA,
+    secrets.SCHEMA,
+    configs.SCHEMA,
+)
 SNAPSHOT_FORMAT = 1
 _Key = tuple[ObjectKind, str]
 
@@ -145,6 +152,13 @@ class MemoryStore:
     def version(self) -> int:
         """The index of the last applied entry."""
         return self._version
+
+    @property
+    def oldest_resumable(self) -> int:
+        """The oldest version a watch may resume from (``since``): the watch ring holds
+        every change after it. Read it inside ``view`` to watch from it atomically."""
+        with self._lock:
+            return self._hub.oldest_resumable
 
     # --- reads ---------------------------------------------------------------------
 
@@ -316,7 +330,9 @@ class MemoryStore:
                     if op.action is Action.DELETE:
                         undo.append((op.kind, op.id, current))
                         table.remove(op.id)
-                        group_events.append(Event(op.kind, Action.DELETE, current, index, current))
+                        group_events.append(
+                            Event(op.kind, Action.DELETE, current, index, current, timestamp)
+                        )
                         continue
                     assert op.obj is not None
                     new = replace(op.obj, meta=Meta(index, current.meta.created_at, timestamp))
@@ -325,7 +341,7 @@ class MemoryStore:
                     raise NameConflict(op.kind.value, str(holder[1]), holder[0])
                 undo.append((op.kind, op.id, current))
                 table.put(new)
-                group_events.append(Event(op.kind, op.action, new, index, current))
+                group_events.append(Event(op.kind, op.action, new, index, current, timestamp))
                 stored.append(new)
         except StoreError as exc:
             for kind, id, previous in reversed(undo):

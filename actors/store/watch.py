@@ -1,8 +1,9 @@
 """The watch queue: every committed change, after it is applied, as an ``Event``.
 
-- ``Event(kind, action, object, version, old)``: ``version`` is the Raft index of the
-  change (several events can share one); ``object`` is the object after the change (for a
-  delete, the deleted object); ``old`` the object before it (``None`` for a create).
+- ``Event(kind, action, object, version, old, time)``: ``version`` is the Raft index of
+  the change (several events can share one); ``object`` is the object after the change
+  (for a delete, the deleted object); ``old`` the object before it (``None`` for a
+  create); ``time`` the entry's timestamp (the proposing manager's clock).
 - A watcher filters by kinds, actions and a predicate. It can resume: ``since=v`` first
   delivers the retained events with version > v. The store keeps a bounded ring of recent
   events; resuming from before it raises ``WatchHistoryTooOld``.
@@ -38,6 +39,7 @@ class Event:
     object: Object
     version: int
     old: Object | None = None
+    time: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +171,8 @@ class WatchHub:
 
     @property
     def oldest_resumable(self) -> int:
+        """Every event with a greater version is still held: a watch may resume from
+        this version or a later one."""
         return self._floor
 
     def add(

@@ -6,7 +6,10 @@ the manager's server key), open a ``dispatcher.session`` stream (read by one mor
 since the stream blocks), and then, until the session breaks:
 
 - hand the first frame (the full assignment set) and every later frame (changes) to the
-  ``AssignmentSink`` (the worker), from this thread;
+  ``AssignmentSink`` (the worker), from this thread, after putting the secrets and configs
+  the frame brings into the node's ``DependencyStore`` (memory only), so a task's objects
+  are there before its executor prepares it; their ids (never their data) are logged as
+  ``agent.dependencies.received``;
 - heartbeat at the period the dispatcher names in each reply;
 - send queued status updates (``StatusOutbox``, the ``StatusReporter`` the worker holds) in
   batches of up to ``max_status_batch``, coalesced per task, every ``flush_interval``;
@@ -54,6 +57,7 @@ from actors.dispatcher.wire import (
 )
 from actors.log import get_logger
 from actors.supervised import Cancel, ChildContext, SupervisedActor, ThreadTimer, Timer
+from actors.worker.dependencies import DependencyStore
 from actors.worker.interfaces import AssignmentSink
 from actors.worker.session import SESSION_BACKOFF, ManagerRotation, StatusCoalescer
 from api.codec_objects import ObjectDecodeError
@@ -132,6 +136,7 @@ class Agent(SupervisedActor):
         sink: AssignmentSink,
         description: NodeDescription,
         statuses: StatusOutbox | None = None,
+        dependencies: DependencyStore | None = None,
         addr: str = "",
         connect_timeout: float = 5.0,
         request_timeout: float = 5.0,
@@ -156,6 +161,7 @@ class Agent(SupervisedActor):
         self._sink = sink
         self._description = description
         self.statuses = statuses if statuses is not None else StatusOutbox()
+        self.dependencies = dependencies if dependencies is not None else DependencyStore()
         self._addr = addr
         self._connect_timeout = connect_timeout
         self._request_timeout = request_timeout
@@ -410,6 +416,26 @@ class Agent(SupervisedActor):
             _log.warning("agent.hook.failed", error=repr(exc)[:200])
 
     def _apply(self, frame: SessionFrame) -> None:
+        self.dependencies.apply(
+            frame.full,
+            frame.secrets,
+            frame.secrets_removed,
+            frame.configs,
+            frame.configs_removed,
+        )
+        if frame.secrets or frame.configs or frame.secrets_removed or frame.configs_removed:
+            _log.info(  # ids only, never the data (and no key that logs redact: "secret")
+                "agent.dependencies.received",
+                full=frame.full,
+                received={
+                    "secrets": [s.id for s in frame.secrets],
+                    "configs": [c.id for c in frame.configs],
+                },
+                dropped={
+                    "secrets": list(frame.secrets_removed),
+                    "configs": list(frame.configs_removed),
+                },
+            )
         try:
             self._sink.apply_assignments(frame.full, frame.tasks, frame.removed)
         except Exception as exc:

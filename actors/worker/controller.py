@@ -16,7 +16,8 @@ Rules (SwarmKit's ``agent/exec`` semantics):
   STARTING → RUNNING once running and healthy (a healthcheck still starting is inspected
   again after ``HEALTH_POLL``; ``started_at`` records the first RUNNING and stays, since an
   update's monitor window runs from it) → wait → COMPLETE (exit 0) or FAILED
-  ("task: non-zero exit (N)", "task: unhealthy container: <the check's last output>").
+  ("task: non-zero exit (N): the engine's message", "task: unhealthy container (last
+  health check: its output)", worded by api/explain.py).
 - Desired state SHUTDOWN or later, or a removed assignment: shut down (stop signal, grace
   period, kill); an exit while stopping is SHUTDOWN, not a failure. A failed shutdown is
   followed by terminate. A removed assignment is then removed and the runner finishes.
@@ -42,6 +43,7 @@ from actors.worker.executors.base import (
     Observation,
     RuntimeState,
 )
+from api.explain import exit_error, unhealthy_error
 from api.objects import ContainerStatus, TaskStatus
 from api.task_state import TaskState, can_transition
 
@@ -56,7 +58,6 @@ __all__ = [
 ]
 
 HEALTH_POLL = 0.5  # seconds between inspections while a healthcheck is starting
-UNHEALTHY_OUTPUT_CHARS = 512  # of a failed check's output quoted in the task's error
 RETRY_BACKOFF = Backoff(initial=0.5, maximum=10.0)  # before retry 0, 1, 2...: 0.5 s doubled
 
 
@@ -240,21 +241,14 @@ def _on_observation(
     if wants_stop(desired, removing):
         return Decision(status, Action.SHUTDOWN)
     if obs.health is Health.UNHEALTHY:
-        err = _unhealthy(obs.health_output)
-        return Decision(_to(status, TaskState.FAILED, "failed", now, err=err), Action.SHUTDOWN)
+        err = unhealthy_error(obs.health_output)
+        failed = _to(status, TaskState.FAILED, "failed", now, err=err)
+        return Decision(failed, Action.SHUTDOWN)
     if obs.health is Health.STARTING:
         status = _to(status, TaskState.STARTING, "starting", now)
         return Decision(status, Action.INSPECT, delay=HEALTH_POLL)
     status = _to(status, TaskState.RUNNING, "started", now)
     return Decision(status, Action.WAIT)
-
-
-def _unhealthy(output: str) -> str:
-    """A task's error for a failed healthcheck, with the check's last output."""
-    output = " ".join(output.split())
-    if len(output) > UNHEALTHY_OUTPUT_CHARS:
-        output = output[: UNHEALTHY_OUTPUT_CHARS - 3] + "..."
-    return f"task: unhealthy container: {output}" if output else "task: unhealthy container"
 
 
 def _on_exit(
@@ -265,13 +259,11 @@ def _on_exit(
     if wants_stop(desired, removing):
         return _to(status, TaskState.SHUTDOWN, "shutdown", now, container=container)
     if exit_.unhealthy:
-        err = _unhealthy(exit_.message)
+        err = unhealthy_error(exit_.health_output)
         return _to(status, TaskState.FAILED, "failed", now, err=err, container=container)
     if exit_.exit_code == 0:
         return _to(status, TaskState.COMPLETE, "finished", now, container=container)
-    err = f"task: non-zero exit ({exit_.exit_code})"
-    if exit_.message:
-        err = f"{err}: {exit_.message}"
+    err = exit_error(exit_.exit_code, exit_.message)
     return _to(status, TaskState.FAILED, "failed", now, err=err, container=container)
 
 

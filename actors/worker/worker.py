@@ -33,6 +33,7 @@ from typing import Any
 import pykka
 
 from actors.log import get_logger
+from actors.metrics import supervisor as supervision_metrics
 from actors.periodic import PeriodicActor
 from actors.supervisor import (
     Backoff,
@@ -319,6 +320,7 @@ class Worker(SupervisedActor):
         if runner is None or runner.incarnation != exit_.incarnation or exit_.error is None:
             return
         runner.ref = None
+        supervision_metrics.CRASHES.labels("worker", "task-runner").inc()
         now = self._clock()
         runner.crashes.append(now)
         while runner.crashes and runner.crashes[0] < now - self._crash_window:
@@ -340,6 +342,7 @@ class Worker(SupervisedActor):
             attempt=len(runner.crashes),
         )
         due = _RestartRunner(exit_.name, runner.incarnation)
+        supervision_metrics.RESTARTS.labels("worker", "task-runner").inc()
         self._timer.call_later(delay, lambda: self._tell_self(due))
 
     def _give_up(self, runner: _Runner, error: str) -> None:

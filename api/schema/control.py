@@ -7,6 +7,10 @@ actors/control/views.py (``--format json`` of swarmctl). A reference (``service`
 whose code says why: not_found, ambiguous, invalid_spec, invalid_argument, name_conflict,
 conflict, not_leader, unavailable, timeout.
 
+Secrets and configs (actors/control/file_objects.py, cli/secret.py, cli/config.py): a
+secret's data goes in with ``create`` and never comes out of the control API; a config's
+comes out of ``inspect``. ``rm`` refuses an object a service uses (code ``in_use``).
+
 Autolock (actors/control/unlock.py, cli/unlock.py): ``control.unlock`` is the one request a
 locked manager serves (besides ``version``); every other control request is refused with
 code ``locked``. ``control.cluster.update`` takes ``autolock`` (bool): its reply then
@@ -39,6 +43,16 @@ __all__ = [
     "CONTROL_CLUSTER_UNLOCK_KEY_REPLY",
     "CONTROL_CLUSTER_UPDATE",
     "CONTROL_CLUSTER_UPDATE_REPLY",
+    "CONTROL_CONFIG_CREATE",
+    "CONTROL_CONFIG_INSPECT",
+    "CONTROL_CONFIG_INSPECT_REPLY",
+    "CONTROL_CONFIG_LS",
+    "CONTROL_CONFIG_LS_REPLY",
+    "CONTROL_CONFIG_REPLY",
+    "CONTROL_CONFIG_RM",
+    "CONTROL_CONFIG_RM_REPLY",
+    "CONTROL_EVENTS",
+    "CONTROL_EVENTS_REPLY",
     "CONTROL_NODE_INSPECT",
     "CONTROL_NODE_INSPECT_REPLY",
     "CONTROL_NODE_LS",
@@ -47,6 +61,14 @@ __all__ = [
     "CONTROL_NODE_RM_REPLY",
     "CONTROL_NODE_UPDATE",
     "CONTROL_NODE_UPDATE_REPLY",
+    "CONTROL_SECRET_CREATE",
+    "CONTROL_SECRET_INSPECT",
+    "CONTROL_SECRET_INSPECT_REPLY",
+    "CONTROL_SECRET_LS",
+    "CONTROL_SECRET_LS_REPLY",
+    "CONTROL_SECRET_REPLY",
+    "CONTROL_SECRET_RM",
+    "CONTROL_SECRET_RM_REPLY",
     "CONTROL_SERVICE_CREATE",
     "CONTROL_SERVICE_HISTORY",
     "CONTROL_SERVICE_HISTORY_REPLY",
@@ -319,5 +341,105 @@ CONTROL_CLUSTER_UNLOCK_KEY: Final = SCHEMA.declare(
         (Field("rotate", BOOL, required=False),),
         reply="control.cluster.unlock_key.reply",
         doc="The managers' unlock key (autolock on); rotate: replace it first.",
+    )
+)
+
+
+# secrets and configs: the same requests, declared once per kind by these builders
+
+
+def _object_reply(kind: str) -> MessageType:
+    return MessageType(f"control.{kind}.reply", (Field("id", STR), Field(kind, ANY)))
+
+
+def _object_create(kind: str) -> MessageType:
+    return MessageType(
+        f"control.{kind}.create",
+        (Field("spec", ANY),),
+        reply=f"control.{kind}.reply",
+        doc=f"Create a {kind} from a {kind.capitalize()}Spec dict (name, labels, data); "
+        "validated before anything is written.",
+    )
+
+
+def _object_ls_reply(kind: str) -> MessageType:
+    return MessageType(f"control.{kind}.ls.reply", (Field(f"{kind}s", ListOf(ANY)),))
+
+
+def _object_ls(kind: str) -> MessageType:
+    return MessageType(
+        f"control.{kind}.ls",
+        reply=f"control.{kind}.ls.reply",
+        doc=f"{kind.capitalize()} rows (id, name, labels, times): never the data.",
+    )
+
+
+def _object_inspect_reply(kind: str) -> MessageType:
+    return MessageType(f"control.{kind}.inspect.reply", (Field(kind, ANY),))
+
+
+def _object_inspect(kind: str, shown: str) -> MessageType:
+    return MessageType(
+        f"control.{kind}.inspect",
+        (Field(kind, STR),),
+        reply=f"control.{kind}.inspect.reply",
+        doc=f"One {kind}: the object, {shown}.",
+    )
+
+
+def _object_rm_reply(kind: str) -> MessageType:
+    return MessageType(f"control.{kind}.rm.reply", (Field("removed", ListOf(STR)),))
+
+
+def _object_rm(kind: str) -> MessageType:
+    return MessageType(
+        f"control.{kind}.rm",
+        (Field(f"{kind}s", ListOf(STR)),),
+        reply=f"control.{kind}.rm.reply",
+        doc=f"Remove {kind}s (all resolved first; one a service uses: in_use, nothing removed).",
+    )
+
+
+CONTROL_SECRET_REPLY: Final = SCHEMA.declare(_object_reply("secret"))
+CONTROL_SECRET_CREATE: Final = SCHEMA.declare(_object_create("secret"))
+CONTROL_SECRET_LS_REPLY: Final = SCHEMA.declare(_object_ls_reply("secret"))
+CONTROL_SECRET_LS: Final = SCHEMA.declare(_object_ls("secret"))
+CONTROL_SECRET_INSPECT_REPLY: Final = SCHEMA.declare(_object_inspect_reply("secret"))
+CONTROL_SECRET_INSPECT: Final = SCHEMA.declare(_object_inspect("secret", "without its data"))
+CONTROL_SECRET_RM_REPLY: Final = SCHEMA.declare(_object_rm_reply("secret"))
+CONTROL_SECRET_RM: Final = SCHEMA.declare(_object_rm("secret"))
+CONTROL_CONFIG_REPLY: Final = SCHEMA.declare(_object_reply("config"))
+CONTROL_CONFIG_CREATE: Final = SCHEMA.declare(_object_create("config"))
+CONTROL_CONFIG_LS_REPLY: Final = SCHEMA.declare(_object_ls_reply("config"))
+CONTROL_CONFIG_LS: Final = SCHEMA.declare(_object_ls("config"))
+CONTROL_CONFIG_INSPECT_REPLY: Final = SCHEMA.declare(_object_inspect_reply("config"))
+CONTROL_CONFIG_INSPECT: Final = SCHEMA.declare(_object_inspect("config", "with its data"))
+CONTROL_CONFIG_RM_REPLY: Final = SCHEMA.declare(_object_rm_reply("config"))
+CONTROL_CONFIG_RM: Final = SCHEMA.declare(_object_rm("config"))
+CONTROL_EVENTS_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "control.events.reply",
+        (Field("events", ListOf(ANY)), Field("position", INT), Field("end", STR)),
+        doc="Streamed: events (api/events.py words) in commit order; position: every change "
+        "at or below it was sent or filtered out (resume from it). The final frame's end says "
+        "why the stream ended: lease (ask again since position), until, closed.",
+    )
+)
+CONTROL_EVENTS: Final = SCHEMA.declare(
+    MessageType(
+        "control.events",
+        (
+            Field("filters", ListOf(STR), required=False),
+            Field("since_position", INT, required=False),
+            Field("since_time", FLOAT, required=False),
+            Field("until_position", INT, required=False),
+            Field("until_time", FLOAT, required=False),
+            Field("wait", FLOAT, required=False),
+        ),
+        reply="control.events.reply",
+        doc="Watch cluster events from this manager's own store (actors/events/): "
+        "filters are KEY=VALUE words; since/until a position or a time; wait: seconds this "
+        "stream lasts before its final frame (a lease; at most 60). A since that is no longer "
+        "held is refused with code gone.",
     )
 )

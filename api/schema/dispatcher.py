@@ -4,7 +4,9 @@ worker's side is actors/worker/agent).
 A worker's agent opens one streamed ``dispatcher.session`` request; the manager answers
 with ``dispatcher.session.message`` frames (``more``) for as long as the session lives: the
 first carries ``full=True`` and every task assigned to the node, the next ones added or
-changed tasks and removed ids. A final frame (no ``more``) carries ``closed``: why the
+changed tasks and removed ids. With them come the secrets and configs (objects with their
+data) that the node's tasks need, and the ids of those they no longer need: only ever for
+the tasks of the session's own node. A final frame (no ``more``) carries ``closed``: why the
 manager ended the session. Tasks and statuses travel as the object codec's dicts
 (api/codec_objects.py). Heartbeats and status batches name the session; a session stays
 with the CURVE key that opened it.
@@ -55,8 +57,13 @@ DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
             Field("tasks", ListOf(ANY)),
             Field("removed", ListOf(STR)),
             Field("closed", STR, required=False),
+            Field("secrets", ListOf(ANY), required=False),
+            Field("secrets_removed", ListOf(STR), required=False),
+            Field("configs", ListOf(ANY), required=False),
+            Field("configs_removed", ListOf(STR), required=False),
         ),
-        doc="One frame of a session: assignments (full set or changes) and session metadata.",
+        doc="One frame of a session: assignments (full set or changes), the secrets and "
+        "configs they need, and session metadata.",
     )
 )
 DISPATCHER_SESSION: Final = SCHEMA.declare(

@@ -131,7 +131,9 @@ def unhealthy_tasks_are_replaced(node: SwarmNode, image: str) -> None:
         return rows[0] if rows and rows[0]["state"] == "failed" else None
 
     failed = poll(failed_unhealthy, "the first task unhealthy", LONG)
-    assert failed["error"].startswith("task: unhealthy container: cat:"), failed["error"]
+    assert failed["error"].startswith("task: unhealthy container (last health check: cat:"), failed[
+        "error"
+    ]
     poll(
         lambda: [t for t in running_current(node, name) if t["id"] != first[0]["id"]],
         "a new task in the slot, running (healthy)",
@@ -154,7 +156,7 @@ def health_gates_an_update(node: SwarmNode, image: str) -> None:
     )  # fmt: skip
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert f"update of {name} rolled back" in failed.stderr
-    assert "task: unhealthy container: not ready" in failed.stderr
+    assert "task: unhealthy container (last health check: not ready)" in failed.stderr
     poll(lambda: update_state(node, name) == "rollback_completed", "rollback completed", LONG)
     assert service(node, name)["spec"]["task"]["container"]["healthcheck"] is None
     ok(node, "service", "rm", name)

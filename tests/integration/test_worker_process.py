@@ -216,7 +216,7 @@ def test_health_cmd_gates_running_and_an_unhealthy_task_fails_with_its_output(
     assert running.started_at > 0
     (work_root(tmp_path) / "h1" / "ready").unlink()
     failed = wait_for(lambda: state_is(proxy, "h1", S.FAILED), what="failed once unhealthy")
-    assert failed.err.startswith("task: unhealthy container: cat:"), failed.err
+    assert failed.err.startswith("task: unhealthy container (last health check: cat:"), failed.err
     assert "ready" in failed.err
     pid = failed.container_status.pid
     wait_for(lambda: not alive(pid), what="the unhealthy task stopped")

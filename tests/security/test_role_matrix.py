@@ -43,7 +43,7 @@ from tests.support.swarm import poll
 from transport import Client, generate_keypair
 
 TIMEOUT = 8.0  # seconds a call may take before it counts as unanswered
-STREAMED = frozenset({"dispatcher.session"})
+STREAMED = frozenset({"dispatcher.session", "control.events"})
 NOOP_ENTRY = b"\xc4\x03nop"  # a msgpack bin: committed, then skipped by the store
 DESCRIPTION = NodeDescription(hostname="matrix")
 
@@ -109,6 +109,7 @@ CONTROL_BODIES: dict[str, Mapping[str, Any]] = {
     "control.cluster.join_token": {"role": "worker"},
     "control.cluster.unlock_key": {},
     "control.cluster.update": {},
+    "control.events": {"wait": 0.0},  # a stream of one lease: its first frame at once
     "control.node.inspect": {"node": NONE},
     "control.node.ls": {},
     "control.node.rm": {"node": NONE},
@@ -125,6 +126,14 @@ CONTROL_BODIES: dict[str, Mapping[str, Any]] = {
     "control.task.inspect": {"task": NONE},
     "control.task.ls": {},
     "control.unlock": {"unlock_key": "SWMKEY-1-bogus"},
+    "control.secret.create": {"spec": {}},
+    "control.secret.ls": {},
+    "control.secret.inspect": {"secret": NONE},
+    "control.secret.rm": {"secrets": [NONE]},
+    "control.config.create": {"spec": {}},
+    "control.config.ls": {},
+    "control.config.inspect": {"config": NONE},
+    "control.config.rm": {"configs": [NONE]},
 }
 MANAGER_CONTROL = dict.fromkeys(CONTROL_BODIES, ANSWERED)
 

@@ -19,8 +19,8 @@ it also advertises and from which it connects, so a test can cut one node off by
 (tests/support/netcut.py). ``swarmctl``
 runs as a real process with ``--format json``. Waiting is always ``poll`` with a deadline.
 ``Swarm.cleanup`` (also on ``__exit__``) kills every node it started and then whatever they
-ran: the processes recorded by the process executor (and their task directories), and
-Docker containers labelled with the nodes' ids.
+ran: the processes recorded by the process executor (and their task directories), the
+tasks' secret and config files, and Docker containers labelled with the nodes' ids.
 """
 
 from __future__ import annotations
@@ -513,6 +513,7 @@ class Swarm:
 
     def cleanup(self) -> None:
         from actors.worker.executors.process_sandbox import default_work_root
+        from actors.worker.task_files import default_files_root
 
         ids = []
         for node in self.nodes:
@@ -523,6 +524,7 @@ class Swarm:
             kill_recorded_processes(node.state_dir)
         for node_id in ids:
             shutil.rmtree(default_work_root(node_id), ignore_errors=True)
+            shutil.rmtree(default_files_root(node_id), ignore_errors=True)
         if self.docker is not None and ids:
             remove_node_containers(self.docker, ids)
 

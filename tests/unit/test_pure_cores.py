@@ -63,6 +63,7 @@ CORES = [
         (
             "actors/dispatcher/heartbeats.py",
             "actors/dispatcher/assignments.py",
+            "actors/dispatcher/dependencies.py",
             "actors/dispatcher/statuses.py",
             "actors/dispatcher/sessions.py",
             "actors/dispatcher/callers.py",
@@ -130,6 +131,7 @@ CORES = [
             "actors/worker/executors/docker_config.py",
             "actors/worker/executors/process_policy.py",
             "actors/worker/executors/health.py",
+            "actors/worker/file_layout.py",
         ),
         frozenset({"docker", "zmq", "pykka", "threading", "time", "socket", "requests", "os"}),
     ),

@@ -10,6 +10,7 @@ import pykka
 import pytest
 
 from actors import log
+from actors.metrics.registry import REGISTRY
 from actors.supervisor import (
     Backoff,
     ChildContext,
@@ -117,8 +118,14 @@ def events(name: str) -> list[dict[str, Any]]:
     return [e for e in log.ring().snapshot() if e.get("event") == name]
 
 
+def restarts_counted(name: str = "swarm_actor_restarts_total") -> float:
+    value = REGISTRY.get_sample_value(name, {"supervisor": "root", "child": "a"})
+    return value or 0.0
+
+
 def test_crashed_child_is_restarted_as_a_new_instance_that_serves() -> None:
     timer, journal = ManualTimer(), Journal()
+    counted = restarts_counted(), restarts_counted("swarm_actor_crashes_total")
     sup = start_supervisor([spec("a", journal)], timer).proxy()
     first = sup.get("a").get()
     first_urn = first.proxy().ping().get(timeout=DEADLINE)
@@ -134,6 +141,9 @@ def test_crashed_child_is_restarted_as_a_new_instance_that_serves() -> None:
     assert not first.is_alive()
     assert second.proxy().ping().get(timeout=DEADLINE) != first_urn
     assert sup.restart_counts().get() == {"a": 1}
+    # the metrics count it too (actors/metrics/supervisor.py)
+    assert restarts_counted() == counted[0] + 1
+    assert restarts_counted("swarm_actor_crashes_total") == counted[1] + 1
     restarted = wait_for(lambda: events("supervisor.child.restarted"), "restart event")
     assert restarted[-1]["child"] == "a"
     assert restarted[-1]["attempt"] == 1

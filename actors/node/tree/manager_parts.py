@@ -12,6 +12,8 @@ index. Its children, in start order (stopped in reverse):
              index, every handler authorized per message type (``authorize``: raft.*
              managers, dispatcher.* any node, ca.join anyone): Raft, the CA (join,
              renew), the dispatcher's sessions, ``raft.join``
+    events   the event watches of ``swarmctl events``, from this manager's own store
+             (actors/events/streams.py)
     control  ipc:// ROUTER (file mode 0600): the control API, gated until this manager
              can serve it (actors/control/readiness.py)
     hello    the join-hello endpoint (remote port + 1, published key: ca.hello only)
@@ -47,7 +49,11 @@ from actors.control.cluster import cluster_handlers
 from actors.control.readiness import ReadinessGate, StartupState
 from actors.control.unlock import unlock_handlers
 from actors.dispatcher import dispatcher_handlers
+from actors.events import EventStreams, EventStreamsActor
 from actors.log import get_logger
+from actors.metrics.cluster import ClusterCollector
+from actors.metrics.raft import RaftCollector
+from actors.metrics.registry import Collector
 from actors.node.membership.join import RAFT_JOIN, JoinAsker, RaftJoiner, raft_join_handler
 from actors.node.membership.keeper import MembershipKeeper
 from actors.node.startup.at_rest import AtRest
@@ -75,7 +81,7 @@ from actors.node.tree.leader_group import (
 from actors.node.tree.managers import ManagerDirectory
 from actors.node.tree.worker_parts import PartsSetup, SharedParts
 from actors.periodic import PeriodicActor
-from actors.raft_node.actor import RaftNode, RaftNodeActor
+from actors.raft_node.actor import RaftNode, RaftNodeActor, RaftStatus
 from actors.raft_node.peers import Peer
 from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
@@ -107,6 +113,7 @@ class ManagerParts:
         self.at_rest = at_rest
         self.identity = setup.identity
         self.store = MemoryStore(clock=time.time)
+        self.events = EventStreams(self.store)
         self.raft = RaftHolder()
         self.switch = LeadershipSwitch()
         self.dispatcher = ActorSlot()
@@ -299,6 +306,7 @@ class ManagerParts:
         table = {
             **control_handlers(self.store),
             **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
+            "control.events": self.events.handler(),
         }
         # control.cluster.update takes autolock too (actors/control/unlock.py)
         table = {**table, **unlock_handlers(self.store, table.get("control.cluster.update"))}
@@ -313,6 +321,21 @@ class ManagerParts:
             has_cluster=self.store.view(clusters.get_default) is not None,
         )
 
+    def metrics_collectors(self) -> list[Collector]:
+        """A manager's own scrape-time metrics: its store's (cluster-wide) and Raft's."""
+        holder = self.raft
+
+        def raft_status() -> RaftStatus | None:
+            node = holder.node
+            if node is None:
+                return None
+            try:
+                return node.status(timeout=2.0)
+            except Exception:  # stopping, or a loop too busy to answer: skip this scrape
+                return None
+
+        return [ClusterCollector(self.store), RaftCollector(raft_status)]
+
     # -- children -------------------------------------------------------------------------
     def children(self) -> list[ChildSpec]:
         config = self.setup.config
@@ -320,6 +343,7 @@ class ManagerParts:
         tables = self.endpoint_tables()
         store, raft = self.store, self.raft
         return [
+            *self.shared.metrics_children(self.metrics_collectors),
             ChildSpec(
                 "raft",
                 start_actor(RaftNodeActor, self.make_raft),
@@ -332,6 +356,11 @@ class ManagerParts:
                 tables["remote"],
                 keypair=self.identity.keypair,
                 admission=self.admission,
+                stop_timeout=stop_timeout,
+            ),
+            ChildSpec(
+                "events",
+                lambda ctx: EventStreamsActor.start(ctx, self.events),
                 stop_timeout=stop_timeout,
             ),
             endpoint_child(

@@ -9,8 +9,12 @@ builder of a worker node's tree.
              ``ca.renew`` on the managers it knows (on a manager also early when its
              store says its role or the cluster's cert expiry changed)
 
-and follows the node's role: the agent passes the role each heartbeat reply names (the
-Node's role in the leader's store) to `SharedParts`, which tells the renewer to look
+The agent and the worker's executor share the node's `DependencyStore` (the secrets and
+configs its sessions bring, in memory only, kept across restarts of either) and its
+`TaskFiles` (their files, on a tmpfs: `default_files_root`).
+
+`SharedParts` follows the node's role: the agent passes the role each heartbeat reply
+names (the Node's role in the leader's store) to it, which tells the renewer to look
 again when it changed; the renewer renews towards it
 (actors/node/membership/roles.py `renewal_role`); a renewed certificate of the other role
 calls ``on_role_change`` (the runner restarts the node's parts in that role). The manager
@@ -37,6 +41,10 @@ from actors.ca.node_identity import NodeIdentity
 from actors.ca.renewer import CHECK_NOW, CertRenewer, RenewalSettings
 from actors.dispatcher import ManagerAddress
 from actors.log import get_logger
+from actors.metrics.http import metrics_child
+from actors.metrics.node import NodeTasksCollector
+from actors.metrics.registry import Collector
+from actors.metrics.transport import TransportCollector
 from actors.node.config import NodeConfig
 from actors.node.membership.roles import renewal_role, role_restart
 from actors.node.startup.security import NodeStartup, read_managers, write_managers
@@ -51,11 +59,13 @@ from actors.node.tree.endpoints import (
 from actors.node.tree.managers import ManagerDirectory
 from actors.supervisor import ChildContext, ChildSpec, Directory, start_actor
 from actors.worker.agent import Agent, StatusOutbox
+from actors.worker.dependencies import DependencyStore
 from actors.worker.executors import make_executor
 from actors.worker.executors.process_sandbox import ProcessSandbox
+from actors.worker.task_files import TaskFiles, default_files_root
 from actors.worker.worker import Worker, WorkerSink
 from api.enums import NodeRole
-from api.objects import NodeDescription
+from api.objects import NodeDescription, TaskStatus
 from transport.source import source_host
 
 __all__ = ["PartsSetup", "SharedParts", "WorkerParts"]
@@ -104,6 +114,12 @@ class SharedParts:
         self.role = setup.startup.role
         self.directory = directory
         self.outbox = StatusOutbox()
+        self.dependencies = DependencyStore()
+        self.files = TaskFiles(
+            default_files_root(setup.identity.node_id),
+            self.dependencies,
+            state_dir=setup.config.state_dir,
+        )
         self.node_certs = setup.startup.certs  # replaced by each renewal
         self.session_role: NodeRole | None = None  # the Node's role, as the leader last said
         self._follow = follow_session_managers
@@ -122,6 +138,30 @@ class SharedParts:
     def children(self) -> list[ChildSpec]:
         return [self.worker_child(), self.agent_child(), self.renewer_child()]
 
+    def metrics_children(self, extra: Callable[[], Sequence[Collector]] = tuple) -> list[ChildSpec]:
+        """The ``metrics`` endpoint when ``--metrics-addr`` is given (first in the tree: a
+        taken port stops the start at once): transport counters and this node's tasks,
+        plus ``extra()`` (a manager's store and Raft)."""
+        config = self.setup.config
+        if config.metrics_addr is None:
+            return []
+
+        def collectors(ctx: ChildContext) -> Sequence[Collector]:
+            peers = ctx.peers
+
+            def statuses() -> Sequence[tuple[str, TaskStatus]] | None:
+                ref = peers.find("worker")
+                if ref is None:
+                    return None
+                try:
+                    return WorkerSink(ref, timeout=2.0).current_statuses()
+                except (pykka.ActorDeadError, pykka.Timeout):
+                    return None
+
+            return [TransportCollector(), NodeTasksCollector(statuses), *extra()]
+
+        return [metrics_child(config.metrics_addr, collectors, stop_timeout=config.stop_timeout)]
+
     def worker_child(self) -> ChildSpec:
         setup = self.setup
         keys = setup.startup.keys
@@ -129,7 +169,11 @@ class SharedParts:
 
         def start(ctx: ChildContext) -> pykka.ActorRef[Any]:
             executor = make_executor(
-                setup.executor, state_dir=state_dir, node_id=node_id, sandbox=setup.sandbox
+                setup.executor,
+                state_dir=state_dir,
+                node_id=node_id,
+                sandbox=setup.sandbox,
+                files=self.files,
             )
             return Worker.start(
                 ctx,
@@ -156,6 +200,7 @@ class SharedParts:
                 sink=WorkerSink(lambda: peers.get("worker")),
                 description=setup.description,
                 statuses=self.outbox,
+                dependencies=self.dependencies,
                 addr=self.session_addr(),
                 source=setup.source,
                 on_role=self._session_role_seen,
@@ -264,7 +309,7 @@ class WorkerParts:
             self.endpoint_tables()["control"],
             stop_timeout=config.stop_timeout,
         )
-        return [control, *self.shared.children()]
+        return [*self.shared.metrics_children(), control, *self.shared.children()]
 
     def opening(self) -> None:
         """Nothing to index before a worker's tree starts."""

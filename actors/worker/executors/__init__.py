@@ -14,6 +14,7 @@ from actors.worker.executors.base import Executor
 
 if TYPE_CHECKING:
     from actors.worker.executors.process_sandbox import ProcessSandbox
+    from actors.worker.task_files import TaskFiles
 
 __all__ = ["EXECUTOR_KINDS", "ExecutorKind", "default_executor_kind", "make_executor"]
 
@@ -29,22 +30,28 @@ def default_executor_kind(timeout: float = 3.0) -> ExecutorKind:
 
 
 def make_executor(
-    kind: str, *, state_dir: Path, node_id: str, sandbox: ProcessSandbox | None = None
+    kind: str,
+    *,
+    state_dir: Path,
+    node_id: str,
+    sandbox: ProcessSandbox | None = None,
+    files: TaskFiles | None = None,
 ) -> Executor:
     """The executor ``kind`` for node ``node_id``; the process executor keeps its files in
     ``state_dir/process`` and runs tasks in ``sandbox`` (default: as this process's user,
-    in `process_sandbox.default_work_root`). ValueError for an unknown kind."""
+    in `process_sandbox.default_work_root`). ``files``: where tasks' secrets and configs
+    go (a task that has some is refused without). ValueError for an unknown kind."""
     if kind == "docker":
         from actors.worker.executors.docker import DockerExecutor
 
-        return DockerExecutor(node_id)
+        return DockerExecutor(node_id, files=files)
     if kind == "process":
         from actors.worker.executors.process import ProcessExecutor
         from actors.worker.executors.process_sandbox import prepare_sandbox
 
         if sandbox is None:
             sandbox = prepare_sandbox(None, state_dir=state_dir, node_id=node_id)
-        return ProcessExecutor(Path(state_dir) / "process", node_id, sandbox=sandbox)
+        return ProcessExecutor(Path(state_dir) / "process", node_id, sandbox=sandbox, files=files)
     if kind == "sim":
         from actors.worker.executors.sim import SimExecutor
 

@@ -102,7 +102,7 @@ class Observation:
     health: Health = Health.NONE
     started_at: str = ""  # runtime-specific start stamp, for diagnostics and tests
     error: str = ""  # the runtime's last error for this container, if any
-    health_output: str = ""  # the last healthcheck's output, if any
+    health_output: str = ""  # the output of the last health check, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +111,8 @@ class ExitResult:
 
     exit_code: int
     unhealthy: bool = False  # stopped because its healthcheck failed
-    message: str = ""  # the runtime's error; for an unhealthy one, the last check's output
+    message: str = ""
+    health_output: str = ""  # unhealthy: the output of the last health check
 
 
 # --- protocols -------------------------------------------------------------------------

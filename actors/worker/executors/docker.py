@@ -10,6 +10,9 @@ Rules:
   ``StartError`` from ``start``) with the engine's message, connection failures and timeouts
   → ``EngineUnavailableError`` (retried).
 - Nothing is pulled: no registry is assumed reachable.
+- A task's secret and config files (actors/worker/task_files.py) are written in
+  ``prepare``, before the container is created, and removed once it stopped: after
+  ``wait`` returns, after ``shutdown``/``terminate`` and in ``remove``.
 - ``wait`` waits in short rounds so that ``close`` can end it and so that a container whose
   healthcheck turns unhealthy is shut down and reported.
 """
@@ -44,6 +47,8 @@ from actors.worker.executors.docker_config import (
     ContainerConfig,
     container_config,
 )
+from actors.worker.task_files import TaskFiles
+from api.explain import health_output
 from api.objects import Task
 
 __all__ = ["DockerController", "DockerExecutor", "engine_available"]
@@ -107,17 +112,30 @@ def _edge(what: str, *, image: str = "") -> Iterator[None]:
 class DockerController:
     """One task's container."""
 
-    def __init__(self, api: Any, task: Task) -> None:
+    def __init__(self, api: Any, task: Task, files: TaskFiles | None = None) -> None:
         self._api = api
         self._task = task
+        self._files = files
         self._closed = threading.Event()
         try:
-            self._config: ContainerConfig | None = container_config(task)
+            self._config: ContainerConfig | None = container_config(task, self._file_mounts())
             self._config_error = ""
-        except ValueError as exc:
+        except (ValueError, ExecutorError) as exc:
             self._config = None
             self._config_error = str(exc)
         self.name = self._config.name if self._config is not None else task.id
+
+    def _file_mounts(self) -> tuple[tuple[str, str], ...]:
+        c = self._task.spec.container
+        if not c.secrets and not c.configs:
+            return ()
+        if self._files is None:
+            raise InvalidTaskError("this executor keeps no secret or config files")
+        return self._files.layout(self._task).mounts()
+
+    def _release_files(self) -> None:
+        if self._files is not None and self._config is not None and self._config.file_mounts:
+            self._files.release(self._task.id)
 
     def _require_config(self) -> ContainerConfig:
         if self._config is None:
@@ -131,9 +149,8 @@ class DockerController:
         except ContainerNotFoundError:
             return Observation(RuntimeState.MISSING)
         state = info.get("State") or {}
-        checks = state.get("Health") or {}
-        health = checks.get("Status", "")
-        log = checks.get("Log") or []
+        health_state = state.get("Health") or {}
+        health = health_state.get("Status", "")
         return Observation(
             state=_STATES.get(str(state.get("Status", "")), RuntimeState.EXITED),
             container_id=str(info.get("Id", "")),
@@ -142,11 +159,13 @@ class DockerController:
             health=Health(health) if health in Health.__members__.values() else Health.NONE,
             started_at=str(state.get("StartedAt", "")),
             error=str(state.get("Error") or ""),
-            health_output=str((log[-1] or {}).get("Output") or "") if log else "",
+            health_output=_last_health_output(health_state),
         )
 
     def prepare(self) -> None:
         config = self._require_config()
+        if config.file_mounts and self._files is not None:
+            self._files.prepare(self._task)
         with _edge("create container", image=config.image):
             host_config = self._api.create_host_config(**config.host_config_kwargs())
             try:
@@ -179,9 +198,10 @@ class DockerController:
                         return ExitResult(
                             exit_code=self.inspect().exit_code,
                             unhealthy=True,
-                            message=observed.health_output,
+                            health_output=observed.health_output,
                         )
                 continue
+            self._release_files()
             error = result.get("Error") or {}
             return ExitResult(
                 exit_code=int(result.get("StatusCode", -1)),
@@ -197,6 +217,7 @@ class DockerController:
         timeout = self._config.stop_timeout if self._config is not None else 10
         with _edge("stop container"):
             self._api.stop(self.name, timeout=timeout)
+        self._release_files()
 
     def terminate(self) -> None:
         try:
@@ -205,6 +226,7 @@ class DockerController:
         except EngineError as exc:
             if "is not running" not in str(exc):
                 raise
+        self._release_files()
 
     def remove(self) -> None:
         try:
@@ -213,6 +235,7 @@ class DockerController:
         except EngineError as exc:
             if "already in progress" not in str(exc):
                 raise
+        self._release_files()
 
     def logs(self) -> bytes:
         with _edge("logs"):
@@ -228,8 +251,16 @@ class DockerExecutor:
 
     name: ClassVar[str] = "docker"
 
-    def __init__(self, node_id: str, client: Any = None, *, timeout: float = API_TIMEOUT) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        client: Any = None,
+        *,
+        timeout: float = API_TIMEOUT,
+        files: TaskFiles | None = None,
+    ) -> None:
         self.node_id = node_id
+        self.files = files
         self._client = client
         self._timeout = timeout
         self._lock = threading.Lock()
@@ -243,7 +274,7 @@ class DockerExecutor:
             return self._client.api
 
     def controller(self, task: Task) -> DockerController:
-        return DockerController(self.api, task)
+        return DockerController(self.api, task, self.files)
 
     def _containers(self) -> list[dict[str, Any]]:
         filters = {"label": [LABEL_TASK_ID, f"{LABEL_NODE_ID}={self.node_id}"]}
@@ -252,13 +283,18 @@ class DockerExecutor:
         return found
 
     def list_tasks(self) -> Mapping[str, str]:
-        return {
-            str(c["Labels"][LABEL_TASK_ID]): str(c["Id"])
+        """Containers by task id, and tasks with only files left (container id "")."""
+        found = dict.fromkeys(self.files.task_ids() if self.files is not None else (), "")
+        found.update(
+            (str(c["Labels"][LABEL_TASK_ID]), str(c["Id"]))
             for c in self._containers()
             if (c.get("Labels") or {}).get(LABEL_TASK_ID)
-        }
+        )
+        return found
 
     def remove_orphan(self, task_id: str) -> None:
+        if self.files is not None:
+            self.files.release(task_id)
         for container in self._containers():
             if (container.get("Labels") or {}).get(LABEL_TASK_ID) != task_id:
                 continue
@@ -266,3 +302,11 @@ class DockerExecutor:
                 self.api.stop(container["Id"])
             with contextlib.suppress(ContainerNotFoundError), _edge("remove container"):
                 self.api.remove_container(container["Id"], force=True)
+
+
+def _last_health_output(health: Any) -> str:
+    """The output of the engine's last health check (``State.Health.Log[-1].Output``)."""
+    log = health.get("Log") if isinstance(health, dict) else None
+    if not isinstance(log, list) or not log or not isinstance(log[-1], dict):
+        return ""
+    return health_output(str(log[-1].get("Output") or ""))

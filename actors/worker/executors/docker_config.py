@@ -10,6 +10,8 @@ Rules:
 - SwarmKit semantics for command and args: ``command`` replaces the image's entrypoint,
   ``args`` its default command; empty keeps the image's.
 - Durations are float seconds in the spec and integer nanoseconds for the engine.
+- A task's secret and config files (actors/worker/file_layout.py) are bind-mounted
+  read-only, each at its path: ``/run/secrets/<target>`` or the config's target.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class ContainerConfig:
     nano_cpus: int = 0
     memory_bytes: int = 0
     healthcheck: Mapping[str, Any] | None = None
+    file_mounts: tuple[tuple[str, str], ...] = ()  # (host path, container path), read-only
 
     def create_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for the SDK's ``APIClient.create_container`` (without
@@ -101,6 +104,12 @@ class ContainerConfig:
             kwargs["nano_cpus"] = self.nano_cpus
         if self.memory_bytes:
             kwargs["mem_limit"] = self.memory_bytes
+        if self.file_mounts:
+            files = [
+                {"Type": "bind", "Source": source, "Target": target, "ReadOnly": True}
+                for source, target in self.file_mounts
+            ]
+            kwargs["mounts"] = [*kwargs.get("mounts", []), *files]
         return kwargs
 
 
@@ -145,8 +154,9 @@ def healthcheck_config(health: HealthConfig | None) -> dict[str, Any] | None:
     return config
 
 
-def container_config(task: Task) -> ContainerConfig:
-    """The container for ``task``. ValueError for a spec the engine would refuse."""
+def container_config(task: Task, file_mounts: tuple[tuple[str, str], ...] = ()) -> ContainerConfig:
+    """The container for ``task``, with its secret and config files at ``file_mounts``.
+    ValueError for a spec the engine would refuse."""
     spec = task.spec.container
     if not spec.image:
         raise ValueError("task has no image")
@@ -177,4 +187,5 @@ def container_config(task: Task) -> ContainerConfig:
         nano_cpus=limits.nano_cpus,
         memory_bytes=limits.memory_bytes,
         healthcheck=healthcheck_config(spec.healthcheck),
+        file_mounts=file_mounts,
     )

@@ -16,6 +16,9 @@ Rules:
   atomically), the directory 0700. A worker that restarted re-adopts a
   group whose leader still has that pid and start time (a reused pid never matches) and
   polls ``/proc`` for it, since it is not our child.
+- A task's secrets and configs are files on a tmpfs (actors/worker/task_files.py), in
+  directories of the task user's named by ``$SWARM_SECRETS_DIR`` and ``$SWARM_CONFIGS_DIR``;
+  written in ``prepare``, removed once the process ended and in ``remove``.
 - shutdown: stop signal (default SIGTERM) to the group, the grace period, then SIGKILL.
 - ``--health-cmd`` runs with Docker's semantics (``health``, ``process_health``): the task
   is RUNNING once healthy, and a task that turns unhealthy is stopped and fails with the
@@ -60,6 +63,7 @@ from actors.worker.executors.process_policy import (
     task_environment,
 )
 from actors.worker.executors.process_sandbox import ProcessSandbox, ProcessSandboxError
+from actors.worker.task_files import TaskFiles
 from api.objects import Task
 
 __all__ = ["ProcessController", "ProcessExecutor", "process_start_ticks"]
@@ -101,6 +105,16 @@ class ProcessController:
         self.sandbox = executor.sandbox
         self.home = str(self.sandbox.task_dir(task.id))
         self.env = task_environment(spec.env, self.home)
+        self.files = executor.files
+        self.files_error = ""
+        self.has_files = bool(spec.secrets or spec.configs)
+        if self.has_files and self.files is None:
+            self.files_error = "this executor keeps no secret or config files"
+        elif self.has_files and self.files is not None:
+            try:
+                self.env.update(self.files.layout(task).environment())
+            except InvalidTaskError as exc:
+                self.files_error = str(exc)
         self.workdir = spec.dir or self.home
         self.grace = max(0.0, spec.stop_grace_period)
         try:
@@ -232,7 +246,12 @@ class ProcessController:
             refused = self.sandbox.check_workdir(self._task.spec.container.dir)
             if refused is not None:
                 raise InvalidTaskError(refused)
+        if self.files_error:
+            raise InvalidTaskError(self.files_error)
         self._create_task_dir()
+        if self.has_files and self.files is not None:
+            user = self.sandbox.user
+            self.files.prepare(self._task, (user.uid, user.gid) if user is not None else None)
         if self._record() is None:
             try:
                 _write_json(self.state_file, self._base_record())
@@ -315,11 +334,16 @@ class ProcessController:
             if health is Health.UNHEALTHY:
                 self.shutdown()
                 code, _ = self._finished_code(pid)
-                return ExitResult(exit_code=code, unhealthy=True, message=output)
+                return ExitResult(exit_code=code, unhealthy=True, health_output=output)
             if self._closed.wait(POLL):
                 raise ContainerNotFoundError("wait ended: controller closed")
+        self._release_files()
         code, error = self._finished_code(pid)
         return ExitResult(exit_code=code, message=error)
+
+    def _release_files(self) -> None:
+        if self.files is not None:
+            self.files.release(self._task.id)
 
     def _signal(self, signum: int) -> bool:
         """Signal the task's group; False when it is not running."""
@@ -343,6 +367,7 @@ class ProcessController:
         self._executor.stop_health(self._task.id)
         signum = self.stop_signal or signal.SIGTERM
         if not self._signal(signum) or self._wait_dead(self.grace):
+            self._release_files()
             return
         self.terminate()
 
@@ -350,6 +375,7 @@ class ProcessController:
         self._executor.stop_health(self._task.id)
         if self._signal(signal.SIGKILL):
             self._wait_dead(5.0)
+        self._release_files()
 
     def remove(self) -> None:
         self.terminate()
@@ -360,6 +386,7 @@ class ProcessController:
             self.sandbox.remove_task_dir(self._task.id)
         except OSError as exc:
             raise EngineError(f"cannot remove the task's directory {self.home}: {exc}") from exc
+        self._release_files()
         self._executor.forget_child(self._task.id)
 
     def logs(self) -> bytes:
@@ -378,10 +405,18 @@ class ProcessExecutor:
 
     name: ClassVar[str] = "process"
 
-    def __init__(self, state_dir: Path, node_id: str = "", *, sandbox: ProcessSandbox) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        node_id: str = "",
+        *,
+        sandbox: ProcessSandbox,
+        files: TaskFiles | None = None,
+    ) -> None:
         self.state_dir = Path(state_dir)
         self.node_id = node_id
         self.sandbox = sandbox
+        self.files = files
         ensure_private_dir(self.state_dir)
         for path in self.state_dir.iterdir():  # files an older version left 0644
             if path.is_file() and path.stat().st_mode & 0o077:
@@ -420,8 +455,10 @@ class ProcessExecutor:
             monitor.stop()
 
     def list_tasks(self) -> Mapping[str, str]:
-        """Recorded tasks, and tasks with only a directory left (pid "0")."""
+        """Recorded tasks, and tasks with only a directory or files left (pid "0")."""
         found: dict[str, str] = dict.fromkeys(self.sandbox.task_ids(), "0")
+        if self.files is not None:
+            found.update(dict.fromkeys(self.files.task_ids(), "0"))
         for path in self.state_dir.glob("*.json"):
             try:
                 pid = int(json.loads(path.read_text()).get("pid") or 0)

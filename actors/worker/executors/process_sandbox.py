@@ -28,6 +28,7 @@ __all__ = [
     "ProcessSandboxError",
     "TaskUser",
     "default_work_root",
+    "ensure_owned_dir",
     "prepare_sandbox",
     "resolve_task_user",
 ]
@@ -143,11 +144,13 @@ def prepare_sandbox(
     mode = 0o711 if task_user is not None else 0o700
     # the default's base (swarmnode-<uid>) is ours too; a given root's parent is not
     for level in (root,) if work_root is not None else (root.parent, root):
-        _ensure_owned_dir(level, mode)
+        ensure_owned_dir(level, mode)
     return ProcessSandbox(root, Path(os.path.abspath(state_dir)), task_user)
 
 
-def _ensure_owned_dir(path: Path, mode: int) -> None:
+def ensure_owned_dir(path: Path, mode: int) -> None:
+    """``path`` a directory of this process's user with ``mode`` (created if missing);
+    `ProcessSandboxError` for one that is not a directory or not ours."""
     try:
         with contextlib.suppress(FileExistsError):
             path.mkdir(mode=mode, parents=True)

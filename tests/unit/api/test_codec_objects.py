@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 
 from api.codec_objects import ObjectDecodeError, decode, decode_object, encode, encode_object
-from api.objects import OBJECT_TYPES, Cluster, Node, ObjectKind, Service, Task
+from api.objects import OBJECT_TYPES, Cluster, Config, Node, ObjectKind, Secret, Service, Task
 from api.specs import GlobalJob, ReplicatedJob, ServiceSpec
 from api.task_state import TaskState
 from tests.unit.api.strategies import strategy_for
@@ -43,6 +43,18 @@ def test_node_round_trip(node: Node) -> None:
 @given(strategy_for(Cluster))
 def test_cluster_round_trip(cluster: Cluster) -> None:
     assert decode_object("cluster", _wire(encode_object(cluster))) == cluster
+
+
+@settings(max_examples=40, deadline=None)
+@given(strategy_for(Secret))
+def test_secret_round_trip(secret: Secret) -> None:
+    assert decode_object("secret", _wire(encode_object(secret))) == secret
+
+
+@settings(max_examples=40, deadline=None)
+@given(strategy_for(Config))
+def test_config_round_trip(config: Config) -> None:
+    assert decode_object("config", _wire(encode_object(config))) == config
 
 
 def test_enums_written_by_value() -> None:
@@ -97,7 +109,7 @@ def test_task_state_must_be_known() -> None:
 
 def test_unknown_kind() -> None:
     with pytest.raises(ObjectDecodeError, match="unknown object kind"):
-        decode_object("secret", {})
+        decode_object("volume", {})
 
 
 def test_encode_object_refuses_non_objects() -> None:

@@ -128,6 +128,10 @@ def test_update_flags() -> None:
         (("service", "create", "--placement-pref", "pack=x", "x"), "placement preference"),
         (("service", "create", "--env", "=x", "x"), "environment variable"),
         (("node", "update", "--availability", "asleep", "n"), "invalid choice"),
+        (("service", "create", "--secret", "target=x", "img"), "source is required"),
+        (("service", "create", "--secret", "source=a,color=red", "img"), "unknown field"),
+        (("service", "update", "--config-add", "source=a,mode=9", "web"), "octal mode"),
+        (("service", "update", "--secret", "a", "web"), "ambiguous option: --secret"),
     ],
 )
 def test_bad_values_are_one_line_exit_2(

@@ -55,7 +55,7 @@ def test_a_command_line_reads_as_with_the_full_parser(words: list[str]) -> None:
         (["-h"], None),
         ([], None),
         (["bogus", "version"], None),  # the full parser refuses 'bogus'
-        (["events"], None),
+        (["events"], "events"),
     ],
 )
 def test_named_noun(words: list[str], noun: str | None) -> None:

@@ -186,12 +186,14 @@ def test_a_failing_rollback_pauses_and_is_itself_monitored() -> None:
     w.settle()
     (back,) = _new_tasks(w, "busybox")
     w.now += 1.0
-    w.set_status(back.id, TaskState.FAILED, err="task: unhealthy container: not ready")
+    w.set_status(
+        back.id, TaskState.FAILED, err="task: unhealthy container (last health check: not ready)"
+    )
     w.reconcile()
     state, message = _status(w)
     assert state == UpdateState.ROLLBACK_PAUSED
     assert message.startswith("rollback paused due to failure or early termination of task")
-    assert message.endswith("task: unhealthy container: not ready")
+    assert message.endswith("task: unhealthy container (last health check: not ready)")
     assert _image(w) == "busybox"  # no rollback of a rollback
 
 
