@@ -9,14 +9,19 @@ from __future__ import annotations
 import enum
 
 __all__ = [
+    "DependencyCondition",
     "FailureAction",
+    "JobState",
     "NodeAvailability",
     "NodeRole",
     "NodeState",
     "PortProtocol",
     "PublishMode",
     "Reachability",
+    "RebalanceMode",
+    "RebalanceState",
     "RestartCondition",
+    "SchedulePolicy",
     "SchedulingStrategy",
     "UpdateOrder",
     "UpdateState",
@@ -91,3 +96,37 @@ class SchedulingStrategy(enum.StrEnum):
     SPREAD = "spread"
     BINPACK = "binpack"
     RANDOM = "random"
+
+
+class SchedulePolicy(enum.StrEnum):
+    """What a scheduled job does when a run is due while the previous one still runs."""
+
+    SKIP = "skip"  # start nothing; the next due time may find it done
+    REPLACE = "replace"  # stop the previous run, start the new one
+    ALLOW = "allow"  # start the new run beside the previous one
+
+
+class DependencyCondition(enum.StrEnum):
+    """What ``--depends-on SERVICE:CONDITION`` waits for."""
+
+    RUNNING = "running"  # every desired task started (STARTING or RUNNING)
+    HEALTHY = "healthy"  # every desired task RUNNING (past its healthcheck, if any)
+    COMPLETED = "completed"  # a job's current run completed
+
+
+class RebalanceMode(enum.StrEnum):
+    MANUAL = "manual"  # only on `swarmctl service rebalance`
+    AUTO = "auto"  # whenever a node could take a share of the service's tasks
+
+
+class RebalanceState(enum.StrEnum):
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+
+
+class JobState(enum.StrEnum):
+    """A job run's outcome so far."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"  # every slot completed
+    FAILED = "failed"  # a slot's restart policy gave up

@@ -22,6 +22,7 @@ __all__ = [
     "CodecError",
     "ErrorCode",
     "FrameTooLarge",
+    "HandshakeRefused",
     "LimitExceeded",
     "RemoteError",
     "RequestTimeout",
@@ -107,3 +108,8 @@ class RequestTimeout(TransportError, TimeoutError):
 
 class ClientClosed(TransportError):
     """The client was closed before the reply arrived."""
+
+
+class HandshakeRefused(TransportError):
+    """The server refused this client's CURVE key at the handshake (its ZAP handler said
+    no): a retry with the same key is refused again."""

@@ -15,7 +15,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from api.enums import NodeRole, NodeState, Reachability, UpdateState
+from api.enums import JobState, NodeRole, NodeState, Reachability, RebalanceState, UpdateState
 from api.specs import (
     ClusterSpec,
     ConfigSpec,
@@ -34,6 +34,7 @@ __all__ = [
     "Config",
     "ContainerStatus",
     "EngineDescription",
+    "JobStatus",
     "JoinTokens",
     "ManagerStatus",
     "Meta",
@@ -43,6 +44,7 @@ __all__ = [
     "Object",
     "ObjectKind",
     "Platform",
+    "RebalanceStatus",
     "RevokedCertificate",
     "RootCA",
     "Secret",
@@ -143,6 +145,33 @@ class UpdateStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class JobStatus:
+    """A job's runs (owner: the orchestrator). Each task records the run it belongs to
+    (``Task.job_iteration``); a new run is a new iteration."""
+
+    iteration: int = 0  # the current run; 0 before the first
+    spec_version: int = 0  # the service's spec_version when the run started
+    force_update: int = 0  # the task spec's force_update then (a scheduled job reruns on it)
+    started_at: float = 0.0
+    state: JobState = JobState.RUNNING  # of the current run
+    finished_at: float | None = None  # when the current run completed or failed
+    last_scheduled: float | None = None  # scheduled jobs: the last due time acted on
+    message: str = ""  # what the last run or the schedule did ("run 2 skipped: ...")
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceStatus:
+    """A rebalance of a replicated service (owner: the orchestrator)."""
+
+    round: int = 0  # the spec's rebalance_requests this status answers
+    state: RebalanceState = RebalanceState.COMPLETED
+    started_at: float | None = None
+    completed_at: float | None = None
+    moved: int = 0  # tasks moved in this round
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class SpecRevision:
     """One spec a service had (its history: ``swarmctl service history``)."""
 
@@ -161,6 +190,8 @@ class Service:
     previous_spec: ServiceSpec | None = None  # for rollback
     update_status: UpdateStatus | None = None
     pending_delete: bool = False  # `service rm` ran; the orchestrator removes its tasks
+    job_status: JobStatus | None = None  # jobs only
+    rebalance_status: RebalanceStatus | None = None
     # the last specs, oldest first, the current one last (actors/orchestrator/history.py)
     spec_history: tuple[SpecRevision, ...] = ()
 
@@ -203,6 +234,7 @@ class Task:
     status: TaskStatus = field(default_factory=TaskStatus)  # owner: the worker
     spec_version: int = 0  # the service's spec_version this task was created from
     labels: Mapping[str, str] = field(default_factory=_labels)
+    job_iteration: int = 0  # jobs: the run (``JobStatus.iteration``) this task belongs to
 
 
 # --- cluster ---------------------------------------------------------------------------

@@ -22,12 +22,11 @@ from dataclasses import replace
 from typing import Any, Final, TypeVar
 
 from api.enums import FailureAction, RestartCondition, SchedulingStrategy, UpdateOrder
+from api.job_options import JOB_OPTION_TYPES, MODES, apply_job_options, apply_mode
 from api.secret_refs import apply_reference_options
 from api.specs import (
-    GlobalService,
     HealthConfig,
     PlacementPreference,
-    ReplicatedService,
     Resources,
     ServiceSpec,
     UpdateConfig,
@@ -35,8 +34,6 @@ from api.specs import (
 from api.validation import InvalidSpec, parse_constraint, parse_placement_preference
 
 __all__ = ["MODES", "OPTION_TYPES", "apply_options", "merge_env"]
-
-MODES: Final = ("replicated", "global")
 
 T = TypeVar("T")
 
@@ -103,6 +100,7 @@ OPTION_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
     "configs": list,
     "config_add": list,
     "config_rm": list,
+    **JOB_OPTION_TYPES,
 }
 
 
@@ -273,26 +271,12 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
     )
 
     # -- mode ----------------------------------------------------------------------------
-    mode = spec.mode
-    if "mode" in o:
-        wanted = o["mode"].lower()
-        if wanted not in MODES:
-            raise InvalidSpec(
-                "mode", f"--mode: unknown mode {o['mode']!r} (expected replicated|global)"
-            )
-        if wanted != mode.TAG:
-            mode = ReplicatedService() if wanted == "replicated" else GlobalService()
-    if "replicas" in o:
-        if not isinstance(mode, ReplicatedService):
-            raise InvalidSpec("replicas", "--replicas can only be used with replicated mode")
-        if o["replicas"] < 0:
-            raise InvalidSpec("replicas", f"--replicas must be >= 0, got {o['replicas']}")
-        mode = ReplicatedService(replicas=o["replicas"])
+    mode = apply_mode(spec.mode, o)
 
     # -- update and rollback configs -------------------------------------------------
     uc = _update_config(spec.update_config, o, "update", "pause|continue|rollback")
     rc = _update_config(spec.rollback_config, o, "rollback", "pause|continue")
-    return replace(
+    changed = replace(
         spec,
         name=o.get("name", spec.name),
         labels=_merge_map(spec.labels, o, "labels", "label_rm", "label_add"),
@@ -301,6 +285,7 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
         update_config=uc,
         rollback_config=rc,
     )
+    return apply_job_options(changed, o)
 
 
 def _update_config(

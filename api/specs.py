@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from api.enums import (
+    DependencyCondition,
     FailureAction,
     NodeAvailability,
     NodeRole,
     PortProtocol,
     PublishMode,
+    RebalanceMode,
     RestartCondition,
+    SchedulePolicy,
     SchedulingStrategy,
     UpdateOrder,
 )
@@ -29,12 +32,14 @@ __all__ = [
     "ConfigReference",
     "ConfigSpec",
     "ContainerSpec",
+    "Dependency",
     "DispatcherConfig",
     "EncryptionConfig",
     "EndpointSpec",
     "GlobalJob",
     "GlobalService",
     "HealthConfig",
+    "JobSchedule",
     "NodeSpec",
     "OrchestrationConfig",
     "Placement",
@@ -231,6 +236,22 @@ class EndpointSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class JobSchedule:
+    """swarmnode extension: run a job on a cron schedule (api/schedule.py's grammar, UTC)."""
+
+    cron: str = ""
+    policy: SchedulePolicy = SchedulePolicy.SKIP  # a run due while the previous one runs
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    """swarmnode extension: ``--depends-on SERVICE[:CONDITION]`` (by service name)."""
+
+    service: str = ""
+    condition: DependencyCondition = DependencyCondition.RUNNING
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceSpec:
     name: str = ""
     labels: Mapping[str, str] = field(default_factory=_labels)
@@ -239,6 +260,11 @@ class ServiceSpec:
     update_config: UpdateConfig = field(default_factory=UpdateConfig)
     rollback_config: UpdateConfig = field(default_factory=UpdateConfig)
     endpoint: EndpointSpec = field(default_factory=EndpointSpec)
+    # swarmnode extensions (issue 10): jobs on a schedule, dependencies, rebalancing
+    schedule: JobSchedule | None = None  # jobs only
+    depends_on: tuple[Dependency, ...] = ()
+    rebalance: RebalanceMode = RebalanceMode.MANUAL
+    rebalance_requests: int = 0  # bumped by `service rebalance`, as force_update by --force
 
 
 # --- secrets and configs ----------------------------------------------------------------

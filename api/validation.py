@@ -18,18 +18,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from api.dependencies import MAX_DEPENDENCIES
 from api.enums import (
+    DependencyCondition,
     FailureAction,
     NodeAvailability,
     NodeRole,
     PortProtocol,
     PublishMode,
+    RebalanceMode,
     RestartCondition,
+    SchedulePolicy,
     SchedulingStrategy,
     UpdateOrder,
 )
 from api.limits import format_bytes
 from api.objects import NodeDescription
+from api.schedule import check_schedule
 from api.secret_refs import validate_references
 from api.spec_limits import (
     MAX_CONSTRAINTS,
@@ -226,7 +231,39 @@ def validate_service_spec(spec: ServiceSpec) -> None:
             "a rollback's failure action is pause or continue (a rollback is never rolled back)",
         )
     _endpoint(spec.endpoint, "endpoint")
+    _lifecycle_extensions(spec)
     check_spec_budget(spec, "spec", f"service {spec.name!r}")
+
+
+def _lifecycle_extensions(spec: ServiceSpec) -> None:
+    """``schedule`` (jobs only), ``depends_on`` and ``rebalance`` (replicated only)."""
+    job = isinstance(spec.mode, ReplicatedJob | GlobalJob)
+    if spec.schedule is not None:
+        if not job:
+            raise InvalidSpec(
+                "schedule",
+                f"--schedule needs a job mode (replicated-job|global-job), not {spec.mode.TAG}",
+            )
+        check_schedule(spec.schedule.cron, "schedule.cron")
+        _enum(spec.schedule.policy, SchedulePolicy, "schedule.policy", "schedule policy")
+    check_count(spec.depends_on, "depends_on", MAX_DEPENDENCIES)
+    seen: set[str] = set()
+    for i, dep in enumerate(spec.depends_on):
+        field = f"depends_on[{i}]"
+        if not _NAME_RE.match(dep.service) or len(dep.service) > MAX_NAME_CHARS:
+            raise InvalidSpec(f"{field}.service", f"{dep.service[:64]!r} is not a service name")
+        if dep.service == spec.name:
+            raise InvalidSpec(f"{field}.service", f"service {spec.name} cannot depend on itself")
+        if dep.service in seen:
+            raise InvalidSpec(f"{field}.service", f"{dep.service} is named twice")
+        seen.add(dep.service)
+        _enum(dep.condition, DependencyCondition, f"{field}.condition", "dependency condition")
+    _enum(spec.rebalance, RebalanceMode, "rebalance", "rebalance mode")
+    if spec.rebalance == RebalanceMode.AUTO and not isinstance(spec.mode, ReplicatedService):
+        raise InvalidSpec(
+            "rebalance", f"--rebalance auto needs replicated mode, not {spec.mode.TAG}"
+        )
+    _non_negative(spec.rebalance_requests, "rebalance_requests")
 
 
 def validate_task_spec(task: TaskSpec, field: str = "task") -> None:

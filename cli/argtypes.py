@@ -14,12 +14,14 @@ __all__ = [
     "CONSTRAINT",
     "COUNT",
     "CPUS",
+    "DEPENDENCY",
     "DURATION",
     "ENV",
     "KEY_VALUE",
     "MEMORY",
     "PREFERENCE",
     "RATIO",
+    "SCHEDULE",
     "SECRET_REF",
     "typed",
 ]
@@ -92,6 +94,21 @@ def _config_ref(text: str) -> str:
     return text
 
 
+def _dependency(text: str) -> str:
+    from api.dependencies import parse_dependency
+
+    parse_dependency(text, "--depends-on")
+    return text
+
+
+def _schedule(text: str) -> str:
+    if text.strip():  # "" removes a job's schedule (service update --schedule "")
+        from api.schedule import check_schedule
+
+        check_schedule(text, "--schedule")
+    return text
+
+
 MEMORY = typed(parse_memory)
 CPUS = typed(parse_cpus)
 DURATION = typed(parse_duration)
@@ -103,3 +120,5 @@ CONSTRAINT = typed(_constraint)
 PREFERENCE = typed(_preference)
 SECRET_REF = typed(_secret_ref)
 CONFIG_REF = typed(_config_ref)
+DEPENDENCY = typed(_dependency)
+SCHEDULE = typed(_schedule)

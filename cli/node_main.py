@@ -201,7 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     runner = NodeRunner(config, on_stopping=lambda: _arm_stop_deadline(logger))
     _install_signals(runner)
     try:
-        return runner.run()
+        code = runner.run()
+        if code and runner.stop_reason:
+            print(f"{PROG}: {runner.stop_reason}", file=sys.stderr)
+        return code
     except JoinError as exc:
         logger.error("node.join.refused", code=exc.code, error=exc.message)
         print(f"{PROG}: {exc}", file=sys.stderr)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import secrets
 import shlex
+import time
 from typing import TYPE_CHECKING, Any
 
 from cli.connection import ControlConnection
@@ -32,7 +33,7 @@ from cli.service_flags import (
 from cli.service_history import add_history_arguments, add_rollback_arguments, rollback
 from cli.service_inspect import add_inspect_arguments
 from cli.service_ps import add_ps_arguments
-from cli.service_wait import finished_before, wait_for_change
+from cli.service_wait import finished_before, job_run_before, wait_for_change
 
 if TYPE_CHECKING:
     from api.specs import ServiceSpec
@@ -55,11 +56,13 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     create.add_argument("--name", default=None, help="service name (default: generated)")
     create.add_argument(
         "--mode",
-        choices=("replicated", "global"),
+        choices=("replicated", "global", "replicated-job", "global-job"),
         default=None,
-        help="replicated: --replicas tasks; global: one task per node (default: replicated)",
+        help="replicated (default), global, or a job run to completion: replicated-job "
+        "(--replicas completions, --max-concurrent at once) or global-job",
     )
     add_spec_flags(create, CREATE_LIST_FLAGS)
+    _add_dry_run(create)
     create.add_argument("image", metavar="IMAGE", help="the image the tasks run")
     create.add_argument(
         "command",
@@ -103,6 +106,7 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
         help="roll back to the previous spec (as 'service rollback'; no other change)",
     )
     add_spec_flags(update, UPDATE_LIST_FLAGS)
+    _add_dry_run(update)
     update.add_argument("service", metavar="SERVICE", help="the service (name, id or prefix)")
     update.set_defaults(run=run_update)
 
@@ -116,9 +120,42 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     )
     add_history_arguments(history)
 
+    rebalance = verbs.add_parser(
+        "rebalance",
+        parents=[common],
+        help="move a replicated service's tasks so that every node that can run them gets "
+        "its share, paced by its update config",
+    )
+    rebalance.add_argument("service", metavar="SERVICE", help="the service (name, id or prefix)")
+    add_wait_flags(rebalance)
+    rebalance.set_defaults(run=run_rebalance)
+
     rm = verbs.add_parser("rm", parents=[common], help="remove services")
     rm.add_argument("services", nargs="+", metavar="SERVICE", help="the services to remove")
     rm.set_defaults(run=run_rm)
+
+
+def _add_dry_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what the change would do (tasks to start, stop, replace, on which "
+        "nodes and why; what would stay pending and why) without writing anything",
+    )
+
+
+def _print_plan(args: argparse.Namespace, plan: dict[str, Any]) -> None:
+    if args.format == "json":
+        write_json(plan)
+        return
+    rows = [
+        (s["action"], s["slot"][:12], s["node"] or "-", s["task_id"][:12] or "-", s["why"])
+        for s in plan["steps"]
+    ]
+    lines = [render_table(("ACTION", "SLOT", "NODE", "TASK", "WHY"), rows)] if rows else []
+    lines += [f"note: {n}" for n in plan["notes"]]
+    lines.append(f"dry run: nothing was changed (service {plan['service']})")
+    write_text("\n".join(lines))
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -158,9 +195,14 @@ def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str)
     from api.specs import ServiceSpec
 
     spec = _checked(ServiceSpec(), options)
+    if args.dry_run:
+        with connection:
+            _print_plan(args, connection.request("control.service.plan", {"spec": encode(spec)}))
+        return 0
     with connection:
         reply = connection.request("control.service.create", {"spec": encode(spec)})
-        wait_for_change(args, connection, reply, baseline=set())
+        job_run = 0 if reply["service"].get("job") is not None else None
+        wait_for_change(args, connection, reply, baseline=set(), job_run=job_run)
         final = connection.request("control.service.inspect", {"service": reply["id"]})
     if args.format == "json":
         write_json(final["summary"])
@@ -184,13 +226,19 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
 
     # check the flags against a stand-in spec; the manager checks the real one
     _checked(ServiceSpec(name="x", task=TaskSpec(container=ContainerSpec(image="x"))), changes)
+    if args.dry_run:
+        body = {"service": args.service, "changes": changes}
+        with connection:
+            _print_plan(args, connection.request("control.service.plan", body))
+        return 0
     with connection:
         baseline = finished_before(args, connection, args.service)
+        job_run = None if args.detach else job_run_before(connection, args.service)
         reply = connection.request(
             "control.service.update", {"service": args.service, "changes": changes}
         )
         if reply["changed"]:
-            wait_for_change(args, connection, reply, baseline)
+            wait_for_change(args, connection, reply, baseline, job_run=job_run)
         final = connection.request("control.service.inspect", {"service": reply["id"]})
     if args.format == "json":
         write_json(final["summary"])
@@ -227,6 +275,34 @@ def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) 
     return 0
 
 
+def run_rebalance(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    body = {"service": args.service, "changes": {"rebalance_now": True}}
+    with connection:
+        reply = connection.request("control.service.update", body)
+        service_id = reply["id"]
+        wanted = connection.request("control.service.inspect", {"service": service_id})["service"][
+            "spec"
+        ]["rebalance_requests"]
+        status: dict[str, Any] = {}
+        deadline = time.monotonic() + args.converge_timeout
+        while not args.detach:
+            found = connection.request("control.service.inspect", {"service": service_id})
+            status = found["service"].get("rebalance_status") or {}
+            if status.get("round", 0) >= wanted and status.get("state") == "completed":
+                break
+            if time.monotonic() >= deadline:
+                raise CliError(
+                    f"the rebalance of {args.service} did not complete within "
+                    f"{args.converge_timeout:g}s (it goes on; see 'swarmctl service ps')"
+                )
+            time.sleep(0.2)
+    if args.format == "json":
+        write_json({"id": service_id, "rebalance_status": status})
+    else:
+        write_text(status.get("message") or service_id)
+    return 0
+
+
 def run_rm(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
     with connection:
         reply = connection.request("control.service.rm", {"services": list(args.services)})
@@ -247,14 +323,16 @@ def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
         write_text("\n".join(s["id"] for s in services) or "")
     else:
         rows = [
-            (
-                s["id"][:12],
-                s["name"],
-                s["mode"],
-                f"{s['replicas_running']}/{s['replicas_desired']}",
-                s["image"],
-            )
-            for s in services
+            (s["id"][:12], s["name"], s["mode"], replicas_column(s), s["image"]) for s in services
         ]
         write_text(render_table(("ID", "NAME", "MODE", "REPLICAS", "IMAGE"), rows))
     return 0
+
+
+def replicas_column(summary: dict[str, Any]) -> str:
+    """``running/desired``; a job's as Docker shows it: ``running/concurrency
+    (completed/total completed)``."""
+    job = summary.get("job")
+    if not job:
+        return f"{summary['replicas_running']}/{summary['replicas_desired']}"
+    return f"{job['running']}/{job['concurrency']} ({job['completed']}/{job['total']} completed)"

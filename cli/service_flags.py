@@ -12,12 +12,14 @@ from cli.argtypes import (
     CONSTRAINT,
     COUNT,
     CPUS,
+    DEPENDENCY,
     DURATION,
     ENV,
     KEY_VALUE,
     MEMORY,
     PREFERENCE,
     RATIO,
+    SCHEDULE,
     SECRET_REF,
 )
 
@@ -185,6 +187,40 @@ _SCALAR_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
         "rollback_failure_action",
         {"choices": ("pause", "continue"), "help": "what a failed rollback does (default: pause)"},
     ),
+    # issue 10: jobs, schedules, rebalancing
+    "--max-concurrent": (
+        "max_concurrent",
+        {
+            "type": COUNT,
+            "metavar": "N",
+            "help": "replicated-job: tasks run at once (default: --replicas)",
+        },
+    ),
+    "--schedule": (
+        "schedule",
+        {
+            "type": SCHEDULE,
+            "metavar": "CRON",
+            "help": "jobs: run on this cron schedule, in UTC ('*/15 * * * *'; an optional "
+            "sixth field counts seconds); '' removes it",
+        },
+    ),
+    "--schedule-policy": (
+        "schedule_policy",
+        {
+            "choices": ("skip", "replace", "allow"),
+            "help": "scheduled jobs: when a run is due while the previous one still runs, "
+            "skip it, replace the previous one, or allow both (default: skip)",
+        },
+    ),
+    "--rebalance": (
+        "rebalance",
+        {
+            "choices": ("manual", "auto"),
+            "help": "replicated: move tasks to nodes that could take a share of them "
+            "automatically (auto) or only on 'service rebalance' (manual, the default)",
+        },
+    ),
 }
 _SECRET_FORM = "NAME or source=NAME,target=PATH,uid=N,gid=N,mode=0444"
 # create: flag → (options key, type, help); update has -add/-rm variants of the same
@@ -211,6 +247,12 @@ CREATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
         "configs",
         CONFIG_REF,
         f"give the tasks a config as the file TARGET, default /NAME ({_SECRET_FORM})",
+    ),
+    "--depends-on": (
+        "depends_on",
+        DEPENDENCY,
+        "schedule the tasks only once SERVICE is running (default), healthy "
+        "or completed (a job), as SERVICE[:running|healthy|completed]; repeatable",
     ),
 }
 UPDATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
@@ -244,6 +286,12 @@ UPDATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
         f"add a config ({_SECRET_FORM}); applied after --config-rm",
     ),
     "--config-rm": ("config_rm", str, "remove a config by name"),
+    "--depends-on-add": (
+        "depends_on_add",
+        DEPENDENCY,
+        "add or change a dependency, SERVICE[:running|healthy|completed]",
+    ),
+    "--depends-on-rm": ("depends_on_rm", str, "remove the dependency on SERVICE"),
 }
 _LIST_METAVARS: dict[Any, str] = {
     ENV: "KEY=VALUE",
@@ -252,7 +300,9 @@ _LIST_METAVARS: dict[Any, str] = {
     PREFERENCE: "PREF",
     SECRET_REF: "SECRET",
     CONFIG_REF: "CONFIG",
+    DEPENDENCY: "SERVICE[:CONDITION]",
 }
+_RM_METAVARS = {"--secret-rm": "NAME", "--config-rm": "NAME", "--depends-on-rm": "SERVICE"}
 _MAP_KEYS = {"labels", "container_labels", "label_add", "container_label_add"}
 
 
@@ -261,7 +311,7 @@ def option_dest(key: str) -> str:
 
 
 def _list_metavar(flag: str, kind: Any) -> str:
-    return "NAME" if flag.endswith(("secret-rm", "config-rm")) else _LIST_METAVARS.get(kind, "KEY")
+    return _RM_METAVARS.get(flag) or _LIST_METAVARS.get(kind, "KEY")
 
 
 def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, Any, str]]) -> None:

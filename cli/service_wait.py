@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from cli.connection import ControlConnection
+from cli.job_progress import JobJudge
 from cli.progress import ProgressJudge, finished_task_ids, wait_converged
 
-__all__ = ["finished_before", "progress_stream", "wait_for_change"]
+__all__ = ["finished_before", "job_run_before", "progress_stream", "wait_for_change"]
 
 
 def progress_stream(args: argparse.Namespace) -> TextIO:
@@ -29,6 +30,12 @@ def finished_before(
     return finished_task_ids(connection.request("control.service.ps", {"service": service}))
 
 
+def job_run_before(connection: ControlConnection, service: str) -> int | None:
+    """The current run of a job (None: not a job), read before a change."""
+    job = connection.request("control.service.inspect", {"service": service})["summary"]["job"]
+    return None if job is None else int(job["iteration"])
+
+
 def wait_for_change(
     args: argparse.Namespace,
     connection: ControlConnection,
@@ -36,19 +43,27 @@ def wait_for_change(
     baseline: set[str],
     *,
     rollback: bool = False,
+    job_run: int | None = None,
 ) -> None:
     """Unless ``--detach``: until the service a change ``reply`` names converges at the
-    spec version it wrote; CliError (exit 1) saying why when it cannot."""
+    spec version it wrote; CliError (exit 1) saying why when it cannot. ``job_run``: the
+    service is a job whose run before the change was this one; the next run must complete
+    (cli/job_progress.py)."""
     if args.detach:
         return
     service_id = reply["id"]
+    judge = (
+        JobJudge(job_run)
+        if job_run is not None
+        else ProgressJudge(
+            baseline=baseline,
+            spec_version=(reply.get("service") or {}).get("spec_version"),
+            rollback=rollback,
+        )
+    )
     wait_converged(
         lambda: connection.request("control.service.ps", {"service": service_id}),
         out=progress_stream(args),
         timeout=args.converge_timeout,
-        judge=ProgressJudge(
-            baseline=baseline,
-            spec_version=(reply.get("service") or {}).get("spec_version"),
-            rollback=rollback,
-        ),
+        judge=judge,
     )

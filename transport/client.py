@@ -7,7 +7,9 @@ batches, decodes them and completes the waiting future or stream queue, and fail
 whose deadline passed (`RequestTimeout`); late replies to forgotten requests are dropped.
 No thread per request; reconnecting is ZeroMQ's (``reconnect_ivl``/``reconnect_ivl_max``).
 ``source`` binds the connection's local address (`transport.source`): a node that listens
-on one address talks from it too.
+on one address talks from it too. With ``watch_auth``, a handshake the server refuses
+(its ZAP handler said no to our key) fails every pending request at once with
+`HandshakeRefused` instead of letting it time out, and ``refused`` says so.
 
 Futures complete on the I/O thread: callbacks added to them must be quick.
 """
@@ -27,7 +29,7 @@ from typing import Any, Final
 
 import zmq
 
-from api.errors import ClientClosed, CodecError, RemoteError, RequestTimeout
+from api.errors import ClientClosed, CodecError, HandshakeRefused, RemoteError, RequestTimeout
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS, Envelope
 from transport.codec import decode, encode
 from transport.keys import KeyPair, generate_keypair
@@ -63,6 +65,7 @@ class Client:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         name: str = "client",
         source: str | None = None,
+        watch_auth: bool = False,
     ) -> None:
         if address.startswith("tcp://") and server_key is None:
             raise ValueError("CURVE is mandatory on tcp://: give the server's public key")
@@ -77,11 +80,13 @@ class Client:
         self._deadlines: list[tuple[float, int]] = []
         self._deadlines_lock = threading.Lock()
         self._closed = False
+        self.refused: HandshakeRefused | None = None
+        self._monitor: zmq.Socket[bytes] | None = None
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         try:
             out = outbox_address(name)
             self._pull = pull_socket(self._context, out)
-            self._dealer = self._open_dealer(server_key, keypair)
+            self._dealer = self._open_dealer(server_key, keypair, watch_auth)
             self._outbox = Outbox(self._context, out)
         except BaseException:
             # a socket left open makes the context's garbage collection hang in term()
@@ -90,7 +95,9 @@ class Client:
         self._thread = threading.Thread(target=self._run, name=f"{name}-io", daemon=True)
         self._thread.start()
 
-    def _open_dealer(self, server_key: bytes | None, keypair: KeyPair | None) -> zmq.Socket[bytes]:
+    def _open_dealer(
+        self, server_key: bytes | None, keypair: KeyPair | None, watch_auth: bool
+    ) -> zmq.Socket[bytes]:
         sock = self._context.socket(zmq.DEALER)
         sock.linger = 0
         sock.maxmsgsize = self._max_size
@@ -105,6 +112,8 @@ class Client:
             sock.curve_serverkey = server_key
             sock.curve_publickey = kp.public
             sock.curve_secretkey = kp.secret
+        if watch_auth:
+            self._monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
         sock.connect(connect_endpoint(self.address, self.source))
         return sock
 
@@ -227,6 +236,9 @@ class Client:
         poller = zmq.Poller()
         poller.register(dealer, zmq.POLLIN)
         poller.register(pull, zmq.POLLIN)
+        monitor = self._monitor
+        if monitor is not None:
+            poller.register(monitor, zmq.POLLIN)
         noblock = zmq.NOBLOCK
         try:
             while True:
@@ -255,13 +267,34 @@ class Client:
                         except zmq.Again:
                             break
                         self._deliver(frame)
+                if monitor is not None and monitor in ready:
+                    self._on_monitor(monitor)
                 if self._deadlines:
                     self._expire(time.monotonic())
         except Exception as exc:
             _log().exception("transport.io.failed", client=self._name, error=repr(exc))
         finally:
+            if monitor is not None:
+                dealer.disable_monitor()
+                monitor.close(linger=0)
             dealer.close(linger=0)
             pull.close(linger=0)
+
+    def _on_monitor(self, monitor: zmq.Socket[bytes]) -> None:
+        from zmq.utils.monitor import recv_monitor_message
+
+        while True:
+            try:
+                event = recv_monitor_message(monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if event["event"] != zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                continue
+            self.refused = HandshakeRefused(
+                f"{self.address} refused this key at the handshake (status {event['value']})"
+            )
+            for rid in list(self._pending):
+                self._fail(rid, self.refused)
 
     def _poll_timeout_ms(self) -> int | None:
         with self._deadlines_lock:

@@ -13,6 +13,7 @@ from actors.control.cluster import ClusterControl
 from actors.control.configs import ConfigControl
 from actors.control.errors import ControlCode, ControlError, call, guarded
 from actors.control.nodes import NodeControl
+from actors.control.plans import ServicePlans
 from actors.control.secrets import SecretControl
 from actors.control.services import ServiceControl
 from actors.control.tasks import TaskControl
@@ -37,6 +38,7 @@ __all__ = [
 def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> dict[str, Handler]:
     """``{"control.service.create": handler, ...}`` for the control endpoint's table."""
     svc = ServiceControl(store, rng=rng)
+    plans = ServicePlans(store)
     node = NodeControl(store)
     task = TaskControl(store)
     cluster = ClusterControl(store)
@@ -52,6 +54,7 @@ def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> di
         "control.service.rm": svc.rm,
         "control.service.rollback": svc.rollback,
         "control.service.history": svc.history,
+        "control.service.plan": plans.plan,
         "control.node.ls": node.ls,
         "control.node.inspect": node.inspect,
         "control.node.update": node.update,

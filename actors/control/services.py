@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from actors.control.dependencies import check_dependencies
 from actors.control.errors import Body, ControlCode, ControlError
 from actors.control.references import resolve_references
 from actors.control.views import service_summary, task_order, task_row
@@ -80,6 +81,7 @@ class ServiceControl:
                     ControlCode.NAME_CONFLICT,
                     f"service name {spec.name!r} is already in use by service {holder.id}{gone}",
                 )
+            check_dependencies(tx, spec)
             tx.create(replace(service, spec=resolve_references(tx, spec)))
 
         committed = self._store.update(write)
@@ -141,6 +143,8 @@ class ServiceControl:
             if new_spec == spec:
                 result.update(id=service.id, changed=False, service=_summary(tx, service))
                 return
+            if new_spec.depends_on != spec.depends_on:
+                check_dependencies(tx, new_spec)
             updated = replace(
                 service,
                 spec=new_spec,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from actors.orchestrator.jobs import is_job, job_progress
 from api.codec_objects import encode_object
 from api.enums import NodeRole
 from api.explain import task_reason, update_reason
@@ -72,6 +73,27 @@ def service_summary(service: Service, tasks: Iterable[Task]) -> dict[str, Any]:
         ),
         "restart_condition": policy.condition.value,
         "restart_max_attempts": policy.max_attempts,
+        "job": _job_summary(service, tasks),
+    }
+
+
+def _job_summary(service: Service, tasks: list[Task]) -> dict[str, Any] | None:
+    """A job's current run: ``{iteration, state, completed, total, running, concurrency,
+    message, schedule}`` (None for services that are not jobs)."""
+    if not is_job(service):
+        return None
+    progress = job_progress(service, tasks)
+    status = service.job_status
+    schedule = service.spec.schedule
+    return {
+        "iteration": progress.iteration,
+        "state": progress.state.value,
+        "completed": progress.completed,
+        "total": progress.total,
+        "running": progress.running,
+        "concurrency": progress.concurrency,
+        "message": status.message if status is not None else "",
+        "schedule": schedule.cron if schedule is not None else "",
     }
 
 

@@ -32,6 +32,8 @@ Rules:
   whatever a worker must not keep is removed when a worker starts.
 - A restart that fails to start the new tree stops the node with exit 1 (started again
   it comes up in the certificate's role).
+- A node removed from the cluster (``node rm``; its agent is refused) stops with exit 1
+  and the reason (`stop_reason`), which swarm-node prints.
 """
 
 from __future__ import annotations
@@ -256,6 +258,7 @@ class NodeRunner:
             description=describe_host(config.hostname, self._executor),
             on_role_change=self._role_changed,
             sandbox=self._sandbox,
+            on_removed=self._removed,
         )
         parts: NodeParts = WorkerParts(setup) if at_rest is None else ManagerParts(setup, at_rest)
         self._at_rest = at_rest
@@ -266,6 +269,14 @@ class NodeRunner:
         node, self.node = self.node, None
         if node is not None:
             node.stop()
+
+    @property
+    def stop_reason(self) -> str:
+        """Why the node stopped (or is stopping); "" while it runs."""
+        return self._reason
+
+    def _removed(self, reason: str) -> None:
+        self.request_stop(reason, 1)
 
     def _escalated(self, error: BaseException) -> None:
         self.request_stop(f"supervisor gave up: {type(error).__name__}: {error}", 1)

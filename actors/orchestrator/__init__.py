@@ -3,13 +3,16 @@
 Pure cores, each given a ``Snapshot`` (state), a clock value and a random source, each
 returning a ``Plan`` of effects: ``replicated`` (slots 1..N, scale), ``global_`` (one task
 per eligible node), ``restart`` (dead tasks, restart policy, delays), ``update`` (rolling
-updates), ``reaper`` (history retention, ``service rm``), ``reconcile`` (one pass over
-services). ``actor`` holds the two pykka shells that read and write the store:
-``OrchestratorActor`` and ``TaskReaperActor``. Only ``actor`` does I/O.
+updates), ``jobs`` and ``cron`` (jobs and their runs on a schedule), ``reaper`` (history
+retention, ``service rm``), ``reconcile`` (one pass over services). ``actor`` holds the
+pykka shells that read and write the store: ``OrchestratorActor`` and
+``TaskReaperActor``, and ``ConstraintEnforcerActor`` around ``enforcer`` (tasks whose
+node no longer fits them). Only ``actor`` does I/O.
 """
 
 from actors.orchestrator.actor import (
     DEFAULT_TICK_INTERVAL,
+    ConstraintEnforcerActor,
     OrchestratorActor,
     TaskReaperActor,
     TickReport,
@@ -27,6 +30,7 @@ from actors.orchestrator.state import (
     Plan,
     SetDesiredState,
     SetServiceSpec,
+    SetServiceStatus,
     SetUpdateStatus,
     Snapshot,
 )
@@ -34,6 +38,7 @@ from actors.orchestrator.update import plan_update
 
 __all__ = [
     "DEFAULT_TICK_INTERVAL",
+    "ConstraintEnforcerActor",
     "CreateTask",
     "DeleteService",
     "DeleteTask",
@@ -43,6 +48,7 @@ __all__ = [
     "RestartHistory",
     "SetDesiredState",
     "SetServiceSpec",
+    "SetServiceStatus",
     "SetUpdateStatus",
     "SlotState",
     "SlotVerdict",

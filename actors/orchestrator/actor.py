@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from actors.orchestrator.enforcer import enforce_constraints
 from actors.orchestrator.history import trim
 from actors.orchestrator.reaper import reap
 from actors.orchestrator.reconcile import reconcile_services
@@ -37,6 +38,7 @@ from actors.orchestrator.state import (
     Plan,
     SetDesiredState,
     SetServiceSpec,
+    SetServiceStatus,
     SetUpdateStatus,
     Snapshot,
 )
@@ -57,7 +59,13 @@ from actors.store_reactor import DEFAULT_TICK_INTERVAL, StoreReactor
 from actors.supervisor import ChildContext
 from api.objects import Cluster, Node, ObjectKind, Service, Task
 
-__all__ = ["DEFAULT_TICK_INTERVAL", "OrchestratorActor", "TaskReaperActor", "TickReport"]
+__all__ = [
+    "DEFAULT_TICK_INTERVAL",
+    "ConstraintEnforcerActor",
+    "OrchestratorActor",
+    "TaskReaperActor",
+    "TickReport",
+]
 
 RETRY_INTERVAL = 0.5
 _KINDS = frozenset({ObjectKind.NODE, ObjectKind.SERVICE, ObjectKind.TASK, ObjectKind.CLUSTER})
@@ -130,8 +138,10 @@ class _ReconcileActor(StoreReactor):
         if full:
             ids = set(snapshot.services) | set(snapshot.tasks)
             self._wake_at = None
-        plan = self._decide(snapshot, ids, self._clock())
+        now = self._clock()
+        plan = self._decide(snapshot, ids, now)
         written, failed = self._write(plan.effects)
+        self._log_job_runs(plan.effects, now)
         if failed:
             self._request_tick(RETRY_INTERVAL)
         if plan.wake_at is not None:
@@ -172,6 +182,20 @@ class _ReconcileActor(StoreReactor):
         for effect in failed:
             self._dirty.add(_service_of(effect))
         return len(sent) - (len(failed) - len(refused)), len(failed)
+
+    def _log_job_runs(self, effects: list[Effect], now: float) -> None:
+        for e in effects:
+            if not isinstance(e, SetServiceStatus) or e.job_status is None:
+                continue
+            status = e.job_status
+            if status.started_at == now and status.iteration:
+                self._log.info(
+                    f"{self.subsystem}.job.run_started",
+                    service_id=e.service_id,
+                    iteration=status.iteration,
+                    scheduled_at=status.last_scheduled,
+                    message=status.message,
+                )
 
     # --- waking up ---------------------------------------------------------------------
 
@@ -226,6 +250,32 @@ class TaskReaperActor(_ReconcileActor):
         return reap(snapshot, ids)
 
 
+class ConstraintEnforcerActor(_ReconcileActor):
+    """Tasks whose node no longer satisfies their constraints or reservations
+    (``enforcer.enforce_constraints``): each node change is a pass over every node."""
+
+    subsystem = "constraintenforcer"
+
+    def _apply(self, event: Event) -> None:
+        obj = event.object
+        deleted = event.action == Action.DELETE
+        if isinstance(obj, Node) and not deleted and _node_matters(obj, event.old):
+            self._full = True
+
+    def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
+        tasks_all = [t for ts in snapshot.tasks.values() for t in ts]
+        plan = enforce_constraints(snapshot.nodes, tasks_all)
+        for e in plan.effects:
+            if isinstance(e, SetDesiredState):
+                self._log.info(
+                    "constraintenforcer.task.shut_down",
+                    task_id=e.task_id,
+                    service_id=e.service_id,
+                    reason=e.reason,
+                )
+        return plan
+
+
 # --- helpers ---------------------------------------------------------------------------
 
 
@@ -276,6 +326,7 @@ def _describe(effect: Effect) -> str:
         DeleteService: "deleted_services",
         SetUpdateStatus: "update_status",
         SetServiceSpec: "rollbacks",
+        SetServiceStatus: "service_status",
     }[type(effect)]
 
 
@@ -319,6 +370,15 @@ def _writer(effect: Effect) -> Callable[[WriteTx], None]:
                         ),
                     )
                 )
+        elif isinstance(effect, SetServiceStatus):
+            service = services.get(tx, effect.service_id)
+            if service is not None and service.spec_version == effect.spec_version:
+                changes: dict[str, object] = {}
+                if effect.job_status is not None:
+                    changes["job_status"] = effect.job_status
+                if effect.rebalance_status is not None:
+                    changes["rebalance_status"] = effect.rebalance_status
+                tx.update(dataclasses.replace(service, **changes))  # type: ignore[arg-type]
         else:
             service = services.get(tx, effect.service.id)
             if (

@@ -5,8 +5,8 @@ Rules:
   ``Plan`` (effects in service order, the earliest wake-up time).
 - A service with ``pending_delete`` only has its tasks marked REMOVE (the reaper deletes
   them, then the service). A missing service is the reaper's business too.
-- Replicated and global services are reconciled by ``replicated`` and ``global_``; job
-  modes (replicated-job, global-job) are not orchestrated yet and are left alone.
+- Replicated and global services are reconciled by ``replicated`` and ``global_``, job
+  modes (replicated-job, global-job) by ``jobs``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from actors.orchestrator.global_ import reconcile_global
+from actors.orchestrator.jobs import is_job, reconcile_job
 from actors.orchestrator.reaper import mark_removed
 from actors.orchestrator.replicated import reconcile_replicated
 from actors.orchestrator.restart import RestartHistory
@@ -45,4 +46,6 @@ def reconcile_services(
             plan.extend(reconcile_replicated(service, tasks, snapshot.nodes, now, rng, history))
         elif isinstance(service.spec.mode, GlobalService):
             plan.extend(reconcile_global(service, tasks, snapshot.nodes, now, rng, history))
+        elif is_job(service):
+            plan.extend(reconcile_job(service, tasks, snapshot.nodes, now, rng, history))
     return plan

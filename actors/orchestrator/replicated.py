@@ -12,7 +12,7 @@ Rules (SwarmKit's ``manager/orchestrator/replicated``):
   lose one first), not-running before running, highest slot first. Every task of a
   removed slot gets desired state REMOVE; the reaper deletes them once they stopped.
 - Dead tasks are shut down and their slots refilled per ``restart``; stale tasks are
-  replaced per ``update``.
+  replaced per ``update``; once none are stale, tasks move per ``rebalance``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from actors.orchestrator.rebalance import plan_rebalance, start_first_moves
 from actors.orchestrator.restart import (
     RestartHistory,
     SlotKey,
@@ -98,19 +99,30 @@ def reconcile_replicated(
                 plan.add(SetDesiredState(t.id, t.service_id, TaskState.REMOVE, "scaled down"))
             del verdicts[k]
 
+    def make(k: SlotKey) -> Task:
+        return replacement(service, slot=int(k), node_id="", now=now, rng=rng, restart=False)
+
+    moves = start_first_moves(slots)  # rebalance's, left to rebalance
     outcome = plan_update(
         service,
-        slots,
-        verdicts,
+        {k: ts for k, ts in slots.items() if k not in moves},
+        {k: v for k, v in verdicts.items() if k not in moves},
         nodes,
         now,
         plan,
-        make=lambda k: replacement(
-            service, slot=int(k), node_id="", now=now, rng=rng, restart=False
-        ),
+        make=make,
         updatable=lambda _k: True,
     )
     verdicts.update(outcome.emptied)
+    stale = any(
+        t.spec != service.spec.task
+        for ts in slots.values()
+        for t in ts
+        if t.desired_state <= TaskState.RUNNING
+    )
+    if not stale and not outcome.emptied:
+        moved = plan_rebalance(service, slots, verdicts, moves, nodes, now, plan, make=make)
+        verdicts.update(moved)
 
     for k, v in sorted(verdicts.items(), key=lambda kv: int(kv[0])):
         if v.state == SlotState.REFILL:

@@ -204,13 +204,16 @@ def refill(
             plan.wake(now + service.spec.task.restart_policy.delay)
 
 
-def promote_delayed(tasks: Iterable[Task], now: float, plan: Plan) -> None:
-    """Raise held restarts (desired READY) to RUNNING once their delay has passed."""
+def promote_delayed(
+    tasks: Iterable[Task], now: float, plan: Plan, to: TaskState = TaskState.RUNNING
+) -> None:
+    """Raise held restarts (desired READY) to ``to`` (RUNNING; a job's: COMPLETE) once
+    their delay has passed."""
     for t in tasks:
         if t.desired_state != TaskState.READY:
             continue
         due = t.meta.created_at + t.spec.restart_policy.delay
         if now >= due:
-            plan.add(SetDesiredState(t.id, t.service_id, TaskState.RUNNING, "restart delay over"))
+            plan.add(SetDesiredState(t.id, t.service_id, to, "restart delay over"))
         else:
             plan.wake(due)

@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 
 from api.enums import NodeAvailability, NodeState
 from api.ids import RandomBits, new_id
-from api.objects import Node, Service, Task, TaskStatus, UpdateStatus
+from api.objects import (
+    JobStatus,
+    Node,
+    RebalanceStatus,
+    Service,
+    Task,
+    TaskStatus,
+    UpdateStatus,
+)
 from api.task_state import TaskState
 
 __all__ = [
@@ -32,6 +40,7 @@ __all__ = [
     "Plan",
     "SetDesiredState",
     "SetServiceSpec",
+    "SetServiceStatus",
     "SetUpdateStatus",
     "Snapshot",
     "is_alive",
@@ -123,8 +132,25 @@ class DeleteService:
     service: Service  # as read
 
 
+@dataclass(frozen=True, slots=True)
+class SetServiceStatus:
+    """Set the service's ``job_status`` and/or ``rebalance_status`` (those not None) if
+    its ``spec_version`` is still the one the plan was made from."""
+
+    service_id: str
+    spec_version: int
+    job_status: JobStatus | None = None
+    rebalance_status: RebalanceStatus | None = None
+
+
 Effect = (
-    CreateTask | SetDesiredState | DeleteTask | SetUpdateStatus | SetServiceSpec | DeleteService
+    CreateTask
+    | SetDesiredState
+    | DeleteTask
+    | SetUpdateStatus
+    | SetServiceSpec
+    | DeleteService
+    | SetServiceStatus
 )
 
 

@@ -12,6 +12,9 @@ Rules:
 - Work is dirty after a change that can alter a verdict: a new waiting task, a node
   created, updated or deleted, a task leaving a node (terminal or deleted), a service
   changed. ``schedule()`` does nothing while nothing is dirty.
+- A service with dependencies (``--depends-on``) has its tasks placed only once they are
+  met (actors/scheduler/dependencies.py); until then they wait with a message naming
+  the dependency. A change of a depended-on service's tasks makes the work dirty.
 - Time and randomness are injected; nothing here does I/O.
 """
 
@@ -31,6 +34,7 @@ from actors.scheduler.demand import (
     host_ports_of,
     usage_of,
 )
+from actors.scheduler.dependencies import TaskCounts, unmet_dependency
 from actors.scheduler.filters import Pipeline, explain
 from actors.scheduler.nodeinfo import NodeInfo
 from actors.scheduler.strategy import place_group
@@ -89,6 +93,9 @@ class _State:
     # task id -> the filter keeping a waiting task from every node, as of the last pass
     reasons: dict[str, str] = field(default_factory=dict)
     bookings: dict[str, _Booking] = field(default_factory=dict)  # task id -> where it counts
+    counts: TaskCounts = field(default_factory=TaskCounts)  # for dependency conditions
+    by_name: dict[str, str] = field(default_factory=dict)  # service name -> id
+    depended: set[str] = field(default_factory=set)  # names some service depends on
 
 
 class SchedulerCore:
@@ -138,7 +145,7 @@ class SchedulerCore:
         """Forget everything and start over from a full read of the store."""
         self._s = _State()
         for s in services:
-            self._s.services[s.id] = s
+            self.service_changed(s)
         for n in nodes:
             self._s.nodes[n.id] = NodeInfo(n)
         for t in tasks:
@@ -161,14 +168,23 @@ class SchedulerCore:
         self.dirty = True
 
     def service_changed(self, service: Service) -> None:
-        self._s.services[service.id] = service
+        s = self._s
+        s.services[service.id] = service
+        s.by_name[service.spec.name] = service.id
+        if service.spec.depends_on:
+            s.depended.update(d.service for d in service.spec.depends_on)
         self.dirty = True
 
     def service_deleted(self, service_id: str) -> None:
-        self._s.services.pop(service_id, None)
+        gone = self._s.services.pop(service_id, None)
+        if gone is not None and self._s.by_name.get(gone.spec.name) == service_id:
+            del self._s.by_name[gone.spec.name]
+            self.dirty = True
 
     def task_changed(self, task: Task, old: Task | None = None) -> None:
         s = self._s
+        if s.counts.update(task) and task.service_name in s.depended:
+            self.dirty = True
         if is_schedulable(task):
             if task.id not in s.waiting:
                 self.dirty = True
@@ -190,6 +206,8 @@ class SchedulerCore:
                 info.record_failure(task.service_id, self._clock())
 
     def task_deleted(self, task: Task) -> None:
+        if self._s.counts.remove(task) and task.service_name in self._s.depended:
+            self.dirty = True
         self._s.waiting.pop(task.id, None)
         if self._unbook(task.id):
             self.dirty = True
@@ -205,7 +223,14 @@ class SchedulerCore:
         assignments: list[Assignment] = []
         unschedulable: list[Unschedulable] = []
         groups: dict[GroupKey, list[Task]] = {}
+        gates: dict[str, str | None] = {}
         for task in self._s.waiting.values():
+            gate = gates.get(task.service_id, "")
+            if gate == "":
+                gate = gates[task.service_id] = self._unmet(task.service_id)
+            if gate is not None:
+                self._note([task], gate, unschedulable, "dependencies")
+                continue
             if task.node_id:
                 self._check_preassigned(task, assignments, unschedulable)
             else:
@@ -280,6 +305,19 @@ class SchedulerCore:
         assignments.append(Assignment(task, node.id))
 
     # --- helpers -----------------------------------------------------------------------
+
+    def _unmet(self, service_id: str) -> str | None:
+        """What the service's tasks wait for (an unmet dependency), or None."""
+        s = self._s
+        service = s.services.get(service_id)
+        if service is None or not service.spec.depends_on:
+            return None
+
+        def by_name(name: str) -> Service | None:
+            found = s.by_name.get(name)
+            return s.services.get(found) if found is not None else None
+
+        return unmet_dependency(service, by_name, s.counts.counts)
 
     def _note(
         self,

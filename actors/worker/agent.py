@@ -22,6 +22,12 @@ since the stream blocks), and then, until the session breaks:
   fewer received by the next heartbeat means frames were lost (the manager's endpoint
   restarted under a live session, say), and the session is reopened for a fresh full set.
 
+A removed node (``node rm``) says so and ends: a manager that closes the session because
+the node was removed, or refuses the node's key at the CURVE handshake (the remote
+endpoint refuses nothing else there: actors/ca/authorization.py), makes the agent log
+``agent.node.removed`` and call ``on_removed`` with the reason (the node stops, exit 1)
+instead of retrying forever.
+
 A session breaks when the stream ends or fails, or a heartbeat or status batch fails; the
 session thread then ends and tells the actor, which waits an exponential backoff with
 jitter on the supervisor's timer (``ctx.timer``) and starts a session with the next manager
@@ -61,12 +67,18 @@ from actors.worker.dependencies import DependencyStore
 from actors.worker.interfaces import AssignmentSink
 from actors.worker.session import SESSION_BACKOFF, ManagerRotation, StatusCoalescer
 from api.codec_objects import ObjectDecodeError
-from api.errors import TransportError
+from api.errors import HandshakeRefused, TransportError
 from api.objects import NodeDescription, TaskStatus
 from transport.client import Client
 from transport.keys import KeyPair
 
-__all__ = ["Agent", "AgentState", "StatusOutbox"]
+__all__ = ["REMOVED_MESSAGE", "Agent", "AgentState", "StatusOutbox"]
+
+REMOVED_MESSAGE: Final = (
+    "this node was removed from the cluster (swarmctl node rm): every manager refuses its "
+    "certificate, so it cannot come back; to join again, start it with a new state dir "
+    "and a join token"
+)
 
 _log = get_logger("agent")
 _END: Final = object()
@@ -109,6 +121,10 @@ class _SessionEnded(Exception):
     """The current session is over; the reason is the message."""
 
 
+class _Removed(_SessionEnded):
+    """The manager refused this node: it was removed from the cluster."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Crashed:
     error: BaseException
@@ -149,8 +165,10 @@ class Agent(SupervisedActor):
         on_role: Callable[[str], None] | None = None,
         on_managers: Callable[[Sequence[ManagerAddress]], None] | None = None,
         refresh_managers: Callable[[], Sequence[ManagerAddress]] | None = None,
+        on_removed: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(ctx)
+        self._on_removed = on_removed
         self._refresh_managers = refresh_managers
         self._on_role = on_role
         self._on_managers = on_managers
@@ -223,6 +241,9 @@ class Agent(SupervisedActor):
     def _session_over(self, over: _SessionOver) -> None:
         if self._halt.is_set():
             return
+        if self._removed and self._on_removed is not None:
+            self._on_removed(REMOVED_MESSAGE)  # the node stops: no more sessions
+            return
         if over.established:
             self._failures = 0
         self._refresh()
@@ -285,6 +306,7 @@ class Agent(SupervisedActor):
             timeout=self._request_timeout,
             name=f"agent-{self._node_id[:8]}-{self._clients}",
             source=self._source,
+            watch_auth=True,
         )
         with self._lock:
             self._client = client
@@ -311,15 +333,10 @@ class Agent(SupervisedActor):
                 established=established,
                 reason=str(exc),
             )
-            if NODE_REMOVED in str(exc):
+            if NODE_REMOVED in str(exc) or isinstance(exc, _Removed):
                 self._removed = True
             if self._removed:
-                _log.error(
-                    "agent.node.removed",
-                    manager=manager.addr,
-                    error="this node was removed from the cluster (node rm): its certificate "
-                    "is revoked and every manager refuses it; join again with a new state dir",
-                )
+                _log.error("agent.node.removed", manager=manager.addr, error=REMOVED_MESSAGE)
         finally:
             with self._lock:
                 self._client = None
@@ -349,6 +366,8 @@ class Agent(SupervisedActor):
             return None
         if item is _END:
             raise _SessionEnded("the manager ended the stream")
+        if isinstance(item, HandshakeRefused):
+            raise _Removed(f"the manager refused this node: {item}")
         if isinstance(item, BaseException):
             raise _SessionEnded(f"session stream failed: {item}")
         try:

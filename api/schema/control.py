@@ -76,6 +76,8 @@ __all__ = [
     "CONTROL_SERVICE_INSPECT_REPLY",
     "CONTROL_SERVICE_LS",
     "CONTROL_SERVICE_LS_REPLY",
+    "CONTROL_SERVICE_PLAN",
+    "CONTROL_SERVICE_PLAN_REPLY",
     "CONTROL_SERVICE_PS",
     "CONTROL_SERVICE_PS_REPLY",
     "CONTROL_SERVICE_REPLY",
@@ -189,6 +191,26 @@ CONTROL_SERVICE_PS: Final = SCHEMA.declare(
         (Field("service", STR), Field("desired_state", STR, required=False)),
         reply="control.service.ps.reply",
         doc="A service's summary and its tasks (current and kept history), as rows.",
+    )
+)
+CONTROL_SERVICE_PLAN_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.plan.reply",
+        (Field("service", STR), Field("steps", ListOf(ANY)), Field("notes", ListOf(STR))),
+    )
+)
+CONTROL_SERVICE_PLAN: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.plan",
+        (
+            Field("spec", ANY, required=False),
+            Field("service", STR, required=False),
+            Field("changes", MapOf(ANY), required=False),
+        ),
+        reply="control.service.plan.reply",
+        doc="What a create (spec) or an update (service, changes) would do: tasks to "
+        "start, stop, replace, and those that would stay pending, with nodes and reasons; "
+        "nothing is written (service create|update --dry-run).",
     )
 )
 CONTROL_SERVICE_RM_REPLY: Final = SCHEMA.declare(

@@ -15,7 +15,7 @@ import msgpack
 import pytest
 import zmq
 
-from api.errors import ErrorCode, FrameTooLarge, RemoteError, RequestTimeout
+from api.errors import ErrorCode, FrameTooLarge, HandshakeRefused, RemoteError, RequestTimeout
 from tests.integration import transport_server  # noqa: F401  (declares test.echo)
 from tests.support.waiting import wait_for
 from transport import Client, KeyPair, decode, encode, fingerprint, generate_keypair
@@ -169,6 +169,23 @@ def test_unadmitted_key_gets_no_reply_and_is_logged(server: Server) -> None:
     )
     with server.client(keypair=server.admitted[1]) as client:
         assert client.request("ping") == {}
+
+
+def test_a_refused_key_fails_at_once_with_watch_auth(server: Server) -> None:
+    """Issue 10 item 11: a client watching its handshakes learns the server refused its
+    key (instead of waiting out its deadline), and says so."""
+    stranger = generate_keypair()
+    with Client(
+        server.address,
+        server_key=server.public_key,
+        keypair=stranger,
+        timeout=60.0,
+        watch_auth=True,
+    ) as client:
+        with pytest.raises(HandshakeRefused) as refused:
+            client.request("ping")
+        assert "refused this key at the handshake (status 400)" in str(refused.value)
+        assert client.refused is not None
 
 
 def test_malformed_frames_are_answered_or_dropped(server: Server) -> None:

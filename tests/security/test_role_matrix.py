@@ -118,6 +118,7 @@ CONTROL_BODIES: dict[str, Mapping[str, Any]] = {
     "control.service.inspect": {"service": NONE},
     "control.service.ls": {},
     "control.service.history": {"service": NONE},
+    "control.service.plan": {"service": NONE, "changes": {}},
     "control.service.ps": {"service": NONE},
     "control.service.rm": {"services": [NONE]},
     "control.service.rollback": {"service": NONE},

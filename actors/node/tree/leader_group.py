@@ -10,6 +10,7 @@ Children, in start order (stopped in reverse):
      ├─ orchestrator  OrchestratorActor
      ├─ taskreaper    TaskReaperActor
      ├─ scheduler     SchedulerActor
+     ├─ constraintenforcer  ConstraintEnforcerActor (tasks whose node no longer fits)
      ├─ dispatcher    Dispatcher (the remote endpoint finds it through an ``ActorSlot``)
      └─ (extra)       what the node adds: the membership keeper
                       (actors/node/membership/keeper.py)
@@ -37,7 +38,7 @@ from pykka.messages import ProxyCall
 
 from actors.dispatcher import Dispatcher, ManagerAddress
 from actors.log import get_logger
-from actors.orchestrator import OrchestratorActor, TaskReaperActor
+from actors.orchestrator import ConstraintEnforcerActor, OrchestratorActor, TaskReaperActor
 from actors.raft_node.actor import LeadershipChange, RaftNode
 from actors.scheduler import SchedulerActor
 from actors.store import ConflictError, MemoryStore, WriteTx, clusters, nodes
@@ -226,6 +227,11 @@ def leader_child(
         ChildSpec("orchestrator", start_actor(OrchestratorActor, store), stop_timeout=stop_timeout),
         ChildSpec("taskreaper", start_actor(TaskReaperActor, store), stop_timeout=stop_timeout),
         ChildSpec("scheduler", start_actor(SchedulerActor, store), stop_timeout=stop_timeout),
+        ChildSpec(
+            "constraintenforcer",
+            start_actor(ConstraintEnforcerActor, store),
+            stop_timeout=stop_timeout,
+        ),
         ChildSpec(
             "dispatcher",
             dispatcher_slot.record(start_actor(Dispatcher, store, managers=managers)),

@@ -85,6 +85,7 @@ class PartsSetup:
     description: NodeDescription
     on_role_change: RoleChange  # must not block: it runs on the renewer
     sandbox: ProcessSandbox | None = None  # the process executor's (cli/node_main.py)
+    on_removed: Callable[[str], None] | None = None  # the node was removed: stop (must not block)
     tick_interval: float = 0.1  # Raft's (a manager)
 
     @property
@@ -206,6 +207,7 @@ class SharedParts:
                 on_role=self._session_role_seen,
                 on_managers=self._session_managers_seen,
                 refresh_managers=self.managers,
+                on_removed=setup.on_removed,
             )
 
         return ChildSpec("agent", start, stop_timeout=setup.config.stop_timeout)

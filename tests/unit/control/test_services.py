@@ -269,3 +269,32 @@ def test_ps_lists_each_slots_current_task_first_wherever_it_runs() -> None:
     c.set_task(new, TaskState.RUNNING)
     rows = call(c.services.ps, {"service": "web"})["tasks"]
     assert [r["id"] for r in rows] == [new, old, other]
+
+
+def test_dependencies_must_exist_fit_and_not_form_a_cycle() -> None:
+    """Issue 10 item 8: refused at create and update, nothing written."""
+    c = Cluster()
+    c.create(name="db")
+    c.create(name="migrate", mode="replicated-job")
+    c.create(name="api", depends_on=["db:healthy", "migrate:completed"])
+    c.create(name="web", depends_on=["api"])
+    before = c.store.version
+    refusals = [
+        (lambda: c.create(name="x", depends_on=["nope"]), "cannot depend on nope: no such service"),
+        (lambda: c.create(name="y", depends_on=["db:completed"]), "db is replicated, not a job"),
+        (
+            lambda: call(
+                c.services.update, {"service": "db", "changes": {"depends_on_add": ["web"]}}
+            ),
+            "dependency cycle: api -> db -> web -> api",
+        ),
+    ]
+    for attempt, words in refusals:
+        with pytest.raises(ControlError) as refused:
+            attempt()
+        assert refused.value.code == ControlCode.INVALID_ARGUMENT
+        assert words in str(refused.value)
+    assert c.store.version == before
+    # removing a dependency is always possible
+    call(c.services.update, {"service": "web", "changes": {"depends_on_rm": ["api"]}})
+    assert c.service("web").spec.depends_on == ()

@@ -16,6 +16,7 @@ from actors.orchestrator import (
     RestartHistory,
     SetDesiredState,
     SetServiceSpec,
+    SetServiceStatus,
     SetUpdateStatus,
     Snapshot,
     reap,
@@ -168,6 +169,18 @@ class World:
                     self.services[s.id] = self._stamp(
                         replace(e.service, meta=s.meta), s.meta.created_at
                     )
+            elif isinstance(e, SetServiceStatus):
+                s = self.services[e.service_id]
+                if s.spec_version == e.spec_version:
+                    changes = {
+                        k: v
+                        for k, v in (
+                            ("job_status", e.job_status),
+                            ("rebalance_status", e.rebalance_status),
+                        )
+                        if v is not None
+                    }
+                    self.services[s.id] = self._stamp(replace(s, **changes), s.meta.created_at)
             elif isinstance(e, DeleteService) and not self.of(e.service.id):
                 del self.services[e.service.id]
 
@@ -212,7 +225,7 @@ class World:
         """The worker stops every running task whose desired state is past RUNNING."""
         changes = 0
         for t in list(self.tasks.values()):
-            if t.desired_state > TaskState.RUNNING and not t.status.state.is_terminal:
+            if t.desired_state >= TaskState.SHUTDOWN and not t.status.state.is_terminal:
                 node = self.nodes.get(t.node_id)
                 if t.node_id and (node is None or node.status.state == NodeState.DOWN):
                     continue  # nobody reports for a lost node
