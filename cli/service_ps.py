@@ -5,7 +5,9 @@ the task meant to run first, then the slot's history, newest first, whatever nod
 ran on. The table shows older tasks of a slot as ``\\_ name``. Filters (``--filter
 KEY=VALUE``, repeatable; several values of one key match any): ``desired-state``
 (running, shutdown, ...), ``node`` (hostname or node id prefix), ``name`` (task name
-prefix, ``web.1``).
+prefix, ``web.1``). Ids are cut to 12 characters unless ``--no-trunc``; the ERROR
+column, why a task failed or waits (api/explain.py, bounded there), is never cut: it is
+the reason a user runs ``ps``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def add_ps_arguments(ps: argparse.ArgumentParser) -> None:
         help="only tasks with this desired state (as --filter desired-state=STATE)",
     )
     ps.add_argument("-q", "--quiet", action="store_true", help="only task ids")
-    ps.add_argument("--no-trunc", action="store_true", help="do not truncate ids and errors")
+    ps.add_argument("--no-trunc", action="store_true", help="do not truncate ids")
     ps.set_defaults(run=run_ps)
 
 
@@ -113,11 +115,6 @@ def ago(timestamp: float, now: float | None = None) -> str:
     return f"{int(delta)} seconds ago"
 
 
-def _error(row: Mapping[str, Any], no_trunc: bool) -> str:
-    text = task_reason(row)  # why it failed or waits (api/explain.py)
-    return text if no_trunc or len(text) <= 60 else text[:57] + "..."
-
-
 def task_table(rows: Sequence[Mapping[str, Any]], *, no_trunc: bool = False) -> str:
     """``docker service ps``'s table; older tasks of a slot as ``\\_ name``."""
     width = None if no_trunc else SHORT_ID
@@ -136,7 +133,7 @@ def task_table(rows: Sequence[Mapping[str, Any]], *, no_trunc: bool = False) -> 
                 r["node"] or r["node_id"][:width],
                 r["desired_state"].capitalize(),
                 current,
-                _error(r, no_trunc),
+                task_reason(r),  # why it failed or waits (api/explain.py), in full
             )
         )
     headers = ("ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR")
