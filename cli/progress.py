@@ -136,18 +136,18 @@ class ProgressJudge:
         wanted = self._spec_version
         if wanted is not None and version is not None and version != wanted:
             if state in _ROLLBACK and not self._rollback:
-                return False, f"update of {name} rolled back: {message}"
+                return False, _rolled_back(name, message)
             return False, (
                 f"service {name} changed while waiting: at spec version {version}, not "
                 f"{wanted} (see 'swarmctl service history {name}')"
             )
         if state in _PAUSED:
-            return (
-                False,
-                f"{'rollback' if state in _ROLLBACK else 'update'} of {name} paused: {message}",
-            )
+            what = "rollback" if state in _ROLLBACK else "update"
+            if message.startswith(what):  # "update paused due to ...": it says it all
+                return False, message
+            return False, f"{what} of {name} paused" + (f": {message}" if message else "")
         if state == "rollback_completed" and not self._rollback:
-            return False, f"update of {name} rolled back: {message}"
+            return False, _rolled_back(name, message)
         return state not in _RUNNING, ""
 
     def _failure(
@@ -252,3 +252,10 @@ def wait_converged(
                 "(it keeps converging; see 'swarmctl service ps')"
             )
         sleep(interval)
+
+
+def _rolled_back(name: str, message: str) -> str:
+    """Why the update of ``name`` was rolled back: the orchestrator's message says it
+    ("update rolled back due to ...", kept in "rollback completed: ...")."""
+    why = message.removeprefix("rollback completed: ")
+    return why if why.startswith("update rolled back") else f"update of {name} rolled back: {why}"

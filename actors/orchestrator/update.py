@@ -24,7 +24,9 @@ Rules (SwarmKit's ``manager/orchestrator/update``, level-triggered):
   rollback config; a failing rollback pauses, there is no rollback of a rollback). The
   status message names the failing task and its error (exit code or health output).
 - ``update_status``: UPDATING (``started_at``) when stale slots are found; COMPLETED
-  (``completed_at``) once none are stale, in flight or monitored; ROLLBACK_* likewise.
+  (``completed_at``) once none are stale, in flight or monitored; ROLLBACK_* likewise, and
+  a completed rollback's message keeps why it began ("rollback completed: update rolled
+  back due to ...").
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ __all__ = ["UpdateOutcome", "failed_in_window", "failure_detail", "plan_update"]
 _RUNNING_UPDATE = (UpdateState.UPDATING, UpdateState.ROLLBACK_STARTED)
 _PAUSED = (UpdateState.PAUSED, UpdateState.ROLLBACK_PAUSED)
 _ROLLBACK = (UpdateState.ROLLBACK_STARTED, UpdateState.ROLLBACK_PAUSED)
+_ROLLING_BACK = "rollback in progress"  # a rollback that began without saying why
 # how a task ends when it stops by itself (SHUTDOWN is ours); COMPLETE: an early exit
 _ENDED = (TaskState.FAILED, TaskState.REJECTED, TaskState.COMPLETE)
 _DETAIL_CHARS = 512  # of a task's error quoted in an update status message
@@ -209,7 +212,7 @@ def plan_update(
                     UpdateStatus(
                         state=new_state,
                         started_at=now,
-                        message="rollback in progress" if rolling_back else "update in progress",
+                        message=_ROLLING_BACK if rolling_back else "update in progress",
                     ),
                 )
             )
@@ -226,7 +229,7 @@ def plan_update(
 
     if in_flight == 0 and monitored == 0 and status is not None and state in _RUNNING_UPDATE:
         done = UpdateState.ROLLBACK_COMPLETED if state in _ROLLBACK else UpdateState.COMPLETED
-        message = "rollback completed" if state in _ROLLBACK else "update completed"
+        message = _completed(status) if state in _ROLLBACK else "update completed"
         plan.add(
             SetUpdateStatus(
                 service.id,
@@ -235,6 +238,12 @@ def plan_update(
             )
         )
     return UpdateOutcome(emptied)
+
+
+def _completed(status: UpdateStatus) -> str:
+    """A finished rollback's message keeps why it was rolled back."""
+    why = status.message
+    return f"rollback completed: {why}" if why and why != _ROLLING_BACK else "rollback completed"
 
 
 def _fail(service: Service, task: Task, config: UpdateConfig, now: float, plan: Plan) -> None:

@@ -67,8 +67,10 @@ def failing_update_rolls_back(node: SwarmNode, image: str) -> None:
     failed = ctl(node, "service", "update", "--args", "sh -c 'sleep 3; exit 1'", name)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     (line,) = failed.stderr.splitlines()
-    assert line.startswith(f"swarmctl: service {name} cannot converge: update of {name} rolled")
-    assert "due to failure or early termination of task" in line
+    assert line.startswith(
+        f"swarmctl: service {name} cannot converge: update rolled back due to failure or "
+        "early termination of task "
+    )
     assert "task: non-zero exit (1)" in line
     poll(lambda: update_state(node, name) == "rollback_completed", "rollback completed", LONG)
     assert args_of(node, name) == ["sleep", "300"]
@@ -155,7 +157,7 @@ def health_gates_an_update(node: SwarmNode, image: str) -> None:
         "--health-interval", "1s", "--health-retries", "1", name,
     )  # fmt: skip
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert f"update of {name} rolled back" in failed.stderr
+    assert f"service {name} cannot converge: update rolled back due to" in failed.stderr
     assert "task: unhealthy container (last health check: not ready)" in failed.stderr
     poll(lambda: update_state(node, name) == "rollback_completed", "rollback completed", LONG)
     assert service(node, name)["spec"]["task"]["container"]["healthcheck"] is None

@@ -74,7 +74,9 @@ def test_a_failure_inside_the_window_rolls_back() -> None:
     w.settle()
     w.now += 5.0
     w.settle()
-    assert _status(w)[0] == UpdateState.ROLLBACK_COMPLETED
+    state, done = _status(w)
+    assert state == UpdateState.ROLLBACK_COMPLETED
+    assert done == f"rollback completed: {message}"  # still says why
     assert [t.spec.container.image for t in w.runnable("svc-web")] == ["busybox"]
 
 
