@@ -38,7 +38,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -56,7 +56,7 @@ from actors.worker.executors.base import (
 )
 from actors.worker.executors.docker_config import stop_signal_name
 from actors.worker.executors.health import HealthPolicy, health_policy
-from actors.worker.executors.process_health import HealthMonitor, run_probe
+from actors.worker.executors.process_health import HealthMonitor, HealthMonitors, run_probe
 from actors.worker.executors.process_policy import (
     MINIMAL_PATH,
     refused_fields,
@@ -204,7 +204,7 @@ class ProcessController:
             if sandbox_user is not None
             else None
         )
-        return self._executor.health_monitor(
+        return self._executor.health_monitors.ensure(
             self._task.id,
             lambda: HealthMonitor(
                 self._task.id,
@@ -364,7 +364,7 @@ class ProcessController:
         return True
 
     def shutdown(self) -> None:
-        self._executor.stop_health(self._task.id)
+        self._executor.health_monitors.stop(self._task.id)
         signum = self.stop_signal or signal.SIGTERM
         if not self._signal(signum) or self._wait_dead(self.grace):
             self._release_files()
@@ -372,7 +372,7 @@ class ProcessController:
         self.terminate()
 
     def terminate(self) -> None:
-        self._executor.stop_health(self._task.id)
+        self._executor.health_monitors.stop(self._task.id)
         if self._signal(signal.SIGKILL):
             self._wait_dead(5.0)
         self._release_files()
@@ -422,7 +422,7 @@ class ProcessExecutor:
             if path.is_file() and path.stat().st_mode & 0o077:
                 path.chmod(0o600)
         self._children: dict[str, subprocess.Popen[bytes]] = {}
-        self._monitors: dict[str, HealthMonitor] = {}
+        self.health_monitors = HealthMonitors()
         self._lock = threading.Lock()
 
     def controller(self, task: Task) -> ProcessController:
@@ -439,20 +439,6 @@ class ProcessExecutor:
     def forget_child(self, task_id: str) -> None:
         with self._lock:
             self._children.pop(task_id, None)
-
-    def health_monitor(self, task_id: str, make: Callable[[], HealthMonitor]) -> HealthMonitor:
-        """The task's running monitor, or a new one from ``make``, started."""
-        with self._lock:
-            monitor = self._monitors.get(task_id)
-            if monitor is None or not monitor.running:
-                monitor = self._monitors[task_id] = make().start()
-            return monitor
-
-    def stop_health(self, task_id: str) -> None:
-        with self._lock:
-            monitor = self._monitors.pop(task_id, None)
-        if monitor is not None:
-            monitor.stop()
 
     def list_tasks(self) -> Mapping[str, str]:
         """Recorded tasks, and tasks with only a directory or files left (pid "0")."""

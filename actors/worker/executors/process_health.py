@@ -41,7 +41,7 @@ from actors.worker.executors.health import (
     next_probe_at,
 )
 
-__all__ = ["HealthMonitor", "ProbeLauncher", "load_health", "run_probe"]
+__all__ = ["HealthMonitor", "HealthMonitors", "ProbeLauncher", "load_health", "run_probe"]
 
 ProbeLauncher = Callable[[HealthPolicy], ProbeResult]
 
@@ -175,3 +175,25 @@ class HealthMonitor:
                 state = self._state
             with contextlib.suppress(OSError):  # kept in memory; the next check writes again
                 _save(self._state_file, state)
+
+
+class HealthMonitors:
+    """The executor's running monitors, one per task (they outlive a task's controller)."""
+
+    def __init__(self) -> None:
+        self._monitors: dict[str, HealthMonitor] = {}
+        self._lock = threading.Lock()
+
+    def ensure(self, task_id: str, make: Callable[[], HealthMonitor]) -> HealthMonitor:
+        """The task's running monitor, or a new one from ``make``, started."""
+        with self._lock:
+            monitor = self._monitors.get(task_id)
+            if monitor is None or not monitor.running:
+                monitor = self._monitors[task_id] = make().start()
+            return monitor
+
+    def stop(self, task_id: str) -> None:
+        with self._lock:
+            monitor = self._monitors.pop(task_id, None)
+        if monitor is not None:
+            monitor.stop()
