@@ -114,6 +114,8 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
         "rollback", parents=[common], help="roll a service back to an earlier spec"
     )
     add_rollback_arguments(rollback_)
+    _add_dry_run(rollback_)
+    rollback_.set_defaults(run=run_rollback)
 
     history = verbs.add_parser(
         "history", parents=[common], help="show the specs a service had and what changed"
@@ -221,7 +223,8 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
             raise CliError(
                 f"--rollback goes back to the previous spec: it takes no changes ({flags})"
             )
-        return rollback(args, connection, args.service, None)
+        args.to_version = None
+        return run_rollback(args, connection, _v)
     from api.specs import ContainerSpec, ServiceSpec, TaskSpec
 
     # check the flags against a stand-in spec; the manager checks the real one
@@ -245,6 +248,17 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
     else:
         write_text(reply["id"])
     return 0
+
+
+def run_rollback(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    if args.dry_run:
+        body: dict[str, Any] = {"service": args.service, "rollback": True}
+        if args.to_version is not None:
+            body["to_version"] = args.to_version
+        with connection:
+            _print_plan(args, connection.request("control.service.plan", body))
+        return 0
+    return rollback(args, connection, args.service, args.to_version)
 
 
 def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:

@@ -41,7 +41,6 @@ def add_rollback_arguments(rollback_: argparse.ArgumentParser) -> None:
         help="go back to version V of 'service history' (default: the previous spec)",
     )
     add_wait_flags(rollback_)
-    rollback_.set_defaults(run=run_rollback)
 
 
 def run_history(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
@@ -61,10 +60,6 @@ def run_history(args: argparse.Namespace, connection: ControlConnection, _v: str
         table += [("", "", "", change) for change in changes[1:]]
     write_text(render_table(("VERSION", "UPDATED", "ORIGIN", "CHANGES"), table))
     return 0
-
-
-def run_rollback(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
-    return rollback(args, connection, args.service, args.to_version)
 
 
 def rollback(

@@ -1,7 +1,8 @@
 """Control API: ``control.service.plan`` (``service create|update --dry-run``): what the
 change would do, computed by actors/orchestrator/plan.py on a copy of the store's state.
 Nothing is written. The body is the create's (``spec``) or the update's (``service``,
-``changes``); the spec is validated as a real create or update would validate it.
+``changes``), or a rollback's (``service``, ``rollback``, ``to_version``: refused as the
+rollback itself would be); the spec is validated as a real create or update would be.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from actors.control.dependencies import check_dependencies
 from actors.control.errors import Body, ControlCode, ControlError
 from actors.orchestrator.plan import plan_service
+from actors.orchestrator.rollback import rollback_refusal, rolled_back
 from actors.orchestrator.state import Snapshot
 from actors.store import MemoryStore, ReadTx, nodes, services, tasks
 from api.codec_objects import decode
@@ -65,6 +67,8 @@ class ServicePlans:
         if "service" not in body:
             raise ControlError(ControlCode.INVALID_ARGUMENT, "a plan needs a spec or a service")
         service = services.lookup(tx, str(body["service"]))
+        if body.get("rollback"):
+            return _rolled_back(service, body.get("to_version"), now)
         changes = dict(body.get("changes") or {})
         if "mode" in changes and str(changes["mode"]).lower() != service.spec.mode.TAG:
             raise ControlError(ControlCode.INVALID_ARGUMENT, "service mode cannot be changed")
@@ -79,3 +83,11 @@ class ServicePlans:
             spec_version=service.spec_version + (new_spec != service.spec),
             update_status=None,
         )
+
+
+def _rolled_back(service: Service, to_version: int | None, now: float) -> Service:
+    """The service as ``service rollback [--to-version V]`` would leave it."""
+    refusal = rollback_refusal(service, to_version)
+    if refusal is not None:
+        raise ControlError(ControlCode.INVALID_ARGUMENT, refusal)
+    return rolled_back(service, now, to_version=to_version)

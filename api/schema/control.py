@@ -206,11 +206,14 @@ CONTROL_SERVICE_PLAN: Final = SCHEMA.declare(
             Field("spec", ANY, required=False),
             Field("service", STR, required=False),
             Field("changes", MapOf(ANY), required=False),
+            Field("rollback", BOOL, required=False),
+            Field("to_version", INT, required=False),
         ),
         reply="control.service.plan.reply",
-        doc="What a create (spec) or an update (service, changes) would do: tasks to "
-        "start, stop, replace, and those that would stay pending, with nodes and reasons; "
-        "nothing is written (service create|update --dry-run).",
+        doc="What a create (spec), an update (service, changes) or a rollback (service, "
+        "rollback, to_version) would do: tasks to start, stop, replace, and those that "
+        "would stay pending, with nodes and reasons; nothing is written (service "
+        "create|update|rollback --dry-run).",
     )
 )
 CONTROL_SERVICE_RM_REPLY: Final = SCHEMA.declare(

@@ -314,6 +314,23 @@ def test_ps_current_first_several_services_quiet_no_trunc_and_filters(ctl: Ctl) 
     )
 
 
+def test_a_rollback_dry_run_plans_and_writes_nothing(ctl: Ctl) -> None:
+    ctl.run("service", "create", "--name", "web", "--detach", "busybox")
+    ctl.run(
+        "service", "update", "--detach", "--env-add", "V=2", "--rollback-parallelism", "2", "web"
+    )
+    run_tasks(ctl.store, "web", TaskState.RUNNING)  # at the new spec
+    version = ctl.store.version
+    for argv in (("rollback", "--dry-run", "web"), ("update", "--rollback", "--dry-run", "web")):
+        out = ctl.run("service", *argv).stdout
+        assert "note: the rollback replaces 1 task(s) 2 at a time" in out, out
+        assert out.splitlines()[-1] == "dry run: nothing was changed (service web)"
+    assert ctl.store.version == version
+    assert "is at version 2 already" in ctl.refused(
+        "service", "rollback", "--dry-run", "--to-version", "2", "web"
+    )
+
+
 def test_a_groups_format_and_a_closed_pipe(ctl: Ctl) -> None:
     ctl.run("service", "create", "--name", "web", "--detach", "busybox")
     listed = ctl.run("service", "--format", "json", "ls")

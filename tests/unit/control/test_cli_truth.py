@@ -81,7 +81,9 @@ def test_update_rollback_and_rollback_verbs_parse() -> None:
     _, args = parse(["service", "update", "--rollback", "-d", "web"])
     assert args.rollback and args.detach and args.service == "web"
     _, args = parse(["service", "rollback", "--to-version", "3", "web"])
-    assert (args.service, args.to_version) == ("web", 3)
+    assert (args.service, args.to_version, args.dry_run) == ("web", 3, False)
+    _, args = parse(["service", "rollback", "--dry-run", "web"])
+    assert args.dry_run
     _, args = parse(["service", "ps", "a", "b", "-q", "--no-trunc", "--filter", "node=n1"])
     assert (args.services, args.quiet, args.no_trunc, args.filter) == (
         ["a", "b"],

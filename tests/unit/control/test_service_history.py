@@ -8,6 +8,7 @@ import pytest
 
 from actors.control import ControlCode, ControlError, call
 from api.enums import UpdateState
+from api.task_state import TaskState
 from tests.unit.control.helpers import Cluster
 
 
@@ -130,3 +131,25 @@ def _default_cluster(limit: int) -> object:
         id="c" * 25,
         spec=ClusterSpec(orchestration=OrchestrationConfig(service_history_limit=limit)),
     )
+
+
+def test_a_rollback_can_be_planned() -> None:
+    """``service rollback|update --rollback --dry-run``: the plan of the rollback, refused
+    as the rollback would be; nothing written."""
+    from actors.control.plans import ServicePlans
+
+    c = Cluster()
+    n = c.add_node("n1")
+    c.create(name="web", replicas=1)
+    call(c.services.update, {"service": "web", "changes": {"image": "busybox:2"}})
+    c.set_task(c.add_task("web", 1, n), TaskState.RUNNING)
+    plans = ServicePlans(c.store, clock=c.clock)
+    version = c.store.version
+    err = refused(plans.plan, {"service": "web", "rollback": True, "to_version": 2})
+    assert err.message == "service web is at version 2 already"
+    plan = call(plans.plan, {"service": "web", "rollback": True})
+    assert [(s["action"], s["slot"]) for s in plan["steps"]] == [("replace", "1")]
+    assert plan["notes"][0].startswith("the rollback replaces 1 task(s)")
+    assert call(plans.plan, {"service": "web", "rollback": True, "to_version": 1}) == plan
+    assert c.store.version == version
+    assert c.service("web").spec.task.container.image == "busybox:2"
