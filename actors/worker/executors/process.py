@@ -38,7 +38,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -63,10 +63,11 @@ from actors.worker.executors.process_policy import (
     task_environment,
 )
 from actors.worker.executors.process_sandbox import ProcessSandbox, ProcessSandboxError
+from actors.worker.executors.process_shim import FORWARDED as SHIM_SIGNALS
 from actors.worker.task_files import TaskFiles
 from api.objects import Task
 
-__all__ = ["ProcessController", "ProcessExecutor", "process_start_ticks"]
+__all__ = ["ProcessController", "ProcessExecutor", "launch_shim", "process_start_ticks"]
 
 SHIM = Path(__file__).with_name("process_shim.py")
 POLL = 0.1  # seconds between /proc checks
@@ -83,6 +84,27 @@ def process_start_ticks(pid: int) -> int | None:
     if not fields or fields[0] in ("Z", "X"):
         return None
     return int(fields[19])
+
+
+def launch_shim(exit_file: Path, argv: Sequence[str], log_fd: int) -> subprocess.Popen[bytes]:
+    """``process_shim.py`` running ``argv``, its output to ``log_fd``, waiting for its launch
+    settings on stdin. It gets no task settings in its own environment (module docstring),
+    and starts with the signals it handles blocked: it unblocks them once its handlers are
+    in place, so a signal sent to the group at once is not lost (process_shim.py)."""
+    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, SHIM_SIGNALS)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-I", str(SHIM), str(exit_file), "--", *argv],
+            stdin=subprocess.PIPE,
+            stdout=log_fd,
+            stderr=subprocess.STDOUT,
+            env={"PATH": MINIMAL_PATH},
+            cwd="/",
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
@@ -287,17 +309,7 @@ class ProcessController:
         try:
             log = _open_log(self.log_file)
             try:
-                # the shim gets no task settings in its own environment (module docstring)
-                child = subprocess.Popen(
-                    [sys.executable, "-I", str(SHIM), str(self.exit_file), "--", *self.argv],
-                    stdin=subprocess.PIPE,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env={"PATH": MINIMAL_PATH},
-                    cwd="/",
-                    start_new_session=True,
-                    close_fds=True,
-                )
+                child = launch_shim(self.exit_file, self.argv, log)
             finally:
                 os.close(log)
         except OSError as exc:

@@ -8,8 +8,12 @@ it runs as a plain script). The process executor starts it with ``start_new_sess
 the shim is the group leader, so a signal to the group reaches the command directly. The
 shim keeps the node's user, so the task cannot signal it or touch EXIT_FILE; the command
 runs as ``user`` (groups, gid, then uid dropped before exec) in ``cwd`` with ``env`` and
-no stdin. The shim survives catchable signals (its handlers do nothing; the command gets
-the default ones back at exec), waits for the command and writes its exit code (128+N for
+no stdin. The shim survives catchable signals (the command gets the default handlers back
+at exec). The executor starts it with them blocked, so a signal sent to the group while
+the shim itself starts waits until its handlers are in place; one that came before the
+command was running is passed on to the command once it is (a stop right after start
+stops the command, and is not lost). The shim waits for the command and writes its exit
+code (128+N for
 signal N) to EXIT_FILE atomically with mode 0600, followed by a line with an error for a
 command that could not be run. A worker that restarted, and so is not the shim's parent,
 reads the code from there.
@@ -24,7 +28,7 @@ import subprocess
 import sys
 from typing import Any
 
-_FORWARDED = (
+FORWARDED = (
     signal.SIGTERM,
     signal.SIGINT,
     signal.SIGHUP,
@@ -51,8 +55,15 @@ def _write(path: str, code: int, error: str = "") -> None:
     os.replace(tmp, path)
 
 
+_early: list[int] = []  # signals that came before the command was running
+
+
+def _remember(signum: int, _frame: object) -> None:
+    _early.append(signum)
+
+
 def _ignore(_signum: int, _frame: object) -> None:
-    pass
+    pass  # the command is running: a signal to the group reached it directly
 
 
 def _launch_options(settings: dict[str, Any]) -> dict[str, Any]:
@@ -73,8 +84,9 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: process_shim.py EXIT_FILE -- COMMAND [ARG...] < SETTINGS\n")
         return 2
     exit_file, command = argv[1], argv[3:]
-    for signum in _FORWARDED:
-        signal.signal(signum, _ignore)
+    for signum in FORWARDED:
+        signal.signal(signum, _remember)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)  # blocked by the executor
     try:
         options = _launch_options(json.loads(sys.stdin.read() or "{}"))
     except (ValueError, TypeError) as exc:
@@ -94,6 +106,10 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(message + "\n")
         _write(exit_file, 126, message)
         return 126
+    for signum in FORWARDED:
+        signal.signal(signum, _ignore)
+    for signum in _early:
+        child.send_signal(signum)
     code = child.wait()
     if code < 0:
         code = 128 - code
