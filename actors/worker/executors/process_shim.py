@@ -106,10 +106,10 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(message + "\n")
         _write(exit_file, 126, message)
         return 126
-    for signum in FORWARDED:
-        signal.signal(signum, _ignore)
-    for signum in _early:
-        child.send_signal(signum)
+    for handled in FORWARDED:
+        signal.signal(handled, _ignore)
+    for early in _early:
+        child.send_signal(early)
     code = child.wait()
     if code < 0:
         code = 128 - code
