@@ -11,7 +11,8 @@ import os
 import signal
 from pathlib import Path
 
-from actors.worker.executors.process import ProcessExecutor, launch_shim
+from actors.worker.executors.process import ProcessExecutor
+from actors.worker.executors.process_launch import launch_shim
 from tests.integration.test_worker_process import sandbox
 from tests.unit.worker.helpers import make_task
 

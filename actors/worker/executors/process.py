@@ -35,10 +35,9 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -57,54 +56,19 @@ from actors.worker.executors.base import (
 from actors.worker.executors.docker_config import stop_signal_name
 from actors.worker.executors.health import HealthPolicy, health_policy
 from actors.worker.executors.process_health import HealthMonitor, HealthMonitors, run_probe
+from actors.worker.executors.process_launch import launch_shim, process_start_ticks
 from actors.worker.executors.process_policy import (
-    MINIMAL_PATH,
     refused_fields,
     task_environment,
 )
 from actors.worker.executors.process_sandbox import ProcessSandbox, ProcessSandboxError
-from actors.worker.executors.process_shim import FORWARDED as SHIM_SIGNALS
 from actors.worker.task_files import TaskFiles
 from api.objects import Task
 
 __all__ = ["ProcessController", "ProcessExecutor", "launch_shim", "process_start_ticks"]
 
-SHIM = Path(__file__).with_name("process_shim.py")
 POLL = 0.1  # seconds between /proc checks
 KILLED = 128 + signal.SIGKILL
-
-
-def process_start_ticks(pid: int) -> int | None:
-    """The start time of a live (non-zombie) ``pid`` in clock ticks, None if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2 :].split()
-    if not fields or fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
-
-
-def launch_shim(exit_file: Path, argv: Sequence[str], log_fd: int) -> subprocess.Popen[bytes]:
-    """``process_shim.py`` running ``argv``, its output to ``log_fd``, waiting for its launch
-    settings on stdin. It gets no task settings in its own environment (module docstring),
-    and starts with the signals it handles blocked: it unblocks them once its handlers are
-    in place, so a signal sent to the group at once is not lost (process_shim.py)."""
-    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, SHIM_SIGNALS)
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-I", str(SHIM), str(exit_file), "--", *argv],
-            stdin=subprocess.PIPE,
-            stdout=log_fd,
-            stderr=subprocess.STDOUT,
-            env={"PATH": MINIMAL_PATH},
-            cwd="/",
-            start_new_session=True,
-            close_fds=True,
-        )
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
