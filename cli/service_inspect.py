@@ -25,6 +25,8 @@ __all__ = ["add_inspect_arguments", "describe", "spec_lines"]
 _DURATIONS = frozenset(
     {"delay", "monitor", "window", "interval", "timeout", "start_period", "stop_grace_period"}
 )
+# secret and config references: the key of their name (api/specs.py)
+_FILE_REFS = {"secrets": "secret_name", "configs": "config_name"}
 _LABELS = {
     "nano_cpus": "CPUs",
     "memory_bytes": "Memory",
@@ -80,11 +82,21 @@ def _value(key: str, value: Any) -> str:
         return format_bytes(value)
     if isinstance(value, Mapping):
         return ", ".join(f"{k}={_value(str(k), v)}" for k, v in value.items())
+    if key in _FILE_REFS and isinstance(value, list):
+        return ", ".join(_file_ref(ref, _FILE_REFS[key]) for ref in value)
     if isinstance(value, list):
         if all(isinstance(v, Mapping) for v in value):  # ports, placement preferences
             return "; ".join(_value("", v) for v in value)
         return " ".join(str(v) for v in value)
     return str(value)
+
+
+def _file_ref(ref: Mapping[str, Any], name_key: str) -> str:
+    """A secret or config a task gets: ``NAME -> TARGET (mode 0400) uid 0 gid 0``."""
+    return (
+        f"{ref.get(name_key, '')} -> {ref.get('target') or ref.get(name_key, '')} "
+        f"(mode {int(ref.get('mode', 0)):04o}) uid {ref.get('uid', 0)} gid {ref.get('gid', 0)}"
+    )
 
 
 def _is_section(key: str, value: Any) -> bool:

@@ -15,6 +15,7 @@ from api.codec_objects import encode
 from api.enums import FailureAction, UpdateState
 from api.objects import UpdateStatus
 from api.specs import (
+    ConfigReference,
     ContainerSpec,
     EndpointSpec,
     HealthConfig,
@@ -25,6 +26,7 @@ from api.specs import (
     ResourceRequirements,
     Resources,
     RestartPolicy,
+    SecretReference,
     ServiceSpec,
     TaskSpec,
     UpdateConfig,
@@ -120,6 +122,8 @@ def _full_spec() -> ServiceSpec:
                 ),
                 stop_signal="SIGINT",
                 stop_grace_period=7.0,
+                secrets=(SecretReference("s1", "pw", "db/pw", uid=70, mode=0o400),),
+                configs=(ConfigReference("c1", "app.conf", "/etc/app.conf"),),
             ),
             resources=ResourceRequirements(
                 limits=Resources(nano_cpus=2_000_000_000, memory_bytes=1 << 30),
@@ -179,6 +183,8 @@ def test_inspect_shows_every_field_of_the_spec() -> None:
         "Monitor: 9s",
         "Force Update Counter: 1",
         "On Failure: continue",
+        "Secrets: pw -> db/pw (mode 0400) uid 70 gid 0",
+        "Configs: app.conf -> /etc/app.conf (mode 0444) uid 0 gid 0",
         "Ports: name=-, protocol=tcp, target_port=80, published_port=8080, publish_mode=ingress",
     ):
         assert any(line.strip() == shown for line in text.splitlines()), shown
