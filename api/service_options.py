@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any, Final, TypeVar
 
 from api.enums import FailureAction, RestartCondition, SchedulingStrategy, UpdateOrder
+from api.host_resources import HOST_OPTION_TYPES, apply_host_options
 from api.job_options import JOB_OPTION_TYPES, MODES, apply_job_options, apply_mode
 from api.secret_refs import apply_reference_options
 from api.specs import (
@@ -100,6 +101,7 @@ OPTION_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
     "configs": list,
     "config_add": list,
     "config_rm": list,
+    **HOST_OPTION_TYPES,  # ports, mounts, networks (api/host_resources.py)
     **JOB_OPTION_TYPES,
 }
 
@@ -285,7 +287,7 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
         update_config=uc,
         rollback_config=rc,
     )
-    return apply_job_options(changed, o)
+    return apply_job_options(apply_host_options(changed, o), o)
 
 
 def _update_config(

@@ -201,8 +201,11 @@ def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str)
         with connection:
             _print_plan(args, connection.request("control.service.plan", {"spec": encode(spec)}))
         return 0
+    body: dict[str, Any] = {"spec": encode(spec)}
+    if args.with_registry_auth:
+        body["registry_auth"] = _registry_auth(args.image)
     with connection:
-        reply = connection.request("control.service.create", {"spec": encode(spec)})
+        reply = connection.request("control.service.create", body)
         job_run = 0 if reply["service"].get("job") is not None else None
         wait_for_change(args, connection, reply, baseline=set(), job_run=job_run)
         final = connection.request("control.service.inspect", {"service": reply["id"]})
@@ -211,6 +214,12 @@ def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str)
     else:
         write_text(reply["id"])
     return 0
+
+
+def _registry_auth(image: str) -> dict[str, str]:
+    from cli.registry_auth import credentials_for
+
+    return credentials_for(image)
 
 
 def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
@@ -229,17 +238,23 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
 
     # check the flags against a stand-in spec; the manager checks the real one
     _checked(ServiceSpec(name="x", task=TaskSpec(container=ContainerSpec(image="x"))), changes)
+    body: dict[str, Any] = {"service": args.service, "changes": changes}
     if args.dry_run:
-        body = {"service": args.service, "changes": changes}
         with connection:
             _print_plan(args, connection.request("control.service.plan", body))
         return 0
     with connection:
+        if args.with_registry_auth:  # for the image the service will run
+            image = (
+                changes.get("image")
+                or connection.request("control.service.inspect", {"service": args.service})[
+                    "summary"
+                ]["image"]
+            )
+            body["registry_auth"] = _registry_auth(str(image))
         baseline = finished_before(args, connection, args.service)
         job_run = None if args.detach else job_run_before(connection, args.service)
-        reply = connection.request(
-            "control.service.update", {"service": args.service, "changes": changes}
-        )
+        reply = connection.request("control.service.update", body)
         if reply["changed"]:
             wait_for_change(args, connection, reply, baseline, job_run=job_run)
         final = connection.request("control.service.inspect", {"service": reply["id"]})

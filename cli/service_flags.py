@@ -17,7 +17,11 @@ from cli.argtypes import (
     ENV,
     KEY_VALUE,
     MEMORY,
+    MOUNT,
+    NETWORK,
     PREFERENCE,
+    PUBLISH,
+    PUBLISH_RM,
     RATIO,
     SCHEDULE,
     SECRET_REF,
@@ -238,6 +242,26 @@ CREATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
         PREFERENCE,
         "placement preference, e.g. spread=node.labels.rack (repeatable)",
     ),
+    "--publish": (
+        "publish",
+        PUBLISH,
+        "publish a port on the node that runs each task: PUBLISHED:TARGET[/udp], "
+        "TARGET (the engine picks a free port) or published=P,target=T,protocol=tcp|udp,"
+        "mode=host (ingress, the routing mesh, is not built)",
+    ),
+    "--mount": (
+        "mounts",
+        MOUNT,
+        "type=volume|bind|tmpfs,source=NAME|PATH,target=PATH[,readonly]; a named "
+        "volume is created on first use on each node; bind mounts need "
+        "`cluster update --allow-bind-mounts`",
+    ),
+    "--network": (
+        "networks",
+        NETWORK,
+        "attach to a network (swarmctl network create): NAME or "
+        "name=NAME,alias=ALIAS; tasks on one node reach each other by service name",
+    ),
     "--secret": (
         "secrets",
         SECRET_REF,
@@ -270,6 +294,20 @@ UPDATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--constraint-rm": ("constraint_rm", str, "remove a placement constraint"),
     "--placement-pref-add": ("placement_pref_add", PREFERENCE, "add a placement preference"),
     "--placement-pref-rm": ("placement_pref_rm", str, "remove a placement preference"),
+    "--publish-add": (
+        "publish_add",
+        PUBLISH,
+        "publish a port (as --publish); replaces one on the same published port",
+    ),
+    "--publish-rm": ("publish_rm", PUBLISH_RM, "stop publishing TARGET[/PROTOCOL]"),
+    "--mount-add": (
+        "mount_add",
+        MOUNT,
+        "add a mount (as --mount); replaces one on the same target",
+    ),
+    "--mount-rm": ("mount_rm", str, "remove the mount on TARGET"),
+    "--network-add": ("network_add", NETWORK, "attach to a network (as --network)"),
+    "--network-rm": ("network_rm", str, "detach from a network"),
     "--secret-add": (
         "secret_add",
         SECRET_REF,
@@ -298,11 +336,23 @@ _LIST_METAVARS: dict[Any, str] = {
     KEY_VALUE: "KEY=VALUE",
     CONSTRAINT: "EXPR",
     PREFERENCE: "PREF",
+    PUBLISH: "PORT",
+    PUBLISH_RM: "TARGET[/PROTOCOL]",
+    MOUNT: "MOUNT",
+    NETWORK: "NETWORK",
     SECRET_REF: "SECRET",
     CONFIG_REF: "CONFIG",
     DEPENDENCY: "SERVICE[:CONDITION]",
 }
-_RM_METAVARS = {"--secret-rm": "NAME", "--config-rm": "NAME", "--depends-on-rm": "SERVICE"}
+_RM_METAVARS = {
+    "--secret-rm": "NAME",
+    "--config-rm": "NAME",
+    "--depends-on-rm": "SERVICE",
+    "--mount-rm": "TARGET",
+    "--network-rm": "NETWORK",
+}
+# list flags' short names (the others have none)
+_LIST_ALIASES = {"--publish": ("-p",)}
 _MAP_KEYS = {"labels", "container_labels", "label_add", "container_label_add"}
 
 
@@ -319,6 +369,7 @@ def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, 
         parser.add_argument(flag, dest=option_dest(key), default=None, **kwargs)
     for flag, (key, kind, text) in lists.items():
         parser.add_argument(
+            *_LIST_ALIASES.get(flag, ()),
             flag,
             dest=option_dest(key),
             action="append",
@@ -332,6 +383,12 @@ def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, 
         dest=option_dest("no_healthcheck"),
         action="store_true",
         help="disable the image's healthcheck",
+    )
+    parser.add_argument(
+        "--with-registry-auth",
+        action="store_true",
+        help="send your credentials for the image's registry (from your docker config) to "
+        "the nodes that run the service, so they can pull it",
     )
     parser.add_argument(
         "--entrypoint", dest="entrypoint", default=None, help="overwrite the image's entrypoint"

@@ -84,6 +84,10 @@ def _value(key: str, value: Any) -> str:
         return ", ".join(f"{k}={_value(str(k), v)}" for k, v in value.items())
     if key in _FILE_REFS and isinstance(value, list):
         return ", ".join(_file_ref(ref, _FILE_REFS[key]) for ref in value)
+    if key == "ports" and isinstance(value, list):
+        return ", ".join(_port(port) for port in value)
+    if key == "mounts" and isinstance(value, list):
+        return ", ".join(_mount(mount) for mount in value)
     if isinstance(value, list):
         if all(isinstance(v, Mapping) for v in value):  # ports, placement preferences
             return "; ".join(_value("", v) for v in value)
@@ -97,6 +101,23 @@ def _file_ref(ref: Mapping[str, Any], name_key: str) -> str:
         f"{ref.get(name_key, '')} -> {ref.get('target') or ref.get(name_key, '')} "
         f"(mode {int(ref.get('mode', 0)):04o}) uid {ref.get('uid', 0)} gid {ref.get('gid', 0)}"
     )
+
+
+def _port(port: Mapping[str, Any]) -> str:
+    """``8080 -> 80/tcp (host)``, the name first when it has one."""
+    published = port.get("published_port") or "(picked per task)"
+    named = f"{port['name']}: " if port.get("name") else ""
+    return (
+        f"{named}{published} -> {port.get('target_port')}/{port.get('protocol')} "
+        f"({port.get('publish_mode')})"
+    )
+
+
+def _mount(mount: Mapping[str, Any]) -> str:
+    """``volume data -> /data (readonly)``."""
+    source = f"{mount['source']} -> " if mount.get("source") else ""
+    readonly = " (readonly)" if mount.get("readonly") else ""
+    return f"{mount.get('type')} {source}{mount.get('target')}{readonly}"
 
 
 def _is_section(key: str, value: Any) -> bool:
@@ -129,6 +150,8 @@ def describe(service: Mapping[str, Any], summary: Mapping[str, Any]) -> str:
         ("Replicas", f"{summary['replicas_running']} running of {summary['replicas_desired']}"),
     ]
     lines += update_status_rows(service.get("update_status"))
+    if summary.get("networks"):  # the spec names them by id
+        lines.append(("Networks", ", ".join(summary["networks"])))
     if service.get("pending_delete"):
         lines.append(("Removal", "in progress"))
     lines += spec_lines(service["spec"])

@@ -115,6 +115,11 @@ def ago(timestamp: float, now: float | None = None) -> str:
     return f"{int(delta)} seconds ago"
 
 
+def _task_port(port: Mapping[str, Any]) -> str:
+    """``*:8080->80/tcp``, as ``docker service ps`` shows a host-mode port."""
+    return f"*:{port['published_port']}->{port['target_port']}/{port['protocol']}"
+
+
 def task_table(rows: Sequence[Mapping[str, Any]], *, no_trunc: bool = False) -> str:
     """``docker service ps``'s table; older tasks of a slot as ``\\_ name``."""
     width = None if no_trunc else SHORT_ID
@@ -134,7 +139,8 @@ def task_table(rows: Sequence[Mapping[str, Any]], *, no_trunc: bool = False) -> 
                 r["desired_state"].capitalize(),
                 current,
                 task_reason(r),  # why it failed or waits (api/explain.py), in full
+                ",".join(_task_port(p) for p in r.get("ports", ())),
             )
         )
-    headers = ("ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR")
+    headers = ("ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS")
     return render_table(headers, out)

@@ -20,16 +20,16 @@ from typing import Any
 
 from actors.control.dependencies import check_dependencies
 from actors.control.errors import Body, ControlCode, ControlError
-from actors.control.references import resolve_references
-from actors.control.views import service_summary, task_order, task_row
+from actors.control.networks import network_names
+from actors.control.service_resources import created_spec, registry_auth_of, updated_spec
+from actors.control.views import public_service, service_summary, task_order, task_row
 from actors.control.writes import check_version, modify
 from actors.orchestrator.history import history_rows, record
 from actors.orchestrator.rollback import MANUAL_ROLLBACK, rollback_refusal, rolled_back
 from actors.store import MemoryStore, ReadTx, WriteTx, clusters, nodes, services, tasks
 from api.codec_objects import decode, encode_object
 from api.ids import RandomBits, new_id
-from api.objects import Service, SpecRevision
-from api.service_options import apply_options
+from api.objects import RegistryAuth, Service, SpecRevision
 from api.specs import ReplicatedService, ServiceSpec
 from api.task_state import parse_task_state
 from api.validation import validate_service_spec
@@ -70,8 +70,9 @@ class ServiceControl:
     def create(self, body: Body) -> Body:
         spec = decode(ServiceSpec, body["spec"], "spec")
         validate_service_spec(spec)
-        service = Service(id=self._new_id(), spec=spec, spec_version=1)
-        service = replace(service, spec_history=(SpecRevision(1, spec, self._clock(), "create"),))
+        auth = registry_auth_of(body)
+        service = Service(id=self._new_id(), spec=spec, spec_version=1, registry_auth=auth)
+        now = self._clock()
 
         def write(tx: WriteTx) -> None:
             holder = services.by_name(tx, spec.name)
@@ -82,7 +83,9 @@ class ServiceControl:
                     f"service name {spec.name!r} is already in use by service {holder.id}{gone}",
                 )
             check_dependencies(tx, spec)
-            tx.create(replace(service, spec=resolve_references(tx, spec)))
+            stored = created_spec(tx, spec)
+            first = SpecRevision(1, stored, now, "create")  # its history begins
+            tx.create(replace(service, spec=stored, spec_history=(first,)))
 
         committed = self._store.update(write)
         stored = committed.objects[0] if committed.objects else service
@@ -93,7 +96,7 @@ class ServiceControl:
         ref = str(body["service"])
         changes = dict(body["changes"])
         pinned = body.get("version")
-        return self._edit(ref, changes, pinned, origin="update")
+        return self._edit(ref, changes, pinned, origin="update", auth=registry_auth_of(body))
 
     def scale(self, body: Body) -> Body:
         replicas = body["replicas"]
@@ -119,6 +122,8 @@ class ServiceControl:
         pinned: int | None,
         check: Any = None,
         origin: str = "update",
+        *,
+        auth: RegistryAuth | None = None,
     ) -> Body:
         result: dict[str, Any] = {}
 
@@ -137,10 +142,11 @@ class ServiceControl:
                     ControlCode.INVALID_ARGUMENT,
                     f"service mode cannot be changed (service {spec.name} is {spec.mode.TAG})",
                 )
-            new_spec = resolve_references(tx, apply_options(spec, changes))
-            validate_service_spec(new_spec)
+            new_spec = updated_spec(tx, spec, changes)
             result.clear()
             if new_spec == spec:
+                if auth is not None and auth != service.registry_auth:
+                    tx.update(replace(service, registry_auth=auth))  # no new tasks needed
                 result.update(id=service.id, changed=False, service=_summary(tx, service))
                 return
             if new_spec.depends_on != spec.depends_on:
@@ -151,6 +157,7 @@ class ServiceControl:
                 previous_spec=spec,
                 spec_version=service.spec_version + 1,
                 update_status=None,
+                registry_auth=auth if auth is not None else service.registry_auth,
             )
             limit = clusters.orchestration(tx).service_history_limit
             tx.update(record(service, updated, self._clock(), origin, limit))
@@ -229,7 +236,10 @@ class ServiceControl:
     def inspect(self, body: Body) -> Body:
         def read(tx: ReadTx) -> Body:
             service = services.lookup(tx, str(body["service"]))
-            return {"service": encode_object(service), "summary": _summary(tx, service)}
+            return {
+                "service": encode_object(public_service(service)),
+                "summary": _summary(tx, service) | {"networks": network_names(tx, service)},
+            }
 
         return self._store.view(read)
 

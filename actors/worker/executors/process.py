@@ -22,8 +22,10 @@ Rules:
 - shutdown: stop signal (default SIGTERM) to the group, the grace period, then SIGKILL.
 - ``--health-cmd`` runs with Docker's semantics (``health``, ``process_health``): the task
   is RUNNING once healthy, and a task that turns unhealthy is stopped and fails with the
-  check's output. What a process cannot be given (a user, a hostname, labels, limits:
-  ``process_policy.refused_fields``) rejects the task at prepare, with a message.
+  check's output.
+- What a process cannot be given is refused (REJECTED, saying why), never ignored: a user,
+  a hostname, labels, limits, published ports, mounts and networks
+  (``process_policy.refused_fields``).
 - OS errors are mapped to ``executors.base`` errors at the edge.
 """
 
@@ -50,6 +52,7 @@ from actors.worker.executors.base import (
     Health,
     InvalidTaskError,
     Observation,
+    Progress,
     RuntimeState,
     StartError,
 )
@@ -57,10 +60,7 @@ from actors.worker.executors.docker_config import stop_signal_name
 from actors.worker.executors.health import HealthPolicy, health_policy
 from actors.worker.executors.process_health import HealthMonitor, HealthMonitors, run_probe
 from actors.worker.executors.process_launch import launch_shim, process_start_ticks
-from actors.worker.executors.process_policy import (
-    refused_fields,
-    task_environment,
-)
+from actors.worker.executors.process_policy import refused_fields, task_environment
 from actors.worker.executors.process_sandbox import ProcessSandbox, ProcessSandboxError
 from actors.worker.task_files import TaskFiles
 from api.objects import Task
@@ -210,7 +210,7 @@ class ProcessController:
         return state.status, state.output
 
     # -- actions ------------------------------------------------------------------------
-    def prepare(self) -> None:
+    def prepare(self, progress: Progress | None = None) -> None:
         refusal = refused_fields(self._task.spec, self.sandbox.user_names())
         if refusal is not None or self._health_error:
             raise InvalidTaskError(refusal or self._health_error)

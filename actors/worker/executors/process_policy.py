@@ -11,7 +11,9 @@ Rules (a task is not the node):
   given, but never inside the state dir).
 - What a process cannot be given is refused, never ignored (``refused_fields``): a
   ``user`` other than the one tasks run as, a ``hostname``, container labels, CPU and
-  memory limits. The task is rejected with a message naming them.
+  memory limits; and, since a process shares the node's network and file system,
+  published ports (it binds its own), mounts and networks. The task is rejected with a
+  message naming them.
 """
 
 from __future__ import annotations
@@ -93,9 +95,15 @@ def refused_fields(spec: TaskSpec, task_users: Sequence[str]) -> str | None:
         wrong.append("a CPU limit")
     if limits.memory_bytes:
         wrong.append("a memory limit")
+    if spec.ports:
+        wrong.append("published ports (a process binds its own ports on the node)")
+    if c.mounts:
+        wrong.append("mounts (a process sees the node's file system)")
+    if spec.networks:
+        wrong.append("networks (a process uses the node's network)")
     if not wrong:
         return None
     return (
-        f"the process executor cannot honour {', '.join(wrong)}: run the service on nodes "
+        f"the process executor cannot honour {'; '.join(wrong)}: run the service on nodes "
         "with the docker executor (a placement constraint), or remove them from its spec"
     )

@@ -19,6 +19,7 @@ from api.specs import (
     ContainerSpec,
     EndpointSpec,
     HealthConfig,
+    Mount,
     Placement,
     PlacementPreference,
     PortConfig,
@@ -122,6 +123,7 @@ def _full_spec() -> ServiceSpec:
                 ),
                 stop_signal="SIGINT",
                 stop_grace_period=7.0,
+                mounts=(Mount(source="data", target="/data", readonly=True),),
                 secrets=(SecretReference("s1", "pw", "db/pw", uid=70, mode=0o400),),
                 configs=(ConfigReference("c1", "app.conf", "/etc/app.conf"),),
             ),
@@ -185,7 +187,8 @@ def test_inspect_shows_every_field_of_the_spec() -> None:
         "On Failure: continue",
         "Secrets: pw -> db/pw (mode 0400) uid 70 gid 0",
         "Configs: app.conf -> /etc/app.conf (mode 0444) uid 0 gid 0",
-        "Ports: name=-, protocol=tcp, target_port=80, published_port=8080, publish_mode=ingress",
+        "Ports: 8080 -> 80/tcp (host)",
+        "Mounts: volume data -> /data (readonly)",
     ):
         assert any(line.strip() == shown for line in text.splitlines()), shown
     assert [v for label, v in lines if label.strip() == "Parallelism"] == ["2", "4"]

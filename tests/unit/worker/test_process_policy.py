@@ -78,8 +78,8 @@ def test_fields_a_process_cannot_honour_are_refused() -> None:
     assert refused_fields(spec(user="65534"), users) is None
     message = refused_fields(spec(user="root", hostname="h", labels={"a": "b"}), users)
     assert message == (
-        "the process executor cannot honour user 'root' (its tasks run as nobody), hostname "
-        "'h' (a process has the node's), container labels (a process has none): run the "
+        "the process executor cannot honour user 'root' (its tasks run as nobody); hostname "
+        "'h' (a process has the node's); container labels (a process has none): run the "
         "service on nodes with the docker executor (a placement constraint), or remove them "
         "from its spec"
     )
@@ -87,7 +87,7 @@ def test_fields_a_process_cannot_honour_are_refused() -> None:
         container=ContainerSpec(image="x"),
         resources=ResourceRequirements(limits=Resources(nano_cpus=1, memory_bytes=1)),
     )
-    assert "a CPU limit, a memory limit" in (refused_fields(limited, users) or "")
+    assert "a CPU limit; a memory limit" in (refused_fields(limited, users) or "")
     reserved = TaskSpec(
         container=ContainerSpec(image="x"),
         resources=ResourceRequirements(reservations=Resources(nano_cpus=1, memory_bytes=1)),
