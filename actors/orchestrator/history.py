@@ -13,7 +13,8 @@ Rules (beyond swarm mode, which keeps one previous spec):
   first revision (``history_of``).
 - What changed is computed, not stored: the leaf fields that differ between a revision and
   the one before it, as ``path: old → new`` (command lines quoted as a shell would; other
-  lists of strings, env say, as ``+added -removed``).
+  lists of strings, env say, as ``+added -removed``). A field the control API copies from
+  another (``task.ports`` from ``endpoint.ports``) is not listed twice.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ __all__ = [
 # room for the history next to the spec and the previous spec in one stored object
 HISTORY_BYTES: Final = MAX_OBJECT_BYTES - 2 * MAX_SPEC_BYTES - MAX_SPEC_BYTES // 2
 _SHOWN_CHARS: Final = 60  # of one value in a change line
+# copies the control API keeps in step (task.ports mirrors endpoint.ports): said once
+_DERIVED: Final = frozenset({"task.ports"})
 _ARGV: Final = frozenset({"command", "args", "test"})  # lists whose order is their meaning
 
 
@@ -156,7 +159,7 @@ def spec_changes(old: ServiceSpec | None, new: ServiceSpec) -> list[str]:
     if old is None:
         return []
     before, after = _leaves(old), _leaves(new)
-    paths = list(after) + [p for p in before if p not in after]
+    paths = [p for p in [*after, *(p for p in before if p not in after)] if p not in _DERIVED]
     return [_change(p, before.get(p), after.get(p)) for p in paths if before.get(p) != after.get(p)]
 
 

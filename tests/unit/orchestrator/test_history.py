@@ -22,7 +22,14 @@ from actors.orchestrator.rollback import (
 )
 from api.enums import UpdateState
 from api.objects import Meta, Service, SpecRevision
-from api.specs import ContainerSpec, ReplicatedService, ServiceSpec, TaskSpec, UpdateConfig
+from api.specs import (
+    ContainerSpec,
+    PortConfig,
+    ReplicatedService,
+    ServiceSpec,
+    TaskSpec,
+    UpdateConfig,
+)
 from tests.unit.orchestrator.helpers import make_service
 
 
@@ -108,6 +115,13 @@ def test_what_changed() -> None:
         new, task=replace(new.task, container=replace(new.task.container, args=("a b",)))
     )
     assert spec_changes(new, argv) == ["container.args: (none) → 'a b'"]
+    published = replace(
+        new,
+        endpoint=replace(new.endpoint, ports=(PortConfig(target_port=80, published_port=8080),)),
+    )
+    published = replace(published, task=replace(new.task, ports=published.endpoint.ports))
+    (line,) = spec_changes(new, published)  # once: the task's copy is not a change of its own
+    assert line.startswith("endpoint.ports: (none) → ")
     assert spec_changes(new, new) == []
     long = replace(
         new, task=replace(new.task, container=replace(new.task.container, image="i" * 99))
