@@ -15,6 +15,7 @@ from typing import Any
 from actors.control.dependencies import check_dependencies
 from actors.control.errors import Body, ControlCode, ControlError
 from actors.control.service_resources import created_spec, updated_spec
+from actors.control.services import checked_target
 from actors.orchestrator.plan import plan_service
 from actors.orchestrator.rollback import rollback_refusal, rolled_back
 from actors.orchestrator.state import Snapshot
@@ -69,7 +70,7 @@ class ServicePlans:
             raise ControlError(ControlCode.INVALID_ARGUMENT, "a plan needs a spec or a service")
         service = services.lookup(tx, str(body["service"]))
         if body.get("rollback"):
-            return _rolled_back(service, body.get("to_version"), now)
+            return _rolled_back(tx, service, body.get("to_version"), now)
         changes = dict(body.get("changes") or {})
         if "mode" in changes and str(changes["mode"]).lower() != service.spec.mode.TAG:
             raise ControlError(ControlCode.INVALID_ARGUMENT, "service mode cannot be changed")
@@ -85,9 +86,14 @@ class ServicePlans:
         )
 
 
-def _rolled_back(service: Service, to_version: int | None, now: float) -> Service:
+def _rolled_back(tx: ReadTx, service: Service, to_version: int | None, now: float) -> Service:
     """The service as ``service rollback [--to-version V]`` would leave it."""
     refusal = rollback_refusal(service, to_version)
     if refusal is not None:
         raise ControlError(ControlCode.INVALID_ARGUMENT, refusal)
-    return rolled_back(service, now, to_version=to_version)
+    return rolled_back(
+        service,
+        now,
+        to_version=to_version,
+        prepare=lambda target: checked_target(tx, service, target),
+    )

@@ -192,7 +192,12 @@ class ServiceControl:
             message = MANUAL_ROLLBACK if to_version is None else f"rollback to version {to_version}"
             limit = clusters.orchestration(tx).service_history_limit
             back = rolled_back(
-                service, self._clock(), to_version=to_version, message=message, limit=limit
+                service,
+                self._clock(),
+                to_version=to_version,
+                message=message,
+                limit=limit,
+                prepare=lambda target: checked_target(tx, service, target),
             )
             tx.update(back)
             result.clear()
@@ -272,3 +277,12 @@ class ServiceControl:
             return {"service": service_summary(service, own), "tasks": rows}
 
         return self._store.view(read)
+
+
+def checked_target(tx: ReadTx, service: Service, target: ServiceSpec) -> ServiceSpec:
+    """The spec a rollback goes back to, checked and resolved as an update's would be,
+    against the store as it is now (a secret or network since removed refuses it)."""
+    spec = created_spec(tx, target)
+    if spec.depends_on != service.spec.depends_on:
+        check_dependencies(tx, spec)
+    return spec

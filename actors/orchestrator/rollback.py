@@ -12,11 +12,14 @@ Rules (SwarmKit's ``controlapi.UpdateService`` with ``rollback`` and the updater
   ``service update --rollback-parallelism 5 --update-failure-action rollback ...`` paces
   its own rollback. A rollback that fails is paused, never rolled back.
 - Refused (``rollback_refusal`` says why): a service without a previous spec, a version
-  that is the current one or that the history no longer keeps.
+  that is the current one or that the history no longer keeps. A manual rollback also
+  checks the spec gone back to as an update would (``prepare``: a secret, config or
+  network since removed, a dependency cycle), so it fails at once, not in its tasks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from actors.orchestrator.history import find_revision, history_of, record
@@ -68,15 +71,19 @@ def rolled_back(
     message: str = MANUAL_ROLLBACK,
     limit: int | None = None,
     origin: str = "",
+    prepare: Callable[[ServiceSpec], ServiceSpec] | None = None,
 ) -> Service:
     """``service`` rolled back (see the module rules; ``rollback_refusal`` must be None).
     ``limit``: revisions its history keeps (None: one more than now; the caller trims);
-    ``origin``: how, for its history (default: "rollback" or "rollback to version V")."""
+    ``origin``: how, for its history (default: "rollback" or "rollback to version V");
+    ``prepare``: the control API's checks of the spec gone back to against the store as it
+    is now (its secrets, configs, networks and dependencies), which may refuse it."""
     if not origin:
         origin = "rollback" if to_version is None else f"rollback to version {to_version}"
+    target = _target(service, to_version)
     new = replace(
         service,
-        spec=_target(service, to_version),
+        spec=prepare(target) if prepare is not None else target,
         previous_spec=service.spec,
         spec_version=service.spec_version + 1,
         update_status=UpdateStatus(

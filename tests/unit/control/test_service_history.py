@@ -153,3 +153,30 @@ def test_a_rollback_can_be_planned() -> None:
     assert call(plans.plan, {"service": "web", "rollback": True, "to_version": 1}) == plan
     assert c.store.version == version
     assert c.service("web").spec.task.container.image == "busybox:2"
+
+
+def test_a_rollback_to_a_secret_since_removed_is_refused() -> None:
+    """Rotation, then the old secret removed: going back to it fails at once, saying why,
+    instead of giving the tasks a secret that is gone (before, the rollback was written)."""
+    from actors.control.plans import ServicePlans
+    from actors.control.secrets import SecretControl
+    from api.codec_objects import encode
+    from api.specs import SecretSpec
+
+    c = Cluster()
+    secrets = SecretControl(c.store)
+    for name in ("pw_v1", "pw_v2"):
+        call(secrets.create, {"spec": encode(SecretSpec(name=name, data=name.encode()))})
+    c.create(name="web", secrets=["source=pw_v1,target=pw"])
+    changes = {"secret_rm": ["pw_v1"], "secret_add": ["source=pw_v2,target=pw"]}
+    call(c.services.update, {"service": "web", "changes": changes})
+    call(secrets.rm, {"secrets": ["pw_v1"]})
+    version = c.store.version
+    for attempt in (
+        lambda: call(c.services.rollback, {"service": "web"}),
+        lambda: call(ServicePlans(c.store).plan, {"service": "web", "rollback": True}),
+    ):
+        with pytest.raises(ControlError) as refused_:
+            attempt()
+        assert "secret 'pw_v1' not found" in refused_.value.message, refused_.value.message
+    assert c.store.version == version
