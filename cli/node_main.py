@@ -30,11 +30,13 @@ from typing import Any
 from actors import log
 from actors.ca.keystore import KeyStoreError
 from actors.ca.node_identity import IdentityError
+from actors.heap import tune_collector
 from actors.metrics.http import parse_metrics_addr
 from actors.node.config import NodeConfig, NodeError, advertised_address
 from actors.node.runner import NodeRunner
 from actors.node.startup.keys import NodeKeysError
 from actors.node.startup.security import JoinError
+from actors.web.child import parse_web_addr, read_token_file
 from actors.worker.executors.process_policy import (
     DEFAULT_PROCESS_USER,
     ProcessUserRefused,
@@ -148,6 +150,21 @@ def build_parser() -> argparse.ArgumentParser:
         "127.0.0.1 only; name another address to let other hosts scrape)",
     )
     parser.add_argument(
+        "--web-addr",
+        default=None,
+        metavar="HOST:PORT",
+        help="managers: serve the live web view on http://HOST:PORT/ (PORT alone: on "
+        "127.0.0.1 only); read-only unless --web-token-file is given",
+    )
+    parser.add_argument(
+        "--web-token-file",
+        default=None,
+        type=Path,
+        metavar="PATH",
+        help="a file (mode 0600) holding the web token: requests with 'Authorization: "
+        "Bearer TOKEN' may scale services from the web view",
+    )
+    parser.add_argument(
         "--force-new-cluster",
         action="store_true",
         help="restart this manager as a one-member cluster keeping all its state",
@@ -193,6 +210,11 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
     choose_process_user(args.process_user, euid=os.geteuid(), executor=args.executor or "process")
     if args.metrics_addr is not None:
         parse_metrics_addr(args.metrics_addr)  # refused before anything is written
+    if args.web_addr is not None:
+        parse_web_addr(args.web_addr)
+    elif args.web_token_file is not None:
+        raise ValueError("--web-token-file goes with --web-addr")
+    web_token = read_token_file(args.web_token_file) if args.web_token_file else None
     state_dir: Path = args.state_dir.absolute()
     return NodeConfig(
         state_dir=state_dir,
@@ -209,6 +231,8 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
         force_new_cluster=bool(args.force_new_cluster),
         publish_addr=publish_addr,
         metrics_addr=args.metrics_addr,
+        web_addr=args.web_addr,
+        web_token=web_token,
     )
 
 
@@ -220,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     log.configure(args.log_format)
+    tune_collector()
     logger = log.get_logger("node")
     runner = NodeRunner(config, on_stopping=lambda: _arm_stop_deadline(logger))
     _install_signals(runner)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from cli.connection import ControlConnection
 from cli.errors import CliError
+from cli.logs import add_log_flags, run_service_logs
 from cli.output import render_table, write_json, write_text
 from cli.service_flags import (
     CREATE_LIST_FLAGS,
@@ -71,6 +72,13 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
         help="the command and its arguments (default: the image's)",
     )
     create.set_defaults(run=run_create)
+
+    logs = verbs.add_parser(
+        "logs", parents=[common], help="fetch the logs of a service's tasks (stdout and stderr)"
+    )
+    add_log_flags(logs)
+    logs.add_argument("service", metavar="SERVICE", help="the service (name, id or prefix)")
+    logs.set_defaults(run=run_service_logs)
 
     ls = verbs.add_parser("ls", parents=[common], help="list services")
     ls.add_argument("-q", "--quiet", action="store_true", help="only ids")

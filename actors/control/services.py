@@ -94,9 +94,17 @@ class ServiceControl:
 
     def update(self, body: Body) -> Body:
         ref = str(body["service"])
-        changes = dict(body["changes"])
         pinned = body.get("version")
-        return self._edit(ref, changes, pinned, origin="update", auth=registry_auth_of(body))
+        auth = registry_auth_of(body)
+        if (body.get("spec") is None) == (body.get("changes") is None):
+            raise ControlError(
+                ControlCode.INVALID_ARGUMENT, "a service update takes changes or a spec, not both"
+            )
+        if body.get("spec") is not None:  # the whole spec, as Docker's ServiceUpdate
+            whole = decode(ServiceSpec, body["spec"], "spec")
+            validate_service_spec(whole)
+            return self._edit(ref, {}, pinned, origin="update", whole=whole, auth=auth)
+        return self._edit(ref, dict(body["changes"]), pinned, origin="update", auth=auth)
 
     def scale(self, body: Body) -> Body:
         replicas = body["replicas"]
@@ -123,9 +131,12 @@ class ServiceControl:
         check: Any = None,
         origin: str = "update",
         *,
+        whole: ServiceSpec | None = None,
         auth: RegistryAuth | None = None,
     ) -> Body:
         result: dict[str, Any] = {}
+        if whole is not None:  # checked as the changes it makes: a name, a mode
+            changes = {"name": whole.name, "mode": whole.mode.TAG}
 
         def write(tx: WriteTx) -> None:
             service = _live(tx, ref)
@@ -142,7 +153,10 @@ class ServiceControl:
                     ControlCode.INVALID_ARGUMENT,
                     f"service mode cannot be changed (service {spec.name} is {spec.mode.TAG})",
                 )
-            new_spec = updated_spec(tx, spec, changes)
+            if whole is not None:
+                new_spec = created_spec(tx, whole)
+            else:
+                new_spec = updated_spec(tx, spec, changes)
             result.clear()
             if new_spec == spec:
                 if auth is not None and auth != service.registry_auth:

@@ -139,14 +139,16 @@ CONTROL_SERVICE_UPDATE: Final = SCHEMA.declare(
         "control.service.update",
         (
             Field("service", STR),
-            Field("changes", MapOf(ANY)),
+            Field("changes", MapOf(ANY), required=False),
+            Field("spec", ANY, required=False),
             Field("version", INT, required=False),
             Field("registry_auth", REGISTRY_AUTH, required=False),
         ),
         reply="control.service.reply",
-        doc="Apply flag options (api/service_options.py) to a service's spec; "
-        "with version, refused if the service changed since; registry_auth replaces the "
-        "credentials for pulling its image.",
+        doc="Apply flag options (api/service_options.py) to a service's spec, or replace "
+        "it with spec (a whole ServiceSpec dict, as stack deploy sends); one of the two. "
+        "changed: false when the result is the spec it has. With version, refused if the "
+        "service changed since; registry_auth replaces the credentials for pulling its image.",
     )
 )
 CONTROL_SERVICE_SCALE: Final = SCHEMA.declare(

@@ -38,6 +38,8 @@ def package(directory: str, shells: set[str], at_least: set[str]) -> tuple[str, 
 CORES = [
     # the shared backoff schedule, which pure cores use
     Core("backoff", ("actors/backoff.py",), NO_IO | {"os"}, actors_prefixes=()),
+    # where an HTTP endpoint listens: parsed without I/O
+    Core("http-address", ("actors/http/address.py",), NO_IO | {"aiohttp"}, actors_prefixes=()),
     Core(
         "ca",
         (
@@ -124,6 +126,18 @@ CORES = [
         NO_IO | {"os", "transport"},
         actors_prefixes=("actors.ca.certs", "actors.node.membership.roles"),
     ),
+    # compose files → stack specs: the caller reads the files (cli/stack_deploy.py)
+    Core(
+        "compose",
+        (
+            "api/compose.py",
+            "api/compose_fields.py",
+            "api/compose_host.py",
+            "api/compose_service.py",
+        ),
+        NO_IO | {"os", "pathlib", "yaml", "transport"},
+        actors_prefixes=(),
+    ),
     Core(
         "worker",
         (
@@ -136,6 +150,45 @@ CORES = [
             "actors/worker/file_layout.py",
         ),
         frozenset({"docker", "zmq", "pykka", "threading", "time", "socket", "requests", "os"}),
+    ),
+    # the fleet's node: the agent's session and the worker's tasks without threads or
+    # sockets (one loop drives a thousand of them: actors/node/fleet/loop.py)
+    Core(
+        "fleet",
+        ("actors/node/fleet/tasks.py", "actors/node/fleet/session.py"),
+        NO_IO | {"os", "transport"},
+        actors_prefixes=(
+            "actors.node.fleet.tasks",
+            "actors.backoff",
+            "actors.worker.controller",
+            "actors.worker.executors.base",
+            "actors.worker.session",
+            "actors.dispatcher.wire",
+            "actors.dispatcher.core",
+        ),
+        shells=frozenset({"actors.node.fleet.loop", "actors.worker.executors.sim"}),
+    ),
+    # the log broker's core, the log wire bodies and a node's read plan (actors/logs/)
+    Core(
+        "logs",
+        (
+            "actors/logs/broker_core.py",
+            "actors/logs/broker_types.py",
+            "actors/logs/wire.py",
+            "actors/logs/reads.py",
+            "actors/logs/node_events.py",
+        ),
+        NO_IO | {"os", "transport"},
+        actors_prefixes=("actors.logs.", "actors.worker.executors.output"),
+        shells=frozenset(
+            {
+                "actors.logs.broker",
+                "actors.logs.publisher",
+                "actors.logs.publishing",
+                "actors.logs.handlers",
+                "actors.logs.node_ring",
+            }
+        ),
     ),
     Core(
         "raft",
@@ -157,6 +210,19 @@ CORES = [
             )
         ),
         frozenset({"zmq", "pykka", "threading", "socket", "time", "asyncio", "os", "select"}),
+    ),
+    # the web view's board (store changes -> the page's rows), write rules and log tail reading
+    Core(
+        "web",
+        ("actors/web/board.py", "actors/web/auth.py", "actors/web/logs.py"),
+        NO_IO | {"os", "aiohttp"},
+        actors_prefixes=(
+            "actors.control.views",
+            "actors.events.model",
+            "actors.store.entry",
+            "actors.store.watch",
+            "actors.http.address",
+        ),
     ),
 ]
 

@@ -5,6 +5,8 @@ from the snapshot and the committed log when the raft child starts), the current
 RaftNode, the leadership switch, the dispatcher's slot, the CA service and the admission
 index. Its children, in start order (stopped in reverse):
 
+    metrics, web   with --metrics-addr / --web-addr (first: a taken port stops the start
+             at once): Prometheus, the live web view (actors/web/) from the store
     raft     RaftNodeActor: opens DurableStorage (STATE_DIR/raft; a one-member group when
              this node founded the cluster, empty when it joined), attaches itself to the
              store as its proposer, subscribes the leadership switch
@@ -15,15 +17,16 @@ index. Its children, in start order (stopped in reverse):
     events   the event watches of ``swarmctl events``, from this manager's own store
              (actors/events/streams.py)
     control  ipc:// ROUTER (file mode 0600): the control API, gated until this manager
-             can serve it (actors/control/readiness.py)
+             can serve it (actors/control/readiness.py); log subscriptions are served
+             by the leader's log broker, relayed to it from the others (actors/logs/)
     hello    the join-hello endpoint (remote port + 1, published key: ca.hello only)
     leader   the leader-only group (actors/node/tree/leader_group.py), started and
              stopped by Raft's leadership, with the membership keeper
-             (actors/node/membership/keeper.py)
+             (actors/node/membership/keeper.py) and the log broker (actors/logs/broker.py)
     raftjoin the joiner (actors/node/membership/join.py): asks the leader to add this
              manager to Raft until it is a member
     keys     the keys at rest following the Cluster object (actors/node/startup/at_rest.py)
-    worker, agent, renewer   the shared parts (actors/node/tree/worker_parts.py)
+    worker, agent, logs, renewer   the shared parts (actors/node/tree/worker_parts.py)
 
 The admission index follows the store through the CA service's watch, started before the
 tree (`opening`) with this node's own certificate and its join's managers' seeded, so
@@ -34,7 +37,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import pykka
@@ -51,6 +54,9 @@ from actors.control.unlock import unlock_handlers
 from actors.dispatcher import dispatcher_handlers
 from actors.events import EventStreams, EventStreamsActor
 from actors.log import get_logger
+from actors.logs.broker import LogBroker
+from actors.logs.handlers import log_control_handlers, log_remote_handlers
+from actors.logs.relay import LeaderRelay
 from actors.metrics.cluster import ClusterCollector
 from actors.metrics.raft import RaftCollector
 from actors.metrics.registry import Collector
@@ -87,11 +93,13 @@ from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
 from actors.store import MemoryStore, clusters
 from actors.supervisor import ChildSpec, Directory, start_actor
+from actors.web.child import web_child
 from api.enums import NodeRole
+from api.specs import RaftConfig
 from transport.auth import AdmitAll
 from transport.endpoint import Handler, Request, inline
 
-__all__ = ["ManagerParts"]
+__all__ = ["ManagerParts", "snapshot_interval"]
 
 RAFT_JOIN_TIMEOUT: Final = 50.0
 RAFT_HANDLERS: Final = ("raft.messages", "raft.propose", "raft.status")
@@ -117,6 +125,7 @@ class ManagerParts:
         self.raft = RaftHolder()
         self.switch = LeadershipSwitch()
         self.dispatcher = ActorSlot()
+        self.log_broker = ActorSlot()
         self.raft_id = load_or_create_raft_id(config.state_dir)
         # the founder bootstraps a one-member group; a joined manager starts empty and is
         # added by the leader (actors/node/membership/join.py)
@@ -131,6 +140,7 @@ class ManagerParts:
         self.directory = ManagerDirectory(
             self.store, startup.managers, own=own, own_node_id=self.identity.node_id
         )
+        self.log_relay = self._log_relay()  # one connection to the leader, closed in closing()
         self.admission = ClusterAdmission(
             startup.certs.ca, startup.cluster_id, clock=time.time, logger=get_logger("ca")
         )
@@ -215,6 +225,22 @@ class ManagerParts:
 
     def closing(self) -> None:
         self.ca.stop()
+        self.log_relay.close()
+
+    def _log_relay(self) -> LeaderRelay:
+        """This manager's way to the leader's log broker (actors/logs/relay.py)."""
+        raft = self.raft
+
+        def leader() -> int:
+            node = raft.node
+            return node.leader_id if node is not None else 0
+
+        return LeaderRelay(
+            leader,
+            self.directory.resolve_peer,
+            self.identity.keypair,
+            source=self.setup.source,
+        )
 
     # -- raft -----------------------------------------------------------------------------
     def make_raft(self) -> RaftNode:
@@ -242,6 +268,7 @@ class ManagerParts:
                 voters=voters,
                 resolve_peer=self.directory.resolve_peer,
                 source=self.setup.source,
+                snapshot_interval=snapshot_interval(self.store),
             )
         except BaseException:
             storage.close()
@@ -289,6 +316,7 @@ class ManagerParts:
         return {
             **self.raft_handlers(),
             **dispatcher_handlers(self.dispatcher.find, self.admission.certified_node),
+            **log_remote_handlers(self.log_broker.find, self.admission.certified_node),
             **self.ca.handlers(),
             RAFT_JOIN: raft_join_handler(
                 self.raft,
@@ -306,6 +334,7 @@ class ManagerParts:
         table = {
             **control_handlers(self.store),
             **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
+            **log_control_handlers(self.log_broker.find, self.log_relay),
             "control.events": self.events.handler(),
         }
         # control.cluster.update takes autolock too (actors/control/unlock.py)
@@ -336,6 +365,22 @@ class ManagerParts:
 
         return [ClusterCollector(self.store), RaftCollector(raft_status)]
 
+    def web_children(self) -> list[ChildSpec]:
+        """The live web view when ``--web-addr`` is given (early in the tree, as metrics:
+        a taken port stops the start at once), fed by this manager's own store."""
+        config = self.setup.config
+        if config.web_addr is None:
+            return []
+        return [
+            web_child(
+                config.web_addr,
+                self.store,
+                token=config.web_token,
+                control_socket=config.listen_control_api,
+                stop_timeout=config.stop_timeout,
+            )
+        ]
+
     # -- children -------------------------------------------------------------------------
     def children(self) -> list[ChildSpec]:
         config = self.setup.config
@@ -344,6 +389,7 @@ class ManagerParts:
         store, raft = self.store, self.raft
         return [
             *self.shared.metrics_children(self.metrics_collectors),
+            *self.web_children(),
             ChildSpec(
                 "raft",
                 start_actor(RaftNodeActor, self.make_raft),
@@ -388,6 +434,11 @@ class ManagerParts:
                         lambda ctx: PeriodicActor.start(ctx, MembershipKeeper(store, raft)),
                         stop_timeout=stop_timeout,
                     ),
+                    ChildSpec(
+                        "logbroker",
+                        self.log_broker.record(start_actor(LogBroker, store)),
+                        stop_timeout=stop_timeout,
+                    ),
                 ),
             ),
             ChildSpec(
@@ -406,3 +457,16 @@ class ManagerParts:
             ),
             *self.shared.children(),
         ]
+
+
+def snapshot_interval(store: MemoryStore) -> Callable[[], int]:
+    """The cluster's ``raft.snapshot_interval`` as the Raft loop reads it at every check
+    (SwarmKit's getCurrentRaftConfig), so ``cluster update --snapshot-interval`` takes
+    effect on every manager once applied; the default before a cluster object exists."""
+    default = RaftConfig().snapshot_interval
+
+    def current() -> int:
+        cluster = store.view(clusters.get_default)
+        return cluster.spec.raft.snapshot_interval if cluster is not None else default
+
+    return current

@@ -298,3 +298,30 @@ def test_dependencies_must_exist_fit_and_not_form_a_cycle() -> None:
     # removing a dependency is always possible
     call(c.services.update, {"service": "web", "changes": {"depends_on_rm": ["api"]}})
     assert c.service("web").spec.depends_on == ()
+
+
+def test_update_with_a_whole_spec_replaces_it_and_says_whether_it_changed() -> None:
+    c = Cluster()
+    sid = c.create(name="web", replicas=2, env=["A=1"], labels={"k": "v"})
+    current = c.service(sid).spec
+    wanted = apply_options(current, {"env": ["B=2"], "labels": {}, "replicas": 3})
+    reply = call(c.services.update, {"service": "web", "spec": encode(wanted)})
+    stored = c.service(sid)
+    assert reply["changed"] and stored.spec == wanted and stored.spec_version == 2
+    assert reply["service"]["labels"] == {}
+    version = c.store.version
+    assert not call(c.services.update, {"service": "web", "spec": encode(wanted)})["changed"]
+    assert c.store.version == version
+    refused = [
+        {"service": "web", "spec": encode(replace(wanted, name="other"))},
+        {"service": "web", "spec": encode(apply_options(wanted, {"mode": "global"}))},
+        {"service": "web", "spec": encode(replace(wanted, task=ServiceSpec().task))},
+        {"service": "web", "spec": encode(wanted), "changes": {"replicas": 1}},
+        {"service": "web"},
+    ]
+    for body in refused:
+        assert codes(c.services.update, body) in (
+            ControlCode.INVALID_SPEC,
+            ControlCode.INVALID_ARGUMENT,
+        )
+    assert c.store.version == version
