@@ -36,9 +36,7 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -52,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
 sys.path.append(str(ROOT / "bench"))  # would shadow the transport package
 
+from _common import machine, stop_on_sigterm  # noqa: E402
 from _docker_swarm import DockerSwarm, engine_alone, swarm_mode, wait_for  # noqa: E402
 
 from tests.support.testimage import ensure_test_image  # noqa: E402
@@ -348,15 +347,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     import docker
 
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_sigterm()
     client = docker.from_env(timeout=120)
     image = ensure_test_image(client)
     budget = Budget(args.budget)
@@ -364,11 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     result: dict[str, Any] = {
         "bench": "converge",
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "engine": client.version().get("Version"),
-        },
+        "machine": machine(client),
         "image": image,
         "sizes": args.sizes,
         "scale": list(args.scale),  # the scale_10_to_50 figures are of this scale

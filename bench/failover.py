@@ -48,7 +48,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -64,6 +63,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
+
+from _common import stop_on_sigterm  # noqa: E402
 
 from api.errors import RemoteError, RequestTimeout, TransportError  # noqa: E402
 from tests.support.swarm import (  # noqa: E402
@@ -482,10 +483,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def ratios(ours: float | None, key: str) -> dict[str, Any]:
     ref, aim = REFERENCE[key], AIM[key]
     return {
@@ -500,7 +497,7 @@ def ratios(ours: float | None, key: str) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_sigterm()
     started = time.monotonic()
     budget = Budget(args.budget)
     docker_client: Any = None

@@ -39,7 +39,6 @@ import itertools
 import json
 import os
 import platform
-import signal
 import sys
 import tempfile
 import threading
@@ -52,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
 sys.path.append(str(ROOT / "bench"))  # would shadow the transport package
 
+from _common import stop_on_sigterm  # noqa: E402
 from _scale import POLL_S, PROBE, ScaleCluster, split  # noqa: E402
 from failover import PROBE as WRITE_PROBE  # noqa: E402
 from failover import RUN_TIMEOUT_S, Writer  # noqa: E402
@@ -385,13 +385,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_sigterm()
     started = time.monotonic()
     sizes: list[dict[str, Any]] = []
     errors: list[str] = []

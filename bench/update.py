@@ -36,9 +36,7 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -50,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
 sys.path.append(str(ROOT / "bench"))  # would shadow the transport package
 
+from _common import machine, stop_on_sigterm  # noqa: E402
 from _docker_swarm import DockerSwarm, docker_cli, swarm_mode, wait_for  # noqa: E402
 from converge import Budget, SwarmnodeSide, median, ratio  # noqa: E402
 
@@ -148,10 +147,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def _pair(ours: dict[str, Any], theirs: dict[str, Any], key: str) -> dict[str, Any]:
     a, b = median(ours.get(key, [])), median(theirs.get(key, []))
     return {"swarmnode_s": a, "swarm_s": b, "ratio": ratio(a, b)}
@@ -161,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     import docker
 
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_sigterm()
     client = docker.from_env(timeout=120)
     image = ensure_test_image(client)
     budget = Budget(args.budget)
@@ -169,11 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     result: dict[str, Any] = {
         "bench": "update",
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "engine": client.version().get("Version"),
-        },
+        "machine": machine(client),
         "image": image,
         "replicas": args.replicas,
         "parallelism": args.parallelism,
