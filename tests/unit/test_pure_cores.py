@@ -38,6 +38,8 @@ def package(directory: str, shells: set[str], at_least: set[str]) -> tuple[str, 
 CORES = [
     # the shared backoff schedule, which pure cores use
     Core("backoff", ("actors/backoff.py",), NO_IO | {"os"}, actors_prefixes=()),
+    # where an HTTP endpoint listens: parsed without I/O
+    Core("http-address", ("actors/http/address.py",), NO_IO | {"aiohttp"}, actors_prefixes=()),
     Core(
         "ca",
         (
