@@ -76,9 +76,16 @@ class ServiceControl:
 
     def update(self, body: Body) -> Body:
         ref = str(body["service"])
-        changes = dict(body["changes"])
         pinned = body.get("version")
-        return self._edit(ref, changes, pinned)
+        if ("changes" in body) == ("spec" in body):
+            raise ControlError(
+                ControlCode.INVALID_ARGUMENT, "give either changes or a whole spec, not both"
+            )
+        if "spec" in body:
+            whole = decode(ServiceSpec, body["spec"], "spec")
+            fixed = {"name": whole.name, "mode": whole.mode.TAG}
+            return self._edit(ref, fixed, pinned, spec=whole)
+        return self._edit(ref, dict(body["changes"]), pinned)
 
     def scale(self, body: Body) -> Body:
         replicas = body["replicas"]
@@ -103,15 +110,20 @@ class ServiceControl:
         changes: dict[str, Any],
         pinned: int | None,
         check: Any = None,
+        *,
+        spec: ServiceSpec | None = None,
     ) -> Body:
+        """Apply ``changes`` (flag options) to the service's spec, or replace it with
+        ``spec`` (``changes`` then only names its name and mode, which cannot change)."""
         result: dict[str, Any] = {}
+        spec_given = spec
 
         def write(tx: WriteTx) -> None:
             service = _live(tx, ref)
             check_version("service", service.id, pinned, service.meta.version)
             if check is not None:
                 check(service)
-            spec = service.spec
+            whole, spec = spec_given, service.spec
             if "name" in changes and changes["name"] != spec.name:
                 raise ControlError(
                     ControlCode.INVALID_ARGUMENT, "renaming services is not supported"
@@ -121,7 +133,8 @@ class ServiceControl:
                     ControlCode.INVALID_ARGUMENT,
                     f"service mode cannot be changed (service {spec.name} is {spec.mode.TAG})",
                 )
-            new_spec = resolve_references(tx, apply_options(spec, changes))
+            wanted = whole if whole is not None else apply_options(spec, changes)
+            new_spec = resolve_references(tx, wanted)
             validate_service_spec(new_spec)
             result.clear()
             if new_spec == spec:

@@ -114,12 +114,15 @@ CONTROL_SERVICE_UPDATE: Final = SCHEMA.declare(
         "control.service.update",
         (
             Field("service", STR),
-            Field("changes", MapOf(ANY)),
+            Field("changes", MapOf(ANY), required=False),
+            Field("spec", ANY, required=False),
             Field("version", INT, required=False),
         ),
         reply="control.service.reply",
-        doc="Apply flag options (api/service_options.py) to a service's spec; "
-        "with version, refused if the service changed since.",
+        doc="Apply flag options (api/service_options.py) to a service's spec, or replace "
+        "it with a whole ServiceSpec dict (spec: the Engine API's and a stack's update; "
+        "same name and mode); exactly one of changes and spec. With version, refused if "
+        "the service changed since.",
     )
 )
 CONTROL_SERVICE_SCALE: Final = SCHEMA.declare(

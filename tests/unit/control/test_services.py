@@ -278,3 +278,31 @@ def test_dependencies_must_exist_fit_and_not_form_a_cycle() -> None:
     # removing a dependency is always possible
     call(c.services.update, {"service": "web", "changes": {"depends_on_rm": ["api"]}})
     assert c.service("web").spec.depends_on == ()
+
+
+def test_update_with_a_whole_spec_replaces_it_under_the_same_rules() -> None:
+    """The Engine API's and a stack's update: a whole spec, same name and mode."""
+    c = Cluster()
+    sid = c.create(name="web", replicas=2)
+    service = c.service(sid)
+    wanted = apply_options(service.spec, {"replicas": 4, "env": ["A=1"]})
+    body = {"service": sid, "spec": encode(wanted), "version": service.meta.version}
+    reply = call(c.services.update, body)
+    assert reply["changed"] is True
+    after = c.service(sid)
+    assert after.spec == wanted and after.previous_spec == service.spec
+    assert after.spec_version == 2
+    # the same spec again changes nothing
+    assert call(c.services.update, {"service": sid, "spec": encode(wanted)})["changed"] is False
+    version = c.store.version
+    renamed = encode(replace(wanted, name="other"))
+    assert codes(c.services.update, {"service": sid, "spec": renamed}) == "invalid_argument"
+    global_ = encode(apply_options(wanted, {"mode": "global"}))
+    assert codes(c.services.update, {"service": sid, "spec": global_}) == "invalid_argument"
+    bad = encode(apply_options(wanted, {"reserve_memory": 10, "limit_memory": 5}))
+    assert codes(c.services.update, {"service": sid, "spec": bad}) == "invalid_spec"
+    both = {"service": sid, "spec": encode(wanted), "changes": {}}
+    assert codes(c.services.update, both) == "invalid_argument"
+    stale = {"service": sid, "spec": encode(wanted), "version": service.meta.version}
+    assert codes(c.services.update, stale) == "conflict"
+    assert c.store.version == version
