@@ -139,9 +139,10 @@ CONTROL_SERVICE_LS_REPLY: Final = SCHEMA.declare(
 CONTROL_SERVICE_LS: Final = SCHEMA.declare(
     MessageType(
         "control.service.ls",
-        (Field("all", BOOL, required=False),),
+        (Field("all", BOOL, required=False), Field("full", BOOL, required=False)),
         reply="control.service.ls.reply",
-        doc="Service summaries; all: include services being removed.",
+        doc="Service summaries; all: include services being removed; full: each summary "
+        "also carries the whole service as ``object`` (the Engine API's list).",
     )
 )
 CONTROL_SERVICE_INSPECT_REPLY: Final = SCHEMA.declare(
@@ -201,7 +202,13 @@ CONTROL_NODE_LS_REPLY: Final = SCHEMA.declare(
     MessageType("control.node.ls.reply", (Field("nodes", ListOf(ANY)),))
 )
 CONTROL_NODE_LS: Final = SCHEMA.declare(
-    MessageType("control.node.ls", reply="control.node.ls.reply", doc="Node rows.")
+    MessageType(
+        "control.node.ls",
+        (Field("full", BOOL, required=False),),
+        reply="control.node.ls.reply",
+        doc="Node rows; full: each row also carries the whole node as ``object`` (the "
+        "Engine API's list).",
+    )
 )
 CONTROL_NODE_INSPECT_REPLY: Final = SCHEMA.declare(
     MessageType("control.node.inspect.reply", (Field("node", ANY), Field("summary", ANY)))

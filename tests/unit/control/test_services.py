@@ -306,3 +306,15 @@ def test_update_with_a_whole_spec_replaces_it_under_the_same_rules() -> None:
     stale = {"service": sid, "spec": encode(wanted), "version": service.meta.version}
     assert codes(c.services.update, stale) == "conflict"
     assert c.store.version == version
+
+
+def test_ls_full_carries_the_whole_objects() -> None:
+    c = Cluster()
+    sid = c.create(name="web", replicas=2)
+    c.add_node("n1")
+    [row] = call(c.services.ls, {"full": True})["services"]
+    assert row["object"]["id"] == sid and row["object"]["spec"]["name"] == "web"
+    assert "object" not in call(c.services.ls, {})["services"][0]
+    [node] = call(c.nodes.ls, {"full": True})["nodes"]
+    assert node["object"]["description"]["hostname"] == "n1"
+    assert "object" not in call(c.nodes.ls, {})["nodes"][0]
