@@ -4,7 +4,7 @@ Rules:
 - ``start`` returns once the site listens, or raises `HttpStartError` naming the address
   and the reason (a taken port, a missing directory); nothing is left running then.
 - The loop thread belongs to the server: handlers run on it and must not block it (blocking
-  work goes through ``run_blocking``, which uses the loop's default thread pool).
+  work goes through ``run_blocking``: a pool of ``workers`` threads).
 - ``stop`` closes the site, lets in-flight requests finish for ``grace`` seconds, cancels
   what is left (streams), and joins the thread; it is safe to call twice or after a failed
   start. A unix socket file is removed on stop.
@@ -22,7 +22,7 @@ import ssl
 import stat
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -50,6 +50,7 @@ class HttpServer:
         ssl_context: ssl.SSLContext | None = None,
         on_exit: Callable[[BaseException | None], None] | None = None,
         grace: float = 2.0,
+        workers: int = 16,
     ) -> None:
         self.name = name
         self.address = address
@@ -57,6 +58,7 @@ class HttpServer:
         self._ssl = ssl_context
         self._on_exit = on_exit
         self._grace = grace
+        self._workers = workers
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -99,6 +101,10 @@ class HttpServer:
     # -- on the loop thread ---------------------------------------------------------------
     def _run(self, started: Future[str]) -> None:
         loop = asyncio.new_event_loop()
+        # blocking work of the handlers (run_blocking): bounded, named after the server
+        loop.set_default_executor(
+            ThreadPoolExecutor(self._workers, thread_name_prefix=f"http-{self.name}-work")
+        )
         self._loop = loop
         error: BaseException | None = None
         try:
