@@ -62,7 +62,7 @@ def test_serves_on_tcp_with_an_os_port_and_stops_cleanly() -> None:
         assert port > 0
         status, body = _get(http.client.HTTPConnection("127.0.0.1", port, timeout=10), "/hello/x")
         assert status == 200 and b'"hello": "x"' in body
-        assert b"http-" not in body.split(b'"worker"')[1]  # not on the loop thread
+        assert b"-work_" in body.split(b'"worker"')[1]  # on the pool, not the loop thread
     finally:
         ref.stop(timeout=10)
     with pytest.raises(ConnectionRefusedError):
