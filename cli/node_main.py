@@ -29,6 +29,7 @@ from typing import Any
 from actors import log
 from actors.ca.keystore import KeyStoreError
 from actors.ca.node_identity import IdentityError
+from actors.engine_api.child import check_engine_address
 from actors.metrics.http import parse_metrics_addr
 from actors.node.config import NodeConfig, NodeError, advertised_address
 from actors.node.runner import NodeRunner
@@ -140,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
         "127.0.0.1 only; name another address to let other hosts scrape)",
     )
     parser.add_argument(
+        "--engine-api",
+        default=None,
+        metavar="unix:///PATH|tcp://HOST:PORT",
+        help="serve the swarm part of the Docker Engine API there, for the docker CLI and "
+        "SDK (DOCKER_HOST=unix:///PATH; a TCP address must be a loopback one)",
+    )
+    parser.add_argument(
         "--force-new-cluster",
         action="store_true",
         help="restart this manager as a one-member cluster keeping all its state",
@@ -171,6 +179,8 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
     choose_process_user(args.process_user, euid=os.geteuid(), executor=args.executor or "process")
     if args.metrics_addr is not None:
         parse_metrics_addr(args.metrics_addr)  # refused before anything is written
+    if args.engine_api is not None:
+        check_engine_address(args.engine_api, tls=False)
     state_dir: Path = args.state_dir.absolute()
     return NodeConfig(
         state_dir=state_dir,
@@ -186,6 +196,7 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
         autolock=bool(args.autolock),
         force_new_cluster=bool(args.force_new_cluster),
         metrics_addr=args.metrics_addr,
+        engine_api=args.engine_api,
     )
 
 

@@ -33,6 +33,7 @@ class NodeConfig:
     autolock: bool = False  # at init: lock the keys under a new unlock key
     force_new_cluster: bool = False  # a manager: restart as the only member of its group
     metrics_addr: str | None = None  # HOST:PORT of the Prometheus endpoint (None: none)
+    engine_api: str | None = None  # unix:///PATH or tcp://HOST:PORT of the Engine API
     stop_timeout: float = 5.0
 
     @property

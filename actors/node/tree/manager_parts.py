@@ -366,6 +366,7 @@ class ManagerParts:
             endpoint_child(
                 "control", config.control_bind, tables["control"], stop_timeout=stop_timeout
             ),
+            *self.shared.engine_children(),
             endpoint_child(
                 "hello",
                 hello_address(config.listen_remote_api),  # port + 1 (actors/ca/join.py)

@@ -40,6 +40,7 @@ from actors.ca.node_certs import NodeCertificates
 from actors.ca.node_identity import NodeIdentity
 from actors.ca.renewer import CHECK_NOW, CertRenewer, RenewalSettings
 from actors.dispatcher import ManagerAddress
+from actors.engine_api.child import check_engine_address, engine_api_child
 from actors.log import get_logger
 from actors.metrics.http import metrics_child
 from actors.metrics.node import NodeTasksCollector
@@ -162,6 +163,17 @@ class SharedParts:
             return [TransportCollector(), NodeTasksCollector(statuses), *extra()]
 
         return [metrics_child(config.metrics_addr, collectors, stop_timeout=config.stop_timeout)]
+
+    def engine_children(self) -> list[ChildSpec]:
+        """The ``engine`` endpoint when ``--engine-api`` is given: the Docker Engine API
+        over this node's own control socket (a worker's refuses as Docker's does)."""
+        config = self.setup.config
+        if config.engine_api is None:
+            return []
+        address = check_engine_address(config.engine_api, tls=False)
+        return [
+            engine_api_child(address, config.control_bind, stop_timeout=config.stop_timeout)
+        ]
 
     def worker_child(self) -> ChildSpec:
         setup = self.setup
@@ -311,7 +323,8 @@ class WorkerParts:
             self.endpoint_tables()["control"],
             stop_timeout=config.stop_timeout,
         )
-        return [*self.shared.metrics_children(), control, *self.shared.children()]
+        shared = self.shared
+        return [*shared.metrics_children(), control, *shared.engine_children(), *shared.children()]
 
     def opening(self) -> None:
         """Nothing to index before a worker's tree starts."""

@@ -1,0 +1,516 @@
+"""Docker's ServiceSpec JSON ↔ our `ServiceSpec` (pure).
+
+Rules:
+- Every field Docker sends is either translated or, when set to something we cannot
+  honour, refused with 400 naming its path (``TaskTemplate.ContainerSpec.TTY``): nothing
+  is accepted and dropped. Fields at their zero value (what the docker CLI sends when a
+  flag is not given) pass.
+- swarmnode's own spec fields (schedule, dependencies, rebalancing, the scheduling
+  strategy) have no place in Docker's spec: an update keeps them from the service's
+  current spec (``base``), so a ``docker service scale`` never drops them.
+- Durations travel as nanoseconds; our specs keep seconds. The result is not validated
+  here: the control API validates it, as every spec (api/validation.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from actors.engine_api.errors import bad_request, not_supported
+from actors.engine_api.wire import from_ns, to_ns
+from api.enums import FailureAction, PortProtocol, PublishMode, RestartCondition, UpdateOrder
+from api.specs import (
+    ConfigReference,
+    ContainerSpec,
+    EndpointSpec,
+    GlobalJob,
+    GlobalService,
+    HealthConfig,
+    Placement,
+    PlacementPreference,
+    PortConfig,
+    ReplicatedJob,
+    ReplicatedService,
+    ResourceRequirements,
+    Resources,
+    RestartPolicy,
+    SecretReference,
+    ServiceMode,
+    ServiceSpec,
+    TaskSpec,
+    UpdateConfig,
+)
+
+__all__ = ["docker_spec", "from_docker_spec"]
+
+Doc = Mapping[str, Any]
+
+# set to anything but their zero value, these are refused (swarmnode cannot honour them)
+_CONTAINER_UNSUPPORTED = (
+    "Groups",
+    "Privileges",
+    "TTY",
+    "OpenStdin",
+    "ReadOnly",
+    "Mounts",
+    "Hosts",
+    "Init",
+    "Sysctls",
+    "CapabilityAdd",
+    "CapabilityDrop",
+    "Ulimits",
+)
+_DEFAULT_GRACE = ContainerSpec().stop_grace_period
+_DEFAULT_RESTART_DELAY = RestartPolicy().delay
+_DEFAULT_MONITOR = UpdateConfig().monitor
+_TASK_UNSUPPORTED = ("PluginSpec", "NetworkAttachmentSpec", "Networks", "LogDriver")
+
+
+def _map(doc: Doc, key: str, path: str) -> Doc:
+    value = doc.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise bad_request(f"{path}{key}: expected an object")
+    return value
+
+
+def _list(doc: Doc, key: str, path: str) -> list[Any]:
+    value = doc.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise bad_request(f"{path}{key}: expected a list")
+    return value
+
+
+def _strings(doc: Doc, key: str, path: str) -> tuple[str, ...]:
+    values = _list(doc, key, path)
+    if not all(isinstance(v, str) for v in values):
+        raise bad_request(f"{path}{key}: expected a list of strings")
+    return tuple(values)
+
+
+def _labels(doc: Doc, key: str, path: str) -> dict[str, str]:
+    labels = _map(doc, key, path)
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+        raise bad_request(f"{path}{key}: expected string keys and values")
+    return dict(labels)
+
+
+def _str(doc: Doc, key: str, path: str, default: str = "") -> str:
+    value = doc.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise bad_request(f"{path}{key}: expected a string")
+    return value
+
+
+def _int(doc: Doc, key: str, path: str, default: int = 0) -> int:
+    value = doc.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad_request(f"{path}{key}: expected an integer")
+    return value
+
+
+def _refuse_set(doc: Doc, keys: tuple[str, ...], path: str) -> None:
+    for key in keys:
+        if doc.get(key):
+            raise not_supported(f"{path}{key}")
+
+
+def _enum(value: str, enum_cls: Any, path: str, default: Any) -> Any:
+    if not value:
+        return default
+    try:
+        return enum_cls(value)
+    except ValueError:
+        choices = "|".join(e.value for e in enum_cls)
+        raise bad_request(f"{path}: invalid value {value!r} (expected {choices})") from None
+
+
+# -- Docker → ours ----------------------------------------------------------------------
+
+
+def _health(doc: Doc, path: str) -> HealthConfig | None:
+    if not doc:
+        return None
+    return HealthConfig(
+        test=_strings(doc, "Test", path),
+        interval=from_ns(doc.get("Interval"), f"{path}Interval"),
+        timeout=from_ns(doc.get("Timeout"), f"{path}Timeout"),
+        retries=_int(doc, "Retries", path),
+        start_period=from_ns(doc.get("StartPeriod"), f"{path}StartPeriod"),
+    )
+
+
+def _file_target(ref: Doc, path: str) -> tuple[str, int, int, int]:
+    file = _map(ref, "File", path)
+    if ref.get("Runtime"):
+        raise not_supported(f"{path}Runtime")
+
+    def owner(key: str) -> int:
+        value = file.get(key, "0") or "0"
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise bad_request(f"{path}File.{key}: expected a numeric id, got {value!r}") from None
+
+    mode = _int(file, "Mode", f"{path}File.", 0o444)
+    return _str(file, "Name", f"{path}File."), owner("UID"), owner("GID"), mode
+
+
+def _secrets(doc: Doc, path: str) -> tuple[SecretReference, ...]:
+    refs = []
+    for i, ref in enumerate(_list(doc, "Secrets", path)):
+        sub = f"{path}Secrets[{i}]."
+        target, uid, gid, mode = _file_target(ref, sub)
+        refs.append(
+            SecretReference(
+                secret_id=_str(ref, "SecretID", sub),
+                secret_name=_str(ref, "SecretName", sub),
+                target=target,
+                uid=uid,
+                gid=gid,
+                mode=mode,
+            )
+        )
+    return tuple(refs)
+
+
+def _configs(doc: Doc, path: str) -> tuple[ConfigReference, ...]:
+    refs = []
+    for i, ref in enumerate(_list(doc, "Configs", path)):
+        sub = f"{path}Configs[{i}]."
+        target, uid, gid, mode = _file_target(ref, sub)
+        refs.append(
+            ConfigReference(
+                config_id=_str(ref, "ConfigID", sub),
+                config_name=_str(ref, "ConfigName", sub),
+                target=target,
+                uid=uid,
+                gid=gid,
+                mode=mode,
+            )
+        )
+    return tuple(refs)
+
+
+def _container(doc: Doc, path: str) -> ContainerSpec:
+    _refuse_set(doc, _CONTAINER_UNSUPPORTED, path)
+    if _str(doc, "Isolation", path) not in ("", "default"):
+        raise not_supported(f"{path}Isolation {doc['Isolation']!r}")
+    if _map(doc, "DNSConfig", path):
+        raise not_supported(f"{path}DNSConfig")
+    grace = doc.get("StopGracePeriod")
+    return ContainerSpec(
+        image=_str(doc, "Image", path),
+        command=_strings(doc, "Command", path),
+        args=_strings(doc, "Args", path),
+        env=_strings(doc, "Env", path),
+        labels=_labels(doc, "Labels", path),
+        user=_str(doc, "User", path),
+        dir=_str(doc, "Dir", path),
+        hostname=_str(doc, "Hostname", path),
+        healthcheck=_health(_map(doc, "HealthCheck", path), f"{path}HealthCheck."),
+        stop_signal=_str(doc, "StopSignal", path),
+        stop_grace_period=(
+            _DEFAULT_GRACE if grace is None else from_ns(grace, f"{path}StopGracePeriod")
+        ),
+        secrets=_secrets(doc, path),
+        configs=_configs(doc, path),
+    )
+
+
+def _resources(doc: Doc, path: str) -> Resources:
+    if doc.get("Pids"):
+        raise not_supported(f"{path}Pids")
+    if doc.get("GenericResources"):
+        raise not_supported(f"{path}GenericResources")
+    return Resources(
+        nano_cpus=_int(doc, "NanoCPUs", path), memory_bytes=_int(doc, "MemoryBytes", path)
+    )
+
+
+def _restart(doc: Doc, path: str) -> RestartPolicy:
+    if not doc:
+        return RestartPolicy()
+    delay = doc.get("Delay")
+    return RestartPolicy(
+        condition=_enum(
+            _str(doc, "Condition", path), RestartCondition, f"{path}Condition", RestartCondition.ANY
+        ),
+        delay=_DEFAULT_RESTART_DELAY if delay is None else from_ns(delay, f"{path}Delay"),
+        max_attempts=_int(doc, "MaxAttempts", path),
+        window=from_ns(doc.get("Window"), f"{path}Window"),
+    )
+
+
+def _placement(doc: Doc, path: str, base: Placement) -> Placement:
+    if doc.get("Platforms"):
+        raise not_supported(f"{path}Platforms")
+    preferences = []
+    for i, pref in enumerate(_list(doc, "Preferences", path)):
+        spread = _map(pref, "Spread", f"{path}Preferences[{i}].")
+        descriptor = _str(spread, "SpreadDescriptor", f"{path}Preferences[{i}].Spread.")
+        if not descriptor:
+            raise bad_request(f"{path}Preferences[{i}]: only Spread preferences exist")
+        preferences.append(PlacementPreference(spread=descriptor))
+    return Placement(
+        constraints=_strings(doc, "Constraints", path),
+        preferences=tuple(preferences),
+        max_replicas=_int(doc, "MaxReplicas", path),
+        strategy=base.strategy,
+    )
+
+
+def _mode(doc: Doc) -> ServiceMode:
+    if not doc:
+        return ReplicatedService()
+    if len(doc) != 1:
+        raise bad_request(f"Mode: exactly one mode, got {sorted(doc)}")
+    [(name, body)] = doc.items()
+    body = body or {}
+    if name == "Replicated":
+        return ReplicatedService(replicas=_int(body, "Replicas", "Mode.Replicated.", 1))
+    if name == "Global":
+        return GlobalService()
+    if name == "ReplicatedJob":
+        concurrent = _int(body, "MaxConcurrent", "Mode.ReplicatedJob.", 1)
+        total = _int(body, "TotalCompletions", "Mode.ReplicatedJob.", concurrent)
+        return ReplicatedJob(max_concurrent=concurrent, total_completions=total)
+    if name == "GlobalJob":
+        return GlobalJob()
+    raise bad_request(f"Mode: unknown mode {name!r}")
+
+
+def _update_config(doc: Doc, path: str) -> UpdateConfig:
+    if not doc:
+        return UpdateConfig()
+    monitor = doc.get("Monitor")
+    ratio = doc.get("MaxFailureRatio") or 0
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float):
+        raise bad_request(f"{path}MaxFailureRatio: expected a number")
+    return UpdateConfig(
+        parallelism=_int(doc, "Parallelism", path, 1),
+        delay=from_ns(doc.get("Delay"), f"{path}Delay"),
+        failure_action=_enum(
+            _str(doc, "FailureAction", path),
+            FailureAction,
+            f"{path}FailureAction",
+            FailureAction.PAUSE,
+        ),
+        monitor=_DEFAULT_MONITOR if not monitor else from_ns(monitor, f"{path}Monitor"),
+        max_failure_ratio=float(ratio),
+        order=_enum(_str(doc, "Order", path), UpdateOrder, f"{path}Order", UpdateOrder.STOP_FIRST),
+    )
+
+
+def _endpoint(doc: Doc) -> EndpointSpec:
+    path = "EndpointSpec."
+    if _str(doc, "Mode", path) not in ("", "vip"):
+        raise not_supported(f"EndpointSpec.Mode {doc['Mode']!r}")
+    ports = []
+    for i, port in enumerate(_list(doc, "Ports", path)):
+        sub = f"{path}Ports[{i}]."
+        ports.append(
+            PortConfig(
+                name=_str(port, "Name", sub),
+                protocol=_enum(
+                    _str(port, "Protocol", sub), PortProtocol, f"{sub}Protocol", PortProtocol.TCP
+                ),
+                target_port=_int(port, "TargetPort", sub),
+                published_port=_int(port, "PublishedPort", sub),
+                publish_mode=_enum(
+                    _str(port, "PublishMode", sub),
+                    PublishMode,
+                    f"{sub}PublishMode",
+                    PublishMode.INGRESS,
+                ),
+            )
+        )
+    return EndpointSpec(ports=tuple(ports))
+
+
+def from_docker_spec(doc: Doc, base: ServiceSpec | None = None) -> ServiceSpec:
+    """A Docker ServiceSpec → ours; swarmnode's own fields come from ``base`` (the
+    service's current spec on an update). EngineError (400/501) names a bad field."""
+    if not isinstance(doc, Mapping):
+        raise bad_request("the body must be a ServiceSpec object")
+    base = base or ServiceSpec()
+    if _list(doc, "Networks", ""):
+        raise not_supported("Networks")
+    template = _map(doc, "TaskTemplate", "")
+    _refuse_set(template, _TASK_UNSUPPORTED, "TaskTemplate.")
+    if _str(template, "Runtime", "TaskTemplate.") not in ("", "container"):
+        raise not_supported(f"TaskTemplate.Runtime {template['Runtime']!r}")
+    resources = _map(template, "Resources", "TaskTemplate.")
+    task = TaskSpec(
+        container=_container(
+            _map(template, "ContainerSpec", "TaskTemplate."), "TaskTemplate.ContainerSpec."
+        ),
+        resources=ResourceRequirements(
+            limits=_resources(_map(resources, "Limits", ""), "TaskTemplate.Resources.Limits."),
+            reservations=_resources(
+                _map(resources, "Reservations", ""), "TaskTemplate.Resources.Reservations."
+            ),
+        ),
+        restart_policy=_restart(
+            _map(template, "RestartPolicy", "TaskTemplate."), "TaskTemplate.RestartPolicy."
+        ),
+        placement=_placement(
+            _map(template, "Placement", "TaskTemplate."),
+            "TaskTemplate.Placement.",
+            base.task.placement,
+        ),
+        force_update=_int(template, "ForceUpdate", "TaskTemplate."),
+    )
+    return replace(
+        base,
+        name=_str(doc, "Name", ""),
+        labels=_labels(doc, "Labels", ""),
+        task=task,
+        mode=_mode(_map(doc, "Mode", "")),
+        update_config=_update_config(_map(doc, "UpdateConfig", ""), "UpdateConfig."),
+        rollback_config=_update_config(_map(doc, "RollbackConfig", ""), "RollbackConfig."),
+        endpoint=_endpoint(_map(doc, "EndpointSpec", "")),
+    )
+
+
+# -- ours → Docker ----------------------------------------------------------------------
+
+
+def _docker_health(health: HealthConfig | None) -> dict[str, Any] | None:
+    if health is None:
+        return None
+    return {
+        "Test": list(health.test),
+        "Interval": to_ns(health.interval),
+        "Timeout": to_ns(health.timeout),
+        "Retries": health.retries,
+        "StartPeriod": to_ns(health.start_period),
+    }
+
+
+def _docker_file(target: str, uid: int, gid: int, mode: int) -> dict[str, Any]:
+    return {"Name": target, "UID": str(uid), "GID": str(gid), "Mode": mode}
+
+
+def _docker_container(c: ContainerSpec) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "Image": c.image,
+        "Labels": dict(c.labels),
+        "Command": list(c.command),
+        "Args": list(c.args),
+        "Hostname": c.hostname,
+        "Env": list(c.env),
+        "Dir": c.dir,
+        "User": c.user,
+        "StopSignal": c.stop_signal,
+        "StopGracePeriod": to_ns(c.stop_grace_period),
+        "Isolation": "default",
+        "Secrets": [
+            {
+                "File": _docker_file(s.target or s.secret_name, s.uid, s.gid, s.mode),
+                "SecretID": s.secret_id,
+                "SecretName": s.secret_name,
+            }
+            for s in c.secrets
+        ],
+        "Configs": [
+            {
+                "File": _docker_file(r.target or f"/{r.config_name}", r.uid, r.gid, r.mode),
+                "ConfigID": r.config_id,
+                "ConfigName": r.config_name,
+            }
+            for r in c.configs
+        ],
+    }
+    health = _docker_health(c.healthcheck)
+    if health is not None:
+        doc["HealthCheck"] = health
+    return doc
+
+
+def _docker_resources(r: Resources) -> dict[str, Any]:
+    return {"NanoCPUs": r.nano_cpus, "MemoryBytes": r.memory_bytes}
+
+
+def _docker_update(u: UpdateConfig) -> dict[str, Any]:
+    return {
+        "Parallelism": u.parallelism,
+        "Delay": to_ns(u.delay),
+        "FailureAction": u.failure_action.value,
+        "Monitor": to_ns(u.monitor),
+        "MaxFailureRatio": u.max_failure_ratio,
+        "Order": u.order.value,
+    }
+
+
+def _docker_mode(mode: ServiceMode) -> dict[str, Any]:
+    if isinstance(mode, ReplicatedService):
+        return {"Replicated": {"Replicas": mode.replicas}}
+    if isinstance(mode, GlobalService):
+        return {"Global": {}}
+    if isinstance(mode, ReplicatedJob):
+        return {
+            "ReplicatedJob": {
+                "MaxConcurrent": mode.max_concurrent,
+                "TotalCompletions": mode.total_completions,
+            }
+        }
+    return {"GlobalJob": {}}
+
+
+def docker_ports(ports: tuple[PortConfig, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            **({"Name": p.name} if p.name else {}),
+            "Protocol": p.protocol.value,
+            "TargetPort": p.target_port,
+            "PublishedPort": p.published_port,
+            "PublishMode": p.publish_mode.value,
+        }
+        for p in ports
+    ]
+
+
+def docker_spec(spec: ServiceSpec) -> dict[str, Any]:
+    """Our spec → Docker's ServiceSpec JSON; ``from_docker_spec`` of it gives it back."""
+    task = spec.task
+    placement = task.placement
+    return {
+        "Name": spec.name,
+        "Labels": dict(spec.labels),
+        "TaskTemplate": {
+            "ContainerSpec": _docker_container(task.container),
+            "Resources": {
+                "Limits": _docker_resources(task.resources.limits),
+                "Reservations": _docker_resources(task.resources.reservations),
+            },
+            "RestartPolicy": {
+                "Condition": task.restart_policy.condition.value,
+                "Delay": to_ns(task.restart_policy.delay),
+                "MaxAttempts": task.restart_policy.max_attempts,
+                "Window": to_ns(task.restart_policy.window),
+            },
+            "Placement": {
+                "Constraints": list(placement.constraints),
+                "Preferences": [
+                    {"Spread": {"SpreadDescriptor": p.spread}} for p in placement.preferences
+                ],
+                "MaxReplicas": placement.max_replicas,
+            },
+            "ForceUpdate": task.force_update,
+            "Runtime": "container",
+        },
+        "Mode": _docker_mode(spec.mode),
+        "UpdateConfig": _docker_update(spec.update_config),
+        "RollbackConfig": _docker_update(spec.rollback_config),
+        "EndpointSpec": {"Mode": "vip", "Ports": docker_ports(spec.endpoint.ports)},
+    }
