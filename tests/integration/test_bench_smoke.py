@@ -19,12 +19,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHES = sorted(p.stem for p in (ROOT / "bench").glob("*.py") if not p.stem.startswith("_"))
-NEEDS_DOCKER = frozenset({"converge"})
+NEEDS_DOCKER = frozenset({"converge", "engine_api"})
 TIMEOUT_S = 600
 
 
 def test_the_benches_are_found() -> None:
-    assert {"cli", "converge", "failover", "flood", "raft", "transport"} <= set(BENCHES)
+    assert {"cli", "converge", "engine_api", "failover", "flood", "raft", "transport"} <= set(
+        BENCHES
+    )
 
 
 @pytest.mark.parametrize("name", BENCHES)
