@@ -65,11 +65,24 @@ _CONTAINER_UNSUPPORTED = (
 _DEFAULT_GRACE = ContainerSpec().stop_grace_period
 _DEFAULT_RESTART_DELAY = RestartPolicy().delay
 _DEFAULT_MONITOR = UpdateConfig().monitor
+_MODES = ("Replicated", "Global", "ReplicatedJob", "GlobalJob")
 _TASK_UNSUPPORTED = ("PluginSpec", "NetworkAttachmentSpec", "Networks", "LogDriver")
 
 
+def _get(doc: Doc, key: str, default: Any = None) -> Any:
+    """``doc[key]``, matching the key's case loosely as Docker's Go decoder does (the
+    docker SDK sends ``{"replicated": ...}`` for ``Replicated``)."""
+    if key in doc:
+        return doc[key]
+    lowered = key.lower()
+    for name, value in doc.items():
+        if isinstance(name, str) and name.lower() == lowered:
+            return value
+    return default
+
+
 def _map(doc: Doc, key: str, path: str) -> Doc:
-    value = doc.get(key)
+    value = _get(doc, key)
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -78,7 +91,7 @@ def _map(doc: Doc, key: str, path: str) -> Doc:
 
 
 def _list(doc: Doc, key: str, path: str) -> list[Any]:
-    value = doc.get(key)
+    value = _get(doc, key)
     if value is None:
         return []
     if not isinstance(value, list):
@@ -101,7 +114,7 @@ def _labels(doc: Doc, key: str, path: str) -> dict[str, str]:
 
 
 def _str(doc: Doc, key: str, path: str, default: str = "") -> str:
-    value = doc.get(key)
+    value = _get(doc, key)
     if value is None:
         return default
     if not isinstance(value, str):
@@ -110,7 +123,7 @@ def _str(doc: Doc, key: str, path: str, default: str = "") -> str:
 
 
 def _int(doc: Doc, key: str, path: str, default: int = 0) -> int:
-    value = doc.get(key)
+    value = _get(doc, key)
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
@@ -120,7 +133,7 @@ def _int(doc: Doc, key: str, path: str, default: int = 0) -> int:
 
 def _refuse_set(doc: Doc, keys: tuple[str, ...], path: str) -> None:
     for key in keys:
-        if doc.get(key):
+        if _get(doc, key):
             raise not_supported(f"{path}{key}")
 
 
@@ -142,20 +155,20 @@ def _health(doc: Doc, path: str) -> HealthConfig | None:
         return None
     return HealthConfig(
         test=_strings(doc, "Test", path),
-        interval=from_ns(doc.get("Interval"), f"{path}Interval"),
-        timeout=from_ns(doc.get("Timeout"), f"{path}Timeout"),
+        interval=from_ns(_get(doc, "Interval"), f"{path}Interval"),
+        timeout=from_ns(_get(doc, "Timeout"), f"{path}Timeout"),
         retries=_int(doc, "Retries", path),
-        start_period=from_ns(doc.get("StartPeriod"), f"{path}StartPeriod"),
+        start_period=from_ns(_get(doc, "StartPeriod"), f"{path}StartPeriod"),
     )
 
 
 def _file_target(ref: Doc, path: str) -> tuple[str, int, int, int]:
     file = _map(ref, "File", path)
-    if ref.get("Runtime"):
+    if _get(ref, "Runtime"):
         raise not_supported(f"{path}Runtime")
 
     def owner(key: str) -> int:
-        value = file.get(key, "0") or "0"
+        value = _get(file, key, "0") or "0"
         try:
             return int(value)
         except (TypeError, ValueError):
@@ -204,10 +217,10 @@ def _configs(doc: Doc, path: str) -> tuple[ConfigReference, ...]:
 def _container(doc: Doc, path: str) -> ContainerSpec:
     _refuse_set(doc, _CONTAINER_UNSUPPORTED, path)
     if _str(doc, "Isolation", path) not in ("", "default"):
-        raise not_supported(f"{path}Isolation {doc['Isolation']!r}")
+        raise not_supported(f"{path}Isolation {_get(doc, 'Isolation')!r}")
     if _map(doc, "DNSConfig", path):
         raise not_supported(f"{path}DNSConfig")
-    grace = doc.get("StopGracePeriod")
+    grace = _get(doc, "StopGracePeriod")
     return ContainerSpec(
         image=_str(doc, "Image", path),
         command=_strings(doc, "Command", path),
@@ -228,9 +241,9 @@ def _container(doc: Doc, path: str) -> ContainerSpec:
 
 
 def _resources(doc: Doc, path: str) -> Resources:
-    if doc.get("Pids"):
+    if _get(doc, "Pids"):
         raise not_supported(f"{path}Pids")
-    if doc.get("GenericResources"):
+    if _get(doc, "GenericResources"):
         raise not_supported(f"{path}GenericResources")
     return Resources(
         nano_cpus=_int(doc, "NanoCPUs", path), memory_bytes=_int(doc, "MemoryBytes", path)
@@ -240,19 +253,19 @@ def _resources(doc: Doc, path: str) -> Resources:
 def _restart(doc: Doc, path: str) -> RestartPolicy:
     if not doc:
         return RestartPolicy()
-    delay = doc.get("Delay")
+    delay = _get(doc, "Delay")
     return RestartPolicy(
         condition=_enum(
             _str(doc, "Condition", path), RestartCondition, f"{path}Condition", RestartCondition.ANY
         ),
         delay=_DEFAULT_RESTART_DELAY if delay is None else from_ns(delay, f"{path}Delay"),
         max_attempts=_int(doc, "MaxAttempts", path),
-        window=from_ns(doc.get("Window"), f"{path}Window"),
+        window=from_ns(_get(doc, "Window"), f"{path}Window"),
     )
 
 
 def _placement(doc: Doc, path: str, base: Placement) -> Placement:
-    if doc.get("Platforms"):
+    if _get(doc, "Platforms"):
         raise not_supported(f"{path}Platforms")
     preferences = []
     for i, pref in enumerate(_list(doc, "Preferences", path)):
@@ -276,6 +289,7 @@ def _mode(doc: Doc) -> ServiceMode:
         raise bad_request(f"Mode: exactly one mode, got {sorted(doc)}")
     [(name, body)] = doc.items()
     body = body or {}
+    name = {m.lower(): m for m in _MODES}.get(str(name).lower(), str(name))
     if name == "Replicated":
         return ReplicatedService(replicas=_int(body, "Replicas", "Mode.Replicated.", 1))
     if name == "Global":
@@ -292,13 +306,13 @@ def _mode(doc: Doc) -> ServiceMode:
 def _update_config(doc: Doc, path: str) -> UpdateConfig:
     if not doc:
         return UpdateConfig()
-    monitor = doc.get("Monitor")
-    ratio = doc.get("MaxFailureRatio") or 0
+    monitor = _get(doc, "Monitor")
+    ratio = _get(doc, "MaxFailureRatio") or 0
     if isinstance(ratio, bool) or not isinstance(ratio, int | float):
         raise bad_request(f"{path}MaxFailureRatio: expected a number")
     return UpdateConfig(
         parallelism=_int(doc, "Parallelism", path, 1),
-        delay=from_ns(doc.get("Delay"), f"{path}Delay"),
+        delay=from_ns(_get(doc, "Delay"), f"{path}Delay"),
         failure_action=_enum(
             _str(doc, "FailureAction", path),
             FailureAction,
@@ -314,7 +328,7 @@ def _update_config(doc: Doc, path: str) -> UpdateConfig:
 def _endpoint(doc: Doc) -> EndpointSpec:
     path = "EndpointSpec."
     if _str(doc, "Mode", path) not in ("", "vip"):
-        raise not_supported(f"EndpointSpec.Mode {doc['Mode']!r}")
+        raise not_supported(f"EndpointSpec.Mode {_get(doc, 'Mode')!r}")
     ports = []
     for i, port in enumerate(_list(doc, "Ports", path)):
         sub = f"{path}Ports[{i}]."
@@ -348,7 +362,7 @@ def from_docker_spec(doc: Doc, base: ServiceSpec | None = None) -> ServiceSpec:
     template = _map(doc, "TaskTemplate", "")
     _refuse_set(template, _TASK_UNSUPPORTED, "TaskTemplate.")
     if _str(template, "Runtime", "TaskTemplate.") not in ("", "container"):
-        raise not_supported(f"TaskTemplate.Runtime {template['Runtime']!r}")
+        raise not_supported(f"TaskTemplate.Runtime {_get(template, 'Runtime')!r}")
     resources = _map(template, "Resources", "TaskTemplate.")
     task = TaskSpec(
         container=_container(
