@@ -62,6 +62,19 @@ def test_info_and_version(engine: Engine) -> None:
     assert engine.docker.ok("version", "--format", "{{.Server.APIVersion}}").strip() == "1.41"
 
 
+def test_swarm_inspect_update_and_tokens(engine: Engine) -> None:
+    docker, node = engine.docker, engine.node
+    token = docker.ok("swarm", "join-token", "-q", "worker").strip()
+    assert token == node.join_token("worker")
+    docker.ok("swarm", "update", "--task-history-limit", "3")
+    cluster = node.ctl_json("cluster", "inspect")
+    assert cluster["spec"]["orchestration"]["task_history_retention_limit"] == 3
+    docker.ok("swarm", "join-token", "--rotate", "-q", "manager")
+    assert node.join_token("manager") != docker.ok("swarm", "join-token", "-q", "worker")
+    assert node.join_token("worker") == token  # only the manager token rotated
+    assert "already part of a swarm" in docker.fails("swarm", "init")
+
+
 def test_node_ls_inspect_update_rm(engine: Engine) -> None:
     docker, node = engine.docker, engine.node
     [row] = docker.json_lines("node", "ls")
