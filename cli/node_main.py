@@ -145,7 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="unix:///PATH|tcp://HOST:PORT",
         help="serve the swarm part of the Docker Engine API there, for the docker CLI and "
-        "SDK (DOCKER_HOST=unix:///PATH; a TCP address must be a loopback one)",
+        "SDK (DOCKER_HOST=unix:///PATH); a non-loopback TCP address needs --engine-api-tls",
+    )
+    parser.add_argument(
+        "--engine-api-tls",
+        default=None,
+        type=Path,
+        metavar="DIR",
+        help="serve the Engine API over mutual TLS with DIR's ca.pem, cert.pem and key.pem "
+        "from the cluster CA (swarmctl cluster engine-cert DIR --host HOST)",
     )
     parser.add_argument(
         "--force-new-cluster",
@@ -179,8 +187,10 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
     choose_process_user(args.process_user, euid=os.geteuid(), executor=args.executor or "process")
     if args.metrics_addr is not None:
         parse_metrics_addr(args.metrics_addr)  # refused before anything is written
+    if args.engine_api_tls is not None and args.engine_api is None:
+        raise ValueError("--engine-api-tls goes with --engine-api")
     if args.engine_api is not None:
-        check_engine_address(args.engine_api, tls=False)
+        check_engine_address(args.engine_api, tls=args.engine_api_tls is not None)
     state_dir: Path = args.state_dir.absolute()
     return NodeConfig(
         state_dir=state_dir,
@@ -197,6 +207,7 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
         force_new_cluster=bool(args.force_new_cluster),
         metrics_addr=args.metrics_addr,
         engine_api=args.engine_api,
+        engine_api_tls=args.engine_api_tls.absolute() if args.engine_api_tls else None,
     )
 
 

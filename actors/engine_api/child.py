@@ -4,8 +4,9 @@ Rules:
 - ``unix:///PATH``: the socket file is 0600, as the control socket: only the node's user
   reaches it, like Docker's own socket.
 - ``tcp://HOST:PORT`` on a loopback address may go without TLS; on any other address it
-  needs TLS, or the node refuses to start (`check_engine_address`): the Engine API can do
-  anything the control API can.
+  needs ``--engine-api-tls`` (tls.py: mutual TLS under the cluster CA), or the node
+  refuses to start (`check_engine_address`): the Engine API can do anything the control
+  API can.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ def check_engine_address(text: str, tls: bool) -> HttpAddress:
     address = parse_http_address(text, flag="--engine-api")
     if not address.is_unix and not address.is_loopback() and not tls:
         raise ValueError(
-            f"--engine-api {text}: a non-loopback TCP address needs TLS with certificates "
-            "from the cluster CA: the Engine API controls the whole cluster"
+            f"--engine-api {text}: a non-loopback TCP address needs --engine-api-tls "
+            "(certificates from the cluster CA): the Engine API controls the whole cluster"
         )
     return address
 

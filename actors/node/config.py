@@ -34,6 +34,7 @@ class NodeConfig:
     force_new_cluster: bool = False  # a manager: restart as the only member of its group
     metrics_addr: str | None = None  # HOST:PORT of the Prometheus endpoint (None: none)
     engine_api: str | None = None  # unix:///PATH or tcp://HOST:PORT of the Engine API
+    engine_api_tls: Path | None = None  # its TLS files (actors/engine_api/tls.py)
     stop_timeout: float = 5.0
 
     @property

@@ -24,6 +24,7 @@ from typing import Final
 from api.schema.declare import (
     ANY,
     BOOL,
+    BYTES,
     FLOAT,
     INT,
     STR,
@@ -35,6 +36,8 @@ from api.schema.declare import (
 )
 
 __all__ = [
+    "CONTROL_CLUSTER_ENGINE_CERT",
+    "CONTROL_CLUSTER_ENGINE_CERT_REPLY",
     "CONTROL_CLUSTER_INSPECT",
     "CONTROL_CLUSTER_INSPECT_REPLY",
     "CONTROL_CLUSTER_JOIN_TOKEN",
@@ -320,6 +323,20 @@ CONTROL_CLUSTER_UPDATE: Final = SCHEMA.declare(
         ),
         reply="control.cluster.update.reply",
         doc="Change the default cluster's settings; the reply is the updated cluster.",
+    )
+)
+CONTROL_CLUSTER_ENGINE_CERT_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "control.cluster.engine_cert.reply", (Field("cert", BYTES), Field("ca_cert", BYTES))
+    )
+)
+CONTROL_CLUSTER_ENGINE_CERT: Final = SCHEMA.declare(
+    MessageType(
+        "control.cluster.engine_cert",
+        (Field("csr", BYTES), Field("hosts", ListOf(STR), required=False)),
+        reply="control.cluster.engine_cert.reply",
+        doc="Sign a P-256 CSR into an Engine API TLS certificate for hosts (actors/ca/"
+        "engine_certs.py: server and client, no node identity); with the CA certificate.",
     )
 )
 CONTROL_UNLOCK_REPLY: Final = SCHEMA.declare(

@@ -109,6 +109,7 @@ CONTROL_BODIES: dict[str, Mapping[str, Any]] = {
     "control.cluster.join_token": {"role": "worker"},
     "control.cluster.unlock_key": {},
     "control.cluster.update": {},
+    "control.cluster.engine_cert": {"csr": b"not a csr"},
     "control.events": {"wait": 0.0},  # a stream of one lease: its first frame at once
     "control.node.inspect": {"node": NONE},
     "control.node.ls": {},

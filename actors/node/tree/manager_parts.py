@@ -46,6 +46,7 @@ from actors.ca.renewer import store_settings
 from actors.ca.service import CAService
 from actors.control import control_handlers
 from actors.control.cluster import cluster_handlers
+from actors.control.engine_certs import engine_cert_handlers
 from actors.control.readiness import ReadinessGate, StartupState
 from actors.control.unlock import unlock_handlers
 from actors.dispatcher import dispatcher_handlers
@@ -306,6 +307,7 @@ class ManagerParts:
         table = {
             **control_handlers(self.store),
             **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
+            **engine_cert_handlers(self.ca.engine_certificate),
             "control.events": self.events.handler(),
         }
         # control.cluster.update takes autolock too (actors/control/unlock.py)

@@ -41,6 +41,7 @@ from actors.ca.node_identity import NodeIdentity
 from actors.ca.renewer import CHECK_NOW, CertRenewer, RenewalSettings
 from actors.dispatcher import ManagerAddress
 from actors.engine_api.child import check_engine_address, engine_api_child
+from actors.engine_api.tls import engine_tls_context
 from actors.log import get_logger
 from actors.metrics.http import metrics_child
 from actors.metrics.node import NodeTasksCollector
@@ -166,13 +167,20 @@ class SharedParts:
 
     def engine_children(self) -> list[ChildSpec]:
         """The ``engine`` endpoint when ``--engine-api`` is given: the Docker Engine API
-        over this node's own control socket (a worker's refuses as Docker's does)."""
+        over this node's own control socket (a worker's refuses as Docker's does), over TLS
+        with ``--engine-api-tls`` (EngineTLSError, a NodeError, stops the start)."""
         config = self.setup.config
         if config.engine_api is None:
             return []
-        address = check_engine_address(config.engine_api, tls=False)
+        tls_dir = config.engine_api_tls
+        address = check_engine_address(config.engine_api, tls=tls_dir is not None)
+        context = None
+        if tls_dir is not None:
+            context = engine_tls_context(tls_dir, self.setup.startup.certs.ca.cert_pem)
         return [
-            engine_api_child(address, config.control_bind, stop_timeout=config.stop_timeout)
+            engine_api_child(
+                address, config.control_bind, ssl_context=context, stop_timeout=config.stop_timeout
+            )
         ]
 
     def worker_child(self) -> ChildSpec:
