@@ -67,9 +67,30 @@ async def version(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _worker_info(me: dict[str, Any]) -> dict[str, Any]:
+    """A worker's /info: its own identity; the cluster's state is the managers' to show."""
+    return {
+        "ID": me["node_id"],
+        "ServerVersion": VERSION,
+        "OperatingSystem": "swarmnode",
+        "OSType": "linux",
+        "SystemTime": rfc3339(time.time()),
+        "Warnings": [],
+        "Swarm": {
+            "NodeID": me["node_id"],
+            "LocalNodeState": "active",
+            "ControlAvailable": False,
+            "Error": "",
+            "RemoteManagers": [],
+        },
+    }
+
+
 async def info(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
     me = await engine.node_identity()
+    if me.get("role") != "manager":
+        return reply(_worker_info(me))
     cluster, listed = await asyncio.gather(
         engine.control.call("control.cluster.inspect"), engine.control.call("control.node.ls")
     )
@@ -101,7 +122,7 @@ async def info(request: web.Request) -> web.StreamResponse:
                 "NodeID": me["node_id"],
                 "NodeAddr": (own.get("manager_status") or {}).get("addr", ""),
                 "LocalNodeState": "active",
-                "ControlAvailable": me.get("role") == "manager",
+                "ControlAvailable": True,
                 "Error": "",
                 "RemoteManagers": [
                     {"NodeID": r["id"], "Addr": r["manager_status"]["addr"]} for r in managers

@@ -92,7 +92,9 @@ def test_node_ls_inspect_update_rm(engine: Engine) -> None:
     assert shown["spec"]["labels"] == {}
     assert shown["spec"]["availability"] == "active"
 
-    worker = engine.swarm.join("w1", node, node.join_token("worker"), executor="process")
+    wsock = engine.node.state_dir.parent / "w1-engine.sock"
+    joining = (*node.join_args(node.join_token("worker")), *engine_flags(wsock))
+    worker = engine.swarm.start_node("w1", executor="process", extra=joining)
     wait_for(
         lambda: any(
             r["hostname"] == "w1" and r["status"] == "ready" for r in node.ctl_json("node", "ls")
@@ -100,6 +102,12 @@ def test_node_ls_inspect_update_rm(engine: Engine) -> None:
         "w1 ready",
         timeout=60,
     )
+    # a worker's endpoint shows the node, and refuses the cluster's state as Docker's does
+    on_worker = DockerCli(wsock, cwd=wsock.parent)
+    wait_for(wsock.exists, "w1's Engine API socket")
+    swarm_info = json.loads(on_worker.ok("info", "--format", "{{json .Swarm}}"))
+    assert (swarm_info["LocalNodeState"], swarm_info["ControlAvailable"]) == ("active", False)
+    assert "not a manager" in on_worker.fails("service", "ls")
     assert "is not down" in docker.fails("node", "rm", "w1")
     docker.ok("node", "rm", "--force", "w1")
     assert [r["hostname"] for r in node.ctl_json("node", "ls")] == ["m1"]
