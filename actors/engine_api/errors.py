@@ -37,17 +37,18 @@ STATUS_OF_CODE: Final[dict[str, int]] = {
 class EngineError(Exception):
     """An answer other than success: the status and the one line the client shows."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code  # the control API's code, when it refused
 
     def body(self) -> dict[str, str]:
         return {"message": self.message}
 
     @classmethod
     def of_control(cls, code: str, message: str) -> EngineError:
-        return cls(STATUS_OF_CODE.get(code, 500), message)
+        return cls(STATUS_OF_CODE.get(code, 500), message, code)
 
 
 def bad_request(message: str) -> EngineError:

@@ -51,6 +51,7 @@ CORES = [
                 "child.py",
                 "control.py",
                 "files.py",
+                "logs.py",
                 "nodes.py",
                 "services.py",
                 "system.py",
