@@ -65,7 +65,10 @@ ENGINE: Final = web.AppKey("engine", Engine)
 
 
 def reply(value: Any, status: int = 200) -> web.Response:
-    return web.json_response(value, status=status, dumps=json.dumps)
+    # exactly "application/json", no charset: the docker CLI reads {"message"} only then
+    return web.Response(
+        body=json.dumps(value).encode(), status=status, headers={"Content-Type": "application/json"}
+    )
 
 
 async def json_body(request: web.Request, what: str) -> Any:
