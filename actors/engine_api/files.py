@@ -57,8 +57,8 @@ def _handlers(kind: str) -> dict[str, Any]:
     async def listing(request: web.Request) -> web.StreamResponse:
         filters = parse_filters(request.query.get("filters"), FILE_FILTERS)
         control = request.app[ENGINE].control
-        rows = [r for r in (await control.call(f"control.{kind}.ls"))[f"{kind}s"]]
-        rows = [r for r in rows if keep_file(filters, r)]
+        listed = (await control.call(f"control.{kind}.ls"))[f"{kind}s"]
+        rows = [r for r in listed if keep_file(filters, r)]
         if kind == "secret":
             return reply([docker_secret(r) for r in rows])
         docs = await asyncio.gather(
