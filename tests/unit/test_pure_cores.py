@@ -52,6 +52,7 @@ CORES = [
                 "control.py",
                 "files.py",
                 "logs.py",
+                "networks.py",
                 "nodes.py",
                 "services.py",
                 "system.py",
