@@ -12,6 +12,7 @@ __all__ = [
     "DependencyCondition",
     "FailureAction",
     "JobState",
+    "MountType",
     "NodeAvailability",
     "NodeRole",
     "NodeState",
@@ -86,8 +87,14 @@ class PortProtocol(enum.StrEnum):
 
 
 class PublishMode(enum.StrEnum):
-    INGRESS = "ingress"
+    INGRESS = "ingress"  # the routing mesh: not built, refused by validation
     HOST = "host"
+
+
+class MountType(enum.StrEnum):
+    VOLUME = "volume"  # a named (or anonymous) volume of the node's engine
+    BIND = "bind"  # a host path: refused unless the cluster allows bind mounts
+    TMPFS = "tmpfs"
 
 
 class SchedulingStrategy(enum.StrEnum):

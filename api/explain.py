@@ -33,7 +33,9 @@ __all__ = [
 ]
 
 MAX_HEALTH_OUTPUT: Final = 300  # characters of a health check's output kept in a status
-_WAITING: Final = ("pending",)  # the scheduler's message says why it waits
+# pending: the scheduler's message says why it waits; preparing: the worker's says what it
+# prepares (an image pull's progress)
+_WAITING: Final = ("pending", "preparing")
 _FAILED: Final = ("failed", "rejected")
 _STOPPED_UPDATES: Final = ("paused", "rollback_paused", "rollback_started", "rollback_completed")
 

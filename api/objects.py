@@ -1,5 +1,5 @@
 """Stored objects (SwarmKit ``api/objects.proto``): ``Node``, ``Service``, ``Task``,
-``Cluster``, ``Secret``, ``Config``.
+``Cluster``, ``Network``, ``Secret``, ``Config``.
 
 Each has an ``id``, a ``meta`` the store maintains (``version`` is the Raft index of the
 object's last change), a user-owned ``spec`` and system-owned fields, each with one
@@ -19,6 +19,7 @@ from api.enums import JobState, NodeRole, NodeState, Reachability, RebalanceStat
 from api.specs import (
     ClusterSpec,
     ConfigSpec,
+    NetworkSpec,
     NodeSpec,
     PortConfig,
     Resources,
@@ -38,6 +39,7 @@ __all__ = [
     "JoinTokens",
     "ManagerStatus",
     "Meta",
+    "Network",
     "Node",
     "NodeDescription",
     "NodeStatus",
@@ -45,6 +47,7 @@ __all__ = [
     "ObjectKind",
     "Platform",
     "RebalanceStatus",
+    "RegistryAuth",
     "RevokedCertificate",
     "RootCA",
     "Secret",
@@ -61,6 +64,7 @@ class ObjectKind(enum.StrEnum):
     SERVICE = "service"
     TASK = "task"
     CLUSTER = "cluster"
+    NETWORK = "network"
     SECRET = "secret"
     CONFIG = "config"
 
@@ -144,6 +148,18 @@ class UpdateStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class RegistryAuth:
+    """Credentials for pulling a service's image (``--with-registry-auth``, from the user's
+    docker config). A secret: only in the encrypted Raft log, in memory on the nodes that
+    run the service's tasks, and never in an inspect answer or a log line."""
+
+    server_address: str = ""  # the registry, as the docker config names it
+    username: str = ""
+    password: str = field(default="", repr=False)
+    identity_token: str = field(default="", repr=False)  # OAuth refresh token, not a password
+
+
+@dataclass(frozen=True, slots=True)
 class JobStatus:
     """A job's runs (owner: the orchestrator). Each task records the run it belongs to
     (``Task.job_iteration``); a new run is a new iteration."""
@@ -179,6 +195,8 @@ class Service:
     previous_spec: ServiceSpec | None = None  # for rollback
     update_status: UpdateStatus | None = None
     pending_delete: bool = False  # `service rm` ran; the orchestrator removes its tasks
+    # owner: the control API; views drop it (actors/control/views.py `public_service`)
+    registry_auth: RegistryAuth | None = None
     job_status: JobStatus | None = None  # jobs only
     rebalance_status: RebalanceStatus | None = None
 
@@ -265,6 +283,20 @@ class Cluster:
         return self.spec.name
 
 
+# --- network ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    id: str
+    meta: Meta = field(default_factory=Meta)
+    spec: NetworkSpec = field(default_factory=NetworkSpec)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
 # --- secrets and configs ----------------------------------------------------------------
 
 
@@ -293,13 +325,14 @@ class Config:
         return self.spec.name
 
 
-Object = Node | Service | Task | Cluster | Secret | Config
+Object = Node | Service | Task | Cluster | Network | Secret | Config
 
 _KINDS: dict[type[Object], ObjectKind] = {
     Node: ObjectKind.NODE,
     Service: ObjectKind.SERVICE,
     Task: ObjectKind.TASK,
     Cluster: ObjectKind.CLUSTER,
+    Network: ObjectKind.NETWORK,
     Secret: ObjectKind.SECRET,
     Config: ObjectKind.CONFIG,
 }

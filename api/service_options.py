@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any, Final, TypeVar
 
 from api.enums import FailureAction, RestartCondition, SchedulingStrategy, UpdateOrder
+from api.host_resources import HOST_OPTION_TYPES, apply_host_options
 from api.job_options import JOB_OPTION_TYPES, MODES, apply_job_options, apply_mode
 from api.secret_refs import apply_reference_options
 from api.specs import (
@@ -93,6 +94,7 @@ OPTION_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
     "configs": list,
     "config_add": list,
     "config_rm": list,
+    **HOST_OPTION_TYPES,  # ports, mounts, networks (api/host_resources.py)
     **JOB_OPTION_TYPES,
 }
 
@@ -298,4 +300,4 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
         mode=mode,
         update_config=uc,
     )
-    return apply_job_options(changed, o)
+    return apply_job_options(apply_host_options(changed, o), o)

@@ -14,6 +14,7 @@ from typing import ClassVar
 from api.enums import (
     DependencyCondition,
     FailureAction,
+    MountType,
     NodeAvailability,
     NodeRole,
     PortProtocol,
@@ -40,6 +41,9 @@ __all__ = [
     "GlobalService",
     "HealthConfig",
     "JobSchedule",
+    "Mount",
+    "NetworkAttachmentConfig",
+    "NetworkSpec",
     "NodeSpec",
     "OrchestrationConfig",
     "Placement",
@@ -91,6 +95,17 @@ class HealthConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Mount:
+    """``--mount type=volume|bind|tmpfs,source=,target=,readonly``. A volume without a
+    source is anonymous (removed with its container); a named one outlives its tasks."""
+
+    type: MountType = MountType.VOLUME
+    source: str = ""  # volume name, or host path for a bind; empty for tmpfs
+    target: str = ""  # absolute path in the container
+    readonly: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class SecretReference:
     """A secret a task's container gets as the file ``/run/secrets/<target>`` (SwarmKit's
     ``SecretReference`` with its ``File`` target). ``secret_id`` is filled in by the
@@ -130,6 +145,7 @@ class ContainerSpec:
     healthcheck: HealthConfig | None = None
     stop_signal: str = ""  # empty: the image's, else SIGTERM
     stop_grace_period: float = 10.0
+    mounts: tuple[Mount, ...] = ()
     secrets: tuple[SecretReference, ...] = ()
     configs: tuple[ConfigReference, ...] = ()
 
@@ -168,12 +184,33 @@ class Placement:
 
 
 @dataclass(frozen=True, slots=True)
+class PortConfig:
+    name: str = ""
+    protocol: PortProtocol = PortProtocol.TCP
+    target_port: int = 0
+    published_port: int = 0  # 0: the engine picks a free port per task (port_status)
+    publish_mode: PublishMode = PublishMode.HOST  # INGRESS (the routing mesh) is not built
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkAttachmentConfig:
+    """``--network NAME``: the control API stores the network's id as ``target``."""
+
+    target: str
+    aliases: tuple[str, ...] = ()  # besides the service name, which every task answers to
+
+
+@dataclass(frozen=True, slots=True)
 class TaskSpec:
     container: ContainerSpec = field(default_factory=ContainerSpec)
     resources: ResourceRequirements = field(default_factory=ResourceRequirements)
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
     placement: Placement = field(default_factory=Placement)
     force_update: int = 0  # bumped by `service update --force`
+    networks: tuple[NetworkAttachmentConfig, ...] = ()
+    # the service's endpoint.ports, copied by the control API (api/host_resources.py
+    # `with_task_ports`), never by users: a task carries, and is compared on, its ports
+    ports: tuple[PortConfig, ...] = ()
 
 
 # --- service ---------------------------------------------------------------------------
@@ -219,15 +256,6 @@ class UpdateConfig:
     monitor: float = 5.0
     max_failure_ratio: float = 0.0
     order: UpdateOrder = UpdateOrder.STOP_FIRST
-
-
-@dataclass(frozen=True, slots=True)
-class PortConfig:
-    name: str = ""
-    protocol: PortProtocol = PortProtocol.TCP
-    target_port: int = 0
-    published_port: int = 0  # 0: none / dynamically chosen
-    publish_mode: PublishMode = PublishMode.INGRESS
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,3 +358,18 @@ class ClusterSpec:
     dispatcher: DispatcherConfig = field(default_factory=DispatcherConfig)
     ca_config: CAConfig = field(default_factory=CAConfig)
     encryption_config: EncryptionConfig = field(default_factory=EncryptionConfig)
+    allow_bind_mounts: bool = False  # a bind mount gives a service the host
+
+
+# --- network ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSpec:
+    """A network: one bridge on each node's engine where a task attached to it runs.
+    Immutable once created, as Docker's."""
+
+    name: str = ""
+    labels: Mapping[str, str] = field(default_factory=_labels)
+    driver: str = "bridge"  # the only driver: no cross-node (overlay) networks
+    internal: bool = False  # no route out of the node (Docker's --internal)

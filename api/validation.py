@@ -24,14 +24,13 @@ from api.enums import (
     FailureAction,
     NodeAvailability,
     NodeRole,
-    PortProtocol,
-    PublishMode,
     RebalanceMode,
     RestartCondition,
     SchedulePolicy,
     SchedulingStrategy,
     UpdateOrder,
 )
+from api.host_resources import validate_mounts, validate_network_attachments, validate_ports
 from api.limits import format_bytes
 from api.objects import NodeDescription
 from api.schedule import check_schedule
@@ -266,6 +265,7 @@ def validate_task_spec(task: TaskSpec, field: str = "task") -> None:
     _resources(task.resources, f"{field}.resources")
     _restart_policy(task.restart_policy, f"{field}.restart_policy")
     _placement(task.placement, f"{field}.placement")
+    validate_network_attachments(task.networks, f"{field}.networks")
 
 
 def _container(c: ContainerSpec, field: str) -> None:
@@ -286,6 +286,7 @@ def _container(c: ContainerSpec, field: str) -> None:
         validate_hostname(c.hostname, f"{field}.hostname")
     check_labels(c.labels, f"{field}.labels")
     _non_negative(c.stop_grace_period, f"{field}.stop_grace_period")
+    validate_mounts(c.mounts, f"{field}.mounts")
     if c.healthcheck is not None:
         h = c.healthcheck
         check_strings(h.test, f"{field}.healthcheck.test")
@@ -339,26 +340,7 @@ def _update_config(u: UpdateConfig, field: str) -> None:
 
 
 def _endpoint(e: EndpointSpec, field: str) -> None:
-    seen: set[tuple[str, int]] = set()
-    check_count(e.ports, f"{field}.ports", MAX_CONSTRAINTS)
-    for i, port in enumerate(e.ports):
-        sub = f"{field}.ports[{i}]"
-        _enum(port.protocol, PortProtocol, f"{sub}.protocol", "protocol")
-        _enum(port.publish_mode, PublishMode, f"{sub}.publish_mode", "publish mode")
-        if not 1 <= port.target_port <= 65535:
-            raise InvalidSpec(f"{sub}.target_port", f"must be in 1..65535, got {port.target_port}")
-        if not 0 <= port.published_port <= 65535:
-            raise InvalidSpec(
-                f"{sub}.published_port", f"must be in 0..65535, got {port.published_port}"
-            )
-        if port.published_port:
-            key = (str(port.protocol), port.published_port)
-            if key in seen:
-                raise InvalidSpec(
-                    f"{sub}.published_port",
-                    f"port {port.published_port}/{port.protocol} published twice",
-                )
-            seen.add(key)
+    validate_ports(e.ports, f"{field}.ports")
 
 
 def validate_node_spec(spec: NodeSpec) -> None:

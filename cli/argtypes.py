@@ -10,6 +10,7 @@ from typing import Any
 from api.units import parse_cpus, parse_duration, parse_key_value, parse_memory
 
 __all__ = [
+    "BOOLEAN",
     "CONFIG_REF",
     "CONSTRAINT",
     "COUNT",
@@ -19,7 +20,11 @@ __all__ = [
     "ENV",
     "KEY_VALUE",
     "MEMORY",
+    "MOUNT",
+    "NETWORK",
     "PREFERENCE",
+    "PUBLISH",
+    "PUBLISH_RM",
     "RATIO",
     "SCHEDULE",
     "SECRET_REF",
@@ -50,6 +55,15 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _boolean(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"want true or false, got {text!r}")
+
+
 def _ratio(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
@@ -78,6 +92,22 @@ def _preference(text: str) -> str:
 
     parse_placement_preference(text, "--placement-pref")
     return text
+
+
+BOOLEAN = typed(_boolean)
+
+
+def _host_resource(parser: str, flag: str) -> Callable[[str], str]:
+    """A flag value checked by ``api.host_resources.<parser>`` and kept as typed."""
+
+    def check(text: str) -> str:
+        from api import host_resources
+
+        getattr(host_resources, parser)(text, flag)
+        return text
+
+    check.__name__ = parser
+    return check
 
 
 def _secret_ref(text: str) -> str:
@@ -118,6 +148,10 @@ ENV = typed(_env)
 KEY_VALUE = typed(parse_key_value)
 CONSTRAINT = typed(_constraint)
 PREFERENCE = typed(_preference)
+PUBLISH = typed(_host_resource("parse_publish", "--publish"))
+PUBLISH_RM = typed(_host_resource("parse_publish_rm", "--publish-rm"))
+MOUNT = typed(_host_resource("parse_mount", "--mount"))
+NETWORK = typed(_host_resource("parse_network", "--network"))
 SECRET_REF = typed(_secret_ref)
 CONFIG_REF = typed(_config_ref)
 DEPENDENCY = typed(_dependency)

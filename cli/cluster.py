@@ -1,8 +1,8 @@
 """``swarmctl cluster inspect [NAME]``, ``cluster join-token worker|manager [-q] [--rotate]``
 and ``cluster update [--heartbeat-period D] [--task-history-limit N] [--snapshot-interval N]
-[--cert-expiry D] [--autolock=true|false]``, ``cluster unlock-key [-q] [--rotate]``
-(cli/unlock.py) and ``cluster engine-cert DIR`` (cli/engine_cert.py); the cluster is
-"default" unless named."""
+[--cert-expiry D] [--autolock=true|false] [--allow-bind-mounts[=true|false]]``,
+``cluster unlock-key [-q] [--rotate]`` (cli/unlock.py) and ``cluster engine-cert DIR``
+(cli/engine_cert.py); the cluster is "default" unless named."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from api.units import format_duration
-from cli.argtypes import COUNT, DURATION
+from cli.argtypes import BOOLEAN, COUNT, DURATION
 from cli.connection import ControlConnection
 from cli.engine_cert import add_engine_cert_verb
 from cli.errors import CliError
@@ -45,6 +45,16 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     update.add_argument("--snapshot-interval", type=COUNT, default=None, metavar="N")
     update.add_argument("--cert-expiry", type=DURATION, default=None, metavar="DURATION")
     autolock_argument(update)
+    update.add_argument(
+        "--allow-bind-mounts",
+        type=BOOLEAN,
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="true|false",
+        help="let services bind-mount host paths (--mount type=bind): that gives a service "
+        "the host's files (default: refused)",
+    )
     update.set_defaults(run=run_update)
     add_unlock_key_verb(verbs, common)
     add_engine_cert_verb(verbs, common)
@@ -79,6 +89,8 @@ def _describe(cluster: dict[str, Any]) -> str:
         "  Join Tokens:",
         f"    Worker: {tokens.get('worker', '')}",
         f"    Manager: {tokens.get('manager', '')}",
+        "Task settings:",
+        f"  Bind mounts allowed: {'yes' if spec.get('allow_bind_mounts') else 'no'}",
     ]
     return "\n".join(lines)
 
@@ -114,6 +126,8 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
             body[flag] = value
     if args.autolock is not None:
         body["autolock"] = args.autolock
+    if args.allow_bind_mounts is not None:
+        body["allow_bind_mounts"] = args.allow_bind_mounts
     if not body:
         raise CliError("cluster update: give at least one setting to change")
     with connection:

@@ -16,6 +16,7 @@ or its supervisor gives up (escalation), 2 for a usage error.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import signal
 import socket
@@ -103,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         "the node's own user",
     )
     parser.add_argument(
+        "--publish-addr",
+        default="",
+        metavar="IP",
+        help="the host address the ports tasks publish bind to (default: every address); "
+        "docker executor only",
+    )
+    parser.add_argument(
         "--label",
         action="append",
         default=[],
@@ -173,6 +181,19 @@ def parse_labels(items: Sequence[str]) -> dict[str, str]:
     return labels
 
 
+def check_publish_addr(text: str, executor: str | None) -> str:
+    """``--publish-addr``: an IP address, refused with an executor that publishes nothing."""
+    if not text:
+        return ""
+    try:
+        address = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        raise ValueError(f"--publish-addr wants an IP address, got {text!r}") from None
+    if executor not in (None, "docker"):
+        raise ValueError(f"--publish-addr applies to the docker executor, not {executor!r}")
+    return str(address)
+
+
 def config_from_args(args: argparse.Namespace) -> NodeConfig:
     """The node's config from parsed flags; ValueError or NodeError names a bad flag
     (checked before anything is written)."""
@@ -183,6 +204,7 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
     hostname = args.hostname or socket.gethostname()
     validate_hostname(hostname, "--hostname")
     advertise = advertised_address(args.listen_remote_api, args.advertise_addr or "")
+    publish_addr = check_publish_addr(args.publish_addr, args.executor)
     # refused before anything is written; checked again once the executor is known
     choose_process_user(args.process_user, euid=os.geteuid(), executor=args.executor or "process")
     if args.metrics_addr is not None:
@@ -205,6 +227,7 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
         join_token=args.join_token,
         autolock=bool(args.autolock),
         force_new_cluster=bool(args.force_new_cluster),
+        publish_addr=publish_addr,
         metrics_addr=args.metrics_addr,
         engine_api=args.engine_api,
         engine_api_tls=args.engine_api_tls.absolute() if args.engine_api_tls else None,

@@ -206,8 +206,11 @@ def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str)
         with connection:
             _print_plan(args, connection.request("control.service.plan", {"spec": encode(spec)}))
         return 0
+    body: dict[str, Any] = {"spec": encode(spec)}
+    if args.with_registry_auth:
+        body["registry_auth"] = _registry_auth(args.image)
     with connection:
-        reply = connection.request("control.service.create", {"spec": encode(spec)})
+        reply = connection.request("control.service.create", body)
         job_run = 0 if reply["service"].get("job") is not None else None
         _wait(args, connection, reply["id"], baseline=set(), job_run=job_run)
         final = connection.request("control.service.inspect", {"service": reply["id"]})
@@ -218,6 +221,12 @@ def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str)
     return 0
 
 
+def _registry_auth(image: str) -> dict[str, str]:
+    from cli.registry_auth import credentials_for
+
+    return credentials_for(image)
+
+
 def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
     changes = options_of(args)
     if args.args is not None:
@@ -226,17 +235,23 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
 
     # check the flags against a stand-in spec; the manager checks the real one
     _checked(ServiceSpec(name="x", task=TaskSpec(container=ContainerSpec(image="x"))), changes)
+    body: dict[str, Any] = {"service": args.service, "changes": changes}
     if args.dry_run:
-        body = {"service": args.service, "changes": changes}
         with connection:
             _print_plan(args, connection.request("control.service.plan", body))
         return 0
     with connection:
+        if args.with_registry_auth:  # for the image the service will run
+            image = (
+                changes.get("image")
+                or connection.request("control.service.inspect", {"service": args.service})[
+                    "summary"
+                ]["image"]
+            )
+            body["registry_auth"] = _registry_auth(str(image))
         baseline = _finished_before(args, connection, args.service)
         job_run = None if args.detach else _job_run(connection, args.service)
-        reply = connection.request(
-            "control.service.update", {"service": args.service, "changes": changes}
-        )
+        reply = connection.request("control.service.update", body)
         if reply["changed"]:
             _wait(args, connection, reply["id"], baseline, job_run)
         final = connection.request("control.service.inspect", {"service": reply["id"]})
@@ -348,6 +363,21 @@ def ago(timestamp: float, now: float | None = None) -> str:
     return f"{int(delta)} seconds ago"
 
 
+def _task_port(port: dict[str, Any]) -> str:
+    """``*:8080->80/tcp``, as ``docker service ps`` shows a host-mode port."""
+    return f"*:{port['published_port']}->{port['target_port']}/{port['protocol']}"
+
+
+def _spec_port(port: dict[str, Any]) -> str:
+    published = port["published_port"] or "(picked per task)"
+    return f"{published} -> {port['target_port']}/{port['protocol']} ({port['publish_mode']})"
+
+
+def _mount(mount: dict[str, Any]) -> str:
+    source = f"{mount['source']} -> " if mount["source"] else ""
+    return f"{mount['type']} {source}{mount['target']}{' (readonly)' if mount['readonly'] else ''}"
+
+
 def task_table(rows: list[dict[str, Any]]) -> str:
     """``docker service ps``'s table; older tasks of a slot as ``\\_ name``."""
     seen: set[tuple[str, int, str]] = set()
@@ -366,9 +396,10 @@ def task_table(rows: list[dict[str, Any]]) -> str:
                 r["desired_state"].capitalize(),
                 current,
                 task_reason(r),  # why it failed or waits (api/explain.py)
+                ",".join(_task_port(p) for p in r.get("ports", ())),
             )
         )
-    headers = ("ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR")
+    headers = ("ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS")
     return render_table(headers, out)
 
 
@@ -451,6 +482,12 @@ def describe(service: dict[str, Any], summary: dict[str, Any]) -> str:
     if pl["max_replicas"]:
         rows.append(("Max Replicas/Node", str(pl["max_replicas"])))
     rows.append(("Strategy", pl["strategy"]))
+    for i, port in enumerate(spec["endpoint"]["ports"]):
+        rows.append(("Ports" if i == 0 else "", _spec_port(port)))
+    for i, mount in enumerate(c.get("mounts", ())):
+        rows.append(("Mounts" if i == 0 else "", _mount(mount)))
+    if summary.get("networks"):
+        rows.append(("Networks", ", ".join(summary["networks"])))
     rows.append(
         (
             "Update Config",

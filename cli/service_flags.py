@@ -17,7 +17,11 @@ from cli.argtypes import (
     ENV,
     KEY_VALUE,
     MEMORY,
+    MOUNT,
+    NETWORK,
     PREFERENCE,
+    PUBLISH,
+    PUBLISH_RM,
     RATIO,
     SCHEDULE,
     SECRET_REF,
@@ -110,6 +114,9 @@ CREATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--container-label": ("container_labels", KEY_VALUE),
     "--constraint": ("constraints", CONSTRAINT),
     "--placement-pref": ("placement_prefs", PREFERENCE),
+    "--publish": ("publish", PUBLISH),
+    "--mount": ("mounts", MOUNT),
+    "--network": ("networks", NETWORK),
     "--secret": ("secrets", SECRET_REF),
     "--config": ("configs", CONFIG_REF),
     "--depends-on": ("depends_on", DEPENDENCY),
@@ -125,6 +132,12 @@ UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
     "--constraint-rm": ("constraint_rm", str),
     "--placement-pref-add": ("placement_pref_add", PREFERENCE),
     "--placement-pref-rm": ("placement_pref_rm", str),
+    "--publish-add": ("publish_add", PUBLISH),
+    "--publish-rm": ("publish_rm", PUBLISH_RM),
+    "--mount-add": ("mount_add", MOUNT),
+    "--mount-rm": ("mount_rm", str),
+    "--network-add": ("network_add", NETWORK),
+    "--network-rm": ("network_rm", str),
     "--secret-add": ("secret_add", SECRET_REF),
     "--secret-rm": ("secret_rm", str),
     "--config-add": ("config_add", CONFIG_REF),
@@ -138,6 +151,8 @@ _DEPENDENCY_HELP = {
     "--depends-on-add": "add or change a dependency, SERVICE[:running|healthy|completed]",
     "--depends-on-rm": "remove the dependency on SERVICE",
 }
+# list flags' short names (the others have none)
+_LIST_ALIASES = {"--publish": ("-p",)}
 _MAP_KEYS = {"labels", "container_labels", "label_add", "container_label_add"}
 _SECRET_FORM = "NAME or source=NAME,target=PATH,uid=N,gid=N,mode=0444"
 LIST_FLAG_HELP: dict[str, str] = {
@@ -147,6 +162,20 @@ LIST_FLAG_HELP: dict[str, str] = {
     "--secret-rm": "remove a secret by name (rotation: --secret-rm old --secret-add new,...)",
     "--config-add": f"add a config ({_SECRET_FORM}); applied after --config-rm",
     "--config-rm": "remove a config by name",
+    "--publish": "publish a port on the node that runs each task: PUBLISHED:TARGET[/udp], "
+    "TARGET (the engine picks a free port) or published=P,target=T,protocol=tcp|udp,"
+    "mode=host (ingress, the routing mesh, is not built)",
+    "--publish-add": "publish a port (as --publish); replaces one on the same published port",
+    "--publish-rm": "stop publishing TARGET[/PROTOCOL]",
+    "--mount": "type=volume|bind|tmpfs,source=NAME|PATH,target=PATH[,readonly]; a named "
+    "volume is created on first use on each node; bind mounts need "
+    "`cluster update --allow-bind-mounts`",
+    "--mount-add": "add a mount (as --mount); replaces one on the same target",
+    "--mount-rm": "remove the mount on TARGET",
+    "--network": "attach to a network (swarmctl network create): NAME or "
+    "name=NAME,alias=ALIAS; tasks on one node reach each other by service name",
+    "--network-add": "attach to a network (as --network)",
+    "--network-rm": "detach from a network",
     **_DEPENDENCY_HELP,
 }
 
@@ -160,6 +189,7 @@ def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, 
         parser.add_argument(flag, dest=option_dest(key), default=None, **kwargs)
     for flag, (key, kind) in lists.items():
         parser.add_argument(
+            *_LIST_ALIASES.get(flag, ()),
             flag,
             dest=option_dest(key),
             action="append",
@@ -168,6 +198,12 @@ def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, 
             help=LIST_FLAG_HELP.get(flag),
         )
     parser.add_argument("--no-healthcheck", dest=option_dest("no_healthcheck"), action="store_true")
+    parser.add_argument(
+        "--with-registry-auth",
+        action="store_true",
+        help="send your credentials for the image's registry (from your docker config) to "
+        "the nodes that run the service, so they can pull it",
+    )
     parser.add_argument(
         "--entrypoint", dest="entrypoint", default=None, help="overwrite the image's entrypoint"
     )

@@ -9,6 +9,7 @@ import getpass
 import sys
 from typing import Any
 
+from cli.argtypes import BOOLEAN
 from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.output import write_json, write_text
@@ -51,20 +52,11 @@ def run_unlock(args: argparse.Namespace, connection: ControlConnection, _v: str)
     return 0
 
 
-def _bool(text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("true", "1", "yes", "on"):
-        return True
-    if value in ("false", "0", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"want true or false, got {text!r}")
-
-
 def autolock_argument(parser: argparse.ArgumentParser) -> None:
     """``--autolock=true|false`` for ``cluster update``."""
     parser.add_argument(
         "--autolock",
-        type=_bool,
+        type=BOOLEAN,
         default=None,
         metavar="true|false",
         help="lock managers' keys under an unlock key when they restart",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,3 +40,15 @@ def docker_client() -> Iterator[Any]:
 def test_image(docker_client: Any) -> str:
     """Name of the local busybox image, imported once per run."""
     return ensure_test_image(docker_client)
+
+
+@pytest.fixture
+def docker_node(tmp_path: Path, docker_client: Any, test_image: str) -> Iterator[Any]:
+    """One ``swarm-node`` (a manager) with the docker executor, ready; its containers and
+    networks removed afterwards."""
+    from tests.support.swarm import Swarm
+
+    with Swarm(tmp_path, docker_client=docker_client) as swarm:
+        started = swarm.start_node("m1", executor="docker")
+        started.wait_ready()
+        yield started

@@ -12,6 +12,7 @@ from __future__ import annotations
 from actors.control.cluster import ClusterControl
 from actors.control.configs import ConfigControl
 from actors.control.errors import ControlCode, ControlError, call, guarded
+from actors.control.networks import NetworkControl
 from actors.control.nodes import NodeControl
 from actors.control.plans import ServicePlans
 from actors.control.secrets import SecretControl
@@ -26,6 +27,7 @@ __all__ = [
     "ConfigControl",
     "ControlCode",
     "ControlError",
+    "NetworkControl",
     "NodeControl",
     "SecretControl",
     "ServiceControl",
@@ -42,6 +44,7 @@ def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> di
     node = NodeControl(store)
     task = TaskControl(store)
     cluster = ClusterControl(store)
+    network = NetworkControl(store, rng=rng)
     secret = SecretControl(store, rng=rng)
     config = ConfigControl(store, rng=rng)
     table = {
@@ -60,6 +63,10 @@ def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> di
         "control.task.ls": task.ls,
         "control.task.inspect": task.inspect,
         "control.cluster.inspect": cluster.inspect,
+        "control.network.create": network.create,
+        "control.network.ls": network.ls,
+        "control.network.inspect": network.inspect,
+        "control.network.rm": network.rm,
         "control.secret.create": secret.create,
         "control.secret.ls": secret.ls,
         "control.secret.inspect": secret.inspect,

@@ -15,6 +15,7 @@ from typing import Any
 
 from actors.ca.certs import InvalidCertExpiry, check_node_cert_expiry
 from actors.control.errors import Body, ControlCode, ControlError, guarded
+from actors.control.service_resources import bind_mount_users
 from actors.control.views import cluster_document
 from actors.store import MemoryStore, ReadTx, WriteTx, clusters
 from api.enums import NodeRole
@@ -72,6 +73,15 @@ class ClusterControl:
             spec = cluster.spec
             for apply in changes:
                 spec = apply(spec)
+            if cluster.spec.allow_bind_mounts and not spec.allow_bind_mounts:
+                users = bind_mount_users(tx)
+                if users:
+                    raise ControlError(
+                        ControlCode.IN_USE,
+                        "bind mounts are in use by service"
+                        f"{'s' if len(users) > 1 else ''} {', '.join(users)}: remove their "
+                        "bind mounts (service update --mount-rm) before refusing them",
+                    )
             updated = replace(cluster, spec=spec)
             if updated != cluster:
                 tx.update(updated)
@@ -112,6 +122,9 @@ def _settings(body: Body) -> list[Callable[[Any], Any]]:
         except InvalidCertExpiry as exc:
             raise ControlError(ControlCode.INVALID_ARGUMENT, str(exc)) from None
         out.append(lambda s: replace(s, ca_config=replace(s.ca_config, node_cert_expiry=expiry)))
+    if "allow_bind_mounts" in body:
+        allow = bool(body["allow_bind_mounts"])
+        out.append(lambda s: replace(s, allow_bind_mounts=allow))
     if not out:
         raise ControlError(ControlCode.INVALID_ARGUMENT, "nothing to update: give a setting")
     return out

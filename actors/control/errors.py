@@ -39,11 +39,11 @@ class ControlCode:
     NAME_CONFLICT: Final = "name_conflict"
     ALREADY_EXISTS: Final = "already_exists"
     CONFLICT: Final = "conflict"
+    IN_USE: Final = "in_use"  # a network, secret or config a service uses: not removed
     NOT_LEADER: Final = "not_leader"
     UNAVAILABLE: Final = "unavailable"
     TIMEOUT: Final = "timeout"
     TOO_LARGE: Final = "too_large"  # over a byte budget of api.limits
-    IN_USE: Final = "in_use"  # a secret or config that a service references
     STORE: Final = "store_error"
     GONE: Final = "gone"  # events asked for are no longer held (actors/events/)
     BUSY: Final = "busy"  # a per-manager bound is reached (event watches)

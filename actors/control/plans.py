@@ -13,12 +13,12 @@ from typing import Any
 
 from actors.control.dependencies import check_dependencies
 from actors.control.errors import Body, ControlCode, ControlError
+from actors.control.service_resources import created_spec, updated_spec
 from actors.orchestrator.plan import plan_service
 from actors.orchestrator.state import Snapshot
 from actors.store import MemoryStore, ReadTx, nodes, services, tasks
 from api.codec_objects import decode
 from api.objects import Meta, Service
-from api.service_options import apply_options
 from api.specs import ServiceSpec
 from api.validation import validate_service_spec
 
@@ -61,6 +61,7 @@ class ServicePlans:
                     ControlCode.NAME_CONFLICT, f"service name {spec.name!r} is already in use"
                 )
             check_dependencies(tx, spec)
+            spec = created_spec(tx, spec)
             return Service(id=NEW_SERVICE_ID, meta=Meta(0, now, now), spec=spec, spec_version=1)
         if "service" not in body:
             raise ControlError(ControlCode.INVALID_ARGUMENT, "a plan needs a spec or a service")
@@ -68,8 +69,7 @@ class ServicePlans:
         changes = dict(body.get("changes") or {})
         if "mode" in changes and str(changes["mode"]).lower() != service.spec.mode.TAG:
             raise ControlError(ControlCode.INVALID_ARGUMENT, "service mode cannot be changed")
-        new_spec = apply_options(service.spec, changes)
-        validate_service_spec(new_spec)
+        new_spec = updated_spec(tx, service.spec, changes)
         if new_spec.depends_on != service.spec.depends_on:
             check_dependencies(tx, new_spec)
         return replace(

@@ -15,14 +15,19 @@ from typing import Any
 
 from actors.control.dependencies import check_dependencies
 from actors.control.errors import Body, ControlCode, ControlError
-from actors.control.references import resolve_references
-from actors.control.views import service_summary, task_order, task_row
+from actors.control.networks import network_names
+from actors.control.service_resources import (
+    created_spec,
+    registry_auth_of,
+    replaced_spec,
+    updated_spec,
+)
+from actors.control.views import public_service, service_summary, task_order, task_row
 from actors.control.writes import check_version, modify
 from actors.store import MemoryStore, ReadTx, WriteTx, nodes, services, tasks
 from api.codec_objects import decode, encode_object
 from api.ids import RandomBits, new_id
-from api.objects import Service
-from api.service_options import apply_options
+from api.objects import RegistryAuth, Service
 from api.specs import ReplicatedService, ServiceSpec
 from api.task_state import parse_task_state
 from api.validation import validate_service_spec
@@ -56,7 +61,8 @@ class ServiceControl:
     def create(self, body: Body) -> Body:
         spec = decode(ServiceSpec, body["spec"], "spec")
         validate_service_spec(spec)
-        service = Service(id=self._new_id(), spec=spec, spec_version=1)
+        auth = registry_auth_of(body)
+        service = Service(id=self._new_id(), spec=spec, spec_version=1, registry_auth=auth)
 
         def write(tx: WriteTx) -> None:
             holder = services.by_name(tx, spec.name)
@@ -67,7 +73,7 @@ class ServiceControl:
                     f"service name {spec.name!r} is already in use by service {holder.id}{gone}",
                 )
             check_dependencies(tx, spec)
-            tx.create(replace(service, spec=resolve_references(tx, spec)))
+            tx.create(replace(service, spec=created_spec(tx, spec)))
 
         committed = self._store.update(write)
         stored = committed.objects[0] if committed.objects else service
@@ -77,6 +83,7 @@ class ServiceControl:
     def update(self, body: Body) -> Body:
         ref = str(body["service"])
         pinned = body.get("version")
+        auth = registry_auth_of(body)
         if ("changes" in body) == ("spec" in body):
             raise ControlError(
                 ControlCode.INVALID_ARGUMENT, "give either changes or a whole spec, not both"
@@ -84,8 +91,8 @@ class ServiceControl:
         if "spec" in body:
             whole = decode(ServiceSpec, body["spec"], "spec")
             fixed = {"name": whole.name, "mode": whole.mode.TAG}
-            return self._edit(ref, fixed, pinned, spec=whole)
-        return self._edit(ref, dict(body["changes"]), pinned)
+            return self._edit(ref, fixed, pinned, auth=auth, spec=whole)
+        return self._edit(ref, dict(body["changes"]), pinned, auth=auth)
 
     def scale(self, body: Body) -> Body:
         replicas = body["replicas"]
@@ -111,6 +118,7 @@ class ServiceControl:
         pinned: int | None,
         check: Any = None,
         *,
+        auth: RegistryAuth | None = None,
         spec: ServiceSpec | None = None,
     ) -> Body:
         """Apply ``changes`` (flag options) to the service's spec, or replace it with
@@ -133,11 +141,14 @@ class ServiceControl:
                     ControlCode.INVALID_ARGUMENT,
                     f"service mode cannot be changed (service {spec.name} is {spec.mode.TAG})",
                 )
-            wanted = whole if whole is not None else apply_options(spec, changes)
-            new_spec = resolve_references(tx, wanted)
-            validate_service_spec(new_spec)
+            if whole is not None:
+                new_spec = replaced_spec(tx, whole)
+            else:
+                new_spec = updated_spec(tx, spec, changes)
             result.clear()
             if new_spec == spec:
+                if auth is not None and auth != service.registry_auth:
+                    tx.update(replace(service, registry_auth=auth))  # no new tasks needed
                 result.update(id=service.id, changed=False, service=_summary(tx, service))
                 return
             if new_spec.depends_on != spec.depends_on:
@@ -148,6 +159,7 @@ class ServiceControl:
                 previous_spec=spec,
                 spec_version=service.spec_version + 1,
                 update_status=None,
+                registry_auth=auth if auth is not None else service.registry_auth,
             )
             tx.update(updated)
             result.update(id=service.id, changed=True)
@@ -201,7 +213,10 @@ class ServiceControl:
     def inspect(self, body: Body) -> Body:
         def read(tx: ReadTx) -> Body:
             service = services.lookup(tx, str(body["service"]))
-            return {"service": encode_object(service), "summary": _summary(tx, service)}
+            return {
+                "service": encode_object(public_service(service)),
+                "summary": _summary(tx, service) | {"networks": network_names(tx, service)},
+            }
 
         return self._store.view(read)
 

@@ -8,6 +8,7 @@ functions of store objects.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from actors.orchestrator.jobs import is_job, job_progress
@@ -15,13 +16,14 @@ from api.codec_objects import encode_object
 from api.enums import NodeRole
 from api.explain import task_reason, update_reason
 from api.objects import Cluster, Node, Service, Task
-from api.specs import GlobalJob, GlobalService, ReplicatedJob, ReplicatedService
+from api.specs import GlobalJob, GlobalService, PortConfig, ReplicatedJob, ReplicatedService
 from api.task_state import TaskState
 
 __all__ = [
     "cluster_document",
     "node_document",
     "node_row",
+    "public_service",
     "service_summary",
     "task_order",
     "task_row",
@@ -30,6 +32,13 @@ __all__ = [
 
 def _active(task: Task) -> bool:
     return task.desired_state <= TaskState.RUNNING
+
+
+def public_service(service: Service) -> Service:
+    """The service as the control API shows it: without its registry credentials."""
+    if service.registry_auth is None:
+        return service
+    return replace(service, registry_auth=None)
 
 
 def service_summary(service: Service, tasks: Iterable[Task]) -> dict[str, Any]:
@@ -73,6 +82,8 @@ def service_summary(service: Service, tasks: Iterable[Task]) -> dict[str, Any]:
         ),
         "restart_condition": policy.condition.value,
         "restart_max_attempts": policy.max_attempts,
+        "ports": [_port(p) for p in spec.endpoint.ports],
+        "with_registry_auth": service.registry_auth is not None,
         "job": _job_summary(service, tasks),
     }
 
@@ -94,6 +105,15 @@ def _job_summary(service: Service, tasks: list[Task]) -> dict[str, Any] | None:
         "concurrency": progress.concurrency,
         "message": status.message if status is not None else "",
         "schedule": schedule.cron if schedule is not None else "",
+    }
+
+
+def _port(port: PortConfig) -> dict[str, Any]:
+    return {
+        "protocol": port.protocol.value,
+        "target_port": port.target_port,
+        "published_port": port.published_port,
+        "publish_mode": port.publish_mode.value,
     }
 
 
@@ -126,6 +146,7 @@ def task_row(
         "timestamp": task.status.timestamp,
         "created_at": task.meta.created_at,
         "up_to_date": service is not None and task.spec == service.spec.task,
+        "ports": [_port(p) for p in task.status.port_status],
     }
     row["reason"] = task_reason(row)  # why it failed or still waits (api/explain.py)
     return row

@@ -3,8 +3,10 @@
 It reads and watches the store, answers the worker sessions through the remote endpoint's
 ``Request`` handles (``handlers.dispatcher_handlers`` forwards requests here), ticks every
 ``tick_interval`` seconds and, per tick: polls the watch queue, lets the core expire nodes,
-sends each session its coalesced assignment changes, closes ended sessions with a final
-frame, and hands node and status writes to its ``StoreWriter`` (one store batch per tick).
+sends each session its coalesced assignment changes (with the networks and registry
+credentials their tasks need: dependencies.py), resends changed credentials to the
+sessions whose tasks need them, closes ended sessions with a final frame, and hands node
+and status writes to its ``StoreWriter`` (one store batch per tick).
 Stopping (leadership lost) closes every session with a final frame so agents reconnect.
 """
 
@@ -24,6 +26,7 @@ from actors.dispatcher.callers import UNAUTHORIZED, check_session_node
 from actors.dispatcher.core import DispatcherCore, StatusResult, TaskChange
 from actors.dispatcher.dependencies import DependencyChanges
 from actors.dispatcher.heartbeats import HeartbeatConfig
+from actors.dispatcher.networks_and_auth import Dependencies, dependencies_of
 from actors.dispatcher.sessions import Session, SessionError
 from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame, split_frame
 from actors.dispatcher.writer import StoreWriter, Writes
@@ -31,8 +34,10 @@ from actors.log import get_logger
 from actors.metrics import dispatcher as metrics
 from actors.store import Action, Event, MemoryStore, ReadTx, WatchClosed, Watcher, clusters
 from actors.store import configs as config_queries
+from actors.store import networks as network_queries
 from actors.store import nodes as node_queries
 from actors.store import secrets as secret_queries
+from actors.store import services as service_queries
 from actors.store import tasks as task_queries
 from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
 from api.errors import CodecError
@@ -43,6 +48,7 @@ from api.objects import (
     NodeDescription,
     ObjectKind,
     Secret,
+    Service,
     Task,
     TaskStatus,
 )
@@ -52,6 +58,9 @@ __all__ = ["Dispatcher"]
 
 _log = get_logger("dispatcher")
 _TICK: Final = "tick"
+_WATCHED: Final = frozenset(
+    {ObjectKind.TASK, ObjectKind.NODE, ObjectKind.CLUSTER, ObjectKind.SERVICE}
+)
 STOPPED = "dispatcher stopped"
 
 
@@ -88,6 +97,7 @@ class Dispatcher(SupervisedActor):
         self._writer: pykka.ActorRef[StoreWriter] | None = None
         self._cancel_tick: Callable[[], None] | None = None
         self._stopping = False
+        self._auth_changed: set[str] = set()  # services whose credentials changed
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -95,7 +105,7 @@ class Dispatcher(SupervisedActor):
         self._writer = StoreWriter.start(self._store)
         (known, period), self._watcher = self._store.view_and_watch(
             lambda tx: (node_queries.list_all(tx), _period(tx)),
-            kinds={ObjectKind.TASK, ObjectKind.NODE, ObjectKind.CLUSTER},
+            kinds=_WATCHED,
         )
         if period is not None:
             self._core.set_config(replace(self._heartbeat, period=period))
@@ -196,6 +206,8 @@ class Dispatcher(SupervisedActor):
         metrics.SESSIONS.set(len(self._core.sessions))
         for session, delta in out.deltas:
             self._send(session, delta)
+        if self._auth_changed:
+            self._resend_auths()
         for session, reason in out.closed:
             self._close(session, reason)
         if (out.node_writes or out.status_writes) and self._writer is not None:
@@ -225,6 +237,10 @@ class Dispatcher(SupervisedActor):
         elif isinstance(obj, Node):
             if event.action is Action.DELETE:
                 self._core.node_removed(obj.id)
+        elif isinstance(obj, Service):
+            old_auth = event.old.registry_auth if isinstance(event.old, Service) else None
+            if event.action is Action.UPDATE and obj.registry_auth != old_auth:
+                self._auth_changed.add(obj.id)
         elif event.action is not Action.DELETE:
             period = _period_of(obj)
             if period is not None and period != self._core.config.period:
@@ -240,9 +256,7 @@ class Dispatcher(SupervisedActor):
             assigned = {s.node_id: task_queries.by_node(tx, s.node_id) for s in self._core.sessions}
             return tx.version, assigned, {n.id for n in node_queries.list_all(tx)}
 
-        (version, assigned, known), self._watcher = self._store.view_and_watch(
-            read, kinds={ObjectKind.TASK, ObjectKind.NODE, ObjectKind.CLUSTER}
-        )
+        (version, assigned, known), self._watcher = self._store.view_and_watch(read, kinds=_WATCHED)
         for session in self._core.sessions:
             if session.node_id not in known:
                 self._core.node_removed(session.node_id)
@@ -254,7 +268,14 @@ class Dispatcher(SupervisedActor):
 
     # --- frames -------------------------------------------------------------------------
 
-    def _frame(self, session: Session, delta: Delta, closed: str | None = None) -> SessionFrame:
+    def _frame(
+        self,
+        session: Session,
+        delta: Delta,
+        closed: str | None = None,
+        needs: Dependencies | None = None,
+    ) -> SessionFrame:
+        needs = needs or Dependencies()
         deps = delta.dependencies
         secrets, configs = self._read_dependencies(session, deps)
         return SessionFrame(
@@ -265,6 +286,8 @@ class Dispatcher(SupervisedActor):
             tasks=delta.tasks,
             removed=delta.removed,
             closed=closed,
+            networks=needs.networks,
+            registry_auths=needs.registry_auths,
             secrets=secrets,
             secrets_removed=deps.secrets_removed,
             configs=configs,
@@ -303,12 +326,35 @@ class Dispatcher(SupervisedActor):
             )
         return secrets, configs
 
-    def _send(self, session: Session, delta: Delta) -> None:
+    def _dependencies(self, tasks: Sequence[Task], *, auth_only: bool = False) -> Dependencies:
+        if not tasks:
+            return Dependencies()
+        return self._store.view(
+            lambda tx: dependencies_of(
+                tasks,
+                lambda i: network_queries.get(tx, i),
+                lambda i: service_queries.get(tx, i),
+                auth_only=auth_only,
+            )
+        )
+
+    def _resend_auths(self) -> None:
+        """Changed credentials, to each session holding a task of their service."""
+        changed, self._auth_changed = self._auth_changed, set()
+        for session in self._core.sessions:
+            held = [t for t in session.assignments.tasks() if t.service_id in changed]
+            needs = self._dependencies(held, auth_only=True)
+            if needs:
+                self._send(session, Delta(False), needs)
+
+    def _send(self, session: Session, delta: Delta, needs: Dependencies | None = None) -> None:
         request = session.handle
         if not isinstance(request, Request):
             return
+        if needs is None:
+            needs = self._dependencies(delta.tasks)
         try:
-            for frame in split_frame(self._frame(session, delta)):
+            for frame in split_frame(self._frame(session, delta, needs=needs)):
                 request.reply(encode_frame(frame), more=True)
                 session.frames_sent += 1
         except CodecError as exc:

@@ -75,6 +75,10 @@ class AssignmentSet:
     def __contains__(self, task_id: object) -> bool:
         return task_id in self._known
 
+    def tasks(self) -> list[Task]:
+        """The tasks the session's node holds now."""
+        return list(self._known.values())
+
     def full(self) -> Delta:
         """The whole set, sorted by id; forgets pending changes (the full set has them)."""
         self._changed.clear()

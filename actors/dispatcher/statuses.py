@@ -5,7 +5,8 @@ Rules (DESIGN.md §4, SwarmKit's ``UpdateTaskStatus``):
 - The worker owns ACCEPTED and later; a report of a manager-owned state is refused.
 - States only move forward (``can_transition``): a report behind the stored state is
   refused; one equal to it is a repeat (a resend after reconnecting) and is accepted without
-  a write.
+  a write, unless it tells something new of a task not yet finished: a PREPARING task's
+  progress (its message) or the host ports a RUNNING task got (``port_status``).
 - Accepted reports wait in a ``StatusQueue``, one per task (a later state replaces an
   earlier one, an earlier one never replaces a later), and are written in one store batch
   per flush. The same judgement runs again inside the write, against the task as stored then.
@@ -53,7 +54,9 @@ def judge_status(task: Task | None, node_id: str, status: TaskStatus) -> StatusV
         return StatusVerdict(Decision.REFUSE, f"state {status.state.label} is set by managers")
     current = task.status.state
     if status.state == current:
-        return _REPEAT
+        stored = task.status
+        news = status.message != stored.message or status.port_status != stored.port_status
+        return _WRITE if news and not current.is_terminal else _REPEAT
     if not can_transition(current, status.state):
         return StatusVerdict(
             Decision.REFUSE,

@@ -12,8 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from actors.dispatcher.networks_and_auth import ServiceAuth
 from api.codec_objects import ObjectDecodeError, decode, encode, encode_object
-from api.objects import Config, NodeDescription, Secret, Task, TaskStatus
+from api.objects import Config, Network, NodeDescription, RegistryAuth, Secret, Task, TaskStatus
 
 __all__ = [
     "DEPENDENCY_BYTES_PER_FRAME",
@@ -61,6 +62,9 @@ class SessionFrame:
     tasks: tuple[Task, ...]
     removed: tuple[str, ...]
     closed: str | None = None  # set on the final frame: why the manager ended the session
+    # what the tasks of this frame need (actors/dispatcher/networks_and_auth.py)
+    networks: tuple[Network, ...] = ()
+    registry_auths: tuple[ServiceAuth, ...] = ()
     # the secrets and configs the node's tasks need, with their data (on a full frame:
     # all of them), and the ids of those no task of the node needs any more
     secrets: tuple[Secret, ...] = ()
@@ -104,6 +108,8 @@ def split_frame(
             removed=(),
             secrets_removed=(),
             configs_removed=(),
+            networks=(),
+            registry_auths=(),
             **part(chunk),
         )
         for chunk in chunks[1:]
@@ -122,6 +128,12 @@ def encode_frame(frame: SessionFrame) -> dict[str, Any]:
     }
     if frame.closed is not None:
         body["closed"] = frame.closed
+    if frame.networks:
+        body["networks"] = [encode_object(n) for n in frame.networks]
+    if frame.registry_auths:
+        body["registry_auths"] = [
+            {"service_id": a.service_id, "auth": encode(a.auth)} for a in frame.registry_auths
+        ]
     for key in ("secrets", "configs"):  # absent when empty: the frames of before
         objects = getattr(frame, key)
         if objects:
@@ -139,6 +151,13 @@ def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
         for m in body["managers"]
     )
     closed = body.get("closed")
+    networks = tuple(
+        decode(Network, n, f"networks[{i}]") for i, n in enumerate(body.get("networks", ()))
+    )
+    auths = tuple(
+        ServiceAuth(str(a["service_id"]), decode(RegistryAuth, a["auth"], f"registry_auths[{i}]"))
+        for i, a in enumerate(body.get("registry_auths", ()))
+    )
     secrets = tuple(
         decode(Secret, o, f"secrets[{i}]") for i, o in enumerate(body.get("secrets", ()))
     )
@@ -153,6 +172,8 @@ def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
         tasks=tasks,
         removed=tuple(str(r) for r in body["removed"]),
         closed=str(closed) if closed is not None else None,
+        networks=networks,
+        registry_auths=auths,
         secrets=secrets,
         secrets_removed=tuple(str(r) for r in body.get("secrets_removed", ())),
         configs=configs,

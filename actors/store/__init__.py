@@ -1,12 +1,13 @@
 """The replicated in-memory store (DESIGN.md §5, SwarmKit ``manager/state/store``).
 
-Tables of nodes, services, tasks, clusters, secrets and configs with indices; consistent read views;
-versioned write transactions proposed through a ``Proposer`` and applied, in commit
-order, on every manager; a watch queue; snapshot and restore. Typed queries live in one
-module per kind: ``nodes``, ``services``, ``tasks``, ``clusters``, ``secrets``, ``configs``.
+Tables of nodes, services, tasks, clusters, networks, secrets and configs with indices;
+consistent read views; versioned write transactions proposed through a ``Proposer`` and
+applied, in commit order, on every manager; a watch queue; snapshot and restore. Typed
+queries live in one module per kind: ``nodes``, ``services``, ``tasks``, ``clusters``,
+``networks``, ``secrets``, ``configs``.
 """
 
-from actors.store import clusters, configs, nodes, secrets, services, tasks
+from actors.store import clusters, configs, networks, nodes, secrets, services, tasks
 from actors.store.budget import Budgets
 from actors.store.entry import Action
 from actors.store.errors import (
@@ -62,6 +63,7 @@ __all__ = [
     "WriteTx",
     "clusters",
     "configs",
+    "networks",
     "nodes",
     "secrets",
     "services",

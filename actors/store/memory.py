@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 import msgpack
 
-from actors.store import clusters, configs, nodes, secrets, services, tasks
+from actors.store import clusters, configs, networks, nodes, secrets, services, tasks
 from actors.store.budget import Budgets, EncodedGroup, encode_group
 from actors.store.entry import CHAINED, Action, Op, assemble_entry, decode_entry
 from actors.store.errors import (
@@ -57,6 +57,7 @@ SCHEMAS: tuple[TableSchema, ...] = (
     services.SCHEMA,
     tasks.SCHEMA,
     clusters.SCHEMA,
+    networks.SCHEMA,
     secrets.SCHEMA,
     configs.SCHEMA,
 )

@@ -6,10 +6,11 @@ the manager's server key), open a ``dispatcher.session`` stream (read by one mor
 since the stream blocks), and then, until the session breaks:
 
 - hand the first frame (the full assignment set) and every later frame (changes) to the
-  ``AssignmentSink`` (the worker), from this thread, after putting the secrets and configs
-  the frame brings into the node's ``DependencyStore`` (memory only), so a task's objects
-  are there before its executor prepares it; their ids (never their data) are logged as
-  ``agent.dependencies.received``;
+  ``AssignmentSink`` (the worker), from this thread, after giving what the frame's tasks
+  need (networks, registry credentials) to the ``TaskResources`` the executor reads, and
+  putting the secrets and configs the frame brings into the node's ``DependencyStore``
+  (memory only), so a task's objects are there before its executor prepares it; their
+  ids (never their data) are logged as ``agent.dependencies.received``;
 - heartbeat at the period the dispatcher names in each reply;
 - send queued status updates (``StatusOutbox``, the ``StatusReporter`` the worker holds) in
   batches of up to ``max_status_batch``, coalesced per task, every ``flush_interval``;
@@ -65,6 +66,7 @@ from actors.log import get_logger
 from actors.supervised import Cancel, ChildContext, SupervisedActor, ThreadTimer, Timer
 from actors.worker.dependencies import DependencyStore
 from actors.worker.interfaces import AssignmentSink
+from actors.worker.resources import TaskResources
 from actors.worker.session import SESSION_BACKOFF, ManagerRotation, StatusCoalescer
 from api.codec_objects import ObjectDecodeError
 from api.errors import HandshakeRefused, TransportError
@@ -165,9 +167,11 @@ class Agent(SupervisedActor):
         on_role: Callable[[str], None] | None = None,
         on_managers: Callable[[Sequence[ManagerAddress]], None] | None = None,
         refresh_managers: Callable[[], Sequence[ManagerAddress]] | None = None,
+        resources: TaskResources | None = None,
         on_removed: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(ctx)
+        self._resources = resources
         self._on_removed = on_removed
         self._refresh_managers = refresh_managers
         self._on_role = on_role
@@ -435,6 +439,14 @@ class Agent(SupervisedActor):
             _log.warning("agent.hook.failed", error=repr(exc)[:200])
 
     def _apply(self, frame: SessionFrame) -> None:
+        if self._resources is not None:
+            self._resources.apply(
+                full=frame.full,
+                tasks=frame.tasks,
+                removed=frame.removed,
+                networks=frame.networks,
+                auths=frame.registry_auths,
+            )
         self.dependencies.apply(
             frame.full,
             frame.secrets,

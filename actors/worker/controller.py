@@ -25,6 +25,9 @@ Rules (SwarmKit's ``agent/exec`` semantics):
   executor's message in ``err``. A missing container is success for shutdown, terminate
   and remove.
 - Terminal tasks do nothing more, except being removed.
+- A running container's host ports (a published port the engine picked) go into
+  ``port_status`` as it is observed. While PREPARING, a long prepare (an image pull)
+  reports progress as the status's message (``with_progress``); nothing else changes.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ __all__ = [
     "retry_delay",
     "step",
     "wants_stop",
+    "with_progress",
 ]
 
 HEALTH_POLL = 0.5  # seconds between inspections while a healthcheck is starting
@@ -166,6 +170,19 @@ def _to(
     )
 
 
+def with_progress(status: TaskStatus, message: str) -> TaskStatus:
+    """``status`` with ``message`` when it is PREPARING (a pull's progress), else as is."""
+    if status.state is not TaskState.PREPARING or not message or status.message == message:
+        return status
+    return dataclasses.replace(status, message=message)
+
+
+def _with_ports(status: TaskStatus, obs: Observation) -> TaskStatus:
+    if not obs.ports or status.port_status == obs.ports:
+        return status
+    return dataclasses.replace(status, port_status=obs.ports)
+
+
 def _with_container(status: TaskStatus, container: ContainerStatus) -> TaskStatus:
     if status.container_status == container:
         return status
@@ -232,6 +249,7 @@ def _on_observation(
         status = _on_exit(desired, status, exit_, removing, now)
         return _next(desired, status, removing, now)
     # RUNNING
+    status = _with_ports(status, obs)
     if wants_stop(desired, removing):
         return Decision(status, Action.SHUTDOWN)
     if obs.health is Health.UNHEALTHY:

@@ -14,6 +14,8 @@ Rules:
   controller. A crashed runner is restarted by the worker and inspects again (adoption).
 - An exception from an executor call that is not an ``ExecutorError`` is a bug: it
   crashes the runner.
+- ``prepare`` reports progress (an image pull) from its thread as ``_Progress``; while the
+  task is PREPARING the line becomes its status message (``controller.with_progress``).
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ import pykka
 
 from actors.log import get_logger
 from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
-from actors.worker.controller import Action, Decision, Outcome, step
-from actors.worker.executors.base import Controller, Executor, ExecutorError
+from actors.worker.controller import Action, Decision, Outcome, step, with_progress
+from actors.worker.executors.base import Controller, Executor, ExecutorError, Progress
 from api.objects import Task, TaskStatus
 
 __all__ = ["RemoveTask", "TaskRunner", "TaskUpdate"]
@@ -65,6 +67,12 @@ class _Launch:
 class _Done:
     token: int
     outcome: Outcome
+
+
+@dataclass(frozen=True)
+class _Progress:
+    token: int
+    message: str
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,12 @@ class TaskRunner(SupervisedActor):
                     self._step(None)
         elif isinstance(message, _Kick):
             self._step(None)
+        elif isinstance(message, _Progress):
+            if message.token == self._busy and not self._finished:
+                progressed = with_progress(self.status, message.message)
+                if progressed != self.status:
+                    self.status = progressed
+                    self._on_status(self.task.id, progressed)
         elif isinstance(message, _OpCrashed):
             raise RunnerCrash(f"task {self.task.id}: executor call crashed") from message.error
         return None
@@ -223,8 +237,11 @@ class TaskRunner(SupervisedActor):
         thread.start()
 
     def _call(self, token: int, action: Action, controller: Controller) -> None:
+        def progress(line: str) -> None:
+            self._tell(_Progress(token, line))
+
         try:
-            outcome = _perform(action, controller)
+            outcome = _perform(action, controller, progress)
         except ExecutorError as exc:
             outcome = Outcome(action, error=exc)
         except Exception as exc:
@@ -233,7 +250,7 @@ class TaskRunner(SupervisedActor):
         self._tell(_Done(token, outcome))
 
 
-def _perform(action: Action, controller: Controller) -> Outcome:
+def _perform(action: Action, controller: Controller, progress: Progress) -> Outcome:
     if action is Action.INSPECT:
         return Outcome(action, observation=controller.inspect())
     if action is Action.WAIT:
@@ -241,8 +258,10 @@ def _perform(action: Action, controller: Controller) -> Outcome:
     if action in (Action.SHUTDOWN, Action.TERMINATE):
         (controller.shutdown if action is Action.SHUTDOWN else controller.terminate)()
         return Outcome(action, observation=controller.inspect())  # for the exit code
+    if action is Action.PREPARE:
+        controller.prepare(progress)
+        return Outcome(action)
     calls = {
-        Action.PREPARE: controller.prepare,
         Action.START: controller.start,
         Action.REMOVE: controller.remove,
     }

@@ -33,6 +33,7 @@ from api.schema.declare import (
     MapOf,
     MessageType,
     OwnerSchema,
+    Struct,
 )
 
 __all__ = [
@@ -56,6 +57,14 @@ __all__ = [
     "CONTROL_CONFIG_RM_REPLY",
     "CONTROL_EVENTS",
     "CONTROL_EVENTS_REPLY",
+    "CONTROL_NETWORK_CREATE",
+    "CONTROL_NETWORK_INSPECT",
+    "CONTROL_NETWORK_INSPECT_REPLY",
+    "CONTROL_NETWORK_LS",
+    "CONTROL_NETWORK_LS_REPLY",
+    "CONTROL_NETWORK_REPLY",
+    "CONTROL_NETWORK_RM",
+    "CONTROL_NETWORK_RM_REPLY",
     "CONTROL_NODE_INSPECT",
     "CONTROL_NODE_INSPECT_REPLY",
     "CONTROL_NODE_LS",
@@ -92,10 +101,22 @@ __all__ = [
     "CONTROL_TASK_LS_REPLY",
     "CONTROL_UNLOCK",
     "CONTROL_UNLOCK_REPLY",
+    "REGISTRY_AUTH",
     "SCHEMA",
 ]
 
 SCHEMA: Final = OwnerSchema("control")
+
+# ``--with-registry-auth``: the credentials swarmctl found in the user's docker config for
+# the image's registry; kept with the service, never shown again (a RegistryAuth)
+REGISTRY_AUTH: Final = Struct(
+    (
+        Field("server_address", STR),
+        Field("username", STR),
+        Field("password", STR),
+        Field("identity_token", STR, required=False),
+    )
+)
 
 CONTROL_SERVICE_REPLY: Final = SCHEMA.declare(
     MessageType(
@@ -107,9 +128,10 @@ CONTROL_SERVICE_REPLY: Final = SCHEMA.declare(
 CONTROL_SERVICE_CREATE: Final = SCHEMA.declare(
     MessageType(
         "control.service.create",
-        (Field("spec", ANY),),
+        (Field("spec", ANY), Field("registry_auth", REGISTRY_AUTH, required=False)),
         reply="control.service.reply",
-        doc="Create a service from a ServiceSpec dict; validated before anything is written.",
+        doc="Create a service from a ServiceSpec dict; validated before anything is written. "
+        "registry_auth: credentials for pulling its image.",
     )
 )
 CONTROL_SERVICE_UPDATE: Final = SCHEMA.declare(
@@ -120,12 +142,14 @@ CONTROL_SERVICE_UPDATE: Final = SCHEMA.declare(
             Field("changes", MapOf(ANY), required=False),
             Field("spec", ANY, required=False),
             Field("version", INT, required=False),
+            Field("registry_auth", REGISTRY_AUTH, required=False),
         ),
         reply="control.service.reply",
         doc="Apply flag options (api/service_options.py) to a service's spec, or replace "
         "it with a whole ServiceSpec dict (spec: the Engine API's and a stack's update; "
         "same name and mode); exactly one of changes and spec. With version, refused if "
-        "the service changed since.",
+        "the service changed since; registry_auth replaces the credentials for pulling "
+        "its image.",
     )
 )
 CONTROL_SERVICE_SCALE: Final = SCHEMA.declare(
@@ -320,6 +344,7 @@ CONTROL_CLUSTER_UPDATE: Final = SCHEMA.declare(
             Field("snapshot_interval", INT, required=False),
             Field("cert_expiry", FLOAT, required=False),
             Field("autolock", BOOL, required=False),
+            Field("allow_bind_mounts", BOOL, required=False),
         ),
         reply="control.cluster.update.reply",
         doc="Change the default cluster's settings; the reply is the updated cluster.",
@@ -363,7 +388,8 @@ CONTROL_CLUSTER_UNLOCK_KEY: Final = SCHEMA.declare(
 )
 
 
-# secrets and configs: the same requests, declared once per kind by these builders
+# secrets, configs and networks: the same requests, declared once per kind by these builders
+# (a network's create and inspect differ)
 
 
 def _object_reply(kind: str) -> MessageType:
@@ -434,6 +460,32 @@ CONTROL_CONFIG_INSPECT_REPLY: Final = SCHEMA.declare(_object_inspect_reply("conf
 CONTROL_CONFIG_INSPECT: Final = SCHEMA.declare(_object_inspect("config", "with its data"))
 CONTROL_CONFIG_RM_REPLY: Final = SCHEMA.declare(_object_rm_reply("config"))
 CONTROL_CONFIG_RM: Final = SCHEMA.declare(_object_rm("config"))
+CONTROL_NETWORK_REPLY: Final = SCHEMA.declare(_object_reply("network"))
+CONTROL_NETWORK_CREATE: Final = SCHEMA.declare(
+    MessageType(
+        "control.network.create",
+        (Field("spec", ANY),),
+        reply="control.network.reply",
+        doc="Create a network from a NetworkSpec dict (name, labels, driver, internal).",
+    )
+)
+CONTROL_NETWORK_LS_REPLY: Final = SCHEMA.declare(_object_ls_reply("network"))
+CONTROL_NETWORK_LS: Final = SCHEMA.declare(
+    MessageType("control.network.ls", reply="control.network.ls.reply", doc="Network rows.")
+)
+CONTROL_NETWORK_INSPECT_REPLY: Final = SCHEMA.declare(
+    MessageType("control.network.inspect.reply", (Field("network", ANY), Field("summary", ANY)))
+)
+CONTROL_NETWORK_INSPECT: Final = SCHEMA.declare(
+    MessageType(
+        "control.network.inspect",
+        (Field("network", STR),),
+        reply="control.network.inspect.reply",
+        doc="One network: the object, its row and the services using it.",
+    )
+)
+CONTROL_NETWORK_RM_REPLY: Final = SCHEMA.declare(_object_rm_reply("network"))
+CONTROL_NETWORK_RM: Final = SCHEMA.declare(_object_rm("network"))
 CONTROL_EVENTS_REPLY: Final = SCHEMA.declare(
     MessageType(
         "control.events.reply",

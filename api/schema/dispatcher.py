@@ -39,12 +39,14 @@ __all__ = [
     "MANAGER_ADDRESS",
     "REFUSED_ITEM",
     "SCHEMA",
+    "SERVICE_AUTH",
     "TASK_STATUS_UPDATE",
 ]
 
 SCHEMA: Final = OwnerSchema("dispatcher")
 
 MANAGER_ADDRESS: Final = Struct((Field("addr", STR), Field("server_key", STR)))
+SERVICE_AUTH: Final = Struct((Field("service_id", STR), Field("auth", ANY)))
 
 DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
     MessageType(
@@ -57,13 +59,17 @@ DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
             Field("tasks", ListOf(ANY)),
             Field("removed", ListOf(STR)),
             Field("closed", STR, required=False),
+            Field("networks", ListOf(ANY), required=False),
+            Field("registry_auths", ListOf(SERVICE_AUTH), required=False),
             Field("secrets", ListOf(ANY), required=False),
             Field("secrets_removed", ListOf(STR), required=False),
             Field("configs", ListOf(ANY), required=False),
             Field("configs_removed", ListOf(STR), required=False),
         ),
         doc="One frame of a session: assignments (full set or changes), the secrets and "
-        "configs they need, and session metadata.",
+        "configs they need, and session metadata; networks (Network dicts) and "
+        "registry_auths (a service id and a RegistryAuth dict each): what the frame's "
+        "tasks need.",
     )
 )
 DISPATCHER_SESSION: Final = SCHEMA.declare(

@@ -29,6 +29,7 @@ from actors.store import MemoryStore, WriteTx
 from actors.store import nodes as node_queries
 from actors.store import tasks as task_queries
 from actors.worker.agent import Agent
+from actors.worker.resources import TaskResources
 from api.enums import NodeRole, NodeState
 from api.errors import RemoteError
 from api.ids import new_id
@@ -161,7 +162,11 @@ def manager(worker_keys: KeyPair) -> Iterator[Manager]:
 
 
 def start_agent(
-    manager: Manager, node_id: str, keys: KeyPair, sink: RecordingSink
+    manager: Manager,
+    node_id: str,
+    keys: KeyPair,
+    sink: RecordingSink,
+    resources: TaskResources | None = None,
 ) -> pykka.ActorRef[Agent]:
     return Agent.start(
         None,
@@ -175,6 +180,7 @@ def start_agent(
         request_timeout=2.0,
         backoff=Backoff.equal_jitter(initial=0.05, maximum=0.5),
         rng=random.Random(5),
+        resources=resources,
     )
 
 
@@ -530,3 +536,73 @@ def test_a_session_never_creates_a_node(
     finally:
         agent.stop()
     assert {n.id for n in manager.nodes()} == before | {joined}
+
+
+class RecordingResources(TaskResources):
+    """The worker's book, with every network and credential a session frame brought."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[tuple[str, str]] = []  # (kind, id): ("auth", service id), ...
+
+    def apply(self, **frame: Any) -> None:
+        self.received += [("auth", a.service_id) for a in frame.get("auths", ())]
+        self.received += [("network", n.id) for n in frame.get("networks", ())]
+        super().apply(**frame)
+
+
+def test_credentials_and_networks_reach_only_the_nodes_that_need_them(
+    manager: Manager,
+) -> None:
+    from api.objects import Network, RegistryAuth, Service
+    from api.specs import NetworkAttachmentConfig, NetworkSpec, ServiceSpec
+
+    keys_a, keys_b = generate_keypair(), generate_keypair()
+    node_a, node_b = manager.join(keys_a), manager.join(keys_b)
+    network = Network(id=new_id(), spec=NetworkSpec(name="backend"))
+    auth = RegistryAuth("127.0.0.1:5000", "alice", "first-secret")
+    private = Service(id=new_id(), spec=ServiceSpec(name="private"), registry_auth=auth)
+    public = Service(id=new_id(), spec=ServiceSpec(name="public"))
+    attached = TaskSpec(
+        container=ContainerSpec(image="127.0.0.1:5000/app"),
+        networks=(NetworkAttachmentConfig(network.id),),
+    )
+    on_a = replace(make_task(node_a), service_id=private.id, spec=attached)
+    on_b = replace(make_task(node_b), service_id=public.id)
+
+    def setup(tx: WriteTx) -> None:
+        for obj in (network, private, public, on_a, on_b):
+            tx.create(obj)
+
+    manager.store.update(setup)
+    book_a, book_b = RecordingResources(), RecordingResources()
+    agents = [
+        start_agent(manager, node_a, keys_a, RecordingSink(), book_a),
+        start_agent(manager, node_b, keys_b, RecordingSink(), book_b),
+    ]
+    try:
+        wait_for(lambda: book_a.registry_auth(private.id) == auth, "node a's credentials")
+        held = book_a.network(network.id)
+        assert held is not None and held.spec == network.spec
+        wait_for(lambda: manager.node(node_b).status.state is NodeState.READY, "node b's session")  # type: ignore[union-attr]
+
+        # new credentials (no new task): resent to node a only
+        fresh = replace(auth, password="second-secret")
+
+        def rotate(tx: WriteTx) -> None:
+            current = tx.get(ObjectKind.SERVICE, private.id)
+            tx.update(replace(current, registry_auth=fresh))  # type: ignore[type-var]
+
+        manager.store.update(rotate)
+        wait_for(lambda: book_a.registry_auth(private.id) == fresh, "the new credentials")
+
+        # the task leaves node a: the book forgets what it needed
+        manager.store.update(lambda tx: tx.delete_id(ObjectKind.TASK, on_a.id))
+        wait_for(lambda: book_a.held() == (frozenset(), frozenset()), "forgotten")
+        # node b, with no task of the service, never received either
+        assert ("auth", private.id) not in book_b.received
+        assert ("network", network.id) not in book_b.received
+        assert book_a.received.count(("auth", private.id)) >= 2
+    finally:
+        for ref in agents:
+            ref.stop()

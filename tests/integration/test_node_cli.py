@@ -17,17 +17,12 @@ from typing import Any
 import pytest
 
 from cli.ctl import PLANNED_GROUPS
+from tests.support.swarm import free_port_pair
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 20.0
 GROUPS = ("cluster", "node", "service", "task", "events", "logs", "unlock")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def mode(path: Path) -> int:
@@ -87,7 +82,7 @@ class NodeLauncher:
                     "--state-dir",
                     str(state_dir),
                     "--listen-remote-api",
-                    f"127.0.0.1:{free_port()}",
+                    f"127.0.0.1:{free_port_pair()}",  # the join-hello endpoint takes port + 1
                     "--log-format",
                     "json",
                     *extra,

@@ -5,8 +5,6 @@ node ids)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +16,7 @@ from actors.worker.executors.docker_config import (
     LABEL_TASK_ID,
 )
 from tests.integration import node_flows
-from tests.support.swarm import Swarm, SwarmNode, node_containers, poll
+from tests.support.swarm import SwarmNode, node_containers, poll
 
 
 class DockerRuntime:
@@ -49,11 +47,8 @@ def runtime(docker_client: Any, test_image: str) -> DockerRuntime:
 
 
 @pytest.fixture
-def node(tmp_path: Path, docker_client: Any, test_image: str) -> Iterator[SwarmNode]:
-    with Swarm(tmp_path, docker_client=docker_client) as swarm:
-        started = swarm.start_node("m1", executor="docker")
-        started.wait_ready()
-        yield started
+def node(docker_node: SwarmNode) -> SwarmNode:
+    return docker_node
 
 
 def test_replicas_scale_and_rm(node: SwarmNode, runtime: DockerRuntime) -> None:

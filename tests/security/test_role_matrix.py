@@ -110,6 +110,10 @@ CONTROL_BODIES: dict[str, Mapping[str, Any]] = {
     "control.cluster.unlock_key": {},
     "control.cluster.update": {},
     "control.cluster.engine_cert": {"csr": b"not a csr"},
+    "control.network.create": {"spec": {}},
+    "control.network.inspect": {"network": NONE},
+    "control.network.ls": {},
+    "control.network.rm": {"networks": [NONE]},
     "control.events": {"wait": 0.0},  # a stream of one lease: its first frame at once
     "control.node.inspect": {"node": NONE},
     "control.node.ls": {},

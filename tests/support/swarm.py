@@ -20,7 +20,8 @@ it also advertises and from which it connects, so a test can cut one node off by
 runs as a real process with ``--format json``. Waiting is always ``poll`` with a deadline.
 ``Swarm.cleanup`` (also on ``__exit__``) kills every node it started and then whatever they
 ran: the processes recorded by the process executor (and their task directories), the
-tasks' secret and config files, and Docker containers labelled with the nodes' ids.
+tasks' secret and config files, and Docker containers and networks labelled with the nodes'
+ids.
 """
 
 from __future__ import annotations
@@ -198,10 +199,17 @@ def node_containers(client: Any, node_id: str, *, all: bool = True) -> list[Any]
 
 
 def remove_node_containers(client: Any, node_ids: Iterable[str]) -> None:
+    """The nodes' containers (with their anonymous volumes), then the networks the nodes
+    made on the engine."""
+    node_ids = list(node_ids)
     for node_id in node_ids:
         for container in node_containers(client, node_id):
             with contextlib.suppress(Exception):
-                container.remove(force=True)
+                container.remove(force=True, v=True)
+    for node_id in node_ids:
+        for network in client.networks.list(filters={"label": f"{LABEL_NODE_ID}={node_id}"}):
+            with contextlib.suppress(Exception):
+                network.remove()
 
 
 class SwarmNode:

@@ -64,6 +64,7 @@ from actors.worker.agent import Agent, StatusOutbox
 from actors.worker.dependencies import DependencyStore
 from actors.worker.executors import make_executor
 from actors.worker.executors.process_sandbox import ProcessSandbox
+from actors.worker.resources import TaskResources
 from actors.worker.task_files import TaskFiles, default_files_root
 from actors.worker.worker import Worker, WorkerSink
 from api.enums import NodeRole
@@ -117,6 +118,7 @@ class SharedParts:
         self.role = setup.startup.role
         self.directory = directory
         self.outbox = StatusOutbox()
+        self.resources = TaskResources()  # networks and credentials the session brings
         self.dependencies = DependencyStore()
         self.files = TaskFiles(
             default_files_root(setup.identity.node_id),
@@ -194,6 +196,8 @@ class SharedParts:
                 state_dir=state_dir,
                 node_id=node_id,
                 sandbox=setup.sandbox,
+                resources=self.resources,
+                publish_ip=setup.config.publish_addr,
                 files=self.files,
             )
             return Worker.start(
@@ -227,6 +231,7 @@ class SharedParts:
                 on_role=self._session_role_seen,
                 on_managers=self._session_managers_seen,
                 refresh_managers=self.managers,
+                resources=self.resources,
                 on_removed=setup.on_removed,
             )
 

@@ -14,6 +14,7 @@ from actors.worker.executors.base import Executor
 
 if TYPE_CHECKING:
     from actors.worker.executors.process_sandbox import ProcessSandbox
+    from actors.worker.resources import TaskResources
     from actors.worker.task_files import TaskFiles
 
 __all__ = ["EXECUTOR_KINDS", "ExecutorKind", "default_executor_kind", "make_executor"]
@@ -35,16 +36,20 @@ def make_executor(
     state_dir: Path,
     node_id: str,
     sandbox: ProcessSandbox | None = None,
+    resources: TaskResources | None = None,
+    publish_ip: str = "",
     files: TaskFiles | None = None,
 ) -> Executor:
     """The executor ``kind`` for node ``node_id``; the process executor keeps its files in
     ``state_dir/process`` and runs tasks in ``sandbox`` (default: as this process's user,
-    in `process_sandbox.default_work_root`). ``files``: where tasks' secrets and configs
-    go (a task that has some is refused without). ValueError for an unknown kind."""
+    in `process_sandbox.default_work_root`); the docker executor publishes ports on
+    ``publish_ip`` (empty: every address) and reads networks and registry credentials
+    from ``resources``. ``files``: where tasks' secrets and configs go (a task that has
+    some is refused without). ValueError for an unknown kind."""
     if kind == "docker":
         from actors.worker.executors.docker import DockerExecutor
 
-        return DockerExecutor(node_id, files=files)
+        return DockerExecutor(node_id, resources=resources, publish_ip=publish_ip, files=files)
     if kind == "process":
         from actors.worker.executors.process import ProcessExecutor
         from actors.worker.executors.process_sandbox import prepare_sandbox

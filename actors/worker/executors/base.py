@@ -16,15 +16,17 @@ Rules:
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from api.objects import Task
+from api.specs import PortConfig
 
 __all__ = [
     "ContainerNotFoundError",
     "Controller",
+    "DependencyPendingError",
     "EngineError",
     "EngineUnavailableError",
     "Executor",
@@ -34,9 +36,13 @@ __all__ = [
     "ImageNotFoundError",
     "InvalidTaskError",
     "Observation",
+    "Progress",
+    "PullError",
     "RuntimeState",
     "StartError",
 ]
+
+Progress = Callable[[str], None]  # one line about a long ``prepare`` (an image pull)
 
 
 # --- errors ----------------------------------------------------------------------------
@@ -49,7 +55,12 @@ class ExecutorError(Exception):
 
 
 class ImageNotFoundError(ExecutorError):
-    """The task's image is not present on this node (nothing is pulled)."""
+    """The task's image is neither on this node nor in its registry."""
+
+
+class PullError(ExecutorError):
+    """The task's image could not be pulled: the registry wants credentials, refused
+    them, or could not be reached (the message says which)."""
 
 
 class InvalidTaskError(ExecutorError):
@@ -70,6 +81,13 @@ class EngineError(ExecutorError):
 
 class EngineUnavailableError(ExecutorError):
     """The runtime did not answer (engine down, timeout): retried with backoff."""
+
+    temporary = True
+
+
+class DependencyPendingError(ExecutorError):
+    """Something the task needs from the manager (a network) has not arrived yet: a
+    worker that just restarted gets it with its next session; retried with backoff."""
 
     temporary = True
 
@@ -102,6 +120,7 @@ class Observation:
     health: Health = Health.NONE
     started_at: str = ""  # runtime-specific start stamp, for diagnostics and tests
     error: str = ""  # the runtime's last error for this container, if any
+    ports: tuple[PortConfig, ...] = ()  # host ports a running container got
     health_output: str = ""  # the output of the last health check, if any
 
 
@@ -123,8 +142,9 @@ class Controller(Protocol):
 
     def inspect(self) -> Observation: ...
 
-    def prepare(self) -> None:
-        """Create the container (or check the command) without starting it."""
+    def prepare(self, progress: Progress | None = None) -> None:
+        """Create the container (or check the command) without starting it; a long
+        step (pulling the image) tells ``progress`` how it goes."""
         ...
 
     def start(self) -> None: ...

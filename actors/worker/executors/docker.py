@@ -4,12 +4,15 @@ Rules:
 - The container configuration comes from ``docker_config`` (pure); this module only calls
   the engine. Containers are addressed by their deterministic name, so a restarted worker
   finds them without remembering ids.
-- The SDK's exceptions are mapped to ``executors.base`` errors here, at the edge:
-  ``ImageNotFound`` → ``ImageNotFoundError`` ("image X not found on this node: ..."),
-  ``NotFound`` → ``ContainerNotFoundError``, other ``APIError`` → ``EngineError`` (or
-  ``StartError`` from ``start``) with the engine's message, connection failures and timeouts
-  → ``EngineUnavailableError`` (retried).
-- Nothing is pulled: no registry is assumed reachable.
+- The SDK's exceptions are mapped to ``executors.base`` errors at the edge
+  (docker_errors.py; ``StartError`` from ``start``).
+- ``prepare`` pulls a missing image first (docker_images.py: progress in the task's
+  message, the service's registry credentials), makes the task's networks exist on the
+  engine (docker_networks.py), creates the container and joins it to its other networks.
+  A network the manager has not sent yet (a worker that just restarted) is waited for.
+- ``remove`` removes the container with its anonymous volumes (named ones stay), then
+  the task's networks if no container uses them any more.
+- ``inspect`` reports the host ports a running container got (``port_status``).
 - A task's secret and config files (actors/worker/task_files.py) are written in
   ``prepare``, before the container is created, and removed once it stopped: after
   ``wait`` returns, after ``shutdown``/``terminate`` and in ``remove``.
@@ -21,23 +24,24 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import docker
 import docker.errors
-import requests.exceptions
 
 from actors.worker.executors.base import (
     ContainerNotFoundError,
+    DependencyPendingError,
     EngineError,
     EngineUnavailableError,
     ExecutorError,
     ExitResult,
     Health,
-    ImageNotFoundError,
     InvalidTaskError,
     Observation,
+    Progress,
     RuntimeState,
     StartError,
 )
@@ -45,8 +49,16 @@ from actors.worker.executors.docker_config import (
     LABEL_NODE_ID,
     LABEL_TASK_ID,
     ContainerConfig,
+    EngineNetwork,
     container_config,
+    engine_network,
+    port_status,
 )
+from actors.worker.executors.docker_errors import edge as _edge
+from actors.worker.executors.docker_errors import explanation as _explanation
+from actors.worker.executors.docker_images import ensure_image
+from actors.worker.executors.docker_networks import EngineNetworks
+from actors.worker.resources import TaskResources
 from actors.worker.task_files import TaskFiles
 from api.explain import health_output
 from api.objects import Task
@@ -81,44 +93,32 @@ def engine_available(timeout: float = 3.0) -> bool:
         client.close()
 
 
-def _explanation(exc: docker.errors.APIError) -> str:
-    text = exc.explanation
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return str(text or exc)
-
-
-@contextlib.contextmanager
-def _edge(what: str, *, image: str = "") -> Iterator[None]:
-    """Map the SDK's exceptions raised inside to the executor's own."""
-    try:
-        yield
-    except ExecutorError:
-        raise
-    except docker.errors.ImageNotFound as exc:
-        raise ImageNotFoundError(
-            f"image {image} not found on this node: {_explanation(exc)}"
-        ) from exc
-    except docker.errors.NotFound as exc:
-        raise ContainerNotFoundError(f"{what}: {_explanation(exc)}") from exc
-    except docker.errors.APIError as exc:
-        raise EngineError(f"{what}: {_explanation(exc)}") from exc
-    except requests.exceptions.RequestException as exc:
-        raise EngineUnavailableError(f"{what}: engine unavailable: {exc}") from exc
-    except docker.errors.DockerException as exc:
-        raise EngineError(f"{what}: {exc}") from exc
-
-
 class DockerController:
     """One task's container."""
 
-    def __init__(self, api: Any, task: Task, files: TaskFiles | None = None) -> None:
+    def __init__(
+        self,
+        api: Any,
+        task: Task,
+        *,
+        resources: TaskResources | None = None,
+        networks: EngineNetworks | None = None,
+        publish_ip: str = "",
+        clock: Callable[[], float] = time.monotonic,
+        files: TaskFiles | None = None,
+    ) -> None:
         self._api = api
         self._task = task
         self._files = files
+        self._resources = resources or TaskResources()
+        self._networks = networks or EngineNetworks(task.node_id)
+        self._publish_ip = publish_ip
+        self._clock = clock
         self._closed = threading.Event()
-        try:
-            self._config: ContainerConfig | None = container_config(task, self._file_mounts())
+        try:  # without networks: they may not have arrived yet (prepare waits for them)
+            self._config: ContainerConfig | None = container_config(
+                task, self._file_mounts(), publish_ip=publish_ip
+            )
             self._config_error = ""
         except (ValueError, ExecutorError) as exc:
             self._config = None
@@ -142,6 +142,22 @@ class DockerController:
             raise InvalidTaskError(self._config_error)
         return self._config
 
+    def _engine_networks(self) -> tuple[EngineNetwork, ...]:
+        """The task's networks as this node's engine holds them; DependencyPendingError
+        while the manager has not sent one yet."""
+        out = []
+        for attachment in self._task.spec.networks:
+            network = self._resources.network(attachment.target)
+            if network is None:
+                raise DependencyPendingError(
+                    f"waiting for network {attachment.target} from the manager"
+                )
+            aliases = tuple(dict.fromkeys((self._task.service_name, *attachment.aliases)))
+            out.append(
+                engine_network(network, self._networks.node_id, tuple(a for a in aliases if a))
+            )
+        return tuple(out)
+
     def inspect(self) -> Observation:
         try:
             with _edge("inspect"):
@@ -159,21 +175,40 @@ class DockerController:
             health=Health(health) if health in Health.__members__.values() else Health.NONE,
             started_at=str(state.get("StartedAt", "")),
             error=str(state.get("Error") or ""),
+            ports=port_status((info.get("NetworkSettings") or {}).get("Ports"))
+            if state.get("Running")
+            else (),
             health_output=_last_health_output(health_state),
         )
 
-    def prepare(self) -> None:
-        config = self._require_config()
+    def prepare(self, progress: Progress | None = None) -> None:
+        base = self._require_config()
+        networks = self._engine_networks()
+        config = container_config(
+            self._task, self._file_mounts(), publish_ip=self._publish_ip, networks=networks
+        )
+        auth = self._resources.registry_auth(self._task.service_id)
+        ensure_image(
+            self._api,
+            config.image,
+            auth,
+            progress=progress,
+            clock=self._clock,
+            task_id=self._task.id,
+        )
         if config.file_mounts and self._files is not None:
             self._files.prepare(self._task)
-        with _edge("create container", image=config.image):
-            host_config = self._api.create_host_config(**config.host_config_kwargs())
-            try:
-                self._api.create_container(host_config=host_config, **config.create_kwargs())
-            except docker.errors.APIError as exc:
-                if exc.status_code == 409 and "already in use" in _explanation(exc):
-                    return  # created by an earlier attempt: adopt it
-                raise
+        with self._networks.lock:
+            self._networks.ensure(self._api, networks)
+            with _edge("create container", image=base.image):
+                host_config = self._api.create_host_config(**config.host_config_kwargs())
+                try:
+                    self._api.create_container(host_config=host_config, **config.create_kwargs())
+                except docker.errors.APIError as exc:
+                    # created by an earlier attempt: adopt it
+                    if exc.status_code != 409 or "already in use" not in _explanation(exc):
+                        raise
+            self._networks.connect(self._api, self.name, networks[1:])
 
     def start(self) -> None:
         try:
@@ -229,12 +264,15 @@ class DockerController:
         self._release_files()
 
     def remove(self) -> None:
-        try:
-            with _edge("remove container"):
-                self._api.remove_container(self.name, force=True)
-        except EngineError as exc:
-            if "already in progress" not in str(exc):
-                raise
+        with self._networks.lock:
+            try:
+                with _edge("remove container"):
+                    self._api.remove_container(self.name, force=True, v=True)
+            except EngineError as exc:
+                if "already in progress" not in str(exc):
+                    raise
+            if self._task.spec.networks:
+                self._networks.prune(self._api, [a.target for a in self._task.spec.networks])
         self._release_files()
 
     def logs(self) -> bytes:
@@ -247,7 +285,9 @@ class DockerController:
 
 
 class DockerExecutor:
-    """Containers on the local engine for the tasks of node ``node_id``."""
+    """Containers on the local engine for the tasks of node ``node_id``; published ports
+    bound to ``publish_ip`` (empty: every address); networks and registry credentials from
+    ``resources`` (the agent fills it from the session)."""
 
     name: ClassVar[str] = "docker"
 
@@ -257,10 +297,17 @@ class DockerExecutor:
         client: Any = None,
         *,
         timeout: float = API_TIMEOUT,
+        resources: TaskResources | None = None,
+        publish_ip: str = "",
+        clock: Callable[[], float] = time.monotonic,
         files: TaskFiles | None = None,
     ) -> None:
         self.node_id = node_id
         self.files = files
+        self.resources = resources if resources is not None else TaskResources()
+        self.networks = EngineNetworks(node_id)
+        self._publish_ip = publish_ip
+        self._clock = clock
         self._client = client
         self._timeout = timeout
         self._lock = threading.Lock()
@@ -274,7 +321,15 @@ class DockerExecutor:
             return self._client.api
 
     def controller(self, task: Task) -> DockerController:
-        return DockerController(self.api, task, self.files)
+        return DockerController(
+            self.api,
+            task,
+            resources=self.resources,
+            networks=self.networks,
+            publish_ip=self._publish_ip,
+            clock=self._clock,
+            files=self.files,
+        )
 
     def _containers(self) -> list[dict[str, Any]]:
         filters = {"label": [LABEL_TASK_ID, f"{LABEL_NODE_ID}={self.node_id}"]}
@@ -300,8 +355,14 @@ class DockerExecutor:
                 continue
             with contextlib.suppress(ContainerNotFoundError), _edge("stop container"):
                 self.api.stop(container["Id"])
-            with contextlib.suppress(ContainerNotFoundError), _edge("remove container"):
-                self.api.remove_container(container["Id"], force=True)
+            with (
+                self.networks.lock,
+                contextlib.suppress(ContainerNotFoundError),
+                _edge("remove container"),
+            ):
+                self.api.remove_container(container["Id"], force=True, v=True)
+        with self.networks.lock:
+            self.networks.prune(self.api)
 
 
 def _last_health_output(health: Any) -> str:

@@ -10,6 +10,15 @@ Rules:
 - SwarmKit semantics for command and args: ``command`` replaces the image's entrypoint,
   ``args`` its default command; empty keeps the image's.
 - Durations are float seconds in the spec and integer nanoseconds for the engine.
+- Published ports are host-mode port bindings on the node's publish address (all
+  addresses by default); a port without a published number is bound to one the engine
+  picks, which ``port_status`` reads back from the running container.
+- Mounts go to the engine as they are: a named volume is created by the engine on first
+  use on this node and outlives the task; an anonymous one is removed with the container.
+- A network is one bridge per node named ``<network name>-<node id prefix>`` (several
+  nodes may share an engine) and labelled with the network and node ids. The container
+  joins its first network at creation and the others before it starts, answering there
+  to the service's name (and the attachment's aliases).
 - A task's secret and config files (actors/worker/file_layout.py) are bind-mounted
   read-only, each at its path: ``/run/secrets/<target>`` or the config's target.
 """
@@ -21,19 +30,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.objects import Task
-from api.specs import HealthConfig
+from api.enums import PortProtocol, PublishMode
+from api.objects import Network, Task
+from api.specs import HealthConfig, Mount, PortConfig
 
 __all__ = [
+    "LABEL_NETWORK_ID",
     "LABEL_NODE_ID",
     "LABEL_SERVICE_ID",
     "LABEL_SERVICE_NAME",
     "LABEL_SLOT",
     "LABEL_TASK_ID",
     "ContainerConfig",
+    "EngineNetwork",
     "container_config",
     "container_name",
+    "engine_network",
     "healthcheck_config",
+    "port_status",
     "stop_signal_name",
 ]
 
@@ -42,12 +56,49 @@ LABEL_SERVICE_ID = "com.docker.swarm.service.id"
 LABEL_NODE_ID = "com.docker.swarm.node.id"
 LABEL_SERVICE_NAME = "com.docker.swarm.service.name"
 LABEL_SLOT = "com.docker.swarm.task.slot"
+LABEL_NETWORK_ID = "com.docker.swarm.network.id"
+NODE_ID_IN_NAMES = 12  # characters of the node id in an engine network's name
 
 _NS = 1_000_000_000
 
 
 def _no_labels() -> Mapping[str, str]:
     return {}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineNetwork:
+    """A network as this node's engine holds it, and the names a container answers to
+    on it."""
+
+    name: str  # the engine's network name
+    network_id: str  # the cluster's network id (a label on the engine's network)
+    internal: bool = False
+    labels: Mapping[str, str] = field(default_factory=_no_labels)
+    aliases: tuple[str, ...] = ()
+
+    def create_kwargs(self) -> dict[str, Any]:
+        """For the SDK's ``APIClient.create_network``."""
+        return {
+            "name": self.name,
+            "driver": "bridge",
+            "internal": self.internal,
+            "labels": dict(self.labels),
+            "check_duplicate": True,
+        }
+
+
+def engine_network(network: Network, node_id: str, aliases: tuple[str, ...] = ()) -> EngineNetwork:
+    suffix = node_id[:NODE_ID_IN_NAMES]
+    labels = dict(network.spec.labels)
+    labels.update({LABEL_NETWORK_ID: network.id, LABEL_NODE_ID: node_id})
+    return EngineNetwork(
+        name=f"{network.spec.name}-{suffix}" if suffix else network.spec.name,
+        network_id=network.id,
+        internal=network.spec.internal,
+        labels=labels,
+        aliases=aliases,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +119,10 @@ class ContainerConfig:
     nano_cpus: int = 0
     memory_bytes: int = 0
     healthcheck: Mapping[str, Any] | None = None
+    ports: tuple[PortConfig, ...] = ()
+    publish_ip: str = ""  # the host address ports are bound to; empty: all
+    mounts: tuple[Mount, ...] = ()
+    networks: tuple[EngineNetwork, ...] = ()  # the first is joined at creation
     file_mounts: tuple[tuple[str, str], ...] = ()  # (host path, container path), read-only
 
     def create_kwargs(self) -> dict[str, Any]:
@@ -95,6 +150,13 @@ class ContainerConfig:
             kwargs["stop_signal"] = self.stop_signal
         if self.healthcheck is not None:
             kwargs["healthcheck"] = dict(self.healthcheck)
+        if self.ports:
+            kwargs["ports"] = sorted({(p.target_port, str(p.protocol)) for p in self.ports})
+        if self.networks:
+            first = self.networks[0]
+            kwargs["networking_config"] = {
+                "EndpointsConfig": {first.name: {"Aliases": list(first.aliases)}}
+            }
         return kwargs
 
     def host_config_kwargs(self) -> dict[str, Any]:
@@ -104,6 +166,20 @@ class ContainerConfig:
             kwargs["nano_cpus"] = self.nano_cpus
         if self.memory_bytes:
             kwargs["mem_limit"] = self.memory_bytes
+        if self.ports:
+            bindings: dict[str, list[dict[str, str]]] = {}
+            for p in self.ports:
+                bindings.setdefault(f"{p.target_port}/{p.protocol}", []).append(
+                    {
+                        "HostIp": self.publish_ip,
+                        "HostPort": str(p.published_port) if p.published_port else "",
+                    }
+                )
+            kwargs["port_bindings"] = bindings
+        if self.mounts:
+            kwargs["mounts"] = [_engine_mount(m) for m in self.mounts]
+        if self.networks:
+            kwargs["network_mode"] = self.networks[0].name
         if self.file_mounts:
             files = [
                 {"Type": "bind", "Source": source, "Target": target, "ReadOnly": True}
@@ -111,6 +187,41 @@ class ContainerConfig:
             ]
             kwargs["mounts"] = [*kwargs.get("mounts", []), *files]
         return kwargs
+
+
+def _engine_mount(mount: Mount) -> dict[str, Any]:
+    engine: dict[str, Any] = {
+        "Type": str(mount.type),
+        "Target": mount.target,
+        "ReadOnly": mount.readonly,
+    }
+    if mount.source:
+        engine["Source"] = mount.source
+    return engine
+
+
+def port_status(ports: Mapping[str, Any] | None) -> tuple[PortConfig, ...]:
+    """The host ports a running container got, from its ``NetworkSettings.Ports``
+    (``{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "32768"}, ...]}``): one per target
+    and host port, in a stable order."""
+    found: set[tuple[int, str, int]] = set()
+    for key, bindings in (ports or {}).items():
+        target, _, proto = str(key).partition("/")
+        if not target.isdigit() or proto not in PortProtocol.__members__.values():
+            continue
+        for binding in bindings or ():
+            host_port = str((binding or {}).get("HostPort") or "")
+            if host_port.isdigit():
+                found.add((int(target), proto, int(host_port)))
+    return tuple(
+        PortConfig(
+            protocol=PortProtocol(proto),
+            target_port=target,
+            published_port=published,
+            publish_mode=PublishMode.HOST,
+        )
+        for target, proto, published in sorted(found)
+    )
 
 
 def container_name(task: Task) -> str:
@@ -154,9 +265,16 @@ def healthcheck_config(health: HealthConfig | None) -> dict[str, Any] | None:
     return config
 
 
-def container_config(task: Task, file_mounts: tuple[tuple[str, str], ...] = ()) -> ContainerConfig:
-    """The container for ``task``, with its secret and config files at ``file_mounts``.
-    ValueError for a spec the engine would refuse."""
+def container_config(
+    task: Task,
+    file_mounts: tuple[tuple[str, str], ...] = (),
+    *,
+    publish_ip: str = "",
+    networks: tuple[EngineNetwork, ...] = (),
+) -> ContainerConfig:
+    """The container for ``task``, with its secret and config files at ``file_mounts``,
+    publishing on ``publish_ip`` and joining ``networks`` (the task's attachments as this
+    node's engine holds them). ValueError for a spec the engine would refuse."""
     spec = task.spec.container
     if not spec.image:
         raise ValueError("task has no image")
@@ -187,5 +305,9 @@ def container_config(task: Task, file_mounts: tuple[tuple[str, str], ...] = ()) 
         nano_cpus=limits.nano_cpus,
         memory_bytes=limits.memory_bytes,
         healthcheck=healthcheck_config(spec.healthcheck),
+        ports=task.spec.ports,
+        publish_ip=publish_ip,
+        mounts=spec.mounts,
+        networks=networks,
         file_mounts=file_mounts,
     )

@@ -20,6 +20,8 @@ Rules:
   directories of the task user's named by ``$SWARM_SECRETS_DIR`` and ``$SWARM_CONFIGS_DIR``;
   written in ``prepare``, removed once the process ended and in ``remove``.
 - shutdown: stop signal (default SIGTERM) to the group, the grace period, then SIGKILL.
+- What a process cannot be given is refused (REJECTED, saying why), never ignored:
+  published ports, mounts and networks (``process_policy.unsupported``).
 - OS errors are mapped to ``executors.base`` errors at the edge.
 """
 
@@ -46,11 +48,12 @@ from actors.worker.executors.base import (
     ExitResult,
     InvalidTaskError,
     Observation,
+    Progress,
     RuntimeState,
     StartError,
 )
 from actors.worker.executors.docker_config import stop_signal_name
-from actors.worker.executors.process_policy import MINIMAL_PATH, task_environment
+from actors.worker.executors.process_policy import MINIMAL_PATH, task_environment, unsupported
 from actors.worker.executors.process_sandbox import ProcessSandbox, ProcessSandboxError
 from actors.worker.task_files import TaskFiles
 from api.objects import Task
@@ -170,7 +173,10 @@ class ProcessController:
         )
 
     # -- actions ------------------------------------------------------------------------
-    def prepare(self) -> None:
+    def prepare(self, progress: Progress | None = None) -> None:
+        refused = unsupported(self._task.spec)
+        if refused is not None:
+            raise InvalidTaskError(refused)
         if not self.argv:
             raise InvalidTaskError(
                 "process executor: the task has no command (an image's default command "

@@ -9,12 +9,17 @@ Rules (a task is not the node):
   ``--process-user`` is refused, not ignored.
 - Working directory: a per-task directory outside the state dir (the spec's ``dir`` when
   given, but never inside the state dir).
+- What a process cannot be given is refused (``unsupported``): a process shares the
+  node's network and file system, so it can neither have ports published for it (it
+  binds its own), nor mounts, nor networks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import PurePath
+
+from api.specs import TaskSpec
 
 __all__ = [
     "DEFAULT_PROCESS_USER",
@@ -23,6 +28,7 @@ __all__ = [
     "choose_process_user",
     "is_within",
     "task_environment",
+    "unsupported",
 ]
 
 DEFAULT_PROCESS_USER = "nobody"
@@ -68,3 +74,20 @@ def choose_process_user(requested: str | None, *, euid: int, executor: str) -> s
 def is_within(path: PurePath, parent: PurePath) -> bool:
     """True if ``path`` is ``parent`` or below it (both absolute and resolved)."""
     return path == parent or parent in path.parents
+
+
+def unsupported(spec: TaskSpec) -> str | None:
+    """Why the process executor cannot run ``spec`` as asked, or None."""
+    asked = []
+    if spec.ports:
+        asked.append("published ports (a process binds its own ports on the node)")
+    if spec.container.mounts:
+        asked.append("mounts (a process sees the node's file system)")
+    if spec.networks:
+        asked.append("networks (a process uses the node's network)")
+    if not asked:
+        return None
+    return (
+        f"the process executor cannot honour {'; '.join(asked)}: run the service on a "
+        "node with the docker executor"
+    )

@@ -21,6 +21,7 @@ from actors.worker.executors.base import (
     ExitResult,
     ImageNotFoundError,
     Observation,
+    Progress,
     RuntimeState,
 )
 from api.objects import Task
@@ -56,7 +57,7 @@ class SimController:
                 found.state, container_id=f"sim-{self._task.id}", exit_code=found.exit_code
             )
 
-    def prepare(self) -> None:
+    def prepare(self, progress: Progress | None = None) -> None:
         image = self._task.spec.container.image
         if image in self._executor.missing_images:
             raise ImageNotFoundError(f"image {image} not found on this node")

@@ -31,6 +31,8 @@ def test_task_reason_says_why_it_failed_or_waits() -> None:
     pending = "no suitable node (node drained on 2 nodes)"
     assert task_reason(row("pending", message=pending)) == pending
     assert task_reason(row("assigned", message="scheduler assigned task to node")) == ""
+    pulling = "pulling image web:1: 2.0 MB of 8.0 MB"
+    assert task_reason(row("preparing", message=pulling)) == pulling
     assert task_reason(row("running", message="started")) == ""
     failed = row("failed", error="task: non-zero exit (3)", exit_code=3)
     assert task_reason(failed) == "task: non-zero exit (3)"

@@ -59,3 +59,22 @@ def test_queue_coalesces_per_task_keeping_the_latest_state() -> None:
         ("t2", TaskState.ACCEPTED),
     ]
     assert len(q) == 0
+
+
+def test_news_of_the_same_state_is_written_until_the_task_finishes() -> None:
+    from dataclasses import replace
+
+    from api.specs import PortConfig
+
+    preparing = task("t1", state=TaskState.PREPARING)
+    pulling = replace(status(TaskState.PREPARING), message="pulling image app:1: 1 of 3 layers")
+    assert judge_status(preparing, NODE_A, pulling).decision is Decision.WRITE
+    same = replace(preparing, status=pulling)
+    assert judge_status(same, NODE_A, pulling).decision is Decision.REPEAT
+    running = task("t1", state=TaskState.RUNNING)
+    ports = (PortConfig(target_port=80, published_port=32768),)
+    with_ports = replace(running.status, port_status=ports)
+    assert judge_status(running, NODE_A, with_ports).decision is Decision.WRITE
+    done = task("t1", state=TaskState.COMPLETE)
+    news = replace(done.status, message="something else")
+    assert judge_status(done, NODE_A, news).decision is Decision.REPEAT

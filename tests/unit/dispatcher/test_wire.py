@@ -12,6 +12,7 @@ from actors.dispatcher.wire import (
     parse_frame,
     parse_session_request,
     parse_status_updates,
+    split_frame,
 )
 from api.objects import NodeDescription, Platform, TaskStatus
 from api.task_state import TaskState
@@ -54,3 +55,41 @@ def test_undecodable_status_items_are_named_not_fatal() -> None:
     good, bad = parse_status_updates(items)
     assert [t for t, _ in good] == ["t1"]
     assert [t for t, _ in bad] == ["t2"] and "undecodable" in bad[0][1]
+
+
+def test_frame_carries_networks_and_credentials() -> None:
+    from actors.dispatcher.networks_and_auth import ServiceAuth
+    from api.objects import Network, RegistryAuth
+    from api.specs import NetworkSpec
+
+    frame = SessionFrame(
+        "s1",
+        5.0,
+        (),
+        False,
+        (task("t1"),),
+        (),
+        networks=(Network(id="n" * 25, spec=NetworkSpec(name="backend")),),
+        registry_auths=(ServiceAuth("svc", RegistryAuth("127.0.0.1:5000", "u", "p")),),
+    )
+    envelope = decode(encode("dispatcher.session.message", encode_frame(frame), request_id=7))
+    assert parse_frame(envelope.body) == frame
+    plain = SessionFrame("s1", 5.0, (), False, (), ())
+    assert "networks" not in encode_frame(plain) and "registry_auths" not in encode_frame(plain)
+
+
+def test_a_split_frame_carries_networks_and_credentials_once_with_the_tasks() -> None:
+    from actors.dispatcher.networks_and_auth import ServiceAuth
+    from api.objects import Network, RegistryAuth, Secret
+    from api.specs import NetworkSpec, SecretSpec
+
+    network = Network(id="n" * 25, spec=NetworkSpec(name="backend"))
+    auth = ServiceAuth("svc", RegistryAuth("127.0.0.1:5000", "u", "p"))
+    big = tuple(Secret(id=f"s{i}", spec=SecretSpec(name=f"s{i}", data=b"x" * 400)) for i in "abc")
+    frame = SessionFrame(
+        "s1", 5.0, (), True, (task("t1"),), (),
+        networks=(network,), registry_auths=(auth,), secrets=big,
+    )  # fmt: skip
+    first, *rest = split_frame(frame, budget=500)
+    assert rest and first.networks == (network,) and first.registry_auths == (auth,)
+    assert all(p.networks == () and p.registry_auths == () for p in rest)

@@ -73,8 +73,8 @@ def test_a_write_over_its_budget_is_refused_though_each_object_fits() -> None:
     store, proposer = recording_store()
 
     def create_three(tx: Any) -> None:
-        for i in range(3):
-            tx.create(labelled(f"s{i}", 1_000))
+        for i in range(3):  # each about 1.7 kB with the fields a service has (fits 2 kB)
+            tx.create(labelled(f"s{i}", 700))
 
     with pytest.raises(TooLarge, match=r"this write of 3 objects .* budget of one write"):
         store.update(create_three)
@@ -87,7 +87,7 @@ def test_a_batch_never_builds_a_proposal_over_the_entry_budget() -> None:
 
     def fill(batch: Batch) -> None:
         for i in range(20):
-            batch.update(lambda tx, i=i: tx.create(labelled(f"s{i}", 1_000)))
+            batch.update(lambda tx, i=i: tx.create(labelled(f"s{i}", 700)))  # about 1.7 kB
 
     result = store.batch(fill)
     assert result.applied == 20

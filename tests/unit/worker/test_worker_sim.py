@@ -4,6 +4,7 @@ runner supervision."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -237,3 +238,48 @@ def test_corrupt_state_file_is_moved_aside(tmp_path: Path) -> None:
     task = make_task("x")
     state.save({"x": task}, {"x": task.status})
     assert state.load().tasks["x"] == task
+
+
+class _PullingController(SimController):
+    """Prepares like a pull: reports a line of progress, then waits to be released."""
+
+    def prepare(self, progress: Any = None) -> None:
+        if progress is not None:
+            progress("pulling image img: 1 of 2 layers")
+        assert isinstance(self._executor, _PullingExecutor)
+        self._executor.release.wait(10.0)
+        super().prepare(progress)
+
+
+class _PullingExecutor(SimExecutor):
+    def __init__(self) -> None:
+        super().__init__("node1")
+        self.release = threading.Event()
+
+    def controller(self, task: Task) -> SimController:
+        return _PullingController(self, task)
+
+
+def test_a_long_prepare_shows_its_progress_while_preparing(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    executor = _PullingExecutor()
+    ref = start_worker(executor, tmp_path, recorder)
+    try:
+        proxy = ref.proxy()
+        proxy.apply_assignments(True, [make_task("t1")], []).get()
+        preparing = wait_for(lambda: state_is(proxy, "t1", S.PREPARING), what="preparing")
+        wait_for(
+            lambda: (s := state_is(proxy, "t1", S.PREPARING)) and s.message.startswith("pulling"),
+            what="the pull's progress",
+        )
+        wait_for(
+            lambda: any(s.message.startswith("pulling") for b in recorder.batches for _, s in b),
+            what="the progress reported",
+        )
+        executor.release.set()
+        running = wait_for(lambda: state_is(proxy, "t1", S.RUNNING), what="running")
+        assert running.message == "started" and preparing.timestamp <= running.timestamp
+    finally:
+        executor.release.set()
+        ref.stop()

@@ -1,0 +1,441 @@
+"""What a task takes of its node besides CPU and memory: published ports, mounts and
+networks. The flags' syntax (as ``docker service`` takes it), the options that edit them
+(api/service_options.py), and their validation (api/validation.py).
+
+- ``--publish published=8080,target=80,protocol=tcp|udp|sctp,mode=host`` or ``-p 8080:80``
+  (``-p 80``: the engine picks a free port per task). Ports are published in host mode
+  on the node that runs the task; ``mode=ingress`` (the routing mesh) is not built and is
+  refused, so an unnamed mode is ``host``.
+- ``--mount type=volume|bind|tmpfs,source=NAME|PATH,target=PATH[,readonly]`` (``src``,
+  ``dst``/``destination`` and ``ro`` as Docker spells them too). Docker's other mount
+  options (volume drivers, propagation, tmpfs size) are refused by name, not ignored.
+- ``--network NAME`` or ``--network name=NAME,alias=A``: the control API resolves the name
+  to the network's id.
+
+Pure: every check raises ``InvalidSpec`` naming the flag or field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Final
+
+from api.enums import MountType, PortProtocol, PublishMode
+from api.spec_limits import (
+    MAX_CONSTRAINTS,
+    MAX_FIELD_BYTES,
+    MAX_NAME_CHARS,
+    InvalidSpec,
+    check_count,
+    check_labels,
+    check_string,
+)
+from api.specs import (
+    Mount,
+    NetworkAttachmentConfig,
+    NetworkSpec,
+    PortConfig,
+    ServiceSpec,
+)
+
+__all__ = [
+    "HOST_OPTION_TYPES",
+    "MAX_MOUNTS",
+    "MAX_NETWORKS",
+    "NETWORK_DRIVERS",
+    "RESERVED_NETWORK_NAMES",
+    "apply_host_options",
+    "bind_mounts",
+    "format_port",
+    "parse_mount",
+    "parse_network",
+    "parse_publish",
+    "parse_publish_rm",
+    "validate_mounts",
+    "validate_network_attachments",
+    "validate_network_spec",
+    "validate_ports",
+    "with_task_ports",
+]
+
+MAX_MOUNTS: Final = 128
+MAX_NETWORKS: Final = 32
+MAX_ALIASES: Final = 32
+NETWORK_DRIVERS: Final = ("bridge",)
+# the engine's own networks, and Docker swarm's
+RESERVED_NETWORK_NAMES: Final = frozenset({"bridge", "host", "none", "ingress", "default"})
+NO_MESH: Final = (
+    "publish mode 'ingress' needs the routing mesh, which swarmnode does not build: "
+    "publish with mode=host (the port opens on the node that runs each task)"
+)
+
+# options of api/service_options.py this module applies: each a list of flag values
+HOST_OPTION_TYPES: Final[dict[str, type]] = {
+    "publish": list,
+    "publish_add": list,
+    "publish_rm": list,
+    "mounts": list,
+    "mount_add": list,
+    "mount_rm": list,
+    "networks": list,
+    "network_add": list,
+    "network_rm": list,
+}
+
+# Docker's rule for volume names (volume/validate.go): at least two characters
+_VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+# SwarmKit's rule for object names, as for services
+_NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[-_.]*[A-Za-z0-9]+)*$")
+_SHORT_PORT_RE = re.compile(r"^(?:(\d+):)?(\d+)(?:/(\w+))?$")
+_TRUE = {"", "1", "true", "yes"}
+_FALSE = {"0", "false", "no"}
+_UNSUPPORTED_MOUNT_KEYS = (
+    "volume-driver",
+    "volume-opt",
+    "volume-label",
+    "volume-nocopy",
+    "bind-propagation",
+    "bind-nonrecursive",
+    "tmpfs-size",
+    "tmpfs-mode",
+    "consistency",
+)
+
+
+def _pairs(text: str, flag: str) -> list[tuple[str, str, bool]]:
+    """``k=v,k2,k3=v3`` → (key, value, had "=") in order; empty items refused."""
+    out = []
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        key = key.strip().lower()
+        if not key:
+            raise InvalidSpec(flag, f"{flag}: empty option in {text!r}")
+        out.append((key, value.strip(), bool(sep)))
+    return out
+
+
+def _port_number(value: str, flag: str, what: str, *, zero: bool) -> int:
+    if not value.isdigit():
+        raise InvalidSpec(flag, f"{flag}: {what} must be a port number, got {value!r}")
+    number, low = int(value), 0 if zero else 1
+    if not low <= number <= 65535:
+        raise InvalidSpec(flag, f"{flag}: {what} must be in {low}..65535, got {number}")
+    return number
+
+
+def _protocol(value: str, flag: str) -> PortProtocol:
+    try:
+        return PortProtocol(value.lower())
+    except ValueError:
+        raise InvalidSpec(
+            flag, f"{flag}: unknown protocol {value!r} (expected tcp|udp|sctp)"
+        ) from None
+
+
+# --- ports -----------------------------------------------------------------------------
+
+
+def parse_publish(text: str, flag: str = "--publish") -> PortConfig:
+    """``published=8080,target=80,protocol=udp,mode=host`` or ``[PUBLISHED:]TARGET[/PROTO]``."""
+    text = text.strip()
+    if "=" not in text:
+        m = _SHORT_PORT_RE.match(text)
+        if m is None:
+            raise InvalidSpec(
+                flag,
+                f"{flag}: expected PUBLISHED:TARGET[/PROTOCOL] or "
+                f"published=P,target=T[,protocol=tcp|udp][,mode=host], got {text!r}"
+                + (" (port ranges and host addresses are not supported)" if text else ""),
+            )
+        published, target, proto = m.groups()
+        return PortConfig(
+            protocol=_protocol(proto, flag) if proto else PortProtocol.TCP,
+            target_port=_port_number(target, flag, "the target port", zero=False),
+            published_port=(
+                _port_number(published, flag, "the published port", zero=True) if published else 0
+            ),
+        )
+    port = PortConfig()
+    seen_target = False
+    for key, value, _ in _pairs(text, flag):
+        if key == "target":
+            port = replace(port, target_port=_port_number(value, flag, "target", zero=False))
+            seen_target = True
+        elif key == "published":
+            port = replace(port, published_port=_port_number(value, flag, "published", zero=True))
+        elif key == "protocol":
+            port = replace(port, protocol=_protocol(value, flag))
+        elif key == "mode":
+            if value.lower() == PublishMode.INGRESS:
+                raise InvalidSpec(flag, f"{flag}: {NO_MESH}")
+            if value.lower() != PublishMode.HOST:
+                raise InvalidSpec(flag, f"{flag}: unknown mode {value!r} (expected host)")
+        else:
+            raise InvalidSpec(
+                flag,
+                f"{flag}: unknown option {key!r} (expected published, target, protocol, mode)",
+            )
+    if not seen_target:
+        raise InvalidSpec(flag, f"{flag}: a target port is required, in {text!r}")
+    return port
+
+
+def parse_publish_rm(text: str, flag: str = "--publish-rm") -> tuple[int, PortProtocol]:
+    """``TARGET[/PROTOCOL]``: the ports of that target port to remove (Docker's syntax)."""
+    target, _, proto = text.strip().partition("/")
+    return (
+        _port_number(target, flag, "the target port", zero=False),
+        _protocol(proto, flag) if proto else PortProtocol.TCP,
+    )
+
+
+def format_port(port: PortConfig) -> str:
+    """``8080:80/tcp`` (``*:80/tcp`` when the engine picks the published port)."""
+    published = str(port.published_port) if port.published_port else "*"
+    return f"{published}:{port.target_port}/{port.protocol}"
+
+
+def validate_ports(ports: Sequence[PortConfig], field: str) -> None:
+    seen: set[tuple[str, int]] = set()
+    check_count(ports, field, MAX_CONSTRAINTS)
+    for i, port in enumerate(ports):
+        sub = f"{field}[{i}]"
+        if not isinstance(port.protocol, PortProtocol):
+            raise InvalidSpec(f"{sub}.protocol", f"unknown protocol {port.protocol!r}")
+        if port.publish_mode is PublishMode.INGRESS:
+            raise InvalidSpec(f"{sub}.publish_mode", NO_MESH)
+        if not isinstance(port.publish_mode, PublishMode):
+            raise InvalidSpec(f"{sub}.publish_mode", f"unknown mode {port.publish_mode!r}")
+        check_string(port.name, f"{sub}.name", MAX_NAME_CHARS)
+        if not 1 <= port.target_port <= 65535:
+            raise InvalidSpec(f"{sub}.target_port", f"must be in 1..65535, got {port.target_port}")
+        if not 0 <= port.published_port <= 65535:
+            raise InvalidSpec(
+                f"{sub}.published_port", f"must be in 0..65535, got {port.published_port}"
+            )
+        if port.published_port:
+            key = (str(port.protocol), port.published_port)
+            if key in seen:
+                raise InvalidSpec(
+                    f"{sub}.published_port",
+                    f"port {port.published_port}/{port.protocol} published twice",
+                )
+            seen.add(key)
+
+
+# --- mounts ----------------------------------------------------------------------------
+
+
+def _flag_bool(value: str, had_value: bool, flag: str, key: str) -> bool:
+    lowered = value.lower()
+    if not had_value or lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise InvalidSpec(flag, f"{flag}: {key} must be true or false, got {value!r}")
+
+
+def parse_mount(text: str, flag: str = "--mount") -> Mount:
+    """``type=volume,source=data,target=/data,readonly`` → a Mount (validated alone)."""
+    mount = Mount()
+    for key, value, had_value in _pairs(text, flag):
+        if key == "type":
+            try:
+                mount = replace(mount, type=MountType(value.lower()))
+            except ValueError:
+                raise InvalidSpec(
+                    flag, f"{flag}: unknown mount type {value!r} (expected volume|bind|tmpfs)"
+                ) from None
+        elif key in ("source", "src"):
+            mount = replace(mount, source=value)
+        elif key in ("target", "destination", "dst"):
+            mount = replace(mount, target=value)
+        elif key in ("readonly", "ro"):
+            mount = replace(mount, readonly=_flag_bool(value, had_value, flag, key))
+        elif key in _UNSUPPORTED_MOUNT_KEYS:
+            raise InvalidSpec(flag, f"{flag}: mount option {key!r} is not supported")
+        else:
+            raise InvalidSpec(
+                flag,
+                f"{flag}: unknown mount option {key!r} (expected type, source, target, readonly)",
+            )
+    _check_mount(mount, flag)
+    return mount
+
+
+def _absolute(path: str) -> bool:
+    return path.startswith("/") and "\x00" not in path
+
+
+def _check_mount(mount: Mount, field: str) -> None:
+    if not isinstance(mount.type, MountType):
+        raise InvalidSpec(f"{field}.type", f"unknown mount type {mount.type!r}")
+    check_string(mount.source, f"{field}.source", MAX_FIELD_BYTES)
+    check_string(mount.target, f"{field}.target", MAX_FIELD_BYTES)
+    if not mount.target:
+        raise InvalidSpec(f"{field}.target", "a mount needs a target (a path in the container)")
+    if not _absolute(mount.target) or mount.target.rstrip("/") == "":
+        raise InvalidSpec(
+            f"{field}.target",
+            f"the target must be an absolute path other than /, got {mount.target!r}",
+        )
+    if mount.type is MountType.BIND:
+        if not _absolute(mount.source):
+            raise InvalidSpec(
+                f"{field}.source",
+                f"a bind mount's source must be an absolute host path, got {mount.source!r}",
+            )
+    elif mount.type is MountType.VOLUME:
+        if mount.source and not _VOLUME_NAME_RE.match(mount.source):
+            raise InvalidSpec(
+                f"{field}.source",
+                f"{mount.source!r} is not a valid volume name (at least two of letters, "
+                "digits, '_', '.', '-', starting with a letter or digit)",
+            )
+    elif mount.source:
+        raise InvalidSpec(f"{field}.source", "a tmpfs mount takes no source")
+
+
+def validate_mounts(mounts: Sequence[Mount], field: str) -> None:
+    check_count(mounts, field, MAX_MOUNTS)
+    targets: set[str] = set()
+    for i, mount in enumerate(mounts):
+        _check_mount(mount, f"{field}[{i}]")
+        target = mount.target.rstrip("/")
+        if target in targets:
+            raise InvalidSpec(f"{field}[{i}].target", f"{mount.target!r} is mounted twice")
+        targets.add(target)
+
+
+def bind_mounts(spec: ServiceSpec) -> tuple[Mount, ...]:
+    return tuple(m for m in spec.task.container.mounts if m.type is MountType.BIND)
+
+
+# --- networks --------------------------------------------------------------------------
+
+
+def parse_network(text: str, flag: str = "--network") -> NetworkAttachmentConfig:
+    """``NAME`` or ``name=NAME,alias=A,alias=B`` (``target`` for ``name`` too)."""
+    if "=" not in text:
+        target = text.strip()
+        if not target:
+            raise InvalidSpec(flag, f"{flag}: expected a network name")
+        return NetworkAttachmentConfig(target=target)
+    target = ""
+    aliases: list[str] = []
+    for key, value, _ in _pairs(text, flag):
+        if key in ("name", "target"):
+            target = value
+        elif key == "alias":
+            aliases.append(value)
+        else:
+            raise InvalidSpec(
+                flag, f"{flag}: unknown network option {key!r} (expected name, alias)"
+            )
+    if not target:
+        raise InvalidSpec(flag, f"{flag}: a network name is required, in {text!r}")
+    return NetworkAttachmentConfig(target=target, aliases=tuple(aliases))
+
+
+def validate_network_attachments(networks: Sequence[NetworkAttachmentConfig], field: str) -> None:
+    check_count(networks, field, MAX_NETWORKS)
+    seen: set[str] = set()
+    for i, attachment in enumerate(networks):
+        sub = f"{field}[{i}]"
+        check_string(attachment.target, f"{sub}.target", MAX_NAME_CHARS)
+        if not attachment.target:
+            raise InvalidSpec(f"{sub}.target", "a network attachment needs a network")
+        if attachment.target in seen:
+            raise InvalidSpec(f"{sub}.target", f"network {attachment.target!r} attached twice")
+        seen.add(attachment.target)
+        check_count(attachment.aliases, f"{sub}.aliases", MAX_ALIASES)
+        for j, alias in enumerate(attachment.aliases):
+            if not _NAME_RE.match(alias) or len(alias) > MAX_NAME_CHARS:
+                raise InvalidSpec(f"{sub}.aliases[{j}]", f"{alias!r} is not a valid DNS name")
+
+
+def validate_network_spec(spec: NetworkSpec) -> None:
+    if not spec.name:
+        raise InvalidSpec("name", "a network needs a name")
+    if len(spec.name) > MAX_NAME_CHARS or not _NAME_RE.match(spec.name):
+        raise InvalidSpec(
+            "name",
+            f"{spec.name[:80]!r} is not a valid name (letters, digits, '-', '_' and '.', "
+            f"starting and ending with a letter or digit, at most {MAX_NAME_CHARS} characters)",
+        )
+    if spec.name.lower() in RESERVED_NETWORK_NAMES:
+        raise InvalidSpec("name", f"{spec.name!r} is a name the engine reserves for itself")
+    check_labels(spec.labels, "labels")
+    if spec.driver not in NETWORK_DRIVERS:
+        raise InvalidSpec(
+            "driver",
+            f"unknown driver {spec.driver!r}: the only driver is 'bridge' (one bridge per "
+            "node; cross-node overlay networks are not built)",
+        )
+
+
+# --- options ---------------------------------------------------------------------------
+
+
+def _parsed(options: Mapping[str, Any], key: str, parse: Any) -> list[Any]:
+    flag = "--" + key.replace("_", "-")
+    return [parse(text, f"{flag}") for text in options.get(key, ())]
+
+
+def apply_host_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
+    """Ports, mounts and networks of ``options`` applied: the whole value, then removals,
+    then additions (an added port replaces one published on the same port, an added mount
+    one on the same target)."""
+    o = options
+    ports = list(spec.endpoint.ports)
+    if "publish" in o:
+        ports = _parsed(o, "publish", parse_publish)
+    for target, proto in _parsed(o, "publish_rm", parse_publish_rm):
+        ports = [p for p in ports if (p.target_port, p.protocol) != (target, proto)]
+    for port in _parsed(o, "publish_add", parse_publish):
+        ports = [p for p in ports if p != port and not _same_published(p, port)]
+        ports.append(port)
+
+    container = spec.task.container
+    mounts = list(container.mounts)
+    if "mounts" in o:
+        mounts = _parsed(o, "mounts", parse_mount)
+    removed = {t.rstrip("/") for t in o.get("mount_rm", ())}
+    mounts = [m for m in mounts if m.target.rstrip("/") not in removed]
+    for mount in _parsed(o, "mount_add", parse_mount):
+        mounts = [m for m in mounts if m.target.rstrip("/") != mount.target.rstrip("/")]
+        mounts.append(mount)
+
+    networks = list(spec.task.networks)
+    if "networks" in o:
+        networks = _parsed(o, "networks", parse_network)
+    gone = set(o.get("network_rm", ()))
+    networks = [n for n in networks if n.target not in gone]
+    for attachment in _parsed(o, "network_add", parse_network):
+        networks = [n for n in networks if n.target != attachment.target]
+        networks.append(attachment)
+
+    task = replace(
+        spec.task,
+        container=replace(container, mounts=tuple(mounts)),
+        networks=tuple(networks),
+    )
+    endpoint = replace(spec.endpoint, ports=tuple(ports))
+    return with_task_ports(replace(spec, task=task, endpoint=endpoint))
+
+
+def with_task_ports(spec: ServiceSpec) -> ServiceSpec:
+    """``spec`` with its task template carrying the endpoint's ports, so that each task
+    knows what to publish and a change of ports replaces the tasks as any spec change."""
+    if spec.task.ports == spec.endpoint.ports:
+        return spec
+    return replace(spec, task=replace(spec.task, ports=spec.endpoint.ports))
+
+
+def _same_published(a: PortConfig, b: PortConfig) -> bool:
+    return bool(b.published_port) and (a.published_port, a.protocol) == (
+        b.published_port,
+        b.protocol,
+    )

@@ -1,0 +1,114 @@
+"""``swarmctl network create|ls|inspect|rm``, with ``docker network``'s flags.
+
+A network is one bridge on each node's engine, made when the first task attached to it
+lands there and removed when the last one leaves; tasks on one node reach each other by
+service name on it. There are no cross-node (overlay) networks: tasks on different nodes
+reach each other only through published ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from cli.argtypes import KEY_VALUE
+from cli.connection import ControlConnection
+from cli.output import render_table, write_json, write_text
+
+__all__ = ["register"]
+
+
+def register(groups: Any, common: argparse.ArgumentParser) -> None:
+    parser = groups.add_parser(
+        "network", parents=[common], help="create, list, inspect and remove networks"
+    )
+    verbs = parser.add_subparsers(title="commands", dest="verb", metavar="COMMAND", required=True)
+
+    create = verbs.add_parser("create", parents=[common], help="create a network")
+    create.add_argument(
+        "-d",
+        "--driver",
+        default="bridge",
+        choices=("bridge",),
+        help="bridge: one bridge per node (cross-node overlay networks are not built)",
+    )
+    create.add_argument(
+        "--internal", action="store_true", help="no route out of the node from the network"
+    )
+    create.add_argument("--label", action="append", type=KEY_VALUE, default=[], metavar="KEY=VALUE")
+    create.add_argument("name", metavar="NAME")
+    create.set_defaults(run=run_create)
+
+    ls = verbs.add_parser("ls", parents=[common], help="list networks")
+    ls.add_argument("-q", "--quiet", action="store_true", help="only ids")
+    ls.set_defaults(run=run_ls)
+
+    inspect = verbs.add_parser("inspect", parents=[common], help="show a network in detail")
+    inspect.add_argument("network", metavar="NETWORK")
+    inspect.set_defaults(run=run_inspect)
+
+    rm = verbs.add_parser("rm", parents=[common], help="remove networks no service uses")
+    rm.add_argument("networks", nargs="+", metavar="NETWORK")
+    rm.set_defaults(run=run_rm)
+
+
+def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    spec = {
+        "name": args.name,
+        "labels": dict(args.label),
+        "driver": args.driver,
+        "internal": bool(args.internal),
+    }
+    with connection:
+        reply = connection.request("control.network.create", {"spec": spec})
+    if args.format == "json":
+        write_json(reply["network"])
+    else:
+        write_text(reply["id"])
+    return 0
+
+
+def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    with connection:
+        rows = connection.request("control.network.ls")["networks"]
+    if args.format == "json":
+        write_json(rows)
+    elif args.quiet:
+        write_text("\n".join(r["id"] for r in rows))
+    else:
+        table = [
+            (r["id"][:12], r["name"], r["driver"], r["scope"], "yes" if r["internal"] else "no")
+            for r in rows
+        ]
+        write_text(render_table(("NETWORK ID", "NAME", "DRIVER", "SCOPE", "INTERNAL"), table))
+    return 0
+
+
+def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    with connection:
+        reply = connection.request("control.network.inspect", {"network": args.network})
+    if args.format == "json":
+        write_json([reply["network"]])
+        return 0
+    row = reply["summary"]
+    lines = [
+        ("ID", row["id"]),
+        ("Name", row["name"]),
+        ("Driver", f"{row['driver']} (one bridge per node)"),
+        ("Internal", "yes" if row["internal"] else "no"),
+        ("Labels", ", ".join(f"{k}={v}" for k, v in row["labels"].items()) or "-"),
+        ("Used by", ", ".join(row["used_by"]) or "-"),
+    ]
+    width = max(len(k) for k, _ in lines)
+    write_text("\n".join(f"{k:<{width}} : {v}" for k, v in lines))
+    return 0
+
+
+def run_rm(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    with connection:
+        reply = connection.request("control.network.rm", {"networks": list(args.networks)})
+    if args.format == "json":
+        write_json(reply["removed"])
+    else:
+        write_text("\n".join(args.networks))
+    return 0
