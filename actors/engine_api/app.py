@@ -11,6 +11,7 @@ Rules:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,12 +21,22 @@ from aiohttp import web
 
 from actors.engine_api.control import ControlCaller
 from actors.engine_api.errors import EngineError, bad_request
+from actors.engine_api.release import live_users
 from actors.engine_api.versions import API_VERSION, split_version
 from actors.http import HttpServer
 from actors.log import get_logger
 from api.version import VERSION
 
-__all__ = ["ENGINE", "MAX_BODY", "Engine", "engine_app", "json_body", "reply", "route"]
+__all__ = [
+    "ENGINE",
+    "MAX_BODY",
+    "Engine",
+    "engine_app",
+    "json_body",
+    "remove_when_released",
+    "reply",
+    "route",
+]
 
 MAX_BODY: Final = 2 * 1024 * 1024  # bytes; the control API's own budgets are smaller
 SERVER_HEADER: Final = f"swarmnode/{VERSION} (linux)"
@@ -62,6 +73,28 @@ class Engine:
 
 
 ENGINE: Final = web.AppKey("engine", Engine)
+
+RELEASE_WAIT: Final = 60.0  # seconds a delete waits for services being removed to let go
+RELEASE_POLL: Final = 0.2
+
+
+async def remove_when_released(engine: Engine, kind: str, ref: str) -> None:
+    """``control.{kind}.rm`` of ``ref``; while it is refused ``in_use`` only by services
+    being removed, wait for them (release.py), up to `RELEASE_WAIT` seconds."""
+    control = engine.control
+    deadline = asyncio.get_running_loop().time() + RELEASE_WAIT
+    while True:
+        try:
+            await control.call(f"control.{kind}.rm", {f"{kind}s": [ref]})
+            return
+        except EngineError as err:
+            if err.code != "in_use" or asyncio.get_running_loop().time() > deadline:
+                raise
+            found = await control.call(f"control.{kind}.inspect", {kind: ref})
+            listed = await control.call("control.service.ls", {"all": True, "full": True})
+            if live_users(kind, str(found[kind]["id"]), listed["services"]):
+                raise
+        await asyncio.sleep(RELEASE_POLL)
 
 
 def reply(value: Any, status: int = 200) -> web.Response:

@@ -15,7 +15,7 @@ import ssl
 
 from aiohttp import web
 
-from actors.engine_api import files, nodes, services, system
+from actors.engine_api import files, networks, nodes, services, system
 from actors.engine_api.app import engine_app
 from actors.engine_api.control import ControlCaller
 from actors.http import HttpAddress, HttpServer, http_child, parse_http_address
@@ -46,7 +46,13 @@ def engine_api_child(
     (this manager's own control socket, ``ipc://PATH``)."""
 
     def build(_ctx: ChildContext | None, server: HttpServer) -> web.Application:
-        resources = (system.add_routes, nodes.add_routes, services.add_routes, files.add_routes)
+        resources = (
+            system.add_routes,
+            nodes.add_routes,
+            services.add_routes,
+            files.add_routes,
+            networks.add_routes,
+        )
         return engine_app(ControlCaller(control_address), server, resources)
 
     return http_child("engine", address, build, ssl_context=ssl_context, stop_timeout=stop_timeout)

@@ -1,8 +1,8 @@
 """``/secrets`` and ``/configs``: list (filters), create, inspect, update, delete.
 
-Our secrets and configs are immutable (README: rotate by creating a new one), so an update
-that changes nothing answers 200 and any change is refused naming it. A secret's data
-never comes back; a config's does, in base64 as Docker's.
+An update changes labels only, as Docker's (the control API's ``update``: data, when sent,
+must be what is stored: rotate by creating a new one). A secret's data never comes back;
+a config's does, in base64 as Docker's.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from actors.engine_api.app import ENGINE, json_body, reply, route
-from actors.engine_api.errors import EngineError, bad_request, not_supported
+from actors.engine_api.app import ENGINE, json_body, remove_when_released, reply, route
+from actors.engine_api.errors import bad_request, not_supported
 from actors.engine_api.listing import FILE_FILTERS, keep_file
 from actors.engine_api.objects import docker_config, docker_secret
 from actors.engine_api.wire import parse_filters, query_int
@@ -82,21 +82,21 @@ def _handlers(kind: str) -> dict[str, Any]:
         if version is None:
             raise bad_request(f"{kind} update needs the version it read (?version=N)")
         body = await json_body(request, f"{kind} update")
-        found = await control.call(f"control.{kind}.inspect", {kind: request.match_info["id"]})
-        doc = found[kind]
-        if int(doc["meta"]["version"]) != version:
-            raise EngineError(409, f"update out of sequence: the {kind} changed since")
-        spec = doc.get("spec") or {}
-        wanted = file_spec(kind, {**body, "Data": body.get("Data") or ""})
-        if wanted["name"] != spec.get("name") or wanted["labels"] != (spec.get("labels") or {}):
-            raise not_supported(f"changing a {kind} (they are immutable: create a new one)")
-        if body.get("Data") and (kind == "secret" or wanted["data"] != spec.get("data")):
-            raise bad_request("only updates to Labels are allowed")
+        if not isinstance(body, dict):
+            raise bad_request(f"{kind} update: the body must be a {kind.capitalize()}Spec")
+        ref = request.match_info["id"]
+        found = (await control.call(f"control.{kind}.inspect", {kind: ref}))[kind]
+        wanted = file_spec(kind, {**body, "Name": body.get("Name") or found["spec"]["name"]})
+        if wanted["name"] != found["spec"]["name"]:
+            raise bad_request("only updates to Labels are allowed (the name cannot change)")
+        update: dict[str, Any] = {kind: found["id"], "version": version, "labels": wanted["labels"]}
+        if body.get("Data"):
+            update["data"] = wanted["data"]
+        await control.call(f"control.{kind}.update", update)
         return web.Response(status=200)
 
     async def delete(request: web.Request) -> web.StreamResponse:
-        control = request.app[ENGINE].control
-        await control.call(f"control.{kind}.rm", {f"{kind}s": [request.match_info["id"]]})
+        await remove_when_released(request.app[ENGINE], kind, request.match_info["id"])
         return web.Response(status=204)
 
     return {"list": listing, "create": create, "inspect": inspect, "update": update, "rm": delete}

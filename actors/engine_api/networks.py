@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from actors.engine_api.app import ENGINE, json_body, reply, route
+from actors.engine_api.app import ENGINE, json_body, remove_when_released, reply, route
 from actors.engine_api.errors import bad_request, not_supported
 from actors.engine_api.wire import Filters, label_matches, parse_filters, rfc3339
 
@@ -114,8 +114,7 @@ async def network_create(request: web.Request) -> web.StreamResponse:
 
 
 async def network_delete(request: web.Request) -> web.StreamResponse:
-    control = request.app[ENGINE].control
-    await control.call("control.network.rm", {"networks": [request.match_info["id"]]})
+    await remove_when_released(request.app[ENGINE], "network", request.match_info["id"])
     return web.Response(status=204)
 
 

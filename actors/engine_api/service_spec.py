@@ -20,7 +20,14 @@ from typing import Any
 
 from actors.engine_api.errors import bad_request, not_supported
 from actors.engine_api.wire import from_ns, to_ns
-from api.enums import FailureAction, PortProtocol, PublishMode, RestartCondition, UpdateOrder
+from api.enums import (
+    FailureAction,
+    MountType,
+    PortProtocol,
+    PublishMode,
+    RestartCondition,
+    UpdateOrder,
+)
 from api.specs import (
     ConfigReference,
     ContainerSpec,
@@ -28,6 +35,8 @@ from api.specs import (
     GlobalJob,
     GlobalService,
     HealthConfig,
+    Mount,
+    NetworkAttachmentConfig,
     Placement,
     PlacementPreference,
     PortConfig,
@@ -54,7 +63,6 @@ _CONTAINER_UNSUPPORTED = (
     "TTY",
     "OpenStdin",
     "ReadOnly",
-    "Mounts",
     "Hosts",
     "Init",
     "Sysctls",
@@ -66,7 +74,8 @@ _DEFAULT_GRACE = ContainerSpec().stop_grace_period
 _DEFAULT_RESTART_DELAY = RestartPolicy().delay
 _DEFAULT_MONITOR = UpdateConfig().monitor
 _MODES = ("Replicated", "Global", "ReplicatedJob", "GlobalJob")
-_TASK_UNSUPPORTED = ("PluginSpec", "NetworkAttachmentSpec", "Networks", "LogDriver")
+_TASK_UNSUPPORTED = ("PluginSpec", "NetworkAttachmentSpec", "LogDriver")
+_MOUNT_OPTIONS = ("Consistency", "BindOptions", "VolumeOptions", "TmpfsOptions")
 
 
 def _get(doc: Doc, key: str, default: Any = None) -> Any:
@@ -131,9 +140,19 @@ def _int(doc: Doc, key: str, path: str, default: int = 0) -> int:
     return value
 
 
+def _is_set(value: Any) -> bool:
+    """Anything but zero values, looking inside objects and lists (the CLI sends
+    ``{"NoCopy": false}`` for options it was not given)."""
+    if isinstance(value, Mapping):
+        return any(_is_set(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_is_set(v) for v in value)
+    return bool(value)
+
+
 def _refuse_set(doc: Doc, keys: tuple[str, ...], path: str) -> None:
     for key in keys:
-        if _get(doc, key):
+        if _is_set(_get(doc, key)):
             raise not_supported(f"{path}{key}")
 
 
@@ -214,6 +233,36 @@ def _configs(doc: Doc, path: str) -> tuple[ConfigReference, ...]:
     return tuple(refs)
 
 
+def _mounts(doc: Doc, path: str) -> tuple[Mount, ...]:
+    mounts = []
+    for i, mount in enumerate(_list(doc, "Mounts", path)):
+        sub = f"{path}Mounts[{i}]."
+        _refuse_set(mount, _MOUNT_OPTIONS, sub)
+        mounts.append(
+            Mount(
+                type=_enum(_str(mount, "Type", sub), MountType, f"{sub}Type", MountType.VOLUME),
+                source=_str(mount, "Source", sub),
+                target=_str(mount, "Target", sub),
+                readonly=bool(_get(mount, "ReadOnly")),
+            )
+        )
+    return tuple(mounts)
+
+
+def _networks(doc: Doc, path: str) -> tuple[NetworkAttachmentConfig, ...]:
+    attached = []
+    for i, network in enumerate(_list(doc, "Networks", path)):
+        sub = f"{path}Networks[{i}]."
+        _refuse_set(network, ("DriverOpts",), sub)
+        target = _str(network, "Target", sub)
+        if not target:
+            raise bad_request(f"{sub}Target: name the network")
+        attached.append(
+            NetworkAttachmentConfig(target=target, aliases=_strings(network, "Aliases", sub))
+        )
+    return tuple(attached)
+
+
 def _container(doc: Doc, path: str) -> ContainerSpec:
     _refuse_set(doc, _CONTAINER_UNSUPPORTED, path)
     if _str(doc, "Isolation", path) not in ("", "default"):
@@ -232,6 +281,7 @@ def _container(doc: Doc, path: str) -> ContainerSpec:
         hostname=_str(doc, "Hostname", path),
         healthcheck=_health(_map(doc, "HealthCheck", path), f"{path}HealthCheck."),
         stop_signal=_str(doc, "StopSignal", path),
+        mounts=_mounts(doc, path),
         stop_grace_period=(
             _DEFAULT_GRACE if grace is None else from_ns(grace, f"{path}StopGracePeriod")
         ),
@@ -357,9 +407,9 @@ def from_docker_spec(doc: Doc, base: ServiceSpec | None = None) -> ServiceSpec:
     if not isinstance(doc, Mapping):
         raise bad_request("the body must be a ServiceSpec object")
     base = base or ServiceSpec()
-    if _list(doc, "Networks", ""):
-        raise not_supported("Networks")
     template = _map(doc, "TaskTemplate", "")
+    # the deprecated top-level Networks, or the task template's (not both, as Docker)
+    networks = _networks(doc, "") or _networks(template, "TaskTemplate.")
     _refuse_set(template, _TASK_UNSUPPORTED, "TaskTemplate.")
     if _str(template, "Runtime", "TaskTemplate.") not in ("", "container"):
         raise not_supported(f"TaskTemplate.Runtime {_get(template, 'Runtime')!r}")
@@ -383,6 +433,7 @@ def from_docker_spec(doc: Doc, base: ServiceSpec | None = None) -> ServiceSpec:
             base.task.placement,
         ),
         force_update=_int(template, "ForceUpdate", "TaskTemplate."),
+        networks=networks,
     )
     return replace(
         base,
@@ -428,6 +479,10 @@ def _docker_container(c: ContainerSpec) -> dict[str, Any]:
         "StopSignal": c.stop_signal,
         "StopGracePeriod": to_ns(c.stop_grace_period),
         "Isolation": "default",
+        "Mounts": [
+            {"Type": m.type.value, "Source": m.source, "Target": m.target, "ReadOnly": m.readonly}
+            for m in c.mounts
+        ],
         "Secrets": [
             {
                 "File": _docker_file(s.target or s.secret_name, s.uid, s.gid, s.mode),
@@ -522,6 +577,7 @@ def docker_spec(spec: ServiceSpec) -> dict[str, Any]:
             },
             "ForceUpdate": task.force_update,
             "Runtime": "container",
+            "Networks": [{"Target": n.target, "Aliases": list(n.aliases)} for n in task.networks],
         },
         "Mode": _docker_mode(spec.mode),
         "UpdateConfig": _docker_update(spec.update_config),

@@ -8,19 +8,20 @@ from typing import Any
 from aiohttp import web
 
 from actors.engine_api.app import ENGINE, json_body, reply, route
-from actors.engine_api.errors import bad_request, not_supported
+from actors.engine_api.errors import bad_request
 from actors.engine_api.listing import SERVICE_FILTERS, TASK_FILTERS, keep_service, keep_task
 from actors.engine_api.objects import docker_service, docker_task, docker_task_row, service_spec_of
 from actors.engine_api.service_spec import from_docker_spec
-from actors.engine_api.wire import parse_filters, query_bool, query_int
+from actors.engine_api.wire import parse_filters, query_bool, query_int, registry_auth
 from api.codec_objects import encode
 
 __all__ = ["add_routes"]
 
 
-def _refuse_registry_auth(request: web.Request) -> None:
-    if request.headers.get("X-Registry-Auth"):
-        raise not_supported("X-Registry-Auth (docker service create --with-registry-auth)")
+def _with_auth(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with the request's registry credentials (``--with-registry-auth``)."""
+    auth = registry_auth(request.headers.get("X-Registry-Auth"))
+    return {**body, "registry_auth": auth} if auth is not None else body
 
 
 async def service_list(request: web.Request) -> web.StreamResponse:
@@ -37,10 +38,9 @@ async def service_list(request: web.Request) -> web.StreamResponse:
 
 
 async def service_create(request: web.Request) -> web.StreamResponse:
-    _refuse_registry_auth(request)
     spec = from_docker_spec(await json_body(request, "service create"))
     created = await request.app[ENGINE].control.call(
-        "control.service.create", {"spec": encode(spec)}
+        "control.service.create", _with_auth(request, {"spec": encode(spec)})
     )
     return reply({"ID": created["id"], "Warnings": []}, 201)
 
@@ -52,7 +52,6 @@ async def service_inspect(request: web.Request) -> web.StreamResponse:
 
 
 async def service_update(request: web.Request) -> web.StreamResponse:
-    _refuse_registry_auth(request)
     control = request.app[ENGINE].control
     query = request.query
     version = query_int(query, "version")
@@ -70,10 +69,8 @@ async def service_update(request: web.Request) -> web.StreamResponse:
         return reply({"Warnings": []})
     current = (await control.call("control.service.inspect", {"service": ref}))["service"]
     spec = from_docker_spec(body, base=service_spec_of(current))
-    await control.call(
-        "control.service.update",
-        {"service": current["id"], "spec": encode(spec), "version": version},
-    )
+    body = {"service": current["id"], "spec": encode(spec), "version": version}
+    await control.call("control.service.update", _with_auth(request, body))
     return reply({"Warnings": []})
 
 

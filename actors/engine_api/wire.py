@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -25,6 +27,7 @@ __all__ = [
     "parse_time",
     "query_bool",
     "query_int",
+    "registry_auth",
     "rfc3339",
     "to_ns",
 ]
@@ -114,6 +117,30 @@ def query_int(query: Mapping[str, str], name: str) -> int | None:
         return int(value)
     except ValueError:
         raise bad_request(f"invalid value for {name}: {value!r} (expected an integer)") from None
+
+
+def registry_auth(header: str | None) -> dict[str, str] | None:
+    """``X-Registry-Auth`` (base64url of Docker's AuthConfig JSON) → the control API's
+    ``registry_auth``; None when absent or empty (``{}``). 400 when it cannot be read."""
+    if not header or not header.strip():
+        return None
+    text = header.strip()
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (ValueError, binascii.Error):
+        raise bad_request("X-Registry-Auth is not base64 of a JSON object") from None
+    if not isinstance(raw, dict):
+        raise bad_request("X-Registry-Auth is not base64 of a JSON object")
+    fields = {k.lower(): v for k, v in raw.items() if isinstance(v, str)}
+    auth = {
+        "server_address": fields.get("serveraddress", ""),
+        "username": fields.get("username", ""),
+        "password": fields.get("password", ""),
+        "identity_token": fields.get("identitytoken", ""),
+    }
+    if not any(auth.values()):
+        return None
+    return auth
 
 
 def parse_time(value: str, name: str) -> float:

@@ -55,6 +55,7 @@ __all__ = [
     "CONTROL_CONFIG_REPLY",
     "CONTROL_CONFIG_RM",
     "CONTROL_CONFIG_RM_REPLY",
+    "CONTROL_CONFIG_UPDATE",
     "CONTROL_EVENTS",
     "CONTROL_EVENTS_REPLY",
     "CONTROL_NETWORK_CREATE",
@@ -81,6 +82,7 @@ __all__ = [
     "CONTROL_SECRET_REPLY",
     "CONTROL_SECRET_RM",
     "CONTROL_SECRET_RM_REPLY",
+    "CONTROL_SECRET_UPDATE",
     "CONTROL_SERVICE_CREATE",
     "CONTROL_SERVICE_INSPECT",
     "CONTROL_SERVICE_INSPECT_REPLY",
@@ -444,7 +446,23 @@ def _object_rm(kind: str) -> MessageType:
     )
 
 
+def _object_update(kind: str) -> MessageType:
+    return MessageType(
+        f"control.{kind}.update",
+        (
+            Field(kind, STR),
+            Field("version", INT),
+            Field("labels", MapOf(STR)),
+            Field("data", BYTES, required=False),
+        ),
+        reply=f"control.{kind}.reply",
+        doc=f"Replace a {kind}'s labels at the version read (Docker's {kind} update): data, "
+        "when given, must be the stored data (only updates to labels are allowed).",
+    )
+
+
 CONTROL_SECRET_REPLY: Final = SCHEMA.declare(_object_reply("secret"))
+CONTROL_SECRET_UPDATE: Final = SCHEMA.declare(_object_update("secret"))
 CONTROL_SECRET_CREATE: Final = SCHEMA.declare(_object_create("secret"))
 CONTROL_SECRET_LS_REPLY: Final = SCHEMA.declare(_object_ls_reply("secret"))
 CONTROL_SECRET_LS: Final = SCHEMA.declare(_object_ls("secret"))
@@ -460,6 +478,7 @@ CONTROL_CONFIG_INSPECT_REPLY: Final = SCHEMA.declare(_object_inspect_reply("conf
 CONTROL_CONFIG_INSPECT: Final = SCHEMA.declare(_object_inspect("config", "with its data"))
 CONTROL_CONFIG_RM_REPLY: Final = SCHEMA.declare(_object_rm_reply("config"))
 CONTROL_CONFIG_RM: Final = SCHEMA.declare(_object_rm("config"))
+CONTROL_CONFIG_UPDATE: Final = SCHEMA.declare(_object_update("config"))
 CONTROL_NETWORK_REPLY: Final = SCHEMA.declare(_object_reply("network"))
 CONTROL_NETWORK_CREATE: Final = SCHEMA.declare(
     MessageType(

@@ -127,7 +127,18 @@ def test_modes_and_loose_key_case() -> None:
     ("path", "value", "status", "words"),
     [
         (("TaskTemplate", "ContainerSpec", "TTY"), True, 501, "ContainerSpec.TTY"),
-        (("TaskTemplate", "ContainerSpec", "Mounts"), [{"Type": "bind"}], 501, "Mounts"),
+        (
+            ("TaskTemplate", "ContainerSpec", "Mounts"),
+            [{"Type": "bind", "Target": "/y", "BindOptions": {"Propagation": "rshared"}}],
+            501,
+            "Mounts[0].BindOptions",
+        ),
+        (
+            ("TaskTemplate", "Networks"),
+            [{"Target": "n", "DriverOpts": {"a": "b"}}],
+            501,
+            "DriverOpts",
+        ),
         (("TaskTemplate", "ContainerSpec", "Isolation"), "hyperv", 501, "Isolation"),
         (("TaskTemplate", "LogDriver"), {"Name": "syslog"}, 501, "LogDriver"),
         (("TaskTemplate", "Placement", "Platforms"), [{"OS": "linux"}], 501, "Platforms"),
@@ -154,3 +165,43 @@ def test_what_we_cannot_honour_is_refused_by_name(
         from_docker_spec(doc)
     assert refused.value.status == status
     assert words in refused.value.message
+
+
+def test_mounts_networks_and_ports() -> None:
+    doc: dict[str, Any] = {
+        "Name": "db",
+        "TaskTemplate": {
+            "ContainerSpec": {
+                "Image": "busybox",
+                "Mounts": [
+                    {
+                        "Type": "volume",
+                        "Source": "data",
+                        "Target": "/data",
+                        "VolumeOptions": {"NoCopy": False, "Labels": {}},
+                    },
+                    {"Type": "tmpfs", "Target": "/scratch", "ReadOnly": True},
+                ],
+            },
+            "Networks": [{"Target": "backend", "Aliases": ["database"]}],
+        },
+        "EndpointSpec": {
+            "Ports": [
+                {"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080, "PublishMode": "host"}
+            ]
+        },
+    }
+    spec = from_docker_spec(doc)
+    assert [(m.type.value, m.source, m.target, m.readonly) for m in spec.task.container.mounts] == [
+        ("volume", "data", "/data", False),
+        ("tmpfs", "", "/scratch", True),
+    ]
+    assert [(n.target, n.aliases) for n in spec.task.networks] == [("backend", ("database",))]
+    assert [
+        (p.target_port, p.published_port, p.publish_mode.value) for p in spec.endpoint.ports
+    ] == [(80, 8080, "host")]
+    assert from_docker_spec(docker_spec(spec)) == spec
+    # a mount option swarmnode cannot honour is refused by name
+    doc["TaskTemplate"]["ContainerSpec"]["Mounts"][0]["VolumeOptions"] = {"Labels": {"a": "b"}}
+    with pytest.raises(EngineError, match="VolumeOptions"):
+        from_docker_spec(doc)

@@ -138,3 +138,71 @@ def test_swarm_update_changes_only_what_can_change() -> None:
     assert cluster_changes(current, {"Name": "default"}) == {}
     with pytest.raises(EngineError, match=r"Raft\.ElectionTick"):
         cluster_changes(current, {"Raft": {"ElectionTick": 30}})
+
+
+def test_registry_auth_header() -> None:
+    import base64
+    import json
+
+    from actors.engine_api.wire import registry_auth
+
+    def header(value: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    auth = registry_auth(
+        header({"username": "u", "password": "p", "serveraddress": "reg.example:5000"})
+    )
+    assert auth == {
+        "server_address": "reg.example:5000",
+        "username": "u",
+        "password": "p",
+        "identity_token": "",
+    }
+    assert registry_auth(header({})) is None
+    assert registry_auth(None) is None
+    with pytest.raises(EngineError, match="X-Registry-Auth"):
+        registry_auth("%%%")
+
+
+def test_network_create_body() -> None:
+    from actors.engine_api.networks import keep_network, network_spec
+
+    spec = network_spec(
+        {"Name": "app_default", "Driver": "bridge", "Labels": {"com.docker.stack.namespace": "app"}}
+    )
+    assert spec == {
+        "name": "app_default",
+        "labels": {"com.docker.stack.namespace": "app"},
+        "driver": "bridge",
+        "internal": False,
+    }
+    assert network_spec({"Name": "n"})["driver"] == "bridge"  # Docker's default driver
+    assert network_spec({"Name": "n", "Driver": "overlay"})["driver"] == "overlay"  # judged later
+    for refused in ({"Attachable": True}, {"IPAM": {"Config": [{"Subnet": "10.0.0.0/24"}]}}):
+        with pytest.raises(EngineError) as info:
+            network_spec({"Name": "n", **refused})
+        assert info.value.status == 501
+    row = {"id": "abc", "name": "app_default", "driver": "bridge", "labels": spec["labels"]}
+    assert keep_network({"label": ["com.docker.stack.namespace=app"], "name": ["default"]}, row)
+    assert not keep_network({"driver": ["overlay"]}, row)
+
+
+def test_live_users_of_what_a_stack_removes() -> None:
+    from actors.engine_api.release import live_users
+
+    def summary(name: str, pending: bool, secret: str = "", network: str = "") -> dict[str, Any]:
+        spec = {
+            "task": {
+                "container": {"secrets": [{"secret_id": secret}] if secret else []},
+                "networks": [{"target": network}] if network else [],
+            }
+        }
+        return {"name": name, "pending_delete": pending, "object": {"spec": spec}}
+
+    services = [
+        summary("app_web", True, secret="s1", network="n1"),
+        summary("other", False, network="n1"),
+    ]
+    assert live_users("secret", "s1", services) == []  # only a service being removed
+    assert live_users("network", "n1", services) == ["other"]
+    assert live_users("config", "c1", services) == []
