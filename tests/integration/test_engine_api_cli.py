@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import subprocess
 import time
@@ -19,6 +20,8 @@ from tests.support.swarm import Swarm, SwarmNode
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.docker
+
+VOLUME = f"swarmnode-engine-api-test-{os.getpid()}"
 
 
 class Engine:
@@ -138,16 +141,30 @@ def test_service_verbs(engine: Engine, test_image: str) -> None:
     [inspected] = docker.inspect("service", "inspect", "web")
     assert inspected["Spec"]["Labels"] == {"tier": "front"}
 
-    docker.ok("service", "update", "-d", "--env-add", "B=2", "web")
+    docker.ok(
+        "service", "update", "-d", "--env-add", "B=2",
+        "--mount-add", f"type=volume,source={VOLUME},target=/data", "web",
+    )  # fmt: skip
     shown = inspect(node, "service", "web")
     assert shown["spec"]["task"]["container"]["env"] == ["A=1", "B=2"]
     assert shown["spec_version"] == 2
+    [mount] = shown["spec"]["task"]["container"]["mounts"]
+    assert (mount["type"], mount["source"], mount["target"]) == ("volume", VOLUME, "/data")
 
     docker.ok("service", "scale", "-d", "web=3")
     wait_for(lambda: running(node, "web") == 3, "3 running", timeout=60)
 
     docker.ok("service", "rm", "web")
-    wait_for(lambda: not node.ctl_json("service", "ls"), "web removed", timeout=60)
+    wait_for(lambda: node.ctl("service", "inspect", "web").returncode, "web gone", timeout=60)
+    wait_for(
+        lambda: (
+            not engine.swarm.docker.containers.list(
+                all=True, filters={"label": f"com.docker.swarm.service.id={shown['id']}"}
+            )
+        ),
+        "web's containers gone",
+    )
+    engine.swarm.docker.volumes.get(VOLUME).remove()  # a named volume outlives its tasks
 
 
 def test_service_errors_are_the_apis_own(engine: Engine, test_image: str) -> None:
@@ -162,6 +179,10 @@ def test_service_errors_are_the_apis_own(engine: Engine, test_image: str) -> Non
     )
     assert "not supported by swarmnode's Engine API" in docker.fails(
         "service", "create", "-d", "--name", "t", "--tty", test_image
+    )
+    # the routing mesh is not built: Docker's default publish mode is refused in its words
+    assert "routing mesh" in docker.fails(
+        "service", "create", "-d", "--name", "mesh", "-p", "8080:80", test_image
     )
     docker.ok("service", "rm", "dup")
     # what the endpoint does not serve answers the API's own error, never a hang
