@@ -17,12 +17,10 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from actors.node.config import NodeError
-
 __all__ = ["EngineTLSError", "engine_tls_context"]
 
 
-class EngineTLSError(NodeError):
+class EngineTLSError(ValueError):
     """The TLS directory cannot serve the Engine API; the message says why."""
 
 

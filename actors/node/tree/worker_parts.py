@@ -41,13 +41,13 @@ from actors.ca.node_identity import NodeIdentity
 from actors.ca.renewer import CHECK_NOW, CertRenewer, RenewalSettings
 from actors.dispatcher import ManagerAddress
 from actors.engine_api.child import check_engine_address, engine_api_child
-from actors.engine_api.tls import engine_tls_context
+from actors.engine_api.tls import EngineTLSError, engine_tls_context
 from actors.log import get_logger
 from actors.metrics.http import metrics_child
 from actors.metrics.node import NodeTasksCollector
 from actors.metrics.registry import Collector
 from actors.metrics.transport import TransportCollector
-from actors.node.config import NodeConfig
+from actors.node.config import NodeConfig, NodeError
 from actors.node.membership.roles import renewal_role, role_restart
 from actors.node.startup.security import NodeStartup, read_managers, write_managers
 from actors.node.startup.state_dir import remove_manager_state
@@ -170,7 +170,7 @@ class SharedParts:
     def engine_children(self) -> list[ChildSpec]:
         """The ``engine`` endpoint when ``--engine-api`` is given: the Docker Engine API
         over this node's own control socket (a worker's refuses as Docker's does), over TLS
-        with ``--engine-api-tls`` (EngineTLSError, a NodeError, stops the start)."""
+        with ``--engine-api-tls`` (a bad TLS directory stops the start: NodeError)."""
         config = self.setup.config
         if config.engine_api is None:
             return []
@@ -178,7 +178,10 @@ class SharedParts:
         address = check_engine_address(config.engine_api, tls=tls_dir is not None)
         context = None
         if tls_dir is not None:
-            context = engine_tls_context(tls_dir, self.setup.startup.certs.ca.cert_pem)
+            try:
+                context = engine_tls_context(tls_dir, self.setup.startup.certs.ca.cert_pem)
+            except EngineTLSError as exc:
+                raise NodeError(str(exc)) from None
         return [
             engine_api_child(
                 address, config.control_bind, ssl_context=context, stop_timeout=config.stop_timeout
