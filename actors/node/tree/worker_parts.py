@@ -182,6 +182,13 @@ class SharedParts:
                 context = engine_tls_context(tls_dir, self.setup.startup.certs.ca.cert_pem)
             except EngineTLSError as exc:
                 raise NodeError(str(exc)) from None
+        if not address.is_unix and context is None:
+            _log.warning(
+                "node.engine_api.unauthenticated",
+                address=address.url(),
+                reason="a TCP Engine API without --engine-api-tls: every local user can "
+                "control the cluster through it",
+            )
         return [
             engine_api_child(
                 address, config.control_bind, ssl_context=context, stop_timeout=config.stop_timeout
