@@ -1,7 +1,7 @@
 """``swarmctl``: the command-line client of a manager's control socket.
 
 One module per noun registers its sub-command (version, cluster, node, service, task,
-network, secret, config, unlock, events; logs as it lands). Every command takes
+network, secret, config, stack, unlock, events; logs as it lands). Every command takes
 ``--format table|json``. Errors are one line on stderr and a non-zero exit, never a traceback.
 
 A command line names one noun, so only that noun's module is imported and only its verbs
@@ -42,6 +42,7 @@ NOUNS: dict[str, tuple[str, str]] = {
     "network": ("cli.network", "create, list, inspect and remove networks"),
     "secret": ("cli.secret", "create, list, inspect and remove secrets"),
     "config": ("cli.config", "create, list, inspect and remove configs"),
+    "stack": ("cli.stack", "deploy, list and remove stacks from compose files"),
     "unlock": ("cli.unlock", "unlock a locked manager"),
     "events": ("cli.events", "stream cluster events"),
 }

@@ -35,7 +35,6 @@ __all__ = [
     "prepare_options",
     "prepare_spec",
     "registry_auth_of",
-    "replaced_spec",
     "updated_spec",
 ]
 
@@ -54,14 +53,6 @@ def updated_spec(tx: ReadTx, spec: ServiceSpec, changes: dict[str, Any]) -> Serv
     """The spec ``service update`` stores for ``changes`` to the stored ``spec``,
     validated."""
     new_spec = resolve_references(tx, apply_options(spec, prepare_options(tx, changes)))
-    validate_service_spec(new_spec)
-    return prepare_spec(tx, new_spec)
-
-
-def replaced_spec(tx: ReadTx, spec: ServiceSpec) -> ServiceSpec:
-    """The spec ``service update`` stores when given a whole ``spec`` (the Engine API's
-    and a stack's update), validated."""
-    new_spec = resolve_references(tx, spec)
     validate_service_spec(new_spec)
     return prepare_spec(tx, new_spec)
 

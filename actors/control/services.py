@@ -16,12 +16,7 @@ from typing import Any
 from actors.control.dependencies import check_dependencies
 from actors.control.errors import Body, ControlCode, ControlError
 from actors.control.networks import network_names
-from actors.control.service_resources import (
-    created_spec,
-    registry_auth_of,
-    replaced_spec,
-    updated_spec,
-)
+from actors.control.service_resources import created_spec, registry_auth_of, updated_spec
 from actors.control.views import public_service, service_summary, task_order, task_row
 from actors.control.writes import check_version, modify
 from actors.store import MemoryStore, ReadTx, WriteTx, nodes, services, tasks
@@ -84,14 +79,14 @@ class ServiceControl:
         ref = str(body["service"])
         pinned = body.get("version")
         auth = registry_auth_of(body)
-        if ("changes" in body) == ("spec" in body):
+        if (body.get("spec") is None) == (body.get("changes") is None):
             raise ControlError(
-                ControlCode.INVALID_ARGUMENT, "give either changes or a whole spec, not both"
+                ControlCode.INVALID_ARGUMENT, "a service update takes changes or a spec, not both"
             )
-        if "spec" in body:
+        if body.get("spec") is not None:  # the whole spec, as Docker's ServiceUpdate
             whole = decode(ServiceSpec, body["spec"], "spec")
-            fixed = {"name": whole.name, "mode": whole.mode.TAG}
-            return self._edit(ref, fixed, pinned, auth=auth, spec=whole)
+            validate_service_spec(whole)
+            return self._edit(ref, {}, pinned, whole=whole, auth=auth)
         return self._edit(ref, dict(body["changes"]), pinned, auth=auth)
 
     def scale(self, body: Body) -> Body:
@@ -118,20 +113,19 @@ class ServiceControl:
         pinned: int | None,
         check: Any = None,
         *,
+        whole: ServiceSpec | None = None,
         auth: RegistryAuth | None = None,
-        spec: ServiceSpec | None = None,
     ) -> Body:
-        """Apply ``changes`` (flag options) to the service's spec, or replace it with
-        ``spec`` (``changes`` then only names its name and mode, which cannot change)."""
         result: dict[str, Any] = {}
-        spec_given = spec
+        if whole is not None:  # checked as the changes it makes: a name, a mode
+            changes = {"name": whole.name, "mode": whole.mode.TAG}
 
         def write(tx: WriteTx) -> None:
             service = _live(tx, ref)
             check_version("service", service.id, pinned, service.meta.version)
             if check is not None:
                 check(service)
-            whole, spec = spec_given, service.spec
+            spec = service.spec
             if "name" in changes and changes["name"] != spec.name:
                 raise ControlError(
                     ControlCode.INVALID_ARGUMENT, "renaming services is not supported"
@@ -142,7 +136,7 @@ class ServiceControl:
                     f"service mode cannot be changed (service {spec.name} is {spec.mode.TAG})",
                 )
             if whole is not None:
-                new_spec = replaced_spec(tx, whole)
+                new_spec = created_spec(tx, whole)
             else:
                 new_spec = updated_spec(tx, spec, changes)
             result.clear()
@@ -198,7 +192,7 @@ class ServiceControl:
         def row(tx: ReadTx, service: Service) -> dict[str, Any]:
             summary = _summary(tx, service)
             if full:
-                summary["object"] = encode_object(service)
+                summary["object"] = encode_object(public_service(service))  # no credentials
             return summary
 
         def read(tx: ReadTx) -> list[dict[str, Any]]:

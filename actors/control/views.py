@@ -64,6 +64,7 @@ def service_summary(service: Service, tasks: Iterable[Task]) -> dict[str, Any]:
         "replicas_desired": desired,
         "replicas_running": running,
         "image": spec.task.container.image,
+        "labels": dict(spec.labels),  # stacks are found by theirs (cli/stack.py)
         "spec_version": service.spec_version,
         "version": service.meta.version,
         "created_at": service.meta.created_at,

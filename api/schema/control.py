@@ -148,10 +148,9 @@ CONTROL_SERVICE_UPDATE: Final = SCHEMA.declare(
         ),
         reply="control.service.reply",
         doc="Apply flag options (api/service_options.py) to a service's spec, or replace "
-        "it with a whole ServiceSpec dict (spec: the Engine API's and a stack's update; "
-        "same name and mode); exactly one of changes and spec. With version, refused if "
-        "the service changed since; registry_auth replaces the credentials for pulling "
-        "its image.",
+        "it with spec (a whole ServiceSpec dict, as stack deploy sends); one of the two. "
+        "changed: false when the result is the spec it has. With version, refused if the "
+        "service changed since; registry_auth replaces the credentials for pulling its image.",
     )
 )
 CONTROL_SERVICE_SCALE: Final = SCHEMA.declare(

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from actors.worker.executors.docker_config import LABEL_NETWORK_ID
-from tests.support.httpd import serving
+from tests.support.httpd import fetch, serving
 from tests.support.swarm import CtlError, Swarm, SwarmNode, poll
 
 pytestmark = pytest.mark.docker
@@ -29,22 +29,6 @@ def running_task(node: SwarmNode, service: str) -> dict[str, Any]:
 
     found: dict[str, Any] = poll(one, f"{service} running", LONG)
     return found
-
-
-# The static busybox resolves names only with its own DNS client (nslookup: its libc
-# lookups crash without NSS libraries), so: ask the engine's DNS, then fetch by address.
-FETCH_BY_NAME = (
-    "ip=$(nslookup \"$1\" | awk '/^Address: /{print $2}' | tail -n 1); "
-    '[ -n "$ip" ] || exit 2; exec wget -q -O - "http://$ip/"'
-)
-
-
-def fetch(docker_client: Any, task: dict[str, Any], name: str) -> tuple[int, str]:
-    """(exit code, body) of fetching http://NAME/ from inside the task's container; exit
-    code 2: the name does not resolve there."""
-    container = docker_client.containers.get(task["container_id"])
-    result = container.exec_run(["sh", "-c", FETCH_BY_NAME, "sh", name])
-    return result.exit_code, result.output.decode().strip()
 
 
 def engine_networks(docker_client: Any, network_id: str) -> list[Any]:

@@ -153,6 +153,18 @@ CORES = [
         NO_IO | {"os", "transport"},
         actors_prefixes=("actors.ca.certs", "actors.node.membership.roles"),
     ),
+    # compose files → stack specs: the caller reads the files (cli/stack_deploy.py)
+    Core(
+        "compose",
+        (
+            "api/compose.py",
+            "api/compose_fields.py",
+            "api/compose_host.py",
+            "api/compose_service.py",
+        ),
+        NO_IO | {"os", "pathlib", "yaml", "transport"},
+        actors_prefixes=(),
+    ),
     Core(
         "worker",
         (

@@ -280,7 +280,34 @@ def test_dependencies_must_exist_fit_and_not_form_a_cycle() -> None:
     assert c.service("web").spec.depends_on == ()
 
 
-def test_update_with_a_whole_spec_replaces_it_under_the_same_rules() -> None:
+def test_update_with_a_whole_spec_replaces_it_and_says_whether_it_changed() -> None:
+    c = Cluster()
+    sid = c.create(name="web", replicas=2, env=["A=1"], labels={"k": "v"})
+    current = c.service(sid).spec
+    wanted = apply_options(current, {"env": ["B=2"], "labels": {}, "replicas": 3})
+    reply = call(c.services.update, {"service": "web", "spec": encode(wanted)})
+    stored = c.service(sid)
+    assert reply["changed"] and stored.spec == wanted and stored.spec_version == 2
+    assert reply["service"]["labels"] == {}
+    version = c.store.version
+    assert not call(c.services.update, {"service": "web", "spec": encode(wanted)})["changed"]
+    assert c.store.version == version
+    refused = [
+        {"service": "web", "spec": encode(replace(wanted, name="other"))},
+        {"service": "web", "spec": encode(apply_options(wanted, {"mode": "global"}))},
+        {"service": "web", "spec": encode(replace(wanted, task=ServiceSpec().task))},
+        {"service": "web", "spec": encode(wanted), "changes": {"replicas": 1}},
+        {"service": "web"},
+    ]
+    for body in refused:
+        assert codes(c.services.update, body) in (
+            ControlCode.INVALID_SPEC,
+            ControlCode.INVALID_ARGUMENT,
+        )
+    assert c.store.version == version
+
+
+def test_update_with_a_whole_spec_keeps_the_rules_of_an_update() -> None:
     """The Engine API's and a stack's update: a whole spec, same name and mode."""
     c = Cluster()
     sid = c.create(name="web", replicas=2)
@@ -315,6 +342,11 @@ def test_ls_full_carries_the_whole_objects() -> None:
     [row] = call(c.services.ls, {"full": True})["services"]
     assert row["object"]["id"] == sid and row["object"]["spec"]["name"] == "web"
     assert "object" not in call(c.services.ls, {})["services"][0]
+    auth = {"server_address": "reg.example", "username": "u", "password": "hunter2-pw"}
+    spec = encode(apply_options(ServiceSpec(name="private"), {"image": "reg.example/x"}))
+    call(c.services.create, {"spec": spec, "registry_auth": auth})
+    listed = call(c.services.ls, {"full": True})["services"]
+    assert "hunter2-pw" not in repr(listed)  # credentials never answered back
     [node] = call(c.nodes.ls, {"full": True})["nodes"]
     assert node["object"]["description"]["hostname"] == "n1"
     assert "object" not in call(c.nodes.ls, {})["nodes"][0]

@@ -1,0 +1,245 @@
+"""A compose service's ports, volumes and networks → our published ports, mounts and
+network attachments (api/host_resources.py), and the file's top-level networks and
+volumes, as ``docker stack deploy`` converts them.
+
+Rules:
+- ``ports``: ``"8080:80"``, ``"80"``, ``"53:53/udp"`` or ``{target, published, protocol,
+  mode}``. Ports are published in host mode on the node that runs each task, as
+  ``swarmctl service create -p`` does; ``mode: ingress`` (the routing mesh) is refused.
+- ``volumes``: ``"NAME:/path[:ro]"`` (a volume the file declares: named ``STACK_NAME``,
+  or ``name:``, or its own name when ``external``), ``"/host:/path[:ro]"`` or
+  ``"./rel:/path"`` (a bind mount; a relative path is taken from the first file's
+  directory), ``"/path"`` (an anonymous volume), or ``{type: volume|bind|tmpfs, source,
+  target, read_only}``. Volume drivers, their options and labels are refused.
+- ``networks``: a list of the file's network keys or a mapping ``{KEY: {aliases: [...]}}``;
+  a service that names none is on the stack's ``default`` network, as Docker's. Every
+  service answers to its key in the file (``db``) on each of its networks. A top-level
+  network is ``STACK_KEY`` (or ``name:``), a bridge on each node (``driver: bridge``, the
+  only one: ``overlay`` is refused, there are no cross-node networks), labelled with the
+  stack; ``external: true`` names one that exists.
+
+Pure: no I/O. Every refusal is a ComposeError naming the key.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from api.compose_fields import LABEL_NAMESPACE, ComposeError, Section, key_values
+from api.enums import MountType
+from api.host_resources import parse_publish, validate_network_spec
+from api.spec_limits import InvalidSpec
+from api.specs import Mount, NetworkAttachmentConfig, NetworkSpec, PortConfig
+
+__all__ = [
+    "DEFAULT_NETWORK",
+    "NetworkPlan",
+    "file_networks",
+    "file_volumes",
+    "service_mounts",
+    "service_network_keys",
+    "service_networks",
+    "service_ports",
+]
+
+DEFAULT_NETWORK: Final = "default"
+_NETWORK_KEYS: Final = frozenset({"driver", "internal", "labels", "external", "name"})
+_VOLUME_KEYS: Final = frozenset({"driver", "external", "name"})
+_PORT_KEYS: Final = frozenset({"target", "published", "protocol", "mode"})
+_MOUNT_KEYS: Final = frozenset({"type", "source", "target", "read_only"})
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    """A network the stack uses: to create as ``spec`` unless ``external``, when one
+    named ``name`` must exist."""
+
+    key: str
+    name: str
+    external: bool = False
+    spec: NetworkSpec | None = None
+
+
+def _external_name(s: Section, key: str, kind: str) -> str | None:
+    """The name of an external object (``external: true`` or ``external: {name: N}``),
+    or None when the object is the stack's own."""
+    external = s.raw("external")
+    if isinstance(external, Mapping):
+        return Section(external, s.at("external"), {"name"}).text("name") or s.text("name") or key
+    if not s.boolean("external"):
+        return None
+    for other in s.values:
+        if other not in ("external", "name") and not other.startswith("x-"):
+            raise ComposeError(s.at(other), f"an external {kind} takes no {other}")
+    return s.text("name") or key
+
+
+def file_networks(top: Section, namespace: str, used: set[str]) -> tuple[NetworkPlan, ...]:
+    """The top-level networks, plus the stack's ``default`` when a service uses it."""
+    section = Section(top.raw("networks"), "networks", None)
+    declared = {k: v for k, v in section.items()}
+    if DEFAULT_NETWORK in used and DEFAULT_NETWORK not in declared:
+        declared[DEFAULT_NETWORK] = {}
+    out = []
+    for key, raw in declared.items():
+        s = Section(raw, section.at(key), _NETWORK_KEYS)
+        external = _external_name(s, key, "network")
+        if external is not None:
+            out.append(NetworkPlan(key, external, True))
+            continue
+        labels = key_values(s.raw("labels") or {}, s.at("labels"))
+        spec = NetworkSpec(
+            name=s.text("name") or f"{namespace}_{key}",
+            labels={**labels, LABEL_NAMESPACE: namespace},
+            driver=s.text("driver", "bridge"),
+            internal=s.boolean("internal"),
+        )
+        try:
+            validate_network_spec(spec)
+        except InvalidSpec as exc:
+            raise ComposeError(s.at(exc.field), exc.reason) from None
+        out.append(NetworkPlan(key, spec.name, spec=spec))
+    return tuple(out)
+
+
+def file_volumes(top: Section, namespace: str) -> dict[str, str]:
+    """The top-level volumes: their key → the volume's name on the nodes."""
+    section = Section(top.raw("volumes"), "volumes", None)
+    out = {}
+    for key, raw in section.items():
+        s = Section(raw, section.at(key), _VOLUME_KEYS)
+        if s.text("driver", "local") != "local":
+            raise ComposeError(s.at("driver"), "only the engine's local volumes are supported")
+        external = _external_name(s, key, "volume")
+        out[key] = external if external is not None else (s.text("name") or f"{namespace}_{key}")
+    return out
+
+
+def service_ports(s: Section) -> tuple[PortConfig, ...]:
+    out = []
+    for i, item in enumerate(s.entries("ports")):
+        path = f"{s.at('ports')}[{i}]"
+        if isinstance(item, Mapping):
+            long = Section(item, path, _PORT_KEYS)
+            text = ",".join(
+                f"{k}={long.text(k)}"
+                for k in ("target", "published", "protocol", "mode")
+                if k in long
+            )
+        elif isinstance(item, str | int) and not isinstance(item, bool):
+            text = str(item)
+        else:
+            raise ComposeError(
+                path, f'expected "PUBLISHED:TARGET[/PROTOCOL]" or a mapping, got {item!r}'
+            )
+        try:
+            out.append(parse_publish(text, path))
+        except InvalidSpec as exc:
+            raise ComposeError(path, exc.reason.removeprefix(f"{path}: ")) from None
+    return tuple(out)
+
+
+def _short_mount(text: str, path: str, volumes: Mapping[str, str], base_dir: str) -> Mount:
+    parts = text.split(":")
+    if len(parts) == 1:
+        return Mount(type=MountType.VOLUME, target=parts[0])  # anonymous
+    if len(parts) > 3:
+        raise ComposeError(path, f"expected SOURCE:TARGET[:ro|rw], got {text!r}")
+    source, target = parts[0], parts[1]
+    mode = parts[2] if len(parts) == 3 else "rw"
+    if mode not in ("ro", "rw"):
+        raise ComposeError(path, f"mode {mode!r} is not supported (expected ro or rw)")
+    return _mount(source, target, mode == "ro", None, path, volumes, base_dir)
+
+
+def _mount(
+    source: str,
+    target: str,
+    readonly: bool,
+    kind: str | None,
+    path: str,
+    volumes: Mapping[str, str],
+    base_dir: str,
+) -> Mount:
+    if kind is None:
+        kind = "bind" if source.startswith(("/", ".", "~")) else "volume"
+    if kind == "bind":
+        if source.startswith("~"):
+            raise ComposeError(path, f"{source!r}: give the home directory's path, not '~'")
+        return Mount(
+            type=MountType.BIND,
+            source=posixpath.normpath(posixpath.join(base_dir, source)),
+            target=target,
+            readonly=readonly,
+        )
+    if kind == "tmpfs":
+        if source:
+            raise ComposeError(path, "a tmpfs mount takes no source")
+        return Mount(type=MountType.TMPFS, target=target, readonly=readonly)
+    if kind != "volume":
+        raise ComposeError(path, f"unknown mount type {kind!r} (expected volume, bind or tmpfs)")
+    if source and source not in volumes:
+        raise ComposeError(path, f"volume {source!r} is not declared in the top-level volumes")
+    return Mount(
+        type=MountType.VOLUME,
+        source=volumes[source] if source else "",
+        target=target,
+        readonly=readonly,
+    )
+
+
+def service_mounts(s: Section, volumes: Mapping[str, str], base_dir: str) -> tuple[Mount, ...]:
+    out = []
+    for i, item in enumerate(s.entries("volumes")):
+        path = f"{s.at('volumes')}[{i}]"
+        if isinstance(item, str):
+            out.append(_short_mount(item, path, volumes, base_dir))
+            continue
+        long = Section(item, path, _MOUNT_KEYS)
+        if "target" not in long:
+            raise ComposeError(long.at("target"), "a mount needs a target")
+        out.append(
+            _mount(
+                long.text("source"),
+                long.text("target"),
+                long.boolean("read_only"),
+                long.text("type", "volume"),
+                path,
+                volumes,
+                base_dir,
+            )
+        )
+    return tuple(out)
+
+
+def service_network_keys(s: Section) -> list[str]:
+    """The file's network keys the service names (``default`` when none)."""
+    raw = s.raw("networks")
+    if raw is None:
+        return [DEFAULT_NETWORK]
+    if isinstance(raw, list):
+        return [str(k) for k in raw]
+    return [
+        str(k) for k in Section(raw, s.at("networks"), None).values if not str(k).startswith("x-")
+    ]
+
+
+def service_networks(
+    s: Section, key: str, networks: Mapping[str, str]
+) -> tuple[NetworkAttachmentConfig, ...]:
+    raw = s.raw("networks")
+    entries: dict[str, Any] = (
+        dict(Section(raw, s.at("networks"), None).items()) if isinstance(raw, Mapping) else {}
+    )
+    out = []
+    for name in service_network_keys(s):
+        path = f"{s.at('networks')}.{name}"
+        if name not in networks:
+            raise ComposeError(path, f"network {name!r} is not declared in the top-level networks")
+        options = Section(entries.get(name), path, {"aliases"})
+        aliases = (key, *[a for a in options.strings("aliases") if a != key])
+        out.append(NetworkAttachmentConfig(target=networks[name], aliases=aliases))
+    return tuple(out)

@@ -1,0 +1,48 @@
+"""swarmctl stack deploy's reading of compose files: YAML as Docker reads it, files
+merged, paths taken from the first file's directory, refusals on one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cli.errors import CliError
+from cli.stack_deploy import compose_loader, load_files
+
+
+def test_yaml_without_base_60_numbers_or_timestamps() -> None:
+    text = "a: 12:30\nb: [22:22, 8080:80, 0440, 1.5, 0x1f, 1_000, 2024-01-02, true, null, -3]"
+    assert yaml.load(text, Loader=compose_loader()) == {
+        "a": "12:30",
+        "b": ["22:22", "8080:80", 0o440, 1.5, 31, 1000, "2024-01-02", True, None, -3],
+    }
+
+
+def test_files_merge_and_paths_are_the_first_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STACK_TEST_TAG", "1.2")
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "base.yml").write_text(
+        "services:\n  web:\n    image: busybox:${STACK_TEST_TAG}\n"
+        "    environment: {TIME: 12:30}\n    secrets: [pw]\nsecrets:\n  pw: {file: ./pw.txt}\n"
+    )
+    (tmp_path / "prod.yml").write_text("services:\n  web:\n    deploy: {replicas: 3}\n")
+    plan = load_files("st", [str(app / "base.yml"), str(tmp_path / "prod.yml")])
+    (web,) = plan.services
+    assert web.task.container.image == "busybox:1.2"
+    assert web.task.container.env == ("TIME=12:30",)
+    assert web.mode.replicas == 3  # type: ignore[union-attr]
+    assert plan.secrets[0].file == str(app / "pw.txt")
+
+
+def test_refusals_name_the_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("services:\n  web:\n    image: busybox\n    links: [db]\n")
+    with pytest.raises(CliError, match=r"bad\.yml: services\.web\.links: not supported"):
+        load_files("st", [str(bad)])
+    with pytest.raises(CliError, match=r"cannot read .*nope\.yml"):
+        load_files("st", [str(tmp_path / "nope.yml")])
