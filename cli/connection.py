@@ -64,6 +64,13 @@ class ControlConnection:
                 raise CliError(exc.message) from None
             raise CliError(f"node refused {type_!r}: {exc.code}: {exc.message}") from None
 
+    def call(self, type_: str, body: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+        """One request with the transport's own errors (``RemoteError``,
+        ``RequestTimeout``, ``ClientClosed``), for callers that retry (cli/logs.py)."""
+        if self._client is None:
+            raise RuntimeError("use ControlConnection as a context manager")
+        return self._client.request(type_, dict(body), timeout=timeout)
+
     def stream(
         self, type_: str, body: Mapping[str, Any] | None = None, *, timeout: float
     ) -> Iterator[dict[str, Any]]:

@@ -1,8 +1,9 @@
 """``swarmctl``: the command-line client of a manager's control socket.
 
 One module per noun registers its sub-command (version, cluster, node, service, task,
-network, secret, config, stack, unlock, events; logs as it lands). Every command takes
-``--format table|json``. Errors are one line on stderr and a non-zero exit, never a traceback.
+network, secret, config, stack, unlock, events; logs are verbs: ``service logs``,
+``task logs``, ``node logs``). Every command takes ``--format table|json``. Errors are one
+line on stderr and a non-zero exit, never a traceback.
 
 A command line names one noun, so only that noun's module is imported and only its verbs
 and flags are built; the others are listed by name and summary (`NOUNS`). Building every
@@ -50,9 +51,7 @@ NOUNS: dict[str, tuple[str, str]] = {
 _VALUED_OPTIONS = frozenset({"--socket", "--timeout"})
 
 # Command groups still to come (DESIGN §8), shown in --help and refused clearly meanwhile.
-PLANNED_GROUPS: dict[str, str] = {
-    "logs": "stream the nodes' structured logs",
-}
+PLANNED_GROUPS: dict[str, str] = {}
 
 
 def named_noun(argv: Sequence[str]) -> str | None:

@@ -1,4 +1,4 @@
-"""``swarmctl node ls|inspect|update|drain|pause|activate|promote|demote|rm``."""
+"""``swarmctl node ls|inspect|update|drain|pause|activate|promote|demote|rm|logs``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from api.units import parse_key_value
 from cli.connection import ControlConnection
 from cli.errors import CliError
+from cli.node_logs import add_node_logs
 from cli.output import render_table, write_json, write_text
 
 __all__ = ["register"]
@@ -31,6 +32,8 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     ls = verbs.add_parser("ls", parents=[common], help="list nodes")
     ls.add_argument("-q", "--quiet", action="store_true", help="only ids")
     ls.set_defaults(run=run_ls)
+
+    add_node_logs(verbs, common)
 
     inspect = verbs.add_parser("inspect", parents=[common], help="show a node in detail")
     inspect.add_argument("node", metavar="NODE")

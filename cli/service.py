@@ -22,6 +22,7 @@ from api.units import format_bytes, format_cpus, format_duration
 from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.job_progress import JobJudge
+from cli.logs import add_log_flags, run_service_logs
 from cli.output import render_table, write_json, write_text
 from cli.progress import ProgressJudge, finished_task_ids, wait_converged
 from cli.service_flags import (
@@ -62,6 +63,13 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     create.add_argument("image", metavar="IMAGE")
     create.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
     create.set_defaults(run=run_create)
+
+    logs = verbs.add_parser(
+        "logs", parents=[common], help="fetch the logs of a service's tasks (stdout and stderr)"
+    )
+    add_log_flags(logs)
+    logs.add_argument("service", metavar="SERVICE")
+    logs.set_defaults(run=run_service_logs)
 
     ls = verbs.add_parser("ls", parents=[common], help="list services")
     ls.add_argument("-q", "--quiet", action="store_true", help="only ids")

@@ -1,4 +1,4 @@
-"""``swarmctl task ls|inspect``."""
+"""``swarmctl task ls|inspect|logs``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from api.explain import task_reason
 from cli.connection import ControlConnection
+from cli.logs import add_log_flags, run_task_logs
 from cli.output import write_json, write_text
 from cli.service import task_table
 
@@ -22,6 +23,11 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     ls.add_argument("--node", default=None, metavar="NODE")
     ls.add_argument("--desired-state", default=None, metavar="STATE")
     ls.set_defaults(run=run_ls)
+
+    logs = verbs.add_parser("logs", parents=[common], help="fetch the logs of a task")
+    add_log_flags(logs)
+    logs.add_argument("task", metavar="TASK")
+    logs.set_defaults(run=run_task_logs)
 
     inspect = verbs.add_parser("inspect", parents=[common], help="show a task in detail")
     inspect.add_argument("task", metavar="TASK")

@@ -9,8 +9,9 @@ A node has one remote ROUTER. Two layers guard it:
 - **Authorization** (`authorize`) puts every handler of the table behind a check the
   endpoint runs on its I/O thread (a refused request is never queued): the request's
   ``peer_key`` is checked against the index with the roles its message type needs
-  (`access_for`): ``raft.*`` managers; ``dispatcher.*``, ``logs.*``, ``ca.renew``
-  and anything not listed any node with a live certificate; ``ca.join``, ``ca.root``,
+  (`access_for`): ``raft.*``, ``logs.subscribe`` and ``logs.read`` managers;
+  ``dispatcher.*``, the other ``logs.*``, ``ca.renew`` and anything not listed any node
+  with a live certificate; ``ca.join``, ``ca.root``,
   ``ca.hello`` anyone. Others get an ``unauthorized`` error naming why. As ZAP only runs at
   the handshake, this is what cuts off a node removed or demoted while connected, at its
   very next message.
@@ -62,6 +63,9 @@ ACCESS_BY_TYPE: Final[Mapping[str, Access]] = {
     "ca.root": ANYONE,
     "ca.join": ANYONE,
     "ca.renew": ANY_NODE,
+    # a follower relaying a subscriber to the leader's log broker (actors/logs/relay.py)
+    "logs.subscribe": MANAGERS,
+    "logs.read": MANAGERS,
 }
 ACCESS_BY_PREFIX: Final[tuple[tuple[str, Access], ...]] = (
     ("raft.", MANAGERS),

@@ -11,7 +11,7 @@ Every call acts for the node of the caller's certificate (``certified_node``: CU
 node id, from the CA's admission index), never for the node its body names: a body that
 names another node is refused ``unauthorized`` and logged as
 ``dispatcher.call.unauthorized`` (callers.py). A handler added for a later stream must go
-through ``speaker`` the same way.
+through ``certified_speaker`` the same way (the log streams do: actors/logs/handlers.py).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from api.validation import InvalidSpec, validate_node_description
 from transport.endpoint import Handler, Request
 from transport.keys import fingerprint
 
-__all__ = ["UNAVAILABLE", "CertifiedNode", "dispatcher_handlers"]
+__all__ = ["UNAVAILABLE", "CertifiedNode", "certified_speaker", "dispatcher_handlers"]
 
 UNAVAILABLE: Final = "unavailable"
 
@@ -49,6 +49,30 @@ FindDispatcher = Callable[[], "pykka.ActorRef[Dispatcher] | None"]
 CertifiedNode = Callable[[bytes | None], str | None]
 
 
+def certified_speaker(
+    request: Request, certified_node: CertifiedNode, event: str = "dispatcher.call.unauthorized"
+) -> str | None:
+    """The node a call whose body names ``node_id`` speaks for: its caller's certificate's
+    node, or None when the two differ (refused, answered ``unauthorized`` and logged as
+    ``event``)."""
+    named = str(request.body["node_id"])
+    certified = certified_node(request.peer_key)
+    refusal = check_caller(named, certified)
+    if refusal is None:
+        return certified
+    key = request.peer_key
+    _log.warning(
+        event,
+        type=request.type,
+        key_fingerprint=fingerprint(key) if key is not None else None,
+        named_node=named[:64],
+        certified_node=certified,
+        reason=refusal,
+    )
+    request.error(UNAUTHORIZED, refusal)
+    return None
+
+
 def dispatcher_handlers(
     find: FindDispatcher, certified_node: CertifiedNode, *, timeout: float = 5.0
 ) -> dict[str, Handler]:
@@ -56,23 +80,7 @@ def dispatcher_handlers(
     for the remote endpoint's table. ``find`` returns the running dispatcher or None."""
 
     def speaker(request: Request) -> str | None:
-        """The node the call speaks for, or None (refused and answered)."""
-        named = str(request.body["node_id"])
-        certified = certified_node(request.peer_key)
-        refusal = check_caller(named, certified)
-        if refusal is None:
-            return certified
-        key = request.peer_key
-        _log.warning(
-            "dispatcher.call.unauthorized",
-            type=request.type,
-            key_fingerprint=fingerprint(key) if key is not None else None,
-            named_node=named[:64],
-            certified_node=certified,
-            reason=refusal,
-        )
-        request.error(UNAUTHORIZED, refusal)
-        return None
+        return certified_speaker(request, certified_node)
 
     def proxy(request: Request) -> Any | None:
         ref = find()

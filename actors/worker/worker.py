@@ -186,6 +186,16 @@ class Worker(SupervisedActor):
     def task_ids(self) -> Sequence[str]:
         return sorted(self._runners)
 
+    def held_tasks(self) -> Sequence[tuple[Task, TaskState]]:
+        """The tasks this worker holds (not being removed) and their observed states,
+        for the log publisher (actors/logs/publisher.py), answered from memory."""
+        states = {task_id: status.state for task_id, status in self._require_book().current()}
+        return [
+            (r.task, states.get(task_id, TaskState.NEW))
+            for task_id, r in self._runners.items()
+            if not r.removing
+        ]
+
     def flush(self) -> None:
         """Persist and report now (tests, shutdown)."""
         self._require_book().flush()

@@ -3,7 +3,7 @@
 - `api.schema.frame`: the envelope, the protocol version and the decode limits by sender;
 - `api.schema.declare`: the language of declarations (field types, `MessageType`);
 - one module per owner of message types: `transport` (error, ping, version),
-  `dispatcher`, `raft`, `membership` (raft.join), `control`, `ca`;
+  `dispatcher`, `raft`, `membership` (raft.join), `control`, `ca`, `logs`;
 - `api.schema.registry`: every owner's types by name, where `transport.codec` looks them up.
 
 Adding a type is one declaration in its owner's module::
@@ -24,6 +24,7 @@ __all__ = [
     "declare",
     "dispatcher",
     "frame",
+    "logs",
     "membership",
     "raft",
     "registry",

@@ -1,7 +1,7 @@
 """The one registry of message types: the codec looks every type up here.
 
 Each owner declares its types in its own module of `api.schema` (transport, dispatcher,
-raft, membership, control, ca); importing this module registers all of them, so whoever
+raft, membership, control, ca, logs); importing this module registers all of them, so whoever
 encodes or decodes a frame knows every type. A name declared by two owners is an error at
 import. Tests and benches may `register` types of their own.
 """
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from api.schema import ca, control, dispatcher, membership, raft, transport
+from api.schema import ca, control, dispatcher, logs, membership, raft, transport
 from api.schema.declare import MessageType, OwnerSchema
 
 __all__ = ["OWNERS", "by_name", "lookup", "register", "registered"]
@@ -24,6 +24,7 @@ OWNERS: Final[tuple[OwnerSchema, ...]] = (
     membership.SCHEMA,
     control.SCHEMA,
     ca.SCHEMA,
+    logs.SCHEMA,
 )
 
 _REGISTRY: dict[str, MessageType] = {}

@@ -22,7 +22,7 @@ from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 20.0
-GROUPS = ("cluster", "node", "service", "task", "events", "logs", "unlock")
+GROUPS = ("cluster", "node", "service", "task", "events", "unlock")
 
 
 def mode(path: Path) -> int:
@@ -173,8 +173,9 @@ def test_sigterm_and_sigint_stop_cleanly(nodes: NodeLauncher, tmp_path: Path) ->
     stops = [e["child"] for e in node.log_events() if e["event"] == "supervisor.child.stopped"]
     # control before the event streams it serves, the Raft node last
     assert stops[-4:] == ["control", "events", "remote", "raft"]
-    # Reverse of start order: the certificate renewer, then the agent before the worker it drives.
-    assert stops[:3] == ["renewer", "agent", "worker"]
+    # Reverse of start order: the certificate renewer, the log publisher, then the agent
+    # before the worker it drives.
+    assert stops[:4] == ["renewer", "logs", "agent", "worker"]
 
     again = nodes.start(tmp_path / "state")
     again.process.send_signal(signal.SIGINT)

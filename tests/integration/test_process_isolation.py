@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from actors.worker.executors.process_logs import read_text
 from actors.worker.executors.process_policy import MINIMAL_PATH
 from tests.conftest import IN_CI
 from tests.support.swarm import Swarm, SwarmNode, poll, run_node_once
@@ -53,10 +54,7 @@ def _output(node: SwarmNode, service: str, last_line: str) -> list[str]:
         f"{service}'s task on {node.name}",
     )
     log = node.state_dir / "process" / f"{task['id']}.log"
-    text = poll(
-        lambda: log.exists() and last_line in log.read_text() and log.read_text(),
-        f"{service}'s output",
-    )
+    text = poll(lambda: last_line in read_text(log) and read_text(log), f"{service}'s output")
     return str(text).splitlines()
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from actors.worker.executors import make_executor
 from actors.worker.executors.process import ProcessExecutor, process_start_ticks
+from actors.worker.executors.process_logs import read_text
 from actors.worker.executors.process_sandbox import ProcessSandbox, prepare_sandbox
 from actors.worker.worker import Worker
 from api.task_state import TaskState
@@ -170,9 +171,9 @@ def test_a_task_runs_as_the_sandbox_user_in_its_own_directory(tmp_path: Path) ->
         proxy.apply_assignments(True, [task], []).get()
         wait_for(lambda: state_is(proxy, "p6", S.RUNNING))
         log = tmp_path / "process" / "p6.log"
-        wait_for(lambda: log.exists() and "done" in log.read_text(), what="output")
+        wait_for(lambda: "done" in read_text(log), what="output")
         task_dir = work_root(tmp_path) / "p6"
-        assert log.read_text().split() == [str(nobody.pw_uid), str(task_dir), "done"]
+        assert read_text(log).split() == [str(nobody.pw_uid), str(task_dir), "done"]
         info = task_dir.stat()
         assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (nobody.pw_uid, 0o700)
         assert stat.S_IMODE(log.stat().st_mode) == 0o600

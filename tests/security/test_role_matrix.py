@@ -43,7 +43,7 @@ from tests.support.swarm import poll
 from transport import Client, generate_keypair
 
 TIMEOUT = 8.0  # seconds a call may take before it counts as unanswered
-STREAMED = frozenset({"dispatcher.session", "control.events"})
+STREAMED = frozenset({"dispatcher.session", "logs.listen", "control.events"})
 NOOP_ENTRY = b"\xc4\x03nop"  # a msgpack bin: committed, then skipped by the store
 DESCRIPTION = NodeDescription(hostname="matrix")
 
@@ -92,6 +92,12 @@ RULES: dict[str, dict[str, dict[str, Expect]]] = {
         "dispatcher.session": ANY_NODE,
         "dispatcher.heartbeat": rule(UNAUTHORIZED, NO_SESSION, NO_SESSION, ZAP),
         "dispatcher.status": rule(UNAUTHORIZED, NO_SESSION, NO_SESSION, ZAP),
+        # a node's log subscriptions and what it publishes for them (its own node)
+        "logs.listen": ANY_NODE,
+        "logs.publish": ANY_NODE,  # a subscription it was not sent: "stop"
+        # a follower relaying a subscriber: managers only
+        "logs.subscribe": rule(UNAUTHORIZED, UNAUTHORIZED, error("not_found"), ZAP),
+        "logs.read": rule(UNAUTHORIZED, UNAUTHORIZED, error("unknown_subscription"), ZAP),
     },
     # published key, public answers: even a removed node may ask
     "hello": {"ca.hello": rule(SERVED, SERVED, SERVED, SERVED)},
@@ -130,6 +136,11 @@ CONTROL_BODIES: dict[str, Mapping[str, Any]] = {
     "control.task.inspect": {"task": NONE},
     "control.task.ls": {},
     "control.unlock": {"unlock_key": "SWMKEY-1-bogus"},
+    "control.logs.subscribe": {
+        "selector": {"services": [NONE]},
+        "options": {"follow": False, "tail": -1, "since": 0},
+    },
+    "control.logs.read": {"subscription_id": NONE, "after": 0, "wait": 0.0},
     "control.secret.create": {"spec": {}},
     "control.secret.ls": {},
     "control.secret.inspect": {"secret": NONE},
@@ -188,6 +199,13 @@ def bodies(caller: Caller) -> dict[str, Mapping[str, Any]]:
         "dispatcher.session": encode_session_request(own, DESCRIPTION),
         "dispatcher.heartbeat": {"node_id": own, "session_id": "none"},
         "dispatcher.status": {"node_id": own, "session_id": "none", "updates": []},
+        "logs.listen": {"node_id": own},
+        "logs.publish": {"node_id": own, "subscription_id": NONE, "records": [], "close": True},
+        "logs.subscribe": {
+            "selector": {"services": [NONE]},
+            "options": {"follow": False, "tail": -1, "since": 0},
+        },
+        "logs.read": {"subscription_id": NONE, "after": 0, "wait": 0.0},
     }
 
 
@@ -332,6 +350,28 @@ def test_heartbeat_and_status_for_another_node_are_refused(cluster: SecurityClus
         "dispatcher.status": {"node_id": victim, "session_id": "any", "updates": failed},
     }
     assert call_all(address, server_key, worker, calls, None) == dict.fromkeys(calls, UNAUTHORIZED)
+
+
+def test_log_listen_and_publish_for_another_node_are_refused(cluster: SecurityCluster) -> None:
+    worker = cluster.callers["worker"]
+    victim = cluster.follower.node_id
+    address, server_key = cluster.remote
+    line = {"task_id": "t" * 25, "ts": 1, "stream": "stdout", "data": b"forged\n"}
+    publish = {"node_id": victim, "subscription_id": NONE, "records": [line], "close": False}
+    assert call_all(address, server_key, worker, {"logs.publish": publish}, None) == {
+        "logs.publish": UNAUTHORIZED
+    }
+    with Client(address, server_key=server_key, keypair=worker.keys, timeout=TIMEOUT) as c:
+        got = outcome(lambda: next(c.stream("logs.listen", {"node_id": victim}, timeout=TIMEOUT)))
+    assert got == UNAUTHORIZED
+    poll(
+        lambda: [
+            e
+            for e in cluster.log_events(cluster.leader, "logs.call.unauthorized")
+            if e.get("named_node") == victim and e.get("certified_node") == worker.node_id
+        ],
+        "the refusal logged on the leader",
+    )
 
 
 def test_sessions_under_made_up_node_ids_create_no_node(cluster: SecurityCluster) -> None:

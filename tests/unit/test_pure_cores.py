@@ -177,6 +177,28 @@ CORES = [
         ),
         frozenset({"docker", "zmq", "pykka", "threading", "time", "socket", "requests", "os"}),
     ),
+    # the log broker's core, the log wire bodies and a node's read plan (actors/logs/)
+    Core(
+        "logs",
+        (
+            "actors/logs/broker_core.py",
+            "actors/logs/broker_types.py",
+            "actors/logs/wire.py",
+            "actors/logs/reads.py",
+            "actors/logs/node_events.py",
+        ),
+        NO_IO | {"os", "transport"},
+        actors_prefixes=("actors.logs.", "actors.worker.executors.output"),
+        shells=frozenset(
+            {
+                "actors.logs.broker",
+                "actors.logs.publisher",
+                "actors.logs.publishing",
+                "actors.logs.handlers",
+                "actors.logs.node_ring",
+            }
+        ),
+    ),
     Core(
         "raft",
         tuple(

@@ -15,15 +15,16 @@ index. Its children, in start order (stopped in reverse):
     events   the event watches of ``swarmctl events``, from this manager's own store
              (actors/events/streams.py)
     control  ipc:// ROUTER (file mode 0600): the control API, gated until this manager
-             can serve it (actors/control/readiness.py)
+             can serve it (actors/control/readiness.py); log subscriptions are served
+             by the leader's log broker, relayed to it from the others (actors/logs/)
     hello    the join-hello endpoint (remote port + 1, published key: ca.hello only)
     leader   the leader-only group (actors/node/tree/leader_group.py), started and
              stopped by Raft's leadership, with the membership keeper
-             (actors/node/membership/keeper.py)
+             (actors/node/membership/keeper.py) and the log broker (actors/logs/broker.py)
     raftjoin the joiner (actors/node/membership/join.py): asks the leader to add this
              manager to Raft until it is a member
     keys     the keys at rest following the Cluster object (actors/node/startup/at_rest.py)
-    worker, agent, renewer   the shared parts (actors/node/tree/worker_parts.py)
+    worker, agent, logs, renewer   the shared parts (actors/node/tree/worker_parts.py)
 
 The admission index follows the store through the CA service's watch, started before the
 tree (`opening`) with this node's own certificate and its join's managers' seeded, so
@@ -52,6 +53,9 @@ from actors.control.unlock import unlock_handlers
 from actors.dispatcher import dispatcher_handlers
 from actors.events import EventStreams, EventStreamsActor
 from actors.log import get_logger
+from actors.logs.broker import LogBroker
+from actors.logs.handlers import log_control_handlers, log_remote_handlers
+from actors.logs.relay import LeaderRelay
 from actors.metrics.cluster import ClusterCollector
 from actors.metrics.raft import RaftCollector
 from actors.metrics.registry import Collector
@@ -118,6 +122,7 @@ class ManagerParts:
         self.raft = RaftHolder()
         self.switch = LeadershipSwitch()
         self.dispatcher = ActorSlot()
+        self.log_broker = ActorSlot()
         self.raft_id = load_or_create_raft_id(config.state_dir)
         # the founder bootstraps a one-member group; a joined manager starts empty and is
         # added by the leader (actors/node/membership/join.py)
@@ -132,6 +137,7 @@ class ManagerParts:
         self.directory = ManagerDirectory(
             self.store, startup.managers, own=own, own_node_id=self.identity.node_id
         )
+        self.log_relay = self._log_relay()  # one connection to the leader, closed in closing()
         self.admission = ClusterAdmission(
             startup.certs.ca, startup.cluster_id, clock=time.time, logger=get_logger("ca")
         )
@@ -216,6 +222,22 @@ class ManagerParts:
 
     def closing(self) -> None:
         self.ca.stop()
+        self.log_relay.close()
+
+    def _log_relay(self) -> LeaderRelay:
+        """This manager's way to the leader's log broker (actors/logs/relay.py)."""
+        raft = self.raft
+
+        def leader() -> int:
+            node = raft.node
+            return node.leader_id if node is not None else 0
+
+        return LeaderRelay(
+            leader,
+            self.directory.resolve_peer,
+            self.identity.keypair,
+            source=self.setup.source,
+        )
 
     # -- raft -----------------------------------------------------------------------------
     def make_raft(self) -> RaftNode:
@@ -290,6 +312,7 @@ class ManagerParts:
         return {
             **self.raft_handlers(),
             **dispatcher_handlers(self.dispatcher.find, self.admission.certified_node),
+            **log_remote_handlers(self.log_broker.find, self.admission.certified_node),
             **self.ca.handlers(),
             RAFT_JOIN: raft_join_handler(
                 self.raft,
@@ -308,6 +331,7 @@ class ManagerParts:
             **control_handlers(self.store),
             **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
             **engine_cert_handlers(self.ca.engine_certificate),
+            **log_control_handlers(self.log_broker.find, self.log_relay),
             "control.events": self.events.handler(),
         }
         # control.cluster.update takes autolock too (actors/control/unlock.py)
@@ -389,6 +413,11 @@ class ManagerParts:
                     ChildSpec(
                         "managers",
                         lambda ctx: PeriodicActor.start(ctx, MembershipKeeper(store, raft)),
+                        stop_timeout=stop_timeout,
+                    ),
+                    ChildSpec(
+                        "logbroker",
+                        self.log_broker.record(start_actor(LogBroker, store)),
                         stop_timeout=stop_timeout,
                     ),
                 ),

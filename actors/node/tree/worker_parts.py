@@ -5,6 +5,9 @@ builder of a worker node's tree.
 
     worker   Worker (state in STATE_DIR/worker) over the chosen executor
     agent    Agent: a CURVE session to a manager's dispatcher (a manager's own first)
+    logs     LogPublisher (actors/logs/publisher.py): listens to the leader's log broker
+             for the subscriptions that concern this node and publishes its tasks' output
+             and its own log events (actors/logs/node_ring.py)
     renewer  CertRenewer (actors/ca/renewer.py): renews this node's certificate through
              ``ca.renew`` on the managers it knows (on a manager also early when its
              store says its role or the cluster's cert expiry changed)
@@ -43,6 +46,8 @@ from actors.dispatcher import ManagerAddress
 from actors.engine_api.child import check_engine_address, engine_api_child
 from actors.engine_api.tls import EngineTLSError, engine_tls_context
 from actors.log import get_logger
+from actors.logs.node_ring import NodeEvents
+from actors.logs.publisher import LogPublisher, WorkerTasks
 from actors.metrics.http import metrics_child
 from actors.metrics.node import NodeTasksCollector
 from actors.metrics.registry import Collector
@@ -60,7 +65,7 @@ from actors.node.tree.endpoints import (
 )
 from actors.node.tree.managers import ManagerDirectory
 from actors.supervisor import ChildContext, ChildSpec, Directory, start_actor
-from actors.worker.agent import Agent, StatusOutbox
+from actors.worker.agent import Agent, AgentState, StatusOutbox
 from actors.worker.dependencies import DependencyStore
 from actors.worker.executors import make_executor
 from actors.worker.executors.process_sandbox import ProcessSandbox
@@ -141,7 +146,12 @@ class SharedParts:
         return "" if host in ("", "0.0.0.0", "::") else host
 
     def children(self) -> list[ChildSpec]:
-        return [self.worker_child(), self.agent_child(), self.renewer_child()]
+        return [
+            self.worker_child(),
+            self.agent_child(),
+            self.publisher_child(),
+            self.renewer_child(),
+        ]
 
     def metrics_children(self, extra: Callable[[], Sequence[Collector]] = tuple) -> list[ChildSpec]:
         """The ``metrics`` endpoint when ``--metrics-addr`` is given (first in the tree: a
@@ -247,6 +257,24 @@ class SharedParts:
 
         return ChildSpec("agent", start, stop_timeout=setup.config.stop_timeout)
 
+    def publisher_child(self) -> ChildSpec:
+        setup = self.setup
+
+        def start(ctx: ChildContext) -> pykka.ActorRef[Any]:
+            peers = ctx.peers
+            return LogPublisher.start(
+                ctx,
+                node_id=setup.identity.node_id,
+                keypair=setup.identity.keypair,
+                managers=self.managers,
+                tasks=WorkerTasks(lambda: peers.find("worker")),
+                events=NodeEvents(),
+                session_manager=lambda: _session_manager(peers),
+                source=setup.source,
+            )
+
+        return ChildSpec("logs", start, stop_timeout=setup.config.stop_timeout)
+
     def renewer_child(self) -> ChildSpec:
         setup = self.setup
         return ChildSpec(
@@ -316,6 +344,18 @@ class SharedParts:
         if restart is not None:
             _log.info("node.role.changing", role=restart.value, running=self.role.value)
             self.setup.on_role_change(certs)
+
+
+def _session_manager(peers: Directory) -> str:
+    """The address of the manager the agent has its session with ("" when none)."""
+    agent = peers.find("agent")
+    if agent is None:
+        return ""
+    try:
+        state: AgentState = agent.proxy().state().get(timeout=2.0)
+    except (pykka.ActorDeadError, pykka.Timeout):
+        return ""
+    return state.manager if state.connected else ""
 
 
 class WorkerParts:

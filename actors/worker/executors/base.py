@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from actors.worker.executors.output import OutputQuery, OutputStream
 from api.objects import Task
 from api.specs import PortConfig
 
@@ -165,6 +166,11 @@ class Controller(Protocol):
 
     def logs(self) -> bytes:
         """The task's output so far."""
+        ...
+
+    def output(self, query: OutputQuery) -> OutputStream:
+        """The task's output as lines with their stream and time (output.py); raises
+        ``ContainerNotFoundError`` when nothing of the task is left."""
         ...
 
     def close(self) -> None:

@@ -13,6 +13,8 @@ Rules:
 - ``remove`` removes the container with its anonymous volumes (named ones stay), then
   the task's networks if no container uses them any more.
 - ``inspect`` reports the host ports a running container got (``port_status``).
+- ``output`` reads the engine's log stream itself (docker_logs.py), so stdout and stderr
+  stay apart.
 - A task's secret and config files (actors/worker/task_files.py) are written in
   ``prepare``, before the container is created, and removed once it stopped: after
   ``wait`` returns, after ``shutdown``/``terminate`` and in ``remove``.
@@ -57,7 +59,9 @@ from actors.worker.executors.docker_config import (
 from actors.worker.executors.docker_errors import edge as _edge
 from actors.worker.executors.docker_errors import explanation as _explanation
 from actors.worker.executors.docker_images import ensure_image
+from actors.worker.executors.docker_logs import DockerOutput, log_params
 from actors.worker.executors.docker_networks import EngineNetworks
+from actors.worker.executors.output import OutputQuery, OutputStream
 from actors.worker.resources import TaskResources
 from actors.worker.task_files import TaskFiles
 from api.explain import health_output
@@ -279,6 +283,18 @@ class DockerController:
         with _edge("logs"):
             data = self._api.logs(self.name, stdout=True, stderr=True)
         return data if isinstance(data, bytes) else bytes(data)
+
+    def output(self, query: OutputQuery) -> OutputStream:
+        """The engine's log stream of the container, stdout and stderr apart, with times
+        (docker_logs.py); a follow ends when the container stops."""
+        with _edge("logs"):
+            response = self._api._get(
+                self._api._url("/containers/{0}/logs", self.name),
+                params=log_params(query),
+                stream=True,
+            )
+            self._api._raise_for_status(response)
+        return DockerOutput(response)
 
     def close(self) -> None:
         self._closed.set()

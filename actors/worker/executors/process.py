@@ -10,7 +10,9 @@ Rules:
   root, the sandbox's unprivileged user.
 - Each task runs under ``process_shim.py`` in a new session: the shim leads the process
   group, drops to the task user for the command and writes the command's exit code to
-  ``<task>.exit``. Output goes to ``<task>.log``.
+  ``<task>.exit``. The shim records the command's stdout and stderr, line by line with
+  their times, in ``<task>.log``, rotated at ``log_max_bytes`` keeping ``log_max_files``
+  files (process_shim.py; read back by process_logs.py).
 - ``<task>.json`` in ``STATE_DIR`` records the argv, image, pid and the pid's start time
   (``/proc/<pid>/stat`` field 22). Every file here is 0600 (state and exit files written
   atomically), the directory 0700. A worker that restarted re-adopts a
@@ -30,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -53,6 +56,14 @@ from actors.worker.executors.base import (
     StartError,
 )
 from actors.worker.executors.docker_config import stop_signal_name
+from actors.worker.executors.output import OutputQuery, OutputStream
+from actors.worker.executors.process_logs import (
+    DEFAULT_LOG_FILES,
+    DEFAULT_LOG_MAX_BYTES,
+    ProcessOutput,
+    log_files,
+    read_text,
+)
 from actors.worker.executors.process_policy import MINIMAL_PATH, task_environment, unsupported
 from actors.worker.executors.process_sandbox import ProcessSandbox, ProcessSandboxError
 from actors.worker.task_files import TaskFiles
@@ -62,6 +73,7 @@ __all__ = ["ProcessController", "ProcessExecutor", "process_start_ticks"]
 
 SHIM = Path(__file__).with_name("process_shim.py")
 POLL = 0.1  # seconds between /proc checks
+SHIM_READY_TIMEOUT = 10.0
 KILLED = 128 + signal.SIGKILL
 
 
@@ -77,14 +89,21 @@ def process_start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
+def _await_ready(child: subprocess.Popen[bytes], timeout: float = SHIM_READY_TIMEOUT) -> None:
+    """Return once the shim says its signal handlers are in place (a stop signal sent
+    before then would end the shim itself, not the command), it died, or ``timeout``
+    passed (a slow start is for ``wait`` and ``inspect`` to tell)."""
+    pipe = child.stdout
+    if pipe is None:
+        return
+    with pipe:
+        ready, _, _ = select.select([pipe], [], [], timeout)
+        if ready:
+            pipe.read(1)  # a newline, or nothing when the shim ended first
+
+
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     write_durable(path, json.dumps(data).encode())
-
-
-def _open_log(path: Path) -> int:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    os.fchmod(fd, 0o600)  # a file left by an older version may be looser
-    return fd
 
 
 class ProcessController:
@@ -215,11 +234,17 @@ class ProcessController:
 
     def _launch_settings(self) -> bytes:
         user = self.sandbox.user
+        executor = self._executor
         return json.dumps(
             {
                 "env": self.env,
                 "cwd": self.workdir,
                 "user": [user.uid, user.gid, list(user.groups)] if user is not None else None,
+                "log": {
+                    "path": str(self.log_file),
+                    "max_bytes": executor.log_max_bytes,
+                    "max_files": executor.log_max_files,
+                },
             }
         ).encode()
 
@@ -234,21 +259,18 @@ class ProcessController:
             self.exit_file.unlink()
         self._create_task_dir()  # again: a tmp cleaner may have removed it since prepare
         try:
-            log = _open_log(self.log_file)
-            try:
-                # the shim gets no task settings in its own environment (module docstring)
-                child = subprocess.Popen(
-                    [sys.executable, "-I", str(SHIM), str(self.exit_file), "--", *self.argv],
-                    stdin=subprocess.PIPE,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env={"PATH": MINIMAL_PATH},
-                    cwd="/",
-                    start_new_session=True,
-                    close_fds=True,
-                )
-            finally:
-                os.close(log)
+            # the shim gets no task settings in its own environment (module docstring); it
+            # writes the task's output to the log itself
+            child = subprocess.Popen(
+                [sys.executable, "-I", str(SHIM), str(self.exit_file), "--", *self.argv],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,  # one byte: the shim is ready (_await_ready)
+                stderr=subprocess.DEVNULL,
+                env={"PATH": MINIMAL_PATH},
+                cwd="/",
+                start_new_session=True,
+                close_fds=True,
+            )
         except OSError as exc:
             raise StartError(f"starting process failed: {exc}") from exc
         self._executor.adopt_child(self._task.id, child)
@@ -263,6 +285,7 @@ class ProcessController:
             _write_json(self.state_file, record)
         except OSError as exc:
             raise EngineError(f"cannot write {self.state_file}: {exc}") from exc
+        _await_ready(child)
 
     def _pid(self) -> int:
         record = self._record()
@@ -318,7 +341,7 @@ class ProcessController:
 
     def remove(self) -> None:
         self.terminate()
-        for path in (self.state_file, self.exit_file, self.log_file):
+        for path in (self.state_file, self.exit_file, *log_files(self.log_file)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         try:
@@ -329,10 +352,16 @@ class ProcessController:
         self._executor.forget_child(self._task.id)
 
     def logs(self) -> bytes:
-        try:
-            return self.log_file.read_bytes()
-        except FileNotFoundError:
-            return b""
+        return read_text(self.log_file).encode()
+
+    def output(self, query: OutputQuery) -> OutputStream:
+        """The task's output from its log files (process_logs.py); a follow ends once the
+        process has exited and its log is read."""
+        return ProcessOutput(self.log_file, query, finished=self._exited)
+
+    def _exited(self) -> bool:
+        record = self._record()
+        return record is None or (int(record.get("pid") or 0) > 0 and not self._alive(record))
 
     def close(self) -> None:
         self._closed.set()
@@ -350,11 +379,15 @@ class ProcessExecutor:
         node_id: str = "",
         *,
         sandbox: ProcessSandbox,
+        log_max_bytes: int = DEFAULT_LOG_MAX_BYTES,
+        log_max_files: int = DEFAULT_LOG_FILES,
         files: TaskFiles | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.node_id = node_id
         self.sandbox = sandbox
+        self.log_max_bytes = log_max_bytes  # a task's log is rotated at this size
+        self.log_max_files = log_max_files  # ... keeping this many files
         self.files = files
         ensure_private_dir(self.state_dir)
         for path in self.state_dir.iterdir():  # files an older version left 0644

@@ -1,27 +1,43 @@
-"""Runs a task's command as the leader of its process group and records its exit code.
+"""Runs a task's command as the leader of its process group, records its output and its
+exit code.
 
 Usage: ``python -I process_shim.py EXIT_FILE -- COMMAND [ARG...]`` with the task's launch
 settings as one JSON object on stdin: ``{"env": {...}, "cwd": DIR, "user": [UID, GID,
-[GROUP...]] or null}`` (on stdin rather than in the shim's own environment, so variables
-meant for the task, ``LD_PRELOAD`` say, never act on the shim; standard library only, so
-it runs as a plain script). The process executor starts it with ``start_new_session``:
-the shim is the group leader, so a signal to the group reaches the command directly. The
-shim keeps the node's user, so the task cannot signal it or touch EXIT_FILE; the command
-runs as ``user`` (groups, gid, then uid dropped before exec) in ``cwd`` with ``env`` and
-no stdin. The shim survives catchable signals (its handlers do nothing; the command gets
-the default ones back at exec), waits for the command and writes its exit code (128+N for
+[GROUP...]] or null, "log": {"path": FILE, "max_bytes": N, "max_files": K}}`` (on stdin
+rather than in the shim's own environment, so variables meant for the task,
+``LD_PRELOAD`` say, never act on the shim; standard library only, so it runs as a plain
+script). The process executor starts it with ``start_new_session``: the shim is the group
+leader, so a signal to the group reaches the command directly. The shim keeps the node's
+user, so the task cannot signal it or touch EXIT_FILE or its log; the command runs as
+``user`` (groups, gid, then uid dropped before exec) in ``cwd`` with ``env`` and no stdin.
+The shim survives catchable signals (its handlers do nothing; the command gets the
+default ones back at exec; the shim writes a newline to its stdout once its own are in
+place, which ``start`` waits for), waits for the command and writes its exit code (128+N for
 signal N) to EXIT_FILE atomically with mode 0600, followed by a line with an error for a
 command that could not be run. A worker that restarted, and so is not the shim's parent,
 reads the code from there.
+
+Output: the command's stdout and stderr come through two pipes; each line becomes one
+JSON line of the log file (mode 0600), ``{"time": NANOSECONDS, "stream": "stdout" |
+"stderr", "log": TEXT}``, its newline kept, bytes that are not UTF-8 kept as surrogate
+escapes (actors/worker/executors/process_logs.py reads it back). A line longer than 16 KiB
+is written in pieces. The log is rotated at ``max_bytes``: FILE.1 ... FILE.(K-1) hold the
+older records, the oldest file is dropped. The log is complete (closed) before EXIT_FILE
+is written; after the command exits, output still in the pipes is read for at most a
+second (a process it left behind may hold them open). The shim's own errors (a command
+that cannot be run) are recorded on stderr.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import selectors
 import signal
 import subprocess
 import sys
+import time
 from typing import Any
 
 _FORWARDED = (
@@ -32,6 +48,15 @@ _FORWARDED = (
     signal.SIGUSR1,
     signal.SIGUSR2,
 )
+MAX_LINE = 16 * 1024  # actors/worker/executors/output.py MAX_LINE_BYTES
+DRAIN_AFTER_EXIT = 1.0  # seconds
+_READ = 64 * 1024
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    left = memoryview(data)
+    while left:
+        left = left[os.write(fd, left) :]
 
 
 def _write(path: str, code: int, error: str = "") -> None:
@@ -42,13 +67,81 @@ def _write(path: str, code: int, error: str = "") -> None:
     tmp = f"{path}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        left = memoryview(f"{code}\n{error}\n".encode())
-        while left:
-            left = left[os.write(fd, left) :]
+        _write_all(fd, f"{code}\n{error}\n".encode())
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
+
+
+class LogWriter:
+    """JSON lines into ``path`` (None: output dropped), rotated at ``max_bytes`` keeping
+    ``max_files`` files."""
+
+    def __init__(self, path: str | None, max_bytes: int, max_files: int) -> None:
+        self.path = path
+        self.max_bytes = max(1024, int(max_bytes))
+        self.max_files = max(1, int(max_files))
+        self.fd = -1
+        self.size = 0
+        self.partial = {"stdout": b"", "stderr": b""}
+        if path is not None:
+            self._open()
+
+    def _open(self) -> None:
+        assert self.path is not None
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(self.fd, 0o600)  # a file left by an older version may be looser
+        self.size = os.fstat(self.fd).st_size
+
+    def _rotate(self) -> None:
+        assert self.path is not None
+        os.close(self.fd)
+        if self.max_files == 1:
+            os.unlink(self.path)
+        else:
+            for i in range(self.max_files - 1, 1, -1):
+                older = f"{self.path}.{i - 1}"
+                if os.path.exists(older):
+                    os.replace(older, f"{self.path}.{i}")
+            os.replace(self.path, f"{self.path}.1")
+        self._open()
+
+    def record(self, stream: str, data: bytes) -> None:
+        if self.fd < 0 or not data:
+            return
+        text = data.decode("utf-8", "surrogateescape")
+        line = json.dumps({"time": time.time_ns(), "stream": stream, "log": text}) + "\n"
+        encoded = line.encode("ascii")  # json.dumps escapes everything else
+        if self.size and self.size + len(encoded) > self.max_bytes:
+            self._rotate()
+        _write_all(self.fd, encoded)
+        self.size += len(encoded)
+
+    def feed(self, stream: str, chunk: bytes) -> None:
+        """Bytes read from ``stream``: each complete line (or 16 KiB piece) recorded, the
+        rest kept for the next chunk."""
+        pending = self.partial[stream] + chunk
+        start = 0
+        while True:
+            end = pending.find(b"\n", start, start + MAX_LINE)
+            if end >= 0:
+                self.record(stream, pending[start : end + 1])
+                start = end + 1
+            elif len(pending) - start >= MAX_LINE:
+                self.record(stream, pending[start : start + MAX_LINE])
+                start += MAX_LINE
+            else:
+                break
+        self.partial[stream] = pending[start:]
+
+    def close(self) -> None:
+        for stream in self.partial:
+            rest, self.partial[stream] = self.partial[stream], b""
+            self.record(stream, rest)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def _ignore(_signum: int, _frame: object) -> None:
@@ -60,12 +153,61 @@ def _launch_options(settings: dict[str, Any]) -> dict[str, Any]:
         "env": {str(k): str(v) for k, v in dict(settings.get("env") or {}).items()},
         "cwd": settings.get("cwd") or None,
         "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.PIPE,
+        "stderr": subprocess.PIPE,
     }
     user = settings.get("user")
     if user:
         uid, gid, groups = user
         options.update(user=int(uid), group=int(gid), extra_groups=[int(g) for g in groups])
     return options
+
+
+def _log_writer(settings: dict[str, Any]) -> LogWriter:
+    log = settings.get("log") or {}
+    path = log.get("path")
+    return LogWriter(
+        str(path) if path else None,
+        int(log.get("max_bytes") or 10 * 1024 * 1024),
+        int(log.get("max_files") or 3),
+    )
+
+
+def _pump(child: subprocess.Popen[bytes], log: LogWriter) -> int:
+    """Record the child's output until both pipes close (or a second after it exits);
+    its exit code."""
+    selector = selectors.DefaultSelector()
+    for pipe, stream in ((child.stdout, "stdout"), (child.stderr, "stderr")):
+        assert pipe is not None
+        os.set_blocking(pipe.fileno(), False)
+        selector.register(pipe, selectors.EVENT_READ, stream)
+    drain_until: float | None = None
+    while selector.get_map():
+        if drain_until is None and child.poll() is not None:
+            drain_until = time.monotonic() + DRAIN_AFTER_EXIT
+        if drain_until is not None and time.monotonic() >= drain_until:
+            break
+        for key, _ in selector.select(timeout=0.2):
+            try:
+                chunk = os.read(key.fd, _READ)
+            except BlockingIOError:
+                continue
+            if chunk:
+                log.feed(key.data, chunk)
+            else:
+                selector.unregister(key.fileobj)
+    selector.close()
+    return child.wait()
+
+
+def _ready() -> None:
+    """Tell the executor the signal handlers are in place: it waits for this newline on
+    the shim's stdout, which then points at /dev/null."""
+    with contextlib.suppress(OSError):  # the executor stopped listening: nothing to tell
+        os.write(1, b"\n")
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
 
 
 def main(argv: list[str]) -> int:
@@ -76,25 +218,28 @@ def main(argv: list[str]) -> int:
     for signum in _FORWARDED:
         signal.signal(signum, _ignore)
     try:
-        options = _launch_options(json.loads(sys.stdin.read() or "{}"))
-    except (ValueError, TypeError) as exc:
+        settings = json.loads(sys.stdin.read() or "{}")
+        log = _log_writer(settings)
+        options = _launch_options(settings)
+    except (ValueError, TypeError, OSError) as exc:
         message = f"process shim: bad launch settings: {exc}"
         sys.stderr.write(message + "\n")
         _write(exit_file, 126, message)
         return 126
+    _ready()
     try:
         child = subprocess.Popen(command, **options)
-    except OSError as exc:
-        message = f'exec: "{command[0]}": {exc.strerror or exc}'
-        sys.stderr.write(message + "\n")
-        _write(exit_file, 127, message)
-        return 127
-    except subprocess.SubprocessError as exc:  # a failed user switch or chdir in the child
-        message = f'exec: "{command[0]}": {exc}'
-        sys.stderr.write(message + "\n")
-        _write(exit_file, 126, message)
-        return 126
-    code = child.wait()
+    except (OSError, subprocess.SubprocessError) as exc:
+        # a failed user switch or chdir in the child is a SubprocessError
+        code = 127 if isinstance(exc, OSError) else 126
+        detail = (exc.strerror or exc) if isinstance(exc, OSError) else exc
+        message = f'exec: "{command[0]}": {detail}'
+        log.record("stderr", (message + "\n").encode())
+        log.close()
+        _write(exit_file, code, message)
+        return code
+    code = _pump(child, log)
+    log.close()
     if code < 0:
         code = 128 - code
     _write(exit_file, code)

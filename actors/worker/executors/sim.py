@@ -11,7 +11,7 @@ Rules:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -24,6 +24,7 @@ from actors.worker.executors.base import (
     Progress,
     RuntimeState,
 )
+from actors.worker.executors.output import OutputLine, OutputQuery, OutputStream
 from api.objects import Task
 
 __all__ = ["SimController", "SimExecutor"]
@@ -95,8 +96,20 @@ class SimController:
     def logs(self) -> bytes:
         return b""
 
+    def output(self, query: OutputQuery) -> OutputStream:
+        """A simulated task writes nothing: the stream is empty."""
+        return _NoOutput()
+
     def close(self) -> None:
         self._closed.set()
+
+
+class _NoOutput:
+    def __iter__(self) -> Iterator[OutputLine]:
+        return iter(())
+
+    def close(self) -> None:
+        pass
 
 
 class SimExecutor:

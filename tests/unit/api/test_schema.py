@@ -10,7 +10,7 @@ from api.schema import registry
 from api.schema.declare import STR, Field, MessageType, OwnerSchema
 from api.schema.registry import OWNERS, by_name, lookup, registered
 
-OWNER_MODULES = ("transport", "dispatcher", "raft", "membership", "control", "ca")
+OWNER_MODULES = ("transport", "dispatcher", "raft", "membership", "control", "ca", "logs")
 
 
 def test_every_owner_module_is_registered() -> None:

@@ -92,7 +92,10 @@ TABLE = {
         "raft.propose",
         "dispatcher.session",
         "dispatcher.heartbeat",
+        "logs.listen",
+        "logs.publish",
         "logs.subscribe",
+        "logs.read",
         "ca.join",
         "ca.root",
         "ca.renew",
@@ -116,6 +119,7 @@ def test_access_table() -> None:
     assert access_for("raft.messages") == MANAGERS
     assert access_for("dispatcher.status") == ANY_NODE
     assert access_for("logs.stream") == ANY_NODE
+    assert access_for("logs.subscribe") == MANAGERS and access_for("logs.read") == MANAGERS
     assert access_for("ca.renew") == ANY_NODE
     assert access_for("ca.join") is None and access_for("ca.root") is None
     assert access_for("ping") == ANY_NODE  # not listed: never open to unknown keys
@@ -134,8 +138,12 @@ def test_workers_are_refused_raft(policy: ClusterAdmission, ca: CertificateAutho
     handlers = authorize(TABLE, policy)
     assert call(handlers, "raft.messages", keys.public) == UNAUTHORIZED
     assert call(handlers, "raft.propose", keys.public) == UNAUTHORIZED
-    for name in ("dispatcher.session", "dispatcher.heartbeat", "logs.subscribe", "ca.renew"):
+    for name in ("dispatcher.session", "dispatcher.heartbeat", "logs.listen", "ca.renew"):
         assert call(handlers, name, keys.public) is None
+    assert call(handlers, "logs.publish", keys.public) is None
+    # a subscriber's calls come from a manager relaying them (actors/logs/relay.py)
+    assert call(handlers, "logs.subscribe", keys.public) == UNAUTHORIZED
+    assert call(handlers, "logs.read", keys.public) == UNAUTHORIZED
     refusal = policy.check_request("raft.messages", keys.public)
     assert refusal is not None and f"node {node_id} is a worker" in refusal.reason
 

@@ -1,0 +1,76 @@
+"""swarmctl's log reader: prefixes as ``docker service logs``, and a follow that subscribes
+again after a leader change (cli/logs.py), driven with a scripted control socket."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from api.errors import RemoteError, RequestTimeout
+from cli.logs import LineFormat, LogFollower
+
+CTX = {"id": "abcdefghijklmnopqrstuvwxy", "service": "web", "slot": 2, "node": "w1"}
+
+
+def test_prefixes_follow_docker_service_logs() -> None:
+    record = {"task_id": CTX["id"], "ts": 0, "stream": "stdout", "data": b"hi\n"}
+    assert LineFormat().line(record, CTX) == b"web.2.abcdefghijkl@w1    | hi\n"
+    assert LineFormat(trunc=False).prefix(CTX, CTX["id"]) == f"web.2.{CTX['id']}@w1"
+    assert LineFormat(task_ids=False).prefix(CTX, CTX["id"]) == "web.2@w1"
+    assert LineFormat(raw=True, timestamps=True).line(record, CTX) == (
+        b"1970-01-01T00:00:00.000000000Z hi\n"
+    )
+    global_task = {**CTX, "slot": 0, "node_id": "nodeid"}
+    assert LineFormat(task_ids=False).prefix(global_task, CTX["id"]) == "web.nodeid@w1"
+
+
+class Script:
+    """Replies (or errors) in order, recording the calls."""
+
+    def __init__(self, *steps: Any) -> None:
+        self.steps = list(steps)
+        self.calls: list[tuple[str, Mapping[str, Any]]] = []
+
+    def __call__(self, type_: str, body: Mapping[str, Any], _timeout: float) -> dict[str, Any]:
+        self.calls.append((type_, body))
+        step = self.steps.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return dict(step)
+
+
+def batch(seq: int, *ts: int, done: bool = False) -> dict[str, Any]:
+    records = [{"task_id": "t", "ts": t, "stream": "stdout", "data": b"x"} for t in ts]
+    return {"seq": seq, "records": records, "tasks": [], "notices": [], "dropped": 0, "done": done}
+
+
+def test_a_follow_subscribes_again_from_after_its_last_line_and_says_so() -> None:
+    script = Script(
+        {"subscription_id": "one"},
+        batch(2, 10, 20),
+        RequestTimeout("the leader died"),
+        RemoteError("unavailable", "no leader yet"),
+        {"subscription_id": "two"},
+        batch(1, 21, done=True),
+    )
+    written: list[int] = []
+    notices: list[str] = []
+    follower = LogFollower(
+        script,
+        {"services": ["web"]},
+        {"follow": True, "tail": 5, "since": 0},
+        lambda record, _ctx: written.append(int(record["ts"])),
+        notices.append,
+        sleep=lambda _s: None,
+    )
+    follower.run()
+    assert written == [10, 20, 21]
+    assert any("lines may have been missed" in n for n in notices)
+    resubscribe = [body for kind, body in script.calls if kind == "control.logs.subscribe"][-1]
+    assert resubscribe["options"] == {"follow": True, "tail": -1, "since": 21}
+    reads = [body for kind, body in script.calls if kind == "control.logs.read"]
+    assert [(r["subscription_id"], r["after"]) for r in reads] == [
+        ("one", 0),
+        ("one", 2),
+        ("two", 0),
+    ]

@@ -1,0 +1,96 @@
+"""A node's publishing of one subscription (actors/logs/publishing.py), over a scripted
+broker and in-memory task output: batches, the last one closing, holding back while the
+reader is behind. Real threads; waits poll with a deadline."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from actors.logs.publishing import HOLD_BACK, Publishing
+from actors.logs.wire import Kind, LogOptions, SubscriptionMessage
+from actors.worker.executors.output import OutputLine, OutputQuery
+from api.objects import Task
+from api.task_state import TaskState
+from tests.support.waiting import wait_for
+
+TASK = Task(id="t1", service_id="s1")
+
+
+class Lines:
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def __iter__(self) -> Iterator[OutputLine]:
+        for i in range(self.count):
+            yield OutputLine(i + 1, "stdout", f"{i}\n".encode())
+
+    def close(self) -> None:
+        pass
+
+
+class Tasks:
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def tasks(self) -> Sequence[tuple[Task, TaskState]]:
+        return [(TASK, TaskState.RUNNING)]
+
+    def output(self, task: Task, query: OutputQuery) -> Lines:
+        return Lines(self.count)
+
+
+class Broker:
+    """Answers publishes with the backlog it is set to; records every batch."""
+
+    def __init__(self, backlog: int = 0) -> None:
+        self.backlog = backlog
+        self.batches: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def request(self, message_type: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        with self.lock:
+            self.batches.append(body)
+        return {
+            "accepted": len(body["records"]),
+            "refused": 0,
+            "stop": False,
+            "backlog": self.backlog,
+        }
+
+    def records(self) -> int:
+        with self.lock:
+            return sum(len(b["records"]) for b in self.batches)
+
+
+def publishing(broker: Broker, count: int, follow: bool) -> Publishing:
+    message = SubscriptionMessage("sub", Kind.TASKS, LogOptions(follow=follow), frozenset({"s1"}))
+    return Publishing(message, node_id="n1", client=broker, tasks=Tasks(count), scan_interval=0.05)
+
+
+def test_a_read_without_follow_is_published_in_batches_and_closed() -> None:
+    broker = Broker()
+    ended = threading.Event()
+    job = publishing(broker, 1200, follow=False)
+    job._on_end = lambda _sub: ended.set()
+    job.start()
+    wait_for(ended.is_set, "the publishing ended")
+    assert broker.records() == 1200
+    assert broker.batches[-1]["close"] and all(not b["close"] for b in broker.batches[:-1])
+    assert all(len(b["records"]) <= 500 for b in broker.batches)
+
+
+def test_a_node_holds_back_while_its_reader_is_behind() -> None:
+    broker = Broker(backlog=HOLD_BACK + 1)
+    job = publishing(broker, 3000, follow=True)
+    job.start()
+    try:
+        wait_for(lambda: broker.records() > 0, "a first batch")
+        wait_for(lambda: len(broker.batches) > 5, "empty batches asking for the backlog")
+        assert broker.records() <= 500  # only the first batch went
+        broker.backlog = 0
+        wait_for(lambda: broker.records() == 3000, "the rest, once the reader caught up")
+    finally:
+        job.stop()
+        job.join(5.0)
