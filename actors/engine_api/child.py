@@ -15,7 +15,7 @@ import ssl
 
 from aiohttp import web
 
-from actors.engine_api import files, networks, nodes, services, system
+from actors.engine_api import files, logs, networks, nodes, services, system
 from actors.engine_api.app import engine_app
 from actors.engine_api.control import ControlCaller
 from actors.http import HttpAddress, HttpServer, http_child, parse_http_address
@@ -52,6 +52,7 @@ def engine_api_child(
             services.add_routes,
             files.add_routes,
             networks.add_routes,
+            logs.add_routes,
         )
         return engine_app(ControlCaller(control_address), server, resources)
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import queue
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,6 +167,51 @@ def test_service_verbs(engine: Engine, test_image: str) -> None:
         "web's containers gone",
     )
     engine.swarm.docker.volumes.get(VOLUME).remove()  # a named volume outlives its tasks
+
+
+def test_service_and_task_logs(engine: Engine, test_image: str) -> None:
+    docker, node = engine.docker, engine.node
+    # the pause orders the lines' times across the two streams (tail counts by time)
+    script = "echo hello-out; echo hello-err >&2; sleep 1; echo second-out; exec sleep 600"
+    docker.ok("service", "create", "-d", "--name", "talker", test_image, "sh", "-c", script)
+    wait_for(lambda: running(node, "talker") == 1, "talker running", timeout=60)
+    [task] = node.tasks("talker")
+
+    def logged() -> subprocess.CompletedProcess[str] | None:
+        result = docker.run("service", "logs", "talker")
+        return result if "second-out" in result.stdout else None
+
+    result = wait_for(logged, "talker's output through the Engine API", timeout=60)
+    # the CLI names each line from the task context the endpoint gives it
+    assert f"talker.1.{task['id'][:12]}@m1    | hello-out" in result.stdout
+    assert "hello-err" in result.stderr and "hello-err" not in result.stdout
+    raw = docker.run("service", "logs", "--raw", "--tail", "1", "talker")
+    assert raw.stdout == "second-out\n", (raw.stdout, raw.stderr)
+    stamped = docker.ok("service", "logs", "--timestamps", "--no-task-ids", "talker")
+    assert stamped.splitlines()[0].split()[0].endswith("Z")  # RFC 3339 first
+    by_task = docker.ok("service", "logs", "--raw", task["id"])  # a task's own logs
+    assert by_task.splitlines() == ["hello-out", "second-out"]
+
+    # --follow streams what a running task prints next
+    ticker = "while true; do echo tick; sleep 1; done"
+    docker.ok("service", "create", "-d", "--name", "ticker", test_image, "sh", "-c", ticker)
+    wait_for(lambda: running(node, "ticker") == 1, "ticker running", timeout=60)
+    argv = [docker.binary, "service", "logs", "--follow", "--raw", "--tail", "0", "ticker"]
+    with subprocess.Popen(argv, env=docker.env, stdout=subprocess.PIPE, text=True) as follower:
+        try:
+            assert follower.stdout is not None
+            lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+            reader = threading.Thread(
+                target=lambda: [lines.put(line) for line in follower.stdout or ()], daemon=True
+            )
+            reader.start()
+            assert lines.get(timeout=60) == "tick\n"  # bounded: never a hang
+            assert lines.get(timeout=60) == "tick\n"
+            assert follower.poll() is None  # still following
+        finally:
+            follower.kill()
+    docker.ok("service", "rm", "ticker")
+    docker.ok("service", "rm", "talker")
 
 
 def test_service_errors_are_the_apis_own(engine: Engine, test_image: str) -> None:
