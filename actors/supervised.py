@@ -14,6 +14,8 @@ Rules:
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import sys
 import threading
 import time
@@ -52,14 +54,67 @@ class Timer(Protocol):
         ...
 
 
+class _Due:
+    """One pending ``call_later``: cancelled by clearing its callback."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: Callable[[], None] | None) -> None:
+        self.callback = callback
+
+    def cancel(self) -> None:
+        self.callback = None
+
+
+class _TimerThread:
+    """Every real timer of the process on one daemon thread: a heap of due times. (A
+    ``threading.Timer`` per call cost a thread start per tick of every periodic actor:
+    dozens a second on a manager.)"""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Due]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, delay: float, callback: Callable[[], None]) -> Cancel:
+        due = _Due(callback)
+        at = time.monotonic() + max(0.0, delay)
+        with self._cond:
+            heapq.heappush(self._heap, (at, next(self._seq), due))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="timers", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is due:
+                self._cond.notify()
+        return due.cancel
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    now = time.monotonic()
+                    if self._heap and self._heap[0][0] <= now:
+                        callback = heapq.heappop(self._heap)[2].callback
+                        if callback is not None:
+                            break
+                        continue
+                    self._cond.wait(self._heap[0][0] - now if self._heap else None)
+            try:
+                callback()
+            except Exception as exc:  # a timer's owner is gone or broken: not ours to die of
+                get_logger("supervisor").error("timer.callback.failed", error=repr(exc)[:200])
+
+
+_TIMERS = _TimerThread()
+
+
 class ThreadTimer:
-    """The real timer: one daemon ``threading.Timer`` per call."""
+    """The real timer. Callbacks run on one thread shared by every timer of the process, so
+    a callback must be quick (tell an actor a message) and must not block."""
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Cancel:
-        timer = threading.Timer(delay, callback)
-        timer.daemon = True
-        timer.start()
-        return timer.cancel
+        return _TIMERS.add(delay, callback)
 
 
 @dataclass(frozen=True)

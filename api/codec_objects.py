@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from api.codec_fast import Invalid, fast_decoder_for, field_types, union_args
 from api.objects import OBJECT_TYPES, Object, ObjectKind, kind_of
 
 __all__ = [
@@ -51,7 +51,14 @@ def encode(value: Any) -> Any:
 
 
 def decode(cls: type[T], data: Any, path: str = "") -> T:
-    """Decode ``data`` as ``cls``; ObjectDecodeError names the bad field."""
+    """Decode ``data`` as ``cls``; ObjectDecodeError names the bad field (the fast path,
+    api/codec_fast.py, checks the same without naming it; on a failure the decoders below
+    run again for the message)."""
+    try:
+        fast: T = fast_decoder_for(cls)(data)
+        return fast
+    except Invalid:
+        pass
     result: T = _decoder_for(cls)(data, path)
     return result
 
@@ -98,13 +105,6 @@ def _decoder_for(tp: Any) -> _Decoder:
     return dec
 
 
-def _union_args(tp: Any) -> tuple[Any, ...] | None:
-    origin = typing.get_origin(tp)
-    if origin is typing.Union or origin is types.UnionType:
-        return typing.get_args(tp)
-    return None
-
-
 def _build_encoder(tp: Any) -> _Encoder:
     if tp in (int, float, str, bool, bytes, type(None)):
         return _identity
@@ -112,7 +112,7 @@ def _build_encoder(tp: Any) -> _Encoder:
         return _enum_value
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _dataclass_encoder(tp)
-    args = _union_args(tp)
+    args = union_args(tp)
     if args is not None:
         members = [a for a in args if a is not type(None)]
         if len(members) == 1:
@@ -138,17 +138,22 @@ def _enum_value(value: Any) -> Any:
     return value.value
 
 
-def _field_types(cls: type) -> list[tuple[dataclasses.Field[Any], Any]]:
-    hints = typing.get_type_hints(cls)
-    return [(f, hints[f.name]) for f in dataclasses.fields(cls)]
-
-
 def _dataclass_encoder(cls: type) -> _Encoder:
-    plan = [(f.name, _encoder_for(t)) for f, t in _field_types(cls)]
-
-    def encode_dc(value: Any) -> Any:
-        return {name: enc(getattr(value, name)) for name, enc in plan}
-
+    """A generated function building the dict in one display: each field read inline and
+    only those that are not plain values passed to their encoder (a loop of calls cost
+    about as much as the rest of a snapshot)."""
+    env: dict[str, Any] = {}
+    items = []
+    for i, (f, t) in enumerate(field_types(cls)):
+        enc = _encoder_for(t)
+        if enc is _identity:
+            items.append(f"{f.name!r}: value.{f.name}")
+        else:
+            env[f"e{i}"] = enc
+            items.append(f"{f.name!r}: e{i}(value.{f.name})")
+    source = f"def encode_dc(value):\n    return {{{', '.join(items)}}}\n"
+    exec(source, env)  # built from the dataclass's own field names only
+    encode_dc: _Encoder = env["encode_dc"]
     return encode_dc
 
 
@@ -171,7 +176,7 @@ def _build_decoder(tp: Any) -> _Decoder:
         return _enum_decoder(tp)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _dataclass_decoder(tp)
-    args = _union_args(tp)
+    args = union_args(tp)
     if args is not None:
         optional = type(None) in args
         members = [a for a in args if a is not type(None)]
@@ -254,7 +259,7 @@ def _enum_decoder(cls: type[enum.Enum]) -> _Decoder:
 
 def _dataclass_decoder(cls: type) -> _Decoder:
     plan: list[tuple[str, _Decoder, bool]] = []
-    for f, t in _field_types(cls):
+    for f, t in field_types(cls):
         has_default = (
             f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
         )

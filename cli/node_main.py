@@ -31,11 +31,13 @@ from actors import log
 from actors.ca.keystore import KeyStoreError
 from actors.ca.node_identity import IdentityError
 from actors.engine_api.child import check_engine_address
+from actors.heap import tune_collector
 from actors.metrics.http import parse_metrics_addr
 from actors.node.config import NodeConfig, NodeError, advertised_address
 from actors.node.runner import NodeRunner
 from actors.node.startup.keys import NodeKeysError
 from actors.node.startup.security import JoinError
+from actors.web.child import parse_web_addr, read_token_file
 from actors.worker.executors.process_policy import (
     DEFAULT_PROCESS_USER,
     ProcessUserRefused,
@@ -164,6 +166,21 @@ def build_parser() -> argparse.ArgumentParser:
         "from the cluster CA (swarmctl cluster engine-cert DIR --host HOST)",
     )
     parser.add_argument(
+        "--web-addr",
+        default=None,
+        metavar="HOST:PORT",
+        help="managers: serve the live web view on http://HOST:PORT/ (PORT alone: on "
+        "127.0.0.1 only); read-only unless --web-token-file is given",
+    )
+    parser.add_argument(
+        "--web-token-file",
+        default=None,
+        type=Path,
+        metavar="PATH",
+        help="a file (mode 0600) holding the web token: requests with 'Authorization: "
+        "Bearer TOKEN' may scale services from the web view",
+    )
+    parser.add_argument(
         "--force-new-cluster",
         action="store_true",
         help="restart this manager as a one-member cluster keeping all its state",
@@ -213,6 +230,11 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
         raise ValueError("--engine-api-tls goes with --engine-api")
     if args.engine_api is not None:
         check_engine_address(args.engine_api, tls=args.engine_api_tls is not None)
+    if args.web_addr is not None:
+        parse_web_addr(args.web_addr)
+    elif args.web_token_file is not None:
+        raise ValueError("--web-token-file goes with --web-addr")
+    web_token = read_token_file(args.web_token_file) if args.web_token_file else None
     state_dir: Path = args.state_dir.absolute()
     return NodeConfig(
         state_dir=state_dir,
@@ -231,6 +253,8 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
         metrics_addr=args.metrics_addr,
         engine_api=args.engine_api,
         engine_api_tls=args.engine_api_tls.absolute() if args.engine_api_tls else None,
+        web_addr=args.web_addr,
+        web_token=web_token,
     )
 
 
@@ -242,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     log.configure(args.log_format)
+    tune_collector()
     logger = log.get_logger("node")
     runner = NodeRunner(config, on_stopping=lambda: _arm_stop_deadline(logger))
     _install_signals(runner)

@@ -24,7 +24,8 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, wait
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Final
 
 import zmq
@@ -132,12 +133,16 @@ class Client:
         limit = self.timeout if timeout is None else timeout
         rid, future = self._call(message_type, body, limit)
         # The I/O thread fails the future at the deadline; the grace only guards against
-        # that thread being stuck.
-        done, _ = wait((future,), timeout=limit + _GRACE)
-        if not done:
+        # that thread being stuck. Waiting on the future itself (not futures.wait, whose
+        # waiter object the I/O thread would have to signal too) keeps each reply's
+        # delivery to one notify on the one I/O thread every caller shares.
+        try:
+            return future.result(timeout=limit + _GRACE)
+        except FutureTimeout:
+            if future.done():
+                raise  # the I/O thread's RequestTimeout (a TimeoutError too)
             self._pending.pop(rid, None)
-            raise RequestTimeout(f"no reply to {message_type!r} within {limit}s")
-        return future.result()
+            raise RequestTimeout(f"no reply to {message_type!r} within {limit}s") from None
 
     def stream(
         self, message_type: str, body: Mapping[str, Any] | None = None, timeout: float | None = None

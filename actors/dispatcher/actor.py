@@ -106,6 +106,7 @@ class Dispatcher(SupervisedActor):
         (known, period), self._watcher = self._store.view_and_watch(
             lambda tx: (node_queries.list_all(tx), _period(tx)),
             kinds=_WATCHED,
+            grows=True,
         )
         if period is not None:
             self._core.set_config(replace(self._heartbeat, period=period))
@@ -256,7 +257,9 @@ class Dispatcher(SupervisedActor):
             assigned = {s.node_id: task_queries.by_node(tx, s.node_id) for s in self._core.sessions}
             return tx.version, assigned, {n.id for n in node_queries.list_all(tx)}
 
-        (version, assigned, known), self._watcher = self._store.view_and_watch(read, kinds=_WATCHED)
+        (version, assigned, known), self._watcher = self._store.view_and_watch(
+            read, kinds=_WATCHED, grows=True
+        )
         for session in self._core.sessions:
             if session.node_id not in known:
                 self._core.node_removed(session.node_id)

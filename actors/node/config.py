@@ -36,6 +36,8 @@ class NodeConfig:
     metrics_addr: str | None = None  # HOST:PORT of the Prometheus endpoint (None: none)
     engine_api: str | None = None  # unix:///PATH or tcp://HOST:PORT of the Engine API
     engine_api_tls: Path | None = None  # its TLS files (actors/engine_api/tls.py)
+    web_addr: str | None = None  # managers: HOST:PORT of the web view (None: none)
+    web_token: str | None = field(default=None, repr=False)  # allows the web view's writes
     stop_timeout: float = 5.0
 
     @property

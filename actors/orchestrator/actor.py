@@ -114,7 +114,7 @@ class _ReconcileActor(StoreReactor):
     def _resync(self) -> None:
         if self._watcher is not None:
             self._watcher.close()
-        self._watcher = self._store.watch(kinds=_KINDS, notify=self._on_events)
+        self._watcher = self._store.watch(kinds=_KINDS, notify=self._on_events, grows=True)
         self._full = True  # everything before the watch started is re-read
 
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:

@@ -18,6 +18,7 @@ supervisor restarts it (over the reopened storage).
 from __future__ import annotations
 
 import contextlib
+import functools
 import queue
 import random
 import threading
@@ -89,7 +90,7 @@ class RaftNode:
         tick_interval: float = 0.1,
         election_tick: int = 10,
         heartbeat_tick: int = 1,
-        snapshot_interval: int = 10_000,
+        snapshot_interval: int | Callable[[], int] = 10_000,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         forward_timeout: float = 5.0,
@@ -148,7 +149,11 @@ class RaftNode:
             tick_interval=tick_interval,
             election_seconds=election_seconds,
             leader_wait=3 * election_seconds if leader_wait is None else leader_wait,
-            snapshot_interval=snapshot_interval,
+            snapshot_interval=(
+                snapshot_interval
+                if callable(snapshot_interval)
+                else functools.partial(int, snapshot_interval)
+            ),
         )
         self._handlers = RaftHandlers(self, self._inbox, self._core, clock, self.log)
         self._thread: threading.Thread | None = None
@@ -182,10 +187,12 @@ class RaftNode:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> RaftNode:
+        started = self._clock()
         snap = self._storage.snapshot()
         if not snap.is_empty:
             self._store.restore(snap.data)
             metrics.SNAPSHOT_BYTES.set(len(snap.data))
+        restore_s = self._clock() - started
         self._thread = threading.Thread(
             target=self._loop.run, args=(self._failed,), name=f"raft-{self.id}", daemon=True
         )
@@ -195,6 +202,8 @@ class RaftNode:
             term=self._core.term,
             last_index=self._core.last_index,
             snapshot_index=self._loop.snapshot_index,
+            snapshot_bytes=len(snap.data),
+            snapshot_restore_s=round(restore_s, 3),
         )
         return self
 

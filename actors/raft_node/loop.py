@@ -11,7 +11,8 @@ One round (rules):
      the rest after it, apply, advance); the sends go batched per peer in frames that fit
      (`frames.split_messages`; the transport chunks a larger batch), a snapshot no more
      often than it could arrive (`frames.SnapshotPacer`);
-  4. snapshot the store every ``snapshot_interval`` applied entries, then compact;
+  4. snapshot the store every ``snapshot_interval`` applied entries (read again at every
+     check: the cluster's setting, which a ``cluster update`` changes), then compact;
   5. publish a leadership change (events.py); a lost leadership fails the proposals in
      flight (outcome unknown), a new leader fails the writes forwarded to the old one.
 A crash of the loop fails everything pending and is reported (`RaftNode.report_failures_to`).
@@ -80,7 +81,7 @@ class RaftLoop:
         tick_interval: float,
         election_seconds: float,
         leader_wait: float,
-        snapshot_interval: int,
+        snapshot_interval: Callable[[], int],
     ) -> None:
         self.id = node_id
         self.core = core
@@ -242,14 +243,22 @@ class RaftLoop:
 
     def _maybe_snapshot(self, core: RaftCore) -> None:
         applied = core.applied_index
-        if applied - self.snapshot_index < self._snapshot_interval:
+        if applied - self.snapshot_index < self._snapshot_interval():
             return
+        started = self._clock()
         data = self._store.snapshot()
+        encoded = self._clock()
         self._storage.create_snapshot(applied, core.conf_state, data)
         self._storage.compact(applied)
         self.snapshot_index = applied
         metrics.SNAPSHOT_BYTES.set(len(data))
-        self._log.info("raft.snapshot.created", index=applied, bytes=len(data))
+        self._log.info(
+            "raft.snapshot.created",
+            index=applied,
+            bytes=len(data),
+            encode_s=round(encoded - started, 3),
+            seconds=round(self._clock() - started, 3),
+        )
 
     def _after_round(self, core: RaftCore) -> None:
         is_leader = core.state is RaftState.LEADER

@@ -133,7 +133,7 @@ class SchedulerActor(StoreReactor):
         if self._watcher is not None:
             self._watcher.close()
         (all_nodes, all_tasks, all_services), watcher = self._store.view_and_watch(
-            _read_all, kinds=_KINDS, notify=self._on_events
+            _read_all, kinds=_KINDS, notify=self._on_events, grows=True
         )
         self._watcher = watcher
         self._core.reset(all_nodes, all_tasks, all_services)

@@ -31,10 +31,12 @@ class Budgets:
 
 @dataclass(frozen=True, slots=True)
 class EncodedGroup:
-    """One write's operations, packed; ``size`` is their total."""
+    """One write's operations, packed; ``size`` is their total; ``source`` the operations
+    themselves (the proposing store applies them as they are: MemoryStore.apply)."""
 
     ops: tuple[bytes, ...]
     size: int
+    source: tuple[Op, ...] = ()
 
 
 def encode_group(ops: tuple[Op, ...], budgets: Budgets) -> EncodedGroup:
@@ -48,4 +50,4 @@ def encode_group(ops: tuple[Op, ...], budgets: Budgets) -> EncodedGroup:
         raise TooLarge(
             f"this write of {len(ops)} objects", size, budgets.write, "one write (transaction)"
         )
-    return EncodedGroup(packed, size)
+    return EncodedGroup(packed, size, ops)

@@ -36,6 +36,7 @@ __all__ = [
     "decode_entry",
     "encode_entry",
     "encode_op",
+    "entry_proposal_id",
 ]
 
 ENTRY_FORMAT = 1
@@ -107,6 +108,31 @@ def encode_entry(entry: Entry) -> bytes:
         entry.timestamp,
         [[encode_op(op) for op in group] for group in entry.groups],
     )
+
+
+# enough bytes for the map header, "v", the format, "p" and a proposal id (25 characters)
+_HEAD_BYTES = 64
+_MAP_OF_4 = b"\x84"
+
+
+def entry_proposal_id(data: bytes) -> str | None:
+    """The proposal id of an entry, read from its first bytes without decoding the rest;
+    None when they are not an entry's (decode_entry then says why)."""
+    if data[:1] != _MAP_OF_4:  # not an entry (assemble_entry writes a map of 4 first)
+        return None
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(data[:_HEAD_BYTES])
+    try:
+        if unpacker.read_map_header() < 2:
+            return None
+        if unpacker.unpack() != "v" or unpacker.unpack() != ENTRY_FORMAT:
+            return None
+        if unpacker.unpack() != "p":
+            return None
+        proposal_id = unpacker.unpack()
+    except Exception:  # OutOfData, not a map, bad bytes: whatever it is, not ours
+        return None
+    return proposal_id if isinstance(proposal_id, str) else None
 
 
 def decode_entry(data: bytes) -> Entry:

@@ -4,8 +4,11 @@ Writes go through a ``Proposer`` (Raft, or ``LocalProposer``) and take effect on
 the committed entry comes back through ``apply(index, data)``, which every manager calls
 for every entry in log order. ``apply`` is deterministic: it uses only the entry and the
 current state (the timestamp travels in the entry), so every manager stores identical
-objects and reaches the same verdict on every write. ``meta.version`` of a written object
-becomes the entry's index; the store's ``version`` is the last applied index.
+objects and reaches the same verdict on every write. The store that proposed an entry
+applies the operations it encoded instead of decoding them again (the same content: it
+saves the leader, which proposes most entries, decoding every object it writes).
+``meta.version`` of a written object becomes the entry's index; the store's ``version`` is the
+last applied index.
 
 Locking: one re-entrant lock guards the tables. ``view`` and the read part of ``update``
 hold it while the caller's function runs; ``apply`` holds it while it changes tables.
@@ -27,7 +30,14 @@ import msgpack
 
 from actors.store import clusters, configs, networks, nodes, secrets, services, tasks
 from actors.store.budget import Budgets, EncodedGroup, encode_group
-from actors.store.entry import CHAINED, Action, Op, assemble_entry, decode_entry
+from actors.store.entry import (
+    CHAINED,
+    Action,
+    Op,
+    assemble_entry,
+    decode_entry,
+    entry_proposal_id,
+)
 from actors.store.errors import (
     AlreadyExists,
     ConflictError,
@@ -110,6 +120,10 @@ class _GroupVerdict:
 
 @dataclass(slots=True)
 class _Pending:
+    """A proposal of this store's, awaiting its entry: what it proposed, as objects."""
+
+    groups: tuple[tuple[Op, ...], ...]
+    timestamp: float
     future: Future[tuple[int, list[_GroupVerdict]]] = field(default_factory=Future)
 
 
@@ -246,12 +260,13 @@ class MemoryStore:
         if proposer is None:
             raise NoProposer()
         proposal_id = new_id(self._rng) if self._rng is not None else new_id()
-        data = assemble_entry(proposal_id, self._clock(), [g.ops for g in groups])
+        timestamp = self._clock()
+        data = assemble_entry(proposal_id, timestamp, [g.ops for g in groups])
         if len(data) > self._budgets.entry:  # Batch keeps room; checked as Raft will
             raise TooLarge(
                 f"a proposal of {len(groups)} writes", len(data), self._budgets.entry, "one entry"
             )
-        pending = _Pending()
+        pending = _Pending(tuple(g.source for g in groups), timestamp)
         with self._lock:
             self._pending[proposal_id] = pending
         try:
@@ -285,16 +300,23 @@ class MemoryStore:
             if not data:
                 self._version = index
                 return ApplyResult(index, skipped="empty entry")
-            try:
-                entry = decode_entry(data)
-            except EntryDecodeError as exc:
-                self._version = index
-                return ApplyResult(index, skipped=str(exc))
+            # an entry this store proposed applies as the operations it built (SwarmKit's
+            # leader commits its own transaction in memory); any other is decoded
+            proposal_id = entry_proposal_id(data)
+            pending = self._pending.pop(proposal_id, None) if proposal_id is not None else None
+            if pending is not None:
+                groups, timestamp = pending.groups, pending.timestamp
+            else:
+                try:
+                    entry = decode_entry(data)
+                except EntryDecodeError as exc:
+                    self._version = index
+                    return ApplyResult(index, skipped=str(exc))
+                groups, timestamp = entry.groups, entry.timestamp
             events: list[Event] = []
-            verdicts = [self._apply_group(g, index, entry.timestamp, events) for g in entry.groups]
+            verdicts = [self._apply_group(g, index, timestamp, events) for g in groups]
             self._version = index
-            to_wake = self._hub.publish(events)
-            pending = self._pending.pop(entry.proposal_id, None)
+            to_wake = self._hub.publish(events, self._objects())
             if pending is not None:
                 to_complete.append((pending, (index, verdicts)))
         for p, outcome in to_complete:
@@ -365,10 +387,13 @@ class MemoryStore:
         since: int | None = None,
         queue_size: int | None = None,
         notify: Callable[[], None] | None = None,
+        grows: bool = False,
     ) -> Watcher:
         """Watch committed changes. ``since``: resume after that version (events with a
         greater version are delivered first). ``predicate`` runs under the store's
-        lock: keep it cheap and don't touch the store from it."""
+        lock: keep it cheap and don't touch the store from it. ``grows``: the queue holds
+        at least as many events as the store holds objects (the leader's consumers, which
+        re-read the whole store when they fall behind: Watcher)."""
         event_filter = EventFilter(
             frozenset(kinds) if kinds is not None else None,
             frozenset(actions) if actions is not None else None,
@@ -380,7 +405,11 @@ class MemoryStore:
                 since=since,
                 max_queue=queue_size or self._watch_queue_size,
                 notify=notify,
+                grows=grows,
             )
+
+    def _objects(self) -> int:
+        return sum(len(table.objects) for table in self._tables.values())
 
     def view_and_watch(self, fn: Callable[[ReadTx], T], **watch_args: Any) -> tuple[T, Watcher]:
         """Read and start watching atomically: the watcher gets exactly the changes

@@ -65,10 +65,16 @@ class Watcher:
         event_filter: EventFilter,
         max_queue: int,
         notify: Callable[[], None] | None,
+        *,
+        grows: bool = False,
     ) -> None:
         self._hub = hub
         self.filter = event_filter
         self._max_queue = max_queue
+        # an in-process consumer's bound grows with the store (WatchHub.publish's floor):
+        # one that falls behind re-reads the whole store, so a queue smaller than the store
+        # makes a burst cost more than the events it held
+        self._grows = grows
         self._notify = notify
         self._queue: collections.deque[Event] = collections.deque()
         self._cond = threading.Condition(threading.Lock())
@@ -113,15 +119,17 @@ class Watcher:
 
     # --- called by the hub, under the store's lock ---
 
-    def _push(self, event: Event) -> bool:
-        """Queue ``event``; False when the watcher overflowed and was closed."""
+    def _push(self, event: Event, floor: int = 0) -> bool:
+        """Queue ``event``; False when the watcher overflowed and was closed. ``floor``:
+        the least bound of a growing watcher (the store's object count)."""
         with self._cond:
             if self._closed is not None:
                 return False
-            if len(self._queue) >= self._max_queue:
+            bound = max(self._max_queue, floor) if self._grows else self._max_queue
+            if len(self._queue) >= bound:
                 self._queue.clear()
                 self._closed = WatchClosed(
-                    f"watcher fell behind: {self._max_queue} events not consumed; "
+                    f"watcher fell behind: {bound} events not consumed; "
                     "re-read the store and watch again"
                 )
                 self._cond.notify_all()
@@ -182,10 +190,11 @@ class WatchHub:
         since: int | None,
         max_queue: int,
         notify: Callable[[], None] | None,
+        grows: bool = False,
     ) -> Watcher:
         if since is not None and since < self._floor:
             raise WatchHistoryTooOld(since, self._floor)
-        watcher = Watcher(self, event_filter, max_queue, notify)
+        watcher = Watcher(self, event_filter, max_queue, notify, grows=grows)
         if since is not None:
             watcher._preload(e for e in self._ring if e.version > since and event_filter.matches(e))
         self._watchers.append(watcher)
@@ -196,8 +205,9 @@ class WatchHub:
             if watcher in self._watchers:
                 self._watchers.remove(watcher)
 
-    def publish(self, events: list[Event]) -> list[Watcher]:
-        """Record and deliver; returns the watchers to wake once the lock is released."""
+    def publish(self, events: list[Event], floor: int = 0) -> list[Watcher]:
+        """Record and deliver; returns the watchers to wake once the lock is released.
+        ``floor``: the least queue bound of growing watchers."""
         if not events:
             return []
         for event in events:
@@ -209,7 +219,7 @@ class WatchHub:
             delivered = False
             for event in events:
                 if watcher.filter.matches(event):
-                    if not watcher._push(event):
+                    if not watcher._push(event, floor):
                         self.remove(watcher)
                         delivered = True  # wake it so it sees it was closed
                         break

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from actors.worker.executors.process_logs import read_text
 from actors.worker.task_files import default_files_root
 from api.ids import new_id
 from tests.support.at_rest import files_under
@@ -48,8 +49,8 @@ def test_a_process_task_gets_its_files(node: SwarmNode, tmp_path: Path) -> None:
     )  # fmt: skip
     row = poll(lambda: (rows := node.running("api")) and rows[0], "api running", 60.0)
     log = node.state_dir / "process" / f"{row['id']}.log"
-    poll(lambda: log.exists() and "done" in log.read_text(), "the task's output", 60.0)
-    lines = log.read_text().splitlines()
+    poll(lambda: log.exists() and "done" in read_text(log), "the task's output", 60.0)
+    lines = read_text(log).splitlines()
     assert lines[0].split()[0] == hashlib.sha256(secret).hexdigest()
     assert lines[1].split()[0] == hashlib.sha256(config).hexdigest()
     assert lines[2] == "444"

@@ -177,6 +177,23 @@ CORES = [
         ),
         frozenset({"docker", "zmq", "pykka", "threading", "time", "socket", "requests", "os"}),
     ),
+    # the fleet's node: the agent's session and the worker's tasks without threads or
+    # sockets (one loop drives a thousand of them: actors/node/fleet/loop.py)
+    Core(
+        "fleet",
+        ("actors/node/fleet/tasks.py", "actors/node/fleet/session.py"),
+        NO_IO | {"os", "transport"},
+        actors_prefixes=(
+            "actors.node.fleet.tasks",
+            "actors.backoff",
+            "actors.worker.controller",
+            "actors.worker.executors.base",
+            "actors.worker.session",
+            "actors.dispatcher.wire",
+            "actors.dispatcher.core",
+        ),
+        shells=frozenset({"actors.node.fleet.loop", "actors.worker.executors.sim"}),
+    ),
     # the log broker's core, the log wire bodies and a node's read plan (actors/logs/)
     Core(
         "logs",
@@ -219,6 +236,19 @@ CORES = [
             )
         ),
         frozenset({"zmq", "pykka", "threading", "socket", "time", "asyncio", "os", "select"}),
+    ),
+    # the web view's board (store changes -> the page's rows), write rules and log tail reading
+    Core(
+        "web",
+        ("actors/web/board.py", "actors/web/auth.py", "actors/web/logs.py"),
+        NO_IO | {"os", "aiohttp"},
+        actors_prefixes=(
+            "actors.control.views",
+            "actors.events.model",
+            "actors.store.entry",
+            "actors.store.watch",
+            "actors.http.address",
+        ),
     ),
 ]
 

@@ -5,6 +5,8 @@ from the snapshot and the committed log when the raft child starts), the current
 RaftNode, the leadership switch, the dispatcher's slot, the CA service and the admission
 index. Its children, in start order (stopped in reverse):
 
+    metrics, web   with --metrics-addr / --web-addr (first: a taken port stops the start
+             at once): Prometheus, the live web view (actors/web/) from the store
     raft     RaftNodeActor: opens DurableStorage (STATE_DIR/raft; a one-member group when
              this node founded the cluster, empty when it joined), attaches itself to the
              store as its proposer, subscribes the leadership switch
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import pykka
@@ -92,11 +94,13 @@ from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
 from actors.store import MemoryStore, clusters
 from actors.supervisor import ChildSpec, Directory, start_actor
+from actors.web.child import web_child
 from api.enums import NodeRole
+from api.specs import RaftConfig
 from transport.auth import AdmitAll
 from transport.endpoint import Handler, Request, inline
 
-__all__ = ["ManagerParts"]
+__all__ = ["ManagerParts", "snapshot_interval"]
 
 RAFT_JOIN_TIMEOUT: Final = 50.0
 RAFT_HANDLERS: Final = ("raft.messages", "raft.propose", "raft.status")
@@ -265,6 +269,7 @@ class ManagerParts:
                 voters=voters,
                 resolve_peer=self.directory.resolve_peer,
                 source=self.setup.source,
+                snapshot_interval=snapshot_interval(self.store),
             )
         except BaseException:
             storage.close()
@@ -362,6 +367,22 @@ class ManagerParts:
 
         return [ClusterCollector(self.store), RaftCollector(raft_status)]
 
+    def web_children(self) -> list[ChildSpec]:
+        """The live web view when ``--web-addr`` is given (early in the tree, as metrics:
+        a taken port stops the start at once), fed by this manager's own store."""
+        config = self.setup.config
+        if config.web_addr is None:
+            return []
+        return [
+            web_child(
+                config.web_addr,
+                self.store,
+                token=config.web_token,
+                control_socket=config.listen_control_api,
+                stop_timeout=config.stop_timeout,
+            )
+        ]
+
     # -- children -------------------------------------------------------------------------
     def children(self) -> list[ChildSpec]:
         config = self.setup.config
@@ -370,6 +391,7 @@ class ManagerParts:
         store, raft = self.store, self.raft
         return [
             *self.shared.metrics_children(self.metrics_collectors),
+            *self.web_children(),
             ChildSpec(
                 "raft",
                 start_actor(RaftNodeActor, self.make_raft),
@@ -438,3 +460,16 @@ class ManagerParts:
             ),
             *self.shared.children(),
         ]
+
+
+def snapshot_interval(store: MemoryStore) -> Callable[[], int]:
+    """The cluster's ``raft.snapshot_interval`` as the Raft loop reads it at every check
+    (SwarmKit's getCurrentRaftConfig), so ``cluster update --snapshot-interval`` takes
+    effect on every manager once applied; the default before a cluster object exists."""
+    default = RaftConfig().snapshot_interval
+
+    def current() -> int:
+        cluster = store.view(clusters.get_default)
+        return cluster.spec.raft.snapshot_interval if cluster is not None else default
+
+    return current

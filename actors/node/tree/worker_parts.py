@@ -372,6 +372,12 @@ class WorkerParts:
             _log.info("node.manager_state.removed", reason="this node is a worker")
         directory = ManagerDirectory(None, setup.startup.managers)
         self.shared = SharedParts(setup, directory, follow_session_managers=True)
+        if setup.config.web_addr is not None:
+            _log.warning(
+                "node.web.idle",
+                reason="--web-addr serves the web view while this node is a manager "
+                "(swarmctl node promote)",
+            )
 
     def endpoint_tables(self) -> dict[str, HandlerFactory]:
         """What each endpoint serves, by endpoint name (tests/security reads them)."""

@@ -1,19 +1,29 @@
-"""The simulated executor: tasks "run" without doing anything, for scale tests.
+"""The simulated executor: tasks "run" without doing anything, for scale tests (the fleet,
+actors/node/fleet) and for tests of the worker.
 
 Rules:
-- A started task runs until it is shut down, terminated or removed, or until a test calls
-  ``SimExecutor.exit(task_id, code)``.
-- Injected failures by image name: ``missing_images`` are rejected as not found,
-  ``exit_codes`` maps an image to the code its tasks exit with as soon as they start.
-- Everything is in memory and thread-safe; nothing survives the executor object.
+- A started task runs until it is shut down, terminated or removed, or until someone calls
+  ``SimExecutor.exit(task_id, code)`` (exit on demand).
+- Starting takes ``start_delay`` seconds: ``SimController.start`` sleeps that long (it runs
+  on a task runner's thread) and then calls ``finish_start``. A caller that must not block
+  (the fleet's one loop) waits the delay its own way and calls ``finish_start`` itself.
+- Injected failures: ``missing_images`` are rejected as not found, ``exit_codes`` maps an
+  image to the code its tasks exit with as soon as they start, and ``fail_rate`` is the
+  probability (drawn from ``rng``) that a started task exits at once with code 1.
+- ``on_exit(task_id, code)`` hears of every exit (called without the executor's lock held,
+  on the thread that caused it).
+- Everything is in memory and thread-safe; nothing survives the executor object. A task
+  costs one small slotted record; waiters share one condition.
 """
 
 from __future__ import annotations
 
+import random
 import threading
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import ClassVar
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Final
 
 from actors.worker.executors.base import (
     ContainerNotFoundError,
@@ -27,60 +37,54 @@ from actors.worker.executors.base import (
 from actors.worker.executors.output import OutputLine, OutputQuery, OutputStream
 from api.objects import Task
 
-__all__ = ["SimController", "SimExecutor"]
+__all__ = ["FAILED_EXIT_CODE", "SimController", "SimExecutor"]
+
+FAILED_EXIT_CODE: Final = 1  # the code of a task failed by ``fail_rate``
+
+ExitListener = Callable[[str, int], None]
 
 
-@dataclass
+@dataclass(slots=True)
 class _SimTask:
     state: RuntimeState = RuntimeState.CREATED
     exit_code: int = 0
-    exited: threading.Event = field(default_factory=threading.Event)
 
 
 class SimController:
     def __init__(self, executor: SimExecutor, task: Task) -> None:
         self._executor = executor
         self._task = task
-        self._closed = threading.Event()
+        self._closed = False
 
-    def _get(self) -> _SimTask:
-        found = self._executor._tasks.get(self._task.id)
-        if found is None:
-            raise ContainerNotFoundError(f"no simulated task {self._task.id}")
-        return found
+    @property
+    def task_id(self) -> str:
+        return self._task.id
 
     def inspect(self) -> Observation:
-        with self._executor._lock:
-            found = self._executor._tasks.get(self._task.id)
-            if found is None:
-                return Observation(RuntimeState.MISSING)
-            return Observation(
-                found.state, container_id=f"sim-{self._task.id}", exit_code=found.exit_code
-            )
+        return self._executor.observe(self._task.id)
 
     def prepare(self, progress: Progress | None = None) -> None:
         image = self._task.spec.container.image
         if image in self._executor.missing_images:
             raise ImageNotFoundError(f"image {image} not found on this node")
-        with self._executor._lock:
-            self._executor._tasks.setdefault(self._task.id, _SimTask())
+        self._executor.create(self._task.id)
 
     def start(self) -> None:
-        code = self._executor.exit_codes.get(self._task.spec.container.image)
-        with self._executor._lock:
-            found = self._get()
-            if found.state is RuntimeState.CREATED:
-                found.state = RuntimeState.RUNNING
-        if code is not None:
-            self._executor.exit(self._task.id, code)
+        delay = self._executor.start_delay
+        if delay > 0:
+            self._executor.sleep(delay)
+        self.finish_start()
+
+    def finish_start(self) -> None:
+        """The start itself, without the delay: the task runs (or exits at once, when its
+        image says so or ``fail_rate`` draws it)."""
+        self._executor.run(self._task.id, self._task.spec.container.image)
 
     def wait(self) -> ExitResult:
-        with self._executor._lock:
-            found = self._get()
-        while not found.exited.wait(0.1):
-            if self._closed.is_set():
-                raise EngineUnavailableError("wait ended: controller closed")
-        return ExitResult(exit_code=found.exit_code)
+        return ExitResult(exit_code=self._executor.wait_exit(self._task.id, self._is_closed))
+
+    def _is_closed(self) -> bool:
+        return self._closed
 
     def shutdown(self) -> None:
         self._executor.exit(self._task.id, 0)
@@ -90,8 +94,7 @@ class SimController:
 
     def remove(self) -> None:
         self.terminate()
-        with self._executor._lock:
-            self._executor._tasks.pop(self._task.id, None)
+        self._executor.forget(self._task.id)
 
     def logs(self) -> bytes:
         return b""
@@ -101,15 +104,8 @@ class SimController:
         return _NoOutput()
 
     def close(self) -> None:
-        self._closed.set()
-
-
-class _NoOutput:
-    def __iter__(self) -> Iterator[OutputLine]:
-        return iter(())
-
-    def close(self) -> None:
-        pass
+        self._closed = True
+        self._executor.wake_waiters()
 
 
 class SimExecutor:
@@ -121,29 +117,109 @@ class SimExecutor:
         *,
         missing_images: Iterable[str] = (),
         exit_codes: Mapping[str, int] | None = None,
+        start_delay: float = 0.0,
+        fail_rate: float = 0.0,
+        rng: random.Random | None = None,
+        on_exit: ExitListener | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        if start_delay < 0:
+            raise ValueError(f"start_delay must be >= 0, not {start_delay}")
+        if not 0.0 <= fail_rate <= 1.0:
+            raise ValueError(f"fail_rate must be within [0, 1], not {fail_rate}")
         self.node_id = node_id
         self.missing_images = frozenset(missing_images)
         self.exit_codes = dict(exit_codes or {})
+        self.start_delay = start_delay
+        self.fail_rate = fail_rate
+        self.sleep = sleep
+        self._rng = rng or random.Random()
+        self._on_exit = on_exit
         self._tasks: dict[str, _SimTask] = {}
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
 
     def controller(self, task: Task) -> SimController:
         return SimController(self, task)
 
+    # -- what the controllers do ------------------------------------------------------------
+    def observe(self, task_id: str) -> Observation:
+        with self._changed:
+            found = self._tasks.get(task_id)
+            if found is None:
+                return Observation(RuntimeState.MISSING)
+            return Observation(
+                found.state, container_id=f"sim-{task_id}", exit_code=found.exit_code
+            )
+
+    def create(self, task_id: str) -> None:
+        with self._changed:
+            self._tasks.setdefault(task_id, _SimTask())
+
+    def run(self, task_id: str, image: str) -> None:
+        code = self.exit_codes.get(image)
+        with self._changed:
+            found = self._tasks.get(task_id)
+            if found is None:
+                raise ContainerNotFoundError(f"no simulated task {task_id}")
+            if found.state is not RuntimeState.CREATED:
+                return
+            found.state = RuntimeState.RUNNING
+            if code is None and self.fail_rate > 0 and self._rng.random() < self.fail_rate:
+                code = FAILED_EXIT_CODE
+        if code is not None:
+            self.exit(task_id, code)
+
+    def wait_exit(self, task_id: str, closed: Callable[[], bool]) -> int:
+        """Block until the task exits (its code); EngineUnavailableError once ``closed()``."""
+        with self._changed:
+            while True:
+                found = self._tasks.get(task_id)
+                if found is None:
+                    raise ContainerNotFoundError(f"no simulated task {task_id}")
+                if found.state is RuntimeState.EXITED:
+                    return found.exit_code
+                if closed():
+                    raise EngineUnavailableError("wait ended: controller closed")
+                self._changed.wait()
+
+    def wake_waiters(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def forget(self, task_id: str) -> None:
+        with self._changed:
+            self._tasks.pop(task_id, None)
+            self._changed.notify_all()
+
+    # -- the executor's own API -------------------------------------------------------------
     def exit(self, task_id: str, code: int) -> None:
         """Make a running simulated task exit with ``code`` (no-op otherwise)."""
-        with self._lock:
+        with self._changed:
             found = self._tasks.get(task_id)
             if found is None or found.state is not RuntimeState.RUNNING:
                 return
             found.state = RuntimeState.EXITED
             found.exit_code = code
-            found.exited.set()
+            self._changed.notify_all()
+        if self._on_exit is not None:
+            self._on_exit(task_id, code)
+
+    def running(self) -> list[str]:
+        """Ids of the tasks that run now."""
+        with self._changed:
+            return [k for k, t in self._tasks.items() if t.state is RuntimeState.RUNNING]
 
     def list_tasks(self) -> Mapping[str, str]:
-        with self._lock:
+        with self._changed:
             return {task_id: f"sim-{task_id}" for task_id in self._tasks}
 
     def remove_orphan(self, task_id: str) -> None:
         self.controller(Task(id=task_id)).remove()
+
+
+class _NoOutput:
+    def __iter__(self) -> Iterator[OutputLine]:
+        return iter(())
+
+    def close(self) -> None:
+        pass

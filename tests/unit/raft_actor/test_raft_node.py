@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from actors.control.writes import modify
+from actors.node.tree.manager_parts import snapshot_interval
 from actors.proposal_errors import NotLeader, ProposalDropped
 from actors.raft_node.actor import LeadershipChange, RaftNode
 from actors.raft_node.proposals import AppliedWaiters, Proposals
@@ -29,9 +30,11 @@ from actors.raft_node.types import (
     SnapshotMetadata,
 )
 from actors.raft_node.wire import WireError, decode_batch, encode_batch
-from actors.store import MemoryStore, WriteTx
+from actors.store import MemoryStore, WriteTx, clusters
+from actors.store.proposer import LocalProposer
 from api.objects import Node, ObjectKind
 from tests.support.waiting import wait_for
+from tests.unit.store.helpers import cluster as cluster_object
 
 IDS = (1, 2, 3)
 
@@ -233,6 +236,31 @@ def test_snapshot_compaction_and_restart_catch_up(tmp_path: Path) -> None:
         node = c.start(lagging)  # entries it needs are compacted: InstallSnapshot
         wait_for(lambda: c.stores[lagging].version >= last, "catch up", 20)
         assert node.status().snapshot_index > 0
+    finally:
+        for i in list(c.nodes):
+            c.stop(i)
+
+
+def test_the_cluster_snapshot_interval_reaches_the_loop(tmp_path: Path) -> None:
+    """A ``cluster update --snapshot-interval`` applies on the next check: the loop reads
+    the cluster's setting from the store (it never did: the default 10,000 stayed)."""
+    c = Cluster(tmp_path)
+    store = MemoryStore(clock=time.time)
+    store.attach_proposer(LocalProposer(store.apply))
+    made = cluster_object()
+    store.update(lambda tx: tx.create(made))
+    c.kwargs["snapshot_interval"] = snapshot_interval(store)
+    for i in IDS:
+        c.start(i)
+    try:
+        leader = c.leader()
+        for i in range(20):
+            leader.propose(value(i)).result(10)
+        assert leader.status().snapshot_index == 0
+        spec = replace(made.spec, raft=replace(made.spec.raft, snapshot_interval=5))
+        store.update(lambda tx: tx.update(replace(clusters.get(tx, made.id), spec=spec)))
+        last = leader.propose(value(20)).result(10)
+        wait_for(lambda: leader.status().snapshot_index >= last, "a snapshot", 10)
     finally:
         for i in list(c.nodes):
             c.stop(i)

@@ -5,6 +5,7 @@ from dataclasses import replace
 import pytest
 
 from actors.store import Action, AlreadyExists, WatchClosed, WatchHistoryTooOld, services
+from actors.store.tx import ReadTx
 from api.objects import ObjectKind, Service
 from tests.unit.store.helpers import make_store, node, service, task
 
@@ -92,6 +93,30 @@ def test_slow_watcher_is_closed_without_blocking_apply() -> None:
     with pytest.raises(WatchClosed, match="fell behind"):
         slow.poll()
     assert len(fast.poll()) == 5
+
+
+def test_a_growing_watcher_holds_as_many_events_as_the_store_holds_objects() -> None:
+    """The leader's consumers re-read the whole store when they fall behind: their queue
+    grows with the store instead of closing at a fixed size (at 100,000 tasks the
+    scheduler overflowed 10,000 events, re-read, and overflowed again)."""
+    store = make_store()
+    fixed = store.watch(queue_size=3)
+    growing = store.watch(queue_size=3, grows=True)
+    store.batch(lambda b: [b.update(lambda tx, i=i: tx.create(service(f"s{i}"))) for i in range(8)])
+    assert fixed.closed and not growing.closed
+    assert len(growing.poll()) == 8  # the 8 services; never more queued than stored
+    for i in range(3):
+        store.update(lambda tx, i=i: tx.delete_id(ObjectKind.SERVICE, by_name(tx, f"s{i}").id))
+    for v in range(1, 4):  # 5 objects stored now: the 6th event queued is one too many
+        store.update(lambda tx, v=v: tx.update(replace(by_name(tx, "s3"), spec_version=v)))
+    with pytest.raises(WatchClosed, match="fell behind: 5 events"):
+        growing.poll()
+
+
+def by_name(tx: ReadTx, name: str) -> Service:
+    found = services.by_name(tx, name)
+    assert found is not None
+    return found
 
 
 def test_blocking_get_and_notify() -> None:

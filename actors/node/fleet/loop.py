@@ -1,0 +1,355 @@
+"""The fleet's one I/O thread: every node's dispatcher session over its own ZeroMQ
+connection, multiplexed on one poller.
+
+Each node is a `FleetMember` (its own certificate and CURVE key pair), a `FleetSession`
+(the agent's rules, sans I/O) and its `NodeTasks` over its own `SimExecutor`. The thread
+owns every socket (one DEALER per node, CURVE with the node's keys, pinned to the
+manager's server key), one zmq context (its own I/O thread does the CURVE work) and a
+wake-up pipe. Per turn it waits on the poller until the earliest timer, then: runs the
+calls handed to it (``call``), drains every readable socket (decoding each frame with
+`transport.codec` under the reply limits, as `transport.client.Client` does) into its
+node's session, fires due timers (session wake-ups, task timers), and polls each node
+that something happened to, carrying out the effects its session returns. So a node
+costs a socket and some memory, never a thread.
+
+A frame that does not decode fails the request it answers (the session ends and
+reconnects); a frame for a request the node no longer waits for is dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeVar
+
+import zmq
+
+from actors.log import get_logger
+from actors.node.fleet.members import FleetMember
+from actors.node.fleet.session import (
+    DEFAULT_CONFIG,
+    Call,
+    Connect,
+    Disconnect,
+    Effect,
+    FleetSession,
+    Send,
+    SessionConfig,
+)
+from actors.node.fleet.tasks import NodeTasks
+from actors.worker.executors.sim import SimExecutor
+from api.errors import CodecError
+from api.objects import NodeDescription
+from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS
+from transport.codec import decode, encode
+
+__all__ = ["DEFAULT_SIM", "FleetLoop", "FleetNode", "SimSettings"]
+
+_log = get_logger("fleet")
+_BATCH: Final = 256  # frames drained from one socket per turn
+_SESSION: Final = 0
+_TASK: Final = 1
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SimSettings:
+    """How the fleet's simulated executors behave (actors/worker/executors/sim.py)."""
+
+    start_delay: float = 0.0
+    fail_rate: float = 0.0
+
+
+DEFAULT_SIM: Final = SimSettings()
+
+
+@dataclass(slots=True)
+class FleetNode:
+    member: FleetMember
+    session: FleetSession
+    tasks: NodeTasks
+    executor: SimExecutor
+    socket: zmq.Socket[bytes] | None = None
+    pending: dict[int, Call] = field(default_factory=dict)
+    wake: float = float("inf")  # when a session wake-up is scheduled
+
+
+class FleetLoop:
+    def __init__(
+        self,
+        members: Sequence[FleetMember],
+        describe: Callable[[FleetMember], NodeDescription],
+        *,
+        sim: SimSettings = DEFAULT_SIM,
+        config: SessionConfig = DEFAULT_CONFIG,
+        seed: int | None = None,
+        ramp: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    ) -> None:
+        """``ramp``: spread the nodes' first session attempts over this many seconds."""
+        self._clock = clock
+        self._wall = wall
+        self._max_size = max_message_size
+        self._limits = REPLY_LIMITS.capped(max_message_size)
+        rng = random.Random(seed)
+        now = clock()
+        self.nodes: list[FleetNode] = []
+        for i, member in enumerate(members):
+            node_rng = random.Random(rng.getrandbits(64))
+            executor = SimExecutor(
+                member.node_id,
+                start_delay=sim.start_delay,
+                fail_rate=sim.fail_rate,
+                rng=node_rng,
+                on_exit=self._exit_listener(i),
+            )
+            tasks = NodeTasks(executor)
+            first = now + (ramp * i / len(members) if members else 0.0)
+            session = FleetSession(
+                member.node_id, describe(member), member.managers, tasks, node_rng, config,
+                now=first,
+            )  # fmt: skip
+            self.nodes.append(FleetNode(member, session, tasks, executor))
+        self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        # a closed socket counts until libzmq's reaper thread has freed it: when every
+        # session reconnects at once (a leader change, a stalled manager) each node holds
+        # two for a while; nodes + 64 made the loop die of EMFILE at 1,000 nodes
+        self._context.set(zmq.MAX_SOCKETS, 4 * len(self.nodes) + 64)
+        self._poller = zmq.Poller()
+        self._by_socket: dict[zmq.Socket[bytes], int] = {}
+        self._timers: list[tuple[float, int, int, int, Any]] = []  # due, seq, kind, node, x
+        self._seq = itertools.count()
+        self._rids = itertools.count(1)
+        self._dirty: set[int] = set()
+        self._calls: list[tuple[Callable[[], Any], Future[Any]]] = []
+        self._calls_lock = threading.Lock()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.turns = 0
+
+    def _exit_listener(self, index: int) -> Callable[[str, int], None]:
+        def exited(task_id: str, code: int) -> None:
+            self.nodes[index].tasks.exited(task_id, code)
+
+        return exited
+
+    # -- public (any thread) -------------------------------------------------------------
+    def start(self) -> None:
+        for i, node in enumerate(self.nodes):
+            self._schedule(i, node.session.next_wakeup())
+        self._thread = threading.Thread(target=self._run, name="fleet-io", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping = True
+        self._poke()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        for node in self.nodes:
+            if node.socket is not None:
+                node.socket.close(linger=0)
+                node.socket = None
+        self._context.destroy(linger=0)
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    def call(self, fn: Callable[[], T]) -> Future[T]:
+        """Run ``fn`` on the loop's thread (it may read and change any node)."""
+        future: Future[T] = Future()
+        with self._calls_lock:
+            self._calls.append((fn, future))
+        self._poke()
+        return future
+
+    def touched(self, index: int) -> None:
+        """Loop thread only: node ``index`` changed outside a reply (``call``)."""
+        self._dirty.add(index)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- the thread ----------------------------------------------------------------------
+    def _poke(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+
+    def _run(self) -> None:
+        poller = self._poller
+        poller.register(self._wake_r, zmq.POLLIN)
+        try:
+            while not self._stopping:
+                self.turns += 1
+                timeout = self._timeout_ms()
+                for sock, _ in poller.poll(timeout):
+                    if isinstance(sock, int):
+                        self._run_calls()
+                    else:
+                        self._drain(sock)
+                self._fire_timers()
+                self._poll_dirty()
+        except Exception as exc:  # a bug: logged; the owner sees the loop dead (``alive``)
+            _log.exception("fleet.loop.crashed", error=repr(exc))
+            raise
+
+    def _timeout_ms(self) -> int | None:
+        if self._calls or self._dirty:
+            return 0
+        if not self._timers:
+            return None
+        return max(0, int((self._timers[0][0] - self._clock()) * 1000) + 1)
+
+    def _run_calls(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._wake_r, 4096)
+        with self._calls_lock:
+            calls, self._calls = self._calls, []
+        for fn, future in calls:
+            try:
+                future.set_result(fn())
+            except Exception as exc:
+                future.set_exception(exc)
+
+    def _drain(self, sock: zmq.Socket[bytes]) -> None:
+        index = self._by_socket.get(sock)
+        if index is None:
+            return
+        node = self.nodes[index]
+        for _ in range(_BATCH):
+            if node.socket is not sock:
+                return  # the session ended and reconnected meanwhile
+            try:
+                frame = sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self._deliver(index, node, frame)
+
+    def _deliver(self, index: int, node: FleetNode, frame: bytes) -> None:
+        now = self._clock()
+        session = node.session
+        try:
+            envelope = decode(frame, limits=self._limits)
+        except CodecError as exc:
+            call = node.pending.pop(exc.request_id, None) if exc.request_id else None
+            if call is not None:
+                self._effects(index, session.on_failure(now, call, exc.message))
+            return
+        call = node.pending.get(envelope.id)
+        if call is None:
+            return
+        self._dirty.add(index)
+        if envelope.type == "error":
+            del node.pending[envelope.id]
+            reason = f"{envelope.body.get('code')}: {envelope.body.get('message')}"
+            self._effects(index, session.on_failure(now, call, reason))
+            return
+        if not envelope.more:
+            del node.pending[envelope.id]
+        if call is Call.SESSION:
+            effects = session.on_frame(now, envelope.body, self._wall())
+            if not envelope.more and not any(isinstance(e, Disconnect) for e in effects):
+                effects += session.on_reply(now, call, envelope.body)
+            self._effects(index, effects)
+        else:
+            self._effects(index, session.on_reply(now, call, envelope.body))
+
+    def _fire_timers(self) -> None:
+        now = self._clock()
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _due, _seq, kind, index, payload = heapq.heappop(timers)
+            node = self.nodes[index]
+            if kind == _SESSION:
+                if payload != node.wake:
+                    continue  # superseded by an earlier wake-up
+                node.wake = float("inf")
+            else:
+                node.tasks.fire(payload, self._wall())
+            self._dirty.add(index)
+
+    def _poll_dirty(self) -> None:
+        while self._dirty:
+            dirty, self._dirty = self._dirty, set()
+            now = self._clock()
+            for index in dirty:
+                node = self.nodes[index]
+                self._effects(index, node.session.poll(now))
+                for timer in node.tasks.take_timers():
+                    self._push(now + timer.delay, _TASK, index, timer)
+                self._schedule(index, node.session.next_wakeup())
+
+    def _schedule(self, index: int, due: float) -> None:
+        node = self.nodes[index]
+        if due < node.wake:
+            node.wake = due
+            self._push(due, _SESSION, index, due)
+
+    def _push(self, due: float, kind: int, index: int, payload: Any) -> None:
+        if due != float("inf"):
+            heapq.heappush(self._timers, (due, next(self._seq), kind, index, payload))
+
+    # -- effects -------------------------------------------------------------------------
+    def _effects(self, index: int, effects: list[Effect]) -> None:
+        node = self.nodes[index]
+        for effect in effects:
+            if isinstance(effect, Send):
+                self._send(index, node, effect)
+            elif isinstance(effect, Connect):
+                self._close(node)
+                self._open(index, node, effect)
+            elif isinstance(effect, Disconnect):
+                self._close(node)
+        if effects:
+            self._dirty.add(index)
+
+    def _open(self, index: int, node: FleetNode, connect: Connect) -> None:
+        sock = self._context.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.maxmsgsize = self._max_size
+        sock.sndhwm = 10_000
+        sock.rcvhwm = 10_000
+        sock.reconnect_ivl = 100
+        sock.reconnect_ivl_max = 2_000
+        keypair = node.member.keypair
+        sock.curve_serverkey = connect.manager.server_key
+        sock.curve_publickey = keypair.public
+        sock.curve_secretkey = keypair.secret
+        sock.connect(connect.manager.addr)
+        node.socket = sock
+        self._by_socket[sock] = index
+        self._poller.register(sock, zmq.POLLIN)
+
+    def _close(self, node: FleetNode) -> None:
+        sock, node.socket = node.socket, None
+        node.pending.clear()
+        if sock is not None:
+            self._poller.unregister(sock)
+            self._by_socket.pop(sock, None)
+            sock.close(linger=0)
+
+    def _send(self, index: int, node: FleetNode, send: Send) -> None:
+        sock = node.socket
+        if sock is None:
+            return
+        rid = next(self._rids)
+        try:
+            frame = encode(send.call.value, send.body, request_id=rid, max_size=self._max_size)
+            sock.send(frame, zmq.NOBLOCK)
+        except (CodecError, zmq.Again) as exc:
+            reason = exc.message if isinstance(exc, CodecError) else "send queue full"
+            self._effects(index, node.session.on_failure(self._clock(), send.call, reason))
+            return
+        node.pending[rid] = send.call

@@ -1,0 +1,276 @@
+"""One fleet node's session with a manager's dispatcher, sans I/O: the agent's rules
+(actors/worker/agent.py) as a state machine that a single loop drives for many nodes.
+
+Rules (the agent's):
+- A node connects to the current manager of its ``ManagerRotation`` and asks for a
+  ``dispatcher.session``; the first frame must come within ``connect_timeout``. It carries
+  the full assignment set, which goes to the node's tasks (``NodeTasks.apply``), and then
+  every known status is queued again for the new session.
+- Later frames bring changes; each names the current manager list.
+- A heartbeat goes out at the period the dispatcher named, one at a time; its reply names
+  the next period and how many frames the manager has streamed: fewer received by the
+  next heartbeat means frames were lost and the session is reopened.
+- Pending statuses go out in one batch of at most ``max_status_batch`` per
+  ``flush_interval``, one batch in flight at a time; a failed batch is put back.
+- The session ends when its stream ends or fails, a request fails or times out
+  (``request_timeout``), or frames were lost: the node waits a backoff
+  (``SESSION_BACKOFF``) and tries the next manager. A session the manager closed because
+  the node was removed from the cluster is the node's end: it never reconnects.
+
+Effects are returned, never performed: ``Connect`` (open a new connection to a manager,
+dropping the old one and every request on it), ``Send`` (a request on the current
+connection; its replies come back through ``on_frame``/``on_reply``/``on_failure`` with the
+same ``Call``), ``Disconnect``. ``now`` is the loop's monotonic clock.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from actors.backoff import Backoff
+from actors.dispatcher.core import NODE_REMOVED
+from actors.dispatcher.wire import (
+    SESSION,
+    SESSION_HEARTBEAT,
+    SESSION_STATUS,
+    ManagerAddress,
+    encode_session_request,
+    encode_status_updates,
+    parse_frame,
+)
+from actors.node.fleet.tasks import NodeTasks
+from actors.worker.session import SESSION_BACKOFF, ManagerRotation
+from api.codec_objects import ObjectDecodeError
+from api.objects import NodeDescription, TaskStatus
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "Call",
+    "Connect",
+    "Disconnect",
+    "Effect",
+    "FleetSession",
+    "Phase",
+    "Send",
+    "SessionConfig",
+]
+
+_NEVER: Final = float("inf")
+
+
+class Call(enum.Enum):
+    SESSION = SESSION
+    HEARTBEAT = SESSION_HEARTBEAT
+    STATUS = SESSION_STATUS
+
+
+class Phase(enum.Enum):
+    WAITING = "waiting"  # for the next attempt
+    OPENING = "opening"  # session asked, no frame yet
+    OPEN = "open"
+    REMOVED = "removed"  # the node was removed from the cluster: done for good
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    manager: ManagerAddress
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    call: Call
+    body: Mapping[str, Any]
+
+
+Effect = Connect | Disconnect | Send
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    connect_timeout: float = 5.0
+    request_timeout: float = 5.0
+    flush_interval: float = 0.05
+    max_status_batch: int = 1000
+    backoff: Backoff = SESSION_BACKOFF
+
+
+DEFAULT_CONFIG: Final = SessionConfig()
+
+
+class FleetSession:
+    def __init__(
+        self,
+        node_id: str,
+        description: NodeDescription,
+        managers: Sequence[ManagerAddress],
+        tasks: NodeTasks,
+        rng: random.Random,
+        config: SessionConfig = DEFAULT_CONFIG,
+        *,
+        addr: str = "",
+        now: float = 0.0,
+    ) -> None:
+        self.node_id = node_id
+        self.tasks = tasks
+        self._description = description
+        self._addr = addr
+        self._config = config
+        self._rotation = ManagerRotation(managers)
+        self._rng = rng
+        self._failures = 0  # sessions failed in a row (one that was established resets it)
+        self.phase = Phase.WAITING
+        self.session_id = ""
+        self.manager = ""
+        self.last_end = ""  # why the last session ended
+        self.sessions_opened = 0
+        self.refused_statuses = 0
+        self._retry_at = now
+        self._open_deadline = _NEVER
+        self._next_beat = _NEVER
+        self._beat_deadline = _NEVER
+        self._status_deadline = _NEVER
+        self._next_flush = now
+        self._in_flight: list[tuple[str, TaskStatus]] = []
+        self._received = 0
+        self._expected = 0
+
+    # -- time ------------------------------------------------------------------------------
+    def next_wakeup(self) -> float:
+        phase = self.phase
+        if phase is Phase.WAITING:
+            return self._retry_at
+        if phase is Phase.OPENING:
+            return self._open_deadline
+        if phase is Phase.REMOVED:
+            return _NEVER
+        due = min(self._next_beat, self._beat_deadline, self._status_deadline)
+        if len(self.tasks.statuses) and not self._in_flight:
+            due = min(due, self._next_flush)
+        return due
+
+    def poll(self, now: float) -> list[Effect]:
+        """What is due at ``now``: an attempt, a heartbeat, a status batch or a timeout."""
+        phase = self.phase
+        if phase is Phase.WAITING:
+            return self._attempt(now) if now >= self._retry_at else []
+        if phase is Phase.OPENING:
+            if now >= self._open_deadline:
+                return self._end(now, f"no session within {self._config.connect_timeout}s")
+            return []
+        if phase is Phase.REMOVED:
+            return []
+        if now >= self._beat_deadline:
+            return self._end(now, "heartbeat timed out")
+        if now >= self._status_deadline:
+            return self._end(now, "status batch timed out")
+        out: list[Effect] = []
+        if now >= self._next_beat and self._beat_deadline == _NEVER:
+            if self._received < self._expected:
+                return self._end(
+                    now, f"session stream lost frames ({self._received} of {self._expected})"
+                )
+            self._beat_deadline = now + self._config.request_timeout
+            out.append(
+                Send(Call.HEARTBEAT, {"node_id": self.node_id, "session_id": self.session_id})
+            )
+        if not self._in_flight and now >= self._next_flush and len(self.tasks.statuses):
+            batch = self.tasks.statuses.take(self._config.max_status_batch)
+            self._in_flight = batch
+            self._status_deadline = now + self._config.request_timeout
+            self._next_flush = now + self._config.flush_interval
+            body = {
+                "node_id": self.node_id,
+                "session_id": self.session_id,
+                "updates": encode_status_updates(batch),
+            }
+            out.append(Send(Call.STATUS, body))
+        return out
+
+    # -- replies ---------------------------------------------------------------------------
+    def on_frame(self, now: float, body: Mapping[str, Any], wall: float) -> list[Effect]:
+        """A frame of the session stream (``wall``: the time for task statuses)."""
+        if self.phase not in (Phase.OPENING, Phase.OPEN):
+            return []
+        try:
+            frame = parse_frame(body)
+        except (ObjectDecodeError, KeyError, ValueError) as exc:
+            return self._end(now, f"undecodable session frame: {exc}")
+        if frame.closed is not None:
+            removed = NODE_REMOVED in frame.closed
+            return self._end(now, f"the manager closed the session: {frame.closed}", removed)
+        if frame.managers:
+            self._rotation.update(frame.managers)
+        if self.phase is Phase.OPENING:
+            self.phase = Phase.OPEN
+            self.session_id = frame.session_id
+            self.sessions_opened += 1
+            self._failures = 0
+            self._open_deadline = _NEVER
+            self._next_beat = now + frame.heartbeat_period
+            self._received, self._expected = 1, 0
+            self.tasks.apply(frame.full, frame.tasks, frame.removed, wall)
+            self.tasks.statuses.requeue(self.tasks.current_statuses())
+            return []
+        self._received += 1
+        self.tasks.apply(frame.full, frame.tasks, frame.removed, wall)
+        return []
+
+    def on_reply(self, now: float, call: Call, body: Mapping[str, Any]) -> list[Effect]:
+        if self.phase is not Phase.OPEN:
+            return []
+        if call is Call.HEARTBEAT:
+            self._beat_deadline = _NEVER
+            self._next_beat = now + float(body["period"])
+            self._expected = int(body.get("frames", 0))
+        elif call is Call.STATUS:
+            self._in_flight = []
+            self._status_deadline = _NEVER
+            self.refused_statuses += len(body.get("refused", ()))
+        elif call is Call.SESSION:  # the stream's last frame without ``closed``
+            return self._end(now, "the manager ended the stream")
+        return []
+
+    def on_failure(self, now: float, call: Call, reason: str) -> list[Effect]:
+        """An error reply, or a reply that did not decode."""
+        if self.phase not in (Phase.OPENING, Phase.OPEN):
+            return []
+        what = {Call.SESSION: "session stream", Call.HEARTBEAT: "heartbeat"}.get(
+            call, "status batch"
+        )
+        removed = NODE_REMOVED in reason
+        return self._end(now, f"{what} failed: {reason}", removed)
+
+    # -- steps -----------------------------------------------------------------------------
+    def _attempt(self, now: float) -> list[Effect]:
+        manager = self._rotation.current()
+        self.manager = manager.addr
+        self.phase = Phase.OPENING
+        self._open_deadline = now + self._config.connect_timeout
+        body = encode_session_request(self.node_id, self._description, self._addr)
+        return [Connect(manager), Send(Call.SESSION, body)]
+
+    def _end(self, now: float, reason: str, removed: bool = False) -> list[Effect]:
+        if self._in_flight:
+            self.tasks.statuses.requeue(self._in_flight)
+            self._in_flight = []
+        self.last_end = reason
+        self.session_id = ""
+        self._open_deadline = self._next_beat = _NEVER
+        self._beat_deadline = self._status_deadline = _NEVER
+        if removed:
+            self.phase = Phase.REMOVED
+            return [Disconnect(reason)]
+        self.phase = Phase.WAITING
+        self._rotation.advance()
+        self._failures += 1
+        self._retry_at = now + self._config.backoff.delay(self._failures, self._rng)
+        return [Disconnect(reason)]

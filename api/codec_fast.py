@@ -1,0 +1,230 @@
+"""The decoders' fast path (api/codec_objects.py): the same checks, without the field paths.
+
+Every stored object is decoded on every follower for every write and again at each
+snapshot restore; building the dotted path of every field (``spec.task.container.image``)
+for an error that almost never comes cost more than the decoding itself. A fast decoder
+makes every check the path-naming decoder makes (types, unknown fields, missing required
+fields, enumeration values, tagged unions) and raises ``Invalid``, which says nothing;
+``codec_objects.decode`` then runs the path-naming decoder on the same input for the
+message. The two must accept exactly the same inputs and build equal values
+(tests/unit/api/test_codec_fast.py checks them against each other).
+
+Scalars are checked inline in a dataclass's loop (one ``type(v) is t`` instead of a call).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = ["Invalid", "fast_decoder_for", "field_types", "union_args"]
+
+_FastDecoder = Callable[[Any], Any]
+
+
+class Invalid(Exception):
+    """The input is not a valid encoding; the path-naming decoder says where and why."""
+
+
+def union_args(tp: Any) -> tuple[Any, ...] | None:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        return typing.get_args(tp)
+    return None
+
+
+def field_types(cls: type) -> list[tuple[dataclasses.Field[Any], Any]]:
+    hints = typing.get_type_hints(cls)
+    return [(f, hints[f.name]) for f in dataclasses.fields(cls)]
+
+
+_FAST: dict[Any, _FastDecoder] = {}
+# the scalars a dataclass checks inline: the exact type its value must have
+_EXACT = (int, str, bool)
+
+
+def fast_decoder_for(tp: Any) -> _FastDecoder:
+    dec = _FAST.get(tp)
+    if dec is None:
+        dec = _build(tp)
+        _FAST[tp] = dec
+    return dec
+
+
+def _exact(cls: type) -> _FastDecoder:
+    def check(data: Any) -> Any:
+        if type(data) is not cls:
+            raise Invalid
+        return data
+
+    return check
+
+
+def _float(data: Any) -> Any:
+    if type(data) is float:
+        return data
+    if type(data) is int:
+        return float(data)
+    raise Invalid
+
+
+def _bytes(data: Any) -> Any:
+    if type(data) is bytes:
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    raise Invalid
+
+
+def _build(tp: Any) -> _FastDecoder:
+    if tp in _EXACT:
+        return _exact(tp)
+    if tp is float:
+        return _float
+    if tp is bytes:
+        return _bytes
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return _enum(tp)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _dataclass(tp)
+    args = union_args(tp)
+    if args is not None:
+        return _union(args)
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        return _tuple(typing.get_args(tp)[0])
+    if origin in (dict, Mapping):
+        key_dec = fast_decoder_for(typing.get_args(tp)[0])
+        value_dec = fast_decoder_for(typing.get_args(tp)[1])
+
+        def decode_map(data: Any) -> Any:
+            if not isinstance(data, dict):
+                raise Invalid
+            return {key_dec(k): value_dec(v) for k, v in data.items()}
+
+        return decode_map
+    raise TypeError(f"no decoding for type {tp!r}")
+
+
+def _enum(cls: type[enum.Enum]) -> _FastDecoder:
+    by_value = {m.value: m for m in cls}
+
+    def decode_enum(data: Any) -> Any:
+        if type(data) not in (int, str):
+            raise Invalid
+        member = by_value.get(data)
+        if member is None:
+            raise Invalid
+        return member
+
+    return decode_enum
+
+
+def _union(args: tuple[Any, ...]) -> _FastDecoder:
+    optional = type(None) in args
+    members = [a for a in args if a is not type(None)]
+    if len(members) == 1:
+        inner = fast_decoder_for(members[0])
+    else:
+        by_tag: dict[str, Any] = {m.TAG: m for m in members}
+
+        def inner(data: Any) -> Any:
+            if not isinstance(data, dict) or len(data) != 1:
+                raise Invalid
+            ((tag, body),) = data.items()
+            member = by_tag.get(tag)
+            if member is None:
+                raise Invalid
+            return fast_decoder_for(member)(body)
+
+    def decode_union(data: Any) -> Any:
+        if data is None:
+            if optional:
+                return None
+            raise Invalid
+        return inner(data)
+
+    return decode_union
+
+
+def _tuple(item_tp: Any) -> _FastDecoder:
+    if item_tp in _EXACT:
+
+        def decode_scalars(data: Any) -> Any:
+            if not isinstance(data, (list, tuple)):
+                raise Invalid
+            for x in data:
+                if type(x) is not item_tp:
+                    raise Invalid
+            return tuple(data)
+
+        return decode_scalars
+    item = fast_decoder_for(item_tp)
+
+    def decode_tuple(data: Any) -> Any:
+        if not isinstance(data, (list, tuple)):
+            raise Invalid
+        return tuple([item(x) for x in data])
+
+    return decode_tuple
+
+
+def _dataclass(cls: type) -> _FastDecoder:
+    """A generated function: when every field is present (as the encoder writes them) one
+    call with each field checked inline; otherwise a loop that applies the defaults."""
+    # (name, exact scalar type or None, decoder or None, has a default)
+    plan: list[tuple[str, type | None, _FastDecoder | None, bool]] = []
+    for f, t in field_types(cls):
+        has_default = (
+            f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        )
+        if t in _EXACT:
+            plan.append((f.name, t, None, has_default))
+        else:
+            plan.append((f.name, None, fast_decoder_for(t), has_default))
+    names = frozenset(name for name, _, _, _ in plan)
+    missing = object()
+
+    def with_defaults(data: Any) -> Any:
+        if not isinstance(data, dict) or not names.issuperset(data):
+            raise Invalid
+        kwargs: dict[str, Any] = {}
+        for name, exact, dec, has_default in plan:
+            value = data.get(name, missing)
+            if value is missing:
+                if not has_default:
+                    raise Invalid
+            elif exact is not None:
+                if type(value) is not exact:
+                    raise Invalid
+                kwargs[name] = value
+            else:
+                kwargs[name] = dec(value)  # type: ignore[misc]
+        return cls(**kwargs)
+
+    env: dict[str, Any] = {"cls": cls, "names": names, "slow": with_defaults, "bad": _bad}
+    args = []
+    for i, (name, exact, dec, _) in enumerate(plan):
+        if exact is not None:
+            env[f"t{i}"] = exact
+            args.append(f"{name}=(v if type(v := data[{name!r}]) is t{i} else bad())")
+        else:
+            env[f"d{i}"] = dec
+            args.append(f"{name}=d{i}(data[{name!r}])")
+    source = (
+        "def decode_dc(data):\n"
+        f"    if type(data) is dict and len(data) == {len(plan)} and names.issuperset(data):\n"
+        f"        return cls({', '.join(args)})\n"
+        "    return slow(data)\n"
+    )
+    exec(source, env)  # built from the dataclass's own field names only
+    decode: _FastDecoder = env["decode_dc"]
+    return decode
+
+
+def _bad() -> Any:
+    raise Invalid

@@ -1,0 +1,92 @@
+"""The decoders' fast path accepts exactly what the path-naming decoders accept and builds
+equal values: every object kind, encoded, then one place of it broken (a key dropped or
+added, a value replaced by one of another type), decoded both ways."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from api.codec_fast import Invalid, fast_decoder_for
+from api.codec_objects import ObjectDecodeError, _decoder_for, decode_object, encode_object
+from api.objects import OBJECT_TYPES, ObjectKind, Task
+from tests.unit.api.strategies import strategy_for
+
+# values of every type the encoding uses, to put where another type belongs
+SUBSTITUTES: tuple[Any, ...] = (None, 0, -1, 1.5, "", "x", True, b"b", [], [1], {}, {"k": 1})
+
+
+def places(doc: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The path of every value inside ``doc`` (dict keys and list indexes)."""
+    found = [path]
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            found += places(v, (*path, k))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            found += places(v, (*path, i))
+    return found
+
+
+def broken(doc: Any, rng: random.Random) -> Any:
+    """A copy of ``doc`` with one place changed."""
+    doc = msgpack.unpackb(msgpack.packb(doc))
+    path = rng.choice(places(doc))
+    if not path:
+        return rng.choice(SUBSTITUTES)
+    parent = doc
+    for step in path[:-1]:
+        parent = parent[step]
+    last = path[-1]
+    roll = rng.random()
+    if isinstance(parent, dict) and roll < 0.25:
+        del parent[last]
+    elif isinstance(parent, dict) and roll < 0.4:
+        parent["no_such_field"] = 1
+    else:
+        parent[last] = rng.choice(SUBSTITUTES)
+    return doc
+
+
+def both(kind: ObjectKind, doc: Any) -> tuple[Any, Any]:
+    """(fast result or Invalid, path-naming result or its ObjectDecodeError)."""
+    cls = OBJECT_TYPES[kind]
+    try:
+        fast: Any = fast_decoder_for(cls)(doc)
+    except Invalid as exc:
+        fast = exc
+    try:
+        slow: Any = _decoder_for(cls)(doc, kind.value)
+    except ObjectDecodeError as exc:
+        slow = exc
+    return fast, slow
+
+
+@pytest.mark.parametrize("kind", list(ObjectKind))
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), seed=st.integers(0, 2**32))
+def test_the_fast_path_agrees_with_the_path_naming_decoders(
+    kind: ObjectKind, data: st.DataObject, seed: int
+) -> None:
+    obj = data.draw(strategy_for(OBJECT_TYPES[kind]))
+    rng = random.Random(seed)
+    doc = encode_object(obj)
+    assert both(kind, doc) == (obj, obj)
+    for _ in range(5):
+        fast, slow = both(kind, broken(doc, rng))
+        if isinstance(slow, ObjectDecodeError):
+            assert isinstance(fast, Invalid), (slow, fast)
+        else:
+            assert fast == slow
+
+
+def test_decode_names_the_field_after_the_fast_path_fails() -> None:
+    doc = encode_object(Task(id="t" * 25))
+    doc["status"]["message"] = 7
+    with pytest.raises(ObjectDecodeError, match=r"task\.status\.message: expected a string"):
+        decode_object(ObjectKind.TASK, doc)

@@ -1,0 +1,148 @@
+"""A fleet node's session as a state machine: the agent's rules, driven by hand."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from actors.dispatcher.core import NODE_REMOVED
+from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame
+from actors.node.fleet.session import (
+    Call,
+    Connect,
+    Disconnect,
+    Effect,
+    FleetSession,
+    Phase,
+    Send,
+    SessionConfig,
+)
+from actors.node.fleet.tasks import NodeTasks
+from actors.worker.executors.sim import SimExecutor
+from api.objects import NodeDescription, Task
+from api.task_state import TaskState
+from tests.unit.worker.helpers import make_task
+
+M1 = ManagerAddress("tcp://127.0.0.1:1", b"k" * 40)
+M2 = ManagerAddress("tcp://127.0.0.1:2", b"j" * 40)
+CONFIG = SessionConfig(connect_timeout=5, request_timeout=5, flush_interval=0.1)
+
+
+def session() -> FleetSession:
+    tasks = NodeTasks(SimExecutor("node1"))
+    return FleetSession(
+        "node1", NodeDescription(hostname="h"), [M1, M2], tasks, random.Random(1), CONFIG
+    )
+
+
+def frame(
+    tasks: tuple[Task, ...] = (), *, full: bool = False, closed: str | None = None
+) -> dict[str, Any]:
+    return encode_frame(SessionFrame("s1", 2.0, (M1, M2), full, tasks, (), closed))
+
+
+def sends(effects: list[Effect], call: Call) -> list[Send]:
+    return [e for e in effects if isinstance(e, Send) and e.call is call]
+
+
+def opened(s: FleetSession, now: float = 0.0, tasks: tuple[Task, ...] = ()) -> FleetSession:
+    effects = s.poll(now)
+    assert effects[0] == Connect(M1)
+    (ask,) = sends(effects, Call.SESSION)
+    assert ask.body["node_id"] == "node1"
+    assert s.on_frame(now, frame(tasks, full=True), wall=1000.0) == []
+    assert s.phase is Phase.OPEN and s.session_id == "s1"
+    return s
+
+
+def test_open_applies_the_full_set_and_sends_statuses_in_a_batch() -> None:
+    s = opened(session(), tasks=(make_task("t1"), make_task("t2")))
+    (batch,) = sends(s.poll(0.0), Call.STATUS)
+    assert {u["task_id"] for u in batch.body["updates"]} == {"t1", "t2"}
+    assert batch.body["session_id"] == "s1"
+    s.tasks.apply(False, [make_task("t3")], [], 1000.0)
+    assert sends(s.poll(0.05), Call.STATUS) == []  # one batch in flight at a time
+    s.on_reply(0.05, Call.STATUS, {"accepted": 2, "refused": []})
+    assert s.next_wakeup() == 0.1  # the next batch waits for the flush interval
+    (second,) = sends(s.poll(0.1), Call.STATUS)
+    assert [u["task_id"] for u in second.body["updates"]] == ["t3"]
+
+
+def test_heartbeats_at_the_period_and_lost_frames_reopen_the_session() -> None:
+    s = opened(session())
+    assert s.poll(1.0) == []
+    (beat,) = sends(s.poll(2.0), Call.HEARTBEAT)
+    assert beat.body == {"node_id": "node1", "session_id": "s1"}
+    s.on_reply(2.1, Call.HEARTBEAT, {"period": 3.0, "frames": 2})
+    assert s.next_wakeup() == 5.1
+    effects = s.poll(5.1)  # two frames streamed, one received
+    assert isinstance(effects[0], Disconnect) and "lost frames" in effects[0].reason
+    assert s.phase is Phase.WAITING
+    retry = s.next_wakeup()
+    assert 5.1 < retry <= 5.2
+    assert s.poll(retry)[0] == Connect(M2)  # the next manager
+
+
+def test_a_heartbeat_that_times_out_ends_the_session() -> None:
+    s = opened(session())
+    sends(s.poll(2.0), Call.HEARTBEAT)
+    effects = s.poll(7.0)
+    assert isinstance(effects[0], Disconnect) and s.last_end == "heartbeat timed out"
+
+
+def test_a_failed_status_batch_is_put_back() -> None:
+    s = opened(session(), tasks=(make_task("t1"),))
+    sends(s.poll(0.0), Call.STATUS)
+    s.on_failure(0.1, Call.STATUS, "unavailable: no dispatcher")
+    assert s.phase is Phase.WAITING and len(s.tasks.statuses) == 1
+    assert s.last_end == "status batch failed: unavailable: no dispatcher"
+
+
+def test_a_follower_refuses_and_the_next_manager_is_tried_after_a_backoff() -> None:
+    s = session()
+    s.poll(0.0)
+    effects = s.on_failure(0.01, Call.SESSION, "unavailable: not the leader")
+    assert isinstance(effects[0], Disconnect)
+    assert s.poll(0.02) == []  # backing off
+    assert s.poll(s.next_wakeup())[0] == Connect(M2)
+
+
+def test_no_first_frame_in_time_ends_the_attempt() -> None:
+    s = session()
+    s.poll(0.0)
+    assert s.next_wakeup() == 5.0
+    assert isinstance(s.poll(5.0)[0], Disconnect) and s.phase is Phase.WAITING
+
+
+def test_a_new_session_resends_every_status() -> None:
+    s = opened(session(), tasks=(make_task("t1"),))
+    sends(s.poll(0.0), Call.STATUS)
+    s.on_reply(0.1, Call.STATUS, {"accepted": 1, "refused": []})
+    s.on_frame(0.2, frame(closed="dispatcher stopped"), wall=1000.0)
+    assert s.phase is Phase.WAITING and len(s.tasks.statuses) == 0
+    s.poll(s.next_wakeup())
+    s.on_frame(1.0, frame((make_task("t1"),), full=True), wall=1001.0)
+    (batch,) = sends(s.poll(1.0), Call.STATUS)
+    assert batch.body["updates"][0]["status"]["state"] == TaskState.RUNNING
+
+
+def test_a_removed_node_never_reconnects() -> None:
+    s = opened(session())
+    effects = s.on_frame(1.0, frame(closed=NODE_REMOVED), wall=1000.0)
+    assert isinstance(effects[0], Disconnect)
+    assert s.phase is Phase.REMOVED and s.next_wakeup() == float("inf")
+    assert s.poll(100.0) == []
+
+
+def test_the_stream_ending_without_a_reason_ends_the_session() -> None:
+    s = opened(session())
+    s.on_reply(1.0, Call.SESSION, {})
+    assert s.phase is Phase.WAITING and s.last_end == "the manager ended the stream"
+
+
+def test_an_undecodable_frame_ends_the_session() -> None:
+    s = opened(session())
+    bad = frame()
+    bad["tasks"] = [{"id": 5}]
+    s.on_frame(1.0, bad, wall=1000.0)
+    assert s.phase is Phase.WAITING and s.last_end.startswith("undecodable session frame")

@@ -1,0 +1,116 @@
+"""The live feed on an event loop over a local store: pushed on changes, bounded, reloaded
+when the store is replaced."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from actors.web.feed import FeedBusy, LiveFeed, Message, Stream
+from tests.unit.control.helpers import Cluster
+
+
+def run(scenario: Callable[[Cluster, LiveFeed], Awaitable[None]], **feed_args: int) -> None:
+    cluster = Cluster()
+    cluster.add_node("m1", manager=True)
+
+    async def main() -> None:
+        feed = LiveFeed(cluster.store, **feed_args)
+        feed.start()
+        try:
+            await scenario(cluster, feed)
+        finally:
+            feed.stop()
+
+    asyncio.run(main())
+
+
+async def settle() -> None:
+    """Let the loop run the pumps the store's notifications queued."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def take(stream: Stream) -> Message:
+    message = await stream.next(5.0)
+    assert message is not None
+    return message
+
+
+def test_a_page_gets_the_document_then_one_patch_per_pump() -> None:
+    async def scenario(cluster: Cluster, feed: LiveFeed) -> None:
+        stream = feed.subscribe()
+        first = await take(stream)
+        assert first.kind == "state" and [n["hostname"] for n in first.data["nodes"]] == ["m1"]
+        cluster.create(name="web", replicas=2)
+        cluster.create(name="db", replicas=1)
+        await settle()
+        patches = []
+        while stream.queue:
+            patches.append(await take(stream))
+        assert patches and all(p.kind == "patch" for p in patches)
+        names = [s["name"] for p in patches for s in p.data["put"]["services"]]
+        assert sorted(names) == ["db", "web"]
+        assert patches[-1].version == cluster.store.version
+        assert await stream.next(0.01) is None  # nothing more: no timer re-sends anything
+
+    run(scenario)
+
+
+def test_a_stream_that_falls_behind_is_ended_and_a_new_one_starts_over() -> None:
+    async def scenario(cluster: Cluster, feed: LiveFeed) -> None:
+        stream = feed.subscribe()
+        for i in range(6):
+            cluster.create(name=f"s{i}", replicas=1)
+            await settle()
+        assert stream.overflowed and feed.streams == 0
+        assert await stream.next(0.01) is None
+        fresh = feed.subscribe()
+        state = await take(fresh)
+        assert state.kind == "state" and len(state.data["services"]) == 6
+
+    run(scenario, queue_size=2)
+
+
+def test_streams_are_bounded() -> None:
+    async def scenario(_cluster: Cluster, feed: LiveFeed) -> None:
+        feed.subscribe()
+        second = feed.subscribe()
+        with pytest.raises(FeedBusy, match="2 web view streams"):
+            feed.subscribe()
+        feed.unsubscribe(second)
+        feed.subscribe()
+
+    run(scenario, max_streams=2)
+
+
+def test_a_replaced_store_reloads_the_board_and_resends_the_document() -> None:
+    async def scenario(cluster: Cluster, feed: LiveFeed) -> None:
+        snapshot = cluster.store.snapshot()
+        cluster.create(name="web", replicas=1)
+        await settle()
+        stream = feed.subscribe()
+        assert [s["name"] for s in (await take(stream)).data["services"]] == ["web"]
+        cluster.store.restore(snapshot)  # as a Raft snapshot does: "web" was not in it
+        await settle()
+        message = await take(stream)
+        assert message.kind == "state" and message.data["services"] == []
+        cluster.create(name="db", replicas=1)  # and the feed watches again
+        await settle()
+        patch = await take(stream)
+        assert [s["name"] for s in patch.data["put"]["services"]] == ["db"]
+
+    run(scenario)
+
+
+def test_stopping_ends_every_stream() -> None:
+    async def scenario(_cluster: Cluster, feed: LiveFeed) -> None:
+        stream = feed.subscribe()
+        await take(stream)
+        feed.stop()
+        assert stream.closed and await stream.next(0.01) is None
+        assert feed.streams == 0
+
+    run(scenario)
