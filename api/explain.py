@@ -92,6 +92,8 @@ def update_reason(status: Mapping[str, Any] | None) -> str:
         return ""
     message = str(status.get("message") or "")
     words = state.replace("_", " ")
+    if message.startswith(words):  # "rollback completed: why" names its state itself
+        message = message[len(words) :].lstrip(": ")
     return f"update {words}: {message}" if message else f"update {words}"
 
 

@@ -52,6 +52,7 @@ __all__ = [
     "RootCA",
     "Secret",
     "Service",
+    "SpecRevision",
     "Task",
     "TaskStatus",
     "UpdateStatus",
@@ -187,6 +188,16 @@ class RebalanceStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class SpecRevision:
+    """One spec a service had (its history: ``swarmctl service history``)."""
+
+    version: int  # the service's spec_version while it had this spec
+    spec: ServiceSpec
+    at: float  # when it became the service's spec (the writing manager's clock)
+    origin: str = ""  # how: "create", "update", "rollback", "rollback to version 3", ...
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     id: str
     meta: Meta = field(default_factory=Meta)
@@ -199,6 +210,8 @@ class Service:
     registry_auth: RegistryAuth | None = None
     job_status: JobStatus | None = None  # jobs only
     rebalance_status: RebalanceStatus | None = None
+    # the last specs, oldest first, the current one last (actors/orchestrator/history.py)
+    spec_history: tuple[SpecRevision, ...] = ()
 
     @property
     def name(self) -> str:
@@ -223,6 +236,7 @@ class TaskStatus:
     err: str = ""  # the error that made the task fail or be rejected
     container_status: ContainerStatus | None = None
     port_status: tuple[PortConfig, ...] = ()
+    started_at: float = 0.0  # when it first ran (RUNNING); 0: never. Owner: the worker
 
 
 @dataclass(frozen=True, slots=True)

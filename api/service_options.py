@@ -30,6 +30,7 @@ from api.specs import (
     PlacementPreference,
     Resources,
     ServiceSpec,
+    UpdateConfig,
 )
 from api.validation import InvalidSpec, parse_constraint, parse_placement_preference
 
@@ -77,6 +78,12 @@ OPTION_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
     "update_failure_action": str,
     "update_monitor": (int, float),
     "update_max_failure_ratio": (int, float),
+    "rollback_parallelism": int,
+    "rollback_delay": (int, float),
+    "rollback_order": str,
+    "rollback_failure_action": str,
+    "rollback_monitor": (int, float),
+    "rollback_max_failure_ratio": (int, float),
     "strategy": str,
     "health_cmd": str,
     "health_interval": (int, float),
@@ -268,30 +275,9 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
     # -- mode ----------------------------------------------------------------------------
     mode = apply_mode(spec.mode, o)
 
-    # -- update config -------------------------------------------------------------------
-    uc = spec.update_config
-    if "update_order" in o:
-        uc = replace(
-            uc,
-            order=_enum("update_order", o["update_order"], UpdateOrder, "stop-first|start-first"),
-        )
-    if "update_failure_action" in o:
-        uc = replace(
-            uc,
-            failure_action=_enum(
-                "update_failure_action",
-                o["update_failure_action"],
-                FailureAction,
-                "pause|continue|rollback",
-            ),
-        )
-    uc = replace(
-        uc,
-        parallelism=o.get("update_parallelism", uc.parallelism),
-        delay=float(o.get("update_delay", uc.delay)),
-        monitor=float(o.get("update_monitor", uc.monitor)),
-        max_failure_ratio=float(o.get("update_max_failure_ratio", uc.max_failure_ratio)),
-    )
+    # -- update and rollback configs -------------------------------------------------
+    uc = _update_config(spec.update_config, o, "update", "pause|continue|rollback")
+    rc = _update_config(spec.rollback_config, o, "rollback", "pause|continue")
     changed = replace(
         spec,
         name=o.get("name", spec.name),
@@ -299,5 +285,32 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
         task=task,
         mode=mode,
         update_config=uc,
+        rollback_config=rc,
     )
     return apply_job_options(apply_host_options(changed, o), o)
+
+
+def _update_config(
+    config: UpdateConfig, o: Mapping[str, Any], prefix: str, actions: str
+) -> UpdateConfig:
+    """``--update-*`` (prefix ``update``) or ``--rollback-*`` applied to ``config``; a
+    rollback's failure action is pause or continue (a rollback is never rolled back)."""
+    order, action = f"{prefix}_order", f"{prefix}_failure_action"
+    if order in o:
+        config = replace(
+            config, order=_enum(order, o[order], UpdateOrder, "stop-first|start-first")
+        )
+    if action in o:
+        chosen = _enum(action, o[action], FailureAction, actions)
+        if chosen.value not in actions.split("|"):
+            raise InvalidSpec(
+                action, f"{_flag(action)}: unknown value {o[action]!r} (expected {actions})"
+            )
+        config = replace(config, failure_action=chosen)
+    return replace(
+        config,
+        parallelism=o.get(f"{prefix}_parallelism", config.parallelism),
+        delay=float(o.get(f"{prefix}_delay", config.delay)),
+        monitor=float(o.get(f"{prefix}_monitor", config.monitor)),
+        max_failure_ratio=float(o.get(f"{prefix}_max_failure_ratio", config.max_failure_ratio)),
+    )

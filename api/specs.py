@@ -323,6 +323,7 @@ class ConfigSpec:
 @dataclass(frozen=True, slots=True)
 class OrchestrationConfig:
     task_history_retention_limit: int = 5  # terminal tasks kept per slot
+    service_history_limit: int = 10  # specs kept per service (the current one included)
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,6 +224,11 @@ def validate_service_spec(spec: ServiceSpec) -> None:
         )
     _update_config(spec.update_config, "update_config")
     _update_config(spec.rollback_config, "rollback_config")
+    if spec.rollback_config.failure_action == FailureAction.ROLLBACK:
+        raise InvalidSpec(
+            "rollback_config.failure_action",
+            "a rollback's failure action is pause or continue (a rollback is never rolled back)",
+        )
     _endpoint(spec.endpoint, "endpoint")
     _lifecycle_extensions(spec)
     check_spec_budget(spec, "spec", f"service {spec.name!r}")
@@ -376,6 +381,11 @@ def validate_cluster_spec(spec: ClusterSpec) -> None:
         spec.orchestration.task_history_retention_limit,
         "orchestration.task_history_retention_limit",
     )
+    if spec.orchestration.service_history_limit < 1:
+        raise InvalidSpec(
+            "orchestration.service_history_limit",
+            f"must be >= 1 (the current spec), got {spec.orchestration.service_history_limit}",
+        )
     raft = spec.raft
     if raft.snapshot_interval < 1:
         raise InvalidSpec("raft.snapshot_interval", f"must be >= 1, got {raft.snapshot_interval}")

@@ -1,8 +1,9 @@
 """``swarmctl cluster inspect [NAME]``, ``cluster join-token worker|manager [-q] [--rotate]``
-and ``cluster update [--heartbeat-period D] [--task-history-limit N] [--snapshot-interval N]
-[--cert-expiry D] [--autolock=true|false] [--allow-bind-mounts[=true|false]]``,
-``cluster unlock-key [-q] [--rotate]`` (cli/unlock.py) and ``cluster engine-cert DIR``
-(cli/engine_cert.py); the cluster is "default" unless named."""
+and ``cluster update [--heartbeat-period D] [--task-history-limit N]
+[--service-history-limit N] [--snapshot-interval N] [--cert-expiry D]
+[--autolock=true|false] [--allow-bind-mounts[=true|false]]``, ``cluster unlock-key
+[-q] [--rotate]`` (cli/unlock.py) and ``cluster engine-cert DIR`` (cli/engine_cert.py);
+the cluster is "default" unless named."""
 
 from __future__ import annotations
 
@@ -26,13 +27,20 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     )
     verbs = parser.add_subparsers(title="commands", dest="verb", metavar="COMMAND", required=True)
     inspect = verbs.add_parser("inspect", parents=[common], help="show the cluster's settings")
-    inspect.add_argument("cluster", nargs="?", default=None, metavar="NAME")
+    inspect.add_argument(
+        "cluster", nargs="?", default=None, metavar="NAME", help="the cluster (default: default)"
+    )
     inspect.set_defaults(run=run_inspect)
 
     token = verbs.add_parser(
         "join-token", parents=[common], help="show (or rotate) the token to join as ROLE"
     )
-    token.add_argument("role", choices=("worker", "manager"), metavar="worker|manager")
+    token.add_argument(
+        "role",
+        choices=("worker", "manager"),
+        metavar="worker|manager",
+        help="the role the token joins nodes as",
+    )
     token.add_argument("-q", "--quiet", action="store_true", help="only the token")
     token.add_argument(
         "--rotate", action="store_true", help="replace the token (joined nodes are not affected)"
@@ -40,10 +48,42 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     token.set_defaults(run=run_join_token)
 
     update = verbs.add_parser("update", parents=[common], help="change the cluster's settings")
-    update.add_argument("--heartbeat-period", type=DURATION, default=None, metavar="DURATION")
-    update.add_argument("--task-history-limit", type=COUNT, default=None, metavar="N")
-    update.add_argument("--snapshot-interval", type=COUNT, default=None, metavar="N")
-    update.add_argument("--cert-expiry", type=DURATION, default=None, metavar="DURATION")
+    update.add_argument(
+        "--heartbeat-period",
+        type=DURATION,
+        default=None,
+        metavar="DURATION",
+        help="how often nodes report to the dispatcher (a node is down after 3 missed)",
+    )
+    update.add_argument(
+        "--task-history-limit",
+        type=COUNT,
+        default=None,
+        metavar="N",
+        help="finished tasks kept per slot (default 5)",
+    )
+    update.add_argument(
+        "--service-history-limit",
+        type=COUNT,
+        default=None,
+        metavar="N",
+        help="specs kept per service for 'service history' and 'service rollback "
+        "--to-version', the current one included (default 10)",
+    )
+    update.add_argument(
+        "--snapshot-interval",
+        type=COUNT,
+        default=None,
+        metavar="N",
+        help="Raft log entries between snapshots (default 10000)",
+    )
+    update.add_argument(
+        "--cert-expiry",
+        type=DURATION,
+        default=None,
+        metavar="DURATION",
+        help="validity of node certificates (default 90 days, at least 1h)",
+    )
     autolock_argument(update)
     update.add_argument(
         "--allow-bind-mounts",
@@ -79,6 +119,7 @@ def _describe(cluster: dict[str, Any]) -> str:
         f"Name        : {spec['name']}",
         "Orchestration settings:",
         f"  Task history entries: {spec['orchestration']['task_history_retention_limit']}",
+        "  Service history entries: " + str(spec["orchestration"].get("service_history_limit", "")),
         "Raft settings:",
         f"  Snapshot interval: {spec['raft']['snapshot_interval']}",
         "Dispatcher settings:",
@@ -120,7 +161,13 @@ def run_join_token(args: argparse.Namespace, connection: ControlConnection, _v: 
 
 def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
     body: dict[str, Any] = {}
-    for flag in ("heartbeat_period", "task_history_limit", "snapshot_interval", "cert_expiry"):
+    for flag in (
+        "heartbeat_period",
+        "task_history_limit",
+        "service_history_limit",
+        "snapshot_interval",
+        "cert_expiry",
+    ):
         value = getattr(args, flag)
         if value is not None:
             body[flag] = value

@@ -18,9 +18,17 @@ __all__ = ["ControlConnection"]
 # Longer than the manager's retry window for writes lost to a leader change
 # (actors/control/writes.py RETRY_WINDOW), so the manager's own error reaches the user.
 DEFAULT_TIMEOUT = 10.0
-# control error codes whose message is the whole line to show (a locked node, a bad key,
-# a worker node)
-ONE_LINE_CODES = frozenset({"locked", "invalid_unlock_key", "not_manager"})
+# transport error codes (api/errors.py ErrorCode) that mean this node does not know the
+# request: a node of an older version
+_UNKNOWN_REQUEST = frozenset({"unknown_type", "unsupported"})
+
+
+def _refusal(exc: RemoteError) -> str:
+    """The line a user sees for a refused request: the node's own message, which names
+    what was wrong (never the internal name of the call)."""
+    if exc.code in _UNKNOWN_REQUEST:
+        return "the node does not support this command (is it an older version?)"
+    return exc.message or exc.code
 
 
 class ControlConnection:
@@ -60,9 +68,7 @@ class ControlConnection:
         except ClientClosed:
             raise CliError(f"connection to {self.path} closed before the reply") from None
         except RemoteError as exc:
-            if exc.code in ONE_LINE_CODES:  # the message says it all
-                raise CliError(exc.message) from None
-            raise CliError(f"node refused {type_!r}: {exc.code}: {exc.message}") from None
+            raise CliError(_refusal(exc)) from None
 
     def call(self, type_: str, body: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         """One request with the transport's own errors (``RemoteError``,
@@ -87,9 +93,7 @@ class ControlConnection:
         except ClientClosed:
             raise CliError(f"connection to {self.path} closed during the stream") from None
         except RemoteError as exc:
-            if exc.code in ONE_LINE_CODES:
-                raise CliError(exc.message) from None
-            raise CliError(f"node refused {type_!r}: {exc.code}: {exc.message}") from None
+            raise CliError(_refusal(exc)) from None
 
     def _check_socket(self) -> None:
         path = self.path

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,7 +40,10 @@ NOUNS: dict[str, tuple[str, str]] = {
         "cli.node",
         "list, inspect, update, remove, promote, demote, drain, pause, activate nodes",
     ),
-    "service": ("cli.service", "create, list, inspect, update, scale and remove services"),
+    "service": (
+        "cli.service",
+        "create, list, inspect, update, scale, roll back and remove services",
+    ),
     "task": ("cli.task", "list and inspect tasks"),
     "network": ("cli.network", "create, list, inspect and remove networks"),
     "secret": ("cli.secret", "create, list, inspect and remove secrets"),
@@ -70,13 +75,19 @@ def named_noun(argv: Sequence[str]) -> str | None:
 def build_parser(noun: str | None = None) -> argparse.ArgumentParser:
     """swarmctl's parser: every noun built, or only ``noun`` (the others listed only)."""
     common = OneLineParser(add_help=False)
+    # SUPPRESS: a sub-command that is not given --format leaves the value its group was
+    # given (`service --format json ls`); the default is set once, on the top parser
     common.add_argument(
-        "--format", choices=FORMATS, default="table", help="output format (default: table)"
+        "--format",
+        choices=FORMATS,
+        default=argparse.SUPPRESS,
+        help="output format (default: table)",
     )
     parser = OneLineParser(
         prog=PROG,
         description="Control a swarmnode cluster through a manager's control socket.",
     )
+    parser.set_defaults(format="table")
     parser.add_argument(
         "--socket",
         type=Path,
@@ -117,20 +128,34 @@ def parse(words: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Names
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, args = parse(sys.argv[1:] if argv is None else argv)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return 2
     try:
+        parser, args = parse(sys.argv[1:] if argv is None else argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
         if args.run is None:
             raise CliError(f"'{args.command}' is not implemented yet")
         connection = ControlConnection(args.socket or default_socket(), timeout=args.timeout)
-        return int(args.run(args, connection, VERSION))
+        code = int(args.run(args, connection, VERSION))
+        sys.stdout.flush()  # here, where a closed pipe can still be caught
+        return code
     except CliError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _reader_gone() -> int:
+    """Whoever read our output stopped (``swarmctl service ps web | head -1``): end quietly,
+    as a tool killed by SIGPIPE does (exit 141), without Python's complaint about the
+    unflushed stream at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from cli.argtypes import KEY_VALUE
 from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.output import render_table, write_json, write_text
-from cli.service import ago
+from cli.service_ps import ago
 
 __all__ = ["FileNoun", "read_data", "register_noun"]
 
@@ -43,7 +43,7 @@ def register_noun(groups: Any, common: argparse.ArgumentParser, noun: FileNoun) 
     create = verbs.add_parser(
         "create", parents=[common], help=f"create a {noun.name} from a file or stdin"
     )
-    create.add_argument("name", metavar="NAME")
+    create.add_argument("name", metavar="NAME", help=f"the {noun.name}'s name")
     create.add_argument(
         "file",
         metavar="FILE|-",
@@ -70,11 +70,15 @@ def register_noun(groups: Any, common: argparse.ArgumentParser, noun: FileNoun) 
     inspect = verbs.add_parser(
         "inspect", parents=[common], help=f"show {noun.name}s in detail ({shown})"
     )
-    inspect.add_argument("refs", nargs="+", metavar=noun.name.upper())
+    inspect.add_argument(
+        "refs", nargs="+", metavar=noun.name.upper(), help=f"{noun.name}s (name, id or prefix)"
+    )
     inspect.set_defaults(run=lambda a, c, v: run_inspect(noun, a, c))
 
     rm = verbs.add_parser("rm", parents=[common], help=f"remove {noun.name}s no service uses")
-    rm.add_argument("refs", nargs="+", metavar=noun.name.upper())
+    rm.add_argument(
+        "refs", nargs="+", metavar=noun.name.upper(), help=f"{noun.name}s (name, id or prefix)"
+    )
     rm.set_defaults(run=lambda a, c, v: run_rm(noun, a, c))
 
 

@@ -35,8 +35,15 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     create.add_argument(
         "--internal", action="store_true", help="no route out of the node from the network"
     )
-    create.add_argument("--label", action="append", type=KEY_VALUE, default=[], metavar="KEY=VALUE")
-    create.add_argument("name", metavar="NAME")
+    create.add_argument(
+        "--label",
+        action="append",
+        type=KEY_VALUE,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a label (repeatable)",
+    )
+    create.add_argument("name", metavar="NAME", help="the network's name")
     create.set_defaults(run=run_create)
 
     ls = verbs.add_parser("ls", parents=[common], help="list networks")
@@ -44,11 +51,13 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     ls.set_defaults(run=run_ls)
 
     inspect = verbs.add_parser("inspect", parents=[common], help="show a network in detail")
-    inspect.add_argument("network", metavar="NETWORK")
+    inspect.add_argument("network", metavar="NETWORK", help="the network (name, id or prefix)")
     inspect.set_defaults(run=run_inspect)
 
     rm = verbs.add_parser("rm", parents=[common], help="remove networks no service uses")
-    rm.add_argument("networks", nargs="+", metavar="NETWORK")
+    rm.add_argument(
+        "networks", nargs="+", metavar="NETWORK", help="the networks (names, ids or prefixes)"
+    )
     rm.set_defaults(run=run_rm)
 
 

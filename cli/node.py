@@ -36,15 +36,31 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     add_node_logs(verbs, common)
 
     inspect = verbs.add_parser("inspect", parents=[common], help="show a node in detail")
-    inspect.add_argument("node", metavar="NODE")
+    inspect.add_argument("node", metavar="NODE", help="the node (hostname, id or prefix)")
     inspect.set_defaults(run=run_inspect)
 
     update = verbs.add_parser("update", parents=[common], help="change availability and labels")
-    update.add_argument("--availability", choices=("active", "pause", "drain"), default=None)
-    update.add_argument("--label-add", action="append", type=_label, default=[], metavar="K=V")
-    update.add_argument("--label-rm", action="append", default=[], metavar="KEY")
-    update.add_argument("--role", choices=("manager", "worker"), default=None)
-    update.add_argument("node", metavar="NODE")
+    update.add_argument(
+        "--availability",
+        choices=("active", "pause", "drain"),
+        default=None,
+        help="active: takes tasks; pause: keeps its tasks, takes none; drain: moves them away",
+    )
+    update.add_argument(
+        "--label-add",
+        action="append",
+        type=_label,
+        default=[],
+        metavar="K=V",
+        help="add or change a node label (repeatable)",
+    )
+    update.add_argument(
+        "--label-rm", action="append", default=[], metavar="KEY", help="remove a node label"
+    )
+    update.add_argument(
+        "--role", choices=("manager", "worker"), default=None, help="promote or demote the node"
+    )
+    update.add_argument("node", metavar="NODE", help="the node (hostname, id or prefix)")
     update.set_defaults(run=run_update)
 
     for verb, availability, summary in (
@@ -53,7 +69,7 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
         ("activate", "active", "let the node take tasks again"),
     ):
         short = verbs.add_parser(verb, parents=[common], help=summary)
-        short.add_argument("node", metavar="NODE")
+        short.add_argument("node", metavar="NODE", help="the node (hostname, id or prefix)")
         short.set_defaults(
             run=run_update, availability=availability, label_add=[], label_rm=[], role=None
         )
@@ -62,12 +78,12 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
         ("demote", "worker", "make the manager a worker (taken out of Raft safely)"),
     ):
         short = verbs.add_parser(verb, parents=[common], help=summary)
-        short.add_argument("node", metavar="NODE")
+        short.add_argument("node", metavar="NODE", help="the node (hostname, id or prefix)")
         short.set_defaults(run=run_update, availability=None, label_add=[], label_rm=[], role=role)
 
     rm = verbs.add_parser("rm", parents=[common], help="remove a down node; revoke it")
     rm.add_argument("-f", "--force", action="store_true", help="remove a node that is not down")
-    rm.add_argument("node", metavar="NODE")
+    rm.add_argument("node", metavar="NODE", help="the node (hostname, id or prefix)")
     rm.set_defaults(run=run_rm)
 
 

@@ -45,7 +45,7 @@ def add_node_logs(verbs: Any, common: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="only this subsystem's events (repeatable): raft, dispatcher, worker, ...",
     )
-    logs.add_argument("node", metavar="NODE")
+    logs.add_argument("node", metavar="NODE", help="the node (hostname, id or prefix)")
     logs.set_defaults(run=run_node_logs)
 
 

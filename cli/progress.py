@@ -2,12 +2,17 @@
 
 Rules (judged from ``control.service.ps`` replies, the way ``docker service create``
 without ``--detach`` does):
-- converged: every wanted slot (replicated: 1..replicas; global: each node with a task
-  that should run) has a task at the current spec that is RUNNING;
-- failed: the update was paused or rolled back (its message), or tasks at the current
-  spec keep failing: ``max_failures`` failed or rejected since we started watching (one
-  when the restart policy is ``none``), or a task stayed PENDING with the scheduler's
-  message for ``pending_grace`` seconds (it fits on no node), or the service was removed;
+- converged *in the requested spec*: the service is still at the ``spec_version`` the
+  change wrote, its update (or rollback) is not running any more (the orchestrator keeps
+  it running until the new tasks are past their monitor window), and every wanted slot
+  (replicated: 1..replicas; global: each node with a task that should run) has a task at
+  the current spec that is RUNNING;
+- failed: the update was paused or rolled back (its message names the failing task and
+  its error), the service moved to another spec version meanwhile, or tasks at the
+  current spec keep failing: ``max_failures`` failed or rejected since we started
+  watching (one when the restart policy is ``none``), or a task stayed PENDING with the
+  scheduler's message for ``pending_grace`` seconds (it fits on no node), or the service
+  was removed;
 - otherwise it is still converging; the caller gives up at its deadline.
 
 ``ProgressJudge`` is pure (the clock is injected); ``wait_converged`` polls with a
@@ -28,7 +33,9 @@ from cli.errors import CliError
 __all__ = ["ProgressJudge", "ProgressRenderer", "Verdict", "finished_task_ids", "wait_converged"]
 
 _FAILED = ("failed", "rejected")
-_PAUSED = ("paused", "rollback_paused", "rollback_completed")
+_PAUSED = ("paused", "rollback_paused")
+_RUNNING = ("updating", "rollback_started")
+_ROLLBACK = ("rollback_started", "rollback_paused", "rollback_completed")
 
 
 def _rank(label: str) -> TaskState:
@@ -60,15 +67,21 @@ class ProgressJudge:
         pending_grace: float = 15.0,
         max_failures: int = 3,
         baseline: set[str] | None = None,
+        spec_version: int | None = None,
+        rollback: bool = False,
     ) -> None:
         """`baseline`: ids of tasks that had finished before the change was written (their
         failures don't count). Callers that can read it before writing should pass it (empty
         for a new service); otherwise the first reply judged stands in for it, which misses
-        failures that happen before that first reply."""
+        failures that happen before that first reply. `spec_version`: the version the change
+        wrote (the service must stay at it); `rollback`: the change is a rollback, so a
+        completed rollback is its success (for any other change, a rollback is a failure)."""
         self._clock = clock
         self._pending_grace = pending_grace
         self._max_failures = max_failures
         self._baseline = baseline
+        self._spec_version = spec_version
+        self._rollback = rollback
         self._pending_since: dict[str, float] = {}
 
     def judge(self, reply: Mapping[str, Any]) -> Verdict:
@@ -106,9 +119,36 @@ class ProgressJudge:
             lines.append(f"{labels[key]}: {state}" + (f"  {detail}" if detail else ""))
         lines.insert(0, f"overall progress: {running} out of {desired} tasks")
 
-        why = self._failure(service, rows, active, finished, now)
-        done = not why and running == desired and all(r["up_to_date"] for r in active)
+        settled, why = self._update_state(service)
+        why = why or self._failure(service, rows, active, finished, now)
+        status = service.get("update_status") or {}
+        if status.get("state") in _RUNNING:
+            lines.insert(1, f"{status['state'].replace('_', ' ')}: {status.get('message', '')}")
+        done = settled and not why and running == desired and all(r["up_to_date"] for r in active)
         return Verdict(done, why, running, desired, tuple(lines))
+
+    def _update_state(self, service: Mapping[str, Any]) -> tuple[bool, str]:
+        """(whether the service's update has settled, why it failed: "" if it did not)."""
+        name = service["name"]
+        status = service.get("update_status") or {}
+        state, message = status.get("state") or "", status.get("message") or ""
+        version = service.get("spec_version")
+        wanted = self._spec_version
+        if wanted is not None and version is not None and version != wanted:
+            if state in _ROLLBACK and not self._rollback:
+                return False, _rolled_back(name, message)
+            return False, (
+                f"service {name} changed while waiting: at spec version {version}, not "
+                f"{wanted} (see 'swarmctl service history {name}')"
+            )
+        if state in _PAUSED:
+            what = "rollback" if state in _ROLLBACK else "update"
+            if message.startswith(what):  # "update paused due to ...": it says it all
+                return False, message
+            return False, f"{what} of {name} paused" + (f": {message}" if message else "")
+        if state == "rollback_completed" and not self._rollback:
+            return False, _rolled_back(name, message)
+        return state not in _RUNNING, ""
 
     def _failure(
         self,
@@ -121,9 +161,6 @@ class ProgressJudge:
         name = service["name"]
         if service.get("pending_delete"):
             return f"service {name} was removed"
-        status = service.get("update_status") or {}
-        if status.get("state") in _PAUSED:
-            return f"update of {name} {status['state'].replace('_', ' ')}: {status['message']}"
         baseline = self._baseline or set()
         condition = service.get("restart_condition", "any")
         stopped = _FAILED if condition == "any" else (*_FAILED, "complete")
@@ -215,3 +252,10 @@ def wait_converged(
                 "(it keeps converging; see 'swarmctl service ps')"
             )
         sleep(interval)
+
+
+def _rolled_back(name: str, message: str) -> str:
+    """Why the update of ``name`` was rolled back: the orchestrator's message says it
+    ("update rolled back due to ...", kept in "rollback completed: ...")."""
+    why = message.removeprefix("rollback completed: ")
+    return why if why.startswith("update rolled back") else f"update of {name} rolled back: {why}"

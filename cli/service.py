@@ -1,11 +1,14 @@
-"""``swarmctl service create|ls|inspect|ps|scale|update|rm``, with ``docker service``'s flags.
+"""``swarmctl service create|ls|inspect|ps|scale|update|rollback|history|rm``, with
+``docker service``'s flags.
 
 Flags become an options map (api/service_options.py); ``create`` applies it to
 a default spec, validates it here and sends the spec; ``update`` validates the options here
 and sends them, and the manager applies them to the current spec. Bad values are refused
 by argparse (one line, exit 2) and invalid specs by validation (one line, exit 1), before
-anything is sent. Without ``--detach``, create/update/scale wait for convergence
-(cli/progress.py).
+anything is sent. Without ``--detach``, create/update/scale/rollback wait until the
+service converged at the spec version they wrote (cli/service_wait.py, cli/progress.py),
+and exit 1 saying why when an update paused or rolled back. ``ps`` is cli/service_ps.py,
+``inspect`` cli/service_inspect.py, ``history`` and ``rollback`` cli/service_history.py.
 """
 
 from __future__ import annotations
@@ -13,18 +16,13 @@ from __future__ import annotations
 import argparse
 import secrets
 import shlex
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from api.explain import task_reason, update_reason, update_status_rows
-from api.units import format_bytes, format_cpus, format_duration
 from cli.connection import ControlConnection
 from cli.errors import CliError
-from cli.job_progress import JobJudge
 from cli.logs import add_log_flags, run_service_logs
 from cli.output import render_table, write_json, write_text
-from cli.progress import ProgressJudge, finished_task_ids, wait_converged
 from cli.service_flags import (
     CREATE_LIST_FLAGS,
     UPDATE_LIST_FLAGS,
@@ -33,6 +31,10 @@ from cli.service_flags import (
     option_dest,
     options_of,
 )
+from cli.service_history import add_history_arguments, add_rollback_arguments, rollback
+from cli.service_inspect import add_inspect_arguments
+from cli.service_ps import add_ps_arguments
+from cli.service_wait import finished_before, job_run_before, wait_for_change
 
 if TYPE_CHECKING:
     from api.specs import ServiceSpec
@@ -45,7 +47,9 @@ __all__ = ["register"]
 
 def register(groups: Any, common: argparse.ArgumentParser) -> None:
     parser = groups.add_parser(
-        "service", parents=[common], help="create, list, inspect, update, scale and remove services"
+        "service",
+        parents=[common],
+        help="create, list, inspect, update, scale, roll back and remove services",
     )
     verbs = parser.add_subparsers(title="commands", dest="verb", metavar="COMMAND", required=True)
 
@@ -60,15 +64,20 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     )
     add_spec_flags(create, CREATE_LIST_FLAGS)
     _add_dry_run(create)
-    create.add_argument("image", metavar="IMAGE")
-    create.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+    create.add_argument("image", metavar="IMAGE", help="the image the tasks run")
+    create.add_argument(
+        "command",
+        nargs=argparse.REMAINDER,
+        metavar="COMMAND [ARG...]",
+        help="the command and its arguments (default: the image's)",
+    )
     create.set_defaults(run=run_create)
 
     logs = verbs.add_parser(
         "logs", parents=[common], help="fetch the logs of a service's tasks (stdout and stderr)"
     )
     add_log_flags(logs)
-    logs.add_argument("service", metavar="SERVICE")
+    logs.add_argument("service", metavar="SERVICE", help="the service (name, id or prefix)")
     logs.set_defaults(run=run_service_logs)
 
     ls = verbs.add_parser("ls", parents=[common], help="list services")
@@ -76,27 +85,50 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     ls.set_defaults(run=run_ls)
 
     inspect = verbs.add_parser("inspect", parents=[common], help="show a service in detail")
-    inspect.add_argument("service", metavar="SERVICE")
-    inspect.set_defaults(run=run_inspect)
+    add_inspect_arguments(inspect)
 
-    ps = verbs.add_parser("ps", parents=[common], help="list a service's tasks")
-    ps.add_argument("service", metavar="SERVICE")
-    ps.add_argument("--desired-state", default=None, metavar="STATE")
-    ps.set_defaults(run=run_ps)
+    ps = verbs.add_parser("ps", parents=[common], help="list the tasks of services")
+    add_ps_arguments(ps)
 
     scale = verbs.add_parser("scale", parents=[common], help="scale replicated services")
-    scale.add_argument("pairs", nargs="+", metavar="SERVICE=REPLICAS")
+    scale.add_argument(
+        "pairs", nargs="+", metavar="SERVICE=REPLICAS", help="services and their task counts"
+    )
     add_wait_flags(scale)
     scale.set_defaults(run=run_scale)
 
     update = verbs.add_parser("update", parents=[common], help="update a service")
-    update.add_argument("--image", dest=option_dest("image"), default=None)
+    update.add_argument(
+        "--image", dest=option_dest("image"), default=None, metavar="IMAGE", help="the new image"
+    )
     update.add_argument("--args", default=None, help="the command's arguments, one string")
-    update.add_argument("--force", dest=option_dest("force"), action="store_true")
+    update.add_argument(
+        "--force",
+        dest=option_dest("force"),
+        action="store_true",
+        help="replace the tasks even if nothing changed",
+    )
+    update.add_argument(
+        "--rollback",
+        action="store_true",
+        help="roll back to the previous spec (as 'service rollback'; no other change)",
+    )
     add_spec_flags(update, UPDATE_LIST_FLAGS)
     _add_dry_run(update)
-    update.add_argument("service", metavar="SERVICE")
+    update.add_argument("service", metavar="SERVICE", help="the service (name, id or prefix)")
     update.set_defaults(run=run_update)
+
+    rollback_ = verbs.add_parser(
+        "rollback", parents=[common], help="roll a service back to an earlier spec"
+    )
+    add_rollback_arguments(rollback_)
+    _add_dry_run(rollback_)
+    rollback_.set_defaults(run=run_rollback)
+
+    history = verbs.add_parser(
+        "history", parents=[common], help="show the specs a service had and what changed"
+    )
+    add_history_arguments(history)
 
     rebalance = verbs.add_parser(
         "rebalance",
@@ -104,12 +136,12 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
         help="move a replicated service's tasks so that every node that can run them gets "
         "its share, paced by its update config",
     )
-    rebalance.add_argument("service", metavar="SERVICE")
+    rebalance.add_argument("service", metavar="SERVICE", help="the service (name, id or prefix)")
     add_wait_flags(rebalance)
     rebalance.set_defaults(run=run_rebalance)
 
     rm = verbs.add_parser("rm", parents=[common], help="remove services")
-    rm.add_argument("services", nargs="+", metavar="SERVICE")
+    rm.add_argument("services", nargs="+", metavar="SERVICE", help="the services to remove")
     rm.set_defaults(run=run_rm)
 
 
@@ -143,43 +175,6 @@ def _generated_name(image: str) -> str:
     base = image.rsplit("/", 1)[-1].split("@", 1)[0].split(":", 1)[0]
     base = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in base).strip("-_")
     return f"{base or 'service'}-{secrets.token_hex(3)}"
-
-
-def _progress_stream(args: argparse.Namespace) -> Any:
-    return sys.stderr if args.format == "json" else sys.stdout
-
-
-def _finished_before(
-    args: argparse.Namespace, connection: ControlConnection, service: str
-) -> set[str]:
-    """Tasks already finished before a change is written: their failures are old news."""
-    if args.detach:
-        return set()
-    return finished_task_ids(connection.request("control.service.ps", {"service": service}))
-
-
-def _job_run(connection: ControlConnection, service: str) -> int | None:
-    """The current run of a job (None: not a job), read before a change."""
-    job = connection.request("control.service.inspect", {"service": service})["summary"]["job"]
-    return None if job is None else int(job["iteration"])
-
-
-def _wait(
-    args: argparse.Namespace,
-    connection: ControlConnection,
-    service_id: str,
-    baseline: set[str],
-    job_run: int | None = None,
-) -> None:
-    if args.detach:
-        return
-    judge = ProgressJudge(baseline=baseline) if job_run is None else JobJudge(job_run)
-    wait_converged(
-        lambda: connection.request("control.service.ps", {"service": service_id}),
-        out=_progress_stream(args),
-        timeout=args.converge_timeout,
-        judge=judge,
-    )
 
 
 def _checked(spec: ServiceSpec, options: dict[str, Any]) -> ServiceSpec:
@@ -220,7 +215,7 @@ def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str)
     with connection:
         reply = connection.request("control.service.create", body)
         job_run = 0 if reply["service"].get("job") is not None else None
-        _wait(args, connection, reply["id"], baseline=set(), job_run=job_run)
+        wait_for_change(args, connection, reply, baseline=set(), job_run=job_run)
         final = connection.request("control.service.inspect", {"service": reply["id"]})
     if args.format == "json":
         write_json(final["summary"])
@@ -239,6 +234,14 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
     changes = options_of(args)
     if args.args is not None:
         changes["args"] = shlex.split(args.args)
+    if args.rollback:
+        if changes:
+            flags = ", ".join("--" + k.replace("_", "-") for k in sorted(changes))
+            raise CliError(
+                f"--rollback goes back to the previous spec: it takes no changes ({flags})"
+            )
+        args.to_version = None
+        return run_rollback(args, connection, _v)
     from api.specs import ContainerSpec, ServiceSpec, TaskSpec
 
     # check the flags against a stand-in spec; the manager checks the real one
@@ -257,17 +260,28 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
                 ]["image"]
             )
             body["registry_auth"] = _registry_auth(str(image))
-        baseline = _finished_before(args, connection, args.service)
-        job_run = None if args.detach else _job_run(connection, args.service)
+        baseline = finished_before(args, connection, args.service)
+        job_run = None if args.detach else job_run_before(connection, args.service)
         reply = connection.request("control.service.update", body)
         if reply["changed"]:
-            _wait(args, connection, reply["id"], baseline, job_run)
+            wait_for_change(args, connection, reply, baseline, job_run=job_run)
         final = connection.request("control.service.inspect", {"service": reply["id"]})
     if args.format == "json":
         write_json(final["summary"])
     else:
         write_text(reply["id"])
     return 0
+
+
+def run_rollback(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    if args.dry_run:
+        body: dict[str, Any] = {"service": args.service, "rollback": True}
+        if args.to_version is not None:
+            body["to_version"] = args.to_version
+        with connection:
+            _print_plan(args, connection.request("control.service.plan", body))
+        return 0
+    return rollback(args, connection, args.service, args.to_version)
 
 
 def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
@@ -279,7 +293,7 @@ def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) 
         wanted.append((name, int(count)))
     results = []
     with connection:
-        baselines = [_finished_before(args, connection, name) for name, _ in wanted]
+        baselines = [finished_before(args, connection, name) for name, _ in wanted]
         for name, replicas in wanted:
             reply = connection.request(
                 "control.service.scale", {"service": name, "replicas": replicas}
@@ -288,7 +302,7 @@ def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) 
                 write_text(f"{name} scaled to {replicas}")
             results.append(reply)
         for reply, baseline in zip(results, baselines, strict=True):
-            _wait(args, connection, reply["id"], baseline)
+            wait_for_change(args, connection, reply, baseline)
         summaries = [
             connection.request("control.service.inspect", {"service": r["id"]})["summary"]
             for r in results
@@ -359,149 +373,3 @@ def replicas_column(summary: dict[str, Any]) -> str:
     if not job:
         return f"{summary['replicas_running']}/{summary['replicas_desired']}"
     return f"{job['running']}/{job['concurrency']} ({job['completed']}/{job['total']} completed)"
-
-
-def ago(timestamp: float, now: float | None = None) -> str:
-    if not timestamp:
-        return ""
-    delta = max(0.0, (now if now is not None else time.time()) - timestamp)
-    for unit, size in (("hours", 3600), ("minutes", 60)):
-        if delta >= size * 2 or (unit == "minutes" and delta >= 60):
-            return f"{int(delta // size)} {unit} ago"
-    return f"{int(delta)} seconds ago"
-
-
-def _task_port(port: dict[str, Any]) -> str:
-    """``*:8080->80/tcp``, as ``docker service ps`` shows a host-mode port."""
-    return f"*:{port['published_port']}->{port['target_port']}/{port['protocol']}"
-
-
-def _spec_port(port: dict[str, Any]) -> str:
-    published = port["published_port"] or "(picked per task)"
-    return f"{published} -> {port['target_port']}/{port['protocol']} ({port['publish_mode']})"
-
-
-def _mount(mount: dict[str, Any]) -> str:
-    source = f"{mount['source']} -> " if mount["source"] else ""
-    return f"{mount['type']} {source}{mount['target']}{' (readonly)' if mount['readonly'] else ''}"
-
-
-def task_table(rows: list[dict[str, Any]]) -> str:
-    """``docker service ps``'s table; older tasks of a slot as ``\\_ name``."""
-    seen: set[tuple[str, int, str]] = set()
-    out = []
-    for r in rows:
-        key = (r["service_id"], r["slot"], "" if r["slot"] else r["node_id"])
-        name = r["name"] if key not in seen else f" \\_ {r['name']}"
-        seen.add(key)
-        current = f"{r['state'].capitalize()} {ago(r['timestamp'])}".strip()
-        out.append(
-            (
-                r["id"][:12],
-                name,
-                r["image"],
-                r["node"] or r["node_id"][:12],
-                r["desired_state"].capitalize(),
-                current,
-                task_reason(r),  # why it failed or waits (api/explain.py)
-                ",".join(_task_port(p) for p in r.get("ports", ())),
-            )
-        )
-    headers = ("ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS")
-    return render_table(headers, out)
-
-
-def run_ps(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
-    body: dict[str, Any] = {"service": args.service}
-    if args.desired_state:
-        body["desired_state"] = args.desired_state
-    with connection:
-        reply = connection.request("control.service.ps", body)
-    rows = reply["tasks"]
-    if args.format == "json":
-        write_json(rows)
-    else:
-        write_text(task_table(rows))
-        stopped = update_reason(reply["service"].get("update_status"))
-        if stopped:  # why no more tasks are being replaced
-            write_text(stopped)
-    return 0
-
-
-def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
-    with connection:
-        reply = connection.request("control.service.inspect", {"service": args.service})
-    service, summary = reply["service"], reply["summary"]
-    if args.format == "json":
-        write_json([service])
-        return 0
-    write_text(describe(service, summary))
-    return 0
-
-
-def describe(service: dict[str, Any], summary: dict[str, Any]) -> str:
-    spec = service["spec"]
-    task = spec["task"]
-    c = task["container"]
-    res = task["resources"]
-    rp = task["restart_policy"]
-    pl = task["placement"]
-    uc = spec["update_config"]
-    rows: list[tuple[str, str]] = [
-        ("ID", service["id"]),
-        ("Name", spec["name"]),
-        ("Mode", summary["mode"]),
-        ("Replicas", f"{summary['replicas_running']}/{summary['replicas_desired']}"),
-    ]
-    rows += update_status_rows(summary.get("update_status"))
-    if spec["labels"]:
-        rows.append(("Labels", ", ".join(f"{k}={v}" for k, v in spec["labels"].items())))
-    rows += [("Image", c["image"])]
-    if c["command"]:
-        rows.append(("Command", " ".join(c["command"])))
-    if c["args"]:
-        rows.append(("Args", " ".join(c["args"])))
-    if c["env"]:
-        rows.append(("Env", " ".join(c["env"])))
-    for key, name in (("secrets", "secret_name"), ("configs", "config_name")):
-        if c.get(key):
-            refs = [f"{r[name]} -> {r['target']} (mode {r['mode']:04o})" for r in c[key]]
-            rows.append((key.capitalize(), ", ".join(refs)))
-    for part in ("reservations", "limits"):
-        r = res[part]
-        if r["nano_cpus"] or r["memory_bytes"]:
-            rows.append(
-                (
-                    part.capitalize(),
-                    f"cpus={format_cpus(r['nano_cpus'])} memory={format_bytes(r['memory_bytes'])}",
-                )
-            )
-    rows.append(
-        (
-            "Restart Policy",
-            f"condition={rp['condition']} delay={format_duration(rp['delay'])} "
-            f"max_attempts={rp['max_attempts']} window={format_duration(rp['window'])}",
-        )
-    )
-    if pl["constraints"]:
-        rows.append(("Constraints", ", ".join(pl["constraints"])))
-    if pl["preferences"]:
-        rows.append(("Preferences", ", ".join(f"spread={p['spread']}" for p in pl["preferences"])))
-    if pl["max_replicas"]:
-        rows.append(("Max Replicas/Node", str(pl["max_replicas"])))
-    rows.append(("Strategy", pl["strategy"]))
-    for i, port in enumerate(spec["endpoint"]["ports"]):
-        rows.append(("Ports" if i == 0 else "", _spec_port(port)))
-    for i, mount in enumerate(c.get("mounts", ())):
-        rows.append(("Mounts" if i == 0 else "", _mount(mount)))
-    if summary.get("networks"):
-        rows.append(("Networks", ", ".join(summary["networks"])))
-    rows.append(
-        (
-            "Update Config",
-            f"parallelism={uc['parallelism']} delay={format_duration(uc['delay'])} "
-            f"order={uc['order']} failure_action={uc['failure_action']}",
-        )
-    )
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}} : {v}" for k, v in rows)

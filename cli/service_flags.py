@@ -42,36 +42,155 @@ DEFAULT_CONVERGE_TIMEOUT = 300.0
 
 # flag → (options key, argparse keyword arguments); shared by create and update
 _SCALAR_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
-    "--replicas": ("replicas", {"type": COUNT, "metavar": "N"}),
-    "--replicas-max-per-node": ("replicas_max_per_node", {"type": COUNT, "metavar": "N"}),
-    "--reserve-cpu": ("reserve_cpu", {"type": CPUS, "metavar": "CPUS"}),
-    "--reserve-memory": ("reserve_memory", {"type": MEMORY, "metavar": "BYTES"}),
-    "--limit-cpu": ("limit_cpu", {"type": CPUS, "metavar": "CPUS"}),
-    "--limit-memory": ("limit_memory", {"type": MEMORY, "metavar": "BYTES"}),
-    "--restart-condition": ("restart_condition", {"choices": ("none", "on-failure", "any")}),
-    "--restart-delay": ("restart_delay", {"type": DURATION, "metavar": "DURATION"}),
-    "--restart-max-attempts": ("restart_max_attempts", {"type": COUNT, "metavar": "N"}),
-    "--restart-window": ("restart_window", {"type": DURATION, "metavar": "DURATION"}),
-    "--stop-signal": ("stop_signal", {"metavar": "SIGNAL"}),
-    "--stop-grace-period": ("stop_grace_period", {"type": DURATION, "metavar": "DURATION"}),
-    "--update-parallelism": ("update_parallelism", {"type": COUNT, "metavar": "N"}),
-    "--update-delay": ("update_delay", {"type": DURATION, "metavar": "DURATION"}),
-    "--update-order": ("update_order", {"choices": ("stop-first", "start-first")}),
+    "--replicas": (
+        "replicas",
+        {"type": COUNT, "metavar": "N", "help": "number of tasks (replicated mode)"},
+    ),
+    "--replicas-max-per-node": (
+        "replicas_max_per_node",
+        {"type": COUNT, "metavar": "N", "help": "most tasks of the service on one node (0: any)"},
+    ),
+    "--reserve-cpu": (
+        "reserve_cpu",
+        {"type": CPUS, "metavar": "CPUS", "help": "CPUs a node must have free (0.5, 2)"},
+    ),
+    "--reserve-memory": (
+        "reserve_memory",
+        {"type": MEMORY, "metavar": "BYTES", "help": "memory a node must have free (64M, 1G)"},
+    ),
+    "--limit-cpu": (
+        "limit_cpu",
+        {"type": CPUS, "metavar": "CPUS", "help": "most CPUs a task may use"},
+    ),
+    "--limit-memory": (
+        "limit_memory",
+        {"type": MEMORY, "metavar": "BYTES", "help": "most memory a task may use"},
+    ),
+    "--restart-condition": (
+        "restart_condition",
+        {
+            "choices": ("none", "on-failure", "any"),
+            "help": "when a task that ended is replaced (default: any)",
+        },
+    ),
+    "--restart-delay": (
+        "restart_delay",
+        {"type": DURATION, "metavar": "DURATION", "help": "wait between restarts (default: 5s)"},
+    ),
+    "--restart-max-attempts": (
+        "restart_max_attempts",
+        {"type": COUNT, "metavar": "N", "help": "give up after N restarts (0: never)"},
+    ),
+    "--restart-window": (
+        "restart_window",
+        {
+            "type": DURATION,
+            "metavar": "DURATION",
+            "help": "count restarts over this window (0: the task's whole history)",
+        },
+    ),
+    "--stop-signal": (
+        "stop_signal",
+        {"metavar": "SIGNAL", "help": "signal that stops a task (default: the image's, or TERM)"},
+    ),
+    "--stop-grace-period": (
+        "stop_grace_period",
+        {
+            "type": DURATION,
+            "metavar": "DURATION",
+            "help": "wait after the stop signal before killing (default: 10s)",
+        },
+    ),
+    "--strategy": (
+        "strategy",
+        {
+            "choices": ("spread", "binpack", "random"),
+            "help": "how nodes are chosen for tasks (default: spread)",
+        },
+    ),
+    "--health-cmd": (
+        "health_cmd",
+        {"metavar": "COMMAND", "help": "command that checks the task's health (run by sh -c)"},
+    ),
+    "--health-interval": (
+        "health_interval",
+        {"type": DURATION, "metavar": "DURATION", "help": "time between checks (default: 30s)"},
+    ),
+    "--health-timeout": (
+        "health_timeout",
+        {
+            "type": DURATION,
+            "metavar": "DURATION",
+            "help": "a check running longer fails (default: 30s)",
+        },
+    ),
+    "--health-retries": (
+        "health_retries",
+        {
+            "type": COUNT,
+            "metavar": "N",
+            "help": "consecutive failed checks that make a task unhealthy (default: 3)",
+        },
+    ),
+    "--health-start-period": (
+        "health_start_period",
+        {
+            "type": DURATION,
+            "metavar": "DURATION",
+            "help": "failed checks in this first period do not count (default: 0s)",
+        },
+    ),
+    "--user": ("user", {"metavar": "USER", "help": "user[:group] the task runs as"}),
+    "--workdir": ("workdir", {"metavar": "DIR", "help": "working directory of the task"}),
+    "--hostname": ("hostname", {"metavar": "NAME", "help": "the task's hostname"}),
+    **{
+        f"--{kind}-{flag}": (f"{kind}_{key}", dict(kwargs, help=text.format(kind=kind)))
+        for kind in ("update", "rollback")
+        for flag, key, kwargs, text in (
+            (
+                "parallelism",
+                "parallelism",
+                {"type": COUNT, "metavar": "N"},
+                "tasks replaced at once in an {kind} (0: all; default: 1)",
+            ),
+            (
+                "delay",
+                "delay",
+                {"type": DURATION, "metavar": "DURATION"},
+                "wait between batches of an {kind}, once a new task runs (default: 0s)",
+            ),
+            (
+                "order",
+                "order",
+                {"choices": ("stop-first", "start-first")},
+                "stop the old task first, or start the new one first (default: stop-first)",
+            ),
+            (
+                "monitor",
+                "monitor",
+                {"type": DURATION, "metavar": "DURATION"},
+                "a new task failing this soon after it runs fails the {kind} (default: 5s)",
+            ),
+            (
+                "max-failure-ratio",
+                "max_failure_ratio",
+                {"type": RATIO, "metavar": "RATIO"},
+                "share of tasks that may fail in an {kind} before its failure action "
+                "(0 to 1; default: 0)",
+            ),
+        )
+    },
     "--update-failure-action": (
         "update_failure_action",
-        {"choices": ("pause", "continue", "rollback")},
+        {
+            "choices": ("pause", "continue", "rollback"),
+            "help": "what a failed update does (default: pause)",
+        },
     ),
-    "--update-monitor": ("update_monitor", {"type": DURATION, "metavar": "DURATION"}),
-    "--update-max-failure-ratio": ("update_max_failure_ratio", {"type": RATIO}),
-    "--strategy": ("strategy", {"choices": ("spread", "binpack", "random")}),
-    "--health-cmd": ("health_cmd", {"metavar": "COMMAND"}),
-    "--health-interval": ("health_interval", {"type": DURATION, "metavar": "DURATION"}),
-    "--health-timeout": ("health_timeout", {"type": DURATION, "metavar": "DURATION"}),
-    "--health-retries": ("health_retries", {"type": COUNT, "metavar": "N"}),
-    "--health-start-period": ("health_start_period", {"type": DURATION, "metavar": "DURATION"}),
-    "--user": ("user", {"metavar": "USER"}),
-    "--workdir": ("workdir", {"metavar": "DIR"}),
-    "--hostname": ("hostname", {"metavar": "NAME"}),
+    "--rollback-failure-action": (
+        "rollback_failure_action",
+        {"choices": ("pause", "continue"), "help": "what a failed rollback does (default: pause)"},
+    ),
     # issue 10: jobs, schedules, rebalancing
     "--max-concurrent": (
         "max_concurrent",
@@ -107,87 +226,148 @@ _SCALAR_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
 }
-# create: flag → (options key, type); update has -add/-rm variants of the same
-CREATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
-    "--env": ("env", ENV),
-    "--label": ("labels", KEY_VALUE),
-    "--container-label": ("container_labels", KEY_VALUE),
-    "--constraint": ("constraints", CONSTRAINT),
-    "--placement-pref": ("placement_prefs", PREFERENCE),
-    "--publish": ("publish", PUBLISH),
-    "--mount": ("mounts", MOUNT),
-    "--network": ("networks", NETWORK),
-    "--secret": ("secrets", SECRET_REF),
-    "--config": ("configs", CONFIG_REF),
-    "--depends-on": ("depends_on", DEPENDENCY),
+_SECRET_FORM = "NAME or source=NAME,target=PATH,uid=N,gid=N,mode=0444"
+# create: flag → (options key, type, help); update has -add/-rm variants of the same
+CREATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
+    "--env": ("env", ENV, "set an environment variable KEY=VALUE (repeatable)"),
+    "--label": ("labels", KEY_VALUE, "service label KEY=VALUE (repeatable)"),
+    "--container-label": ("container_labels", KEY_VALUE, "task label KEY=VALUE (repeatable)"),
+    "--constraint": (
+        "constraints",
+        CONSTRAINT,
+        "placement constraint, e.g. node.labels.zone==a (repeatable)",
+    ),
+    "--placement-pref": (
+        "placement_prefs",
+        PREFERENCE,
+        "placement preference, e.g. spread=node.labels.rack (repeatable)",
+    ),
+    "--publish": (
+        "publish",
+        PUBLISH,
+        "publish a port on the node that runs each task: PUBLISHED:TARGET[/udp], "
+        "TARGET (the engine picks a free port) or published=P,target=T,protocol=tcp|udp,"
+        "mode=host (ingress, the routing mesh, is not built)",
+    ),
+    "--mount": (
+        "mounts",
+        MOUNT,
+        "type=volume|bind|tmpfs,source=NAME|PATH,target=PATH[,readonly]; a named "
+        "volume is created on first use on each node; bind mounts need "
+        "`cluster update --allow-bind-mounts`",
+    ),
+    "--network": (
+        "networks",
+        NETWORK,
+        "attach to a network (swarmctl network create): NAME or "
+        "name=NAME,alias=ALIAS; tasks on one node reach each other by service name",
+    ),
+    "--secret": (
+        "secrets",
+        SECRET_REF,
+        f"give the tasks a secret as /run/secrets/TARGET ({_SECRET_FORM}; repeatable)",
+    ),
+    "--config": (
+        "configs",
+        CONFIG_REF,
+        f"give the tasks a config as the file TARGET, default /NAME ({_SECRET_FORM})",
+    ),
+    "--depends-on": (
+        "depends_on",
+        DEPENDENCY,
+        "schedule the tasks only once SERVICE is running (default), healthy "
+        "or completed (a job), as SERVICE[:running|healthy|completed]; repeatable",
+    ),
 }
-UPDATE_LIST_FLAGS: dict[str, tuple[str, Any]] = {
-    "--env-add": ("env_add", ENV),
-    "--env-rm": ("env_rm", str),
-    "--label-add": ("label_add", KEY_VALUE),
-    "--label-rm": ("label_rm", str),
-    "--container-label-add": ("container_label_add", KEY_VALUE),
-    "--container-label-rm": ("container_label_rm", str),
-    "--constraint-add": ("constraint_add", CONSTRAINT),
-    "--constraint-rm": ("constraint_rm", str),
-    "--placement-pref-add": ("placement_pref_add", PREFERENCE),
-    "--placement-pref-rm": ("placement_pref_rm", str),
-    "--publish-add": ("publish_add", PUBLISH),
-    "--publish-rm": ("publish_rm", PUBLISH_RM),
-    "--mount-add": ("mount_add", MOUNT),
-    "--mount-rm": ("mount_rm", str),
-    "--network-add": ("network_add", NETWORK),
-    "--network-rm": ("network_rm", str),
-    "--secret-add": ("secret_add", SECRET_REF),
-    "--secret-rm": ("secret_rm", str),
-    "--config-add": ("config_add", CONFIG_REF),
-    "--config-rm": ("config_rm", str),
-    "--depends-on-add": ("depends_on_add", DEPENDENCY),
-    "--depends-on-rm": ("depends_on_rm", str),
+UPDATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
+    "--env-add": ("env_add", ENV, "add or change an environment variable KEY=VALUE"),
+    "--env-rm": ("env_rm", str, "remove an environment variable KEY"),
+    "--label-add": ("label_add", KEY_VALUE, "add or change a service label KEY=VALUE"),
+    "--label-rm": ("label_rm", str, "remove a service label KEY"),
+    "--container-label-add": (
+        "container_label_add",
+        KEY_VALUE,
+        "add or change a task label KEY=VALUE",
+    ),
+    "--container-label-rm": ("container_label_rm", str, "remove a task label KEY"),
+    "--constraint-add": ("constraint_add", CONSTRAINT, "add a placement constraint"),
+    "--constraint-rm": ("constraint_rm", str, "remove a placement constraint"),
+    "--placement-pref-add": ("placement_pref_add", PREFERENCE, "add a placement preference"),
+    "--placement-pref-rm": ("placement_pref_rm", str, "remove a placement preference"),
+    "--publish-add": (
+        "publish_add",
+        PUBLISH,
+        "publish a port (as --publish); replaces one on the same published port",
+    ),
+    "--publish-rm": ("publish_rm", PUBLISH_RM, "stop publishing TARGET[/PROTOCOL]"),
+    "--mount-add": (
+        "mount_add",
+        MOUNT,
+        "add a mount (as --mount); replaces one on the same target",
+    ),
+    "--mount-rm": ("mount_rm", str, "remove the mount on TARGET"),
+    "--network-add": ("network_add", NETWORK, "attach to a network (as --network)"),
+    "--network-rm": ("network_rm", str, "detach from a network"),
+    "--secret-add": (
+        "secret_add",
+        SECRET_REF,
+        f"add a secret ({_SECRET_FORM}); applied after --secret-rm",
+    ),
+    "--secret-rm": (
+        "secret_rm",
+        str,
+        "remove a secret by name (rotation: --secret-rm old --secret-add new,...)",
+    ),
+    "--config-add": (
+        "config_add",
+        CONFIG_REF,
+        f"add a config ({_SECRET_FORM}); applied after --config-rm",
+    ),
+    "--config-rm": ("config_rm", str, "remove a config by name"),
+    "--depends-on-add": (
+        "depends_on_add",
+        DEPENDENCY,
+        "add or change a dependency, SERVICE[:running|healthy|completed]",
+    ),
+    "--depends-on-rm": ("depends_on_rm", str, "remove the dependency on SERVICE"),
 }
-_DEPENDENCY_HELP = {
-    "--depends-on": "schedule the tasks only once SERVICE is running (default), healthy "
-    "or completed (a job), as SERVICE[:running|healthy|completed]; repeatable",
-    "--depends-on-add": "add or change a dependency, SERVICE[:running|healthy|completed]",
-    "--depends-on-rm": "remove the dependency on SERVICE",
+_LIST_METAVARS: dict[Any, str] = {
+    ENV: "KEY=VALUE",
+    KEY_VALUE: "KEY=VALUE",
+    CONSTRAINT: "EXPR",
+    PREFERENCE: "PREF",
+    PUBLISH: "PORT",
+    PUBLISH_RM: "TARGET[/PROTOCOL]",
+    MOUNT: "MOUNT",
+    NETWORK: "NETWORK",
+    SECRET_REF: "SECRET",
+    CONFIG_REF: "CONFIG",
+    DEPENDENCY: "SERVICE[:CONDITION]",
+}
+_RM_METAVARS = {
+    "--secret-rm": "NAME",
+    "--config-rm": "NAME",
+    "--depends-on-rm": "SERVICE",
+    "--mount-rm": "TARGET",
+    "--network-rm": "NETWORK",
 }
 # list flags' short names (the others have none)
 _LIST_ALIASES = {"--publish": ("-p",)}
 _MAP_KEYS = {"labels", "container_labels", "label_add", "container_label_add"}
-_SECRET_FORM = "NAME or source=NAME,target=PATH,uid=N,gid=N,mode=0444"
-LIST_FLAG_HELP: dict[str, str] = {
-    "--secret": f"give the tasks a secret as /run/secrets/TARGET ({_SECRET_FORM}; repeatable)",
-    "--config": f"give the tasks a config as the file TARGET, default /NAME ({_SECRET_FORM})",
-    "--secret-add": f"add a secret ({_SECRET_FORM}); applied after --secret-rm",
-    "--secret-rm": "remove a secret by name (rotation: --secret-rm old --secret-add new,...)",
-    "--config-add": f"add a config ({_SECRET_FORM}); applied after --config-rm",
-    "--config-rm": "remove a config by name",
-    "--publish": "publish a port on the node that runs each task: PUBLISHED:TARGET[/udp], "
-    "TARGET (the engine picks a free port) or published=P,target=T,protocol=tcp|udp,"
-    "mode=host (ingress, the routing mesh, is not built)",
-    "--publish-add": "publish a port (as --publish); replaces one on the same published port",
-    "--publish-rm": "stop publishing TARGET[/PROTOCOL]",
-    "--mount": "type=volume|bind|tmpfs,source=NAME|PATH,target=PATH[,readonly]; a named "
-    "volume is created on first use on each node; bind mounts need "
-    "`cluster update --allow-bind-mounts`",
-    "--mount-add": "add a mount (as --mount); replaces one on the same target",
-    "--mount-rm": "remove the mount on TARGET",
-    "--network": "attach to a network (swarmctl network create): NAME or "
-    "name=NAME,alias=ALIAS; tasks on one node reach each other by service name",
-    "--network-add": "attach to a network (as --network)",
-    "--network-rm": "detach from a network",
-    **_DEPENDENCY_HELP,
-}
 
 
 def option_dest(key: str) -> str:
     return f"opt_{key}"
 
 
-def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, Any]]) -> None:
+def _list_metavar(flag: str, kind: Any) -> str:
+    return _RM_METAVARS.get(flag) or _LIST_METAVARS.get(kind, "KEY")
+
+
+def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, Any, str]]) -> None:
     for flag, (key, kwargs) in _SCALAR_FLAGS.items():
         parser.add_argument(flag, dest=option_dest(key), default=None, **kwargs)
-    for flag, (key, kind) in lists.items():
+    for flag, (key, kind, text) in lists.items():
         parser.add_argument(
             *_LIST_ALIASES.get(flag, ()),
             flag,
@@ -195,9 +375,15 @@ def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, 
             action="append",
             type=kind,
             default=None,
-            help=LIST_FLAG_HELP.get(flag),
+            help=text,
+            metavar=_list_metavar(flag, kind),
         )
-    parser.add_argument("--no-healthcheck", dest=option_dest("no_healthcheck"), action="store_true")
+    parser.add_argument(
+        "--no-healthcheck",
+        dest=option_dest("no_healthcheck"),
+        action="store_true",
+        help="disable the image's healthcheck",
+    )
     parser.add_argument(
         "--with-registry-auth",
         action="store_true",

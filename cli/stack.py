@@ -20,7 +20,8 @@ from cli.argtypes import DURATION
 from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.output import render_table, write_json, write_text
-from cli.service import replicas_column, task_table
+from cli.service import replicas_column
+from cli.service_ps import task_table
 from cli.stack_deploy import LABEL_NAMESPACE, run_deploy, stack_services
 
 __all__ = ["register"]
@@ -49,7 +50,7 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     deploy.add_argument(
         "--prune", action="store_true", help="remove the stack's services the files no longer have"
     )
-    deploy.add_argument("stack", metavar="STACK")
+    deploy.add_argument("stack", metavar="STACK", help="the stack's name")
     deploy.set_defaults(run=run_deploy)
 
     ls = verbs.add_parser("ls", parents=[common], help="list stacks")
@@ -57,12 +58,17 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
 
     services = verbs.add_parser("services", parents=[common], help="list a stack's services")
     services.add_argument("-q", "--quiet", action="store_true", help="only ids")
-    services.add_argument("stack", metavar="STACK")
+    services.add_argument("stack", metavar="STACK", help="the stack's name")
     services.set_defaults(run=run_services)
 
     ps = verbs.add_parser("ps", parents=[common], help="list a stack's tasks")
-    ps.add_argument("--desired-state", default=None, metavar="STATE")
-    ps.add_argument("stack", metavar="STACK")
+    ps.add_argument(
+        "--desired-state",
+        default=None,
+        metavar="STATE",
+        help="only tasks with this desired state (running, shutdown, ...)",
+    )
+    ps.add_argument("stack", metavar="STACK", help="the stack's name")
     ps.set_defaults(run=run_ps)
 
     rm = verbs.add_parser("rm", parents=[common], help="remove stacks")
@@ -74,7 +80,7 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
         help="how long to wait for the services to be gone before removing the secrets, "
         f"configs and networks (default: {DEFAULT_RM_TIMEOUT:g}s)",
     )
-    rm.add_argument("stacks", nargs="+", metavar="STACK")
+    rm.add_argument("stacks", nargs="+", metavar="STACK", help="the stacks' names")
     rm.set_defaults(run=run_rm)
 
 

@@ -9,7 +9,7 @@ from api.explain import task_reason
 from cli.connection import ControlConnection
 from cli.logs import add_log_flags, run_task_logs
 from cli.output import write_json, write_text
-from cli.service import task_table
+from cli.service_ps import task_table
 
 __all__ = ["register"]
 
@@ -19,18 +19,25 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     verbs = parser.add_subparsers(title="commands", dest="verb", metavar="COMMAND", required=True)
 
     ls = verbs.add_parser("ls", parents=[common], help="list tasks")
-    ls.add_argument("--service", default=None, metavar="SERVICE")
-    ls.add_argument("--node", default=None, metavar="NODE")
-    ls.add_argument("--desired-state", default=None, metavar="STATE")
+    ls.add_argument(
+        "--service", default=None, metavar="SERVICE", help="only the tasks of this service"
+    )
+    ls.add_argument("--node", default=None, metavar="NODE", help="only the tasks on this node")
+    ls.add_argument(
+        "--desired-state",
+        default=None,
+        metavar="STATE",
+        help="only tasks with this desired state (running, shutdown, ...)",
+    )
     ls.set_defaults(run=run_ls)
 
     logs = verbs.add_parser("logs", parents=[common], help="fetch the logs of a task")
     add_log_flags(logs)
-    logs.add_argument("task", metavar="TASK")
+    logs.add_argument("task", metavar="TASK", help="the task (id or prefix)")
     logs.set_defaults(run=run_task_logs)
 
     inspect = verbs.add_parser("inspect", parents=[common], help="show a task in detail")
-    inspect.add_argument("task", metavar="TASK")
+    inspect.add_argument("task", metavar="TASK", help="the task (id or prefix)")
     inspect.set_defaults(run=run_inspect)
 
 

@@ -7,7 +7,11 @@ a callback that runs on this thread (the endpoint's dispatch: it decodes them an
 handlers or hands the rest to the handler pool, so it must never block); outbound
 ``[identity, frame]`` messages from the outbox are written to the ROUTER. Handshake
 failures, refused keys and dropped peers (ZeroMQ drops a peer that sends a frame over
-``ZMQ_MAXMSGSIZE``) are logged from the monitor's events.
+``ZMQ_MAXMSGSIZE``) are logged from the monitor's events. On an endpoint without CURVE
+(the local ``ipc://`` control socket) there is no handshake to fail: a peer that closes
+before or after its greeting (``swarmctl`` probing the socket, then hanging up after its
+call) is an ordinary end of a connection, logged at debug level only (so is a local
+client dropped for an oversized frame: it gets no reply, and says so).
 
 High-water marks are per peer and small: a peer whose frames arrive faster than this thread
 takes them is held back by TCP (``PEER_RCVHWM`` frames wait in ZeroMQ at most), and one
@@ -18,6 +22,7 @@ in this process.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import threading
@@ -50,6 +55,8 @@ _MONITORED: Final = (
     | zmq.EVENT_HANDSHAKE_FAILED_AUTH
     | zmq.EVENT_DISCONNECTED
 )
+# errno values of a handshake "failure" that is only the peer hanging up
+_HUNG_UP: Final = frozenset({0, errno.EPIPE, errno.ECONNRESET})
 _PROTOCOL_ERRORS: Final[dict[int, str]] = {
     int(zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH): "security mechanism mismatch (no CURVE?)",
     int(zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC): "cryptographic error (wrong server key?)",
@@ -222,6 +229,9 @@ class RouterLoop(threading.Thread):
                 return
             kind = event["event"]
             value = event["value"]
+            if self._keypair is None and _hung_up(kind, value):
+                _log.debug("transport.peer.closed", endpoint=self._endpoint)
+                continue
             if kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 self.stats.refuse("handshake.refused")
             elif kind != zmq.EVENT_DISCONNECTED:
@@ -259,6 +269,14 @@ class RouterLoop(threading.Thread):
                     f"a wrong server key?): {os.strerror(value) if value > 0 else value}",
                     count=count,
                 )
+
+
+def _hung_up(kind: int, value: int) -> bool:
+    """A monitor event that only says a peer closed its connection: a disconnect, or (no
+    security mechanism to fail) a greeting cut short by the peer hanging up."""
+    if kind == zmq.EVENT_DISCONNECTED:
+        return True
+    return kind == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL and value in _HUNG_UP
 
 
 def _remove_stale_socket(path: str) -> None:

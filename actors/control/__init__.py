@@ -55,6 +55,8 @@ def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> di
         "control.service.inspect": svc.inspect,
         "control.service.ps": svc.ps,
         "control.service.rm": svc.rm,
+        "control.service.rollback": svc.rollback,
+        "control.service.history": svc.history,
         "control.service.plan": plans.plan,
         "control.node.ls": node.ls,
         "control.node.inspect": node.inspect,

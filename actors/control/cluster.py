@@ -111,6 +111,16 @@ def _settings(body: Body) -> list[Callable[[Any], Any]]:
                 s, orchestration=replace(s.orchestration, task_history_retention_limit=limit)
             )
         )
+    if "service_history_limit" in body:
+        kept = int(body["service_history_limit"])
+        if kept < 1:
+            raise ControlError(
+                ControlCode.INVALID_ARGUMENT,
+                "service history limit must be >= 1 (the current spec is always kept)",
+            )
+        out.append(
+            lambda s: replace(s, orchestration=replace(s.orchestration, service_history_limit=kept))
+        )
     if "snapshot_interval" in body:
         interval = int(body["snapshot_interval"])
         if interval < 1:

@@ -1,7 +1,8 @@
 """Control API: ``control.service.plan`` (``service create|update --dry-run``): what the
 change would do, computed by actors/orchestrator/plan.py on a copy of the store's state.
 Nothing is written. The body is the create's (``spec``) or the update's (``service``,
-``changes``); the spec is validated as a real create or update would validate it.
+``changes``), or a rollback's (``service``, ``rollback``, ``to_version``: refused as the
+rollback itself would be); the spec is validated as a real create or update would be.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Any
 from actors.control.dependencies import check_dependencies
 from actors.control.errors import Body, ControlCode, ControlError
 from actors.control.service_resources import created_spec, updated_spec
+from actors.control.services import checked_target
 from actors.orchestrator.plan import plan_service
+from actors.orchestrator.rollback import rollback_refusal, rolled_back
 from actors.orchestrator.state import Snapshot
 from actors.store import MemoryStore, ReadTx, nodes, services, tasks
 from api.codec_objects import decode
@@ -66,6 +69,8 @@ class ServicePlans:
         if "service" not in body:
             raise ControlError(ControlCode.INVALID_ARGUMENT, "a plan needs a spec or a service")
         service = services.lookup(tx, str(body["service"]))
+        if body.get("rollback"):
+            return _rolled_back(tx, service, body.get("to_version"), now)
         changes = dict(body.get("changes") or {})
         if "mode" in changes and str(changes["mode"]).lower() != service.spec.mode.TAG:
             raise ControlError(ControlCode.INVALID_ARGUMENT, "service mode cannot be changed")
@@ -79,3 +84,16 @@ class ServicePlans:
             spec_version=service.spec_version + (new_spec != service.spec),
             update_status=None,
         )
+
+
+def _rolled_back(tx: ReadTx, service: Service, to_version: int | None, now: float) -> Service:
+    """The service as ``service rollback [--to-version V]`` would leave it."""
+    refusal = rollback_refusal(service, to_version)
+    if refusal is not None:
+        raise ControlError(ControlCode.INVALID_ARGUMENT, refusal)
+    return rolled_back(
+        service,
+        now,
+        to_version=to_version,
+        prepare=lambda target: checked_target(tx, service, target),
+    )

@@ -1,8 +1,11 @@
-"""Control API: services (create, ls, inspect, ps, update, scale, rm).
+"""Control API: services (create, ls, inspect, ps, update, scale, rollback, history, rm).
 
-The control API owns a service's ``spec``, ``previous_spec``, ``spec_version`` and
-``pending_delete``; the orchestrator owns the rest (``update_status``) and removes a
-service's tasks, then the service, once ``pending_delete`` is set. Every spec is
+The control API owns a service's ``spec``, ``previous_spec``, ``spec_version``,
+``spec_history`` and ``pending_delete``; the orchestrator owns the rest (``update_status``,
+which a new spec resets and a rollback starts) and removes a service's tasks, then the
+service, once ``pending_delete`` is set. Every spec change is a revision of the service's
+history (actors/orchestrator/history.py); a rollback goes back to the previous spec or to
+a kept version (actors/orchestrator/rollback.py). Every spec is
 validated (api/validation.py) before anything is written; names are unique (the store's
 index says so, atomically). Each function takes a request body and returns the reply
 body; errors are raised (actors/control/errors.py maps them to codes).
@@ -10,6 +13,8 @@ body; errors are raised (actors/control/errors.py maps them to codes).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -19,10 +24,12 @@ from actors.control.networks import network_names
 from actors.control.service_resources import created_spec, registry_auth_of, updated_spec
 from actors.control.views import public_service, service_summary, task_order, task_row
 from actors.control.writes import check_version, modify
-from actors.store import MemoryStore, ReadTx, WriteTx, nodes, services, tasks
+from actors.orchestrator.history import history_rows, record
+from actors.orchestrator.rollback import MANUAL_ROLLBACK, rollback_refusal, rolled_back
+from actors.store import MemoryStore, ReadTx, WriteTx, clusters, nodes, services, tasks
 from api.codec_objects import decode, encode_object
 from api.ids import RandomBits, new_id
-from api.objects import RegistryAuth, Service
+from api.objects import RegistryAuth, Service, SpecRevision
 from api.specs import ReplicatedService, ServiceSpec
 from api.task_state import parse_task_state
 from api.validation import validate_service_spec
@@ -44,9 +51,16 @@ def _live(tx: ReadTx, ref: str) -> Service:
 
 
 class ServiceControl:
-    def __init__(self, store: MemoryStore, *, rng: RandomBits | None = None) -> None:
+    def __init__(
+        self,
+        store: MemoryStore,
+        *,
+        rng: RandomBits | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         self._rng = rng
+        self._clock = clock  # wall clock: when a spec became a service's
 
     def _new_id(self) -> str:
         return new_id(self._rng) if self._rng is not None else new_id()
@@ -58,6 +72,7 @@ class ServiceControl:
         validate_service_spec(spec)
         auth = registry_auth_of(body)
         service = Service(id=self._new_id(), spec=spec, spec_version=1, registry_auth=auth)
+        now = self._clock()
 
         def write(tx: WriteTx) -> None:
             holder = services.by_name(tx, spec.name)
@@ -68,7 +83,9 @@ class ServiceControl:
                     f"service name {spec.name!r} is already in use by service {holder.id}{gone}",
                 )
             check_dependencies(tx, spec)
-            tx.create(replace(service, spec=created_spec(tx, spec)))
+            stored = created_spec(tx, spec)
+            first = SpecRevision(1, stored, now, "create")  # its history begins
+            tx.create(replace(service, spec=stored, spec_history=(first,)))
 
         committed = self._store.update(write)
         stored = committed.objects[0] if committed.objects else service
@@ -86,8 +103,8 @@ class ServiceControl:
         if body.get("spec") is not None:  # the whole spec, as Docker's ServiceUpdate
             whole = decode(ServiceSpec, body["spec"], "spec")
             validate_service_spec(whole)
-            return self._edit(ref, {}, pinned, whole=whole, auth=auth)
-        return self._edit(ref, dict(body["changes"]), pinned, auth=auth)
+            return self._edit(ref, {}, pinned, origin="update", whole=whole, auth=auth)
+        return self._edit(ref, dict(body["changes"]), pinned, origin="update", auth=auth)
 
     def scale(self, body: Body) -> Body:
         replicas = body["replicas"]
@@ -104,7 +121,7 @@ class ServiceControl:
                     "scale can only be used with replicated mode",
                 )
 
-        return self._edit(str(body["service"]), {"replicas": replicas}, None, check)
+        return self._edit(str(body["service"]), {"replicas": replicas}, None, check, "scale")
 
     def _edit(
         self,
@@ -112,6 +129,7 @@ class ServiceControl:
         changes: dict[str, Any],
         pinned: int | None,
         check: Any = None,
+        origin: str = "update",
         *,
         whole: ServiceSpec | None = None,
         auth: RegistryAuth | None = None,
@@ -155,15 +173,52 @@ class ServiceControl:
                 update_status=None,
                 registry_auth=auth if auth is not None else service.registry_auth,
             )
-            tx.update(updated)
+            limit = clusters.orchestration(tx).service_history_limit
+            tx.update(record(service, updated, self._clock(), origin, limit))
             result.update(id=service.id, changed=True)
 
         modify(self._store, write)
+        return self._stored(result)
+
+    def _stored(self, result: dict[str, Any]) -> Body:
         if result["changed"]:  # the summary as stored (its version is the commit's)
             result["service"] = self._store.view(
                 lambda tx: _summary(tx, services.lookup(tx, result["id"]))
             )
         return result
+
+    def rollback(self, body: Body) -> Body:
+        """Back to the previous spec, or to ``to_version`` of the history; the
+        orchestrator replaces the tasks, paced by the rollback config."""
+        ref = str(body["service"])
+        to_version = body.get("to_version")
+        if to_version is not None and to_version < 1:
+            raise ControlError(ControlCode.INVALID_ARGUMENT, f"a version is >= 1, got {to_version}")
+        pinned = body.get("version")
+        result: dict[str, Any] = {}
+
+        def write(tx: WriteTx) -> None:
+            service = _live(tx, ref)
+            check_version("service", service.id, pinned, service.meta.version)
+            refusal = rollback_refusal(service, to_version)
+            if refusal is not None:
+                raise ControlError(ControlCode.INVALID_ARGUMENT, refusal)
+            message = MANUAL_ROLLBACK if to_version is None else f"rollback to version {to_version}"
+            limit = clusters.orchestration(tx).service_history_limit
+            back = rolled_back(
+                service,
+                self._clock(),
+                to_version=to_version,
+                message=message,
+                limit=limit,
+                prepare=lambda target: checked_target(tx, service, target),
+            )
+            tx.update(back)
+            result.clear()
+            result.update(id=service.id, changed=True)
+
+        modify(self._store, write)
+        return self._stored(result)
 
     def rm(self, body: Body) -> Body:
         refs = [str(r) for r in body["services"]]
@@ -214,6 +269,16 @@ class ServiceControl:
 
         return self._store.view(read)
 
+    def history(self, body: Body) -> Body:
+        """The kept specs of a service, oldest first, with what changed."""
+
+        def read(tx: ReadTx) -> Body:
+            service = services.lookup(tx, str(body["service"]))
+            summary = service_summary(service, tasks.by_service(tx, service.id))
+            return {"service": summary, "history": history_rows(service)}
+
+        return self._store.view(read)
+
     def ps(self, body: Body) -> Body:
         wanted = body.get("desired_state")
         try:
@@ -233,3 +298,12 @@ class ServiceControl:
             return {"service": service_summary(service, own), "tasks": rows}
 
         return self._store.view(read)
+
+
+def checked_target(tx: ReadTx, service: Service, target: ServiceSpec) -> ServiceSpec:
+    """The spec a rollback goes back to, checked and resolved as an update's would be,
+    against the store as it is now (a secret or network since removed refuses it)."""
+    spec = created_spec(tx, target)
+    if spec.depends_on != service.spec.depends_on:
+        check_dependencies(tx, spec)
+    return spec

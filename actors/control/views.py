@@ -118,9 +118,12 @@ def _port(port: PortConfig) -> dict[str, Any]:
     }
 
 
-def task_order(task: Task) -> tuple[int, str, float]:
-    """Slot (or node) first, then newest first: the order of ``docker service ps``."""
-    return (task.slot, task.node_id, -task.meta.created_at)
+def task_order(task: Task) -> tuple[int, str, bool, float]:
+    """The order of ``docker service ps``: by slot (global tasks: by node), the slot's
+    current task first (the one meant to run, wherever it runs), then its history, newest
+    first."""
+    where = "" if task.slot else task.node_id
+    return (task.slot, where, not _active(task), -task.meta.created_at)
 
 
 def task_row(

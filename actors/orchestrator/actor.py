@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from actors.orchestrator.enforcer import enforce_constraints
+from actors.orchestrator.history import trim
 from actors.orchestrator.reaper import reap
 from actors.orchestrator.reconcile import reconcile_services
 from actors.orchestrator.restart import RestartHistory
@@ -364,6 +365,9 @@ def _writer(effect: Effect) -> Callable[[WriteTx], None]:
                         previous_spec=new.previous_spec,
                         spec_version=new.spec_version,
                         update_status=new.update_status,
+                        spec_history=trim(
+                            new.spec_history, clusters.orchestration(tx).service_history_limit
+                        ),
                     )
                 )
         elif isinstance(effect, SetServiceStatus):

@@ -5,7 +5,9 @@ Rules:
 - The proposed service (a new one, or the current one with the new spec and the next
   spec version) replaces the stored one in a copy of the snapshot. Its update config is
   taken with parallelism 0 and no delay, so the plan shows every task the whole rolling
-  update replaces (the real one is paced: the notes say how).
+  update replaces (the real one is paced: the notes say how). A rollback (the service as
+  ``rollback.rolled_back`` leaves it) is simulated the same way; its pacing note is the
+  rollback config's.
 - Rounds of ``reconcile_services`` on the copy: each round's desired-state changes are
   *stops* (the task is then taken as stopped, so a stop-first slot is refilled in the
   next round) and its new tasks *starts*; at most a few rounds, until a round changes
@@ -25,8 +27,10 @@ from dataclasses import dataclass, replace
 
 from actors.orchestrator.reconcile import reconcile_services
 from actors.orchestrator.restart import RestartHistory
+from actors.orchestrator.rollback import rollback_config
 from actors.orchestrator.state import CreateTask, Effect, SetDesiredState, Snapshot
 from actors.scheduler.scheduler import SchedulerCore
+from api.enums import UpdateState
 from api.objects import Meta, Service, Task, TaskStatus
 from api.task_state import TaskState
 
@@ -57,7 +61,8 @@ def _slot(task: Task) -> str:
 def plan_service(snapshot: Snapshot, proposed: Service, now: float, seed: int = 0) -> ServicePlan:
     """The steps ``proposed`` (stored as is, or new) would take from ``snapshot``."""
     uc = replace(proposed.spec.update_config, parallelism=0, delay=0.0)
-    service = replace(proposed, spec=replace(proposed.spec, update_config=uc))
+    # no update status: a rollback is simulated as an update, all at once too
+    service = replace(proposed, spec=replace(proposed.spec, update_config=uc), update_status=None)
     services = {**snapshot.services, service.id: service}
     tasks = {t.id: t for ts in snapshot.tasks.values() for t in ts}
     rng = random.Random(seed)
@@ -147,12 +152,15 @@ def _place(
 
 
 def _pacing(service: Service, stops: dict[str, str], starts: list[Task]) -> list[str]:
-    uc = service.spec.update_config
+    status = service.update_status
+    rolling_back = status is not None and status.state == UpdateState.ROLLBACK_STARTED
+    uc = rollback_config(service) if rolling_back else service.spec.update_config
     replaced = sum(1 for why in stops.values() if why == "updated")
     if not replaced:
         return []
     at_once = "all at once" if uc.parallelism <= 0 else f"{uc.parallelism} at a time"
     return [
-        f"the update replaces {replaced} task(s) {at_once}, {uc.order.value}, "
+        f"the {'rollback' if rolling_back else 'update'} replaces {replaced} task(s) "
+        f"{at_once}, {uc.order.value}, "
         f"{uc.delay:g}s apart, failure action {uc.failure_action.value}"
     ]

@@ -1,4 +1,4 @@
-"""Rolling updates: replace a service's out-of-date tasks slot by slot.
+"""Rolling updates: replace a service's out-of-date tasks slot by slot, and watch them.
 
 Rules (SwarmKit's ``manager/orchestrator/update``, level-triggered):
 - A runnable task is *stale* when its task spec differs from the service's. Only the task
@@ -7,19 +7,26 @@ Rules (SwarmKit's ``manager/orchestrator/update``, level-triggered):
 - Slots are updated in order (replicated: slot number; global: node id), at most
   ``parallelism`` at a time (0: all at once). A slot is *in flight* from the moment its
   stale task is stopped or its new task created until the new task has been RUNNING for
-  ``delay`` seconds (``status.timestamp`` of the RUNNING report).
+  ``delay`` seconds (from ``status.started_at``); a slot waiting for a task (a stop-first
+  refill, a restart) is in flight too.
 - ``stop-first``: the stale task gets desired SHUTDOWN; the slot is refilled with the new
   spec once the old task has stopped. ``start-first``: a new task is created next to the
   stale one, which is shut down once the new one is RUNNING.
-- Failures: new tasks (current spec, created since the update started) that FAILED or
-  were REJECTED; more than ``max_failure_ratio`` times the slots of them triggers the
-  ``failure_action``: ``pause`` (update_status PAUSED; nothing more is replaced until the
-  service is updated again: the control API resets ``update_status`` with a new spec),
-  ``continue``, or ``rollback`` (the service's spec becomes its previous spec, paced by
-  ``rollback_config``; pause when there is no previous spec or a rollback fails).
-  ``monitor`` is not timed separately: a failure counts for as long as the update runs.
+- Monitoring: a *new* task (current spec, created since the update started) is watched
+  from its creation until it has been RUNNING for ``monitor`` seconds. One that ends
+  (FAILED, REJECTED: unhealthy or refused included; COMPLETE: it should still run) before
+  it ran, or within ``monitor`` of running, is a failure of the update; once all slots are
+  updated, the update stays UPDATING until every new task is past its window.
+- More failures than ``max_failure_ratio`` times the slots trigger the ``failure_action``:
+  ``pause`` (update_status PAUSED; nothing more is replaced until the service is updated
+  again: the control API resets ``update_status`` with a new spec), ``continue``, or
+  ``rollback`` (``rollback.rolled_back``: the previous spec, paced and monitored by a
+  rollback config; a failing rollback pauses, there is no rollback of a rollback). The
+  status message names the failing task and its error (exit code or health output).
 - ``update_status``: UPDATING (``started_at``) when stale slots are found; COMPLETED
-  (``completed_at``) once none are stale and none in flight; ROLLBACK_* likewise.
+  (``completed_at``) once none are stale, in flight or monitored; ROLLBACK_* likewise, and
+  a completed rollback's message keeps why it began ("rollback completed: update rolled
+  back due to ...").
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from actors.orchestrator.restart import SlotKey, SlotState, SlotVerdict, slot_order
+from actors.orchestrator.rollback import rollback_config, rolled_back
 from actors.orchestrator.state import (
     CreateTask,
     Plan,
@@ -42,11 +50,15 @@ from api.objects import Node, Service, Task, UpdateStatus
 from api.specs import UpdateConfig
 from api.task_state import TaskState
 
-__all__ = ["UpdateOutcome", "plan_update"]
+__all__ = ["UpdateOutcome", "failed_in_window", "failure_detail", "plan_update"]
 
 _RUNNING_UPDATE = (UpdateState.UPDATING, UpdateState.ROLLBACK_STARTED)
 _PAUSED = (UpdateState.PAUSED, UpdateState.ROLLBACK_PAUSED)
 _ROLLBACK = (UpdateState.ROLLBACK_STARTED, UpdateState.ROLLBACK_PAUSED)
+_ROLLING_BACK = "rollback in progress"  # a rollback that began without saying why
+# how a task ends when it stops by itself (SHUTDOWN is ours); COMPLETE: an early exit
+_ENDED = (TaskState.FAILED, TaskState.REJECTED, TaskState.COMPLETE)
+_DETAIL_CHARS = 512  # of a task's error quoted in an update status message
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,18 +72,43 @@ class UpdateOutcome:
 def _config(service: Service) -> UpdateConfig:
     status = service.update_status
     if status is not None and status.state in _ROLLBACK:
-        return service.spec.rollback_config
+        return rollback_config(service)
     return service.spec.update_config
 
 
-def _settled(task: Task, config: UpdateConfig, now: float, plan: Plan) -> bool:
+def _running_since(task: Task) -> float:
+    return task.status.started_at or task.status.timestamp
+
+
+def _past(task: Task, seconds: float, now: float, plan: Plan) -> bool:
+    """True once ``task`` has been RUNNING for ``seconds``; else wake up then."""
     if task.status.state != TaskState.RUNNING:
         return False
-    done_at = task.status.timestamp + config.delay
+    done_at = _running_since(task) + seconds
     if now >= done_at:
         return True
     plan.wake(done_at)
     return False
+
+
+def failed_in_window(task: Task, monitor: float) -> bool:
+    """``task`` ended by itself before it ran or within ``monitor`` seconds of running."""
+    status = task.status
+    if status.state not in _ENDED:
+        return False
+    return not status.started_at or status.timestamp - status.started_at <= monitor
+
+
+def failure_detail(task: Task) -> str:
+    """Why ``task`` ended, for a status message: its error, else its exit."""
+    status = task.status
+    detail = status.err
+    if not detail:
+        code = status.container_status.exit_code if status.container_status else 0
+        detail = f"exited ({code})" if status.state == TaskState.COMPLETE else status.state.label
+    if len(detail) > _DETAIL_CHARS:
+        detail = detail[: _DETAIL_CHARS - 3] + "..."
+    return detail
 
 
 def plan_update(
@@ -99,6 +136,7 @@ def plan_update(
 
     stale_slots: list[tuple[SlotKey, list[Task]]] = []
     in_flight = 0
+    monitored = 0  # new tasks inside their monitor window
     for key in sorted(slots, key=slot_order):
         tasks = slots[key]
         verdict = verdicts.get(key)
@@ -106,8 +144,8 @@ def plan_update(
             continue
         if verdict.state in (SlotState.WAIT, SlotState.REFILL):
             last = newest(tasks)
-            if last is not None and last.spec != current:
-                in_flight += 1  # stop-first: waiting for the new task
+            if last is not None and (last.spec != current or started_at is not None):
+                in_flight += 1  # waiting for its new task (stop-first, or a restart)
             continue
         if verdict.state != SlotState.LIVE:
             continue
@@ -130,24 +168,29 @@ def plan_update(
                 if t is not keep:
                     plan.add(SetDesiredState(t.id, t.service_id, TaskState.SHUTDOWN, "duplicate"))
             fresh = [keep]
-        if started_at is not None:
+        if started_at is not None and fresh[0].meta.created_at >= started_at:
             t = fresh[0]
-            if t.meta.created_at >= started_at and not _settled(t, config, now, plan):
+            if not _past(t, config.delay, now, plan):
                 in_flight += 1
+            elif not _past(t, config.monitor, now, plan):
+                monitored += 1
 
     emptied: dict[SlotKey, SlotVerdict] = {}
     if state in _PAUSED:
         return UpdateOutcome(emptied)
 
     if started_at is not None:
-        failed = [
-            t
-            for tasks in slots.values()
-            for t in tasks
-            if t.spec == current
-            and t.meta.created_at >= started_at
-            and t.status.state in (TaskState.FAILED, TaskState.REJECTED)
-        ]
+        failed = sorted(
+            (
+                t
+                for tasks in slots.values()
+                for t in tasks
+                if t.spec == current
+                and t.meta.created_at >= started_at
+                and failed_in_window(t, config.monitor)
+            ),
+            key=lambda t: (t.status.timestamp, t.id),
+        )
         total = max(1, len(slots))
         if (
             failed
@@ -169,7 +212,7 @@ def plan_update(
                     UpdateStatus(
                         state=new_state,
                         started_at=now,
-                        message="rollback in progress" if rolling_back else "update in progress",
+                        message=_ROLLING_BACK if rolling_back else "update in progress",
                     ),
                 )
             )
@@ -184,9 +227,9 @@ def plan_update(
             emptied[key] = SlotVerdict(SlotState.WAIT if blocked else SlotState.REFILL)
         return UpdateOutcome(emptied)
 
-    if in_flight == 0 and status is not None and state in _RUNNING_UPDATE:
+    if in_flight == 0 and monitored == 0 and status is not None and state in _RUNNING_UPDATE:
         done = UpdateState.ROLLBACK_COMPLETED if state in _ROLLBACK else UpdateState.COMPLETED
-        message = "rollback completed" if state in _ROLLBACK else "update completed"
+        message = _completed(status) if state in _ROLLBACK else "update completed"
         plan.add(
             SetUpdateStatus(
                 service.id,
@@ -197,31 +240,28 @@ def plan_update(
     return UpdateOutcome(emptied)
 
 
+def _completed(status: UpdateStatus) -> str:
+    """A finished rollback's message keeps why it was rolled back."""
+    why = status.message
+    return f"rollback completed: {why}" if why and why != _ROLLING_BACK else "rollback completed"
+
+
 def _fail(service: Service, task: Task, config: UpdateConfig, now: float, plan: Plan) -> None:
     status = service.update_status
     assert status is not None
     rolling_back = status.state in _ROLLBACK
-    why = f"update paused due to failure or early termination of task {task.id}"
+    cause = f"failure or early termination of task {task.id}: {failure_detail(task)}"
     if (
         config.failure_action == FailureAction.ROLLBACK
         and not rolling_back
         and service.previous_spec is not None
     ):
-        rolled = replace(
-            service,
-            spec=service.previous_spec,
-            previous_spec=service.spec,
-            spec_version=service.spec_version + 1,
-            update_status=UpdateStatus(
-                state=UpdateState.ROLLBACK_STARTED,
-                started_at=now,
-                message=f"update rolled back due to failure or early termination of task {task.id}",
-            ),
+        rolled = rolled_back(
+            service, now, message=f"update rolled back due to {cause}", origin="update failed"
         )
         plan.add(SetServiceSpec(service.id, service.spec_version, rolled))
         return
     paused = UpdateState.ROLLBACK_PAUSED if rolling_back else UpdateState.PAUSED
-    if rolling_back:
-        why = f"rollback paused due to failure or early termination of task {task.id}"
-    new_status = replace(status, state=paused, message=why)
+    what = "rollback" if rolling_back else "update"
+    new_status = replace(status, state=paused, message=f"{what} paused due to {cause}")
     plan.add(SetUpdateStatus(service.id, service.spec_version, new_status))

@@ -7,8 +7,18 @@ from typing import cast
 from actors.store.table import Index, TableSchema
 from actors.store.tx import ReadTx
 from api.objects import Cluster, ObjectKind
+from api.specs import OrchestrationConfig
 
-__all__ = ["DEFAULT_NAME", "SCHEMA", "by_name", "get", "get_default", "list_all", "lookup"]
+__all__ = [
+    "DEFAULT_NAME",
+    "SCHEMA",
+    "by_name",
+    "get",
+    "get_default",
+    "list_all",
+    "lookup",
+    "orchestration",
+]
 
 KIND = ObjectKind.CLUSTER
 DEFAULT_NAME = "default"
@@ -40,3 +50,9 @@ def get_default(tx: ReadTx) -> Cluster | None:
 
 def lookup(tx: ReadTx, ref: str) -> Cluster:
     return cast(Cluster, tx.lookup(KIND, ref))
+
+
+def orchestration(tx: ReadTx) -> OrchestrationConfig:
+    """The default cluster's orchestration settings (the defaults before it exists)."""
+    cluster = get_default(tx)
+    return cluster.spec.orchestration if cluster is not None else OrchestrationConfig()

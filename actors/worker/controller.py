@@ -14,7 +14,8 @@ Rules (SwarmKit's ``agent/exec`` semantics):
   recreated or restarted.
 - Happy path: ACCEPTED → PREPARING (prepare) → READY (start, when desired ≥ RUNNING) →
   STARTING → RUNNING once running and healthy (a healthcheck still starting is inspected
-  again after ``HEALTH_POLL``) → wait → COMPLETE (exit 0) or FAILED
+  again after ``HEALTH_POLL``; ``started_at`` records the first RUNNING and stays, since an
+  update's monitor window runs from it) → wait → COMPLETE (exit 0) or FAILED
   ("task: non-zero exit (N): the engine's message", "task: unhealthy container (last
   health check: its output)", worded by api/explain.py).
 - Desired state SHUTDOWN or later, or a removed assignment: shut down (stop signal, grace
@@ -167,7 +168,12 @@ def _to(
         err=err,
         timestamp=now,
         container_status=container if container is not None else status.container_status,
+        started_at=_started_at(status, state, now),
     )
+
+
+def _started_at(status: TaskStatus, state: TaskState, now: float) -> float:
+    return now if state is TaskState.RUNNING and not status.started_at else status.started_at
 
 
 def with_progress(status: TaskStatus, message: str) -> TaskStatus:

@@ -84,6 +84,8 @@ __all__ = [
     "CONTROL_SECRET_RM_REPLY",
     "CONTROL_SECRET_UPDATE",
     "CONTROL_SERVICE_CREATE",
+    "CONTROL_SERVICE_HISTORY",
+    "CONTROL_SERVICE_HISTORY_REPLY",
     "CONTROL_SERVICE_INSPECT",
     "CONTROL_SERVICE_INSPECT_REPLY",
     "CONTROL_SERVICE_LS",
@@ -95,6 +97,7 @@ __all__ = [
     "CONTROL_SERVICE_REPLY",
     "CONTROL_SERVICE_RM",
     "CONTROL_SERVICE_RM_REPLY",
+    "CONTROL_SERVICE_ROLLBACK",
     "CONTROL_SERVICE_SCALE",
     "CONTROL_SERVICE_UPDATE",
     "CONTROL_TASK_INSPECT",
@@ -161,6 +164,33 @@ CONTROL_SERVICE_SCALE: Final = SCHEMA.declare(
         doc="Set a replicated service's replica count.",
     )
 )
+CONTROL_SERVICE_ROLLBACK: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.rollback",
+        (
+            Field("service", STR),
+            Field("to_version", INT, required=False),
+            Field("version", INT, required=False),
+        ),
+        reply="control.service.reply",
+        doc="Roll a service back to its previous spec, or to_version of its history, paced "
+        "by the rollback config; with version, refused if the service changed since.",
+    )
+)
+CONTROL_SERVICE_HISTORY_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.history.reply", (Field("service", ANY), Field("history", ListOf(ANY)))
+    )
+)
+CONTROL_SERVICE_HISTORY: Final = SCHEMA.declare(
+    MessageType(
+        "control.service.history",
+        (Field("service", STR),),
+        reply="control.service.history.reply",
+        doc="A service's summary and its kept specs, oldest first: version, time, how, "
+        "what changed.",
+    )
+)
 CONTROL_SERVICE_LS_REPLY: Final = SCHEMA.declare(
     MessageType("control.service.ls.reply", (Field("services", ListOf(ANY)),))
 )
@@ -208,11 +238,14 @@ CONTROL_SERVICE_PLAN: Final = SCHEMA.declare(
             Field("spec", ANY, required=False),
             Field("service", STR, required=False),
             Field("changes", MapOf(ANY), required=False),
+            Field("rollback", BOOL, required=False),
+            Field("to_version", INT, required=False),
         ),
         reply="control.service.plan.reply",
-        doc="What a create (spec) or an update (service, changes) would do: tasks to "
-        "start, stop, replace, and those that would stay pending, with nodes and reasons; "
-        "nothing is written (service create|update --dry-run).",
+        doc="What a create (spec), an update (service, changes) or a rollback (service, "
+        "rollback, to_version) would do: tasks to start, stop, replace, and those that "
+        "would stay pending, with nodes and reasons; nothing is written (service "
+        "create|update|rollback --dry-run).",
     )
 )
 CONTROL_SERVICE_RM_REPLY: Final = SCHEMA.declare(
@@ -342,6 +375,7 @@ CONTROL_CLUSTER_UPDATE: Final = SCHEMA.declare(
         (
             Field("heartbeat_period", FLOAT, required=False),
             Field("task_history_limit", INT, required=False),
+            Field("service_history_limit", INT, required=False),
             Field("snapshot_interval", INT, required=False),
             Field("cert_expiry", FLOAT, required=False),
             Field("autolock", BOOL, required=False),

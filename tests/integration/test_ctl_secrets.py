@@ -54,7 +54,7 @@ def test_secret_data_goes_in_and_never_comes_out(ctl: Ctl, tmp_path: Path) -> No
     assert doc["id"] == sid and doc["spec"]["labels"] == {"env": "prod"}
     assert "data" not in doc["spec"]
     line = ctl.refused("secret", "create", "db_pass", str(path))
-    assert "name_conflict" in line
+    assert "secret name 'db_pass' is already in use" in line  # the message, not its code
     empty = from_stdin(ctl, b"", "secret", "create", "nothing")
     assert empty.returncode != 0 and b"is empty" in empty.stderr
 

@@ -216,15 +216,27 @@ def test_errors_are_one_line_and_write_nothing(ctl: Ctl) -> None:
         "service", "create", "--limit-memory", "lots", "busybox"
     )
     assert "missing unit" in ctl.refused("service", "create", "--restart-delay", "5", "busybox")
-    assert "name_conflict" in ctl.refused("service", "create", "--name", "web", "busybox")
-    assert "no such service: nope" in ctl.refused("service", "ps", "nope")
+    # the node's own words, never the internal name of the call (nor its error code)
+    refusals = {
+        "already in use by service": ("service", "create", "--name", "web", "busybox"),
+        "no such service: nope": ("service", "ps", "nope"),
+        "SERVICE=REPLICAS": ("service", "scale", "web"),
+        "no such node: ghost": ("node", "drain", "ghost"),
+        "doesn't exist": ("node", "update", "--label-rm", "nope", "node-1"),
+        "exceeds the limit": (
+            "service", "update", "--reserve-memory", "2G", "--limit-memory", "1G", "web"
+        ),
+        "has no previous spec to roll back to": ("service", "rollback", "web"),
+        "version 9 of service web is not kept": ("service", "rollback", "--to-version", "9", "web"),
+        "--rollback goes back to the previous spec": (
+            "service", "update", "--rollback", "--image", "x", "web"
+        ),
+    }  # fmt: skip
+    for expected, argv in refusals.items():
+        line = ctl.refused(*argv)
+        assert expected in line, line
+        assert "control." not in line and "not_found" not in line, line
     assert "no such service: nope" in ctl.refused("service", "scale", "nope=2")
-    assert "SERVICE=REPLICAS" in ctl.refused("service", "scale", "web")
-    assert "no such node: ghost" in ctl.refused("node", "drain", "ghost")
-    assert "doesn't exist" in ctl.refused("node", "update", "--label-rm", "nope", "node-1")
-    assert "exceeds the limit" in ctl.refused(
-        "service", "update", "--reserve-memory", "2G", "--limit-memory", "1G", "web"
-    )
 
 
 def test_writes_over_their_budget_are_refused_with_sizes(ctl: Ctl) -> None:
@@ -277,3 +289,65 @@ def test_detach_returns_at_once(ctl: Ctl) -> None:
     result = ctl.run("service", "create", "--name", "idle", "--replicas", "4", "-d", "busybox")
     assert result.returncode == 0 and "progress" not in result.stdout
     assert ctl.store.view(lambda tx: tasks.list_all(tx)) == []
+
+
+def test_ps_current_first_several_services_quiet_no_trunc_and_filters(ctl: Ctl) -> None:
+    for name in ("web", "db"):
+        ctl.run("service", "create", "--name", name, "--replicas", "2", "--detach", "busybox")
+        run_tasks(ctl.store, name, TaskState.RUNNING)
+    rows = ctl.json("service", "ps", "web", "db")
+    assert [r["name"] for r in rows] == ["web.1", "web.2", "db.1", "db.2"]
+    quiet = ctl.run("service", "ps", "-q", "web", "db")
+    assert quiet.stdout.split() == [r["id"][:12] for r in rows]
+    full = ctl.run("service", "ps", "-q", "--no-trunc", "web")
+    assert full.stdout.split() == [r["id"] for r in rows[:2]]
+    table = ctl.run("service", "ps", "--no-trunc", "web").stdout
+    assert rows[0]["id"] in table and rows[0]["node_id"] not in table  # the hostname
+    only = ctl.json("service", "ps", "web", "db", "--filter", "name=db.2")
+    assert [r["name"] for r in only] == ["db.2"]
+    on_node = ctl.json("service", "ps", "web", "--filter", f"node={WORKER_ID[:6]}")
+    assert len(on_node) == 2
+    assert ctl.json("service", "ps", "web", "--filter", "node=node-1") == []
+    assert ctl.json("service", "ps", "web", "-f", "desired-state=shutdown") == []
+    assert "KEY one of desired-state, node, name" in ctl.refused(
+        "service", "ps", "web", "--filter", "color=red"
+    )
+
+
+def test_a_rollback_dry_run_plans_and_writes_nothing(ctl: Ctl) -> None:
+    ctl.run("service", "create", "--name", "web", "--detach", "busybox")
+    ctl.run(
+        "service", "update", "--detach", "--env-add", "V=2", "--rollback-parallelism", "2", "web"
+    )
+    run_tasks(ctl.store, "web", TaskState.RUNNING)  # at the new spec
+    version = ctl.store.version
+    for argv in (("rollback", "--dry-run", "web"), ("update", "--rollback", "--dry-run", "web")):
+        out = ctl.run("service", *argv).stdout
+        assert "note: the rollback replaces 1 task(s) 2 at a time" in out, out
+        assert out.splitlines()[-1] == "dry run: nothing was changed (service web)"
+    assert ctl.store.version == version
+    assert "is at version 2 already" in ctl.refused(
+        "service", "rollback", "--dry-run", "--to-version", "2", "web"
+    )
+
+
+def test_a_groups_format_and_a_closed_pipe(ctl: Ctl) -> None:
+    ctl.run("service", "create", "--name", "web", "--detach", "busybox")
+    listed = ctl.run("service", "--format", "json", "ls")
+    assert json.loads(listed.stdout)[0]["name"] == "web"
+    # a reader that is gone before anything is written (`swarmctl ... | head -0`)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "cli.ctl", "--socket", str(ctl.socket), "service", "ls"],
+            cwd=ROOT,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=DEADLINE,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")

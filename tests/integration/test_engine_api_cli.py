@@ -156,6 +156,15 @@ def test_service_verbs(engine: Engine, test_image: str) -> None:
     docker.ok("service", "scale", "-d", "web=3")
     wait_for(lambda: running(node, "web") == 3, "3 running", timeout=60)
 
+    # back to the spec before the scale, through the control API's rollback
+    docker.ok("service", "rollback", "-d", "web")
+    rolled = inspect(node, "service", "web")
+    assert rolled["spec"]["mode"] == {"replicated": {"replicas": 2}}
+    assert rolled["spec"]["task"]["container"]["env"] == ["A=1", "B=2"]
+    wait_for(lambda: running(node, "web") == 2, "2 running after the rollback", timeout=60)
+    [after] = docker.inspect("service", "inspect", "web")
+    assert after["Spec"]["Mode"]["Replicated"]["Replicas"] == 2
+
     docker.ok("service", "rm", "web")
     wait_for(lambda: node.ctl("service", "inspect", "web").returncode, "web gone", timeout=60)
     wait_for(

@@ -315,3 +315,49 @@ def test_inline_marks_once() -> None:
     assert isinstance(marked, InlineHandler)
     assert inline(marked) is marked
     assert marked.fn is handler
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[list[dict[str, Any]]]:
+    """Every structlog event, debug included, while the test runs."""
+    import logging
+
+    import structlog
+    from structlog.testing import capture_logs
+
+    before = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    try:
+        with capture_logs() as events:
+            yield events
+    finally:
+        structlog.configure(**before)
+
+
+def test_a_local_client_hanging_up_is_not_a_handshake_failure(
+    short_dir: Path, captured_logs: list[dict[str, Any]]
+) -> None:
+    """What swarmctl does on the control socket: probe it (connect, close before any
+    greeting), then connect, ask and hang up. Nothing for the node's log but debug lines."""
+    path = short_dir / "control.sock"
+    endpoint, client = serve(path, {"ping": lambda r: {}})
+    try:
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.connect(str(path))
+        probe.close()
+        assert client.request("ping") == {}
+        client.close()
+
+        def closed() -> int:
+            return sum(1 for e in captured_logs if e.get("event") == "transport.peer.closed")
+
+        wait_for(lambda: closed() >= 2, "both hang-ups seen by the monitor", 10.0)
+    finally:
+        client.close()
+        endpoint.stop()
+    loud = [
+        e["event"]
+        for e in captured_logs
+        if e.get("subsystem") == "transport" and e.get("log_level") != "debug"
+    ]
+    assert loud == ["transport.endpoint.started", "transport.endpoint.stopped"]

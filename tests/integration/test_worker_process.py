@@ -16,10 +16,13 @@ from typing import Any
 import pytest
 
 from actors.worker.executors import make_executor
+from actors.worker.executors.health import TIMED_OUT, HealthPolicy
 from actors.worker.executors.process import ProcessExecutor, process_start_ticks
+from actors.worker.executors.process_health import run_probe
 from actors.worker.executors.process_logs import read_text
 from actors.worker.executors.process_sandbox import ProcessSandbox, prepare_sandbox
 from actors.worker.worker import Worker
+from api.specs import HealthConfig
 from api.task_state import TaskState
 from tests.support.waiting import wait_for
 from tests.unit.worker.helpers import Recorder, make_task, state_is
@@ -192,3 +195,53 @@ def test_a_working_dir_inside_the_state_dir_is_rejected(worker: Any, tmp_path: P
     proxy.apply_assignments(True, [task], []).get()
     status = wait_for(lambda: state_is(proxy, "p7", S.REJECTED))
     assert "is inside the node's state dir" in status.err
+
+
+def test_health_cmd_gates_running_and_an_unhealthy_task_fails_with_its_output(
+    worker: Any, tmp_path: Path
+) -> None:
+    """Docker's semantics on the process executor: STARTING until the check passes, then
+    RUNNING (failed checks in the start period do not count); checks that fail `retries`
+    times in a row after it stop the task, FAILED with the
+    check's output (before, --health-cmd was ignored here)."""
+    check = HealthConfig(
+        test=("CMD-SHELL", "cat ready"), interval=0.2, timeout=2.0, retries=2, start_period=30.0
+    )
+    task = make_task(
+        "h1", command=("sh", "-c", "sleep 1; echo up > ready; exec sleep 300"), healthcheck=check
+    )
+    proxy = worker.proxy()
+    proxy.apply_assignments(True, [task], []).get()
+    wait_for(lambda: state_is(proxy, "h1", S.STARTING), what="starting while unhealthy")
+    running = wait_for(lambda: state_is(proxy, "h1", S.RUNNING), what="running once healthy")
+    assert running.started_at > 0
+    (work_root(tmp_path) / "h1" / "ready").unlink()
+    failed = wait_for(lambda: state_is(proxy, "h1", S.FAILED), what="failed once unhealthy")
+    assert failed.err.startswith("task: unhealthy container (last health check: cat:"), failed.err
+    assert "ready" in failed.err
+    pid = failed.container_status.pid
+    wait_for(lambda: not alive(pid), what="the unhealthy task stopped")
+
+
+def test_a_check_past_its_timeout_is_killed(tmp_path: Path) -> None:
+    policy = HealthPolicy(("sh", "-c", "echo started; sleep 30"), timeout=0.3)
+    result = run_probe(policy, env={"PATH": "/usr/bin:/bin"}, cwd=str(tmp_path), user=None)
+    assert result.exit_code == TIMED_OUT and "exceeded timeout (0.3s)" in result.output
+    done = run_probe(
+        HealthPolicy(("sh", "-c", "echo fine; exit 3")),
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=str(tmp_path),
+        user=None,
+    )
+    assert (done.exit_code, done.output) == (3, "fine\n")
+
+
+def test_fields_a_process_cannot_honour_reject_the_task(worker: Any) -> None:
+    task = make_task("r1", command=("sleep", "300"), labels={"team": "a"})
+    spec = dataclasses.replace(task.spec.container, user="daemon", hostname="web")
+    task = dataclasses.replace(task, spec=dataclasses.replace(task.spec, container=spec))
+    proxy = worker.proxy()
+    proxy.apply_assignments(True, [task], []).get()
+    status = wait_for(lambda: state_is(proxy, "r1", S.REJECTED))
+    assert status.err.startswith("the process executor cannot honour user 'daemon'"), status.err
+    assert "hostname 'web'" in status.err and "container labels" in status.err

@@ -61,6 +61,7 @@ CONTROL_WRITES = frozenset(
         "control.service.update",
         "control.service.scale",
         "control.service.rm",
+        "control.service.rollback",
         "control.node.update",
         "control.node.rm",
         "control.cluster.update",

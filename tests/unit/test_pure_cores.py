@@ -173,6 +173,7 @@ CORES = [
             "actors/worker/executors/docker_config.py",
             "actors/worker/executors/docker_pull.py",
             "actors/worker/executors/process_policy.py",
+            "actors/worker/executors/health.py",
             "actors/worker/file_layout.py",
         ),
         frozenset({"docker", "zmq", "pykka", "threading", "time", "socket", "requests", "os"}),

@@ -22,8 +22,12 @@ Rules:
   directories of the task user's named by ``$SWARM_SECRETS_DIR`` and ``$SWARM_CONFIGS_DIR``;
   written in ``prepare``, removed once the process ended and in ``remove``.
 - shutdown: stop signal (default SIGTERM) to the group, the grace period, then SIGKILL.
-- What a process cannot be given is refused (REJECTED, saying why), never ignored:
-  published ports, mounts and networks (``process_policy.unsupported``).
+- ``--health-cmd`` runs with Docker's semantics (``health``, ``process_health``): the task
+  is RUNNING once healthy, and a task that turns unhealthy is stopped and fails with the
+  check's output.
+- What a process cannot be given is refused (REJECTED, saying why), never ignored: a user,
+  a hostname, labels, limits, published ports, mounts and networks
+  (``process_policy.refused_fields``).
 - OS errors are mapped to ``executors.base`` errors at the edge.
 """
 
@@ -49,6 +53,7 @@ from actors.worker.executors.base import (
     ContainerNotFoundError,
     EngineError,
     ExitResult,
+    Health,
     InvalidTaskError,
     Observation,
     Progress,
@@ -56,7 +61,9 @@ from actors.worker.executors.base import (
     StartError,
 )
 from actors.worker.executors.docker_config import stop_signal_name
+from actors.worker.executors.health import HealthPolicy, health_policy
 from actors.worker.executors.output import OutputQuery, OutputStream
+from actors.worker.executors.process_health import HealthMonitor, HealthMonitors, run_probe
 from actors.worker.executors.process_logs import (
     DEFAULT_LOG_FILES,
     DEFAULT_LOG_MAX_BYTES,
@@ -64,7 +71,7 @@ from actors.worker.executors.process_logs import (
     log_files,
     read_text,
 )
-from actors.worker.executors.process_policy import MINIMAL_PATH, task_environment, unsupported
+from actors.worker.executors.process_policy import MINIMAL_PATH, refused_fields, task_environment
 from actors.worker.executors.process_sandbox import ProcessSandbox, ProcessSandboxError
 from actors.worker.task_files import TaskFiles
 from api.objects import Task
@@ -137,6 +144,12 @@ class ProcessController:
         self.state_file = base.with_suffix(".json")
         self.exit_file = base.with_suffix(".exit")
         self.log_file = base.with_suffix(".log")
+        self.health_file = base.with_suffix(".health")
+        try:
+            self.health: HealthPolicy | None = health_policy(spec.healthcheck)
+            self._health_error = ""
+        except ValueError as exc:
+            self.health, self._health_error = None, str(exc)
 
     # -- state --------------------------------------------------------------------------
     def _record(self) -> dict[str, Any] | None:
@@ -179,8 +192,14 @@ class ProcessController:
             return Observation(RuntimeState.CREATED)
         started = str(record.get("started_at", ""))
         if self._alive(record):
+            health, output = self._health_now(record)
             return Observation(
-                RuntimeState.RUNNING, container_id=str(pid), pid=pid, started_at=started
+                RuntimeState.RUNNING,
+                container_id=str(pid),
+                pid=pid,
+                started_at=started,
+                health=health,
+                health_output=output,
             )
         code, error = self._finished_code(pid)
         return Observation(
@@ -191,11 +210,42 @@ class ProcessController:
             error=error,
         )
 
+    # -- health -------------------------------------------------------------------------
+    def _monitor(self, record: Mapping[str, Any]) -> HealthMonitor | None:
+        """The task's health monitor, started when the task runs (or was adopted running)."""
+        policy = self.health
+        if policy is None:
+            return None
+        sandbox_user = self.sandbox.user
+        user = (
+            (sandbox_user.uid, sandbox_user.gid, sandbox_user.groups)
+            if sandbox_user is not None
+            else None
+        )
+        return self._executor.health_monitors.ensure(
+            self._task.id,
+            lambda: HealthMonitor(
+                self._task.id,
+                policy,
+                probe=lambda p: run_probe(p, env=self.env, cwd=self.workdir, user=user),
+                alive=lambda: self._alive(record),
+                task_started=float(record.get("started_at") or time.time()),
+                state_file=self.health_file,
+            ),
+        )
+
+    def _health_now(self, record: Mapping[str, Any]) -> tuple[Health, str]:
+        monitor = self._monitor(record)
+        if monitor is None:
+            return Health.NONE, ""
+        state = monitor.state()
+        return state.status, state.output
+
     # -- actions ------------------------------------------------------------------------
     def prepare(self, progress: Progress | None = None) -> None:
-        refused = unsupported(self._task.spec)
-        if refused is not None:
-            raise InvalidTaskError(refused)
+        refusal = refused_fields(self._task.spec, self.sandbox.user_names())
+        if refusal is not None or self._health_error:
+            raise InvalidTaskError(refusal or self._health_error)
         if not self.argv:
             raise InvalidTaskError(
                 "process executor: the task has no command (an image's default command "
@@ -281,11 +331,14 @@ class ProcessController:
         record.update(
             pid=child.pid, start_ticks=process_start_ticks(child.pid), started_at=time.time()
         )
+        with contextlib.suppress(FileNotFoundError):
+            self.health_file.unlink()  # a check's state from an earlier start
         try:
             _write_json(self.state_file, record)
         except OSError as exc:
             raise EngineError(f"cannot write {self.state_file}: {exc}") from exc
         _await_ready(child)
+        self._monitor(record)
 
     def _pid(self) -> int:
         record = self._record()
@@ -299,6 +352,11 @@ class ProcessController:
             raise ContainerNotFoundError(f"no process for task {self._task.id}")
         pid = int(record.get("pid") or 0)
         while self._alive(record):
+            health, output = self._health_now(record)
+            if health is Health.UNHEALTHY:
+                self.shutdown()
+                code, _ = self._finished_code(pid)
+                return ExitResult(exit_code=code, unhealthy=True, health_output=output)
             if self._closed.wait(POLL):
                 raise ContainerNotFoundError("wait ended: controller closed")
         self._release_files()
@@ -328,6 +386,7 @@ class ProcessController:
         return True
 
     def shutdown(self) -> None:
+        self._executor.health_monitors.stop(self._task.id)
         signum = self.stop_signal or signal.SIGTERM
         if not self._signal(signum) or self._wait_dead(self.grace):
             self._release_files()
@@ -335,13 +394,14 @@ class ProcessController:
         self.terminate()
 
     def terminate(self) -> None:
+        self._executor.health_monitors.stop(self._task.id)
         if self._signal(signal.SIGKILL):
             self._wait_dead(5.0)
         self._release_files()
 
     def remove(self) -> None:
         self.terminate()
-        for path in (self.state_file, self.exit_file, *log_files(self.log_file)):
+        for path in (self.state_file, self.exit_file, self.health_file, *log_files(self.log_file)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         try:
@@ -394,6 +454,7 @@ class ProcessExecutor:
             if path.is_file() and path.stat().st_mode & 0o077:
                 path.chmod(0o600)
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self.health_monitors = HealthMonitors()
         self._lock = threading.Lock()
 
     def controller(self, task: Task) -> ProcessController:

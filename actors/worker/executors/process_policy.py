@@ -9,9 +9,11 @@ Rules (a task is not the node):
   ``--process-user`` is refused, not ignored.
 - Working directory: a per-task directory outside the state dir (the spec's ``dir`` when
   given, but never inside the state dir).
-- What a process cannot be given is refused (``unsupported``): a process shares the
-  node's network and file system, so it can neither have ports published for it (it
-  binds its own), nor mounts, nor networks.
+- What a process cannot be given is refused, never ignored (``refused_fields``): a
+  ``user`` other than the one tasks run as, a ``hostname``, container labels, CPU and
+  memory limits; and, since a process shares the node's network and file system,
+  published ports (it binds its own), mounts and networks. The task is rejected with a
+  message naming them.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ __all__ = [
     "ProcessUserRefused",
     "choose_process_user",
     "is_within",
+    "refused_fields",
     "task_environment",
-    "unsupported",
 ]
 
 DEFAULT_PROCESS_USER = "nobody"
@@ -76,18 +78,32 @@ def is_within(path: PurePath, parent: PurePath) -> bool:
     return path == parent or parent in path.parents
 
 
-def unsupported(spec: TaskSpec) -> str | None:
-    """Why the process executor cannot run ``spec`` as asked, or None."""
-    asked = []
+def refused_fields(spec: TaskSpec, task_users: Sequence[str]) -> str | None:
+    """Why the process executor cannot run ``spec`` as asked (None: it can). ``task_users``:
+    the names (and uid) of the user its tasks run as."""
+    c = spec.container
+    limits = spec.resources.limits
+    wrong: list[str] = []
+    if c.user and c.user not in task_users:
+        who = task_users[0] if task_users else "the node's user"
+        wrong.append(f"user {c.user!r} (its tasks run as {who})")
+    if c.hostname:
+        wrong.append(f"hostname {c.hostname!r} (a process has the node's)")
+    if c.labels:
+        wrong.append("container labels (a process has none)")
+    if limits.nano_cpus:
+        wrong.append("a CPU limit")
+    if limits.memory_bytes:
+        wrong.append("a memory limit")
     if spec.ports:
-        asked.append("published ports (a process binds its own ports on the node)")
-    if spec.container.mounts:
-        asked.append("mounts (a process sees the node's file system)")
+        wrong.append("published ports (a process binds its own ports on the node)")
+    if c.mounts:
+        wrong.append("mounts (a process sees the node's file system)")
     if spec.networks:
-        asked.append("networks (a process uses the node's network)")
-    if not asked:
+        wrong.append("networks (a process uses the node's network)")
+    if not wrong:
         return None
     return (
-        f"the process executor cannot honour {'; '.join(asked)}: run the service on a "
-        "node with the docker executor"
+        f"the process executor cannot honour {'; '.join(wrong)}: run the service on nodes "
+        "with the docker executor (a placement constraint), or remove them from its spec"
     )

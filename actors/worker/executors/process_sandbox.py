@@ -79,6 +79,16 @@ class ProcessSandbox:
     state_dir: Path  # the node's: a task's working directory is never inside it
     user: TaskUser | None = None
 
+    def user_names(self) -> tuple[str, ...]:
+        """The name and uid of the user tasks run as (a spec's ``user`` must be one)."""
+        if self.user is not None:
+            return (self.user.name, str(self.user.uid))
+        uid = os.geteuid()
+        try:
+            return (pwd.getpwuid(uid).pw_name, str(uid))
+        except KeyError:
+            return (str(uid),)
+
     def task_dir(self, task_id: str) -> Path:
         if not task_id or "/" in task_id or task_id in (".", ".."):
             raise ProcessSandboxError(f"not a task id: {task_id!r}")

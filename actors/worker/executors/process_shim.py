@@ -10,9 +10,10 @@ script). The process executor starts it with ``start_new_session``: the shim is 
 leader, so a signal to the group reaches the command directly. The shim keeps the node's
 user, so the task cannot signal it or touch EXIT_FILE or its log; the command runs as
 ``user`` (groups, gid, then uid dropped before exec) in ``cwd`` with ``env`` and no stdin.
-The shim survives catchable signals (its handlers do nothing; the command gets the
-default ones back at exec; the shim writes a newline to its stdout once its own are in
-place, which ``start`` waits for), waits for the command and writes its exit code (128+N for
+The shim survives catchable signals (the command gets the default handlers back at exec;
+the shim writes a newline to its stdout once its own are in place, which ``start`` waits
+for); one that comes before the command runs is passed on to it once it does, so a stop
+right after start is not lost. It waits for the command and writes its exit code (128+N for
 signal N) to EXIT_FILE atomically with mode 0600, followed by a line with an error for a
 command that could not be run. A worker that restarted, and so is not the shim's parent,
 reads the code from there.
@@ -144,6 +145,13 @@ class LogWriter:
             self.fd = -1
 
 
+_early: list[int] = []  # signals that came before the command was running
+
+
+def _remember(signum: int, _frame: object) -> None:
+    _early.append(signum)
+
+
 def _ignore(_signum: int, _frame: object) -> None:
     pass
 
@@ -216,7 +224,7 @@ def main(argv: list[str]) -> int:
         return 2
     exit_file, command = argv[1], argv[3:]
     for signum in _FORWARDED:
-        signal.signal(signum, _ignore)
+        signal.signal(signum, _remember)
     try:
         settings = json.loads(sys.stdin.read() or "{}")
         log = _log_writer(settings)
@@ -238,6 +246,10 @@ def main(argv: list[str]) -> int:
         log.close()
         _write(exit_file, code, message)
         return code
+    for handled in _FORWARDED:  # the command runs: a signal to the group reaches it
+        signal.signal(handled, _ignore)
+    for early in _early:
+        child.send_signal(early)
     code = _pump(child, log)
     log.close()
     if code < 0:

@@ -48,6 +48,8 @@ def test_update_words() -> None:
     paused = {"state": "paused", "message": "update paused due to failure of task t1"}
     assert update_reason(paused) == "update paused: update paused due to failure of task t1"
     assert update_reason({"state": "rollback_paused", "message": ""}) == "update rollback paused"
+    done = {"state": "rollback_completed", "message": "rollback completed: update rolled back"}
+    assert update_reason(done) == "update rollback completed: update rolled back"
     rows = update_status_rows({**paused, "started_at": 0.0, "completed_at": None})
     assert rows == [
         ("Update Status", "paused"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from api.enums import RestartCondition, SchedulingStrategy, UpdateOrder
+from api.enums import FailureAction, RestartCondition, SchedulingStrategy, UpdateOrder
 from api.service_options import apply_options, merge_env
-from api.specs import GlobalService, ReplicatedService, ServiceSpec
+from api.specs import GlobalService, ReplicatedService, ServiceSpec, UpdateConfig
 from api.validation import InvalidSpec, validate_service_spec
 
 
@@ -107,6 +107,9 @@ def test_merge_env_replaces_keys() -> None:
         ({"placement_prefs": ["pack=node.labels.x"]}, "placement_pref[0]"),
         ({"restart_condition": "sometimes"}, "restart_condition"),
         ({"update_order": "random"}, "update_order"),
+        ({"rollback_order": "random"}, "rollback_order"),
+        ({"rollback_failure_action": "rollback"}, "rollback_failure_action"),
+        ({"rollback_failure_action": "explode"}, "rollback_failure_action"),
         ({"strategy": "fastest"}, "strategy"),
         ({"env": ["=x"]}, "env[0]"),
         ({"replicas": "3"}, "replicas"),
@@ -131,3 +134,43 @@ def test_validation_catches_what_options_allow() -> None:
     )
     with pytest.raises(InvalidSpec, match="exceeds the limit"):
         validate_service_spec(spec)
+
+
+def test_rollback_options_build_the_rollback_config() -> None:
+    options = {
+        "rollback_parallelism": 4,
+        "rollback_delay": 2.5,
+        "rollback_order": "start-first",
+        "rollback_failure_action": "continue",
+        "rollback_monitor": 7,
+        "rollback_max_failure_ratio": 0.25,
+    }
+    spec = apply_options(ServiceSpec(name="web"), {"image": "busybox", **options})
+    assert spec.rollback_config == UpdateConfig(
+        parallelism=4,
+        delay=2.5,
+        order=UpdateOrder.START_FIRST,
+        failure_action=FailureAction.CONTINUE,
+        monitor=7.0,
+        max_failure_ratio=0.25,
+    )
+    assert spec.update_config == UpdateConfig()  # untouched
+    later = apply_options(spec, {"rollback_parallelism": 1})
+    assert later.rollback_config == UpdateConfig(
+        parallelism=1,
+        delay=2.5,
+        order=UpdateOrder.START_FIRST,
+        failure_action=FailureAction.CONTINUE,
+        monitor=7.0,
+        max_failure_ratio=0.25,
+    )
+
+
+def test_a_rollback_that_would_roll_back_is_invalid() -> None:
+    spec = ServiceSpec(
+        name="web", rollback_config=UpdateConfig(failure_action=FailureAction.ROLLBACK)
+    )
+    spec = apply_options(spec, {"image": "busybox"})
+    with pytest.raises(InvalidSpec) as info:
+        validate_service_spec(spec)
+    assert info.value.field == "rollback_config.failure_action"

@@ -45,7 +45,7 @@ class Cluster:
     def __init__(self) -> None:
         self.clock = Clock()
         self.store = MemoryStore.local(clock=self.clock)
-        self.services = ServiceControl(self.store)
+        self.services = ServiceControl(self.store, clock=self.clock)
         self.nodes = NodeControl(self.store)
         self.tasks = TaskControl(self.store)
         self.cluster = ClusterControl(self.store)

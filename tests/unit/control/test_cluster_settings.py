@@ -60,17 +60,22 @@ def test_update_validates_then_writes(
     store_and_control: tuple[MemoryStore, ClusterControl],
 ) -> None:
     store, control = store_and_control
-    doc = call(control.update, {"heartbeat_period": 1.0, "task_history_limit": 2})["cluster"]
+    doc = call(
+        control.update,
+        {"heartbeat_period": 1.0, "task_history_limit": 2, "service_history_limit": 4},
+    )["cluster"]
     assert doc["spec"]["dispatcher"]["heartbeat_period"] == 1.0
     assert "ca_key" not in doc["root_ca"]
     cluster = store.view(clusters.get_default)
     assert cluster is not None
     assert cluster.spec.orchestration.task_history_retention_limit == 2
+    assert cluster.spec.orchestration.service_history_limit == 4
     for bad in (
         {"cert_expiry": 60.0},
         {"heartbeat_period": 0.0},
         {"snapshot_interval": 0},
         {"task_history_limit": -1},
+        {"service_history_limit": 0},
         {},
     ):
         with pytest.raises(ControlError) as info:

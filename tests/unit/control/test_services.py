@@ -251,6 +251,26 @@ def test_rm_marks_pending_delete_all_or_nothing() -> None:
     call(c.services.create, {"spec": spec})
 
 
+def test_ps_lists_each_slots_current_task_first_wherever_it_runs() -> None:
+    """A slot moved off a drained node: its new task on another node comes first, the dead
+    one below it (sorted by node id, the dead one came first)."""
+    c = Cluster()
+    a = c.add_node("node-a", "a" * 25)
+    b = c.add_node("node-b", "b" * 25)
+    c.create(name="web", replicas=2)
+    old = c.add_task("web", 1, a)
+    c.set_task(old, TaskState.RUNNING)
+    other = c.add_task("web", 2, a)
+    c.set_task(other, TaskState.RUNNING)
+    c.set_desired(old, TaskState.SHUTDOWN)
+    c.set_task(old, TaskState.SHUTDOWN)
+    c.clock.now += 1
+    new = c.add_task("web", 1, b)
+    c.set_task(new, TaskState.RUNNING)
+    rows = call(c.services.ps, {"service": "web"})["tasks"]
+    assert [r["id"] for r in rows] == [new, old, other]
+
+
 def test_dependencies_must_exist_fit_and_not_form_a_cycle() -> None:
     """Issue 10 item 8: refused at create and update, nothing written."""
     c = Cluster()

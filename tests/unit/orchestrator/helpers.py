@@ -186,9 +186,14 @@ class World:
 
     # --- playing scheduler and worker ------------------------------------------------------
 
-    def set_status(self, task_id: str, state: TaskState, *, at: float | None = None) -> None:
+    def set_status(
+        self, task_id: str, state: TaskState, *, at: float | None = None, err: str = ""
+    ) -> None:
         t = self.tasks[task_id]
-        status = TaskStatus(timestamp=self.now if at is None else at, state=state)
+        when = self.now if at is None else at
+        # as a worker does: started_at is the first RUNNING, kept afterwards
+        started = t.status.started_at or (when if state == TaskState.RUNNING else 0.0)
+        status = TaskStatus(timestamp=when, state=state, started_at=started, err=err)
         self.tasks[task_id] = self._stamp(replace(t, status=status), t.meta.created_at)
 
     def schedule_and_run(self, node_ids: list[str] | None = None) -> int:

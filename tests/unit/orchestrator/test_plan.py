@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from actors.orchestrator.plan import plan_service
+from actors.orchestrator.rollback import rolled_back
+from api.enums import UpdateOrder
 from api.objects import Service
-from api.specs import ContainerSpec, Dependency, ReplicatedService
+from api.specs import ContainerSpec, Dependency, ReplicatedService, UpdateConfig
 from tests.unit.orchestrator.helpers import World, make_node, make_service
 
 
@@ -67,3 +69,30 @@ def test_scale_down_stops_and_unmet_dependencies_keep_tasks_pending() -> None:
     assert (step.action, step.why) == ("pending", "waiting for service db, which does not exist")
     same = plan_service(w.snapshot(), web, w.now)
     assert same.steps == () and same.notes == ("nothing to do: the service's tasks already match",)
+
+
+def test_a_rollback_replaces_every_task_and_says_its_own_pacing() -> None:
+    """``service rollback --dry-run``: the service as the rollback would leave it, every
+    task replaced, the note the rollback config's (before, a rollback had no plan)."""
+    w, web = world_with_web()
+    before = dict(w.tasks)
+    container = ContainerSpec(image="busybox:2", command=("sleep", "1000"))
+    spec = replace(
+        web.spec,
+        task=replace(web.spec.task, container=container),
+        rollback_config=UpdateConfig(parallelism=2, order=UpdateOrder.START_FIRST),
+    )
+    updated = replace(web, spec=spec, previous_spec=web.spec, spec_version=2)
+    w.add(updated)
+    w.settle()
+    assert {t.spec.container.image for t in w.runnable(web.id)} == {"busybox:2"}
+    plan = plan_service(w.snapshot(), rolled_back(w.services[web.id], w.now), w.now)
+    assert [(a, s) for a, s, _ in actions(plan)] == [
+        ("replace", "1"),
+        ("replace", "2"),
+        ("replace", "3"),
+    ]
+    assert plan.notes == (
+        "the rollback replaces 3 task(s) 2 at a time, start-first, 0s apart, failure action pause",
+    )
+    assert set(before) <= set(w.tasks) and w.services[web.id].spec == spec  # nothing written

@@ -33,6 +33,12 @@ def _images(w: World, sid: str = "svc-web") -> list[str]:
     return [t.spec.container.image for t in w.runnable(sid)]
 
 
+def _past_monitor(w: World, monitor: float = UpdateConfig().monitor) -> None:
+    """Let the new tasks' monitor window pass."""
+    w.now += monitor
+    w.settle()
+
+
 def _state(w: World, sid: str = "svc-web") -> UpdateState | None:
     st = w.services[sid].update_status
     return st.state if st is not None else None
@@ -61,6 +67,8 @@ def test_stop_first_parallelism_one() -> None:
     assert sorted(_images(w)) == ["busybox", "busybox", "busybox:2"]
     w.settle()
     assert _images(w) == ["busybox:2"] * 3
+    assert _state(w) == UpdateState.UPDATING  # the new tasks are monitored
+    _past_monitor(w)
     assert _state(w) == UpdateState.COMPLETED
 
 
@@ -140,6 +148,7 @@ def test_failure_rolls_back() -> None:
     assert w.services["svc-web"].spec.task.container.image == "busybox"
     w.settle()
     assert _images(w) == ["busybox"] * 2
+    _past_monitor(w)
     assert _state(w) == UpdateState.ROLLBACK_COMPLETED
 
 
@@ -153,6 +162,7 @@ def test_failure_continue() -> None:
     w.set_status(new.id, TaskState.FAILED)
     w.settle()
     assert _images(w) == ["busybox:2"] * 2
+    _past_monitor(w)
     assert _state(w) == UpdateState.COMPLETED
 
 

@@ -253,3 +253,16 @@ def test_unhealthy_says_what_the_last_health_check_printed() -> None:
     d2 = go(st(RUN), Outcome(Action.WAIT, exit=exit_))
     assert d2.status.err.startswith("task: unhealthy container (last health check: ...xxx")
     assert len(d2.status.err) < 400  # the output is bounded
+
+
+def test_running_records_when_the_task_first_ran() -> None:
+    d = go(st(S.STARTING), obs(RuntimeState.RUNNING))
+    assert (d.status.state, d.status.started_at) == (RUN, NOW)
+    later = step(
+        desired=RUN,
+        status=d.status,
+        outcome=Outcome(Action.WAIT, exit=ExitResult(1)),
+        removing=False,
+        now=NOW + 9,
+    )
+    assert (later.status.state, later.status.started_at) == (S.FAILED, NOW)

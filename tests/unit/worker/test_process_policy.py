@@ -11,6 +11,7 @@ from actors.worker.executors.process_policy import (
     ProcessUserRefused,
     choose_process_user,
     is_within,
+    refused_fields,
     task_environment,
 )
 
@@ -63,3 +64,32 @@ def test_is_within() -> None:
     assert is_within(PurePath("/var/lib/swarm/process/t1"), state)
     assert not is_within(PurePath("/var/lib/swarmnode"), state)
     assert not is_within(PurePath("/tmp/swarmnode-0/n1/t1"), state)
+
+
+def test_fields_a_process_cannot_honour_are_refused() -> None:
+    from api.specs import ContainerSpec, ResourceRequirements, Resources, TaskSpec
+
+    def spec(**container: object) -> TaskSpec:
+        return TaskSpec(container=ContainerSpec(image="x", **container))  # type: ignore[arg-type]
+
+    users = ("nobody", "65534")
+    assert refused_fields(spec(), users) is None
+    assert refused_fields(spec(user="nobody"), users) is None
+    assert refused_fields(spec(user="65534"), users) is None
+    message = refused_fields(spec(user="root", hostname="h", labels={"a": "b"}), users)
+    assert message == (
+        "the process executor cannot honour user 'root' (its tasks run as nobody); hostname "
+        "'h' (a process has the node's); container labels (a process has none): run the "
+        "service on nodes with the docker executor (a placement constraint), or remove them "
+        "from its spec"
+    )
+    limited = TaskSpec(
+        container=ContainerSpec(image="x"),
+        resources=ResourceRequirements(limits=Resources(nano_cpus=1, memory_bytes=1)),
+    )
+    assert "a CPU limit; a memory limit" in (refused_fields(limited, users) or "")
+    reserved = TaskSpec(
+        container=ContainerSpec(image="x"),
+        resources=ResourceRequirements(reservations=Resources(nano_cpus=1, memory_bytes=1)),
+    )
+    assert refused_fields(reserved, users) is None  # the scheduler's business

@@ -19,7 +19,7 @@ from actors.worker.executors.docker_config import (
     port_status,
 )
 from actors.worker.executors.docker_pull import PullProgress, auth_config, pull_failure
-from actors.worker.executors.process_policy import unsupported
+from actors.worker.executors.process_policy import refused_fields
 from actors.worker.resources import TaskResources
 from api.enums import MountType, PortProtocol
 from api.objects import Network, RegistryAuth, Task, TaskStatus
@@ -220,13 +220,14 @@ def test_the_book_keeps_only_what_unfinished_tasks_need() -> None:
 
 
 def test_the_process_executor_refuses_what_it_cannot_honour() -> None:
-    assert unsupported(TaskSpec()) is None
-    refused = unsupported(
+    assert refused_fields(TaskSpec(), ()) is None
+    refused = refused_fields(
         TaskSpec(
             container=ContainerSpec(mounts=(Mount(target="/d"),)),
             ports=(PortConfig(target_port=80),),
             networks=(NetworkAttachmentConfig("n"),),
-        )
+        ),
+        (),
     )
     assert refused is not None
     for word in ("published ports", "mounts", "networks", "docker executor"):
