@@ -12,7 +12,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from actors.engine_api.service_spec import docker_ports, docker_spec
+from actors.engine_api.service_doc import docker_ports, docker_spec
 from actors.engine_api.wire import rfc3339, to_ns
 from api.codec_objects import decode
 from api.specs import ServiceSpec

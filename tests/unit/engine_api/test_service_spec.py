@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from actors.engine_api.errors import EngineError
-from actors.engine_api.service_spec import docker_spec, from_docker_spec
+from actors.engine_api.service_doc import docker_spec
+from actors.engine_api.service_spec import from_docker_spec
 from api.enums import RebalanceMode, SchedulingStrategy
 from api.service_options import apply_options
 from api.specs import Dependency, GlobalService, ReplicatedJob, ServiceSpec
