@@ -30,6 +30,7 @@ from typing import Any
 from actors import log
 from actors.ca.keystore import KeyStoreError
 from actors.ca.node_identity import IdentityError
+from actors.engine_api.child import check_engine_address
 from actors.heap import tune_collector
 from actors.metrics.http import parse_metrics_addr
 from actors.node.config import NodeConfig, NodeError, advertised_address
@@ -150,6 +151,21 @@ def build_parser() -> argparse.ArgumentParser:
         "127.0.0.1 only; name another address to let other hosts scrape)",
     )
     parser.add_argument(
+        "--engine-api",
+        default=None,
+        metavar="unix:///PATH|tcp://HOST:PORT",
+        help="serve the swarm part of the Docker Engine API there, for the docker CLI and "
+        "SDK (DOCKER_HOST=unix:///PATH); a non-loopback TCP address needs --engine-api-tls",
+    )
+    parser.add_argument(
+        "--engine-api-tls",
+        default=None,
+        type=Path,
+        metavar="DIR",
+        help="serve the Engine API over mutual TLS with DIR's ca.pem, cert.pem and key.pem "
+        "from the cluster CA (swarmctl cluster engine-cert DIR --host HOST)",
+    )
+    parser.add_argument(
         "--web-addr",
         default=None,
         metavar="HOST:PORT",
@@ -210,6 +226,10 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
     choose_process_user(args.process_user, euid=os.geteuid(), executor=args.executor or "process")
     if args.metrics_addr is not None:
         parse_metrics_addr(args.metrics_addr)  # refused before anything is written
+    if args.engine_api_tls is not None and args.engine_api is None:
+        raise ValueError("--engine-api-tls goes with --engine-api")
+    if args.engine_api is not None:
+        check_engine_address(args.engine_api, tls=args.engine_api_tls is not None)
     if args.web_addr is not None:
         parse_web_addr(args.web_addr)
     elif args.web_token_file is not None:
@@ -231,6 +251,8 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
         force_new_cluster=bool(args.force_new_cluster),
         publish_addr=publish_addr,
         metrics_addr=args.metrics_addr,
+        engine_api=args.engine_api,
+        engine_api_tls=args.engine_api_tls.absolute() if args.engine_api_tls else None,
         web_addr=args.web_addr,
         web_token=web_token,
     )

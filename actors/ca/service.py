@@ -44,6 +44,7 @@ from actors.ca.certs import (
     issue_node_certificate,
     read_node_certificate,
 )
+from actors.ca.engine_certs import issue_engine_certificate
 from actors.ca.root import CAError, CertificateAuthority, create_root_ca, root_ca_from_api
 from actors.ca.tokens import (
     InvalidJoinToken,
@@ -419,6 +420,23 @@ class CAService:
                     raise JoinRefused("unavailable", "the node kept changing; retry") from None
 
     # --- control API helpers --------------------------------------------------------
+
+    def engine_certificate(self, csr: bytes, hosts: Sequence[str]) -> tuple[bytes, bytes]:
+        """An Engine API certificate for ``hosts`` and the CA certificate (PEM); JoinRefused
+        when this manager cannot sign, CertificateError or ValueError for a bad request."""
+        cluster = self._cluster()
+        ca = self._authority(cluster)
+        cert = issue_engine_certificate(
+            ca,
+            csr,
+            hosts=hosts,
+            cluster_id=cluster.id,
+            now=self._clock(),
+            rng=self._rng,
+            expiry=cluster.spec.ca_config.node_cert_expiry,
+        )
+        _log.info("ca.engine_cert.issued", hosts=list(hosts))
+        return cert, ca.cert_pem
 
     def rotate_token(self, role: NodeRole) -> str:
         """A new join token for ``role``; the old one stops working, joined nodes keep

@@ -73,9 +73,11 @@ def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> di
         "control.secret.ls": secret.ls,
         "control.secret.inspect": secret.inspect,
         "control.secret.rm": secret.rm,
+        "control.secret.update": secret.update,
         "control.config.create": config.create,
         "control.config.ls": config.ls,
         "control.config.inspect": config.inspect,
         "control.config.rm": config.rm,
+        "control.config.update": config.update,
     }
     return {name: guarded(fn) for name, fn in table.items()}

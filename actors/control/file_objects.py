@@ -4,7 +4,8 @@
 Rules (Docker's ``docker secret`` / ``docker config``):
 - Names are unique per kind (the store's index says so, atomically); specs are validated
   (api/secret_validation.py) before anything is written. Objects are immutable: rotate a
-  secret by creating a new one (README).
+  secret by creating a new one (README); ``update`` changes labels only (Docker's rule),
+  and refuses other data.
 - A secret's data never leaves the store through this API: ``ls`` rows and ``inspect``
   documents carry no ``data`` (``FileKind.shows_data`` is false). A config's ``inspect``
   shows it.
@@ -16,11 +17,11 @@ Rules (Docker's ``docker secret`` / ``docker config``):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from actors.control.errors import Body, ControlCode, ControlError
-from actors.control.writes import modify
+from actors.control.writes import check_version, modify
 from actors.store import MemoryStore, ReadTx, WriteTx, services
 from api.codec_objects import decode, encode_object
 from api.ids import RandomBits, new_id
@@ -106,6 +107,32 @@ class FileObjectControl:
         stored = committed.objects[0] if committed.objects else obj
         assert isinstance(stored, Secret | Config)
         return {"id": stored.id, kind.name: self.row(stored)}
+
+    def update(self, body: Body) -> Body:
+        """New labels at the version read; the name and the data never change (Docker's
+        rule: only updates to labels are allowed)."""
+        kind = self._kind
+        labels = {str(k): str(v) for k, v in dict(body["labels"]).items()}
+        data = body.get("data")
+
+        def write(tx: WriteTx) -> FileObject:
+            obj = self._lookup(tx, str(body[kind.name]))
+            check_version(kind.name, obj.id, int(body["version"]), obj.meta.version)
+            if data is not None and bytes(data) != obj.spec.data:
+                raise ControlError(
+                    ControlCode.INVALID_ARGUMENT,
+                    f"only updates to labels are allowed: {kind.name} {obj.spec.name!r} "
+                    "holds other data (create a new one to rotate it)",
+                )
+            spec = replace(obj.spec, labels=labels)
+            kind.validate(spec)
+            if spec != obj.spec:
+                tx.update(replace(obj, spec=spec))  # type: ignore[arg-type]  # spec_cls
+            return obj
+
+        object_id = modify(self._store, write).value.id
+        stored = self._store.view(lambda tx: self._lookup(tx, object_id))  # as committed
+        return {"id": object_id, kind.name: self.row(stored)}
 
     def rm(self, body: Body) -> Body:
         kind = self._kind

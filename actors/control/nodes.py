@@ -94,9 +94,14 @@ class NodeControl:
         return {"id": removed["id"]}
 
     def ls(self, body: Body) -> Body:
+        full = bool(body.get("full", False))
+
+        def row(node: Node) -> dict[str, Any]:
+            return {**node_row(node), "object": node_document(node)} if full else node_row(node)
+
         def read(tx: ReadTx) -> list[dict[str, Any]]:
             listed = sorted(nodes.list_all(tx), key=lambda n: (n.hostname, n.id))
-            return [node_row(n) for n in listed]
+            return [row(n) for n in listed]
 
         return {"nodes": self._store.view(read)}
 

@@ -242,10 +242,17 @@ class ServiceControl:
 
     def ls(self, body: Body) -> Body:
         show_all = bool(body.get("all", False))
+        full = bool(body.get("full", False))
+
+        def row(tx: ReadTx, service: Service) -> dict[str, Any]:
+            summary = _summary(tx, service)
+            if full:
+                summary["object"] = encode_object(public_service(service))  # no credentials
+            return summary
 
         def read(tx: ReadTx) -> list[dict[str, Any]]:
             return [
-                _summary(tx, s)
+                row(tx, s)
                 for s in sorted(services.list_all(tx), key=lambda s: s.spec.name)
                 if show_all or not s.pending_delete
             ]

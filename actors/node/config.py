@@ -34,6 +34,8 @@ class NodeConfig:
     force_new_cluster: bool = False  # a manager: restart as the only member of its group
     publish_addr: str = ""  # the host address tasks' published ports bind to ("": all)
     metrics_addr: str | None = None  # HOST:PORT of the Prometheus endpoint (None: none)
+    engine_api: str | None = None  # unix:///PATH or tcp://HOST:PORT of the Engine API
+    engine_api_tls: Path | None = None  # its TLS files (actors/engine_api/tls.py)
     web_addr: str | None = None  # managers: HOST:PORT of the web view (None: none)
     web_token: str | None = field(default=None, repr=False)  # allows the web view's writes
     stop_timeout: float = 5.0

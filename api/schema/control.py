@@ -24,6 +24,7 @@ from typing import Final
 from api.schema.declare import (
     ANY,
     BOOL,
+    BYTES,
     FLOAT,
     INT,
     STR,
@@ -36,6 +37,8 @@ from api.schema.declare import (
 )
 
 __all__ = [
+    "CONTROL_CLUSTER_ENGINE_CERT",
+    "CONTROL_CLUSTER_ENGINE_CERT_REPLY",
     "CONTROL_CLUSTER_INSPECT",
     "CONTROL_CLUSTER_INSPECT_REPLY",
     "CONTROL_CLUSTER_JOIN_TOKEN",
@@ -52,6 +55,7 @@ __all__ = [
     "CONTROL_CONFIG_REPLY",
     "CONTROL_CONFIG_RM",
     "CONTROL_CONFIG_RM_REPLY",
+    "CONTROL_CONFIG_UPDATE",
     "CONTROL_EVENTS",
     "CONTROL_EVENTS_REPLY",
     "CONTROL_NETWORK_CREATE",
@@ -78,6 +82,7 @@ __all__ = [
     "CONTROL_SECRET_REPLY",
     "CONTROL_SECRET_RM",
     "CONTROL_SECRET_RM_REPLY",
+    "CONTROL_SECRET_UPDATE",
     "CONTROL_SERVICE_CREATE",
     "CONTROL_SERVICE_HISTORY",
     "CONTROL_SERVICE_HISTORY_REPLY",
@@ -192,9 +197,10 @@ CONTROL_SERVICE_LS_REPLY: Final = SCHEMA.declare(
 CONTROL_SERVICE_LS: Final = SCHEMA.declare(
     MessageType(
         "control.service.ls",
-        (Field("all", BOOL, required=False),),
+        (Field("all", BOOL, required=False), Field("full", BOOL, required=False)),
         reply="control.service.ls.reply",
-        doc="Service summaries; all: include services being removed.",
+        doc="Service summaries; all: include services being removed; full: each summary "
+        "also carries the whole service as ``object`` (the Engine API's list).",
     )
 )
 CONTROL_SERVICE_INSPECT_REPLY: Final = SCHEMA.declare(
@@ -257,7 +263,13 @@ CONTROL_NODE_LS_REPLY: Final = SCHEMA.declare(
     MessageType("control.node.ls.reply", (Field("nodes", ListOf(ANY)),))
 )
 CONTROL_NODE_LS: Final = SCHEMA.declare(
-    MessageType("control.node.ls", reply="control.node.ls.reply", doc="Node rows.")
+    MessageType(
+        "control.node.ls",
+        (Field("full", BOOL, required=False),),
+        reply="control.node.ls.reply",
+        doc="Node rows; full: each row also carries the whole node as ``object`` (the "
+        "Engine API's list).",
+    )
 )
 CONTROL_NODE_INSPECT_REPLY: Final = SCHEMA.declare(
     MessageType("control.node.inspect.reply", (Field("node", ANY), Field("summary", ANY)))
@@ -373,6 +385,20 @@ CONTROL_CLUSTER_UPDATE: Final = SCHEMA.declare(
         doc="Change the default cluster's settings; the reply is the updated cluster.",
     )
 )
+CONTROL_CLUSTER_ENGINE_CERT_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "control.cluster.engine_cert.reply", (Field("cert", BYTES), Field("ca_cert", BYTES))
+    )
+)
+CONTROL_CLUSTER_ENGINE_CERT: Final = SCHEMA.declare(
+    MessageType(
+        "control.cluster.engine_cert",
+        (Field("csr", BYTES), Field("hosts", ListOf(STR), required=False)),
+        reply="control.cluster.engine_cert.reply",
+        doc="Sign a P-256 CSR into an Engine API TLS certificate for hosts (actors/ca/"
+        "engine_certs.py: server and client, no node identity); with the CA certificate.",
+    )
+)
 CONTROL_UNLOCK_REPLY: Final = SCHEMA.declare(
     MessageType("control.unlock.reply", (Field("unlocked", BOOL),))
 )
@@ -453,7 +479,23 @@ def _object_rm(kind: str) -> MessageType:
     )
 
 
+def _object_update(kind: str) -> MessageType:
+    return MessageType(
+        f"control.{kind}.update",
+        (
+            Field(kind, STR),
+            Field("version", INT),
+            Field("labels", MapOf(STR)),
+            Field("data", BYTES, required=False),
+        ),
+        reply=f"control.{kind}.reply",
+        doc=f"Replace a {kind}'s labels at the version read (Docker's {kind} update): data, "
+        "when given, must be the stored data (only updates to labels are allowed).",
+    )
+
+
 CONTROL_SECRET_REPLY: Final = SCHEMA.declare(_object_reply("secret"))
+CONTROL_SECRET_UPDATE: Final = SCHEMA.declare(_object_update("secret"))
 CONTROL_SECRET_CREATE: Final = SCHEMA.declare(_object_create("secret"))
 CONTROL_SECRET_LS_REPLY: Final = SCHEMA.declare(_object_ls_reply("secret"))
 CONTROL_SECRET_LS: Final = SCHEMA.declare(_object_ls("secret"))
@@ -469,6 +511,7 @@ CONTROL_CONFIG_INSPECT_REPLY: Final = SCHEMA.declare(_object_inspect_reply("conf
 CONTROL_CONFIG_INSPECT: Final = SCHEMA.declare(_object_inspect("config", "with its data"))
 CONTROL_CONFIG_RM_REPLY: Final = SCHEMA.declare(_object_rm_reply("config"))
 CONTROL_CONFIG_RM: Final = SCHEMA.declare(_object_rm("config"))
+CONTROL_CONFIG_UPDATE: Final = SCHEMA.declare(_object_update("config"))
 CONTROL_NETWORK_REPLY: Final = SCHEMA.declare(_object_reply("network"))
 CONTROL_NETWORK_CREATE: Final = SCHEMA.declare(
     MessageType(

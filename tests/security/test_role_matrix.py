@@ -115,6 +115,7 @@ CONTROL_BODIES: dict[str, Mapping[str, Any]] = {
     "control.cluster.join_token": {"role": "worker"},
     "control.cluster.unlock_key": {},
     "control.cluster.update": {},
+    "control.cluster.engine_cert": {"csr": b"not a csr"},
     "control.network.create": {"spec": {}},
     "control.network.inspect": {"network": NONE},
     "control.network.ls": {},
@@ -146,10 +147,12 @@ CONTROL_BODIES: dict[str, Mapping[str, Any]] = {
     "control.secret.ls": {},
     "control.secret.inspect": {"secret": NONE},
     "control.secret.rm": {"secrets": [NONE]},
+    "control.secret.update": {"secret": NONE, "version": 1, "labels": {}},
     "control.config.create": {"spec": {}},
     "control.config.ls": {},
     "control.config.inspect": {"config": NONE},
     "control.config.rm": {"configs": [NONE]},
+    "control.config.update": {"config": NONE, "version": 1, "labels": {}},
 }
 MANAGER_CONTROL = dict.fromkeys(CONTROL_BODIES, ANSWERED)
 

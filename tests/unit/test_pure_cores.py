@@ -40,6 +40,32 @@ CORES = [
     Core("backoff", ("actors/backoff.py",), NO_IO | {"os"}, actors_prefixes=()),
     # where an HTTP endpoint listens: parsed without I/O
     Core("http-address", ("actors/http/address.py",), NO_IO | {"aiohttp"}, actors_prefixes=()),
+    # the Engine API's JSON shapes, filters and conversions: no HTTP, no control socket
+    Core(
+        "engine-api",
+        package(
+            "actors/engine_api",
+            shells={
+                "__init__.py",
+                "app.py",
+                "child.py",
+                "control.py",
+                "files.py",
+                "logs.py",
+                "networks.py",
+                "nodes.py",
+                "services.py",
+                "system.py",
+                "tls.py",
+            },
+            at_least={"service_spec.py", "objects.py", "listing.py", "events.py", "wire.py"},
+        ),
+        NO_IO | {"aiohttp", "transport"},
+        actors_prefixes=("actors.engine_api.",),
+        shells=frozenset(
+            {"actors.engine_api.app", "actors.engine_api.control", "actors.engine_api.child"}
+        ),
+    ),
     Core(
         "ca",
         (
@@ -49,6 +75,7 @@ CORES = [
             "actors/ca/renewal.py",
             "actors/ca/encryption.py",
             "actors/ca/z85.py",
+            "actors/ca/engine_certs.py",
         ),
         NO_IO | {"transport"},
         actors_prefixes=("actors.ca.",),

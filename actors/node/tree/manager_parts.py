@@ -49,6 +49,7 @@ from actors.ca.renewer import store_settings
 from actors.ca.service import CAService
 from actors.control import control_handlers
 from actors.control.cluster import cluster_handlers
+from actors.control.engine_certs import engine_cert_handlers
 from actors.control.readiness import ReadinessGate, StartupState
 from actors.control.unlock import unlock_handlers
 from actors.dispatcher import dispatcher_handlers
@@ -334,6 +335,7 @@ class ManagerParts:
         table = {
             **control_handlers(self.store),
             **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
+            **engine_cert_handlers(self.ca.engine_certificate),
             **log_control_handlers(self.log_broker.find, self.log_relay),
             "control.events": self.events.handler(),
         }
@@ -412,6 +414,7 @@ class ManagerParts:
             endpoint_child(
                 "control", config.control_bind, tables["control"], stop_timeout=stop_timeout
             ),
+            *self.shared.engine_children(),
             endpoint_child(
                 "hello",
                 hello_address(config.listen_remote_api),  # port + 1 (actors/ca/join.py)

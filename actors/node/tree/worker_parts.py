@@ -43,6 +43,8 @@ from actors.ca.node_certs import NodeCertificates
 from actors.ca.node_identity import NodeIdentity
 from actors.ca.renewer import CHECK_NOW, CertRenewer, RenewalSettings
 from actors.dispatcher import ManagerAddress
+from actors.engine_api.child import check_engine_address, engine_api_child
+from actors.engine_api.tls import EngineTLSError, engine_tls_context
 from actors.log import get_logger
 from actors.logs.node_ring import NodeEvents
 from actors.logs.publisher import LogPublisher, WorkerTasks
@@ -50,7 +52,7 @@ from actors.metrics.http import metrics_child
 from actors.metrics.node import NodeTasksCollector
 from actors.metrics.registry import Collector
 from actors.metrics.transport import TransportCollector
-from actors.node.config import NodeConfig
+from actors.node.config import NodeConfig, NodeError
 from actors.node.membership.roles import renewal_role, role_restart
 from actors.node.startup.security import NodeStartup, read_managers, write_managers
 from actors.node.startup.state_dir import remove_manager_state
@@ -174,6 +176,34 @@ class SharedParts:
             return [TransportCollector(), NodeTasksCollector(statuses), *extra()]
 
         return [metrics_child(config.metrics_addr, collectors, stop_timeout=config.stop_timeout)]
+
+    def engine_children(self) -> list[ChildSpec]:
+        """The ``engine`` endpoint when ``--engine-api`` is given: the Docker Engine API
+        over this node's own control socket (a worker's refuses as Docker's does), over TLS
+        with ``--engine-api-tls`` (a bad TLS directory stops the start: NodeError)."""
+        config = self.setup.config
+        if config.engine_api is None:
+            return []
+        tls_dir = config.engine_api_tls
+        address = check_engine_address(config.engine_api, tls=tls_dir is not None)
+        context = None
+        if tls_dir is not None:
+            try:
+                context = engine_tls_context(tls_dir, self.setup.startup.certs.ca.cert_pem)
+            except EngineTLSError as exc:
+                raise NodeError(str(exc)) from None
+        if not address.is_unix and context is None:
+            _log.warning(
+                "node.engine_api.unauthenticated",
+                address=address.url(),
+                reason="a TCP Engine API without --engine-api-tls: every local user can "
+                "control the cluster through it",
+            )
+        return [
+            engine_api_child(
+                address, config.control_bind, ssl_context=context, stop_timeout=config.stop_timeout
+            )
+        ]
 
     def worker_child(self) -> ChildSpec:
         setup = self.setup
@@ -362,7 +392,8 @@ class WorkerParts:
             self.endpoint_tables()["control"],
             stop_timeout=config.stop_timeout,
         )
-        return [*self.shared.metrics_children(), control, *self.shared.children()]
+        shared = self.shared
+        return [*shared.metrics_children(), control, *shared.engine_children(), *shared.children()]
 
     def opening(self) -> None:
         """Nothing to index before a worker's tree starts."""

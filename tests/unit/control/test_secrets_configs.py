@@ -130,5 +130,30 @@ def test_a_service_being_removed_still_holds_its_secret() -> None:
 def test_handlers_in_the_control_table() -> None:
     table = control_handlers(Cluster().store)
     for kind in ("secret", "config"):
-        for verb in ("create", "ls", "inspect", "rm"):
+        for verb in ("create", "ls", "inspect", "rm", "update"):
             assert f"control.{kind}.{verb}" in table
+
+
+def test_update_changes_labels_only_at_the_version_read() -> None:
+    """Docker's secret|config update (what ``docker stack deploy`` sends again)."""
+    c = Cluster()
+    secrets, configs = make(c)
+    sid = call(secrets.create, {"spec": encode(SecretSpec(name="pw", data=DATA))})["id"]
+    version = call(secrets.inspect, {"secret": sid})["secret"]["meta"]["version"]
+    # the same data again: a no-op that answers
+    same = {"secret": "pw", "version": version, "labels": {}, "data": DATA}
+    assert call(secrets.update, same)["id"] == sid
+    labelled = {"secret": "pw", "version": version, "labels": {"env": "prod"}}
+    assert call(secrets.update, labelled)["secret"]["labels"] == {"env": "prod"}
+    doc = call(secrets.inspect, {"secret": sid})["secret"]
+    assert doc["spec"]["labels"] == {"env": "prod"} and doc["meta"]["version"] > version
+    assert code_of(secrets.update, labelled)[0] == ControlCode.CONFLICT  # a stale version
+    fresh = doc["meta"]["version"]
+    other = {"secret": "pw", "version": fresh, "labels": {}, "data": b"other"}
+    code, message = code_of(secrets.update, other)
+    assert code == ControlCode.INVALID_ARGUMENT and "only updates to labels" in message
+    assert DATA not in message.encode()
+    cid = call(configs.create, {"spec": encode(ConfigSpec(name="c", data=b"x"))})["id"]
+    cversion = call(configs.inspect, {"config": cid})["config"]["meta"]["version"]
+    body = {"config": cid, "version": cversion, "labels": {"a": "b"}, "data": b"x"}
+    assert call(configs.update, body)["config"]["labels"] == {"a": "b"}

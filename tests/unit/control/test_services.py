@@ -325,3 +325,48 @@ def test_update_with_a_whole_spec_replaces_it_and_says_whether_it_changed() -> N
             ControlCode.INVALID_ARGUMENT,
         )
     assert c.store.version == version
+
+
+def test_update_with_a_whole_spec_keeps_the_rules_of_an_update() -> None:
+    """The Engine API's and a stack's update: a whole spec, same name and mode."""
+    c = Cluster()
+    sid = c.create(name="web", replicas=2)
+    service = c.service(sid)
+    wanted = apply_options(service.spec, {"replicas": 4, "env": ["A=1"]})
+    body = {"service": sid, "spec": encode(wanted), "version": service.meta.version}
+    reply = call(c.services.update, body)
+    assert reply["changed"] is True
+    after = c.service(sid)
+    assert after.spec == wanted and after.previous_spec == service.spec
+    assert after.spec_version == 2
+    # the same spec again changes nothing
+    assert call(c.services.update, {"service": sid, "spec": encode(wanted)})["changed"] is False
+    version = c.store.version
+    renamed = encode(replace(wanted, name="other"))
+    assert codes(c.services.update, {"service": sid, "spec": renamed}) == "invalid_argument"
+    global_ = encode(apply_options(wanted, {"mode": "global"}))
+    assert codes(c.services.update, {"service": sid, "spec": global_}) == "invalid_argument"
+    bad = encode(apply_options(wanted, {"reserve_memory": 10, "limit_memory": 5}))
+    assert codes(c.services.update, {"service": sid, "spec": bad}) == "invalid_spec"
+    both = {"service": sid, "spec": encode(wanted), "changes": {}}
+    assert codes(c.services.update, both) == "invalid_argument"
+    stale = {"service": sid, "spec": encode(wanted), "version": service.meta.version}
+    assert codes(c.services.update, stale) == "conflict"
+    assert c.store.version == version
+
+
+def test_ls_full_carries_the_whole_objects() -> None:
+    c = Cluster()
+    sid = c.create(name="web", replicas=2)
+    c.add_node("n1")
+    [row] = call(c.services.ls, {"full": True})["services"]
+    assert row["object"]["id"] == sid and row["object"]["spec"]["name"] == "web"
+    assert "object" not in call(c.services.ls, {})["services"][0]
+    auth = {"server_address": "reg.example", "username": "u", "password": "hunter2-pw"}
+    spec = encode(apply_options(ServiceSpec(name="private"), {"image": "reg.example/x"}))
+    call(c.services.create, {"spec": spec, "registry_auth": auth})
+    listed = call(c.services.ls, {"full": True})["services"]
+    assert "hunter2-pw" not in repr(listed)  # credentials never answered back
+    [node] = call(c.nodes.ls, {"full": True})["nodes"]
+    assert node["object"]["description"]["hostname"] == "n1"
+    assert "object" not in call(c.nodes.ls, {})["nodes"][0]

@@ -1,0 +1,114 @@
+"""Which objects a list request's ``filters`` keep, by Docker's rules (pure).
+
+- ``id`` and ``name`` match prefixes (SwarmKit's IDPrefixes and NamePrefixes); ``names``
+  (secrets, configs) matches whole names; ``label`` is ``key`` or ``key=value``, all of
+  them must hold; a task's ``service`` and ``node`` are names or ids.
+- Different keys must all match; several values of one key match any of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from actors.engine_api.errors import bad_request
+from actors.engine_api.wire import Filters, label_matches
+
+__all__ = [
+    "FILE_FILTERS",
+    "NODE_FILTERS",
+    "SERVICE_FILTERS",
+    "TASK_FILTERS",
+    "keep_file",
+    "keep_node",
+    "keep_service",
+    "keep_task",
+]
+
+SERVICE_FILTERS: Final = ("id", "label", "mode", "name")
+NODE_FILTERS: Final = ("id", "label", "node.label", "membership", "name", "role")
+TASK_FILTERS: Final = (
+    "id",
+    "name",
+    "label",
+    "service",
+    "node",
+    "desired-state",
+    "_up-to-date",
+)
+FILE_FILTERS: Final = ("id", "label", "name", "names")
+
+
+def _prefix(value: str, wanted: Iterable[str]) -> bool:
+    return any(value.startswith(w) for w in wanted)
+
+
+def _any_of(filters: Filters, key: str, test: Any) -> bool:
+    values = filters.get(key)
+    return not values or any(test(v) for v in values)
+
+
+def keep_service(filters: Filters, summary: Mapping[str, Any]) -> bool:
+    """``summary``: a service summary with its ``object`` (control.service.ls full)."""
+    spec = summary["object"]["spec"]
+    mode = str(summary.get("mode", ""))
+    for wanted in filters.get("mode", ()):
+        if wanted not in ("replicated", "global", "replicated-job", "global-job"):
+            raise bad_request(f"invalid filter 'mode={wanted}'")
+    return (
+        _any_of(filters, "id", lambda v: str(summary["id"]).startswith(v))
+        and _any_of(filters, "name", lambda v: str(spec["name"]).startswith(v))
+        and _any_of(filters, "mode", lambda v: v == mode)
+        and label_matches(spec.get("labels") or {}, filters.get("label", ()))
+    )
+
+
+def keep_node(filters: Filters, row: Mapping[str, Any]) -> bool:
+    """``row``: a node row with its ``object`` (control.node.ls full)."""
+    doc = row["object"]
+    engine_labels = ((doc.get("description") or {}).get("engine") or {}).get("labels") or {}
+    for wanted in filters.get("membership", ()):
+        if wanted not in ("accepted", "pending"):
+            raise bad_request(f"invalid filter 'membership={wanted}'")
+    for wanted in filters.get("role", ()):
+        if wanted not in ("manager", "worker"):
+            raise bad_request(f"invalid filter 'role={wanted}'")
+    return (
+        _any_of(filters, "id", lambda v: str(row["id"]).startswith(v))
+        and _any_of(filters, "name", lambda v: str(row.get("hostname", "")).startswith(v))
+        and _any_of(filters, "role", lambda v: v == row.get("role"))
+        and _any_of(filters, "membership", lambda v: v == "accepted")  # joined nodes only
+        and label_matches(row.get("labels") or {}, filters.get("node.label", ()))
+        and label_matches(engine_labels, filters.get("label", ()))
+    )
+
+
+def keep_task(filters: Filters, row: Mapping[str, Any], service_labels: Mapping[str, str]) -> bool:
+    """``row``: a task row (control.task.ls); ``service_labels``: its service's labels
+    (a task's ``label`` filter matches them, as SwarmKit's)."""
+    for wanted in filters.get("desired-state", ()):
+        if wanted not in ("running", "shutdown", "accepted"):
+            raise bad_request(f"invalid filter 'desired-state={wanted}'")
+    service_keys = (str(row.get("service_id", "")), str(row.get("service_name", "")))
+    node_keys = (str(row.get("node_id", "")), str(row.get("node", "")))
+    up_to_date = filters.get("_up-to-date")
+    return (
+        _any_of(filters, "id", lambda v: str(row["id"]).startswith(v))
+        and _any_of(filters, "name", lambda v: str(row.get("name", "")).startswith(v))
+        and _any_of(filters, "service", lambda v: v in service_keys)
+        and _any_of(filters, "node", lambda v: v in node_keys)
+        and _any_of(filters, "desired-state", lambda v: v == row.get("desired_state"))
+        and (not up_to_date or bool(row.get("up_to_date")) == (up_to_date[0] == "true"))
+        and label_matches(service_labels, filters.get("label", ()))
+    )
+
+
+def keep_file(filters: Filters, row: Mapping[str, Any]) -> bool:
+    """``row``: a secret or config row (id, name, labels)."""
+    name = str(row.get("name", ""))
+    return (
+        _any_of(filters, "id", lambda v: str(row["id"]).startswith(v))
+        and _any_of(filters, "name", lambda v: name.startswith(v))
+        and _any_of(filters, "names", lambda v: v == name)
+        and label_matches(row.get("labels") or {}, filters.get("label", ()))
+    )

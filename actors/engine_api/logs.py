@@ -1,0 +1,109 @@
+"""``/services/{id}/logs`` and ``/tasks/{id}/logs``: tasks' output through the leader's log
+broker (the control API's ``control.logs.subscribe`` and ``control.logs.read``), written
+as Docker's multiplexed stream (log_frames.py).
+
+Reads are long polls (``wait``), awaited without holding a thread. A subscription lost to
+a leader change is taken again from just after the last line sent, as swarmctl does; the
+stream ends when the broker says ``done`` (no ``follow``) or the client goes away.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from aiohttp import web
+
+from actors.engine_api.app import ENGINE, Engine, route
+from actors.engine_api.errors import EngineError
+from actors.engine_api.log_frames import LogQuery, log_frame, parse_log_query
+
+__all__ = ["add_routes"]
+
+READ_WAIT: Final = 2.0  # seconds one read may wait at the broker
+GONE_CODES: Final = frozenset({"unknown_subscription", "unavailable", "not_leader"})
+RESUBSCRIBE_TRIES: Final = 20
+
+
+async def service_logs(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    query = parse_log_query(request.query)
+    found = await engine.control.call(
+        "control.service.inspect", {"service": request.match_info["id"]}
+    )
+    service_id = str(found["service"]["id"])
+    return await _stream(request, engine, {"services": [service_id]}, query, service_id)
+
+
+async def task_logs(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    query = parse_log_query(request.query)
+    found = await engine.control.call("control.task.inspect", {"task": request.match_info["id"]})
+    task = found["task"]
+    return await _stream(request, engine, {"tasks": [str(task["id"])]}, query, task["service_id"])
+
+
+async def _subscribe(engine: Engine, selector: dict[str, Any], options: dict[str, Any]) -> str:
+    reply = await engine.control.call(
+        "control.logs.subscribe", {"selector": selector, "options": options}
+    )
+    return str(reply["subscription_id"])
+
+
+async def _stream(
+    request: web.Request,
+    engine: Engine,
+    selector: dict[str, Any],
+    query: LogQuery,
+    service_id: str,
+) -> web.StreamResponse:
+    options = query.options()
+    sub_id = await _subscribe(engine, selector, options)  # refusals before the headers
+    engine.open_stream()
+    try:
+        response = web.StreamResponse(
+            headers={"Content-Type": "application/vnd.docker.multiplexed-stream"}
+        )
+        await response.prepare(request)
+        contexts: dict[str, dict[str, str]] = {}
+        after, last_ts, lost = 0, -1, 0
+        while request.transport is not None and not request.transport.is_closing():
+            try:
+                reply = await engine.control.call(
+                    "control.logs.read",
+                    {"subscription_id": sub_id, "after": after, "wait": READ_WAIT},
+                )
+            except EngineError as err:
+                lost += 1
+                if err.code not in GONE_CODES or lost > RESUBSCRIBE_TRIES:
+                    raise
+                if last_ts >= 0:  # from just after the last line sent
+                    options = {**options, "since": max(options["since"], last_ts + 1), "tail": -1}
+                sub_id, after = await _subscribe(engine, selector, options), 0
+                continue
+            after = int(reply["seq"])
+            for ctx in reply.get("tasks") or ():
+                contexts[str(ctx["id"])] = {
+                    "node_id": str(ctx.get("node_id", "")),
+                    "service_id": service_id,
+                    "task_id": str(ctx["id"]),
+                }
+            for record in reply.get("records") or ():
+                task_id = str(record.get("task_id", ""))
+                context = contexts.get(task_id) or {"service_id": service_id, "task_id": task_id}
+                frame = log_frame(query, record, context)
+                if frame is not None:
+                    await response.write(frame)
+                last_ts = max(last_ts, int(record.get("ts", 0)))
+            if reply.get("done"):
+                break
+        return response
+    except (ConnectionResetError, EngineError):
+        # the headers are sent: a refusal now can only end the stream
+        return response
+    finally:
+        engine.close_stream()
+
+
+def add_routes(app: web.Application) -> None:
+    route(app, "GET", "/services/{id}/logs", service_logs)
+    route(app, "GET", "/tasks/{id}/logs", task_logs)

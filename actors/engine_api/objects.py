@@ -1,0 +1,319 @@
+"""Our control API's replies → the Engine API's JSON objects (pure).
+
+Nodes, services, tasks, secrets, configs and the swarm, in the shapes of Docker's
+api/swagger.yaml (v1.41): ``ID``, ``Version.Index`` (our ``meta.version``: a write that
+names it is refused when stale, as Docker's), ``CreatedAt``/``UpdatedAt`` and ``Spec``.
+Never a key, a token beyond the join tokens ``/swarm`` shows a manager, nor a secret's data.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+from actors.engine_api.service_doc import docker_ports, docker_spec
+from actors.engine_api.wire import rfc3339, to_ns
+from api.codec_objects import decode
+from api.specs import ServiceSpec
+from api.task_state import TaskState
+
+__all__ = [
+    "docker_config",
+    "docker_node",
+    "docker_secret",
+    "docker_service",
+    "docker_swarm",
+    "docker_task",
+    "docker_task_row",
+    "service_spec_of",
+]
+
+Doc = Mapping[str, Any]
+
+
+def _meta(doc: Doc) -> dict[str, Any]:
+    meta = doc.get("meta") or {}
+    return {
+        "ID": doc["id"],
+        "Version": {"Index": int(meta.get("version", 0))},
+        "CreatedAt": rfc3339(meta.get("created_at")),
+        "UpdatedAt": rfc3339(meta.get("updated_at")),
+    }
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    return str(value or "")
+
+
+# -- nodes ------------------------------------------------------------------------------
+
+
+def docker_node(doc: Doc) -> dict[str, Any]:
+    """A node document (actors/control/views.py ``node_document``) → Docker's Node."""
+    spec = doc.get("spec") or {}
+    desc = doc.get("description") or {}
+    platform = desc.get("platform") or {}
+    resources = desc.get("resources") or {}
+    engine = desc.get("engine") or {}
+    status = doc.get("status") or {}
+    out: dict[str, Any] = {
+        **_meta(doc),
+        "Spec": {
+            "Name": spec.get("name", ""),
+            "Labels": dict(spec.get("labels") or {}),
+            "Role": spec.get("desired_role", "worker"),
+            "Availability": spec.get("availability", "active"),
+        },
+        "Description": {
+            "Hostname": desc.get("hostname", ""),
+            "Platform": {
+                "Architecture": platform.get("architecture", ""),
+                "OS": platform.get("os", ""),
+            },
+            "Resources": {
+                "NanoCPUs": int(resources.get("nano_cpus", 0)),
+                "MemoryBytes": int(resources.get("memory_bytes", 0)),
+            },
+            "Engine": {
+                "EngineVersion": engine.get("engine_version", ""),
+                "Labels": dict(engine.get("labels") or {}),
+                "Plugins": [],
+            },
+            "TLSInfo": {"CertIssuerSubject": "", "CertIssuerPublicKey": "", "TrustRoot": ""},
+        },
+        "Status": {
+            "State": status.get("state", "unknown"),
+            "Message": status.get("message", ""),
+            "Addr": status.get("addr", ""),
+        },
+    }
+    manager = doc.get("manager_status")
+    if doc.get("role") == "manager" and manager:
+        out["ManagerStatus"] = {
+            "Leader": bool(manager.get("leader")),
+            "Reachability": manager.get("reachability", "unknown"),
+            "Addr": manager.get("addr", ""),
+        }
+    return out
+
+
+# -- services ---------------------------------------------------------------------------
+
+
+def service_spec_of(doc: Doc) -> ServiceSpec:
+    """The spec of a service document (the object codec's dict)."""
+    return decode(ServiceSpec, doc["spec"], "spec")
+
+
+_UPDATE_STATES = {
+    "updating": "updating",
+    "paused": "paused",
+    "completed": "completed",
+    "rollback_started": "rollback_started",
+    "rollback_paused": "rollback_paused",
+    "rollback_completed": "rollback_completed",
+}
+
+
+def docker_service(doc: Doc, summary: Doc | None = None) -> dict[str, Any]:
+    """A service document (and its summary, for ``ServiceStatus``) → Docker's Service."""
+    spec = service_spec_of(doc)
+    out: dict[str, Any] = {
+        **_meta(doc),
+        "Spec": docker_spec(spec),
+        "Endpoint": {
+            "Spec": {"Mode": "vip", "Ports": docker_ports(spec.endpoint.ports)},
+            "Ports": docker_ports(spec.endpoint.ports),
+        },
+    }
+    if doc.get("previous_spec"):
+        out["PreviousSpec"] = docker_spec(decode(ServiceSpec, doc["previous_spec"], "spec"))
+    update = doc.get("update_status")
+    if update and update.get("state") in _UPDATE_STATES:
+        out["UpdateStatus"] = {
+            "State": _UPDATE_STATES[update["state"]],
+            "StartedAt": rfc3339(update.get("started_at")),
+            "CompletedAt": rfc3339(update.get("completed_at")),
+            "Message": update.get("message", ""),
+        }
+    job = doc.get("job_status")
+    if job:
+        out["JobStatus"] = {
+            "JobIteration": {"Index": int(job.get("iteration", 0))},
+            "LastExecution": rfc3339(job.get("started_at")),
+        }
+    if summary is not None:
+        job_summary = summary.get("job") or {}
+        out["ServiceStatus"] = {
+            "RunningTasks": int(summary.get("replicas_running", 0)),
+            "DesiredTasks": int(summary.get("replicas_desired", 0)),
+            "CompletedTasks": int(job_summary.get("completed", 0)),
+        }
+    return out
+
+
+# -- tasks ------------------------------------------------------------------------------
+
+
+def _state_label(value: Any) -> str:
+    if isinstance(value, int):
+        return TaskState(value).label
+    return str(value)
+
+
+def docker_task_row(row: Doc) -> dict[str, Any]:
+    """A task row (actors/control/views.py ``task_row``) → Docker's Task, as a list shows
+    it: the container image stands for the spec (``docker service ps`` reads only that)."""
+    container: dict[str, Any] = {"ContainerID": row.get("container_id", "")}
+    if row.get("exit_code") is not None:
+        container["ExitCode"] = row["exit_code"]
+    return {
+        "ID": row["id"],
+        "Version": {"Index": 0},
+        "CreatedAt": rfc3339(row.get("created_at")),
+        "UpdatedAt": rfc3339(row.get("timestamp")),
+        "Labels": {},
+        "Spec": {"ContainerSpec": {"Image": row.get("image", "")}},
+        "ServiceID": row.get("service_id", ""),
+        "Slot": int(row.get("slot") or 0),
+        "NodeID": row.get("node_id", ""),
+        "Status": {
+            "Timestamp": rfc3339(row.get("timestamp")),
+            "State": row.get("state", "new"),
+            "Message": row.get("message", ""),
+            "Err": row.get("error", ""),
+            "ContainerStatus": container,
+        },
+        "DesiredState": row.get("desired_state", "running"),
+    }
+
+
+def docker_task(doc: Doc) -> dict[str, Any]:
+    """A task document (the object codec's dict) → Docker's Task, with its whole spec."""
+    status = doc.get("status") or {}
+    container = status.get("container_status") or {}
+    spec = docker_spec(ServiceSpec(task=decode(ServiceSpec, {"task": doc["spec"]}, "task").task))
+    task_status: dict[str, Any] = {
+        "Timestamp": rfc3339(status.get("timestamp")),
+        "State": _state_label(status.get("state", 0)),
+        "Message": status.get("message", ""),
+        "Err": status.get("err", ""),
+        "ContainerStatus": {
+            "ContainerID": container.get("container_id", ""),
+            "PID": int(container.get("pid", 0)),
+            "ExitCode": int(container.get("exit_code", 0)),
+        },
+    }
+    return {
+        **_meta(doc),
+        "Labels": dict(doc.get("labels") or {}),
+        "Spec": spec["TaskTemplate"],
+        "ServiceID": doc.get("service_id", ""),
+        "Slot": int(doc.get("slot") or 0),
+        "NodeID": doc.get("node_id", ""),
+        "Status": task_status,
+        "DesiredState": _state_label(doc.get("desired_state", 0)),
+    }
+
+
+# -- secrets and configs ----------------------------------------------------------------
+
+
+def _file_meta(row: Doc) -> dict[str, Any]:
+    return {
+        "ID": row["id"],
+        "Version": {"Index": int(row.get("version", 0))},
+        "CreatedAt": rfc3339(row.get("created_at")),
+        "UpdatedAt": rfc3339(row.get("updated_at")),
+    }
+
+
+def docker_secret(row: Doc) -> dict[str, Any]:
+    """A secret row or document → Docker's Secret (never its data)."""
+    if "meta" in row:
+        spec = row.get("spec") or {}
+        meta = row["meta"]
+        row = {**meta, "id": row["id"], "name": spec.get("name"), "labels": spec.get("labels")}
+    return {
+        **_file_meta(row),
+        "Spec": {"Name": row.get("name", ""), "Labels": dict(row.get("labels") or {})},
+    }
+
+
+def docker_config(doc: Doc) -> dict[str, Any]:
+    """A config document (with its data) → Docker's Config, its data in base64."""
+    spec = doc.get("spec") or {}
+    meta = doc.get("meta") or {}
+    data = spec.get("data", b"")
+    raw = data if isinstance(data, bytes) else str(data).encode()
+    return {
+        **_file_meta({**meta, "id": doc["id"]}),
+        "Spec": {
+            "Name": spec.get("name", ""),
+            "Labels": dict(spec.get("labels") or {}),
+            "Data": base64.b64encode(raw).decode("ascii"),
+        },
+    }
+
+
+# -- the swarm --------------------------------------------------------------------------
+
+
+def docker_swarm(cluster: Doc, join_tokens: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The cluster document → Docker's Swarm (``JoinTokens`` when given: /swarm only)."""
+    spec = cluster.get("spec") or {}
+    raft = spec.get("raft") or {}
+    root = cluster.get("root_ca") or {}
+    out: dict[str, Any] = {
+        **_meta(cluster),
+        "Spec": {
+            "Name": spec.get("name", "default"),
+            "Labels": dict(spec.get("labels") or {}),
+            "Orchestration": {
+                "TaskHistoryRetentionLimit": int(
+                    (spec.get("orchestration") or {}).get("task_history_retention_limit", 5)
+                )
+            },
+            "Raft": {
+                "SnapshotInterval": int(raft.get("snapshot_interval", 10_000)),
+                "KeepOldSnapshots": int(raft.get("keep_old_snapshots", 0)),
+                "LogEntriesForSlowFollowers": int(raft.get("log_entries_for_slow_followers", 500)),
+                "ElectionTick": int(raft.get("election_tick", 10)),
+                "HeartbeatTick": int(raft.get("heartbeat_tick", 1)),
+            },
+            "Dispatcher": {
+                "HeartbeatPeriod": to_ns(
+                    float((spec.get("dispatcher") or {}).get("heartbeat_period", 5.0))
+                )
+            },
+            "CAConfig": {
+                "NodeCertExpiry": to_ns(
+                    float((spec.get("ca_config") or {}).get("node_cert_expiry", 0.0))
+                )
+            },
+            "TaskDefaults": {},
+            "EncryptionConfig": {
+                "AutoLockManagers": bool(
+                    (spec.get("encryption_config") or {}).get("auto_lock_managers")
+                )
+            },
+        },
+        "TLSInfo": {
+            "TrustRoot": _text(root.get("ca_cert")),
+            "CertIssuerSubject": "",
+            "CertIssuerPublicKey": "",
+        },
+        "RootRotationInProgress": False,
+        "DataPathPort": 0,
+        "DefaultAddrPool": [],
+        "SubnetSize": 0,
+    }
+    if join_tokens is not None:
+        out["JoinTokens"] = {
+            "Worker": join_tokens.get("worker", ""),
+            "Manager": join_tokens.get("manager", ""),
+        }
+    return out

@@ -1,0 +1,162 @@
+"""``docker stack deploy`` through the Engine API (issue 13 item 2): the real docker CLI
+parses a two-service compose file (``deploy:`` replicas, mode, placement, resources,
+restart_policy, update_config; a secret, a config, a published port) and drives a real
+``swarm-node --engine-api``; the result is checked through ``swarmctl``, the published
+port answers, and ``stack ls|services|ps|rm`` see and remove the stack."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.engine_cli import DockerCli, engine_flags
+from tests.support.httpd import http_get
+from tests.support.swarm import Swarm, free_port
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.docker
+
+NAMESPACE = "com.docker.stack.namespace"
+# serves what the task was given: its config and its secret
+SCRIPT = (
+    "mkdir -p /www && cat /etc/web.conf /run/secrets/db_password > /www/index.html "
+    "&& exec httpd -f -p 80 -h /www"
+)
+
+COMPOSE = """\
+version: "3.8"
+services:
+  web:
+    image: {image}
+    command: ["sh", "-c", "{script}"]
+    ports:
+      - target: 80
+        published: {port}
+        protocol: tcp
+        mode: host
+    secrets: [db_password]
+    configs:
+      - source: web_config
+        target: /etc/web.conf
+    deploy:
+      replicas: 1
+      resources:
+        limits:
+          memory: 64M
+        reservations:
+          cpus: "0.1"
+      restart_policy:
+        condition: on-failure
+        max_attempts: 3
+      update_config:
+        parallelism: 1
+        order: start-first
+      placement:
+        constraints: [node.role == manager]
+  worker:
+    image: {image}
+    command: ["sleep", "3600"]
+    deploy:
+      mode: global
+networks:
+  default:
+    driver: bridge
+secrets:
+  db_password:
+    file: ./db_password.txt
+configs:
+  web_config:
+    file: ./web.conf
+"""
+
+
+def by_name(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {str(r["name"]): r for r in rows}
+
+
+def test_stack_deploy_ls_services_ps_rm(
+    tmp_path: Path, docker_client: Any, test_image: str
+) -> None:
+    sock = tmp_path / "engine.sock"
+    port = free_port()
+    (tmp_path / "db_password.txt").write_text("s3cret\n")
+    (tmp_path / "web.conf").write_text("hello from the config\n")
+    (tmp_path / "compose.yml").write_text(
+        COMPOSE.format(image=test_image, port=port, script=SCRIPT)
+    )
+    with Swarm(tmp_path, docker_client=docker_client) as swarm:
+        node = swarm.start_node("m1", executor="docker", extra=engine_flags(sock))
+        node.wait_ready()
+        wait_for(sock.exists, "the Engine API socket")
+        docker = DockerCli(sock, cwd=tmp_path)
+
+        docker.ok("stack", "deploy", "--resolve-image", "never", "-c", "compose.yml", "app")
+
+        services = by_name(node.ctl_json("service", "ls"))
+        assert set(services) == {"app_web", "app_worker"}
+        [web] = node.ctl_json("service", "inspect", "app_web")
+        spec = web["spec"]
+        assert spec["labels"][NAMESPACE] == "app"
+        assert spec["mode"] == {"replicated": {"replicas": 1}}
+        assert spec["task"]["placement"]["constraints"] == ["node.role == manager"]
+        assert spec["task"]["resources"]["limits"]["memory_bytes"] == 64 * 1024 * 1024
+        assert spec["task"]["resources"]["reservations"]["nano_cpus"] == 100_000_000
+        assert spec["task"]["restart_policy"]["condition"] == "on-failure"
+        assert spec["task"]["restart_policy"]["max_attempts"] == 3
+        assert spec["update_config"]["order"] == "start-first"
+        assert [s["secret_name"] for s in spec["task"]["container"]["secrets"]] == [
+            "app_db_password"
+        ]
+        assert [c["config_name"] for c in spec["task"]["container"]["configs"]] == [
+            "app_web_config"
+        ]
+        assert spec["endpoint"]["ports"][0]["published_port"] == port
+        [worker] = node.ctl_json("service", "inspect", "app_worker")
+        assert worker["spec"]["mode"] == {"global": {}}
+        assert [r["name"] for r in node.ctl_json("secret", "ls")] == ["app_db_password"]
+        assert [r["name"] for r in node.ctl_json("config", "ls")] == ["app_web_config"]
+        assert "app_default" in [r["name"] for r in node.ctl_json("network", "ls")]
+
+        # the published port serves the config and the secret the task was given
+        page = wait_for(lambda: _get(f"http://127.0.0.1:{port}/"), "app_web answering", timeout=90)
+        assert "hello from the config" in page and "s3cret" in page
+
+        [stack] = docker.json_lines("stack", "ls")
+        assert (stack["Name"], stack["Services"]) == ("app", "2")
+        listed = {r["Name"]: r for r in docker.json_lines("stack", "services", "app")}
+        assert set(listed) == {"app_web", "app_worker"}
+        assert listed["app_web"]["Mode"] == "replicated"
+        tasks = docker.json_lines("stack", "ps", "app")
+        assert {t["Name"].split(".")[0] for t in tasks} == {"app_web", "app_worker"}
+
+        # a second deploy of the same file changes nothing
+        before = {name: row["version"] for name, row in services.items()}
+        docker.ok("stack", "deploy", "--resolve-image", "never", "-c", "compose.yml", "app")
+        after = by_name(node.ctl_json("service", "ls"))
+        assert {n: r["spec_version"] for n, r in after.items()} == {
+            n: r["spec_version"] for n, r in services.items()
+        }
+        assert set(before) == set(after)
+
+        docker.ok("stack", "rm", "app")
+        wait_for(
+            lambda: (
+                not node.ctl_json("service", "ls")
+                and not node.ctl_json("secret", "ls")
+                and not node.ctl_json("config", "ls")
+                and "app_default" not in [r["name"] for r in node.ctl_json("network", "ls")]
+            ),
+            "the stack removed",
+            timeout=120,
+        )
+        assert json.loads(docker.ok("stack", "ls", "--format", "json") or "null") is None
+
+
+def _get(url: str) -> str:
+    try:
+        return http_get(url)
+    except OSError:
+        return ""

@@ -1,0 +1,87 @@
+"""The real docker CLI pointed at a node's Engine API endpoint (``--engine-api``).
+
+``DockerCli(socket).run("service", "ls")`` runs ``docker`` with ``DOCKER_HOST`` set for
+that one process only: the node itself (its docker executor) keeps talking to the real
+engine. Without a ``docker`` binary the test skips, and under ``CI=true`` fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = ["DockerCli", "docker_binary", "engine_flags"]
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def docker_binary() -> str:
+    found = shutil.which("docker")
+    if found is None:
+        if IN_CI:
+            pytest.fail("CI=true but no docker CLI on PATH (Debian's docker.io installs it)")
+        pytest.skip("no docker CLI on PATH")
+    return found
+
+
+def engine_flags(socket: Path) -> tuple[str, ...]:
+    return ("--engine-api", f"unix://{socket}")
+
+
+class DockerCli:
+    def __init__(self, socket: Path, cwd: Path | None = None) -> None:
+        self.binary = docker_binary()
+        self.socket = socket
+        self.cwd = cwd
+        config = (cwd or socket.parent) / "docker-config"
+        config.mkdir(exist_ok=True)
+        self.env = {
+            **os.environ,
+            "DOCKER_HOST": f"unix://{socket}",
+            "DOCKER_CONFIG": str(config),  # no user config or context of this machine
+            "DOCKER_CLI_HINTS": "false",
+        }
+        self.env.pop("DOCKER_CONTEXT", None)
+        self.env.pop("DOCKER_TLS_VERIFY", None)
+
+    def run(
+        self, *args: str, input: str | None = None, timeout: float = 120.0
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.binary, *args],
+            env=self.env,
+            cwd=self.cwd,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def ok(self, *args: str, input: str | None = None, timeout: float = 120.0) -> str:
+        """stdout of a command that must succeed (AssertionError shows its stderr)."""
+        result = self.run(*args, input=input, timeout=timeout)
+        assert result.returncode == 0, (
+            f"docker {' '.join(args)} exited {result.returncode}: {result.stderr.strip()}"
+        )
+        return result.stdout
+
+    def fails(self, *args: str, input: str | None = None) -> str:
+        """stderr of a command that must fail."""
+        result = self.run(*args, input=input)
+        assert result.returncode != 0, f"docker {' '.join(args)} succeeded: {result.stdout}"
+        return result.stderr
+
+    def json_lines(self, *args: str) -> list[Any]:
+        """``docker ... --format '{{json .}}'``: one JSON document per line."""
+        out = self.ok(*args, "--format", "{{json .}}")
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def inspect(self, *args: Sequence[str] | str) -> Any:
+        return json.loads(self.ok(*[str(a) for a in args]))

@@ -1,0 +1,208 @@
+"""Docker's ServiceSpec JSON ↔ ours (actors/engine_api/service_spec.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from actors.engine_api.errors import EngineError
+from actors.engine_api.service_doc import docker_spec
+from actors.engine_api.service_spec import from_docker_spec
+from api.enums import RebalanceMode, SchedulingStrategy
+from api.service_options import apply_options
+from api.specs import Dependency, GlobalService, ReplicatedJob, ServiceSpec
+
+# what `docker service create --name web --replicas 2 --env A=1 IMAGE sleep 60` sends
+CLI_CREATE: dict[str, Any] = {
+    "Name": "web",
+    "Labels": {},
+    "TaskTemplate": {
+        "ContainerSpec": {
+            "Image": "busybox",
+            "Args": ["sleep", "60"],
+            "Env": ["A=1"],
+            "Init": False,
+            "DNSConfig": {},
+            "Isolation": "default",
+        },
+        "Resources": {"Limits": {}, "Reservations": {}},
+        "Placement": {},
+        "ForceUpdate": 0,
+    },
+    "Mode": {"Replicated": {"Replicas": 2}},
+    "UpdateConfig": {
+        "Parallelism": 1,
+        "FailureAction": "pause",
+        "Monitor": 5_000_000_000,
+        "MaxFailureRatio": 0,
+        "Order": "stop-first",
+    },
+    "EndpointSpec": {"Mode": "vip"},
+}
+
+
+def full_spec() -> ServiceSpec:
+    return apply_options(
+        ServiceSpec(name="web"),
+        {
+            "image": "busybox",
+            "args": ["sleep", "60"],
+            "env": ["A=1"],
+            "labels": {"tier": "front"},
+            "container_labels": {"c": "d"},
+            "replicas": 3,
+            "constraints": ["node.role==manager"],
+            "placement_prefs": ["spread=node.labels.zone"],
+            "replicas_max_per_node": 2,
+            "reserve_cpu": 250_000_000,
+            "limit_memory": 64 * 1024 * 1024,
+            "restart_condition": "on-failure",
+            "restart_delay": 1.5,
+            "restart_max_attempts": 3,
+            "update_parallelism": 2,
+            "update_delay": 0.25,
+            "update_order": "start-first",
+            "update_failure_action": "rollback",
+            "health_cmd": "true",
+            "health_interval": 2.0,
+            "stop_signal": "SIGINT",
+            "stop_grace_period": 3.0,
+            "user": "nobody",
+            "workdir": "/tmp",
+            "hostname": "h",
+            "secrets": ["source=pw,target=pw.txt,mode=0400"],
+            "configs": ["source=cf,target=/etc/cf"],
+        },
+    )
+
+
+def test_the_clis_create_body() -> None:
+    spec = from_docker_spec(CLI_CREATE)
+    assert spec.name == "web"
+    assert spec.mode.replicas == 2  # type: ignore[union-attr]
+    assert spec.task.container.args == ("sleep", "60")
+    assert spec.task.container.env == ("A=1",)
+    assert spec.task.container.stop_grace_period == 10.0  # not sent: our default
+    assert spec.update_config.monitor == 5.0
+
+
+def test_round_trip_keeps_every_field() -> None:
+    spec = full_spec()
+    assert from_docker_spec(docker_spec(spec)) == spec
+
+
+def test_an_update_keeps_swarmnodes_own_fields() -> None:
+    current = replace(
+        full_spec(),
+        depends_on=(Dependency(service="db"),),
+        rebalance=RebalanceMode.AUTO,
+    )
+    current = replace(
+        current,
+        task=replace(
+            current.task,
+            placement=replace(current.task.placement, strategy=SchedulingStrategy.BINPACK),
+        ),
+    )
+    sent = docker_spec(current)
+    sent["Mode"]["Replicated"]["Replicas"] = 5
+    updated = from_docker_spec(sent, base=current)
+    assert updated.depends_on == current.depends_on
+    assert updated.rebalance is RebalanceMode.AUTO
+    assert updated.task.placement.strategy is SchedulingStrategy.BINPACK
+    assert updated.mode.replicas == 5  # type: ignore[union-attr]
+
+
+def test_modes_and_loose_key_case() -> None:
+    assert isinstance(from_docker_spec({"Name": "g", "Mode": {"Global": {}}}).mode, GlobalService)
+    job = from_docker_spec({"Name": "j", "Mode": {"ReplicatedJob": {"MaxConcurrent": 2}}}).mode
+    assert job == ReplicatedJob(max_concurrent=2, total_completions=2)
+    # the docker SDK writes {"replicated": {"Replicas": n}}: Go's decoder takes any case
+    sdk = from_docker_spec({"name": "s", "mode": {"replicated": {"replicas": 4}}})
+    assert (sdk.name, sdk.mode.replicas) == ("s", 4)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "status", "words"),
+    [
+        (("TaskTemplate", "ContainerSpec", "TTY"), True, 501, "ContainerSpec.TTY"),
+        (
+            ("TaskTemplate", "ContainerSpec", "Mounts"),
+            [{"Type": "bind", "Target": "/y", "BindOptions": {"Propagation": "rshared"}}],
+            501,
+            "Mounts[0].BindOptions",
+        ),
+        (
+            ("TaskTemplate", "Networks"),
+            [{"Target": "n", "DriverOpts": {"a": "b"}}],
+            501,
+            "DriverOpts",
+        ),
+        (("TaskTemplate", "ContainerSpec", "Isolation"), "hyperv", 501, "Isolation"),
+        (("TaskTemplate", "LogDriver"), {"Name": "syslog"}, 501, "LogDriver"),
+        (("TaskTemplate", "Placement", "Platforms"), [{"OS": "linux"}], 501, "Platforms"),
+        (("TaskTemplate", "RestartPolicy", "Condition"), "never", 400, "Condition"),
+        (("TaskTemplate", "RestartPolicy", "Delay"), "5s", 400, "nanoseconds"),
+        (("EndpointSpec", "Mode"), "dnsrr", 501, "EndpointSpec.Mode"),
+        (("Mode",), {"Replicated": {}, "Global": {}}, 400, "exactly one mode"),
+        (("Mode",), {"Elastic": {}}, 400, "unknown mode"),
+        (("TaskTemplate", "ContainerSpec", "Env"), "A=1", 400, "ContainerSpec.Env"),
+    ],
+)
+def test_what_we_cannot_honour_is_refused_by_name(
+    path: tuple[str, ...], value: Any, status: int, words: str
+) -> None:
+    doc: dict[str, Any] = {
+        "Name": "web",
+        "TaskTemplate": {"ContainerSpec": {"Image": "busybox"}, "Placement": {}},
+    }
+    target = doc
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = value
+    with pytest.raises(EngineError) as refused:
+        from_docker_spec(doc)
+    assert refused.value.status == status
+    assert words in refused.value.message
+
+
+def test_mounts_networks_and_ports() -> None:
+    doc: dict[str, Any] = {
+        "Name": "db",
+        "TaskTemplate": {
+            "ContainerSpec": {
+                "Image": "busybox",
+                "Mounts": [
+                    {
+                        "Type": "volume",
+                        "Source": "data",
+                        "Target": "/data",
+                        "VolumeOptions": {"NoCopy": False, "Labels": {}},
+                    },
+                    {"Type": "tmpfs", "Target": "/scratch", "ReadOnly": True},
+                ],
+            },
+            "Networks": [{"Target": "backend", "Aliases": ["database"]}],
+        },
+        "EndpointSpec": {
+            "Ports": [
+                {"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080, "PublishMode": "host"}
+            ]
+        },
+    }
+    spec = from_docker_spec(doc)
+    assert [(m.type.value, m.source, m.target, m.readonly) for m in spec.task.container.mounts] == [
+        ("volume", "data", "/data", False),
+        ("tmpfs", "", "/scratch", True),
+    ]
+    assert [(n.target, n.aliases) for n in spec.task.networks] == [("backend", ("database",))]
+    assert [
+        (p.target_port, p.published_port, p.publish_mode.value) for p in spec.endpoint.ports
+    ] == [(80, 8080, "host")]
+    assert from_docker_spec(docker_spec(spec)) == spec
+    # a mount option swarmnode cannot honour is refused by name
+    doc["TaskTemplate"]["ContainerSpec"]["Mounts"][0]["VolumeOptions"] = {"Labels": {"a": "b"}}
+    with pytest.raises(EngineError, match="VolumeOptions"):
+        from_docker_spec(doc)

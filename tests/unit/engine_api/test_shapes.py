@@ -1,0 +1,208 @@
+"""The Engine API's pure parts: wire forms, versions, list filters, events, swarm update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from actors.engine_api.errors import EngineError
+from actors.engine_api.events import docker_event, local_match, to_control
+from actors.engine_api.listing import keep_file, keep_node, keep_service, keep_task
+from actors.engine_api.objects import docker_node, docker_service, docker_task_row
+from actors.engine_api.swarm_update import cluster_changes
+from actors.engine_api.versions import split_version
+from actors.engine_api.wire import parse_filters, parse_time, rfc3339
+from api.codec_objects import encode_object
+from api.objects import Cluster, Node, NodeDescription, Service
+from api.specs import ServiceSpec
+
+
+def test_times() -> None:
+    assert rfc3339(0) == "0001-01-01T00:00:00Z"
+    assert rfc3339(1_700_000_000.5) == "2023-11-14T22:13:20.500000000Z"
+    assert parse_time("1700000000.000000001", "since") == pytest.approx(1_700_000_000)
+    assert parse_time("2023-11-14T22:13:20Z", "since") == 1_700_000_000
+    with pytest.raises(EngineError, match="invalid since"):
+        parse_time("yesterday", "since")
+
+
+def test_versions() -> None:
+    assert split_version("/v1.41/services") == ("1.41", "/services")
+    assert split_version("/v1.30/info") == ("1.30", "/info")
+    assert split_version("/_ping") == ("1.41", "/_ping")
+    with pytest.raises(EngineError, match="too new"):
+        split_version("/v1.45/info")
+    with pytest.raises(EngineError, match="too old"):
+        split_version("/v1.12/info")
+
+
+def test_filters_both_forms_and_unknown_keys() -> None:
+    assert parse_filters('{"name": ["a", "b"]}', ("name",)) == {"name": ["a", "b"]}
+    assert parse_filters('{"name": {"a": true, "b": false}}', ("name",)) == {"name": ["a"]}
+    with pytest.raises(EngineError, match="invalid filter 'foo'"):
+        parse_filters('{"foo": ["x"]}', ("name",))
+    with pytest.raises(EngineError, match="not JSON"):
+        parse_filters("{", ("name",))
+
+
+def service_row(name: str, labels: dict[str, str], mode: str = "replicated") -> dict[str, Any]:
+    service = Service(id=f"id{name}", spec=ServiceSpec(name=name, labels=labels))
+    return {"id": service.id, "mode": mode, "object": encode_object(service)}
+
+
+def test_service_filters() -> None:
+    web = service_row("web", {"tier": "front", "stack": "s"})
+    assert keep_service({}, web)
+    assert keep_service({"name": ["we"]}, web)
+    assert not keep_service({"name": ["eb"]}, web)
+    assert keep_service({"label": ["tier=front", "stack"]}, web)
+    assert not keep_service({"label": ["tier=back"]}, web)
+    assert keep_service({"id": ["idw"], "mode": ["replicated"]}, web)
+    assert not keep_service({"mode": ["global"]}, web)
+    with pytest.raises(EngineError):
+        keep_service({"mode": ["elastic"]}, web)
+
+
+def test_node_task_and_file_filters() -> None:
+    node = Node(id="n1", description=NodeDescription(hostname="alpha"))
+    row = {"id": "n1", "hostname": "alpha", "role": "worker", "labels": {"zone": "a"}}
+    row["object"] = encode_object(node)
+    assert keep_node({"role": ["worker"], "name": ["al"], "node.label": ["zone=a"]}, row)
+    assert not keep_node({"role": ["manager"]}, row)
+    task = {
+        "id": "t1",
+        "name": "web.1",
+        "service_id": "s1",
+        "service_name": "web",
+        "node_id": "n1",
+        "node": "alpha",
+        "desired_state": "running",
+        "up_to_date": True,
+    }
+    labels = {"com.docker.stack.namespace": "st"}
+    assert keep_task({"service": ["web"], "node": ["alpha"]}, task, labels)
+    assert keep_task({"service": ["s1"], "desired-state": ["running"]}, task, labels)
+    assert keep_task({"label": ["com.docker.stack.namespace=st"]}, task, labels)
+    assert not keep_task({"label": ["com.docker.stack.namespace=other"]}, task, labels)
+    assert keep_task({"_up-to-date": ["true"]}, task, labels)
+    assert not keep_task({"desired-state": ["shutdown"]}, task, labels)
+    secret = {"id": "x1", "name": "pw", "labels": {"a": "b"}}
+    assert keep_file({"names": ["pw"], "label": ["a"]}, secret)
+    assert not keep_file({"names": ["p"]}, secret)
+
+
+def test_objects_carry_docker_fields() -> None:
+    service = Service(id="s1", spec=ServiceSpec(name="web"))
+    shown = docker_service(encode_object(service), {"replicas_running": 1, "replicas_desired": 2})
+    assert shown["Spec"]["Name"] == "web"
+    assert shown["ServiceStatus"] == {"RunningTasks": 1, "DesiredTasks": 2, "CompletedTasks": 0}
+    node = docker_node({**encode_object(Node(id="n1")), "certificate": ""})
+    assert node["Spec"]["Role"] == "worker" and "ManagerStatus" not in node
+    task = docker_task_row({"id": "t1", "state": "running", "desired_state": "running"})
+    assert task["Status"]["State"] == "running" and task["DesiredState"] == "running"
+
+
+def test_events() -> None:
+    assert to_control({"type": ["service"], "event": ["create"]}) == {
+        "filters": ["type=service", "event=create"]
+    }
+    assert to_control({"type": ["container"]}) == {}  # matched here: never a swarm event
+    event = {
+        "type": "secret",
+        "action": "create",
+        "id": "x1",
+        "name": "pw",
+        "time": 1.5,
+        "attributes": {"name": "pw"},
+    }
+    shown = docker_event(event)
+    assert shown is not None
+    assert (shown["Type"], shown["Action"], shown["scope"]) == ("secret", "create", "swarm")
+    assert shown["timeNano"] == 1_500_000_000
+    assert docker_event({**event, "type": "task"}) is None
+    assert local_match({"secret": ["pw"]}, event)
+    assert not local_match({"config": ["pw"]}, event)
+    assert not local_match({"container": ["c1"]}, event)
+    assert not local_match({"scope": ["local"]}, event)
+
+
+def test_swarm_update_changes_only_what_can_change() -> None:
+    current = encode_object(Cluster(id="c1"))
+    spec: dict[str, Any] = {
+        "Name": "default",
+        "Orchestration": {"TaskHistoryRetentionLimit": 2},
+        "Dispatcher": {"HeartbeatPeriod": 3_000_000_000},
+    }
+    assert cluster_changes(current, spec) == {"task_history_limit": 2, "heartbeat_period": 3.0}
+    assert cluster_changes(current, {"Name": "default"}) == {}
+    with pytest.raises(EngineError, match=r"Raft\.ElectionTick"):
+        cluster_changes(current, {"Raft": {"ElectionTick": 30}})
+
+
+def test_registry_auth_header() -> None:
+    import base64
+    import json
+
+    from actors.engine_api.wire import registry_auth
+
+    def header(value: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    auth = registry_auth(
+        header({"username": "u", "password": "p", "serveraddress": "reg.example:5000"})
+    )
+    assert auth == {
+        "server_address": "reg.example:5000",
+        "username": "u",
+        "password": "p",
+        "identity_token": "",
+    }
+    assert registry_auth(header({})) is None
+    assert registry_auth(None) is None
+    with pytest.raises(EngineError, match="X-Registry-Auth"):
+        registry_auth("%%%")
+
+
+def test_network_create_body() -> None:
+    from actors.engine_api.networks import keep_network, network_spec
+
+    spec = network_spec(
+        {"Name": "app_default", "Driver": "bridge", "Labels": {"com.docker.stack.namespace": "app"}}
+    )
+    assert spec == {
+        "name": "app_default",
+        "labels": {"com.docker.stack.namespace": "app"},
+        "driver": "bridge",
+        "internal": False,
+    }
+    assert network_spec({"Name": "n"})["driver"] == "bridge"  # Docker's default driver
+    assert network_spec({"Name": "n", "Driver": "overlay"})["driver"] == "overlay"  # judged later
+    for refused in ({"Attachable": True}, {"IPAM": {"Config": [{"Subnet": "10.0.0.0/24"}]}}):
+        with pytest.raises(EngineError) as info:
+            network_spec({"Name": "n", **refused})
+        assert info.value.status == 501
+    row = {"id": "abc", "name": "app_default", "driver": "bridge", "labels": spec["labels"]}
+    assert keep_network({"label": ["com.docker.stack.namespace=app"], "name": ["default"]}, row)
+    assert not keep_network({"driver": ["overlay"]}, row)
+
+
+def test_live_users_of_what_a_stack_removes() -> None:
+    from actors.engine_api.release import live_users
+
+    def summary(name: str, pending: bool, secret: str = "", network: str = "") -> dict[str, Any]:
+        spec = {
+            "task": {
+                "container": {"secrets": [{"secret_id": secret}] if secret else []},
+                "networks": [{"target": network}] if network else [],
+            }
+        }
+        return {"name": name, "pending_delete": pending, "object": {"spec": spec}}
+
+    services = [
+        summary("app_web", True, secret="s1", network="n1"),
+        summary("other", False, network="n1"),
+    ]
+    assert live_users("secret", "s1", services) == []  # only a service being removed
+    assert live_users("network", "n1", services) == ["other"]
+    assert live_users("config", "c1", services) == []
