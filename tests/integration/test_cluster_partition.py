@@ -31,7 +31,8 @@ from tests.support.swarm import CtlError, Swarm, SwarmNode, poll
 
 CUT_DEADLINE = 45.0  # elections, connection heartbeats and reconnects after a cut or a heal
 # what a write cut off from the majority answers (no leader, or the leader is out of reach)
-REFUSALS = ("unavailable", "timeout", "no leader", "not_leader")
+# what a refused write says (the node's message; swarmctl shows no error codes)
+REFUSALS = ("unavailable", "timeout", "no leader", "not_leader", "leader changed", "not the leader")
 
 
 @pytest.fixture(scope="module")
