@@ -19,9 +19,9 @@ before ``now`` to tolerate small clock differences.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from cryptography import x509
@@ -214,7 +214,7 @@ def create_csr(
     return csr.public_bytes(serialization.Encoding.PEM)
 
 
-def _load_csr(csr_pem: bytes) -> x509.CertificateSigningRequest:
+def load_csr(csr_pem: bytes) -> x509.CertificateSigningRequest:
     try:
         csr = x509.load_pem_x509_csr(csr_pem)
     except ValueError as exc:
@@ -227,42 +227,29 @@ def _load_csr(csr_pem: bytes) -> x509.CertificateSigningRequest:
     return csr
 
 
-# --- issue ------------------------------------------------------------------------------
-
-
-def issue_node_certificate(
+def sign_leaf(
     ca: CertificateAuthority,
-    csr_pem: bytes,
+    public: ec.EllipticCurvePublicKey,
     *,
-    node_id: str,
-    role: NodeRole,
+    common_name: str,
+    ou: str,
     cluster_id: str,
-    now: float,
-    rng: RandomBits,
-    expiry: float = DEFAULT_NODE_CERT_EXPIRY,
-) -> IssuedCertificate:
-    """Sign the CSR's key and CURVE key into a certificate for ``node_id`` as ``role``."""
-    if ca.key is None:
-        raise CAError("this CA has no private key: only managers issue certificates")
-    if not is_valid_id(node_id):
-        raise ValueError("node id must be a 25-character base-36 id")
-    if not cluster_id:
-        raise ValueError("cluster id is empty")
-    expiry = check_node_cert_expiry(expiry)
-    csr = _load_csr(csr_pem)
-    curve_key = _curve_key_of(csr.extensions, "CSR")
-    public = csr.public_key()
-    assert isinstance(public, ec.EllipticCurvePublicKey)
-    ou = _ROLE_OUS[role]
-    serial = serial_number(rng)
-    not_before = to_datetime(now - CERT_BACKDATE)
-    not_after = to_datetime(now) + timedelta(seconds=expiry)
-    cert = (
+    serial: int,
+    not_before: datetime,
+    not_after: datetime,
+    names: Sequence[x509.GeneralName],
+    extensions: Sequence[x509.ExtensionType] = (),
+) -> x509.Certificate:
+    """A TLS leaf certificate signed by ``ca`` (server and client auth) for ``public``, named
+    CN=common_name, OU=ou, O=cluster_id, with ``names`` as its subject alternative names and
+    ``extensions`` added as non-critical: what node and Engine API certificates share."""
+    assert ca.key is not None
+    builder = (
         x509.CertificateBuilder()
         .subject_name(
             x509.Name(
                 [
-                    x509.NameAttribute(NameOID.COMMON_NAME, node_id),
+                    x509.NameAttribute(NameOID.COMMON_NAME, common_name),
                     x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou),
                     x509.NameAttribute(NameOID.ORGANIZATION_NAME, cluster_id),
                 ]
@@ -294,15 +281,58 @@ def issue_node_certificate(
             ),
             critical=False,
         )
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(ou), x509.DNSName(node_id)]), critical=False
-        )
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
         )
-        .add_extension(_curve_extension(curve_key), critical=False)
-        .sign(ca.key, hashes.SHA256())
+    )
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
+    return builder.sign(ca.key, hashes.SHA256())
+
+
+# --- issue ------------------------------------------------------------------------------
+
+
+def issue_node_certificate(
+    ca: CertificateAuthority,
+    csr_pem: bytes,
+    *,
+    node_id: str,
+    role: NodeRole,
+    cluster_id: str,
+    now: float,
+    rng: RandomBits,
+    expiry: float = DEFAULT_NODE_CERT_EXPIRY,
+) -> IssuedCertificate:
+    """Sign the CSR's key and CURVE key into a certificate for ``node_id`` as ``role``."""
+    if ca.key is None:
+        raise CAError("this CA has no private key: only managers issue certificates")
+    if not is_valid_id(node_id):
+        raise ValueError("node id must be a 25-character base-36 id")
+    if not cluster_id:
+        raise ValueError("cluster id is empty")
+    expiry = check_node_cert_expiry(expiry)
+    csr = load_csr(csr_pem)
+    curve_key = _curve_key_of(csr.extensions, "CSR")
+    public = csr.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    ou = _ROLE_OUS[role]
+    serial = serial_number(rng)
+    not_before = to_datetime(now - CERT_BACKDATE)
+    not_after = to_datetime(now) + timedelta(seconds=expiry)
+    cert = sign_leaf(
+        ca,
+        public,
+        common_name=node_id,
+        ou=ou,
+        cluster_id=cluster_id,
+        serial=serial,
+        not_before=not_before,
+        not_after=not_after,
+        names=[x509.DNSName(ou), x509.DNSName(node_id)],
+        extensions=(_curve_extension(curve_key),),
     )
     info = NodeCertInfo(
         node_id=node_id,

@@ -23,11 +23,15 @@ from datetime import timedelta
 from typing import Final
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from actors.ca.certs import CERT_BACKDATE, InvalidCSR, check_node_cert_expiry
+from actors.ca.certs import (
+    CERT_BACKDATE,
+    check_node_cert_expiry,
+    load_csr,
+    sign_leaf,
+)
 from actors.ca.root import CAError, CertificateAuthority, serial_number, to_datetime
 from api.ids import RandomBits
 
@@ -77,58 +81,19 @@ def issue_engine_certificate(
     """Sign the CSR's key into an Engine API certificate (PEM) for ``hosts``."""
     if ca.key is None:
         raise CAError("this CA has no private key: only managers issue certificates")
-    try:
-        csr = x509.load_pem_x509_csr(csr_pem)
-    except ValueError as exc:
-        raise InvalidCSR(f"CSR is not valid PEM: {exc}") from None
-    if not csr.is_signature_valid:
-        raise InvalidCSR("CSR signature does not verify with its own public key")
+    csr = load_csr(csr_pem)
     public = csr.public_key()
-    if not isinstance(public, ec.EllipticCurvePublicKey) or public.curve.name != "secp256r1":
-        raise InvalidCSR("CSR key must be ECDSA P-256")
+    assert isinstance(public, ec.EllipticCurvePublicKey)
     expiry = check_node_cert_expiry(expiry)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(
-            x509.Name(
-                [
-                    x509.NameAttribute(NameOID.COMMON_NAME, ENGINE_OU),
-                    x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ENGINE_OU),
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, cluster_id),
-                ]
-            )
-        )
-        .issuer_name(ca.cert.subject)
-        .public_key(public)
-        .serial_number(serial_number(rng))
-        .not_valid_before(to_datetime(now - CERT_BACKDATE))
-        .not_valid_after(to_datetime(now) + timedelta(seconds=expiry))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=True,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.SubjectAlternativeName(parse_hosts(hosts)), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
-        )
-        .sign(ca.key, hashes.SHA256())
+    cert = sign_leaf(
+        ca,
+        public,
+        common_name=ENGINE_OU,
+        ou=ENGINE_OU,
+        cluster_id=cluster_id,
+        serial=serial_number(rng),
+        not_before=to_datetime(now - CERT_BACKDATE),
+        not_after=to_datetime(now) + timedelta(seconds=expiry),
+        names=parse_hosts(hosts),
     )
     return cert.public_bytes(serialization.Encoding.PEM)
