@@ -21,7 +21,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Invalid", "fast_decoder_for", "field_types", "union_args"]
+__all__ = ["Invalid", "fast_decoder_for", "fast_decoder_given", "field_types", "union_args"]
 
 _FastDecoder = Callable[[Any], Any]
 
@@ -52,6 +52,23 @@ def fast_decoder_for(tp: Any) -> _FastDecoder:
     if dec is None:
         dec = _build(tp)
         _FAST[tp] = dec
+    return dec
+
+
+_FAST_GIVEN: dict[tuple[type, str], Callable[[Any, Any], Any]] = {}
+
+
+def fast_decoder_given(cls: type, name: str) -> Callable[[Any, Any], Any]:
+    """``dec(data, given)``: decode ``data`` as ``cls`` with ``given`` (already decoded)
+    as field ``name``, whose value in ``data`` (a reference) is not looked at. Only the
+    input with every field present: anything else raises Invalid (the caller decodes it
+    whole, with the path-naming decoder)."""
+    dec = _FAST_GIVEN.get((cls, name))
+    if dec is None:
+        if name not in {f.name for f, _ in field_types(cls)}:
+            raise TypeError(f"{cls.__name__} has no field {name!r}")
+        dec = _dataclass(cls, given=name)
+        _FAST_GIVEN[(cls, name)] = dec
     return dec
 
 
@@ -173,9 +190,10 @@ def _tuple(item_tp: Any) -> _FastDecoder:
     return decode_tuple
 
 
-def _dataclass(cls: type) -> _FastDecoder:
+def _dataclass(cls: type, given: str | None = None) -> Any:
     """A generated function: when every field is present (as the encoder writes them) one
-    call with each field checked inline; otherwise a loop that applies the defaults."""
+    call with each field checked inline; otherwise a loop that applies the defaults (or,
+    with ``given``, Invalid)."""
     # (name, exact scalar type or None, decoder or None, has a default)
     plan: list[tuple[str, type | None, _FastDecoder | None, bool]] = []
     for f, t in field_types(cls):
@@ -209,21 +227,23 @@ def _dataclass(cls: type) -> _FastDecoder:
     env: dict[str, Any] = {"cls": cls, "names": names, "slow": with_defaults, "bad": _bad}
     args = []
     for i, (name, exact, dec, _) in enumerate(plan):
-        if exact is not None:
+        if name == given:
+            args.append(f"{name}=given")
+        elif exact is not None:
             env[f"t{i}"] = exact
             args.append(f"{name}=(v if type(v := data[{name!r}]) is t{i} else bad())")
         else:
             env[f"d{i}"] = dec
             args.append(f"{name}=d{i}(data[{name!r}])")
+    params, fallback = ("data, given", "bad()") if given is not None else ("data", "slow(data)")
     source = (
-        "def decode_dc(data):\n"
+        f"def decode_dc({params}):\n"
         f"    if type(data) is dict and len(data) == {len(plan)} and names.issuperset(data):\n"
         f"        return cls({', '.join(args)})\n"
-        "    return slow(data)\n"
+        f"    return {fallback}\n"
     )
     exec(source, env)  # built from the dataclass's own field names only
-    decode: _FastDecoder = env["decode_dc"]
-    return decode
+    return env["decode_dc"]
 
 
 def _bad() -> Any:
