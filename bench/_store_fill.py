@@ -2,7 +2,8 @@
 
 ``LoggedProposer`` commits each proposal at once (one member: no network) but first
 saves it to a ``DurableStorage`` (one WAL record, fsync) and afterwards snapshots and
-compacts by the Raft loop's rule, so the log a manager keeps in memory between snapshots
+compacts by the Raft loop's rule (``compaction.snapshot_due``; here on the
+proposing thread), so the log a manager keeps in memory between snapshots
 is the one measured. ``fill_store`` writes what a leader's store holds for a running
 fleet: nodes, services, and every task PENDING -> ASSIGNED -> RUNNING.
 """
@@ -16,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from actors.raft_node.compaction import snapshot_due
 from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState, Entry, HardState
 from actors.store import MemoryStore, WriteTx
@@ -54,6 +56,7 @@ class LoggedProposer:
         self._store: MemoryStore | None = None
         self._index = storage.last_index()
         self._snapshot_index = 0
+        self._bytes_since = self._snapshot_bytes = 0
         self.snapshots = 0
         self.snapshot_s = 0.0
         self.peak_log_bytes = 0
@@ -76,6 +79,7 @@ class LoggedProposer:
         index = self._index
         self._storage.save(HardState(term=1, vote=1, commit=index), [Entry(index, 1, data)])
         self._store.apply(index, data)
+        self._bytes_since += len(data)
         self.peak_log_bytes = max(self.peak_log_bytes, self.log_bytes())
         self._maybe_snapshot(index)
         future: Future[Any] = Future()
@@ -84,13 +88,15 @@ class LoggedProposer:
 
     def _maybe_snapshot(self, applied: int) -> None:
         assert self._store is not None
-        if applied - self._snapshot_index < SNAPSHOT_INTERVAL:
+        since = applied - self._snapshot_index
+        if not snapshot_due(since, self._bytes_since, SNAPSHOT_INTERVAL, self._snapshot_bytes):
             return
         started = time.perf_counter()
         data = self._store.snapshot()
         self._storage.create_snapshot(applied, ConfState(voters=(1,)), data)
         self._storage.compact(applied)
         self._snapshot_index = applied
+        self._bytes_since, self._snapshot_bytes = 0, len(data)
         self.snapshots += 1
         self.snapshot_s += time.perf_counter() - started
 
