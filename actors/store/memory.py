@@ -427,6 +427,11 @@ class MemoryStore:
         give the same bytes)."""
         return encode_snapshot(self.snapshot_view())
 
+    @staticmethod
+    def encode_snapshot(view: StoreView) -> bytes:
+        """``snapshot()``'s bytes for a view taken earlier; any thread, no lock."""
+        return encode_snapshot(view)
+
     def snapshot_view(self) -> StoreView:
         """The store at its current version, to encode later or on another thread
         (``encode_snapshot``): a copy of each table's map, made under the lock."""
