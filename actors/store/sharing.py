@@ -7,7 +7,8 @@ objects), but a follower decodes every task of every entry, and a restore every 
 snapshot, into copies of their own: 100,000 tasks then hold 100,000 equal specs. Before a
 task is stored, ``share_task_parts`` points it at the objects the store already holds when
 they are equal: the stored version's spec, or the service's current or previous one; the
-service's id and name; the node's id. Values never change, only which copy holds them.
+service's id and name; the node's id; and its status message is interned. Values never
+change, only which copy holds them.
 
 It writes the fields of a task nobody else holds yet (one the store has just built or
 decoded, before it is stored or published): cheaper than building another copy.
@@ -15,6 +16,7 @@ decoded, before it is stored or published): cheaper than building another copy.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 
 from api.objects import Node, Object, Service, Task
@@ -22,6 +24,7 @@ from api.objects import Node, Object, Service, Task
 __all__ = ["share_task_parts"]
 
 _set = object.__setattr__
+_INTERNED_MESSAGE = 40  # longer status messages name their task's own circumstances
 
 
 def share_task_parts(
@@ -47,6 +50,11 @@ def share_task_parts(
         node = nodes.get(task.node_id)
         if isinstance(node, Node) and task.node_id is not node.id:
             _set(task, "node_id", node.id)
+    message = task.status.message
+    if message and len(message) <= _INTERNED_MESSAGE:
+        # the same few words on every task ("started"); the value is unchanged, so the
+        # status may be one another task holds too
+        _set(task.status, "message", sys.intern(message))
 
 
 def _share_service_spec(task: Task, service: Service) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 
@@ -71,7 +71,7 @@ def _encode_chunks(view: StoreView) -> Iterator[bytes]:
                 yield pack([kind.value, [encode_object(obj) for obj in chunk]])
                 continue
             ref = specs.ref
-            encoded = [encode_task(t, ref(t.spec)) for t in chunk]  # type: ignore[union-attr]
+            encoded = [encode_task(t, ref(cast(Task, t).spec)) for t in chunk]
             if specs.new:
                 yield pack([_SPECS, specs.new])
                 specs.new = []
