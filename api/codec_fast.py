@@ -107,7 +107,8 @@ def _build(tp: Any) -> _FastDecoder:
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _enum(tp)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _dataclass(tp)
+        decode: _FastDecoder = _dataclass(tp)
+        return decode
     args = union_args(tp)
     if args is not None:
         return _union(args)
@@ -236,10 +237,14 @@ def _dataclass(cls: type, given: str | None = None) -> Any:
             env[f"d{i}"] = dec
             args.append(f"{name}=d{i}(data[{name!r}])")
     params, fallback = ("data, given", "bad()") if given is not None else ("data", "slow(data)")
+    # as many keys as fields, each field found: the same keys (no set built per object)
     source = (
         f"def decode_dc({params}):\n"
-        f"    if type(data) is dict and len(data) == {len(plan)} and names.issuperset(data):\n"
-        f"        return cls({', '.join(args)})\n"
+        f"    if type(data) is dict and len(data) == {len(plan)}:\n"
+        "        try:\n"
+        f"            return cls({', '.join(args)})\n"
+        "        except KeyError:\n"
+        "            pass\n"
         f"    return {fallback}\n"
     )
     exec(source, env)  # built from the dataclass's own field names only

@@ -112,7 +112,8 @@ def _build_encoder(tp: Any) -> _Encoder:
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _enum_value
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _dataclass_encoder(tp)
+        encode_dc: _Encoder = _dataclass_encoder(tp)
+        return encode_dc
     args = union_args(tp)
     if args is not None:
         members = [a for a in args if a is not type(None)]

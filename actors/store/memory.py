@@ -49,7 +49,7 @@ from actors.store.errors import (
     TooLarge,
 )
 from actors.store.proposer import LocalProposer, Proposer
-from actors.store.sharing import share_task_parts
+from actors.store.sharing import SpecSharing, share_task_parts
 from actors.store.snapshot_codec import StoreView, decode_snapshot, encode_snapshot
 from actors.store.table import Table, TableSchema
 from actors.store.tx import ReadTx, WriteTx
@@ -446,11 +446,12 @@ class MemoryStore:
         with self._lock:
             for table in self._tables.values():
                 table.clear()
+            sharing = SpecSharing(self._services.objects, self._nodes.objects)
             for kind in self._tables:  # services and nodes before the tasks that share them
                 table = self._tables[kind]
                 for obj in objects.get(kind, ()):
                     if type(obj) is Task:
-                        share_task_parts(obj, None, self._services.objects, self._nodes.objects)
+                        sharing.share(obj)
                     table.put(obj)
             self._version = version
             closed = self._hub.reset(

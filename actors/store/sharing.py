@@ -20,8 +20,9 @@ import sys
 from collections.abc import Mapping
 
 from api.objects import Node, Object, Service, Task
+from api.specs import TaskSpec
 
-__all__ = ["share_task_parts"]
+__all__ = ["SpecSharing", "share_task_parts"]
 
 _set = object.__setattr__
 _INTERNED_MESSAGE = 40  # longer status messages name their task's own circumstances
@@ -68,3 +69,25 @@ def _share_service_spec(task: Task, service: Service) -> None:
         if candidate == spec:
             _set(task, "spec", candidate)
             return
+
+
+class SpecSharing:
+    """``share_task_parts`` for many fresh tasks whose specs are already shared among
+    themselves (a restored snapshot's): each distinct spec is compared with its service's
+    once, not once per task."""
+
+    def __init__(self, services: Mapping[str, Object], nodes: Mapping[str, Object]) -> None:
+        self._services = services
+        self._nodes = nodes
+        self._seen: dict[int, TaskSpec] = {}  # id(a spec as decoded) -> the one to hold
+        self._held: list[TaskSpec] = []  # keeps the decoded specs (their ids) alive
+
+    def share(self, task: Task) -> None:
+        decoded = task.spec
+        known = self._seen.get(id(decoded))
+        if known is not None:
+            _set(task, "spec", known)
+        share_task_parts(task, None, self._services, self._nodes)
+        if known is None:
+            self._seen[id(decoded)] = task.spec
+            self._held.append(decoded)
