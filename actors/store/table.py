@@ -43,9 +43,7 @@ class Table:
         self.schema = schema
         self.objects: dict[str, Object] = {}
         self._indexes = {ix.name: ix for ix in schema.indexes}
-        self._entries: dict[str, dict[Hashable, _Bucket]] = {
-            ix.name: {} for ix in schema.indexes
-        }
+        self._entries: dict[str, dict[Hashable, _Bucket]] = {ix.name: {} for ix in schema.indexes}
 
     def __len__(self) -> int:
         return len(self.objects)
