@@ -21,7 +21,7 @@ from collections.abc import Sequence
 __all__ = ["KEEP_LOG_BYTES", "SNAPSHOT_LOG_BYTES_MIN", "compact_point", "snapshot_due"]
 
 SNAPSHOT_LOG_BYTES_MIN = 8 << 20
-KEEP_LOG_BYTES = 4 << 20
+KEEP_LOG_BYTES = 16 << 20  # ~30 full entries: a follower a second or two behind
 
 
 def snapshot_due(
