@@ -48,6 +48,7 @@ from actors.store.errors import (
     StoreError,
     TooLarge,
 )
+from actors.store.gc_pause import gc_paused
 from actors.store.proposer import LocalProposer, Proposer
 from actors.store.sharing import SpecSharing, share_task_parts
 from actors.store.snapshot_codec import StoreView, decode_snapshot, encode_snapshot
@@ -442,6 +443,10 @@ class MemoryStore:
     def restore(self, data: bytes) -> None:
         """Replace the whole content with a snapshot. Every watcher is closed with
         ``WatchClosed(reset=True)``; pending local proposals fail with ProposalDropped."""
+        with gc_paused():
+            self._restore(data)
+
+    def _restore(self, data: bytes) -> None:
         version, objects = decode_snapshot(data)
         with self._lock:
             for table in self._tables.values():

@@ -6,15 +6,16 @@ unpacked a chunk at a time (other threads run between chunks; no second whole co
 the decoded tree is held) and a task's spec, which every task of a service repeats, is
 written once:
 
-    {"v": 2, "version": N}
+    {"v": 2, "version": N, "rows": {class name: [field name, ...]}}
     ["task-specs", [spec, ...]]          # before the tasks that refer to them
     [kind, [object, ...]]                # at most CHUNK objects; a kind in many chunks
 
-A task's ``spec`` field holds the position of its spec among all the ``task-specs``
-written before it. Objects are sorted by id within a kind and specs numbered in the order
-tasks first use them, keyed by content: two stores with the same content give the same
-bytes. Decoding is as strict as the object codec: a bad object raises StoreError naming
-its field.
+A task is a row (api/codec_rows.py: its fields' values in the order the header's
+``rows`` gives, and so its meta and status), and its ``spec`` field holds the position of
+its spec among all the ``task-specs`` written before it. Objects are sorted by id within
+a kind and specs numbered in the order tasks first use them, keyed by content: two
+stores with the same content give the same bytes. Decoding is as strict as the object
+codec: a bad object raises StoreError naming its field.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, cast
 import msgpack
 
 from actors.store.errors import StoreError
+from actors.store.gc_pause import gc_paused
 from api.codec_fast import Invalid, fast_decoder_for, fast_decoder_given
 from api.codec_objects import (
     ObjectDecodeError,
@@ -33,9 +35,9 @@ from api.codec_objects import (
     decode_object,
     encode,
     encode_object,
-    encoder_given,
 )
-from api.objects import Object, ObjectKind, Task
+from api.codec_rows import RowCodec
+from api.objects import ContainerStatus, Meta, Object, ObjectKind, Task, TaskStatus
 from api.specs import TaskSpec
 
 __all__ = ["CHUNK", "SNAPSHOT_FORMAT", "StoreView", "decode_snapshot", "encode_snapshot"]
@@ -55,14 +57,15 @@ class StoreView:
 
 
 def encode_snapshot(view: StoreView) -> bytes:
-    return b"".join(_encode_chunks(view))
+    with gc_paused():
+        return b"".join(_encode_chunks(view))
 
 
 def _encode_chunks(view: StoreView) -> Iterator[bytes]:
     pack = msgpack.Packer(use_bin_type=True).pack
-    yield pack({"v": SNAPSHOT_FORMAT, "version": view.version})
+    yield pack({"v": SNAPSHOT_FORMAT, "version": view.version, "rows": _ROWS.layout})
     specs = _SpecTable()
-    encode_task = encoder_given(Task, "spec")
+    encode_task = _ROWS.encode
     for kind, objects in view.tables.items():
         ids = sorted(objects)
         for start in range(0, len(ids), CHUNK):
@@ -121,7 +124,10 @@ def decode_snapshot(data: bytes) -> tuple[int, dict[ObjectKind, list[Object]]]:
     try:
         if header["v"] == 1:
             return version, _decode_format_1(header)
-        return version, _decode_format_2(unpacker)
+        layout = header.get("rows")
+        if not isinstance(layout, dict):
+            raise StoreError("store snapshot lacks the layout of its rows")
+        return version, _decode_format_2(unpacker, layout)
     except ObjectDecodeError as exc:
         raise StoreError(f"store snapshot: {exc}") from None
 
@@ -146,7 +152,7 @@ def _decode_format_1(raw: dict[str, Any]) -> dict[ObjectKind, list[Object]]:
     return out
 
 
-def _decode_format_2(unpacker: Any) -> dict[ObjectKind, list[Object]]:
+def _decode_format_2(unpacker: Any, layout: dict[str, Any]) -> dict[ObjectKind, list[Object]]:
     out: dict[ObjectKind, list[Object]] = {}
     raw_specs: list[Any] = []
     specs: list[TaskSpec] = []
@@ -162,7 +168,7 @@ def _decode_format_2(unpacker: Any) -> dict[ObjectKind, list[Object]]:
             kind = _kind(name)
             into = out.setdefault(kind, [])
             if kind is ObjectKind.TASK:
-                into.extend(_decode_task(item, specs, raw_specs) for item in items)
+                into.extend(_decode_task_rows(items, specs, raw_specs, layout))
             else:
                 into.extend(decode_object(kind, item) for item in items)
     except (msgpack.UnpackException, ValueError) as exc:
@@ -181,6 +187,29 @@ def _decode_spec(item: Any, position: int) -> TaskSpec:
 
 
 _decode_task_given = fast_decoder_given(Task, "spec")
+_ROWS = RowCodec(Task, frozenset({Meta, TaskStatus, ContainerStatus}), "spec")
+
+
+def _decode_task_rows(
+    items: list[Any], specs: list[TaskSpec], raw_specs: list[Any], layout: Any
+) -> Iterator[Task]:
+    decode = _ROWS.decode
+    fast = layout == _ROWS.layout
+    n = len(specs)
+    for item in items:
+        if fast:
+            try:
+                ref = item[2]
+                if type(ref) is int and 0 <= ref < n:
+                    yield decode(item, specs[ref])
+                    continue
+            except (Invalid, IndexError, KeyError, TypeError):
+                pass  # decoded as a map below: the message names the field
+        try:
+            as_map = _ROWS.as_map(item, layout)
+        except ValueError as exc:
+            raise StoreError(f"store snapshot: {exc}") from None
+        yield _decode_task(as_map, specs, raw_specs)
 
 
 def _decode_task(item: Any, specs: list[TaskSpec], raw_specs: list[Any]) -> Task:

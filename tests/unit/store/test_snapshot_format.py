@@ -5,6 +5,7 @@ restored or replicated task shares its service's spec and ids."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import msgpack
 import pytest
@@ -70,32 +71,55 @@ def test_a_format_1_snapshot_still_restores() -> None:
     assert restored.snapshot() == store.snapshot()
 
 
+def _values(store: MemoryStore) -> list[Any]:
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(store.snapshot())
+    return list(unpacker)
+
+
+def _packed(values: list[Any]) -> bytes:
+    return b"".join(msgpack.packb(v) for v in values)
+
+
 def test_a_bad_task_names_its_field_and_a_bad_reference_is_refused() -> None:
     store, _ = _store_with(1)
-    unpacker = msgpack.Unpacker(raw=False)
-    unpacker.feed(store.snapshot())
-    values = list(unpacker)
-    chunk = next(c for c in values[1:] if c[0] == "task")
-    chunk[1][0]["slot"] = "one"
-    bad = b"".join(msgpack.packb(v) for v in values)
+    values = _values(store)
+    row = next(c for c in values[1:] if c[0] == "task")[1][0]
+    slot = values[0]["rows"]["Task"].index("slot")
+    row[slot] = "one"
     with pytest.raises(StoreError, match=r"task\.slot"):
-        decode_snapshot(bad)
-    chunk[1][0]["slot"] = 1
-    chunk[1][0]["spec"] = 7
+        decode_snapshot(_packed(values))
+    row[slot] = 1
+    row[values[0]["rows"]["Task"].index("spec")] = 7
     with pytest.raises(StoreError, match="names no spec"):
-        decode_snapshot(b"".join(msgpack.packb(v) for v in values))
+        decode_snapshot(_packed(values))
+    row.append(0)
+    with pytest.raises(StoreError, match="not a list of 12 values"):
+        decode_snapshot(_packed(values))
 
 
-def test_a_task_missing_a_newer_field_takes_its_default() -> None:
+def test_rows_of_an_older_writer_take_the_defaults_of_the_fields_it_lacked() -> None:
     store, _ = _store_with(1)
-    unpacker = msgpack.Unpacker(raw=False)
-    unpacker.feed(store.snapshot())
-    values = list(unpacker)
-    chunk = next(c for c in values[1:] if c[0] == "task")
-    del chunk[1][0]["job_iteration"]
-    _, objects = decode_snapshot(b"".join(msgpack.packb(v) for v in values))
+    values = _values(store)
+    names = values[0]["rows"]["Task"]
+    gone = names.index("job_iteration")
+    del names[gone]
+    row = next(c for c in values[1:] if c[0] == "task")[1][0]
+    del row[gone]
+    _, objects = decode_snapshot(_packed(values))
     (t,) = objects[ObjectKind.TASK]
-    assert isinstance(t, Task) and t.job_iteration == 0
+    with store.read() as tx:
+        assert isinstance(t, Task) and t == tasks.list_all(tx)[0]
+
+
+def test_rows_of_a_newer_writer_with_unknown_fields_are_refused() -> None:
+    store, _ = _store_with(1)
+    values = _values(store)
+    values[0]["rows"]["TaskStatus"].append("health")
+    row = next(c for c in values[1:] if c[0] == "task")[1][0]
+    row[values[0]["rows"]["Task"].index("status")].append("healthy")
+    with pytest.raises(StoreError, match=r"task\.status\.health: unknown field"):
+        decode_snapshot(_packed(values))
 
 
 def test_a_replicated_task_shares_its_services_spec_and_its_stored_versions() -> None:
