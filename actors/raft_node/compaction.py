@@ -7,9 +7,11 @@ wrote 300 MB of log and never reached a snapshot, all of it kept in memory. So b
 counts get a byte bound beside them:
 
 - snapshot when the entries applied since the last snapshot reach the interval, or their
-  bytes reach the last snapshot's size (at least ``SNAPSHOT_LOG_BYTES_MIN``): the log
-  then never holds much more than the store itself, and the encoding work stays a
-  fixed share of the bytes written (a snapshot of S bytes after at least S bytes of log);
+  bytes reach ``LOG_TO_SNAPSHOT`` times the last snapshot's size (at least
+  ``SNAPSHOT_LOG_BYTES_MIN``): the log never holds much more than the store itself, and
+  the encoding work stays a fixed share of the bytes written (a snapshot of S bytes after
+  at least 2 S bytes of log: at 100,000 tasks a ramp wrote 300 MB of log, the snapshot
+  is 23 MB);
 - compact to keep at most ``keep_entries`` entries and at most ``keep_bytes`` bytes for
   slow followers (one further behind gets the snapshot).
 """
@@ -18,9 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["KEEP_LOG_BYTES", "SNAPSHOT_LOG_BYTES_MIN", "compact_point", "snapshot_due"]
+__all__ = [
+    "KEEP_LOG_BYTES",
+    "LOG_TO_SNAPSHOT",
+    "SNAPSHOT_LOG_BYTES_MIN",
+    "compact_point",
+    "snapshot_due",
+]
 
 SNAPSHOT_LOG_BYTES_MIN = 8 << 20
+LOG_TO_SNAPSHOT = 2
 KEEP_LOG_BYTES = 16 << 20  # ~30 full entries: a follower a second or two behind
 
 
@@ -30,9 +39,8 @@ def snapshot_due(
     """Whether to snapshot, given the entries and bytes applied since the last one."""
     if entries_since <= 0:
         return False
-    return entries_since >= interval or bytes_since >= max(
-        SNAPSHOT_LOG_BYTES_MIN, last_snapshot_bytes
-    )
+    bound = max(SNAPSHOT_LOG_BYTES_MIN, LOG_TO_SNAPSHOT * last_snapshot_bytes)
+    return entries_since >= interval or bytes_since >= bound
 
 
 def compact_point(
