@@ -21,7 +21,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Invalid", "fast_decoder_for", "fast_decoder_given", "field_types", "union_args"]
+__all__ = ["Invalid", "fast_decoder_for", "field_types", "union_args"]
 
 _FastDecoder = Callable[[Any], Any]
 
@@ -52,23 +52,6 @@ def fast_decoder_for(tp: Any) -> _FastDecoder:
     if dec is None:
         dec = _build(tp)
         _FAST[tp] = dec
-    return dec
-
-
-_FAST_GIVEN: dict[tuple[type, str], Callable[[Any, Any], Any]] = {}
-
-
-def fast_decoder_given(cls: type, name: str) -> Callable[[Any, Any], Any]:
-    """``dec(data, given)``: decode ``data`` as ``cls`` with ``given`` (already decoded)
-    as field ``name``, whose value in ``data`` (a reference) is not looked at. Only the
-    input with every field present: anything else raises Invalid (the caller decodes it
-    whole, with the path-naming decoder)."""
-    dec = _FAST_GIVEN.get((cls, name))
-    if dec is None:
-        if name not in {f.name for f, _ in field_types(cls)}:
-            raise TypeError(f"{cls.__name__} has no field {name!r}")
-        dec = _dataclass(cls, given=name)
-        _FAST_GIVEN[(cls, name)] = dec
     return dec
 
 
@@ -107,8 +90,7 @@ def _build(tp: Any) -> _FastDecoder:
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _enum(tp)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        decode: _FastDecoder = _dataclass(tp)
-        return decode
+        return _dataclass(tp)
     args = union_args(tp)
     if args is not None:
         return _union(args)
@@ -191,10 +173,9 @@ def _tuple(item_tp: Any) -> _FastDecoder:
     return decode_tuple
 
 
-def _dataclass(cls: type, given: str | None = None) -> Any:
+def _dataclass(cls: type) -> _FastDecoder:
     """A generated function: when every field is present (as the encoder writes them) one
-    call with each field checked inline; otherwise a loop that applies the defaults (or,
-    with ``given``, Invalid)."""
+    call with each field checked inline; otherwise a loop that applies the defaults."""
     # (name, exact scalar type or None, decoder or None, has a default)
     plan: list[tuple[str, type | None, _FastDecoder | None, bool]] = []
     for f, t in field_types(cls):
@@ -228,27 +209,25 @@ def _dataclass(cls: type, given: str | None = None) -> Any:
     env: dict[str, Any] = {"cls": cls, "names": names, "slow": with_defaults, "bad": _bad}
     args = []
     for i, (name, exact, dec, _) in enumerate(plan):
-        if name == given:
-            args.append(f"{name}=given")
-        elif exact is not None:
+        if exact is not None:
             env[f"t{i}"] = exact
             args.append(f"{name}=(v if type(v := data[{name!r}]) is t{i} else bad())")
         else:
             env[f"d{i}"] = dec
             args.append(f"{name}=d{i}(data[{name!r}])")
-    params, fallback = ("data, given", "bad()") if given is not None else ("data", "slow(data)")
     # as many keys as fields, each field found: the same keys (no set built per object)
     source = (
-        f"def decode_dc({params}):\n"
+        "def decode_dc(data):\n"
         f"    if type(data) is dict and len(data) == {len(plan)}:\n"
         "        try:\n"
         f"            return cls({', '.join(args)})\n"
         "        except KeyError:\n"
         "            pass\n"
-        f"    return {fallback}\n"
+        "    return slow(data)\n"
     )
     exec(source, env)  # built from the dataclass's own field names only
-    return env["decode_dc"]
+    decode: _FastDecoder = env["decode_dc"]
+    return decode
 
 
 def _bad() -> Any:

@@ -29,7 +29,6 @@ __all__ = [
     "encode",
     "encode_object",
     "encoder_for",
-    "encoder_given",
 ]
 
 T = TypeVar("T")
@@ -118,8 +117,7 @@ def _build_encoder(tp: Any) -> _Encoder:
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _enum_value
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        encode_dc: _Encoder = _dataclass_encoder(tp)
-        return encode_dc
+        return _dataclass_encoder(tp)
     args = union_args(tp)
     if args is not None:
         members = [a for a in args if a is not type(None)]
@@ -146,42 +144,23 @@ def _enum_value(value: Any) -> Any:
     return value.value
 
 
-_GIVEN: dict[tuple[type, str], Callable[[Any, Any], Any]] = {}
-
-
-def encoder_given(cls: type, name: str) -> Callable[[Any, Any], dict[str, Any]]:
-    """``enc(value, given)``: ``encode(value)`` but with ``given`` as field ``name``'s
-    encoding (a snapshot writes a task's spec as a reference to one written once)."""
-    enc = _GIVEN.get((cls, name))
-    if enc is None:
-        if name not in {f.name for f, _ in field_types(cls)}:
-            raise TypeError(f"{cls.__name__} has no field {name!r}")
-        enc = _dataclass_encoder(cls, given=name)
-        _GIVEN[(cls, name)] = enc
-    return enc
-
-
-def _dataclass_encoder(cls: type, given: str | None = None) -> Any:
+def _dataclass_encoder(cls: type) -> _Encoder:
     """A generated function building the dict in one display: each field read inline and
     only those that are not plain values passed to their encoder (a loop of calls cost
-    about as much as the rest of a snapshot). With ``given``: that field's value is the
-    function's second argument."""
+    about as much as the rest of a snapshot)."""
     env: dict[str, Any] = {}
     items = []
     for i, (f, t) in enumerate(field_types(cls)):
-        if f.name == given:
-            items.append(f"{f.name!r}: given")
-            continue
         enc = _encoder_for(t)
         if enc is _identity:
             items.append(f"{f.name!r}: value.{f.name}")
         else:
             env[f"e{i}"] = enc
             items.append(f"{f.name!r}: e{i}(value.{f.name})")
-    params = "value, given" if given is not None else "value"
-    source = f"def encode_dc({params}):\n    return {{{', '.join(items)}}}\n"
+    source = f"def encode_dc(value):\n    return {{{', '.join(items)}}}\n"
     exec(source, env)  # built from the dataclass's own field names only
-    return env["encode_dc"]
+    encode_dc: _Encoder = env["encode_dc"]
+    return encode_dc
 
 
 def _type_name(tp: Any) -> str:

@@ -28,7 +28,7 @@ import msgpack
 
 from actors.store.errors import StoreError
 from actors.store.gc_pause import gc_paused
-from api.codec_fast import Invalid, fast_decoder_for, fast_decoder_given
+from api.codec_fast import Invalid, fast_decoder_for
 from api.codec_objects import (
     ObjectDecodeError,
     decode,
@@ -186,7 +186,6 @@ def _decode_spec(item: Any, position: int) -> TaskSpec:
         return decode(TaskSpec, item, f"{_SPECS}[{position}]")
 
 
-_decode_task_given = fast_decoder_given(Task, "spec")
 _ROWS = RowCodec(Task, frozenset({Meta, TaskStatus, ContainerStatus}), "spec")
 
 
@@ -213,14 +212,11 @@ def _decode_task_rows(
 
 
 def _decode_task(item: Any, specs: list[TaskSpec], raw_specs: list[Any]) -> Task:
+    """A task as a map (another writer's layout, or a row the fast path refused): decoded
+    whole, with its spec's map, for the defaults and the message naming a bad field."""
     ref = item.get("spec") if type(item) is dict else None
     if type(ref) is not int or not 0 <= ref < len(specs):
         raise StoreError(f"store snapshot: a task's spec reference {ref!r} names no spec")
-    try:
-        task: Task = _decode_task_given(item, specs[ref])
-        return task
-    except Invalid:
-        pass  # decoded whole, for the message or for the defaults of absent fields
     whole = decode_object(ObjectKind.TASK, {**item, "spec": raw_specs[ref]})
     assert isinstance(whole, Task)
     object.__setattr__(whole, "spec", specs[ref])  # fresh: nobody else holds it yet
