@@ -28,6 +28,7 @@ __all__ = [
     "decode_object",
     "encode",
     "encode_object",
+    "encoder_for",
 ]
 
 T = TypeVar("T")
@@ -61,6 +62,11 @@ def decode(cls: type[T], data: Any, path: str = "") -> T:
         pass
     result: T = _decoder_for(cls)(data, path)
     return result
+
+
+def encoder_for(tp: Any) -> Callable[[Any], Any]:
+    """The encoder of type ``tp`` (a dataclass, an enumeration, a union, a tuple...)."""
+    return _encoder_for(tp)
 
 
 def encode_object(obj: Object) -> dict[str, Any]:

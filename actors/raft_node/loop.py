@@ -12,7 +12,9 @@ One round (rules):
      (`frames.split_messages`; the transport chunks a larger batch), a snapshot no more
      often than it could arrive (`frames.SnapshotPacer`);
   4. snapshot the store every ``snapshot_interval`` applied entries (read again at every
-     check: the cluster's setting, which a ``cluster update`` changes), then compact;
+     check: the cluster's setting, which a ``cluster update`` changes) or once the bytes
+     applied since the last one reach its size (compaction.py), encoded and written off
+     the loop (snapshotter.py), then compact;
   5. publish a leadership change (events.py); a lost leadership fails the proposals in
      flight (outcome unknown), a new leader fails the writes forwarded to the old one.
 A crash of the loop fails everything pending and is reported (`RaftNode.report_failures_to`).
@@ -29,6 +31,7 @@ from actors.metrics import raft as metrics
 from actors.proposal_errors import ProposalDropped
 from actors.raft_node.carry_out import HardStateSync, ReadyIO, carry_out
 from actors.raft_node.commands import Call, Command, Forwarded, Inbox, Propose, Receive, Stop
+from actors.raft_node.compaction import snapshot_due
 from actors.raft_node.core import RaftCore
 from actors.raft_node.events import LeadershipChange, LeadershipNotifier
 from actors.raft_node.forwarding import Forwarding, Group
@@ -37,9 +40,17 @@ from actors.raft_node.intake import FrameIntake
 from actors.raft_node.members import PeerTable
 from actors.raft_node.peers import PeerNetwork
 from actors.raft_node.proposals import AppliedWaiters, Proposals, reject, resolve
+from actors.raft_node.snapshotter import Snapshotter
 from actors.raft_node.status import RaftStatus, raft_status
 from actors.raft_node.types import Entry as RaftEntry
-from actors.raft_node.types import EntryType, HardState, Message, RaftState, Snapshot
+from actors.raft_node.types import (
+    EntryType,
+    HardState,
+    Message,
+    RaftState,
+    Snapshot,
+    SnapshotMetadata,
+)
 from actors.raft_node.wire import encode_batch
 from api.limits import RAFT_BATCH_BYTES
 
@@ -57,6 +68,10 @@ class StateMachine(Protocol):
     def apply(self, index: int, data: bytes) -> object: ...
 
     def snapshot(self) -> bytes: ...
+
+    def snapshot_view(self) -> object: ...
+
+    def encode_snapshot(self, view: Any) -> bytes: ...
 
     def restore(self, data: bytes) -> None: ...
 
@@ -113,6 +128,11 @@ class RaftLoop:
         self._sync = HardStateSync(storage.initial_state()[0])
         self._io = ReadyIO(self._save, self._send, self._install_snapshot, self._apply)
         self.snapshot_index: int = storage.snapshot().metadata.index
+        self._bytes_since_snapshot = 0  # of the entries applied after snapshot_index
+        self._snapshot_bytes = len(storage.snapshot().data)
+        self._snapshotter = Snapshotter(
+            node_id, storage, store, inbox, self._adopted, clock=clock, log=log
+        )
         self.seen = LeadershipChange(False, 0, core.term)
         self.crashed = False
         self.is_leader = False
@@ -220,6 +240,7 @@ class RaftLoop:
         index = snap.metadata.index
         self._store.restore(snap.data)
         self.snapshot_index = index
+        self._bytes_since_snapshot, self._snapshot_bytes = 0, len(snap.data)
         metrics.SNAPSHOT_BYTES.set(len(snap.data))
         self.proposals.fail_through(index, ProposalDropped("replaced by a snapshot"))
         self.applied_index = index
@@ -229,7 +250,9 @@ class RaftLoop:
     def _apply(self, entries: Sequence[RaftEntry]) -> None:
         apply = self._store.apply
         applied = self.proposals.applied
+        size = 0
         for e in entries:
+            size += len(e.data)
             if e.type is _CONF:
                 apply(e.index, b"")
                 self.members.follow(e.data)
@@ -237,28 +260,30 @@ class RaftLoop:
                 apply(e.index, e.data)
             applied(e.index, e.term)
         last = entries[-1].index
+        self._bytes_since_snapshot += size
         self.applied_index = last
         if len(self.waiters):
             self.waiters.applied(last)
 
     def _maybe_snapshot(self, core: RaftCore) -> None:
         applied = core.applied_index
-        if applied - self.snapshot_index < self._snapshot_interval():
+        if self._snapshotter.busy or not snapshot_due(
+            applied - self.snapshot_index,
+            self._bytes_since_snapshot,
+            self._snapshot_interval(),
+            self._snapshot_bytes,
+        ):
             return
-        started = self._clock()
-        data = self._store.snapshot()
-        encoded = self._clock()
-        self._storage.create_snapshot(applied, core.conf_state, data)
-        self._storage.compact(applied)
-        self.snapshot_index = applied
-        metrics.SNAPSHOT_BYTES.set(len(data))
-        self._log.info(
-            "raft.snapshot.created",
-            index=applied,
-            bytes=len(data),
-            encode_s=round(encoded - started, 3),
-            seconds=round(self._clock() - started, 3),
-        )
+        term = self._storage.term(applied)
+        self._snapshotter.start(SnapshotMetadata(applied, term, core.conf_state))
+
+    def _adopted(self, snapshot: Snapshot) -> None:
+        """The Snapshotter's snapshot is the storage's now (on the loop)."""
+        index = snapshot.metadata.index
+        if index > self.snapshot_index:
+            self._bytes_since_snapshot = 0  # what was applied after it is not counted
+            self.snapshot_index = index
+        self._snapshot_bytes = len(snapshot.data)
 
     def _after_round(self, core: RaftCore) -> None:
         is_leader = core.state is RaftState.LEADER
@@ -294,16 +319,19 @@ class RaftLoop:
 
     def reencrypt(self, core: RaftCore) -> None:
         """Rewrite the storage under its cipher's current key, between two Readies."""
+        self._snapshotter.wait()  # its file is under the old key: replaced or deleted now
         applied = core.applied_index
         data = self._store.snapshot() if applied > self.snapshot_index else None
         self._storage.reencrypt(applied, core.conf_state, data)
         if data is not None:
             self.snapshot_index = applied
+            self._bytes_since_snapshot, self._snapshot_bytes = 0, len(data)
         self._log.info("raft.storage.reencrypted", index=applied, snapshot=data is not None)
 
     # ------------------------------------------------------------------ stop
     def _shut_down(self) -> None:
         error = ProposalDropped(f"raft node {self.id} stopped; outcome unknown")
+        self._snapshotter.wait()  # its file complete (adopted on the next start, if newer)
         self.proposals.fail_all(error)
         self.waiters.fail_all(error)
         while True:

@@ -31,6 +31,7 @@ from typing import Any
 import structlog
 
 from actors.durable import DIR_MODE, FILE_MODE, fsync_dir
+from actors.raft_node.compaction import KEEP_LOG_BYTES, compact_point
 from actors.raft_node.snapshots import (
     SnapshotCorrupted,
     list_snapshots,
@@ -98,6 +99,7 @@ class DurableStorage:
         *,
         segment_bytes: int,
         log_entries_for_slow_followers: int,
+        log_bytes_for_slow_followers: int,
         keep_snapshots: int,
         cipher: Cipher | None,
         logger: Any,
@@ -106,6 +108,7 @@ class DurableStorage:
         self._lock_fd = lock_fd
         self._segment_bytes = segment_bytes
         self._keep_entries = log_entries_for_slow_followers
+        self._keep_bytes = log_bytes_for_slow_followers
         self._keep_snapshots = keep_snapshots
         self._cipher = cipher
         self._log = logger
@@ -128,6 +131,7 @@ class DurableStorage:
         *,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         log_entries_for_slow_followers: int = 500,
+        log_bytes_for_slow_followers: int = KEEP_LOG_BYTES,
         keep_snapshots: int = 2,
         cipher: Cipher | None = None,
         initial_conf_state: ConfState | None = None,
@@ -159,6 +163,7 @@ class DurableStorage:
             lock_fd,
             segment_bytes=segment_bytes,
             log_entries_for_slow_followers=log_entries_for_slow_followers,
+            log_bytes_for_slow_followers=log_bytes_for_slow_followers,
             keep_snapshots=keep_snapshots,
             cipher=cipher,
             logger=log,
@@ -291,11 +296,29 @@ class DurableStorage:
                 f"snapshot {index} is not newer than {self._snapshot.metadata.index}"
             )
         snapshot = Snapshot(SnapshotMetadata(index, self.term(index), conf_state), data)
-        path = write_snapshot(self._dir, snapshot, self._cipher)
-        self._snapshot = snapshot
-        self._log.info("raft.storage.snapshot_written", path=str(path), index=index)
-        self._prune_snapshots()
+        self.write_snapshot_file(snapshot)
+        self.adopt_snapshot(snapshot)
         return snapshot
+
+    def write_snapshot_file(self, snapshot: Snapshot) -> None:
+        """The first half of `create_snapshot`, safe on another thread (it reads only the
+        directory and cipher): the snapshot's file, durable. Nothing uses it until
+        `adopt_snapshot` (on a restart, `open` may: it is a valid snapshot of the log)."""
+        path = write_snapshot(self._dir, snapshot, self._cipher)
+        self._log.info(
+            "raft.storage.snapshot_written", path=str(path), index=snapshot.metadata.index
+        )
+
+    def adopt_snapshot(self, snapshot: Snapshot) -> None:
+        """The second half: the snapshot whose file `write_snapshot_file` wrote becomes
+        the storage's (served to followers, covering `compact`); older files pruned."""
+        if snapshot.metadata.index <= self._snapshot.metadata.index:
+            raise SnapshotOutOfDate(
+                f"snapshot {snapshot.metadata.index} is not newer than "
+                f"{self._snapshot.metadata.index}"
+            )
+        self._snapshot = snapshot
+        self._prune_snapshots()
 
     def reencrypt(self, index: int, conf_state: ConfState, data: bytes | None) -> None:
         """Rewrite the directory under the cipher's current key (see the module docstring):
@@ -338,16 +361,19 @@ class DurableStorage:
         return self._dir / snapshot_name(meta.index, meta.term)
 
     def compact(self, index: int) -> None:
-        """Drop the entries up to and including `index - log_entries_for_slow_followers`
-        (so that many entries before `index` stay for slow followers); a no-op when that
-        is at or below the compaction point. `index` must be covered by the snapshot."""
+        """Drop the entries up to `index` but the last `log_entries_for_slow_followers`
+        of them, and but the last `log_bytes_for_slow_followers` bytes of them (they stay
+        for slow followers: compaction.compact_point); a no-op when that is at or below
+        the compaction point. `index` must be covered by the snapshot."""
         if index > self._snapshot.metadata.index:
             raise StorageError(
                 f"cannot compact to {index}: the snapshot covers only "
                 f"{self._snapshot.metadata.index}"
             )
-        target = index - self._keep_entries
-        if target <= self._offset:
+        offset = self._offset
+        sizes = [len(e.data) for e in self._ents[: index - offset]]
+        target = compact_point(index, offset, sizes, self._keep_entries, self._keep_bytes)
+        if target <= offset:
             return
         term = self.term(target)
         self._append_record(frame(encode_compact(target, term), self._cipher))

@@ -26,8 +26,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
-import msgpack
-
 from actors.store import clusters, configs, networks, nodes, secrets, services, tasks
 from actors.store.budget import Budgets, EncodedGroup, encode_group
 from actors.store.entry import (
@@ -50,13 +48,15 @@ from actors.store.errors import (
     StoreError,
     TooLarge,
 )
+from actors.store.gc_pause import gc_paused
 from actors.store.proposer import LocalProposer, Proposer
+from actors.store.sharing import SpecSharing, share_task_parts
+from actors.store.snapshot_codec import StoreView, decode_snapshot, encode_snapshot
 from actors.store.table import Table, TableSchema
 from actors.store.tx import ReadTx, WriteTx
 from actors.store.watch import Event, EventFilter, Watcher, WatchHub
-from api.codec_objects import ObjectDecodeError, decode_object, encode_object
 from api.ids import RandomBits, new_id
-from api.objects import Meta, Object, ObjectKind
+from api.objects import Meta, Object, ObjectKind, Task
 
 __all__ = ["SCHEMAS", "ApplyResult", "Batch", "BatchResult", "Committed", "MemoryStore"]
 
@@ -71,7 +71,6 @@ SCHEMAS: tuple[TableSchema, ...] = (
     secrets.SCHEMA,
     configs.SCHEMA,
 )
-SNAPSHOT_FORMAT = 1
 _Key = tuple[ObjectKind, str]
 
 
@@ -144,6 +143,8 @@ class MemoryStore:
         self._clock = clock
         self._rng = rng
         self._tables: dict[ObjectKind, Table] = {s.kind: Table(s) for s in SCHEMAS}
+        self._services = self._tables[ObjectKind.SERVICE]
+        self._nodes = self._tables[ObjectKind.NODE]
         self._version = 0
         self._lock = threading.RLock()
         self._hub = WatchHub(history_size, lock=self._lock)
@@ -359,6 +360,8 @@ class MemoryStore:
                         continue
                     assert op.obj is not None
                     new = replace(op.obj, meta=Meta(index, current.meta.created_at, timestamp))
+                if type(new) is Task:
+                    share_task_parts(new, current, self._services.objects, self._nodes.objects)
                 holder = table.unique_holder(new)
                 if holder is not None:
                     raise NameConflict(op.kind.value, str(holder[1]), holder[0])
@@ -421,31 +424,39 @@ class MemoryStore:
     # --- snapshot / restore --------------------------------------------------------
 
     def snapshot(self) -> bytes:
-        """The whole store as one msgpack blob (objects sorted by id: two stores with
-        the same content give the same bytes)."""
+        """The whole store as bytes (snapshot_codec.py: two stores with the same content
+        give the same bytes)."""
+        return encode_snapshot(self.snapshot_view())
+
+    @staticmethod
+    def encode_snapshot(view: StoreView) -> bytes:
+        """``snapshot()``'s bytes for a view taken earlier; any thread, no lock."""
+        return encode_snapshot(view)
+
+    def snapshot_view(self) -> StoreView:
+        """The store at its current version, to encode later or on another thread
+        (``encode_snapshot``): a copy of each table's map, made under the lock."""
         with self._lock:
-            body = {
-                "v": SNAPSHOT_FORMAT,
-                "version": self._version,
-                "objects": {
-                    kind.value: [encode_object(table.objects[id]) for id in sorted(table.objects)]
-                    for kind, table in self._tables.items()
-                },
-            }
-        data: bytes = msgpack.packb(body, use_bin_type=True)
-        return data
+            tables = {kind: dict(table.objects) for kind, table in self._tables.items()}
+            return StoreView(self._version, tables)
 
     def restore(self, data: bytes) -> None:
         """Replace the whole content with a snapshot. Every watcher is closed with
         ``WatchClosed(reset=True)``; pending local proposals fail with ProposalDropped."""
-        decoded = _decode_snapshot(data)
-        version, objects = decoded
+        with gc_paused():
+            self._restore(data)
+
+    def _restore(self, data: bytes) -> None:
+        version, objects = decode_snapshot(data)
         with self._lock:
             for table in self._tables.values():
                 table.clear()
-            for kind, objs in objects.items():
+            sharing = SpecSharing(self._services.objects, self._nodes.objects)
+            for kind in self._tables:  # services and nodes before the tasks that share them
                 table = self._tables[kind]
-                for obj in objs:
+                for obj in objects.get(kind, ()):
+                    if type(obj) is Task:
+                        sharing.share(obj)
                     table.put(obj)
             self._version = version
             closed = self._hub.reset(
@@ -462,32 +473,6 @@ class MemoryStore:
                 )
         for watcher in closed:
             watcher._wake()
-
-
-def _decode_snapshot(data: bytes) -> tuple[int, dict[ObjectKind, list[Object]]]:
-    try:
-        raw = msgpack.unpackb(data, raw=False)
-    except Exception as exc:
-        raise StoreError(f"store snapshot is not msgpack: {exc}") from None
-    if not isinstance(raw, dict) or raw.get("v") != SNAPSHOT_FORMAT:
-        raise StoreError(f"not a store snapshot of format {SNAPSHOT_FORMAT}")
-    version = raw.get("version")
-    objects = raw.get("objects")
-    if type(version) is not int or not isinstance(objects, dict):
-        raise StoreError("store snapshot lacks its version or objects")
-    out: dict[ObjectKind, list[Object]] = {}
-    for kind_name, items in objects.items():
-        try:
-            kind = ObjectKind(kind_name)
-        except ValueError:
-            raise StoreError(f"store snapshot has unknown kind {kind_name!r}") from None
-        if not isinstance(items, list):
-            raise StoreError(f"store snapshot: {kind_name} is not a list")
-        try:
-            out[kind] = [decode_object(kind, item) for item in items]
-        except ObjectDecodeError as exc:
-            raise StoreError(f"store snapshot: {exc}") from None
-    return version, out
 
 
 class Batch:

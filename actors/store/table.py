@@ -3,6 +3,10 @@
 An ``Index`` maps each object to one key (or ``None``: not indexed). A unique index
 refuses two objects with the same key (service names, cluster names). Lookups return
 objects sorted by id, so every manager answers a query the same way.
+
+A key held by one object maps to that object's id itself, by more to a dict of their ids
+(``_Bucket``): most keys of a unique index, or of the (service, slot) index of tasks, have
+one object, and an empty-ish dict per task cost 180 bytes of a task's memory.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Any
 from api.objects import Object, ObjectKind
 
 __all__ = ["Index", "Table", "TableSchema"]
+
+_Bucket = str | dict[str, None]  # one id, or the ids (in insertion order) of several
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +43,7 @@ class Table:
         self.schema = schema
         self.objects: dict[str, Object] = {}
         self._indexes = {ix.name: ix for ix in schema.indexes}
-        self._entries: dict[str, dict[Hashable, dict[str, None]]] = {
-            ix.name: {} for ix in schema.indexes
-        }
+        self._entries: dict[str, dict[Hashable, _Bucket]] = {ix.name: {} for ix in schema.indexes}
 
     def __len__(self) -> int:
         return len(self.objects)
@@ -58,7 +62,10 @@ class Table:
 
     def ids_by(self, index: str, key: Hashable) -> list[str]:
         self.index(index)
-        return list(self._entries[index].get(key, ()))
+        bucket = self._entries[index].get(key)
+        if bucket is None:
+            return []
+        return [bucket] if isinstance(bucket, str) else list(bucket)
 
     def unique_holder(self, obj: Object) -> tuple[str, Hashable] | None:
         """For the first unique index whose key ``obj`` shares with another object:
@@ -69,7 +76,10 @@ class Table:
             key = ix.key(obj)
             if key is None:
                 continue
-            for holder in self._entries[ix.name].get(key, ()):
+            bucket = self._entries[ix.name].get(key)
+            if bucket is None:
+                continue
+            for holder in (bucket,) if isinstance(bucket, str) else bucket:
                 if holder != obj.id:
                     return holder, key
         return None
@@ -79,11 +89,21 @@ class Table:
         old = self.objects.get(obj.id)
         if old is not None:
             self._unindex(old)
-        self.objects[obj.id] = obj
+        id = obj.id
+        self.objects[id] = obj
         for ix in self.schema.indexes:
             key = ix.key(obj)
-            if key is not None:
-                self._entries[ix.name].setdefault(key, {})[obj.id] = None
+            if key is None:
+                continue
+            entries = self._entries[ix.name]
+            bucket = entries.get(key)
+            if bucket is None:
+                entries[key] = id
+            elif isinstance(bucket, str):
+                if bucket != id:
+                    entries[key] = {bucket: None, id: None}
+            else:
+                bucket[id] = None
         return old
 
     def remove(self, id: str) -> Object | None:
@@ -102,8 +122,16 @@ class Table:
             key = ix.key(obj)
             if key is None:
                 continue
-            bucket = self._entries[ix.name].get(key)
-            if bucket is not None:
-                bucket.pop(obj.id, None)
-                if not bucket:
-                    del self._entries[ix.name][key]
+            entries = self._entries[ix.name]
+            bucket = entries.get(key)
+            if bucket is None:
+                continue
+            if isinstance(bucket, str):
+                if bucket == obj.id:
+                    del entries[key]
+                continue
+            bucket.pop(obj.id, None)
+            if len(bucket) == 1:
+                (entries[key],) = bucket
+            elif not bucket:
+                del entries[key]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from api.limits import MAX_ENTRY_BYTES, MAX_FRAME_BYTES, MAX_OBJECT_BYTES
 from tests.support.raft_cluster import RaftCluster
+from tests.support.waiting import wait_for
 
 VALUE_BYTES = 400_000
 KEYS = MAX_FRAME_BYTES // VALUE_BYTES + 12  # the last snapshot (every 8) is past a frame
@@ -38,8 +39,12 @@ def test_a_snapshot_larger_than_a_frame_reaches_a_new_member(tmp_path: Path) -> 
         index = 0
         for i in range(KEYS):
             index = cluster.put(leader, f"key{i:03d}", f"{i:03d}" + "v" * VALUE_BYTES, timeout=20)
-        snapshots = events(cluster, leader, "raft.snapshot.created")
-        assert snapshots and int(str(snapshots[-1]["bytes"])) > MAX_FRAME_BYTES
+
+        def big_snapshot() -> bool:  # written off the loop: logged a moment later
+            snapshots = events(cluster, leader, "raft.snapshot.created")
+            return any(int(str(e["bytes"])) > MAX_FRAME_BYTES for e in snapshots)
+
+        wait_for(big_snapshot, "a snapshot larger than a frame", 30)
 
         cluster.start([3])  # empty: the entries it needs are compacted away
         cluster.wait_applied(3, index, timeout=120)

@@ -224,6 +224,7 @@ CORES = [
             for name in (
                 "core.py",
                 "carry_out.py",
+                "compaction.py",
                 "status.py",
                 "replication.py",
                 "election.py",

@@ -232,7 +232,8 @@ def test_snapshot_compaction_and_restart_catch_up(tmp_path: Path) -> None:
         last = 0
         for i in range(300):
             last = leader.propose(value(i)).result(10)
-        assert leader.status().snapshot_index >= 250
+        # written off the loop, adopted a moment later (snapshotter.py)
+        wait_for(lambda: leader.status().snapshot_index >= 250, "snapshots", 10)
         node = c.start(lagging)  # entries it needs are compacted: InstallSnapshot
         wait_for(lambda: c.stores[lagging].version >= last, "catch up", 20)
         assert node.status().snapshot_index > 0

@@ -1,0 +1,93 @@
+"""One copy of what many tasks repeat: their spec and the ids and names they point at.
+
+A service's tasks all carry its task spec (a tree of a dozen objects, most of a task's
+memory) and its id and name, and each task names its node. The leader's tasks share
+these with their service already (the orchestrator builds each from the service's
+objects), but a follower decodes every task of every entry, and a restore every task of a
+snapshot, into copies of their own: 100,000 tasks then hold 100,000 equal specs. Before a
+task is stored, ``share_task_parts`` points it at the objects the store already holds when
+they are equal: the stored version's spec, or the service's current or previous one; the
+service's id and name; the node's id; and its status message is interned. Values never
+change, only which copy holds them.
+
+It writes the fields of a task nobody else holds yet (one the store has just built or
+decoded, before it is stored or published): cheaper than building another copy.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+
+from api.objects import Node, Object, Service, Task
+from api.specs import TaskSpec
+
+__all__ = ["SpecSharing", "share_task_parts"]
+
+_set = object.__setattr__
+_INTERNED_MESSAGE = 40  # longer status messages name their task's own circumstances
+
+
+def share_task_parts(
+    task: Task,
+    current: Object | None,
+    services: Mapping[str, Object],
+    nodes: Mapping[str, Object],
+) -> None:
+    """Point the fresh ``task`` at equal objects the store holds (see the module doc)."""
+    spec = task.spec
+    service = services.get(task.service_id)
+    if isinstance(current, Task) and current.spec is not spec and current.spec == spec:
+        _set(task, "spec", current.spec)
+    elif isinstance(service, Service):
+        _share_service_spec(task, service)
+    if isinstance(service, Service):
+        if task.service_id is not service.id:
+            _set(task, "service_id", service.id)
+        name = service.spec.name
+        if task.service_name is not name and task.service_name == name:
+            _set(task, "service_name", name)
+    if task.node_id:
+        node = nodes.get(task.node_id)
+        if isinstance(node, Node) and task.node_id is not node.id:
+            _set(task, "node_id", node.id)
+    message = task.status.message
+    if message and len(message) <= _INTERNED_MESSAGE:
+        # the same few words on every task ("started"); the value is unchanged, so the
+        # status may be one another task holds too
+        _set(task.status, "message", sys.intern(message))
+
+
+def _share_service_spec(task: Task, service: Service) -> None:
+    spec = task.spec
+    candidates = [service.spec.task]
+    if service.previous_spec is not None:
+        candidates.append(service.previous_spec.task)
+    for candidate in candidates:
+        if candidate is spec:
+            return
+        if candidate == spec:
+            _set(task, "spec", candidate)
+            return
+
+
+class SpecSharing:
+    """``share_task_parts`` for many fresh tasks whose specs are already shared among
+    themselves (a restored snapshot's): each distinct spec is compared with its service's
+    once, not once per task."""
+
+    def __init__(self, services: Mapping[str, Object], nodes: Mapping[str, Object]) -> None:
+        self._services = services
+        self._nodes = nodes
+        self._seen: dict[int, TaskSpec] = {}  # id(a spec as decoded) -> the one to hold
+        self._held: list[TaskSpec] = []  # keeps the decoded specs (their ids) alive
+
+    def share(self, task: Task) -> None:
+        decoded = task.spec
+        known = self._seen.get(id(decoded))
+        if known is not None:
+            _set(task, "spec", known)
+        share_task_parts(task, None, self._services, self._nodes)
+        if known is None:
+            self._seen[id(decoded)] = task.spec
+            self._held.append(decoded)

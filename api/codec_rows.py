@@ -1,0 +1,135 @@
+"""Dataclasses as rows: a list of field values in field order, for bulk encodings.
+
+A snapshot holds 100,000 tasks; as maps, each repeats some 25 field names that msgpack
+writes, reads and interns one by one, and the decoder looks up by name. As rows the names
+are written once, in the snapshot's header (``layout``), and the decoder indexes. The
+classes in ``rows`` are written as rows wherever they appear as a field (or an optional
+one); every other field keeps its ordinary encoding (api/codec_objects.py). A reader
+whose classes have other fields than a header names (an older or newer writer) turns the
+rows back into maps (``as_map``) and decodes those, with their defaults and checks.
+The fast decoder raises ``Invalid`` for anything but a well-formed row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from api.codec_fast import Invalid, fast_decoder_for, field_types, union_args
+from api.codec_objects import encoder_for
+
+__all__ = ["RowCodec"]
+
+
+def _row_class(tp: Any, rows: frozenset[type]) -> tuple[type | None, bool]:
+    """(the row class a field of type ``tp`` holds, whether it may be None)."""
+    if tp in rows:
+        return tp, False
+    args = union_args(tp)
+    if args is not None and len(args) == 2 and type(None) in args:
+        (member,) = (a for a in args if a is not type(None))
+        if member in rows:
+            return member, True
+    return None, False
+
+
+class RowCodec:
+    """Rows for ``root`` (whose field ``given`` is the caller's: a reference) and the
+    classes in ``rows`` nested in it."""
+
+    def __init__(self, root: type, rows: frozenset[type], given: str) -> None:
+        self.root = root
+        self._rows = rows | {root}
+        self._given = given
+        self.layout: dict[str, list[str]] = {
+            cls.__name__: [f.name for f, _ in field_types(cls)] for cls in self._rows
+        }
+        self._encoders: dict[type, Callable[..., Any]] = {}
+        self._decoders: dict[type, Callable[..., Any]] = {}
+        self.encode: Callable[[Any, Any], list[Any]] = self._build_encoder(root)
+        self.decode: Callable[[Any, Any], Any] = self._build_decoder(root)
+
+    # --- encoding ---------------------------------------------------------------------
+    def _build_encoder(self, cls: type) -> Callable[..., Any]:
+        env: dict[str, Any] = {}
+        items = []
+        for i, (f, t) in enumerate(field_types(cls)):
+            if cls is self.root and f.name == self._given:
+                items.append("given")
+                continue
+            row, optional = _row_class(t, self._rows)
+            if row is not None:
+                env[f"e{i}"] = self._encoder(row)
+                ref = f"e{i}(value.{f.name})"
+                items.append(f"(None if value.{f.name} is None else {ref})" if optional else ref)
+            else:
+                env[f"e{i}"] = encoder_for(t)
+                items.append(f"e{i}(value.{f.name})")
+        params = "value, given" if cls is self.root else "value"
+        exec(f"def encode_row({params}):\n    return [{', '.join(items)}]\n", env)
+        return env["encode_row"]  # type: ignore[no-any-return]
+
+    def _encoder(self, cls: type) -> Callable[..., Any]:
+        if cls not in self._encoders:
+            self._encoders[cls] = self._build_encoder(cls)
+        return self._encoders[cls]
+
+    # --- decoding ---------------------------------------------------------------------
+    def _build_decoder(self, cls: type) -> Callable[..., Any]:
+        env: dict[str, Any] = {"cls": cls, "bad": _bad}
+        args = []
+        fields = field_types(cls)
+        for i, (f, t) in enumerate(fields):
+            if cls is self.root and f.name == self._given:
+                args.append(f"{f.name}=given")
+                continue
+            row, optional = _row_class(t, self._rows)
+            if row is not None:
+                env[f"d{i}"] = self._decoder(row)
+                call = f"d{i}(data[{i}])"
+                if optional:
+                    call = f"(None if (v := data[{i}]) is None else d{i}(v))"
+                args.append(f"{f.name}={call}")
+            elif t in (int, str, bool):
+                env[f"t{i}"] = t
+                args.append(f"{f.name}=(v if type(v := data[{i}]) is t{i} else bad())")
+            else:
+                env[f"d{i}"] = fast_decoder_for(t)
+                args.append(f"{f.name}=d{i}(data[{i}])")
+        params = "data, given" if cls is self.root else "data"
+        source = (
+            f"def decode_row({params}):\n"
+            f"    if type(data) is list and len(data) == {len(fields)}:\n"
+            f"        return cls({', '.join(args)})\n"
+            "    bad()\n"
+        )
+        exec(source, env)  # built from the dataclasses' own field names only
+        return env["decode_row"]  # type: ignore[no-any-return]
+
+    def _decoder(self, cls: type) -> Callable[..., Any]:
+        if cls not in self._decoders:
+            self._decoders[cls] = self._build_decoder(cls)
+        return self._decoders[cls]
+
+    # --- another writer's layout --------------------------------------------------------
+    def as_map(self, row: Any, layout: Mapping[str, list[str]], cls: type | None = None) -> Any:
+        """``row`` (written with ``layout``) as the map the ordinary decoder reads;
+        ``ValueError`` when it does not have the layout's shape."""
+        cls = cls or self.root
+        names = layout.get(cls.__name__)
+        if names is None:
+            raise ValueError(f"the layout names no fields of {cls.__name__}")
+        if type(row) is not list or len(row) != len(names):
+            raise ValueError(f"a {cls.__name__} row is not a list of {len(names)} values")
+        types = dict((f.name, t) for f, t in field_types(cls))
+        out: dict[str, Any] = {}
+        for name, value in zip(names, row, strict=True):
+            nested, _ = _row_class(types[name], self._rows) if name in types else (None, False)
+            if nested is not None and value is not None:
+                value = self.as_map(value, layout, nested)
+            out[name] = value
+        return out
+
+
+def _bad() -> Any:
+    raise Invalid

@@ -1,0 +1,175 @@
+"""Store memory and snapshot benchmark: one manager's store at 100,000 tasks, no fleet.
+
+    python bench/store.py [--tasks 100000] [--services 100] [--nodes 1000] [--smoke]
+
+Fills a real ``MemoryStore`` the way a leader does (through proposals, ``Batch`` of 500
+writes): the nodes, the services, then every task created PENDING, assigned to a node
+and reported RUNNING with a container (three writes per task, as the scheduler and the
+worker make them). Every committed entry also goes to a real ``DurableStorage`` (fsync
+on) that snapshots and compacts by the Raft loop's own rule (``actors.raft_node
+.compaction``), so the in-memory log the manager keeps is counted too. Then:
+
+- RSS per task of the filled store (the process's RSS growth over the fill / tasks), and
+  the log bytes kept in memory at the end and at their peak;
+- (wall and CPU times: the CPU ones mean more on a loaded machine)
+- a snapshot saved as the Raft loop does (encode, then the snapshot file written with
+  fsync: ``actors.raft_node.snapshots.write_snapshot``): size, encode and write times;
+- a restore from that file into a fresh store (read + CRC + decode + tables): time, and
+  the RSS growth and traced Python bytes (tracemalloc, a second restore) per task of the
+  restored store (a follower's or a restarted manager's objects).
+
+Prints one JSON document with issue 14's aims (RSS <= 4 KiB per task, save and restore
+of a 100,000-task store under 2 s each) and whether each is met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from actors.raft_node.snapshots import read_snapshot, write_snapshot
+from actors.raft_node.types import ConfState, Snapshot, SnapshotMetadata
+from actors.store import MemoryStore
+from bench._fleet import proc_rss_bytes
+from bench._store_fill import LoggedProposer, fill_store
+from bench.transport import quiet_logs
+
+AIMS = {"rss_bytes_per_task": 4096, "snapshot_save_s": 2.0, "snapshot_restore_s": 2.0}
+AIM_TASKS = 100_000
+BEFORE = {  # main on 2026-12-05, bench/scale.py 100 nodes x 10,000 tasks (leader process)
+    "leader_rss_bytes_per_task_at_10k": 5100,
+    "snapshot_bytes_at_10k": 8_000_000,
+    "snapshot_save_s_at_10k": 1.1,
+    "snapshot_restore_s_at_10k": 0.39,
+    # this bench on main (f4b9b73) at 100,000 tasks, load ~20 on 2 cores
+    "bench_store_at_100k": {
+        "rss_bytes_per_task_leader": 4707,
+        "rss_bytes_per_task_restored": 6947,
+        "traced_bytes_per_task_restored": 3091,
+        "kept_log_bytes": 301_864_494,
+        "snapshot_bytes": 104_262_637,
+        "save_s": 7.42,
+        "restore_s": 32.0,
+    },
+}
+
+
+def rss() -> int:
+    gc.collect()
+    return proc_rss_bytes(os.getpid())
+
+
+def save(store: MemoryStore, directory: Path) -> tuple[Path, dict[str, Any]]:
+    """Encode and write a snapshot as the Raft loop does; its size and times."""
+    started, cpu = time.perf_counter(), time.process_time()
+    data = store.snapshot()
+    encoded = time.perf_counter()
+    meta = SnapshotMetadata(index=store.version, term=1, conf_state=ConfState(voters=(1,)))
+    path = write_snapshot(directory, Snapshot(meta, data), None)
+    written = time.perf_counter()
+    return path, {
+        "save_cpu_s": round(time.process_time() - cpu, 3),
+        "snapshot_bytes": len(data),
+        "encode_s": round(encoded - started, 3),
+        "write_fsync_s": round(written - encoded, 3),
+        "save_s": round(written - started, 3),
+    }
+
+
+def restore(path: Path) -> tuple[MemoryStore, float, float]:
+    started, cpu = time.perf_counter(), time.process_time()
+    snap = read_snapshot(path, None)
+    store = MemoryStore(clock=time.time)
+    store.restore(snap.data)
+    return store, time.perf_counter() - started, time.process_time() - cpu
+
+
+def run(tasks: int, services: int, nodes: int, directory: Path) -> dict[str, Any]:
+    rss_start = rss()
+    log = LoggedProposer.open(directory / "raft")
+    store = MemoryStore(clock=time.time)
+    log.attach(store)
+    store.attach_proposer(log)
+    fill = fill_store(store, tasks=tasks, services=services, nodes=nodes)
+    log.close()
+    rss_filled = rss()
+    leader_per_task = (rss_filled - rss_start) / tasks
+    path, saved = save(store, directory)
+    restored, restore_s, restore_cpu_s = restore(path)
+    rss_restored = rss()
+    del restored
+    gc.collect()
+    tracemalloc.start()
+    traced_base = tracemalloc.get_traced_memory()[0]
+    again, _, _ = restore(path)
+    traced = tracemalloc.get_traced_memory()[0] - traced_base
+    tracemalloc.stop()
+    del again
+    scale = AIM_TASKS / tasks
+    result: dict[str, Any] = {
+        "fill": fill,
+        "raft_log": log.figures(),
+        "rss_bytes_per_task_leader": round(leader_per_task),
+        "rss_bytes_per_task_restored": round((rss_restored - rss_filled) / tasks),
+        "traced_bytes_per_task_restored": round(traced / tasks),
+        **saved,
+        "restore_s": round(restore_s, 3),
+        "restore_cpu_s": round(restore_cpu_s, 3),
+        "snapshot_bytes_per_task": round(saved["snapshot_bytes"] / tasks),
+        # a snapshot's costs grow linearly with the tasks: the figure at the aim's size
+        "save_s_at_100k_est": round(saved["save_s"] * scale, 2),
+        "restore_s_at_100k_est": round(restore_s * scale, 2),
+    }
+    per_task = max(leader_per_task, result["rss_bytes_per_task_restored"])
+    result["aims"] = {
+        **AIMS,
+        "rss_met": per_task <= AIMS["rss_bytes_per_task"],
+        "save_met": result["save_s_at_100k_est"] < AIMS["snapshot_save_s"],
+        "restore_met": result["restore_s_at_100k_est"] < AIMS["snapshot_restore_s"],
+        # CPU seconds: what the wall times would be on an idle machine (fsync aside)
+        "save_cpu_met": saved["save_cpu_s"] * scale < AIMS["snapshot_save_s"],
+        "restore_cpu_met": restore_cpu_s * scale < AIMS["snapshot_restore_s"],
+    }
+    return result
+
+
+def main() -> None:
+    quiet_logs()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=AIM_TASKS)
+    parser.add_argument("--services", type=int, default=100)
+    parser.add_argument("--nodes", type=int, default=1000)
+    parser.add_argument("--smoke", action="store_true", help="2,000 tasks: seconds")
+    args = parser.parse_args()
+    if args.smoke:
+        args.tasks, args.services, args.nodes = 2000, 10, 50
+    if args.tasks < 1 or args.services < 1 or args.nodes < 1:
+        parser.error("--tasks, --services and --nodes must be at least 1")
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+        result = run(args.tasks, args.services, args.nodes, Path(tmp))
+    document = {
+        "bench": "store",
+        "tasks": args.tasks,
+        "services": args.services,
+        "nodes": args.nodes,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "load": os.getloadavg()[0],
+        "before": BEFORE,
+        **result,
+    }
+    print(json.dumps(document, indent=2))
+
+
+if __name__ == "__main__":
+    main()

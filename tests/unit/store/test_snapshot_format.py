@@ -1,0 +1,155 @@
+"""Snapshot format 2 (actors/store/snapshot_codec.py) and the sharing of task parts
+(actors/store/sharing.py): specs written once, old format-1 snapshots still restore, a
+restored or replicated task shares its service's spec and ids."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import msgpack
+import pytest
+
+from actors.store import Action, MemoryStore, StoreError, services, tasks
+from actors.store.entry import Entry, Op, encode_entry
+from actors.store.snapshot_codec import CHUNK, StoreView, decode_snapshot, encode_snapshot
+from api.codec_objects import encode_object
+from api.objects import ObjectKind, Task
+from api.specs import ContainerSpec, TaskSpec
+from tests.unit.store.helpers import FakeClock, make_store, node, service, task
+
+
+def _store_with(count: int) -> tuple[MemoryStore, str]:
+    store = make_store()
+    s, n = service(), node("h1")
+    store.update(lambda tx: (tx.create(s), tx.create(n)))
+    created = [replace(task(s.id, slot), spec=s.spec.task, node_id=n.id) for slot in range(count)]
+    for start in range(0, count, 400):
+        store.update(lambda tx, start=start: [tx.create(t) for t in created[start : start + 400]])
+    return store, s.id
+
+
+def _specs_in(blob: bytes) -> int:
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(blob)
+    next(unpacker)
+    return sum(len(items) for name, items in unpacker if name == "task-specs")
+
+
+def test_a_spec_many_tasks_share_is_written_once_and_shared_after_restore() -> None:
+    store, sid = _store_with(CHUNK + 10)  # tasks in two chunks
+    blob = store.snapshot()
+    assert _specs_in(blob) == 1
+    restored = MemoryStore(clock=FakeClock())
+    restored.restore(blob)
+    with restored.read() as tx:
+        svc = services.get(tx, sid)
+        all_tasks = tasks.list_all(tx)
+    assert svc is not None and len(all_tasks) == CHUNK + 10
+    assert all(t.spec is svc.spec.task and t.service_id is svc.id for t in all_tasks)
+    assert restored.snapshot() == blob
+
+
+def test_equal_specs_held_apart_are_written_once() -> None:
+    s = service()
+    copies = [replace(task(s.id, slot), spec=replace(s.spec.task)) for slot in range(3)]
+    assert copies[0].spec is not copies[1].spec and copies[0].spec == copies[1].spec
+    view = StoreView(9, {ObjectKind.TASK: {t.id: t for t in copies}})
+    assert _specs_in(encode_snapshot(view)) == 1
+
+
+def test_a_format_1_snapshot_still_restores() -> None:
+    store, _ = _store_with(5)
+    with store.read() as tx:
+        objects = {k.value: [encode_object(o) for o in tx.list_objects(k)] for k in ObjectKind}
+    old = msgpack.packb({"v": 1, "version": store.version, "objects": objects})
+    restored = MemoryStore(clock=FakeClock())
+    restored.restore(old)
+    assert restored.version == store.version
+    with store.read() as a, restored.read() as b:
+        assert tasks.list_all(a) == tasks.list_all(b)
+    assert restored.snapshot() == store.snapshot()
+
+
+def _values(store: MemoryStore) -> list[Any]:
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(store.snapshot())
+    return list(unpacker)
+
+
+def _packed(values: list[Any]) -> bytes:
+    return b"".join(msgpack.packb(v) for v in values)
+
+
+def test_a_bad_task_names_its_field_and_a_bad_reference_is_refused() -> None:
+    store, _ = _store_with(1)
+    values = _values(store)
+    row = next(c for c in values[1:] if c[0] == "task")[1][0]
+    slot = values[0]["rows"]["Task"].index("slot")
+    row[slot] = "one"
+    with pytest.raises(StoreError, match=r"task\.slot"):
+        decode_snapshot(_packed(values))
+    row[slot] = 1
+    row[values[0]["rows"]["Task"].index("spec")] = 7
+    with pytest.raises(StoreError, match="names no spec"):
+        decode_snapshot(_packed(values))
+    row.append(0)
+    with pytest.raises(StoreError, match="not a list of 12 values"):
+        decode_snapshot(_packed(values))
+
+
+def test_rows_of_an_older_writer_take_the_defaults_of_the_fields_it_lacked() -> None:
+    store, _ = _store_with(1)
+    values = _values(store)
+    names = values[0]["rows"]["Task"]
+    gone = names.index("job_iteration")
+    del names[gone]
+    row = next(c for c in values[1:] if c[0] == "task")[1][0]
+    del row[gone]
+    _, objects = decode_snapshot(_packed(values))
+    (t,) = objects[ObjectKind.TASK]
+    with store.read() as tx:
+        assert isinstance(t, Task) and t == tasks.list_all(tx)[0]
+
+
+def test_rows_of_a_newer_writer_with_unknown_fields_are_refused() -> None:
+    store, _ = _store_with(1)
+    values = _values(store)
+    values[0]["rows"]["TaskStatus"].append("health")
+    row = next(c for c in values[1:] if c[0] == "task")[1][0]
+    row[values[0]["rows"]["Task"].index("status")].append("healthy")
+    with pytest.raises(StoreError, match=r"task\.status\.health: unknown field"):
+        decode_snapshot(_packed(values))
+
+
+def test_a_replicated_task_shares_its_services_spec_and_its_stored_versions() -> None:
+    """A follower decodes every entry: its tasks still share one spec."""
+    s, n = service(), node("h1")
+    t = replace(task(s.id), spec=s.spec.task, node_id=n.id)
+    entries = [
+        encode_entry(Entry("p1", 1.0, ((Op(Action.CREATE, ObjectKind.SERVICE, s.id, None, s),),))),
+        encode_entry(Entry("p2", 2.0, ((Op(Action.CREATE, ObjectKind.NODE, n.id, None, n),),))),
+        encode_entry(Entry("p3", 3.0, ((Op(Action.CREATE, ObjectKind.TASK, t.id, None, t),),))),
+    ]
+    follower = MemoryStore(clock=FakeClock())
+    for index, data in enumerate(entries, start=1):
+        follower.apply(index, data)
+    moved = replace(t, slot=2)
+    follower.apply(
+        4, encode_entry(Entry("p4", 4.0, ((Op(Action.UPDATE, ObjectKind.TASK, t.id, 3, moved),),)))
+    )
+    with follower.read() as tx:
+        svc, stored = services.get(tx, s.id), tasks.get(tx, t.id)
+    assert svc is not None and stored is not None and stored.slot == 2
+    assert stored.spec is svc.spec.task
+    assert (stored.service_id is svc.id and stored.node_id is n.id) or stored.node_id == n.id
+
+
+def test_a_task_with_its_own_spec_keeps_it() -> None:
+    store, sid = _store_with(0)
+    own = TaskSpec(container=ContainerSpec(image="other"))
+    t = replace(task(sid), spec=own)
+    store.update(lambda tx: tx.create(t))
+    with store.read() as tx:
+        stored = tasks.get(tx, t.id)
+    assert stored is not None and stored.spec == own
