@@ -34,12 +34,13 @@ from api.errors import ClientClosed, CodecError, HandshakeRefused, RemoteError, 
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS, Envelope
 from transport.codec import decode, encode
 from transport.keys import KeyPair, generate_keypair
-from transport.outbox import STOP, Outbox, outbox_address, pull_socket
+from transport.outbox import STOP, Outbox
 from transport.source import connect_endpoint
 
 __all__ = ["Client"]
 
 _BATCH: Final = 512
+_NOBLOCK: Final = int(zmq.NOBLOCK)  # a plain int: a flag enum costs an enum operation a call
 _GRACE: Final = 1.0  # extra wait in request() in case the I/O thread itself is stuck
 
 
@@ -84,12 +85,11 @@ class Client:
         self.refused: HandshakeRefused | None = None
         self._monitor: zmq.Socket[bytes] | None = None
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._outbox = Outbox()
         try:
-            out = outbox_address(name)
-            self._pull = pull_socket(self._context, out)
             self._dealer = self._open_dealer(server_key, keypair, watch_auth)
-            self._outbox = Outbox(self._context, out)
         except BaseException:
+            self._outbox.close()
             # a socket left open makes the context's garbage collection hang in term()
             self._context.destroy(linger=0)
             raise
@@ -237,34 +237,30 @@ class Client:
     # -- the I/O thread --------------------------------------------------------------------
 
     def _run(self) -> None:
-        dealer, pull = self._dealer, self._pull
+        dealer, outbox = self._dealer, self._outbox
         poller = zmq.Poller()
         poller.register(dealer, zmq.POLLIN)
-        poller.register(pull, zmq.POLLIN)
+        poller.register(outbox.fd, zmq.POLLIN)
         monitor = self._monitor
         if monitor is not None:
             poller.register(monitor, zmq.POLLIN)
-        noblock = zmq.NOBLOCK
+        noblock, wake_fd = _NOBLOCK, outbox.fd
         try:
             while True:
-                ready = dict(poller.poll(self._poll_timeout_ms()))
-                if pull in ready:
-                    for _ in range(_BATCH):
-                        try:
-                            frame = pull.recv(noblock)
-                        except zmq.Again:
-                            break
-                        if frame == STOP:
-                            return
-                        try:
-                            dealer.send(frame, noblock)
-                        except zmq.Again:
-                            _log().warning(
-                                "transport.request.dropped",
-                                client=self._name,
-                                address=self.address,
-                                reason="send queue full",
-                            )
+                ready = dict(poller.poll(0 if outbox.sleep() else self._poll_timeout_ms()))
+                outbox.woke(wake_fd in ready)
+                for parts in outbox.take(_BATCH):
+                    if parts is STOP:
+                        return
+                    try:
+                        dealer.send(parts[0], noblock)
+                    except zmq.Again:
+                        _log().warning(
+                            "transport.request.dropped",
+                            client=self._name,
+                            address=self.address,
+                            reason="send queue full",
+                        )
                 if dealer in ready:
                     for _ in range(_BATCH):
                         try:
@@ -283,7 +279,6 @@ class Client:
                 dealer.disable_monitor()
                 monitor.close(linger=0)
             dealer.close(linger=0)
-            pull.close(linger=0)
 
     def _on_monitor(self, monitor: zmq.Socket[bytes]) -> None:
         from zmq.utils.monitor import recv_monitor_message
