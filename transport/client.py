@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Final
 
 import zmq
@@ -53,7 +52,26 @@ def _log() -> Any:
     return structlog.get_logger(subsystem="transport")
 
 
-_Pending = Future[dict[str, Any]] | queue.SimpleQueue[Envelope | BaseException]
+class _Reply:
+    """What `Client.request` waits on: a lock held until the I/O thread has put the outcome
+    in. One release wakes the caller, which then holds nothing another thread needs (a
+    Future's waiter wakes into its condition's lock, which the I/O thread may still hold
+    while it completes the next future)."""
+
+    __slots__ = ("done", "outcome")
+
+    def __init__(self) -> None:
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.outcome: dict[str, Any] | BaseException | None = None
+
+    def resolve(self, outcome: dict[str, Any] | BaseException) -> None:
+        """Called once (by whoever took the entry out of the pending table)."""
+        self.outcome = outcome
+        self.done.release()
+
+
+_Pending = Future[dict[str, Any]] | _Reply | queue.SimpleQueue[Envelope | BaseException]
 
 
 class Client:
@@ -125,24 +143,26 @@ class Client:
     ) -> Future[dict[str, Any]]:
         """Send a request; the future gets the final reply's body, or `RemoteError`,
         `RequestTimeout` or `ClientClosed`."""
-        return self._call(message_type, body, timeout)[1]
+        future: Future[dict[str, Any]] = Future()
+        self._call(message_type, body, timeout, future)
+        return future
 
     def request(
         self, message_type: str, body: Mapping[str, Any] | None = None, timeout: float | None = None
     ) -> dict[str, Any]:
         limit = self.timeout if timeout is None else timeout
-        rid, future = self._call(message_type, body, limit)
-        # The I/O thread fails the future at the deadline; the grace only guards against
-        # that thread being stuck. Waiting on the future itself (not futures.wait, whose
-        # waiter object the I/O thread would have to signal too) keeps each reply's
-        # delivery to one notify on the one I/O thread every caller shares.
-        try:
-            return future.result(timeout=limit + _GRACE)
-        except FutureTimeout:
-            if future.done():
-                raise  # the I/O thread's RequestTimeout (a TimeoutError too)
+        reply = _Reply()
+        rid = self._call(message_type, body, limit, reply)
+        # The I/O thread fails the request at the deadline; the grace only guards against
+        # that thread being stuck.
+        if not reply.done.acquire(timeout=limit + _GRACE):
             self._pending.pop(rid, None)
-            raise RequestTimeout(f"no reply to {message_type!r} within {limit}s") from None
+            raise RequestTimeout(f"no reply to {message_type!r} within {limit}s")
+        outcome = reply.outcome
+        if isinstance(outcome, BaseException):
+            raise outcome
+        assert outcome is not None
+        return outcome
 
     def stream(
         self, message_type: str, body: Mapping[str, Any] | None = None, timeout: float | None = None
@@ -194,20 +214,23 @@ class Client:
         return rid
 
     def _call(
-        self, message_type: str, body: Mapping[str, Any] | None, timeout: float | None
-    ) -> tuple[int, Future[dict[str, Any]]]:
-        future: Future[dict[str, Any]] = Future()
+        self,
+        message_type: str,
+        body: Mapping[str, Any] | None,
+        timeout: float | None,
+        entry: Future[dict[str, Any]] | _Reply,
+    ) -> int:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         with self._deadlines_lock:
             rid = next(self._ids)
             heapq.heappush(self._deadlines, (deadline, rid))
         self._check_open()
         frame = encode(message_type, body, request_id=rid, max_size=self._max_size)
-        self._pending[rid] = future
+        self._pending[rid] = entry
         if not self._outbox.send((frame,)):
             self._pending.pop(rid, None)
             raise ClientClosed(f"client to {self.address} is closed")
-        return rid, future
+        return rid
 
     def _iterate(
         self,
@@ -321,7 +344,15 @@ class Client:
         entry = self._pending.get(rid)
         if entry is None:
             return  # one-way, or forgotten after a timeout: dropped
-        if isinstance(entry, Future):
+        if isinstance(entry, _Reply):
+            if envelope.more or self._pending.pop(rid, None) is None:
+                return  # request() wants the final reply only; or it gave up meanwhile
+            if envelope.type == "error":
+                body = envelope.body
+                entry.resolve(RemoteError(str(body["code"]), str(body["message"])))
+            else:
+                entry.resolve(dict(envelope.body))
+        elif isinstance(entry, Future):
             if envelope.more:
                 return  # request() wants the final reply only; stream() sees every frame
             self._pending.pop(rid, None)
@@ -349,7 +380,9 @@ class Client:
 
     def _fail(self, rid: int, exc: BaseException) -> None:
         entry = self._pending.pop(rid, None)
-        if isinstance(entry, Future):
+        if isinstance(entry, _Reply):
+            entry.resolve(exc)
+        elif isinstance(entry, Future):
             if not entry.done():
                 with contextlib.suppress(Exception):
                     entry.set_exception(exc)
