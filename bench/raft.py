@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from tests.support.raft_server import percentile
 VALUE_SIZE = 100
 CONCURRENCY = (1, 16, 64)
 
-REFERENCE = {
+REFERENCE: dict[str, dict[str, float]] = {
     # issue 14's anchors (etcd on this machine in the same hour): one write at a time, and
     # 64 concurrent writers with etcd's Go client and with a Python HTTP client
     "etcd, fsync on, Go client (issue 14)": {"seq_p50_ms": 0.77, "c64": 10000},
@@ -123,6 +124,61 @@ def over_transport(cluster: RaftCluster, leader: int, n: int, seconds: float) ->
     }
 
 
+def pipelined(cluster: RaftCluster, leader: int, n: int, seconds: float) -> dict[str, Any]:
+    """``n`` proposers in the client process without a thread each: every proposer is a
+    chain of `Client.request_async` calls, the next write sent from the reply's callback
+    (on the client's I/O thread), so ``n`` writes are in flight as with ``n`` threads. It
+    shows what the server side commits when the client is not paying a thread wake-up per
+    write (as an asyncio client, or etcd's goroutines, would not)."""
+    client = cluster.new_client(leader, timeout=10)
+    latencies: list[float] = []
+    errors = [0]
+    running = [n]
+    finished = threading.Event()
+    clock = time.perf_counter
+    deadline = clock() + seconds
+
+    def write(j: int) -> None:
+        t0 = clock()
+        if t0 >= deadline:
+            running[0] -= 1  # only the I/O thread counts down, once the chains run there
+            if running[0] == 0:
+                finished.set()
+            return
+        try:
+            future = client.request_async("raft.propose", {"data": [value(j)]}, timeout=10)
+        except TransportError:
+            errors[0] += 1
+            write(j + 1)
+            return
+        future.add_done_callback(lambda f: answered(f, j, t0))
+
+    def answered(f: Future[dict[str, Any]], j: int, t0: float) -> None:
+        try:
+            failed = bool(f.result().get("error"))
+        except TransportError:
+            failed = True
+        if failed:
+            errors[0] += 1
+        else:
+            latencies.append(clock() - t0)
+        write(j + 1)
+
+    start = clock()
+    for i in range(n):
+        write(i * 10_000_000)
+    finished.wait(seconds + 30)
+    elapsed = clock() - start
+    client.close()
+    flat = sorted(latencies)
+    return {
+        "writes_per_s": round(len(flat) / elapsed),
+        "p50_ms": round(percentile(flat, 0.5) * 1000, 3),
+        "p99_ms": round(percentile(flat, 0.99) * 1000, 3),
+        "errors": errors[0],
+    }
+
+
 def failover(cluster: RaftCluster) -> float:
     """Kill -9 the leader; seconds until a write through a survivor is committed."""
     leader = cluster.wait_leader(30)
@@ -201,6 +257,7 @@ def main() -> None:
             remote = {
                 f"c{n}": over_transport(cluster, leader, n, args.seconds) for n in CONCURRENCY
             }
+            chained = {f"c{n}": pipelined(cluster, leader, n, args.seconds) for n in (16, 64)}
             gaps = [failover(cluster) for _ in range(args.failovers)]
         finally:
             cluster.stop()
@@ -239,6 +296,7 @@ def main() -> None:
         },
         "in_process_proposers": inproc,
         "client_process_proposers": remote,
+        "client_process_pipelined_proposers": chained,
         "failover_gap_s": {"median": round(gap, 3), "runs": [round(g, 3) for g in gaps]},
         "summary": {"in_process": headline, "client_process": remote_headline},
         "targets": TARGETS,
