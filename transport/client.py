@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Final
 
 import zmq
@@ -34,12 +33,13 @@ from api.errors import ClientClosed, CodecError, HandshakeRefused, RemoteError, 
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS, Envelope
 from transport.codec import decode, encode
 from transport.keys import KeyPair, generate_keypair
-from transport.outbox import STOP, Outbox, outbox_address, pull_socket
+from transport.outbox import STOP, Outbox
 from transport.source import connect_endpoint
 
 __all__ = ["Client"]
 
 _BATCH: Final = 512
+_NOBLOCK: Final = int(zmq.NOBLOCK)  # a plain int: a flag enum costs an enum operation a call
 _GRACE: Final = 1.0  # extra wait in request() in case the I/O thread itself is stuck
 
 
@@ -52,7 +52,26 @@ def _log() -> Any:
     return structlog.get_logger(subsystem="transport")
 
 
-_Pending = Future[dict[str, Any]] | queue.SimpleQueue[Envelope | BaseException]
+class _Reply:
+    """What `Client.request` waits on: a lock held until the I/O thread has put the outcome
+    in. One release wakes the caller, which then holds nothing another thread needs (a
+    Future's waiter wakes into its condition's lock, which the I/O thread may still hold
+    while it completes the next future)."""
+
+    __slots__ = ("done", "outcome")
+
+    def __init__(self) -> None:
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.outcome: dict[str, Any] | BaseException | None = None
+
+    def resolve(self, outcome: dict[str, Any] | BaseException) -> None:
+        """Called once (by whoever took the entry out of the pending table)."""
+        self.outcome = outcome
+        self.done.release()
+
+
+_Pending = Future[dict[str, Any]] | _Reply | queue.SimpleQueue[Envelope | BaseException]
 
 
 class Client:
@@ -84,12 +103,11 @@ class Client:
         self.refused: HandshakeRefused | None = None
         self._monitor: zmq.Socket[bytes] | None = None
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._outbox = Outbox()
         try:
-            out = outbox_address(name)
-            self._pull = pull_socket(self._context, out)
             self._dealer = self._open_dealer(server_key, keypair, watch_auth)
-            self._outbox = Outbox(self._context, out)
         except BaseException:
+            self._outbox.close()
             # a socket left open makes the context's garbage collection hang in term()
             self._context.destroy(linger=0)
             raise
@@ -125,24 +143,26 @@ class Client:
     ) -> Future[dict[str, Any]]:
         """Send a request; the future gets the final reply's body, or `RemoteError`,
         `RequestTimeout` or `ClientClosed`."""
-        return self._call(message_type, body, timeout)[1]
+        future: Future[dict[str, Any]] = Future()
+        self._call(message_type, body, timeout, future)
+        return future
 
     def request(
         self, message_type: str, body: Mapping[str, Any] | None = None, timeout: float | None = None
     ) -> dict[str, Any]:
         limit = self.timeout if timeout is None else timeout
-        rid, future = self._call(message_type, body, limit)
-        # The I/O thread fails the future at the deadline; the grace only guards against
-        # that thread being stuck. Waiting on the future itself (not futures.wait, whose
-        # waiter object the I/O thread would have to signal too) keeps each reply's
-        # delivery to one notify on the one I/O thread every caller shares.
-        try:
-            return future.result(timeout=limit + _GRACE)
-        except FutureTimeout:
-            if future.done():
-                raise  # the I/O thread's RequestTimeout (a TimeoutError too)
+        reply = _Reply()
+        rid = self._call(message_type, body, limit, reply)
+        # The I/O thread fails the request at the deadline; the grace only guards against
+        # that thread being stuck.
+        if not reply.done.acquire(timeout=limit + _GRACE):
             self._pending.pop(rid, None)
-            raise RequestTimeout(f"no reply to {message_type!r} within {limit}s") from None
+            raise RequestTimeout(f"no reply to {message_type!r} within {limit}s")
+        outcome = reply.outcome
+        if isinstance(outcome, BaseException):
+            raise outcome
+        assert outcome is not None
+        return outcome
 
     def stream(
         self, message_type: str, body: Mapping[str, Any] | None = None, timeout: float | None = None
@@ -194,20 +214,23 @@ class Client:
         return rid
 
     def _call(
-        self, message_type: str, body: Mapping[str, Any] | None, timeout: float | None
-    ) -> tuple[int, Future[dict[str, Any]]]:
-        future: Future[dict[str, Any]] = Future()
+        self,
+        message_type: str,
+        body: Mapping[str, Any] | None,
+        timeout: float | None,
+        entry: Future[dict[str, Any]] | _Reply,
+    ) -> int:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         with self._deadlines_lock:
             rid = next(self._ids)
             heapq.heappush(self._deadlines, (deadline, rid))
         self._check_open()
         frame = encode(message_type, body, request_id=rid, max_size=self._max_size)
-        self._pending[rid] = future
+        self._pending[rid] = entry
         if not self._outbox.send((frame,)):
             self._pending.pop(rid, None)
             raise ClientClosed(f"client to {self.address} is closed")
-        return rid, future
+        return rid
 
     def _iterate(
         self,
@@ -237,34 +260,30 @@ class Client:
     # -- the I/O thread --------------------------------------------------------------------
 
     def _run(self) -> None:
-        dealer, pull = self._dealer, self._pull
+        dealer, outbox = self._dealer, self._outbox
         poller = zmq.Poller()
         poller.register(dealer, zmq.POLLIN)
-        poller.register(pull, zmq.POLLIN)
+        poller.register(outbox.fd, zmq.POLLIN)
         monitor = self._monitor
         if monitor is not None:
             poller.register(monitor, zmq.POLLIN)
-        noblock = zmq.NOBLOCK
+        noblock, wake_fd = _NOBLOCK, outbox.fd
         try:
             while True:
-                ready = dict(poller.poll(self._poll_timeout_ms()))
-                if pull in ready:
-                    for _ in range(_BATCH):
-                        try:
-                            frame = pull.recv(noblock)
-                        except zmq.Again:
-                            break
-                        if frame == STOP:
-                            return
-                        try:
-                            dealer.send(frame, noblock)
-                        except zmq.Again:
-                            _log().warning(
-                                "transport.request.dropped",
-                                client=self._name,
-                                address=self.address,
-                                reason="send queue full",
-                            )
+                ready = dict(poller.poll(0 if outbox.sleep() else self._poll_timeout_ms()))
+                outbox.woke(wake_fd in ready)
+                for parts in outbox.take(_BATCH):
+                    if parts is STOP:
+                        return
+                    try:
+                        dealer.send(parts[0], noblock)
+                    except zmq.Again:
+                        _log().warning(
+                            "transport.request.dropped",
+                            client=self._name,
+                            address=self.address,
+                            reason="send queue full",
+                        )
                 if dealer in ready:
                     for _ in range(_BATCH):
                         try:
@@ -283,7 +302,6 @@ class Client:
                 dealer.disable_monitor()
                 monitor.close(linger=0)
             dealer.close(linger=0)
-            pull.close(linger=0)
 
     def _on_monitor(self, monitor: zmq.Socket[bytes]) -> None:
         from zmq.utils.monitor import recv_monitor_message
@@ -326,7 +344,15 @@ class Client:
         entry = self._pending.get(rid)
         if entry is None:
             return  # one-way, or forgotten after a timeout: dropped
-        if isinstance(entry, Future):
+        if isinstance(entry, _Reply):
+            if envelope.more or self._pending.pop(rid, None) is None:
+                return  # request() wants the final reply only; or it gave up meanwhile
+            if envelope.type == "error":
+                body = envelope.body
+                entry.resolve(RemoteError(str(body["code"]), str(body["message"])))
+            else:
+                entry.resolve(dict(envelope.body))
+        elif isinstance(entry, Future):
             if envelope.more:
                 return  # request() wants the final reply only; stream() sees every frame
             self._pending.pop(rid, None)
@@ -354,7 +380,9 @@ class Client:
 
     def _fail(self, rid: int, exc: BaseException) -> None:
         entry = self._pending.pop(rid, None)
-        if isinstance(entry, Future):
+        if isinstance(entry, _Reply):
+            entry.resolve(exc)
+        elif isinstance(entry, Future):
             if not entry.done():
                 with contextlib.suppress(Exception):
                     entry.set_exception(exc)

@@ -59,7 +59,7 @@ def encode(
     if type(request_id) is not int or not 0 <= request_id <= MAX_REQUEST_ID:
         raise BadEnvelope(f"request id {request_id!r} is not an int in [0, 2**64)")
     b: dict[str, Any] = {} if body is None else body if type(body) is dict else dict(body)
-    _check_fields(b, mt.fields, "", None)
+    _check_body(b, mt.fields, None)
     envelope: dict[str, Any] = {"v": PROTOCOL_VERSION, "t": message_type, "id": request_id, "b": b}
     if more:
         envelope["more"] = True
@@ -83,7 +83,9 @@ def decode(frame: bytes | memoryview, *, limits: DecodeLimits = MEMBER_LIMITS) -
     size = frame.nbytes if isinstance(frame, memoryview) else len(frame)
     if size > limits.max_size:
         raise FrameTooLarge(f"frame of {size} bytes exceeds the limit of {limits.max_size}")
-    budget = _ItemBudget(limits.max_items)
+    # Every element counted (an array's item, a map's entry) starts at a byte of its own,
+    # so a frame of at most max_items bytes cannot go over the budget: it needs no hooks.
+    hooks = _ItemBudget(limits.max_items).hooks() if size > limits.max_items else _NO_HOOKS
     try:
         obj = msgpack.unpackb(
             frame,
@@ -95,8 +97,7 @@ def decode(frame: bytes | memoryview, *, limits: DecodeLimits = MEMBER_LIMITS) -
             max_array_len=limits.max_array_len,
             max_map_len=limits.max_map_len,
             max_ext_len=0,
-            object_hook=budget.map,
-            list_hook=budget.array,
+            **hooks,
         )
     except _OverBudget:
         raise LimitExceeded(
@@ -168,7 +169,7 @@ def decode(frame: bytes | memoryview, *, limits: DecodeLimits = MEMBER_LIMITS) -
             else f'envelope field "b" is {_kind(body)}, expected map',
             request_id=request_id,
         )
-    _check_fields(body, mt.fields, "", request_id)
+    _check_body(body, mt.fields, request_id)
     return Envelope(message_type, request_id, body, more, version)
 
 
@@ -228,77 +229,117 @@ class _ItemBudget:
             raise _OverBudget
         return value
 
+    def hooks(self) -> dict[str, Any]:
+        return {"object_hook": self.map, "list_hook": self.array}
+
+
+_NO_HOOKS: Final[dict[str, Any]] = {}
+
 
 # -- validation ----------------------------------------------------------------------------
+# The checks build no path on the way down (a list of a thousand entries must not format a
+# thousand strings): a failure raises `_Invalid` with its message, each container level on
+# the way out adds its step ("[3]", ".key", ".field"), and the top turns it into a BadField
+# naming the whole path.
+
+_PATH: Final = "{path}"  # where the message names the field's path
+_SCALAR_TYPES: Final[dict[str, frozenset[type]]] = {
+    "str": frozenset({str}),
+    "int": frozenset({int}),
+    "float": frozenset({float, int}),
+    "bool": frozenset({bool}),
+    "bytes": frozenset({bytes, bytearray}),
+}
 
 
-def _check_fields(
-    value: Mapping[Any, Any], fields: tuple[Field, ...], prefix: str, rid: int | None
-) -> None:
+class _Invalid(Exception):
+    """A value that does not match its declaration; ``steps`` from the innermost out."""
+
+    __slots__ = ("message", "steps")
+
+    def __init__(self, message: str) -> None:
+        self.message = message  # with `_PATH` where the path goes
+        self.steps: list[str] = []
+
+
+def _check_body(value: Mapping[Any, Any], fields: tuple[Field, ...], rid: int | None) -> None:
+    """Check a body against ``fields``; BadField names the path of what is wrong."""
+    try:
+        _fields(value, fields, "")
+    except _Invalid as exc:
+        path = "".join(reversed(exc.steps))
+        raise BadField(exc.message.replace(_PATH, path), request_id=rid) from None
+
+
+def _fields(value: Mapping[Any, Any], fields: tuple[Field, ...], dot: str) -> None:
     for f in fields:
-        path = f"{prefix}{f.name}"
-        if f.name not in value:
+        name = f.name
+        if name not in value:
             if f.required:
-                raise BadField(f'missing field "{path}"', request_id=rid)
+                exc = _Invalid(f'missing field "{_PATH}"')
+                exc.steps.append(dot + name)
+                raise exc
             continue
-        _check(value[f.name], f.type, path, rid)
+        try:
+            _check(value[name], f.type)
+        except _Invalid as exc:
+            exc.steps.append(dot + name)
+            raise
 
 
-def _check(value: Any, t: FieldType, path: str, rid: int | None) -> None:
-    if isinstance(t, Scalar):
-        name = t.name
-        vt = type(value)
-        if name == "str":
-            ok = vt is str
-        elif name == "int":
-            ok = vt is int
-        elif name == "float":
-            ok = vt is float or vt is int
-        elif name == "bool":
-            ok = vt is bool
-        elif name == "bytes":
-            ok = vt is bytes or vt is bytearray
-        else:
-            _check_plain(value, path, rid)
-            return
-        if not ok:
-            raise BadField(
-                f'field "{path}" has wrong type {_kind(value)}, expected {name}', request_id=rid
-            )
-    elif isinstance(t, Nullable):
+def _check(value: Any, t: FieldType) -> None:
+    tt = type(t)
+    if tt is Scalar:
+        accepted = _SCALAR_TYPES.get(t.name)  # type: ignore[union-attr]
+        if accepted is None:
+            _check_plain(value)
+        elif type(value) not in accepted:
+            raise _Invalid(f'field "{_PATH}" has wrong type {_kind(value)}, expected {t}')
+    elif tt is Nullable:
         if value is not None:
-            _check(value, t.inner, path, rid)
-    elif isinstance(t, ListOf):
+            _check(value, t.inner)  # type: ignore[union-attr]
+    elif tt is ListOf:
         if type(value) is not list and type(value) is not tuple:
-            raise BadField(
-                f'field "{path}" has wrong type {_kind(value)}, expected {t}', request_id=rid
-            )
-        item = t.item
+            raise _Invalid(f'field "{_PATH}" has wrong type {_kind(value)}, expected {t}')
+        item = t.item  # type: ignore[union-attr]
+        if type(item) is Scalar and item.name in _SCALAR_TYPES:
+            accepted = _SCALAR_TYPES[item.name]
+            for i, element in enumerate(value):
+                if type(element) not in accepted:
+                    exc = _Invalid(
+                        f'field "{_PATH}" has wrong type {_kind(element)}, expected {item}'
+                    )
+                    exc.steps.append(f"[{i}]")
+                    raise exc
+            return
         for i, element in enumerate(value):
-            _check(element, item, f"{path}[{i}]", rid)
-    elif isinstance(t, MapOf):
+            try:
+                _check(element, item)
+            except _Invalid as exc:
+                exc.steps.append(f"[{i}]")
+                raise
+    elif tt is MapOf:
         if type(value) is not dict:
-            raise BadField(
-                f'field "{path}" has wrong type {_kind(value)}, expected {t}', request_id=rid
-            )
+            raise _Invalid(f'field "{_PATH}" has wrong type {_kind(value)}, expected {t}')
+        inner = t.value  # type: ignore[union-attr]
         for k, v in value.items():
             if type(k) is not str:
-                raise BadField(
-                    f'field "{path}" has a key of type {_kind(k)}, expected str', request_id=rid
-                )
-            _check(v, t.value, f"{path}.{k}", rid)
-    elif isinstance(t, Struct):
+                raise _Invalid(f'field "{_PATH}" has a key of type {_kind(k)}, expected str')
+            try:
+                _check(v, inner)
+            except _Invalid as exc:
+                exc.steps.append(f".{k}")
+                raise
+    elif tt is Struct:
         if type(value) is not dict:
-            raise BadField(
-                f'field "{path}" has wrong type {_kind(value)}, expected map', request_id=rid
-            )
-        _check_fields(value, t.fields, f"{path}.", rid)
+            raise _Invalid(f'field "{_PATH}" has wrong type {_kind(value)}, expected map')
+        _fields(value, t.fields, ".")  # type: ignore[union-attr]
 
 
 _PLAIN: Final = (type(None), bool, int, float, str, bytes, bytearray)
 
 
-def _check_plain(value: Any, path: str, rid: int | None) -> None:
+def _check_plain(value: Any) -> None:
     """Any plain msgpack value (nil, bool, int, float, str, bin, array, map of str/bin)."""
     stack = [value]
     while stack:
@@ -306,20 +347,17 @@ def _check_plain(value: Any, path: str, rid: int | None) -> None:
         vt = type(v)
         if vt in _PLAIN:
             if vt is int and not -(2**63) <= v <= MAX_REQUEST_ID:
-                raise BadField(f'field "{path}" holds an int out of range', request_id=rid)
+                raise _Invalid(f'field "{_PATH}" holds an int out of range')
         elif vt is list or vt is tuple:
             stack.extend(v)
         elif vt is dict:
             for k, item in v.items():
                 if type(k) is not str and type(k) is not bytes:
-                    raise BadField(
-                        f'field "{path}" holds a map key of type {_kind(k)}', request_id=rid
-                    )
+                    raise _Invalid(f'field "{_PATH}" holds a map key of type {_kind(k)}')
                 stack.append(item)
         else:
-            raise BadField(
-                f'field "{path}" holds a value of type {vt.__name__}, not plain msgpack',
-                request_id=rid,
+            raise _Invalid(
+                f'field "{_PATH}" holds a value of type {vt.__name__}, not plain msgpack'
             )
 
 

@@ -63,7 +63,7 @@ from transport.auth import AdmissionPolicy, AllowList, ZapAuthenticator
 from transport.codec import decode, encode, encode_error
 from transport.handler_pool import DEFAULT_MAX_QUEUED, DEFAULT_WORKERS, HandlerPool, run_handler
 from transport.keys import KeyPair, fingerprint
-from transport.outbox import Outbox, outbox_address
+from transport.outbox import Outbox
 from transport.router_loop import Inbound, RouterLoop
 from transport.stats import endpoint_stats
 from transport.trust import FrameTrust, RefusalTally, Trust
@@ -247,9 +247,6 @@ class EndpointActor(pykka.ThreadingActor):
         self._outbox: Outbox | None = None
         self._pool: HandlerPool | None = None
         self._address = ""
-        # set once the outbox exists (or starting failed): frames that arrive between the
-        # bind and then wait for it, rather than being lost
-        self._open = threading.Event()
 
     def on_start(self) -> None:
         try:
@@ -258,11 +255,12 @@ class EndpointActor(pykka.ThreadingActor):
                 self._zap = ZapAuthenticator(self._context, self._admission)
                 self._zap.start()
             self._pool = HandlerPool(self._name, self._workers, max_queued=self._max_queued)
-            out = outbox_address(self._name)
+            outbox = Outbox()
+            self._outbox = outbox
             self._loop = RouterLoop(
                 self._context,
                 self._bind,
-                out,
+                outbox,
                 self._on_inbound,
                 name=self._name,
                 keypair=self._keypair,
@@ -272,9 +270,7 @@ class EndpointActor(pykka.ThreadingActor):
             self._loop.ready.wait()
             if self._loop.error is not None:
                 raise self._loop.error
-            self._outbox = Outbox(self._context, out)
             self._address = self._loop.address
-            self._open.set()
         except BaseException as exc:
             _log.error(
                 "transport.endpoint.start_failed",
@@ -299,7 +295,6 @@ class EndpointActor(pykka.ThreadingActor):
         _log.info("transport.endpoint.stopped", endpoint=self._name, address=self._address)
 
     def _close(self) -> None:
-        self._open.set()  # never leave the I/O thread waiting
         if self._outbox is not None:
             self._outbox.stop_loop()
         if self._loop is not None and self._loop.is_alive():
@@ -325,8 +320,6 @@ class EndpointActor(pykka.ThreadingActor):
     def _on_inbound(self, batch: list[Inbound]) -> None:
         """Called on the I/O thread: decode within the sender's limits, answer bad frames,
         run inline handlers, hand the others to the pool (or answer ``busy``)."""
-        if not self._open.is_set():
-            self._open.wait()
         outbox, pool = self._outbox, self._pool
         if outbox is None or pool is None:
             return

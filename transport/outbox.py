@@ -1,61 +1,102 @@
 """Handing outbound frames to a socket's I/O thread, from any thread.
 
-A ZeroMQ socket lives in one thread. Other threads give that thread frames through an
-``inproc://`` PUSH socket connected to the PULL socket the I/O loop polls next to its
-ROUTER or DEALER. The PUSH socket is shared behind a lock (a full memory barrier, which is
-what ZeroMQ requires to use a socket from more than one thread); a send on it never
-blocks (no high-water mark on an in-process pipe). One empty frame tells the loop to stop.
+A ZeroMQ socket lives in one thread. Other threads give that thread messages through an
+`Outbox`: a deque the I/O loop drains, and a pipe the loop polls next to its ROUTER or
+DEALER so that a message wakes it. Rules:
+- `send` appends to the deque (thread-safe, never blocks) and writes the pipe only when
+  the loop said it may go to sleep (`sleep`) and nobody woke it since: a loop that is busy
+  takes the messages on its next turn with no system call at all.
+- The loop calls `sleep` before it polls (polling without blocking when messages already
+  wait), `woke` after, and `take` to drain. Under the GIL the order (the loop marks itself
+  asleep, then looks at the deque; a sender appends, then looks at the mark) means a
+  message is never left waiting for a wake-up that does not come.
+- `stop_loop` queues `STOP`, which ends the loop; `close` (once the loop has ended) closes
+  the pipe, and `send` then returns False.
 """
 
 from __future__ import annotations
 
-import itertools
+import contextlib
+import os
 import threading
+from collections import deque
 from collections.abc import Sequence
 from typing import Final
 
-import zmq
+__all__ = ["STOP", "Outbox"]
 
-__all__ = ["STOP", "Outbox", "outbox_address", "pull_socket"]
-
-STOP: Final = b""  # the one-frame message that stops an I/O loop
-_serial = itertools.count(1)
-
-
-def outbox_address(owner: str) -> str:
-    return f"inproc://swarmnode.outbox.{owner}.{next(_serial)}"
-
-
-def pull_socket(context: zmq.Context[zmq.Socket[bytes]], address: str) -> zmq.Socket[bytes]:
-    """The I/O loop's end: bind before any `Outbox` connects."""
-    sock = context.socket(zmq.PULL)
-    sock.linger = 0
-    sock.rcvhwm = 0
-    sock.bind(address)
-    return sock
+STOP: Final[tuple[bytes, ...]] = ()  # the message that stops an I/O loop (by identity)
 
 
 class Outbox:
-    def __init__(self, context: zmq.Context[zmq.Socket[bytes]], address: str) -> None:
-        self._lock = threading.Lock()
-        self._sock: zmq.Socket[bytes] | None = context.socket(zmq.PUSH)
-        self._sock.linger = 0
-        self._sock.sndhwm = 0
-        self._sock.connect(address)
+    def __init__(self) -> None:
+        self._queue: deque[Sequence[bytes]] = deque()
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+        self._asleep = False
+        self._closed = False
+        self._lock = threading.Lock()  # a write to the pipe against its closing
+
+    @property
+    def fd(self) -> int:
+        """The file descriptor the loop polls (readable: messages may wait)."""
+        return self._read
 
     def send(self, parts: Sequence[bytes]) -> bool:
         """Queue one message for the I/O loop; False once the outbox is closed."""
-        with self._lock:
-            if self._sock is None:
-                return False
-            self._sock.send_multipart(parts)
-            return True
+        if self._closed:
+            return False
+        self._queue.append(parts)
+        if self._asleep:
+            self._wake()
+        return True
 
     def stop_loop(self) -> None:
-        self.send((STOP,))
+        self._queue.append(STOP)
+        self._wake()
+
+    def _wake(self) -> None:
+        self._asleep = False  # one wake-up per sleep is enough
+        with self._lock:
+            if self._closed:
+                return
+            # a full pipe holds wake-ups the loop has not read yet: one more is not needed
+            with contextlib.suppress(BlockingIOError):
+                os.write(self._write, b"\0")
+
+    # -- the I/O loop's side ---------------------------------------------------------------
+
+    def sleep(self) -> bool:
+        """The loop is about to poll: True when messages wait already (poll, don't block)."""
+        self._asleep = True
+        if self._queue:
+            self._asleep = False
+            return True
+        return False
+
+    def woke(self, readable: bool) -> None:
+        """The loop's poll returned; ``readable``: the pipe was among the ready sockets."""
+        self._asleep = False
+        if readable:
+            try:
+                while os.read(self._read, 4096):
+                    pass
+            except BlockingIOError:
+                pass
+
+    def take(self, limit: int) -> list[Sequence[bytes]]:
+        """Up to ``limit`` queued messages, oldest first."""
+        queue = self._queue
+        if not queue:
+            return []
+        popleft = queue.popleft
+        return [popleft() for _ in range(min(limit, len(queue)))]
 
     def close(self) -> None:
         with self._lock:
-            if self._sock is not None:
-                self._sock.close(linger=0)
-                self._sock = None
+            if self._closed:
+                return
+            self._closed = True
+            os.close(self._read)
+            os.close(self._write)

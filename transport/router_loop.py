@@ -1,6 +1,6 @@
 """The I/O thread of an endpoint: the one thread that touches its ROUTER socket.
 
-It polls the ROUTER, the outbox PULL socket and the ROUTER's monitor socket. Inbound
+It polls the ROUTER, the outbox's wake-up pipe and the ROUTER's monitor socket. Inbound
 messages are drained in batches (up to `BATCH` at a time) and handed, still encoded (with
 CURVE, as a view of ZeroMQ's own buffer: a frame refused for its size is never copied), to
 a callback that runs on this thread (the endpoint's dispatch: it decodes them and runs inline
@@ -35,7 +35,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from transport.keys import KeyPair
-from transport.outbox import STOP, pull_socket
+from transport.outbox import STOP, Outbox
 from transport.stats import endpoint_stats
 from transport.trust import RefusalTally
 
@@ -44,6 +44,9 @@ __all__ = ["BATCH", "PEER_RCVHWM", "PEER_SNDHWM", "Inbound", "RouterLoop"]
 BATCH: Final = 512
 PEER_RCVHWM: Final = 64
 PEER_SNDHWM: Final = 1024
+# plain ints: a zmq flag enum costs an enum operation at every call
+_NOBLOCK: Final = int(zmq.NOBLOCK)
+_MORE_NOBLOCK: Final = int(zmq.SNDMORE | zmq.NOBLOCK)
 # (routing identity, frame, peer key Z85); the frame is a view of ZeroMQ's buffer with CURVE
 Inbound = tuple[bytes, bytes | memoryview, bytes | None]
 
@@ -69,7 +72,7 @@ class RouterLoop(threading.Thread):
         self,
         context: zmq.Context[zmq.Socket[bytes]],
         bind: str,
-        outbox_address: str,
+        outbox: Outbox,
         inbound: Callable[[list[Inbound]], None],
         *,
         name: str,
@@ -79,7 +82,7 @@ class RouterLoop(threading.Thread):
         super().__init__(name=f"{name}-io", daemon=True)
         self._context = context
         self._bind = bind
-        self._outbox_address = outbox_address
+        self._outbox = outbox
         self._inbound = inbound
         self._endpoint = name
         self._keypair = keypair
@@ -92,23 +95,23 @@ class RouterLoop(threading.Thread):
 
     def run(self) -> None:
         try:
-            router, pull, monitor = self._open()
+            router, monitor = self._open()
         except BaseException as exc:
             self.error = exc
             self.ready.set()
             return
         self.ready.set()
         try:
-            self._loop(router, pull, monitor)
+            self._loop(router, monitor)
         except Exception as exc:
             _log.exception("transport.io.failed", endpoint=self._endpoint, error=repr(exc))
         finally:
             with contextlib.suppress(zmq.ZMQError):
                 router.disable_monitor()
-            for sock in (monitor, pull, router):
+            for sock in (monitor, router):
                 sock.close(linger=0)
 
-    def _open(self) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes], zmq.Socket[bytes]]:
+    def _open(self) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
         router = self._context.socket(zmq.ROUTER)
         monitor: zmq.Socket[bytes] | None = None
         try:
@@ -129,7 +132,6 @@ class RouterLoop(threading.Thread):
             if path is not None:
                 os.chmod(path, 0o600)
             self.address = router.getsockopt_string(zmq.LAST_ENDPOINT)
-            pull = pull_socket(self._context, self._outbox_address)
         except BaseException:
             if monitor is not None:
                 with contextlib.suppress(zmq.ZMQError):
@@ -138,74 +140,63 @@ class RouterLoop(threading.Thread):
             router.close(linger=0)
             raise
         assert monitor is not None
-        return router, pull, monitor
+        return router, monitor
 
-    def _loop(
-        self, router: zmq.Socket[bytes], pull: zmq.Socket[bytes], monitor: zmq.Socket[bytes]
-    ) -> None:
+    def _loop(self, router: zmq.Socket[bytes], monitor: zmq.Socket[bytes]) -> None:
+        outbox = self._outbox
         poller = zmq.Poller()
         poller.register(router, zmq.POLLIN)
-        poller.register(pull, zmq.POLLIN)
+        poller.register(outbox.fd, zmq.POLLIN)
         poller.register(monitor, zmq.POLLIN)
         curve = self._keypair is not None
-        noblock = zmq.NOBLOCK
+        wake_fd = outbox.fd
+        stats = self.stats
         while True:
-            ready = dict(poller.poll())
+            ready = dict(poller.poll(0 if outbox.sleep() else None))
+            outbox.woke(wake_fd in ready)
             if router in ready:
-                batch: list[Inbound] = []
-                for _ in range(BATCH):
-                    try:
-                        if curve:
-                            frames = router.recv_multipart(noblock, copy=False)
-                            item = self._curve_item(frames)
-                        else:
-                            item = self._inbound_item(router.recv_multipart(noblock))
-                    except zmq.Again:
-                        break
-                    if item is not None:
-                        batch.append(item)
+                batch = self._receive(router, curve)
                 if batch:
-                    stats = self.stats
                     stats.frames_in += len(batch)
                     stats.bytes_in += sum(len(item[1]) for item in batch)
                     self._inbound(batch)
-            if pull in ready:
-                for _ in range(BATCH):
-                    try:
-                        parts = pull.recv_multipart(noblock)
-                    except zmq.Again:
-                        break
-                    if len(parts) == 1 and parts[0] == STOP:
-                        return
-                    try:
-                        router.send_multipart(parts, noblock)
-                    except zmq.ZMQError as exc:  # peer gone or over its high-water mark
-                        self.stats.refuse("reply_dropped")
-                        _log.warning(
-                            "transport.reply.dropped", endpoint=self._endpoint, error=str(exc)
-                        )
-                    else:
-                        self.stats.frames_out += 1
-                        self.stats.bytes_out += len(parts[-1])
+            for parts in outbox.take(BATCH):
+                if parts is STOP:
+                    return
+                try:
+                    router.send(parts[0], _MORE_NOBLOCK)
+                    router.send(parts[1], _NOBLOCK)
+                except zmq.ZMQError as exc:  # peer gone or over its high-water mark
+                    stats.refuse("reply_dropped")
+                    _log.warning("transport.reply.dropped", endpoint=self._endpoint, error=str(exc))
+                else:
+                    stats.frames_out += 1
+                    stats.bytes_out += len(parts[1])
             if monitor in ready:
                 self._drain_monitor(monitor)
 
-    def _inbound_item(self, parts: list[bytes]) -> Inbound | None:
-        if len(parts) != 2:
-            self._dropped(len(parts))
-            return None
-        return parts[0], parts[1], None
-
-    def _curve_item(self, frames: list[zmq.Frame]) -> Inbound | None:
-        if len(frames) != 2:
-            self._dropped(len(frames))
-            return None
-        identity, frame = frames
-        peer: bytes | None = None
-        with contextlib.suppress(zmq.ZMQError, KeyError):
-            user_id = frame.get("User-Id")
-            peer = user_id.encode() if isinstance(user_id, str) and user_id else None
-        return identity.bytes, frame.buffer, peer
+    def _receive(self, router: zmq.Socket[bytes], curve: bool) -> list[Inbound]:
+        """Up to `BATCH` inbound messages (two parts each: routing identity, frame); a
+        message of any other shape is dropped. Part by part (``Frame.more``), as
+        ``recv_multipart`` would ask the socket for each part's RCVMORE."""
+        batch: list[Inbound] = []
+        for _ in range(BATCH):
+            try:
+                identity = router.recv(_NOBLOCK, copy=False)
+            except zmq.Again:
+                break
+            parts = [identity]
+            while parts[-1].more:
+                parts.append(router.recv(_NOBLOCK, copy=False))
+            if len(parts) != 2:
+                self._dropped(len(parts))
+                continue
+            frame = parts[1]
+            if curve:
+                batch.append((identity.bytes, frame.buffer, _user_id(frame)))
+            else:
+                batch.append((identity.bytes, frame.bytes, None))
+        return batch
 
     def _dropped(self, parts: int) -> None:
         self.stats.refuse("multipart")
@@ -269,6 +260,14 @@ class RouterLoop(threading.Thread):
                     f"a wrong server key?): {os.strerror(value) if value > 0 else value}",
                     count=count,
                 )
+
+
+def _user_id(frame: zmq.Frame) -> bytes | None:
+    """The peer's CURVE key (Z85) that ZAP admitted, from a received frame's metadata."""
+    with contextlib.suppress(zmq.ZMQError, KeyError):
+        user_id = frame.get("User-Id")
+        return user_id.encode() if isinstance(user_id, str) and user_id else None
+    return None
 
 
 def _hung_up(kind: int, value: int) -> bool:

@@ -24,7 +24,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -265,6 +265,7 @@ class RaftNode:
     def propose_forwarded(self, datas: Sequence[bytes]) -> Future[int]:
         """Entries a follower forwarded here: proposed, never forwarded again (NotLeader
         when this node does not lead)."""
+        self.check_size(datas)
         future: Future[int] = Future()
         self._inbox.put(Propose(tuple(datas), future, forwarded=True))
         return future
@@ -370,9 +371,11 @@ def _timed(future: Future[int]) -> Future[int]:
     started = time.monotonic()
 
     def done(f: Future[int]) -> None:
-        metrics.proposal_done(
-            time.monotonic() - started, f.cancelled() or f.exception() is not None
-        )
+        try:  # one look at the future (each takes its condition's lock)
+            failed = f.exception() is not None
+        except CancelledError:
+            failed = True
+        metrics.proposal_done(time.monotonic() - started, failed)
 
     future.add_done_callback(done)
     return future

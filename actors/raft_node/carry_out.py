@@ -14,7 +14,12 @@ Rules, in the order `carry_out` follows them:
      applied.
   4. Everything else goes out only AFTER the fsync: votes and vote refusals, a follower's
      acks (a node never promises what is not on its disk).
-  5. Committed entries are applied in order (``apply``); then ``core.advance(rd)``.
+  5. Committed entries are applied in order (``apply``); then ``core.advance(rd)``. Those
+     an earlier save put on disk (every one below the first of this Ready's entries, when
+     there is no snapshot) are applied BEFORE this Ready's fsync, as etcd's server does:
+     they are committed and durable, so their writers need not wait for the next batch's
+     fsync too. The others (a follower's entries committed in the same Ready, a single
+     node's) wait for it.
 An exception from any step leaves the Ready not advanced: the caller stops the node (the
 actor's loop dies; the simulation models a crash there and restarts from the storage).
 """
@@ -90,13 +95,30 @@ def carry_out(core: RaftCore, rd: Ready, io: ReadyIO, sync: HardStateSync) -> No
             late = [m for m in late if m.type not in LEADER_FIRST]
             io.send(early)
     needed, hs = sync.to_save(rd)
+    committed: Sequence[Entry] = rd.committed_entries
     if needed:
+        if committed and rd.snapshot is None:
+            durable = _on_disk_already(committed, rd.entries)
+            if durable:
+                io.apply(committed[:durable])
+                committed = committed[durable:]
         io.save(hs, rd.entries, rd.snapshot)
         sync.saved_with(hs)
     if rd.snapshot is not None:
         io.restore(rd.snapshot)
     if late:
         io.send(late)
-    if rd.committed_entries:
-        io.apply(rd.committed_entries)
+    if committed:
+        io.apply(committed)
     core.advance(rd)
+
+
+def _on_disk_already(committed: Sequence[Entry], entries: Sequence[Entry]) -> int:
+    """How many of ``committed`` (in index order) an earlier save wrote: those below the
+    first entry this Ready saves (a committed entry is never among those it replaces)."""
+    if not entries:
+        return len(committed)
+    first = entries[0].index
+    if committed[-1].index < first:
+        return len(committed)
+    return sum(1 for e in committed if e.index < first)

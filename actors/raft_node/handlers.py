@@ -81,24 +81,24 @@ class RaftHandlers:
         if not datas or not all(datas):
             return request.reply({"index": 0, "error": "dropped", "message": "empty entry"})
         node = self._node
-        try:
-            node.check_size(datas)
+        try:  # both check every entry's size first
+            if body.get("forwarded"):
+                future = node.propose_forwarded(datas)
+            else:
+                future = node.propose_many(datas)
         except TooLarge as exc:
             reply = {"index": 0, "error": "too_large", "message": str(exc)[:300]}
             return request.reply({**reply, "size": exc.size, "limit": exc.limit})
-        if body.get("forwarded"):
-            future = node.propose_forwarded(datas)
-        else:
-            future = node.propose_many(datas)
 
         def done(f: Future[int]) -> None:
-            exc = f.exception()
-            if exc is None:
-                request.reply({"index": f.result()})
-            elif isinstance(exc, NotLeader):
+            try:  # one look at the future (each takes its condition's lock)
+                index = f.result(0)
+            except NotLeader as exc:
                 request.reply({"index": 0, "error": "not_leader", "leader_id": exc.leader_id or 0})
-            else:
+            except Exception as exc:  # dropped, or cancelled: "dropped" either way
                 request.reply({"index": 0, "error": "dropped", "message": str(exc)[:300]})
+            else:
+                request.reply({"index": index})
 
         future.add_done_callback(done)
         return None

@@ -25,11 +25,10 @@ __all__ = ["AppliedWaiters", "Proposals", "reject", "resolve"]
 
 
 def resolve(future: Future[Any], value: Any) -> None:
-    if not future.done():
-        try:  # noqa: SIM105  (hot path)
-            future.set_result(value)
-        except Exception:  # cancelled meanwhile
-            pass
+    try:  # noqa: SIM105  (hot path: one condition round, not a done() check first)
+        future.set_result(value)
+    except Exception:  # done already: cancelled meanwhile
+        pass
 
 
 def reject(future: Future[Any], error: BaseException) -> None:

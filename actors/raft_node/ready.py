@@ -40,7 +40,8 @@ class Ready:
          a Ready that only moves the commit index need not be synced;
       2. if `snapshot` is set, restore the state machine from `snapshot.data`;
       3. send the other `messages` (each to `message.dst`; loss is tolerated);
-      4. apply `committed_entries` in order (a NORMAL entry with empty data is the leader's
+      4. apply `committed_entries` in order (those an earlier save wrote may be applied
+         before this Ready's save; a NORMAL entry with empty data is the leader's
          no-op and carries nothing; a CONF_CHANGE entry's data decodes with
          `decode_conf_change`; the core applies it to its own configuration on `advance`);
       5. call `core.advance(ready)` before asking for the next Ready.

@@ -145,6 +145,35 @@ def test_invalid_messages_are_named(obj: Any, error: type[CodecError], text: str
     assert text in str(info.value)
 
 
+NESTED = register(
+    MessageType(
+        "test.codec.nested",
+        (Field("items", ListOf(Struct((Field("m", MapOf(ListOf(Nullable(INT)))),)))),),
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("items", "text"),
+    [
+        ([{"m": {}}, {"m": {"k": [1, None, "x"]}}], 'field "items[1].m.k[2]" has wrong type str'),
+        ([{"m": {"a": []}}, {}], 'missing field "items[1].m"'),
+        ([{"m": {"a": [1], "b": 2}}], 'field "items[0].m.b" has wrong type int, expected list'),
+        ([{"m": {"a": [1]}}, 5], 'field "items[1]" has wrong type int, expected map'),
+    ],
+)
+def test_a_nested_error_names_the_whole_path(items: list[Any], text: str) -> None:
+    """The path is put together on the way out of the failed check (none is built for the
+    elements that pass); encode and decode name it alike."""
+    with pytest.raises(BadField) as decoded:
+        decode(raw({"v": 1, "t": "test.codec.nested", "id": 4, "b": {"items": items}}))
+    assert text in str(decoded.value)
+    assert decoded.value.request_id == 4
+    with pytest.raises(BadField) as encoded:
+        encode("test.codec.nested", {"items": items})
+    assert text in str(encoded.value)
+
+
 def test_request_id_is_recovered_for_the_error_reply() -> None:
     with pytest.raises(BadField) as info:
         decode(raw(envelope({"count": 1}, id=99)))

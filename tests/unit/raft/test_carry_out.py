@@ -165,3 +165,34 @@ def test_a_failed_save_sends_nothing_more_and_does_not_advance() -> None:
     assert rec.calls == []  # the ack never left: the entry is not on disk
     again = core.ready()
     assert again is not None and again.entries == rd.entries  # not advanced
+
+
+def test_entries_an_earlier_save_wrote_are_applied_before_the_next_fsync() -> None:
+    """Rule 5: a leader whose followers acked x while y came in applies x (committed, on
+    its disk since the last save) before it syncs y: x's writer does not wait for y."""
+    c = Cluster([1, 2, 3])
+    c.elect(1)
+    leader = c.cores[1]
+    leader.propose(b"x")
+    appends = run(c, 1, Recorder(c.storages[1]))
+    for dst in (2, 3):
+        c.cores[dst].step(next(m for m in appends if m.dst == dst))
+        for ack in run(c, dst, Recorder(c.storages[dst])):
+            leader.step(ack)
+    x = c.storages[1].last_index()
+    leader.propose(b"y")
+    rec = Recorder(c.storages[1])
+    run(c, 1, rec)
+    assert rec.kinds() == ["send", "apply", "save"]
+    assert rec.calls[1] == ("apply", (x,))
+
+
+def test_entries_committed_in_the_ready_that_saves_them_are_applied_after_its_fsync() -> None:
+    """A single member commits its entry in the Ready that carries it: never applied (nor
+    answered) before it is on disk."""
+    c = Cluster([1])
+    c.elect(1)
+    c.cores[1].propose(b"x")
+    rec = Recorder(c.storages[1])
+    run(c, 1, rec)
+    assert rec.kinds() == ["save", "apply"]
