@@ -225,8 +225,12 @@ def test_malformed_frames_are_answered_or_dropped(server: Server) -> None:
     server.wait_for_log(lambda e: e.get("event") == "transport.frame.dropped")
 
 
+def disconnects(server: Server) -> int:
+    return sum(1 for e in server.log_events() if e.get("event") == "transport.peer.disconnected")
+
+
 def test_oversized_frame_drops_the_peer_and_endpoint_keeps_serving(server: Server) -> None:
-    before = sum(1 for e in server.log_events() if e.get("event") == "transport.peer.disconnected")
+    before = disconnects(server)
     ctx, sock = raw_dealer(server, keypair=server.admitted[2])
     try:
         sock.send(
@@ -242,8 +246,7 @@ def test_oversized_frame_drops_the_peer_and_endpoint_keeps_serving(server: Serve
         ctx.destroy(linger=0)
     # Earlier tests' peers disconnect too: wait for one more, not for any.
     wait_for(
-        lambda: sum(1 for e in server.log_events() if e.get("event") == "transport.peer.disconnected")
-        > before,
+        lambda: disconnects(server) > before,
         "the oversized sender's disconnect in the server's log",
         10.0,
         interval=0.05,
