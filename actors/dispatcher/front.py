@@ -1,0 +1,145 @@
+"""The handler threads' side of a running dispatcher: what the remote endpoint's handlers
+call without waiting on the dispatcher's mailbox.
+
+Rules:
+- Heartbeats and status reports are served on the handler thread that took them, under
+  the lock that guards the ``DispatcherCore`` (the same lock the dispatcher actor takes for
+  every use of its core). Store reads happen before the lock is taken; the lock covers
+  only the core's pure work. So a heartbeat never queues behind session opens or the
+  sending of assignments, and no handler thread waits while the actor works.
+- A session open is queued here, one per node (a second open of the same node before the
+  first was served replaces it: the first is answered ``replaced``), and the actor is woken
+  once for the whole queue: it opens every queued session in one batch (one store read)
+  and streams each one's frames itself. The queue is thus bounded by the cluster's nodes.
+- ``DispatcherLink`` is how the endpoint finds the front of the dispatcher running on this
+  manager, if any: the dispatcher attaches its front when it starts and detaches it when
+  it stops (leadership lost); a closed front refuses new opens.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from actors.dispatcher.core import DispatcherCore, StatusResult
+from actors.store import MemoryStore
+from actors.store import nodes as node_queries
+from actors.store import tasks as task_queries
+from api.objects import NodeDescription, Task, TaskStatus
+from transport.endpoint import Request
+
+__all__ = ["REPLACED_OPEN", "UNAVAILABLE", "DispatcherFront", "DispatcherLink", "SessionOpen"]
+
+REPLACED_OPEN: Final = "replaced"
+UNAVAILABLE: Final = "unavailable"  # no dispatcher runs here (not the leader), or it stops
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOpen:
+    """A session request waiting for the dispatcher (``node_id``: the caller's
+    certificate's node)."""
+
+    request: Request
+    node_id: str
+    description: NodeDescription
+    addr: str
+
+
+class DispatcherFront:
+    def __init__(
+        self,
+        core: DispatcherCore,
+        store: MemoryStore,
+        clock: Callable[[], float],
+        wake: Callable[[], None],
+    ) -> None:
+        """``wake``: ask the actor to serve the queued opens (called once per batch)."""
+        self.lock = threading.Lock()  # guards ``core``
+        self._core = core
+        self._store = store
+        self._clock = clock
+        self._wake = wake
+        self._opens_lock = threading.Lock()
+        self._opens: dict[str, SessionOpen] = {}
+        self._closed = False
+
+    # --- on the handler threads -----------------------------------------------------------
+
+    def heartbeat(
+        self, node_id: str, session_id: str, peer_key: bytes | None
+    ) -> tuple[float, int, str]:
+        """The next period, how many frames the session's stream has carried, and the
+        node's role in the store ("" if unknown): the agent's cue to renew its certificate
+        after a promotion or demotion (api/roles.py). SessionError for a bad session."""
+        node = self._store.view(lambda tx: node_queries.get(tx, node_id))
+        role = node.role.value if node is not None else ""
+        with self.lock:
+            period = self._core.heartbeat(self._clock(), node_id, session_id, peer_key)
+            session = self._core.sessions.get(node_id)
+            # read after the actor's increment means the frame is in the outbox already,
+            # before this reply: the worker never counts a frame it cannot have received
+            frames = session.frames_sent if session is not None else 0
+        return period, frames, role
+
+    def report_status(
+        self,
+        node_id: str,
+        session_id: str,
+        peer_key: bytes | None,
+        updates: Sequence[tuple[str, TaskStatus]],
+    ) -> StatusResult:
+        """Judge a batch against the store; the accepted writes go out with the next tick.
+        SessionError for a bad session."""
+        ids = [task_id for task_id, _ in updates]
+        found: dict[str, Task | None] = self._store.view(
+            lambda tx: {i: task_queries.get(tx, i) for i in ids}
+        )
+        with self.lock:
+            return self._core.report_status(node_id, session_id, peer_key, updates, found.get)
+
+    def request_session(self, opening: SessionOpen) -> bool:
+        """Queue a session open; False when this dispatcher is stopping."""
+        with self._opens_lock:
+            if self._closed:
+                return False
+            first = not self._opens
+            old = self._opens.pop(opening.node_id, None)
+            self._opens[opening.node_id] = opening
+        if old is not None:
+            old.request.error(REPLACED_OPEN, "a newer session request of this node came")
+        if first:
+            self._wake()
+        return True
+
+    # --- on the actor ---------------------------------------------------------------------
+
+    def take_opens(self) -> list[SessionOpen]:
+        with self._opens_lock:
+            opens, self._opens = self._opens, {}
+        return list(opens.values())
+
+    def close(self) -> list[SessionOpen]:
+        """Refuse new opens from now on; the opens still queued, for the caller to answer."""
+        with self._opens_lock:
+            self._closed = True
+            opens, self._opens = self._opens, {}
+        return list(opens.values())
+
+
+class DispatcherLink:
+    """The front of the dispatcher that runs on this manager now, if any."""
+
+    def __init__(self) -> None:
+        self._front: DispatcherFront | None = None
+
+    def attach(self, front: DispatcherFront) -> None:
+        self._front = front
+
+    def detach(self, front: DispatcherFront) -> None:
+        if self._front is front:
+            self._front = None
+
+    def front(self) -> DispatcherFront | None:
+        return self._front
