@@ -65,6 +65,7 @@ class ScaleCluster:
         self._fleet_args = tuple(fleet_args)
         self.fleet: FleetProcess | None = None
         self.clients: dict[str, Client] = {}
+        self._leader: SwarmNode | None = None
 
     # -- set-up ----------------------------------------------------------------------------
     def start(self) -> dict[str, float]:
@@ -108,18 +109,24 @@ class ScaleCluster:
         return ready == self.n_nodes + self.n_managers
 
     # -- control ---------------------------------------------------------------------------
-    def leader(self) -> SwarmNode:
-        found = poll(self.swarm.leader, "a leader", 60)
-        assert isinstance(found, SwarmNode)
-        return found
+    def leader(self, *, refresh: bool = False) -> SwarmNode:
+        """The leader as last found; found again (``node ls`` through ``swarmctl``: a
+        process start and a listing of every node, too dear for each poll and write at
+        1,000 nodes) when ``refresh`` or when that process has exited."""
+        cached = self._leader
+        if refresh or cached is None or not cached._alive() or cached.name not in self.clients:
+            found = poll(self.swarm.leader, "a leader", 60)
+            assert isinstance(found, SwarmNode)
+            self._leader = cached = found
+        return cached
 
     def reader(self) -> Client:
         """A follower's client (the leader's when alone)."""
-        leader = self.swarm.leader()
+        leader = self.leader()
         for node in self.swarm.managers:
-            if node is not leader and node.name in self.clients:
+            if node is not leader and node.name in self.clients and node._alive():
                 return self.clients[node.name]
-        return self.clients[self.leader().name]
+        return self.clients[leader.name]
 
     def read(self, message_type: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.reader().request(message_type, body)

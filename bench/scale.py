@@ -217,7 +217,7 @@ def drain(cluster: ScaleCluster, names: Sequence[str], tasks: int, count: int) -
 def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict[str, Any]:
     assert cluster.fleet is not None
     fleet = cluster.fleet
-    leader = cluster.leader()
+    leader = cluster.leader(refresh=True)
     survivors = [n for n in cluster.swarm.managers if n is not leader]
     cluster.create(WRITE_PROBE, 0)
     stop = threading.Event()
@@ -253,7 +253,7 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
     all_s = time.monotonic() - killed
     return {
         "killed": leader.name,
-        "new_leader": cluster.leader().name,
+        "new_leader": cluster.leader(refresh=True).name,
         "write_committed_s": round(write_s, 3),
         "reconciled_s": round(reconciled_s, 3),
         "every_session_back_s": round(sessions_s, 3),
