@@ -144,6 +144,11 @@ class ScaleCluster:
         rows = self.read("control.service.ls", {})["services"]
         return {r["name"]: int(r["replicas_running"]) for r in rows if r["name"] in wanted}
 
+    def running_of(self, name: str) -> int:
+        """One service's running replicas (reads only its own tasks, unlike ``running``)."""
+        summary = self.read("control.service.inspect", {"service": name})["summary"]
+        return int(summary["replicas_running"])
+
     # -- figures ---------------------------------------------------------------------------
     def manager_rss(self) -> dict[str, int]:
         return {

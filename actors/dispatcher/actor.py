@@ -122,6 +122,7 @@ class Dispatcher(SupervisedActor):
         if period is not None:
             self._core.set_config(replace(self._heartbeat, period=period))
         self._manager_list = tuple(self._managers())
+        self._front.roles.update((n.id, n.role.value) for n in known)
         with self._front.lock:
             self._core.start(self._clock(), known)
         self._link.attach(self._front)
@@ -260,8 +261,11 @@ class Dispatcher(SupervisedActor):
             changes.append(TaskChange(obj, event.version, event.action is Action.DELETE))
         elif isinstance(obj, Node):
             if event.action is Action.DELETE:
+                self._front.roles.pop(obj.id, None)
                 with self._front.lock:
                     self._core.node_removed(obj.id)
+            else:
+                self._front.roles[obj.id] = obj.role.value
         elif isinstance(obj, Service):
             old_auth = event.old.registry_auth if isinstance(event.old, Service) else None
             if event.action is Action.UPDATE and obj.registry_auth != old_auth:
@@ -280,13 +284,14 @@ class Dispatcher(SupervisedActor):
 
         sessions = self._sessions()
 
-        def read(tx: ReadTx) -> tuple[int, dict[str, list[Task]], set[str]]:
+        def read(tx: ReadTx) -> tuple[int, dict[str, list[Task]], dict[str, str]]:
             assigned = {s.node_id: task_queries.by_node(tx, s.node_id) for s in sessions}
-            return tx.version, assigned, {n.id for n in node_queries.list_all(tx)}
+            return tx.version, assigned, {n.id: n.role.value for n in node_queries.list_all(tx)}
 
         (version, assigned, known), self._watcher = self._store.view_and_watch(
             read, kinds=_WATCHED, grows=True
         )
+        self._front.roles = known
         for session in sessions:
             with self._front.lock:
                 if session.node_id not in known:

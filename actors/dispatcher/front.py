@@ -5,8 +5,11 @@ Rules:
 - Heartbeats and status reports are served on the handler thread that took them, under
   the lock that guards the ``DispatcherCore`` (the same lock the dispatcher actor takes for
   every use of its core). Store reads happen before the lock is taken; the lock covers
-  only the core's pure work. So a heartbeat never queues behind session opens or the
-  sending of assignments, and no handler thread waits while the actor works.
+  only the core's pure work. A heartbeat reads no store at all: the node roles it answers
+  with are kept here by the actor, from the store's watch (``roles``), so a heartbeat
+  never waits for the store's lock either (big reads and commits hold it). So a heartbeat
+  never queues behind session opens or the sending of assignments, and no handler thread
+  waits while the actor works.
 - A session open is queued here, one per node (a second open of the same node before the
   first was served replaces it: the first is answered ``replaced``), and the actor is woken
   once for the whole queue: it opens every queued session in one batch (one store read)
@@ -25,7 +28,6 @@ from typing import Final
 
 from actors.dispatcher.core import DispatcherCore, StatusResult
 from actors.store import MemoryStore
-from actors.store import nodes as node_queries
 from actors.store import tasks as task_queries
 from api.objects import NodeDescription, Task, TaskStatus
 from transport.endpoint import Request
@@ -64,6 +66,9 @@ class DispatcherFront:
         self._opens_lock = threading.Lock()
         self._opens: dict[str, SessionOpen] = {}
         self._closed = False
+        # node id -> role, as committed (written by the actor only; one dict assignment
+        # at a time, which readers see whole)
+        self.roles: dict[str, str] = {}
 
     # --- on the handler threads -----------------------------------------------------------
 
@@ -73,8 +78,7 @@ class DispatcherFront:
         """The next period, how many frames the session's stream has carried, and the
         node's role in the store ("" if unknown): the agent's cue to renew its certificate
         after a promotion or demotion (api/roles.py). SessionError for a bad session."""
-        node = self._store.view(lambda tx: node_queries.get(tx, node_id))
-        role = node.role.value if node is not None else ""
+        role = self.roles.get(node_id, "")
         with self.lock:
             period = self._core.heartbeat(self._clock(), node_id, session_id, peer_key)
             session = self._core.sessions.get(node_id)
