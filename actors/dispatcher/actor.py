@@ -30,6 +30,7 @@ from actors.dispatcher.core import DispatcherCore, TaskChange
 from actors.dispatcher.dependencies import DependencyChanges
 from actors.dispatcher.front import UNAVAILABLE, DispatcherFront, DispatcherLink, SessionOpen
 from actors.dispatcher.heartbeats import HeartbeatConfig
+from actors.dispatcher.intake import WAKE, StatusIntake
 from actors.dispatcher.networks_and_auth import Dependencies, dependencies_of
 from actors.dispatcher.sessions import Session, SessionError
 from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame, split_frame
@@ -106,6 +107,7 @@ class Dispatcher(SupervisedActor):
         self._front = DispatcherFront(self._core, store, self._clock, self._wake_for_opens)
         self._watcher: Watcher | None = None
         self._writer: pykka.ActorRef[StoreWriter] | None = None
+        self._intake: pykka.ActorRef[StatusIntake] | None = None
         self._cancel_tick: Callable[[], None] | None = None
         self._stopping = False
         self._auth_changed: set[str] = set()  # services whose credentials changed
@@ -114,6 +116,13 @@ class Dispatcher(SupervisedActor):
 
     def on_start(self) -> None:
         self._writer = StoreWriter.start(self._store)
+        intake = self._intake = StatusIntake.start(self._front)
+
+        def wake_intake() -> None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                intake.tell(WAKE)
+
+        self._front.wake_intake = wake_intake
         (known, period), self._watcher = self._store.view_and_watch(
             lambda tx: (node_queries.list_all(tx), _period(tx)),
             kinds=_WATCHED,
@@ -132,8 +141,11 @@ class Dispatcher(SupervisedActor):
     def on_stop(self) -> None:
         self._stopping = True
         self._link.detach(self._front)
-        for opening in self._front.close():
-            opening.request.error(UNAVAILABLE, STOPPED)
+        for waiting in self._front.close():
+            waiting.request.error(UNAVAILABLE, STOPPED)
+        if self._intake is not None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                self._intake.stop(block=True, timeout=5.0)
         if self._cancel_tick is not None:
             self._cancel_tick()
         for session in self._sessions():

@@ -10,6 +10,11 @@ Rules:
   never waits for the store's lock either (big reads and commits hold it). So a heartbeat
   never queues behind session opens or the sending of assignments, and no handler thread
   waits while the actor works.
+- A status report is queued here too (at most ``MAX_QUEUED_REPORTS``; more are answered
+  ``busy``) and judged off the handler threads, by the dispatcher's status intake
+  (intake.py): every queued report at once, against one store read, each answered there.
+  A report needs the store's tasks, and the store's lock is held by big reads and commits:
+  sixteen handler threads waiting for it left heartbeats queued until sessions timed out.
 - A session open is queued here, one per node (a second open of the same node before the
   first was served replaces it: the first is answered ``replaced``), and the actor is woken
   once for the whole queue: it opens every queued session in one batch (one store read)
@@ -21,21 +26,35 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from actors.dispatcher.core import DispatcherCore, StatusResult
+from actors.dispatcher.core import DispatcherCore
+from actors.dispatcher.sessions import SessionError
 from actors.store import MemoryStore
 from actors.store import tasks as task_queries
+from api.errors import CodecError, ErrorCode
 from api.objects import NodeDescription, Task, TaskStatus
 from transport.endpoint import Request
 
-__all__ = ["REPLACED_OPEN", "UNAVAILABLE", "DispatcherFront", "DispatcherLink", "SessionOpen"]
+__all__ = [
+    "MAX_QUEUED_REPORTS",
+    "REPLACED_OPEN",
+    "UNAVAILABLE",
+    "DispatcherFront",
+    "DispatcherLink",
+    "SessionOpen",
+    "StatusReport",
+]
+
+MAX_QUEUED_REPORTS: Final = 4096
 
 REPLACED_OPEN: Final = "replaced"
 UNAVAILABLE: Final = "unavailable"  # no dispatcher runs here (not the leader), or it stops
+BUSY: Final = ErrorCode.BUSY
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +68,18 @@ class SessionOpen:
     addr: str
 
 
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """A status batch waiting to be judged (``undecodable``: the items that did not
+    decode, refused with their reason)."""
+
+    request: Request
+    node_id: str
+    session_id: str
+    updates: Sequence[tuple[str, TaskStatus]]
+    undecodable: Sequence[tuple[str, str]] = ()
+
+
 class DispatcherFront:
     def __init__(
         self,
@@ -56,15 +87,19 @@ class DispatcherFront:
         store: MemoryStore,
         clock: Callable[[], float],
         wake: Callable[[], None],
+        wake_intake: Callable[[], None] = lambda: None,
     ) -> None:
-        """``wake``: ask the actor to serve the queued opens (called once per batch)."""
+        """``wake``: ask the actor to serve the queued opens, ``wake_intake``: ask the
+        status intake to judge the queued reports (each called once per batch)."""
         self.lock = threading.Lock()  # guards ``core``
         self._core = core
         self._store = store
         self._clock = clock
         self._wake = wake
+        self.wake_intake = wake_intake
         self._opens_lock = threading.Lock()
         self._opens: dict[str, SessionOpen] = {}
+        self._reports: list[StatusReport] = []
         self._closed = False
         # node id -> role, as committed (written by the actor only; one dict assignment
         # at a time, which readers see whole)
@@ -87,21 +122,19 @@ class DispatcherFront:
             frames = session.frames_sent if session is not None else 0
         return period, frames, role
 
-    def report_status(
-        self,
-        node_id: str,
-        session_id: str,
-        peer_key: bytes | None,
-        updates: Sequence[tuple[str, TaskStatus]],
-    ) -> StatusResult:
-        """Judge a batch against the store; the accepted writes go out with the next tick.
-        SessionError for a bad session."""
-        ids = [task_id for task_id, _ in updates]
-        found: dict[str, Task | None] = self._store.view(
-            lambda tx: {i: task_queries.get(tx, i) for i in ids}
-        )
-        with self.lock:
-            return self._core.report_status(node_id, session_id, peer_key, updates, found.get)
+    def request_report(self, report: StatusReport) -> str | None:
+        """Queue a status report; None, or why it was not queued (``busy``: too many wait;
+        ``unavailable``: this dispatcher stops)."""
+        with self._opens_lock:
+            if self._closed:
+                return UNAVAILABLE
+            if len(self._reports) >= MAX_QUEUED_REPORTS:
+                return BUSY
+            first = not self._reports
+            self._reports.append(report)
+        if first:
+            self.wake_intake()
+        return None
 
     def request_session(self, opening: SessionOpen) -> bool:
         """Queue a session open; False when this dispatcher is stopping."""
@@ -117,6 +150,39 @@ class DispatcherFront:
             self._wake()
         return True
 
+    # --- on the status intake ---------------------------------------------------------------
+
+    def judge_reports(self) -> int:
+        """Judge every queued report against one store read and answer each; how many."""
+        with self._opens_lock:
+            reports, self._reports = self._reports, []
+        if not reports:
+            return 0
+        ids = {task_id for r in reports for task_id, _ in r.updates}
+        found: dict[str, Task | None] = self._store.view(
+            lambda tx: {i: task_queries.get(tx, i) for i in ids}
+        )
+        for report in reports:
+            request = report.request
+            try:
+                with self.lock:
+                    result = self._core.report_status(
+                        report.node_id, report.session_id, request.peer_key, report.updates,
+                        found.get,
+                    )  # fmt: skip
+            except SessionError as exc:
+                request.error(exc.code, exc.message)
+                continue
+            refused = [*report.undecodable, *result.refused]
+            with contextlib.suppress(CodecError):
+                request.reply(
+                    {
+                        "accepted": result.accepted,
+                        "refused": [{"task_id": t, "reason": r} for t, r in refused],
+                    }
+                )
+        return len(reports)
+
     # --- on the actor ---------------------------------------------------------------------
 
     def take_opens(self) -> list[SessionOpen]:
@@ -124,12 +190,14 @@ class DispatcherFront:
             opens, self._opens = self._opens, {}
         return list(opens.values())
 
-    def close(self) -> list[SessionOpen]:
-        """Refuse new opens from now on; the opens still queued, for the caller to answer."""
+    def close(self) -> list[SessionOpen | StatusReport]:
+        """Refuse new opens and reports from now on; those still queued, for the caller
+        to answer."""
         with self._opens_lock:
             self._closed = True
             opens, self._opens = self._opens, {}
-        return list(opens.values())
+            reports, self._reports = self._reports, []
+        return [*opens.values(), *reports]
 
 
 class DispatcherLink:

@@ -4,9 +4,10 @@ The endpoint is built once per node, before any dispatcher runs (the dispatcher 
 leader-only), so the handlers look the running dispatcher's front up on every request
 through the ``DispatcherLink`` and answer ``unavailable`` when none runs here (this manager
 is not the leader). They decode object bodies on the endpoint's handler threads; a
-heartbeat or a status report is then served right there through the front (front.py),
-and a session open is queued for the dispatcher, which answers it itself. No handler
-waits for the dispatcher actor, so its threads are never held while it works.
+heartbeat is then served right there through the front (front.py), a status report is
+queued for the dispatcher's status intake and a session open for the dispatcher, each of
+which answers it itself. No handler waits for the dispatcher actor or the store's lock,
+so its threads are never held while they work.
 
 Every call acts for the node of the caller's certificate (``certified_node``: CURVE key ->
 node id, from the CA's admission index), never for the node its body names: a body that
@@ -21,7 +22,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from actors.dispatcher.callers import UNAUTHORIZED, check_caller
-from actors.dispatcher.front import UNAVAILABLE, DispatcherFront, DispatcherLink, SessionOpen
+from actors.dispatcher.front import (
+    UNAVAILABLE,
+    DispatcherFront,
+    DispatcherLink,
+    SessionOpen,
+    StatusReport,
+)
 from actors.dispatcher.sessions import SessionError
 from actors.dispatcher.wire import (
     SESSION,
@@ -120,14 +127,10 @@ def dispatcher_handlers(link: DispatcherLink, certified_node: CertifiedNode) -> 
             return None
         body = request.body
         updates, undecodable = parse_status_updates(body["updates"])
-        try:
-            result = found.report_status(
-                node_id, str(body["session_id"]), request.peer_key, updates
-            )
-        except SessionError as exc:
-            request.error(exc.code, exc.message)
-            return None
-        refused = [{"task_id": t, "reason": r} for t, r in (*undecodable, *result.refused)]
-        return {"accepted": result.accepted, "refused": refused}
+        report = StatusReport(request, node_id, str(body["session_id"]), updates, undecodable)
+        refusal = found.request_report(report)
+        if refusal is not None:
+            request.error(refusal, f"the dispatcher cannot take status reports now ({refusal})")
+        return None
 
     return {SESSION: session, SESSION_HEARTBEAT: heartbeat, SESSION_STATUS: status}

@@ -239,7 +239,7 @@ class TaskReaperActor(_ReconcileActor):
     def _apply(self, event: Event) -> None:
         obj = event.object
         if isinstance(obj, Task):
-            if event.action == Action.DELETE or _task_matters(obj, event.old):
+            if event.action == Action.DELETE or _task_matters_to_reaper(obj, event.old):
                 self._dirty.add(obj.service_id)
         elif isinstance(obj, Service):
             self._dirty.add(obj.id)
@@ -293,6 +293,19 @@ def _task_matters(task: Task, old: object) -> bool:
         task.desired_state != old.desired_state
         or task.node_id != old.node_id
         or (task.status.state != old.status.state and task.status.state >= TaskState.RUNNING)
+    )
+
+
+def _task_matters_to_reaper(task: Task, old: object) -> bool:
+    """Whether a task's change can change what the reaper deletes: a new task (its slot
+    runs again), a new node or desired state, or an observed state reaching an end
+    (history is made of finished tasks). RUNNING is not one: nothing running is reaped."""
+    if not isinstance(old, Task):
+        return True
+    return (
+        task.desired_state != old.desired_state
+        or task.node_id != old.node_id
+        or (task.status.state != old.status.state and task.status.state.is_terminal)
     )
 
 
