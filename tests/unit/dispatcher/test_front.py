@@ -1,5 +1,6 @@
-"""The dispatcher's front: heartbeats served on the caller's thread while the actor is busy,
-session opens queued per node and opened in one batch by the actor."""
+"""The dispatcher's front: heartbeats served on the caller's thread while the actor is busy
+or the store's lock is held, status reports judged off that thread, session opens queued
+per node and opened in one batch by the actor."""
 
 from __future__ import annotations
 
@@ -7,20 +8,21 @@ import random
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import pykka
 import pytest
 
 from actors.dispatcher import Dispatcher, DispatcherLink
 from actors.dispatcher.core import DispatcherCore
-from actors.dispatcher.front import REPLACED_OPEN, DispatcherFront, SessionOpen
+from actors.dispatcher.front import REPLACED_OPEN, DispatcherFront, SessionOpen, StatusReport
 from actors.dispatcher.heartbeats import HeartbeatConfig
 from actors.dispatcher.sessions import NO_SESSION, SessionError
 from actors.log import get_logger
-from actors.store import MemoryStore
-from api.objects import Node, NodeDescription
+from actors.store import MemoryStore, WriteTx
+from api.objects import Node, NodeDescription, TaskStatus
 from api.schema.frame import Envelope
+from api.task_state import TaskState
 from tests.support.waiting import wait_for
 from tests.unit.dispatcher.helpers import NODE_A, NODE_B
 from transport.codec import decode
@@ -58,7 +60,11 @@ def session_request(outbox: GateOutbox, key: bytes, rid: int = 1) -> Request:
 @pytest.fixture
 def running() -> Iterator[tuple[MemoryStore, DispatcherLink, pykka.ActorRef[Any]]]:
     store = MemoryStore.local(clock=time.time)
-    store.update(lambda tx: (tx.create(Node(NODE_A)), tx.create(Node(NODE_B))))
+    def create(tx: WriteTx) -> None:
+        tx.create(Node(NODE_A))
+        tx.create(Node(NODE_B))
+
+    store.update(create)
     link = DispatcherLink()
     ref = Dispatcher.start(None, store, link=link, tick_interval=0.05)
     wait_for(link.front, "the dispatcher's front attached")
@@ -118,3 +124,28 @@ def test_a_second_open_of_a_node_replaces_the_queued_one() -> None:
     assert not front.request_session(
         SessionOpen(session_request(other, KEY_B, 5), NODE_B, DESC, "")
     )
+
+
+def test_status_reports_wait_for_the_store_off_the_handler_threads(
+    running: tuple[MemoryStore, DispatcherLink, pykka.ActorRef[Any]],
+) -> None:
+    store, link, _ref = running
+    front = front_of(link)
+    outbox = GateOutbox()
+    assert front.request_session(SessionOpen(session_request(outbox, KEY_A), NODE_A, DESC, ""))
+    wait_for(lambda: outbox.sent, "node A's first frame")
+    session_id = decode(outbox.sent[0]).body["session_id"]
+    report_box = GateOutbox()
+    report = Request(
+        Envelope("dispatcher.status", 7, {}), KEY_A, b"peer", cast(Any, report_box),
+        endpoint="remote", max_size=1 << 20,
+    )  # fmt: skip
+    updates = [("no-such-task", TaskStatus(state=TaskState.RUNNING))]
+    with store.read():  # a big read (or a commit) holds the store's lock
+        assert front.request_report(StatusReport(report, NODE_A, session_id, updates)) is None
+        assert front.heartbeat(NODE_A, session_id, KEY_A)[1] == 1  # not behind the report
+        assert report_box.sent == []
+    wait_for(lambda: report_box.sent, "the report answered")
+    body = decode(report_box.sent[0]).body
+    assert body["accepted"] == 0
+    assert body["refused"] == [{"task_id": "no-such-task", "reason": "no such task"}]
