@@ -60,6 +60,7 @@ def session_request(outbox: GateOutbox, key: bytes, rid: int = 1) -> Request:
 @pytest.fixture
 def running() -> Iterator[tuple[MemoryStore, DispatcherLink, pykka.ActorRef[Any]]]:
     store = MemoryStore.local(clock=time.time)
+
     def create(tx: WriteTx) -> None:
         tx.create(Node(NODE_A))
         tx.create(Node(NODE_B))
