@@ -19,11 +19,14 @@ from typing import Any
 from _fleet import FleetProcess, proc_cpu_seconds, proc_rss_bytes
 
 from api.codec_objects import encode
+from api.errors import RemoteError, RequestTimeout
 from api.specs import ContainerSpec, ReplicatedService, RestartPolicy, ServiceSpec, TaskSpec
 from tests.support.swarm import Swarm, SwarmNode, poll
 from transport.client import Client
 
 POLL_S = 0.25
+LEADER_CHANGE_S = 60.0  # how long a write is tried again while the leader changes
+RETRIED = frozenset({"unavailable", "busy", "timeout"})
 PROBE = "scale-probe"
 
 
@@ -132,7 +135,20 @@ class ScaleCluster:
         return self.reader().request(message_type, body)
 
     def write(self, message_type: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self.clients[self.leader().name].request(message_type, body)
+        """Through the leader; again through the next leader when this one lost its
+        leadership meanwhile (it happens on a machine this loaded: check-quorum). The
+        bench's writes (cluster settings, availability, replicas) may be made twice."""
+        deadline = time.monotonic() + LEADER_CHANGE_S
+        while True:
+            try:
+                return self.clients[self.leader().name].request(message_type, body)
+            except (RemoteError, RequestTimeout) as exc:
+                code = getattr(exc, "code", "timeout")
+                if code not in RETRIED or time.monotonic() > deadline:
+                    raise
+                self.log(f"{message_type}: {exc}; again through the leader")
+                time.sleep(POLL_S)
+                self.leader(refresh=True)
 
     def create(self, name: str, replicas: int) -> str:
         reply = self.write("control.service.create", {"spec": service_spec(name, replicas)})
