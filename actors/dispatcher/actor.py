@@ -49,6 +49,7 @@ from api.errors import CodecError
 from api.objects import (
     Cluster,
     Config,
+    Network,
     Node,
     ObjectKind,
     Secret,
@@ -205,6 +206,7 @@ class Dispatcher(SupervisedActor):
             )
         )
         now = self._clock()
+        opened: list[tuple[Session, Delta]] = []
         for opening in opens:
             node_id, request = opening.node_id, opening.request
             refusal = check_session_node(node_id, found[node_id])
@@ -223,8 +225,8 @@ class Dispatcher(SupervisedActor):
                     assigned[node_id],
                 )
                 session.handle = request
-                full = session.assignments.full()
-            self._send(session, full)
+                opened.append((session, session.assignments.full()))
+        self._send_all(opened)
 
     def session_count(self) -> int:
         with self._front.lock:
@@ -239,8 +241,7 @@ class Dispatcher(SupervisedActor):
             out = self._core.tick(self._clock())
         metrics.HEARTBEATS_MISSED.inc(out.expired)
         metrics.SESSIONS.set(len(self._core.sessions))
-        for session, delta in out.deltas:
-            self._send(session, delta)
+        self._send_all(out.deltas)
         if self._auth_changed:
             self._resend_auths()
         for session, reason in out.closed:
@@ -397,6 +398,31 @@ class Dispatcher(SupervisedActor):
             needs = self._dependencies(held, auth_only=True)
             if needs:
                 self._send(session, Delta(False), needs)
+
+    def _send_all(self, deltas: Sequence[tuple[Session, Delta]]) -> None:
+        """Each session its delta, with what its tasks need read in one store view for
+        them all: a read per frame made a thousand waits for the store's lock a tick."""
+        if not any(delta.tasks for _, delta in deltas):
+            needs = [Dependencies() for _ in deltas]
+        else:
+
+            def read(tx: ReadTx) -> list[Dependencies]:
+                def network(i: str) -> Network | None:
+                    return network_queries.get(tx, i)
+
+                def service(i: str) -> Service | None:
+                    return service_queries.get(tx, i)
+
+                return [
+                    dependencies_of(delta.tasks, network, service)
+                    if delta.tasks
+                    else Dependencies()
+                    for _, delta in deltas
+                ]
+
+            needs = self._store.view(read)
+        for (session, delta), need in zip(deltas, needs, strict=True):
+            self._send(session, delta, need)
 
     def _send(self, session: Session, delta: Delta, needs: Dependencies | None = None) -> None:
         request = session.handle
