@@ -18,8 +18,9 @@ CURVE key and dispatcher session, on one I/O thread). Then:
    snapshots the full store; its size and save time from the managers'
    ``raft.snapshot.created`` events; then a follower restarts (SIGTERM) and its
    ``raft.node.started`` event gives the time to restore the store from it.
-3. **drain**: ``node update --availability drain`` of ``--drain`` fleet nodes; until
-   none of them runs a task (the fleet's count) and the store counts TASKS running again.
+3. **drain**: ``node update --availability drain`` of ``--drain`` fleet nodes (16 requests
+   in flight at once); until none of them runs a task (the fleet's count) and the store
+   counts TASKS running again.
 4. **leader loss**: ``kill -9`` of the leader; until a write through a survivor commits
    (bench/failover.py's writers), until the new leader has reconciled (a 1-replica probe
    service scaled up runs), and until every fleet session is open again.
@@ -44,6 +45,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,7 @@ ANCHORS = {
         "tasks": 1_000_000, "nodes": 5_000, "tasks_per_s": 3_750,
     },
 }  # fmt: skip
+DRAIN_CONCURRENCY = 16  # drain requests in flight at once (one after another: ~0.4 s each)
 AIMS = {
     "tasks_per_s": 3_750,
     "manager_rss_per_task_bytes": 4 * 1024,
@@ -201,8 +204,12 @@ def drain(cluster: ScaleCluster, names: Sequence[str], tasks: int, count: int) -
     held = fleet.stats(victims)["running"]
     load_before = load()
     started = time.monotonic()
-    for node_id in victims:
+
+    def drain_one(node_id: str) -> None:
         cluster.write("control.node.update", {"node": node_id, "availability": "drain"})
+
+    with ThreadPoolExecutor(DRAIN_CONCURRENCY) as pool:  # as a script would, in parallel
+        list(pool.map(drain_one, victims))
     sent_s = time.monotonic() - started
     poll(lambda: fleet.stats(victims)["running"] == 0, "drained nodes empty", 600, POLL_S)
     empty_s = time.monotonic() - started
