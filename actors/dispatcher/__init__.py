@@ -4,8 +4,9 @@ and task status batches.
 Pure modules (no zmq, pykka, threading or time): ``heartbeats``, ``assignments``,
 ``statuses``, ``sessions``, ``core`` (which combines them) and ``wire`` (message bodies).
 The shell: ``actor.Dispatcher`` (reads and watches the store, streams sessions),
-``front.DispatcherFront`` (heartbeats and status reports on the endpoint's handler threads;
-session opens queued for the actor), ``front.DispatcherLink`` (how the endpoint finds the
+``front.DispatcherFront`` (heartbeats on the endpoint's handler threads; status reports
+queued for ``intake.StatusIntake``, session opens for the actor), ``streams.SessionStreams``
+(each session's frames), ``front.DispatcherLink`` (how the endpoint finds the
 running dispatcher's front), ``writer.StoreWriter`` (one store batch per tick) and
 ``handlers.dispatcher_handlers`` (the remote endpoint's table entries).
 """

@@ -2,9 +2,11 @@
 
 It reads and watches the store and streams the worker sessions' frames through the remote
 endpoint's ``Request`` handles. Heartbeats and status reports never reach its mailbox: the
-endpoint's handler threads serve them through its ``DispatcherFront`` (front.py), which
-shares the core with this actor under one lock; session opens are queued there and opened
-here in one batch per wake-up (one store read for all of them). It ticks every
+endpoint's handler threads serve heartbeats through its ``DispatcherFront`` (front.py),
+which shares the core with this actor under one lock, and its ``StatusIntake`` (intake.py)
+judges the status reports the front queued; session opens are queued there too and opened
+here in one batch per wake-up (one store read for all of them). Frames are built and sent
+by its ``SessionStreams`` (streams.py). It ticks every
 ``tick_interval`` seconds and, per tick: polls the watch queue, lets the core expire nodes,
 sends each session its coalesced assignment changes (with the networks and registry
 credentials their tasks need: dependencies.py), resends changed credentials to the
@@ -27,36 +29,26 @@ import pykka
 from actors.dispatcher.assignments import AssignmentSet, Delta
 from actors.dispatcher.callers import UNAUTHORIZED, check_session_node
 from actors.dispatcher.core import DispatcherCore, TaskChange
-from actors.dispatcher.dependencies import DependencyChanges
 from actors.dispatcher.front import UNAVAILABLE, DispatcherFront, DispatcherLink, SessionOpen
 from actors.dispatcher.heartbeats import HeartbeatConfig
 from actors.dispatcher.intake import WAKE, StatusIntake
-from actors.dispatcher.networks_and_auth import Dependencies, dependencies_of
 from actors.dispatcher.sessions import Session, SessionError
-from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame, split_frame
+from actors.dispatcher.streams import SessionStreams
+from actors.dispatcher.wire import ManagerAddress
 from actors.dispatcher.writer import StoreWriter, Writes
 from actors.log import get_logger
 from actors.metrics import dispatcher as metrics
 from actors.store import Action, Event, MemoryStore, ReadTx, WatchClosed, Watcher, clusters
-from actors.store import configs as config_queries
-from actors.store import networks as network_queries
 from actors.store import nodes as node_queries
-from actors.store import secrets as secret_queries
-from actors.store import services as service_queries
 from actors.store import tasks as task_queries
 from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
-from api.errors import CodecError
 from api.objects import (
     Cluster,
-    Config,
-    Network,
     Node,
     ObjectKind,
-    Secret,
     Service,
     Task,
 )
-from transport.endpoint import Request
 
 __all__ = ["Dispatcher"]
 
@@ -95,9 +87,6 @@ class Dispatcher(SupervisedActor):
         super().__init__(ctx)
         self._store = store
         self._managers = managers
-        # the manager list every frame carries, read once per tick or batch of opens:
-        # reading it lists every node of the store (1,000 frames a tick at 1,000 nodes)
-        self._manager_list: tuple[ManagerAddress, ...] = ()
         self._heartbeat = heartbeat if heartbeat is not None else HeartbeatConfig()
         self._tick_interval = tick_interval
         self._clock = clock or (ctx.clock if ctx is not None else time.monotonic)
@@ -106,6 +95,7 @@ class Dispatcher(SupervisedActor):
         self._core = DispatcherCore(self._heartbeat, self._rng, _log)
         self._link = link if link is not None else DispatcherLink()
         self._front = DispatcherFront(self._core, store, self._clock, self._wake_for_opens)
+        self._streams = SessionStreams(store, self._core, self._front.lock)
         self._watcher: Watcher | None = None
         self._writer: pykka.ActorRef[StoreWriter] | None = None
         self._intake: pykka.ActorRef[StatusIntake] | None = None
@@ -131,7 +121,7 @@ class Dispatcher(SupervisedActor):
         )
         if period is not None:
             self._core.set_config(replace(self._heartbeat, period=period))
-        self._manager_list = tuple(self._managers())
+        self._streams.managers = tuple(self._managers())
         self._front.roles.update((n.id, n.role.value) for n in known)
         with self._front.lock:
             self._core.start(self._clock(), known)
@@ -150,7 +140,7 @@ class Dispatcher(SupervisedActor):
         if self._cancel_tick is not None:
             self._cancel_tick()
         for session in self._sessions():
-            self._close(session, STOPPED)
+            self._streams.close(session, STOPPED)
         if self._watcher is not None:
             self._watcher.close()
         if self._writer is not None:
@@ -196,7 +186,7 @@ class Dispatcher(SupervisedActor):
         full assignment set. A node the store does not hold is refused ``unauthorized``."""
         if not opens:
             return
-        self._manager_list = tuple(self._managers())
+        self._streams.managers = tuple(self._managers())
         ids = [o.node_id for o in opens]
         found, version, assigned = self._store.view(
             lambda tx: (
@@ -226,7 +216,7 @@ class Dispatcher(SupervisedActor):
                 )
                 session.handle = request
                 opened.append((session, session.assignments.full()))
-        self._send_all(opened)
+        self._streams.send_all(opened)
 
     def session_count(self) -> int:
         with self._front.lock:
@@ -235,17 +225,19 @@ class Dispatcher(SupervisedActor):
     # --- the tick -----------------------------------------------------------------------
 
     def _tick(self) -> None:
-        self._manager_list = tuple(self._managers())
+        # the manager list every frame carries, read once per tick or batch of opens:
+        # reading it lists every node of the store (1,000 frames a tick at 1,000 nodes)
+        self._streams.managers = tuple(self._managers())
         self._drain_watch()
         with self._front.lock:
             out = self._core.tick(self._clock())
         metrics.HEARTBEATS_MISSED.inc(out.expired)
         metrics.SESSIONS.set(len(self._core.sessions))
-        self._send_all(out.deltas)
+        self._streams.send_all(out.deltas)
         if self._auth_changed:
             self._resend_auths()
         for session, reason in out.closed:
-            self._close(session, reason)
+            self._streams.close(session, reason)
         if (out.node_writes or out.status_writes) and self._writer is not None:
             self._writer.tell(Writes(tuple(out.node_writes), tuple(out.status_writes)))
 
@@ -314,79 +306,7 @@ class Dispatcher(SupervisedActor):
                     session.node_id, version, assigned.get(session.node_id, [])
                 )
                 full = session.assignments.full()
-            self._send(session, full)
-
-    # --- frames -------------------------------------------------------------------------
-
-    def _frame(
-        self,
-        session: Session,
-        delta: Delta,
-        closed: str | None = None,
-        needs: Dependencies | None = None,
-    ) -> SessionFrame:
-        needs = needs or Dependencies()
-        deps = delta.dependencies
-        secrets, configs = self._read_dependencies(session, deps)
-        return SessionFrame(
-            session_id=session.session_id,
-            heartbeat_period=session.period,
-            managers=self._manager_list,
-            full=delta.full,
-            tasks=delta.tasks,
-            removed=delta.removed,
-            closed=closed,
-            networks=needs.networks,
-            registry_auths=needs.registry_auths,
-            secrets=secrets,
-            secrets_removed=deps.secrets_removed,
-            configs=configs,
-            configs_removed=deps.configs_removed,
-        )
-
-    def _read_dependencies(
-        self, session: Session, deps: DependencyChanges
-    ) -> tuple[tuple[Secret, ...], tuple[Config, ...]]:
-        """The secrets and configs to send, as stored now; one deleted meanwhile (its
-        service changed, then ``rm``) is left out: a task that still needs it fails."""
-        if not deps.secrets and not deps.configs:
-            return (), ()
-        found_secrets, found_configs = self._store.view(
-            lambda tx: (
-                [secret_queries.get(tx, i) for i in deps.secrets],
-                [config_queries.get(tx, i) for i in deps.configs],
-            )
-        )
-        secrets = tuple(s for s in found_secrets if s is not None)
-        configs = tuple(c for c in found_configs if c is not None)
-        if len(secrets) < len(deps.secrets) or len(configs) < len(deps.configs):
-            _log.warning(
-                "dispatcher.dependencies.missing",
-                peer_node=session.node_id,
-                missing={
-                    "secrets": sorted(set(deps.secrets) - {s.id for s in secrets}),
-                    "configs": sorted(set(deps.configs) - {c.id for c in configs}),
-                },
-            )
-        if secrets or configs:
-            _log.info(  # ids only, never the data (and no key that logs redact: "secret")
-                "dispatcher.dependencies.sent",
-                peer_node=session.node_id,
-                sent={"secrets": [s.id for s in secrets], "configs": [c.id for c in configs]},
-            )
-        return secrets, configs
-
-    def _dependencies(self, tasks: Sequence[Task], *, auth_only: bool = False) -> Dependencies:
-        if not tasks:
-            return Dependencies()
-        return self._store.view(
-            lambda tx: dependencies_of(
-                tasks,
-                lambda i: network_queries.get(tx, i),
-                lambda i: service_queries.get(tx, i),
-                auth_only=auth_only,
-            )
-        )
+            self._streams.send(session, full)
 
     def _resend_auths(self) -> None:
         """Changed credentials, to each session holding a task of their service."""
@@ -395,63 +315,9 @@ class Dispatcher(SupervisedActor):
             with self._front.lock:
                 tasks = session.assignments.tasks()
             held = [t for t in tasks if t.service_id in changed]
-            needs = self._dependencies(held, auth_only=True)
+            needs = self._streams.dependencies(held, auth_only=True)
             if needs:
-                self._send(session, Delta(False), needs)
-
-    def _send_all(self, deltas: Sequence[tuple[Session, Delta]]) -> None:
-        """Each session its delta, with what its tasks need read in one store view for
-        them all: a read per frame made a thousand waits for the store's lock a tick."""
-        if not any(delta.tasks for _, delta in deltas):
-            needs = [Dependencies() for _ in deltas]
-        else:
-
-            def read(tx: ReadTx) -> list[Dependencies]:
-                def network(i: str) -> Network | None:
-                    return network_queries.get(tx, i)
-
-                def service(i: str) -> Service | None:
-                    return service_queries.get(tx, i)
-
-                return [
-                    dependencies_of(delta.tasks, network, service)
-                    if delta.tasks
-                    else Dependencies()
-                    for _, delta in deltas
-                ]
-
-            needs = self._store.view(read)
-        for (session, delta), need in zip(deltas, needs, strict=True):
-            self._send(session, delta, need)
-
-    def _send(self, session: Session, delta: Delta, needs: Dependencies | None = None) -> None:
-        request = session.handle
-        if not isinstance(request, Request):
-            return
-        if needs is None:
-            needs = self._dependencies(delta.tasks)
-        try:
-            for frame in split_frame(self._frame(session, delta, needs=needs)):
-                request.reply(encode_frame(frame), more=True)
-                session.frames_sent += 1
-        except CodecError as exc:
-            _log.error(
-                "dispatcher.session.send_failed", peer_node=session.node_id, error=exc.message
-            )
-            with self._front.lock:
-                self._core.close_session(session, f"assignments could not be sent: {exc.message}")
-
-    def _close(self, session: Session, reason: str) -> None:
-        request = session.handle
-        if isinstance(request, Request) and not request.answered:
-            with contextlib.suppress(CodecError):
-                request.reply(encode_frame(self._frame(session, Delta(False), closed=reason)))
-        _log.info(
-            "dispatcher.session.closed",
-            peer_node=session.node_id,
-            session_id=session.session_id,
-            reason=reason,
-        )
+                self._streams.send(session, Delta(False), needs)
 
 
 def _chunks(items: list[TaskChange], size: int) -> Iterator[list[TaskChange]]:
