@@ -93,7 +93,11 @@ def load() -> list[float]:
 
 
 def wait_running(
-    cluster: ScaleCluster, names: Sequence[str], total: int, timeout: float
+    cluster: ScaleCluster,
+    names: Sequence[str],
+    total: int,
+    timeout: float,
+    timeline: list[tuple[float, int]] | None = None,
 ) -> list[tuple[float, int]]:
     """(seconds, running) samples from now until the store counts ``total`` running.
     While the fleet runs fewer, the samples are the fleet's own count; then the store's
@@ -103,7 +107,7 @@ def wait_running(
     assert cluster.fleet is not None
     fleet = cluster.fleet
     started = time.monotonic()
-    timeline: list[tuple[float, int]] = []
+    timeline = [] if timeline is None else timeline  # the caller's keeps what a failure saw
     in_fleet = True
     while True:
         if in_fleet:
@@ -133,7 +137,13 @@ def rates(timeline: Sequence[tuple[float, int]], window: float = 1.0) -> list[tu
 
 
 # -- the phases ---------------------------------------------------------------------------
-def create(cluster: ScaleCluster, tasks: int, services: int, timeout: float) -> dict[str, Any]:
+def create(
+    cluster: ScaleCluster,
+    tasks: int,
+    services: int,
+    timeout: float,
+    timeline: list[tuple[float, int]],
+) -> dict[str, Any]:
     names = [f"scale-{i}" for i in range(services)]
     rss_before = cluster.manager_rss()
     cpu_before = cluster.cpu_seconds()
@@ -142,7 +152,7 @@ def create(cluster: ScaleCluster, tasks: int, services: int, timeout: float) -> 
     for name, replicas in zip(names, split(tasks, services), strict=True):
         cluster.create(name, replicas)
     created_s = time.monotonic() - started
-    timeline = wait_running(cluster, names, tasks, timeout)
+    wait_running(cluster, names, tasks, timeout, timeline)
     total_s = time.monotonic() - started
     rss_after = cluster.manager_rss()
     cpu_after = cluster.cpu_seconds()
@@ -280,7 +290,11 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
     }
 
 
-def one_size(nodes: int, tasks: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+def one_size(
+    nodes: int, tasks: int, args: argparse.Namespace, workdir: Path, result: dict[str, Any]
+) -> None:
+    """Fill ``result`` phase by phase: a phase that fails leaves what came before, and a
+    create that fails its timeline (how far it got)."""
     fleet_args = [
         "--start-delay", str(args.start_delay), "--fail-rate", str(args.fail_rate),
         "--seed", str(args.seed), "--join-parallel", str(args.join_parallel),
@@ -288,12 +302,22 @@ def one_size(nodes: int, tasks: int, args: argparse.Namespace, workdir: Path) ->
     cluster = ScaleCluster(
         workdir, managers=args.managers, nodes=nodes, fleet_args=fleet_args, log=log
     )
-    result: dict[str, Any] = {"nodes": nodes, "tasks": tasks, "services": args.services}
+    result.update(nodes=nodes, tasks=tasks, services=args.services)
     try:
         log(f"{nodes}x{tasks}: starting {args.managers} managers and the fleet")
         result["setup"] = cluster.start()
         log(f"{nodes}x{tasks}: ready {result['setup']}; creating the services")
-        created = create(cluster, tasks, args.services, args.timeout)
+        timeline: list[tuple[float, int]] = []
+        try:
+            created = create(cluster, tasks, args.services, args.timeout, timeline)
+        except BaseException:
+            result["create"] = {
+                "incomplete": True,
+                "timeline": timeline,
+                "rates": rates(timeline) if timeline else [],
+                "load_average": load(),
+            }
+            raise
         names = created.pop("names")
         result["create"] = created
         log(f"{nodes}x{tasks}: all running in {created['all_running_s']}s")
@@ -307,7 +331,6 @@ def one_size(nodes: int, tasks: int, args: argparse.Namespace, workdir: Path) ->
             log(f"{nodes}x{tasks}: leader loss {result['leader_loss']}")
     finally:
         cluster.close()
-    return result
 
 
 # -- the document -------------------------------------------------------------------------
@@ -412,7 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sn-scale-") as tmp:
         for i, (nodes, tasks) in enumerate(args.sizes):
             try:
-                sizes.append(one_size(nodes, tasks, args, Path(tmp) / f"size{i}"))
+                result: dict[str, Any] = {"nodes": nodes, "tasks": tasks}
+                sizes.append(result)
+                one_size(nodes, tasks, args, Path(tmp) / f"size{i}", result)
             except (Exception, KeyboardInterrupt) as exc:
                 errors.append(f"{nodes}x{tasks}: {type(exc).__name__}: {exc}")
                 log(errors[-1])
