@@ -57,6 +57,7 @@ from actors.store import (
 )
 from actors.store_reactor import DEFAULT_TICK_INTERVAL, StoreReactor
 from actors.supervisor import ChildContext
+from api.enums import NodeState
 from api.objects import Cluster, Node, ObjectKind, Service, Task
 from api.task_state import TaskState
 
@@ -261,7 +262,7 @@ class ConstraintEnforcerActor(_ReconcileActor):
     def _apply(self, event: Event) -> None:
         obj = event.object
         deleted = event.action == Action.DELETE
-        if isinstance(obj, Node) and not deleted and _node_matters(obj, event.old):
+        if isinstance(obj, Node) and not deleted and _node_matters_to_enforcer(obj, event.old):
             self._full = True
 
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
@@ -323,10 +324,29 @@ def _node_matters(node: Node, old: object) -> bool:
     )
 
 
+def _node_matters_to_enforcer(node: Node, old: object) -> bool:
+    """What a node's constraints are checked against, or its going DOWN or back (a DOWN
+    node is not the enforcer's business). UNKNOWN -> READY is not: after a leader change
+    1,000 nodes make that step, and each step was a pass over every task."""
+    if not isinstance(old, Node):
+        return True
+    return (
+        _down_changed(node, old)
+        or node.spec != old.spec
+        or node.role != old.role
+        or node.description != old.description
+    )
+
+
 def _node_or_cluster_matters(obj: Node | Cluster, old: object) -> bool:
+    """For the reaper: a node's going DOWN or back (what ``is_finished`` reads)."""
     if isinstance(obj, Cluster):
         return not isinstance(old, Cluster) or (obj.spec.orchestration != old.spec.orchestration)
-    return not isinstance(old, Node) or obj.status.state != old.status.state
+    return not isinstance(old, Node) or _down_changed(obj, old)
+
+
+def _down_changed(node: Node, old: Node) -> bool:
+    return (node.status.state == NodeState.DOWN) != (old.status.state == NodeState.DOWN)
 
 
 def _service_of(effect: Effect) -> str:
