@@ -19,11 +19,14 @@ from typing import Any
 from _fleet import FleetProcess, proc_cpu_seconds, proc_rss_bytes
 
 from api.codec_objects import encode
+from api.errors import RemoteError, RequestTimeout
 from api.specs import ContainerSpec, ReplicatedService, RestartPolicy, ServiceSpec, TaskSpec
 from tests.support.swarm import Swarm, SwarmNode, poll
 from transport.client import Client
 
 POLL_S = 0.25
+LEADER_CHANGE_S = 60.0  # how long a write is tried again while the leader changes
+RETRIED = frozenset({"unavailable", "busy", "timeout"})
 PROBE = "scale-probe"
 
 
@@ -65,6 +68,7 @@ class ScaleCluster:
         self._fleet_args = tuple(fleet_args)
         self.fleet: FleetProcess | None = None
         self.clients: dict[str, Client] = {}
+        self._leader: SwarmNode | None = None
 
     # -- set-up ----------------------------------------------------------------------------
     def start(self) -> dict[str, float]:
@@ -108,24 +112,43 @@ class ScaleCluster:
         return ready == self.n_nodes + self.n_managers
 
     # -- control ---------------------------------------------------------------------------
-    def leader(self) -> SwarmNode:
-        found = poll(self.swarm.leader, "a leader", 60)
-        assert isinstance(found, SwarmNode)
-        return found
+    def leader(self, *, refresh: bool = False) -> SwarmNode:
+        """The leader as last found; found again (``node ls`` through ``swarmctl``: a
+        process start and a listing of every node, too dear for each poll and write at
+        1,000 nodes) when ``refresh`` or when that process has exited."""
+        cached = self._leader
+        if refresh or cached is None or not cached._alive() or cached.name not in self.clients:
+            found = poll(self.swarm.leader, "a leader", 60)
+            assert isinstance(found, SwarmNode)
+            self._leader = cached = found
+        return cached
 
     def reader(self) -> Client:
         """A follower's client (the leader's when alone)."""
-        leader = self.swarm.leader()
+        leader = self.leader()
         for node in self.swarm.managers:
-            if node is not leader and node.name in self.clients:
+            if node is not leader and node.name in self.clients and node._alive():
                 return self.clients[node.name]
-        return self.clients[self.leader().name]
+        return self.clients[leader.name]
 
     def read(self, message_type: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.reader().request(message_type, body)
 
     def write(self, message_type: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self.clients[self.leader().name].request(message_type, body)
+        """Through the leader; again through the next leader when this one lost its
+        leadership meanwhile (it happens on a machine this loaded: check-quorum). The
+        bench's writes (cluster settings, availability, replicas) may be made twice."""
+        deadline = time.monotonic() + LEADER_CHANGE_S
+        while True:
+            try:
+                return self.clients[self.leader().name].request(message_type, body)
+            except (RemoteError, RequestTimeout) as exc:
+                code = getattr(exc, "code", "timeout")
+                if code not in RETRIED or time.monotonic() > deadline:
+                    raise
+                self.log(f"{message_type}: {exc}; again through the leader")
+                time.sleep(POLL_S)
+                self.leader(refresh=True)
 
     def create(self, name: str, replicas: int) -> str:
         reply = self.write("control.service.create", {"spec": service_spec(name, replicas)})
@@ -136,6 +159,11 @@ class ScaleCluster:
         wanted = set(names)
         rows = self.read("control.service.ls", {})["services"]
         return {r["name"]: int(r["replicas_running"]) for r in rows if r["name"] in wanted}
+
+    def running_of(self, name: str) -> int:
+        """One service's running replicas (reads only its own tasks, unlike ``running``)."""
+        summary = self.read("control.service.inspect", {"service": name})["summary"]
+        return int(summary["replicas_running"])
 
     # -- figures ---------------------------------------------------------------------------
     def manager_rss(self) -> dict[str, int]:

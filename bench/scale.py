@@ -10,15 +10,17 @@ CURVE key and dispatcher session, on one I/O thread). Then:
 
 1. **create**: ``--services`` services totalling TASKS replicas, created back to back
    through the leader's control socket; until a manager's store (``service ls`` on a
-   follower, polled every 0.25 s) counts every replica running. Figures: the time, the
+   follower) counts every replica running (polled every 0.25 s once the fleet, polled
+   until then, runs them all). Figures: the time, the
    overall rate (tasks/s) and the rate over time; the managers' RSS before and after, per
    task; the fleet's own count as a check.
 2. **snapshot**: ``cluster update --snapshot-interval 1`` and back, so every manager
    snapshots the full store; its size and save time from the managers'
    ``raft.snapshot.created`` events; then a follower restarts (SIGTERM) and its
    ``raft.node.started`` event gives the time to restore the store from it.
-3. **drain**: ``node update --availability drain`` of ``--drain`` fleet nodes; until
-   none of them runs a task (the fleet's count) and the store counts TASKS running again.
+3. **drain**: ``node update --availability drain`` of ``--drain`` fleet nodes (16 requests
+   in flight at once); until none of them runs a task (the fleet's count) and the store
+   counts TASKS running again.
 4. **leader loss**: ``kill -9`` of the leader; until a write through a survivor commits
    (bench/failover.py's writers), until the new leader has reconciled (a 1-replica probe
    service scaled up runs), and until every fleet session is open again.
@@ -35,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import json
 import os
 import platform
@@ -44,6 +45,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,7 @@ ANCHORS = {
         "tasks": 1_000_000, "nodes": 5_000, "tasks_per_s": 3_750,
     },
 }  # fmt: skip
+DRAIN_CONCURRENCY = 16  # drain requests in flight at once (one after another: ~0.4 s each)
 AIMS = {
     "tasks_per_s": 3_750,
     "manager_rss_per_task_bytes": 4 * 1024,
@@ -90,21 +93,35 @@ def load() -> list[float]:
 
 
 def wait_running(
-    cluster: ScaleCluster, names: Sequence[str], total: int, timeout: float
+    cluster: ScaleCluster,
+    names: Sequence[str],
+    total: int,
+    timeout: float,
+    timeline: list[tuple[float, int]] | None = None,
 ) -> list[tuple[float, int]]:
-    """(seconds, running) samples from now until the store counts ``total`` running."""
+    """(seconds, running) samples from now until the store counts ``total`` running.
+    While the fleet runs fewer, the samples are the fleet's own count; then the store's
+    (``service ls`` on a follower) until it counts them all. A store count reads every
+    task under the store's lock: taken four times a second at 100,000 tasks it kept a
+    follower's Raft loop from its heartbeats long enough for elections."""
+    assert cluster.fleet is not None
+    fleet = cluster.fleet
     started = time.monotonic()
-    timeline: list[tuple[float, int]] = []
-    for turn in itertools.count():
-        if turn % 8 == 7 and cluster.fleet is not None:
-            cluster.fleet.stats()  # raises at once if the fleet's loop died
-        running = sum(cluster.running(names).values())
+    timeline = [] if timeline is None else timeline  # the caller's keeps what a failure saw
+    in_fleet = True
+    while True:
+        if in_fleet:
+            running = int(fleet.stats()["running"])  # raises at once if its loop died
+            in_fleet = running < total
+        if not in_fleet:
+            running = sum(cluster.running(names).values())
         at = time.monotonic() - started
-        timeline.append((round(at, 3), running))
-        if running >= total:
+        timeline.append((round(at, 3), min(running, total)))
+        if not in_fleet and running >= total:
             return timeline
         if at > timeout:
-            raise RuntimeError(f"{running} of {total} running after {timeout:g}s")
+            where = "the fleet runs" if in_fleet else "the store counts"
+            raise RuntimeError(f"{where} {running} of {total} running after {timeout:g}s")
         time.sleep(POLL_S)
 
 
@@ -120,7 +137,13 @@ def rates(timeline: Sequence[tuple[float, int]], window: float = 1.0) -> list[tu
 
 
 # -- the phases ---------------------------------------------------------------------------
-def create(cluster: ScaleCluster, tasks: int, services: int, timeout: float) -> dict[str, Any]:
+def create(
+    cluster: ScaleCluster,
+    tasks: int,
+    services: int,
+    timeout: float,
+    timeline: list[tuple[float, int]],
+) -> dict[str, Any]:
     names = [f"scale-{i}" for i in range(services)]
     rss_before = cluster.manager_rss()
     cpu_before = cluster.cpu_seconds()
@@ -129,7 +152,7 @@ def create(cluster: ScaleCluster, tasks: int, services: int, timeout: float) -> 
     for name, replicas in zip(names, split(tasks, services), strict=True):
         cluster.create(name, replicas)
     created_s = time.monotonic() - started
-    timeline = wait_running(cluster, names, tasks, timeout)
+    wait_running(cluster, names, tasks, timeout, timeline)
     total_s = time.monotonic() - started
     rss_after = cluster.manager_rss()
     cpu_after = cluster.cpu_seconds()
@@ -191,8 +214,12 @@ def drain(cluster: ScaleCluster, names: Sequence[str], tasks: int, count: int) -
     held = fleet.stats(victims)["running"]
     load_before = load()
     started = time.monotonic()
-    for node_id in victims:
+
+    def drain_one(node_id: str) -> None:
         cluster.write("control.node.update", {"node": node_id, "availability": "drain"})
+
+    with ThreadPoolExecutor(DRAIN_CONCURRENCY) as pool:  # as a script would, in parallel
+        list(pool.map(drain_one, victims))
     sent_s = time.monotonic() - started
     poll(lambda: fleet.stats(victims)["running"] == 0, "drained nodes empty", 600, POLL_S)
     empty_s = time.monotonic() - started
@@ -217,7 +244,7 @@ def drain(cluster: ScaleCluster, names: Sequence[str], tasks: int, count: int) -
 def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict[str, Any]:
     assert cluster.fleet is not None
     fleet = cluster.fleet
-    leader = cluster.leader()
+    leader = cluster.leader(refresh=True)
     survivors = [n for n in cluster.swarm.managers if n is not leader]
     cluster.create(WRITE_PROBE, 0)
     stop = threading.Event()
@@ -245,7 +272,7 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
             w.close()
     cluster.clients.pop(leader.name).close()
     cluster.write("control.service.scale", {"service": PROBE, "replicas": 1})
-    poll(lambda: cluster.running([PROBE]).get(PROBE) == 1, "the probe running", 600, POLL_S)
+    poll(lambda: cluster.running_of(PROBE) == 1, "the probe running", 600, POLL_S)
     reconciled_s = time.monotonic() - killed
     poll(lambda: fleet.stats()["sessions_open"] == cluster.n_nodes, "sessions back", 600, 0.5)
     sessions_s = time.monotonic() - killed
@@ -253,7 +280,7 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
     all_s = time.monotonic() - killed
     return {
         "killed": leader.name,
-        "new_leader": cluster.leader().name,
+        "new_leader": cluster.leader(refresh=True).name,
         "write_committed_s": round(write_s, 3),
         "reconciled_s": round(reconciled_s, 3),
         "every_session_back_s": round(sessions_s, 3),
@@ -263,7 +290,11 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
     }
 
 
-def one_size(nodes: int, tasks: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+def one_size(
+    nodes: int, tasks: int, args: argparse.Namespace, workdir: Path, result: dict[str, Any]
+) -> None:
+    """Fill ``result`` phase by phase: a phase that fails leaves what came before, and a
+    create that fails its timeline (how far it got)."""
     fleet_args = [
         "--start-delay", str(args.start_delay), "--fail-rate", str(args.fail_rate),
         "--seed", str(args.seed), "--join-parallel", str(args.join_parallel),
@@ -271,12 +302,22 @@ def one_size(nodes: int, tasks: int, args: argparse.Namespace, workdir: Path) ->
     cluster = ScaleCluster(
         workdir, managers=args.managers, nodes=nodes, fleet_args=fleet_args, log=log
     )
-    result: dict[str, Any] = {"nodes": nodes, "tasks": tasks, "services": args.services}
+    result.update(nodes=nodes, tasks=tasks, services=args.services)
     try:
         log(f"{nodes}x{tasks}: starting {args.managers} managers and the fleet")
         result["setup"] = cluster.start()
         log(f"{nodes}x{tasks}: ready {result['setup']}; creating the services")
-        created = create(cluster, tasks, args.services, args.timeout)
+        timeline: list[tuple[float, int]] = []
+        try:
+            created = create(cluster, tasks, args.services, args.timeout, timeline)
+        except BaseException:
+            result["create"] = {
+                "incomplete": True,
+                "timeline": timeline,
+                "rates": rates(timeline) if timeline else [],
+                "load_average": load(),
+            }
+            raise
         names = created.pop("names")
         result["create"] = created
         log(f"{nodes}x{tasks}: all running in {created['all_running_s']}s")
@@ -290,7 +331,6 @@ def one_size(nodes: int, tasks: int, args: argparse.Namespace, workdir: Path) ->
             log(f"{nodes}x{tasks}: leader loss {result['leader_loss']}")
     finally:
         cluster.close()
-    return result
 
 
 # -- the document -------------------------------------------------------------------------
@@ -336,7 +376,7 @@ def plot(sizes: list[dict[str, Any]], path: Path) -> None:
             label = f"{size['tasks']:,} tasks on {size['nodes']:,} nodes"
             ax.plot(xs, ys, label=label)
     ax.set_xlabel("seconds since the services were created")
-    ax.set_ylabel("tasks running (manager's store)")
+    ax.set_ylabel("tasks running (the fleet's count, then the store's)")
     ax.set_title(f"swarmnode: 3 managers and a fleet, {time.strftime('%Y-%m-%d')}")
     ax.grid(True, alpha=0.3)
     ax.legend()
@@ -395,7 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sn-scale-") as tmp:
         for i, (nodes, tasks) in enumerate(args.sizes):
             try:
-                sizes.append(one_size(nodes, tasks, args, Path(tmp) / f"size{i}"))
+                result: dict[str, Any] = {"nodes": nodes, "tasks": tasks}
+                sizes.append(result)
+                one_size(nodes, tasks, args, Path(tmp) / f"size{i}", result)
             except (Exception, KeyboardInterrupt) as exc:
                 errors.append(f"{nodes}x{tasks}: {type(exc).__name__}: {exc}")
                 log(errors[-1])

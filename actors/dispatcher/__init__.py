@@ -4,13 +4,23 @@ and task status batches.
 Pure modules (no zmq, pykka, threading or time): ``heartbeats``, ``assignments``,
 ``statuses``, ``sessions``, ``core`` (which combines them) and ``wire`` (message bodies).
 The shell: ``actor.Dispatcher`` (reads and watches the store, streams sessions),
-``writer.StoreWriter`` (one store batch per tick) and ``handlers.dispatcher_handlers``
-(the remote endpoint's table entries).
+``front.DispatcherFront`` (heartbeats on the endpoint's handler threads; status reports
+queued for ``intake.StatusIntake``, session opens for the actor), ``streams.SessionStreams``
+(each session's frames), ``front.DispatcherLink`` (how the endpoint finds the
+running dispatcher's front), ``writer.StoreWriter`` (one store batch per tick) and
+``handlers.dispatcher_handlers`` (the remote endpoint's table entries).
 """
 
 from actors.dispatcher.actor import Dispatcher
+from actors.dispatcher.front import DispatcherLink
 from actors.dispatcher.handlers import dispatcher_handlers
 from actors.dispatcher.heartbeats import HeartbeatConfig
 from actors.dispatcher.wire import ManagerAddress
 
-__all__ = ["Dispatcher", "HeartbeatConfig", "ManagerAddress", "dispatcher_handlers"]
+__all__ = [
+    "Dispatcher",
+    "DispatcherLink",
+    "HeartbeatConfig",
+    "ManagerAddress",
+    "dispatcher_handlers",
+]

@@ -1,7 +1,12 @@
 """The dispatcher actor (leader-only): the I/O shell around ``DispatcherCore``.
 
-It reads and watches the store, answers the worker sessions through the remote endpoint's
-``Request`` handles (``handlers.dispatcher_handlers`` forwards requests here), ticks every
+It reads and watches the store and streams the worker sessions' frames through the remote
+endpoint's ``Request`` handles. Heartbeats and status reports never reach its mailbox: the
+endpoint's handler threads serve heartbeats through its ``DispatcherFront`` (front.py),
+which shares the core with this actor under one lock, and its ``StatusIntake`` (intake.py)
+judges the status reports the front queued; session opens are queued there too and opened
+here in one batch per wake-up (one store read for all of them). Frames are built and sent
+by its ``SessionStreams`` (streams.py). It ticks every
 ``tick_interval`` seconds and, per tick: polls the watch queue, lets the core expire nodes,
 sends each session its coalesced assignment changes (with the networks and registry
 credentials their tasks need: dependencies.py), resends changed credentials to the
@@ -15,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar, Final
 
@@ -23,41 +28,35 @@ import pykka
 
 from actors.dispatcher.assignments import AssignmentSet, Delta
 from actors.dispatcher.callers import UNAUTHORIZED, check_session_node
-from actors.dispatcher.core import DispatcherCore, StatusResult, TaskChange
-from actors.dispatcher.dependencies import DependencyChanges
+from actors.dispatcher.core import DispatcherCore, TaskChange
+from actors.dispatcher.front import UNAVAILABLE, DispatcherFront, DispatcherLink, SessionOpen
 from actors.dispatcher.heartbeats import HeartbeatConfig
-from actors.dispatcher.networks_and_auth import Dependencies, dependencies_of
+from actors.dispatcher.intake import WAKE, StatusIntake
 from actors.dispatcher.sessions import Session, SessionError
-from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame, split_frame
+from actors.dispatcher.streams import SessionStreams
+from actors.dispatcher.wire import ManagerAddress
 from actors.dispatcher.writer import StoreWriter, Writes
 from actors.log import get_logger
 from actors.metrics import dispatcher as metrics
 from actors.store import Action, Event, MemoryStore, ReadTx, WatchClosed, Watcher, clusters
-from actors.store import configs as config_queries
-from actors.store import networks as network_queries
 from actors.store import nodes as node_queries
-from actors.store import secrets as secret_queries
-from actors.store import services as service_queries
 from actors.store import tasks as task_queries
 from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
-from api.errors import CodecError
 from api.objects import (
     Cluster,
-    Config,
     Node,
-    NodeDescription,
     ObjectKind,
-    Secret,
     Service,
     Task,
-    TaskStatus,
 )
-from transport.endpoint import Request
 
 __all__ = ["Dispatcher"]
 
 _log = get_logger("dispatcher")
 _TICK: Final = "tick"
+_OPENS: Final = "opens"
+# committed changes observed per hold of the core's lock: a heartbeat waits at most this many
+_OBSERVE_CHUNK: Final = 2000
 _WATCHED: Final = frozenset(
     {ObjectKind.TASK, ObjectKind.NODE, ObjectKind.CLUSTER, ObjectKind.SERVICE}
 )
@@ -83,6 +82,7 @@ class Dispatcher(SupervisedActor):
         clock: Callable[[], float] | None = None,
         timer: Timer | None = None,
         rng: random.Random | None = None,
+        link: DispatcherLink | None = None,
     ) -> None:
         super().__init__(ctx)
         self._store = store
@@ -93,8 +93,12 @@ class Dispatcher(SupervisedActor):
         self._timer: Timer = timer or (ctx.timer if ctx is not None else ThreadTimer())
         self._rng = rng or random.Random()
         self._core = DispatcherCore(self._heartbeat, self._rng, _log)
+        self._link = link if link is not None else DispatcherLink()
+        self._front = DispatcherFront(self._core, store, self._clock, self._wake_for_opens)
+        self._streams = SessionStreams(store, self._core, self._front.lock)
         self._watcher: Watcher | None = None
         self._writer: pykka.ActorRef[StoreWriter] | None = None
+        self._intake: pykka.ActorRef[StatusIntake] | None = None
         self._cancel_tick: Callable[[], None] | None = None
         self._stopping = False
         self._auth_changed: set[str] = set()  # services whose credentials changed
@@ -103,6 +107,13 @@ class Dispatcher(SupervisedActor):
 
     def on_start(self) -> None:
         self._writer = StoreWriter.start(self._store)
+        intake = self._intake = StatusIntake.start(self._front)
+
+        def wake_intake() -> None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                intake.tell(WAKE)
+
+        self._front.wake_intake = wake_intake
         (known, period), self._watcher = self._store.view_and_watch(
             lambda tx: (node_queries.list_all(tx), _period(tx)),
             kinds=_WATCHED,
@@ -110,16 +121,26 @@ class Dispatcher(SupervisedActor):
         )
         if period is not None:
             self._core.set_config(replace(self._heartbeat, period=period))
-        self._core.start(self._clock(), known)
+        self._streams.managers = tuple(self._managers())
+        self._front.roles.update((n.id, n.role.value) for n in known)
+        with self._front.lock:
+            self._core.start(self._clock(), known)
+        self._link.attach(self._front)
         _log.info("dispatcher.started", nodes=len(known), heartbeat_period=self._core.config.period)
         self._schedule_tick()
 
     def on_stop(self) -> None:
         self._stopping = True
+        self._link.detach(self._front)
+        for waiting in self._front.close():
+            waiting.request.error(UNAVAILABLE, STOPPED)
+        if self._intake is not None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                self._intake.stop(block=True, timeout=5.0)
         if self._cancel_tick is not None:
             self._cancel_tick()
-        for session in self._core.sessions:
-            self._close(session, STOPPED)
+        for session in self._sessions():
+            self._streams.close(session, STOPPED)
         if self._watcher is not None:
             self._watcher.close()
         if self._writer is not None:
@@ -138,79 +159,85 @@ class Dispatcher(SupervisedActor):
         self._cancel_tick = self._timer.call_later(self._tick_interval, fire)
 
     def on_receive(self, message: Any) -> Any:
-        if message == _TICK and not self._stopping:
+        if self._stopping:
+            return None
+        if message == _TICK:
             try:
                 self._tick()
             finally:
                 self._schedule_tick()
+        elif message == _OPENS:
+            self._open_sessions(self._front.take_opens())
         return None
 
-    # --- requests (called through the actor's proxy by handlers.py) --------------------
+    def _wake_for_opens(self) -> None:
+        """The front queued the first open of a batch (on a handler thread)."""
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(_OPENS)
 
-    def open_session(
-        self, request: Request, node_id: str, description: NodeDescription, addr: str
-    ) -> None:
-        """Open a session for ``node_id`` (the caller's certificate's node, handlers.py);
-        SessionError ``unauthorized`` when the store holds no such node."""
-        node, version, assigned = self._store.view(
+    def _sessions(self) -> list[Session]:
+        with self._front.lock:
+            return list(self._core.sessions)
+
+    # --- session opens (queued by the front, handlers.py) -------------------------------
+
+    def _open_sessions(self, opens: Sequence[SessionOpen]) -> None:
+        """Open every queued session: one store read for all of them, then each one's
+        full assignment set. A node the store does not hold is refused ``unauthorized``."""
+        if not opens:
+            return
+        self._streams.managers = tuple(self._managers())
+        ids = [o.node_id for o in opens]
+        found, version, assigned = self._store.view(
             lambda tx: (
-                node_queries.get(tx, node_id),
+                {i: node_queries.get(tx, i) for i in ids},
                 tx.version,
-                task_queries.by_node(tx, node_id),
+                {i: task_queries.by_node(tx, i) for i in ids},
             )
         )
-        refusal = check_session_node(node_id, node)
-        if refusal is not None:
-            _log.warning("dispatcher.session.refused", peer_node=node_id, reason=refusal)
-            raise SessionError(UNAUTHORIZED, refusal)
-        session = self._core.open_session(
-            self._clock(), node_id, request.peer_key, description, addr, version, assigned
-        )
-        session.handle = request
-        self._send(session, session.assignments.full())
-
-    def heartbeat(
-        self, node_id: str, session_id: str, peer_key: bytes | None
-    ) -> tuple[float, int, str]:
-        """The next period, how many frames the session's stream has carried, and the
-        node's role in the store ("" if unknown): the agent's cue to renew its certificate
-        after a promotion or demotion (api/roles.py)."""
-        period = self._core.heartbeat(self._clock(), node_id, session_id, peer_key)
-        session = self._core.sessions.get(node_id)
-        node = self._store.view(lambda tx: node_queries.get(tx, node_id))
-        role = node.role.value if node is not None else ""
-        return period, session.frames_sent if session is not None else 0, role
-
-    def report_status(
-        self,
-        node_id: str,
-        session_id: str,
-        peer_key: bytes | None,
-        updates: Sequence[tuple[str, TaskStatus]],
-    ) -> StatusResult:
-        ids = [task_id for task_id, _ in updates]
-        found: dict[str, Task | None] = self._store.view(
-            lambda tx: {i: task_queries.get(tx, i) for i in ids}
-        )
-        result = self._core.report_status(node_id, session_id, peer_key, updates, found.get)
-        return result
+        now = self._clock()
+        opened: list[tuple[Session, Delta]] = []
+        for opening in opens:
+            node_id, request = opening.node_id, opening.request
+            refusal = check_session_node(node_id, found[node_id])
+            if refusal is not None:
+                _log.warning("dispatcher.session.refused", peer_node=node_id, reason=refusal)
+                request.error(UNAUTHORIZED, refusal)
+                continue
+            with self._front.lock:
+                session = self._core.open_session(
+                    now,
+                    node_id,
+                    request.peer_key,
+                    opening.description,
+                    opening.addr,
+                    version,
+                    assigned[node_id],
+                )
+                session.handle = request
+                opened.append((session, session.assignments.full()))
+        self._streams.send_all(opened)
 
     def session_count(self) -> int:
-        return len(self._core.sessions)
+        with self._front.lock:
+            return len(self._core.sessions)
 
     # --- the tick -----------------------------------------------------------------------
 
     def _tick(self) -> None:
+        # the manager list every frame carries, read once per tick or batch of opens:
+        # reading it lists every node of the store (1,000 frames a tick at 1,000 nodes)
+        self._streams.managers = tuple(self._managers())
         self._drain_watch()
-        out = self._core.tick(self._clock())
+        with self._front.lock:
+            out = self._core.tick(self._clock())
         metrics.HEARTBEATS_MISSED.inc(out.expired)
         metrics.SESSIONS.set(len(self._core.sessions))
-        for session, delta in out.deltas:
-            self._send(session, delta)
+        self._streams.send_all(out.deltas)
         if self._auth_changed:
             self._resend_auths()
         for session, reason in out.closed:
-            self._close(session, reason)
+            self._streams.close(session, reason)
         if (out.node_writes or out.status_writes) and self._writer is not None:
             self._writer.tell(Writes(tuple(out.node_writes), tuple(out.status_writes)))
 
@@ -226,7 +253,9 @@ class Dispatcher(SupervisedActor):
         changes: list[TaskChange] = []
         for event in events:
             self._observe(event, changes)
-        self._core.observe(changes)
+        for chunk in _chunks(changes, _OBSERVE_CHUNK):
+            with self._front.lock:
+                self._core.observe(chunk)
 
     def _observe(self, event: Event, changes: list[TaskChange]) -> None:
         obj = event.object
@@ -237,7 +266,11 @@ class Dispatcher(SupervisedActor):
             changes.append(TaskChange(obj, event.version, event.action is Action.DELETE))
         elif isinstance(obj, Node):
             if event.action is Action.DELETE:
-                self._core.node_removed(obj.id)
+                self._front.roles.pop(obj.id, None)
+                with self._front.lock:
+                    self._core.node_removed(obj.id)
+            else:
+                self._front.roles[obj.id] = obj.role.value
         elif isinstance(obj, Service):
             old_auth = event.old.registry_auth if isinstance(event.old, Service) else None
             if event.action is Action.UPDATE and obj.registry_auth != old_auth:
@@ -245,7 +278,8 @@ class Dispatcher(SupervisedActor):
         elif event.action is not Action.DELETE:
             period = _period_of(obj)
             if period is not None and period != self._core.config.period:
-                self._core.set_config(replace(self._core.config, period=period))
+                with self._front.lock:
+                    self._core.set_config(replace(self._core.config, period=period))
                 _log.info("dispatcher.heartbeat_period.changed", heartbeat_period=period)
 
     def _resync(self, reason: str) -> None:
@@ -253,130 +287,42 @@ class Dispatcher(SupervisedActor):
         again and send every session its full set."""
         _log.warning("dispatcher.watch.reset", reason=reason)
 
-        def read(tx: ReadTx) -> tuple[int, dict[str, list[Task]], set[str]]:
-            assigned = {s.node_id: task_queries.by_node(tx, s.node_id) for s in self._core.sessions}
-            return tx.version, assigned, {n.id for n in node_queries.list_all(tx)}
+        sessions = self._sessions()
+
+        def read(tx: ReadTx) -> tuple[int, dict[str, list[Task]], dict[str, str]]:
+            assigned = {s.node_id: task_queries.by_node(tx, s.node_id) for s in sessions}
+            return tx.version, assigned, {n.id: n.role.value for n in node_queries.list_all(tx)}
 
         (version, assigned, known), self._watcher = self._store.view_and_watch(
             read, kinds=_WATCHED, grows=True
         )
-        for session in self._core.sessions:
-            if session.node_id not in known:
-                self._core.node_removed(session.node_id)
-                continue
-            session.assignments = AssignmentSet(
-                session.node_id, version, assigned.get(session.node_id, [])
-            )
-            self._send(session, session.assignments.full())
-
-    # --- frames -------------------------------------------------------------------------
-
-    def _frame(
-        self,
-        session: Session,
-        delta: Delta,
-        closed: str | None = None,
-        needs: Dependencies | None = None,
-    ) -> SessionFrame:
-        needs = needs or Dependencies()
-        deps = delta.dependencies
-        secrets, configs = self._read_dependencies(session, deps)
-        return SessionFrame(
-            session_id=session.session_id,
-            heartbeat_period=session.period,
-            managers=tuple(self._managers()),
-            full=delta.full,
-            tasks=delta.tasks,
-            removed=delta.removed,
-            closed=closed,
-            networks=needs.networks,
-            registry_auths=needs.registry_auths,
-            secrets=secrets,
-            secrets_removed=deps.secrets_removed,
-            configs=configs,
-            configs_removed=deps.configs_removed,
-        )
-
-    def _read_dependencies(
-        self, session: Session, deps: DependencyChanges
-    ) -> tuple[tuple[Secret, ...], tuple[Config, ...]]:
-        """The secrets and configs to send, as stored now; one deleted meanwhile (its
-        service changed, then ``rm``) is left out: a task that still needs it fails."""
-        if not deps.secrets and not deps.configs:
-            return (), ()
-        found_secrets, found_configs = self._store.view(
-            lambda tx: (
-                [secret_queries.get(tx, i) for i in deps.secrets],
-                [config_queries.get(tx, i) for i in deps.configs],
-            )
-        )
-        secrets = tuple(s for s in found_secrets if s is not None)
-        configs = tuple(c for c in found_configs if c is not None)
-        if len(secrets) < len(deps.secrets) or len(configs) < len(deps.configs):
-            _log.warning(
-                "dispatcher.dependencies.missing",
-                peer_node=session.node_id,
-                missing={
-                    "secrets": sorted(set(deps.secrets) - {s.id for s in secrets}),
-                    "configs": sorted(set(deps.configs) - {c.id for c in configs}),
-                },
-            )
-        if secrets or configs:
-            _log.info(  # ids only, never the data (and no key that logs redact: "secret")
-                "dispatcher.dependencies.sent",
-                peer_node=session.node_id,
-                sent={"secrets": [s.id for s in secrets], "configs": [c.id for c in configs]},
-            )
-        return secrets, configs
-
-    def _dependencies(self, tasks: Sequence[Task], *, auth_only: bool = False) -> Dependencies:
-        if not tasks:
-            return Dependencies()
-        return self._store.view(
-            lambda tx: dependencies_of(
-                tasks,
-                lambda i: network_queries.get(tx, i),
-                lambda i: service_queries.get(tx, i),
-                auth_only=auth_only,
-            )
-        )
+        self._front.roles = known
+        for session in sessions:
+            with self._front.lock:
+                if session.node_id not in known:
+                    self._core.node_removed(session.node_id)
+                    continue
+                session.assignments = AssignmentSet(
+                    session.node_id, version, assigned.get(session.node_id, [])
+                )
+                full = session.assignments.full()
+            self._streams.send(session, full)
 
     def _resend_auths(self) -> None:
         """Changed credentials, to each session holding a task of their service."""
         changed, self._auth_changed = self._auth_changed, set()
-        for session in self._core.sessions:
-            held = [t for t in session.assignments.tasks() if t.service_id in changed]
-            needs = self._dependencies(held, auth_only=True)
+        for session in self._sessions():
+            with self._front.lock:
+                tasks = session.assignments.tasks()
+            held = [t for t in tasks if t.service_id in changed]
+            needs = self._streams.dependencies(held, auth_only=True)
             if needs:
-                self._send(session, Delta(False), needs)
+                self._streams.send(session, Delta(False), needs)
 
-    def _send(self, session: Session, delta: Delta, needs: Dependencies | None = None) -> None:
-        request = session.handle
-        if not isinstance(request, Request):
-            return
-        if needs is None:
-            needs = self._dependencies(delta.tasks)
-        try:
-            for frame in split_frame(self._frame(session, delta, needs=needs)):
-                request.reply(encode_frame(frame), more=True)
-                session.frames_sent += 1
-        except CodecError as exc:
-            _log.error(
-                "dispatcher.session.send_failed", peer_node=session.node_id, error=exc.message
-            )
-            self._core.close_session(session, f"assignments could not be sent: {exc.message}")
 
-    def _close(self, session: Session, reason: str) -> None:
-        request = session.handle
-        if isinstance(request, Request) and not request.answered:
-            with contextlib.suppress(CodecError):
-                request.reply(encode_frame(self._frame(session, Delta(False), closed=reason)))
-        _log.info(
-            "dispatcher.session.closed",
-            peer_node=session.node_id,
-            session_id=session.session_id,
-            reason=reason,
-        )
+def _chunks(items: list[TaskChange], size: int) -> Iterator[list[TaskChange]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _period_of(obj: object) -> float | None:

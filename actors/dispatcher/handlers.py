@@ -1,11 +1,13 @@
 """The dispatcher's entries in the remote endpoint's handler table.
 
 The endpoint is built once per node, before any dispatcher runs (the dispatcher is
-leader-only), so the handlers look the dispatcher up on every request through ``find``
-and answer ``unavailable`` when none runs here (this manager is not the leader). They
-decode object bodies on the endpoint's handler threads and ask the dispatcher actor, with
-a timeout, to do the rest; the session handler returns at once (the actor streams the
-session's frames itself, from then on).
+leader-only), so the handlers look the running dispatcher's front up on every request
+through the ``DispatcherLink`` and answer ``unavailable`` when none runs here (this manager
+is not the leader). They decode object bodies on the endpoint's handler threads; a
+heartbeat is then served right there through the front (front.py), a status report is
+queued for the dispatcher's status intake and a session open for the dispatcher, each of
+which answers it itself. No handler waits for the dispatcher actor or the store's lock,
+so its threads are never held while they work.
 
 Every call acts for the node of the caller's certificate (``certified_node``: CURVE key ->
 node id, from the CA's admission index), never for the node its body names: a body that
@@ -17,12 +19,16 @@ through ``certified_speaker`` the same way (the log streams do: actors/logs/hand
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any
 
-import pykka
-
-from actors.dispatcher.actor import Dispatcher
 from actors.dispatcher.callers import UNAUTHORIZED, check_caller
+from actors.dispatcher.front import (
+    UNAVAILABLE,
+    DispatcherFront,
+    DispatcherLink,
+    SessionOpen,
+    StatusReport,
+)
 from actors.dispatcher.sessions import SessionError
 from actors.dispatcher.wire import (
     SESSION,
@@ -40,11 +46,8 @@ from transport.keys import fingerprint
 
 __all__ = ["UNAVAILABLE", "CertifiedNode", "certified_speaker", "dispatcher_handlers"]
 
-UNAVAILABLE: Final = "unavailable"
-
 _log = get_logger("dispatcher")
 
-FindDispatcher = Callable[[], "pykka.ActorRef[Dispatcher] | None"]
 # the node id the CA issued the certificate of a CURVE key to (None: no certificate)
 CertifiedNode = Callable[[bytes | None], str | None]
 
@@ -73,33 +76,18 @@ def certified_speaker(
     return None
 
 
-def dispatcher_handlers(
-    find: FindDispatcher, certified_node: CertifiedNode, *, timeout: float = 5.0
-) -> dict[str, Handler]:
+def dispatcher_handlers(link: DispatcherLink, certified_node: CertifiedNode) -> dict[str, Handler]:
     """``{"dispatcher.session": ..., "dispatcher.heartbeat": ..., "dispatcher.status": ...}``
-    for the remote endpoint's table. ``find`` returns the running dispatcher or None."""
+    for the remote endpoint's table; ``link`` leads to the running dispatcher, if any."""
 
     def speaker(request: Request) -> str | None:
         return certified_speaker(request, certified_node)
 
-    def proxy(request: Request) -> Any | None:
-        ref = find()
-        if ref is None or not ref.is_alive():
+    def front(request: Request) -> DispatcherFront | None:
+        found = link.front()
+        if found is None:
             request.error(UNAVAILABLE, "no dispatcher runs on this manager (not the leader)")
-            return None
-        return ref.proxy()
-
-    def ask(request: Request, call: Callable[[Any], Any]) -> tuple[bool, Any]:
-        dispatcher = proxy(request)
-        if dispatcher is None:
-            return False, None
-        try:
-            return True, call(dispatcher).get(timeout=timeout)
-        except SessionError as exc:
-            request.error(exc.code, exc.message)
-        except (pykka.ActorDeadError, pykka.Timeout):
-            request.error(UNAVAILABLE, "the dispatcher did not answer")
-        return False, None
+        return found
 
     def session(request: Request) -> Mapping[str, Any] | None:
         node_id = speaker(request)
@@ -111,33 +99,38 @@ def dispatcher_handlers(
         except (ObjectDecodeError, InvalidSpec) as exc:
             request.error(ErrorCode.INVALID, str(exc))
             return None
-        ask(request, lambda d: d.open_session(request, node_id, description, addr))
+        found = front(request)
+        if found is not None and not found.request_session(
+            SessionOpen(request, node_id, description, addr)
+        ):
+            request.error(UNAVAILABLE, "the dispatcher is stopping")
         return None
 
     def heartbeat(request: Request) -> Mapping[str, Any] | None:
         node_id = speaker(request)
-        if node_id is None:
+        found = front(request) if node_id is not None else None
+        if node_id is None or found is None:
             return None
-        session_id = str(request.body["session_id"])
-        ok, answer = ask(request, lambda d: d.heartbeat(node_id, session_id, request.peer_key))
-        if not ok:
+        try:
+            period, frames, role = found.heartbeat(
+                node_id, str(request.body["session_id"]), request.peer_key
+            )
+        except SessionError as exc:
+            request.error(exc.code, exc.message)
             return None
-        period, frames, role = answer
         return {"period": period, "frames": frames, "role": role}
 
     def status(request: Request) -> Mapping[str, Any] | None:
         node_id = speaker(request)
-        if node_id is None:
+        found = front(request) if node_id is not None else None
+        if node_id is None or found is None:
             return None
         body = request.body
         updates, undecodable = parse_status_updates(body["updates"])
-        ok, result = ask(
-            request,
-            lambda d: d.report_status(node_id, str(body["session_id"]), request.peer_key, updates),
-        )
-        if not ok:
-            return None
-        refused = [{"task_id": t, "reason": r} for t, r in (*undecodable, *result.refused)]
-        return {"accepted": result.accepted, "refused": refused}
+        report = StatusReport(request, node_id, str(body["session_id"]), updates, undecodable)
+        refusal = found.request_report(report)
+        if refusal is not None:
+            request.error(refusal, f"the dispatcher cannot take status reports now ({refusal})")
+        return None
 
     return {SESSION: session, SESSION_HEARTBEAT: heartbeat, SESSION_STATUS: status}

@@ -57,7 +57,9 @@ from actors.store import (
 )
 from actors.store_reactor import DEFAULT_TICK_INTERVAL, StoreReactor
 from actors.supervisor import ChildContext
+from api.enums import NodeState
 from api.objects import Cluster, Node, ObjectKind, Service, Task
+from api.task_state import TaskState
 
 __all__ = [
     "DEFAULT_TICK_INTERVAL",
@@ -238,7 +240,8 @@ class TaskReaperActor(_ReconcileActor):
     def _apply(self, event: Event) -> None:
         obj = event.object
         if isinstance(obj, Task):
-            self._dirty.add(obj.service_id)
+            if event.action == Action.DELETE or _task_matters_to_reaper(obj, event.old):
+                self._dirty.add(obj.service_id)
         elif isinstance(obj, Service):
             self._dirty.add(obj.id)
         elif isinstance(obj, Cluster | Node) and (
@@ -259,7 +262,7 @@ class ConstraintEnforcerActor(_ReconcileActor):
     def _apply(self, event: Event) -> None:
         obj = event.object
         deleted = event.action == Action.DELETE
-        if isinstance(obj, Node) and not deleted and _node_matters(obj, event.old):
+        if isinstance(obj, Node) and not deleted and _node_matters_to_enforcer(obj, event.old):
             self._full = True
 
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
@@ -280,12 +283,32 @@ class ConstraintEnforcerActor(_ReconcileActor):
 
 
 def _task_matters(task: Task, old: object) -> bool:
+    """Whether a task's change can change a plan: a new task, a new node or desired
+    state, or an observed state reaching RUNNING or an end. The steps below RUNNING
+    (ASSIGNED ... STARTING) cannot: nothing waits for them, so they make no pass over
+    the service (each would re-read all of its tasks: 100,000 tasks make about four
+    such reports each)."""
     if not isinstance(old, Task):
         return True
     return (
-        task.status.state != old.status.state
-        or task.desired_state != old.desired_state
+        task.desired_state != old.desired_state
         or task.node_id != old.node_id
+        or (task.status.state != old.status.state and task.status.state >= TaskState.RUNNING)
+    )
+
+
+def _task_matters_to_reaper(task: Task, old: object) -> bool:
+    """Whether a task's change can change what the reaper deletes: a new node or desired
+    state, or an observed state reaching an end (history is made of finished tasks).
+    RUNNING is not one: nothing running is reaped. Nor is a new task: a replacement comes
+    with its predecessor's new desired state (the same plan), which is one; a task of a
+    new slot has no history to trim (100,000 new tasks made 100,000 passes' worth)."""
+    if not isinstance(old, Task):
+        return False
+    return (
+        task.desired_state != old.desired_state
+        or task.node_id != old.node_id
+        or (task.status.state != old.status.state and task.status.state.is_terminal)
     )
 
 
@@ -301,10 +324,29 @@ def _node_matters(node: Node, old: object) -> bool:
     )
 
 
+def _node_matters_to_enforcer(node: Node, old: object) -> bool:
+    """What a node's constraints are checked against, or its going DOWN or back (a DOWN
+    node is not the enforcer's business). UNKNOWN -> READY is not: after a leader change
+    1,000 nodes make that step, and each step was a pass over every task."""
+    if not isinstance(old, Node):
+        return True
+    return (
+        _down_changed(node, old)
+        or node.spec != old.spec
+        or node.role != old.role
+        or node.description != old.description
+    )
+
+
 def _node_or_cluster_matters(obj: Node | Cluster, old: object) -> bool:
+    """For the reaper: a node's going DOWN or back (what ``is_finished`` reads)."""
     if isinstance(obj, Cluster):
         return not isinstance(old, Cluster) or (obj.spec.orchestration != old.spec.orchestration)
-    return not isinstance(old, Node) or obj.status.state != old.status.state
+    return not isinstance(old, Node) or _down_changed(obj, old)
+
+
+def _down_changed(node: Node, old: Node) -> bool:
+    return (node.status.state == NodeState.DOWN) != (old.status.state == NodeState.DOWN)
 
 
 def _service_of(effect: Effect) -> str:

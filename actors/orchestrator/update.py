@@ -150,8 +150,10 @@ def plan_update(
         if verdict.state != SlotState.LIVE:
             continue
         live = [t for t in tasks if t.desired_state <= TaskState.RUNNING]
-        fresh = [t for t in live if t.spec == current]
-        stale = [t for t in live if t.spec != current]
+        fresh: list[Task] = []
+        stale: list[Task] = []
+        for t in live:  # one comparison of specs a task: each is deep (100,000 a pass)
+            (fresh if t.spec == current else stale).append(t)
         if fresh and stale:
             if any(t.status.state == TaskState.RUNNING for t in fresh):
                 for t in stale:

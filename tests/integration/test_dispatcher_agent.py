@@ -14,14 +14,14 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pykka
 import pytest
 
 from actors.backoff import Backoff
-from actors.dispatcher import Dispatcher, ManagerAddress, dispatcher_handlers
+from actors.dispatcher import Dispatcher, DispatcherLink, ManagerAddress, dispatcher_handlers
 from actors.dispatcher.heartbeats import HEARTBEAT_FAILURE
 from actors.dispatcher.wire import encode_session_request, encode_status_updates, parse_frame
 from actors.log import configure, ring
@@ -88,6 +88,7 @@ class Manager:
     dispatcher: pykka.ActorRef[Dispatcher] | None = None
     endpoint: Endpoint | None = None
     address: str = "tcp://127.0.0.1:0"
+    link: DispatcherLink = field(default_factory=DispatcherLink)
 
     def start_dispatcher(self) -> None:
         self.dispatcher = Dispatcher.start(
@@ -96,6 +97,7 @@ class Manager:
             managers=lambda: [ManagerAddress(self.address, self.keypair.public)],
             tick_interval=0.05,
             rng=random.Random(11),
+            link=self.link,
         )
 
     def stop_dispatcher(self) -> None:
@@ -104,9 +106,7 @@ class Manager:
             self.dispatcher = None
 
     def start_endpoint(self) -> None:
-        handlers = dispatcher_handlers(
-            lambda: self.dispatcher, self.cluster.admission.certified_node, timeout=5.0
-        )
+        handlers = dispatcher_handlers(self.link, self.cluster.admission.certified_node)
         self.endpoint = Endpoint(
             self.address,
             self.cluster.guard(handlers),

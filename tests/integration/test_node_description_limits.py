@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.dispatcher import dispatcher_handlers
+from actors.dispatcher import DispatcherLink, dispatcher_handlers
 from actors.dispatcher.wire import encode_session_request
 from api.errors import ErrorCode, RemoteError
 from api.ids import new_id
@@ -32,7 +32,9 @@ def remote() -> Iterator[tuple[str, KeyPair, KeyPair]]:
     # the worker's key is certified for NODE_ID, so the session speaks for its own node
     endpoint = Endpoint(
         "tcp://127.0.0.1:0",
-        dispatcher_handlers(lambda: None, lambda key: NODE_ID if key == worker.public else None),
+        dispatcher_handlers(
+            DispatcherLink(), lambda key: NODE_ID if key == worker.public else None
+        ),
         keypair=server,
         admission=AllowList([worker.public]),
         name="remote-limits",

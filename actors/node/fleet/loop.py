@@ -13,7 +13,10 @@ that something happened to, carrying out the effects its session returns. So a n
 costs a socket and some memory, never a thread.
 
 A frame that does not decode fails the request it answers (the session ends and
-reconnects); a frame for a request the node no longer waits for is dropped.
+reconnects); a frame for a request the node no longer waits for is dropped. Each socket
+has a monitor telling when its connection drops (the manager's process died, or closed
+it): the session ends at once, as a gRPC stream fails when its transport closes in
+SwarmKit's agent, rather than a heartbeat period and a request timeout later.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from actors.log import get_logger
 from actors.node.fleet.members import FleetMember
@@ -79,6 +83,7 @@ class FleetNode:
     tasks: NodeTasks
     executor: SimExecutor
     socket: zmq.Socket[bytes] | None = None
+    monitor: zmq.Socket[bytes] | None = None  # the socket's EVENT_DISCONNECTED events
     pending: dict[int, Call] = field(default_factory=dict)
     wake: float = float("inf")  # when a session wake-up is scheduled
 
@@ -124,10 +129,12 @@ class FleetLoop:
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         # a closed socket counts until libzmq's reaper thread has freed it: when every
         # session reconnects at once (a leader change, a stalled manager) each node holds
-        # two for a while; nodes + 64 made the loop die of EMFILE at 1,000 nodes
-        self._context.set(zmq.MAX_SOCKETS, 4 * len(self.nodes) + 64)
+        # two for a while; nodes + 64 made the loop die of EMFILE at 1,000 nodes. Each
+        # has its monitor (a PAIR socket) too
+        self._context.set(zmq.MAX_SOCKETS, 8 * len(self.nodes) + 64)
         self._poller = zmq.Poller()
         self._by_socket: dict[zmq.Socket[bytes], int] = {}
+        self._by_monitor: dict[zmq.Socket[bytes], int] = {}
         self._timers: list[tuple[float, int, int, int, Any]] = []  # due, seq, kind, node, x
         self._seq = itertools.count()
         self._rids = itertools.count(1)
@@ -197,6 +204,8 @@ class FleetLoop:
                 for sock, _ in poller.poll(timeout):
                     if isinstance(sock, int):
                         self._run_calls()
+                    elif sock in self._by_monitor:
+                        self._disconnected(sock)
                     else:
                         self._drain(sock)
                 self._fire_timers()
@@ -236,6 +245,20 @@ class FleetLoop:
             except zmq.Again:
                 return
             self._deliver(index, node, frame)
+
+    def _disconnected(self, monitor: zmq.Socket[bytes]) -> None:
+        index = self._by_monitor[monitor]
+        node = self.nodes[index]
+        dropped = False
+        while True:
+            try:
+                event = recv_monitor_message(monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            dropped = dropped or event["event"] == zmq.EVENT_DISCONNECTED
+        if dropped and node.monitor is monitor:
+            reason = "connection to the manager closed"
+            self._effects(index, node.session.on_failure(self._clock(), Call.SESSION, reason))
 
     def _deliver(self, index: int, node: FleetNode, frame: bytes) -> None:
         now = self._clock()
@@ -327,14 +350,24 @@ class FleetLoop:
         sock.curve_serverkey = connect.manager.server_key
         sock.curve_publickey = keypair.public
         sock.curve_secretkey = keypair.secret
+        monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         sock.connect(connect.manager.addr)
-        node.socket = sock
+        node.socket, node.monitor = sock, monitor
         self._by_socket[sock] = index
+        self._by_monitor[monitor] = index
         self._poller.register(sock, zmq.POLLIN)
+        self._poller.register(monitor, zmq.POLLIN)
 
     def _close(self, node: FleetNode) -> None:
         sock, node.socket = node.socket, None
+        monitor, node.monitor = node.monitor, None
         node.pending.clear()
+        if monitor is not None:
+            self._poller.unregister(monitor)
+            self._by_monitor.pop(monitor, None)
+            if sock is not None:
+                sock.disable_monitor()
+            monitor.close(linger=0)
         if sock is not None:
             self._poller.unregister(sock)
             self._by_socket.pop(sock, None)

@@ -11,7 +11,7 @@ Children, in start order (stopped in reverse):
      ├─ taskreaper    TaskReaperActor
      ├─ scheduler     SchedulerActor
      ├─ constraintenforcer  ConstraintEnforcerActor (tasks whose node no longer fits)
-     ├─ dispatcher    Dispatcher (the remote endpoint finds it through an ``ActorSlot``)
+     ├─ dispatcher    Dispatcher (the remote endpoint finds it through a ``DispatcherLink``)
      └─ (extra)       what the node adds: the membership keeper
                       (actors/node/membership/keeper.py)
 
@@ -36,7 +36,7 @@ from typing import Any
 import pykka
 from pykka.messages import ProxyCall
 
-from actors.dispatcher import Dispatcher, ManagerAddress
+from actors.dispatcher import Dispatcher, DispatcherLink, ManagerAddress
 from actors.log import get_logger
 from actors.orchestrator import ConstraintEnforcerActor, OrchestratorActor, TaskReaperActor
 from actors.raft_node.actor import LeadershipChange, RaftNode
@@ -210,7 +210,7 @@ def leader_child(
     store: MemoryStore,
     raft: RaftHolder,
     registration: Registration,
-    dispatcher_slot: ActorSlot,
+    dispatcher_link: DispatcherLink,
     managers: Callable[[], Sequence[ManagerAddress]],
     *,
     stop_timeout: float = 5.0,
@@ -234,7 +234,7 @@ def leader_child(
         ),
         ChildSpec(
             "dispatcher",
-            dispatcher_slot.record(start_actor(Dispatcher, store, managers=managers)),
+            start_actor(Dispatcher, store, managers=managers, link=dispatcher_link),
             stop_timeout=stop_timeout,
         ),
         *extra,

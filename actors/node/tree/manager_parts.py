@@ -52,7 +52,7 @@ from actors.control.cluster import cluster_handlers
 from actors.control.engine_certs import engine_cert_handlers
 from actors.control.readiness import ReadinessGate, StartupState
 from actors.control.unlock import unlock_handlers
-from actors.dispatcher import dispatcher_handlers
+from actors.dispatcher import DispatcherLink, dispatcher_handlers
 from actors.events import EventStreams, EventStreamsActor
 from actors.log import get_logger
 from actors.logs.broker import LogBroker
@@ -125,7 +125,7 @@ class ManagerParts:
         self.events = EventStreams(self.store)
         self.raft = RaftHolder()
         self.switch = LeadershipSwitch()
-        self.dispatcher = ActorSlot()
+        self.dispatcher = DispatcherLink()
         self.log_broker = ActorSlot()
         self.raft_id = load_or_create_raft_id(config.state_dir)
         # the founder bootstraps a one-member group; a joined manager starts empty and is
@@ -316,7 +316,7 @@ class ManagerParts:
     def remote_handlers(self, _peers: Directory) -> HandlerTable:
         return {
             **self.raft_handlers(),
-            **dispatcher_handlers(self.dispatcher.find, self.admission.certified_node),
+            **dispatcher_handlers(self.dispatcher, self.admission.certified_node),
             **log_remote_handlers(self.log_broker.find, self.admission.certified_node),
             **self.ca.handlers(),
             RAFT_JOIN: raft_join_handler(
