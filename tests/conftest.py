@@ -9,9 +9,15 @@ from typing import Any
 
 import pytest
 
+from tests.support.parallel import group_by_module
 from tests.support.testimage import ensure_test_image
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the marks into work units
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    group_by_module(items)
 
 
 def _docker_client_or_reason() -> tuple[Any, str]:
