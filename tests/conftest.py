@@ -9,15 +9,20 @@ from typing import Any
 
 import pytest
 
-from tests.support.parallel import group_by_module
 from tests.support.testimage import ensure_test_image
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the marks into work units
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    group_by_module(items)
+@pytest.hookimpl(optionalhook=True, tryfirst=True)  # a hook of pytest-xdist's
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile``: modules as units, but the bench smoke tests spread (see
+    tests/support/parallel.py)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from tests.support.parallel import FileScheduling
+
+    return FileScheduling(config, log)
 
 
 def _docker_client_or_reason() -> tuple[Any, str]:

@@ -17,25 +17,23 @@ from typing import Any
 
 import pytest
 
-from tests.support.parallel import DOCKER_SWARM_MODE
+from tests.support.parallel import SWARM_MODE_BENCHES
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHES = sorted(p.stem for p in (ROOT / "bench").glob("*.py") if not p.stem.startswith("_"))
 NEEDS_DOCKER = frozenset({"converge", "engine_api", "update"})
-# these switch the engine itself into swarm mode for their reference figures (bench/
-# _docker_swarm.py; --smoke skips that part today): one at a time under pytest-xdist
-SWARM_MODE = frozenset({"converge", "engine_api", "update"})
 TIMEOUT_S = 600
 
 
 def test_the_benches_are_found() -> None:
     expected = {"cli", "converge", "engine_api", "failover", "fleet", "flood", "logs", "raft"}
     assert expected | {"scale", "transport", "update"} <= set(BENCHES)
+    assert set(BENCHES) >= SWARM_MODE_BENCHES
 
 
-@pytest.mark.parametrize(
-    "name", [pytest.param(b, marks=[DOCKER_SWARM_MODE] if b in SWARM_MODE else []) for b in BENCHES]
-)
+# each on an xdist worker of its own, but those in SWARM_MODE_BENCHES one after the other
+# (tests/support/parallel.py; their --smoke skips swarm mode today)
+@pytest.mark.parametrize("name", BENCHES)
 def test_bench_smoke_prints_json(name: str, request: pytest.FixtureRequest) -> None:
     if name in NEEDS_DOCKER:
         request.getfixturevalue("docker_client")

@@ -1,55 +1,51 @@
-"""What runs side by side under pytest-xdist (``make test``: ``-n N --dist loadgroup``).
+"""How ``make test`` spreads the suite over pytest-xdist workers (``-n N --dist loadfile``).
 
-With ``--dist loadgroup`` each test is its own unit of work unless it carries an
-``xdist_group`` mark: every test of one group runs on one worker, one after the other.
-Two kinds of tests need that:
+The unit of work is a test module, as with xdist's own ``loadfile``: one worker runs all
+of a module's tests, in order. Modules rely on that: a module-scoped fixture (one
+``swarm-node`` or cluster for the whole module) is set up once, and some tests use what
+an earlier test of the module left there. Modules are handed out largest first, then as
+workers come free.
 
-- tests that share a module- or class-scoped fixture (one ``swarm-node`` started for the
-  whole module, say): split over workers, each worker would start its own, and a test
-  that relies on what an earlier one left there would see a fresh one. `group_by_module`
-  gives each such test its module's group.
-- tests that switch the Docker engine itself into swarm mode (``docker swarm init`` and
-  ``leave``, as the converge, update, engine_api and logs benches do for their reference
-  figures): there is one engine, so two of them at once would leave each other's swarm
-  under the other's feet. They carry `DOCKER_SWARM_MODE`.
+One exception, `work_unit`: the bench smoke tests (tests/integration/test_bench_smoke.py)
+are independent and long, so each is a unit of its own, except those whose bench switches
+the Docker engine itself into swarm mode (``docker swarm init`` and ``leave``; see
+bench/_docker_swarm.py): there is one engine, so they share one unit and run one after
+the other.
 
-Everything else each test owns by construction: its ``tmp_path`` (a base temp dir per
-worker), ports the OS gave (`tests.support.swarm.free_port`), loopback blocks drawn at
-random, iptables rules tagged per cut, Docker containers and networks labelled with its
-own nodes' ids, named volumes with a random suffix.
+xdist's ``loadgroup`` with ``xdist_group`` marks would say the same per test, but it
+renames the test (a ``@group`` suffix on ``item._nodeid``), which pytest 9 no longer
+reads: the marks are ignored and every test becomes a unit. Hence a scheduler that groups
+by node id (`FileScheduling`, installed by tests/conftest.py for ``--dist loadfile``).
+
+Everything else a test owns by construction: its ``tmp_path`` (a base temp dir per
+worker), ports picked from its worker's slice (tests/support/ports.py), loopback blocks
+drawn at random, iptables rules tagged per cut, Docker containers and networks labelled
+with its own nodes' ids, named volumes with a random suffix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from xdist.scheduler import LoadScopeScheduling
 
-import pytest
+__all__ = ["SWARM_MODE_BENCHES", "FileScheduling", "work_unit"]
 
-__all__ = ["DOCKER_SWARM_MODE", "group_by_module"]
-
-DOCKER_SWARM_MODE = pytest.mark.xdist_group("docker-swarm-mode")
-
-_SHARED_SCOPES = frozenset({"module", "class", "package"})
-
-
-def _shares_a_fixture(item: pytest.Item) -> bool:
-    """Whether ``item`` uses a fixture set up once for several tests of its own module
-    (session fixtures, such as the Docker client, are per worker and hold no test's
-    state)."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return False
-    return any(
-        definition.scope in _SHARED_SCOPES
-        for definitions in info.name2fixturedefs.values()
-        for definition in definitions
-    )
+BENCH_SMOKE = "test_bench_smoke.py"
+# the benches that switch the engine into swarm mode for their reference figures
+SWARM_MODE_BENCHES = frozenset({"converge", "engine_api", "update"})
+DOCKER_SWARM_MODE = "docker-swarm-mode"
 
 
-def group_by_module(items: Iterable[pytest.Item]) -> None:
-    """Give each test that shares a module- or class-scoped fixture its module's
-    ``xdist_group``, unless it has a group already. Must run before pytest-xdist reads
-    the marks (a ``tryfirst`` ``pytest_collection_modifyitems``)."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None and _shares_a_fixture(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+def work_unit(nodeid: str) -> str:
+    """The unit of work (run by one worker, in order) that the test ``nodeid`` is part of."""
+    path, _, name = nodeid.partition("::")
+    if not path.endswith("/" + BENCH_SMOKE):
+        return path
+    bench = name[name.find("[") + 1 : -1] if name.endswith("]") else ""
+    return DOCKER_SWARM_MODE if bench in SWARM_MODE_BENCHES else nodeid
+
+
+class FileScheduling(LoadScopeScheduling):
+    """xdist's scope scheduling with `work_unit` as the scope."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return work_unit(nodeid)
