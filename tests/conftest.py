@@ -1,4 +1,5 @@
-"""Suite-wide fixtures. Docker tests fail instead of skipping under CI=true."""
+"""Suite-wide fixtures, and how pytest-xdist workers share the suite. Docker tests fail
+instead of skipping under CI=true."""
 
 from __future__ import annotations
 
