@@ -242,8 +242,10 @@ def test_oversized_frame_drops_the_peer_and_endpoint_keeps_serving(server: Serve
         ctx.destroy(linger=0)
     # Earlier tests' peers disconnect too: wait for one more, not for any.
     wait_for(
-        lambda: sum(1 for e in server.log_events() if e.get("event") == "transport.peer.disconnected")
-        > before,
+        lambda: (
+            sum(1 for e in server.log_events() if e.get("event") == "transport.peer.disconnected")
+            > before
+        ),
         "the oversized sender's disconnect in the server's log",
         10.0,
         interval=0.05,
