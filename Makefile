@@ -3,6 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make test` runs the suite on TEST_WORKERS pytest-xdist workers. Most integration tests
+# wait (node processes, polls, the Docker engine) rather than compute, so more workers than
+# cores pays; the unit tests fill the cores between. A worker runs a whole module at a
+# time (--dist loadfile, refined in tests/support/parallel.py). TEST_WORKERS=0 runs
+# everything in this one process, in order.
+TEST_WORKERS ?= 4
 DEMO_STATE ?= demo-state
 DEMO_SOCKET ?= $(DEMO_STATE)/swarm.sock
 
@@ -25,7 +31,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy api transport actors cli
 
 test: lint typecheck
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15 tests
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit tests/sim

@@ -1,4 +1,5 @@
-"""Suite-wide fixtures. Docker tests fail instead of skipping under CI=true."""
+"""Suite-wide fixtures, and how pytest-xdist workers share the suite. Docker tests fail
+instead of skipping under CI=true."""
 
 from __future__ import annotations
 
@@ -12,6 +13,17 @@ import pytest
 from tests.support.testimage import ensure_test_image
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)  # a hook of pytest-xdist's
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile``: modules as units, but the bench smoke tests spread (see
+    tests/support/parallel.py)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from tests.support.parallel import FileScheduling
+
+    return FileScheduling(config, log)
 
 
 def _docker_client_or_reason() -> tuple[Any, str]:

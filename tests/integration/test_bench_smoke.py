@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.parallel import SWARM_MODE_BENCHES
+
 ROOT = Path(__file__).resolve().parents[2]
 BENCHES = sorted(p.stem for p in (ROOT / "bench").glob("*.py") if not p.stem.startswith("_"))
 NEEDS_DOCKER = frozenset({"converge", "engine_api", "update"})
@@ -26,8 +28,11 @@ TIMEOUT_S = 600
 def test_the_benches_are_found() -> None:
     expected = {"cli", "converge", "engine_api", "failover", "fleet", "flood", "logs", "raft"}
     assert expected | {"scale", "transport", "update"} <= set(BENCHES)
+    assert set(BENCHES) >= SWARM_MODE_BENCHES
 
 
+# each on an xdist worker of its own, but those in SWARM_MODE_BENCHES one after the other
+# (tests/support/parallel.py; their --smoke skips swarm mode today)
 @pytest.mark.parametrize("name", BENCHES)
 def test_bench_smoke_prints_json(name: str, request: pytest.FixtureRequest) -> None:
     if name in NEEDS_DOCKER:

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -24,6 +23,7 @@ from tests.support import (
     raft_server,  # noqa: F401  (declares the kv.* message types)
     waiting,
 )
+from tests.support.ports import free_port
 from tests.support.waiting import any_error
 from transport import Client, KeyPair, generate_keypair
 
@@ -31,12 +31,6 @@ __all__ = ["RaftCluster", "free_port", "wait_for"]
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(fn: Callable[[], T | None], timeout: float, what: str, interval: float = 0.02) -> T:

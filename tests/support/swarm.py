@@ -12,12 +12,12 @@ initializes it, the others join with the tokens ``swarmctl cluster join-token -q
 workers have no control socket, so they are watched through a manager's ``node ls``.
 
 Each node gets its own state dir under the test's tmp dir, a free port (and the next one,
-for a manager's join-hello endpoint) and its control socket in the state dir; it logs JSON
-lines to ``<name>.log`` next to it. Nodes listen on 127.0.0.1, or with
-``Swarm(..., own_addresses=True)`` each on its own loopback address (`LoopbackBlock`), where
-it also advertises and from which it connects, so a test can cut one node off by address
-(tests/support/netcut.py). ``swarmctl``
-runs as a real process with ``--format json``. Waiting is always ``poll`` with a deadline.
+for a manager's join-hello endpoint; see tests/support/ports.py) and its control socket in
+the state dir; it logs JSON lines to ``<name>.log`` next to it. Nodes listen on 127.0.0.1,
+or with ``Swarm(..., own_addresses=True)`` each on its own loopback address
+(`LoopbackBlock`), where it also advertises and from which it connects, so a test can cut
+one node off by address (tests/support/netcut.py). ``swarmctl`` runs as a real process
+with ``--format json``. Waiting is always ``poll`` with a deadline.
 ``Swarm.cleanup`` (also on ``__exit__``) kills every node it started and then whatever they
 ran: the processes recorded by the process executor (and their task directories), the
 tasks' secret and config files, and Docker containers and networks labelled with the nodes'
@@ -32,7 +32,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -40,6 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from tests.support.ports import free_port, free_port_pair
 from tests.support.waiting import wait_for
 
 __all__ = [
@@ -92,28 +92,6 @@ def poll(
         interval=interval,
         tolerate=lambda error: not isinstance(error, NodeExited),
     )
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
-def free_port_pair(host: str = "127.0.0.1") -> int:
-    """A free port on ``host`` whose successor is free too (a manager's join-hello
-    endpoint)."""
-    for _ in range(100):
-        port = free_port(host)
-        if port >= 65535:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind((host, port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no pair of free ports found")
 
 
 class LoopbackBlock:
