@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
 sys.path.append(str(ROOT / "bench"))  # would shadow the transport package
 
-from _common import machine, stop_on_sigterm  # noqa: E402
+from _common import machine, stop_on_sigterm, use_bytecode_cache  # noqa: E402
 from _docker_swarm import DockerSwarm, engine_alone, swarm_mode, wait_for  # noqa: E402
 from _trace import RunWindow, summarize_milestones  # noqa: E402
 
@@ -386,6 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     theirs: dict[str, Any] = {}
     errors: list[str] = []
     workdir = Path(tempfile.mkdtemp(prefix="swarmnode-bench-converge-"))
+    use_bytecode_cache(workdir / "pycache")  # the warm-up writes them, before any timing
     try:
         # 1. the engine alone (again after the orchestrators: step 3)
         rates: list[float] = []

@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
 sys.path.append(str(ROOT / "bench"))  # would shadow the transport package
 
-from _common import machine, stop_on_sigterm  # noqa: E402
+from _common import machine, stop_on_sigterm, use_bytecode_cache  # noqa: E402
 from _docker_swarm import DockerSwarm, docker_cli, swarm_mode, wait_for  # noqa: E402
 from converge import Budget, SwarmnodeSide, median, ratio  # noqa: E402
 
@@ -176,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     theirs: dict[str, Any] = {}
     errors: list[str] = []
     workdir = Path(tempfile.mkdtemp(prefix="swarmnode-bench-update-"))
+    use_bytecode_cache(workdir / "pycache")
     try:
         with contextlib.ExitStack() as stack:
             sn = SwarmnodeSide(client, workdir, prefix)
