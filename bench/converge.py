@@ -31,7 +31,9 @@ per size where swarmnode's time went (``detail.swarmnode.milestones_s``, from th
 log: bench/_trace.py). Everything it created (services, containers,
 the node process, swarm mode) is removed in ``finally``, also on Ctrl-C or SIGTERM. Each
 wait has a deadline and ``--budget`` bounds the whole run: what does not fit is skipped and
-reported as such.
+reported as such. ``--smoke``: 1 replica, scale 1 → 2, one run, 5 containers alone, both
+orchestrators (swarm mode under bench/_docker_swarm.py's lock, so benches running at once
+take turns).
 """
 
 from __future__ import annotations
@@ -411,7 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sn.start()
                 sides.append(sn)
             if not args.skip_swarm:
-                result["swarm_mode_initialized_by_bench"] = stack.enter_context(swarm_mode(client))
+                result["swarm_mode_initialized_by_bench"] = stack.enter_context(
+                    swarm_mode(client, lock_timeout=args.budget)
+                )
                 dk = DockerSwarm(client, prefix, image)
                 dk.results = theirs
                 stack.callback(dk.cleanup, 120)
