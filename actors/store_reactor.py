@@ -4,9 +4,12 @@ queue (the orchestrator, the task reaper and the scheduler; STYLE.md rule 4).
 Rules:
 - A subclass's ``on_start`` calls ``_resync`` (read what it needs and start watching, with
   ``notify=self._on_events``) and then ``_request_tick``.
-- The store's watch callback only asks for a tick ``tick_interval`` seconds away. One tick
-  is armed at a time: a request for a time at or after the armed one joins it, an earlier
-  one replaces it. Nothing is armed once the actor is stopping.
+- The store's watch callback only asks for a tick: at once when no tick started within
+  the last ``tick_interval`` seconds (an idle actor reacts without a batching delay), else
+  ``tick_interval`` after the last one started (a burst of events is still taken in bulk,
+  at most one tick per interval). One tick is armed at a time: a request for a time at or
+  after the armed one joins it, an earlier one replaces it. Nothing is armed once the actor
+  is stopping.
 - The timer tells the actor a ``_Tick``; ``tick()`` starts with ``_tick_started()`` and
   calls ``_drain()``, which hands every queued event to ``_apply``. A closed watch (reset
   after a snapshot restore, or overflow) is logged and reopened through ``_resync``.
@@ -62,6 +65,7 @@ class StoreReactor(SupervisedActor):
         self._watcher: Watcher | None = None
         self._lock = threading.Lock()
         self._armed_at: float | None = None
+        self._last_tick: float | None = None  # when the last tick started (self._clock)
         self._cancel: Callable[[], None] | None = None
         self._stopping = False
 
@@ -103,6 +107,7 @@ class StoreReactor(SupervisedActor):
         with self._lock:
             self._armed_at = None
             self._cancel = None
+            self._last_tick = self._clock()
 
     def _drain(self) -> tuple[int, bool]:
         """Hand every queued event to ``_apply``: (how many, whether it resynced)."""
@@ -131,13 +136,19 @@ class StoreReactor(SupervisedActor):
 
     def _on_events(self) -> None:
         """Called by the store, from the thread that applied a change, without locks."""
-        self._request_tick(self._tick_interval)
+        self._request_tick(self._tick_interval, after_last=True)
 
-    def _request_tick(self, delay: float) -> None:
+    def _request_tick(self, delay: float, *, after_last: bool = False) -> None:
+        """A tick ``delay`` seconds from now; ``after_last``: ``delay`` after the last
+        tick started instead (at once if that is past)."""
         with self._lock:
             if self._stopping:
                 return
-            at = self._clock() + delay
+            now = self._clock()
+            if after_last:
+                last = self._last_tick
+                delay = 0.0 if last is None else max(0.0, last + delay - now)
+            at = now + delay
             if self._armed_at is not None and self._armed_at <= at:
                 return
             if self._cancel is not None:

@@ -3,27 +3,40 @@
 Everything here talks to the local engine: services through the ``docker`` CLI (as a user
 would, ``--no-resolve-image`` since no registry is reachable), polling through the docker
 SDK (in-process HTTP, so polling costs the measured system as little as possible).
+
+Swarm mode is the engine's one global state: two benches that toggled it at once (CI runs
+tests in parallel) would leave each other's swarm or reuse one about to be left. So
+``swarm_mode`` holds an exclusive ``flock`` on ``SWARM_LOCK`` for its whole block, and a
+second bench waits for the first (up to ``lock_timeout``, then fails saying who holds it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 __all__ = [
     "BENCH_LABEL",
+    "SWARM_LOCK",
     "DockerSwarm",
     "engine_alone",
     "remove_labelled",
+    "swarm_lock",
     "swarm_mode",
     "wait_for",
 ]
 
 BENCH_LABEL = "swarmnode.bench"  # on the containers the engine-alone part starts
+SWARM_LOCK = Path("/tmp/swarmnode-docker-swarm.lock")
+LOCK_TIMEOUT_S = 1800.0  # a full converge bench holds the lock about half an hour at most
 
 
 class BenchTimeout(RuntimeError):
@@ -69,10 +82,58 @@ def remove_labelled(client: Any, label: str) -> int:
 
 
 @contextlib.contextmanager
-def swarm_mode(client: Any) -> Iterator[bool]:
-    """The engine in swarm mode for the block: ``docker swarm init`` unless it already is
-    (then it is reused and left alone). Yields whether this block initialized it; leaves
-    (``--force``) on the way out, whatever happened, if it did."""
+def swarm_lock(
+    path: Path = SWARM_LOCK, timeout: float = LOCK_TIMEOUT_S, interval: float = 0.5
+) -> Iterator[None]:
+    """Hold the exclusive lock on ``path`` for the block (waiting for another holder up to
+    ``timeout`` seconds; TimeoutError naming the holder's pid after that). The lock is the
+    kernel's (``flock``): a holder that dies releases it."""
+    with open(path, "a+") as file:
+        deadline = time.monotonic() + timeout
+        announced = False
+        while True:
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                file.seek(0)
+                holder = file.read().strip() or "unknown"
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        f"{path} still held after {timeout:g}s (by pid {holder}): another "
+                        "bench is using Docker's swarm mode"
+                    ) from None
+                if not announced:
+                    print(
+                        f"[swarm-lock] waiting for {path}, held by pid {holder}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    announced = True
+                time.sleep(interval)
+        try:
+            file.seek(0)
+            file.truncate()
+            file.write(str(os.getpid()))
+            file.flush()
+            yield
+        finally:
+            file.seek(0)
+            file.truncate()
+            file.flush()
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def swarm_mode(client: Any, lock_timeout: float = LOCK_TIMEOUT_S) -> Iterator[bool]:
+    """The engine in swarm mode for the block, under ``swarm_lock``: ``docker swarm init``
+    unless it already is (then it is reused and left alone). Yields whether this block
+    initialized it; leaves (``--force``) on the way out, whatever happened, if it did."""
+    with swarm_lock(timeout=lock_timeout):
+        yield from _swarm_mode(client)
+
+
+def _swarm_mode(client: Any) -> Iterator[bool]:
     state = client.info().get("Swarm", {}).get("LocalNodeState", "")
     if state == "active":
         yield False
@@ -109,6 +170,7 @@ class DockerSwarm:
         self.tag = "dk"
         self.results: dict[str, Any] = {}
         self.created: set[str] = set()
+        self.windows: list[Any] = []  # bench/converge.py's runs (no log to read them in)
 
     # -- actions (CLI) ------------------------------------------------------------------
     def create(self, name: str, replicas: int, *extra: str) -> None:

@@ -40,6 +40,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
 
+from _common import with_bytecode_cache  # noqa: E402
+
 from tests.support.swarm import Swarm  # noqa: E402
 
 AIM_S = 0.1
@@ -106,8 +108,7 @@ def run(rounds: int) -> dict[str, Any]:
         }
         if docker_answers():
             commands["docker_version"] = ["docker", "version", "--format", "x"]
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        env = with_bytecode_cache(os.environ, Path(tmp) / "pycache")
         samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
         for argv in commands.values():  # warm-up: bytecode caches, page cache
             timed(argv, env)

@@ -6,7 +6,8 @@ In one run on the local engine, with the test image (``swarmnode-test:busybox``,
 ``sleep 3600``), measures the median of ``--runs`` runs of:
 
 - the engine alone: containers started per second, ``--threads`` (10) ``docker run -d`` at
-  a time (create + start through the API);
+  a time (create + start through the API), ``--runs`` times before the orchestrators and
+  as many after them (the median of all);
 - swarmnode: a real single-node ``swarm-node`` (``--executor docker``, fresh state dir,
   free 127.0.0.1 port); ``swarmctl service create --detach --replicas N`` until N tasks
   run; ``swarmctl service scale NAME=50`` from 10 running until 50 run; a killed container
@@ -18,16 +19,21 @@ In one run on the local engine, with the test image (``swarmnode-test:busybox``,
 A converge time runs from launching the CLI's create (or scale) command to the first poll
 that sees N tasks running (desired and observed); polls are in-process (swarmnode's control
 socket, the engine's API), every 50 ms. Between runs the service is removed and the bench
-waits until none of its containers is left. The engine alone goes first; then both
-orchestrators are up together and take turns run by run, in ABBA order, so a load that
+waits until none of its containers is left. The engine alone goes first and last; between,
+both orchestrators are up together and take turns run by run, in ABBA order, so a load that
 changes during the bench (other work on a shared machine) weighs on both alike.
 
 Prints one JSON document: per size both medians and swarmnode/swarm (below 1 means
-swarmnode is faster), the same for scale 10 → 50 and replacement, the engine-alone rate,
-and the figures of issue 4 for comparison. Everything it created (services, containers,
+swarmnode is faster), each over the time the engine alone takes for as many containers at
+its rate (issue 14's aim: swarmnode within 1.2x at 50 and 100), the same for scale
+10 → 50 and replacement, the engine-alone rate, the figures of issue 4 for comparison, and
+per size where swarmnode's time went (``detail.swarmnode.milestones_s``, from the node's
+log: bench/_trace.py). Everything it created (services, containers,
 the node process, swarm mode) is removed in ``finally``, also on Ctrl-C or SIGTERM. Each
 wait has a deadline and ``--budget`` bounds the whole run: what does not fit is skipped and
-reported as such.
+reported as such. ``--smoke``: 1 replica, scale 1 → 2, one run, 5 containers alone, both
+orchestrators (swarm mode under bench/_docker_swarm.py's lock, so benches running at once
+take turns).
 """
 
 from __future__ import annotations
@@ -50,8 +56,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
 sys.path.append(str(ROOT / "bench"))  # would shadow the transport package
 
-from _common import machine, stop_on_sigterm  # noqa: E402
+from _common import machine, stop_on_sigterm, use_bytecode_cache  # noqa: E402
 from _docker_swarm import DockerSwarm, engine_alone, swarm_mode, wait_for  # noqa: E402
+from _trace import RunWindow, summarize_milestones  # noqa: E402
 
 from tests.support.testimage import ensure_test_image  # noqa: E402
 
@@ -62,6 +69,7 @@ REFERENCE = {
     "swarm_replace_s": 0.59,
     "engine_alone_containers_per_s": 7.5,
 }
+AIM_OVER_ENGINE = 1.2  # issue 14: within 1.2x of the engine alone at 50 and 100 replicas
 SCALE_FROM, SCALE_TO = 10, 50
 COMMAND = ("sleep", "3600")
 
@@ -116,6 +124,7 @@ class SwarmnodeSide:
         self.prefix = prefix
         self.tag = "sn"
         self.results: dict[str, Any] = {}
+        self.windows: list[RunWindow] = []  # the converge runs, for the log's milestones
         self.swarm = Swarm(workdir, docker_client=client)
         self.node: Any = None
         self.connection: Any = None
@@ -184,6 +193,12 @@ class SwarmnodeSide:
         label = f"com.docker.swarm.node.id={self.node.node_id}"
         return list(self.client.api.containers(all=True, filters={"label": label}))
 
+    def milestones(self) -> dict[str, Any]:
+        """Per size, where the converge time went (bench/_trace.py), from the node's log."""
+        if self.node is None or not self.windows:
+            return {}
+        return summarize_milestones(self.node.log_events(), self.windows)
+
     def copy_log(self, destination: str) -> None:
         if self.node is not None:
             with contextlib.suppress(OSError):
@@ -207,11 +222,13 @@ def warm_up(side: Any) -> None:
 
 def converge_once(side: Any, size: int, run: int, out: dict[str, Any]) -> None:
     name = f"{side.prefix}{side.tag}-n{size}-{run}"
+    launched = time.time()
     started = time.monotonic()
     side.create(name, size)
     cli = time.monotonic() - started
     wait_for(lambda: side.running(name) >= size, f"{name}: {size} running", converge_timeout(size))
     elapsed = time.monotonic() - started
+    side.windows.append(RunWindow(size, launched, launched + cli, launched + elapsed))
     out.setdefault("converge_runs_s", {}).setdefault(str(size), []).append(round(elapsed, 3))
     out.setdefault("create_cli_runs_s", {}).setdefault(str(size), []).append(round(cli, 3))
     log(f"{side.tag} {size} replicas: {elapsed:.2f}s (create command {cli:.2f}s)")
@@ -331,15 +348,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--smoke",
         action="store_true",
-        help="1 replica, scale 1->2, one run, 5 containers alone, no swarm mode (the engine "
-        "stays as it was)",
+        help="1 replica, scale 1->2, one run, 5 containers alone (swarm mode included: "
+        "its side must not rot either)",
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.runs, args.engine_count = "1,10", 1, 20
     args.scale = (SCALE_FROM, SCALE_TO)
     if args.smoke:
-        args.sizes, args.runs, args.engine_count, args.skip_swarm = "1", 1, 5, True
+        args.sizes, args.runs, args.engine_count = "1", 1, 5
         args.budget, args.scale = min(args.budget, 300.0), (1, 2)
     args.sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
     if not args.sizes or min(args.sizes) < 1 or args.runs < 1:
@@ -367,24 +384,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reference": REFERENCE,
         "load_average_before": os.getloadavg(),
     }
-    engine: dict[str, Any] = {}
     ours: dict[str, Any] = {}
     theirs: dict[str, Any] = {}
     errors: list[str] = []
     workdir = Path(tempfile.mkdtemp(prefix="swarmnode-bench-converge-"))
+    use_bytecode_cache(workdir / "pycache")  # the warm-up writes them, before any timing
     try:
-        # 1. the engine alone
-        rates = []
-        for run in range(args.runs):
-            r = engine_alone(client, image, args.engine_count, args.threads, f"{prefix}{run}")
-            rates.append(r["rate"])
-            log(f"engine alone: {r['rate']:.2f} containers/s")
-        engine = {
-            "containers_per_s": median(rates),
-            "runs": [round(r, 3) for r in rates],
-            "containers": args.engine_count,
-            "threads": args.threads,
-        }
+        # 1. the engine alone (again after the orchestrators: step 3)
+        rates: list[float] = []
+
+        def engine_rounds(first: int) -> None:
+            for run in range(first, first + args.runs):
+                r = engine_alone(client, image, args.engine_count, args.threads, f"{prefix}{run}")
+                rates.append(r["rate"])
+                log(f"engine alone: {r['rate']:.2f} containers/s")
+
+        engine_rounds(0)
 
         # 2. both orchestrators, run by run
         with contextlib.ExitStack() as stack:
@@ -398,7 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sn.start()
                 sides.append(sn)
             if not args.skip_swarm:
-                result["swarm_mode_initialized_by_bench"] = stack.enter_context(swarm_mode(client))
+                result["swarm_mode_initialized_by_bench"] = stack.enter_context(
+                    swarm_mode(client, lock_timeout=args.budget)
+                )
                 dk = DockerSwarm(client, prefix, image)
                 dk.results = theirs
                 stack.callback(dk.cleanup, 120)
@@ -408,23 +425,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 log(errors[-1])
-            result["load_average_after"] = os.getloadavg()
+            if not args.skip_swarmnode:
+                ours["milestones_s"] = sn.milestones()
+        # 3. the engine alone again, so that a load that drifts weighs on it too
+        engine_rounds(args.runs)
+        result["load_average_after"] = os.getloadavg()
     except KeyboardInterrupt as exc:
         errors.append(f"interrupted: {exc or 'Ctrl-C'}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
+    engine = {
+        "containers_per_s": median(rates),
+        "runs": [round(r, 3) for r in rates],
+        "containers": args.engine_count,
+        "threads": args.threads,
+    }
     summarize(ours)
     summarize(theirs)
     sizes: dict[str, Any] = {}
+    engine_rate = engine.get("containers_per_s")
     for size in args.sizes:
         key = str(size)
         a = (ours.get("converge_s") or {}).get(key)
         b = (theirs.get("converge_s") or {}).get(key)
+        alone = round(size / engine_rate, 3) if engine_rate else None
         sizes[key] = {
             "swarmnode_s": a,
             "swarm_s": b,
+            "engine_alone_s": alone,
             "ratio": ratio(a, b),
+            "swarmnode_over_engine": ratio(a, alone),
+            "swarm_over_engine": ratio(b, alone),
             "swarm_reference_s": REFERENCE["swarm_converge_s"].get(key),
             "swarmnode_containers_per_s": round(size / a, 2) if a else None,
             "swarm_containers_per_s": round(size / b, 2) if b else None,
@@ -444,7 +476,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "replace_killed": pair("replace_s", "swarm_replace_s"),
             "engine_alone": engine
             | {"reference_containers_per_s": REFERENCE["engine_alone_containers_per_s"]},
-            "ratio_note": "swarmnode / swarm mode: below 1 means swarmnode is faster",
+            "ratio_note": "swarmnode / swarm mode: below 1 means swarmnode is faster; "
+            "X_over_engine: X's converge time over engine_alone_s, the time the engine "
+            "alone takes for as many containers at its measured rate (aim: swarmnode "
+            f"at most {AIM_OVER_ENGINE} at 50 and 100 replicas)",
+            "aim": {
+                "swarmnode_over_swarm_below": 1.0,
+                "swarmnode_over_engine_at_most": AIM_OVER_ENGINE,
+            },
             "detail": {"swarmnode": ours, "swarm": theirs},
             "skipped": budget.skipped,
             "errors": errors,

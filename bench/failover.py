@@ -64,7 +64,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
 
-from _common import stop_on_sigterm  # noqa: E402
+from _common import stop_on_sigterm, use_bytecode_cache  # noqa: E402
 
 from api.errors import RemoteError, RequestTimeout, TransportError  # noqa: E402
 from tests.support.swarm import (  # noqa: E402
@@ -513,6 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         executor = "docker"
 
     workdir = Path(tempfile.mkdtemp(prefix="swarmnode-bench-failover-"))
+    use_bytecode_cache(workdir / "pycache")
     bench = Bench(workdir, executor, docker_client, image)
     cluster: dict[str, Any] = {}
     deaths: list[dict[str, Any]] = []

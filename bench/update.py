@@ -26,7 +26,8 @@ Between runs the service is removed and the bench waits for its containers to go
 
 Prints one JSON document: per measure both medians and swarmnode/swarm (below 1 means
 swarmnode is faster), and every run. ``--smoke``: 2 replicas, parallelism 1, monitor 1s,
-one run, swarmnode only (the engine's swarm state is left as it was).
+one run, both sides (swarm mode under bench/_docker_swarm.py's lock, so benches running at
+once take turns).
 Everything it created is removed in ``finally``, also on Ctrl-C or SIGTERM.
 """
 
@@ -48,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
 sys.path.append(str(ROOT / "bench"))  # would shadow the transport package
 
-from _common import machine, stop_on_sigterm  # noqa: E402
+from _common import machine, stop_on_sigterm, use_bytecode_cache  # noqa: E402
 from _docker_swarm import DockerSwarm, docker_cli, swarm_mode, wait_for  # noqa: E402
 from converge import Budget, SwarmnodeSide, median, ratio  # noqa: E402
 
@@ -136,12 +137,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--smoke",
         action="store_true",
-        help="2 replicas, parallelism 1, monitor 1s, one run, no swarm mode",
+        help="2 replicas, parallelism 1, monitor 1s, one run (swarm mode included: its "
+        "side must not rot either)",
     )
     args = parser.parse_args(argv)
     if args.smoke:
         args.replicas, args.parallelism, args.monitor, args.runs = 2, 1, 1.0, 1
-        args.skip_swarm, args.budget = True, min(args.budget, 300.0)
+        args.budget = min(args.budget, 300.0)
     if args.replicas < 1 or args.parallelism < 1 or args.runs < 1:
         parser.error("--replicas, --parallelism and --runs must be at least 1")
     return args
@@ -176,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     theirs: dict[str, Any] = {}
     errors: list[str] = []
     workdir = Path(tempfile.mkdtemp(prefix="swarmnode-bench-update-"))
+    use_bytecode_cache(workdir / "pycache")
     try:
         with contextlib.ExitStack() as stack:
             sn = SwarmnodeSide(client, workdir, prefix)
@@ -184,7 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             sn.start()
             sides: list[Any] = [sn]
             if not args.skip_swarm:
-                result["swarm_mode_initialized_by_bench"] = stack.enter_context(swarm_mode(client))
+                result["swarm_mode_initialized_by_bench"] = stack.enter_context(
+                    swarm_mode(client, lock_timeout=args.budget)
+                )
                 dk = DockerSwarm(client, prefix, image)
                 dk.results = theirs
                 stack.callback(dk.cleanup, 120)

@@ -216,11 +216,12 @@ def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str)
         reply = connection.request("control.service.create", body)
         job_run = 0 if reply["service"].get("job") is not None else None
         wait_for_change(args, connection, reply, baseline=set(), job_run=job_run)
-        final = connection.request("control.service.inspect", {"service": reply["id"]})
-    if args.format == "json":
-        write_json(final["summary"])
-    else:
-        write_text(reply["id"])
+        if args.format == "json":  # the summary after the wait (text shows only the id)
+            write_json(
+                connection.request("control.service.inspect", {"service": reply["id"]})["summary"]
+            )
+        else:
+            write_text(reply["id"])
     return 0
 
 
@@ -303,12 +304,13 @@ def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) 
             results.append(reply)
         for reply, baseline in zip(results, baselines, strict=True):
             wait_for_change(args, connection, reply, baseline)
-        summaries = [
-            connection.request("control.service.inspect", {"service": r["id"]})["summary"]
-            for r in results
-        ]
-    if args.format == "json":
-        write_json(summaries)
+        if args.format == "json":  # the summaries after the wait (text: one line each)
+            write_json(
+                [
+                    connection.request("control.service.inspect", {"service": r["id"]})["summary"]
+                    for r in results
+                ]
+            )
     return 0
 
 

@@ -13,7 +13,9 @@ since the stream blocks), and then, until the session breaks:
   ids (never their data) are logged as ``agent.dependencies.received``;
 - heartbeat at the period the dispatcher names in each reply;
 - send queued status updates (``StatusOutbox``, the ``StatusReporter`` the worker holds) in
-  batches of up to ``max_status_batch``, coalesced per task, every ``flush_interval``;
+  batches of up to ``max_status_batch``, coalesced per task: at once when the outbox goes
+  from empty to holding some (it wakes the session thread; the worker's status book has
+  batched them already), and those that queued meanwhile after each batch's reply;
 - on a new session, first requeue the sink's ``current_statuses()``;
 - pass the node's role each heartbeat reply names to ``on_role`` (the node's renewer
   renews its certificate when it differs: promotion, demotion) and each manager list a
@@ -84,19 +86,30 @@ REMOVED_MESSAGE: Final = (
 
 _log = get_logger("agent")
 _END: Final = object()
+_WAKE: Final = object()  # put on a session's frame queue: statuses are waiting
 _FOREVER: Final = 365 * 24 * 3600.0  # a session stream has no per-frame deadline
 
 
 class StatusOutbox:
-    """The agent's ``StatusReporter``: thread-safe, never blocks; queues and coalesces."""
+    """The agent's ``StatusReporter``: thread-safe, never blocks; queues and coalesces.
+    ``on_pending`` (set by the session) is called when it goes from empty to holding some."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending = StatusCoalescer()
+        self._on_pending: Callable[[], None] | None = None
+
+    def set_on_pending(self, callback: Callable[[], None] | None) -> None:
+        with self._lock:
+            self._on_pending = callback
 
     def report_status(self, updates: Sequence[tuple[str, TaskStatus]]) -> None:
         with self._lock:
+            was_empty = not len(self._pending)
             self._pending.add(updates)
+            wake = self._on_pending if was_empty and len(self._pending) else None
+        if wake is not None:
+            wake()
 
     def pending(self) -> int:
         with self._lock:
@@ -368,6 +381,8 @@ class Agent(SupervisedActor):
             item = frames.get(timeout=max(0.0, timeout))
         except queue.Empty:
             return None
+        if item is _WAKE:
+            return None
         if item is _END:
             raise _SessionEnded("the manager ended the stream")
         if isinstance(item, HandshakeRefused):
@@ -403,12 +418,21 @@ class Agent(SupervisedActor):
         )
         self._apply(first)
         self.statuses.requeue(list(self._sink.current_statuses()))
+        self.statuses.set_on_pending(lambda: frames.put(_WAKE))
+        try:
+            self._serve_frames(client, session_id, period, frames)
+        finally:
+            self.statuses.set_on_pending(None)
+
+    def _serve_frames(
+        self, client: Client, session_id: str, period: float, frames: queue.SimpleQueue[Any]
+    ) -> None:
         received = 1
         expected = 0  # frames the manager had sent at the previous heartbeat
         next_beat = self._clock() + period
         while not self._halt.is_set():
-            wait = min(next_beat - self._clock(), self._flush_interval)
-            frame = self._next_frame(frames, wait)
+            wait = 0.0 if self.statuses.pending() else next_beat - self._clock()
+            frame = self._next_frame(frames, min(wait, self._flush_interval))
             if frame is not None:
                 received += 1
                 self._managers_from(frame)

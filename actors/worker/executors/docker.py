@@ -18,8 +18,18 @@ Rules:
 - A task's secret and config files (actors/worker/task_files.py) are written in
   ``prepare``, before the container is created, and removed once it stopped: after
   ``wait`` returns, after ``shutdown``/``terminate`` and in ``remove``.
-- ``wait`` waits in short rounds so that ``close`` can end it and so that a container whose
-  healthcheck turns unhealthy is shut down and reported.
+- ``wait`` waits in rounds, so that ``close`` ends it (a closed controller's last round
+  runs out unheard) and a container whose healthcheck turns unhealthy is shut down and
+  reported: short rounds for a container with a healthcheck, long ones otherwise (each
+  round is a request and a ping: 100 tasks in 2 s rounds kept the engine and this process
+  busy). Whether a container has a healthcheck is known from the inspect that always
+  comes before a wait (controller.step), so ``wait`` does not inspect again.
+- At most ``start_slots`` container creates and starts run on the engine at once per node
+  (``DockerExecutor``): a service of 100 replicas does not send 100 starts together, which
+  the engine serves no faster than 10 (bench/converge.py's engine-alone reference) while
+  they compete for the same cores. A task's create runs under the networks' lock only when
+  it joins cluster networks (the lock keeps a network from being pruned under it);
+  creates without networks run side by side.
 """
 
 from __future__ import annotations
@@ -69,7 +79,9 @@ from api.objects import Task
 
 __all__ = ["DockerController", "DockerExecutor", "engine_available"]
 
-WAIT_ROUND = 2.0  # seconds per wait round
+WAIT_ROUND = 2.0  # seconds per wait round, with a healthcheck to watch
+IDLE_WAIT_ROUND = 30.0  # without one: only ``close`` is waited for
+START_SLOTS = 10  # container creates and starts on the engine at once, per node
 API_TIMEOUT = 30.0
 
 _STATES = {
@@ -110,9 +122,12 @@ class DockerController:
         publish_ip: str = "",
         clock: Callable[[], float] = time.monotonic,
         files: TaskFiles | None = None,
+        slots: threading.BoundedSemaphore | None = None,
     ) -> None:
         self._api = api
         self._task = task
+        self._slots = slots or threading.BoundedSemaphore(START_SLOTS)
+        self._health: Health | None = None  # as the last inspect saw it
         self._files = files
         self._resources = resources or TaskResources()
         self._networks = networks or EngineNetworks(task.node_id)
@@ -171,12 +186,13 @@ class DockerController:
         state = info.get("State") or {}
         health_state = state.get("Health") or {}
         health = health_state.get("Status", "")
+        self._health = Health(health) if health in Health.__members__.values() else Health.NONE
         return Observation(
             state=_STATES.get(str(state.get("Status", "")), RuntimeState.EXITED),
             container_id=str(info.get("Id", "")),
             pid=int(state.get("Pid") or 0),
             exit_code=int(state.get("ExitCode") or 0),
-            health=Health(health) if health in Health.__members__.values() else Health.NONE,
+            health=self._health,
             started_at=str(state.get("StartedAt", "")),
             error=str(state.get("Error") or ""),
             ports=port_status((info.get("NetworkSettings") or {}).get("Ports"))
@@ -202,9 +218,9 @@ class DockerController:
         )
         if config.file_mounts and self._files is not None:
             self._files.prepare(self._task)
-        with self._networks.lock:
+        with self._networks.lock if networks else contextlib.nullcontext():
             self._networks.ensure(self._api, networks)
-            with _edge("create container", image=base.image):
+            with self._slots, _edge("create container", image=base.image):
                 host_config = self._api.create_host_config(**config.host_config_kwargs())
                 try:
                     self._api.create_container(host_config=host_config, **config.create_kwargs())
@@ -216,18 +232,20 @@ class DockerController:
 
     def start(self) -> None:
         try:
-            with _edge("start container"):
+            with self._slots, _edge("start container"):
                 self._api.start(self.name)
         except EngineError as exc:
             raise StartError(f"starting container failed: {exc.args[0]}") from exc
 
     def wait(self) -> ExitResult:
         health = self._config is not None and self._config.healthcheck is not None
-        health = health or self.inspect().health is not Health.NONE
+        seen = self._health if self._health is not None else self.inspect().health
+        health = health or seen is not Health.NONE
+        round_s = WAIT_ROUND if health else IDLE_WAIT_ROUND
         while not self._closed.is_set():
             try:
                 with _edge("wait"):
-                    result = self._api.wait(self.name, timeout=WAIT_ROUND)
+                    result = self._api.wait(self.name, timeout=round_s)
             except EngineUnavailableError:
                 self._ping()  # a timed-out round if the engine answers; raises if not
                 if health:
@@ -268,7 +286,7 @@ class DockerController:
         self._release_files()
 
     def remove(self) -> None:
-        with self._networks.lock:
+        with self._networks.lock if self._task.spec.networks else contextlib.nullcontext():
             try:
                 with _edge("remove container"):
                     self._api.remove_container(self.name, force=True, v=True)
@@ -317,9 +335,13 @@ class DockerExecutor:
         publish_ip: str = "",
         clock: Callable[[], float] = time.monotonic,
         files: TaskFiles | None = None,
+        start_slots: int = START_SLOTS,
     ) -> None:
+        if start_slots < 1:
+            raise ValueError(f"start_slots must be at least 1, not {start_slots}")
         self.node_id = node_id
         self.files = files
+        self._slots = threading.BoundedSemaphore(start_slots)
         self.resources = resources if resources is not None else TaskResources()
         self.networks = EngineNetworks(node_id)
         self._publish_ip = publish_ip
@@ -345,6 +367,7 @@ class DockerExecutor:
             publish_ip=self._publish_ip,
             clock=self._clock,
             files=self.files,
+            slots=self._slots,
         )
 
     def _containers(self) -> list[dict[str, Any]]:
