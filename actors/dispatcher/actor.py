@@ -8,9 +8,9 @@ judges the status reports the front queued; session opens are queued there too a
 here in one batch per wake-up (one store read for all of them). Frames are built and sent
 by its ``SessionStreams`` (streams.py). It ticks every ``tick_interval`` seconds, and
 sooner when work comes (a store change, judged status reports, opened sessions) after a
-quiet period: at once when no tick that had work started within the last interval, else
-an interval after that one (tick_window.py), so a lone change is sent and a lone status
-written without waiting for the period while a burst is still batched. Per tick: polls
+quiet period: at once when no tick that had work ended within the last interval, else
+an interval after it ended (tick_window.py), so a lone change is sent and a lone status
+written without waiting for the period while a burst is still batched as before. Per tick: polls
 the watch queue, lets the core expire nodes, sends each session its coalesced assignment
 changes (with the networks and registry credentials their tasks need: dependencies.py),
 resends changed credentials to the sessions whose tasks need them, closes ended sessions
@@ -178,6 +178,13 @@ class Dispatcher(SupervisedActor):
                 self._cancel_tick()
             self._cancel_tick = self._timer.call_later(delay, fire)
 
+    def _after_tick(self, now: float) -> float | None:
+        return self._window.ended(now)
+
+    def _after_idle_tick(self, now: float) -> float | None:
+        sooner = self._window.idle(now)  # work that came while it ran: maybe at once
+        return sooner if sooner is not None else self._window.at(now, self._tick_interval)
+
     def _on_work(self) -> None:
         """Something to send or write came (on the store's, intake's or own thread)."""
         self._schedule_tick(self._window.after_work)
@@ -188,12 +195,11 @@ class Dispatcher(SupervisedActor):
         if message == _TICK:
             with self._window_lock:
                 self._window.started(self._clock())
+            had_work = True
             try:
-                if not self._tick():
-                    with self._window_lock:
-                        self._window.idle()
+                had_work = self._tick()
             finally:
-                self._schedule_tick(lambda now: self._window.at(now, self._tick_interval))
+                self._schedule_tick(self._after_tick if had_work else self._after_idle_tick)
         elif message == _OPENS and self._open_sessions(self._front.take_opens()):
             self._on_work()  # their nodes' READY writes
         return None

@@ -42,12 +42,29 @@ def test_work_after_a_quiet_window_ticks_at_once_again() -> None:
 def test_a_tick_that_found_no_work_holds_nothing_back() -> None:
     window = TickWindow(W)
     window.started(10.0)
-    window.idle()
+    assert window.idle(10.0) is None
     assert window.after_work(10.01) == 0.0
     window.started(10.01)  # that tick had work
     window.started(10.05)  # a periodic tick that finds none
-    window.idle()
+    assert window.idle(10.05) is None
     assert window.after_work(10.06) == pytest.approx(0.05)  # the window of the one with work
+
+
+def test_work_that_came_during_a_tick_that_found_none_is_asked_for_again() -> None:
+    window = TickWindow(W)
+    window.started(10.0)
+    assert window.after_work(10.001) == pytest.approx(W - 0.001)  # held back while it ran
+    assert window.idle(10.002) == 0.0  # it had none after all: that work goes at once
+    assert window.armed_at == 10.002
+
+
+def test_a_tick_with_work_puts_the_next_one_off_to_a_window_after_its_end() -> None:
+    window = TickWindow(W)
+    window.started(10.0)
+    assert window.after_work(10.02) == pytest.approx(W - 0.02)  # came while it ran
+    assert window.ended(10.3) == W  # it ran long: the one armed meanwhile is put off
+    assert window.armed_at == pytest.approx(10.3 + W)
+    assert window.after_work(10.35) is None
 
 
 @pytest.mark.parametrize("window", [0.0, -1.0])
