@@ -8,8 +8,8 @@ Rules:
   the last ``tick_interval`` seconds (an idle actor reacts without a batching delay), else
   ``tick_interval`` after the last one started (a burst of events is still taken in bulk,
   at most one tick per interval). One tick is armed at a time: a request for a time at or
-  after the armed one joins it, an earlier one replaces it. Nothing is armed once the actor
-  is stopping.
+  after the armed one joins it, an earlier one replaces it (the rule: tick_window.py).
+  Nothing is armed once the actor is stopping.
 - The timer tells the actor a ``_Tick``; ``tick()`` starts with ``_tick_started()`` and
   calls ``_drain()``, which hands every queued event to ``_apply``. A closed watch (reset
   after a snapshot restore, or overflow) is logged and reopened through ``_resync``.
@@ -31,6 +31,7 @@ import pykka
 from actors.log import get_logger
 from actors.store import Event, MemoryStore, WatchClosed, Watcher
 from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
+from actors.tick_window import TickWindow
 
 __all__ = ["DEFAULT_TICK_INTERVAL", "StoreReactor"]
 
@@ -64,8 +65,7 @@ class StoreReactor(SupervisedActor):
         self._log = get_logger(self.subsystem)
         self._watcher: Watcher | None = None
         self._lock = threading.Lock()
-        self._armed_at: float | None = None
-        self._last_tick: float | None = None  # when the last tick started (self._clock)
+        self._window = TickWindow(tick_interval)  # every tick counts as one with work
         self._cancel: Callable[[], None] | None = None
         self._stopping = False
 
@@ -105,9 +105,8 @@ class StoreReactor(SupervisedActor):
     def _tick_started(self) -> None:
         """The armed tick (if any) is this one: the next request arms a new one."""
         with self._lock:
-            self._armed_at = None
+            self._window.started(self._clock())
             self._cancel = None
-            self._last_tick = self._clock()
 
     def _drain(self) -> tuple[int, bool]:
         """Hand every queued event to ``_apply``: (how many, whether it resynced)."""
@@ -145,16 +144,12 @@ class StoreReactor(SupervisedActor):
             if self._stopping:
                 return
             now = self._clock()
-            if after_last:
-                last = self._last_tick
-                delay = 0.0 if last is None else max(0.0, last + delay - now)
-            at = now + delay
-            if self._armed_at is not None and self._armed_at <= at:
+            armed = self._window.after_work(now) if after_last else self._window.at(now, delay)
+            if armed is None:
                 return
             if self._cancel is not None:
                 self._cancel()
-            self._armed_at = at
-            self._cancel = self._timer.call_later(delay, self._fire)
+            self._cancel = self._timer.call_later(armed, self._fire)
 
     def _fire(self) -> None:
         with contextlib.suppress(pykka.ActorDeadError):

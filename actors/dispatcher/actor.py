@@ -6,12 +6,16 @@ endpoint's handler threads serve heartbeats through its ``DispatcherFront`` (fro
 which shares the core with this actor under one lock, and its ``StatusIntake`` (intake.py)
 judges the status reports the front queued; session opens are queued there too and opened
 here in one batch per wake-up (one store read for all of them). Frames are built and sent
-by its ``SessionStreams`` (streams.py). It ticks every
-``tick_interval`` seconds and, per tick: polls the watch queue, lets the core expire nodes,
-sends each session its coalesced assignment changes (with the networks and registry
-credentials their tasks need: dependencies.py), resends changed credentials to the
-sessions whose tasks need them, closes ended sessions with a final frame, and hands node
-and status writes to its ``StoreWriter`` (one store batch per tick).
+by its ``SessionStreams`` (streams.py). It ticks every ``tick_interval`` seconds, and
+sooner when work comes (a store change, judged status reports, opened sessions) after a
+quiet period: at once when no tick that had work ended within the last interval, else
+an interval after it ended (tick_window.py), so a lone change is sent and a lone status
+written without waiting for the period while a burst is still batched as before. Per tick: polls
+the watch queue, lets the core expire nodes, sends each session its coalesced assignment
+changes (with the networks and registry credentials their tasks need: dependencies.py),
+resends changed credentials to the sessions whose tasks need them, closes ended sessions
+with a final frame, and hands node and status writes to its ``StoreWriter`` (one store
+batch per tick).
 Stopping (leadership lost) closes every session with a final frame so agents reconnect.
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -42,6 +47,7 @@ from actors.store import Action, Event, MemoryStore, ReadTx, WatchClosed, Watche
 from actors.store import nodes as node_queries
 from actors.store import tasks as task_queries
 from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
+from actors.tick_window import TickWindow
 from api.objects import (
     Cluster,
     Node,
@@ -100,6 +106,8 @@ class Dispatcher(SupervisedActor):
         self._writer: pykka.ActorRef[StoreWriter] | None = None
         self._intake: pykka.ActorRef[StatusIntake] | None = None
         self._cancel_tick: Callable[[], None] | None = None
+        self._window = TickWindow(tick_interval)
+        self._window_lock = threading.Lock()  # work is told from the store's and intake's threads
         self._stopping = False
         self._auth_changed: set[str] = set()  # services whose credentials changed
 
@@ -107,7 +115,7 @@ class Dispatcher(SupervisedActor):
 
     def on_start(self) -> None:
         self._writer = StoreWriter.start(self._store)
-        intake = self._intake = StatusIntake.start(self._front)
+        intake = self._intake = StatusIntake.start(self._front, self._on_work)
 
         def wake_intake() -> None:
             with contextlib.suppress(pykka.ActorDeadError):
@@ -118,6 +126,7 @@ class Dispatcher(SupervisedActor):
             lambda tx: (node_queries.list_all(tx), _period(tx)),
             kinds=_WATCHED,
             grows=True,
+            notify=self._on_work,
         )
         if period is not None:
             self._core.set_config(replace(self._heartbeat, period=period))
@@ -127,18 +136,20 @@ class Dispatcher(SupervisedActor):
             self._core.start(self._clock(), known)
         self._link.attach(self._front)
         _log.info("dispatcher.started", nodes=len(known), heartbeat_period=self._core.config.period)
-        self._schedule_tick()
+        self._schedule_tick(lambda now: self._window.at(now, self._tick_interval))
 
     def on_stop(self) -> None:
-        self._stopping = True
+        with self._window_lock:
+            self._stopping = True
+            cancel, self._cancel_tick = self._cancel_tick, None
+        if cancel is not None:
+            cancel()
         self._link.detach(self._front)
         for waiting in self._front.close():
             waiting.request.error(UNAVAILABLE, STOPPED)
         if self._intake is not None:
             with contextlib.suppress(pykka.ActorDeadError):
                 self._intake.stop(block=True, timeout=5.0)
-        if self._cancel_tick is not None:
-            self._cancel_tick()
         for session in self._sessions():
             self._streams.close(session, STOPPED)
         if self._watcher is not None:
@@ -149,25 +160,48 @@ class Dispatcher(SupervisedActor):
         metrics.SESSIONS.set(0)
         _log.info("dispatcher.stopped")
 
-    def _schedule_tick(self) -> None:
+    def _schedule_tick(self, ask: Callable[[float], float | None]) -> None:
+        """Arm the tick ``ask`` answers for (None: the armed one is as soon)."""
         ref = self.actor_ref
 
         def fire() -> None:
             with contextlib.suppress(pykka.ActorDeadError):
                 ref.tell(_TICK)
 
-        self._cancel_tick = self._timer.call_later(self._tick_interval, fire)
+        with self._window_lock:
+            if self._stopping:
+                return
+            delay = ask(self._clock())
+            if delay is None:
+                return
+            if self._cancel_tick is not None:
+                self._cancel_tick()
+            self._cancel_tick = self._timer.call_later(delay, fire)
+
+    def _after_tick(self, now: float) -> float | None:
+        return self._window.ended(now)
+
+    def _after_idle_tick(self, now: float) -> float | None:
+        sooner = self._window.idle(now)  # work that came while it ran: maybe at once
+        return sooner if sooner is not None else self._window.at(now, self._tick_interval)
+
+    def _on_work(self) -> None:
+        """Something to send or write came (on the store's, intake's or own thread)."""
+        self._schedule_tick(self._window.after_work)
 
     def on_receive(self, message: Any) -> Any:
         if self._stopping:
             return None
         if message == _TICK:
+            with self._window_lock:
+                self._window.started(self._clock())
+            had_work = True
             try:
-                self._tick()
+                had_work = self._tick()
             finally:
-                self._schedule_tick()
-        elif message == _OPENS:
-            self._open_sessions(self._front.take_opens())
+                self._schedule_tick(self._after_tick if had_work else self._after_idle_tick)
+        elif message == _OPENS and self._open_sessions(self._front.take_opens()):
+            self._on_work()  # their nodes' READY writes
         return None
 
     def _wake_for_opens(self) -> None:
@@ -181,11 +215,12 @@ class Dispatcher(SupervisedActor):
 
     # --- session opens (queued by the front, handlers.py) -------------------------------
 
-    def _open_sessions(self, opens: Sequence[SessionOpen]) -> None:
+    def _open_sessions(self, opens: Sequence[SessionOpen]) -> int:
         """Open every queued session: one store read for all of them, then each one's
-        full assignment set. A node the store does not hold is refused ``unauthorized``."""
+        full assignment set; how many opened. A node the store does not hold is refused
+        ``unauthorized``."""
         if not opens:
-            return
+            return 0
         self._streams.managers = tuple(self._managers())
         ids = [o.node_id for o in opens]
         found, version, assigned = self._store.view(
@@ -217,6 +252,7 @@ class Dispatcher(SupervisedActor):
                 session.handle = request
                 opened.append((session, session.assignments.full()))
         self._streams.send_all(opened)
+        return len(opened)
 
     def session_count(self) -> int:
         with self._front.lock:
@@ -224,11 +260,12 @@ class Dispatcher(SupervisedActor):
 
     # --- the tick -----------------------------------------------------------------------
 
-    def _tick(self) -> None:
+    def _tick(self) -> bool:
+        """Whether it had work: store changes, or something to send, close or write."""
         # the manager list every frame carries, read once per tick or batch of opens:
         # reading it lists every node of the store (1,000 frames a tick at 1,000 nodes)
         self._streams.managers = tuple(self._managers())
-        self._drain_watch()
+        changed = self._drain_watch()
         with self._front.lock:
             out = self._core.tick(self._clock())
         metrics.HEARTBEATS_MISSED.inc(out.expired)
@@ -240,22 +277,25 @@ class Dispatcher(SupervisedActor):
             self._streams.close(session, reason)
         if (out.node_writes or out.status_writes) and self._writer is not None:
             self._writer.tell(Writes(tuple(out.node_writes), tuple(out.status_writes)))
+        return bool(changed or out.deltas or out.closed or out.node_writes or out.status_writes)
 
-    def _drain_watch(self) -> None:
+    def _drain_watch(self) -> int:
+        """Take in the committed changes; how many (a resync counts as one)."""
         watcher = self._watcher
         if watcher is None:
-            return
+            return 0
         try:
             events = watcher.poll()
         except WatchClosed as exc:
             self._resync(exc.reason)
-            return
+            return 1
         changes: list[TaskChange] = []
         for event in events:
             self._observe(event, changes)
         for chunk in _chunks(changes, _OBSERVE_CHUNK):
             with self._front.lock:
                 self._core.observe(chunk)
+        return len(events)
 
     def _observe(self, event: Event, changes: list[TaskChange]) -> None:
         obj = event.object

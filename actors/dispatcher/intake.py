@@ -3,11 +3,14 @@
 A thread of its own (a pykka actor the dispatcher starts and stops), so that reports wait
 for the store's lock here, one read for every report queued meanwhile, and neither on the
 endpoint's handler threads (heartbeats would queue behind them) nor on the dispatcher
-(its tick sends the assignments). Each wake-up judges everything queued (front.py).
+(its tick sends the assignments). Each wake-up judges everything queued (front.py) and,
+when there was any, tells the dispatcher (``judged``): the accepted statuses wait for its
+tick, which comes at once after a quiet period.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 import pykka
@@ -20,10 +23,11 @@ WAKE: Final = "wake"
 
 
 class StatusIntake(pykka.ThreadingActor):
-    def __init__(self, front: DispatcherFront) -> None:
+    def __init__(self, front: DispatcherFront, judged: Callable[[], None]) -> None:
         super().__init__()
         self._front = front
+        self._judged = judged
 
     def on_receive(self, message: object) -> None:
-        if message == WAKE:
-            self._front.judge_reports()
+        if message == WAKE and self._front.judge_reports():
+            self._judged()

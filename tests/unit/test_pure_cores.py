@@ -38,6 +38,8 @@ def package(directory: str, shells: set[str], at_least: set[str]) -> tuple[str, 
 CORES = [
     # the shared backoff schedule, which pure cores use
     Core("backoff", ("actors/backoff.py",), NO_IO | {"os"}, actors_prefixes=()),
+    # the batching rule of the store reactors and the dispatcher: when to tick next
+    Core("tick-window", ("actors/tick_window.py",), NO_IO | {"os"}, actors_prefixes=()),
     # where an HTTP endpoint listens: parsed without I/O
     Core("http-address", ("actors/http/address.py",), NO_IO | {"aiohttp"}, actors_prefixes=()),
     # the Engine API's JSON shapes, filters and conversions: no HTTP, no control socket

@@ -5,9 +5,8 @@ per node and opened in one batch by the actor."""
 from __future__ import annotations
 
 import random
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, cast
 
 import pykka
@@ -24,37 +23,13 @@ from api.objects import Node, NodeDescription, TaskStatus
 from api.schema.frame import Envelope
 from api.task_state import TaskState
 from tests.support.waiting import wait_for
-from tests.unit.dispatcher.helpers import NODE_A, NODE_B
+from tests.unit.dispatcher.helpers import NODE_A, NODE_B, GateOutbox, session_request
 from transport.codec import decode
 from transport.endpoint import Request
 
 KEY_A = b"A" * 40
 KEY_B = b"B" * 40
 DESC = NodeDescription(hostname="box")
-
-
-class GateOutbox:
-    """The endpoint's outbox as a request sees it; ``close()`` makes sends wait (a slow
-    stream), ``open()`` lets them through."""
-
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-        self.gate = threading.Event()
-        self.gate.set()
-        self.waiting = threading.Event()
-
-    def send(self, parts: Sequence[bytes]) -> bool:
-        if not self.gate.is_set():
-            self.waiting.set()
-            self.gate.wait(30)
-        self.sent.append(parts[1])
-        return True
-
-
-def session_request(outbox: GateOutbox, key: bytes, rid: int = 1) -> Request:
-    envelope = Envelope("dispatcher.session", rid, {})
-    stand_in: Any = outbox  # an Outbox as far as a Request uses one
-    return Request(envelope, key, b"peer", stand_in, endpoint="remote", max_size=1 << 20)
 
 
 @pytest.fixture
