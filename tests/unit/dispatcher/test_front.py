@@ -54,15 +54,19 @@ def front_of(link: DispatcherLink) -> DispatcherFront:
     return front
 
 
+def open_session_of_node_a(front: DispatcherFront) -> tuple[GateOutbox, str]:
+    outbox = GateOutbox()
+    assert front.request_session(SessionOpen(session_request(outbox, KEY_A), NODE_A, DESC, ""))
+    wait_for(lambda: outbox.sent, "node A's first frame")
+    return outbox, str(decode(outbox.sent[0]).body["session_id"])
+
+
 def test_heartbeats_are_answered_while_the_dispatcher_is_busy_sending(
     running: tuple[MemoryStore, DispatcherLink, pykka.ActorRef[Any]],
 ) -> None:
     _store, link, _ref = running
     front = front_of(link)
-    outbox = GateOutbox()
-    assert front.request_session(SessionOpen(session_request(outbox, KEY_A), NODE_A, DESC, ""))
-    wait_for(lambda: outbox.sent, "node A's first frame")
-    session_id = decode(outbox.sent[0]).body["session_id"]
+    outbox, session_id = open_session_of_node_a(front)
 
     outbox.gate.clear()  # node B's stream stalls the actor inside its send
     assert front.request_session(SessionOpen(session_request(outbox, KEY_B), NODE_B, DESC, ""))
@@ -107,10 +111,7 @@ def test_status_reports_wait_for_the_store_off_the_handler_threads(
 ) -> None:
     store, link, _ref = running
     front = front_of(link)
-    outbox = GateOutbox()
-    assert front.request_session(SessionOpen(session_request(outbox, KEY_A), NODE_A, DESC, ""))
-    wait_for(lambda: outbox.sent, "node A's first frame")
-    session_id = decode(outbox.sent[0]).body["session_id"]
+    _outbox, session_id = open_session_of_node_a(front)
     report_box = GateOutbox()
     report = Request(
         Envelope("dispatcher.status", 7, {}), KEY_A, b"peer", cast(Any, report_box),
