@@ -169,7 +169,9 @@ def test_service_verbs(engine: Engine, test_image: str) -> None:
     wait_for(lambda: node.ctl("service", "inspect", "web").returncode, "web gone", timeout=60)
     wait_for(
         lambda: (
-            not engine.swarm.docker.containers.list(
+            # the low-level list: containers.list inspects each listed container, and one
+            # removed between the list and its inspect raised NotFound
+            not engine.swarm.docker.api.containers(
                 all=True, filters={"label": f"com.docker.swarm.service.id={shown['id']}"}
             )
         ),
