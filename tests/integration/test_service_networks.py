@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from actors.worker.executors.docker_config import LABEL_NETWORK_ID
-from tests.support.httpd import fetch, serving
+from tests.support.httpd import fetch, lookup, serving
 from tests.support.swarm import CtlError, Swarm, SwarmNode, poll
 
 pytestmark = pytest.mark.docker
@@ -60,6 +60,7 @@ def test_tasks_on_one_node_reach_each_other_by_service_name(
             lambda n=name: (r := fetch(docker_client, web, n))[0] == 0 and r[1],
             f"web reaches {name}",
             LONG,
+            describe=lambda n=name: (fetch(docker_client, web, n), lookup(docker_client, web, n)),
         )
         assert answer.startswith("db answers ")
     (bridge,) = engine_networks(docker_client, network_id)

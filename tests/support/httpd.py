@@ -7,7 +7,7 @@ import shlex
 import urllib.request
 from typing import Any
 
-__all__ = ["fetch", "http_get", "serving"]
+__all__ = ["fetch", "http_get", "lookup", "serving"]
 
 
 def serving(text: str) -> list[str]:
@@ -39,3 +39,10 @@ def fetch(docker_client: Any, task: dict[str, Any], name: str) -> tuple[int, str
     container = docker_client.containers.get(task["container_id"])
     result = container.exec_run(["sh", "-c", FETCH_BY_NAME, "sh", name])
     return result.exit_code, result.output.decode().strip()
+
+
+def lookup(docker_client: Any, task: dict[str, Any], name: str) -> str:
+    """What the engine's DNS answers for ``name`` inside the task's container (busybox
+    ``nslookup``'s output), for a failure message."""
+    container = docker_client.containers.get(task["container_id"])
+    return str(container.exec_run(["nslookup", name]).output.decode().strip())

@@ -80,7 +80,11 @@ class CtlError(AssertionError):
 
 
 def poll(
-    condition: Callable[[], Any], what: str, timeout: float = DEADLINE, interval: float = 0.1
+    condition: Callable[[], Any],
+    what: str,
+    timeout: float = DEADLINE,
+    interval: float = 0.1,
+    describe: Callable[[], object] | None = None,
 ) -> Any:
     """`wait_for` for a whole swarm: ``condition()``'s first truthy value within ``timeout``
     seconds, where an exception from ``condition`` (a node restarting, a swarmctl call
@@ -90,6 +94,7 @@ def poll(
         what,
         timeout,
         interval=interval,
+        describe=describe,
         tolerate=lambda error: not isinstance(error, NodeExited),
     )
 
