@@ -141,7 +141,8 @@ def _next_run(
         elif verdict.action == CronAction.SKIP:
             last_scheduled = verdict.due_at
             message = (
-                f"run due at {_utc(verdict.due_at)} skipped: run {status.iteration} still going"
+                f"run due at {_utc(verdict.due_at)} skipped{missed}: "
+                f"run {status.iteration} still going"
             )
         elif verdict.error:
             message = verdict.error

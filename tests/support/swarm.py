@@ -178,7 +178,18 @@ def kill_recorded_processes(state_dir: Path) -> int:
 
 
 def node_containers(client: Any, node_id: str, *, all: bool = True) -> list[Any]:
-    return list(client.containers.list(all=all, filters={"label": f"{LABEL_NODE_ID}={node_id}"}))
+    """The node's containers, inspected; one removed between the listing and its inspection
+    is left out (the SDK's non-sparse list raises NotFound for it)."""
+    import docker.errors
+
+    listed = client.containers.list(
+        all=all, sparse=True, filters={"label": f"{LABEL_NODE_ID}={node_id}"}
+    )
+    found = []
+    for container in listed:
+        with contextlib.suppress(docker.errors.NotFound):
+            found.append(client.containers.get(container.id))
+    return found
 
 
 def remove_node_containers(client: Any, node_ids: Iterable[str]) -> None:

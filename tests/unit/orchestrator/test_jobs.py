@@ -206,6 +206,19 @@ def test_policy_skip_replace_allow_when_the_previous_run_still_goes() -> None:
             assert status.last_scheduled == NOON + 7200
 
 
+def test_a_skip_says_how_many_due_times_it_coalesced() -> None:
+    w, sid = scheduled(SchedulePolicy.SKIP)
+    w.now = NOON + 3600
+    w.reconcile()
+    run(w)
+    w.now = NOON + 4 * 3600  # three due times later; the first run still goes
+    w.reconcile()
+    status = w.services[sid].job_status
+    assert status is not None and status.iteration == 1
+    assert "skipped (2 earlier due times missed): run 1 still going" in status.message
+    assert status.last_scheduled == NOON + 4 * 3600
+
+
 def test_force_update_runs_a_scheduled_job_now() -> None:
     w, sid = scheduled()
     w.reconcile()
