@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from actors.ca.certs import InvalidCertExpiry, check_node_cert_expiry
+from actors.ca.service import JoinRefused
 from actors.control.errors import Body, ControlCode, ControlError, guarded
 from actors.control.service_resources import bind_mount_users
 from actors.control.views import cluster_document
@@ -53,7 +54,11 @@ class ClusterControl:
         if body.get("rotate"):
             if self._rotate is None:
                 raise ControlError(ControlCode.UNAVAILABLE, "this manager cannot rotate tokens")
-            return {"role": name, "token": self._rotate(role)}
+            try:
+                token = self._rotate(role)
+            except JoinRefused as exc:  # e.g. the cluster holds no CA key to sign with
+                raise ControlError(ControlCode.UNAVAILABLE, exc.message) from None
+            return {"role": name, "token": token}
         cluster = self._store.view(clusters.get_default)
         if cluster is None:
             raise ControlError(ControlCode.UNAVAILABLE, "the cluster is not initialized yet")

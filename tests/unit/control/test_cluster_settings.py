@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from actors.ca.node_certs import load_node_certs
+from actors.ca.service import JoinRefused
 from actors.ca.tokens import parse_join_token, rotate_join_token
 from actors.control import ControlError, call
 from actors.control.cluster import ClusterControl
@@ -54,6 +55,21 @@ def test_join_tokens_show_and_rotate(store_and_control: tuple[MemoryStore, Clust
     with pytest.raises(ControlError) as info:
         call(control.join_token, {"role": "admin"})
     assert info.value.code == "invalid_argument"
+
+
+def test_a_refused_rotation_names_why(
+    store_and_control: tuple[MemoryStore, ClusterControl],
+) -> None:
+    store, _control = store_and_control
+
+    def refuse(role: NodeRole) -> str:  # CAService.rotate_token without a CA certificate
+        raise JoinRefused("unavailable", "the cluster has no certificate authority")
+
+    control = ClusterControl(store, rotate_token=refuse)
+    with pytest.raises(ControlError) as info:
+        call(control.join_token, {"role": "worker", "rotate": True})
+    assert info.value.code == "unavailable"
+    assert "no certificate authority" in info.value.message
 
 
 def test_update_validates_then_writes(
