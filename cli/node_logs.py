@@ -37,7 +37,12 @@ def add_node_logs(verbs: Any, common: argparse.ArgumentParser) -> None:
     logs.add_argument(
         "--tail", type=tail_option, default=-1, metavar="N", help="the last N events (default: all)"
     )
-    logs.add_argument("--level", choices=LEVELS, default=None, help="events at this level or above")
+    logs.add_argument(
+        "--level",
+        choices=LEVELS,
+        default=None,
+        help="events at this level or above (a node keeps them from its --log-level up)",
+    )
     logs.add_argument(
         "--subsystem",
         action="append",

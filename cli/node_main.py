@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import os
 import signal
 import socket
@@ -90,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("json", "console"),
         default=None,
         help="log rendering (default: console on a terminal, JSON lines otherwise)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="the lowest level logged and kept for `swarmctl node logs` (default: info)",
     )
     parser.add_argument(
         "--executor",
@@ -265,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, NodeError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
-    log.configure(args.log_format)
+    log.configure(args.log_format, level=logging.getLevelNamesMapping()[args.log_level.upper()])
     tune_collector()
     logger = log.get_logger("node")
     runner = NodeRunner(config, on_stopping=lambda: _arm_stop_deadline(logger))

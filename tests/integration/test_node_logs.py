@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,16 @@ def test_node_logs_follow_shows_new_events_of_a_worker(swarm: Swarm) -> None:
 def test_an_unknown_node_is_named(swarm: Swarm) -> None:
     result = follower_of(swarm).ctl("node", "logs", "nowhere")
     assert result.returncode != 0 and "nowhere" in result.stderr
+
+
+def test_debug_events_are_kept_when_the_node_logs_at_debug(tmp_path: Path) -> None:
+    with Swarm(tmp_path) as swarm:
+        node = swarm.start_node("m1", extra=("--log-level", "debug"))
+        node.wait_ready()
+        debug = poll(
+            lambda: [e for e in events_of(node, "--level", "debug", "m1") if e["level"] == "debug"],
+            "a debug event",
+            LONG,
+        )
+        assert any(e["event"] == "raft.election.started" for e in debug), debug
+        assert all(e["level"] != "debug" for e in events_of(node, "--level", "info", "m1"))
