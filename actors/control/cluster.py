@@ -69,12 +69,20 @@ class ClusterControl:
         return {"role": name, "token": token}
 
     def update(self, body: Body) -> Body:
-        changes = _settings(body)
+        expected = int(body["version"]) if "version" in body else None
+        changes = _settings(body, check_only=expected is not None)
 
         def write(tx: WriteTx) -> Cluster:
             cluster = clusters.get_default(tx)
             if cluster is None:
                 raise ControlError(ControlCode.UNAVAILABLE, "the cluster is not initialized yet")
+            # checked in the write: nothing can change the cluster between check and update
+            if expected is not None and cluster.meta.version != expected:
+                raise ControlError(
+                    ControlCode.CONFLICT,
+                    f"update out of sequence: the cluster is at version {cluster.meta.version}, "
+                    f"not {expected}",
+                )
             spec = cluster.spec
             for apply in changes:
                 spec = apply(spec)
@@ -96,8 +104,9 @@ class ClusterControl:
         return {"cluster": cluster_document(cluster)}
 
 
-def _settings(body: Body) -> list[Callable[[Any], Any]]:
-    """The spec changes a request asks for, validated before anything is written."""
+def _settings(body: Body, *, check_only: bool = False) -> list[Callable[[Any], Any]]:
+    """The spec changes a request asks for, validated before anything is written;
+    ``check_only``: none is fine (the request only checks the version)."""
     out: list[Callable[[Any], Any]] = []
     if "heartbeat_period" in body:
         period = float(body["heartbeat_period"])
@@ -140,7 +149,7 @@ def _settings(body: Body) -> list[Callable[[Any], Any]]:
     if "allow_bind_mounts" in body:
         allow = bool(body["allow_bind_mounts"])
         out.append(lambda s: replace(s, allow_bind_mounts=allow))
-    if not out:
+    if not out and not check_only:
         raise ControlError(ControlCode.INVALID_ARGUMENT, "nothing to update: give a setting")
     return out
 

@@ -159,8 +159,8 @@ async def swarm_update(request: web.Request) -> web.StreamResponse:
             409, f"update out of sequence: the swarm is at version {current['meta']['version']}"
         )
     changes = cluster_changes(current, spec)
-    if changes:
-        await control.call("control.cluster.update", changes)
+    if changes:  # the version is checked again in the write (another client may be between)
+        await control.call("control.cluster.update", {**changes, "version": version})
     for flag, role in (("rotateWorkerToken", "worker"), ("rotateManagerToken", "manager")):
         if query_bool(query, flag):
             await control.call("control.cluster.join_token", {"role": role, "rotate": True})

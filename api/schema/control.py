@@ -380,9 +380,11 @@ CONTROL_CLUSTER_UPDATE: Final = SCHEMA.declare(
             Field("cert_expiry", FLOAT, required=False),
             Field("autolock", BOOL, required=False),
             Field("allow_bind_mounts", BOOL, required=False),
+            Field("version", INT, required=False),
         ),
         reply="control.cluster.update.reply",
-        doc="Change the default cluster's settings; the reply is the updated cluster.",
+        doc="Change the default cluster's settings; the reply is the updated cluster. "
+        "version: refused (conflict) unless the cluster is still at that version.",
     )
 )
 CONTROL_CLUSTER_ENGINE_CERT_REPLY: Final = SCHEMA.declare(

@@ -72,6 +72,26 @@ def test_a_refused_rotation_names_why(
     assert "no certificate authority" in info.value.message
 
 
+def test_an_update_with_a_version_is_refused_once_the_cluster_moved_on(
+    store_and_control: tuple[MemoryStore, ClusterControl],
+) -> None:
+    store, control = store_and_control
+
+    def version() -> int:
+        cluster = store.view(clusters.get_default)
+        assert cluster is not None
+        return cluster.meta.version
+
+    read = version()
+    call(control.update, {"task_history_limit": 2, "version": read})  # still at it: written
+    with pytest.raises(ControlError) as info:  # a second writer that read the same version
+        call(control.update, {"task_history_limit": 7, "version": read})
+    assert info.value.code == "conflict" and f"not {read}" in info.value.message
+    cluster = store.view(clusters.get_default)
+    assert cluster is not None and cluster.spec.orchestration.task_history_retention_limit == 2
+    call(control.update, {"version": version()})  # a version alone only checks
+
+
 def test_update_validates_then_writes(
     store_and_control: tuple[MemoryStore, ClusterControl],
 ) -> None:
