@@ -20,6 +20,10 @@ Rules, in the order `carry_out` follows them:
      they are committed and durable, so their writers need not wait for the next batch's
      fsync too. The others (a follower's entries committed in the same Ready, a single
      node's) wait for it.
+  6. A leader's Ready that saves nothing (its followers' acks moved the commit index) is
+     applied BEFORE its messages go out: the writers' answers leave first and the
+     followers learn the new commit index right after. Sending it first would put the
+     encoding and sending of every follower's append on each write's path.
 An exception from any step leaves the Ready not advanced: the caller stops the node (the
 actor's loop dies; the simulation models a crash there and restarts from the storage).
 """
@@ -89,13 +93,17 @@ class HardStateSync:
 def carry_out(core: RaftCore, rd: Ready, io: ReadyIO, sync: HardStateSync) -> None:
     """Carry out ``rd`` (the module's rules), then advance ``core`` past it."""
     late: Sequence[Message] = rd.messages
-    if late and core.state is RaftState.LEADER:
-        early = [m for m in late if m.type in LEADER_FIRST]
-        if early:
-            late = [m for m in late if m.type not in LEADER_FIRST]
-            io.send(early)
     needed, hs = sync.to_save(rd)
     committed: Sequence[Entry] = rd.committed_entries
+    if core.state is RaftState.LEADER:
+        if committed and not needed:  # rule 6: the writers first, the followers after
+            io.apply(committed)
+            committed = ()
+        if late:
+            early = [m for m in late if m.type in LEADER_FIRST]
+            if early:
+                late = [m for m in late if m.type not in LEADER_FIRST]
+                io.send(early)
     if needed:
         if committed and rd.snapshot is None:
             durable = _on_disk_already(committed, rd.entries)

@@ -196,3 +196,23 @@ def test_entries_committed_in_the_ready_that_saves_them_are_applied_after_its_fs
     rec = Recorder(c.storages[1])
     run(c, 1, rec)
     assert rec.kinds() == ["save", "apply"]
+
+
+def test_a_leader_answers_its_writers_before_it_tells_followers_the_commit() -> None:
+    """Rule 6: acks that only move the leader's commit index make a Ready that saves
+    nothing; its entries are applied (their writers answered) before the appends that
+    carry the new commit index to the followers are encoded and sent."""
+    c = Cluster([1, 2, 3])
+    c.elect(1)
+    leader = c.cores[1]
+    leader.propose(b"x")
+    appends = run(c, 1, Recorder(c.storages[1]))
+    for dst in (2, 3):
+        c.cores[dst].step(next(m for m in appends if m.dst == dst))
+        for ack in run(c, dst, Recorder(c.storages[dst])):
+            leader.step(ack)
+    rec = Recorder(c.storages[1])
+    run(c, 1, rec)
+    assert rec.kinds() == ["apply", "send"]
+    assert rec.calls[0] == ("apply", (c.storages[1].last_index(),))
+    assert rec.sent == [{MT.APPEND}]
