@@ -216,3 +216,25 @@ def test_a_leader_answers_its_writers_before_it_tells_followers_the_commit() -> 
     assert rec.kinds() == ["apply", "send"]
     assert rec.calls[0] == ("apply", (c.storages[1].last_index(),))
     assert rec.sent == [{MT.APPEND}]
+
+
+def test_a_follower_acks_new_entries_before_it_applies_earlier_ones() -> None:
+    """Rule 5: a follower's ack is on the write's path, its applying is not. Given the
+    commit of x with y, it saves y, acks it, and only then applies x."""
+    c = Cluster([1, 2, 3])
+    c.elect(1)
+    leader = c.cores[1]
+    leader.propose(b"x")
+    appends = run(c, 1, Recorder(c.storages[1]))
+    for dst in (2, 3):
+        c.cores[dst].step(next(m for m in appends if m.dst == dst))
+        for ack in run(c, dst, Recorder(c.storages[dst])):
+            leader.step(ack)
+    x = c.storages[1].last_index()
+    leader.propose(b"y")
+    appends = run(c, 1, Recorder(c.storages[1]))  # y, with x's commit
+    c.cores[2].step(next(m for m in appends if m.dst == 2 and m.entries))
+    rec = Recorder(c.storages[2])
+    run(c, 2, rec)
+    assert rec.kinds() == ["save", "send", "apply"]
+    assert rec.calls[2] == ("apply", (x,))
