@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +16,7 @@ from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
 from actors.store import MemoryStore
 from tests.support.waiting import wait_for
-
-
-@dataclass
-class PeerRequest:
-    """What the handlers use of a transport Request: its replies are recorded."""
-
-    type: str
-    body: dict[str, Any]
-    id: int = 1
-    peer_key: bytes = b"peer"
-    replies: list[dict[str, Any]] = field(default_factory=list)
-
-    def error(self, code: str, message: str) -> None:
-        raise AssertionError(f"no error expected: {code} {message}")
-
-    def reply(self, body: Any = None, *, more: bool = False) -> None:
-        self.replies.append(dict(body))
+from tests.unit.raft_actor.peer_request import PeerRequest
 
 
 class SilentNetwork:
@@ -69,6 +52,7 @@ def test_a_peer_proposal_is_answered_with_its_index_once_applied(tmp_path: Path)
         node.handlers()["raft.propose"](request)
         wait_for(lambda: request.replies, "the answer", 10)
         [answer] = request.replies
+        assert request.errors == []
         assert answer["index"] > 0 and "error" not in answer
         assert node.applied_index >= answer["index"]  # answered once applied here
     finally:
