@@ -39,6 +39,7 @@ from actors.raft_node.handlers import RaftHandlers
 from actors.raft_node.loop import RaftLoop, StateMachine
 from actors.raft_node.members import PeerTable
 from actors.raft_node.peers import CurvePeers, Peer, PeerNetwork
+from actors.raft_node.proposals import Completion
 from actors.raft_node.status import PeerInfo, RaftStatus
 from actors.raft_node.types import ConfChange
 from actors.store.errors import TooLarge
@@ -269,6 +270,17 @@ class RaftNode:
         future: Future[int] = Future()
         self._inbox.put(Propose(tuple(datas), future, forwarded=True))
         return future
+
+    def propose_answering(
+        self, datas: Sequence[bytes], answer: Completion, *, forwarded: bool = False
+    ) -> None:
+        """`propose_many` (``forwarded``: `propose_forwarded`) for a transport handler:
+        the outcome goes to ``answer`` (set_result / set_exception, on the loop thread),
+        which answers its peer itself; no Future on every remote write's path."""
+        if not datas or not all(datas):
+            raise ValueError("give at least one non-empty entry")
+        self.check_size(datas)
+        self._inbox.put(Propose(tuple(datas), answer, forwarded=forwarded))
 
     def check_size(self, datas: Sequence[bytes]) -> None:
         """Every way in to the log passes here: an entry over its budget could never be

@@ -14,12 +14,17 @@ Rules, in the order `carry_out` follows them:
      applied.
   4. Everything else goes out only AFTER the fsync: votes and vote refusals, a follower's
      acks (a node never promises what is not on its disk).
-  5. Committed entries are applied in order (``apply``); then ``core.advance(rd)``. Those
-     an earlier save put on disk (every one below the first of this Ready's entries, when
-     there is no snapshot) are applied BEFORE this Ready's fsync, as etcd's server does:
-     they are committed and durable, so their writers need not wait for the next batch's
-     fsync too. The others (a follower's entries committed in the same Ready, a single
-     node's) wait for it.
+  5. Committed entries are applied in order (``apply``); then ``core.advance(rd)``. On a
+     leader, those an earlier save put on disk (every one below the first of this
+     Ready's entries, when there is no snapshot) are applied BEFORE this Ready's fsync,
+     as etcd's server does: they are committed and durable, so their writers need not
+     wait for the next batch's fsync too. The others (a single node's entries committed
+     in the Ready that saves them) wait for it. A follower applies after its acks are
+     sent: its ack is on every write's path, its applying is not.
+  6. A leader's Ready that saves nothing (its followers' acks moved the commit index) is
+     applied BEFORE its messages go out: the writers' answers leave first and the
+     followers learn the new commit index right after. Sending it first would put the
+     encoding and sending of every follower's append on each write's path.
 An exception from any step leaves the Ready not advanced: the caller stops the node (the
 actor's loop dies; the simulation models a crash there and restarts from the storage).
 """
@@ -89,15 +94,20 @@ class HardStateSync:
 def carry_out(core: RaftCore, rd: Ready, io: ReadyIO, sync: HardStateSync) -> None:
     """Carry out ``rd`` (the module's rules), then advance ``core`` past it."""
     late: Sequence[Message] = rd.messages
-    if late and core.state is RaftState.LEADER:
-        early = [m for m in late if m.type in LEADER_FIRST]
-        if early:
-            late = [m for m in late if m.type not in LEADER_FIRST]
-            io.send(early)
     needed, hs = sync.to_save(rd)
     committed: Sequence[Entry] = rd.committed_entries
+    leader = core.state is RaftState.LEADER
+    if leader:
+        if committed and not needed:  # rule 6: the writers first, the followers after
+            io.apply(committed)
+            committed = ()
+        if late:
+            early = [m for m in late if m.type in LEADER_FIRST]
+            if early:
+                late = [m for m in late if m.type not in LEADER_FIRST]
+                io.send(early)
     if needed:
-        if committed and rd.snapshot is None:
+        if leader and committed and rd.snapshot is None:
             durable = _on_disk_already(committed, rd.entries)
             if durable:
                 io.apply(committed[:durable])

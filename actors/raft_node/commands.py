@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from actors.raft_node.core import RaftCore
 from actors.raft_node.frames import Chunk
+from actors.raft_node.proposals import Completion
 
 __all__ = ["MAX_INBOX", "Call", "Command", "Forwarded", "Inbox", "Propose", "Receive", "Stop"]
 
@@ -32,7 +33,7 @@ class Propose:
     ``forwarded``: a follower handed them to this node, which must not forward them again."""
 
     datas: tuple[bytes, ...]
-    future: Future[int]
+    future: Completion
     forwarded: bool = False
 
 

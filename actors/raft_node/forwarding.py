@@ -24,12 +24,12 @@ from actors.proposal_errors import NotLeader, ProposalDropped, ProposalError
 from actors.raft_node.commands import Forwarded
 from actors.raft_node.core import RaftCore
 from actors.raft_node.frames import group_within
-from actors.raft_node.proposals import AppliedWaiters, Proposals, reject
+from actors.raft_node.proposals import AppliedWaiters, Completion, Proposals, reject
 from api.limits import RAFT_BATCH_BYTES
 
 __all__ = ["Forwarding", "Group", "forward_parts"]
 
-Group = tuple[tuple[bytes, ...], Future[int]]  # one proposal's entries and its future
+Group = tuple[tuple[bytes, ...], Completion]  # one proposal's entries and its outcome
 
 
 def forward_parts(groups: list[Group], budget: int = RAFT_BATCH_BYTES) -> list[list[Group]]:
@@ -64,7 +64,7 @@ class Forwarding:
         self._forwarding: dict[int, tuple[int, list[Group]]] = {}
         self._seq = 0
         # local writes made while no leader was known: (deadline, datas, future)
-        self._held: list[tuple[float, tuple[bytes, ...], Future[int]]] = []
+        self._held: list[tuple[float, tuple[bytes, ...], Completion]] = []
 
     @property
     def holding(self) -> bool:

@@ -12,9 +12,9 @@ the size and the limit), ``dropped``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
+from actors.metrics import raft as metrics
 from actors.proposal_errors import NotLeader
 from actors.raft_node.commands import MAX_INBOX, Inbox, Receive
 from actors.raft_node.core import RaftCore
@@ -27,7 +27,7 @@ from transport.trust import RefusalTally
 if TYPE_CHECKING:
     from actors.raft_node.actor import RaftNode
 
-__all__ = ["RaftHandlers"]
+__all__ = ["ProposalAnswer", "RaftHandlers"]
 
 
 class RaftHandlers:
@@ -80,27 +80,13 @@ class RaftHandlers:
         datas = body["data"]
         if not datas or not all(datas):
             return request.reply({"index": 0, "error": "dropped", "message": "empty entry"})
-        node = self._node
-        try:  # both check every entry's size first
-            if body.get("forwarded"):
-                future = node.propose_forwarded(datas)
-            else:
-                future = node.propose_many(datas)
+        forwarded = bool(body.get("forwarded"))
+        answer = ProposalAnswer(request, None if forwarded else self._clock)
+        try:  # checks every entry's size first
+            self._node.propose_answering(datas, answer, forwarded=forwarded)
         except TooLarge as exc:
             reply = {"index": 0, "error": "too_large", "message": str(exc)[:300]}
             return request.reply({**reply, "size": exc.size, "limit": exc.limit})
-
-        def done(f: Future[int]) -> None:
-            try:  # one look at the future (each takes its condition's lock)
-                index = f.result(0)
-            except NotLeader as exc:
-                request.reply({"index": 0, "error": "not_leader", "leader_id": exc.leader_id or 0})
-            except Exception as exc:  # dropped, or cancelled: "dropped" either way
-                request.reply({"index": 0, "error": "dropped", "message": str(exc)[:300]})
-            else:
-                request.reply({"index": index})
-
-        future.add_done_callback(done)
         return None
 
     def _status(self, request: Request) -> Mapping[str, Any]:
@@ -114,3 +100,41 @@ class RaftHandlers:
             "applied": self._node.applied_index,
             "last_index": core.last_index,
         }
+
+
+class ProposalAnswer:
+    """A peer's proposal's outcome, answered to the peer when the loop sets it (the
+    `Completion` the loop resolves; the first outcome wins, later ones are ignored).
+    With a ``clock``, its latency is counted in the proposal metrics as a local write's."""
+
+    __slots__ = ("_clock", "_done", "_request", "_started")
+
+    def __init__(self, request: Request, clock: Callable[[], float] | None) -> None:
+        self._request = request
+        self._clock = clock
+        self._started = clock() if clock is not None else 0.0
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, result: Any) -> None:
+        if self._finish(failed=False):
+            self._request.reply({"index": result})
+
+    def set_exception(self, exception: BaseException) -> None:
+        if not self._finish(failed=True):
+            return
+        if isinstance(exception, NotLeader):
+            lead = exception.leader_id or 0
+            self._request.reply({"index": 0, "error": "not_leader", "leader_id": lead})
+        else:  # dropped, or the node stopped: "dropped" either way
+            self._request.reply({"index": 0, "error": "dropped", "message": str(exception)[:300]})
+
+    def _finish(self, *, failed: bool) -> bool:
+        if self._done:
+            return False
+        self._done = True
+        if self._clock is not None:
+            metrics.proposal_done(self._clock() - self._started, failed)
+        return True

@@ -10,7 +10,9 @@ One round (rules):
   3. carry out every Ready (carry_out.py: a leader's appends before its fsync, one save,
      the rest after it, apply, advance); the sends go batched per peer in frames that fit
      (`frames.split_messages`; the transport chunks a larger batch), a snapshot no more
-     often than it could arrive (`frames.SnapshotPacer`);
+     often than it could arrive (`frames.SnapshotPacer`), an append without entries up to
+     ``commit_hold`` later unless the next append to that member replaces it
+     (commit_notices.py: a stream of writes carries its commit index on the next batch);
   4. snapshot the store every ``snapshot_interval`` applied entries (read again at every
      check: the cluster's setting, which a ``cluster update`` changes) or once the bytes
      applied since the last one reach its size (compaction.py), encoded and written off
@@ -31,6 +33,7 @@ from actors.metrics import raft as metrics
 from actors.proposal_errors import ProposalDropped
 from actors.raft_node.carry_out import HardStateSync, ReadyIO, carry_out
 from actors.raft_node.commands import Call, Command, Forwarded, Inbox, Propose, Receive, Stop
+from actors.raft_node.commit_notices import COMMIT_HOLD, CommitNotices
 from actors.raft_node.compaction import snapshot_due
 from actors.raft_node.core import RaftCore
 from actors.raft_node.events import LeadershipChange, LeadershipNotifier
@@ -97,6 +100,7 @@ class RaftLoop:
         election_seconds: float,
         leader_wait: float,
         snapshot_interval: Callable[[], int],
+        commit_hold: float = COMMIT_HOLD,
     ) -> None:
         self.id = node_id
         self.core = core
@@ -125,6 +129,7 @@ class RaftLoop:
         )
         self.intake = FrameIntake(node_id, core, members, clock, log)
         self._pacer = SnapshotPacer(SNAPSHOT_RATE)
+        self._notices = CommitNotices(commit_hold)
         self._sync = HardStateSync(storage.initial_state()[0])
         self._io = ReadyIO(self._save, self._send, self._install_snapshot, self._apply)
         self.snapshot_index: int = storage.snapshot().metadata.index
@@ -158,9 +163,13 @@ class RaftLoop:
         tick = self._tick_interval
         next_tick = clock() + tick
         empty = queue.Empty
+        notices = self._notices
         while True:
             commands: list[Command] = []
-            wait = next_tick - clock()
+            wake = next_tick
+            if notices:
+                wake = min(wake, notices.deadline or wake)
+            wait = wake - clock()
             try:
                 commands.append(inbox.get(timeout=wait) if wait > 0 else inbox.get_nowait())
                 while True:
@@ -178,6 +187,8 @@ class RaftLoop:
             if self.forwarding.holding:
                 self.forwarding.release_held()
             self._process_ready()
+            if notices and (due := notices.due(clock())):
+                self._transmit(due)
 
     def _handle(self, commands: list[Command]) -> bool:
         """Step, propose and call; True when told to stop."""
@@ -221,8 +232,15 @@ class RaftLoop:
         self._storage.save(hs, entries, snapshot)
 
     def _send(self, messages: Sequence[Message]) -> None:
-        by_dst: dict[int, list[Message]] = {}
         now = self._clock()
+        self._transmit(self._notices.route(messages, now), now)
+
+    def _transmit(self, messages: Sequence[Message], now: float | None = None) -> None:
+        if not messages:
+            return
+        if now is None:
+            now = self._clock()
+        by_dst: dict[int, list[Message]] = {}
         allow = self._pacer.allow
         for m in messages:
             snap = m.snapshot
@@ -296,6 +314,7 @@ class RaftLoop:
             self.forwarding.leader_changed(lead, term)
         self.intake.leader_changed(lead)
         if seen.is_leader and not is_leader:
+            self._notices.clear()
             self.proposals.fail_all(
                 ProposalDropped(f"node {self.id} lost leadership in term {term}; outcome unknown")
             )

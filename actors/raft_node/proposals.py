@@ -16,22 +16,32 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-from concurrent.futures import Future
-from typing import Any
+from typing import Any, Protocol
 
 from actors.proposal_errors import ProposalDropped, ProposalError
 
-__all__ = ["AppliedWaiters", "Proposals", "reject", "resolve"]
+__all__ = ["AppliedWaiters", "Completion", "Proposals", "reject", "resolve"]
 
 
-def resolve(future: Future[Any], value: Any) -> None:
+class Completion(Protocol):
+    """Where a proposal's outcome goes: a `concurrent.futures.Future`, or a lighter object
+    that answers a peer's request itself (handlers.py), on the loop thread."""
+
+    def set_result(self, result: Any) -> None: ...
+
+    def set_exception(self, exception: BaseException) -> None: ...
+
+    def done(self) -> bool: ...
+
+
+def resolve(future: Completion, value: Any) -> None:
     try:  # noqa: SIM105  (hot path: one condition round, not a done() check first)
         future.set_result(value)
     except Exception:  # done already: cancelled meanwhile
         pass
 
 
-def reject(future: Future[Any], error: BaseException) -> None:
+def reject(future: Completion, error: BaseException) -> None:
     if not future.done():
         with contextlib.suppress(Exception):
             future.set_exception(error)
@@ -43,15 +53,15 @@ class Proposals:
     __slots__ = ("_pending",)
 
     def __init__(self) -> None:
-        self._pending: dict[int, tuple[int, Future[Any]]] = {}
+        self._pending: dict[int, tuple[int, Completion]] = {}
 
     def __len__(self) -> int:
         return len(self._pending)
 
-    def add(self, index: int, term: int, future: Future[Any]) -> None:
+    def add(self, index: int, term: int, future: Completion) -> None:
         self._pending[index] = (term, future)
 
-    def add_run(self, first: int, term: int, futures: list[Future[Any]]) -> None:
+    def add_run(self, first: int, term: int, futures: list[Completion]) -> None:
         pending = self._pending
         for i, future in enumerate(futures, first):
             pending[i] = (term, future)
@@ -90,13 +100,13 @@ class AppliedWaiters:
     __slots__ = ("_heap", "_seq")
 
     def __init__(self) -> None:
-        self._heap: list[tuple[int, int, Future[Any]]] = []
+        self._heap: list[tuple[int, int, Completion]] = []
         self._seq = 0
 
     def __len__(self) -> int:
         return len(self._heap)
 
-    def add(self, index: int, future: Future[Any]) -> None:
+    def add(self, index: int, future: Completion) -> None:
         self._seq += 1
         heapq.heappush(self._heap, (index, self._seq, future))
 

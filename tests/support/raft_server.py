@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from actors.heap import tune_collector
 from actors.log import configure, set_node_id
 from actors.raft_node.actor import RaftNode
 from actors.raft_node.peers import Peer
@@ -192,6 +193,7 @@ def main(argv: list[str]) -> int:
     node_id = int(config["id"])
     set_node_id(str(node_id))
     configure("json", stream=sys.stderr)
+    tune_collector()  # as swarm-node does (cli/node_main.py): the same process settings
     # hand the GIL over quickly: latency beats throughput here
     sys.setswitchinterval(float(os.environ.get("RAFT_SWITCH_INTERVAL", "0.0005")))
     keypair = read_keypair(config["keyfile"])

@@ -237,6 +237,7 @@ CORES = [
                 "types.py",
                 "frames.py",
                 "senders.py",
+                "commit_notices.py",
             )
         ),
         frozenset({"zmq", "pykka", "threading", "socket", "time", "asyncio", "os", "select"}),

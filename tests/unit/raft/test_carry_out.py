@@ -62,6 +62,21 @@ def run(c: Cluster, i: int, recorder: Recorder) -> list[Message]:
     return list(rd.messages)
 
 
+def acked_x() -> Cluster:
+    """Three members; the leader (1) has just stepped both followers' acks of its entry
+    x, which its core has committed (nothing carried out since)."""
+    c = Cluster([1, 2, 3])
+    c.elect(1)
+    leader = c.cores[1]
+    leader.propose(b"x")
+    appends = run(c, 1, Recorder(c.storages[1]))
+    for dst in (2, 3):
+        c.cores[dst].step(next(m for m in appends if m.dst == dst))
+        for ack in run(c, dst, Recorder(c.storages[dst])):
+            leader.step(ack)
+    return c
+
+
 def test_a_leader_sends_its_appends_before_its_fsync() -> None:
     c = Cluster([1, 2, 3])
     c.elect(1)
@@ -170,15 +185,8 @@ def test_a_failed_save_sends_nothing_more_and_does_not_advance() -> None:
 def test_entries_an_earlier_save_wrote_are_applied_before_the_next_fsync() -> None:
     """Rule 5: a leader whose followers acked x while y came in applies x (committed, on
     its disk since the last save) before it syncs y: x's writer does not wait for y."""
-    c = Cluster([1, 2, 3])
-    c.elect(1)
+    c = acked_x()
     leader = c.cores[1]
-    leader.propose(b"x")
-    appends = run(c, 1, Recorder(c.storages[1]))
-    for dst in (2, 3):
-        c.cores[dst].step(next(m for m in appends if m.dst == dst))
-        for ack in run(c, dst, Recorder(c.storages[dst])):
-            leader.step(ack)
     x = c.storages[1].last_index()
     leader.propose(b"y")
     rec = Recorder(c.storages[1])
@@ -196,3 +204,30 @@ def test_entries_committed_in_the_ready_that_saves_them_are_applied_after_its_fs
     rec = Recorder(c.storages[1])
     run(c, 1, rec)
     assert rec.kinds() == ["save", "apply"]
+
+
+def test_a_leader_answers_its_writers_before_it_tells_followers_the_commit() -> None:
+    """Rule 6: acks that only move the leader's commit index make a Ready that saves
+    nothing; its entries are applied (their writers answered) before the appends that
+    carry the new commit index to the followers are encoded and sent."""
+    c = acked_x()
+    rec = Recorder(c.storages[1])
+    run(c, 1, rec)
+    assert rec.kinds() == ["apply", "send"]
+    assert rec.calls[0] == ("apply", (c.storages[1].last_index(),))
+    assert rec.sent == [{MT.APPEND}]
+
+
+def test_a_follower_acks_new_entries_before_it_applies_earlier_ones() -> None:
+    """Rule 5: a follower's ack is on the write's path, its applying is not. Given the
+    commit of x with y, it saves y, acks it, and only then applies x."""
+    c = acked_x()
+    leader = c.cores[1]
+    x = c.storages[1].last_index()
+    leader.propose(b"y")
+    appends = run(c, 1, Recorder(c.storages[1]))  # y, with x's commit
+    c.cores[2].step(next(m for m in appends if m.dst == 2 and m.entries))
+    rec = Recorder(c.storages[2])
+    run(c, 2, rec)
+    assert rec.kinds() == ["save", "send", "apply"]
+    assert rec.calls[2] == ("apply", (x,))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +15,7 @@ from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
 from actors.store import MemoryStore
 from api.errors import ErrorCode
-
-
-@dataclass
-class PeerRequest:
-    """What the handlers use of a transport Request."""
-
-    type: str
-    body: dict[str, Any]
-    id: int = 1
-    peer_key: bytes = b"peer"
-    errors: list[tuple[str, str]] = field(default_factory=list)
-
-    def error(self, code: str, message: str) -> None:
-        self.errors.append((code, message))
-
-    def reply(self, body: Any = None, *, more: bool = False) -> None:
-        raise AssertionError("no reply expected")
+from tests.unit.raft_actor.peer_request import PeerRequest
 
 
 class NoNetwork:
@@ -60,7 +43,7 @@ def test_a_full_inbox_refuses_peers(tmp_path: Path) -> None:
     handlers["raft.messages"](dropped)
     propose = PeerRequest("raft.propose", {"data": [b"x"], "forwarded": True})
     handlers["raft.propose"](propose)
-    assert [code for code, _ in propose.errors] == [ErrorCode.BUSY]
+    assert [code for code, _ in propose.errors] == [ErrorCode.BUSY] and propose.replies == []
     assert node._inbox.qsize() == MAX_INBOX  # neither went in
     node.propose_many([b"mine"])  # the node's own writes are not the peers' to crowd out
     assert node._inbox.qsize() == MAX_INBOX + 1
