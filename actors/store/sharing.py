@@ -73,8 +73,8 @@ def _share_service_spec(task: Task, service: Service) -> None:
 
 class SpecSharing:
     """``share_task_parts`` for many fresh tasks whose specs are already shared among
-    themselves (a restored snapshot's): each distinct spec is compared with its service's
-    once, not once per task."""
+    themselves (a restored snapshot's, a decoded entry's): each distinct spec is compared
+    with the stored ones once, not once per task."""
 
     def __init__(self, services: Mapping[str, Object], nodes: Mapping[str, Object]) -> None:
         self._services = services
@@ -82,12 +82,12 @@ class SpecSharing:
         self._seen: dict[int, TaskSpec] = {}  # id(a spec as decoded) -> the one to hold
         self._held: list[TaskSpec] = []  # keeps the decoded specs (their ids) alive
 
-    def share(self, task: Task) -> None:
+    def share(self, task: Task, current: Object | None = None) -> None:
         decoded = task.spec
         known = self._seen.get(id(decoded))
         if known is not None:
             _set(task, "spec", known)
-        share_task_parts(task, None, self._services, self._nodes)
+        share_task_parts(task, current, self._services, self._nodes)
         if known is None:
             self._seen[id(decoded)] = task.spec
             self._held.append(decoded)
