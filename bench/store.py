@@ -38,6 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from actors.heap import tune_collector, tune_malloc
 from actors.raft_node.snapshots import read_snapshot, write_snapshot
 from actors.raft_node.types import ConfState, Snapshot, SnapshotMetadata
 from actors.store import MemoryStore
@@ -146,6 +147,8 @@ def run(tasks: int, services: int, nodes: int, directory: Path) -> dict[str, Any
 
 def main() -> None:
     quiet_logs()
+    tune_collector()  # as swarm-node runs (cli/node_main.py)
+    tune_malloc()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=AIM_TASKS)
     parser.add_argument("--services", type=int, default=100)
