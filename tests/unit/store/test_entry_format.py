@@ -185,3 +185,17 @@ def test_encode_op_numbers_a_task_spec_in_the_table() -> None:
     packed = encode_op(Op(Action.CREATE, ObjectKind.TASK, t.id, None, t), specs)
     row = msgpack.unpackb(packed, raw=False)[4]
     assert row[2] == 0 and len(specs) == 1
+
+
+def test_the_log_kept_for_slow_followers_holds_about_thirty_batches_of_task_writes() -> None:
+    from actors.raft_node.compaction import KEEP_LOG_BYTES
+
+    s = service()
+    running = [
+        replace(t, node_id="n" * 25, status=replace(t.status, message="started"))
+        for t in _tasks_of(s.id, s.spec.task, 500)
+    ]
+    batch = Entry(
+        "p" * 25, 5.0, tuple((Op(Action.UPDATE, ObjectKind.TASK, t.id, 3, t),) for t in running)
+    )
+    assert 20 <= KEEP_LOG_BYTES // len(encode_entry(batch)) <= 60
