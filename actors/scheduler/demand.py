@@ -59,11 +59,17 @@ class Demand:
 
 def host_ports_of(ports: tuple[PortConfig, ...]) -> frozenset[HostPort]:
     """The ports published in host mode (a published port of 0 reserves nothing)."""
-    return frozenset(
+    published = frozenset(
         (str(p.protocol), p.published_port)
         for p in ports
         if p.publish_mode == PublishMode.HOST and p.published_port
     )
+    # a frozenset built from an iterator is a new object even when empty (216 bytes),
+    # and every booked task's Usage holds one: the shared empty one instead
+    return published or _NO_PORTS
+
+
+_NO_PORTS: frozenset[HostPort] = frozenset()
 
 
 def demand_of(
