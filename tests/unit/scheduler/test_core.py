@@ -190,3 +190,11 @@ def test_bookings_without_host_ports_share_one_empty_set() -> None:
 
     assert host_ports_of(()) is host_ports_of(())
     assert host_ports_of(()) == frozenset()
+
+
+def test_the_tasks_a_demand_places_share_its_usage() -> None:
+    from actors.scheduler.demand import Demand
+
+    demand = Demand("s" * 25, nano_cpus=5)
+    assert demand.usage is demand.usage
+    assert (demand.usage.service_id, demand.usage.nano_cpus) == ("s" * 25, 5)
