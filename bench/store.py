@@ -63,6 +63,15 @@ BEFORE = {  # main on 2026-12-05, bench/scale.py 100 nodes x 10,000 tasks (leade
         "save_s": 7.42,
         "restore_s": 32.0,
     },
+    # this bench on main (c4455c3) at 100,000 tasks, before store entry format 2 and the
+    # fixed mmap threshold (2026-12-05 09:23 UTC, load 9)
+    "bench_store_at_100k_c4455c3": {
+        "rss_bytes_per_task_leader": 2981,
+        "rss_bytes_per_task_restored": 1124,
+        "kept_log_bytes": 39_996_852,
+        "peak_log_bytes": 54_590_298,
+        "snapshots_during_fill": 14,
+    },
 }
 
 
