@@ -38,6 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from actors.heap import tune_collector, tune_malloc
 from actors.raft_node.snapshots import read_snapshot, write_snapshot
 from actors.raft_node.types import ConfState, Snapshot, SnapshotMetadata
 from actors.store import MemoryStore
@@ -61,6 +62,15 @@ BEFORE = {  # main on 2026-12-05, bench/scale.py 100 nodes x 10,000 tasks (leade
         "snapshot_bytes": 104_262_637,
         "save_s": 7.42,
         "restore_s": 32.0,
+    },
+    # this bench on main (c4455c3) at 100,000 tasks, before store entry format 2 and the
+    # fixed mmap threshold (2026-12-05 09:23 UTC, load 9)
+    "bench_store_at_100k_c4455c3": {
+        "rss_bytes_per_task_leader": 2981,
+        "rss_bytes_per_task_restored": 1124,
+        "kept_log_bytes": 39_996_852,
+        "peak_log_bytes": 54_590_298,
+        "snapshots_during_fill": 14,
     },
 }
 
@@ -146,6 +156,8 @@ def run(tasks: int, services: int, nodes: int, directory: Path) -> dict[str, Any
 
 def main() -> None:
     quiet_logs()
+    tune_collector()  # as swarm-node runs (cli/node_main.py)
+    tune_malloc()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=AIM_TASKS)
     parser.add_argument("--services", type=int, default=100)

@@ -32,7 +32,7 @@ from actors import log
 from actors.ca.keystore import KeyStoreError
 from actors.ca.node_identity import IdentityError
 from actors.engine_api.child import check_engine_address
-from actors.heap import tune_collector
+from actors.heap import tune_collector, tune_malloc
 from actors.metrics.http import parse_metrics_addr
 from actors.node.config import NodeConfig, NodeError, advertised_address
 from actors.node.runner import NodeRunner
@@ -274,6 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     log.configure(args.log_format, level=logging.getLevelNamesMapping()[args.log_level.upper()])
     tune_collector()
+    tune_malloc()
     logger = log.get_logger("node")
     runner = NodeRunner(config, on_stopping=lambda: _arm_stop_deadline(logger))
     _install_signals(runner)

@@ -7,7 +7,7 @@ already placed run once per node per group, not once per task.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from actors.scheduler.constraints import parse_constraints
 from api.enums import PublishMode, SchedulingStrategy
@@ -51,19 +51,28 @@ class Demand:
     max_replicas: int = 0  # per node; 0: unlimited
     preferences: tuple[str, ...] = ()  # spread descriptors, outermost first
     strategy: SchedulingStrategy = SchedulingStrategy.SPREAD
+    # what each task placed with this demand takes: one object for the whole group (the
+    # node's and the booking's record of every task held a copy of their own)
+    usage: Usage = field(init=False, compare=False, repr=False)
 
-    @property
-    def usage(self) -> Usage:
-        return Usage(self.service_id, self.nano_cpus, self.memory_bytes, self.host_ports)
+    def __post_init__(self) -> None:
+        usage = Usage(self.service_id, self.nano_cpus, self.memory_bytes, self.host_ports)
+        object.__setattr__(self, "usage", usage)
 
 
 def host_ports_of(ports: tuple[PortConfig, ...]) -> frozenset[HostPort]:
     """The ports published in host mode (a published port of 0 reserves nothing)."""
-    return frozenset(
+    published = frozenset(
         (str(p.protocol), p.published_port)
         for p in ports
         if p.publish_mode == PublishMode.HOST and p.published_port
     )
+    # a frozenset built from an iterator is a new object even when empty (216 bytes),
+    # and every booked task's Usage holds one: the shared empty one instead
+    return published or _NO_PORTS
+
+
+_NO_PORTS: frozenset[HostPort] = frozenset()
 
 
 def demand_of(

@@ -1,8 +1,9 @@
 """The byte budgets a write must fit before the store proposes it (``api.limits``).
 
 Each operation is packed once (`encode_op`), here, so its size is exact: one object may
-take ``object`` bytes, one write (a transaction: ``update``, or one ``Batch.update``)
-``write`` bytes, one proposal ``entry`` bytes. A batch starts a new proposal before a
+take ``object`` bytes (a task with its spec), one write (a transaction: ``update``, or
+one ``Batch.update``) ``write`` bytes (with the task specs it adds to its entry's
+table), one proposal ``entry`` bytes. A batch starts a new proposal before a
 write that might not fit (``Batch.room``), so the store never builds an entry over its
 budget; the Raft node refuses one anyway (whoever else proposes).
 """
@@ -13,7 +14,9 @@ from dataclasses import dataclass
 
 from actors.store.entry import Op, encode_op
 from actors.store.errors import TooLarge
+from actors.store.task_rows import SpecTable
 from api.limits import MAX_ENTRY_BYTES, MAX_OBJECT_BYTES, MAX_WRITE_BYTES
+from api.objects import Task
 
 __all__ = ["Budgets", "EncodedGroup", "encode_group"]
 
@@ -39,15 +42,24 @@ class EncodedGroup:
     source: tuple[Op, ...] = ()
 
 
-def encode_group(ops: tuple[Op, ...], budgets: Budgets) -> EncodedGroup:
-    """Pack ``ops``; TooLarge names the first object over its budget, or the write."""
-    packed = tuple(encode_op(op) for op in ops)
-    for op, data in zip(ops, packed, strict=True):
-        if len(data) > budgets.object:
-            raise TooLarge(f"{op.kind.value} {op.id}", len(data), budgets.object, "one object")
-    size = sum(len(data) for data in packed)
-    if size > budgets.write:
-        raise TooLarge(
-            f"this write of {len(ops)} objects", size, budgets.write, "one write (transaction)"
-        )
+def encode_group(ops: tuple[Op, ...], budgets: Budgets, specs: SpecTable) -> EncodedGroup:
+    """Pack ``ops`` for an entry whose task specs ``specs`` numbers; TooLarge names the
+    first object over its budget, or the write (and ``specs`` is as it was before)."""
+    mark = specs.mark()
+    try:
+        packed = tuple(encode_op(op, specs) for op in ops)
+        for op, data in zip(ops, packed, strict=True):
+            size = len(data)
+            if type(op.obj) is Task:
+                size += specs.size(specs.ref(op.obj.spec))
+            if size > budgets.object:
+                raise TooLarge(f"{op.kind.value} {op.id}", size, budgets.object, "one object")
+        size = sum(len(data) for data in packed) + specs.bytes_since(mark)
+        if size > budgets.write:
+            raise TooLarge(
+                f"this write of {len(ops)} objects", size, budgets.write, "one write (transaction)"
+            )
+    except TooLarge:
+        specs.rollback(mark)
+        raise
     return EncodedGroup(packed, size, ops)

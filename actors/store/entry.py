@@ -1,8 +1,10 @@
-"""The encoding of one store proposal (one Raft entry).
+"""The encoding of one store proposal (one Raft entry): format 2 written, 1 and 2 read.
 
 An entry is one msgpack map::
 
-    {"v": 1, "p": proposal id, "t": proposer's clock (float seconds),
+    {"v": 2, "p": proposal id, "t": proposer's clock (float seconds),
+     "r": {class name: [field name, ...]},  # with "s", when the entry writes tasks
+     "s": [task spec, ...],
      "g": [group, ...]}
     group = [op, ...]                      # applied atomically, or not at all
     op    = [action, kind, id, expected, object | None]
@@ -12,6 +14,12 @@ An entry is one msgpack map::
 ``CHAINED`` (-1) when an earlier group of the same entry wrote the object, so the
 object must carry this entry's index); ``object`` the encoded object (``None`` for
 deletes). Groups are independent: one group's conflict does not undo another's.
+
+A task is a row whose ``spec`` is its position in ``s`` and whose fields ``r`` names
+(task_rows.py): the spec every task of a service carries is written once per entry, not
+once per task, so an entry of 500 task writes is a quarter of its format-1 size, in the
+log kept in memory, the WAL, the replication and a follower's decoding. Format 1 (before
+issue 14's round 3) wrote every object as a map; entries of a log written then are read.
 """
 
 from __future__ import annotations
@@ -24,11 +32,14 @@ from typing import Any
 import msgpack
 
 from actors.store.errors import EntryDecodeError
+from actors.store.task_rows import TASK_ROWS, BadRow, SpecTable, decode_spec, decode_task_row
 from api.codec_objects import ObjectDecodeError, decode_object, encode_object
-from api.objects import Object, ObjectKind
+from api.objects import Object, ObjectKind, Task
+from api.specs import TaskSpec
 
 __all__ = [
     "CHAINED",
+    "ENTRY_OVERHEAD",
     "Action",
     "Entry",
     "Op",
@@ -39,8 +50,13 @@ __all__ = [
     "entry_proposal_id",
 ]
 
-ENTRY_FORMAT = 1
+ENTRY_FORMAT = 2
+_READ_FORMATS = (1, 2)
 CHAINED = -1
+_LAYOUT = msgpack.packb(TASK_ROWS.layout, use_bin_type=True)
+# an entry's bytes besides its ops and specs: the map, format, proposal id, timestamp,
+# the layout of its rows and the array headers of its specs and groups
+ENTRY_OVERHEAD = len(_LAYOUT) + 128
 
 
 class Action(enum.StrEnum):
@@ -65,37 +81,46 @@ class Entry:
     groups: tuple[tuple[Op, ...], ...]
 
 
-def encode_op(op: Op) -> bytes:
-    """One operation, packed on its own: its length is what the op costs in an entry."""
+def encode_op(op: Op, specs: SpecTable) -> bytes:
+    """One operation, packed on its own: its length is what the op costs in an entry
+    (a task's besides its spec, which ``specs`` numbers and the entry holds once)."""
+    obj = op.obj
+    body: Any
+    if obj is None:
+        body = None
+    elif type(obj) is Task:
+        body = TASK_ROWS.encode(obj, specs.ref(obj.spec))
+    else:
+        body = encode_object(obj)
     data: bytes = msgpack.packb(
-        [
-            op.action.value,
-            op.kind.value,
-            op.id,
-            op.expected,
-            None if op.obj is None else encode_object(op.obj),
-        ],
-        use_bin_type=True,
+        [op.action.value, op.kind.value, op.id, op.expected, body], use_bin_type=True
     )
     return data
 
 
-def assemble_entry(proposal_id: str, timestamp: float, groups: Sequence[Sequence[bytes]]) -> bytes:
-    """The entry whose groups hold these packed ops (msgpack values concatenate, so each op
-    is packed once, when its size is checked, and never again)."""
+def assemble_entry(
+    proposal_id: str,
+    timestamp: float,
+    groups: Sequence[Sequence[bytes]],
+    specs: Sequence[bytes] = (),
+) -> bytes:
+    """The entry whose groups hold these packed ops and whose spec table holds ``specs``
+    (packed: ``SpecTable.packed``). msgpack values concatenate, so each op and spec is
+    packed once, when its size is checked, and never again."""
     packer = msgpack.Packer(use_bin_type=True)  # one per call: a Packer is not thread-safe
     pack = packer.pack
     parts = [
-        packer.pack_map_header(4),
+        packer.pack_map_header(6 if specs else 4),
         pack("v"),
         pack(ENTRY_FORMAT),
         pack("p"),
         pack(proposal_id),
         pack("t"),
         pack(timestamp),
-        pack("g"),
-        packer.pack_array_header(len(groups)),
     ]
+    if specs:
+        parts += [pack("r"), _LAYOUT, pack("s"), packer.pack_array_header(len(specs)), *specs]
+    parts += [pack("g"), packer.pack_array_header(len(groups))]
     for group in groups:
         parts.append(packer.pack_array_header(len(group)))
         parts.extend(group)
@@ -103,29 +128,27 @@ def assemble_entry(proposal_id: str, timestamp: float, groups: Sequence[Sequence
 
 
 def encode_entry(entry: Entry) -> bytes:
-    return assemble_entry(
-        entry.proposal_id,
-        entry.timestamp,
-        [[encode_op(op) for op in group] for group in entry.groups],
-    )
+    specs = SpecTable()
+    groups = [[encode_op(op, specs) for op in group] for group in entry.groups]
+    return assemble_entry(entry.proposal_id, entry.timestamp, groups, specs.packed)
 
 
 # enough bytes for the map header, "v", the format, "p" and a proposal id (25 characters)
 _HEAD_BYTES = 64
-_MAP_OF_4 = b"\x84"
+_ENTRY_MAPS = (b"\x84", b"\x86")  # the map headers assemble_entry writes first
 
 
 def entry_proposal_id(data: bytes) -> str | None:
     """The proposal id of an entry, read from its first bytes without decoding the rest;
     None when they are not an entry's (decode_entry then says why)."""
-    if data[:1] != _MAP_OF_4:  # not an entry (assemble_entry writes a map of 4 first)
+    if data[:1] not in _ENTRY_MAPS:  # not an entry
         return None
     unpacker = msgpack.Unpacker(raw=False)
     unpacker.feed(data[:_HEAD_BYTES])
     try:
         if unpacker.read_map_header() < 2:
             return None
-        if unpacker.unpack() != "v" or unpacker.unpack() != ENTRY_FORMAT:
+        if unpacker.unpack() != "v" or unpacker.unpack() not in _READ_FORMATS:
             return None
         if unpacker.unpack() != "p":
             return None
@@ -141,25 +164,53 @@ def decode_entry(data: bytes) -> Entry:
         raw = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except Exception as exc:
         raise EntryDecodeError(f"store entry is not msgpack: {exc}") from None
-    if not isinstance(raw, dict) or raw.get("v") != ENTRY_FORMAT:
-        raise EntryDecodeError(f"not a store entry of format {ENTRY_FORMAT}")
+    if not isinstance(raw, dict) or raw.get("v") not in _READ_FORMATS:
+        raise EntryDecodeError(f"not a store entry of format 1 or {ENTRY_FORMAT}")
     proposal_id, timestamp, groups = raw.get("p"), raw.get("t"), raw.get("g")
     if not isinstance(proposal_id, str) or not isinstance(timestamp, (int, float)):
         raise EntryDecodeError("store entry lacks its proposal id or timestamp")
     if not isinstance(groups, list):
         raise EntryDecodeError("store entry lacks its groups")
+    rows = _Rows.of(raw) if raw["v"] != 1 else None
     return Entry(
-        proposal_id, float(timestamp), tuple(_decode_group(g, i) for i, g in enumerate(groups))
+        proposal_id,
+        float(timestamp),
+        tuple(_decode_group(g, i, rows) for i, g in enumerate(groups)),
     )
 
 
-def _decode_group(group: Any, gi: int) -> tuple[Op, ...]:
+class _Rows:
+    """A format-2 entry's spec table and row layout, to decode its task rows with."""
+
+    def __init__(self, raw_specs: list[Any], layout: Any) -> None:
+        self.raw_specs = raw_specs
+        self.layout = layout
+        self.fast = layout == TASK_ROWS.layout
+        self.specs: list[TaskSpec] = []
+        for i, item in enumerate(raw_specs):
+            try:
+                self.specs.append(decode_spec(item, f"s[{i}]"))
+            except ObjectDecodeError as exc:
+                raise EntryDecodeError(f"store entry's task spec {exc}") from None
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> _Rows:
+        raw_specs, layout = raw.get("s", []), raw.get("r", {})
+        if not isinstance(raw_specs, list) or not isinstance(layout, dict):
+            raise EntryDecodeError("store entry's task specs or row layout are malformed")
+        return cls(raw_specs, layout)
+
+    def task(self, row: Any) -> Task:
+        return decode_task_row(row, self.specs, self.raw_specs, self.layout, self.fast)
+
+
+def _decode_group(group: Any, gi: int, rows: _Rows | None) -> tuple[Op, ...]:
     if not isinstance(group, list):
         raise EntryDecodeError(f"group {gi}: expected a list of operations")
-    return tuple(_decode_op(op, gi, oi) for oi, op in enumerate(group))
+    return tuple(_decode_op(op, gi, oi, rows) for oi, op in enumerate(group))
 
 
-def _decode_op(raw: Any, gi: int, oi: int) -> Op:
+def _decode_op(raw: Any, gi: int, oi: int, rows: _Rows | None) -> Op:
     where = f"group {gi} op {oi}"
     if not isinstance(raw, list) or len(raw) != 5:
         raise EntryDecodeError(f"{where}: expected [action, kind, id, expected, object]")
@@ -174,8 +225,11 @@ def _decode_op(raw: Any, gi: int, oi: int) -> Op:
     obj: Object | None = None
     if action is not Action.DELETE:
         try:
-            obj = decode_object(kind, obj_raw)
-        except ObjectDecodeError as exc:
+            if rows is not None and kind is ObjectKind.TASK:
+                obj = rows.task(obj_raw)
+            else:
+                obj = decode_object(kind, obj_raw)
+        except (ObjectDecodeError, BadRow) as exc:
             raise EntryDecodeError(f"{where}: {exc}") from None
         if obj.id != id_:
             raise EntryDecodeError(f"{where}: object id {obj.id!r} differs from {id_!r}")

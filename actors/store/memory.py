@@ -30,6 +30,7 @@ from actors.store import clusters, configs, networks, nodes, secrets, services, 
 from actors.store.budget import Budgets, EncodedGroup, encode_group
 from actors.store.entry import (
     CHAINED,
+    ENTRY_OVERHEAD,
     Action,
     Op,
     assemble_entry,
@@ -53,6 +54,7 @@ from actors.store.proposer import LocalProposer, Proposer
 from actors.store.sharing import SpecSharing, share_task_parts
 from actors.store.snapshot_codec import StoreView, decode_snapshot, encode_snapshot
 from actors.store.table import Table, TableSchema
+from actors.store.task_rows import SpecTable
 from actors.store.tx import ReadTx, WriteTx
 from actors.store.watch import Event, EventFilter, Watcher, WatchHub
 from api.ids import RandomBits, new_id
@@ -217,7 +219,8 @@ class MemoryStore:
         if not ops:
             result.set_result(Committed(value, version))
             return result
-        inner = self._propose((encode_group(ops, self._budgets),))
+        specs = SpecTable()
+        inner = self._propose((encode_group(ops, self._budgets, specs),), specs)
 
         def done(f: Future[tuple[int, list[_GroupVerdict]]]) -> None:
             exc = f.exception()
@@ -256,13 +259,15 @@ class MemoryStore:
                 f"no verdict within {limit} s; the write may or may not be committed"
             ) from None
 
-    def _propose(self, groups: tuple[EncodedGroup, ...]) -> Future[tuple[int, list[_GroupVerdict]]]:
+    def _propose(
+        self, groups: tuple[EncodedGroup, ...], specs: SpecTable
+    ) -> Future[tuple[int, list[_GroupVerdict]]]:
         proposer = self._proposer
         if proposer is None:
             raise NoProposer()
         proposal_id = new_id(self._rng) if self._rng is not None else new_id()
         timestamp = self._clock()
-        data = assemble_entry(proposal_id, timestamp, [g.ops for g in groups])
+        data = assemble_entry(proposal_id, timestamp, [g.ops for g in groups], specs.packed)
         if len(data) > self._budgets.entry:  # Batch keeps room; checked as Raft will
             raise TooLarge(
                 f"a proposal of {len(groups)} writes", len(data), self._budgets.entry, "one entry"
@@ -305,6 +310,7 @@ class MemoryStore:
             # leader commits its own transaction in memory); any other is decoded
             proposal_id = entry_proposal_id(data)
             pending = self._pending.pop(proposal_id, None) if proposal_id is not None else None
+            sharing: SpecSharing | None = None
             if pending is not None:
                 groups, timestamp = pending.groups, pending.timestamp
             else:
@@ -314,8 +320,10 @@ class MemoryStore:
                     self._version = index
                     return ApplyResult(index, skipped=str(exc))
                 groups, timestamp = entry.groups, entry.timestamp
+                # the entry's tasks share its few decoded specs: each is compared once
+                sharing = SpecSharing(self._services.objects, self._nodes.objects)
             events: list[Event] = []
-            verdicts = [self._apply_group(g, index, timestamp, events) for g in groups]
+            verdicts = [self._apply_group(g, index, timestamp, events, sharing) for g in groups]
             self._version = index
             to_wake = self._hub.publish(events, self._objects())
             if pending is not None:
@@ -329,7 +337,12 @@ class MemoryStore:
         return ApplyResult(index, len(verdicts) - rejected, rejected)
 
     def _apply_group(
-        self, ops: tuple[Op, ...], index: int, timestamp: float, events: list[Event]
+        self,
+        ops: tuple[Op, ...],
+        index: int,
+        timestamp: float,
+        events: list[Event],
+        sharing: SpecSharing | None,
     ) -> _GroupVerdict:
         undo: list[tuple[ObjectKind, str, Object | None]] = []
         group_events: list[Event] = []
@@ -361,7 +374,10 @@ class MemoryStore:
                     assert op.obj is not None
                     new = replace(op.obj, meta=Meta(index, current.meta.created_at, timestamp))
                 if type(new) is Task:
-                    share_task_parts(new, current, self._services.objects, self._nodes.objects)
+                    if sharing is not None:
+                        sharing.share(new, current)
+                    else:
+                        share_task_parts(new, current, self._services.objects, self._nodes.objects)
                 holder = table.unique_holder(new)
                 if holder is not None:
                     raise NameConflict(op.kind.value, str(holder[1]), holder[0])
@@ -482,6 +498,7 @@ class Batch:
         self._store = store
         self._timeout = timeout
         self._groups: list[EncodedGroup] = []
+        self._specs = SpecTable()  # the task specs of the proposal being filled
         self._slots: list[int] = []  # the outcome index of each of _groups
         self._overlay: dict[_Key, Object | None] = {}
         self._ops = 0
@@ -494,7 +511,7 @@ class Batch:
         byte budget is not proposed: its outcome is the TooLarge error."""
         store = self._store
         budgets = store._budgets
-        if self._bytes > budgets.entry - budgets.write:
+        if self._bytes > budgets.entry - budgets.write - ENTRY_OVERHEAD:
             self.flush()  # keep room for a whole write: an entry never exceeds its budget
         with store._lock:
             tx = WriteTx(store._tables, store._version, self._overlay)
@@ -505,7 +522,7 @@ class Batch:
         ops = tx.ops
         if ops:
             try:
-                group = encode_group(ops, budgets)
+                group = encode_group(ops, budgets, self._specs)
             except TooLarge as exc:
                 self.outcomes.append(exc)
                 return value
@@ -523,11 +540,11 @@ class Batch:
         """Propose the collected sub-transactions now and wait for their verdicts."""
         if not self._groups:
             return
-        groups, slots = tuple(self._groups), self._slots
-        self._groups, self._slots = [], []
+        groups, slots, specs = tuple(self._groups), self._slots, self._specs
+        self._groups, self._slots, self._specs = [], [], SpecTable()
         self._overlay = {}
         self._ops = self._bytes = 0
         self.proposals += 1
-        _, verdicts = self._store._wait(self._store._propose(groups), self._timeout)
+        _, verdicts = self._store._wait(self._store._propose(groups, specs), self._timeout)
         for slot, verdict in zip(slots, verdicts, strict=True):
             self.outcomes[slot] = verdict.error

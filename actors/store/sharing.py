@@ -7,8 +7,9 @@ objects), but a follower decodes every task of every entry, and a restore every 
 snapshot, into copies of their own: 100,000 tasks then hold 100,000 equal specs. Before a
 task is stored, ``share_task_parts`` points it at the objects the store already holds when
 they are equal: the stored version's spec, or the service's current or previous one; the
-service's id and name; the node's id; and its status message is interned. Values never
-change, only which copy holds them.
+service's id and name; the node's id; an empty label map (most tasks have no labels: an
+empty dict each was 64 bytes of every task); and its status message is interned. Values
+never change, only which copy holds them.
 
 It writes the fields of a task nobody else holds yet (one the store has just built or
 decoded, before it is stored or published): cheaper than building another copy.
@@ -18,14 +19,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from api.objects import Node, Object, Service, Task
 from api.specs import TaskSpec
 
-__all__ = ["SpecSharing", "share_task_parts"]
+__all__ = ["NO_LABELS", "SpecSharing", "share_task_parts"]
 
 _set = object.__setattr__
 _INTERNED_MESSAGE = 40  # longer status messages name their task's own circumstances
+NO_LABELS: Mapping[str, str] = MappingProxyType({})  # read-only: shared by many tasks
 
 
 def share_task_parts(
@@ -51,6 +54,8 @@ def share_task_parts(
         node = nodes.get(task.node_id)
         if isinstance(node, Node) and task.node_id is not node.id:
             _set(task, "node_id", node.id)
+    if not task.labels and task.labels is not NO_LABELS:
+        _set(task, "labels", NO_LABELS)
     message = task.status.message
     if message and len(message) <= _INTERNED_MESSAGE:
         # the same few words on every task ("started"); the value is unchanged, so the
@@ -73,8 +78,8 @@ def _share_service_spec(task: Task, service: Service) -> None:
 
 class SpecSharing:
     """``share_task_parts`` for many fresh tasks whose specs are already shared among
-    themselves (a restored snapshot's): each distinct spec is compared with its service's
-    once, not once per task."""
+    themselves (a restored snapshot's, a decoded entry's): each distinct spec is compared
+    with the stored ones once, not once per task."""
 
     def __init__(self, services: Mapping[str, Object], nodes: Mapping[str, Object]) -> None:
         self._services = services
@@ -82,12 +87,12 @@ class SpecSharing:
         self._seen: dict[int, TaskSpec] = {}  # id(a spec as decoded) -> the one to hold
         self._held: list[TaskSpec] = []  # keeps the decoded specs (their ids) alive
 
-    def share(self, task: Task) -> None:
+    def share(self, task: Task, current: Object | None = None) -> None:
         decoded = task.spec
         known = self._seen.get(id(decoded))
         if known is not None:
             _set(task, "spec", known)
-        share_task_parts(task, None, self._services, self._nodes)
+        share_task_parts(task, current, self._services, self._nodes)
         if known is None:
             self._seen[id(decoded)] = task.spec
             self._held.append(decoded)

@@ -28,16 +28,9 @@ import msgpack
 
 from actors.store.errors import StoreError
 from actors.store.gc_pause import gc_paused
-from api.codec_fast import Invalid, fast_decoder_for
-from api.codec_objects import (
-    ObjectDecodeError,
-    decode,
-    decode_object,
-    encode,
-    encode_object,
-)
-from api.codec_rows import RowCodec
-from api.objects import ContainerStatus, Meta, Object, ObjectKind, Task, TaskStatus
+from actors.store.task_rows import TASK_ROWS, BadRow, SpecTable, decode_spec, decode_task_rows
+from api.codec_objects import ObjectDecodeError, decode_object, encode_object
+from api.objects import Object, ObjectKind, Task
 from api.specs import TaskSpec
 
 __all__ = ["CHUNK", "SNAPSHOT_FORMAT", "StoreView", "decode_snapshot", "encode_snapshot"]
@@ -62,10 +55,11 @@ def encode_snapshot(view: StoreView) -> bytes:
 
 
 def _encode_chunks(view: StoreView) -> Iterator[bytes]:
-    pack = msgpack.Packer(use_bin_type=True).pack
-    yield pack({"v": SNAPSHOT_FORMAT, "version": view.version, "rows": _ROWS.layout})
-    specs = _SpecTable()
-    encode_task = _ROWS.encode
+    packer = msgpack.Packer(use_bin_type=True)
+    pack = packer.pack
+    yield pack({"v": SNAPSHOT_FORMAT, "version": view.version, "rows": TASK_ROWS.layout})
+    specs = SpecTable()
+    encode_task = TASK_ROWS.encode
     for kind, objects in view.tables.items():
         ids = sorted(objects)
         for start in range(0, len(ids), CHUNK):
@@ -73,38 +67,14 @@ def _encode_chunks(view: StoreView) -> Iterator[bytes]:
             if kind is not ObjectKind.TASK:
                 yield pack([kind.value, [encode_object(obj) for obj in chunk]])
                 continue
+            first_new = len(specs)
             ref = specs.ref
             encoded = [encode_task(t, ref(cast(Task, t).spec)) for t in chunk]
-            if specs.new:
-                yield pack([_SPECS, specs.new])
-                specs.new = []
+            if len(specs) > first_new:  # [_SPECS, [spec, ...]], each spec packed once
+                new = specs.packed[first_new:]
+                yield packer.pack_array_header(2) + pack(_SPECS)
+                yield packer.pack_array_header(len(new)) + b"".join(new)
             yield pack([kind.value, encoded])
-
-
-class _SpecTable:
-    """Numbers the distinct specs: by identity (tasks share their spec: sharing.py), then
-    by content (equal copies get one number)."""
-
-    def __init__(self) -> None:
-        self.by_identity: dict[int, int] = {}
-        self.by_content: dict[bytes, int] = {}
-        self.new: list[Any] = []
-        self.held: list[TaskSpec] = []  # keeps each id() valid while it is a key
-        self.count = 0
-
-    def ref(self, spec: TaskSpec) -> int:
-        ref = self.by_identity.get(id(spec))
-        if ref is None:
-            encoded = encode(spec)
-            content = msgpack.packb(encoded, use_bin_type=True)
-            ref = self.by_content.get(content)
-            if ref is None:
-                ref = self.by_content[content] = self.count
-                self.count += 1
-                self.new.append(encoded)
-            self.by_identity[id(spec)] = ref
-            self.held.append(spec)
-        return ref
 
 
 def decode_snapshot(data: bytes) -> tuple[int, dict[ObjectKind, list[Object]]]:
@@ -162,8 +132,9 @@ def _decode_format_2(unpacker: Any, layout: dict[str, Any]) -> dict[ObjectKind, 
                 raise StoreError("store snapshot: a chunk is not [kind, [objects]]")
             name, items = chunk
             if name == _SPECS:
+                base = len(specs)
                 raw_specs.extend(items)
-                specs.extend(_decode_spec(item, len(specs) + i) for i, item in enumerate(items))
+                specs.extend(decode_spec(it, f"{_SPECS}[{base + i}]") for i, it in enumerate(items))
                 continue
             kind = _kind(name)
             into = out.setdefault(kind, [])
@@ -178,46 +149,10 @@ def _decode_format_2(unpacker: Any, layout: dict[str, Any]) -> dict[ObjectKind, 
     return out
 
 
-def _decode_spec(item: Any, position: int) -> TaskSpec:
-    try:
-        spec: TaskSpec = fast_decoder_for(TaskSpec)(item)
-        return spec
-    except Invalid:
-        return decode(TaskSpec, item, f"{_SPECS}[{position}]")
-
-
-_ROWS = RowCodec(Task, frozenset({Meta, TaskStatus, ContainerStatus}), "spec")
-
-
 def _decode_task_rows(
     items: list[Any], specs: list[TaskSpec], raw_specs: list[Any], layout: Any
-) -> Iterator[Task]:
-    decode = _ROWS.decode
-    fast = layout == _ROWS.layout
-    n = len(specs)
-    for item in items:
-        if fast:
-            try:
-                ref = item[2]
-                if type(ref) is int and 0 <= ref < n:
-                    yield decode(item, specs[ref])
-                    continue
-            except (Invalid, IndexError, KeyError, TypeError):
-                pass  # decoded as a map below: the message names the field
-        try:
-            as_map = _ROWS.as_map(item, layout)
-        except ValueError as exc:
-            raise StoreError(f"store snapshot: {exc}") from None
-        yield _decode_task(as_map, specs, raw_specs)
-
-
-def _decode_task(item: Any, specs: list[TaskSpec], raw_specs: list[Any]) -> Task:
-    """A task as a map (another writer's layout, or a row the fast path refused): decoded
-    whole, with its spec's map, for the defaults and the message naming a bad field."""
-    ref = item.get("spec") if type(item) is dict else None
-    if type(ref) is not int or not 0 <= ref < len(specs):
-        raise StoreError(f"store snapshot: a task's spec reference {ref!r} names no spec")
-    whole = decode_object(ObjectKind.TASK, {**item, "spec": raw_specs[ref]})
-    assert isinstance(whole, Task)
-    object.__setattr__(whole, "spec", specs[ref])  # fresh: nobody else holds it yet
-    return whole
+) -> list[Task]:
+    try:
+        return list(decode_task_rows(items, specs, raw_specs, layout))
+    except BadRow as exc:
+        raise StoreError(f"store snapshot: {exc}") from None

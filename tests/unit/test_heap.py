@@ -23,3 +23,18 @@ def test_the_node_and_the_fleet_tune_their_collector() -> None:
     root = Path(__file__).resolve().parents[2]
     assert "tune_collector()" in (root / "cli" / "node_main.py").read_text()
     assert "tune_collector()" in (root / "bench" / "fleet.py").read_text()
+
+
+def test_tune_malloc_fixes_the_mmap_threshold_under_glibc() -> None:
+    import platform
+
+    from actors.heap import tune_malloc
+
+    assert tune_malloc() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_the_node_tunes_its_allocator() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    assert "tune_malloc()" in (root / "cli" / "node_main.py").read_text()

@@ -12,6 +12,7 @@ from actors.store import MemoryStore, tasks
 from actors.store import entry as entry_module
 from actors.store.entry import assemble_entry, encode_op, entry_proposal_id
 from actors.store.proposer import LocalProposer
+from actors.store.task_rows import SpecTable
 from api.objects import ObjectKind
 from api.task_state import TaskState
 from tests.unit.store.helpers import FakeClock, service, task
@@ -67,15 +68,17 @@ def test_own_entries_are_not_decoded_and_a_follower_gets_the_same_objects(
 
 
 def test_the_proposal_id_is_read_from_the_first_bytes() -> None:
-    data = assemble_entry("p" * 25, 12.5, [[encode_op_of_a_task()]])
+    specs = SpecTable()
+    data = assemble_entry("p" * 25, 12.5, [[encode_op_of_a_task(specs)]], specs.packed)
     assert entry_proposal_id(data) == "p" * 25
+    assert entry_proposal_id(assemble_entry("q" * 25, 1.0, [])) == "q" * 25  # no specs
     assert entry_proposal_id(b"\x80") is None
     assert entry_proposal_id(b"") is None
     assert entry_proposal_id(data[:10]) is None  # cut short
 
 
-def encode_op_of_a_task() -> bytes:
+def encode_op_of_a_task(specs: SpecTable) -> bytes:
     from actors.store.entry import Action, Op
 
     t = task("s" * 25)
-    return encode_op(Op(Action.CREATE, ObjectKind.TASK, t.id, None, t))
+    return encode_op(Op(Action.CREATE, ObjectKind.TASK, t.id, None, t), specs)

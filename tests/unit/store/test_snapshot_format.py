@@ -153,3 +153,19 @@ def test_a_task_with_its_own_spec_keeps_it() -> None:
     with store.read() as tx:
         stored = tasks.get(tx, t.id)
     assert stored is not None and stored.spec == own
+
+
+def test_tasks_without_labels_share_one_read_only_empty_map() -> None:
+    from actors.store.sharing import NO_LABELS
+
+    store, _ = _store_with(3)
+    restored = MemoryStore(clock=FakeClock())
+    restored.restore(store.snapshot())
+    for held in (store, restored):
+        all_tasks = held.view(tasks.list_all)
+        assert all(t.labels is NO_LABELS for t in all_tasks) and len(all_tasks) == 3
+    with pytest.raises(TypeError):
+        NO_LABELS["x"] = "y"  # type: ignore[index]
+    labelled = replace(task("s" * 25), labels={"a": "b"})
+    store.update(lambda tx: tx.create(labelled))
+    assert store.view(lambda tx: tasks.get(tx, labelled.id)).labels == {"a": "b"}  # type: ignore[union-attr]

@@ -1,0 +1,137 @@
+"""Tasks as rows beside a table of their specs: the bulk encoding of snapshots and entries.
+
+A task's spec is most of its bytes (585 of a running task's 1,073 as a map), and every
+task of a service carries the same one. Where many tasks are written together (a
+snapshot, a Raft entry of a batch) each distinct spec is written once, in a table, and a
+task is a row (api/codec_rows.py: its fields' values in a fixed order, and so its meta,
+status and container status) whose ``spec`` field holds its spec's position in the
+table. The writer names the rows' fields once (``TASK_ROWS.layout``); a reader whose
+classes have other fields (an older or newer writer) reads the rows as maps.
+
+``SpecTable`` numbers the specs: by identity (the store's tasks share their spec with
+their service: sharing.py), then by content (equal copies get one number), in the order
+tasks first use them, so the same tasks give the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import msgpack
+
+from api.codec_fast import Invalid, fast_decoder_for
+from api.codec_objects import decode, decode_object, encode
+from api.codec_rows import RowCodec
+from api.objects import ContainerStatus, Meta, ObjectKind, Task, TaskStatus
+from api.specs import TaskSpec
+
+__all__ = [
+    "TASK_ROWS",
+    "BadRow",
+    "SpecTable",
+    "decode_spec",
+    "decode_task_row",
+    "decode_task_rows",
+]
+
+TASK_ROWS = RowCodec(Task, frozenset({Meta, TaskStatus, ContainerStatus}), "spec")
+
+
+class BadRow(ValueError):
+    """A task row that cannot be read (its shape, or its spec reference); the caller
+    names where it was. An invalid field raises ObjectDecodeError, naming the field."""
+
+
+class SpecTable:
+    """The distinct specs of the tasks written so far, each packed once (``packed``)."""
+
+    def __init__(self) -> None:
+        self._by_identity: dict[int, int] = {}
+        self._by_content: dict[bytes, int] = {}
+        self._held: list[TaskSpec] = []  # keeps each id() valid while it is a key
+        self.packed: list[bytes] = []  # spec number -> its msgpack bytes
+
+    def __len__(self) -> int:
+        return len(self.packed)
+
+    def ref(self, spec: TaskSpec) -> int:
+        """The number of ``spec`` (a new one when no equal spec has one yet)."""
+        ref = self._by_identity.get(id(spec))
+        if ref is None:
+            content: bytes = msgpack.packb(encode(spec), use_bin_type=True)
+            ref = self._by_content.get(content)
+            if ref is None:
+                ref = self._by_content[content] = len(self.packed)
+                self.packed.append(content)
+            self._by_identity[id(spec)] = ref
+            self._held.append(spec)
+        return ref
+
+    def size(self, ref: int) -> int:
+        return len(self.packed[ref])
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.packed), len(self._held)
+
+    def bytes_since(self, mark: tuple[int, int]) -> int:
+        return sum(len(p) for p in self.packed[mark[0] :])
+
+    def rollback(self, mark: tuple[int, int]) -> None:
+        """Forget the specs numbered since ``mark`` (their writes were not kept)."""
+        specs, held = mark
+        for spec in self._held[held:]:
+            del self._by_identity[id(spec)]
+        for content in self.packed[specs:]:
+            del self._by_content[content]
+        del self._held[held:], self.packed[specs:]
+
+
+def decode_spec(item: Any, where: str) -> TaskSpec:
+    """One spec of a table; ObjectDecodeError names the bad field under ``where``."""
+    try:
+        spec: TaskSpec = fast_decoder_for(TaskSpec)(item)
+        return spec
+    except Invalid:
+        return decode(TaskSpec, item, where)
+
+
+def decode_task_rows(
+    items: Sequence[Any], specs: Sequence[TaskSpec], raw_specs: Sequence[Any], layout: Any
+) -> Iterator[Task]:
+    """The tasks of ``items`` (rows written with ``layout``), each holding its spec of
+    ``specs`` (decoded from ``raw_specs``)."""
+    fast = layout == TASK_ROWS.layout
+    for item in items:
+        yield decode_task_row(item, specs, raw_specs, layout, fast)
+
+
+def decode_task_row(
+    item: Any, specs: Sequence[TaskSpec], raw_specs: Sequence[Any], layout: Any, fast: bool
+) -> Task:
+    """One task row (``fast``: ``layout`` is ``TASK_ROWS.layout``, this reader's own)."""
+    if fast:
+        try:
+            ref = item[2]
+            if type(ref) is int and 0 <= ref < len(specs):
+                task: Task = TASK_ROWS.decode(item, specs[ref])
+                return task
+        except (Invalid, IndexError, KeyError, TypeError):
+            pass  # decoded as a map below: the message names the field
+    try:
+        as_map = TASK_ROWS.as_map(item, layout)
+    except ValueError as exc:
+        raise BadRow(str(exc)) from None
+    return _decode_task(as_map, specs, raw_specs)
+
+
+def _decode_task(item: Any, specs: Sequence[TaskSpec], raw_specs: Sequence[Any]) -> Task:
+    """A task as a map (another writer's layout, or a row the fast path refused): decoded
+    whole, with its spec's map, for the defaults and the message naming a bad field."""
+    ref = item.get("spec") if type(item) is dict else None
+    if type(ref) is not int or not 0 <= ref < len(specs):
+        raise BadRow(f"a task's spec reference {ref!r} names no spec")
+    whole = decode_object(ObjectKind.TASK, {**item, "spec": raw_specs[ref]})
+    assert isinstance(whole, Task)
+    object.__setattr__(whole, "spec", specs[ref])  # fresh: nobody else holds it yet
+    return whole
