@@ -30,6 +30,7 @@ from actors.orchestrator.history import trim
 from actors.orchestrator.reaper import reap
 from actors.orchestrator.reconcile import reconcile_services
 from actors.orchestrator.restart import RestartHistory
+from actors.orchestrator.settled import is_progress, is_settled
 from actors.orchestrator.state import (
     CreateTask,
     DeleteService,
@@ -41,6 +42,14 @@ from actors.orchestrator.state import (
     SetServiceStatus,
     SetUpdateStatus,
     Snapshot,
+    node_usable,
+)
+from actors.orchestrator.triggers import (
+    node_matters,
+    node_matters_to_enforcer,
+    node_or_cluster_matters,
+    task_matters,
+    task_matters_to_reaper,
 )
 from actors.store import (
     Action,
@@ -57,9 +66,7 @@ from actors.store import (
 )
 from actors.store_reactor import DEFAULT_TICK_INTERVAL, StoreReactor
 from actors.supervisor import ChildContext
-from api.enums import NodeState
 from api.objects import Cluster, Node, ObjectKind, Service, Task
-from api.task_state import TaskState
 
 __all__ = [
     "DEFAULT_TICK_INTERVAL",
@@ -208,28 +215,66 @@ class _ReconcileActor(StoreReactor):
 
 class OrchestratorActor(_ReconcileActor):
     """Replicated and global services, restarts, rolling updates, ``service rm``
-    marking (``reconcile.reconcile_services``)."""
+    marking (``reconcile.reconcile_services``). The echo of a task it created itself,
+    and the progress of a settled service's task (settled.py), make no pass."""
 
     subsystem = "orchestrator"
 
     def __init__(self, ctx: ChildContext | None, store: MemoryStore, **kwargs: Any) -> None:
         super().__init__(ctx, store, **kwargs)
         self._history = RestartHistory()
+        self._settled: set[str] = set()  # service ids (settled.py), as of their last pass
+        self._usable: set[str] = set()  # node ids whose tasks may run (state.node_usable)
+        self._created: set[str] = set()  # task ids created by the last tick's write
+
+    def _resync(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+        found, self._watcher = self._store.view_and_watch(
+            nodes.list_all, kinds=_KINDS, notify=self._on_events, grows=True
+        )
+        self._usable = {n.id for n in found if node_usable(n)}
+        self._settled.clear()
+        self._created.clear()
+        self._full = True
 
     def _apply(self, event: Event) -> None:
         obj = event.object
         if isinstance(obj, Service):
             self._dirty.add(obj.id)
         elif isinstance(obj, Task):
-            if event.action == Action.DELETE or _task_matters(obj, event.old):
+            if event.action == Action.DELETE:
                 self._dirty.add(obj.service_id)
-        elif isinstance(obj, Node) and (
-            event.action != Action.UPDATE or _node_matters(obj, event.old)
-        ):
-            self._full = True
+            elif event.old is None and obj.id in self._created:
+                self._created.discard(obj.id)  # the plan that made it counted it
+            elif obj.service_id in self._settled and is_progress(obj, event.old, self._usable):
+                pass
+            elif task_matters(obj, event.old):
+                self._dirty.add(obj.service_id)
+        elif isinstance(obj, Node):
+            if event.action != Action.DELETE and node_usable(obj):
+                self._usable.add(obj.id)
+            else:
+                self._usable.discard(obj.id)
+            if event.action != Action.UPDATE or node_matters(obj, event.old):
+                self._full = True
 
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
-        return reconcile_services(snapshot, ids, now, self._rng, self._history)
+        self._created.clear()  # their echoes came before this tick's drain ended
+        plan = reconcile_services(snapshot, ids, now, self._rng, self._history)
+        written = effect_services(plan.effects)
+        for sid in ids:
+            service = snapshot.services.get(sid)
+            if (
+                service is not None
+                and sid not in written
+                and is_settled(service, snapshot.tasks_of(sid))
+            ):
+                self._settled.add(sid)
+            else:
+                self._settled.discard(sid)
+        self._created.update(e.task.id for e in plan.effects if isinstance(e, CreateTask))
+        return plan
 
 
 class TaskReaperActor(_ReconcileActor):
@@ -240,12 +285,12 @@ class TaskReaperActor(_ReconcileActor):
     def _apply(self, event: Event) -> None:
         obj = event.object
         if isinstance(obj, Task):
-            if event.action == Action.DELETE or _task_matters_to_reaper(obj, event.old):
+            if event.action == Action.DELETE or task_matters_to_reaper(obj, event.old):
                 self._dirty.add(obj.service_id)
         elif isinstance(obj, Service):
             self._dirty.add(obj.id)
         elif isinstance(obj, Cluster | Node) and (
-            event.action != Action.UPDATE or _node_or_cluster_matters(obj, event.old)
+            event.action != Action.UPDATE or node_or_cluster_matters(obj, event.old)
         ):
             self._full = True
 
@@ -262,7 +307,7 @@ class ConstraintEnforcerActor(_ReconcileActor):
     def _apply(self, event: Event) -> None:
         obj = event.object
         deleted = event.action == Action.DELETE
-        if isinstance(obj, Node) and not deleted and _node_matters_to_enforcer(obj, event.old):
+        if isinstance(obj, Node) and not deleted and node_matters_to_enforcer(obj, event.old):
             self._full = True
 
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
@@ -280,73 +325,6 @@ class ConstraintEnforcerActor(_ReconcileActor):
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _task_matters(task: Task, old: object) -> bool:
-    """Whether a task's change can change a plan: a new task, a new node or desired
-    state, or an observed state reaching RUNNING or an end. The steps below RUNNING
-    (ASSIGNED ... STARTING) cannot: nothing waits for them, so they make no pass over
-    the service (each would re-read all of its tasks: 100,000 tasks make about four
-    such reports each)."""
-    if not isinstance(old, Task):
-        return True
-    return (
-        task.desired_state != old.desired_state
-        or task.node_id != old.node_id
-        or (task.status.state != old.status.state and task.status.state >= TaskState.RUNNING)
-    )
-
-
-def _task_matters_to_reaper(task: Task, old: object) -> bool:
-    """Whether a task's change can change what the reaper deletes: a new node or desired
-    state, or an observed state reaching an end (history is made of finished tasks).
-    RUNNING is not one: nothing running is reaped. Nor is a new task: a replacement comes
-    with its predecessor's new desired state (the same plan), which is one; a task of a
-    new slot has no history to trim (100,000 new tasks made 100,000 passes' worth)."""
-    if not isinstance(old, Task):
-        return False
-    return (
-        task.desired_state != old.desired_state
-        or task.node_id != old.node_id
-        or (task.status.state != old.status.state and task.status.state.is_terminal)
-    )
-
-
-def _node_matters(node: Node, old: object) -> bool:
-    if not isinstance(old, Node):
-        return True
-    return (
-        node.status.state != old.status.state
-        or node.spec != old.spec
-        or node.role != old.role
-        or node.description != old.description
-        or node.status.addr != old.status.addr
-    )
-
-
-def _node_matters_to_enforcer(node: Node, old: object) -> bool:
-    """What a node's constraints are checked against, or its going DOWN or back (a DOWN
-    node is not the enforcer's business). UNKNOWN -> READY is not: after a leader change
-    1,000 nodes make that step, and each step was a pass over every task."""
-    if not isinstance(old, Node):
-        return True
-    return (
-        _down_changed(node, old)
-        or node.spec != old.spec
-        or node.role != old.role
-        or node.description != old.description
-    )
-
-
-def _node_or_cluster_matters(obj: Node | Cluster, old: object) -> bool:
-    """For the reaper: a node's going DOWN or back (what ``is_finished`` reads)."""
-    if isinstance(obj, Cluster):
-        return not isinstance(old, Cluster) or (obj.spec.orchestration != old.spec.orchestration)
-    return not isinstance(old, Node) or _down_changed(obj, old)
-
-
-def _down_changed(node: Node, old: Node) -> bool:
-    return (node.status.state == NodeState.DOWN) != (old.status.state == NodeState.DOWN)
 
 
 def _service_of(effect: Effect) -> str:
