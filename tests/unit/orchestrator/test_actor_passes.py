@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from actors.orchestrator import OrchestratorActor, TaskReaperActor
-from actors.store import MemoryStore, WriteTx, tasks
+from actors.store import MemoryStore, WriteTx, nodes, tasks
 from api.enums import NodeAvailability
 from api.objects import Cluster, Task, TaskStatus
 from api.specs import ClusterSpec
@@ -90,3 +90,32 @@ def test_a_task_placed_on_a_drained_node_is_still_shut_down(world: Any) -> None:
     assert placed.services == 1 and placed.written == 2  # shut down, and replaced
     slot3 = [t for t in store.view(lambda tx: tasks.by_service(tx, SVC.id)) if t.slot == 3]
     assert sorted(t.desired_state for t in slot3) == [TaskState.RUNNING, TaskState.SHUTDOWN]
+
+
+def test_a_drain_passes_over_the_services_on_the_node_only(world: Any) -> None:
+    store, orchestrator, reaper = world
+    other = make_service("db", replicas=2)
+    store.update(lambda tx: tx.create(other))
+    orchestrator.tick().get(timeout=10)
+    set_tasks(store, to(TaskState.RUNNING, "n1"))  # web on n1
+
+    def place_db(tx: WriteTx) -> None:
+        for t in tasks.by_service(tx, other.id):
+            status = TaskStatus(timestamp=time.time(), state=TaskState.RUNNING)
+            tx.update(replace(t, node_id="n3", status=status))
+
+    store.update(lambda tx: tx.create(make_node("n3")))
+    store.update(place_db)
+    assert orchestrator.tick().get(timeout=10).services == 2  # both settle
+    reaper.tick().get(timeout=10)
+
+    def drain_n3(tx: WriteTx) -> None:
+        node = nodes.get(tx, "n3")
+        assert node is not None
+        tx.update(replace(node, spec=replace(node.spec, availability=NodeAvailability.DRAIN)))
+
+    store.update(drain_n3)
+    drained = orchestrator.tick().get(timeout=10)
+    assert not drained.full and drained.services == 1 and drained.written == 4
+    reaped = reaper.tick().get(timeout=10)
+    assert not reaped.full and reaped.services == 1  # db's tasks shut down: its history
