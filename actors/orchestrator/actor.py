@@ -109,6 +109,7 @@ def _read(tx: ReadTx, ids: set[str] | None) -> Snapshot:
 
 class _ReconcileActor(StoreReactor):
     subsystem: ClassVar[str] = "orchestrator"
+    watched: ClassVar[frozenset[ObjectKind]] = _KINDS  # what its _apply reads
 
     def __init__(self, ctx: ChildContext | None, store: MemoryStore, **kwargs: Any) -> None:
         super().__init__(ctx, store, **kwargs)
@@ -129,7 +130,7 @@ class _ReconcileActor(StoreReactor):
     def _resync(self) -> None:
         if self._watcher is not None:
             self._watcher.close()
-        self._watcher = self._store.watch(kinds=_KINDS, notify=self._on_events, grows=True)
+        self._watcher = self._store.watch(kinds=self.watched, notify=self._on_events, grows=True)
         self._full = True  # everything before the watch started is re-read
 
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
@@ -336,6 +337,7 @@ class ConstraintEnforcerActor(_ReconcileActor):
     (a start-up or reset pass: over every node)."""
 
     subsystem = "constraintenforcer"
+    watched = frozenset({ObjectKind.NODE})  # not every task's change: it reads the store
 
     def _apply(self, event: Event) -> None:
         obj = event.object
