@@ -21,26 +21,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from actors.orchestrator.enforcer import enforce_constraints
-from actors.orchestrator.history import trim
 from actors.orchestrator.reaper import reap
 from actors.orchestrator.reconcile import reconcile_services
+from actors.orchestrator.replicated import reconcile_slots
 from actors.orchestrator.restart import RestartHistory
-from actors.orchestrator.settled import is_progress, is_settled
+from actors.orchestrator.settled import is_progress, is_settled, still_settled
 from actors.orchestrator.state import (
     CreateTask,
-    DeleteService,
-    DeleteTask,
     Effect,
     Plan,
     SetDesiredState,
-    SetServiceSpec,
     SetServiceStatus,
-    SetUpdateStatus,
     Snapshot,
     node_usable,
 )
@@ -51,6 +46,7 @@ from actors.orchestrator.triggers import (
     task_matters,
     task_matters_to_reaper,
 )
+from actors.orchestrator.writes import describe, effect_services, service_of, writer
 from actors.store import (
     Action,
     Batch,
@@ -58,7 +54,6 @@ from actors.store import (
     MemoryStore,
     ReadTx,
     StoreError,
-    WriteTx,
     clusters,
     nodes,
     services,
@@ -90,16 +85,27 @@ class TickReport:
     written: int = 0
     failed: int = 0
     wake_at: float | None = None
+    slots: int = 0  # slots passed over in services read for some slots only
 
 
-def _read(tx: ReadTx, ids: set[str] | None) -> Snapshot:
-    """Copy out the services (all when ``ids`` is None), their tasks and every node."""
+# service id -> the slots a tick passes over in it (the others are left alone)
+_Slots = dict[str, set[int]]
+
+
+def _read(tx: ReadTx, ids: set[str] | None, partial: _Slots | None = None) -> Snapshot:
+    """Copy out the services (all when ``ids`` is None), their tasks and every node;
+    and the services of ``partial`` with the tasks of those slots only."""
     if ids is None:
         all_services = services.list_all(tx)
         all_tasks = tasks.list_all(tx)
     else:
         all_services = [s for s in (services.get(tx, i) for i in ids) if s is not None]
         all_tasks = [t for i in ids for t in tasks.by_service(tx, i)]
+    for sid, wanted in (partial or {}).items():
+        service = services.get(tx, sid)
+        if service is not None:
+            all_services.append(service)
+            all_tasks.extend(t for t in tasks.by_service(tx, sid) if t.slot in wanted)
     cluster = clusters.get_default(tx)
     retention = (
         cluster.spec.orchestration.task_history_retention_limit if cluster is not None else 5
@@ -121,6 +127,10 @@ class _ReconcileActor(StoreReactor):
         # 100,000 tasks made each tick a pass over every task)
         self._nodes_changed: set[str] = set()
         self._scope_nodes: set[str] | None = None  # this tick's changed nodes (None: all)
+        # a change that concerns one slot of a service that allows it (``_slot_ok``): a
+        # pass over that slot's tasks instead of all of the service's
+        self._slots: _Slots = {}
+        self._partial: _Slots = {}  # this tick's services read for some slots only
 
     def on_start(self) -> None:
         self._resync()
@@ -136,19 +146,49 @@ class _ReconcileActor(StoreReactor):
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
         raise NotImplementedError
 
-    def _node_scope(self, tx: ReadTx, node_ids: set[str]) -> set[str]:
-        """The services a change of these nodes concerns: those with a task on one."""
-        return {t.service_id for n in node_ids for t in tasks.by_node(tx, n)}
+    def _slot_ok(self, service: Service) -> bool:
+        """Whether a pass over some slots of ``service`` does all it needs."""
+        return False
+
+    def _mark_slot(self, task: Task, slots: _Slots | None = None) -> None:
+        """``task``'s change concerns its slot (a global task's: its whole service)."""
+        if task.slot > 0:
+            (self._slots if slots is None else slots).setdefault(task.service_id, set()).add(
+                task.slot
+            )
+        else:
+            self._dirty.add(task.service_id)
+
+    def _node_scope(self, tx: ReadTx, node_ids: set[str], slots: _Slots) -> set[str]:
+        """The services a change of these nodes concerns as a whole; the slots of their
+        tasks go into ``slots``."""
+        scope: set[str] = set()
+        for n in node_ids:
+            for t in tasks.by_node(tx, n):
+                if t.slot > 0:
+                    slots.setdefault(t.service_id, set()).add(t.slot)
+                else:
+                    scope.add(t.service_id)
+        return scope
 
     def _read_dirty(
-        self, tx: ReadTx, full: bool, ids: set[str], node_ids: set[str]
-    ) -> tuple[Snapshot, set[str]]:
+        self, tx: ReadTx, full: bool, ids: set[str], node_ids: set[str], slots: _Slots
+    ) -> tuple[Snapshot, set[str], _Slots]:
         if full:
             snapshot = _read(tx, None)
-            return snapshot, set(snapshot.services) | set(snapshot.tasks)
+            return snapshot, set(snapshot.services) | set(snapshot.tasks), {}
         if node_ids:
-            ids = ids | self._node_scope(tx, node_ids)
-        return _read(tx, ids), ids
+            ids = ids | self._node_scope(tx, node_ids, slots)
+        partial: _Slots = {}
+        for sid, wanted in slots.items():
+            if sid in ids:
+                continue
+            service = services.get(tx, sid)
+            if service is not None and self._slot_ok(service):
+                partial[sid] = wanted
+            else:
+                ids.add(sid)
+        return _read(tx, ids, partial), ids, partial
 
     # --- the tick ----------------------------------------------------------------------
 
@@ -161,10 +201,13 @@ class _ReconcileActor(StoreReactor):
         full, self._full = self._full, False
         dirty, self._dirty = self._dirty, set()
         node_ids, self._nodes_changed = self._nodes_changed, set()
-        if not full and not dirty and not node_ids:
+        slots, self._slots = self._slots, {}
+        if not full and not dirty and not node_ids and not slots:
             self._arm_wake()
             return TickReport(events)
-        snapshot, ids = self._store.view(lambda tx: self._read_dirty(tx, full, dirty, node_ids))
+        snapshot, ids, self._partial = self._store.view(
+            lambda tx: self._read_dirty(tx, full, dirty, node_ids, slots)
+        )
         if full:
             self._wake_at = None
         now = self._clock()
@@ -177,9 +220,10 @@ class _ReconcileActor(StoreReactor):
         if plan.wake_at is not None:
             self._wake_at = min(plan.wake_at, self._wake_at or plan.wake_at)
         self._arm_wake()
-        report = TickReport(events, full, len(ids), written, failed, plan.wake_at)
+        partial = sum(len(v) for v in self._partial.values())
+        report = TickReport(events, full, len(ids), written, failed, plan.wake_at, partial)
         if written or failed:
-            kinds = Counter(_describe(e) for e in plan.effects)
+            kinds = Counter(describe(e) for e in plan.effects)
             self._log.info(f"{self.subsystem}.tick.complete", **dataclasses.asdict(report), **kinds)
         return report
 
@@ -195,7 +239,7 @@ class _ReconcileActor(StoreReactor):
             for effect in effects:
                 before = len(batch.outcomes)
                 try:
-                    batch.update(_writer(effect))
+                    batch.update(writer(effect))
                 except StoreError:
                     refused.append(effect)
                     continue
@@ -210,7 +254,7 @@ class _ReconcileActor(StoreReactor):
             self._full = True
             return 0, len(effects)
         for effect in failed:
-            self._dirty.add(_service_of(effect))
+            self._dirty.add(service_of(effect))
         return len(sent) - (len(failed) - len(refused)), len(failed)
 
     def _log_job_runs(self, effects: list[Effect], now: float) -> None:
@@ -264,13 +308,13 @@ class OrchestratorActor(_ReconcileActor):
         if isinstance(obj, Service):
             self._dirty.add(obj.id)
         elif isinstance(obj, Task):
-            if event.action == Action.DELETE:
-                self._dirty.add(obj.service_id)
-            elif event.old is None and obj.id in self._created:
+            deleted = event.action == Action.DELETE
+            if not deleted and event.old is None and obj.id in self._created:
                 self._created.discard(obj.id)  # the plan that made it counted it
-            elif obj.service_id in self._settled and is_progress(obj, event.old, self._usable):
-                pass
-            elif task_matters(obj, event.old):
+            elif obj.service_id in self._settled:
+                if deleted or not is_progress(obj, event.old, self._usable):
+                    self._mark_slot(obj)
+            elif deleted or task_matters(obj, event.old):
                 self._dirty.add(obj.service_id)
         elif isinstance(obj, Node):
             if event.action != Action.DELETE and node_usable(obj):
@@ -280,19 +324,31 @@ class OrchestratorActor(_ReconcileActor):
             if event.action != Action.UPDATE or node_matters(obj, event.old):
                 self._nodes_changed.add(obj.id)
 
-    def _node_scope(self, tx: ReadTx, node_ids: set[str]) -> set[str]:
-        """A node's change concerns the services with a task on it, and every service
-        not settled (global services place a task on each node; rebalances, updates and
-        restarts read the nodes): a settled service without a task there has nothing
-        to do (settled.py)."""
+    def _slot_ok(self, service: Service) -> bool:
+        return service.id in self._settled
+
+    def _node_scope(self, tx: ReadTx, node_ids: set[str], slots: _Slots) -> set[str]:
+        """A node's change concerns the slots of the tasks on it, and every service not
+        settled (global services place a task on each node; rebalances, updates and
+        restarts read the nodes): a settled service has nothing to do in other slots
+        (settled.py)."""
         unsettled = {s.id for s in services.list_all(tx) if s.id not in self._settled}
-        return super()._node_scope(tx, node_ids) | unsettled
+        return super()._node_scope(tx, node_ids, slots) | unsettled
 
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
         self._created.clear()  # their echoes came before this tick's drain ended
         plan = reconcile_services(snapshot, ids, now, self._rng, self._history)
+        for sid, wanted in sorted(self._partial.items()):
+            settled = snapshot.services[sid]
+            slots: dict[int, list[Task]] = {slot: [] for slot in wanted}
+            for t in snapshot.tasks_of(sid):
+                slots[t.slot].append(t)
+            part = reconcile_slots(settled, slots, snapshot.nodes, now, self._rng, self._history)
+            if not still_settled(settled, slots, part):
+                self._settled.discard(sid)
+            plan.extend(part)
         written = effect_services(plan.effects)
-        for sid in ids:
+        for sid in ids:  # passed over as a whole
             service = snapshot.services.get(sid)
             if (
                 service is not None
@@ -315,7 +371,7 @@ class TaskReaperActor(_ReconcileActor):
         obj = event.object
         if isinstance(obj, Task):
             if event.action == Action.DELETE or task_matters_to_reaper(obj, event.old):
-                self._dirty.add(obj.service_id)
+                self._mark_slot(obj)  # history is kept per slot
         elif isinstance(obj, Service):
             self._dirty.add(obj.id)
         elif isinstance(obj, Cluster) and (
@@ -327,8 +383,11 @@ class TaskReaperActor(_ReconcileActor):
         ):
             self._nodes_changed.add(obj.id)  # whether its tasks are finished
 
+    def _slot_ok(self, service: Service) -> bool:
+        return not service.pending_delete  # a removed service's tasks go all together
+
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
-        return reap(snapshot, ids)
+        return reap(snapshot, ids | set(self._partial))
 
 
 class ConstraintEnforcerActor(_ReconcileActor):
@@ -345,6 +404,9 @@ class ConstraintEnforcerActor(_ReconcileActor):
         if isinstance(obj, Node) and not deleted and node_matters_to_enforcer(obj, event.old):
             self._nodes_changed.add(obj.id)
 
+    def _slot_ok(self, service: Service) -> bool:
+        return True  # it checks the tasks on the changed nodes only
+
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
         tasks_all = [t for ts in snapshot.tasks.values() for t in ts]
         plan = enforce_constraints(snapshot.nodes, tasks_all, self._scope_nodes)
@@ -357,95 +419,3 @@ class ConstraintEnforcerActor(_ReconcileActor):
                     reason=e.reason,
                 )
         return plan
-
-
-# --- helpers ---------------------------------------------------------------------------
-
-
-def _service_of(effect: Effect) -> str:
-    if isinstance(effect, CreateTask):
-        return effect.task.service_id
-    if isinstance(effect, DeleteTask):
-        return effect.task.service_id
-    if isinstance(effect, DeleteService):
-        return effect.service.id
-    return effect.service_id
-
-
-def _describe(effect: Effect) -> str:
-    if isinstance(effect, SetDesiredState):
-        return f"desired_{effect.state.label}"
-    return {
-        CreateTask: "created",
-        DeleteTask: "deleted_tasks",
-        DeleteService: "deleted_services",
-        SetUpdateStatus: "update_status",
-        SetServiceSpec: "rollbacks",
-        SetServiceStatus: "service_status",
-    }[type(effect)]
-
-
-def _writer(effect: Effect) -> Callable[[WriteTx], None]:
-    """The sub-transaction carrying out one effect against the objects as they are now."""
-
-    def write(tx: WriteTx) -> None:
-        if isinstance(effect, CreateTask):
-            service = services.get(tx, effect.task.service_id)
-            if (
-                service is not None
-                and not service.pending_delete
-                and service.spec_version == effect.task.spec_version
-            ):
-                tx.create(effect.task)
-        elif isinstance(effect, SetDesiredState):
-            task = tasks.get(tx, effect.task_id)
-            if task is not None and task.desired_state < effect.state:
-                tx.update(dataclasses.replace(task, desired_state=effect.state))
-        elif isinstance(effect, DeleteTask):
-            task = tasks.get(tx, effect.task.id)
-            if task is not None and task.meta.version == effect.task.meta.version:
-                tx.delete(task)
-        elif isinstance(effect, SetUpdateStatus):
-            service = services.get(tx, effect.service_id)
-            if service is not None and service.spec_version == effect.spec_version:
-                tx.update(dataclasses.replace(service, update_status=effect.status))
-        elif isinstance(effect, SetServiceSpec):
-            service = services.get(tx, effect.service_id)
-            if service is not None and service.spec_version == effect.spec_version:
-                new = effect.service
-                tx.update(
-                    dataclasses.replace(
-                        service,
-                        spec=new.spec,
-                        previous_spec=new.previous_spec,
-                        spec_version=new.spec_version,
-                        update_status=new.update_status,
-                        spec_history=trim(
-                            new.spec_history, clusters.orchestration(tx).service_history_limit
-                        ),
-                    )
-                )
-        elif isinstance(effect, SetServiceStatus):
-            service = services.get(tx, effect.service_id)
-            if service is not None and service.spec_version == effect.spec_version:
-                changes: dict[str, object] = {}
-                if effect.job_status is not None:
-                    changes["job_status"] = effect.job_status
-                if effect.rebalance_status is not None:
-                    changes["rebalance_status"] = effect.rebalance_status
-                tx.update(dataclasses.replace(service, **changes))  # type: ignore[arg-type]
-        else:
-            service = services.get(tx, effect.service.id)
-            if (
-                service is not None
-                and service.pending_delete
-                and not tasks.by_service(tx, service.id)
-            ):
-                tx.delete(service)
-
-    return write
-
-
-def effect_services(effects: Iterable[Effect]) -> set[str]:
-    """The service ids a list of effects touches (for tests and logs)."""
-    return {_service_of(e) for e in effects}

@@ -17,18 +17,23 @@ Rules:
   RUNNING once, and each such report was a pass over all of its service's tasks.
 - A job or a global service is never settled (jobs count running tasks; a global
   service's tasks are placed by the orchestrator itself).
+- Any other change of a settled service's task, or of a node it runs on, concerns its
+  slot only (replicated.reconcile_slots); the service stays settled while each slot
+  passed over keeps exactly one runnable task, desired RUNNING and current, once the
+  pass's plan is written (``still_settled``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
+from actors.orchestrator.state import CreateTask, Plan, SetDesiredState
 from api.enums import RebalanceMode, RebalanceState, UpdateState
 from api.objects import Service, Task
 from api.specs import ReplicatedService
 from api.task_state import TaskState
 
-__all__ = ["is_progress", "is_settled"]
+__all__ = ["is_progress", "is_settled", "still_settled"]
 
 _IN_PROGRESS = (UpdateState.UPDATING, UpdateState.ROLLBACK_STARTED)
 
@@ -76,3 +81,30 @@ def is_progress(task: Task, old: object, usable_nodes: Collection[str]) -> bool:
     if task.node_id == old.node_id:
         return True
     return not old.node_id and task.node_id in usable_nodes
+
+
+def still_settled(service: Service, slots: Mapping[int, Sequence[Task]], plan: Plan) -> bool:
+    """Whether settled ``service`` stays settled once ``plan``, a pass over ``slots``
+    (each with every task in it), is written."""
+    mode = service.spec.mode
+    if not isinstance(mode, ReplicatedService) or plan.wake_at is not None:
+        return False
+    stopped = {
+        e.task_id
+        for e in plan.effects
+        if isinstance(e, SetDesiredState) and e.state > TaskState.RUNNING
+    }
+    created = [e.task for e in plan.effects if isinstance(e, CreateTask)]
+    for slot, slot_tasks in slots.items():
+        if not 1 <= slot <= mode.replicas:
+            continue
+        runnable = [
+            t for t in slot_tasks if t.desired_state <= TaskState.RUNNING and t.id not in stopped
+        ]
+        runnable.extend(t for t in created if t.slot == slot)
+        if len(runnable) != 1:
+            return False
+        (task,) = runnable
+        if task.desired_state != TaskState.RUNNING or task.spec != service.spec.task:
+            return False
+    return True

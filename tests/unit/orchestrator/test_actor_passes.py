@@ -76,7 +76,10 @@ def test_own_creates_and_a_settled_service_s_progress_make_no_pass(world: Any) -
     assert reaper.tick().get(timeout=10).services == 0
     set_tasks(store, lambda t: to(TaskState.FAILED)(t) if t.slot == 1 else None)
     failed = orchestrator.tick().get(timeout=10)
-    assert failed.services == 1 and failed.written == 2  # shut down, and replaced
+    assert (failed.services, failed.slots, failed.written) == (0, 1, 2)  # shut down, replaced
+    assert orchestrator.tick().get(timeout=10).slots == 1  # the echo: that slot again
+    reaped = reaper.tick().get(timeout=10)
+    assert (reaped.services, reaped.slots) == (0, 1)
 
 
 def test_a_task_placed_on_a_drained_node_is_still_shut_down(world: Any) -> None:
@@ -87,12 +90,12 @@ def test_a_task_placed_on_a_drained_node_is_still_shut_down(world: Any) -> None:
     # a placement racing the node's drain: slot 3 lands on drained n2
     set_tasks(store, lambda t: to(TaskState.ASSIGNED, "n2")(t) if t.slot == 3 else None)
     placed = orchestrator.tick().get(timeout=10)
-    assert placed.services == 1 and placed.written == 2  # shut down, and replaced
+    assert (placed.services, placed.slots, placed.written) == (0, 1, 2)  # shut down, replaced
     slot3 = [t for t in store.view(lambda tx: tasks.by_service(tx, SVC.id)) if t.slot == 3]
     assert sorted(t.desired_state for t in slot3) == [TaskState.RUNNING, TaskState.SHUTDOWN]
 
 
-def test_a_drain_passes_over_the_services_on_the_node_only(world: Any) -> None:
+def test_a_drain_passes_over_the_slots_on_the_node_only(world: Any) -> None:
     store, orchestrator, reaper = world
     other = make_service("db", replicas=2)
     store.update(lambda tx: tx.create(other))
@@ -116,6 +119,6 @@ def test_a_drain_passes_over_the_services_on_the_node_only(world: Any) -> None:
 
     store.update(drain_n3)
     drained = orchestrator.tick().get(timeout=10)
-    assert not drained.full and drained.services == 1 and drained.written == 4
+    assert not drained.full and (drained.services, drained.slots, drained.written) == (0, 2, 4)
     reaped = reaper.tick().get(timeout=10)
-    assert not reaped.full and reaped.services == 1  # db's tasks shut down: its history
+    assert (reaped.services, reaped.slots) == (0, 2)  # db's tasks shut down: their slots

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from random import Random
 
-from actors.orchestrator.settled import is_progress, is_settled
-from api.enums import RebalanceMode, UpdateState
+import pytest
+
+from actors.orchestrator.replicated import reconcile_replicated, reconcile_slots
+from actors.orchestrator.restart import RestartHistory
+from actors.orchestrator.settled import is_progress, is_settled, still_settled
+from actors.orchestrator.state import CreateTask, Plan, SetDesiredState
+from api.enums import NodeAvailability, RebalanceMode, RestartCondition, UpdateState
 from api.objects import Task, TaskStatus, UpdateStatus
-from api.specs import ContainerSpec, TaskSpec
+from api.specs import ContainerSpec, RestartPolicy, TaskSpec
 from api.task_state import TaskState
-from tests.unit.orchestrator.helpers import make_service
+from tests.unit.orchestrator.helpers import make_node, make_service
 
 SVC = make_service(replicas=3)
 
@@ -79,3 +85,38 @@ def test_progress_is_moving_forward_in_place_or_onto_a_usable_node() -> None:
     assert not is_progress(stop, running, {"n1"})
     moved = replace(running, node_id="n2")
     assert not is_progress(moved, running, {"n1", "n2"}), "tasks never move"
+
+
+def _shape(plan: Plan) -> list[tuple[str, int | str, str]]:
+    out: list[tuple[str, int | str, str]] = []
+    for e in plan.effects:
+        if isinstance(e, CreateTask):
+            out.append(("create", e.task.slot, e.task.desired_state.label))
+        elif isinstance(e, SetDesiredState):
+            out.append(("desired", e.task_id, e.state.label))
+        else:
+            out.append((type(e).__name__, "", ""))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("condition", list(RestartCondition))
+def test_a_pass_over_some_slots_writes_what_a_whole_pass_writes(
+    condition: RestartCondition,
+) -> None:
+    service = make_service(replicas=6, restart=RestartPolicy(condition=condition, delay=0.0))
+    nodes = {"n1": make_node("n1"), "n2": make_node("n2", availability=NodeAvailability.DRAIN)}
+    live = [
+        replace(task(s, node=f"n{1 + s % 2}"), spec=service.spec.task, service_id=service.id)
+        for s in range(1, 7)
+    ]
+    failed = replace(live[2], status=TaskStatus(state=TaskState.FAILED))  # slot 3, on n2
+    history = replace(live[0], id="old", desired_state=TaskState.SHUTDOWN)  # slot 1
+    tasks = [*live[:2], failed, *live[3:], history]
+    changed = {t.slot for t in tasks if t.node_id == "n2"} | {3}
+    slots = {s: [t for t in tasks if t.slot == s] for s in changed}
+    whole = reconcile_replicated(service, tasks, nodes, 5.0, Random(1), RestartHistory())
+    part = reconcile_slots(service, slots, nodes, 5.0, Random(1), RestartHistory())
+    assert _shape(part) == _shape(whole)
+    assert is_settled(service, live)
+    # each slot keeps one runnable task, unless the failed one is not restarted
+    assert still_settled(service, slots, part) == (condition != RestartCondition.NONE)
