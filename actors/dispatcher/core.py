@@ -236,9 +236,10 @@ class DispatcherCore:
                 had_session=session is not None,
             )
         for session in self.sessions:
-            delta = session.assignments.take()
-            if not delta.empty:
-                out.deltas.append((session, delta))
+            if session.assignments.touched:
+                delta = session.assignments.take()
+                if not delta.empty:
+                    out.deltas.append((session, delta))
         out.closed, self._closed = self._closed, []
         out.node_writes = list(self._node_writes.values())
         self._node_writes.clear()

@@ -70,13 +70,13 @@ class DependencyTracker:
         self._counts: Counter[Dependency] = Counter()
         self._sent: set[Dependency] = set()
 
-    def hold(self, task: Task) -> None:
+    def hold(self, task: Task) -> bool:
         """``task`` as it is now (assigned to the node): holds what it references, or
-        nothing once past RUNNING."""
+        nothing once past RUNNING. Whether what it holds changed."""
         now = task_dependencies(task)
         before = self._held.get(task.id, frozenset())
         if now == before:
-            return
+            return False
         if now:
             self._held[task.id] = now
         else:
@@ -86,6 +86,7 @@ class DependencyTracker:
         for dep in before - now:
             if self._counts[dep] <= 0:
                 del self._counts[dep]
+        return True
 
     def release(self, task_id: str) -> None:
         """The task left the node's set."""

@@ -4,10 +4,12 @@ Pure cores, each given a ``Snapshot`` (state), a clock value and a random source
 returning a ``Plan`` of effects: ``replicated`` (slots 1..N, scale), ``global_`` (one task
 per eligible node), ``restart`` (dead tasks, restart policy, delays), ``update`` (rolling
 updates), ``jobs`` and ``cron`` (jobs and their runs on a schedule), ``reaper`` (history
-retention, ``service rm``), ``reconcile`` (one pass over services). ``actor`` holds the
-pykka shells that read and write the store: ``OrchestratorActor`` and
-``TaskReaperActor``, and ``ConstraintEnforcerActor`` around ``enforcer`` (tasks whose
-node no longer fits them). Only ``actor`` does I/O.
+retention, ``service rm``), ``reconcile`` (one pass over services), ``settled`` (when a
+task's change concerns its slot only, or nothing). ``actor`` holds the pykka shells that
+read and write the store (which changes make a pass: ``triggers``; the writes:
+``writes``): ``OrchestratorActor`` and ``TaskReaperActor``, and
+``ConstraintEnforcerActor`` around ``enforcer`` (tasks whose node no longer fits them).
+Only ``actor`` does I/O.
 """
 
 from actors.orchestrator.actor import (

@@ -21,27 +21,32 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from actors.orchestrator.enforcer import enforce_constraints
-from actors.orchestrator.history import trim
 from actors.orchestrator.reaper import reap
 from actors.orchestrator.reconcile import reconcile_services
+from actors.orchestrator.replicated import reconcile_slots
 from actors.orchestrator.restart import RestartHistory
+from actors.orchestrator.settled import is_progress, is_settled, still_settled
 from actors.orchestrator.state import (
     CreateTask,
-    DeleteService,
-    DeleteTask,
     Effect,
     Plan,
     SetDesiredState,
-    SetServiceSpec,
     SetServiceStatus,
-    SetUpdateStatus,
     Snapshot,
+    node_usable,
 )
+from actors.orchestrator.triggers import (
+    node_matters,
+    node_matters_to_enforcer,
+    node_or_cluster_matters,
+    task_matters,
+    task_matters_to_reaper,
+)
+from actors.orchestrator.writes import describe, effect_services, service_of, writer
 from actors.store import (
     Action,
     Batch,
@@ -49,7 +54,6 @@ from actors.store import (
     MemoryStore,
     ReadTx,
     StoreError,
-    WriteTx,
     clusters,
     nodes,
     services,
@@ -57,9 +61,7 @@ from actors.store import (
 )
 from actors.store_reactor import DEFAULT_TICK_INTERVAL, StoreReactor
 from actors.supervisor import ChildContext
-from api.enums import NodeState
 from api.objects import Cluster, Node, ObjectKind, Service, Task
-from api.task_state import TaskState
 
 __all__ = [
     "DEFAULT_TICK_INTERVAL",
@@ -83,16 +85,27 @@ class TickReport:
     written: int = 0
     failed: int = 0
     wake_at: float | None = None
+    slots: int = 0  # slots passed over in services read for some slots only
 
 
-def _read(tx: ReadTx, ids: set[str] | None) -> Snapshot:
-    """Copy out the services (all when ``ids`` is None), their tasks and every node."""
+# service id -> the slots a tick passes over in it (the others are left alone)
+_Slots = dict[str, set[int]]
+
+
+def _read(tx: ReadTx, ids: set[str] | None, partial: _Slots | None = None) -> Snapshot:
+    """Copy out the services (all when ``ids`` is None), their tasks and every node;
+    and the services of ``partial`` with the tasks of those slots only."""
     if ids is None:
         all_services = services.list_all(tx)
         all_tasks = tasks.list_all(tx)
     else:
         all_services = [s for s in (services.get(tx, i) for i in ids) if s is not None]
         all_tasks = [t for i in ids for t in tasks.by_service(tx, i)]
+    for sid, wanted in (partial or {}).items():
+        service = services.get(tx, sid)
+        if service is not None:
+            all_services.append(service)
+            all_tasks.extend(t for t in tasks.by_service(tx, sid) if t.slot in wanted)
     cluster = clusters.get_default(tx)
     retention = (
         cluster.spec.orchestration.task_history_retention_limit if cluster is not None else 5
@@ -102,12 +115,22 @@ def _read(tx: ReadTx, ids: set[str] | None) -> Snapshot:
 
 class _ReconcileActor(StoreReactor):
     subsystem: ClassVar[str] = "orchestrator"
+    watched: ClassVar[frozenset[ObjectKind]] = _KINDS  # what its _apply reads
 
     def __init__(self, ctx: ChildContext | None, store: MemoryStore, **kwargs: Any) -> None:
         super().__init__(ctx, store, **kwargs)
         self._dirty: set[str] = set()
         self._full = True
         self._wake_at: float | None = None  # a plan asked to run again then
+        # nodes whose change matters, for the next tick: a pass over the services they
+        # concern (``_node_scope``), not over everything (a drain of 100 nodes at
+        # 100,000 tasks made each tick a pass over every task)
+        self._nodes_changed: set[str] = set()
+        self._scope_nodes: set[str] | None = None  # this tick's changed nodes (None: all)
+        # a change that concerns one slot of a service that allows it (``_slot_ok``): a
+        # pass over that slot's tasks instead of all of the service's
+        self._slots: _Slots = {}
+        self._partial: _Slots = {}  # this tick's services read for some slots only
 
     def on_start(self) -> None:
         self._resync()
@@ -117,11 +140,55 @@ class _ReconcileActor(StoreReactor):
     def _resync(self) -> None:
         if self._watcher is not None:
             self._watcher.close()
-        self._watcher = self._store.watch(kinds=_KINDS, notify=self._on_events, grows=True)
+        self._watcher = self._store.watch(kinds=self.watched, notify=self._on_events, grows=True)
         self._full = True  # everything before the watch started is re-read
 
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
         raise NotImplementedError
+
+    def _slot_ok(self, service: Service) -> bool:
+        """Whether a pass over some slots of ``service`` does all it needs."""
+        return False
+
+    def _mark_slot(self, task: Task, slots: _Slots | None = None) -> None:
+        """``task``'s change concerns its slot (a global task's: its whole service)."""
+        if task.slot > 0:
+            (self._slots if slots is None else slots).setdefault(task.service_id, set()).add(
+                task.slot
+            )
+        else:
+            self._dirty.add(task.service_id)
+
+    def _node_scope(self, tx: ReadTx, node_ids: set[str], slots: _Slots) -> set[str]:
+        """The services a change of these nodes concerns as a whole; the slots of their
+        tasks go into ``slots``."""
+        scope: set[str] = set()
+        for n in node_ids:
+            for t in tasks.by_node(tx, n):
+                if t.slot > 0:
+                    slots.setdefault(t.service_id, set()).add(t.slot)
+                else:
+                    scope.add(t.service_id)
+        return scope
+
+    def _read_dirty(
+        self, tx: ReadTx, full: bool, ids: set[str], node_ids: set[str], slots: _Slots
+    ) -> tuple[Snapshot, set[str], _Slots]:
+        if full:
+            snapshot = _read(tx, None)
+            return snapshot, set(snapshot.services) | set(snapshot.tasks), {}
+        if node_ids:
+            ids = ids | self._node_scope(tx, node_ids, slots)
+        partial: _Slots = {}
+        for sid, wanted in slots.items():
+            if sid in ids:
+                continue
+            service = services.get(tx, sid)
+            if service is not None and self._slot_ok(service):
+                partial[sid] = wanted
+            else:
+                ids.add(sid)
+        return _read(tx, ids, partial), ids, partial
 
     # --- the tick ----------------------------------------------------------------------
 
@@ -132,15 +199,19 @@ class _ReconcileActor(StoreReactor):
         if self._wake_at is not None and self._clock() >= self._wake_at:
             self._full, self._wake_at = True, None
         full, self._full = self._full, False
-        ids, self._dirty = self._dirty, set()
-        if not full and not ids:
+        dirty, self._dirty = self._dirty, set()
+        node_ids, self._nodes_changed = self._nodes_changed, set()
+        slots, self._slots = self._slots, {}
+        if not full and not dirty and not node_ids and not slots:
             self._arm_wake()
             return TickReport(events)
-        snapshot = self._store.view(lambda tx: _read(tx, None if full else ids))
+        snapshot, ids, self._partial = self._store.view(
+            lambda tx: self._read_dirty(tx, full, dirty, node_ids, slots)
+        )
         if full:
-            ids = set(snapshot.services) | set(snapshot.tasks)
             self._wake_at = None
         now = self._clock()
+        self._scope_nodes = None if full else node_ids
         plan = self._decide(snapshot, ids, now)
         written, failed = self._write(plan.effects)
         self._log_job_runs(plan.effects, now)
@@ -149,9 +220,10 @@ class _ReconcileActor(StoreReactor):
         if plan.wake_at is not None:
             self._wake_at = min(plan.wake_at, self._wake_at or plan.wake_at)
         self._arm_wake()
-        report = TickReport(events, full, len(ids), written, failed, plan.wake_at)
+        partial = sum(len(v) for v in self._partial.values())
+        report = TickReport(events, full, len(ids), written, failed, plan.wake_at, partial)
         if written or failed:
-            kinds = Counter(_describe(e) for e in plan.effects)
+            kinds = Counter(describe(e) for e in plan.effects)
             self._log.info(f"{self.subsystem}.tick.complete", **dataclasses.asdict(report), **kinds)
         return report
 
@@ -167,7 +239,7 @@ class _ReconcileActor(StoreReactor):
             for effect in effects:
                 before = len(batch.outcomes)
                 try:
-                    batch.update(_writer(effect))
+                    batch.update(writer(effect))
                 except StoreError:
                     refused.append(effect)
                     continue
@@ -182,7 +254,7 @@ class _ReconcileActor(StoreReactor):
             self._full = True
             return 0, len(effects)
         for effect in failed:
-            self._dirty.add(_service_of(effect))
+            self._dirty.add(service_of(effect))
         return len(sent) - (len(failed) - len(refused)), len(failed)
 
     def _log_job_runs(self, effects: list[Effect], now: float) -> None:
@@ -208,28 +280,86 @@ class _ReconcileActor(StoreReactor):
 
 class OrchestratorActor(_ReconcileActor):
     """Replicated and global services, restarts, rolling updates, ``service rm``
-    marking (``reconcile.reconcile_services``)."""
+    marking (``reconcile.reconcile_services``). The echo of a task it created itself,
+    and the progress of a settled service's task (settled.py), make no pass."""
 
     subsystem = "orchestrator"
 
     def __init__(self, ctx: ChildContext | None, store: MemoryStore, **kwargs: Any) -> None:
         super().__init__(ctx, store, **kwargs)
         self._history = RestartHistory()
+        self._settled: set[str] = set()  # service ids (settled.py), as of their last pass
+        self._usable: set[str] = set()  # node ids whose tasks may run (state.node_usable)
+        self._created: set[str] = set()  # task ids created by the last tick's write
+
+    def _resync(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+        found, self._watcher = self._store.view_and_watch(
+            nodes.list_all, kinds=_KINDS, notify=self._on_events, grows=True
+        )
+        self._usable = {n.id for n in found if node_usable(n)}
+        self._settled.clear()
+        self._created.clear()
+        self._full = True
 
     def _apply(self, event: Event) -> None:
         obj = event.object
         if isinstance(obj, Service):
             self._dirty.add(obj.id)
         elif isinstance(obj, Task):
-            if event.action == Action.DELETE or _task_matters(obj, event.old):
+            deleted = event.action == Action.DELETE
+            if not deleted and event.old is None and obj.id in self._created:
+                self._created.discard(obj.id)  # the plan that made it counted it
+            elif obj.service_id in self._settled:
+                if deleted or not is_progress(obj, event.old, self._usable):
+                    self._mark_slot(obj)
+            elif deleted or task_matters(obj, event.old):
                 self._dirty.add(obj.service_id)
-        elif isinstance(obj, Node) and (
-            event.action != Action.UPDATE or _node_matters(obj, event.old)
-        ):
-            self._full = True
+        elif isinstance(obj, Node):
+            if event.action != Action.DELETE and node_usable(obj):
+                self._usable.add(obj.id)
+            else:
+                self._usable.discard(obj.id)
+            if event.action != Action.UPDATE or node_matters(obj, event.old):
+                self._nodes_changed.add(obj.id)
+
+    def _slot_ok(self, service: Service) -> bool:
+        return service.id in self._settled
+
+    def _node_scope(self, tx: ReadTx, node_ids: set[str], slots: _Slots) -> set[str]:
+        """A node's change concerns the slots of the tasks on it, and every service not
+        settled (global services place a task on each node; rebalances, updates and
+        restarts read the nodes): a settled service has nothing to do in other slots
+        (settled.py)."""
+        unsettled = {s.id for s in services.list_all(tx) if s.id not in self._settled}
+        return super()._node_scope(tx, node_ids, slots) | unsettled
 
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
-        return reconcile_services(snapshot, ids, now, self._rng, self._history)
+        self._created.clear()  # their echoes came before this tick's drain ended
+        plan = reconcile_services(snapshot, ids, now, self._rng, self._history)
+        for sid, wanted in sorted(self._partial.items()):
+            settled = snapshot.services[sid]
+            slots: dict[int, list[Task]] = {slot: [] for slot in wanted}
+            for t in snapshot.tasks_of(sid):
+                slots[t.slot].append(t)
+            part = reconcile_slots(settled, slots, snapshot.nodes, now, self._rng, self._history)
+            if not still_settled(settled, slots, part):
+                self._settled.discard(sid)
+            plan.extend(part)
+        written = effect_services(plan.effects)
+        for sid in ids:  # passed over as a whole
+            service = snapshot.services.get(sid)
+            if (
+                service is not None
+                and sid not in written
+                and is_settled(service, snapshot.tasks_of(sid))
+            ):
+                self._settled.add(sid)
+            else:
+                self._settled.discard(sid)
+        self._created.update(e.task.id for e in plan.effects if isinstance(e, CreateTask))
+        return plan
 
 
 class TaskReaperActor(_ReconcileActor):
@@ -240,34 +370,46 @@ class TaskReaperActor(_ReconcileActor):
     def _apply(self, event: Event) -> None:
         obj = event.object
         if isinstance(obj, Task):
-            if event.action == Action.DELETE or _task_matters_to_reaper(obj, event.old):
-                self._dirty.add(obj.service_id)
+            if event.action == Action.DELETE or task_matters_to_reaper(obj, event.old):
+                self._mark_slot(obj)  # history is kept per slot
         elif isinstance(obj, Service):
             self._dirty.add(obj.id)
-        elif isinstance(obj, Cluster | Node) and (
-            event.action != Action.UPDATE or _node_or_cluster_matters(obj, event.old)
+        elif isinstance(obj, Cluster) and (
+            event.action != Action.UPDATE or node_or_cluster_matters(obj, event.old)
         ):
             self._full = True
+        elif isinstance(obj, Node) and (
+            event.action != Action.UPDATE or node_or_cluster_matters(obj, event.old)
+        ):
+            self._nodes_changed.add(obj.id)  # whether its tasks are finished
+
+    def _slot_ok(self, service: Service) -> bool:
+        return not service.pending_delete  # a removed service's tasks go all together
 
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
-        return reap(snapshot, ids)
+        return reap(snapshot, ids | set(self._partial))
 
 
 class ConstraintEnforcerActor(_ReconcileActor):
     """Tasks whose node no longer satisfies their constraints or reservations
-    (``enforcer.enforce_constraints``): each node change is a pass over every node."""
+    (``enforcer.enforce_constraints``): a node's change is a pass over that node's tasks
+    (a start-up or reset pass: over every node)."""
 
     subsystem = "constraintenforcer"
+    watched = frozenset({ObjectKind.NODE})  # not every task's change: it reads the store
 
     def _apply(self, event: Event) -> None:
         obj = event.object
         deleted = event.action == Action.DELETE
-        if isinstance(obj, Node) and not deleted and _node_matters_to_enforcer(obj, event.old):
-            self._full = True
+        if isinstance(obj, Node) and not deleted and node_matters_to_enforcer(obj, event.old):
+            self._nodes_changed.add(obj.id)
+
+    def _slot_ok(self, service: Service) -> bool:
+        return True  # it checks the tasks on the changed nodes only
 
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
         tasks_all = [t for ts in snapshot.tasks.values() for t in ts]
-        plan = enforce_constraints(snapshot.nodes, tasks_all)
+        plan = enforce_constraints(snapshot.nodes, tasks_all, self._scope_nodes)
         for e in plan.effects:
             if isinstance(e, SetDesiredState):
                 self._log.info(
@@ -277,162 +419,3 @@ class ConstraintEnforcerActor(_ReconcileActor):
                     reason=e.reason,
                 )
         return plan
-
-
-# --- helpers ---------------------------------------------------------------------------
-
-
-def _task_matters(task: Task, old: object) -> bool:
-    """Whether a task's change can change a plan: a new task, a new node or desired
-    state, or an observed state reaching RUNNING or an end. The steps below RUNNING
-    (ASSIGNED ... STARTING) cannot: nothing waits for them, so they make no pass over
-    the service (each would re-read all of its tasks: 100,000 tasks make about four
-    such reports each)."""
-    if not isinstance(old, Task):
-        return True
-    return (
-        task.desired_state != old.desired_state
-        or task.node_id != old.node_id
-        or (task.status.state != old.status.state and task.status.state >= TaskState.RUNNING)
-    )
-
-
-def _task_matters_to_reaper(task: Task, old: object) -> bool:
-    """Whether a task's change can change what the reaper deletes: a new node or desired
-    state, or an observed state reaching an end (history is made of finished tasks).
-    RUNNING is not one: nothing running is reaped. Nor is a new task: a replacement comes
-    with its predecessor's new desired state (the same plan), which is one; a task of a
-    new slot has no history to trim (100,000 new tasks made 100,000 passes' worth)."""
-    if not isinstance(old, Task):
-        return False
-    return (
-        task.desired_state != old.desired_state
-        or task.node_id != old.node_id
-        or (task.status.state != old.status.state and task.status.state.is_terminal)
-    )
-
-
-def _node_matters(node: Node, old: object) -> bool:
-    if not isinstance(old, Node):
-        return True
-    return (
-        node.status.state != old.status.state
-        or node.spec != old.spec
-        or node.role != old.role
-        or node.description != old.description
-        or node.status.addr != old.status.addr
-    )
-
-
-def _node_matters_to_enforcer(node: Node, old: object) -> bool:
-    """What a node's constraints are checked against, or its going DOWN or back (a DOWN
-    node is not the enforcer's business). UNKNOWN -> READY is not: after a leader change
-    1,000 nodes make that step, and each step was a pass over every task."""
-    if not isinstance(old, Node):
-        return True
-    return (
-        _down_changed(node, old)
-        or node.spec != old.spec
-        or node.role != old.role
-        or node.description != old.description
-    )
-
-
-def _node_or_cluster_matters(obj: Node | Cluster, old: object) -> bool:
-    """For the reaper: a node's going DOWN or back (what ``is_finished`` reads)."""
-    if isinstance(obj, Cluster):
-        return not isinstance(old, Cluster) or (obj.spec.orchestration != old.spec.orchestration)
-    return not isinstance(old, Node) or _down_changed(obj, old)
-
-
-def _down_changed(node: Node, old: Node) -> bool:
-    return (node.status.state == NodeState.DOWN) != (old.status.state == NodeState.DOWN)
-
-
-def _service_of(effect: Effect) -> str:
-    if isinstance(effect, CreateTask):
-        return effect.task.service_id
-    if isinstance(effect, DeleteTask):
-        return effect.task.service_id
-    if isinstance(effect, DeleteService):
-        return effect.service.id
-    return effect.service_id
-
-
-def _describe(effect: Effect) -> str:
-    if isinstance(effect, SetDesiredState):
-        return f"desired_{effect.state.label}"
-    return {
-        CreateTask: "created",
-        DeleteTask: "deleted_tasks",
-        DeleteService: "deleted_services",
-        SetUpdateStatus: "update_status",
-        SetServiceSpec: "rollbacks",
-        SetServiceStatus: "service_status",
-    }[type(effect)]
-
-
-def _writer(effect: Effect) -> Callable[[WriteTx], None]:
-    """The sub-transaction carrying out one effect against the objects as they are now."""
-
-    def write(tx: WriteTx) -> None:
-        if isinstance(effect, CreateTask):
-            service = services.get(tx, effect.task.service_id)
-            if (
-                service is not None
-                and not service.pending_delete
-                and service.spec_version == effect.task.spec_version
-            ):
-                tx.create(effect.task)
-        elif isinstance(effect, SetDesiredState):
-            task = tasks.get(tx, effect.task_id)
-            if task is not None and task.desired_state < effect.state:
-                tx.update(dataclasses.replace(task, desired_state=effect.state))
-        elif isinstance(effect, DeleteTask):
-            task = tasks.get(tx, effect.task.id)
-            if task is not None and task.meta.version == effect.task.meta.version:
-                tx.delete(task)
-        elif isinstance(effect, SetUpdateStatus):
-            service = services.get(tx, effect.service_id)
-            if service is not None and service.spec_version == effect.spec_version:
-                tx.update(dataclasses.replace(service, update_status=effect.status))
-        elif isinstance(effect, SetServiceSpec):
-            service = services.get(tx, effect.service_id)
-            if service is not None and service.spec_version == effect.spec_version:
-                new = effect.service
-                tx.update(
-                    dataclasses.replace(
-                        service,
-                        spec=new.spec,
-                        previous_spec=new.previous_spec,
-                        spec_version=new.spec_version,
-                        update_status=new.update_status,
-                        spec_history=trim(
-                            new.spec_history, clusters.orchestration(tx).service_history_limit
-                        ),
-                    )
-                )
-        elif isinstance(effect, SetServiceStatus):
-            service = services.get(tx, effect.service_id)
-            if service is not None and service.spec_version == effect.spec_version:
-                changes: dict[str, object] = {}
-                if effect.job_status is not None:
-                    changes["job_status"] = effect.job_status
-                if effect.rebalance_status is not None:
-                    changes["rebalance_status"] = effect.rebalance_status
-                tx.update(dataclasses.replace(service, **changes))  # type: ignore[arg-type]
-        else:
-            service = services.get(tx, effect.service.id)
-            if (
-                service is not None
-                and service.pending_delete
-                and not tasks.by_service(tx, service.id)
-            ):
-                tx.delete(service)
-
-    return write
-
-
-def effect_services(effects: Iterable[Effect]) -> set[str]:
-    """The service ids a list of effects touches (for tests and logs)."""
-    return {_service_of(e) for e in effects}

@@ -39,7 +39,7 @@ from api.objects import Node, Service, Task
 from api.specs import ReplicatedService
 from api.task_state import TaskState
 
-__all__ = ["reconcile_replicated", "removal_order"]
+__all__ = ["reconcile_replicated", "reconcile_slots", "removal_order"]
 
 
 def removal_order(live: Mapping[int, list[Task]]) -> list[int]:
@@ -133,4 +133,35 @@ def reconcile_replicated(
         refill(service, next(free), "", False, now, rng, history, plan)
 
     promote_delayed((t for ts in slots.values() for t in ts), now, plan)
+    return plan
+
+
+def reconcile_slots(
+    service: Service,
+    slots: Mapping[int, Sequence[Task]],
+    nodes: Mapping[str, Node],
+    now: float,
+    rng: RandomBits,
+    history: RestartHistory,
+) -> Plan:
+    """What ``reconcile_replicated`` writes for these slots (each with every task the
+    store holds in it) when ``service`` is settled (settled.py): with every other slot
+    live and current, no scaling, update or rebalance can be due, so each slot is judged
+    on its own: its dead tasks shut down, and it is refilled per its restart policy (a
+    slot left without a task gets a new one, as a free slot would)."""
+    assert isinstance(service.spec.mode, ReplicatedService)
+    replicas = max(0, service.spec.mode.replicas)
+    plan = Plan()
+    for slot in sorted(slots):
+        if not 1 <= slot <= replicas:
+            continue  # a removed slot's tasks are the reaper's
+        active = [t for t in slots[slot] if t.desired_state < TaskState.REMOVE]
+        active = shut_down_dead(active, nodes, plan, "task died or its node left")
+        if not active:
+            refill(service, slot, "", False, now, rng, history, plan)
+            continue
+        verdict = judge_slot(service, slot, active, nodes, now, history)
+        if verdict.state == SlotState.REFILL:
+            refill(service, slot, "", verdict.restart, now, rng, history, plan)
+        promote_delayed(active, now, plan)
     return plan

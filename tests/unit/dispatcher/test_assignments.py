@@ -124,3 +124,18 @@ def test_still_assigned_tasks_are_resent_on_any_change() -> None:
     again = bump(t, 6, status=status(TaskState.ASSIGNED, "rescheduled"))
     s.observe_update(again, 6)
     assert s.take().tasks == (again,)
+
+
+def test_a_set_is_touched_only_by_what_its_worker_must_be_sent() -> None:
+    t = task("t1", version=5)
+    s = AssignmentSet(NODE_A, 5, [t])
+    s.full()
+    assert not s.touched
+    s.observe_update(bump(t, 6, status=status(TaskState.RUNNING)), 6)  # the echo
+    assert not s.touched and s.take().empty
+    s.observe_update(task("t2", version=7), 7)
+    assert s.touched
+    assert [x.id[:2] for x in s.take().tasks] == ["t2"]
+    assert not s.touched
+    s.observe_delete(t.id, 8)
+    assert s.touched and s.take().removed == (t.id,)

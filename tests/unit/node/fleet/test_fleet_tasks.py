@@ -129,3 +129,20 @@ def test_states_only_move_forward(delay: float) -> None:
     tasks.drain(now=3.0)
     seen += reported(tasks).values()
     assert seen == sorted(seen) and seen[-1] is S.COMPLETE
+
+
+def test_counts_follow_every_status_change_and_removal() -> None:
+    tasks, executor = node(start_delay=0.5)
+    a, b = make_task("a"), make_task("b")
+    tasks.apply(True, [a, b], [], now=1.0)
+    assert tasks.counts() == {S.READY: 2}
+    for timer in tasks.take_timers():
+        tasks.fire(timer, now=1.5)
+    assert tasks.counts() == {S.RUNNING: 2}
+    executor.exit("a", 3)
+    tasks.drain(now=2.0)
+    assert tasks.counts() == {S.RUNNING: 1, S.FAILED: 1}
+    tasks.apply(False, [], ["a"], now=3.0)  # shut down, removed and forgotten
+    assert tasks.counts() == {S.RUNNING: 1} and len(tasks) == 1
+    tasks.apply(True, [], [], now=4.0)  # a full set without b
+    assert tasks.counts() == {} and len(tasks) == 0

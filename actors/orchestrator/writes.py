@@ -1,0 +1,113 @@
+"""The orchestrator's writes: each effect of a plan as the sub-transaction that carries it
+out against the objects as they are when it runs (state.py: effects are intents), and how
+effects are named in logs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+
+from actors.orchestrator.history import trim
+from actors.orchestrator.state import (
+    CreateTask,
+    DeleteService,
+    DeleteTask,
+    Effect,
+    SetDesiredState,
+    SetServiceSpec,
+    SetServiceStatus,
+    SetUpdateStatus,
+)
+from actors.store import WriteTx, clusters, services, tasks
+
+__all__ = ["describe", "effect_services", "service_of", "writer"]
+
+
+def service_of(effect: Effect) -> str:
+    if isinstance(effect, CreateTask):
+        return effect.task.service_id
+    if isinstance(effect, DeleteTask):
+        return effect.task.service_id
+    if isinstance(effect, DeleteService):
+        return effect.service.id
+    return effect.service_id
+
+
+def describe(effect: Effect) -> str:
+    if isinstance(effect, SetDesiredState):
+        return f"desired_{effect.state.label}"
+    return {
+        CreateTask: "created",
+        DeleteTask: "deleted_tasks",
+        DeleteService: "deleted_services",
+        SetUpdateStatus: "update_status",
+        SetServiceSpec: "rollbacks",
+        SetServiceStatus: "service_status",
+    }[type(effect)]
+
+
+def writer(effect: Effect) -> Callable[[WriteTx], None]:
+    """The sub-transaction carrying out one effect against the objects as they are now."""
+
+    def write(tx: WriteTx) -> None:
+        if isinstance(effect, CreateTask):
+            service = services.get(tx, effect.task.service_id)
+            if (
+                service is not None
+                and not service.pending_delete
+                and service.spec_version == effect.task.spec_version
+            ):
+                tx.create(effect.task)
+        elif isinstance(effect, SetDesiredState):
+            task = tasks.get(tx, effect.task_id)
+            if task is not None and task.desired_state < effect.state:
+                tx.update(dataclasses.replace(task, desired_state=effect.state))
+        elif isinstance(effect, DeleteTask):
+            task = tasks.get(tx, effect.task.id)
+            if task is not None and task.meta.version == effect.task.meta.version:
+                tx.delete(task)
+        elif isinstance(effect, SetUpdateStatus):
+            service = services.get(tx, effect.service_id)
+            if service is not None and service.spec_version == effect.spec_version:
+                tx.update(dataclasses.replace(service, update_status=effect.status))
+        elif isinstance(effect, SetServiceSpec):
+            service = services.get(tx, effect.service_id)
+            if service is not None and service.spec_version == effect.spec_version:
+                new = effect.service
+                tx.update(
+                    dataclasses.replace(
+                        service,
+                        spec=new.spec,
+                        previous_spec=new.previous_spec,
+                        spec_version=new.spec_version,
+                        update_status=new.update_status,
+                        spec_history=trim(
+                            new.spec_history, clusters.orchestration(tx).service_history_limit
+                        ),
+                    )
+                )
+        elif isinstance(effect, SetServiceStatus):
+            service = services.get(tx, effect.service_id)
+            if service is not None and service.spec_version == effect.spec_version:
+                changes: dict[str, object] = {}
+                if effect.job_status is not None:
+                    changes["job_status"] = effect.job_status
+                if effect.rebalance_status is not None:
+                    changes["rebalance_status"] = effect.rebalance_status
+                tx.update(dataclasses.replace(service, **changes))  # type: ignore[arg-type]
+        else:
+            service = services.get(tx, effect.service.id)
+            if (
+                service is not None
+                and service.pending_delete
+                and not tasks.by_service(tx, service.id)
+            ):
+                tx.delete(service)
+
+    return write
+
+
+def effect_services(effects: Iterable[Effect]) -> set[str]:
+    """The service ids a list of effects touches (for tests and logs)."""
+    return {service_of(e) for e in effects}
