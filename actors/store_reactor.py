@@ -11,7 +11,9 @@ Rules:
   after the armed one joins it, an earlier one replaces it (the rule: tick_window.py).
   Nothing is armed once the actor is stopping.
 - The timer tells the actor a ``_Tick``; ``tick()`` starts with ``_tick_started()`` and
-  calls ``_drain()``, which hands every queued event to ``_apply``. A closed watch (reset
+  calls ``_drain()``, which hands every queued event to ``_apply``. A tick that found
+  nothing to do may end with ``_tick_idle()``: it holds back no work (the next event
+  ticks at once when the tick before it was quiet long enough). A closed watch (reset
   after a snapshot restore, or overflow) is logged and reopened through ``_resync``.
 - ``on_stop`` cancels the armed tick and closes the watch.
 """
@@ -107,6 +109,19 @@ class StoreReactor(SupervisedActor):
         with self._lock:
             self._window.started(self._clock())
             self._cancel = None
+
+    def _tick_idle(self) -> None:
+        """The running tick found nothing to do: the window is as before it, and events
+        that came while it ran are asked for again (tick_window.py ``idle``)."""
+        with self._lock:
+            if self._stopping:
+                return
+            armed = self._window.idle(self._clock())
+            if armed is None:
+                return
+            if self._cancel is not None:
+                self._cancel()
+            self._cancel = self._timer.call_later(armed, self._fire)
 
     def _drain(self) -> tuple[int, bool]:
         """Hand every queued event to ``_apply``: (how many, whether it resynced)."""

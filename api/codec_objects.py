@@ -17,10 +17,12 @@ import dataclasses
 import enum
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from api.codec_fast import Invalid, fast_decoder_for, field_types, union_args
-from api.objects import OBJECT_TYPES, Object, ObjectKind, kind_of
+
+if TYPE_CHECKING:
+    from api.objects import Object, ObjectKind
 
 __all__ = [
     "ObjectDecodeError",
@@ -69,19 +71,37 @@ def encoder_for(tp: Any) -> Callable[[Any], Any]:
     return _encoder_for(tp)
 
 
+class _ObjectModel:
+    """api/objects.py's kinds, imported when a stored object is first encoded or decoded,
+    not with this module: swarmctl encodes specs only, and the object model's classes
+    were a sixth of its start-up. After the first use they are plain attributes."""
+
+    def __getattr__(self, name: str) -> Any:
+        from api import objects
+
+        self.OBJECT_TYPES = objects.OBJECT_TYPES
+        self.ObjectKind = objects.ObjectKind
+        self.kind_of = objects.kind_of
+        return getattr(objects, name)
+
+
+_model = _ObjectModel()
+
+
 def encode_object(obj: Object) -> dict[str, Any]:
     """Encode a stored object; its kind is implied by the caller's context."""
-    kind_of(obj)  # TypeError for anything that is not a stored object
+    _model.kind_of(obj)  # TypeError for anything that is not a stored object
     result: dict[str, Any] = encode(obj)
     return result
 
 
 def decode_object(kind: ObjectKind | str, data: Any) -> Object:
+    kinds = _model.ObjectKind
     try:
-        cls = OBJECT_TYPES[ObjectKind(kind)]
+        cls = _model.OBJECT_TYPES[kinds(kind)]
     except ValueError:
         raise ObjectDecodeError("kind", f"unknown object kind {kind!r}") from None
-    result: Object = decode(cls, data, kind.value if isinstance(kind, ObjectKind) else kind)
+    result: Object = decode(cls, data, kind.value if isinstance(kind, kinds) else kind)
     return result
 
 

@@ -16,7 +16,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.dependencies import MAX_DEPENDENCIES
 from api.enums import (
@@ -32,7 +32,6 @@ from api.enums import (
 )
 from api.host_resources import validate_mounts, validate_network_attachments, validate_ports
 from api.limits import format_bytes
-from api.objects import NodeDescription
 from api.schedule import check_schedule
 from api.secret_refs import validate_references
 from api.spec_limits import (
@@ -66,6 +65,9 @@ from api.specs import (
     TaskSpec,
     UpdateConfig,
 )
+
+if TYPE_CHECKING:
+    from api.objects import NodeDescription
 
 __all__ = [
     "CONSTRAINT_KEYS",

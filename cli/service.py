@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from cli.connection import ControlConnection
 from cli.errors import CliError
-from cli.logs import add_log_flags, run_service_logs
+from cli.lazy_verbs import lazy_verbs
 from cli.output import render_table, write_json, write_text
 from cli.service_flags import (
     CREATE_LIST_FLAGS,
@@ -31,9 +31,6 @@ from cli.service_flags import (
     option_dest,
     options_of,
 )
-from cli.service_history import add_history_arguments, add_rollback_arguments, rollback
-from cli.service_inspect import add_inspect_arguments
-from cli.service_ps import add_ps_arguments
 from cli.service_wait import finished_before, job_run_before, wait_for_change
 
 if TYPE_CHECKING:
@@ -51,9 +48,12 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="create, list, inspect, update, scale, roll back and remove services",
     )
-    verbs = parser.add_subparsers(title="commands", dest="verb", metavar="COMMAND", required=True)
+    verbs = lazy_verbs(parser, title="commands", dest="verb", metavar="COMMAND", required=True)
+    for name, build, summary in _VERBS:
+        verbs.add_verb(name, build, parents=[common], help=summary)
 
-    create = verbs.add_parser("create", parents=[common], help="create a service")
+
+def _build_create(create: argparse.ArgumentParser) -> None:
     create.add_argument("--name", default=None, help="service name (default: generated)")
     create.add_argument(
         "--mode",
@@ -73,31 +73,41 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     )
     create.set_defaults(run=run_create)
 
-    logs = verbs.add_parser(
-        "logs", parents=[common], help="fetch the logs of a service's tasks (stdout and stderr)"
-    )
+
+def _build_logs(logs: argparse.ArgumentParser) -> None:
+    from cli.logs import add_log_flags, run_service_logs
+
     add_log_flags(logs)
     logs.add_argument("service", metavar="SERVICE", help="the service (name, id or prefix)")
     logs.set_defaults(run=run_service_logs)
 
-    ls = verbs.add_parser("ls", parents=[common], help="list services")
+
+def _build_ls(ls: argparse.ArgumentParser) -> None:
     ls.add_argument("-q", "--quiet", action="store_true", help="only ids")
     ls.set_defaults(run=run_ls)
 
-    inspect = verbs.add_parser("inspect", parents=[common], help="show a service in detail")
+
+def _build_inspect(inspect: argparse.ArgumentParser) -> None:
+    from cli.service_inspect import add_inspect_arguments
+
     add_inspect_arguments(inspect)
 
-    ps = verbs.add_parser("ps", parents=[common], help="list the tasks of services")
+
+def _build_ps(ps: argparse.ArgumentParser) -> None:
+    from cli.service_ps import add_ps_arguments
+
     add_ps_arguments(ps)
 
-    scale = verbs.add_parser("scale", parents=[common], help="scale replicated services")
+
+def _build_scale(scale: argparse.ArgumentParser) -> None:
     scale.add_argument(
         "pairs", nargs="+", metavar="SERVICE=REPLICAS", help="services and their task counts"
     )
     add_wait_flags(scale)
     scale.set_defaults(run=run_scale)
 
-    update = verbs.add_parser("update", parents=[common], help="update a service")
+
+def _build_update(update: argparse.ArgumentParser) -> None:
     update.add_argument(
         "--image", dest=option_dest("image"), default=None, metavar="IMAGE", help="the new image"
     )
@@ -118,31 +128,52 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     update.add_argument("service", metavar="SERVICE", help="the service (name, id or prefix)")
     update.set_defaults(run=run_update)
 
-    rollback_ = verbs.add_parser(
-        "rollback", parents=[common], help="roll a service back to an earlier spec"
-    )
+
+def _build_rollback(rollback_: argparse.ArgumentParser) -> None:
+    from cli.service_history import add_rollback_arguments
+
     add_rollback_arguments(rollback_)
     _add_dry_run(rollback_)
     rollback_.set_defaults(run=run_rollback)
 
-    history = verbs.add_parser(
-        "history", parents=[common], help="show the specs a service had and what changed"
-    )
+
+def _build_history(history: argparse.ArgumentParser) -> None:
+    from cli.service_history import add_history_arguments
+
     add_history_arguments(history)
 
-    rebalance = verbs.add_parser(
-        "rebalance",
-        parents=[common],
-        help="move a replicated service's tasks so that every node that can run them gets "
-        "its share, paced by its update config",
-    )
+
+def _build_rebalance(rebalance: argparse.ArgumentParser) -> None:
     rebalance.add_argument("service", metavar="SERVICE", help="the service (name, id or prefix)")
     add_wait_flags(rebalance)
     rebalance.set_defaults(run=run_rebalance)
 
-    rm = verbs.add_parser("rm", parents=[common], help="remove services")
+
+def _build_rm(rm: argparse.ArgumentParser) -> None:
     rm.add_argument("services", nargs="+", metavar="SERVICE", help="the services to remove")
     rm.set_defaults(run=run_rm)
+
+
+# verb, the function adding its arguments when it is chosen (cli/lazy_verbs.py), summary;
+# a verb's module (logs, inspect, ps, history) is imported by its function, when chosen
+_VERBS = (
+    ("create", _build_create, "create a service"),
+    ("logs", _build_logs, "fetch the logs of a service's tasks (stdout and stderr)"),
+    ("ls", _build_ls, "list services"),
+    ("inspect", _build_inspect, "show a service in detail"),
+    ("ps", _build_ps, "list the tasks of services"),
+    ("scale", _build_scale, "scale replicated services"),
+    ("update", _build_update, "update a service"),
+    ("rollback", _build_rollback, "roll a service back to an earlier spec"),
+    ("history", _build_history, "show the specs a service had and what changed"),
+    (
+        "rebalance",
+        _build_rebalance,
+        "move a replicated service's tasks so that every node that can run them gets "
+        "its share, paced by its update config",
+    ),
+    ("rm", _build_rm, "remove services"),
+)
 
 
 def _add_dry_run(parser: argparse.ArgumentParser) -> None:
@@ -282,6 +313,8 @@ def run_rollback(args: argparse.Namespace, connection: ControlConnection, _v: st
         with connection:
             _print_plan(args, connection.request("control.service.plan", body))
         return 0
+    from cli.service_history import rollback
+
     return rollback(args, connection, args.service, args.to_version)
 
 

@@ -10,8 +10,6 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from cli.connection import ControlConnection
-from cli.job_progress import JobJudge
-from cli.progress import ProgressJudge, finished_task_ids, wait_converged
 
 __all__ = ["finished_before", "job_run_before", "progress_stream", "wait_for_change"]
 
@@ -27,6 +25,8 @@ def finished_before(
     """Tasks already finished before a change is written: their failures are old news."""
     if args.detach:
         return set()
+    from cli.progress import finished_task_ids
+
     return finished_task_ids(connection.request("control.service.ps", {"service": service}))
 
 
@@ -51,6 +51,9 @@ def wait_for_change(
     (cli/job_progress.py)."""
     if args.detach:
         return
+    from cli.job_progress import JobJudge  # a detached command needs neither
+    from cli.progress import ProgressJudge, wait_converged
+
     service_id = reply["id"]
     judge = (
         JobJudge(job_run)

@@ -8,9 +8,13 @@ judges the status reports the front queued; session opens are queued there too a
 here in one batch per wake-up (one store read for all of them). Frames are built and sent
 by its ``SessionStreams`` (streams.py). It ticks every ``tick_interval`` seconds, and
 sooner when work comes (a store change, judged status reports, opened sessions) after a
-quiet period: at once when no tick that had work ended within the last interval, else
-an interval after it ended (tick_window.py), so a lone change is sent and a lone status
-written without waiting for the period while a burst is still batched as before. Per tick: polls
+quiet period: at once when no tick that had work of its kind ended within the last
+interval, else an interval after it ended (tick_window.py), so a lone change is sent and
+a lone status written without waiting for the period while a burst is still batched as
+before. Frames out and writes in are the window's two lanes: a tick that sent an
+assignment does not hold back the worker's first status, and a tick that only took in
+store changes (the tasks a service creates before they are assigned, the echo of its own
+status writes) holds back nothing. Per tick: polls
 the watch queue, lets the core expire nodes, sends each session its coalesced assignment
 changes (with the networks and registry credentials their tasks need: dependencies.py),
 resends changed credentials to the sessions whose tasks need them, closes ended sessions
@@ -60,6 +64,8 @@ __all__ = ["Dispatcher"]
 
 _log = get_logger("dispatcher")
 _TICK: Final = "tick"
+_OUT: Final = "out"  # the tick window's lanes: frames to the sessions
+_IN: Final = "in"  # node and status writes
 _OPENS: Final = "opens"
 # committed changes observed per hold of the core's lock: a heartbeat waits at most this many
 _OBSERVE_CHUNK: Final = 2000
@@ -106,7 +112,7 @@ class Dispatcher(SupervisedActor):
         self._writer: pykka.ActorRef[StoreWriter] | None = None
         self._intake: pykka.ActorRef[StatusIntake] | None = None
         self._cancel_tick: Callable[[], None] | None = None
-        self._window = TickWindow(tick_interval)
+        self._window = TickWindow(tick_interval, lanes=(_OUT, _IN))
         self._window_lock = threading.Lock()  # work is told from the store's and intake's threads
         self._stopping = False
         self._auth_changed: set[str] = set()  # services whose credentials changed
@@ -115,7 +121,7 @@ class Dispatcher(SupervisedActor):
 
     def on_start(self) -> None:
         self._writer = StoreWriter.start(self._store)
-        intake = self._intake = StatusIntake.start(self._front, self._on_work)
+        intake = self._intake = StatusIntake.start(self._front, self._on_writes)
 
         def wake_intake() -> None:
             with contextlib.suppress(pykka.ActorDeadError):
@@ -126,7 +132,7 @@ class Dispatcher(SupervisedActor):
             lambda tx: (node_queries.list_all(tx), _period(tx)),
             kinds=_WATCHED,
             grows=True,
-            notify=self._on_work,
+            notify=self._on_change,
         )
         if period is not None:
             self._core.set_config(replace(self._heartbeat, period=period))
@@ -178,16 +184,20 @@ class Dispatcher(SupervisedActor):
                 self._cancel_tick()
             self._cancel_tick = self._timer.call_later(delay, fire)
 
-    def _after_tick(self, now: float) -> float | None:
-        return self._window.ended(now)
+    def _after_tick(self, busy: frozenset[str]) -> Callable[[float], float | None]:
+        def ask(now: float) -> float | None:
+            sooner = self._window.finished(now, busy)  # work that came while it ran
+            return sooner if sooner is not None else self._window.at(now, self._tick_interval)
 
-    def _after_idle_tick(self, now: float) -> float | None:
-        sooner = self._window.idle(now)  # work that came while it ran: maybe at once
-        return sooner if sooner is not None else self._window.at(now, self._tick_interval)
+        return ask
 
-    def _on_work(self) -> None:
-        """Something to send or write came (on the store's, intake's or own thread)."""
-        self._schedule_tick(self._window.after_work)
+    def _on_change(self) -> None:
+        """A store change came (on the store's thread): maybe a frame to send."""
+        self._schedule_tick(lambda now: self._window.after_work(now, _OUT))
+
+    def _on_writes(self) -> None:
+        """Something to write came (on the intake's or own thread)."""
+        self._schedule_tick(lambda now: self._window.after_work(now, _IN))
 
     def on_receive(self, message: Any) -> Any:
         if self._stopping:
@@ -195,13 +205,13 @@ class Dispatcher(SupervisedActor):
         if message == _TICK:
             with self._window_lock:
                 self._window.started(self._clock())
-            had_work = True
+            busy = frozenset((_OUT, _IN))
             try:
-                had_work = self._tick()
+                busy = self._tick()
             finally:
-                self._schedule_tick(self._after_tick if had_work else self._after_idle_tick)
+                self._schedule_tick(self._after_tick(busy))
         elif message == _OPENS and self._open_sessions(self._front.take_opens()):
-            self._on_work()  # their nodes' READY writes
+            self._on_writes()  # their nodes' READY writes
         return None
 
     def _wake_for_opens(self) -> None:
@@ -260,8 +270,8 @@ class Dispatcher(SupervisedActor):
 
     # --- the tick -----------------------------------------------------------------------
 
-    def _tick(self) -> bool:
-        """Whether it had work: store changes, or something to send, close or write."""
+    def _tick(self) -> frozenset[str]:
+        """The lanes it had work for: frames sent (or sessions closed), writes handed on."""
         # the manager list every frame carries, read once per tick or batch of opens:
         # reading it lists every node of the store (1,000 frames a tick at 1,000 nodes)
         self._streams.managers = tuple(self._managers())
@@ -271,16 +281,20 @@ class Dispatcher(SupervisedActor):
         metrics.HEARTBEATS_MISSED.inc(out.expired)
         metrics.SESSIONS.set(len(self._core.sessions))
         self._streams.send_all(out.deltas)
-        if self._auth_changed:
+        resent = bool(self._auth_changed)
+        if resent:
             self._resend_auths()
         for session, reason in out.closed:
             self._streams.close(session, reason)
         if (out.node_writes or out.status_writes) and self._writer is not None:
             self._writer.tell(Writes(tuple(out.node_writes), tuple(out.status_writes)))
-        return bool(changed or out.deltas or out.closed or out.node_writes or out.status_writes)
+        sent = changed < 0 or resent or out.deltas or out.closed
+        wrote = out.node_writes or out.status_writes
+        return frozenset(lane for lane, busy in ((_OUT, sent), (_IN, wrote)) if busy)
 
     def _drain_watch(self) -> int:
-        """Take in the committed changes; how many (a resync counts as one)."""
+        """Take in the committed changes; how many (-1: resynced, every session sent its
+        full set)."""
         watcher = self._watcher
         if watcher is None:
             return 0
@@ -288,7 +302,7 @@ class Dispatcher(SupervisedActor):
             events = watcher.poll()
         except WatchClosed as exc:
             self._resync(exc.reason)
-            return 1
+            return -1
         changes: list[TaskChange] = []
         for event in events:
             self._observe(event, changes)

@@ -99,6 +99,10 @@ class SchedulerActor(StoreReactor):
         metrics.set_pending(self._core.pending_reasons())
         if failed or self._core.dirty:
             self._request_tick(self._tick_interval)
+        elif not (decisions or resynced or self._core.waiting):
+            # nothing waits and nothing was decided (a service created before its tasks,
+            # status changes of placed tasks): no batch to wait for, hold nothing back
+            self._tick_idle()
         report = TickReport(events, resynced, assigned, written, failed, len(self._core.waiting))
         if assigned or written or failed:
             self._log.info("scheduler.tick.complete", **dataclasses.asdict(report))

@@ -105,6 +105,22 @@ def test_every_cli_module_and_the_spec_commands_stay_in_the_client() -> None:
     assert set(report["third_party"]) <= THIRD_PARTY_ALLOWED, report["third_party"]
 
 
+def test_service_create_and_scale_load_only_what_they_use() -> None:
+    # a spec is encoded without the object model of stored objects (api/objects.py), and
+    # only the chosen verb's module is imported (cli/lazy_verbs.py): start-up CPU
+    report = load(
+        [
+            ["service", "create", "--detach", "--replicas", "2", "busybox", "sleep", "1"],
+            ["service", "scale", "--detach", "web=3"],
+        ]
+    )
+    assert report["codes"] == [1, 1]
+    assert "api.specs" in report["ours"]  # the spec was built before the connection failed
+    unused = {"api.objects", "cli.logs", "cli.service_ps", "cli.service_inspect"}
+    unused |= {"cli.service_history", "cli.progress", "cli.job_progress"}
+    assert unused.isdisjoint(report["ours"]), sorted(unused & set(report["ours"]))
+
+
 # -- static: every import, wherever in the module -------------------------------------------
 
 

@@ -71,3 +71,42 @@ def test_a_tick_with_work_puts_the_next_one_off_to_a_window_after_its_end() -> N
 def test_the_window_must_be_positive(window: float) -> None:
     with pytest.raises(ValueError, match="tick window"):
         TickWindow(window)
+
+
+def test_a_lane_is_not_held_back_by_a_tick_that_had_work_only_of_another() -> None:
+    window = TickWindow(W, lanes=("out", "in"))
+    assert window.after_work(10.0, "out") == 0.0
+    window.started(10.0)  # it sends a frame
+    assert window.after_work(10.02, "in") == pytest.approx(W - 0.02)  # held while it ran
+    assert window.finished(10.03, {"out"}) == 0.0  # the status goes at once after all
+    assert window.armed_at == 10.03
+    window.started(10.03)  # it writes the status
+    assert window.finished(10.04, {"in"}) == W
+    assert window.after_work(10.05, "out") == pytest.approx(0.08)  # out's own window
+    assert window.after_work(10.06, "in") is None  # in's ends later: joins the armed one
+
+
+def test_a_tick_with_work_only_in_one_lane_leaves_the_others_window_as_it_was() -> None:
+    window = TickWindow(W, lanes=("out", "in"))
+    window.started(10.0)
+    window.finished(10.01, {"in"})  # wrote: in's window runs to 10.11
+    window.started(10.05)  # a tick that only took in store changes
+    assert window.finished(10.06, ()) is None
+    assert window.after_work(10.07, "out") == 0.0  # it held back nothing
+    assert window.after_work(10.07, "in") is None  # in's window is still the write's
+    assert window.last_busy == {"out": None, "in": 10.01}
+
+
+def test_ended_and_idle_are_finished_with_every_lane_and_with_none() -> None:
+    window = TickWindow(W, lanes=("out", "in"))
+    window.started(10.0)
+    assert window.ended(10.02) == W
+    assert window.last_busy == {"out": 10.02, "in": 10.02}
+    window.started(10.2)
+    assert window.idle(10.21) is None
+    assert window.last_busy == {"out": 10.02, "in": 10.02}
+
+
+def test_a_window_needs_a_lane() -> None:
+    with pytest.raises(ValueError, match="lane"):
+        TickWindow(W, lanes=())

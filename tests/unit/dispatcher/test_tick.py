@@ -95,12 +95,17 @@ def test_a_change_after_a_quiet_period_arms_a_tick_at_once(running: Running) -> 
     assert r.timer.delays[armed:] == [0.0]
 
 
-def test_changes_right_after_a_tick_with_work_wait_for_its_window(running: Running) -> None:
+def test_changes_right_after_a_tick_that_sent_a_frame_wait_for_its_window(
+    running: Running,
+) -> None:
     r = running
+    outbox, _ = open_session(r)
     r.quiet()
+    sent = len(outbox.sent)
     r.assign("t1")
     r.timer.advance(0.0)
-    r.sync()  # the tick that took t1 ran and armed the next periodic one
+    r.sync()  # the tick that sent t1 ran and armed the next periodic one
+    assert len(outbox.sent) == sent + 1
     armed = len(r.timer.delays)
     r.timer.clock.advance(W / 4)
     r.assign("t2")
@@ -109,6 +114,17 @@ def test_changes_right_after_a_tick_with_work_wait_for_its_window(running: Runni
     r.quiet()
     armed = len(r.timer.delays)
     r.assign("t4")
+    assert r.timer.delays[armed:] == [0.0]
+
+
+def test_a_tick_that_only_took_in_changes_holds_back_nothing(running: Running) -> None:
+    r = running
+    r.quiet()
+    r.assign("t1")  # no session holds it: nothing to send (a service's new tasks, say)
+    r.timer.advance(0.0)
+    r.sync()
+    armed = len(r.timer.delays)
+    r.assign("t2")
     assert r.timer.delays[armed:] == [0.0]
 
 
@@ -150,6 +166,24 @@ def test_a_lone_status_report_is_written_without_the_clock_moving(running: Runni
     r.quiet()
     report_box = GateOutbox()
     request = session_request(report_box, KEY_A, next(_ids) + 100)
+    updates = [(task("t1").id, TaskStatus(state=TaskState.ACCEPTED))]
+    assert r.front.request_report(StatusReport(request, NODE_A, session_id, updates)) is None
+    wait_for(
+        lambda: r.timer.advance(0.0) >= 0 and task_state(r.store, "t1") is TaskState.ACCEPTED,
+        "t1 written ACCEPTED",
+    )
+
+
+def test_a_status_right_after_its_assignment_is_written_without_the_clock_moving(
+    running: Running,
+) -> None:
+    """The frame's tick opened the window of frames, not the one of status writes."""
+    r = running
+    outbox, session_id = open_session(r)
+    r.quiet()
+    r.assign("t1")
+    wait_for(lambda: r.timer.advance(0.0) >= 0 and len(outbox.sent) > 1, "t1's frame")
+    request = session_request(GateOutbox(), KEY_A, next(_ids) + 100)
     updates = [(task("t1").id, TaskStatus(state=TaskState.ACCEPTED))]
     assert r.front.request_report(StatusReport(request, NODE_A, session_id, updates)) is None
     wait_for(

@@ -17,7 +17,7 @@ from actors.scheduler import ASSIGNED_MESSAGE, SchedulerActor, TickReport
 from actors.store import Batch, BatchResult, LocalProposer, MemoryStore, WriteTx, tasks
 from api.objects import Node, Task
 from api.task_state import TaskState
-from tests.support.clocks import ManualTimer  # never fired: the tests tick the actor
+from tests.support.clocks import ManualClock, ManualTimer  # never fired: the tests tick
 from tests.support.waiting import wait_for
 from tests.unit.scheduler.helpers import node, task
 
@@ -213,3 +213,20 @@ def test_runs_under_a_supervisor() -> None:
         wait_for(lambda: all_tasks(store)[0].status.state == TaskState.ASSIGNED)
     finally:
         sup.stop(block=True, timeout=5)
+
+
+def test_a_tick_with_nothing_waiting_does_not_hold_back_the_next(started: Any) -> None:
+    """A service created before its tasks ticks the scheduler at once for nothing: its
+    tasks, a moment later, are not held back for a window by that tick."""
+    store = make_store()
+    create(store, node("a"))
+    clock = ManualClock()
+    timer = ManualTimer(clock)
+    proxy = started(store, timer=timer, clock=clock, tick_interval=0.05)
+    create(store, node("b"))  # a change that makes no work (as a new service, say)
+    assert timer.delays[-1] == 0.0
+    assert proxy.tick().get(timeout=10).assigned == 0
+    armed = len(timer.delays)
+    create(store, task("web", slot=1))
+    assert timer.delays[armed:] == [0.0]
+    assert proxy.tick().get(timeout=10).assigned == 1
