@@ -236,6 +236,8 @@ def test_session_registers_the_node_ready(
     )
     assert node.description == DESCRIPTION
     assert node.status.addr == "127.0.0.1"
+    # the session's first frame (the full set) and the READY write travel separately
+    wait_for(lambda: sink.full_sets(), "the first full assignment set")
     assert sink.full_sets() == [()]
 
 

@@ -8,7 +8,8 @@ Rules:
 - ``lock`` serialises what could race on one node: a task creating its container on a
   network (ensure, create, connect) and a task leaving it (remove the container, prune),
   so a network is never removed under a container about to join it.
-- Pruning removes only networks labelled with this node's id that have no container; the
+- Pruning removes only networks labelled with this node's id that have no container, not
+  even a created one that has not started (the engine lists no endpoint for it); the
   engine refusing (an endpoint appeared meanwhile) leaves the network for the next prune.
 """
 
@@ -87,6 +88,12 @@ class EngineNetworks:
                     info = api.inspect_network(network["Id"])
                 if info.get("Containers"):
                     continue
+                # a created container not started yet has no endpoint in Containers (nor a
+                # network id in its settings), but its start needs the network: the
+                # container list's filter by network name still finds it
+                with edge("list containers"):
+                    if api.containers(all=True, quiet=True, filters={"network": name}):
+                        continue
                 with edge(f"remove network {name}"):
                     api.remove_network(network["Id"])
             except ContainerNotFoundError:
