@@ -208,10 +208,22 @@ class Client:
         rid = next(self._ids)
         frame = encode(message_type, body, request_id=rid, max_size=self._max_size)
         self._pending[rid] = entry
+        if self._refused_before(rid):
+            return rid
         if not self._outbox.send((frame,)):
             self._pending.pop(rid, None)
             raise ClientClosed(f"client to {self.address} is closed")
         return rid
+
+    def _refused_before(self, rid: int) -> bool:
+        """The server refused this key before request ``rid`` was pending, so no later
+        refusal event need come to fail it: fail it now (the I/O thread fails those pending
+        when it sees the event; together no request waits out its deadline)."""
+        refused = self.refused
+        if refused is None:
+            return False
+        self._fail(rid, refused)
+        return True
 
     def _call(
         self,
@@ -227,6 +239,8 @@ class Client:
         self._check_open()
         frame = encode(message_type, body, request_id=rid, max_size=self._max_size)
         self._pending[rid] = entry
+        if self._refused_before(rid):
+            return rid
         if not self._outbox.send((frame,)):
             self._pending.pop(rid, None)
             raise ClientClosed(f"client to {self.address} is closed")

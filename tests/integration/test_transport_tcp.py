@@ -188,6 +188,21 @@ def test_a_refused_key_fails_at_once_with_watch_auth(server: Server) -> None:
         assert client.refused is not None
 
 
+def test_a_request_after_the_refusal_was_seen_fails_at_once(server: Server) -> None:
+    """The refusal can arrive before any request is pending (the handshake runs on
+    connect): a later request still fails with it instead of waiting out its deadline."""
+    with Client(
+        server.address,
+        server_key=server.public_key,
+        keypair=generate_keypair(),
+        timeout=60.0,
+        watch_auth=True,
+    ) as client:
+        wait_for(lambda: client.refused is not None, "the refusal seen", 30.0)
+        with pytest.raises(HandshakeRefused):
+            client.request("ping")
+
+
 def test_malformed_frames_are_answered_or_dropped(server: Server) -> None:
     ctx, sock = raw_dealer(server, keypair=server.admitted[2])
     try:
