@@ -138,6 +138,9 @@ class ChildContext:
     report_exit: Callable[[ChildExit], None]
     clock: Clock = time.monotonic
     timer: Timer = field(default_factory=ThreadTimer)
+    # Set when the instance has completely ended (on_stop done, exit reported); pykka's
+    # actor_stopped is set before on_stop runs.
+    finished: threading.Event = field(default_factory=threading.Event)
 
 
 class Directory:
@@ -253,6 +256,7 @@ class SupervisedActor(pykka.ThreadingActor):
             self.ctx.report_exit(
                 ChildExit(self.ctx.name, self.ctx.incarnation, self._failure, self._started)
             )
+            self.ctx.finished.set()
         else:
             self.on_unsupervised_exit(self._failure)
 

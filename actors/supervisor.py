@@ -62,6 +62,7 @@ __all__ = [
     "ChildUnavailable",
     "Directory",
     "EscalationError",
+    "PreviousIncarnationAlive",
     "Restart",
     "SupervisedActor",
     "Supervisor",
@@ -90,6 +91,10 @@ class EscalationError(RuntimeError):
 
 class ChildDied(RuntimeError):
     """A child's actor stopped without being asked to and without reporting an error."""
+
+
+class PreviousIncarnationAlive(RuntimeError):
+    """A child's earlier instance has not stopped yet: a new one would run beside it."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,8 @@ class ChildStatus:
 class _RestartDue:
     name: str
     incarnation: int
+    # A start put off because an earlier instance was still stopping: not a restart.
+    deferred: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,10 @@ class _Child:
     crashes: deque[float] = field(default_factory=deque)
     last_error: BaseException | None = None
     cancel: Cancel | None = None
+    # Earlier instances told to stop that had not stopped in time: a new instance waits
+    # for them, or two schedulers (say) would book the same resources.
+    lingering: list[threading.Event] = field(default_factory=list)
+    finished: threading.Event | None = None  # the running instance's (see _ended)
 
 
 class _Exits:
@@ -261,6 +272,8 @@ class Supervisor(SupervisedActor):
             child.crashes.clear()
             try:
                 self._start(child)
+            except PreviousIncarnationAlive as exc:
+                self._defer_start(child, exc)
             except Exception as exc:
                 self._crashed(child, exc)
 
@@ -304,8 +317,13 @@ class Supervisor(SupervisedActor):
         child.cancel = None
         try:
             self._start(child)
+        except PreviousIncarnationAlive as exc:
+            self._defer_start(child, exc, deferred=due.deferred)
+            return
         except Exception as exc:
             self._crashed(child, exc)
+            return
+        if due.deferred:
             return
         child.restarts += 1
         metrics.RESTARTS.labels(self.name, child.spec.name).inc()
@@ -340,6 +358,7 @@ class Supervisor(SupervisedActor):
 
     def _start(self, child: _Child) -> None:
         spec = child.spec
+        self._await_lingering(child)
         child.incarnation += 1
         incarnation = child.incarnation
         ctx = ChildContext(
@@ -369,8 +388,10 @@ class Supervisor(SupervisedActor):
             raise error or ChildDied(f"{spec.name} stopped while starting") from None
         except pykka.Timeout:
             ref.stop(block=False)
+            child.lingering.append(ctx.finished if self._reports(ref) else ref.actor_stopped)
             raise TimeoutError(f"{spec.name} did not start within {spec.start_timeout}s") from None
         child.ref = ref
+        child.finished = ctx.finished
         child.state = ChildState.RUNNING
         self.directory._set(spec.name, ref)
         self.log.info("supervisor.child.started", child=spec.name, incarnation=incarnation)
@@ -387,6 +408,7 @@ class Supervisor(SupervisedActor):
                 ref.stop(block=True, timeout=child.spec.stop_timeout)
                 self.log.info("supervisor.child.stopped", child=child.spec.name)
             except pykka.Timeout:
+                child.lingering.append(self._ended(child, ref))
                 self.log.error(
                     "supervisor.child.stop_timeout",
                     child=child.spec.name,
@@ -394,8 +416,47 @@ class Supervisor(SupervisedActor):
                 )
         child.state = ChildState.STOPPED
 
+    def _await_lingering(self, child: _Child) -> None:
+        """Wait (up to a stop timeout each) for earlier instances still stopping."""
+        for ended in child.lingering:
+            ended.wait(child.spec.stop_timeout)
+        child.lingering = [ended for ended in child.lingering if not ended.is_set()]
+        if child.lingering:
+            raise PreviousIncarnationAlive(
+                f"{child.spec.name}: {len(child.lingering)} earlier instance(s) still stopping"
+            )
+
+    @staticmethod
+    def _reports(ref: pykka.ActorRef[Any]) -> bool:
+        return issubclass(ref.actor_class, SupervisedActor)
+
+    def _ended(self, child: _Child, ref: pykka.ActorRef[Any]) -> threading.Event:
+        """What is set once ``ref`` has completely ended: a SupervisedActor's context says
+        so after its on_stop; a plain pykka actor only says it has begun to stop."""
+        if self._reports(ref) and child.finished is not None:
+            return child.finished
+        return ref.actor_stopped
+
+    def _defer_start(
+        self, child: _Child, reason: PreviousIncarnationAlive, *, deferred: bool = True
+    ) -> None:
+        # Not a crash: nothing new failed, an old instance is slow to finish. Try again
+        # after the first backoff step without counting towards escalation.
+        child.state = ChildState.BACKOFF
+        delay = child.spec.backoff.delay(1)
+        self.log.warning(
+            "supervisor.child.start_deferred",
+            child=child.spec.name,
+            delay=delay,
+            reason=str(reason),
+        )
+        due = _RestartDue(child.spec.name, child.incarnation, deferred=deferred)
+        child.cancel = self.timer.call_later(delay, lambda: self._tell_if_alive(due))
+
     def _crashed(self, child: _Child, error: BaseException | None) -> None:
         spec = child.spec
+        if child.ref is not None:  # it may still be on its way out
+            child.lingering.append(self._ended(child, child.ref))
         child.ref = None
         self.directory._discard(spec.name)
         if error is not None:

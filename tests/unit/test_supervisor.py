@@ -373,3 +373,56 @@ def _find(sup: Any, name: str) -> pykka.ActorRef[Any] | None:
     except ChildUnavailable:
         return None
     return ref
+
+
+class SlowStopper(SupervisedActor):
+    """Counts live instances; its on_stop waits for ``release`` (a busy actor's queue)."""
+
+    live: ClassVar[int] = 0
+    most_live: ClassVar[int] = 0
+    lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, ctx: ChildContext, release: threading.Event) -> None:
+        super().__init__(ctx)
+        self.release = release
+
+    def on_start(self) -> None:
+        with SlowStopper.lock:
+            SlowStopper.live += 1
+            SlowStopper.most_live = max(SlowStopper.most_live, SlowStopper.live)
+
+    def on_stop(self) -> None:
+        self.release.wait(DEADLINE)
+        with SlowStopper.lock:
+            SlowStopper.live -= 1
+
+
+def test_a_child_slow_to_stop_is_not_started_again_beside_itself() -> None:
+    SlowStopper.live = SlowStopper.most_live = 0
+    timer, release = ManualTimer(), threading.Event()
+    slow = ChildSpec("a", start_actor(SlowStopper, release), stop_timeout=0.05)
+    sup = start_supervisor([slow], timer).proxy()
+    first = sup.get("a").get()
+    try:
+        _stop_slowly_then_start_again(sup, timer, release, first)
+    finally:
+        release.set()
+
+
+def _stop_slowly_then_start_again(
+    sup: Any, timer: ManualTimer, release: threading.Event, first: pykka.ActorRef[Any]
+) -> None:
+    sup.stop_child("a").get(timeout=DEADLINE)  # times out: the instance is still stopping
+    assert SlowStopper.live == 1
+    sup.start_child("a").get(timeout=DEADLINE)
+    assert {s.name: s.state for s in sup.status().get()} == {"a": ChildState.BACKOFF}
+    assert SlowStopper.most_live == 1
+    assert wait_for(lambda: events("supervisor.child.start_deferred"), "deferral logged")
+
+    release.set()
+    wait_for(lambda: SlowStopper.live == 0, "first instance stopped")
+    timer.fire_all()
+    second = wait_for(lambda: _find(sup, "a"), "child started once the first had stopped")
+    assert second.actor_urn != first.actor_urn
+    assert SlowStopper.most_live == 1
+    assert sup.restart_counts().get() == {"a": 0}  # a deferred start is not a restart
