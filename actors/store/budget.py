@@ -1,7 +1,8 @@
 """The byte budgets a write must fit before the store proposes it (``api.limits``).
 
 Each operation is packed once (`encode_op`), here, so its size is exact: one object may
-take ``object`` bytes (a task with its spec), one write (a transaction: ``update``, or
+take ``object`` bytes (a task with its spec; an update written as the fields it changes
+is checked by the size of the object it makes), one write (a transaction: ``update``, or
 one ``Batch.update``) ``write`` bytes (with the task specs it adds to its entry's
 table), one proposal ``entry`` bytes. A batch starts a new proposal before a
 write that might not fit (``Batch.room``), so the store never builds an entry over its
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.store.entry import Op, encode_op
+from actors.store.entry import Op, encode_op, object_bytes, writes_patch
 from actors.store.errors import TooLarge
 from actors.store.task_rows import SpecTable
 from api.limits import MAX_ENTRY_BYTES, MAX_OBJECT_BYTES, MAX_WRITE_BYTES
@@ -49,9 +50,13 @@ def encode_group(ops: tuple[Op, ...], budgets: Budgets, specs: SpecTable) -> Enc
     try:
         packed = tuple(encode_op(op, specs) for op in ops)
         for op, data in zip(ops, packed, strict=True):
-            size = len(data)
-            if type(op.obj) is Task:
-                size += specs.size(specs.ref(op.obj.spec))
+            if writes_patch(op):  # the object it makes, as if written whole
+                assert op.obj is not None
+                size = object_bytes(op.obj, specs)
+            else:
+                size = len(data)
+                if type(op.obj) is Task:
+                    size += specs.size(specs.ref(op.obj.spec))
             if size > budgets.object:
                 raise TooLarge(f"{op.kind.value} {op.id}", size, budgets.object, "one object")
         size = sum(len(data) for data in packed) + specs.bytes_since(mark)

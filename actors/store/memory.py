@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from actors.store import clusters, configs, networks, nodes, secrets, services, tasks
@@ -59,6 +59,7 @@ from actors.store.tx import ReadTx, WriteTx
 from actors.store.watch import Event, EventFilter, Watcher, WatchHub
 from api.ids import RandomBits, new_id
 from api.objects import Meta, Object, ObjectKind, Task
+from api.objects_copy import copy_object
 
 __all__ = ["SCHEMAS", "ApplyResult", "Batch", "BatchResult", "Committed", "MemoryStore"]
 
@@ -74,6 +75,7 @@ SCHEMAS: tuple[TableSchema, ...] = (
     configs.SCHEMA,
 )
 _Key = tuple[ObjectKind, str]
+_set_field = object.__setattr__
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +346,7 @@ class MemoryStore:
         events: list[Event],
         sharing: SpecSharing | None,
     ) -> _GroupVerdict:
+        fresh = sharing is not None  # decoded objects: nobody else holds them
         undo: list[tuple[ObjectKind, str, Object | None]] = []
         group_events: list[Event] = []
         stored: list[Object] = []
@@ -355,7 +358,7 @@ class MemoryStore:
                     assert op.obj is not None
                     if current is not None:
                         raise AlreadyExists(op.kind.value, op.id)
-                    new = replace(op.obj, meta=Meta(index, timestamp, timestamp))
+                    new = self._stored(op.obj, Meta(index, timestamp, timestamp), fresh)
                 else:
                     if current is None:
                         raise NotFound(op.kind.value, op.id)
@@ -371,8 +374,12 @@ class MemoryStore:
                             Event(op.kind, Action.DELETE, current, index, current, timestamp)
                         )
                         continue
-                    assert op.obj is not None
-                    new = replace(op.obj, meta=Meta(index, current.meta.created_at, timestamp))
+                    meta = Meta(index, current.meta.created_at, timestamp)
+                    if op.changes is not None:  # a patch: the changes to the current version
+                        new = copy_object(current, meta, op.changes)
+                    else:
+                        assert op.obj is not None
+                        new = self._stored(op.obj, meta, fresh)
                 if type(new) is Task:
                     if sharing is not None:
                         sharing.share(new, current)
@@ -394,6 +401,15 @@ class MemoryStore:
             return _GroupVerdict(exc)
         events.extend(group_events)
         return _GroupVerdict(None, tuple(stored))
+
+    @staticmethod
+    def _stored(obj: Object, meta: Meta, fresh: bool) -> Object:
+        """``obj`` as stored, with ``meta``: itself when it is ``fresh`` (decoded from the
+        entry), else a copy (the writer holds the object it proposed)."""
+        if fresh:
+            _set_field(obj, "meta", meta)
+            return obj
+        return copy_object(obj, meta)
 
     # --- watch ---------------------------------------------------------------------
 
