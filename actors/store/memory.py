@@ -18,6 +18,7 @@ watchers woken, after it is released.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -27,10 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from actors.store import clusters, configs, networks, nodes, secrets, services, tasks
+from actors.store.batch import DEFAULT_IN_FLIGHT, Batch
 from actors.store.budget import Budgets, EncodedGroup, encode_group
 from actors.store.entry import (
     CHAINED,
-    ENTRY_OVERHEAD,
     Action,
     Op,
     assemble_entry,
@@ -140,6 +141,7 @@ class MemoryStore:
         history_size: int = 4096,
         watch_queue_size: int = 10_000,
         max_ops_per_proposal: int = 500,
+        max_proposals_in_flight: int = DEFAULT_IN_FLIGHT,
         proposal_timeout: float | None = 30.0,
         budgets: Budgets | None = None,
     ) -> None:
@@ -154,6 +156,7 @@ class MemoryStore:
         self._hub = WatchHub(history_size, lock=self._lock)
         self._watch_queue_size = watch_queue_size
         self._max_ops = max_ops_per_proposal
+        self._max_in_flight = max_proposals_in_flight
         self._budgets = budgets or Budgets()
         self._timeout = proposal_timeout
         self._pending: dict[str, _Pending] = {}
@@ -244,12 +247,18 @@ class MemoryStore:
 
         ``fn`` calls ``batch.update(cb)`` once per sub-transaction; each is atomic on its
         own, and sees the writes of earlier ones. Up to ``max_ops_per_proposal``
-        operations share one proposal; a full proposal is committed (and waited for)
-        before the next sub-transaction runs. The batch as a whole is not atomic.
+        operations share one proposal; up to ``max_proposals_in_flight`` full ones await
+        their verdicts while the next fills (batch.py). The batch as a whole is not
+        atomic. Every proposal's verdict is taken before this returns or raises.
         """
-        batch = Batch(self, timeout)
-        fn(batch)
-        batch.flush()
+        batch = Batch(self, timeout, self._max_in_flight)
+        try:
+            fn(batch)
+        except BaseException:
+            with contextlib.suppress(StoreError):
+                batch.finish()  # none left in flight; the first error is the one raised
+            raise
+        batch.finish()
         return BatchResult(tuple(batch.outcomes), batch.proposals)
 
     def _wait(self, future: Future[T], timeout: float | None) -> T:
@@ -505,62 +514,3 @@ class MemoryStore:
                 )
         for watcher in closed:
             watcher._wake()
-
-
-class Batch:
-    """Handed to the function given to ``MemoryStore.batch``."""
-
-    def __init__(self, store: MemoryStore, timeout: float | None) -> None:
-        self._store = store
-        self._timeout = timeout
-        self._groups: list[EncodedGroup] = []
-        self._specs = SpecTable()  # the task specs of the proposal being filled
-        self._slots: list[int] = []  # the outcome index of each of _groups
-        self._overlay: dict[_Key, Object | None] = {}
-        self._ops = 0
-        self._bytes = 0
-        self.outcomes: list[StoreError | None] = []
-        self.proposals = 0
-
-    def update(self, fn: Callable[[WriteTx], T]) -> T:
-        """Run one sub-transaction; its changes join the current proposal. One over its
-        byte budget is not proposed: its outcome is the TooLarge error."""
-        store = self._store
-        budgets = store._budgets
-        if self._bytes > budgets.entry - budgets.write - ENTRY_OVERHEAD:
-            self.flush()  # keep room for a whole write: an entry never exceeds its budget
-        with store._lock:
-            tx = WriteTx(store._tables, store._version, self._overlay)
-            try:
-                value = fn(tx)
-            finally:
-                tx.close()
-        ops = tx.ops
-        if ops:
-            try:
-                group = encode_group(ops, budgets, self._specs)
-            except TooLarge as exc:
-                self.outcomes.append(exc)
-                return value
-            self._groups.append(group)
-            self._slots.append(len(self.outcomes))
-            self._overlay.update(tx.writes)
-            self._ops += len(ops)
-            self._bytes += group.size
-            self.outcomes.append(None)
-        if self._ops >= store._max_ops:
-            self.flush()
-        return value
-
-    def flush(self) -> None:
-        """Propose the collected sub-transactions now and wait for their verdicts."""
-        if not self._groups:
-            return
-        groups, slots, specs = tuple(self._groups), self._slots, self._specs
-        self._groups, self._slots, self._specs = [], [], SpecTable()
-        self._overlay = {}
-        self._ops = self._bytes = 0
-        self.proposals += 1
-        _, verdicts = self._store._wait(self._store._propose(groups, specs), self._timeout)
-        for slot, verdict in zip(slots, verdicts, strict=True):
-            self.outcomes[slot] = verdict.error
