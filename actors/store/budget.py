@@ -1,12 +1,19 @@
 """The byte budgets a write must fit before the store proposes it (``api.limits``).
 
 Each operation is packed once (`encode_op`), here, so its size is exact: one object may
-take ``object`` bytes (a task with its spec; an update written as the fields it changes
-is checked by the size of the object it makes), one write (a transaction: ``update``, or
+take ``object`` bytes (a task with its spec), one write (a transaction: ``update``, or
 one ``Batch.update``) ``write`` bytes (with the task specs it adds to its entry's
 table), one proposal ``entry`` bytes. A batch starts a new proposal before a
 write that might not fit (``Batch.room``), so the store never builds an entry over its
 budget; the Raft node refuses one anyway (whoever else proposes).
+
+An update written as the fields it changes (a patch: entry.py) is checked by the size
+of the object it makes, measured whole, unless the patch is small: at most
+``object / (2 * F)`` bytes for an object of F fields. The object then stays under 1.5
+times its budget whatever small patches came before (the fields no small patch set since
+it was last measured whole fit the budget; each of the F others holds a small patch's
+bytes at most), well inside a frame, and the scheduler's and the workers' writes of a
+task (its node, its status) are not encoded twice.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from actors.store.errors import TooLarge
 from actors.store.task_rows import SpecTable
 from api.limits import MAX_ENTRY_BYTES, MAX_OBJECT_BYTES, MAX_WRITE_BYTES
 from api.objects import Task
+from api.objects_copy import field_names
 
 __all__ = ["Budgets", "EncodedGroup", "encode_group"]
 
@@ -50,9 +58,11 @@ def encode_group(ops: tuple[Op, ...], budgets: Budgets, specs: SpecTable) -> Enc
     try:
         packed = tuple(encode_op(op, specs) for op in ops)
         for op, data in zip(ops, packed, strict=True):
-            if writes_patch(op):  # the object it makes, as if written whole
+            if writes_patch(op):
                 assert op.obj is not None
-                size = object_bytes(op.obj, specs)
+                size = len(data)
+                if size > budgets.object // (2 * len(field_names(type(op.obj)))):
+                    size = object_bytes(op.obj, specs)  # the object it makes, whole
             else:
                 size = len(data)
                 if type(op.obj) is Task:
