@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from api.codec_fast import Invalid, fast_decoder_for, field_types, union_args
+from api.codec_fast import Invalid, build_lines, fast_decoder_for, field_types, union_args
 from api.codec_objects import encoder_for
 
 __all__ = ["RowCodec"]
@@ -77,11 +77,11 @@ class RowCodec:
     # --- decoding ---------------------------------------------------------------------
     def _build_decoder(self, cls: type) -> Callable[..., Any]:
         env: dict[str, Any] = {"cls": cls, "bad": _bad}
-        args = []
+        values = []
         fields = field_types(cls)
         for i, (f, t) in enumerate(fields):
             if cls is self.root and f.name == self._given:
-                args.append(f"{f.name}=given")
+                values.append("given")
                 continue
             row, optional = _row_class(t, self._rows)
             if row is not None:
@@ -89,18 +89,20 @@ class RowCodec:
                 call = f"d{i}(data[{i}])"
                 if optional:
                     call = f"(None if (v := data[{i}]) is None else d{i}(v))"
-                args.append(f"{f.name}={call}")
+                values.append(call)
             elif t in (int, str, bool):
                 env[f"t{i}"] = t
-                args.append(f"{f.name}=(v if type(v := data[{i}]) is t{i} else bad())")
+                values.append(f"(v if type(v := data[{i}]) is t{i} else bad())")
             else:
                 env[f"d{i}"] = fast_decoder_for(t)
-                args.append(f"{f.name}=d{i}(data[{i}])")
+                values.append(f"d{i}(data[{i}])")
         params = "data, given" if cls is self.root else "data"
+        build = "\n".join(build_lines(cls, env, values, "        "))
         source = (
             f"def decode_row({params}):\n"
             f"    if type(data) is list and len(data) == {len(fields)}:\n"
-            f"        return cls({', '.join(args)})\n"
+            f"{build}\n"
+            "        return out\n"
             "    bad()\n"
         )
         exec(source, env)  # built from the dataclasses' own field names only
