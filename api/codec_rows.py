@@ -49,6 +49,20 @@ class RowCodec:
         self.encode: Callable[[Any, Any], list[Any]] = self._build_encoder(root)
         self.decode: Callable[[Any, Any], Any] = self._build_decoder(root)
 
+    def row_class(self, tp: Any) -> tuple[type | None, bool]:
+        """(the class written as a row that a field of type ``tp`` holds, or None; whether
+        the field may be None)."""
+        row, optional = _row_class(tp, self._rows)
+        return (row, optional) if row is not self.root else (None, False)
+
+    def encoder(self, cls: type) -> Callable[[Any], list[Any]]:
+        """The row encoder of ``cls``, one of the classes written as rows (not the root)."""
+        return self._encoder(cls)
+
+    def decoder(self, cls: type) -> Callable[[Any], Any]:
+        """The row decoder of ``cls`` (``Invalid`` for anything but a well-formed row)."""
+        return self._decoder(cls)
+
     # --- encoding ---------------------------------------------------------------------
     def _build_encoder(self, cls: type) -> Callable[..., Any]:
         env: dict[str, Any] = {}

@@ -29,7 +29,7 @@ whole; entries of a log written then are read.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,7 @@ __all__ = [
     "encode_entry",
     "encode_op",
     "entry_proposal_id",
+    "has_rows",
     "object_bytes",
     "writes_patch",
 ]
@@ -147,14 +148,17 @@ def assemble_entry(
     timestamp: float,
     groups: Sequence[Sequence[bytes]],
     specs: Sequence[bytes] = (),
+    *,
+    rows: bool = False,
 ) -> bytes:
     """The entry whose groups hold these packed ops and whose spec table holds ``specs``
-    (packed: ``SpecTable.packed``). msgpack values concatenate, so each op and spec is
-    packed once, when its size is checked, and never again."""
+    (packed: ``SpecTable.packed``); ``rows``: its ops hold rows (task patches) besides
+    those of the tasks with specs, so it names their layout. msgpack values concatenate,
+    so each op and spec is packed once, when its size is checked, and never again."""
     packer = msgpack.Packer(use_bin_type=True)  # one per call: a Packer is not thread-safe
     pack = packer.pack
     parts = [
-        packer.pack_map_header(6 if specs else 4),
+        packer.pack_map_header(6 if specs else 5 if rows else 4),
         pack("v"),
         pack(ENTRY_FORMAT),
         pack("p"),
@@ -164,6 +168,8 @@ def assemble_entry(
     ]
     if specs:
         parts += [pack("r"), _LAYOUT, pack("s"), packer.pack_array_header(len(specs)), *specs]
+    elif rows:
+        parts += [pack("r"), _LAYOUT]
     parts += [pack("g"), packer.pack_array_header(len(groups))]
     for group in groups:
         parts.append(packer.pack_array_header(len(group)))
@@ -174,12 +180,18 @@ def assemble_entry(
 def encode_entry(entry: Entry) -> bytes:
     specs = SpecTable()
     groups = [[encode_op(op, specs) for op in group] for group in entry.groups]
-    return assemble_entry(entry.proposal_id, entry.timestamp, groups, specs.packed)
+    rows = has_rows(op for group in entry.groups for op in group)
+    return assemble_entry(entry.proposal_id, entry.timestamp, groups, specs.packed, rows=rows)
+
+
+def has_rows(ops: Iterable[Op]) -> bool:
+    """Whether ops written in an entry hold task rows (its layout must be named)."""
+    return any(op.kind is ObjectKind.TASK for op in ops)
 
 
 # enough bytes for the map header, "v", the format, "p" and a proposal id (25 characters)
 _HEAD_BYTES = 64
-_ENTRY_MAPS = (b"\x84", b"\x86")  # the map headers assemble_entry writes first
+_ENTRY_MAPS = (b"\x84", b"\x85", b"\x86")  # the map headers assemble_entry writes first
 
 
 def entry_proposal_id(data: bytes) -> str | None:
@@ -262,7 +274,8 @@ def _decode_op(raw: Any, gi: int, oi: int, rows: _Rows | None, patches: bool) ->
         raise EntryDecodeError(f"{where}: expected [action, kind, id, expected, object]")
     action_raw, kind_raw, id_, expected, obj_raw = raw
     if patches and action_raw == _PATCH:
-        return _decode_patch(kind_raw, id_, expected, obj_raw, where)
+        assert rows is not None  # format 3 has its layout
+        return _decode_patch(kind_raw, id_, expected, obj_raw, rows.layout, where)
     try:
         action = Action(action_raw)
         kind = ObjectKind(kind_raw)
@@ -284,7 +297,7 @@ def _decode_op(raw: Any, gi: int, oi: int, rows: _Rows | None, patches: bool) ->
     return Op(action, kind, id_, expected, obj)
 
 
-def _decode_patch(kind_raw: Any, id_: Any, expected: Any, raw: Any, where: str) -> Op:
+def _decode_patch(kind_raw: Any, id_: Any, expected: Any, raw: Any, layout: Any, where: str) -> Op:
     try:
         kind = ObjectKind(kind_raw)
     except ValueError as exc:
@@ -292,7 +305,7 @@ def _decode_patch(kind_raw: Any, id_: Any, expected: Any, raw: Any, where: str) 
     if not isinstance(id_, str) or type(expected) is not int:
         raise EntryDecodeError(f"{where}: a patch needs an id and the version it applies to")
     try:
-        changes = decode_changes(kind, raw)
+        changes = decode_changes(kind, raw, layout)
     except ObjectDecodeError as exc:
         raise EntryDecodeError(f"{where}: {exc}") from None
     return Op(Action.UPDATE, kind, id_, expected, None, changes=changes)

@@ -37,6 +37,7 @@ from actors.store.entry import (
     assemble_entry,
     decode_entry,
     entry_proposal_id,
+    has_rows,
 )
 from actors.store.errors import (
     AlreadyExists,
@@ -278,7 +279,10 @@ class MemoryStore:
             raise NoProposer()
         proposal_id = new_id(self._rng) if self._rng is not None else new_id()
         timestamp = self._clock()
-        data = assemble_entry(proposal_id, timestamp, [g.ops for g in groups], specs.packed)
+        rows = has_rows(op for g in groups for op in g.source)
+        data = assemble_entry(
+            proposal_id, timestamp, [g.ops for g in groups], specs.packed, rows=rows
+        )
         if len(data) > self._budgets.entry:  # Batch keeps room; checked as Raft will
             raise TooLarge(
                 f"a proposal of {len(groups)} writes", len(data), self._budgets.entry, "one entry"

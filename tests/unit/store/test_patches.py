@@ -18,7 +18,7 @@ from actors.store.entry import Action, Op, assemble_entry, decode_entry, encode_
 from actors.store.errors import EntryDecodeError
 from actors.store.patch import changed_fields, decode_changes
 from actors.store.proposer import LocalProposer
-from actors.store.task_rows import SpecTable
+from actors.store.task_rows import TASK_ROWS, SpecTable
 from api.objects import ContainerStatus, ObjectKind, Task, TaskStatus
 from api.task_state import TaskState
 from tests.unit.store.helpers import FakeClock, service, task
@@ -170,13 +170,11 @@ def test_format_2_entries_with_whole_updates_still_apply() -> None:
     assert follower.snapshot() == leader.snapshot()
 
 
-def _patch_entry(body: Any, version: int = 3, expected: Any = 2) -> bytes:
-    entry = {
-        "v": version,
-        "p": "p" * 25,
-        "t": 1.0,
-        "g": [[["patch", "task", "t" * 25, expected, body]]],
-    }
+def _patch_entry(body: Any, version: int = 3, expected: Any = 2, layout: bool = True) -> bytes:
+    entry: dict[str, Any] = {"v": version, "p": "p" * 25, "t": 1.0}
+    if layout:
+        entry["r"] = TASK_ROWS.layout
+    entry["g"] = [[["patch", "task", "t" * 25, expected, body]]]
     return msgpack.packb(entry, use_bin_type=True)
 
 
@@ -187,7 +185,9 @@ def _patch_entry(body: Any, version: int = 3, expected: Any = 2) -> bytes:
         (_patch_entry({"meta": {}}), "task.meta: not a field a patch may change"),
         (_patch_entry({"id": "x"}), "task.id: not a field a patch may change"),
         (_patch_entry({"slot": "one"}), "task.slot"),
-        (_patch_entry({"status": {"state": 999}}), "task.status.state"),
+        (_patch_entry({"status": [0.0, 999, "", "", None, [], 0.0]}), "task.status.state"),
+        (_patch_entry({"status": {"state": 64}}), "task.status: a TaskStatus row is not a list"),
+        (_patch_entry({"status": [0.0]}, layout=False), "layout names no fields of TaskStatus"),
         (_patch_entry([1]), "a patch is a map"),
         (_patch_entry({"slot": 1}, expected=None), "the version it applies to"),
         (_patch_entry({"slot": 1}, version=2), "'patch' is not a valid Action"),
@@ -207,4 +207,16 @@ def test_changed_fields_names_only_what_differs() -> None:
     ran = _running(t)
     changes = changed_fields(t, ran)
     assert changes is not None and set(changes) == {"status"}
+    assert isinstance(changes["status"], list)  # a row, as the entry's task rows
     assert decode_changes(ObjectKind.TASK, changes) == {"status": ran.status}
+
+
+def test_a_status_row_of_another_layout_is_read_by_its_field_names() -> None:
+    ran = _running(task("s" * 25))
+    changes = changed_fields(task("s" * 25, id=ran.id), ran)
+    assert changes is not None
+    layout = {name: list(fields) for name, fields in TASK_ROWS.layout.items()}
+    # an older writer: TaskStatus without started_at (the last field), which defaults
+    layout["TaskStatus"] = layout["TaskStatus"][:-1]
+    older = {"status": changes["status"][:-1]}
+    assert decode_changes(ObjectKind.TASK, older, layout) == {"status": ran.status}
