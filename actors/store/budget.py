@@ -26,6 +26,7 @@ from actors.store.task_rows import SpecTable
 from api.limits import MAX_ENTRY_BYTES, MAX_OBJECT_BYTES, MAX_WRITE_BYTES
 from api.objects import Task
 from api.objects_copy import field_names
+from api.objects_init import fast_init
 
 __all__ = ["Budgets", "EncodedGroup", "encode_group"]
 
@@ -41,6 +42,7 @@ class Budgets:
             raise ValueError(f"need 0 < object <= write <= entry / 2, got {self}")
 
 
+@fast_init  # built for every write (api/objects_init.py)
 @dataclass(frozen=True, slots=True)
 class EncodedGroup:
     """One write's operations, packed; ``size`` is their total; ``source`` the operations

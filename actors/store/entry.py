@@ -40,6 +40,7 @@ from actors.store.patch import changed_fields, decode_changes
 from actors.store.task_rows import TASK_ROWS, BadRow, SpecTable, decode_spec, decode_task_row
 from api.codec_objects import ObjectDecodeError, decode_object, encode_object
 from api.objects import Object, ObjectKind, Task
+from api.objects_init import fast_init
 from api.specs import TaskSpec
 
 __all__ = [
@@ -74,6 +75,7 @@ class Action(enum.StrEnum):
     DELETE = "delete"
 
 
+@fast_init  # built for every write (api/objects_init.py)
 @dataclass(frozen=True, slots=True)
 class Op:
     """One write. An update built by a transaction carries its ``base``, the object it

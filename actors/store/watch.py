@@ -28,10 +28,12 @@ from typing import Any
 from actors.store.entry import Action
 from actors.store.errors import WatchClosed, WatchHistoryTooOld
 from api.objects import Object, ObjectKind
+from api.objects_init import fast_init
 
 __all__ = ["Event", "EventFilter", "WatchHub", "Watcher"]
 
 
+@fast_init  # built for every write (api/objects_init.py)
 @dataclass(frozen=True, slots=True)
 class Event:
     kind: ObjectKind
