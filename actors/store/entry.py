@@ -270,21 +270,31 @@ def _decode_group(group: Any, gi: int, rows: _Rows | None, patches: bool) -> tup
     return tuple(_decode_op(op, gi, oi, rows, patches) for oi, op in enumerate(group))
 
 
+# decoding looks values up (an enumeration's call costs a lookup and more); a message
+# names where the entry was wrong only when it is (formatted per operation, it was not free)
+_ACTIONS: dict[Any, Action] = {a.value: a for a in Action}
+_KINDS: dict[Any, ObjectKind] = {k.value: k for k in ObjectKind}
+
+
+def _where(gi: int, oi: int) -> str:
+    return f"group {gi} op {oi}"
+
+
 def _decode_op(raw: Any, gi: int, oi: int, rows: _Rows | None, patches: bool) -> Op:
-    where = f"group {gi} op {oi}"
-    if not isinstance(raw, list) or len(raw) != 5:
-        raise EntryDecodeError(f"{where}: expected [action, kind, id, expected, object]")
+    if type(raw) is not list or len(raw) != 5:
+        raise EntryDecodeError(f"{_where(gi, oi)}: expected [action, kind, id, expected, object]")
     action_raw, kind_raw, id_, expected, obj_raw = raw
+    kind = _KINDS.get(kind_raw) if type(kind_raw) is str else None
+    if kind is None:
+        raise EntryDecodeError(f"{_where(gi, oi)}: {kind_raw!r} is not a valid ObjectKind")
     if patches and action_raw == _PATCH:
         assert rows is not None  # format 3 has its layout
-        return _decode_patch(kind_raw, id_, expected, obj_raw, rows.layout, where)
-    try:
-        action = Action(action_raw)
-        kind = ObjectKind(kind_raw)
-    except ValueError as exc:
-        raise EntryDecodeError(f"{where}: {exc}") from None
-    if not isinstance(id_, str) or not (expected is None or type(expected) is int):
-        raise EntryDecodeError(f"{where}: bad id or expected version")
+        return _decode_patch(kind, id_, expected, obj_raw, rows.layout, gi, oi)
+    action = _ACTIONS.get(action_raw) if type(action_raw) is str else None
+    if action is None:
+        raise EntryDecodeError(f"{_where(gi, oi)}: {action_raw!r} is not a valid Action")
+    if type(id_) is not str or not (expected is None or type(expected) is int):
+        raise EntryDecodeError(f"{_where(gi, oi)}: bad id or expected version")
     obj: Object | None = None
     if action is not Action.DELETE:
         try:
@@ -293,21 +303,21 @@ def _decode_op(raw: Any, gi: int, oi: int, rows: _Rows | None, patches: bool) ->
             else:
                 obj = decode_object(kind, obj_raw)
         except (ObjectDecodeError, BadRow) as exc:
-            raise EntryDecodeError(f"{where}: {exc}") from None
+            raise EntryDecodeError(f"{_where(gi, oi)}: {exc}") from None
         if obj.id != id_:
-            raise EntryDecodeError(f"{where}: object id {obj.id!r} differs from {id_!r}")
+            raise EntryDecodeError(f"{_where(gi, oi)}: object id {obj.id!r} differs from {id_!r}")
     return Op(action, kind, id_, expected, obj)
 
 
-def _decode_patch(kind_raw: Any, id_: Any, expected: Any, raw: Any, layout: Any, where: str) -> Op:
-    try:
-        kind = ObjectKind(kind_raw)
-    except ValueError as exc:
-        raise EntryDecodeError(f"{where}: {exc}") from None
-    if not isinstance(id_, str) or type(expected) is not int:
-        raise EntryDecodeError(f"{where}: a patch needs an id and the version it applies to")
+def _decode_patch(
+    kind: ObjectKind, id_: Any, expected: Any, raw: Any, layout: Any, gi: int, oi: int
+) -> Op:
+    if type(id_) is not str or type(expected) is not int:
+        raise EntryDecodeError(
+            f"{_where(gi, oi)}: a patch needs an id and the version it applies to"
+        )
     try:
         changes = decode_changes(kind, raw, layout)
     except ObjectDecodeError as exc:
-        raise EntryDecodeError(f"{where}: {exc}") from None
+        raise EntryDecodeError(f"{_where(gi, oi)}: {exc}") from None
     return Op(Action.UPDATE, kind, id_, expected, None, changes=changes)

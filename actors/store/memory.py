@@ -53,7 +53,7 @@ from actors.store.errors import (
 )
 from actors.store.gc_pause import gc_paused
 from actors.store.proposer import LocalProposer, Proposer
-from actors.store.sharing import SpecSharing, share_task_parts
+from actors.store.sharing import SpecSharing, share_patched_parts, share_task_parts
 from actors.store.snapshot_codec import StoreView, decode_snapshot, encode_snapshot
 from actors.store.table import Table, TableSchema
 from actors.store.task_rows import SpecTable
@@ -360,6 +360,7 @@ class MemoryStore:
         sharing: SpecSharing | None,
     ) -> _GroupVerdict:
         fresh = sharing is not None  # decoded objects: nobody else holds them
+        services, nodes = self._services.objects, self._nodes.objects
         undo: list[tuple[ObjectKind, str, Object | None]] = []
         group_events: list[Event] = []
         stored: list[Object] = []
@@ -394,10 +395,13 @@ class MemoryStore:
                         assert op.obj is not None
                         new = self._stored(op.obj, meta, fresh)
                 if type(new) is Task:
-                    if sharing is not None:
+                    if op.changes is not None:
+                        assert type(current) is Task
+                        share_patched_parts(new, op.changes, current, services, nodes)
+                    elif sharing is not None:
                         sharing.share(new, current)
                     else:
-                        share_task_parts(new, current, self._services.objects, self._nodes.objects)
+                        share_task_parts(new, current, services, nodes)
                 holder = table.unique_holder(new)
                 if holder is not None:
                     raise NameConflict(op.kind.value, str(holder[1]), holder[0])

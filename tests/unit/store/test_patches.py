@@ -7,6 +7,7 @@ Fail before format 3: an update's op was ``["update", ..., <the whole task row>]
 from __future__ import annotations
 
 import random
+import sys
 from dataclasses import replace
 from typing import Any
 
@@ -21,7 +22,7 @@ from actors.store.proposer import LocalProposer
 from actors.store.task_rows import TASK_ROWS, SpecTable
 from api.objects import ContainerStatus, ObjectKind, Task, TaskStatus
 from api.task_state import TaskState
-from tests.unit.store.helpers import FakeClock, service, task
+from tests.unit.store.helpers import FakeClock, node, service, task
 
 
 class Tee:
@@ -220,3 +221,19 @@ def test_a_status_row_of_another_layout_is_read_by_its_field_names() -> None:
     layout["TaskStatus"] = layout["TaskStatus"][:-1]
     older = {"status": changes["status"][:-1]}
     assert decode_changes(ObjectKind.TASK, older, layout) == {"status": ran.status}
+
+
+def test_a_patched_task_on_a_follower_shares_its_node_id_and_status_words() -> None:
+    leader, follower, _ = _cluster()
+    s = service()
+    t = task(s.id)
+    n = node("box")
+    for obj in (s, n, t):
+        leader.update(lambda tx, obj=obj: tx.create(obj))
+    leader.update(lambda tx: tx.update(replace(tasks.get(tx, t.id), node_id="".join(n.id))))
+    leader.update(lambda tx: tx.update(_running(tasks.get(tx, t.id))))
+    held = follower.view(lambda tx: tasks.get(tx, t.id))
+    stored_node = follower.view(lambda tx: tx.get(ObjectKind.NODE, n.id))
+    assert held is not None and stored_node is not None
+    assert held.node_id is stored_node.id  # one copy of the id, not one per task
+    assert held.status.message is sys.intern("started")
