@@ -33,7 +33,8 @@ __all__ = ["DEFAULT_IN_FLIGHT", "Batch"]
 
 T = TypeVar("T")
 _Key = tuple[ObjectKind, str]
-DEFAULT_IN_FLIGHT = 4  # proposals of one batch awaiting their verdicts at once
+DEFAULT_IN_FLIGHT = 2  # proposals of one batch awaiting their verdicts at once (more only delay
+# other writers, whose proposals queue behind them, for little more overlap)
 
 
 class Batch:
