@@ -75,6 +75,14 @@ BEFORE = {  # main on 2026-12-05, bench/scale.py 100 nodes x 10,000 tasks (leade
         "peak_log_bytes": 54_590_298,
         "snapshots_during_fill": 14,
     },
+    # apply_cpu of this bench at 10,000 tasks (10 services, 100 nodes) on main (8438c0c),
+    # before entry format 3 and the batch's proposals in flight (2026-12-05 12:58 UTC,
+    # load 10.5); the same run of s-delta's branch (load 5.9): 67.1, 31.7 and 450
+    "apply_cpu_at_10k_8438c0c": {
+        "leader_write_cpu_us_per_task": 83.2,
+        "follower_apply_cpu_us_per_task": 62.7,
+        "entry_bytes_per_task": 660,
+    },
 }
 
 
