@@ -21,7 +21,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Invalid", "fast_decoder_for", "field_types", "union_args"]
+__all__ = ["Invalid", "build_lines", "fast_decoder_for", "field_types", "union_args"]
 
 _FastDecoder = Callable[[Any], Any]
 
@@ -207,20 +207,22 @@ def _dataclass(cls: type) -> _FastDecoder:
         return cls(**kwargs)
 
     env: dict[str, Any] = {"cls": cls, "names": names, "slow": with_defaults, "bad": _bad}
-    args = []
+    values = []
     for i, (name, exact, dec, _) in enumerate(plan):
         if exact is not None:
             env[f"t{i}"] = exact
-            args.append(f"{name}=(v if type(v := data[{name!r}]) is t{i} else bad())")
+            values.append(f"(v if type(v := data[{name!r}]) is t{i} else bad())")
         else:
             env[f"d{i}"] = dec
-            args.append(f"{name}=d{i}(data[{name!r}])")
+            values.append(f"d{i}(data[{name!r}])")
     # as many keys as fields, each field found: the same keys (no set built per object)
+    build = "\n".join(build_lines(cls, env, values, "            "))
     source = (
         "def decode_dc(data):\n"
         f"    if type(data) is dict and len(data) == {len(plan)}:\n"
         "        try:\n"
-        f"            return cls({', '.join(args)})\n"
+        f"{build}\n"
+        "            return out\n"
         "        except KeyError:\n"
         "            pass\n"
         "    return slow(data)\n"
@@ -228,6 +230,35 @@ def _dataclass(cls: type) -> _FastDecoder:
     exec(source, env)  # built from the dataclass's own field names only
     decode: _FastDecoder = env["decode_dc"]
     return decode
+
+
+def build_lines(cls: type, env: dict[str, Any], values: list[str], indent: str) -> list[str]:
+    """Generated statements that build ``out``, a ``cls`` whose fields are ``values`` (one
+    expression per field, in field order), adding what they use to ``env``. A frozen
+    dataclass with slots and no ``__post_init__`` (the whole object model) is built by
+    setting its slots through their descriptors: its ``__init__`` sets each field through
+    ``object.__setattr__``, twice the cost, and every follower builds every object it
+    stores that way."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    params = getattr(cls, "__dataclass_params__", None)
+    direct = (
+        params is not None
+        and params.frozen
+        and "__slots__" in cls.__dict__
+        and not hasattr(cls, "__post_init__")
+        and all(f.init for f in dataclasses.fields(cls))
+    )
+    if not direct:
+        kwargs = ", ".join(f"{n}={v}" for n, v in zip(names, values, strict=True))
+        return [f"{indent}out = cls({kwargs})"]
+    env["new"] = object.__new__
+    lines = []
+    for i, (name, value) in enumerate(zip(names, values, strict=True)):
+        env[f"set_{i}"] = getattr(cls, name).__set__
+        lines.append(f"{indent}v{i} = {value}")
+    lines.append(f"{indent}out = new(cls)")
+    lines += [f"{indent}set_{i}(out, v{i})" for i in range(len(names))]
+    return lines
 
 
 def _bad() -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from api.codec_fast import Invalid, fast_decoder_for, field_types, union_args
+from api.codec_fast import Invalid, build_lines, fast_decoder_for, field_types, union_args
 from api.codec_objects import encoder_for
 
 __all__ = ["RowCodec"]
@@ -49,6 +49,20 @@ class RowCodec:
         self.encode: Callable[[Any, Any], list[Any]] = self._build_encoder(root)
         self.decode: Callable[[Any, Any], Any] = self._build_decoder(root)
 
+    def row_class(self, tp: Any) -> tuple[type | None, bool]:
+        """(the class written as a row that a field of type ``tp`` holds, or None; whether
+        the field may be None)."""
+        row, optional = _row_class(tp, self._rows)
+        return (row, optional) if row is not self.root else (None, False)
+
+    def encoder(self, cls: type) -> Callable[[Any], list[Any]]:
+        """The row encoder of ``cls``, one of the classes written as rows (not the root)."""
+        return self._encoder(cls)
+
+    def decoder(self, cls: type) -> Callable[[Any], Any]:
+        """The row decoder of ``cls`` (``Invalid`` for anything but a well-formed row)."""
+        return self._decoder(cls)
+
     # --- encoding ---------------------------------------------------------------------
     def _build_encoder(self, cls: type) -> Callable[..., Any]:
         env: dict[str, Any] = {}
@@ -77,11 +91,11 @@ class RowCodec:
     # --- decoding ---------------------------------------------------------------------
     def _build_decoder(self, cls: type) -> Callable[..., Any]:
         env: dict[str, Any] = {"cls": cls, "bad": _bad}
-        args = []
+        values = []
         fields = field_types(cls)
         for i, (f, t) in enumerate(fields):
             if cls is self.root and f.name == self._given:
-                args.append(f"{f.name}=given")
+                values.append("given")
                 continue
             row, optional = _row_class(t, self._rows)
             if row is not None:
@@ -89,18 +103,20 @@ class RowCodec:
                 call = f"d{i}(data[{i}])"
                 if optional:
                     call = f"(None if (v := data[{i}]) is None else d{i}(v))"
-                args.append(f"{f.name}={call}")
+                values.append(call)
             elif t in (int, str, bool):
                 env[f"t{i}"] = t
-                args.append(f"{f.name}=(v if type(v := data[{i}]) is t{i} else bad())")
+                values.append(f"(v if type(v := data[{i}]) is t{i} else bad())")
             else:
                 env[f"d{i}"] = fast_decoder_for(t)
-                args.append(f"{f.name}=d{i}(data[{i}])")
+                values.append(f"d{i}(data[{i}])")
         params = "data, given" if cls is self.root else "data"
+        build = "\n".join(build_lines(cls, env, values, "        "))
         source = (
             f"def decode_row({params}):\n"
             f"    if type(data) is list and len(data) == {len(fields)}:\n"
-            f"        return cls({', '.join(args)})\n"
+            f"{build}\n"
+            "        return out\n"
             "    bad()\n"
         )
         exec(source, env)  # built from the dataclasses' own field names only

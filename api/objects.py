@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 
 from api.enums import JobState, NodeRole, NodeState, Reachability, RebalanceState, UpdateState
+from api.objects_init import fast_init
 from api.specs import (
     ClusterSpec,
     ConfigSpec,
@@ -351,6 +352,14 @@ _KINDS: dict[type[Object], ObjectKind] = {
     Config: ObjectKind.CONFIG,
 }
 OBJECT_TYPES: dict[ObjectKind, type[Object]] = {kind: cls for cls, kind in _KINDS.items()}
+
+
+# every dataclass of the object model is built often (each write of each task): faster
+# construction than the frozen dataclass __init__ (objects_init.py)
+for _cls in list(globals().values()):
+    if isinstance(_cls, type) and is_dataclass(_cls) and _cls.__module__ == __name__:
+        fast_init(_cls)
+del _cls
 
 
 def kind_of(obj: Object) -> ObjectKind:

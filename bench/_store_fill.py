@@ -44,7 +44,7 @@ from api.specs import (
 )
 from api.task_state import TaskState
 
-__all__ = ["LoggedProposer", "fill_store"]
+__all__ = ["LoggedProposer", "RecordingProposer", "fill_store"]
 
 SNAPSHOT_INTERVAL = 10_000  # the cluster default (RaftConfig.snapshot_interval)
 KEEP_ENTRIES = 500  # log_entries_for_slow_followers
@@ -118,6 +118,26 @@ class LoggedProposer:
     def close(self) -> None:
         self._log_bytes_at_close = self.log_bytes()
         self._storage.close()
+
+
+class RecordingProposer:
+    """Commits each proposal at once and keeps its entry (to apply again elsewhere)."""
+
+    def __init__(self) -> None:
+        self._store: MemoryStore | None = None
+        self.entries: list[tuple[int, bytes]] = []
+
+    def attach(self, store: MemoryStore) -> None:
+        self._store = store
+
+    def propose(self, data: bytes) -> Future[Any]:
+        assert self._store is not None
+        index = len(self.entries) + 1
+        self.entries.append((index, data))
+        self._store.apply(index, data)
+        future: Future[Any] = Future()
+        future.set_result(index)
+        return future
 
 
 def _spec(i: int) -> ServiceSpec:

@@ -16,7 +16,10 @@ on) that snapshots and compacts by the Raft loop's own rule (``actors.raft_node
   fsync: ``actors.raft_node.snapshots.write_snapshot``): size, encode and write times;
 - a restore from that file into a fresh store (read + CRC + decode + tables): time, and
   the RSS growth and traced Python bytes (tracemalloc, a second restore) per task of the
-  restored store (a follower's or a restarted manager's objects).
+  restored store (a follower's or a restarted manager's objects);
+- the write path's CPU per task (``apply_cpu``, after the rest): a leader's store filled
+  again through a proposer that keeps the entries, then those entries applied to fresh
+  stores as a follower applies them (decoded), the best of three; and the entry bytes.
 
 Prints one JSON document with issue 14's aims (RSS <= 4 KiB per task, save and restore
 of a 100,000-task store under 2 s each) and whether each is met.
@@ -43,7 +46,7 @@ from actors.raft_node.snapshots import read_snapshot, write_snapshot
 from actors.raft_node.types import ConfState, Snapshot, SnapshotMetadata
 from actors.store import MemoryStore
 from bench._fleet import proc_rss_bytes
-from bench._store_fill import LoggedProposer, fill_store
+from bench._store_fill import LoggedProposer, RecordingProposer, fill_store
 from bench.transport import quiet_logs
 
 AIMS = {"rss_bytes_per_task": 4096, "snapshot_save_s": 2.0, "snapshot_restore_s": 2.0}
@@ -71,6 +74,14 @@ BEFORE = {  # main on 2026-12-05, bench/scale.py 100 nodes x 10,000 tasks (leade
         "kept_log_bytes": 39_996_852,
         "peak_log_bytes": 54_590_298,
         "snapshots_during_fill": 14,
+    },
+    # apply_cpu of this bench at 10,000 tasks (10 services, 100 nodes) on main (8438c0c),
+    # before entry format 3 and the batch's proposals in flight (2026-12-05 12:58 UTC,
+    # load 10.5); the same run of s-delta's branch (load 5.9): 67.1, 31.7 and 450
+    "apply_cpu_at_10k_8438c0c": {
+        "leader_write_cpu_us_per_task": 83.2,
+        "follower_apply_cpu_us_per_task": 62.7,
+        "entry_bytes_per_task": 660,
     },
 }
 
@@ -103,6 +114,32 @@ def restore(path: Path) -> tuple[MemoryStore, float, float]:
     store = MemoryStore(clock=time.time)
     store.restore(snap.data)
     return store, time.perf_counter() - started, time.process_time() - cpu
+
+
+def apply_cpu(tasks: int, services: int, nodes: int) -> dict[str, Any]:
+    """CPU µs per task of the leader's writes (fill, with its own building of the objects)
+    and of a follower's apply of the same entries (best of 3), and the entries' bytes."""
+    recorder = RecordingProposer()
+    leader = MemoryStore(clock=time.time)
+    recorder.attach(leader)
+    leader.attach_proposer(recorder)
+    cpu = time.process_time()
+    fill_store(leader, tasks=tasks, services=services, nodes=nodes)
+    leader_s = time.process_time() - cpu
+    entries, best = recorder.entries, float("inf")
+    for _ in range(3):
+        follower = MemoryStore(clock=time.time)
+        cpu = time.process_time()
+        for index, data in entries:
+            follower.apply(index, data)
+        best = min(best, time.process_time() - cpu)
+        assert follower.snapshot() == leader.snapshot(), "the follower differs from the leader"
+        del follower
+    return {
+        "leader_write_cpu_us_per_task": round(leader_s / tasks * 1e6, 1),
+        "follower_apply_cpu_us_per_task": round(best / tasks * 1e6, 1),
+        "entry_bytes_per_task": round(sum(len(d) for _, d in entries) / tasks),
+    }
 
 
 def run(tasks: int, services: int, nodes: int, directory: Path) -> dict[str, Any]:
@@ -151,6 +188,7 @@ def run(tasks: int, services: int, nodes: int, directory: Path) -> dict[str, Any
         "save_cpu_met": saved["save_cpu_s"] * scale < AIMS["snapshot_save_s"],
         "restore_cpu_met": restore_cpu_s * scale < AIMS["snapshot_restore_s"],
     }
+    result["apply_cpu"] = apply_cpu(tasks, services, nodes)
     return result
 
 

@@ -6,17 +6,27 @@ one ``Batch.update``) ``write`` bytes (with the task specs it adds to its entry'
 table), one proposal ``entry`` bytes. A batch starts a new proposal before a
 write that might not fit (``Batch.room``), so the store never builds an entry over its
 budget; the Raft node refuses one anyway (whoever else proposes).
+
+An update written as the fields it changes (a patch: entry.py) is checked by the size
+of the object it makes, measured whole, unless the patch is small: at most
+``object / (2 * F)`` bytes for an object of F fields. The object then stays under 1.5
+times its budget whatever small patches came before (the fields no small patch set since
+it was last measured whole fit the budget; each of the F others holds a small patch's
+bytes at most), well inside a frame, and the scheduler's and the workers' writes of a
+task (its node, its status) are not encoded twice.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.store.entry import Op, encode_op
+from actors.store.entry import Op, encode_op, object_bytes, writes_patch
 from actors.store.errors import TooLarge
 from actors.store.task_rows import SpecTable
 from api.limits import MAX_ENTRY_BYTES, MAX_OBJECT_BYTES, MAX_WRITE_BYTES
 from api.objects import Task
+from api.objects_copy import field_names
+from api.objects_init import fast_init
 
 __all__ = ["Budgets", "EncodedGroup", "encode_group"]
 
@@ -32,6 +42,7 @@ class Budgets:
             raise ValueError(f"need 0 < object <= write <= entry / 2, got {self}")
 
 
+@fast_init  # built for every write (api/objects_init.py)
 @dataclass(frozen=True, slots=True)
 class EncodedGroup:
     """One write's operations, packed; ``size`` is their total; ``source`` the operations
@@ -49,9 +60,15 @@ def encode_group(ops: tuple[Op, ...], budgets: Budgets, specs: SpecTable) -> Enc
     try:
         packed = tuple(encode_op(op, specs) for op in ops)
         for op, data in zip(ops, packed, strict=True):
-            size = len(data)
-            if type(op.obj) is Task:
-                size += specs.size(specs.ref(op.obj.spec))
+            if writes_patch(op):
+                assert op.obj is not None
+                size = len(data)
+                if size > budgets.object // (2 * len(field_names(type(op.obj)))):
+                    size = object_bytes(op.obj, specs)  # the object it makes, whole
+            else:
+                size = len(data)
+                if type(op.obj) is Task:
+                    size += specs.size(specs.ref(op.obj.spec))
             if size > budgets.object:
                 raise TooLarge(f"{op.kind.value} {op.id}", size, budgets.object, "one object")
         size = sum(len(data) for data in packed) + specs.bytes_since(mark)

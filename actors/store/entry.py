@@ -1,40 +1,46 @@
-"""The encoding of one store proposal (one Raft entry): format 2 written, 1 and 2 read.
+"""The encoding of one store proposal (one Raft entry): format 3 written, 1 to 3 read.
 
 An entry is one msgpack map::
 
-    {"v": 2, "p": proposal id, "t": proposer's clock (float seconds),
+    {"v": 3, "p": proposal id, "t": proposer's clock (float seconds),
      "r": {class name: [field name, ...]},  # with "s", when the entry writes tasks
      "s": [task spec, ...],
      "g": [group, ...]}
     group = [op, ...]                      # applied atomically, or not at all
     op    = [action, kind, id, expected, object | None]
 
-``action`` is ``"create" | "update" | "delete"``; ``kind`` an ``ObjectKind`` value;
+``action`` is ``"create" | "update" | "delete" | "patch"``; ``kind`` an ``ObjectKind`` value;
 ``expected`` the version the writer read (``None`` for creates and unchecked deletes;
 ``CHAINED`` (-1) when an earlier group of the same entry wrote the object, so the
 object must carry this entry's index); ``object`` the encoded object (``None`` for
 deletes). Groups are independent: one group's conflict does not undo another's.
+A ``patch`` (format 3) is an update written as the fields it changes, ``{field: value}``,
+applied to the object at the ``expected`` version (patch.py): a follower decodes a task
+whole once, when it is created, not at each of its later writes.
 
 A task is a row whose ``spec`` is its position in ``s`` and whose fields ``r`` names
 (task_rows.py): the spec every task of a service carries is written once per entry, not
 once per task, so an entry of 500 task writes is a quarter of its format-1 size, in the
 log kept in memory, the WAL, the replication and a follower's decoding. Format 1 (before
-issue 14's round 3) wrote every object as a map; entries of a log written then are read.
+issue 14's round 3) wrote every object as a map, format 2 (before round 4) every update
+whole; entries of a log written then are read.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
 
 from actors.store.errors import EntryDecodeError
+from actors.store.patch import changed_fields, decode_changes
 from actors.store.task_rows import TASK_ROWS, BadRow, SpecTable, decode_spec, decode_task_row
 from api.codec_objects import ObjectDecodeError, decode_object, encode_object
 from api.objects import Object, ObjectKind, Task
+from api.objects_init import fast_init
 from api.specs import TaskSpec
 
 __all__ = [
@@ -48,10 +54,14 @@ __all__ = [
     "encode_entry",
     "encode_op",
     "entry_proposal_id",
+    "has_rows",
+    "object_bytes",
+    "writes_patch",
 ]
 
-ENTRY_FORMAT = 2
-_READ_FORMATS = (1, 2)
+ENTRY_FORMAT = 3
+_READ_FORMATS = (1, 2, 3)
+_PATCH = "patch"  # the action of an update written as its changed fields (format 3)
 CHAINED = -1
 _LAYOUT = msgpack.packb(TASK_ROWS.layout, use_bin_type=True)
 # an entry's bytes besides its ops and specs: the map, format, proposal id, timestamp,
@@ -65,13 +75,34 @@ class Action(enum.StrEnum):
     DELETE = "delete"
 
 
+@fast_init  # built for every write (api/objects_init.py)
 @dataclass(frozen=True, slots=True)
 class Op:
+    """One write. An update built by a transaction carries its ``base``, the object it
+    read (at the ``expected`` version), and is written as the fields it changes; an
+    update decoded from a patch has no ``obj`` but those ``changes`` (field values)."""
+
     action: Action
     kind: ObjectKind
     id: str
     expected: int | None = None
     obj: Object | None = None
+    base: Object | None = field(default=None, compare=False, repr=False)
+    changes: dict[str, Any] | None = None
+
+
+def writes_patch(op: Op) -> bool:
+    """Whether ``op`` is written as the fields it changes: an update checked against the
+    version of the object it was built from."""
+    base, obj = op.base, op.obj
+    return (
+        op.action is Action.UPDATE
+        and base is not None
+        and obj is not None
+        and op.expected is not None
+        and type(base) is type(obj)
+        and base.id == obj.id
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +117,32 @@ def encode_op(op: Op, specs: SpecTable) -> bytes:
     (a task's besides its spec, which ``specs`` numbers and the entry holds once)."""
     obj = op.obj
     body: Any
+    if writes_patch(op):
+        assert op.base is not None and obj is not None
+        data: bytes = msgpack.packb(
+            [_PATCH, op.kind.value, op.id, op.expected, changed_fields(op.base, obj)],
+            use_bin_type=True,
+        )
+        return data
     if obj is None:
         body = None
     elif type(obj) is Task:
         body = TASK_ROWS.encode(obj, specs.ref(obj.spec))
     else:
         body = encode_object(obj)
-    data: bytes = msgpack.packb(
+    data = msgpack.packb(
         [op.action.value, op.kind.value, op.id, op.expected, body], use_bin_type=True
     )
     return data
+
+
+def object_bytes(obj: Object, specs: SpecTable) -> int:
+    """What ``obj`` takes written whole (a task with its spec): the size a patch's object
+    has, checked against the object budget like that of an object written whole."""
+    if type(obj) is Task:
+        row = msgpack.packb(TASK_ROWS.encode(obj, 0), use_bin_type=True)
+        return len(row) + specs.size_of(obj.spec)
+    return len(msgpack.packb(encode_object(obj), use_bin_type=True))
 
 
 def assemble_entry(
@@ -103,14 +150,17 @@ def assemble_entry(
     timestamp: float,
     groups: Sequence[Sequence[bytes]],
     specs: Sequence[bytes] = (),
+    *,
+    rows: bool = False,
 ) -> bytes:
     """The entry whose groups hold these packed ops and whose spec table holds ``specs``
-    (packed: ``SpecTable.packed``). msgpack values concatenate, so each op and spec is
-    packed once, when its size is checked, and never again."""
+    (packed: ``SpecTable.packed``); ``rows``: its ops hold rows (task patches) besides
+    those of the tasks with specs, so it names their layout. msgpack values concatenate,
+    so each op and spec is packed once, when its size is checked, and never again."""
     packer = msgpack.Packer(use_bin_type=True)  # one per call: a Packer is not thread-safe
     pack = packer.pack
     parts = [
-        packer.pack_map_header(6 if specs else 4),
+        packer.pack_map_header(6 if specs else 5 if rows else 4),
         pack("v"),
         pack(ENTRY_FORMAT),
         pack("p"),
@@ -120,6 +170,8 @@ def assemble_entry(
     ]
     if specs:
         parts += [pack("r"), _LAYOUT, pack("s"), packer.pack_array_header(len(specs)), *specs]
+    elif rows:
+        parts += [pack("r"), _LAYOUT]
     parts += [pack("g"), packer.pack_array_header(len(groups))]
     for group in groups:
         parts.append(packer.pack_array_header(len(group)))
@@ -130,12 +182,18 @@ def assemble_entry(
 def encode_entry(entry: Entry) -> bytes:
     specs = SpecTable()
     groups = [[encode_op(op, specs) for op in group] for group in entry.groups]
-    return assemble_entry(entry.proposal_id, entry.timestamp, groups, specs.packed)
+    rows = has_rows(op for group in entry.groups for op in group)
+    return assemble_entry(entry.proposal_id, entry.timestamp, groups, specs.packed, rows=rows)
+
+
+def has_rows(ops: Iterable[Op]) -> bool:
+    """Whether ops written in an entry hold task rows (its layout must be named)."""
+    return any(op.kind is ObjectKind.TASK for op in ops)
 
 
 # enough bytes for the map header, "v", the format, "p" and a proposal id (25 characters)
 _HEAD_BYTES = 64
-_ENTRY_MAPS = (b"\x84", b"\x86")  # the map headers assemble_entry writes first
+_ENTRY_MAPS = (b"\x84", b"\x85", b"\x86")  # the map headers assemble_entry writes first
 
 
 def entry_proposal_id(data: bytes) -> str | None:
@@ -171,11 +229,13 @@ def decode_entry(data: bytes) -> Entry:
         raise EntryDecodeError("store entry lacks its proposal id or timestamp")
     if not isinstance(groups, list):
         raise EntryDecodeError("store entry lacks its groups")
-    rows = _Rows.of(raw) if raw["v"] != 1 else None
+    version = raw["v"]
+    rows = _Rows.of(raw) if version != 1 else None
+    patches = version >= 3
     return Entry(
         proposal_id,
         float(timestamp),
-        tuple(_decode_group(g, i, rows) for i, g in enumerate(groups)),
+        tuple(_decode_group(g, i, rows, patches) for i, g in enumerate(groups)),
     )
 
 
@@ -204,24 +264,37 @@ class _Rows:
         return decode_task_row(row, self.specs, self.raw_specs, self.layout, self.fast)
 
 
-def _decode_group(group: Any, gi: int, rows: _Rows | None) -> tuple[Op, ...]:
+def _decode_group(group: Any, gi: int, rows: _Rows | None, patches: bool) -> tuple[Op, ...]:
     if not isinstance(group, list):
         raise EntryDecodeError(f"group {gi}: expected a list of operations")
-    return tuple(_decode_op(op, gi, oi, rows) for oi, op in enumerate(group))
+    return tuple(_decode_op(op, gi, oi, rows, patches) for oi, op in enumerate(group))
 
 
-def _decode_op(raw: Any, gi: int, oi: int, rows: _Rows | None) -> Op:
-    where = f"group {gi} op {oi}"
-    if not isinstance(raw, list) or len(raw) != 5:
-        raise EntryDecodeError(f"{where}: expected [action, kind, id, expected, object]")
+# decoding looks values up (an enumeration's call costs a lookup and more); a message
+# names where the entry was wrong only when it is (formatted per operation, it was not free)
+_ACTIONS: dict[Any, Action] = {a.value: a for a in Action}
+_KINDS: dict[Any, ObjectKind] = {k.value: k for k in ObjectKind}
+
+
+def _where(gi: int, oi: int) -> str:
+    return f"group {gi} op {oi}"
+
+
+def _decode_op(raw: Any, gi: int, oi: int, rows: _Rows | None, patches: bool) -> Op:
+    if type(raw) is not list or len(raw) != 5:
+        raise EntryDecodeError(f"{_where(gi, oi)}: expected [action, kind, id, expected, object]")
     action_raw, kind_raw, id_, expected, obj_raw = raw
-    try:
-        action = Action(action_raw)
-        kind = ObjectKind(kind_raw)
-    except ValueError as exc:
-        raise EntryDecodeError(f"{where}: {exc}") from None
-    if not isinstance(id_, str) or not (expected is None or type(expected) is int):
-        raise EntryDecodeError(f"{where}: bad id or expected version")
+    kind = _KINDS.get(kind_raw) if type(kind_raw) is str else None
+    if kind is None:
+        raise EntryDecodeError(f"{_where(gi, oi)}: {kind_raw!r} is not a valid ObjectKind")
+    if patches and action_raw == _PATCH:
+        assert rows is not None  # format 3 has its layout
+        return _decode_patch(kind, id_, expected, obj_raw, rows.layout, gi, oi)
+    action = _ACTIONS.get(action_raw) if type(action_raw) is str else None
+    if action is None:
+        raise EntryDecodeError(f"{_where(gi, oi)}: {action_raw!r} is not a valid Action")
+    if type(id_) is not str or not (expected is None or type(expected) is int):
+        raise EntryDecodeError(f"{_where(gi, oi)}: bad id or expected version")
     obj: Object | None = None
     if action is not Action.DELETE:
         try:
@@ -230,7 +303,21 @@ def _decode_op(raw: Any, gi: int, oi: int, rows: _Rows | None) -> Op:
             else:
                 obj = decode_object(kind, obj_raw)
         except (ObjectDecodeError, BadRow) as exc:
-            raise EntryDecodeError(f"{where}: {exc}") from None
+            raise EntryDecodeError(f"{_where(gi, oi)}: {exc}") from None
         if obj.id != id_:
-            raise EntryDecodeError(f"{where}: object id {obj.id!r} differs from {id_!r}")
+            raise EntryDecodeError(f"{_where(gi, oi)}: object id {obj.id!r} differs from {id_!r}")
     return Op(action, kind, id_, expected, obj)
+
+
+def _decode_patch(
+    kind: ObjectKind, id_: Any, expected: Any, raw: Any, layout: Any, gi: int, oi: int
+) -> Op:
+    if type(id_) is not str or type(expected) is not int:
+        raise EntryDecodeError(
+            f"{_where(gi, oi)}: a patch needs an id and the version it applies to"
+        )
+    try:
+        changes = decode_changes(kind, raw, layout)
+    except ObjectDecodeError as exc:
+        raise EntryDecodeError(f"{_where(gi, oi)}: {exc}") from None
+    return Op(Action.UPDATE, kind, id_, expected, None, changes=changes)

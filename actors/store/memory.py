@@ -18,24 +18,26 @@ watchers woken, after it is released.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from actors.store import clusters, configs, networks, nodes, secrets, services, tasks
+from actors.store.batch import DEFAULT_IN_FLIGHT, Batch
 from actors.store.budget import Budgets, EncodedGroup, encode_group
 from actors.store.entry import (
     CHAINED,
-    ENTRY_OVERHEAD,
     Action,
     Op,
     assemble_entry,
     decode_entry,
     entry_proposal_id,
+    has_rows,
 )
 from actors.store.errors import (
     AlreadyExists,
@@ -51,7 +53,7 @@ from actors.store.errors import (
 )
 from actors.store.gc_pause import gc_paused
 from actors.store.proposer import LocalProposer, Proposer
-from actors.store.sharing import SpecSharing, share_task_parts
+from actors.store.sharing import SpecSharing, share_patched_parts, share_task_parts
 from actors.store.snapshot_codec import StoreView, decode_snapshot, encode_snapshot
 from actors.store.table import Table, TableSchema
 from actors.store.task_rows import SpecTable
@@ -59,6 +61,7 @@ from actors.store.tx import ReadTx, WriteTx
 from actors.store.watch import Event, EventFilter, Watcher, WatchHub
 from api.ids import RandomBits, new_id
 from api.objects import Meta, Object, ObjectKind, Task
+from api.objects_copy import copy_object
 
 __all__ = ["SCHEMAS", "ApplyResult", "Batch", "BatchResult", "Committed", "MemoryStore"]
 
@@ -74,6 +77,7 @@ SCHEMAS: tuple[TableSchema, ...] = (
     configs.SCHEMA,
 )
 _Key = tuple[ObjectKind, str]
+_set_field = object.__setattr__
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +142,7 @@ class MemoryStore:
         history_size: int = 4096,
         watch_queue_size: int = 10_000,
         max_ops_per_proposal: int = 500,
+        max_proposals_in_flight: int = DEFAULT_IN_FLIGHT,
         proposal_timeout: float | None = 30.0,
         budgets: Budgets | None = None,
     ) -> None:
@@ -152,6 +157,7 @@ class MemoryStore:
         self._hub = WatchHub(history_size, lock=self._lock)
         self._watch_queue_size = watch_queue_size
         self._max_ops = max_ops_per_proposal
+        self._max_in_flight = max_proposals_in_flight
         self._budgets = budgets or Budgets()
         self._timeout = proposal_timeout
         self._pending: dict[str, _Pending] = {}
@@ -242,12 +248,18 @@ class MemoryStore:
 
         ``fn`` calls ``batch.update(cb)`` once per sub-transaction; each is atomic on its
         own, and sees the writes of earlier ones. Up to ``max_ops_per_proposal``
-        operations share one proposal; a full proposal is committed (and waited for)
-        before the next sub-transaction runs. The batch as a whole is not atomic.
+        operations share one proposal; up to ``max_proposals_in_flight`` full ones await
+        their verdicts while the next fills (batch.py). The batch as a whole is not
+        atomic. Every proposal's verdict is taken before this returns or raises.
         """
-        batch = Batch(self, timeout)
-        fn(batch)
-        batch.flush()
+        batch = Batch(self, timeout, self._max_in_flight)
+        try:
+            fn(batch)
+        except BaseException:
+            with contextlib.suppress(StoreError):
+                batch.finish()  # none left in flight; the first error is the one raised
+            raise
+        batch.finish()
         return BatchResult(tuple(batch.outcomes), batch.proposals)
 
     def _wait(self, future: Future[T], timeout: float | None) -> T:
@@ -267,7 +279,10 @@ class MemoryStore:
             raise NoProposer()
         proposal_id = new_id(self._rng) if self._rng is not None else new_id()
         timestamp = self._clock()
-        data = assemble_entry(proposal_id, timestamp, [g.ops for g in groups], specs.packed)
+        rows = has_rows(op for g in groups for op in g.source)
+        data = assemble_entry(
+            proposal_id, timestamp, [g.ops for g in groups], specs.packed, rows=rows
+        )
         if len(data) > self._budgets.entry:  # Batch keeps room; checked as Raft will
             raise TooLarge(
                 f"a proposal of {len(groups)} writes", len(data), self._budgets.entry, "one entry"
@@ -344,6 +359,8 @@ class MemoryStore:
         events: list[Event],
         sharing: SpecSharing | None,
     ) -> _GroupVerdict:
+        fresh = sharing is not None  # decoded objects: nobody else holds them
+        services, nodes = self._services.objects, self._nodes.objects
         undo: list[tuple[ObjectKind, str, Object | None]] = []
         group_events: list[Event] = []
         stored: list[Object] = []
@@ -355,7 +372,7 @@ class MemoryStore:
                     assert op.obj is not None
                     if current is not None:
                         raise AlreadyExists(op.kind.value, op.id)
-                    new = replace(op.obj, meta=Meta(index, timestamp, timestamp))
+                    new = self._stored(op.obj, Meta(index, timestamp, timestamp), fresh)
                 else:
                     if current is None:
                         raise NotFound(op.kind.value, op.id)
@@ -371,13 +388,20 @@ class MemoryStore:
                             Event(op.kind, Action.DELETE, current, index, current, timestamp)
                         )
                         continue
-                    assert op.obj is not None
-                    new = replace(op.obj, meta=Meta(index, current.meta.created_at, timestamp))
+                    meta = Meta(index, current.meta.created_at, timestamp)
+                    if op.changes is not None:  # a patch: the changes to the current version
+                        new = copy_object(current, meta, op.changes)
+                    else:
+                        assert op.obj is not None
+                        new = self._stored(op.obj, meta, fresh)
                 if type(new) is Task:
-                    if sharing is not None:
+                    if op.changes is not None:
+                        assert type(current) is Task
+                        share_patched_parts(new, op.changes, current, services, nodes)
+                    elif sharing is not None:
                         sharing.share(new, current)
                     else:
-                        share_task_parts(new, current, self._services.objects, self._nodes.objects)
+                        share_task_parts(new, current, services, nodes)
                 holder = table.unique_holder(new)
                 if holder is not None:
                     raise NameConflict(op.kind.value, str(holder[1]), holder[0])
@@ -394,6 +418,15 @@ class MemoryStore:
             return _GroupVerdict(exc)
         events.extend(group_events)
         return _GroupVerdict(None, tuple(stored))
+
+    @staticmethod
+    def _stored(obj: Object, meta: Meta, fresh: bool) -> Object:
+        """``obj`` as stored, with ``meta``: itself when it is ``fresh`` (decoded from the
+        entry), else a copy (the writer holds the object it proposed)."""
+        if fresh:
+            _set_field(obj, "meta", meta)
+            return obj
+        return copy_object(obj, meta)
 
     # --- watch ---------------------------------------------------------------------
 
@@ -489,62 +522,3 @@ class MemoryStore:
                 )
         for watcher in closed:
             watcher._wake()
-
-
-class Batch:
-    """Handed to the function given to ``MemoryStore.batch``."""
-
-    def __init__(self, store: MemoryStore, timeout: float | None) -> None:
-        self._store = store
-        self._timeout = timeout
-        self._groups: list[EncodedGroup] = []
-        self._specs = SpecTable()  # the task specs of the proposal being filled
-        self._slots: list[int] = []  # the outcome index of each of _groups
-        self._overlay: dict[_Key, Object | None] = {}
-        self._ops = 0
-        self._bytes = 0
-        self.outcomes: list[StoreError | None] = []
-        self.proposals = 0
-
-    def update(self, fn: Callable[[WriteTx], T]) -> T:
-        """Run one sub-transaction; its changes join the current proposal. One over its
-        byte budget is not proposed: its outcome is the TooLarge error."""
-        store = self._store
-        budgets = store._budgets
-        if self._bytes > budgets.entry - budgets.write - ENTRY_OVERHEAD:
-            self.flush()  # keep room for a whole write: an entry never exceeds its budget
-        with store._lock:
-            tx = WriteTx(store._tables, store._version, self._overlay)
-            try:
-                value = fn(tx)
-            finally:
-                tx.close()
-        ops = tx.ops
-        if ops:
-            try:
-                group = encode_group(ops, budgets, self._specs)
-            except TooLarge as exc:
-                self.outcomes.append(exc)
-                return value
-            self._groups.append(group)
-            self._slots.append(len(self.outcomes))
-            self._overlay.update(tx.writes)
-            self._ops += len(ops)
-            self._bytes += group.size
-            self.outcomes.append(None)
-        if self._ops >= store._max_ops:
-            self.flush()
-        return value
-
-    def flush(self) -> None:
-        """Propose the collected sub-transactions now and wait for their verdicts."""
-        if not self._groups:
-            return
-        groups, slots, specs = tuple(self._groups), self._slots, self._specs
-        self._groups, self._slots, self._specs = [], [], SpecTable()
-        self._overlay = {}
-        self._ops = self._bytes = 0
-        self.proposals += 1
-        _, verdicts = self._store._wait(self._store._propose(groups, specs), self._timeout)
-        for slot, verdict in zip(slots, verdicts, strict=True):
-            self.outcomes[slot] = verdict.error

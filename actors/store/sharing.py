@@ -18,13 +18,13 @@ decoded, before it is stored or published): cheaper than building another copy.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from types import MappingProxyType
 
 from api.objects import Node, Object, Service, Task
 from api.specs import TaskSpec
 
-__all__ = ["NO_LABELS", "SpecSharing", "share_task_parts"]
+__all__ = ["NO_LABELS", "SpecSharing", "share_patched_parts", "share_task_parts"]
 
 _set = object.__setattr__
 _INTERNED_MESSAGE = 40  # longer status messages name their task's own circumstances
@@ -61,6 +61,33 @@ def share_task_parts(
         # the same few words on every task ("started"); the value is unchanged, so the
         # status may be one another task holds too
         _set(task.status, "message", sys.intern(message))
+
+
+# the fields whose values share_task_parts points at the service's, or at one empty map
+_SERVICE_PARTS = frozenset({"spec", "service_id", "service_name", "labels"})
+
+
+def share_patched_parts(
+    task: Task,
+    changed: Collection[str],
+    current: Task,
+    services: Mapping[str, Object],
+    nodes: Mapping[str, Object],
+) -> None:
+    """``share_task_parts`` for a fresh ``task`` a patch made from ``current`` (stored, so
+    sharing already): only the parts of the ``changed`` fields (most patches change a
+    task's node or status, not what it shares with its service)."""
+    if not _SERVICE_PARTS.isdisjoint(changed):
+        share_task_parts(task, current, services, nodes)
+        return
+    if "node_id" in changed and task.node_id:
+        node = nodes.get(task.node_id)
+        if isinstance(node, Node) and task.node_id is not node.id:
+            _set(task, "node_id", node.id)
+    if "status" in changed:
+        message = task.status.message
+        if message and len(message) <= _INTERNED_MESSAGE:
+            _set(task.status, "message", sys.intern(message))
 
 
 def _share_service_spec(task: Task, service: Service) -> None:

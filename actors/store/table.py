@@ -85,14 +85,20 @@ class Table:
         return None
 
     def put(self, obj: Object) -> Object | None:
-        """Insert or replace; returns the previous object."""
-        old = self.objects.get(obj.id)
-        if old is not None:
-            self._unindex(old)
+        """Insert or replace; returns the previous object. A replaced object leaves the
+        buckets of its keys that did not change as they are (most writes of a task change
+        its node or its status: its service, slot and desired state keep their buckets)."""
         id = obj.id
+        old = self.objects.get(id)
         self.objects[id] = obj
         for ix in self.schema.indexes:
             key = ix.key(obj)
+            if old is not None:
+                old_key = ix.key(old)
+                if old_key == key:
+                    continue
+                if old_key is not None:
+                    self._unindex_key(ix.name, old_key, id)
             if key is None:
                 continue
             entries = self._entries[ix.name]
@@ -120,18 +126,20 @@ class Table:
     def _unindex(self, obj: Object) -> None:
         for ix in self.schema.indexes:
             key = ix.key(obj)
-            if key is None:
-                continue
-            entries = self._entries[ix.name]
-            bucket = entries.get(key)
-            if bucket is None:
-                continue
-            if isinstance(bucket, str):
-                if bucket == obj.id:
-                    del entries[key]
-                continue
-            bucket.pop(obj.id, None)
-            if len(bucket) == 1:
-                (entries[key],) = bucket
-            elif not bucket:
+            if key is not None:
+                self._unindex_key(ix.name, key, obj.id)
+
+    def _unindex_key(self, index: str, key: Hashable, id: str) -> None:
+        entries = self._entries[index]
+        bucket = entries.get(key)
+        if bucket is None:
+            return
+        if isinstance(bucket, str):
+            if bucket == id:
                 del entries[key]
+            return
+        bucket.pop(id, None)
+        if len(bucket) == 1:
+            (entries[key],) = bucket
+        elif not bucket:
+            del entries[key]

@@ -51,6 +51,8 @@ class SpecTable:
         self._by_content: dict[bytes, int] = {}
         self._held: list[TaskSpec] = []  # keeps each id() valid while it is a key
         self.packed: list[bytes] = []  # spec number -> its msgpack bytes
+        # the sizes of specs measured but not numbered (a patched task's), by identity
+        self._sizes: dict[int, tuple[TaskSpec, int]] = {}
 
     def __len__(self) -> int:
         return len(self.packed)
@@ -70,6 +72,17 @@ class SpecTable:
 
     def size(self, ref: int) -> int:
         return len(self.packed[ref])
+
+    def size_of(self, spec: TaskSpec) -> int:
+        """The packed size of ``spec``, without numbering it (it need not be written)."""
+        ref = self._by_identity.get(id(spec))
+        if ref is not None:
+            return len(self.packed[ref])
+        known = self._sizes.get(id(spec))
+        if known is None:
+            packed = msgpack.packb(encode(spec), use_bin_type=True)
+            known = self._sizes[id(spec)] = (spec, len(packed))
+        return known[1]
 
     def mark(self) -> tuple[int, int]:
         return len(self.packed), len(self._held)

@@ -197,13 +197,15 @@ class WriteTx(ReadTx):
         if obj.meta.version != current.meta.version:
             raise ConflictError(kind.value, obj.id, obj.meta.version, current.meta.version)
         self._check_unique(kind, obj)
+        # the base: what the update changes (entry.py writes only the fields that differ)
         previous = self._ops.get(key)
         if previous is not None:
-            self._ops[key] = Op(previous.action, kind, obj.id, previous.expected, obj)
+            op = Op(previous.action, kind, obj.id, previous.expected, obj, previous.base)
         elif key in self._parent:
-            self._ops[key] = Op(Action.UPDATE, kind, obj.id, CHAINED, obj)
+            op = Op(Action.UPDATE, kind, obj.id, CHAINED, obj, current)
         else:
-            self._ops[key] = Op(Action.UPDATE, kind, obj.id, current.meta.version, obj)
+            op = Op(Action.UPDATE, kind, obj.id, current.meta.version, obj, current)
+        self._ops[key] = op
         self._own[key] = obj
 
     def delete(self, obj: Object) -> None:

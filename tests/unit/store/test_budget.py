@@ -143,3 +143,17 @@ def test_updates_within_budget_still_commit() -> None:
 def test_budgets_must_nest() -> None:
     with pytest.raises(ValueError, match="object <= write <= entry / 2"):
         Budgets(object=10, write=100, entry=150)
+
+
+def test_a_large_patch_is_checked_by_the_object_it_makes() -> None:
+    """An update written as its changed fields (entry format 3) that would make the
+    object too large is refused, though the change alone fits."""
+    store, proposer = recording_store()
+    n = Node(id="n" * 25, spec=NodeSpec(name="box", labels={"k": "v" * 1_200}))
+    (stored,) = store.update(lambda tx: tx.create(n)).objects
+    grown = replace(stored, description=NodeDescription(hostname="h" * 1_000))
+    with pytest.raises(TooLarge, match=f"node {n.id} .* budget of one object"):
+        store.update(lambda tx: tx.update(grown))
+    small = replace(stored, description=NodeDescription(hostname="h"))
+    assert store.update(lambda tx: tx.update(small)).version == 2
+    assert len(proposer.sizes) == 2 and proposer.sizes[1] < 300  # the patch, not the node

@@ -48,7 +48,7 @@ def test_a_spec_many_tasks_carry_is_written_once_per_entry() -> None:
     ts = _tasks_of(s.id, s.spec.task, 50)
     data = encode_entry(_creates(ts))
     raw = msgpack.unpackb(data, raw=False)
-    assert raw["v"] == 2 and len(raw["s"]) == 1 and raw["r"] == TASK_ROWS.layout
+    assert raw["v"] == 3 and len(raw["s"]) == 1 and raw["r"] == TASK_ROWS.layout
     # the spec once and 50 rows: under a third of 50 maps with their spec (format 1)
     assert len(data) * 3 < len(_format_1(_creates(ts)))
     decoded = decode_entry(data)

@@ -137,3 +137,29 @@ def test_closed_by_owner() -> None:
     store.update(lambda tx: tx.create(service()))
     with pytest.raises(WatchClosed):
         w.poll()
+
+
+def test_an_entry_s_events_reach_a_watcher_at_once() -> None:
+    """A consumer polling while an entry is published sees all of its events or none:
+    they are queued together (one lock and one wake-up per watcher, not per event).
+    Fails before: each event was queued, and its waiters woken, after the previous one's
+    filter ran, so the predicate saw the watcher's queue grow within the entry."""
+    store = make_store()
+    seen: list[int] = []
+    w = store.watch(predicate=lambda e: seen.append(w.pending()) is None)
+    s = service()
+    store.update(lambda tx: [tx.create(s)] + [tx.create(task(s.id, i)) for i in range(1, 4)])
+    assert seen == [0, 0, 0, 0]
+    assert len(w.poll()) == 4
+
+
+def test_a_watcher_overflows_at_the_same_count_when_events_come_together() -> None:
+    store = make_store()
+    w = store.watch(queue_size=5)
+    s = service()
+    store.update(lambda tx: [tx.create(s)] + [tx.create(task(s.id, i)) for i in range(1, 5)])
+    assert not w.closed and w.pending() == 5  # exactly the bound
+    store.update(lambda tx: tx.create(task(s.id, 9)))
+    assert w.closed
+    with pytest.raises(WatchClosed, match="5 events not consumed"):
+        w.poll()
