@@ -123,10 +123,13 @@ class Client:
         self._thread.start()
 
     def _open_dealer(self, watch_auth: bool) -> zmq.Socket[bytes]:
+        """The I/O thread's DEALER: connected at once when watching the handshake, else
+        by the I/O thread before its first send (a client used only through `request`
+        makes no connection it does not use)."""
         sock = self._open_socket(connect=False)
         if watch_auth:
             self._monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
-        sock.connect(connect_endpoint(self.address, self.source))
+            sock.connect(connect_endpoint(self.address, self.source))
         return sock
 
     def _open_socket(self, connect: bool = True) -> zmq.Socket[bytes]:
@@ -309,11 +312,15 @@ class Client:
         if monitor is not None:
             poller.register(monitor, zmq.POLLIN)
         noblock, wake_fd = _NOBLOCK, outbox.fd
+        connected = monitor is not None
         try:
             while True:
                 ready = dict(poller.poll(0 if outbox.sleep() else self._poll_timeout_ms()))
                 outbox.woke(wake_fd in ready)
                 for parts in outbox.take(_BATCH):
+                    if not connected and parts is not STOP:
+                        dealer.connect(connect_endpoint(self.address, self.source))
+                        connected = True
                     if parts is STOP:
                         return
                     try:

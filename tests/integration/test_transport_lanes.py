@@ -116,3 +116,44 @@ def test_close_wakes_a_thread_waiting_on_its_lane(short_dir: Path) -> None:
         release.set()
         client.close()
         endpoint.stop()
+
+
+def test_a_client_used_only_through_request_makes_one_connection(short_dir: Path) -> None:
+    """Its I/O thread's DEALER connects on its first send only (fails before: two)."""
+    import zmq
+    from zmq.utils.monitor import recv_monitor_message
+
+    from transport import decode, encode
+
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    monitor = router.get_monitor_socket(zmq.EVENT_ACCEPTED)
+    address = f"ipc://{short_dir / 'd.sock'}"
+    router.bind(address)
+    client = Client(address, timeout=10.0)
+    answered = threading.Event()
+
+    def answer() -> None:
+        for _ in range(3):
+            if not router.poll(10_000):
+                return
+            identity, frame = router.recv_multipart()
+            router.send_multipart([identity, encode("pong", {}, request_id=decode(frame).id)])
+        answered.set()
+
+    server = threading.Thread(target=answer)
+    try:
+        server.start()
+        assert [client.request("ping") for _ in range(3)] == [{}] * 3
+        server.join(10)
+        assert answered.is_set()
+        accepted = 0
+        while monitor.poll(300):
+            recv_monitor_message(monitor)
+            accepted += 1
+        assert accepted == 1
+    finally:
+        client.close()
+        router.disable_monitor()
+        monitor.close(linger=0)
+        context.destroy(linger=0)
