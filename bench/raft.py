@@ -6,7 +6,10 @@ Prints one JSON document: sequential write latency (p50/p99), committed writes/s
 16 and 64 concurrent proposers — in-process (threads on the leader's process calling
 ``RaftNode.propose``, via the ``raft.test.load`` test surface) and in a client process
 (this one, ``raft.propose`` requests over CURVE) — and the availability gap after
-``kill -9`` of the leader (kill to the first committed write). 100-byte values. Reference
+``kill -9`` of the leader (kill to the first committed write). 100-byte values. Each
+client-process run also gives, per write and process (leader, followers, client), the CPU
+time and the voluntary and involuntary context switches (`WriteCost`): figures that
+depend little on the machine's load, where a voluntary switch is a thread hand-off. Reference
 figures (issue 14's etcd anchors, and issue 3's) are included with the ratio of ours to
 each on the figures it has (throughput: ours/theirs; latency and gap: theirs/ours, so > 1
 means we are better), and issue 14's aims for the client process (64 concurrent writers
