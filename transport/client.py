@@ -1,8 +1,8 @@
 """A client: one ZeroMQ DEALER, owned by the client's I/O thread, shared by any threads.
 
-`request` (one reply awaited by the calling thread) goes over that thread's own DEALER
-(`transport.lanes`), without the I/O thread, except on a client that watches its
-handshakes. For the rest (`request_async`, `stream`, `send`), callers encode their
+`request` (one reply awaited by the calling thread) and `send` (one-way) go over that
+thread's own DEALER (`transport.lanes`), without the I/O thread, except on a client that
+watches its handshakes. For the rest (`request_async`, `stream`), callers encode their
 request (validated by `transport.codec`) in their own thread, register it in the pending
 table under a fresh id and hand the frame to the I/O thread through the outbox. The I/O
 thread drains the outbox into the DEALER, drains replies from the DEALER in batches,
@@ -203,9 +203,19 @@ class Client:
         return self._iterate(rid, message_type, frames, limit)
 
     def send(self, message_type: str, body: Mapping[str, Any] | None = None) -> None:
-        """A one-way message (id 0): no reply."""
+        """A one-way message (id 0): no reply. Sent on the calling thread's lane when it
+        has lanes, so it stays in order with that thread's `request` calls."""
         self._check_open()
-        self._outbox.send((encode(message_type, body, max_size=self._max_size),))
+        frame = encode(message_type, body, max_size=self._max_size)
+        if self._lanes is None:
+            self._outbox.send((frame,))
+        elif not self._lanes.send(frame):
+            _log().warning(
+                "transport.request.dropped",
+                client=self._name,
+                address=self.address,
+                reason="send queue full",
+            )
 
     def close(self) -> None:
         """Stop the I/O thread and close the socket; pending requests get `ClientClosed`."""

@@ -1,17 +1,18 @@
 """Synchronous requests over a DEALER of the calling thread's own: a client's "lanes".
 
 `Client.request` from a thread sends on that thread's lane and waits for the final reply
-on it, in the same thread: no hand-off to the client's I/O thread on the way out, nor
-back (two thread wake-ups and the GIL passed twice fewer per request; bench/raft.py with
-64 threads: about 3 fewer context switches and a fifth less CPU per write in the client,
-half as much CPU with one thread). Python's HTTP clients do the same: a connection per
-thread that waits on it.
+on it, in the same thread (`Client.send`, one-way, goes on it too): no hand-off to the
+client's I/O thread on the way out, nor back (two thread wake-ups and the GIL passed twice
+fewer per request; bench/raft.py with 64 threads: about 2 fewer context switches and a
+sixth less CPU per write in the client, half as much CPU with one thread). Python's HTTP
+clients do the same: a connection per thread that waits on it.
 
 Rules:
 - A lane is one DEALER, opened on a thread's first request and connected as the client's
   own socket is (same keys, local address, limits); only the thread holding it uses it.
-  A thread's requests are sent in order; requests of different threads, and those going
-  through the I/O thread (`request_async`, `stream`, `send`), are not ordered with them.
+  A thread's requests and one-way messages are sent in order; those of different threads,
+  and requests going through the I/O thread (`request_async`, `stream`), are not ordered
+  with them.
 - A reply that is not the awaited one's final reply (a late reply to a request that timed
   out, a streamed frame) is dropped.
 - `close` (any thread) closes idle lanes at once; a thread waiting on its lane is woken
@@ -75,6 +76,17 @@ class Lanes:
             return self._exchange(lane, frame, rid, timeout, what)
         finally:
             self._give_back(lane)
+
+    def send(self, frame: bytes) -> bool:
+        """Send a one-way ``frame`` on this thread's lane; False when its queue is full."""
+        lane = self._take()
+        try:
+            lane.sock.send(frame, _NOBLOCK)
+        except zmq.Again:
+            return False
+        finally:
+            self._give_back(lane)
+        return True
 
     def _exchange(self, lane: _Lane, frame: bytes, rid: int, timeout: float, what: str) -> Envelope:
         sock, closing = lane.sock, self._closing_read
