@@ -6,7 +6,10 @@ Prints one JSON document: sequential write latency (p50/p99), committed writes/s
 16 and 64 concurrent proposers — in-process (threads on the leader's process calling
 ``RaftNode.propose``, via the ``raft.test.load`` test surface) and in a client process
 (this one, ``raft.propose`` requests over CURVE) — and the availability gap after
-``kill -9`` of the leader (kill to the first committed write). 100-byte values. Reference
+``kill -9`` of the leader (kill to the first committed write). 100-byte values. Each
+client-process run also gives, per write and process (leader, followers, client), the CPU
+time and the voluntary and involuntary context switches (`WriteCost`): figures that
+depend little on the machine's load, where a voluntary switch is a thread hand-off. Reference
 figures (issue 14's etcd anchors, and issue 3's) are included with the ratio of ours to
 each on the figures it has (throughput: ours/theirs; latency and gap: theirs/ours, so > 1
 means we are better), and issue 14's aims for the client process (64 concurrent writers
@@ -19,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import threading
@@ -30,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.errors import TransportError
+from bench._fleet import proc_cpu_seconds
 from tests.support.raft_cluster import RaftCluster, wait_for
 from tests.support.raft_server import percentile
 
@@ -62,6 +67,56 @@ TARGETS = {"c64_writes_per_s": 9000, "seq_p50_ms": 1.0, "failover_gap_s": 1.5}
 def value(i: int) -> bytes:
     # a msgpack bin of 98 bytes: 100 bytes in all, which the store skips as "not an entry"
     return b"\xc4\x62" + (b"%098d" % i)
+
+
+def context_switches(pid: int) -> tuple[int, int]:
+    """(voluntary, involuntary) context switches of ``pid``'s live threads so far."""
+    voluntary = involuntary = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    voluntary += int(line.split()[1])
+                elif line.startswith("nonvoluntary_ctxt_switches:"):
+                    involuntary += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that ended meanwhile
+    return voluntary, involuntary
+
+
+class WriteCost:
+    """CPU time and context switches per write, by process: the members' (from /proc) and
+    this client process's (``getrusage``, which counts its ended threads too). They depend
+    far less on the machine's load than rates and latencies do. A voluntary switch is a
+    thread going to sleep (waiting for a hand-off, the GIL or the disk): the cost the client
+    path is made of; an involuntary one is a preemption (the machine's load)."""
+
+    def __init__(self, cluster: RaftCluster, leader: int) -> None:
+        self._pids = {
+            ("leader" if i == leader else f"follower{i}"): cluster.procs[i].pid for i in cluster.ids
+        }
+        self._before = self._read()
+
+    def _read(self) -> dict[str, tuple[float, int, int]]:
+        out = {}
+        for name, pid in self._pids.items():
+            voluntary, involuntary = context_switches(pid)
+            out[name] = (proc_cpu_seconds(pid), voluntary, involuntary)
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        out["client"] = (ru.ru_utime + ru.ru_stime, ru.ru_nvcsw, ru.ru_nivcsw)
+        return out
+
+    def per_write(self, writes: int) -> dict[str, dict[str, float]]:
+        after = self._read()
+        n = max(1, writes)
+        return {
+            name: {
+                "cpu_us": round((after[name][0] - cpu) / n * 1e6, 1),
+                "voluntary_switches": round((after[name][1] - voluntary) / n, 2),
+                "involuntary_switches": round((after[name][2] - involuntary) / n, 2),
+            }
+            for name, (cpu, voluntary, involuntary) in self._before.items()
+        }
 
 
 def in_process(cluster: RaftCluster, leader: int, n: int, seconds: float) -> dict[str, Any]:
@@ -108,19 +163,22 @@ def over_transport(cluster: RaftCluster, leader: int, n: int, seconds: float) ->
             lat.append(clock() - t0)
 
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
+    cost = WriteCost(cluster, leader)
     start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
-    client.close()
     flat = sorted(x for lat in latencies for x in lat)
+    per_write = cost.per_write(len(flat))
+    client.close()
     return {
         "writes_per_s": round(len(flat) / elapsed),
         "p50_ms": round(percentile(flat, 0.5) * 1000, 3),
         "p99_ms": round(percentile(flat, 0.99) * 1000, 3),
         "errors": sum(errors),
+        "per_write": per_write,
     }
 
 

@@ -38,6 +38,7 @@ from actors.node.config import NodeConfig, NodeError, advertised_address
 from actors.node.runner import NodeRunner
 from actors.node.startup.keys import NodeKeysError
 from actors.node.startup.security import JoinError
+from actors.thread_switching import tune_switch_interval
 from actors.web.child import parse_web_addr, read_token_file
 from actors.worker.executors.process_policy import (
     DEFAULT_PROCESS_USER,
@@ -275,6 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.configure(args.log_format, level=logging.getLevelNamesMapping()[args.log_level.upper()])
     tune_collector()
     tune_malloc()
+    tune_switch_interval()
     logger = log.get_logger("node")
     runner = NodeRunner(config, on_stopping=lambda: _arm_stop_deadline(logger))
     _install_signals(runner)

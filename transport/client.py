@@ -1,9 +1,12 @@
 """A client: one ZeroMQ DEALER, owned by the client's I/O thread, shared by any threads.
 
-Callers encode their request (validated by `transport.codec`) in their own thread, register
-it in the pending table under a fresh id and hand the frame to the I/O thread through the
-outbox. The I/O thread drains the outbox into the DEALER, drains replies from the DEALER in
-batches, decodes them and completes the waiting future or stream queue, and fails requests
+`request` (one reply awaited by the calling thread) and `send` (one-way) go over that
+thread's own DEALER (`transport.lanes`), without the I/O thread, except on a client that
+watches its handshakes. For the rest (`request_async`, `stream`), callers encode their
+request (validated by `transport.codec`) in their own thread, register it in the pending
+table under a fresh id and hand the frame to the I/O thread through the outbox. The I/O
+thread drains the outbox into the DEALER, drains replies from the DEALER in batches,
+decodes them and completes the waiting future or stream queue, and fails requests
 whose deadline passed (`RequestTimeout`); late replies to forgotten requests are dropped.
 No thread per request; reconnecting is ZeroMQ's (``reconnect_ivl``/``reconnect_ivl_max``).
 ``source`` binds the connection's local address (`transport.source`): a node that listens
@@ -33,6 +36,7 @@ from api.errors import ClientClosed, CodecError, HandshakeRefused, RemoteError, 
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS, Envelope
 from transport.codec import decode, encode
 from transport.keys import KeyPair, generate_keypair
+from transport.lanes import Lanes
 from transport.outbox import STOP, Outbox
 from transport.source import connect_endpoint
 
@@ -104,19 +108,32 @@ class Client:
         self._monitor: zmq.Socket[bytes] | None = None
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._outbox = Outbox()
+        self._server_key = server_key
+        # one key for every socket of this client (its own and its lanes)
+        self._keypair = keypair if keypair is not None or server_key is None else generate_keypair()
         try:
-            self._dealer = self._open_dealer(server_key, keypair, watch_auth)
+            self._dealer = self._open_dealer(watch_auth)
         except BaseException:
             self._outbox.close()
             # a socket left open makes the context's garbage collection hang in term()
             self._context.destroy(linger=0)
             raise
+        self._lanes = None if watch_auth else Lanes(self._open_socket, self._limits, address)
         self._thread = threading.Thread(target=self._run, name=f"{name}-io", daemon=True)
         self._thread.start()
 
-    def _open_dealer(
-        self, server_key: bytes | None, keypair: KeyPair | None, watch_auth: bool
-    ) -> zmq.Socket[bytes]:
+    def _open_dealer(self, watch_auth: bool) -> zmq.Socket[bytes]:
+        """The I/O thread's DEALER: connected at once when watching the handshake, else
+        by the I/O thread before its first send (a client used only through `request`
+        makes no connection it does not use)."""
+        sock = self._open_socket(connect=False)
+        if watch_auth:
+            self._monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+            sock.connect(connect_endpoint(self.address, self.source))
+        return sock
+
+    def _open_socket(self, connect: bool = True) -> zmq.Socket[bytes]:
+        """A DEALER set up as every socket of this client is (connected unless told not)."""
         sock = self._context.socket(zmq.DEALER)
         sock.linger = 0
         sock.maxmsgsize = self._max_size
@@ -126,14 +143,12 @@ class Client:
         sock.reconnect_ivl_max = 2_000
         sock.setsockopt(zmq.HEARTBEAT_IVL, 2_000)
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6_000)
-        if server_key is not None:
-            kp = keypair if keypair is not None else generate_keypair()
-            sock.curve_serverkey = server_key
-            sock.curve_publickey = kp.public
-            sock.curve_secretkey = kp.secret
-        if watch_auth:
-            self._monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
-        sock.connect(connect_endpoint(self.address, self.source))
+        if self._server_key is not None and self._keypair is not None:
+            sock.curve_serverkey = self._server_key
+            sock.curve_publickey = self._keypair.public
+            sock.curve_secretkey = self._keypair.secret
+        if connect:
+            sock.connect(connect_endpoint(self.address, self.source))
         return sock
 
     # -- public API ------------------------------------------------------------------------
@@ -151,6 +166,8 @@ class Client:
         self, message_type: str, body: Mapping[str, Any] | None = None, timeout: float | None = None
     ) -> dict[str, Any]:
         limit = self.timeout if timeout is None else timeout
+        if self._lanes is not None:
+            return self._request_on_lane(self._lanes, message_type, body, limit)
         reply = _Reply()
         rid = self._call(message_type, body, limit, reply)
         # The I/O thread fails the request at the deadline; the grace only guards against
@@ -164,6 +181,17 @@ class Client:
         assert outcome is not None
         return outcome
 
+    def _request_on_lane(
+        self, lanes: Lanes, message_type: str, body: Mapping[str, Any] | None, timeout: float
+    ) -> dict[str, Any]:
+        self._check_open()
+        rid = next(self._ids)
+        frame = encode(message_type, body, request_id=rid, max_size=self._max_size)
+        envelope = lanes.request(frame, rid, timeout, message_type)
+        if envelope.type == "error":
+            raise RemoteError(str(envelope.body["code"]), str(envelope.body["message"]))
+        return dict(envelope.body)
+
     def stream(
         self, message_type: str, body: Mapping[str, Any] | None = None, timeout: float | None = None
     ) -> Iterator[dict[str, Any]]:
@@ -175,15 +203,27 @@ class Client:
         return self._iterate(rid, message_type, frames, limit)
 
     def send(self, message_type: str, body: Mapping[str, Any] | None = None) -> None:
-        """A one-way message (id 0): no reply."""
+        """A one-way message (id 0): no reply. Sent on the calling thread's lane when it
+        has lanes, so it stays in order with that thread's `request` calls."""
         self._check_open()
-        self._outbox.send((encode(message_type, body, max_size=self._max_size),))
+        frame = encode(message_type, body, max_size=self._max_size)
+        if self._lanes is None:
+            self._outbox.send((frame,))
+        elif not self._lanes.send(frame):
+            _log().warning(
+                "transport.request.dropped",
+                client=self._name,
+                address=self.address,
+                reason="send queue full",
+            )
 
     def close(self) -> None:
         """Stop the I/O thread and close the socket; pending requests get `ClientClosed`."""
         if self._closed:
             return
         self._closed = True
+        if self._lanes is not None:
+            self._lanes.close()
         self._outbox.stop_loop()
         self._thread.join(timeout=2.0)
         self._outbox.close()
@@ -282,11 +322,15 @@ class Client:
         if monitor is not None:
             poller.register(monitor, zmq.POLLIN)
         noblock, wake_fd = _NOBLOCK, outbox.fd
+        connected = monitor is not None
         try:
             while True:
                 ready = dict(poller.poll(0 if outbox.sleep() else self._poll_timeout_ms()))
                 outbox.woke(wake_fd in ready)
                 for parts in outbox.take(_BATCH):
+                    if not connected and parts is not STOP:
+                        dealer.connect(connect_endpoint(self.address, self.source))
+                        connected = True
                     if parts is STOP:
                         return
                     try:

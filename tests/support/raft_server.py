@@ -13,7 +13,6 @@ this process, for bench/raft.py). Logs JSON lines on stderr; runs until SIGTERM/
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import threading
@@ -24,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from actors.heap import tune_collector
+from actors.heap import tune_collector, tune_malloc
 from actors.log import configure, set_node_id
 from actors.raft_node.actor import RaftNode
 from actors.raft_node.peers import Peer
@@ -32,6 +31,7 @@ from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
 from actors.store import MemoryStore
 from actors.store.errors import NotLeader, StoreError
+from actors.thread_switching import tune_switch_interval
 from api.objects import Node, ObjectKind
 from api.schema.declare import BOOL, FLOAT, INT, STR, Field, MapOf, MessageType
 from api.schema.registry import register
@@ -193,9 +193,10 @@ def main(argv: list[str]) -> int:
     node_id = int(config["id"])
     set_node_id(str(node_id))
     configure("json", stream=sys.stderr)
-    tune_collector()  # as swarm-node does (cli/node_main.py): the same process settings
-    # hand the GIL over quickly: latency beats throughput here
-    sys.setswitchinterval(float(os.environ.get("RAFT_SWITCH_INTERVAL", "0.0005")))
+    # as swarm-node does (cli/node_main.py): the same process settings
+    tune_collector()
+    tune_malloc()
+    tune_switch_interval()
     keypair = read_keypair(config["keyfile"])
     peers = {
         int(pid): Peer(int(pid), p["addr"], p["public_key"].encode())
