@@ -80,10 +80,11 @@ def encode_in_child(
             os._exit(status)
     os.close(write_fd)
     chunks: list[bytes] = []
+    poller = select.poll()  # not select.select: a leader's descriptors pass 1024
+    poller.register(read_fd, select.POLLIN)
     try:
         while True:
-            ready, _, _ = select.select([read_fd], [], [], timeout)
-            if not ready:
+            if not poller.poll(timeout * 1000):
                 os.kill(pid, signal.SIGKILL)
                 raise SnapshotEncodeError(f"the encoding child was silent for {timeout:g}s")
             chunk = os.read(read_fd, _READ)

@@ -83,3 +83,15 @@ def test_a_raft_node_adopts_a_snapshot_encoded_in_a_child(
         assert len(restored.view(nodes.list_all)) >= 40
     finally:
         node.stop()
+
+
+def test_the_pipe_may_be_a_descriptor_past_1024() -> None:
+    """A leader holds a descriptor for each of 1,000 sessions: select.select refused."""
+    import os
+
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        assert encode_in_child(lambda v: b"x" * v, 3) == b"xxx"
+    finally:
+        for fd in held:
+            os.close(fd)
