@@ -72,6 +72,7 @@ __all__ = [
 ]
 
 RETRY_INTERVAL = 0.5
+WRITE_SLICE = 2_000  # effects per store batch of a tick (``_write``): 4 proposals
 _KINDS = frozenset({ObjectKind.NODE, ObjectKind.SERVICE, ObjectKind.TASK, ObjectKind.CLUSTER})
 
 
@@ -126,8 +127,16 @@ class _ReconcileActor(StoreReactor):
     subsystem: ClassVar[str] = "orchestrator"
     watched: ClassVar[frozenset[ObjectKind]] = _KINDS  # what its _apply reads
 
-    def __init__(self, ctx: ChildContext | None, store: MemoryStore, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        ctx: ChildContext | None,
+        store: MemoryStore,
+        *,
+        write_slice: int = WRITE_SLICE,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(ctx, store, **kwargs)
+        self._write_slice = max(1, write_slice)
         self._dirty: set[str] = set()
         self._full = True
         self._wake_at: float | None = None  # a plan asked to run again then
@@ -239,8 +248,23 @@ class _ReconcileActor(StoreReactor):
     # --- writing -----------------------------------------------------------------------
 
     def _write(self, effects: list[Effect]) -> tuple[int, int]:
-        if not effects:
-            return 0, 0
+        """Write in batches of ``write_slice`` effects, taking in the watch queue between
+        them: the queue's bound is the store's size, and a tick creating 90,000 tasks
+        met the echoes of its own creates and the scheduler's and workers' updates of
+        them (more events than objects), overflowed and made the next tick a full pass."""
+        written = failed = 0
+        for start in range(0, len(effects), self._write_slice):
+            if start:
+                self._drain()
+            part = effects[start : start + self._write_slice]
+            ok, w, f = self._write_batch(part)
+            written, failed = written + w, failed + f
+            if not ok:  # the proposal failed: the rest is redone by a full pass
+                return written, failed + len(effects) - start - len(part)
+        return written, failed
+
+    def _write_batch(self, effects: list[Effect]) -> tuple[bool, int, int]:
+        """One store batch: (whether its proposal went through, written, failed)."""
         sent: list[tuple[int, Effect]] = []  # (outcome index, effect)
         refused: list[Effect] = []
 
@@ -261,10 +285,10 @@ class _ReconcileActor(StoreReactor):
         except StoreError as exc:  # the proposal failed: outcome unknown, redo everything
             self._log.warning(f"{self.subsystem}.write.failed", error=str(exc))
             self._full = True
-            return 0, len(effects)
+            return False, 0, len(effects)
         for effect in failed:
             self._dirty.add(service_of(effect))
-        return len(sent) - (len(failed) - len(refused)), len(failed)
+        return True, len(sent) - (len(failed) - len(refused)), len(failed)
 
     def _log_job_runs(self, effects: list[Effect], now: float) -> None:
         for e in effects:
