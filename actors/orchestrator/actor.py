@@ -46,10 +46,9 @@ from actors.orchestrator.triggers import (
     task_matters,
     task_matters_to_reaper,
 )
-from actors.orchestrator.writes import describe, effect_services, service_of, writer
+from actors.orchestrator.writes import describe, effect_services, service_of, write_batch
 from actors.store import (
     Action,
-    Batch,
     Event,
     MemoryStore,
     ReadTx,
@@ -256,39 +255,18 @@ class _ReconcileActor(StoreReactor):
         for start in range(0, len(effects), self._write_slice):
             if start:
                 self._drain()
-            part = effects[start : start + self._write_slice]
-            ok, w, f = self._write_batch(part)
-            written, failed = written + w, failed + f
-            if not ok:  # the proposal failed: the rest is redone by a full pass
-                return written, failed + len(effects) - start - len(part)
+            try:
+                wrote, refused = write_batch(
+                    self._store, effects[start : start + self._write_slice]
+                )
+            except StoreError as exc:  # the proposal failed: outcome unknown, redo everything
+                self._log.warning(f"{self.subsystem}.write.failed", error=str(exc))
+                self._full = True
+                return written, failed + len(effects) - start
+            for effect in refused:
+                self._dirty.add(service_of(effect))
+            written, failed = written + wrote, failed + len(refused)
         return written, failed
-
-    def _write_batch(self, effects: list[Effect]) -> tuple[bool, int, int]:
-        """One store batch: (whether its proposal went through, written, failed)."""
-        sent: list[tuple[int, Effect]] = []  # (outcome index, effect)
-        refused: list[Effect] = []
-
-        def fill(batch: Batch) -> None:
-            for effect in effects:
-                before = len(batch.outcomes)
-                try:
-                    batch.update(writer(effect))
-                except StoreError:
-                    refused.append(effect)
-                    continue
-                if len(batch.outcomes) > before:
-                    sent.append((before, effect))
-
-        try:
-            outcomes = self._store.batch(fill).outcomes
-            failed = refused + [e for i, e in sent if outcomes[i] is not None]
-        except StoreError as exc:  # the proposal failed: outcome unknown, redo everything
-            self._log.warning(f"{self.subsystem}.write.failed", error=str(exc))
-            self._full = True
-            return False, 0, len(effects)
-        for effect in failed:
-            self._dirty.add(service_of(effect))
-        return True, len(sent) - (len(failed) - len(refused)), len(failed)
 
     def _log_job_runs(self, effects: list[Effect], now: float) -> None:
         for e in effects:
