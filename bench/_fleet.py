@@ -39,10 +39,13 @@ def proc_rss_bytes(pid: int) -> int:
 
 
 def proc_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (0 when it is gone)."""
+    """User + system CPU seconds of process ``pid`` so far, with those of its children it
+    waited for (a manager's snapshot is encoded in a child: still the manager's work);
+    0 when it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        return ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return 0.0
 

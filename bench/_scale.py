@@ -184,13 +184,20 @@ class ScaleCluster:
             out["fleet"] = self.fleet.cpu_seconds()
         return out
 
-    def snapshots(self) -> dict[str, dict[str, Any]]:
-        """Each manager's last ``raft.snapshot.created`` event (size and index)."""
+    def snapshots(self, after: dict[str, int] | None = None) -> dict[str, dict[str, Any]]:
+        """Each manager's last ``raft.snapshot.created`` event (size, index, times, the
+        encoding's CPU seconds, and ``made``: how many that manager logged so far); with
+        ``after`` (an earlier call's ``made`` counts), only managers that logged one since."""
         out: dict[str, dict[str, Any]] = {}
         for node in self.swarm.nodes:
+            made = 0
             for event in node.log_events():
                 if event.get("event") == "raft.snapshot.created":
-                    out[node.name] = {k: event.get(k) for k in ("index", "bytes", "seconds")}
+                    made += 1
+                    keys = ("index", "bytes", "encode_s", "encode_cpu_s", "seconds")
+                    out[node.name] = {k: event.get(k) for k in keys} | {"made": made}
+            if after is not None and made <= after.get(node.name, 0):
+                out.pop(node.name, None)
         return out
 
     def restart_follower(self) -> dict[str, Any]:

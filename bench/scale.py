@@ -187,13 +187,15 @@ def create(
 
 def snapshot(cluster: ScaleCluster) -> dict[str, Any]:
     """Every manager snapshots the whole store (interval 1, then back); then a follower
-    restarts and restores it (``raft.node.started``'s restore time)."""
+    restarts and restores it (``raft.node.started``'s restore time). The figures are those
+    of the snapshot this makes, not of one made earlier (by bytes, during the create)."""
+    before = {name: int(s["made"]) for name, s in cluster.snapshots().items()}
     cluster.write("control.cluster.update", {"snapshot_interval": 1})
     cluster.write("control.cluster.update", {"snapshot_interval": 10_000})
     managers = {n.name for n in cluster.swarm.managers}
     with contextlib.suppress(AssertionError):
-        poll(lambda: managers <= set(cluster.snapshots()), "every manager's snapshot", 60)
-    found = cluster.snapshots()
+        poll(lambda: managers <= set(cluster.snapshots(before)), "every manager's snapshot", 60)
+    found = cluster.snapshots(before)
     restored = cluster.restart_follower() if len(managers) > 1 else {"snapshot_bytes": None}
     return {
         "by_manager": found,

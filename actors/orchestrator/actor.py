@@ -46,10 +46,9 @@ from actors.orchestrator.triggers import (
     task_matters,
     task_matters_to_reaper,
 )
-from actors.orchestrator.writes import describe, effect_services, service_of, writer
+from actors.orchestrator.writes import describe, effect_services, service_of, write_batch
 from actors.store import (
     Action,
-    Batch,
     Event,
     MemoryStore,
     ReadTx,
@@ -72,6 +71,7 @@ __all__ = [
 ]
 
 RETRY_INTERVAL = 0.5
+WRITE_SLICE = 2_000  # effects per store batch of a tick (``_write``): 4 proposals
 _KINDS = frozenset({ObjectKind.NODE, ObjectKind.SERVICE, ObjectKind.TASK, ObjectKind.CLUSTER})
 
 
@@ -92,6 +92,10 @@ class TickReport:
 _Slots = dict[str, set[int]]
 
 
+def _task_id(task: Task) -> str:
+    return task.id
+
+
 def _read(tx: ReadTx, ids: set[str] | None, partial: _Slots | None = None) -> Snapshot:
     """Copy out the services (all when ``ids`` is None), their tasks and every node;
     and the services of ``partial`` with the tasks of those slots only."""
@@ -105,7 +109,12 @@ def _read(tx: ReadTx, ids: set[str] | None, partial: _Slots | None = None) -> Sn
         service = services.get(tx, sid)
         if service is not None:
             all_services.append(service)
-            all_tasks.extend(t for t in tasks.by_service(tx, sid) if t.slot in wanted)
+            # through the slot index: a drain of 100 nodes at 100,000 tasks concerns a few
+            # slots of every service, and reading each service's tasks made every tick of
+            # it a pass over (and a sort of) all 100,000
+            found = [t for slot in wanted for t in tasks.by_slot(tx, sid, slot)]
+            found.sort(key=_task_id)  # the order by_service gives
+            all_tasks.extend(found)
     cluster = clusters.get_default(tx)
     retention = (
         cluster.spec.orchestration.task_history_retention_limit if cluster is not None else 5
@@ -117,8 +126,16 @@ class _ReconcileActor(StoreReactor):
     subsystem: ClassVar[str] = "orchestrator"
     watched: ClassVar[frozenset[ObjectKind]] = _KINDS  # what its _apply reads
 
-    def __init__(self, ctx: ChildContext | None, store: MemoryStore, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        ctx: ChildContext | None,
+        store: MemoryStore,
+        *,
+        write_slice: int = WRITE_SLICE,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(ctx, store, **kwargs)
+        self._write_slice = max(1, write_slice)
         self._dirty: set[str] = set()
         self._full = True
         self._wake_at: float | None = None  # a plan asked to run again then
@@ -230,32 +247,26 @@ class _ReconcileActor(StoreReactor):
     # --- writing -----------------------------------------------------------------------
 
     def _write(self, effects: list[Effect]) -> tuple[int, int]:
-        if not effects:
-            return 0, 0
-        sent: list[tuple[int, Effect]] = []  # (outcome index, effect)
-        refused: list[Effect] = []
-
-        def fill(batch: Batch) -> None:
-            for effect in effects:
-                before = len(batch.outcomes)
-                try:
-                    batch.update(writer(effect))
-                except StoreError:
-                    refused.append(effect)
-                    continue
-                if len(batch.outcomes) > before:
-                    sent.append((before, effect))
-
-        try:
-            outcomes = self._store.batch(fill).outcomes
-            failed = refused + [e for i, e in sent if outcomes[i] is not None]
-        except StoreError as exc:  # the proposal failed: outcome unknown, redo everything
-            self._log.warning(f"{self.subsystem}.write.failed", error=str(exc))
-            self._full = True
-            return 0, len(effects)
-        for effect in failed:
-            self._dirty.add(service_of(effect))
-        return len(sent) - (len(failed) - len(refused)), len(failed)
+        """Write in batches of ``write_slice`` effects, taking in the watch queue between
+        them: the queue's bound is the store's size, and a tick creating 90,000 tasks
+        met the echoes of its own creates and the scheduler's and workers' updates of
+        them (more events than objects), overflowed and made the next tick a full pass."""
+        written = failed = 0
+        for start in range(0, len(effects), self._write_slice):
+            if start:
+                self._drain()
+            try:
+                wrote, refused = write_batch(
+                    self._store, effects[start : start + self._write_slice]
+                )
+            except StoreError as exc:  # the proposal failed: outcome unknown, redo everything
+                self._log.warning(f"{self.subsystem}.write.failed", error=str(exc))
+                self._full = True
+                return written, failed + len(effects) - start
+            for effect in refused:
+                self._dirty.add(service_of(effect))
+            written, failed = written + wrote, failed + len(refused)
+        return written, failed
 
     def _log_job_runs(self, effects: list[Effect], now: float) -> None:
         for e in effects:

@@ -6,7 +6,7 @@ effects are named in logs.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from actors.orchestrator.history import trim
 from actors.orchestrator.state import (
@@ -19,9 +19,9 @@ from actors.orchestrator.state import (
     SetServiceStatus,
     SetUpdateStatus,
 )
-from actors.store import WriteTx, clusters, services, tasks
+from actors.store import Batch, MemoryStore, StoreError, WriteTx, clusters, services, tasks
 
-__all__ = ["describe", "effect_services", "service_of", "writer"]
+__all__ = ["describe", "effect_services", "service_of", "write_batch", "writer"]
 
 
 def service_of(effect: Effect) -> str:
@@ -111,3 +111,25 @@ def writer(effect: Effect) -> Callable[[WriteTx], None]:
 def effect_services(effects: Iterable[Effect]) -> set[str]:
     """The service ids a list of effects touches (for tests and logs)."""
     return {service_of(e) for e in effects}
+
+
+def write_batch(store: MemoryStore, effects: Sequence[Effect]) -> tuple[int, list[Effect]]:
+    """One store batch, a sub-transaction per effect: how many were written, and the
+    effects refused or failed. StoreError when the proposal failed (outcome unknown)."""
+    sent: list[tuple[int, Effect]] = []  # (outcome index, effect)
+    refused: list[Effect] = []
+
+    def fill(batch: Batch) -> None:
+        for effect in effects:
+            before = len(batch.outcomes)
+            try:
+                batch.update(writer(effect))
+            except StoreError:
+                refused.append(effect)
+                continue
+            if len(batch.outcomes) > before:
+                sent.append((before, effect))
+
+    outcomes = store.batch(fill).outcomes
+    failed = [e for i, e in sent if outcomes[i] is not None]
+    return len(sent) - len(failed), refused + failed

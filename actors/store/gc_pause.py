@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["gc_paused"]
+__all__ = ["gc_paused", "reset_after_fork"]
 
 _lock = threading.Lock()
 _pauses = 0
@@ -37,3 +37,11 @@ def gc_paused() -> Iterator[None]:
             _pauses -= 1
             if _pauses == 0 and _was_enabled:
                 gc.enable()
+
+
+def reset_after_fork() -> None:
+    """In a child just forked (raft_node/snapshotter.py encodes a snapshot in one): only
+    the thread that forked runs there, so a lock another thread held at the fork would
+    never be released."""
+    global _lock
+    _lock = threading.Lock()

@@ -100,3 +100,19 @@ def test_forget() -> None:
     tracker.forget(NODE_A)
     tracker.forget(NODE_A)
     assert tracker.expired(100.0) == []
+
+
+def test_nothing_is_due_before_the_earliest_deadline() -> None:
+    tracker = HeartbeatTracker(HeartbeatConfig(period=1.0, grace=3, unknown_grace=6))
+    assert tracker.next_due == float("inf")
+    tracker.watch_unknown(NODE_A, now=0.0)  # due at 6
+    tracker.beat(NODE_B, now=0.0, period=1.0)  # due at 3
+    assert tracker.next_due == 3.0
+    tracker.beat(NODE_B, now=2.0, period=1.0)  # due at 5: 3 is still a lower bound
+    assert tracker.next_due <= 5.0
+    assert tracker.expired(4.0) == []
+    assert tracker.next_due == 5.0  # a scan found the true earliest
+    assert [e.node_id for e in tracker.expired(5.0)] == [NODE_B]
+    assert tracker.next_due == 6.0
+    assert [e.node_id for e in tracker.expired(7.0)] == [NODE_A]
+    assert tracker.next_due == float("inf")

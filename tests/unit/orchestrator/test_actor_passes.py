@@ -122,3 +122,70 @@ def test_a_drain_passes_over_the_slots_on_the_node_only(world: Any) -> None:
     assert not drained.full and (drained.services, drained.slots, drained.written) == (0, 2, 4)
     reaped = reaper.tick().get(timeout=10)
     assert (reaped.services, reaped.slots) == (0, 2)  # db's tasks shut down: their slots
+
+
+def test_a_drain_reads_the_slots_on_the_node_through_the_slot_index(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not every task of a settled service: at 100,000 tasks each tick of a drain read
+    (and sorted) every task of every service with a task on the drained nodes."""
+    store, orchestrator, _ = world
+    orchestrator.tick().get(timeout=10)
+    store.update(lambda tx: tx.create(make_node("n3")))
+    set_tasks(store, lambda t: to(TaskState.RUNNING, "n3" if t.slot == 3 else "n1")(t))
+    assert orchestrator.tick().get(timeout=10).services == 1  # settles
+    read_whole: list[str] = []
+    by_service = tasks.by_service
+
+    def counted(tx: Any, service_id: str) -> list[Task]:
+        read_whole.append(service_id)
+        return by_service(tx, service_id)
+
+    monkeypatch.setattr(tasks, "by_service", counted)
+
+    def drain_n3(tx: WriteTx) -> None:
+        node = nodes.get(tx, "n3")
+        assert node is not None
+        tx.update(replace(node, spec=replace(node.spec, availability=NodeAvailability.DRAIN)))
+
+    store.update(drain_n3)
+    drained = orchestrator.tick().get(timeout=10)
+    assert (drained.services, drained.slots, drained.written) == (0, 1, 2)  # slot 3 moves
+    assert read_whole == []
+    monkeypatch.undo()
+    slot3 = store.view(lambda tx: tasks.by_slot(tx, SVC.id, 3))
+    assert sorted(t.desired_state for t in slot3) == [TaskState.RUNNING, TaskState.SHUTDOWN]
+
+
+class AssigningStore(MemoryStore):
+    """After each batch its new tasks are assigned, as the scheduler would meanwhile."""
+
+    def batch(self, fn: Any, *, timeout: float | None = None) -> Any:
+        result = super().batch(fn, timeout=timeout)
+
+        def assign(tx: WriteTx) -> None:
+            for t in tasks.list_all(tx):
+                if t.status.state < TaskState.ASSIGNED and not t.node_id:
+                    status = TaskStatus(timestamp=time.time(), state=TaskState.ASSIGNED)
+                    tx.update(replace(t, node_id="n1", status=status))
+
+        self.update(assign)
+        return result
+
+
+def test_a_tick_creating_many_tasks_keeps_its_watch_open() -> None:
+    """Its own creates' echoes and their updates outnumber the store's objects (the watch
+    queue's bound): written in slices, with the queue taken in between, the next tick is
+    no full pass (at 100,000 tasks a tick creating 90,000 overflowed)."""
+    store = AssigningStore.local(clock=time.time, rng=random.Random(3), watch_queue_size=30)
+    store.update(
+        lambda tx: (tx.create(make_node("n1")), tx.create(make_service("big", replicas=100)))
+    )
+    ref = OrchestratorActor.start(None, store, timer=ManualTimer(), write_slice=10)
+    try:
+        orchestrator = ref.proxy()
+        assert orchestrator.tick().get(timeout=10).written == 100
+        after = orchestrator.tick().get(timeout=10)
+        assert not after.full and after.written == 0
+    finally:
+        ref.stop(timeout=5)
