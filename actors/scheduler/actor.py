@@ -152,28 +152,35 @@ class SchedulerActor(StoreReactor):
 
     def _write(self, decisions: Decisions) -> tuple[int, int, int]:
         now = self._clock()
-        sent: list[Assignment | Unschedulable] = []
+        # each decision with the index of its outcome: an update can raise an earlier
+        # proposal's error after its own write joined the batch (batch.py)
+        sent: list[tuple[Assignment | Unschedulable, int]] = []
         refused: list[Assignment | Unschedulable] = []
 
         def fill(batch: Batch) -> None:
             todo: list[Assignment | Unschedulable] = [*decisions.assignments]
             todo.extend(decisions.unschedulable)
             for d in todo:
+                slot = len(batch.outcomes)
                 try:
                     batch.update(_writer(d, now))
                 except StoreError:
-                    refused.append(d)
-                else:
-                    sent.append(d)
+                    if len(batch.outcomes) == slot:
+                        refused.append(d)
+                        continue
+                sent.append((d, slot))
 
+        unknown: StoreError | None = None
+        outcomes: tuple[StoreError | None, ...] = ()
         try:
-            outcomes: tuple[StoreError | None, ...] = self._store.batch(fill).outcomes
-        except StoreError as exc:  # the proposal failed: outcome unknown, retry all
+            outcomes = self._store.batch(fill).outcomes
+        except StoreError as exc:  # a proposal failed: outcome unknown, retry all
             self._log.warning("scheduler.write.failed", error=str(exc), decisions=len(sent))
-            outcomes = tuple(exc for _ in sent)
+            unknown = exc
         assigned = written = 0
         failed = refused
-        for d, error in zip(sent, outcomes, strict=False):
+        for d, slot in sent:
+            error = unknown or outcomes[slot]
             if error is not None:
                 failed.append(d)
             elif isinstance(d, Assignment):
