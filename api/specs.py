@@ -3,6 +3,9 @@
 All values are frozen dataclasses: change one with ``dataclasses.replace``. Sequences
 are tuples; label maps are typed ``Mapping`` and must not be mutated in place. Durations
 are float seconds. Defaults are SwarmKit's (``api/defaults``).
+
+Every class has a docstring: a dataclass without one gets one made from
+``inspect.signature`` at import, a cost each ``swarmctl`` start pays.
 """
 
 from __future__ import annotations
@@ -73,6 +76,8 @@ def _labels() -> Mapping[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class NodeSpec:
+    """What a user sets on a node: name, labels, role and availability."""
+
     name: str = ""
     labels: Mapping[str, str] = field(default_factory=_labels)
     desired_role: NodeRole = NodeRole.WORKER
@@ -134,6 +139,8 @@ class ConfigReference:
 
 @dataclass(frozen=True, slots=True)
 class ContainerSpec:
+    """The container a task runs: image, command and args, environment, mounts."""
+
     image: str = ""
     command: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
@@ -152,18 +159,24 @@ class ContainerSpec:
 
 @dataclass(frozen=True, slots=True)
 class Resources:
+    """CPU (nano CPUs) and memory (bytes), as a limit or a reservation."""
+
     nano_cpus: int = 0  # 1e9 = one CPU
     memory_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class ResourceRequirements:
+    """A task's resource limits and reservations."""
+
     limits: Resources = field(default_factory=Resources)
     reservations: Resources = field(default_factory=Resources)
 
 
 @dataclass(frozen=True, slots=True)
 class RestartPolicy:
+    """When and how often a task's slot gets a new task."""
+
     condition: RestartCondition = RestartCondition.ANY
     delay: float = 5.0
     max_attempts: int = 0  # 0: unlimited
@@ -172,11 +185,15 @@ class RestartPolicy:
 
 @dataclass(frozen=True, slots=True)
 class PlacementPreference:
+    """Spread a service's tasks over the values of a node descriptor."""
+
     spread: str  # a descriptor: "node.labels.zone" or "engine.labels.x"
 
 
 @dataclass(frozen=True, slots=True)
 class Placement:
+    """Where a service's tasks may run (constraints) and how they spread."""
+
     constraints: tuple[str, ...] = ()  # "node.role==manager", "node.labels.zone!=a"
     preferences: tuple[PlacementPreference, ...] = ()
     max_replicas: int = 0  # per node; 0: unlimited
@@ -185,6 +202,8 @@ class Placement:
 
 @dataclass(frozen=True, slots=True)
 class PortConfig:
+    """A port the service's tasks publish on the host."""
+
     name: str = ""
     protocol: PortProtocol = PortProtocol.TCP
     target_port: int = 0
@@ -202,6 +221,8 @@ class NetworkAttachmentConfig:
 
 @dataclass(frozen=True, slots=True)
 class TaskSpec:
+    """The template of a service's tasks."""
+
     container: ContainerSpec = field(default_factory=ContainerSpec)
     resources: ResourceRequirements = field(default_factory=ResourceRequirements)
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
@@ -218,17 +239,23 @@ class TaskSpec:
 
 @dataclass(frozen=True, slots=True)
 class ReplicatedService:
+    """``--mode replicated``: ``replicas`` tasks placed on the cluster."""
+
     TAG: ClassVar[str] = "replicated"
     replicas: int = 1
 
 
 @dataclass(frozen=True, slots=True)
 class GlobalService:
+    """``--mode global``: one task on every eligible node."""
+
     TAG: ClassVar[str] = "global"
 
 
 @dataclass(frozen=True, slots=True)
 class ReplicatedJob:
+    """``--mode replicated-job``: ``total_completions`` successful runs."""
+
     TAG: ClassVar[str] = "replicated-job"
     max_concurrent: int = 1
     total_completions: int = 1
@@ -236,6 +263,8 @@ class ReplicatedJob:
 
 @dataclass(frozen=True, slots=True)
 class GlobalJob:
+    """``--mode global-job``: one run to completion on every eligible node."""
+
     TAG: ClassVar[str] = "global-job"
 
 
@@ -250,6 +279,8 @@ SERVICE_MODES: tuple[type[ServiceMode], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class UpdateConfig:
+    """How a rolling update (or a rollback) replaces a service's tasks."""
+
     parallelism: int = 1  # 0: all at once
     delay: float = 0.0
     failure_action: FailureAction = FailureAction.PAUSE
@@ -260,6 +291,8 @@ class UpdateConfig:
 
 @dataclass(frozen=True, slots=True)
 class EndpointSpec:
+    """The ports a service publishes."""
+
     ports: tuple[PortConfig, ...] = ()
 
 
@@ -281,6 +314,8 @@ class Dependency:
 
 @dataclass(frozen=True, slots=True)
 class ServiceSpec:
+    """What a user sets on a service."""
+
     name: str = ""
     labels: Mapping[str, str] = field(default_factory=_labels)
     task: TaskSpec = field(default_factory=TaskSpec)
@@ -322,12 +357,16 @@ class ConfigSpec:
 
 @dataclass(frozen=True, slots=True)
 class OrchestrationConfig:
+    """How much history the cluster keeps."""
+
     task_history_retention_limit: int = 5  # terminal tasks kept per slot
     service_history_limit: int = 10  # specs kept per service (the current one included)
 
 
 @dataclass(frozen=True, slots=True)
 class RaftConfig:
+    """The managers' Raft settings."""
+
     snapshot_interval: int = 10_000  # entries between snapshots
     keep_old_snapshots: int = 0
     log_entries_for_slow_followers: int = 500
@@ -337,21 +376,29 @@ class RaftConfig:
 
 @dataclass(frozen=True, slots=True)
 class DispatcherConfig:
+    """The dispatcher's heartbeat period for worker sessions."""
+
     heartbeat_period: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
 class CAConfig:
+    """How long the certificates the cluster's CA issues last."""
+
     node_cert_expiry: float = 90 * 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
 class EncryptionConfig:
+    """Whether managers lock their keys at rest (autolock)."""
+
     auto_lock_managers: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class ClusterSpec:
+    """What a user sets on the cluster."""
+
     name: str = "default"
     labels: Mapping[str, str] = field(default_factory=_labels)
     orchestration: OrchestrationConfig = field(default_factory=OrchestrationConfig)

@@ -7,8 +7,10 @@ kind inside the run's window:
 
 - ``orchestrator``: the orchestrator's tick that created the service's tasks;
 - ``scheduler``: the scheduler's tick that assigned them;
-- ``first_accepted``: the worker took the first task (its assignment arrived);
-- ``first_ready``, ``first_running``: the first task prepared (image checked, container
+- ``first_accepted``: the worker took the first task (its assignment arrived): its
+  first transition, ``accepted``, or ``preparing`` for a new task the Docker executor
+  prepares without inspecting first (actors/worker/controller.py);
+- ``first_ready``, ``first_running``: the first task prepared (its container
   created) and running; ``last_running``: the last of the run's tasks running;
 - ``seen``: the bench's poll saw them all (the status went worker -> agent -> dispatcher ->
   store -> control socket).
@@ -72,9 +74,9 @@ def milestones(events: Iterable[Mapping[str, Any]], run: RunWindow) -> dict[str,
             _first(found, "scheduler", at)
         elif name == "worker.task.transition":
             state = event.get("state")
-            if state == "accepted":
+            if state in ("accepted", "preparing"):
                 _first(found, "first_accepted", at)
-            elif state == "ready":
+            if state == "ready":
                 _first(found, "first_ready", at)
             elif state == "running":
                 _first(found, "first_running", at)

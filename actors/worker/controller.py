@@ -9,9 +9,13 @@ Rules (SwarmKit's ``agent/exec`` semantics):
 - The worker owns ACCEPTED and later. A status only moves forward
   (``TaskState.can_transition``); a transition backwards is ignored, never applied, and a
   terminal status is final (COMPLETE never becomes FAILED).
-- A (re)started runner always inspects first: a container that already exists is adopted
-  (a created one is started, a running one waited on, an exited one reported), never
-  recreated or restarted.
+- A (re)started runner inspects first: a container that already exists is adopted (a
+  created one is started, a running one waited on, an exited one reported), never
+  recreated or restarted. Except for a new task (nothing reported yet: below ACCEPTED) of
+  an executor whose ``prepare`` refuses a started container (``prepare_refuses_started``,
+  executors/base.py): it goes to PREPARING at once, and a ``ContainerExistsError`` from
+  that prepare is inspected and adopted as above. (For a new task the inspect is a
+  guaranteed "not found", one engine round trip before each create.)
 - Happy path: ACCEPTED → PREPARING (prepare) → READY (start, when desired ≥ RUNNING) →
   STARTING → RUNNING once running and healthy (a healthcheck still starting is inspected
   again after ``HEALTH_POLL``; ``started_at`` records the first RUNNING and stays, since an
@@ -39,6 +43,7 @@ from dataclasses import dataclass
 
 from actors.backoff import Backoff
 from actors.worker.executors.base import (
+    ContainerExistsError,
     ContainerNotFoundError,
     ExecutorError,
     ExitResult,
@@ -111,14 +116,18 @@ def step(
     removing: bool,
     now: float,
     attempt: int = 0,
+    prepare_refuses_started: bool = False,
 ) -> Decision:
     """The next status and action for one task. ``outcome`` None: the runner (re)starts or
-    the desired state changed; ``attempt`` counts consecutive temporary errors."""
+    the desired state changed; ``attempt`` counts consecutive temporary errors;
+    ``prepare_refuses_started``: the executor's (executors/base.py)."""
     if outcome is None:
         if status.state.is_terminal:
             return _after_terminal(status, removing)
         if status.state < TaskState.ACCEPTED:
             status = _to(status, TaskState.ACCEPTED, "accepted", now)
+            if prepare_refuses_started and not wants_stop(desired, removing):
+                return _next(desired, status, removing, now)  # PREPARING, no inspect
         return Decision(status, Action.INSPECT)
     if outcome.error is not None:
         return _on_error(desired, status, outcome.action, outcome.error, removing, now, attempt)
@@ -296,6 +305,8 @@ def _on_error(
 ) -> Decision:
     if error.temporary:
         return Decision(status, action, delay=retry_delay(attempt), retry=True)
+    if isinstance(error, ContainerExistsError) and not status.state.is_terminal:
+        return Decision(status, Action.INSPECT)  # a started container: adopt it as it is
     missing = isinstance(error, ContainerNotFoundError)
     if action in (Action.SHUTDOWN, Action.TERMINATE, Action.REMOVE) and missing:
         return step(

@@ -182,6 +182,7 @@ class TaskRunner(SupervisedActor):
             removing=self.removing,
             now=self._wall_clock(),
             attempt=self._attempt,
+            prepare_refuses_started=self._executor.prepare_refuses_started,
         )
         self._attempt = self._attempt + 1 if decision.retry else 0
         self._apply(decision)

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from actors.worker.executors.base import ContainerExistsError
 from actors.worker.executors.docker import DockerExecutor, engine_available
 from actors.worker.executors.docker_config import LABEL_NODE_ID, LABEL_SERVICE_ID, LABEL_TASK_ID
+from actors.worker.state import WORKER_DIR, WorkerStateFile
 from actors.worker.worker import Worker
 from api.specs import HealthConfig
 from api.task_state import TaskState
@@ -227,3 +229,54 @@ def test_second_worker_readopts_the_running_container(
         )
     finally:
         second.stop()
+
+
+@pytest.mark.parametrize("command", [("sleep", "300"), ("true",)])
+def test_a_task_never_reported_on_whose_container_was_started_is_adopted_not_restarted(
+    tmp_path: Path,
+    test_image: str,
+    node_id: str,
+    docker_client: Any,
+    cleanup: None,
+    command: tuple[str, ...],
+) -> None:
+    # A worker that crashed before its state file held the task's first status: the task
+    # is known, its status is the manager's (ASSIGNED), so the runner prepares without
+    # inspecting first; the create's conflict finds the container, which is adopted as it
+    # is, running or exited, never started again.
+    task = make_task(tid(), image=test_image, args=command, node_id=node_id)
+    controller = DockerExecutor(node_id, docker_client).controller(task)
+    controller.prepare()
+    controller.start()
+    if command == ("true",):
+        assert controller.wait().exit_code == 0
+    container = docker_client.api.inspect_container(controller.name)
+    WorkerStateFile(tmp_path / WORKER_DIR).save({task.id: task}, {})
+    worker = Worker.start(
+        executor=DockerExecutor(node_id, docker_client),
+        state_dir=tmp_path,
+        node_id=node_id,
+        flush_interval=0.05,
+    )
+    try:
+        expected = S.RUNNING if command == ("sleep", "300") else S.COMPLETE
+        proxy = worker.proxy()
+        status = wait_for(lambda: state_is(proxy, task.id, expected), what=expected.label)
+        assert status.container_status.container_id == container["Id"]
+        again = docker_client.api.inspect_container(container["Id"])
+        assert again["State"]["StartedAt"] == container["State"]["StartedAt"]
+    finally:
+        worker.stop()
+
+
+def test_prepare_adopts_a_created_container_and_refuses_a_started_one(
+    test_image: str, node_id: str, docker_client: Any, cleanup: None
+) -> None:
+    task = make_task(tid(), image=test_image, args=("sleep", "300"), node_id=node_id)
+    executor = DockerExecutor(node_id, docker_client)
+    executor.controller(task).prepare()
+    executor.controller(task).prepare()  # created, never started: adopted
+    controller = executor.controller(task)
+    controller.start()
+    with pytest.raises(ContainerExistsError):
+        executor.controller(task).prepare()

@@ -6,6 +6,10 @@ Rules:
   (the task runner calls them from its own threads, never from an actor others ask).
 - Calls are idempotent where the runtime allows: ``prepare`` on an existing container,
   ``shutdown``/``terminate`` on a stopped one and ``remove`` on a missing one succeed.
+  An executor whose ``prepare_refuses_started`` is true says more: its ``prepare`` of a
+  task whose container exists and was started raises ``ContainerExistsError`` (a created,
+  never started one it still adopts), so a new task's runner may prepare at once instead of
+  inspecting first (controller.py), and a container that exists is still adopted.
 - A runtime's own exceptions never cross this seam: each executor maps them at its edge
   to the ``ExecutorError`` subclasses below. ``temporary`` errors are retried with backoff;
   every other error is fatal for the task (the step function in ``controller.py`` decides
@@ -25,6 +29,7 @@ from api.objects import Task
 from api.specs import PortConfig
 
 __all__ = [
+    "ContainerExistsError",
     "ContainerNotFoundError",
     "Controller",
     "DependencyPendingError",
@@ -74,6 +79,11 @@ class StartError(ExecutorError):
 
 class ContainerNotFoundError(ExecutorError):
     """The task's container (or process) does not exist (any more)."""
+
+
+class ContainerExistsError(ExecutorError):
+    """``prepare`` found the task's container already started (running or exited): the
+    runner inspects it and adopts it as it is."""
 
 
 class EngineError(ExecutorError):
@@ -183,6 +193,8 @@ class Executor(Protocol):
     """A runtime on this node: builds controllers and finds what it runs."""
 
     name: ClassVar[str]
+    # True: ``prepare`` raises ContainerExistsError for a started container (module rules)
+    prepare_refuses_started: ClassVar[bool]
 
     def controller(self, task: Task) -> Controller: ...
 

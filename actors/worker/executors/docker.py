@@ -6,10 +6,13 @@ Rules:
   finds them without remembering ids.
 - The SDK's exceptions are mapped to ``executors.base`` errors at the edge
   (docker_errors.py; ``StartError`` from ``start``).
-- ``prepare`` pulls a missing image first (docker_images.py: progress in the task's
-  message, the service's registry credentials), makes the task's networks exist on the
-  engine (docker_networks.py), creates the container and joins it to its other networks.
-  A network the manager has not sent yet (a worker that just restarted) is waited for.
+- ``prepare`` makes the task's networks exist on the engine (docker_networks.py), creates
+  the container and joins it to its other networks. An image the create finds missing is
+  pulled (docker_images.py: progress in the task's message, the service's registry
+  credentials) and the create repeated: no image check before it (one round trip less per
+  task). A container that exists is adopted if never started, else ContainerExistsError
+  (base.py: a new task's runner prepares without inspecting first). A network the manager
+  has not sent yet (a worker that just restarted) is waited for.
 - ``remove`` removes the container with its anonymous volumes (named ones stay), then
   the task's networks if no container uses them any more.
 - ``inspect`` reports the host ports a running container got (``port_status``).
@@ -44,6 +47,7 @@ import docker
 import docker.errors
 
 from actors.worker.executors.base import (
+    ContainerExistsError,
     ContainerNotFoundError,
     DependencyPendingError,
     EngineError,
@@ -51,6 +55,7 @@ from actors.worker.executors.base import (
     ExecutorError,
     ExitResult,
     Health,
+    ImageNotFoundError,
     InvalidTaskError,
     Observation,
     Progress,
@@ -202,33 +207,48 @@ class DockerController:
         )
 
     def prepare(self, progress: Progress | None = None) -> None:
-        base = self._require_config()
+        self._require_config()
         networks = self._engine_networks()
         config = container_config(
             self._task, self._file_mounts(), publish_ip=self._publish_ip, networks=networks
         )
-        auth = self._resources.registry_auth(self._task.service_id)
-        ensure_image(
-            self._api,
-            config.image,
-            auth,
-            progress=progress,
-            clock=self._clock,
-            task_id=self._task.id,
-        )
         if config.file_mounts and self._files is not None:
             self._files.prepare(self._task)
+        try:
+            self._create(config, networks)
+        except ImageNotFoundError:
+            # The engine's answer to the create is the check (as ``docker run`` does): an
+            # image on the node costs no round trip of its own, a missing one is pulled.
+            auth = self._resources.registry_auth(self._task.service_id)
+            ensure_image(
+                self._api,
+                config.image,
+                auth,
+                progress=progress,
+                clock=self._clock,
+                task_id=self._task.id,
+            )
+            self._create(config, networks)
+
+    def _create(self, config: ContainerConfig, networks: tuple[EngineNetwork, ...]) -> None:
+        """Create the container and join its other networks. One that exists is adopted
+        if it was never started, else ContainerExistsError (the runner inspects it)."""
         with self._networks.lock if networks else contextlib.nullcontext():
             self._networks.ensure(self._api, networks)
-            with self._slots, _edge("create container", image=base.image):
+            with self._slots, _edge("create container", image=config.image):
                 host_config = self._api.create_host_config(**config.host_config_kwargs())
                 try:
                     self._api.create_container(host_config=host_config, **config.create_kwargs())
                 except docker.errors.APIError as exc:
-                    # created by an earlier attempt: adopt it
                     if exc.status_code != 409 or "already in use" not in _explanation(exc):
                         raise
+                    self._adopt_created()
             self._networks.connect(self._api, self.name, networks[1:])
+
+    def _adopt_created(self) -> None:
+        """The container exists (an earlier attempt made it): keep it if never started."""
+        if self.inspect().state is not RuntimeState.CREATED:
+            raise ContainerExistsError(f"container {self.name} exists and was started")
 
     def start(self) -> None:
         try:
@@ -324,6 +344,7 @@ class DockerExecutor:
     ``resources`` (the agent fills it from the session)."""
 
     name: ClassVar[str] = "docker"
+    prepare_refuses_started: ClassVar[bool] = True  # a conflicting create is inspected
 
     def __init__(
         self,

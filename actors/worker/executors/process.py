@@ -432,6 +432,7 @@ class ProcessExecutor:
     in ``sandbox`` (`process_sandbox.prepare_sandbox`)."""
 
     name: ClassVar[str] = "process"
+    prepare_refuses_started: ClassVar[bool] = False  # prepare adopts what it finds
 
     def __init__(
         self,

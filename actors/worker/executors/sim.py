@@ -110,6 +110,7 @@ class SimController:
 
 class SimExecutor:
     name: ClassVar[str] = "sim"
+    prepare_refuses_started: ClassVar[bool] = False  # prepare adopts what it finds
 
     def __init__(
         self,

@@ -6,6 +6,7 @@ import pytest
 
 from actors.worker.controller import Action, Outcome, retry_delay, step
 from actors.worker.executors.base import (
+    ContainerExistsError,
     ContainerNotFoundError,
     EngineError,
     EngineUnavailableError,
@@ -28,7 +29,7 @@ def st(state: TaskState, **kw: object) -> TaskStatus:
     return TaskStatus(state=state, **kw)  # type: ignore[arg-type]
 
 
-def go(status, outcome=None, desired=RUN, removing=False, attempt=0):
+def go(status, outcome=None, desired=RUN, removing=False, attempt=0, refuses=False):
     return step(
         desired=desired,
         status=status,
@@ -36,6 +37,7 @@ def go(status, outcome=None, desired=RUN, removing=False, attempt=0):
         removing=removing,
         now=NOW,
         attempt=attempt,
+        prepare_refuses_started=refuses,
     )
 
 
@@ -48,6 +50,43 @@ def test_new_runner_accepts_and_inspects() -> None:
     assert d.status.state is S.ACCEPTED and d.status.message == "accepted"
     assert d.status.timestamp == NOW
     assert d.action is Action.INSPECT
+
+
+def test_new_task_prepares_at_once_when_prepare_refuses_a_started_container() -> None:
+    # the executor's prepare reports a started container, so the inspect that would only
+    # find nothing for a task never reported on is skipped
+    d = go(st(S.ASSIGNED), refuses=True)
+    assert (d.status.state, d.action) == (S.PREPARING, Action.PREPARE)
+    assert d.status.timestamp == NOW
+
+
+@pytest.mark.parametrize("persisted", [S.ACCEPTED, S.PREPARING, S.READY, S.RUNNING])
+def test_a_task_reported_on_before_is_inspected_first_all_the_same(persisted: TaskState) -> None:
+    d = go(st(persisted), refuses=True)
+    assert (d.status.state, d.action) == (persisted, Action.INSPECT)
+
+
+def test_new_task_to_stop_is_inspected_first() -> None:
+    d = go(st(S.ASSIGNED), desired=S.SHUTDOWN, refuses=True)
+    assert d.action is Action.INSPECT
+
+
+@pytest.mark.parametrize(
+    ("found", "state"),
+    [
+        (obs(RuntimeState.RUNNING, container_id="c1", pid=7), S.RUNNING),
+        (obs(RuntimeState.EXITED, container_id="c1", exit_code=0), S.COMPLETE),
+        (obs(RuntimeState.EXITED, container_id="c1", exit_code=3), S.FAILED),
+    ],
+)
+def test_a_started_container_found_by_prepare_is_inspected_and_adopted(
+    found: Outcome, state: TaskState
+) -> None:
+    d = go(st(S.PREPARING), Outcome(Action.PREPARE, error=ContainerExistsError("exists")))
+    assert (d.status.state, d.action) == (S.PREPARING, Action.INSPECT)
+    d = go(d.status, found)
+    assert d.status.state is state and d.status.container_status.container_id == "c1"
+    assert d.action is not Action.START  # never restarted
 
 
 def test_happy_path_to_running_and_complete() -> None:
