@@ -112,11 +112,6 @@ def test_a_drain_passes_over_the_slots_on_the_node_only(world: Any) -> None:
     assert orchestrator.tick().get(timeout=10).services == 2  # both settle
     reaper.tick().get(timeout=10)
 
-    def drain_n3(tx: WriteTx) -> None:
-        node = nodes.get(tx, "n3")
-        assert node is not None
-        tx.update(replace(node, spec=replace(node.spec, availability=NodeAvailability.DRAIN)))
-
     store.update(drain_n3)
     drained = orchestrator.tick().get(timeout=10)
     assert not drained.full and (drained.services, drained.slots, drained.written) == (0, 2, 4)
@@ -142,11 +137,6 @@ def test_a_drain_reads_the_slots_on_the_node_through_the_slot_index(
         return by_service(tx, service_id)
 
     monkeypatch.setattr(tasks, "by_service", counted)
-
-    def drain_n3(tx: WriteTx) -> None:
-        node = nodes.get(tx, "n3")
-        assert node is not None
-        tx.update(replace(node, spec=replace(node.spec, availability=NodeAvailability.DRAIN)))
 
     store.update(drain_n3)
     drained = orchestrator.tick().get(timeout=10)
@@ -189,3 +179,9 @@ def test_a_tick_creating_many_tasks_keeps_its_watch_open() -> None:
         assert not after.full and after.written == 0
     finally:
         ref.stop(timeout=5)
+
+
+def drain_n3(tx: WriteTx) -> None:
+    node = nodes.get(tx, "n3")
+    assert node is not None
+    tx.update(replace(node, spec=replace(node.spec, availability=NodeAvailability.DRAIN)))
