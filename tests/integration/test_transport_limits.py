@@ -154,10 +154,12 @@ def test_a_full_handler_queue_answers_busy() -> None:
         for i in range(3):  # one at a time: each taken by a thread before the next comes
             held.append(member.request_async("test.echo", {"n": 10 + i}))
             assert running.acquire(timeout=10)
-        # every thread busy: two requests wait, the next is refused
+        # every thread busy: two requests wait, the next is refused (all three async: a
+        # request() goes on the calling thread's own connection, not ordered with these)
         queued = [member.request_async("test.echo", {"n": 20 + i}) for i in range(2)]
+        over = member.request_async("test.echo", {"n": 30})
         with pytest.raises(RemoteError) as info:
-            member.request("test.echo", {"n": 30})
+            over.result(10)
         assert info.value.code == ErrorCode.BUSY
         release.set()
         assert first.result(10) == {"n": 1}
