@@ -288,6 +288,8 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
         "every_session_back_s": round(sessions_s, 3),
         "every_task_counted_running_s": round(all_s, 3),
         "load_average": {"before": load_before, "after": load()},
+        # why sessions ended last, per node (the failover's, or a later one)
+        "fleet_session_ends": fleet.stats().get("last_ends", {}),
         "checks": {"fleet_runs_every_task": fleet.stats()["running"] >= tasks},
     }
 
