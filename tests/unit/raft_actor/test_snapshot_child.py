@@ -3,6 +3,7 @@ as on a thread, its errors named, a silent child killed, and a RaftNode adopting
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ def test_an_error_in_the_child_is_raised_with_its_name() -> None:
 
 
 def silent(view: Any) -> bytes:
-    time.sleep(60)
+    signal.pause()  # never answers: only the parent's SIGKILL ends it
     return b""
 
 
