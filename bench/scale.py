@@ -280,6 +280,7 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
     sessions_s = time.monotonic() - killed
     wait_running(cluster, names, tasks, 600)
     all_s = time.monotonic() - killed
+    final = fleet.stats()
     return {
         "killed": leader.name,
         "new_leader": cluster.leader(refresh=True).name,
@@ -289,8 +290,8 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
         "every_task_counted_running_s": round(all_s, 3),
         "load_average": {"before": load_before, "after": load()},
         # why sessions ended last, per node (the failover's, or a later one)
-        "fleet_session_ends": fleet.stats().get("last_ends", {}),
-        "checks": {"fleet_runs_every_task": fleet.stats()["running"] >= tasks},
+        "fleet_session_ends": final.get("last_ends", {}),
+        "checks": {"fleet_runs_every_task": final["running"] >= tasks},
     }
 
 
