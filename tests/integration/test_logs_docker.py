@@ -61,6 +61,15 @@ def test_an_exited_tasks_output_is_still_read(node: SwarmNode, test_image: str) 
         test_image, "sh", "-c", "echo bye; echo oops >&2; exit 3",
     )  # fmt: skip
     poll(lambda: any(t["state"] == "failed" for t in node.tasks("once")), "the task failed", LONG)
+
+    # the engine reports a container's exit after waiting at most 2 s for its output to be
+    # copied into the log (moby's handleContainerExit): under load the first read can be
+    # empty, so the read is polled; what it finally shows must be exact
+    def both_streams_read() -> bool:
+        result = logs(node, "service", "logs", "--raw", "once")
+        return bool(lines_of(result.stdout)) and bool(lines_of(result.stderr))
+
+    poll(both_streams_read, "the exited task's output on both streams", LONG)
     result = logs(node, "service", "logs", "--raw", "once")
     assert lines_of(result.stdout) == ["bye"]
     assert lines_of(result.stderr) == ["oops"]
