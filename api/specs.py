@@ -64,6 +64,8 @@ __all__ = [
     "ServiceSpec",
     "TaskSpec",
     "UpdateConfig",
+    "VolumeDriver",
+    "VolumeOptions",
 ]
 
 
@@ -100,14 +102,36 @@ class HealthConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class VolumeDriver:
+    """The driver a volume is created with and its options (SwarmKit ``Driver``; Docker's
+    ``volume-driver`` and ``volume-opt``); an empty name is the engine's default, local."""
+
+    name: str = ""
+    options: Mapping[str, str] = field(default_factory=_labels)
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeOptions:
+    """How a volume mount's volume is made when the node does not have it yet (SwarmKit
+    ``Mount.VolumeOptions``): ``nocopy`` leaves the image's files at the target out of a
+    new volume; labels and the driver go to the volume created."""
+
+    nocopy: bool = False
+    labels: Mapping[str, str] = field(default_factory=_labels)
+    driver: VolumeDriver | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Mount:
-    """``--mount type=volume|bind|tmpfs,source=,target=,readonly``. A volume without a
+    """``--mount type=volume|bind|tmpfs,source=,target=,readonly`` and, for a volume,
+    ``volume-driver=,volume-opt=K=V,volume-label=K=V,volume-nocopy``. A volume without a
     source is anonymous (removed with its container); a named one outlives its tasks."""
 
     type: MountType = MountType.VOLUME
     source: str = ""  # volume name, or host path for a bind; empty for tmpfs
     target: str = ""  # absolute path in the container
     readonly: bool = False
+    volume_options: VolumeOptions | None = None  # volume mounts only
 
 
 @dataclass(frozen=True, slots=True)
