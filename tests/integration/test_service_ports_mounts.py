@@ -166,6 +166,32 @@ def test_a_named_volume_is_created_with_its_driver_options_and_labels(
             poll(lambda: _remove_volume(docker_client, volume), "the volume removed", LONG)
 
 
+def test_a_stacks_volume_is_made_with_the_files_driver_options(
+    node: SwarmNode, docker_client: Any, test_image: str, tmp_path: Path
+) -> None:
+    volume = f"swarmnode-test-{uuid.uuid4().hex[:12]}"
+    compose = tmp_path / "compose.yml"
+    compose.write_text(
+        f"services:\n  app:\n    image: {test_image}\n    command: [sleep, '300']\n"
+        "    volumes: [{type: volume, source: scratch, target: /s, volume: {nocopy: true}}]\n"
+        f"volumes:\n  scratch:\n    name: {volume}\n"
+        "    driver_opts: {type: tmpfs, device: tmpfs}\n    labels: {team: web}\n"
+    )
+    try:
+        node.ctl("stack", "deploy", "-c", str(compose), "vs")
+        (task,) = poll(lambda: tasks_where(node, "vs_app", "running"), "vs_app running", LONG)
+        made = docker_client.volumes.get(volume).attrs
+        assert made["Options"] == {"type": "tmpfs", "device": "tmpfs"}
+        assert made["Labels"] == {"team": "web", "com.docker.stack.namespace": "vs"}
+        container = docker_client.containers.get(task["container_id"])
+        mounts = container.exec_run(["cat", "/proc/mounts"]).output.decode().splitlines()
+        assert any(line.split()[1:3] == ["/s", "tmpfs"] for line in mounts), mounts
+    finally:
+        node.ctl("stack", "rm", "vs")
+        with contextlib.suppress(AssertionError):
+            poll(lambda: _remove_volume(docker_client, volume), "the volume removed", LONG)
+
+
 def _remove_volume(docker_client: Any, name: str) -> bool:
     try:
         docker_client.volumes.get(name).remove()
