@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from api.enums import MountType, PortProtocol, PublishMode
 from api.mounts import MAX_MOUNTS, parse_mount, validate_mounts
@@ -34,10 +34,12 @@ from api.spec_limits import (
 from api.specs import (
     Mount,
     NetworkAttachmentConfig,
-    NetworkSpec,
     PortConfig,
     ServiceSpec,
 )
+
+if TYPE_CHECKING:  # annotations only: a service's commands do not import these
+    from api.cluster_specs import NetworkSpec
 
 __all__ = [
     "HOST_OPTION_TYPES",
