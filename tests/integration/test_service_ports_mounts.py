@@ -166,6 +166,27 @@ def test_a_named_volume_is_created_with_its_driver_options_and_labels(
             poll(lambda: _remove_volume(docker_client, volume), "the volume removed", LONG)
 
 
+def test_a_volume_driver_the_node_lacks_fails_the_task_saying_so(
+    node: SwarmNode, test_image: str
+) -> None:
+    driver = "swarmnode-no-such-driver"
+    mount = f"source=swarmnode-test-nodriver,target=/d,volume-driver={driver}"
+    try:
+        node.ctl_json(
+            "service", "create", "--name", "nodriver", "--mount", mount, "--detach",
+            "--restart-condition", "none", test_image, "sleep", "300",
+        )  # fmt: skip
+
+        def failed() -> list[dict[str, Any]]:
+            return [t for t in node.tasks("nodriver") if t["state"] in ("rejected", "failed")]
+
+        (task,) = poll(failed, "the task failed", LONG)
+        assert "create volume swarmnode-test-nodriver" in task["error"], task
+        assert driver in task["error"], task
+    finally:
+        node.ctl("service", "rm", "nodriver")
+
+
 def test_a_stacks_volume_is_made_with_the_files_driver_options(
     node: SwarmNode, docker_client: Any, test_image: str, tmp_path: Path
 ) -> None:
