@@ -10,7 +10,9 @@ Rules:
   or ``name:``, or its own name when ``external``), ``"/host:/path[:ro]"`` or
   ``"./rel:/path"`` (a bind mount; a relative path is taken from the first file's
   directory), ``"/path"`` (an anonymous volume), or ``{type: volume|bind|tmpfs, source,
-  target, read_only}``. Volume drivers, their options and labels are refused.
+  target, read_only, volume: {nocopy}}``. A volume of the stack's own is made on each
+  node on first use with the file's ``driver``, ``driver_opts`` and ``labels`` and the
+  stack's label (its mounts carry them, as Docker's do); an external one as it exists.
 - ``networks``: a list of the file's network keys or a mapping ``{KEY: {aliases: [...]}}``;
   a service that names none is on the stack's ``default`` network, as Docker's. Every
   service answers to its key in the file (``db``) on each of its networks. A top-level
@@ -25,18 +27,26 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from api.compose_fields import LABEL_NAMESPACE, ComposeError, Section, key_values
 from api.enums import MountType
 from api.host_resources import parse_publish, validate_network_spec
 from api.spec_limits import InvalidSpec
-from api.specs import Mount, NetworkAttachmentConfig, NetworkSpec, PortConfig
+from api.specs import (
+    Mount,
+    NetworkAttachmentConfig,
+    NetworkSpec,
+    PortConfig,
+    VolumeDriver,
+    VolumeOptions,
+)
 
 __all__ = [
     "DEFAULT_NETWORK",
     "NetworkPlan",
+    "VolumePlan",
     "file_networks",
     "file_volumes",
     "service_mounts",
@@ -47,9 +57,9 @@ __all__ = [
 
 DEFAULT_NETWORK: Final = "default"
 _NETWORK_KEYS: Final = frozenset({"driver", "internal", "labels", "external", "name"})
-_VOLUME_KEYS: Final = frozenset({"driver", "external", "name"})
+_VOLUME_KEYS: Final = frozenset({"driver", "driver_opts", "labels", "external", "name"})
 _PORT_KEYS: Final = frozenset({"target", "published", "protocol", "mode"})
-_MOUNT_KEYS: Final = frozenset({"type", "source", "target", "read_only"})
+_MOUNT_KEYS: Final = frozenset({"type", "source", "target", "read_only", "volume"})
 
 
 @dataclass(frozen=True)
@@ -105,16 +115,32 @@ def file_networks(top: Section, namespace: str, used: set[str]) -> tuple[Network
     return tuple(out)
 
 
-def file_volumes(top: Section, namespace: str) -> dict[str, str]:
-    """The top-level volumes: their key → the volume's name on the nodes."""
+@dataclass(frozen=True)
+class VolumePlan:
+    """A top-level volume: its name on the nodes and, for the stack's own, the options
+    its mounts carry (None: external, used as it is)."""
+
+    name: str
+    options: VolumeOptions | None = None
+
+
+def file_volumes(top: Section, namespace: str) -> dict[str, VolumePlan]:
+    """The top-level volumes by key."""
     section = Section(top.raw("volumes"), "volumes", None)
     out = {}
     for key, raw in section.items():
         s = Section(raw, section.at(key), _VOLUME_KEYS)
-        if s.text("driver", "local") != "local":
-            raise ComposeError(s.at("driver"), "only the engine's local volumes are supported")
         external = _external_name(s, key, "volume")
-        out[key] = external if external is not None else (s.text("name") or f"{namespace}_{key}")
+        if external is not None:
+            out[key] = VolumePlan(external)
+            continue
+        labels = key_values(s.raw("labels") or {}, s.at("labels"))
+        driver = None
+        if "driver" in s or "driver_opts" in s:
+            options = key_values(s.raw("driver_opts") or {}, s.at("driver_opts"))
+            driver = VolumeDriver(s.text("driver"), options)
+        options_ = VolumeOptions(labels={**labels, LABEL_NAMESPACE: namespace}, driver=driver)
+        out[key] = VolumePlan(s.text("name") or f"{namespace}_{key}", options_)
     return out
 
 
@@ -142,7 +168,7 @@ def service_ports(s: Section) -> tuple[PortConfig, ...]:
     return tuple(out)
 
 
-def _short_mount(text: str, path: str, volumes: Mapping[str, str], base_dir: str) -> Mount:
+def _short_mount(text: str, path: str, volumes: Mapping[str, VolumePlan], base_dir: str) -> Mount:
     parts = text.split(":")
     if len(parts) == 1:
         return Mount(type=MountType.VOLUME, target=parts[0])  # anonymous
@@ -161,8 +187,9 @@ def _mount(
     readonly: bool,
     kind: str | None,
     path: str,
-    volumes: Mapping[str, str],
+    volumes: Mapping[str, VolumePlan],
     base_dir: str,
+    nocopy: bool | None = None,
 ) -> Mount:
     if kind is None:
         kind = "bind" if source.startswith(("/", ".", "~")) else "volume"
@@ -183,15 +210,22 @@ def _mount(
         raise ComposeError(path, f"unknown mount type {kind!r} (expected volume, bind or tmpfs)")
     if source and source not in volumes:
         raise ComposeError(path, f"volume {source!r} is not declared in the top-level volumes")
+    plan = volumes[source] if source else VolumePlan("")
+    options = plan.options
+    if nocopy is not None:  # Docker's: the service's volume.nocopy, for any volume
+        options = replace(options or VolumeOptions(), nocopy=nocopy)
     return Mount(
         type=MountType.VOLUME,
-        source=volumes[source] if source else "",
+        source=plan.name,
         target=target,
         readonly=readonly,
+        volume_options=options,
     )
 
 
-def service_mounts(s: Section, volumes: Mapping[str, str], base_dir: str) -> tuple[Mount, ...]:
+def service_mounts(
+    s: Section, volumes: Mapping[str, VolumePlan], base_dir: str
+) -> tuple[Mount, ...]:
     out = []
     for i, item in enumerate(s.entries("volumes")):
         path = f"{s.at('volumes')}[{i}]"
@@ -201,15 +235,22 @@ def service_mounts(s: Section, volumes: Mapping[str, str], base_dir: str) -> tup
         long = Section(item, path, _MOUNT_KEYS)
         if "target" not in long:
             raise ComposeError(long.at("target"), "a mount needs a target")
+        kind = long.text("type", "volume")
+        nocopy = None
+        if "volume" in long:
+            if kind != "volume":
+                raise ComposeError(long.at("volume"), f"a {kind} mount takes no volume options")
+            nocopy = long.section("volume", {"nocopy"}).boolean("nocopy")
         out.append(
             _mount(
                 long.text("source"),
                 long.text("target"),
                 long.boolean("read_only"),
-                long.text("type", "volume"),
+                kind,
                 path,
                 volumes,
                 base_dir,
+                nocopy,
             )
         )
     return tuple(out)

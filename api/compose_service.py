@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from api.compose_fields import LABEL_IMAGE, LABEL_NAMESPACE, ComposeError, Section, key_values
-from api.compose_host import service_mounts, service_networks, service_ports
+from api.compose_host import VolumePlan, service_mounts, service_networks, service_ports
 from api.enums import FailureAction, RestartCondition, UpdateOrder
 from api.host_resources import with_task_ports
 from api.specs import (
@@ -110,7 +110,7 @@ class StackNames:
     secrets: Mapping[str, str] = field(default_factory=dict)
     configs: Mapping[str, str] = field(default_factory=dict)
     networks: Mapping[str, str] = field(default_factory=dict)
-    volumes: Mapping[str, str] = field(default_factory=dict)
+    volumes: Mapping[str, VolumePlan] = field(default_factory=dict)
     base_dir: str = "/"
     environ: Mapping[str, str] = field(default_factory=dict)
 

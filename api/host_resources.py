@@ -6,9 +6,8 @@ networks. The flags' syntax (as ``docker service`` takes it), the options that e
   (``-p 80``: the engine picks a free port per task). Ports are published in host mode
   on the node that runs the task; ``mode=ingress`` (the routing mesh) is not built and is
   refused, so an unnamed mode is ``host``.
-- ``--mount type=volume|bind|tmpfs,source=NAME|PATH,target=PATH[,readonly]`` (``src``,
-  ``dst``/``destination`` and ``ro`` as Docker spells them too). Docker's other mount
-  options (volume drivers, propagation, tmpfs size) are refused by name, not ignored.
+- ``--mount type=volume|bind|tmpfs,source=NAME|PATH,target=PATH[,readonly]`` and a
+  volume's options: api/mounts.py.
 - ``--network NAME`` or ``--network name=NAME,alias=A``: the control API resolves the name
   to the network's id.
 
@@ -20,12 +19,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from api.enums import MountType, PortProtocol, PublishMode
+from api.mounts import MAX_MOUNTS, parse_mount, validate_mounts
 from api.spec_limits import (
     MAX_CONSTRAINTS,
-    MAX_FIELD_BYTES,
     MAX_NAME_CHARS,
     InvalidSpec,
     check_count,
@@ -35,10 +34,12 @@ from api.spec_limits import (
 from api.specs import (
     Mount,
     NetworkAttachmentConfig,
-    NetworkSpec,
     PortConfig,
     ServiceSpec,
 )
+
+if TYPE_CHECKING:  # annotations only: a service's commands do not import these
+    from api.cluster_specs import NetworkSpec
 
 __all__ = [
     "HOST_OPTION_TYPES",
@@ -60,7 +61,6 @@ __all__ = [
     "with_task_ports",
 ]
 
-MAX_MOUNTS: Final = 128
 MAX_NETWORKS: Final = 32
 MAX_ALIASES: Final = 32
 NETWORK_DRIVERS: Final = ("bridge",)
@@ -84,24 +84,9 @@ HOST_OPTION_TYPES: Final[dict[str, type]] = {
     "network_rm": list,
 }
 
-# Docker's rule for volume names (volume/validate.go): at least two characters
-_VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 # SwarmKit's rule for object names, as for services
 _NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[-_.]*[A-Za-z0-9]+)*$")
 _SHORT_PORT_RE = re.compile(r"^(?:(\d+):)?(\d+)(?:/(\w+))?$")
-_TRUE = {"", "1", "true", "yes"}
-_FALSE = {"0", "false", "no"}
-_UNSUPPORTED_MOUNT_KEYS = (
-    "volume-driver",
-    "volume-opt",
-    "volume-label",
-    "volume-nocopy",
-    "bind-propagation",
-    "bind-nonrecursive",
-    "tmpfs-size",
-    "tmpfs-mode",
-    "consistency",
-)
 
 
 def _pairs(text: str, flag: str) -> list[tuple[str, str, bool]]:
@@ -225,88 +210,7 @@ def validate_ports(ports: Sequence[PortConfig], field: str) -> None:
             seen.add(key)
 
 
-# --- mounts ----------------------------------------------------------------------------
-
-
-def _flag_bool(value: str, had_value: bool, flag: str, key: str) -> bool:
-    lowered = value.lower()
-    if not had_value or lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise InvalidSpec(flag, f"{flag}: {key} must be true or false, got {value!r}")
-
-
-def parse_mount(text: str, flag: str = "--mount") -> Mount:
-    """``type=volume,source=data,target=/data,readonly`` → a Mount (validated alone)."""
-    mount = Mount()
-    for key, value, had_value in _pairs(text, flag):
-        if key == "type":
-            try:
-                mount = replace(mount, type=MountType(value.lower()))
-            except ValueError:
-                raise InvalidSpec(
-                    flag, f"{flag}: unknown mount type {value!r} (expected volume|bind|tmpfs)"
-                ) from None
-        elif key in ("source", "src"):
-            mount = replace(mount, source=value)
-        elif key in ("target", "destination", "dst"):
-            mount = replace(mount, target=value)
-        elif key in ("readonly", "ro"):
-            mount = replace(mount, readonly=_flag_bool(value, had_value, flag, key))
-        elif key in _UNSUPPORTED_MOUNT_KEYS:
-            raise InvalidSpec(flag, f"{flag}: mount option {key!r} is not supported")
-        else:
-            raise InvalidSpec(
-                flag,
-                f"{flag}: unknown mount option {key!r} (expected type, source, target, readonly)",
-            )
-    _check_mount(mount, flag)
-    return mount
-
-
-def _absolute(path: str) -> bool:
-    return path.startswith("/") and "\x00" not in path
-
-
-def _check_mount(mount: Mount, field: str) -> None:
-    if not isinstance(mount.type, MountType):
-        raise InvalidSpec(f"{field}.type", f"unknown mount type {mount.type!r}")
-    check_string(mount.source, f"{field}.source", MAX_FIELD_BYTES)
-    check_string(mount.target, f"{field}.target", MAX_FIELD_BYTES)
-    if not mount.target:
-        raise InvalidSpec(f"{field}.target", "a mount needs a target (a path in the container)")
-    if not _absolute(mount.target) or mount.target.rstrip("/") == "":
-        raise InvalidSpec(
-            f"{field}.target",
-            f"the target must be an absolute path other than /, got {mount.target!r}",
-        )
-    if mount.type is MountType.BIND:
-        if not _absolute(mount.source):
-            raise InvalidSpec(
-                f"{field}.source",
-                f"a bind mount's source must be an absolute host path, got {mount.source!r}",
-            )
-    elif mount.type is MountType.VOLUME:
-        if mount.source and not _VOLUME_NAME_RE.match(mount.source):
-            raise InvalidSpec(
-                f"{field}.source",
-                f"{mount.source!r} is not a valid volume name (at least two of letters, "
-                "digits, '_', '.', '-', starting with a letter or digit)",
-            )
-    elif mount.source:
-        raise InvalidSpec(f"{field}.source", "a tmpfs mount takes no source")
-
-
-def validate_mounts(mounts: Sequence[Mount], field: str) -> None:
-    check_count(mounts, field, MAX_MOUNTS)
-    targets: set[str] = set()
-    for i, mount in enumerate(mounts):
-        _check_mount(mount, f"{field}[{i}]")
-        target = mount.target.rstrip("/")
-        if target in targets:
-            raise InvalidSpec(f"{field}[{i}].target", f"{mount.target!r} is mounted twice")
-        targets.add(target)
+# --- mounts (api/mounts.py) -------------------------------------------------------
 
 
 def bind_mounts(spec: ServiceSpec) -> tuple[Mount, ...]:

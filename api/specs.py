@@ -5,21 +5,21 @@ are tuples; label maps are typed ``Mapping`` and must not be mutated in place. D
 are float seconds. Defaults are SwarmKit's (``api/defaults``).
 
 Every class has a docstring: a dataclass without one gets one made from
-``inspect.signature`` at import, a cost each ``swarmctl`` start pays.
+``inspect.signature`` at import, a cost each ``swarmctl`` start pays. The specs of nodes,
+networks, secrets, configs and the cluster are in api/cluster_specs.py, and given here
+too (imported on first use): building a dataclass costs swarmctl ~3.5M instructions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from api.enums import (
     DependencyCondition,
     FailureAction,
     MountType,
-    NodeAvailability,
-    NodeRole,
     PortProtocol,
     PublishMode,
     RebalanceMode,
@@ -64,24 +64,13 @@ __all__ = [
     "ServiceSpec",
     "TaskSpec",
     "UpdateConfig",
+    "VolumeDriver",
+    "VolumeOptions",
 ]
 
 
 def _labels() -> Mapping[str, str]:
     return {}
-
-
-# --- node ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class NodeSpec:
-    """What a user sets on a node: name, labels, role and availability."""
-
-    name: str = ""
-    labels: Mapping[str, str] = field(default_factory=_labels)
-    desired_role: NodeRole = NodeRole.WORKER
-    availability: NodeAvailability = NodeAvailability.ACTIVE
 
 
 # --- task template ---------------------------------------------------------------------
@@ -100,14 +89,36 @@ class HealthConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class VolumeDriver:
+    """The driver a volume is created with and its options (SwarmKit ``Driver``; Docker's
+    ``volume-driver`` and ``volume-opt``); an empty name is the engine's default, local."""
+
+    name: str = ""
+    options: Mapping[str, str] = field(default_factory=_labels)
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeOptions:
+    """How a volume mount's volume is made when the node does not have it yet (SwarmKit
+    ``Mount.VolumeOptions``): ``nocopy`` leaves the image's files at the target out of a
+    new volume; labels and the driver go to the volume created."""
+
+    nocopy: bool = False
+    labels: Mapping[str, str] = field(default_factory=_labels)
+    driver: VolumeDriver | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Mount:
-    """``--mount type=volume|bind|tmpfs,source=,target=,readonly``. A volume without a
+    """``--mount type=volume|bind|tmpfs,source=,target=,readonly`` and, for a volume,
+    ``volume-driver=,volume-opt=K=V,volume-label=K=V,volume-nocopy``. A volume without a
     source is anonymous (removed with its container); a named one outlives its tasks."""
 
     type: MountType = MountType.VOLUME
     source: str = ""  # volume name, or host path for a bind; empty for tmpfs
     target: str = ""  # absolute path in the container
     readonly: bool = False
+    volume_options: VolumeOptions | None = None  # volume mounts only
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,94 +341,43 @@ class ServiceSpec:
     rebalance_requests: int = 0  # bumped by `service rebalance`, as force_update by --force
 
 
-# --- secrets and configs ----------------------------------------------------------------
+# The specs of nodes, networks, secrets, configs and the cluster live in
+# api/cluster_specs.py, imported on first use of one of their names here.
+_CLUSTER_SPECS: frozenset[str] = frozenset(
+    {
+        "CAConfig",
+        "ClusterSpec",
+        "ConfigSpec",
+        "DispatcherConfig",
+        "EncryptionConfig",
+        "NetworkSpec",
+        "NodeSpec",
+        "OrchestrationConfig",
+        "RaftConfig",
+        "SecretSpec",
+    }
+)
+
+if TYPE_CHECKING:
+    from api.cluster_specs import (
+        CAConfig,
+        ClusterSpec,
+        ConfigSpec,
+        DispatcherConfig,
+        EncryptionConfig,
+        NetworkSpec,
+        NodeSpec,
+        OrchestrationConfig,
+        RaftConfig,
+        SecretSpec,
+    )
 
 
-@dataclass(frozen=True, slots=True)
-class SecretSpec:
-    """A secret's name, labels and data. The data lives only in the (encrypted) Raft log
-    and in memory or on a tmpfs of the nodes whose tasks use it: no control reply shows it."""
+def __getattr__(name: str) -> Any:
+    if name in _CLUSTER_SPECS:
+        from api import cluster_specs
 
-    name: str = ""
-    labels: Mapping[str, str] = field(default_factory=_labels)
-    data: bytes = b""
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigSpec:
-    """A config: like a secret, but not secret (``config inspect`` shows its data)."""
-
-    name: str = ""
-    labels: Mapping[str, str] = field(default_factory=_labels)
-    data: bytes = b""
-
-
-# --- cluster ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OrchestrationConfig:
-    """How much history the cluster keeps."""
-
-    task_history_retention_limit: int = 5  # terminal tasks kept per slot
-    service_history_limit: int = 10  # specs kept per service (the current one included)
-
-
-@dataclass(frozen=True, slots=True)
-class RaftConfig:
-    """The managers' Raft settings."""
-
-    snapshot_interval: int = 10_000  # entries between snapshots
-    keep_old_snapshots: int = 0
-    log_entries_for_slow_followers: int = 500
-    heartbeat_tick: int = 1
-    election_tick: int = 10
-
-
-@dataclass(frozen=True, slots=True)
-class DispatcherConfig:
-    """The dispatcher's heartbeat period for worker sessions."""
-
-    heartbeat_period: float = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class CAConfig:
-    """How long the certificates the cluster's CA issues last."""
-
-    node_cert_expiry: float = 90 * 24 * 3600.0
-
-
-@dataclass(frozen=True, slots=True)
-class EncryptionConfig:
-    """Whether managers lock their keys at rest (autolock)."""
-
-    auto_lock_managers: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterSpec:
-    """What a user sets on the cluster."""
-
-    name: str = "default"
-    labels: Mapping[str, str] = field(default_factory=_labels)
-    orchestration: OrchestrationConfig = field(default_factory=OrchestrationConfig)
-    raft: RaftConfig = field(default_factory=RaftConfig)
-    dispatcher: DispatcherConfig = field(default_factory=DispatcherConfig)
-    ca_config: CAConfig = field(default_factory=CAConfig)
-    encryption_config: EncryptionConfig = field(default_factory=EncryptionConfig)
-    allow_bind_mounts: bool = False  # a bind mount gives a service the host
-
-
-# --- network ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class NetworkSpec:
-    """A network: one bridge on each node's engine where a task attached to it runs.
-    Immutable once created, as Docker's."""
-
-    name: str = ""
-    labels: Mapping[str, str] = field(default_factory=_labels)
-    driver: str = "bridge"  # the only driver: no cross-node (overlay) networks
-    internal: bool = False  # no route out of the node (Docker's --internal)
+        value = getattr(cluster_specs, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -49,12 +49,10 @@ from api.spec_limits import (
     utf8_size,
 )
 from api.specs import (
-    ClusterSpec,
     ContainerSpec,
     EndpointSpec,
     GlobalJob,
     GlobalService,
-    NodeSpec,
     Placement,
     ReplicatedJob,
     ReplicatedService,
@@ -66,7 +64,8 @@ from api.specs import (
     UpdateConfig,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: a service's commands do not import these
+    from api.cluster_specs import ClusterSpec, NodeSpec
     from api.objects import NodeDescription
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import socket
+import _socket  # the probe's socket without socket.py (its enums cost 3% of a create)
 import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -105,7 +105,7 @@ class ControlConnection:
             raise CliError(f"permission denied: {path}") from None
         if not stat.S_ISSOCK(mode):
             raise CliError(f"{path} is not a socket")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         probe.settimeout(self.timeout)
         try:
             probe.connect(str(path))

@@ -14,8 +14,6 @@ and exit 1 saying why when an update paused or rolled back. ``ps`` is cli/servic
 from __future__ import annotations
 
 import argparse
-import secrets
-import shlex
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -205,6 +203,8 @@ def _print_plan(args: argparse.Namespace, plan: dict[str, Any]) -> None:
 def _generated_name(image: str) -> str:
     base = image.rsplit("/", 1)[-1].split("@", 1)[0].split(":", 1)[0]
     base = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in base).strip("-_")
+    import secrets  # here, not at start-up: it imports hashlib (OpenSSL), ~4% of a create
+
     return f"{base or 'service'}-{secrets.token_hex(3)}"
 
 
@@ -265,6 +265,8 @@ def _registry_auth(image: str) -> dict[str, str]:
 def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
     changes = options_of(args)
     if args.args is not None:
+        import shlex
+
         changes["args"] = shlex.split(args.args)
     if args.rollback:
         if changes:

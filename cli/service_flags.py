@@ -252,9 +252,10 @@ CREATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--mount": (
         "mounts",
         MOUNT,
-        "type=volume|bind|tmpfs,source=NAME|PATH,target=PATH[,readonly]; a named "
-        "volume is created on first use on each node; bind mounts need "
-        "`cluster update --allow-bind-mounts`",
+        "type=volume|bind|tmpfs,source=NAME|PATH,target=PATH[,readonly]; for a volume "
+        "also volume-driver=NAME, volume-opt=K=V, volume-label=K=V (repeatable), "
+        "volume-nocopy; a named volume is created with them on first use on each node; "
+        "bind mounts need `cluster update --allow-bind-mounts`",
     ),
     "--network": (
         "networks",

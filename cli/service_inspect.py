@@ -114,10 +114,27 @@ def _port(port: Mapping[str, Any]) -> str:
 
 
 def _mount(mount: Mapping[str, Any]) -> str:
-    """``volume data -> /data (readonly)``."""
+    """``volume data -> /data (readonly) driver local type=tmpfs nocopy labels a=b``."""
     source = f"{mount['source']} -> " if mount.get("source") else ""
     readonly = " (readonly)" if mount.get("readonly") else ""
-    return f"{mount.get('type')} {source}{mount.get('target')}{readonly}"
+    return f"{mount.get('type')} {source}{mount.get('target')}{readonly}" + _volume_options(
+        mount.get("volume_options")
+    )
+
+
+def _volume_options(options: Any) -> str:
+    if not isinstance(options, Mapping):
+        return ""
+    words = []
+    driver = options.get("driver")
+    if isinstance(driver, Mapping):
+        words.append(f"driver {driver.get('name') or 'local'}")
+        words.extend(f"{k}={v}" for k, v in (driver.get("options") or {}).items())
+    if options.get("nocopy"):
+        words.append("nocopy")
+    if options.get("labels"):
+        words.append("labels " + ",".join(f"{k}={v}" for k, v in options["labels"].items()))
+    return "".join(f" {word}" for word in words)
 
 
 def _is_section(key: str, value: Any) -> bool:

@@ -27,24 +27,35 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import zmq
 
 from api.errors import ClientClosed, CodecError, HandshakeRefused, RemoteError, RequestTimeout
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS, Envelope
 from transport.codec import decode, encode
-from transport.keys import KeyPair, generate_keypair
 from transport.lanes import Lanes
 from transport.outbox import STOP, Outbox
 from transport.source import connect_endpoint
+
+if TYPE_CHECKING:  # imported where used: a command-line client needs neither
+    from concurrent.futures import Future  # (concurrent.futures imports logging)
+
+    from transport.keys import KeyPair
 
 __all__ = ["Client"]
 
 _BATCH: Final = 512
 _NOBLOCK: Final = int(zmq.NOBLOCK)  # a plain int: a flag enum costs an enum operation a call
 _GRACE: Final = 1.0  # extra wait in request() in case the I/O thread itself is stuck
+
+
+def _new_keypair() -> KeyPair:
+    """A fresh CURVE keypair; `transport.keys` (hashlib) is imported only by a client that
+    talks CURVE, not by swarmctl on the control socket."""
+    from transport.keys import generate_keypair
+
+    return generate_keypair()
 
 
 @functools.cache
@@ -75,7 +86,8 @@ class _Reply:
         self.done.release()
 
 
-_Pending = Future[dict[str, Any]] | _Reply | queue.SimpleQueue[Envelope | BaseException]
+if TYPE_CHECKING:
+    _Pending = Future[dict[str, Any]] | _Reply | queue.SimpleQueue[Envelope | BaseException]
 
 
 class Client:
@@ -110,7 +122,7 @@ class Client:
         self._outbox = Outbox()
         self._server_key = server_key
         # one key for every socket of this client (its own and its lanes)
-        self._keypair = keypair if keypair is not None or server_key is None else generate_keypair()
+        self._keypair = keypair if keypair is not None or server_key is None else _new_keypair()
         try:
             self._dealer = self._open_dealer(watch_auth)
         except BaseException:
@@ -158,6 +170,8 @@ class Client:
     ) -> Future[dict[str, Any]]:
         """Send a request; the future gets the final reply's body, or `RemoteError`,
         `RequestTimeout` or `ClientClosed`."""
+        from concurrent.futures import Future
+
         future: Future[dict[str, Any]] = Future()
         self._call(message_type, body, timeout, future)
         return future
@@ -410,7 +424,11 @@ class Client:
                 entry.resolve(RemoteError(str(body["code"]), str(body["message"])))
             else:
                 entry.resolve(dict(envelope.body))
-        elif isinstance(entry, Future):
+        elif isinstance(entry, queue.SimpleQueue):
+            if not envelope.more or envelope.type == "error":
+                self._pending.pop(rid, None)
+            entry.put(envelope)
+        else:  # a Future (request_async)
             if envelope.more:
                 return  # request() wants the final reply only; stream() sees every frame
             self._pending.pop(rid, None)
@@ -423,10 +441,6 @@ class Client:
                     entry.set_result(dict(envelope.body))
             except Exception:  # cancelled by the caller
                 pass
-        else:
-            if not envelope.more or envelope.type == "error":
-                self._pending.pop(rid, None)
-            entry.put(envelope)
 
     def _expire(self, now: float) -> None:
         expired: list[int] = []
@@ -440,9 +454,8 @@ class Client:
         entry = self._pending.pop(rid, None)
         if isinstance(entry, _Reply):
             entry.resolve(exc)
-        elif isinstance(entry, Future):
-            if not entry.done():
-                with contextlib.suppress(Exception):
-                    entry.set_exception(exc)
-        elif entry is not None:
+        elif isinstance(entry, queue.SimpleQueue):
             entry.put(exc)
+        elif entry is not None and not entry.done():  # a Future (request_async)
+            with contextlib.suppress(Exception):
+                entry.set_exception(exc)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actors.engine_api.mount_doc import docker_mounts
 from actors.engine_api.wire import to_ns
 from api.specs import (
     ContainerSpec,
@@ -53,10 +54,7 @@ def _docker_container(c: ContainerSpec) -> dict[str, Any]:
         "StopSignal": c.stop_signal,
         "StopGracePeriod": to_ns(c.stop_grace_period),
         "Isolation": "default",
-        "Mounts": [
-            {"Type": m.type.value, "Source": m.source, "Target": m.target, "ReadOnly": m.readonly}
-            for m in c.mounts
-        ],
+        "Mounts": docker_mounts(c.mounts),
         "Secrets": [
             {
                 "File": _docker_file(s.target or s.secret_name, s.uid, s.gid, s.mode),

@@ -16,13 +16,40 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
+from actors.engine_api.doc_fields import Doc
+from actors.engine_api.doc_fields import (
+    enum_value as _enum,
+)
+from actors.engine_api.doc_fields import (
+    get as _get,
+)
+from actors.engine_api.doc_fields import (
+    int_at as _int,
+)
+from actors.engine_api.doc_fields import (
+    labels_at as _labels,
+)
+from actors.engine_api.doc_fields import (
+    list_at as _list,
+)
+from actors.engine_api.doc_fields import (
+    object_at as _map,
+)
+from actors.engine_api.doc_fields import (
+    refuse_set as _refuse_set,
+)
+from actors.engine_api.doc_fields import (
+    str_at as _str,
+)
+from actors.engine_api.doc_fields import (
+    strings_at as _strings,
+)
 from actors.engine_api.errors import bad_request, not_supported
+from actors.engine_api.mount_doc import mounts_from_docker
 from actors.engine_api.wire import from_ns
 from api.enums import (
     FailureAction,
-    MountType,
     PortProtocol,
     PublishMode,
     RestartCondition,
@@ -35,7 +62,6 @@ from api.specs import (
     GlobalJob,
     GlobalService,
     HealthConfig,
-    Mount,
     NetworkAttachmentConfig,
     Placement,
     PlacementPreference,
@@ -53,8 +79,6 @@ from api.specs import (
 )
 
 __all__ = ["from_docker_spec"]
-
-Doc = Mapping[str, Any]
 
 # set to anything but their zero value, these are refused (swarmnode cannot honour them)
 _CONTAINER_UNSUPPORTED = (
@@ -75,95 +99,6 @@ _DEFAULT_RESTART_DELAY = RestartPolicy().delay
 _DEFAULT_MONITOR = UpdateConfig().monitor
 _MODES = ("Replicated", "Global", "ReplicatedJob", "GlobalJob")
 _TASK_UNSUPPORTED = ("PluginSpec", "NetworkAttachmentSpec", "LogDriver")
-_MOUNT_OPTIONS = ("Consistency", "BindOptions", "VolumeOptions", "TmpfsOptions")
-
-
-def _get(doc: Doc, key: str, default: Any = None) -> Any:
-    """``doc[key]``, matching the key's case loosely as Docker's Go decoder does (the
-    docker SDK sends ``{"replicated": ...}`` for ``Replicated``)."""
-    if key in doc:
-        return doc[key]
-    lowered = key.lower()
-    for name, value in doc.items():
-        if isinstance(name, str) and name.lower() == lowered:
-            return value
-    return default
-
-
-def _map(doc: Doc, key: str, path: str) -> Doc:
-    value = _get(doc, key)
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise bad_request(f"{path}{key}: expected an object")
-    return value
-
-
-def _list(doc: Doc, key: str, path: str) -> list[Any]:
-    value = _get(doc, key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise bad_request(f"{path}{key}: expected a list")
-    return value
-
-
-def _strings(doc: Doc, key: str, path: str) -> tuple[str, ...]:
-    values = _list(doc, key, path)
-    if not all(isinstance(v, str) for v in values):
-        raise bad_request(f"{path}{key}: expected a list of strings")
-    return tuple(values)
-
-
-def _labels(doc: Doc, key: str, path: str) -> dict[str, str]:
-    labels = _map(doc, key, path)
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
-        raise bad_request(f"{path}{key}: expected string keys and values")
-    return dict(labels)
-
-
-def _str(doc: Doc, key: str, path: str, default: str = "") -> str:
-    value = _get(doc, key)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise bad_request(f"{path}{key}: expected a string")
-    return value
-
-
-def _int(doc: Doc, key: str, path: str, default: int = 0) -> int:
-    value = _get(doc, key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise bad_request(f"{path}{key}: expected an integer")
-    return value
-
-
-def _is_set(value: Any) -> bool:
-    """Anything but zero values, looking inside objects and lists (the CLI sends
-    ``{"NoCopy": false}`` for options it was not given)."""
-    if isinstance(value, Mapping):
-        return any(_is_set(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_is_set(v) for v in value)
-    return bool(value)
-
-
-def _refuse_set(doc: Doc, keys: tuple[str, ...], path: str) -> None:
-    for key in keys:
-        if _is_set(_get(doc, key)):
-            raise not_supported(f"{path}{key}")
-
-
-def _enum(value: str, enum_cls: Any, path: str, default: Any) -> Any:
-    if not value:
-        return default
-    try:
-        return enum_cls(value)
-    except ValueError:
-        choices = "|".join(e.value for e in enum_cls)
-        raise bad_request(f"{path}: invalid value {value!r} (expected {choices})") from None
 
 
 # -- Docker → ours ----------------------------------------------------------------------
@@ -233,22 +168,6 @@ def _configs(doc: Doc, path: str) -> tuple[ConfigReference, ...]:
     return tuple(refs)
 
 
-def _mounts(doc: Doc, path: str) -> tuple[Mount, ...]:
-    mounts = []
-    for i, mount in enumerate(_list(doc, "Mounts", path)):
-        sub = f"{path}Mounts[{i}]."
-        _refuse_set(mount, _MOUNT_OPTIONS, sub)
-        mounts.append(
-            Mount(
-                type=_enum(_str(mount, "Type", sub), MountType, f"{sub}Type", MountType.VOLUME),
-                source=_str(mount, "Source", sub),
-                target=_str(mount, "Target", sub),
-                readonly=bool(_get(mount, "ReadOnly")),
-            )
-        )
-    return tuple(mounts)
-
-
 def _networks(doc: Doc, path: str) -> tuple[NetworkAttachmentConfig, ...]:
     attached = []
     for i, network in enumerate(_list(doc, "Networks", path)):
@@ -281,7 +200,7 @@ def _container(doc: Doc, path: str) -> ContainerSpec:
         hostname=_str(doc, "Hostname", path),
         healthcheck=_health(_map(doc, "HealthCheck", path), f"{path}HealthCheck."),
         stop_signal=_str(doc, "StopSignal", path),
-        mounts=_mounts(doc, path),
+        mounts=mounts_from_docker(doc, path),
         stop_grace_period=(
             _DEFAULT_GRACE if grace is None else from_ns(grace, f"{path}StopGracePeriod")
         ),

@@ -181,6 +181,50 @@ def test_service_verbs(engine: Engine, test_image: str) -> None:
     engine.swarm.docker.volumes.get(VOLUME).remove()  # a named volume outlives its tasks
 
 
+def test_service_create_with_volume_options(engine: Engine, test_image: str) -> None:
+    docker, node, client = engine.docker, engine.node, engine.swarm.docker
+    volume = f"{VOLUME}-tmpfs"
+    mount = (
+        f"type=volume,source={volume},target=/d,volume-driver=local,"
+        "volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-label=team=web,volume-nocopy"
+    )
+    try:
+        docker.ok(
+            "service", "create", "--name", "vol", "--mount", mount, test_image, "sleep", "600"
+        )
+        [inspected] = docker.inspect("service", "inspect", "vol")
+        [shown] = inspected["Spec"]["TaskTemplate"]["ContainerSpec"]["Mounts"]
+        assert shown["VolumeOptions"] == {
+            "NoCopy": True,
+            "Labels": {"team": "web"},
+            "DriverConfig": {"Name": "local", "Options": {"type": "tmpfs", "device": "tmpfs"}},
+        }
+        [task] = [t for t in node.tasks("vol") if t["state"] == "running"]
+        container = client.containers.get(task["container_id"])
+        mounts = container.exec_run(["cat", "/proc/mounts"]).output.decode().splitlines()
+        assert any(line.split()[1:3] == ["/d", "tmpfs"] for line in mounts), mounts
+        assert client.volumes.get(volume).attrs["Options"] == {"type": "tmpfs", "device": "tmpfs"}
+        # options the API refuses: its own 400, naming the field and what was wrong
+        refused = docker.run(
+            "service", "update", "-d", "--mount-add",
+            "type=volume,source=other,target=/t,volume-driver=no such driver", "vol",
+        )  # fmt: skip
+        assert refused.returncode != 0
+        assert "volume_options.driver.name" in refused.stderr, refused.stderr
+        assert "not a volume driver's name" in refused.stderr, refused.stderr
+    finally:
+        docker.run("service", "rm", "vol")
+        wait_for(lambda: _volume_gone(client, volume), f"{volume} removed", timeout=60)
+
+
+def _volume_gone(client: Any, name: str) -> bool:
+    try:
+        client.volumes.get(name).remove()
+    except Exception as exc:  # still in use by a container being removed
+        return "no such volume" in str(exc).lower()
+    return True
+
+
 def test_service_and_task_logs(engine: Engine, test_image: str) -> None:
     docker, node = engine.docker, engine.node
     # the pause orders the lines' times across the two streams (tail counts by time)

@@ -2,11 +2,13 @@
 parses a two-service compose file (``deploy:`` replicas, mode, placement, resources,
 restart_policy, update_config; a secret, a config, a published port) and drives a real
 ``swarm-node --engine-api``; the result is checked through ``swarmctl``, the published
-port answers, and ``stack ls|services|ps|rm`` see and remove the stack."""
+port answers, a named volume is made with its driver options (a tmpfs) and labels, and
+``stack ls|services|ps|rm`` see and remove the stack."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +61,18 @@ services:
   worker:
     image: {image}
     command: ["sleep", "3600"]
+    volumes:
+      - scratch:/scratch
     deploy:
       mode: global
+volumes:
+  scratch:
+    name: {volume}
+    driver_opts:
+      type: tmpfs
+      device: tmpfs
+    labels:
+      team: web
 networks:
   default:
     driver: bridge
@@ -82,11 +94,21 @@ def test_stack_deploy_ls_services_ps_rm(
 ) -> None:
     sock = tmp_path / "engine.sock"
     port = free_port()
+    volume = f"swarmnode-stack-test-{uuid.uuid4().hex[:12]}"
     (tmp_path / "db_password.txt").write_text("s3cret\n")
     (tmp_path / "web.conf").write_text("hello from the config\n")
     (tmp_path / "compose.yml").write_text(
-        COMPOSE.format(image=test_image, port=port, script=SCRIPT)
+        COMPOSE.format(image=test_image, port=port, script=SCRIPT, volume=volume)
     )
+    try:
+        _deploy_check_remove(tmp_path, sock, port, volume, docker_client)
+    finally:
+        _remove_volume(docker_client, volume)
+
+
+def _deploy_check_remove(
+    tmp_path: Path, sock: Path, port: int, volume: str, docker_client: Any
+) -> None:
     with Swarm(tmp_path, docker_client=docker_client) as swarm:
         node = swarm.start_node("m1", executor="docker", extra=engine_flags(sock))
         node.wait_ready()
@@ -116,6 +138,16 @@ def test_stack_deploy_ls_services_ps_rm(
         assert spec["endpoint"]["ports"][0]["published_port"] == port
         [worker] = node.ctl_json("service", "inspect", "app_worker")
         assert worker["spec"]["mode"] == {"global": {}}
+        [mount] = worker["spec"]["task"]["container"]["mounts"]
+        assert (mount["source"], mount["target"]) == (volume, "/scratch")
+        assert mount["volume_options"]["labels"] == {NAMESPACE: "app", "team": "web"}
+        assert mount["volume_options"]["driver"]["options"] == {"type": "tmpfs", "device": "tmpfs"}
+        [inspected] = docker.inspect("service", "inspect", "app_worker")
+        [docker_mount] = inspected["Spec"]["TaskTemplate"]["ContainerSpec"]["Mounts"]
+        assert docker_mount["VolumeOptions"]["DriverConfig"]["Options"]["type"] == "tmpfs"
+        made = wait_for(lambda: _volume(docker_client, volume), "the volume made", timeout=90)
+        assert made["Options"] == {"type": "tmpfs", "device": "tmpfs"}
+        assert made["Labels"] == {NAMESPACE: "app", "team": "web"}
         assert [r["name"] for r in node.ctl_json("secret", "ls")] == ["app_db_password"]
         assert [r["name"] for r in node.ctl_json("config", "ls")] == ["app_web_config"]
         assert "app_default" in [r["name"] for r in node.ctl_json("network", "ls")]
@@ -153,6 +185,27 @@ def test_stack_deploy_ls_services_ps_rm(
             timeout=120,
         )
         assert json.loads(docker.ok("stack", "ls", "--format", "json") or "null") is None
+
+
+def _volume(docker_client: Any, name: str) -> dict[str, Any] | None:
+    try:
+        return dict(docker_client.volumes.get(name).attrs)
+    except Exception:  # not made yet
+        return None
+
+
+def _remove_volume(docker_client: Any, name: str) -> None:
+    # docker stack rm leaves volumes, as Docker's does; the tasks are gone by now
+    if _volume(docker_client, name) is not None:
+        wait_for(lambda: _removed(docker_client, name), f"volume {name} removed", timeout=60)
+
+
+def _removed(docker_client: Any, name: str) -> bool:
+    try:
+        docker_client.volumes.get(name).remove()
+    except Exception as exc:  # still in use by a container being removed
+        return "no such volume" in str(exc).lower()
+    return True
 
 
 def _get(url: str) -> str:

@@ -4,8 +4,8 @@ the real ``swarmctl`` (issue 12 items 3 and 4).
 The host reaches a port a task publishes (busybox ``httpd``, read with urllib); two tasks
 that publish one port land on different nodes and a third waits, saying why; a port left
 to the engine is reported per task; a named volume keeps its data across a task
-replacement; a tmpfs mount is a tmpfs; bind mounts are refused until the cluster allows
-them.
+replacement; a tmpfs mount is a tmpfs; a named volume with a driver's options (local, type=tmpfs) is
+created with them and its labels; bind mounts are refused until the cluster allows them.
 """
 
 from __future__ import annotations
@@ -133,6 +133,82 @@ def test_a_named_volume_outlives_its_task(
         assert docker_client.volumes.get(volume).name == volume
     finally:
         node.ctl("service", "rm", "db")
+        with contextlib.suppress(AssertionError):
+            poll(lambda: _remove_volume(docker_client, volume), "the volume removed", LONG)
+
+
+def test_a_named_volume_is_created_with_its_driver_options_and_labels(
+    node: SwarmNode, docker_client: Any, test_image: str
+) -> None:
+    volume = f"swarmnode-test-{uuid.uuid4().hex[:12]}"
+    mount = (
+        f"type=volume,source={volume},target=/d,volume-driver=local,volume-opt=type=tmpfs,"
+        "volume-opt=device=tmpfs,volume-label=team=web"
+    )
+    try:
+        node.ctl_json(
+            "service", "create", "--name", "scratch", "--mount", mount, "--detach",
+            test_image, "sleep", "300",
+        )  # fmt: skip
+        (task,) = poll(lambda: tasks_where(node, "scratch", "running"), "scratch running", LONG)
+        created = docker_client.volumes.get(volume).attrs
+        assert created["Driver"] == "local"
+        assert created["Options"] == {"type": "tmpfs", "device": "tmpfs"}
+        assert created["Labels"] == {"team": "web"}
+        container = docker_client.containers.get(task["container_id"])
+        mounts = container.exec_run(["cat", "/proc/mounts"]).output.decode().splitlines()
+        assert any(line.split()[1:3] == ["/d", "tmpfs"] for line in mounts), mounts
+        shown = node.ctl("service", "inspect", "scratch").stdout
+        assert "driver local type=tmpfs device=tmpfs" in shown, shown
+    finally:
+        node.ctl("service", "rm", "scratch")
+        with contextlib.suppress(AssertionError):
+            poll(lambda: _remove_volume(docker_client, volume), "the volume removed", LONG)
+
+
+def test_a_volume_driver_the_node_lacks_fails_the_task_saying_so(
+    node: SwarmNode, test_image: str
+) -> None:
+    driver = "swarmnode-no-such-driver"
+    mount = f"source=swarmnode-test-nodriver,target=/d,volume-driver={driver}"
+    try:
+        node.ctl_json(
+            "service", "create", "--name", "nodriver", "--mount", mount, "--detach",
+            "--restart-condition", "none", test_image, "sleep", "300",
+        )  # fmt: skip
+
+        def failed() -> list[dict[str, Any]]:
+            return [t for t in node.tasks("nodriver") if t["state"] in ("rejected", "failed")]
+
+        (task,) = poll(failed, "the task failed", LONG)
+        assert "create volume swarmnode-test-nodriver" in task["error"], task
+        assert driver in task["error"], task
+    finally:
+        node.ctl("service", "rm", "nodriver")
+
+
+def test_a_stacks_volume_is_made_with_the_files_driver_options(
+    node: SwarmNode, docker_client: Any, test_image: str, tmp_path: Path
+) -> None:
+    volume = f"swarmnode-test-{uuid.uuid4().hex[:12]}"
+    compose = tmp_path / "compose.yml"
+    compose.write_text(
+        f"services:\n  app:\n    image: {test_image}\n    command: [sleep, '300']\n"
+        "    volumes: [{type: volume, source: scratch, target: /s, volume: {nocopy: true}}]\n"
+        f"volumes:\n  scratch:\n    name: {volume}\n"
+        "    driver_opts: {type: tmpfs, device: tmpfs}\n    labels: {team: web}\n"
+    )
+    try:
+        node.ctl("stack", "deploy", "-c", str(compose), "vs")
+        (task,) = poll(lambda: tasks_where(node, "vs_app", "running"), "vs_app running", LONG)
+        made = docker_client.volumes.get(volume).attrs
+        assert made["Options"] == {"type": "tmpfs", "device": "tmpfs"}
+        assert made["Labels"] == {"team": "web", "com.docker.stack.namespace": "vs"}
+        container = docker_client.containers.get(task["container_id"])
+        mounts = container.exec_run(["cat", "/proc/mounts"]).output.decode().splitlines()
+        assert any(line.split()[1:3] == ["/s", "tmpfs"] for line in mounts), mounts
+    finally:
+        node.ctl("stack", "rm", "vs")
         with contextlib.suppress(AssertionError):
             poll(lambda: _remove_volume(docker_client, volume), "the volume removed", LONG)
 

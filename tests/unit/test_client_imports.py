@@ -54,7 +54,8 @@ third_party = sorted({
     and name.split(".")[0] not in ("api", "transport", "cli", "actors")
 })
 ours = sorted(n for n in sys.modules if n.split(".")[0] in ("api", "transport", "cli", "actors"))
-print(json.dumps({"codes": codes, "ours": ours, "third_party": third_party}))
+loaded = sorted(set(sys.modules) - started_with)
+print(json.dumps({"codes": codes, "ours": ours, "third_party": third_party, "loaded": loaded}))
 """
 
 
@@ -119,6 +120,23 @@ def test_service_create_and_scale_load_only_what_they_use() -> None:
     unused = {"api.objects", "cli.logs", "cli.service_ps", "cli.service_inspect"}
     unused |= {"cli.service_history", "cli.progress", "cli.job_progress"}
     assert unused.isdisjoint(report["ours"]), sorted(unused & set(report["ours"]))
+
+
+def test_service_create_leaves_out_what_only_other_clients_need() -> None:
+    # costly to import, unused by swarmctl on the control socket (ipc://, no CURVE):
+    # concurrent.futures (and logging) serve request_async, transport.keys and hashlib
+    # (OpenSSL) CURVE keys, secrets (hashlib again) a generated service name, socket.py
+    # (its enums) the probe of the control socket, which takes _socket
+    report = load(
+        [
+            ["service", "create", "--detach", "--name", "web", "busybox", "sleep", "1"],
+            ["service", "ls"],
+        ]
+    )
+    assert report["codes"] == [1, 1]
+    unused = {"concurrent.futures", "logging", "hashlib", "secrets", "transport.keys", "socket"}
+    unused |= {"api.cluster_specs"}  # the node, network, secret, config and cluster specs
+    assert unused.isdisjoint(report["loaded"]), sorted(unused & set(report["loaded"]))
 
 
 # -- static: every import, wherever in the module -------------------------------------------

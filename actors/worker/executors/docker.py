@@ -70,6 +70,7 @@ from actors.worker.executors.docker_config import (
     container_config,
     engine_network,
     port_status,
+    volumes_to_create,
 )
 from actors.worker.executors.docker_errors import edge as _edge
 from actors.worker.executors.docker_errors import explanation as _explanation
@@ -235,6 +236,7 @@ class DockerController:
         if it was never started, else ContainerExistsError (the runner inspects it)."""
         with self._networks.lock if networks else contextlib.nullcontext():
             self._networks.ensure(self._api, networks)
+            self._create_volumes(config)
             with self._slots, _edge("create container", image=config.image):
                 host_config = self._api.create_host_config(**config.host_config_kwargs())
                 try:
@@ -244,6 +246,19 @@ class DockerController:
                         raise
                     self._adopt_created()
             self._networks.connect(self._api, self.name, networks[1:])
+
+    def _create_volumes(self, config: ContainerConfig) -> None:
+        for volume in volumes_to_create(config.mounts):
+            with self._slots, _edge(f"create volume {volume.name}"):
+                try:
+                    self._api.create_volume(
+                        name=volume.name,
+                        driver=volume.driver,
+                        driver_opts=dict(volume.driver_opts),
+                        labels=dict(volume.labels),
+                    )
+                except docker.errors.NotFound as exc:  # a driver (plugin) not on this node
+                    raise EngineError(f"create volume {volume.name}: {_explanation(exc)}") from exc
 
     def _adopt_created(self) -> None:
         """The container exists (an earlier attempt made it): keep it if never started."""

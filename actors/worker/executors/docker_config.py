@@ -15,6 +15,8 @@ Rules:
   picks, which ``port_status`` reads back from the running container.
 - Mounts go to the engine as they are: a named volume is created by the engine on first
   use on this node and outlives the task; an anonymous one is removed with the container.
+  A named volume whose options give a driver is created first (``volumes_to_create``),
+  with the driver's options and the labels, as SwarmKit's executor does.
 - A network is one bridge per node named ``<network name>-<node id prefix>`` (several
   nodes may share an engine) and labelled with the network and node ids. The container
   joins its first network at creation and the others before it starts, answering there
@@ -30,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.enums import PortProtocol, PublishMode
+from api.enums import MountType, PortProtocol, PublishMode
 from api.objects import Network, Task
 from api.specs import HealthConfig, Mount, PortConfig
 
@@ -43,12 +45,14 @@ __all__ = [
     "LABEL_TASK_ID",
     "ContainerConfig",
     "EngineNetwork",
+    "VolumeCreate",
     "container_config",
     "container_name",
     "engine_network",
     "healthcheck_config",
     "port_status",
     "stop_signal_name",
+    "volumes_to_create",
 ]
 
 LABEL_TASK_ID = "com.docker.swarm.task.id"
@@ -197,7 +201,50 @@ def _engine_mount(mount: Mount) -> dict[str, Any]:
     }
     if mount.source:
         engine["Source"] = mount.source
+    options = mount.volume_options
+    if options is not None:  # the engine makes an anonymous volume with them too
+        volume: dict[str, Any] = {"NoCopy": options.nocopy, "Labels": dict(options.labels)}
+        if options.driver is not None:
+            volume["DriverConfig"] = {
+                "Name": options.driver.name,
+                "Options": dict(options.driver.options),
+            }
+        engine["VolumeOptions"] = volume
     return engine
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeCreate:
+    """A named volume to create before the container (the SDK's ``create_volume``)."""
+
+    name: str
+    driver: str | None  # None: the engine's default (local)
+    driver_opts: Mapping[str, str]
+    labels: Mapping[str, str]
+
+
+def volumes_to_create(mounts: tuple[Mount, ...]) -> tuple[VolumeCreate, ...]:
+    """The named volumes a task's mounts give a driver for, created before its container
+    as SwarmKit's executor does: with the driver's options and the labels. Creating one
+    the engine has with the same driver returns it unchanged; with another driver the
+    engine refuses, and the task fails saying so. Anonymous volumes are the engine's to
+    make at the container's creation (it takes the options from the mount)."""
+    out = []
+    for m in mounts:
+        options = m.volume_options
+        if m.type is not MountType.VOLUME or not m.source or options is None:
+            continue
+        if options.driver is None:
+            continue
+        out.append(
+            VolumeCreate(
+                name=m.source,
+                driver=options.driver.name or None,
+                driver_opts=dict(options.driver.options),
+                labels=dict(options.labels),
+            )
+        )
+    return tuple(out)
 
 
 def port_status(ports: Mapping[str, Any] | None) -> tuple[PortConfig, ...]:

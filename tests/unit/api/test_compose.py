@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from api.compose import ComposeError, FileObjectPlan, NetworkPlan, load_stack
-from api.compose_fields import MAX_NODES, interpolate, merge_documents
+from api.compose_fields import LABEL_NAMESPACE, MAX_NODES, interpolate, merge_documents
 from api.enums import (
     FailureAction,
     MountType,
@@ -31,6 +31,8 @@ from api.specs import (
     ReplicatedService,
     SecretReference,
     ServiceSpec,
+    VolumeDriver,
+    VolumeOptions,
 )
 
 FULL = """
@@ -386,8 +388,9 @@ def test_ports_volumes_and_networks() -> None:
         PortConfig(protocol=tcp, target_port=9000, publish_mode=host),
     )
     assert web.task.ports == web.endpoint.ports  # as the manager stores it
+    stack_label = VolumeOptions(labels={LABEL_NAMESPACE: "st"})  # the stack's own volume
     assert web.task.container.mounts == (
-        Mount(MountType.VOLUME, "st_data", "/var/data", readonly=True),
+        Mount(MountType.VOLUME, "st_data", "/var/data", readonly=True, volume_options=stack_label),
         Mount(MountType.BIND, "/home/me/app/site", "/srv/site"),
         Mount(MountType.BIND, "/etc/hosts.d", "/etc/hosts.d"),
         Mount(MountType.VOLUME, "", "/scratch"),
@@ -432,6 +435,53 @@ def test_host_resources_refused_naming_their_key(extra: str, named: str) -> None
     assert named in refused(minimal(extra))
 
 
+VOLUMES = """
+services:
+  web:
+    image: busybox
+    volumes:
+      - scratch:/scratch
+      - {type: volume, source: data, target: /data, volume: {nocopy: true}}
+      - {type: volume, source: shared, target: /shared, volume: {nocopy: true}}
+volumes:
+  scratch:
+    driver_opts: {type: tmpfs, device: tmpfs}
+    labels: [team=web]
+  data:
+    driver: rexray/ebs
+    name: web-data
+  shared: {external: true}
+"""
+
+
+def test_named_volumes_carry_their_driver_options_and_labels_as_dockers() -> None:
+    (web,) = stack(VOLUMES).services
+    scratch, data, shared = web.task.container.mounts
+    assert scratch == Mount(
+        MountType.VOLUME,
+        "st_scratch",
+        "/scratch",
+        volume_options=VolumeOptions(
+            labels={"team": "web", LABEL_NAMESPACE: "st"},
+            driver=VolumeDriver("", {"type": "tmpfs", "device": "tmpfs"}),
+        ),
+    )
+    assert (data.source, data.volume_options) == (
+        "web-data",
+        VolumeOptions(
+            nocopy=True, labels={LABEL_NAMESPACE: "st"}, driver=VolumeDriver("rexray/ebs")
+        ),
+    )
+    # an external volume is used as it is: only the service's own nocopy
+    assert (shared.source, shared.volume_options) == ("shared", VolumeOptions(nocopy=True))
+    assert "a tmpfs mount takes no volume options" in refused(
+        minimal("    volumes: [{type: tmpfs, target: /t, volume: {nocopy: true}}]\n")
+    )
+    assert "not a volume driver's name" in refused(
+        minimal("    volumes: [v:/v]\n", top="volumes: {v: {driver: 'a b'}}\n")
+    )
+
+
 def test_top_level_networks_and_volumes_refusals() -> None:
     assert "networks.n.driver: unknown driver 'overlay'" in refused(
         minimal(top="networks: {n: {driver: overlay}}\n")
@@ -440,9 +490,12 @@ def test_top_level_networks_and_volumes_refusals() -> None:
     assert "networks.n.internal: an external network takes no internal" in refused(
         minimal(top="networks: {n: {external: true, internal: true}}\n")
     )
-    assert "volumes.v.driver: only the engine's local volumes" in refused(
-        minimal(top="volumes: {v: {driver: nfs}}\n")
+    assert "volumes.v.driver_opts[0]: expected KEY=VALUE" in refused(
+        minimal(top="volumes: {v: {driver_opts: [7]}}\n")
     )
-    assert "volumes.v.labels: not supported" in refused(
-        minimal(top="volumes: {v: {labels: [a=b]}}\n")
+    assert "volumes.v.external: expected" not in refused(
+        minimal(top="volumes: {v: {external: true, labels: [a=b]}}\n")
+    )
+    assert "an external volume takes no labels" in refused(
+        minimal(top="volumes: {v: {external: true, labels: [a=b]}}\n")
     )

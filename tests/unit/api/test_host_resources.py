@@ -150,7 +150,8 @@ def test_mount_forms(text: str, mount: Mount) -> None:
         ("source=../etc,target=/x", "not a valid volume name"),
         ("type=tmpfs,source=x,target=/x", "takes no source"),
         ("source=data,target=/x,readonly=maybe", "true or false"),
-        ("source=data,target=/x,volume-driver=nfs", "'volume-driver' is not supported"),
+        ("type=bind,source=/x,target=/x,volume-driver=nfs", "for type=volume, not type=bind"),
+        ("type=bind,source=/x,target=/x,bind-propagation=rslave", "is not supported"),
         ("source=data,target=/x,size=1", "unknown mount option 'size'"),
     ],
 )

@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 from api.schema import registry
-from api.schema.declare import STR, Field, MessageType, OwnerSchema
+from api.schema.declare import STR, Field, ListOf, MapOf, MessageType, OwnerSchema
 from api.schema.registry import OWNERS, by_name, lookup, registered
 
 OWNER_MODULES = ("transport", "dispatcher", "raft", "membership", "control", "ca", "logs")
@@ -62,3 +62,18 @@ def test_by_name_keeps_every_owners_types() -> None:
     a = first.declare(MessageType("test.schema.a"))
     b = second.declare(MessageType("test.schema.b", reply="test.schema.a"))
     assert by_name((first, second)) == {"test.schema.a": a, "test.schema.b": b}
+
+
+def test_declarations_are_frozen_values() -> None:
+    # plain slotted classes (cheaper to import than dataclasses), with a value's semantics
+    field = Field("a", ListOf(STR), required=False)
+    assert field == Field("a", ListOf(STR), False)
+    assert hash(field) == hash(Field("a", ListOf(STR), False))
+    assert field != Field("a", MapOf(STR), False)  # same shape, another type: not equal
+    assert ListOf(STR) != MapOf(STR)
+    assert repr(field) == "Field(name='a', type=ListOf(item=Scalar(name='str')), required=False)"
+    with pytest.raises(AttributeError, match="cannot assign to field 'name'"):
+        field.name = "b"
+    with pytest.raises(AttributeError):
+        field.other = 1
+    assert MessageType("x", (field,)) == MessageType("x", (field,), None, "")

@@ -12,7 +12,14 @@ from actors.engine_api.service_doc import docker_spec
 from actors.engine_api.service_spec import from_docker_spec
 from api.enums import RebalanceMode, SchedulingStrategy
 from api.service_options import apply_options
-from api.specs import Dependency, GlobalService, ReplicatedJob, ServiceSpec
+from api.specs import (
+    Dependency,
+    GlobalService,
+    ReplicatedJob,
+    ServiceSpec,
+    VolumeDriver,
+    VolumeOptions,
+)
 
 # what `docker service create --name web --replicas 2 --env A=1 IMAGE sleep 60` sends
 CLI_CREATE: dict[str, Any] = {
@@ -203,6 +210,38 @@ def test_mounts_networks_and_ports() -> None:
     ] == [(80, 8080, "host")]
     assert from_docker_spec(docker_spec(spec)) == spec
     # a mount option swarmnode cannot honour is refused by name
-    doc["TaskTemplate"]["ContainerSpec"]["Mounts"][0]["VolumeOptions"] = {"Labels": {"a": "b"}}
-    with pytest.raises(EngineError, match="VolumeOptions"):
+    doc["TaskTemplate"]["ContainerSpec"]["Mounts"][1]["TmpfsOptions"] = {"SizeBytes": 1024}
+    with pytest.raises(EngineError, match=r"Mounts\[1\]\.TmpfsOptions"):
         from_docker_spec(doc)
+
+
+def test_volume_options_both_ways() -> None:
+    volume_options = {
+        "NoCopy": True,
+        "Labels": {"com.docker.stack.namespace": "app"},
+        "DriverConfig": {"Name": "local", "Options": {"type": "tmpfs", "device": "tmpfs"}},
+    }
+    mount = {"Type": "volume", "Source": "scratch", "Target": "/d", "VolumeOptions": volume_options}
+    doc: dict[str, Any] = {
+        "Name": "db",
+        "TaskTemplate": {"ContainerSpec": {"Image": "busybox", "Mounts": [mount]}},
+    }
+    spec = from_docker_spec(doc)
+    assert spec.task.container.mounts[0].volume_options == VolumeOptions(
+        nocopy=True,
+        labels={"com.docker.stack.namespace": "app"},
+        driver=VolumeDriver("local", {"type": "tmpfs", "device": "tmpfs"}),
+    )
+    (back,) = docker_spec(spec)["TaskTemplate"]["ContainerSpec"]["Mounts"]
+    assert back["VolumeOptions"] == volume_options
+    assert from_docker_spec(docker_spec(spec)) == spec
+    for bad, where in [
+        ({"NoCopy": "yes"}, "VolumeOptions.NoCopy"),
+        ({"Labels": {"a": 1}}, "VolumeOptions.Labels"),
+        ({"DriverConfig": {"Name": 7}}, "VolumeOptions.DriverConfig.Name"),
+        ({"DriverConfig": {"Options": ["type=tmpfs"]}}, "VolumeOptions.DriverConfig.Options"),
+        ({"Subpath": "sub"}, "VolumeOptions.Subpath"),
+    ]:
+        mount["VolumeOptions"] = bad
+        with pytest.raises(EngineError, match=rf"Mounts\[0\]\.{where}"):
+            from_docker_spec(doc)

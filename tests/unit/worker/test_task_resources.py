@@ -14,9 +14,11 @@ from actors.worker.executors.base import Observation, RuntimeState
 from actors.worker.executors.docker_config import (
     LABEL_NETWORK_ID,
     LABEL_NODE_ID,
+    VolumeCreate,
     container_config,
     engine_network,
     port_status,
+    volumes_to_create,
 )
 from actors.worker.executors.docker_pull import PullProgress, auth_config, pull_failure
 from actors.worker.executors.process_policy import refused_fields
@@ -30,6 +32,8 @@ from api.specs import (
     NetworkSpec,
     PortConfig,
     TaskSpec,
+    VolumeDriver,
+    VolumeOptions,
 )
 from api.task_state import TaskState
 
@@ -96,6 +100,31 @@ def test_mounts_go_to_the_engine_as_given() -> None:
         {"Type": "bind", "Source": "/srv", "Target": "/srv", "ReadOnly": True},
         {"Type": "tmpfs", "Target": "/scratch", "ReadOnly": False},
     ]
+
+
+def test_volume_options_go_to_the_engine_and_named_volumes_are_created_first() -> None:
+    tmpfs = VolumeOptions(
+        labels={"team": "web"}, driver=VolumeDriver("local", {"type": "tmpfs", "device": "x"})
+    )
+    mounts = (
+        Mount(MountType.VOLUME, "scratch", "/d", volume_options=tmpfs),
+        Mount(MountType.VOLUME, "", "/anon", volume_options=tmpfs),  # the engine's to make
+        Mount(MountType.VOLUME, "plain", "/p", volume_options=VolumeOptions(nocopy=True)),
+    )
+    config = container_config(make_task(container=ContainerSpec(image="img", mounts=mounts)))
+    first = config.host_config_kwargs()["mounts"][0]
+    assert first["VolumeOptions"] == {
+        "NoCopy": False,
+        "Labels": {"team": "web"},
+        "DriverConfig": {"Name": "local", "Options": {"type": "tmpfs", "device": "x"}},
+    }
+    assert config.host_config_kwargs()["mounts"][2]["VolumeOptions"] == {
+        "NoCopy": True,
+        "Labels": {},
+    }
+    assert volumes_to_create(config.mounts) == (
+        VolumeCreate("scratch", "local", {"type": "tmpfs", "device": "x"}, {"team": "web"}),
+    )
 
 
 def test_networks_one_bridge_per_node_joined_under_the_service_name() -> None:
