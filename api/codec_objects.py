@@ -31,6 +31,7 @@ __all__ = [
     "encode",
     "encode_object",
     "encoder_for",
+    "inline_encoding",
 ]
 
 T = TypeVar("T")
@@ -69,6 +70,19 @@ def decode(cls: type[T], data: Any, path: str = "") -> T:
 def encoder_for(tp: Any) -> Callable[[Any], Any]:
     """The encoder of type ``tp`` (a dataclass, an enumeration, a union, a tuple...)."""
     return _encoder_for(tp)
+
+
+def inline_encoding(tp: Any, expr: str) -> str | None:
+    """Python source encoding the value of type ``tp`` that ``expr`` evaluates to, without
+    a call (a plain value as it is, an enumeration as its ``_value_``: the attribute
+    ``.value`` reads through a descriptor), for generated encoders; None when the type
+    needs its encoder (``encoder_for``)."""
+    enc = _encoder_for(tp)
+    if enc is _identity:
+        return expr
+    if enc is _enum_value:
+        return f"{expr}._value_"
+    return None
 
 
 class _ObjectModel:
@@ -171,11 +185,11 @@ def _dataclass_encoder(cls: type) -> _Encoder:
     env: dict[str, Any] = {}
     items = []
     for i, (f, t) in enumerate(field_types(cls)):
-        enc = _encoder_for(t)
-        if enc is _identity:
-            items.append(f"{f.name!r}: value.{f.name}")
+        inline = inline_encoding(t, f"value.{f.name}")
+        if inline is not None:
+            items.append(f"{f.name!r}: {inline}")
         else:
-            env[f"e{i}"] = enc
+            env[f"e{i}"] = _encoder_for(t)
             items.append(f"{f.name!r}: e{i}(value.{f.name})")
     source = f"def encode_dc(value):\n    return {{{', '.join(items)}}}\n"
     exec(source, env)  # built from the dataclass's own field names only

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from api.codec_fast import Invalid, build_lines, fast_decoder_for, field_types, union_args
-from api.codec_objects import encoder_for
+from api.codec_objects import encoder_for, inline_encoding
 
 __all__ = ["RowCodec"]
 
@@ -76,6 +76,8 @@ class RowCodec:
                 env[f"e{i}"] = self._encoder(row)
                 ref = f"e{i}(value.{f.name})"
                 items.append(f"(None if value.{f.name} is None else {ref})" if optional else ref)
+            elif (inline := inline_encoding(t, f"value.{f.name}")) is not None:
+                items.append(inline)  # a plain value or an enumeration: no call
             else:
                 env[f"e{i}"] = encoder_for(t)
                 items.append(f"e{i}(value.{f.name})")

@@ -13,7 +13,7 @@ loop that is a second without heartbeats, which followers take for a dead leader
      meantime (a newer snapshot installed from the leader, a re-encryption) is dropped.
 One snapshot at a time; a failed one is logged and the next check tries again.
 
-A big store (``FORK_AT_OBJECTS``) is encoded in a forked child that pipes the bytes back
+A big store (``FORK_AT_OBJECTS``) is encoded in a forked child that hands the bytes back
 (``encode_in_child``): the encoding is pure Python, so on a thread it shares the
 interpreter with every other thread of a busy leader (the Raft loop, the dispatcher, the
 transports, the orchestrators): a 100,000-task store that encodes in 0.6 s alone took
@@ -28,6 +28,7 @@ import contextlib
 import os
 import select
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -47,7 +48,6 @@ _JOIN_S = 60.0  # at most this long for a snapshot in flight when the loop stops
 # costs some milliseconds (its page tables), less than what the child saves from here on
 FORK_AT_OBJECTS = 5_000
 CHILD_TIMEOUT_S = 300.0  # a child silent this long is killed (it never should be)
-_READ = 1 << 20
 
 
 class SnapshotEncodeError(Exception):
@@ -57,51 +57,88 @@ class SnapshotEncodeError(Exception):
 def encode_in_child(
     encode: Callable[[Any], bytes], view: Any, timeout: float = CHILD_TIMEOUT_S
 ) -> tuple[bytes, float]:
-    """``encode(view)`` in a forked child, the bytes back through a pipe, and the CPU
-    seconds the child spent (a figure the machine's load does not stretch). The child resets
-    the node's signal handlers, encodes, writes and exits (``os._exit``: no atexit, no
-    cleanup of what it shares with the parent); on an error it writes the error's repr
-    and exits 1. Raises SnapshotEncodeError then, or when the child stays silent for
-    ``timeout`` seconds (it is killed)."""
+    """``encode(view)`` in a forked child, and the CPU seconds the child spent (a figure
+    the machine's load does not stretch). The child resets the node's signal handlers,
+    encodes, writes the bytes to an anonymous in-memory file made before the fork and
+    exits (``os._exit``: no atexit, no cleanup of what it shares with the parent); on an
+    error it writes the error's repr to a pipe and exits 1. The parent reads the bytes
+    once the child has exited, in one call: through a pipe (64 KiB at a time) each read
+    woke the parent's thread, which then waited for the interpreter lock of a busy leader
+    before the child could go on. Raises SnapshotEncodeError on the child's error, or when
+    it has not finished within ``timeout`` seconds (it is killed)."""
+    data_fd = _anonymous_file()
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: nothing but the encoding
-        status = 1
-        try:
-            os.close(read_fd)
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                signal.signal(sig, signal.SIG_DFL)
-            reset_after_fork()  # the store's encoding pauses the collector under a lock
-            data = encode(view)
-            write_all(write_fd, data)
-            status = 0
-        except BaseException as exc:
-            with contextlib.suppress(BaseException):
-                write_all(write_fd, repr(exc).encode()[:4096])
-        finally:
-            os._exit(status)
-    os.close(write_fd)
-    chunks: list[bytes] = []
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: nothing but the encoding
+            status = 1
+            try:
+                os.close(read_fd)
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                    signal.signal(sig, signal.SIG_DFL)
+                reset_after_fork()  # the store's encoding pauses the collector under a lock
+                write_all(data_fd, encode(view))
+                status = 0
+            except BaseException as exc:
+                with contextlib.suppress(BaseException):
+                    write_all(write_fd, repr(exc).encode()[:4096])
+            finally:
+                os._exit(status)
+        os.close(write_fd)
+        write_fd = -1
+        why = _await_child(pid, read_fd, timeout)
+        _, status, usage = os.wait4(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            reason = why.decode(errors="replace") if code == 1 and why else f"exit status {code}"
+            raise SnapshotEncodeError(f"the encoding child failed: {reason}")
+        return _read_all(data_fd), usage.ru_utime + usage.ru_stime
+    finally:
+        for fd in (data_fd, read_fd, write_fd):
+            if fd >= 0:
+                os.close(fd)
+
+
+def _anonymous_file() -> int:
+    """A file descriptor of a file without a name, in memory where the system has them."""
+    memfd_create = getattr(os, "memfd_create", None)
+    if memfd_create is not None:
+        fd: int = memfd_create("swarmnode-snapshot", os.MFD_CLOEXEC)
+        return fd
+    with tempfile.TemporaryFile() as f:  # unlinked at once; the duplicate keeps it
+        return os.dup(f.fileno())
+
+
+def _await_child(pid: int, read_fd: int, timeout: float) -> bytes:
+    """What the child wrote to the pipe (its error, if any) by the time it closed it
+    (exited); SIGKILL and SnapshotEncodeError when that takes longer than ``timeout``."""
     poller = select.poll()  # not select.select: a leader's descriptors pass 1024
     poller.register(read_fd, select.POLLIN)
-    try:
-        while True:
-            if not poller.poll(timeout * 1000):
-                os.kill(pid, signal.SIGKILL)
-                raise SnapshotEncodeError(f"the encoding child was silent for {timeout:g}s")
-            chunk = os.read(read_fd, _READ)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(read_fd)
-        _, status, usage = os.wait4(pid, 0)
-    data = b"".join(chunks)
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        why = data[:4096].decode(errors="replace") if code == 1 else f"exit status {code}"
-        raise SnapshotEncodeError(f"the encoding child failed: {why}")
-    return data, usage.ru_utime + usage.ru_stime
+    deadline = time.monotonic() + timeout
+    out = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise SnapshotEncodeError(f"the encoding child was silent for {timeout:g}s")
+        chunk = os.read(read_fd, 4096)
+        if not chunk:
+            return out
+        out = (out + chunk)[:4096]
+
+
+def _read_all(fd: int) -> bytes:
+    size = os.fstat(fd).st_size
+    chunks = []
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, size - offset, offset)
+        if not chunk:
+            raise SnapshotEncodeError(f"the encoding child's {size} bytes ended at {offset}")
+        chunks.append(chunk)
+        offset += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _objects(view: Any) -> int:

@@ -45,6 +45,7 @@ from actors.store import (
 from actors.store_reactor import DEFAULT_TICK_INTERVAL, StoreReactor
 from actors.supervisor import ChildContext
 from api.objects import Node, ObjectKind, Service, Task
+from api.objects_copy import copy_object
 from api.task_state import TaskState
 
 __all__ = ["DEFAULT_TICK_INTERVAL", "SchedulerActor", "TickReport"]
@@ -207,7 +208,8 @@ def _writer(d: Assignment | Unschedulable, now: float) -> Callable[[WriteTx], No
         status = dataclasses.replace(
             task.status, state=TaskState.ASSIGNED, message=ASSIGNED_MESSAGE, timestamp=now
         )
-        new = dataclasses.replace(task, node_id=d.node_id, status=status)
+        # copy_object: dataclasses.replace's walk of the task's fields, without the walk
+        new = copy_object(task, task.meta, {"node_id": d.node_id, "status": status})
     else:
         new = dataclasses.replace(task, status=dataclasses.replace(task.status, message=d.message))
 

@@ -29,6 +29,7 @@ whole; entries of a log written then are read.
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,21 @@ _READ_FORMATS = (1, 2, 3)
 _PATCH = "patch"  # the action of an update written as its changed fields (format 3)
 CHAINED = -1
 _LAYOUT = msgpack.packb(TASK_ROWS.layout, use_bin_type=True)
+_PACKERS = threading.local()  # a Packer is not to be shared between threads
+
+
+def _pack(value: Any) -> bytes:
+    """``msgpack.packb``, without building a Packer for each call: a write of a task
+    packs one or two small operations, and the Packer's construction cost more than
+    its packing."""
+    try:
+        packer = _PACKERS.packer
+    except AttributeError:
+        packer = _PACKERS.packer = msgpack.Packer(use_bin_type=True)
+    data: bytes = packer.pack(value)
+    return data
+
+
 # an entry's bytes besides its ops and specs: the map, format, proposal id, timestamp,
 # the layout of its rows and the array headers of its specs and groups
 ENTRY_OVERHEAD = len(_LAYOUT) + 128
@@ -119,21 +135,14 @@ def encode_op(op: Op, specs: SpecTable) -> bytes:
     body: Any
     if writes_patch(op):
         assert op.base is not None and obj is not None
-        data: bytes = msgpack.packb(
-            [_PATCH, op.kind.value, op.id, op.expected, changed_fields(op.base, obj)],
-            use_bin_type=True,
-        )
-        return data
+        return _pack([_PATCH, op.kind._value_, op.id, op.expected, changed_fields(op.base, obj)])
     if obj is None:
         body = None
     elif type(obj) is Task:
         body = TASK_ROWS.encode(obj, specs.ref(obj.spec))
     else:
         body = encode_object(obj)
-    data = msgpack.packb(
-        [op.action.value, op.kind.value, op.id, op.expected, body], use_bin_type=True
-    )
-    return data
+    return _pack([op.action._value_, op.kind._value_, op.id, op.expected, body])
 
 
 def object_bytes(obj: Object, specs: SpecTable) -> int:

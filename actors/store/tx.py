@@ -70,7 +70,11 @@ class ReadTx:
     def list_objects(self, kind: ObjectKind) -> list[Object]:
         """Every object of a kind, sorted by id."""
         table = self._table(kind)
-        ids = set(table.objects) | self._overlay_ids(kind)
+        extra = self._overlay_ids(kind)
+        if not extra:  # the table alone (every view, most writes): no lookup per id
+            objects = table.objects
+            return [objects[id] for id in sorted(objects)]
+        ids = set(table.objects) | extra
         out = []
         for id in sorted(ids):
             obj = self._visible(kind, id)

@@ -237,3 +237,25 @@ def test_a_patched_task_on_a_follower_shares_its_node_id_and_status_words() -> N
     assert held is not None and stored_node is not None
     assert held.node_id is stored_node.id  # one copy of the id, not one per task
     assert held.status.message is sys.intern("started")
+
+
+def test_changed_fields_reports_each_field_alone_encoded_as_its_encoder_does() -> None:
+    """The comparer generated per class (patch.py) against the rule it implements: a
+    field differs unless identical or equal of one type; its value as encoded whole."""
+    base = _running(task("s" * 25, node_id="n" * 25))
+    other = {
+        "service_id": "x" * 25,
+        "service_name": "other",
+        "slot": 7,
+        "node_id": "m" * 25,
+        "desired_state": TaskState.SHUTDOWN,
+        "status": replace(base.status, message="stopping"),
+        "labels": {"a": "b"},
+    }
+    for name, value in other.items():
+        changes = changed_fields(base, replace(base, **{name: value}))
+        whole = TASK_ROWS.encode(replace(base, **{name: value}), 0)
+        position = TASK_ROWS.layout["Task"].index(name)
+        assert changes == {name: whole[position]}, name
+    assert changed_fields(base, replace(base, node_id="".join("n" * 25))) == {}  # equal
+    assert changed_fields(base, replace(base, slot=1.0)) == {"slot": 1.0}  # type: ignore[arg-type]
