@@ -17,8 +17,10 @@ Rules:
   sixteen handler threads waiting for it left heartbeats queued until sessions timed out.
 - A session open is queued here, one per node (a second open of the same node before the
   first was served replaces it: the first is answered ``replaced``), and the actor is woken
-  once for the whole queue: it opens every queued session in one batch (one store read)
-  and streams each one's frames itself. The queue is thus bounded by the cluster's nodes.
+  once for the whole queue: it opens the queued sessions in chunks, oldest first (one
+  store read per chunk), and streams each chunk's frames before it takes the next, so a
+  thousand opens after a leader change do not hold every first frame back past the
+  agents' connect timeout. The queue is thus bounded by the cluster's nodes.
 - ``DispatcherLink`` is how the endpoint finds the front of the dispatcher running on this
   manager, if any: the dispatcher attaches its front when it starts and detaches it when
   it stops (leadership lost); a closed front refuses new opens.
@@ -30,6 +32,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Final
 
 from actors.dispatcher.core import DispatcherCore
@@ -185,10 +188,19 @@ class DispatcherFront:
 
     # --- on the actor ---------------------------------------------------------------------
 
-    def take_opens(self) -> list[SessionOpen]:
+    def take_opens(self, limit: int | None = None) -> list[SessionOpen]:
+        """The oldest ``limit`` queued opens (all: None); the actor is woken again when
+        more wait, so it serves them after what else it was told meanwhile."""
         with self._opens_lock:
-            opens, self._opens = self._opens, {}
-        return list(opens.values())
+            if limit is None or len(self._opens) <= limit:
+                taken, self._opens = list(self._opens.values()), {}
+                more = False
+            else:
+                taken = [self._opens.pop(i) for i in list(islice(self._opens, limit))]
+                more = True
+        if more:
+            self._wake()
+        return taken
 
     def close(self) -> list[SessionOpen | StatusReport]:
         """Refuse new opens and reports from now on; those still queued, for the caller
