@@ -5,7 +5,8 @@ endpoint's ``Request`` handles. Heartbeats and status reports never reach its ma
 endpoint's handler threads serve heartbeats through its ``DispatcherFront`` (front.py),
 which shares the core with this actor under one lock, and its ``StatusIntake`` (intake.py)
 judges the status reports the front queued; session opens are queued there too and opened
-here in chunks of at most ``open_chunk`` (one store read each), each chunk's first frames
+here in chunks of at most ``open_chunk``, newest first (one store read each; front.py
+says why), each chunk's first frames
 sent before the next chunk is taken: after a leader change ~1,000 agents open at once, and
 one batch held every first frame back past their connect timeout. Frames are built and sent
 by its ``SessionStreams`` (streams.py). It ticks every ``tick_interval`` seconds, and

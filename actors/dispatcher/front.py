@@ -17,10 +17,15 @@ Rules:
   sixteen handler threads waiting for it left heartbeats queued until sessions timed out.
 - A session open is queued here, one per node (a second open of the same node before the
   first was served replaces it: the first is answered ``replaced``), and the actor is woken
-  once for the whole queue: it opens the queued sessions in chunks, oldest first (one
+  once for the whole queue: it opens the queued sessions in chunks, newest first (one
   store read per chunk), and streams each chunk's frames before it takes the next, so a
   thousand opens after a leader change do not hold every first frame back past the
-  agents' connect timeout. The queue is thus bounded by the cluster's nodes.
+  agents' connect timeout (5 s, actors/worker/agent.py). Newest first, and an open that
+  waited longer than that timeout answered ``unavailable`` instead of opened: its agent
+  gave up on it and asked again (or will), and a session opened for nobody only expires
+  later and marks its node down; when opens come faster than they are served, the
+  oldest were served after their agents left, and every retry queued behind them. The
+  queue is thus bounded by the cluster's nodes.
 - ``DispatcherLink`` is how the endpoint finds the front of the dispatcher running on this
   manager, if any: the dispatcher attaches its front when it starts and detaches it when
   it stops (leadership lost); a closed front refuses new opens.
@@ -45,6 +50,7 @@ from transport.endpoint import Request
 
 __all__ = [
     "MAX_QUEUED_REPORTS",
+    "OPEN_PATIENCE",
     "REPLACED_OPEN",
     "UNAVAILABLE",
     "DispatcherFront",
@@ -54,6 +60,8 @@ __all__ = [
 ]
 
 MAX_QUEUED_REPORTS: Final = 4096
+# how long a queued session open is worth serving: the agents' connect timeout
+OPEN_PATIENCE: Final = 5.0
 
 REPLACED_OPEN: Final = "replaced"
 UNAVAILABLE: Final = "unavailable"  # no dispatcher runs here (not the leader), or it stops
@@ -101,7 +109,7 @@ class DispatcherFront:
         self._wake = wake
         self.wake_intake = wake_intake
         self._opens_lock = threading.Lock()
-        self._opens: dict[str, SessionOpen] = {}
+        self._opens: dict[str, tuple[SessionOpen, float]] = {}  # node -> (open, queued at)
         self._reports: list[StatusReport] = []
         self._closed = False
         # node id -> role, as committed (written by the actor only; one dict assignment
@@ -146,9 +154,9 @@ class DispatcherFront:
                 return False
             first = not self._opens
             old = self._opens.pop(opening.node_id, None)
-            self._opens[opening.node_id] = opening
+            self._opens[opening.node_id] = (opening, self._clock())
         if old is not None:
-            old.request.error(REPLACED_OPEN, "a newer session request of this node came")
+            old[0].request.error(REPLACED_OPEN, "a newer session request of this node came")
         if first:
             self._wake()
         return True
@@ -189,18 +197,23 @@ class DispatcherFront:
     # --- on the actor ---------------------------------------------------------------------
 
     def take_opens(self, limit: int | None = None) -> list[SessionOpen]:
-        """The oldest ``limit`` queued opens (all: None); the actor is woken again when
-        more wait, so it serves them after what else it was told meanwhile."""
+        """The newest ``limit`` queued opens (all: None), newest first; those that waited
+        longer than ``OPEN_PATIENCE`` are answered ``unavailable`` instead. The actor is
+        woken again when more wait, so it serves them after what else it was told."""
+        now = self._clock()
         with self._opens_lock:
-            if limit is None or len(self._opens) <= limit:
-                taken, self._opens = list(self._opens.values()), {}
-                more = False
-            else:
-                taken = [self._opens.pop(i) for i in list(islice(self._opens, limit))]
-                more = True
+            newest = list(islice(reversed(self._opens), limit))
+            taken = [self._opens.pop(i) for i in newest]
+            more = bool(self._opens)
         if more:
             self._wake()
-        return taken
+        fresh: list[SessionOpen] = []
+        for opening, queued_at in taken:
+            if now - queued_at > OPEN_PATIENCE:
+                opening.request.error(UNAVAILABLE, "the session request waited too long")
+            else:
+                fresh.append(opening)
+        return fresh
 
     def close(self) -> list[SessionOpen | StatusReport]:
         """Refuse new opens and reports from now on; those still queued, for the caller
@@ -209,7 +222,7 @@ class DispatcherFront:
             self._closed = True
             opens, self._opens = self._opens, {}
             reports, self._reports = self._reports, []
-        return [*opens.values(), *reports]
+        return [*(o for o, _ in opens.values()), *reports]
 
 
 class DispatcherLink:
