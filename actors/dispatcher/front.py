@@ -155,6 +155,8 @@ class DispatcherFront:
             first = not self._opens
             old = self._opens.pop(opening.node_id, None)
             self._opens[opening.node_id] = (opening, self._clock())
+        with self.lock:  # alive, though its open may wait (heartbeats.py)
+            self._core.session_asked(self._clock(), opening.node_id)
         if old is not None:
             old[0].request.error(REPLACED_OPEN, "a newer session request of this node came")
         if first:
