@@ -152,7 +152,9 @@ class _ReconcileActor(StoreReactor):
     def on_start(self) -> None:
         self._resync()
         self._log.info(f"{self.subsystem}.started")
-        self._request_tick(0.0)
+        # a tick apart, not at once: the supervisor's "are you up" is then ahead of the
+        # first full pass in the mailbox, and the next child's start waits not for it
+        self._request_tick(self._tick_interval)
 
     def _resync(self) -> None:
         if self._watcher is not None:
