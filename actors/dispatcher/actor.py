@@ -74,7 +74,7 @@ _OPENS: Final = "opens"
 _OBSERVE_CHUNK: Final = 2000
 # session opens served per mailbox message: each chunk's first frames go out before the
 # next chunk's tasks are read (agents give up on a session without one within 5 s)
-OPEN_CHUNK: Final = 50
+OPEN_CHUNK: Final = 20  # ~0.4 s of frames at 100 tasks each on a busy new leader
 _WATCHED: Final = frozenset(
     {ObjectKind.TASK, ObjectKind.NODE, ObjectKind.CLUSTER, ObjectKind.SERVICE}
 )

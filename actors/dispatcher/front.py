@@ -21,7 +21,8 @@ Rules:
   store read per chunk), and streams each chunk's frames before it takes the next, so a
   thousand opens after a leader change do not hold every first frame back past the
   agents' connect timeout (5 s, actors/worker/agent.py). Newest first, and an open that
-  waited longer than that timeout answered ``unavailable`` instead of opened: its agent
+  waited longer than ``OPEN_PATIENCE`` (that timeout less the time a chunk's frames take
+  on a busy leader) answered ``unavailable`` instead of opened: its agent
   gave up on it and asked again (or will), and a session opened for nobody only expires
   later and marks its node down; when opens come faster than they are served, the
   oldest were served after their agents left, and every retry queued behind them. The
@@ -60,8 +61,9 @@ __all__ = [
 ]
 
 MAX_QUEUED_REPORTS: Final = 4096
-# how long a queued session open is worth serving: the agents' connect timeout
-OPEN_PATIENCE: Final = 5.0
+# how long a queued session open is worth serving: the agents' connect timeout (5 s), less
+# the time its chunk's frames take to be built and sent on a busy new leader (~1 s)
+OPEN_PATIENCE: Final = 3.0
 
 REPLACED_OPEN: Final = "replaced"
 UNAVAILABLE: Final = "unavailable"  # no dispatcher runs here (not the leader), or it stops
