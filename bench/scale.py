@@ -58,7 +58,7 @@ from _scale import POLL_S, PROBE, ScaleCluster, split  # noqa: E402
 from failover import PROBE as WRITE_PROBE  # noqa: E402
 from failover import RUN_TIMEOUT_S, Writer  # noqa: E402
 
-from tests.support.swarm import poll  # noqa: E402
+from tests.support.swarm import SwarmNode, poll  # noqa: E402
 
 ANCHORS = {
     "swarmkit_scheduler_benchmark": {
@@ -256,6 +256,7 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
         for w in writers:
             poll(lambda w=w: w.write_once(5.0), f"a write via {w.node.name}", 30)
         killed = time.monotonic()
+        killed_utc = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
         for w in writers:
             w.killed = killed
         leader.kill()
@@ -281,9 +282,10 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
     wait_running(cluster, names, tasks, 600)
     all_s = time.monotonic() - killed
     final = fleet.stats()
+    new_leader = cluster.leader(refresh=True)
     return {
         "killed": leader.name,
-        "new_leader": cluster.leader(refresh=True).name,
+        "new_leader": new_leader.name,
         "write_committed_s": round(write_s, 3),
         "reconciled_s": round(reconciled_s, 3),
         "every_session_back_s": round(sessions_s, 3),
@@ -291,8 +293,20 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
         "load_average": {"before": load_before, "after": load()},
         # why sessions ended last, per node (the failover's, or a later one)
         "fleet_session_ends": final.get("last_ends", {}),
+        # the new leader's sessions since the kill: one opened for an agent that had given
+        # up on it expires, and its node's tasks are rescheduled
+        "new_leader_sessions": session_events(new_leader, killed_utc),
         "checks": {"fleet_runs_every_task": final["running"] >= tasks},
     }
+
+
+def session_events(node: SwarmNode, since_utc: str) -> dict[str, int]:
+    counts = dict.fromkeys(("opened", "expired"), 0)
+    for event in node.log_events():
+        kind = str(event.get("event", "")).removeprefix("dispatcher.session.")
+        if kind in counts and str(event.get("timestamp", "")) >= since_utc:
+            counts[kind] += 1
+    return counts
 
 
 def one_size(

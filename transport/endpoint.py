@@ -127,16 +127,21 @@ class Request:
     def answered(self) -> bool:
         return self._done
 
-    def reply(self, body: Mapping[str, Any] | None = None, *, more: bool = False) -> None:
+    def reply(
+        self, body: Mapping[str, Any] | None = None, *, more: bool = False, check: bool = True
+    ) -> None:
         """Send a reply (``more=True``: one streamed frame; a final reply must follow).
-        Raises `CodecError` if the body does not match the declared reply type."""
+        Raises `CodecError` if the body does not match the declared reply type
+        (``check=False``: not matched, codec.encode says when that is right)."""
         if self.id == 0:
             return
         mt = lookup(self.type)
         reply_type = mt.reply if mt is not None else None
         if reply_type is None:
             raise CodecError(f"message type {self.type!r} declares no reply type")
-        frame = encode(reply_type, body, request_id=self.id, more=more, max_size=self._max_size)
+        frame = encode(
+            reply_type, body, request_id=self.id, more=more, max_size=self._max_size, check=check
+        )
         self._send(frame, final=not more)
 
     def error(self, code: str, message: str) -> None:

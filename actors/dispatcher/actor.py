@@ -5,7 +5,10 @@ endpoint's ``Request`` handles. Heartbeats and status reports never reach its ma
 endpoint's handler threads serve heartbeats through its ``DispatcherFront`` (front.py),
 which shares the core with this actor under one lock, and its ``StatusIntake`` (intake.py)
 judges the status reports the front queued; session opens are queued there too and opened
-here in one batch per wake-up (one store read for all of them). Frames are built and sent
+here in chunks of at most ``open_chunk``, newest first (one store read each; front.py
+says why), each chunk's first frames
+sent before the next chunk is taken: after a leader change ~1,000 agents open at once, and
+one batch held every first frame back past their connect timeout. Frames are built and sent
 by its ``SessionStreams`` (streams.py). It ticks every ``tick_interval`` seconds, and
 sooner when work comes (a store change, judged status reports, opened sessions) after a
 quiet period: at once when no tick that had work of its kind ended within the last
@@ -69,6 +72,9 @@ _IN: Final = "in"  # node and status writes
 _OPENS: Final = "opens"
 # committed changes observed per hold of the core's lock: a heartbeat waits at most this many
 _OBSERVE_CHUNK: Final = 2000
+# session opens served per mailbox message: each chunk's first frames go out before the
+# next chunk's tasks are read (agents give up on a session without one within 5 s)
+OPEN_CHUNK: Final = 20  # ~0.4 s of frames at 100 tasks each on a busy new leader
 _WATCHED: Final = frozenset(
     {ObjectKind.TASK, ObjectKind.NODE, ObjectKind.CLUSTER, ObjectKind.SERVICE}
 )
@@ -95,12 +101,14 @@ class Dispatcher(SupervisedActor):
         timer: Timer | None = None,
         rng: random.Random | None = None,
         link: DispatcherLink | None = None,
+        open_chunk: int = OPEN_CHUNK,
     ) -> None:
         super().__init__(ctx)
         self._store = store
         self._managers = managers
         self._heartbeat = heartbeat if heartbeat is not None else HeartbeatConfig()
         self._tick_interval = tick_interval
+        self._open_chunk = open_chunk
         self._clock = clock or (ctx.clock if ctx is not None else time.monotonic)
         self._timer: Timer = timer or (ctx.timer if ctx is not None else ThreadTimer())
         self._rng = rng or random.Random()
@@ -210,7 +218,7 @@ class Dispatcher(SupervisedActor):
                 busy = self._tick()
             finally:
                 self._schedule_tick(self._after_tick(busy))
-        elif message == _OPENS and self._open_sessions(self._front.take_opens()):
+        elif message == _OPENS and self._open_sessions(self._front.take_opens(self._open_chunk)):
             self._on_writes()  # their nodes' READY writes
         return None
 
@@ -226,9 +234,9 @@ class Dispatcher(SupervisedActor):
     # --- session opens (queued by the front, handlers.py) -------------------------------
 
     def _open_sessions(self, opens: Sequence[SessionOpen]) -> int:
-        """Open every queued session: one store read for all of them, then each one's
-        full assignment set; how many opened. A node the store does not hold is refused
-        ``unauthorized``."""
+        """Open a chunk of queued sessions: one store read for all of them, then each
+        one's full assignment set; how many opened. A node the store does not hold is
+        refused ``unauthorized``."""
         if not opens:
             return 0
         self._streams.managers = tuple(self._managers())

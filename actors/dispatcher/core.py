@@ -155,6 +155,10 @@ class DispatcherCore:
         )
         return session
 
+    def session_asked(self, now: float, node_id: str) -> None:
+        """``node_id`` (its certificate's) asked for a session, queued to be opened."""
+        self._heartbeats.asked(node_id, now)
+
     def heartbeat(self, now: float, node_id: str, session_id: str, peer_key: bytes | None) -> float:
         """The next period; SessionError when the session may not be used."""
         session = self.sessions.check(node_id, session_id, peer_key)

@@ -17,8 +17,16 @@ Rules:
   sixteen handler threads waiting for it left heartbeats queued until sessions timed out.
 - A session open is queued here, one per node (a second open of the same node before the
   first was served replaces it: the first is answered ``replaced``), and the actor is woken
-  once for the whole queue: it opens every queued session in one batch (one store read)
-  and streams each one's frames itself. The queue is thus bounded by the cluster's nodes.
+  once for the whole queue: it opens the queued sessions in chunks, newest first (one
+  store read per chunk), and streams each chunk's frames before it takes the next, so a
+  thousand opens after a leader change do not hold every first frame back past the
+  agents' connect timeout (5 s, actors/worker/agent.py). Newest first, and an open that
+  waited longer than ``OPEN_PATIENCE`` (that timeout less the time a chunk's frames take
+  on a busy leader) answered ``unavailable`` instead of opened: its agent
+  gave up on it and asked again (or will), and a session opened for nobody only expires
+  later and marks its node down; when opens come faster than they are served, the
+  oldest were served after their agents left, and every retry queued behind them. The
+  queue is thus bounded by the cluster's nodes.
 - ``DispatcherLink`` is how the endpoint finds the front of the dispatcher running on this
   manager, if any: the dispatcher attaches its front when it starts and detaches it when
   it stops (leadership lost); a closed front refuses new opens.
@@ -30,6 +38,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Final
 
 from actors.dispatcher.core import DispatcherCore
@@ -42,6 +51,7 @@ from transport.endpoint import Request
 
 __all__ = [
     "MAX_QUEUED_REPORTS",
+    "OPEN_PATIENCE",
     "REPLACED_OPEN",
     "UNAVAILABLE",
     "DispatcherFront",
@@ -51,6 +61,9 @@ __all__ = [
 ]
 
 MAX_QUEUED_REPORTS: Final = 4096
+# how long a queued session open is worth serving: the agents' connect timeout (5 s), less
+# the time its chunk's frames take to be built and sent on a busy new leader (~1 s)
+OPEN_PATIENCE: Final = 3.0
 
 REPLACED_OPEN: Final = "replaced"
 UNAVAILABLE: Final = "unavailable"  # no dispatcher runs here (not the leader), or it stops
@@ -98,7 +111,7 @@ class DispatcherFront:
         self._wake = wake
         self.wake_intake = wake_intake
         self._opens_lock = threading.Lock()
-        self._opens: dict[str, SessionOpen] = {}
+        self._opens: dict[str, tuple[SessionOpen, float]] = {}  # node -> (open, queued at)
         self._reports: list[StatusReport] = []
         self._closed = False
         # node id -> role, as committed (written by the actor only; one dict assignment
@@ -143,9 +156,11 @@ class DispatcherFront:
                 return False
             first = not self._opens
             old = self._opens.pop(opening.node_id, None)
-            self._opens[opening.node_id] = opening
+            self._opens[opening.node_id] = (opening, self._clock())
+        with self.lock:  # alive, though its open may wait (heartbeats.py)
+            self._core.session_asked(self._clock(), opening.node_id)
         if old is not None:
-            old.request.error(REPLACED_OPEN, "a newer session request of this node came")
+            old[0].request.error(REPLACED_OPEN, "a newer session request of this node came")
         if first:
             self._wake()
         return True
@@ -185,10 +200,24 @@ class DispatcherFront:
 
     # --- on the actor ---------------------------------------------------------------------
 
-    def take_opens(self) -> list[SessionOpen]:
+    def take_opens(self, limit: int | None = None) -> list[SessionOpen]:
+        """The newest ``limit`` queued opens (all: None), newest first; those that waited
+        longer than ``OPEN_PATIENCE`` are answered ``unavailable`` instead. The actor is
+        woken again when more wait, so it serves them after what else it was told."""
+        now = self._clock()
         with self._opens_lock:
-            opens, self._opens = self._opens, {}
-        return list(opens.values())
+            newest = list(islice(reversed(self._opens), limit))
+            taken = [self._opens.pop(i) for i in newest]
+            more = bool(self._opens)
+        if more:
+            self._wake()
+        fresh: list[SessionOpen] = []
+        for opening, queued_at in taken:
+            if now - queued_at > OPEN_PATIENCE:
+                opening.request.error(UNAVAILABLE, "the session request waited too long")
+            else:
+                fresh.append(opening)
+        return fresh
 
     def close(self) -> list[SessionOpen | StatusReport]:
         """Refuse new opens and reports from now on; those still queued, for the caller
@@ -197,7 +226,7 @@ class DispatcherFront:
             self._closed = True
             opens, self._opens = self._opens, {}
             reports, self._reports = self._reports, []
-        return [*opens.values(), *reports]
+        return [*(o for o, _ in opens.values()), *reports]
 
 
 class DispatcherLink:

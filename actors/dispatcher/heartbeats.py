@@ -8,6 +8,10 @@ Rules (SwarmKit's dispatcher, DESIGN.md §5):
   node that passes it has missed three periods: it is DOWN ("heartbeat failure").
 - When a dispatcher starts (a leader change), every node it knows that is not DOWN starts
   UNKNOWN with ``unknown_grace`` (6) periods to open a session before it is DOWN too.
+  A node that asks for a session is alive even while its open waits to be served: its
+  deadline is then at least ``grace`` periods away (``unknown_grace`` while unknown).
+  After a leader change the new leader serves 1,000 opens while it reads every task;
+  nodes whose opens it had not served yet went DOWN and their tasks were rescheduled.
 - Pure: time (``now``) and randomness (``rng``) are given by the caller.
 """
 
@@ -95,6 +99,18 @@ class HeartbeatTracker:
         deadline = now + period * self.config.grace
         self._deadlines[node_id] = (deadline, False)
         self._earliest = min(self._earliest, deadline)
+
+    def asked(self, node_id: str, now: float) -> None:
+        """A watched node asked for a session: alive, though not served yet. Its deadline
+        is at least ``grace`` periods from now, ``unknown_grace`` if it is unknown still
+        (after a leader change an agent whose open was not served tries the other
+        managers, a dead one's connect timeout and growing back-offs between, before it
+        asks this one again)."""
+        entry = self._deadlines.get(node_id)
+        if entry is not None:
+            deadline, unknown = entry
+            periods = self.config.unknown_grace if unknown else self.config.grace
+            self._deadlines[node_id] = (max(deadline, now + self.config.period * periods), unknown)
 
     def forget(self, node_id: str) -> None:
         self._deadlines.pop(node_id, None)

@@ -152,7 +152,9 @@ class _ReconcileActor(StoreReactor):
     def on_start(self) -> None:
         self._resync()
         self._log.info(f"{self.subsystem}.started")
-        self._request_tick(0.0)
+        # a tick apart, not at once: the supervisor's "are you up" is then ahead of the
+        # first full pass in the mailbox, and the next child's start waits not for it
+        self._request_tick(self._tick_interval)
 
     def _resync(self) -> None:
         if self._watcher is not None:
@@ -302,6 +304,9 @@ class OrchestratorActor(_ReconcileActor):
         self._settled: set[str] = set()  # service ids (settled.py), as of their last pass
         self._usable: set[str] = set()  # node ids whose tasks may run (state.node_usable)
         self._created: set[str] = set()  # task ids created by the last tick's write
+        # changed nodes whose tasks' slots need a pass: created, removed, or usable no
+        # more (or again); any other change concerns the unsettled services only
+        self._slot_nodes: set[str] = set()
 
     def _resync(self) -> None:
         if self._watcher is not None:
@@ -310,6 +315,7 @@ class OrchestratorActor(_ReconcileActor):
             nodes.list_all, kinds=_KINDS, notify=self._on_events, grows=True
         )
         self._usable = {n.id for n in found if node_usable(n)}
+        self._slot_nodes.clear()
         self._settled.clear()
         self._created.clear()
         self._full = True
@@ -328,23 +334,31 @@ class OrchestratorActor(_ReconcileActor):
             elif deleted or task_matters(obj, event.old):
                 self._dirty.add(obj.service_id)
         elif isinstance(obj, Node):
-            if event.action != Action.DELETE and node_usable(obj):
+            was = obj.id in self._usable
+            usable = event.action != Action.DELETE and node_usable(obj)
+            if usable:
                 self._usable.add(obj.id)
             else:
                 self._usable.discard(obj.id)
             if event.action != Action.UPDATE or node_matters(obj, event.old):
                 self._nodes_changed.add(obj.id)
+                if event.action != Action.UPDATE or usable != was:
+                    self._slot_nodes.add(obj.id)
 
     def _slot_ok(self, service: Service) -> bool:
         return service.id in self._settled
 
     def _node_scope(self, tx: ReadTx, node_ids: set[str], slots: _Slots) -> set[str]:
-        """A node's change concerns the slots of the tasks on it, and every service not
-        settled (global services place a task on each node; rebalances, updates and
-        restarts read the nodes): a settled service has nothing to do in other slots
-        (settled.py)."""
+        """A node's change concerns every service not settled (global services place a
+        task on each node; rebalances, updates and restarts read the nodes), and the
+        slots of the tasks on it when it was created, removed, or became usable or
+        unusable: a settled service reads nothing else of a node (settled.py). After a
+        leader change 1,000 nodes go UNKNOWN and back to READY, and each step was a pass
+        over every slot of every service."""
         unsettled = {s.id for s in services.list_all(tx) if s.id not in self._settled}
-        return super()._node_scope(tx, node_ids, slots) | unsettled
+        slot_nodes = node_ids & self._slot_nodes
+        self._slot_nodes -= node_ids
+        return super()._node_scope(tx, slot_nodes, slots) | unsettled
 
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
         self._created.clear()  # their echoes came before this tick's drain ended

@@ -210,6 +210,16 @@ def test_encode_validates_the_body() -> None:
         encode("ping", {}, request_id=-1)
 
 
+def test_encode_unchecked_skips_the_declaration_but_not_msgpack_or_the_size() -> None:
+    frame = encode("test.codec.sample", {"count": "not an int"}, check=False)
+    with pytest.raises(BadField, match='missing field "name"'):
+        decode(frame)  # the receiver still judges it
+    with pytest.raises(BadField, match="cannot be encoded"):
+        encode("test.codec.sample", {"name": "a", "count": 1, "extra": object()}, check=False)
+    with pytest.raises(FrameTooLarge):
+        encode("test.codec.sample", {"name": "x" * 200}, max_size=100, check=False)
+
+
 def test_register_refuses_a_conflicting_declaration() -> None:
     assert register(SAMPLE) is SAMPLE
     with pytest.raises(ValueError, match="already declared"):

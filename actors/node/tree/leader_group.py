@@ -7,11 +7,12 @@ Children, in start order (stopped in reverse):
      ├─ bootstrap     waits until the store has applied everything committed before this
      │                term, then makes sure the Cluster object exists and this node is
      │                registered as a manager (written once: it checks before creating)
+     ├─ dispatcher    Dispatcher (the remote endpoint finds it through a ``DispatcherLink``);
+     │                first, so the agents' sessions open while the others read the store
      ├─ orchestrator  OrchestratorActor
-     ├─ taskreaper    TaskReaperActor
      ├─ scheduler     SchedulerActor
      ├─ constraintenforcer  ConstraintEnforcerActor (tasks whose node no longer fits)
-     ├─ dispatcher    Dispatcher (the remote endpoint finds it through a ``DispatcherLink``)
+     ├─ taskreaper    TaskReaperActor (last: nothing waits for its first pass)
      └─ (extra)       what the node adds: the membership keeper
                       (actors/node/membership/keeper.py)
 
@@ -63,6 +64,7 @@ __all__ = [
     "RaftHolder",
     "Registration",
     "leader_child",
+    "leader_children",
 ]
 
 LEADER_GROUP = "leader"
@@ -217,28 +219,10 @@ def leader_child(
     extra: Sequence[ChildSpec] = (),
 ) -> ChildSpec:
     """The nested supervisor, declared ``autostart=False``: ``LeadershipSwitch`` runs it."""
-    children = [
-        ChildSpec(
-            "bootstrap",
-            start_actor(ClusterBootstrap, store, raft, registration),
-            start_timeout=CATCH_UP_TIMEOUT * 2 + 5,
-            stop_timeout=stop_timeout,
-        ),
-        ChildSpec("orchestrator", start_actor(OrchestratorActor, store), stop_timeout=stop_timeout),
-        ChildSpec("taskreaper", start_actor(TaskReaperActor, store), stop_timeout=stop_timeout),
-        ChildSpec("scheduler", start_actor(SchedulerActor, store), stop_timeout=stop_timeout),
-        ChildSpec(
-            "constraintenforcer",
-            start_actor(ConstraintEnforcerActor, store),
-            stop_timeout=stop_timeout,
-        ),
-        ChildSpec(
-            "dispatcher",
-            start_actor(Dispatcher, store, managers=managers, link=dispatcher_link),
-            stop_timeout=stop_timeout,
-        ),
-        *extra,
-    ]
+    children = leader_children(
+        store, raft, registration, dispatcher_link, managers, stop_timeout=stop_timeout
+    )
+    children.extend(extra)
     return ChildSpec(
         LEADER_GROUP,
         start_actor(Supervisor, children, name=LEADER_GROUP),
@@ -247,6 +231,46 @@ def leader_child(
         start_timeout=CATCH_UP_TIMEOUT * 2 + 30,
         stop_timeout=stop_timeout * (len(children) + 1),
     )
+
+
+def leader_children(
+    store: MemoryStore,
+    raft: RaftHolder,
+    registration: Registration,
+    dispatcher_link: DispatcherLink,
+    managers: Callable[[], Sequence[ManagerAddress]],
+    *,
+    stop_timeout: float = 5.0,
+) -> list[ChildSpec]:
+    """The group's own children, in start order (module docstring)."""
+    return [
+        ChildSpec(
+            "bootstrap",
+            start_actor(ClusterBootstrap, store, raft, registration),
+            start_timeout=CATCH_UP_TIMEOUT * 2 + 5,
+            stop_timeout=stop_timeout,
+        ),
+        # right after the bootstrap: the agents reconnect at once after a leader change,
+        # and each give up on a session without a first frame within 5 s; the scheduler's
+        # and orchestrator's start read every task (seconds at 100,000), and a dispatcher
+        # started after them served its first session ~10 s after the election
+        ChildSpec(
+            "dispatcher",
+            start_actor(Dispatcher, store, managers=managers, link=dispatcher_link),
+            stop_timeout=stop_timeout,
+        ),
+        ChildSpec("orchestrator", start_actor(OrchestratorActor, store), stop_timeout=stop_timeout),
+        # before the reaper and the enforcer, which nothing waits for: a child is up once
+        # it answers the supervisor, and a first full pass over 100,000 tasks that got into
+        # the reaper's mailbox first held the scheduler's start back 7 s
+        ChildSpec("scheduler", start_actor(SchedulerActor, store), stop_timeout=stop_timeout),
+        ChildSpec(
+            "constraintenforcer",
+            start_actor(ConstraintEnforcerActor, store),
+            stop_timeout=stop_timeout,
+        ),
+        ChildSpec("taskreaper", start_actor(TaskReaperActor, store), stop_timeout=stop_timeout),
+    ]
 
 
 class LeadershipSwitch:

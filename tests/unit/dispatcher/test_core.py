@@ -90,6 +90,26 @@ def test_leader_change_marks_known_nodes_unknown_with_six_periods() -> None:
     }
 
 
+def test_a_node_that_asks_for_a_session_is_alive_while_its_open_waits() -> None:
+    # fails before: after a leader change the nodes whose opens the new leader had not
+    # served within the unknown grace went DOWN (their tasks rescheduled)
+    core, _ = make_core(period=1.0)
+    core.start(0.0, [Node(NODE_A, status=NodeStatus(NodeState.READY))])
+    core.tick(0.0)
+    core.session_asked(5.5, NODE_A)
+    core.session_asked(5.5, NODE_B)  # not watched: stays so
+    assert core.tick(11.0).node_writes == []  # past the six periods, but asked at 5.5
+    [down] = core.tick(11.6).node_writes  # six periods after it asked, no session
+    assert (down.node_id, down.state) == (NODE_A, NodeState.DOWN)
+    assert core.tick(100.0).node_writes == []
+    sid = open_a(core, 100.0)
+    core.tick(100.0)
+    core.session_asked(102.5, NODE_A)  # known now: three periods from its ask
+    assert core.tick(105.4).node_writes == []
+    assert [w.state for w in core.tick(105.6).node_writes] == [NodeState.DOWN]
+    assert sid
+
+
 def test_new_session_replaces_the_old_one() -> None:
     core, _ = make_core()
     first = open_a(core)

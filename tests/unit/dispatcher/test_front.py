@@ -14,7 +14,14 @@ import pytest
 
 from actors.dispatcher import Dispatcher, DispatcherLink
 from actors.dispatcher.core import DispatcherCore
-from actors.dispatcher.front import REPLACED_OPEN, DispatcherFront, SessionOpen, StatusReport
+from actors.dispatcher.front import (
+    OPEN_PATIENCE,
+    REPLACED_OPEN,
+    UNAVAILABLE,
+    DispatcherFront,
+    SessionOpen,
+    StatusReport,
+)
 from actors.dispatcher.heartbeats import HeartbeatConfig
 from actors.dispatcher.sessions import NO_SESSION, SessionError
 from actors.log import get_logger
@@ -22,6 +29,7 @@ from actors.store import MemoryStore, WriteTx
 from api.objects import Node, NodeDescription, TaskStatus
 from api.schema.frame import Envelope
 from api.task_state import TaskState
+from tests.support.clocks import ManualClock
 from tests.support.waiting import wait_for
 from tests.unit.dispatcher.helpers import NODE_A, NODE_B, GateOutbox, session_request
 from transport.codec import decode
@@ -95,7 +103,7 @@ def test_a_second_open_of_a_node_replaces_the_queued_one() -> None:
     assert woken == [1]  # one wake-up for the batch
     [refusal] = first.sent
     assert decode(refusal).body["code"] == REPLACED_OPEN
-    assert [o.node_id for o in front.take_opens()] == [NODE_A, NODE_B]
+    assert [o.node_id for o in front.take_opens()] == [NODE_B, NODE_A]  # newest first
     assert front.take_opens() == []
     front.request_session(SessionOpen(session_request(other, KEY_B, 4), NODE_B, DESC, ""))
     assert woken == [1, 1]
@@ -104,6 +112,29 @@ def test_a_second_open_of_a_node_replaces_the_queued_one() -> None:
     assert not front.request_session(
         SessionOpen(session_request(other, KEY_B, 5), NODE_B, DESC, "")
     )
+
+
+def test_opens_are_taken_newest_first_and_one_its_agent_gave_up_on_is_refused() -> None:
+    # fails before: oldest first, and every open served however long it waited (after a
+    # leader change the oldest were opened for agents gone since, and expired later)
+    clock = ManualClock()
+    woken: list[int] = []
+    core = DispatcherCore(HeartbeatConfig(), random.Random(1), get_logger("test"))
+    front = DispatcherFront(
+        core, MemoryStore.local(clock=time.time), clock, lambda: woken.append(1)
+    )
+    old, a, b = GateOutbox(), GateOutbox(), GateOutbox()
+    node_c = "c" * 25
+    front.request_session(SessionOpen(session_request(old, b"C" * 40), node_c, DESC, ""))
+    clock.advance(OPEN_PATIENCE + 0.1)
+    front.request_session(SessionOpen(session_request(a, KEY_A), NODE_A, DESC, ""))
+    front.request_session(SessionOpen(session_request(b, KEY_B), NODE_B, DESC, ""))
+    assert [o.node_id for o in front.take_opens(1)] == [NODE_B]
+    assert woken == [1, 1]  # more wait: the actor is woken again
+    assert [o.node_id for o in front.take_opens(5)] == [NODE_A]
+    [refusal] = old.sent
+    assert decode(refusal).body["code"] == UNAVAILABLE
+    assert not a.sent and not b.sent
 
 
 def test_status_reports_wait_for_the_store_off_the_handler_threads(

@@ -11,12 +11,15 @@ from typing import Any
 import pykka
 import pytest
 
+from actors.dispatcher import DispatcherLink
 from actors.node.tree.leader_group import (
     LEADER_GROUP,
     ActorSlot,
     ClusterBootstrap,
     LeadershipSwitch,
+    RaftHolder,
     Registration,
+    leader_children,
 )
 from actors.node.tree.managers import local_address
 from actors.raft_node.actor import LeadershipChange
@@ -89,6 +92,24 @@ class _Holder:
 
     def require(self) -> Any:
         return self.node
+
+
+def test_the_dispatcher_starts_right_after_the_bootstrap_and_the_reaper_last() -> None:
+    # fails before: the dispatcher started last, after the scheduler's and orchestrator's
+    # start read every task, and the agents' sessions after a leader change timed out
+    # meanwhile; the scheduler after the reaper, which may answer only after a full pass
+    reg = Registration("n" * 25, 1, "127.0.0.1:1", NodeDescription(), {})
+    store = MemoryStore.local(clock=time.time)
+    children = leader_children(store, RaftHolder(), reg, DispatcherLink(), tuple)
+    names = [c.name for c in children]
+    assert names == [
+        "bootstrap",
+        "dispatcher",
+        "orchestrator",
+        "scheduler",  # what a new task waits for, before what nothing waits for
+        "constraintenforcer",
+        "taskreaper",
+    ]
 
 
 def test_bootstrap_writes_cluster_and_node_once() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from actors.orchestrator import OrchestratorActor, TaskReaperActor
 from actors.store import MemoryStore, WriteTx, nodes, tasks
-from api.enums import NodeAvailability
+from api.enums import NodeAvailability, NodeState
 from api.objects import Cluster, Task, TaskStatus
 from api.specs import ClusterSpec
 from api.task_state import TaskState
@@ -117,6 +117,30 @@ def test_a_drain_passes_over_the_slots_on_the_node_only(world: Any) -> None:
     assert not drained.full and (drained.services, drained.slots, drained.written) == (0, 2, 4)
     reaped = reaper.tick().get(timeout=10)
     assert (reaped.services, reaped.slots) == (0, 2)  # db's tasks shut down: their slots
+
+
+def test_a_node_going_unknown_and_ready_again_passes_over_no_slot_of_a_settled_service(
+    world: Any,
+) -> None:
+    # fails before: each step (every node's, after a leader change) was a pass over the
+    # slots of every task on the node
+    store, orchestrator, _ = world
+    orchestrator.tick().get(timeout=10)
+    set_tasks(store, to(TaskState.RUNNING, "n1"))
+    assert orchestrator.tick().get(timeout=10).services == 1  # settles
+    for state in (NodeState.UNKNOWN, NodeState.READY):
+        store.update(lambda tx, s=state: set_node_state(tx, "n1", s))
+        report = orchestrator.tick().get(timeout=10)
+        assert (report.services, report.slots, report.written) == (0, 0, 0)
+    store.update(lambda tx: set_node_state(tx, "n1", NodeState.DOWN))
+    down = orchestrator.tick().get(timeout=10)
+    assert (down.services, down.slots, down.written) == (0, 3, 6)  # shut down, replaced
+
+
+def set_node_state(tx: WriteTx, node_id: str, state: NodeState) -> None:
+    node = nodes.get(tx, node_id)
+    assert node is not None
+    tx.update(replace(node, status=replace(node.status, state=state)))
 
 
 def test_a_drain_reads_the_slots_on_the_node_through_the_slot_index(
