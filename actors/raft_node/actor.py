@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import queue
 import random
 import threading
 import time
@@ -32,7 +31,7 @@ import pykka
 
 from actors.log import get_logger
 from actors.metrics import raft as metrics
-from actors.raft_node.commands import MAX_INBOX, Call, Inbox, Propose, Receive, Stop
+from actors.raft_node.commands import MAX_INBOX, Call, Command, Inbox, Propose, Receive, Stop
 from actors.raft_node.core import RaftCore
 from actors.raft_node.events import LeadershipChange, LeadershipNotifier
 from actors.raft_node.handlers import RaftHandlers
@@ -132,7 +131,7 @@ class RaftNode:
             rng=rng or random.Random(),
             logger=self.log,
         )
-        self._inbox: Inbox = queue.SimpleQueue()
+        self._inbox = Inbox()
         addrs = {pid: p.addr for pid, p in peers.items()} if isinstance(peers, Mapping) else {}
         election_seconds = tick_interval * election_tick
         self._events = LeadershipNotifier(self.log, self._failed)
@@ -280,7 +279,15 @@ class RaftNode:
         if not datas or not all(datas):
             raise ValueError("give at least one non-empty entry")
         self.check_size(datas)
-        self._inbox.put(Propose(tuple(datas), answer, forwarded=forwarded))
+        self.hand_in(Propose(tuple(datas), answer, forwarded=forwarded))
+
+    def hand_in(self, command: Command) -> None:
+        """From the endpoint's I/O thread (handlers.py): ``command`` is carried out in a
+        round run on the calling thread when the loop is free (`RaftLoop.run_inline`),
+        else put on the inbox. Never from a thread that may hold what a round needs (a
+        store's lock): the round applies to the store."""
+        if not self._loop.run_inline(command):
+            self._inbox.put(command)
 
     def check_size(self, datas: Sequence[bytes]) -> None:
         """Every way in to the log passes here: an entry over its budget could never be

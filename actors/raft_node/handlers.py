@@ -63,7 +63,8 @@ class RaftHandlers:
         if self._inbox_full(request):
             return
         body = request.body
-        self._inbox.put(Receive(body["from"], body["seq"], body["batch"], request.peer_key or b""))
+        key = request.peer_key or b""
+        self._node.hand_in(Receive(body["from"], body["seq"], body["batch"], key))
 
     def _chunk(self, request: Request) -> None:
         """A piece of a batch too large for one frame: the loop puts it back together."""
@@ -71,7 +72,7 @@ class RaftHandlers:
             return
         b = request.body
         chunk = Chunk(b["from"], b["stream"], b["total"], b["offset"], b["data"])
-        self._inbox.put(Receive(chunk.src, b["seq"], chunk, request.peer_key or b""))
+        self._node.hand_in(Receive(chunk.src, b["seq"], chunk, request.peer_key or b""))
 
     def _propose(self, request: Request) -> None:
         if self._inbox_full(request):

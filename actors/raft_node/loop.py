@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -140,6 +141,12 @@ class RaftLoop:
         )
         self.seen = LeadershipChange(False, 0, core.term)
         self.crashed = False
+        self._report: Callable[[BaseException], None] = lambda _exc: None
+        # one round at a time: on the loop thread or inline (run_inline); _wake_at, the
+        # loop thread's next planned wake-up, is read and written under it
+        self._round = threading.Lock()
+        self._closed = True  # until run() starts
+        self._wake_at = clock()
         self.is_leader = False
         self.leader_id = 0
         self.term = core.term
@@ -148,47 +155,86 @@ class RaftLoop:
     # ------------------------------------------------------------------ the thread
     def run(self, report: Callable[[BaseException], None]) -> None:
         """The thread's body: rounds until a Stop; a crash is logged and reported."""
+        self._report = report
+        with self._round:
+            self._closed = False  # rounds may run inline from now on
         try:
             self._rounds()
         except BaseException as exc:
-            self.crashed = True
-            self._log.exception("raft.loop.crashed", error=repr(exc))
-            with contextlib.suppress(Exception):
-                report(exc)
+            self._crashed(exc)
         finally:
-            self._shut_down()
+            with self._round:
+                self._closed = True  # no round runs inline any more
+                self._shut_down()
+
+    def _crashed(self, exc: BaseException) -> None:
+        self.crashed = True
+        self._log.exception("raft.loop.crashed", error=repr(exc))
+        with contextlib.suppress(Exception):
+            self._report(exc)
 
     def _rounds(self) -> None:
         inbox, clock, core = self._inbox, self._clock, self.core
         tick = self._tick_interval
         next_tick = clock() + tick
-        empty = queue.Empty
         notices = self._notices
         while True:
-            commands: list[Command] = []
-            wake = next_tick
-            if notices:
-                wake = min(wake, notices.deadline or wake)
-            wait = wake - clock()
-            try:
-                commands.append(inbox.get(timeout=wait) if wait > 0 else inbox.get_nowait())
-                while True:
-                    commands.append(inbox.get_nowait())
-            except empty:
-                pass
-            if commands and self._handle(commands):
-                return
-            now = clock()
-            if now >= next_tick:
-                core.tick()
-                next_tick += tick
-                if next_tick <= now:
-                    next_tick = now + tick
-            if self.forwarding.holding:
-                self.forwarding.release_held()
-            self._process_ready()
-            if notices and (due := notices.due(clock())):
-                self._transmit(due)
+            inbox.wait(self._wake_at - clock())
+            with self._round:
+                if self.crashed:
+                    return  # a round run inline failed
+                commands = inbox.drain()
+                if commands and self._handle(commands):
+                    return
+                now = clock()
+                if now >= next_tick:
+                    core.tick()
+                    next_tick += tick
+                    if next_tick <= now:
+                        next_tick = now + tick
+                self._finish_round()
+                wake = next_tick
+                if notices and notices.deadline is not None:
+                    wake = min(wake, notices.deadline)
+                self._wake_at = wake
+
+    def run_inline(self, command: Command) -> bool:
+        """Run a round with ``command`` on the calling thread (the endpoint's I/O thread:
+        handlers.py) when no other round runs: the frame or proposal it brings is stepped,
+        and the Ready carried out, with no hand-off to the loop thread, and the replies and
+        sends leave from the I/O thread's next turn. False when a round runs elsewhere (or
+        the loop has ended): the caller puts ``command`` on the inbox instead. The loop
+        thread still ticks; it is kicked to plan its wake-up again when this round holds
+        back a commit notice that is due before it would wake."""
+        if not self._round.acquire(blocking=False):
+            return False
+        try:
+            if self._closed or self.crashed:
+                return False
+            commands = self._inbox.drain()
+            commands.append(command)
+            if self._handle(commands):
+                self._inbox.put(Stop())  # the loop thread stops (and shuts down)
+            self._finish_round()
+            deadline = self._notices.deadline if self._notices else None
+            if deadline is not None and deadline < self._wake_at:
+                self._wake_at = deadline
+                self._inbox.kick()
+        except BaseException as exc:
+            self._crashed(exc)
+            self._inbox.kick()  # the loop thread sees the crash and shuts down
+        finally:
+            self._round.release()
+        return True
+
+    def _finish_round(self) -> None:
+        """Release held writes, carry out the Readies, send the commit notices due."""
+        if self.forwarding.holding:
+            self.forwarding.release_held()
+        self._process_ready()
+        notices = self._notices
+        if notices and (due := notices.due(self._clock())):
+            self._transmit(due)
 
     def _handle(self, commands: list[Command]) -> bool:
         """Step, propose and call; True when told to stop."""
