@@ -4,7 +4,9 @@ Threads: ONE loop thread (loop.py) owns the core, the storage and the store's ap
 Everything else talks to it through a thread-safe inbox of typed commands (commands.py):
 proposals, inbound Raft frames, replies to forwarded writes, and calls (status, conf
 changes, transfers). The transport handlers (handlers.py) are inline: the endpoint's I/O
-thread puts inbound frames, still packed, and proposals straight on the inbox. Nobody ever
+thread runs the round for a peer's frame or proposal itself when the loop thread is not in
+one (`hand_in`; the round's lock keeps one round at a time), else puts it on the inbox,
+still packed. Nobody ever
 asks the loop synchronously while it fsyncs: askers get futures. The parts:
 - loop.py: the rounds (intake.py steps frames in, forwarding.py routes writes,
   carry_out.py carries out each Ready, the same function the simulation runs);

@@ -1,12 +1,15 @@
 """The RaftNode's handlers on the node's remote endpoint (``raft.messages``, ``raft.chunk``,
 ``raft.propose``, ``raft.status``).
 
-All are inline (`transport.endpoint.inline`): they run on the endpoint's I/O thread and
-only put commands on the inbox, still packed (the loop unpacks them), or read a few ints;
-they never block. Past `MAX_INBOX` waiting commands a peer's frame or proposal is refused
-busy (counted, logged at most once a second); Raft resends what matters. A proposal's
-answer keeps its wire codes: ``not_leader`` (with the leader's id), ``too_large`` (with
-the size and the limit), ``dropped``.
+All are inline (`transport.endpoint.inline`): they run on the endpoint's I/O thread. A
+frame or a proposal is carried out there in a round of its own when the loop is free
+(`RaftNode.hand_in`: no hand-off to the loop thread on a write's path; the round's fsync
+is the only wait), else put on the inbox, still packed (the loop unpacks it); a chunk
+always goes on the inbox; ``raft.status`` reads a few ints. Past `MAX_INBOX` waiting
+commands a peer's frame or proposal is refused busy (counted, logged at most once a
+second); Raft resends what matters. A proposal's answer keeps its wire codes:
+``not_leader`` (with the leader's id), ``too_large`` (with the size and the limit),
+``dropped``.
 """
 
 from __future__ import annotations
@@ -67,12 +70,13 @@ class RaftHandlers:
         self._node.hand_in(Receive(body["from"], body["seq"], body["batch"], key))
 
     def _chunk(self, request: Request) -> None:
-        """A piece of a batch too large for one frame: the loop puts it back together."""
+        """A piece of a batch too large for one frame: the loop thread puts it back together
+        (a snapshot: its install may take long, never on the endpoint's I/O thread)."""
         if self._inbox_full(request):
             return
         b = request.body
         chunk = Chunk(b["from"], b["stream"], b["total"], b["offset"], b["data"])
-        self._node.hand_in(Receive(chunk.src, b["seq"], chunk, request.peer_key or b""))
+        self._inbox.put(Receive(chunk.src, b["seq"], chunk, request.peer_key or b""))
 
     def _propose(self, request: Request) -> None:
         if self._inbox_full(request):

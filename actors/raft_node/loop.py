@@ -1,6 +1,9 @@
-"""The RaftNode's loop: the one thread that owns the core, the storage and the store's
-apply side (DESIGN.md §5, STYLE.md rules 1 and 9). Everything else reaches it through the
-inbox (commands.py); nobody ever waits on it while it fsyncs: askers get futures.
+"""The RaftNode's loop: the rounds that own the core, the storage and the store's apply
+side (DESIGN.md §5, STYLE.md rules 1 and 9), one at a time under the round's lock: on the
+loop thread, or inline on the endpoint's I/O thread for a peer's frame or proposal that
+finds the loop free (`RaftLoop.run_inline`: no thread hand-off on a write's path, on any
+member). Everything else reaches it through the inbox (commands.py); nobody ever waits on
+it while it fsyncs: askers get futures. The loop thread ticks.
 
 One round (rules):
   1. wait for the inbox or the next tick; drain the inbox in bulk;
