@@ -284,12 +284,16 @@ class RaftNode:
         self.hand_in(Propose(tuple(datas), answer, forwarded=forwarded))
 
     def hand_in(self, command: Command) -> None:
-        """From the endpoint's I/O thread (handlers.py): ``command`` is carried out in a
-        round run on the calling thread when the loop is free (`RaftLoop.run_inline`),
-        else put on the inbox. Never from a thread that may hold what a round needs (a
-        store's lock): the round applies to the store."""
-        if not self._loop.run_inline(command):
-            self._inbox.put(command)
+        """From the endpoint's I/O thread (handlers.py): queue ``command`` for the round
+        `run_handed_in` runs once the batch of inbound frames it came in is dispatched."""
+        self._inbox.put_quiet(command)
+
+    def run_handed_in(self) -> None:
+        """Carry out what was handed in, in a round run on the calling thread when the
+        loop is free (`RaftLoop.run_inline`), else on the loop thread. Never from a thread
+        that may hold what a round needs (a store's lock): the round applies to the store."""
+        if not self._loop.run_inline():
+            self._inbox.nudge()
 
     def check_size(self, datas: Sequence[bytes]) -> None:
         """Every way in to the log passes here: an entry over its budget could never be

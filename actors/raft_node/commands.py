@@ -96,6 +96,17 @@ class Inbox:
             if self._waiting:
                 self._cond.notify()
 
+    def put_quiet(self, command: Command) -> None:
+        """`put` without waking the loop thread: the caller runs the round next (or, when
+        one runs elsewhere, `nudge`s)."""
+        self._items.append(command)
+
+    def nudge(self) -> None:
+        """Wake the loop thread if it waits (commands were put quietly)."""
+        with self._cond:
+            if self._waiting:
+                self._cond.notify()
+
     def qsize(self) -> int:
         return len(self._items)
 

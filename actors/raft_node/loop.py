@@ -1,9 +1,9 @@
 """The RaftNode's loop: the rounds that own the core, the storage and the store's apply
 side (DESIGN.md §5, STYLE.md rules 1 and 9), one at a time under the round's lock: on the
-loop thread, or inline on the endpoint's I/O thread for a peer's frame or proposal that
-finds the loop free (`RaftLoop.run_inline`: no thread hand-off on a write's path, on any
-member). Everything else reaches it through the inbox (commands.py); nobody ever waits on
-it while it fsyncs: askers get futures. The loop thread ticks.
+loop thread, or inline on the endpoint's I/O thread for the frames and proposals of an
+inbound batch when the loop is free (`RaftLoop.run_inline`: no thread hand-off on a
+write's path, on any member). Everything else reaches it through the inbox (commands.py);
+nobody ever waits on it while it fsyncs: askers get futures. The loop thread ticks.
 
 One round (rules):
   1. wait for the inbox or the next tick; drain the inbox in bulk;
@@ -201,21 +201,23 @@ class RaftLoop:
                     wake = min(wake, notices.deadline)
                 self._wake_at = wake
 
-    def run_inline(self, command: Command) -> bool:
-        """Run a round with ``command`` on the calling thread (the endpoint's I/O thread:
-        handlers.py) when no other round runs: the frame or proposal it brings is stepped,
-        and the Ready carried out, with no hand-off to the loop thread, and the replies and
-        sends leave from the I/O thread's next turn. False when a round runs elsewhere (or
-        the loop has ended): the caller puts ``command`` on the inbox instead. The loop
-        thread still ticks; it is kicked to plan its wake-up again when this round holds
-        back a commit notice that is due before it would wake."""
+    def run_inline(self) -> bool:
+        """Run a round for the commands waiting on the inbox on the calling thread (the
+        endpoint's I/O thread, once per batch of inbound frames: handlers.py) when no
+        other round runs: the frames and proposals the batch brought are stepped, and the
+        Ready carried out, with no hand-off to the loop thread, and the replies and sends
+        leave from the I/O thread's next turn. False when a round runs elsewhere (or the
+        loop has ended): the caller wakes the loop thread instead. The loop thread still
+        ticks; it is kicked to plan its wake-up again when this round holds back a commit
+        notice that is due before it would wake."""
         if not self._round.acquire(blocking=False):
             return False
         try:
             if self._closed or self.crashed:
                 return False
             commands = self._inbox.drain()
-            commands.append(command)
+            if not commands:
+                return True
             if self._handle(commands):
                 self._inbox.put(Stop())  # the loop thread stops (and shuts down)
             self._finish_round()
