@@ -134,6 +134,8 @@ class RaftLoop:
         self.intake = FrameIntake(node_id, core, members, clock, log)
         self._pacer = SnapshotPacer(SNAPSHOT_RATE)
         self._notices = CommitNotices(commit_hold)
+        self._hold = commit_hold
+        self._held_inline = False  # a round run inline held a notice since the last plan
         self._sync = HardStateSync(storage.initial_state()[0])
         self._io = ReadyIO(self._save, self._send, self._install_snapshot, self._apply)
         self.snapshot_index: int = storage.snapshot().metadata.index
@@ -199,6 +201,11 @@ class RaftLoop:
                 wake = next_tick
                 if notices and notices.deadline is not None:
                     wake = min(wake, notices.deadline)
+                elif self._held_inline:
+                    # rounds run inline hold commit notices: look again within a hold
+                    # rather than be kicked for each one (run_inline)
+                    wake = min(wake, clock() + self._hold)
+                self._held_inline = False
                 self._wake_at = wake
 
     def run_inline(self) -> bool:
@@ -208,8 +215,10 @@ class RaftLoop:
         Ready carried out, with no hand-off to the loop thread, and the replies and sends
         leave from the I/O thread's next turn. False when a round runs elsewhere (or the
         loop has ended): the caller wakes the loop thread instead. The loop thread still
-        ticks; it is kicked to plan its wake-up again when this round holds back a commit
-        notice that is due before it would wake."""
+        ticks, and sends the commit notices these rounds hold back: while they do, it
+        wakes once per hold; it is kicked only when it would wake later than that (a
+        notice thus waits at most two holds, where a round on the loop thread sees it
+        within one)."""
         if not self._round.acquire(blocking=False):
             return False
         try:
@@ -222,9 +231,11 @@ class RaftLoop:
                 self._inbox.put(Stop())  # the loop thread stops (and shuts down)
             self._finish_round()
             deadline = self._notices.deadline if self._notices else None
-            if deadline is not None and deadline < self._wake_at:
-                self._wake_at = deadline
-                self._inbox.kick()
+            if deadline is not None:
+                self._held_inline = True
+                if deadline + self._hold < self._wake_at:
+                    self._wake_at = deadline
+                    self._inbox.kick()
         except BaseException as exc:
             self._crashed(exc)
             self._inbox.kick()  # the loop thread sees the crash and shuts down
