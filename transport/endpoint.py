@@ -169,23 +169,34 @@ Handler = Callable[[Request], Mapping[str, Any] | None]
 class InlineHandler:
     """A handler marked to run on the endpoint's I/O thread (see `inline`)."""
 
-    __slots__ = ("fn",)
+    __slots__ = ("after", "fn")
 
-    def __init__(self, fn: Handler) -> None:
+    def __init__(self, fn: Handler, after: Callable[[], None] | None = None) -> None:
         self.fn = fn
+        self.after = after
 
     def __call__(self, request: Request) -> Mapping[str, Any] | None:
-        return self.fn(request)
+        """A direct call (no endpoint): the handler, then its ``after`` at once."""
+        try:
+            return self.fn(request)
+        finally:
+            if self.after is not None:
+                self.after()
 
     def __repr__(self) -> str:
         return f"inline({self.fn!r})"
 
 
-def inline(fn: Handler) -> InlineHandler:
+def inline(fn: Handler, after: Callable[[], None] | None = None) -> InlineHandler:
     """Mark ``fn`` to run on the I/O thread, with no thread hop. Only for handlers that
     never block: typically one-way messages handed to another loop's queue. Replies and
-    errors work as for any handler; a handler that takes long stalls the socket."""
-    return fn if isinstance(fn, InlineHandler) else InlineHandler(fn)
+    errors work as for any handler; a handler that takes long stalls the socket.
+    ``after``: called once on the I/O thread after the batch of inbound frames in which
+    ``fn`` ran (however many times), before the batch's replies are sent: the handler
+    queues, ``after`` carries out the whole batch's work at once."""
+    if isinstance(fn, InlineHandler):
+        return fn if after is None else InlineHandler(fn.fn, after)
+    return InlineHandler(fn, after)
 
 
 class CheckedHandler:
@@ -329,53 +340,65 @@ class EndpointActor(pykka.ThreadingActor):
         if outbox is None or pool is None:
             return
         handlers, name, max_size, trust_of = self._handlers, self._name, self._max_size, self._trust
-        for identity, frame, peer_key in batch:
-            trust = trust_of.classify(peer_key)
-            try:
-                envelope = decode(frame, limits=trust_of.limits(trust))
-            except CodecError as exc:
-                self._refused(
-                    trust,
-                    exc.code,
-                    peer_key,
-                    error=exc.message,
-                    request_id=exc.request_id,
-                    answered=bool(exc.request_id),
-                )
-                if exc.request_id:
-                    outbox.send((identity, encode_error(exc.request_id, exc.code, exc.message)))
-                continue
-            handler = handlers.get(envelope.type)
-            if handler is None:
-                self._refused(
-                    trust,
-                    ErrorCode.UNSUPPORTED,
-                    peer_key,
-                    type=envelope.type,
-                    request_id=envelope.id,
-                )
-                if envelope.id and envelope.type != "error":
-                    message = f"endpoint {name!r} does not handle {envelope.type!r}"
-                    outbox.send(
-                        (identity, encode_error(envelope.id, ErrorCode.UNSUPPORTED, message))
+        afters: dict[int, Callable[[], None]] | None = None
+        try:
+            for identity, frame, peer_key in batch:
+                trust = trust_of.classify(peer_key)
+                try:
+                    envelope = decode(frame, limits=trust_of.limits(trust))
+                except CodecError as exc:
+                    self._refused(
+                        trust,
+                        exc.code,
+                        peer_key,
+                        error=exc.message,
+                        request_id=exc.request_id,
+                        answered=bool(exc.request_id),
                     )
-                continue
-            request = Request(
-                envelope, peer_key, identity, outbox, endpoint=name, max_size=max_size
-            )
-            if type(handler) is CheckedHandler:
-                if not handler.check(request):
+                    if exc.request_id:
+                        outbox.send((identity, encode_error(exc.request_id, exc.code, exc.message)))
                     continue
-                handler = handler.handler
-            if type(handler) is InlineHandler:
-                run_handler(handler.fn, request)
-            elif not pool.submit(handler, request, stranger=trust is Trust.STRANGER):
-                self._refused(
-                    trust, ErrorCode.BUSY, peer_key, type=envelope.type, request_id=envelope.id
+                handler = handlers.get(envelope.type)
+                if handler is None:
+                    self._refused(
+                        trust,
+                        ErrorCode.UNSUPPORTED,
+                        peer_key,
+                        type=envelope.type,
+                        request_id=envelope.id,
+                    )
+                    if envelope.id and envelope.type != "error":
+                        message = f"endpoint {name!r} does not handle {envelope.type!r}"
+                        outbox.send(
+                            (identity, encode_error(envelope.id, ErrorCode.UNSUPPORTED, message))
+                        )
+                    continue
+                request = Request(
+                    envelope, peer_key, identity, outbox, endpoint=name, max_size=max_size
                 )
-                request.error(
-                    ErrorCode.BUSY, f"endpoint {name!r} is busy: too many requests queued"
-                )
+                if type(handler) is CheckedHandler:
+                    if not handler.check(request):
+                        continue
+                    handler = handler.handler
+                if type(handler) is InlineHandler:
+                    run_handler(handler.fn, request)
+                    if handler.after is not None:
+                        if afters is None:
+                            afters = {}
+                        afters[id(handler.after)] = handler.after
+                elif not pool.submit(handler, request, stranger=trust is Trust.STRANGER):
+                    self._refused(
+                        trust, ErrorCode.BUSY, peer_key, type=envelope.type, request_id=envelope.id
+                    )
+                    request.error(
+                        ErrorCode.BUSY, f"endpoint {name!r} is busy: too many requests queued"
+                    )
+        finally:
+            for after in (afters or {}).values():
+                try:
+                    after()
+                except Exception as exc:
+                    _log.exception("transport.handler.after_failed", endpoint=name, error=repr(exc))
 
     def _refused(self, trust: Trust, code: str, peer_key: bytes | None, **detail: Any) -> None:
         """Count a refused frame; log it when the tally says so (at most once a second per

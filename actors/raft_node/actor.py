@@ -4,7 +4,9 @@ Threads: ONE loop thread (loop.py) owns the core, the storage and the store's ap
 Everything else talks to it through a thread-safe inbox of typed commands (commands.py):
 proposals, inbound Raft frames, replies to forwarded writes, and calls (status, conf
 changes, transfers). The transport handlers (handlers.py) are inline: the endpoint's I/O
-thread puts inbound frames, still packed, and proposals straight on the inbox. Nobody ever
+thread runs the round for a peer's frame or proposal itself when the loop thread is not in
+one (`hand_in`; the round's lock keeps one round at a time), else puts it on the inbox,
+still packed. Nobody ever
 asks the loop synchronously while it fsyncs: askers get futures. The parts:
 - loop.py: the rounds (intake.py steps frames in, forwarding.py routes writes,
   carry_out.py carries out each Ready, the same function the simulation runs);
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import queue
 import random
 import threading
 import time
@@ -32,7 +33,7 @@ import pykka
 
 from actors.log import get_logger
 from actors.metrics import raft as metrics
-from actors.raft_node.commands import MAX_INBOX, Call, Inbox, Propose, Receive, Stop
+from actors.raft_node.commands import MAX_INBOX, Call, Command, Inbox, Propose, Receive, Stop
 from actors.raft_node.core import RaftCore
 from actors.raft_node.events import LeadershipChange, LeadershipNotifier
 from actors.raft_node.handlers import RaftHandlers
@@ -132,7 +133,7 @@ class RaftNode:
             rng=rng or random.Random(),
             logger=self.log,
         )
-        self._inbox: Inbox = queue.SimpleQueue()
+        self._inbox = Inbox()
         addrs = {pid: p.addr for pid, p in peers.items()} if isinstance(peers, Mapping) else {}
         election_seconds = tick_interval * election_tick
         self._events = LeadershipNotifier(self.log, self._failed)
@@ -280,7 +281,19 @@ class RaftNode:
         if not datas or not all(datas):
             raise ValueError("give at least one non-empty entry")
         self.check_size(datas)
-        self._inbox.put(Propose(tuple(datas), answer, forwarded=forwarded))
+        self.hand_in(Propose(tuple(datas), answer, forwarded=forwarded))
+
+    def hand_in(self, command: Command) -> None:
+        """From the endpoint's I/O thread (handlers.py): queue ``command`` for the round
+        `run_handed_in` runs once the batch of inbound frames it came in is dispatched."""
+        self._inbox.put_quiet(command)
+
+    def run_handed_in(self) -> None:
+        """Carry out what was handed in, in a round run on the calling thread when the
+        loop is free (`RaftLoop.run_inline`), else on the loop thread. Never from a thread
+        that may hold what a round needs (a store's lock): the round applies to the store."""
+        if not self._loop.run_inline():
+            self._inbox.nudge()
 
     def check_size(self, datas: Sequence[bytes]) -> None:
         """Every way in to the log passes here: an entry over its budget could never be

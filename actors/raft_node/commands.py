@@ -10,6 +10,8 @@ answer to a forwarded write comes back on it. It is bounded for peers only: past
 from __future__ import annotations
 
 import queue
+import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -70,4 +72,68 @@ class Stop:
 
 
 Command = Propose | Receive | Forwarded | Call | Stop
-Inbox = queue.SimpleQueue[Command]
+
+
+class Inbox:
+    """The commands waiting for the loop, in the order they were put (any thread). The
+    loop thread `wait`s for one without taking it; whoever runs a round (the loop thread,
+    or the endpoint's I/O thread running one inline: loop.py) takes them all with `drain`
+    under the round's lock, so two rounds never see commands out of order. `kick` makes
+    the loop thread's current or next `wait` return at once (it must plan its wake-up
+    again: a round on another thread held back a commit notice)."""
+
+    __slots__ = ("_cond", "_items", "_kicked", "_waiting")
+
+    def __init__(self) -> None:
+        self._items: deque[Command] = deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._waiting = False
+        self._kicked = False
+
+    def put(self, command: Command) -> None:
+        with self._cond:
+            self._items.append(command)
+            if self._waiting:
+                self._cond.notify()
+
+    def put_quiet(self, command: Command) -> None:
+        """`put` without waking the loop thread: the caller runs the round next (or, when
+        one runs elsewhere, `nudge`s)."""
+        self._items.append(command)
+
+    def nudge(self) -> None:
+        """Wake the loop thread if it waits (commands were put quietly)."""
+        with self._cond:
+            if self._waiting:
+                self._cond.notify()
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def get_nowait(self) -> Command:
+        """The oldest command; `queue.Empty` when there is none."""
+        try:
+            return self._items.popleft()
+        except IndexError:
+            raise queue.Empty from None
+
+    def drain(self) -> list[Command]:
+        """Every waiting command, oldest first."""
+        items = self._items
+        popleft = items.popleft
+        return [popleft() for _ in range(len(items))]
+
+    def wait(self, timeout: float) -> None:
+        """Return once a command waits, `kick` was called, or after ``timeout`` seconds."""
+        with self._cond:
+            if not self._items and not self._kicked and timeout > 0:
+                self._waiting = True
+                self._cond.wait(timeout)
+                self._waiting = False
+            self._kicked = False
+
+    def kick(self) -> None:
+        with self._cond:
+            self._kicked = True
+            if self._waiting:
+                self._cond.notify()

@@ -1,12 +1,16 @@
 """The RaftNode's handlers on the node's remote endpoint (``raft.messages``, ``raft.chunk``,
 ``raft.propose``, ``raft.status``).
 
-All are inline (`transport.endpoint.inline`): they run on the endpoint's I/O thread and
-only put commands on the inbox, still packed (the loop unpacks them), or read a few ints;
-they never block. Past `MAX_INBOX` waiting commands a peer's frame or proposal is refused
-busy (counted, logged at most once a second); Raft resends what matters. A proposal's
-answer keeps its wire codes: ``not_leader`` (with the leader's id), ``too_large`` (with
-the size and the limit), ``dropped``.
+All are inline (`transport.endpoint.inline`): they run on the endpoint's I/O thread. The
+frames and proposals of one inbound batch are queued (`RaftNode.hand_in`) and carried out
+there in one round after the batch (the handlers' ``after``: `RaftNode.run_handed_in`)
+when the loop is free: no hand-off to the loop thread on a write's path, one fsync for the
+batch; else the loop thread is woken for them. They stay packed until the round unpacks
+them. A chunk always goes to the loop thread; ``raft.status`` reads a few ints. Past
+`MAX_INBOX` waiting commands a peer's frame or proposal is refused busy (counted, logged at
+most once a second); Raft resends what matters. A proposal's answer keeps its wire codes:
+``not_leader`` (with the leader's id), ``too_large`` (with the size and the limit),
+``dropped``.
 """
 
 from __future__ import annotations
@@ -43,9 +47,9 @@ class RaftHandlers:
 
     def table(self) -> dict[str, Handler]:
         return {
-            "raft.messages": inline(self._messages),
+            "raft.messages": inline(self._messages, after=self._node.run_handed_in),
             "raft.chunk": inline(self._chunk),
-            "raft.propose": inline(self._propose),
+            "raft.propose": inline(self._propose, after=self._node.run_handed_in),
             "raft.status": inline(self._status),
         }
 
@@ -63,10 +67,12 @@ class RaftHandlers:
         if self._inbox_full(request):
             return
         body = request.body
-        self._inbox.put(Receive(body["from"], body["seq"], body["batch"], request.peer_key or b""))
+        key = request.peer_key or b""
+        self._node.hand_in(Receive(body["from"], body["seq"], body["batch"], key))
 
     def _chunk(self, request: Request) -> None:
-        """A piece of a batch too large for one frame: the loop puts it back together."""
+        """A piece of a batch too large for one frame: the loop thread puts it back together
+        (a snapshot: its install may take long, never on the endpoint's I/O thread)."""
         if self._inbox_full(request):
             return
         b = request.body

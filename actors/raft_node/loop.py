@@ -1,6 +1,9 @@
-"""The RaftNode's loop: the one thread that owns the core, the storage and the store's
-apply side (DESIGN.md §5, STYLE.md rules 1 and 9). Everything else reaches it through the
-inbox (commands.py); nobody ever waits on it while it fsyncs: askers get futures.
+"""The RaftNode's loop: the rounds that own the core, the storage and the store's apply
+side (DESIGN.md §5, STYLE.md rules 1 and 9), one at a time under the round's lock: on the
+loop thread, or inline on the endpoint's I/O thread for the frames and proposals of an
+inbound batch when the loop is free (`RaftLoop.run_inline`: no thread hand-off on a
+write's path, on any member). Everything else reaches it through the inbox (commands.py);
+nobody ever waits on it while it fsyncs: askers get futures. The loop thread ticks.
 
 One round (rules):
   1. wait for the inbox or the next tick; drain the inbox in bulk;
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -130,6 +134,8 @@ class RaftLoop:
         self.intake = FrameIntake(node_id, core, members, clock, log)
         self._pacer = SnapshotPacer(SNAPSHOT_RATE)
         self._notices = CommitNotices(commit_hold)
+        self._hold = commit_hold
+        self._held_inline = False  # a round run inline held a notice since the last plan
         self._sync = HardStateSync(storage.initial_state()[0])
         self._io = ReadyIO(self._save, self._send, self._install_snapshot, self._apply)
         self.snapshot_index: int = storage.snapshot().metadata.index
@@ -140,6 +146,12 @@ class RaftLoop:
         )
         self.seen = LeadershipChange(False, 0, core.term)
         self.crashed = False
+        self._report: Callable[[BaseException], None] = lambda _exc: None
+        # one round at a time: on the loop thread or inline (run_inline); _wake_at, the
+        # loop thread's next planned wake-up, is read and written under it
+        self._round = threading.Lock()
+        self._closed = True  # until run() starts
+        self._wake_at = clock()
         self.is_leader = False
         self.leader_id = 0
         self.term = core.term
@@ -148,47 +160,97 @@ class RaftLoop:
     # ------------------------------------------------------------------ the thread
     def run(self, report: Callable[[BaseException], None]) -> None:
         """The thread's body: rounds until a Stop; a crash is logged and reported."""
+        self._report = report
+        with self._round:
+            self._closed = False  # rounds may run inline from now on
         try:
             self._rounds()
         except BaseException as exc:
-            self.crashed = True
-            self._log.exception("raft.loop.crashed", error=repr(exc))
-            with contextlib.suppress(Exception):
-                report(exc)
+            self._crashed(exc)
         finally:
-            self._shut_down()
+            with self._round:
+                self._closed = True  # no round runs inline any more
+                self._shut_down()
+
+    def _crashed(self, exc: BaseException) -> None:
+        self.crashed = True
+        self._log.exception("raft.loop.crashed", error=repr(exc))
+        with contextlib.suppress(Exception):
+            self._report(exc)
 
     def _rounds(self) -> None:
         inbox, clock, core = self._inbox, self._clock, self.core
         tick = self._tick_interval
         next_tick = clock() + tick
-        empty = queue.Empty
         notices = self._notices
         while True:
-            commands: list[Command] = []
-            wake = next_tick
-            if notices:
-                wake = min(wake, notices.deadline or wake)
-            wait = wake - clock()
-            try:
-                commands.append(inbox.get(timeout=wait) if wait > 0 else inbox.get_nowait())
-                while True:
-                    commands.append(inbox.get_nowait())
-            except empty:
-                pass
-            if commands and self._handle(commands):
-                return
-            now = clock()
-            if now >= next_tick:
-                core.tick()
-                next_tick += tick
-                if next_tick <= now:
-                    next_tick = now + tick
-            if self.forwarding.holding:
-                self.forwarding.release_held()
-            self._process_ready()
-            if notices and (due := notices.due(clock())):
-                self._transmit(due)
+            inbox.wait(self._wake_at - clock())
+            with self._round:
+                if self.crashed:
+                    return  # a round run inline failed
+                commands = inbox.drain()
+                if commands and self._handle(commands):
+                    return
+                now = clock()
+                if now >= next_tick:
+                    core.tick()
+                    next_tick += tick
+                    if next_tick <= now:
+                        next_tick = now + tick
+                self._finish_round()
+                wake = next_tick
+                if notices and notices.deadline is not None:
+                    wake = min(wake, notices.deadline)
+                elif self._held_inline:
+                    # rounds run inline hold commit notices: look again within a hold
+                    # rather than be kicked for each one (run_inline)
+                    wake = min(wake, clock() + self._hold)
+                self._held_inline = False
+                self._wake_at = wake
+
+    def run_inline(self) -> bool:
+        """Run a round for the commands waiting on the inbox on the calling thread (the
+        endpoint's I/O thread, once per batch of inbound frames: handlers.py) when no
+        other round runs: the frames and proposals the batch brought are stepped, and the
+        Ready carried out, with no hand-off to the loop thread, and the replies and sends
+        leave from the I/O thread's next turn. False when a round runs elsewhere (or the
+        loop has ended): the caller wakes the loop thread instead. The loop thread still
+        ticks, and sends the commit notices these rounds hold back: while they do, it
+        wakes once per hold; it is kicked only when it would wake later than that (a
+        notice thus waits at most two holds, where a round on the loop thread sees it
+        within one)."""
+        if not self._round.acquire(blocking=False):
+            return False
+        try:
+            if self._closed or self.crashed:
+                return False
+            commands = self._inbox.drain()
+            if not commands:
+                return True
+            if self._handle(commands):
+                self._inbox.put(Stop())  # the loop thread stops (and shuts down)
+            self._finish_round()
+            deadline = self._notices.deadline if self._notices else None
+            if deadline is not None:
+                self._held_inline = True
+                if deadline + self._hold < self._wake_at:
+                    self._wake_at = deadline
+                    self._inbox.kick()
+        except BaseException as exc:
+            self._crashed(exc)
+            self._inbox.kick()  # the loop thread sees the crash and shuts down
+        finally:
+            self._round.release()
+        return True
+
+    def _finish_round(self) -> None:
+        """Release held writes, carry out the Readies, send the commit notices due."""
+        if self.forwarding.holding:
+            self.forwarding.release_held()
+        self._process_ready()
+        notices = self._notices
+        if notices and (due := notices.due(self._clock())):
+            self._transmit(due)
 
     def _handle(self, commands: list[Command]) -> bool:
         """Step, propose and call; True when told to stop."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import stat
@@ -307,6 +308,38 @@ def test_inline_handlers_are_served_while_every_pool_thread_is_blocked(short_dir
         endpoint.stop()
 
 
+def test_an_inline_handlers_after_runs_once_per_batch_before_its_replies(
+    short_dir: Path,
+) -> None:
+    """A batch's requests are only queued by the handler; its ``after`` answers them all."""
+    events: list[str] = []
+    queued: list[Request] = []
+
+    def queue_it(request: Request) -> None:
+        events.append("fn")
+        queued.append(request)
+
+    def answer_all() -> None:
+        events.append(f"after:{threading.current_thread().name}")
+        while queued:
+            request = queued.pop(0)
+            request.reply(dict(request.body))
+
+    endpoint, client = serve(short_dir / "a.sock", {"test.echo": inline(queue_it, answer_all)})
+    try:
+        futures = [client.request_async("test.echo", {"n": n}) for n in range(200)]
+        assert [f.result(timeout=10) for f in futures] == [{"n": n} for n in range(200)]
+        assert events.count("fn") == 200
+        afters = [e for e in events if e != "fn"]
+        assert set(afters) == {"after:control-io"}
+        assert 1 <= len(afters) <= 200 and events[-1] == "after:control-io"
+        assert events[0] == "fn"
+        assert all(a != b or a == "fn" for a, b in itertools.pairwise(events))
+    finally:
+        client.close()
+        endpoint.stop()
+
+
 def test_inline_marks_once() -> None:
     def handler(request: Request) -> None:
         return None
@@ -315,6 +348,11 @@ def test_inline_marks_once() -> None:
     assert isinstance(marked, InlineHandler)
     assert inline(marked) is marked
     assert marked.fn is handler
+    calls: list[str] = []
+    hooked = inline(marked, lambda: calls.append("after"))
+    assert hooked.fn is handler and hooked.after is not None
+    hooked(None)  # type: ignore[arg-type]  # a direct call runs the hook at once
+    assert calls == ["after"]
 
 
 @pytest.fixture

@@ -294,10 +294,18 @@ class ManagerParts:
                 handler = cache.get(id(node))
                 if handler is None:
                     cache.clear()
-                    handler = cache[id(node)] = node.handlers()[name]
+                    handler = node.handlers()[name]
+                    # the node's inline handler's own function: its ``after`` runs once per
+                    # batch (below), not after every request
+                    handler = cache[id(node)] = getattr(handler, "fn", handler)
                 return handler(request)
 
-            return inline(handle)
+            def after() -> None:
+                node = holder.node
+                if node is not None:
+                    node.run_handed_in()
+
+            return inline(handle, after=after)
 
         return {name: delegate(name) for name in RAFT_HANDLERS}
 

@@ -1,0 +1,72 @@
+"""A peer's frame or proposal handed in from the endpoint's I/O thread runs its round on
+that thread when the loop is free (`RaftLoop.run_inline`): no hand-off to the loop thread,
+the answer is made before the handler returns. While a round runs on the loop thread, what
+peers hand in waits on the inbox and is carried out after it, in order."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from tests.support.waiting import wait_for
+from tests.unit.raft_actor.peer_request import PeerRequest
+from tests.unit.raft_actor.test_raft_propose_answers import started
+
+
+class ThreadRecordingRequest(PeerRequest):
+    """Records the thread each answer is made on."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.threads: list[int] = []
+
+    def reply(self, body: Any = None, *, more: bool = False) -> None:
+        self.threads.append(threading.get_ident())
+        super().reply(body, more=more)
+
+
+def test_a_peer_proposal_is_carried_out_on_the_handlers_thread(tmp_path: Path) -> None:
+    node = started(tmp_path, (1,))
+    try:
+        wait_for(lambda: node.is_leader, "node 1 to lead", 10)
+        propose = node.handlers()["raft.propose"]
+        requests = []
+        for i in range(20):  # the loop thread ticks now and then: most find it free
+            request = ThreadRecordingRequest("raft.propose", {"data": [b"\xc4\x01%d" % i]})
+            propose(request)
+            requests.append(request)
+        wait_for(lambda: all(r.replies for r in requests), "every answer", 10)
+        me = threading.get_ident()
+        assert any(r.threads == [me] and r.replies for r in requests)
+        indexes = [r.replies[0]["index"] for r in requests]
+        assert indexes == sorted(indexes) and len(set(indexes)) == len(indexes)
+    finally:
+        node.stop()
+
+
+def test_what_peers_hand_in_during_a_round_waits_for_it_in_order(tmp_path: Path) -> None:
+    node = started(tmp_path, (1,))
+    try:
+        wait_for(lambda: node.is_leader, "node 1 to lead", 10)
+        entered, release = threading.Event(), threading.Event()
+
+        def hold(_core: Any) -> None:
+            entered.set()
+            release.wait(10)
+
+        held = node.call(hold)  # a round on the loop thread that lasts
+        assert entered.wait(10)
+        propose = node.handlers()["raft.propose"]
+        requests = [PeerRequest("raft.propose", {"data": [b"\xc4\x01%d" % i]}) for i in range(5)]
+        for request in requests:
+            propose(request)
+        assert all(not r.replies for r in requests)  # on the inbox, not carried out
+        release.set()
+        held.result(10)
+        wait_for(lambda: all(r.replies for r in requests), "every answer", 10)
+        indexes = [r.replies[0]["index"] for r in requests]
+        assert indexes == sorted(indexes) and len(set(indexes)) == len(indexes)
+        assert all(r.errors == [] for r in requests)
+    finally:
+        node.stop()
