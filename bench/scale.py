@@ -136,6 +136,20 @@ def rates(timeline: Sequence[tuple[float, int]], window: float = 1.0) -> list[tu
     return out
 
 
+def carried(before: dict[str, Any], after: dict[str, Any], tasks: int) -> dict[str, Any]:
+    """Session frames and status batches between two fleet stats, and tasks per each."""
+    out: dict[str, Any] = {
+        key: int(after[key]) - int(before[key])
+        for key in ("frames", "status_batches", "status_updates")
+    }
+    out["tasks_per_frame"] = round(tasks / out["frames"], 2) if out["frames"] else None
+    batches = out["status_batches"]
+    out["updates_per_status_batch"] = (
+        round(out["status_updates"] / batches, 2) if batches else None
+    )
+    return out
+
+
 # -- the phases ---------------------------------------------------------------------------
 def create(
     cluster: ScaleCluster,
@@ -147,6 +161,8 @@ def create(
     names = [f"scale-{i}" for i in range(services)]
     rss_before = cluster.manager_rss()
     cpu_before = cluster.cpu_seconds()
+    assert cluster.fleet is not None
+    carried_before = cluster.fleet.stats()
     load_before = load()
     started = time.monotonic()
     for name, replicas in zip(names, split(tasks, services), strict=True):
@@ -176,6 +192,8 @@ def create(
         "cpu_seconds": {
             name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after
         },
+        # messages the fleet carried until all ran: what each task's CPU is spread over
+        "fleet_messages": carried(carried_before, fleet, tasks),
         "load_average": {"before": load_before, "after": load()},
         "checks": {
             "every_replica_running": per_service

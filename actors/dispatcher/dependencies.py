@@ -55,6 +55,9 @@ class DependencyChanges:
         return not (self.secrets or self.secrets_removed or self.configs or self.configs_removed)
 
 
+_NO_CHANGES: Final = DependencyChanges()
+
+
 def _changes(added: set[Dependency], removed: set[Dependency]) -> DependencyChanges:
     def ids(items: set[Dependency], kind: str) -> tuple[str, ...]:
         return tuple(sorted(i for k, i in items if k == kind))
@@ -105,6 +108,10 @@ class DependencyTracker:
 
     def take(self) -> DependencyChanges:
         """What to send and what to drop since the last ``take`` or ``full``."""
+        if not self._counts and not self._sent:
+            # a node whose tasks reference no secret or config (most take in a ramp: one
+            # per frame sent, each building four empty sorted tuples)
+            return _NO_CHANGES
         needed = self.needed()
         changes = _changes(needed - self._sent, self._sent - needed)
         self._sent = needed

@@ -15,6 +15,7 @@ from actors.dispatcher.statuses import Decision, PendingStatus, judge_status
 from actors.log import get_logger
 from actors.store import Batch, ConflictError, MemoryStore, StoreError, WriteTx, nodes, tasks
 from api.objects import NodeStatus
+from api.objects_copy import copy_object
 
 __all__ = ["StoreWriter", "Writes"]
 
@@ -43,7 +44,9 @@ def _write_status(tx: WriteTx, p: PendingStatus) -> None:
     task = tasks.get(tx, p.task_id)
     if judge_status(task, p.node_id, p.status).decision is Decision.WRITE:
         assert task is not None
-        tx.update(replace(task, status=p.status))
+        # copy_object, not dataclasses.replace: a write per status report (the store
+        # copies the object again with its new meta)
+        tx.update(copy_object(task, task.meta, {"status": p.status}))
 
 
 class StoreWriter(pykka.ThreadingActor):

@@ -62,6 +62,9 @@ class FleetStats:
     refused_statuses: int = 0
     last_ends: dict[str, int] = field(default_factory=dict)  # why sessions ended, counted
     turns: int = 0  # loop turns so far
+    frames: int = 0  # session frames received, in all
+    status_batches: int = 0  # status batches sent, in all
+    status_updates: int = 0  # the updates those carried
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -75,6 +78,9 @@ class FleetStats:
             "refused_statuses": self.refused_statuses,
             "last_ends": dict(self.last_ends),
             "turns": self.turns,
+            "frames": self.frames,
+            "status_batches": self.status_batches,
+            "status_updates": self.status_updates,
         }
 
 
@@ -134,7 +140,7 @@ class Fleet:
     def _stats(self, wanted: frozenset[str] | None) -> FleetStats:
         states: Counter[str] = Counter()
         ends: Counter[str] = Counter()
-        sessions_open = removed = opened = refused = 0
+        sessions_open = removed = opened = refused = frames = batches = updates = 0
         nodes = [n for n in self._loop.nodes if wanted is None or n.member.node_id in wanted]
         for node in nodes:
             session = node.session
@@ -142,6 +148,9 @@ class Fleet:
             removed += session.phase is Phase.REMOVED
             opened += session.sessions_opened
             refused += session.refused_statuses
+            frames += session.frames_received
+            batches += session.status_batches
+            updates += session.status_updates
             if session.last_end:
                 ends[session.last_end.split(":")[0]] += 1
             for state, n in node.tasks.counts().items():
@@ -157,6 +166,9 @@ class Fleet:
             refused_statuses=refused,
             last_ends=dict(ends),
             turns=self._loop.turns,
+            frames=frames,
+            status_batches=batches,
+            status_updates=updates,
         )
 
     def _exit(self, service: str, count: int, code: int) -> int:

@@ -133,6 +133,11 @@ class FleetSession:
         self.last_end = ""  # why the last session ended
         self.sessions_opened = 0
         self.refused_statuses = 0
+        # messages carried, for the bench's per-message figures: session frames received
+        # (each decoded), status batches sent and the updates they held
+        self.frames_received = 0
+        self.status_batches = 0
+        self.status_updates = 0
         self._retry_at = now
         self._open_deadline = _NEVER
         self._next_beat = _NEVER
@@ -185,6 +190,8 @@ class FleetSession:
         if not self._in_flight and now >= self._next_flush and len(self.tasks.statuses):
             batch = self.tasks.statuses.take(self._config.max_status_batch)
             self._in_flight = batch
+            self.status_batches += 1
+            self.status_updates += len(batch)
             self._status_deadline = now + self._config.request_timeout
             self._next_flush = now + self._config.flush_interval
             body = {
@@ -204,6 +211,7 @@ class FleetSession:
             frame = parse_frame(body)
         except (ObjectDecodeError, KeyError, ValueError) as exc:
             return self._end(now, f"undecodable session frame: {exc}")
+        self.frames_received += 1
         if frame.closed is not None:
             removed = NODE_REMOVED in frame.closed
             return self._end(now, f"the manager closed the session: {frame.closed}", removed)

@@ -146,3 +146,14 @@ def test_an_undecodable_frame_ends_the_session() -> None:
     bad["tasks"] = [{"id": 5}]
     s.on_frame(1.0, bad, wall=1000.0)
     assert s.phase is Phase.WAITING and s.last_end.startswith("undecodable session frame")
+
+
+def test_frames_and_status_batches_are_counted() -> None:
+    s = opened(session(), tasks=(make_task("t1"), make_task("t2")))
+    assert s.frames_received == 1  # the full set
+    sends(s.poll(0.0), Call.STATUS)
+    assert (s.status_batches, s.status_updates) == (1, 2)
+    s.on_reply(0.05, Call.STATUS, {"accepted": 2, "refused": []})
+    s.on_frame(0.05, frame((make_task("t3"),)), wall=1000.0)
+    s.on_frame(0.06, {"garbage": True}, wall=1000.0)  # undecodable: not counted
+    assert s.frames_received == 2
