@@ -144,9 +144,7 @@ def carried(before: dict[str, Any], after: dict[str, Any], tasks: int) -> dict[s
     }
     out["tasks_per_frame"] = round(tasks / out["frames"], 2) if out["frames"] else None
     batches = out["status_batches"]
-    out["updates_per_status_batch"] = (
-        round(out["status_updates"] / batches, 2) if batches else None
-    )
+    out["updates_per_status_batch"] = round(out["status_updates"] / batches, 2) if batches else None
     return out
 
 
