@@ -305,3 +305,24 @@ def test_running_records_when_the_task_first_ran() -> None:
         now=NOW + 9,
     )
     assert (later.status.state, later.status.started_at) == (S.FAILED, NOW)
+
+
+def test_a_move_keeps_every_field_it_does_not_set() -> None:
+    """The controller builds statuses field by field (not dataclasses.replace): a field
+    added to TaskStatus must be carried over there too."""
+    import dataclasses
+
+    from actors.worker.controller import _to, _with_container
+    from api.objects import PortConfig
+
+    assert [f.name for f in dataclasses.fields(TaskStatus)] == [
+        "timestamp", "state", "message", "err", "container_status", "port_status", "started_at",
+    ]  # fmt: skip
+    ports = (PortConfig(target_port=80, published_port=8080),)
+    before = TaskStatus(1.0, TaskState.STARTING, "starting", "", ContainerStatus("c1"), ports)
+    moved = _to(before, TaskState.RUNNING, "started", 2.0)
+    assert moved == dataclasses.replace(
+        before, state=TaskState.RUNNING, message="started", timestamp=2.0, started_at=2.0
+    )
+    other = ContainerStatus("c2")
+    assert _with_container(moved, other) == dataclasses.replace(moved, container_status=other)
