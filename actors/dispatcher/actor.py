@@ -144,7 +144,7 @@ class Dispatcher(SupervisedActor):
         )
         if period is not None:
             self._core.set_config(replace(self._heartbeat, period=period))
-        self._streams.managers = tuple(self._managers())
+        self._streams.set_managers(tuple(self._managers()))
         self._front.roles.update((n.id, n.role.value) for n in known)
         with self._front.lock:
             self._core.start(self._clock(), known)
@@ -239,7 +239,7 @@ class Dispatcher(SupervisedActor):
         refused ``unauthorized``."""
         if not opens:
             return 0
-        self._streams.managers = tuple(self._managers())
+        self._streams.set_managers(tuple(self._managers()))
         ids = [o.node_id for o in opens]
         found, version, assigned = self._store.view(
             lambda tx: (
@@ -282,7 +282,7 @@ class Dispatcher(SupervisedActor):
         """The lanes it had work for: frames sent (or sessions closed), writes handed on."""
         # the manager list every frame carries, read once per tick or batch of opens:
         # reading it lists every node of the store (1,000 frames a tick at 1,000 nodes)
-        self._streams.managers = tuple(self._managers())
+        self._streams.set_managers(tuple(self._managers()))
         changed = self._drain_watch()
         with self._front.lock:
             out = self._core.tick(self._clock())

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from actors.dispatcher.assignments import AssignmentSet
+from actors.dispatcher.wire import ManagerAddress
 
 __all__ = ["NO_SESSION", "WRONG_KEY", "Session", "SessionError", "SessionTable"]
 
@@ -41,6 +42,9 @@ class Session:
     opened_at: float
     period: float  # the last period given to the worker
     frames_sent: int = 0  # frames streamed so far; heartbeat replies tell the worker
+    # the manager list its last frame named (None: no frame yet): a frame names the list
+    # only when it differs (streams.py)
+    managers_sent: tuple[ManagerAddress, ...] | None = field(default=None, repr=False)
     handle: object = field(default=None, repr=False)  # the shell's stream, opaque here
 
 

@@ -3,7 +3,8 @@
 A frame carries the session's delta (the full set or changes, assignments.py), what its
 tasks need (networks and registry credentials: networks_and_auth.py), the secrets and
 configs to send or drop, and the manager list (read once per tick by the dispatcher, not
-per frame: reading it lists every node). The networks and credentials of all the frames
+per frame: reading it lists every node) on the session's first frame and when it changed
+since the session's last (``managers_to_send``). The networks and credentials of all the frames
 sent together are read in one store view. A frame that cannot be encoded ends the
 session (the core closes it, under the lock the dispatcher shares with its front).
 """
@@ -42,6 +43,23 @@ class SessionStreams:
         self._lock = lock  # the core's (front.py)
         self.managers: tuple[ManagerAddress, ...] = ()
 
+    def set_managers(self, managers: tuple[ManagerAddress, ...]) -> None:
+        """The manager list as read now; the one held stays when equal, so a session's
+        frames compare it by identity (``managers_to_send``)."""
+        if managers != self.managers:
+            self.managers = managers
+
+    def managers_to_send(self, session: Session) -> tuple[ManagerAddress, ...]:
+        """The list the session's next frame names: all of it on the session's first frame
+        and when it changed since its last, else none (the agent keeps the list it has:
+        actors/worker/agent.py). Frames carry about one task each in a ramp; the list was
+        a third of each frame's bytes, encoded, encrypted, decoded and checked again."""
+        managers = self.managers
+        if session.managers_sent is managers:
+            return ()
+        session.managers_sent = managers
+        return managers
+
     def frame(
         self,
         session: Session,
@@ -55,7 +73,7 @@ class SessionStreams:
         return SessionFrame(
             session_id=session.session_id,
             heartbeat_period=session.period,
-            managers=self.managers,
+            managers=self.managers_to_send(session),
             full=delta.full,
             tasks=delta.tasks,
             removed=delta.removed,

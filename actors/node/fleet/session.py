@@ -6,7 +6,8 @@ Rules (the agent's):
   ``dispatcher.session``; the first frame must come within ``connect_timeout``. It carries
   the full assignment set, which goes to the node's tasks (``NodeTasks.apply``), and then
   every known status is queued again for the new session.
-- Later frames bring changes; each names the current manager list.
+- Later frames bring changes; one names the manager list when it changed (the
+  dispatcher's streams.py), a frame that names none keeps the list the node has.
 - A heartbeat goes out at the period the dispatcher named, one at a time; its reply names
   the next period and how many frames the manager has streamed: fewer received by the
   next heartbeat means frames were lost and the session is reopened.
