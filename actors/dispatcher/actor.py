@@ -325,7 +325,8 @@ class Dispatcher(SupervisedActor):
             old = event.old
             if isinstance(old, Task) and old.node_id and old.node_id != obj.node_id:
                 changes.append(TaskChange(old, event.version, deleted=True))
-            changes.append(TaskChange(obj, event.version, event.action is Action.DELETE))
+            if obj.node_id:  # no session holds a task on no node (a service's new tasks)
+                changes.append(TaskChange(obj, event.version, event.action is Action.DELETE))
         elif isinstance(obj, Node):
             if event.action is Action.DELETE:
                 self._front.roles.pop(obj.id, None)

@@ -67,7 +67,8 @@ class SessionStreams:
         closed: str | None = None,
         needs: Dependencies | None = None,
     ) -> SessionFrame:
-        needs = needs or Dependencies()
+        if needs is None:  # (not "needs or": an empty one is falsy, and common)
+            needs = Dependencies()
         deps = delta.dependencies
         secrets, configs = self.read_dependencies(session, deps)
         return SessionFrame(
