@@ -300,3 +300,21 @@ def mutated_frames(draw: st.DrawFn) -> bytes:
 @given(mutated_frames())
 def test_mutated_valid_frames(frame: bytes) -> None:
     _decodes_or_codec_error(frame)
+
+
+def test_decode_takes_an_any_field_as_the_unpacker_made_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """msgpack's unpacker (no ext types, str or bytes map keys, ints in msgpack's range)
+    makes only plain values: decode does not walk an ANY field again (a task in a session
+    frame: a third of decoding it). Encode still does: a caller's value may be anything."""
+    import transport.codec as codec
+
+    body = {"name": "a", "count": 1, "extra": {"nested": [1, -(2**63), 2**64 - 1, b"x", None]}}
+    frame = encode("test.codec.sample", body)
+
+    def walked(value: Any) -> None:
+        raise AssertionError("decode walked an unpacked value")
+
+    monkeypatch.setattr(codec, "_check_plain", walked)
+    assert decode(frame).body == body
+    with pytest.raises(AssertionError, match="walked"):
+        encode("test.codec.sample", body)
