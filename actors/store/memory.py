@@ -367,7 +367,7 @@ class MemoryStore:
         try:
             for op in ops:
                 table = self._tables[op.kind]
-                current = table.get(op.id)
+                current = table.objects.get(op.id)
                 if op.action is Action.CREATE:
                     assert op.obj is not None
                     if current is not None:
