@@ -56,7 +56,7 @@ class Table:
         self._keys = schema.keys or _each_key(schema.indexes)
         # per index, in order: its entries (the map put changes)
         self._index_entries = tuple(self._entries[ix.name] for ix in schema.indexes)
-        self._unique = tuple(ix for ix in schema.indexes if ix.unique)  # tasks: none
+        self.unique = tuple(ix for ix in schema.indexes if ix.unique)  # tasks: none
 
     def __len__(self) -> int:
         return len(self.objects)
@@ -83,7 +83,7 @@ class Table:
     def unique_holder(self, obj: Object) -> tuple[str, Hashable] | None:
         """For the first unique index whose key ``obj`` shares with another object:
         (that object's id, the key); else None."""
-        for ix in self._unique:
+        for ix in self.unique:
             key = ix.key(obj)
             if key is None:
                 continue

@@ -166,10 +166,7 @@ class WriteTx(ReadTx):
         return ids
 
     def _check_unique(self, kind: ObjectKind, obj: Object) -> None:
-        table = self._table(kind)
-        for ix in table.schema.indexes:
-            if not ix.unique:
-                continue
+        for ix in self._table(kind).unique:
             key = ix.key(obj)
             if key is None:
                 continue
