@@ -190,9 +190,11 @@ def fill_store(store: MemoryStore, *, tasks: int, services: int, nodes: int) -> 
                 spec_version=svc.spec_version,
             )
         )
-    ids = [t.id for t in _create_each(store, created)]
-    _update_each(store, ids, lambda t, i: _assigned(t, node_ids[i % len(node_ids)]))
-    _update_each(store, ids, lambda t, i: _running(t))
+    # handed over as the orchestrator's creates and the scheduler's assignments are; the
+    # dispatcher's status writes are not
+    ids = [t.id for t in _create_each(store, created, handed_over=True)]
+    _update_each(store, ids, lambda t, i: _assigned(t, node_ids[i % len(node_ids)]), True)
+    _update_each(store, ids, lambda t, i: _running(t), False)
     elapsed = round(time.perf_counter() - started, 2)
     return {"writes": nodes + services + 3 * tasks, "fill_s": elapsed}
 
@@ -213,23 +215,23 @@ def _running(task: Task) -> Task:
     return replace(task, status=status)
 
 
-def _create_each(store: MemoryStore, objs: list[Any]) -> list[Any]:
+def _create_each(store: MemoryStore, objs: list[Any], *, handed_over: bool = False) -> list[Any]:
     def fill(batch: Any) -> None:
         for obj in objs:
-            batch.update(lambda tx, o=obj: tx.create(o))
+            batch.update(lambda tx, o=obj: tx.create(o, handed_over=handed_over))
 
     store.batch(fill)
     return objs
 
 
-def _update_each(store: MemoryStore, ids: list[str], change: Any) -> None:
+def _update_each(store: MemoryStore, ids: list[str], change: Any, handed_over: bool) -> None:
     def fill(batch: Any) -> None:
         for i, id in enumerate(ids):
 
             def one(tx: WriteTx, id: str = id, i: int = i) -> None:
                 current = tx.get_as(Task, id)
                 assert current is not None
-                tx.update(change(current, i))
+                tx.update(change(current, i), handed_over=handed_over)
 
             batch.update(one)
 

@@ -64,7 +64,7 @@ from transport.codec import decode, encode, encode_error
 from transport.handler_pool import DEFAULT_MAX_QUEUED, DEFAULT_WORKERS, HandlerPool, run_handler
 from transport.keys import KeyPair, fingerprint
 from transport.outbox import Outbox
-from transport.router_loop import Inbound, RouterLoop
+from transport.router_loop import Inbound, RouterLoop, peer_address
 from transport.stats import endpoint_stats
 from transport.trust import FrameTrust, RefusalTally, Trust
 
@@ -99,6 +99,7 @@ class Request:
         "endpoint",
         "id",
         "peer_key",
+        "source",
         "type",
     )
 
@@ -111,17 +112,25 @@ class Request:
         *,
         endpoint: str,
         max_size: int,
+        source: zmq.Frame | None = None,
     ) -> None:
         self.type = envelope.type
         self.id = envelope.id
         self.body: Mapping[str, Any] = envelope.body
         self.peer_key = peer_key  # the client's CURVE public key (Z85), None without CURVE
+        self.source = source  # the received frame, for its metadata (peer_address)
         self.endpoint = endpoint
         self._identity = identity
         self._outbox = outbox
         self._max_size = max_size
         self._lock = threading.Lock()
         self._done = False
+
+    @property
+    def peer_address(self) -> str:
+        """Where the request came from as the socket saw it (TCP: the peer's IP; read only
+        when asked, most handlers never do); "" when unknown."""
+        return peer_address(self.source) if self.source is not None else ""
 
     @property
     def answered(self) -> bool:
@@ -342,7 +351,7 @@ class EndpointActor(pykka.ThreadingActor):
         handlers, name, max_size, trust_of = self._handlers, self._name, self._max_size, self._trust
         afters: dict[int, Callable[[], None]] | None = None
         try:
-            for identity, frame, peer_key in batch:
+            for identity, frame, peer_key, source in batch:
                 trust = trust_of.classify(peer_key)
                 try:
                     envelope = decode(frame, limits=trust_of.limits(trust))
@@ -374,7 +383,13 @@ class EndpointActor(pykka.ThreadingActor):
                         )
                     continue
                 request = Request(
-                    envelope, peer_key, identity, outbox, endpoint=name, max_size=max_size
+                    envelope,
+                    peer_key,
+                    identity,
+                    outbox,
+                    endpoint=name,
+                    max_size=max_size,
+                    source=source,
                 )
                 if type(handler) is CheckedHandler:
                     if not handler.check(request):

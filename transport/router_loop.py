@@ -48,7 +48,7 @@ PEER_SNDHWM: Final = 1024
 _NOBLOCK: Final = int(zmq.NOBLOCK)
 _MORE_NOBLOCK: Final = int(zmq.SNDMORE | zmq.NOBLOCK)
 # (routing identity, frame, peer key Z85); the frame is a view of ZeroMQ's buffer with CURVE
-Inbound = tuple[bytes, bytes | memoryview, bytes | None]
+Inbound = tuple[bytes, bytes | memoryview, bytes | None, "zmq.Frame"]
 
 _log = structlog.get_logger(subsystem="transport")
 
@@ -193,9 +193,9 @@ class RouterLoop(threading.Thread):
                 continue
             frame = parts[1]
             if curve:
-                batch.append((identity.bytes, frame.buffer, _user_id(frame)))
+                batch.append((identity.bytes, frame.buffer, _user_id(frame), frame))
             else:
-                batch.append((identity.bytes, frame.bytes, None))
+                batch.append((identity.bytes, frame.bytes, None, frame))
         return batch
 
     def _dropped(self, parts: int) -> None:
@@ -268,6 +268,15 @@ def _user_id(frame: zmq.Frame) -> bytes | None:
         user_id = frame.get("User-Id")
         return user_id.encode() if isinstance(user_id, str) and user_id else None
     return None
+
+
+def peer_address(frame: zmq.Frame) -> str:
+    """The address the frame came from as the socket saw it (TCP: the peer's IP), from its
+    metadata; "" when the socket does not say."""
+    with contextlib.suppress(zmq.ZMQError, KeyError):
+        value = frame.get("Peer-Address")
+        return value if isinstance(value, str) else ""
+    return ""
 
 
 def _hung_up(kind: int, value: int) -> bool:

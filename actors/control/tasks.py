@@ -21,6 +21,7 @@ class TaskControl:
 
     def ls(self, body: Body) -> Body:
         wanted = body.get("desired_state")
+        full = bool(body.get("full", False))
         try:
             state = parse_task_state(str(wanted)) if wanted else None
         except ValueError as exc:
@@ -46,7 +47,10 @@ class TaskControl:
             for t in sorted(selected, key=lambda t: (t.service_name, *task_order(t))):
                 if t.service_id not in owners:
                     owners[t.service_id] = services.get(tx, t.service_id)
-                rows.append(task_row(t, hostnames, owners[t.service_id]))
+                row = task_row(t, hostnames, owners[t.service_id])
+                if full:
+                    row["object"] = encode_object(t)  # as task inspect shows it
+                rows.append(row)
             return rows
 
         return {"tasks": self._store.view(read)}

@@ -78,7 +78,7 @@ class SessionOpen:
     request: Request
     node_id: str
     description: NodeDescription
-    addr: str
+    addr: str  # where the connection comes from (wire.session_addr)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from actors.dispatcher.wire import (
     SESSION_STATUS,
     parse_session_request,
     parse_status_updates,
+    session_addr,
 )
 from actors.log import get_logger
 from api.codec_objects import ObjectDecodeError
@@ -94,14 +95,14 @@ def dispatcher_handlers(link: DispatcherLink, certified_node: CertifiedNode) -> 
         if node_id is None:
             return None
         try:
-            _named, description, addr = parse_session_request(request.body)
+            _named, description = parse_session_request(request.body)
             validate_node_description(description)
         except (ObjectDecodeError, InvalidSpec) as exc:
             request.error(ErrorCode.INVALID, str(exc))
             return None
         found = front(request)
         if found is not None and not found.request_session(
-            SessionOpen(request, node_id, description, addr)
+            SessionOpen(request, node_id, description, session_addr(request.peer_address))
         ):
             request.error(UNAVAILABLE, "the dispatcher is stopping")
         return None

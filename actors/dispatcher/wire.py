@@ -8,6 +8,7 @@ the dispatcher and the agent agree on one shape. Decoding errors are ``ObjectDec
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "parse_frame",
     "parse_session_request",
     "parse_status_updates",
+    "session_addr",
     "split_frame",
 ]
 
@@ -181,15 +183,26 @@ def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
     )
 
 
-def encode_session_request(
-    node_id: str, description: NodeDescription, addr: str = ""
-) -> dict[str, Any]:
-    return {"node_id": node_id, "description": encode(description), "addr": addr}
+def encode_session_request(node_id: str, description: NodeDescription) -> dict[str, Any]:
+    return {"node_id": node_id, "description": encode(description)}
 
 
-def parse_session_request(body: Mapping[str, Any]) -> tuple[str, NodeDescription, str]:
+def parse_session_request(body: Mapping[str, Any]) -> tuple[str, NodeDescription]:
+    """The node and its description. An ``addr`` in the body (sent by earlier versions) is
+    not read: a node's address is where its connection comes from (session_addr)."""
     description = decode(NodeDescription, body["description"], "description")
-    return str(body["node_id"]), description, str(body.get("addr", ""))
+    return str(body["node_id"]), description
+
+
+def session_addr(peer_address: str) -> str:
+    """A node's address (``node.ip``, ``status.addr``) from its session's connection as the
+    socket saw it, as SwarmKit's dispatcher takes it from the gRPC peer: never from the
+    request's body, or a worker could claim another host's address. "" when the
+    connection has no IP (ipc, inproc)."""
+    try:
+        return str(ipaddress.ip_address(peer_address))
+    except ValueError:
+        return ""
 
 
 def encode_status_updates(updates: Iterable[tuple[str, TaskStatus]]) -> list[dict[str, Any]]:

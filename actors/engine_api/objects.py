@@ -25,7 +25,6 @@ __all__ = [
     "docker_service",
     "docker_swarm",
     "docker_task",
-    "docker_task_row",
     "service_spec_of",
 ]
 
@@ -162,33 +161,6 @@ def _state_label(value: Any) -> str:
     if isinstance(value, int):
         return TaskState(value).label
     return str(value)
-
-
-def docker_task_row(row: Doc) -> dict[str, Any]:
-    """A task row (actors/control/views.py ``task_row``) → Docker's Task, as a list shows
-    it: the container image stands for the spec (``docker service ps`` reads only that)."""
-    container: dict[str, Any] = {"ContainerID": row.get("container_id", "")}
-    if row.get("exit_code") is not None:
-        container["ExitCode"] = row["exit_code"]
-    return {
-        "ID": row["id"],
-        "Version": {"Index": 0},
-        "CreatedAt": rfc3339(row.get("created_at")),
-        "UpdatedAt": rfc3339(row.get("timestamp")),
-        "Labels": {},
-        "Spec": {"ContainerSpec": {"Image": row.get("image", "")}},
-        "ServiceID": row.get("service_id", ""),
-        "Slot": int(row.get("slot") or 0),
-        "NodeID": row.get("node_id", ""),
-        "Status": {
-            "Timestamp": rfc3339(row.get("timestamp")),
-            "State": row.get("state", "new"),
-            "Message": row.get("message", ""),
-            "Err": row.get("error", ""),
-            "ContainerStatus": container,
-        },
-        "DesiredState": row.get("desired_state", "running"),
-    }
 
 
 def docker_task(doc: Doc) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from aiohttp import web
 from actors.engine_api.app import ENGINE, json_body, reply, route
 from actors.engine_api.errors import bad_request
 from actors.engine_api.listing import SERVICE_FILTERS, TASK_FILTERS, keep_service, keep_task
-from actors.engine_api.objects import docker_service, docker_task, docker_task_row, service_spec_of
+from actors.engine_api.objects import docker_service, docker_task, service_spec_of
 from actors.engine_api.service_spec import from_docker_spec
 from actors.engine_api.wire import parse_filters, query_bool, query_int, registry_auth
 from api.codec_objects import encode
@@ -83,7 +83,7 @@ async def service_delete(request: web.Request) -> web.StreamResponse:
 async def task_list(request: web.Request) -> web.StreamResponse:
     filters = parse_filters(request.query.get("filters"), TASK_FILTERS)
     control = request.app[ENGINE].control
-    body: dict[str, Any] = {}
+    body: dict[str, Any] = {"full": True}  # Docker lists whole tasks, as inspect shows them
     if len(filters.get("service", ())) == 1:
         body["service"] = filters["service"][0]
     listed = await control.call("control.task.ls", body)
@@ -93,7 +93,7 @@ async def task_list(request: web.Request) -> web.StreamResponse:
         labels = {s["id"]: s["object"]["spec"].get("labels") or {} for s in services["services"]}
     return reply(
         [
-            docker_task_row(row)
+            docker_task(row["object"])
             for row in listed["tasks"]
             if keep_task(filters, row, labels.get(str(row.get("service_id")), {}))
         ]

@@ -58,11 +58,11 @@ def writer(effect: Effect) -> Callable[[WriteTx], None]:
                 and not service.pending_delete
                 and service.spec_version == effect.task.spec_version
             ):
-                tx.create(effect.task)
+                tx.create(effect.task, handed_over=True)  # built for this effect alone
         elif isinstance(effect, SetDesiredState):
             task = tasks.get(tx, effect.task_id)
             if task is not None and task.desired_state < effect.state:
-                tx.update(dataclasses.replace(task, desired_state=effect.state))
+                tx.update(dataclasses.replace(task, desired_state=effect.state), handed_over=True)
         elif isinstance(effect, DeleteTask):
             task = tasks.get(tx, effect.task.id)
             if task is not None and task.meta.version == effect.task.meta.version:

@@ -214,6 +214,6 @@ def _writer(d: Assignment | Unschedulable, now: float) -> Callable[[WriteTx], No
         new = dataclasses.replace(task, status=dataclasses.replace(task.status, message=d.message))
 
     def write(tx: WriteTx) -> None:
-        tx.update(new)
+        tx.update(new, handed_over=True)  # built here, for this write alone
 
     return write

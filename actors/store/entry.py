@@ -96,7 +96,9 @@ class Action(enum.StrEnum):
 class Op:
     """One write. An update built by a transaction carries its ``base``, the object it
     read (at the ``expected`` version), and is written as the fields it changes; an
-    update decoded from a patch has no ``obj`` but those ``changes`` (field values)."""
+    update decoded from a patch has no ``obj`` but those ``changes`` (field values).
+    ``handed_over``: the writer built ``obj`` for this write alone and keeps no other use
+    of it, so the store that proposed it stores it as it is (WriteTx.create/update)."""
 
     action: Action
     kind: ObjectKind
@@ -105,6 +107,7 @@ class Op:
     obj: Object | None = None
     base: Object | None = field(default=None, compare=False, repr=False)
     changes: dict[str, Any] | None = None
+    handed_over: bool = field(default=False, compare=False, repr=False)
 
 
 def writes_patch(op: Op) -> bool:

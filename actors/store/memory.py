@@ -367,12 +367,14 @@ class MemoryStore:
         try:
             for op in ops:
                 table = self._tables[op.kind]
-                current = table.get(op.id)
+                current = table.objects.get(op.id)
                 if op.action is Action.CREATE:
                     assert op.obj is not None
                     if current is not None:
                         raise AlreadyExists(op.kind.value, op.id)
-                    new = self._stored(op.obj, Meta(index, timestamp, timestamp), fresh)
+                    new = self._stored(
+                        op.obj, Meta(index, timestamp, timestamp), fresh or op.handed_over
+                    )
                 else:
                     if current is None:
                         raise NotFound(op.kind.value, op.id)
@@ -393,7 +395,7 @@ class MemoryStore:
                         new = copy_object(current, meta, op.changes)
                     else:
                         assert op.obj is not None
-                        new = self._stored(op.obj, meta, fresh)
+                        new = self._stored(op.obj, meta, fresh or op.handed_over)
                 if type(new) is Task:
                     if op.changes is not None:
                         assert type(current) is Task
@@ -422,7 +424,8 @@ class MemoryStore:
     @staticmethod
     def _stored(obj: Object, meta: Meta, fresh: bool) -> Object:
         """``obj`` as stored, with ``meta``: itself when it is ``fresh`` (decoded from the
-        entry), else a copy (the writer holds the object it proposed)."""
+        entry, or handed over by its writer: Op.handed_over), else a copy (the writer
+        holds the object it proposed)."""
         if fresh:
             _set_field(obj, "meta", meta)
             return obj

@@ -36,6 +36,15 @@ class TableSchema:
     indexes: tuple[Index, ...] = ()
     name_index: str | None = None  # the index `lookup` searches by name
     name_key: Callable[[str], Hashable] = str.lower  # a name as that index keys it
+    # every index's key of an object at once, in the order of ``indexes`` (the same
+    # values): a write that keeps them all (most of a task's) compares two tuples instead
+    # of calling each index's key twice. None: a tuple of each index's key.
+    keys: Callable[[Any], tuple[Hashable | None, ...]] | None = None
+
+
+def _each_key(indexes: tuple[Index, ...]) -> Callable[[Any], tuple[Hashable | None, ...]]:
+    keyfns = tuple(ix.key for ix in indexes)
+    return lambda obj: tuple(key(obj) for key in keyfns)
 
 
 class Table:
@@ -44,6 +53,10 @@ class Table:
         self.objects: dict[str, Object] = {}
         self._indexes = {ix.name: ix for ix in schema.indexes}
         self._entries: dict[str, dict[Hashable, _Bucket]] = {ix.name: {} for ix in schema.indexes}
+        self._keys = schema.keys or _each_key(schema.indexes)
+        # per index, in order: its entries (the map put changes)
+        self._index_entries = tuple(self._entries[ix.name] for ix in schema.indexes)
+        self.unique = tuple(ix for ix in schema.indexes if ix.unique)  # tasks: none
 
     def __len__(self) -> int:
         return len(self.objects)
@@ -70,9 +83,7 @@ class Table:
     def unique_holder(self, obj: Object) -> tuple[str, Hashable] | None:
         """For the first unique index whose key ``obj`` shares with another object:
         (that object's id, the key); else None."""
-        for ix in self.schema.indexes:
-            if not ix.unique:
-                continue
+        for ix in self.unique:
             key = ix.key(obj)
             if key is None:
                 continue
@@ -89,19 +100,25 @@ class Table:
         buckets of its keys that did not change as they are (most writes of a task change
         its node or its status: its service, slot and desired state keep their buckets)."""
         id = obj.id
-        old = self.objects.get(id)
-        self.objects[id] = obj
-        for ix in self.schema.indexes:
-            key = ix.key(obj)
-            if old is not None:
-                old_key = ix.key(old)
+        objects = self.objects
+        old = objects.get(id)
+        objects[id] = obj
+        if not self._index_entries:
+            return old
+        keys = self._keys(obj)
+        old_keys = self._keys(old) if old is not None else None
+        if keys == old_keys:
+            return old
+        for i, entries in enumerate(self._index_entries):
+            key = keys[i]
+            if old_keys is not None:
+                old_key = old_keys[i]
                 if old_key == key:
                     continue
                 if old_key is not None:
-                    self._unindex_key(ix.name, old_key, id)
+                    _unindex_key(entries, old_key, id)
             if key is None:
                 continue
-            entries = self._entries[ix.name]
             bucket = entries.get(key)
             if bucket is None:
                 entries[key] = id
@@ -124,22 +141,21 @@ class Table:
             entries.clear()
 
     def _unindex(self, obj: Object) -> None:
-        for ix in self.schema.indexes:
-            key = ix.key(obj)
+        for entries, key in zip(self._index_entries, self._keys(obj), strict=True):
             if key is not None:
-                self._unindex_key(ix.name, key, obj.id)
+                _unindex_key(entries, key, obj.id)
 
-    def _unindex_key(self, index: str, key: Hashable, id: str) -> None:
-        entries = self._entries[index]
-        bucket = entries.get(key)
-        if bucket is None:
-            return
-        if isinstance(bucket, str):
-            if bucket == id:
-                del entries[key]
-            return
-        bucket.pop(id, None)
-        if len(bucket) == 1:
-            (entries[key],) = bucket
-        elif not bucket:
+
+def _unindex_key(entries: dict[Hashable, _Bucket], key: Hashable, id: str) -> None:
+    bucket = entries.get(key)
+    if bucket is None:
+        return
+    if isinstance(bucket, str):
+        if bucket == id:
             del entries[key]
+        return
+    bucket.pop(id, None)
+    if len(bucket) == 1:
+        (entries[key],) = bucket
+    elif not bucket:
+        del entries[key]

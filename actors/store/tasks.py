@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import cast
 
 from actors.store.table import Index, TableSchema
@@ -22,6 +23,15 @@ __all__ = [
 
 KIND = ObjectKind.TASK
 
+
+def _keys(t: Task) -> tuple[Hashable | None, ...]:
+    """The four indices' keys at once (TableSchema.keys: every write of a task)."""
+    service_id = t.service_id
+    if service_id:
+        return service_id, t.node_id or None, t.desired_state._value_, (service_id, t.slot)
+    return None, t.node_id or None, t.desired_state._value_, None
+
+
 SCHEMA = TableSchema(
     kind=KIND,
     cls=Task,
@@ -31,6 +41,7 @@ SCHEMA = TableSchema(
         Index("desired_state", lambda t: int(t.desired_state)),
         Index("slot", lambda t: (t.service_id, t.slot) if t.service_id else None),
     ),
+    keys=_keys,
 )
 
 

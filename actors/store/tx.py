@@ -166,10 +166,7 @@ class WriteTx(ReadTx):
         return ids
 
     def _check_unique(self, kind: ObjectKind, obj: Object) -> None:
-        table = self._table(kind)
-        for ix in table.schema.indexes:
-            if not ix.unique:
-                continue
+        for ix in self._table(kind).unique:
             key = ix.key(obj)
             if key is None:
                 continue
@@ -177,7 +174,11 @@ class WriteTx(ReadTx):
                 if other.id != obj.id:
                     raise NameConflict(kind.value, str(key), other.id)
 
-    def create(self, obj: Object) -> None:
+    def create(self, obj: Object, *, handed_over: bool = False) -> None:
+        """Create ``obj``. ``handed_over``: the caller built ``obj`` for this write and
+        neither keeps nor reuses it (nor writes it again): the proposing store then stores
+        it as it is, its ``meta`` set in place when the write is applied, instead of a copy
+        of it (the leader's apply copied every object it wrote)."""
         kind = kind_of(obj)
         key = (kind, obj.id)
         self._table(kind)
@@ -187,12 +188,15 @@ class WriteTx(ReadTx):
         previous = self._ops.get(key)
         if previous is not None and previous.action is Action.DELETE:
             # deleted earlier in this transaction: the net change is a replacement
-            self._ops[key] = Op(Action.UPDATE, kind, obj.id, previous.expected, obj)
+            op = Op(Action.UPDATE, kind, obj.id, previous.expected, obj, handed_over=handed_over)
         else:
-            self._ops[key] = Op(Action.CREATE, kind, obj.id, None, obj)
+            op = Op(Action.CREATE, kind, obj.id, None, obj, handed_over=handed_over)
+        self._ops[key] = op
         self._own[key] = obj
 
-    def update(self, obj: Object) -> None:
+    def update(self, obj: Object, *, handed_over: bool = False) -> None:
+        """Replace the object ``obj.meta.version`` was read at; ``handed_over`` as for
+        ``create``."""
         kind = kind_of(obj)
         key = (kind, obj.id)
         current = self._visible(kind, obj.id)
@@ -203,13 +207,14 @@ class WriteTx(ReadTx):
         self._check_unique(kind, obj)
         # the base: what the update changes (entry.py writes only the fields that differ)
         previous = self._ops.get(key)
+        action = Action.UPDATE
+        expected: int | None = current.meta.version
+        base: Object | None = current
         if previous is not None:
-            op = Op(previous.action, kind, obj.id, previous.expected, obj, previous.base)
+            action, expected, base = previous.action, previous.expected, previous.base
         elif key in self._parent:
-            op = Op(Action.UPDATE, kind, obj.id, CHAINED, obj, current)
-        else:
-            op = Op(Action.UPDATE, kind, obj.id, current.meta.version, obj, current)
-        self._ops[key] = op
+            expected = CHAINED
+        self._ops[key] = Op(action, kind, obj.id, expected, obj, base, handed_over=handed_over)
         self._own[key] = obj
 
     def delete(self, obj: Object) -> None:

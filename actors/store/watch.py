@@ -225,10 +225,13 @@ class WatchHub:
         ``floor``: the least queue bound of growing watchers."""
         if not events:
             return []
-        for event in events:
-            self._ring.append(event)
-        while len(self._ring) > self._history_size:
-            self._floor = max(self._floor, self._ring.popleft().version)
+        ring = self._ring
+        ring.extend(events)
+        over = len(ring) - self._history_size
+        if over > 0:  # events are in version order: the last one dropped is the floor
+            for _ in range(over - 1):
+                ring.popleft()
+            self._floor = max(self._floor, ring.popleft().version)
         to_wake: list[Watcher] = []
         for watcher in list(self._watchers):
             matching = watcher.filter.select(events)

@@ -168,7 +168,6 @@ class Agent(SupervisedActor):
         description: NodeDescription,
         statuses: StatusOutbox | None = None,
         dependencies: DependencyStore | None = None,
-        addr: str = "",
         connect_timeout: float = 5.0,
         request_timeout: float = 5.0,
         flush_interval: float = 0.05,
@@ -197,7 +196,6 @@ class Agent(SupervisedActor):
         self._description = description
         self.statuses = statuses if statuses is not None else StatusOutbox()
         self.dependencies = dependencies if dependencies is not None else DependencyStore()
-        self._addr = addr
         self._connect_timeout = connect_timeout
         self._request_timeout = request_timeout
         self._flush_interval = flush_interval
@@ -363,7 +361,7 @@ class Agent(SupervisedActor):
         return established
 
     def _read(self, client: Client, frames: queue.SimpleQueue[Any]) -> None:
-        body = encode_session_request(self._node_id, self._description, self._addr)
+        body = encode_session_request(self._node_id, self._description)
         try:
             for frame in client.stream(SESSION, body, timeout=_FOREVER):
                 frames.put(frame)

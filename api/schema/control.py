@@ -323,9 +323,11 @@ CONTROL_TASK_LS: Final = SCHEMA.declare(
             Field("service", STR, required=False),
             Field("node", STR, required=False),
             Field("desired_state", STR, required=False),
+            Field("full", BOOL, required=False),
         ),
         reply="control.task.ls.reply",
-        doc="Task rows, filtered by service, node and desired state.",
+        doc="Task rows, filtered by service, node and desired state; full: each row also "
+        "carries the whole task as ``object`` (the Engine API's list).",
     )
 )
 CONTROL_TASK_INSPECT_REPLY: Final = SCHEMA.declare(

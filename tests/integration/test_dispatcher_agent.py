@@ -175,7 +175,6 @@ def start_agent(
         managers=[manager.manager_address],
         sink=sink,
         description=DESCRIPTION,
-        addr="127.0.0.1",
         connect_timeout=2.0,
         request_timeout=2.0,
         backoff=Backoff.equal_jitter(initial=0.05, maximum=0.5),
@@ -346,6 +345,23 @@ def test_session_stays_with_the_key_that_opened_it(
     ):
         c.request("dispatcher.heartbeat", {"node_id": node_id, "session_id": session_id})
     assert err.value.code == "wrong_key"
+
+
+def test_a_nodes_address_is_where_its_session_comes_from_not_what_its_body_claims(
+    manager: Manager, worker_keys: KeyPair
+) -> None:
+    node_id = manager.join(worker_keys)
+    # an earlier version's body carried the node's address: a worker could claim another
+    # host's (and the tasks constrained to node.ip with it)
+    body = {**encode_session_request(node_id, DESCRIPTION), "addr": "10.9.9.9"}
+    with Client(manager.address, server_key=manager.keypair.public, keypair=worker_keys) as c:
+        frames = c.stream("dispatcher.session", body, timeout=15.0)
+        assert parse_frame(next(frames)).full
+        node = wait_for(
+            lambda: (n := manager.node(node_id)) and n.status.state is NodeState.READY and n,
+            "node READY",
+        )
+    assert node.status.addr == "127.0.0.1"
 
 
 def test_node_that_stops_heartbeating_goes_down(manager: Manager, worker_keys: KeyPair) -> None:

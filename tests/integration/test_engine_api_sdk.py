@@ -98,6 +98,13 @@ def test_services(node_and_client: tuple[SwarmNode, docker.DockerClient], test_i
         timeout=60,
     )
     assert {t["ServiceID"] for t in tasks} == {service.id}
+    # a listed task is whole, as inspect shows it: its own spec and version, not a row
+    for listed in tasks:
+        # (the rolling update may still be replacing the tasks of the first spec)
+        assert listed["Spec"]["ContainerSpec"]["Env"] in (["A=1"], ["A=2"])
+        assert listed["Version"]["Index"] > 0
+        inspected = client.api.inspect_task(listed["ID"])
+        assert listed.keys() == inspected.keys() and listed["Spec"] == inspected["Spec"]
 
     # a write naming a version the service has moved past is refused, not applied
     spec_now = client.api.inspect_service("sdk")["Spec"]

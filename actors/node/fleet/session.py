@@ -117,13 +117,11 @@ class FleetSession:
         rng: random.Random,
         config: SessionConfig = DEFAULT_CONFIG,
         *,
-        addr: str = "",
         now: float = 0.0,
     ) -> None:
         self.node_id = node_id
         self.tasks = tasks
         self._description = description
-        self._addr = addr
         self._config = config
         self._rotation = ManagerRotation(managers)
         self._rng = rng
@@ -264,7 +262,7 @@ class FleetSession:
         self.manager = manager.addr
         self.phase = Phase.OPENING
         self._open_deadline = now + self._config.connect_timeout
-        body = encode_session_request(self.node_id, self._description, self._addr)
+        body = encode_session_request(self.node_id, self._description)
         return [Connect(manager), Send(Call.SESSION, body)]
 
     def _end(self, now: float, reason: str, removed: bool = False) -> list[Effect]:

@@ -140,11 +140,6 @@ class SharedParts:
     def managers(self) -> Sequence[ManagerAddress]:
         return self.directory.addresses()
 
-    def session_addr(self) -> str:
-        """The IP this node reports with its session (``node.ip``); none for a wildcard."""
-        host = self.setup.config.advertise_addr.rpartition(":")[0].strip("[]")
-        return "" if host in ("", "0.0.0.0", "::") else host
-
     def children(self) -> list[ChildSpec]:
         return [
             self.worker_child(),
@@ -246,7 +241,6 @@ class SharedParts:
                 description=setup.description,
                 statuses=self.outbox,
                 dependencies=self.dependencies,
-                addr=self.session_addr(),
                 source=setup.source,
                 on_role=self._session_role_seen,
                 on_managers=self._session_managers_seen,

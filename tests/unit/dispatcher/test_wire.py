@@ -12,6 +12,7 @@ from actors.dispatcher.wire import (
     parse_frame,
     parse_session_request,
     parse_status_updates,
+    session_addr,
     split_frame,
 )
 from api.objects import NodeDescription, Platform, TaskStatus
@@ -43,10 +44,16 @@ def test_closing_frame_names_its_reason() -> None:
 
 def test_session_request_round_trip() -> None:
     desc = NodeDescription(hostname="h", platform=Platform("linux", "aarch64"))
-    envelope = decode(
-        encode(SESSION, encode_session_request(NODE_A, desc, "10.1.1.1"), request_id=3)
-    )
-    assert parse_session_request(envelope.body) == (NODE_A, desc, "10.1.1.1")
+    envelope = decode(encode(SESSION, encode_session_request(NODE_A, desc), request_id=3))
+    assert parse_session_request(envelope.body) == (NODE_A, desc)
+
+
+def test_a_sessions_address_is_the_connections_ip_or_none() -> None:
+    assert session_addr("10.1.1.1") == "10.1.1.1"
+    assert session_addr("::1") == "::1"
+    # ipc's peer address names a process, not a host; a socket may give none
+    assert session_addr("localhost:0:0:17915") == ""
+    assert session_addr("") == ""
 
 
 def test_undecodable_status_items_are_named_not_fatal() -> None:

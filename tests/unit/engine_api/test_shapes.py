@@ -9,12 +9,12 @@ import pytest
 from actors.engine_api.errors import EngineError
 from actors.engine_api.events import docker_event, local_match, to_control
 from actors.engine_api.listing import keep_file, keep_node, keep_service, keep_task
-from actors.engine_api.objects import docker_node, docker_service, docker_task_row
+from actors.engine_api.objects import docker_node, docker_service, docker_task
 from actors.engine_api.swarm_update import cluster_changes
 from actors.engine_api.versions import split_version
 from actors.engine_api.wire import parse_filters, parse_time, rfc3339
 from api.codec_objects import encode_object
-from api.objects import Cluster, Node, NodeDescription, Service
+from api.objects import Cluster, Node, NodeDescription, Service, Task
 from api.specs import ServiceSpec
 
 
@@ -99,8 +99,9 @@ def test_objects_carry_docker_fields() -> None:
     assert shown["ServiceStatus"] == {"RunningTasks": 1, "DesiredTasks": 2, "CompletedTasks": 0}
     node = docker_node({**encode_object(Node(id="n1")), "certificate": ""})
     assert node["Spec"]["Role"] == "worker" and "ManagerStatus" not in node
-    task = docker_task_row({"id": "t1", "state": "running", "desired_state": "running"})
-    assert task["Status"]["State"] == "running" and task["DesiredState"] == "running"
+    task = docker_task(encode_object(Task(id="t1", service_id="s1", slot=2)))
+    assert (task["ID"], task["ServiceID"], task["Slot"]) == ("t1", "s1", 2)
+    assert task["Status"]["State"] == "new" and "ContainerSpec" in task["Spec"]
 
 
 def test_events() -> None:

@@ -74,6 +74,20 @@ def test_resume_older_than_history_is_refused() -> None:
     assert [e.version for e in store.watch(since=3).poll()] == [4, 5, 6]
 
 
+def test_history_dropping_part_of_an_entry_refuses_resuming_before_it() -> None:
+    store = make_store(history_size=4)
+    for entry in range(3):  # three entries of three events each: the ring drops five
+
+        def fill(b: object, entry: int = entry) -> None:
+            for i in range(3):
+                b.update(lambda tx, i=i: tx.create(service(f"s{entry}-{i}")))  # type: ignore[attr-defined]
+
+        store.batch(fill)  # type: ignore[arg-type]
+    with pytest.raises(WatchHistoryTooOld):
+        store.watch(since=1)  # the second entry's first two events are gone
+    assert [e.version for e in store.watch(since=2).poll()] == [3, 3, 3]
+
+
 def test_view_and_watch_is_atomic() -> None:
     store = make_store()
     store.update(lambda tx: tx.create(service("a")))
