@@ -44,9 +44,9 @@ def _write_status(tx: WriteTx, p: PendingStatus) -> None:
     task = tasks.get(tx, p.task_id)
     if judge_status(task, p.node_id, p.status).decision is Decision.WRITE:
         assert task is not None
-        # copy_object, not dataclasses.replace: a write per status report (the store
-        # copies the object again with its new meta)
-        tx.update(copy_object(task, task.meta, {"status": p.status}))
+        # copy_object, not dataclasses.replace: a write per status report; built here for
+        # this write alone, so handed over (the store sets its meta instead of copying it)
+        tx.update(copy_object(task, task.meta, {"status": p.status}), handed_over=True)
 
 
 class StoreWriter(pykka.ThreadingActor):
