@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
 from api.enums import MountType, PortProtocol, PublishMode
-from api.mounts import MAX_MOUNTS, parse_mount, validate_mounts
+from api.mounts import MAX_MOUNTS, option_items, parse_mount, validate_mounts
 from api.spec_limits import (
     MAX_CONSTRAINTS,
     MAX_NAME_CHARS,
@@ -89,18 +89,6 @@ _NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[-_.]*[A-Za-z0-9]+)*$")
 _SHORT_PORT_RE = re.compile(r"^(?:(\d+):)?(\d+)(?:/(\w+))?$")
 
 
-def _pairs(text: str, flag: str) -> list[tuple[str, str, bool]]:
-    """``k=v,k2,k3=v3`` → (key, value, had "=") in order; empty items refused."""
-    out = []
-    for item in text.split(","):
-        key, sep, value = item.partition("=")
-        key = key.strip().lower()
-        if not key:
-            raise InvalidSpec(flag, f"{flag}: empty option in {text!r}")
-        out.append((key, value.strip(), bool(sep)))
-    return out
-
-
 def _port_number(value: str, flag: str, what: str, *, zero: bool) -> int:
     if not value.isdigit():
         raise InvalidSpec(flag, f"{flag}: {what} must be a port number, got {value!r}")
@@ -144,7 +132,7 @@ def parse_publish(text: str, flag: str = "--publish") -> PortConfig:
         )
     port = PortConfig()
     seen_target = False
-    for key, value, _ in _pairs(text, flag):
+    for key, value, _ in option_items(text, flag):
         if key == "target":
             port = replace(port, target_port=_port_number(value, flag, "target", zero=False))
             seen_target = True
@@ -229,7 +217,7 @@ def parse_network(text: str, flag: str = "--network") -> NetworkAttachmentConfig
         return NetworkAttachmentConfig(target=target)
     target = ""
     aliases: list[str] = []
-    for key, value, _ in _pairs(text, flag):
+    for key, value, _ in option_items(text, flag):
         if key in ("name", "target"):
             target = value
         elif key == "alias":

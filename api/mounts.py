@@ -40,6 +40,7 @@ from api.specs import Mount, VolumeDriver, VolumeOptions
 __all__ = [
     "MAX_MOUNTS",
     "MAX_VOLUME_OPTIONS",
+    "option_items",
     "parse_mount",
     "validate_mounts",
 ]
@@ -63,8 +64,10 @@ _UNSUPPORTED_KEYS = (
 )
 
 
-def _items(text: str, flag: str) -> list[tuple[str, str, bool]]:
-    """One CSV record of ``k=v`` items → (key, value, had "=") in order."""
+def option_items(text: str, flag: str) -> list[tuple[str, str, bool]]:
+    """One CSV record of ``k=v`` items → (key, value, had "=") in order, as the docker
+    CLI reads --mount and --publish (a quoted value may hold a comma); empty items
+    refused."""
     try:
         records = list(csv.reader([text], skipinitialspace=False, strict=True))
     except csv.Error as exc:
@@ -114,7 +117,7 @@ def parse_mount(text: str, flag: str = "--mount") -> Mount:
     """``type=volume,source=data,target=/data,readonly,volume-opt=k=v`` → a Mount
     (validated alone)."""
     mount, volume = Mount(), None
-    for key, value, had_value in _items(text, flag):
+    for key, value, had_value in option_items(text, flag):
         if key == "type":
             try:
                 mount = replace(mount, type=MountType(value.lower()))
