@@ -19,11 +19,13 @@ def node(docker_node: SwarmNode) -> SwarmNode:
 
 
 def test_a_service_waits_for_its_dependencies(node: SwarmNode, test_image: str) -> None:
-    # db turns healthy only once /tmp/ready exists, which it creates a few seconds in
+    # db turns healthy only once /tmp/ready exists, which it creates 10 s in: api's wait
+    # must last long enough for swarmctl calls to see it on a loaded machine (with 4 s, a
+    # run at load 15 never saw it)
     node.ctl_json(
         "service", "create", "--detach", "--name", "db", "--health-cmd", "test -f /tmp/ready",
         "--health-interval", "1s", "--health-retries", "30", test_image,
-        "sh", "-c", "sleep 4; touch /tmp/ready; sleep 300",
+        "sh", "-c", "sleep 10; touch /tmp/ready; sleep 300",
     )  # fmt: skip
     node.ctl_json(
         "service", "create", "--detach", "--name", "migrate", "--mode", "replicated-job",
@@ -42,6 +44,7 @@ def test_a_service_waits_for_its_dependencies(node: SwarmNode, test_image: str) 
         lambda: "waiting for service" in waiting_message() and waiting_message(),
         "api waits, saying for what",
         LONG,
+        describe=lambda: node.tasks("api"),
     )
     assert message.startswith(
         ("waiting for service db to be healthy", "waiting for service migrate to complete")
