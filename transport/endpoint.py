@@ -349,7 +349,9 @@ class EndpointActor(pykka.ThreadingActor):
         if outbox is None or pool is None:
             return
         handlers, name, max_size, trust_of = self._handlers, self._name, self._max_size, self._trust
-        afters: dict[int, Callable[[], None]] | None = None
+        # each distinct after once per batch: keyed by the callable itself (equal bound
+        # methods of one object are one, though each attribute access makes a new one)
+        afters: dict[Callable[[], None], None] | None = None
         try:
             for identity, frame, peer_key, source in batch:
                 trust = trust_of.classify(peer_key)
@@ -400,7 +402,7 @@ class EndpointActor(pykka.ThreadingActor):
                     if handler.after is not None:
                         if afters is None:
                             afters = {}
-                        afters[id(handler.after)] = handler.after
+                        afters[handler.after] = None
                 elif not pool.submit(handler, request, stranger=trust is Trust.STRANGER):
                     self._refused(
                         trust, ErrorCode.BUSY, peer_key, type=envelope.type, request_id=envelope.id
@@ -409,7 +411,7 @@ class EndpointActor(pykka.ThreadingActor):
                         ErrorCode.BUSY, f"endpoint {name!r} is busy: too many requests queued"
                     )
         finally:
-            for after in (afters or {}).values():
+            for after in afters or ():
                 try:
                     after()
                 except Exception as exc:

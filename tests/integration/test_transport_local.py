@@ -341,6 +341,43 @@ def test_an_inline_handlers_after_runs_once_per_batch_before_its_replies(
         endpoint.stop()
 
 
+def test_handlers_sharing_one_after_run_it_once_per_batch(short_dir: Path) -> None:
+    """Two message types whose ``after`` is one object's method (each attribute access
+    makes a new bound method): a batch holding both runs it once, not once per type."""
+    events: list[str] = []
+    queued: list[Request] = []
+
+    class Batcher:
+        def queue(self, request: Request) -> None:
+            events.append("fn")
+            queued.append(request)
+
+        def answer_all(self) -> None:
+            events.append("after")
+            while queued:
+                request = queued.pop(0)
+                request.reply(dict(request.body))
+
+    batcher = Batcher()
+    handlers = {
+        "test.echo": inline(batcher.queue, batcher.answer_all),
+        "ping": inline(batcher.queue, batcher.answer_all),
+    }
+    endpoint, client = serve(short_dir / "c.sock", handlers)
+    try:
+        futures = [
+            client.request_async("test.echo", {"n": n}) if n % 2 else client.request_async("ping")
+            for n in range(200)
+        ]
+        replies = [f.result(timeout=10) for f in futures]
+        assert replies == [{"n": n} if n % 2 else {} for n in range(200)]
+        assert events.count("fn") == 200 and events[-1] == "after"
+        assert all(a != b or a == "fn" for a, b in itertools.pairwise(events))
+    finally:
+        client.close()
+        endpoint.stop()
+
+
 def test_inline_marks_once() -> None:
     def handler(request: Request) -> None:
         return None

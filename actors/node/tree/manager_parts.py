@@ -283,6 +283,11 @@ class ManagerParts:
         """Raft's entries for the remote endpoint, bound to whichever RaftNode runs now."""
         holder = self.raft
 
+        def after() -> None:  # one for every name: a batch runs it once (inline)
+            node = holder.node
+            if node is not None:
+                node.run_handed_in()
+
         def delegate(name: str) -> Handler:
             cache: dict[int, Handler] = {}
 
@@ -299,11 +304,6 @@ class ManagerParts:
                     # batch (below), not after every request
                     handler = cache[id(node)] = getattr(handler, "fn", handler)
                 return handler(request)
-
-            def after() -> None:
-                node = holder.node
-                if node is not None:
-                    node.run_handed_in()
 
             return inline(handle, after=after)
 
