@@ -62,7 +62,7 @@ __all__ = [
 
 MAX_QUEUED_REPORTS: Final = 4096
 # how long a queued session open is worth serving: the agents' connect timeout (5 s), less
-# the time its chunk's frames take to be built and sent on a busy new leader (~1 s)
+# a margin for its chunk's frames to be built and sent on a busy new leader (2 s)
 OPEN_PATIENCE: Final = 3.0
 
 REPLACED_OPEN: Final = "replaced"
