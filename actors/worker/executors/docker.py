@@ -215,6 +215,7 @@ class DockerController:
         )
         if config.file_mounts and self._files is not None:
             self._files.prepare(self._task)
+        self._create_volumes(config)  # once, though a missing image repeats the create
         try:
             self._create(config, networks)
         except ImageNotFoundError:
@@ -236,7 +237,6 @@ class DockerController:
         if it was never started, else ContainerExistsError (the runner inspects it)."""
         with self._networks.lock if networks else contextlib.nullcontext():
             self._networks.ensure(self._api, networks)
-            self._create_volumes(config)
             with self._slots, _edge("create container", image=config.image):
                 host_config = self._api.create_host_config(**config.host_config_kwargs())
                 try:
