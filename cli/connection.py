@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from api.errors import ClientClosed, RemoteError, RequestTimeout
+from api.listing import joined
 from cli.errors import CliError
 from transport.client import Client
 
@@ -69,6 +70,14 @@ class ControlConnection:
             raise CliError(f"connection to {self.path} closed before the reply") from None
         except RemoteError as exc:
             raise CliError(_refusal(exc)) from None
+
+    def listing(
+        self, type_: str, body: Mapping[str, Any], rows_key: str = "tasks"
+    ) -> dict[str, Any]:
+        """A task listing's whole reply, however many rows: asked with ``stream``, its rows
+        come in frames from one read of the store (actors/control/listing.py)."""
+        frames = self.stream(type_, {**body, "stream": True}, timeout=self.timeout)
+        return joined(frames, rows_key)
 
     def call(self, type_: str, body: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         """One request with the transport's own errors (``RemoteError``,

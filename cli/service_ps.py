@@ -87,7 +87,7 @@ def run_ps(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
     stopped: list[str] = []  # why an update no longer replaces tasks, per service
     with connection:
         for ref in dict.fromkeys(args.services):
-            reply = connection.request("control.service.ps", {"service": ref})
+            reply = connection.listing("control.service.ps", {"service": ref})
             rows += reply["tasks"]
             reason = update_reason(reply["service"].get("update_status"))
             if reason:

@@ -27,7 +27,7 @@ def finished_before(
         return set()
     from cli.progress import finished_task_ids
 
-    return finished_task_ids(connection.request("control.service.ps", {"service": service}))
+    return finished_task_ids(connection.listing("control.service.ps", {"service": service}))
 
 
 def job_run_before(connection: ControlConnection, service: str) -> int | None:
@@ -65,7 +65,7 @@ def wait_for_change(
         )
     )
     wait_converged(
-        lambda: connection.request("control.service.ps", {"service": service_id}),
+        lambda: connection.listing("control.service.ps", {"service": service_id}),
         out=progress_stream(args),
         timeout=args.converge_timeout,
         judge=judge,

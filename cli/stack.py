@@ -126,7 +126,7 @@ def run_ps(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
             body: dict[str, Any] = {"service": service["id"]}
             if args.desired_state:
                 body["desired_state"] = args.desired_state
-            tasks += connection.request("control.service.ps", body)["tasks"]
+            tasks += connection.listing("control.service.ps", body)["tasks"]
     if args.format == "json":
         write_json(tasks)
         return 0

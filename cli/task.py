@@ -52,7 +52,7 @@ def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
         if value
     }
     with connection:
-        rows = connection.request("control.task.ls", body)["tasks"]
+        rows = connection.listing("control.task.ls", body)["tasks"]
     if args.format == "json":
         write_json(rows)
     else:

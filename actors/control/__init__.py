@@ -12,6 +12,7 @@ from __future__ import annotations
 from actors.control.cluster import ClusterControl
 from actors.control.configs import ConfigControl
 from actors.control.errors import ControlCode, ControlError, call, guarded
+from actors.control.listing import in_frames
 from actors.control.networks import NetworkControl
 from actors.control.nodes import NodeControl
 from actors.control.plans import ServicePlans
@@ -53,7 +54,6 @@ def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> di
         "control.service.scale": svc.scale,
         "control.service.ls": svc.ls,
         "control.service.inspect": svc.inspect,
-        "control.service.ps": svc.ps,
         "control.service.rm": svc.rm,
         "control.service.rollback": svc.rollback,
         "control.service.history": svc.history,
@@ -62,7 +62,6 @@ def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> di
         "control.node.inspect": node.inspect,
         "control.node.update": node.update,
         "control.node.rm": node.rm,
-        "control.task.ls": task.ls,
         "control.task.inspect": task.inspect,
         "control.cluster.inspect": cluster.inspect,
         "control.network.create": network.create,
@@ -80,4 +79,8 @@ def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> di
         "control.config.rm": config.rm,
         "control.config.update": config.update,
     }
-    return {name: guarded(fn) for name, fn in table.items()}
+    listings = {
+        "control.service.ps": in_frames(svc.ps, "tasks"),
+        "control.task.ls": in_frames(task.ls, "tasks"),
+    }
+    return {name: guarded(fn) for name, fn in table.items()} | listings

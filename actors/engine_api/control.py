@@ -15,6 +15,7 @@ from typing import Any
 
 from actors.engine_api.errors import EngineError
 from api.errors import ClientClosed, CodecError, RemoteError, RequestTimeout
+from api.listing import joined
 from transport.client import Client
 
 __all__ = ["ControlCaller"]
@@ -56,6 +57,14 @@ class ControlCaller:
             raise EngineError(503, "the Engine API is stopping") from None
         except CodecError as exc:  # a request this node's control API does not know
             raise EngineError(500, f"{type_}: {exc}") from None
+
+    async def listing(
+        self, type_: str, body: Mapping[str, Any], rows_key: str = "tasks"
+    ) -> dict[str, Any]:
+        """A task listing's whole reply, however many rows (in frames from one read of the
+        store, actors/control/listing.py), gathered off the event loop."""
+        frames = self.stream(type_, {**body, "stream": True}, frame_timeout=self.timeout)
+        return await asyncio.get_running_loop().run_in_executor(None, joined, frames, rows_key)
 
     def stream(
         self, type_: str, body: Mapping[str, Any], frame_timeout: float

@@ -86,7 +86,7 @@ async def task_list(request: web.Request) -> web.StreamResponse:
     body: dict[str, Any] = {"full": True}  # Docker lists whole tasks, as inspect shows them
     if len(filters.get("service", ())) == 1:
         body["service"] = filters["service"][0]
-    listed = await control.call("control.task.ls", body)
+    listed = await control.listing("control.task.ls", body)
     labels: dict[str, dict[str, str]] = {}
     if filters.get("label"):
         services = await control.call("control.service.ls", {"all": True, "full": True})

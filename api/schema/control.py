@@ -220,9 +220,14 @@ CONTROL_SERVICE_PS_REPLY: Final = SCHEMA.declare(
 CONTROL_SERVICE_PS: Final = SCHEMA.declare(
     MessageType(
         "control.service.ps",
-        (Field("service", STR), Field("desired_state", STR, required=False)),
+        (
+            Field("service", STR),
+            Field("desired_state", STR, required=False),
+            Field("stream", BOOL, required=False),
+        ),
         reply="control.service.ps.reply",
-        doc="A service's summary and its tasks (current and kept history), as rows.",
+        doc="A service's summary and its tasks (current and kept history), as rows; "
+        "stream: the rows come in frames (each more, then a final one) from one read.",
     )
 )
 CONTROL_SERVICE_PLAN_REPLY: Final = SCHEMA.declare(
@@ -324,10 +329,12 @@ CONTROL_TASK_LS: Final = SCHEMA.declare(
             Field("node", STR, required=False),
             Field("desired_state", STR, required=False),
             Field("full", BOOL, required=False),
+            Field("stream", BOOL, required=False),
         ),
         reply="control.task.ls.reply",
         doc="Task rows, filtered by service, node and desired state; full: each row also "
-        "carries the whole task as ``object`` (the Engine API's list).",
+        "carries the whole task as ``object`` (the Engine API's list); stream: the rows "
+        "come in frames (each more, then a final one) from one read of the store.",
     )
 )
 CONTROL_TASK_INSPECT_REPLY: Final = SCHEMA.declare(
