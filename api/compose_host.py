@@ -4,8 +4,8 @@ volumes, as ``docker stack deploy`` converts them.
 
 Rules:
 - ``ports``: ``"8080:80"``, ``"80"``, ``"53:53/udp"`` or ``{target, published, protocol,
-  mode}``. Ports are published in host mode on the node that runs each task, as
-  ``swarmctl service create -p`` does; ``mode: ingress`` (the routing mesh) is refused.
+  mode}``, as ``swarmctl service create -p`` takes them: ``mode: ingress`` (the default,
+  the routing mesh) or ``mode: host``.
 - ``volumes``: ``"NAME:/path[:ro]"`` (a volume the file declares: named ``STACK_NAME``,
   or ``name:``, or its own name when ``external``), ``"/host:/path[:ro]"`` or
   ``"./rel:/path"`` (a bind mount; a relative path is taken from the first file's

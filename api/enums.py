@@ -87,7 +87,7 @@ class PortProtocol(enum.StrEnum):
 
 
 class PublishMode(enum.StrEnum):
-    INGRESS = "ingress"  # the routing mesh: not built, refused by validation
+    INGRESS = "ingress"  # the routing mesh: every node listens (actors/worker/mesh*.py)
     HOST = "host"
 
 

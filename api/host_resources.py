@@ -2,10 +2,13 @@
 networks. The flags' syntax (as ``docker service`` takes it), the options that edit them
 (api/service_options.py), and their validation (api/validation.py).
 
-- ``--publish published=8080,target=80,protocol=tcp|udp|sctp,mode=host`` or ``-p 8080:80``
-  (``-p 80``: the engine picks a free port per task). Ports are published in host mode
-  on the node that runs the task; ``mode=ingress`` (the routing mesh) is not built and is
-  refused, so an unnamed mode is ``host``.
+- ``--publish published=8080,target=80,protocol=tcp|udp|sctp,mode=ingress|host`` or
+  ``-p 8080:80``. An unnamed mode is ``ingress``, as Docker's: the routing mesh listens on
+  the published port on every node and forwards each connection to a running task
+  (actors/worker/mesh.py); ``-p 80`` gets a port of 30000-32767 from the managers
+  (api/ingress_ports.py). The mesh carries TCP: an ingress ``udp`` or ``sctp`` port is
+  refused (publish it with ``mode=host``). ``mode=host`` publishes on the node that runs
+  each task (``published`` left out: the engine picks a free port per task).
 - ``--mount type=volume|bind|tmpfs,source=NAME|PATH,target=PATH[,readonly]`` and a
   volume's options: api/mounts.py.
 - ``--network NAME`` or ``--network name=NAME,alias=A``: the control API resolves the name
@@ -66,9 +69,9 @@ MAX_ALIASES: Final = 32
 NETWORK_DRIVERS: Final = ("bridge",)
 # the engine's own networks, and Docker swarm's
 RESERVED_NETWORK_NAMES: Final = frozenset({"bridge", "host", "none", "ingress", "default"})
-NO_MESH: Final = (
-    "publish mode 'ingress' needs the routing mesh, which swarmnode does not build: "
-    "publish with mode=host (the port opens on the node that runs each task)"
+INGRESS_TCP_ONLY: Final = (
+    "the routing mesh (publish mode 'ingress', the default) forwards TCP only: publish "
+    "this port with mode=host (it opens on the node that runs each task)"
 )
 
 # options of api/service_options.py this module applies: each a list of flag values
@@ -119,7 +122,7 @@ def parse_publish(text: str, flag: str = "--publish") -> PortConfig:
             raise InvalidSpec(
                 flag,
                 f"{flag}: expected PUBLISHED:TARGET[/PROTOCOL] or "
-                f"published=P,target=T[,protocol=tcp|udp][,mode=host], got {text!r}"
+                f"published=P,target=T[,protocol=tcp|udp][,mode=ingress|host], got {text!r}"
                 + (" (port ranges and host addresses are not supported)" if text else ""),
             )
         published, target, proto = m.groups()
@@ -141,10 +144,12 @@ def parse_publish(text: str, flag: str = "--publish") -> PortConfig:
         elif key == "protocol":
             port = replace(port, protocol=_protocol(value, flag))
         elif key == "mode":
-            if value.lower() == PublishMode.INGRESS:
-                raise InvalidSpec(flag, f"{flag}: {NO_MESH}")
-            if value.lower() != PublishMode.HOST:
-                raise InvalidSpec(flag, f"{flag}: unknown mode {value!r} (expected host)")
+            try:
+                port = replace(port, publish_mode=PublishMode(value.lower()))
+            except ValueError:
+                raise InvalidSpec(
+                    flag, f"{flag}: unknown mode {value!r} (expected ingress or host)"
+                ) from None
         else:
             raise InvalidSpec(
                 flag,
@@ -165,7 +170,7 @@ def parse_publish_rm(text: str, flag: str = "--publish-rm") -> tuple[int, PortPr
 
 
 def format_port(port: PortConfig) -> str:
-    """``8080:80/tcp`` (``*:80/tcp`` when the engine picks the published port)."""
+    """``8080:80/tcp`` (``*:80/tcp`` when the published port is yet to be picked)."""
     published = str(port.published_port) if port.published_port else "*"
     return f"{published}:{port.target_port}/{port.protocol}"
 
@@ -177,10 +182,12 @@ def validate_ports(ports: Sequence[PortConfig], field: str) -> None:
         sub = f"{field}[{i}]"
         if not isinstance(port.protocol, PortProtocol):
             raise InvalidSpec(f"{sub}.protocol", f"unknown protocol {port.protocol!r}")
-        if port.publish_mode is PublishMode.INGRESS:
-            raise InvalidSpec(f"{sub}.publish_mode", NO_MESH)
         if not isinstance(port.publish_mode, PublishMode):
             raise InvalidSpec(f"{sub}.publish_mode", f"unknown mode {port.publish_mode!r}")
+        if port.publish_mode is PublishMode.INGRESS and port.protocol is not PortProtocol.TCP:
+            raise InvalidSpec(
+                f"{sub}.protocol", f"{port.target_port}/{port.protocol}: {INGRESS_TCP_ONLY}"
+            )
         check_string(port.name, f"{sub}.name", MAX_NAME_CHARS)
         if not 1 <= port.target_port <= 65535:
             raise InvalidSpec(f"{sub}.target_port", f"must be in 1..65535, got {port.target_port}")

@@ -213,13 +213,17 @@ class Placement:
 
 @dataclass(frozen=True, slots=True)
 class PortConfig:
-    """A port the service's tasks publish on the host."""
+    """A port a service publishes: in ``ingress`` mode (Docker's default) on every node
+    of the cluster through the routing mesh, in ``host`` mode on the node that runs each
+    task."""
 
     name: str = ""
     protocol: PortProtocol = PortProtocol.TCP
     target_port: int = 0
-    published_port: int = 0  # 0: the engine picks a free port per task (port_status)
-    publish_mode: PublishMode = PublishMode.HOST  # INGRESS (the routing mesh) is not built
+    # 0: ingress, the managers allocate one of 30000-32767 (stored in the spec);
+    # host, the engine picks a free port per task (port_status)
+    published_port: int = 0
+    publish_mode: PublishMode = PublishMode.INGRESS
 
 
 @dataclass(frozen=True, slots=True)

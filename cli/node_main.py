@@ -121,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
         "docker executor only",
     )
     parser.add_argument(
+        "--mesh-addr",
+        default="0.0.0.0",
+        metavar="IP",
+        help="the address the routing mesh listens on for the cluster's ingress ports "
+        "(published ports of mode ingress, the default; default: every IPv4 address)",
+    )
+    parser.add_argument(
         "--label",
         action="append",
         default=[],
@@ -219,6 +226,14 @@ def check_publish_addr(text: str, executor: str | None) -> str:
     return str(address)
 
 
+def check_mesh_addr(text: str) -> str:
+    """``--mesh-addr``: an IP address."""
+    try:
+        return str(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        raise ValueError(f"--mesh-addr wants an IP address, got {text!r}") from None
+
+
 def config_from_args(args: argparse.Namespace) -> NodeConfig:
     """The node's config from parsed flags; ValueError or NodeError names a bad flag
     (checked before anything is written)."""
@@ -230,6 +245,7 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
     validate_hostname(hostname, "--hostname")
     advertise = advertised_address(args.listen_remote_api, args.advertise_addr or "")
     publish_addr = check_publish_addr(args.publish_addr, args.executor)
+    mesh_addr = check_mesh_addr(args.mesh_addr)
     # refused before anything is written; checked again once the executor is known
     choose_process_user(args.process_user, euid=os.geteuid(), executor=args.executor or "process")
     if args.metrics_addr is not None:
@@ -258,6 +274,7 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
         autolock=bool(args.autolock),
         force_new_cluster=bool(args.force_new_cluster),
         publish_addr=publish_addr,
+        mesh_addr=mesh_addr,
         metrics_addr=args.metrics_addr,
         engine_api=args.engine_api,
         engine_api_tls=args.engine_api_tls.absolute() if args.engine_api_tls else None,

@@ -245,9 +245,10 @@ CREATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--publish": (
         "publish",
         PUBLISH,
-        "publish a port on the node that runs each task: PUBLISHED:TARGET[/udp], "
-        "TARGET (the engine picks a free port) or published=P,target=T,protocol=tcp|udp,"
-        "mode=host (ingress, the routing mesh, is not built)",
+        "publish a port: PUBLISHED:TARGET, TARGET (the managers pick one of "
+        "30000-32767) or published=P,target=T,protocol=tcp|udp,mode=ingress|host; "
+        "ingress (the default, TCP only): every node forwards the port to a running task; "
+        "host: the port opens on the node that runs each task",
     ),
     "--mount": (
         "mounts",

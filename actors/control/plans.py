@@ -74,7 +74,7 @@ class ServicePlans:
         changes = dict(body.get("changes") or {})
         if "mode" in changes and str(changes["mode"]).lower() != service.spec.mode.TAG:
             raise ControlError(ControlCode.INVALID_ARGUMENT, "service mode cannot be changed")
-        new_spec = updated_spec(tx, service.spec, changes)
+        new_spec = updated_spec(tx, service.spec, changes, service.id)
         if new_spec.depends_on != service.spec.depends_on:
             check_dependencies(tx, new_spec)
         return replace(

@@ -4,8 +4,9 @@ writing it, and the registry credentials a request brings.
 - ``created_spec`` and ``updated_spec`` are what a create and an update store (and what
   ``--dry-run`` plans with): secret and config references resolved (references.py),
   then the checks below.
-- Networks are named by id in a stored spec (``resolve_networks``); the task template
-  carries the endpoint's published ports (``with_task_ports``).
+- Networks are named by id in a stored spec (``resolve_networks``); published ports are
+  checked against the other services' and an ingress port left at 0 gets one
+  (ingress.py); the task template carries the endpoint's ports (``with_task_ports``).
 - A bind mount gives a service the host's files: it is refused unless the cluster allows
   bind mounts (``swarmctl cluster update --allow-bind-mounts``); the cluster refuses to
   stop allowing them while a service has one (actors/control/cluster.py).
@@ -18,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors.control.errors import Body, ControlCode, ControlError
+from actors.control.ingress import allocate_published
 from actors.control.networks import resolve_network_refs, resolve_networks
 from actors.control.references import resolve_references
 from actors.store import ReadTx, clusters, services
@@ -44,23 +46,27 @@ BIND_REFUSED = (
 )
 
 
-def created_spec(tx: ReadTx, spec: ServiceSpec) -> ServiceSpec:
-    """The spec ``service create`` stores for ``spec`` (validated by the caller)."""
-    return prepare_spec(tx, resolve_references(tx, spec))
+def created_spec(tx: ReadTx, spec: ServiceSpec, service_id: str = "") -> ServiceSpec:
+    """The spec ``service create`` stores for ``spec`` (validated by the caller); a whole
+    spec for the existing service ``service_id`` (an update or a rollback) too."""
+    return prepare_spec(tx, resolve_references(tx, spec), service_id)
 
 
-def updated_spec(tx: ReadTx, spec: ServiceSpec, changes: dict[str, Any]) -> ServiceSpec:
-    """The spec ``service update`` stores for ``changes`` to the stored ``spec``,
-    validated."""
+def updated_spec(
+    tx: ReadTx, spec: ServiceSpec, changes: dict[str, Any], service_id: str = ""
+) -> ServiceSpec:
+    """The spec ``service update`` stores for ``changes`` to the stored ``spec`` (of the
+    service ``service_id``), validated."""
     new_spec = resolve_references(tx, apply_options(spec, prepare_options(tx, changes)))
     validate_service_spec(new_spec)
-    return prepare_spec(tx, new_spec)
+    return prepare_spec(tx, new_spec, service_id)
 
 
-def prepare_spec(tx: ReadTx, spec: ServiceSpec) -> ServiceSpec:
-    """``spec`` as it may be stored: networks by id, bind mounts only where allowed, the
-    task template carrying the published ports."""
-    spec = with_task_ports(spec)
+def prepare_spec(tx: ReadTx, spec: ServiceSpec, service_id: str = "") -> ServiceSpec:
+    """``spec`` as it may be stored: its published ports free (ingress ports allocated),
+    networks by id, bind mounts only where allowed, the task template carrying the
+    published ports."""
+    spec = with_task_ports(allocate_published(tx, spec, service_id))
     if bind_mounts(spec):
         cluster = clusters.get_default(tx)
         if cluster is None or not cluster.spec.allow_bind_mounts:

@@ -13,6 +13,8 @@ body; errors are raised (actors/control/errors.py maps them to codes).
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -61,6 +63,12 @@ class ServiceControl:
         self._store = store
         self._rng = rng
         self._clock = clock  # wall clock: when a spec became a service's
+        # held from the read to the commit of a write that publishes ports: two creates
+        # on the handler threads must not both find a port free (ingress.py)
+        self._ports = threading.Lock()
+
+    def _ports_held(self, publishes: bool) -> contextlib.AbstractContextManager[object]:
+        return self._ports if publishes else contextlib.nullcontext()
 
     def _new_id(self) -> str:
         return new_id(self._rng) if self._rng is not None else new_id()
@@ -83,11 +91,12 @@ class ServiceControl:
                     f"service name {spec.name!r} is already in use by service {holder.id}{gone}",
                 )
             check_dependencies(tx, spec)
-            stored = created_spec(tx, spec)
+            stored = created_spec(tx, spec)  # no service of this id yet: nothing to keep
             first = SpecRevision(1, stored, now, "create")  # its history begins
             tx.create(replace(service, spec=stored, spec_history=(first,)))
 
-        committed = self._store.update(write)
+        with self._ports_held(bool(spec.endpoint.ports)):
+            committed = self._store.update(write)
         stored = committed.objects[0] if committed.objects else service
         assert isinstance(stored, Service)
         return {"id": stored.id, "changed": True, "service": service_summary(stored, ())}
@@ -154,9 +163,9 @@ class ServiceControl:
                     f"service mode cannot be changed (service {spec.name} is {spec.mode.TAG})",
                 )
             if whole is not None:
-                new_spec = created_spec(tx, whole)
+                new_spec = created_spec(tx, whole, service.id)
             else:
-                new_spec = updated_spec(tx, spec, changes)
+                new_spec = updated_spec(tx, spec, changes, service.id)
             result.clear()
             if new_spec == spec:
                 if auth is not None and auth != service.registry_auth:
@@ -177,7 +186,11 @@ class ServiceControl:
             tx.update(record(service, updated, self._clock(), origin, limit))
             result.update(id=service.id, changed=True)
 
-        modify(self._store, write)
+        publishes = any(key.startswith("publish") for key in changes) or (
+            whole is not None and bool(whole.endpoint.ports)
+        )
+        with self._ports_held(publishes):
+            modify(self._store, write)
         return self._stored(result)
 
     def _stored(self, result: dict[str, Any]) -> Body:
@@ -217,7 +230,8 @@ class ServiceControl:
             result.clear()
             result.update(id=service.id, changed=True)
 
-        modify(self._store, write)
+        with self._ports_held(True):  # the spec it goes back to may publish a port
+            modify(self._store, write)
         return self._stored(result)
 
     def rm(self, body: Body) -> Body:
@@ -303,7 +317,7 @@ class ServiceControl:
 def checked_target(tx: ReadTx, service: Service, target: ServiceSpec) -> ServiceSpec:
     """The spec a rollback goes back to, checked and resolved as an update's would be,
     against the store as it is now (a secret or network since removed refuses it)."""
-    spec = created_spec(tx, target)
+    spec = created_spec(tx, target, service.id)
     if spec.depends_on != service.spec.depends_on:
         check_dependencies(tx, spec)
     return spec

@@ -43,6 +43,7 @@ from actors.dispatcher.callers import UNAUTHORIZED, check_session_node
 from actors.dispatcher.core import DispatcherCore, TaskChange
 from actors.dispatcher.front import UNAVAILABLE, DispatcherFront, DispatcherLink, SessionOpen
 from actors.dispatcher.heartbeats import HeartbeatConfig
+from actors.dispatcher.ingress import IngressTracker, ingress_table
 from actors.dispatcher.intake import WAKE, StatusIntake
 from actors.dispatcher.sessions import Session, SessionError
 from actors.dispatcher.streams import SessionStreams
@@ -52,6 +53,7 @@ from actors.log import get_logger
 from actors.metrics import dispatcher as metrics
 from actors.store import Action, Event, MemoryStore, ReadTx, WatchClosed, Watcher, clusters
 from actors.store import nodes as node_queries
+from actors.store import services as service_queries
 from actors.store import tasks as task_queries
 from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
 from actors.tick_window import TickWindow
@@ -79,6 +81,8 @@ _WATCHED: Final = frozenset(
     {ObjectKind.TASK, ObjectKind.NODE, ObjectKind.CLUSTER, ObjectKind.SERVICE}
 )
 STOPPED = "dispatcher stopped"
+# the routing mesh's table is computed at most this often (ingress.py IngressTracker)
+INGRESS_INTERVAL: Final = 0.25
 
 
 def _period(tx: ReadTx) -> float | None:
@@ -124,6 +128,7 @@ class Dispatcher(SupervisedActor):
         self._window_lock = threading.Lock()  # work is told from the store's and intake's threads
         self._stopping = False
         self._auth_changed: set[str] = set()  # services whose credentials changed
+        self._ingress = IngressTracker(max(tick_interval, INGRESS_INTERVAL))
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -292,6 +297,7 @@ class Dispatcher(SupervisedActor):
         resent = bool(self._auth_changed)
         if resent:
             self._resend_auths()
+        resent = self._send_ingress() or resent
         for session, reason in out.closed:
             self._streams.close(session, reason)
         if (out.node_writes or out.status_writes) and self._writer is not None:
@@ -321,6 +327,7 @@ class Dispatcher(SupervisedActor):
 
     def _observe(self, event: Event, changes: list[TaskChange]) -> None:
         obj = event.object
+        self._ingress.observe(obj)
         if isinstance(obj, Task):
             old = event.old
             if isinstance(old, Task) and old.node_id and old.node_id != obj.node_id:
@@ -349,6 +356,7 @@ class Dispatcher(SupervisedActor):
         """The watch was closed (fell behind, or the store was restored): read everything
         again and send every session its full set."""
         _log.warning("dispatcher.watch.reset", reason=reason)
+        self._ingress.dirty = True
 
         sessions = self._sessions()
 
@@ -381,6 +389,31 @@ class Dispatcher(SupervisedActor):
             needs = self._streams.dependencies(held, auth_only=True)
             if needs:
                 self._streams.send(session, Delta(False), needs)
+
+    def _send_ingress(self) -> bool:
+        """The routing mesh's table computed again when due; when it changed, sent to
+        every session in a frame of its own (a session opened later gets it on its first
+        frame). Whether any frame went out."""
+        now = self._clock()
+        if not self._ingress.due(now):
+            return False
+
+        def read(tx: ReadTx) -> tuple[list[Service], tuple[Any, ...]]:
+            found = service_queries.list_all(tx)
+            table = ingress_table(
+                found, lambda i: task_queries.by_service(tx, i), node_queries.list_all(tx)
+            )
+            return found, table
+
+        found, table = self._store.view(read)
+        self._ingress.computed(now, found)
+        if not self._streams.ingress.set_table(table):
+            return False
+        _log.info("dispatcher.ingress.changed", ports=len(table))
+        sessions = {s.session_id: s for s in self._sessions()}
+        for session_id in self._streams.ingress.stale(sessions):
+            self._streams.send(sessions[session_id], Delta(False))
+        return bool(sessions)
 
 
 def _chunks(items: list[TaskChange], size: int) -> Iterator[list[TaskChange]]:

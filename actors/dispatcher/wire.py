@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from actors.dispatcher.ingress import IngressPort, encode_table, parse_table
 from actors.dispatcher.networks_and_auth import ServiceAuth
 from api.codec_objects import ObjectDecodeError, decode, encode, encode_object
 from api.objects import Config, Network, NodeDescription, RegistryAuth, Secret, Task, TaskStatus
@@ -73,6 +74,9 @@ class SessionFrame:
     secrets_removed: tuple[str, ...] = ()
     configs: tuple[Config, ...] = ()
     configs_removed: tuple[str, ...] = ()
+    # the routing mesh's whole table when it changed since the session's last frame
+    # (actors/dispatcher/ingress.py); None: unchanged
+    ingress: tuple[IngressPort, ...] | None = None
 
 
 def split_frame(
@@ -112,6 +116,7 @@ def split_frame(
             configs_removed=(),
             networks=(),
             registry_auths=(),
+            ingress=None,
             **part(chunk),
         )
         for chunk in chunks[1:]
@@ -136,6 +141,8 @@ def encode_frame(frame: SessionFrame) -> dict[str, Any]:
         body["registry_auths"] = [
             {"service_id": a.service_id, "auth": encode(a.auth)} for a in frame.registry_auths
         ]
+    if frame.ingress is not None:
+        body["ingress"] = encode_table(frame.ingress)
     for key in ("secrets", "configs"):  # absent when empty: the frames of before
         objects = getattr(frame, key)
         if objects:
@@ -180,6 +187,7 @@ def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
         secrets_removed=tuple(str(r) for r in body.get("secrets_removed", ())),
         configs=configs,
         configs_removed=tuple(str(r) for r in body.get("configs_removed", ())),
+        ingress=parse_table(body["ingress"]) if "ingress" in body else None,
     )
 
 

@@ -33,6 +33,7 @@ class NodeConfig:
     autolock: bool = False  # at init: lock the keys under a new unlock key
     force_new_cluster: bool = False  # a manager: restart as the only member of its group
     publish_addr: str = ""  # the host address tasks' published ports bind to ("": all)
+    mesh_addr: str = "0.0.0.0"  # the address the routing mesh listens on (ingress ports)
     metrics_addr: str | None = None  # HOST:PORT of the Prometheus endpoint (None: none)
     engine_api: str | None = None  # unix:///PATH or tcp://HOST:PORT of the Engine API
     engine_api_tls: Path | None = None  # its TLS files (actors/engine_api/tls.py)

@@ -181,8 +181,10 @@ class Agent(SupervisedActor):
         refresh_managers: Callable[[], Sequence[ManagerAddress]] | None = None,
         resources: TaskResources | None = None,
         on_removed: Callable[[str], None] | None = None,
+        on_ingress: Callable[[Any], None] | None = None,
     ) -> None:
         super().__init__(ctx)
+        self._on_ingress = on_ingress  # the routing mesh's table (actors/worker/mesh.py)
         self._resources = resources
         self._on_removed = on_removed
         self._refresh_managers = refresh_managers
@@ -461,6 +463,8 @@ class Agent(SupervisedActor):
             _log.warning("agent.hook.failed", error=repr(exc)[:200])
 
     def _apply(self, frame: SessionFrame) -> None:
+        if frame.ingress is not None and self._on_ingress is not None:
+            self._notify(self._on_ingress, frame.ingress)
         if self._resources is not None:
             self._resources.apply(
                 full=frame.full,

@@ -65,11 +65,13 @@ DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
             Field("secrets_removed", ListOf(STR), required=False),
             Field("configs", ListOf(ANY), required=False),
             Field("configs_removed", ListOf(STR), required=False),
+            Field("ingress", ListOf(ANY), required=False),
         ),
         doc="One frame of a session: assignments (full set or changes), the secrets and "
         "configs they need, and session metadata; networks (Network dicts) and "
         "registry_auths (a service id and a RegistryAuth dict each): what the frame's "
-        "tasks need.",
+        "tasks need; ingress: the routing mesh's whole table when it changed (port, "
+        "protocol, service, backends as [address, port]; actors/dispatcher/ingress.py).",
     )
 )
 DISPATCHER_SESSION: Final = SCHEMA.declare(

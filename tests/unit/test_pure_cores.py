@@ -101,10 +101,17 @@ CORES = [
             "actors/dispatcher/core.py",
             "actors/dispatcher/wire.py",
             "actors/dispatcher/networks_and_auth.py",
+            "actors/dispatcher/ingress.py",
             "actors/worker/session.py",
+            "actors/worker/mesh_table.py",
         ),
         NO_IO | {"transport"},
-        actors_prefixes=("actors.dispatcher.", "actors.worker.session", "actors.backoff"),
+        actors_prefixes=(
+            "actors.dispatcher.",
+            "actors.worker.session",
+            "actors.worker.mesh_table",
+            "actors.backoff",
+        ),
         shells=frozenset(
             {"actors.dispatcher.actor", "actors.dispatcher.writer", "actors.dispatcher.handlers"}
         ),

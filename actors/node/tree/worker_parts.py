@@ -5,6 +5,8 @@ builder of a worker node's tree.
 
     worker   Worker (state in STATE_DIR/worker) over the chosen executor
     agent    Agent: a CURVE session to a manager's dispatcher (a manager's own first)
+    mesh     Mesh (actors/worker/mesh.py): the routing mesh, listening on --mesh-addr on
+             every ingress port of the table the agent's sessions bring
     logs     LogPublisher (actors/logs/publisher.py): listens to the leader's log broker
              for the subscriptions that concern this node and publishes its tasks' output
              and its own log events (actors/logs/node_ring.py)
@@ -69,6 +71,7 @@ from actors.worker.agent import Agent, AgentState, StatusOutbox
 from actors.worker.dependencies import DependencyStore
 from actors.worker.executors import make_executor
 from actors.worker.executors.process_sandbox import ProcessSandbox
+from actors.worker.mesh import IngressHolder, Mesh
 from actors.worker.resources import TaskResources
 from actors.worker.task_files import TaskFiles, default_files_root
 from actors.worker.worker import Worker, WorkerSink
@@ -125,6 +128,7 @@ class SharedParts:
         self.outbox = StatusOutbox()
         self.resources = TaskResources()  # networks and credentials the session brings
         self.dependencies = DependencyStore()
+        self.ingress = IngressHolder()  # the mesh's table, kept across restarts of either
         self.files = TaskFiles(
             default_files_root(setup.identity.node_id),
             self.dependencies,
@@ -143,6 +147,7 @@ class SharedParts:
     def children(self) -> list[ChildSpec]:
         return [
             self.worker_child(),
+            self.mesh_child(),
             self.agent_child(),
             self.publisher_child(),
             self.renewer_child(),
@@ -247,9 +252,18 @@ class SharedParts:
                 refresh_managers=self.managers,
                 resources=self.resources,
                 on_removed=setup.on_removed,
+                on_ingress=self.ingress.set,
             )
 
         return ChildSpec("agent", start, stop_timeout=setup.config.stop_timeout)
+
+    def mesh_child(self) -> ChildSpec:
+        host = self.setup.config.mesh_addr
+
+        def start(ctx: ChildContext) -> pykka.ActorRef[Any]:
+            return Mesh.start(ctx, host, self.ingress)
+
+        return ChildSpec("mesh", start, stop_timeout=self.setup.config.stop_timeout)
 
     def publisher_child(self) -> ChildSpec:
         setup = self.setup

@@ -11,8 +11,9 @@ Rules:
   ``args`` its default command; empty keeps the image's.
 - Durations are float seconds in the spec and integer nanoseconds for the engine.
 - Published ports are host-mode port bindings on the node's publish address (all
-  addresses by default); a port without a published number is bound to one the engine
-  picks, which ``port_status`` reads back from the running container.
+  addresses by default); a port without a published number, and every ingress port (the
+  routing mesh forwards its published port to it), is bound to one the engine picks,
+  which ``port_status`` reads back from the running container.
 - Mounts go to the engine as they are: a named volume is created by the engine on first
   use on this node and outlives the task; an anonymous one is removed with the container.
   A named volume whose options give a driver is created first (``volumes_to_create``),
@@ -176,7 +177,7 @@ class ContainerConfig:
                 bindings.setdefault(f"{p.target_port}/{p.protocol}", []).append(
                     {
                         "HostIp": self.publish_ip,
-                        "HostPort": str(p.published_port) if p.published_port else "",
+                        "HostPort": _host_port(p),
                     }
                 )
             kwargs["port_bindings"] = bindings
@@ -245,6 +246,15 @@ def volumes_to_create(mounts: tuple[Mount, ...]) -> tuple[VolumeCreate, ...]:
             )
         )
     return tuple(out)
+
+
+def _host_port(port: PortConfig) -> str:
+    """The engine's ``HostPort``: a host-mode published port as asked; "" (the engine
+    picks) for one left at 0 and for an ingress port, which the routing mesh listens on
+    and forwards to the port the engine picked (port_status; actors/worker/mesh.py)."""
+    if port.publish_mode is PublishMode.HOST and port.published_port:
+        return str(port.published_port)
+    return ""
 
 
 def port_status(ports: Mapping[str, Any] | None) -> tuple[PortConfig, ...]:

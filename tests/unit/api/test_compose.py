@@ -350,7 +350,7 @@ services:
     ports:
       - "8080:80"
       - 9090
-      - 53:53/udp
+      - {target: 53, published: 53, protocol: udp, mode: host}
       - {target: 443, published: "8443", protocol: tcp, mode: host}
       - {target: 9000}
     volumes:
@@ -380,12 +380,13 @@ def test_ports_volumes_and_networks() -> None:
     plan = stack(HOST, base_dir="/home/me/app")
     web = {s.name: s for s in plan.services}["st_web"]
     tcp, udp, host = PortProtocol.TCP, PortProtocol.UDP, PublishMode.HOST
+    ingress = PublishMode.INGRESS  # a mode left out is Docker's: the routing mesh
     assert web.endpoint.ports == (
-        PortConfig(protocol=tcp, target_port=80, published_port=8080, publish_mode=host),
-        PortConfig(protocol=tcp, target_port=9090, publish_mode=host),
+        PortConfig(protocol=tcp, target_port=80, published_port=8080, publish_mode=ingress),
+        PortConfig(protocol=tcp, target_port=9090, publish_mode=ingress),
         PortConfig(protocol=udp, target_port=53, published_port=53, publish_mode=host),
         PortConfig(protocol=tcp, target_port=443, published_port=8443, publish_mode=host),
-        PortConfig(protocol=tcp, target_port=9000, publish_mode=host),
+        PortConfig(protocol=tcp, target_port=9000, publish_mode=ingress),
     )
     assert web.task.ports == web.endpoint.ports  # as the manager stores it
     stack_label = VolumeOptions(labels={LABEL_NAMESPACE: "st"})  # the stack's own volume
@@ -416,7 +417,8 @@ def test_ports_volumes_and_networks() -> None:
     [
         ("    ports: ['127.0.0.1:80:80']\n", "services.web.ports[0]: expected PUBLISHED:TARGET"),
         ("    ports: ['8000-8010:80']\n", "services.web.ports[0]: expected PUBLISHED:TARGET"),
-        ("    ports: [{target: 80, mode: ingress}]\n", "ports[0]: publish mode 'ingress' needs"),
+        ("    ports: [{target: 80, mode: bridge}]\n", "ports[0]: unknown mode 'bridge'"),
+        ("    ports: ['53:53/udp']\n", "ports[0].protocol: 53/udp: the routing mesh"),
         ("    ports: [{published: 80}]\n", "services.web.ports[0]: a target port is required"),
         ("    ports: [{target: 80, host_ip: 0.0.0.0}]\n", "ports[0].host_ip: not supported"),
         ("    volumes: ['nope:/x']\n", "volumes[0]: volume 'nope' is not declared"),

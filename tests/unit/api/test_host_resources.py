@@ -41,6 +41,9 @@ def _spec(**container: object) -> ServiceSpec:
 # --- ports -----------------------------------------------------------------------------
 
 
+_HOST = PublishMode.HOST
+
+
 @pytest.mark.parametrize(
     ("text", "port"),
     [
@@ -50,21 +53,24 @@ def _spec(**container: object) -> ServiceSpec:
         ("published=8080,target=80", PortConfig(target_port=80, published_port=8080)),
         (
             "published=53,target=53,protocol=udp,mode=host",
-            PortConfig(protocol=PortProtocol.UDP, target_port=53, published_port=53),
+            PortConfig("", PortProtocol.UDP, 53, 53, publish_mode=_HOST),
         ),
-        ("target=80", PortConfig(target_port=80)),
+        ("target=80,mode=host", PortConfig(target_port=80, publish_mode=_HOST)),
+        ("target=80,mode=INGRESS", PortConfig(target_port=80)),
     ],
 )
 def test_publish_forms(text: str, port: PortConfig) -> None:
-    parsed = parse_publish(text)
-    assert parsed == port
-    assert parsed.publish_mode is PublishMode.HOST
+    assert parse_publish(text) == port
+
+
+def test_an_unnamed_mode_is_ingress_as_dockers() -> None:
+    assert parse_publish("8080:80").publish_mode is PublishMode.INGRESS
 
 
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("published=8080,target=80,mode=ingress", "routing mesh"),
+        ("published=8080,target=80,mode=vip", "unknown mode 'vip' (expected ingress or host)"),
         ("8080-8081:80", "ranges"),
         ("127.0.0.1:8080:80", "ranges and host addresses"),
         ("published=8080", "a target port is required"),
@@ -81,12 +87,16 @@ def test_bad_publish(text: str, fragment: str) -> None:
     assert fragment in str(caught.value)
 
 
-def test_ingress_refused_in_a_spec_too() -> None:
-    port = PortConfig(target_port=80, published_port=80, publish_mode=PublishMode.INGRESS)
+@pytest.mark.parametrize("protocol", [PortProtocol.UDP, PortProtocol.SCTP])
+def test_ingress_carries_tcp_only(protocol: PortProtocol) -> None:
+    port = PortConfig(protocol=protocol, target_port=53, published_port=53)
     spec = replace(_spec(), endpoint=EndpointSpec(ports=(port,)))
-    with pytest.raises(InvalidSpec, match="routing mesh") as caught:
+    with pytest.raises(InvalidSpec, match="forwards TCP only: publish this port with mode=host"):
         validate_service_spec(spec)
-    assert caught.value.field == "endpoint.ports[0].publish_mode"
+    host = replace(port, publish_mode=PublishMode.HOST)
+    validate_service_spec(replace(spec, endpoint=EndpointSpec(ports=(host,))))
+    tcp = replace(port, protocol=PortProtocol.TCP)
+    validate_service_spec(replace(spec, endpoint=EndpointSpec(ports=(tcp,))))
 
 
 def test_publish_options_create_and_update() -> None:

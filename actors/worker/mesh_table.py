@@ -1,0 +1,89 @@
+"""The routing mesh's decisions on a node, without I/O: which ports to listen on for the
+table the managers sent (actors/dispatcher/ingress.py), and which backend takes the
+next connection.
+
+Rules:
+- The node listens on every TCP port of the table (other protocols are refused by the
+  managers' validation; an entry of one is skipped), and on no other: a port that left
+  the table (its service removed, or moved to another port) is closed.
+- A connection goes to the backend with the fewest connections this node has open to
+  it, ties broken round robin per port, so equal backends take turns and a slow one
+  gets fewer. A backend that refused a connection is passed over for the next attempt
+  of the same connection (at most ``CONNECT_ATTEMPTS``).
+- At most ``MAX_CONNECTIONS_PER_PORT`` connections per port at once: one past it is
+  closed at once (the table and its backends are bounded by the managers' side).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from actors.dispatcher.ingress import IngressBackend, IngressPort
+from api.enums import PortProtocol
+
+__all__ = [
+    "CONNECT_ATTEMPTS",
+    "MAX_CONNECTIONS_PER_PORT",
+    "BackendChooser",
+    "ListenerChanges",
+    "listener_changes",
+]
+
+MAX_CONNECTIONS_PER_PORT: Final = 1024
+CONNECT_ATTEMPTS: Final = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerChanges:
+    open: tuple[int, ...]  # ports to start listening on
+    close: tuple[int, ...]  # ports to stop listening on
+    backends: dict[int, tuple[IngressBackend, ...]]  # every listened port's backends
+
+
+def listener_changes(listening: Collection[int], table: Iterable[IngressPort]) -> ListenerChanges:
+    """What to do to go from the ports ``listening`` to ``table``'s."""
+    wanted = {e.port: e.backends for e in table if e.protocol is PortProtocol.TCP}
+    return ListenerChanges(
+        open=tuple(sorted(set(wanted) - set(listening))),
+        close=tuple(sorted(set(listening) - set(wanted))),
+        backends=wanted,
+    )
+
+
+class BackendChooser:
+    """Least connections, ties round robin; counts what this node has open."""
+
+    def __init__(self) -> None:
+        self._active: dict[IngressBackend, int] = {}
+        self._turn: dict[int, int] = {}  # port -> the next tie's start
+
+    def choose(
+        self, port: int, backends: Sequence[IngressBackend], tried: Collection[IngressBackend] = ()
+    ) -> IngressBackend | None:
+        """The backend for the next connection to ``port`` (None: none left to try)."""
+        candidates = [b for b in backends if b not in tried]
+        if not candidates:
+            return None
+        turn = self._turn.get(port, 0)
+        self._turn[port] = turn + 1
+        count = len(candidates)
+        rotated = [candidates[(turn + i) % count] for i in range(count)]
+        return min(rotated, key=lambda b: self._active.get(b, 0))  # first of the least
+
+    def opened(self, backend: IngressBackend) -> None:
+        self._active[backend] = self._active.get(backend, 0) + 1
+
+    def closed(self, backend: IngressBackend) -> None:
+        left = self._active.get(backend, 0) - 1
+        if left > 0:
+            self._active[backend] = left
+        else:
+            self._active.pop(backend, None)
+
+    def active(self, backend: IngressBackend) -> int:
+        return self._active.get(backend, 0)
+
+    def forget_port(self, port: int) -> None:
+        self._turn.pop(port, None)
