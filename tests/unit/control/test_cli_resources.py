@@ -48,7 +48,7 @@ def test_resource_flags_become_options() -> None:
 @pytest.mark.parametrize(
     "argv",
     [
-        ("-p", "published=80,target=80,mode=ingress"),
+        ("-p", "published=80,target=80,mode=vip"),
         ("--mount", "type=bind,source=rel,target=/x"),
         ("--publish", "80-81"),
         ("--network", "name=x,driver=overlay"),

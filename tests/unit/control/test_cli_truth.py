@@ -187,7 +187,7 @@ def test_inspect_shows_every_field_of_the_spec() -> None:
         "On Failure: continue",
         "Secrets: pw -> db/pw (mode 0400) uid 70 gid 0",
         "Configs: app.conf -> /etc/app.conf (mode 0444) uid 0 gid 0",
-        "Ports: 8080 -> 80/tcp (host)",
+        "Ports: 8080 -> 80/tcp (ingress)",
         "Mounts: volume data -> /data (readonly)",
     ):
         assert any(line.strip() == shown for line in text.splitlines()), shown

@@ -23,7 +23,7 @@ from actors.worker.executors.docker_config import (
 from actors.worker.executors.docker_pull import PullProgress, auth_config, pull_failure
 from actors.worker.executors.process_policy import refused_fields
 from actors.worker.resources import TaskResources
-from api.enums import MountType, PortProtocol
+from api.enums import MountType, PortProtocol, PublishMode
 from api.objects import Network, RegistryAuth, Task, TaskStatus
 from api.specs import (
     ContainerSpec,
@@ -56,19 +56,23 @@ def make_task(task_id: str = "t1", service_id: str = "s1", **spec: object) -> Ta
 
 
 def test_ports_are_host_bindings_on_the_publish_address() -> None:
+    host = PublishMode.HOST
     ports = (
-        PortConfig(target_port=80, published_port=8080),
-        PortConfig(target_port=80, published_port=8081),
-        PortConfig(protocol=PortProtocol.UDP, target_port=53),
+        PortConfig(target_port=80, published_port=8080, publish_mode=host),
+        PortConfig(target_port=80, published_port=8081, publish_mode=host),
+        PortConfig(protocol=PortProtocol.UDP, target_port=53, publish_mode=host),
+        # the routing mesh listens on 8082 and forwards to the port the engine picks
+        PortConfig(target_port=81, published_port=8082, publish_mode=PublishMode.INGRESS),
     )
     config = container_config(make_task(ports=ports), publish_ip="127.0.0.9")
-    assert config.create_kwargs()["ports"] == [(53, "udp"), (80, "tcp")]
+    assert config.create_kwargs()["ports"] == [(53, "udp"), (80, "tcp"), (81, "tcp")]
     assert config.host_config_kwargs()["port_bindings"] == {
         "80/tcp": [
             {"HostIp": "127.0.0.9", "HostPort": "8080"},
             {"HostIp": "127.0.0.9", "HostPort": "8081"},
         ],
         "53/udp": [{"HostIp": "127.0.0.9", "HostPort": ""}],  # the engine picks
+        "81/tcp": [{"HostIp": "127.0.0.9", "HostPort": ""}],
     }
 
 
@@ -81,9 +85,12 @@ def test_port_status_reads_what_the_engine_bound() -> None:
         "53/udp": [{"HostIp": "", "HostPort": "5353"}],
         "9/tcp": None,  # exposed, not published
     }
+    host = PublishMode.HOST
     assert port_status(engine) == (
-        PortConfig(protocol=PortProtocol.UDP, target_port=53, published_port=5353),
-        PortConfig(target_port=80, published_port=32768),
+        PortConfig(
+            protocol=PortProtocol.UDP, target_port=53, published_port=5353, publish_mode=host
+        ),
+        PortConfig(target_port=80, published_port=32768, publish_mode=host),
     )
     assert port_status(None) == ()
 
