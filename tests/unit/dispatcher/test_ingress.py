@@ -1,0 +1,185 @@
+"""The routing mesh's table as the dispatcher builds and sends it
+(actors/dispatcher/ingress.py), and its place in a session frame (wire.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from actors.dispatcher.ingress import (
+    MAX_BACKENDS,
+    IngressBackend,
+    IngressFeed,
+    IngressPort,
+    IngressTracker,
+    encode_table,
+    ingress_table,
+    parse_table,
+)
+from actors.dispatcher.wire import SessionFrame, encode_frame, parse_frame, split_frame
+from api.enums import PortProtocol, PublishMode
+from api.objects import Node, NodeStatus, Secret, Service, Task, TaskStatus
+from api.specs import EndpointSpec, PortConfig, SecretSpec, ServiceSpec, TaskSpec
+from api.task_state import TaskState
+
+TCP = PortProtocol.TCP
+HOST = PublishMode.HOST
+RUNNING = TaskState.RUNNING
+
+
+def service(sid: str, name: str, *ports: PortConfig, removing: bool = False) -> Service:
+    spec = ServiceSpec(name=name, endpoint=EndpointSpec(ports=ports))
+    spec = replace(spec, task=TaskSpec(ports=ports))
+    return Service(id=sid, spec=spec, pending_delete=removing)
+
+
+def task(
+    tid: str,
+    s: Service,
+    node: str,
+    *got: tuple[int, int],
+    state: TaskState = RUNNING,
+    desired: TaskState = RUNNING,
+) -> Task:
+    status = TaskStatus(
+        state=state,
+        port_status=tuple(
+            PortConfig(target_port=t, published_port=h, publish_mode=HOST) for t, h in got
+        ),
+    )
+    return Task(
+        id=tid,
+        spec=s.spec.task,
+        service_id=s.id,
+        node_id=node,
+        desired_state=desired,
+        status=status,
+    )
+
+
+NODES = [
+    Node(id="n1", status=NodeStatus(addr="127.0.0.2")),
+    Node(id="n2", status=NodeStatus(addr="127.0.0.3")),
+    Node(id="n3"),  # no address known yet
+]
+
+
+def test_each_ingress_port_forwards_to_the_running_tasks_host_ports() -> None:
+    web = service(
+        "s1",
+        "web",
+        PortConfig(target_port=80, published_port=8080),
+        PortConfig(target_port=80, published_port=9000, publish_mode=HOST),
+    )
+    tasks = {
+        "s1": [
+            task("t1", web, "n1", (80, 32768), (80, 9000)),  # 9000: its host-mode port
+            task("t2", web, "n2", (80, 32770)),
+            task("t3", web, "n2", (80, 32771), state=TaskState.STARTING),
+            task("t4", web, "n1", (80, 32772), desired=TaskState.SHUTDOWN),
+            task("t5", web, "n3", (80, 32773)),  # its node's address is unknown
+        ]
+    }
+    table = ingress_table([web], lambda i: tasks.get(i, []), NODES)
+    assert table == (
+        IngressPort(
+            8080,
+            TCP,
+            "web",
+            (IngressBackend("127.0.0.2", 32768), IngressBackend("127.0.0.3", 32770)),
+        ),
+    )
+
+
+def test_removed_and_host_only_services_have_no_entry_and_a_port_has_one_owner() -> None:
+    gone = service("s0", "gone", PortConfig(target_port=80, published_port=8080), removing=True)
+    host = service("s2", "host", PortConfig(target_port=80, published_port=81, publish_mode=HOST))
+    first = service("s3", "first", PortConfig(target_port=80, published_port=9090))
+    second = service("s4", "second", PortConfig(target_port=80, published_port=9090))
+    table = ingress_table([second, gone, host, first], lambda i: [], NODES)
+    assert [(e.port, e.service) for e in table] == [(9090, "first")]
+
+
+def test_backends_are_bounded() -> None:
+    web = service("s1", "web", PortConfig(target_port=80, published_port=8080))
+    many = [task(f"t{i}", web, "n1", (80, 20000 + i)) for i in range(MAX_BACKENDS + 5)]
+    (entry,) = ingress_table([web], lambda i: many, NODES)
+    assert len(entry.backends) == MAX_BACKENDS
+
+
+def test_the_table_travels_in_a_session_frame() -> None:
+    table = (IngressPort(8080, TCP, "web", (IngressBackend("127.0.0.2", 32768),)),)
+    frame = SessionFrame("s", 5.0, (), True, (), (), ingress=table)
+    assert parse_frame(encode_frame(frame)).ingress == table
+    assert parse_frame(encode_frame(replace(frame, ingress=()))).ingress == ()
+    assert parse_frame(encode_frame(replace(frame, ingress=None))).ingress is None
+    # a frame split for its secrets carries the table once
+    secrets = tuple(
+        Secret(id=f"x{i}", spec=SecretSpec(name=f"x{i}", data=b"a" * 10)) for i in range(3)
+    )
+    parts = split_frame(replace(frame, secrets=secrets), budget=10)
+    assert [p.ingress for p in parts] == [table, None, None]
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("x", "a list of at most"),
+        ([{"port": 0, "protocol": "tcp", "service": "a", "backends": []}], "not a port"),
+        ([{"port": 80, "protocol": "icmp", "service": "a", "backends": []}], "unknown 'icmp'"),
+        ([{"port": 80, "protocol": "tcp", "service": "a", "backends": [["nope", 1]]}],
+         "not an IP address"),
+        ([{"port": 80, "protocol": "tcp", "service": "a", "backends": [["127.0.0.1"]]}],
+         "[address, port]"),
+        ([{"port": 80, "protocol": "tcp", "service": "a", "backends": []}] * 2, "twice"),
+        ([{"port": 80, "protocol": "tcp", "service": "a",
+           "backends": [["127.0.0.1", 1]] * (MAX_BACKENDS + 1)}], "at most"),
+    ],
+)  # fmt: skip
+def test_a_bad_table_is_refused_naming_what(raw: object, fragment: str) -> None:
+    with pytest.raises(ValueError, match="ingress") as caught:
+        parse_table(raw)
+    assert fragment in str(caught.value)
+
+
+def test_parse_reads_what_encode_writes() -> None:
+    table = (
+        IngressPort(80, TCP, "a", ()),
+        IngressPort(8080, TCP, "web", (IngressBackend("::1", 1), IngressBackend("10.0.0.1", 2))),
+    )
+    assert parse_table(encode_table(table)) == table
+
+
+def test_each_session_is_sent_the_table_once_per_change() -> None:
+    feed = IngressFeed()
+    assert feed.to_send("a") == ()  # a session's first frame: the table, even empty
+    assert feed.to_send("a") is None
+    assert feed.stale(["a", "b"]) == ["b"]
+    table = (IngressPort(80, TCP, "a", ()),)
+    assert feed.set_table(table) and not feed.set_table(table)
+    assert feed.stale(["a", "b"]) == ["a", "b"]
+    assert feed.to_send("a") == table
+    assert feed.stale(["a"]) == []  # "b" is gone: forgotten
+    assert feed.to_send("b") == table
+
+
+def test_the_tracker_computes_again_on_relevant_changes_at_most_once_an_interval() -> None:
+    tracker = IngressTracker(interval=1.0)
+    assert tracker.due(0.0)  # the first tick
+    web = service("s1", "web", PortConfig(target_port=80, published_port=8080))
+    plain = service("s2", "plain")
+    tracker.computed(0.0, [web, plain])
+    tracker.observe(task("t1", plain, "n1"))  # a task of a service without ingress ports
+    tracker.observe(plain)
+    assert not tracker.due(5.0)
+    tracker.observe(task("t2", web, "n1"))
+    assert not tracker.due(0.5) and tracker.due(1.0)
+    tracker.computed(1.0, [web])
+    tracker.observe(NODES[0])  # a node's address may have changed
+    assert tracker.due(2.0)
+    tracker.computed(2.0, [])
+    tracker.observe(NODES[0])
+    assert not tracker.due(3.0)  # no ingress service: nodes do not matter
+    tracker.observe(web)  # a service that publishes one
+    assert tracker.due(3.0)
