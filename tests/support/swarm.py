@@ -244,6 +244,13 @@ class SwarmNode:
     def node_id(self) -> str:
         return (self.state_dir / "node_id").read_text().strip()
 
+    def mesh_args(self) -> tuple[str, ...]:
+        """The routing mesh on the node's own address (so that nodes on 127.X.Y.N each
+        listen on every ingress port), unless the test names one."""
+        if "--mesh-addr" in self.extra or self.listen_host in ("0.0.0.0", "*"):
+            return ()
+        return ("--mesh-addr", self.listen_host)
+
     def join_args(self, token: str) -> tuple[str, ...]:
         """The flags another node uses to join through this manager."""
         return ("--join-addr", self.remote_api, "--join-token", token)
@@ -275,6 +282,7 @@ class SwarmNode:
             self.executor,
             "--log-format",
             "json",
+            *self.mesh_args(),
             *self.extra,
         ]
         with open(self.log_path, "wb") as log_file:
