@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from tests.support.engine_cli import DockerCli, engine_flags
-from tests.support.swarm import Swarm, SwarmNode
+from tests.support.httpd import http_get, serving
+from tests.support.swarm import Swarm, SwarmNode, free_port
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.docker
@@ -270,6 +271,33 @@ def test_service_and_task_logs(engine: Engine, test_image: str) -> None:
     docker.ok("service", "rm", "talker")
 
 
+def test_a_published_port_goes_through_the_routing_mesh(engine: Engine, test_image: str) -> None:
+    docker, node = engine.docker, engine.node
+    port = free_port()
+    docker.ok(
+        "service", "create", "-d", "--name", "mesh", "-p", f"{port}:80", "-p", "81",
+        test_image, *serving("docker"),
+    )  # fmt: skip
+    [doc] = docker.inspect("service", "inspect", "mesh")
+    ports = {p["TargetPort"]: p for p in doc["Endpoint"]["Ports"]}
+    assert ports[80]["PublishedPort"] == port and ports[80]["PublishMode"] == "ingress"
+    assert 30000 <= ports[81]["PublishedPort"] <= 32767  # allocated by the managers
+    url = f"http://{node.listen_host}:{port}/"
+    body = wait_for(lambda: _get(url), "the mesh's port", timeout=60, interval=0.2)
+    assert body.startswith("docker ")
+    assert "already published through the routing mesh by service mesh" in docker.fails(
+        "service", "create", "-d", "--name", "again", "-p", f"{port}:80", test_image
+    )
+    docker.ok("service", "rm", "mesh")
+
+
+def _get(url: str) -> str | None:
+    try:
+        return http_get(url)
+    except OSError:
+        return None
+
+
 def test_service_errors_are_the_apis_own(engine: Engine, test_image: str) -> None:
     docker = engine.docker
     assert "no such service: nope" in docker.fails("service", "inspect", "nope")
@@ -283,9 +311,9 @@ def test_service_errors_are_the_apis_own(engine: Engine, test_image: str) -> Non
     assert "not supported by swarmnode's Engine API" in docker.fails(
         "service", "create", "-d", "--name", "t", "--tty", test_image
     )
-    # the routing mesh is not built: Docker's default publish mode is refused in its words
-    assert "routing mesh" in docker.fails(
-        "service", "create", "-d", "--name", "mesh", "-p", "8080:80", test_image
+    # the routing mesh carries TCP: an ingress UDP port is refused in its words
+    assert "forwards TCP only" in docker.fails(
+        "service", "create", "-d", "--name", "dns", "-p", "53:53/udp", test_image
     )
     docker.ok("service", "rm", "dup")
     # what the endpoint does not serve answers the API's own error, never a hang

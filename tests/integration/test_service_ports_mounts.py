@@ -38,8 +38,8 @@ def node(docker_node: SwarmNode) -> SwarmNode:
 def test_the_host_reaches_a_published_port(node: SwarmNode, test_image: str) -> None:
     port = free_port()
     node.ctl_json(
-        "service", "create", "--name", "web", "-p", f"{port}:80", "--detach",
-        test_image, *serving("hello"),
+        "service", "create", "--name", "web", "-p", f"published={port},target=80,mode=host",
+        "--detach", test_image, *serving("hello"),
     )  # fmt: skip
     body = poll(lambda: http_get(f"http://127.0.0.1:{port}/"), "the published port", LONG)
     assert body.startswith("hello ")
@@ -53,7 +53,9 @@ def test_the_host_reaches_a_published_port(node: SwarmNode, test_image: str) -> 
     assert "PORTS" in table and f"*:{port}->80/tcp" in table
 
     # no published port: the engine picks one per task, and the task reports it
-    node.ctl_json("service", "update", "web", "--publish-rm", "80", "--publish-add", "80")
+    node.ctl_json(
+        "service", "update", "web", "--publish-rm", "80", "--publish-add", "target=80,mode=host"
+    )  # fmt: skip
 
     def picked() -> int | None:
         running = tasks_where(node, "web", "running")
@@ -84,8 +86,9 @@ def test_tasks_publishing_one_port_spread_and_a_third_waits(
         swarm.wait_cluster(1, 1)
         port = free_port(hosts[0])
         first.ctl_json(
-            "service", "create", "--name", "web", "--replicas", "3", "-p", f"{port}:80",
-            "--detach", test_image, *serving("spread"),
+            "service", "create", "--name", "web", "--replicas", "3",
+            "-p", f"published={port},target=80,mode=host", "--detach", test_image,
+            *serving("spread"),
         )  # fmt: skip
 
         def placed() -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:

@@ -36,7 +36,7 @@ services:
         target: db/password
         mode: 0400
     deploy:
-      replicas: 1  # its port is published on the node: one task per node
+      replicas: 1  # its port goes through the routing mesh (the default mode)
       restart_policy: {{condition: on-failure, delay: 1s}}
       labels: [tier=front]
   db:
@@ -130,7 +130,8 @@ def test_a_stack_deploys_updates_only_what_changed_and_is_removed(
         "s3cret-stack\n"
     )
     assert read_in(node, docker_client, first["st_db"][0], "/etc/db.conf") == "listen 5432\n"
-    # the published port answers on the host; web reaches db by its name in the file, on
+    # the published port answers on the host (through the routing mesh: compose ports
+    # are ingress by default); web reaches db by its name in the file, on
     # the stack's default network
     answer = poll(lambda: http_get(f"http://127.0.0.1:{port}/"), "web's published port", LONG)
     assert answer.startswith("web answers ")
