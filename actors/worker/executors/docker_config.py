@@ -260,8 +260,10 @@ def _host_port(port: PortConfig) -> str:
 def port_status(ports: Mapping[str, Any] | None) -> tuple[PortConfig, ...]:
     """The host ports a running container got, from its ``NetworkSettings.Ports``
     (``{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "32768"}, ...]}``): one per target
-    and host port, in a stable order."""
-    found: set[tuple[int, str, int]] = set()
+    and host port, in a stable order. A target bound on IPv4 and IPv6 gets its IPv4 port
+    only: an engine may pick a different port for each family (``[::]:32775`` beside
+    ``0.0.0.0:32776``), and nodes (and the routing mesh) reach each other on IPv4."""
+    found: dict[tuple[int, str], dict[bool, set[int]]] = {}
     for key, bindings in (ports or {}).items():
         target, _, proto = str(key).partition("/")
         if not target.isdigit() or proto not in PortProtocol.__members__.values():
@@ -269,7 +271,13 @@ def port_status(ports: Mapping[str, Any] | None) -> tuple[PortConfig, ...]:
         for binding in bindings or ():
             host_port = str((binding or {}).get("HostPort") or "")
             if host_port.isdigit():
-                found.add((int(target), proto, int(host_port)))
+                v6 = ":" in str((binding or {}).get("HostIp") or "")
+                families = found.setdefault((int(target), proto), {})
+                families.setdefault(v6, set()).add(int(host_port))
+    out: set[tuple[int, str, int]] = set()
+    for (target, proto), families in found.items():
+        kept = families.get(False) or families.get(True) or set()
+        out.update((target, proto, port) for port in kept)
     return tuple(
         PortConfig(
             protocol=PortProtocol(proto),
@@ -277,7 +285,7 @@ def port_status(ports: Mapping[str, Any] | None) -> tuple[PortConfig, ...]:
             published_port=published,
             publish_mode=PublishMode.HOST,
         )
-        for target, proto, published in sorted(found)
+        for target, proto, published in sorted(out)
     )
 
 

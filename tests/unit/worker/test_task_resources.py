@@ -95,6 +95,22 @@ def test_port_status_reads_what_the_engine_bound() -> None:
     assert port_status(None) == ()
 
 
+def test_port_status_keeps_the_ipv4_port_when_the_families_differ() -> None:
+    # an engine that picks a port per address family: the IPv4 one reaches the task from
+    # another node (and from the routing mesh)
+    engine = {
+        "80/tcp": [
+            {"HostIp": "0.0.0.0", "HostPort": "32776"},
+            {"HostIp": "::", "HostPort": "32775"},
+        ],
+        "81/tcp": [{"HostIp": "::1", "HostPort": "4000"}],  # IPv6 only: kept
+    }
+    assert [(p.target_port, p.published_port) for p in port_status(engine)] == [
+        (80, 32776),
+        (81, 4000),
+    ]
+
+
 def test_mounts_go_to_the_engine_as_given() -> None:
     mounts = (
         Mount(MountType.VOLUME, "data", "/data"),
