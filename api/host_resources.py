@@ -6,7 +6,7 @@ networks. The flags' syntax (as ``docker service`` takes it), the options that e
   ``-p 8080:80``. An unnamed mode is ``ingress``, as Docker's: the routing mesh listens on
   the published port on every node and forwards each connection to a running task
   (actors/worker/mesh.py); ``-p 80`` gets a port of 30000-32767 from the managers
-  (api/ingress_ports.py). The mesh carries TCP: an ingress ``udp`` or ``sctp`` port is
+  (api/ingress_ports.py). The mesh carries TCP and UDP: an ingress ``sctp`` port is
   refused (publish it with ``mode=host``). ``mode=host`` publishes on the node that runs
   each task (``published`` left out: the engine picks a free port per task).
 - ``--mount type=volume|bind|tmpfs,source=NAME|PATH,target=PATH[,readonly]`` and a
@@ -69,9 +69,10 @@ MAX_ALIASES: Final = 32
 NETWORK_DRIVERS: Final = ("bridge",)
 # the engine's own networks, and Docker swarm's
 RESERVED_NETWORK_NAMES: Final = frozenset({"bridge", "host", "none", "ingress", "default"})
-INGRESS_TCP_ONLY: Final = (
-    "the routing mesh (publish mode 'ingress', the default) forwards TCP only: publish "
-    "this port with mode=host (it opens on the node that runs each task)"
+INGRESS_PROTOCOLS: Final = (PortProtocol.TCP, PortProtocol.UDP)
+NO_MESH_FOR: Final = (
+    "the routing mesh (publish mode 'ingress', the default) forwards TCP and UDP only: "
+    "publish this port with mode=host (it opens on the node that runs each task)"
 )
 
 # options of api/service_options.py this module applies: each a list of flag values
@@ -184,9 +185,9 @@ def validate_ports(ports: Sequence[PortConfig], field: str) -> None:
             raise InvalidSpec(f"{sub}.protocol", f"unknown protocol {port.protocol!r}")
         if not isinstance(port.publish_mode, PublishMode):
             raise InvalidSpec(f"{sub}.publish_mode", f"unknown mode {port.publish_mode!r}")
-        if port.publish_mode is PublishMode.INGRESS and port.protocol is not PortProtocol.TCP:
+        if port.publish_mode is PublishMode.INGRESS and port.protocol not in INGRESS_PROTOCOLS:
             raise InvalidSpec(
-                f"{sub}.protocol", f"{port.target_port}/{port.protocol}: {INGRESS_TCP_ONLY}"
+                f"{sub}.protocol", f"{port.target_port}/{port.protocol}: {NO_MESH_FOR}"
             )
         check_string(port.name, f"{sub}.name", MAX_NAME_CHARS)
         if not 1 <= port.target_port <= 65535:

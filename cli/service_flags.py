@@ -247,7 +247,7 @@ CREATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
         PUBLISH,
         "publish a port: PUBLISHED:TARGET, TARGET (the managers pick one of "
         "30000-32767) or published=P,target=T,protocol=tcp|udp,mode=ingress|host; "
-        "ingress (the default, TCP only): every node forwards the port to a running task; "
+        "ingress (the default; TCP and UDP): every node forwards the port to a running task; "
         "host: the port opens on the node that runs each task",
     ),
     "--mount": (

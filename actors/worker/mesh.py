@@ -1,13 +1,13 @@
-"""The routing mesh on a node: a userland TCP proxy that listens on every ingress port of
-the cluster and forwards each connection to a running task of the port's service,
-wherever it runs (SwarmKit does this with IPVS on an overlay network; swarmnode has no
-overlay, so a task publishes its target port on a port the engine picks, and the mesh
-connects to that port on the task's node: actors/dispatcher/ingress.py).
+"""The routing mesh on a node: a userland proxy that listens on every ingress port of the
+cluster and forwards each TCP connection (or UDP flow: mesh_udp.py) to a running task of
+the port's service, wherever it runs (SwarmKit does this with IPVS on an overlay network;
+swarmnode has no overlay, so a task publishes its target port on a port the engine picks,
+and the mesh connects to that port on the task's node: actors/dispatcher/ingress.py).
 
 Rules:
 - One ``MeshProxy`` per node: an asyncio loop on its own thread, listening on
-  ``--mesh-addr`` (every address by default). ``apply(table)`` (from any thread) opens the
-  ports the table adds, closes those it drops and swaps the backends in place; the
+  ``--mesh-addr`` (every address by default). ``apply(table)`` (from any thread) opens
+  the ports the table adds, closes those it drops and swaps the backends in place; the
   decisions are mesh_table.py's. A port that cannot be bound (taken by another program)
   is logged and tried again every ``RETRY`` seconds while the table holds it.
 - A connection: a backend is chosen (least connections), connected within
@@ -37,8 +37,11 @@ from actors.worker.mesh_table import (
     CONNECT_ATTEMPTS,
     MAX_CONNECTIONS_PER_PORT,
     BackendChooser,
+    PortKey,
     listener_changes,
 )
+from actors.worker.mesh_udp import UdpFront
+from api.enums import PortProtocol
 
 __all__ = ["IngressHolder", "Mesh", "MeshLoopDied", "MeshProxy"]
 
@@ -81,9 +84,9 @@ class IngressHolder:
 
 @dataclass
 class _Listener:
-    server: asyncio.AbstractServer | None
+    server: asyncio.AbstractServer | UdpFront | None  # None: not bound (yet)
     backends: tuple[IngressBackend, ...]
-    active: int = 0
+    active: int = 0  # TCP connections (a UdpFront counts its flows)
 
 
 class MeshProxy:
@@ -93,11 +96,11 @@ class MeshProxy:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self._ports: dict[int, _Listener] = {}
+        self._ports: dict[PortKey, _Listener] = {}
         self._chooser = BackendChooser()
         self._tasks: set[asyncio.Future[None]] = set()  # connections and binds
         self._retry: asyncio.TimerHandle | None = None
-        self._bound: tuple[int, ...] = ()  # what ``listening`` answers other threads
+        self._bound: tuple[PortKey, ...] = ()  # what ``listening`` answers other threads
 
     # -- from the owner's thread -----------------------------------------------------------
     def start(self) -> None:
@@ -125,9 +128,9 @@ class MeshProxy:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._apply, table)
 
-    def listening(self) -> list[int]:
-        """The ports bound now (for tests and logs; a snapshot)."""
-        return list(self._bound)
+    def listening(self, protocol: PortProtocol = PortProtocol.TCP) -> list[int]:
+        """The ports of ``protocol`` bound now (for tests and logs; a snapshot)."""
+        return [port for proto, port in self._bound if proto is protocol]
 
     # -- on the loop thread ----------------------------------------------------------------
     def _run(self, started: Future[None]) -> None:
@@ -158,9 +161,9 @@ class MeshProxy:
 
     def _apply(self, table: Table) -> None:
         changes = listener_changes(list(self._ports), table)
-        for port in changes.close:
-            self._close(port)
-            _log.info("mesh.port.closed", port=port)
+        for key in changes.close:
+            self._close(key)
+            _log.info("mesh.port.closed", port=key[1], protocol=key[0].value)
         for port, backends in changes.backends.items():
             entry = self._ports.get(port)
             if entry is None:
@@ -170,7 +173,7 @@ class MeshProxy:
         if changes.open:
             self._spawn(self._bind(changes.open))
 
-    def _close(self, port: int) -> None:
+    def _close(self, port: PortKey) -> None:
         entry = self._ports.pop(port, None)
         self._chooser.forget_port(port)
         if entry is not None and entry.server is not None:
@@ -180,28 +183,37 @@ class MeshProxy:
     def _note_bound(self) -> None:
         self._bound = tuple(sorted(p for p, e in self._ports.items() if e.server is not None))
 
-    async def _bind(self, ports: tuple[int, ...]) -> None:
+    async def _listen(self, key: PortKey, entry: _Listener) -> asyncio.AbstractServer | UdpFront:
+        protocol, port = key
+        if protocol is PortProtocol.TCP:
+            return await asyncio.start_server(
+                functools.partial(self._accept, key), self.host, port, reuse_address=True
+            )
+        front = UdpFront(key, lambda: entry.backends, self._chooser, self._spawn)
+        await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: front, local_addr=(self.host, port)
+        )
+        return front
+
+    async def _bind(self, ports: tuple[PortKey, ...]) -> None:
         failed = False
-        for port in ports:
-            entry = self._ports.get(port)
+        for key in ports:
+            entry = self._ports.get(key)
             if entry is None or entry.server is not None:
                 continue  # dropped meanwhile, or bound by an earlier try
+            address = f"{self.host}:{key[1]}/{key[0].value}"
             try:
-                entry.server = await asyncio.start_server(
-                    functools.partial(self._accept, port), self.host, port, reuse_address=True
-                )
+                entry.server = await self._listen(key, entry)
             except OSError as exc:
                 failed = True
                 _log.warning(
-                    "mesh.port.listen_failed",
-                    address=f"{self.host}:{port}",
-                    error=exc.strerror or str(exc),
+                    "mesh.port.listen_failed", address=address, error=exc.strerror or str(exc)
                 )
                 continue
-            if self._ports.get(port) is not entry:  # dropped while binding
+            if self._ports.get(key) is not entry:  # dropped while binding
                 entry.server.close()
                 continue
-            _log.info("mesh.port.listening", address=f"{self.host}:{port}")
+            _log.info("mesh.port.listening", address=address)
         self._note_bound()
         if failed and self._retry is None:
             self._retry = asyncio.get_running_loop().call_later(RETRY, self._rebind)
@@ -213,7 +225,7 @@ class MeshProxy:
             self._spawn(self._bind(unbound))
 
     def _accept(
-        self, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, port: PortKey, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         entry = self._ports.get(port)
         if entry is None or entry.active >= MAX_CONNECTIONS_PER_PORT:
@@ -229,7 +241,7 @@ class MeshProxy:
 
     async def _forward(
         self,
-        port: int,
+        port: PortKey,
         entry: _Listener,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
@@ -254,7 +266,7 @@ class MeshProxy:
             writer.close()
 
     async def _connect(
-        self, port: int, entry: _Listener
+        self, port: PortKey, entry: _Listener
     ) -> tuple[IngressBackend, tuple[asyncio.StreamReader, asyncio.StreamWriter]] | None:
         tried: list[IngressBackend] = []
         for _ in range(CONNECT_ATTEMPTS):
@@ -269,13 +281,13 @@ class MeshProxy:
                 tried.append(backend)
                 _log.info(
                     "mesh.backend.unreachable",
-                    port=port,
+                    port=port[1],
                     backend=f"{backend.addr}:{backend.port}",
                     error=str(exc) or type(exc).__name__,
                 )
                 continue
             return backend, streams
-        _log.info("mesh.connection.dropped", port=port, reason="no backend answered")
+        _log.info("mesh.connection.dropped", port=port[1], reason="no backend answered")
         return None
 
 
@@ -314,8 +326,8 @@ class Mesh(SupervisedActor):
             proxy.stop()
         _log.info("mesh.stopped")
 
-    def listening(self) -> list[int]:
-        return self._proxy.listening() if self._proxy is not None else []
+    def listening(self, protocol: PortProtocol = PortProtocol.TCP) -> list[int]:
+        return self._proxy.listening(protocol) if self._proxy is not None else []
 
     def _loop_died(self, error: BaseException | None) -> None:
         _log.error("mesh.loop.died", error=repr(error))

@@ -3,15 +3,17 @@ table the managers sent (actors/dispatcher/ingress.py), and which backend takes 
 next connection.
 
 Rules:
-- The node listens on every TCP port of the table (other protocols are refused by the
-  managers' validation; an entry of one is skipped), and on no other: a port that left
+- The node listens on every TCP and UDP port of the table (SCTP is refused by the
+  managers' validation; an entry of it is skipped), and on no other: a port that left
   the table (its service removed, or moved to another port) is closed.
-- A connection goes to the backend with the fewest connections this node has open to
-  it, ties broken round robin per port, so equal backends take turns and a slow one
-  gets fewer. A backend that refused a connection is passed over for the next attempt
-  of the same connection (at most ``CONNECT_ATTEMPTS``).
-- At most ``MAX_CONNECTIONS_PER_PORT`` connections per port at once: one past it is
-  closed at once (the table and its backends are bounded by the managers' side).
+- A connection (TCP) or a flow (UDP: the datagrams of one client address) goes to the
+  backend with the fewest this node has open to it, ties broken round robin per port, so
+  equal backends take turns and a slow one gets fewer. A backend that refused a
+  connection is passed over for the next attempt of the same connection (at most
+  ``CONNECT_ATTEMPTS``).
+- At most ``MAX_CONNECTIONS_PER_PORT`` connections or flows per port at once: one past
+  it is closed (a datagram dropped) at once (the table and its backends are bounded by
+  the managers' side).
 """
 
 from __future__ import annotations
@@ -26,25 +28,32 @@ from api.enums import PortProtocol
 __all__ = [
     "CONNECT_ATTEMPTS",
     "MAX_CONNECTIONS_PER_PORT",
+    "MESH_PROTOCOLS",
     "BackendChooser",
     "ListenerChanges",
+    "PortKey",
     "listener_changes",
 ]
 
 MAX_CONNECTIONS_PER_PORT: Final = 1024
 CONNECT_ATTEMPTS: Final = 3
+MESH_PROTOCOLS: Final = frozenset({PortProtocol.TCP, PortProtocol.UDP})
+
+PortKey = tuple[PortProtocol, int]  # a listened port: (protocol, number)
 
 
 @dataclass(frozen=True, slots=True)
 class ListenerChanges:
-    open: tuple[int, ...]  # ports to start listening on
-    close: tuple[int, ...]  # ports to stop listening on
-    backends: dict[int, tuple[IngressBackend, ...]]  # every listened port's backends
+    open: tuple[PortKey, ...]  # ports to start listening on
+    close: tuple[PortKey, ...]  # ports to stop listening on
+    backends: dict[PortKey, tuple[IngressBackend, ...]]  # every listened port's backends
 
 
-def listener_changes(listening: Collection[int], table: Iterable[IngressPort]) -> ListenerChanges:
+def listener_changes(
+    listening: Collection[PortKey], table: Iterable[IngressPort]
+) -> ListenerChanges:
     """What to do to go from the ports ``listening`` to ``table``'s."""
-    wanted = {e.port: e.backends for e in table if e.protocol is PortProtocol.TCP}
+    wanted = {(e.protocol, e.port): e.backends for e in table if e.protocol in MESH_PROTOCOLS}
     return ListenerChanges(
         open=tuple(sorted(set(wanted) - set(listening))),
         close=tuple(sorted(set(listening) - set(wanted))),
@@ -57,10 +66,13 @@ class BackendChooser:
 
     def __init__(self) -> None:
         self._active: dict[IngressBackend, int] = {}
-        self._turn: dict[int, int] = {}  # port -> the next tie's start
+        self._turn: dict[PortKey, int] = {}  # port -> the next tie's start
 
     def choose(
-        self, port: int, backends: Sequence[IngressBackend], tried: Collection[IngressBackend] = ()
+        self,
+        port: PortKey,
+        backends: Sequence[IngressBackend],
+        tried: Collection[IngressBackend] = (),
     ) -> IngressBackend | None:
         """The backend for the next connection to ``port`` (None: none left to try)."""
         candidates = [b for b in backends if b not in tried]
@@ -85,5 +97,5 @@ class BackendChooser:
     def active(self, backend: IngressBackend) -> int:
         return self._active.get(backend, 0)
 
-    def forget_port(self, port: int) -> None:
+    def forget_port(self, port: PortKey) -> None:
         self._turn.pop(port, None)

@@ -311,9 +311,9 @@ def test_service_errors_are_the_apis_own(engine: Engine, test_image: str) -> Non
     assert "not supported by swarmnode's Engine API" in docker.fails(
         "service", "create", "-d", "--name", "t", "--tty", test_image
     )
-    # the routing mesh carries TCP: an ingress UDP port is refused in its words
-    assert "forwards TCP only" in docker.fails(
-        "service", "create", "-d", "--name", "dns", "-p", "53:53/udp", test_image
+    # the routing mesh carries TCP and UDP: an ingress SCTP port is refused in its words
+    assert "forwards TCP and UDP only" in docker.fails(
+        "service", "create", "-d", "--name", "dns", "-p", "53:53/sctp", test_image
     )
     docker.ok("service", "rm", "dup")
     # what the endpoint does not serve answers the API's own error, never a hang

@@ -1,7 +1,8 @@
 """The routing mesh's proxy on real sockets (actors/worker/mesh.py), without Docker:
 backends are plain TCP servers on 127.0.0.1. It listens on the table's ports and no
 other, takes turns between backends, passes a half close on, passes over a backend that
-refuses, and closes a client when no backend is left."""
+refuses, and closes a client when no backend is left; UDP clients' datagrams go to one
+backend each and the answers come back from the ingress port."""
 
 from __future__ import annotations
 
@@ -55,9 +56,64 @@ def ask(port: int, text: bytes = b"hi") -> bytes:
     return b"".join(chunks)
 
 
-def entry(port: int, *servers: socketserver.TCPServer | int) -> IngressPort:
-    ports = [s if isinstance(s, int) else s.server_address[1] for s in servers]
-    return IngressPort(port, PortProtocol.TCP, "web", tuple(IngressBackend(HOST, p) for p in ports))
+def entry(
+    port: int,
+    *servers: socketserver.BaseServer | int,
+    protocol: PortProtocol = PortProtocol.TCP,
+) -> IngressPort:
+    ports = [s if isinstance(s, int) else s.server_address[1] for s in servers]  # type: ignore[attr-defined]
+    return IngressPort(port, protocol, "web", tuple(IngressBackend(HOST, p) for p in ports))
+
+
+class _Echo(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        data, sock = self.request
+        sock.sendto(self.server.name.encode() + b":" + data, self.client_address)  # type: ignore[attr-defined]
+
+
+def udp_backend(name: str) -> socketserver.ThreadingUDPServer:
+    server = socketserver.ThreadingUDPServer((HOST, 0), _Echo)
+    server.daemon_threads = True
+    server.name = name  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def udp_ask(client: socket.socket, port: int, text: bytes) -> bytes:
+    client.sendto(text, (HOST, port))
+    data, source = client.recvfrom(4096)
+    assert source == (HOST, port)  # the answer comes from the ingress port
+    return data
+
+
+def test_udp_clients_each_keep_to_one_backend(proxy: MeshProxy) -> None:
+    a, b = udp_backend("a"), udp_backend("b")
+    port = free_udp_port()
+    proxy.apply((entry(port, a, b, protocol=PortProtocol.UDP),))
+    wait_for(lambda: proxy.listening(PortProtocol.UDP) == [port], "the mesh on UDP")
+    assert proxy.listening() == []  # no TCP port for a UDP entry
+    clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+    try:
+        for c in clients:
+            c.settimeout(5.0)
+        first = [udp_ask(clients[0], port, b"x%d" % i) for i in range(3)]
+        second = udp_ask(clients[1], port, b"y")
+        name = first[0].split(b":")[0]
+        assert first == [name + b":x0", name + b":x1", name + b":x2"]  # one flow, one backend
+        assert second.split(b":")[0] != name  # the next client's flow: the other backend
+        proxy.apply(())
+        wait_for(lambda: proxy.listening(PortProtocol.UDP) == [], "the UDP port closed")
+    finally:
+        for c in clients:
+            c.close()
+        a.shutdown()
+        b.shutdown()
 
 
 def test_connections_take_turns_between_backends(proxy: MeshProxy) -> None:
@@ -125,3 +181,24 @@ def test_a_taken_port_is_retried_and_the_shell_keeps_the_last_table() -> None:
         ref.stop()
         blocker.close()
         a.shutdown()
+
+
+def test_a_udp_flow_to_a_closed_port_ends_and_the_next_datagram_tries_another(
+    proxy: MeshProxy,
+) -> None:
+    a = udp_backend("a")
+    dead = free_udp_port()  # nothing there: the host answers ICMP port unreachable
+    port = free_udp_port()
+    proxy.apply((entry(port, dead, a, protocol=PortProtocol.UDP),))
+    wait_for(lambda: proxy.listening(PortProtocol.UDP) == [port], "the mesh on UDP")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.settimeout(1.0)
+
+        def answered() -> bytes | None:
+            try:
+                return udp_ask(client, port, b"q")
+            except TimeoutError:
+                return None  # sent to the dead backend: its flow ends on the ICMP error
+
+        assert wait_for(answered, "an answer from the live backend", 10, interval=0.1) == b"a:q"
+    a.shutdown()

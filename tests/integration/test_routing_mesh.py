@@ -112,6 +112,6 @@ def test_an_ingress_port_answers_on_every_node(
             poll(lambda h=host: refused(h, moved), f"{host}:{moved} closed", LONG)
 
 
-def test_ingress_udp_is_refused_naming_it(docker_node: SwarmNode, test_image: str) -> None:
-    with pytest.raises(CtlError, match="forwards TCP only: publish this port with mode=host"):
-        docker_node.ctl_json("service", "create", "--name", "dns", "-p", "53:53/udp", test_image)
+def test_ingress_sctp_is_refused_naming_it(docker_node: SwarmNode, test_image: str) -> None:
+    with pytest.raises(CtlError, match=r"53/sctp: the routing mesh .* TCP and UDP only"):
+        docker_node.ctl_json("service", "create", "--name", "dns", "-p", "53:53/sctp", test_image)

@@ -275,17 +275,17 @@ def port_status(ports: Mapping[str, Any] | None) -> tuple[PortConfig, ...]:
                 families = found.setdefault((int(target), proto), {})
                 families.setdefault(v6, set()).add(int(host_port))
     out: set[tuple[int, str, int]] = set()
-    for (target, proto), families in found.items():
+    for (number, protocol), families in found.items():
         kept = families.get(False) or families.get(True) or set()
-        out.update((target, proto, port) for port in kept)
+        out.update((number, protocol, port) for port in kept)
     return tuple(
         PortConfig(
-            protocol=PortProtocol(proto),
-            target_port=target,
+            protocol=PortProtocol(protocol),
+            target_port=number,
             published_port=published,
             publish_mode=PublishMode.HOST,
         )
-        for target, proto, published in sorted(out)
+        for number, protocol, published in sorted(out)
     )
 
 

@@ -350,7 +350,7 @@ services:
     ports:
       - "8080:80"
       - 9090
-      - {target: 53, published: 53, protocol: udp, mode: host}
+      - 53:53/udp
       - {target: 443, published: "8443", protocol: tcp, mode: host}
       - {target: 9000}
     volumes:
@@ -384,7 +384,7 @@ def test_ports_volumes_and_networks() -> None:
     assert web.endpoint.ports == (
         PortConfig(protocol=tcp, target_port=80, published_port=8080, publish_mode=ingress),
         PortConfig(protocol=tcp, target_port=9090, publish_mode=ingress),
-        PortConfig(protocol=udp, target_port=53, published_port=53, publish_mode=host),
+        PortConfig(protocol=udp, target_port=53, published_port=53, publish_mode=ingress),
         PortConfig(protocol=tcp, target_port=443, published_port=8443, publish_mode=host),
         PortConfig(protocol=tcp, target_port=9000, publish_mode=ingress),
     )
@@ -418,7 +418,7 @@ def test_ports_volumes_and_networks() -> None:
         ("    ports: ['127.0.0.1:80:80']\n", "services.web.ports[0]: expected PUBLISHED:TARGET"),
         ("    ports: ['8000-8010:80']\n", "services.web.ports[0]: expected PUBLISHED:TARGET"),
         ("    ports: [{target: 80, mode: bridge}]\n", "ports[0]: unknown mode 'bridge'"),
-        ("    ports: ['53:53/udp']\n", "ports[0].protocol: 53/udp: the routing mesh"),
+        ("    ports: ['53:53/sctp']\n", "ports[0].protocol: 53/sctp: the routing mesh"),
         ("    ports: [{published: 80}]\n", "services.web.ports[0]: a target port is required"),
         ("    ports: [{target: 80, host_ip: 0.0.0.0}]\n", "ports[0].host_ip: not supported"),
         ("    volumes: ['nope:/x']\n", "volumes[0]: volume 'nope' is not declared"),

@@ -87,16 +87,16 @@ def test_bad_publish(text: str, fragment: str) -> None:
     assert fragment in str(caught.value)
 
 
-@pytest.mark.parametrize("protocol", [PortProtocol.UDP, PortProtocol.SCTP])
-def test_ingress_carries_tcp_only(protocol: PortProtocol) -> None:
-    port = PortConfig(protocol=protocol, target_port=53, published_port=53)
+def test_ingress_carries_tcp_and_udp_only() -> None:
+    port = PortConfig(protocol=PortProtocol.SCTP, target_port=53, published_port=53)
     spec = replace(_spec(), endpoint=EndpointSpec(ports=(port,)))
-    with pytest.raises(InvalidSpec, match="forwards TCP only: publish this port with mode=host"):
+    with pytest.raises(InvalidSpec, match="TCP and UDP only: publish this port with mode=host"):
         validate_service_spec(spec)
     host = replace(port, publish_mode=PublishMode.HOST)
     validate_service_spec(replace(spec, endpoint=EndpointSpec(ports=(host,))))
-    tcp = replace(port, protocol=PortProtocol.TCP)
-    validate_service_spec(replace(spec, endpoint=EndpointSpec(ports=(tcp,))))
+    for protocol in (PortProtocol.TCP, PortProtocol.UDP):
+        ingress = replace(port, protocol=protocol)
+        validate_service_spec(replace(spec, endpoint=EndpointSpec(ports=(ingress,))))
 
 
 def test_publish_options_create_and_update() -> None:
