@@ -35,8 +35,8 @@ from actors.log import get_logger
 from actors.supervised import ChildContext, SupervisedActor
 from actors.worker.mesh_table import (
     CONNECT_ATTEMPTS,
-    MAX_CONNECTIONS_PER_PORT,
     BackendChooser,
+    ConnectionBudget,
     PortKey,
     listener_changes,
 )
@@ -86,7 +86,6 @@ class IngressHolder:
 class _Listener:
     server: asyncio.AbstractServer | UdpFront | None  # None: not bound (yet)
     backends: tuple[IngressBackend, ...]
-    active: int = 0  # TCP connections (a UdpFront counts its flows)
 
 
 class MeshProxy:
@@ -98,6 +97,7 @@ class MeshProxy:
         self._stopping = False
         self._ports: dict[PortKey, _Listener] = {}
         self._chooser = BackendChooser()
+        self._budget = ConnectionBudget()
         self._tasks: set[asyncio.Future[None]] = set()  # connections and binds
         self._retry: asyncio.TimerHandle | None = None
         self._bound: tuple[PortKey, ...] = ()  # what ``listening`` answers other threads
@@ -189,7 +189,7 @@ class MeshProxy:
             return await asyncio.start_server(
                 functools.partial(self._accept, key), self.host, port, reuse_address=True
             )
-        front = UdpFront(key, lambda: entry.backends, self._chooser, self._spawn)
+        front = UdpFront(key, lambda: entry.backends, self._chooser, self._budget, self._spawn)
         await asyncio.get_running_loop().create_datagram_endpoint(
             lambda: front, local_addr=(self.host, port)
         )
@@ -228,7 +228,7 @@ class MeshProxy:
         self, port: PortKey, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         entry = self._ports.get(port)
-        if entry is None or entry.active >= MAX_CONNECTIONS_PER_PORT:
+        if entry is None or not self._budget.take(port):
             writer.close()
             return
         self._spawn(self._forward(port, entry, reader, writer))
@@ -246,8 +246,6 @@ class MeshProxy:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
-        entry.active += 1
-        backend: IngressBackend | None = None
         try:
             connected = await self._connect(port, entry)
             if connected is None:
@@ -262,7 +260,7 @@ class MeshProxy:
                 self._chooser.closed(backend)
                 up_writer.close()
         finally:
-            entry.active -= 1
+            self._budget.give(port)
             writer.close()
 
     async def _connect(

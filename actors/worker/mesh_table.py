@@ -11,9 +11,10 @@ Rules:
   equal backends take turns and a slow one gets fewer. A backend that refused a
   connection is passed over for the next attempt of the same connection (at most
   ``CONNECT_ATTEMPTS``).
-- At most ``MAX_CONNECTIONS_PER_PORT`` connections or flows per port at once: one past
-  it is closed (a datagram dropped) at once (the table and its backends are bounded by
-  the managers' side).
+- At most ``MAX_CONNECTIONS_PER_PORT`` connections or flows per port, and
+  ``MAX_CONNECTIONS`` on the node, at once (``ConnectionBudget``): one past them is
+  closed (its datagram dropped) at once. The table and its backends are bounded by the
+  managers' side (actors/dispatcher/ingress.py).
 """
 
 from __future__ import annotations
@@ -27,15 +28,18 @@ from api.enums import PortProtocol
 
 __all__ = [
     "CONNECT_ATTEMPTS",
+    "MAX_CONNECTIONS",
     "MAX_CONNECTIONS_PER_PORT",
     "MESH_PROTOCOLS",
     "BackendChooser",
+    "ConnectionBudget",
     "ListenerChanges",
     "PortKey",
     "listener_changes",
 ]
 
 MAX_CONNECTIONS_PER_PORT: Final = 1024
+MAX_CONNECTIONS: Final = 4096  # a TCP connection holds two file descriptors
 CONNECT_ATTEMPTS: Final = 3
 MESH_PROTOCOLS: Final = frozenset({PortProtocol.TCP, PortProtocol.UDP})
 
@@ -59,6 +63,39 @@ def listener_changes(
         close=tuple(sorted(set(listening) - set(wanted))),
         backends=wanted,
     )
+
+
+class ConnectionBudget:
+    """The connections and flows open, per port and in all."""
+
+    def __init__(self, per_port: int = MAX_CONNECTIONS_PER_PORT, total: int = MAX_CONNECTIONS):
+        self.per_port = per_port
+        self.total = total
+        self._open: dict[PortKey, int] = {}
+        self._all = 0
+
+    def take(self, port: PortKey) -> bool:
+        """One more on ``port``, if the bounds allow it."""
+        held = self._open.get(port, 0)
+        if held >= self.per_port or self._all >= self.total:
+            return False
+        self._open[port] = held + 1
+        self._all += 1
+        return True
+
+    def give(self, port: PortKey) -> None:
+        """One on ``port`` ended."""
+        held = self._open.get(port, 0)
+        if held <= 0:
+            return
+        if held == 1:
+            del self._open[port]
+        else:
+            self._open[port] = held - 1
+        self._all -= 1
+
+    def held(self, port: PortKey | None = None) -> int:
+        return self._all if port is None else self._open.get(port, 0)
 
 
 class BackendChooser:

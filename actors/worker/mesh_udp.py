@@ -9,8 +9,8 @@ Rules:
 - A flow ends after ``FLOW_IDLE`` seconds without a datagram either way, when the
   backend's host answers with an error (ICMP: its port closed, the task gone): the
   client's next datagram opens a new flow, to another backend when one is there), or
-  when the port closes. At most ``MAX_CONNECTIONS_PER_PORT`` flows per port: a datagram
-  that would open one more is dropped.
+  when the port closes. A datagram that would open a flow past the bounds
+  (mesh_table.py ``ConnectionBudget``) is dropped.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Final, cast
 
 from actors.dispatcher.ingress import IngressBackend
 from actors.log import get_logger
-from actors.worker.mesh_table import MAX_CONNECTIONS_PER_PORT, BackendChooser, PortKey
+from actors.worker.mesh_table import BackendChooser, ConnectionBudget, PortKey
 
 __all__ = ["FLOW_IDLE", "UdpFront"]
 
@@ -89,11 +89,13 @@ class UdpFront(asyncio.DatagramProtocol):
         key: PortKey,
         backends: Callable[[], tuple[IngressBackend, ...]],
         chooser: BackendChooser,
+        budget: ConnectionBudget,
         spawn: Callable[[Any], None],
     ) -> None:
         self.key = key
         self._backends = backends
         self._chooser = chooser
+        self._budget = budget
         self._spawn = spawn
         self._transport: asyncio.DatagramTransport | None = None
         self._flows: dict[_Client, _Flow] = {}
@@ -109,10 +111,8 @@ class UdpFront(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: Any) -> None:
         flow = self._flows.get(addr)
         if flow is None:
-            if len(self._flows) >= MAX_CONNECTIONS_PER_PORT:
-                return
             backend = self._chooser.choose(self.key, self._backends())
-            if backend is None:
+            if backend is None or not self._budget.take(self.key):
                 return
             flow = self._flows[addr] = _Flow(self, addr, backend)
             self._chooser.opened(backend)
@@ -139,6 +139,7 @@ class UdpFront(asyncio.DatagramProtocol):
         if self._flows.get(flow.client) is flow:
             del self._flows[flow.client]
             self._chooser.closed(flow.backend)
+            self._budget.give(self.key)
         if not flow.closed:
             flow.close()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actors.dispatcher.ingress import IngressBackend, IngressPort
-from actors.worker.mesh_table import BackendChooser, listener_changes
+from actors.worker.mesh_table import BackendChooser, ConnectionBudget, listener_changes
 from api.enums import PortProtocol
 
 A, B, C = (IngressBackend("127.0.0.2", 1), IngressBackend("127.0.0.3", 2), IngressBackend("::1", 3))
@@ -51,3 +51,17 @@ def test_a_refused_backend_is_passed_over_for_the_same_connection() -> None:
     assert chooser.choose(PORT, (A, B), tried=(A,)) == B
     assert chooser.choose(PORT, (A, B), tried=(A, B)) is None
     assert chooser.choose(PORT, ()) is None
+
+
+def test_connections_are_bounded_per_port_and_in_all() -> None:
+    budget = ConnectionBudget(per_port=2, total=3)
+    assert budget.take(PORT) and budget.take(PORT)
+    assert not budget.take(PORT)  # the port's bound
+    other = (UDP, 53)
+    assert budget.take(other)
+    assert not budget.take((TCP, 9))  # the node's bound
+    budget.give(PORT)
+    assert budget.held(PORT) == 1 and budget.held() == 2
+    assert budget.take((TCP, 9))
+    budget.give((TCP, 1234))  # nothing held there: no effect
+    assert budget.held() == 3
