@@ -20,7 +20,8 @@ store changes (the tasks a service creates before they are assigned, the echo of
 status writes) holds back nothing. Per tick: polls
 the watch queue, lets the core expire nodes, sends each session its coalesced assignment
 changes (with the networks and registry credentials their tasks need: dependencies.py),
-resends changed credentials to the sessions whose tasks need them, closes ended sessions
+resends changed credentials to the sessions whose tasks need them, sends every session
+the routing mesh's table when it changed (ingress.py), closes ended sessions
 with a final frame, and hands node and status writes to its ``StoreWriter`` (one store
 batch per tick).
 Stopping (leadership lost) closes every session with a final frame so agents reconnect.
@@ -43,7 +44,7 @@ from actors.dispatcher.callers import UNAUTHORIZED, check_session_node
 from actors.dispatcher.core import DispatcherCore, TaskChange
 from actors.dispatcher.front import UNAVAILABLE, DispatcherFront, DispatcherLink, SessionOpen
 from actors.dispatcher.heartbeats import HeartbeatConfig
-from actors.dispatcher.ingress import IngressTracker, ingress_table
+from actors.dispatcher.ingress import IngressPort, IngressTracker, ingress_table
 from actors.dispatcher.intake import WAKE, StatusIntake
 from actors.dispatcher.sessions import Session, SessionError
 from actors.dispatcher.streams import SessionStreams
@@ -398,7 +399,7 @@ class Dispatcher(SupervisedActor):
         if not self._ingress.due(now):
             return False
 
-        def read(tx: ReadTx) -> tuple[list[Service], tuple[Any, ...]]:
+        def read(tx: ReadTx) -> tuple[list[Service], tuple[IngressPort, ...]]:
             found = service_queries.list_all(tx)
             table = ingress_table(
                 found, lambda i: task_queries.by_service(tx, i), node_queries.list_all(tx)
