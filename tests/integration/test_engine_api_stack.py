@@ -1,8 +1,8 @@
 """``docker stack deploy`` through the Engine API (issue 13 item 2): the real docker CLI
 parses a two-service compose file (``deploy:`` replicas, mode, placement, resources,
-restart_policy, update_config; a secret, a config, a published port) and drives a real
-``swarm-node --engine-api``; the result is checked through ``swarmctl``, the published
-port answers, a named volume is made with its driver options (a tmpfs) and labels, and
+restart_policy, update_config; a secret, a config, a port through the routing mesh) and
+drives a real ``swarm-node --engine-api``; the result is checked through ``swarmctl``,
+the published port answers, a named volume is made with its driver options (a tmpfs) and labels, and
 ``stack ls|services|ps|rm`` see and remove the stack."""
 
 from __future__ import annotations
@@ -35,10 +35,7 @@ services:
     image: {image}
     command: ["sh", "-c", "{script}"]
     ports:
-      - target: 80
-        published: {port}
-        protocol: tcp
-        mode: host
+      - "{port}:80"
     secrets: [db_password]
     configs:
       - source: web_config
@@ -135,7 +132,9 @@ def _deploy_check_remove(
         assert [c["config_name"] for c in spec["task"]["container"]["configs"]] == [
             "app_web_config"
         ]
-        assert spec["endpoint"]["ports"][0]["published_port"] == port
+        [published] = spec["endpoint"]["ports"]
+        # the compose file's short syntax: Docker's CLI asks for the routing mesh
+        assert (published["published_port"], published["publish_mode"]) == (port, "ingress")
         [worker] = node.ctl_json("service", "inspect", "app_worker")
         assert worker["spec"]["mode"] == {"global": {}}
         [mount] = worker["spec"]["task"]["container"]["mounts"]
@@ -152,7 +151,8 @@ def _deploy_check_remove(
         assert [r["name"] for r in node.ctl_json("config", "ls")] == ["app_web_config"]
         assert "app_default" in [r["name"] for r in node.ctl_json("network", "ls")]
 
-        # the published port serves the config and the secret the task was given
+        # the published port serves the config and the secret the task was given (through
+        # the node's routing mesh)
         page = wait_for(lambda: _get(f"http://127.0.0.1:{port}/"), "app_web answering", timeout=90)
         assert "hello from the config" in page and "s3cret" in page
 
