@@ -3,10 +3,10 @@ builder of a worker node's tree.
 
 `SharedParts` (every node, a manager too) declares:
 
-    worker   Worker (state in STATE_DIR/worker) over the chosen executor
-    agent    Agent: a CURVE session to a manager's dispatcher (a manager's own first)
     mesh     Mesh (actors/worker/mesh.py): the routing mesh, listening on --mesh-addr on
              every ingress port of the table the agent's sessions bring
+    worker   Worker (state in STATE_DIR/worker) over the chosen executor
+    agent    Agent: a CURVE session to a manager's dispatcher (a manager's own first)
     logs     LogPublisher (actors/logs/publisher.py): listens to the leader's log broker
              for the subscriptions that concern this node and publishes its tasks' output
              and its own log events (actors/logs/node_ring.py)
@@ -146,8 +146,8 @@ class SharedParts:
 
     def children(self) -> list[ChildSpec]:
         return [
+            self.mesh_child(),  # first: it needs no other part, and stops last
             self.worker_child(),
-            self.mesh_child(),
             self.agent_child(),
             self.publisher_child(),
             self.renewer_child(),
