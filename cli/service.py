@@ -397,10 +397,21 @@ def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
         write_text("\n".join(s["id"] for s in services) or "")
     else:
         rows = [
-            (s["id"][:12], s["name"], s["mode"], replicas_column(s), s["image"]) for s in services
+            (s["id"][:12], s["name"], s["mode"], replicas_column(s), s["image"], ports_column(s))
+            for s in services
         ]
-        write_text(render_table(("ID", "NAME", "MODE", "REPLICAS", "IMAGE"), rows))
+        write_text(render_table(("ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"), rows))
     return 0
+
+
+def ports_column(summary: dict[str, Any]) -> str:
+    """The ports the routing mesh publishes on every node, as ``docker service ls`` shows
+    them: ``*:8080->80/tcp`` (host-mode ports are per task: ``service ps``)."""
+    return ",".join(
+        f"*:{p['published_port']}->{p['target_port']}/{p['protocol']}"
+        for p in summary.get("ports", ())
+        if p.get("publish_mode") == "ingress" and p.get("published_port")
+    )
 
 
 def replicas_column(summary: dict[str, Any]) -> str:

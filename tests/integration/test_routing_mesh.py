@@ -77,6 +77,7 @@ def test_an_ingress_port_answers_on_every_node(
         [inspected] = m1.ctl_json("service", "inspect", "web")
         [spec_port] = inspected["spec"]["endpoint"]["ports"]
         assert (spec_port["published_port"], spec_port["publish_mode"]) == (port, "ingress")
+        assert f"*:{port}->80/tcp" in m1.ctl("service", "ls").stdout  # Docker's PORTS column
 
         # another service cannot take the port
         with pytest.raises(CtlError, match="already published through the routing mesh by"):

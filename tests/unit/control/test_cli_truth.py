@@ -35,6 +35,7 @@ from api.specs import (
 from api.task_state import TaskState
 from cli.ctl import NOUNS, build_parser, parse
 from cli.progress import ProgressJudge
+from cli.service import ports_column
 from cli.service_inspect import describe, spec_lines
 from tests.unit.control.helpers import Cluster
 
@@ -78,6 +79,16 @@ def test_every_flag_and_argument_has_help() -> None:
 def test_a_groups_format_is_honoured(words: list[str], expected: str) -> None:
     _, args = parse(words)
     assert args.format == expected
+
+
+def test_service_ls_shows_the_ports_of_the_routing_mesh() -> None:
+    ports = [
+        {"protocol": "tcp", "target_port": 80, "published_port": 8080, "publish_mode": "ingress"},
+        {"protocol": "udp", "target_port": 53, "published_port": 30000, "publish_mode": "ingress"},
+        {"protocol": "tcp", "target_port": 81, "published_port": 9000, "publish_mode": "host"},
+    ]
+    assert ports_column({"ports": ports}) == "*:8080->80/tcp,*:30000->53/udp"
+    assert ports_column({"ports": []}) == ""
 
 
 def test_update_rollback_and_rollback_verbs_parse() -> None:
