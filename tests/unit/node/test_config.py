@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from actors.node.config import MAX_IPC_PATH, NodeConfig, NodeError, advertised_address
+from cli.node_main import build_parser, config_from_args
 
 
 def config(listen: str = "127.0.0.1:4242", control: str = "/tmp/s.sock") -> NodeConfig:
@@ -72,3 +73,15 @@ def test_an_address_others_cannot_reach_names_the_flag(
 ) -> None:
     with pytest.raises(NodeError, match=f"{flag} wants HOST:PORT with a port"):
         advertised_address(listen, advertise)
+
+
+def test_the_mesh_address_is_an_ip_every_ipv4_address_by_default(tmp_path: Path) -> None:
+    def config(*flags: str) -> NodeConfig:
+        argv = ["--state-dir", str(tmp_path), "--hostname", "n1", *flags]
+        return config_from_args(build_parser().parse_args(argv))
+
+    assert config().mesh_addr == "0.0.0.0"
+    assert config("--mesh-addr", "127.0.0.7").mesh_addr == "127.0.0.7"
+    assert config("--mesh-addr", "[::1]").mesh_addr == "::1"
+    with pytest.raises(ValueError, match="--mesh-addr wants an IP address, got 'node-1'"):
+        config("--mesh-addr", "node-1")
