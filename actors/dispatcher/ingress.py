@@ -5,7 +5,8 @@ Rules:
 - An entry per ingress port (``PublishMode.INGRESS`` with a published port: the control
   API allocated it) of every service not being removed. Two services claiming one port
   (an automatic rollback to a port since taken) give it to the first by id, never both.
-- Its backends: the service's tasks that are RUNNING and meant to run, each at its node's
+- Its backends: the service's tasks that are RUNNING and meant to run on a node not DOWN
+  (its heartbeats stopped: a connection would wait for a timeout), each at its node's
   address (``node.status.addr``: where its session comes from) and the host port the
   engine gave the task's target port (``status.port_status``; a host-mode published
   port of the same target is not a backend).
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from api.enums import PortProtocol, PublishMode
+from api.enums import NodeState, PortProtocol, PublishMode
 from api.objects import Node, Service, Task
 from api.task_state import TaskState
 
@@ -100,7 +101,7 @@ def ingress_table(
     nodes: Iterable[Node],
 ) -> tuple[IngressPort, ...]:
     """The table for the store's ``services``, their tasks and the ``nodes``, by port."""
-    addr_of = {n.id: n.status.addr for n in nodes}
+    addr_of = {n.id: n.status.addr for n in nodes if n.status.state is not NodeState.DOWN}
     entries: dict[tuple[PortProtocol, int], IngressPort] = {}
     for service in sorted(services, key=lambda s: s.id):
         if not publishes_ingress(service):

@@ -18,7 +18,7 @@ from actors.dispatcher.ingress import (
     parse_table,
 )
 from actors.dispatcher.wire import SessionFrame, encode_frame, parse_frame, split_frame
-from api.enums import PortProtocol, PublishMode
+from api.enums import NodeState, PortProtocol, PublishMode
 from api.objects import Node, NodeStatus, Secret, Service, Task, TaskStatus
 from api.specs import EndpointSpec, PortConfig, SecretSpec, ServiceSpec, TaskSpec
 from api.task_state import TaskState
@@ -62,6 +62,7 @@ NODES = [
     Node(id="n1", status=NodeStatus(addr="127.0.0.2")),
     Node(id="n2", status=NodeStatus(addr="127.0.0.3")),
     Node(id="n3"),  # no address known yet
+    Node(id="n4", status=NodeStatus(state=NodeState.DOWN, addr="127.0.0.4")),
 ]
 
 
@@ -79,6 +80,7 @@ def test_each_ingress_port_forwards_to_the_running_tasks_host_ports() -> None:
             task("t3", web, "n2", (80, 32771), state=TaskState.STARTING),
             task("t4", web, "n1", (80, 32772), desired=TaskState.SHUTDOWN),
             task("t5", web, "n3", (80, 32773)),  # its node's address is unknown
+            task("t6", web, "n4", (80, 32774)),  # its node is down
         ]
     }
     table = ingress_table([web], lambda i: tasks.get(i, []), NODES)
