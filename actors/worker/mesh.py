@@ -13,7 +13,8 @@ Rules:
 - A connection: a backend is chosen (least connections), connected within
   ``CONNECT_TIMEOUT`` (a refused one is passed over, up to CONNECT_ATTEMPTS), then bytes
   are copied both ways; one side's end of stream is passed on as a half close; the
-  connection ends when both directions have. No backend: the client is closed at once.
+  connection ends when both directions have. No backend, or past the connections'
+  bounds (mesh_table.py ``ConnectionBudget``): the client is closed at once.
 - ``Mesh`` is the supervised pykka shell: it starts and stops the proxy, feeds it the
   table the agent's session brings (``IngressHolder``: the last table survives a restart
   of the shell), and crashes if the loop dies so its supervisor restarts it.
