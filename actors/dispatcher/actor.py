@@ -395,6 +395,9 @@ class Dispatcher(SupervisedActor):
         """The routing mesh's table computed again when due; when it changed, sent to
         every session in a frame of its own (a session opened later gets it on its first
         frame). Whether any frame went out."""
+        feed = self._streams.ingress
+        if feed.held() > 2 * self.session_count() + 64:  # sessions ended since a change
+            feed.stale(s.session_id for s in self._sessions())
         now = self._clock()
         if not self._ingress.due(now):
             return False
@@ -408,11 +411,11 @@ class Dispatcher(SupervisedActor):
 
         found, table = self._store.view(read)
         self._ingress.computed(now, found)
-        if not self._streams.ingress.set_table(table):
+        if not feed.set_table(table):
             return False
         _log.info("dispatcher.ingress.changed", ports=len(table))
         sessions = {s.session_id: s for s in self._sessions()}
-        for session_id in self._streams.ingress.stale(sessions):
+        for session_id in feed.stale(sessions):
             self._streams.send(sessions[session_id], Delta(False))
         return bool(sessions)
 

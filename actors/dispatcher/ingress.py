@@ -202,6 +202,10 @@ class IngressFeed:
         self._sent[session_id] = table
         return table
 
+    def held(self) -> int:
+        """How many sessions it remembers (ended ones too, until ``stale`` forgets them)."""
+        return len(self._sent)
+
     def stale(self, session_ids: Iterable[str]) -> list[str]:
         """Of ``session_ids`` (the live sessions), those not sent the current table; the
         others are forgotten."""

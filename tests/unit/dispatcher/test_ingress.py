@@ -163,6 +163,7 @@ def test_each_session_is_sent_the_table_once_per_change() -> None:
     assert feed.stale(["a", "b"]) == ["a", "b"]
     assert feed.to_send("a") == table
     assert feed.stale(["a"]) == []  # "b" is gone: forgotten
+    assert feed.held() == 1
     assert feed.to_send("b") == table
 
 
