@@ -2,7 +2,7 @@
 
 A bench's timings are its own business (tests assert no time); this only keeps each one
 working as the code under it changes. ``bench/_*.py`` are helpers, not benches. A bench
-that drives Docker (converge, update) takes the ``docker_client`` fixture, so it skips
+that drives Docker (converge, mesh, update) takes the ``docker_client`` fixture, so it skips
 without an engine, and fails under CI=true.
 """
 
@@ -21,13 +21,13 @@ from tests.support.parallel import SWARM_MODE_BENCHES
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHES = sorted(p.stem for p in (ROOT / "bench").glob("*.py") if not p.stem.startswith("_"))
-NEEDS_DOCKER = frozenset({"converge", "engine_api", "update"})
+NEEDS_DOCKER = frozenset({"converge", "engine_api", "mesh", "update"})
 TIMEOUT_S = 600
 
 
 def test_the_benches_are_found() -> None:
     expected = {"cli", "converge", "engine_api", "failover", "fleet", "flood", "logs", "raft"}
-    assert expected | {"scale", "transport", "update"} <= set(BENCHES)
+    assert expected | {"mesh", "scale", "transport", "update"} <= set(BENCHES)
     assert set(BENCHES) >= SWARM_MODE_BENCHES
 
 
