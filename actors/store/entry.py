@@ -131,12 +131,13 @@ class Entry:
     groups: tuple[tuple[Op, ...], ...]
 
 
-def encode_op(op: Op, specs: SpecTable) -> bytes:
+def encode_op(op: Op, specs: SpecTable, patch: bool | None = None) -> bytes:
     """One operation, packed on its own: its length is what the op costs in an entry
-    (a task's besides its spec, which ``specs`` numbers and the entry holds once)."""
+    (a task's besides its spec, which ``specs`` numbers and the entry holds once).
+    ``patch``: ``writes_patch(op)``, when the caller knows it already."""
     obj = op.obj
     body: Any
-    if writes_patch(op):
+    if writes_patch(op) if patch is None else patch:
         assert op.base is not None and obj is not None
         return _pack([_PATCH, op.kind._value_, op.id, op.expected, changed_fields(op.base, obj)])
     if obj is None:
