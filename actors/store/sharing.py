@@ -24,7 +24,13 @@ from types import MappingProxyType
 from api.objects import Node, Object, Service, Task
 from api.specs import TaskSpec
 
-__all__ = ["NO_LABELS", "SpecSharing", "share_patched_parts", "share_task_parts"]
+__all__ = [
+    "NO_LABELS",
+    "SpecSharing",
+    "share_patched_parts",
+    "share_task_parts",
+    "share_written_parts",
+]
 
 _set = object.__setattr__
 _INTERNED_MESSAGE = 40  # longer status messages name their task's own circumstances
@@ -85,6 +91,32 @@ def share_patched_parts(
         if isinstance(node, Node) and task.node_id is not node.id:
             _set(task, "node_id", node.id)
     if "status" in changed:
+        message = task.status.message
+        if message and len(message) <= _INTERNED_MESSAGE:
+            _set(task.status, "message", sys.intern(message))
+
+
+def share_written_parts(
+    task: Task, base: Task, services: Mapping[str, Object], nodes: Mapping[str, Object]
+) -> None:
+    """``share_task_parts`` for a fresh ``task`` its writer built from ``base``, the task
+    the store holds (so sharing already): a field still holding the base's value shares
+    it already (the scheduler's and the dispatcher's writes change a task's node or
+    status, not what it shares with its service: two of a task's three writes)."""
+    if (
+        task.spec is not base.spec
+        or task.service_id is not base.service_id
+        or task.service_name is not base.service_name
+        or task.labels is not base.labels
+    ):
+        share_task_parts(task, base, services, nodes)
+        return
+    node_id = task.node_id
+    if node_id and node_id is not base.node_id:
+        node = nodes.get(node_id)
+        if isinstance(node, Node) and node_id is not node.id:
+            _set(task, "node_id", node.id)
+    if task.status is not base.status:
         message = task.status.message
         if message and len(message) <= _INTERNED_MESSAGE:
             _set(task.status, "message", sys.intern(message))
