@@ -302,7 +302,10 @@ def _decode_op(raw: Any, gi: int, oi: int, rows: _Rows | None, patches: bool) ->
         raise EntryDecodeError(f"{_where(gi, oi)}: {kind_raw!r} is not a valid ObjectKind")
     if patches and action_raw == _PATCH:
         assert rows is not None  # format 3 has its layout
-        return _decode_patch(kind, id_, expected, obj_raw, rows.layout, gi, oi)
+        # None: this reader's own layout (decode_changes would compare the two maps again
+        # for each patch; the entry's are compared once, in _Rows)
+        layout = None if rows.fast else rows.layout
+        return _decode_patch(kind, id_, expected, obj_raw, layout, gi, oi)
     action = _ACTIONS.get(action_raw) if type(action_raw) is str else None
     if action is None:
         raise EntryDecodeError(f"{_where(gi, oi)}: {action_raw!r} is not a valid Action")
