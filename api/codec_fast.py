@@ -168,6 +168,8 @@ def _tuple(item_tp: Any) -> _FastDecoder:
     def decode_tuple(data: Any) -> Any:
         if not isinstance(data, (list, tuple)):
             raise Invalid
+        if not data:  # most are (a task's port statuses): no comprehension to run
+            return ()
         return tuple([item(x) for x in data])
 
     return decode_tuple

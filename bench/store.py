@@ -14,6 +14,8 @@ on) that snapshots and compacts by the Raft loop's own rule (``actors.raft_node
 - (wall and CPU times: the CPU ones mean more on a loaded machine)
 - a snapshot saved as the Raft loop does (encode, then the snapshot file written with
   fsync: ``actors.raft_node.snapshots.write_snapshot``): size, encode and write times;
+  and its encoding in a forked child as a big store's is (``encode_in_child``), alone
+  and three at once (bench/scale.py makes its three managers snapshot together);
 - a restore from that file into a fresh store (read + CRC + decode + tables): time, and
   the RSS growth and traced Python bytes (tracemalloc, a second restore) per task of the
   restored store (a follower's or a restarted manager's objects);
@@ -34,6 +36,7 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -43,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from actors.heap import tune_collector, tune_malloc
 from actors.raft_node.snapshots import read_snapshot, write_snapshot
+from actors.raft_node.snapshotter import encode_in_child
 from actors.raft_node.types import ConfState, Snapshot, SnapshotMetadata
 from actors.store import MemoryStore
 from bench._fleet import proc_rss_bytes
@@ -108,6 +112,34 @@ def save(store: MemoryStore, directory: Path) -> tuple[Path, dict[str, Any]]:
     }
 
 
+def save_in_children(store: MemoryStore, managers: int = 3) -> dict[str, Any]:
+    """The snapshot encoded as a big store's Raft loop encodes it: in a forked child
+    (raft_node/snapshotter.py), once alone and then ``managers`` at once, as
+    bench/scale.py makes every manager of a cluster snapshot together (their children
+    then share the machine's cores): wall and CPU seconds (the child's, faults of its
+    copy-on-write pages included), the encoding only (the file's write is ``save``'s)."""
+    view = store.snapshot_view()
+    started = time.perf_counter()
+    _, cpu = encode_in_child(store.encode_snapshot, view)
+    alone = {"wall_s": round(time.perf_counter() - started, 3), "cpu_s": round(cpu, 3)}
+    walls: list[float] = []
+    cpus: list[float] = []
+
+    def one() -> None:
+        began = time.perf_counter()
+        _, spent = encode_in_child(store.encode_snapshot, view)
+        walls.append(time.perf_counter() - began)
+        cpus.append(spent)
+
+    threads = [threading.Thread(target=one) for _ in range(managers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    together = {"managers": managers, "max_wall_s": round(max(walls), 3)}
+    return {"alone": alone, "together": {**together, "max_cpu_s": round(max(cpus), 3)}}
+
+
 def restore(path: Path) -> tuple[MemoryStore, float, float]:
     started, cpu = time.perf_counter(), time.process_time()
     snap = read_snapshot(path, None)
@@ -153,6 +185,7 @@ def run(tasks: int, services: int, nodes: int, directory: Path) -> dict[str, Any
     rss_filled = rss()
     leader_per_task = (rss_filled - rss_start) / tasks
     path, saved = save(store, directory)
+    in_children = save_in_children(store)
     restored, restore_s, restore_cpu_s = restore(path)
     rss_restored = rss()
     del restored
@@ -171,6 +204,7 @@ def run(tasks: int, services: int, nodes: int, directory: Path) -> dict[str, Any
         "rss_bytes_per_task_restored": round((rss_restored - rss_filled) / tasks),
         "traced_bytes_per_task_restored": round(traced / tasks),
         **saved,
+        "encode_in_child": in_children,
         "restore_s": round(restore_s, 3),
         "restore_cpu_s": round(restore_cpu_s, 3),
         "snapshot_bytes_per_task": round(saved["snapshot_bytes"] / tasks),

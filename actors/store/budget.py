@@ -19,12 +19,13 @@ task (its node, its status) are not encoded twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from actors.store.entry import Op, encode_op, object_bytes, writes_patch
 from actors.store.errors import TooLarge
 from actors.store.task_rows import SpecTable
 from api.limits import MAX_ENTRY_BYTES, MAX_OBJECT_BYTES, MAX_WRITE_BYTES
-from api.objects import Task
+from api.objects import Object, Task
 from api.objects_copy import field_names
 from api.objects_init import fast_init
 
@@ -55,23 +56,28 @@ class EncodedGroup:
 
 def encode_group(ops: tuple[Op, ...], budgets: Budgets, specs: SpecTable) -> EncodedGroup:
     """Pack ``ops`` for an entry whose task specs ``specs`` numbers; TooLarge names the
-    first object over its budget, or the write (and ``specs`` is as it was before)."""
+    first object over its budget, or the write (and ``specs`` is as it was before).
+    One pass over the operations (every write of the store comes through here: a task's
+    three writes, each of one operation, on the leader)."""
     mark = specs.mark()
+    packed: list[bytes] = []
+    size = 0
     try:
-        packed = tuple(encode_op(op, specs) for op in ops)
-        for op, data in zip(ops, packed, strict=True):
-            if writes_patch(op):
-                assert op.obj is not None
-                size = len(data)
-                if size > budgets.object // (2 * len(field_names(type(op.obj)))):
-                    size = object_bytes(op.obj, specs)  # the object it makes, whole
-            else:
-                size = len(data)
-                if type(op.obj) is Task:
-                    size += specs.size(specs.ref(op.obj.spec))
-            if size > budgets.object:
-                raise TooLarge(f"{op.kind.value} {op.id}", size, budgets.object, "one object")
-        size = sum(len(data) for data in packed) + specs.bytes_since(mark)
+        for op in ops:
+            obj = op.obj
+            patch = writes_patch(op)
+            data = encode_op(op, specs, patch)
+            one = len(data)
+            if patch:
+                if one > budgets.object // (2 * len(field_names(type(obj)))):
+                    one = object_bytes(cast(Object, obj), specs)  # the object it makes, whole
+            elif type(obj) is Task:
+                one += specs.size_of(obj.spec)  # numbered by encode_op
+            if one > budgets.object:
+                raise TooLarge(f"{op.kind.value} {op.id}", one, budgets.object, "one object")
+            packed.append(data)
+            size += len(data)
+        size += specs.bytes_since(mark)
         if size > budgets.write:
             raise TooLarge(
                 f"this write of {len(ops)} objects", size, budgets.write, "one write (transaction)"
@@ -79,4 +85,4 @@ def encode_group(ops: tuple[Op, ...], budgets: Budgets, specs: SpecTable) -> Enc
     except TooLarge:
         specs.rollback(mark)
         raise
-    return EncodedGroup(packed, size, ops)
+    return EncodedGroup(tuple(packed), size, ops)

@@ -131,12 +131,13 @@ class Entry:
     groups: tuple[tuple[Op, ...], ...]
 
 
-def encode_op(op: Op, specs: SpecTable) -> bytes:
+def encode_op(op: Op, specs: SpecTable, patch: bool | None = None) -> bytes:
     """One operation, packed on its own: its length is what the op costs in an entry
-    (a task's besides its spec, which ``specs`` numbers and the entry holds once)."""
+    (a task's besides its spec, which ``specs`` numbers and the entry holds once).
+    ``patch``: ``writes_patch(op)``, when the caller knows it already."""
     obj = op.obj
     body: Any
-    if writes_patch(op):
+    if writes_patch(op) if patch is None else patch:
         assert op.base is not None and obj is not None
         return _pack([_PATCH, op.kind._value_, op.id, op.expected, changed_fields(op.base, obj)])
     if obj is None:
@@ -301,7 +302,10 @@ def _decode_op(raw: Any, gi: int, oi: int, rows: _Rows | None, patches: bool) ->
         raise EntryDecodeError(f"{_where(gi, oi)}: {kind_raw!r} is not a valid ObjectKind")
     if patches and action_raw == _PATCH:
         assert rows is not None  # format 3 has its layout
-        return _decode_patch(kind, id_, expected, obj_raw, rows.layout, gi, oi)
+        # None: this reader's own layout (decode_changes would compare the two maps again
+        # for each patch; the entry's are compared once, in _Rows)
+        layout = None if rows.fast else rows.layout
+        return _decode_patch(kind, id_, expected, obj_raw, layout, gi, oi)
     action = _ACTIONS.get(action_raw) if type(action_raw) is str else None
     if action is None:
         raise EntryDecodeError(f"{_where(gi, oi)}: {action_raw!r} is not a valid Action")

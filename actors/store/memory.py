@@ -53,7 +53,12 @@ from actors.store.errors import (
 )
 from actors.store.gc_pause import gc_paused
 from actors.store.proposer import LocalProposer, Proposer
-from actors.store.sharing import SpecSharing, share_patched_parts, share_task_parts
+from actors.store.sharing import (
+    SpecSharing,
+    share_patched_parts,
+    share_task_parts,
+    share_written_parts,
+)
 from actors.store.snapshot_codec import StoreView, decode_snapshot, encode_snapshot
 from actors.store.table import Table, TableSchema
 from actors.store.task_rows import SpecTable
@@ -402,6 +407,8 @@ class MemoryStore:
                         share_patched_parts(new, op.changes, current, services, nodes)
                     elif sharing is not None:
                         sharing.share(new, current)
+                    elif op.base is current and type(current) is Task:
+                        share_written_parts(new, current, services, nodes)
                     else:
                         share_task_parts(new, current, services, nodes)
                 holder = table.unique_holder(new)

@@ -24,7 +24,13 @@ from types import MappingProxyType
 from api.objects import Node, Object, Service, Task
 from api.specs import TaskSpec
 
-__all__ = ["NO_LABELS", "SpecSharing", "share_patched_parts", "share_task_parts"]
+__all__ = [
+    "NO_LABELS",
+    "SpecSharing",
+    "share_patched_parts",
+    "share_task_parts",
+    "share_written_parts",
+]
 
 _set = object.__setattr__
 _INTERNED_MESSAGE = 40  # longer status messages name their task's own circumstances
@@ -50,17 +56,10 @@ def share_task_parts(
         name = service.spec.name
         if task.service_name is not name and task.service_name == name:
             _set(task, "service_name", name)
-    if task.node_id:
-        node = nodes.get(task.node_id)
-        if isinstance(node, Node) and task.node_id is not node.id:
-            _set(task, "node_id", node.id)
+    _share_node_id(task, nodes)
     if not task.labels and task.labels is not NO_LABELS:
         _set(task, "labels", NO_LABELS)
-    message = task.status.message
-    if message and len(message) <= _INTERNED_MESSAGE:
-        # the same few words on every task ("started"); the value is unchanged, so the
-        # status may be one another task holds too
-        _set(task.status, "message", sys.intern(message))
+    _intern_message(task)
 
 
 # the fields whose values share_task_parts points at the service's, or at one empty map
@@ -80,14 +79,47 @@ def share_patched_parts(
     if not _SERVICE_PARTS.isdisjoint(changed):
         share_task_parts(task, current, services, nodes)
         return
-    if "node_id" in changed and task.node_id:
-        node = nodes.get(task.node_id)
-        if isinstance(node, Node) and task.node_id is not node.id:
-            _set(task, "node_id", node.id)
+    if "node_id" in changed:
+        _share_node_id(task, nodes)
     if "status" in changed:
-        message = task.status.message
-        if message and len(message) <= _INTERNED_MESSAGE:
-            _set(task.status, "message", sys.intern(message))
+        _intern_message(task)
+
+
+def share_written_parts(
+    task: Task, base: Task, services: Mapping[str, Object], nodes: Mapping[str, Object]
+) -> None:
+    """``share_task_parts`` for a fresh ``task`` its writer built from ``base``, the task
+    the store holds (so sharing already): a field still holding the base's value shares
+    it already (the scheduler's and the dispatcher's writes change a task's node or
+    status, not what it shares with its service: two of a task's three writes)."""
+    if (
+        task.spec is not base.spec
+        or task.service_id is not base.service_id
+        or task.service_name is not base.service_name
+        or task.labels is not base.labels
+    ):
+        share_task_parts(task, base, services, nodes)
+        return
+    if task.node_id is not base.node_id:
+        _share_node_id(task, nodes)
+    if task.status is not base.status:
+        _intern_message(task)
+
+
+def _share_node_id(task: Task, nodes: Mapping[str, Object]) -> None:
+    node_id = task.node_id
+    if node_id:
+        node = nodes.get(node_id)
+        if isinstance(node, Node) and node_id is not node.id:
+            _set(task, "node_id", node.id)
+
+
+def _intern_message(task: Task) -> None:
+    message = task.status.message
+    if message and len(message) <= _INTERNED_MESSAGE:
+        # the same few words on every task ("started"); the value is unchanged, so the
+        # status may be one another task holds too
+        _set(task.status, "message", sys.intern(message))
 
 
 def _share_service_spec(task: Task, service: Service) -> None:

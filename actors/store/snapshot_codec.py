@@ -69,12 +69,17 @@ def _encode_chunks(view: StoreView) -> Iterator[bytes]:
                 continue
             first_new = len(specs)
             ref = specs.ref
-            encoded = [encode_task(t, ref(cast(Task, t).spec)) for t in chunk]
+            # each row packed as soon as it is built: its lists are freed at once and the
+            # next row's reuse their memory (a chunk's 2,000 rows built before they were
+            # packed were a fifth more of a snapshot's time, their memory cold by then)
+            rows = [pack(encode_task(t, ref(t.spec))) for t in cast("list[Task]", chunk)]
             if len(specs) > first_new:  # [_SPECS, [spec, ...]], each spec packed once
                 new = specs.packed[first_new:]
                 yield packer.pack_array_header(2) + pack(_SPECS)
                 yield packer.pack_array_header(len(new)) + b"".join(new)
-            yield pack([kind.value, encoded])
+            # [kind, [row, ...]]: msgpack values concatenate, so the same bytes
+            yield packer.pack_array_header(2) + pack(kind.value)
+            yield packer.pack_array_header(len(rows)) + b"".join(rows)
 
 
 def decode_snapshot(data: bytes) -> tuple[int, dict[ObjectKind, list[Object]]]:

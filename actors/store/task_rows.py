@@ -88,6 +88,8 @@ class SpecTable:
         return len(self.packed), len(self._held)
 
     def bytes_since(self, mark: tuple[int, int]) -> int:
+        if len(self.packed) == mark[0]:  # most writes add no spec
+            return 0
         return sum(len(p) for p in self.packed[mark[0] :])
 
     def rollback(self, mark: tuple[int, int]) -> None:

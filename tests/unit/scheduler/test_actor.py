@@ -261,3 +261,33 @@ def test_a_tick_with_nothing_waiting_does_not_hold_back_the_next(started: Any) -
     create(store, task("web", slot=1))
     assert timer.delays[armed:] == [0.0]
     assert proxy.tick().get(timeout=10).assigned == 1
+
+
+def test_an_assignment_keeps_every_other_field_of_the_tasks_status() -> None:
+    # the writer builds the ASSIGNED status field by field (not dataclasses.replace): a
+    # field added to TaskStatus must be added there too, which this list makes noticed
+    from actors.scheduler.actor import _writer
+    from actors.scheduler.scheduler import Assignment
+    from api.objects import ContainerStatus, Meta, TaskStatus
+    from api.specs import PortConfig
+
+    fields = [f.name for f in dataclasses.fields(TaskStatus)]
+    assert fields == [
+        "timestamp", "state", "message", "err", "container_status", "port_status", "started_at"
+    ]  # fmt: skip
+    old = TaskStatus(
+        1.0, TaskState.PENDING, "m", "e", ContainerStatus("c", 2, 3), (PortConfig(),), 4.0
+    )
+    t = dataclasses.replace(task("t1"), meta=Meta(5, 1.0, 1.0), status=old)
+    written: list[Task] = []
+
+    class Tx:
+        def update(self, obj: Task, handed_over: bool = False) -> None:
+            written.append(obj)
+
+    _writer(Assignment(t, "n1"), 9.0)(Tx())  # type: ignore[arg-type]
+    (new,) = written
+    assert new.node_id == "n1" and new.meta == t.meta
+    assert new.status == dataclasses.replace(
+        old, timestamp=9.0, state=TaskState.ASSIGNED, message=ASSIGNED_MESSAGE
+    )

@@ -1,0 +1,92 @@
+"""Rows (api/codec_rows.py): a task's row holds what its map holds, in the layout's order,
+and is built by one generated function (its nested rows read inline)."""
+
+from __future__ import annotations
+
+import sys
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from actors.store.task_rows import TASK_ROWS
+from api.codec_objects import encode
+from api.enums import PortProtocol, PublishMode
+from api.objects import ContainerStatus, Meta, Task, TaskStatus
+from api.specs import PortConfig, TaskSpec
+from api.task_state import TaskState
+
+_PORTS = (PortConfig("web", PortProtocol.UDP, 80, 8080, PublishMode.HOST),)
+
+
+def _task(container: ContainerStatus | None, ports: tuple[PortConfig, ...], labels: Any) -> Task:
+    status = TaskStatus(
+        timestamp=5.5,
+        state=TaskState.RUNNING,
+        message="started",
+        err="",
+        container_status=container,
+        port_status=ports,
+        started_at=6.5,
+    )
+    return Task(
+        id="t1",
+        meta=Meta(version=7, created_at=1.5, updated_at=2.5),
+        spec=TaskSpec(),
+        service_id="s1",
+        service_name="web",
+        slot=3,
+        node_id="n1",
+        desired_state=TaskState.RUNNING,
+        status=status,
+        spec_version=2,
+        labels=labels,
+        job_iteration=4,
+    )
+
+
+CASES = [
+    pytest.param(ContainerStatus("c" * 64, 42, 0), _PORTS, {"a": "b"}, id="every-part"),
+    pytest.param(None, (), {}, id="no-container-no-ports-no-labels"),
+    pytest.param(ContainerStatus("c1", 1, 137), (), {}, id="container-only"),
+]
+
+
+@pytest.mark.parametrize(("container", "ports", "labels"), CASES)
+def test_a_task_row_holds_its_map_in_the_layouts_order(
+    container: ContainerStatus | None, ports: tuple[PortConfig, ...], labels: Any
+) -> None:
+    t = _task(container, ports, labels)
+    row = TASK_ROWS.encode(t, 9)
+    assert TASK_ROWS.as_map(row, TASK_ROWS.layout) == {**encode(t), "spec": 9}
+    assert TASK_ROWS.decode(row, t.spec) == t
+
+
+@pytest.mark.parametrize(("container", "ports", "labels"), CASES)
+def test_a_status_row_alone_is_the_one_nested_in_a_task_row(
+    container: ContainerStatus | None, ports: tuple[PortConfig, ...], labels: Any
+) -> None:
+    t = _task(container, ports, labels)
+    assert TASK_ROWS.encoder(TaskStatus)(t.status) == TASK_ROWS.encode(t, 0)[8]
+
+
+def _python_calls(fn: Any, *args: Any) -> list[str]:
+    calls: list[str] = []
+
+    def profile(frame: FrameType, event: str, arg: Any) -> None:
+        if event == "call":
+            calls.append(frame.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        fn(*args)
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_a_task_row_is_built_in_one_call() -> None:
+    # a snapshot builds 100,000 of them: each call of a nested row's encoder (meta,
+    # status, container status, the empty port statuses and labels) was a fifth of it
+    t = _task(ContainerStatus("c1", 1, 0), (), {})
+    assert _python_calls(TASK_ROWS.encode, t, 0) == ["encode_row"]
