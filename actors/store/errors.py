@@ -66,11 +66,13 @@ class AlreadyExists(StoreError):
 
 
 class NameConflict(StoreError):
-    def __init__(self, kind: str, name: str, holder: str) -> None:
+    """A unique index's key another object holds (``what``: "name", "ingress port")."""
+
+    def __init__(self, kind: str, name: str, holder: str, what: str = "name") -> None:
         self.kind = kind
         self.name = name
         self.holder = holder
-        super().__init__(f"{kind} name {name!r} is already in use by {kind} {holder}")
+        super().__init__(f"{kind} {what} {name!r} is already in use by {kind} {holder}")
 
 
 class TooLarge(StoreError):

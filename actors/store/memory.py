@@ -413,7 +413,7 @@ class MemoryStore:
                         share_task_parts(new, current, services, nodes)
                 holder = table.unique_holder(new)
                 if holder is not None:
-                    raise NameConflict(op.kind.value, str(holder[1]), holder[0])
+                    raise NameConflict(op.kind.value, str(holder[1]), holder[0], holder[2].what)
                 undo.append((op.kind, op.id, current))
                 table.put(new)
                 group_events.append(Event(op.kind, op.action, new, index, current, timestamp))

@@ -1,4 +1,5 @@
-"""The service table: a unique, case-insensitive index of spec names."""
+"""The service table: unique indices of spec names (case-insensitive) and of the ingress
+ports live services publish through the routing mesh (api/ingress_ports.py)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,34 @@ from typing import cast
 
 from actors.store.table import Index, TableSchema
 from actors.store.tx import ReadTx
+from api.enums import PublishMode
 from api.objects import ObjectKind, Service
 
-__all__ = ["SCHEMA", "by_name", "get", "list_all", "lookup"]
+__all__ = ["SCHEMA", "by_name", "get", "ingress_ports", "list_all", "lookup"]
 
 KIND = ObjectKind.SERVICE
+
+
+def ingress_ports(service: Service) -> frozenset[str] | None:
+    """The ports ("8080/tcp") a live service holds on every node; a service being removed
+    holds none (its port may be taken at once)."""
+    if service.pending_delete:
+        return None
+    held = frozenset(
+        f"{p.published_port}/{p.protocol.value}"
+        for p in service.spec.endpoint.ports
+        if p.publish_mode is PublishMode.INGRESS and p.published_port
+    )
+    return held or None
+
 
 SCHEMA = TableSchema(
     kind=KIND,
     cls=Service,
-    indexes=(Index("name", lambda s: s.spec.name.lower() or None, unique=True),),
+    indexes=(
+        Index("name", lambda s: s.spec.name.lower() or None, unique=True),
+        Index("ingress_port", ingress_ports, unique=True, multi=True, what="ingress port"),
+    ),
     name_index="name",
 )
 

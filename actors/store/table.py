@@ -1,8 +1,10 @@
 """One in-memory table: objects of one kind by id, with secondary indices.
 
-An ``Index`` maps each object to one key (or ``None``: not indexed). A unique index
-refuses two objects with the same key (service names, cluster names). Lookups return
-objects sorted by id, so every manager answers a query the same way.
+An ``Index`` maps each object to one key (or ``None``: not indexed); a ``multi`` index to
+a frozenset of keys (a service's ingress ports). A unique index refuses two objects with a
+key in common (service names, cluster names, ingress ports), on the writer's transaction
+and again when the entry is applied, so two managers' concurrent writes cannot both take
+it. Lookups return objects sorted by id, so every manager answers a query the same way.
 
 A key held by one object maps to that object's id itself, by more to a dict of their ids
 (``_Bucket``): most keys of a unique index, or of the (service, slot) index of tasks, have
@@ -27,6 +29,17 @@ class Index:
     name: str
     key: Callable[[Any], Hashable | None]
     unique: bool = False
+    multi: bool = False  # key gives a frozenset of keys (or None)
+    what: str = "name"  # a key as a refusal names it: "service name 'web' is in use"
+
+    def keys_of(self, obj: Any) -> frozenset[Hashable]:
+        """Every key ``obj`` has in this index."""
+        key = self.key(obj)
+        if key is None:
+            return frozenset()
+        if self.multi:
+            return key if isinstance(key, frozenset) else frozenset()
+        return frozenset((key,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +70,7 @@ class Table:
         # per index, in order: its entries (the map put changes)
         self._index_entries = tuple(self._entries[ix.name] for ix in schema.indexes)
         self.unique = tuple(ix for ix in schema.indexes if ix.unique)  # tasks: none
+        self._multi = tuple(ix.multi for ix in schema.indexes)
 
     def __len__(self) -> int:
         return len(self.objects)
@@ -80,19 +94,18 @@ class Table:
             return []
         return [bucket] if isinstance(bucket, str) else list(bucket)
 
-    def unique_holder(self, obj: Object) -> tuple[str, Hashable] | None:
-        """For the first unique index whose key ``obj`` shares with another object:
-        (that object's id, the key); else None."""
+    def unique_holder(self, obj: Object) -> tuple[str, Hashable, Index] | None:
+        """For the first unique index with a key ``obj`` shares with another object:
+        (that object's id, the key, the index); else None."""
         for ix in self.unique:
-            key = ix.key(obj)
-            if key is None:
-                continue
-            bucket = self._entries[ix.name].get(key)
-            if bucket is None:
-                continue
-            for holder in (bucket,) if isinstance(bucket, str) else bucket:
-                if holder != obj.id:
-                    return holder, key
+            entries = self._entries[ix.name]
+            for key in ix.keys_of(obj):
+                bucket = entries.get(key)
+                if bucket is None:
+                    continue
+                for holder in (bucket,) if isinstance(bucket, str) else bucket:
+                    if holder != obj.id:
+                        return holder, key, ix
         return None
 
     def put(self, obj: Object) -> Object | None:
@@ -111,22 +124,18 @@ class Table:
             return old
         for i, entries in enumerate(self._index_entries):
             key = keys[i]
+            if self._multi[i]:
+                old_set = old_keys[i] if old_keys is not None else None
+                _reindex_keys(entries, _key_set(old_set), _key_set(key), id)
+                continue
             if old_keys is not None:
                 old_key = old_keys[i]
                 if old_key == key:
                     continue
                 if old_key is not None:
                     _unindex_key(entries, old_key, id)
-            if key is None:
-                continue
-            bucket = entries.get(key)
-            if bucket is None:
-                entries[key] = id
-            elif isinstance(bucket, str):
-                if bucket != id:
-                    entries[key] = {bucket: None, id: None}
-            else:
-                bucket[id] = None
+            if key is not None:
+                _index_key(entries, key, id)
         return old
 
     def remove(self, id: str) -> Object | None:
@@ -141,9 +150,38 @@ class Table:
             entries.clear()
 
     def _unindex(self, obj: Object) -> None:
-        for entries, key in zip(self._index_entries, self._keys(obj), strict=True):
-            if key is not None:
-                _unindex_key(entries, key, obj.id)
+        for entries, key, multi in zip(
+            self._index_entries, self._keys(obj), self._multi, strict=True
+        ):
+            if key is None:
+                continue
+            for one in _key_set(key) if multi else (key,):
+                _unindex_key(entries, one, obj.id)
+
+
+def _key_set(key: Hashable | None) -> frozenset[Hashable]:
+    """A multi index's keys (its key function gives a frozenset, or None)."""
+    return key if isinstance(key, frozenset) else frozenset()
+
+
+def _index_key(entries: dict[Hashable, _Bucket], key: Hashable, id: str) -> None:
+    bucket = entries.get(key)
+    if bucket is None:
+        entries[key] = id
+    elif isinstance(bucket, str):
+        if bucket != id:
+            entries[key] = {bucket: None, id: None}
+    else:
+        bucket[id] = None
+
+
+def _reindex_keys(
+    entries: dict[Hashable, _Bucket], old: frozenset[Hashable], new: frozenset[Hashable], id: str
+) -> None:
+    for key in old - new:
+        _unindex_key(entries, key, id)
+    for key in new - old:
+        _index_key(entries, key, id)
 
 
 def _unindex_key(entries: dict[Hashable, _Bucket], key: Hashable, id: str) -> None:

@@ -93,11 +93,11 @@ class ReadTx:
         if not extra:
             ids.sort()
             return [table.objects[id] for id in ids]
-        keyfn = table.index(index).key
+        ix = table.index(index)
         out = []
         for id in sorted(set(ids) | extra):
             obj = self._visible(kind, id)
-            if obj is not None and keyfn(obj) == key:
+            if obj is not None and key in ix.keys_of(obj):
                 out.append(obj)
         return out
 
@@ -167,12 +167,10 @@ class WriteTx(ReadTx):
 
     def _check_unique(self, kind: ObjectKind, obj: Object) -> None:
         for ix in self._table(kind).unique:
-            key = ix.key(obj)
-            if key is None:
-                continue
-            for other in self.find(kind, ix.name, key):
-                if other.id != obj.id:
-                    raise NameConflict(kind.value, str(key), other.id)
+            for key in ix.keys_of(obj):
+                for other in self.find(kind, ix.name, key):
+                    if other.id != obj.id:
+                        raise NameConflict(kind.value, str(key), other.id, ix.what)
 
     def create(self, obj: Object, *, handed_over: bool = False) -> None:
         """Create ``obj``. ``handed_over``: the caller built ``obj`` for this write and
