@@ -28,7 +28,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Final, cast
 
 import structlog
 import zmq
@@ -188,7 +188,7 @@ class RouterLoop(threading.Thread):
         batch: list[Inbound] = []
         for n in range(BATCH):
             # the first: the poll said a message waits; the next few: asked (PROBED)
-            if 0 < n < PROBED and not router.get(_EVENTS) & _POLLIN:
+            if 0 < n < PROBED and not cast(int, router.get(_EVENTS)) & _POLLIN:
                 break
             try:
                 identity = router.recv(_NOBLOCK, copy=False)
