@@ -176,12 +176,14 @@ class DurableStorage:
         return storage
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        if self._lock_fd >= 0:
-            os.close(self._lock_fd)  # releases the flock
-            self._lock_fd = -1
+        writer, self._writer = self._writer, None
+        try:
+            if writer is not None:
+                writer.close()  # cuts the zeros written ahead: an fdatasync that may fail
+        finally:
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)  # releases the flock
+                self._lock_fd = -1
 
     def __enter__(self) -> DurableStorage:
         return self
@@ -336,7 +338,9 @@ class DurableStorage:
         # the new segment starts after the compaction point: it holds the whole log
         seq, first = writer.seq + 1, self._offset + 1
         body = frame(encode_batch(None, None, self._ents), self._cipher) if self._ents else b""
-        fresh = SegmentWriter.create(self._dir, seq, first, self._header(seq), body)
+        fresh = SegmentWriter.create(
+            self._dir, seq, first, self._header(seq), body, segment_bytes=self._segment_bytes
+        )
         writer.close()
         doomed, self._segments = self._segments, [(seq, first, fresh.path)]
         self._writer = fresh
@@ -416,7 +420,9 @@ class DurableStorage:
 
     def _rotate(self, old: SegmentWriter) -> SegmentWriter:
         seq, first = old.seq + 1, self.last_index() + 1
-        writer = SegmentWriter.create(self._dir, seq, first, self._header(seq))
+        writer = SegmentWriter.create(
+            self._dir, seq, first, self._header(seq), segment_bytes=self._segment_bytes
+        )
         old.close()
         self._writer = writer
         self._segments.append((seq, first, writer.path))
@@ -457,7 +463,9 @@ class DurableStorage:
             if list_snapshots(self._dir):
                 raise SnapshotMissing(f"{self._dir}: snapshot files but no WAL segment")
             self._bootstrap = initial_conf_state
-            self._writer = SegmentWriter.create(self._dir, 0, 1, self._header(0))
+            self._writer = SegmentWriter.create(
+                self._dir, 0, 1, self._header(0), segment_bytes=self._segment_bytes
+            )
             self._segments = [(0, 1, self._writer.path)]
             self._log.info("raft.storage.created", directory=str(self._dir))
             return
@@ -466,7 +474,12 @@ class DurableStorage:
         self._ents, self._segments = replayed.entries, replayed.segments
         seq, first, path = self._segments[-1]
         self._writer = SegmentWriter(
-            path, seq, first, replayed.tail_size, replayed.tail_header_size
+            path,
+            seq,
+            first,
+            replayed.tail_size,
+            replayed.tail_header_size,
+            segment_bytes=self._segment_bytes,
         )
         self._restore_snapshot()
         # Everything a snapshot covers is committed, even if the crash came between

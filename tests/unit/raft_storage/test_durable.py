@@ -281,11 +281,16 @@ def test_save_is_one_write_and_one_fsync(
 
     s = open_storage()
     calls: list[str] = []
-    real_write, real_fdatasync, real_fsync = os.write, os.fdatasync, os.fsync
+    real_write, real_pwrite = os.write, os.pwrite
+    real_fdatasync, real_fsync = os.fdatasync, os.fsync
 
     def write(fd: int, data: bytes) -> int:
         calls.append("write")
         return real_write(fd, data)
+
+    def pwrite(fd: int, data: bytes, offset: int) -> int:
+        calls.append("write")
+        return real_pwrite(fd, data, offset)
 
     def fdatasync(fd: int) -> None:
         calls.append("sync")
@@ -296,11 +301,15 @@ def test_save_is_one_write_and_one_fsync(
         real_fsync(fd)
 
     monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(os, "pwrite", pwrite)
     monkeypatch.setattr(os, "fdatasync", fdatasync)
     monkeypatch.setattr(os, "fsync", fsync)
     s.save(HardState(1, 1, 0), ents(1, 300))
+    assert calls == ["write", "write", "sync"]  # zeros written ahead (wal.py), the record
+    calls.clear()
+    s.save(HardState(1, 1, 0), ents(301, 600))
     assert calls == ["write", "sync"]
     calls.clear()
     s.set_hard_state(HardState(1, 1, 300))
-    s.append(ents(301, 301))
+    s.append(ents(601, 601))
     assert calls == ["write", "sync", "write", "sync"]

@@ -1,0 +1,85 @@
+"""RouterLoop's drain of its ROUTER (transport/router_loop.py): a batch of one, every hop
+of a lone write, ends on ZMQ_EVENTS, not on a zmq.Again exception (real sockets)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import zmq
+
+from transport.outbox import Outbox
+from transport.router_loop import PROBED, RouterLoop
+
+
+class CountingSocket:
+    """The ROUTER, counting the receives that found nothing (zmq.Again)."""
+
+    def __init__(self, sock: zmq.Socket[bytes]) -> None:
+        self._sock = sock
+        self.agains = 0
+
+    def recv(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self._sock.recv(*args, **kwargs)
+        except zmq.Again:
+            self.agains += 1
+            raise
+
+    def get(self, option: int) -> Any:
+        return self._sock.get(option)
+
+
+@pytest.fixture
+def sockets() -> Iterator[tuple[RouterLoop, zmq.Socket[bytes], zmq.Socket[bytes]]]:
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    router.bind("inproc://drain")
+    dealer = context.socket(zmq.DEALER)
+    dealer.connect("inproc://drain")
+    outbox = Outbox()
+    loop = RouterLoop(
+        context,
+        "inproc://drain",
+        outbox,
+        lambda batch: None,
+        name="drain-test",
+        keypair=None,
+        max_message_size=1 << 20,
+    )
+    yield loop, router, dealer
+    outbox.close()
+    dealer.close(linger=0)
+    router.close(linger=0)
+    context.term()
+
+
+def _sent(router: zmq.Socket[bytes], dealer: zmq.Socket[bytes], count: int) -> None:
+    for i in range(count):
+        dealer.send(b"frame-%d" % i)
+    assert router.poll(5000, zmq.POLLIN)
+
+
+def test_a_batch_of_one_ends_without_an_again(
+    sockets: tuple[RouterLoop, zmq.Socket[bytes], zmq.Socket[bytes]],
+) -> None:
+    loop, router, dealer = sockets
+    _sent(router, dealer, 1)
+    counting = CountingSocket(router)
+    batch = loop._receive(counting, curve=False)  # type: ignore[arg-type]
+    assert [item[1] for item in batch] == [b"frame-0"]
+    assert counting.agains == 0
+
+
+@pytest.mark.parametrize("count", [PROBED - 1, PROBED, 3 * PROBED])
+def test_a_batch_takes_every_waiting_message_in_order(
+    sockets: tuple[RouterLoop, zmq.Socket[bytes], zmq.Socket[bytes]], count: int
+) -> None:
+    loop, router, dealer = sockets
+    _sent(router, dealer, count)
+    counting = CountingSocket(router)
+    batch = loop._receive(counting, curve=False)  # type: ignore[arg-type]
+    assert [item[1] for item in batch] == [b"frame-%d" % i for i in range(count)]
+    assert counting.agains <= 1  # one only past the probed receives
+    assert loop._receive(counting, curve=False) == []  # type: ignore[arg-type]
