@@ -1,0 +1,78 @@
+"""The dispatcher's store writer: task statuses a group to a sub-transaction, and a group
+that was rejected written again one status at a time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from actors.dispatcher.statuses import PendingStatus
+from actors.dispatcher.writer import STATUS_GROUP, StoreWriter
+from actors.store import Batch, BatchResult, ConflictError, MemoryStore
+from actors.store import tasks as task_queries
+from api.objects import TaskStatus
+from api.task_state import TaskState
+from tests.unit.dispatcher.helpers import NODE_A, task
+
+
+def ids(n: int) -> list[str]:
+    return [task(f"t{i:07d}").id for i in range(n)]
+
+
+def running(n: int) -> list[PendingStatus]:
+    return [PendingStatus(i, NODE_A, TaskStatus(state=TaskState.RUNNING)) for i in ids(n)]
+
+
+class CountingStore(MemoryStore):
+    """A local store that keeps each batch's result (one outcome per sub-transaction)."""
+
+    results: list[BatchResult]
+
+    def batch(self, fn: Callable[[Batch], None], *, timeout: float | None = None) -> BatchResult:
+        result = super().batch(fn, timeout=timeout)
+        self.results.append(result)
+        return result
+
+
+def test_statuses_are_written_a_group_to_a_sub_transaction() -> None:
+    store = CountingStore.local(clock=time.time)
+    store.results = []
+    n = 2 * STATUS_GROUP + 2
+    store.batch(lambda b: [b.update(lambda tx, t=t: tx.create(task(t[:8]))) for t in ids(n)])
+    writer = StoreWriter.__new__(StoreWriter)  # its write, without the actor's thread
+    writer._store = store
+    writer.write((), running(n))
+    assert len(store.results[-1].outcomes) == 3
+    states = store.view(lambda tx: [task_queries.get(tx, i) for i in ids(n)])
+    assert all(t is not None and t.status.state is TaskState.RUNNING for t in states)
+
+
+class RejectingStore:
+    """Fails the first sub-transaction of its first batch; records what each batch held."""
+
+    def __init__(self) -> None:
+        self.updates: list[int] = []
+
+    def batch(self, fn: Callable[[Batch], None], *, timeout: float | None = None) -> BatchResult:
+        calls: list[Any] = []
+
+        class Recorder:
+            def update(self, f: Any) -> None:
+                calls.append(f)
+
+        fn(Recorder())  # type: ignore[arg-type]
+        first = not self.updates
+        self.updates.append(len(calls))
+        outcomes = [None] * len(calls)
+        if first:
+            outcomes[0] = ConflictError("task", "x", 1, 2)  # type: ignore[call-overload]
+        return BatchResult(tuple(outcomes), 1)
+
+
+def test_a_rejected_group_is_written_again_a_status_at_a_time() -> None:
+    store = RejectingStore()
+    writer = StoreWriter.__new__(StoreWriter)
+    writer._store = store  # type: ignore[assignment]
+    writer.write((), running(STATUS_GROUP + 1))
+    assert store.updates == [2, STATUS_GROUP]  # two groups; the first again, one by one
