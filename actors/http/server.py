@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from actors.http.address import HttpAddress
+from actors.loop_thread import run_loop
 
 __all__ = ["HttpServer", "HttpStartError"]
 
@@ -106,18 +107,17 @@ class HttpServer:
             ThreadPoolExecutor(self._workers, thread_name_prefix=f"http-{self.name}-work")
         )
         self._loop = loop
-        error: BaseException | None = None
-        try:
-            loop.run_until_complete(self._serve(started))
-        except BaseException as exc:  # reported to the owner below
-            error = exc
-        finally:
-            with contextlib.suppress(Exception):
-                loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
-        if not started.done():
-            started.set_exception(error or HttpStartError(f"{self.name}: the loop ended"))
-        elif not self._stopping and self._on_exit is not None:
+        run_loop(
+            loop,
+            lambda: loop.run_until_complete(self._serve(started)),
+            loop.shutdown_default_executor,
+            started,
+            lambda: HttpStartError(f"{self.name}: the loop ended"),
+            self._ended,
+        )
+
+    def _ended(self, error: BaseException | None) -> None:
+        if not self._stopping and self._on_exit is not None:
             self._on_exit(error)
 
     async def _serve(self, started: Future[str]) -> None:

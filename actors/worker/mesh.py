@@ -33,6 +33,7 @@ from typing import Any, Final
 
 from actors.dispatcher.ingress import IngressBackend, IngressPort
 from actors.log import get_logger
+from actors.loop_thread import run_loop
 from actors.supervised import ChildContext, SupervisedActor
 from actors.worker.mesh_table import (
     CONNECT_ATTEMPTS,
@@ -137,19 +138,18 @@ class MeshProxy:
     def _run(self, started: Future[None]) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
-        error: BaseException | None = None
-        try:
-            loop.call_soon(started.set_result, None)
-            loop.run_forever()
-        except BaseException as exc:  # reported to the owner below
-            error = exc
-        finally:
-            with contextlib.suppress(Exception):
-                loop.run_until_complete(self._close_all())
-            loop.close()
-        if not started.done():
-            started.set_exception(error or MeshLoopDied("the mesh loop ended at start"))
-        elif not self._stopping:
+        loop.call_soon(started.set_result, None)
+        run_loop(
+            loop,
+            loop.run_forever,
+            self._close_all,
+            started,
+            lambda: MeshLoopDied("the mesh loop ended at start"),
+            self._ended,
+        )
+
+    def _ended(self, error: BaseException | None) -> None:
+        if not self._stopping:
             self._on_exit(error)
 
     async def _close_all(self) -> None:

@@ -191,3 +191,57 @@ def test_a_failing_tick_is_a_crash_that_the_supervisor_restarts() -> None:
         assert supervisor.restart_counts().get(timeout=5)["job"] >= 1
     finally:
         ref.stop()
+
+
+# -- an asyncio loop on a thread of its own ----------------------------------------------
+
+
+def _loop_ending(serve_error: BaseException | None, *, start: bool) -> dict[str, Any]:
+    """Run ``run_loop`` on a thread: the loop signals its start (or not), then ends with
+    ``serve_error`` (or stops cleanly); what the owner saw."""
+    import asyncio
+    from concurrent.futures import Future
+
+    from actors.loop_thread import run_loop
+
+    seen: dict[str, Any] = {"cleaned": False, "exits": []}
+    started: Future[None] = Future()
+    loop = asyncio.new_event_loop()
+
+    async def cleanup() -> None:
+        seen["cleaned"] = True
+
+    def serve() -> None:
+        async def body() -> None:
+            if start:
+                started.set_result(None)
+            if serve_error is not None:
+                raise serve_error
+
+        loop.run_until_complete(body())
+
+    thread = threading.Thread(
+        target=run_loop,
+        args=(loop, serve, cleanup, started, lambda: RuntimeError("ended at start"),
+              seen["exits"].append),
+    )  # fmt: skip
+    thread.start()
+    thread.join(10)
+    seen["closed"] = loop.is_closed()
+    seen["start"] = started.exception(timeout=0) if started.done() else "pending"
+    return seen
+
+
+def test_a_loop_that_ends_before_its_start_fails_the_start_and_reports_no_exit() -> None:
+    seen = _loop_ending(OSError("address in use"), start=False)
+    assert isinstance(seen["start"], OSError) and seen["exits"] == []
+    assert seen["cleaned"] and seen["closed"]
+    assert str(_loop_ending(None, start=False)["start"]) == "ended at start"
+
+
+def test_a_loop_that_ends_after_its_start_is_reported_to_the_owner() -> None:
+    boom = RuntimeError("boom")
+    seen = _loop_ending(boom, start=True)
+    assert seen["start"] is None and seen["exits"] == [boom]
+    assert seen["cleaned"] and seen["closed"]
+    assert _loop_ending(None, start=True)["exits"] == [None]
