@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.support.httpd import fetch, http_get, serving
+from tests.support.httpd import fetch, http_get, lookup, serving
 from tests.support.swarm import SwarmNode, free_port, node_containers, poll
 
 LONG = 90.0
@@ -139,6 +139,15 @@ def test_a_stack_deploys_updates_only_what_changed_and_is_removed(
         lambda: (r := fetch(docker_client, first["st_web"][0], "db"))[0] == 0 and r[1],
         "web reaches db by name",
         LONG,
+        # a CI run under load once timed out here; this says what was seen instead
+        describe=lambda: {
+            "fetch": fetch(docker_client, first["st_web"][0], "db"),
+            "lookup": lookup(docker_client, first["st_web"][0], "db"),
+            "tasks": [
+                (t["service_name"], t["state"], t["desired_state"], t["container_id"][:12])
+                for t in stack_json(node, "ps", "st")
+            ],
+        },
     )
     assert reached.startswith("db answers ")
     networks = {r["name"]: r for r in node.ctl_json("network", "ls")}
