@@ -1,6 +1,7 @@
 """What every bench shares: a SIGTERM that unwinds like Ctrl-C (so each bench's cleanup
-runs: containers, swarm mode, child processes), the machine line of its JSON, and the
-environment of the Python processes it starts (bytecode caches on)."""
+runs: containers, swarm mode, child processes), the machine line of its JSON, the ratio of
+a figure to its reference, and the environment of the Python processes it starts
+(bytecode caches on)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ def machine(client: Any) -> dict[str, Any]:
         "python": platform.python_version(),
         "engine": client.version().get("Version"),
     }
+
+
+def ratio(ours: float | None, theirs: float | None) -> float | None:
+    """``ours / theirs`` to 3 places; None when either is missing or ``theirs`` is 0."""
+    return round(ours / theirs, 3) if ours is not None and theirs else None
 
 
 def with_bytecode_cache(env: Mapping[str, str], directory: Path) -> dict[str, str]:

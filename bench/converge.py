@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
 sys.path.append(str(ROOT / "bench"))  # would shadow the transport package
 
-from _common import machine, stop_on_sigterm, use_bytecode_cache  # noqa: E402
+from _common import machine, ratio, stop_on_sigterm, use_bytecode_cache  # noqa: E402
 from _docker_swarm import DockerSwarm, engine_alone, swarm_mode, wait_for  # noqa: E402
 from _trace import RunWindow, summarize_milestones  # noqa: E402
 
@@ -94,12 +94,6 @@ def converge_timeout(replicas: int) -> float:
 
 def median(values: Sequence[float]) -> float | None:
     return round(statistics.median(values), 3) if values else None
-
-
-def ratio(ours: float | None, theirs: float | None) -> float | None:
-    if ours is None or theirs is None or theirs == 0:
-        return None
-    return round(ours / theirs, 3)
 
 
 def log(message: str) -> None:

@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
 sys.path.append(str(ROOT / "bench"))  # would shadow the transport package
 
+from _common import ratio  # noqa: E402
 from _docker_swarm import docker_cli, swarm_mode, wait_for  # noqa: E402
 
 from actors.logs.broker_core import BrokerCore, BrokerLimits, TaskPlace  # noqa: E402
@@ -60,10 +61,6 @@ def log(message: str) -> None:
 
 def median(values: Sequence[float]) -> float | None:
     return round(statistics.median(values), 4) if values else None
-
-
-def ratio(ours: float | None, theirs: float | None) -> float | None:
-    return round(ours / theirs, 3) if ours is not None and theirs else None
 
 
 # -- the core ---------------------------------------------------------------------------------

@@ -42,9 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
 sys.path.append(str(ROOT / "bench"))  # would shadow the transport package
 
-from _common import machine, stop_on_sigterm  # noqa: E402
+from _common import machine, ratio, stop_on_sigterm  # noqa: E402
 from _docker_swarm import docker_cli, swarm_mode, wait_for  # noqa: E402
 
+from tests.support.ports import free_port  # noqa: E402
 from tests.support.testimage import ensure_test_image  # noqa: E402
 
 SERVICE = "meshbench"
@@ -123,10 +124,6 @@ def measure_path(host: str, port: int, seconds: float, clients: int) -> dict[str
     }
 
 
-def ratio(ours: float, theirs: float) -> float | None:
-    return round(ours / theirs, 3) if theirs else None
-
-
 def probe_swarm_mode(client: Any, image: str, port: int, wait: float) -> dict[str, Any]:
     """Whether a port published by Docker's swarm mode answers here at all."""
     with swarm_mode(client):
@@ -154,12 +151,6 @@ def probe_swarm_mode(client: Any, image: str, port: int, wait: float) -> dict[st
         finally:
             with contextlib.suppress(RuntimeError):
                 docker_cli("service", "rm", f"{SERVICE}-swarm")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
