@@ -104,16 +104,21 @@ def call(fn: BodyFunction, body: Body) -> Body:
         raise err from exc
 
 
-def guarded(fn: BodyFunction) -> Handler:
+def guarded(fn: BodyFunction, send: Callable[[Request, Body], None] | None = None) -> Handler:
     """A transport handler running ``fn`` on the request's body; known errors are
-    answered as ``error`` replies, anything else is left to the endpoint (``internal``)."""
+    answered as ``error`` replies, anything else is left to the endpoint (``internal``).
+    ``send``: the reply is sent by it (a listing in frames), and its ControlError answered
+    as the handler's."""
 
     def handler(request: Request) -> Mapping[str, Any] | None:
         try:
-            return call(fn, request.body)
+            body = call(fn, request.body)
+            if send is None:
+                return body
+            send(request, body)
         except ControlError as err:
             request.error(err.code, err.message)
-            return None
+        return None
 
     handler.__name__ = getattr(fn, "__name__", "handler")
     handler.__doc__ = fn.__doc__

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from actors.control.errors import BodyFunction, ControlCode, ControlError, call
+from actors.control.errors import Body, BodyFunction, ControlCode, ControlError, guarded
 from api.errors import FrameTooLarge
 from transport.endpoint import Handler, Request
 
@@ -27,20 +27,13 @@ def in_frames(fn: BodyFunction, rows_key: str) -> Handler:
     """A handler running ``fn`` and sending its reply's ``rows_key`` list in frames when
     the request asks ``stream``; control errors answered as ``guarded``'s are."""
 
-    def handler(request: Request) -> Mapping[str, Any] | None:
-        try:
-            body = call(fn, request.body)
-            if request.body.get("stream"):
-                _send_in_frames(request, body, rows_key)
-            else:
-                _send_whole(request, body, rows_key)
-        except ControlError as err:
-            request.error(err.code, err.message)
-        return None
+    def send(request: Request, body: Body) -> None:
+        if request.body.get("stream"):
+            _send_in_frames(request, body, rows_key)
+        else:
+            _send_whole(request, body, rows_key)
 
-    handler.__name__ = getattr(fn, "__name__", "handler")
-    handler.__doc__ = fn.__doc__
-    return handler
+    return guarded(fn, send)
 
 
 def _send_whole(request: Request, body: Mapping[str, Any], rows_key: str) -> None:
