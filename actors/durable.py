@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Final
 
-__all__ = ["DIR_MODE", "FILE_MODE", "fsync_dir", "write_all", "write_durable"]
+__all__ = ["DIR_MODE", "FILE_MODE", "fsync_dir", "pwrite_all", "write_all", "write_durable"]
 
 FILE_MODE: Final = 0o600
 DIR_MODE: Final = 0o700
@@ -27,6 +27,14 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
+    """Write every byte of ``data`` to ``fd`` at ``offset`` (os.pwrite may write fewer)."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
 
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:

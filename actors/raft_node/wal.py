@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import msgpack
 
-from actors.durable import write_durable
+from actors.durable import pwrite_all, write_durable
 from actors.raft_node.types import Entry, EntryType, HardState, StorageError
 
 __all__ = [
@@ -311,7 +311,7 @@ class SegmentWriter:
         try:
             if end > self.allocated:
                 self._allocate(end)
-            _pwrite_all(self._fd, data, self.size)
+            pwrite_all(self._fd, data, self.size)
             os.fdatasync(self._fd)
         except OSError:
             # What reached the disk is unknown after a failed write or fsync: refuse to go
@@ -326,7 +326,7 @@ class SegmentWriter:
         whose first write would need a journal commit again. The next fdatasync makes
         them durable with the record written into them."""
         target = max(end, min(self.allocated + PREALLOCATE, self.segment_bytes))
-        _pwrite_all(self._fd, bytes(target - self.allocated), self.allocated)
+        pwrite_all(self._fd, bytes(target - self.allocated), self.allocated)
         self.allocated = target
 
     def close(self) -> None:
@@ -341,11 +341,3 @@ class SegmentWriter:
         finally:
             os.close(self._fd)
             self._fd = -1
-
-
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
-    """Write every byte of ``data`` at ``offset`` (os.pwrite may write fewer)."""
-    view = memoryview(data)
-    while view:
-        written = os.pwrite(fd, view, offset)
-        view, offset = view[written:], offset + written

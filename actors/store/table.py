@@ -35,11 +35,9 @@ class Index:
     def keys_of(self, obj: Any) -> frozenset[Hashable]:
         """Every key ``obj`` has in this index."""
         key = self.key(obj)
-        if key is None:
-            return frozenset()
         if self.multi:
-            return key if isinstance(key, frozenset) else frozenset()
-        return frozenset((key,))
+            return _key_set(key)
+        return frozenset() if key is None else frozenset((key,))
 
 
 @dataclass(frozen=True, slots=True)
