@@ -8,6 +8,12 @@ Swarm mode is the engine's one global state: two benches that toggled it at once
 tests in parallel) would leave each other's swarm or reuse one about to be left. So
 ``swarm_mode`` holds an exclusive ``flock`` on ``SWARM_LOCK`` for its whole block, and a
 second bench waits for the first (up to ``lock_timeout``, then fails saying who holds it).
+
+Toggling it also breaks the engine's embedded DNS for containers on bridge networks that
+live across the change (moby/moby#45144: after ``swarm leave`` a running container no
+longer resolves its neighbours; #51491: the same after ``swarm init`` on 29.0). Tests that
+resolve names through the engine hold the same lock shared (``swarm_lock(shared=True)``)
+while their containers live, so a bench toggles swarm mode only between them.
 """
 
 from __future__ import annotations
@@ -83,34 +89,50 @@ def remove_labelled(client: Any, label: str) -> int:
 
 @contextlib.contextmanager
 def swarm_lock(
-    path: Path = SWARM_LOCK, timeout: float = LOCK_TIMEOUT_S, interval: float = 0.5
+    path: Path = SWARM_LOCK,
+    timeout: float = LOCK_TIMEOUT_S,
+    interval: float = 0.5,
+    shared: bool = False,
 ) -> Iterator[None]:
-    """Hold the exclusive lock on ``path`` for the block (waiting for another holder up to
-    ``timeout`` seconds; TimeoutError naming the holder's pid after that). The lock is the
-    kernel's (``flock``): a holder that dies releases it."""
+    """Hold the lock on ``path`` for the block: exclusive (a bench toggling swarm mode), or
+    ``shared`` (a test whose containers need the engine's DNS steady; several at once).
+    Waits for a conflicting holder up to ``timeout`` seconds; TimeoutError naming the
+    exclusive holder's pid after that. The lock is the kernel's (``flock``): a holder that
+    dies releases it."""
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
     with open(path, "a+") as file:
         deadline = time.monotonic() + timeout
         announced = False
         while True:
             try:
-                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(file, mode | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 file.seek(0)
-                holder = file.read().strip() or "unknown"
+                pid = file.read().strip()
+                holder = (
+                    f"pid {pid}: another bench is using Docker's swarm mode"
+                    if pid
+                    else "tests that need the engine's DNS steady"
+                )
                 if time.monotonic() >= deadline:
                     raise TimeoutError(
-                        f"{path} still held after {timeout:g}s (by pid {holder}): another "
-                        "bench is using Docker's swarm mode"
+                        f"{path} still held after {timeout:g}s (by {holder})"
                     ) from None
                 if not announced:
                     print(
-                        f"[swarm-lock] waiting for {path}, held by pid {holder}",
+                        f"[swarm-lock] waiting for {path}, held by {holder}",
                         file=sys.stderr,
                         flush=True,
                     )
                     announced = True
                 time.sleep(interval)
+        if shared:  # the file names only an exclusive holder
+            try:
+                yield
+            finally:
+                fcntl.flock(file, fcntl.LOCK_UN)
+            return
         try:
             file.seek(0)
             file.truncate()

@@ -40,6 +40,8 @@ def node(docker_node: SwarmNode) -> SwarmNode:
     return docker_node
 
 
+@pytest.mark.usefixtures("engine_dns_steady")
+@pytest.mark.timeout(600)  # a wait for the swarm-mode benches, then the test
 def test_tasks_on_one_node_reach_each_other_by_service_name(
     node: SwarmNode, docker_client: Any, test_image: str
 ) -> None:
@@ -81,6 +83,8 @@ def test_tasks_on_one_node_reach_each_other_by_service_name(
     assert node.ctl_json("network", "ls") == []
 
 
+@pytest.mark.usefixtures("engine_dns_steady")
+@pytest.mark.timeout(600)  # a wait for the swarm-mode benches, then the test
 def test_across_nodes_there_is_no_network(
     tmp_path: Path, docker_client: Any, test_image: str
 ) -> None:

@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.httpd import fetch, http_get, lookup, serving
 from tests.support.swarm import SwarmNode, free_port, node_containers, poll
 
@@ -92,6 +94,8 @@ def read_in(node: SwarmNode, docker: Any, row: dict[str, Any], path: str) -> str
     return str(out.decode())
 
 
+@pytest.mark.usefixtures("engine_dns_steady")
+@pytest.mark.timeout(600)  # a wait for the swarm-mode benches, then the test
 def test_a_stack_deploys_updates_only_what_changed_and_is_removed(
     docker_node: SwarmNode, docker_client: Any, test_image: str, tmp_path: Path
 ) -> None:
