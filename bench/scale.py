@@ -174,6 +174,7 @@ def create(
     assert cluster.fleet is not None
     fleet = cluster.fleet.stats()
     per_service = cluster.running(names)
+    exact_after_s = fleet_exact_after(cluster, tasks)
     return {
         "names": names,
         "created_s": round(created_s, 3),
@@ -196,9 +197,37 @@ def create(
         "checks": {
             "every_replica_running": per_service
             == dict(zip(names, split(tasks, services), strict=True)),
-            "fleet_runs_exactly_the_tasks": fleet["tasks"] == tasks and fleet["running"] == tasks,
+            "fleet_runs_exactly_the_tasks": exact_after_s is not None,
         },
+        # what the fleet held when the store first counted every replica running: more
+        # tasks than replicas when a session expired under load and its tasks ran again
+        # elsewhere before the node heard it should stop them; then how long until the
+        # fleet ran exactly the tasks (None: not within FLEET_EXACT_WAIT_S)
+        "fleet_at_all_running": {
+            key: fleet[key] for key in ("tasks", "running", "sessions_opened", "last_ends")
+        },
+        "fleet_exact_after_s": exact_after_s,
     }
+
+
+FLEET_EXACT_WAIT_S = 60.0
+
+
+def fleet_exact_after(cluster: ScaleCluster, tasks: int) -> float | None:
+    """Seconds until the fleet holds exactly ``tasks`` tasks, all running (0.0: already)."""
+    assert cluster.fleet is not None
+    fleet = cluster.fleet
+    started = time.monotonic()
+
+    def exact() -> bool:
+        now = fleet.stats()
+        return bool(now["tasks"] == tasks and now["running"] == tasks)
+
+    try:
+        poll(exact, "the fleet running exactly the tasks", FLEET_EXACT_WAIT_S, POLL_S)
+    except AssertionError:
+        return None
+    return round(time.monotonic() - started, 3)
 
 
 def snapshot(cluster: ScaleCluster) -> dict[str, Any]:
