@@ -45,6 +45,7 @@ from actors.dispatcher.core import DispatcherCore, TaskChange
 from actors.dispatcher.front import UNAVAILABLE, DispatcherFront, DispatcherLink, SessionOpen
 from actors.dispatcher.heartbeats import HeartbeatConfig
 from actors.dispatcher.ingress import IngressPort, IngressTracker, ingress_table
+from actors.dispatcher.ingress_changes import reads_changes
 from actors.dispatcher.intake import WAKE, StatusIntake
 from actors.dispatcher.sessions import Session, SessionError
 from actors.dispatcher.streams import SessionStreams
@@ -274,6 +275,7 @@ class Dispatcher(SupervisedActor):
                     assigned[node_id],
                 )
                 session.handle = request
+                self._streams.ingress.opened(session.session_id, reads_changes(request.body))
                 opened.append((session, session.assignments.full()))
         self._streams.send_all(opened)
         return len(opened)
@@ -413,7 +415,7 @@ class Dispatcher(SupervisedActor):
         self._ingress.computed(now, found)
         if not feed.set_table(table):
             return False
-        _log.info("dispatcher.ingress.changed", ports=len(table))
+        _log.info("dispatcher.ingress.changed", ports=len(table), version=feed.version)
         sessions = {s.session_id: s for s in self._sessions()}
         for session_id in feed.stale(sessions):
             self._streams.send(sessions[session_id], Delta(False))

@@ -68,6 +68,7 @@ from actors.log import get_logger
 from actors.supervised import Cancel, ChildContext, SupervisedActor, ThreadTimer, Timer
 from actors.worker.dependencies import DependencyStore
 from actors.worker.interfaces import AssignmentSink
+from actors.worker.mesh_table import NodeTable
 from actors.worker.resources import TaskResources
 from actors.worker.session import SESSION_BACKOFF, ManagerRotation, StatusCoalescer
 from api.codec_objects import ObjectDecodeError
@@ -185,6 +186,7 @@ class Agent(SupervisedActor):
     ) -> None:
         super().__init__(ctx)
         self._on_ingress = on_ingress  # the routing mesh's table (actors/worker/mesh.py)
+        self._mesh_table = NodeTable()  # as this session's changes build it
         self._resources = resources
         self._on_removed = on_removed
         self._refresh_managers = refresh_managers
@@ -416,6 +418,7 @@ class Agent(SupervisedActor):
             tasks=len(first.tasks),
             heartbeat_period=round(period, 3),
         )
+        self._mesh_table = NodeTable()  # the first frame brings a full one
         self._apply(first)
         self.statuses.requeue(list(self._sink.current_statuses()))
         self.statuses.set_on_pending(lambda: frames.put(_WAKE))
@@ -465,6 +468,12 @@ class Agent(SupervisedActor):
     def _apply(self, frame: SessionFrame) -> None:
         if frame.ingress is not None and self._on_ingress is not None:
             self._notify(self._on_ingress, frame.ingress)
+        if frame.mesh is not None and self._on_ingress is not None:
+            try:
+                table = self._mesh_table.take(frame.mesh)
+            except ValueError as exc:  # out of step, or past the bounds
+                raise _SessionEnded(str(exc)) from None
+            self._notify(self._on_ingress, table)
         if self._resources is not None:
             self._resources.apply(
                 full=frame.full,
