@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Final
 
+import msgpack
+
 from actors.dispatcher.ingress import (
     MAX_BACKENDS,
     MAX_INGRESS_PORTS,
@@ -112,6 +114,11 @@ class TableChange:
         if self.closed:
             out["closed"] = [[protocol.value, port] for protocol, port in self.closed]
         return out
+
+    @cached_property
+    def size(self) -> int:
+        """Its bytes in a frame (msgpack), for the feed's count of bytes sent."""
+        return len(msgpack.packb(self.encoded))
 
 
 def reads_changes(session_request: Mapping[str, Any]) -> bool:
@@ -247,6 +254,10 @@ class IngressFeed:
         self._changes: dict[int, TableChange] = {}  # base -> its change to ``version``
         self._sent: dict[str, int] = {}
         self._reads_changes: set[str] = set()
+        # what ``to_send`` has handed out: changes (full ones among them) and their bytes
+        self.sent_changes = 0
+        self.sent_full = 0
+        self.sent_bytes = 0
 
     def opened(self, session_id: str, reads_changes: bool) -> None:
         """A session opened; whether its node reads changes (else the whole table)."""
@@ -291,7 +302,11 @@ class IngressFeed:
         self._sent[session_id] = self.version
         if session_id not in self._reads_changes:
             return self.table, None
-        return None, self.change_from(sent)
+        change = self.change_from(sent)
+        self.sent_changes += 1
+        self.sent_full += change.full
+        self.sent_bytes += change.size
+        return None, change
 
     def held(self) -> int:
         """How many sessions it remembers (ended ones too, until ``stale`` forgets them)."""
