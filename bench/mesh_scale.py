@@ -123,7 +123,7 @@ def run_service(
                 events_before == 0,
             ),
             "steps": changes(events[events_created - 1 : len(events)], False),
-            "backends_at_end": events[-1]["backends"] if events else 0,
+            "backends_at_end": events[-1].get("backends", 0) if events else 0,
         }
     return out
 
@@ -133,25 +133,26 @@ def changes(events: list[dict[str, Any]], from_zero: bool) -> dict[str, Any]:
     ``from_zero``)."""
     if not events:
         return {"changes": 0}
-    start = {"sent_changes": 0, "sent_full": 0, "sent_bytes": 0} if from_zero else events[0]
+    # (a version before these fields logged none: its figures come out 0)
+    start = {} if from_zero else events[0]
     counted = events if from_zero else events[1:]
     if not counted:
         return {"changes": 0}
     last = counted[-1]
-    sent = last["sent_changes"] - start["sent_changes"]
-    sent_bytes = last["sent_bytes"] - start["sent_bytes"]
+    sent = last.get("sent_changes", 0) - start.get("sent_changes", 0)
+    sent_bytes = last.get("sent_bytes", 0) - start.get("sent_bytes", 0)
     n = len(counted)
     return {
         "changes": n,
-        "sessions_per_change": round(sum(e["sessions"] for e in counted) / n, 1),
+        "sessions_per_change": round(sum(e.get("sessions", 0) for e in counted) / n, 1),
         "changes_sent": sent,
-        "full_tables_sent": last["sent_full"] - start["sent_full"],
+        "full_tables_sent": last.get("sent_full", 0) - start.get("sent_full", 0),
         "bytes_sent": sent_bytes,
         "bytes_per_change": round(sent_bytes / n),
         "bytes_per_session_per_change": round(sent_bytes / sent) if sent else None,
         "dispatcher_cpu_per_change_s": {
-            "compute": round(sum(e["compute_cpu_s"] for e in counted) / n, 6),
-            "send": round(sum(e["send_cpu_s"] for e in counted) / n, 6),
+            "compute": round(sum(e.get("compute_cpu_s", 0) for e in counted) / n, 6),
+            "send": round(sum(e.get("send_cpu_s", 0) for e in counted) / n, 6),
         },
     }
 

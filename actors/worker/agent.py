@@ -17,6 +17,9 @@ since the stream blocks), and then, until the session breaks:
   from empty to holding some (it wakes the session thread; the worker's status book has
   batched them already), and those that queued meanwhile after each batch's reply;
 - on a new session, first requeue the sink's ``current_statuses()``;
+- build the routing mesh's table from the frames' changes (mesh_table.py ``NodeTable``;
+  a change out of step ends the session, so the next one brings a full table) and pass
+  each table to ``on_ingress`` (a manager of the earlier version sends it whole);
 - pass the node's role each heartbeat reply names to ``on_role`` (the node's renewer
   renews its certificate when it differs: promotion, demotion) and each manager list a
   frame brings to ``on_managers``; after a session ends, managers ``refresh_managers``
