@@ -23,9 +23,9 @@ table changes, the sessions each went to, the bytes of the changes sent (the fra
 ``mesh`` field, msgpack, summed over sessions; a frame's envelope adds ~100 bytes, CURVE
 ~40), the full tables among them (a session's first frame), and the dispatcher thread's
 CPU computing the table and sending it. The difference of the leader's CPU between the
-two services is the mesh's share; the earlier version sent every session the whole table
-(256 backends a port at most) at each change: ``whole_table_bytes`` is what that would be
-for the same table, for comparison.
+two services is the mesh's share. The earlier version sent every session the whole table,
+at most 256 backends a port, at each change: ``whole_table_bytes`` is that field for this
+table, per session and per change, for comparison.
 
 Correctness is checked (every replica running; the table's last version holds every
 task as a backend), never timed. ``--smoke``: 3 nodes, 300 replicas (past the earlier 256
@@ -159,9 +159,9 @@ def changes(events: list[dict[str, Any]], from_zero: bool) -> dict[str, Any]:
 
 def whole_table_bytes(backends: int) -> int:
     """One ``ingress`` field of the earlier version for a port of ``backends`` backends at
-    the fleet's address (without its bound of 256)."""
-    entry = {"port": PORT, "protocol": "tcp", "service": "mesh-ingress"}
-    entry["backends"] = [["127.0.0.1", 20000 + i] for i in range(backends)]
+    the fleet's address (cut to the 256 it sent)."""
+    entry: dict[str, Any] = {"port": PORT, "protocol": "tcp", "service": "mesh-ingress"}
+    entry["backends"] = [["127.0.0.1", 20000 + i] for i in range(min(backends, 256))]
     return len(msgpack.packb([entry]))
 
 
