@@ -14,8 +14,8 @@ Rules:
   ``MAX_TABLE_BACKENDS`` in all (the first by address and port; ports in order), so a
   peer's frame and the nodes' listeners stay bounded; a node refuses a table past them.
   A port's bound is past the 100,000 tasks of the largest cluster this project aims at,
-  so every task of a service is reached through any node; the table's keeps a full
-  table within one session frame (16 MiB): at worst ~44 bytes a backend (an IPv6
+  so every task of a service is reached through any node; the whole table's keeps a
+  full table within one session frame (16 MiB): at worst ~44 bytes a backend (an IPv6
   address in full), 262,144 backends are 11 MiB, beside the frame's tasks.
 - It travels to the nodes as versioned changes (ingress_changes.py); to a node of an
   earlier version, that reads only the whole table in a frame's ``ingress`` field
@@ -219,12 +219,14 @@ def parse_table(raw: Any) -> tuple[IngressPort, ...]:
 def parse_backends(raw: list[Any], where: str) -> tuple[IngressBackend, ...]:
     """``[[address, port], ...]`` checked (its length is the caller's to bound)."""
     parsed = []
+    checked: dict[str, str] = {}  # the tasks of a node share its address: checked once
     for j, b in enumerate(raw):
         if not isinstance(b, list) or len(b) != 2:
             raise ValueError(f"{where}[{j}]: [address, port]")
-        parsed.append(
-            IngressBackend(parse_ip(b[0], f"{where}[{j}]"), parse_port(b[1], f"{where}[{j}]"))
-        )
+        addr = checked.get(b[0]) if isinstance(b[0], str) else None
+        if addr is None:
+            addr = checked[b[0]] = parse_ip(b[0], f"{where}[{j}]")
+        parsed.append(IngressBackend(addr, parse_port(b[1], f"{where}[{j}]")))
     return tuple(parsed)
 
 

@@ -28,7 +28,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from actors.dispatcher.ingress import IngressBackend, IngressPort
+from actors.dispatcher.ingress import IngressBackend, IngressPort, PortKey
 from actors.dispatcher.ingress_changes import TableChange, apply_change
 from api.enums import PortProtocol
 
@@ -50,8 +50,6 @@ MAX_CONNECTIONS_PER_PORT: Final = 1024
 MAX_CONNECTIONS: Final = 4096  # a TCP connection holds two file descriptors
 CONNECT_ATTEMPTS: Final = 3
 MESH_PROTOCOLS: Final = frozenset({PortProtocol.TCP, PortProtocol.UDP})
-
-PortKey = tuple[PortProtocol, int]  # a listened port: (protocol, number)
 
 
 class TableOutOfStep(ValueError):
