@@ -401,7 +401,7 @@ class Dispatcher(SupervisedActor):
         if feed.held() > 2 * self.session_count() + 64:  # sessions ended since a change
             feed.stale(s.session_id for s in self._sessions())
         now = self._clock()
-        if not self._ingress.due(now):
+        if not self._ingress.due(now, self.session_count()):
             return False
 
         def read(tx: ReadTx) -> tuple[list[Service], tuple[IngressPort, ...]]:

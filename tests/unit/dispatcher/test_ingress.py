@@ -11,6 +11,7 @@ from actors.dispatcher.ingress import (
     LEGACY_MAX_BACKENDS,
     MAX_BACKENDS,
     MAX_TABLE_BACKENDS,
+    PER_SESSION_INTERVAL,
     IngressBackend,
     IngressPort,
     IngressTracker,
@@ -194,3 +195,8 @@ def test_the_tracker_computes_again_on_relevant_changes_at_most_once_an_interval
     assert not tracker.due(3.0)  # no ingress service: nodes do not matter
     tracker.observe(web)  # a service that publishes one
     assert tracker.due(3.0)
+    # many sessions: at most once per PER_SESSION_INTERVAL a session
+    tracker.computed(3.0, [web])
+    tracker.observe(web)
+    assert tracker.due(4.0, sessions=10) and not tracker.due(4.0, sessions=2000)
+    assert tracker.due(3.0 + 2000 * PER_SESSION_INTERVAL, sessions=2000)
