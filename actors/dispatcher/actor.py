@@ -45,6 +45,7 @@ from actors.dispatcher.core import DispatcherCore, TaskChange
 from actors.dispatcher.front import UNAVAILABLE, DispatcherFront, DispatcherLink, SessionOpen
 from actors.dispatcher.heartbeats import HeartbeatConfig
 from actors.dispatcher.ingress import IngressPort, IngressTracker, ingress_table
+from actors.dispatcher.ingress_changes import reads_changes
 from actors.dispatcher.intake import WAKE, StatusIntake
 from actors.dispatcher.sessions import Session, SessionError
 from actors.dispatcher.streams import SessionStreams
@@ -274,6 +275,7 @@ class Dispatcher(SupervisedActor):
                     assigned[node_id],
                 )
                 session.handle = request
+                self._streams.ingress.opened(session.session_id, reads_changes(request.body))
                 opened.append((session, session.assignments.full()))
         self._streams.send_all(opened)
         return len(opened)
@@ -399,7 +401,7 @@ class Dispatcher(SupervisedActor):
         if feed.held() > 2 * self.session_count() + 64:  # sessions ended since a change
             feed.stale(s.session_id for s in self._sessions())
         now = self._clock()
-        if not self._ingress.due(now):
+        if not self._ingress.due(now, self.session_count()):
             return False
 
         def read(tx: ReadTx) -> tuple[list[Service], tuple[IngressPort, ...]]:
@@ -409,14 +411,28 @@ class Dispatcher(SupervisedActor):
             )
             return found, table
 
+        began = time.thread_time()
         found, table = self._store.view(read)
         self._ingress.computed(now, found)
         if not feed.set_table(table):
             return False
-        _log.info("dispatcher.ingress.changed", ports=len(table))
+        computed = time.thread_time()
         sessions = {s.session_id: s for s in self._sessions()}
-        for session_id in feed.stale(sessions):
+        stale = feed.stale(sessions)
+        for session_id in stale:
             self._streams.send(sessions[session_id], Delta(False))
+        _log.info(  # with the feed's running totals and this thread's CPU (bench/mesh_scale.py)
+            "dispatcher.ingress.changed",
+            ports=len(table),
+            backends=sum(len(e.backends) for e in table),
+            version=feed.version,
+            sessions=len(stale),
+            compute_cpu_s=round(computed - began, 6),
+            send_cpu_s=round(time.thread_time() - computed, 6),
+            sent_changes=feed.sent_changes,
+            sent_full=feed.sent_full,
+            sent_bytes=feed.sent_bytes,
+        )
         return bool(sessions)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from actors.dispatcher.assignments import Delta
 from actors.dispatcher.core import DispatcherCore
 from actors.dispatcher.dependencies import DependencyChanges
-from actors.dispatcher.ingress import IngressFeed
+from actors.dispatcher.ingress_changes import IngressFeed
 from actors.dispatcher.networks_and_auth import Dependencies, dependencies_of
 from actors.dispatcher.sessions import Session
 from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame, split_frame
@@ -43,7 +43,7 @@ class SessionStreams:
         self._core = core
         self._lock = lock  # the core's (front.py)
         self.managers: tuple[ManagerAddress, ...] = ()
-        self.ingress = IngressFeed()  # the routing mesh's table (ingress.py)
+        self.ingress = IngressFeed()  # the routing mesh's table (ingress_changes.py)
 
     def set_managers(self, managers: tuple[ManagerAddress, ...]) -> None:
         """The manager list as read now; the one held stays when equal, so a session's
@@ -74,6 +74,7 @@ class SessionStreams:
             needs = Dependencies()
         deps = delta.dependencies
         secrets, configs = self.read_dependencies(session, deps)
+        ingress, mesh = self.ingress.to_send(session.session_id) if closed is None else (None, None)
         return SessionFrame(
             session_id=session.session_id,
             heartbeat_period=session.period,
@@ -88,7 +89,8 @@ class SessionStreams:
             secrets_removed=deps.secrets_removed,
             configs=configs,
             configs_removed=deps.configs_removed,
-            ingress=self.ingress.to_send(session.session_id) if closed is None else None,
+            ingress=ingress,
+            mesh=mesh,
         )
 
     def read_dependencies(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from actors.dispatcher.ingress import IngressPort, encode_table, parse_table
+from actors.dispatcher.ingress_changes import MESH_CHANGES, TableChange, parse_change
 from actors.dispatcher.networks_and_auth import ServiceAuth
 from api.codec_objects import ObjectDecodeError, decode, encode, encode_object
 from api.objects import Config, Network, NodeDescription, RegistryAuth, Secret, Task, TaskStatus
@@ -74,9 +75,11 @@ class SessionFrame:
     secrets_removed: tuple[str, ...] = ()
     configs: tuple[Config, ...] = ()
     configs_removed: tuple[str, ...] = ()
-    # the routing mesh's whole table when it changed since the session's last frame
-    # (actors/dispatcher/ingress.py); None: unchanged
+    # the routing mesh's table when it changed since the session's last frame: whole, for
+    # a node of the earlier version, or as a change (actors/dispatcher/ingress_changes.py);
+    # None: unchanged
     ingress: tuple[IngressPort, ...] | None = None
+    mesh: TableChange | None = None
 
 
 def split_frame(
@@ -117,6 +120,7 @@ def split_frame(
             networks=(),
             registry_auths=(),
             ingress=None,
+            mesh=None,
             **part(chunk),
         )
         for chunk in chunks[1:]
@@ -143,6 +147,8 @@ def encode_frame(frame: SessionFrame) -> dict[str, Any]:
         ]
     if frame.ingress is not None:
         body["ingress"] = encode_table(frame.ingress)
+    if frame.mesh is not None:
+        body["mesh"] = frame.mesh.encoded
     for key in ("secrets", "configs"):  # absent when empty: the frames of before
         objects = getattr(frame, key)
         if objects:
@@ -188,11 +194,13 @@ def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
         configs=configs,
         configs_removed=tuple(str(r) for r in body.get("configs_removed", ())),
         ingress=parse_table(body["ingress"]) if "ingress" in body else None,
+        mesh=parse_change(body["mesh"]) if "mesh" in body else None,
     )
 
 
 def encode_session_request(node_id: str, description: NodeDescription) -> dict[str, Any]:
-    return {"node_id": node_id, "description": encode(description)}
+    # mesh: this node reads the routing mesh's table as changes (ingress_changes.py)
+    return {"node_id": node_id, "description": encode(description), "mesh": MESH_CHANGES}
 
 
 def parse_session_request(body: Mapping[str, Any]) -> tuple[str, NodeDescription]:

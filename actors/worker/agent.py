@@ -17,6 +17,9 @@ since the stream blocks), and then, until the session breaks:
   from empty to holding some (it wakes the session thread; the worker's status book has
   batched them already), and those that queued meanwhile after each batch's reply;
 - on a new session, first requeue the sink's ``current_statuses()``;
+- build the routing mesh's table from the frames' changes (mesh_table.py ``NodeTable``;
+  a change out of step ends the session, so the next one brings a full table) and pass
+  each table to ``on_ingress`` (a manager of the earlier version sends it whole);
 - pass the node's role each heartbeat reply names to ``on_role`` (the node's renewer
   renews its certificate when it differs: promotion, demotion) and each manager list a
   frame brings to ``on_managers``; after a session ends, managers ``refresh_managers``
@@ -68,6 +71,7 @@ from actors.log import get_logger
 from actors.supervised import Cancel, ChildContext, SupervisedActor, ThreadTimer, Timer
 from actors.worker.dependencies import DependencyStore
 from actors.worker.interfaces import AssignmentSink
+from actors.worker.mesh_table import NodeTable
 from actors.worker.resources import TaskResources
 from actors.worker.session import SESSION_BACKOFF, ManagerRotation, StatusCoalescer
 from api.codec_objects import ObjectDecodeError
@@ -185,6 +189,7 @@ class Agent(SupervisedActor):
     ) -> None:
         super().__init__(ctx)
         self._on_ingress = on_ingress  # the routing mesh's table (actors/worker/mesh.py)
+        self._mesh_table = NodeTable()  # as this session's changes build it
         self._resources = resources
         self._on_removed = on_removed
         self._refresh_managers = refresh_managers
@@ -416,6 +421,7 @@ class Agent(SupervisedActor):
             tasks=len(first.tasks),
             heartbeat_period=round(period, 3),
         )
+        self._mesh_table = NodeTable()  # the first frame brings a full one
         self._apply(first)
         self.statuses.requeue(list(self._sink.current_statuses()))
         self.statuses.set_on_pending(lambda: frames.put(_WAKE))
@@ -465,6 +471,12 @@ class Agent(SupervisedActor):
     def _apply(self, frame: SessionFrame) -> None:
         if frame.ingress is not None and self._on_ingress is not None:
             self._notify(self._on_ingress, frame.ingress)
+        if frame.mesh is not None and self._on_ingress is not None:
+            try:
+                table = self._mesh_table.take(frame.mesh)
+            except ValueError as exc:  # out of step, or past the bounds
+                raise _SessionEnded(str(exc)) from None
+            self._notify(self._on_ingress, table)
         if self._resources is not None:
             self._resources.apply(
                 full=frame.full,

@@ -1,14 +1,19 @@
-"""The routing mesh's decisions on a node, without I/O: which ports to listen on for the
-table the managers sent (actors/dispatcher/ingress.py), and which backend takes the
-next connection.
+"""The routing mesh's decisions on a node, without I/O: the table the managers' changes
+build (actors/dispatcher/ingress_changes.py), which ports to listen on for it, and which
+backend takes the next connection.
 
 Rules:
+- ``NodeTable`` holds the table as the session's frames build it: a full table replaces
+  it; a change applies only on the version it names (``TableOutOfStep`` otherwise: the
+  agent ends the session, and the next one's first frame is a full table).
 - The node listens on every TCP and UDP port of the table (SCTP is refused by the
   managers' validation; an entry of it is skipped), and on no other: a port that left
   the table (its service removed, or moved to another port) is closed.
 - A connection (TCP) or a flow (UDP: the datagrams of one client address) goes to the
   backend with the fewest this node has open to it, ties broken round robin per port, so
-  equal backends take turns and a slow one gets fewer. A backend that refused a
+  equal backends take turns and a slow one gets fewer (found by walking from the turn's
+  start to the first backend with none open: a few steps while backends outnumber the
+  connections, however many there are). A backend that refused a
   connection is passed over for the next attempt of the same connection (at most
   ``CONNECT_ATTEMPTS``).
 - At most ``MAX_CONNECTIONS_PER_PORT`` connections or flows per port, and
@@ -23,7 +28,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from actors.dispatcher.ingress import IngressBackend, IngressPort
+from actors.dispatcher.ingress import IngressBackend, IngressPort, PortKey
+from actors.dispatcher.ingress_changes import TableChange, apply_change
 from api.enums import PortProtocol
 
 __all__ = [
@@ -34,7 +40,9 @@ __all__ = [
     "BackendChooser",
     "ConnectionBudget",
     "ListenerChanges",
+    "NodeTable",
     "PortKey",
+    "TableOutOfStep",
     "listener_changes",
 ]
 
@@ -43,7 +51,27 @@ MAX_CONNECTIONS: Final = 4096  # a TCP connection holds two file descriptors
 CONNECT_ATTEMPTS: Final = 3
 MESH_PROTOCOLS: Final = frozenset({PortProtocol.TCP, PortProtocol.UDP})
 
-PortKey = tuple[PortProtocol, int]  # a listened port: (protocol, number)
+
+class TableOutOfStep(ValueError):
+    """A change for another version than the one held."""
+
+
+class NodeTable:
+    """The routing mesh's table on a node, as one session's frames build it."""
+
+    def __init__(self) -> None:
+        self.version = 0  # none yet: only a full table applies
+        self._ports: dict[PortKey, IngressPort] = {}
+
+    def take(self, change: TableChange) -> tuple[IngressPort, ...]:
+        """Apply ``change``; the table it leaves, by port. ValueError past the bounds."""
+        if not change.full and change.base != self.version:
+            raise TableOutOfStep(
+                f"routing mesh: a change from version {change.base}, this node holds {self.version}"
+            )
+        self._ports = apply_change(self._ports, change)
+        self.version = change.version
+        return tuple(self._ports[key] for key in sorted(self._ports))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,14 +140,24 @@ class BackendChooser:
         tried: Collection[IngressBackend] = (),
     ) -> IngressBackend | None:
         """The backend for the next connection to ``port`` (None: none left to try)."""
-        candidates = [b for b in backends if b not in tried]
-        if not candidates:
+        count = len(backends)
+        if not count:
             return None
         turn = self._turn.get(port, 0)
         self._turn[port] = turn + 1
-        count = len(candidates)
-        rotated = [candidates[(turn + i) % count] for i in range(count)]
-        return min(rotated, key=lambda b: self._active.get(b, 0))  # first of the least
+        active = self._active
+        best: IngressBackend | None = None
+        fewest = 0
+        for i in range(count):  # from the turn's start: the first of the least
+            backend = backends[(turn + i) % count]
+            if backend in tried:
+                continue
+            held = active.get(backend, 0)
+            if held == 0:
+                return backend
+            if best is None or held < fewest:
+                best, fewest = backend, held
+        return best
 
     def opened(self, backend: IngressBackend) -> None:
         self._active[backend] = self._active.get(backend, 0) + 1

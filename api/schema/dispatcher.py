@@ -66,12 +66,16 @@ DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
             Field("configs", ListOf(ANY), required=False),
             Field("configs_removed", ListOf(STR), required=False),
             Field("ingress", ListOf(ANY), required=False),
+            Field("mesh", ANY, required=False),
         ),
         doc="One frame of a session: assignments (full set or changes), the secrets and "
         "configs they need, and session metadata; networks (Network dicts) and "
         "registry_auths (a service id and a RegistryAuth dict each): what the frame's "
         "tasks need; ingress: the routing mesh's whole table when it changed (port, "
-        "protocol, service, backends as [address, port]; actors/dispatcher/ingress.py).",
+        "protocol, service, backends as [address, port]; actors/dispatcher/ingress.py), "
+        "to a node whose session request names no mesh; mesh: the table's change since "
+        "the session's last (version, base, ports with backends added and removed, ports "
+        "closed; base 0: the full table; actors/dispatcher/ingress_changes.py).",
     )
 )
 DISPATCHER_SESSION: Final = SCHEMA.declare(
@@ -81,9 +85,11 @@ DISPATCHER_SESSION: Final = SCHEMA.declare(
             Field("node_id", STR),
             Field("description", ANY),
             Field("addr", STR, required=False),
+            Field("mesh", INT, required=False),
         ),
         reply="dispatcher.session.message",
-        doc="Open a worker session (streamed reply); description is a NodeDescription dict.",
+        doc="Open a worker session (streamed reply); description is a NodeDescription dict; "
+        "mesh (1): the node reads the routing mesh's table as changes (frame field mesh).",
     )
 )
 DISPATCHER_HEARTBEAT_REPLY: Final = SCHEMA.declare(

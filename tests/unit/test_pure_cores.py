@@ -102,6 +102,7 @@ CORES = [
             "actors/dispatcher/wire.py",
             "actors/dispatcher/networks_and_auth.py",
             "actors/dispatcher/ingress.py",
+            "actors/dispatcher/ingress_changes.py",
             "actors/worker/session.py",
             "actors/worker/mesh_table.py",
         ),

@@ -12,12 +12,17 @@ Rules:
   probability (drawn from ``rng``) that a started task exits at once with code 1.
 - ``on_exit(task_id, code)`` hears of every exit (called without the executor's lock held,
   on the thread that caused it).
+- A task that starts publishes its spec's ports as the engine would: a port with a
+  number in host mode on that number, every other on a host port picked from one count
+  for the process (1024-65535, in turn), so a fleet's tasks, which share an address,
+  publish distinct ports (the routing mesh's backends: actors/dispatcher/ingress.py).
 - Everything is in memory and thread-safe; nothing survives the executor object. A task
   costs one small slotted record; waiters share one condition.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -35,19 +40,42 @@ from actors.worker.executors.base import (
     RuntimeState,
 )
 from actors.worker.executors.output import OutputLine, OutputQuery, OutputStream
+from api.enums import PublishMode
 from api.objects import Task
+from api.specs import PortConfig
 
 __all__ = ["FAILED_EXIT_CODE", "SimController", "SimExecutor"]
 
 FAILED_EXIT_CODE: Final = 1  # the code of a task failed by ``fail_rate``
 
 ExitListener = Callable[[str, int], None]
+_PICKED = itertools.count()  # the host ports the "engine" picks, for the whole process
+_FIRST_PICKED: Final = 1024
+
+
+def _publish(ports: Iterable[PortConfig]) -> tuple[PortConfig, ...]:
+    out = []
+    for p in ports:
+        host = p.publish_mode is PublishMode.HOST and p.published_port
+        picked = (
+            p.published_port if host else _FIRST_PICKED + next(_PICKED) % (65536 - _FIRST_PICKED)
+        )
+        out.append(
+            PortConfig(
+                target_port=p.target_port,
+                published_port=picked,
+                protocol=p.protocol,
+                publish_mode=PublishMode.HOST,
+            )
+        )
+    return tuple(out)
 
 
 @dataclass(slots=True)
 class _SimTask:
     state: RuntimeState = RuntimeState.CREATED
     exit_code: int = 0
+    ports: tuple[PortConfig, ...] = ()
 
 
 class SimController:
@@ -78,7 +106,7 @@ class SimController:
     def finish_start(self) -> None:
         """The start itself, without the delay: the task runs (or exits at once, when its
         image says so or ``fail_rate`` draws it)."""
-        self._executor.run(self._task.id, self._task.spec.container.image)
+        self._executor.run(self._task.id, self._task.spec.container.image, self._task.spec.ports)
 
     def wait(self) -> ExitResult:
         return ExitResult(exit_code=self._executor.wait_exit(self._task.id, self._is_closed))
@@ -149,14 +177,17 @@ class SimExecutor:
             if found is None:
                 return Observation(RuntimeState.MISSING)
             return Observation(
-                found.state, container_id=f"sim-{task_id}", exit_code=found.exit_code
+                found.state,
+                container_id=f"sim-{task_id}",
+                exit_code=found.exit_code,
+                ports=found.ports if found.state is RuntimeState.RUNNING else (),
             )
 
     def create(self, task_id: str) -> None:
         with self._changed:
             self._tasks.setdefault(task_id, _SimTask())
 
-    def run(self, task_id: str, image: str) -> None:
+    def run(self, task_id: str, image: str, ports: Iterable[PortConfig] = ()) -> None:
         code = self.exit_codes.get(image)
         with self._changed:
             found = self._tasks.get(task_id)
@@ -165,6 +196,7 @@ class SimExecutor:
             if found.state is not RuntimeState.CREATED:
                 return
             found.state = RuntimeState.RUNNING
+            found.ports = _publish(ports)
             if code is None and self.fail_rate > 0 and self._rng.random() < self.fail_rate:
                 code = FAILED_EXIT_CODE
         if code is not None:

@@ -1,5 +1,5 @@
-"""The routing mesh's table as the dispatcher builds and sends it
-(actors/dispatcher/ingress.py), and its place in a session frame (wire.py)."""
+"""The routing mesh's table as the dispatcher builds it (actors/dispatcher/ingress.py), and
+its place in a session frame (wire.py) for a node of the earlier version, whole."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from dataclasses import replace
 import pytest
 
 from actors.dispatcher.ingress import (
+    LEGACY_MAX_BACKENDS,
     MAX_BACKENDS,
+    MAX_TABLE_BACKENDS,
+    PER_SESSION_INTERVAL,
     IngressBackend,
-    IngressFeed,
     IngressPort,
     IngressTracker,
     encode_table,
@@ -103,11 +105,29 @@ def test_removed_and_host_only_services_have_no_entry_and_a_port_has_one_owner()
     assert [(e.port, e.service) for e in table] == [(9090, "first")]
 
 
-def test_backends_are_bounded() -> None:
+def test_backends_are_bounded_per_port_and_in_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("actors.dispatcher.ingress.MAX_BACKENDS", 5)
+    monkeypatch.setattr("actors.dispatcher.ingress.MAX_TABLE_BACKENDS", 8)
     web = service("s1", "web", PortConfig(target_port=80, published_port=8080))
-    many = [task(f"t{i}", web, "n1", (80, 20000 + i)) for i in range(MAX_BACKENDS + 5)]
-    (entry,) = ingress_table([web], lambda i: many, NODES)
-    assert len(entry.backends) == MAX_BACKENDS
+    api = service("s2", "api", PortConfig(target_port=80, published_port=8081))
+    many = {
+        s.id: [task(f"{s.id}t{i}", s, "n1", (80, 20000 + i)) for i in range(7)] for s in (web, api)
+    }
+    first, second = ingress_table([web, api], lambda i: many[i], NODES)
+    assert [len(first.backends), len(second.backends)] == [5, 3]
+    assert first.backends == tuple(IngressBackend("127.0.0.2", 20000 + i) for i in range(5))
+
+
+def test_the_bounds_reach_past_any_service_of_the_clusters_aimed_at() -> None:
+    # issue 14: 100,000 tasks in a cluster; a full table still fits a frame (ingress.py)
+    assert MAX_BACKENDS >= 100_000 and MAX_TABLE_BACKENDS >= MAX_BACKENDS
+    assert MAX_TABLE_BACKENDS * 44 < 12 * 1024 * 1024
+
+
+def test_a_node_of_the_earlier_version_is_sent_at_most_256_backends_a_port() -> None:
+    many = tuple(IngressBackend("10.0.0.1", 1000 + i) for i in range(LEGACY_MAX_BACKENDS + 9))
+    (encoded,) = encode_table((IngressPort(80, TCP, "web", many),))
+    assert len(encoded["backends"]) == LEGACY_MAX_BACKENDS
 
 
 def test_the_table_travels_in_a_session_frame() -> None:
@@ -137,6 +157,9 @@ def test_the_table_travels_in_a_session_frame() -> None:
         ([{"port": 80, "protocol": "tcp", "service": "a", "backends": []}] * 2, "twice"),
         ([{"port": 80, "protocol": "tcp", "service": "a",
            "backends": [["127.0.0.1", 1]] * (MAX_BACKENDS + 1)}], "at most"),
+        ([{"port": p, "protocol": "tcp", "service": "a",
+           "backends": [["127.0.0.1", 1]] * (MAX_TABLE_BACKENDS // 3 + 1)} for p in (1, 2, 3)],
+         "in all"),
     ],
 )  # fmt: skip
 def test_a_bad_table_is_refused_naming_what(raw: object, fragment: str) -> None:
@@ -151,20 +174,6 @@ def test_parse_reads_what_encode_writes() -> None:
         IngressPort(8080, TCP, "web", (IngressBackend("::1", 1), IngressBackend("10.0.0.1", 2))),
     )
     assert parse_table(encode_table(table)) == table
-
-
-def test_each_session_is_sent_the_table_once_per_change() -> None:
-    feed = IngressFeed()
-    assert feed.to_send("a") == ()  # a session's first frame: the table, even empty
-    assert feed.to_send("a") is None
-    assert feed.stale(["a", "b"]) == ["b"]
-    table = (IngressPort(80, TCP, "a", ()),)
-    assert feed.set_table(table) and not feed.set_table(table)
-    assert feed.stale(["a", "b"]) == ["a", "b"]
-    assert feed.to_send("a") == table
-    assert feed.stale(["a"]) == []  # "b" is gone: forgotten
-    assert feed.held() == 1
-    assert feed.to_send("b") == table
 
 
 def test_the_tracker_computes_again_on_relevant_changes_at_most_once_an_interval() -> None:
@@ -186,3 +195,8 @@ def test_the_tracker_computes_again_on_relevant_changes_at_most_once_an_interval
     assert not tracker.due(3.0)  # no ingress service: nodes do not matter
     tracker.observe(web)  # a service that publishes one
     assert tracker.due(3.0)
+    # many sessions: at most once per PER_SESSION_INTERVAL a session
+    tracker.computed(3.0, [web])
+    tracker.observe(web)
+    assert tracker.due(4.0, sessions=10) and not tracker.due(4.0, sessions=2000)
+    assert tracker.due(3.0 + 2000 * PER_SESSION_INTERVAL, sessions=2000)

@@ -31,6 +31,20 @@ def test_equal_backends_take_turns() -> None:
     assert [chooser.choose(PORT, (A, B, C)) for _ in range(6)] == [A, B, C, A, B, C]
 
 
+def test_a_port_of_many_backends_reaches_each_in_turn_while_connections_stay_open() -> None:
+    many = tuple(IngressBackend("10.0.0.1", 1 + i) for i in range(1000))
+    chooser = BackendChooser()
+    chosen = []
+    for _ in range(1000):
+        backend = chooser.choose(PORT, many)
+        assert backend is not None
+        chooser.opened(backend)
+        chosen.append(backend)
+    assert chosen == list(many)  # each once: the first idle from the turn's start
+    chooser.closed(many[500])
+    assert chooser.choose(PORT, many) == many[500]  # the only one with none open
+
+
 def test_the_backend_with_fewest_connections_is_chosen() -> None:
     chooser = BackendChooser()
     chooser.opened(A)
