@@ -31,6 +31,7 @@ __all__ = [
     "encode",
     "encode_object",
     "encoder_for",
+    "encoder_with",
     "inline_encoding",
 ]
 
@@ -70,6 +71,16 @@ def decode(cls: type[T], data: Any, path: str = "") -> T:
 def encoder_for(tp: Any) -> Callable[[Any], Any]:
     """The encoder of type ``tp`` (a dataclass, an enumeration, a union, a tuple...)."""
     return _encoder_for(tp)
+
+
+def encoder_with(cls: type, **fields: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The encoder of dataclass ``cls`` with the given fields encoded by the functions
+    given instead of by their type's encoder (the same shape: a caller that has some
+    field's encoding at hand, the dispatcher its tasks' shared specs, passes it in)."""
+    unknown = set(fields) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field {sorted(unknown)}")
+    return _dataclass_encoder(cls, fields)
 
 
 def inline_encoding(tp: Any, expr: str) -> str | None:
@@ -178,13 +189,18 @@ def _enum_value(value: Any) -> Any:
     return value.value
 
 
-def _dataclass_encoder(cls: type) -> _Encoder:
+def _dataclass_encoder(cls: type, overrides: Mapping[str, _Encoder] | None = None) -> _Encoder:
     """A generated function building the dict in one display: each field read inline and
     only those that are not plain values passed to their encoder (a loop of calls cost
-    about as much as the rest of a snapshot)."""
+    about as much as the rest of a snapshot); ``overrides``: the encoders of some fields
+    (encoder_with)."""
     env: dict[str, Any] = {}
     items = []
     for i, (f, t) in enumerate(field_types(cls)):
+        if overrides and f.name in overrides:
+            env[f"e{i}"] = overrides[f.name]
+            items.append(f"{f.name!r}: e{i}(value.{f.name})")
+            continue
         inline = inline_encoding(t, f"value.{f.name}")
         if inline is not None:
             items.append(f"{f.name!r}: {inline}")

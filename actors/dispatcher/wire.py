@@ -16,8 +16,16 @@ from typing import Any
 from actors.dispatcher.ingress import IngressPort, encode_table, parse_table
 from actors.dispatcher.ingress_changes import MESH_CHANGES, TableChange, parse_change
 from actors.dispatcher.networks_and_auth import ServiceAuth
-from api.codec_objects import ObjectDecodeError, decode, encode, encode_object
+from api.codec_objects import (
+    ObjectDecodeError,
+    decode,
+    encode,
+    encode_object,
+    encoder_for,
+    encoder_with,
+)
 from api.objects import Config, Network, NodeDescription, RegistryAuth, Secret, Task, TaskStatus
+from api.specs import TaskSpec
 
 __all__ = [
     "DEPENDENCY_BYTES_PER_FRAME",
@@ -89,6 +97,8 @@ def split_frame(
     carries the tasks, the removals and what fits; the next ones (not ``full``, no tasks)
     the rest. The worker waits for an object a task needs that has not arrived yet
     (actors/worker/dependencies.py), so tasks may come before their objects."""
+    if not frame.secrets and not frame.configs:  # nearly every frame
+        return [frame]
     objects: list[Secret | Config] = [*frame.secrets, *frame.configs]
     chunks: list[list[Secret | Config]] = [[]]
     used = 0
@@ -128,13 +138,39 @@ def split_frame(
     return [first, *rest]
 
 
+class _SpecEncodings:
+    """The encodings of the task specs frames carry, by identity: a service's tasks share
+    one spec object in the store (actors/store/sharing.py), and encoding it was two
+    thirds of encoding a task, once for every task sent. It holds each spec it encoded
+    (so no other object takes its id) and forgets them all past ``size``. An encoding is
+    shared by the frames that carry it: nothing changes a frame's body once built."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._held: dict[int, tuple[TaskSpec, Any]] = {}
+        self._encode = encoder_for(TaskSpec)
+
+    def encode(self, spec: TaskSpec) -> Any:
+        held = self._held.get(id(spec))
+        if held is not None and held[0] is spec:
+            return held[1]
+        encoded = self._encode(spec)
+        if len(self._held) >= self._size:
+            self._held.clear()
+        self._held[id(spec)] = (spec, encoded)
+        return encoded
+
+
+_encode_task = encoder_with(Task, spec=_SpecEncodings().encode)
+
+
 def encode_frame(frame: SessionFrame) -> dict[str, Any]:
     body: dict[str, Any] = {
         "session_id": frame.session_id,
         "heartbeat_period": frame.heartbeat_period,
         "managers": [m.encode() for m in frame.managers],
         "full": frame.full,
-        "tasks": [encode_object(t) for t in frame.tasks],
+        "tasks": [_encode_task(t) for t in frame.tasks],
         "removed": list(frame.removed),
     }
     if frame.closed is not None:

@@ -94,14 +94,19 @@ def still_settled(service: Service, slots: Mapping[int, Sequence[Task]], plan: P
         for e in plan.effects
         if isinstance(e, SetDesiredState) and e.state > TaskState.RUNNING
     }
-    created = [e.task for e in plan.effects if isinstance(e, CreateTask)]
+    # by slot: a pass over a drain's 10,000 slots creates as many tasks, and a look
+    # through every created task for each slot was a hundred million comparisons
+    created: dict[int, list[Task]] = {}
+    for e in plan.effects:
+        if isinstance(e, CreateTask):
+            created.setdefault(e.task.slot, []).append(e.task)
     for slot, slot_tasks in slots.items():
         if not 1 <= slot <= mode.replicas:
             continue
         runnable = [
             t for t in slot_tasks if t.desired_state <= TaskState.RUNNING and t.id not in stopped
         ]
-        runnable.extend(t for t in created if t.slot == slot)
+        runnable.extend(created.get(slot, ()))
         if len(runnable) != 1:
             return False
         (task,) = runnable

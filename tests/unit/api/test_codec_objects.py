@@ -4,7 +4,14 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 
-from api.codec_objects import ObjectDecodeError, decode, decode_object, encode, encode_object
+from api.codec_objects import (
+    ObjectDecodeError,
+    decode,
+    decode_object,
+    encode,
+    encode_object,
+    encoder_with,
+)
 from api.objects import OBJECT_TYPES, Cluster, Config, Node, ObjectKind, Secret, Service, Task
 from api.specs import GlobalJob, ReplicatedJob, ServiceSpec
 from api.task_state import TaskState
@@ -115,3 +122,21 @@ def test_unknown_kind() -> None:
 def test_encode_object_refuses_non_objects() -> None:
     with pytest.raises(TypeError):
         encode_object(ServiceSpec())  # type: ignore[arg-type]
+
+
+@settings(max_examples=50, deadline=None)
+@given(strategy_for(Task))
+def test_an_encoder_with_a_field_passed_in_encodes_as_encode_object(task: Task) -> None:
+    seen = []
+
+    def spec(value: object) -> object:
+        seen.append(value)
+        return encode(value)
+
+    assert encoder_with(Task, spec=spec)(task) == encode_object(task)
+    assert seen == [task.spec]
+
+
+def test_an_encoder_with_an_unknown_field_is_refused() -> None:
+    with pytest.raises(TypeError, match="no field"):
+        encoder_with(Task, specs=encode)

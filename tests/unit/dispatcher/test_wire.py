@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from actors.dispatcher.wire import (
     SESSION,
     ManagerAddress,
@@ -15,6 +17,7 @@ from actors.dispatcher.wire import (
     session_addr,
     split_frame,
 )
+from api.codec_objects import encode_object
 from api.objects import NodeDescription, Platform, TaskStatus
 from api.task_state import TaskState
 from tests.unit.dispatcher.helpers import NODE_A, task
@@ -100,3 +103,13 @@ def test_a_split_frame_carries_networks_and_credentials_once_with_the_tasks() ->
     first, *rest = split_frame(frame, budget=500)
     assert rest and first.networks == (network,) and first.registry_auths == (auth,)
     assert all(p.networks == () and p.registry_auths == () for p in rest)
+
+
+def test_tasks_sharing_a_spec_are_encoded_as_each_alone() -> None:
+    first = task("t1")
+    second = replace(task("t2", state=TaskState.RUNNING), spec=first.spec)
+    other = task("t3")  # a spec of its own, equal or not
+    frame = SessionFrame("s1", 5.0, (), True, (first, second, other), ())
+    for _ in range(2):  # the second time from the held encodings
+        body = encode_frame(frame)
+        assert body["tasks"] == [encode_object(t) for t in (first, second, other)]
