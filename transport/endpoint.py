@@ -173,6 +173,8 @@ class Request:
 
 
 Handler = Callable[[Request], Mapping[str, Any] | None]
+# an inline handler's ``after``: None, or the seconds until it wants to be called again
+After = Callable[[], float | None]
 
 
 class InlineHandler:
@@ -180,7 +182,7 @@ class InlineHandler:
 
     __slots__ = ("after", "fn")
 
-    def __init__(self, fn: Handler, after: Callable[[], None] | None = None) -> None:
+    def __init__(self, fn: Handler, after: After | None = None) -> None:
         self.fn = fn
         self.after = after
 
@@ -196,13 +198,16 @@ class InlineHandler:
         return f"inline({self.fn!r})"
 
 
-def inline(fn: Handler, after: Callable[[], None] | None = None) -> InlineHandler:
+def inline(fn: Handler, after: After | None = None) -> InlineHandler:
     """Mark ``fn`` to run on the I/O thread, with no thread hop. Only for handlers that
     never block: typically one-way messages handed to another loop's queue. Replies and
     errors work as for any handler; a handler that takes long stalls the socket.
     ``after``: called once on the I/O thread after the batch of inbound frames in which
     ``fn`` ran (however many times), before the batch's replies are sent: the handler
-    queues, ``after`` carries out the whole batch's work at once."""
+    queues, ``after`` carries out the whole batch's work at once. ``after`` may return a
+    number of seconds: it is then called again (on the I/O thread) once they have passed
+    if no batch called it before, a timer that wakes no other thread (the Raft leader's
+    held commit notices); None cancels it. A direct call (no endpoint) ignores it."""
     if isinstance(fn, InlineHandler):
         return fn if after is None else InlineHandler(fn.fn, after)
     return InlineHandler(fn, after)
@@ -262,6 +267,7 @@ class EndpointActor(pykka.ThreadingActor):
             self._admission.is_member if keypair is not None else None, max_message_size
         )
         self._tally = RefusalTally()
+        self._timers: dict[After, float] = {}  # after -> monotonic time it is due at
         self._name = name
         self._workers = workers
         self._max_queued = max_queued
@@ -287,6 +293,7 @@ class EndpointActor(pykka.ThreadingActor):
                 self._bind,
                 outbox,
                 self._on_inbound,
+                timers=self._run_timers,
                 name=self._name,
                 keypair=self._keypair,
                 max_message_size=self._max_size,
@@ -351,7 +358,7 @@ class EndpointActor(pykka.ThreadingActor):
         handlers, name, max_size, trust_of = self._handlers, self._name, self._max_size, self._trust
         # each distinct after once per batch: keyed by the callable itself (equal bound
         # methods of one object are one, though each attribute access makes a new one)
-        afters: dict[Callable[[], None], None] | None = None
+        afters: dict[After, None] | None = None
         try:
             for identity, frame, peer_key, source in batch:
                 trust = trust_of.classify(peer_key)
@@ -412,10 +419,32 @@ class EndpointActor(pykka.ThreadingActor):
                     )
         finally:
             for after in afters or ():
-                try:
-                    after()
-                except Exception as exc:
-                    _log.exception("transport.handler.after_failed", endpoint=name, error=repr(exc))
+                self._run_after(after)
+
+    def _run_after(self, after: After) -> None:
+        """Call ``after`` (on the I/O thread) and set or cancel its timer from its answer."""
+        try:
+            delay = after()
+        except Exception as exc:
+            _log.exception("transport.handler.after_failed", endpoint=self._name, error=repr(exc))
+            delay = None
+        if delay is None:
+            self._timers.pop(after, None)
+        else:
+            self._timers[after] = time.monotonic() + delay
+
+    def _run_timers(self) -> float | None:
+        """The I/O loop's turn (before each poll): call the afters whose time has come;
+        the seconds until the next one is due, or None."""
+        timers = self._timers
+        if not timers:
+            return None
+        now = time.monotonic()
+        for after in [a for a, due in timers.items() if due <= now]:
+            self._run_after(after)
+        if not timers:
+            return None
+        return max(0.0, min(timers.values()) - time.monotonic())
 
     def _refused(self, trust: Trust, code: str, peer_key: bytes | None, **detail: Any) -> None:
         """Count a refused frame; log it when the tally says so (at most once a second per

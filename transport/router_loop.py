@@ -5,7 +5,9 @@ messages are drained in batches (up to `BATCH` at a time) and handed, still enco
 CURVE, as a view of ZeroMQ's own buffer: a frame refused for its size is never copied), to
 a callback that runs on this thread (the endpoint's dispatch: it decodes them and runs inline
 handlers or hands the rest to the handler pool, so it must never block); outbound
-``[identity, frame]`` messages from the outbox are written to the ROUTER. Handshake
+``[identity, frame]`` messages from the outbox are written to the ROUTER. Before each poll
+it calls ``timers`` (the endpoint's timers of inline handlers, run on this thread), which
+returns the seconds until it wants to be called again, or None: the poll waits no longer. Handshake
 failures, refused keys and dropped peers (ZeroMQ drops a peer that sends a frame over
 ``ZMQ_MAXMSGSIZE``) are logged from the monitor's events. On an endpoint without CURVE
 (the local ``ipc://`` control socket) there is no handshake to fail: a peer that closes
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import stat
 import threading
@@ -81,6 +84,7 @@ class RouterLoop(threading.Thread):
         outbox: Outbox,
         inbound: Callable[[list[Inbound]], None],
         *,
+        timers: Callable[[], float | None] = lambda: None,
         name: str,
         keypair: KeyPair | None,
         max_message_size: int,
@@ -90,6 +94,7 @@ class RouterLoop(threading.Thread):
         self._bind = bind
         self._outbox = outbox
         self._inbound = inbound
+        self._timers = timers
         self._endpoint = name
         self._keypair = keypair
         self._max_message_size = max_message_size
@@ -157,8 +162,14 @@ class RouterLoop(threading.Thread):
         curve = self._keypair is not None
         wake_fd = outbox.fd
         stats = self.stats
+        timers = self._timers
         while True:
-            ready = dict(poller.poll(0 if outbox.sleep() else None))
+            wait = timers()  # before sleep(): what they send needs no wake-up
+            if outbox.sleep():
+                timeout: int | None = 0
+            else:  # zmq_poll counts whole milliseconds: never wake before the time
+                timeout = None if wait is None else math.ceil(wait * 1000)
+            ready = dict(poller.poll(timeout))
             outbox.woke(wake_fd in ready)
             if router in ready:
                 batch = self._receive(router, curve)

@@ -288,12 +288,13 @@ class RaftNode:
         `run_handed_in` runs once the batch of inbound frames it came in is dispatched."""
         self._inbox.put_quiet(command)
 
-    def run_handed_in(self) -> None:
+    def run_handed_in(self) -> float | None:
         """Carry out what was handed in, in a round run on the calling thread when the
         loop is free (`RaftLoop.run_inline`), else on the loop thread. Never from a thread
-        that may hold what a round needs (a store's lock): the round applies to the store."""
-        if not self._loop.run_inline():
-            self._inbox.nudge()
+        that may hold what a round needs (a store's lock): the round applies to the store.
+        Returns the seconds after which to call it again (held commit notices), or None:
+        the endpoint's timer for an inline ``after``."""
+        return self._loop.run_inline()
 
     def check_size(self, datas: Sequence[bytes]) -> None:
         """Every way in to the log passes here: an entry over its budget could never be

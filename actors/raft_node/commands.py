@@ -79,8 +79,8 @@ class Inbox:
     loop thread `wait`s for one without taking it; whoever runs a round (the loop thread,
     or the endpoint's I/O thread running one inline: loop.py) takes them all with `drain`
     under the round's lock, so two rounds never see commands out of order. `kick` makes
-    the loop thread's current or next `wait` return at once (it must plan its wake-up
-    again: a round on another thread held back a commit notice)."""
+    the loop thread's current or next `wait` return at once (a round run inline failed:
+    the loop thread sees it and shuts down)."""
 
     __slots__ = ("_cond", "_items", "_kicked", "_waiting")
 

@@ -134,8 +134,6 @@ class RaftLoop:
         self.intake = FrameIntake(node_id, core, members, clock, log)
         self._pacer = SnapshotPacer(SNAPSHOT_RATE)
         self._notices = CommitNotices(commit_hold)
-        self._hold = commit_hold
-        self._held_inline = False  # a round run inline held a notice since the last plan
         self._sync = HardStateSync(storage.initial_state()[0])
         self._io = ReadyIO(self._save, self._send, self._install_snapshot, self._apply)
         self.snapshot_index: int = storage.snapshot().metadata.index
@@ -201,47 +199,38 @@ class RaftLoop:
                 wake = next_tick
                 if notices and notices.deadline is not None:
                     wake = min(wake, notices.deadline)
-                elif self._held_inline:
-                    # rounds run inline hold commit notices: look again within a hold
-                    # rather than be kicked for each one (run_inline)
-                    wake = min(wake, clock() + self._hold)
-                self._held_inline = False
                 self._wake_at = wake
 
-    def run_inline(self) -> bool:
+    def run_inline(self) -> float | None:
         """Run a round for the commands waiting on the inbox on the calling thread (the
         endpoint's I/O thread, once per batch of inbound frames: handlers.py) when no
         other round runs: the frames and proposals the batch brought are stepped, and the
         Ready carried out, with no hand-off to the loop thread, and the replies and sends
-        leave from the I/O thread's next turn. False when a round runs elsewhere (or the
-        loop has ended): the caller wakes the loop thread instead. The loop thread still
-        ticks, and sends the commit notices these rounds hold back: while they do, it
-        wakes once per hold; it is kicked only when it would wake later than that (a
-        notice thus waits at most two holds, where a round on the loop thread sees it
-        within one)."""
+        leave from the I/O thread's next turn. When a round runs elsewhere (or the loop
+        has ended), the loop thread is woken for them instead. Returns the seconds until
+        the first commit notice this node holds is due, or None: the caller runs this
+        again then (the endpoint's timer: `transport.endpoint.inline`), so a stream of
+        inline rounds never wakes the loop thread for their notices; it only ticks (and
+        sends those its own rounds hold)."""
         if not self._round.acquire(blocking=False):
-            return False
+            self._inbox.nudge()
+            return None
         try:
             if self._closed or self.crashed:
-                return False
+                self._inbox.nudge()
+                return None
             commands = self._inbox.drain()
-            if not commands:
-                return True
-            if self._handle(commands):
+            if commands and self._handle(commands):
                 self._inbox.put(Stop())  # the loop thread stops (and shuts down)
             self._finish_round()
             deadline = self._notices.deadline if self._notices else None
-            if deadline is not None:
-                self._held_inline = True
-                if deadline + self._hold < self._wake_at:
-                    self._wake_at = deadline
-                    self._inbox.kick()
+            return None if deadline is None else max(0.0, deadline - self._clock())
         except BaseException as exc:
             self._crashed(exc)
             self._inbox.kick()  # the loop thread sees the crash and shuts down
+            return None
         finally:
             self._round.release()
-        return True
 
     def _finish_round(self) -> None:
         """Release held writes, carry out the Readies, send the commit notices due."""

@@ -378,6 +378,29 @@ def test_handlers_sharing_one_after_run_it_once_per_batch(short_dir: Path) -> No
         endpoint.stop()
 
 
+def test_an_inline_after_that_returns_seconds_is_called_again_without_frames(
+    short_dir: Path,
+) -> None:
+    """An ``after`` may ask to be called again (a timer on the I/O thread, as the Raft
+    leader's held commit notices are); None ends it."""
+    calls: list[int] = []
+
+    def after() -> float | None:
+        calls.append(threading.get_ident())
+        return 0.005 if len(calls) < 3 else None
+
+    endpoint, client = serve(short_dir / "t.sock", {"ping": inline(lambda r: {}, after)})
+    try:
+        assert client.request("ping") == {}
+        wait_for(lambda: len(calls) >= 3, "the after to be called twice more, by its timer", 10)
+        assert len(set(calls)) == 1  # all on the endpoint's I/O thread
+        assert client.request("ping") == {}  # a batch calls it (once) whatever its timer
+        assert len(calls) == 4
+    finally:
+        client.close()
+        endpoint.stop()
+
+
 def test_inline_marks_once() -> None:
     def handler(request: Request) -> None:
         return None

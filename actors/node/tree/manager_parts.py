@@ -283,10 +283,9 @@ class ManagerParts:
         """Raft's entries for the remote endpoint, bound to whichever RaftNode runs now."""
         holder = self.raft
 
-        def after() -> None:  # one for every name: a batch runs it once (inline)
+        def after() -> float | None:  # one for every name: a batch runs it once (inline)
             node = holder.node
-            if node is not None:
-                node.run_handed_in()
+            return node.run_handed_in() if node is not None else None
 
         def delegate(name: str) -> Handler:
             cache: dict[int, Handler] = {}
