@@ -68,6 +68,7 @@ _log = get_logger("fleet")
 _BATCH: Final = 256  # frames drained from one socket per turn
 _SESSION: Final = 0
 _TASK: Final = 1
+_POLLIN: Final = int(zmq.POLLIN)  # zmq.POLLIN is an IntFlag: its ``&`` runs in Python
 _SOCKET: Final = 0  # what an fd the epoll watches belongs to
 _MONITOR: Final = 1
 
@@ -266,7 +267,7 @@ class FleetLoop:
                 return  # the session ended (and reconnected) meanwhile
             # asked before each receive (the fd only said something changed): a receive
             # that finds nothing raises, and that exception costs more than the question
-            if not cast(int, sock.get(zmq.EVENTS)) & zmq.POLLIN:
+            if not cast(int, sock.get(zmq.EVENTS)) & _POLLIN:
                 return
             self._deliver(index, node, sock.recv(zmq.NOBLOCK))
         self._readable.add(index)
