@@ -19,6 +19,7 @@ from actors.dispatcher.networks_and_auth import ServiceAuth
 from api.codec_objects import (
     ObjectDecodeError,
     decode,
+    decode_all,
     encode,
     encode_object,
     encoder_for,
@@ -196,25 +197,19 @@ def encode_frame(frame: SessionFrame) -> dict[str, Any]:
 
 
 def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
-    tasks = tuple(decode(Task, t, f"tasks[{i}]") for i, t in enumerate(body["tasks"]))
+    tasks = decode_all(Task, body["tasks"], "tasks")
     managers = tuple(
         ManagerAddress(str(m["addr"]), str(m["server_key"]).encode("ascii"))
         for m in body["managers"]
     )
     closed = body.get("closed")
-    networks = tuple(
-        decode(Network, n, f"networks[{i}]") for i, n in enumerate(body.get("networks", ()))
-    )
+    networks = decode_all(Network, body.get("networks", ()), "networks")
     auths = tuple(
         ServiceAuth(str(a["service_id"]), decode(RegistryAuth, a["auth"], f"registry_auths[{i}]"))
         for i, a in enumerate(body.get("registry_auths", ()))
     )
-    secrets = tuple(
-        decode(Secret, o, f"secrets[{i}]") for i, o in enumerate(body.get("secrets", ()))
-    )
-    configs = tuple(
-        decode(Config, o, f"configs[{i}]") for i, o in enumerate(body.get("configs", ()))
-    )
+    secrets = decode_all(Secret, body.get("secrets", ()), "secrets")
+    configs = decode_all(Config, body.get("configs", ()), "configs")
     return SessionFrame(
         session_id=str(body["session_id"]),
         heartbeat_period=float(body["heartbeat_period"]),

@@ -62,9 +62,13 @@ class StatusCoalescer:
 
     def add(self, updates: Iterable[tuple[str, TaskStatus]]) -> None:
         for task_id, status in updates:
-            current = self._pending.get(task_id)
-            if current is None or status.state >= current.state:
-                self._pending[task_id] = status
+            self.put(task_id, status)
+
+    def put(self, task_id: str, status: TaskStatus) -> None:
+        """One update (``add`` of one, without the pair and the list)."""
+        current = self._pending.get(task_id)
+        if current is None or status.state >= current.state:
+            self._pending[task_id] = status
 
     def requeue(self, updates: Iterable[tuple[str, TaskStatus]]) -> None:
         """Put back updates that were not sent; anything newer queued meanwhile wins."""

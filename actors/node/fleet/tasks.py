@@ -27,9 +27,9 @@ import enum
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Final, Protocol
 
-from actors.worker.controller import Action, Decision, Outcome, step
+from actors.worker.controller import Action, Outcome, step
 from actors.worker.executors.base import ExecutorError, ExitResult, Observation
 from actors.worker.session import StatusCoalescer
 from api.objects import Task, TaskStatus
@@ -58,6 +58,7 @@ class SimRuntime(Protocol):
     """``actors.worker.executors.sim.SimExecutor``, by shape."""
 
     start_delay: float
+    prepare_refuses_started: ClassVar[bool]
 
     def controller(self, task: Task) -> SimControl: ...
 
@@ -67,6 +68,10 @@ class Timer:
     delay: float  # seconds from when it was taken
     task_id: str
     token: int
+
+
+# the outcome of an action that returns nothing: immutable, so one serves every task
+_DONE: Final = {action: Outcome(action) for action in Action}
 
 
 class _Wait(enum.Enum):
@@ -156,7 +161,7 @@ class NodeTasks:
         if held is None:
             held = _FleetTask(task, task.status, self.runtime.controller(task))
             self._tasks[task.id] = held
-            self._count(held.status.state, 1)
+            self._count(task.status.state, 1)
             self._run(held, None, now)
             return
         if held.removing:
@@ -176,7 +181,10 @@ class NodeTasks:
 
     # -- stepping --------------------------------------------------------------------------
     def _run(self, held: _FleetTask, outcome: Outcome | None, now: float) -> None:
-        """Step and act until the task waits (a timer, an exit, or a new input)."""
+        """Step and act until the task waits (a timer, an exit, or a new input). The
+        counts by state change once per run, not at each of the four or five steps."""
+        counted = held.status.state
+        refuses = self.runtime.prepare_refuses_started
         while not held.finished:
             decision = step(
                 desired=held.task.desired_state,
@@ -185,15 +193,26 @@ class NodeTasks:
                 removing=held.removing,
                 now=now,
                 attempt=held.attempt,
+                prepare_refuses_started=refuses,
             )
-            held.attempt = held.attempt + 1 if decision.retry else 0
-            self._record(held, decision)
+            if decision.retry:
+                held.attempt += 1
+            elif held.attempt:
+                held.attempt = 0
+            status = decision.status
+            if status is not held.status:
+                held.status = status
+                self.statuses.put(held.task.id, status)
+            if decision.finished:
+                held.finished = True
+                del self._tasks[held.task.id]
+                break
             action = decision.action
-            if decision.finished or action is None:
-                return
+            if action is None:
+                break
             if action is Action.WAIT:
                 held.wait = _Wait.EXIT
-                return
+                break
             delay = decision.delay
             if action is Action.START:
                 delay = max(delay, self.runtime.start_delay)
@@ -201,24 +220,16 @@ class NodeTasks:
                 held.token += 1
                 held.pending = action
                 self._timers.append(Timer(delay, held.task.id, held.token))
-                return
+                break
             outcome = self._perform(held, action)
-
-    def _record(self, held: _FleetTask, decision: Decision) -> None:
-        if decision.status != held.status:
-            self._count(held.status.state, -1)
-            self._count(decision.status.state, 1)
-            held.status = decision.status
-            self.statuses.add(((held.task.id, decision.status),))
-        if decision.finished:
-            held.finished = True
-            self._count(held.status.state, -1)
-            del self._tasks[held.task.id]
+        if held.finished:
+            self._count(counted, -1)
+        elif held.status.state is not counted:
+            self._count(counted, -1)
+            self._count(held.status.state, 1)
 
     def _perform(self, held: _FleetTask, action: Action) -> Outcome:
         control = held.control
-        if action in (Action.SHUTDOWN, Action.TERMINATE, Action.REMOVE):
-            held.wait = _Wait.NONE  # our own stop ends the wait; its exit is not news
         try:
             if action is Action.INSPECT:
                 return Outcome(action, observation=control.inspect())
@@ -226,19 +237,21 @@ class NodeTasks:
                 control.prepare()
             elif action is Action.START:
                 control.finish_start()
-            elif action is Action.SHUTDOWN:
-                control.shutdown()
-                return Outcome(action, observation=control.inspect())
-            elif action is Action.TERMINATE:
-                control.terminate()
-                return Outcome(action, observation=control.inspect())
-            elif action is Action.REMOVE:
-                control.remove()
-            else:  # pragma: no cover - WAIT never reaches here (see _run)
-                raise ValueError(f"action {action} cannot run inline")
+            else:
+                held.wait = _Wait.NONE  # our own stop ends the wait; its exit is not news
+                if action is Action.SHUTDOWN:
+                    control.shutdown()
+                    return Outcome(action, observation=control.inspect())
+                if action is Action.TERMINATE:
+                    control.terminate()
+                    return Outcome(action, observation=control.inspect())
+                if action is Action.REMOVE:
+                    control.remove()
+                else:  # pragma: no cover - WAIT never reaches here (see _run)
+                    raise ValueError(f"action {action} cannot run inline")
         except ExecutorError as exc:
             return Outcome(action, error=exc)
-        return Outcome(action)
+        return _DONE[action]
 
     def _drain_exits(self, now: float) -> None:
         if self._stepping:

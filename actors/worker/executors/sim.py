@@ -7,6 +7,9 @@ Rules:
 - Starting takes ``start_delay`` seconds: ``SimController.start`` sleeps that long (it runs
   on a task runner's thread) and then calls ``finish_start``. A caller that must not block
   (the fleet's one loop) waits the delay its own way and calls ``finish_start`` itself.
+- ``prepare`` creates the task, or adopts it when created and never started; a started
+  one (running or exited) raises ``ContainerExistsError``, as Docker's does
+  (``prepare_refuses_started``: a new task is prepared without an inspect first).
 - Injected failures: ``missing_images`` are rejected as not found, ``exit_codes`` maps an
   image to the code its tasks exit with as soon as they start, and ``fail_rate`` is the
   probability (drawn from ``rng``) that a started task exits at once with code 1.
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from actors.worker.executors.base import (
+    ContainerExistsError,
     ContainerNotFoundError,
     EngineUnavailableError,
     ExitResult,
@@ -138,7 +142,9 @@ class SimController:
 
 class SimExecutor:
     name: ClassVar[str] = "sim"
-    prepare_refuses_started: ClassVar[bool] = False  # prepare adopts what it finds
+    # as Docker's: a started task's prepare raises ContainerExistsError (a created one is
+    # adopted), so a new task is prepared at once, without an inspect first (controller.py)
+    prepare_refuses_started: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -165,14 +171,17 @@ class SimExecutor:
         self._rng = rng or random.Random()
         self._on_exit = on_exit
         self._tasks: dict[str, _SimTask] = {}
-        self._changed = threading.Condition()
+        # calls that never wait hold the plain lock (a C-level ``with``: a fleet node's
+        # tasks call in about five times each); waiters wait on the condition over it
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
 
     def controller(self, task: Task) -> SimController:
         return SimController(self, task)
 
     # -- what the controllers do ------------------------------------------------------------
     def observe(self, task_id: str) -> Observation:
-        with self._changed:
+        with self._lock:
             found = self._tasks.get(task_id)
             if found is None:
                 return Observation(RuntimeState.MISSING)
@@ -184,12 +193,14 @@ class SimExecutor:
             )
 
     def create(self, task_id: str) -> None:
-        with self._changed:
-            self._tasks.setdefault(task_id, _SimTask())
+        with self._lock:
+            found = self._tasks.setdefault(task_id, _SimTask())
+            if found.state is not RuntimeState.CREATED:
+                raise ContainerExistsError(f"simulated task {task_id} exists and was started")
 
     def run(self, task_id: str, image: str, ports: Iterable[PortConfig] = ()) -> None:
         code = self.exit_codes.get(image)
-        with self._changed:
+        with self._lock:
             found = self._tasks.get(task_id)
             if found is None:
                 raise ContainerNotFoundError(f"no simulated task {task_id}")
@@ -239,11 +250,11 @@ class SimExecutor:
 
     def running(self) -> list[str]:
         """Ids of the tasks that run now."""
-        with self._changed:
+        with self._lock:
             return [k for k, t in self._tasks.items() if t.state is RuntimeState.RUNNING]
 
     def list_tasks(self) -> Mapping[str, str]:
-        with self._changed:
+        with self._lock:
             return {task_id: f"sim-{task_id}" for task_id in self._tasks}
 
     def remove_orphan(self, task_id: str) -> None:

@@ -13,7 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.codec_fast import Invalid, fast_decoder_for
-from api.codec_objects import ObjectDecodeError, _decoder_for, decode_object, encode_object
+from api.codec_objects import (
+    ObjectDecodeError,
+    _decoder_for,
+    decode_all,
+    decode_object,
+    encode_object,
+)
 from api.objects import OBJECT_TYPES, ObjectKind, Task
 from tests.unit.api.strategies import strategy_for
 
@@ -90,3 +96,13 @@ def test_decode_names_the_field_after_the_fast_path_fails() -> None:
     doc["status"]["message"] = 7
     with pytest.raises(ObjectDecodeError, match=r"task\.status\.message: expected a string"):
         decode_object(ObjectKind.TASK, doc)
+
+
+def test_decode_all_decodes_a_list_and_names_the_element_that_fails() -> None:
+    tasks = [Task(id="a" * 25), Task(id="b" * 25)]
+    docs = [encode_object(t) for t in tasks]
+    assert decode_all(Task, docs, "tasks") == tuple(tasks)
+    assert decode_all(Task, [], "tasks") == ()
+    docs[1]["slot"] = "x"
+    with pytest.raises(ObjectDecodeError, match=r"tasks\[1\]\.slot"):
+        decode_all(Task, docs, "tasks")

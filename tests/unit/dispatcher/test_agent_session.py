@@ -89,3 +89,14 @@ def test_requeue_never_overwrites_something_newer() -> None:
     c.add([("t1", TaskStatus(state=TaskState.RUNNING))])
     c.requeue(batch)
     assert dict((t, s.state) for t, s in c.take(10))["t1"] is TaskState.RUNNING
+
+
+def test_put_is_add_of_one_update() -> None:
+    c = StatusCoalescer()
+    c.put("t1", st(TaskState.RUNNING))
+    c.put("t1", st(TaskState.PREPARING))  # earlier: never replaces a later one
+    c.put("t2", st(TaskState.ACCEPTED))
+    assert [(t, s.state) for t, s in c.take(10)] == [
+        ("t1", TaskState.RUNNING),
+        ("t2", TaskState.ACCEPTED),
+    ]

@@ -7,7 +7,11 @@ import threading
 
 import pytest
 
-from actors.worker.executors.base import EngineUnavailableError, RuntimeState
+from actors.worker.executors.base import (
+    ContainerExistsError,
+    EngineUnavailableError,
+    RuntimeState,
+)
 from actors.worker.executors.sim import FAILED_EXIT_CODE, SimExecutor
 from tests.unit.worker.helpers import make_task
 
@@ -64,3 +68,17 @@ def test_exit_on_demand_wakes_a_waiter_and_close_ends_a_wait() -> None:
 def test_bad_settings_are_refused(kw: dict[str, float], error: str) -> None:
     with pytest.raises(ValueError, match=error):
         SimExecutor("n", **kw)  # type: ignore[arg-type]
+
+
+def test_prepare_adopts_a_created_task_and_refuses_a_started_one() -> None:
+    """As Docker's (``prepare_refuses_started``): a new task needs no inspect first."""
+    executor = SimExecutor("n")
+    assert executor.prepare_refuses_started
+    control = executor.controller(make_task("t"))
+    control.prepare()
+    control.prepare()  # created, never started: adopted
+    assert control.inspect().state is RuntimeState.CREATED
+    control.start()
+    with pytest.raises(ContainerExistsError):
+        control.prepare()
+    assert executor.running() == ["t"]
