@@ -14,7 +14,9 @@ sooner when work comes (a store change, judged status reports, opened sessions) 
 quiet period: at once when no tick that had work of its kind ended within the last
 interval, else an interval after it ended (tick_window.py), so a lone change is sent and
 a lone status written without waiting for the period while a burst is still batched as
-before. Frames out and writes in are the window's two lanes: a tick that sent an
+before; after a tick that sent frames to many sessions the window is longer, so that a
+ramp's frames carry a few tasks each instead of one (pacing.py). Frames out and writes
+in are the window's two lanes: a tick that sent an
 assignment does not hold back the worker's first status, and a tick that only took in
 store changes (the tasks a service creates before they are assigned, the echo of its own
 status writes) holds back nothing. Per tick: polls
@@ -47,6 +49,7 @@ from actors.dispatcher.heartbeats import HeartbeatConfig
 from actors.dispatcher.ingress import IngressPort, IngressTracker, ingress_table
 from actors.dispatcher.ingress_changes import reads_changes
 from actors.dispatcher.intake import WAKE, StatusIntake
+from actors.dispatcher.pacing import next_window
 from actors.dispatcher.sessions import Session, SessionError
 from actors.dispatcher.streams import SessionStreams
 from actors.dispatcher.wire import ManagerAddress
@@ -199,8 +202,10 @@ class Dispatcher(SupervisedActor):
                 self._cancel_tick()
             self._cancel_tick = self._timer.call_later(delay, fire)
 
-    def _after_tick(self, busy: frozenset[str]) -> Callable[[float], float | None]:
+    def _after_tick(self, busy: frozenset[str], frames: int) -> Callable[[float], float | None]:
         def ask(now: float) -> float | None:
+            # the window from this tick's end on: longer after one of many frames (pacing.py)
+            self._window.window = next_window(self._tick_interval, frames)
             sooner = self._window.finished(now, busy)  # work that came while it ran
             return sooner if sooner is not None else self._window.at(now, self._tick_interval)
 
@@ -220,11 +225,11 @@ class Dispatcher(SupervisedActor):
         if message == _TICK:
             with self._window_lock:
                 self._window.started(self._clock())
-            busy = frozenset((_OUT, _IN))
+            busy, frames = frozenset((_OUT, _IN)), 0
             try:
-                busy = self._tick()
+                busy, frames = self._tick()
             finally:
-                self._schedule_tick(self._after_tick(busy))
+                self._schedule_tick(self._after_tick(busy, frames))
         elif message == _OPENS and self._open_sessions(self._front.take_opens(self._open_chunk)):
             self._on_writes()  # their nodes' READY writes
         return None
@@ -286,8 +291,9 @@ class Dispatcher(SupervisedActor):
 
     # --- the tick -----------------------------------------------------------------------
 
-    def _tick(self) -> frozenset[str]:
-        """The lanes it had work for: frames sent (or sessions closed), writes handed on."""
+    def _tick(self) -> tuple[frozenset[str], int]:
+        """The lanes it had work for (frames sent or sessions closed, writes handed on),
+        and how many sessions it sent changes to."""
         # the manager list every frame carries, read once per tick or batch of opens:
         # reading it lists every node of the store (1,000 frames a tick at 1,000 nodes)
         self._streams.set_managers(tuple(self._managers()))
@@ -307,7 +313,8 @@ class Dispatcher(SupervisedActor):
             self._writer.tell(Writes(tuple(out.node_writes), tuple(out.status_writes)))
         sent = changed < 0 or resent or out.deltas or out.closed
         wrote = out.node_writes or out.status_writes
-        return frozenset(lane for lane, busy in ((_OUT, sent), (_IN, wrote)) if busy)
+        busy = frozenset(lane for lane, busy in ((_OUT, sent), (_IN, wrote)) if busy)
+        return busy, len(out.deltas)
 
     def _drain_watch(self) -> int:
         """Take in the committed changes; how many (-1: resynced, every session sent its
