@@ -52,6 +52,7 @@ __all__ = [
     "parse_backends",
     "parse_ip",
     "parse_port",
+    "parse_port_head",
     "parse_protocol",
     "parse_table",
     "publishes_ingress",
@@ -195,16 +196,7 @@ def parse_table(raw: Any) -> tuple[IngressPort, ...]:
     room = MAX_TABLE_BACKENDS
     for i, item in enumerate(raw):
         where = f"ingress[{i}]"
-        if not isinstance(item, dict):
-            raise ValueError(f"{where}: not a map")
-        port = parse_port(item.get("port"), f"{where}.port")
-        protocol = parse_protocol(item.get("protocol"), f"{where}.protocol")
-        if (protocol, port) in seen:
-            raise ValueError(f"{where}: port {port}/{protocol} twice")
-        seen.add((protocol, port))
-        service = item.get("service")
-        if not isinstance(service, str) or len(service) > MAX_SERVICE_NAME:
-            raise ValueError(f"{where}.service: a name of at most {MAX_SERVICE_NAME} characters")
+        port, protocol, service = parse_port_head(item, where, seen)
         backends = item.get("backends")
         if not isinstance(backends, list) or len(backends) > min(MAX_BACKENDS, room):
             raise ValueError(
@@ -216,6 +208,22 @@ def parse_table(raw: Any) -> tuple[IngressPort, ...]:
             IngressPort(port, protocol, service, parse_backends(backends, f"{where}.backends"))
         )
     return tuple(out)
+
+
+def parse_port_head(item: Any, where: str, seen: set[PortKey]) -> tuple[int, PortProtocol, str]:
+    """A table entry's port, protocol and service, checked (a port twice in one table or
+    change is refused: ``seen`` holds those read so far, and gets this one)."""
+    if not isinstance(item, dict):
+        raise ValueError(f"{where}: not a map")
+    port = parse_port(item.get("port"), f"{where}.port")
+    protocol = parse_protocol(item.get("protocol"), f"{where}.protocol")
+    if (protocol, port) in seen:
+        raise ValueError(f"{where}: port {port}/{protocol} twice")
+    seen.add((protocol, port))
+    service = item.get("service")
+    if not isinstance(service, str) or len(service) > MAX_SERVICE_NAME:
+        raise ValueError(f"{where}.service: a name of at most {MAX_SERVICE_NAME} characters")
+    return port, protocol, service
 
 
 def parse_backends(raw: list[Any], where: str) -> tuple[IngressBackend, ...]:

@@ -38,7 +38,6 @@ import msgpack
 from actors.dispatcher.ingress import (
     MAX_BACKENDS,
     MAX_INGRESS_PORTS,
-    MAX_SERVICE_NAME,
     MAX_TABLE_BACKENDS,
     IngressBackend,
     IngressPort,
@@ -46,6 +45,7 @@ from actors.dispatcher.ingress import (
     encode_backends,
     parse_backends,
     parse_port,
+    parse_port_head,
     parse_protocol,
 )
 from api.enums import PortProtocol
@@ -206,16 +206,7 @@ def parse_change(raw: Any) -> TableChange:
     seen: set[PortKey] = set()
     for i, item in enumerate(_bounded_list(raw.get("ports"), "mesh.ports", MAX_INGRESS_PORTS)):
         where = f"mesh.ports[{i}]"
-        if not isinstance(item, dict):
-            raise ValueError(f"{where}: not a map")
-        port = parse_port(item.get("port"), f"{where}.port")
-        protocol = parse_protocol(item.get("protocol"), f"{where}.protocol")
-        if (protocol, port) in seen:
-            raise ValueError(f"{where}: port {port}/{protocol} twice")
-        seen.add((protocol, port))
-        service = item.get("service")
-        if not isinstance(service, str) or len(service) > MAX_SERVICE_NAME:
-            raise ValueError(f"{where}.service: a name of at most {MAX_SERVICE_NAME} characters")
+        port, protocol, service = parse_port_head(item, where, seen)
         added = _bounded_list(item.get("add"), f"{where}.add", MAX_BACKENDS)
         removed = _bounded_list(item.get("remove", []), f"{where}.remove", MAX_BACKENDS)
         if removed and base == 0:

@@ -29,6 +29,15 @@ with swarm_lock(Path(sys.argv[1]), shared=sys.argv[3] == "shared"):
 """
 
 
+def free_for_a_bench(lock: Path) -> bool:
+    """Whether a bench could take ``lock`` (exclusive) now."""
+    try:
+        with swarm_lock(lock, timeout=0.0):
+            return True
+    except TimeoutError:
+        return False
+
+
 def test_a_second_holder_waits_and_names_the_first(tmp_path: Path) -> None:
     lock = tmp_path / "swarm.lock"
     holder = subprocess.Popen(
@@ -46,15 +55,7 @@ def test_a_second_holder_waits_and_names_the_first(tmp_path: Path) -> None:
             pass
         holder.kill()  # a holder that dies releases the lock
         holder.wait(timeout=30)
-
-        def acquired() -> bool:
-            try:
-                with swarm_lock(lock, timeout=0.0):
-                    return True
-            except TimeoutError:
-                return False
-
-        assert poll(acquired, "the lock free after its holder died", 30)
+        assert poll(lambda: free_for_a_bench(lock), "the lock free after its holder died", 30)
     finally:
         holder.kill()
         holder.wait(timeout=30)
@@ -81,15 +82,9 @@ def test_shared_holders_hold_together_and_keep_a_bench_out(tmp_path: Path) -> No
             pass
         holder.kill()
         holder.wait(timeout=30)
-
-        def acquired() -> bool:
-            try:
-                with swarm_lock(lock, timeout=0.0):
-                    return True
-            except TimeoutError:
-                return False
-
-        assert poll(acquired, "the lock free for a bench after the tests ended", 30)
+        assert poll(
+            lambda: free_for_a_bench(lock), "the lock free for a bench after the tests ended", 30
+        )
     finally:
         holder.kill()
         holder.wait(timeout=30)
