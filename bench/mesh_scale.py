@@ -53,6 +53,7 @@ sys.path.append(str(ROOT / "bench"))  # would shadow the transport package
 from _common import stop_on_sigterm  # noqa: E402
 from _scale import POLL_S, ScaleCluster, service_spec  # noqa: E402
 
+from actors.dispatcher.ingress import LEGACY_MAX_BACKENDS  # noqa: E402
 from tests.support.swarm import poll  # noqa: E402
 
 PORT = 8080
@@ -89,6 +90,18 @@ def wait_running(cluster: ScaleCluster, name: str, replicas: int, timeout: float
     )
 
 
+def wait_table(cluster: ScaleCluster, backends: int, timeout: float) -> None:
+    """Until the leader has sent the table change that holds ``backends`` backends (a
+    version before this one sent at most 256 a port, and logged that)."""
+    wanted = {backends, min(backends, LEGACY_MAX_BACKENDS)}
+
+    def sent() -> bool:
+        events = table_events(cluster)
+        return bool(events) and events[-1].get("backends") in wanted
+
+    poll(sent, f"the mesh table with {backends} backends sent", timeout, POLL_S)
+
+
 def run_service(
     cluster: ScaleCluster, name: str, replicas: int, steps: int, ingress: bool, timeout: float
 ) -> dict[str, Any]:
@@ -101,13 +114,15 @@ def run_service(
     wait_running(cluster, name, replicas, timeout)
     created_s = time.monotonic() - started
     create_cpu = leader_cpu(cluster) - cpu
-    time.sleep(1.0)  # the table's last change of the ramp is sent (at most every 0.25 s)
+    if ingress:  # the ramp's last table change is sent (at most every 0.25 s)
+        wait_table(cluster, replicas, timeout)
     events_created = len(table_events(cluster))
     cpu = leader_cpu(cluster)
     for step in range(1, steps + 1):
         cluster.write("control.service.scale", {"service": name, "replicas": replicas + step})
         wait_running(cluster, name, replicas + step, timeout)
-    time.sleep(1.0)
+    if ingress:
+        wait_table(cluster, replicas + steps, timeout)
     steps_cpu = leader_cpu(cluster) - cpu
     out: dict[str, Any] = {
         "create_s": round(created_s, 2),
@@ -161,7 +176,9 @@ def whole_table_bytes(backends: int) -> int:
     """One ``ingress`` field of the earlier version for a port of ``backends`` backends at
     the fleet's address (cut to the 256 it sent)."""
     entry: dict[str, Any] = {"port": PORT, "protocol": "tcp", "service": "mesh-ingress"}
-    entry["backends"] = [["127.0.0.1", 20000 + i] for i in range(min(backends, 256))]
+    entry["backends"] = [
+        ["127.0.0.1", 20000 + i] for i in range(min(backends, LEGACY_MAX_BACKENDS))
+    ]
     return len(msgpack.packb([entry]))
 
 
