@@ -34,10 +34,12 @@ endpoint refuses nothing else there: actors/ca/authorization.py), makes the agen
 ``agent.node.removed`` and call ``on_removed`` with the reason (the node stops, exit 1)
 instead of retrying forever.
 
-A session breaks when the stream ends or fails, or a heartbeat or status batch fails; the
-session thread then ends and tells the actor, which waits an exponential backoff with
-jitter on the supervisor's timer (``ctx.timer``) and starts a session with the next manager
-of the list the dispatcher sent last (actors/worker/session.py). Statuses not sent are kept
+A session breaks when the stream ends or fails, its connection drops (the client watches
+it: a manager killed is noticed at once, not at the next heartbeat), or a heartbeat or
+status batch fails; the session thread then ends and tells the actor, which waits an
+exponential backoff with jitter on the supervisor's timer (``ctx.timer``) and starts a
+session with the next manager of the list the dispatcher sent last, skipping one that did
+not answer (actors/worker/session.py). Statuses not sent are kept
 for the next session. An unexpected error in a session thread crashes the actor, so its
 supervisor restarts it.
 """
@@ -75,7 +77,7 @@ from actors.worker.mesh_table import NodeTable
 from actors.worker.resources import TaskResources
 from actors.worker.session import SESSION_BACKOFF, ManagerRotation, StatusCoalescer
 from api.codec_objects import ObjectDecodeError
-from api.errors import HandshakeRefused, TransportError
+from api.errors import ConnectionLost, HandshakeRefused, RequestTimeout, TransportError
 from api.objects import NodeDescription, TaskStatus
 from transport.client import Client
 from transport.keys import KeyPair
@@ -137,11 +139,22 @@ class AgentState:
 
 
 class _SessionEnded(Exception):
-    """The current session is over; the reason is the message."""
+    """The current session is over; the reason is the message. ``unreachable``: the
+    manager did not answer (no frame or reply in time, the connection dropped), as
+    opposed to an answer that ends the session."""
+
+    def __init__(self, reason: str, *, unreachable: bool = False) -> None:
+        super().__init__(reason)
+        self.unreachable = unreachable
 
 
 class _Removed(_SessionEnded):
     """The manager refused this node: it was removed from the cluster."""
+
+
+def _unanswered(exc: BaseException) -> bool:
+    """A request that failed without the manager's answer (timed out, connection lost)."""
+    return isinstance(exc, (RequestTimeout, ConnectionLost))
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +166,7 @@ class _Crashed:
 class _SessionOver:
     manager: ManagerAddress
     established: bool
+    unreachable: bool  # set the manager aside (ManagerRotation.unreachable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +283,10 @@ class Agent(SupervisedActor):
         if over.established:
             self._failures = 0
         self._refresh()
-        self._rotation.advance()
+        now = self._clock()
+        if over.unreachable:
+            self._rotation.unreachable(over.manager, now)
+        self._rotation.advance(now)
         self._failures += 1
         delay = self._backoff.delay(self._failures, self._rng)
         _log.info(
@@ -288,12 +305,12 @@ class Agent(SupervisedActor):
 
     def _session(self, manager: ManagerAddress) -> None:
         try:
-            established = self._attempt(manager)
+            established, unreachable = self._attempt(manager)
         except BaseException as exc:  # a bug: let the supervisor restart the agent
             _log.exception("agent.session.crashed", error=repr(exc))
             self._tell(_Crashed(exc))
             return
-        self._tell(_SessionOver(manager, established))
+        self._tell(_SessionOver(manager, established, unreachable))
 
     def _refresh(self) -> None:
         """After a session: the node's own current list (a manager's follows its store;
@@ -318,8 +335,9 @@ class Agent(SupervisedActor):
                 changes.get("sessions_opened", s.sessions_opened),
             )
 
-    def _attempt(self, manager: ManagerAddress) -> bool:
-        """One session with ``manager``; True if it was established."""
+    def _attempt(self, manager: ManagerAddress) -> tuple[bool, bool]:
+        """One session with ``manager``: whether it was established, and whether it ended
+        because the manager did not answer."""
         self._clients += 1
         client = Client(
             manager.addr,
@@ -328,7 +346,7 @@ class Agent(SupervisedActor):
             timeout=self._request_timeout,
             name=f"agent-{self._node_id[:8]}-{self._clients}",
             source=self._source,
-            watch_auth=True,
+            watch_connection=True,
         )
         with self._lock:
             self._client = client
@@ -337,18 +355,21 @@ class Agent(SupervisedActor):
         reader = threading.Thread(
             target=self._read, args=(client, frames), name="agent-stream", daemon=True
         )
-        established = False
+        established = unreachable = False
         _log.info("agent.session.connecting", manager=manager.addr)
         try:
             if self._halt.is_set():
-                return False
+                return False, False
             reader.start()
             first = self._next_frame(frames, self._connect_timeout)
             if first is None:
-                raise _SessionEnded(f"no session within {self._connect_timeout}s")
+                reason = f"no session within {self._connect_timeout}s"
+                raise _SessionEnded(reason, unreachable=True)
             established = True
+            self._rotation.reached(manager)
             self._serve(client, manager, first, frames)
         except _SessionEnded as exc:
+            unreachable = exc.unreachable
             _log.warning(
                 "agent.session.ended",
                 manager=manager.addr,
@@ -365,7 +386,7 @@ class Agent(SupervisedActor):
             client.close()
             reader.join(timeout=2.0)
             self._set_state(connected=False, session_id="")
-        return established
+        return established, unreachable
 
     def _read(self, client: Client, frames: queue.SimpleQueue[Any]) -> None:
         body = encode_session_request(self._node_id, self._description)
@@ -393,7 +414,7 @@ class Agent(SupervisedActor):
         if isinstance(item, HandshakeRefused):
             raise _Removed(f"the manager refused this node: {item}")
         if isinstance(item, BaseException):
-            raise _SessionEnded(f"session stream failed: {item}")
+            raise _SessionEnded(f"session stream failed: {item}", unreachable=_unanswered(item))
         try:
             frame = parse_frame(item)
         except (ObjectDecodeError, KeyError, ValueError) as exc:
@@ -518,7 +539,8 @@ class Agent(SupervisedActor):
                 SESSION_HEARTBEAT, {"node_id": self._node_id, "session_id": session_id}
             )
         except TransportError as exc:
-            raise _SessionEnded(f"heartbeat failed: {exc}") from None
+            reason = f"heartbeat failed: {exc}"
+            raise _SessionEnded(reason, unreachable=_unanswered(exc)) from None
         role = reply.get("role")
         if role and self._on_role is not None:
             self._notify(self._on_role, str(role))
@@ -537,7 +559,8 @@ class Agent(SupervisedActor):
             reply = client.request(SESSION_STATUS, body)
         except TransportError as exc:
             self.statuses.requeue(batch)
-            raise _SessionEnded(f"status batch failed: {exc}") from None
+            reason = f"status batch failed: {exc}"
+            raise _SessionEnded(reason, unreachable=_unanswered(exc)) from None
         refused = reply.get("refused", [])
         if refused:
             _log.warning(

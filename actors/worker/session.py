@@ -7,6 +7,11 @@ Rules (SwarmKit's agent):
   was established resets the count.
 - A failed attempt moves on to the next manager of the list; each session frame brings the
   current list, which replaces the old one (the manager in use stays current if listed).
+- A manager that did not answer (its connection dropped, no frame or reply in time) is set
+  aside for ``UNREACHABLE_S``: the rotation skips it while another manager is not set
+  aside. After a leader's crash its agents would otherwise spend a connect timeout on it
+  in turn, while the live managers elect the next leader; a manager that refuses a session
+  (a follower: "not the leader") answered, so it stays in the rotation.
 - Status updates wait coalesced per task: a later state replaces an earlier one, an earlier
   one never replaces a later (states only move forward). Updates that could not be sent are
   put back without overwriting anything newer.
@@ -21,9 +26,12 @@ from actors.backoff import Backoff
 from actors.dispatcher.wire import ManagerAddress
 from api.objects import TaskStatus
 
-__all__ = ["SESSION_BACKOFF", "ManagerRotation", "StatusCoalescer"]
+__all__ = ["SESSION_BACKOFF", "UNREACHABLE_S", "ManagerRotation", "StatusCoalescer"]
 
 SESSION_BACKOFF: Final = Backoff.equal_jitter(initial=0.1, maximum=8.0)
+# long enough for the live managers to elect a leader and for the agents to find it; short
+# enough that a manager restarted at the same address is used again soon
+UNREACHABLE_S: Final = 15.0
 
 
 class ManagerRotation:
@@ -32,6 +40,7 @@ class ManagerRotation:
             raise ValueError("the agent needs at least one manager address")
         self._managers = list(managers)
         self._index = 0
+        self._unreachable: dict[ManagerAddress, float] = {}  # manager -> set aside until
 
     @property
     def managers(self) -> tuple[ManagerAddress, ...]:
@@ -40,9 +49,25 @@ class ManagerRotation:
     def current(self) -> ManagerAddress:
         return self._managers[self._index]
 
-    def advance(self) -> ManagerAddress:
-        self._index = (self._index + 1) % len(self._managers)
+    def advance(self, now: float) -> ManagerAddress:
+        """The next manager in the list that is not set aside at ``now``; the next one
+        whatever it is when every other one is."""
+        count = len(self._managers)
+        for step in range(1, count + 1):
+            index = (self._index + step) % count
+            if self._unreachable.get(self._managers[index], 0.0) <= now:
+                self._index = index
+                return self.current()
+        self._index = (self._index + 1) % count
         return self.current()
+
+    def unreachable(self, manager: ManagerAddress, now: float) -> None:
+        """``manager`` did not answer: skip it until ``now + UNREACHABLE_S``."""
+        self._unreachable[manager] = now + UNREACHABLE_S
+
+    def reached(self, manager: ManagerAddress) -> None:
+        """A session with ``manager`` opened: it is in the rotation again."""
+        self._unreachable.pop(manager, None)
 
     def update(self, managers: Sequence[ManagerAddress]) -> None:
         """The list a manager sent; an empty list keeps the one we have."""
@@ -51,6 +76,8 @@ class ManagerRotation:
         current = self.current()
         self._managers = list(managers)
         self._index = self._managers.index(current) if current in self._managers else 0
+        listed = set(self._managers)
+        self._unreachable = {m: t for m, t in self._unreachable.items() if m in listed}
 
 
 class StatusCoalescer:

@@ -40,6 +40,24 @@ def slots_converged(node: SwarmNode, service: str, replicas: int, dead: set[str]
     return len(live) == replicas
 
 
+def agent_left_the_dead_leader_at_once(worker: SwarmNode) -> None:
+    """The worker's agent saw its session's connection close when the leader was killed
+    (not a heartbeat later) and did not try that manager again before a session opened."""
+    events = [e for e in worker.log_events() if str(e.get("event", "")).startswith("agent.")]
+    ended = next(
+        i
+        for i, e in enumerate(events)
+        if e["event"] == "agent.session.ended" and "connection to" in str(e.get("reason"))
+    )
+    dead = events[ended]["manager"]
+    assert "closed" in str(events[ended]["reason"])
+    after = events[ended + 1 :]
+    opened = next(i for i, e in enumerate(after) if e["event"] == "agent.session.opened")
+    tried = [e["manager"] for e in after[:opened] if e["event"] == "agent.session.connecting"]
+    assert dead not in tried, (dead, tried)
+    assert after[opened]["manager"] != dead
+
+
 def follower(swarm: Swarm) -> SwarmNode:
     leader = swarm.leader()
     assert leader is not None
@@ -110,6 +128,8 @@ def test_leader_and_worker_kill_lose_no_slot_and_no_write(tmp_path: Path) -> Non
         assert set(acked) <= names  # no acknowledged write lost
         survivor.ctl_json("service", "scale", "web=9", "--detach")
         poll(lambda: slots_converged(survivor, "web", 9, dead), "9 replicas after failover", LONG)
+        for worker in (n for n in swarm.nodes if n.name in ("w1", "w2")):
+            agent_left_the_dead_leader_at_once(worker)
         rows = {r["hostname"]: r for r in survivor.ctl_json("node", "ls")}
 
         def old_leader_down() -> bool:

@@ -285,8 +285,7 @@ class FleetLoop:
                 break
             dropped = dropped or event["event"] == zmq.EVENT_DISCONNECTED
         if dropped:
-            reason = "connection to the manager closed"
-            self._effects(index, node.session.on_failure(self._clock(), Call.SESSION, reason))
+            self._effects(index, node.session.on_disconnected(self._clock()))
 
     def _deliver(self, index: int, node: FleetNode, frame: bytes) -> None:
         now = self._clock()

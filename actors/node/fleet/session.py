@@ -14,8 +14,9 @@ Rules (the agent's):
 - Pending statuses go out in one batch of at most ``max_status_batch`` per
   ``flush_interval``, one batch in flight at a time; a failed batch is put back.
 - The session ends when its stream ends or fails, a request fails or times out
-  (``request_timeout``), or frames were lost: the node waits a backoff
-  (``SESSION_BACKOFF``) and tries the next manager. A session the manager closed because
+  (``request_timeout``), its connection closes, or frames were lost: the node waits a
+  backoff (``SESSION_BACKOFF``) and tries the next manager, skipping one that did not
+  answer (``ManagerRotation.unreachable``). A session the manager closed because
   the node was removed from the cluster is the node's end: it never reconnects.
 
 Effects are returned, never performed: ``Connect`` (open a new connection to a manager,
@@ -168,14 +169,15 @@ class FleetSession:
             return self._attempt(now) if now >= self._retry_at else []
         if phase is Phase.OPENING:
             if now >= self._open_deadline:
-                return self._end(now, f"no session within {self._config.connect_timeout}s")
+                reason = f"no session within {self._config.connect_timeout}s"
+                return self._end(now, reason, unreachable=True)
             return []
         if phase is Phase.REMOVED:
             return []
         if now >= self._beat_deadline:
-            return self._end(now, "heartbeat timed out")
+            return self._end(now, "heartbeat timed out", unreachable=True)
         if now >= self._status_deadline:
-            return self._end(now, "status batch timed out")
+            return self._end(now, "status batch timed out", unreachable=True)
         out: list[Effect] = []
         if now >= self._next_beat and self._beat_deadline == _NEVER:
             if self._received < self._expected:
@@ -218,6 +220,7 @@ class FleetSession:
             self._rotation.update(frame.managers)
         if self.phase is Phase.OPENING:
             self.phase = Phase.OPEN
+            self._rotation.reached(self._rotation.current())
             self.session_id = frame.session_id
             self.sessions_opened += 1
             self._failures = 0
@@ -256,6 +259,12 @@ class FleetSession:
         removed = NODE_REMOVED in reason
         return self._end(now, f"{what} failed: {reason}", removed)
 
+    def on_disconnected(self, now: float) -> list[Effect]:
+        """The connection to the manager closed (its process died, or it dropped us)."""
+        if self.phase not in (Phase.OPENING, Phase.OPEN):
+            return []
+        return self._end(now, "connection to the manager closed", unreachable=True)
+
     # -- steps -----------------------------------------------------------------------------
     def _attempt(self, now: float) -> list[Effect]:
         manager = self._rotation.current()
@@ -265,7 +274,10 @@ class FleetSession:
         body = encode_session_request(self.node_id, self._description)
         return [Connect(manager), Send(Call.SESSION, body)]
 
-    def _end(self, now: float, reason: str, removed: bool = False) -> list[Effect]:
+    def _end(
+        self, now: float, reason: str, removed: bool = False, *, unreachable: bool = False
+    ) -> list[Effect]:
+        """``unreachable``: the manager did not answer (not a refusal): set it aside."""
         if self._in_flight:
             self.tasks.statuses.requeue(self._in_flight)
             self._in_flight = []
@@ -277,7 +289,9 @@ class FleetSession:
             self.phase = Phase.REMOVED
             return [Disconnect(reason)]
         self.phase = Phase.WAITING
-        self._rotation.advance()
+        if unreachable:
+            self._rotation.unreachable(self._rotation.current(), now)
+        self._rotation.advance(now)
         self._failures += 1
         self._retry_at = now + self._config.backoff.delay(self._failures, self._rng)
         return [Disconnect(reason)]
