@@ -77,7 +77,7 @@ from actors.worker.mesh_table import NodeTable
 from actors.worker.resources import TaskResources
 from actors.worker.session import SESSION_BACKOFF, ManagerRotation, StatusCoalescer
 from api.codec_objects import ObjectDecodeError
-from api.errors import ConnectionLost, HandshakeRefused, RequestTimeout, TransportError
+from api.errors import ConnectionLost, HandshakeRefused, TransportError
 from api.objects import NodeDescription, TaskStatus
 from transport.client import Client
 from transport.keys import KeyPair
@@ -140,8 +140,8 @@ class AgentState:
 
 class _SessionEnded(Exception):
     """The current session is over; the reason is the message. ``unreachable``: the
-    manager did not answer (no frame or reply in time, the connection dropped), as
-    opposed to an answer that ends the session."""
+    connection to the manager dropped (its process died), as opposed to an answer or a
+    late one (a manager slow to answer is alive: an overloaded new leader, say)."""
 
     def __init__(self, reason: str, *, unreachable: bool = False) -> None:
         super().__init__(reason)
@@ -152,9 +152,9 @@ class _Removed(_SessionEnded):
     """The manager refused this node: it was removed from the cluster."""
 
 
-def _unanswered(exc: BaseException) -> bool:
-    """A request that failed without the manager's answer (timed out, connection lost)."""
-    return isinstance(exc, (RequestTimeout, ConnectionLost))
+def _dropped(exc: BaseException) -> bool:
+    """A request that failed because its connection dropped."""
+    return isinstance(exc, ConnectionLost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,7 +337,7 @@ class Agent(SupervisedActor):
 
     def _attempt(self, manager: ManagerAddress) -> tuple[bool, bool]:
         """One session with ``manager``: whether it was established, and whether it ended
-        because the manager did not answer."""
+        because its connection dropped."""
         self._clients += 1
         client = Client(
             manager.addr,
@@ -363,8 +363,7 @@ class Agent(SupervisedActor):
             reader.start()
             first = self._next_frame(frames, self._connect_timeout)
             if first is None:
-                reason = f"no session within {self._connect_timeout}s"
-                raise _SessionEnded(reason, unreachable=True)
+                raise _SessionEnded(f"no session within {self._connect_timeout}s")
             established = True
             self._rotation.reached(manager)
             self._serve(client, manager, first, frames)
@@ -414,7 +413,7 @@ class Agent(SupervisedActor):
         if isinstance(item, HandshakeRefused):
             raise _Removed(f"the manager refused this node: {item}")
         if isinstance(item, BaseException):
-            raise _SessionEnded(f"session stream failed: {item}", unreachable=_unanswered(item))
+            raise _SessionEnded(f"session stream failed: {item}", unreachable=_dropped(item))
         try:
             frame = parse_frame(item)
         except (ObjectDecodeError, KeyError, ValueError) as exc:
@@ -540,7 +539,7 @@ class Agent(SupervisedActor):
             )
         except TransportError as exc:
             reason = f"heartbeat failed: {exc}"
-            raise _SessionEnded(reason, unreachable=_unanswered(exc)) from None
+            raise _SessionEnded(reason, unreachable=_dropped(exc)) from None
         role = reply.get("role")
         if role and self._on_role is not None:
             self._notify(self._on_role, str(role))
@@ -560,7 +559,7 @@ class Agent(SupervisedActor):
         except TransportError as exc:
             self.statuses.requeue(batch)
             reason = f"status batch failed: {exc}"
-            raise _SessionEnded(reason, unreachable=_unanswered(exc)) from None
+            raise _SessionEnded(reason, unreachable=_dropped(exc)) from None
         refused = reply.get("refused", [])
         if refused:
             _log.warning(

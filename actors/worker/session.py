@@ -7,11 +7,12 @@ Rules (SwarmKit's agent):
   was established resets the count.
 - A failed attempt moves on to the next manager of the list; each session frame brings the
   current list, which replaces the old one (the manager in use stays current if listed).
-- A manager that did not answer (its connection dropped, no frame or reply in time) is set
-  aside for ``UNREACHABLE_S``: the rotation skips it while another manager is not set
-  aside. After a leader's crash its agents would otherwise spend a connect timeout on it
-  in turn, while the live managers elect the next leader; a manager that refuses a session
-  (a follower: "not the leader") answered, so it stays in the rotation.
+- A manager whose connection dropped (its process died) is set aside for
+  ``UNREACHABLE_S``: the rotation skips it while another manager is not set aside. After
+  a leader's crash its agents would otherwise spend a connect timeout on it in turn, while
+  the live managers elect the next leader. A manager that refuses a session (a follower:
+  "not the leader") answered, and one slow to answer (an overloaded new leader, with every
+  node opening its session at once) is alive: both stay in the rotation.
 - Status updates wait coalesced per task: a later state replaces an earlier one, an earlier
   one never replaces a later (states only move forward). Updates that could not be sent are
   put back without overwriting anything newer.
@@ -62,7 +63,7 @@ class ManagerRotation:
         return self.current()
 
     def unreachable(self, manager: ManagerAddress, now: float) -> None:
-        """``manager`` did not answer: skip it until ``now + UNREACHABLE_S``."""
+        """``manager``'s connection dropped: skip it until ``now + UNREACHABLE_S``."""
         self._unreachable[manager] = now + UNREACHABLE_S
 
     def reached(self, manager: ManagerAddress) -> None:

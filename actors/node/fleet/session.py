@@ -169,15 +169,14 @@ class FleetSession:
             return self._attempt(now) if now >= self._retry_at else []
         if phase is Phase.OPENING:
             if now >= self._open_deadline:
-                reason = f"no session within {self._config.connect_timeout}s"
-                return self._end(now, reason, unreachable=True)
+                return self._end(now, f"no session within {self._config.connect_timeout}s")
             return []
         if phase is Phase.REMOVED:
             return []
         if now >= self._beat_deadline:
-            return self._end(now, "heartbeat timed out", unreachable=True)
+            return self._end(now, "heartbeat timed out")
         if now >= self._status_deadline:
-            return self._end(now, "status batch timed out", unreachable=True)
+            return self._end(now, "status batch timed out")
         out: list[Effect] = []
         if now >= self._next_beat and self._beat_deadline == _NEVER:
             if self._received < self._expected:
@@ -277,7 +276,7 @@ class FleetSession:
     def _end(
         self, now: float, reason: str, removed: bool = False, *, unreachable: bool = False
     ) -> list[Effect]:
-        """``unreachable``: the manager did not answer (not a refusal): set it aside."""
+        """``unreachable``: the connection to the manager dropped: set it aside."""
         if self._in_flight:
             self.tasks.statuses.requeue(self._in_flight)
             self._in_flight = []

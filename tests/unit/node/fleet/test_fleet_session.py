@@ -144,7 +144,7 @@ def test_no_first_frame_in_time_ends_the_attempt() -> None:
     assert isinstance(s.poll(5.0)[0], Disconnect) and s.phase is Phase.WAITING
     assert s.poll(s.next_wakeup())[0] == Connect(M2)
     s.on_failure(s.next_wakeup(), Call.SESSION, "unavailable: not the leader")
-    assert s.poll(s.next_wakeup())[0] == Connect(M2)  # M1 did not answer: set aside
+    assert s.poll(s.next_wakeup())[0] == Connect(M1)  # slow is not dead: tried again
 
 
 def test_a_new_session_resends_every_status() -> None:
