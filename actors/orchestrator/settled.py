@@ -69,9 +69,9 @@ def is_settled(
     for t in tasks:
         if t.desired_state > TaskState.RUNNING:
             # a stopped task past the replicas: a whole pass marks it removed
-            if nodes is not None and t.desired_state < TaskState.REMOVE:
-                if not 1 <= t.slot <= mode.replicas:
-                    return False
+            stopped_stray = t.desired_state < TaskState.REMOVE and not 1 <= t.slot <= mode.replicas
+            if nodes is not None and stopped_stray:
+                return False
             continue
         if (
             t.desired_state != TaskState.RUNNING
