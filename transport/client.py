@@ -13,9 +13,9 @@ No thread per request; reconnecting is ZeroMQ's (``reconnect_ivl``/``reconnect_i
 on one address talks from it too. With ``watch_connection`` (the agent's session), a
 handshake the server refuses (its ZAP handler said no to our key) fails every pending
 request at once with `HandshakeRefused` instead of letting it time out, and ``refused``
-says so; a connection that drops (the server's process died) fails every pending request
-with `ConnectionLost`: their replies can no longer come (ZeroMQ reconnects, but the server
-routes replies by connection).
+says so; a connection that drops (the server's process died) or is refused (nothing
+listens there) fails every pending request with `ConnectionLost`: their replies can no
+longer come (ZeroMQ reconnects, but the server routes replies by connection).
 
 Futures complete on the I/O thread: callbacks added to them must be quick.
 """
@@ -152,7 +152,7 @@ class Client:
         sock = self._open_socket(connect=False)
         if watch_connection:
             self._monitor = sock.get_monitor_socket(
-                zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_DISCONNECTED
+                zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED
             )
             sock.connect(connect_endpoint(self.address, self.source))
         return sock
@@ -403,6 +403,8 @@ class Client:
                 )
             elif event["event"] == zmq.EVENT_DISCONNECTED:
                 failure = ConnectionLost(f"the connection to {self.address} closed")
+            elif event["event"] == zmq.EVENT_CONNECT_RETRIED:
+                failure = ConnectionLost(f"{self.address} refused the connection")
             else:
                 continue
             for rid in list(self._pending):

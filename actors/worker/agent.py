@@ -34,12 +34,13 @@ endpoint refuses nothing else there: actors/ca/authorization.py), makes the agen
 ``agent.node.removed`` and call ``on_removed`` with the reason (the node stops, exit 1)
 instead of retrying forever.
 
-A session breaks when the stream ends or fails, its connection drops (the client watches
-it: a manager killed is noticed at once, not at the next heartbeat), or a heartbeat or
-status batch fails; the session thread then ends and tells the actor, which waits an
-exponential backoff with jitter on the supervisor's timer (``ctx.timer``) and starts a
-session with the next manager of the list the dispatcher sent last, skipping one that did
-not answer (actors/worker/session.py). Statuses not sent are kept
+A session breaks when the stream ends or fails, its connection drops or is refused (the
+client watches it: a manager killed is noticed at once, not at the next heartbeat, and
+one that no longer listens fails the attempt at once, not after ``connect_timeout``), or
+a heartbeat or status batch fails; the session thread then ends and tells the actor,
+which waits an exponential backoff with jitter on the supervisor's timer (``ctx.timer``)
+and starts a session with the next manager of the list the dispatcher sent last
+(actors/worker/session.py). Statuses not sent are kept
 for the next session. An unexpected error in a session thread crashes the actor, so its
 supervisor restarts it.
 """
@@ -75,9 +76,14 @@ from actors.worker.dependencies import DependencyStore
 from actors.worker.interfaces import AssignmentSink
 from actors.worker.mesh_table import NodeTable
 from actors.worker.resources import TaskResources
-from actors.worker.session import SESSION_BACKOFF, ManagerRotation, StatusCoalescer
+from actors.worker.session import (
+    SESSION_BACKOFF,
+    ManagerRotation,
+    StatusCoalescer,
+    backoff_step,
+)
 from api.codec_objects import ObjectDecodeError
-from api.errors import ConnectionLost, HandshakeRefused, TransportError
+from api.errors import HandshakeRefused, TransportError
 from api.objects import NodeDescription, TaskStatus
 from transport.client import Client
 from transport.keys import KeyPair
@@ -139,22 +145,11 @@ class AgentState:
 
 
 class _SessionEnded(Exception):
-    """The current session is over; the reason is the message. ``unreachable``: the
-    connection to the manager dropped (its process died), as opposed to an answer or a
-    late one (a manager slow to answer is alive: an overloaded new leader, say)."""
-
-    def __init__(self, reason: str, *, unreachable: bool = False) -> None:
-        super().__init__(reason)
-        self.unreachable = unreachable
+    """The current session is over; the reason is the message."""
 
 
 class _Removed(_SessionEnded):
     """The manager refused this node: it was removed from the cluster."""
-
-
-def _dropped(exc: BaseException) -> bool:
-    """A request that failed because its connection dropped."""
-    return isinstance(exc, ConnectionLost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +161,6 @@ class _Crashed:
 class _SessionOver:
     manager: ManagerAddress
     established: bool
-    unreachable: bool  # set the manager aside (ManagerRotation.unreachable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,12 +277,10 @@ class Agent(SupervisedActor):
         if over.established:
             self._failures = 0
         self._refresh()
-        now = self._clock()
-        if over.unreachable:
-            self._rotation.unreachable(over.manager, now)
-        self._rotation.advance(now)
+        self._rotation.advance()
         self._failures += 1
-        delay = self._backoff.delay(self._failures, self._rng)
+        step = backoff_step(self._failures, len(self._rotation.managers))
+        delay = self._backoff.delay(step, self._rng)
         _log.info(
             "agent.session.retrying",
             manager=over.manager.addr,
@@ -305,12 +297,12 @@ class Agent(SupervisedActor):
 
     def _session(self, manager: ManagerAddress) -> None:
         try:
-            established, unreachable = self._attempt(manager)
+            established = self._attempt(manager)
         except BaseException as exc:  # a bug: let the supervisor restart the agent
             _log.exception("agent.session.crashed", error=repr(exc))
             self._tell(_Crashed(exc))
             return
-        self._tell(_SessionOver(manager, established, unreachable))
+        self._tell(_SessionOver(manager, established))
 
     def _refresh(self) -> None:
         """After a session: the node's own current list (a manager's follows its store;
@@ -335,9 +327,8 @@ class Agent(SupervisedActor):
                 changes.get("sessions_opened", s.sessions_opened),
             )
 
-    def _attempt(self, manager: ManagerAddress) -> tuple[bool, bool]:
-        """One session with ``manager``: whether it was established, and whether it ended
-        because its connection dropped."""
+    def _attempt(self, manager: ManagerAddress) -> bool:
+        """One session with ``manager``; True if it was established."""
         self._clients += 1
         client = Client(
             manager.addr,
@@ -355,20 +346,18 @@ class Agent(SupervisedActor):
         reader = threading.Thread(
             target=self._read, args=(client, frames), name="agent-stream", daemon=True
         )
-        established = unreachable = False
+        established = False
         _log.info("agent.session.connecting", manager=manager.addr)
         try:
             if self._halt.is_set():
-                return False, False
+                return False
             reader.start()
             first = self._next_frame(frames, self._connect_timeout)
             if first is None:
                 raise _SessionEnded(f"no session within {self._connect_timeout}s")
             established = True
-            self._rotation.reached(manager)
             self._serve(client, manager, first, frames)
         except _SessionEnded as exc:
-            unreachable = exc.unreachable
             _log.warning(
                 "agent.session.ended",
                 manager=manager.addr,
@@ -385,7 +374,7 @@ class Agent(SupervisedActor):
             client.close()
             reader.join(timeout=2.0)
             self._set_state(connected=False, session_id="")
-        return established, unreachable
+        return established
 
     def _read(self, client: Client, frames: queue.SimpleQueue[Any]) -> None:
         body = encode_session_request(self._node_id, self._description)
@@ -413,7 +402,7 @@ class Agent(SupervisedActor):
         if isinstance(item, HandshakeRefused):
             raise _Removed(f"the manager refused this node: {item}")
         if isinstance(item, BaseException):
-            raise _SessionEnded(f"session stream failed: {item}", unreachable=_dropped(item))
+            raise _SessionEnded(f"session stream failed: {item}")
         try:
             frame = parse_frame(item)
         except (ObjectDecodeError, KeyError, ValueError) as exc:
@@ -538,8 +527,7 @@ class Agent(SupervisedActor):
                 SESSION_HEARTBEAT, {"node_id": self._node_id, "session_id": session_id}
             )
         except TransportError as exc:
-            reason = f"heartbeat failed: {exc}"
-            raise _SessionEnded(reason, unreachable=_dropped(exc)) from None
+            raise _SessionEnded(f"heartbeat failed: {exc}") from None
         role = reply.get("role")
         if role and self._on_role is not None:
             self._notify(self._on_role, str(role))
@@ -558,8 +546,7 @@ class Agent(SupervisedActor):
             reply = client.request(SESSION_STATUS, body)
         except TransportError as exc:
             self.statuses.requeue(batch)
-            reason = f"status batch failed: {exc}"
-            raise _SessionEnded(reason, unreachable=_dropped(exc)) from None
+            raise _SessionEnded(f"status batch failed: {exc}") from None
         refused = reply.get("refused", [])
         if refused:
             _log.warning(

@@ -1,18 +1,16 @@
 """The agent's pure decisions: reconnect backoff, which manager to try, status coalescing.
 
 Rules (SwarmKit's agent):
-- After a session fails, wait ``SESSION_BACKOFF.delay(failures)``: 0.1 s doubled per
-  failure, capped at 8 s, with "equal jitter" (a random point in the upper half of that
-  delay) so workers that lost the same manager do not come back in step. A session that
-  was established resets the count.
+- After a session fails, wait ``SESSION_BACKOFF.delay(backoff_step(failures, managers))``:
+  0.1 s doubled per round of failures through the manager list, capped at 8 s, with
+  "equal jitter" (a random point in the upper half of that delay) so workers that lost
+  the same manager do not come back in step. A session that was established resets the
+  count. Per round, not per failure: while the managers elect a new leader, each live one
+  refuses at once and the dead one refuses the connection, so a doubling per failure
+  reached seconds before the election ended and left the nodes away long enough to be
+  marked DOWN.
 - A failed attempt moves on to the next manager of the list; each session frame brings the
   current list, which replaces the old one (the manager in use stays current if listed).
-- A manager whose connection dropped (its process died) is set aside for
-  ``UNREACHABLE_S``: the rotation skips it while another manager is not set aside. After
-  a leader's crash its agents would otherwise spend a connect timeout on it in turn, while
-  the live managers elect the next leader. A manager that refuses a session (a follower:
-  "not the leader") answered, and one slow to answer (an overloaded new leader, with every
-  node opening its session at once) is alive: both stay in the rotation.
 - Status updates wait coalesced per task: a later state replaces an earlier one, an earlier
   one never replaces a later (states only move forward). Updates that could not be sent are
   put back without overwriting anything newer.
@@ -27,12 +25,15 @@ from actors.backoff import Backoff
 from actors.dispatcher.wire import ManagerAddress
 from api.objects import TaskStatus
 
-__all__ = ["SESSION_BACKOFF", "UNREACHABLE_S", "ManagerRotation", "StatusCoalescer"]
+__all__ = ["SESSION_BACKOFF", "ManagerRotation", "StatusCoalescer", "backoff_step"]
 
 SESSION_BACKOFF: Final = Backoff.equal_jitter(initial=0.1, maximum=8.0)
-# long enough for the live managers to elect a leader and for the agents to find it; short
-# enough that a manager restarted at the same address is used again soon
-UNREACHABLE_S: Final = 15.0
+
+
+def backoff_step(failures: int, managers: int) -> int:
+    """The backoff's step after ``failures`` sessions failed in a row: one per round
+    through a list of ``managers`` (1 for the first round)."""
+    return max(1, -(-failures // max(1, managers)))
 
 
 class ManagerRotation:
@@ -41,7 +42,6 @@ class ManagerRotation:
             raise ValueError("the agent needs at least one manager address")
         self._managers = list(managers)
         self._index = 0
-        self._unreachable: dict[ManagerAddress, float] = {}  # manager -> set aside until
 
     @property
     def managers(self) -> tuple[ManagerAddress, ...]:
@@ -50,25 +50,9 @@ class ManagerRotation:
     def current(self) -> ManagerAddress:
         return self._managers[self._index]
 
-    def advance(self, now: float) -> ManagerAddress:
-        """The next manager in the list that is not set aside at ``now``; the next one
-        whatever it is when every other one is."""
-        count = len(self._managers)
-        for step in range(1, count + 1):
-            index = (self._index + step) % count
-            if self._unreachable.get(self._managers[index], 0.0) <= now:
-                self._index = index
-                return self.current()
-        self._index = (self._index + 1) % count
+    def advance(self) -> ManagerAddress:
+        self._index = (self._index + 1) % len(self._managers)
         return self.current()
-
-    def unreachable(self, manager: ManagerAddress, now: float) -> None:
-        """``manager``'s connection dropped: skip it until ``now + UNREACHABLE_S``."""
-        self._unreachable[manager] = now + UNREACHABLE_S
-
-    def reached(self, manager: ManagerAddress) -> None:
-        """A session with ``manager`` opened: it is in the rotation again."""
-        self._unreachable.pop(manager, None)
 
     def update(self, managers: Sequence[ManagerAddress]) -> None:
         """The list a manager sent; an empty list keeps the one we have."""
@@ -77,8 +61,6 @@ class ManagerRotation:
         current = self.current()
         self._managers = list(managers)
         self._index = self._managers.index(current) if current in self._managers else 0
-        listed = set(self._managers)
-        self._unreachable = {m: t for m, t in self._unreachable.items() if m in listed}
 
 
 class StatusCoalescer:

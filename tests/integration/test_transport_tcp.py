@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -239,6 +240,25 @@ def test_a_dropped_connection_fails_the_pending_requests_at_once(tmp_path: Path)
     finally:
         doomed.process.kill()
         doomed.process.wait()
+
+
+def test_a_refused_connection_fails_the_pending_requests_at_once() -> None:
+    """Nothing listens at the address (a manager killed): a watching client fails what
+    is pending with ConnectionLost at the first refused connect, not at its deadline."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"  # released: nobody listens
+    with Client(
+        address,
+        server_key=generate_keypair().public,
+        keypair=generate_keypair(),
+        timeout=600.0,
+        watch_connection=True,
+    ) as client:
+        held = client.request_async("ping", {}, timeout=600.0)
+        wait_for(held.done, "the request failed", 30.0)
+        with pytest.raises(ConnectionLost, match="refused the connection"):
+            held.result()
 
 
 def test_malformed_frames_are_answered_or_dropped(server: Server) -> None:

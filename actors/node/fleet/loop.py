@@ -93,7 +93,7 @@ class FleetNode:
     tasks: NodeTasks
     executor: SimExecutor
     socket: zmq.Socket[bytes] | None = None
-    monitor: zmq.Socket[bytes] | None = None  # the socket's EVENT_DISCONNECTED events
+    monitor: zmq.Socket[bytes] | None = None  # the socket's dropped and refused connections
     fds: tuple[int, int] = (-1, -1)  # the socket's and the monitor's ZMQ_FD, watched
     pending: dict[int, Call] = field(default_factory=dict)
     wake: float = float("inf")  # when a session wake-up is scheduled
@@ -277,15 +277,18 @@ class FleetLoop:
         monitor = node.monitor
         if monitor is None:
             return
-        dropped = False
+        reason = ""
         while True:
             try:
                 event = recv_monitor_message(monitor, zmq.NOBLOCK)
             except zmq.Again:
                 break
-            dropped = dropped or event["event"] == zmq.EVENT_DISCONNECTED
-        if dropped:
-            self._effects(index, node.session.on_disconnected(self._clock()))
+            if event["event"] == zmq.EVENT_DISCONNECTED:
+                reason = "connection to the manager closed"
+            elif event["event"] == zmq.EVENT_CONNECT_RETRIED and not reason:
+                reason = "the manager refused the connection"  # nothing listens there
+        if reason:
+            self._effects(index, node.session.on_failure(self._clock(), Call.SESSION, reason))
 
     def _deliver(self, index: int, node: FleetNode, frame: bytes) -> None:
         now = self._clock()
@@ -377,7 +380,9 @@ class FleetLoop:
         sock.curve_serverkey = connect.manager.server_key
         sock.curve_publickey = keypair.public
         sock.curve_secretkey = keypair.secret
-        monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        # a dropped connection ends the session at once, and a refused one (a manager
+        # killed) the attempt, instead of a heartbeat or connect timeout later
+        monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED)
         sock.connect(connect.manager.addr)
         node.socket, node.monitor = sock, monitor
         fds = (cast(int, sock.get(zmq.FD)), cast(int, monitor.get(zmq.FD)))

@@ -14,9 +14,9 @@ Rules (the agent's):
 - Pending statuses go out in one batch of at most ``max_status_batch`` per
   ``flush_interval``, one batch in flight at a time; a failed batch is put back.
 - The session ends when its stream ends or fails, a request fails or times out
-  (``request_timeout``), its connection closes, or frames were lost: the node waits a
-  backoff (``SESSION_BACKOFF``) and tries the next manager, skipping one that did not
-  answer (``ManagerRotation.unreachable``). A session the manager closed because
+  (``request_timeout``), its connection drops or is refused, or frames were lost: the
+  node waits a backoff (``SESSION_BACKOFF``, a step per round through the managers) and
+  tries the next manager. A session the manager closed because
   the node was removed from the cluster is the node's end: it never reconnects.
 
 Effects are returned, never performed: ``Connect`` (open a new connection to a manager,
@@ -45,7 +45,7 @@ from actors.dispatcher.wire import (
     parse_frame,
 )
 from actors.node.fleet.tasks import NodeTasks
-from actors.worker.session import SESSION_BACKOFF, ManagerRotation
+from actors.worker.session import SESSION_BACKOFF, ManagerRotation, backoff_step
 from api.codec_objects import ObjectDecodeError
 from api.objects import NodeDescription, TaskStatus
 
@@ -219,7 +219,6 @@ class FleetSession:
             self._rotation.update(frame.managers)
         if self.phase is Phase.OPENING:
             self.phase = Phase.OPEN
-            self._rotation.reached(self._rotation.current())
             self.session_id = frame.session_id
             self.sessions_opened += 1
             self._failures = 0
@@ -258,12 +257,6 @@ class FleetSession:
         removed = NODE_REMOVED in reason
         return self._end(now, f"{what} failed: {reason}", removed)
 
-    def on_disconnected(self, now: float) -> list[Effect]:
-        """The connection to the manager closed (its process died, or it dropped us)."""
-        if self.phase not in (Phase.OPENING, Phase.OPEN):
-            return []
-        return self._end(now, "connection to the manager closed", unreachable=True)
-
     # -- steps -----------------------------------------------------------------------------
     def _attempt(self, now: float) -> list[Effect]:
         manager = self._rotation.current()
@@ -273,10 +266,7 @@ class FleetSession:
         body = encode_session_request(self.node_id, self._description)
         return [Connect(manager), Send(Call.SESSION, body)]
 
-    def _end(
-        self, now: float, reason: str, removed: bool = False, *, unreachable: bool = False
-    ) -> list[Effect]:
-        """``unreachable``: the connection to the manager dropped: set it aside."""
+    def _end(self, now: float, reason: str, removed: bool = False) -> list[Effect]:
         if self._in_flight:
             self.tasks.statuses.requeue(self._in_flight)
             self._in_flight = []
@@ -288,9 +278,8 @@ class FleetSession:
             self.phase = Phase.REMOVED
             return [Disconnect(reason)]
         self.phase = Phase.WAITING
-        if unreachable:
-            self._rotation.unreachable(self._rotation.current(), now)
-        self._rotation.advance(now)
+        self._rotation.advance()
         self._failures += 1
-        self._retry_at = now + self._config.backoff.delay(self._failures, self._rng)
+        step = backoff_step(self._failures, len(self._rotation.managers))
+        self._retry_at = now + self._config.backoff.delay(step, self._rng)
         return [Disconnect(reason)]

@@ -10,9 +10,9 @@ from actors.backoff import Backoff
 from actors.dispatcher.wire import ManagerAddress
 from actors.worker.session import (
     SESSION_BACKOFF,
-    UNREACHABLE_S,
     ManagerRotation,
     StatusCoalescer,
+    backoff_step,
 )
 from api.objects import TaskStatus
 from api.task_state import TaskState
@@ -54,48 +54,25 @@ def test_equal_jitter_is_a_random_point_in_the_upper_half(seed: int) -> None:
 def test_rotation_tries_the_next_manager_and_wraps() -> None:
     rotation = ManagerRotation([M1, M2])
     assert rotation.current() == M1
-    assert rotation.advance(0.0) == M2
-    assert rotation.advance(0.0) == M1
+    assert rotation.advance() == M2
+    assert rotation.advance() == M1
 
 
 def test_rotation_takes_the_list_a_manager_sent() -> None:
     rotation = ManagerRotation([M1])
     rotation.update([M3, M1, M2])
     assert rotation.current() == M1  # still the one in use
-    assert rotation.advance(0.0) == M2
+    assert rotation.advance() == M2
     rotation.update([])  # nothing sent: keep the list
     assert rotation.managers == (M3, M1, M2)
     rotation.update([M3])  # ours is gone: start at the top
     assert rotation.current() == M3
 
 
-def test_rotation_skips_a_manager_that_did_not_answer_while_another_remains() -> None:
-    rotation = ManagerRotation([M1, M2, M3])
-    rotation.unreachable(M1, now=10.0)  # the leader was killed
-    assert rotation.advance(10.0) == M2
-    assert rotation.advance(10.5) == M3
-    assert rotation.advance(11.0) == M2  # M1 skipped: the live ones are electing
-    assert rotation.advance(10.0 + UNREACHABLE_S) == M3
-    assert rotation.advance(10.0 + UNREACHABLE_S) == M1  # its time is over
-
-
-def test_rotation_takes_the_next_one_when_every_other_is_set_aside() -> None:
-    rotation = ManagerRotation([M1, M2])
-    rotation.unreachable(M1, now=0.0)
-    rotation.unreachable(M2, now=0.0)
-    assert rotation.advance(1.0) == M2
-    assert rotation.advance(1.0) == M1
-
-
-def test_rotation_uses_a_manager_again_once_reached_or_unlisted() -> None:
-    rotation = ManagerRotation([M1, M2, M3])
-    rotation.unreachable(M2, now=0.0)
-    rotation.reached(M2)  # a session with it opened after all
-    assert rotation.advance(1.0) == M2
-    rotation.unreachable(M3, now=1.0)
-    rotation.update([M1, M2])  # M3 left the cluster ...
-    rotation.update([M1, M2, M3])  # ... and joined again: not set aside any more
-    assert rotation.advance(1.0) == M3
+def test_the_backoff_steps_once_per_round_through_the_managers() -> None:
+    assert [backoff_step(f, 3) for f in range(1, 10)] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert [backoff_step(f, 1) for f in range(1, 4)] == [1, 2, 3]
+    assert backoff_step(0, 3) == 1 and backoff_step(5, 0) == 5
 
 
 def test_rotation_needs_a_manager() -> None:

@@ -25,7 +25,6 @@ from tests.unit.worker.helpers import make_task
 
 M1 = ManagerAddress("tcp://127.0.0.1:1", b"k" * 40)
 M2 = ManagerAddress("tcp://127.0.0.1:2", b"j" * 40)
-M3 = ManagerAddress("tcp://127.0.0.1:3", b"i" * 40)
 CONFIG = SessionConfig(connect_timeout=5, request_timeout=5, flush_interval=0.1)
 
 
@@ -108,43 +107,11 @@ def test_a_follower_refuses_and_the_next_manager_is_tried_after_a_backoff() -> N
     assert s.poll(s.next_wakeup())[0] == Connect(M2)
 
 
-def test_a_manager_whose_connection_closed_is_skipped_while_the_others_elect() -> None:
-    """The leader was killed: its nodes try the two live managers (which refuse until one
-    of them leads) and not the dead one, which would hold each for a connect timeout."""
-    tasks = NodeTasks(SimExecutor("node1"))
-    s = FleetSession(
-        "node1", NodeDescription(hostname="h"), [M1, M2, M3], tasks, random.Random(1), CONFIG
-    )
-    assert s.poll(0.0)[0] == Connect(M1)
-    listing = encode_frame(SessionFrame("s1", 2.0, (M1, M2, M3), True, (), (), None))
-    s.on_frame(0.0, listing, wall=1000.0)
-    assert isinstance(s.on_disconnected(1.0)[0], Disconnect)
-    assert s.last_end == "connection to the manager closed"
-    tried = []
-    for _ in range(4):
-        effects = s.poll(s.next_wakeup())
-        tried.append(effects[0])
-        s.on_failure(s.next_wakeup(), Call.SESSION, "unavailable: not the leader")
-    assert tried == [Connect(M2), Connect(M3), Connect(M2), Connect(M3)]
-
-
-def test_a_refusal_keeps_the_manager_in_the_rotation() -> None:
-    s = session()
-    s.poll(0.0)
-    s.on_failure(0.01, Call.SESSION, "unavailable: not the leader")  # M1 answered
-    assert s.poll(s.next_wakeup())[0] == Connect(M2)
-    s.on_failure(s.next_wakeup(), Call.SESSION, "unavailable: not the leader")
-    assert s.poll(s.next_wakeup())[0] == Connect(M1)
-
-
 def test_no_first_frame_in_time_ends_the_attempt() -> None:
     s = session()
     s.poll(0.0)
     assert s.next_wakeup() == 5.0
     assert isinstance(s.poll(5.0)[0], Disconnect) and s.phase is Phase.WAITING
-    assert s.poll(s.next_wakeup())[0] == Connect(M2)
-    s.on_failure(s.next_wakeup(), Call.SESSION, "unavailable: not the leader")
-    assert s.poll(s.next_wakeup())[0] == Connect(M1)  # slow is not dead: tried again
 
 
 def test_a_new_session_resends_every_status() -> None:
