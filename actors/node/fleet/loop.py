@@ -390,6 +390,10 @@ class FleetLoop:
         for kind, fd in ((_SOCKET, fds[0]), (_MONITOR, fds[1])):
             self._by_fd[fd] = (kind, index)
             self._epoll.register(fd, select.EPOLLIN)
+        # A ZMQ_FD signals an edge, once the socket's pending commands are processed: the
+        # monitor's, never asked before, stayed silent when the manager died (the node
+        # noticed at its heartbeat's timeout, seconds later). Asking ZMQ_EVENTS arms it.
+        monitor.get(zmq.EVENTS)
 
     def _close(self, node: FleetNode) -> None:
         sock, node.socket = node.socket, None
