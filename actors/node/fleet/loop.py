@@ -62,7 +62,7 @@ from api.objects import NodeDescription
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS
 from transport.codec import decode, encode
 
-__all__ = ["DEFAULT_SIM", "FleetLoop", "FleetNode", "SimSettings"]
+__all__ = ["DEFAULT_SIM", "FleetLoop", "FleetNode", "SimSettings", "connection_monitor"]
 
 _log = get_logger("fleet")
 _BATCH: Final = 256  # frames drained from one socket per turn
@@ -97,6 +97,19 @@ class FleetNode:
     fds: tuple[int, int] = (-1, -1)  # the socket's and the monitor's ZMQ_FD, watched
     pending: dict[int, Call] = field(default_factory=dict)
     wake: float = float("inf")  # when a session wake-up is scheduled
+
+
+def connection_monitor(sock: zmq.Socket[bytes]) -> zmq.Socket[bytes]:
+    """A monitor of ``sock``'s dropped and refused connections (call before ``connect``),
+    its ZMQ_FD ready to wait on with epoll: a dropped connection ends the session at once,
+    and a refused one (a manager killed) the attempt, instead of a heartbeat or connect
+    timeout later."""
+    monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED)
+    # A ZMQ_FD signals an edge once the socket's pending commands are processed: never
+    # asked, the monitor's stayed silent when the manager died (the nodes noticed at
+    # their heartbeats' timeout, seconds later). Asking ZMQ_EVENTS arms it.
+    monitor.get(zmq.EVENTS)
+    return monitor
 
 
 class FleetLoop:
@@ -380,9 +393,7 @@ class FleetLoop:
         sock.curve_serverkey = connect.manager.server_key
         sock.curve_publickey = keypair.public
         sock.curve_secretkey = keypair.secret
-        # a dropped connection ends the session at once, and a refused one (a manager
-        # killed) the attempt, instead of a heartbeat or connect timeout later
-        monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED)
+        monitor = connection_monitor(sock)
         sock.connect(connect.manager.addr)
         node.socket, node.monitor = sock, monitor
         fds = (cast(int, sock.get(zmq.FD)), cast(int, monitor.get(zmq.FD)))
@@ -390,10 +401,6 @@ class FleetLoop:
         for kind, fd in ((_SOCKET, fds[0]), (_MONITOR, fds[1])):
             self._by_fd[fd] = (kind, index)
             self._epoll.register(fd, select.EPOLLIN)
-        # A ZMQ_FD signals an edge, once the socket's pending commands are processed: the
-        # monitor's, never asked before, stayed silent when the manager died (the node
-        # noticed at its heartbeat's timeout, seconds later). Asking ZMQ_EVENTS arms it.
-        monitor.get(zmq.EVENTS)
 
     def _close(self, node: FleetNode) -> None:
         sock, node.socket = node.socket, None
