@@ -22,8 +22,13 @@ CURVE key and dispatcher session, on one I/O thread). Then:
    in flight at once); until none of them runs a task (the fleet's count) and the store
    counts TASKS running again.
 4. **leader loss**: ``kill -9`` of the leader; until a write through a survivor commits
-   (bench/failover.py's writers), until the new leader has reconciled (a 1-replica probe
-   service scaled up runs), and until every fleet session is open again.
+   (bench/failover.py's writers), until the probe service's scale-up is acknowledged
+   (``probe_scaled_s``: the bench finds the new leader first), until the new leader has
+   reconciled (that 1-replica probe runs), and until every fleet session is open again.
+
+``--workdir DIR`` runs the cluster in DIR and keeps it: each manager's JSON log
+(``m1.1.log``, ...) holds the failover's timeline (election, the leader group's start,
+the sessions it opened).
 
 Correctness is checked, never timed, and reported under ``checks`` (every replica of
 every service running, the fleet holding exactly the tasks the store runs, drained nodes
