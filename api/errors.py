@@ -20,6 +20,7 @@ __all__ = [
     "BadField",
     "ClientClosed",
     "CodecError",
+    "ConnectionLost",
     "ErrorCode",
     "FrameTooLarge",
     "HandshakeRefused",
@@ -108,6 +109,11 @@ class RequestTimeout(TransportError, TimeoutError):
 
 class ClientClosed(TransportError):
     """The client was closed before the reply arrived."""
+
+
+class ConnectionLost(TransportError):
+    """The connection carrying the request closed before its reply came (the peer's
+    process died or dropped us): the reply cannot come any more."""
 
 
 class HandshakeRefused(TransportError):

@@ -22,8 +22,13 @@ CURVE key and dispatcher session, on one I/O thread). Then:
    in flight at once); until none of them runs a task (the fleet's count) and the store
    counts TASKS running again.
 4. **leader loss**: ``kill -9`` of the leader; until a write through a survivor commits
-   (bench/failover.py's writers), until the new leader has reconciled (a 1-replica probe
-   service scaled up runs), and until every fleet session is open again.
+   (bench/failover.py's writers), until the probe service's scale-up is acknowledged
+   (``probe_scaled_s``: the bench finds the new leader first), until the new leader has
+   reconciled (that 1-replica probe runs), and until every fleet session is open again.
+
+``--workdir DIR`` runs the cluster in DIR and keeps it: each manager's JSON log
+(``m1.1.log``, ...) holds the failover's timeline (election, the leader group's start,
+the sessions it opened).
 
 Correctness is checked, never timed, and reported under ``checks`` (every replica of
 every service running, the fleet holding exactly the tasks the store runs, drained nodes
@@ -320,6 +325,7 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
             w.close()
     cluster.clients.pop(leader.name).close()
     cluster.write("control.service.scale", {"service": PROBE, "replicas": 1})
+    probe_scaled_s = time.monotonic() - killed
     poll(lambda: cluster.running_of(PROBE) == 1, "the probe running", 600, POLL_S)
     reconciled_s = time.monotonic() - killed
     poll(lambda: fleet.stats()["sessions_open"] == cluster.n_nodes, "sessions back", 600, 0.5)
@@ -332,6 +338,7 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
         "killed": leader.name,
         "new_leader": new_leader.name,
         "write_committed_s": round(write_s, 3),
+        "probe_scaled_s": round(probe_scaled_s, 3),
         "reconciled_s": round(reconciled_s, 3),
         "every_session_back_s": round(sessions_s, 3),
         "every_task_counted_running_s": round(all_s, 3),
@@ -480,6 +487,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--join-parallel", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=900.0, help="per create phase")
     parser.add_argument("--out", type=Path, help="write scale.json and scale.png here")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="run the cluster here and keep it (the managers' and the fleet's logs); "
+        "a temporary directory, removed at the end, by default",
+    )
     parser.add_argument("--smoke", action="store_true", help="5x100, 2 services, drain 1")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -496,7 +509,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes: list[dict[str, Any]] = []
     errors: list[str] = []
     load_before = load()
-    with tempfile.TemporaryDirectory(prefix="sn-scale-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = args.workdir or stack.enter_context(tempfile.TemporaryDirectory(prefix="sn-scale-"))
         for i, (nodes, tasks) in enumerate(args.sizes):
             try:
                 result: dict[str, Any] = {"nodes": nodes, "tasks": tasks}

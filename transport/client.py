@@ -10,9 +10,12 @@ decodes them and completes the waiting future or stream queue, and fails request
 whose deadline passed (`RequestTimeout`); late replies to forgotten requests are dropped.
 No thread per request; reconnecting is ZeroMQ's (``reconnect_ivl``/``reconnect_ivl_max``).
 ``source`` binds the connection's local address (`transport.source`): a node that listens
-on one address talks from it too. With ``watch_auth``, a handshake the server refuses
-(its ZAP handler said no to our key) fails every pending request at once with
-`HandshakeRefused` instead of letting it time out, and ``refused`` says so.
+on one address talks from it too. With ``watch_connection`` (the agent's session), a
+handshake the server refuses (its ZAP handler said no to our key) fails every pending
+request at once with `HandshakeRefused` instead of letting it time out, and ``refused``
+says so; a connection that drops (the server's process died) or is refused (nothing
+listens there) fails every pending request with `ConnectionLost`: their replies can no
+longer come (ZeroMQ reconnects, but the server routes replies by connection).
 
 Futures complete on the I/O thread: callbacks added to them must be quick.
 """
@@ -31,7 +34,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 import zmq
 
-from api.errors import ClientClosed, CodecError, HandshakeRefused, RemoteError, RequestTimeout
+from api.errors import (
+    ClientClosed,
+    CodecError,
+    ConnectionLost,
+    HandshakeRefused,
+    RemoteError,
+    RequestTimeout,
+    TransportError,
+)
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS, Envelope
 from transport.codec import decode, encode
 from transport.lanes import Lanes
@@ -101,7 +112,7 @@ class Client:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         name: str = "client",
         source: str | None = None,
-        watch_auth: bool = False,
+        watch_connection: bool = False,
     ) -> None:
         if address.startswith("tcp://") and server_key is None:
             raise ValueError("CURVE is mandatory on tcp://: give the server's public key")
@@ -124,23 +135,25 @@ class Client:
         # one key for every socket of this client (its own and its lanes)
         self._keypair = keypair if keypair is not None or server_key is None else _new_keypair()
         try:
-            self._dealer = self._open_dealer(watch_auth)
+            self._dealer = self._open_dealer(watch_connection)
         except BaseException:
             self._outbox.close()
             # a socket left open makes the context's garbage collection hang in term()
             self._context.destroy(linger=0)
             raise
-        self._lanes = None if watch_auth else Lanes(self._open_socket, self._limits, address)
+        self._lanes = None if watch_connection else Lanes(self._open_socket, self._limits, address)
         self._thread = threading.Thread(target=self._run, name=f"{name}-io", daemon=True)
         self._thread.start()
 
-    def _open_dealer(self, watch_auth: bool) -> zmq.Socket[bytes]:
-        """The I/O thread's DEALER: connected at once when watching the handshake, else
+    def _open_dealer(self, watch_connection: bool) -> zmq.Socket[bytes]:
+        """The I/O thread's DEALER: connected at once when watching the connection, else
         by the I/O thread before its first send (a client used only through `request`
         makes no connection it does not use)."""
         sock = self._open_socket(connect=False)
-        if watch_auth:
-            self._monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+        if watch_connection:
+            self._monitor = sock.get_monitor_socket(
+                zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED
+            )
             sock.connect(connect_endpoint(self.address, self.source))
         return sock
 
@@ -383,13 +396,19 @@ class Client:
                 event = recv_monitor_message(monitor, zmq.NOBLOCK)
             except zmq.Again:
                 return
-            if event["event"] != zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            failure: TransportError
+            if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                self.refused = failure = HandshakeRefused(
+                    f"{self.address} refused this key at the handshake (status {event['value']})"
+                )
+            elif event["event"] == zmq.EVENT_DISCONNECTED:
+                failure = ConnectionLost(f"the connection to {self.address} closed")
+            elif event["event"] == zmq.EVENT_CONNECT_RETRIED:
+                failure = ConnectionLost(f"{self.address} refused the connection")
+            else:
                 continue
-            self.refused = HandshakeRefused(
-                f"{self.address} refused this key at the handshake (status {event['value']})"
-            )
             for rid in list(self._pending):
-                self._fail(rid, self.refused)
+                self._fail(rid, failure)
 
     def _poll_timeout_ms(self) -> int | None:
         with self._deadlines_lock:

@@ -362,7 +362,8 @@ class OrchestratorActor(_ReconcileActor):
 
     def _decide(self, snapshot: Snapshot, ids: set[str], now: float) -> Plan:
         self._created.clear()  # their echoes came before this tick's drain ended
-        plan = reconcile_services(snapshot, ids, now, self._rng, self._history)
+        skipped: set[str] = set()  # settled on usable nodes: no pass made (settled.py)
+        plan = reconcile_services(snapshot, ids, now, self._rng, self._history, skipped)
         for sid, wanted in sorted(self._partial.items()):
             settled = snapshot.services[sid]
             slots: dict[int, list[Task]] = {slot: [] for slot in wanted}
@@ -375,7 +376,7 @@ class OrchestratorActor(_ReconcileActor):
         written = effect_services(plan.effects)
         for sid in ids:  # passed over as a whole
             service = snapshot.services.get(sid)
-            if (
+            if sid in skipped or (
                 service is not None
                 and sid not in written
                 and is_settled(service, snapshot.tasks_of(sid))

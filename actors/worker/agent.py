@@ -34,10 +34,13 @@ endpoint refuses nothing else there: actors/ca/authorization.py), makes the agen
 ``agent.node.removed`` and call ``on_removed`` with the reason (the node stops, exit 1)
 instead of retrying forever.
 
-A session breaks when the stream ends or fails, or a heartbeat or status batch fails; the
-session thread then ends and tells the actor, which waits an exponential backoff with
-jitter on the supervisor's timer (``ctx.timer``) and starts a session with the next manager
-of the list the dispatcher sent last (actors/worker/session.py). Statuses not sent are kept
+A session breaks when the stream ends or fails, its connection drops or is refused (the
+client watches it: a manager killed is noticed at once, not at the next heartbeat, and
+one that no longer listens fails the attempt at once, not after ``connect_timeout``), or
+a heartbeat or status batch fails; the session thread then ends and tells the actor,
+which waits an exponential backoff with jitter on the supervisor's timer (``ctx.timer``)
+and starts a session with the next manager of the list the dispatcher sent last
+(actors/worker/session.py). Statuses not sent are kept
 for the next session. An unexpected error in a session thread crashes the actor, so its
 supervisor restarts it.
 """
@@ -73,7 +76,12 @@ from actors.worker.dependencies import DependencyStore
 from actors.worker.interfaces import AssignmentSink
 from actors.worker.mesh_table import NodeTable
 from actors.worker.resources import TaskResources
-from actors.worker.session import SESSION_BACKOFF, ManagerRotation, StatusCoalescer
+from actors.worker.session import (
+    SESSION_BACKOFF,
+    ManagerRotation,
+    StatusCoalescer,
+    backoff_step,
+)
 from api.codec_objects import ObjectDecodeError
 from api.errors import HandshakeRefused, TransportError
 from api.objects import NodeDescription, TaskStatus
@@ -271,7 +279,8 @@ class Agent(SupervisedActor):
         self._refresh()
         self._rotation.advance()
         self._failures += 1
-        delay = self._backoff.delay(self._failures, self._rng)
+        step = backoff_step(self._failures, len(self._rotation.managers))
+        delay = self._backoff.delay(step, self._rng)
         _log.info(
             "agent.session.retrying",
             manager=over.manager.addr,
@@ -328,7 +337,7 @@ class Agent(SupervisedActor):
             timeout=self._request_timeout,
             name=f"agent-{self._node_id[:8]}-{self._clients}",
             source=self._source,
-            watch_auth=True,
+            watch_connection=True,
         )
         with self._lock:
             self._client = client

@@ -1,10 +1,14 @@
 """The agent's pure decisions: reconnect backoff, which manager to try, status coalescing.
 
 Rules (SwarmKit's agent):
-- After a session fails, wait ``SESSION_BACKOFF.delay(failures)``: 0.1 s doubled per
-  failure, capped at 8 s, with "equal jitter" (a random point in the upper half of that
-  delay) so workers that lost the same manager do not come back in step. A session that
-  was established resets the count.
+- After a session fails, wait ``SESSION_BACKOFF.delay(backoff_step(failures, managers))``:
+  0.1 s doubled per round of failures through the manager list, capped at 8 s, with
+  "equal jitter" (a random point in the upper half of that delay) so workers that lost
+  the same manager do not come back in step. A session that was established resets the
+  count. Per round, not per failure: while the managers elect a new leader, each live one
+  refuses at once and the dead one refuses the connection, so a doubling per failure
+  reached seconds before the election ended and left the nodes away long enough to be
+  marked DOWN.
 - A failed attempt moves on to the next manager of the list; each session frame brings the
   current list, which replaces the old one (the manager in use stays current if listed).
 - Status updates wait coalesced per task: a later state replaces an earlier one, an earlier
@@ -21,9 +25,15 @@ from actors.backoff import Backoff
 from actors.dispatcher.wire import ManagerAddress
 from api.objects import TaskStatus
 
-__all__ = ["SESSION_BACKOFF", "ManagerRotation", "StatusCoalescer"]
+__all__ = ["SESSION_BACKOFF", "ManagerRotation", "StatusCoalescer", "backoff_step"]
 
 SESSION_BACKOFF: Final = Backoff.equal_jitter(initial=0.1, maximum=8.0)
+
+
+def backoff_step(failures: int, managers: int) -> int:
+    """The backoff's step after ``failures`` sessions failed in a row: one per round
+    through a list of ``managers`` (1 for the first round)."""
+    return max(1, -(-failures // max(1, managers)))
 
 
 class ManagerRotation:

@@ -40,6 +40,30 @@ def slots_converged(node: SwarmNode, service: str, replicas: int, dead: set[str]
     return len(live) == replicas
 
 
+def agent_left_the_dead_leader_at_once(worker: SwarmNode) -> bool:
+    """The worker's agent saw its session's connection close when the leader was killed
+    (not a heartbeat later), and an attempt at the dead manager since failed at once,
+    refused, instead of waiting out the connect timeout. False until a session opened
+    again."""
+    events = [e for e in worker.log_events() if str(e.get("event", "")).startswith("agent.")]
+    ended = next(
+        i
+        for i, e in enumerate(events)
+        if e["event"] == "agent.session.ended" and "connection to" in str(e.get("reason"))
+    )
+    dead = events[ended]["manager"]
+    assert f"the connection to {dead} closed" in str(events[ended]["reason"])
+    after = events[ended + 1 :]
+    opened = next((i for i, e in enumerate(after) if e["event"] == "agent.session.opened"), None)
+    if opened is None:
+        return False  # not back yet
+    assert after[opened]["manager"] != dead
+    for e in after[:opened]:
+        if e["event"] == "agent.session.ended" and e["manager"] == dead:
+            assert "refused the connection" in str(e["reason"]), e
+    return True
+
+
 def follower(swarm: Swarm) -> SwarmNode:
     leader = swarm.leader()
     assert leader is not None
@@ -110,6 +134,8 @@ def test_leader_and_worker_kill_lose_no_slot_and_no_write(tmp_path: Path) -> Non
         assert set(acked) <= names  # no acknowledged write lost
         survivor.ctl_json("service", "scale", "web=9", "--detach")
         poll(lambda: slots_converged(survivor, "web", 9, dead), "9 replicas after failover", LONG)
+        for worker in (n for n in swarm.nodes if n.name in ("w1", "w2")):
+            poll(lambda w=worker: agent_left_the_dead_leader_at_once(w), "session back", LONG)
         rows = {r["hostname"]: r for r in survivor.ctl_json("node", "ls")}
 
         def old_leader_down() -> bool:

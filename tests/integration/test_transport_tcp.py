@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +16,14 @@ import msgpack
 import pytest
 import zmq
 
-from api.errors import ErrorCode, FrameTooLarge, HandshakeRefused, RemoteError, RequestTimeout
+from api.errors import (
+    ConnectionLost,
+    ErrorCode,
+    FrameTooLarge,
+    HandshakeRefused,
+    RemoteError,
+    RequestTimeout,
+)
 from tests.integration import transport_server  # noqa: F401  (declares test.echo)
 from tests.support.waiting import wait_for
 from transport import Client, KeyPair, decode, encode, fingerprint, generate_keypair
@@ -57,10 +65,7 @@ class Server:
         return Client(self.address, server_key=self.public_key, keypair=kp, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    admitted = [generate_keypair() for _ in range(3)]
-    log_path = tmp_path_factory.mktemp("transport") / "server.log"
+def start_server(log_path: Path, admitted: list[KeyPair]) -> Server:
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [
@@ -85,7 +90,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         process.wait(timeout=10)
         pytest.fail(f"server did not start; log:\n{log_path.read_text()}")
     hello = json.loads(line)
-    yield Server(hello["address"], hello["public_key"].encode(), log_path, admitted, process)
+    return Server(hello["address"], hello["public_key"].encode(), log_path, admitted, process)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    admitted = [generate_keypair() for _ in range(3)]
+    started = start_server(tmp_path_factory.mktemp("transport") / "server.log", admitted)
+    yield started
+    process = started.process
     assert process.stdin is not None
     process.stdin.close()
     try:
@@ -171,7 +184,7 @@ def test_unadmitted_key_gets_no_reply_and_is_logged(server: Server) -> None:
         assert client.request("ping") == {}
 
 
-def test_a_refused_key_fails_at_once_with_watch_auth(server: Server) -> None:
+def test_a_refused_key_fails_at_once_with_watch_connection(server: Server) -> None:
     """Issue 10 item 11: a client watching its handshakes learns the server refused its
     key (instead of waiting out its deadline), and says so."""
     stranger = generate_keypair()
@@ -180,7 +193,7 @@ def test_a_refused_key_fails_at_once_with_watch_auth(server: Server) -> None:
         server_key=server.public_key,
         keypair=stranger,
         timeout=60.0,
-        watch_auth=True,
+        watch_connection=True,
     ) as client:
         with pytest.raises(HandshakeRefused) as refused:
             client.request("ping")
@@ -196,11 +209,56 @@ def test_a_request_after_the_refusal_was_seen_fails_at_once(server: Server) -> N
         server_key=server.public_key,
         keypair=generate_keypair(),
         timeout=60.0,
-        watch_auth=True,
+        watch_connection=True,
     ) as client:
         wait_for(lambda: client.refused is not None, "the refusal seen", 30.0)
         with pytest.raises(HandshakeRefused):
             client.request("ping")
+
+
+def test_a_dropped_connection_fails_the_pending_requests_at_once(tmp_path: Path) -> None:
+    """A watching client whose server's process dies (kill -9: the kernel closes its
+    sockets) fails what is pending with ConnectionLost instead of waiting out the
+    deadline: the agent's session moves on to another manager at once."""
+    admitted = [generate_keypair()]
+    doomed = start_server(tmp_path / "server.log", admitted)
+    try:
+        with Client(
+            doomed.address,
+            server_key=doomed.public_key,
+            keypair=admitted[0],
+            timeout=600.0,
+            watch_connection=True,
+        ) as client:
+            assert client.request("ping") == {}
+            held = client.request_async("test.hold", {}, timeout=600.0)
+            doomed.process.kill()
+            wait_for(held.done, "the held request failed", 30.0)
+            with pytest.raises(ConnectionLost, match="closed"):
+                held.result()
+            assert client.refused is None
+    finally:
+        doomed.process.kill()
+        doomed.process.wait()
+
+
+def test_a_refused_connection_fails_the_pending_requests_at_once() -> None:
+    """Nothing listens at the address (a manager killed): a watching client fails what
+    is pending with ConnectionLost at the first refused connect, not at its deadline."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"  # released: nobody listens
+    with Client(
+        address,
+        server_key=generate_keypair().public,
+        keypair=generate_keypair(),
+        timeout=600.0,
+        watch_connection=True,
+    ) as client:
+        held = client.request_async("ping", {}, timeout=600.0)
+        wait_for(held.done, "the request failed", 30.0)
+        with pytest.raises(ConnectionLost, match="refused the connection"):
+            held.result()
 
 
 def test_malformed_frames_are_answered_or_dropped(server: Server) -> None:

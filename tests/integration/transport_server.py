@@ -32,6 +32,8 @@ ECHO = register(
 ECHO_REPLY = register(
     MessageType("test.echo.reply", (Field("n", INT), Field("text", STR, required=False)))
 )
+# a request the server takes and never answers (a client's view of a server that dies)
+HOLD = register(MessageType("test.hold", ()))
 
 
 def echo(request: Request) -> Mapping[str, Any]:
@@ -42,7 +44,12 @@ def version(request: Request) -> Mapping[str, Any]:
     return {"node_id": "test-node", "role": "manager", "version": "0.1.0"}
 
 
-HANDLERS: dict[str, Handler] = {"test.echo": echo, "ping": lambda r: {}, "version": version}
+HANDLERS: dict[str, Handler] = {
+    "test.echo": echo,
+    "test.hold": lambda r: None,
+    "ping": lambda r: {},
+    "version": version,
+}
 
 
 def main() -> None:

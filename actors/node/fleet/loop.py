@@ -62,7 +62,7 @@ from api.objects import NodeDescription
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS
 from transport.codec import decode, encode
 
-__all__ = ["DEFAULT_SIM", "FleetLoop", "FleetNode", "SimSettings"]
+__all__ = ["DEFAULT_SIM", "FleetLoop", "FleetNode", "SimSettings", "connection_monitor"]
 
 _log = get_logger("fleet")
 _BATCH: Final = 256  # frames drained from one socket per turn
@@ -93,10 +93,23 @@ class FleetNode:
     tasks: NodeTasks
     executor: SimExecutor
     socket: zmq.Socket[bytes] | None = None
-    monitor: zmq.Socket[bytes] | None = None  # the socket's EVENT_DISCONNECTED events
+    monitor: zmq.Socket[bytes] | None = None  # the socket's dropped and refused connections
     fds: tuple[int, int] = (-1, -1)  # the socket's and the monitor's ZMQ_FD, watched
     pending: dict[int, Call] = field(default_factory=dict)
     wake: float = float("inf")  # when a session wake-up is scheduled
+
+
+def connection_monitor(sock: zmq.Socket[bytes]) -> zmq.Socket[bytes]:
+    """A monitor of ``sock``'s dropped and refused connections (call before ``connect``),
+    its ZMQ_FD ready to wait on with epoll: a dropped connection ends the session at once,
+    and a refused one (a manager killed) the attempt, instead of a heartbeat or connect
+    timeout later."""
+    monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED)
+    # A ZMQ_FD signals an edge once the socket's pending commands are processed: never
+    # asked, the monitor's stayed silent when the manager died (the nodes noticed at
+    # their heartbeats' timeout, seconds later). Asking ZMQ_EVENTS arms it.
+    monitor.get(zmq.EVENTS)
+    return monitor
 
 
 class FleetLoop:
@@ -277,15 +290,17 @@ class FleetLoop:
         monitor = node.monitor
         if monitor is None:
             return
-        dropped = False
+        reason = ""
         while True:
             try:
                 event = recv_monitor_message(monitor, zmq.NOBLOCK)
             except zmq.Again:
                 break
-            dropped = dropped or event["event"] == zmq.EVENT_DISCONNECTED
-        if dropped:
-            reason = "connection to the manager closed"
+            if event["event"] == zmq.EVENT_DISCONNECTED:
+                reason = "connection to the manager closed"
+            elif event["event"] == zmq.EVENT_CONNECT_RETRIED and not reason:
+                reason = "the manager refused the connection"  # nothing listens there
+        if reason:
             self._effects(index, node.session.on_failure(self._clock(), Call.SESSION, reason))
 
     def _deliver(self, index: int, node: FleetNode, frame: bytes) -> None:
@@ -378,7 +393,7 @@ class FleetLoop:
         sock.curve_serverkey = connect.manager.server_key
         sock.curve_publickey = keypair.public
         sock.curve_secretkey = keypair.secret
-        monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        monitor = connection_monitor(sock)
         sock.connect(connect.manager.addr)
         node.socket, node.monitor = sock, monitor
         fds = (cast(int, sock.get(zmq.FD)), cast(int, monitor.get(zmq.FD)))

@@ -14,8 +14,9 @@ Rules (the agent's):
 - Pending statuses go out in one batch of at most ``max_status_batch`` per
   ``flush_interval``, one batch in flight at a time; a failed batch is put back.
 - The session ends when its stream ends or fails, a request fails or times out
-  (``request_timeout``), or frames were lost: the node waits a backoff
-  (``SESSION_BACKOFF``) and tries the next manager. A session the manager closed because
+  (``request_timeout``), its connection drops or is refused, or frames were lost: the
+  node waits a backoff (``SESSION_BACKOFF``, a step per round through the managers) and
+  tries the next manager. A session the manager closed because
   the node was removed from the cluster is the node's end: it never reconnects.
 
 Effects are returned, never performed: ``Connect`` (open a new connection to a manager,
@@ -44,7 +45,7 @@ from actors.dispatcher.wire import (
     parse_frame,
 )
 from actors.node.fleet.tasks import NodeTasks
-from actors.worker.session import SESSION_BACKOFF, ManagerRotation
+from actors.worker.session import SESSION_BACKOFF, ManagerRotation, backoff_step
 from api.codec_objects import ObjectDecodeError
 from api.objects import NodeDescription, TaskStatus
 
@@ -279,5 +280,6 @@ class FleetSession:
         self.phase = Phase.WAITING
         self._rotation.advance()
         self._failures += 1
-        self._retry_at = now + self._config.backoff.delay(self._failures, self._rng)
+        step = backoff_step(self._failures, len(self._rotation.managers))
+        self._retry_at = now + self._config.backoff.delay(step, self._rng)
         return [Disconnect(reason)]

@@ -8,7 +8,12 @@ import pytest
 
 from actors.backoff import Backoff
 from actors.dispatcher.wire import ManagerAddress
-from actors.worker.session import SESSION_BACKOFF, ManagerRotation, StatusCoalescer
+from actors.worker.session import (
+    SESSION_BACKOFF,
+    ManagerRotation,
+    StatusCoalescer,
+    backoff_step,
+)
 from api.objects import TaskStatus
 from api.task_state import TaskState
 
@@ -62,6 +67,12 @@ def test_rotation_takes_the_list_a_manager_sent() -> None:
     assert rotation.managers == (M3, M1, M2)
     rotation.update([M3])  # ours is gone: start at the top
     assert rotation.current() == M3
+
+
+def test_the_backoff_steps_once_per_round_through_the_managers() -> None:
+    assert [backoff_step(f, 3) for f in range(1, 10)] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert [backoff_step(f, 1) for f in range(1, 4)] == [1, 2, 3]
+    assert backoff_step(0, 3) == 1 and backoff_step(5, 0) == 5
 
 
 def test_rotation_needs_a_manager() -> None:

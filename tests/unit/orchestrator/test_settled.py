@@ -11,9 +11,9 @@ from actors.orchestrator.replicated import reconcile_replicated, reconcile_slots
 from actors.orchestrator.restart import RestartHistory
 from actors.orchestrator.settled import is_progress, is_settled, still_settled
 from actors.orchestrator.state import CreateTask, Plan, SetDesiredState
-from api.enums import NodeAvailability, RebalanceMode, RestartCondition, UpdateState
-from api.objects import Task, TaskStatus, UpdateStatus
-from api.specs import ContainerSpec, RestartPolicy, TaskSpec
+from api.enums import NodeAvailability, NodeState, RebalanceMode, RestartCondition, UpdateState
+from api.objects import Service, Task, TaskStatus, UpdateStatus
+from api.specs import ContainerSpec, ReplicatedService, RestartPolicy, TaskSpec
 from api.task_state import TaskState
 from tests.unit.orchestrator.helpers import make_node, make_service
 
@@ -120,3 +120,53 @@ def test_a_pass_over_some_slots_writes_what_a_whole_pass_writes(
     assert is_settled(service, live)
     # each slot keeps one runnable task, unless the failed one is not restarted
     assert still_settled(service, slots, part) == (condition != RestartCondition.NONE)
+
+
+_PLACEMENTS = ["up", "unknown", "down", "drained", "gone", ""]
+_STATES = [TaskState.PENDING, TaskState.ASSIGNED, TaskState.RUNNING, TaskState.FAILED]
+_STALE = TaskSpec(container=ContainerSpec(image="other"))
+
+
+def _random_task(rng: Random, service: Service, i: int, slot: int, desired: TaskState) -> Task:
+    return Task(
+        id=f"t{i}",
+        spec=_STALE if rng.random() < 0.05 else service.spec.task,
+        service_id=service.id,
+        slot=slot,
+        node_id=rng.choice(_PLACEMENTS),
+        desired_state=desired,
+        status=TaskStatus(state=rng.choice(_STATES)),
+    )
+
+
+def test_a_whole_pass_over_a_settled_service_on_usable_nodes_writes_nothing() -> None:
+    """What lets reconcile_services skip such a service: over random task sets (slots
+    filled, doubled, missing or ended, stale specs, held restarts, nodes down, drained or
+    gone), whenever ``is_settled(service, tasks, nodes)`` holds, the whole pass's plan
+    is empty and wakes nobody."""
+    nodes = {
+        "up": make_node("up"),
+        "unknown": make_node("unknown", state=NodeState.UNKNOWN),  # after a leader change
+        "down": make_node("down", state=NodeState.DOWN),
+        "drained": make_node("drained", availability=NodeAvailability.DRAIN),
+    }
+    settled_seen = 0
+    for seed in range(600):
+        rng = Random(seed)
+        service = make_service(replicas=rng.randint(1, 4))
+
+        # one task a slot (as a settled service has), then history and strays
+        assert isinstance(service.spec.mode, ReplicatedService)
+        replicas = service.spec.mode.replicas
+        tasks = [_random_task(rng, service, i, i + 1, TaskState.RUNNING) for i in range(replicas)]
+        for i in range(replicas, replicas + rng.randint(0, 3)):
+            desired = rng.choice(
+                [TaskState.RUNNING, TaskState.READY, TaskState.SHUTDOWN, TaskState.REMOVE]
+            )
+            tasks.append(_random_task(rng, service, i, rng.randint(1, 5), desired))
+        if not is_settled(service, tasks, nodes):
+            continue
+        settled_seen += 1
+        plan = reconcile_replicated(service, tasks, nodes, 5.0, Random(seed), RestartHistory())
+        assert plan.effects == [] and plan.wake_at is None, (seed, tasks)
+    assert settled_seen > 20  # the draws reach the case

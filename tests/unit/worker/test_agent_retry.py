@@ -83,11 +83,12 @@ def test_a_failed_session_waits_its_backoff_on_the_timer_then_tries_the_next_man
     assert timer.fire_all() == 1
     wait_for(lambda: len(timer.delays) == 2, "the retry after the second session")
     assert agent.state().get(timeout=5).manager == m2.addr
-    assert timer.delays[1] == SESSION_BACKOFF.delay(2, draws)
+    assert timer.delays[1] == SESSION_BACKOFF.delay(1, draws)  # still the first round
 
     timer.fire_all()
     wait_for(lambda: len(timer.delays) == 3, "the retry after the third session")
     assert agent.state().get(timeout=5).manager == m1.addr  # round the list again
+    assert timer.delays[2] == SESSION_BACKOFF.delay(2, draws)  # the second round: doubled
 
     agent.actor_ref.stop()
     assert not timer.has_pending()  # stopping cancels the retry
