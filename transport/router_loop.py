@@ -293,10 +293,11 @@ class RouterLoop(threading.Thread):
 
 def _user_id(frame: zmq.Frame) -> bytes | None:
     """The peer's CURVE key (Z85) that ZAP admitted, from a received frame's metadata."""
-    with contextlib.suppress(zmq.ZMQError, KeyError):
+    try:  # a try, not contextlib.suppress: this runs for every frame received
         user_id = frame.get("User-Id")
-        return user_id.encode() if isinstance(user_id, str) and user_id else None
-    return None
+    except (zmq.ZMQError, KeyError):
+        return None
+    return user_id.encode() if isinstance(user_id, str) and user_id else None
 
 
 def peer_address(frame: zmq.Frame) -> str:
