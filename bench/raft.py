@@ -222,18 +222,21 @@ def pipelined(cluster: RaftCluster, leader: int, n: int, seconds: float) -> dict
             latencies.append(clock() - t0)
         write(j + 1)
 
+    cost = WriteCost(cluster, leader)
     start = clock()
     for i in range(n):
         write(i * 10_000_000)
     finished.wait(seconds + 30)
     elapsed = clock() - start
-    client.close()
     flat = sorted(latencies)
+    per_write = cost.per_write(len(flat))
+    client.close()
     return {
         "writes_per_s": round(len(flat) / elapsed),
         "p50_ms": round(percentile(flat, 0.5) * 1000, 3),
         "p99_ms": round(percentile(flat, 0.99) * 1000, 3),
         "errors": errors[0],
+        "per_write": per_write,
     }
 
 

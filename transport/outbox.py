@@ -10,6 +10,10 @@ DEALER so that a message wakes it. Rules:
   wait), `woke` after, and `take` to drain. Under the GIL the order (the loop marks itself
   asleep, then looks at the deque; a sender appends, then looks at the mark) means a
   message is never left waiting for a wake-up that does not come.
+- A message sent on the loop's own thread (an inline handler's reply, `own`) goes to the
+  socket at once when nothing is queued before it, not at the end of the loop's turn: a
+  Raft leader's round answers its writers before its fsync, and they should not wait for
+  it. With messages queued it is queued behind them (their order kept).
 - `stop_loop` queues `STOP`, which ends the loop; `close` (once the loop has ended) closes
   the pipe, and `send` then returns False.
 """
@@ -20,7 +24,7 @@ import contextlib
 import os
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 __all__ = ["STOP", "Outbox"]
@@ -37,6 +41,8 @@ class Outbox:
         self._asleep = False
         self._closed = False
         self._lock = threading.Lock()  # a write to the pipe against its closing
+        self._owner: int | None = None  # the loop's thread, which may send directly
+        self._direct: Callable[[Sequence[bytes]], None] | None = None
 
     @property
     def fd(self) -> int:
@@ -47,6 +53,9 @@ class Outbox:
         """Queue one message for the I/O loop; False once the outbox is closed."""
         if self._closed:
             return False
+        if self._direct is not None and not self._queue and threading.get_ident() == self._owner:
+            self._direct(parts)
+            return True
         self._queue.append(parts)
         if self._asleep:
             self._wake()
@@ -66,6 +75,12 @@ class Outbox:
                 os.write(self._write, b"\0")
 
     # -- the I/O loop's side ---------------------------------------------------------------
+
+    def own(self, direct: Callable[[Sequence[bytes]], None]) -> None:
+        """Called on the loop's thread: what that thread sends goes to ``direct`` (which
+        writes it to the socket) when nothing is queued (the rules)."""
+        self._owner = threading.get_ident()
+        self._direct = direct
 
     def sleep(self) -> bool:
         """The loop is about to poll: True when messages wait already (poll, don't block)."""

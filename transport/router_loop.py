@@ -5,7 +5,8 @@ messages are drained in batches (up to `BATCH` at a time) and handed, still enco
 CURVE, as a view of ZeroMQ's own buffer: a frame refused for its size is never copied), to
 a callback that runs on this thread (the endpoint's dispatch: it decodes them and runs inline
 handlers or hands the rest to the handler pool, so it must never block); outbound
-``[identity, frame]`` messages from the outbox are written to the ROUTER. Before each poll
+``[identity, frame]`` messages from the outbox are written to the ROUTER, those this thread
+sends itself (an inline handler's reply) at once (`Outbox.own`). Before each poll
 it calls ``timers`` (the endpoint's timers of inline handlers, run on this thread), which
 returns the seconds until it wants to be called again, or None: the poll waits no longer. Handshake
 failures, refused keys and dropped peers (ZeroMQ drops a peer that sends a frame over
@@ -25,12 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import math
 import os
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final, cast
 
 import structlog
@@ -163,6 +165,8 @@ class RouterLoop(threading.Thread):
         wake_fd = outbox.fd
         stats = self.stats
         timers = self._timers
+        send = functools.partial(self._send, router)
+        outbox.own(send)  # an inline handler's reply leaves at once (outbox.py)
         while True:
             wait = timers()  # before sleep(): what they send needs no wake-up
             if outbox.sleep():
@@ -180,17 +184,22 @@ class RouterLoop(threading.Thread):
             for parts in outbox.take(BATCH):
                 if parts is STOP:
                     return
-                try:
-                    router.send(parts[0], _MORE_NOBLOCK)
-                    router.send(parts[1], _NOBLOCK)
-                except zmq.ZMQError as exc:  # peer gone or over its high-water mark
-                    stats.refuse("reply_dropped")
-                    _log.warning("transport.reply.dropped", endpoint=self._endpoint, error=str(exc))
-                else:
-                    stats.frames_out += 1
-                    stats.bytes_out += len(parts[1])
+                send(parts)
             if monitor in ready:
                 self._drain_monitor(monitor)
+
+    def _send(self, router: zmq.Socket[bytes], parts: Sequence[bytes]) -> None:
+        """Write one [identity, frame] message to the ROUTER (on this thread only)."""
+        try:
+            router.send(parts[0], _MORE_NOBLOCK)
+            router.send(parts[1], _NOBLOCK)
+        except zmq.ZMQError as exc:  # peer gone or over its high-water mark
+            self.stats.refuse("reply_dropped")
+            _log.warning("transport.reply.dropped", endpoint=self._endpoint, error=str(exc))
+        else:
+            stats = self.stats
+            stats.frames_out += 1
+            stats.bytes_out += len(parts[1])
 
     def _receive(self, router: zmq.Socket[bytes], curve: bool) -> list[Inbound]:
         """Up to `BATCH` inbound messages (two parts each: routing identity, frame); a
@@ -284,10 +293,11 @@ class RouterLoop(threading.Thread):
 
 def _user_id(frame: zmq.Frame) -> bytes | None:
     """The peer's CURVE key (Z85) that ZAP admitted, from a received frame's metadata."""
-    with contextlib.suppress(zmq.ZMQError, KeyError):
+    try:  # a try, not contextlib.suppress: this runs for every frame received
         user_id = frame.get("User-Id")
-        return user_id.encode() if isinstance(user_id, str) and user_id else None
-    return None
+    except (zmq.ZMQError, KeyError):
+        return None
+    return user_id.encode() if isinstance(user_id, str) and user_id else None
 
 
 def peer_address(frame: zmq.Frame) -> str:

@@ -205,13 +205,14 @@ class RaftLoop:
         """Run a round for the commands waiting on the inbox on the calling thread (the
         endpoint's I/O thread, once per batch of inbound frames: handlers.py) when no
         other round runs: the frames and proposals the batch brought are stepped, and the
-        Ready carried out, with no hand-off to the loop thread, and the replies and sends
-        leave from the I/O thread's next turn. When a round runs elsewhere (or the loop
-        has ended), the loop thread is woken for them instead. Returns the seconds until
-        the first commit notice this node holds is due, or None: the caller runs this
-        again then (the endpoint's timer: `transport.endpoint.inline`), so a stream of
-        inline rounds never wakes the loop thread for their notices; it only ticks (and
-        sends those its own rounds hold)."""
+        Ready carried out, with no hand-off to the loop thread; the replies leave as they
+        are made (a writer's answer before the fsync of the next entries: transport's
+        `Outbox.own`), the sends to peers from their own sockets. When a round runs
+        elsewhere (or the loop has ended), the loop thread is woken for them instead.
+        Returns the seconds until the first commit notice this node holds is due, or
+        None: the caller runs this again then (the endpoint's timer:
+        `transport.endpoint.inline`), so a stream of inline rounds never wakes the loop
+        thread for their notices; it only ticks (and sends those its own rounds hold)."""
         if not self._round.acquire(blocking=False):
             self._inbox.nudge()
             return None

@@ -250,7 +250,8 @@ class CurvePeers:
         try:
             if len(batch) <= self._batch_bytes:
                 body = {"from": self._id, "seq": next(self._seq[dst]), "batch": batch}
-                sock.send(encode(MESSAGES, body), zmq.NOBLOCK)
+                # built here from ints and bytes: not matched to its declaration again
+                sock.send(encode(MESSAGES, body, check=False), zmq.NOBLOCK)
             else:
                 self._send_chunked(dst, sock, batch)
         except zmq.ZMQError as exc:

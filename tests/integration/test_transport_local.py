@@ -341,6 +341,35 @@ def test_an_inline_handlers_after_runs_once_per_batch_before_its_replies(
         endpoint.stop()
 
 
+def test_a_reply_made_on_the_io_thread_leaves_before_the_batch_ends(short_dir: Path) -> None:
+    """An inline handler's reply goes to the socket as it is made, not once the batch's
+    ``after`` has returned: a Raft leader answers its writers before it fsyncs the next
+    entries in the same round. The ``after`` here answers, then waits for the client to
+    have the reply."""
+    queued: list[Request] = []
+    received = threading.Event()
+    seen_in_after: list[bool] = []
+
+    def answer_then_wait() -> None:
+        while queued:
+            queued.pop(0).reply({"n": 1})
+            seen_in_after.append(received.wait(10))
+
+    endpoint, client = serve(
+        short_dir / "r.sock", {"test.echo": inline(queued.append, answer_then_wait)}
+    )
+    try:
+        future = client.request_async("test.echo", {"n": 0})
+        assert future.result(timeout=10) == {"n": 1}
+        received.set()
+        wait_for(lambda: seen_in_after, "the after to finish", 15)
+        assert seen_in_after == [True]
+    finally:
+        received.set()
+        client.close()
+        endpoint.stop()
+
+
 def test_handlers_sharing_one_after_run_it_once_per_batch(short_dir: Path) -> None:
     """Two message types whose ``after`` is one object's method (each attribute access
     makes a new bound method): a batch holding both runs it once, not once per type."""

@@ -21,5 +21,5 @@ class PeerRequest:
     def error(self, code: str, message: str) -> None:
         self.errors.append((code, message))
 
-    def reply(self, body: Any = None, *, more: bool = False) -> None:
+    def reply(self, body: Any = None, *, more: bool = False, check: bool = True) -> None:
         self.replies.append(dict(body or {}))

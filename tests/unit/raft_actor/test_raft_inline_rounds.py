@@ -21,9 +21,9 @@ class ThreadRecordingRequest(PeerRequest):
         super().__init__(*args, **kwargs)
         self.threads: list[int] = []
 
-    def reply(self, body: Any = None, *, more: bool = False) -> None:
+    def reply(self, body: Any = None, *, more: bool = False, check: bool = True) -> None:
         self.threads.append(threading.get_ident())
-        super().reply(body, more=more)
+        super().reply(body, more=more, check=check)
 
 
 def test_a_peer_proposal_is_carried_out_on_the_handlers_thread(tmp_path: Path) -> None:
