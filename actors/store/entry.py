@@ -224,12 +224,7 @@ def entry_proposal_id(data: bytes) -> str | None:
         return None
     # the head as assemble_entry writes it, read in place (an Unpacker's set-up cost more
     # than the rest of a small entry's apply on the leader); any other through msgpack
-    if (
-        len(data) > 7
-        and data[1:3] == _HEAD_V
-        and data[3] in _FORMAT_BYTES
-        and data[4:6] == _HEAD_P
-    ):
+    if len(data) > 7 and data[1:3] == _HEAD_V and data[3] in _FORMAT_BYTES and data[4:6] == _HEAD_P:
         size = data[6] - _FIXSTR
         if 0 <= size <= _FIXSTR_END - _FIXSTR and len(data) >= 7 + size:
             try:
