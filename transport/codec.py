@@ -13,6 +13,7 @@ never receives what it would refuse.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -37,15 +38,43 @@ from api.schema.frame import (
 )
 from api.schema.registry import lookup
 
-__all__ = ["MAX_REQUEST_ID", "CodecError", "Envelope", "decode", "encode", "encode_error"]
+__all__ = [
+    "MAX_REQUEST_ID",
+    "CodecError",
+    "Envelope",
+    "Packed",
+    "decode",
+    "encode",
+    "encode_error",
+    "packer",
+]
 
 MAX_REQUEST_ID: Final = 2**64 - 1
 _SHOWN: Final = 64  # at most this many characters of peer-supplied text in a message
 
 
+class Packed(bytes):
+    """A message body packed already: one msgpack map, built by the sender's own typed
+    encoders (a dispatcher's session frame, whose tasks share their spec's packing).
+    `encode` puts it in the envelope as it is."""
+
+
+_PACKERS = threading.local()  # a Packer is not to be shared between threads
+
+
+def packer() -> msgpack.Packer:
+    """This thread's Packer (``use_bin_type``): ``msgpack.packb`` builds one for each call,
+    which cost more than packing a small frame."""
+    try:
+        found: msgpack.Packer = _PACKERS.packer
+    except AttributeError:
+        found = _PACKERS.packer = msgpack.Packer(use_bin_type=True)
+    return found
+
+
 def encode(
     message_type: str,
-    body: Mapping[str, Any] | None = None,
+    body: Mapping[str, Any] | Packed | None = None,
     *,
     request_id: int = 0,
     more: bool = False,
@@ -56,25 +85,67 @@ def encode(
     does not match the declaration or the frame would exceed ``max_size``. ``check=False``
     skips matching the body to its declaration, for a body built field by field by our own
     typed encoders (a dispatcher's frame of 100 tasks: the walk cost as much as building
-    it); a value msgpack cannot pack is still refused."""
+    it); a value msgpack cannot pack is still refused. A `Packed` body is checked by
+    unpacking it, unless ``check=False``."""
     mt = lookup(message_type)
     if mt is None:
         raise UnknownMessageType(f"unknown message type {_show(message_type)}")
     if type(request_id) is not int or not 0 <= request_id <= MAX_REQUEST_ID:
         raise BadEnvelope(f"request id {request_id!r} is not an int in [0, 2**64)")
-    b: dict[str, Any] = {} if body is None else body if type(body) is dict else dict(body)
-    if check:
-        _check_body(b, mt.fields, None)
-    envelope: dict[str, Any] = {"v": PROTOCOL_VERSION, "t": message_type, "id": request_id, "b": b}
-    if more:
-        envelope["more"] = True
-    try:
-        frame: bytes = msgpack.packb(envelope, use_bin_type=True)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise BadField(f"body of {message_type!r} cannot be encoded: {exc}") from exc
+    pack = packer().pack
+    if isinstance(body, Packed):
+        if check:
+            _check_body(_unpack_own(body, message_type), mt.fields, None)
+        # the envelope as msgpack packs `encode`'s map below: the same bytes
+        frame = b"".join(
+            (
+                _HEAD_MORE if more else _HEAD_LAST,
+                pack(message_type),
+                _ID_KEY,
+                pack(request_id),
+                _BODY_KEY,
+                body,
+                _MORE_TRUE if more else b"",
+            )
+        )
+    else:
+        b: dict[str, Any] = {} if body is None else body if type(body) is dict else dict(body)
+        if check:
+            _check_body(b, mt.fields, None)
+        envelope: dict[str, Any] = {
+            "v": PROTOCOL_VERSION,
+            "t": message_type,
+            "id": request_id,
+            "b": b,
+        }
+        if more:
+            envelope["more"] = True
+        try:
+            frame = pack(envelope)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise BadField(f"body of {message_type!r} cannot be encoded: {exc}") from exc
     if len(frame) > max_size:
         raise FrameTooLarge(f"frame of {len(frame)} bytes exceeds the limit of {max_size}")
     return frame
+
+
+# a map of four (five: "more" ends it), "v", the version, "t": the type comes next
+_V_T: Final = msgpack.packb("v") + msgpack.packb(PROTOCOL_VERSION) + msgpack.packb("t")
+_HEAD_LAST: Final = b"\x84" + _V_T
+_HEAD_MORE: Final = b"\x85" + _V_T
+_ID_KEY: Final = msgpack.packb("id")
+_BODY_KEY: Final = msgpack.packb("b")
+_MORE_TRUE: Final = msgpack.packb("more") + msgpack.packb(True)
+
+
+def _unpack_own(body: Packed, message_type: str) -> dict[str, Any]:
+    try:
+        unpacked = msgpack.unpackb(body, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises many kinds
+        raise BadField(f"body of {message_type!r} is not one msgpack value: {exc}") from None
+    if type(unpacked) is not dict:
+        raise BadField(f"body of {message_type!r} is {_kind(unpacked)}, expected map")
+    return unpacked
 
 
 def encode_error(request_id: int, code: str, message: str) -> bytes:
