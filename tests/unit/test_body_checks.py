@@ -100,7 +100,7 @@ def walk_accepts(mt: MessageType, body: dict[str, Any]) -> bool:
 
 
 @pytest.mark.parametrize("mt", TYPES, ids=lambda mt: mt.name)
-@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_the_generated_check_agrees_with_the_walk(mt: MessageType, data: Any) -> None:
     body = data.draw(body_of(mt.fields))
