@@ -13,12 +13,12 @@ never receives what it would refuse.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import msgpack
 
+from api.codec_pack import Packed, give_back, take_packer
 from api.errors import (
     BadEnvelope,
     BadField,
@@ -47,30 +47,10 @@ __all__ = [
     "decode",
     "encode",
     "encode_error",
-    "packer",
 ]
 
 MAX_REQUEST_ID: Final = 2**64 - 1
 _SHOWN: Final = 64  # at most this many characters of peer-supplied text in a message
-
-
-class Packed(bytes):
-    """A message body packed already: one msgpack map, built by the sender's own typed
-    encoders (a dispatcher's session frame, whose tasks share their spec's packing).
-    `encode` puts it in the envelope as it is."""
-
-
-_PACKERS = threading.local()  # a Packer is not to be shared between threads
-
-
-def packer() -> msgpack.Packer:
-    """This thread's Packer (``use_bin_type``): ``msgpack.packb`` builds one for each call,
-    which cost more than packing a small frame."""
-    try:
-        found: msgpack.Packer = _PACKERS.packer
-    except AttributeError:
-        found = _PACKERS.packer = msgpack.Packer(use_bin_type=True)
-    return found
 
 
 def encode(
@@ -93,10 +73,28 @@ def encode(
         raise UnknownMessageType(f"unknown message type {_show(message_type)}")
     if type(request_id) is not int or not 0 <= request_id <= MAX_REQUEST_ID:
         raise BadEnvelope(f"request id {request_id!r} is not an int in [0, 2**64)")
-    pack = packer().pack
+    packer = take_packer()
+    try:
+        frame = _envelope(packer.pack, message_type, body, request_id, more, check, mt.fields)
+    finally:
+        give_back(packer)
+    if len(frame) > max_size:
+        raise FrameTooLarge(f"frame of {len(frame)} bytes exceeds the limit of {max_size}")
+    return frame
+
+
+def _envelope(
+    pack: Callable[[Any], bytes],
+    message_type: str,
+    body: Mapping[str, Any] | Packed | None,
+    request_id: int,
+    more: bool,
+    check: bool,
+    fields: tuple[Field, ...],
+) -> bytes:
     if isinstance(body, Packed):
         if check:
-            _check_body(_unpack_own(body, message_type), mt.fields, None)
+            _check_body(_unpack_own(body, message_type), fields, None)
         # the envelope as msgpack packs `encode`'s map below: the same bytes
         frame = b"".join(
             (
@@ -112,7 +110,7 @@ def encode(
     else:
         b: dict[str, Any] = {} if body is None else body if type(body) is dict else dict(body)
         if check:
-            _check_body(b, mt.fields, None)
+            _check_body(b, fields, None)
         envelope: dict[str, Any] = {
             "v": PROTOCOL_VERSION,
             "t": message_type,
@@ -125,8 +123,6 @@ def encode(
             frame = pack(envelope)
         except (TypeError, ValueError, OverflowError) as exc:
             raise BadField(f"body of {message_type!r} cannot be encoded: {exc}") from exc
-    if len(frame) > max_size:
-        raise FrameTooLarge(f"frame of {len(frame)} bytes exceeds the limit of {max_size}")
     return frame
 
 

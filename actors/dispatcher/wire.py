@@ -27,9 +27,9 @@ from api.codec_objects import (
     encoder_for,
     encoder_with,
 )
+from api.codec_pack import Packed, give_back, take_packer
 from api.objects import Config, Network, NodeDescription, RegistryAuth, Secret, Task, TaskStatus
 from api.specs import TaskSpec
-from transport.codec import Packed, packer
 
 __all__ = [
     "DEPENDENCY_BYTES_PER_FRAME",
@@ -171,10 +171,19 @@ class _SpecEncodings:
 
 
 _encode_task = encoder_with(Task, spec=_SpecEncodings().encode)
+
+
 # a task's map with its spec already packed (bytes, under "spec": taken out before packing)
-_encode_task_spec_packed = encoder_with(
-    Task, spec=_SpecEncodings(lambda encoded: packer().pack(encoded)).encode
-)
+def _packed(encoded: Any) -> bytes:
+    packer = take_packer()
+    try:
+        data: bytes = packer.pack(encoded)
+    finally:
+        give_back(packer)
+    return data
+
+
+_encode_task_spec_packed = encoder_with(Task, spec=_SpecEncodings(_packed).encode)
 _SPEC_KEY = msgpack.packb("spec")
 _TASKS_KEY = msgpack.packb("tasks")
 
@@ -183,11 +192,10 @@ def _map_header_size(entries: int) -> int:
     return 1 if entries < 16 else 3 if entries < 2**16 else 5
 
 
-def _pack_task(task: Task) -> bytes:
+def _pack_task(task: Task, pack: msgpack.Packer) -> bytes:
     """``_encode_task(task)`` packed, its spec's bytes packed once for every task of it."""
     encoded = _encode_task_spec_packed(task)
     spec: bytes = encoded.pop("spec")
-    pack = packer()
     rest: bytes = pack.pack(encoded)
     entries = len(encoded)
     return b"".join(
@@ -205,15 +213,18 @@ def pack_frame(frame: SessionFrame) -> Packed:
     for ``codec.encode`` to send as it is. Packing a frame walked each task's spec, for
     every task sent; here each spec is packed once (``_SpecEncodings``)."""
     body = _frame_body(frame)
-    pack = packer()
-    rest: bytes = pack.pack(body)
-    entries = len(body)
-    parts = [
-        pack.pack_map_header(entries + 1),
-        _TASKS_KEY,
-        pack.pack_array_header(len(frame.tasks)),
-    ]
-    parts.extend(_pack_task(t) for t in frame.tasks)
+    pack = take_packer()
+    try:
+        rest: bytes = pack.pack(body)
+        entries = len(body)
+        parts = [
+            pack.pack_map_header(entries + 1),
+            _TASKS_KEY,
+            pack.pack_array_header(len(frame.tasks)),
+        ]
+        parts.extend(_pack_task(t, pack) for t in frame.tasks)
+    finally:
+        give_back(pack)
     parts.append(memoryview(rest)[_map_header_size(entries) :])
     return Packed(b"".join(parts))
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from api.codec_pack import give_back, take_packer
 from api.errors import (
     BadEnvelope,
     BadField,
@@ -34,7 +35,7 @@ from api.schema.declare import (
 )
 from api.schema.frame import MEMBER_LIMITS
 from api.schema.registry import lookup, register
-from transport.codec import Packed, decode, encode, encode_error, packer
+from transport.codec import Packed, decode, encode, encode_error
 
 SAMPLE = register(
     MessageType(
@@ -246,10 +247,12 @@ def test_a_packed_body_is_checked_unless_told_not_to() -> None:
         encode("test.codec.sample", big, max_size=100)
 
 
-def test_the_threads_packer_packs_on_after_a_value_it_refused() -> None:
+def test_a_packer_packs_on_after_a_value_it_refused() -> None:
     with pytest.raises(BadField, match="cannot be encoded"):
         encode("test.codec.sample", {"name": "a", "extra": object()}, check=False)
-    assert packer().pack({"a": 1}) == msgpack.packb({"a": 1})
+    packer = take_packer()
+    assert packer.pack({"a": 1}) == msgpack.packb({"a": 1})
+    give_back(packer)
 
 
 def test_register_refuses_a_conflicting_declaration() -> None:
