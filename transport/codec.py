@@ -13,11 +13,12 @@ never receives what it would refuse.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import msgpack
 
+from api.codec_pack import Packed, give_back, take_packer
 from api.errors import (
     BadEnvelope,
     BadField,
@@ -36,8 +37,17 @@ from api.schema.frame import (
     Envelope,
 )
 from api.schema.registry import lookup
+from transport.body_checks import accepts
 
-__all__ = ["MAX_REQUEST_ID", "CodecError", "Envelope", "decode", "encode", "encode_error"]
+__all__ = [
+    "MAX_REQUEST_ID",
+    "CodecError",
+    "Envelope",
+    "Packed",
+    "decode",
+    "encode",
+    "encode_error",
+]
 
 MAX_REQUEST_ID: Final = 2**64 - 1
 _SHOWN: Final = 64  # at most this many characters of peer-supplied text in a message
@@ -45,7 +55,7 @@ _SHOWN: Final = 64  # at most this many characters of peer-supplied text in a me
 
 def encode(
     message_type: str,
-    body: Mapping[str, Any] | None = None,
+    body: Mapping[str, Any] | Packed | None = None,
     *,
     request_id: int = 0,
     more: bool = False,
@@ -56,25 +66,83 @@ def encode(
     does not match the declaration or the frame would exceed ``max_size``. ``check=False``
     skips matching the body to its declaration, for a body built field by field by our own
     typed encoders (a dispatcher's frame of 100 tasks: the walk cost as much as building
-    it); a value msgpack cannot pack is still refused."""
+    it); a value msgpack cannot pack is still refused. A `Packed` body is checked by
+    unpacking it, unless ``check=False``."""
     mt = lookup(message_type)
     if mt is None:
         raise UnknownMessageType(f"unknown message type {_show(message_type)}")
     if type(request_id) is not int or not 0 <= request_id <= MAX_REQUEST_ID:
         raise BadEnvelope(f"request id {request_id!r} is not an int in [0, 2**64)")
-    b: dict[str, Any] = {} if body is None else body if type(body) is dict else dict(body)
-    if check:
-        _check_body(b, mt.fields, None)
-    envelope: dict[str, Any] = {"v": PROTOCOL_VERSION, "t": message_type, "id": request_id, "b": b}
-    if more:
-        envelope["more"] = True
+    packer = take_packer()
     try:
-        frame: bytes = msgpack.packb(envelope, use_bin_type=True)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise BadField(f"body of {message_type!r} cannot be encoded: {exc}") from exc
+        frame = _envelope(packer.pack, message_type, body, request_id, more, check, mt.fields)
+    finally:
+        give_back(packer)
     if len(frame) > max_size:
         raise FrameTooLarge(f"frame of {len(frame)} bytes exceeds the limit of {max_size}")
     return frame
+
+
+def _envelope(
+    pack: Callable[[Any], bytes],
+    message_type: str,
+    body: Mapping[str, Any] | Packed | None,
+    request_id: int,
+    more: bool,
+    check: bool,
+    fields: tuple[Field, ...],
+) -> bytes:
+    if isinstance(body, Packed):
+        if check:
+            _check_body(_unpack_own(body, message_type), fields, None)
+        # the envelope as msgpack packs `encode`'s map below: the same bytes
+        frame = b"".join(
+            (
+                _HEAD_MORE if more else _HEAD_LAST,
+                pack(message_type),
+                _ID_KEY,
+                pack(request_id),
+                _BODY_KEY,
+                body,
+                _MORE_TRUE if more else b"",
+            )
+        )
+    else:
+        b: dict[str, Any] = {} if body is None else body if type(body) is dict else dict(body)
+        if check:
+            _check_body(b, fields, None)
+        envelope: dict[str, Any] = {
+            "v": PROTOCOL_VERSION,
+            "t": message_type,
+            "id": request_id,
+            "b": b,
+        }
+        if more:
+            envelope["more"] = True
+        try:
+            frame = pack(envelope)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise BadField(f"body of {message_type!r} cannot be encoded: {exc}") from exc
+    return frame
+
+
+# a map of four (five: "more" ends it), "v", the version, "t": the type comes next
+_V_T: Final = msgpack.packb("v") + msgpack.packb(PROTOCOL_VERSION) + msgpack.packb("t")
+_HEAD_LAST: Final = b"\x84" + _V_T
+_HEAD_MORE: Final = b"\x85" + _V_T
+_ID_KEY: Final = msgpack.packb("id")
+_BODY_KEY: Final = msgpack.packb("b")
+_MORE_TRUE: Final = msgpack.packb("more") + msgpack.packb(True)
+
+
+def _unpack_own(body: Packed, message_type: str) -> dict[str, Any]:
+    try:
+        unpacked = msgpack.unpackb(body, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises many kinds
+        raise BadField(f"body of {message_type!r} is not one msgpack value: {exc}") from None
+    if type(unpacked) is not dict:
+        raise BadField(f"body of {message_type!r} is {_kind(unpacked)}, expected map")
+    return unpacked
 
 
 def encode_error(request_id: int, code: str, message: str) -> bytes:
@@ -175,8 +243,10 @@ def decode(frame: bytes | memoryview, *, limits: DecodeLimits = MEMBER_LIMITS) -
             request_id=request_id,
         )
     # the unpacker made only plain values (no ext types: max_ext_len=0; map keys str or
-    # bytes: strict_map_key; every int within msgpack's range): an "any" field needs no walk
-    _check_body(body, mt.fields, request_id, unpacked=True)
+    # bytes: strict_map_key; every int within msgpack's range): an "any" field needs no
+    # walk. The generated check says whether the body is right; the walk, what is wrong.
+    if not accepts(mt, body):
+        _check_body(body, mt.fields, request_id, unpacked=True)
     return Envelope(message_type, request_id, body, more, version)
 
 

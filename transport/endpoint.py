@@ -60,7 +60,7 @@ from api.errors import CodecError, ErrorCode
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, Envelope
 from api.schema.registry import lookup
 from transport.auth import AdmissionPolicy, AllowList, ZapAuthenticator
-from transport.codec import decode, encode, encode_error
+from transport.codec import Packed, decode, encode, encode_error
 from transport.handler_pool import DEFAULT_MAX_QUEUED, DEFAULT_WORKERS, HandlerPool, run_handler
 from transport.keys import KeyPair, fingerprint
 from transport.outbox import Outbox
@@ -137,7 +137,11 @@ class Request:
         return self._done
 
     def reply(
-        self, body: Mapping[str, Any] | None = None, *, more: bool = False, check: bool = True
+        self,
+        body: Mapping[str, Any] | Packed | None = None,
+        *,
+        more: bool = False,
+        check: bool = True,
     ) -> None:
         """Send a reply (``more=True``: one streamed frame; a final reply must follow).
         Raises `CodecError` if the body does not match the declared reply type

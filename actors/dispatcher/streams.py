@@ -21,7 +21,13 @@ from actors.dispatcher.dependencies import DependencyChanges
 from actors.dispatcher.ingress_changes import IngressFeed
 from actors.dispatcher.networks_and_auth import Dependencies, dependencies_of
 from actors.dispatcher.sessions import Session
-from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame, split_frame
+from actors.dispatcher.wire import (
+    ManagerAddress,
+    SessionFrame,
+    encode_frame,
+    pack_frame,
+    split_frame,
+)
 from actors.log import get_logger
 from actors.store import MemoryStore, ReadTx
 from actors.store import configs as config_queries
@@ -170,9 +176,9 @@ class SessionStreams:
             needs = self.dependencies(delta.tasks)
         try:
             for frame in split_frame(self.frame(session, delta, needs=needs)):
-                # built by encode_frame from typed objects: matching it to its declaration
+                # built by pack_frame from typed objects: matching it to its declaration
                 # again cost as much as building it (a thousand full sets after a failover)
-                request.reply(encode_frame(frame), more=True, check=False)
+                request.reply(pack_frame(frame), more=True, check=False)
                 session.frames_sent += 1
         except CodecError as exc:
             _log.error(

@@ -50,13 +50,29 @@ from api.ids import new_id
 from api.objects import Node, ObjectKind, Service, Task
 from transport.endpoint import Request
 
-__all__ = ["LogBroker"]
+__all__ = ["LogBroker", "concerns_follows"]
 
 _log = get_logger("logs")
 STOPPED: Final = "log broker stopped (leadership moved)"
 REPLACED: Final = "replaced by a new listen stream"
 KEEPALIVE: Final = 2.0  # seconds between empty frames on an idle listen stream
 _WATCHED: Final = frozenset({ObjectKind.TASK, ObjectKind.NODE, ObjectKind.SERVICE})
+
+
+def concerns_follows(event: Event) -> bool:
+    """Whether a change can concern a follow (what ``_observe`` acts on): a task removed or
+    put on a node it was not on, a service removed, any change of a node. A task's
+    progress where it is cannot: it is the watch's predicate (run in the store's apply),
+    so the broker is not handed each of 100,000 tasks' reports."""
+    obj = event.object
+    if isinstance(obj, Task):
+        if event.action is Action.DELETE:
+            return True
+        old = event.old
+        return bool(obj.node_id) and (not isinstance(old, Task) or old.node_id != obj.node_id)
+    if isinstance(obj, Service):
+        return event.action is Action.DELETE
+    return True
 
 
 @dataclass(slots=True)
@@ -96,7 +112,9 @@ class LogBroker(PeriodicActor):
     # --- lifecycle ----------------------------------------------------------------------
 
     def on_start(self) -> None:
-        known, self._watcher = self._store.view_and_watch(node_queries.list_all, kinds=_WATCHED)
+        known, self._watcher = self._store.view_and_watch(
+            node_queries.list_all, kinds=_WATCHED, predicate=concerns_follows
+        )
         for node in known:
             self._core.set_node_name(node.id, node.hostname)
         _log.info("logs.broker.started")
@@ -267,7 +285,9 @@ class LogBroker(PeriodicActor):
         again and let the follows take in every node that has one of their tasks."""
         _log.warning("logs.broker.watch.reset", reason=reason)
         (known, placed), self._watcher = self._store.view_and_watch(
-            lambda tx: (node_queries.list_all(tx), task_queries.list_all(tx)), kinds=_WATCHED
+            lambda tx: (node_queries.list_all(tx), task_queries.list_all(tx)),
+            kinds=_WATCHED,
+            predicate=concerns_follows,
         )
         now = self.clock()
         for node in known:

@@ -328,7 +328,8 @@ class MemoryStore:
                 return ApplyResult(index, skipped="empty entry")
             # an entry this store proposed applies as the operations it built (SwarmKit's
             # leader commits its own transaction in memory); any other is decoded
-            proposal_id = entry_proposal_id(data)
+            # a follower proposes nothing: no id to read
+            proposal_id = entry_proposal_id(data) if self._pending else None
             pending = self._pending.pop(proposal_id, None) if proposal_id is not None else None
             sharing: SpecSharing | None = None
             if pending is not None:

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from api.objects_init import fast_init
+
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "MEMBER_LIMITS",
@@ -35,6 +37,7 @@ DEFAULT_MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
 # -- the envelope --------------------------------------------------------------------------
 
 
+@fast_init  # one for every frame decoded (api/objects_init.py)
 @dataclass(frozen=True, slots=True)
 class Envelope:
     """One decoded, validated message. ``body`` is the validated body map."""

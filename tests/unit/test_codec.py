@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from api.codec_pack import give_back, take_packer
 from api.errors import (
     BadEnvelope,
     BadField,
@@ -34,7 +35,7 @@ from api.schema.declare import (
 )
 from api.schema.frame import MEMBER_LIMITS
 from api.schema.registry import lookup, register
-from transport.codec import decode, encode, encode_error
+from transport.codec import Packed, decode, encode, encode_error
 
 SAMPLE = register(
     MessageType(
@@ -218,6 +219,40 @@ def test_encode_unchecked_skips_the_declaration_but_not_msgpack_or_the_size() ->
         encode("test.codec.sample", {"name": "a", "count": 1, "extra": object()}, check=False)
     with pytest.raises(FrameTooLarge):
         encode("test.codec.sample", {"name": "x" * 200}, max_size=100, check=False)
+
+
+@pytest.mark.parametrize("more", [False, True])
+@pytest.mark.parametrize("request_id", [0, 7, 2**40, 2**64 - 1])
+def test_a_packed_body_makes_the_frame_its_map_makes(more: bool, request_id: int) -> None:
+    body = {"name": "a", "count": 3, "tags": ["x", "y"]}
+    frame = encode("test.codec.sample", body, request_id=request_id, more=more)
+    packed = Packed(msgpack.packb(body))
+    assert encode("test.codec.sample", packed, request_id=request_id, more=more) == frame
+    unchecked = encode("test.codec.sample", packed, request_id=request_id, more=more, check=False)
+    assert unchecked == frame
+
+
+def test_a_packed_body_is_checked_unless_told_not_to() -> None:
+    with pytest.raises(BadField, match='missing field "name"'):
+        encode("test.codec.sample", Packed(msgpack.packb({"count": 1})))
+    with pytest.raises(BadField, match="expected map"):
+        encode("test.codec.sample", Packed(msgpack.packb([1])))
+    with pytest.raises(BadField, match="not one msgpack value"):
+        encode("test.codec.sample", Packed(b"\xc1"))
+    frame = encode("test.codec.sample", Packed(msgpack.packb({"count": 1})), check=False)
+    with pytest.raises(BadField, match='missing field "name"'):
+        decode(frame)  # the receiver still judges it
+    with pytest.raises(FrameTooLarge):
+        big = Packed(msgpack.packb({"name": "x" * 200, "count": 1}))
+        encode("test.codec.sample", big, max_size=100)
+
+
+def test_a_packer_packs_on_after_a_value_it_refused() -> None:
+    with pytest.raises(BadField, match="cannot be encoded"):
+        encode("test.codec.sample", {"name": "a", "extra": object()}, check=False)
+    packer = take_packer()
+    assert packer.pack({"a": 1}) == msgpack.packb({"a": 1})
+    give_back(packer)
 
 
 def test_register_refuses_a_conflicting_declaration() -> None:

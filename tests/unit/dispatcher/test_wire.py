@@ -11,6 +11,7 @@ from actors.dispatcher.wire import (
     encode_frame,
     encode_session_request,
     encode_status_updates,
+    pack_frame,
     parse_frame,
     parse_session_request,
     parse_status_updates,
@@ -37,6 +38,26 @@ def test_session_frame_round_trips_through_the_wire_codec() -> None:
     envelope = decode(wire)
     assert envelope.more
     assert parse_frame(envelope.body) == frame
+
+
+def test_a_packed_frame_is_the_map_encode_frame_makes() -> None:
+    """pack_frame (what a session sends) and encode_frame give the same body: tasks of
+    two services, each spec packed once, and every optional part of a frame."""
+    t1, t2 = task("t1"), task("t2", state=TaskState.RUNNING)
+    other = replace(t2, id="t3", spec=replace(t2.spec, force_update=3))
+    frames = [
+        SessionFrame("s1", 4.9, (ManagerAddress("tcp://10.0.0.1:4242", b"k" * 40),), True,
+                     (t1, t2, other), ("t0",)),
+        SessionFrame("s1", 5.0, (), False, (), (), closed="heartbeat failure"),
+        SessionFrame("s1", 5.0, (), False, (t1,), (), secrets_removed=("x",), ingress=()),
+    ]  # fmt: skip
+    for frame in frames:
+        wire = encode("dispatcher.session.message", pack_frame(frame), request_id=7, more=True)
+        body = decode(wire).body
+        assert body == encode_frame(frame)
+        assert parse_frame(body) == frame
+    again = pack_frame(frames[0])  # the specs' packing held, the same bytes
+    assert again == pack_frame(frames[0])
 
 
 def test_closing_frame_names_its_reason() -> None:

@@ -75,6 +75,20 @@ def test_the_proposal_id_is_read_from_the_first_bytes() -> None:
     assert entry_proposal_id(b"\x80") is None
     assert entry_proposal_id(b"") is None
     assert entry_proposal_id(data[:10]) is None  # cut short
+    assert entry_proposal_id(data[:7]) is None
+    assert entry_proposal_id(assemble_entry("r" * 40, 1.0, [])) == "r" * 40  # not a fixstr
+
+
+def test_the_proposal_id_read_in_place_agrees_with_msgpack() -> None:
+    """The head read in place (assemble_entry's layout) and through msgpack (any other)
+    give the same answers."""
+    head = b"\x84\xa1v\x03\xa1p"
+    assert entry_proposal_id(head + b"\xa3abc" + b"\xa1t\xcb" + bytes(8)) == "abc"
+    assert entry_proposal_id(head + b"\xa3a\xffc" + bytes(8)) is None  # not utf-8
+    assert entry_proposal_id(b"\x84\xa1v\x09\xa1p\xa3abc" + bytes(8)) is None  # format 9
+    assert entry_proposal_id(b"\x84\xa1v\x01\xa1p\xa3abc" + bytes(8)) == "abc"  # format 1
+    assert entry_proposal_id(head + b"\x03" + bytes(8)) is None  # an int, not an id
+    assert entry_proposal_id(b"\x84\xa1p\xa3abc\xa1v\x03" + bytes(8)) is None  # "p" first
 
 
 def encode_op_of_a_task(specs: SpecTable) -> bytes:
