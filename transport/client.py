@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # imported where used: a command-line client needs neither
 
     from transport.keys import KeyPair
 
-__all__ = ["Client"]
+__all__ = ["Client", "connection_lost"]
 
 _BATCH: Final = 512
 _NOBLOCK: Final = int(zmq.NOBLOCK)  # a plain int: a flag enum costs an enum operation a call
@@ -99,6 +99,17 @@ class _Reply:
 
 if TYPE_CHECKING:
     _Pending = Future[dict[str, Any]] | _Reply | queue.SimpleQueue[Envelope | BaseException]
+
+
+def connection_lost(event: int, address: str) -> ConnectionLost | None:
+    """What a socket monitor's ``event`` means for the requests pending on a connection to
+    ``address``: lost when it dropped (the server's process died) or was refused (nothing
+    listens there); None for any other event."""
+    if event == zmq.EVENT_DISCONNECTED:
+        return ConnectionLost(f"the connection to {address} closed")
+    if event == zmq.EVENT_CONNECT_RETRIED:
+        return ConnectionLost(f"{address} refused the connection")
+    return None
 
 
 class Client:
@@ -396,17 +407,15 @@ class Client:
                 event = recv_monitor_message(monitor, zmq.NOBLOCK)
             except zmq.Again:
                 return
-            failure: TransportError
+            failure: TransportError | None
             if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 self.refused = failure = HandshakeRefused(
                     f"{self.address} refused this key at the handshake (status {event['value']})"
                 )
-            elif event["event"] == zmq.EVENT_DISCONNECTED:
-                failure = ConnectionLost(f"the connection to {self.address} closed")
-            elif event["event"] == zmq.EVENT_CONNECT_RETRIED:
-                failure = ConnectionLost(f"{self.address} refused the connection")
             else:
-                continue
+                failure = connection_lost(event["event"], self.address)
+                if failure is None:
+                    continue
             for rid in list(self._pending):
                 self._fail(rid, failure)
 

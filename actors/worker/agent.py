@@ -40,9 +40,8 @@ one that no longer listens fails the attempt at once, not after ``connect_timeou
 a heartbeat or status batch fails; the session thread then ends and tells the actor,
 which waits an exponential backoff with jitter on the supervisor's timer (``ctx.timer``)
 and starts a session with the next manager of the list the dispatcher sent last
-(actors/worker/session.py). Statuses not sent are kept
-for the next session. An unexpected error in a session thread crashes the actor, so its
-supervisor restarts it.
+(actors/worker/session.py). Statuses not sent are kept for the next session. An
+unexpected error in a session thread crashes the actor, so its supervisor restarts it.
 """
 
 from __future__ import annotations

@@ -21,8 +21,9 @@ drained while its ``ZMQ_EVENTS`` say a frame waits, and asked again after each s
 A frame that does not decode fails the request it answers (the session ends and
 reconnects); a frame for a request the node no longer waits for is dropped. Each socket
 has a monitor telling when its connection drops (the manager's process died, or closed
-it): the session ends at once, as a gRPC stream fails when its transport closes in
-SwarmKit's agent, rather than a heartbeat period and a request timeout later.
+it) or is refused (nothing listens there): the session or the attempt ends at once, as a
+gRPC stream fails when its transport closes in SwarmKit's agent, rather than a heartbeat
+period and a request timeout (or a connect timeout) later.
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ from actors.node.fleet.session import (
 )
 from actors.node.fleet.tasks import NodeTasks
 from actors.worker.executors.sim import SimExecutor
-from api.errors import CodecError
+from api.errors import CodecError, ConnectionLost
 from api.objects import NodeDescription
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS
+from transport.client import connection_lost
 from transport.codec import decode, encode
 
 __all__ = ["DEFAULT_SIM", "FleetLoop", "FleetNode", "SimSettings", "connection_monitor"]
@@ -290,17 +292,17 @@ class FleetLoop:
         monitor = node.monitor
         if monitor is None:
             return
-        reason = ""
+        lost: ConnectionLost | None = None
         while True:
             try:
                 event = recv_monitor_message(monitor, zmq.NOBLOCK)
             except zmq.Again:
                 break
-            if event["event"] == zmq.EVENT_DISCONNECTED:
-                reason = "connection to the manager closed"
-            elif event["event"] == zmq.EVENT_CONNECT_RETRIED and not reason:
-                reason = "the manager refused the connection"  # nothing listens there
-        if reason:
+            # a drop says more than the refused reconnects that follow it
+            if lost is None or event["event"] == zmq.EVENT_DISCONNECTED:
+                lost = connection_lost(event["event"], node.session.manager) or lost
+        if lost is not None:
+            reason = str(lost)
             self._effects(index, node.session.on_failure(self._clock(), Call.SESSION, reason))
 
     def _deliver(self, index: int, node: FleetNode, frame: bytes) -> None:
