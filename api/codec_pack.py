@@ -13,7 +13,7 @@ from typing import Final
 
 import msgpack
 
-__all__ = ["Packed", "give_back", "take_packer"]
+__all__ = ["Packed", "give_back", "packb", "take_packer"]
 
 _KEPT: Final = 8  # free Packers kept at most (one per thread that packs at once)
 _FREE: list[msgpack.Packer] = []
@@ -36,3 +36,13 @@ def take_packer() -> msgpack.Packer:
 def give_back(packer: msgpack.Packer) -> None:
     if len(_FREE) < _KEPT:
         _FREE.append(packer)
+
+
+def packb(obj: object) -> bytes:
+    """``msgpack.packb(obj, use_bin_type=True)`` with a reused Packer."""
+    packer = take_packer()
+    try:
+        data: bytes = packer.pack(obj)
+    finally:
+        give_back(packer)
+    return data

@@ -27,7 +27,7 @@ from api.codec_objects import (
     encoder_for,
     encoder_with,
 )
-from api.codec_pack import Packed, give_back, take_packer
+from api.codec_pack import Packed, give_back, packb, take_packer
 from api.objects import Config, Network, NodeDescription, RegistryAuth, Secret, Task, TaskStatus
 from api.specs import TaskSpec
 
@@ -174,16 +174,7 @@ _encode_task = encoder_with(Task, spec=_SpecEncodings().encode)
 
 
 # a task's map with its spec already packed (bytes, under "spec": taken out before packing)
-def _packed(encoded: Any) -> bytes:
-    packer = take_packer()
-    try:
-        data: bytes = packer.pack(encoded)
-    finally:
-        give_back(packer)
-    return data
-
-
-_encode_task_spec_packed = encoder_with(Task, spec=_SpecEncodings(_packed).encode)
+_encode_task_spec_packed = encoder_with(Task, spec=_SpecEncodings(packb).encode)
 _SPEC_KEY = msgpack.packb("spec")
 _TASKS_KEY = msgpack.packb("tasks")
 
@@ -192,40 +183,39 @@ def _map_header_size(entries: int) -> int:
     return 1 if entries < 16 else 3 if entries < 2**16 else 5
 
 
+def _first_entry_then(
+    pack: msgpack.Packer, key: bytes, value: Iterable[bytes], rest: dict[str, Any]
+) -> list[bytes | memoryview]:
+    """The parts of a map packed as ``rest`` with one entry put first: ``key`` and
+    ``value``, both packed already."""
+    packed: bytes = pack.pack(rest)
+    entries = len(rest)
+    return [
+        pack.pack_map_header(entries + 1),
+        key,
+        *value,
+        memoryview(packed)[_map_header_size(entries) :],
+    ]
+
+
 def _pack_task(task: Task, pack: msgpack.Packer) -> bytes:
     """``_encode_task(task)`` packed, its spec's bytes packed once for every task of it."""
     encoded = _encode_task_spec_packed(task)
     spec: bytes = encoded.pop("spec")
-    rest: bytes = pack.pack(encoded)
-    entries = len(encoded)
-    return b"".join(
-        (
-            pack.pack_map_header(entries + 1),
-            _SPEC_KEY,
-            spec,
-            memoryview(rest)[_map_header_size(entries) :],
-        )
-    )
+    return b"".join(_first_entry_then(pack, _SPEC_KEY, (spec,), encoded))
 
 
 def pack_frame(frame: SessionFrame) -> Packed:
     """``encode_frame(frame)`` packed (the same map, its keys in another order): a body
     for ``codec.encode`` to send as it is. Packing a frame walked each task's spec, for
     every task sent; here each spec is packed once (``_SpecEncodings``)."""
-    body = _frame_body(frame)
     pack = take_packer()
     try:
-        rest: bytes = pack.pack(body)
-        entries = len(body)
-        parts = [
-            pack.pack_map_header(entries + 1),
-            _TASKS_KEY,
-            pack.pack_array_header(len(frame.tasks)),
-        ]
-        parts.extend(_pack_task(t, pack) for t in frame.tasks)
+        tasks = [pack.pack_array_header(len(frame.tasks))]
+        tasks.extend(_pack_task(t, pack) for t in frame.tasks)
+        parts = _first_entry_then(pack, _TASKS_KEY, tasks, _frame_body(frame))
     finally:
         give_back(pack)
-    parts.append(memoryview(rest)[_map_header_size(entries) :])
     return Packed(b"".join(parts))
 
 
