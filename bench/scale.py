@@ -495,6 +495,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--smoke", action="store_true", help="5x100, 2 services, drain 1")
     args = parser.parse_args(argv)
+    if args.workdir is not None and args.workdir.exists() and any(args.workdir.iterdir()):
+        # a cluster's state left there would be started again, not a new one
+        parser.error(f"--workdir {args.workdir} is not empty")
     if args.smoke:
         args.sizes, args.services, args.drain = [(5, 100)], 2, 1
     if args.services < 1 or args.managers < 1:
