@@ -60,7 +60,9 @@ class FleetStats:
     running: int  # of which RUNNING
     states: dict[str, int] = field(default_factory=dict)
     refused_statuses: int = 0
-    last_ends: dict[str, int] = field(default_factory=dict)  # why sessions ended, counted
+    last_ends: dict[str, int] = field(
+        default_factory=dict
+    )  # why sessions ended (the whole reason), counted
     turns: int = 0  # loop turns so far
     frames: int = 0  # session frames received, in all
     status_batches: int = 0  # status batches sent, in all
@@ -152,7 +154,7 @@ class Fleet:
             batches += session.status_batches
             updates += session.status_updates
             if session.last_end:
-                ends[session.last_end.split(":")[0]] += 1
+                ends[session.last_end] += 1
             for state, n in node.tasks.counts().items():
                 states[state.label] += n
         return FleetStats(
