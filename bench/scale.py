@@ -49,6 +49,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -148,6 +149,10 @@ def carried(before: dict[str, Any], after: dict[str, Any], tasks: int) -> dict[s
         for key in ("frames", "status_batches", "status_updates")
     }
     out["tasks_per_frame"] = round(tasks / out["frames"], 2) if out["frames"] else None
+    # sessions that ended meanwhile, and why: each one reopened sends a full set again
+    ends = Counter(after["ends"])
+    ends.subtract(before["ends"])
+    out["session_ends"] = {reason: n for reason, n in ends.items() if n > 0}
     batches = out["status_batches"]
     out["updates_per_status_batch"] = round(out["status_updates"] / batches, 2) if batches else None
     return out

@@ -60,6 +60,7 @@ class FleetStats:
     running: int  # of which RUNNING
     states: dict[str, int] = field(default_factory=dict)
     refused_statuses: int = 0
+    ends: dict[str, int] = field(default_factory=dict)  # every session's end, counted
     last_ends: dict[str, int] = field(
         default_factory=dict
     )  # why sessions ended (the whole reason), counted
@@ -78,6 +79,7 @@ class FleetStats:
             "running": self.running,
             "states": dict(self.states),
             "refused_statuses": self.refused_statuses,
+            "ends": dict(self.ends),
             "last_ends": dict(self.last_ends),
             "turns": self.turns,
             "frames": self.frames,
@@ -142,6 +144,7 @@ class Fleet:
     def _stats(self, wanted: frozenset[str] | None) -> FleetStats:
         states: Counter[str] = Counter()
         ends: Counter[str] = Counter()
+        last_ends: Counter[str] = Counter()
         sessions_open = removed = opened = refused = frames = batches = updates = 0
         nodes = [n for n in self._loop.nodes if wanted is None or n.member.node_id in wanted]
         for node in nodes:
@@ -153,8 +156,9 @@ class Fleet:
             frames += session.frames_received
             batches += session.status_batches
             updates += session.status_updates
+            ends.update(session.ends)
             if session.last_end:
-                ends[session.last_end] += 1
+                last_ends[session.last_end] += 1
             for state, n in node.tasks.counts().items():
                 states[state.label] += n
         return FleetStats(
@@ -166,7 +170,8 @@ class Fleet:
             running=states.get("running", 0),
             states=dict(states),
             refused_statuses=refused,
-            last_ends=dict(ends),
+            ends=dict(ends),
+            last_ends=dict(last_ends),
             turns=self._loop.turns,
             frames=frames,
             status_batches=batches,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import enum
 import random
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -131,6 +132,7 @@ class FleetSession:
         self.session_id = ""
         self.manager = ""
         self.last_end = ""  # why the last session ended
+        self.ends: Counter[str] = Counter()  # why each session or attempt ended, counted
         self.sessions_opened = 0
         self.refused_statuses = 0
         # messages carried, for the bench's per-message figures: session frames received
@@ -271,6 +273,7 @@ class FleetSession:
             self.tasks.statuses.requeue(self._in_flight)
             self._in_flight = []
         self.last_end = reason
+        self.ends[reason] += 1
         self.session_id = ""
         self._open_deadline = self._next_beat = _NEVER
         self._beat_deadline = self._status_deadline = _NEVER

@@ -107,6 +107,19 @@ def test_a_follower_refuses_and_the_next_manager_is_tried_after_a_backoff() -> N
     assert s.poll(s.next_wakeup())[0] == Connect(M2)
 
 
+def test_every_end_is_counted_not_only_the_last() -> None:
+    s = opened(session())
+    sends(s.poll(2.0), Call.HEARTBEAT)
+    s.poll(7.0)  # the heartbeat timed out
+    s.poll(s.next_wakeup())
+    s.on_failure(s.next_wakeup(), Call.SESSION, "unavailable: not the leader")
+    assert s.last_end == "session stream failed: unavailable: not the leader"
+    assert s.ends == {
+        "heartbeat timed out": 1,
+        "session stream failed: unavailable: not the leader": 1,
+    }
+
+
 def test_no_first_frame_in_time_ends_the_attempt() -> None:
     s = session()
     s.poll(0.0)
