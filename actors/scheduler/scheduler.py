@@ -96,6 +96,8 @@ class _State:
     counts: TaskCounts = field(default_factory=TaskCounts)  # for dependency conditions
     by_name: dict[str, str] = field(default_factory=dict)  # service name -> id
     depended: set[str] = field(default_factory=set)  # names some service depends on
+    # service id -> (reserved CPUs, memory) -> the Usage its booked tasks share
+    usages: dict[str, dict[tuple[int, int], Usage]] = field(default_factory=dict)
 
 
 class SchedulerCore:
@@ -173,9 +175,11 @@ class SchedulerCore:
         s.by_name[service.spec.name] = service.id
         if service.spec.depends_on:
             s.depended.update(d.service for d in service.spec.depends_on)
+        s.usages.pop(service.id, None)  # its published ports may have changed
         self.dirty = True
 
     def service_deleted(self, service_id: str) -> None:
+        self._s.usages.pop(service_id, None)
         gone = self._s.services.pop(service_id, None)
         if gone is not None and self._s.by_name.get(gone.spec.name) == service_id:
             del self._s.by_name[gone.spec.name]
@@ -193,7 +197,7 @@ class SchedulerCore:
         s.waiting.pop(task.id, None)
         if _holds_resources(task):
             if task.id not in s.bookings:
-                self._book(task.id, task.node_id, usage_of(task, self._host_ports(task)))
+                self._book(task.id, task.node_id, self._usage(task))
         elif self._unbook(task.id):
             self.dirty = True
         if (
@@ -336,6 +340,20 @@ class SchedulerCore:
         if service is None:
             return frozenset()
         return host_ports_of(service.spec.endpoint.ports)
+
+    def _usage(self, task: Task) -> Usage:
+        """What a placed task holds: one Usage shared by a service's tasks of the same
+        reservations (at a leader's start each of 100,000 booked tasks built its own,
+        0.8 us and ~70 bytes apiece). A task with ports of its own gets its own."""
+        if task.status.port_status or task.service_id not in self._s.services:
+            return usage_of(task, self._host_ports(task))
+        reserved = task.spec.resources.reservations
+        shared = self._s.usages.setdefault(task.service_id, {})
+        key = (reserved.nano_cpus, reserved.memory_bytes)
+        usage = shared.get(key)
+        if usage is None:
+            usage = shared[key] = usage_of(task, self._host_ports(task))
+        return usage
 
     def _book(self, task_id: str, node_id: str, usage: Usage) -> None:
         self._s.bookings[task_id] = _Booking(node_id, usage)

@@ -198,3 +198,23 @@ def test_the_tasks_a_demand_places_share_its_usage() -> None:
     demand = Demand("s" * 25, nano_cpus=5)
     assert demand.usage is demand.usage
     assert (demand.usage.service_id, demand.usage.nano_cpus) == ("s" * 25, 5)
+
+
+def test_a_services_booked_tasks_share_a_usage_until_its_ports_change() -> None:
+    """A leader's start books every placed task: each built its own Usage before."""
+    svc = Service(id="web", spec=ServiceSpec(name="web"))
+    placed = [
+        task("web", id=f"t{i}", node_id="a", state=TaskState.RUNNING, memory=GB) for i in (1, 2)
+    ]
+    c = core()
+    c.reset([node("a")], placed, [svc])
+    first, second = (c.nodes["a"].tasks[t.id] for t in placed)
+    assert first is second and first.memory_bytes == GB and first.host_ports == frozenset()
+    port = PortConfig(target_port=80, published_port=8080, publish_mode=PublishMode.HOST)
+    c.service_changed(
+        Service(id="web", spec=ServiceSpec(name="web", endpoint=EndpointSpec(ports=(port,))))
+    )
+    third = task("web", id="t3", node_id="a", state=TaskState.RUNNING, memory=GB)
+    c.task_changed(third)
+    assert c.nodes["a"].tasks["t3"].host_ports == frozenset({("tcp", 8080)})
+    assert c.nodes["a"].port_in_use(("tcp", 8080))
