@@ -150,12 +150,17 @@ def carried(before: dict[str, Any], after: dict[str, Any], tasks: int) -> dict[s
     }
     out["tasks_per_frame"] = round(tasks / out["frames"], 2) if out["frames"] else None
     # sessions that ended meanwhile, and why: each one reopened sends a full set again
-    ends = Counter(after["ends"])
-    ends.subtract(before["ends"])
-    out["session_ends"] = {reason: n for reason, n in ends.items() if n > 0}
+    out["session_ends"] = ends_between(before, after)
     batches = out["status_batches"]
     out["updates_per_status_batch"] = round(out["status_updates"] / batches, 2) if batches else None
     return out
+
+
+def ends_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
+    """The fleet's session ends between two of its stats, counted by reason."""
+    ends = Counter(after["ends"])
+    ends.subtract(before["ends"])
+    return {reason: n for reason, n in ends.most_common() if n > 0}
 
 
 # -- the phases ---------------------------------------------------------------------------
@@ -310,6 +315,7 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
     try:
         for w in writers:
             poll(lambda w=w: w.write_once(5.0), f"a write via {w.node.name}", 30)
+        before = fleet.stats()
         killed = time.monotonic()
         killed_utc = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
         for w in writers:
@@ -348,8 +354,9 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
         "every_session_back_s": round(sessions_s, 3),
         "every_task_counted_running_s": round(all_s, 3),
         "load_average": {"before": load_before, "after": load()},
-        # why sessions ended last, per node (the failover's, or a later one)
-        "fleet_session_ends": final.get("last_ends", {}),
+        # every session or attempt that ended from the kill on, and why: one at the dead
+        # leader, then one at each follower that is not the new leader yet
+        "fleet_session_ends": ends_between(before, final),
         # the new leader's sessions since the kill: one opened for an agent that had given
         # up on it expires, and its node's tasks are rescheduled
         "new_leader_sessions": session_events(new_leader, killed_utc),
