@@ -52,13 +52,23 @@ def _by_age(tasks: Iterable[Task]) -> list[Task]:
     return sorted(tasks, key=lambda t: (t.meta.created_at, t.meta.version, t.id))
 
 
+def _slot_of(task: Task) -> tuple[int, str]:
+    return (task.slot, task.node_id if task.slot == 0 else "")
+
+
 def _reap_history(tasks: Sequence[Task], nodes: Mapping[str, Node], limit: int, plan: Plan) -> None:
+    # only a slot holding a task past RUNNING can have history: a new leader's first pass
+    # over 100,000 running tasks grouped every one of them into a slot of its own first
+    past = {_slot_of(t) for t in tasks if TaskState.RUNNING < t.desired_state < TaskState.REMOVE}
+    if not past:
+        return
     slots: dict[tuple[int, str], list[Task]] = {}
     for t in tasks:
         if t.desired_state >= TaskState.REMOVE:
             continue
-        key = (t.slot, t.node_id if t.slot == 0 else "")
-        slots.setdefault(key, []).append(t)
+        key = _slot_of(t)
+        if key in past:
+            slots.setdefault(key, []).append(t)
     for slot_tasks in slots.values():
         history = _by_age(
             t for t in slot_tasks if t.desired_state > TaskState.RUNNING and is_finished(t, nodes)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from api.enums import NodeState
+from api.objects import Meta, Node, Task, TaskStatus
 from api.task_state import TaskState
 from tests.unit.orchestrator.helpers import World, make_node, make_service
 
@@ -90,3 +92,55 @@ def test_tasks_of_a_deleted_service() -> None:
     w.stop_shut_down()
     w.reap()
     assert w.of("svc-web") == []
+
+
+def _history_by_every_slot(tasks: list[Task], nodes: dict[str, Node], limit: int) -> list[str]:
+    """The rule as written (module docstring), over every slot: the reference."""
+    from actors.orchestrator.reaper import _by_age, is_finished
+
+    slots: dict[tuple[int, str], list[Task]] = {}
+    for t in tasks:
+        if t.desired_state < TaskState.REMOVE:
+            slots.setdefault((t.slot, t.node_id if t.slot == 0 else ""), []).append(t)
+    deleted: list[str] = []
+    for slot_tasks in slots.values():
+        history = _by_age(
+            t for t in slot_tasks if t.desired_state > TaskState.RUNNING and is_finished(t, nodes)
+        )
+        keep = max(0, limit)
+        if not any(t.desired_state <= TaskState.RUNNING for t in slot_tasks):
+            keep = max(keep, 1)
+        deleted += [t.id for t in history[: max(0, len(history) - keep)]]
+    return sorted(deleted)
+
+
+def test_history_looks_only_at_slots_with_a_task_past_running_and_deletes_the_same() -> None:
+    """600 random task sets: the pass that skips slots without a task past RUNNING
+    deletes exactly what a look at every slot deletes."""
+    import random
+
+    from actors.orchestrator.reaper import _reap_history
+    from actors.orchestrator.state import DeleteTask, Plan
+
+    nodes = {"n1": make_node("n1"), "n2": make_node("n2", state=NodeState.DOWN)}
+    desired = [TaskState.RUNNING, TaskState.SHUTDOWN, TaskState.REMOVE, TaskState.READY]
+    observed = [TaskState.PENDING, TaskState.ASSIGNED, TaskState.RUNNING, TaskState.FAILED]
+    for seed in range(600):
+        rng = random.Random(seed)
+        tasks = [
+            Task(
+                id=f"t{i}",
+                service_id="svc",
+                slot=rng.choice([0, 1, 2, 3]),
+                node_id=rng.choice(["", "n1", "n2", "n3"]),
+                desired_state=rng.choice(desired),
+                status=TaskStatus(state=rng.choice(observed)),
+                meta=Meta(created_at=float(rng.randrange(5)), version=i),
+            )
+            for i in range(rng.randrange(12))
+        ]
+        limit = rng.choice([-1, 0, 1, 2])
+        plan = Plan()
+        _reap_history(tasks, nodes, limit, plan)
+        got = sorted(e.task.id for e in plan.effects if isinstance(e, DeleteTask))
+        assert got == _history_by_every_slot(tasks, nodes, limit), seed
