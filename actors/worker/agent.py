@@ -80,6 +80,7 @@ from actors.worker.session import (
     ManagerRotation,
     StatusCoalescer,
     backoff_step,
+    statuses_to_resend,
 )
 from api.codec_objects import ObjectDecodeError
 from api.errors import HandshakeRefused, TransportError
@@ -431,7 +432,8 @@ class Agent(SupervisedActor):
         )
         self._mesh_table = NodeTable()  # the first frame brings a full one
         self._apply(first)
-        self.statuses.requeue(list(self._sink.current_statuses()))
+        current = self._sink.current_statuses()
+        self.statuses.requeue(statuses_to_resend(current, first.tasks) if first.full else current)
         self.statuses.set_on_pending(lambda: frames.put(_WAKE))
         try:
             self._serve_frames(client, session_id, period, frames)

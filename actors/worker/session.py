@@ -14,6 +14,11 @@ Rules (SwarmKit's agent):
 - Status updates wait coalesced per task: a later state replaces an earlier one, an earlier
   one never replaces a later (states only move forward). Updates that could not be sent are
   put back without overwriting anything newer.
+- A new session sends again the status of each task the node holds, unless its first
+  frame (the manager's full set, each task as the store holds it) already carries that
+  very status. SwarmKit's worker reports every task again; after a failover at 100,000
+  tasks the new leader decoded and judged 100,000 statuses it held already, while a
+  thousand sessions waited to open.
 """
 
 from __future__ import annotations
@@ -23,9 +28,15 @@ from typing import Final
 
 from actors.backoff import Backoff
 from actors.dispatcher.wire import ManagerAddress
-from api.objects import TaskStatus
+from api.objects import Task, TaskStatus
 
-__all__ = ["SESSION_BACKOFF", "ManagerRotation", "StatusCoalescer", "backoff_step"]
+__all__ = [
+    "SESSION_BACKOFF",
+    "ManagerRotation",
+    "StatusCoalescer",
+    "backoff_step",
+    "statuses_to_resend",
+]
 
 SESSION_BACKOFF: Final = Backoff.equal_jitter(initial=0.1, maximum=8.0)
 
@@ -34,6 +45,15 @@ def backoff_step(failures: int, managers: int) -> int:
     """The backoff's step after ``failures`` sessions failed in a row: one per round
     through a list of ``managers`` (1 for the first round)."""
     return max(1, -(-failures // max(1, managers)))
+
+
+def statuses_to_resend(
+    current: Iterable[tuple[str, TaskStatus]], full_set: Iterable[Task]
+) -> list[tuple[str, TaskStatus]]:
+    """Of the node's ``current`` statuses, those a new session's ``full_set`` does not hold
+    as they are."""
+    held = {task.id: task.status for task in full_set}
+    return [(task_id, status) for task_id, status in current if held.get(task_id) != status]
 
 
 class ManagerRotation:

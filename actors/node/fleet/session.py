@@ -46,7 +46,12 @@ from actors.dispatcher.wire import (
     parse_frame,
 )
 from actors.node.fleet.tasks import NodeTasks
-from actors.worker.session import SESSION_BACKOFF, ManagerRotation, backoff_step
+from actors.worker.session import (
+    SESSION_BACKOFF,
+    ManagerRotation,
+    backoff_step,
+    statuses_to_resend,
+)
 from api.codec_objects import ObjectDecodeError
 from api.objects import NodeDescription, TaskStatus
 
@@ -228,7 +233,10 @@ class FleetSession:
             self._next_beat = now + frame.heartbeat_period
             self._received, self._expected = 1, 0
             self.tasks.apply(frame.full, frame.tasks, frame.removed, wall)
-            self.tasks.statuses.requeue(self.tasks.current_statuses())
+            current = self.tasks.current_statuses()
+            self.tasks.statuses.requeue(
+                statuses_to_resend(current, frame.tasks) if frame.full else current
+            )
             return []
         self._received += 1
         self.tasks.apply(frame.full, frame.tasks, frame.removed, wall)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -13,8 +14,9 @@ from actors.worker.session import (
     ManagerRotation,
     StatusCoalescer,
     backoff_step,
+    statuses_to_resend,
 )
-from api.objects import TaskStatus
+from api.objects import Task, TaskStatus
 from api.task_state import TaskState
 
 
@@ -111,3 +113,15 @@ def test_put_is_add_of_one_update() -> None:
         ("t1", TaskState.RUNNING),
         ("t2", TaskState.ACCEPTED),
     ]
+
+
+def test_a_new_session_resends_only_the_statuses_its_full_set_does_not_hold() -> None:
+    running = TaskStatus(timestamp=5.0, state=TaskState.RUNNING, message="started")
+    failed = TaskStatus(timestamp=6.0, state=TaskState.FAILED, message="exit 1")
+    held = [
+        Task(id="same", status=running),
+        Task(id="older", status=replace(running, timestamp=4.0)),
+    ]
+    current = [("same", running), ("older", running), ("unknown", failed)]
+    assert statuses_to_resend(current, held) == [("older", running), ("unknown", failed)]
+    assert statuses_to_resend(current, []) == current

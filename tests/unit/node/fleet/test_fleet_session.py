@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any
 
 from actors.dispatcher.core import NODE_REMOVED
@@ -127,7 +128,7 @@ def test_no_first_frame_in_time_ends_the_attempt() -> None:
     assert isinstance(s.poll(5.0)[0], Disconnect) and s.phase is Phase.WAITING
 
 
-def test_a_new_session_resends_every_status() -> None:
+def test_a_new_session_resends_every_status_its_full_set_does_not_hold() -> None:
     s = opened(session(), tasks=(make_task("t1"),))
     sends(s.poll(0.0), Call.STATUS)
     s.on_reply(0.1, Call.STATUS, {"accepted": 1, "refused": []})
@@ -137,6 +138,14 @@ def test_a_new_session_resends_every_status() -> None:
     s.on_frame(1.0, frame((make_task("t1"),), full=True), wall=1001.0)
     (batch,) = sends(s.poll(1.0), Call.STATUS)
     assert batch.body["updates"][0]["status"]["state"] == TaskState.RUNNING
+    # the next session's full set holds the task as the node runs it: nothing to send
+    s.on_reply(1.1, Call.STATUS, {"accepted": 1, "refused": []})
+    (running,) = s.tasks.current_statuses()
+    s.on_frame(1.2, frame(closed="dispatcher stopped"), wall=1002.0)
+    s.poll(s.next_wakeup())
+    held = replace(make_task("t1"), status=running[1])
+    s.on_frame(2.0, frame((held,), full=True), wall=1003.0)
+    assert len(s.tasks.statuses) == 0 and sends(s.poll(2.0), Call.STATUS) == []
 
 
 def test_a_removed_node_never_reconnects() -> None:
