@@ -70,10 +70,26 @@ def enforce_constraints(
     return plan
 
 
+def _all_fit(node: Node, tasks: list[Task], free_cpus: int, free_memory: int) -> bool:
+    """Whether every task keeps its place: its constraints hold and the reservations of
+    them all fit together, so no order of shutting down is needed (a new leader's first
+    pass sorted the 100 tasks of each of 1,000 nodes for nothing)."""
+    cpus = memory = 0
+    for t in tasks:
+        if unfit_reason(t, node) is not None:
+            return False
+        reserved = t.spec.resources.reservations
+        cpus += reserved.nano_cpus
+        memory += reserved.memory_bytes
+    return cpus <= free_cpus and memory <= free_memory
+
+
 def _enforce_node(node: Node, tasks: list[Task], plan: Plan) -> None:
     desc = node.description
     free_cpus = desc.resources.nano_cpus if desc is not None else 0
     free_memory = desc.resources.memory_bytes if desc is not None else 0
+    if _all_fit(node, tasks, free_cpus, free_memory):
+        return
     for t in sorted(tasks, key=lambda t: (t.meta.created_at, t.meta.version, t.id)):
         reason = unfit_reason(t, node)
         if reason is None:

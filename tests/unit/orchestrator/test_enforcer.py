@@ -128,3 +128,44 @@ def test_the_orchestrator_replaces_an_evicted_task_where_it_fits() -> None:
     w.reconcile()
     (second,) = w.runnable(svc.id)
     assert second.slot == first.slot and second.id != first.id and not second.node_id
+
+
+def _shut_in_order(node: Node, tasks: list[Task]) -> dict[str, str]:
+    """The rule as written (module docstring), oldest first: the reference."""
+    from actors.orchestrator.enforcer import unfit_reason
+
+    free = node.description.resources.memory_bytes if node.description is not None else 0
+    out: dict[str, str] = {}
+    for t in sorted(tasks, key=lambda t: (t.meta.created_at, t.meta.version, t.id)):
+        reason = unfit_reason(t, node)
+        memory = t.spec.resources.reservations.memory_bytes
+        if reason is None and memory > 0 and memory > free:
+            reason = "insufficient memory on the node for the task's reservation"
+        elif reason is None:
+            free -= memory
+        if reason is not None:
+            out[t.id] = reason
+    return out
+
+
+def test_a_node_whose_tasks_all_fit_is_passed_over_and_the_verdicts_are_the_same() -> None:
+    """600 random nodes: the pass that skips a node whose tasks all fit together shuts
+    down exactly what the oldest-first walk of every node does."""
+    import random
+
+    for seed in range(600):
+        rng = random.Random(seed)
+        labels = {"zone": "a"} if rng.random() < 0.5 else {}
+        node = with_memory(make_node("n1", labels=labels), rng.choice([0, 2, 4, 8]) * GIB)
+        tasks = [
+            task(
+                f"t{i}",
+                "n1",
+                constraints=rng.choice([(), (), ("node.labels.zone==a",)]),
+                memory=rng.choice([0, 0, 1, 2, 3]) * GIB,
+                created=float(rng.randrange(4)),
+            )
+            for i in range(rng.randrange(8))
+        ]
+        got = shut(enforce_constraints({"n1": node}, tasks))
+        assert got == _shut_in_order(node, tasks), seed
