@@ -9,10 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support.testimage import ensure_test_image
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Property tests check what a function does, never how long it takes: hypothesis's
+# per-example deadline (200 ms) and its too-slow health check fail an example that a
+# loaded machine merely ran slowly (test_codec's random envelopes did so once under xdist).
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)  # a hook of pytest-xdist's
