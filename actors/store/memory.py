@@ -514,10 +514,11 @@ class MemoryStore:
             sharing = SpecSharing(self._services.objects, self._nodes.objects)
             for kind in self._tables:  # services and nodes before the tasks that share them
                 table = self._tables[kind]
-                for obj in objects.get(kind, ()):
+                loaded = objects.get(kind, [])
+                for obj in loaded:
                     if type(obj) is Task:
                         sharing.share(obj)
-                    table.put(obj)
+                table.load(loaded)
             self._version = version
             closed = self._hub.reset(
                 version,
