@@ -21,7 +21,14 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Invalid", "build_lines", "fast_decoder_for", "field_types", "union_args"]
+__all__ = [
+    "Invalid",
+    "build_lines",
+    "fast_decoder_for",
+    "field_types",
+    "inline_decoding",
+    "union_args",
+]
 
 _FastDecoder = Callable[[Any], Any]
 
@@ -217,7 +224,7 @@ def _dataclass(cls: type) -> _FastDecoder:
             values.append(f"(v if type(v := data[{name!r}]) is t{i} else bad())")
         else:
             env[f"d{i}"] = dec
-            values.append(_inline(t, f"data[{name!r}]", f"d{i}", i, env))
+            values.append(inline_decoding(t, f"data[{name!r}]", f"d{i}", i, env))
     # as many keys as fields, each field found: the same keys (no set built per object)
     build = "\n".join(build_lines(cls, env, values, "            "))
     source = (
@@ -235,7 +242,7 @@ def _dataclass(cls: type) -> _FastDecoder:
     return decode
 
 
-def _inline(tp: Any, item: str, dec: str, i: int, env: dict[str, Any]) -> str:
+def inline_decoding(tp: Any, item: str, dec: str, i: int | str, env: dict[str, Any]) -> str:
     """The source decoding ``item`` of type ``tp`` inside a dataclass's decoder, whose
     decoder is ``dec``: what the decoder would do, inline where that spares its call (a
     task has some forty such fields; each call was most of its own cost)."""
@@ -259,9 +266,13 @@ def _inline(tp: Any, item: str, dec: str, i: int, env: dict[str, Any]) -> str:
     return f"{dec}({item})"
 
 
-def build_lines(cls: type, env: dict[str, Any], values: list[str], indent: str) -> list[str]:
-    """Generated statements that build ``out``, a ``cls`` whose fields are ``values`` (one
-    expression per field, in field order), adding what they use to ``env``. A frozen
+def build_lines(
+    cls: type, env: dict[str, Any], values: list[str], indent: str, name: str = ""
+) -> list[str]:
+    """Generated statements that build ``out`` (``out{name}``), a ``cls`` (``env``'s
+    ``cls{name}``) whose fields are ``values`` (one expression per field, in field order),
+    adding what they use to ``env``; ``name`` sets apart the names of several objects built
+    in one function. A frozen
     dataclass with slots and no ``__post_init__`` (the whole object model) is built by
     setting its slots through their descriptors: its ``__init__`` sets each field through
     ``object.__setattr__``, twice the cost, and every follower builds every object it
@@ -275,16 +286,17 @@ def build_lines(cls: type, env: dict[str, Any], values: list[str], indent: str) 
         and not hasattr(cls, "__post_init__")
         and all(f.init for f in dataclasses.fields(cls))
     )
+    env[f"cls{name}"] = cls
     if not direct:
         kwargs = ", ".join(f"{n}={v}" for n, v in zip(names, values, strict=True))
-        return [f"{indent}out = cls({kwargs})"]
+        return [f"{indent}out{name} = cls{name}({kwargs})"]
     env["new"] = object.__new__
     lines = []
-    for i, (name, value) in enumerate(zip(names, values, strict=True)):
-        env[f"set_{i}"] = getattr(cls, name).__set__
-        lines.append(f"{indent}v{i} = {value}")
-    lines.append(f"{indent}out = new(cls)")
-    lines += [f"{indent}set_{i}(out, v{i})" for i in range(len(names))]
+    for i, (field, value) in enumerate(zip(names, values, strict=True)):
+        env[f"set{name}_{i}"] = getattr(cls, field).__set__
+        lines.append(f"{indent}v{name}_{i} = {value}")
+    lines.append(f"{indent}out{name} = new(cls{name})")
+    lines += [f"{indent}set{name}_{i}(out{name}, v{name}_{i})" for i in range(len(names))]
     return lines
 
 

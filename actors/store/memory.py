@@ -511,14 +511,8 @@ class MemoryStore:
         with self._lock:
             for table in self._tables.values():
                 table.clear()
-            sharing = SpecSharing(self._services.objects, self._nodes.objects)
-            for kind in self._tables:  # services and nodes before the tasks that share them
-                table = self._tables[kind]
-                loaded = objects.get(kind, [])
-                for obj in loaded:
-                    if type(obj) is Task:
-                        sharing.share(obj)
-                table.load(loaded)
+            for kind, table in self._tables.items():  # the tasks share already (decoded so)
+                table.load(objects.get(kind, []))
             self._version = version
             closed = self._hub.reset(
                 version,

@@ -167,7 +167,7 @@ class Table:
                 bucket = get(key)
                 if bucket is None:
                     entries[key] = obj.id
-                elif type(bucket) is str:
+                elif isinstance(bucket, str):
                     entries[key] = {bucket: None, obj.id: None}
                 else:
                     bucket[obj.id] = None

@@ -20,6 +20,7 @@ from typing import Any
 
 import msgpack
 
+from actors.store.sharing import NO_LABELS, RestoredTasks
 from api.codec_fast import Invalid, fast_decoder_for
 from api.codec_objects import decode, decode_object, encode
 from api.codec_rows import RowCodec
@@ -30,12 +31,25 @@ __all__ = [
     "TASK_ROWS",
     "BadRow",
     "SpecTable",
+    "decode_restored_rows",
     "decode_spec",
     "decode_task_row",
     "decode_task_rows",
 ]
 
-TASK_ROWS = RowCodec(Task, frozenset({Meta, TaskStatus, ContainerStatus}), "spec")
+TASK_ROWS = RowCodec(
+    Task,
+    frozenset({Meta, TaskStatus, ContainerStatus}),
+    "spec",
+    # what share_task_parts points at one copy (sharing.py)
+    share={
+        Task: frozenset({"service_id", "service_name", "node_id", "labels"}),
+        TaskStatus: frozenset({"message"}),
+    },
+    empty=NO_LABELS,
+)
+_SERVICE_ID = TASK_ROWS.layout["Task"].index("service_id")
+_SPEC = TASK_ROWS.layout["Task"].index("spec")
 
 
 class BadRow(ValueError):
@@ -119,6 +133,36 @@ def decode_task_rows(
     fast = layout == TASK_ROWS.layout
     for item in items:
         yield decode_task_row(item, specs, raw_specs, layout, fast)
+
+
+def decode_restored_rows(
+    items: Sequence[Any],
+    specs: Sequence[TaskSpec],
+    raw_specs: Sequence[Any],
+    layout: Any,
+    sharing: RestoredTasks,
+) -> Iterator[Task]:
+    """``decode_task_rows`` for a restore: each task shares its parts (``sharing``) as
+    it is built."""
+    fast = layout == TASK_ROWS.layout
+    decode, strings, count = TASK_ROWS.decode_shared, sharing.strings, len(specs)
+    for item in items:
+        task: Task | None = None
+        if fast:
+            try:
+                ref = item[_SPEC]
+                if type(ref) is int and 0 <= ref < count:
+                    service_id = item[_SERVICE_ID]
+                    held = sharing.held_spec(ref, strings[service_id])
+                    task = decode(item, specs[ref] if held is None else held, strings)
+                    if held is None:
+                        sharing.choose_spec(task, ref, specs[ref])
+            except (Invalid, IndexError, KeyError, TypeError):
+                task = None  # decoded as a map below: the message names the field
+        if task is None:
+            task = decode_task_row(item, specs, raw_specs, layout, False)
+            sharing.share(task)
+        yield task
 
 
 def decode_task_row(
