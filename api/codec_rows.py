@@ -58,8 +58,10 @@ class RowCodec:
         self._given = given
         self._share = share or {}
         self._empty = empty
+        # by class name: the same bytes in every process (a set's order is its hashes')
         self.layout: dict[str, list[str]] = {
-            cls.__name__: [f.name for f, _ in field_types(cls)] for cls in self._rows
+            cls.__name__: [f.name for f, _ in field_types(cls)]
+            for cls in sorted(self._rows, key=lambda c: c.__name__)
         }
         self._encoders: dict[type, Callable[..., Any]] = {}
         self._decoders: dict[type, Callable[..., Any]] = {}
