@@ -51,7 +51,7 @@ from actors.store.errors import (
     StoreError,
     TooLarge,
 )
-from actors.store.gc_pause import gc_paused
+from actors.store.gc_pause import gc_paused, to_oldest_generation
 from actors.store.proposer import LocalProposer, Proposer
 from actors.store.sharing import (
     SpecSharing,
@@ -505,6 +505,7 @@ class MemoryStore:
         ``WatchClosed(reset=True)``; pending local proposals fail with ProposalDropped."""
         with gc_paused():
             self._restore(data)
+            to_oldest_generation()
 
     def _restore(self, data: bytes) -> None:
         version, objects = decode_snapshot(data)
