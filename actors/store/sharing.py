@@ -187,14 +187,9 @@ class RestoredTasks:
         for service in self._services.values():
             self.strings[service.id] = service.id
             self.strings.setdefault(service.spec.name, service.spec.name)
-        # a spec's number -> (the service id of the tasks holding it, the copy they hold)
-        self._chosen: dict[int, tuple[str, TaskSpec]] = {}
-
-    def held_spec(self, ref: int, service_id: str) -> TaskSpec | None:
-        """The spec the tasks of ``service_id`` (a string read through ``strings``)
-        holding spec ``ref`` hold, if one was chosen."""
-        chosen = self._chosen.get(ref)
-        return chosen[1] if chosen is not None and chosen[0] is service_id else None
+        # a spec's number -> (the service id of the tasks holding it, as ``strings``
+        # gives it; the copy they hold): task_rows.decode_restored_rows reads it
+        self.chosen: dict[int, tuple[str, TaskSpec]] = {}
 
     def choose_spec(self, task: Task, ref: int, decoded: TaskSpec) -> None:
         """Point the fresh ``task`` (holding spec ``ref``, ``decoded``) at its service's
@@ -203,7 +198,7 @@ class RestoredTasks:
         service = self._services.get(task.service_id)
         if isinstance(service, Service):
             _share_service_spec(task, service)
-        self._chosen[ref] = (task.service_id, task.spec)
+        self.chosen[ref] = (task.service_id, task.spec)
 
     def share(self, task: Task) -> None:
         """A task decoded whole (another writer's layout, format 1): the slow way."""

@@ -176,6 +176,6 @@ def _decode_task_rows(
     sharing: RestoredTasks,
 ) -> list[Task]:
     try:
-        return list(decode_restored_rows(items, specs, raw_specs, layout, sharing))
+        return decode_restored_rows(items, specs, raw_specs, layout, sharing)
     except BadRow as exc:
         raise StoreError(f"store snapshot: {exc}") from None

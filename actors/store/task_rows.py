@@ -141,28 +141,32 @@ def decode_restored_rows(
     raw_specs: Sequence[Any],
     layout: Any,
     sharing: RestoredTasks,
-) -> Iterator[Task]:
+) -> list[Task]:
     """``decode_task_rows`` for a restore: each task shares its parts (``sharing``) as
     it is built."""
     fast = layout == TASK_ROWS.layout
-    decode, strings, count = TASK_ROWS.decode_shared, sharing.strings, len(specs)
+    decode, strings, chosen = TASK_ROWS.decode_shared, sharing.strings, sharing.chosen
+    count = len(specs)
+    out: list[Task] = []
     for item in items:
         task: Task | None = None
         if fast:
             try:
                 ref = item[_SPEC]
                 if type(ref) is int and 0 <= ref < count:
-                    service_id = item[_SERVICE_ID]
-                    held = sharing.held_spec(ref, strings[service_id])
-                    task = decode(item, specs[ref] if held is None else held, strings)
-                    if held is None:
+                    pick = chosen.get(ref)
+                    if pick is not None and pick[0] is strings[item[_SERVICE_ID]]:
+                        task = decode(item, pick[1], strings)
+                    else:
+                        task = decode(item, specs[ref], strings)
                         sharing.choose_spec(task, ref, specs[ref])
             except (Invalid, IndexError, KeyError, TypeError):
                 task = None  # decoded as a map below: the message names the field
         if task is None:
             task = decode_task_row(item, specs, raw_specs, layout, False)
             sharing.share(task)
-        yield task
+        out.append(task)
+    return out
 
 
 def decode_task_row(
