@@ -175,8 +175,8 @@ class RestoredTasks:
     """``share_task_parts`` for a snapshot's tasks, with the snapshot's own services and
     nodes, as the tasks are decoded (snapshot_codec.py): the decoder reads their ids,
     names and messages through ``strings`` and gives an empty label map as NO_LABELS, and
-    ``spec`` picks a decoded spec's copy to hold once for each spec and service (a task
-    is built holding it: no field of 100,000 tasks written twice)."""
+    ``choose_spec`` picks a decoded spec's copy to hold once for each spec and service (a
+    task is built holding it: no field of 100,000 tasks written twice)."""
 
     def __init__(self, services: Iterable[Object], nodes: Iterable[Object]) -> None:
         self.strings = SharedStrings()

@@ -15,7 +15,7 @@ tasks first use them, so the same tasks give the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgpack
@@ -34,7 +34,6 @@ __all__ = [
     "decode_restored_rows",
     "decode_spec",
     "decode_task_row",
-    "decode_task_rows",
 ]
 
 TASK_ROWS = RowCodec(
@@ -125,16 +124,6 @@ def decode_spec(item: Any, where: str) -> TaskSpec:
         return decode(TaskSpec, item, where)
 
 
-def decode_task_rows(
-    items: Sequence[Any], specs: Sequence[TaskSpec], raw_specs: Sequence[Any], layout: Any
-) -> Iterator[Task]:
-    """The tasks of ``items`` (rows written with ``layout``), each holding its spec of
-    ``specs`` (decoded from ``raw_specs``)."""
-    fast = layout == TASK_ROWS.layout
-    for item in items:
-        yield decode_task_row(item, specs, raw_specs, layout, fast)
-
-
 def decode_restored_rows(
     items: Sequence[Any],
     specs: Sequence[TaskSpec],
@@ -142,8 +131,9 @@ def decode_restored_rows(
     layout: Any,
     sharing: RestoredTasks,
 ) -> list[Task]:
-    """``decode_task_rows`` for a restore: each task shares its parts (``sharing``) as
-    it is built."""
+    """The tasks of ``items`` (rows written with ``layout``) for a restore, each holding
+    its spec of ``specs`` (decoded from ``raw_specs``) and sharing its parts (``sharing``)
+    as it is built."""
     fast = layout == TASK_ROWS.layout
     decode, strings, chosen = TASK_ROWS.decode_shared, sharing.strings, sharing.chosen
     count = len(specs)
