@@ -21,7 +21,14 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Invalid", "build_lines", "fast_decoder_for", "field_types", "union_args"]
+__all__ = [
+    "Invalid",
+    "build_lines",
+    "fast_decoder_for",
+    "field_types",
+    "inline_decoding",
+    "union_args",
+]
 
 _FastDecoder = Callable[[Any], Any]
 
@@ -217,7 +224,7 @@ def _dataclass(cls: type) -> _FastDecoder:
             values.append(f"(v if type(v := data[{name!r}]) is t{i} else bad())")
         else:
             env[f"d{i}"] = dec
-            values.append(_inline(t, f"data[{name!r}]", f"d{i}", i, env))
+            values.append(inline_decoding(t, f"data[{name!r}]", f"d{i}", i, env))
     # as many keys as fields, each field found: the same keys (no set built per object)
     build = "\n".join(build_lines(cls, env, values, "            "))
     source = (
@@ -235,7 +242,7 @@ def _dataclass(cls: type) -> _FastDecoder:
     return decode
 
 
-def _inline(tp: Any, item: str, dec: str, i: int, env: dict[str, Any]) -> str:
+def inline_decoding(tp: Any, item: str, dec: str, i: int | str, env: dict[str, Any]) -> str:
     """The source decoding ``item`` of type ``tp`` inside a dataclass's decoder, whose
     decoder is ``dec``: what the decoder would do, inline where that spares its call (a
     task has some forty such fields; each call was most of its own cost)."""
@@ -259,33 +266,63 @@ def _inline(tp: Any, item: str, dec: str, i: int, env: dict[str, Any]) -> str:
     return f"{dec}({item})"
 
 
-def build_lines(cls: type, env: dict[str, Any], values: list[str], indent: str) -> list[str]:
-    """Generated statements that build ``out``, a ``cls`` whose fields are ``values`` (one
-    expression per field, in field order), adding what they use to ``env``. A frozen
-    dataclass with slots and no ``__post_init__`` (the whole object model) is built by
-    setting its slots through their descriptors: its ``__init__`` sets each field through
-    ``object.__setattr__``, twice the cost, and every follower builds every object it
-    stores that way."""
+def build_lines(
+    cls: type, env: dict[str, Any], values: list[str], indent: str, name: str = ""
+) -> list[str]:
+    """Generated statements that build ``out`` (``out{name}``), a ``cls`` (``env``'s
+    ``cls{name}``) whose fields are ``values`` (one expression per field, in field order),
+    adding what they use to ``env``; ``name`` sets apart the names of several objects built
+    in one function.
+
+    A frozen dataclass with slots and no ``__post_init__`` (the whole object model) is
+    not built by its ``__init__``, which sets each field through ``object.__setattr__``:
+    it is built as its ``_twin`` (a plain class with the same slots), whose fields are set
+    as plain attributes, and then made the class it is (``__class__``). Setting the slots
+    through their descriptors, as before, took 1.0 us for a task's twelve fields, the twin
+    0.4 us; every follower builds every object it stores this way, and a restore 400,000
+    objects for 100,000 tasks."""
     names = [f.name for f in dataclasses.fields(cls)]
+    env[f"cls{name}"] = cls
+    twin = _twin(cls)
+    if twin is None:
+        kwargs = ", ".join(f"{n}={v}" for n, v in zip(names, values, strict=True))
+        return [f"{indent}out{name} = cls{name}({kwargs})"]
+    env["new"] = object.__new__
+    env[f"twin{name}"] = twin
+    lines = [f"{indent}v{name}_{i} = {value}" for i, value in enumerate(values)]
+    lines.append(f"{indent}out{name} = new(twin{name})")
+    lines += [f"{indent}out{name}.{n} = v{name}_{i}" for i, n in enumerate(names)]
+    lines.append(f"{indent}out{name}.__class__ = cls{name}")
+    return lines
+
+
+_TWINS: dict[type, type | None] = {}
+
+
+def _twin(cls: type) -> type | None:
+    """A class with ``cls``'s slots and no more, whose objects can become ``cls``'s; None
+    when ``cls`` is not a frozen dataclass of slots alone without ``__post_init__``."""
+    if cls in _TWINS:
+        return _TWINS[cls]
     params = getattr(cls, "__dataclass_params__", None)
-    direct = (
+    fields = dataclasses.fields(cls) if params is not None else ()
+    twin: type | None = None
+    if (
         params is not None
         and params.frozen
-        and "__slots__" in cls.__dict__
+        and cls.__bases__ == (object,)
+        and cls.__dict__.get("__slots__") == tuple(f.name for f in fields)
         and not hasattr(cls, "__post_init__")
-        and all(f.init for f in dataclasses.fields(cls))
-    )
-    if not direct:
-        kwargs = ", ".join(f"{n}={v}" for n, v in zip(names, values, strict=True))
-        return [f"{indent}out = cls({kwargs})"]
-    env["new"] = object.__new__
-    lines = []
-    for i, (name, value) in enumerate(zip(names, values, strict=True)):
-        env[f"set_{i}"] = getattr(cls, name).__set__
-        lines.append(f"{indent}v{i} = {value}")
-    lines.append(f"{indent}out = new(cls)")
-    lines += [f"{indent}set_{i}(out, v{i})" for i in range(len(names))]
-    return lines
+        and all(f.init for f in fields)
+    ):
+        twin = type(f"{cls.__name__}Twin", (), {"__slots__": cls.__slots__})  # type: ignore[attr-defined]
+        try:  # the same layout, or the interpreter refuses it here, once
+            probe: Any = object.__new__(twin)
+            probe.__class__ = cls
+        except TypeError:
+            twin = None
+    _TWINS[cls] = twin
+    return twin
 
 
 def _bad() -> Any:

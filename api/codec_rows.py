@@ -16,7 +16,14 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from api.codec_fast import Invalid, build_lines, fast_decoder_for, field_types, union_args
+from api.codec_fast import (
+    Invalid,
+    build_lines,
+    fast_decoder_for,
+    field_types,
+    inline_decoding,
+    union_args,
+)
 from api.codec_objects import encoder_for, inline_encoding
 
 __all__ = ["RowCodec"]
@@ -38,17 +45,33 @@ class RowCodec:
     """Rows for ``root`` (whose field ``given`` is the caller's: a reference) and the
     classes in ``rows`` nested in it."""
 
-    def __init__(self, root: type, rows: frozenset[type], given: str) -> None:
+    def __init__(
+        self,
+        root: type,
+        rows: frozenset[type],
+        given: str,
+        share: Mapping[type, frozenset[str]] | None = None,
+        empty: Mapping[Any, Any] | None = None,
+    ) -> None:
         self.root = root
         self._rows = rows | {root}
         self._given = given
+        self._share = share or {}
+        self._empty = empty
+        # by class name: the same bytes in every process (a set's order is its hashes')
         self.layout: dict[str, list[str]] = {
-            cls.__name__: [f.name for f, _ in field_types(cls)] for cls in self._rows
+            cls.__name__: [f.name for f, _ in field_types(cls)]
+            for cls in sorted(self._rows, key=lambda c: c.__name__)
         }
         self._encoders: dict[type, Callable[..., Any]] = {}
         self._decoders: dict[type, Callable[..., Any]] = {}
         self.encode: Callable[[Any, Any], list[Any]] = self._build_encoder(root)
         self.decode: Callable[[Any, Any], Any] = self._build_decoder(root)
+        # ``decode`` whose strings in ``share`` (by class, field names) are the copies a
+        # map of strings gives, and whose empty maps in ``share`` are ``empty``
+        self.decode_shared: Callable[[Any, Any, Mapping[str, str]], Any] = self._build_decoder(
+            root, shared=True
+        )
 
     def row_class(self, tp: Any) -> tuple[type | None, bool]:
         """(the class written as a row that a field of type ``tp`` holds, or None; whether
@@ -136,38 +159,75 @@ class RowCodec:
         return self._encoders[cls]
 
     # --- decoding ---------------------------------------------------------------------
-    def _build_decoder(self, cls: type) -> Callable[..., Any]:
-        env: dict[str, Any] = {"cls": cls, "bad": _bad}
-        values = []
+    def _build_decoder(self, cls: type, shared: bool = False) -> Callable[..., Any]:
+        """One generated function for ``cls`` and the rows nested in it, read inline (a
+        task's row was four calls of nested rows' decoders and five of its floats' and
+        enumerations'; a restore of 100,000 tasks makes them all). ``shared``: the
+        function takes ``strings`` too, a map of each string in ``share`` to the copy to
+        hold, and an empty map in ``share`` is ``empty``."""
+        env: dict[str, Any] = {"bad": _bad, "empty": self._empty}
+        lines: list[str] = []
+        out = self._decode_source(cls, "data", env, lines, "    ", [0], shared)
+        params = "data, given" if cls is self.root else "data"
+        if shared:
+            params += ", strings"
+        source = f"def decode_row({params}):\n{''.join(lines)}    return {out}\n"
+        exec(source, env)  # built from the dataclasses' own field names only
+        return env["decode_row"]  # type: ignore[no-any-return]
+
+    def _decode_source(
+        self,
+        cls: type,
+        var: str,
+        env: dict[str, Any],
+        lines: list[str],
+        indent: str,
+        counter: list[int],
+        shared: bool,
+    ) -> str:
+        """Statements (into ``lines``) that check the row in the local ``var`` and build
+        its ``cls``; returns the local that holds it. ``counter`` numbers the objects
+        built, to keep their names apart."""
+        n = counter[0]
+        counter[0] += 1
         fields = field_types(cls)
+        lines.append(f"{indent}if type({var}) is not list or len({var}) != {len(fields)}:\n")
+        lines.append(f"{indent}    bad()\n")
+        values = []
         for i, (f, t) in enumerate(fields):
+            item = f"{var}[{i}]"
             if cls is self.root and f.name == self._given:
                 values.append("given")
                 continue
             row, optional = _row_class(t, self._rows)
             if row is not None:
-                env[f"d{i}"] = self._decoder(row)
-                call = f"d{i}(data[{i}])"
-                if optional:
-                    call = f"(None if (v := data[{i}]) is None else d{i}(v))"
-                values.append(call)
+                local = f"r{n}_{i}"
+                lines.append(f"{indent}{local} = {item}\n")
+                if not optional:
+                    values.append(
+                        self._decode_source(row, local, env, lines, indent, counter, shared)
+                    )
+                    continue
+                lines.append(f"{indent}if {local} is not None:\n")
+                inner = self._decode_source(
+                    row, local, env, lines, indent + "    ", counter, shared
+                )
+                lines.append(f"{indent}    {local} = {inner}\n")
+                values.append(local)
             elif t in (int, str, bool):
-                env[f"t{i}"] = t
-                values.append(f"(v if type(v := data[{i}]) is t{i} else bad())")
+                env[f"t{n}_{i}"] = t
+                value = "strings[v]" if shared and f.name in self._share.get(cls, ()) else "v"
+                values.append(f"({value} if type(v := {item}) is t{n}_{i} else bad())")
             else:
-                env[f"d{i}"] = fast_decoder_for(t)
-                values.append(f"d{i}(data[{i}])")
-        params = "data, given" if cls is self.root else "data"
-        build = "\n".join(build_lines(cls, env, values, "        "))
-        source = (
-            f"def decode_row({params}):\n"
-            f"    if type(data) is list and len(data) == {len(fields)}:\n"
-            f"{build}\n"
-            "        return out\n"
-            "    bad()\n"
-        )
-        exec(source, env)  # built from the dataclasses' own field names only
-        return env["decode_row"]  # type: ignore[no-any-return]
+                env[f"d{n}_{i}"] = fast_decoder_for(t)
+                if shared and f.name in self._share.get(cls, ()) and _empty_encoding(t) == "{}":
+                    values.append(
+                        f"(empty if type(v := {item}) is dict and not v else d{n}_{i}(v))"
+                    )
+                else:
+                    values.append(inline_decoding(t, item, f"d{n}_{i}", f"{n}_{i}", env))
+        lines += [line + "\n" for line in build_lines(cls, env, values, indent, str(n))]
+        return f"out{n}"
 
     def _decoder(self, cls: type) -> Callable[..., Any]:
         if cls not in self._decoders:

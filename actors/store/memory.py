@@ -51,7 +51,7 @@ from actors.store.errors import (
     StoreError,
     TooLarge,
 )
-from actors.store.gc_pause import gc_paused
+from actors.store.gc_pause import gc_paused, to_oldest_generation
 from actors.store.proposer import LocalProposer, Proposer
 from actors.store.sharing import (
     SpecSharing,
@@ -505,19 +505,15 @@ class MemoryStore:
         ``WatchClosed(reset=True)``; pending local proposals fail with ProposalDropped."""
         with gc_paused():
             self._restore(data)
+            to_oldest_generation()
 
     def _restore(self, data: bytes) -> None:
         version, objects = decode_snapshot(data)
         with self._lock:
             for table in self._tables.values():
                 table.clear()
-            sharing = SpecSharing(self._services.objects, self._nodes.objects)
-            for kind in self._tables:  # services and nodes before the tasks that share them
-                table = self._tables[kind]
-                for obj in objects.get(kind, ()):
-                    if type(obj) is Task:
-                        sharing.share(obj)
-                    table.put(obj)
+            for kind, table in self._tables.items():  # the tasks share already (decoded so)
+                table.load(objects.get(kind, []))
             self._version = version
             closed = self._hub.reset(
                 version,

@@ -18,7 +18,7 @@ decoded, before it is stored or published): cheaper than building another copy.
 from __future__ import annotations
 
 import sys
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from types import MappingProxyType
 
 from api.objects import Node, Object, Service, Task
@@ -26,6 +26,8 @@ from api.specs import TaskSpec
 
 __all__ = [
     "NO_LABELS",
+    "RestoredTasks",
+    "SharedStrings",
     "SpecSharing",
     "share_patched_parts",
     "share_task_parts",
@@ -155,3 +157,49 @@ class SpecSharing:
         if known is None:
             self._seen[id(decoded)] = task.spec
             self._held.append(decoded)
+
+
+class SharedStrings(dict[str, str]):
+    """A string -> the copy to hold: the one put in for it (a node's or a service's id, a
+    service's name), else a short string's interned copy (a status message), else itself
+    (api/codec_rows.py's ``decode_shared`` reads a task's strings through it)."""
+
+    def __missing__(self, value: str) -> str:
+        if len(value) > _INTERNED_MESSAGE:
+            return value
+        held = self[value] = sys.intern(value)
+        return held
+
+
+class RestoredTasks:
+    """``share_task_parts`` for a snapshot's tasks, with the snapshot's own services and
+    nodes, as the tasks are decoded (snapshot_codec.py): the decoder reads their ids,
+    names and messages through ``strings`` and gives an empty label map as NO_LABELS, and
+    ``choose_spec`` picks a decoded spec's copy to hold once for each spec and service (a
+    task is built holding it: no field of 100,000 tasks written twice)."""
+
+    def __init__(self, services: Iterable[Object], nodes: Iterable[Object]) -> None:
+        self.strings = SharedStrings()
+        self._services = {s.id: s for s in services if isinstance(s, Service)}
+        self._nodes = {n.id: n for n in nodes if isinstance(n, Node)}
+        for node_id in self._nodes:
+            self.strings[node_id] = node_id
+        for service in self._services.values():
+            self.strings[service.id] = service.id
+            self.strings.setdefault(service.spec.name, service.spec.name)
+        # a spec's number -> (the service id of the tasks holding it, as ``strings``
+        # gives it; the copy they hold): task_rows.decode_restored_rows reads it
+        self.chosen: dict[int, tuple[str, TaskSpec]] = {}
+
+    def choose_spec(self, task: Task, ref: int, decoded: TaskSpec) -> None:
+        """Point the fresh ``task`` (holding spec ``ref``, ``decoded``) at its service's
+        equal spec, if it has one, and hold that choice for the next tasks."""
+        _set(task, "spec", decoded)
+        service = self._services.get(task.service_id)
+        if isinstance(service, Service):
+            _share_service_spec(task, service)
+        self.chosen[ref] = (task.service_id, task.spec)
+
+    def share(self, task: Task) -> None:
+        """A task decoded whole (another writer's layout, format 1): the slow way."""
+        share_task_parts(task, None, self._services, self._nodes)

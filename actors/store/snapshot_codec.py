@@ -28,7 +28,8 @@ import msgpack
 
 from actors.store.errors import StoreError
 from actors.store.gc_pause import gc_paused
-from actors.store.task_rows import TASK_ROWS, BadRow, SpecTable, decode_spec, decode_task_rows
+from actors.store.sharing import RestoredTasks
+from actors.store.task_rows import TASK_ROWS, BadRow, SpecTable, decode_restored_rows, decode_spec
 from api.codec_objects import ObjectDecodeError, decode_object, encode_object
 from api.objects import Object, ObjectKind, Task
 from api.specs import TaskSpec
@@ -83,6 +84,8 @@ def _encode_chunks(view: StoreView) -> Iterator[bytes]:
 
 
 def decode_snapshot(data: bytes) -> tuple[int, dict[ObjectKind, list[Object]]]:
+    """The version and the objects of a snapshot; its tasks share what they repeat with
+    its services and nodes (sharing.py), as the store holds them."""
     unpacker = msgpack.Unpacker(raw=False, max_buffer_size=max(len(data), 1 << 20))
     unpacker.feed(data)
     try:
@@ -124,13 +127,23 @@ def _decode_format_1(raw: dict[str, Any]) -> dict[ObjectKind, list[Object]]:
         if not isinstance(items, list):
             raise StoreError(f"store snapshot: {kind_name} is not a list")
         out[kind] = [decode_object(kind, item) for item in items]
+    sharing = _sharing(out)
+    for task in out.get(ObjectKind.TASK, ()):
+        sharing.share(cast(Task, task))
     return out
+
+
+def _sharing(out: dict[ObjectKind, list[Object]]) -> RestoredTasks:
+    """What the tasks share: the services and nodes decoded so far (our writer writes them
+    before the tasks; a task decoded earlier shares less, with the same values)."""
+    return RestoredTasks(out.get(ObjectKind.SERVICE, ()), out.get(ObjectKind.NODE, ()))
 
 
 def _decode_format_2(unpacker: Any, layout: dict[str, Any]) -> dict[ObjectKind, list[Object]]:
     out: dict[ObjectKind, list[Object]] = {}
     raw_specs: list[Any] = []
     specs: list[TaskSpec] = []
+    sharing: RestoredTasks | None = None
     try:
         for chunk in unpacker:
             if not isinstance(chunk, list) or len(chunk) != 2 or not isinstance(chunk[1], list):
@@ -144,7 +157,8 @@ def _decode_format_2(unpacker: Any, layout: dict[str, Any]) -> dict[ObjectKind, 
             kind = _kind(name)
             into = out.setdefault(kind, [])
             if kind is ObjectKind.TASK:
-                into.extend(_decode_task_rows(items, specs, raw_specs, layout))
+                sharing = sharing or _sharing(out)
+                into.extend(_decode_task_rows(items, specs, raw_specs, layout, sharing))
             else:
                 into.extend(decode_object(kind, item) for item in items)
     except (msgpack.UnpackException, ValueError) as exc:
@@ -155,9 +169,13 @@ def _decode_format_2(unpacker: Any, layout: dict[str, Any]) -> dict[ObjectKind, 
 
 
 def _decode_task_rows(
-    items: list[Any], specs: list[TaskSpec], raw_specs: list[Any], layout: Any
+    items: list[Any],
+    specs: list[TaskSpec],
+    raw_specs: list[Any],
+    layout: Any,
+    sharing: RestoredTasks,
 ) -> list[Task]:
     try:
-        return list(decode_task_rows(items, specs, raw_specs, layout))
+        return decode_restored_rows(items, specs, raw_specs, layout, sharing)
     except BadRow as exc:
         raise StoreError(f"store snapshot: {exc}") from None

@@ -15,11 +15,12 @@ tasks first use them, so the same tasks give the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgpack
 
+from actors.store.sharing import NO_LABELS, RestoredTasks
 from api.codec_fast import Invalid, fast_decoder_for
 from api.codec_objects import decode, decode_object, encode
 from api.codec_rows import RowCodec
@@ -30,12 +31,24 @@ __all__ = [
     "TASK_ROWS",
     "BadRow",
     "SpecTable",
+    "decode_restored_rows",
     "decode_spec",
     "decode_task_row",
-    "decode_task_rows",
 ]
 
-TASK_ROWS = RowCodec(Task, frozenset({Meta, TaskStatus, ContainerStatus}), "spec")
+TASK_ROWS = RowCodec(
+    Task,
+    frozenset({Meta, TaskStatus, ContainerStatus}),
+    "spec",
+    # what share_task_parts points at one copy (sharing.py)
+    share={
+        Task: frozenset({"service_id", "service_name", "node_id", "labels"}),
+        TaskStatus: frozenset({"message"}),
+    },
+    empty=NO_LABELS,
+)
+_SERVICE_ID = TASK_ROWS.layout["Task"].index("service_id")
+_SPEC = TASK_ROWS.layout["Task"].index("spec")
 
 
 class BadRow(ValueError):
@@ -111,14 +124,39 @@ def decode_spec(item: Any, where: str) -> TaskSpec:
         return decode(TaskSpec, item, where)
 
 
-def decode_task_rows(
-    items: Sequence[Any], specs: Sequence[TaskSpec], raw_specs: Sequence[Any], layout: Any
-) -> Iterator[Task]:
-    """The tasks of ``items`` (rows written with ``layout``), each holding its spec of
-    ``specs`` (decoded from ``raw_specs``)."""
+def decode_restored_rows(
+    items: Sequence[Any],
+    specs: Sequence[TaskSpec],
+    raw_specs: Sequence[Any],
+    layout: Any,
+    sharing: RestoredTasks,
+) -> list[Task]:
+    """The tasks of ``items`` (rows written with ``layout``) for a restore, each holding
+    its spec of ``specs`` (decoded from ``raw_specs``) and sharing its parts (``sharing``)
+    as it is built."""
     fast = layout == TASK_ROWS.layout
+    decode, strings, chosen = TASK_ROWS.decode_shared, sharing.strings, sharing.chosen
+    count = len(specs)
+    out: list[Task] = []
     for item in items:
-        yield decode_task_row(item, specs, raw_specs, layout, fast)
+        task: Task | None = None
+        if fast:
+            try:
+                ref = item[_SPEC]
+                if type(ref) is int and 0 <= ref < count:
+                    pick = chosen.get(ref)
+                    if pick is not None and pick[0] is strings[item[_SERVICE_ID]]:
+                        task = decode(item, pick[1], strings)
+                    else:
+                        task = decode(item, specs[ref], strings)
+                        sharing.choose_spec(task, ref, specs[ref])
+            except (Invalid, IndexError, KeyError, TypeError):
+                task = None  # decoded as a map below: the message names the field
+        if task is None:
+            task = decode_task_row(item, specs, raw_specs, layout, False)
+            sharing.share(task)
+        out.append(task)
+    return out
 
 
 def decode_task_row(

@@ -106,3 +106,34 @@ def test_decode_all_decodes_a_list_and_names_the_element_that_fails() -> None:
     docs[1]["slot"] = "x"
     with pytest.raises(ObjectDecodeError, match=r"tasks\[1\]\.slot"):
         decode_all(Task, docs, "tasks")
+
+
+def test_an_object_built_as_its_twin_is_its_class_frozen_and_whole() -> None:
+    from dataclasses import FrozenInstanceError, dataclass, fields
+
+    from api.codec_fast import _twin
+    from api.codec_objects import encode
+    from api.objects import Meta, TaskStatus
+
+    status = TaskStatus(timestamp=1.5, message="started", started_at=2.5)
+    built = fast_decoder_for(TaskStatus)(encode(status))
+    assert type(built) is TaskStatus and built == status
+    assert all(getattr(built, f.name) == getattr(status, f.name) for f in fields(TaskStatus))
+    with pytest.raises(FrozenInstanceError):
+        built.message = "x"  # type: ignore[misc]
+    assert _twin(Meta) is not None and _twin(Meta).__slots__ == Meta.__slots__  # type: ignore[union-attr]
+
+    @dataclass(frozen=True)
+    class NoSlots:
+        a: int = 0
+
+    @dataclass(frozen=True, slots=True)
+    class Checked:
+        a: int = 0
+
+        def __post_init__(self) -> None:
+            pass
+
+    for cls in (NoSlots, Checked):  # built by their __init__
+        assert _twin(cls) is None
+        assert fast_decoder_for(cls)({"a": 3}) == cls(3)

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from actors.store.sharing import NO_LABELS
+from actors.store.sharing import SharedStrings as Strings
 from actors.store.task_rows import TASK_ROWS
 from api.codec_objects import encode
 from api.enums import PortProtocol, PublishMode
@@ -90,3 +92,35 @@ def test_a_task_row_is_built_in_one_call() -> None:
     # status, container status, the empty port statuses and labels) was a fifth of it
     t = _task(ContainerStatus("c1", 1, 0), (), {})
     assert _python_calls(TASK_ROWS.encode, t, 0) == ["encode_row"]
+
+
+def test_a_task_row_is_read_in_one_call() -> None:
+    # a restore reads 100,000 of them: its meta, status and container status were calls
+    # of their own, and so were its floats and enumerations
+    t = _task(ContainerStatus("c1", 1, 0), _PORTS, {"a": "b"})
+    row = TASK_ROWS.encode(t, 0)
+    calls = _python_calls(TASK_ROWS.decode, row, t.spec)
+    assert calls.count("decode_row") == 1 and "decode_dc" in calls  # the port: not a row
+    assert _python_calls(TASK_ROWS.decode, TASK_ROWS.encode(_task(None, (), {}), 0), t.spec) == [
+        "decode_row"
+    ]
+
+
+@pytest.mark.parametrize(("container", "ports", "labels"), CASES)
+def test_a_shared_decode_holds_the_given_strings_and_empty_map(
+    container: ContainerStatus | None, ports: tuple[PortConfig, ...], labels: Any
+) -> None:
+    t = _task(container, ports, labels)
+    row = TASK_ROWS.encode(t, 0)
+    strings = Strings()
+    held = {s: strings[s] for s in ("s1", "web", "n1", "started")}
+    shared = TASK_ROWS.decode_shared(row, t.spec, strings)
+    assert shared == t
+    assert shared.service_id is held["s1"] and shared.node_id is held["n1"]
+    assert shared.service_name is held["web"] and shared.status.message is held["started"]
+    assert (shared.labels is NO_LABELS) == (not labels)
+
+
+def test_the_layout_is_the_same_in_every_process() -> None:
+    # a snapshot's header and an entry's hold it: a set's order varies with the hash seed
+    assert list(TASK_ROWS.layout) == sorted(TASK_ROWS.layout)
