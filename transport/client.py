@@ -388,8 +388,8 @@ class Client:
                 if dealer in ready:
                     # requests' waiters are woken once the batch is drained: a waiter
                     # woken at once would preempt this thread, which holds the GIL it
-                    # then waits for (bench/raft.py c64: 3.4 -> 2.5 context switches
-                    # per write in the client)
+                    # then waits for (bench/raft.py c64, load 3-7: 3.2-3.5 -> 2.3-2.8
+                    # context switches per write in the client; less clear above that)
                     answered: list[tuple[_Reply, dict[str, Any] | BaseException]] = []
                     for _ in range(_BATCH):
                         try:
