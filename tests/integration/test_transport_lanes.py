@@ -157,3 +157,120 @@ def test_a_client_used_only_through_request_makes_one_connection(short_dir: Path
         router.disable_monitor()
         monitor.close(linger=0)
         context.destroy(linger=0)
+
+
+class _Router:
+    """A bare ROUTER that records (connection, type, body) of each message and answers
+    every request but ``test.echo`` with ``n`` < 0 (held until `release`)."""
+
+    def __init__(self, address: str) -> None:
+        import zmq
+
+        self.context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self.router = self.context.socket(zmq.ROUTER)
+        self.router.bind(address)
+        self.address = address
+        self.seen: list[tuple[bytes, str, dict[str, Any]]] = []
+        self.released = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        from transport import decode, encode
+
+        held: list[tuple[bytes, int]] = []
+        while not self._stop.is_set():
+            if self.released.is_set():
+                for identity, rid in held:
+                    self.router.send_multipart(
+                        [identity, encode("test.echo.reply", {"n": -1}, request_id=rid)]
+                    )
+                held.clear()
+            if not self.router.poll(20):
+                continue
+            identity, frame = self.router.recv_multipart()
+            envelope = decode(frame)
+            self.seen.append((identity, envelope.type, dict(envelope.body)))
+            if envelope.id == 0:
+                continue  # one-way
+            if envelope.type == "test.echo" and envelope.body["n"] < 0:
+                held.append((identity, envelope.id))
+                continue
+            reply = "pong" if envelope.type == "ping" else "test.echo.reply"
+            body = {} if envelope.type == "ping" else dict(envelope.body)
+            self.router.send_multipart([identity, encode(reply, body, request_id=envelope.id)])
+
+    def connection_of(self, message_type: str, n: int | None = None) -> bytes:
+        return next(
+            identity
+            for identity, t, body in self.seen
+            if t == message_type and (n is None or body.get("n") == n)
+        )
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.router.close(linger=0)
+        self.context.destroy(linger=0)
+
+
+def _in_thread(fn: Any) -> None:
+    thread = threading.Thread(target=fn)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive()
+
+
+def test_requests_made_while_another_is_in_flight_share_the_clients_connection(
+    short_dir: Path,
+) -> None:
+    """A thread alone in waiting uses its lane; threads requesting while it waits go over
+    the client's one DEALER (fails before: a lane, so a connection, each)."""
+    server = _Router(f"ipc://{short_dir / 'e.sock'}")
+    client = Client(server.address, timeout=10.0)
+    waiter = threading.Thread(target=lambda: client.request("test.echo", {"n": -1}))
+    try:
+        waiter.start()
+        wait_for(lambda: any(t == "test.echo" for _, t, _ in server.seen))
+        for n in (1, 2, 3):  # one thread each, one at a time, while the first one waits
+            _in_thread(lambda n=n: client.request("test.echo", {"n": n}))
+        first = server.connection_of("test.echo", -1)
+        others = {server.connection_of("test.echo", n) for n in (1, 2, 3)}
+        assert len(others) == 1 and first not in others
+        server.released.set()
+        waiter.join(10)
+        assert not waiter.is_alive()
+        _in_thread(lambda: client.request("test.echo", {"n": 4}))  # alone again: a lane
+        assert server.connection_of("test.echo", 4) not in others
+    finally:
+        server.released.set()
+        client.close()
+        server.close()
+
+
+def test_a_request_after_a_one_way_message_stays_behind_it(short_dir: Path) -> None:
+    """A thread's one-way message goes on its lane, and so does its next request even
+    while another thread's request is in flight: it cannot overtake the message."""
+    server = _Router(f"ipc://{short_dir / 'f.sock'}")
+    client = Client(server.address, timeout=10.0)
+    waiter = threading.Thread(target=lambda: client.request("test.echo", {"n": -1}))
+    try:
+        waiter.start()
+        wait_for(lambda: any(t == "test.echo" for _, t, _ in server.seen))
+
+        def send_then_request() -> None:
+            client.send("ping")
+            assert client.request("test.echo", {"n": 7}) == {"n": 7}
+
+        _in_thread(send_then_request)
+        kinds = [(t, body.get("n")) for _, t, body in server.seen]
+        assert kinds.index(("ping", None)) < kinds.index(("test.echo", 7))
+        assert server.connection_of("ping") == server.connection_of("test.echo", 7)
+        server.released.set()
+        waiter.join(10)
+        assert not waiter.is_alive()
+    finally:
+        server.released.set()
+        client.close()
+        server.close()

@@ -424,6 +424,8 @@ def test_an_inline_after_that_returns_seconds_is_called_again_without_frames(
         wait_for(lambda: len(calls) >= 3, "the after to be called twice more, by its timer", 10)
         assert len(set(calls)) == 1  # all on the endpoint's I/O thread
         assert client.request("ping") == {}  # a batch calls it (once) whatever its timer
+        # after the reply, which leaves as the handler gives it (before the after runs)
+        wait_for(lambda: len(calls) >= 4, "the after to be called by the batch", 10)
         assert len(calls) == 4
     finally:
         client.close()
