@@ -21,13 +21,13 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
-def machine(client: Any) -> dict[str, Any]:
-    """Cores, Python and the Docker engine's version (``client``: a docker SDK client)."""
-    return {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "engine": client.version().get("Version"),
-    }
+def machine(client: Any = None) -> dict[str, Any]:
+    """Cores, Python and, given ``client`` (a docker SDK client), the Docker engine's
+    version."""
+    out: dict[str, Any] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    if client is not None:
+        out["engine"] = client.version().get("Version")
+    return out
 
 
 def ratio(ours: float | None, theirs: float | None) -> float | None:

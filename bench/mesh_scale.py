@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -50,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
 sys.path.append(str(ROOT / "bench"))  # would shadow the transport package
 
-from _common import stop_on_sigterm  # noqa: E402
+from _common import machine, stop_on_sigterm  # noqa: E402
 from _scale import POLL_S, ScaleCluster, service_spec  # noqa: E402
 
 from actors.dispatcher.ingress import LEGACY_MAX_BACKENDS  # noqa: E402
@@ -200,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "replicas": args.replicas,
         "steps": args.steps,
         "managers": args.managers,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine(),
     }
     ok = False
     with tempfile.TemporaryDirectory(prefix="sn-mesh-scale-") as tmp:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from actors.heap import tune_collector, tune_malloc
 from actors.store import MemoryStore
+from bench._common import machine
 from bench._fleet import proc_rss_bytes
 from bench._store_fill import fill_store
 from bench.transport import quiet_logs
@@ -131,7 +131,7 @@ def main() -> None:
         "tasks": args.tasks,
         "services": args.services,
         "nodes": args.nodes,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine(),
         "load": os.getloadavg()[0],
         **result,
     }

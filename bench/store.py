@@ -33,7 +33,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import sys
 import tempfile
 import threading
@@ -49,6 +48,7 @@ from actors.raft_node.snapshots import read_snapshot, write_snapshot
 from actors.raft_node.snapshotter import encode_in_child
 from actors.raft_node.types import ConfState, Snapshot, SnapshotMetadata
 from actors.store import MemoryStore
+from bench._common import machine
 from bench._fleet import proc_rss_bytes
 from bench._store_fill import LoggedProposer, RecordingProposer, fill_store
 from bench.transport import quiet_logs
@@ -247,7 +247,7 @@ def main() -> None:
         "tasks": args.tasks,
         "services": args.services,
         "nodes": args.nodes,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine(),
         "load": os.getloadavg()[0],
         "before": BEFORE,
         **result,
