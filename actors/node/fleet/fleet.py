@@ -60,10 +60,9 @@ class FleetStats:
     running: int  # of which RUNNING
     states: dict[str, int] = field(default_factory=dict)
     refused_statuses: int = 0
-    ends: dict[str, int] = field(default_factory=dict)  # every session's end, counted
-    last_ends: dict[str, int] = field(
-        default_factory=dict
-    )  # why sessions ended (the whole reason), counted
+    # why sessions and attempts ended, by their whole reason: every one, and each node's last
+    ends: dict[str, int] = field(default_factory=dict)
+    last_ends: dict[str, int] = field(default_factory=dict)
     turns: int = 0  # loop turns so far
     frames: int = 0  # session frames received, in all
     status_batches: int = 0  # status batches sent, in all
