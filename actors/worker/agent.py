@@ -76,6 +76,7 @@ from actors.worker.interfaces import AssignmentSink
 from actors.worker.mesh_table import NodeTable
 from actors.worker.resources import TaskResources
 from actors.worker.session import (
+    BUSY_RETRY,
     SESSION_BACKOFF,
     ManagerRotation,
     StatusCoalescer,
@@ -83,7 +84,7 @@ from actors.worker.session import (
     statuses_to_resend,
 )
 from api.codec_objects import ObjectDecodeError
-from api.errors import HandshakeRefused, TransportError
+from api.errors import ErrorCode, HandshakeRefused, RemoteError, TransportError
 from api.objects import NodeDescription, TaskStatus
 from transport.client import Client
 from transport.keys import KeyPair
@@ -146,6 +147,11 @@ class AgentState:
 
 class _SessionEnded(Exception):
     """The current session is over; the reason is the message."""
+
+
+class _ManagerBusy(Exception):
+    """The manager answered a heartbeat or status batch ``busy``: the session stays, the
+    call is made again later."""
 
 
 class _Removed(_SessionEnded):
@@ -446,8 +452,12 @@ class Agent(SupervisedActor):
         received = 1
         expected = 0  # frames the manager had sent at the previous heartbeat
         next_beat = self._clock() + period
+        statuses_after = 0.0  # a batch answered busy waits BUSY_RETRY (session.py)
         while not self._halt.is_set():
-            wait = 0.0 if self.statuses.pending() else next_beat - self._clock()
+            now = self._clock()
+            wait = next_beat - now
+            if self.statuses.pending():
+                wait = min(wait, max(0.0, statuses_after - now))
             frame = self._next_frame(frames, min(wait, self._flush_interval))
             if frame is not None:
                 received += 1
@@ -458,10 +468,16 @@ class Agent(SupervisedActor):
                     raise _SessionEnded(
                         f"session stream lost frames ({received} of {expected} received)"
                     )
-                period, expected = self._heartbeat(client, session_id)
-                next_beat = self._clock() + period
-            if self.statuses.pending():
-                self._send_statuses(client, session_id)
+                try:
+                    period, expected = self._heartbeat(client, session_id)
+                    next_beat = self._clock() + period
+                except _ManagerBusy:
+                    next_beat = self._clock() + BUSY_RETRY
+            if self.statuses.pending() and self._clock() >= statuses_after:
+                try:
+                    self._send_statuses(client, session_id)
+                except _ManagerBusy:
+                    statuses_after = self._clock() + BUSY_RETRY
         raise _SessionEnded("agent stopping")
 
     def _managers_from(self, frame: SessionFrame) -> None:
@@ -527,6 +543,10 @@ class Agent(SupervisedActor):
             reply = client.request(
                 SESSION_HEARTBEAT, {"node_id": self._node_id, "session_id": session_id}
             )
+        except RemoteError as exc:
+            if exc.code == ErrorCode.BUSY:
+                raise _ManagerBusy from None
+            raise _SessionEnded(f"heartbeat failed: {exc}") from None
         except TransportError as exc:
             raise _SessionEnded(f"heartbeat failed: {exc}") from None
         role = reply.get("role")
@@ -547,6 +567,8 @@ class Agent(SupervisedActor):
             reply = client.request(SESSION_STATUS, body)
         except TransportError as exc:
             self.statuses.requeue(batch)
+            if isinstance(exc, RemoteError) and exc.code == ErrorCode.BUSY:
+                raise _ManagerBusy from None
             raise _SessionEnded(f"status batch failed: {exc}") from None
         refused = reply.get("refused", [])
         if refused:

@@ -19,6 +19,11 @@ Rules (SwarmKit's agent):
   very status. SwarmKit's worker reports every task again; after a failover at 100,000
   tasks the new leader decoded and judged 100,000 statuses it held already, while a
   thousand sessions waited to open.
+- A status batch or heartbeat answered ``busy`` (the manager's request queue is full) keeps
+  the session: the batch is put back and the call tried again ``BUSY_RETRY`` later. Ending
+  the session made an overloaded leader worse: each node went round the managers and
+  opened a new session, whose full set and statuses cost the leader more than the calls
+  it had refused (a run at 100,000 tasks: 162 sessions ended so, then 35 s instead of 27).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from actors.dispatcher.wire import ManagerAddress
 from api.objects import Task, TaskStatus
 
 __all__ = [
+    "BUSY_RETRY",
     "SESSION_BACKOFF",
     "ManagerRotation",
     "StatusCoalescer",
@@ -39,6 +45,7 @@ __all__ = [
 ]
 
 SESSION_BACKOFF: Final = Backoff.equal_jitter(initial=0.1, maximum=8.0)
+BUSY_RETRY: Final = 0.5  # seconds before a call the manager answered busy is made again
 
 
 def backoff_step(failures: int, managers: int) -> int:

@@ -321,8 +321,9 @@ class FleetLoop:
         self._dirty.add(index)
         if envelope.type == "error":
             del node.pending[envelope.id]
-            reason = f"{envelope.body.get('code')}: {envelope.body.get('message')}"
-            self._effects(index, session.on_failure(now, call, reason))
+            code = str(envelope.body.get("code"))
+            reason = f"{code}: {envelope.body.get('message')}"
+            self._effects(index, session.on_failure(now, call, reason, code))
             return
         if not envelope.more:
             del node.pending[envelope.id]

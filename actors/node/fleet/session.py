@@ -47,12 +47,14 @@ from actors.dispatcher.wire import (
 )
 from actors.node.fleet.tasks import NodeTasks
 from actors.worker.session import (
+    BUSY_RETRY,
     SESSION_BACKOFF,
     ManagerRotation,
     backoff_step,
     statuses_to_resend,
 )
 from api.codec_objects import ObjectDecodeError
+from api.errors import ErrorCode
 from api.objects import NodeDescription, TaskStatus
 
 __all__ = [
@@ -257,15 +259,30 @@ class FleetSession:
             return self._end(now, "the manager ended the stream")
         return []
 
-    def on_failure(self, now: float, call: Call, reason: str) -> list[Effect]:
-        """An error reply, or a reply that did not decode."""
+    def on_failure(self, now: float, call: Call, reason: str, code: str = "") -> list[Effect]:
+        """An error reply (``code``: its code), or a reply that did not decode."""
         if self.phase not in (Phase.OPENING, Phase.OPEN):
             return []
+        if code == ErrorCode.BUSY and self.phase is Phase.OPEN and call is not Call.SESSION:
+            return self._busy(now, call)
         what = {Call.SESSION: "session stream", Call.HEARTBEAT: "heartbeat"}.get(
             call, "status batch"
         )
         removed = NODE_REMOVED in reason
         return self._end(now, f"{what} failed: {reason}", removed)
+
+    def _busy(self, now: float, call: Call) -> list[Effect]:
+        """The manager refused a status batch or heartbeat for its full queue: the session
+        stays, the call is made again ``BUSY_RETRY`` later (actors/worker/session.py)."""
+        if call is Call.HEARTBEAT:
+            self._beat_deadline = _NEVER
+            self._next_beat = now + BUSY_RETRY
+        else:
+            self.tasks.statuses.requeue(self._in_flight)
+            self._in_flight = []
+            self._status_deadline = _NEVER
+            self._next_flush = now + BUSY_RETRY
+        return []
 
     # -- steps -----------------------------------------------------------------------------
     def _attempt(self, now: float) -> list[Effect]:

@@ -20,6 +20,7 @@ from actors.node.fleet.session import (
 )
 from actors.node.fleet.tasks import NodeTasks
 from actors.worker.executors.sim import SimExecutor
+from actors.worker.session import BUSY_RETRY
 from api.objects import NodeDescription, Task
 from api.task_state import TaskState
 from tests.unit.worker.helpers import make_task
@@ -179,3 +180,25 @@ def test_frames_and_status_batches_are_counted() -> None:
     s.on_frame(0.05, frame((make_task("t3"),)), wall=1000.0)
     s.on_frame(0.06, {"garbage": True}, wall=1000.0)  # undecodable: not counted
     assert s.frames_received == 2
+
+
+def test_a_status_batch_answered_busy_keeps_the_session_and_is_sent_again_later() -> None:
+    s = opened(session(), tasks=(make_task("t1"),))
+    (batch,) = sends(s.poll(0.0), Call.STATUS)
+    reason = "busy: endpoint 'remote' is busy: too many requests queued"
+    assert s.on_failure(0.1, Call.STATUS, reason, "busy") == []
+    assert s.phase is Phase.OPEN and s.ends == {} and len(s.tasks.statuses) == 1
+    assert sends(s.poll(0.2), Call.STATUS) == []  # not at once: the manager is full
+    (again,) = sends(s.poll(0.1 + BUSY_RETRY), Call.STATUS)
+    assert again.body["updates"] == batch.body["updates"]
+
+
+def test_a_heartbeat_answered_busy_is_made_again_later_and_other_errors_still_end() -> None:
+    s = opened(session())
+    sends(s.poll(2.0), Call.HEARTBEAT)
+    assert s.on_failure(2.1, Call.HEARTBEAT, "busy: full", "busy") == []
+    assert s.phase is Phase.OPEN and s.poll(2.2) == []
+    sends(s.poll(2.1 + BUSY_RETRY), Call.HEARTBEAT)
+    s.on_failure(2.7, Call.HEARTBEAT, "unavailable: no dispatcher", "unavailable")
+    assert s.phase is Phase.WAITING
+    assert s.last_end == "heartbeat failed: unavailable: no dispatcher"
