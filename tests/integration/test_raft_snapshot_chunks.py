@@ -66,8 +66,9 @@ def test_a_member_refuses_a_proposal_over_the_entry_budget(tmp_path: Path) -> No
     proposal: answered ``too_large`` with the sizes, and nothing is appended."""
     with RaftCluster(tmp_path, 1) as cluster:
         leader = cluster.wait_leader()
-        before = cluster.status(leader)
-        assert before is not None
+        # the entry a new leader appends for its term: its log grows by it once, maybe
+        # after wait_leader returned
+        before = cluster.wait_applied(leader, 1)
         reply = cluster.client(leader).request(
             "raft.propose", {"data": [b"x" * (MAX_ENTRY_BYTES + 1)]}, timeout=10
         )
