@@ -154,23 +154,14 @@ class Table:
             return
         keys = [self._keys(obj) for obj in objs]
         for i, entries in enumerate(self._index_entries):
-            if self._multi[i]:
-                for obj, each in zip(objs, keys, strict=True):
-                    for key in _key_set(each[i]):
-                        _index_key(entries, key, obj.id)
-                continue
-            get = entries.get
+            multi = self._multi[i]
             for obj, each in zip(objs, keys, strict=True):
                 key = each[i]
-                if key is None:
-                    continue
-                bucket = get(key)
-                if bucket is None:
-                    entries[key] = obj.id
-                elif isinstance(bucket, str):
-                    entries[key] = {bucket: None, obj.id: None}
-                else:
-                    bucket[obj.id] = None
+                if multi:
+                    for one in _key_set(key):
+                        _index_key(entries, one, obj.id)
+                elif key is not None:
+                    _index_key(entries, key, obj.id)
 
     def remove(self, id: str) -> Object | None:
         old = self.objects.pop(id, None)
