@@ -214,8 +214,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     0.2,
                 )
             wait_for(lambda: get("127.0.0.1", port, "/"), "the mesh answering", 60, 0.2)
-            for host_port in direct:  # warm both paths: every backend answers
-                get("127.0.0.1", host_port, "/")
+            # A task is running once its container started; its httpd listens a moment
+            # later, and the engine's proxy resets a connection it cannot pass on. Wait
+            # until every backend answers, so both paths are measured warm.
+            for host_port in direct:
+                wait_for(
+                    lambda host_port=host_port: get("127.0.0.1", host_port, "/"),
+                    f"the backend on {host_port} answering",
+                    60,
+                    0.2,
+                )
             log(f"mesh on {port}, direct on {direct[0]}")
             mesh = measure_path("127.0.0.1", port, args.seconds, args.clients)
             engine = measure_path("127.0.0.1", direct[0], args.seconds, args.clients)
