@@ -100,23 +100,23 @@ class ProgressJudge:
             labels = {k: k[:12] for k in keys}
         else:
             desired = int(service["replicas_desired"])
-            keys = list(range(1, desired + 1))
+            # Scale-down removes slots node by node (SwarmKit's rule), so the slots left
+            # need not be 1..desired: lines are numbered by position, as docker's are.
+            keys = sorted({r["slot"] for r in active})
             by_key = {k: [r for r in active if r["slot"] == k] for k in keys}
-            labels = {k: f"{k}/{desired}" for k in keys}
+            labels = {k: f"{i}/{desired}" for i, k in enumerate(keys, 1)}
 
         running = 0
         lines = []
-        for key in keys:
+        for key in keys[:desired]:
             current = [r for r in by_key[key] if r["up_to_date"]]
-            row = current[0] if current else (by_key[key][0] if by_key[key] else None)
-            if row is None:
-                lines.append(f"{labels[key]}: new")
-                continue
+            row = current[0] if current else by_key[key][0]
             state = row["state"]
             ok = row["up_to_date"] and state == "running"
             running += ok
             detail = row["error"] or (row["message"] if state == "pending" else "")
             lines.append(f"{labels[key]}: {state}" + (f"  {detail}" if detail else ""))
+        lines.extend(f"{i}/{desired}: new" for i in range(len(keys) + 1, desired + 1))
         lines.insert(0, f"overall progress: {running} out of {desired} tasks")
 
         settled, why = self._update_state(service)
@@ -124,7 +124,12 @@ class ProgressJudge:
         status = service.get("update_status") or {}
         if status.get("state") in _RUNNING:
             lines.insert(1, f"{status['state'].replace('_', ' ')}: {status.get('message', '')}")
-        done = settled and not why and running == desired and all(r["up_to_date"] for r in active)
+        done = (
+            settled
+            and not why
+            and len(keys) == running == desired
+            and all(r["up_to_date"] for r in active)
+        )
         return Verdict(done, why, running, desired, tuple(lines))
 
     def _update_state(self, service: Mapping[str, Any]) -> tuple[bool, str]:

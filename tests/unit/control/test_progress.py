@@ -46,6 +46,31 @@ def test_converges_when_every_slot_runs_the_current_spec() -> None:
     assert judge.judge(ps(c, "web")).done
 
 
+def test_a_scale_down_that_kept_slots_1_and_3_has_converged() -> None:
+    # the orchestrator removes slots from the node with the most tasks first, so a
+    # scale from 3 to 2 can keep slots 1 and 3 (CI once waited 60 s for a slot 2)
+    c = Cluster()
+    n1, n2 = c.add_node("n1"), c.add_node("n2")
+    c.create(name="web", replicas=3)
+    tasks = [c.add_task("web", 1, n1), c.add_task("web", 2, n1), c.add_task("web", 3, n2)]
+    for t in tasks:
+        c.set_task(t, TaskState.RUNNING)
+    call(c.services.scale, {"service": "web", "replicas": 2})
+    judge = ProgressJudge(FakeClock())
+    verdict = judge.judge(ps(c, "web"))
+    assert not verdict.done  # three slots are still live: the orchestrator has not acted
+    assert verdict.lines == ("overall progress: 2 out of 2 tasks", "1/2: running", "2/2: running")
+    c.set_desired(tasks[1], TaskState.REMOVE)
+    verdict = judge.judge(ps(c, "web"))
+    assert verdict.done and verdict.running == 2
+    assert verdict.lines == ("overall progress: 2 out of 2 tasks", "1/2: running", "2/2: running")
+    c.set_task(tasks[2], TaskState.FAILED, err="boom")
+    c.set_desired(tasks[2], TaskState.SHUTDOWN)
+    verdict = judge.judge(ps(c, "web"))
+    assert not verdict.done
+    assert verdict.lines == ("overall progress: 1 out of 2 tasks", "1/2: running", "2/2: new")
+
+
 def test_update_waits_for_tasks_at_the_new_spec() -> None:
     c = Cluster()
     n = c.add_node("n1")
