@@ -6,7 +6,8 @@ effects are named in logs.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import cast
 
 from actors.orchestrator.history import trim
 from actors.orchestrator.state import (
@@ -19,9 +20,27 @@ from actors.orchestrator.state import (
     SetServiceStatus,
     SetUpdateStatus,
 )
-from actors.store import Batch, MemoryStore, StoreError, WriteTx, clusters, services, tasks
+from actors.store import (
+    Batch,
+    MemoryStore,
+    StoreError,
+    TooLarge,
+    WriteTx,
+    clusters,
+    services,
+    tasks,
+)
 
-__all__ = ["describe", "effect_services", "service_of", "write_batch", "writer"]
+__all__ = [
+    "CREATE_GROUP",
+    "creates_writer",
+    "describe",
+    "effect_services",
+    "service_of",
+    "write_batch",
+    "write_groups",
+    "writer",
+]
 
 
 def service_of(effect: Effect) -> str:
@@ -47,19 +66,39 @@ def describe(effect: Effect) -> str:
     }[type(effect)]
 
 
-def writer(effect: Effect) -> Callable[[WriteTx], None]:
-    """The sub-transaction carrying out one effect against the objects as they are now."""
+# Creates of one service at one spec version written as one sub-transaction: each
+# sub-transaction costs about 7 us of the leader's CPU beyond its writes (a create alone
+# 17.5 us, in groups of 10 or more about 10.5 us), and a service of 10,000 replicas makes
+# 10,000 of them. Their tasks are new, so nothing but the write budget can refuse a
+# group; one over it is written again create by create (write_batch).
+CREATE_GROUP = 32
+
+
+def creates_writer(creates: Sequence[CreateTask]) -> Callable[[WriteTx], None]:
+    """The sub-transaction creating the tasks of ``creates`` (one service, one spec
+    version) if the service is still at that version and not being removed."""
+    first = creates[0].task
 
     def write(tx: WriteTx) -> None:
-        if isinstance(effect, CreateTask):
-            service = services.get(tx, effect.task.service_id)
-            if (
-                service is not None
-                and not service.pending_delete
-                and service.spec_version == effect.task.spec_version
-            ):
+        service = services.get(tx, first.service_id)
+        if (
+            service is not None
+            and not service.pending_delete
+            and service.spec_version == first.spec_version
+        ):
+            for effect in creates:
                 tx.create(effect.task, handed_over=True)  # built for this effect alone
-        elif isinstance(effect, SetDesiredState):
+
+    return write
+
+
+def writer(effect: Effect) -> Callable[[WriteTx], None]:
+    """The sub-transaction carrying out one effect against the objects as they are now."""
+    if isinstance(effect, CreateTask):
+        return creates_writer((effect,))
+
+    def write(tx: WriteTx) -> None:
+        if isinstance(effect, SetDesiredState):
             task = tasks.get(tx, effect.task_id)
             if task is not None and task.desired_state < effect.state:
                 tx.update(dataclasses.replace(task, desired_state=effect.state), handed_over=True)
@@ -113,22 +152,58 @@ def effect_services(effects: Iterable[Effect]) -> set[str]:
     return {service_of(e) for e in effects}
 
 
+def write_groups(effects: Sequence[Effect]) -> Iterator[Sequence[Effect]]:
+    """``effects`` in order, as the sub-transactions that write them: up to
+    ``CREATE_GROUP`` consecutive creates of one service at one spec version together,
+    every other effect alone."""
+    run: list[CreateTask] = []
+    for effect in effects:
+        if isinstance(effect, CreateTask):
+            if run and (
+                len(run) == CREATE_GROUP
+                or effect.task.service_id != run[0].task.service_id
+                or effect.task.spec_version != run[0].task.spec_version
+            ):
+                yield run
+                run = []
+            run.append(effect)
+            continue
+        if run:
+            yield run
+            run = []
+        yield (effect,)
+    if run:
+        yield run
+
+
 def write_batch(store: MemoryStore, effects: Sequence[Effect]) -> tuple[int, list[Effect]]:
-    """One store batch, a sub-transaction per effect: how many were written, and the
-    effects refused or failed. StoreError when the proposal failed (outcome unknown)."""
+    """One store batch, a sub-transaction per group of effects (write_groups): how many
+    effects were written, and those refused or failed. StoreError when the proposal
+    failed (outcome unknown)."""
     sent: list[tuple[int, Effect]] = []  # (outcome index, effect)
     refused: list[Effect] = []
 
+    def write(batch: Batch, group: Sequence[Effect]) -> None:
+        before = len(batch.outcomes)
+        try:
+            if len(group) == 1:
+                batch.update(writer(group[0]))
+            else:
+                batch.update(creates_writer(cast(Sequence[CreateTask], group)))
+        except StoreError:
+            refused.extend(group)
+            return
+        if len(batch.outcomes) == before:
+            return  # nothing to write
+        if len(group) > 1 and isinstance(batch.outcomes[before], TooLarge):
+            for effect in group:  # over the write budget together: each on its own
+                write(batch, (effect,))
+            return
+        sent.extend((before, effect) for effect in group)
+
     def fill(batch: Batch) -> None:
-        for effect in effects:
-            before = len(batch.outcomes)
-            try:
-                batch.update(writer(effect))
-            except StoreError:
-                refused.append(effect)
-                continue
-            if len(batch.outcomes) > before:
-                sent.append((before, effect))
+        for group in write_groups(effects):
+            write(batch, group)
 
     outcomes = store.batch(fill).outcomes
     failed = [e for i, e in sent if outcomes[i] is not None]

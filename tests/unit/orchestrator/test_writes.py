@@ -1,0 +1,78 @@
+"""The orchestrator's writes against a real MemoryStore: creates of one service are written
+in groups (one sub-transaction each), and a group over the write budget is written again
+create by create."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import replace
+
+from actors.orchestrator import CreateTask, SetDesiredState
+from actors.orchestrator.restart import replacement
+from actors.orchestrator.writes import CREATE_GROUP, creates_writer, write_batch, write_groups
+from actors.store import MemoryStore, TooLarge, services, tasks
+from actors.store.budget import Budgets
+from api.objects import Service
+from api.task_state import TaskState
+from tests.unit.orchestrator.helpers import make_service
+
+
+def creates(service: Service, slots: range, rng: random.Random) -> list[CreateTask]:
+    return [
+        CreateTask(replacement(service, slot=s, node_id="", now=1.0, rng=rng, restart=False))
+        for s in slots
+    ]
+
+
+def store_with(*created: Service, budgets: Budgets | None = None) -> MemoryStore:
+    store = MemoryStore.local(clock=time.time, rng=random.Random(5), budgets=budgets)
+    for service in created:
+        store.update(lambda tx, s=service: tx.create(s))
+    return store
+
+
+def test_consecutive_creates_of_one_service_and_version_share_a_group() -> None:
+    rng = random.Random(1)
+    web, db = make_service("web"), make_service("db")
+    web2 = replace(web, spec_version=web.spec_version + 1)
+    stop = SetDesiredState("t" * 25, web.id, TaskState.SHUTDOWN)
+    effects = [
+        *creates(web, range(1, 41), rng),
+        stop,
+        *creates(db, range(1, 4), rng),
+        *creates(web2, range(41, 43), rng),
+        *creates(db, range(4, 5), rng),
+    ]
+    groups = [list(g) for g in write_groups(effects)]
+    assert [len(g) for g in groups] == [CREATE_GROUP, 40 - CREATE_GROUP, 1, 3, 2, 1]
+    assert [e for g in groups for e in g] == effects  # every effect once, in order
+    assert groups[2] == [stop]
+
+
+def test_a_batch_writes_every_create_and_skips_a_removed_service() -> None:
+    rng = random.Random(2)
+    web, gone = make_service("web"), make_service("gone")
+    store = store_with(web)  # "gone" was never created
+    effects = [*creates(web, range(1, 101), rng), *creates(gone, range(1, 4), rng)]
+    written, failed = write_batch(store, effects)
+    assert (written, failed) == (100, [])
+    stored = store.view(lambda tx: tasks.by_service(tx, web.id))
+    assert sorted(t.slot for t in stored) == list(range(1, 101))
+    assert store.view(lambda tx: tasks.by_service(tx, gone.id)) == []
+
+
+def test_a_group_over_the_write_budget_is_written_create_by_create() -> None:
+    rng = random.Random(3)
+    web = make_service("web")
+    budgets = Budgets(object=4096, write=4096, entry=1 << 20)
+    effects = creates(web, range(1, CREATE_GROUP + 1), rng)
+    probe = store_with(web, budgets=budgets)
+    outcomes = probe.batch(lambda b: b.update(creates_writer(effects))).outcomes
+    assert isinstance(outcomes[0], TooLarge)  # the group together does not fit
+
+    store = store_with(web, budgets=budgets)
+    written, failed = write_batch(store, effects)
+    assert (written, failed) == (CREATE_GROUP, [])
+    assert len(store.view(lambda tx: tasks.by_service(tx, web.id))) == CREATE_GROUP
+    assert store.view(lambda tx: services.get(tx, web.id)) is not None
