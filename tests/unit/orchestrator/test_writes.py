@@ -4,14 +4,15 @@ create by create."""
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from dataclasses import replace
 
-from actors.orchestrator import CreateTask, SetDesiredState
+from actors.orchestrator import CreateTask, Effect, SetDesiredState
 from actors.orchestrator.restart import replacement
 from actors.orchestrator.writes import CREATE_GROUP, creates_writer, write_batch, write_groups
-from actors.store import MemoryStore, TooLarge, services, tasks
+from actors.store import MemoryStore, TooLarge, WriteTx, services, tasks
 from actors.store.budget import Budgets
 from api.objects import Service
 from api.task_state import TaskState
@@ -25,10 +26,14 @@ def creates(service: Service, slots: range, rng: random.Random) -> list[CreateTa
     ]
 
 
+def create(service: Service, tx: WriteTx) -> None:
+    tx.create(service)
+
+
 def store_with(*created: Service, budgets: Budgets | None = None) -> MemoryStore:
     store = MemoryStore.local(clock=time.time, rng=random.Random(5), budgets=budgets)
     for service in created:
-        store.update(lambda tx, s=service: tx.create(s))
+        store.update(functools.partial(create, service))
     return store
 
 
@@ -37,7 +42,7 @@ def test_consecutive_creates_of_one_service_and_version_share_a_group() -> None:
     web, db = make_service("web"), make_service("db")
     web2 = replace(web, spec_version=web.spec_version + 1)
     stop = SetDesiredState("t" * 25, web.id, TaskState.SHUTDOWN)
-    effects = [
+    effects: list[Effect] = [
         *creates(web, range(1, 41), rng),
         stop,
         *creates(db, range(1, 4), rng),
