@@ -51,6 +51,7 @@ from api.task_state import TaskState
 __all__ = ["DEFAULT_TICK_INTERVAL", "SchedulerActor", "TickReport"]
 
 _KINDS = frozenset({ObjectKind.NODE, ObjectKind.SERVICE, ObjectKind.TASK})
+WRITE_GROUP = 32  # decisions per sub-transaction
 
 
 @dataclass(frozen=True)
@@ -161,15 +162,20 @@ class SchedulerActor(StoreReactor):
         def fill(batch: Batch) -> None:
             todo: list[Assignment | Unschedulable] = [*decisions.assignments]
             todo.extend(decisions.unschedulable)
-            for d in todo:
-                slot = len(batch.outcomes)
+            # placements written together (Batch.update_together): one that conflicts at
+            # commit fails its group, whose tasks the next tick places again
+            for start in range(0, len(todo), WRITE_GROUP):
+                group = todo[start : start + WRITE_GROUP]
                 try:
-                    batch.update(_writer(d, now))
-                except StoreError:
-                    if len(batch.outcomes) == slot:
+                    results = batch.update_together([_writer(d, now) for d in group])
+                except StoreError:  # an earlier proposal failed: these are retried
+                    refused.extend(group)
+                    continue
+                for d, result in zip(group, results, strict=True):
+                    if isinstance(result, int):
+                        sent.append((d, result))
+                    else:
                         refused.append(d)
-                        continue
-                sent.append((d, slot))
 
         unknown: StoreError | None = None
         outcomes: tuple[StoreError | None, ...] = ()

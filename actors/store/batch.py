@@ -14,7 +14,7 @@ proposal in turn.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -89,6 +89,51 @@ class Batch:
         if self._ops >= store._max_ops:
             self.flush()
         return value
+
+    def update_together(
+        self, fns: Sequence[Callable[[WriteTx], object]]
+    ) -> list[int | StoreError | None]:
+        """Run ``fns`` as one sub-transaction: they are proposed, and commit or fail,
+        together. A sub-transaction costs the leader ~9 us of CPU beyond its writes, and
+        a follower ~4 us; a thousand tasks placed or created at once are a thousand
+        writes of one operation each. Each ``fn`` writes objects no other one writes, and
+        raises StoreError only before it writes: its error is its outcome, and the others
+        go on. Over the write budget
+        together, each ``fn`` runs again as its own sub-transaction.
+
+        Per ``fn``: the index of its outcome in ``outcomes``, the StoreError it raised, or
+        None when it wrote nothing. An earlier proposal's error raised before the group
+        joined the batch propagates, as from ``update``; one raised after it is already
+        the outcome of that proposal's writes, and the group's comes with its own."""
+        results: list[int | StoreError | None] = [None] * len(fns)
+        wrote: list[int] = []
+
+        def write(tx: WriteTx) -> None:
+            for i, fn in enumerate(fns):
+                count = tx.op_count
+                try:
+                    fn(tx)
+                except StoreError as exc:
+                    results[i] = exc
+                    continue
+                if tx.op_count != count:
+                    wrote.append(i)
+
+        before = len(self.outcomes)
+        try:
+            self.update(write)
+        except StoreError:
+            if len(self.outcomes) == before:
+                raise
+        if len(self.outcomes) == before:
+            return results  # nothing written: every result is its error or None
+        if len(wrote) > 1 and isinstance(self.outcomes[before], TooLarge):
+            for i in wrote:  # the group's refusal stays in outcomes, referenced by no one
+                results[i] = self.update_together((fns[i],))[0]
+            return results
+        for i in wrote:
+            results[i] = before
+        return results
 
     def _after_in_flight(self, ops: tuple[Op, ...]) -> tuple[Op, ...]:
         """``ops``, where one changes an object a proposal in flight wrote last, once that

@@ -146,6 +146,10 @@ class WriteTx(ReadTx):
         return tuple(self._ops.values())
 
     @property
+    def op_count(self) -> int:
+        return len(self._ops)
+
+    @property
     def writes(self) -> dict[_Key, Object | None]:
         """This transaction's visible changes: object, or None when deleted."""
         return dict(self._own)

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from actors.orchestrator import CreateTask, Effect, SetDesiredState
 from actors.orchestrator.restart import replacement
-from actors.orchestrator.writes import CREATE_GROUP, creates_writer, write_batch, write_groups
+from actors.orchestrator.writes import CREATE_GROUP, write_batch, write_groups, writer
 from actors.store import MemoryStore, TooLarge, WriteTx, services, tasks
 from actors.store.budget import Budgets
 from api.objects import Service
@@ -73,7 +73,7 @@ def test_a_group_over_the_write_budget_is_written_create_by_create() -> None:
     budgets = Budgets(object=4096, write=4096, entry=1 << 20)
     effects = creates(web, range(1, CREATE_GROUP + 1), rng)
     probe = store_with(web, budgets=budgets)
-    outcomes = probe.batch(lambda b: b.update(creates_writer(effects))).outcomes
+    outcomes = probe.batch(lambda b: b.update(lambda tx: [writer(e)(tx) for e in effects])).outcomes
     assert isinstance(outcomes[0], TooLarge)  # the group together does not fit
 
     store = store_with(web, budgets=budgets)

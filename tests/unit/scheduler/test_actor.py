@@ -14,6 +14,7 @@ import pykka
 import pytest
 
 from actors.scheduler import ASSIGNED_MESSAGE, SchedulerActor, TickReport
+from actors.scheduler import actor as scheduler_actor
 from actors.store import Batch, BatchResult, LocalProposer, MemoryStore, WriteTx, tasks
 from actors.store.errors import NotLeader
 from api.objects import Node, Task
@@ -184,7 +185,10 @@ class LateErrorStore(MemoryStore):
         return super().batch(wrapped, timeout=timeout)
 
 
-def test_a_write_in_the_batch_is_counted_even_when_its_update_raised_late(started: Any) -> None:
+def test_a_write_in_the_batch_is_counted_even_when_its_update_raised_late(
+    started: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scheduler_actor, "WRITE_GROUP", 2)  # two groups: the second raises
     store = LateErrorStore.local(clock=time.time, rng=random.Random(5))
     create(store, node("a"), node("b"))
     create(store, *[task("web", slot=i) for i in range(1, 5)])

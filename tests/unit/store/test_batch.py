@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import replace
 
-from actors.store import Batch, ConflictError, WriteTx, tasks
+from actors.store import AlreadyExists, Batch, ConflictError, StoreError, TooLarge, WriteTx, tasks
+from actors.store.budget import Budgets
 from api.objects import Task
 from tests.unit.store.helpers import make_store, service, task
 
@@ -130,3 +132,50 @@ def test_readers_never_see_half_a_batch() -> None:
         t.join()
     assert all(n % 10 == 0 for n in seen)
     assert store.view(lambda tx: len(tasks.by_service(tx, s.id))) == 500
+
+
+def test_update_together_is_one_write_and_a_refusal_stays_its_own() -> None:
+    store = make_store()
+    s = service()
+    store.update(lambda tx: tx.create(s))
+    existing = task(s.id, 9)
+    store.update(lambda tx: tx.create(existing))
+    fresh = [task(s.id, slot) for slot in (1, 2, 3)]
+    fns = [
+        lambda tx: tx.create(fresh[0]),
+        lambda tx: tx.create(existing),  # AlreadyExists, before it writes
+        lambda tx: None,  # writes nothing
+        lambda tx: tx.create(fresh[1]),
+        lambda tx: tx.create(fresh[2]),
+    ]
+    results: list[int | StoreError | None] = []
+
+    def fn(batch: Batch) -> None:
+        results.extend(batch.update_together(fns))
+
+    outcome = store.batch(fn)
+    assert outcome.outcomes == (None,)  # one sub-transaction
+    assert results[0] == results[3] == results[4] == 0
+    assert isinstance(results[1], AlreadyExists) and results[2] is None
+    assert store.view(lambda tx: len(tasks.by_service(tx, s.id))) == 4
+
+
+def test_update_together_over_the_write_budget_writes_each_alone() -> None:
+    store = make_store(budgets=Budgets(object=4096, write=4096, entry=1 << 20))
+    s = service()
+    store.update(lambda tx: tx.create(s))
+    fresh = [task(s.id, slot) for slot in range(1, 41)]
+    results: list[int | StoreError | None] = []
+
+    def fn(batch: Batch) -> None:
+        results.extend(batch.update_together([functools.partial(create, t) for t in fresh]))
+
+    outcome = store.batch(fn)
+    assert isinstance(outcome.outcomes[0], TooLarge)  # the group's refusal, then each alone
+    assert results == list(range(1, 41))
+    assert all(outcome.outcomes[i] is None for i in results)
+    assert store.view(lambda tx: len(tasks.by_service(tx, s.id))) == 40
+
+
+def create(obj: Task, tx: WriteTx) -> None:
+    tx.create(obj)
