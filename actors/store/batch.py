@@ -98,8 +98,8 @@ class Batch:
         a follower ~4 us; a thousand tasks placed or created at once are a thousand
         writes of one operation each. Each ``fn`` writes objects no other one writes, and
         raises StoreError only before it writes: its error is its outcome, and the others
-        go on. Over the write budget
-        together, each ``fn`` runs again as its own sub-transaction.
+        go on. Over the write budget together, each ``fn`` runs again as its own
+        sub-transaction.
 
         Per ``fn``: the index of its outcome in ``outcomes``, the StoreError it raised, or
         None when it wrote nothing. An earlier proposal's error raised before the group
