@@ -19,25 +19,10 @@ from actors.orchestrator.state import (
     SetServiceStatus,
     SetUpdateStatus,
 )
-from actors.store import (
-    Batch,
-    MemoryStore,
-    StoreError,
-    WriteTx,
-    clusters,
-    services,
-    tasks,
-)
+from actors.store import Batch, MemoryStore, StoreError, WriteTx, clusters, services, tasks
+from actors.store.batch import WRITES_TOGETHER
 
-__all__ = [
-    "CREATE_GROUP",
-    "describe",
-    "effect_services",
-    "service_of",
-    "write_batch",
-    "write_groups",
-    "writer",
-]
+__all__ = ["describe", "effect_services", "service_of", "write_batch", "write_groups", "writer"]
 
 
 def service_of(effect: Effect) -> str:
@@ -61,11 +46,6 @@ def describe(effect: Effect) -> str:
         SetServiceSpec: "rollbacks",
         SetServiceStatus: "service_status",
     }[type(effect)]
-
-
-# Creates of one service at one spec version are written as one sub-transaction
-# (Batch.update_together): a service of 10,000 replicas makes 10,000 of them at once.
-CREATE_GROUP = 32
 
 
 def writer(effect: Effect) -> Callable[[WriteTx], None]:
@@ -136,13 +116,14 @@ def effect_services(effects: Iterable[Effect]) -> set[str]:
 
 def write_groups(effects: Sequence[Effect]) -> Iterator[Sequence[Effect]]:
     """``effects`` in order, as the sub-transactions that write them: up to
-    ``CREATE_GROUP`` consecutive creates of one service at one spec version together,
-    every other effect alone."""
+    ``WRITES_TOGETHER`` consecutive creates of one service at one spec version together
+    (a service of 10,000 replicas makes 10,000 creates at once), every other effect
+    alone."""
     run: list[CreateTask] = []
     for effect in effects:
         if isinstance(effect, CreateTask):
             if run and (
-                len(run) == CREATE_GROUP
+                len(run) == WRITES_TOGETHER
                 or effect.task.service_id != run[0].task.service_id
                 or effect.task.spec_version != run[0].task.spec_version
             ):

@@ -42,6 +42,7 @@ from actors.store import (
     services,
     tasks,
 )
+from actors.store.batch import WRITES_TOGETHER
 from actors.store_reactor import DEFAULT_TICK_INTERVAL, StoreReactor
 from actors.supervisor import ChildContext
 from api.objects import Node, ObjectKind, Service, Task, TaskStatus
@@ -51,7 +52,6 @@ from api.task_state import TaskState
 __all__ = ["DEFAULT_TICK_INTERVAL", "SchedulerActor", "TickReport"]
 
 _KINDS = frozenset({ObjectKind.NODE, ObjectKind.SERVICE, ObjectKind.TASK})
-WRITE_GROUP = 32  # decisions per sub-transaction
 
 
 @dataclass(frozen=True)
@@ -164,8 +164,8 @@ class SchedulerActor(StoreReactor):
             todo.extend(decisions.unschedulable)
             # placements written together (Batch.update_together): one that conflicts at
             # commit fails its group, whose tasks the next tick places again
-            for start in range(0, len(todo), WRITE_GROUP):
-                group = todo[start : start + WRITE_GROUP]
+            for start in range(0, len(todo), WRITES_TOGETHER):
+                group = todo[start : start + WRITES_TOGETHER]
                 try:
                     results = batch.update_together([_writer(d, now) for d in group])
                 except StoreError:  # an earlier proposal failed: these are retried

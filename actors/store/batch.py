@@ -29,12 +29,15 @@ from api.objects import Object, ObjectKind
 if TYPE_CHECKING:
     from actors.store.memory import MemoryStore
 
-__all__ = ["DEFAULT_IN_FLIGHT", "Batch"]
+__all__ = ["DEFAULT_IN_FLIGHT", "WRITES_TOGETHER", "Batch"]
 
 T = TypeVar("T")
 _Key = tuple[ObjectKind, str]
 DEFAULT_IN_FLIGHT = 2  # proposals of one batch awaiting their verdicts at once (more only delay
 # other writers, whose proposals queue behind them, for little more overlap)
+# writes a caller puts in one update_together: from about 10 on, a sub-transaction's own
+# cost is spread thin; a write that conflicts at commit fails no more than this many
+WRITES_TOGETHER = 32
 
 
 class Batch:

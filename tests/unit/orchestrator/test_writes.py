@@ -11,8 +11,9 @@ from dataclasses import replace
 
 from actors.orchestrator import CreateTask, Effect, SetDesiredState
 from actors.orchestrator.restart import replacement
-from actors.orchestrator.writes import CREATE_GROUP, write_batch, write_groups, writer
+from actors.orchestrator.writes import write_batch, write_groups, writer
 from actors.store import MemoryStore, TooLarge, WriteTx, services, tasks
+from actors.store.batch import WRITES_TOGETHER
 from actors.store.budget import Budgets
 from api.objects import Service
 from api.task_state import TaskState
@@ -50,7 +51,7 @@ def test_consecutive_creates_of_one_service_and_version_share_a_group() -> None:
         *creates(db, range(4, 5), rng),
     ]
     groups = [list(g) for g in write_groups(effects)]
-    assert [len(g) for g in groups] == [CREATE_GROUP, 40 - CREATE_GROUP, 1, 3, 2, 1]
+    assert [len(g) for g in groups] == [WRITES_TOGETHER, 40 - WRITES_TOGETHER, 1, 3, 2, 1]
     assert [e for g in groups for e in g] == effects  # every effect once, in order
     assert groups[2] == [stop]
 
@@ -71,13 +72,13 @@ def test_a_group_over_the_write_budget_is_written_create_by_create() -> None:
     rng = random.Random(3)
     web = make_service("web")
     budgets = Budgets(object=4096, write=4096, entry=1 << 20)
-    effects = creates(web, range(1, CREATE_GROUP + 1), rng)
+    effects = creates(web, range(1, WRITES_TOGETHER + 1), rng)
     probe = store_with(web, budgets=budgets)
     outcomes = probe.batch(lambda b: b.update(lambda tx: [writer(e)(tx) for e in effects])).outcomes
     assert isinstance(outcomes[0], TooLarge)  # the group together does not fit
 
     store = store_with(web, budgets=budgets)
     written, failed = write_batch(store, effects)
-    assert (written, failed) == (CREATE_GROUP, [])
-    assert len(store.view(lambda tx: tasks.by_service(tx, web.id))) == CREATE_GROUP
+    assert (written, failed) == (WRITES_TOGETHER, [])
+    assert len(store.view(lambda tx: tasks.by_service(tx, web.id))) == WRITES_TOGETHER
     assert store.view(lambda tx: services.get(tx, web.id)) is not None

@@ -188,7 +188,7 @@ class LateErrorStore(MemoryStore):
 def test_a_write_in_the_batch_is_counted_even_when_its_update_raised_late(
     started: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(scheduler_actor, "WRITE_GROUP", 2)  # two groups: the second raises
+    monkeypatch.setattr(scheduler_actor, "WRITES_TOGETHER", 2)  # two groups: the second raises
     store = LateErrorStore.local(clock=time.time, rng=random.Random(5))
     create(store, node("a"), node("b"))
     create(store, *[task("web", slot=i) for i in range(1, 5)])
