@@ -316,6 +316,7 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
         for w in writers:
             poll(lambda w=w: w.write_once(5.0), f"a write via {w.node.name}", 30)
         before = fleet.stats()
+        cpu_before = cluster.cpu_seconds()
         killed = time.monotonic()
         killed_utc = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
         for w in writers:
@@ -341,6 +342,7 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
     reconciled_s = time.monotonic() - killed
     poll(lambda: fleet.stats()["sessions_open"] == cluster.n_nodes, "sessions back", 600, 0.5)
     sessions_s = time.monotonic() - killed
+    cpu_after = cluster.cpu_seconds()
     wait_running(cluster, names, tasks, 600)
     all_s = time.monotonic() - killed
     final = fleet.stats()
@@ -353,6 +355,13 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
         "reconciled_s": round(reconciled_s, 3),
         "every_session_back_s": round(sessions_s, 3),
         "every_task_counted_running_s": round(all_s, 3),
+        # CPU seconds each survivor and the fleet spent from the kill until every session
+        # was back: the work the failover cost, steadier than its times on a shared machine
+        "cpu_seconds": {
+            name: round(cpu_after[name] - cpu_before[name], 2)
+            for name in cpu_after
+            if name != leader.name
+        },
         "load_average": {"before": load_before, "after": load()},
         # every session or attempt that ended from the kill on, and why: one at the dead
         # leader, then one at each follower that is not the new leader yet
