@@ -46,7 +46,13 @@ from actors.orchestrator.triggers import (
     task_matters,
     task_matters_to_reaper,
 )
-from actors.orchestrator.writes import describe, effect_services, service_of, write_batch
+from actors.orchestrator.writes import (
+    describe,
+    effect_services,
+    service_of,
+    stops_first,
+    write_batch,
+)
 from actors.store import (
     Action,
     Event,
@@ -258,8 +264,10 @@ class _ReconcileActor(StoreReactor):
             if start:
                 self._drain()
             try:
+                # a slice's shutdowns before its creates (writes.stops_first): a drain's
+                # nodes hear of theirs sooner, and both are written in groups
                 wrote, refused = write_batch(
-                    self._store, effects[start : start + self._write_slice]
+                    self._store, stops_first(effects[start : start + self._write_slice])
                 )
             except StoreError as exc:  # the proposal failed: outcome unknown, redo everything
                 self._log.warning(f"{self.subsystem}.write.failed", error=str(exc))
