@@ -29,7 +29,12 @@ from actors.orchestrator.reaper import reap
 from actors.orchestrator.reconcile import reconcile_services
 from actors.orchestrator.replicated import reconcile_slots
 from actors.orchestrator.restart import RestartHistory
-from actors.orchestrator.settled import is_progress, is_settled, still_settled
+from actors.orchestrator.settled import (
+    is_progress,
+    is_settled,
+    is_stopped_report,
+    still_settled,
+)
 from actors.orchestrator.state import (
     CreateTask,
     Effect,
@@ -337,7 +342,9 @@ class OrchestratorActor(_ReconcileActor):
             if not deleted and event.old is None and obj.id in self._created:
                 self._created.discard(obj.id)  # the plan that made it counted it
             elif obj.service_id in self._settled:
-                if deleted or not is_progress(obj, event.old, self._usable):
+                if deleted or not (
+                    is_progress(obj, event.old, self._usable) or is_stopped_report(obj, event.old)
+                ):
                     self._mark_slot(obj)
             elif deleted or task_matters(obj, event.old):
                 self._dirty.add(obj.service_id)
