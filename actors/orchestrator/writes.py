@@ -21,6 +21,7 @@ from actors.orchestrator.state import (
 )
 from actors.store import Batch, MemoryStore, StoreError, WriteTx, clusters, services, tasks
 from actors.store.batch import WRITES_TOGETHER
+from api.objects_copy import copy_object
 
 __all__ = [
     "describe",
@@ -71,7 +72,10 @@ def writer(effect: Effect) -> Callable[[WriteTx], None]:
         elif isinstance(effect, SetDesiredState):
             task = tasks.get(tx, effect.task_id)
             if task is not None and task.desired_state < effect.state:
-                tx.update(dataclasses.replace(task, desired_state=effect.state), handed_over=True)
+                # copy_object: dataclasses.replace's walk of the fields, without the walk
+                # (a drain of 100 nodes at 100,000 tasks makes 10,000 of these)
+                stopped = copy_object(task, task.meta, {"desired_state": effect.state})
+                tx.update(stopped, handed_over=True)
         elif isinstance(effect, DeleteTask):
             task = tasks.get(tx, effect.task.id)
             if task is not None and task.meta.version == effect.task.meta.version:
