@@ -275,18 +275,30 @@ def drain(cluster: ScaleCluster, names: Sequence[str], tasks: int, count: int) -
     victims = fleet.node_ids[:count]
     held = fleet.stats(victims)["running"]
     load_before = load()
+    cpu_before = cluster.cpu_seconds()
     started = time.monotonic()
 
     def drain_one(node_id: str) -> None:
         cluster.write("control.node.update", {"node": node_id, "availability": "drain"})
 
+    log(f"drain: {count} nodes, {held} tasks")
     with ThreadPoolExecutor(DRAIN_CONCURRENCY) as pool:  # as a script would, in parallel
         list(pool.map(drain_one, victims))
     sent_s = time.monotonic() - started
-    poll(lambda: fleet.stats(victims)["running"] == 0, "drained nodes empty", 600, POLL_S)
+    # (seconds, tasks still running on the drained nodes): where the time goes
+    left: list[tuple[float, int]] = []
+
+    def empty() -> bool:
+        running = int(fleet.stats(victims)["running"])
+        left.append((round(time.monotonic() - started, 3), running))
+        return running == 0
+
+    poll(empty, "drained nodes empty", 600, POLL_S)
     empty_s = time.monotonic() - started
-    wait_running(cluster, names, tasks, 600)
+    # then (seconds, tasks running): the fleet's count, then the store's
+    elsewhere = wait_running(cluster, names, tasks, 600)
     total_s = time.monotonic() - started
+    cpu_after = cluster.cpu_seconds()
     after = fleet.stats()
     return {
         "nodes": count,
@@ -295,6 +307,12 @@ def drain(cluster: ScaleCluster, names: Sequence[str], tasks: int, count: int) -
         "drained_nodes_empty_s": round(empty_s, 3),
         "tasks_running_elsewhere_s": round(total_s, 3),
         "load_average": {"before": load_before, "after": load()},
+        # each process's CPU over the drain: a machine of 2 cores shared by them all
+        "cpu_seconds": {
+            name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after
+        },
+        "left_on_drained": left,
+        "running_after_empty": [(round(at + empty_s, 3), n) for at, n in elsewhere],
         "checks": {
             "drained_nodes_empty": fleet.stats(victims)["tasks"] == 0
             or fleet.stats(victims)["running"] == 0,

@@ -29,7 +29,12 @@ from actors.orchestrator.reaper import reap
 from actors.orchestrator.reconcile import reconcile_services
 from actors.orchestrator.replicated import reconcile_slots
 from actors.orchestrator.restart import RestartHistory
-from actors.orchestrator.settled import is_progress, is_settled, still_settled
+from actors.orchestrator.settled import (
+    is_progress,
+    is_settled,
+    is_stopped_report,
+    still_settled,
+)
 from actors.orchestrator.state import (
     CreateTask,
     Effect,
@@ -46,7 +51,13 @@ from actors.orchestrator.triggers import (
     task_matters,
     task_matters_to_reaper,
 )
-from actors.orchestrator.writes import describe, effect_services, service_of, write_batch
+from actors.orchestrator.writes import (
+    describe,
+    effect_services,
+    service_of,
+    stops_first,
+    write_batch,
+)
 from actors.store import (
     Action,
     Event,
@@ -258,8 +269,10 @@ class _ReconcileActor(StoreReactor):
             if start:
                 self._drain()
             try:
+                # a slice's shutdowns before its creates (writes.stops_first): a drain's
+                # nodes hear of theirs sooner, and both are written in groups
                 wrote, refused = write_batch(
-                    self._store, effects[start : start + self._write_slice]
+                    self._store, stops_first(effects[start : start + self._write_slice])
                 )
             except StoreError as exc:  # the proposal failed: outcome unknown, redo everything
                 self._log.warning(f"{self.subsystem}.write.failed", error=str(exc))
@@ -329,7 +342,9 @@ class OrchestratorActor(_ReconcileActor):
             if not deleted and event.old is None and obj.id in self._created:
                 self._created.discard(obj.id)  # the plan that made it counted it
             elif obj.service_id in self._settled:
-                if deleted or not is_progress(obj, event.old, self._usable):
+                if deleted or not (
+                    is_progress(obj, event.old, self._usable) or is_stopped_report(obj, event.old)
+                ):
                     self._mark_slot(obj)
             elif deleted or task_matters(obj, event.old):
                 self._dirty.add(obj.service_id)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from actors.orchestrator.state import (
     RESTART_DELAYED_MESSAGE,
@@ -44,6 +44,7 @@ from actors.orchestrator.state import (
 from api.enums import RestartCondition
 from api.ids import RandomBits
 from api.objects import Node, Service, Task
+from api.objects_copy import copy_object
 from api.specs import TaskSpec
 from api.task_state import TaskState
 
@@ -113,7 +114,7 @@ def shut_down_dead(
     for t in tasks:
         if t.desired_state <= TaskState.RUNNING and is_dead(t, nodes):
             plan.add(SetDesiredState(t.id, t.service_id, TaskState.SHUTDOWN, reason))
-            t = replace(t, desired_state=TaskState.SHUTDOWN)
+            t = copy_object(t, t.meta, {"desired_state": TaskState.SHUTDOWN})  # no field walk
         out.append(t)
     return out
 

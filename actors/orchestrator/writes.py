@@ -21,8 +21,17 @@ from actors.orchestrator.state import (
 )
 from actors.store import Batch, MemoryStore, StoreError, WriteTx, clusters, services, tasks
 from actors.store.batch import WRITES_TOGETHER
+from api.objects_copy import copy_object
 
-__all__ = ["describe", "effect_services", "service_of", "write_batch", "write_groups", "writer"]
+__all__ = [
+    "describe",
+    "effect_services",
+    "service_of",
+    "stops_first",
+    "write_batch",
+    "write_groups",
+    "writer",
+]
 
 
 def service_of(effect: Effect) -> str:
@@ -63,7 +72,10 @@ def writer(effect: Effect) -> Callable[[WriteTx], None]:
         elif isinstance(effect, SetDesiredState):
             task = tasks.get(tx, effect.task_id)
             if task is not None and task.desired_state < effect.state:
-                tx.update(dataclasses.replace(task, desired_state=effect.state), handed_over=True)
+                # copy_object: dataclasses.replace's walk of the fields, without the walk
+                # (a drain of 100 nodes at 100,000 tasks makes 10,000 of these)
+                stopped = copy_object(task, task.meta, {"desired_state": effect.state})
+                tx.update(stopped, handed_over=True)
         elif isinstance(effect, DeleteTask):
             task = tasks.get(tx, effect.task.id)
             if task is not None and task.meta.version == effect.task.meta.version:
@@ -114,13 +126,59 @@ def effect_services(effects: Iterable[Effect]) -> set[str]:
     return {service_of(e) for e in effects}
 
 
+def stops_first(effects: Sequence[Effect]) -> list[Effect]:
+    """``effects`` with each run of desired-state changes and creates reordered: the
+    changes first, then the creates, each kind in its order. A drain makes a shutdown
+    and a replacement per task, alternating: so reordered, the drained nodes hear of
+    their shutdowns sooner, and each kind is written in groups (``write_groups``). A run
+    that changes a task it creates is left as it is."""
+    out: list[Effect] = []
+    run: list[Effect] = []
+
+    def flush() -> None:
+        created = {e.task.id for e in run if isinstance(e, CreateTask)}
+        changed = [e for e in run if isinstance(e, SetDesiredState)]
+        if not created or not changed or any(e.task_id in created for e in changed):
+            out.extend(run)
+        else:
+            out.extend(changed)
+            out.extend(e for e in run if isinstance(e, CreateTask))
+        run.clear()
+
+    for effect in effects:
+        if isinstance(effect, (CreateTask, SetDesiredState)):
+            run.append(effect)
+            continue
+        flush()
+        out.append(effect)
+    flush()
+    return out
+
+
 def write_groups(effects: Sequence[Effect]) -> Iterator[Sequence[Effect]]:
     """``effects`` in order, as the sub-transactions that write them: up to
     ``WRITES_TOGETHER`` consecutive creates of one service at one spec version together
-    (a service of 10,000 replicas makes 10,000 creates at once), every other effect
-    alone."""
+    (a service of 10,000 replicas makes 10,000 creates at once), up to as many
+    consecutive desired-state changes of distinct tasks together (a drain of 100 nodes
+    makes 10,000), every other effect alone."""
     run: list[CreateTask] = []
+    changes: list[SetDesiredState] = []
+    changed: set[str] = set()
     for effect in effects:
+        if changes and (
+            not isinstance(effect, SetDesiredState)
+            or len(changes) == WRITES_TOGETHER
+            or effect.task_id in changed
+        ):
+            yield changes
+            changes, changed = [], set()
+        if isinstance(effect, SetDesiredState):
+            if run:
+                yield run
+                run = []
+            changes.append(effect)
+            changed.add(effect.task_id)
+            continue
         if isinstance(effect, CreateTask):
             if run and (
                 len(run) == WRITES_TOGETHER
@@ -135,6 +193,8 @@ def write_groups(effects: Sequence[Effect]) -> Iterator[Sequence[Effect]]:
             yield run
             run = []
         yield (effect,)
+    if changes:
+        yield changes
     if run:
         yield run
 

@@ -119,6 +119,29 @@ def test_a_drain_passes_over_the_slots_on_the_node_only(world: Any) -> None:
     assert (reaped.services, reaped.slots) == (0, 2)  # db's tasks shut down: their slots
 
 
+def test_a_drained_task_s_report_that_it_stopped_makes_no_pass(world: Any) -> None:
+    # fails before: each of a drain's 10,000 stopped tasks' reports was a pass over its slot
+    store, orchestrator, reaper = world
+    orchestrator.tick().get(timeout=10)
+    store.update(lambda tx: tx.create(make_node("n3")))
+    set_tasks(store, lambda t: to(TaskState.RUNNING, "n3" if t.slot == 3 else "n1")(t))
+    assert orchestrator.tick().get(timeout=10).services == 1  # settles
+    store.update(drain_n3)
+    assert orchestrator.tick().get(timeout=10).written == 2  # slot 3: shut down, replaced
+    assert orchestrator.tick().get(timeout=10).slots == 1  # the echo
+    reaper.tick().get(timeout=10)
+
+    def stopped(t: Task) -> Task | None:
+        if t.desired_state != TaskState.SHUTDOWN:
+            return None
+        return replace(t, status=TaskStatus(timestamp=time.time(), state=TaskState.SHUTDOWN))
+
+    set_tasks(store, stopped)
+    report = orchestrator.tick().get(timeout=10)
+    assert (report.services, report.slots, report.written) == (0, 0, 0)
+    assert reaper.tick().get(timeout=10).slots == 1  # history is the reaper's
+
+
 def test_a_node_going_unknown_and_ready_again_passes_over_no_slot_of_a_settled_service(
     world: Any,
 ) -> None:

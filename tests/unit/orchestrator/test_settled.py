@@ -9,7 +9,7 @@ import pytest
 
 from actors.orchestrator.replicated import reconcile_replicated, reconcile_slots
 from actors.orchestrator.restart import RestartHistory
-from actors.orchestrator.settled import is_progress, is_settled, still_settled
+from actors.orchestrator.settled import is_progress, is_settled, is_stopped_report, still_settled
 from actors.orchestrator.state import CreateTask, Plan, SetDesiredState
 from api.enums import NodeAvailability, NodeState, RebalanceMode, RestartCondition, UpdateState
 from api.objects import Service, Task, TaskStatus, UpdateStatus
@@ -85,6 +85,19 @@ def test_progress_is_moving_forward_in_place_or_onto_a_usable_node() -> None:
     assert not is_progress(stop, running, {"n1"})
     moved = replace(running, node_id="n2")
     assert not is_progress(moved, running, {"n1", "n2"}), "tasks never move"
+
+
+def test_a_stopped_report_is_a_task_already_stopped_reporting_in_place() -> None:
+    running = task(1, state=TaskState.RUNNING, node="n1")
+    stop = replace(running, desired_state=TaskState.SHUTDOWN)
+    stopped = replace(stop, status=TaskStatus(state=TaskState.SHUTDOWN))
+    assert is_stopped_report(stopped, stop)
+    assert is_stopped_report(replace(stop, status=TaskStatus(state=TaskState.FAILED)), stop)
+    assert not is_stopped_report(stop, running), "the stop itself"
+    assert not is_stopped_report(replace(running, status=stopped.status), running), "runnable"
+    assert not is_stopped_report(replace(stopped, desired_state=TaskState.REMOVE), stopped)
+    assert not is_stopped_report(replace(stopped, node_id="n2"), stop)
+    assert not is_stopped_report(stopped, None)
 
 
 def _shape(plan: Plan) -> list[tuple[str, int | str, str]]:

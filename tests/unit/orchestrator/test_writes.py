@@ -9,9 +9,9 @@ import random
 import time
 from dataclasses import replace
 
-from actors.orchestrator import CreateTask, Effect, SetDesiredState
+from actors.orchestrator import CreateTask, DeleteTask, Effect, SetDesiredState
 from actors.orchestrator.restart import replacement
-from actors.orchestrator.writes import write_batch, write_groups, writer
+from actors.orchestrator.writes import stops_first, write_batch, write_groups, writer
 from actors.store import MemoryStore, TooLarge, WriteTx, services, tasks
 from actors.store.batch import WRITES_TOGETHER
 from actors.store.budget import Budgets
@@ -82,3 +82,53 @@ def test_a_group_over_the_write_budget_is_written_create_by_create() -> None:
     assert (written, failed) == (WRITES_TOGETHER, [])
     assert len(store.view(lambda tx: tasks.by_service(tx, web.id))) == WRITES_TOGETHER
     assert store.view(lambda tx: services.get(tx, web.id)) is not None
+
+
+def stops(service: Service, ids: list[str]) -> list[SetDesiredState]:
+    return [SetDesiredState(i, service.id, TaskState.SHUTDOWN, "node drained") for i in ids]
+
+
+def test_a_drain_s_shutdowns_go_first_and_in_groups() -> None:
+    """A drain makes a shutdown and a replacement per task, alternating: each slice is
+    written shutdowns first, both kinds in groups of WRITES_TOGETHER (they were one
+    sub-transaction each)."""
+    rng = random.Random(4)
+    web = make_service("web")
+    news = creates(web, range(1, 41), rng)
+    olds = stops(web, [f"old{i:02d}" for i in range(1, 41)])
+    effects: list[Effect] = [e for pair in zip(olds, news, strict=True) for e in pair]
+    ordered = stops_first(effects)
+    assert ordered == [*olds, *news]
+    groups = [list(g) for g in write_groups(ordered)]
+    assert [len(g) for g in groups] == [32, 8, 32, 8]
+
+
+def test_stops_first_keeps_other_effects_in_place_and_a_task_changed_after_its_create() -> None:
+    rng = random.Random(6)
+    web = make_service("web")
+    (new,) = creates(web, range(1, 2), rng)
+    (old,) = stops(web, ["old"])
+    removal = DeleteTask(new.task)
+    own = SetDesiredState(new.task.id, web.id, TaskState.SHUTDOWN)
+    assert stops_first([new, old, removal, new, old]) == [old, new, removal, old, new]
+    assert stops_first([new, own, old]) == [new, own, old]  # left as it is
+
+
+def test_changes_of_one_task_are_never_in_one_group() -> None:
+    web = make_service("web")
+    (a, b) = stops(web, ["a", "b"])
+    a_removed = replace(a, state=TaskState.REMOVE)
+    groups = [list(g) for g in write_groups([a, b, a_removed])]
+    assert groups == [[a, b], [a_removed]]
+
+
+def test_a_batch_writes_grouped_shutdowns() -> None:
+    rng = random.Random(7)
+    web = make_service("web")
+    store = store_with(web)
+    olds = creates(web, range(1, 41), rng)
+    assert write_batch(store, olds) == (40, [])
+    effects = stops(web, [c.task.id for c in olds])
+    assert write_batch(store, [*effects, *stops(web, ["gone"])]) == (40, [])
+    stored = store.view(lambda tx: tasks.by_service(tx, web.id))
+    assert {t.desired_state for t in stored} == {TaskState.SHUTDOWN}
