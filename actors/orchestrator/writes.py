@@ -155,46 +155,41 @@ def stops_first(effects: Sequence[Effect]) -> list[Effect]:
     return out
 
 
+def _group_of(effect: Effect) -> tuple[tuple[object, ...], str] | None:
+    """What the effects written together with ``effect`` share, and the task it writes;
+    None: it is written alone (write_groups)."""
+    if isinstance(effect, CreateTask):
+        return ("create", effect.task.service_id, effect.task.spec_version), effect.task.id
+    if isinstance(effect, SetDesiredState):
+        return ("desired state",), effect.task_id
+    return None
+
+
 def write_groups(effects: Sequence[Effect]) -> Iterator[Sequence[Effect]]:
     """``effects`` in order, as the sub-transactions that write them: up to
     ``WRITES_TOGETHER`` consecutive creates of one service at one spec version together
     (a service of 10,000 replicas makes 10,000 creates at once), up to as many
     consecutive desired-state changes of distinct tasks together (a drain of 100 nodes
     makes 10,000), every other effect alone."""
-    run: list[CreateTask] = []
-    changes: list[SetDesiredState] = []
-    changed: set[str] = set()
+    run: list[Effect] = []
+    run_shares: tuple[object, ...] = ()
+    task_ids: set[str] = set()
     for effect in effects:
-        if changes and (
-            not isinstance(effect, SetDesiredState)
-            or len(changes) == WRITES_TOGETHER
-            or effect.task_id in changed
+        group = _group_of(effect)
+        if run and (
+            group is None
+            or group[0] != run_shares
+            or group[1] in task_ids
+            or len(run) == WRITES_TOGETHER
         ):
-            yield changes
-            changes, changed = [], set()
-        if isinstance(effect, SetDesiredState):
-            if run:
-                yield run
-                run = []
-            changes.append(effect)
-            changed.add(effect.task_id)
-            continue
-        if isinstance(effect, CreateTask):
-            if run and (
-                len(run) == WRITES_TOGETHER
-                or effect.task.service_id != run[0].task.service_id
-                or effect.task.spec_version != run[0].task.spec_version
-            ):
-                yield run
-                run = []
-            run.append(effect)
-            continue
-        if run:
             yield run
-            run = []
-        yield (effect,)
-    if changes:
-        yield changes
+            run, task_ids = [], set()
+        if group is None:
+            yield (effect,)
+            continue
+        run_shares, task_id = group
+        run.append(effect)
+        task_ids.add(task_id)
     if run:
         yield run
 
