@@ -19,7 +19,7 @@ from actors.orchestrator.state import (
     SetServiceStatus,
     SetUpdateStatus,
 )
-from actors.store import Batch, MemoryStore, StoreError, WriteTx, clusters, services, tasks
+from actors.store import Batch, MemoryStore, WriteTx, clusters, services, tasks
 from actors.store.batch import WRITES_TOGETHER
 from api.objects_copy import copy_object
 
@@ -198,22 +198,14 @@ def write_batch(store: MemoryStore, effects: Sequence[Effect]) -> tuple[int, lis
     """One store batch, a sub-transaction per group of effects (write_groups): how many
     effects were written, and those refused or failed. StoreError when the proposal
     failed (outcome unknown)."""
-    sent: list[tuple[int, Effect]] = []  # (outcome index, effect)
+    written: list[tuple[Effect, int]] = []  # (effect, outcome index)
     refused: list[Effect] = []
 
     def fill(batch: Batch) -> None:
-        for group in write_groups(effects):
-            try:
-                results = batch.update_together([writer(e) for e in group])
-            except StoreError:
-                refused.extend(group)
-                continue
-            for effect, result in zip(group, results, strict=True):
-                if isinstance(result, int):
-                    sent.append((result, effect))
-                elif result is not None:
-                    refused.append(effect)
+        done, refusals, _wrote_nothing = batch.update_groups(write_groups(effects), writer)
+        written.extend(done)
+        refused.extend(refusals)
 
     outcomes = store.batch(fill).outcomes
-    failed = [e for i, e in sent if outcomes[i] is not None]
-    return len(sent) - len(failed), refused + failed
+    failed = [e for e, i in written if outcomes[i] is not None]
+    return len(written) - len(failed), refused + failed

@@ -164,18 +164,11 @@ class SchedulerActor(StoreReactor):
             todo.extend(decisions.unschedulable)
             # placements written together (Batch.update_together): one that conflicts at
             # commit fails its group, whose tasks the next tick places again
-            for start in range(0, len(todo), WRITES_TOGETHER):
-                group = todo[start : start + WRITES_TOGETHER]
-                try:
-                    results = batch.update_together([_writer(d, now) for d in group])
-                except StoreError:  # an earlier proposal failed: these are retried
-                    refused.extend(group)
-                    continue
-                for d, result in zip(group, results, strict=True):
-                    if isinstance(result, int):
-                        sent.append((d, result))
-                    else:
-                        refused.append(d)
+            groups = (todo[i : i + WRITES_TOGETHER] for i in range(0, len(todo), WRITES_TOGETHER))
+            written, refusals, unwritten = batch.update_groups(groups, lambda d: _writer(d, now))
+            sent.extend(written)
+            refused.extend(refusals)
+            refused.extend(unwritten)
 
         unknown: StoreError | None = None
         outcomes: tuple[StoreError | None, ...] = ()

@@ -14,7 +14,7 @@ proposal in turn.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -137,6 +137,33 @@ class Batch:
         for i in wrote:
             results[i] = before
         return results
+
+    def update_groups(
+        self,
+        groups: Iterable[Sequence[T]],
+        writer: Callable[[T], Callable[[WriteTx], object]],
+    ) -> tuple[list[tuple[T, int]], list[T], list[T]]:
+        """Each group's items' writers through ``update_together``. Returns the items
+        written, each with the index of its outcome in ``outcomes``; those refused (their
+        own StoreError, or every item of a group that an earlier proposal's error kept
+        out); and those that wrote nothing."""
+        written: list[tuple[T, int]] = []
+        refused: list[T] = []
+        unwritten: list[T] = []
+        for group in groups:
+            try:
+                results = self.update_together([writer(item) for item in group])
+            except StoreError:  # an earlier proposal failed before the group joined
+                refused.extend(group)
+                continue
+            for item, result in zip(group, results, strict=True):
+                if isinstance(result, int):
+                    written.append((item, result))
+                elif result is None:
+                    unwritten.append(item)
+                else:
+                    refused.append(item)
+        return written, refused, unwritten
 
     def _after_in_flight(self, ops: tuple[Op, ...]) -> tuple[Op, ...]:
         """``ops``, where one changes an object a proposal in flight wrote last, once that

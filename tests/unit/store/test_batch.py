@@ -177,5 +177,34 @@ def test_update_together_over_the_write_budget_writes_each_alone() -> None:
     assert store.view(lambda tx: len(tasks.by_service(tx, s.id))) == 40
 
 
+def test_update_groups_sorts_each_item_by_what_its_writer_did() -> None:
+    store = make_store()
+    s = service()
+    store.update(lambda tx: tx.create(s))
+    existing = task(s.id, 9)
+    store.update(lambda tx: tx.create(existing))
+    fresh = [task(s.id, slot) for slot in (1, 2, 3)]
+    items = ["a", "taken", "nothing", "b", "c"]
+    writers = {
+        "a": functools.partial(create, fresh[0]),
+        "taken": functools.partial(create, existing),  # AlreadyExists, before it writes
+        "nothing": lambda tx: None,
+        "b": functools.partial(create, fresh[1]),
+        "c": functools.partial(create, fresh[2]),
+    }
+    sorted_out: list[tuple[list[tuple[str, int]], list[str], list[str]]] = []
+
+    def fn(batch: Batch) -> None:
+        groups = [items[:3], items[3:]]
+        sorted_out.append(batch.update_groups(groups, writers.__getitem__))
+
+    outcome = store.batch(fn)
+    written, refused, unwritten = sorted_out[0]
+    assert outcome.outcomes == (None, None)  # a sub-transaction per group
+    assert written == [("a", 0), ("b", 1), ("c", 1)]
+    assert refused == ["taken"] and unwritten == ["nothing"]
+    assert store.view(lambda tx: len(tasks.by_service(tx, s.id))) == 4
+
+
 def create(obj: Task, tx: WriteTx) -> None:
     tx.create(obj)
