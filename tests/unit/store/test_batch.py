@@ -4,9 +4,18 @@ import functools
 import threading
 from dataclasses import replace
 
-from actors.store import AlreadyExists, Batch, ConflictError, StoreError, TooLarge, WriteTx, tasks
+from actors.store import (
+    AlreadyExists,
+    Batch,
+    ConflictError,
+    MemoryStore,
+    StoreError,
+    TooLarge,
+    WriteTx,
+    tasks,
+)
 from actors.store.budget import Budgets
-from api.objects import Task
+from api.objects import Service, Task
 from tests.unit.store.helpers import make_store, service, task
 
 
@@ -135,12 +144,7 @@ def test_readers_never_see_half_a_batch() -> None:
 
 
 def test_update_together_is_one_write_and_a_refusal_stays_its_own() -> None:
-    store = make_store()
-    s = service()
-    store.update(lambda tx: tx.create(s))
-    existing = task(s.id, 9)
-    store.update(lambda tx: tx.create(existing))
-    fresh = [task(s.id, slot) for slot in (1, 2, 3)]
+    store, s, existing, fresh = a_task_and_three_fresh()
     fns = [
         lambda tx: tx.create(fresh[0]),
         lambda tx: tx.create(existing),  # AlreadyExists, before it writes
@@ -178,12 +182,7 @@ def test_update_together_over_the_write_budget_writes_each_alone() -> None:
 
 
 def test_update_groups_sorts_each_item_by_what_its_writer_did() -> None:
-    store = make_store()
-    s = service()
-    store.update(lambda tx: tx.create(s))
-    existing = task(s.id, 9)
-    store.update(lambda tx: tx.create(existing))
-    fresh = [task(s.id, slot) for slot in (1, 2, 3)]
+    store, s, existing, fresh = a_task_and_three_fresh()
     items = ["a", "taken", "nothing", "b", "c"]
     writers = {
         "a": functools.partial(create, fresh[0]),
@@ -204,6 +203,16 @@ def test_update_groups_sorts_each_item_by_what_its_writer_did() -> None:
     assert written == [("a", 0), ("b", 1), ("c", 1)]
     assert refused == ["taken"] and unwritten == ["nothing"]
     assert store.view(lambda tx: len(tasks.by_service(tx, s.id))) == 4
+
+
+def a_task_and_three_fresh() -> tuple[MemoryStore, Service, Task, list[Task]]:
+    """A store holding a service and one of its tasks, and three tasks not stored yet."""
+    store = make_store()
+    s = service()
+    store.update(lambda tx: tx.create(s))
+    existing = task(s.id, 9)
+    store.update(lambda tx: tx.create(existing))
+    return store, s, existing, [task(s.id, slot) for slot in (1, 2, 3)]
 
 
 def create(obj: Task, tx: WriteTx) -> None:
