@@ -15,7 +15,9 @@ since the stream blocks), and then, until the session breaks:
 - send queued status updates (``StatusOutbox``, the ``StatusReporter`` the worker holds) in
   batches of up to ``max_status_batch``, coalesced per task: at once when the outbox goes
   from empty to holding some (it wakes the session thread; the worker's status book has
-  batched them already), and those that queued meanwhile after each batch's reply;
+  batched them already), and those that queued meanwhile after each batch's reply; one
+  batch is in flight at a time and its reply is awaited beside the heartbeats, so a
+  batch the manager is slow to judge never holds a heartbeat back;
 - on a new session, first requeue the sink's ``current_statuses()``;
 - build the routing mesh's table from the frames' changes (mesh_table.py ``NodeTable``;
   a change out of step ends the session, so the next one brings a full table) and pass
@@ -36,8 +38,9 @@ instead of retrying forever.
 
 A session breaks when the stream ends or fails, its connection drops or is refused (the
 client watches it: a manager killed is noticed at once, not at the next heartbeat, and
-one that no longer listens fails the attempt at once, not after ``connect_timeout``), or
-a heartbeat or status batch fails; the session thread then ends and tells the actor,
+one that no longer listens fails the attempt at once, not after ``connect_timeout``), a
+heartbeat fails or times out, or a status batch fails (one answered busy or not in time
+is put back and sent again later: session.py); the session thread then ends and tells the actor,
 which waits an exponential backoff with jitter on the supervisor's timer (``ctx.timer``)
 and starts a session with the next manager of the list the dispatcher sent last
 (actors/worker/session.py). Statuses not sent are kept for the next session. An
@@ -52,6 +55,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -84,7 +88,7 @@ from actors.worker.session import (
     statuses_to_resend,
 )
 from api.codec_objects import ObjectDecodeError
-from api.errors import ErrorCode, HandshakeRefused, RemoteError, TransportError
+from api.errors import ErrorCode, HandshakeRefused, RemoteError, RequestTimeout, TransportError
 from api.objects import NodeDescription, TaskStatus
 from transport.client import Client
 from transport.keys import KeyPair
@@ -150,8 +154,16 @@ class _SessionEnded(Exception):
 
 
 class _ManagerBusy(Exception):
-    """The manager answered a heartbeat or status batch ``busy``: the session stays, the
-    call is made again later."""
+    """The manager answered a heartbeat or status batch ``busy``, or a status batch got no
+    reply in time: the session stays, the call is made again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class _StatusCall:
+    """A status batch sent, and its reply to come."""
+
+    batch: list[tuple[str, TaskStatus]]
+    reply: Future[dict[str, Any]]
 
 
 class _Removed(_SessionEnded):
@@ -452,32 +464,41 @@ class Agent(SupervisedActor):
         received = 1
         expected = 0  # frames the manager had sent at the previous heartbeat
         next_beat = self._clock() + period
-        statuses_after = 0.0  # a batch answered busy waits BUSY_RETRY (session.py)
-        while not self._halt.is_set():
-            now = self._clock()
-            wait = next_beat - now
-            if self.statuses.pending():
-                wait = min(wait, max(0.0, statuses_after - now))
-            frame = self._next_frame(frames, min(wait, self._flush_interval))
-            if frame is not None:
-                received += 1
-                self._managers_from(frame)
-                self._apply(frame)
-            if self._clock() >= next_beat:
-                if received < expected:  # a whole period later: those frames are lost
-                    raise _SessionEnded(
-                        f"session stream lost frames ({received} of {expected} received)"
-                    )
-                try:
-                    period, expected = self._heartbeat(client, session_id)
-                    next_beat = self._clock() + period
-                except _ManagerBusy:
-                    next_beat = self._clock() + BUSY_RETRY
-            if self.statuses.pending() and self._clock() >= statuses_after:
-                try:
-                    self._send_statuses(client, session_id)
-                except _ManagerBusy:
-                    statuses_after = self._clock() + BUSY_RETRY
+        statuses_after = 0.0  # a batch answered busy or late waits BUSY_RETRY (session.py)
+        in_flight: _StatusCall | None = None  # one batch at a time, heartbeats beside it
+        try:
+            while not self._halt.is_set():
+                now = self._clock()
+                wait = next_beat - now
+                if self.statuses.pending() and in_flight is None:
+                    wait = min(wait, max(0.0, statuses_after - now))
+                frame = self._next_frame(frames, min(wait, self._flush_interval))
+                if frame is not None:
+                    received += 1
+                    self._managers_from(frame)
+                    self._apply(frame)
+                if self._clock() >= next_beat:
+                    if received < expected:  # a whole period later: those frames are lost
+                        raise _SessionEnded(
+                            f"session stream lost frames ({received} of {expected} received)"
+                        )
+                    try:
+                        period, expected = self._heartbeat(client, session_id)
+                        next_beat = self._clock() + period
+                    except _ManagerBusy:
+                        next_beat = self._clock() + BUSY_RETRY
+                if in_flight is not None and in_flight.reply.done():
+                    call, in_flight = in_flight, None
+                    try:
+                        self._status_answered(call)
+                    except _ManagerBusy:
+                        statuses_after = self._clock() + BUSY_RETRY
+                idle = in_flight is None and self._clock() >= statuses_after
+                if idle and self.statuses.pending():
+                    in_flight = self._send_statuses(client, session_id, frames)
+        finally:
+            if in_flight is not None:  # no answer: sent again by the next session
+                self.statuses.requeue(in_flight.batch)
         raise _SessionEnded("agent stopping")
 
     def _managers_from(self, frame: SessionFrame) -> None:
@@ -554,20 +575,38 @@ class Agent(SupervisedActor):
             self._notify(self._on_role, str(role))
         return float(reply["period"]), int(reply.get("frames", 0))
 
-    def _send_statuses(self, client: Client, session_id: str) -> None:
+    def _send_statuses(
+        self, client: Client, session_id: str, frames: queue.SimpleQueue[Any]
+    ) -> _StatusCall | None:
+        """Send the next status batch without waiting for its reply, which wakes the
+        session loop (``frames``); None if nothing was pending."""
         batch = self.statuses.take(self._max_batch)
         if not batch:
-            return
+            return None
         body = {
             "node_id": self._node_id,
             "session_id": session_id,
             "updates": encode_status_updates(batch),
         }
         try:
-            reply = client.request(SESSION_STATUS, body)
+            reply = client.request_async(SESSION_STATUS, body)
         except TransportError as exc:
             self.statuses.requeue(batch)
+            raise _SessionEnded(f"status batch failed: {exc}") from None
+        reply.add_done_callback(lambda _: frames.put(_WAKE))
+        return _StatusCall(batch, reply)
+
+    def _status_answered(self, call: _StatusCall) -> None:
+        """Judge a status batch's outcome: a batch answered busy or not in time is put
+        back (_ManagerBusy), any other failure ends the session (the batch put back)."""
+        try:
+            reply = call.reply.result()
+        except TransportError as exc:
+            self.statuses.requeue(call.batch)
             if isinstance(exc, RemoteError) and exc.code == ErrorCode.BUSY:
+                raise _ManagerBusy from None
+            if isinstance(exc, RequestTimeout):
+                _log.warning("agent.status.late", updates=len(call.batch), error=str(exc))
                 raise _ManagerBusy from None
             raise _SessionEnded(f"status batch failed: {exc}") from None
         refused = reply.get("refused", [])
@@ -578,4 +617,4 @@ class Agent(SupervisedActor):
                 first_task=refused[0]["task_id"],
                 reason=refused[0]["reason"],
             )
-        _log.debug("agent.status.sent", updates=len(batch), accepted=reply.get("accepted"))
+        _log.debug("agent.status.sent", updates=len(call.batch), accepted=reply.get("accepted"))

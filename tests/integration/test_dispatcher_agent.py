@@ -298,6 +298,49 @@ def test_status_batches_land_in_the_store(
     assert manager.task(tasks[0].id).status.message == "running"  # type: ignore[union-attr]
 
 
+def test_a_status_batch_held_past_the_request_timeout_keeps_the_session(
+    manager: Manager, agent_of: Any, worker_keys: KeyPair, log_ring: None
+) -> None:
+    """A big read holds the store's lock past the agent's request timeout (2 s): the status
+    batch waiting for it gets no reply in time, heartbeats still do. The session stays and
+    the batch, put back, lands once the read is over."""
+    node_id = manager.join(worker_keys)
+    task = make_task(node_id)
+    create(manager.store, task)
+    sink = RecordingSink()
+    agent = agent_of(node_id, sink)
+    wait_for(sink.full_sets, "the session")
+    session_id = agent.proxy().state().get().session_id
+    read_ends = threading.Event()
+    holding = threading.Event()
+
+    def big_read() -> None:
+        manager.store.view(lambda tx: (holding.set(), read_ends.wait(10.0)))
+
+    reader = threading.Thread(target=big_read, daemon=True)
+    reader.start()
+    try:
+        holding.wait(5.0)
+        agent.proxy().statuses.get().report_status(
+            [(task.id, TaskStatus(state=TaskState.RUNNING, message="started"))]
+        )
+        wait_for(
+            lambda: any(e.get("event") == "agent.status.late" for e in ring().snapshot()),
+            "the status batch late",
+        )
+    finally:
+        read_ends.set()
+        reader.join(5.0)
+    wait_for(
+        lambda: (t := manager.task(task.id)) and t.status.state is TaskState.RUNNING,
+        "the status written",
+    )
+    state = agent.proxy().state().get()
+    assert (state.session_id, state.sessions_opened) == (session_id, 1)
+    node = manager.node(node_id)
+    assert node is not None and node.status.state is NodeState.READY
+
+
 def test_status_for_another_nodes_task_is_refused(
     manager: Manager, agent_of: Any, worker_keys: KeyPair
 ) -> None:

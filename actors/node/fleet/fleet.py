@@ -60,6 +60,7 @@ class FleetStats:
     running: int  # of which RUNNING
     states: dict[str, int] = field(default_factory=dict)
     refused_statuses: int = 0
+    late_status_batches: int = 0  # put back for no reply within the request timeout
     # why sessions and attempts ended, by their whole reason: every one, and each node's last
     ends: dict[str, int] = field(default_factory=dict)
     last_ends: dict[str, int] = field(default_factory=dict)
@@ -78,6 +79,7 @@ class FleetStats:
             "running": self.running,
             "states": dict(self.states),
             "refused_statuses": self.refused_statuses,
+            "late_status_batches": self.late_status_batches,
             "ends": dict(self.ends),
             "last_ends": dict(self.last_ends),
             "turns": self.turns,
@@ -144,7 +146,7 @@ class Fleet:
         states: Counter[str] = Counter()
         ends: Counter[str] = Counter()
         last_ends: Counter[str] = Counter()
-        sessions_open = removed = opened = refused = frames = batches = updates = 0
+        sessions_open = removed = opened = refused = late = frames = batches = updates = 0
         nodes = [n for n in self._loop.nodes if wanted is None or n.member.node_id in wanted]
         for node in nodes:
             session = node.session
@@ -152,6 +154,7 @@ class Fleet:
             removed += session.phase is Phase.REMOVED
             opened += session.sessions_opened
             refused += session.refused_statuses
+            late += session.late_status_batches
             frames += session.frames_received
             batches += session.status_batches
             updates += session.status_updates
@@ -169,6 +172,7 @@ class Fleet:
             running=states.get("running", 0),
             states=dict(states),
             refused_statuses=refused,
+            late_status_batches=late,
             ends=dict(ends),
             last_ends=dict(last_ends),
             turns=self._loop.turns,

@@ -53,6 +53,7 @@ from actors.node.fleet.session import (
     Disconnect,
     Effect,
     FleetSession,
+    Forget,
     Send,
     SessionConfig,
 )
@@ -381,6 +382,10 @@ class FleetLoop:
                 self._open(index, node, effect)
             elif isinstance(effect, Disconnect):
                 self._close(node)
+            elif isinstance(effect, Forget):
+                forgotten = [rid for rid, call in node.pending.items() if call is effect.call]
+                for rid in forgotten:
+                    del node.pending[rid]
         if effects:
             self._dirty.add(index)
 

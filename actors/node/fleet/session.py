@@ -13,7 +13,11 @@ Rules (the agent's):
   next heartbeat means frames were lost and the session is reopened.
 - Pending statuses go out in one batch of at most ``max_status_batch`` per
   ``flush_interval``, one batch in flight at a time; a failed batch is put back.
-- The session ends when its stream ends or fails, a request fails or times out
+- A status batch with no reply within ``request_timeout`` keeps the session, as one
+  answered busy does: the batch is put back and sent again ``BUSY_RETRY`` later, and a late
+  reply to it is dropped (``Forget``). The heartbeat says whether the manager is there
+  (actors/worker/session.py).
+- The session ends when its stream ends or fails, a request fails, a heartbeat times out
   (``request_timeout``), its connection drops or is refused, or frames were lost: the
   node waits a backoff (``SESSION_BACKOFF``, a step per round through the managers) and
   tries the next manager. A session the manager closed because
@@ -22,7 +26,8 @@ Rules (the agent's):
 Effects are returned, never performed: ``Connect`` (open a new connection to a manager,
 dropping the old one and every request on it), ``Send`` (a request on the current
 connection; its replies come back through ``on_frame``/``on_reply``/``on_failure`` with the
-same ``Call``), ``Disconnect``. ``now`` is the loop's monotonic clock.
+same ``Call``), ``Forget`` (drop the replies still owed to the calls of that ``Call``),
+``Disconnect``. ``now`` is the loop's monotonic clock.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ __all__ = [
     "Disconnect",
     "Effect",
     "FleetSession",
+    "Forget",
     "Phase",
     "Send",
     "SessionConfig",
@@ -101,7 +107,12 @@ class Send:
     body: Mapping[str, Any]
 
 
-Effect = Connect | Disconnect | Send
+@dataclass(frozen=True, slots=True)
+class Forget:
+    call: Call
+
+
+Effect = Connect | Disconnect | Send | Forget
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +153,7 @@ class FleetSession:
         self.ends: Counter[str] = Counter()  # why each session or attempt ended, counted
         self.sessions_opened = 0
         self.refused_statuses = 0
+        self.late_status_batches = 0  # status batches put back for no reply in time
         # messages carried, for the bench's per-message figures: session frames received
         # (each decoded), status batches sent and the updates they held
         self.frames_received = 0
@@ -184,9 +196,11 @@ class FleetSession:
             return []
         if now >= self._beat_deadline:
             return self._end(now, "heartbeat timed out")
-        if now >= self._status_deadline:
-            return self._end(now, "status batch timed out")
         out: list[Effect] = []
+        if now >= self._status_deadline:
+            self.late_status_batches += 1
+            self._put_back(now)
+            out.append(Forget(Call.STATUS))
         if now >= self._next_beat and self._beat_deadline == _NEVER:
             if self._received < self._expected:
                 return self._end(
@@ -278,11 +292,15 @@ class FleetSession:
             self._beat_deadline = _NEVER
             self._next_beat = now + BUSY_RETRY
         else:
-            self.tasks.statuses.requeue(self._in_flight)
-            self._in_flight = []
-            self._status_deadline = _NEVER
-            self._next_flush = now + BUSY_RETRY
+            self._put_back(now)
         return []
+
+    def _put_back(self, now: float) -> None:
+        """The status batch in flight waits again, to be sent ``BUSY_RETRY`` from now."""
+        self.tasks.statuses.requeue(self._in_flight)
+        self._in_flight = []
+        self._status_deadline = _NEVER
+        self._next_flush = now + BUSY_RETRY
 
     # -- steps -----------------------------------------------------------------------------
     def _attempt(self, now: float) -> list[Effect]:

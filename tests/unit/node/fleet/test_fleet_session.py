@@ -14,6 +14,7 @@ from actors.node.fleet.session import (
     Disconnect,
     Effect,
     FleetSession,
+    Forget,
     Phase,
     Send,
     SessionConfig,
@@ -90,6 +91,24 @@ def test_a_heartbeat_that_times_out_ends_the_session() -> None:
     sends(s.poll(2.0), Call.HEARTBEAT)
     effects = s.poll(7.0)
     assert isinstance(effects[0], Disconnect) and s.last_end == "heartbeat timed out"
+
+
+def test_a_status_batch_with_no_reply_in_time_keeps_the_session_and_is_sent_again() -> None:
+    s = opened(session(), tasks=(make_task("t1"),))
+    (batch,) = sends(s.poll(0.0), Call.STATUS)
+    assert s.next_wakeup() == 2.0  # the heartbeat, before the batch's deadline
+    sends(s.poll(2.0), Call.HEARTBEAT)
+    s.on_reply(2.1, Call.HEARTBEAT, {"period": 3.0, "frames": 1})
+    effects = s.poll(5.0)  # no reply to the batch: put back, its late reply dropped
+    assert effects == [Forget(Call.STATUS)]
+    assert s.phase is Phase.OPEN and s.ends == {} and s.late_status_batches == 1
+    assert len(s.tasks.statuses) == 1 and s.next_wakeup() == 5.1  # the next heartbeat
+    sends(s.poll(5.1), Call.HEARTBEAT)
+    assert sends(s.poll(5.0 + BUSY_RETRY / 2), Call.STATUS) == []
+    (again,) = sends(s.poll(5.0 + BUSY_RETRY), Call.STATUS)
+    assert again.body["updates"] == batch.body["updates"]
+    s.on_reply(5.6, Call.STATUS, {"accepted": 1, "refused": []})
+    assert len(s.tasks.statuses) == 0 and s.phase is Phase.OPEN
 
 
 def test_a_failed_status_batch_is_put_back() -> None:
