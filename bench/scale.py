@@ -143,10 +143,11 @@ def rates(timeline: Sequence[tuple[float, int]], window: float = 1.0) -> list[tu
 
 
 def carried(before: dict[str, Any], after: dict[str, Any], tasks: int) -> dict[str, Any]:
-    """Session frames and status batches between two fleet stats, and tasks per each."""
+    """Session frames and status batches (and those put back for no reply in time)
+    between two fleet stats, and tasks per each."""
     out: dict[str, Any] = {
         key: int(after[key]) - int(before[key])
-        for key in ("frames", "status_batches", "status_updates")
+        for key in ("frames", "status_batches", "status_updates", "late_status_batches")
     }
     out["tasks_per_frame"] = round(tasks / out["frames"], 2) if out["frames"] else None
     # sessions that ended meanwhile, and why: each one reopened sends a full set again
