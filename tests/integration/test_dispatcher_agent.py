@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -25,6 +26,10 @@ from actors.dispatcher import Dispatcher, DispatcherLink, ManagerAddress, dispat
 from actors.dispatcher.heartbeats import HEARTBEAT_FAILURE
 from actors.dispatcher.wire import encode_session_request, encode_status_updates, parse_frame
 from actors.log import configure, ring
+from actors.node.fleet.fleet import Fleet
+from actors.node.fleet.loop import SimSettings
+from actors.node.fleet.members import FleetMember
+from actors.node.fleet.session import SessionConfig
 from actors.store import MemoryStore, WriteTx
 from actors.store import nodes as node_queries
 from actors.store import tasks as task_queries
@@ -339,6 +344,40 @@ def test_a_status_batch_held_past_the_request_timeout_keeps_the_session(
     assert (state.session_id, state.sessions_opened) == (session_id, 1)
     node = manager.node(node_id)
     assert node is not None and node.status.state is NodeState.READY
+
+
+def test_a_fleet_node_keeps_its_session_through_a_status_batch_held_past_the_timeout(
+    manager: Manager, worker_keys: KeyPair, tmp_path: Path
+) -> None:
+    """The same for a fleet node (bench/fleet.py): its batch, put back, lands after the read,
+    and the late reply to the first one is dropped."""
+    node_id = manager.join(worker_keys)
+    member = FleetMember(node_id, "fleet-1", tmp_path, worker_keys, (manager.manager_address,))
+    config = SessionConfig(connect_timeout=2.0, request_timeout=1.0, flush_interval=0.05)
+    sim = SimSettings(start_delay=1.0)  # the task runs after the read has begun
+    with Fleet([member], sim=sim, config=config, seed=3) as fleet:
+        wait_for(lambda: fleet.stats().sessions_open == 1, "the fleet node's session")
+        task = make_task(node_id)
+        create(manager.store, task)
+        wait_for(lambda: fleet.stats().tasks == 1, "the task on the fleet node")
+        read_ends, holding = threading.Event(), threading.Event()
+        reader = threading.Thread(
+            target=lambda: manager.store.view(lambda tx: (holding.set(), read_ends.wait(10.0))),
+            daemon=True,
+        )
+        reader.start()
+        try:
+            holding.wait(5.0)
+            wait_for(lambda: fleet.stats().late_status_batches >= 1, "a status batch late")
+        finally:
+            read_ends.set()
+            reader.join(5.0)
+        wait_for(
+            lambda: (t := manager.task(task.id)) and t.status.state is TaskState.RUNNING,
+            "the status written",
+        )
+        stats = fleet.stats()
+        assert (stats.sessions_opened, stats.ends) == (1, {})
 
 
 def test_status_for_another_nodes_task_is_refused(

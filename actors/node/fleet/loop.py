@@ -101,6 +101,12 @@ class FleetNode:
     pending: dict[int, Call] = field(default_factory=dict)
     wake: float = float("inf")  # when a session wake-up is scheduled
 
+    def forget(self, call: Call) -> None:
+        """Owe ``call``'s requests no reply: one that still comes is dropped, so a late
+        reply to a status batch put back never answers the batch sent again."""
+        for rid in [rid for rid, owed in self.pending.items() if owed is call]:
+            del self.pending[rid]
+
 
 def connection_monitor(sock: zmq.Socket[bytes]) -> zmq.Socket[bytes]:
     """A monitor of ``sock``'s dropped and refused connections (call before ``connect``),
@@ -383,9 +389,7 @@ class FleetLoop:
             elif isinstance(effect, Disconnect):
                 self._close(node)
             elif isinstance(effect, Forget):
-                forgotten = [rid for rid, call in node.pending.items() if call is effect.call]
-                for rid in forgotten:
-                    del node.pending[rid]
+                node.forget(effect.call)
         if effects:
             self._dirty.add(index)
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from actors.dispatcher.core import NODE_REMOVED
 from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame
+from actors.node.fleet.loop import FleetNode
+from actors.node.fleet.members import FleetMember
 from actors.node.fleet.session import (
     Call,
     Connect,
@@ -25,6 +28,7 @@ from actors.worker.session import BUSY_RETRY
 from api.objects import NodeDescription, Task
 from api.task_state import TaskState
 from tests.unit.worker.helpers import make_task
+from transport.keys import KeyPair
 
 M1 = ManagerAddress("tcp://127.0.0.1:1", b"k" * 40)
 M2 = ManagerAddress("tcp://127.0.0.1:2", b"j" * 40)
@@ -109,6 +113,15 @@ def test_a_status_batch_with_no_reply_in_time_keeps_the_session_and_is_sent_agai
     assert again.body["updates"] == batch.body["updates"]
     s.on_reply(5.6, Call.STATUS, {"accepted": 1, "refused": []})
     assert len(s.tasks.statuses) == 0 and s.phase is Phase.OPEN
+
+
+def test_a_node_forgets_the_replies_owed_to_its_late_batches_only() -> None:
+    s = session()
+    member = FleetMember("node1", "h", Path("unused"), KeyPair(b"p" * 40, b"s" * 40), (M1,))
+    node = FleetNode(member, s, s.tasks, SimExecutor("node1"))
+    node.pending = {1: Call.STATUS, 2: Call.HEARTBEAT, 3: Call.SESSION, 4: Call.STATUS}
+    node.forget(Call.STATUS)
+    assert node.pending == {2: Call.HEARTBEAT, 3: Call.SESSION}
 
 
 def test_a_failed_status_batch_is_put_back() -> None:
