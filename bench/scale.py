@@ -31,7 +31,7 @@ CURVE key and dispatcher session, on one I/O thread). Then:
 the sessions it opened).
 
 Correctness is checked, never timed, and reported under ``checks`` (every replica of
-every service running, the fleet holding exactly the tasks the store runs, drained nodes
+every service running, the fleet running exactly the tasks the store runs, drained nodes
 empty); a failed check makes the exit status 1. The JSON carries the anchors' figures,
 the aims and the ratios, the load average beside each phase, and, with ``--out DIR``,
 is written to DIR/scale.json beside DIR/scale.png (running tasks against time, one curve
@@ -64,6 +64,7 @@ from _scale import POLL_S, PROBE, ScaleCluster, split  # noqa: E402
 from failover import PROBE as WRITE_PROBE  # noqa: E402
 from failover import RUN_TIMEOUT_S, Writer  # noqa: E402
 
+from api.task_state import parse_task_state  # noqa: E402
 from tests.support.swarm import SwarmNode, poll  # noqa: E402
 
 ANCHORS = {
@@ -230,14 +231,20 @@ FLEET_EXACT_WAIT_S = 60.0
 
 
 def fleet_exact_after(cluster: ScaleCluster, tasks: int) -> float | None:
-    """Seconds until the fleet holds exactly ``tasks`` tasks, all running (0.0: already)."""
+    """Seconds until the fleet runs exactly ``tasks`` tasks and every other task it holds
+    has finished (0.0: already). A node whose session expired holds its old tasks, shut
+    down, while the store keeps them as history: that is the nodes converged, not a
+    task too many (the session ends say how many expired)."""
     assert cluster.fleet is not None
     fleet = cluster.fleet
     started = time.monotonic()
 
     def exact() -> bool:
         now = fleet.stats()
-        return bool(now["tasks"] == tasks and now["running"] == tasks)
+        finished = sum(
+            n for label, n in now["states"].items() if parse_task_state(label).is_terminal
+        )
+        return bool(now["running"] == tasks and now["tasks"] == tasks + finished)
 
     try:
         poll(exact, "the fleet running exactly the tasks", FLEET_EXACT_WAIT_S, POLL_S)
