@@ -158,6 +158,12 @@ def carried(before: dict[str, Any], after: dict[str, Any], tasks: int) -> dict[s
     return out
 
 
+def cpu_spent(before: dict[str, float], after: dict[str, float], but: str = "") -> dict[str, float]:
+    """CPU seconds each process (``ScaleCluster.cpu_seconds``) spent between two readings,
+    every one ``but`` the one named."""
+    return {name: round(after[name] - before.get(name, 0.0), 2) for name in after if name != but}
+
+
 def ends_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
     """The fleet's session ends between two of its stats, counted by reason."""
     ends = Counter(after["ends"])
@@ -205,9 +211,7 @@ def create(
         "fleet_rss_bytes": cluster.fleet.rss_bytes(),
         # CPU seconds each process spent until all ran: steadier than the time on a
         # machine other work shares (the load averages say how much)
-        "cpu_seconds": {
-            name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after
-        },
+        "cpu_seconds": cpu_spent(cpu_before, cpu_after),
         # messages the fleet carried until all ran: what each task's CPU is spread over
         "fleet_messages": carried(carried_before, fleet, tasks),
         "load_average": {"before": load_before, "after": load()},
@@ -316,9 +320,7 @@ def drain(cluster: ScaleCluster, names: Sequence[str], tasks: int, count: int) -
         "tasks_running_elsewhere_s": round(total_s, 3),
         "load_average": {"before": load_before, "after": load()},
         # each process's CPU over the drain: a machine of 2 cores shared by them all
-        "cpu_seconds": {
-            name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after
-        },
+        "cpu_seconds": cpu_spent(cpu_before, cpu_after),
         "left_on_drained": left,
         "running_after_empty": [(round(at + empty_s, 3), n) for at, n in elsewhere],
         "checks": {
@@ -383,11 +385,7 @@ def leader_loss(cluster: ScaleCluster, names: Sequence[str], tasks: int) -> dict
         "every_task_counted_running_s": round(all_s, 3),
         # CPU seconds each survivor and the fleet spent from the kill until every session
         # was back: the work the failover cost, steadier than its times on a shared machine
-        "cpu_seconds": {
-            name: round(cpu_after[name] - cpu_before[name], 2)
-            for name in cpu_after
-            if name != leader.name
-        },
+        "cpu_seconds": cpu_spent(cpu_before, cpu_after, but=leader.name),
         "load_average": {"before": load_before, "after": load()},
         # every session or attempt that ended from the kill on, and why: one at the dead
         # leader, then one at each follower that is not the new leader yet
