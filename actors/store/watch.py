@@ -182,7 +182,7 @@ class WatchHub:
         lock: AbstractContextManager[Any] | None = None,
     ) -> None:
         self._lock: AbstractContextManager[Any] = lock if lock is not None else nullcontext()
-        self._ring: collections.deque[Event] = collections.deque()
+        self._ring: collections.deque[Event] = collections.deque(maxlen=history_size)
         self._history_size = history_size
         # every event with version > floor is in the ring
         self._floor = start_version
@@ -226,12 +226,12 @@ class WatchHub:
         if not events:
             return []
         ring = self._ring
-        ring.extend(events)
-        over = len(ring) - self._history_size
+        held = len(ring)
+        over = held + len(events) - self._history_size
         if over > 0:  # events are in version order: the last one dropped is the floor
-            for _ in range(over - 1):
-                ring.popleft()
-            self._floor = max(self._floor, ring.popleft().version)
+            last = ring[over - 1] if over <= held else events[over - held - 1]
+            self._floor = max(self._floor, last.version)
+        ring.extend(events)  # the deque's maxlen drops the oldest (a loop here cost 4%)
         to_wake: list[Watcher] = []
         for watcher in list(self._watchers):
             matching = watcher.filter.select(events)

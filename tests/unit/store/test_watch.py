@@ -88,6 +88,22 @@ def test_history_dropping_part_of_an_entry_refuses_resuming_before_it() -> None:
     assert [e.version for e in store.watch(since=2).poll()] == [3, 3, 3]
 
 
+def test_an_entry_larger_than_history_keeps_only_its_last_events() -> None:
+    store = make_store(history_size=2)
+    store.update(lambda tx: tx.create(service("first")))
+
+    def fill(b: object) -> None:
+        for i in range(5):
+            b.update(lambda tx, i=i: tx.create(service(f"s{i}")))  # type: ignore[attr-defined]
+
+    store.batch(fill)  # type: ignore[arg-type]
+    with pytest.raises(WatchHistoryTooOld):
+        store.watch(since=1)  # the entry's first three events are gone
+    assert store.watch(since=2).poll() == []
+    store.update(lambda tx: tx.create(service("last")))
+    assert [e.version for e in store.watch(since=2).poll()] == [3]
+
+
 def test_view_and_watch_is_atomic() -> None:
     store = make_store()
     store.update(lambda tx: tx.create(service("a")))
