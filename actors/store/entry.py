@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import msgpack
@@ -39,6 +39,7 @@ import msgpack
 from actors.store.errors import EntryDecodeError
 from actors.store.patch import changed_fields, decode_changes
 from actors.store.task_rows import TASK_ROWS, BadRow, SpecTable, decode_spec, decode_task_row
+from api.codec_fast import build_lines
 from api.codec_objects import ObjectDecodeError, decode_object, encode_object
 from api.objects import Object, ObjectKind, Task
 from api.objects_init import fast_init
@@ -108,6 +109,23 @@ class Op:
     base: Object | None = field(default=None, compare=False, repr=False)
     changes: dict[str, Any] | None = None
     handed_over: bool = field(default=False, compare=False, repr=False)
+
+
+def _decoded_op_builder() -> Callable[..., Op]:
+    """``decoded_op(action, kind, id, expected, obj, changes)``: an Op as decoding builds
+    it, without a base and not handed over, built as codec_fast builds the object model
+    (0.4 us against 0.8 us for Op's ``__init__``: a follower decodes every write)."""
+    env: dict[str, Any] = {}
+    by_field = {"action": "action", "kind": "kind", "id": "id_", "expected": "expected"}
+    by_field |= {"obj": "obj", "base": "None", "changes": "changes", "handed_over": "False"}
+    lines = build_lines(Op, env, [by_field[f.name] for f in fields(Op)], "    ")
+    source = "def decoded_op(action, kind, id_, expected, obj, changes):\n"
+    exec(source + "\n".join(lines) + "\n    return out\n", env)  # Op's own field names
+    built: Callable[..., Op] = env["decoded_op"]
+    return built
+
+
+_decoded_op = _decoded_op_builder()
 
 
 def writes_patch(op: Op) -> bool:
@@ -339,7 +357,7 @@ def _decode_op(raw: Any, gi: int, oi: int, rows: _Rows | None, patches: bool) ->
             raise EntryDecodeError(f"{_where(gi, oi)}: {exc}") from None
         if obj.id != id_:
             raise EntryDecodeError(f"{_where(gi, oi)}: object id {obj.id!r} differs from {id_!r}")
-    return Op(action, kind, id_, expected, obj)
+    return _decoded_op(action, kind, id_, expected, obj, None)
 
 
 def _decode_patch(
@@ -353,4 +371,4 @@ def _decode_patch(
         changes = decode_changes(kind, raw, layout)
     except ObjectDecodeError as exc:
         raise EntryDecodeError(f"{_where(gi, oi)}: {exc}") from None
-    return Op(Action.UPDATE, kind, id_, expected, None, changes=changes)
+    return _decoded_op(Action.UPDATE, kind, id_, expected, None, changes)

@@ -259,3 +259,21 @@ def test_changed_fields_reports_each_field_alone_encoded_as_its_encoder_does() -
         assert changes == {name: whole[position]}, name
     assert changed_fields(base, replace(base, node_id="".join("n" * 25))) == {}  # equal
     assert changed_fields(base, replace(base, slot=1.0)) == {"slot": 1.0}  # type: ignore[arg-type]
+
+
+def test_decoded_ops_are_the_ops_the_constructor_builds() -> None:
+    leader, _, tee = _cluster()
+    s, t = service(), task(service().id)
+    leader.update(lambda tx: tx.create(s))
+    leader.update(lambda tx: tx.create(t))
+    (created,) = leader.view(lambda tx: tasks.list_all(tx))
+    leader.update(lambda tx: tx.update(_running(created)))
+    (patch,) = decode_entry(tee.entries[-1]).groups[0]
+    (whole,) = decode_entry(tee.entries[-2]).groups[0]
+    for op in (patch, whole):
+        assert type(op) is Op and op.base is None and op.handed_over is False
+    assert whole == Op(Action.CREATE, ObjectKind.TASK, t.id, None, whole.obj)
+    assert patch == Op(
+        Action.UPDATE, ObjectKind.TASK, t.id, created.meta.version, None, changes=patch.changes
+    )
+    assert patch.changes is not None and set(patch.changes) == {"status"}
