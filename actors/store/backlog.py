@@ -1,0 +1,227 @@
+"""A follower's task writes, held as they came and stored later, each task once.
+
+A follower stores every write the leader commits. In a create of 100,000 tasks each task
+is written three times or more within seconds (created, assigned, running), and the
+follower decoded and built every version: ~90% of its CPU, and the two followers' share
+of a two-core machine is what the leader lacks. Nobody reads a follower's tasks between
+those writes, so it holds them instead: ``TaskBacklog.hold`` takes each group's verdict
+at once, from the versions alone (the same rules as ``MemoryStore._apply_group``: a task
+table has no unique index, so existence and version decide), and remembers for each task
+only its last whole row and the patches since, merged. ``MemoryStore`` stores the held
+tasks (``take``) before anything reads its tables, before it applies any other entry,
+and when the backlog holds ``limit`` writes: each task is then decoded and built once.
+
+Only entries this reader can take without decoding are held (``held_entry``): format 3,
+this reader's own row layout, task writes alone, each op of the right shape. Anything
+else is applied the usual way, after the backlog is stored, and so meets the same errors
+as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+from actors.store.entry import CHAINED
+from actors.store.patch import decode_changes, patchable_fields
+from actors.store.sharing import SpecSharing, share_patched_parts
+from actors.store.task_rows import TASK_ROWS, decode_spec, decode_task_row
+from api.objects import Meta, Object, ObjectKind, Task
+from api.objects_copy import copy_object
+
+__all__ = ["HeldEntry", "HeldTask", "TaskBacklog", "build_task", "held_entry"]
+
+_TASK = ObjectKind.TASK.value
+_ROW_FIELDS = len(TASK_ROWS.layout["Task"])
+_ID = TASK_ROWS.layout["Task"].index("id")
+_SPEC = TASK_ROWS.layout["Task"].index("spec")
+_PATCHABLE = patchable_fields(ObjectKind.TASK)
+_HELD_FORMAT = 3
+
+
+@dataclass(slots=True)
+class HeldEntry:
+    """An entry held: its groups of ops ``[action, kind, id, expected, row or patch]``
+    and its spec table (the rows of its tasks name their specs by position in it)."""
+
+    timestamp: float
+    groups: list[list[list[Any]]]
+    raw_specs: list[Any]
+    decoded: list[Any] | None = None  # its specs, decoded for the first row decoded
+
+
+def held_entry(data: bytes) -> HeldEntry | None:
+    """``data`` as an entry to hold, or None when it is not one (see the module doc)."""
+    try:
+        raw = msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except Exception:  # not msgpack: decode_entry names what is wrong
+        return None
+    if type(raw) is not dict or raw.get("v") != _HELD_FORMAT:
+        return None
+    timestamp, groups, raw_specs = raw.get("t"), raw.get("g"), raw.get("s", [])
+    if (
+        type(raw.get("p")) is not str
+        or not isinstance(timestamp, (int, float))
+        or type(groups) is not list
+        or type(raw_specs) is not list
+        or raw.get("r") != TASK_ROWS.layout
+    ):
+        return None
+    specs = len(raw_specs)
+    for group in groups:
+        if type(group) is not list:
+            return None
+        for op in group:
+            if not _holdable(op, specs):
+                return None
+    return HeldEntry(float(timestamp), groups, raw_specs)
+
+
+def _holdable(op: Any, specs: int) -> bool:
+    if type(op) is not list or len(op) != 5:
+        return False
+    action, kind, id_, expected, payload = op
+    if kind != _TASK or type(id_) is not str:
+        return False
+    if action == "patch":
+        return (
+            type(expected) is int
+            and type(payload) is dict
+            and all(type(name) is str and name in _PATCHABLE for name in payload)
+        )
+    if not (expected is None or type(expected) is int):
+        return False
+    if action == "delete":
+        return True
+    if action not in ("create", "update"):
+        return False
+    if type(payload) is not list or len(payload) != _ROW_FIELDS or payload[_ID] != id_:
+        return False
+    ref = payload[_SPEC]
+    return type(ref) is int and 0 <= ref < specs
+
+
+@dataclass(slots=True)
+class HeldTask:
+    """A task after the writes held: absent (deleted), or at ``version``, built from
+    ``row`` (the last whole row written, of ``entry``; None: the stored task) with
+    ``changes`` (the raw fields patched since, the later winning)."""
+
+    exists: bool
+    version: int
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    row: list[Any] | None = None
+    entry: HeldEntry | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+class TaskBacklog:
+    """The held task writes of the entries after the stored tables, in index order."""
+
+    __slots__ = ("last_index", "limit", "tasks", "writes")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit  # writes held before they are stored; 0: hold none
+        self.tasks: dict[str, HeldTask] = {}
+        self.writes = 0
+        self.last_index = 0
+
+    @property
+    def full(self) -> bool:
+        return self.writes >= self.limit
+
+    def hold(self, index: int, entry: HeldEntry, stored: Mapping[str, Object]) -> tuple[int, int]:
+        """Take the verdict of each group of ``entry`` (committed at ``index``) against
+        the ``stored`` tasks and those held; (groups applied, groups rejected)."""
+        applied = rejected = 0
+        timestamp = entry.timestamp
+        tasks = self.tasks
+        for group in entry.groups:
+            before: dict[str, HeldTask | None] = {}  # to undo a rejected group
+            ok = True
+            for action, _, id_, expected, payload in group:
+                held = tasks.get(id_)
+                if held is None:
+                    current = stored.get(id_)
+                    if current is not None:
+                        meta = current.meta
+                        held = HeldTask(True, meta.version, meta.created_at, meta.updated_at)
+                if action == "create":
+                    if held is not None and held.exists:
+                        ok = False  # AlreadyExists
+                        break
+                    new = HeldTask(True, index, timestamp, timestamp, payload, entry)
+                else:
+                    if held is None or not held.exists:
+                        ok = False  # NotFound
+                        break
+                    if expected == CHAINED:
+                        if held.version != index:
+                            ok = False
+                            break
+                    elif expected is not None and expected != held.version:
+                        ok = False  # ConflictError
+                        break
+                    if action == "delete":
+                        new = HeldTask(False, index)
+                    elif action == "update":
+                        new = HeldTask(True, index, held.created_at, timestamp, payload, entry)
+                    else:  # a patch of the task as held
+                        changes = {**held.changes, **payload}
+                        new = HeldTask(
+                            True, index, held.created_at, timestamp, held.row, held.entry, changes
+                        )
+                if id_ not in before:
+                    before[id_] = tasks.get(id_)
+                tasks[id_] = new
+            if ok:
+                applied += 1
+                self.writes += len(group)
+            else:
+                rejected += 1
+                for id_, previous in before.items():
+                    if previous is None:
+                        del tasks[id_]
+                    else:
+                        tasks[id_] = previous
+        self.last_index = index
+        return applied, rejected
+
+    def take(self) -> dict[str, HeldTask]:
+        """The held tasks, to store; the backlog is empty after."""
+        tasks, self.tasks, self.writes = self.tasks, {}, 0
+        return tasks
+
+
+def build_task(
+    held: HeldTask,
+    current: Object | None,
+    sharing: SpecSharing,
+    services: Mapping[str, Object],
+    nodes: Mapping[str, Object],
+) -> Task:
+    """The task ``held`` (present) stands for, in place of ``current`` (the stored one):
+    what applying its writes one by one stores, decoded and built once. Raises
+    ObjectDecodeError or BadRow for a row or patch this reader cannot decode."""
+    meta = Meta(held.version, held.created_at, held.updated_at)
+    if held.row is not None:
+        entry = held.entry
+        assert entry is not None
+        if entry.decoded is None:
+            entry.decoded = [decode_spec(s, f"s[{i}]") for i, s in enumerate(entry.raw_specs)]
+        base = decode_task_row(held.row, entry.decoded, entry.raw_specs, TASK_ROWS.layout, True)
+        sharing.share(base, current)
+        if not held.changes:
+            object.__setattr__(base, "meta", meta)  # fresh: nobody else holds it yet
+            return base
+    else:
+        assert type(current) is Task, "a held patch applies to a stored task"
+        base = current
+    changes = decode_changes(ObjectKind.TASK, held.changes)
+    new = copy_object(base, meta, changes)
+    share_patched_parts(new, changes, base, services, nodes)
+    return new
