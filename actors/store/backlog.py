@@ -9,7 +9,8 @@ at once, from the versions alone (the same rules as ``MemoryStore._apply_group``
 table has no unique index, so existence and version decide), and remembers for each task
 only its last whole row and the patches since, merged. ``MemoryStore`` stores the held
 tasks (``take``) before anything reads its tables, before it applies any other entry,
-and when the backlog holds ``limit`` writes: each task is then decoded and built once.
+and when the backlog holds ``limit`` writes or ``HELD_BYTES`` of entries: each task is then
+decoded and built once.
 
 Only entries this reader can take without decoding are held (``held_entry``): format 3,
 this reader's own row layout, task writes alone, each op of the right shape. Anything
@@ -40,6 +41,9 @@ _ID = TASK_ROWS.layout["Task"].index("id")
 _SPEC = TASK_ROWS.layout["Task"].index("spec")
 _PATCHABLE = patchable_fields(ObjectKind.TASK)
 _HELD_FORMAT = 3
+# the entries held, as they came, before the backlog is stored: held unpacked, they take a
+# few times this; a leader whose groups are mostly refused still cannot grow it further
+HELD_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -50,6 +54,7 @@ class HeldEntry:
     timestamp: float
     groups: list[list[list[Any]]]
     raw_specs: list[Any]
+    size: int  # its bytes
     decoded: list[Any] | None = None  # its specs, decoded for the first row decoded
 
 
@@ -77,7 +82,7 @@ def held_entry(data: bytes) -> HeldEntry | None:
         for op in group:
             if not _holdable(op, specs):
                 return None
-    return HeldEntry(float(timestamp), groups, raw_specs)
+    return HeldEntry(float(timestamp), groups, raw_specs, len(data))
 
 
 def _holdable(op: Any, specs: int) -> bool:
@@ -122,17 +127,18 @@ class HeldTask:
 class TaskBacklog:
     """The held task writes of the entries after the stored tables, in index order."""
 
-    __slots__ = ("last_index", "limit", "tasks", "writes")
+    __slots__ = ("bytes", "last_index", "limit", "tasks", "writes")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit  # writes held before they are stored; 0: hold none
         self.tasks: dict[str, HeldTask] = {}
         self.writes = 0
+        self.bytes = 0
         self.last_index = 0
 
     @property
     def full(self) -> bool:
-        return self.writes >= self.limit
+        return self.writes >= self.limit or self.bytes >= HELD_BYTES
 
     def hold(self, index: int, entry: HeldEntry, stored: Mapping[str, Object]) -> tuple[int, int]:
         """Take the verdict of each group of ``entry`` (committed at ``index``) against
@@ -188,12 +194,13 @@ class TaskBacklog:
                         del tasks[id_]
                     else:
                         tasks[id_] = previous
+        self.bytes += entry.size
         self.last_index = index
         return applied, rejected
 
     def take(self) -> dict[str, HeldTask]:
         """The held tasks, to store; the backlog is empty after."""
-        tasks, self.tasks, self.writes = self.tasks, {}, 0
+        tasks, self.tasks, self.writes, self.bytes = self.tasks, {}, 0, 0
         return tasks
 
 

@@ -199,3 +199,15 @@ def test_a_held_row_that_does_not_decode_leaves_the_task_as_it_was_and_stores_th
     store.apply(2, assemble_entry("p" * 25, 2.0, [ops], specs.packed, rows=True))
     assert [t.id for t in store.view(tasks.list_all)] == [IDS[0]]
     assert store.version == 2
+
+
+def test_refused_writes_count_toward_the_bytes_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("actors.store.backlog.HELD_BYTES", 2_000)
+    store = _store(1_000)
+    s = service()
+    store.apply(1, _create_entry(1, s))
+    store.apply(2, _create_entry(2, task(s.id, id=IDS[0])))
+    for index in range(3, 40):  # each create refused: the task exists
+        store.apply(index, _create_entry(index, task(s.id, id=IDS[0])))
+        assert store._backlog.bytes < 2_000
+    assert store._backlog.writes == 0  # stored when the bytes ran over
