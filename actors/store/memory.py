@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
@@ -145,6 +145,35 @@ class _Pending:
     future: Future[tuple[int, list[_GroupVerdict]]] = field(default_factory=Future)
 
 
+class _TasksStored(Mapping[ObjectKind, Table]):
+    """The tables as a transaction reads them: the task table once the held task writes
+    are stored (backlog.py). A read of other tables leaves them held: the Raft loop
+    reads the cluster's snapshot interval after every entry it applies."""
+
+    __slots__ = ("_backlog", "_store_held", "_tables")
+
+    def __init__(
+        self,
+        tables: dict[ObjectKind, Table],
+        backlog: TaskBacklog,
+        store_held: Callable[[], None],
+    ) -> None:
+        self._tables = tables
+        self._backlog = backlog
+        self._store_held = store_held
+
+    def __getitem__(self, kind: ObjectKind) -> Table:
+        if kind is ObjectKind.TASK and self._backlog.tasks:
+            self._store_held()
+        return self._tables[kind]
+
+    def __iter__(self) -> Iterator[ObjectKind]:
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+
 class MemoryStore:
     def __init__(
         self,
@@ -168,6 +197,8 @@ class MemoryStore:
         self._nodes = self._tables[ObjectKind.NODE]
         self._tasks = self._tables[ObjectKind.TASK]
         self._backlog = TaskBacklog(held_task_writes)
+        # what transactions read through: the task table with the held writes stored
+        self._read_tables = _TasksStored(self._tables, self._backlog, self._store_held)
         self._version = 0
         self._lock = threading.RLock()
         self._hub = WatchHub(history_size, lock=self._lock)
@@ -212,8 +243,7 @@ class MemoryStore:
     def read(self) -> Iterator[ReadTx]:
         """``with store.read() as tx:`` — the same as ``view``, as a context manager."""
         with self._lock:
-            self._store_held()
-            tx = ReadTx(self._tables, self._version)
+            tx = ReadTx(self._read_tables, self._version)
             try:
                 yield tx
             finally:
@@ -232,8 +262,7 @@ class MemoryStore:
         version checks or by the byte budgets (TooLarge) propagate immediately, the
         verdict arrives through the future."""
         with self._lock:
-            self._store_held()
-            tx = WriteTx(self._tables, self._version)
+            tx = WriteTx(self._read_tables, self._version)
             try:
                 value = fn(tx)
             finally:

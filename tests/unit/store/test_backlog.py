@@ -114,8 +114,13 @@ def test_held_writes_reach_the_verdicts_and_content_of_writes_stored_at_once(see
         }
         assert len(outcomes) == 1, f"seed {seed}, entry {index}: {outcomes}"
         assert small._backlog.writes < 5  # a full backlog is stored at once
-        if rng.random() < 0.1:  # a read stores what is held
+        roll = rng.random()
+        if roll < 0.1:  # a read of the tasks stores what is held
+            assert held.view(tasks.list_all) == eager.view(tasks.list_all), f"seed {seed}"
+        elif roll < 0.2:
             assert held.snapshot() == eager.snapshot(), f"seed {seed}, entry {index}"
+        elif roll < 0.3:  # a read of the others does not
+            assert held.view(lambda tx: tx.count(ObjectKind.SERVICE)) >= 1
     for store in (held, small):
         assert store.snapshot() == eager.snapshot(), f"seed {seed}"
         assert store.version == eager.version
@@ -211,3 +216,15 @@ def test_refused_writes_count_toward_the_bytes_held(monkeypatch: pytest.MonkeyPa
         store.apply(index, _create_entry(index, task(s.id, id=IDS[0])))
         assert store._backlog.bytes < 2_000
     assert store._backlog.writes == 0  # stored when the bytes ran over
+
+
+def test_a_read_of_other_kinds_leaves_the_task_writes_held() -> None:
+    store = _store(1_000)
+    s = service()
+    store.apply(1, _create_entry(1, s))
+    store.apply(2, _create_entry(2, task(s.id, id=IDS[0])))
+    assert store.view(lambda tx: [o.id for o in tx.list_objects(ObjectKind.SERVICE)]) == [s.id]
+    assert store.view(lambda tx: tx.version) == 2
+    assert store._backlog.writes == 1  # the Raft loop reads the cluster after every entry
+    assert store.view(lambda tx: tasks.get(tx, IDS[0])) is not None
+    assert store._backlog.writes == 0
