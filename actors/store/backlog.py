@@ -1,16 +1,16 @@
 """A follower's task writes, held as they came and stored later, each task once.
 
 A follower stores every write the leader commits. In a create of 100,000 tasks each task
-is written three times or more within seconds (created, assigned, running), and the
-follower decoded and built every version: ~90% of its CPU, and the two followers' share
-of a two-core machine is what the leader lacks. Nobody reads a follower's tasks between
-those writes, so it holds them instead: ``TaskBacklog.hold`` takes each group's verdict
-at once, from the versions alone (the same rules as ``MemoryStore._apply_group``: a task
-table has no unique index, so existence and version decide), and remembers for each task
-only its last whole row and the patches since, merged. ``MemoryStore`` stores the held
-tasks (``take``) before anything reads its tables, before it applies any other entry,
-and when the backlog holds ``limit`` writes or ``HELD_BYTES`` of entries: each task is then
-decoded and built once.
+is written three times or more (created, assigned, running), and the follower decoded
+and built every version: ~90% of its CPU, and the two followers' share of a two-core
+machine is what the leader lacks. Nobody reads a follower's tasks between those writes,
+so it holds them instead: ``TaskBacklog.hold`` takes each group's verdict at once, from
+the versions alone (the same rules as ``MemoryStore._apply_group``: a task table has no
+unique index, so existence and version decide), and remembers for each task only its
+last whole row and the patches since, merged. ``MemoryStore`` stores the held tasks
+(``take``), each decoded and built once, before a transaction first reads the task
+table, before a watch or a snapshot, before it applies any other entry, and when the
+backlog holds ``limit`` writes or ``HELD_BYTES`` of entries.
 
 Only entries this reader can take without decoding are held (``held_entry``): format 3,
 this reader's own row layout, task writes alone, each op of the right shape. Anything
@@ -41,9 +41,10 @@ _ID = TASK_ROWS.layout["Task"].index("id")
 _SPEC = TASK_ROWS.layout["Task"].index("spec")
 _PATCHABLE = patchable_fields(ObjectKind.TASK)
 _HELD_FORMAT = 3
-# the entries held, as they came, before the backlog is stored: held unpacked, they take a
-# few times this; a leader whose groups are mostly refused still cannot grow it further
-HELD_BYTES = 16 * 1024 * 1024
+# the bytes of the entries held before the backlog is stored: the bound that acts in a big
+# create (~27,000 task writes; a third of them rewrite a task held already). What stays in
+# memory is the last row or patches of each held task, unpacked; refused groups count too
+HELD_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -196,6 +197,7 @@ class TaskBacklog:
                         tasks[id_] = previous
         self.bytes += entry.size
         self.last_index = index
+        entry.groups = []  # the held tasks keep their own rows and patches, not the rest
         return applied, rejected
 
     def take(self) -> dict[str, HeldTask]:

@@ -87,9 +87,9 @@ SCHEMAS: tuple[TableSchema, ...] = (
 )
 _Key = tuple[ObjectKind, str]
 _log = structlog.get_logger().bind(subsystem="store")
-# task writes a follower holds before it stores them (backlog.py): at ~10,000 writes a
-# second in a big create, two seconds' worth, ~30 MB of held rows
-HELD_TASK_WRITES = 20_000
+# task writes a follower holds before it stores them (backlog.py), unless the bytes of
+# their entries (backlog.HELD_BYTES) run out first, as they do in a big create
+HELD_TASK_WRITES = 100_000
 _set_field = object.__setattr__
 
 

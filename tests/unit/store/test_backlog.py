@@ -151,6 +151,9 @@ def test_held_writes_leave_no_history_to_resume_from_and_other_watchers_see_thei
     store.apply(1, _create_entry(1, s))
     store.apply(2, _create_entry(2, task(s.id, id=IDS[0])))
     assert store._backlog.writes == 1  # a service watcher does not keep the task held
+    held = store._backlog.tasks[IDS[0]]
+    assert held.row is not None and held.entry is not None
+    assert held.entry.groups == []  # a held task keeps its row, not its entry's other ops
     store.apply(3, _create_entry(3, task(s.id, id=IDS[1])))
     assert [e.object.id for e in services_seen.poll()] == [s.id]
     with pytest.raises(WatchHistoryTooOld):
