@@ -231,3 +231,13 @@ def test_a_read_of_other_kinds_leaves_the_task_writes_held() -> None:
     assert store._backlog.writes == 1  # the Raft loop reads the cluster after every entry
     assert store.view(lambda tx: tasks.get(tx, IDS[0])) is not None
     assert store._backlog.writes == 0
+
+
+def test_a_batch_reads_the_held_task_writes() -> None:
+    store = _store(1_000)
+    s = service()
+    store.apply(1, _create_entry(1, s))
+    store.apply(2, _create_entry(2, task(s.id, id=IDS[0])))
+    found: list[Task | None] = []
+    store.batch(lambda b: b.update(lambda tx: found.append(tasks.get(tx, IDS[0]))))
+    assert found and found[0] is not None and found[0].meta.version == 2
