@@ -9,8 +9,9 @@ the versions alone (the same rules as ``MemoryStore._apply_group``: a task table
 unique index, so existence and version decide), and remembers for each task only its
 last whole row and the patches since, merged. ``MemoryStore`` stores the held tasks
 (``take``), each decoded and built once, before a transaction first reads the task
-table, before a watch or a snapshot, before it applies any other entry, and when the
-backlog holds ``limit`` writes or ``HELD_BYTES`` of entries.
+table, before a watch or a snapshot and before it applies any other entry; and the
+oldest of them (``take_oldest``) once the backlog holds more than ``limit`` writes or
+``HELD_BYTES`` of entries.
 
 Only entries this reader can take without decoding are held (``held_entry``): format 3,
 this reader's own row layout, task writes alone, each op of the right shape. Anything
@@ -20,6 +21,7 @@ as before.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,7 +116,8 @@ def _holdable(op: Any, specs: int) -> bool:
 class HeldTask:
     """A task after the writes held: absent (deleted), or at ``version``, built from
     ``row`` (the last whole row written, of ``entry``; None: the stored task) with
-    ``changes`` (the raw fields patched since, the later winning)."""
+    ``changes`` (the raw fields patched since, the later winning). ``writes``: how many
+    writes it folds in; ``size``: their share of their entries' bytes."""
 
     exists: bool
     version: int
@@ -123,23 +126,32 @@ class HeldTask:
     row: list[Any] | None = None
     entry: HeldEntry | None = None
     changes: dict[str, Any] = field(default_factory=dict)
+    writes: int = 0
+    size: int = 0
 
 
 class TaskBacklog:
-    """The held task writes of the entries after the stored tables, in index order."""
+    """The held task writes of the entries after the stored tables, in index order.
+
+    Held tasks are kept in the order they were first held. Once the backlog holds more
+    than ``limit`` writes or ``HELD_BYTES``, ``take_oldest`` gives the first held until
+    it holds no more: about as many as the entry just held wrote. A follower so stores
+    about one entry's worth after each entry, as it did before it held any; storing the
+    whole backlog at once stalled both followers together (they hold the same entries)
+    for longer than the leader's quorum check, and the leader stepped down."""
 
     __slots__ = ("bytes", "last_index", "limit", "tasks", "writes")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit  # writes held before they are stored; 0: hold none
-        self.tasks: dict[str, HeldTask] = {}
-        self.writes = 0
-        self.bytes = 0
+        self.tasks: OrderedDict[str, HeldTask] = OrderedDict()
+        self.writes = 0  # the writes the held tasks fold in
+        self.bytes = 0  # and their share of their entries' bytes
         self.last_index = 0
 
     @property
     def full(self) -> bool:
-        return self.writes >= self.limit or self.bytes >= HELD_BYTES
+        return self.writes > self.limit or self.bytes > HELD_BYTES
 
     def hold(self, index: int, entry: HeldEntry, stored: Mapping[str, Object]) -> tuple[int, int]:
         """Take the verdict of each group of ``entry`` (committed at ``index``) against
@@ -147,11 +159,13 @@ class TaskBacklog:
         applied = rejected = 0
         timestamp = entry.timestamp
         tasks = self.tasks
+        share = entry.size // max(1, sum(len(group) for group in entry.groups))
         for group in entry.groups:
             before: dict[str, HeldTask | None] = {}  # to undo a rejected group
             ok = True
             for action, _, id_, expected, payload in group:
-                held = tasks.get(id_)
+                prior = tasks.get(id_)
+                held = prior
                 if held is None:
                     current = stored.get(id_)
                     if current is not None:
@@ -182,12 +196,17 @@ class TaskBacklog:
                         new = HeldTask(
                             True, index, held.created_at, timestamp, held.row, held.entry, changes
                         )
+                if prior is not None:
+                    new.writes, new.size = prior.writes, prior.size
+                new.writes += 1
+                new.size += share
                 if id_ not in before:
-                    before[id_] = tasks.get(id_)
+                    before[id_] = prior
                 tasks[id_] = new
             if ok:
                 applied += 1
                 self.writes += len(group)
+                self.bytes += share * len(group)
             else:
                 rejected += 1
                 for id_, previous in before.items():
@@ -195,15 +214,25 @@ class TaskBacklog:
                         del tasks[id_]
                     else:
                         tasks[id_] = previous
-        self.bytes += entry.size
         self.last_index = index
         entry.groups = []  # the held tasks keep their own rows and patches, not the rest
         return applied, rejected
 
-    def take(self) -> dict[str, HeldTask]:
-        """The held tasks, to store; the backlog is empty after."""
-        tasks, self.tasks, self.writes, self.bytes = self.tasks, {}, 0, 0
+    def take(self) -> OrderedDict[str, HeldTask]:
+        """Every held task, to store; the backlog is empty after."""
+        tasks, self.tasks, self.writes, self.bytes = self.tasks, OrderedDict(), 0, 0
         return tasks
+
+    def take_oldest(self) -> OrderedDict[str, HeldTask]:
+        """The first held tasks, to store, until the backlog is no longer ``full``."""
+        out: OrderedDict[str, HeldTask] = OrderedDict()
+        tasks = self.tasks
+        while tasks and self.full:
+            id_, held = tasks.popitem(last=False)
+            self.writes -= held.writes
+            self.bytes -= held.size
+            out[id_] = held
+        return out
 
 
 def build_task(

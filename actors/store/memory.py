@@ -30,7 +30,7 @@ from typing import Any, Generic, TypeVar
 import structlog
 
 from actors.store import clusters, configs, networks, nodes, secrets, services, tasks
-from actors.store.backlog import TaskBacklog, build_task, held_entry
+from actors.store.backlog import HeldTask, TaskBacklog, build_task, held_entry
 from actors.store.batch import DEFAULT_IN_FLIGHT, Batch
 from actors.store.budget import Budgets, EncodedGroup, encode_group
 from actors.store.entry import (
@@ -380,7 +380,7 @@ class MemoryStore:
                     applied, rejected = self._backlog.hold(index, held, self._tasks.objects)
                     self._version = index
                     if self._backlog.full:
-                        self._store_held()
+                        self._store_held(self._backlog.take_oldest())
                     return ApplyResult(index, applied, rejected)
             self._store_held()
             sharing: SpecSharing | None = None
@@ -481,11 +481,12 @@ class MemoryStore:
         events.extend(group_events)
         return _GroupVerdict(None, tuple(stored))
 
-    def _store_held(self) -> None:
-        """Store the task writes held (backlog.py), each task once; under the lock. Their
-        events are not recorded: no watcher wanted them, and none may resume from before
-        the last of them."""
-        held = self._backlog.take()
+    def _store_held(self, held: Mapping[str, HeldTask] | None = None) -> None:
+        """Store the held tasks (backlog.py), each once: ``held``, else all; under the
+        lock. Their events are not recorded: no watcher wanted them, and none may resume
+        from before the last entry held."""
+        if held is None:
+            held = self._backlog.take()
         if not held:
             return
         table = self._tasks

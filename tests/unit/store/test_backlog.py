@@ -113,7 +113,9 @@ def test_held_writes_reach_the_verdicts_and_content_of_writes_stored_at_once(see
             for r in (store.apply(index, data) for store in (eager, held, small))
         }
         assert len(outcomes) == 1, f"seed {seed}, entry {index}: {outcomes}"
-        assert small._backlog.writes < 5  # a full backlog is stored at once
+        backlog = small._backlog  # past its bound, the oldest held are stored
+        assert backlog.writes <= 5
+        assert backlog.writes == sum(t.writes for t in backlog.tasks.values())
         roll = rng.random()
         if roll < 0.1:  # a read of the tasks stores what is held
             assert held.view(tasks.list_all) == eager.view(tasks.list_all), f"seed {seed}"
@@ -209,16 +211,25 @@ def test_a_held_row_that_does_not_decode_leaves_the_task_as_it_was_and_stores_th
     assert store.version == 2
 
 
-def test_refused_writes_count_toward_the_bytes_held(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_bytes_held_are_bounded_and_refused_writes_hold_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("actors.store.backlog.HELD_BYTES", 2_000)
     store = _store(1_000)
     s = service()
     store.apply(1, _create_entry(1, s))
     store.apply(2, _create_entry(2, task(s.id, id=IDS[0])))
-    for index in range(3, 40):  # each create refused: the task exists
+    held = store._backlog.bytes
+    assert 0 < held < 2_000
+    for index in range(3, 10):  # each create refused: the task exists
         store.apply(index, _create_entry(index, task(s.id, id=IDS[0])))
-        assert store._backlog.bytes < 2_000
-    assert store._backlog.writes == 0  # stored when the bytes ran over
+        assert store._backlog.bytes == held
+    for index in range(10, 40):  # new tasks: the first held are stored as others come
+        store.apply(index, _create_entry(index, task(s.id, id=f"t{index:024d}")))
+        assert store._backlog.bytes <= 2_000
+    stored_first = store._tasks.objects
+    assert IDS[0] in stored_first and "t000000000000000000000039" not in stored_first
+    assert len(store.view(tasks.list_all)) == 31
 
 
 def test_a_read_of_other_kinds_leaves_the_task_writes_held() -> None:
