@@ -9,9 +9,12 @@ the versions alone (the same rules as ``MemoryStore._apply_group``: a task table
 unique index, so existence and version decide), and remembers for each task only its
 last whole row and the patches since, merged. ``MemoryStore`` stores the held tasks
 (``take``), each decoded and built once, before a transaction first reads the task
-table, before a watch or a snapshot and before it applies any other entry; and the
+table and before it applies an entry that writes tasks and cannot be held; and the
 oldest of them (``take_oldest``) once the backlog holds more than ``limit`` writes or
-``HELD_BYTES`` of entries.
+``HELD_BYTES`` of entries. A snapshot builds the held tasks into its own copy, on its
+encoding thread (``build_held_into``). Nothing else stores them all at once: it would
+stall the Raft loop of both followers together (they hold the same entries), and the
+leader steps down when no follower answers for an election timeout.
 
 Only entries this reader can take without decoding are held (``held_entry``): format 3,
 this reader's own row layout, task writes alone, each op of the right shape. Anything
@@ -31,11 +34,12 @@ import msgpack
 from actors.store.entry import CHAINED
 from actors.store.patch import decode_changes, patchable_fields
 from actors.store.sharing import SpecSharing, share_patched_parts
-from actors.store.task_rows import TASK_ROWS, decode_spec, decode_task_row
+from actors.store.task_rows import TASK_ROWS, BadRow, decode_spec, decode_task_row
+from api.codec_objects import ObjectDecodeError
 from api.objects import Meta, Object, ObjectKind, Task
 from api.objects_copy import copy_object
 
-__all__ = ["HeldEntry", "HeldTask", "TaskBacklog", "build_task", "held_entry"]
+__all__ = ["HeldEntry", "HeldTask", "TaskBacklog", "build_held_into", "build_task", "held_entry"]
 
 _TASK = ObjectKind.TASK.value
 _ROW_FIELDS = len(TASK_ROWS.layout["Task"])
@@ -263,3 +267,23 @@ def build_task(
     new = copy_object(base, meta, changes)
     share_patched_parts(new, changes, base, services, nodes)
     return new
+
+
+def build_held_into(
+    tasks: dict[str, Object],
+    held: Mapping[str, HeldTask],
+    services: Mapping[str, Object],
+    nodes: Mapping[str, Object],
+) -> None:
+    """Build the ``held`` tasks into ``tasks``, a copy of the task table (a snapshot's,
+    on its encoding thread); a task that does not decode stays as it was stored, as
+    ``MemoryStore`` leaves it (and logs it) when it stores the held tasks."""
+    sharing = SpecSharing(services, nodes)
+    for id_, task in held.items():
+        if not task.exists:
+            tasks.pop(id_, None)
+            continue
+        try:
+            tasks[id_] = build_task(task, tasks.get(id_), sharing, services, nodes)
+        except (ObjectDecodeError, BadRow):
+            continue

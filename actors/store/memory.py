@@ -25,12 +25,12 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import structlog
 
 from actors.store import clusters, configs, networks, nodes, secrets, services, tasks
-from actors.store.backlog import HeldTask, TaskBacklog, build_task, held_entry
+from actors.store.backlog import HeldTask, TaskBacklog, build_held_into, build_task, held_entry
 from actors.store.batch import DEFAULT_IN_FLIGHT, Batch
 from actors.store.budget import Budgets, EncodedGroup, encode_group
 from actors.store.entry import (
@@ -87,6 +87,7 @@ SCHEMAS: tuple[TableSchema, ...] = (
 )
 _Key = tuple[ObjectKind, str]
 _log = structlog.get_logger().bind(subsystem="store")
+_TASK = ObjectKind.TASK
 # task writes a follower holds before it stores them (backlog.py), unless the bytes of
 # their entries (backlog.HELD_BYTES) run out first, as they do in a big create
 HELD_TASK_WRITES = 100_000
@@ -229,7 +230,6 @@ class MemoryStore:
         """The oldest version a watch may resume from (``since``): the watch ring holds
         every change after it. Read it inside ``view`` to watch from it atomically."""
         with self._lock:
-            self._store_held()
             return self._hub.oldest_resumable
 
     # --- reads ---------------------------------------------------------------------
@@ -379,10 +379,10 @@ class MemoryStore:
                 if held is not None:
                     applied, rejected = self._backlog.hold(index, held, self._tasks.objects)
                     self._version = index
+                    self._hub.skip_to(index)  # its events are not recorded
                     if self._backlog.full:
                         self._store_held(self._backlog.take_oldest())
                     return ApplyResult(index, applied, rejected)
-            self._store_held()
             sharing: SpecSharing | None = None
             if pending is not None:
                 groups, timestamp = pending.groups, pending.timestamp
@@ -395,6 +395,10 @@ class MemoryStore:
                 groups, timestamp = entry.groups, entry.timestamp
                 # the entry's tasks share its few decoded specs: each is compared once
                 sharing = SpecSharing(self._services.objects, self._nodes.objects)
+            # an entry of other kinds alone leaves the tasks held: its verdicts and
+            # objects do not depend on them (a node's writes while tasks are held)
+            if self._backlog.tasks and any(op.kind is _TASK for g in groups for op in g):
+                self._store_held()
             events: list[Event] = []
             verdicts = [self._apply_group(g, index, timestamp, events, sharing) for g in groups]
             self._version = index
@@ -483,8 +487,8 @@ class MemoryStore:
 
     def _store_held(self, held: Mapping[str, HeldTask] | None = None) -> None:
         """Store the held tasks (backlog.py), each once: ``held``, else all; under the
-        lock. Their events are not recorded: no watcher wanted them, and none may resume
-        from before the last entry held."""
+        lock. Their events were not recorded: no watcher wanted them, and none may resume
+        from before the last entry held (``apply``)."""
         if held is None:
             held = self._backlog.take()
         if not held:
@@ -506,7 +510,6 @@ class MemoryStore:
                 _log.error(
                     "store.held_task_undecodable", task_id=id_, version=task.version, error=str(exc)
                 )
-        self._hub.skip_to(self._backlog.last_index)
 
     @staticmethod
     def _stored(obj: Object, meta: Meta, fresh: bool) -> Object:
@@ -542,7 +545,6 @@ class MemoryStore:
             predicate,
         )
         with self._lock:
-            self._store_held()
             return self._hub.add(
                 event_filter,
                 since=since,
@@ -566,20 +568,26 @@ class MemoryStore:
     def snapshot(self) -> bytes:
         """The whole store as bytes (snapshot_codec.py: two stores with the same content
         give the same bytes)."""
-        return encode_snapshot(self.snapshot_view())
+        return self.encode_snapshot(self.snapshot_view())
 
     @staticmethod
     def encode_snapshot(view: StoreView) -> bytes:
-        """``snapshot()``'s bytes for a view taken earlier; any thread, no lock."""
+        """``snapshot()``'s bytes for a view taken earlier; any thread, no lock. The
+        tasks the view holds (backlog.py) are built here, for the snapshot alone."""
+        if view.held:
+            tasks = cast("dict[str, Object]", view.tables[_TASK])
+            tables = view.tables
+            build_held_into(tasks, view.held, tables[ObjectKind.SERVICE], tables[ObjectKind.NODE])
         return encode_snapshot(view)
 
     def snapshot_view(self) -> StoreView:
         """The store at its current version, to encode later or on another thread
-        (``encode_snapshot``): a copy of each table's map, made under the lock."""
+        (``encode_snapshot``): a copy of each table's map and of the held tasks, made
+        under the lock. Storing the held tasks here would stall the Raft loop, and both
+        followers snapshot at about the same index: the leader lost its quorum so."""
         with self._lock:
-            self._store_held()
             tables = {kind: dict(table.objects) for kind, table in self._tables.items()}
-            return StoreView(self._version, tables)
+            return StoreView(self._version, tables, self._backlog.tasks.copy())
 
     def restore(self, data: bytes) -> None:
         """Replace the whole content with a snapshot. Every watcher is closed with

@@ -16,7 +16,7 @@ from actors.store.task_rows import TASK_ROWS, SpecTable
 from api.objects import ObjectKind, Service, Task, TaskStatus
 from api.specs import ContainerSpec, TaskSpec
 from api.task_state import TaskState
-from tests.unit.store.helpers import FakeClock, service, task
+from tests.unit.store.helpers import FakeClock, node, service, task
 
 IDS = [f"t{i:024d}" for i in range(8)]
 SPECS = [TaskSpec(container=ContainerSpec(image=image)) for image in ("busybox", "alpine")]
@@ -252,3 +252,22 @@ def test_a_batch_reads_the_held_task_writes() -> None:
     found: list[Task | None] = []
     store.batch(lambda b: b.update(lambda tx: found.append(tasks.get(tx, IDS[0]))))
     assert found and found[0] is not None and found[0].meta.version == 2
+
+
+def test_other_kinds_entries_and_snapshots_leave_the_tasks_held() -> None:
+    store, eager = _store(1_000), _store(0)
+    s = service()
+    n = node("box")
+    entries = [_create_entry(1, s), _create_entry(2, task(s.id, id=IDS[0]))]
+    specs = SpecTable()
+    node_op = encode_op(Op(Action.CREATE, ObjectKind.NODE, n.id, None, n), specs)
+    entries.append(assemble_entry("p" * 25, 3.0, [[node_op]]))
+    for index, data in enumerate(entries, start=1):
+        store.apply(index, data)
+        eager.apply(index, data)
+    assert store._backlog.writes == 1  # a node's entry did not store the task
+    assert store.snapshot() == eager.snapshot()  # built into the snapshot's copy alone
+    assert store._backlog.writes == 1
+    with pytest.raises(WatchHistoryTooOld):
+        store.watch(since=1)  # the task's entry left no event
+    assert [e.object.id for e in store.watch(since=2).poll()] == [n.id]
