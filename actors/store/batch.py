@@ -68,7 +68,7 @@ class Batch:
         if self._bytes > budgets.entry - budgets.write - ENTRY_OVERHEAD:
             self.flush()  # keep room for a whole write: an entry never exceeds its budget
         with store._lock:
-            tx = WriteTx(store._read_tables, store._version, self._overlay)
+            tx = WriteTx(store._tables, store._version, self._overlay)
             try:
                 value = fn(tx)
             finally:

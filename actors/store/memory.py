@@ -20,17 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, cast
-
-import structlog
+from typing import Any, Generic, TypeVar
 
 from actors.store import clusters, configs, networks, nodes, secrets, services, tasks
-from actors.store.backlog import HeldTask, TaskBacklog, build_held_into, build_task, held_entry
 from actors.store.batch import DEFAULT_IN_FLIGHT, Batch
 from actors.store.budget import Budgets, EncodedGroup, encode_group
 from actors.store.entry import (
@@ -64,10 +61,9 @@ from actors.store.sharing import (
 )
 from actors.store.snapshot_codec import StoreView, decode_snapshot, encode_snapshot
 from actors.store.table import Table, TableSchema
-from actors.store.task_rows import BadRow, SpecTable
+from actors.store.task_rows import SpecTable
 from actors.store.tx import ReadTx, WriteTx
 from actors.store.watch import Event, EventFilter, Watcher, WatchHub
-from api.codec_objects import ObjectDecodeError
 from api.ids import RandomBits, new_id
 from api.objects import Meta, Object, ObjectKind, Task
 from api.objects_copy import copy_object
@@ -86,11 +82,6 @@ SCHEMAS: tuple[TableSchema, ...] = (
     configs.SCHEMA,
 )
 _Key = tuple[ObjectKind, str]
-_log = structlog.get_logger().bind(subsystem="store")
-_TASK = ObjectKind.TASK
-# task writes a follower holds before it stores them (backlog.py), unless the bytes of
-# their entries (backlog.HELD_BYTES) run out first, as they do in a big create
-HELD_TASK_WRITES = 100_000
 _set_field = object.__setattr__
 
 
@@ -146,35 +137,6 @@ class _Pending:
     future: Future[tuple[int, list[_GroupVerdict]]] = field(default_factory=Future)
 
 
-class _TasksStored(Mapping[ObjectKind, Table]):
-    """The tables as a transaction reads them: the task table once the held task writes
-    are stored (backlog.py). A read of other tables leaves them held: the Raft loop
-    reads the cluster's snapshot interval after every entry it applies."""
-
-    __slots__ = ("_backlog", "_store_held", "_tables")
-
-    def __init__(
-        self,
-        tables: dict[ObjectKind, Table],
-        backlog: TaskBacklog,
-        store_held: Callable[[], None],
-    ) -> None:
-        self._tables = tables
-        self._backlog = backlog
-        self._store_held = store_held
-
-    def __getitem__(self, kind: ObjectKind) -> Table:
-        if kind is ObjectKind.TASK and self._backlog.tasks:
-            self._store_held()
-        return self._tables[kind]
-
-    def __iter__(self) -> Iterator[ObjectKind]:
-        return iter(self._tables)
-
-    def __len__(self) -> int:
-        return len(self._tables)
-
-
 class MemoryStore:
     def __init__(
         self,
@@ -188,7 +150,6 @@ class MemoryStore:
         max_proposals_in_flight: int = DEFAULT_IN_FLIGHT,
         proposal_timeout: float | None = 30.0,
         budgets: Budgets | None = None,
-        held_task_writes: int = HELD_TASK_WRITES,
     ) -> None:
         self._proposer = proposer
         self._clock = clock
@@ -196,10 +157,6 @@ class MemoryStore:
         self._tables: dict[ObjectKind, Table] = {s.kind: Table(s) for s in SCHEMAS}
         self._services = self._tables[ObjectKind.SERVICE]
         self._nodes = self._tables[ObjectKind.NODE]
-        self._tasks = self._tables[ObjectKind.TASK]
-        self._backlog = TaskBacklog(held_task_writes)
-        # what transactions read through: the task table with the held writes stored
-        self._read_tables = _TasksStored(self._tables, self._backlog, self._store_held)
         self._version = 0
         self._lock = threading.RLock()
         self._hub = WatchHub(history_size, lock=self._lock)
@@ -243,7 +200,7 @@ class MemoryStore:
     def read(self) -> Iterator[ReadTx]:
         """``with store.read() as tx:`` — the same as ``view``, as a context manager."""
         with self._lock:
-            tx = ReadTx(self._read_tables, self._version)
+            tx = ReadTx(self._tables, self._version)
             try:
                 yield tx
             finally:
@@ -262,7 +219,7 @@ class MemoryStore:
         version checks or by the byte budgets (TooLarge) propagate immediately, the
         verdict arrives through the future."""
         with self._lock:
-            tx = WriteTx(self._read_tables, self._version)
+            tx = WriteTx(self._tables, self._version)
             try:
                 value = fn(tx)
             finally:
@@ -374,15 +331,6 @@ class MemoryStore:
             # a follower proposes nothing: no id to read
             proposal_id = entry_proposal_id(data) if self._pending else None
             pending = self._pending.pop(proposal_id, None) if proposal_id is not None else None
-            if pending is None and self._backlog.limit and not self._hub.wants(ObjectKind.TASK):
-                held = held_entry(data)
-                if held is not None:
-                    applied, rejected = self._backlog.hold(index, held, self._tasks.objects)
-                    self._version = index
-                    self._hub.skip_to(index)  # its events are not recorded
-                    if self._backlog.full:
-                        self._store_held(self._backlog.take_oldest())
-                    return ApplyResult(index, applied, rejected)
             sharing: SpecSharing | None = None
             if pending is not None:
                 groups, timestamp = pending.groups, pending.timestamp
@@ -395,10 +343,6 @@ class MemoryStore:
                 groups, timestamp = entry.groups, entry.timestamp
                 # the entry's tasks share its few decoded specs: each is compared once
                 sharing = SpecSharing(self._services.objects, self._nodes.objects)
-            # an entry of other kinds alone leaves the tasks held: its verdicts and
-            # objects do not depend on them (a node's writes while tasks are held)
-            if self._backlog.tasks and any(op.kind is _TASK for g in groups for op in g):
-                self._store_held()
             events: list[Event] = []
             verdicts = [self._apply_group(g, index, timestamp, events, sharing) for g in groups]
             self._version = index
@@ -485,32 +429,6 @@ class MemoryStore:
         events.extend(group_events)
         return _GroupVerdict(None, tuple(stored))
 
-    def _store_held(self, held: Mapping[str, HeldTask] | None = None) -> None:
-        """Store the held tasks (backlog.py), each once: ``held``, else all; under the
-        lock. Their events were not recorded: no watcher wanted them, and none may resume
-        from before the last entry held (``apply``)."""
-        if held is None:
-            held = self._backlog.take()
-        if not held:
-            return
-        table = self._tasks
-        services, nodes = self._services.objects, self._nodes.objects
-        sharing = SpecSharing(services, nodes)
-        for id_, task in held.items():
-            current = table.objects.get(id_)
-            if not task.exists:
-                if current is not None:
-                    table.remove(id_)
-                continue
-            try:
-                table.put(build_task(task, current, sharing, services, nodes))
-            except (ObjectDecodeError, BadRow) as exc:
-                # the leader wrote what this reader cannot decode; decode_entry would have
-                # refused the whole entry. The task stays as it was stored.
-                _log.error(
-                    "store.held_task_undecodable", task_id=id_, version=task.version, error=str(exc)
-                )
-
     @staticmethod
     def _stored(obj: Object, meta: Meta, fresh: bool) -> Object:
         """``obj`` as stored, with ``meta``: itself when it is ``fresh`` (decoded from the
@@ -568,26 +486,19 @@ class MemoryStore:
     def snapshot(self) -> bytes:
         """The whole store as bytes (snapshot_codec.py: two stores with the same content
         give the same bytes)."""
-        return self.encode_snapshot(self.snapshot_view())
+        return encode_snapshot(self.snapshot_view())
 
     @staticmethod
     def encode_snapshot(view: StoreView) -> bytes:
-        """``snapshot()``'s bytes for a view taken earlier; any thread, no lock. The
-        tasks the view holds (backlog.py) are built here, for the snapshot alone."""
-        if view.held:
-            tasks = cast("dict[str, Object]", view.tables[_TASK])
-            tables = view.tables
-            build_held_into(tasks, view.held, tables[ObjectKind.SERVICE], tables[ObjectKind.NODE])
+        """``snapshot()``'s bytes for a view taken earlier; any thread, no lock."""
         return encode_snapshot(view)
 
     def snapshot_view(self) -> StoreView:
         """The store at its current version, to encode later or on another thread
-        (``encode_snapshot``): a copy of each table's map and of the held tasks, made
-        under the lock. Storing the held tasks here would stall the Raft loop, and both
-        followers snapshot at about the same index: the leader lost its quorum so."""
+        (``encode_snapshot``): a copy of each table's map, made under the lock."""
         with self._lock:
             tables = {kind: dict(table.objects) for kind, table in self._tables.items()}
-            return StoreView(self._version, tables, self._backlog.tasks.copy())
+            return StoreView(self._version, tables)
 
     def restore(self, data: bytes) -> None:
         """Replace the whole content with a snapshot. Every watcher is closed with
@@ -599,7 +510,6 @@ class MemoryStore:
     def _restore(self, data: bytes) -> None:
         version, objects = decode_snapshot(data)
         with self._lock:
-            self._backlog.take()  # the snapshot holds their outcome, or a later state
             for table in self._tables.values():
                 table.clear()
             for kind, table in self._tables.items():  # the tasks share already (decoded so)

@@ -27,7 +27,7 @@ from api.codec_objects import ObjectDecodeError, decode, encoder_for, inline_enc
 from api.objects import OBJECT_TYPES, Object, ObjectKind
 from api.objects_copy import field_names
 
-__all__ = ["changed_fields", "decode_changes", "patchable_fields"]
+__all__ = ["changed_fields", "decode_changes"]
 
 _Codec = Callable[[Any], Any]
 # per class: (field name, its encoder), in field order, without id and meta
@@ -119,11 +119,6 @@ def _decoders(kind: ObjectKind) -> dict[str, tuple[Any, _Codec, type | None]]:
                 plan[f.name] = (t, _optional(decode_row) if optional else decode_row, row)
         _DECODERS[kind] = plan
     return plan
-
-
-def patchable_fields(kind: ObjectKind) -> frozenset[str]:
-    """The fields a patch of an object of ``kind`` may change."""
-    return frozenset(_decoders(kind))
 
 
 def decode_changes(

@@ -21,7 +21,7 @@ codec: a bad object raises StoreError naming its field.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import msgpack
@@ -48,9 +48,6 @@ class StoreView:
 
     version: int
     tables: Mapping[ObjectKind, Mapping[str, Object]]
-    # tasks a follower holds (backlog.py: HeldTask), by id, built into the copy of the
-    # task table before it is encoded (MemoryStore.encode_snapshot)
-    held: Mapping[str, Any] = field(default_factory=dict)
 
 
 def encode_snapshot(view: StoreView) -> bytes:

@@ -242,16 +242,6 @@ class WatchHub:
             to_wake.append(watcher)  # a closed one is woken to see it was closed
         return to_wake
 
-    def wants(self, kind: ObjectKind) -> bool:
-        """Whether a watcher takes events of ``kind``."""
-        return any(w.filter.kinds is None or kind in w.filter.kinds for w in self._watchers)
-
-    def skip_to(self, version: int) -> None:
-        """The changes up to ``version`` were stored without events (backlog.py): no
-        watch may resume from before it."""
-        self._ring.clear()
-        self._floor = max(self._floor, version)
-
     def reset(self, version: int, reason: str) -> list[Watcher]:
         """Forget history and close every watcher (after a restore)."""
         self._ring.clear()

@@ -37,8 +37,7 @@ def test_own_entries_are_not_decoded_and_a_follower_gets_the_same_objects(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     leader = MemoryStore(clock=FakeClock(), rng=random.Random(1))
-    # a follower that holds no task writes (backlog.py) decodes each entry as it comes
-    follower = MemoryStore(clock=FakeClock(), rng=random.Random(2), held_task_writes=0)
+    follower = MemoryStore(clock=FakeClock(), rng=random.Random(2))
     leader.attach_proposer(Tee(leader, follower))  # type: ignore[arg-type]
     decoded: list[int] = []
     real = entry_module.decode_entry
