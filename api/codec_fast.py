@@ -18,7 +18,7 @@ import dataclasses
 import enum
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "fast_decoder_for",
     "field_types",
     "inline_decoding",
+    "referencing_decoder",
     "union_args",
 ]
 
@@ -185,16 +186,7 @@ def _tuple(item_tp: Any) -> _FastDecoder:
 def _dataclass(cls: type) -> _FastDecoder:
     """A generated function: when every field is present (as the encoder writes them) one
     call with each field checked inline; otherwise a loop that applies the defaults."""
-    # (name, exact scalar type or None, decoder or None, has a default)
-    plan: list[tuple[str, type | None, _FastDecoder | None, bool]] = []
-    for f, t in field_types(cls):
-        has_default = (
-            f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
-        )
-        if t in _EXACT:
-            plan.append((f.name, t, None, has_default))
-        else:
-            plan.append((f.name, None, fast_decoder_for(t), has_default))
+    plan = _plan(cls)
     names = frozenset(name for name, _, _, _ in plan)
     missing = object()
 
@@ -215,11 +207,63 @@ def _dataclass(cls: type) -> _FastDecoder:
                 kwargs[name] = dec(value)  # type: ignore[misc]
         return cls(**kwargs)
 
-    env: dict[str, Any] = {"cls": cls, "names": names, "slow": with_defaults, "bad": _bad}
+    env: dict[str, Any] = {"slow": with_defaults}
+    source = _all_fields_source(cls, plan, env, {}, "data", "slow(data)")
+    exec(source, env)  # built from the dataclass's own field names only
+    decode: _FastDecoder = env["decode_dc"]
+    return decode
+
+
+def referencing_decoder(cls: type, field: str) -> Callable[[Any, Sequence[Any]], Any]:
+    """A fast decoder of dataclass ``cls`` whose ``field`` holds an index into a table of
+    values already decoded, which the caller passes: ``decode(data, table)`` (a session
+    frame's tasks name their shared spec this way; actors/dispatcher/wire.py). Only the
+    shape the encoder writes (every field present) is taken; anything else raises
+    ``Invalid``, and the caller names what is wrong with the path-naming decoder."""
+    plan = _plan(cls)
+    if field not in {name for name, _, _, _ in plan}:
+        raise TypeError(f"{cls.__name__} has no field {field!r}")
+    env: dict[str, Any] = {}
+    index = f"data[{field!r}]"
+    value = f"(table[v] if type(v := {index}) is int and 0 <= v < len(table) else bad())"
+    source = _all_fields_source(cls, plan, env, {field: value}, "data, table", "bad()")
+    exec(source, env)  # built from the dataclass's own field names only
+    decode: Callable[[Any, Sequence[Any]], Any] = env["decode_dc"]
+    return decode
+
+
+def _plan(cls: type) -> list[tuple[str, type | None, _FastDecoder | None, bool]]:
+    """Per field: (name, exact scalar type or None, decoder or None, has a default)."""
+    plan: list[tuple[str, type | None, _FastDecoder | None, bool]] = []
+    for f, t in field_types(cls):
+        has_default = (
+            f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        )
+        if t in _EXACT:
+            plan.append((f.name, t, None, has_default))
+        else:
+            plan.append((f.name, None, fast_decoder_for(t), has_default))
+    return plan
+
+
+def _all_fields_source(
+    cls: type,
+    plan: list[tuple[str, type | None, _FastDecoder | None, bool]],
+    env: dict[str, Any],
+    given: Mapping[str, str],
+    params: str,
+    otherwise: str,
+) -> str:
+    """The source of ``decode_dc(params)``: when every field is present (as the encoder
+    writes them), one build with each field checked inline (``given``: the expression of
+    some fields, instead); otherwise ``otherwise``."""
+    env.update(cls=cls, bad=_bad)
     values = []
     types_ = [t for _, t in field_types(cls)]
     for i, (t, (name, exact, dec, _)) in enumerate(zip(types_, plan, strict=True)):
-        if exact is not None:
+        if name in given:
+            values.append(given[name])
+        elif exact is not None:
             env[f"t{i}"] = exact
             values.append(f"(v if type(v := data[{name!r}]) is t{i} else bad())")
         else:
@@ -227,19 +271,16 @@ def _dataclass(cls: type) -> _FastDecoder:
             values.append(inline_decoding(t, f"data[{name!r}]", f"d{i}", i, env))
     # as many keys as fields, each field found: the same keys (no set built per object)
     build = "\n".join(build_lines(cls, env, values, "            "))
-    source = (
-        "def decode_dc(data):\n"
+    return (
+        f"def decode_dc({params}):\n"
         f"    if type(data) is dict and len(data) == {len(plan)}:\n"
         "        try:\n"
         f"{build}\n"
         "            return out\n"
         "        except KeyError:\n"
         "            pass\n"
-        "    return slow(data)\n"
+        f"    return {otherwise}\n"
     )
-    exec(source, env)  # built from the dataclass's own field names only
-    decode: _FastDecoder = env["decode_dc"]
-    return decode
 
 
 def inline_decoding(tp: Any, item: str, dec: str, i: int | str, env: dict[str, Any]) -> str:

@@ -52,7 +52,7 @@ from actors.dispatcher.intake import WAKE, StatusIntake
 from actors.dispatcher.pacing import next_window
 from actors.dispatcher.sessions import Session, SessionError
 from actors.dispatcher.streams import SessionStreams
-from actors.dispatcher.wire import ManagerAddress
+from actors.dispatcher.wire import ManagerAddress, reads_shared_specs
 from actors.dispatcher.writer import StoreWriter, Writes
 from actors.log import get_logger
 from actors.metrics import dispatcher as metrics
@@ -280,6 +280,7 @@ class Dispatcher(SupervisedActor):
                     assigned[node_id],
                 )
                 session.handle = request
+                session.shared_specs = reads_shared_specs(request.body)
                 self._streams.ingress.opened(session.session_id, reads_changes(request.body))
                 opened.append((session, session.assignments.full()))
         self._streams.send_all(opened)

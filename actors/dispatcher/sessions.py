@@ -45,6 +45,8 @@ class Session:
     # the manager list its last frame named (None: no frame yet): a frame names the list
     # only when it differs (streams.py)
     managers_sent: tuple[ManagerAddress, ...] | None = field(default=None, repr=False)
+    # its frames carry each task spec once, the tasks its index (wire.SHARED_SPECS)
+    shared_specs: bool = False
     handle: object = field(default=None, repr=False)  # the shell's stream, opaque here
 
 

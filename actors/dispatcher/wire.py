@@ -18,6 +18,7 @@ import msgpack
 from actors.dispatcher.ingress import IngressPort, encode_table, parse_table
 from actors.dispatcher.ingress_changes import MESH_CHANGES, TableChange, parse_change
 from actors.dispatcher.networks_and_auth import ServiceAuth
+from api.codec_fast import Invalid, referencing_decoder
 from api.codec_objects import (
     ObjectDecodeError,
     decode,
@@ -36,6 +37,7 @@ __all__ = [
     "SESSION",
     "SESSION_HEARTBEAT",
     "SESSION_STATUS",
+    "SHARED_SPECS",
     "ManagerAddress",
     "SessionFrame",
     "encode_frame",
@@ -45,6 +47,7 @@ __all__ = [
     "parse_frame",
     "parse_session_request",
     "parse_status_updates",
+    "reads_shared_specs",
     "session_addr",
     "split_frame",
 ]
@@ -56,6 +59,13 @@ DEPENDENCY_BYTES_PER_FRAME = 8 * 1024 * 1024
 SESSION = "dispatcher.session"
 SESSION_HEARTBEAT = "dispatcher.heartbeat"
 SESSION_STATUS = "dispatcher.status"
+
+# the session request's ``specs``: the node reads frames whose tasks name their spec by
+# its position in the frame's ``specs`` (each spec carried once per frame). A spec was
+# about two thirds of a task's bytes; a node's full set of 100 tasks of 10 services
+# carried it 100 times, and unpacking and decoding those copies was three quarters of
+# the worker's cost of the frame.
+SHARED_SPECS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +184,10 @@ _encode_task = encoder_with(Task, spec=_SpecEncodings().encode)
 
 
 # a task's map with its spec already packed (bytes, under "spec": taken out before packing)
-_encode_task_spec_packed = encoder_with(Task, spec=_SpecEncodings(packb).encode)
+_packed_spec = _SpecEncodings(packb).encode
+_encode_task_spec_packed = encoder_with(Task, spec=_packed_spec)
 _SPEC_KEY = msgpack.packb("spec")
+_SPECS_KEY = msgpack.packb("specs")
 _TASKS_KEY = msgpack.packb("tasks")
 
 
@@ -183,37 +195,53 @@ def _map_header_size(entries: int) -> int:
     return 1 if entries < 16 else 3 if entries < 2**16 else 5
 
 
-def _first_entry_then(
-    pack: msgpack.Packer, key: bytes, value: Iterable[bytes], rest: dict[str, Any]
+def _entries_first(
+    pack: msgpack.Packer, first: Sequence[tuple[bytes, Iterable[bytes]]], rest: dict[str, Any]
 ) -> list[bytes | memoryview]:
-    """The parts of a map packed as ``rest`` with one entry put first: ``key`` and
-    ``value``, both packed already."""
+    """The parts of a map packed as ``rest`` with some entries put first: each a key and
+    a value, both packed already."""
     packed: bytes = pack.pack(rest)
     entries = len(rest)
-    return [
-        pack.pack_map_header(entries + 1),
-        key,
-        *value,
-        memoryview(packed)[_map_header_size(entries) :],
-    ]
+    parts: list[bytes | memoryview] = [pack.pack_map_header(entries + len(first))]
+    for key, value in first:
+        parts.append(key)
+        parts.extend(value)
+    parts.append(memoryview(packed)[_map_header_size(entries) :])
+    return parts
 
 
-def _pack_task(task: Task, pack: msgpack.Packer) -> bytes:
-    """``_encode_task(task)`` packed, its spec's bytes packed once for every task of it."""
+def _pack_task(task: Task, pack: msgpack.Packer, spec: bytes | None = None) -> bytes:
+    """``_encode_task(task)`` packed, its spec's bytes packed once for every task of it;
+    ``spec``: what to write as its spec instead (an index into the frame's ``specs``)."""
     encoded = _encode_task_spec_packed(task)
-    spec: bytes = encoded.pop("spec")
-    return b"".join(_first_entry_then(pack, _SPEC_KEY, (spec,), encoded))
+    own: bytes = encoded.pop("spec")
+    value = own if spec is None else spec
+    return b"".join(_entries_first(pack, ((_SPEC_KEY, (value,)),), encoded))
 
 
-def pack_frame(frame: SessionFrame) -> Packed:
+def pack_frame(frame: SessionFrame, *, shared_specs: bool = False) -> Packed:
     """``encode_frame(frame)`` packed (the same map, its keys in another order): a body
     for ``codec.encode`` to send as it is. Packing a frame walked each task's spec, for
-    every task sent; here each spec is packed once (``_SpecEncodings``)."""
+    every task sent; here each spec is packed once (``_SpecEncodings``). ``shared_specs``
+    (a node whose session request names ``SHARED_SPECS``): each spec once in the frame's
+    ``specs``, and each task's ``spec`` its index there."""
     pack = take_packer()
     try:
         tasks = [pack.pack_array_header(len(frame.tasks))]
-        tasks.extend(_pack_task(t, pack) for t in frame.tasks)
-        parts = _first_entry_then(pack, _TASKS_KEY, tasks, _frame_body(frame))
+        first = [(_TASKS_KEY, tasks)]
+        if not shared_specs or not frame.tasks:
+            tasks.extend(_pack_task(t, pack) for t in frame.tasks)
+        else:
+            index: dict[int, bytes] = {}  # by the spec's id: the frame holds every task
+            specs: list[bytes] = []
+            for t in frame.tasks:
+                ref = index.get(id(t.spec))
+                if ref is None:
+                    ref = index[id(t.spec)] = pack.pack(len(specs))
+                    specs.append(_packed_spec(t.spec))
+                tasks.append(_pack_task(t, pack, ref))
+            first.append((_SPECS_KEY, [pack.pack_array_header(len(specs)), *specs]))
+        parts = _entries_first(pack, first, _frame_body(frame))
     finally:
         give_back(pack)
     return Packed(b"".join(parts))
@@ -256,8 +284,38 @@ def _frame_body(frame: SessionFrame) -> dict[str, Any]:
     return body
 
 
+_task_by_spec_index = referencing_decoder(Task, "spec")
+
+
+def _parse_tasks(body: Mapping[str, Any]) -> tuple[Task, ...]:
+    """The frame's tasks; each names its spec by index when the frame has ``specs``."""
+    if "specs" not in body:
+        return decode_all(Task, body["tasks"], "tasks")
+    raw_specs = body["specs"]
+    specs = decode_all(TaskSpec, raw_specs, "specs")
+    items = body["tasks"]
+    try:
+        return tuple([_task_by_spec_index(item, specs) for item in items])
+    except Invalid:
+        pass
+    # off the fast path (a field left to its default, or something wrong): each task
+    # decoded with its spec's map in place, which names what is wrong
+    tasks = []
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            ref = item.get("spec")
+            if not (type(ref) is int and 0 <= ref < len(specs)):
+                raise ObjectDecodeError(
+                    f"tasks[{i}].spec",
+                    f"expected an index into the frame's {len(specs)} specs, got {ref!r}",
+                )
+            item = {**item, "spec": raw_specs[ref]}
+        tasks.append(decode(Task, item, f"tasks[{i}]"))
+    return tuple(tasks)
+
+
 def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
-    tasks = decode_all(Task, body["tasks"], "tasks")
+    tasks = _parse_tasks(body)
     managers = tuple(
         ManagerAddress(str(m["addr"]), str(m["server_key"]).encode("ascii"))
         for m in body["managers"]
@@ -290,8 +348,20 @@ def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
 
 
 def encode_session_request(node_id: str, description: NodeDescription) -> dict[str, Any]:
-    # mesh: this node reads the routing mesh's table as changes (ingress_changes.py)
-    return {"node_id": node_id, "description": encode(description), "mesh": MESH_CHANGES}
+    # mesh: this node reads the routing mesh's table as changes (ingress_changes.py);
+    # specs: its frames' tasks as indexes into the frame's specs (pack_frame)
+    return {
+        "node_id": node_id,
+        "description": encode(description),
+        "mesh": MESH_CHANGES,
+        "specs": SHARED_SPECS,
+    }
+
+
+def reads_shared_specs(session_request: Mapping[str, Any]) -> bool:
+    """Whether the node that sent ``session_request`` reads frames with shared specs."""
+    value = session_request.get("specs")
+    return type(value) is int and value >= SHARED_SPECS
 
 
 def parse_session_request(body: Mapping[str, Any]) -> tuple[str, NodeDescription]:

@@ -67,6 +67,7 @@ DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
             Field("configs_removed", ListOf(STR), required=False),
             Field("ingress", ListOf(ANY), required=False),
             Field("mesh", ANY, required=False),
+            Field("specs", ListOf(ANY), required=False),
         ),
         doc="One frame of a session: assignments (full set or changes), the secrets and "
         "configs they need, and session metadata; networks (Network dicts) and "
@@ -75,7 +76,9 @@ DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
         "protocol, service, backends as [address, port]; actors/dispatcher/ingress.py), "
         "to a node whose session request names no mesh; mesh: the table's change since "
         "the session's last (version, base, ports with backends added and removed, ports "
-        "closed; base 0: the full table; actors/dispatcher/ingress_changes.py).",
+        "closed; base 0: the full table; actors/dispatcher/ingress_changes.py); specs "
+        "(TaskSpec dicts), to a node whose session request names specs: each task's spec "
+        "is then its index in this list.",
     )
 )
 DISPATCHER_SESSION: Final = SCHEMA.declare(
@@ -86,10 +89,12 @@ DISPATCHER_SESSION: Final = SCHEMA.declare(
             Field("description", ANY),
             Field("addr", STR, required=False),
             Field("mesh", INT, required=False),
+            Field("specs", INT, required=False),
         ),
         reply="dispatcher.session.message",
         doc="Open a worker session (streamed reply); description is a NodeDescription dict; "
-        "mesh (1): the node reads the routing mesh's table as changes (frame field mesh).",
+        "mesh (1): the node reads the routing mesh's table as changes (frame field mesh); "
+        "specs (1): it reads each task's spec as an index into the frame's specs.",
     )
 )
 DISPATCHER_HEARTBEAT_REPLY: Final = SCHEMA.declare(

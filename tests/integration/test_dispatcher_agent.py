@@ -36,6 +36,7 @@ from actors.store import nodes as node_queries
 from actors.store import tasks as task_queries
 from actors.worker.agent import Agent
 from actors.worker.resources import TaskResources
+from api.codec_objects import encode
 from api.enums import NodeRole, NodeState
 from api.errors import RemoteError
 from api.ids import new_id
@@ -216,6 +217,10 @@ def make_task(node_id: str, state: TaskState = TaskState.ASSIGNED, image: str = 
         desired_state=TaskState.RUNNING,
         status=TaskStatus(state=state),
     )
+
+
+def task_id(task: Task) -> str:
+    return task.id
 
 
 def create(store: MemoryStore, *tasks: Task) -> None:
@@ -701,3 +706,39 @@ def test_credentials_and_networks_reach_only_the_nodes_that_need_them(
     finally:
         for ref in agents:
             ref.stop()
+
+
+def test_a_node_that_asks_gets_each_spec_once_and_an_earlier_one_inline(
+    manager: Manager,
+) -> None:
+    """Over a real session: a node whose request names ``specs`` gets a frame whose tasks
+    index the frame's specs (three tasks of one service, one spec); a node of the earlier
+    version (no ``specs``) gets each task's spec inline; both read the same tasks."""
+    keys = {name: generate_keypair() for name in ("new", "old")}
+    nodes = {name: manager.join(k) for name, k in keys.items()}
+    spec = TaskSpec(container=ContainerSpec(image="busybox", args=("sleep", "9")))
+    service_id = new_id()
+    placed = {
+        name: [
+            replace(make_task(node_id), spec=spec, service_id=service_id, slot=i + 1)
+            for i in range(3)
+        ]
+        for name, node_id in nodes.items()
+    }
+    create(manager.store, *placed["new"], *placed["old"])
+    bodies = {}
+    for name, node_id in nodes.items():
+        request = encode_session_request(node_id, DESCRIPTION)
+        if name == "old":
+            del request["specs"]
+        with Client(manager.address, server_key=manager.keypair.public, keypair=keys[name]) as c:
+            bodies[name] = next(c.stream("dispatcher.session", request, timeout=15.0))
+    assert bodies["new"]["specs"] == [encode(spec)]
+    assert [t["spec"] for t in bodies["new"]["tasks"]] == [0, 0, 0]
+    assert "specs" not in bodies["old"]
+    assert [t["spec"] for t in bodies["old"]["tasks"]] == [encode(spec)] * 3
+    for name, node_id in nodes.items():
+        frame = parse_frame(bodies[name])
+        stored = manager.store.view(lambda tx, node_id=node_id: task_queries.by_node(tx, node_id))
+        assert frame.full
+        assert sorted(frame.tasks, key=task_id) == sorted(stored, key=task_id)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.codec_fast import Invalid, fast_decoder_for
+from api.codec_fast import Invalid, fast_decoder_for, referencing_decoder
 from api.codec_objects import (
     ObjectDecodeError,
     _decoder_for,
@@ -89,6 +89,44 @@ def test_the_fast_path_agrees_with_the_path_naming_decoders(
             assert isinstance(fast, Invalid), (slow, fast)
         else:
             assert fast == slow
+
+
+task_by_spec_index = referencing_decoder(Task, "spec")
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), seed=st.integers(0, 2**32))
+def test_a_referencing_decoder_takes_what_the_path_naming_decoder_takes(
+    data: st.DataObject, seed: int
+) -> None:
+    """A task whose spec is an index into a table decodes as the task with the table's
+    spec. Broken in one place, it is taken only if the path-naming decoder takes it with
+    the spec's map in place of the index; refused with every field present and a good
+    index, the path-naming decoder refuses it too. (Fields left out go to the caller's
+    slower path: actors/dispatcher/wire.py.)"""
+    task = data.draw(strategy_for(Task))
+    table = (task.spec,)
+    doc = encode_object(task)
+    spec_doc = doc["spec"]
+    doc["spec"] = 0
+    decoded = task_by_spec_index(doc, table)
+    assert decoded == task and decoded.spec is task.spec
+    rng = random.Random(seed)
+    for _ in range(5):
+        bad = broken(doc, rng)
+        try:
+            taken: Any = task_by_spec_index(bad, table)
+        except Invalid:
+            taken = None
+        good_index = isinstance(bad, dict) and type(bad.get("spec")) is int and bad["spec"] == 0
+        if taken is not None:
+            assert good_index
+            assert taken == _decoder_for(Task)({**bad, "spec": spec_doc}, "task")
+        elif good_index and set(bad) == set(doc):
+            with pytest.raises(ObjectDecodeError):
+                _decoder_for(Task)({**bad, "spec": spec_doc}, "task")
+    with pytest.raises(Invalid):
+        task_by_spec_index(doc, ())
 
 
 def test_decode_names_the_field_after_the_fast_path_fails() -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
+
+import pytest
 
 from actors.dispatcher.wire import (
     SESSION,
+    SHARED_SPECS,
     ManagerAddress,
     SessionFrame,
     encode_frame,
@@ -15,10 +19,12 @@ from actors.dispatcher.wire import (
     parse_frame,
     parse_session_request,
     parse_status_updates,
+    reads_shared_specs,
     session_addr,
     split_frame,
 )
-from api.codec_objects import encode_object
+from api.codec_objects import ObjectDecodeError, encode_object
+from api.codec_objects import encode as encode_value
 from api.objects import NodeDescription, Platform, TaskStatus
 from api.task_state import TaskState
 from tests.unit.dispatcher.helpers import NODE_A, task
@@ -134,3 +140,71 @@ def test_tasks_sharing_a_spec_are_encoded_as_each_alone() -> None:
     for _ in range(2):  # the second time from the held encodings
         body = encode_frame(frame)
         assert body["tasks"] == [encode_object(t) for t in (first, second, other)]
+
+
+def shared_frame(frame: SessionFrame) -> dict[str, Any]:
+    """What a node that reads shared specs receives: ``frame`` packed with them."""
+    wire = encode("dispatcher.session.message", pack_frame(frame, shared_specs=True), request_id=7)
+    return decode(wire).body
+
+
+def test_a_frame_with_shared_specs_carries_each_spec_once() -> None:
+    """Tasks of two specs (one shared by two tasks, by identity, as the store shares a
+    service's spec): the frame's specs hold each once, the tasks their index, and the node
+    decodes the same tasks, those of one spec sharing one decoded spec."""
+    first = task("t1")
+    second = replace(task("t2", state=TaskState.RUNNING), spec=first.spec)
+    other = replace(task("t3"), spec=replace(first.spec, force_update=3))
+    managers = (ManagerAddress("tcp://10.0.0.1:4242", b"k" * 40),)
+    tasks = (first, second, other)
+    frame = SessionFrame("s1", 4.9, managers, True, tasks, ("t0",), secrets_removed=("x",))
+    body = shared_frame(frame)
+    assert body["specs"] == [encode_value(first.spec), encode_value(other.spec)]
+    assert [t["spec"] for t in body["tasks"]] == [0, 0, 1]
+    assert {k: v for k, v in body.items() if k not in ("tasks", "specs")} == {
+        k: v for k, v in encode_frame(frame).items() if k != "tasks"
+    }
+    parsed = parse_frame(body)
+    assert parsed == frame
+    assert parsed.tasks[0].spec is parsed.tasks[1].spec
+    empty = SessionFrame("s1", 5.0, (), False, (), ("t1",))
+    assert "specs" not in shared_frame(empty) and parse_frame(shared_frame(empty)) == empty
+
+
+@pytest.mark.parametrize(
+    ("ref", "why"),
+    [(2, "got 2"), (-1, "got -1"), (True, "got True"), ("0", "got '0'"), (None, "got None")],
+)
+def test_a_task_naming_no_spec_of_the_frame_is_named(ref: Any, why: str) -> None:
+    body = shared_frame(SessionFrame("s1", 5.0, (), True, (task("t1"), task("t2")), ()))
+    body["tasks"][1]["spec"] = ref
+    with pytest.raises(ObjectDecodeError, match=rf"tasks\[1\]\.spec.*2 specs, {why}"):
+        parse_frame(body)
+
+
+def test_a_bad_field_of_a_task_with_a_shared_spec_is_named() -> None:
+    body = shared_frame(SessionFrame("s1", 5.0, (), True, (task("t1"), task("t2")), ()))
+    body["tasks"][1]["desired_state"] = "nonsense"
+    with pytest.raises(ObjectDecodeError, match=r"tasks\[1\]\.desired_state"):
+        parse_frame(body)
+    body = shared_frame(SessionFrame("s1", 5.0, (), True, (task("t1"),), ()))
+    body["specs"][0]["nonsense"] = 1
+    with pytest.raises(ObjectDecodeError, match=r"specs\[0\]\.nonsense"):
+        parse_frame(body)
+
+
+def test_a_task_with_a_shared_spec_may_leave_fields_to_their_defaults() -> None:
+    """Off the fast path (a field absent, as an encoder of another version may write it),
+    the task still decodes, with its spec."""
+    t1 = task("t1")
+    body = shared_frame(SessionFrame("s1", 5.0, (), True, (t1,), ()))
+    del body["tasks"][0]["service_name"]
+    assert parse_frame(body).tasks == (replace(t1, service_name=""),)
+
+
+def test_a_node_asks_for_shared_specs_in_its_session_request() -> None:
+    desc = NodeDescription(hostname="h", platform=Platform("linux", "aarch64"))
+    request = decode(encode(SESSION, encode_session_request(NODE_A, desc), request_id=3))
+    assert request.body["specs"] == SHARED_SPECS and reads_shared_specs(request.body)
+    for earlier in ({}, {"specs": 0}, {"specs": True}, {"specs": "1"}):
+        assert not reads_shared_specs(earlier)
