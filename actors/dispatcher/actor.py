@@ -51,6 +51,7 @@ from actors.dispatcher.ingress_changes import reads_changes
 from actors.dispatcher.intake import WAKE, StatusIntake
 from actors.dispatcher.pacing import next_window
 from actors.dispatcher.sessions import Session, SessionError
+from actors.dispatcher.spec_tables import SentSpecs
 from actors.dispatcher.streams import SessionStreams
 from actors.dispatcher.wire import ManagerAddress, reads_shared_specs
 from actors.dispatcher.writer import StoreWriter, Writes
@@ -280,7 +281,8 @@ class Dispatcher(SupervisedActor):
                     assigned[node_id],
                 )
                 session.handle = request
-                session.shared_specs = reads_shared_specs(request.body)
+                if reads_shared_specs(request.body):
+                    session.sent_specs = SentSpecs()
                 self._streams.ingress.opened(session.session_id, reads_changes(request.body))
                 opened.append((session, session.assignments.full()))
         self._streams.send_all(opened)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from actors.dispatcher.assignments import AssignmentSet
+from actors.dispatcher.spec_tables import SentSpecs
 from actors.dispatcher.wire import ManagerAddress
 
 __all__ = ["NO_SESSION", "WRONG_KEY", "Session", "SessionError", "SessionTable"]
@@ -45,8 +46,9 @@ class Session:
     # the manager list its last frame named (None: no frame yet): a frame names the list
     # only when it differs (streams.py)
     managers_sent: tuple[ManagerAddress, ...] | None = field(default=None, repr=False)
-    # its frames carry each task spec once, the tasks its index (wire.SHARED_SPECS)
-    shared_specs: bool = False
+    # the specs its node holds (spec_tables.py); None: a node of the earlier version,
+    # whose frames carry each task's spec
+    sent_specs: SentSpecs | None = field(default=None, repr=False)
     handle: object = field(default=None, repr=False)  # the shell's stream, opaque here
 
 

@@ -178,9 +178,7 @@ class SessionStreams:
             for frame in split_frame(self.frame(session, delta, needs=needs)):
                 # built by pack_frame from typed objects: matching it to its declaration
                 # again cost as much as building it (a thousand full sets after a failover)
-                request.reply(
-                    pack_frame(frame, shared_specs=session.shared_specs), more=True, check=False
-                )
+                request.reply(pack_frame(frame, session.sent_specs), more=True, check=False)
                 session.frames_sent += 1
         except CodecError as exc:
             _log.error(

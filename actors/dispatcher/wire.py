@@ -18,6 +18,7 @@ import msgpack
 from actors.dispatcher.ingress import IngressPort, encode_table, parse_table
 from actors.dispatcher.ingress_changes import MESH_CHANGES, TableChange, parse_change
 from actors.dispatcher.networks_and_auth import ServiceAuth
+from actors.dispatcher.spec_tables import HeldSpecs, SentSpecs
 from api.codec_fast import Invalid, referencing_decoder
 from api.codec_objects import (
     ObjectDecodeError,
@@ -60,11 +61,8 @@ SESSION = "dispatcher.session"
 SESSION_HEARTBEAT = "dispatcher.heartbeat"
 SESSION_STATUS = "dispatcher.status"
 
-# the session request's ``specs``: the node reads frames whose tasks name their spec by
-# its position in the frame's ``specs`` (each spec carried once per frame). A spec was
-# about two thirds of a task's bytes; a node's full set of 100 tasks of 10 services
-# carried it 100 times, and unpacking and decoding those copies was three quarters of
-# the worker's cost of the frame.
+# the session request's ``specs``: the node keeps the specs its session's frames carry,
+# and a frame's tasks name theirs by index (actors/dispatcher/spec_tables.py)
 SHARED_SPECS = 1
 
 
@@ -188,6 +186,7 @@ _packed_spec = _SpecEncodings(packb).encode
 _encode_task_spec_packed = encoder_with(Task, spec=_packed_spec)
 _SPEC_KEY = msgpack.packb("spec")
 _SPECS_KEY = msgpack.packb("specs")
+_SPECS_BASE_KEY = msgpack.packb("specs_base")
 _TASKS_KEY = msgpack.packb("tasks")
 
 
@@ -212,35 +211,33 @@ def _entries_first(
 
 def _pack_task(task: Task, pack: msgpack.Packer, spec: bytes | None = None) -> bytes:
     """``_encode_task(task)`` packed, its spec's bytes packed once for every task of it;
-    ``spec``: what to write as its spec instead (an index into the frame's ``specs``)."""
+    ``spec``: what to write as its spec instead (packed: its index in the node's table)."""
     encoded = _encode_task_spec_packed(task)
     own: bytes = encoded.pop("spec")
     value = own if spec is None else spec
     return b"".join(_entries_first(pack, ((_SPEC_KEY, (value,)),), encoded))
 
 
-def pack_frame(frame: SessionFrame, *, shared_specs: bool = False) -> Packed:
+def pack_frame(frame: SessionFrame, sent: SentSpecs | None = None) -> Packed:
     """``encode_frame(frame)`` packed (the same map, its keys in another order): a body
     for ``codec.encode`` to send as it is. Packing a frame walked each task's spec, for
-    every task sent; here each spec is packed once (``_SpecEncodings``). ``shared_specs``
-    (a node whose session request names ``SHARED_SPECS``): each spec once in the frame's
-    ``specs``, and each task's ``spec`` its index there."""
+    every task sent; here each spec is packed once (``_SpecEncodings``). ``sent``: the
+    specs the node holds (a node whose session request names ``SHARED_SPECS``): the frame
+    carries those its tasks need that the node lacks, in ``specs`` from ``specs_base``
+    on, and each task's ``spec`` is its index in the node's table."""
     pack = take_packer()
     try:
         tasks = [pack.pack_array_header(len(frame.tasks))]
         first = [(_TASKS_KEY, tasks)]
-        if not shared_specs or not frame.tasks:
+        if sent is None or not frame.tasks:
             tasks.extend(_pack_task(t, pack) for t in frame.tasks)
         else:
-            index: dict[int, bytes] = {}  # by the spec's id: the frame holds every task
-            specs: list[bytes] = []
-            for t in frame.tasks:
-                ref = index.get(id(t.spec))
-                if ref is None:
-                    ref = index[id(t.spec)] = pack.pack(len(specs))
-                    specs.append(_packed_spec(t.spec))
-                tasks.append(_pack_task(t, pack, ref))
-            first.append((_SPECS_KEY, [pack.pack_array_header(len(specs)), *specs]))
+            base, new, refs = sent.refer([t.spec for t in frame.tasks])
+            tasks.extend(
+                _pack_task(t, pack, pack.pack(i)) for t, i in zip(frame.tasks, refs, strict=True)
+            )
+            specs = [pack.pack_array_header(len(new)), *(_packed_spec(s) for s in new)]
+            first += [(_SPECS_KEY, specs), (_SPECS_BASE_KEY, [pack.pack(base)])]
         parts = _entries_first(pack, first, _frame_body(frame))
     finally:
         give_back(pack)
@@ -287,12 +284,15 @@ def _frame_body(frame: SessionFrame) -> dict[str, Any]:
 _task_by_spec_index = referencing_decoder(Task, "spec")
 
 
-def _parse_tasks(body: Mapping[str, Any]) -> tuple[Task, ...]:
-    """The frame's tasks; each names its spec by index when the frame has ``specs``."""
-    if "specs" not in body:
+def _parse_tasks(body: Mapping[str, Any], held: HeldSpecs | None) -> tuple[Task, ...]:
+    """The frame's tasks. With ``specs_base``, each names its spec by index in the node's
+    table (``held``, which takes the frame's specs first; a new one for a frame read
+    alone)."""
+    if "specs_base" not in body:
         return decode_all(Task, body["tasks"], "tasks")
-    raw_specs = body["specs"]
-    specs = decode_all(TaskSpec, raw_specs, "specs")
+    table = held if held is not None else HeldSpecs()
+    table.take(body["specs_base"], decode_all(TaskSpec, body.get("specs", ()), "specs"))
+    specs = table.specs
     items = body["tasks"]
     try:
         return tuple([_task_by_spec_index(item, specs) for item in items])
@@ -307,15 +307,17 @@ def _parse_tasks(body: Mapping[str, Any]) -> tuple[Task, ...]:
             if not (type(ref) is int and 0 <= ref < len(specs)):
                 raise ObjectDecodeError(
                     f"tasks[{i}].spec",
-                    f"expected an index into the frame's {len(specs)} specs, got {ref!r}",
+                    f"expected an index into the node's {len(specs)} specs, got {ref!r}",
                 )
-            item = {**item, "spec": raw_specs[ref]}
+            item = {**item, "spec": encode(specs[ref])}
         tasks.append(decode(Task, item, f"tasks[{i}]"))
     return tuple(tasks)
 
 
-def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
-    tasks = _parse_tasks(body)
+def parse_frame(body: Mapping[str, Any], held: HeldSpecs | None = None) -> SessionFrame:
+    """The frame in ``body``; ``held``: the specs this node's session holds (a node whose
+    session request names ``SHARED_SPECS``)."""
+    tasks = _parse_tasks(body, held)
     managers = tuple(
         ManagerAddress(str(m["addr"]), str(m["server_key"]).encode("ascii"))
         for m in body["managers"]
@@ -349,7 +351,7 @@ def parse_frame(body: Mapping[str, Any]) -> SessionFrame:
 
 def encode_session_request(node_id: str, description: NodeDescription) -> dict[str, Any]:
     # mesh: this node reads the routing mesh's table as changes (ingress_changes.py);
-    # specs: its frames' tasks as indexes into the frame's specs (pack_frame)
+    # specs: it keeps its session's specs, and its frames' tasks name them (pack_frame)
     return {
         "node_id": node_id,
         "description": encode(description),

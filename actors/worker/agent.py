@@ -63,6 +63,7 @@ import pykka
 
 from actors.backoff import Backoff
 from actors.dispatcher.core import NODE_REMOVED
+from actors.dispatcher.spec_tables import HeldSpecs
 from actors.dispatcher.wire import (
     SESSION,
     SESSION_HEARTBEAT,
@@ -216,6 +217,7 @@ class Agent(SupervisedActor):
         super().__init__(ctx)
         self._on_ingress = on_ingress  # the routing mesh's table (actors/worker/mesh.py)
         self._mesh_table = NodeTable()  # as this session's changes build it
+        self._held_specs = HeldSpecs()  # the task specs this session's frames gave
         self._resources = resources
         self._on_removed = on_removed
         self._refresh_managers = refresh_managers
@@ -361,6 +363,7 @@ class Agent(SupervisedActor):
             self._client = client
         self._set_state(manager=manager.addr, connected=False, session_id="")
         frames: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._held_specs = HeldSpecs()
         reader = threading.Thread(
             target=self._read, args=(client, frames), name="agent-stream", daemon=True
         )
@@ -422,7 +425,7 @@ class Agent(SupervisedActor):
         if isinstance(item, BaseException):
             raise _SessionEnded(f"session stream failed: {item}")
         try:
-            frame = parse_frame(item)
+            frame = parse_frame(item, self._held_specs)
         except (ObjectDecodeError, KeyError, ValueError) as exc:
             raise _SessionEnded(f"undecodable session frame: {exc}") from None
         if frame.closed is not None:

@@ -68,6 +68,7 @@ DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
             Field("ingress", ListOf(ANY), required=False),
             Field("mesh", ANY, required=False),
             Field("specs", ListOf(ANY), required=False),
+            Field("specs_base", INT, required=False),
         ),
         doc="One frame of a session: assignments (full set or changes), the secrets and "
         "configs they need, and session metadata; networks (Network dicts) and "
@@ -77,8 +78,10 @@ DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
         "to a node whose session request names no mesh; mesh: the table's change since "
         "the session's last (version, base, ports with backends added and removed, ports "
         "closed; base 0: the full table; actors/dispatcher/ingress_changes.py); specs "
-        "(TaskSpec dicts), to a node whose session request names specs: each task's spec "
-        "is then its index in this list.",
+        "and specs_base, to a node whose session request names specs: the TaskSpec dicts "
+        "the node adds to its session's table at index specs_base (0: the table starts "
+        "again), and each task's spec is then its index in that table "
+        "(actors/dispatcher/spec_tables.py).",
     )
 )
 DISPATCHER_SESSION: Final = SCHEMA.declare(
@@ -94,7 +97,7 @@ DISPATCHER_SESSION: Final = SCHEMA.declare(
         reply="dispatcher.session.message",
         doc="Open a worker session (streamed reply); description is a NodeDescription dict; "
         "mesh (1): the node reads the routing mesh's table as changes (frame field mesh); "
-        "specs (1): it reads each task's spec as an index into the frame's specs.",
+        "specs (1): it keeps its session's specs, and each task's spec is an index there.",
     )
 )
 DISPATCHER_HEARTBEAT_REPLY: Final = SCHEMA.declare(

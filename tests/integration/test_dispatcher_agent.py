@@ -712,8 +712,9 @@ def test_a_node_that_asks_gets_each_spec_once_and_an_earlier_one_inline(
     manager: Manager,
 ) -> None:
     """Over a real session: a node whose request names ``specs`` gets a frame whose tasks
-    index the frame's specs (three tasks of one service, one spec); a node of the earlier
-    version (no ``specs``) gets each task's spec inline; both read the same tasks."""
+    index the session's specs (three tasks of one service, one spec, sent once); a node
+    of the earlier version (no ``specs``) gets each task's spec inline; both read the
+    same tasks."""
     keys = {name: generate_keypair() for name in ("new", "old")}
     nodes = {name: manager.join(k) for name, k in keys.items()}
     spec = TaskSpec(container=ContainerSpec(image="busybox", args=("sleep", "9")))
@@ -733,9 +734,9 @@ def test_a_node_that_asks_gets_each_spec_once_and_an_earlier_one_inline(
             del request["specs"]
         with Client(manager.address, server_key=manager.keypair.public, keypair=keys[name]) as c:
             bodies[name] = next(c.stream("dispatcher.session", request, timeout=15.0))
-    assert bodies["new"]["specs"] == [encode(spec)]
+    assert bodies["new"]["specs"] == [encode(spec)] and bodies["new"]["specs_base"] == 0
     assert [t["spec"] for t in bodies["new"]["tasks"]] == [0, 0, 0]
-    assert "specs" not in bodies["old"]
+    assert "specs" not in bodies["old"] and "specs_base" not in bodies["old"]
     assert [t["spec"] for t in bodies["old"]["tasks"]] == [encode(spec)] * 3
     for name, node_id in nodes.items():
         frame = parse_frame(bodies[name])

@@ -14,7 +14,8 @@ from typing import Any
 import msgpack
 import pytest
 
-from actors.dispatcher.wire import encode_session_request, parse_frame
+from actors.dispatcher.spec_tables import HeldSpecs
+from actors.dispatcher.wire import SessionFrame, encode_session_request, parse_frame
 from actors.store import MemoryStore, WriteTx
 from actors.store import tasks as task_queries
 from api.errors import RemoteError, TransportError
@@ -48,6 +49,8 @@ class RawSession:
     def __init__(self, manager: Manager, node_id: str, keys: KeyPair) -> None:
         self.client = Client(manager.address, server_key=manager.keypair.public, keypair=keys)
         self.bodies: list[dict[str, Any]] = []
+        self._frames_read: list[SessionFrame] = []  # in order, with the session's specs
+        self._held = HeldSpecs()
         self.error: BaseException | None = None
         self._lock = threading.Lock()
         body = encode_session_request(node_id, DESCRIPTION)
@@ -58,9 +61,11 @@ class RawSession:
     def _read(self) -> None:
         try:
             for body in self._frames:
+                frame = parse_frame(body, self._held)
                 with self._lock:
                     self.bodies.append(body)
-        except (TransportError, RemoteError) as exc:
+                    self._frames_read.append(frame)
+        except (TransportError, RemoteError, ValueError) as exc:  # ValueError: undecodable
             self.error = exc
 
     def wire(self) -> bytes:
@@ -69,12 +74,12 @@ class RawSession:
 
     def holds(self, task_id: str) -> bool:
         with self._lock:
-            frames = [parse_frame(b) for b in self.bodies]
+            frames = list(self._frames_read)
         return any(t.id == task_id for f in frames for t in f.tasks)
 
     def frames(self) -> list[Any]:
         with self._lock:
-            return [parse_frame(b) for b in self.bodies]
+            return list(self._frames_read)
 
     def close(self) -> None:
         self.client.close()

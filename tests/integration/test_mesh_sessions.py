@@ -21,6 +21,7 @@ import pytest
 from actors.backoff import Backoff
 from actors.dispatcher import Dispatcher, DispatcherLink, ManagerAddress, dispatcher_handlers
 from actors.dispatcher.ingress import LEGACY_MAX_BACKENDS, IngressBackend, IngressPort
+from actors.dispatcher.spec_tables import HeldSpecs
 from actors.dispatcher.wire import SessionFrame, encode_session_request, parse_frame
 from actors.store import MemoryStore, WriteTx
 from actors.store import nodes as node_queries
@@ -141,9 +142,10 @@ def backends_of(table: tuple[IngressPort, ...] | None) -> set[IngressBackend]:
     return set(entries[0].backends) if entries else set()
 
 
-def next_with(frames: Iterator[Any], field: str) -> SessionFrame:
+def next_with(frames: Iterator[Any], field: str, held: HeldSpecs) -> SessionFrame:
+    """The stream's next frame with ``field`` set (``held``: the stream's specs)."""
     while True:
-        frame = parse_frame(next(frames))
+        frame = parse_frame(next(frames), held)
         if getattr(frame, field) is not None:
             return frame
 
@@ -186,14 +188,15 @@ def test_a_port_reaches_every_backend_and_changes_travel_as_changes(cluster: Clu
 
         with cluster.client(watcher_keys) as c, cluster.client(old_keys) as c_old:
             frames = c.stream("dispatcher.session", encode_session_request(watcher, DESCRIPTION))
-            first = next_with(frames, "mesh")
+            held = HeldSpecs()
+            first = next_with(frames, "mesh", held)
             assert first.mesh is not None and first.mesh.full
             (entry,) = first.mesh.ports
             assert set(entry.added) == every
             # a node of the earlier version: no "mesh" in its request, the whole table
             body = encode_session_request(old, DESCRIPTION)
             del body["mesh"]
-            legacy = next_with(c_old.stream("dispatcher.session", body), "ingress")
+            legacy = next_with(c_old.stream("dispatcher.session", body), "ingress", HeldSpecs())
             assert legacy.mesh is None and legacy.ingress is not None
             (old_entry,) = legacy.ingress
             assert isinstance(old_entry, IngressPort)
@@ -208,7 +211,7 @@ def test_a_port_reaches_every_backend_and_changes_travel_as_changes(cluster: Clu
                 tx.update(replace(current, desired_state=TaskState.SHUTDOWN))
 
             cluster.store.update(stop)
-            change = next_with(frames, "mesh").mesh
+            change = next_with(frames, "mesh", held).mesh
             assert change is not None and change.base == first.mesh.version
             (port_change,) = change.ports
             assert port_change.added == ()

@@ -41,6 +41,7 @@ from typing import Any, Final
 
 from actors.backoff import Backoff
 from actors.dispatcher.core import NODE_REMOVED
+from actors.dispatcher.spec_tables import HeldSpecs
 from actors.dispatcher.wire import (
     SESSION,
     SESSION_HEARTBEAT,
@@ -149,6 +150,7 @@ class FleetSession:
         self.phase = Phase.WAITING
         self.session_id = ""
         self.manager = ""
+        self._held_specs = HeldSpecs()  # the task specs this session's frames gave
         self.last_end = ""  # why the last session ended
         self.ends: Counter[str] = Counter()  # why each session or attempt ended, counted
         self.sessions_opened = 0
@@ -231,7 +233,7 @@ class FleetSession:
         if self.phase not in (Phase.OPENING, Phase.OPEN):
             return []
         try:
-            frame = parse_frame(body)
+            frame = parse_frame(body, self._held_specs)
         except (ObjectDecodeError, KeyError, ValueError) as exc:
             return self._end(now, f"undecodable session frame: {exc}")
         self.frames_received += 1
@@ -308,6 +310,7 @@ class FleetSession:
         self.manager = manager.addr
         self.phase = Phase.OPENING
         self._open_deadline = now + self._config.connect_timeout
+        self._held_specs = HeldSpecs()
         body = encode_session_request(self.node_id, self._description)
         return [Connect(manager), Send(Call.SESSION, body)]
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from actors.dispatcher.spec_tables import HeldSpecs, SentSpecs
 from actors.dispatcher.wire import (
     SESSION,
     SHARED_SPECS,
@@ -142,41 +143,70 @@ def test_tasks_sharing_a_spec_are_encoded_as_each_alone() -> None:
         assert body["tasks"] == [encode_object(t) for t in (first, second, other)]
 
 
-def shared_frame(frame: SessionFrame) -> dict[str, Any]:
-    """What a node that reads shared specs receives: ``frame`` packed with them."""
-    wire = encode("dispatcher.session.message", pack_frame(frame, shared_specs=True), request_id=7)
-    return decode(wire).body
+def shared_frame(frame: SessionFrame, sent: SentSpecs | None = None) -> dict[str, Any]:
+    """What a node that keeps its session's specs receives: ``frame`` packed with them."""
+    packed = pack_frame(frame, sent if sent is not None else SentSpecs())
+    return decode(encode("dispatcher.session.message", packed, request_id=7)).body
 
 
-def test_a_frame_with_shared_specs_carries_each_spec_once() -> None:
+def test_a_sessions_frames_carry_each_spec_once() -> None:
     """Tasks of two specs (one shared by two tasks, by identity, as the store shares a
-    service's spec): the frame's specs hold each once, the tasks their index, and the node
-    decodes the same tasks, those of one spec sharing one decoded spec."""
+    service's spec): the first frame carries each spec once from base 0, the tasks their
+    index; the next frame carries only the spec the node lacks. The node decodes the
+    same tasks, those of one spec sharing one decoded spec."""
     first = task("t1")
     second = replace(task("t2", state=TaskState.RUNNING), spec=first.spec)
     other = replace(task("t3"), spec=replace(first.spec, force_update=3))
     managers = (ManagerAddress("tcp://10.0.0.1:4242", b"k" * 40),)
     tasks = (first, second, other)
     frame = SessionFrame("s1", 4.9, managers, True, tasks, ("t0",), secrets_removed=("x",))
-    body = shared_frame(frame)
+    sent, held = SentSpecs(), HeldSpecs()
+    body = shared_frame(frame, sent)
+    assert body["specs_base"] == 0
     assert body["specs"] == [encode_value(first.spec), encode_value(other.spec)]
     assert [t["spec"] for t in body["tasks"]] == [0, 0, 1]
-    assert {k: v for k, v in body.items() if k not in ("tasks", "specs")} == {
+    assert {k: v for k, v in body.items() if k not in ("tasks", "specs", "specs_base")} == {
         k: v for k, v in encode_frame(frame).items() if k != "tasks"
     }
-    parsed = parse_frame(body)
+    parsed = parse_frame(body, held)
     assert parsed == frame
     assert parsed.tasks[0].spec is parsed.tasks[1].spec
+
+    third = replace(task("t4"), spec=replace(first.spec, force_update=4))
+    later = SessionFrame("s1", 4.9, (), False, (replace(first, id="t5"), third), ())
+    body = shared_frame(later, sent)
+    assert body["specs_base"] == 2 and body["specs"] == [encode_value(third.spec)]
+    assert [t["spec"] for t in body["tasks"]] == [0, 2]
+    assert parse_frame(body, held) == later and len(held.specs) == 3
+
     empty = SessionFrame("s1", 5.0, (), False, (), ("t1",))
-    assert "specs" not in shared_frame(empty) and parse_frame(shared_frame(empty)) == empty
+    body = shared_frame(empty, sent)
+    assert "specs" not in body and "specs_base" not in body
+    assert parse_frame(body, held) == empty and len(held.specs) == 3
+
+
+def test_a_frame_out_of_step_with_the_nodes_specs_is_named() -> None:
+    sent = SentSpecs()
+    one = shared_frame(SessionFrame("s1", 5.0, (), True, (task("t1"),), ()), sent)
+    other = replace(task("t2"), spec=replace(task("t2").spec, force_update=1))
+    two = shared_frame(SessionFrame("s1", 5.0, (), False, (other,), ()), sent)
+    assert two["specs_base"] == 1
+    with pytest.raises(ObjectDecodeError, match=r"specs_base: .* at 1; this node holds 0"):
+        parse_frame(two, HeldSpecs())  # the node missed the first frame
+    held = HeldSpecs(limit=1)
+    parse_frame(one, held)
+    with pytest.raises(ObjectDecodeError, match=r"specs: .* more than 1 specs"):
+        parse_frame(two, held)
 
 
 @pytest.mark.parametrize(
     ("ref", "why"),
     [(2, "got 2"), (-1, "got -1"), (True, "got True"), ("0", "got '0'"), (None, "got None")],
 )
-def test_a_task_naming_no_spec_of_the_frame_is_named(ref: Any, why: str) -> None:
-    body = shared_frame(SessionFrame("s1", 5.0, (), True, (task("t1"), task("t2")), ()))
+def test_a_task_naming_no_spec_of_the_node_is_named(ref: Any, why: str) -> None:
+    t1, t2 = task("t1"), task("t2")
+    t2 = replace(t2, spec=replace(t2.spec, force_update=1))
+    body = shared_frame(SessionFrame("s1", 5.0, (), True, (t1, t2), ()))
     body["tasks"][1]["spec"] = ref
     with pytest.raises(ObjectDecodeError, match=rf"tasks\[1\]\.spec.*2 specs, {why}"):
         parse_frame(body)
