@@ -15,7 +15,7 @@ from typing import Any
 from actors.engine_api.service_doc import docker_ports, docker_spec
 from actors.engine_api.wire import rfc3339, to_ns
 from api.codec_objects import decode
-from api.specs import ServiceSpec
+from api.specs import GlobalJob, ReplicatedJob, ServiceSpec
 from api.task_state import TaskState
 
 __all__ = [
@@ -138,10 +138,11 @@ def docker_service(doc: Doc, summary: Doc | None = None) -> dict[str, Any]:
             "CompletedAt": rfc3339(update.get("completed_at")),
             "Message": update.get("message", ""),
         }
-    job = doc.get("job_status")
-    if job:
+    if isinstance(spec.mode, ReplicatedJob | GlobalJob):
+        # always there for a job, as on Docker: the CLI reads it without a nil check
+        job = doc.get("job_status") or {}
         out["JobStatus"] = {
-            "JobIteration": {"Index": int(job.get("iteration", 0))},
+            "JobIteration": {"Index": _job_iteration(doc)},
             "LastExecution": rfc3339(job.get("started_at")),
         }
     if summary is not None:
@@ -152,6 +153,20 @@ def docker_service(doc: Doc, summary: Doc | None = None) -> dict[str, Any]:
             "CompletedTasks": int(job_summary.get("completed", 0)),
         }
     return out
+
+
+def _job_iteration(doc: Doc) -> int:
+    """The run the tasks of a job's current spec belong to. The orchestrator starts run
+    ``iteration + 1`` of an unscheduled job once its spec changed since the current run
+    began (actors/orchestrator/jobs.py ``_next_run``); until it has, that run is still
+    the one a client waiting on the job's tasks must look for (the CLI reads the
+    iteration once, right after ``service create`` or ``update``)."""
+    job = doc.get("job_status") or {}
+    iteration = int(job.get("iteration", 0))
+    scheduled = (doc.get("spec") or {}).get("schedule") is not None
+    if not scheduled and int(job.get("spec_version", 0)) != int(doc.get("spec_version", 0)):
+        return iteration + 1
+    return iteration
 
 
 # -- tasks ------------------------------------------------------------------------------
@@ -179,16 +194,23 @@ def docker_task(doc: Doc) -> dict[str, Any]:
             "ExitCode": int(container.get("exit_code", 0)),
         },
     }
-    return {
+    slot = int(doc.get("slot") or 0)
+    iteration = int(doc.get("job_iteration") or 0)
+    out: dict[str, Any] = {
         **_meta(doc),
         "Labels": dict(doc.get("labels") or {}),
         "Spec": spec["TaskTemplate"],
         "ServiceID": doc.get("service_id", ""),
-        "Slot": int(doc.get("slot") or 0),
+        # a replicated job's slots are 1..N here and 0..N-1 on Docker, whose CLI waits
+        # for slots 0..N-1 to complete
+        "Slot": slot - 1 if iteration and slot else slot,
         "NodeID": doc.get("node_id", ""),
         "Status": task_status,
         "DesiredState": _state_label(doc.get("desired_state", 0)),
     }
+    if iteration:
+        out["JobIteration"] = {"Index": iteration}
+    return out
 
 
 # -- secrets and configs ----------------------------------------------------------------

@@ -226,6 +226,23 @@ def _volume_gone(client: Any, name: str) -> bool:
     return True
 
 
+def test_jobs_are_followed_to_their_end(engine: Engine, test_image: str) -> None:
+    """Not detached, ``service create`` of a job follows its tasks until the run completes
+    (the CLI reads the job's iteration and its tasks' slots 0..N-1): never a hang."""
+    docker, node = engine.docker, engine.node
+    out = docker.ok(
+        "service", "create", "--name", "once", "--mode", "replicated-job", "--replicas", "2",
+        "--max-concurrent", "1", test_image, "true", timeout=60,
+    )  # fmt: skip
+    assert "job complete" in out, out
+    assert [t["state"] for t in node.tasks("once")] == ["complete", "complete"]
+    assert "job complete" in docker.ok("service", "update", "--force", "once", timeout=60)
+    out = docker.ok("service", "create", "--name", "everywhere", "--mode", "global-job",
+                    test_image, "true", timeout=60)  # fmt: skip
+    assert "job complete" in out, out
+    docker.ok("service", "rm", "once", "everywhere")
+
+
 def test_service_and_task_logs(engine: Engine, test_image: str) -> None:
     docker, node = engine.docker, engine.node
     # the pause orders the lines' times across the two streams (tail counts by time)

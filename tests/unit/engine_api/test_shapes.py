@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,8 +15,8 @@ from actors.engine_api.swarm_update import cluster_changes
 from actors.engine_api.versions import split_version
 from actors.engine_api.wire import parse_filters, parse_time, rfc3339
 from api.codec_objects import encode_object
-from api.objects import Cluster, Node, NodeDescription, Service, Task
-from api.specs import ServiceSpec
+from api.objects import Cluster, JobStatus, Node, NodeDescription, Service, Task
+from api.specs import ReplicatedJob, ServiceSpec
 
 
 def test_times() -> None:
@@ -102,6 +103,26 @@ def test_objects_carry_docker_fields() -> None:
     task = docker_task(encode_object(Task(id="t1", service_id="s1", slot=2)))
     assert (task["ID"], task["ServiceID"], task["Slot"]) == ("t1", "s1", 2)
     assert task["Status"]["State"] == "new" and "ContainerSpec" in task["Spec"]
+
+
+def test_jobs_carry_their_iteration_and_dockers_slots() -> None:
+    """The CLI waits on a job's tasks of ``JobStatus.JobIteration`` in slots 0..N-1."""
+    job = ServiceSpec(name="once", mode=ReplicatedJob(max_concurrent=1, total_completions=2))
+    created = docker_service(encode_object(Service(id="s1", spec=job, spec_version=1)))
+    assert created["JobStatus"]["JobIteration"] == {"Index": 1}  # before the first run
+    running = Service(
+        id="s1", spec=job, spec_version=1, job_status=JobStatus(iteration=1, spec_version=1)
+    )
+    assert docker_service(encode_object(running))["JobStatus"]["JobIteration"] == {"Index": 1}
+    updated = replace(running, spec_version=2)  # the next run starts at the next pass
+    assert docker_service(encode_object(updated))["JobStatus"]["JobIteration"] == {"Index": 2}
+    assert "JobStatus" not in docker_service(encode_object(Service(id="s2")))
+
+    first = docker_task(encode_object(Task(id="t1", slot=1, job_iteration=2)))
+    assert (first["Slot"], first["JobIteration"]) == (0, {"Index": 2})
+    on_node = docker_task(encode_object(Task(id="t2", node_id="n1", job_iteration=2)))
+    assert on_node["Slot"] == 0  # a global job's task: no slot
+    assert "JobIteration" not in docker_task(encode_object(Task(id="t3", slot=1)))
 
 
 def test_events() -> None:
