@@ -241,6 +241,7 @@ def test_jobs_are_followed_to_their_end(engine: Engine, test_image: str) -> None
                     test_image, "true", timeout=60)  # fmt: skip
     assert "job complete" in out, out
     docker.ok("service", "rm", "once", "everywhere")
+    wait_for(lambda: not node.ctl_json("service", "ls"), "the jobs gone", timeout=60)
 
 
 def test_service_and_task_logs(engine: Engine, test_image: str) -> None:
