@@ -12,6 +12,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
+from actors.engine_api.cert_info import node_tls_info, swarm_tls_info
 from actors.engine_api.service_doc import docker_ports, docker_spec
 from actors.engine_api.wire import rfc3339, to_ns
 from api.codec_objects import decode
@@ -19,6 +20,7 @@ from api.specs import GlobalJob, ReplicatedJob, ServiceSpec
 from api.task_state import TaskState
 
 __all__ = [
+    "ca_cert_of",
     "docker_config",
     "docker_node",
     "docker_secret",
@@ -50,8 +52,9 @@ def _text(value: Any) -> str:
 # -- nodes ------------------------------------------------------------------------------
 
 
-def docker_node(doc: Doc) -> dict[str, Any]:
-    """A node document (actors/control/views.py ``node_document``) → Docker's Node."""
+def docker_node(doc: Doc, ca_cert: str = "") -> dict[str, Any]:
+    """A node document (actors/control/views.py ``node_document``) → Docker's Node;
+    ``ca_cert``: the swarm's root CA (PEM), which its TLSInfo names."""
     spec = doc.get("spec") or {}
     desc = doc.get("description") or {}
     platform = desc.get("platform") or {}
@@ -81,7 +84,7 @@ def docker_node(doc: Doc) -> dict[str, Any]:
                 "Labels": dict(engine.get("labels") or {}),
                 "Plugins": [],
             },
-            "TLSInfo": {"CertIssuerSubject": "", "CertIssuerPublicKey": "", "TrustRoot": ""},
+            "TLSInfo": node_tls_info(ca_cert, _text(doc.get("certificate"))),
         },
         "Status": {
             "State": status.get("state", "unknown"),
@@ -256,11 +259,15 @@ def docker_config(doc: Doc) -> dict[str, Any]:
 # -- the swarm --------------------------------------------------------------------------
 
 
+def ca_cert_of(cluster: Doc) -> str:
+    """The swarm's root CA certificate (PEM) in a cluster document."""
+    return _text((cluster.get("root_ca") or {}).get("ca_cert"))
+
+
 def docker_swarm(cluster: Doc, join_tokens: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The cluster document → Docker's Swarm (``JoinTokens`` when given: /swarm only)."""
     spec = cluster.get("spec") or {}
     raft = spec.get("raft") or {}
-    root = cluster.get("root_ca") or {}
     out: dict[str, Any] = {
         **_meta(cluster),
         "Spec": {
@@ -295,11 +302,7 @@ def docker_swarm(cluster: Doc, join_tokens: Mapping[str, str] | None = None) -> 
                 )
             },
         },
-        "TLSInfo": {
-            "TrustRoot": _text(root.get("ca_cert")),
-            "CertIssuerSubject": "",
-            "CertIssuerPublicKey": "",
-        },
+        "TLSInfo": swarm_tls_info(ca_cert_of(cluster)),
         "RootRotationInProgress": False,
         "DataPathPort": 0,
         "DefaultAddrPool": [],

@@ -85,6 +85,7 @@ def test_node_ls_inspect_update_rm(engine: Engine) -> None:
     docker, node = engine.docker, engine.node
     [row] = docker.json_lines("node", "ls")
     assert (row["Hostname"], row["ManagerStatus"], row["Self"]) == ("m1", "Leader", True)
+    assert row["TLSStatus"] == "Ready"  # certified by the swarm's root CA
     [inspected] = docker.inspect("node", "inspect", "m1")
     assert inspected["ID"] == node.node_id
     assert inspected["Spec"]["Role"] == "manager"

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from actors.ca.certs import create_csr, generate_node_key, issue_node_certificate
+from actors.ca.root import CertificateAuthority, create_root_ca
 from actors.engine_api.errors import EngineError
 from actors.engine_api.events import docker_event, local_match, to_control
 from actors.engine_api.listing import keep_file, keep_node, keep_service, keep_task
-from actors.engine_api.objects import docker_node, docker_service, docker_task
+from actors.engine_api.objects import (
+    ca_cert_of,
+    docker_node,
+    docker_service,
+    docker_swarm,
+    docker_task,
+)
 from actors.engine_api.swarm_update import cluster_changes
 from actors.engine_api.versions import split_version
 from actors.engine_api.wire import parse_filters, parse_time, rfc3339
 from api.codec_objects import encode_object
-from api.objects import Cluster, JobStatus, Node, NodeDescription, Service, Task
+from api.enums import NodeRole
+from api.ids import new_id
+from api.objects import Cluster, JobStatus, Node, NodeDescription, RootCA, Service, Task
 from api.specs import ReplicatedJob, ServiceSpec
+from transport.keys import generate_keypair
+
+NOW = 1_700_000_000.0
 
 
 def test_times() -> None:
@@ -123,6 +137,31 @@ def test_jobs_carry_their_iteration_and_dockers_slots() -> None:
     on_node = docker_task(encode_object(Task(id="t2", node_id="n1", job_iteration=2)))
     assert on_node["Slot"] == 0  # a global job's task: no slot
     assert "JobIteration" not in docker_task(encode_object(Task(id="t3", slot=1)))
+
+
+def test_a_node_certified_by_the_swarms_root_shows_the_swarms_tls_info() -> None:
+    """The docker CLI's TLS STATUS is Ready when the two TLSInfo are equal."""
+    rng = random.Random(7)
+    root, other = create_root_ca(NOW, rng), create_root_ca(NOW, rng)
+
+    def certified(ca: CertificateAuthority) -> str:
+        csr = create_csr(generate_node_key(), generate_keypair().public)
+        return issue_node_certificate(
+            ca, csr, node_id=new_id(rng), role=NodeRole.WORKER, cluster_id="c", now=NOW, rng=rng
+        ).cert_pem.decode()
+
+    cluster = encode_object(Cluster(id="c1", root_ca=RootCA(ca_cert=root.cert_pem)))
+    swarm = docker_swarm(cluster)["TLSInfo"]
+    assert swarm["TrustRoot"] == root.cert_pem.decode()
+    assert swarm["CertIssuerSubject"] and swarm["CertIssuerPublicKey"]
+    node = {**encode_object(Node(id="n1")), "certificate": certified(root)}
+    assert docker_node(node, ca_cert_of(cluster))["Description"]["TLSInfo"] == swarm
+    # issued by another CA (a root rotation not done yet): not the swarm's
+    stale = docker_node({**node, "certificate": certified(other)}, ca_cert_of(cluster))
+    assert stale["Description"]["TLSInfo"]["CertIssuerPublicKey"] == ""
+    assert stale["Description"]["TLSInfo"]["TrustRoot"] == swarm["TrustRoot"]
+    no_cert = docker_node({**node, "certificate": ""}, ca_cert_of(cluster))
+    assert set(no_cert["Description"]["TLSInfo"].values()) == {""}
 
 
 def test_events() -> None:
