@@ -237,6 +237,8 @@ def test_jobs_are_followed_to_their_end(engine: Engine, test_image: str) -> None
     )  # fmt: skip
     assert "job complete" in out, out
     assert [t["state"] for t in node.tasks("once")] == ["complete", "complete"]
+    done = docker.json_lines("service", "ps", "--filter", "desired-state=complete", "once")
+    assert len(done) == 2
     assert "job complete" in docker.ok("service", "update", "--force", "once", timeout=60)
     out = docker.ok("service", "create", "--name", "everywhere", "--mode", "global-job",
                     test_image, "true", timeout=60)  # fmt: skip

@@ -102,6 +102,16 @@ def test_node_task_and_file_filters() -> None:
     assert not keep_task({"label": ["com.docker.stack.namespace=other"]}, task, labels)
     assert keep_task({"_up-to-date": ["true"]}, task, labels)
     assert not keep_task({"desired-state": ["shutdown"]}, task, labels)
+    # any task state, in any case, as Docker's
+    job_task = {**task, "desired_state": "complete"}
+    assert keep_task({"desired-state": ["complete"]}, job_task, labels)
+    assert keep_task({"desired-state": ["Running"]}, task, labels)
+    assert keep_task({"desired-state": ["ready", "running"]}, task, labels)
+    assert not keep_task({"desired-state": ["allocated"]}, task, labels)
+    with pytest.raises(EngineError, match="invalid filter 'desired-state=asleep'"):
+        keep_task({"desired-state": ["asleep"]}, task, labels)
+    assert keep_task({"runtime": ["container"]}, task, labels)
+    assert not keep_task({"runtime": ["plugin"]}, task, labels)
     secret = {"id": "x1", "name": "pw", "labels": {"a": "b"}}
     assert keep_file({"names": ["pw"], "label": ["a"]}, secret)
     assert not keep_file({"names": ["p"]}, secret)
