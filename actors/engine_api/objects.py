@@ -16,7 +16,7 @@ from actors.engine_api.cert_info import node_tls_info, swarm_tls_info
 from actors.engine_api.service_doc import docker_ports, docker_spec
 from actors.engine_api.wire import rfc3339, to_ns
 from api.codec_objects import decode
-from api.specs import GlobalJob, ReplicatedJob, ServiceSpec
+from api.specs import GlobalJob, PortConfig, ReplicatedJob, ServiceSpec
 from api.task_state import TaskState
 
 __all__ = [
@@ -195,6 +195,16 @@ def docker_task(doc: Doc) -> dict[str, Any]:
             "ContainerID": container.get("container_id", ""),
             "PID": int(container.get("pid", 0)),
             "ExitCode": int(container.get("exit_code", 0)),
+        },
+        # what the task publishes on its node (service ps PORTS): its host-mode ports,
+        # and the port the engine picked for a routing mesh's backend
+        "PortStatus": {
+            "Ports": docker_ports(
+                tuple(
+                    decode(PortConfig, port, "status.port_status")
+                    for port in status.get("port_status") or ()
+                )
+            )
         },
     }
     slot = int(doc.get("slot") or 0)

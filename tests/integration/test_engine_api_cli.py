@@ -312,6 +312,19 @@ def test_a_published_port_goes_through_the_routing_mesh(engine: Engine, test_ima
     docker.ok("service", "rm", "mesh")
 
 
+def test_a_host_mode_port_shows_in_service_ps(engine: Engine, test_image: str) -> None:
+    docker, node = engine.docker, engine.node
+    port = free_port()
+    docker.ok(
+        "service", "create", "-d", "--name", "onhost",
+        "-p", f"mode=host,target=80,published={port}", test_image, "sleep", "600",
+    )  # fmt: skip
+    wait_for(lambda: running(node, "onhost") == 1, "onhost running", timeout=60)
+    [row] = docker.json_lines("service", "ps", "onhost")
+    assert row["Ports"] == f"*:{port}->80/tcp"
+    docker.ok("service", "rm", "onhost")
+
+
 def _get(url: str) -> str | None:
     try:
         return http_get(url)

@@ -24,10 +24,19 @@ from actors.engine_api.swarm_update import cluster_changes
 from actors.engine_api.versions import split_version
 from actors.engine_api.wire import parse_filters, parse_time, rfc3339
 from api.codec_objects import encode_object
-from api.enums import NodeRole
+from api.enums import NodeRole, PublishMode
 from api.ids import new_id
-from api.objects import Cluster, JobStatus, Node, NodeDescription, RootCA, Service, Task
-from api.specs import ReplicatedJob, ServiceSpec
+from api.objects import (
+    Cluster,
+    JobStatus,
+    Node,
+    NodeDescription,
+    RootCA,
+    Service,
+    Task,
+    TaskStatus,
+)
+from api.specs import PortConfig, ReplicatedJob, ServiceSpec
 from transport.keys import generate_keypair
 
 NOW = 1_700_000_000.0
@@ -127,6 +136,13 @@ def test_objects_carry_docker_fields() -> None:
     task = docker_task(encode_object(Task(id="t1", service_id="s1", slot=2)))
     assert (task["ID"], task["ServiceID"], task["Slot"]) == ("t1", "s1", 2)
     assert task["Status"]["State"] == "new" and "ContainerSpec" in task["Spec"]
+    on_host = PortConfig(target_port=80, published_port=8080, publish_mode=PublishMode.HOST)
+    published = Task(id="t2", status=TaskStatus(port_status=(on_host,)))
+    assert docker_task(encode_object(published))["Status"]["PortStatus"] == {
+        "Ports": [
+            {"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080, "PublishMode": "host"}
+        ]
+    }
 
 
 def test_jobs_carry_their_iteration_and_dockers_slots() -> None:
