@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from actors.engine_api.cert_info import node_tls_info, swarm_tls_info
 from actors.engine_api.service_doc import docker_ports, docker_spec
@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 Doc = Mapping[str, Any]
+
+# how the scheduler's message of a task it cannot place begins (actors/scheduler/filters.py)
+NO_SUITABLE_NODE: Final = "no suitable node"
 
 
 def _meta(doc: Doc) -> dict[str, Any]:
@@ -186,11 +189,18 @@ def docker_task(doc: Doc) -> dict[str, Any]:
     status = doc.get("status") or {}
     container = status.get("container_status") or {}
     spec = docker_spec(ServiceSpec(task=decode(ServiceSpec, {"task": doc["spec"]}, "task").task))
+    state = _state_label(status.get("state", 0))
+    message = str(status.get("message", ""))
+    err = str(status.get("err", ""))
+    if not err and state == "pending" and message.startswith(NO_SUITABLE_NODE):
+        # Docker's scheduler says why a task waits in Err: service ps shows it as ERROR and
+        # the CLI's progress under the task's slot
+        err = message
     task_status: dict[str, Any] = {
         "Timestamp": rfc3339(status.get("timestamp")),
-        "State": _state_label(status.get("state", 0)),
-        "Message": status.get("message", ""),
-        "Err": status.get("err", ""),
+        "State": state,
+        "Message": message,
+        "Err": err,
         "ContainerStatus": {
             "ContainerID": container.get("container_id", ""),
             "PID": int(container.get("pid", 0)),

@@ -325,6 +325,27 @@ def test_a_host_mode_port_shows_in_service_ps(engine: Engine, test_image: str) -
     docker.ok("service", "rm", "onhost")
 
 
+def test_a_pending_task_says_why(engine: Engine, test_image: str) -> None:
+    """As Docker's: the scheduler's reason is the task's error (service ps ERROR)."""
+    docker = engine.docker
+    docker.ok(
+        "service", "create", "-d", "--name", "nowhere", "--constraint", "node.labels.zone==mars",
+        test_image, "sleep", "600",
+    )  # fmt: skip
+    row = wait_for(
+        lambda: next(iter(docker.json_lines("service", "ps", "--no-trunc", "nowhere")), None),
+        "nowhere's task",
+    )
+    assert row["CurrentState"].startswith("Pending")
+    wait_for(
+        lambda: "no suitable node" in docker.ok("service", "ps", "--no-trunc", "nowhere"),
+        "the scheduler's reason as the task's error",
+    )
+    [row] = docker.json_lines("service", "ps", "--no-trunc", "nowhere")
+    assert "constraint node.labels.zone==mars not satisfied" in row["Error"], row
+    docker.ok("service", "rm", "nowhere")
+
+
 def _get(url: str) -> str | None:
     try:
         return http_get(url)

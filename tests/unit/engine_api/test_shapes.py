@@ -10,6 +10,7 @@ import pytest
 
 from actors.ca.certs import create_csr, generate_node_key, issue_node_certificate
 from actors.ca.root import CertificateAuthority, create_root_ca
+from actors.engine_api import objects
 from actors.engine_api.errors import EngineError
 from actors.engine_api.events import docker_event, local_match, to_control
 from actors.engine_api.listing import keep_file, keep_node, keep_service, keep_task
@@ -23,6 +24,7 @@ from actors.engine_api.objects import (
 from actors.engine_api.swarm_update import cluster_changes
 from actors.engine_api.versions import split_version
 from actors.engine_api.wire import parse_filters, parse_time, rfc3339
+from actors.scheduler import filters
 from api.codec_objects import encode_object
 from api.enums import NodeRole, PublishMode
 from api.ids import new_id
@@ -37,6 +39,7 @@ from api.objects import (
     TaskStatus,
 )
 from api.specs import PortConfig, ReplicatedJob, ServiceSpec
+from api.task_state import TaskState
 from transport.keys import generate_keypair
 
 NOW = 1_700_000_000.0
@@ -136,6 +139,13 @@ def test_objects_carry_docker_fields() -> None:
     task = docker_task(encode_object(Task(id="t1", service_id="s1", slot=2)))
     assert (task["ID"], task["ServiceID"], task["Slot"]) == ("t1", "s1", 2)
     assert task["Status"]["State"] == "new" and "ContainerSpec" in task["Spec"]
+    why = "no suitable node (constraint node.labels.zone==a not satisfied on 2 nodes)"
+    waiting = TaskStatus(state=TaskState.PENDING, message=why)
+    shown_status = docker_task(encode_object(Task(id="t3", status=waiting)))["Status"]
+    assert (shown_status["State"], shown_status["Err"]) == ("pending", why)
+    assert objects.NO_SUITABLE_NODE == filters.NO_SUITABLE_NODE  # the scheduler's words
+    created = TaskStatus(state=TaskState.PENDING, message="created")
+    assert docker_task(encode_object(Task(id="t4", status=created)))["Status"]["Err"] == ""
     on_host = PortConfig(target_port=80, published_port=8080, publish_mode=PublishMode.HOST)
     published = Task(id="t2", status=TaskStatus(port_status=(on_host,)))
     assert docker_task(encode_object(published))["Status"]["PortStatus"] == {
