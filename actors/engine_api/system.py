@@ -120,7 +120,7 @@ async def info(request: web.Request) -> web.StreamResponse:
             "Warnings": [],
             "Swarm": {
                 "NodeID": me["node_id"],
-                "NodeAddr": (own.get("manager_status") or {}).get("addr", ""),
+                "NodeAddr": own.get("address", ""),  # an IP, as Docker's (no port)
                 "LocalNodeState": "active",
                 "ControlAvailable": True,
                 "Error": "",

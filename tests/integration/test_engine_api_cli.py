@@ -62,6 +62,7 @@ def test_info_and_version(engine: Engine) -> None:
     assert swarm_info["LocalNodeState"] == "active"
     assert swarm_info["ControlAvailable"] is True
     assert swarm_info["NodeID"] == engine.node.node_id
+    assert swarm_info["NodeAddr"] == engine.node.listen_host
     assert (swarm_info["Nodes"], swarm_info["Managers"]) == (1, 1)
     cluster = engine.node.ctl_json("cluster", "inspect")
     assert swarm_info["Cluster"]["ID"] == cluster["id"]
