@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from actors.engine_api.errors import bad_request
 from actors.engine_api.wire import Filters, label_matches
+from api.task_state import parse_task_state
 
 __all__ = [
     "FILE_FILTERS",
@@ -34,6 +35,7 @@ TASK_FILTERS: Final = (
     "service",
     "node",
     "desired-state",
+    "runtime",
     "_up-to-date",
 )
 FILE_FILTERS: Final = ("id", "label", "name", "names")
@@ -83,12 +85,24 @@ def keep_node(filters: Filters, row: Mapping[str, Any]) -> bool:
     )
 
 
+def _task_states(values: Iterable[str]) -> set[str]:
+    """``desired-state`` values → our state labels: any task state, in any case, as
+    Docker's (SwarmKit's ``allocated``, a state we skip, matches no task)."""
+    labels = set()
+    for value in values:
+        if value.strip().lower() == "allocated":
+            continue
+        try:
+            labels.add(parse_task_state(value).label)
+        except ValueError:
+            raise bad_request(f"invalid filter 'desired-state={value}'") from None
+    return labels
+
+
 def keep_task(filters: Filters, row: Mapping[str, Any], service_labels: Mapping[str, str]) -> bool:
     """``row``: a task row (control.task.ls); ``service_labels``: its service's labels
     (a task's ``label`` filter matches them, as SwarmKit's)."""
-    for wanted in filters.get("desired-state", ()):
-        if wanted not in ("running", "shutdown", "accepted"):
-            raise bad_request(f"invalid filter 'desired-state={wanted}'")
+    desired = _task_states(filters.get("desired-state", ()))
     service_keys = (str(row.get("service_id", "")), str(row.get("service_name", "")))
     node_keys = (str(row.get("node_id", "")), str(row.get("node", "")))
     up_to_date = filters.get("_up-to-date")
@@ -97,7 +111,8 @@ def keep_task(filters: Filters, row: Mapping[str, Any], service_labels: Mapping[
         and _any_of(filters, "name", lambda v: str(row.get("name", "")).startswith(v))
         and _any_of(filters, "service", lambda v: v in service_keys)
         and _any_of(filters, "node", lambda v: v in node_keys)
-        and _any_of(filters, "desired-state", lambda v: v == row.get("desired_state"))
+        and (not filters.get("desired-state") or row.get("desired_state") in desired)
+        and _any_of(filters, "runtime", lambda v: v == "container")  # our tasks' only runtime
         and (not up_to_date or bool(row.get("up_to_date")) == (up_to_date[0] == "true"))
         and label_matches(service_labels, filters.get("label", ()))
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -9,7 +10,7 @@ from aiohttp import web
 from actors.engine_api.app import ENGINE, json_body, reply, route
 from actors.engine_api.errors import bad_request, not_supported
 from actors.engine_api.listing import NODE_FILTERS, keep_node
-from actors.engine_api.objects import docker_node
+from actors.engine_api.objects import ca_cert_of, docker_node
 from actors.engine_api.wire import parse_filters, query_bool, query_int
 
 __all__ = ["add_routes", "node_update_body"]
@@ -17,14 +18,23 @@ __all__ = ["add_routes", "node_update_body"]
 
 async def node_list(request: web.Request) -> web.StreamResponse:
     filters = parse_filters(request.query.get("filters"), NODE_FILTERS)
-    listed = await request.app[ENGINE].control.call("control.node.ls", {"full": True})
-    return reply([docker_node(r["object"]) for r in listed["nodes"] if keep_node(filters, r)])
+    control = request.app[ENGINE].control
+    listed, cluster = await asyncio.gather(
+        control.call("control.node.ls", {"full": True}), control.call("control.cluster.inspect")
+    )
+    ca_cert = ca_cert_of(cluster["cluster"])
+    return reply(
+        [docker_node(r["object"], ca_cert) for r in listed["nodes"] if keep_node(filters, r)]
+    )
 
 
 async def node_inspect(request: web.Request) -> web.StreamResponse:
     control = request.app[ENGINE].control
-    found = await control.call("control.node.inspect", {"node": request.match_info["id"]})
-    return reply(docker_node(found["node"]))
+    found, cluster = await asyncio.gather(
+        control.call("control.node.inspect", {"node": request.match_info["id"]}),
+        control.call("control.cluster.inspect"),
+    )
+    return reply(docker_node(found["node"], ca_cert_of(cluster["cluster"])))
 
 
 def node_update_body(current: dict[str, Any], spec: Any, version: int) -> dict[str, Any]:

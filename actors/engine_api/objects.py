@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
+from actors.engine_api.cert_info import node_tls_info, swarm_tls_info
 from actors.engine_api.service_doc import docker_ports, docker_spec
 from actors.engine_api.wire import rfc3339, to_ns
 from api.codec_objects import decode
-from api.specs import ServiceSpec
+from api.specs import GlobalJob, PortConfig, ReplicatedJob, ServiceSpec
 from api.task_state import TaskState
 
 __all__ = [
+    "ca_cert_of",
     "docker_config",
     "docker_node",
     "docker_secret",
@@ -29,6 +31,9 @@ __all__ = [
 ]
 
 Doc = Mapping[str, Any]
+
+# how the scheduler's message of a task it cannot place begins (actors/scheduler/filters.py)
+NO_SUITABLE_NODE: Final = "no suitable node"
 
 
 def _meta(doc: Doc) -> dict[str, Any]:
@@ -50,8 +55,9 @@ def _text(value: Any) -> str:
 # -- nodes ------------------------------------------------------------------------------
 
 
-def docker_node(doc: Doc) -> dict[str, Any]:
-    """A node document (actors/control/views.py ``node_document``) → Docker's Node."""
+def docker_node(doc: Doc, ca_cert: str = "") -> dict[str, Any]:
+    """A node document (actors/control/views.py ``node_document``) → Docker's Node;
+    ``ca_cert``: the swarm's root CA (PEM), which its TLSInfo names."""
     spec = doc.get("spec") or {}
     desc = doc.get("description") or {}
     platform = desc.get("platform") or {}
@@ -81,7 +87,7 @@ def docker_node(doc: Doc) -> dict[str, Any]:
                 "Labels": dict(engine.get("labels") or {}),
                 "Plugins": [],
             },
-            "TLSInfo": {"CertIssuerSubject": "", "CertIssuerPublicKey": "", "TrustRoot": ""},
+            "TLSInfo": node_tls_info(ca_cert, _text(doc.get("certificate"))),
         },
         "Status": {
             "State": status.get("state", "unknown"),
@@ -138,10 +144,11 @@ def docker_service(doc: Doc, summary: Doc | None = None) -> dict[str, Any]:
             "CompletedAt": rfc3339(update.get("completed_at")),
             "Message": update.get("message", ""),
         }
-    job = doc.get("job_status")
-    if job:
+    if isinstance(spec.mode, ReplicatedJob | GlobalJob):
+        # always there for a job, as on Docker: the CLI reads it without a nil check
+        job = doc.get("job_status") or {}
         out["JobStatus"] = {
-            "JobIteration": {"Index": int(job.get("iteration", 0))},
+            "JobIteration": {"Index": _job_iteration(doc)},
             "LastExecution": rfc3339(job.get("started_at")),
         }
     if summary is not None:
@@ -152,6 +159,20 @@ def docker_service(doc: Doc, summary: Doc | None = None) -> dict[str, Any]:
             "CompletedTasks": int(job_summary.get("completed", 0)),
         }
     return out
+
+
+def _job_iteration(doc: Doc) -> int:
+    """The run the tasks of a job's current spec belong to. The orchestrator starts run
+    ``iteration + 1`` of an unscheduled job once its spec changed since the current run
+    began (actors/orchestrator/jobs.py ``_next_run``); until it has, that run is still
+    the one a client waiting on the job's tasks must look for (the CLI reads the
+    iteration once, right after ``service create`` or ``update``)."""
+    job = doc.get("job_status") or {}
+    iteration = int(job.get("iteration", 0))
+    scheduled = (doc.get("spec") or {}).get("schedule") is not None
+    if not scheduled and int(job.get("spec_version", 0)) != int(doc.get("spec_version", 0)):
+        return iteration + 1
+    return iteration
 
 
 # -- tasks ------------------------------------------------------------------------------
@@ -168,27 +189,51 @@ def docker_task(doc: Doc) -> dict[str, Any]:
     status = doc.get("status") or {}
     container = status.get("container_status") or {}
     spec = docker_spec(ServiceSpec(task=decode(ServiceSpec, {"task": doc["spec"]}, "task").task))
+    state = _state_label(status.get("state", 0))
+    message = str(status.get("message", ""))
+    err = str(status.get("err", ""))
+    if not err and state == "pending" and message.startswith(NO_SUITABLE_NODE):
+        # Docker's scheduler says why a task waits in Err: service ps shows it as ERROR and
+        # the CLI's progress under the task's slot
+        err = message
     task_status: dict[str, Any] = {
         "Timestamp": rfc3339(status.get("timestamp")),
-        "State": _state_label(status.get("state", 0)),
-        "Message": status.get("message", ""),
-        "Err": status.get("err", ""),
+        "State": state,
+        "Message": message,
+        "Err": err,
         "ContainerStatus": {
             "ContainerID": container.get("container_id", ""),
             "PID": int(container.get("pid", 0)),
             "ExitCode": int(container.get("exit_code", 0)),
         },
+        # what the task publishes on its node (service ps PORTS): its host-mode ports,
+        # and the port the engine picked for a routing mesh's backend
+        "PortStatus": {
+            "Ports": docker_ports(
+                tuple(
+                    decode(PortConfig, port, "status.port_status")
+                    for port in status.get("port_status") or ()
+                )
+            )
+        },
     }
-    return {
+    slot = int(doc.get("slot") or 0)
+    iteration = int(doc.get("job_iteration") or 0)
+    out: dict[str, Any] = {
         **_meta(doc),
         "Labels": dict(doc.get("labels") or {}),
         "Spec": spec["TaskTemplate"],
         "ServiceID": doc.get("service_id", ""),
-        "Slot": int(doc.get("slot") or 0),
+        # a replicated job's slots are 1..N here and 0..N-1 on Docker, whose CLI waits
+        # for slots 0..N-1 to complete
+        "Slot": slot - 1 if iteration and slot else slot,
         "NodeID": doc.get("node_id", ""),
         "Status": task_status,
         "DesiredState": _state_label(doc.get("desired_state", 0)),
     }
+    if iteration:
+        out["JobIteration"] = {"Index": iteration}
+    return out
 
 
 # -- secrets and configs ----------------------------------------------------------------
@@ -234,11 +279,15 @@ def docker_config(doc: Doc) -> dict[str, Any]:
 # -- the swarm --------------------------------------------------------------------------
 
 
+def ca_cert_of(cluster: Doc) -> str:
+    """The swarm's root CA certificate (PEM) in a cluster document."""
+    return _text((cluster.get("root_ca") or {}).get("ca_cert"))
+
+
 def docker_swarm(cluster: Doc, join_tokens: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The cluster document → Docker's Swarm (``JoinTokens`` when given: /swarm only)."""
     spec = cluster.get("spec") or {}
     raft = spec.get("raft") or {}
-    root = cluster.get("root_ca") or {}
     out: dict[str, Any] = {
         **_meta(cluster),
         "Spec": {
@@ -273,11 +322,7 @@ def docker_swarm(cluster: Doc, join_tokens: Mapping[str, str] | None = None) -> 
                 )
             },
         },
-        "TLSInfo": {
-            "TrustRoot": _text(root.get("ca_cert")),
-            "CertIssuerSubject": "",
-            "CertIssuerPublicKey": "",
-        },
+        "TLSInfo": swarm_tls_info(ca_cert_of(cluster)),
         "RootRotationInProgress": False,
         "DataPathPort": 0,
         "DefaultAddrPool": [],

@@ -55,6 +55,7 @@ from api.enums import (
     RestartCondition,
     UpdateOrder,
 )
+from api.secret_refs import SECRETS_DIR
 from api.specs import (
     ConfigReference,
     ContainerSpec,
@@ -132,11 +133,19 @@ def _file_target(ref: Doc, path: str) -> tuple[str, int, int, int]:
     return _str(file, "Name", f"{path}File."), owner("UID"), owner("GID"), mode
 
 
+def _secret_target(target: str) -> str:
+    """Docker takes an absolute target too; ours are relative to /run/secrets, so one
+    under it is the same file (any other absolute path the control API refuses)."""
+    prefix = SECRETS_DIR + "/"
+    return target[len(prefix) :] if target.startswith(prefix) else target
+
+
 def _secrets(doc: Doc, path: str) -> tuple[SecretReference, ...]:
     refs = []
     for i, ref in enumerate(_list(doc, "Secrets", path)):
         sub = f"{path}Secrets[{i}]."
         target, uid, gid, mode = _file_target(ref, sub)
+        target = _secret_target(target)
         refs.append(
             SecretReference(
                 secret_id=_str(ref, "SecretID", sub),

@@ -120,7 +120,7 @@ async def info(request: web.Request) -> web.StreamResponse:
             "Warnings": [],
             "Swarm": {
                 "NodeID": me["node_id"],
-                "NodeAddr": (own.get("manager_status") or {}).get("addr", ""),
+                "NodeAddr": own.get("address", ""),  # an IP, as Docker's (no port)
                 "LocalNodeState": "active",
                 "ControlAvailable": True,
                 "Error": "",
@@ -210,7 +210,6 @@ async def events(request: web.Request) -> web.StreamResponse:
     try:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.headers["Api-Version"] = API_VERSION
-        await response.prepare(request)
         await _pump_events(request, response, body, filters)
         return response
     finally:
@@ -220,6 +219,9 @@ async def events(request: web.Request) -> web.StreamResponse:
 async def _pump_events(
     request: web.Request, response: web.StreamResponse, body: dict[str, Any], filters: Any
 ) -> None:
+    """The watch's events into ``response``, prepared once the control API opened the
+    watch (its first frame): a refusal before that (events since a time whose history
+    is gone, a bad filter) is an error answer the client shows, not a line in a stream."""
     engine = request.app[ENGINE]
     loop = asyncio.get_running_loop()
     while True:
@@ -232,9 +234,13 @@ async def _pump_events(
                 try:
                     frame = await loop.run_in_executor(None, next, frames, None)
                 except EngineError as err:
+                    if not response.prepared:
+                        raise
                     # the headers are sent: say it in the stream, as Docker does, and end
                     await response.write(json.dumps({"message": err.message}).encode() + b"\n")
                     return
+                if not response.prepared:
+                    await response.prepare(request)
                 if frame is None:
                     break
                 for event in frame.get("events") or ():

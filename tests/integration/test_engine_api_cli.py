@@ -62,6 +62,7 @@ def test_info_and_version(engine: Engine) -> None:
     assert swarm_info["LocalNodeState"] == "active"
     assert swarm_info["ControlAvailable"] is True
     assert swarm_info["NodeID"] == engine.node.node_id
+    assert swarm_info["NodeAddr"] == engine.node.listen_host
     assert (swarm_info["Nodes"], swarm_info["Managers"]) == (1, 1)
     cluster = engine.node.ctl_json("cluster", "inspect")
     assert swarm_info["Cluster"]["ID"] == cluster["id"]
@@ -85,6 +86,7 @@ def test_node_ls_inspect_update_rm(engine: Engine) -> None:
     docker, node = engine.docker, engine.node
     [row] = docker.json_lines("node", "ls")
     assert (row["Hostname"], row["ManagerStatus"], row["Self"]) == ("m1", "Leader", True)
+    assert row["TLSStatus"] == "Ready"  # certified by the swarm's root CA
     [inspected] = docker.inspect("node", "inspect", "m1")
     assert inspected["ID"] == node.node_id
     assert inspected["Spec"]["Role"] == "manager"
@@ -226,6 +228,26 @@ def _volume_gone(client: Any, name: str) -> bool:
     return True
 
 
+def test_jobs_are_followed_to_their_end(engine: Engine, test_image: str) -> None:
+    """Not detached, ``service create`` of a job follows its tasks until the run completes
+    (the CLI reads the job's iteration and its tasks' slots 0..N-1): never a hang."""
+    docker, node = engine.docker, engine.node
+    out = docker.ok(
+        "service", "create", "--name", "once", "--mode", "replicated-job", "--replicas", "2",
+        "--max-concurrent", "1", test_image, "true", timeout=60,
+    )  # fmt: skip
+    assert "job complete" in out, out
+    assert [t["state"] for t in node.tasks("once")] == ["complete", "complete"]
+    done = docker.json_lines("service", "ps", "--filter", "desired-state=complete", "once")
+    assert len(done) == 2
+    assert "job complete" in docker.ok("service", "update", "--force", "once", timeout=60)
+    out = docker.ok("service", "create", "--name", "everywhere", "--mode", "global-job",
+                    test_image, "true", timeout=60)  # fmt: skip
+    assert "job complete" in out, out
+    docker.ok("service", "rm", "once", "everywhere")
+    wait_for(lambda: not node.ctl_json("service", "ls"), "the jobs gone", timeout=60)
+
+
 def test_service_and_task_logs(engine: Engine, test_image: str) -> None:
     docker, node = engine.docker, engine.node
     # the pause orders the lines' times across the two streams (tail counts by time)
@@ -289,6 +311,40 @@ def test_a_published_port_goes_through_the_routing_mesh(engine: Engine, test_ima
         "service", "create", "-d", "--name", "again", "-p", f"{port}:80", test_image
     )
     docker.ok("service", "rm", "mesh")
+
+
+def test_a_host_mode_port_shows_in_service_ps(engine: Engine, test_image: str) -> None:
+    docker, node = engine.docker, engine.node
+    port = free_port()
+    docker.ok(
+        "service", "create", "-d", "--name", "onhost",
+        "-p", f"mode=host,target=80,published={port}", test_image, "sleep", "600",
+    )  # fmt: skip
+    wait_for(lambda: running(node, "onhost") == 1, "onhost running", timeout=60)
+    [row] = docker.json_lines("service", "ps", "onhost")
+    assert row["Ports"] == f"*:{port}->80/tcp"
+    docker.ok("service", "rm", "onhost")
+
+
+def test_a_pending_task_says_why(engine: Engine, test_image: str) -> None:
+    """As Docker's: the scheduler's reason is the task's error (service ps ERROR)."""
+    docker = engine.docker
+    docker.ok(
+        "service", "create", "-d", "--name", "nowhere", "--constraint", "node.labels.zone==mars",
+        test_image, "sleep", "600",
+    )  # fmt: skip
+    row = wait_for(
+        lambda: next(iter(docker.json_lines("service", "ps", "--no-trunc", "nowhere")), None),
+        "nowhere's task",
+    )
+    assert row["CurrentState"].startswith("Pending")
+    wait_for(
+        lambda: "no suitable node" in docker.ok("service", "ps", "--no-trunc", "nowhere"),
+        "the scheduler's reason as the task's error",
+    )
+    [row] = docker.json_lines("service", "ps", "--no-trunc", "nowhere")
+    assert "constraint node.labels.zone==mars not satisfied" in row["Error"], row
+    docker.ok("service", "rm", "nowhere")
 
 
 def _get(url: str) -> str | None:

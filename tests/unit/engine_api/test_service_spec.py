@@ -245,3 +245,19 @@ def test_volume_options_both_ways() -> None:
         mount["VolumeOptions"] = bad
         with pytest.raises(EngineError, match=rf"Mounts\[0\]\.{where}"):
             from_docker_spec(doc)
+
+
+def test_a_secret_target_may_be_absolute_under_run_secrets() -> None:
+    """Docker takes ``--secret source=pw,target=/run/secrets/pw``: the file ours names
+    ``pw``; another absolute path stays for the control API to refuse."""
+
+    def target(name: str) -> str:
+        ref = {"SecretName": "pw", "File": {"Name": name, "UID": "0", "GID": "0", "Mode": 292}}
+        doc = {**CLI_CREATE, "TaskTemplate": {"ContainerSpec": {"Image": "b", "Secrets": [ref]}}}
+        [secret] = from_docker_spec(doc).task.container.secrets
+        return secret.target
+
+    assert target("/run/secrets/pw") == "pw"
+    assert target("/run/secrets/app/pw") == "app/pw"
+    assert target("pw") == "pw"
+    assert target("/etc/pw") == "/etc/pw"

@@ -2,20 +2,47 @@
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from actors.ca.certs import create_csr, generate_node_key, issue_node_certificate
+from actors.ca.root import CertificateAuthority, create_root_ca
+from actors.engine_api import objects
 from actors.engine_api.errors import EngineError
 from actors.engine_api.events import docker_event, local_match, to_control
 from actors.engine_api.listing import keep_file, keep_node, keep_service, keep_task
-from actors.engine_api.objects import docker_node, docker_service, docker_task
+from actors.engine_api.objects import (
+    ca_cert_of,
+    docker_node,
+    docker_service,
+    docker_swarm,
+    docker_task,
+)
 from actors.engine_api.swarm_update import cluster_changes
 from actors.engine_api.versions import split_version
 from actors.engine_api.wire import parse_filters, parse_time, rfc3339
+from actors.scheduler import filters
 from api.codec_objects import encode_object
-from api.objects import Cluster, Node, NodeDescription, Service, Task
-from api.specs import ServiceSpec
+from api.enums import NodeRole, PublishMode
+from api.ids import new_id
+from api.objects import (
+    Cluster,
+    JobStatus,
+    Node,
+    NodeDescription,
+    RootCA,
+    Service,
+    Task,
+    TaskStatus,
+)
+from api.specs import PortConfig, ReplicatedJob, ServiceSpec
+from api.task_state import TaskState
+from transport.keys import generate_keypair
+
+NOW = 1_700_000_000.0
 
 
 def test_times() -> None:
@@ -87,6 +114,16 @@ def test_node_task_and_file_filters() -> None:
     assert not keep_task({"label": ["com.docker.stack.namespace=other"]}, task, labels)
     assert keep_task({"_up-to-date": ["true"]}, task, labels)
     assert not keep_task({"desired-state": ["shutdown"]}, task, labels)
+    # any task state, in any case, as Docker's
+    job_task = {**task, "desired_state": "complete"}
+    assert keep_task({"desired-state": ["complete"]}, job_task, labels)
+    assert keep_task({"desired-state": ["Running"]}, task, labels)
+    assert keep_task({"desired-state": ["ready", "running"]}, task, labels)
+    assert not keep_task({"desired-state": ["allocated"]}, task, labels)
+    with pytest.raises(EngineError, match="invalid filter 'desired-state=asleep'"):
+        keep_task({"desired-state": ["asleep"]}, task, labels)
+    assert keep_task({"runtime": ["container"]}, task, labels)
+    assert not keep_task({"runtime": ["plugin"]}, task, labels)
     secret = {"id": "x1", "name": "pw", "labels": {"a": "b"}}
     assert keep_file({"names": ["pw"], "label": ["a"]}, secret)
     assert not keep_file({"names": ["p"]}, secret)
@@ -102,6 +139,65 @@ def test_objects_carry_docker_fields() -> None:
     task = docker_task(encode_object(Task(id="t1", service_id="s1", slot=2)))
     assert (task["ID"], task["ServiceID"], task["Slot"]) == ("t1", "s1", 2)
     assert task["Status"]["State"] == "new" and "ContainerSpec" in task["Spec"]
+    why = "no suitable node (constraint node.labels.zone==a not satisfied on 2 nodes)"
+    waiting = TaskStatus(state=TaskState.PENDING, message=why)
+    shown_status = docker_task(encode_object(Task(id="t3", status=waiting)))["Status"]
+    assert (shown_status["State"], shown_status["Err"]) == ("pending", why)
+    assert objects.NO_SUITABLE_NODE == filters.NO_SUITABLE_NODE  # the scheduler's words
+    created = TaskStatus(state=TaskState.PENDING, message="created")
+    assert docker_task(encode_object(Task(id="t4", status=created)))["Status"]["Err"] == ""
+    on_host = PortConfig(target_port=80, published_port=8080, publish_mode=PublishMode.HOST)
+    published = Task(id="t2", status=TaskStatus(port_status=(on_host,)))
+    assert docker_task(encode_object(published))["Status"]["PortStatus"] == {
+        "Ports": [
+            {"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080, "PublishMode": "host"}
+        ]
+    }
+
+
+def test_jobs_carry_their_iteration_and_dockers_slots() -> None:
+    """The CLI waits on a job's tasks of ``JobStatus.JobIteration`` in slots 0..N-1."""
+    job = ServiceSpec(name="once", mode=ReplicatedJob(max_concurrent=1, total_completions=2))
+    created = docker_service(encode_object(Service(id="s1", spec=job, spec_version=1)))
+    assert created["JobStatus"]["JobIteration"] == {"Index": 1}  # before the first run
+    running = Service(
+        id="s1", spec=job, spec_version=1, job_status=JobStatus(iteration=1, spec_version=1)
+    )
+    assert docker_service(encode_object(running))["JobStatus"]["JobIteration"] == {"Index": 1}
+    updated = replace(running, spec_version=2)  # the next run starts at the next pass
+    assert docker_service(encode_object(updated))["JobStatus"]["JobIteration"] == {"Index": 2}
+    assert "JobStatus" not in docker_service(encode_object(Service(id="s2")))
+
+    first = docker_task(encode_object(Task(id="t1", slot=1, job_iteration=2)))
+    assert (first["Slot"], first["JobIteration"]) == (0, {"Index": 2})
+    on_node = docker_task(encode_object(Task(id="t2", node_id="n1", job_iteration=2)))
+    assert on_node["Slot"] == 0  # a global job's task: no slot
+    assert "JobIteration" not in docker_task(encode_object(Task(id="t3", slot=1)))
+
+
+def test_a_node_certified_by_the_swarms_root_shows_the_swarms_tls_info() -> None:
+    """The docker CLI's TLS STATUS is Ready when the two TLSInfo are equal."""
+    rng = random.Random(7)
+    root, other = create_root_ca(NOW, rng), create_root_ca(NOW, rng)
+
+    def certified(ca: CertificateAuthority) -> str:
+        csr = create_csr(generate_node_key(), generate_keypair().public)
+        return issue_node_certificate(
+            ca, csr, node_id=new_id(rng), role=NodeRole.WORKER, cluster_id="c", now=NOW, rng=rng
+        ).cert_pem.decode()
+
+    cluster = encode_object(Cluster(id="c1", root_ca=RootCA(ca_cert=root.cert_pem)))
+    swarm = docker_swarm(cluster)["TLSInfo"]
+    assert swarm["TrustRoot"] == root.cert_pem.decode()
+    assert swarm["CertIssuerSubject"] and swarm["CertIssuerPublicKey"]
+    node = {**encode_object(Node(id="n1")), "certificate": certified(root)}
+    assert docker_node(node, ca_cert_of(cluster))["Description"]["TLSInfo"] == swarm
+    # issued by another CA (a root rotation not done yet): not the swarm's
+    stale = docker_node({**node, "certificate": certified(other)}, ca_cert_of(cluster))
+    assert stale["Description"]["TLSInfo"]["CertIssuerPublicKey"] == ""
+    assert stale["Description"]["TLSInfo"]["TrustRoot"] == swarm["TrustRoot"]
+    no_cert = docker_node({**node, "certificate": ""}, ca_cert_of(cluster))
+    assert set(no_cert["Description"]["TLSInfo"].values()) == {""}
 
 
 def test_events() -> None:
