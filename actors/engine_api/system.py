@@ -202,7 +202,9 @@ async def events(request: web.Request) -> web.StreamResponse:
     filters = parse_filters(query.get("filters"), EVENT_FILTERS)
     body = to_control(filters)
     if query.get("since"):
+        # Docker shows the events it still holds of those since then, never an error
         body["since_time"] = parse_time(query["since"], "since")
+        body["since_held"] = True
     until = parse_time(query["until"], "until") if query.get("until") else None
     if until is not None:
         body["until_time"] = until

@@ -163,7 +163,8 @@ class EventStreams:
         if len(self._watches) >= self._max_streams:
             raise busy
         kinds = _kinds(filters)
-        watch = self._store.view(lambda tx: self._start(tx, request, filters, kinds, since))
+        held = body.get("since_held") is True
+        watch = self._store.view(lambda tx: self._start(tx, request, filters, kinds, since, held))
         watch.cursor.until = until
         watch.wait = wait
         with self._lock:
@@ -183,8 +184,10 @@ class EventStreams:
         filters: EventFilters,
         kinds: frozenset[ObjectKind] | None,
         since: Bound,
+        since_held: bool = False,
     ) -> _Watch:
-        """Under the store's lock: the watcher and where it starts, atomically."""
+        """Under the store's lock: the watcher and where it starts, atomically.
+        ``since_held``: a time before the held history starts at its oldest change."""
         store = self._store
         floor = store.oldest_resumable
         node_ids = {
@@ -199,7 +202,7 @@ class EventStreams:
             watcher = self._watch(kinds, since=floor)
             backlog = watcher.poll()
             oldest = backlog[0].time if backlog else self._oldest_time(floor)
-            if history_gap(since.time, floor, oldest):
+            if not since_held and history_gap(since.time, floor, oldest):
                 watcher.close()
                 raise _gone(f"events since {_iso(since.time)}", floor)
         else:

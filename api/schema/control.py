@@ -565,6 +565,7 @@ CONTROL_EVENTS: Final = SCHEMA.declare(
             Field("filters", ListOf(STR), required=False),
             Field("since_position", INT, required=False),
             Field("since_time", FLOAT, required=False),
+            Field("since_held", BOOL, required=False),
             Field("until_position", INT, required=False),
             Field("until_time", FLOAT, required=False),
             Field("wait", FLOAT, required=False),
@@ -573,6 +574,7 @@ CONTROL_EVENTS: Final = SCHEMA.declare(
         doc="Watch cluster events from this manager's own store (actors/events/): "
         "filters are KEY=VALUE words; since/until a position or a time; wait: seconds this "
         "stream lasts before its final frame (a lease; at most 60). A since that is no longer "
-        "held is refused with code gone.",
+        "held is refused with code gone; since_held: a since_time before the held history "
+        "starts at the oldest change held instead, as Docker's events do.",
     )
 )

@@ -150,6 +150,13 @@ def test_a_time_before_the_held_history_is_gone(store: MemoryStore, clock: Manua
         store.update(lambda tx: tx.update(replace(nodes.get(tx, node_id), spec=NodeSpec())))  # type: ignore[arg-type]
     gone = open_watch(s, {"since_time": start})
     assert gone.errors and gone.errors[0][0] == "gone"
+    # as Docker's events: what is held of the changes since then, from the oldest
+    held = open_watch(s, {"since_time": start, "since_held": True, "wait": 0.0})
+    s.tick(clock())
+    assert not held.errors
+    assert [e["position"] for e in held.events()] == list(
+        range(store.oldest_resumable + 1, store.version + 1)
+    )
     recent = open_watch(s, {"since_time": clock() - 1.5, "wait": 0.0})
     s.tick(clock())
     assert not recent.errors
