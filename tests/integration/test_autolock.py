@@ -191,6 +191,20 @@ def test_locked_manager_waits_for_the_right_unlock_key(swarm: Swarm) -> None:
     poll(lambda: len(node.running(SERVICE)) == 2, f"{SERVICE}: 2 running after unlock")
 
 
+def test_unlock_returns_once_the_manager_serves_again(swarm: Swarm) -> None:
+    """``swarmctl unlock && swarmctl node ls`` failed: right after the unlock, the locked
+    endpoint still answered "this node is locked", then the socket was gone ("is
+    swarm-node running?") until the unlocked node bound it again."""
+    node = swarm.start_node("m1", extra=("--autolock",))
+    node.wait_ready()
+    key = unlock_key(node)
+    restart(node)
+    wait_locked(node)
+    assert unlock(node, key).returncode == 0
+    listed = node.ctl("node", "ls")
+    assert listed.returncode == 0, listed.stderr
+
+
 def test_autolock_on_off_and_rotation(swarm: Swarm) -> None:
     node = swarm.start_node("m1")
     node.wait_ready()
