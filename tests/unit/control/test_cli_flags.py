@@ -142,3 +142,28 @@ def test_bad_values_are_one_line_exit_2(
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and fragment in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ("service", "create", "--publish", "99999:80", "img"),
+            "argument -p/--publish: invalid spec: --publish: the published port must be in "
+            "0..65535, got 99999",
+        ),
+        (
+            ("service", "create", "--mount", "type=foo,target=/x", "img"),
+            "argument --mount: invalid spec: --mount: unknown mount type 'foo' "
+            "(expected volume|bind|tmpfs)",
+        ),
+    ],
+)
+def test_a_refused_flag_is_named_once_in_its_message(
+    argv: tuple[str, ...], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The flag's parser names it, and the refusal named it again: ``invalid spec:
+    --publish: --publish: ...``."""
+    with pytest.raises(SystemExit):
+        parse(*argv)
+    assert capsys.readouterr().err == f"swarmctl service create: error: {line} (see --help)\n"
