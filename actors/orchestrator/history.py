@@ -14,8 +14,9 @@ Rules (beyond swarm mode, which keeps one previous spec):
 - What changed is computed, not stored: the leaf fields that differ between a revision and
   the one before it, as ``path: old → new`` (command lines quoted as a shell would; other
   lists of strings, env say, as ``+added -removed``; lists of mappings, secrets or ports
-  say, a line per entry added or removed, its fields as ``key=value``). A field the control API copies from
-  another (``task.ports`` from ``endpoint.ports``) is not listed twice.
+  say, a line per entry added or removed, its fields as ``key=value``). A field the
+  control API copies from another (``task.ports`` from ``endpoint.ports``) is not listed
+  twice.
 """
 
 from __future__ import annotations
