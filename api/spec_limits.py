@@ -68,7 +68,9 @@ class InvalidSpec(ValueError):
     def __init__(self, field: str, message: str) -> None:
         self.field = field
         self.reason = message
-        super().__init__(f"invalid spec: {field}: {message}")
+        # a flag's parser names the flag in its message already ("--mount: ..."): once
+        named = message if message.startswith(f"{field}: ") else f"{field}: {message}"
+        super().__init__(f"invalid spec: {named}")
 
 
 def utf8_size(text: str) -> int:

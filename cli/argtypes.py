@@ -19,6 +19,7 @@ __all__ = [
     "DURATION",
     "ENV",
     "KEY_VALUE",
+    "MAX_COUNT",
     "MEMORY",
     "MOUNT",
     "NETWORK",
@@ -28,6 +29,7 @@ __all__ = [
     "RATIO",
     "SCHEDULE",
     "SECRET_REF",
+    "count",
     "typed",
 ]
 
@@ -45,13 +47,20 @@ def typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return convert
 
 
-def _non_negative_int(text: str) -> int:
+MAX_COUNT = 2**63 - 1  # the largest count the wire carries (a signed 64-bit integer)
+
+
+def count(text: str) -> int:
+    """A count: an integer in 0..MAX_COUNT (a larger one could not be sent: it crashed
+    swarmctl with a traceback)."""
     try:
         value = int(text)
     except ValueError:
         raise ValueError(f"invalid integer {text!r}") from None
     if value < 0:
         raise ValueError(f"must be >= 0, got {value}")
+    if value > MAX_COUNT:
+        raise ValueError(f"must be at most {MAX_COUNT}, got {value}")
     return value
 
 
@@ -142,7 +151,7 @@ def _schedule(text: str) -> str:
 MEMORY = typed(parse_memory)
 CPUS = typed(parse_cpus)
 DURATION = typed(parse_duration)
-COUNT = typed(_non_negative_int)
+COUNT = typed(count)
 RATIO = typed(_ratio)
 ENV = typed(_env)
 KEY_VALUE = typed(parse_key_value)

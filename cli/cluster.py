@@ -142,6 +142,8 @@ def run_join_token(args: argparse.Namespace, connection: ControlConnection, _v: 
         body["rotate"] = True
     with connection:
         reply = connection.request("control.cluster.join_token", body)
+        show = args.format != "json" and not args.quiet
+        join_addr = _own_manager_addr(connection) if show else ""
     if args.format == "json":
         write_json({"role": reply["role"], "token": reply["token"]})
     elif args.quiet:
@@ -153,10 +155,22 @@ def run_join_token(args: argparse.Namespace, connection: ControlConnection, _v: 
         lines += [
             f"To add a {args.role} to this cluster, run the following command:",
             "",
-            f"    swarm-node --join-token {reply['token']} --join-addr MANAGER_ADDR",
+            f"    swarm-node --join-token {reply['token']} --join-addr {join_addr}",
         ]
         write_text("\n".join(lines))
     return 0
+
+
+def _own_manager_addr(connection: ControlConnection) -> str:
+    """The address this manager advertises to other nodes (``HOST:PORT``, what
+    ``--join-addr`` takes), as ``docker swarm join-token`` prints its own; MANAGER_ADDR
+    when it cannot be told."""
+    try:
+        node_id = connection.request("version")["node_id"]
+        node = connection.request("control.node.inspect", {"node": node_id})["summary"]
+    except (CliError, KeyError):
+        return "MANAGER_ADDR"
+    return str((node.get("manager_status") or {}).get("addr") or "MANAGER_ADDR")
 
 
 def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:

@@ -14,7 +14,7 @@ from api.listing import joined
 from cli.errors import CliError
 from transport.client import Client
 
-__all__ = ["ControlConnection"]
+__all__ = ["ControlConnection", "refusal"]
 
 # Longer than the manager's retry window for writes lost to a leader change
 # (actors/control/writes.py RETRY_WINDOW), so the manager's own error reaches the user.
@@ -24,7 +24,7 @@ DEFAULT_TIMEOUT = 10.0
 _UNKNOWN_REQUEST = frozenset({"unknown_type", "unsupported"})
 
 
-def _refusal(exc: RemoteError) -> str:
+def refusal(exc: RemoteError) -> str:
     """The line a user sees for a refused request: the node's own message, which names
     what was wrong (never the internal name of the call)."""
     if exc.code in _UNKNOWN_REQUEST:
@@ -69,7 +69,7 @@ class ControlConnection:
         except ClientClosed:
             raise CliError(f"connection to {self.path} closed before the reply") from None
         except RemoteError as exc:
-            raise CliError(_refusal(exc)) from None
+            raise CliError(refusal(exc)) from None
 
     def listing(
         self, type_: str, body: Mapping[str, Any], rows_key: str = "tasks"
@@ -102,7 +102,7 @@ class ControlConnection:
         except ClientClosed:
             raise CliError(f"connection to {self.path} closed during the stream") from None
         except RemoteError as exc:
-            raise CliError(_refusal(exc)) from None
+            raise CliError(refusal(exc)) from None
 
     def _check_socket(self) -> None:
         path = self.path

@@ -72,6 +72,18 @@ def named_noun(argv: Sequence[str]) -> str | None:
     return None
 
 
+def _timeout_seconds(text: str) -> float:
+    """``--timeout``: a positive, finite number of seconds (a negative one crashed the
+    socket probe with a traceback, 0 failed every call at once)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
 def build_parser(noun: str | None = None) -> argparse.ArgumentParser:
     """swarmctl's parser: every noun built, or only ``noun`` (the others listed only)."""
     common = OneLineParser(add_help=False)
@@ -96,7 +108,7 @@ def build_parser(noun: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=_timeout_seconds,
         default=DEFAULT_TIMEOUT,
         help=f"seconds to wait for a reply (default: {DEFAULT_TIMEOUT:g})",
     )

@@ -26,7 +26,7 @@ from typing import IO, Any, Final
 
 from api.errors import ClientClosed, RemoteError, RequestTimeout
 from api.timestamps import format_rfc3339_ns, parse_since
-from cli.connection import ControlConnection
+from cli.connection import ControlConnection, refusal
 from cli.errors import CliError
 
 __all__ = [
@@ -157,7 +157,7 @@ class LogFollower:
                 )
             except (RemoteError, RequestTimeout, ClientClosed) as exc:
                 if isinstance(exc, RemoteError) and exc.code not in GONE_CODES:
-                    raise CliError(f"reading logs failed: {exc.code}: {exc.message}") from None
+                    raise CliError(f"reading logs failed: {refusal(exc)}") from None
                 self.notice(f"the log subscription was lost ({_reason(exc)}): {MISSED}")
                 sub_id, after = self._subscribe(first=False), 0
                 continue
@@ -189,7 +189,7 @@ class LogFollower:
                 return str(reply["subscription_id"])
             except (RemoteError, RequestTimeout, ClientClosed) as exc:
                 if isinstance(exc, RemoteError) and exc.code not in GONE_CODES:
-                    raise CliError(_reason(exc)) from None
+                    raise CliError(refusal(exc)) from None
                 if self.clock() > deadline:
                     raise CliError(f"no leader took the log subscription: {_reason(exc)}") from None
                 self.sleep(RETRY_PAUSE)

@@ -51,7 +51,9 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     ls.set_defaults(run=run_ls)
 
     inspect = verbs.add_parser("inspect", parents=[common], help="show a network in detail")
-    inspect.add_argument("network", metavar="NETWORK", help="the network (name, id or prefix)")
+    inspect.add_argument(
+        "networks", nargs="+", metavar="NETWORK", help="the networks (names, ids or prefixes)"
+    )
     inspect.set_defaults(run=run_inspect)
 
     rm = verbs.add_parser("rm", parents=[common], help="remove networks no service uses")
@@ -95,11 +97,18 @@ def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
 
 def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
     with connection:
-        reply = connection.request("control.network.inspect", {"network": args.network})
+        replies = [
+            connection.request("control.network.inspect", {"network": network})
+            for network in args.networks
+        ]
     if args.format == "json":
-        write_json([reply["network"]])
-        return 0
-    row = reply["summary"]
+        write_json([reply["network"] for reply in replies])
+    else:
+        write_text("\n\n".join(_inspect_text(reply["summary"]) for reply in replies))
+    return 0
+
+
+def _inspect_text(row: dict[str, Any]) -> str:
     lines = [
         ("ID", row["id"]),
         ("Name", row["name"]),
@@ -109,8 +118,7 @@ def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str
         ("Used by", ", ".join(row["used_by"]) or "-"),
     ]
     width = max(len(k) for k, _ in lines)
-    write_text("\n".join(f"{k:<{width}} : {v}" for k, v in lines))
-    return 0
+    return "\n".join(f"{k:<{width}} : {v}" for k, v in lines)
 
 
 def run_rm(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:

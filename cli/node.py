@@ -35,8 +35,8 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
 
     add_node_logs(verbs, common)
 
-    inspect = verbs.add_parser("inspect", parents=[common], help="show a node in detail")
-    inspect.add_argument("node", metavar="NODE", help="the node (hostname, id or prefix)")
+    inspect = verbs.add_parser("inspect", parents=[common], help="show nodes in detail")
+    _add_nodes(inspect)
     inspect.set_defaults(run=run_inspect)
 
     update = verbs.add_parser("update", parents=[common], help="change availability and labels")
@@ -60,7 +60,7 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     update.add_argument(
         "--role", choices=("manager", "worker"), default=None, help="promote or demote the node"
     )
-    update.add_argument("node", metavar="NODE", help="the node (hostname, id or prefix)")
+    update.add_argument("nodes", nargs=1, metavar="NODE", help="the node (hostname, id or prefix)")
     update.set_defaults(run=run_update)
 
     for verb, availability, summary in (
@@ -69,7 +69,7 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
         ("activate", "active", "let the node take tasks again"),
     ):
         short = verbs.add_parser(verb, parents=[common], help=summary)
-        short.add_argument("node", metavar="NODE", help="the node (hostname, id or prefix)")
+        _add_nodes(short)
         short.set_defaults(
             run=run_update, availability=availability, label_add=[], label_rm=[], role=None
         )
@@ -78,13 +78,26 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
         ("demote", "worker", "make the manager a worker (taken out of Raft safely)"),
     ):
         short = verbs.add_parser(verb, parents=[common], help=summary)
-        short.add_argument("node", metavar="NODE", help="the node (hostname, id or prefix)")
+        _add_nodes(short)
         short.set_defaults(run=run_update, availability=None, label_add=[], label_rm=[], role=role)
 
-    rm = verbs.add_parser("rm", parents=[common], help="remove a down node; revoke it")
+    rm = verbs.add_parser("rm", parents=[common], help="remove down nodes; revoke them")
     rm.add_argument("-f", "--force", action="store_true", help="remove a node that is not down")
-    rm.add_argument("node", metavar="NODE", help="the node (hostname, id or prefix)")
+    _add_nodes(rm)
     rm.set_defaults(run=run_rm)
+
+
+def _add_nodes(parser: argparse.ArgumentParser) -> None:
+    """``NODE [NODE...]``, as ``docker node inspect|promote|demote|rm`` take them: done in
+    order, stopping at the first refusal (its message names the node)."""
+    parser.add_argument(
+        "nodes", nargs="+", metavar="NODE", help="the nodes (hostnames, ids or prefixes)"
+    )
+
+
+def _one_or_list(documents: list[Any]) -> Any:
+    """One node's JSON document as it is; several as a list."""
+    return documents[0] if len(documents) == 1 else documents
 
 
 def manager_status(row: dict[str, Any]) -> str:
@@ -119,11 +132,17 @@ def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
 
 def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
     with connection:
-        reply = connection.request("control.node.inspect", {"node": args.node})
+        replies = [
+            connection.request("control.node.inspect", {"node": node}) for node in args.nodes
+        ]
     if args.format == "json":
-        write_json([reply["node"]])
-        return 0
-    row = reply["summary"]
+        write_json([reply["node"] for reply in replies])
+    else:
+        write_text("\n\n".join(_inspect_text(reply["summary"]) for reply in replies))
+    return 0
+
+
+def _inspect_text(row: dict[str, Any]) -> str:
     lines = [
         ("ID", row["id"]),
         ("Hostname", row["hostname"]),
@@ -137,12 +156,11 @@ def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str
     if row["engine_version"]:
         lines.append(("Engine Version", row["engine_version"]))
     width = max(len(k) for k, _ in lines)
-    write_text("\n".join(f"{k:<{width}} : {v}" for k, v in lines))
-    return 0
+    return "\n".join(f"{k:<{width}} : {v}" for k, v in lines)
 
 
 def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
-    body: dict[str, Any] = {"node": args.node}
+    body: dict[str, Any] = {}
     if args.availability is not None:
         body["availability"] = args.availability
     if args.label_add:
@@ -151,22 +169,28 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
         body["label_rm"] = list(args.label_rm)
     if args.role is not None:
         body["role"] = args.role
-    if len(body) == 1:
+    if not body:
         raise CliError("nothing to update: give --availability, --role, --label-add or --label-rm")
+    replies = []
     with connection:
-        reply = connection.request("control.node.update", body)
+        for node in args.nodes:
+            reply = connection.request("control.node.update", {"node": node, **body})
+            if args.format != "json":
+                write_text(reply["id"])
+            replies.append(reply["node"])
     if args.format == "json":
-        write_json(reply["node"])
-    else:
-        write_text(reply["id"])
+        write_json(_one_or_list(replies))
     return 0
 
 
 def run_rm(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    replies = []
     with connection:
-        reply = connection.request("control.node.rm", {"node": args.node, "force": args.force})
+        for node in args.nodes:
+            reply = connection.request("control.node.rm", {"node": node, "force": args.force})
+            if args.format != "json":
+                write_text(reply["id"])
+            replies.append(reply)
     if args.format == "json":
-        write_json(reply)
-    else:
-        write_text(reply["id"])
+        write_json(_one_or_list(replies))
     return 0

@@ -321,12 +321,17 @@ def run_rollback(args: argparse.Namespace, connection: ControlConnection, _v: st
 
 
 def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    from cli.argtypes import count
+
     wanted: list[tuple[str, int]] = []
     for pair in args.pairs:
-        name, sep, count = pair.partition("=")
-        if not sep or not name or not count.strip().isdigit():
-            raise CliError(f"invalid scale specifier {pair!r}: expected SERVICE=REPLICAS (N >= 0)")
-        wanted.append((name, int(count)))
+        name, sep, replicas = pair.partition("=")
+        try:
+            if not sep or not name or not replicas.strip().isdigit():
+                raise ValueError("expected SERVICE=REPLICAS (N >= 0)")
+            wanted.append((name, count(replicas)))
+        except ValueError as exc:
+            raise CliError(f"invalid scale specifier {pair!r}: {exc}") from None
     results = []
     with connection:
         baselines = [finished_before(args, connection, name) for name, _ in wanted]

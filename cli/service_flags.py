@@ -206,7 +206,7 @@ _SCALAR_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
             "type": SCHEDULE,
             "metavar": "CRON",
             "help": "jobs: run on this cron schedule, in UTC ('*/15 * * * *'; an optional "
-            "sixth field counts seconds); '' removes it",
+            "sixth field, last, counts seconds: '* * * * * */30'); '' removes it",
         },
     ),
     "--schedule-policy": (

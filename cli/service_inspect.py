@@ -44,7 +44,9 @@ _LABELS = {
 
 
 def add_inspect_arguments(inspect: argparse.ArgumentParser) -> None:
-    inspect.add_argument("service", metavar="SERVICE", help="the service (name, id or prefix)")
+    inspect.add_argument(
+        "services", nargs="+", metavar="SERVICE", help="the services (names, ids or prefixes)"
+    )
     inspect.add_argument(
         "--pretty",
         action="store_true",
@@ -57,11 +59,14 @@ def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str
     if args.pretty and args.format == "json":
         raise CliError("--pretty and --format json exclude each other")
     with connection:
-        reply = connection.request("control.service.inspect", {"service": args.service})
+        replies = [
+            connection.request("control.service.inspect", {"service": service})
+            for service in args.services
+        ]
     if args.format == "json":
-        write_json([reply["service"]])
+        write_json([reply["service"] for reply in replies])
     else:
-        write_text(describe(reply["service"], reply["summary"]))
+        write_text("\n\n".join(describe(r["service"], r["summary"]) for r in replies))
     return 0
 
 

@@ -23,7 +23,7 @@ from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.output import render_table, write_json, write_text
 
-__all__ = ["FILTER_KEYS", "add_ps_arguments", "ago", "run_ps", "task_table"]
+__all__ = ["FILTER_KEYS", "add_ps_arguments", "ago", "human_duration", "run_ps", "task_table"]
 
 FILTER_KEYS = ("desired-state", "node", "name")
 SHORT_ID = 12
@@ -106,13 +106,39 @@ def run_ps(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
 
 
 def ago(timestamp: float, now: float | None = None) -> str:
+    """How long ago, in the Docker CLI's words (go-units ``HumanDuration``, as ``docker
+    service ps`` lower-cases it): ``less than a second ago``, ``1 second ago``, ``about a
+    minute ago``, ``3 hours ago``, ``2 days ago``..."""
     if not timestamp:
         return ""
-    delta = max(0.0, (now if now is not None else time.time()) - timestamp)
-    for unit, size in (("hours", 3600), ("minutes", 60)):
-        if delta >= size * 2 or (unit == "minutes" and delta >= 60):
-            return f"{int(delta // size)} {unit} ago"
-    return f"{int(delta)} seconds ago"
+    return f"{human_duration(max(0.0, (now if now is not None else time.time()) - timestamp))} ago"
+
+
+def human_duration(seconds: float) -> str:
+    whole = int(seconds)
+    if whole < 1:
+        return "less than a second"
+    if whole == 1:
+        return "1 second"
+    if whole < 60:
+        return f"{whole} seconds"
+    minutes = whole // 60
+    if minutes == 1:
+        return "about a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)
+    if hours == 1:
+        return "about an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // (24 * 7)} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // (24 * 30)} months"
+    return f"{int(seconds / (3600 * 24 * 365))} years"
 
 
 def _task_port(port: Mapping[str, Any]) -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 from cli.argtypes import BOOLEAN
@@ -21,6 +23,7 @@ __all__ = [
     "run_unlock",
     "run_unlock_key",
     "show_unlock_key",
+    "wait_until_serving",
 ]
 
 
@@ -30,7 +33,8 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="unlock a locked manager",
         description="Unlock a manager restarted with autolock on: the unlock key is read "
-        "from stdin (prompted on a terminal).",
+        "from stdin (prompted on a terminal). Returns once the manager's control socket "
+        "serves again (at most --timeout seconds).",
     )
     parser.set_defaults(run=run_unlock)
 
@@ -47,9 +51,38 @@ def run_unlock(args: argparse.Namespace, connection: ControlConnection, _v: str)
         raise CliError("no unlock key given on stdin")
     with connection:
         connection.request("control.unlock", {"unlock_key": key})
+    wait_until_serving(connection.path, within=connection.timeout)
     if args.format == "json":
         write_json({"unlocked": True})
     return 0
+
+
+PROBE_TIMEOUT = 1.0  # seconds one probe of the socket waits for ``version``
+PROBE_PAUSE = 0.1
+
+
+def wait_until_serving(path: Path, *, within: float) -> None:
+    """Until the unlocked node's own control endpoint answers at ``path``.
+
+    Right after a successful unlock the locked endpoint still answers for a moment
+    (everything but ``version`` refused as "locked"), then its socket is gone until the
+    node's own endpoint binds it: a command run then would be told the node is locked, or
+    not running. (From then on the node's readiness gate holds calls until it can serve.)
+    A node that never answers again is said to, instead of a success."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with ControlConnection(path, timeout=PROBE_TIMEOUT) as probe:
+                if not probe.request("version").get("locked"):
+                    return
+        except CliError:
+            pass  # the socket is gone for a moment, or the locked endpoint is closing
+        if time.monotonic() >= deadline:
+            raise CliError(
+                f"the node is unlocked, but its control socket {path} did not answer again "
+                f"within {within:g}s: see the node's log (did it fail to start?)"
+            )
+        time.sleep(PROBE_PAUSE)
 
 
 def autolock_argument(parser: argparse.ArgumentParser) -> None:

@@ -24,7 +24,7 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, connection: ControlConnection, client_version: str) -> int:
     with connection:
         server = connection.request("version")
-    document = {
+    document: dict[str, Any] = {
         "client": {"version": client_version},
         "server": {
             "node_id": server["node_id"],
@@ -32,19 +32,18 @@ def run(args: argparse.Namespace, connection: ControlConnection, client_version:
             "version": server["version"],
         },
     }
+    locked = bool(server.get("locked"))  # a locked manager answers only version and unlock
+    if locked:
+        document["server"]["locked"] = True
     if args.format == "json":
         write_json(document)
     else:
-        write_text(
-            render_sections(
-                {
-                    "Client": [("Version", client_version)],
-                    "Server": [
-                        ("Node ID", document["server"]["node_id"]),
-                        ("Role", document["server"]["role"]),
-                        ("Version", document["server"]["version"]),
-                    ],
-                }
-            )
-        )
+        rows = [
+            ("Node ID", document["server"]["node_id"]),
+            ("Role", document["server"]["role"]),
+            ("Version", document["server"]["version"]),
+        ]
+        if locked:
+            rows.append(("Locked", "yes (run swarmctl unlock)"))
+        write_text(render_sections({"Client": [("Version", client_version)], "Server": rows}))
     return 0

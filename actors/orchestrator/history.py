@@ -13,8 +13,10 @@ Rules (beyond swarm mode, which keeps one previous spec):
   first revision (``history_of``).
 - What changed is computed, not stored: the leaf fields that differ between a revision and
   the one before it, as ``path: old → new`` (command lines quoted as a shell would; other
-  lists of strings, env say, as ``+added -removed``). A field the control API copies from
-  another (``task.ports`` from ``endpoint.ports``) is not listed twice.
+  lists of strings, env say, as ``+added -removed``; lists of mappings, secrets or ports
+  say, a line per entry added or removed, its fields as ``key=value``). A field the
+  control API copies from another (``task.ports`` from ``endpoint.ports``) is not listed
+  twice.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ __all__ = [
 # room for the history next to the spec and the previous spec in one stored object
 HISTORY_BYTES: Final = MAX_OBJECT_BYTES - 2 * MAX_SPEC_BYTES - MAX_SPEC_BYTES // 2
 _SHOWN_CHARS: Final = 60  # of one value in a change line
+_ENTRY_CHARS: Final = 100  # of one entry of a list of mappings (all its fields)
 # copies the control API keeps in step (task.ports mirrors endpoint.ports): said once
 _DERIVED: Final = frozenset({"task.ports"})
 _ARGV: Final = frozenset({"command", "args", "test"})  # lists whose order is their meaning
@@ -134,6 +137,22 @@ def _argv(value: Any) -> str:
     return shlex.join(str(v) for v in value) if isinstance(value, list) else ""
 
 
+def _is_list_of_maps(value: Any) -> bool:
+    """A list of mappings, or an empty list or none (then the other side says)."""
+    return value is None or (isinstance(value, list) and all(isinstance(v, Mapping) for v in value))
+
+
+def _entry(value: Mapping[str, Any]) -> str:
+    """One entry of a list of mappings: its set fields as ``key=value``, without ids (the
+    names beside them say which object)."""
+    text = ",".join(
+        f"{k}={v}"
+        for k, v in value.items()
+        if v not in (None, "", [], {}) and not str(k).endswith("_id")
+    )
+    return text if len(text) <= _ENTRY_CHARS else text[: _ENTRY_CHARS - 3] + "..."
+
+
 def _change(path: str, old: Any, new: Any) -> str:
     if path.rsplit(".", 1)[-1] in _ARGV:  # ordered: shown as command lines
         return f"{_name(path)}: {_shown(_argv(old))} → {_shown(_argv(new))}"
@@ -160,7 +179,24 @@ def spec_changes(old: ServiceSpec | None, new: ServiceSpec) -> list[str]:
         return []
     before, after = _leaves(old), _leaves(new)
     paths = [p for p in [*after, *(p for p in before if p not in after)] if p not in _DERIVED]
-    return [_change(p, before.get(p), after.get(p)) for p in paths if before.get(p) != after.get(p)]
+    lines: list[str] = []
+    for path in paths:
+        old_value, new_value = before.get(path), after.get(path)
+        if old_value == new_value:
+            continue
+        if _is_list_of_maps(old_value) and _is_list_of_maps(new_value):
+            lines += _entry_changes(path, old_value or [], new_value or [])
+        else:
+            lines.append(_change(path, old_value, new_value))
+    return lines
+
+
+def _entry_changes(path: str, old: list[Any], new: list[Any]) -> list[str]:
+    """A list of mappings (secrets, configs, mounts, ports, networks): a line per entry
+    added or removed, each entry's fields shown as ``key=value``."""
+    added = [f"{_name(path)}: +{_entry(v)}" for v in new if v not in old]
+    removed = [f"{_name(path)}: -{_entry(v)}" for v in old if v not in new]
+    return [*added, *removed] or [f"{_name(path)}: reordered"]
 
 
 def history_rows(service: Service) -> list[dict[str, Any]]:

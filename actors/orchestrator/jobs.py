@@ -49,6 +49,7 @@ from actors.orchestrator.state import (
     SetServiceStatus,
     is_dead,
     new_task,
+    newest,
 )
 from api.enums import JobState, NodeAvailability, SchedulePolicy
 from api.ids import RandomBits
@@ -242,7 +243,11 @@ def _judge(
     if any(_runnable(t) for t in slot_tasks):
         return SlotState.LIVE, False, ""
     verdict = judge_slot(service, f"{run}/{key}", slot_tasks, nodes, now, history)
-    return verdict.state, verdict.restart, verdict.reason
+    reason = verdict.reason
+    last = newest(slot_tasks)
+    if verdict.state == SlotState.FINISHED and last is not None and last.status.err:
+        reason = f"{reason} (last task {last.id[:12]}: {last.status.err})"  # why it failed
+    return verdict.state, verdict.restart, reason
 
 
 def _create(

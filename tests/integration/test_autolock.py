@@ -7,6 +7,7 @@ is a ``poll`` with a deadline.
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -189,6 +190,39 @@ def test_locked_manager_waits_for_the_right_unlock_key(swarm: Swarm) -> None:
     node.wait_started()
     node.wait_ready()
     poll(lambda: len(node.running(SERVICE)) == 2, f"{SERVICE}: 2 running after unlock")
+
+
+def test_unlock_returns_once_the_manager_serves_again(swarm: Swarm) -> None:
+    """``swarmctl unlock && swarmctl node ls`` failed: right after the unlock, the locked
+    endpoint still answered "this node is locked", then the socket was gone ("is
+    swarm-node running?") until the unlocked node bound it again."""
+    node = swarm.start_node("m1", extra=("--autolock",))
+    node.wait_ready()
+    key = unlock_key(node)
+    restart(node)
+    wait_locked(node)
+    assert unlock(node, key).returncode == 0
+    listed = node.ctl("node", "ls")
+    assert listed.returncode == 0, listed.stderr
+
+
+def test_unlock_says_so_when_the_unlocked_node_does_not_come_back(swarm: Swarm) -> None:
+    """A node that fails to start once unlocked (here: its join-hello port taken while it
+    was locked) left ``swarmctl unlock`` reporting success: its control socket answered
+    for a moment before the hello port was bound."""
+    node = swarm.start_node("m1", extra=("--autolock",))
+    node.wait_ready()
+    key = unlock_key(node)
+    restart(node)
+    wait_locked(node)
+    with socket.socket() as squatter:
+        squatter.bind((node.listen_host, node.port + 1))
+        squatter.listen()
+        result = unlock(node, key)
+        poll(lambda: not node._alive(), "m1: exited, its hello port taken")
+    assert result.returncode == 1
+    assert "the node is unlocked, but its control socket" in result.stderr
+    assert "did not answer again" in result.stderr
 
 
 def test_autolock_on_off_and_rotation(swarm: Swarm) -> None:

@@ -413,15 +413,9 @@ class ManagerParts:
                 admission=self.admission,
                 stop_timeout=stop_timeout,
             ),
-            ChildSpec(
-                "events",
-                lambda ctx: EventStreamsActor.start(ctx, self.events),
-                stop_timeout=stop_timeout,
-            ),
-            endpoint_child(
-                "control", config.control_bind, tables["control"], stop_timeout=stop_timeout
-            ),
-            *self.shared.engine_children(),
+            # both TCP ports bound before the control socket appears: a taken port fails
+            # the start before swarmctl (unlock, or any call) is answered by a node that
+            # is about to stop
             endpoint_child(
                 "hello",
                 hello_address(config.listen_remote_api),  # port + 1 (actors/ca/join.py)
@@ -431,6 +425,15 @@ class ManagerParts:
                 max_message_size=HELLO_MAX_MESSAGE_SIZE,  # anyone: ZeroMQ drops bigger frames
                 stop_timeout=stop_timeout,
             ),
+            ChildSpec(
+                "events",
+                lambda ctx: EventStreamsActor.start(ctx, self.events),
+                stop_timeout=stop_timeout,
+            ),
+            endpoint_child(
+                "control", config.control_bind, tables["control"], stop_timeout=stop_timeout
+            ),
+            *self.shared.engine_children(),
             leader_child(
                 store,
                 raft,

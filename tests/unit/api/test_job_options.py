@@ -110,3 +110,13 @@ def test_cron_next_and_previous_due_times() -> None:
     assert previous_due("0 * * * *", noon) == noon  # a due time is its own previous
     assert previous_due("0 * * * *", noon + 3599) == noon
     assert next_due("* * * * * */10", noon + 3) == noon + 10
+
+
+def test_a_seventh_cron_field_is_refused() -> None:
+    """croniter reads a seventh field as years: ``0 0 1 1 * 0 2025`` was accepted and then
+    never fired (the leader's cron judge found no next date). Five or six fields only."""
+    for expr in ("0 0 1 1 * 0 2025", "* * * *", "* * * * * * * *"):
+        with pytest.raises(InvalidSpec, match=r"expected five fields .* a sixth, last, for"):
+            check_schedule(expr)
+    check_schedule("@hourly")
+    check_schedule("0 3 * * mon-fri")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cli.ctl import build_parser
+from cli.errors import CliError
 from cli.service_flags import options_of
 
 
@@ -132,6 +133,10 @@ def test_update_flags() -> None:
         (("service", "create", "--secret", "source=a,color=red", "img"), "unknown field"),
         (("service", "update", "--config-add", "source=a,mode=9", "web"), "octal mode"),
         (("service", "update", "--secret", "a", "web"), "ambiguous option: --secret"),
+        # a count past what the wire carries crashed swarmctl with a traceback
+        (("service", "create", "--replicas", "9" * 20, "img"), "must be at most"),
+        (("service", "update", "--update-parallelism", "9" * 20, "web"), "must be at most"),
+        (("cluster", "update", "--task-history-limit", "9" * 20), "must be at most"),
     ],
 )
 def test_bad_values_are_one_line_exit_2(
@@ -142,3 +147,34 @@ def test_bad_values_are_one_line_exit_2(
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and fragment in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ("service", "create", "--publish", "99999:80", "img"),
+            "argument -p/--publish: invalid spec: --publish: the published port must be in "
+            "0..65535, got 99999",
+        ),
+        (
+            ("service", "create", "--mount", "type=foo,target=/x", "img"),
+            "argument --mount: invalid spec: --mount: unknown mount type 'foo' "
+            "(expected volume|bind|tmpfs)",
+        ),
+    ],
+)
+def test_a_refused_flag_is_named_once_in_its_message(
+    argv: tuple[str, ...], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The flag's parser names it, and the refusal named it again: ``invalid spec:
+    --publish: --publish: ...``."""
+    with pytest.raises(SystemExit):
+        parse(*argv)
+    assert capsys.readouterr().err == f"swarmctl service create: error: {line} (see --help)\n"
+
+
+def test_a_scale_past_what_the_wire_carries_is_refused_before_anything_is_sent() -> None:
+    args = parse("service", "scale", "web=" + "9" * 20)
+    with pytest.raises(CliError, match=r"invalid scale specifier .*: must be at most"):
+        args.run(args, None, "test")  # type: ignore[attr-defined]

@@ -90,3 +90,19 @@ def test_top_level_help_is_the_full_parsers() -> None:
     full = help_of(lambda: build_parser().parse_args(["--help"]))
     assert help_of(lambda: parse(["--help", "service", "ls"])) == full
     assert help_of(lambda: parse(["--help"])) == full
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "inf", "nan", "abc"])
+def test_a_timeout_that_is_no_positive_number_is_a_usage_error(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--timeout -1`` crashed the socket probe with a traceback."""
+    with pytest.raises(SystemExit) as info:
+        parse([f"--timeout={value}", "version"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("swarmctl: error: argument --timeout:")
+
+
+def test_a_positive_timeout_is_taken() -> None:
+    assert parse(["--timeout", "2.5", "version"])[1].timeout == 2.5

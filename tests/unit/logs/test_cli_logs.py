@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 from api.errors import RemoteError, RequestTimeout
+from cli.errors import CliError
 from cli.logs import LineFormat, LogFollower
 
 CTX = {"id": "abcdefghijklmnopqrstuvwxy", "service": "web", "slot": 2, "node": "w1"}
@@ -74,3 +77,19 @@ def test_a_follow_subscribes_again_from_after_its_last_line_and_says_so() -> Non
         ("one", 2),
         ("two", 0),
     ]
+
+
+def test_a_refused_subscription_says_what_the_manager_said_as_other_commands_do() -> None:
+    """``service logs nosuch`` printed ``not_found: no such service: nosuch``: the error
+    code was shown where every other command shows the manager's message alone."""
+    follower = LogFollower(
+        Script(RemoteError("not_found", "no such service: nosuch")),
+        {"services": ["nosuch"]},
+        {"follow": False, "tail": -1, "since": 0},
+        lambda _record, _ctx: None,
+        lambda _notice: None,
+        sleep=lambda _s: None,
+    )
+    with pytest.raises(CliError) as raised:
+        follower.run()
+    assert str(raised.value) == "no such service: nosuch"

@@ -26,6 +26,7 @@ from api.specs import (
     ContainerSpec,
     PortConfig,
     ReplicatedService,
+    SecretReference,
     ServiceSpec,
     TaskSpec,
     UpdateConfig,
@@ -121,13 +122,43 @@ def test_what_changed() -> None:
     )
     published = replace(published, task=replace(new.task, ports=published.endpoint.ports))
     (line,) = spec_changes(new, published)  # once: the task's copy is not a change of its own
-    assert line.startswith("endpoint.ports: (none) → ")
+    assert line == (
+        "endpoint.ports: +protocol=tcp,target_port=80,published_port=8080,publish_mode=ingress"
+    )
     assert spec_changes(new, new) == []
     long = replace(
         new, task=replace(new.task, container=replace(new.task.container, image="i" * 99))
     )
     (line,) = spec_changes(new, long)
     assert line.endswith("...") and len(line) < 140
+
+
+def test_a_changed_list_of_references_shows_entries_not_python_reprs() -> None:
+    """``service history`` showed a secret swap as ``container.secrets: {'secret_id':
+    'ewio...', 'secret_name':... → {'secret_id': ...``."""
+
+    def with_secrets(*refs: SecretReference) -> ServiceSpec:
+        return ServiceSpec(
+            name="db", task=TaskSpec(container=ContainerSpec(image="app:1", secrets=refs))
+        )
+
+    v1 = SecretReference("id1", "db_password", "db/password", 999, 999, 0o400)
+    v2 = SecretReference("id2", "db_password_v2", "db/password", 999, 999, 0o400)
+    assert spec_changes(with_secrets(v1), with_secrets(v2)) == [
+        "container.secrets: +secret_name=db_password_v2,target=db/password,uid=999,gid=999,"
+        "mode=256",
+        "container.secrets: -secret_name=db_password,target=db/password,uid=999,gid=999,mode=256",
+    ]
+    extra = SecretReference("id3", "tls", "tls", 0, 0, 0o444)
+    assert spec_changes(with_secrets(), with_secrets(extra)) == [
+        "container.secrets: +secret_name=tls,target=tls,uid=0,gid=0,mode=292"
+    ]
+    assert spec_changes(with_secrets(v1, extra), with_secrets(extra)) == [
+        "container.secrets: -secret_name=db_password,target=db/password,uid=999,gid=999,mode=256"
+    ]
+    assert spec_changes(with_secrets(v1, extra), with_secrets(extra, v1)) == [
+        "container.secrets: reordered"
+    ]
 
 
 def test_history_rows() -> None:

@@ -98,6 +98,28 @@ def test_a_failed_task_is_restarted_in_its_slot_and_a_slot_gives_up() -> None:
     assert "slot 1" in status.message and "max attempts" in status.message
 
 
+def test_a_given_up_slot_says_why_its_last_task_failed() -> None:
+    """``service create --mode replicated-job ... sh -c 'exit 3'`` ended with ``run 1
+    failed: slot 1: 1 restarts: max attempts reached``: not a word of the exit code."""
+    w = job_world()
+    policy = RestartPolicy(condition=RestartCondition.ON_FAILURE, delay=0.0, max_attempts=1)
+    job = make_service("batch", mode=ReplicatedJob(1, 1), restart=policy)
+    w.add(job)
+    w.reconcile()
+    run(w)
+    for _attempt in range(2):
+        (task,) = live(w, job.id)
+        w.set_status(task.id, TaskState.FAILED, err="task: non-zero exit (3)")
+        w.reconcile()
+        run(w)
+    status = w.services[job.id].job_status
+    assert status is not None and status.state == JobState.FAILED
+    assert status.message == (
+        "run 1 failed: slot 1: 1 restarts: max attempts reached "
+        f"(last task {task.id[:12]}: task: non-zero exit (3))"
+    )
+
+
 def test_restart_delay_holds_the_new_task_then_raises_it_to_complete() -> None:
     w = job_world()
     job = make_service("batch", mode=ReplicatedJob(1, 1), restart=RestartPolicy(delay=5.0))

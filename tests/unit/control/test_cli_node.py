@@ -1,0 +1,102 @@
+"""``swarmctl node inspect|promote|demote|drain|pause|activate|rm`` take several nodes,
+as ``docker node`` does (cli/node.py), driven with a recording control connection."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from cli.ctl import parse
+from cli.errors import CliError
+
+
+class Recording:
+    """A control connection that answers each request for a node with that node, and
+    refuses the node named ``missing``."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+    def request(self, type_: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        node = str((body or {})["node"])
+        self.calls.append((type_, dict(body or {})))
+        if node == "missing":
+            raise CliError("no such node: missing")
+        summary = {
+            "id": f"id-{node}", "hostname": node, "role": "worker", "status": "ready",
+            "message": "", "availability": "active", "address": "127.0.0.1",
+            "manager_status": None, "labels": {}, "engine_version": "",
+        }  # fmt: skip
+        return {"id": f"id-{node}", "node": {"id": f"id-{node}"}, "summary": summary}
+
+
+def run(*words: str) -> tuple[Recording, int]:
+    _parser, args = parse(["node", *words])
+    connection = Recording()
+    return connection, int(args.run(args, connection, "test"))
+
+
+@pytest.mark.parametrize(
+    ("verb", "change"),
+    [
+        ("promote", {"role": "manager"}),
+        ("demote", {"role": "worker"}),
+        ("drain", {"availability": "drain"}),
+        ("pause", {"availability": "pause"}),
+        ("activate", {"availability": "active"}),
+    ],
+)
+def test_a_short_verb_changes_every_node_named(
+    verb: str, change: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    connection, code = run(verb, "w1", "w2")
+    assert code == 0
+    assert connection.calls == [
+        ("control.node.update", {"node": "w1", **change}),
+        ("control.node.update", {"node": "w2", **change}),
+    ]
+    assert capsys.readouterr().out.split() == ["id-w1", "id-w2"]
+
+
+def test_rm_removes_every_node_named_and_inspect_shows_each() -> None:
+    connection, _code = run("rm", "--force", "w1", "w2")
+    assert connection.calls == [
+        ("control.node.rm", {"node": "w1", "force": True}),
+        ("control.node.rm", {"node": "w2", "force": True}),
+    ]
+    connection, _code = run("inspect", "w1", "w2")
+    assert [body["node"] for _type, body in connection.calls] == ["w1", "w2"]
+
+
+def test_json_is_one_document_for_one_node_and_a_list_for_several(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run("promote", "--format", "json", "w1")
+    assert json.loads(capsys.readouterr().out) == {"id": "id-w1"}
+    run("promote", "--format", "json", "w1", "w2")
+    assert json.loads(capsys.readouterr().out) == [{"id": "id-w1"}, {"id": "id-w2"}]
+    run("inspect", "--format", "json", "w1", "w2")
+    assert json.loads(capsys.readouterr().out) == [{"id": "id-w1"}, {"id": "id-w2"}]
+
+
+def test_the_first_refusal_stops_and_names_the_node(capsys: pytest.CaptureFixture[str]) -> None:
+    _parser, args = parse(["node", "demote", "w1", "missing", "w2"])
+    connection = Recording()
+    with pytest.raises(CliError, match="no such node: missing"):
+        args.run(args, connection, "test")
+    assert [body["node"] for _type, body in connection.calls] == ["w1", "missing"]
+    assert capsys.readouterr().out.split() == ["id-w1"]
+
+
+def test_update_still_takes_one_node() -> None:
+    with pytest.raises(SystemExit):
+        parse(["node", "update", "--availability", "drain", "w1", "w2"])
