@@ -28,6 +28,7 @@ __all__ = [
     "MAX_LABEL_KEY_BYTES",
     "MAX_LABEL_VALUE_BYTES",
     "MAX_NAME_CHARS",
+    "MAX_REPLICAS",
     "InvalidSpec",
     "check_count",
     "check_labels",
@@ -60,6 +61,10 @@ MAX_ARG_BYTES: Final = 32 * 1024  # one env entry, command or args item
 MAX_IMAGE_CHARS: Final = 255 + 1 + 128 + 1 + 71
 MAX_FIELD_BYTES: Final = 4096  # any other string (PATH_MAX for dir; user, signal, ...)
 MAX_CONSTRAINTS: Final = 128  # each of constraints, preferences, published ports
+# Docker sets none (a uint64). A service's tasks live in every manager's memory (about
+# 2 KB each at the leader, bench/scale.py), and a typo of a few digits would have the
+# orchestrator create them all: 100,000, the most a cluster was measured at, per service.
+MAX_REPLICAS: Final = 100_000
 
 
 class InvalidSpec(ValueError):

@@ -40,6 +40,7 @@ from api.spec_limits import (
     MAX_HOSTNAME_BYTES,
     MAX_IMAGE_CHARS,
     MAX_NAME_CHARS,
+    MAX_REPLICAS,
     InvalidSpec,
     check_count,
     check_labels,
@@ -180,6 +181,12 @@ def _non_negative(value: float, field: str) -> None:
         raise InvalidSpec(field, f"must be >= 0, got {value}")
 
 
+def _task_count(value: int, field: str) -> None:
+    _non_negative(value, field)
+    if value > MAX_REPLICAS:
+        raise InvalidSpec(field, f"must be at most {MAX_REPLICAS:,}, got {value:,}")
+
+
 def validate_labels(labels: Mapping[str, str], field: str = "labels") -> None:
     """Label count, key and value sizes (node labels given to ``swarm-node --label``, ...)."""
     check_labels(labels, field)
@@ -215,10 +222,10 @@ def validate_service_spec(spec: ServiceSpec) -> None:
     validate_task_spec(spec.task, "task")
     mode = spec.mode
     if isinstance(mode, ReplicatedService):
-        _non_negative(mode.replicas, "mode.replicated.replicas")
+        _task_count(mode.replicas, "mode.replicated.replicas")
     elif isinstance(mode, ReplicatedJob):
-        _non_negative(mode.max_concurrent, "mode.replicated-job.max_concurrent")
-        _non_negative(mode.total_completions, "mode.replicated-job.total_completions")
+        _task_count(mode.max_concurrent, "mode.replicated-job.max_concurrent")
+        _task_count(mode.total_completions, "mode.replicated-job.total_completions")
     elif not isinstance(mode, (GlobalService, GlobalJob)):
         raise InvalidSpec(
             "mode", f"unknown mode {mode!r} (expected replicated|global|replicated-job|global-job)"

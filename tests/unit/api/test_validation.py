@@ -16,6 +16,7 @@ from api.specs import (
     PlacementPreference,
     PortConfig,
     RaftConfig,
+    ReplicatedJob,
     ReplicatedService,
     ResourceRequirements,
     Resources,
@@ -51,6 +52,8 @@ def test_valid_spec_passes() -> None:
     ("spec", "message"),
     [
         (replace(_spec(), mode=ReplicatedService(replicas=-1)), "invalid spec: mode.replicated.replicas: must be >= 0, got -1"),
+        (replace(_spec(), mode=ReplicatedService(replicas=100_001)), "invalid spec: mode.replicated.replicas: must be at most 100,000, got 100,001"),
+        (replace(_spec(), mode=ReplicatedJob(total_completions=10**18)), "mode.replicated-job.total_completions: must be at most 100,000"),
         (_spec(container=ContainerSpec(image="")), "invalid spec: task.container.image: an image is required"),
         (replace(_spec(), mode=BOGUS), "invalid spec: mode: unknown mode 'bogus'"),
         (_spec(restart_policy=RestartPolicy(condition=BOGUS_CONDITION)), "invalid spec: task.restart_policy.condition: unknown restart condition 'sometimes' (expected none|on-failure|any)"),
@@ -115,3 +118,7 @@ def test_invalid_cluster_specs(spec: ClusterSpec, field: str) -> None:
     with pytest.raises(InvalidSpec) as info:
         validate_cluster_spec(spec)
     assert info.value.field == field
+
+
+def test_the_most_replicas_a_service_may_have_is_taken() -> None:
+    validate_service_spec(replace(_spec(), mode=ReplicatedService(replicas=100_000)))
