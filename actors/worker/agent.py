@@ -454,7 +454,7 @@ class Agent(SupervisedActor):
         self._mesh_table = NodeTable()  # the first frame brings a full one
         self._apply(first)
         current = self._sink.current_statuses()
-        self.statuses.requeue(statuses_to_resend(current, first.tasks) if first.full else current)
+        self.statuses.requeue(statuses_to_resend(current, first.tasks if first.full else None))
         self.statuses.set_on_pending(lambda: frames.put(_WAKE))
         try:
             self._serve_frames(client, session_id, period, frames)

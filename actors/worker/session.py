@@ -62,12 +62,18 @@ def backoff_step(failures: int, managers: int) -> int:
 
 
 def statuses_to_resend(
-    current: Iterable[tuple[str, TaskStatus]], full_set: Iterable[Task]
+    current: Iterable[tuple[str, TaskStatus]], full_set: Iterable[Task] | None
 ) -> list[tuple[str, TaskStatus]]:
-    """Of the node's ``current`` statuses, those a new session's ``full_set`` does not hold
-    as they are."""
-    held = {task.id: task.status for task in full_set}
-    return [(task_id, status) for task_id, status in current if held.get(task_id) != status]
+    """Of the node's ``current`` statuses, those a new session's ``full_set`` (None: its
+    first frame is not a full set) does not hold as they are; never one in a state
+    managers set (a task not stepped yet still has the manager's ASSIGNED), which the
+    dispatcher would refuse."""
+    held = {task.id: task.status for task in full_set or ()}
+    return [
+        (task_id, status)
+        for task_id, status in current
+        if not status.state.manager_owned and held.get(task_id) != status
+    ]
 
 
 class ManagerRotation:

@@ -9,6 +9,8 @@ Rules:
   and at once after an urgent change (RUNNING, terminal states) or a new reporter: the
   book is the `PeriodicJob` of the worker's flusher (a `PeriodicActor`), and ``on_urgent``
   pokes it.
+- A status in a state managers set (a new task's ASSIGNED, as the manager sent it) is
+  kept but never reported: the dispatcher refuses it, and the node logged each refusal.
 - Order inside a flush: write the state file (fsync) first, then report, so a status a
   manager has seen is never lost by a crash. A failed report is retried at the next flush
   (newer statuses of the same task win); a failed write (OSError) is retried too and blocks
@@ -31,6 +33,10 @@ __all__ = ["StatusBook", "is_urgent"]
 
 def is_urgent(status: TaskStatus) -> bool:
     return status.state is TaskState.RUNNING or status.state.is_terminal
+
+
+def _reportable(status: TaskStatus) -> bool:
+    return not status.state.manager_owned
 
 
 class StatusBook:
@@ -64,7 +70,8 @@ class StatusBook:
     def set_reporter(self, reporter: StatusReporter | None) -> None:
         with self._lock:
             self._reporter = reporter
-            self._unreported = dict(self._statuses)  # a new session gets everything
+            # a new session gets everything a node may report
+            self._unreported = {k: v for k, v in self._statuses.items() if _reportable(v)}
         self._urgent()
 
     # -- updates ------------------------------------------------------------------------
@@ -88,7 +95,8 @@ class StatusBook:
     def update(self, task_id: str, status: TaskStatus) -> None:
         with self._lock:
             self._statuses[task_id] = status
-            self._unreported[task_id] = status
+            if _reportable(status):
+                self._unreported[task_id] = status
             self._dirty = True
         if is_urgent(status):
             self._urgent()

@@ -253,7 +253,7 @@ class FleetSession:
             self.tasks.apply(frame.full, frame.tasks, frame.removed, wall)
             current = self.tasks.current_statuses()
             self.tasks.statuses.requeue(
-                statuses_to_resend(current, frame.tasks) if frame.full else current
+                statuses_to_resend(current, frame.tasks if frame.full else None)
             )
             return []
         self._received += 1

@@ -125,3 +125,7 @@ def test_a_new_session_resends_only_the_statuses_its_full_set_does_not_hold() ->
     current = [("same", running), ("older", running), ("unknown", failed)]
     assert statuses_to_resend(current, held) == [("older", running), ("unknown", failed)]
     assert statuses_to_resend(current, []) == current
+    assert statuses_to_resend(current, None) == current  # the first frame is no full set
+    # a task the node has not stepped yet still has the manager's ASSIGNED: never resent
+    assigned = TaskStatus(timestamp=7.0, state=TaskState.ASSIGNED)
+    assert statuses_to_resend([*current, ("new", assigned)], None) == current

@@ -119,3 +119,21 @@ def test_a_failing_orphan_sweep_crashes_the_worker(tmp_path: Path) -> None:
     exit_ = wait_for(lambda: exits.exits and exits.exits[0], "the worker's exit")
     assert isinstance(exit_.error, HelperCrashed)
     assert "sweep bug" in str(exit_.error.__cause__)
+
+
+def test_a_state_managers_set_is_kept_but_never_reported(tmp_path: Path) -> None:
+    """A new task's ASSIGNED (the manager's own status of it) is the book's first status
+    of the task: saved, but not reported (the dispatcher refuses it), not even to a new
+    session; the node's own next state is."""
+    reporter = Recorder()
+    book = StatusBook(WorkerStateFile(tmp_path), reporter, interval=INTERVAL)
+    book.put_task(make_task("t"))
+    book.update("t", TaskStatus(state=TaskState.ASSIGNED))
+    book.flush()
+    assert saved(tmp_path) == {"t": TaskState.ASSIGNED} and reporter.batches == []
+    book.set_reporter(reporter)  # a new session gets every status a node may report
+    book.flush()
+    assert reporter.batches == []
+    book.update("t", TaskStatus(state=TaskState.ACCEPTED))
+    book.flush()
+    assert reporter.states("t") == [TaskState.ACCEPTED]
