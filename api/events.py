@@ -35,6 +35,7 @@ __all__ = [
     "MAX_FILTER_VALUES",
     "Bound",
     "EventFilters",
+    "check_window",
     "parse_bound",
     "parse_filters",
 ]
@@ -144,6 +145,17 @@ class Bound:
         if position is not None and time is not None:
             raise ValueError(f"give {prefix}_position or {prefix}_time, not both")
         return cls(position, None if time is None else float(time))
+
+
+def check_window(since: Bound, until: Bound) -> None:
+    """ValueError when ``until`` comes before ``since`` (both positions, or both times):
+    such a watch would show nothing and look like a quiet cluster (Docker's daemon refuses
+    a since after an until too)."""
+    if since.position is not None and until.position is not None:
+        if until.position < since.position:
+            raise ValueError(f"until @{until.position} is before since @{since.position}")
+    elif since.time is not None and until.time is not None and until.time < since.time:
+        raise ValueError(f"until {until.time:g} is before since {since.time:g}")
 
 
 _UNIX_TIME = re.compile(r"\d+(?:\.\d+)?")

@@ -38,7 +38,7 @@ from actors.periodic import PeriodicActor
 from actors.store import MemoryStore, ReadTx, WatchClosed, Watcher, WatchHistoryTooOld, nodes
 from actors.store.watch import Event
 from api.errors import CodecError
-from api.events import Bound, EventFilters, parse_filters
+from api.events import Bound, EventFilters, check_window, parse_filters
 from api.objects import ObjectKind
 from transport.endpoint import Handler, Request
 
@@ -149,6 +149,7 @@ class EventStreams:
             filters = parse_filters(body.get("filters") or ())
             since = Bound.from_wire(body, "since")
             until = Bound.from_wire(body, "until")
+            check_window(since, until)
         except ValueError as exc:
             raise ControlError(ControlCode.INVALID_ARGUMENT, str(exc)) from None
         wait = float(body.get("wait", DEFAULT_WAIT))

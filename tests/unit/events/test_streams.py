@@ -177,6 +177,20 @@ def test_a_snapshot_mid_watch_ends_it_as_gone(store: MemoryStore, clock: ManualC
     assert s.open_watches == 0
 
 
+def test_an_until_before_the_since_is_refused_naming_both(
+    store: MemoryStore, clock: ManualClock
+) -> None:
+    s = streams(store, clock)
+    for body, said in [
+        ({"since_position": 50, "until_position": 10}, "until @10 is before since @50"),
+        ({"since_time": 200.0, "until_time": 100.0}, "until 100 is before since 200"),
+    ]:
+        req = open_watch(s, body)
+        assert req.errors == [("invalid_argument", said)] and req.frames == []
+    ok = open_watch(s, {"since_position": 0, "until_position": 0, "wait": 0.0})
+    assert not ok.errors
+
+
 def test_watches_are_bounded_and_bad_requests_refused(
     store: MemoryStore, clock: ManualClock
 ) -> None:
