@@ -68,7 +68,12 @@ def docker_executor(docker_client: Any) -> Iterator[DockerExecutor]:
 def test_docker_output_keeps_streams_apart_with_times(
     docker_executor: DockerExecutor, test_image: str
 ) -> None:
-    task = make_task(uuid.uuid4().hex[:25], image=test_image, command=("sh", "-c", SCRIPT))
+    task = make_task(
+        uuid.uuid4().hex[:25],
+        image=test_image,
+        command=("sh", "-c", SCRIPT),
+        node_id=docker_executor.node_id,  # the fixture removes the node's containers
+    )
     controller = docker_executor.controller(task)
     controller.prepare()
     assert list(controller.output(OutputQuery(follow=True))) == []  # created, not started
@@ -84,7 +89,12 @@ def test_docker_output_keeps_streams_apart_with_times(
 def test_a_docker_follow_is_closed_from_another_thread(
     docker_executor: DockerExecutor, test_image: str
 ) -> None:
-    task = make_task(uuid.uuid4().hex[:25], image=test_image, command=("sleep", "300"))
+    task = make_task(
+        uuid.uuid4().hex[:25],
+        image=test_image,
+        command=("sleep", "300"),
+        node_id=docker_executor.node_id,
+    )
     controller = docker_executor.controller(task)
     controller.prepare()
     controller.start()
