@@ -17,6 +17,7 @@ import argparse
 import time
 from typing import TYPE_CHECKING, Any
 
+from cli.argtypes import count
 from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.lazy_verbs import lazy_verbs
@@ -321,8 +322,6 @@ def run_rollback(args: argparse.Namespace, connection: ControlConnection, _v: st
 
 
 def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
-    from cli.argtypes import count
-
     wanted: list[tuple[str, int]] = []
     for pair in args.pairs:
         name, sep, replicas = pair.partition("=")

@@ -8,6 +8,7 @@ import argparse
 import getpass
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,13 @@ PROBE_TIMEOUT = 1.0  # seconds one probe of the socket waits for ``version``
 PROBE_PAUSE = 0.1
 
 
-def wait_until_serving(path: Path, *, within: float) -> None:
+def wait_until_serving(
+    path: Path,
+    *,
+    within: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
     """Until the unlocked node's own control endpoint answers at ``path``.
 
     Right after a successful unlock the locked endpoint still answers for a moment
@@ -69,7 +76,7 @@ def wait_until_serving(path: Path, *, within: float) -> None:
     node's own endpoint binds it: a command run then would be told the node is locked, or
     not running. (From then on the node's readiness gate holds calls until it can serve.)
     A node that never answers again is said to, instead of a success."""
-    deadline = time.monotonic() + within
+    deadline = clock() + within
     while True:
         try:
             with ControlConnection(path, timeout=PROBE_TIMEOUT) as probe:
@@ -77,12 +84,12 @@ def wait_until_serving(path: Path, *, within: float) -> None:
                     return
         except CliError:
             pass  # the socket is gone for a moment, or the locked endpoint is closing
-        if time.monotonic() >= deadline:
+        if clock() >= deadline:
             raise CliError(
                 f"the node is unlocked, but its control socket {path} did not answer again "
                 f"within {within:g}s: see the node's log (did it fail to start?)"
             )
-        time.sleep(PROBE_PAUSE)
+        sleep(PROBE_PAUSE)
 
 
 def autolock_argument(parser: argparse.ArgumentParser) -> None:
