@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-__all__ = ["ManualClock", "ManualTimer"]
+__all__ = ["ManualClock", "ManualTime", "ManualTimer"]
 
 
 class ManualClock:
@@ -17,6 +17,22 @@ class ManualClock:
         return self.now
 
     def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class ManualTime:
+    """A clock and a sleep for code that polls with a deadline (``clock=``, ``sleep=``):
+    each sleep is recorded and moves the clock on by as much."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
         self.now += seconds
 
 

@@ -10,23 +10,11 @@ import pytest
 
 from cli.errors import CliError
 from cli.unlock import PROBE_PAUSE, wait_until_serving
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.support.clocks import ManualTime
 
 
 def test_a_node_whose_socket_never_comes_back_is_said_to_fail(tmp_path: Path) -> None:
-    fake = FakeTime()
+    fake = ManualTime()
     gone = tmp_path / "swarm.sock"  # no node binds it
     with pytest.raises(CliError, match=rf"{gone} did not answer again within 2s"):
         wait_until_serving(gone, within=2.0, clock=fake.clock, sleep=fake.sleep)

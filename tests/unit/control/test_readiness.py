@@ -10,6 +10,7 @@ import pytest
 
 from actors.control.errors import ControlError
 from actors.control.readiness import ReadinessGate, StartupState, startup_gap
+from tests.support.clocks import ManualTime
 
 READY = StartupState(raft_running=True, leader_id=7, has_cluster=True)
 
@@ -29,19 +30,6 @@ def test_what_is_still_starting_is_named(state: StartupState, says: str) -> None
 
 def test_nothing_is_missing_once_raft_has_a_leader_and_the_store_the_cluster() -> None:
     assert startup_gap(READY) is None
-
-
-class ManualTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 class FakeRequest:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from actors.orchestrator.cron import CronAction, judge_schedule
 from actors.orchestrator.jobs import job_progress
 from api.enums import JobState, NodeAvailability, RestartCondition, SchedulePolicy
-from api.objects import Task
+from api.objects import Service, Task
 from api.specs import GlobalJob, JobSchedule, ReplicatedJob, RestartPolicy
 from api.task_state import TaskState
 from tests.unit.orchestrator.helpers import World, make_node, make_service
@@ -76,13 +76,19 @@ def test_replicated_job_runs_its_completions_max_concurrent_at_a_time() -> None:
     assert not w.reconcile().effects
 
 
-def test_a_failed_task_is_restarted_in_its_slot_and_a_slot_gives_up() -> None:
-    w = job_world()
+def started_job(w: World, mode: ReplicatedJob) -> Service:
+    """A job that restarts a failed task once, at once, added and its first tasks run."""
     policy = RestartPolicy(condition=RestartCondition.ON_FAILURE, delay=0.0, max_attempts=1)
-    job = make_service("batch", mode=ReplicatedJob(2, 2), restart=policy)
+    job = make_service("batch", mode=mode, restart=policy)
     w.add(job)
     w.reconcile()
     run(w)
+    return job
+
+
+def test_a_failed_task_is_restarted_in_its_slot_and_a_slot_gives_up() -> None:
+    w = job_world()
+    job = started_job(w, ReplicatedJob(2, 2))
     one, two = live(w, job.id)
     finish(w, [one], TaskState.FAILED)
     finish(w, [two])
@@ -102,11 +108,7 @@ def test_a_given_up_slot_says_why_its_last_task_failed() -> None:
     """``service create --mode replicated-job ... sh -c 'exit 3'`` ended with ``run 1
     failed: slot 1: 1 restarts: max attempts reached``: not a word of the exit code."""
     w = job_world()
-    policy = RestartPolicy(condition=RestartCondition.ON_FAILURE, delay=0.0, max_attempts=1)
-    job = make_service("batch", mode=ReplicatedJob(1, 1), restart=policy)
-    w.add(job)
-    w.reconcile()
-    run(w)
+    job = started_job(w, ReplicatedJob(1, 1))
     for _attempt in range(2):
         (task,) = live(w, job.id)
         w.set_status(task.id, TaskState.FAILED, err="task: non-zero exit (3)")
