@@ -62,6 +62,14 @@ def _build_create(create: argparse.ArgumentParser) -> None:
         "(--replicas completions, --max-concurrent at once) or global-job",
     )
     add_spec_flags(create, CREATE_LIST_FLAGS)
+    create.add_argument(
+        "--env-file",
+        action="append",
+        default=None,
+        metavar="FILE",
+        help="read environment variables from FILE, KEY=VALUE a line (# comments; a "
+        "bare KEY takes swarmctl's own value); --env given too wins (repeatable)",
+    )
     _add_dry_run(create)
     create.add_argument("image", metavar="IMAGE", help="the image the tasks run")
     create.add_argument(
@@ -227,6 +235,8 @@ def _checked(spec: ServiceSpec, options: dict[str, Any]) -> ServiceSpec:
 
 def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
     options = options_of(args)
+    if args.env_file:
+        options["env"] = [*_env_files(args.env_file), *options.get("env", ())]
     options["image"] = args.image
     if args.command:
         options["args"] = list(args.command)
@@ -255,6 +265,18 @@ def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str)
         else:
             write_text(reply["id"])
     return 0
+
+
+def _env_files(paths: list[str]) -> list[str]:
+    """The entries of the ``--env-file`` files, in order (Docker puts them before --env)."""
+    import os
+
+    from cli.env_file import EnvFileError, read_env_file
+
+    try:
+        return [entry for path in paths for entry in read_env_file(path, os.environ)]
+    except EnvFileError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _registry_auth(image: str) -> dict[str, str]:
