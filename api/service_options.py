@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Final, TypeVar
 
+from api.container_options import CONTAINER_OPTION_TYPES, apply_container_options
 from api.enums import FailureAction, RestartCondition, SchedulingStrategy, UpdateOrder
 from api.host_resources import HOST_OPTION_TYPES, apply_host_options
 from api.job_options import JOB_OPTION_TYPES, MODES, apply_job_options, apply_mode
@@ -103,6 +104,7 @@ OPTION_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
     "config_rm": list,
     **HOST_OPTION_TYPES,  # ports, mounts, networks (api/host_resources.py)
     **JOB_OPTION_TYPES,
+    **CONTAINER_OPTION_TYPES,  # read_only, caps, ulimits, dns, ... (api/container_options.py)
 }
 
 
@@ -216,7 +218,7 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
         stop_grace_period=float(o.get("stop_grace_period", c.stop_grace_period)),
         healthcheck=health,
     )
-    c = apply_reference_options(c, o)
+    c = apply_container_options(apply_reference_options(c, o), o)
 
     # -- resources, restart policy, placement ------------------------------------------
     res = task.resources

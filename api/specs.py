@@ -36,6 +36,7 @@ __all__ = [
     "ConfigReference",
     "ConfigSpec",
     "ContainerSpec",
+    "DNSConfig",
     "Dependency",
     "DispatcherConfig",
     "EncryptionConfig",
@@ -63,6 +64,7 @@ __all__ = [
     "ServiceMode",
     "ServiceSpec",
     "TaskSpec",
+    "Ulimit",
     "UpdateConfig",
     "VolumeDriver",
     "VolumeOptions",
@@ -149,8 +151,29 @@ class ConfigReference:
 
 
 @dataclass(frozen=True, slots=True)
+class Ulimit:
+    """``--ulimit name=soft[:hard]``: a resource limit of the container's processes
+    (setrlimit(2)); -1 is unlimited."""
+
+    name: str = ""
+    soft: int = 0
+    hard: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DNSConfig:
+    """``--dns``, ``--dns-search``, ``--dns-option``: the container's resolv.conf (empty:
+    the engine's defaults)."""
+
+    nameservers: tuple[str, ...] = ()  # IP addresses
+    search: tuple[str, ...] = ()  # domains
+    options: tuple[str, ...] = ()  # resolv.conf options: "ndots:2", "timeout:1"
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerSpec:
-    """The container a task runs: image, command and args, environment, mounts."""
+    """The container a task runs: image, command and args, environment, mounts, and the
+    kernel-facing options of ``docker service create`` (api/container_options.py)."""
 
     image: str = ""
     command: tuple[str, ...] = ()
@@ -166,6 +189,16 @@ class ContainerSpec:
     mounts: tuple[Mount, ...] = ()
     secrets: tuple[SecretReference, ...] = ()
     configs: tuple[ConfigReference, ...] = ()
+    read_only: bool = False  # the root file system is mounted read-only
+    init: bool = False  # an init process (the engine's docker-init) reaps and forwards
+    tty: bool = False
+    groups: tuple[str, ...] = ()  # supplementary groups, by name or gid
+    cap_add: tuple[str, ...] = ()  # "CAP_NET_ADMIN", or "ALL"
+    cap_drop: tuple[str, ...] = ()
+    ulimits: tuple[Ulimit, ...] = ()
+    sysctls: Mapping[str, str] = field(default_factory=_labels)
+    dns_config: DNSConfig = field(default_factory=DNSConfig)
+    hosts: tuple[str, ...] = ()  # /etc/hosts lines, SwarmKit's "IP hostname [alias...]"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from api.container_options import validate_container_options
 from api.dependencies import MAX_DEPENDENCIES
 from api.enums import (
     DependencyCondition,
@@ -306,6 +307,7 @@ def _container(c: ContainerSpec, field: str) -> None:
         for name in ("interval", "timeout", "start_period", "retries"):
             _non_negative(getattr(h, name), f"{field}.healthcheck.{name}")
     validate_references(c, field)
+    validate_container_options(c, field)
 
 
 def _resources(r: ResourceRequirements, field: str) -> None:

@@ -18,6 +18,7 @@ __all__ = [
     "DEPENDENCY",
     "DURATION",
     "ENV",
+    "EXTRA_HOST",
     "KEY_VALUE",
     "MAX_COUNT",
     "MEMORY",
@@ -29,6 +30,8 @@ __all__ = [
     "RATIO",
     "SCHEDULE",
     "SECRET_REF",
+    "SYSCTL",
+    "ULIMIT",
     "count",
     "typed",
 ]
@@ -148,6 +151,24 @@ def _schedule(text: str) -> str:
     return text
 
 
+def _ulimit(text: str) -> str:
+    from api.container_options import parse_ulimit
+
+    parse_ulimit(text, "--ulimit")
+    return text
+
+
+def _sysctl(text: str) -> tuple[str, str]:
+    return parse_key_value(text, "sysctl", value_required=True)
+
+
+def _extra_host(text: str) -> str:
+    from api.container_options import host_entry
+
+    host_entry(text, "--host")
+    return text
+
+
 MEMORY = typed(parse_memory)
 CPUS = typed(parse_cpus)
 DURATION = typed(parse_duration)
@@ -155,6 +176,9 @@ COUNT = typed(count)
 RATIO = typed(_ratio)
 ENV = typed(_env)
 KEY_VALUE = typed(parse_key_value)
+ULIMIT = typed(_ulimit)
+SYSCTL = typed(_sysctl)
+EXTRA_HOST = typed(_extra_host)
 CONSTRAINT = typed(_constraint)
 PREFERENCE = typed(_preference)
 PUBLISH = typed(_host_resource("parse_publish", "--publish"))

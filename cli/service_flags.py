@@ -15,6 +15,7 @@ from cli.argtypes import (
     DEPENDENCY,
     DURATION,
     ENV,
+    EXTRA_HOST,
     KEY_VALUE,
     MEMORY,
     MOUNT,
@@ -25,6 +26,8 @@ from cli.argtypes import (
     RATIO,
     SCHEDULE,
     SECRET_REF,
+    SYSCTL,
+    ULIMIT,
 )
 
 __all__ = [
@@ -280,6 +283,15 @@ CREATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
         "schedule the tasks only once SERVICE is running (default), healthy "
         "or completed (a job), as SERVICE[:running|healthy|completed]; repeatable",
     ),
+    "--group": ("groups", str, "a supplementary group (name or gid) for the task's user"),
+    "--cap-add": ("cap_add", str, "add a Linux capability (NET_ADMIN, or ALL)"),
+    "--cap-drop": ("cap_drop", str, "drop a Linux capability (NET_RAW, or ALL)"),
+    "--ulimit": ("ulimits", ULIMIT, "a resource limit NAME=SOFT[:HARD] (nofile=1024:2048)"),
+    "--sysctl": ("sysctls", SYSCTL, "a namespaced kernel parameter KEY=VALUE"),
+    "--dns": ("dns", str, "a DNS server (an IP address) for the task's resolv.conf"),
+    "--dns-search": ("dns_search", str, "a DNS search domain"),
+    "--dns-option": ("dns_options", str, "a resolv.conf option (ndots:2)"),
+    "--host": ("hosts", EXTRA_HOST, "an /etc/hosts entry HOST:IP"),
 }
 UPDATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--env-add": ("env_add", ENV, "add or change an environment variable KEY=VALUE"),
@@ -332,6 +344,46 @@ UPDATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
         "add or change a dependency, SERVICE[:running|healthy|completed]",
     ),
     "--depends-on-rm": ("depends_on_rm", str, "remove the dependency on SERVICE"),
+    "--group-add": ("group_add", str, "add a supplementary group (name or gid)"),
+    "--group-rm": ("group_rm", str, "remove a supplementary group"),
+    "--cap-add": (
+        "cap_add",
+        str,
+        "add a Linux capability (NET_ADMIN, or ALL); takes it off the dropped ones",
+    ),
+    "--cap-drop": (
+        "cap_drop",
+        str,
+        "drop a Linux capability (NET_RAW, or ALL); takes it off the added ones",
+    ),
+    "--ulimit-add": (
+        "ulimit_add",
+        ULIMIT,
+        "add or change a resource limit NAME=SOFT[:HARD]",
+    ),
+    "--ulimit-rm": ("ulimit_rm", str, "remove the resource limit NAME"),
+    "--sysctl-add": ("sysctl_add", SYSCTL, "add or change a kernel parameter KEY=VALUE"),
+    "--sysctl-rm": ("sysctl_rm", str, "remove a kernel parameter KEY"),
+    "--dns-add": ("dns_add", str, "add a DNS server (an IP address)"),
+    "--dns-rm": ("dns_rm", str, "remove a DNS server"),
+    "--dns-search-add": ("dns_search_add", str, "add a DNS search domain"),
+    "--dns-search-rm": ("dns_search_rm", str, "remove a DNS search domain"),
+    "--dns-option-add": ("dns_option_add", str, "add a resolv.conf option"),
+    "--dns-option-rm": ("dns_option_rm", str, "remove a resolv.conf option"),
+    "--host-add": ("host_add", EXTRA_HOST, "add an /etc/hosts entry HOST:IP"),
+    "--host-rm": ("host_rm", str, "remove the /etc/hosts entries of HOST (HOST or HOST:IP)"),
+}
+# Docker's boolean flags: flag → (options key, short names, help); ``--read-only=false``
+# (pflag's form) turns one off on update, as in Docker
+_BOOL_FLAGS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "--read-only": ("read_only", (), "mount the task's root file system read-only"),
+    "--init": ("init", (), "run an init process in each task, which reaps and forwards signals"),
+    "--tty": ("tty", ("-t",), "allocate a pseudo-TTY"),
+}
+# the values pflag's ParseBool accepts
+_BOOL_WORDS = {
+    **dict.fromkeys(("1", "t", "T", "true", "TRUE", "True"), True),
+    **dict.fromkeys(("0", "f", "F", "false", "FALSE", "False"), False),
 }
 _LIST_METAVARS: dict[Any, str] = {
     ENV: "KEY=VALUE",
@@ -345,6 +397,9 @@ _LIST_METAVARS: dict[Any, str] = {
     SECRET_REF: "SECRET",
     CONFIG_REF: "CONFIG",
     DEPENDENCY: "SERVICE[:CONDITION]",
+    ULIMIT: "NAME=SOFT[:HARD]",
+    SYSCTL: "KEY=VALUE",
+    EXTRA_HOST: "HOST:IP",
 }
 _RM_METAVARS = {
     "--secret-rm": "NAME",
@@ -352,10 +407,36 @@ _RM_METAVARS = {
     "--depends-on-rm": "SERVICE",
     "--mount-rm": "TARGET",
     "--network-rm": "NETWORK",
+    "--group": "GROUP",
+    "--group-add": "GROUP",
+    "--group-rm": "GROUP",
+    "--cap-add": "CAP",
+    "--cap-drop": "CAP",
+    "--ulimit-rm": "NAME",
+    "--dns": "IP",
+    "--dns-add": "IP",
+    "--dns-rm": "IP",
+    "--dns-search": "DOMAIN",
+    "--dns-search-add": "DOMAIN",
+    "--dns-search-rm": "DOMAIN",
+    "--dns-option": "OPTION",
+    "--dns-option-add": "OPTION",
+    "--dns-option-rm": "OPTION",
+    "--host-rm": "HOST",
 }
 # list flags' short names (the others have none)
 _LIST_ALIASES = {"--publish": ("-p",)}
-_MAP_KEYS = {"labels", "container_labels", "label_add", "container_label_add"}
+_MAP_KEYS = {
+    "labels",
+    "container_labels",
+    "label_add",
+    "container_label_add",
+    "sysctls",
+    "sysctl_add",
+}
+
+
+_BOOL_KEYS = {key for key, _, _ in _BOOL_FLAGS.values()}
 
 
 def option_dest(key: str) -> str:
@@ -380,6 +461,18 @@ def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, 
             help=text,
             metavar=_list_metavar(flag, kind),
         )
+    for flag, (key, aliases, text) in _BOOL_FLAGS.items():
+        parser.add_argument(
+            *aliases, flag, dest=option_dest(key), action="store_const", const=True, help=text
+        )
+        for word, value in _BOOL_WORDS.items():
+            parser.add_argument(
+                f"{flag}={word}",
+                dest=option_dest(key),
+                action="store_const",
+                const=value,
+                help=argparse.SUPPRESS,
+            )
     parser.add_argument(
         "--no-healthcheck",
         dest=option_dest("no_healthcheck"),
@@ -417,9 +510,11 @@ def options_of(args: argparse.Namespace) -> dict[str, Any]:
     """The options map of the parsed flags (only those given)."""
     options: dict[str, Any] = {}
     for name, value in vars(args).items():
-        if not name.startswith("opt_") or value is None or value is False:
+        if not name.startswith("opt_") or value is None:
             continue
         key = name[4:]
+        if value is False and key not in _BOOL_KEYS:  # a store_true flag not given
+            continue
         if key in _MAP_KEYS:
             value = dict(value)
         options[key] = value

@@ -117,6 +117,63 @@ def test_update_flags() -> None:
     }
 
 
+def test_container_option_flags_as_docker_names_them() -> None:
+    args = parse(
+        "service", "create", "--read-only", "--init", "-t",
+        "--group", "audio", "--group", "1001", "--cap-add", "NET_ADMIN", "--cap-drop", "ALL",
+        "--ulimit", "nofile=1024:2048", "--sysctl", "net.core.somaxconn=1024",
+        "--dns", "10.0.0.2", "--dns-search", "example.com", "--dns-option", "ndots:2",
+        "--host", "db:10.0.0.9", "busybox",
+    )  # fmt: skip
+    assert options_of(args) == {  # type: ignore[arg-type]
+        "read_only": True,
+        "init": True,
+        "tty": True,
+        "groups": ["audio", "1001"],
+        "cap_add": ["NET_ADMIN"],
+        "cap_drop": ["ALL"],
+        "ulimits": ["nofile=1024:2048"],
+        "sysctls": {"net.core.somaxconn": "1024"},
+        "dns": ["10.0.0.2"],
+        "dns_search": ["example.com"],
+        "dns_options": ["ndots:2"],
+        "hosts": ["db:10.0.0.9"],
+    }
+    args = parse(
+        "service", "update", "--read-only=false", "--init=true", "--tty=0",
+        "--group-add", "video", "--group-rm", "audio", "--cap-add", "NET_RAW",
+        "--cap-drop", "NET_ADMIN", "--ulimit-add", "nproc=5", "--ulimit-rm", "core",
+        "--sysctl-add", "a.b=1", "--sysctl-rm", "c.d", "--dns-add", "1.1.1.1",
+        "--dns-rm", "10.0.0.2", "--dns-search-add", "a.org", "--dns-search-rm", "b.org",
+        "--dns-option-add", "timeout:1", "--dns-option-rm", "ndots:2",
+        "--host-add", "cache:10.0.0.7", "--host-rm", "db", "web",
+    )  # fmt: skip
+    assert options_of(args) == {  # type: ignore[arg-type]
+        "read_only": False,
+        "init": True,
+        "tty": False,
+        "group_add": ["video"],
+        "group_rm": ["audio"],
+        "cap_add": ["NET_RAW"],
+        "cap_drop": ["NET_ADMIN"],
+        "ulimit_add": ["nproc=5"],
+        "ulimit_rm": ["core"],
+        "sysctl_add": {"a.b": "1"},
+        "sysctl_rm": ["c.d"],
+        "dns_add": ["1.1.1.1"],
+        "dns_rm": ["10.0.0.2"],
+        "dns_search_add": ["a.org"],
+        "dns_search_rm": ["b.org"],
+        "dns_option_add": ["timeout:1"],
+        "dns_option_rm": ["ndots:2"],
+        "host_add": ["cache:10.0.0.7"],
+        "host_rm": ["db"],
+    }
+    assert args.service == "web"  # type: ignore[attr-defined]
+    # not given: not sent (an update leaves them as they are)
+    assert options_of(parse("service", "update", "--replicas", "2", "web")) == {"replicas": 2}  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
@@ -137,6 +194,12 @@ def test_update_flags() -> None:
         (("service", "create", "--replicas", "9" * 20, "img"), "must be at most"),
         (("service", "update", "--update-parallelism", "9" * 20, "web"), "must be at most"),
         (("cluster", "update", "--task-history-limit", "9" * 20), "must be at most"),
+        (("service", "create", "--ulimit", "nofile", "x"), "expected NAME=SOFT[:HARD]"),
+        (("service", "update", "--ulimit-add", "nofile=a", "x"), "must be a number, got 'a'"),
+        (("service", "create", "--host", "db", "x"), "--host: expected HOST:IP, got 'db'"),
+        (("service", "update", "--host-add", "db", "x"), "expected HOST:IP"),
+        (("service", "update", "--read-only=maybe", "x"), "--read-only: ignored explicit argument"),
+        (("service", "create", "--sysctl", "novalue", "x"), "KEY=VALUE"),
     ],
 )
 def test_bad_values_are_one_line_exit_2(
