@@ -347,7 +347,7 @@ class DockerController:
                 stream=True,
             )
             self._api._raise_for_status(response)
-        return DockerOutput(response)
+        return DockerOutput(response, tty=self._task.spec.container.tty)
 
     def close(self) -> None:
         self._closed.set()

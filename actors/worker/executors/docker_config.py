@@ -24,6 +24,9 @@ Rules:
   to the service's name (and the attachment's aliases).
 - A task's secret and config files (actors/worker/file_layout.py) are bind-mounted
   read-only, each at its path: ``/run/secrets/<target>`` or the config's target.
+- The kernel-facing options (read-only root, init, TTY, groups, capabilities, ulimits,
+  sysctls, DNS, hosts) go to the engine as Docker's swarm executor passes them; a hosts
+  line ``IP HOST ALIAS`` is one ``HOST:IP`` for each of its names.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from typing import Any
 
 from api.enums import MountType, PortProtocol, PublishMode
 from api.objects import Network, Task
-from api.specs import HealthConfig, Mount, PortConfig
+from api.specs import DNSConfig, HealthConfig, Mount, PortConfig, Ulimit
 
 __all__ = [
     "LABEL_NETWORK_ID",
@@ -50,6 +53,7 @@ __all__ = [
     "container_config",
     "container_name",
     "engine_network",
+    "extra_hosts",
     "healthcheck_config",
     "port_status",
     "stop_signal_name",
@@ -129,6 +133,16 @@ class ContainerConfig:
     mounts: tuple[Mount, ...] = ()
     networks: tuple[EngineNetwork, ...] = ()  # the first is joined at creation
     file_mounts: tuple[tuple[str, str], ...] = ()  # (host path, container path), read-only
+    read_only: bool = False
+    init: bool = False
+    tty: bool = False
+    group_add: tuple[str, ...] = ()
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    ulimits: tuple[Ulimit, ...] = ()
+    sysctls: Mapping[str, str] = field(default_factory=_no_labels)
+    dns: DNSConfig = field(default_factory=DNSConfig)
+    extra_hosts: tuple[str, ...] = ()  # the engine's "HOST:IP"
 
     def create_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for the SDK's ``APIClient.create_container`` (without
@@ -155,6 +169,8 @@ class ContainerConfig:
             kwargs["stop_signal"] = self.stop_signal
         if self.healthcheck is not None:
             kwargs["healthcheck"] = dict(self.healthcheck)
+        if self.tty:
+            kwargs["tty"] = True
         if self.ports:
             kwargs["ports"] = sorted({(p.target_port, str(p.protocol)) for p in self.ports})
         if self.networks:
@@ -191,6 +207,20 @@ class ContainerConfig:
                 for source, target in self.file_mounts
             ]
             kwargs["mounts"] = [*kwargs.get("mounts", []), *files]
+        optional: dict[str, Any] = {
+            "read_only": self.read_only,
+            "init": self.init,
+            "group_add": list(self.group_add),
+            "cap_add": list(self.cap_add),
+            "cap_drop": list(self.cap_drop),
+            "ulimits": [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in self.ulimits],
+            "sysctls": dict(self.sysctls),
+            "dns": list(self.dns.nameservers),
+            "dns_search": list(self.dns.search),
+            "dns_opt": list(self.dns.options),
+            "extra_hosts": list(self.extra_hosts),
+        }
+        kwargs.update((k, v) for k, v in optional.items() if v)
         return kwargs
 
 
@@ -375,4 +405,24 @@ def container_config(
         mounts=spec.mounts,
         networks=networks,
         file_mounts=file_mounts,
+        read_only=spec.read_only,
+        init=spec.init,
+        tty=spec.tty,
+        group_add=spec.groups,
+        cap_add=spec.cap_add,
+        cap_drop=spec.cap_drop,
+        ulimits=spec.ulimits,
+        sysctls=spec.sysctls,
+        dns=spec.dns_config,
+        extra_hosts=extra_hosts(spec.hosts),
     )
+
+
+def extra_hosts(hosts: tuple[str, ...]) -> tuple[str, ...]:
+    """SwarmKit's hosts lines (``IP HOST [ALIAS...]``) as the engine's ``HOST:IP``, one for
+    each name of a line (as Docker's swarm executor does)."""
+    out: list[str] = []
+    for line in hosts:
+        ip, *names = line.split()
+        out.extend(f"{name}:{ip}" for name in names)
+    return tuple(out)

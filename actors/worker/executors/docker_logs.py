@@ -12,6 +12,8 @@ Rules:
   response's socket down, as the SDK's ``CancellableStream`` does; a broken or timed-out
   stream just ends (the reader resumes, output.py). Errors opening it are mapped at the
   edge (docker.py).
+- A container with a TTY (``--tty``) has one stream, not multiplexed: the engine sends
+  its lines as they are (each with its time), all of them stdout.
 """
 
 from __future__ import annotations
@@ -63,8 +65,9 @@ def parse_frame(stream_id: int, payload: bytes) -> OutputLine | None:
 class DockerOutput:
     """The engine's log stream of one container for one query; iterate once."""
 
-    def __init__(self, response: Any) -> None:
+    def __init__(self, response: Any, *, tty: bool = False) -> None:
         self._response = response
+        self._tty = tty
         self._cancel = CancellableStream(iter(()), response)
         self.error = ""  # why the stream ended early, if it did
 
@@ -76,6 +79,12 @@ class DockerOutput:
     def __iter__(self) -> Iterator[OutputLine]:
         raw = self._response.raw
         try:
+            if self._tty:
+                for payload in iter(raw.readline, b""):
+                    line = parse_frame(1, payload)
+                    if line is not None:
+                        yield line
+                return
             while True:
                 header = raw.read(HEADER.size)
                 if len(header) < HEADER.size:

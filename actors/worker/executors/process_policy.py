@@ -12,8 +12,10 @@ Rules (a task is not the node):
 - What a process cannot be given is refused, never ignored (``refused_fields``): a
   ``user`` other than the one tasks run as, a ``hostname``, container labels, CPU and
   memory limits; and, since a process shares the node's network and file system,
-  published ports (it binds its own), mounts and networks. The task is rejected with a
-  message naming them.
+  published ports (it binds its own), mounts and networks; and what only a container
+  has: a read-only root, an init, a TTY, supplementary groups, capabilities, ulimits,
+  sysctls, its own DNS settings and hosts entries. The task is rejected with a message
+  naming them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import PurePath
 
-from api.specs import TaskSpec
+from api.specs import ContainerSpec, TaskSpec
 
 __all__ = [
     "DEFAULT_PROCESS_USER",
@@ -78,6 +80,28 @@ def is_within(path: PurePath, parent: PurePath) -> bool:
     return path == parent or parent in path.parents
 
 
+def _container_only(c: ContainerSpec) -> list[str]:
+    """The options only a container can have, named as their flags."""
+    given = {
+        "--read-only": c.read_only,
+        "--init": c.init,
+        "--tty": c.tty,
+        "--group": c.groups,
+        "--cap-add": c.cap_add,
+        "--cap-drop": c.cap_drop,
+        "--ulimit": c.ulimits,
+        "--sysctl": c.sysctls,
+        "--dns": c.dns_config.nameservers,
+        "--dns-search": c.dns_config.search,
+        "--dns-option": c.dns_config.options,
+        "--host": c.hosts,
+    }
+    flags = [flag for flag, value in given.items() if value]
+    if not flags:
+        return []
+    return [f"{', '.join(flags)} (a process is no container: it has the node's)"]
+
+
 def refused_fields(spec: TaskSpec, task_users: Sequence[str]) -> str | None:
     """Why the process executor cannot run ``spec`` as asked (None: it can). ``task_users``:
     the names (and uid) of the user its tasks run as."""
@@ -101,6 +125,7 @@ def refused_fields(spec: TaskSpec, task_users: Sequence[str]) -> str | None:
         wrong.append("mounts (a process sees the node's file system)")
     if spec.networks:
         wrong.append("networks (a process uses the node's network)")
+    wrong.extend(_container_only(c))
     if not wrong:
         return None
     return (

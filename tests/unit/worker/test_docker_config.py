@@ -109,3 +109,46 @@ def test_stop_signals() -> None:
 def test_no_image_is_refused() -> None:
     with pytest.raises(ValueError, match="no image"):
         container_config(Task(id="t"))
+
+
+def test_container_options_go_to_the_engine() -> None:
+    from api.specs import DNSConfig, Ulimit
+
+    config = container_config(
+        make_task(
+            read_only=True,
+            init=True,
+            tty=True,
+            groups=("audio", "1001"),
+            cap_add=("CAP_NET_ADMIN",),
+            cap_drop=("CAP_NET_RAW",),
+            ulimits=(Ulimit("nofile", 1024, 2048),),
+            sysctls={"net.core.somaxconn": "1024"},
+            dns_config=DNSConfig(("10.0.0.2",), ("example.com",), ("ndots:2",)),
+            hosts=("10.0.0.9 db db.local", "fd00::9 v6"),
+        )
+    )
+    assert config.create_kwargs()["tty"] is True
+    host = config.host_config_kwargs()
+    assert {k: v for k, v in host.items() if k not in ("nano_cpus", "mem_limit")} == {
+        "read_only": True,
+        "init": True,
+        "group_add": ["audio", "1001"],
+        "cap_add": ["CAP_NET_ADMIN"],
+        "cap_drop": ["CAP_NET_RAW"],
+        "ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 2048}],
+        "sysctls": {"net.core.somaxconn": "1024"},
+        "dns": ["10.0.0.2"],
+        "dns_search": ["example.com"],
+        "dns_opt": ["ndots:2"],
+        "extra_hosts": ["db:10.0.0.9", "db.local:10.0.0.9", "v6:fd00::9"],
+    }
+    # the SDK builds a host config of them (its checks pass)
+    from docker.types import HostConfig
+
+    built = HostConfig(version="1.41", **host)
+    assert built["ReadonlyRootfs"] and built["Init"] and built["Ulimits"][0]["Name"] == "nofile"
+    # none given: none sent
+    plain = container_config(make_task())
+    assert "tty" not in plain.create_kwargs()
+    assert set(plain.host_config_kwargs()) == {"nano_cpus", "mem_limit"}

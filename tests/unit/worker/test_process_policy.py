@@ -93,3 +93,22 @@ def test_fields_a_process_cannot_honour_are_refused() -> None:
         resources=ResourceRequirements(reservations=Resources(nano_cpus=1, memory_bytes=1)),
     )
     assert refused_fields(reserved, users) is None  # the scheduler's business
+
+
+def test_container_only_options_are_refused_by_their_flags() -> None:
+    from api.specs import ContainerSpec, DNSConfig, TaskSpec, Ulimit
+
+    container = ContainerSpec(
+        image="x",
+        read_only=True,
+        cap_drop=("ALL",),
+        ulimits=(Ulimit("nofile", 1, 1),),
+        dns_config=DNSConfig(search=("example.com",)),
+        hosts=("10.0.0.1 db",),
+    )
+    message = refused_fields(TaskSpec(container=container), ("nobody",))
+    assert message is not None and message.startswith(
+        "the process executor cannot honour --read-only, --cap-drop, --ulimit, --dns-search, "
+        "--host (a process is no container: it has the node's): run the service on nodes "
+        "with the docker executor"
+    )
