@@ -40,7 +40,15 @@ _LABELS = {
     "failure_action": "On Failure",
     "max_failure_ratio": "Max Failure Ratio",
     "task": "Task",
+    "read_only": "Read-Only Root",
+    "tty": "TTY",
+    "cap_add": "Capabilities Added",
+    "cap_drop": "Capabilities Dropped",
+    "dns_config": "DNS",
+    "hosts": "Hosts",
 }
+# maps shown on one line as key=value, never as sections
+_MAPS = ("labels", "sysctls")
 
 
 def add_inspect_arguments(inspect: argparse.ArgumentParser) -> None:
@@ -93,6 +101,12 @@ def _value(key: str, value: Any) -> str:
         return ", ".join(_port(port) for port in value)
     if key == "mounts" and isinstance(value, list):
         return ", ".join(_mount(mount) for mount in value)
+    if key == "ulimits" and isinstance(value, list):  # as --ulimit takes them
+        return ", ".join(f"{u.get('name')}={u.get('soft')}:{u.get('hard')}" for u in value)
+    if key == "hosts" and isinstance(value, list):  # as --host takes them
+        from api.container_options import format_host
+
+        return ", ".join(format_host(str(entry)) for entry in value)
     if isinstance(value, list):
         if all(isinstance(v, Mapping) for v in value):  # ports, placement preferences
             return "; ".join(_value("", v) for v in value)
@@ -143,7 +157,7 @@ def _volume_options(options: Any) -> str:
 
 
 def _is_section(key: str, value: Any) -> bool:
-    return isinstance(value, Mapping) and bool(value) and not key.endswith("labels")
+    return isinstance(value, Mapping) and bool(value) and not key.endswith(_MAPS)
 
 
 def spec_lines(spec: Mapping[str, Any], depth: int = 0) -> list[tuple[str, str]]:

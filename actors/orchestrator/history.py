@@ -105,7 +105,8 @@ def _flatten(value: Any, path: str, out: dict[str, Any]) -> None:
 
 
 def _is_label_map(path: str) -> bool:
-    return path.endswith("labels")
+    """A map diffed as one field (``+key=value -key``), its keys never paths."""
+    return path.endswith(("labels", "sysctls"))
 
 
 def _leaves(spec: ServiceSpec) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from api.enums import FailureAction, UpdateState
 from api.objects import UpdateStatus
 from api.specs import (
     ConfigReference,
+    DNSConfig,
     ContainerSpec,
     EndpointSpec,
     HealthConfig,
@@ -30,6 +31,7 @@ from api.specs import (
     SecretReference,
     ServiceSpec,
     TaskSpec,
+    Ulimit,
     UpdateConfig,
 )
 from api.task_state import TaskState
@@ -137,6 +139,16 @@ def _full_spec() -> ServiceSpec:
                 mounts=(Mount(source="data", target="/data", readonly=True),),
                 secrets=(SecretReference("s1", "pw", "db/pw", uid=70, mode=0o400),),
                 configs=(ConfigReference("c1", "app.conf", "/etc/app.conf"),),
+                read_only=True,
+                init=True,
+                tty=True,
+                groups=("audio",),
+                cap_add=("CAP_NET_ADMIN",),
+                cap_drop=("CAP_NET_RAW", "CAP_MKNOD"),
+                ulimits=(Ulimit("nofile", 1024, 2048),),
+                sysctls={"net.core.somaxconn": "1024", "net.ipv4.ip_forward": "1"},
+                dns_config=DNSConfig(("10.0.0.2",), ("example.com",), ("ndots:2",)),
+                hosts=("10.0.0.9 db", "10.0.0.8 cache"),
             ),
             resources=ResourceRequirements(
                 limits=Resources(nano_cpus=2_000_000_000, memory_bytes=1 << 30),
@@ -158,7 +170,7 @@ def _full_spec() -> ServiceSpec:
 
 
 def _leaves(value: Any, path: str = "") -> Iterator[str]:
-    if isinstance(value, Mapping) and value and not path.endswith("labels"):
+    if isinstance(value, Mapping) and value and not path.endswith(("labels", "sysctls")):
         for key, item in value.items():
             yield from _leaves(item, f"{path}.{key}" if path else str(key))
     else:
@@ -200,6 +212,18 @@ def test_inspect_shows_every_field_of_the_spec() -> None:
         "Configs: app.conf -> /etc/app.conf (mode 0444) uid 0 gid 0",
         "Ports: 8080 -> 80/tcp (ingress)",
         "Mounts: volume data -> /data (readonly)",
+        "Read-Only Root: yes",
+        "Init: yes",
+        "TTY: yes",
+        "Groups: audio",
+        "Capabilities Added: CAP_NET_ADMIN",
+        "Capabilities Dropped: CAP_NET_RAW CAP_MKNOD",
+        "Ulimits: nofile=1024:2048",
+        "Sysctls: net.core.somaxconn=1024, net.ipv4.ip_forward=1",
+        "Nameservers: 10.0.0.2",
+        "Search: example.com",
+        "Options: ndots:2",
+        "Hosts: db:10.0.0.9, cache:10.0.0.8",
     ):
         assert any(line.strip() == shown for line in text.splitlines()), shown
     assert [v for label, v in lines if label.strip() == "Parallelism"] == ["2", "4"]

@@ -213,3 +213,28 @@ def test_the_rollback_config_is_the_spec_lefts() -> None:
     back = rolled_back(s, 900.0)
     assert rollback_config(back).parallelism == 7
     assert rollback_config(make_service()).parallelism == 1
+
+
+def test_container_option_changes() -> None:
+    from api.specs import DNSConfig, Ulimit
+
+    old = ServiceSpec(name="web", task=TaskSpec(container=ContainerSpec(image="app:1")))
+    c = replace(
+        old.task.container,
+        read_only=True,
+        cap_add=("CAP_NET_ADMIN",),
+        ulimits=(Ulimit("nofile", 1, 2),),
+        sysctls={"net.core.somaxconn": "1024"},
+        dns_config=DNSConfig(nameservers=("10.0.0.2",)),
+        hosts=("10.0.0.9 db",),
+    )
+    new = replace(old, task=replace(old.task, container=c))
+    assert spec_changes(old, new) == [
+        "container.read_only: False → True",
+        "container.cap_add: +CAP_NET_ADMIN",
+        "container.ulimits: +name=nofile,soft=1,hard=2",
+        "container.sysctls: +net.core.somaxconn=1024",
+        "container.dns_config.nameservers: +10.0.0.2",
+        "container.hosts: +10.0.0.9 db",
+    ]
+    assert spec_changes(new, old)[3] == "container.sysctls: -net.core.somaxconn"

@@ -216,3 +216,46 @@ def test_the_leaders_own_writes_of_a_task_share_what_they_changed() -> None:
     (last,) = store.view(tasks.list_all)
     svc = store.view(lambda tx: services.get(tx, sid))
     assert svc is not None and last.spec is svc.spec.task and last.service_id is svc.id
+
+
+_CONTAINER_OPTIONS = (
+    "read_only",
+    "init",
+    "tty",
+    "groups",
+    "cap_add",
+    "cap_drop",
+    "ulimits",
+    "sysctls",
+    "dns_config",
+    "hosts",
+)
+
+
+def _without_container_options(value: Any) -> int:
+    """Drop the container options from every container spec map in ``value``, as a
+    store written before they existed has them; how many maps had them."""
+    found = 0
+    if isinstance(value, dict):
+        if "image" in value and "read_only" in value:
+            for key in _CONTAINER_OPTIONS:
+                del value[key]
+            found += 1
+        for item in value.values():
+            found += _without_container_options(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += _without_container_options(item)
+    return found
+
+
+def test_a_snapshot_from_before_the_container_options_loads_with_their_defaults() -> None:
+    store, sid = _store_with(3)
+    values = _values(store)
+    assert _without_container_options(values) >= 2  # the service's spec and the tasks'
+    _, objects = decode_snapshot(_packed(values))
+    with store.read() as tx:
+        assert objects[ObjectKind.SERVICE] == services.list_all(tx)
+        assert objects[ObjectKind.TASK] == tasks.list_all(tx)
+    (svc,) = objects[ObjectKind.SERVICE]
+    assert svc.spec.task.container == ContainerSpec(image=svc.spec.task.container.image)
