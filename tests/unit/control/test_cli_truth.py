@@ -16,8 +16,8 @@ from api.enums import FailureAction, UpdateState
 from api.objects import UpdateStatus
 from api.specs import (
     ConfigReference,
-    DNSConfig,
     ContainerSpec,
+    DNSConfig,
     EndpointSpec,
     HealthConfig,
     Mount,

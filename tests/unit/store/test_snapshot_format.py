@@ -250,7 +250,7 @@ def _without_container_options(value: Any) -> int:
 
 
 def test_a_snapshot_from_before_the_container_options_loads_with_their_defaults() -> None:
-    store, sid = _store_with(3)
+    store, _ = _store_with(3)
     values = _values(store)
     assert _without_container_options(values) >= 2  # the service's spec and the tasks'
     _, objects = decode_snapshot(_packed(values))
