@@ -14,7 +14,8 @@ Rules:
 - Secrets and configs are referenced by their key in the file's top-level sections (the
   object's name is the stack's: ``STACK_key``, or the external name); a secret's file is
   ``/run/secrets/<key>`` unless a target is given, a config's ``/<key>``. Ports, volumes
-  and networks: api/compose_host.py.
+  and networks: api/compose_host.py; read_only, cap_add, ulimits and the other
+  kernel-facing options: api/compose_container.py.
 - Anything else is refused, naming its key (api/compose_fields.py).
 
 Pure: no I/O.
@@ -27,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from api.compose_container import CONTAINER_KEYS, container_options
 from api.compose_fields import LABEL_IMAGE, LABEL_NAMESPACE, ComposeError, Section, key_values
 from api.compose_host import VolumePlan, service_mounts, service_networks, service_ports
 from api.enums import FailureAction, RestartCondition, UpdateOrder
@@ -79,6 +81,7 @@ SERVICE_KEYS: Final = frozenset(
         "ports",
         "volumes",
         "networks",
+        *CONTAINER_KEYS,  # read_only, cap_add, ulimits, ... (api/compose_container.py)
     }
 )
 _DEPLOY_KEYS: Final = frozenset(
@@ -140,6 +143,7 @@ def convert_service(key: str, raw: Any, names: StackNames) -> ServiceSpec:
         secrets=tuple(_secret(s, i, item, names) for i, item in enumerate(s.entries("secrets"))),
         configs=tuple(_config(s, i, item, names) for i, item in enumerate(s.entries("configs"))),
         mounts=service_mounts(s, names.volumes, names.base_dir),
+        **container_options(s),
     )
     task = TaskSpec(
         container=container,

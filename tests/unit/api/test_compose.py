@@ -19,6 +19,7 @@ from api.enums import (
 )
 from api.specs import (
     ConfigReference,
+    DNSConfig,
     GlobalJob,
     GlobalService,
     HealthConfig,
@@ -31,6 +32,7 @@ from api.specs import (
     ReplicatedService,
     SecretReference,
     ServiceSpec,
+    Ulimit,
     VolumeDriver,
     VolumeOptions,
 )
@@ -501,3 +503,57 @@ def test_top_level_networks_and_volumes_refusals() -> None:
     assert "an external volume takes no labels" in refused(
         minimal(top="volumes: {v: {external: true, labels: [a=b]}}\n")
     )
+
+
+def test_container_options_convert_as_docker_stack_deploy_does() -> None:
+    web = service(
+        minimal(
+            "    read_only: true\n"
+            "    init: true\n"
+            "    tty: true\n"
+            "    group_add: [audio, 1001]\n"
+            "    cap_add: [NET_ADMIN]\n"
+            "    cap_drop: [net_raw]\n"
+            "    ulimits: {nproc: 512, nofile: {soft: 1024, hard: 2048}}\n"
+            "    sysctls: {net.core.somaxconn: 1024}\n"
+            "    dns: 10.0.0.2\n"
+            "    dns_search: [example.com]\n"
+            "    dns_opt: [ndots:2]\n"
+            "    extra_hosts: ['db:10.0.0.9', 'v6=fd00::9']\n"
+        )
+    )
+    c = web.task.container
+    assert (c.read_only, c.init, c.tty) == (True, True, True)
+    assert c.groups == ("audio", "1001")
+    assert (c.cap_add, c.cap_drop) == (("CAP_NET_ADMIN",), ("CAP_NET_RAW",))
+    assert c.ulimits == (Ulimit("nproc", 512, 512), Ulimit("nofile", 1024, 2048))
+    assert c.sysctls == {"net.core.somaxconn": "1024"}
+    assert c.dns_config == DNSConfig(("10.0.0.2",), ("example.com",), ("ndots:2",))
+    assert c.hosts == ("10.0.0.9 db", "fd00::9 v6")
+    mapped = service(minimal("    extra_hosts: {db: 10.0.0.9}\n    sysctls: [a.b=1]\n"))
+    assert mapped.task.container.hosts == ("10.0.0.9 db",)
+    assert mapped.task.container.sysctls == {"a.b": "1"}
+    # none given: the defaults, so a stack deployed before compares equal
+    plain = service(minimal()).task.container
+    assert (plain.read_only, plain.ulimits, plain.dns_config) == (False, (), DNSConfig())
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ("    read_only: yes please\n", "services.web.read_only: expected true or false"),
+        ("    ulimits: [nofile]\n", "services.web.ulimits: expected a mapping"),
+        ("    ulimits: {nofile: {soft: 1}}\n", "services.web.ulimits.nofile: give both"),
+        ("    ulimits: {nofile: lots}\n", "services.web.ulimits.nofile: expected a whole"),
+        ("    ulimits: {nofiles: 1}\n", "ulimits[0]: unknown ulimit 'nofiles'"),
+        ("    extra_hosts: [db]\n", "services.web.extra_hosts[0]: expected HOST:IP or HOST=IP"),
+        ("    extra_hosts: ['db:nowhere']\n", "services.web.extra_hosts[0]: the address of"),
+        ("    dns: [dns.google]\n", "services.web.dns[0]: DNS server 'dns.google' is not"),
+        ("    group_add: ['a b']\n", "services.web.group_add[0]: group 'a b' is empty"),
+        ("    dns_opt: ['a b']\n", "services.web.dns_opt[0]: DNS option 'a b'"),
+        ("    cap_add: [NET-ADMIN]\n", "capability 'CAP_NET-ADMIN' is not CAP_NAME"),
+        ("    devices: [/dev/fuse]\n", "services.web.devices: not supported"),
+    ],
+)
+def test_container_options_refused_naming_their_key(extra: str, named: str) -> None:
+    assert named in refused(minimal(extra))
