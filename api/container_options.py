@@ -6,8 +6,10 @@ Rules (Docker's, ``docker service create|update``):
 - ``--read-only``, ``--init``, ``--tty`` are booleans; ``service update --read-only=false``
   turns one off.
 - A capability is written ``CAP_NET_ADMIN`` or, as Docker accepts it, ``net_admin`` or
-  ``NET_ADMIN`` (stored in the ``CAP_`` form), or ``ALL``. On update, ``--cap-add X``
-  also takes X out of the dropped ones and ``--cap-drop X`` out of the added ones.
+  ``NET_ADMIN`` (stored in the ``CAP_`` form), or ``ALL``. One given to both
+  ``--cap-add`` and ``--cap-drop`` is added. On update, ``--cap-add X`` of a dropped X
+  only takes it off the dropped ones, and ``--cap-drop X`` of an added X off the added
+  ones (Docker's tri-state).
 - ``--ulimit name=soft[:hard]`` (hard defaults to soft; -1 is unlimited); on update
   ``--ulimit-add`` replaces the limit of that name and ``--ulimit-rm NAME`` removes it.
 - ``--sysctl key=value``; ``--sysctl-rm KEY``.
@@ -184,15 +186,26 @@ def _edit(
 
 
 def _capabilities(c: ContainerSpec, o: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
-    added = [normalize_capability(x) for x in o.get("cap_add", ())]
-    dropped = [normalize_capability(x) for x in o.get("cap_drop", ())]
-    both = sorted(set(added) & set(dropped))
-    if both:
-        raise InvalidSpec("--cap-add", f"--cap-add and --cap-drop both name {', '.join(both)}")
-    cap_add = [x for x in c.cap_add if x not in dropped]
-    cap_drop = [x for x in c.cap_drop if x not in added]
-    cap_add += [x for x in dict.fromkeys(added) if x not in cap_add]
-    cap_drop += [x for x in dict.fromkeys(dropped) if x not in cap_drop]
+    """Docker's tri-state: adding a dropped capability takes it off the dropped ones
+    (without adding it), and dropping an added one takes it off the added ones; one both
+    added and dropped is added (Docker's ``EffectiveCapAddCapDrop``)."""
+    added = list(dict.fromkeys(normalize_capability(x) for x in o.get("cap_add", ())))
+    dropped = [
+        x
+        for x in dict.fromkeys(normalize_capability(x) for x in o.get("cap_drop", ()))
+        if x not in added
+    ]
+    cap_add, cap_drop = list(c.cap_add), list(c.cap_drop)
+    for cap in added:
+        if cap in cap_drop:
+            cap_drop.remove(cap)
+        elif cap not in cap_add:
+            cap_add.append(cap)
+    for cap in dropped:
+        if cap in cap_add:
+            cap_add.remove(cap)
+        elif cap not in cap_drop:
+            cap_drop.append(cap)
     return tuple(cap_add), tuple(cap_drop)
 
 

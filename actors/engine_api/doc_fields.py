@@ -13,6 +13,7 @@ from actors.engine_api.errors import bad_request, not_supported
 
 __all__ = [
     "Doc",
+    "bool_at",
     "enum_value",
     "get",
     "int_at",
@@ -87,6 +88,16 @@ def int_at(doc: Doc, key: str, path: str, default: int = 0) -> int:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
         raise bad_request(f"{path}{key}: expected an integer")
+    return value
+
+
+def bool_at(doc: Doc, key: str, path: str) -> bool:
+    """A boolean; null or absent is false (Docker's ``*bool`` unset)."""
+    value = get(doc, key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise bad_request(f"{path}{key}: expected true or false")
     return value
 
 

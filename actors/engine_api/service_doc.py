@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actors.engine_api.container_doc import docker_container_options
 from actors.engine_api.mount_doc import docker_mounts
 from actors.engine_api.wire import to_ns
 from api.specs import (
@@ -75,6 +76,7 @@ def _docker_container(c: ContainerSpec) -> dict[str, Any]:
     health = _docker_health(c.healthcheck)
     if health is not None:
         doc["HealthCheck"] = health
+    doc.update(docker_container_options(c))
     return doc
 
 

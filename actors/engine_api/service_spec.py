@@ -2,7 +2,7 @@
 
 Rules:
 - Every field Docker sends is either translated or, when set to something we cannot
-  honour, refused with 400 naming its path (``TaskTemplate.ContainerSpec.TTY``): nothing
+  honour, refused with 400 naming its path (``TaskTemplate.ContainerSpec.Privileges``): nothing
   is accepted and dropped. Fields at their zero value (what the docker CLI sends when a
   flag is not given) pass.
 - swarmnode's own spec fields (schedule, dependencies, rebalancing, the scheduling
@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from actors.engine_api.container_doc import container_options_from_docker
 from actors.engine_api.doc_fields import Doc
 from actors.engine_api.doc_fields import (
     enum_value as _enum,
@@ -82,19 +83,7 @@ from api.specs import (
 __all__ = ["from_docker_spec"]
 
 # set to anything but their zero value, these are refused (swarmnode cannot honour them)
-_CONTAINER_UNSUPPORTED = (
-    "Groups",
-    "Privileges",
-    "TTY",
-    "OpenStdin",
-    "ReadOnly",
-    "Hosts",
-    "Init",
-    "Sysctls",
-    "CapabilityAdd",
-    "CapabilityDrop",
-    "Ulimits",
-)
+_CONTAINER_UNSUPPORTED = ("Privileges", "OpenStdin")
 _DEFAULT_GRACE = ContainerSpec().stop_grace_period
 _DEFAULT_RESTART_DELAY = RestartPolicy().delay
 _DEFAULT_MONITOR = UpdateConfig().monitor
@@ -195,8 +184,6 @@ def _container(doc: Doc, path: str) -> ContainerSpec:
     _refuse_set(doc, _CONTAINER_UNSUPPORTED, path)
     if _str(doc, "Isolation", path) not in ("", "default"):
         raise not_supported(f"{path}Isolation {_get(doc, 'Isolation')!r}")
-    if _map(doc, "DNSConfig", path):
-        raise not_supported(f"{path}DNSConfig")
     grace = _get(doc, "StopGracePeriod")
     return ContainerSpec(
         image=_str(doc, "Image", path),
@@ -215,6 +202,7 @@ def _container(doc: Doc, path: str) -> ContainerSpec:
         ),
         secrets=_secrets(doc, path),
         configs=_configs(doc, path),
+        **container_options_from_docker(doc, path),
     )
 
 

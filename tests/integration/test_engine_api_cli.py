@@ -220,6 +220,59 @@ def test_service_create_with_volume_options(engine: Engine, test_image: str) -> 
         wait_for(lambda: _volume_gone(client, volume), f"{volume} removed", timeout=60)
 
 
+def test_service_create_and_update_with_container_options(engine: Engine, test_image: str) -> None:
+    docker, node, client = engine.docker, engine.node, engine.swarm.docker
+    try:
+        docker.ok(
+            "service", "create", "--name", "opts", "--read-only", "--init", "-t",
+            "--group", "1234", "--cap-add", "NET_ADMIN", "--cap-drop", "NET_RAW",
+            "--ulimit", "nofile=512:1024", "--sysctl", "net.core.somaxconn=777",
+            "--dns", "10.9.8.7", "--dns-search", "corp.example", "--dns-option", "ndots:3",
+            "--host", "db:10.1.2.3", test_image, "sleep", "600",
+        )  # fmt: skip
+        [inspected] = docker.inspect("service", "inspect", "opts")
+        spec = inspected["Spec"]["TaskTemplate"]["ContainerSpec"]
+        assert (spec["ReadOnly"], spec["Init"], spec["TTY"]) == (True, True, True)
+        assert spec["Groups"] == ["1234"]
+        assert (spec["CapabilityAdd"], spec["CapabilityDrop"]) == (
+            ["CAP_NET_ADMIN"],
+            ["CAP_NET_RAW"],
+        )
+        assert spec["Ulimits"] == [{"Name": "nofile", "Soft": 512, "Hard": 1024}]
+        assert spec["Sysctls"] == {"net.core.somaxconn": "777"}
+        assert spec["DNSConfig"] == {
+            "Nameservers": ["10.9.8.7"],
+            "Search": ["corp.example"],
+            "Options": ["ndots:3"],
+        }
+        assert spec["Hosts"] == ["10.1.2.3 db"]
+        [task] = wait_for(
+            lambda: [t for t in node.tasks("opts") if t["state"] == "running"] or None,
+            "a running task",
+        )
+        host = client.api.inspect_container(task["container_id"])["HostConfig"]
+        assert host["ReadonlyRootfs"] and host["Init"] and host["ExtraHosts"] == ["db:10.1.2.3"]
+        assert host["CapAdd"] == ["CAP_NET_ADMIN"] and host["Sysctls"] == spec["Sysctls"]
+        # docker's update flags: off again, one capability moved, a host replaced
+        docker.ok(
+            "service", "update", "-d", "--read-only=false", "--cap-drop", "NET_ADMIN",
+            "--host-rm", "db", "--host-add", "cache:10.1.2.4", "--ulimit-rm", "nofile",
+            "opts",
+        )  # fmt: skip
+        [inspected] = docker.inspect("service", "inspect", "opts")
+        spec = inspected["Spec"]["TaskTemplate"]["ContainerSpec"]
+        assert "ReadOnly" not in spec and "Ulimits" not in spec
+        # Docker's tri-state: dropping an added capability only takes it off the added
+        assert "CapabilityAdd" not in spec and spec["CapabilityDrop"] == ["CAP_NET_RAW"]
+        assert spec["Hosts"] == ["10.1.2.4 cache"]
+        # a bad value: the API's own 400 naming the field and the value
+        refused = docker.run("service", "update", "-d", "--group-add", "a b", "opts")
+        assert refused.returncode != 0
+        assert "container.groups[1]: group 'a b'" in refused.stderr, refused.stderr
+    finally:
+        docker.run("service", "rm", "opts")
+
+
 def _volume_gone(client: Any, name: str) -> bool:
     try:
         client.volumes.get(name).remove()
@@ -365,7 +418,7 @@ def test_service_errors_are_the_apis_own(engine: Engine, test_image: str) -> Non
         "service", "create", "-d", "--name", "dup", test_image, "sleep", "60"
     )
     assert "not supported by swarmnode's Engine API" in docker.fails(
-        "service", "create", "-d", "--name", "t", "--tty", test_image
+        "service", "create", "-d", "--name", "t", "--log-driver", "syslog", test_image
     )
     # the routing mesh carries TCP and UDP: an ingress SCTP port is refused in its words
     assert "forwards TCP and UDP only" in docker.fails(

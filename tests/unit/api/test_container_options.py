@@ -63,8 +63,8 @@ def test_update_edits_as_docker_does() -> None:
             "read_only": False,
             "group_rm": ["audio"],
             "group_add": ["video"],
-            "cap_add": ["NET_RAW"],  # off the dropped ones
-            "cap_drop": ["net_admin"],  # off the added ones
+            "cap_add": ["NET_RAW", "NET_BIND_SERVICE"],  # off the dropped ones; added
+            "cap_drop": ["net_admin", "MKNOD"],  # off the added ones; dropped
             "ulimit_rm": ["core"],
             "ulimit_add": ["nofile=10", "nproc=5:-1"],
             "sysctl_rm": ["net.core.somaxconn"],
@@ -81,14 +81,22 @@ def test_update_edits_as_docker_does() -> None:
     c = spec.task.container
     assert (c.read_only, c.init, c.tty) == (False, True, True)
     assert c.groups == ("1001", "video")
-    assert c.cap_add == ("CAP_SYS_TIME", "CAP_NET_RAW")
-    assert c.cap_drop == ("CAP_NET_ADMIN",)
+    assert c.cap_add == ("CAP_SYS_TIME", "CAP_NET_BIND_SERVICE")
+    assert c.cap_drop == ("CAP_MKNOD",)
     assert c.ulimits == (Ulimit("nofile", 10, 10), Ulimit("nproc", 5, -1))
     assert c.sysctls == {"net.ipv4.ip_forward": "1"}
     assert c.dns_config == DNSConfig(("fd00::53", "1.1.1.1"), (), ("ndots:2", "timeout:1"))
     assert c.hosts == ("fd00::9 v6", "10.0.0.7 cache")
     # options that do not touch them leave them as they were
     assert apply_options(spec, {"replicas": 2}).task.container == c
+
+
+def test_a_capability_both_added_and_dropped_is_added() -> None:
+    c = apply_options(BASE, {"cap_add": ["NET_RAW"], "cap_drop": ["net_raw", "CHOWN"]})
+    assert (c.task.container.cap_add, c.task.container.cap_drop) == (
+        ("CAP_NET_RAW",),
+        ("CAP_CHOWN",),
+    )
 
 
 def test_capabilities_are_normalised() -> None:
@@ -116,7 +124,6 @@ def test_bad_ulimit_flags(text: str, message: str) -> None:
         ({"hosts": ["db"]}, r"--host: expected HOST:IP, got 'db'"),
         ({"host_add": ["db:"]}, r"--host-add: expected HOST:IP, got 'db:'"),
         ({"hosts": ["db:not-an-ip"]}, r"hosts\[0\]: the address of host 'db', 'not-an-ip' is not"),
-        ({"cap_add": ["NET_RAW"], "cap_drop": ["net_raw"]}, r"both name CAP_NET_RAW"),
         ({"cap_add": ["NET-RAW"]}, r"cap_add\[0\]: capability 'CAP_NET-RAW' is not CAP_NAME"),
         ({"ulimits": ["nofiles=1"]}, r"ulimits\[0\]: unknown ulimit 'nofiles' \(one of as, core"),
         ({"ulimits": ["nofile=5:2"]}, r"nofile: the soft limit 5 is over the hard limit 2"),

@@ -14,9 +14,11 @@ from api.enums import RebalanceMode, SchedulingStrategy
 from api.service_options import apply_options
 from api.specs import (
     Dependency,
+    DNSConfig,
     GlobalService,
     ReplicatedJob,
     ServiceSpec,
+    Ulimit,
     VolumeDriver,
     VolumeOptions,
 )
@@ -134,7 +136,26 @@ def test_modes_and_loose_key_case() -> None:
 @pytest.mark.parametrize(
     ("path", "value", "status", "words"),
     [
-        (("TaskTemplate", "ContainerSpec", "TTY"), True, 501, "ContainerSpec.TTY"),
+        (("TaskTemplate", "ContainerSpec", "OpenStdin"), True, 501, "ContainerSpec.OpenStdin"),
+        (
+            ("TaskTemplate", "ContainerSpec", "Privileges"),
+            {"NoNewPrivileges": True},
+            501,
+            "ContainerSpec.Privileges",
+        ),
+        (("TaskTemplate", "ContainerSpec", "TTY"), "yes", 400, "ContainerSpec.TTY: expected true"),
+        (
+            ("TaskTemplate", "ContainerSpec", "Ulimits"),
+            [{"Name": "nofile", "Soft": "1"}],
+            400,
+            "ContainerSpec.Ulimits[0].Soft: expected an integer",
+        ),
+        (
+            ("TaskTemplate", "ContainerSpec", "DNSConfig"),
+            {"Nameservers": "1.1.1.1"},
+            400,
+            "ContainerSpec.DNSConfig.Nameservers: expected a list",
+        ),
         (
             ("TaskTemplate", "ContainerSpec", "Mounts"),
             [{"Type": "bind", "Target": "/y", "BindOptions": {"Propagation": "rshared"}}],
@@ -261,3 +282,43 @@ def test_a_secret_target_may_be_absolute_under_run_secrets() -> None:
     assert target("/run/secrets/app/pw") == "app/pw"
     assert target("pw") == "pw"
     assert target("/etc/pw") == "/etc/pw"
+
+
+def test_container_options_both_ways() -> None:
+    doc: dict[str, Any] = {
+        "Name": "web",
+        "TaskTemplate": {
+            "ContainerSpec": {
+                "Image": "busybox",
+                "ReadOnly": True,
+                "Init": True,
+                "TTY": True,
+                "Groups": ["audio"],
+                "CapabilityAdd": ["NET_ADMIN"],
+                "CapabilityDrop": ["CAP_NET_RAW"],
+                "Ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 2048}],
+                "Sysctls": {"net.core.somaxconn": "1024"},
+                "DNSConfig": {"Nameservers": ["10.0.0.2"], "Search": ["example.com"]},
+                "Hosts": ["10.0.0.9 db"],
+            }
+        },
+    }
+    spec = from_docker_spec(doc)
+    c = spec.task.container
+    assert (c.read_only, c.init, c.tty, c.groups) == (True, True, True, ("audio",))
+    assert (c.cap_add, c.cap_drop) == (("CAP_NET_ADMIN",), ("CAP_NET_RAW",))
+    assert c.ulimits == (Ulimit("nofile", 1024, 2048),)
+    assert c.sysctls == {"net.core.somaxconn": "1024"}
+    assert c.dns_config == DNSConfig(("10.0.0.2",), ("example.com",), ())
+    assert c.hosts == ("10.0.0.9 db",)
+    back = docker_spec(spec)["TaskTemplate"]["ContainerSpec"]
+    assert back["CapabilityAdd"] == ["CAP_NET_ADMIN"]
+    assert back["DNSConfig"] == {"Nameservers": ["10.0.0.2"], "Search": ["example.com"]}
+    assert from_docker_spec(docker_spec(spec)) == spec
+    # unset: left out, as Docker's omitempty fields; null Init is unset
+    plain = docker_spec(
+        from_docker_spec(
+            {"Name": "p", "TaskTemplate": {"ContainerSpec": {"Image": "busybox", "Init": None}}}
+        )
+    )["TaskTemplate"]["ContainerSpec"]
+    assert not {"ReadOnly", "Init", "TTY", "Ulimits", "DNSConfig", "Hosts"} & set(plain)
