@@ -370,3 +370,27 @@ def test_ls_full_carries_the_whole_objects() -> None:
     [node] = call(c.nodes.ls, {"full": True})["nodes"]
     assert node["object"]["description"]["hostname"] == "n1"
     assert "object" not in call(c.nodes.ls, {})["nodes"][0]
+
+
+def test_update_applies_the_container_options_on_the_manager() -> None:
+    """What swarmctl sends for ``service update --read-only --cap-add ...``: the manager
+    applies it to the current spec; a bad value is refused naming the field."""
+    c = Cluster()
+    sid = c.create(name="web", cap_drop=["NET_RAW"], hosts=["db:10.0.0.9"])
+    changes = {
+        "read_only": True,
+        "cap_add": ["NET_RAW", "SYS_TIME"],
+        "ulimit_add": ["nofile=1024:2048"],
+        "host_rm": ["db"],
+        "dns_add": ["10.0.0.2"],
+    }
+    assert call(c.services.update, {"service": sid, "changes": changes})["changed"]
+    container = c.service(sid).spec.task.container
+    assert container.read_only
+    assert (container.cap_add, container.cap_drop) == (("CAP_SYS_TIME",), ())
+    assert [u.name for u in container.ulimits] == ["nofile"] and container.hosts == ()
+    assert container.dns_config.nameservers == ("10.0.0.2",)
+    version = c.store.version
+    with pytest.raises(ControlError, match=r"container.ulimits\[1\]: unknown ulimit 'nofiles'"):
+        call(c.services.update, {"service": sid, "changes": {"ulimit_add": ["nofiles=1"]}})
+    assert c.store.version == version
