@@ -107,3 +107,46 @@ def test_each_option_lands_on_the_container(
     assert "10.1.2.3\tdb" in seen or "10.1.2.3 db" in seen
     assert "nameserver 10.9.8.7" in seen and "search corp.example" in seen
     assert "options ndots:3" in seen
+
+
+def test_swarmctl_create_inspect_and_update(
+    docker_node: Any, test_image: str, docker_client: Any, tmp_path: Path
+) -> None:
+    """``swarmctl service create --env-file ... --read-only ...`` through a real manager:
+    the container has them, ``inspect --pretty`` shows them, ``update`` turns one off."""
+    env_file = tmp_path / "app.env"
+    env_file.write_text("# settings\nCOLOR=blue\n\nSIZE=3\n")
+    node = docker_node
+    created = node.ctl(
+        "service", "create", "--name", "ro", "--env-file", str(env_file), "--env", "SIZE=4",
+        "--read-only", "--cap-drop", "net_raw", "--ulimit", "nofile=256",
+        "--host", "db:10.1.2.3", test_image, "sleep", "600",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    [task] = wait_for(lambda: node.running("ro") or None, "a running task")
+    info = docker_client.api.inspect_container(task["container_id"])
+    env = info["Config"]["Env"]  # the file's entries first, then --env's
+    assert env.index("COLOR=blue") < env.index("SIZE=3") < env.index("SIZE=4")
+    host = info["HostConfig"]
+    assert host["ReadonlyRootfs"] and host["CapDrop"] == ["CAP_NET_RAW"]
+    assert host["Ulimits"] == [{"Name": "nofile", "Soft": 256, "Hard": 256}]
+    assert host["ExtraHosts"] == ["db:10.1.2.3"]
+    pretty = node.ctl("service", "inspect", "--pretty", "ro").stdout
+    for shown in ("Read-Only Root:", "Capabilities Dropped:", "Ulimits:", "Hosts:"):
+        [line] = [ln for ln in pretty.splitlines() if ln.strip().startswith(shown)]
+        assert line.split(":", 1)[1].strip() not in ("-", "no"), line
+    updated = node.ctl("service", "update", "--read-only=false", "--host-rm", "db", "ro")
+    assert updated.returncode == 0, updated.stderr
+
+    def replaced() -> dict[str, Any] | None:
+        found = [t for t in node.running("ro") if t["container_id"] != task["container_id"]]
+        return found[0] if found else None
+
+    new = wait_for(replaced, "the updated task", timeout=60)
+    host = docker_client.api.inspect_container(new["container_id"])["HostConfig"]
+    assert not host["ReadonlyRootfs"] and not host["ExtraHosts"]
+    assert host["CapDrop"] == ["CAP_NET_RAW"]  # untouched
+    # the bad value: swarmctl refuses it before anything is sent, naming it
+    refused = node.ctl("service", "update", "--ulimit-add", "nofile=9:1", "ro")
+    assert refused.returncode == 1
+    assert "nofile: the soft limit 9 is over the hard limit 1" in refused.stderr
