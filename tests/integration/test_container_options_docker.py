@@ -150,3 +150,19 @@ def test_swarmctl_create_inspect_and_update(
     refused = node.ctl("service", "update", "--ulimit-add", "nofile=9:1", "ro")
     assert refused.returncode == 1
     assert "nofile: the soft limit 9 is over the hard limit 1" in refused.stderr
+
+
+def test_a_tty_services_logs_are_read(docker_node: Any, test_image: str) -> None:
+    """A TTY container's log stream is not multiplexed: ``service logs`` still reads it."""
+    node = docker_node
+    created = node.ctl(
+        "service", "create", "--name", "tty", "-t", test_image,
+        "sh", "-c", "echo hello-from-a-tty; sleep 600",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+
+    def logged() -> str | None:
+        out = node.ctl("service", "logs", "--raw", "tty").stdout
+        return out if "hello-from-a-tty" in out else None
+
+    assert wait_for(logged, "the tty's line in service logs").strip() == "hello-from-a-tty"
