@@ -5,6 +5,7 @@ added, a value replaced by one of another type), decoded both ways."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any
 
 import msgpack
@@ -21,6 +22,7 @@ from api.codec_objects import (
     encode_object,
 )
 from api.objects import OBJECT_TYPES, ObjectKind, Task
+from api.specs import ContainerSpec, DNSConfig, TaskSpec, Ulimit
 from tests.unit.api.strategies import strategy_for
 
 # values of every type the encoding uses, to put where another type belongs
@@ -175,3 +177,51 @@ def test_an_object_built_as_its_twin_is_its_class_frozen_and_whole() -> None:
     for cls in (NoSlots, Checked):  # built by their __init__
         assert _twin(cls) is None
         assert fast_decoder_for(cls)({"a": 3}) == cls(3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(container=strategy_for(ContainerSpec), seed=st.integers(0, 2**32))
+def test_the_fast_path_agrees_on_every_place_of_the_container_options(
+    container: ContainerSpec, seed: int
+) -> None:
+    """The container's kernel-facing options (flags, ulimits, sysctls, DNS, hosts),
+    always given, each place of them broken in turn."""
+    rng = random.Random(seed)
+    container = replace(
+        container,
+        read_only=True,
+        ulimits=(*container.ulimits, Ulimit("nofile", 1, 2)),
+        sysctls={**container.sysctls, "net.core.somaxconn": "1"},
+        dns_config=DNSConfig(("10.0.0.2",), ("example.com",), ("ndots:2",)),
+        hosts=("10.0.0.9 db",),
+    )
+    task = Task(id="t", spec=TaskSpec(container=container))
+    doc = encode_object(task)
+    assert both(ObjectKind.TASK, doc) == (task, task)
+    options = doc["spec"]["container"]
+    for key in ("read_only", "init", "tty", "groups", "cap_add", "ulimits", "sysctls"):
+        for value in (*SUBSTITUTES, rng.choice(SUBSTITUTES)):
+            changed = {**doc, "spec": {**doc["spec"], "container": {**options, key: value}}}
+            fast, slow = both(ObjectKind.TASK, changed)
+            if isinstance(slow, ObjectDecodeError):
+                assert isinstance(fast, Invalid), (key, value, slow, fast)
+            else:
+                assert fast == slow
+    for _ in range(10):  # anywhere inside the options, the nested ones included
+        inner = broken(options, rng)
+        changed = {**doc, "spec": {**doc["spec"], "container": inner}}
+        fast, slow = both(ObjectKind.TASK, changed)
+        if isinstance(slow, ObjectDecodeError):
+            assert isinstance(fast, Invalid), (slow, fast)
+        else:
+            assert fast == slow
+    # a task stored before the options existed decodes with their defaults
+    old = {k: v for k, v in options.items() if k not in ("read_only", "ulimits", "dns_config")}
+    older = {**doc, "spec": {**doc["spec"], "container": old}}
+    expected = replace(
+        task,
+        spec=TaskSpec(
+            container=replace(container, read_only=False, ulimits=(), dns_config=DNSConfig())
+        ),
+    )
+    assert both(ObjectKind.TASK, older) == (expected, expected)
