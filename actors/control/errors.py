@@ -21,6 +21,7 @@ from actors.store.errors import (
     NotLeader,
     ProposalDropped,
     ProposalTimeout,
+    StorageFull,
     StoreError,
     TooLarge,
 )
@@ -78,7 +79,7 @@ def error_of(exc: BaseException) -> ControlError | None:
         return ControlError(ControlCode.CONFLICT, str(exc))
     if isinstance(exc, NotLeader):
         return ControlError(ControlCode.NOT_LEADER, str(exc))
-    if isinstance(exc, NoProposer | ProposalDropped):
+    if isinstance(exc, NoProposer | ProposalDropped | StorageFull):
         return ControlError(ControlCode.UNAVAILABLE, str(exc))
     if isinstance(exc, ProposalTimeout):
         return ControlError(ControlCode.TIMEOUT, str(exc))
