@@ -42,6 +42,7 @@ class ControlCode:
     CONFLICT: Final = "conflict"
     IN_USE: Final = "in_use"  # a network, secret or config a service uses: not removed
     NOT_LEADER: Final = "not_leader"
+    NO_LEADER: Final = "no_leader"  # no leader is known: cluster state is not served
     UNAVAILABLE: Final = "unavailable"
     TIMEOUT: Final = "timeout"
     TOO_LARGE: Final = "too_large"  # over a byte budget of api.limits

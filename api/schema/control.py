@@ -5,7 +5,8 @@ dicts (api/codec_objects.py); list rows and summaries are the plain dicts of
 actors/control/views.py (``--format json`` of swarmctl). A reference (``service``,
 ``node``, ``task``) is an id, a name or a unique id prefix. Failures are ``error`` replies
 whose code says why: not_found, ambiguous, invalid_spec, invalid_argument, name_conflict,
-conflict, not_leader, unavailable, timeout.
+conflict, not_leader, unavailable, timeout; no_leader when the manager knows no Raft leader
+and so serves no cluster state (actors/control/readiness.py).
 
 Secrets and configs (actors/control/file_objects.py, cli/secret.py, cli/config.py): a
 secret's data goes in with ``create`` and never comes out of the control API; a config's
