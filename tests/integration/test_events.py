@@ -187,9 +187,8 @@ def test_a_follow_ends_at_once_with_its_position_when_the_manager_stops(
     try:
         # an event seen: the follow is streaming
         node.ctl_json("node", "update", "--label-add", "stage=one", node.node_id)
-        seen = watch.events[
-            watch.first("the label change", lambda e: e["id"] == node.node_id)
-        ]["position"]
+        i_label = watch.first("the label change", lambda e: e["id"] == node.node_id)
+        seen = watch.events[i_label]["position"]
         assert node.terminate() == 0
         # the manager ends its watches as it stops; without that, the follow noticed only
         # when its lease's frame did not come (20 s): this deadline is well under that
