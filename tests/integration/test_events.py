@@ -183,12 +183,15 @@ def test_a_follow_ends_at_once_with_its_position_when_the_manager_stops(
 ) -> None:
     node = swarm.start_node("m1")
     node.wait_ready()
-    watch = EventsWatch(node)
+    # since a time before the change below: the follow sees it even if it opens after it
+    watch = EventsWatch(node, "--since", f"{time.time():.6f}")
     try:
         # an event seen: the follow is streaming
-        node.ctl_json("node", "update", "--label-add", "stage=one", node.node_id)
-        i_label = watch.first("the label change", lambda e: e["id"] == node.node_id)
-        seen = watch.events[i_label]["position"]
+        node.ctl_json("node", "drain", node.node_id)
+        i_drain = watch.first(
+            "m1 drained", lambda e: e["id"] == node.node_id and changed(e, "drain")
+        )
+        seen = watch.events[i_drain]["position"]
         assert node.terminate() == 0
         # the manager ends its watches as it stops; without that, the follow noticed only
         # when its lease's frame did not come (20 s): this deadline is well under that
