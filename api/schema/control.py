@@ -271,10 +271,11 @@ CONTROL_NODE_LS_REPLY: Final = SCHEMA.declare(
 CONTROL_NODE_LS: Final = SCHEMA.declare(
     MessageType(
         "control.node.ls",
-        (Field("full", BOOL, required=False),),
+        (Field("full", BOOL, required=False), Field("filters", ListOf(STR), required=False)),
         reply="control.node.ls.reply",
         doc="Node rows; full: each row also carries the whole node as ``object`` (the "
-        "Engine API's list).",
+        "Engine API's list); filters: docker node ls's KEY=VALUE words "
+        "(api/list_filters.py).",
     )
 )
 CONTROL_NODE_INSPECT_REPLY: Final = SCHEMA.declare(
@@ -329,11 +330,13 @@ CONTROL_TASK_LS: Final = SCHEMA.declare(
             Field("service", STR, required=False),
             Field("node", STR, required=False),
             Field("desired_state", STR, required=False),
+            Field("filters", ListOf(STR), required=False),
             Field("full", BOOL, required=False),
             Field("stream", BOOL, required=False),
         ),
         reply="control.task.ls.reply",
-        doc="Task rows, filtered by service, node and desired state; full: each row also "
+        doc="Task rows, filtered by service, node, desired state and filters (docker node "
+        "ps's KEY=VALUE words: api/list_filters.py); full: each row also "
         "carries the whole task as ``object`` (the Engine API's list); stream: the rows "
         "come in frames (each more, then a final one) from one read of the store.",
     )

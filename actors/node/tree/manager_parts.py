@@ -425,13 +425,15 @@ class ManagerParts:
                 max_message_size=HELLO_MAX_MESSAGE_SIZE,  # anyone: ZeroMQ drops bigger frames
                 stop_timeout=stop_timeout,
             ),
+            endpoint_child(
+                "control", config.control_bind, tables["control"], stop_timeout=stop_timeout
+            ),
+            # after the control socket, so it stops first: the watches it ends as it stops
+            # get their final frame through that socket (actors/events/streams.py)
             ChildSpec(
                 "events",
                 lambda ctx: EventStreamsActor.start(ctx, self.events),
                 stop_timeout=stop_timeout,
-            ),
-            endpoint_child(
-                "control", config.control_bind, tables["control"], stop_timeout=stop_timeout
             ),
             *self.shared.engine_children(),
             leader_child(
