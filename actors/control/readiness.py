@@ -22,7 +22,9 @@ true whatever happens next).
 `serving_gap` (pure) says why a call cannot be served now. `ReadinessGate` holds each call
 while there is a gap, rechecking every ``recheck`` seconds (three cheap reads) for at most
 ``wait`` seconds, which is less than swarmctl's 10 s timeout so that the refusal reaches
-the user: an election usually ends well within it. Until the first time nothing was
+the user: an election usually ends well within it. A member that has known no leader for
+`LEADERLESS_SETTLED` seconds has lost quorum, not an election: its calls are refused at
+once, as SwarmKit's. Until the first time nothing was
 missing every call waits for the whole start-up (refused ``unavailable``, naming what is
 still starting); from then on a call that is served without a leader costs one attribute
 read, the others one probe.
@@ -40,6 +42,8 @@ from actors.control.errors import ControlCode, ControlError
 from transport.endpoint import Handler, Request
 
 __all__ = [
+    "LEADERLESS_SETTLED",
+    "LOST_QUORUM",
     "NO_LEADER_MESSAGE",
     "READY_WAIT",
     "SERVED_WITHOUT_LEADER",
@@ -52,6 +56,8 @@ __all__ = [
 ]
 
 READY_WAIT: Final = 8.0  # seconds a call waits for start-up or a leader (swarmctl waits 10)
+# no leader for this long: not an election (1-2 s here) but lost quorum; refused at once
+LEADERLESS_SETTLED: Final = 5.0
 RECHECK: Final = 0.02
 
 # Docker's words (SwarmKit's manager/state/raft errLostQuorum), which users and scripts know
@@ -76,6 +82,7 @@ class StartupState:
     raft_running: bool
     leader_id: int  # 0: no leader known
     has_cluster: bool  # the store holds the Cluster object
+    leaderless_for: float = 0.0  # seconds the Raft member has known no leader
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,7 @@ class ServingGap:
     """Why a call cannot be served now: ``starting`` (what is missing) or no leader."""
 
     starting: str | None  # None: started, but no leader is known
+    settled: bool = False  # no leader for so long that waiting would not find one
 
     def refusal(self, waited: float) -> ControlError:
         if self.starting is None:
@@ -94,6 +102,7 @@ class ServingGap:
 
 
 NO_LEADER: Final = ServingGap(None)
+LOST_QUORUM: Final = ServingGap(None, settled=True)
 
 
 def startup_gap(state: StartupState) -> str | None:
@@ -121,7 +130,7 @@ def serving_gap(call: str, state: StartupState, *, started: bool) -> ServingGap 
         gap = startup_gap(state)
         return None if gap is None else ServingGap(gap)
     if needs_leader(call) and not state.leader_id:
-        return NO_LEADER
+        return LOST_QUORUM if state.leaderless_for >= LEADERLESS_SETTLED else NO_LEADER
     return None
 
 
@@ -157,7 +166,7 @@ class ReadinessGate:
         deadline = self._clock() + self._wait
         while (gap := serving_gap(call, self._probe(), started=started)) is not None:
             left = deadline - self._clock()
-            if left <= 0:
+            if left <= 0 or gap.settled:
                 raise gap.refusal(self._wait)
             self._sleep(min(left, self._recheck))
         if not started:

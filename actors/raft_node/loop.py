@@ -154,6 +154,7 @@ class RaftLoop:
         self._wake_at = clock()
         self.is_leader = False
         self.leader_id = 0
+        self.leader_lost_at: float | None = clock()  # since when no leader is known
         self.term = core.term
         self.applied_index = core.applied_index
 
@@ -379,6 +380,10 @@ class RaftLoop:
                 ProposalDropped(f"node {self.id} lost leadership in term {term}; outcome unknown")
             )
         self.is_leader, self.leader_id, self.term = is_leader, lead, term
+        if lead:
+            self.leader_lost_at = None
+        elif self.leader_lost_at is None:
+            self.leader_lost_at = self._clock()
         change = LeadershipChange(is_leader, lead, term)
         self.seen = change
         metrics.LEADER_CHANGES.inc()

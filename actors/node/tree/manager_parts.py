@@ -357,6 +357,7 @@ class ManagerParts:
             raft_running=node is not None,
             leader_id=node.leader_id if node is not None else 0,
             has_cluster=self.store.view(clusters.get_default) is not None,
+            leaderless_for=node.leaderless_seconds if node is not None else 0.0,
         )
 
     def metrics_collectors(self) -> list[Collector]:

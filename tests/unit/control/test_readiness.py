@@ -11,6 +11,8 @@ import pytest
 
 from actors.control.errors import ControlCode, ControlError
 from actors.control.readiness import (
+    LEADERLESS_SETTLED,
+    LOST_QUORUM,
     NO_LEADER_MESSAGE,
     ReadinessGate,
     StartupState,
@@ -172,3 +174,15 @@ def test_a_read_without_a_leader_for_the_whole_wait_is_refused() -> None:
     assert sum(time.slept) == pytest.approx(1.0)
     assert gate.ready  # started still: the next leaderless read waits again, no more
     assert handler["control.unlock"](FakeRequest()) == {"unlocked": False}  # type: ignore[arg-type]
+
+
+def test_a_member_leaderless_past_an_election_is_refused_at_once() -> None:
+    time = ManualTime()
+    lost = StartupState(True, 0, True, leaderless_for=LEADERLESS_SETTLED)
+    assert serving_gap("control.node.ls", lost, started=True) == LOST_QUORUM
+    assert serving_gap("version", lost, started=True) is None
+    gate = gate_over([READY, lost], time)
+    gate.admit("control.service.create")
+    with pytest.raises(ControlError) as refused:
+        gate.admit("control.node.ls")
+    assert refused.value.code == "no_leader" and time.slept == []  # no wait for nothing
