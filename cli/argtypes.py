@@ -24,6 +24,7 @@ __all__ = [
     "MEMORY",
     "MOUNT",
     "NETWORK",
+    "NODE_FILTER",
     "PREFERENCE",
     "PUBLISH",
     "PUBLISH_RM",
@@ -31,6 +32,7 @@ __all__ = [
     "SCHEDULE",
     "SECRET_REF",
     "SYSCTL",
+    "TASK_FILTER",
     "ULIMIT",
     "count",
     "typed",
@@ -169,6 +171,20 @@ def _extra_host(text: str) -> str:
     return text
 
 
+def _node_filter(text: str) -> str:
+    from api.list_filters import parse_node_filter
+
+    parse_node_filter([text])
+    return text
+
+
+def _task_filter(text: str) -> str:
+    from api.list_filters import parse_task_filter
+
+    parse_task_filter([text])
+    return text
+
+
 MEMORY = typed(parse_memory)
 CPUS = typed(parse_cpus)
 DURATION = typed(parse_duration)
@@ -189,3 +205,5 @@ SECRET_REF = typed(_secret_ref)
 CONFIG_REF = typed(_config_ref)
 DEPENDENCY = typed(_dependency)
 SCHEDULE = typed(_schedule)
+NODE_FILTER = typed(_node_filter)  # node ls --filter (the manager checks them all again)
+TASK_FILTER = typed(_task_filter)  # node ps --filter
