@@ -45,3 +45,19 @@ def test_a_spec_user_is_refused_and_the_cli_says_so(node: SwarmNode) -> None:
     assert "rejected: the process executor cannot honour user 'daemon'" in result.stderr
     (row,) = node.tasks("asroot")
     assert row["state"] == "rejected" and "user 'daemon'" in row["error"]
+
+
+def test_container_options_are_refused_by_their_flags(node: SwarmNode) -> None:
+    """A process is no container: --read-only, --cap-drop, --ulimit... reject the task
+    naming them, never run it without them."""
+    result = node.ctl(
+        "service", "create", "--name", "ro", "--read-only", "--cap-drop", "ALL",
+        "--ulimit", "nofile=64", "--restart-condition", "none", IMAGE, "sleep", "300",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        "rejected: the process executor cannot honour --read-only, --cap-drop, --ulimit "
+        "(a process is no container" in result.stderr
+    ), result.stderr
+    (row,) = node.tasks("ro")
+    assert row["state"] == "rejected" and "--read-only" in row["error"]
