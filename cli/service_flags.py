@@ -401,7 +401,7 @@ _LIST_METAVARS: dict[Any, str] = {
     SYSCTL: "KEY=VALUE",
     EXTRA_HOST: "HOST:IP",
 }
-_RM_METAVARS = {
+_FLAG_METAVARS = {
     "--secret-rm": "NAME",
     "--config-rm": "NAME",
     "--depends-on-rm": "SERVICE",
@@ -444,7 +444,7 @@ def option_dest(key: str) -> str:
 
 
 def _list_metavar(flag: str, kind: Any) -> str:
-    return _RM_METAVARS.get(flag) or _LIST_METAVARS.get(kind, "KEY")
+    return _FLAG_METAVARS.get(flag) or _LIST_METAVARS.get(kind, "KEY")
 
 
 def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, Any, str]]) -> None:
@@ -465,6 +465,9 @@ def add_spec_flags(parser: argparse.ArgumentParser, lists: dict[str, tuple[str, 
         parser.add_argument(
             *aliases, flag, dest=option_dest(key), action="store_const", const=True, help=text
         )
+        # argparse matches a whole option string before splitting at "=": each
+        # "--read-only=false" is an option of its own (hidden), so "--read-only web"
+        # still leaves "web" to the positional
         for word, value in _BOOL_WORDS.items():
             parser.add_argument(
                 f"{flag}={word}",
