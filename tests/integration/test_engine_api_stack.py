@@ -60,6 +60,14 @@ services:
     command: ["sleep", "3600"]
     volumes:
       - scratch:/scratch
+    init: true
+    cap_drop: [NET_RAW]
+    ulimits:
+      nofile: {{soft: 512, hard: 1024}}
+    sysctls:
+      net.core.somaxconn: "777"
+    dns_search: [corp.example]
+    extra_hosts: ["db:10.1.2.3"]
     deploy:
       mode: global
 volumes:
@@ -141,6 +149,12 @@ def _deploy_check_remove(
         assert (mount["source"], mount["target"]) == (volume, "/scratch")
         assert mount["volume_options"]["labels"] == {NAMESPACE: "app", "team": "web"}
         assert mount["volume_options"]["driver"]["options"] == {"type": "tmpfs", "device": "tmpfs"}
+        container = worker["spec"]["task"]["container"]
+        assert container["init"] and container["cap_drop"] == ["CAP_NET_RAW"]
+        assert container["ulimits"] == [{"name": "nofile", "soft": 512, "hard": 1024}]
+        assert container["sysctls"] == {"net.core.somaxconn": "777"}
+        assert container["dns_config"]["search"] == ["corp.example"]
+        assert container["hosts"] == ["10.1.2.3 db"]
         [inspected] = docker.inspect("service", "inspect", "app_worker")
         [docker_mount] = inspected["Spec"]["TaskTemplate"]["ContainerSpec"]["Mounts"]
         assert docker_mount["VolumeOptions"]["DriverConfig"]["Options"]["type"] == "tmpfs"
