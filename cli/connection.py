@@ -9,7 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from api.errors import ClientClosed, RemoteError, RequestTimeout
+from api.errors import ClientClosed, ConnectionLost, RemoteError, RequestTimeout
 from api.listing import joined
 from cli.errors import CliError
 from transport.client import Client
@@ -36,14 +36,25 @@ class ControlConnection:
     """Checks the socket before talking ZeroMQ to it, so a missing or dead node is reported
     at once, and turns transport errors into one-line ``CliError``s."""
 
-    def __init__(self, path: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, path: Path, timeout: float = DEFAULT_TIMEOUT, *, watch: bool = False
+    ) -> None:
         self.path = path
         self.timeout = timeout
+        self._watch = watch
         self._client: Client | None = None
+
+    def watching(self) -> ControlConnection:
+        """The same connection, for a long stream: a node that dies (even by SIGKILL,
+        which sends no last frame) ends the stream at once, not at its next frame's
+        deadline (the transport's ``watch_connection``; requests lose their lanes)."""
+        return ControlConnection(self.path, self.timeout, watch=True)
 
     def __enter__(self) -> ControlConnection:
         self._check_socket()
-        self._client = Client(f"ipc://{self.path.absolute()}", timeout=self.timeout)
+        self._client = Client(
+            f"ipc://{self.path.absolute()}", timeout=self.timeout, watch_connection=self._watch
+        )
         return self
 
     def __exit__(
@@ -101,6 +112,8 @@ class ControlConnection:
             ) from None
         except ClientClosed:
             raise CliError(f"connection to {self.path} closed during the stream") from None
+        except ConnectionLost:
+            raise CliError(f"the node on {self.path} went away during the stream") from None
         except RemoteError as exc:
             raise CliError(refusal(exc)) from None
 

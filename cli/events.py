@@ -89,12 +89,12 @@ def run_events(args: argparse.Namespace, connection: ControlConnection, _v: str)
     out = sys.stdout
     json_lines = args.format == "json"
     position: int | None = None
-    with connection:
+    with connection.watching() as watched:
         while True:
             end = ""
             try:
-                for frame in connection.stream(
-                    "control.events", body, timeout=LEASE + connection.timeout
+                for frame in watched.stream(
+                    "control.events", body, timeout=LEASE + watched.timeout
                 ):
                     for event in frame["events"]:
                         _write(out, event, json_lines)

@@ -204,3 +204,27 @@ def test_a_follow_ends_at_once_with_its_position_when_the_manager_stops(
         assert resume is not None and int(resume.group(1)) >= seen, said
     finally:
         watch.stop()
+
+
+def test_a_follow_ends_at_once_with_its_position_when_the_manager_is_killed(
+    swarm: Swarm,
+) -> None:
+    node = swarm.start_node("m1")
+    node.wait_ready()
+    watch = EventsWatch(node, "--since", f"{time.time():.6f}")
+    try:
+        node.ctl_json("node", "drain", node.node_id)
+        i_drain = watch.first(
+            "m1 drained", lambda e: e["id"] == node.node_id and changed(e, "drain")
+        )
+        seen = watch.events[i_drain]["position"]
+        node.kill()  # SIGKILL: no last frame; the closed connection says it
+        poll(lambda: watch.process.poll() is not None, "swarmctl events ended", 10)
+        assert watch.process.returncode == 1
+        assert watch.process.stderr is not None
+        said = watch.process.stderr.read()
+        assert "went away during the stream" in said, said
+        resume = re.search(r"resume with --since @(\d+)", said)
+        assert resume is not None and int(resume.group(1)) >= seen, said
+    finally:
+        watch.stop()
