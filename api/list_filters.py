@@ -37,6 +37,7 @@ __all__ = [
     "TASK_FILTER_KEYS",
     "NodeFilter",
     "TaskFilter",
+    "labels_match",
     "parse_node_filter",
     "parse_task_filter",
 ]
@@ -82,6 +83,12 @@ def _labels(values: Iterable[str]) -> tuple[LabelWant, ...]:
 
 def _labels_hold(labels: Mapping[str, str], wants: Iterable[LabelWant]) -> bool:
     return all(key in labels and (value is None or labels[key] == value) for key, value in wants)
+
+
+def labels_match(labels: Mapping[str, str], words: Iterable[str]) -> bool:
+    """Every ``key`` or ``key=value`` of ``words`` holds for ``labels``, by SwarmKit's rule
+    for its objects (``key=``: any value), which the Engine API's swarm listings share."""
+    return _labels_hold(labels, _labels(words))
 
 
 def _prefixed(text: str, prefixes: Sequence[str]) -> bool:

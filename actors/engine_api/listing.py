@@ -2,7 +2,8 @@
 
 - ``id`` and ``name`` match prefixes (SwarmKit's IDPrefixes and NamePrefixes); ``names``
   (secrets, configs) matches whole names; ``label`` is ``key`` or ``key=value``, all of
-  them must hold; a task's ``service`` and ``node`` are names or ids.
+  them must hold, ``key=`` any value (SwarmKit's rule: `api.list_filters.labels_match`,
+  as swarmctl's); a task's ``service`` and ``node`` are names or ids.
 - Different keys must all match; several values of one key match any of them.
 """
 
@@ -12,7 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from actors.engine_api.errors import bad_request
-from actors.engine_api.wire import Filters, label_matches
+from actors.engine_api.wire import Filters
+from api.list_filters import labels_match
 from api.task_state import parse_task_state
 
 __all__ = [
@@ -61,7 +63,7 @@ def keep_service(filters: Filters, summary: Mapping[str, Any]) -> bool:
         _any_of(filters, "id", lambda v: str(summary["id"]).startswith(v))
         and _any_of(filters, "name", lambda v: str(spec["name"]).startswith(v))
         and _any_of(filters, "mode", lambda v: v == mode)
-        and label_matches(spec.get("labels") or {}, filters.get("label", ()))
+        and labels_match(spec.get("labels") or {}, filters.get("label", ()))
     )
 
 
@@ -80,8 +82,8 @@ def keep_node(filters: Filters, row: Mapping[str, Any]) -> bool:
         and _any_of(filters, "name", lambda v: str(row.get("hostname", "")).startswith(v))
         and _any_of(filters, "role", lambda v: v == row.get("role"))
         and _any_of(filters, "membership", lambda v: v == "accepted")  # joined nodes only
-        and label_matches(row.get("labels") or {}, filters.get("node.label", ()))
-        and label_matches(engine_labels, filters.get("label", ()))
+        and labels_match(row.get("labels") or {}, filters.get("node.label", ()))
+        and labels_match(engine_labels, filters.get("label", ()))
     )
 
 
@@ -114,7 +116,7 @@ def keep_task(filters: Filters, row: Mapping[str, Any], service_labels: Mapping[
         and (not filters.get("desired-state") or row.get("desired_state") in desired)
         and _any_of(filters, "runtime", lambda v: v == "container")  # our tasks' only runtime
         and (not up_to_date or bool(row.get("up_to_date")) == (up_to_date[0] == "true"))
-        and label_matches(service_labels, filters.get("label", ()))
+        and labels_match(service_labels, filters.get("label", ()))
     )
 
 
@@ -125,5 +127,5 @@ def keep_file(filters: Filters, row: Mapping[str, Any]) -> bool:
         _any_of(filters, "id", lambda v: str(row["id"]).startswith(v))
         and _any_of(filters, "name", lambda v: name.startswith(v))
         and _any_of(filters, "names", lambda v: v == name)
-        and label_matches(row.get("labels") or {}, filters.get("label", ()))
+        and labels_match(row.get("labels") or {}, filters.get("label", ()))
     )

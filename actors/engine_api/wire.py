@@ -92,7 +92,9 @@ def parse_filters(text: str | None, known: Iterable[str]) -> Filters:
 
 
 def label_matches(labels: Mapping[str, str], wanted: Iterable[str]) -> bool:
-    """Every ``key`` or ``key=value`` of ``wanted`` holds for ``labels`` (Docker's rule)."""
+    """Every ``key`` or ``key=value`` of ``wanted`` holds for ``labels``, by the daemon's
+    rule for its own objects (events, networks): ``key=`` wants an empty value. (Swarm
+    objects follow SwarmKit's: `api.list_filters.labels_match`.)"""
     for item in wanted:
         key, sep, value = item.partition("=")
         if key not in labels or (sep and labels[key] != value):

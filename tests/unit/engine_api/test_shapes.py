@@ -85,6 +85,7 @@ def test_service_filters() -> None:
     assert not keep_service({"name": ["eb"]}, web)
     assert keep_service({"label": ["tier=front", "stack"]}, web)
     assert not keep_service({"label": ["tier=back"]}, web)
+    assert keep_service({"label": ["tier="]}, web)  # SwarmKit: an empty value is any value
     assert keep_service({"id": ["idw"], "mode": ["replicated"]}, web)
     assert not keep_service({"mode": ["global"]}, web)
     with pytest.raises(EngineError):
