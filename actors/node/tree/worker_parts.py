@@ -18,12 +18,12 @@ The agent and the worker's executor share the node's `DependencyStore` (the secr
 configs its sessions bring, in memory only, kept across restarts of either) and its
 `TaskFiles` (their files, on a tmpfs: `default_files_root`).
 
-`SharedParts` follows the node's role: the agent passes the role each heartbeat reply
-names (the Node's role in the leader's store) to it, which tells the renewer to look
-again when it changed; the renewer renews towards it
-(actors/node/membership/roles.py `renewal_role`); a renewed certificate of the other role
-calls ``on_role_change`` (the runner restarts the node's parts in that role). The manager
-list the sessions send is kept in STATE_DIR/managers.json (without this node).
+`SharedParts` follows the node's role: the agent passes the role its session names (the
+Node's role in the leader's store: on the stream when it changed, and in each heartbeat
+reply) to it, which tells the renewer to look again when it changed; the renewer renews
+towards it (actors/node/membership/roles.py `renewal_role`); a renewed certificate of the
+other role calls ``on_role_change`` (the runner restarts the node's parts in that role).
+The manager list the sessions send is kept in STATE_DIR/managers.json (without this node).
 
 `WorkerParts` builds a worker node (its certificate says worker): a control endpoint
 that answers ``version`` and refuses the rest, then the shared parts: no Raft, no store,
