@@ -175,6 +175,10 @@ def test_a_demoted_manager_becomes_a_worker_that_takes_tasks(swarm: Swarm) -> No
     )
     assert target.process is not None and target.process.poll() is None  # never exited
     assert len(managers_on(leader)) == 2
+    # it renewed through the leader, which recorded it a worker, not through its own CA,
+    # whose store stopped following Raft with the demotion under way
+    refused = [e for e in target.log_events() if e.get("event") == "ca.request.refused"]
+    assert refused == []
     # tasks that only a worker may run go to it
     leader.ctl_json(
         "service", "create", "--name", "on-workers", "--replicas", "2",

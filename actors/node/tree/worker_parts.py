@@ -55,7 +55,7 @@ from actors.metrics.node import NodeTasksCollector
 from actors.metrics.registry import Collector
 from actors.metrics.transport import TransportCollector
 from actors.node.config import NodeConfig, NodeError
-from actors.node.membership.roles import renewal_role, role_restart
+from actors.node.membership.roles import renewal_managers, renewal_role, role_restart
 from actors.node.startup.security import NodeStartup, read_managers, write_managers
 from actors.node.startup.state_dir import remove_manager_state
 from actors.node.tree.endpoints import (
@@ -291,7 +291,7 @@ class SharedParts:
                 CertRenewer,
                 state_dir=setup.config.state_dir,
                 certs=self.node_certs,
-                managers=self.managers,
+                managers=self._renewal_managers,
                 settings=self._settings,
                 on_renewed=self._cert_renewed,
                 source=setup.source,
@@ -335,6 +335,9 @@ class SharedParts:
         if entries != [dict(m) for m in read_managers(state_dir)]:
             write_managers(state_dir, entries)
             _log.info("node.managers.saved", managers=len(entries))
+
+    def _renewal_managers(self) -> Sequence[ManagerAddress]:
+        return renewal_managers(self.managers(), running=self.role, session_role=self.session_role)
 
     def _settings(self) -> RenewalSettings:
         read = self._store_settings
