@@ -1,4 +1,4 @@
-"""How a proposed write can fail: the one `NotLeader` and the one `ProposalDropped`.
+"""How a proposed write can fail: `NotLeader`, `ProposalDropped` and `StorageFull`.
 
 The Raft core raises them when it refuses a proposal; the Raft shell and its peers hand
 them on (a write forwarded to a leader that lost its place, a lost leadership, a stopped
@@ -12,7 +12,7 @@ one error (``actors.store.errors`` re-exports these with the store's other error
 
 from __future__ import annotations
 
-__all__ = ["NotLeader", "ProposalDropped", "ProposalError", "StoreError"]
+__all__ = ["NotLeader", "ProposalDropped", "ProposalError", "StorageFull", "StoreError"]
 
 
 class StoreError(Exception):
@@ -39,3 +39,9 @@ class ProposalDropped(ProposalError):
     change or a leadership transfer is in progress): nothing was appended. Raised later
     (leadership changed, the node stopped, the store was restored from a snapshot): whether
     it was committed is unknown."""
+
+
+class StorageFull(ProposalError):
+    """The leader refused the write before appending it: the disk of its Raft log has no
+    room left for new writes (the message says where and how much is free). Nothing was
+    appended; it fails the same way until space is freed."""

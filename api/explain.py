@@ -92,8 +92,10 @@ def update_reason(status: Mapping[str, Any] | None) -> str:
         return ""
     message = str(status.get("message") or "")
     words = state.replace("_", " ")
-    if message.startswith(words):  # "rollback completed: why" names its state itself
-        message = message[len(words) :].lstrip(": ")
+    if message.startswith(f"update {words}"):  # "update paused due to ...": says it all
+        return message
+    if message.startswith(words):  # "rollback paused due to ...", "rollback completed: why"
+        return f"update {message}"
     return f"update {words}: {message}" if message else f"update {words}"
 
 

@@ -23,12 +23,14 @@ __all__ = [
     "MEMORY",
     "MOUNT",
     "NETWORK",
+    "NODE_FILTER",
     "PREFERENCE",
     "PUBLISH",
     "PUBLISH_RM",
     "RATIO",
     "SCHEDULE",
     "SECRET_REF",
+    "TASK_FILTER",
     "count",
     "typed",
 ]
@@ -148,6 +150,20 @@ def _schedule(text: str) -> str:
     return text
 
 
+def _node_filter(text: str) -> str:
+    from api.list_filters import parse_node_filter
+
+    parse_node_filter([text])
+    return text
+
+
+def _task_filter(text: str) -> str:
+    from api.list_filters import parse_task_filter
+
+    parse_task_filter([text])
+    return text
+
+
 MEMORY = typed(parse_memory)
 CPUS = typed(parse_cpus)
 DURATION = typed(parse_duration)
@@ -165,3 +181,5 @@ SECRET_REF = typed(_secret_ref)
 CONFIG_REF = typed(_config_ref)
 DEPENDENCY = typed(_dependency)
 SCHEDULE = typed(_schedule)
+NODE_FILTER = typed(_node_filter)  # node ls --filter (the manager checks them all again)
+TASK_FILTER = typed(_task_filter)  # node ps --filter

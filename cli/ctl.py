@@ -38,7 +38,8 @@ NOUNS: dict[str, tuple[str, str]] = {
     "cluster": ("cli.cluster", "inspect and update the cluster; join tokens"),
     "node": (
         "cli.node",
-        "list, inspect, update, remove, promote, demote, drain, pause, activate nodes",
+        "list, inspect, update, remove, promote, demote, drain, pause, activate nodes; "
+        "list their tasks",
     ),
     "service": (
         "cli.service",

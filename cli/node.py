@@ -1,14 +1,22 @@
-"""``swarmctl node ls|inspect|update|drain|pause|activate|promote|demote|rm|logs``."""
+"""``swarmctl node ls|ps|inspect|update|drain|pause|activate|promote|demote|rm|logs``.
+
+``node ls`` marks the node whose control socket this is with ``*`` beside its id, and
+takes ``docker node ls``'s ``--filter`` words (api/list_filters.py), which the manager
+applies.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from api.list_filters import NODE_FILTER_KEYS
 from api.units import parse_key_value
+from cli.argtypes import NODE_FILTER
 from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.node_logs import add_node_logs
+from cli.node_ps import add_node_ps
 from cli.output import render_table, write_json, write_text
 
 __all__ = ["register"]
@@ -25,14 +33,25 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     parser = groups.add_parser(
         "node",
         parents=[common],
-        help="list, inspect, update, remove, promote, demote, drain, pause, activate nodes",
+        help="list, inspect, update, remove, promote, demote, drain, pause, activate nodes; "
+        "list their tasks",
     )
     verbs = parser.add_subparsers(title="commands", dest="verb", metavar="COMMAND", required=True)
 
     ls = verbs.add_parser("ls", parents=[common], help="list nodes")
     ls.add_argument("-q", "--quiet", action="store_true", help="only ids")
+    ls.add_argument(
+        "-f",
+        "--filter",
+        action="append",
+        type=NODE_FILTER,
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"only nodes matching: {', '.join(NODE_FILTER_KEYS)} (repeatable)",
+    )
     ls.set_defaults(run=run_ls)
 
+    add_node_ps(verbs, common)
     add_node_logs(verbs, common)
 
     inspect = verbs.add_parser("inspect", parents=[common], help="show nodes in detail")
@@ -108,16 +127,20 @@ def manager_status(row: dict[str, Any]) -> str:
 
 
 def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    body: dict[str, Any] = {"filters": list(args.filter)} if args.filter else {}
     with connection:
-        nodes = connection.request("control.node.ls")["nodes"]
+        nodes = connection.request("control.node.ls", body)["nodes"]
+        # which one is this node (docker node ls asks the daemon's info likewise)
+        marked = nodes and (args.format == "json" or not args.quiet)
+        own = connection.request("version")["node_id"] if marked else ""
     if args.format == "json":
-        write_json(nodes)
+        write_json([{**n, "self": n["id"] == own} for n in nodes])
     elif args.quiet:
         write_text("\n".join(n["id"] for n in nodes))
     else:
         rows = [
             (
-                n["id"],
+                f"{n['id']} *" if n["id"] == own else n["id"],
                 n["hostname"],
                 n["status"].capitalize(),
                 n["availability"].capitalize(),

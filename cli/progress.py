@@ -83,6 +83,7 @@ class ProgressJudge:
         self._spec_version = spec_version
         self._rollback = rollback
         self._pending_since: dict[str, float] = {}
+        self._unplaced_since: float | None = None  # a global service without tasks since
 
     def judge(self, reply: Mapping[str, Any]) -> Verdict:
         service = reply["service"]
@@ -121,16 +122,36 @@ class ProgressJudge:
 
         settled, why = self._update_state(service)
         why = why or self._failure(service, rows, active, finished, now)
+        # a global service's tasks are the nodes' own: none yet means the orchestrator has
+        # not made them (or no node is eligible), never that it converged with none
+        unplaced = service.get("mode") == "global" and not keys
+        why = why or self._none_placed(service["name"], unplaced, now)
         status = service.get("update_status") or {}
         if status.get("state") in _RUNNING:
             lines.insert(1, f"{status['state'].replace('_', ' ')}: {status.get('message', '')}")
         done = (
             settled
             and not why
+            and not unplaced
             and len(keys) == running == desired
             and all(r["up_to_date"] for r in active)
         )
         return Verdict(done, why, running, desired, tuple(lines))
+
+    def _none_placed(self, name: str, unplaced: bool, now: float) -> str:
+        """Why a global service without a task cannot converge, once that has lasted
+        ``pending_grace`` seconds ("" before, or when it has tasks)."""
+        if not unplaced:
+            self._unplaced_since = None
+            return ""
+        if self._unplaced_since is None:
+            self._unplaced_since = now
+        if now - self._unplaced_since < self._pending_grace:
+            return ""
+        return (
+            f"global service {name} has no task: no node is eligible (Ready, Active and "
+            "matching its constraints)"
+        )
 
     def _update_state(self, service: Mapping[str, Any]) -> tuple[bool, str]:
         """(whether the service's update has settled, why it failed: "" if it did not)."""

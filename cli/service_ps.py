@@ -14,16 +14,25 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from api.explain import task_reason, update_reason
-from api.task_state import parse_task_state
+from api.task_state import TaskState, parse_task_state
 from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.output import render_table, write_json, write_text
 
-__all__ = ["FILTER_KEYS", "add_ps_arguments", "ago", "human_duration", "run_ps", "task_table"]
+__all__ = [
+    "FILTER_KEYS",
+    "add_ps_arguments",
+    "ago",
+    "human_duration",
+    "in_listing_order",
+    "run_ps",
+    "task_table",
+    "write_tasks",
+]
 
 FILTER_KEYS = ("desired-state", "node", "name")
 SHORT_ID = 12
@@ -92,17 +101,37 @@ def run_ps(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
             reason = update_reason(reply["service"].get("update_status"))
             if reason:
                 stopped.append(reason)
-    rows = [r for r in rows if _matches(r, wanted)]
+    write_tasks(args, [r for r in rows if _matches(r, wanted)])
+    if args.format != "json" and not args.quiet:
+        for reason in stopped:
+            write_text(reason)
+    return 0
+
+
+def write_tasks(args: argparse.Namespace, rows: Sequence[Mapping[str, Any]]) -> None:
+    """A ``ps`` verb's rows (``service ps``, ``node ps``): as JSON with ``--format json``,
+    their ids with ``-q``, else the table; ids cut unless ``--no-trunc``."""
     if args.format == "json":
-        write_json(rows)
+        write_json(list(rows))
     elif args.quiet:
         width = None if args.no_trunc else SHORT_ID
         write_text("\n".join(r["id"][:width] for r in rows))
     else:
         write_text(task_table(rows, no_trunc=args.no_trunc))
-        for reason in stopped:
-            write_text(reason)
-    return 0
+
+
+def in_listing_order(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The rows of several listings (``node ps`` of two nodes), each task once, in the
+    order one listing has (actors/control/views.py task_order), so the table groups a
+    slot's tasks wherever they ran: by service, slot (global: node), the slot's current
+    task first, then its history, newest first."""
+
+    def order(row: Mapping[str, Any]) -> tuple[str, int, str, bool, float]:
+        current = parse_task_state(row["desired_state"]) <= TaskState.RUNNING
+        where = "" if row["slot"] else row["node_id"]
+        return (row["service_name"], row["slot"], where, not current, -row["created_at"])
+
+    return sorted({row["id"]: row for row in rows}.values(), key=order)
 
 
 def ago(timestamp: float, now: float | None = None) -> str:

@@ -21,6 +21,7 @@ from actors.store.errors import (
     NotLeader,
     ProposalDropped,
     ProposalTimeout,
+    StorageFull,
     StoreError,
     TooLarge,
 )
@@ -41,6 +42,7 @@ class ControlCode:
     CONFLICT: Final = "conflict"
     IN_USE: Final = "in_use"  # a network, secret or config a service uses: not removed
     NOT_LEADER: Final = "not_leader"
+    NO_LEADER: Final = "no_leader"  # no leader is known: cluster state is not served
     UNAVAILABLE: Final = "unavailable"
     TIMEOUT: Final = "timeout"
     TOO_LARGE: Final = "too_large"  # over a byte budget of api.limits
@@ -78,7 +80,7 @@ def error_of(exc: BaseException) -> ControlError | None:
         return ControlError(ControlCode.CONFLICT, str(exc))
     if isinstance(exc, NotLeader):
         return ControlError(ControlCode.NOT_LEADER, str(exc))
-    if isinstance(exc, NoProposer | ProposalDropped):
+    if isinstance(exc, NoProposer | ProposalDropped | StorageFull):
         return ControlError(ControlCode.UNAVAILABLE, str(exc))
     if isinstance(exc, ProposalTimeout):
         return ControlError(ControlCode.TIMEOUT, str(exc))

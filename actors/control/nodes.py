@@ -25,6 +25,7 @@ from actors.control.views import node_document, node_row
 from actors.control.writes import check_version, modify
 from actors.store import MemoryStore, ReadTx, WriteTx, nodes
 from api.enums import NodeAvailability, NodeRole, NodeState, Reachability
+from api.list_filters import parse_node_filter
 from api.objects import Node
 from api.roles import ManagerView, check_demotion
 from api.validation import validate_node_spec
@@ -94,14 +95,19 @@ class NodeControl:
         return {"id": removed["id"]}
 
     def ls(self, body: Body) -> Body:
+        """Node rows, by hostname; ``filters``: ``docker node ls``'s (api/list_filters.py)."""
         full = bool(body.get("full", False))
+        try:
+            wanted = parse_node_filter(body.get("filters") or ())
+        except ValueError as exc:
+            raise ControlError(ControlCode.INVALID_ARGUMENT, str(exc)) from None
 
         def row(node: Node) -> dict[str, Any]:
             return {**node_row(node), "object": node_document(node)} if full else node_row(node)
 
         def read(tx: ReadTx) -> list[dict[str, Any]]:
             listed = sorted(nodes.list_all(tx), key=lambda n: (n.hostname, n.id))
-            return [row(n) for n in listed]
+            return [row(n) for n in listed if wanted.matches(n)]
 
         return {"nodes": self._store.view(read)}
 

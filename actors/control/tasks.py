@@ -1,14 +1,16 @@
 """Control API: tasks (ls with filters, inspect). Read-only: tasks are written by the
-orchestrator, the scheduler and the dispatcher, never by users."""
+orchestrator, the scheduler and the dispatcher, never by users. ``ls`` takes ``docker
+node ps``'s ``--filter`` words too (api/list_filters.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from actors.control.errors import Body, ControlCode, ControlError
-from actors.control.views import task_order, task_row
+from actors.control.views import task_name, task_order, task_row
 from actors.store import MemoryStore, ReadTx, nodes, services, tasks
 from api.codec_objects import encode_object
+from api.list_filters import parse_task_filter
 from api.objects import Service, Task
 from api.task_state import parse_task_state
 
@@ -24,6 +26,7 @@ class TaskControl:
         full = bool(body.get("full", False))
         try:
             state = parse_task_state(str(wanted)) if wanted else None
+            wanted_tasks = parse_task_filter(body.get("filters") or ())
         except ValueError as exc:
             raise ControlError(ControlCode.INVALID_ARGUMENT, str(exc)) from None
 
@@ -47,7 +50,11 @@ class TaskControl:
             for t in sorted(selected, key=lambda t: (t.service_name, *task_order(t))):
                 if t.service_id not in owners:
                     owners[t.service_id] = services.get(tx, t.service_id)
-                row = task_row(t, hostnames, owners[t.service_id])
+                owner = owners[t.service_id]
+                labels = owner.spec.labels if owner is not None else {}
+                if not wanted_tasks.matches(t, task_name(t), labels):
+                    continue
+                row = task_row(t, hostnames, owner)
                 if full:
                     row["object"] = encode_object(t)  # as task inspect shows it
                 rows.append(row)

@@ -25,6 +25,7 @@ __all__ = [
     "node_row",
     "public_service",
     "service_summary",
+    "task_name",
     "task_order",
     "task_row",
 ]
@@ -126,15 +127,19 @@ def task_order(task: Task) -> tuple[int, str, bool, float]:
     return (task.slot, where, not _active(task), -task.meta.created_at)
 
 
+def task_name(task: Task) -> str:
+    """``web.1``, or ``web.NODE-ID`` for a global task, as ``docker service ps`` names it."""
+    return f"{task.service_name}.{task.slot if task.slot else task.node_id}"
+
+
 def task_row(
     task: Task, hostnames: Mapping[str, str], service: Service | None = None
 ) -> dict[str, Any]:
     """``{id, slot, node_id, desired_state, state, message, container_id, ...}``."""
     container = task.status.container_status
-    where = str(task.slot) if task.slot else task.node_id
     row = {
         "id": task.id,
-        "name": f"{task.service_name}.{where}",
+        "name": task_name(task),
         "service_id": task.service_id,
         "service_name": task.service_name,
         "slot": task.slot,

@@ -2,15 +2,24 @@
 
 Control API refusals keep their message and get the status the docker CLI and SDK act on
 (404 makes ``docker stack deploy`` create what is missing; 409 is a name in use; 503 a
-manager that cannot serve now). Anything the endpoint does not serve answers 501 naming
-it, never a crash.
+manager that cannot serve now). A manager that knows no Raft leader refuses as dockerd does
+(`NO_LEADER_PREFIX`: SwarmKit's error reaches dockerd over gRPC with code Unknown, which it
+answers 500 with the gRPC error's text). Anything the endpoint does not serve answers 501
+naming it, never a crash.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["STATUS_OF_CODE", "EngineError", "bad_request", "not_found", "not_supported"]
+__all__ = [
+    "NO_LEADER_PREFIX",
+    "STATUS_OF_CODE",
+    "EngineError",
+    "bad_request",
+    "not_found",
+    "not_supported",
+]
 
 # control API codes (actors/control/errors.py ControlCode, plus the node-wide ones)
 STATUS_OF_CODE: Final[dict[str, int]] = {
@@ -25,6 +34,7 @@ STATUS_OF_CODE: Final[dict[str, int]] = {
     "too_large": 400,
     "gone": 400,
     "not_leader": 503,
+    "no_leader": 500,  # as dockerd: a gRPC code Unknown from SwarmKit
     "unavailable": 503,
     "timeout": 503,
     "busy": 503,
@@ -32,6 +42,10 @@ STATUS_OF_CODE: Final[dict[str, int]] = {
     "not_manager": 503,
     "store_error": 500,
 }
+
+# what dockerd puts before SwarmKit's "The swarm does not have a leader. ..."; scripts
+# match the whole line, so it is kept
+NO_LEADER_PREFIX: Final = "rpc error: code = Unknown desc = "
 
 
 class EngineError(Exception):
@@ -48,6 +62,8 @@ class EngineError(Exception):
 
     @classmethod
     def of_control(cls, code: str, message: str) -> EngineError:
+        if code == "no_leader":
+            message = NO_LEADER_PREFIX + message
         return cls(STATUS_OF_CODE.get(code, 500), message, code)
 
 

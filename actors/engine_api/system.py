@@ -67,8 +67,10 @@ async def version(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _worker_info(me: dict[str, Any]) -> dict[str, Any]:
-    """A worker's /info: its own identity; the cluster's state is the managers' to show."""
+def _own_info(me: dict[str, Any], *, manager: bool, error: str = "") -> dict[str, Any]:
+    """/info from this node's own identity only: a worker's (the cluster's state is the
+    managers' to show), or a manager's that knows no leader (``error`` says so, as
+    dockerd's: no nodes, managers or cluster, which it could only show stale)."""
     return {
         "ID": me["node_id"],
         "ServerVersion": VERSION,
@@ -79,8 +81,8 @@ def _worker_info(me: dict[str, Any]) -> dict[str, Any]:
         "Swarm": {
             "NodeID": me["node_id"],
             "LocalNodeState": "active",
-            "ControlAvailable": False,
-            "Error": "",
+            "ControlAvailable": manager,
+            "Error": error,
             "RemoteManagers": [],
         },
     }
@@ -90,10 +92,15 @@ async def info(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
     me = await engine.node_identity()
     if me.get("role") != "manager":
-        return reply(_worker_info(me))
-    cluster, listed = await asyncio.gather(
-        engine.control.call("control.cluster.inspect"), engine.control.call("control.node.ls")
-    )
+        return reply(_own_info(me, manager=False))
+    try:
+        cluster, listed = await asyncio.gather(
+            engine.control.call("control.cluster.inspect"), engine.control.call("control.node.ls")
+        )
+    except EngineError as err:
+        if err.code != "no_leader":
+            raise
+        return reply(_own_info(me, manager=True, error=err.message))
     rows = listed["nodes"]
     own: dict[str, Any] = next((r for r in rows if r["id"] == me["node_id"]), {})
     node = (await engine.control.call("control.node.inspect", {"node": me["node_id"]}))["node"]

@@ -19,6 +19,9 @@ resumes by asking again (`cli/events.py`).
 `EventStreams` is a `PeriodicJob` run by `EventStreamsActor`: one tick pumps every watch;
 a store change pokes it (coalesced); ``open`` runs on the control endpoint's handler
 threads and only registers the watch. Watches are bounded in number (``max_streams``).
+When the actor stops (the manager shuts down) it ends every watch with ``end: closed``
+and its position, and refuses new ones; it stops before the control socket does
+(actors/node/tree/manager_parts.py), so those final frames still reach the clients.
 """
 
 from __future__ import annotations
@@ -91,11 +94,14 @@ class EventStreams:
         self._next_id = 0
         self._poke: Callable[[], None] | None = None
         self._poked = threading.Event()
+        self._closed = False  # close_all ran: no watch opens until the actor runs again
 
     # -- the actor's side -----------------------------------------------------------------
     def bind(self, poke: Callable[[], None] | None) -> None:
         """``poke`` asks the actor for a tick now (None: the actor stopped)."""
         self._poke = poke
+        if poke is not None:
+            self._closed = False
 
     def interval(self) -> float:
         return self._tick
@@ -118,9 +124,11 @@ class EventStreams:
                 self._drop(key)
 
     def close_all(self, reason: str) -> None:
-        """End every watch (the manager stops): each gets its final frame."""
+        """End every watch (the manager stops): each gets its final frame, and a watch
+        asked for from now on is refused, so none waits for a pump that is gone."""
         with self._lock:
             watches, self._watches = list(self._watches.values()), {}
+            self._closed = True
         for watch in watches:
             watch.watcher.close()
             with contextlib.suppress(CodecError):
@@ -169,13 +177,14 @@ class EventStreams:
         watch.cursor.until = until
         watch.wait = wait
         with self._lock:
+            closed = self._closed
             full = len(self._watches) >= self._max_streams
-            if not full:
+            if not (closed or full):
                 self._next_id += 1
                 self._watches[self._next_id] = watch
-        if full:
+        if closed or full:
             watch.watcher.close()
-            raise busy
+            raise _stopping() if closed else busy
         self.wake()
 
     def _start(
@@ -334,6 +343,12 @@ def _kinds(filters: EventFilters) -> frozenset[ObjectKind] | None:
         return None
     known = {k.value: k for k in ObjectKind}
     return frozenset(known[t] for t in filters.types if t in known)
+
+
+def _stopping() -> ControlError:
+    return ControlError(
+        ControlCode.UNAVAILABLE, "this manager is stopping: watch events on another manager"
+    )
 
 
 def _gone(what: str, floor: int) -> ControlError:

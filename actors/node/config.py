@@ -65,7 +65,10 @@ def advertised_address(listen: str, advertise: str = "") -> str:
     host, sep, port = addr.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
         flag = "--advertise-addr" if advertise else "--listen-remote-api"
-        raise NodeError(f"{flag} wants HOST:PORT with a port, got {addr!r}")
+        raise NodeError(
+            f"{flag} wants HOST:PORT with a port from 1 to 65535 (other nodes dial it, so "
+            f"it cannot be left to the system), got {addr!r}"
+        )
     if host in ("0.0.0.0", "*"):
         host = "127.0.0.1"
     elif host in ("::", "[::]"):

@@ -179,6 +179,12 @@ class RaftNode:
         return self._loop.term
 
     @property
+    def leaderless_seconds(self) -> float:
+        """How long this member has known no leader (0.0 while it knows one)."""
+        lost = self._loop.leader_lost_at
+        return 0.0 if lost is None else max(0.0, self._clock() - lost)
+
+    @property
     def applied_index(self) -> int:
         return self._loop.applied_index
 

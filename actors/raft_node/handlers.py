@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from actors.metrics import raft as metrics
-from actors.proposal_errors import NotLeader
+from actors.proposal_errors import NotLeader, StorageFull
 from actors.raft_node.commands import MAX_INBOX, Inbox, Receive
 from actors.raft_node.core import RaftCore
 from actors.raft_node.frames import Chunk
@@ -135,6 +135,8 @@ class ProposalAnswer:
         if isinstance(exception, NotLeader):
             lead = exception.leader_id or 0
             self._request.reply({"index": 0, "error": "not_leader", "leader_id": lead})
+        elif isinstance(exception, StorageFull):  # nothing appended: the caller may say so
+            self._request.reply({"index": 0, "error": "no_space", "message": str(exception)[:300]})
         else:  # dropped, or the node stopped: "dropped" either way
             self._request.reply({"index": 0, "error": "dropped", "message": str(exception)[:300]})
 

@@ -130,6 +130,7 @@ class RaftLoop:
             answered=inbox.put,
             clock=clock,
             leader_wait=leader_wait,
+            space_short=self._space_short,
         )
         self.intake = FrameIntake(node_id, core, members, clock, log)
         self._pacer = SnapshotPacer(SNAPSHOT_RATE)
@@ -149,9 +150,11 @@ class RaftLoop:
         # loop thread's next planned wake-up, is read and written under it
         self._round = threading.Lock()
         self._closed = True  # until run() starts
+        self._crash_cause: BaseException | None = None
         self._wake_at = clock()
         self.is_leader = False
         self.leader_id = 0
+        self.leader_lost_at: float | None = clock()  # since when no leader is known
         self.term = core.term
         self.applied_index = core.applied_index
 
@@ -172,6 +175,7 @@ class RaftLoop:
 
     def _crashed(self, exc: BaseException) -> None:
         self.crashed = True
+        self._crash_cause = exc
         self._log.exception("raft.loop.crashed", error=repr(exc))
         with contextlib.suppress(Exception):
             self._report(exc)
@@ -268,6 +272,11 @@ class RaftLoop:
         if groups or remote:
             self.forwarding.propose(groups, remote)
         return stop
+
+    def _space_short(self, retry: bool) -> str | None:
+        """Why the log's disk has no room for new writes (DurableStorage), or None."""
+        why: str | None = self._storage.space_short(retry=retry)
+        return why
 
     # ------------------------------------------------------------------ Readies
     def _process_ready(self) -> None:
@@ -371,6 +380,10 @@ class RaftLoop:
                 ProposalDropped(f"node {self.id} lost leadership in term {term}; outcome unknown")
             )
         self.is_leader, self.leader_id, self.term = is_leader, lead, term
+        if lead:
+            self.leader_lost_at = None
+        elif self.leader_lost_at is None:
+            self.leader_lost_at = self._clock()
         change = LeadershipChange(is_leader, lead, term)
         self.seen = change
         metrics.LEADER_CHANGES.inc()
@@ -401,7 +414,9 @@ class RaftLoop:
 
     # ------------------------------------------------------------------ stop
     def _shut_down(self) -> None:
-        error = ProposalDropped(f"raft node {self.id} stopped; outcome unknown")
+        cause = self._crash_cause
+        why = "" if cause is None else f" (its loop failed: {type(cause).__name__}: {cause})"
+        error = ProposalDropped(f"raft node {self.id} stopped{why}; outcome unknown")
         self._snapshotter.wait()  # its file complete (adopted on the next start, if newer)
         self.proposals.fail_all(error)
         self.waiters.fail_all(error)

@@ -69,6 +69,10 @@ class MemoryStorage:
                 return ents[:i]
         return ents
 
+    def space_short(self, *, retry: bool = False) -> str | None:
+        """Memory never fills up the way a disk does (DurableStorage.space_short)."""
+        return None
+
     def snapshot(self) -> Snapshot:
         return self._snapshot
 

@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import zmq
 
 from actors.log import get_logger
-from actors.proposal_errors import NotLeader, ProposalDropped
+from actors.proposal_errors import NotLeader, ProposalDropped, StorageFull
 from actors.raft_node.frames import cut
 from actors.store.errors import TooLarge
 from api.errors import TransportError
@@ -108,6 +108,8 @@ def propose_reply_error(body: Mapping[str, Any]) -> Exception | None:
         return None
     if error == "not_leader":
         return NotLeader(int(body.get("leader_id") or 0) or None)
+    if error == "no_space":
+        return StorageFull(str(body.get("message") or "the leader's disk is full"))
     if error == "too_large":
         size, limit = int(body.get("size") or 0), int(body.get("limit") or 0)
         return TooLarge("an entry forwarded to the leader", size, limit, "one entry")

@@ -51,6 +51,7 @@ from actors.raft_node.types import (
     Unavailable,
 )
 from actors.raft_node.wal import (
+    PREALLOCATE,
     Cipher,
     DecryptFailed,
     SegmentWriter,
@@ -397,6 +398,27 @@ class DurableStorage:
         del self._ents[: index - self._offset]
         self._offset, self._offset_term = index, term
 
+    def space_short(self, *, retry: bool = False) -> str | None:
+        """Why the log has no room left for new writes (its disk is full), or None.
+        ``retry``: first try again to make room (the zeros ahead of the records)."""
+        writer = self._writer
+        if writer is None:
+            return None
+        if writer.short_of_space and retry:
+            writer.extend_zeros()
+        if writer.short_of_space:
+            free = _free_bytes(self._dir)
+        elif writer.segment_bytes - writer.size < PREALLOCATE:
+            free = _free_bytes(self._dir)  # the next segment's zeros need the room
+            if free >= 2 * PREALLOCATE:
+                return None
+        else:
+            return None
+        return (
+            f"no space left on the disk of the Raft log in {self._dir} ({free} bytes free): "
+            "this manager refuses writes until space is freed"
+        )
+
     # -- WAL -------------------------------------------------------------------------
 
     def _append_record(self, data: bytes) -> None:
@@ -522,3 +544,9 @@ class DurableStorage:
         self._append_record(frame(encode_batch(None, (index, term), []), self._cipher))
         self._reset(index, term)
         self._delete_covered_segments()
+
+
+def _free_bytes(directory: Path) -> int:
+    """Bytes an unprivileged writer may still use on ``directory``'s file system."""
+    st = os.statvfs(directory)
+    return st.f_bavail * st.f_frsize

@@ -15,10 +15,16 @@ Rules of the format (the storage module builds on them):
   the file's size and blocks alone needs no journal commit (80 us against 120-140 us per
   write on this project's machines). A segment thus ends in zeros after a crash, which a
   scan reads as its end (`scan_segment`); a clean close cuts them off.
+- The zeros stay at least `PREALLOCATE` bytes ahead of the records: they are extended
+  once fewer are left, while the records still fit. A disk that cannot hold more is
+  known then (`SegmentWriter.short_of_space`), with room left for the writes in flight,
+  so the leader can refuse new ones before a record finds no room; a record that finds
+  none fails the writer (what reached the disk is unknown).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import struct
@@ -26,7 +32,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import msgpack
 
@@ -58,6 +64,7 @@ __all__ = [
 FRAME = struct.Struct("<II")
 MAX_RECORD_BYTES = 1 << 30
 PREALLOCATE = 1 << 20  # bytes of zeros written ahead of a segment's tail at a time
+_NO_SPACE: Final = (errno.ENOSPC, errno.EDQUOT)
 
 # Records, as msgpack arrays (hs = [term, vote, commit]):
 KIND_HEADER = 0  # [0, seq, hs, offset, offset_term, last, last_term, voters, learners]
@@ -279,6 +286,7 @@ class SegmentWriter:
         self.size = size
         self.header_size = header_size
         self.segment_bytes = segment_bytes
+        self.short_of_space = False  # the zeros ahead could not be extended: a full disk
         self._failed = False
         self._fd = os.open(path, os.O_WRONLY)
         self.allocated = os.lseek(self._fd, 0, os.SEEK_END)
@@ -309,7 +317,7 @@ class SegmentWriter:
             raise StorageError(f"{self.path}: an earlier write failed; reopen the storage")
         end = self.size + len(data)
         try:
-            if end > self.allocated:
+            if end > self.allocated:  # one record larger than the zeros ahead
                 self._allocate(end)
             pwrite_all(self._fd, data, self.size)
             os.fdatasync(self._fd)
@@ -319,6 +327,24 @@ class SegmentWriter:
             self._failed = True
             raise
         self.size = end
+        if self.allocated - end < PREALLOCATE and self.allocated < self.segment_bytes:
+            self.extend_zeros()
+
+    def extend_zeros(self) -> bool:
+        """Extend the zeros ahead of the records to `PREALLOCATE` past their room (at most
+        to the segment's limit); on a full disk keep what was written and set
+        ``short_of_space``. True when there is room enough again."""
+        target = min(self.size + 2 * PREALLOCATE, self.segment_bytes)
+        try:
+            if target > self.allocated:
+                self._allocate(target)
+        except OSError as exc:
+            if exc.errno not in _NO_SPACE:
+                raise
+            self.short_of_space = self.allocated - self.size < PREALLOCATE
+        else:
+            self.short_of_space = False
+        return not self.short_of_space
 
     def _allocate(self, end: int) -> None:
         """Write zeros up to `PREALLOCATE` bytes past the file's end (at least to ``end``,
@@ -326,7 +352,11 @@ class SegmentWriter:
         whose first write would need a journal commit again. The next fdatasync makes
         them durable with the record written into them."""
         target = max(end, min(self.allocated + PREALLOCATE, self.segment_bytes))
-        pwrite_all(self._fd, bytes(target - self.allocated), self.allocated)
+        try:
+            pwrite_all(self._fd, bytes(target - self.allocated), self.allocated)
+        except OSError:
+            self.allocated = os.fstat(self._fd).st_size  # the zeros that made it, kept
+            raise
         self.allocated = target
 
     def close(self) -> None:

@@ -1,10 +1,16 @@
 """Errors of the store. Every one is a ``StoreError``; each names the object it is about.
-The ways a proposal fails (`NotLeader`, `ProposalDropped`) are defined once, below the store
-and the Raft node that both raise them (``actors.proposal_errors``)."""
+The ways a proposal fails (`NotLeader`, `ProposalDropped`, `StorageFull`) are defined once,
+below the store and the Raft node that both raise them (``actors.proposal_errors``)."""
 
 from __future__ import annotations
 
-from actors.proposal_errors import NotLeader, ProposalDropped, ProposalError, StoreError
+from actors.proposal_errors import (
+    NotLeader,
+    ProposalDropped,
+    ProposalError,
+    StorageFull,
+    StoreError,
+)
 from api.limits import format_bytes
 
 __all__ = [
@@ -19,6 +25,7 @@ __all__ = [
     "ProposalDropped",
     "ProposalError",
     "ProposalTimeout",
+    "StorageFull",
     "StoreError",
     "TooLarge",
     "WatchClosed",

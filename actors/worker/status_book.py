@@ -14,19 +14,24 @@ Rules:
 - Order inside a flush: write the state file (fsync) first, then report, so a status a
   manager has seen is never lost by a crash. A failed report is retried at the next flush
   (newer statuses of the same task win); a failed write (OSError) is retried too and blocks
-  reports. Any other error is a bug: it crashes the flusher (and so the worker).
+  reports. It is logged once every `WRITE_FAILURE_LOG_INTERVAL` seconds with the count of
+  failures since (a full disk fails every flush), and its end once a write succeeds. Any
+  other error is a bug: it crashes the flusher (and so the worker).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from actors.log import get_logger
 from actors.worker.interfaces import StatusReporter
 from actors.worker.state import WorkerState, WorkerStateFile
 from api.objects import Task, TaskStatus
 from api.task_state import TaskState
+from transport.trust import RefusalTally
 
 __all__ = ["StatusBook", "is_urgent"]
 
@@ -39,6 +44,9 @@ def _reportable(status: TaskStatus) -> bool:
     return not status.state.manager_owned
 
 
+WRITE_FAILURE_LOG_INTERVAL: Final = 30.0  # seconds between logs of a failing state write
+
+
 class StatusBook:
     def __init__(
         self,
@@ -47,6 +55,7 @@ class StatusBook:
         *,
         interval: float = 0.1,
         on_urgent: Callable[[], None] | None = None,  # from any thread: flush now
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._file = state_file
         self._reporter = reporter
@@ -58,6 +67,8 @@ class StatusBook:
         self._unreported: dict[str, TaskStatus] = {}
         self._dirty = False
         self._log = get_logger("worker")
+        self._clock = clock
+        self._write_failures = RefusalTally(WRITE_FAILURE_LOG_INTERVAL)
 
     # -- lifecycle ----------------------------------------------------------------------
     def load(self) -> WorkerState:
@@ -137,10 +148,22 @@ class StatusBook:
             except OSError as exc:
                 with self._lock:
                     self._dirty = True
-                self._log.error(
-                    "worker.state.write_failed", path=str(self._file.path), error=str(exc)
-                )
+                count = self._write_failures.refuse("write", self._clock())
+                if count is not None:
+                    self._log.error(
+                        "worker.state.write_failed",
+                        path=str(self._file.path),
+                        error=str(exc),
+                        failures=count,
+                    )
                 return
+            if self._write_failures.totals:
+                self._log.info(
+                    "worker.state.write_recovered",
+                    path=str(self._file.path),
+                    failures=self._write_failures.totals["write"],
+                )
+                self._write_failures = RefusalTally(WRITE_FAILURE_LOG_INTERVAL)
         with self._lock:
             reporter = self._reporter
             if reporter is None or not self._unreported:

@@ -5,7 +5,8 @@ dicts (api/codec_objects.py); list rows and summaries are the plain dicts of
 actors/control/views.py (``--format json`` of swarmctl). A reference (``service``,
 ``node``, ``task``) is an id, a name or a unique id prefix. Failures are ``error`` replies
 whose code says why: not_found, ambiguous, invalid_spec, invalid_argument, name_conflict,
-conflict, not_leader, unavailable, timeout.
+conflict, not_leader, unavailable, timeout; no_leader when the manager knows no Raft leader
+and so serves no cluster state (actors/control/readiness.py).
 
 Secrets and configs (actors/control/file_objects.py, cli/secret.py, cli/config.py): a
 secret's data goes in with ``create`` and never comes out of the control API; a config's
@@ -270,10 +271,11 @@ CONTROL_NODE_LS_REPLY: Final = SCHEMA.declare(
 CONTROL_NODE_LS: Final = SCHEMA.declare(
     MessageType(
         "control.node.ls",
-        (Field("full", BOOL, required=False),),
+        (Field("full", BOOL, required=False), Field("filters", ListOf(STR), required=False)),
         reply="control.node.ls.reply",
         doc="Node rows; full: each row also carries the whole node as ``object`` (the "
-        "Engine API's list).",
+        "Engine API's list); filters: docker node ls's KEY=VALUE words "
+        "(api/list_filters.py).",
     )
 )
 CONTROL_NODE_INSPECT_REPLY: Final = SCHEMA.declare(
@@ -328,11 +330,13 @@ CONTROL_TASK_LS: Final = SCHEMA.declare(
             Field("service", STR, required=False),
             Field("node", STR, required=False),
             Field("desired_state", STR, required=False),
+            Field("filters", ListOf(STR), required=False),
             Field("full", BOOL, required=False),
             Field("stream", BOOL, required=False),
         ),
         reply="control.task.ls.reply",
-        doc="Task rows, filtered by service, node and desired state; full: each row also "
+        doc="Task rows, filtered by service, node, desired state and filters (docker node "
+        "ps's KEY=VALUE words: api/list_filters.py); full: each row also "
         "carries the whole task as ``object`` (the Engine API's list); stream: the rows "
         "come in frames (each more, then a final one) from one read of the store.",
     )

@@ -62,7 +62,7 @@ RAFT_PROPOSE_REPLY: Final = SCHEMA.declare(
             Field("leader_id", INT, required=False),
             Field("message", STR, required=False),
         ),
-        doc="Index of the batch's last entry (0 on error); error not_leader|dropped.",
+        doc="Index of the batch's last entry (0 on error); error not_leader|dropped|no_space.",
     )
 )
 RAFT_PROPOSE: Final = SCHEMA.declare(

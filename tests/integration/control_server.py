@@ -63,7 +63,12 @@ def seeded_store() -> MemoryStore:
 
 
 def serve(socket: Path, store: MemoryStore) -> Endpoint:
-    endpoint = Endpoint(f"ipc://{socket}", control_handlers(store), name="control")
+    # a node's control socket answers version too: the manager's (node ls marks it)
+    handlers = {
+        **control_handlers(store),
+        "version": lambda _request: {"node_id": MANAGER_ID, "role": "manager", "version": "test"},
+    }
+    endpoint = Endpoint(f"ipc://{socket}", handlers, name="control")
     endpoint.start()
     return endpoint
 

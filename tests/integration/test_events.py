@@ -1,12 +1,14 @@
 """``swarmctl events`` on real processes (issue 11 item 3): a follower manager streams, in
 commit order, what a user does and what the cluster does in answer (create, scale, drain,
 promote, a leader killed with SIGKILL); another manager gives the same events for the same
-positions from its own store; a position no longer held is refused, never skipped."""
+positions from its own store; a position no longer held is refused, never skipped; a
+manager stopped with SIGTERM ends its follows at once, with the position to resume from."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -174,3 +176,31 @@ def test_a_bounded_replay_ends_by_itself_and_bad_bounds_are_one_line(swarm: Swar
         bad = node.ctl("events", *args)
         assert bad.returncode == 2 and words in bad.stderr, bad.stderr
         assert len(bad.stderr.splitlines()) == 1
+
+
+def test_a_follow_ends_at_once_with_its_position_when_the_manager_stops(
+    swarm: Swarm,
+) -> None:
+    node = swarm.start_node("m1")
+    node.wait_ready()
+    # since a time before the change below: the follow sees it even if it opens after it
+    watch = EventsWatch(node, "--since", f"{time.time():.6f}")
+    try:
+        # an event seen: the follow is streaming
+        node.ctl_json("node", "drain", node.node_id)
+        i_drain = watch.first(
+            "m1 drained", lambda e: e["id"] == node.node_id and changed(e, "drain")
+        )
+        seen = watch.events[i_drain]["position"]
+        assert node.terminate() == 0
+        # the manager ends its watches as it stops; without that, the follow noticed only
+        # when its lease's frame did not come (20 s): this deadline is well under that
+        poll(lambda: watch.process.poll() is not None, "swarmctl events ended", 10)
+        assert watch.process.returncode == 1
+        assert watch.process.stderr is not None
+        said = watch.process.stderr.read()
+        assert "the manager stopped serving events" in said, said
+        resume = re.search(r"resume with --since @(\d+)", said)
+        assert resume is not None and int(resume.group(1)) >= seen, said
+    finally:
+        watch.stop()

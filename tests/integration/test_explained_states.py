@@ -89,6 +89,6 @@ def test_a_paused_update_says_why(node: SwarmNode, test_image: str) -> None:
 
     poll(paused, "the update paused", 90)
     ps = text(node, "service", "ps", "web")
-    assert ps.splitlines()[-1].startswith("update paused: ")
+    assert ps.splitlines()[-1].startswith("update paused due to failure or early termination")
     shown = text(node, "service", "inspect", "web")
     assert "Update Status" in shown and "paused" in shown and "Update Message" in shown

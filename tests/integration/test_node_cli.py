@@ -171,9 +171,9 @@ def test_sigterm_and_sigint_stop_cleanly(nodes: NodeLauncher, tmp_path: Path) ->
     events = [e["event"] for e in node.log_events()]
     assert "node.stopping" in events and events[-1] == "node.stopped"
     stops = [e["child"] for e in node.log_events() if e["event"] == "supervisor.child.stopped"]
-    # control before the event streams it serves, the TCP endpoints (bound before the
-    # control socket appears), the Raft node last
-    assert stops[-5:] == ["control", "events", "hello", "remote", "raft"]
+    # the event streams before the control socket that carries their final frames, the
+    # TCP endpoints (bound before the control socket appears), the Raft node last
+    assert stops[-5:] == ["events", "control", "hello", "remote", "raft"]
     # Reverse of start order: the certificate renewer, the log publisher, then the agent
     # before the worker it drives.
     assert stops[:4] == ["renewer", "logs", "agent", "worker"]

@@ -357,6 +357,7 @@ class ManagerParts:
             raft_running=node is not None,
             leader_id=node.leader_id if node is not None else 0,
             has_cluster=self.store.view(clusters.get_default) is not None,
+            leaderless_for=node.leaderless_seconds if node is not None else 0.0,
         )
 
     def metrics_collectors(self) -> list[Collector]:
@@ -425,13 +426,15 @@ class ManagerParts:
                 max_message_size=HELLO_MAX_MESSAGE_SIZE,  # anyone: ZeroMQ drops bigger frames
                 stop_timeout=stop_timeout,
             ),
+            endpoint_child(
+                "control", config.control_bind, tables["control"], stop_timeout=stop_timeout
+            ),
+            # after the control socket, so it stops first: the watches it ends as it stops
+            # get their final frame through that socket (actors/events/streams.py)
             ChildSpec(
                 "events",
                 lambda ctx: EventStreamsActor.start(ctx, self.events),
                 stop_timeout=stop_timeout,
-            ),
-            endpoint_child(
-                "control", config.control_bind, tables["control"], stop_timeout=stop_timeout
             ),
             *self.shared.engine_children(),
             leader_child(

@@ -46,8 +46,10 @@ def test_update_words() -> None:
     assert update_reason(None) == ""
     assert update_reason({"state": "updating", "message": "update in progress"}) == ""
     paused = {"state": "paused", "message": "update paused due to failure of task t1"}
-    assert update_reason(paused) == "update paused: update paused due to failure of task t1"
+    assert update_reason(paused) == "update paused due to failure of task t1"
     assert update_reason({"state": "rollback_paused", "message": ""}) == "update rollback paused"
+    rollback_paused = {"state": "rollback_paused", "message": "rollback paused due to failure"}
+    assert update_reason(rollback_paused) == "update rollback paused due to failure"
     done = {"state": "rollback_completed", "message": "rollback completed: update rolled back"}
     assert update_reason(done) == "update rollback completed: update rolled back"
     rows = update_status_rows({**paused, "started_at": 0.0, "completed_at": None})

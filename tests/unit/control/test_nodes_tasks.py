@@ -34,6 +34,27 @@ def test_node_ls_rows() -> None:
     assert rows[1]["manager_status"] is None
 
 
+def test_node_ls_filters_and_refusals() -> None:
+    c = Cluster()
+    m = c.add_node("node-1", manager=True)
+    w = c.add_node("node-2")
+    call(c.nodes.update, {"node": w, "label_add": {"zone": "a"}})
+
+    def ids(*filters: str) -> list[str]:
+        return [r["id"] for r in call(c.nodes.ls, {"filters": list(filters)})["nodes"]]
+
+    assert ids() == [m, w]
+    assert ids("role=manager") == [m]
+    assert ids("node.label=zone=a") == [w]
+    assert ids("name=node-", "role=worker") == [w]
+    assert ids("membership=pending") == []
+    for bad in ("colour=red", "role=boss", "membership=maybe", "name"):
+        with pytest.raises(ControlError) as info:
+            call(c.nodes.ls, {"filters": [bad]})
+        assert info.value.code == ControlCode.INVALID_ARGUMENT
+        assert f"invalid filter {bad!r}" in info.value.message
+
+
 def test_node_update_availability_and_labels() -> None:
     c = Cluster()
     n = c.add_node("node-1")
@@ -121,6 +142,30 @@ def test_task_ls_filters_and_inspect() -> None:
     inspected = call(c.tasks.inspect, {"task": t1})
     assert inspected["task"]["id"] == t1 and inspected["summary"]["node"] == "node-1"
     assert code(c.tasks.inspect, {"task": "task"}) == ControlCode.AMBIGUOUS
+
+
+def test_task_ls_takes_node_ps_filters() -> None:
+    c = Cluster()
+    n1 = c.add_node("node-1")
+    c.create(name="web", replicas=2, labels={"tier": "front"})
+    c.create(name="db")
+    t1 = c.add_task("web", 1, n1)
+    t2 = c.add_task("web", 2, n1)
+    t3 = c.add_task("db", 1, n1)
+    c.set_desired(t2, TaskState.SHUTDOWN)
+
+    def ids(*filters: str) -> list[str]:
+        body = {"node": "node-1", "filters": list(filters)}
+        return [r["id"] for r in call(c.tasks.ls, body)["tasks"]]
+
+    assert ids() == [t3, t1, t2]  # by service, then slot
+    assert ids("label=tier=front") == [t1, t2]  # the service's labels
+    assert ids("label=tier", "desired-state=running") == [t1]
+    assert ids("name=web.2") == [t2]
+    assert ids(f"id={t3}") == [t3]
+    for bad in ("node=node-1", "desired-state=asleep", "id"):
+        assert code(c.tasks.ls, {"filters": [bad]}) == ControlCode.INVALID_ARGUMENT
+    assert code(c.tasks.ls, {"filters": ["id=t"] * 65}) == ControlCode.INVALID_ARGUMENT
 
 
 def test_cluster_inspect_hides_keys() -> None:

@@ -145,6 +145,29 @@ def test_removed_service_fails_and_global_mode_counts_nodes() -> None:
     assert "was removed" in judge.judge(ps(c, "g")).failed
 
 
+def test_a_global_service_without_tasks_has_not_converged() -> None:
+    c = Cluster()
+    n1 = c.add_node("n1")
+    c.create(name="g", mode="global")
+    clock = FakeClock()
+    judge = ProgressJudge(clock, pending_grace=15)
+    verdict = judge.judge(ps(c, "g"))  # the orchestrator has not made its tasks yet
+    assert not verdict.done and not verdict.failed
+    clock.now = 10.0
+    c.set_task(c.add_task("g", 0, n1), TaskState.RUNNING)
+    assert judge.judge(ps(c, "g")).done
+
+
+def test_a_global_service_no_node_takes_fails_after_the_grace() -> None:
+    c = Cluster()
+    c.create(name="g", mode="global")
+    clock = FakeClock()
+    judge = ProgressJudge(clock, pending_grace=15)
+    assert not judge.judge(ps(c, "g")).failed
+    clock.now = 15.0
+    assert "global service g has no task: no node is eligible" in judge.judge(ps(c, "g")).failed
+
+
 def test_renderer_redraws_on_a_tty_and_prints_changes_otherwise() -> None:
     plain = io.StringIO()
     r = ProgressRenderer(plain, tty=False)

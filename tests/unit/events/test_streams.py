@@ -218,3 +218,20 @@ def test_stopping_ends_every_watch_with_its_position(
     s.tick(clock())
     s.close_all("closed")
     assert req.frames[-1]["end"] == "closed" and req.frames[-1]["position"] == store.version
+
+
+def test_after_stopping_a_watch_is_refused_until_the_pump_runs_again(
+    store: MemoryStore, clock: ManualClock
+) -> None:
+    # between the events actor's stop and the control socket's, a watch that opened would
+    # wait for a pump that is gone: it is refused at once instead
+    s = streams(store, clock)
+    s.close_all("closed")
+    late = open_watch(s, {})
+    assert late.errors == [
+        ("unavailable", "this manager is stopping: watch events on another manager")
+    ]
+    assert s.open_watches == 0
+    s.bind(lambda: None)  # the actor started again (a restart after a crash)
+    again = open_watch(s, {})
+    assert not again.errors and s.open_watches == 1

@@ -9,9 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from actors.proposal_errors import NotLeader, ProposalDropped
+from actors.proposal_errors import NotLeader, ProposalDropped, StorageFull
 from actors.raft_node.actor import RaftNode
 from actors.raft_node.handlers import ProposalAnswer
+from actors.raft_node.peers import propose_reply_error
 from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
 from actors.store import MemoryStore
@@ -83,3 +84,18 @@ def test_only_the_first_outcome_is_answered() -> None:
     assert request.replies == [
         {"index": 0, "error": "dropped", "message": "lost leadership; outcome unknown"}
     ]
+
+
+def test_a_full_disk_refusal_reaches_the_forwarding_member_as_such() -> None:
+    request = PeerRequest("raft.propose", {"data": [b"x"], "forwarded": True})
+    answer = ProposalAnswer(request, None)  # type: ignore[arg-type]
+    answer.set_exception(StorageFull("no space left on the disk of the Raft log in /d"))
+    assert request.replies == [
+        {
+            "index": 0,
+            "error": "no_space",
+            "message": "no space left on the disk of the Raft log in /d",
+        }
+    ]
+    error = propose_reply_error(request.replies[0])
+    assert isinstance(error, StorageFull) and "/d" in str(error)  # not retried as dropped

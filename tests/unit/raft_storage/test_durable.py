@@ -305,7 +305,9 @@ def test_save_is_one_write_and_one_fsync(
     monkeypatch.setattr(os, "fdatasync", fdatasync)
     monkeypatch.setattr(os, "fsync", fsync)
     s.save(HardState(1, 1, 0), ents(1, 300))
-    assert calls == ["write", "write", "sync"]  # zeros written ahead (wal.py), the record
+    # zeros written ahead (wal.py), the record, its fsync, then zeros to keep
+    # PREALLOCATE bytes ahead of the records (their fsync is the next record's)
+    assert calls == ["write", "write", "sync", "write"]
     calls.clear()
     s.save(HardState(1, 1, 0), ents(301, 600))
     assert calls == ["write", "sync"]

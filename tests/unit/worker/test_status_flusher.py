@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pykka
 import pytest
+from structlog.testing import capture_logs
 
 from actors.periodic import PeriodicActor
 from actors.supervised import ChildContext, ChildExit, Directory
@@ -137,3 +138,36 @@ def test_a_state_managers_set_is_kept_but_never_reported(tmp_path: Path) -> None
     book.update("t", TaskStatus(state=TaskState.ACCEPTED))
     book.flush()
     assert reporter.states("t") == [TaskState.ACCEPTED]
+
+
+class FailingStateFile(WorkerStateFile):
+    """A state file on a disk that is full until ``failing`` is cleared."""
+
+    failing = True
+
+    def save(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+        if self.failing:
+            raise OSError(28, "No space left on device")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_failing_state_write_is_logged_once_a_while_and_its_end_once(tmp_path: Path) -> None:
+    now = [0.0]
+    state_file = FailingStateFile(tmp_path)
+    reporter = Recorder()
+    book = StatusBook(state_file, reporter, interval=INTERVAL, clock=lambda: now[0])
+    book.put_task(make_task("t"))
+    book.update("t", TaskStatus(state=TaskState.PREPARING))
+    with capture_logs() as logs:
+        for _ in range(50):  # every flush fails: 5 s of flushes
+            book.flush()
+            now[0] += INTERVAL
+        now[0] += 30.0
+        book.flush()
+        state_file.failing = False
+        book.flush()
+    failed = [e for e in logs if e["event"] == "worker.state.write_failed"]
+    assert [e["failures"] for e in failed] == [1, 50]
+    recovered = [e for e in logs if e["event"] == "worker.state.write_recovered"]
+    assert [e["failures"] for e in recovered] == [51]
+    assert reporter.batches and saved(tmp_path) == {"t": TaskState.PREPARING}
