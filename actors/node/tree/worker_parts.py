@@ -404,7 +404,8 @@ class WorkerParts:
             stop_timeout=config.stop_timeout,
         )
         shared = self.shared
-        return [*shared.metrics_children(), control, *shared.engine_children(), *shared.children()]
+        # every port bound before the control socket appears (actors/node/tree/node.py)
+        return [*shared.metrics_children(), *shared.engine_children(), control, *shared.children()]
 
     def opening(self) -> None:
         """Nothing to index before a worker's tree starts."""
