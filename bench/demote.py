@@ -1,13 +1,15 @@
 """Demotion: how long ``swarmctl node demote`` takes to turn a manager into a worker.
 
-    python bench/demote.py [--runs 3] [--heartbeat-period 5s]
+    python bench/demote.py [--runs 3] [--target follower|leader] [--heartbeat-period 1s]
+                           [--keep DIR] [--smoke]
 
 A 3-manager cluster of real processes (``tests/support/swarm.py``: 127.0.0.1 free ports,
-tmp state dirs, joined by token, ``--executor process``). Each run demotes a manager that
-is not the leader (the common case: Docker's own ``node demote`` of a follower) and
-polls every 50 ms, from the moment ``swarmctl node demote`` returned, until it is done:
+tmp state dirs, joined by token, ``--executor process``). Each run demotes a follower
+(``--target leader``: the leader, which hands leadership over first) through another
+manager's control socket, and polls every 50 ms, from the moment ``swarmctl node demote``
+returned, until it is done:
 
-- ``node ls`` on the leader shows the node with role worker and no manager status;
+- ``node ls`` on that manager shows the node with role worker and no manager status;
 - the certificate in its state dir (``certificates/node.crt``) names the worker role;
 - its log says it began its restart as a worker and then opened a dispatcher session, and
   ``node ls`` shows it READY.
@@ -18,6 +20,7 @@ the milestones (seconds after the demote returned): the leader's REMOVE, the rol
 recorded as worker, each refused renewal, the renewal, the restart, the session.
 
 Prints one JSON document: every run's total and milestones, and their median.
+``--smoke``: one run (tests/integration/test_bench_smoke.py keeps the bench working).
 """
 
 from __future__ import annotations
@@ -169,7 +172,10 @@ def main() -> int:
         "--target", choices=("follower", "leader"), default="follower", help="whom to demote"
     )
     parser.add_argument("--keep", help="a directory for the nodes' state and logs, kept")
+    parser.add_argument("--smoke", action="store_true", help="one run")
     args = parser.parse_args()
+    if args.smoke:
+        args.runs = 1
     runs: list[dict[str, Any]] = []
     with (
         tempfile.TemporaryDirectory(prefix="bench-demote-") as tmp,
