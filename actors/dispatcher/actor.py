@@ -23,7 +23,9 @@ status writes) holds back nothing. Per tick: polls
 the watch queue, lets the core expire nodes, sends each session its coalesced assignment
 changes (with the networks and registry credentials their tasks need: dependencies.py),
 resends changed credentials to the sessions whose tasks need them, sends every session
-the routing mesh's table when it changed (ingress.py), closes ended sessions
+the routing mesh's table when it changed (ingress.py), tells a node its role when it
+changed (the cue to renew its certificate: a frame, not the next heartbeat, which can
+be a period away), closes ended sessions
 with a final frame, and hands node and status writes to its ``StoreWriter`` (one store
 batch per tick).
 Stopping (leadership lost) closes every session with a final frame so agents reconnect.
@@ -125,7 +127,9 @@ class Dispatcher(SupervisedActor):
         self._core = DispatcherCore(self._heartbeat, self._rng, _log)
         self._link = link if link is not None else DispatcherLink()
         self._front = DispatcherFront(self._core, store, self._clock, self._wake_for_opens)
-        self._streams = SessionStreams(store, self._core, self._front.lock)
+        self._streams = SessionStreams(
+            store, self._core, self._front.lock, roles=lambda: self._front.roles
+        )
         self._watcher: Watcher | None = None
         self._writer: pykka.ActorRef[StoreWriter] | None = None
         self._intake: pykka.ActorRef[StatusIntake] | None = None
@@ -134,6 +138,7 @@ class Dispatcher(SupervisedActor):
         self._window_lock = threading.Lock()  # work is told from the store's and intake's threads
         self._stopping = False
         self._auth_changed: set[str] = set()  # services whose credentials changed
+        self._roles_changed: set[str] = set()  # nodes whose role changed (_send_roles)
         self._ingress = IngressTracker(max(tick_interval, INGRESS_INTERVAL))
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -310,6 +315,7 @@ class Dispatcher(SupervisedActor):
         if resent:
             self._resend_auths()
         resent = self._send_ingress() or resent
+        resent = self._send_roles() or resent
         for session, reason in out.closed:
             self._streams.close(session, reason)
         if (out.node_writes or out.status_writes) and self._writer is not None:
@@ -353,7 +359,10 @@ class Dispatcher(SupervisedActor):
                 with self._front.lock:
                     self._core.node_removed(obj.id)
             else:
-                self._front.roles[obj.id] = obj.role.value
+                role = obj.role.value
+                if self._front.roles.get(obj.id) != role:
+                    self._front.roles[obj.id] = role
+                    self._roles_changed.add(obj.id)
         elif isinstance(obj, Service):
             old_auth = event.old.registry_auth if isinstance(event.old, Service) else None
             if event.action is Action.UPDATE and obj.registry_auth != old_auth:
@@ -402,6 +411,20 @@ class Dispatcher(SupervisedActor):
             needs = self._streams.dependencies(held, auth_only=True)
             if needs:
                 self._streams.send(session, Delta(False), needs)
+
+    def _send_roles(self) -> bool:
+        """A node whose role changed (a promotion or demotion recorded) is told at once in
+        a frame of its own, unless this tick's frames named it already; whether any frame
+        went out."""
+        changed, self._roles_changed = self._roles_changed, set()
+        sent = False
+        for node_id in changed:
+            with self._front.lock:
+                session = self._core.sessions.get(node_id)
+            if session is not None and session.role_sent != self._front.roles.get(node_id):
+                self._streams.send(session, Delta(False))
+                sent = True
+        return sent
 
     def _send_ingress(self) -> bool:
         """The routing mesh's table computed again when due; when it changed, sent to

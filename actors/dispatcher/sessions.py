@@ -46,6 +46,9 @@ class Session:
     # the manager list its last frame named (None: no frame yet): a frame names the list
     # only when it differs (streams.py)
     managers_sent: tuple[ManagerAddress, ...] | None = field(default=None, repr=False)
+    # the node's role its last frame named ("": none yet): a frame names the role only
+    # when it differs (streams.py)
+    role_sent: str = ""
     # the specs its node holds (spec_tables.py); None: a node of the earlier version,
     # whose frames carry each task's spec
     sent_specs: SentSpecs | None = field(default=None, repr=False)

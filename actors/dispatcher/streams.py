@@ -3,8 +3,9 @@
 A frame carries the session's delta (the full set or changes, assignments.py), what its
 tasks need (networks and registry credentials: networks_and_auth.py), the secrets and
 configs to send or drop, and the manager list (read once per tick by the dispatcher, not
-per frame: reading it lists every node) on the session's first frame and when it changed
-since the session's last (``managers_to_send``). The networks and credentials of all the frames
+per frame: reading it lists every node) and the node's role (kept by the front from the
+store's watch) on the session's first frame and when it changed since the session's last
+(``managers_to_send``, ``role_to_send``). The networks and credentials of all the frames
 sent together are read in one store view. A frame that cannot be encoded ends the
 session (the core closes it, under the lock the dispatcher shares with its front).
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from actors.dispatcher.assignments import Delta
 from actors.dispatcher.core import DispatcherCore
@@ -44,10 +45,18 @@ _log = get_logger("dispatcher")
 
 
 class SessionStreams:
-    def __init__(self, store: MemoryStore, core: DispatcherCore, lock: threading.Lock) -> None:
+    def __init__(
+        self,
+        store: MemoryStore,
+        core: DispatcherCore,
+        lock: threading.Lock,
+        roles: Callable[[], Mapping[str, str]] = dict,
+    ) -> None:
+        """``roles``: the nodes' roles as committed, by node id (the front's)."""
         self._store = store
         self._core = core
         self._lock = lock  # the core's (front.py)
+        self._roles = roles
         self.managers: tuple[ManagerAddress, ...] = ()
         self.ingress = IngressFeed()  # the routing mesh's table (ingress_changes.py)
 
@@ -68,6 +77,15 @@ class SessionStreams:
             return ()
         session.managers_sent = managers
         return managers
+
+    def role_to_send(self, session: Session) -> str | None:
+        """The role the session's next frame names: its node's role on the session's
+        first frame and when it changed since its last, else None."""
+        role = self._roles().get(session.node_id, "")
+        if not role or role == session.role_sent:
+            return None
+        session.role_sent = role
+        return role
 
     def frame(
         self,
@@ -97,6 +115,7 @@ class SessionStreams:
             configs_removed=deps.configs_removed,
             ingress=ingress,
             mesh=mesh,
+            role=self.role_to_send(session) if closed is None else None,
         )
 
     def read_dependencies(

@@ -101,6 +101,10 @@ class SessionFrame:
     # None: unchanged
     ingress: tuple[IngressPort, ...] | None = None
     mesh: TableChange | None = None
+    # the node's role in the store on the session's first frame and when it changed since
+    # the session's last frame (None: unchanged): the agent's cue to renew its certificate
+    # at once after a promotion or demotion, not at its next heartbeat
+    role: str | None = None
 
 
 def split_frame(
@@ -144,6 +148,7 @@ def split_frame(
             registry_auths=(),
             ingress=None,
             mesh=None,
+            role=None,
             **part(chunk),
         )
         for chunk in chunks[1:]
@@ -271,6 +276,8 @@ def _frame_body(frame: SessionFrame) -> dict[str, Any]:
         body["ingress"] = encode_table(frame.ingress)
     if frame.mesh is not None:
         body["mesh"] = frame.mesh.encoded
+    if frame.role is not None:
+        body["role"] = frame.role
     for key in ("secrets", "configs"):  # absent when empty: the frames of before
         objects = getattr(frame, key)
         if objects:
@@ -346,6 +353,7 @@ def parse_frame(body: Mapping[str, Any], held: HeldSpecs | None = None) -> Sessi
         configs_removed=tuple(str(r) for r in body.get("configs_removed", ())),
         ingress=parse_table(body["ingress"]) if "ingress" in body else None,
         mesh=parse_change(body["mesh"]) if "mesh" in body else None,
+        role=str(body["role"]) if "role" in body else None,
     )
 
 

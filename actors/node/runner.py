@@ -10,11 +10,12 @@ Rules:
 - One owner of the state dir: `run` makes it private, locks it (`StateDirLock`) before
   anything is read or written, and releases the lock once, on every way out.
 - Start-up, in order (actors/node/startup/): the key store opened first (a locked
-  manager serves only ``swarmctl unlock`` until unlocked; a stop meanwhile ends `run`
-  with 0); the node's place in the cluster (init, join or resume: `prepare_node`); a
-  manager's keys at rest (``--force-new-cluster`` rewrites its Raft group first); the
-  executor and the process sandbox. Then the tree of the role the certificate names
-  (actors/node/tree/: `ManagerParts` or `WorkerParts` under a `Node`).
+  manager serves only ``swarmctl unlock`` until unlocked, and accepts a right key only
+  while every port it is to bind is free; a stop meanwhile ends `run` with 0); the
+  node's place in the cluster (init, join or resume: `prepare_node`); a manager's keys at
+  rest (``--force-new-cluster`` rewrites its Raft group first); the executor and the
+  process sandbox. Then the tree of the role the certificate names (actors/node/tree/:
+  `ManagerParts` or `WorkerParts` under a `Node`).
 - Then `run` waits, on its own thread, for a stop (`request_stop`: a signal, exit 0; the
   tree's escalation, exit 1) or a role change (a renewed certificate of the other role,
   told by the renewer, which must not block: the restart happens here, not on it).
@@ -57,6 +58,7 @@ from actors.node.startup.at_rest import (
     prepare_at_rest,
 )
 from actors.node.startup.keys import NodeKeysError
+from actors.node.startup.listeners import check_listeners, node_listeners
 from actors.node.startup.security import (
     INIT_FILE,
     InitialCluster,
@@ -160,6 +162,8 @@ class NodeRunner:
             init=not node_certs_exist(state_dir) and not joining,
             stop=self._stop,
             version={"version": software_version()},
+            # only a manager holds a key store, locked or not
+            preflight=lambda: check_listeners(node_listeners(config, NodeRole.MANAGER)),
         )
         startup = prepare_node(
             state_dir,

@@ -22,9 +22,10 @@ since the stream blocks), and then, until the session breaks:
 - build the routing mesh's table from the frames' changes (mesh_table.py ``NodeTable``;
   a change out of step ends the session, so the next one brings a full table) and pass
   each table to ``on_ingress`` (a manager of the earlier version sends it whole);
-- pass the node's role each heartbeat reply names to ``on_role`` (the node's renewer
-  renews its certificate when it differs: promotion, demotion) and each manager list a
-  frame brings to ``on_managers``; after a session ends, managers ``refresh_managers``
+- pass the node's role each frame (the session's first, and one as soon as the role
+  changed) and each heartbeat reply names to ``on_role`` (the node's renewer renews its
+  certificate when it differs: promotion, demotion) and each manager list a frame brings
+  to ``on_managers``; after a session ends, managers ``refresh_managers``
   names that the list lacks are added (the node keeps it in STATE_DIR/managers.json);
 - notice a lost stream: each heartbeat reply says how many frames the manager has streamed;
   fewer received by the next heartbeat means frames were lost (the manager's endpoint
@@ -519,6 +520,8 @@ class Agent(SupervisedActor):
             _log.warning("agent.hook.failed", error=repr(exc)[:200])
 
     def _apply(self, frame: SessionFrame) -> None:
+        if frame.role is not None and self._on_role is not None:
+            self._notify(self._on_role, frame.role)
         if frame.ingress is not None and self._on_ingress is not None:
             self._notify(self._on_ingress, frame.ingress)
         if frame.mesh is not None and self._on_ingress is not None:

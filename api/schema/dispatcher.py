@@ -69,6 +69,7 @@ DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
             Field("mesh", ANY, required=False),
             Field("specs", ListOf(ANY), required=False),
             Field("specs_base", INT, required=False),
+            Field("role", STR, required=False),
         ),
         doc="One frame of a session: assignments (full set or changes), the secrets and "
         "configs they need, and session metadata; networks (Network dicts) and "
@@ -81,7 +82,9 @@ DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
         "and specs_base, to a node whose session request names specs: the TaskSpec dicts "
         "the node adds to its session's table at index specs_base (0: the table starts "
         "again), and each task's spec is then its index in that table "
-        "(actors/dispatcher/spec_tables.py).",
+        "(actors/dispatcher/spec_tables.py); role: the node's role in the store, on the "
+        "session's first frame and when it changed since its last (the node renews its "
+        "certificate towards it).",
     )
 )
 DISPATCHER_SESSION: Final = SCHEMA.declare(

@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +25,15 @@ from actors.ca.keystore import CURVE_SECRET, DATA_KEY, NODE_TLS_KEY, KeyStore
 from actors.node.startup.keys import KEYSTORE_DIR, NodeKeys
 from actors.raft_node.wal import list_segments, scan_segment
 from tests.support.at_rest import files_under
-from tests.support.swarm import DEADLINE, ROOT, Swarm, SwarmNode, free_port_pair, poll
+from tests.support.swarm import (
+    DEADLINE,
+    ROOT,
+    Swarm,
+    SwarmNode,
+    free_port,
+    free_port_pair,
+    poll,
+)
 
 SERVICE = "zebracorn-ledger"
 ENV_VALUE = "PLUMBAGO_7a1c"
@@ -206,23 +215,36 @@ def test_unlock_returns_once_the_manager_serves_again(swarm: Swarm) -> None:
     assert listed.returncode == 0, listed.stderr
 
 
-def test_unlock_says_so_when_the_unlocked_node_does_not_come_back(swarm: Swarm) -> None:
-    """A node that fails to start once unlocked (here: its join-hello port taken while it
-    was locked) left ``swarmctl unlock`` reporting success: its control socket answered
-    for a moment before the hello port was bound."""
-    node = swarm.start_node("m1", extra=("--autolock",))
+@pytest.mark.parametrize("taken", ["hello", "engine"], ids=["join-hello port", "Engine API port"])
+def test_an_unlock_is_refused_naming_a_port_taken_while_locked(swarm: Swarm, taken: str) -> None:
+    """A port the manager binds as it starts, taken while it was locked, left ``swarmctl
+    unlock`` reporting success (or, later, that the node did not come back) for a node
+    about to stop. The unlock is refused naming the port and what it is for, the node stays
+    locked, and once the port is free the next unlock succeeds."""
+    engine_port = free_port()
+    node = swarm.start_node(
+        "m1", extra=("--autolock", "--engine-api", f"tcp://127.0.0.1:{engine_port}")
+    )
     node.wait_ready()
     key = unlock_key(node)
     restart(node)
     wait_locked(node)
+    port = node.port + 1 if taken == "hello" else engine_port
+    what = "the join-hello endpoint" if taken == "hello" else "the Engine API (--engine-api)"
     with socket.socket() as squatter:
-        squatter.bind((node.listen_host, node.port + 1))
+        squatter.bind(("127.0.0.1", port))
         squatter.listen()
-        result = unlock(node, key)
-        poll(lambda: not node._alive(), "m1: exited, its hello port taken")
-    assert result.returncode == 1
-    assert "the node is unlocked, but its control socket" in result.stderr
-    assert "did not answer again" in result.stderr
+        refused = unlock(node, key)
+        assert refused.returncode == 1
+        assert what in refused.stderr and f"127.0.0.1:{port}" in refused.stderr
+        assert "in use" in refused.stderr and "stays locked" in refused.stderr
+        wait_locked(node)  # alive, and still locked
+    assert unlock(node, key).returncode == 0
+    node.wait_started()
+    listed = node.ctl("node", "ls")
+    assert listed.returncode == 0, listed.stderr
+    with urllib.request.urlopen(f"http://127.0.0.1:{engine_port}/_ping", timeout=10) as reply:
+        assert reply.status == 200
 
 
 def test_autolock_on_off_and_rotation(swarm: Swarm) -> None:

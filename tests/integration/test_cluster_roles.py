@@ -1,6 +1,7 @@
 """Issue 5 roles and revocation on real processes: ``node rm`` (refusals, revocation, a
 removed worker stops and, restarted, is refused and stops again, its tasks move) and
-``node demote|promote`` (Raft membership follows; the last manager cannot be demoted)."""
+``node demote|promote`` (Raft membership follows; the last manager cannot be demoted; a
+demoted manager becomes a worker that takes tasks)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from actors.ca.certs import CertificateError, read_node_certificate
+from actors.ca.node_certs import NODE_CERT_FILE
+from api.enums import NodeRole
 from tests.support.swarm import CtlError, Swarm, SwarmNode, poll
 from transport.client import Client
 from transport.keys import read_keypair
@@ -140,6 +144,72 @@ def test_demote_promote_round_trip_and_the_last_manager(swarm: Swarm) -> None:
     with pytest.raises(CtlError) as refused:
         survivor.ctl_json("node", "demote", survivor.node_id)
     assert "last manager" in str(refused.value)
+
+
+def test_a_demoted_manager_becomes_a_worker_that_takes_tasks(swarm: Swarm) -> None:
+    """``node demote`` of a follower: it leaves Raft, renews into a worker certificate,
+    restarts its parts as a worker with a session to the leader, and the scheduler places
+    tasks on it. The default heartbeat period (5 s): the node learns its new role from its
+    session's stream, not from a heartbeat."""
+    m1, m2, m3 = swarm.start_cluster(managers=3, workers=0)
+    leader = swarm.leader()
+    assert leader is not None
+    target = next(n for n in (m1, m2, m3) if n is not leader)
+    target_id = target.node_id
+    leader.ctl_json("node", "demote", target_id)
+
+    def a_worker() -> bool:
+        r = row_on(leader, target_id) or {}
+        return (
+            r.get("role") == "worker"
+            and r.get("manager_status") is None
+            and r.get("status") == "ready"
+            and certificate_role(target) is NodeRole.WORKER
+        )
+
+    poll(a_worker, f"{target.name} a ready worker with a worker certificate", 60)
+    poll(
+        lambda: session_after_restart(target),
+        f"{target.name} restarted as a worker with a session",
+        60,
+    )
+    assert target.process is not None and target.process.poll() is None  # never exited
+    assert len(managers_on(leader)) == 2
+    # it renewed through the leader, which recorded it a worker, not through its own CA,
+    # whose store stopped following Raft with the demotion under way
+    refused = [e for e in target.log_events() if e.get("event") == "ca.request.refused"]
+    assert refused == []
+    # tasks that only a worker may run go to it
+    leader.ctl_json(
+        "service", "create", "--name", "on-workers", "--replicas", "2",
+        "--constraint", "node.role==worker", "--detach", "busybox", "sleep", "300",
+    )  # fmt: skip
+
+    def placed_on_it() -> bool:
+        running = leader.running("on-workers")
+        return len(running) == 2 and all(t["node_id"] == target_id for t in running)
+
+    poll(placed_on_it, f"2 tasks running on {target.name}", 60)
+
+
+def certificate_role(node: SwarmNode) -> NodeRole | None:
+    """The role of the certificate in the node's state dir (None: none readable now)."""
+    try:
+        cert = (node.state_dir / "certificates" / NODE_CERT_FILE).read_bytes()
+        return read_node_certificate(cert).role
+    except (OSError, CertificateError, ValueError):
+        return None
+
+
+def session_after_restart(node: SwarmNode) -> bool:
+    """The node's log: a restart as a worker began, then a dispatcher session opened."""
+    restarting = False
+    for e in node.log_events():
+        if e.get("event") == "node.role.restarting" and e.get("role") == "worker":
+            restarting = True
+        elif restarting and e.get("event") == "agent.session.opened":
+            return True
+    return False
 
 
 def row_on(node: SwarmNode, node_id: str) -> dict[str, Any] | None:

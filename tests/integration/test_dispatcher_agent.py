@@ -31,7 +31,7 @@ from actors.node.fleet.fleet import Fleet
 from actors.node.fleet.loop import SimSettings
 from actors.node.fleet.members import FleetMember
 from actors.node.fleet.session import SessionConfig
-from actors.store import MemoryStore, WriteTx
+from actors.store import MemoryStore, WriteTx, clusters
 from actors.store import nodes as node_queries
 from actors.store import tasks as task_queries
 from actors.worker.agent import Agent
@@ -174,6 +174,7 @@ def start_agent(
     keys: KeyPair,
     sink: RecordingSink,
     resources: TaskResources | None = None,
+    on_role: Callable[[str], None] | None = None,
 ) -> pykka.ActorRef[Agent]:
     return Agent.start(
         None,
@@ -187,6 +188,7 @@ def start_agent(
         backoff=Backoff.equal_jitter(initial=0.05, maximum=0.5),
         rng=random.Random(5),
         resources=resources,
+        on_role=on_role,
     )
 
 
@@ -510,6 +512,39 @@ def test_agent_reopens_its_session_with_a_new_dispatcher(
         lambda: (n := manager.node(node_id)) and n.status.state is NodeState.READY,
         "node READY again",
     )
+
+
+def test_a_role_change_reaches_the_agent_in_a_frame_not_at_its_next_heartbeat(
+    manager: Manager, worker_keys: KeyPair
+) -> None:
+    """A demotion recorded (the leader marks the node a worker once it left Raft) is told
+    on the session's stream at once; heartbeats are a minute apart here, so only a frame
+    can bring it (the node then renews its certificate into the new role)."""
+
+    def slow_heartbeats(tx: WriteTx) -> None:
+        cluster = clusters.get_default(tx)
+        assert cluster is not None
+        spec = replace(cluster.spec, dispatcher=DispatcherConfig(heartbeat_period=60.0))
+        tx.update(replace(cluster, spec=spec))
+
+    manager.store.update(slow_heartbeats)
+    node_id = manager.join(worker_keys, NodeRole.MANAGER)
+    roles: list[str] = []
+    agent = start_agent(manager, node_id, worker_keys, RecordingSink(), on_role=roles.append)
+    try:
+        wait_for(lambda: roles == ["manager"], "the role on the session's first frame")
+        assert agent.proxy().state().get().sessions_opened == 1
+
+        def demoted(tx: WriteTx) -> None:
+            node = node_queries.get(tx, node_id)
+            assert node is not None
+            tx.update(replace(node, role=NodeRole.WORKER))
+
+        manager.store.update(demoted)
+        wait_for(lambda: roles[-1:] == ["worker"], "the new role, on the session's stream")
+        assert agent.proxy().state().get().sessions_opened == 1
+    finally:
+        agent.stop()
 
 
 def test_no_dispatcher_means_unavailable(manager: Manager, worker_keys: KeyPair) -> None:

@@ -257,7 +257,10 @@ def test_a_taken_port_fails_the_start_with_exit_1(nodes: NodeLauncher, tmp_path:
         )
         assert node.process.wait(timeout=DEADLINE) == 1
     failed = [e for e in node.log_events() if e["event"] == "node.start.failed"]
-    assert failed and "Address already in use" in failed[0]["error"]
+    assert failed and failed[0]["error"] == (
+        f"the remote API (--listen-remote-api) cannot listen on 127.0.0.1:{port}: "
+        "the address is in use (another process listens on it)"
+    )
     assert not node.socket.exists()
 
 

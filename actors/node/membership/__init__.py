@@ -14,9 +14,10 @@ first hands leadership to the most caught-up reachable voter; the new leader pro
 ``REMOVE``; once the node is out of the configuration its ``role`` becomes worker (so
 authorization refuses it Raft) and its ``manager_status`` is cleared. *Promote* (any
 worker, whether it joined as one or was demoted): the leader sets ``role`` to manager at
-once; no membership change yet. The node follows (actors/node/tree/, actors/node/runner.py):
-each dispatcher heartbeat reply names the Node's role; when it differs from the
-certificate's the node renews, and the CA issues the role `issued_role` allows (a manager
+once; no membership change yet. The node follows (actors/node/tree/,
+actors/node/runner.py): its dispatcher session names the Node's role on the stream as soon
+as it changed (and in each heartbeat reply); when it differs from the certificate's the
+node renews at once, and the CA issues the role `issued_role` allows (a manager
 certificate only when the desired role is manager; none while a demotion is under way,
 worker once the node has left Raft). A certificate of the other role restarts the node's
 parts in place: a demoted manager stops Raft, the leader group, the remote and hello

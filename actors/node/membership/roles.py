@@ -6,8 +6,11 @@
   records the role at once (the node then renews into a manager certificate and joins
   Raft afresh).
 - The node's side: `renewal_role` is what its certificate renewer aims for (its session's
-  word on the Node's role, else its own store's); `role_restart` tells it, after a
-  renewal, which role to restart its parts in (None: keep running). The CA issues a
+  word on the Node's role, else its own store's); `renewal_managers` whom it asks (a
+  demoted manager asks its own CA last: its store stopped following Raft when the
+  leader took it out, so it still holds the demotion under way and refuses);
+  `role_restart` tells it, after a renewal, which role to restart its parts in (None:
+  keep running). The CA issues a
   manager certificate only after the leader recorded the promotion and a worker one only
   after the node left Raft (api/roles.py `issued_role`), so the certificate decides.
 """
@@ -15,10 +18,14 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
+from typing import TypeVar
 
 from api.enums import NodeRole
 
-__all__ = ["RoleStep", "renewal_role", "role_restart", "role_step"]
+__all__ = ["RoleStep", "renewal_managers", "renewal_role", "role_restart", "role_step"]
+
+T = TypeVar("T")
 
 
 class RoleStep(enum.Enum):
@@ -54,6 +61,17 @@ def renewal_role(
     if store_role is not None:
         return store_role
     return cert_role
+
+
+def renewal_managers(
+    managers: Sequence[T], *, running: NodeRole, session_role: NodeRole | None
+) -> tuple[T, ...]:
+    """The order the renewer asks ``managers`` in (a manager's list names itself first).
+    A manager whose session says it is a worker now left Raft before the leader recorded
+    it: its own store never heard, so its own CA comes last."""
+    if running is NodeRole.MANAGER and session_role is NodeRole.WORKER and managers:
+        return (*managers[1:], managers[0])
+    return tuple(managers)
 
 
 def role_restart(running: NodeRole, certified: NodeRole) -> NodeRole | None:

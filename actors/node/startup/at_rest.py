@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -172,11 +172,13 @@ def open_at_rest(
     init: bool,
     stop: threading.Event,
     version: Mapping[str, Any],
+    preflight: Callable[[], None] = lambda: None,
 ) -> NodeKeys | None:
     """The state dir's key store, unlocked (waiting for ``swarmctl unlock`` when
-    autolocked); created when ``init`` (locked under a new unlock key with ``autolock``);
-    None when there is none (a worker, a node about to join). Raises `StoppedWhileLocked`
-    and `actors.node.startup.keys.NodeKeysError`."""
+    autolocked, which accepts a right key only once ``preflight`` passes:
+    actors/node/startup/locked.py); created when ``init`` (locked under a new unlock key
+    with ``autolock``); None when there is none (a worker, a node about to join). Raises
+    `StoppedWhileLocked` and `actors.node.startup.keys.NodeKeysError`."""
     if KeyStore(state_dir / KEYSTORE_DIR).exists():
         if autolock:
             _log.warning("node.autolock.ignored", reason="the cluster exists: use cluster update")
@@ -184,7 +186,7 @@ def open_at_rest(
         if isinstance(opened, NodeKeys):
             return opened
         info = {"node_id": read_node_id(state_dir), "role": "manager", **version}
-        keys = wait_for_unlock(opened, control_path, stop, version=info)
+        keys = wait_for_unlock(opened, control_path, stop, version=info, preflight=preflight)
         if keys is None:
             raise StoppedWhileLocked()
         return keys

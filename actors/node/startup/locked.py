@@ -5,14 +5,18 @@
 unlock key, or None when ``stop`` is set first (SIGTERM while locked). A wrong key is
 answered "invalid unlock key" and the node keeps waiting; a damaged key store file is
 answered with the error naming the file (``store_error``), and the node keeps waiting
-too. The endpoint is stopped and its socket file removed before returning, so the node's
-own control endpoint can bind it.
+too. A right key is accepted only once ``preflight`` passes (every TCP port the manager
+binds as it starts is free: actors/node/startup/listeners.py); a taken port is answered
+with the error naming it and what it is for, and the node stays locked, so the operator
+frees it and unlocks again instead of being told "unlocked" by a node about to stop. The
+endpoint is stopped and its socket file removed before returning, so the node's own
+control endpoint can bind it.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,7 @@ from actors.control.errors import ControlCode, ControlError
 from actors.control.unlock import locked_handlers
 from actors.log import get_logger
 from actors.node.startup.keys import LockedKeys, NodeKeys
+from actors.node.startup.listeners import PortTaken
 from transport.endpoint import Endpoint, Handler, Request
 
 __all__ = ["wait_for_unlock"]
@@ -36,6 +41,7 @@ def wait_for_unlock(
     stop: threading.Event,
     *,
     version: Mapping[str, Any],
+    preflight: Callable[[], None] = lambda: None,
 ) -> NodeKeys | None:
     result: list[NodeKeys] = []
     unlocked = threading.Event()
@@ -53,6 +59,15 @@ def wait_for_unlock(
             except Exception:
                 _log.warning("node.unlock.refused")
                 raise
+            try:
+                preflight()
+            except PortTaken as exc:
+                _log.error("node.unlock.cannot_start", error=str(exc))
+                raise ControlError(
+                    ControlCode.UNAVAILABLE,
+                    f"the unlock key is right, but this manager cannot start: {exc}; "
+                    "free it and run swarmctl unlock again (the manager stays locked)",
+                ) from None
             result.append(keys)
         _log.info("node.unlocked")
         unlocked.set()

@@ -414,9 +414,9 @@ class ManagerParts:
                 admission=self.admission,
                 stop_timeout=stop_timeout,
             ),
-            # both TCP ports bound before the control socket appears: a taken port fails
-            # the start before swarmctl (unlock, or any call) is answered by a node that
-            # is about to stop
+            # every port bound before the control socket appears (the hello port, the
+            # Engine API's): a taken port fails the start before swarmctl (unlock, or
+            # any call) is answered by a node that is about to stop
             endpoint_child(
                 "hello",
                 hello_address(config.listen_remote_api),  # port + 1 (actors/ca/join.py)
@@ -426,6 +426,7 @@ class ManagerParts:
                 max_message_size=HELLO_MAX_MESSAGE_SIZE,  # anyone: ZeroMQ drops bigger frames
                 stop_timeout=stop_timeout,
             ),
+            *self.shared.engine_children(),  # its calls wait for the control socket
             endpoint_child(
                 "control", config.control_bind, tables["control"], stop_timeout=stop_timeout
             ),
@@ -436,7 +437,6 @@ class ManagerParts:
                 lambda ctx: EventStreamsActor.start(ctx, self.events),
                 stop_timeout=stop_timeout,
             ),
-            *self.shared.engine_children(),
             leader_child(
                 store,
                 raft,

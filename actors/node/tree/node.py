@@ -4,14 +4,17 @@ declare, in dependency order (stopped in reverse).
 A manager's parts (actors/node/tree/manager_parts.py) run:
 
     root Supervisor
+     ├─ metrics, web  the Prometheus endpoint and the web view, when asked for
      ├─ raft      RaftNodeActor: DurableStorage (STATE_DIR/raft) and the Raft loop, which
      │            rebuilds the store (snapshot restore, then the committed entries) and is
      │            the store's proposer
      ├─ remote    TCP ROUTER, CURVE with the node's key pair, ZAP by the CA-backed
      │            admission index, every handler authorized per message type; serves Raft,
      │            the CA (join, renew) and the dispatcher's sessions
-     ├─ control   ipc:// ROUTER, socket file mode 0600, control API
      ├─ hello     the join-hello endpoint (remote port + 1, published key: ca.hello only)
+     ├─ engine    the Engine API, when asked for (calls the control socket)
+     ├─ control   ipc:// ROUTER, socket file mode 0600, control API
+     ├─ events    the event streams (stop before the control socket carrying their end)
      ├─ leader    nested Supervisor, autostart=False: bootstrap, orchestrator, task reaper,
      │            scheduler, dispatcher, membership keeper; Raft's leadership subscription
      │            tells this supervisor to start it on winning and stop it on losing
@@ -22,10 +25,15 @@ A manager's parts (actors/node/tree/manager_parts.py) run:
      ├─ agent     Agent: a CURVE session to a manager's dispatcher (its own first)
      └─ renewer   renews the node's certificate
 
-A worker's parts (actors/node/tree/worker_parts.py) run ``control`` (``version``, and
-every other control request refused with ``not_manager``: swarmctl prints one line),
-``worker``, ``agent`` and ``renewer``. A promotion or demotion stops this tree and starts
-one of the other role's parts, without the process exiting (actors/node/runner.py).
+Every listening socket is bound before the control socket appears, and `Node.start`
+checks them all first (actors/node/startup/listeners.py): a taken port fails the start
+with an error naming it and what it is for, before any client is told the node serves.
+
+A worker's parts (actors/node/tree/worker_parts.py) run ``metrics`` and ``engine`` when
+asked for, ``control`` (``version``, and every other control request refused with
+``not_manager``: swarmctl prints one line), ``worker``, ``agent`` and ``renewer``. A
+promotion or demotion stops this tree and starts one of the other role's parts, without
+the process exiting (actors/node/runner.py).
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import pykka
 
 from actors.log import get_logger
 from actors.node.config import NodeConfig, NodeError
+from actors.node.startup.listeners import check_listeners, node_listeners
 from actors.node.startup.state_dir import check_control_socket_free
 from actors.node.tree.endpoints import HandlerFactory
 from actors.supervisor import ChildSpec, Supervisor
@@ -96,6 +105,9 @@ class Node:
     def start(self) -> None:
         children = self.parts.children()  # validates the addresses before anything starts
         check_control_socket_free(self.config.listen_control_api)
+        # every port free, or an error that names the one taken and what it is for (the
+        # tree binds them all before its control socket too, so none fails after it)
+        check_listeners(node_listeners(self.config, self.parts.role))
         self.parts.opening()
         ref = Supervisor.start(None, children, name="node", on_escalate=self._escalated)
         self.supervisor = ref

@@ -18,12 +18,12 @@ The agent and the worker's executor share the node's `DependencyStore` (the secr
 configs its sessions bring, in memory only, kept across restarts of either) and its
 `TaskFiles` (their files, on a tmpfs: `default_files_root`).
 
-`SharedParts` follows the node's role: the agent passes the role each heartbeat reply
-names (the Node's role in the leader's store) to it, which tells the renewer to look
-again when it changed; the renewer renews towards it
-(actors/node/membership/roles.py `renewal_role`); a renewed certificate of the other role
-calls ``on_role_change`` (the runner restarts the node's parts in that role). The manager
-list the sessions send is kept in STATE_DIR/managers.json (without this node).
+`SharedParts` follows the node's role: the agent passes the role its session names (the
+Node's role in the leader's store: on the stream when it changed, and in each heartbeat
+reply) to it, which tells the renewer to look again when it changed; the renewer renews
+towards it (actors/node/membership/roles.py `renewal_role`); a renewed certificate of the
+other role calls ``on_role_change`` (the runner restarts the node's parts in that role).
+The manager list the sessions send is kept in STATE_DIR/managers.json (without this node).
 
 `WorkerParts` builds a worker node (its certificate says worker): a control endpoint
 that answers ``version`` and refuses the rest, then the shared parts: no Raft, no store,
@@ -55,7 +55,7 @@ from actors.metrics.node import NodeTasksCollector
 from actors.metrics.registry import Collector
 from actors.metrics.transport import TransportCollector
 from actors.node.config import NodeConfig, NodeError
-from actors.node.membership.roles import renewal_role, role_restart
+from actors.node.membership.roles import renewal_managers, renewal_role, role_restart
 from actors.node.startup.security import NodeStartup, read_managers, write_managers
 from actors.node.startup.state_dir import remove_manager_state
 from actors.node.tree.endpoints import (
@@ -291,7 +291,7 @@ class SharedParts:
                 CertRenewer,
                 state_dir=setup.config.state_dir,
                 certs=self.node_certs,
-                managers=self.managers,
+                managers=self._renewal_managers,
                 settings=self._settings,
                 on_renewed=self._cert_renewed,
                 source=setup.source,
@@ -335,6 +335,9 @@ class SharedParts:
         if entries != [dict(m) for m in read_managers(state_dir)]:
             write_managers(state_dir, entries)
             _log.info("node.managers.saved", managers=len(entries))
+
+    def _renewal_managers(self) -> Sequence[ManagerAddress]:
+        return renewal_managers(self.managers(), running=self.role, session_role=self.session_role)
 
     def _settings(self) -> RenewalSettings:
         read = self._store_settings
@@ -401,7 +404,8 @@ class WorkerParts:
             stop_timeout=config.stop_timeout,
         )
         shared = self.shared
-        return [*shared.metrics_children(), control, *shared.engine_children(), *shared.children()]
+        # every port bound before the control socket appears (actors/node/tree/node.py)
+        return [*shared.metrics_children(), *shared.engine_children(), control, *shared.children()]
 
     def opening(self) -> None:
         """Nothing to index before a worker's tree starts."""

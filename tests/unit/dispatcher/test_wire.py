@@ -57,6 +57,7 @@ def test_a_packed_frame_is_the_map_encode_frame_makes() -> None:
                      (t1, t2, other), ("t0",)),
         SessionFrame("s1", 5.0, (), False, (), (), closed="heartbeat failure"),
         SessionFrame("s1", 5.0, (), False, (t1,), (), secrets_removed=("x",), ingress=()),
+        SessionFrame("s1", 5.0, (), False, (), (), role="worker"),
     ]  # fmt: skip
     for frame in frames:
         wire = encode("dispatcher.session.message", pack_frame(frame), request_id=7, more=True)

@@ -3,7 +3,13 @@ the leader's steps and the node's following (actors/node/membership/roles.py).""
 
 from __future__ import annotations
 
-from actors.node.membership.roles import RoleStep, renewal_role, role_restart, role_step
+from actors.node.membership.roles import (
+    RoleStep,
+    renewal_managers,
+    renewal_role,
+    role_restart,
+    role_step,
+)
 from api.enums import NodeRole
 from api.roles import ManagerView, check_demotion, issued_role, quorum
 
@@ -52,6 +58,16 @@ def test_the_ca_issues_a_manager_certificate_only_when_the_desired_role_is_manag
     assert issued_role(W, M) is W  # the leader has not recorded the promotion yet
     assert issued_role(M, W) is None  # demotion under way: still a Raft member
     assert issued_role(W, W) is W
+
+
+def test_a_demoted_manager_asks_its_own_ca_last() -> None:
+    own_first = ("own", "m2", "m3")
+    assert renewal_managers(own_first, running=M, session_role=W) == ("m2", "m3", "own")
+    # otherwise the list's order: its own CA first (a renewal on schedule, a promotion)
+    assert renewal_managers(own_first, running=M, session_role=M) == own_first
+    assert renewal_managers(own_first, running=M, session_role=None) == own_first
+    assert renewal_managers(("m1", "m2"), running=W, session_role=M) == ("m1", "m2")
+    assert renewal_managers((), running=M, session_role=W) == ()
 
 
 def test_the_renewer_aims_for_the_sessions_role_then_the_stores() -> None:
