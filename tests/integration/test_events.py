@@ -178,8 +178,18 @@ def test_a_bounded_replay_ends_by_itself_and_bad_bounds_are_one_line(swarm: Swar
         assert len(bad.stderr.splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("stop", "says"),
+    [
+        # the manager ends its watches as it stops; without that, the follow noticed only
+        # when its lease's frame did not come (20 s): the deadline below is well under it
+        ("terminate", "the manager stopped serving events"),
+        # SIGKILL sends no last frame: swarmctl watches its connection close
+        ("kill", "went away during the stream"),
+    ],
+)
 def test_a_follow_ends_at_once_with_its_position_when_the_manager_stops(
-    swarm: Swarm,
+    swarm: Swarm, stop: str, says: str
 ) -> None:
     node = swarm.start_node("m1")
     node.wait_ready()
@@ -192,38 +202,15 @@ def test_a_follow_ends_at_once_with_its_position_when_the_manager_stops(
             "m1 drained", lambda e: e["id"] == node.node_id and changed(e, "drain")
         )
         seen = watch.events[i_drain]["position"]
-        assert node.terminate() == 0
-        # the manager ends its watches as it stops; without that, the follow noticed only
-        # when its lease's frame did not come (20 s): this deadline is well under that
+        if stop == "terminate":
+            assert node.terminate() == 0
+        else:
+            node.kill()
         poll(lambda: watch.process.poll() is not None, "swarmctl events ended", 10)
         assert watch.process.returncode == 1
         assert watch.process.stderr is not None
         said = watch.process.stderr.read()
-        assert "the manager stopped serving events" in said, said
-        resume = re.search(r"resume with --since @(\d+)", said)
-        assert resume is not None and int(resume.group(1)) >= seen, said
-    finally:
-        watch.stop()
-
-
-def test_a_follow_ends_at_once_with_its_position_when_the_manager_is_killed(
-    swarm: Swarm,
-) -> None:
-    node = swarm.start_node("m1")
-    node.wait_ready()
-    watch = EventsWatch(node, "--since", f"{time.time():.6f}")
-    try:
-        node.ctl_json("node", "drain", node.node_id)
-        i_drain = watch.first(
-            "m1 drained", lambda e: e["id"] == node.node_id and changed(e, "drain")
-        )
-        seen = watch.events[i_drain]["position"]
-        node.kill()  # SIGKILL: no last frame; the closed connection says it
-        poll(lambda: watch.process.poll() is not None, "swarmctl events ended", 10)
-        assert watch.process.returncode == 1
-        assert watch.process.stderr is not None
-        said = watch.process.stderr.read()
-        assert "went away during the stream" in said, said
+        assert says in said, said
         resume = re.search(r"resume with --since @(\d+)", said)
         assert resume is not None and int(resume.group(1)) >= seen, said
     finally:
