@@ -18,8 +18,9 @@ from actors.worker.state import WORKER_DIR, WorkerStateFile
 from actors.worker.worker import Worker
 from api.specs import HealthConfig
 from api.task_state import TaskState
+from tests.support.docker_worker import docker_worker, new_node_id, remove_containers
 from tests.support.waiting import wait_for
-from tests.unit.worker.helpers import Recorder, make_task, state_is
+from tests.unit.worker.helpers import make_task, state_is
 
 pytestmark = pytest.mark.docker
 S = TaskState
@@ -27,30 +28,19 @@ S = TaskState
 
 @pytest.fixture
 def node_id() -> str:
-    return f"testnode{uuid.uuid4().hex[:12]}"
+    return new_node_id()
 
 
 @pytest.fixture
 def cleanup(docker_client: Any, node_id: str) -> Iterator[None]:
     yield
-    for container in docker_client.api.containers(
-        all=True, filters={"label": f"{LABEL_NODE_ID}={node_id}"}
-    ):
-        docker_client.api.remove_container(container["Id"], force=True)
+    remove_containers(docker_client, node_id)
 
 
 @pytest.fixture
 def worker(tmp_path: Path, node_id: str, cleanup: None, docker_client: Any) -> Iterator[Any]:
-    ref = Worker.start(
-        executor=DockerExecutor(node_id, docker_client),
-        state_dir=tmp_path,
-        node_id=node_id,
-        reporter=Recorder(),
-        flush_interval=0.05,
-    )
-    yield ref
-    if ref.is_alive():
-        ref.stop()
+    with docker_worker(tmp_path, node_id, docker_client) as ref:
+        yield ref
 
 
 def tid() -> str:
