@@ -13,11 +13,10 @@ Rules (SwarmKit/etcd):
   it answered) fails at once with ProposalDropped, not after the forward timeout. It is
   not re-forwarded: the old leader may have appended it and it may still commit; the
   store's version checks let the control API retry it safely (`actors.control.writes`).
-- A leader whose log's disk is full (``space_short``) appends nothing: the round's writes,
-  its own and those forwarded to it, fail with StorageFull naming the disk. It asks the
-  storage to try again for room at most every `SPACE_RETRY` seconds, so writes resume
-  once space is freed. Raft's own entries (an election's, a membership change's) still
-  use the room kept ahead.
+- A leader whose log's disk is full (``no_room``: RaftLoop.no_room) appends nothing: the
+  round's writes, its own and those forwarded to it, fail with StorageFull naming the
+  disk; they are taken again once space is freed. Raft's own entries (an election's, a
+  membership change's) still use the room kept ahead.
 """
 
 from __future__ import annotations
@@ -33,9 +32,7 @@ from actors.raft_node.proposals import AppliedWaiters, Completion, Proposals, re
 from actors.raft_node.types import RaftState
 from api.limits import RAFT_BATCH_BYTES
 
-__all__ = ["SPACE_RETRY", "Forwarding", "Group", "forward_parts"]
-
-SPACE_RETRY = 1.0  # seconds between a full disk's attempts to make room for the log
+__all__ = ["Forwarding", "Group", "forward_parts"]
 
 Group = tuple[tuple[bytes, ...], Completion]  # one proposal's entries and its outcome
 
@@ -59,7 +56,7 @@ class Forwarding:
         answered: Callable[[Forwarded], None],
         clock: Callable[[], float],
         leader_wait: float,
-        space_short: Callable[[bool], str | None] = lambda retry: None,
+        no_room: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._id = node_id
         self._core = core
@@ -69,8 +66,7 @@ class Forwarding:
         self._answered = answered  # puts the leader's answer back on the inbox
         self._clock = clock
         self._leader_wait = leader_wait
-        self._space_short = space_short  # why the log has no room (retry first: True)
-        self._space_retried = float("-inf")
+        self._no_room = no_room  # why the log's disk has no room for new writes, or None
         # forwards awaiting the leader's answer: token -> (leader, groups)
         self._forwarding: dict[int, tuple[int, list[Group]]] = {}
         self._seq = 0
@@ -117,13 +113,6 @@ class Forwarding:
         for g, f in all_groups:
             index += len(g)
             add(index, term, f)
-
-    def _no_room(self) -> str | None:
-        now = self._clock()
-        retry = now - self._space_retried >= SPACE_RETRY
-        if retry:
-            self._space_retried = now
-        return self._space_short(retry)
 
     def _forward(self, lead: int, groups: list[Group]) -> None:
         datas = [d for g, _ in groups for d in g] if len(groups) > 1 else groups[0][0]

@@ -9,6 +9,11 @@ Rules:
   rules); a first chunk from a member that is not the known leader is ignored, and a
   partial snapshot from a member that no longer leads is dropped (`leader_changed`).
 - A frame that does not decode is dropped and logged; Raft resends what matters.
+- While the log's disk has no room (``no_room``), entries and snapshots from the leader
+  are dropped, counted and logged at most once a second: the member answers nothing, as
+  a slow one would, and the leader sends them again once it answers (Raft is safe with a
+  member that does not answer). Heartbeats and votes, which write little, are stepped.
+  Without this a full disk crashed the loop at every attempt.
 - ``last_heard`` (member -> clock time) feeds the status' reachability.
 """
 
@@ -37,6 +42,8 @@ class FrameIntake:
         members: PeerTable,
         clock: Callable[[], float],
         log: Any,
+        *,
+        no_room: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._id = node_id
         self._core = core
@@ -47,6 +54,9 @@ class FrameIntake:
         self.last_heard: dict[int, float] = {}
         self.refused = 0  # frames dropped for their sender (senders.py)
         self._refusal_logged = float("-inf")
+        self._no_room = no_room
+        self.dropped_for_room = 0  # entry-bearing messages dropped on a full disk
+        self._room_logged = float("-inf")
 
     def step(self, frames: Sequence[Receive]) -> None:
         """Step the messages of this round's frames into the core (the module's rules)."""
@@ -81,8 +91,20 @@ class FrameIntake:
                 continue
             heard[src] = now
             for m in messages:
-                if m.dst == me:
-                    core.step(m)
+                if m.dst != me:
+                    continue
+                if (m.entries or m.snapshot is not None) and (why := self._no_room()):
+                    self._drop_for_room(m.src, why, now)
+                    continue
+                core.step(m)
+
+    def _drop_for_room(self, src: int, why: str, now: float) -> None:
+        self.dropped_for_room += 1
+        if now - self._room_logged >= 1.0:
+            self._room_logged = now
+            self._log.warning(
+                "raft.entries.dropped", src=src, reason=why, dropped=self.dropped_for_room
+            )
 
     def leader_changed(self, lead: int) -> None:
         if self._chunks.src not in (None, lead):

@@ -61,12 +61,13 @@ from actors.raft_node.types import (
 from actors.raft_node.wire import encode_batch
 from api.limits import RAFT_BATCH_BYTES
 
-__all__ = ["SNAPSHOT_RATE", "RaftLoop", "StateMachine"]
+__all__ = ["SNAPSHOT_RATE", "SPACE_RETRY", "RaftLoop", "StateMachine"]
 
 _CONF = EntryType.CONF_CHANGE
 # the slowest transfer a snapshot is expected to make: its copy in flight is not sent again
 # before it could have arrived at this rate (frames.SnapshotPacer)
 SNAPSHOT_RATE = 8 << 20  # bytes per second
+SPACE_RETRY = 1.0  # seconds between a full disk's attempts to make room for the log
 
 
 class StateMachine(Protocol):
@@ -130,9 +131,9 @@ class RaftLoop:
             answered=inbox.put,
             clock=clock,
             leader_wait=leader_wait,
-            space_short=self._space_short,
+            no_room=self.no_room,
         )
-        self.intake = FrameIntake(node_id, core, members, clock, log)
+        self.intake = FrameIntake(node_id, core, members, clock, log, no_room=self.no_room)
         self._pacer = SnapshotPacer(SNAPSHOT_RATE)
         self._notices = CommitNotices(commit_hold)
         self._sync = HardStateSync(storage.initial_state()[0])
@@ -155,6 +156,7 @@ class RaftLoop:
         self.is_leader = False
         self.leader_id = 0
         self.leader_lost_at: float | None = clock()  # since when no leader is known
+        self._space_retried = float("-inf")  # no_room's last try to make room
         self.term = core.term
         self.applied_index = core.applied_index
 
@@ -273,8 +275,14 @@ class RaftLoop:
             self.forwarding.propose(groups, remote)
         return stop
 
-    def _space_short(self, retry: bool) -> str | None:
-        """Why the log's disk has no room for new writes (DurableStorage), or None."""
+    def no_room(self) -> str | None:
+        """Why the log's disk has no room for new entries (DurableStorage.space_short), or
+        None; it tries again to make room at most every `SPACE_RETRY` seconds, so a
+        member takes entries again once space is freed."""
+        now = self._clock()
+        retry = now - self._space_retried >= SPACE_RETRY
+        if retry:
+            self._space_retried = now
         why: str | None = self._storage.space_short(retry=retry)
         return why
 

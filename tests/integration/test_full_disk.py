@@ -5,6 +5,7 @@ disk is a real tmpfs of a few MiB (tests/support/small_disk.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from actors.store import MemoryStore, WriteTx
 from api.cluster_specs import ConfigSpec
 from api.objects import Config, ObjectKind
 from tests.support.ports import free_port_pair
+from tests.support.raft_cluster import RaftCluster
 from tests.support.small_disk import SmallDisk
 from tests.support.swarm import SwarmNode, poll
 from tests.support.waiting import wait_for
@@ -138,3 +140,30 @@ def test_swarmctl_names_the_full_disk_and_the_node_keeps_serving(
         assert shown == {*created, "after"}
     finally:
         node.terminate()
+
+
+def test_a_follower_on_a_full_disk_drops_entries_and_catches_up_once_freed(
+    tmp_path: Path,
+) -> None:
+    cluster = RaftCluster(tmp_path / "cluster", 3)
+    with contextlib.ExitStack() as disks:
+        disk = {
+            i: disks.enter_context(SmallDisk.mount(cluster.data_dir(i), mib=16))
+            for i in cluster.ids
+        }
+        cluster.start()
+        try:
+            leader = cluster.wait_leader()
+            follower = next(i for i in cluster.ids if i != leader)
+            disk[follower].fill()
+            value = "v" * 100_000
+            last = 0
+            for n in range(40):  # 4 MB: past the room the follower keeps ahead (1-2 MiB)
+                last = cluster.put(leader, f"k{n}", value)  # committed by the other two
+            assert cluster.procs[follower].poll() is None  # it dropped them, not crashed
+            assert "raft.entries.dropped" in cluster.log_tail(follower, 400)
+            disk[follower].free()
+            cluster.wait_applied(follower, last, timeout=30)  # and it catches up
+            assert cluster.get(follower, "k39")["value"] == value
+        finally:
+            cluster.stop()
