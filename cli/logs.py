@@ -11,7 +11,9 @@ puts the line's time first. ``--format json`` writes one JSON object per line in
 A subscription lives on the leader: when the leader changes (the read fails, or the new
 leader does not know it) the client subscribes again from just after the last line it
 printed, and says on stderr that lines may have been missed. Notices of the broker (a node
-that did not answer, lines dropped because this reader was slow) go to stderr too.
+that did not answer, lines dropped because this reader was slow) go to stderr too. When
+the node whose socket it reads through goes away (its process ended, even by SIGKILL),
+the read ends at once with an error: no other node can answer on that socket.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
-from api.errors import ClientClosed, RemoteError, RequestTimeout
+from api.errors import ClientClosed, ConnectionLost, RemoteError, RequestTimeout
 from api.timestamps import format_rfc3339_ns, parse_since
 from cli.connection import ControlConnection, refusal
 from cli.errors import CliError
@@ -155,6 +157,8 @@ class LogFollower:
                     {"subscription_id": sub_id, "after": after, "wait": READ_WAIT},
                     READ_WAIT + 8.0,
                 )
+            except ConnectionLost as exc:
+                raise _node_gone(exc) from None
             except (RemoteError, RequestTimeout, ClientClosed) as exc:
                 if isinstance(exc, RemoteError) and exc.code not in GONE_CODES:
                     raise CliError(f"reading logs failed: {refusal(exc)}") from None
@@ -187,12 +191,19 @@ class LogFollower:
                     "control.logs.subscribe", {"selector": self.selector, "options": options}, 10.0
                 )
                 return str(reply["subscription_id"])
+            except ConnectionLost as exc:
+                raise _node_gone(exc) from None
             except (RemoteError, RequestTimeout, ClientClosed) as exc:
                 if isinstance(exc, RemoteError) and exc.code not in GONE_CODES:
                     raise CliError(refusal(exc)) from None
                 if self.clock() > deadline:
                     raise CliError(f"no leader took the log subscription: {_reason(exc)}") from None
                 self.sleep(RETRY_PAUSE)
+
+
+def _node_gone(exc: ConnectionLost) -> CliError:
+    """The node whose socket the logs come through is gone: no retry can reach another."""
+    return CliError(f"the node went away ({exc}): the logs end here")
 
 
 def _reason(exc: BaseException) -> str:
@@ -238,9 +249,9 @@ def follow_logs(
     def notice(text: str) -> None:
         print(f"swarmctl: {text}", file=sys.stderr, flush=True)
 
-    with connection:
+    with connection.watching() as watched:
         try:
-            LogFollower(connection.call, selector, options, write, notice).run()
+            LogFollower(watched.call, selector, options, write, notice).run()
         except BrokenPipeError:
             return 0
     return 0

@@ -189,3 +189,19 @@ def test_a_follow_ends_when_its_service_is_removed(node: SwarmNode) -> None:
         assert any("service brief was removed" in line for line in followed.err)
     finally:
         followed.stop()
+
+
+def test_a_follow_ends_at_once_when_its_node_is_killed(node: SwarmNode) -> None:
+    node.ctl_json(
+        "service", "create", "--name", "tick", "--detach", "busybox", "sh", "-c", TICKS
+    )  # fmt: skip
+    followed = Follower(node, "service", "logs", "-f", "--raw", "tick")
+    try:
+        poll(lambda: ticks(followed.out), "the follow under way", LONG)
+        node.kill()  # no other node answers on its socket: the follow cannot go on
+        # without watching its connection the follow retried for over a minute
+        poll(lambda: followed.process.poll() is not None, "the follow ended", 10)
+        assert followed.process.returncode == 1
+        poll(lambda: any("the node went away" in line for line in followed.err), "why", 5)
+    finally:
+        followed.stop()
