@@ -1,4 +1,5 @@
-"""Which objects a list request's ``filters`` keep, by Docker's rules (pure).
+"""Which objects a list request's ``filters`` keep, by Docker's rules (pure). Nodes are
+filtered by the manager (control.node.ls ``filters``: api/list_filters.py).
 
 - ``id`` and ``name`` match prefixes (SwarmKit's IDPrefixes and NamePrefixes); ``names``
   (secrets, configs) matches whole names; ``label`` is ``key`` or ``key=value``, all of
@@ -19,17 +20,14 @@ from api.task_state import parse_task_state
 
 __all__ = [
     "FILE_FILTERS",
-    "NODE_FILTERS",
     "SERVICE_FILTERS",
     "TASK_FILTERS",
     "keep_file",
-    "keep_node",
     "keep_service",
     "keep_task",
 ]
 
 SERVICE_FILTERS: Final = ("id", "label", "mode", "name")
-NODE_FILTERS: Final = ("id", "label", "node.label", "membership", "name", "role")
 TASK_FILTERS: Final = (
     "id",
     "name",
@@ -64,26 +62,6 @@ def keep_service(filters: Filters, summary: Mapping[str, Any]) -> bool:
         and _any_of(filters, "name", lambda v: str(spec["name"]).startswith(v))
         and _any_of(filters, "mode", lambda v: v == mode)
         and labels_match(spec.get("labels") or {}, filters.get("label", ()))
-    )
-
-
-def keep_node(filters: Filters, row: Mapping[str, Any]) -> bool:
-    """``row``: a node row with its ``object`` (control.node.ls full)."""
-    doc = row["object"]
-    engine_labels = ((doc.get("description") or {}).get("engine") or {}).get("labels") or {}
-    for wanted in filters.get("membership", ()):
-        if wanted not in ("accepted", "pending"):
-            raise bad_request(f"invalid filter 'membership={wanted}'")
-    for wanted in filters.get("role", ()):
-        if wanted not in ("manager", "worker"):
-            raise bad_request(f"invalid filter 'role={wanted}'")
-    return (
-        _any_of(filters, "id", lambda v: str(row["id"]).startswith(v))
-        and _any_of(filters, "name", lambda v: str(row.get("hostname", "")).startswith(v))
-        and _any_of(filters, "role", lambda v: v == row.get("role"))
-        and _any_of(filters, "membership", lambda v: v == "accepted")  # joined nodes only
-        and labels_match(row.get("labels") or {}, filters.get("node.label", ()))
-        and labels_match(engine_labels, filters.get("label", ()))
     )
 
 

@@ -9,23 +9,25 @@ from aiohttp import web
 
 from actors.engine_api.app import ENGINE, json_body, reply, route
 from actors.engine_api.errors import bad_request, not_supported
-from actors.engine_api.listing import NODE_FILTERS, keep_node
 from actors.engine_api.objects import ca_cert_of, docker_node
 from actors.engine_api.wire import parse_filters, query_bool, query_int
+from api.list_filters import NODE_FILTER_KEYS
 
 __all__ = ["add_routes", "node_update_body"]
 
 
 async def node_list(request: web.Request) -> web.StreamResponse:
-    filters = parse_filters(request.query.get("filters"), NODE_FILTERS)
+    """The manager filters (control.node.ls ``filters``: api/list_filters.py, the rules
+    swarmctl's ``node ls --filter`` uses); a bad filter is its 400."""
+    filters = parse_filters(request.query.get("filters"), NODE_FILTER_KEYS)
+    words = [f"{key}={value}" for key, values in filters.items() for value in values]
     control = request.app[ENGINE].control
     listed, cluster = await asyncio.gather(
-        control.call("control.node.ls", {"full": True}), control.call("control.cluster.inspect")
+        control.call("control.node.ls", {"full": True, "filters": words}),
+        control.call("control.cluster.inspect"),
     )
     ca_cert = ca_cert_of(cluster["cluster"])
-    return reply(
-        [docker_node(r["object"], ca_cert) for r in listed["nodes"] if keep_node(filters, r)]
-    )
+    return reply([docker_node(r["object"], ca_cert) for r in listed["nodes"]])
 
 
 async def node_inspect(request: web.Request) -> web.StreamResponse:

@@ -87,6 +87,10 @@ def test_node_ls_inspect_update_rm(engine: Engine) -> None:
     [row] = docker.json_lines("node", "ls")
     assert (row["Hostname"], row["ManagerStatus"], row["Self"]) == ("m1", "Leader", True)
     assert row["TLSStatus"] == "Ready"  # certified by the swarm's root CA
+    # filtered by the manager, by the rules of swarmctl node ls --filter
+    assert docker.ok("node", "ls", "-q", "--filter", "role=manager").split() == [node.node_id]
+    assert docker.ok("node", "ls", "-q", "--filter", "role=worker").split() == []
+    assert "invalid filter 'role=boss'" in docker.fails("node", "ls", "--filter", "role=boss")
     [inspected] = docker.inspect("node", "inspect", "m1")
     assert inspected["ID"] == node.node_id
     assert inspected["Spec"]["Role"] == "manager"

@@ -13,7 +13,7 @@ from actors.ca.root import CertificateAuthority, create_root_ca
 from actors.engine_api import objects
 from actors.engine_api.errors import EngineError
 from actors.engine_api.events import docker_event, local_match, to_control
-from actors.engine_api.listing import keep_file, keep_node, keep_service, keep_task
+from actors.engine_api.listing import keep_file, keep_service, keep_task
 from actors.engine_api.objects import (
     ca_cert_of,
     docker_node,
@@ -32,7 +32,6 @@ from api.objects import (
     Cluster,
     JobStatus,
     Node,
-    NodeDescription,
     RootCA,
     Service,
     Task,
@@ -92,12 +91,7 @@ def test_service_filters() -> None:
         keep_service({"mode": ["elastic"]}, web)
 
 
-def test_node_task_and_file_filters() -> None:
-    node = Node(id="n1", description=NodeDescription(hostname="alpha"))
-    row = {"id": "n1", "hostname": "alpha", "role": "worker", "labels": {"zone": "a"}}
-    row["object"] = encode_object(node)
-    assert keep_node({"role": ["worker"], "name": ["al"], "node.label": ["zone=a"]}, row)
-    assert not keep_node({"role": ["manager"]}, row)
+def test_task_and_file_filters() -> None:
     task = {
         "id": "t1",
         "name": "web.1",
