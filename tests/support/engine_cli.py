@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-__all__ = ["DockerCli", "docker_binary", "engine_flags"]
+from tests.conftest import IN_CI
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+__all__ = ["DockerCli", "docker_binary", "engine_flags"]
 
 
 def docker_binary() -> str:

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["SmallDisk"]
+from tests.conftest import IN_CI
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+__all__ = ["SmallDisk"]
 
 
 @dataclass
