@@ -6,7 +6,9 @@ Routes:
     GET  /api/info                      ``{"writes": bool}``: whether writes exist here
     GET  /api/state                     the whole document (actors/web/board.py)
     GET  /api/stream                    server-sent events: ``state`` (a whole document),
-                                        then ``patch`` per batch of store changes
+                                        then ``patch`` per batch of store changes, and
+                                        ``quorum`` when this manager finds or loses its
+                                        Raft leader
     GET  /api/tasks/{task}/logs         a task's log tail (`LogTail`)
     POST /api/services/{service}/scale  ``{"replicas": N}``: the control API's scale, only
                                         with the bearer token (actors/web/auth.py)
@@ -120,7 +122,7 @@ def web_app(
         return web.json_response({"writes": auth.writes})
 
     async def state(_request: web.Request) -> web.StreamResponse:
-        return web.json_response(feed.board.document())
+        return web.json_response(feed.document())
 
     async def stream(request: web.Request) -> web.StreamResponse:
         try:

@@ -29,6 +29,7 @@ from actors.web.app import web_app
 from actors.web.auth import MAX_TOKEN_LENGTH, WriteAuth, check_token_text
 from actors.web.feed import LiveFeed
 from actors.web.logs import Call, ControlLogTail
+from actors.web.quorum import quorum_of
 from transport.client import Client
 
 __all__ = ["control_calls", "parse_web_addr", "read_token_file", "web_child"]
@@ -96,10 +97,13 @@ def web_child(
     *,
     token: str | None,
     control_socket: Path,
+    leaderless_for: Callable[[], float | None],
     stop_timeout: float = 5.0,
 ) -> ChildSpec:
     """The web view of ``store``; task log tails through ``control_socket`` (the control
-    API's log calls, so a follower relays them to the leader's broker as for swarmctl)."""
+    API's log calls, so a follower relays them to the leader's broker as for swarmctl);
+    ``leaderless_for``: the seconds this manager has known no Raft leader (None before its
+    Raft member runs), for the page's warning that its copy may be stale."""
     address = parse_web_addr(addr)
     auth = WriteAuth(token)
     logs = ControlLogTail(
@@ -116,6 +120,7 @@ def web_child(
                 reason=f"{FLAG} names a non-loopback address: other hosts can read the view",
                 writes_in_clear=auth.writes,
             )
-        return web_app(server, LiveFeed(store), auth=auth, scale=ServiceControl(store), logs=logs)
+        feed = LiveFeed(store, quorum=lambda: quorum_of(leaderless_for()))
+        return web_app(server, feed, auth=auth, scale=ServiceControl(store), logs=logs)
 
     return http_child("web", address, factory, stop_timeout=stop_timeout)

@@ -11,23 +11,29 @@ Rules:
 - When the watch closes (it fell behind, or a Raft snapshot replaced the store) the board
   is loaded again from the store and every stream gets the new whole document.
 - Streams are bounded in number (``max_streams``); one more is refused (`FeedBusy`).
+- Whether this manager knows a Raft leader is not a store change: the feed asks
+  (``quorum``, actors/web/quorum.py) every ``QUORUM_CHECK_S`` and pushes a ``quorum``
+  message when the answer changes; the whole document carries it too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from actors.log import get_logger
 from actors.store import MemoryStore, WatchClosed, Watcher, nodes, services, tasks
 from actors.web.board import MAX_EVENTS, Board
+from actors.web.quorum import LEADER_KNOWN, Quorum
 
-__all__ = ["MAX_STREAMS", "FeedBusy", "LiveFeed", "Message", "Stream"]
+__all__ = ["MAX_STREAMS", "QUORUM_CHECK_S", "FeedBusy", "LiveFeed", "Message", "Stream"]
 
 MAX_STREAMS: Final = 32
 QUEUE_SIZE: Final = 256
+QUORUM_CHECK_S: Final = 1.0
 
 _log = get_logger("web")
 
@@ -38,7 +44,8 @@ class FeedBusy(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One server-sent event: ``kind`` is ``state`` (a whole document) or ``patch``."""
+    """One server-sent event: ``kind`` is ``state`` (a whole document), ``patch`` or
+    ``quorum`` (whether a leader is known)."""
 
     kind: str
     version: int
@@ -88,8 +95,14 @@ class LiveFeed:
         max_streams: int = MAX_STREAMS,
         queue_size: int = QUEUE_SIZE,
         max_events: int = MAX_EVENTS,
+        quorum: Callable[[], Quorum] = lambda: LEADER_KNOWN,
+        quorum_check_s: float = QUORUM_CHECK_S,
     ) -> None:
         self._store = store
+        self._read_quorum = quorum
+        self._quorum_check_s = quorum_check_s
+        self._quorum = LEADER_KNOWN
+        self._quorum_timer: asyncio.TimerHandle | None = None
         self._max_streams = max_streams
         self._queue_size = queue_size
         self.board = Board(max_events)
@@ -102,13 +115,18 @@ class LiveFeed:
     def start(self) -> None:
         """On the loop: load the board and start watching."""
         self._loop = asyncio.get_running_loop()
+        self._quorum = self._read_quorum()
         self._open()
+        self._quorum_timer = self._loop.call_later(self._quorum_check_s, self._check_quorum)
 
     def stop(self) -> None:
         """On the loop: stop watching and end every stream."""
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
             watcher.close()
+        timer, self._quorum_timer = self._quorum_timer, None
+        if timer is not None:
+            timer.cancel()
         self._loop = None
         for stream in self._streams:
             stream.close()
@@ -150,8 +168,23 @@ class LiveFeed:
             )
         self._watcher = watcher
 
+    def document(self) -> dict[str, Any]:
+        """The board's whole document, and whether this manager knows a leader."""
+        return {**self.board.document(), "quorum": self._quorum.to_json()}
+
     def _state(self) -> Message:
-        return Message("state", self.board.version, self.board.document())
+        return Message("state", self.board.version, self.document())
+
+    def _check_quorum(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        quorum = self._read_quorum()
+        if quorum != self._quorum:
+            self._quorum = quorum
+            _log.info("web.feed.quorum", leader=quorum.leader)
+            self._broadcast(Message("quorum", self.board.version, quorum.to_json()))
+        self._quorum_timer = loop.call_later(self._quorum_check_s, self._check_quorum)
 
     def _notify(self) -> None:
         """From the thread that applied a change: one pump, whatever the number of pokes."""

@@ -2,7 +2,9 @@
 three managers, two killed with ``kill -9``; the survivor refuses ``node ls`` with Docker's
 words, through swarmctl and through its Engine API (the real ``docker`` CLI), instead of
 showing the dead leader ``Ready / Leader`` from its stale store; ``version`` and
-``docker info`` still answer; once a second manager is back, reads are served again.
+``docker info`` still answer; its web view (headless Chromium) says above its rows that
+they may be out of date; once a second manager is back, reads are served again and the
+warning goes.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.support.browser import chromium, text_of
 from tests.support.engine_cli import DockerCli, engine_flags
-from tests.support.swarm import Swarm, SwarmNode, poll
+from tests.support.swarm import Swarm, SwarmNode, free_port, poll
 from tests.support.waiting import wait_for
 
 NO_LEADER = (
@@ -37,19 +41,32 @@ def refused_without_leader(node: SwarmNode) -> str | None:
     return result.stderr.strip() if result.returncode != 0 else None
 
 
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with chromium() as driver:
+        yield driver
+
+
 def test_a_manager_without_a_leader_refuses_cluster_reads_as_docker(
-    swarm: Swarm, tmp_path: Path
+    swarm: Swarm, browser: Any, tmp_path: Path
 ) -> None:
     sock = tmp_path / "engine.sock"
+    web = free_port()
     m1 = swarm.start_node("m1")
     m1.wait_ready()
     token = m1.join_token("manager")
-    survivor = swarm.start_node("m2", extra=(*m1.join_args(token), *engine_flags(sock)))
+    survivor = swarm.start_node(
+        "m2", extra=(*m1.join_args(token), *engine_flags(sock), "--web-addr", str(web))
+    )
     m3 = swarm.start_node("m3", extra=m1.join_args(token))
     swarm.wait_cluster(3, 0)
     wait_for(sock.exists, "the survivor's Engine API socket")
     docker = DockerCli(sock, cwd=tmp_path)
     assert len(docker.ok("node", "ls", "-q").split()) == 3
+    browser.get(f"http://127.0.0.1:{web}/")
+    poll(lambda: text_of(browser, "#live") == "live", "the page's stream open", LONG)
+    poll(lambda: text_of(browser, ".leader") == "Leader", "the leader on the page", LONG)
+    assert not browser.find_element("id", "quorum").is_displayed()
 
     m1.kill()  # the founder, the leader
     m3.kill()
@@ -66,8 +83,13 @@ def test_a_manager_without_a_leader_refuses_cluster_reads_as_docker(
     assert (info["NodeID"], info["ControlAvailable"]) == (survivor.node_id, True)
     assert info["Error"] == DOCKERD_SAYS
     assert docker.ok("version", "--format", "{{.Server.APIVersion}}").strip()
+    # the page keeps its rows (the dead leader still "Leader") but says they may be stale
+    poll(lambda: browser.find_element("id", "quorum").is_displayed(), "the page's warning", LONG)
+    assert text_of(browser, "#quorum").startswith(NO_LEADER)
+    assert "may be out of date" in text_of(browser, "#quorum")
 
     # a second manager back: a leader again, and reads are served again
     m1.start()
     rows = poll(lambda: survivor.ctl_json("node", "ls"), "node ls served again", LONG)
     assert {r["hostname"] for r in rows} == {"m1", "m2", "m3"}
+    poll(lambda: not browser.find_element("id", "quorum").is_displayed(), "warning gone", LONG)

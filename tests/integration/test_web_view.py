@@ -17,11 +17,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.support.browser import chromium, count_of, text_of
 from tests.support.swarm import Swarm, SwarmNode, free_port, poll
 
 TOKEN = "web-token-for-the-test-0123456789"
-CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 
 
 @pytest.fixture
@@ -30,60 +29,10 @@ def swarm(tmp_path: Path) -> Iterator[Swarm]:
         yield s
 
 
-def _browser_or_reason() -> tuple[Any, str]:
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.options import Options
-        from selenium.webdriver.chrome.service import Service
-    except ImportError as exc:
-        return None, f"selenium is not installed: {exc}"
-    binary = next((p for name in CHROMIUM if (p := shutil.which(name))), None)
-    driver_path = shutil.which("chromedriver")
-    if binary is None or driver_path is None:
-        return None, "no chromium and chromium-driver (apt-get install chromium chromium-driver)"
-    options = Options()
-    options.binary_location = binary
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",  # root in a container has no user namespace for the sandbox
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1150",
-    ):
-        options.add_argument(arg)
-    try:
-        return webdriver.Chrome(service=Service(driver_path), options=options), ""
-    except Exception as exc:
-        return None, f"chromium does not start: {exc}"
-
-
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    driver, reason = _browser_or_reason()
-    if driver is None:
-        if IN_CI:
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-
-
-def text_of(driver: Any, selector: str) -> str:
-    """The text of the first element ``selector`` finds ("" when none)."""
-    return str(
-        driver.execute_script(
-            "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
-            selector,
-        )
-    )
-
-
-def count_of(driver: Any, selector: str) -> int:
-    return int(
-        driver.execute_script("return document.querySelectorAll(arguments[0]).length;", selector)
-    )
 
 
 def desired(node: SwarmNode, service: str) -> int:
@@ -124,6 +73,7 @@ def test_the_page_shows_the_cluster_live_and_scales_with_the_token(
     poll(lambda: text_of(browser, "#live") == "live", "the page's stream open", 30)
     # the nodes, their roles and the leader
     poll(lambda: text_of(browser, 'tr[data-hostname="m1"] .manager') == "Leader", "m1 leader", 30)
+    assert not browser.find_element("id", "quorum").is_displayed()  # a leader: no warning
     assert text_of(browser, 'tr[data-hostname="w1"] .role') == "worker"
     assert text_of(browser, 'tr[data-hostname="w1"] .status') == "ready"
     assert text_of(browser, 'tr[data-hostname="m1"] .availability') == "active"

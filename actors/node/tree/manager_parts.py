@@ -381,12 +381,19 @@ class ManagerParts:
         config = self.setup.config
         if config.web_addr is None:
             return []
+        holder = self.raft
+
+        def leaderless_for() -> float | None:
+            node = holder.node
+            return None if node is None else node.leaderless_seconds
+
         return [
             web_child(
                 config.web_addr,
                 self.store,
                 token=config.web_token,
                 control_socket=config.listen_control_api,
+                leaderless_for=leaderless_for,
                 stop_timeout=config.stop_timeout,
             )
         ]

@@ -5,7 +5,10 @@
 "use strict";
 
 const TOKEN_KEY = "swarmnode-web-token";
-const model = { version: 0, nodes: new Map(), services: new Map(), tasks: new Map(), events: [] };
+const model = {
+  version: 0, nodes: new Map(), services: new Map(), tasks: new Map(), events: [],
+  quorum: { leader: true, message: "" },
+};
 let writes = false;
 let drawQueued = false;
 let selectedTask = "";
@@ -37,6 +40,7 @@ function load(doc) {
     model[table] = new Map(doc[table].map((row) => [row.id, row]));
   }
   model.events = doc.events.slice();
+  model.quorum = doc.quorum;
 }
 
 function applyPatch(patch) {
@@ -60,6 +64,7 @@ function connect() {
   });
   source.addEventListener("state", (e) => { load(JSON.parse(e.data)); queueDraw(); });
   source.addEventListener("patch", (e) => { applyPatch(JSON.parse(e.data)); queueDraw(); });
+  source.addEventListener("quorum", (e) => { model.quorum = JSON.parse(e.data); queueDraw(); });
 }
 
 function setLive(on) {
@@ -79,6 +84,10 @@ const byName = (key) => (a, b) => String(a[key]).localeCompare(String(b[key]));
 
 function draw() {
   $("version").textContent = "store version " + model.version;
+  // without a leader the rows are this manager's last copy: say so above them
+  $("quorum").hidden = model.quorum.leader;
+  $("quorum").textContent = model.quorum.leader ? "" : model.quorum.message;
+  document.body.classList.toggle("stale", !model.quorum.leader);
   drawNodes();
   drawServices();
   drawTasks();

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
+from actors.control.readiness import LEADERLESS_SETTLED
 from actors.web.feed import FeedBusy, LiveFeed, Message, Stream
+from actors.web.quorum import quorum_of
 from tests.unit.control.helpers import Cluster
 
 
-def run(scenario: Callable[[Cluster, LiveFeed], Awaitable[None]], **feed_args: int) -> None:
+def run(scenario: Callable[[Cluster, LiveFeed], Awaitable[None]], **feed_args: Any) -> None:
     cluster = Cluster()
     cluster.add_node("m1", manager=True)
 
@@ -114,3 +117,25 @@ def test_stopping_ends_every_stream() -> None:
         assert feed.streams == 0
 
     run(scenario)
+
+
+def test_the_feed_says_when_this_manager_loses_and_finds_its_leader() -> None:
+    leaderless: list[float | None] = [0.0]
+
+    async def scenario(_cluster: Cluster, feed: LiveFeed) -> None:
+        stream = feed.subscribe()
+        first = await take(stream)
+        assert first.data["quorum"] == {"leader": True, "message": ""}
+        leaderless[0] = 2.0  # an election under way: nothing said yet
+        assert await stream.next(0.05) is None
+        leaderless[0] = LEADERLESS_SETTLED
+        lost = await take(stream)
+        assert lost.kind == "quorum" and lost.data["leader"] is False
+        assert lost.data["message"].startswith("The swarm does not have a leader.")
+        assert feed.document()["quorum"] == lost.data  # a new page starts from it too
+        assert await stream.next(0.05) is None  # said once, not at every check
+        leaderless[0] = 0.0
+        found = await take(stream)
+        assert found.kind == "quorum" and found.data == {"leader": True, "message": ""}
+
+    run(scenario, quorum=lambda: quorum_of(leaderless[0]), quorum_check_s=0.005)
