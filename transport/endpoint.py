@@ -162,6 +162,11 @@ class Request:
         if self.id != 0:
             self._send(encode_error(self.id, code, message), final=True)
 
+    def tell_sender(self, message_type: str, body: Mapping[str, Any]) -> None:
+        """A one-way message (request id 0) back to the peer this request came from, even
+        for a one-way request, which gets no reply (a Raft member told it was removed)."""
+        self._outbox.send((self._identity, encode(message_type, body, max_size=self._max_size)))
+
     def _send(self, frame: bytes, *, final: bool) -> None:
         with self._lock:
             if self._done:

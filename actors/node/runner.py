@@ -35,6 +35,13 @@ Rules:
   it comes up in the certificate's role).
 - A node removed from the cluster (``node rm``; its agent is refused) stops with exit 1
   and the reason (`stop_reason`), which swarm-node prints.
+- A manager whose Raft member another manager says was removed from the group (started
+  again with its old state after ``--force-new-cluster`` elsewhere, or removed while it
+  was down; actors/raft_node/peers.py) rejoins, as SwarmKit's does: the tree stops, the
+  manager state goes (Raft log, key store, Raft id, bootstrap voters, and the founder's
+  init file: it founds nothing now), and it starts again as a promoted manager does,
+  asking the leader with ``raft.join`` under a new Raft id. What only its old group
+  committed is lost with it: that group was not the cluster.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ from dataclasses import replace
 from typing import Final
 
 from actors import log
-from actors.ca.node_certs import NodeCertificates, node_certs_exist
+from actors.ca.node_certs import NodeCertificates, load_node_certs, node_certs_exist
 from actors.ca.node_identity import NodeIdentity, ensure_private_dir
 from actors.node.config import NodeConfig
 from actors.node.startup.at_rest import (
@@ -66,7 +73,11 @@ from actors.node.startup.security import (
     prepare_node,
     read_managers,
 )
-from actors.node.startup.state_dir import StateDirLock, load_or_create_raft_id
+from actors.node.startup.state_dir import (
+    StateDirLock,
+    load_or_create_raft_id,
+    remove_manager_state,
+)
 from actors.node.tree.endpoints import software_version
 from actors.node.tree.host_info import describe_host
 from actors.node.tree.manager_parts import ManagerParts
@@ -98,6 +109,7 @@ class NodeRunner:
         self._reason = ""
         self._exit_code = 0
         self._role_change: NodeCertificates | None = None
+        self._raft_removed = False
         self._executor = ""
         self._sandbox: ProcessSandbox | None = None
         self._at_rest: AtRest | None = None
@@ -263,6 +275,7 @@ class NodeRunner:
             on_role_change=self._role_changed,
             sandbox=self._sandbox,
             on_removed=self._removed,
+            on_raft_removed=self._removed_from_raft,
         )
         parts: NodeParts = WorkerParts(setup) if at_rest is None else ManagerParts(setup, at_rest)
         self._at_rest = at_rest
@@ -293,6 +306,9 @@ class NodeRunner:
             certs, self._role_change = self._role_change, None
             if certs is not None and not self._stop.is_set():
                 self._restart(certs)
+            if self._raft_removed and not self._stop.is_set():
+                self._raft_removed = False
+                self._rejoin_raft()
 
     def _role_changed(self, certs: NodeCertificates) -> None:
         """From the renewer's thread: the restart runs on `run`'s thread."""
@@ -340,6 +356,46 @@ class NodeRunner:
             raft_id=node.parts.raft_id,
             control_api=str(self.config.listen_control_api),
         )
+
+    def _removed_from_raft(self) -> None:
+        """From the Raft loop's thread: the rejoin runs on `run`'s thread."""
+        self._raft_removed = True
+        self._wake.set()
+
+    def _rejoin_raft(self) -> None:
+        """Rejoin the Raft group under a new Raft id (the module's rules)."""
+        parts, identity = self.parts, self.identity
+        if parts is None or identity is None or parts.role is not NodeRole.MANAGER:
+            return
+        state_dir = self.config.state_dir
+        _log.warning("node.raft.rejoining", state_dir=str(state_dir))
+        try:
+            leaving, self._at_rest = self._at_rest, None
+            self._stop_tree()
+            if leaving is not None:
+                leaving.release(state_dir)  # the node's keys back in their files
+            remove_manager_state(state_dir)
+            (state_dir / INIT_FILE).unlink(missing_ok=True)
+            certs = load_node_certs(state_dir, now=time.time())
+            startup = NodeStartup(
+                identity,
+                certs,
+                read_managers(state_dir),
+                InitialCluster.read(None, state_dir / INIT_FILE),
+                "resume",
+            )
+            prepared = self._promoted(startup)
+            if prepared is None:
+                return  # stopped while waiting for the keys
+            self._start_tree(*prepared)
+        except Exception as exc:  # keys, addresses, a child that would not start
+            _log.error("node.raft.rejoin_failed", error=str(exc)[:500])
+            self.request_stop(f"supervisor gave up: {type(exc).__name__}: {exc}", 1)
+            return
+        self.restarts += 1
+        node = self.node
+        assert node is not None
+        _log.info("node.raft.rejoined", raft_id=node.parts.raft_id)
 
     def _promoted(self, startup: NodeStartup) -> tuple[NodeStartup, AtRest] | None:
         """A promotion: a new key store (unlocked; the cluster's autolock setting rewraps

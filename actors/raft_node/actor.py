@@ -101,7 +101,10 @@ class RaftNode:
         leader_wait: float | None = None,
         source: str | None = None,
         max_entry_bytes: int = MAX_ENTRY_BYTES,
+        on_removed: Callable[[int], None] | None = None,
     ) -> None:
+        """``on_removed``: called (on the thread that sends Raft frames; it must not block)
+        with the id of the member that said this one was removed from the group (peers.py)."""
         ids = sorted(peers.keys() if isinstance(peers, Mapping) else peers)
         if voters is None and node_id not in ids:
             raise ValueError(f"node {node_id} is not among the peers {ids}")
@@ -118,6 +121,8 @@ class RaftNode:
                 resolve=resolve_peer,
                 source=source,
             )
+        if on_removed is not None and hasattr(network, "on_removed"):
+            network.on_removed = on_removed
         self._network = network
         self._storage = storage
         self._store = store
@@ -177,6 +182,16 @@ class RaftNode:
     @property
     def term(self) -> int:
         return self._loop.term
+
+    @property
+    def removed_ids(self) -> frozenset[int]:
+        """The Raft ids removed from the group: their frames are answered ``raft.removed``."""
+        return self._loop.removed_ids
+
+    @property
+    def removed_by(self) -> int | None:
+        """The member that said this one was removed from the group (None: it was not)."""
+        return getattr(self._network, "removed_by", None)
 
     @property
     def leaderless_seconds(self) -> float:

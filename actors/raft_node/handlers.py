@@ -11,6 +11,12 @@ them. A chunk always goes to the loop thread; ``raft.status`` reads a few ints. 
 most once a second); Raft resends what matters. A proposal's answer keeps its wire codes:
 ``not_leader`` (with the leader's id), ``too_large`` (with the size and the limit),
 ``dropped``.
+
+A frame from a member removed from the group (``RaftNode.removed_ids``) is dropped and
+answered with a one-way ``raft.removed`` notice, so that member stops taking part (peers.py)
+instead of forming a group of its own with other removed members: after
+``--force-new-cluster`` on one manager, two old managers started again with their old
+state made a majority of their old group between themselves.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from actors.raft_node.core import RaftCore
 from actors.raft_node.frames import Chunk
 from actors.store.errors import TooLarge
 from api.errors import ErrorCode
+from api.schema.raft import RAFT_REMOVED
 from transport.endpoint import Handler, Request, inline
 from transport.trust import RefusalTally
 
@@ -44,6 +51,7 @@ class RaftHandlers:
         self._clock = clock
         self._log = log
         self._refusals = RefusalTally()  # peers' requests refused for a full inbox
+        self._told_removed = RefusalTally()  # frames of removed members answered so
 
     def table(self) -> dict[str, Handler]:
         return {
@@ -63,8 +71,19 @@ class RaftHandlers:
         request.error(ErrorCode.BUSY, "raft inbox full")
         return True
 
+    def _from_removed(self, request: Request) -> bool:
+        """True (and the sender told so) when the frame comes from a removed member."""
+        src = request.body["from"]
+        if src not in self._node.removed_ids:
+            return False
+        request.tell_sender(RAFT_REMOVED.name, {"from": self._node.id, "member": src})
+        count = self._told_removed.refuse(str(src), self._clock())
+        if count is not None:
+            self._log.warning("raft.removed_member.told", member=src, frames=count)
+        return True
+
     def _messages(self, request: Request) -> None:
-        if self._inbox_full(request):
+        if self._from_removed(request) or self._inbox_full(request):
             return
         body = request.body
         key = request.peer_key or b""
@@ -73,7 +92,7 @@ class RaftHandlers:
     def _chunk(self, request: Request) -> None:
         """A piece of a batch too large for one frame: the loop thread puts it back together
         (a snapshot: its install may take long, never on the endpoint's I/O thread)."""
-        if self._inbox_full(request):
+        if self._from_removed(request) or self._inbox_full(request):
             return
         b = request.body
         chunk = Chunk(b["from"], b["stream"], b["total"], b["offset"], b["data"])

@@ -111,6 +111,8 @@ class RaftLoop:
         self.core = core
         self._storage = storage
         self._store = store
+        # the members removed from the group (storage.py): read by the handlers' thread
+        self.removed_ids: frozenset[int] = storage.removed_members
         self._network = network
         self._inbox = inbox
         self.members = members
@@ -342,7 +344,10 @@ class RaftLoop:
             size += len(e.data)
             if e.type is _CONF:
                 apply(e.index, b"")
-                self.members.follow(e.data)
+                removed = self.members.follow(e.data)
+                if removed is not None and removed not in self.removed_ids:
+                    self._storage.add_removed_members((removed,))
+                    self.removed_ids = self._storage.removed_members
             else:
                 apply(e.index, e.data)
             applied(e.index, e.term)

@@ -55,20 +55,22 @@ class PeerTable:
         change = ConfChange(ConfChangeType.ADD_LEARNER, peer.id, encode_peer_context(peer))
         return core.propose_conf_change(change)
 
-    def follow(self, data: bytes) -> None:
-        """Keep the table in step with an applied configuration change (its entry's data)."""
+    def follow(self, data: bytes) -> int | None:
+        """Keep the table in step with an applied configuration change (its entry's data);
+        the id of another member it removes, if it does."""
         change = decode_conf_change(data)
         if change.node_id == self._id:
-            return
+            return None
         if change.type is ConfChangeType.REMOVE:
             self._addrs.pop(change.node_id, None)
             remove = getattr(self._network, "remove_peer", None)
             if remove is not None:
                 remove(change.node_id)
-            return
+            return change.node_id
         peer = decode_peer_context(change.node_id, change.context)
         if peer is not None:
             self._set(peer)
+        return None
 
     def _set(self, peer: Peer) -> None:
         self._addrs[peer.id] = peer.addr

@@ -30,6 +30,10 @@ class MemoryStorage:
         self._snapshot = Snapshot()
         # _ents[0] is a dummy entry at the snapshot's index and term.
         self._ents: list[Entry] = [Entry(index=0, term=0)]
+        self.removed_members: frozenset[int] = frozenset()
+
+    def add_removed_members(self, ids: Sequence[int]) -> None:
+        self.removed_members |= frozenset(ids)
 
     # -- read by the core --
     def initial_state(self) -> tuple[HardState, ConfState]:

@@ -14,14 +14,17 @@ them. Members whose change was compacted into a snapshot are found through ``res
 Threads: `send` is called by the Raft loop thread only, and writes to a DEALER that thread
 owns (one per peer, send-only, ``ZMQ_IMMEDIATE``: frames for an unconnected peer are
 dropped, not queued, as Raft resends what matters). That saves a hand-off to an I/O thread
-on every hop of the hot path. A batch larger than ``batch_bytes`` (a snapshot) goes as
-``raft.chunk`` frames (`frames.cut`). A send that fails (the peer is not connected or its
-queue is full, no address is known for it, the batch is over every limit) is counted per
-peer and reason (`failed_sends`) and logged as an error, at most once per ``log_every``
-seconds per peer and reason, with the count since the last line. `forward` is a
-request/reply and goes through a `transport.Client` per peer (its own I/O thread), usable
-from any thread. Sockets are created lazily and live until `close` (called once the loop
-thread has ended); ZeroMQ reconnects them.
+on every hop of the hot path. What a peer sends back on a DEALER is read at each send: only
+a ``raft.removed`` notice, which says this member was removed from the group; from then on
+``send`` sends nothing (``removed_by``), so a removed member cannot vote, campaign or lead.
+A batch larger than ``batch_bytes`` (a snapshot) goes as ``raft.chunk`` frames
+(`frames.cut`). A send that fails (the peer is not connected or its queue is full, no
+address is known for it, the batch is over every limit) is counted per peer and reason
+(`failed_sends`) and logged as an error, at most once per ``log_every`` seconds per peer
+and reason, with the count since the last line. `forward` is a request/reply and goes
+through a `transport.Client` per peer (its own I/O thread), usable from any thread. Sockets
+are created lazily and live until `close` (called once the loop thread has ended); ZeroMQ
+reconnects them.
 """
 
 from __future__ import annotations
@@ -44,8 +47,9 @@ from actors.raft_node.frames import cut
 from actors.store.errors import TooLarge
 from api.errors import TransportError
 from api.limits import MAX_SNAPSHOT_BYTES, RAFT_BATCH_BYTES, format_bytes
+from api.schema.raft import RAFT_REMOVED
 from transport.client import Client
-from transport.codec import encode
+from transport.codec import CodecError, decode, encode
 from transport.keys import KeyPair
 from transport.source import connect_endpoint
 
@@ -152,6 +156,10 @@ class CurvePeers:
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._lock = threading.Lock()
         self._closed = False
+        # set once a member says this one was removed from the group (``raft.removed``):
+        # from then on nothing is sent, so it neither votes, nor campaigns, nor leads
+        self.removed_by: int | None = None
+        self.on_removed: Callable[[int], None] | None = None
 
     def _peer(self, dst: int) -> Peer | None:
         peer = self._peers.get(dst)
@@ -244,6 +252,8 @@ class CurvePeers:
         return sock
 
     def send(self, dst: int, batch: bytes) -> None:
+        if self.removed_by is not None:
+            return
         sock = self._dealers.get(dst) or self._dealer(dst)
         if sock is None:
             if not self._closed:
@@ -256,12 +266,48 @@ class CurvePeers:
                 sock.send(encode(MESSAGES, body, check=False), zmq.NOBLOCK)
             else:
                 self._send_chunked(dst, sock, batch)
+            self._read_notices(dst, sock)
         except zmq.ZMQError as exc:
             # not connected (ZMQ_IMMEDIATE) or the queue is full: Raft resends
             reason = "unreachable" if exc.errno == zmq.EAGAIN else "socket_error"
             self._failed(dst, reason, str(exc))
         except TransportError as exc:
             self._failed(dst, "too_large", str(exc))
+
+    def _read_notices(self, dst: int, sock: zmq.Socket[bytes]) -> None:
+        """What member ``dst`` sent back on our connection to it: only ``raft.removed``
+        (handlers.py), read here at each send, as a removed member keeps sending."""
+        while True:
+            try:
+                frame = sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                envelope = decode(frame)
+            except CodecError as exc:
+                self._failed(dst, "bad_notice", str(exc))
+                continue
+            if envelope.type == RAFT_REMOVED.name and envelope.body["member"] == self._id:
+                self._removed(int(envelope.body["from"]))
+                return
+
+    def _removed(self, by: int) -> None:
+        if self.removed_by is not None:
+            return
+        self.removed_by = by
+        self._log.error(
+            "raft.member.removed",
+            by=by,
+            reason=(
+                f"member {by} says this member was removed from the Raft group "
+                "(--force-new-cluster on another manager, or a demotion or removal while "
+                "this one was down): it takes no part in the group any more. Its Raft "
+                "state is out of date: to rejoin as a new manager, stop this node, remove "
+                "the raft directory of its state dir and start it again"
+            ),
+        )
+        if self.on_removed is not None:
+            self.on_removed(by)
 
     def _send_chunked(self, dst: int, sock: zmq.Socket[bytes], batch: bytes) -> None:
         total = len(batch)

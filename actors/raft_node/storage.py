@@ -16,6 +16,10 @@ Rules (see wal.py and snapshots.py for the file formats):
   whole retained log, then every older segment and snapshot deleted. Opened with the old
   and new keys, the directory holds every entry after a crash at any point; once it
   returns, no file is under an older key.
+- ``removed`` lists the Raft ids removed from the group (`add_removed_members`, one
+  durable file, plain: ids are no secret). A snapshot's configuration says who is a
+  member, not who was: this file keeps the answer a removed member must get
+  (actors/raft_node/handlers.py) after the log that removed it is compacted away.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import structlog
 
-from actors.durable import DIR_MODE, FILE_MODE, fsync_dir
+from actors.durable import DIR_MODE, FILE_MODE, fsync_dir, write_durable
 from actors.raft_node.compaction import KEEP_LOG_BYTES, compact_point
 from actors.raft_node.snapshots import (
     SnapshotCorrupted,
@@ -76,6 +81,7 @@ __all__ = [
 
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 LOCK_FILE = "LOCK"
+REMOVED_FILE = "removed"  # the Raft ids removed from the group, a msgpack list
 
 
 class StorageLocked(StorageError):
@@ -122,6 +128,7 @@ class DurableStorage:
         self._ents: list[Entry] = []
         self._segments: list[tuple[int, int, Path]] = []  # (seq, first_index, path)
         self._writer: SegmentWriter | None = None
+        self._removed: frozenset[int] = frozenset()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -476,7 +483,36 @@ class DurableStorage:
 
     # -- recovery --------------------------------------------------------------------
 
+    # -- removed members ---------------------------------------------------------------
+
+    @property
+    def removed_members(self) -> frozenset[int]:
+        """The Raft ids removed from the group so far (as this member applied it)."""
+        return self._removed
+
+    def add_removed_members(self, ids: Sequence[int]) -> None:
+        """Record ``ids`` as removed (durably; nothing written when none is new)."""
+        removed = self._removed | frozenset(ids)
+        if removed == self._removed:
+            return
+        write_durable(self._dir / REMOVED_FILE, msgpack.packb(sorted(removed)), mode=FILE_MODE)
+        self._removed = removed
+
+    def _read_removed(self) -> frozenset[int]:
+        try:
+            data = (self._dir / REMOVED_FILE).read_bytes()
+        except FileNotFoundError:
+            return frozenset()
+        try:
+            ids = msgpack.unpackb(data)
+        except ValueError:
+            ids = None
+        if not isinstance(ids, list) or not all(type(i) is int for i in ids):
+            raise StorageError(f"{self._dir / REMOVED_FILE}: not a list of Raft ids")
+        return frozenset(ids)
+
     def _recover(self, initial_conf_state: ConfState) -> None:
+        self._removed = self._read_removed()
         for tmp in self._dir.glob("*.tmp"):
             tmp.unlink()
             self._log.warning("raft.storage.temp_removed", path=str(tmp))

@@ -197,3 +197,12 @@ class Storage(Protocol):
     def compact(self, index: int) -> None:
         """Discard entries up to and including `index` (which a snapshot must cover)."""
         ...
+
+    @property
+    def removed_members(self) -> frozenset[int]:
+        """The Raft ids removed from the group (kept past compaction)."""
+        ...
+
+    def add_removed_members(self, ids: Sequence[int]) -> None:
+        """Record ``ids`` as removed from the group (durable when it returns)."""
+        ...

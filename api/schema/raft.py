@@ -9,7 +9,9 @@ and applied on the answering node; ``error`` is ``not_leader`` (with ``leader_id
 unknown), ``too_large`` (with ``size`` and ``limit``) or ``dropped`` (outcome unknown). A
 batch larger than a frame should carry (a snapshot) travels as ``raft.chunk`` frames,
 numbered by ``seq`` like the others, that the receiver puts back together
-(actors/raft_node/frames.py).
+(actors/raft_node/frames.py). A member answers the frames of a member removed from the
+group with one-way ``raft.removed`` notices (etcd's and SwarmKit's ErrMemberRemoved): the
+removed member stops taking part (actors/raft_node/peers.py).
 
 Joining the group is the membership's (api/schema/membership.py).
 """
@@ -25,6 +27,7 @@ __all__ = [
     "RAFT_MESSAGES",
     "RAFT_PROPOSE",
     "RAFT_PROPOSE_REPLY",
+    "RAFT_REMOVED",
     "RAFT_STATUS",
     "RAFT_STATUS_REPLY",
     "SCHEMA",
@@ -51,6 +54,13 @@ RAFT_CHUNK: Final = SCHEMA.declare(
             Field("data", BYTES),
         ),
         doc="One-way: bytes [offset, offset + len(data)) of a batch of `total` bytes.",
+    )
+)
+RAFT_REMOVED: Final = SCHEMA.declare(
+    MessageType(
+        "raft.removed",
+        (Field("from", INT), Field("member", INT)),
+        doc="One-way, to a removed member: Raft id `member` is no member of `from`'s group.",
     )
 )
 RAFT_PROPOSE_REPLY: Final = SCHEMA.declare(

@@ -99,3 +99,65 @@ def test_force_new_cluster_recovers_from_losing_two_of_three_managers(swarm: Swa
     m4.ctl_json("service", "scale", f"{SERVICE}=2")  # forwarded to the leader, committed
     poll(lambda: len(survivor.running(SERVICE)) == 2, f"{SERVICE}: 2 running", LONG)
     assert {s["name"]: s["replicas_desired"] for s in m4.ctl_json("service", "ls")} == {SERVICE: 2}
+
+
+def test_old_managers_back_with_their_old_state_rejoin_the_forced_cluster(
+    swarm: Swarm,
+) -> None:
+    """After --force-new-cluster on m2, m1 and m3 started again with their old state made a
+    majority of their old group between themselves: they elected a leader of their own and
+    took writes that the cluster never saw. Told by m2 that they were removed
+    (``raft.removed``), they drop their Raft state and join m2's cluster as new members,
+    as SwarmKit's managers do."""
+    swarm.start_cluster(managers=3, workers=0, heartbeat_period="1s")
+    m1, m2, m3 = swarm.nodes
+    m1.ctl_json("service", "create", "--name", SERVICE, "--detach", "busybox", "sleep", "300")
+    poll(lambda: [s["name"] for s in m2.ctl_json("service", "ls")] == [SERVICE], "m2 has it")
+    m1.kill()
+    m3.kill()
+    assert m2.terminate() == 0
+    m2.extra = (*m2.extra, "--force-new-cluster")
+    m2.start()
+    poll(lambda: raft_status(m2, m2)["state"] == "leader", "m2 elects itself", LONG)
+    m2.wait_ready(timeout=LONG)
+    m2.extra = tuple(a for a in m2.extra if a != "--force-new-cluster")
+    m2.ctl_json("service", "scale", f"{SERVICE}=2")
+    forced_term = raft_status(m2, m2)["term"]
+
+    for old in (m1, m3):
+        old.start(wait=False)
+    for old in (m1, m3):
+        poll(
+            lambda old=old: any(e.get("event") == "node.raft.rejoined" for e in old.log_events()),
+            f"{old.name} told it was removed, and rejoined",
+            LONG,
+        )
+        assert any(e.get("event") == "raft.member.removed" for e in old.log_events())
+
+    def both_back() -> bool:
+        managers = managers_of(m2)
+        return all(
+            bool(managers.get(name)) and managers[name]["reachability"] == "reachable"
+            for name in ("m1", "m3")
+        )
+
+    poll(both_back, "m1 and m3 reachable managers of m2's cluster", LONG)
+    status = raft_status(m2, m2)
+    assert (status["state"], status["term"]) == ("leader", forced_term)  # never deposed
+    for old in (m1, m3):
+        poll(
+            lambda old=old: (
+                {s["name"]: s["replicas_desired"] for s in old.ctl_json("service", "ls")}
+                == {SERVICE: 2}
+            ),
+            f"{old.name} serves the one cluster's state",
+            LONG,
+        )
+    m1.ctl_json("service", "scale", f"{SERVICE}=3")  # a write through a rejoined manager
+    poll(
+        lambda: (
+            {s["name"]: s["replicas_desired"] for s in m2.ctl_json("service", "ls")} == {SERVICE: 3}
+        ),
+        "the write committed in the one cluster",
+        LONG,
+    )

@@ -103,6 +103,9 @@ def force_new_cluster(raft_dir: Path, raft_id: int, *, cipher: Cipher | None) ->
             # save() replaces the stored suffix from entries[0].index: the uncommitted
             # tail goes with it
             storage.save(plan.hard_state, list(plan.entries))
+            # their frames get raft.removed even once the log is compacted: two of them
+            # started again with their old state would otherwise form a group of their own
+            storage.add_removed_members(plan.removed)
         elif dropped and commit >= storage.first_index():
             storage.save(None, storage.entries(commit, commit + 1))  # cut the tail
         _log.warning(

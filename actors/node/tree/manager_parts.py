@@ -195,6 +195,13 @@ class ManagerParts:
         self.bootstrap_voters = voters
         return voters
 
+    def _raft_removed(self, by: int) -> None:
+        """Another manager says this one's Raft member was removed from the group: the
+        runner rejoins it under a new Raft id (actors/node/runner.py)."""
+        _log.warning("node.raft.removed", by=by, raft_id=self.raft_id)
+        if self.setup.on_raft_removed is not None:
+            self.setup.on_raft_removed()
+
     def join_asker(self) -> JoinAsker:
         return JoinAsker(
             node_id=self.identity.node_id,
@@ -270,6 +277,7 @@ class ManagerParts:
                 resolve_peer=self.directory.resolve_peer,
                 source=self.setup.source,
                 snapshot_interval=snapshot_interval(self.store),
+                on_removed=self._raft_removed,
             )
         except BaseException:
             storage.close()

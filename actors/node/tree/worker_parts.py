@@ -97,6 +97,8 @@ class PartsSetup:
     on_role_change: RoleChange  # must not block: it runs on the renewer
     sandbox: ProcessSandbox | None = None  # the process executor's (cli/node_main.py)
     on_removed: Callable[[str], None] | None = None  # the node was removed: stop (must not block)
+    # a manager's Raft member was told it was removed from the group: rejoin (must not block)
+    on_raft_removed: Callable[[], None] | None = None
     tick_interval: float = 0.1  # Raft's (a manager)
 
     @property
