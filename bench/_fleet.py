@@ -27,11 +27,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def proc_rss_bytes(pid: int) -> int:
-    """Resident set size of process ``pid`` (0 when it is gone)."""
+def proc_rss_bytes(pid: int, field: str = "VmRSS") -> int:
+    """Resident set size of process ``pid`` (0 when it is gone); ``field="VmHWM"``: its
+    peak so far."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     except (OSError, ValueError):
         pass

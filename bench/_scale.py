@@ -166,9 +166,10 @@ class ScaleCluster:
         return int(summary["replicas_running"])
 
     # -- figures ---------------------------------------------------------------------------
-    def manager_rss(self) -> dict[str, int]:
+    def manager_rss(self, field: str = "VmRSS") -> dict[str, int]:
+        """Each manager's resident memory now (``VmHWM``: its peak so far)."""
         return {
-            n.name: proc_rss_bytes(n.process.pid)
+            n.name: proc_rss_bytes(n.process.pid, field)
             for n in self.swarm.managers
             if n.process is not None
         }

@@ -192,6 +192,7 @@ def create(
     wait_running(cluster, names, tasks, timeout, timeline)
     total_s = time.monotonic() - started
     rss_after = cluster.manager_rss()
+    rss_peak = cluster.manager_rss("VmHWM")
     cpu_after = cluster.cpu_seconds()
     leader = cluster.leader().name
     assert cluster.fleet is not None
@@ -206,8 +207,14 @@ def create(
         "peak_tasks_per_s": max((r for _, r in rates(timeline)), default=None),
         "timeline": timeline,
         "rates": rates(timeline),
-        "manager_rss_bytes": {"before": rss_before, "after": rss_after, "leader": leader},
+        "manager_rss_bytes": {
+            "before": rss_before,
+            "after": rss_after,
+            "peak": rss_peak,
+            "leader": leader,
+        },
         "leader_rss_per_task_bytes": round((rss_after[leader] - rss_before[leader]) / tasks),
+        "leader_peak_rss_per_task_bytes": round((rss_peak[leader] - rss_before[leader]) / tasks),
         "fleet_rss_bytes": cluster.fleet.rss_bytes(),
         # CPU seconds each process spent until all ran: steadier than the time on a
         # machine other work shares (the load averages say how much)
