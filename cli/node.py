@@ -2,7 +2,7 @@
 
 ``node ls`` marks the node whose control socket this is with ``*`` beside its id, and
 takes ``docker node ls``'s ``--filter`` words (api/list_filters.py), which the manager
-applies.
+applies. ``node inspect self`` (and ``node ps self``) name that node, as Docker's do.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from cli.argtypes import NODE_FILTER
 from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.node_logs import add_node_logs
-from cli.node_ps import add_node_ps
+from cli.node_ps import SELF, add_node_ps
 from cli.output import render_table, write_json, write_text
 
 __all__ = ["register"]
@@ -55,7 +55,12 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     add_node_logs(verbs, common)
 
     inspect = verbs.add_parser("inspect", parents=[common], help="show nodes in detail")
-    _add_nodes(inspect)
+    inspect.add_argument(
+        "nodes",
+        nargs="+",
+        metavar="NODE",
+        help=f"the nodes (hostnames, ids, prefixes, or {SELF}: this node)",
+    )
     inspect.set_defaults(run=run_inspect)
 
     update = verbs.add_parser("update", parents=[common], help="change availability and labels")
@@ -155,8 +160,11 @@ def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
 
 def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
     with connection:
+        # ``self``: the node whose control socket this is, as ``docker node inspect self``
+        own = connection.request("version")["node_id"] if SELF in args.nodes else ""
         replies = [
-            connection.request("control.node.inspect", {"node": node}) for node in args.nodes
+            connection.request("control.node.inspect", {"node": own if node == SELF else node})
+            for node in args.nodes
         ]
     if args.format == "json":
         write_json([reply["node"] for reply in replies])

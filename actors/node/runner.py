@@ -72,6 +72,7 @@ from actors.node.startup.security import (
     NodeStartup,
     prepare_node,
     read_managers,
+    refuse_foreign_join,
 )
 from actors.node.startup.state_dir import (
     StateDirLock,
@@ -166,6 +167,8 @@ class NodeRunner:
         config = self.config
         state_dir = config.state_dir
         joining = bool(config.join_addr)
+        # a token for another cluster is refused now, not after a locked manager's unlock
+        refuse_foreign_join(state_dir, config.join_token)
         # a manager's private keys may be in its key store: open (unlock) it first
         keys = open_at_rest(
             state_dir,

@@ -326,3 +326,23 @@ def test_remote_endpoint_speaks_curve_with_the_node_key(
     ):
         stranger.request("version")
     assert refused.value.code == "unauthorized"
+
+
+def test_a_state_dir_of_another_cluster_is_refused_before_its_unlock(
+    nodes: NodeLauncher, tmp_path: Path
+) -> None:
+    """A state dir that holds a (locked) manager of cluster A, started with cluster B's join
+    token: refused at once naming the state dir, not resumed in A (the join was ignored
+    with a log line) nor left waiting for an unlock."""
+    ours, theirs = tmp_path / "a", tmp_path / "b"
+    nodes.start(ours, "--autolock").terminate()
+    other = nodes.start(theirs)
+    token = swarmctl("--socket", str(other.socket), "cluster", "join-token", "-q", "worker")
+    assert token.returncode == 0, token.stderr
+    again = nodes.start(
+        ours, "--join-addr", "127.0.0.1:1", "--join-token", token.stdout.strip(), wait=False
+    )
+    assert again.process.wait(timeout=DEADLINE) == 1
+    message = again.log_path.read_text().splitlines()[-1]
+    assert message.startswith(f"swarm-node: cannot join the cluster: the state dir {ours} ")
+    assert "another cluster" in message and "new --state-dir" in message

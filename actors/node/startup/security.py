@@ -3,7 +3,10 @@
 `prepare_node` decides from the state dir and the flags:
 
 - **resume**: the state dir holds a node certificate (`actors.ca.node_certs`): load and
-  check it; the role is the certificate's. ``--join-addr`` is then ignored (logged). A
+  check it; the role is the certificate's. ``--join-addr`` is then ignored (logged), but
+  a ``--join-token`` that is malformed or names another cluster's CA is refused
+  (`refuse_foreign_join`, before a locked key store is waited on): the operator meant to
+  join that cluster, and the node would silently stay in its own. A
   manager's key store is opened (and unlocked, when autolocked) *before*: its private keys
   may be in it (``keys``, `actors.node.startup.keys.NodeKeys`, see `actors.node.startup.at_rest`).
 - **join**: ``--join-addr``/``--join-token`` and no certificate: run the join client
@@ -40,6 +43,8 @@ from typing import Any, Final
 from actors.ca.join import JoinError, join_cluster
 from actors.ca.keystore import INITIAL_CLUSTER
 from actors.ca.node_certs import (
+    CA_CERT_FILE,
+    CERTS_DIR,
     NodeCertificates,
     NodeCertsError,
     load_node_certs,
@@ -48,6 +53,7 @@ from actors.ca.node_certs import (
 )
 from actors.ca.node_identity import IdentityError, NodeIdentity
 from actors.ca.service import bootstrap_cluster_security
+from actors.ca.tokens import JoinTokenError, WrongClusterToken, check_token_ca
 from actors.durable import write_durable
 from actors.log import get_logger
 from actors.node.startup.keys import KEYSTORE_DIR, NodeKeys, open_node_keys
@@ -65,6 +71,7 @@ __all__ = [
     "NodeStartup",
     "prepare_node",
     "read_managers",
+    "refuse_foreign_join",
     "write_managers",
 ]
 
@@ -203,6 +210,29 @@ def _load(state_dir: Path, clock: Callable[[], float], keys: NodeKeys | None) ->
         raise IdentityError(str(exc)) from None
 
 
+def refuse_foreign_join(state_dir: Path, join_token: str | None) -> None:
+    """Raise `JoinError` when ``join_token`` is given for a state dir that already holds a
+    node and is malformed, or pins another cluster's CA than the state dir's (a state dir
+    of another cluster: SwarmKit's token digest names the root CA)."""
+    if not join_token or not node_certs_exist(state_dir):
+        return
+    ca_file = Path(state_dir) / CERTS_DIR / CA_CERT_FILE
+    try:
+        check_token_ca(join_token, ca_file.read_bytes())
+    except WrongClusterToken:
+        raise JoinError(
+            "wrong_cluster",
+            f"the state dir {state_dir} already holds a node of another cluster than the "
+            "--join-token's (its CA does not match the digest in the token): give a new "
+            "--state-dir to join that cluster, or leave out --join-addr and --join-token "
+            "to resume this node",
+        ) from None
+    except JoinTokenError as exc:
+        raise JoinError("invalid_token", f"--join-token: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise IdentityError(f"cannot read the CA certificate {ca_file}: {exc}") from None
+
+
 def prepare_node(
     state_dir: Path,
     *,
@@ -222,6 +252,7 @@ def prepare_node(
     state_dir = Path(state_dir)
     init_file = state_dir / INIT_FILE
     if node_certs_exist(state_dir):
+        refuse_foreign_join(state_dir, join_token)
         if join_addr:
             _log.warning("node.join.ignored", reason="the state dir already holds a node")
         if keys is None and (state_dir / KEYSTORE_DIR).exists():

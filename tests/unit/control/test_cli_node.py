@@ -27,6 +27,8 @@ class Recording:
         return None
 
     def request(self, type_: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        if type_ == "version":  # the node whose control socket this is
+            return {"node_id": "id-own"}
         node = str((body or {})["node"])
         self.calls.append((type_, dict(body or {})))
         if node == "missing":
@@ -100,3 +102,13 @@ def test_the_first_refusal_stops_and_names_the_node(capsys: pytest.CaptureFixtur
 def test_update_still_takes_one_node() -> None:
     with pytest.raises(SystemExit):
         parse(["node", "update", "--availability", "drain", "w1", "w2"])
+
+
+def test_inspect_self_is_the_node_of_the_control_socket(capsys: pytest.CaptureFixture[str]) -> None:
+    """``docker node inspect self``: the node the control socket belongs to (it used to be
+    looked up as a node named "self": "no such node: self")."""
+    connection, code = run("inspect", "self", "w2")
+    assert code == 0
+    asked = [body["node"] for type_, body in connection.calls if type_ == "control.node.inspect"]
+    assert asked == ["id-own", "w2"]
+    assert "id-id-own" in capsys.readouterr().out
