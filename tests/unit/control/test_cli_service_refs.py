@@ -1,8 +1,10 @@
-"""``swarmctl service ps A B...``: a service that cannot be found is named on stderr
-(exit 1) after the others' tasks, as ``docker service ps`` does; it hid them."""
+"""``swarmctl service ps|inspect A B...``: a service that cannot be found is named on
+stderr (exit 1) after the others are shown, as ``docker service ps|inspect`` do; it hid
+them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +35,12 @@ class Listing:
         }  # fmt: skip
         return {"tasks": [task], "service": {"update_status": None}}
 
+    def request(self, type_: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        assert type_ == "control.service.inspect"
+        if body["service"] != "web":
+            raise CliError(f"no such service: {body['service']}")
+        return {"service": {"id": "s1"}, "summary": {}}
+
 
 def test_a_missing_service_does_not_hide_the_others(capsys: pytest.CaptureFixture[str]) -> None:
     _parser, args = parse(["service", "ps", "-q", "gone", "web"])
@@ -46,3 +54,10 @@ def test_only_missing_services_print_no_table(capsys: pytest.CaptureFixture[str]
     with pytest.raises(CliError, match=r"^no such service: gone; no such service: lost$"):
         args.run(args, Listing(), "test")
     assert capsys.readouterr().out == ""
+
+
+def test_inspect_shows_the_services_found(capsys: pytest.CaptureFixture[str]) -> None:
+    _parser, args = parse(["service", "inspect", "--format", "json", "web", "gone"])
+    with pytest.raises(CliError, match=r"^no such service: gone$"):
+        args.run(args, Listing(), "test")
+    assert json.loads(capsys.readouterr().out) == [{"id": "s1"}]
