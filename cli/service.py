@@ -404,12 +404,25 @@ def run_rebalance(args: argparse.Namespace, connection: ControlConnection, _v: s
 
 
 def run_rm(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    """Each service named is removed on its own, as ``docker service rm`` does: one that
+    cannot be (no such service) is named on stderr, exit 1, and does not keep the others
+    (a script removing a list where one is already gone removed none)."""
+    removed: list[str] = []
+    refused: list[str] = []
     with connection:
-        reply = connection.request("control.service.rm", {"services": list(args.services)})
+        for ref in dict.fromkeys(args.services):
+            try:
+                reply = connection.request("control.service.rm", {"services": [ref]})
+            except CliError as exc:
+                refused.append(str(exc))
+                continue
+            removed += reply["removed"]
+            if args.format != "json":
+                write_text(ref)
     if args.format == "json":
-        write_json(reply["removed"])
-    else:
-        write_text("\n".join(args.services))
+        write_json(removed)
+    if refused:
+        raise CliError("; ".join(refused))
     return 0
 
 

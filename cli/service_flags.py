@@ -41,6 +41,10 @@ __all__ = [
 ]
 
 DEFAULT_CONVERGE_TIMEOUT = 300.0
+_A_KIND = {
+    "update": "an update",
+    "rollback": "a rollback",
+}  # in the help of --update-* and --rollback-*
 
 
 # flag → (options key, argparse keyword arguments); shared by create and update
@@ -147,20 +151,23 @@ _SCALAR_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "--workdir": ("workdir", {"metavar": "DIR", "help": "working directory of the task"}),
     "--hostname": ("hostname", {"metavar": "NAME", "help": "the task's hostname"}),
     **{
-        f"--{kind}-{flag}": (f"{kind}_{key}", dict(kwargs, help=text.format(kind=kind)))
+        f"--{kind}-{flag}": (
+            f"{kind}_{key}",
+            dict(kwargs, help=text.format(kind=kind, a_kind=_A_KIND[kind])),
+        )
         for kind in ("update", "rollback")
         for flag, key, kwargs, text in (
             (
                 "parallelism",
                 "parallelism",
                 {"type": COUNT, "metavar": "N"},
-                "tasks replaced at once in an {kind} (0: all; default: 1)",
+                "tasks replaced at once in {a_kind} (0: all; default: 1)",
             ),
             (
                 "delay",
                 "delay",
                 {"type": DURATION, "metavar": "DURATION"},
-                "wait between batches of an {kind}, once a new task runs (default: 0s)",
+                "wait between batches of {a_kind}, once a new task runs (default: 0s)",
             ),
             (
                 "order",
@@ -178,7 +185,7 @@ _SCALAR_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
                 "max-failure-ratio",
                 "max_failure_ratio",
                 {"type": RATIO, "metavar": "RATIO"},
-                "share of tasks that may fail in an {kind} before its failure action "
+                "share of tasks that may fail in {a_kind} before its failure action "
                 "(0 to 1; default: 0)",
             ),
         )

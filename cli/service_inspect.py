@@ -66,15 +66,20 @@ def add_inspect_arguments(inspect: argparse.ArgumentParser) -> None:
 def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
     if args.pretty and args.format == "json":
         raise CliError("--pretty and --format json exclude each other")
+    replies: list[dict[str, Any]] = []
+    refused: list[str] = []  # named after the others are shown, as docker service inspect
     with connection:
-        replies = [
-            connection.request("control.service.inspect", {"service": service})
-            for service in args.services
-        ]
+        for service in args.services:
+            try:
+                replies.append(connection.request("control.service.inspect", {"service": service}))
+            except CliError as exc:
+                refused.append(str(exc))
     if args.format == "json":
         write_json([reply["service"] for reply in replies])
-    else:
+    elif replies:
         write_text("\n\n".join(describe(r["service"], r["summary"]) for r in replies))
+    if refused:
+        raise CliError("; ".join(refused))
     return 0
 
 

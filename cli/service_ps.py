@@ -94,17 +94,27 @@ def run_ps(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
     wanted = _filters(args)
     rows: list[dict[str, Any]] = []
     stopped: list[str] = []  # why an update no longer replaces tasks, per service
+    refused: list[str] = []  # services not found: named after the others' tasks, as Docker
+    found = 0
     with connection:
         for ref in dict.fromkeys(args.services):
-            reply = connection.listing("control.service.ps", {"service": ref})
+            try:
+                reply = connection.listing("control.service.ps", {"service": ref})
+            except CliError as exc:
+                refused.append(str(exc))
+                continue
+            found += 1
             rows += reply["tasks"]
             reason = update_reason(reply["service"].get("update_status"))
             if reason:
                 stopped.append(reason)
-    write_tasks(args, [r for r in rows if _matches(r, wanted)])
+    if found or not refused:
+        write_tasks(args, [r for r in rows if _matches(r, wanted)])
     if args.format != "json" and not args.quiet:
         for reason in stopped:
             write_text(reason)
+    if refused:
+        raise CliError("; ".join(refused))
     return 0
 
 

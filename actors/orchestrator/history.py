@@ -138,6 +138,10 @@ def _argv(value: Any) -> str:
     return shlex.join(str(v) for v in value) if isinstance(value, list) else ""
 
 
+def _is_empty(value: Any) -> bool:
+    return value is None or value == [] or value == {}
+
+
 def _is_list_of_maps(value: Any) -> bool:
     """A list of mappings, or an empty list or none (then the other side says)."""
     return value is None or (isinstance(value, list) and all(isinstance(v, Mapping) for v in value))
@@ -183,8 +187,8 @@ def spec_changes(old: ServiceSpec | None, new: ServiceSpec) -> list[str]:
     lines: list[str] = []
     for path in paths:
         old_value, new_value = before.get(path), after.get(path)
-        if old_value == new_value:
-            continue
+        if old_value == new_value or (_is_empty(old_value) and _is_empty(new_value)):
+            continue  # an empty list where there was none (a healthcheck without a test)
         if _is_list_of_maps(old_value) and _is_list_of_maps(new_value):
             lines += _entry_changes(path, old_value or [], new_value or [])
         else:

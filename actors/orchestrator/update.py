@@ -8,16 +8,24 @@ Rules (SwarmKit's ``manager/orchestrator/update``, level-triggered):
   ``parallelism`` at a time (0: all at once). A slot is *in flight* from the moment its
   stale task is stopped or its new task created until the new task has been RUNNING for
   ``delay`` seconds (from ``status.started_at``); a slot waiting for a task (a stop-first
-  refill, a restart) is in flight too.
+  refill, a restart) is in flight too. But once the slot's first new task has run or
+  ended by itself, the update is done with the slot ``delay`` seconds later whatever
+  follows, as SwarmKit's updater is once the task it made reaches RUNNING or fails: a
+  slot whose new task keeps failing is the restart policy's, and does not hold back the
+  other slots (``continue``) nor keep the update UPDATING for ever.
 - ``stop-first``: the stale task gets desired SHUTDOWN; the slot is refilled with the new
   spec once the old task has stopped. ``start-first``: a new task is created next to the
-  stale one, which is shut down once the new one is RUNNING.
+  stale one, which is shut down once the new one is RUNNING; a new task that ended by
+  itself is followed by another as the restart policy allows (delay, max attempts,
+  condition), the stale one serving meanwhile.
 - Monitoring: a *new* task (current spec, created since the update started) is watched
   from its creation until it has been RUNNING for ``monitor`` seconds. One that ends
   (FAILED, REJECTED: unhealthy or refused included; COMPLETE: it should still run) before
   it ran, or within ``monitor`` of running, is a failure of the update; once all slots are
   updated, the update stays UPDATING until every new task is past its window.
-- More failures than ``max_failure_ratio`` times the slots trigger the ``failure_action``:
+- More failed slots (slots with a failed new task: a slot's restarts failing again are
+  one, as SwarmKit counts only the tasks its updater made) than ``max_failure_ratio``
+  times the slots trigger the ``failure_action``:
   ``pause`` (update_status PAUSED; nothing more is replaced until the service is updated
   again: the control API resets ``update_status`` with a new spec), ``continue``, or
   ``rollback`` (``rollback.rolled_back``: the previous spec, paced and monitored by a
@@ -45,9 +53,9 @@ from actors.orchestrator.state import (
     is_alive,
     newest,
 )
-from api.enums import FailureAction, UpdateOrder, UpdateState
+from api.enums import FailureAction, RestartCondition, UpdateOrder, UpdateState
 from api.objects import Node, Service, Task, UpdateStatus
-from api.specs import UpdateConfig
+from api.specs import TaskSpec, UpdateConfig
 from api.task_state import TaskState
 
 __all__ = ["UpdateOutcome", "failed_in_window", "failure_detail", "plan_update"]
@@ -88,6 +96,54 @@ def _past(task: Task, seconds: float, now: float, plan: Plan) -> bool:
     if now >= done_at:
         return True
     plan.wake(done_at)
+    return False
+
+
+def _slot_attempted(
+    tasks: list[Task], current: TaskSpec, started_at: float, delay: float, now: float, plan: Plan
+) -> bool:
+    """True once ``delay`` has passed since the slot's first new task (current spec,
+    created since the update started) ran or ended by itself; else wake up then."""
+    reached = [
+        t.status.started_at or t.status.timestamp
+        for t in tasks
+        if (t.status.started_at or t.status.state in _ENDED)
+        and t.meta.created_at >= started_at
+        and t.spec == current
+    ]
+    if not reached:
+        return False
+    done_at = min(reached) + delay
+    if now >= done_at:
+        return True
+    plan.wake(done_at)
+    return False
+
+
+def _retry_due(
+    tasks: list[Task], current: TaskSpec, since: float, now: float, plan: Plan
+) -> bool | None:
+    """For a start-first slot (its old task still live): None while no task of the
+    current spec ended there by itself since ``since`` (when the update started; 0 once
+    it is over), so a first new task is the update's to make; else whether another is
+    due, as the restart policy allows: ``delay`` after the last ended (wake up then),
+    within ``max_attempts``, never for condition none. Without this the updater made a
+    new task every pass, without pause."""
+    ended = [
+        t
+        for t in tasks
+        if t.status.state in _ENDED and t.meta.created_at >= since and t.spec == current
+    ]
+    last = newest(ended)
+    if last is None:
+        return None
+    policy = current.restart_policy
+    if policy.condition == RestartCondition.NONE or 0 < policy.max_attempts < len(ended):
+        return False
+    due = last.status.timestamp + policy.delay
+    if now >= due:
+        return True
+    plan.wake(due)
     return False
 
 
@@ -135,6 +191,7 @@ def plan_update(
         started_at = status.started_at
 
     stale_slots: list[tuple[SlotKey, list[Task]]] = []
+    retries: list[SlotKey] = []  # start-first slots whose new task ended: another one
     in_flight = 0
     monitored = 0  # new tasks inside their monitor window
     for key in sorted(slots, key=slot_order):
@@ -144,8 +201,14 @@ def plan_update(
             continue
         if verdict.state in (SlotState.WAIT, SlotState.REFILL):
             last = newest(tasks)
-            if last is not None and (last.spec != current or started_at is not None):
-                in_flight += 1  # waiting for its new task (stop-first, or a restart)
+            if last is None:
+                continue
+            if last.spec != current:
+                in_flight += 1  # waiting for its new task (stop-first)
+            elif started_at is not None and not _slot_attempted(
+                tasks, current, started_at, config.delay, now, plan
+            ):
+                in_flight += 1  # waiting for its new task (a restart)
             continue
         if verdict.state != SlotState.LIVE:
             continue
@@ -158,11 +221,19 @@ def plan_update(
             if any(t.status.state == TaskState.RUNNING for t in fresh):
                 for t in stale:
                     plan.add(SetDesiredState(t.id, t.service_id, TaskState.SHUTDOWN, "updated"))
-            in_flight += 1
+            if started_at is None or not _slot_attempted(
+                tasks, current, started_at, config.delay, now, plan
+            ):
+                in_flight += 1
             continue
         if stale:
-            if updatable(key):
+            if not updatable(key):
+                continue
+            retry = _retry_due(tasks, current, started_at or 0.0, now, plan)
+            if retry is None:
                 stale_slots.append((key, stale))
+            elif retry:
+                retries.append(key)  # within no batch: the slot had its turn
             continue
         if len(fresh) > 1:  # duplicates (a lost write, a leader change): keep the best
             keep = max(fresh, key=lambda t: (t.status.state, t.meta.created_at, t.id))
@@ -172,7 +243,10 @@ def plan_update(
             fresh = [keep]
         if started_at is not None and fresh[0].meta.created_at >= started_at:
             t = fresh[0]
-            if not _past(t, config.delay, now, plan):
+            if t.status.state != TaskState.RUNNING:
+                if not _slot_attempted(tasks, current, started_at, config.delay, now, plan):
+                    in_flight += 1  # its first new task, or a restart after one failed
+            elif not _past(t, config.delay, now, plan):
                 in_flight += 1
             elif not _past(t, config.monitor, now, plan):
                 monitored += 1
@@ -184,24 +258,27 @@ def plan_update(
     if started_at is not None:
         failed = sorted(
             (
-                t
-                for tasks in slots.values()
+                (t.status.timestamp, t.id, key, t)
+                for key, tasks in slots.items()
                 for t in tasks
-                if t.spec == current
+                if failed_in_window(t, config.monitor)
                 and t.meta.created_at >= started_at
-                and failed_in_window(t, config.monitor)
+                and t.spec == current
             ),
-            key=lambda t: (t.status.timestamp, t.id),
+            key=lambda f: f[:2],
         )
+        failed_slots = len({f[2] for f in failed})
         total = max(1, len(slots))
         if (
             failed
             and config.failure_action != FailureAction.CONTINUE
-            and len(failed) > config.max_failure_ratio * total
+            and failed_slots > config.max_failure_ratio * total
         ):
-            _fail(service, failed[0], config, now, plan)
+            _fail(service, failed[0][3], config, now, plan)
             return UpdateOutcome(emptied)
 
+    for key in retries:
+        plan.add(CreateTask(make(key)))
     if stale_slots:
         if started_at is None:
             started_at = now

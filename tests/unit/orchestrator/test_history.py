@@ -24,6 +24,7 @@ from api.enums import UpdateState
 from api.objects import Meta, Service, SpecRevision
 from api.specs import (
     ContainerSpec,
+    HealthConfig,
     PortConfig,
     ReplicatedService,
     SecretReference,
@@ -238,3 +239,15 @@ def test_container_option_changes() -> None:
         "container.hosts: +10.0.0.9 db",
     ]
     assert spec_changes(new, old)[3] == "container.sysctls: -net.core.somaxconn"
+
+
+def test_an_empty_list_where_there_was_none_is_no_change() -> None:
+    """``service update --health-cmd ''`` gives a healthcheck without a test (the image's,
+    as Docker's CLI does): history said ``container.healthcheck.test: reordered``."""
+    old = ServiceSpec(name="web", task=TaskSpec(container=ContainerSpec(image="app:1")))
+    check = HealthConfig(test=())
+    new = replace(
+        old, task=replace(old.task, container=replace(old.task.container, healthcheck=check))
+    )
+    lines = spec_changes(old, new)
+    assert lines and not any("reordered" in line or ".test" in line for line in lines)

@@ -9,7 +9,7 @@ from dataclasses import replace
 from actors.orchestrator.update import failed_in_window, failure_detail
 from api.enums import FailureAction, UpdateOrder, UpdateState
 from api.objects import ContainerStatus, Service, Task, TaskStatus
-from api.specs import ContainerSpec, UpdateConfig
+from api.specs import ContainerSpec, RestartPolicy, UpdateConfig
 from api.task_state import TaskState
 from tests.unit.orchestrator.helpers import World, make_node, make_service
 
@@ -233,3 +233,98 @@ def test_failed_in_window_and_detail() -> None:
     assert failure_detail(exited) == "exited (0)"
     long = replace(ended, status=replace(ended.status, err="x" * 2000))
     assert len(failure_detail(long)) == 512 and failure_detail(long).endswith("...")
+
+
+def _reject_new_tasks(w: World, image: str = "busybox:2") -> None:
+    """The nodes refuse every task of ``image`` that is to run (an image they cannot pull)."""
+    for t in list(w.tasks.values()):
+        if (
+            t.spec.container.image == image
+            and t.desired_state == TaskState.RUNNING
+            and t.status.state < TaskState.RUNNING
+        ):
+            w.set_status(t.id, TaskState.REJECTED, err=f"pulling image {image} failed")
+
+
+def _run_failing_update(w: World, rounds: int = 30) -> None:
+    for _ in range(rounds):
+        w.reconcile()
+        _reject_new_tasks(w)
+        w.schedule_and_run()  # the old spec's refills run; the new one's were refused
+        w.stop_shut_down()
+        w.now += 1.0
+
+
+def _updated_slots(w: World, image: str = "busybox:2") -> list[int]:
+    return sorted({t.slot for t in w.of("svc-web") if t.spec.container.image == image})
+
+
+def test_continue_goes_on_past_a_slot_whose_new_task_fails_and_completes() -> None:
+    """SwarmKit's updater is done with a slot once the task it made runs or fails, and
+    with failure action continue it goes on to the next slot (the failing one is the
+    restart policy's). Before, the update waited for that slot to run the new spec, so it
+    never got past the first failing slot and stayed 'updating' for ever."""
+    w = _world(3, UpdateConfig(parallelism=1, monitor=2.0, failure_action=FailureAction.CONTINUE))
+    _update_image(w)
+    _run_failing_update(w)
+    assert _updated_slots(w) == [1, 2, 3]
+    assert _status(w)[0] == UpdateState.COMPLETED
+
+
+def test_the_update_delay_follows_a_failed_slot_too() -> None:
+    w = _world(2, UpdateConfig(parallelism=1, delay=10.0, failure_action=FailureAction.CONTINUE))
+    _update_image(w)
+    _run_failing_update(w, rounds=5)
+    assert _updated_slots(w) == [1]  # slot 1 failed less than 10 s ago
+    _run_failing_update(w, rounds=10)
+    assert _updated_slots(w) == [1, 2]
+
+
+def test_max_failure_ratio_counts_slots_not_restarts() -> None:
+    """4 slots, at most half may fail: slot 1's new task failing again and again (its
+    restarts) is one failed slot, as SwarmKit counts the tasks its updater made; the
+    update pauses at the third failing slot."""
+    w = _world(
+        4,
+        UpdateConfig(
+            parallelism=1, monitor=5.0, max_failure_ratio=0.5, failure_action=FailureAction.PAUSE
+        ),
+    )
+    _update_image(w)
+    _run_failing_update(w)
+    state, message = _status(w)
+    assert state == UpdateState.PAUSED
+    assert _updated_slots(w) == [1, 2, 3]
+    assert message.endswith("pulling image busybox:2 failed")
+
+
+def test_start_first_keeps_the_old_tasks_and_paces_new_ones_by_the_restart_policy() -> None:
+    """start-first, continue: a slot whose new task is refused keeps its old task running
+    and gets another new one only after the restart delay (it got one every pass, and
+    the update never reached the next slot); the other slots are updated meanwhile."""
+    w = _world(
+        3,
+        UpdateConfig(
+            parallelism=1,
+            monitor=2.0,
+            order=UpdateOrder.START_FIRST,
+            failure_action=FailureAction.CONTINUE,
+        ),
+    )
+    s = w.services["svc-web"]
+    policy = RestartPolicy(delay=5.0, max_attempts=3)
+    w.services[s.id] = replace(
+        s, spec=replace(s.spec, task=replace(s.spec.task, restart_policy=policy))
+    )
+    _update_image(w)
+    _run_failing_update(w, rounds=12)
+    assert _updated_slots(w) == [1, 2, 3]
+    assert _status(w)[0] == UpdateState.COMPLETED
+    assert [
+        t.spec.container.image for t in w.runnable("svc-web") if t.status.state == TaskState.RUNNING
+    ] == ["busybox"] * 3
+    made = [t for t in w.of("svc-web") if t.spec.container.image == "busybox:2" and t.slot == 1]
+    assert 2 <= len(made) <= 3  # at 0 s, then every 5 s
+    _run_failing_update(w, rounds=30)
+    made = [t for t in w.of("svc-web") if t.spec.container.image == "busybox:2" and t.slot == 1]
+    assert len(made) == 4  # the first and 3 more: max attempts
