@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import queue
+import re
 import socket
 import subprocess
 import threading
@@ -409,6 +410,17 @@ def _get(url: str) -> str | None:
         return http_get(url)
     except OSError:
         return None
+
+
+def test_a_service_created_without_a_name_gets_one(engine: Engine, test_image: str) -> None:
+    """``docker service create IMAGE``: Docker names the service (adjective_surname)."""
+    docker, node = engine.docker, engine.node
+    service_id = docker.ok("service", "create", "-d", "-q", test_image, "sleep", "60").strip()
+    [shown] = docker.inspect("service", "inspect", service_id)
+    name = shown["Spec"]["Name"]
+    assert re.fullmatch(r"[a-z]+_[a-z]+", name), name
+    assert inspect(node, "service", name)["id"] == service_id
+    docker.ok("service", "rm", name)
 
 
 def test_service_errors_are_the_apis_own(engine: Engine, test_image: str) -> None:
