@@ -14,6 +14,7 @@ from actors.engine_api import objects
 from actors.engine_api.errors import EngineError
 from actors.engine_api.events import docker_event, local_match, to_control
 from actors.engine_api.listing import keep_file, keep_service, keep_task
+from actors.engine_api.networks import STACK_NAMESPACE, network_spec, stack_driver_hint
 from actors.engine_api.objects import (
     ca_cert_of,
     docker_node,
@@ -298,3 +299,18 @@ def test_live_users_of_what_a_stack_removes() -> None:
     assert live_users("secret", "s1", services) == []  # only a service being removed
     assert live_users("network", "n1", services) == ["other"]
     assert live_users("config", "c1", services) == []
+
+
+def test_a_stacks_overlay_network_refusal_says_what_to_write() -> None:
+    """docker stack deploy asks for overlay for a network with no driver in the file."""
+    refused = EngineError(400, "invalid spec: driver: unknown driver 'overlay'", "invalid_spec")
+    stack = network_spec(
+        {"Name": "app_default", "Driver": "overlay", "Labels": {STACK_NAMESPACE: "app"}}
+    )
+    hinted = stack_driver_hint(refused, stack)
+    assert hinted.message.startswith(refused.message) and hinted.status == 400
+    assert "networks: {default: {driver: bridge}}" in hinted.message
+    by_hand = network_spec({"Name": "ov", "Driver": "overlay"})  # docker network create -d
+    assert stack_driver_hint(refused, by_hand) is refused
+    taken = EngineError(409, "network name 'app_default' is already in use", "name_conflict")
+    assert stack_driver_hint(taken, stack) is taken
