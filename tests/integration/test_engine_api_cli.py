@@ -494,6 +494,20 @@ def test_events_past_and_streamed(engine: Engine, test_image: str) -> None:
     assert ("service", "create", "ev") in actions and ("service", "remove", "ev") in actions
     assert {e["scope"] for e in past} == {"swarm"}
 
+    # a swarm network's changes are events too, as dockerd logs them
+    since = f"{time.time():.3f}"
+    docker.ok("network", "create", "evnet")
+    docker.ok("network", "rm", "evnet")
+    until = f"{time.time() + 0.5:.3f}"
+    window = ("events", "--since", since, "--until", until)
+    networks = docker.json_lines(*window, "--filter", "type=network", "--filter", "type=secret")
+    assert [(e["Type"], e["Action"]) for e in networks] == [
+        ("network", "create"),
+        ("network", "remove"),
+    ]
+    assert docker.json_lines(*window, "--filter", "network=evnet")
+    assert not docker.json_lines(*window, "--filter", "network=other")
+
     # no until: the stream stays open and shows what happens next (since: from before the
     # create, so a CLI slow to connect still sees it)
     since = f"{time.time():.3f}"

@@ -220,6 +220,24 @@ def test_events() -> None:
     assert not local_match({"scope": ["local"]}, event)
 
 
+def test_swarm_network_events_are_dockers() -> None:
+    """dockerd logs a swarm network's create and remove (type network, scope swarm)."""
+    event = {"type": "network", "action": "create", "id": "n1", "name": "app_default"}
+    shown = docker_event(event)
+    assert shown is not None
+    assert (shown["Type"], shown["scope"], shown["Actor"]["Attributes"]) == (
+        "network",
+        "swarm",
+        {"name": "app_default"},
+    )
+    # the control API's watch does not filter networks: they are matched here
+    assert to_control({"type": ["network", "secret"]}) == {}
+    assert local_match({"type": ["network", "secret"]}, event)
+    assert local_match({"network": ["app_default"]}, event)
+    assert not local_match({"network": ["other"]}, event)
+    assert not local_match({"network": ["app_default"]}, {**event, "type": "service"})
+
+
 def test_swarm_update_changes_only_what_can_change() -> None:
     current = encode_object(Cluster(id="c1"))
     spec: dict[str, Any] = {
