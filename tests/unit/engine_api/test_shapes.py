@@ -27,7 +27,7 @@ from actors.engine_api.versions import split_version
 from actors.engine_api.wire import parse_filters, parse_time, rfc3339
 from actors.scheduler import filters
 from api.codec_objects import encode_object
-from api.enums import NodeRole, PublishMode
+from api.enums import NodeRole, PublishMode, UpdateState
 from api.ids import new_id
 from api.objects import (
     Cluster,
@@ -37,6 +37,7 @@ from api.objects import (
     Service,
     Task,
     TaskStatus,
+    UpdateStatus,
 )
 from api.specs import PortConfig, ReplicatedJob, ServiceSpec
 from api.task_state import TaskState
@@ -332,3 +333,17 @@ def test_a_stacks_overlay_network_refusal_says_what_to_write() -> None:
     assert stack_driver_hint(refused, by_hand) is refused
     taken = EngineError(409, "network name 'app_default' is already in use", "name_conflict")
     assert stack_driver_hint(taken, stack) is taken
+
+
+def test_an_update_in_progress_has_no_completion_time() -> None:
+    """dockerd omits UpdateStatus.CompletedAt until the update ends (a nil pointer)."""
+    running = UpdateStatus(state=UpdateState.UPDATING, started_at=NOW, message="in progress")
+    shown = docker_service(encode_object(Service(id="s1", update_status=running)))
+    assert shown["UpdateStatus"] == {
+        "State": "updating",
+        "StartedAt": rfc3339(NOW),
+        "Message": "in progress",
+    }
+    done = replace(running, state=UpdateState.COMPLETED, completed_at=NOW + 5)
+    shown = docker_service(encode_object(Service(id="s1", update_status=done)))
+    assert shown["UpdateStatus"]["CompletedAt"] == rfc3339(NOW + 5)
