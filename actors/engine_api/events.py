@@ -1,10 +1,12 @@
 """``docker events`` from our cluster events (actors/events/), pure.
 
-Docker's swarm event types are service, node, secret and config (scope ``swarm``); our
-task and cluster events have no Docker form and are not shown. Filters: ``type``,
-``event``, ``service`` and ``node`` go to the control API's watch; ``secret``, ``config``,
-``label`` and ``scope`` are matched here; keys of local objects (container, image,
-volume, network, plugin, daemon) match no swarm event, as on Docker.
+Docker's swarm event types are service, node, network, secret and config (scope
+``swarm``; dockerd logs each of these SwarmKit objects' changes); our task and cluster
+events have no Docker form and are not shown. Filters: ``type``, ``event``, ``service`` and
+``node`` go to the control API's watch (``type`` only when it names kinds the watch
+filters); ``network``, ``secret``, ``config``, ``label`` and ``scope`` are matched here;
+keys of local objects (container, image, volume, plugin, daemon) match no swarm event, as
+on Docker.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from actors.engine_api.wire import Filters, label_matches
 
 __all__ = ["DOCKER_TYPES", "EVENT_FILTERS", "docker_event", "local_match", "to_control"]
 
-DOCKER_TYPES: Final = ("service", "node", "secret", "config")
+DOCKER_TYPES: Final = ("service", "node", "network", "secret", "config")
+_WATCH_TYPES: Final = ("service", "node", "secret", "config")  # the watch's type filter
 EVENT_FILTERS: Final = (
     "config",
     "container",
@@ -33,7 +36,7 @@ EVENT_FILTERS: Final = (
     "type",
     "volume",
 )
-_LOCAL_ONLY: Final = ("container", "daemon", "image", "network", "plugin", "volume")
+_LOCAL_ONLY: Final = ("container", "daemon", "image", "plugin", "volume")
 _ACTIONS: Final = ("create", "update", "remove")
 
 
@@ -41,7 +44,7 @@ def to_control(filters: Filters) -> dict[str, Any]:
     """The control.events body for ``filters`` (what the watch can filter itself)."""
     words: list[str] = []
     types = filters.get("type", [])
-    if types and all(t in DOCKER_TYPES for t in types):
+    if types and all(t in _WATCH_TYPES for t in types):
         words += [f"type={t}" for t in types]
     actions = filters.get("event", [])
     if actions and all(a in _ACTIONS for a in actions):
@@ -69,6 +72,7 @@ def local_match(filters: Filters, event: Mapping[str, Any]) -> bool:
         (not types or kind in types)
         and (not actions or str(event.get("action", "")) in actions)
         and (not scopes or "swarm" in scopes)
+        and named("network")
         and named("secret")
         and named("config")
         and label_matches(event.get("attributes") or {}, filters.get("label", ()))

@@ -11,12 +11,21 @@ from typing import Any, Final
 from aiohttp import web
 
 from actors.engine_api.app import ENGINE, json_body, remove_when_released, reply, route
-from actors.engine_api.errors import bad_request, not_supported
+from actors.engine_api.errors import EngineError, bad_request, not_supported
 from actors.engine_api.wire import Filters, label_matches, parse_filters, rfc3339
 
-__all__ = ["NETWORK_FILTERS", "add_routes", "docker_network", "keep_network", "network_spec"]
+__all__ = [
+    "NETWORK_FILTERS",
+    "STACK_NAMESPACE",
+    "add_routes",
+    "docker_network",
+    "keep_network",
+    "network_spec",
+    "stack_driver_hint",
+]
 
 NETWORK_FILTERS: Final = ("dangling", "driver", "id", "label", "name", "scope", "type")
+STACK_NAMESPACE: Final = "com.docker.stack.namespace"  # the label docker stack deploy sets
 
 
 def docker_network(row: dict[str, Any]) -> dict[str, Any]:
@@ -107,9 +116,30 @@ async def network_inspect(request: web.Request) -> web.StreamResponse:
     return reply(docker_network(found["summary"]))
 
 
+def stack_driver_hint(err: EngineError, spec: dict[str, Any]) -> EngineError:
+    """``err`` (a refused network create) with what to write in the compose file when
+    ``docker stack deploy`` asked for ``overlay``: the CLI asks for it for every network
+    whose compose file names no driver (the stack's default network among them), so the
+    user never wrote the word the refusal names."""
+    if err.code != "invalid_spec" or spec["driver"] != "overlay":
+        return err
+    if STACK_NAMESPACE not in spec["labels"]:
+        return err
+    return EngineError(
+        err.status,
+        f"{err.message}; docker stack deploy asks for 'overlay' when the compose file names "
+        "no driver: give the stack's networks 'driver: bridge' (a compose file without "
+        "networks: add 'networks: {default: {driver: bridge}}')",
+        err.code,
+    )
+
+
 async def network_create(request: web.Request) -> web.StreamResponse:
     spec = network_spec(await json_body(request, "network create"))
-    created = await request.app[ENGINE].control.call("control.network.create", {"spec": spec})
+    try:
+        created = await request.app[ENGINE].control.call("control.network.create", {"spec": spec})
+    except EngineError as err:
+        raise stack_driver_hint(err, spec) from None
     return reply({"Id": created["id"], "Warning": ""}, 201)
 
 

@@ -138,10 +138,16 @@ def docker_service(doc: Doc, summary: Doc | None = None) -> dict[str, Any]:
         out["PreviousSpec"] = docker_spec(decode(ServiceSpec, doc["previous_spec"], "spec"))
     update = doc.get("update_status")
     if update and update.get("state") in _UPDATE_STATES:
+        # dockerd leaves out a time the update does not have yet (omitempty pointers):
+        # an update in progress has no CompletedAt, not one of the year 1
+        times = {
+            key: rfc3339(update[field])
+            for key, field in (("StartedAt", "started_at"), ("CompletedAt", "completed_at"))
+            if update.get(field) is not None
+        }
         out["UpdateStatus"] = {
             "State": _UPDATE_STATES[update["state"]],
-            "StartedAt": rfc3339(update.get("started_at")),
-            "CompletedAt": rfc3339(update.get("completed_at")),
+            **times,
             "Message": update.get("message", ""),
         }
     if isinstance(spec.mode, ReplicatedJob | GlobalJob):

@@ -75,7 +75,7 @@ def _docker_container(c: ContainerSpec) -> dict[str, Any]:
     }
     health = _docker_health(c.healthcheck)
     if health is not None:
-        doc["HealthCheck"] = health
+        doc["Healthcheck"] = health  # dockerd's key (its Go field's name)
     doc.update(docker_container_options(c))
     return doc
 

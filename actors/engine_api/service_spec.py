@@ -194,7 +194,7 @@ def _container(doc: Doc, path: str) -> ContainerSpec:
         user=_str(doc, "User", path),
         dir=_str(doc, "Dir", path),
         hostname=_str(doc, "Hostname", path),
-        healthcheck=_health(_map(doc, "HealthCheck", path), f"{path}HealthCheck."),
+        healthcheck=_health(_map(doc, "Healthcheck", path), f"{path}Healthcheck."),
         stop_signal=_str(doc, "StopSignal", path),
         mounts=mounts_from_docker(doc, path),
         stop_grace_period=(

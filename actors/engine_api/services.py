@@ -3,19 +3,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+import random
+from dataclasses import replace
+from typing import Any, Final
 
 from aiohttp import web
 
 from actors.engine_api.app import ENGINE, json_body, reply, route
-from actors.engine_api.errors import bad_request
+from actors.engine_api.errors import EngineError, bad_request
 from actors.engine_api.listing import SERVICE_FILTERS, TASK_FILTERS, keep_service, keep_task
 from actors.engine_api.objects import docker_service, docker_task, service_spec_of
+from actors.engine_api.service_names import random_service_name
 from actors.engine_api.service_spec import from_docker_spec
 from actors.engine_api.wire import parse_filters, query_bool, query_int, registry_auth
 from api.codec_objects import encode
 
 __all__ = ["add_routes"]
+
+NAME_ATTEMPTS: Final = 3  # names tried for a service created without one
+_names = random.Random()
 
 
 def _with_auth(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -39,9 +45,19 @@ async def service_list(request: web.Request) -> web.StreamResponse:
 
 async def service_create(request: web.Request) -> web.StreamResponse:
     spec = from_docker_spec(await json_body(request, "service create"))
-    created = await request.app[ENGINE].control.call(
-        "control.service.create", _with_auth(request, {"spec": encode(spec)})
-    )
+    control = request.app[ENGINE].control
+    unnamed = not spec.name
+    for attempt in range(NAME_ATTEMPTS):
+        if unnamed:  # Docker names it (service_names.py); another try if the name is taken
+            spec = replace(spec, name=random_service_name(_names, attempt))
+        try:
+            created = await control.call(
+                "control.service.create", _with_auth(request, {"spec": encode(spec)})
+            )
+            break
+        except EngineError as err:
+            if not unnamed or err.code != "name_conflict" or attempt == NAME_ATTEMPTS - 1:
+                raise
     return reply({"ID": created["id"], "Warnings": []}, 201)
 
 

@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import queue
+import re
 import socket
 import subprocess
 import threading
@@ -411,6 +412,17 @@ def _get(url: str) -> str | None:
         return None
 
 
+def test_a_service_created_without_a_name_gets_one(engine: Engine, test_image: str) -> None:
+    """``docker service create IMAGE``: Docker names the service (adjective_surname)."""
+    docker, node = engine.docker, engine.node
+    service_id = docker.ok("service", "create", "-d", "-q", test_image, "sleep", "60").strip()
+    [shown] = docker.inspect("service", "inspect", service_id)
+    name = shown["Spec"]["Name"]
+    assert re.fullmatch(r"[a-z]+_[a-z]+", name), name
+    assert inspect(node, "service", name)["id"] == service_id
+    docker.ok("service", "rm", name)
+
+
 def test_service_errors_are_the_apis_own(engine: Engine, test_image: str) -> None:
     docker = engine.docker
     assert "no such service: nope" in docker.fails("service", "inspect", "nope")
@@ -481,6 +493,20 @@ def test_events_past_and_streamed(engine: Engine, test_image: str) -> None:
     actions = [(e["Type"], e["Action"], e["Actor"]["Attributes"]["name"]) for e in past]
     assert ("service", "create", "ev") in actions and ("service", "remove", "ev") in actions
     assert {e["scope"] for e in past} == {"swarm"}
+
+    # a swarm network's changes are events too, as dockerd logs them
+    since = f"{time.time():.3f}"
+    docker.ok("network", "create", "evnet")
+    docker.ok("network", "rm", "evnet")
+    until = f"{time.time() + 0.5:.3f}"
+    window = ("events", "--since", since, "--until", until)
+    networks = docker.json_lines(*window, "--filter", "type=network", "--filter", "type=secret")
+    assert [(e["Type"], e["Action"]) for e in networks] == [
+        ("network", "create"),
+        ("network", "remove"),
+    ]
+    assert docker.json_lines(*window, "--filter", "network=evnet")
+    assert not docker.json_lines(*window, "--filter", "network=other")
 
     # no until: the stream stays open and shows what happens next (since: from before the
     # create, so a CLI slow to connect still sees it)

@@ -90,6 +90,15 @@ configs:
 """
 
 
+BARE = """\
+version: "3.8"
+services:
+  only:
+    image: {image}
+    command: ["sleep", "60"]
+"""
+
+
 def by_name(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {str(r["name"]): r for r in rows}
 
@@ -106,19 +115,26 @@ def test_stack_deploy_ls_services_ps_rm(
         COMPOSE.format(image=test_image, port=port, script=SCRIPT, volume=volume)
     )
     try:
-        _deploy_check_remove(tmp_path, sock, port, volume, docker_client)
+        _deploy_check_remove(tmp_path, sock, port, volume, docker_client, test_image)
     finally:
         _remove_volume(docker_client, volume)
 
 
 def _deploy_check_remove(
-    tmp_path: Path, sock: Path, port: int, volume: str, docker_client: Any
+    tmp_path: Path, sock: Path, port: int, volume: str, docker_client: Any, test_image: str
 ) -> None:
     with Swarm(tmp_path, docker_client=docker_client) as swarm:
         node = swarm.start_node("m1", executor="docker", extra=engine_flags(sock))
         node.wait_ready()
         wait_for(sock.exists, "the Engine API socket")
         docker = DockerCli(sock, cwd=tmp_path)
+
+        # a file that names no network: the CLI asks for an overlay default network, and
+        # the refusal says what to write instead
+        (tmp_path / "bare.yml").write_text(BARE.format(image=test_image))
+        refused = docker.fails("stack", "deploy", "--resolve-image", "never", "-c", "bare.yml", "b")
+        assert "networks: {default: {driver: bridge}}" in refused
+        assert not node.ctl_json("service", "ls")
 
         docker.ok("stack", "deploy", "--resolve-image", "never", "-c", "compose.yml", "app")
 

@@ -124,6 +124,16 @@ def test_an_update_keeps_swarmnodes_own_fields() -> None:
     assert updated.mode.replicas == 5  # type: ignore[union-attr]
 
 
+def test_the_healthcheck_goes_under_dockerds_key() -> None:
+    """dockerd writes ``Healthcheck`` (its Go field), as the docker SDK reads and sends it."""
+    spec = full_spec()
+    container = docker_spec(spec)["TaskTemplate"]["ContainerSpec"]
+    assert container["Healthcheck"]["Test"] == ["CMD-SHELL", "true"]
+    assert "HealthCheck" not in container
+    sdk = {"Name": "h", "TaskTemplate": {"ContainerSpec": {"Healthcheck": {"Test": ["NONE"]}}}}
+    assert from_docker_spec(sdk).task.container.healthcheck.test == ("NONE",)  # type: ignore[union-attr]
+
+
 def test_modes_and_loose_key_case() -> None:
     assert isinstance(from_docker_spec({"Name": "g", "Mode": {"Global": {}}}).mode, GlobalService)
     job = from_docker_spec({"Name": "j", "Mode": {"ReplicatedJob": {"MaxConcurrent": 2}}}).mode

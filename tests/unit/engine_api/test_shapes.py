@@ -14,6 +14,7 @@ from actors.engine_api import objects
 from actors.engine_api.errors import EngineError
 from actors.engine_api.events import docker_event, local_match, to_control
 from actors.engine_api.listing import keep_file, keep_service, keep_task
+from actors.engine_api.networks import STACK_NAMESPACE, network_spec, stack_driver_hint
 from actors.engine_api.objects import (
     ca_cert_of,
     docker_node,
@@ -26,7 +27,7 @@ from actors.engine_api.versions import split_version
 from actors.engine_api.wire import parse_filters, parse_time, rfc3339
 from actors.scheduler import filters
 from api.codec_objects import encode_object
-from api.enums import NodeRole, PublishMode
+from api.enums import NodeRole, PublishMode, UpdateState
 from api.ids import new_id
 from api.objects import (
     Cluster,
@@ -36,6 +37,7 @@ from api.objects import (
     Service,
     Task,
     TaskStatus,
+    UpdateStatus,
 )
 from api.specs import PortConfig, ReplicatedJob, ServiceSpec
 from api.task_state import TaskState
@@ -219,6 +221,24 @@ def test_events() -> None:
     assert not local_match({"scope": ["local"]}, event)
 
 
+def test_swarm_network_events_are_dockers() -> None:
+    """dockerd logs a swarm network's create and remove (type network, scope swarm)."""
+    event = {"type": "network", "action": "create", "id": "n1", "name": "app_default"}
+    shown = docker_event(event)
+    assert shown is not None
+    assert (shown["Type"], shown["scope"], shown["Actor"]["Attributes"]) == (
+        "network",
+        "swarm",
+        {"name": "app_default"},
+    )
+    # the control API's watch does not filter networks: they are matched here
+    assert to_control({"type": ["network", "secret"]}) == {}
+    assert local_match({"type": ["network", "secret"]}, event)
+    assert local_match({"network": ["app_default"]}, event)
+    assert not local_match({"network": ["other"]}, event)
+    assert not local_match({"network": ["app_default"]}, {**event, "type": "service"})
+
+
 def test_swarm_update_changes_only_what_can_change() -> None:
     current = encode_object(Cluster(id="c1"))
     spec: dict[str, Any] = {
@@ -298,3 +318,32 @@ def test_live_users_of_what_a_stack_removes() -> None:
     assert live_users("secret", "s1", services) == []  # only a service being removed
     assert live_users("network", "n1", services) == ["other"]
     assert live_users("config", "c1", services) == []
+
+
+def test_a_stacks_overlay_network_refusal_says_what_to_write() -> None:
+    """docker stack deploy asks for overlay for a network with no driver in the file."""
+    refused = EngineError(400, "invalid spec: driver: unknown driver 'overlay'", "invalid_spec")
+    stack = network_spec(
+        {"Name": "app_default", "Driver": "overlay", "Labels": {STACK_NAMESPACE: "app"}}
+    )
+    hinted = stack_driver_hint(refused, stack)
+    assert hinted.message.startswith(refused.message) and hinted.status == 400
+    assert "networks: {default: {driver: bridge}}" in hinted.message
+    by_hand = network_spec({"Name": "ov", "Driver": "overlay"})  # docker network create -d
+    assert stack_driver_hint(refused, by_hand) is refused
+    taken = EngineError(409, "network name 'app_default' is already in use", "name_conflict")
+    assert stack_driver_hint(taken, stack) is taken
+
+
+def test_an_update_in_progress_has_no_completion_time() -> None:
+    """dockerd omits UpdateStatus.CompletedAt until the update ends (a nil pointer)."""
+    running = UpdateStatus(state=UpdateState.UPDATING, started_at=NOW, message="in progress")
+    shown = docker_service(encode_object(Service(id="s1", update_status=running)))
+    assert shown["UpdateStatus"] == {
+        "State": "updating",
+        "StartedAt": rfc3339(NOW),
+        "Message": "in progress",
+    }
+    done = replace(running, state=UpdateState.COMPLETED, completed_at=NOW + 5)
+    shown = docker_service(encode_object(Service(id="s1", update_status=done)))
+    assert shown["UpdateStatus"]["CompletedAt"] == rfc3339(NOW + 5)
