@@ -42,7 +42,7 @@ TASK_ROWS = RowCodec(
     "spec",
     # what share_task_parts points at one copy (sharing.py)
     share={
-        Task: frozenset({"service_id", "service_name", "node_id", "labels"}),
+        Task: frozenset({"service_id", "service_name", "service_labels", "node_id", "labels"}),
         TaskStatus: frozenset({"message"}),
     },
     empty=NO_LABELS,
