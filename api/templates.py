@@ -30,11 +30,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from api.objects import NodeDescription, Task
 from api.spec_limits import MAX_ARG_BYTES, InvalidSpec, utf8_size
 from api.specs import ContainerSpec, Mount, VolumeOptions
+
+if TYPE_CHECKING:  # annotations only: swarmctl's spec checks do not load the object model
+    from api.objects import NodeDescription, Task
 
 __all__ = [
     "MAX_EXPANDED_BYTES",
