@@ -3,7 +3,8 @@
 ``--mount 'type=volume,source=NAME-{{.Task.Slot}},target=/data'`` reach the task's
 container expanded for its node (the docker executor, read back from the engine), and its
 process's environment (the process executor); a template that cannot expand is refused
-when the service is written, naming the field."""
+when the service is written, naming the field, and one that cannot expand on the node
+(a task written before the check) rejects the task saying why."""
 
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ from typing import Any
 
 import pytest
 
+from actors.worker.executors import make_executor
+from actors.worker.executors.process_sandbox import prepare_sandbox
+from actors.worker.worker import Worker
+from api.objects import NodeDescription
+from api.task_state import TaskState
 from tests.support.swarm import Swarm, SwarmNode, poll
+from tests.support.waiting import wait_for
+from tests.unit.worker.helpers import Recorder, make_task, state_is
 
 LONG = 60.0
 
@@ -108,3 +116,27 @@ def test_a_process_gets_its_env_expanded_and_a_bad_template_is_refused(
     )
     assert refused.returncode != 0
     assert "the service has no label 'zone'" in refused.stderr
+
+
+def test_a_template_that_cannot_expand_on_the_node_rejects_the_task(tmp_path: Path) -> None:
+    sandbox = prepare_sandbox(
+        None, state_dir=tmp_path, node_id="n1", work_root=tmp_path.with_name(tmp_path.name + "-w")
+    )
+    executor = make_executor(
+        "process",
+        state_dir=tmp_path,
+        node_id="n1",
+        sandbox=sandbox,
+        description=NodeDescription(hostname="box"),
+    )
+    worker = Worker.start(executor=executor, state_dir=tmp_path, node_id="n1", reporter=Recorder())
+    try:
+        proxy = worker.proxy()
+        # its service has no label "zone": a task the manager's check did not see
+        task = make_task("t1", command=("sleep", "300"), env=("Z={{.Service.Labels.zone}}",))
+        proxy.apply_assignments(True, [task], []).get()
+        status = wait_for(lambda: state_is(proxy, "t1", TaskState.REJECTED))
+        expected = "task.container.env[0]: template '{{.Service.Labels.zone}}': the service has"
+        assert f"{expected} no label 'zone'" in status.err, status.err
+    finally:
+        worker.stop()
