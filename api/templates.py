@@ -60,7 +60,11 @@ _FIELD_RE = re.compile(r"(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
 _LABELS: Final = ("Service", "Labels")
-# struct → its fields; a path ending at a tuple key's field of these is a text value
+# examples shaped like the real values, so that an expanded example passes the checks the
+# real values would (an id is 25 base36 characters; a hostname a DNS label)
+_EXAMPLE_ID: Final = "0" * 25
+_EXAMPLE_LABEL: Final = "label"
+# each struct's fields, by the struct's path; every other field a path names is text
 _STRUCTS: Final[Mapping[tuple[str, ...], tuple[str, ...]]] = {
     (): ("Service", "Node", "Task"),
     ("Service",): ("ID", "Name", "Labels"),
@@ -221,7 +225,7 @@ def _action(text: str, at: int) -> tuple[_Part | None, int, bool, bool]:
     """The action opening at ``text[at]`` (``{{``) → (its reference or None for a
     comment, index after its ``}}``, trims before, trims after)."""
     i = at + 2
-    trim_before = text.startswith("-", i) and text[i + 1 : i + 2] in tuple(_TRIM)
+    trim_before = text.startswith("-", i) and text[i + 1 : i + 2] in tuple(_TRIM)  # "{{- "
     if trim_before:
         i += 2
     words: list[str | _Field | _Literal] = []
@@ -391,12 +395,6 @@ def expand_task(task: Task, node: NodeDescription | None) -> Task:
     if expanded is container:
         return task
     return replace(task, spec=replace(task.spec, container=expanded))
-
-
-# placeholders shaped like the real values, so that an expanded example passes the checks
-# the real values would (an id is 25 base36 characters; a hostname a DNS label)
-_EXAMPLE_ID = "0" * 25
-_EXAMPLE_LABEL = "label"
 
 
 def example_context(service_name: str, labels: Mapping[str, str] | None) -> TemplateContext:
