@@ -206,6 +206,13 @@ class RestoredTasks:
             _share_service_spec(task, service)
         self.chosen[ref] = (task.service_id, task.spec)
 
+    def share_labels(self, task: Task) -> None:
+        """Point the fresh ``task``'s service labels (a map of its own, not empty) at its
+        service's equal map (the decoder gave an empty one as NO_LABELS already)."""
+        service = self._services.get(task.service_id)
+        if isinstance(service, Service) and task.service_labels == service.spec.labels:
+            _set(task, "service_labels", service.spec.labels)
+
     def share(self, task: Task) -> None:
         """A task decoded whole (another writer's layout, format 1): the slow way."""
         share_task_parts(task, None, self._services, self._nodes)

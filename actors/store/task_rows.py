@@ -150,6 +150,8 @@ def decode_restored_rows(
                     else:
                         task = decode(item, specs[ref], strings)
                         sharing.choose_spec(task, ref, specs[ref])
+                    if task is not None and task.service_labels:
+                        sharing.share_labels(task)
             except (Invalid, IndexError, KeyError, TypeError):
                 task = None  # decoded as a map below: the message names the field
         if task is None:
