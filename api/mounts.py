@@ -36,6 +36,7 @@ from api.spec_limits import (
     utf8_size,
 )
 from api.specs import Mount, VolumeDriver, VolumeOptions
+from api.templates import example_context, example_refusal, expand_mount
 
 __all__ = [
     "MAX_MOUNTS",
@@ -142,7 +143,15 @@ def parse_mount(text: str, flag: str = "--mount") -> Mount:
             flag, f"{flag}: volume-* options are for type=volume, not type={mount.type}"
         )
     mount = replace(mount, volume_options=volume)
-    _check_mount(mount, flag)
+    # templates ({{.Task.Slot}}, api/templates.py) are checked as their example values;
+    # the spec's check expands them again with the service's name and labels
+    example = expand_mount(mount, example_context("", None), flag)
+    try:
+        _check_mount(example, flag)
+    except InvalidSpec as exc:
+        if example is mount:
+            raise
+        raise example_refusal(exc) from None
     return mount
 
 

@@ -254,6 +254,9 @@ class Task:
     spec_version: int = 0  # the service's spec_version this task was created from
     labels: Mapping[str, str] = field(default_factory=_labels)
     job_iteration: int = 0  # jobs: the run (``JobStatus.iteration``) this task belongs to
+    # the service's labels when the task was made (SwarmKit's ServiceAnnotations), for
+    # templates ({{.Service.Labels.KEY}}, api/templates.py) expanded on the node
+    service_labels: Mapping[str, str] = field(default_factory=_labels)
 
 
 # --- cluster ---------------------------------------------------------------------------

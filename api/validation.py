@@ -31,7 +31,12 @@ from api.enums import (
     SchedulingStrategy,
     UpdateOrder,
 )
-from api.host_resources import validate_mounts, validate_network_attachments, validate_ports
+from api.host_resources import (
+    MAX_MOUNTS,
+    validate_mounts,
+    validate_network_attachments,
+    validate_ports,
+)
 from api.limits import format_bytes
 from api.schedule import check_schedule
 from api.secret_refs import validate_references
@@ -65,6 +70,7 @@ from api.specs import (
     TaskSpec,
     UpdateConfig,
 )
+from api.templates import TemplateContext, example_context, example_refusal, expand_container
 
 if TYPE_CHECKING:  # annotations only: a service's commands do not import these
     from api.cluster_specs import ClusterSpec, NodeSpec
@@ -220,7 +226,7 @@ def validate_service_spec(spec: ServiceSpec) -> None:
             f"starting and ending with a letter or digit, at most {MAX_NAME_CHARS} characters)",
         )
     check_labels(spec.labels, "labels")
-    validate_task_spec(spec.task, "task")
+    validate_task_spec(spec.task, "task", example_context(spec.name, spec.labels))
     mode = spec.mode
     if isinstance(mode, ReplicatedService):
         _task_count(mode.replicas, "mode.replicated.replicas")
@@ -274,15 +280,19 @@ def _lifecycle_extensions(spec: ServiceSpec) -> None:
     _non_negative(spec.rebalance_requests, "rebalance_requests")
 
 
-def validate_task_spec(task: TaskSpec, field: str = "task") -> None:
-    _container(task.container, f"{field}.container")
+def validate_task_spec(
+    task: TaskSpec, field: str = "task", templates: TemplateContext | None = None
+) -> None:
+    """``templates``: the example values its templates are checked with (default: those
+    of a service whose name and labels are not known)."""
+    _container(task.container, f"{field}.container", templates or example_context("", None))
     _resources(task.resources, f"{field}.resources")
     _restart_policy(task.restart_policy, f"{field}.restart_policy")
     _placement(task.placement, f"{field}.placement")
     validate_network_attachments(task.networks, f"{field}.networks")
 
 
-def _container(c: ContainerSpec, field: str) -> None:
+def _container(c: ContainerSpec, field: str, templates: TemplateContext) -> None:
     if not c.image.strip():
         raise InvalidSpec(f"{field}.image", "an image is required")
     check_string(c.image, f"{field}.image", MAX_IMAGE_CHARS)
@@ -296,11 +306,9 @@ def _container(c: ContainerSpec, field: str) -> None:
     check_strings(c.args, f"{field}.args")
     for name in ("user", "dir", "stop_signal"):
         check_string(getattr(c, name), f"{field}.{name}")
-    if c.hostname:
-        validate_hostname(c.hostname, f"{field}.hostname")
     check_labels(c.labels, f"{field}.labels")
     _non_negative(c.stop_grace_period, f"{field}.stop_grace_period")
-    validate_mounts(c.mounts, f"{field}.mounts")
+    _templated_fields(c, field, templates)
     if c.healthcheck is not None:
         h = c.healthcheck
         check_strings(h.test, f"{field}.healthcheck.test")
@@ -308,6 +316,23 @@ def _container(c: ContainerSpec, field: str) -> None:
             _non_negative(getattr(h, name), f"{field}.healthcheck.{name}")
     validate_references(c, field)
     validate_container_options(c, field)
+
+
+def _templated_fields(c: ContainerSpec, field: str, templates: TemplateContext) -> None:
+    """The hostname and mounts as a task would get them: a template that cannot be parsed
+    is refused (TemplateError naming the field), and the values checked are the templates
+    expanded with example values, as SwarmKit's control API checks them."""
+    check_string(c.hostname, f"{field}.hostname")
+    check_count(c.mounts, f"{field}.mounts", MAX_MOUNTS)
+    expanded = expand_container(c, templates, field)
+    try:
+        if expanded.hostname:
+            validate_hostname(expanded.hostname, f"{field}.hostname")
+        validate_mounts(expanded.mounts, f"{field}.mounts")
+    except InvalidSpec as exc:
+        if expanded is c:
+            raise
+        raise example_refusal(exc) from None
 
 
 def _resources(r: ResourceRequirements, field: str) -> None:

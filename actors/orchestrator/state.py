@@ -224,6 +224,7 @@ def new_task(
         spec=service.spec.task,
         service_id=service.id,
         service_name=service.spec.name,
+        service_labels=service.spec.labels,
         slot=slot,
         node_id=node_id,
         desired_state=desired,

@@ -7,7 +7,7 @@ objects), but a follower decodes every task of every entry, and a restore every 
 snapshot, into copies of their own: 100,000 tasks then hold 100,000 equal specs. Before a
 task is stored, ``share_task_parts`` points it at the objects the store already holds when
 they are equal: the stored version's spec, or the service's current or previous one; the
-service's id and name; the node's id; an empty label map (most tasks have no labels: an
+service's id, name and labels; the node's id; an empty label map (most tasks have no labels: an
 empty dict each was 64 bytes of every task); and its status message is interned. Values
 never change, only which copy holds them.
 
@@ -58,14 +58,19 @@ def share_task_parts(
         name = service.spec.name
         if task.service_name is not name and task.service_name == name:
             _set(task, "service_name", name)
+        labels = service.spec.labels
+        if task.service_labels is not labels and labels and task.service_labels == labels:
+            _set(task, "service_labels", labels)
     _share_node_id(task, nodes)
     if not task.labels and task.labels is not NO_LABELS:
         _set(task, "labels", NO_LABELS)
+    if not task.service_labels and task.service_labels is not NO_LABELS:
+        _set(task, "service_labels", NO_LABELS)
     _intern_message(task)
 
 
 # the fields whose values share_task_parts points at the service's, or at one empty map
-_SERVICE_PARTS = frozenset({"spec", "service_id", "service_name", "labels"})
+_SERVICE_PARTS = frozenset({"spec", "service_id", "service_name", "service_labels", "labels"})
 
 
 def share_patched_parts(
@@ -98,6 +103,7 @@ def share_written_parts(
         task.spec is not base.spec
         or task.service_id is not base.service_id
         or task.service_name is not base.service_name
+        or task.service_labels is not base.service_labels
         or task.labels is not base.labels
     ):
         share_task_parts(task, base, services, nodes)
@@ -199,6 +205,13 @@ class RestoredTasks:
         if isinstance(service, Service):
             _share_service_spec(task, service)
         self.chosen[ref] = (task.service_id, task.spec)
+
+    def share_labels(self, task: Task) -> None:
+        """Point the fresh ``task``'s service labels (a map of its own, not empty) at its
+        service's equal map (the decoder gave an empty one as NO_LABELS already)."""
+        service = self._services.get(task.service_id)
+        if isinstance(service, Service) and task.service_labels == service.spec.labels:
+            _set(task, "service_labels", service.spec.labels)
 
     def share(self, task: Task) -> None:
         """A task decoded whole (another writer's layout, format 1): the slow way."""

@@ -42,7 +42,7 @@ TASK_ROWS = RowCodec(
     "spec",
     # what share_task_parts points at one copy (sharing.py)
     share={
-        Task: frozenset({"service_id", "service_name", "node_id", "labels"}),
+        Task: frozenset({"service_id", "service_name", "service_labels", "node_id", "labels"}),
         TaskStatus: frozenset({"message"}),
     },
     empty=NO_LABELS,
@@ -150,6 +150,8 @@ def decode_restored_rows(
                     else:
                         task = decode(item, specs[ref], strings)
                         sharing.choose_spec(task, ref, specs[ref])
+                    if task is not None and task.service_labels:
+                        sharing.share_labels(task)
             except (Invalid, IndexError, KeyError, TypeError):
                 task = None  # decoded as a map below: the message names the field
         if task is None:

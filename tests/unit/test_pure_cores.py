@@ -164,6 +164,8 @@ CORES = [
         NO_IO | {"os", "transport"},
         actors_prefixes=("actors.ca.certs", "actors.node.membership.roles"),
     ),
+    # service templates ({{.Node.Hostname}}): parsed and expanded, never evaluated
+    Core("templates", ("api/templates.py",), NO_IO | {"os", "transport"}, actors_prefixes=()),
     # compose files → stack specs: the caller reads the files (cli/stack_deploy.py)
     Core(
         "compose",

@@ -221,6 +221,7 @@ class SharedParts:
                 resources=self.resources,
                 publish_ip=setup.config.publish_addr,
                 files=self.files,
+                description=setup.description,
             )
             return Worker.start(
                 ctx,

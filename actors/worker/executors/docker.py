@@ -81,7 +81,8 @@ from actors.worker.executors.output import OutputQuery, OutputStream
 from actors.worker.resources import TaskResources
 from actors.worker.task_files import TaskFiles
 from api.explain import health_output
-from api.objects import Task
+from api.objects import NodeDescription, Task
+from api.templates import expand_task
 
 __all__ = ["DockerController", "DockerExecutor", "engine_available"]
 
@@ -129,6 +130,7 @@ class DockerController:
         clock: Callable[[], float] = time.monotonic,
         files: TaskFiles | None = None,
         slots: threading.BoundedSemaphore | None = None,
+        description: NodeDescription | None = None,
     ) -> None:
         self._api = api
         self._task = task
@@ -141,8 +143,9 @@ class DockerController:
         self._clock = clock
         self._closed = threading.Event()
         try:  # without networks: they may not have arrived yet (prepare waits for them)
+            self._task = expand_task(task, description)  # its templates, for this node
             self._config: ContainerConfig | None = container_config(
-                task, self._file_mounts(), publish_ip=publish_ip
+                self._task, self._file_mounts(), publish_ip=publish_ip
             )
             self._config_error = ""
         except (ValueError, ExecutorError) as exc:
@@ -372,10 +375,12 @@ class DockerExecutor:
         clock: Callable[[], float] = time.monotonic,
         files: TaskFiles | None = None,
         start_slots: int = START_SLOTS,
+        description: NodeDescription | None = None,
     ) -> None:
         if start_slots < 1:
             raise ValueError(f"start_slots must be at least 1, not {start_slots}")
         self.node_id = node_id
+        self.description = description  # this node's, for tasks' templates
         self.files = files
         self._slots = threading.BoundedSemaphore(start_slots)
         self.resources = resources if resources is not None else TaskResources()
@@ -404,6 +409,7 @@ class DockerExecutor:
             clock=self._clock,
             files=self.files,
             slots=self._slots,
+            description=self.description,
         )
 
     def _containers(self) -> list[dict[str, Any]]:

@@ -74,7 +74,8 @@ from actors.worker.executors.process_logs import (
 from actors.worker.executors.process_policy import MINIMAL_PATH, refused_fields, task_environment
 from actors.worker.executors.process_sandbox import ProcessSandbox, ProcessSandboxError
 from actors.worker.task_files import TaskFiles
-from api.objects import Task
+from api.objects import NodeDescription, Task
+from api.templates import TemplateError, expand_task
 
 __all__ = ["ProcessController", "ProcessExecutor", "process_start_ticks"]
 
@@ -116,6 +117,11 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
 class ProcessController:
     def __init__(self, executor: ProcessExecutor, task: Task) -> None:
         self._executor = executor
+        self._template_error = ""
+        try:
+            task = expand_task(task, executor.description)  # its templates, for this node
+        except TemplateError as exc:
+            self._template_error = str(exc)
         self._task = task
         self._closed = threading.Event()
         spec = task.spec.container
@@ -244,8 +250,8 @@ class ProcessController:
     # -- actions ------------------------------------------------------------------------
     def prepare(self, progress: Progress | None = None) -> None:
         refusal = refused_fields(self._task.spec, self.sandbox.user_names())
-        if refusal is not None or self._health_error:
-            raise InvalidTaskError(refusal or self._health_error)
+        if refusal is not None or self._health_error or self._template_error:
+            raise InvalidTaskError(refusal or self._health_error or self._template_error)
         if not self.argv:
             raise InvalidTaskError(
                 "process executor: the task has no command (an image's default command "
@@ -443,9 +449,11 @@ class ProcessExecutor:
         log_max_bytes: int = DEFAULT_LOG_MAX_BYTES,
         log_max_files: int = DEFAULT_LOG_FILES,
         files: TaskFiles | None = None,
+        description: NodeDescription | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.node_id = node_id
+        self.description = description  # this node's, for tasks' templates
         self.sandbox = sandbox
         self.log_max_bytes = log_max_bytes  # a task's log is rotated at this size
         self.log_max_files = log_max_files  # ... keeping this many files
