@@ -8,10 +8,13 @@ counts get a byte bound beside them:
 
 - snapshot when the entries applied since the last snapshot reach the interval, or their
   bytes reach ``LOG_TO_SNAPSHOT`` times the last snapshot's size (at least
-  ``SNAPSHOT_LOG_BYTES_MIN``): the log never holds much more than the store itself, and
-  the encoding work stays a fixed share of the bytes written (a snapshot of S bytes after
-  at least 2 S bytes of log: at 100,000 tasks a ramp wrote 300 MB of log, the snapshot
-  is 23 MB);
+  ``SNAPSHOT_LOG_BYTES_MIN``): the log never holds much more than a few times the store,
+  and the encoding work stays a fixed share of the bytes written (a snapshot of S bytes
+  after at least 4 S bytes of log). At 100,000 tasks a create writes ~45 MB of log and the
+  store's snapshot is 20 MB. With 2 S, every manager snapshotted three times during the
+  create (5, 11 and 20 MB), the last one as its final tasks came up, on all three managers
+  at once; with 4 S and 16 MiB, once (bench/scale.py); the log then holds at most
+  ~80 MB at 100,000 tasks, well inside the aim of 4 KiB per task;
 - compact to keep at most ``keep_entries`` entries and at most ``keep_bytes`` bytes for
   slow followers (one further behind gets the snapshot).
 """
@@ -28,8 +31,8 @@ __all__ = [
     "snapshot_due",
 ]
 
-SNAPSHOT_LOG_BYTES_MIN = 8 << 20
-LOG_TO_SNAPSHOT = 2
+SNAPSHOT_LOG_BYTES_MIN = 16 << 20
+LOG_TO_SNAPSHOT = 4
 # ~30 entries of a 500-write batch (~130 KB each in store entry format 2, where a task's
 # spec is written once per entry): a follower 15,000 writes behind, what 16 MiB kept
 # before entries shrank fourfold; one further behind gets the snapshot

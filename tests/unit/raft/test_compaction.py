@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from actors.raft_node.compaction import SNAPSHOT_LOG_BYTES_MIN, compact_point, snapshot_due
+from actors.raft_node.compaction import (
+    LOG_TO_SNAPSHOT,
+    SNAPSHOT_LOG_BYTES_MIN,
+    compact_point,
+    snapshot_due,
+)
 
 
 def test_a_snapshot_is_due_by_entries_or_by_bytes() -> None:
@@ -10,10 +15,10 @@ def test_a_snapshot_is_due_by_entries_or_by_bytes() -> None:
     assert snapshot_due(100, 0, 100, 0)
     assert not snapshot_due(99, SNAPSHOT_LOG_BYTES_MIN - 1, 100, 0)
     assert snapshot_due(1, SNAPSHOT_LOG_BYTES_MIN, 100, 0)
-    # a big store: the log may grow to twice its last snapshot
+    # a big store: the log may grow to LOG_TO_SNAPSHOT times its last snapshot
     big = 4 * SNAPSHOT_LOG_BYTES_MIN
-    assert not snapshot_due(10, 2 * big - 1, 10_000, big)
-    assert snapshot_due(10, 2 * big, 10_000, big)
+    assert not snapshot_due(10, LOG_TO_SNAPSHOT * big - 1, 10_000, big)
+    assert snapshot_due(10, LOG_TO_SNAPSHOT * big, 10_000, big)
 
 
 def test_the_kept_log_is_bounded_by_entries_and_bytes() -> None:
