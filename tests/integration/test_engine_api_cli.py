@@ -3,6 +3,7 @@ engine (issue 13 items 1, 2): every swarm verb, each result checked through ``sw
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from docker import errors as docker_errors
 
 from tests.support.engine_cli import DockerCli, engine_flags
 from tests.support.httpd import http_get, serving
@@ -127,7 +129,16 @@ def test_node_ls_inspect_update_rm(engine: Engine) -> None:
     worker.terminate()
 
 
-def test_service_verbs(engine: Engine, test_image: str) -> None:
+@pytest.fixture
+def named_volume(engine: Engine) -> Iterator[str]:
+    """VOLUME, removed after the test even when it fails (a named volume outlives its
+    tasks and its service)."""
+    yield VOLUME
+    with contextlib.suppress(docker_errors.NotFound):
+        engine.swarm.docker.volumes.get(VOLUME).remove(force=True)
+
+
+def test_service_verbs(engine: Engine, test_image: str, named_volume: str) -> None:
     docker, node = engine.docker, engine.node
     # not detached: the CLI follows the tasks until the service converged
     docker.ok(
@@ -186,7 +197,7 @@ def test_service_verbs(engine: Engine, test_image: str) -> None:
         ),
         "web's containers gone",
     )
-    engine.swarm.docker.volumes.get(VOLUME).remove()  # a named volume outlives its tasks
+    engine.swarm.docker.volumes.get(named_volume).remove()  # it outlives its tasks
 
 
 def test_service_create_with_volume_options(engine: Engine, test_image: str) -> None:
