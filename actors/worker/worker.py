@@ -90,6 +90,12 @@ class _RunnerFinished:
 
 
 @dataclass(frozen=True)
+class _RunnerIdle:
+    task_id: str
+    incarnation: int
+
+
+@dataclass(frozen=True)
 class _StartQueued:
     pass
 
@@ -101,6 +107,7 @@ class Phase(enum.Enum):
     QUEUED = "queued"  # waits its turn to start
     STARTED = "started"  # a runner runs it (or is restarted after a crash)
     SETTLED = "settled"  # finished before any runner ran: holds no thread
+    DONE = "done"  # terminal; its runner ended (a removal starts one to remove it)
 
 
 @dataclass(frozen=True)
@@ -266,6 +273,13 @@ class Worker(SupervisedActor):
             self._on_runner_exit(message)
         elif isinstance(message, _StartQueued):
             self._start_queued()
+        elif isinstance(message, _RunnerIdle):
+            runner = self._runners.get(message.task_id)
+            if runner is not None and runner.incarnation == message.incarnation:
+                runner.ref = None
+                runner.phase = Phase.DONE
+                if runner.removing:  # told to a runner already stopping
+                    self._enqueue(runner)
         elif isinstance(message, _RestartRunner):
             runner = self._runners.get(message.task_id)
             due = runner is not None and runner.incarnation == message.incarnation
@@ -327,7 +341,7 @@ class Worker(SupervisedActor):
             # never reported on (so never prepared), or settled before ACCEPTED: no container
             self._runners.pop(task_id, None)
             book.forget_status(task_id)
-        elif runner.phase is Phase.HELD:
+        elif runner.phase in (Phase.HELD, Phase.DONE):
             self._enqueue(runner)  # a container may be there: a runner removes it
 
     def _tell_runner(self, runner: _Runner, message: object) -> None:
@@ -426,6 +440,7 @@ class Worker(SupervisedActor):
             self.executor,
             on_status=book.update,
             on_finished=self._finished,
+            on_idle=lambda task_id, n=runner.incarnation: self._tell_self(_RunnerIdle(task_id, n)),
             removing=runner.removing,
             wall_clock=self._wall_clock,
             timer=self._timer,

@@ -191,3 +191,23 @@ def test_stop_waits_for_the_runners_within_one_budget(
         pytest.fail("the worker did not stop within its budget")
     finally:
         _SlowToStop.release.set()
+
+
+def test_a_finished_task_holds_no_runner_until_it_is_removed(tmp_path: Path) -> None:
+    # thousands of completed tasks held a thread each until their removal
+    executor = SimExecutor("node1", exit_codes={"quits": 0})
+    ref = start_worker(executor, tmp_path)
+    try:
+        proxy = ref.proxy()
+        tasks = [make_task(f"done{i}", image="quits") for i in range(5)]
+        proxy.apply_assignments(True, tasks, []).get()
+        for task in tasks:
+            wait_for(lambda t=task: state_is(proxy, t.id, S.COMPLETE), what=f"{task.id} done")
+        wait_for(lambda: not pykka.ActorRegistry.get_by_class(TaskRunner), what="runners ended")
+        assert sorted(executor.list_tasks()) == sorted(t.id for t in tasks)  # kept till rm
+        proxy.apply_assignments(True, tasks[1:], []).get()
+        wait_for(lambda: "done0" not in executor.list_tasks(), what="done0's container removed")
+        wait_for(lambda: "done0" not in proxy.task_ids().get(), what="done0 forgotten")
+        assert state_is(proxy, "done1", S.COMPLETE)
+    finally:
+        ref.stop()
