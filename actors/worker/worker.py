@@ -7,7 +7,10 @@ Rules:
   tells removed tasks' runners to shut down and remove their container. A full set removes
   every task not in it.
 - Runners start from the queue ``start_chunk`` at a time, one mailbox message per chunk,
-  so assignments that come meanwhile are applied between chunks: a task removed, or whose
+  and at most ``max_starting`` tasks are on their way to RUNNING at once (the queue's
+  next waits for one to get there, or end), so thousands of assignments are thousands of
+  queue entries, not thousands of threads waiting for the engine; assignments that come
+  meanwhile are applied between chunks: a task removed, or whose
   desired state became SHUTDOWN, while it waits in the queue is never started (a service
   of 100,000 replicas removed 5 s after its creation left a backlog of thousands of
   queued starts ahead of its removal). A task to stop that has no container is settled
@@ -71,6 +74,7 @@ __all__ = ["Worker", "WorkerSink"]
 RUNNER_BACKOFF = Backoff(initial=0.2, maximum=10.0)
 FLUSHER = "status-flusher"  # the flusher's child name (task runners are named by task id)
 START_CHUNK = 64  # runners started per mailbox message
+MAX_STARTING = 64  # tasks on their way to RUNNING at once (the docker executor: 10 slots)
 STOP_BUDGET = 5.0  # seconds to stop every runner in (the node's stop timeout is twice it)
 
 
@@ -98,6 +102,13 @@ class _RunnerIdle:
 @dataclass(frozen=True)
 class _StartQueued:
     pass
+
+
+@dataclass(frozen=True)
+class _Started:
+    """A task on its way got to RUNNING, or ended, or waits at READY as desired."""
+
+    task_id: str
 
 
 class Phase(enum.Enum):
@@ -143,10 +154,13 @@ class Worker(SupervisedActor):
         runner_crash_window: float = 60.0,
         state_cipher: StateCipher | None = None,
         start_chunk: int = START_CHUNK,
+        max_starting: int = MAX_STARTING,
         stop_budget: float = STOP_BUDGET,
     ) -> None:
         super().__init__(ctx)
         self._start_chunk = start_chunk
+        self._max_starting = max_starting
+        self._starting: set[str] = set()  # task ids on their way to RUNNING
         self._stop_budget = stop_budget
         self._queue: deque[str] = deque()  # task ids whose runners wait to start
         self._start_told = False  # a _StartQueued is in the mailbox
@@ -273,9 +287,12 @@ class Worker(SupervisedActor):
             self._on_runner_exit(message)
         elif isinstance(message, _StartQueued):
             self._start_queued()
+        elif isinstance(message, _Started):
+            self._free_slot(message.task_id)
         elif isinstance(message, _RunnerIdle):
             runner = self._runners.get(message.task_id)
             if runner is not None and runner.incarnation == message.incarnation:
+                self._free_slot(message.task_id)
                 runner.ref = None
                 runner.phase = Phase.DONE
                 if runner.removing:  # told to a runner already stopping
@@ -286,6 +303,7 @@ class Worker(SupervisedActor):
             if runner is not None and due and runner.ref is None:
                 self._start_runner(runner)
         elif isinstance(message, _RunnerFinished):
+            self._free_slot(message.task_id)
             runner = self._runners.pop(message.task_id, None)
             if runner is not None:
                 self._require_book().forget_status(message.task_id)
@@ -333,6 +351,7 @@ class Worker(SupervisedActor):
         if runner.removing:
             return
         runner.removing = True
+        self._free_slot(task_id)  # its slot: a removed task is not on its way any more
         if runner.phase is Phase.STARTED:
             self._tell_runner(runner, RemoveTask())  # a crashed one restarts removing
             return
@@ -382,16 +401,43 @@ class Worker(SupervisedActor):
         meanwhile (a removal supersedes a queued start)."""
         self._start_told = False
         started = 0
+        book = self._require_book()
         while self._queue and started < self._start_chunk:
-            runner = self._runners.get(self._queue.popleft())
-            if runner is None or runner.phase is not Phase.QUEUED:
-                continue  # removed (or queued twice) meanwhile
-            if not self._settle(runner):
-                self._start_runner(runner)
-                started += 1
+            runner = self._runners.get(self._queue[0])
+            if runner is None or runner.phase is not Phase.QUEUED or self._settle(runner):
+                self._queue.popleft()  # removed (or queued twice) meanwhile, or settled
+                continue
+            status = book.status(runner.task.id) or runner.task.status
+            on_its_way = not runner.removing and status.state < TaskState.RUNNING
+            if on_its_way and len(self._starting) >= self._max_starting:
+                return  # the rest when one gets there (_Started)
+            self._queue.popleft()
+            if on_its_way:
+                self._starting.add(runner.task.id)
+            self._start_runner(runner)
+            started += 1
         if self._queue and not self._start_told:
             self._start_told = True
             self._tell_self(_StartQueued())
+
+    def _free_slot(self, task_id: str) -> None:
+        """``task_id`` is no longer on its way to RUNNING: the queue's next may start."""
+        if task_id in self._starting:
+            self._starting.discard(task_id)
+            if self._queue and not self._start_told:
+                self._start_told = True
+                self._tell_self(_StartQueued())
+
+    def _on_status(self, task_id: str, status: TaskStatus) -> None:
+        """A runner's new status (on its thread): into the book, and a slot freed when the
+        task got to RUNNING, ended, or waits at READY as desired."""
+        self._require_book().update(task_id, status)
+        if task_id not in self._starting:
+            return
+        runner = self._runners.get(task_id)
+        parked = runner is not None and runner.task.desired_state < TaskState.RUNNING
+        if status.state >= TaskState.RUNNING or (parked and status.state >= TaskState.READY):
+            self._tell_self(_Started(task_id))
 
     def _settle(self, runner: _Runner) -> bool:
         """Whether the task needs no runner: its first step takes no executor call (a new
@@ -438,7 +484,7 @@ class Worker(SupervisedActor):
             runner.task,
             current,
             self.executor,
-            on_status=book.update,
+            on_status=self._on_status,
             on_finished=self._finished,
             on_idle=lambda task_id, n=runner.incarnation: self._tell_self(_RunnerIdle(task_id, n)),
             removing=runner.removing,
@@ -487,6 +533,7 @@ class Worker(SupervisedActor):
     def _give_up(self, runner: _Runner, error: str) -> None:
         book = self._require_book()
         task_id = runner.task.id
+        self._free_slot(task_id)
         status = book.status(task_id) or runner.task.status
         if not status.state.is_terminal:
             book.update(

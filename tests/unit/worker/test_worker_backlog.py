@@ -211,3 +211,41 @@ def test_a_finished_task_holds_no_runner_until_it_is_removed(tmp_path: Path) -> 
         assert state_is(proxy, "done1", S.COMPLETE)
     finally:
         ref.stop()
+
+
+class _SlowCreate(SimExecutor):
+    """Its creates wait for ``release``: tasks stay PREPARING meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__("node1")
+        self.release = threading.Event()
+        self.creating: list[str] = []
+        self._creating_lock = threading.Lock()
+
+    def create(self, task_id: str) -> None:
+        with self._creating_lock:
+            self.creating.append(task_id)
+        self.release.wait(10.0)
+        super().create(task_id)
+
+
+def test_at_most_max_starting_tasks_are_on_their_way_at_once(tmp_path: Path) -> None:
+    # each task on its way held a runner thread and a thread waiting for the engine:
+    # 10,000 threads on a worker given a big service
+    executor = _SlowCreate()
+    ref = start_worker(executor, tmp_path, max_starting=3)
+    try:
+        proxy = ref.proxy()
+        tasks = [make_task(f"t{i:02}") for i in range(10)]
+        proxy.apply_assignments(True, tasks, []).get()
+        wait_for(lambda: len(executor.creating) == 3, what="three on their way")
+        assert len(pykka.ActorRegistry.get_by_class(TaskRunner)) == 3
+        # a queued task removed meanwhile is never started
+        proxy.apply_assignments(False, [], ["t09"]).get()
+        executor.release.set()
+        for task in tasks[:9]:
+            wait_for(lambda t=task: state_is(proxy, t.id, S.RUNNING), what=f"{task.id} running")
+        assert "t09" not in executor.creating and "t09" not in proxy.task_ids().get()
+    finally:
+        executor.release.set()
+        ref.stop()
