@@ -74,7 +74,10 @@ __all__ = ["Worker", "WorkerSink"]
 RUNNER_BACKOFF = Backoff(initial=0.2, maximum=10.0)
 FLUSHER = "status-flusher"  # the flusher's child name (task runners are named by task id)
 START_CHUNK = 64  # runners started per mailbox message
-MAX_STARTING = 64  # tasks on their way to RUNNING at once (the docker executor: 10 slots)
+# tasks on their way to RUNNING at once: a little over the docker executor's 10 engine
+# slots keeps the engine busy, and a removal finds at most this many past their last look
+# at the desired state (at 64, starts queued behind the slots ran 25 s after a removal)
+MAX_STARTING = 16
 STOP_BUDGET = 5.0  # seconds to stop every runner in (the node's stop timeout is twice it)
 
 
