@@ -152,12 +152,13 @@ class Dispatcher(SupervisedActor):
                 intake.tell(WAKE)
 
         self._front.wake_intake = wake_intake
-        (known, period), self._watcher = self._store.view_and_watch(
-            lambda tx: (node_queries.list_all(tx), _period(tx)),
+        (known, period, removing), self._watcher = self._store.view_and_watch(
+            lambda tx: (node_queries.list_all(tx), _period(tx), _removed_services(tx)),
             kinds=_WATCHED,
             grows=True,
             notify=self._on_change,
         )
+        self._core.removed_services.update(removing)
         if period is not None:
             self._core.set_config(replace(self._heartbeat, period=period))
         self._streams.set_managers(tuple(self._managers()))
@@ -364,6 +365,12 @@ class Dispatcher(SupervisedActor):
                     self._front.roles[obj.id] = role
                     self._roles_changed.add(obj.id)
         elif isinstance(obj, Service):
+            if event.action is Action.DELETE:
+                with self._front.lock:
+                    self._core.service_deleted(obj.id)
+            elif obj.pending_delete:
+                with self._front.lock:
+                    self._core.service_removed(obj.id)
             old_auth = event.old.registry_auth if isinstance(event.old, Service) else None
             if event.action is Action.UPDATE and obj.registry_auth != old_auth:
                 self._auth_changed.add(obj.id)
@@ -382,21 +389,30 @@ class Dispatcher(SupervisedActor):
 
         sessions = self._sessions()
 
-        def read(tx: ReadTx) -> tuple[int, dict[str, list[Task]], dict[str, str]]:
+        def read(
+            tx: ReadTx,
+        ) -> tuple[int, dict[str, list[Task]], dict[str, str], list[str]]:
             assigned = {s.node_id: task_queries.by_node(tx, s.node_id) for s in sessions}
-            return tx.version, assigned, {n.id: n.role.value for n in node_queries.list_all(tx)}
+            roles = {n.id: n.role.value for n in node_queries.list_all(tx)}
+            return tx.version, assigned, roles, _removed_services(tx)
 
-        (version, assigned, known), self._watcher = self._store.view_and_watch(
+        (version, assigned, known, removing), self._watcher = self._store.view_and_watch(
             read, kinds=_WATCHED, grows=True
         )
         self._front.roles = known
+        with self._front.lock:
+            self._core.removed_services.clear()
+            self._core.removed_services.update(removing)
         for session in sessions:
             with self._front.lock:
                 if session.node_id not in known:
                     self._core.node_removed(session.node_id)
                     continue
                 session.assignments = AssignmentSet(
-                    session.node_id, version, assigned.get(session.node_id, [])
+                    session.node_id,
+                    version,
+                    assigned.get(session.node_id, []),
+                    self._core.removed_services,
                 )
                 full = session.assignments.full()
             self._streams.send(session, full)
@@ -472,6 +488,11 @@ class Dispatcher(SupervisedActor):
 def _chunks(items: list[TaskChange], size: int) -> Iterator[list[TaskChange]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _removed_services(tx: ReadTx) -> list[str]:
+    """The services whose removal was committed (their tasks are told REMOVE)."""
+    return [s.id for s in service_queries.list_all(tx) if s.pending_delete]
 
 
 def _period_of(obj: object) -> float | None:

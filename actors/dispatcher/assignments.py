@@ -12,14 +12,20 @@ Rules (SwarmKit's dispatcher ``Assignments``):
 - A change at or below the version the session already reflects is stale and ignored, so
   events committed between reading the full set and watching are harmless.
 - A deleted task, or one no longer on this node, is sent as removed.
+- A task of a service being removed (``service rm`` committed ``pending_delete``) is told
+  desired state REMOVE at once, as the orchestrator will write it (reaper.py
+  ``mark_removed``): that write comes seconds later behind a big service's creation
+  (a service of 100,000 replicas removed 5 s after its creation) and the worker started
+  the tasks it held meanwhile. The store is not written; the orchestrator's own REMOVE,
+  when it comes, is not sent again.
 - With the tasks go the secrets and configs they need (dependencies.py): the full set
   carries all of them, a change what became needed and what is no longer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field, fields, replace
 
 from actors.dispatcher.dependencies import DependencyChanges, DependencyTracker
 from api.objects import Task
@@ -60,10 +66,21 @@ _NOTHING = Delta(False)
 
 
 class AssignmentSet:
-    def __init__(self, node_id: str, base_version: int, tasks: Iterable[Task]) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        base_version: int,
+        tasks: Iterable[Task],
+        removed_services: Collection[str] = frozenset(),
+    ) -> None:
+        """``removed_services``: the ids of services being removed, kept current by the
+        owner (the core shares its set with every session's)."""
         self.node_id = node_id
         self.base_version = base_version
-        self._known: dict[str, Task] = {t.id: t for t in tasks if is_assigned(t, node_id)}
+        self._removed_services = removed_services
+        self._known: dict[str, Task] = {
+            t.id: self._told(t) for t in tasks if is_assigned(t, node_id)
+        }
         self._dependencies = DependencyTracker()
         for task in self._known.values():
             self._dependencies.hold(task)
@@ -93,6 +110,24 @@ class AssignmentSet:
         tasks = tuple(self._known[i] for i in sorted(self._known))
         return Delta(True, tasks, dependencies=self._dependencies.full())
 
+    def _told(self, task: Task) -> Task:
+        """The task as the worker is told it: desired REMOVE if its service is being
+        removed."""
+        if task.desired_state < TaskState.REMOVE and task.service_id in self._removed_services:
+            return replace(task, desired_state=TaskState.REMOVE)
+        return task
+
+    def services_removed(self, service_ids: Collection[str]) -> None:
+        """Services whose removal was committed (also in ``removed_services`` now): their
+        tasks here are sent again with desired REMOVE."""
+        for task in self._known.values():
+            if task.service_id in service_ids and task.desired_state < TaskState.REMOVE:
+                told = replace(task, desired_state=TaskState.REMOVE)
+                self._known[task.id] = told
+                self._changed[task.id] = told
+                self._removed.discard(task.id)
+                self.touched = True
+
     def _stale(self, task_id: str, version: int) -> bool:
         known = self._known.get(task_id)
         if known is not None:
@@ -108,6 +143,7 @@ class AssignmentSet:
             if known is not None:  # moved away (tasks never should): the worker drops it
                 self._drop(task.id, version)
             return
+        task = self._told(task)
         self._known[task.id] = task
         if self._dependencies.hold(task):
             self.touched = True

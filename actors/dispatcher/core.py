@@ -102,6 +102,8 @@ class DispatcherCore:
         self._statuses = StatusQueue()
         self._node_writes: dict[str, NodeWrite] = {}
         self._closed: list[tuple[Session, str]] = []
+        # services whose removal was committed: their tasks are told desired REMOVE
+        self.removed_services: set[str] = set()
 
     @property
     def config(self) -> HeartbeatConfig:
@@ -137,7 +139,7 @@ class DispatcherCore:
             session_id=new_id(self._rng),
             node_id=node_id,
             peer_key=peer_key,
-            assignments=AssignmentSet(node_id, base_version, tasks),
+            assignments=AssignmentSet(node_id, base_version, tasks, self.removed_services),
             opened_at=now,
             period=period,
         )
@@ -208,6 +210,19 @@ class DispatcherCore:
                 session.assignments.observe_delete(task.id, change.version)
             else:
                 session.assignments.observe_update(task, change.version)
+
+    def service_removed(self, service_id: str) -> None:
+        """A service's removal was committed (``pending_delete``): every session tells
+        its worker the service's tasks are to be removed (assignments.py)."""
+        if service_id in self.removed_services:
+            return
+        self.removed_services.add(service_id)
+        for session in self.sessions:
+            session.assignments.services_removed((service_id,))
+
+    def service_deleted(self, service_id: str) -> None:
+        """The service is gone from the store (its tasks were deleted before it)."""
+        self.removed_services.discard(service_id)
 
     def node_removed(self, node_id: str) -> None:
         """The node was deleted from the store: end its session, stop watching it."""

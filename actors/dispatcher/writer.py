@@ -7,7 +7,11 @@ a sub-transaction per status cost a third more of the writer's CPU per status: i
 store lock, transaction and group to encode). A group is applied whole or not at all, so
 a group that one status of it got rejected (its task changed by another writer's
 proposal in flight, or deleted) is written again one status per sub-transaction, each
-judged again against the task as stored then."""
+judged again against the task as stored then; a status whose write lost such a race again
+is retried up to ``WRITE_ATTEMPTS`` writes in all, as a node write is. A status dropped
+on a conflict was lost for good: a removed service's task that the orchestrator was giving
+desired REMOVE as its SHUTDOWN came in stayed non-terminal, so the reaper never deleted
+it, nor the service, until the node's next session resent its statuses."""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ __all__ = ["StoreWriter", "Writes"]
 
 _log = get_logger("dispatcher")
 
-NODE_WRITE_ATTEMPTS = 3  # a node write re-reads the node: retry it when another writer won
+WRITE_ATTEMPTS = 5  # a write re-reads its object: retried while another writer wins
 STATUS_GROUP = 64  # task statuses per sub-transaction
 
 
@@ -99,15 +103,16 @@ class StoreWriter(pykka.ThreadingActor):
         retry: list[NodeWrite] = []
         alone: list[PendingStatus] = []  # statuses of rejected groups: one by one
         for i, error in result.errors:
+            # Nodes and tasks have other writers (the manager-status keeper, the CA, the
+            # control API; the orchestrator, the scheduler): a write that lost a race
+            # re-reads its object and goes again.
+            again = isinstance(error, ConflictError) and attempt < WRITE_ATTEMPTS
             if i >= len(node_writes):
                 rejected = groups[i - len(node_writes)]
-                if len(rejected) > 1:
+                if len(rejected) > 1 or again:
                     alone.extend(rejected)
                     continue
-            # Nodes have other writers (the manager-status keeper, the CA, the control
-            # API): a node write that lost a race re-reads the node and goes again.
-            conflict = i < len(node_writes) and isinstance(error, ConflictError)
-            if conflict and attempt < NODE_WRITE_ATTEMPTS:
+            elif again:
                 retry.append(node_writes[i])
                 continue
             _log.warning("dispatcher.write.rejected", error=str(error))

@@ -101,8 +101,9 @@ class NodeRunner:
     def __init__(
         self, config: NodeConfig, *, on_stopping: Callable[[], None] | None = None
     ) -> None:
-        """``on_stopping``: called once the node begins to stop (swarm-node arms a
-        deadline that ends the process if a child refuses to stop)."""
+        """``on_stopping``: called once the node begins to stop, after a stop request or
+        a failed start (swarm-node arms a deadline that ends the process if a child
+        refuses to stop)."""
         self.config = config
         self._on_stopping = on_stopping
         self._stop = threading.Event()  # also ends a wait for ``swarmctl unlock``
@@ -153,7 +154,9 @@ class NodeRunner:
                     _log.error("node.stopping", reason=self._reason)
                 elif self._stop.is_set():
                     _log.info("node.stopping", reason=self._reason)
-                if self._stop.is_set() and self._on_stopping is not None:
+                # also when the start failed: a child that never stops (a worker still
+                # starting thousands of runners) held such a process for minutes
+                if self._on_stopping is not None:
                     self._on_stopping()
                 self._stop_tree()
         _log.info(

@@ -25,6 +25,10 @@ Rules (SwarmKit's ``agent/exec`` semantics):
 - Desired state SHUTDOWN or later, or a removed assignment: shut down (stop signal, grace
   period, kill); an exit while stopping is SHUTDOWN, not a failure. A failed shutdown is
   followed by terminate. A removed assignment is then removed and the runner finishes.
+  A task with no container to stop goes to SHUTDOWN without an executor call (and a
+  removed one finishes there): a new task (below ACCEPTED: never reported on, so never
+  prepared), or one inspected and found missing before PREPARING. A removed service's
+  backlog of thousands of tasks not yet started costs no engine calls.
 - Errors: ``temporary`` ones repeat the same action after an exponential backoff; a fatal
   one makes the task REJECTED before STARTING and FAILED from STARTING on, with the
   executor's message in ``err``. A missing container is success for shutdown, terminate
@@ -125,6 +129,8 @@ def step(
         if status.state.is_terminal:
             return _after_terminal(status, removing)
         if status.state < TaskState.ACCEPTED:
+            if wants_stop(desired, removing):  # never reported on, so never prepared
+                return _stopped_unprepared(status, removing, now)
             status = _to(status, TaskState.ACCEPTED, "accepted", now)
             if prepare_refuses_started and not wants_stop(desired, removing):
                 return _next(desired, status, removing, now)  # PREPARING, no inspect
@@ -222,6 +228,12 @@ def _after_terminal(status: TaskStatus, removing: bool) -> Decision:
     return Decision(status, Action.REMOVE if removing else None)
 
 
+def _stopped_unprepared(status: TaskStatus, removing: bool, now: float) -> Decision:
+    """A task to stop that has no container (never prepared): SHUTDOWN without a call;
+    a removed one is finished."""
+    return Decision(_to(status, TaskState.SHUTDOWN, "shutdown", now), finished=removing)
+
+
 def _next(desired: TaskState, status: TaskStatus, removing: bool, now: float) -> Decision:
     """What to do from ``status`` with nothing new observed."""
     state = status.state
@@ -245,6 +257,8 @@ def _on_observation(
 ) -> Decision:
     state = status.state
     if obs.state is RuntimeState.MISSING:
+        if not state.is_terminal and state < TaskState.PREPARING and wants_stop(desired, removing):
+            return _stopped_unprepared(status, removing, now)
         if state.is_terminal or wants_stop(desired, removing):
             return _next(desired, status, removing, now)
         if state >= TaskState.STARTING:

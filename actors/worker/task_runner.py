@@ -9,7 +9,10 @@ Rules:
   the in-flight action's own step decides next, with the newest inputs.
 - A new status is handed to ``on_status`` (the worker's status book) as soon as it is
   decided. When the step says the task is finished (removed), ``on_finished`` is called
-  and the runner stops.
+  and the runner stops. When the task is terminal and nothing more is to be done until
+  it is removed (no action, none in flight), ``on_idle`` is called and the runner stops
+  too: a finished task holds no thread (thousands of completed tasks held one each);
+  the worker starts a runner again to remove it.
 - The runner never stops a container on its own exit: ``on_stop`` only releases the
   controller. A crashed runner is restarted by the worker and inspects again (adoption).
 - An exception from an executor call that is not an ``ExecutorError`` is a bug: it
@@ -95,6 +98,7 @@ class TaskRunner(SupervisedActor):
         *,
         on_status: StatusCallback,
         on_finished: FinishedCallback,
+        on_idle: FinishedCallback | None = None,
         removing: bool = False,
         wall_clock: Callable[[], float] = time.time,
         timer: Timer | None = None,
@@ -106,6 +110,7 @@ class TaskRunner(SupervisedActor):
         self._executor = executor
         self._on_status = on_status
         self._on_finished = on_finished
+        self._on_idle = on_idle
         self._wall_clock = wall_clock
         self._timer: Timer = timer or (ctx.timer if ctx is not None else ThreadTimer())
         self._controller: Controller | None = None
@@ -205,6 +210,12 @@ class TaskRunner(SupervisedActor):
             self.stop()
             return
         action = decision.action
+        if action is None and self._busy is None and self._waiting is None:
+            if decision.status.state.is_terminal and self._on_idle is not None:
+                self._finished = True  # hears nothing more: the worker restarts it to remove
+                self._on_idle(self.task.id)
+                self.stop()
+            return
         if action is None or self._busy is not None:
             return
         if action is Action.WAIT:

@@ -3,9 +3,19 @@ task, and keeps them and their statuses on disk.
 
 Rules:
 - ``apply_assignments`` (the ``AssignmentSink`` side, called through a pykka proxy or
-  ``WorkerSink``) starts a runner for each new task, passes desired-state changes on, and
+  ``WorkerSink``) queues a runner for each new task, passes desired-state changes on, and
   tells removed tasks' runners to shut down and remove their container. A full set removes
   every task not in it.
+- Runners start from the queue ``start_chunk`` at a time, one mailbox message per chunk,
+  and at most ``max_starting`` tasks are on their way to RUNNING at once (the queue's
+  next waits for one to get there, or end), so thousands of assignments are thousands of
+  queue entries, not thousands of threads waiting for the engine; assignments that come
+  meanwhile are applied between chunks: a task removed, or whose
+  desired state became SHUTDOWN, while it waits in the queue is never started (a service
+  of 100,000 replicas removed 5 s after its creation left a backlog of thousands of
+  queued starts ahead of its removal). A task to stop that has no container is settled
+  without a runner (``controller.step`` decides it with no call): SHUTDOWN, and a removed
+  one forgotten.
 - The actor never blocks: executor calls run in the runners' threads, disk writes and
   reports in the status flusher (a `PeriodicActor` running the status book's flushes on
   the supervisor's timer), the orphan sweep in a thread of its own. ``current_statuses``
@@ -13,15 +23,21 @@ Rules:
 - Runners are supervised here: a crashed runner is restarted after a backoff and inspects
   its container again (adopting it, never restarting it). More than ``max_runner_crashes``
   crashes within ``runner_crash_window`` seconds fail the task instead.
-- On start the worker loads its tasks and statuses from ``STATE_DIR`` and starts their
-  runners (which re-adopt containers), then sweeps away containers of tasks it no longer
-  holds. The sweep runs again after every full assignment set.
-- On stop the runners are stopped; containers keep running (a restarted worker adopts them).
+- On start the worker loads its tasks and statuses from ``STATE_DIR`` and queues runners
+  for those that had RUNNING or later (which re-adopt containers, never start one); the
+  others (not started yet) are held until a manager's full set says they are still
+  assigned, so a task whose service was removed while the node was down is never
+  started. Then it sweeps away containers of tasks it no longer holds. The sweep runs
+  again after every full assignment set. ``on_start`` starts no runner itself: a node
+  with thousands of tasks on disk starts its worker at once.
+- On stop the runners are stopped, within ``stop_budget`` seconds in all; containers keep
+  running (a restarted worker adopts them).
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import threading
 import time
 from collections import deque
@@ -44,6 +60,7 @@ from actors.supervisor import (
     ThreadTimer,
     Timer,
 )
+from actors.worker.controller import step
 from actors.worker.executors.base import Executor
 from actors.worker.interfaces import StatusReporter
 from actors.worker.state import WORKER_DIR, StateCipher, WorkerStateFile
@@ -56,6 +73,12 @@ __all__ = ["Worker", "WorkerSink"]
 
 RUNNER_BACKOFF = Backoff(initial=0.2, maximum=10.0)
 FLUSHER = "status-flusher"  # the flusher's child name (task runners are named by task id)
+START_CHUNK = 64  # runners started per mailbox message
+# tasks on their way to RUNNING at once: a little over the docker executor's 10 engine
+# slots keeps the engine busy, and a removal finds at most this many past their last look
+# at the desired state (at 64, starts queued behind the slots ran 25 s after a removal)
+MAX_STARTING = 16
+STOP_BUDGET = 5.0  # seconds to stop every runner in (the node's stop timeout is twice it)
 
 
 class HelperCrashed(RuntimeError):
@@ -74,6 +97,34 @@ class _RunnerFinished:
 
 
 @dataclass(frozen=True)
+class _RunnerIdle:
+    task_id: str
+    incarnation: int
+
+
+@dataclass(frozen=True)
+class _StartQueued:
+    pass
+
+
+@dataclass(frozen=True)
+class _Started:
+    """A task on its way got to RUNNING, or ended, or waits at READY as desired."""
+
+    task_id: str
+
+
+class Phase(enum.Enum):
+    """Where a task's runner is."""
+
+    HELD = "held"  # from disk, not started yet: waits for a manager's full set
+    QUEUED = "queued"  # waits its turn to start
+    STARTED = "started"  # a runner runs it (or is restarted after a crash)
+    SETTLED = "settled"  # finished before any runner ran: holds no thread
+    DONE = "done"  # terminal; its runner ended (a removal starts one to remove it)
+
+
+@dataclass(frozen=True)
 class _SweepCrashed:
     error: BaseException
 
@@ -81,6 +132,7 @@ class _SweepCrashed:
 @dataclass
 class _Runner:
     task: Task
+    phase: Phase = Phase.QUEUED
     removing: bool = False
     ref: pykka.ActorRef[Any] | None = None
     incarnation: int = 0
@@ -104,8 +156,17 @@ class Worker(SupervisedActor):
         max_runner_crashes: int = 5,
         runner_crash_window: float = 60.0,
         state_cipher: StateCipher | None = None,
+        start_chunk: int = START_CHUNK,
+        max_starting: int = MAX_STARTING,
+        stop_budget: float = STOP_BUDGET,
     ) -> None:
         super().__init__(ctx)
+        self._start_chunk = start_chunk
+        self._max_starting = max_starting
+        self._starting: set[str] = set()  # task ids on their way to RUNNING
+        self._stop_budget = stop_budget
+        self._queue: deque[str] = deque()  # task ids whose runners wait to start
+        self._start_told = False  # a _StartQueued is in the mailbox
         self.executor = executor
         self.state_dir = Path(state_dir)
         self._state_cipher = state_cipher  # a manager's: its tasks are encrypted at rest
@@ -135,21 +196,34 @@ class Worker(SupervisedActor):
         state = book.load()
         self._book = book
         self._flusher = PeriodicActor.start(self._helper_context(FLUSHER), book).proxy()
+        held = 0
         for task in state.tasks.values():
-            self._add(task, state.statuses.get(task.id))
-        self._log.info("worker.started", tasks=len(state.tasks))
+            persisted = state.statuses.get(task.id)
+            started = persisted is not None and persisted.state >= TaskState.RUNNING
+            self._add(task, persisted, held=not started)
+            held += not started
+        self._log.info("worker.started", tasks=len(state.tasks), held=held)
         self._sweep_orphans()
 
     def on_stop(self) -> None:
         runners, self._runners = self._runners, {}
+        self._queue.clear()
         futures = []
         for runner in runners.values():
             if runner.ref is not None:
                 with contextlib.suppress(pykka.ActorDeadError):
                     futures.append(runner.ref.stop(block=False))
+        deadline = self._clock() + self._stop_budget  # for them all, not each
+        late = 0
         for future in futures:
-            with contextlib.suppress(Exception):
-                future.get(timeout=5.0)
+            try:
+                future.get(timeout=max(0.0, deadline - self._clock()))
+            except pykka.Timeout:
+                late += 1
+            except Exception:  # a runner that died meanwhile is stopped too
+                pass
+        if late:
+            self._log.warning("worker.runners.stop_late", runners=late, budget=self._stop_budget)
         flusher, self._flusher = self._flusher, None
         if flusher is not None:
             with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
@@ -214,12 +288,25 @@ class Worker(SupervisedActor):
             raise HelperCrashed("the orphan sweep crashed") from message.error
         elif isinstance(message, ChildExit):
             self._on_runner_exit(message)
+        elif isinstance(message, _StartQueued):
+            self._start_queued()
+        elif isinstance(message, _Started):
+            self._free_slot(message.task_id)
+        elif isinstance(message, _RunnerIdle):
+            runner = self._runners.get(message.task_id)
+            if runner is not None and runner.incarnation == message.incarnation:
+                self._free_slot(message.task_id)
+                runner.ref = None
+                runner.phase = Phase.DONE
+                if runner.removing:  # told to a runner already stopping
+                    self._enqueue(runner)
         elif isinstance(message, _RestartRunner):
             runner = self._runners.get(message.task_id)
             due = runner is not None and runner.incarnation == message.incarnation
             if runner is not None and due and runner.ref is None:
                 self._start_runner(runner)
         elif isinstance(message, _RunnerFinished):
+            self._free_slot(message.task_id)
             runner = self._runners.pop(message.task_id, None)
             if runner is not None:
                 self._require_book().forget_status(message.task_id)
@@ -231,15 +318,16 @@ class Worker(SupervisedActor):
         candidates = [task.status] + ([persisted] if persisted is not None else [])
         return max(candidates, key=lambda status: (status.state, status.timestamp))
 
-    def _add(self, task: Task, persisted: TaskStatus | None) -> None:
+    def _add(self, task: Task, persisted: TaskStatus | None, *, held: bool = False) -> None:
         book = self._require_book()
         book.put_task(task)
         status = self._initial_status(task, persisted)
         if book.status(task.id) is None:
             book.update(task.id, status)
-        runner = _Runner(task=task)
+        runner = _Runner(task=task, phase=Phase.HELD if held else Phase.QUEUED)
         self._runners[task.id] = runner
-        self._start_runner(runner, status)
+        if not held:
+            self._enqueue(runner)
 
     def _upsert(self, task: Task) -> None:
         runner = self._runners.get(task.id)
@@ -251,7 +339,9 @@ class Worker(SupervisedActor):
         changed = task.desired_state != runner.task.desired_state
         runner.task = task
         self._require_book().put_task(task)
-        if changed and runner.ref is not None:
+        if runner.phase is Phase.HELD:  # still assigned, as a manager's set says
+            self._enqueue(runner)
+        elif changed and runner.ref is not None:
             self._tell_runner(runner, TaskUpdate(task))
 
     def _remove(self, task_id: str) -> None:
@@ -261,10 +351,20 @@ class Worker(SupervisedActor):
         if runner is None:
             book.forget_status(task_id)
             return
-        if not runner.removing:
-            runner.removing = True
-            if runner.ref is not None:
-                self._tell_runner(runner, RemoveTask())
+        if runner.removing:
+            return
+        runner.removing = True
+        self._free_slot(task_id)  # its slot: a removed task is not on its way any more
+        if runner.phase is Phase.STARTED:
+            self._tell_runner(runner, RemoveTask())  # a crashed one restarts removing
+            return
+        status = book.status(task_id) or runner.task.status
+        if status.state < TaskState.ACCEPTED or runner.phase is Phase.SETTLED:
+            # never reported on (so never prepared), or settled before ACCEPTED: no container
+            self._runners.pop(task_id, None)
+            book.forget_status(task_id)
+        elif runner.phase in (Phase.HELD, Phase.DONE):
+            self._enqueue(runner)  # a container may be there: a runner removes it
 
     def _tell_runner(self, runner: _Runner, message: object) -> None:
         if runner.ref is None:
@@ -292,10 +392,87 @@ class Worker(SupervisedActor):
                 flusher.poke()
 
     # -- runners ------------------------------------------------------------------------
+    def _enqueue(self, runner: _Runner) -> None:
+        runner.phase = Phase.QUEUED
+        self._queue.append(runner.task.id)
+        if not self._start_told:
+            self._start_told = True
+            self._tell_self(_StartQueued())
+
+    def _start_queued(self) -> None:
+        """Start the next chunk of queued runners; the rest after the messages that came
+        meanwhile (a removal supersedes a queued start)."""
+        self._start_told = False
+        started = 0
+        book = self._require_book()
+        while self._queue and started < self._start_chunk:
+            runner = self._runners.get(self._queue[0])
+            if runner is None or runner.phase is not Phase.QUEUED or self._settle(runner):
+                self._queue.popleft()  # removed (or queued twice) meanwhile, or settled
+                continue
+            status = book.status(runner.task.id) or runner.task.status
+            on_its_way = not runner.removing and status.state < TaskState.RUNNING
+            if on_its_way and len(self._starting) >= self._max_starting:
+                return  # the rest when one gets there (_Started)
+            self._queue.popleft()
+            if on_its_way:
+                self._starting.add(runner.task.id)
+            self._start_runner(runner)
+            started += 1
+        if self._queue and not self._start_told:
+            self._start_told = True
+            self._tell_self(_StartQueued())
+
+    def _free_slot(self, task_id: str) -> None:
+        """``task_id`` is no longer on its way to RUNNING: the queue's next may start."""
+        if task_id in self._starting:
+            self._starting.discard(task_id)
+            if self._queue and not self._start_told:
+                self._start_told = True
+                self._tell_self(_StartQueued())
+
+    def _on_status(self, task_id: str, status: TaskStatus) -> None:
+        """A runner's new status (on its thread): into the book, and a slot freed when the
+        task got to RUNNING, ended, or waits at READY as desired."""
+        self._require_book().update(task_id, status)
+        if task_id not in self._starting:
+            return
+        runner = self._runners.get(task_id)
+        parked = runner is not None and runner.task.desired_state < TaskState.RUNNING
+        if status.state >= TaskState.RUNNING or (parked and status.state >= TaskState.READY):
+            self._tell_self(_Started(task_id))
+
+    def _settle(self, runner: _Runner) -> bool:
+        """Whether the task needs no runner: its first step takes no executor call (a new
+        task to stop: controller.py). Its status is recorded; a removed one is forgotten."""
+        book = self._require_book()
+        task_id = runner.task.id
+        status = book.status(task_id) or runner.task.status
+        if status.state >= TaskState.ACCEPTED:
+            return False  # reported on before: inspected first
+        decision = step(
+            desired=runner.task.desired_state,
+            status=status,
+            outcome=None,
+            removing=runner.removing,
+            now=self._wall_clock(),
+            prepare_refuses_started=self.executor.prepare_refuses_started,
+        )
+        if decision.action is not None or not decision.status.state.is_terminal:
+            return False
+        if decision.finished:
+            self._runners.pop(task_id, None)
+            book.forget_status(task_id)
+            return True
+        book.update(task_id, decision.status)
+        runner.phase = Phase.SETTLED
+        return True
+
     def _start_runner(self, runner: _Runner, status: TaskStatus | None = None) -> None:
         book = self._require_book()
         task_id = runner.task.id
         current = status or book.status(task_id) or runner.task.status
+        runner.phase = Phase.STARTED
         runner.incarnation += 1
         ctx = ChildContext(
             name=task_id,
@@ -310,8 +487,9 @@ class Worker(SupervisedActor):
             runner.task,
             current,
             self.executor,
-            on_status=book.update,
+            on_status=self._on_status,
             on_finished=self._finished,
+            on_idle=lambda task_id, n=runner.incarnation: self._tell_self(_RunnerIdle(task_id, n)),
             removing=runner.removing,
             wall_clock=self._wall_clock,
             timer=self._timer,
@@ -358,6 +536,7 @@ class Worker(SupervisedActor):
     def _give_up(self, runner: _Runner, error: str) -> None:
         book = self._require_book()
         task_id = runner.task.id
+        self._free_slot(task_id)
         status = book.status(task_id) or runner.task.status
         if not status.state.is_terminal:
             book.update(

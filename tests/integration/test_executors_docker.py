@@ -251,6 +251,8 @@ def test_a_task_never_reported_on_whose_container_was_started_is_adopted_not_res
     try:
         expected = S.RUNNING if command == ("sleep", "300") else S.COMPLETE
         proxy = worker.proxy()
+        # a task from disk that had not started waits for the manager's set (worker.py)
+        proxy.apply_assignments(True, [task], []).get()
         status = wait_for(lambda: state_is(proxy, task.id, expected), what=expected.label)
         assert status.container_status.container_id == container["Id"]
         again = docker_client.api.inspect_container(container["Id"])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from actors.dispatcher.assignments import AssignmentSet, is_assigned, same_for_worker
+from api.objects import Task
 from api.task_state import TaskState
 from tests.unit.dispatcher.helpers import NODE_A, NODE_B, bump, status, task
 
@@ -139,3 +142,37 @@ def test_a_set_is_touched_only_by_what_its_worker_must_be_sent() -> None:
     assert not s.touched
     s.observe_delete(t.id, 8)
     assert s.touched and s.take().removed == (t.id,)
+
+
+def _of(t: Task, service_id: str) -> Task:
+    return replace(t, service_id=service_id)
+
+
+def test_a_removed_services_tasks_are_told_remove_before_the_orchestrator_writes_it() -> None:
+    # service rm committed: the worker hears of it at the next take, not seconds later
+    # when the orchestrator's REMOVE writes come behind a big service's creation
+    removing: set[str] = set()
+    running = _of(task("t1", state=TaskState.RUNNING, version=5), "gone")
+    other = _of(task("t2", state=TaskState.RUNNING, version=5), "kept")
+    s = AssignmentSet(NODE_A, 5, [running, other], removing)
+    s.full()
+    removing.add("gone")
+    s.services_removed({"gone"})
+    (told,) = s.take().tasks
+    assert told.id == running.id and told.desired_state is TaskState.REMOVE
+    # a task the scheduler assigns afterwards is told REMOVE at once
+    late = _of(task("t3", version=7), "gone")
+    s.observe_update(late, 7)
+    (told,) = s.take().tasks
+    assert told.id == late.id and told.desired_state is TaskState.REMOVE
+    # the orchestrator's own REMOVE is not sent again; a status echo is not either
+    written = bump(running, 8, desired_state=TaskState.REMOVE)
+    s.observe_update(written, 8)
+    assert s.take().empty
+    # a session opened meanwhile gets them so in its full set
+    full = AssignmentSet(NODE_A, 8, [running, other, late], removing).full()
+    assert {t.id[:2]: t.desired_state for t in full.tasks} == {
+        "t1": TaskState.REMOVE,
+        "t2": TaskState.RUNNING,
+        "t3": TaskState.REMOVE,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -205,3 +206,18 @@ def test_period_follows_the_cluster_setting() -> None:
     core.set_config(HeartbeatConfig(period=10.0))
     sid = open_a(core)
     assert 9.0 <= core.heartbeat(0.0, NODE_A, sid, KEY_A) <= 11.0
+
+
+def test_a_service_removal_reaches_every_session_holding_its_tasks() -> None:
+    core, _ = make_core()
+    t1 = replace(task("t1", state=TaskState.RUNNING, version=1), service_id="svc")
+    t2 = replace(task("t2", NODE_B, state=TaskState.RUNNING, version=1), service_id="svc")
+    open_a(core, tasks=[t1])
+    core.open_session(0.0, NODE_B, KEY_B, DESC, "", 1, [t2])
+    core.tick(0.0)
+    core.service_removed("svc")
+    out = core.tick(0.1)
+    told = {s.node_id: [t.desired_state for t in d.tasks] for s, d in out.deltas}
+    assert told == {NODE_A: [TaskState.REMOVE], NODE_B: [TaskState.REMOVE]}
+    core.service_deleted("svc")
+    assert core.removed_services == set()

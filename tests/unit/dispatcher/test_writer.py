@@ -76,3 +76,29 @@ def test_a_rejected_group_is_written_again_a_status_at_a_time() -> None:
     writer._store = store  # type: ignore[assignment]
     writer.write((), running(STATUS_GROUP + 1))
     assert store.updates == [2, STATUS_GROUP]  # two groups; the first again, one by one
+
+
+def test_a_status_that_lost_a_race_again_is_retried_not_dropped() -> None:
+    # the orchestrator gave a removed service's task desired REMOVE while its SHUTDOWN came
+    # in: the status was dropped, the task never terminal, the service never deleted
+    store = CountingStore.local(clock=time.time)
+    store.results = []
+    (only,) = ids(1)
+    store.batch(lambda b: b.update(lambda tx: tx.create(task(only[:8]))))
+    attempts: list[int] = []
+    writer = StoreWriter.__new__(StoreWriter)
+    writer._store = store
+    original = store.batch
+
+    def racing(fn: Callable[[Batch], None], *, timeout: float | None = None) -> BatchResult:
+        attempts.append(1)
+        if len(attempts) <= 2:  # another writer's change landed first, twice
+            return BatchResult((ConflictError("task", only, 1, 2),), 1)  # type: ignore[call-overload]
+        return original(fn, timeout=timeout)
+
+    store.batch = racing  # type: ignore[method-assign]
+    shutdown = PendingStatus(only, NODE_A, TaskStatus(state=TaskState.SHUTDOWN))
+    writer.write((), [shutdown])
+    assert len(attempts) == 3
+    found = store.view(lambda tx: task_queries.get(tx, only))
+    assert found is not None and found.status.state is TaskState.SHUTDOWN

@@ -66,9 +66,23 @@ def test_a_task_reported_on_before_is_inspected_first_all_the_same(persisted: Ta
     assert (d.status.state, d.action) == (persisted, Action.INSPECT)
 
 
-def test_new_task_to_stop_is_inspected_first() -> None:
-    d = go(st(S.ASSIGNED), desired=S.SHUTDOWN, refuses=True)
+@pytest.mark.parametrize("refuses", [False, True])
+def test_new_task_to_stop_is_shut_down_without_a_call(refuses: bool) -> None:
+    # a removed service's tasks not started yet: no inspect, no stop, no remove
+    d = go(st(S.ASSIGNED), desired=S.SHUTDOWN, refuses=refuses)
+    assert (d.status.state, d.action, d.finished) == (S.SHUTDOWN, None, False)
+    d = go(st(S.ASSIGNED), desired=S.REMOVE, refuses=refuses)
+    assert (d.status.state, d.action) == (S.SHUTDOWN, None)
+    d = go(st(S.ASSIGNED), removing=True, refuses=refuses)
+    assert (d.status.state, d.action, d.finished) == (S.SHUTDOWN, None, True)
+
+
+def test_a_task_reported_on_before_is_inspected_before_it_is_stopped() -> None:
+    # a restarted worker's ACCEPTED task may have a container its last status did not say
+    d = go(st(S.ACCEPTED), desired=S.SHUTDOWN, refuses=True)
     assert d.action is Action.INSPECT
+    d = go(d.status, obs(RuntimeState.CREATED, container_id="c1"), desired=S.SHUTDOWN)
+    assert d.action is Action.SHUTDOWN
 
 
 @pytest.mark.parametrize(
@@ -178,9 +192,11 @@ def test_exit_while_stopping_is_shutdown_not_failure() -> None:
 
 def test_shutdown_of_a_never_started_task() -> None:
     d = go(st(S.ACCEPTED), obs(RuntimeState.MISSING), desired=S.SHUTDOWN)
-    assert d.action is Action.SHUTDOWN
-    d = go(d.status, Outcome(Action.SHUTDOWN), desired=S.SHUTDOWN)
-    assert d.status.state is S.SHUTDOWN
+    assert (d.status.state, d.action, d.finished) == (S.SHUTDOWN, None, False)
+    d = go(st(S.ACCEPTED), obs(RuntimeState.MISSING), removing=True)
+    assert (d.status.state, d.action, d.finished) == (S.SHUTDOWN, None, True)
+    d = go(st(S.READY), obs(RuntimeState.MISSING), desired=S.SHUTDOWN)
+    assert d.action is Action.SHUTDOWN  # prepared once: stopped and removed as before
 
 
 def test_removal_shuts_down_then_removes_then_finishes() -> None:
