@@ -262,6 +262,14 @@ def test_what_is_not_supported_or_wrong_is_refused_naming_its_key(extra: str, na
     assert named in refused(minimal(extra))
 
 
+def test_an_image_docker_cannot_pull_is_refused_naming_its_key() -> None:
+    said = refused("services:\n  web:\n    image: 'BAD:IMAGE:@@'\n")
+    assert said == (
+        "services.web.image: 'BAD:IMAGE:@@' is not a valid repository/tag: "
+        "the repository name 'BAD' must be lowercase"
+    )
+
+
 def test_top_level_refusals() -> None:
     assert "name: not supported" in refused(minimal(top="name: app\n"))
     assert "secrets.s: a secret needs a file:" in refused(minimal(top="secrets: {s: {}}\n"))

@@ -56,6 +56,7 @@ def test_invalid_specs_write_nothing() -> None:
         },
         {"name": "x", "task": {"container": {"image": "busybox", "no_field": 1}}},
         {"name": "bad name!", "task": {"container": {"image": "busybox"}}},
+        {"name": "x", "task": {"container": {"image": "BAD:IMAGE:@@"}}},
     ]
     for spec in bad_specs:
         assert codes(c.services.create, {"spec": spec}) == ControlCode.INVALID_SPEC
@@ -138,6 +139,7 @@ def test_refusals_of_update_and_scale() -> None:
         {"constraint_add": ["zone=a"]},
         {"reserve_memory": 10, "limit_memory": 5},
         {"restart_condition": "never"},
+        {"image": "BAD:IMAGE:@@"},
     ]
     for changes in bad:
         assert codes(c.services.update, {"service": "web", "changes": changes}) in (
