@@ -35,7 +35,7 @@ from actors.store import MemoryStore, ReadTx, WriteTx, clusters, nodes, services
 from api.codec_objects import decode, encode_object
 from api.ids import RandomBits, new_id
 from api.objects import RegistryAuth, Service, SpecRevision
-from api.specs import ReplicatedService, ServiceSpec
+from api.specs import ReplicatedJob, ReplicatedService, ServiceSpec
 from api.task_state import parse_task_state
 from api.validation import validate_service_spec
 
@@ -125,11 +125,12 @@ class ServiceControl:
             )
 
         def check(service: Service) -> None:
-            if not isinstance(service.spec.mode, ReplicatedService):
+            # a replicated job's count is its total completions (docker service scale)
+            if not isinstance(service.spec.mode, ReplicatedService | ReplicatedJob):
                 raise ControlError(
                     ControlCode.INVALID_ARGUMENT,
                     f"service {service.spec.name} is {service.spec.mode.TAG}: "
-                    "scale can only be used with replicated mode",
+                    "scale can only be used with replicated or replicated-job mode",
                 )
 
         return self._edit(str(body["service"]), {"replicas": replicas}, None, check, "scale")

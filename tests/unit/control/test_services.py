@@ -11,7 +11,7 @@ from actors.control.writes import modify
 from actors.store import ConflictError, services
 from api.codec_objects import encode
 from api.service_options import apply_options
-from api.specs import ServiceSpec
+from api.specs import ReplicatedJob, ServiceSpec
 from api.task_state import TaskState
 from tests.unit.control.helpers import Cluster
 
@@ -121,6 +121,27 @@ def test_scale_update_bump_spec_version() -> None:
     # --force always changes the task spec
     assert call(c.services.update, {"service": sid, "changes": {"force": True}})["changed"]
     assert c.service(sid).spec.task.force_update == 1
+
+
+def test_scale_sets_a_replicated_jobs_total_completions() -> None:
+    """As ``docker service scale job=4``: a replicated job's count is its completions."""
+    c = Cluster()
+    sid = c.create(name="job", mode="replicated-job", replicas=2, max_concurrent=1)
+    reply = call(c.services.scale, {"service": "job", "replicas": 4})
+    assert reply["changed"] and reply["service"]["replicas_desired"] == 4
+    assert c.service(sid).spec.mode == ReplicatedJob(max_concurrent=1, total_completions=4)
+    c.create(name="once", mode="global-job")
+    code, message = codes_and_message(c.services.scale, {"service": "once", "replicas": 2})
+    assert code == ControlCode.INVALID_ARGUMENT
+    assert message == (
+        "service once is global-job: scale can only be used with replicated or replicated-job mode"
+    )
+
+
+def codes_and_message(fn: object, body: dict[str, object]) -> tuple[str, str]:
+    with pytest.raises(ControlError) as info:
+        call(fn, body)  # type: ignore[arg-type]
+    return info.value.code, info.value.message
 
 
 def test_refusals_of_update_and_scale() -> None:
