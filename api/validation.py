@@ -80,7 +80,6 @@ __all__ = [
     "parse_placement_preference",
     "validate_cluster_spec",
     "validate_hostname",
-    "validate_join_labels",
     "validate_labels",
     "validate_node_description",
     "validate_node_spec",
@@ -193,26 +192,6 @@ def _task_count(value: int, field: str) -> None:
 def validate_labels(labels: Mapping[str, str], field: str = "labels") -> None:
     """Label count, key and value sizes (node labels given to ``swarm-node --label``, ...)."""
     check_labels(labels, field)
-
-
-# the labels a node registers with when it joins travel in its join request, read under a
-# stranger's small limits (api/schema/frame.py STRANGER_LIMITS: 64 KiB, maps of 32)
-MAX_JOIN_LABELS = 24
-MAX_JOIN_LABEL_BYTES = 16 * 1024
-
-
-def validate_join_labels(labels: Mapping[str, str], field: str = "labels") -> None:
-    """The labels of a joining node: as any node's, and few and small enough to fit its
-    join request."""
-    check_labels(labels, field)
-    size = sum(utf8_size(k) + utf8_size(v) for k, v in labels.items())
-    if len(labels) > MAX_JOIN_LABELS or size > MAX_JOIN_LABEL_BYTES:
-        raise InvalidSpec(
-            field,
-            f"{len(labels)} labels of {format_bytes(size)} in all: a joining node takes at most "
-            f"{MAX_JOIN_LABELS} labels of {format_bytes(MAX_JOIN_LABEL_BYTES)} (add more "
-            "once it has joined: swarmctl node update --label-add)",
-        )
 
 
 def validate_hostname(hostname: str, field: str = "hostname") -> None:

@@ -46,7 +46,7 @@ from actors.worker.executors.process_policy import (
     choose_process_user,
 )
 from actors.worker.executors.process_sandbox import ProcessSandboxError
-from api.validation import validate_hostname, validate_join_labels, validate_labels
+from api.validation import validate_hostname, validate_labels
 from cli.defaults import DEFAULT_LISTEN_REMOTE_API, DEFAULT_STATE_DIR, SOCKET_NAME
 from cli.errors import OneLineParser
 
@@ -132,8 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a label of the node, set in its spec when it registers: its first start "
-        "(repeatable; node.labels constraints; later: swarmctl node update --label-add)",
+        help="node label set when the node registers (repeatable)",
     )
     parser.add_argument(
         "--advertise-addr",
@@ -241,10 +240,7 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
     if bool(args.join_addr) != bool(args.join_token):
         raise ValueError("--join-addr and --join-token go together")
     labels = parse_labels(args.label)
-    if args.join_addr:
-        validate_join_labels(labels, "--label")
-    else:
-        validate_labels(labels, "--label")
+    validate_labels(labels, "--label")
     hostname = args.hostname or socket.gethostname()
     validate_hostname(hostname, "--hostname")
     advertise = advertised_address(args.listen_remote_api, args.advertise_addr or "")

@@ -193,14 +193,12 @@ def join_cluster(
     hello_addr: str | None = None,
     node_id: str = "",
     advertise_addr: str = "",
-    labels: Mapping[str, str] | None = None,
     timeout: float = 10.0,
     clock: Callable[[], float] = time.time,
     source: str | None = None,
 ) -> JoinResult:
     """Join the cluster of the manager at ``addr`` with ``token``; on success the node's
-    certificate, keys and id are in ``state_dir``, and the node is registered with
-    ``labels`` (``swarm-node --label``) in its spec. Raises `JoinError`."""
+    certificate, keys and id are in ``state_dir``. Raises `JoinError`."""
     try:
         parsed = _parse_token(token)
     except JoinTokenError as exc:
@@ -227,8 +225,6 @@ def join_cluster(
         body["node_id"] = node_id
     if advertise_addr:
         body["addr"] = advertise_addr
-    if labels:
-        body["labels"] = dict(labels)
     with Client(
         remote,
         server_key=manager.curve_public_key,

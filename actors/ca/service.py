@@ -84,7 +84,7 @@ from api.objects import (
 from api.roles import issued_role
 from api.spec_limits import InvalidSpec, check_string
 from api.specs import NodeSpec
-from api.validation import validate_join_labels, validate_node_description
+from api.validation import validate_node_description
 from transport.endpoint import Handler, Request
 
 __all__ = [
@@ -327,11 +327,9 @@ class CAService:
             raise JoinRefused("unauthorized", "this CURVE key belongs to a removed node")
         description = NodeDescription(hostname=str(body["hostname"]))
         addr = str(body.get("addr") or "")
-        labels = {str(k): str(v) for k, v in dict(body.get("labels") or {}).items()}
         try:
             validate_node_description(description)
             check_string(addr, "addr")
-            validate_join_labels(labels, "labels")
         except InvalidSpec as exc:
             raise JoinRefused("invalid_argument", str(exc)) from None
         node_id = self._choose_id(str(body.get("node_id") or ""))
@@ -343,7 +341,7 @@ class CAService:
             )
         node = Node(
             id=node_id,
-            spec=NodeSpec(labels=labels, desired_role=role),
+            spec=NodeSpec(desired_role=role),
             description=description,
             status=NodeStatus(addr=addr),
             role=role,

@@ -171,7 +171,6 @@ class NodeRunner:
             advertise_addr=config.advertise_addr,
             join_addr=config.join_addr,
             join_token=config.join_token,
-            labels=config.labels,
             keys=keys,
             source=source_host(config.listen_remote_api),
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from api.schema.declare import BYTES, STR, Field, ListOf, MapOf, MessageType, OwnerSchema
+from api.schema.declare import BYTES, STR, Field, ListOf, MessageType, OwnerSchema
 from api.schema.dispatcher import MANAGER_ADDRESS
 
 __all__ = [
@@ -78,12 +78,10 @@ CA_JOIN: Final = SCHEMA.declare(
             Field("hostname", STR),
             Field("node_id", STR, required=False),
             Field("addr", STR, required=False),
-            Field("labels", MapOf(STR), required=False),
         ),
         reply="ca.join.reply",
         doc="Join with a token; the CSR must carry the CURVE key the request comes from. "
-        "node_id: the id wanted (refused if taken); addr: the node's advertised address; "
-        "labels: the node's labels (swarm-node --label), set in its spec as it registers.",
+        "node_id: the id wanted (refused if taken); addr: the node's advertised address.",
     )
 )
 CA_RENEW_REPLY: Final = SCHEMA.declare(

@@ -14,8 +14,6 @@ from api.errors import ErrorCode, FrameTooLarge, LimitExceeded
 from api.schema.declare import ListOf, MapOf, Scalar, Struct
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, MEMBER_LIMITS, REPLY_LIMITS, STRANGER_LIMITS
 from api.schema.registry import lookup
-from api.spec_limits import InvalidSpec
-from api.validation import MAX_JOIN_LABEL_BYTES, MAX_JOIN_LABELS, validate_join_labels
 from tests.support.flood import BIG_FRAME_BYTES, empty_maps_frame
 from transport import codec
 from transport.codec import decode, encode
@@ -102,11 +100,6 @@ def test_a_real_join_request_fits_a_strangers_limits() -> None:
         assert envelope.body == request
 
 
-# the containers strangers may send, each looked at against the limits: a joining node's
-# labels (bounded by api/validation.py validate_join_labels; the test below)
-_STRANGER_CONTAINERS = {("ca.join", "labels"): MapOf(Scalar("str"))}
-
-
 def test_strangers_may_send_only_types_without_containers() -> None:
     """The stranger limits were sized from these declarations: a type open to anyone that
     gains a list or a map (or an ``any``) needs them looked at again."""
@@ -116,30 +109,8 @@ def test_strangers_may_send_only_types_without_containers() -> None:
         declared = lookup(name)
         assert declared is not None, name
         for field in declared.fields:
-            if (name, field.name) in _STRANGER_CONTAINERS:
-                assert field.type == _STRANGER_CONTAINERS[name, field.name]
-                continue
             assert not isinstance(field.type, ListOf | MapOf | Struct), (name, field.name)
             assert field.type != Scalar("any"), (name, field.name)
-
-
-def test_the_most_labels_a_joining_node_may_give_fit_a_strangers_limits() -> None:
-    csr = create_csr(generate_node_key(), generate_keypair().public)
-    per_label = MAX_JOIN_LABEL_BYTES // MAX_JOIN_LABELS
-    labels = {f"{i:03d}" + "k" * 60: "v" * (per_label - 63) for i in range(MAX_JOIN_LABELS)}
-    validate_join_labels(labels)
-    body = {
-        "token": "SWMTKN-1-" + "a" * 50 + "-" + "b" * 25,
-        "csr": csr,
-        "hostname": "h" * 64,
-        "node_id": "x" * 25,
-        "addr": "tcp://[2001:db8::1]:4242",
-        "labels": labels,
-    }
-    envelope = decode(encode("ca.join", body, request_id=1), limits=STRANGER_LIMITS)
-    assert envelope.body == body
-    with pytest.raises(InvalidSpec, match="a joining node takes at most 24 labels"):
-        validate_join_labels({**labels, "one": "more"})
 
 
 def test_the_levels_are_ordered_and_not_derived_from_the_frame_size() -> None:

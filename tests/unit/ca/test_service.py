@@ -179,25 +179,6 @@ def test_worker_token_makes_a_worker(world: World) -> None:
     assert world.admission.check_request("raft.messages", keys.public) is not None
 
 
-def test_a_joining_node_is_registered_with_its_labels(world: World) -> None:
-    """``swarm-node --label`` on a joining node: its labels are in its spec at once, for
-    ``node.labels`` constraints (the founder's are set the same way, leader_group.py)."""
-    token = world.cluster().join_tokens.worker
-    reply, _ = join(world, token, labels={"zone": "a", "disk": ""})
-    node = world.node(reply["node_id"])
-    assert node is not None and dict(node.spec.labels) == {"zone": "a", "disk": ""}
-    plain, _ = join(world, token)
-    unlabelled = world.node(plain["node_id"])
-    assert unlabelled is not None and dict(unlabelled.spec.labels) == {}
-
-
-def test_labels_at_join_are_bounded(world: World) -> None:
-    token = world.cluster().join_tokens.worker
-    error = refused(world, token, labels={"k": "v" * 100_000})
-    assert error.code == "invalid_argument" and "labels" in error.message
-    assert world.store.view(lambda tx: len(nodes.list_all(tx))) == 1
-
-
 def create_ca(world: World) -> Any:
     return root_ca_from_api(world.cluster().root_ca, now=NOW).cert
 
