@@ -14,14 +14,15 @@ Rules (Docker's, docker/cli ``cli/command/stack`` and ``cli/compose/convert``):
   ``services``, ``secrets``, ``configs``, ``networks``, ``volumes`` (api/compose_host.py)
   and ``x-`` extensions; anything else is refused, naming the key.
 
-`load_stack` is pure: the caller reads the files and the secrets' data (cli/stack.py).
+`load_stack` is pure: the caller reads the files and the secrets' data (cli/stack.py), and
+gives the reader of env files.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -170,9 +171,12 @@ def load_stack(
     file_names: list[str] | None = None,
     base_dir: str = "/",
     environ: Mapping[str, str] | None = None,
+    read_env_file: Callable[[str], Sequence[str]] | None = None,
 ) -> StackPlan:
     """The stack ``namespace`` that the parsed compose ``documents`` describe (module rules).
-    ComposeError names the first thing refused."""
+    ``read_env_file``: the ``KEY=value`` entries of the env file at a path (a service's
+    ``env_file``), ValueError when it cannot be read. ComposeError names the first thing
+    refused."""
     check_stack_name(namespace)
     environ = dict(environ or {})
     names = file_names or [f"file {i + 1}" for i in range(len(documents))]
@@ -197,6 +201,7 @@ def load_stack(
         volumes=file_volumes(top, namespace),
         base_dir=base_dir,
         environ=environ,
+        read_env_file=read_env_file,
     )
     services = []
     for key, raw in found:

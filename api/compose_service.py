@@ -8,6 +8,9 @@ Rules:
 - ``entrypoint`` is the container's command, ``command`` its arguments; a string is split
   as a shell would. The environment is sorted; a variable without a value takes the
   client's, as Docker's loader does, and is left bare when the client has none.
+- ``env_file`` (a path or a list, relative to ``base_dir``) is read by the caller's
+  reader (cli/env_file.py's rules): the files' variables come first, a later file's over
+  an earlier one's, and ``environment`` wins over them all, as in Docker's loader.
 - ``deploy:`` gives the mode (replicated, global, replicated-job, global-job), replicas,
   placement, resources, restart policy, update and rollback configs, with Docker's
   defaults where the file says nothing.
@@ -23,8 +26,9 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import posixpath
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -68,6 +72,7 @@ SERVICE_KEYS: Final = frozenset(
         "command",
         "entrypoint",
         "environment",
+        "env_file",
         "labels",
         "deploy",
         "healthcheck",
@@ -116,6 +121,9 @@ class StackNames:
     volumes: Mapping[str, VolumePlan] = field(default_factory=dict)
     base_dir: str = "/"
     environ: Mapping[str, str] = field(default_factory=dict)
+    # the ``KEY=value`` entries of the env file at a path (ValueError saying why it
+    # cannot); None: env_file is refused
+    read_env_file: Callable[[str], Sequence[str]] | None = None
 
     def scoped(self, key: str) -> str:
         return f"{self.namespace}_{key}"
@@ -132,7 +140,7 @@ def convert_service(key: str, raw: Any, names: StackNames) -> ServiceSpec:
         image=image,
         command=_command(s, "entrypoint"),
         args=_command(s, "command"),
-        env=_environment(s, names.environ),
+        env=_environment(s, names),
         labels={**key_values(s.raw("labels") or {}, s.at("labels")), **namespace},
         user=s.text("user"),
         dir=s.text("working_dir"),
@@ -178,14 +186,34 @@ def _command(s: Section, key: str) -> tuple[str, ...]:
     return s.strings(key)
 
 
-def _environment(s: Section, environ: Mapping[str, str]) -> tuple[str, ...]:
-    env = key_values(s.raw("environment") or {}, s.at("environment"), keep_none=True)
-    out = []
-    for name, value in env.items():
-        if value is None:
-            value = environ.get(name)
-        out.append(name if value is None else f"{name}={value}")
-    return tuple(sorted(out))
+def _env_files(s: Section, names: StackNames) -> dict[str, str | None]:
+    raw = s.raw("env_file")
+    if raw is None:
+        return {}
+    paths = [raw] if isinstance(raw, str) else s.strings("env_file")
+    if names.read_env_file is None:
+        raise ComposeError(s.at("env_file"), "env files cannot be read here")
+    found: dict[str, str | None] = {}
+    for i, path in enumerate(paths):
+        at = s.at("env_file") if isinstance(raw, str) else f"{s.at('env_file')}[{i}]"
+        try:
+            entries = names.read_env_file(posixpath.normpath(posixpath.join(names.base_dir, path)))
+        except ValueError as exc:
+            raise ComposeError(at, str(exc)) from None
+        for entry in entries:
+            key, _, value = entry.partition("=")
+            found[key] = value
+    return found
+
+
+def _environment(s: Section, names: StackNames) -> tuple[str, ...]:
+    env = _env_files(s, names)
+    listed = key_values(s.raw("environment") or {}, s.at("environment"), keep_none=True)
+    for name, value in listed.items():
+        env[name] = names.environ.get(name) if value is None else value
+    return tuple(
+        sorted(name if value is None else f"{name}={value}" for name, value in env.items())
+    )
 
 
 def _healthcheck(s: Section) -> HealthConfig | None:

@@ -161,13 +161,32 @@ def parse_publish(text: str, flag: str = "--publish") -> PortConfig:
     return port
 
 
-def parse_publish_rm(text: str, flag: str = "--publish-rm") -> tuple[int, PortProtocol]:
-    """``TARGET[/PROTOCOL]``: the ports of that target port to remove (Docker's syntax)."""
-    target, _, proto = text.strip().partition("/")
-    return (
-        _port_number(target, flag, "the target port", zero=False),
-        _protocol(proto, flag) if proto else PortProtocol.TCP,
-    )
+def parse_publish_rm(text: str, flag: str = "--publish-rm") -> PortConfig:
+    """What ``--publish`` takes (``TARGET[/PROTOCOL]``, ``PUBLISHED:TARGET[/PROTOCOL]`` or
+    ``published=P,target=T,...``): the ports of that target port and protocol go, whatever
+    they are published on, as Docker's ``--publish-rm`` removes them."""
+    return parse_publish(text, flag)
+
+
+def _removed_ports(
+    ports: list[PortConfig], removal: PortConfig, flag: str = "--publish-rm"
+) -> list[PortConfig]:
+    """``ports`` without those of ``removal``'s target port and protocol. A bare port that
+    is no target but a published port is refused, saying which target to name (Docker
+    would remove nothing, silently)."""
+    kept = [
+        p for p in ports if (p.target_port, p.protocol) != (removal.target_port, removal.protocol)
+    ]
+    if len(kept) == len(ports) and not removal.published_port:
+        for p in ports:
+            if (p.published_port, p.protocol) == (removal.target_port, removal.protocol):
+                raise InvalidSpec(
+                    flag,
+                    f"{flag}: {removal.target_port}/{removal.protocol} is no target port "
+                    f"({format_port(p)} publishes target {p.target_port}); name the target: "
+                    f"{flag} {p.target_port}/{p.protocol} or {flag} {format_port(p)}",
+                )
+    return kept
 
 
 def format_port(port: PortConfig) -> str:
@@ -292,8 +311,8 @@ def apply_host_options(spec: ServiceSpec, options: Mapping[str, Any]) -> Service
     ports = list(spec.endpoint.ports)
     if "publish" in o:
         ports = _parsed(o, "publish", parse_publish)
-    for target, proto in _parsed(o, "publish_rm", parse_publish_rm):
-        ports = [p for p in ports if (p.target_port, p.protocol) != (target, proto)]
+    for removal in _parsed(o, "publish_rm", parse_publish_rm):
+        ports = _removed_ports(ports, removal)
     for port in _parsed(o, "publish_add", parse_publish):
         ports = [p for p in ports if p != port and not _same_published(p, port)]
         ports.append(port)

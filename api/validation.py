@@ -37,6 +37,7 @@ from api.host_resources import (
     validate_network_attachments,
     validate_ports,
 )
+from api.image_ref import check_reference
 from api.limits import format_bytes
 from api.schedule import check_schedule
 from api.secret_refs import validate_references
@@ -298,6 +299,12 @@ def _container(c: ContainerSpec, field: str, templates: TemplateContext) -> None
     check_string(c.image, f"{field}.image", MAX_IMAGE_CHARS)
     if any(ch.isspace() for ch in c.image):
         raise InvalidSpec(f"{field}.image", f"image reference {c.image!r} contains whitespace")
+    try:  # refused here, as SwarmKit does, not by every node at every attempt
+        check_reference(c.image)
+    except ValueError as exc:
+        raise InvalidSpec(
+            f"{field}.image", f"{c.image!r} is not a valid repository/tag: {exc}"
+        ) from None
     check_strings(c.env, f"{field}.env", MAX_ENV)
     for i, entry in enumerate(c.env):
         if not entry or entry.startswith("="):

@@ -6,8 +6,8 @@
   is sent.
 - ``ls [-q]``: ID, NAME, CREATED, UPDATED. ``inspect NAME...``: the objects; a config's
   data is shown (as text, or base64 in ``--format json``, as Docker's JSON shows bytes), a
-  secret's never reaches swarmctl. ``rm NAME...``: the ids removed; one a service uses is
-  refused with the services' names.
+  secret's never reaches swarmctl. ``rm NAME...``: prints the names given (``--format
+  json``: the ids removed); one a service uses is refused with the services' names.
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def run_rm(noun: FileNoun, args: argparse.Namespace, connection: ControlConnecti
     with connection:
         removed = connection.request(f"control.{noun.name}.rm", {f"{noun.name}s": args.refs})
     if args.format == "json":
-        write_json(removed["removed"])
+        write_json(removed["removed"])  # the ids
     else:
-        write_text("\n".join(removed["removed"]))
+        write_text("\n".join(args.refs))  # the names given, as docker secret|config rm
     return 0

@@ -169,7 +169,7 @@ _VERBS = (
     ("ls", _build_ls, "list services"),
     ("inspect", _build_inspect, "show a service in detail"),
     ("ps", _build_ps, "list the tasks of services"),
-    ("scale", _build_scale, "scale replicated services"),
+    ("scale", _build_scale, "scale replicated services (a replicated job: its completions)"),
     ("update", _build_update, "update a service"),
     ("rollback", _build_rollback, "roll a service back to an earlier spec"),
     ("history", _build_history, "show the specs a service had and what changed"),
@@ -356,6 +356,8 @@ def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) 
     results = []
     with connection:
         baselines = [finished_before(args, connection, name) for name, _ in wanted]
+        # a replicated job scaled runs again to its new completions: wait for that run
+        job_runs = [None if args.detach else job_run_before(connection, name) for name, _ in wanted]
         for name, replicas in wanted:
             reply = connection.request(
                 "control.service.scale", {"service": name, "replicas": replicas}
@@ -363,8 +365,9 @@ def run_scale(args: argparse.Namespace, connection: ControlConnection, _v: str) 
             if args.format != "json":
                 write_text(f"{name} scaled to {replicas}")
             results.append(reply)
-        for reply, baseline in zip(results, baselines, strict=True):
-            wait_for_change(args, connection, reply, baseline)
+        for reply, baseline, job_run in zip(results, baselines, job_runs, strict=True):
+            if job_run is None or reply["changed"]:  # an unchanged job does not run again
+                wait_for_change(args, connection, reply, baseline, job_run=job_run)
         if args.format == "json":  # the summaries after the wait (text: one line each)
             write_json(
                 [

@@ -320,7 +320,11 @@ UPDATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
         PUBLISH,
         "publish a port (as --publish); replaces one on the same published port",
     ),
-    "--publish-rm": ("publish_rm", PUBLISH_RM, "stop publishing TARGET[/PROTOCOL]"),
+    "--publish-rm": (
+        "publish_rm",
+        PUBLISH_RM,
+        "stop publishing a target port: TARGET[/PROTOCOL] (or as --publish: PUBLISHED:TARGET)",
+    ),
     "--mount-add": (
         "mount_add",
         MOUNT,

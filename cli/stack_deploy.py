@@ -4,7 +4,8 @@ deploy`` is.
 Steps, in order, every file read and checked before anything is sent:
 1. Read the compose files (YAML, at most ``MAX_FILE_BYTES`` each; ``-`` is stdin), and
    turn them into the stack's objects (api/compose.py, with this process's environment
-   for interpolation). Read every secret's and config's ``file:``.
+   for interpolation, and the services' ``env_file`` files read as ``--env-file``'s).
+   Read every secret's and config's ``file:``.
 2. Secrets, configs and networks: an external one must exist; one the stack makes is
    created when missing. One that exists stays: a config whose file changed is refused (objects are
    immutable: give the new one another ``name:``); a secret's data cannot be read back,
@@ -99,13 +100,20 @@ def load_files(stack: str, sources: list[str]) -> StackPlan:
     """The stack the compose files describe; relative paths in them are taken from the
     first file's directory (the current one for stdin)."""
     from api.compose import ComposeError, load_stack
+    from cli.env_file import read_env_file
 
     first = sources[0]
     base = str(Path.cwd() if first == "-" else Path(first).absolute().parent)
     documents = [_read_yaml(s) for s in sources]
+    environ = dict(os.environ)
     try:
         return load_stack(
-            stack, documents, file_names=sources, base_dir=base, environ=dict(os.environ)
+            stack,
+            documents,
+            file_names=sources,
+            base_dir=base,
+            environ=environ,
+            read_env_file=lambda path: read_env_file(path, environ),
         )
     except ComposeError as exc:
         where = ", ".join(sources)

@@ -10,8 +10,9 @@ Rules (Docker's ``docker secret`` / ``docker config``):
   documents carry no ``data`` (``FileKind.shows_data`` is false). A config's ``inspect``
   shows it.
 - ``rm`` resolves every reference first and removes nothing when one is in use: an object
-  referenced by a service's spec (one being removed too: its tasks may still run) is
-  refused with code ``in_use``, naming the services.
+  referenced by a live service's spec is refused with code ``in_use``, naming the
+  services. A service being removed holds none (Docker deletes the service at once and
+  checks services only): its tasks still running keep the files they were given.
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ class FileKind:
 
 
 def users_of(kind: FileKind, tx: ReadTx, object_id: str) -> list[Service]:
-    """The services whose spec references ``object_id``, by name."""
-    found = [s for s in services.list_all(tx) if object_id in kind.referenced(s)]
+    """The live services whose spec references ``object_id``, by name."""
+    found = [
+        s for s in services.list_all(tx) if not s.pending_delete and object_id in kind.referenced(s)
+    ]
     return sorted(found, key=lambda s: s.spec.name)
 
 

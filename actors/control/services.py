@@ -3,12 +3,15 @@
 The control API owns a service's ``spec``, ``previous_spec``, ``spec_version``,
 ``spec_history`` and ``pending_delete``; the orchestrator owns the rest (``update_status``,
 which a new spec resets and a rollback starts) and removes a service's tasks, then the
-service, once ``pending_delete`` is set. Every spec change is a revision of the service's
-history (actors/orchestrator/history.py); a rollback goes back to the previous spec or to
-a kept version (actors/orchestrator/rollback.py). Every spec is
-validated (api/validation.py) before anything is written; names are unique (the store's
-index says so, atomically). Each function takes a request body and returns the reply
-body; errors are raised (actors/control/errors.py maps them to codes).
+service, once ``pending_delete`` is set. A service being removed is gone for the user at
+once, as Docker deletes it: its name is free (the store's name index holds live services
+only), it no longer holds its secrets and configs, and it is found by id only. Every spec
+change is a revision of the service's history (actors/orchestrator/history.py); a
+rollback goes back to the previous spec or to a kept version
+(actors/orchestrator/rollback.py). Every spec is validated (api/validation.py) before
+anything is written; names are unique (the store's index says so, atomically). Each
+function takes a request body and returns the reply body; errors are raised
+(actors/control/errors.py maps them to codes).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from actors.store import MemoryStore, ReadTx, WriteTx, clusters, nodes, services
 from api.codec_objects import decode, encode_object
 from api.ids import RandomBits, new_id
 from api.objects import RegistryAuth, Service, SpecRevision
-from api.specs import ReplicatedService, ServiceSpec
+from api.specs import ReplicatedJob, ReplicatedService, ServiceSpec
 from api.task_state import parse_task_state
 from api.validation import validate_service_spec
 
@@ -83,12 +86,11 @@ class ServiceControl:
         now = self._clock()
 
         def write(tx: WriteTx) -> None:
-            holder = services.by_name(tx, spec.name)
+            holder = services.by_name(tx, spec.name)  # a live one: a removed one lets go
             if holder is not None:
-                gone = " (being removed)" if holder.pending_delete else ""
                 raise ControlError(
                     ControlCode.NAME_CONFLICT,
-                    f"service name {spec.name!r} is already in use by service {holder.id}{gone}",
+                    f"service name {spec.name!r} is already in use by service {holder.id}",
                 )
             check_dependencies(tx, spec)
             stored = created_spec(tx, spec)  # no service of this id yet: nothing to keep
@@ -123,11 +125,12 @@ class ServiceControl:
             )
 
         def check(service: Service) -> None:
-            if not isinstance(service.spec.mode, ReplicatedService):
+            # a replicated job's count is its total completions (docker service scale)
+            if not isinstance(service.spec.mode, ReplicatedService | ReplicatedJob):
                 raise ControlError(
                     ControlCode.INVALID_ARGUMENT,
                     f"service {service.spec.name} is {service.spec.mode.TAG}: "
-                    "scale can only be used with replicated mode",
+                    "scale can only be used with replicated or replicated-job mode",
                 )
 
         return self._edit(str(body["service"]), {"replicas": replicas}, None, check, "scale")

@@ -132,6 +132,18 @@ def task_name(task: Task) -> str:
     return f"{task.service_name}.{task.slot if task.slot else task.node_id}"
 
 
+# the states a task's container reaches once it ran and exited: before that a task has
+# no exit code (Docker shows none), and a rejected or orphaned one never gets one
+_EXITED = frozenset({TaskState.COMPLETE, TaskState.FAILED, TaskState.SHUTDOWN})
+
+
+def _exit_code(task: Task) -> int | None:
+    container = task.status.container_status
+    if container is None or task.status.state not in _EXITED:
+        return None
+    return container.exit_code
+
+
 def task_row(
     task: Task, hostnames: Mapping[str, str], service: Service | None = None
 ) -> dict[str, Any]:
@@ -151,7 +163,7 @@ def task_row(
         "message": task.status.message,
         "error": task.status.err,
         "container_id": container.container_id if container is not None else "",
-        "exit_code": container.exit_code if container is not None else None,
+        "exit_code": _exit_code(task),
         "timestamp": task.status.timestamp,
         "created_at": task.meta.created_at,
         "up_to_date": service is not None and task.spec == service.spec.task,

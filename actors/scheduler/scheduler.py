@@ -172,7 +172,10 @@ class SchedulerCore:
     def service_changed(self, service: Service) -> None:
         s = self._s
         s.services[service.id] = service
-        s.by_name[service.spec.name] = service.id
+        if not service.pending_delete:  # a removed one's name may be a new service's
+            s.by_name[service.spec.name] = service.id
+        elif s.by_name.get(service.spec.name) == service.id:
+            del s.by_name[service.spec.name]
         if service.spec.depends_on:
             s.depended.update(d.service for d in service.spec.depends_on)
         s.usages.pop(service.id, None)  # its published ports may have changed

@@ -1,5 +1,7 @@
-"""The service table: unique indices of spec names (case-insensitive) and of the ingress
-ports live services publish through the routing mesh (api/ingress_ports.py)."""
+"""The service table: unique indices of the names of live services (case-insensitive) and
+of the ingress ports they publish through the routing mesh (api/ingress_ports.py). A
+service being removed (``pending_delete``) holds neither, as Docker deletes a service at
+once: its name and ports may be taken while its tasks shut down; it stays reachable by id."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from actors.store.tx import ReadTx
 from api.enums import PublishMode
 from api.objects import ObjectKind, Service
 
-__all__ = ["SCHEMA", "by_name", "get", "ingress_ports", "list_all", "lookup"]
+__all__ = ["SCHEMA", "by_name", "get", "ingress_ports", "list_all", "live_name", "lookup"]
 
 KIND = ObjectKind.SERVICE
 
@@ -28,11 +30,18 @@ def ingress_ports(service: Service) -> frozenset[str] | None:
     return held or None
 
 
+def live_name(service: Service) -> str | None:
+    """The name a live service holds (lower case); one being removed holds none."""
+    if service.pending_delete:
+        return None
+    return service.spec.name.lower() or None
+
+
 SCHEMA = TableSchema(
     kind=KIND,
     cls=Service,
     indexes=(
-        Index("name", lambda s: s.spec.name.lower() or None, unique=True),
+        Index("name", live_name, unique=True),
         Index("ingress_port", ingress_ports, unique=True, multi=True, what="ingress port"),
     ),
     name_index="name",

@@ -66,6 +66,10 @@ def test_a_config_shows_its_data(ctl: Ctl, tmp_path: Path) -> None:
     [doc] = ctl.json("config", "inspect", "site")
     assert base64.b64decode(doc["spec"]["data"]) == b"listen 80;\n"
     assert "Data:\nlisten 80;" in ctl.run("config", "inspect", "site").stdout
+    removed = ctl.run("config", "rm", "site")
+    assert (removed.returncode, removed.stdout) == (0, "site\n")  # the name, as Docker's
+    again = ctl.run("config", "create", "site", str(path))
+    assert ctl.json("config", "rm", "site") == [again.stdout.strip()]  # json: the ids
 
 
 def test_services_use_them_and_rm_is_refused_while_they_do(ctl: Ctl, tmp_path: Path) -> None:
@@ -99,4 +103,5 @@ def test_services_use_them_and_rm_is_refused_while_they_do(ctl: Ctl, tmp_path: P
     assert rotated.returncode == 0, rotated.stderr
     removed = ctl.run("secret", "rm", "pw_v1")
     assert removed.returncode == 0, removed.stderr
+    assert removed.stdout == "pw_v1\n"  # the name given, as docker secret rm prints it
     assert [s["name"] for s in ctl.json("secret", "ls")] == ["pw_v2"]

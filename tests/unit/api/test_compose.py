@@ -262,6 +262,27 @@ def test_what_is_not_supported_or_wrong_is_refused_naming_its_key(extra: str, na
     assert named in refused(minimal(extra))
 
 
+def test_an_image_docker_cannot_pull_is_refused_naming_its_key() -> None:
+    said = refused("services:\n  web:\n    image: 'BAD:IMAGE:@@'\n")
+    assert said == (
+        "services.web.image: 'BAD:IMAGE:@@' is not a valid repository/tag: "
+        "the repository name 'BAD' must be lowercase"
+    )
+
+
+def test_env_files_come_from_the_callers_reader_under_the_environment() -> None:
+    files = {"/app/a.env": ["A=1", "B=1"], "/app/b.env": ["B=2"]}
+    text = minimal("    env_file: [a.env, ./b.env]\n    environment: [A=0, CLIENT]\n")
+    web = service(text, base_dir="/app", environ={"CLIENT": "c"}, read_env_file=lambda p: files[p])
+    assert web.task.container.env == ("A=0", "B=2", "CLIENT=c")
+    assert refused(minimal("    env_file: a.env\n")) == (
+        "services.web.env_file: env files cannot be read here"
+    )
+    assert "services.web.env_file: expected a list" in refused(
+        minimal("    env_file: {path: a.env}\n"), read_env_file=lambda p: []
+    )
+
+
 def test_top_level_refusals() -> None:
     assert "name: not supported" in refused(minimal(top="name: app\n"))
     assert "secrets.s: a secret needs a file:" in refused(minimal(top="secrets: {s: {}}\n"))

@@ -115,7 +115,31 @@ def test_publish_options_create_and_update() -> None:
         "53:53/udp",
         "8080:81/tcp",
     ]
-    assert parse_publish_rm("53/udp") == (53, PortProtocol.UDP)
+    assert parse_publish_rm("53/udp") == PortConfig(protocol=PortProtocol.UDP, target_port=53)
+
+
+@pytest.mark.parametrize(
+    "removal", ["80", "80/tcp", "18080:80", "9999:80/tcp", "published=18080,target=80"]
+)
+def test_publish_rm_removes_by_the_target_port_in_dockers_forms(removal: str) -> None:
+    """docker service update --publish-rm: the ports of that target port and protocol go,
+    the published port is not compared."""
+    spec = apply_options(_spec(), {"publish": ["18080:80", "53:53/udp", "8443:443"]})
+    updated = apply_options(spec, {"publish_rm": [removal]})
+    assert [format_port(p) for p in updated.endpoint.ports] == ["53:53/udp", "8443:443/tcp"]
+
+
+def test_publish_rm_of_a_published_port_says_to_name_the_target() -> None:
+    spec = apply_options(_spec(), {"publish": ["18080:80"]})
+    with pytest.raises(InvalidSpec) as info:
+        apply_options(spec, {"publish_rm": ["18080"]})
+    assert str(info.value) == (
+        "invalid spec: --publish-rm: 18080/tcp is no target port (18080:80/tcp publishes "
+        "target 80); name the target: --publish-rm 80/tcp or --publish-rm 18080:80/tcp"
+    )
+    # a port published nowhere: nothing to remove, as Docker's (a script may run it twice)
+    assert apply_options(spec, {"publish_rm": ["9999"]}) == spec
+    assert apply_options(spec, {"publish_rm": ["18080/udp"]}) == spec
 
 
 def test_the_same_port_twice_is_refused() -> None:

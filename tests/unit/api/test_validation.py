@@ -74,6 +74,50 @@ def test_invalid_service_specs(spec: ServiceSpec, message: str) -> None:
     assert "\n" not in str(info.value)
 
 
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "busybox", "busybox:1.36", "library/busybox", "swarmnode-test:busybox",
+        "localhost:5000/team/app:v1", "127.0.0.1:5000/app", "[::1]:5000/app:1",
+        "registry.example.com/team/web:1.4", f"busybox@{DIGEST}", f"busybox:1@{DIGEST}",
+        "a__b/c-d---e.f:T_a.g-1", "Registry.Example.com/app", "x" * 200 + ":" + "t" * 128,
+    ],
+)  # fmt: skip
+def test_image_references_docker_can_pull_pass(image: str) -> None:
+    validate_service_spec(_spec(container=ContainerSpec(image=image)))
+
+
+@pytest.mark.parametrize(
+    ("image", "why"),
+    [
+        ("BAD:IMAGE:@@", "the repository name 'BAD' must be lowercase"),
+        ("Busybox:1", "the repository name 'Busybox' must be lowercase"),
+        ("a:b:c", "invalid reference format"),
+        ("-busybox", "invalid reference format"),
+        ("busybox:", "invalid reference format"),
+        ("busybox/", "invalid reference format"),
+        ("team//app", "invalid reference format"),
+        ("busybox:" + "t" * 129, "invalid reference format"),
+        ("busybox@sha256:abc", "invalid reference format"),
+        (f"busybox@sha256:{'A' * 64}", "a sha256 digest is 64 lowercase hexadecimal digits"),
+        (f"busybox@md5:{'a' * 32}", "unsupported digest algorithm 'md5'"),
+        ("a" * 64, "an image id of 64 hexadecimal characters is not a repository name"),
+        ("x/" * 127 + "yy", "the repository name is over 255 characters"),
+    ],
+)  # fmt: skip
+def test_image_references_docker_cannot_pull_are_refused(image: str, why: str) -> None:
+    """SwarmKit refuses them at create ("... is not a valid repository/tag"): accepted,
+    every task of the service would be rejected by its node, again and again."""
+    with pytest.raises(InvalidSpec) as info:
+        validate_service_spec(_spec(container=ContainerSpec(image=image)))
+    assert str(info.value) == (
+        f"invalid spec: task.container.image: {image!r} is not a valid repository/tag: {why}"
+    )
+
+
 @pytest.mark.parametrize(
     ("expr", "key", "op", "value"),
     [

@@ -33,11 +33,12 @@ def test_resource_flags_become_options() -> None:
     }
     assert args.with_registry_auth  # type: ignore[attr-defined]
     update = parse(
-        "service", "update", "--publish-rm", "80", "--publish-add", "81",
+        "service", "update", "--publish-rm", "80", "--publish-rm", "18080:81/udp",
+        "--publish-add", "81",
         "--mount-rm", "/data", "--network-rm", "a", "--network-add", "b", "web",
     )  # fmt: skip
     assert options_of(update) == {  # type: ignore[arg-type]
-        "publish_rm": ["80"],
+        "publish_rm": ["80", "18080:81/udp"],
         "publish_add": ["81"],
         "mount_rm": ["/data"],
         "network_rm": ["a"],

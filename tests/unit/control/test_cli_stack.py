@@ -46,3 +46,50 @@ def test_refusals_name_the_files(tmp_path: Path) -> None:
         load_files("st", [str(bad)])
     with pytest.raises(CliError, match=r"cannot read .*nope\.yml"):
         load_files("st", [str(tmp_path / "nope.yml")])
+
+
+def test_env_files_are_read_from_the_compose_files_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docker stack deploy's env_file: paths from the compose file's directory, later files
+    over earlier ones, ``environment:`` over them all; a bare name takes the client's."""
+    monkeypatch.setenv("STACK_TEST_FROM_CLIENT", "client")
+    monkeypatch.delenv("STACK_TEST_UNSET", raising=False)
+    app = tmp_path / "app"
+    (app / "env").mkdir(parents=True)
+    (app / "env" / "common.env").write_text(
+        "# shared\nA=from-common\nB=from-common\nSTACK_TEST_FROM_CLIENT\nSTACK_TEST_UNSET\n"
+    )
+    (app / "env" / "web.env").write_text("B=from-web\nC=from-web=x\n")
+    (app / "stack.yml").write_text(
+        "services:\n  web:\n    image: busybox\n"
+        "    env_file: [./env/common.env, env/web.env]\n"
+        "    environment: {C: from-environment}\n"
+        "  worker:\n    image: busybox\n    env_file: env/web.env\n"
+    )
+    with monkeypatch.context() as m:
+        m.chdir(tmp_path)  # relative to the file, not to where swarmctl runs
+        plan = load_files("st", ["app/stack.yml"])
+    web, worker = plan.services
+    assert web.task.container.env == (
+        "A=from-common",
+        "B=from-web",
+        "C=from-environment",
+        "STACK_TEST_FROM_CLIENT=client",
+    )
+    assert worker.task.container.env == ("B=from-web", "C=from-web=x")
+
+
+def test_an_env_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    compose = tmp_path / "stack.yml"
+    compose.write_text("services:\n  web:\n    image: busybox\n    env_file: [missing.env]\n")
+    with pytest.raises(CliError) as info:
+        load_files("st", [str(compose)])
+    assert str(info.value) == (
+        f"{compose}: services.web.env_file[0]: env file {tmp_path / 'missing.env'}: "
+        "No such file or directory"
+    )
+    (tmp_path / "bad.env").write_text("GOOD=1\nBAD KEY=2\n")
+    compose.write_text("services:\n  web:\n    image: busybox\n    env_file: bad.env\n")
+    with pytest.raises(CliError, match=r"env_file: env file .*bad\.env, line 2: variable 'BAD "):
+        load_files("st", [str(compose)])

@@ -10,7 +10,7 @@ from actors.control import ControlCode, ControlError, call
 from actors.store import nodes
 from api.enums import NodeAvailability
 from api.objects import Cluster as ClusterObject
-from api.objects import JoinTokens, RootCA
+from api.objects import ContainerStatus, JoinTokens, RootCA
 from api.task_state import TaskState
 from tests.unit.control.helpers import Cluster
 
@@ -182,3 +182,22 @@ def test_cluster_inspect_hides_keys() -> None:
     assert "ca_key" not in doc["root_ca"] and "unlock_key" not in doc
     assert "PRIVATE" not in repr(doc)
     assert code(c.cluster.inspect, {"cluster": "other"}) == ControlCode.NOT_FOUND
+
+
+def test_a_task_has_an_exit_code_only_once_its_container_exited() -> None:
+    """As Docker: a running task shows no exit code (it showed 0); a finished one its own."""
+    c = Cluster()
+    n1 = c.add_node("node-1")
+    c.create(name="web", replicas=3)
+    running, failed, stopped = (c.add_task("web", slot, n1) for slot in (1, 2, 3))
+    c.set_task(running, TaskState.RUNNING)
+    c.set_task(failed, TaskState.FAILED, container_status=ContainerStatus("c2", exit_code=3))
+    c.set_task(stopped, TaskState.SHUTDOWN, container_status=ContainerStatus("c3", exit_code=0))
+
+    def exit_code(task_id: str) -> object:
+        return call(c.tasks.inspect, {"task": task_id})["summary"]["exit_code"]
+
+    assert (exit_code(running), exit_code(failed), exit_code(stopped)) == (None, 3, 0)
+    rejected = c.add_task("web", 4, n1)
+    c.set_task(rejected, TaskState.REJECTED, container_status=ContainerStatus("c4"))
+    assert exit_code(rejected) is None  # it never ran

@@ -135,14 +135,14 @@ def test_pending_with_a_reason_fails_after_the_grace() -> None:
 def test_removed_service_fails_and_global_mode_counts_nodes() -> None:
     c = Cluster()
     n1, n2 = c.add_node("n1"), c.add_node("n2")
-    c.create(name="g", mode="global")
+    sid = c.create(name="g", mode="global")
     judge = ProgressJudge(FakeClock())
     for n in (n1, n2):
         c.set_task(c.add_task("g", 0, n), TaskState.RUNNING)
     verdict = judge.judge(ps(c, "g"))
     assert verdict.done and verdict.desired == 2
     call(c.services.rm, {"services": ["g"]})
-    assert "was removed" in judge.judge(ps(c, "g")).failed
+    assert "was removed" in judge.judge(ps(c, sid)).failed  # the CLI follows it by id
 
 
 def test_a_global_service_without_tasks_has_not_converged() -> None:

@@ -118,13 +118,24 @@ def test_in_use_cannot_be_removed_and_rotation_frees_it() -> None:
     assert code_of(secrets.rm, {"secrets": ["pw_v1"]})[0] == ControlCode.NOT_FOUND
 
 
-def test_a_service_being_removed_still_holds_its_secret() -> None:
+def test_a_removed_service_lets_go_of_its_secrets_and_configs_at_once() -> None:
+    """Docker deletes the service at once and checks services only: its tasks still
+    shutting down keep the files they were given (the dispatcher skips a deleted one)."""
     c = Cluster()
-    secrets, _ = make(c)
+    secrets, configs = make(c)
     call(secrets.create, {"spec": encode(SecretSpec(name="pw", data=b"s"))})
-    c.create(name="web", secrets=["pw"])
+    call(configs.create, {"spec": encode(ConfigSpec(name="cf", data=b"c"))})
+    web = c.create(name="web", secrets=["pw"], configs=["cf"])
+    c.create(name="api", secrets=["pw"])
     call(c.services.rm, {"services": ["web"]})
-    assert code_of(secrets.rm, {"secrets": ["pw"]})[0] == ControlCode.IN_USE
+    assert c.service(web).pending_delete  # its tasks are still being stopped
+    code, message = code_of(secrets.rm, {"secrets": ["pw"]})
+    assert code == ControlCode.IN_USE
+    assert message.startswith("secret 'pw' is in use by service api:")
+    call(configs.rm, {"configs": ["cf"]})
+    call(c.services.rm, {"services": ["api"]})
+    call(secrets.rm, {"secrets": ["pw"]})
+    assert call(secrets.ls, {})["secrets"] == [] and call(configs.ls, {})["configs"] == []
 
 
 def test_handlers_in_the_control_table() -> None:

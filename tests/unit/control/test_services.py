@@ -11,7 +11,7 @@ from actors.control.writes import modify
 from actors.store import ConflictError, services
 from api.codec_objects import encode
 from api.service_options import apply_options
-from api.specs import ServiceSpec
+from api.specs import ReplicatedJob, ServiceSpec
 from api.task_state import TaskState
 from tests.unit.control.helpers import Cluster
 
@@ -56,6 +56,7 @@ def test_invalid_specs_write_nothing() -> None:
         },
         {"name": "x", "task": {"container": {"image": "busybox", "no_field": 1}}},
         {"name": "bad name!", "task": {"container": {"image": "busybox"}}},
+        {"name": "x", "task": {"container": {"image": "BAD:IMAGE:@@"}}},
     ]
     for spec in bad_specs:
         assert codes(c.services.create, {"spec": spec}) == ControlCode.INVALID_SPEC
@@ -122,6 +123,27 @@ def test_scale_update_bump_spec_version() -> None:
     assert c.service(sid).spec.task.force_update == 1
 
 
+def test_scale_sets_a_replicated_jobs_total_completions() -> None:
+    """As ``docker service scale job=4``: a replicated job's count is its completions."""
+    c = Cluster()
+    sid = c.create(name="job", mode="replicated-job", replicas=2, max_concurrent=1)
+    reply = call(c.services.scale, {"service": "job", "replicas": 4})
+    assert reply["changed"] and reply["service"]["replicas_desired"] == 4
+    assert c.service(sid).spec.mode == ReplicatedJob(max_concurrent=1, total_completions=4)
+    c.create(name="once", mode="global-job")
+    code, message = codes_and_message(c.services.scale, {"service": "once", "replicas": 2})
+    assert code == ControlCode.INVALID_ARGUMENT
+    assert message == (
+        "service once is global-job: scale can only be used with replicated or replicated-job mode"
+    )
+
+
+def codes_and_message(fn: object, body: dict[str, object]) -> tuple[str, str]:
+    with pytest.raises(ControlError) as info:
+        call(fn, body)  # type: ignore[arg-type]
+    return info.value.code, info.value.message
+
+
 def test_refusals_of_update_and_scale() -> None:
     c = Cluster()
     c.create(name="web")
@@ -138,6 +160,7 @@ def test_refusals_of_update_and_scale() -> None:
         {"constraint_add": ["zone=a"]},
         {"reserve_memory": 10, "limit_memory": 5},
         {"restart_condition": "never"},
+        {"image": "BAD:IMAGE:@@"},
     ]
     for changes in bad:
         assert codes(c.services.update, {"service": "web", "changes": changes}) in (
@@ -242,13 +265,25 @@ def test_rm_marks_pending_delete_all_or_nothing() -> None:
     assert c.service(a).pending_delete and c.service(b).pending_delete
     assert call(c.services.ls, {})["services"] == []
     assert len(call(c.services.ls, {"all": True})["services"]) == 2
-    assert codes(c.services.scale, {"service": "a", "replicas": 2}) == ControlCode.NOT_FOUND
+    assert codes(c.services.scale, {"service": a, "replicas": 2}) == ControlCode.NOT_FOUND
+
+
+def test_a_removed_service_lets_go_of_its_name_at_once() -> None:
+    """Docker deletes a service at once: its name is free while its tasks shut down; the
+    one being removed is still found by its id (until the orchestrator deletes it)."""
+    c = Cluster()
+    old = c.create(name="a")
+    call(c.services.rm, {"services": ["a"]})
+    assert codes(c.services.inspect, {"service": "a"}) == ControlCode.NOT_FOUND
     spec = encode(apply_options(ServiceSpec(), {"name": "a", "image": "x"}))
-    with pytest.raises(ControlError, match="being removed"):
-        call(c.services.create, {"spec": spec})
-    # the orchestrator deletes it; the name is free again
-    c.store.update(lambda tx: tx.delete(services.get(tx, a)))
-    call(c.services.create, {"spec": spec})
+    new = call(c.services.create, {"spec": spec})["id"]
+    assert call(c.services.inspect, {"service": "a"})["service"]["id"] == new
+    assert call(c.services.inspect, {"service": old})["service"]["pending_delete"]
+    with pytest.raises(ControlError) as info:
+        call(c.services.create, {"spec": spec})  # the live one holds it
+    assert info.value.code == ControlCode.NAME_CONFLICT and new in info.value.message
+    c.store.update(lambda tx: tx.delete(services.get(tx, old)))  # the orchestrator's delete
+    assert call(c.services.inspect, {"service": "a"})["service"]["id"] == new
 
 
 def test_ps_lists_each_slots_current_task_first_wherever_it_runs() -> None:

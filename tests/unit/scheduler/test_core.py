@@ -218,3 +218,17 @@ def test_a_services_booked_tasks_share_a_usage_until_its_ports_change() -> None:
     c.task_changed(third)
     assert c.nodes["a"].tasks["t3"].host_ports == frozenset({("tcp", 8080)})
     assert c.nodes["a"].port_in_use(("tcp", 8080))
+
+
+def test_a_removed_services_name_goes_to_the_new_service_of_that_name() -> None:
+    """``service rm`` frees the name at once: a dependency on the name follows the new
+    service, even when the removed one is written again and then deleted."""
+    old = Service(id="old", spec=ServiceSpec(name="db"))
+    new = Service(id="new", spec=ServiceSpec(name="db"))
+    c = core()
+    c.reset([node("a")], [], [old])
+    c.service_changed(dataclasses.replace(old, pending_delete=True))
+    c.service_changed(new)
+    c.service_changed(dataclasses.replace(old, pending_delete=True, spec_version=2))
+    c.service_deleted("old")
+    assert c._s.by_name == {"db": "new"}
