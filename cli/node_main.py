@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="node label set when the node registers (repeatable)",
+        help="an engine label the node reports (engine.labels.KEY constraints, as dockerd "
+        "--label); on the founding manager its node labels too (repeatable)",
     )
     parser.add_argument(
         "--advertise-addr",

@@ -277,7 +277,7 @@ class NodeRunner:
             config=config,
             startup=startup,
             executor=self._executor,
-            description=describe_host(config.hostname, self._executor),
+            description=describe_host(config.hostname, self._executor, config.labels),
             on_role_change=self._role_changed,
             sandbox=self._sandbox,
             on_removed=self._removed,

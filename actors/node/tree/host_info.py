@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from actors.log import get_logger
 from api.objects import EngineDescription, NodeDescription, Platform
@@ -62,8 +63,17 @@ def docker_engine(timeout: float = 5.0) -> EngineDescription:
     )
 
 
-def describe_host(hostname: str, executor_kind: str) -> NodeDescription:
+def describe_host(
+    hostname: str, executor_kind: str, labels: Mapping[str, str] | None = None
+) -> NodeDescription:
+    """What the node reports about itself. ``labels`` (``swarm-node --label``) join the
+    engine's labels, over the Docker engine's own, as ``dockerd --label`` gives them: a
+    node's own claim, for ``engine.labels.KEY`` constraints. ``node.labels`` are the
+    managers' to set (``node update``): a node never sets its own, as placement of
+    sensitive tasks trusts them."""
     engine = docker_engine() if executor_kind == "docker" else EngineDescription()
+    if labels:
+        engine = replace(engine, labels={**engine.labels, **labels})
     return NodeDescription(
         hostname=hostname,
         platform=Platform(os=platform.system().lower(), architecture=platform.machine()),
