@@ -187,7 +187,7 @@ def test_scale_needs_the_bearer_token_and_uses_the_control_apis_checks() -> None
         assert cluster.service("web").spec.mode.replicas == 3
 
         status, _, body = request(port, "POST", "/api/services/all/scale", {"replicas": 3}, good)
-        assert status == 400 and b"replicated mode" in body
+        assert status == 400 and b"replicated or replicated-job mode" in body
         assert request(port, "POST", "/api/services/nope/scale", {"replicas": 3}, good)[0] == 404
         assert request(port, "POST", "/api/services/web/scale", {"replicas": -1}, good)[0] == 400
         assert request(port, "POST", "/api/services/web/scale", {"replicas": "3"}, good)[0] == 400
