@@ -323,36 +323,13 @@ class NodeRunner:
 
     def _restart(self, certs: NodeCertificates) -> None:
         role = certs.info.role
-        parts, identity = self.parts, self.identity
-        if parts is None or identity is None or parts.role is role:
+        parts = self.parts
+        if parts is None or self.identity is None or parts.role is role:
             return
         previous = parts.role
-        state_dir = self.config.state_dir
         _log.info("node.role.restarting", role=role.value, previous=previous.value)
-        try:
-            leaving, self._at_rest = self._at_rest, None
-            self._stop_tree()
-            if leaving is not None:
-                leaving.release(state_dir)  # keys and worker state out of the key store
-            startup = NodeStartup(
-                identity,
-                certs,
-                read_managers(state_dir),
-                InitialCluster.read(None, state_dir / INIT_FILE),
-                "resume",
-            )
-            at_rest: AtRest | None = None
-            if role is NodeRole.MANAGER:
-                prepared = self._promoted(startup)
-                if prepared is None:
-                    return  # stopped while waiting for the keys
-                startup, at_rest = prepared
-            self._start_tree(startup, at_rest)
-        except Exception as exc:  # keys, addresses, a child that would not start
-            _log.error("node.role.restart_failed", role=role.value, error=str(exc)[:500])
-            self.request_stop(f"supervisor gave up: {type(exc).__name__}: {exc}", 1)
+        if not self._rebuild(lambda: certs, role, rejoin=False):
             return
-        self.restarts += 1
         node = self.node
         assert node is not None
         _log.info(
@@ -370,38 +347,60 @@ class NodeRunner:
 
     def _rejoin_raft(self) -> None:
         """Rejoin the Raft group under a new Raft id (the module's rules)."""
-        parts, identity = self.parts, self.identity
-        if parts is None or identity is None or parts.role is not NodeRole.MANAGER:
+        parts = self.parts
+        if parts is None or self.identity is None or parts.role is not NodeRole.MANAGER:
             return
         state_dir = self.config.state_dir
         _log.warning("node.raft.rejoining", state_dir=str(state_dir))
+
+        def certs() -> NodeCertificates:  # read once the keys are out of the key store
+            return load_node_certs(state_dir, now=time.time())
+
+        if not self._rebuild(certs, NodeRole.MANAGER, rejoin=True):
+            return
+        node = self.node
+        assert node is not None
+        _log.info("node.raft.rejoined", raft_id=node.parts.raft_id)
+
+    def _rebuild(
+        self, certs: Callable[[], NodeCertificates], role: NodeRole, *, rejoin: bool
+    ) -> bool:
+        """Stop the tree and start it again in ``role`` (a manager with a new key store,
+        which joins Raft if it has no Raft log). ``rejoin``: the manager state goes first
+        (a new Raft id; no founder any more). False if it did not start: stopped while
+        waiting for the keys, or failed (the node then stops with exit 1)."""
+        identity = self.identity
+        assert identity is not None
+        state_dir = self.config.state_dir
         try:
             leaving, self._at_rest = self._at_rest, None
             self._stop_tree()
             if leaving is not None:
-                leaving.release(state_dir)  # the node's keys back in their files
-            remove_manager_state(state_dir)
-            (state_dir / INIT_FILE).unlink(missing_ok=True)
-            certs = load_node_certs(state_dir, now=time.time())
+                leaving.release(state_dir)  # keys and worker state out of the key store
+            if rejoin:
+                remove_manager_state(state_dir)
+                (state_dir / INIT_FILE).unlink(missing_ok=True)
             startup = NodeStartup(
                 identity,
-                certs,
+                certs(),
                 read_managers(state_dir),
                 InitialCluster.read(None, state_dir / INIT_FILE),
                 "resume",
             )
-            prepared = self._promoted(startup)
-            if prepared is None:
-                return  # stopped while waiting for the keys
-            self._start_tree(*prepared)
+            at_rest: AtRest | None = None
+            if role is NodeRole.MANAGER:
+                prepared = self._promoted(startup)
+                if prepared is None:
+                    return False  # stopped while waiting for the keys
+                startup, at_rest = prepared
+            self._start_tree(startup, at_rest)
         except Exception as exc:  # keys, addresses, a child that would not start
-            _log.error("node.raft.rejoin_failed", error=str(exc)[:500])
+            event = "node.raft.rejoin_failed" if rejoin else "node.role.restart_failed"
+            _log.error(event, role=role.value, error=str(exc)[:500])
             self.request_stop(f"supervisor gave up: {type(exc).__name__}: {exc}", 1)
-            return
+            return False
         self.restarts += 1
-        node = self.node
-        assert node is not None
-        _log.info("node.raft.rejoined", raft_id=node.parts.raft_id)
+        return True
 
     def _promoted(self, startup: NodeStartup) -> tuple[NodeStartup, AtRest] | None:
         """A promotion: a new key store (unlocked; the cluster's autolock setting rewraps
