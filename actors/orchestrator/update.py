@@ -92,10 +92,14 @@ def _past(task: Task, seconds: float, now: float, plan: Plan) -> bool:
     """True once ``task`` has been RUNNING for ``seconds``; else wake up then."""
     if task.status.state != TaskState.RUNNING:
         return False
-    done_at = _running_since(task) + seconds
-    if now >= done_at:
+    return _reached(_running_since(task) + seconds, now, plan)
+
+
+def _reached(at: float, now: float, plan: Plan) -> bool:
+    """True once ``now`` is past ``at``; else the plan wakes up then."""
+    if now >= at:
         return True
-    plan.wake(done_at)
+    plan.wake(at)
     return False
 
 
@@ -105,19 +109,13 @@ def _slot_attempted(
     """True once ``delay`` has passed since the slot's first new task (current spec,
     created since the update started) ran or ended by itself; else wake up then."""
     reached = [
-        t.status.started_at or t.status.timestamp
+        _running_since(t)
         for t in tasks
         if (t.status.started_at or t.status.state in _ENDED)
         and t.meta.created_at >= started_at
         and t.spec == current
     ]
-    if not reached:
-        return False
-    done_at = min(reached) + delay
-    if now >= done_at:
-        return True
-    plan.wake(done_at)
-    return False
+    return bool(reached) and _reached(min(reached) + delay, now, plan)
 
 
 def _retry_due(
@@ -140,11 +138,7 @@ def _retry_due(
     policy = current.restart_policy
     if policy.condition == RestartCondition.NONE or 0 < policy.max_attempts < len(ended):
         return False
-    due = last.status.timestamp + policy.delay
-    if now >= due:
-        return True
-    plan.wake(due)
-    return False
+    return _reached(last.status.timestamp + policy.delay, now, plan)
 
 
 def failed_in_window(task: Task, monitor: float) -> bool:
