@@ -301,9 +301,8 @@ class CurvePeers:
             reason=(
                 f"member {by} says this member was removed from the Raft group "
                 "(--force-new-cluster on another manager, or a demotion or removal while "
-                "this one was down): it takes no part in the group any more. Its Raft "
-                "state is out of date: to rejoin as a new manager, stop this node, remove "
-                "the raft directory of its state dir and start it again"
+                "this one was down): it takes no part in the group any more; its Raft "
+                "state is out of date (a node drops it and joins again under a new Raft id)"
             ),
         )
         if self.on_removed is not None:
