@@ -7,6 +7,10 @@ events have no Docker form and are not shown. Filters: ``type``, ``event``, ``se
 filters); ``network``, ``secret``, ``config``, ``label`` and ``scope`` are matched here;
 keys of local objects (container, image, volume, plugin, daemon) match no swarm event, as
 on Docker.
+
+A service's ``remove`` is shown when ``service rm`` commits (our ``update`` whose changes
+say ``removing``), as SwarmKit deletes a service at once; the store's later delete, once
+its tasks are gone, is not shown again.
 """
 
 from __future__ import annotations
@@ -48,7 +52,9 @@ def to_control(filters: Filters) -> dict[str, Any]:
         words += [f"type={t}" for t in types]
     actions = filters.get("event", [])
     if actions and all(a in _ACTIONS for a in actions):
-        words += [f"event={a}" for a in actions]
+        # a service's Docker remove is our update that says "removing"
+        wanted = set(actions) | ({"update"} if "remove" in actions else set())
+        words += [f"event={a}" for a in _ACTIONS if a in wanted]
     words += [f"service={s}" for s in filters.get("service", [])]
     words += [f"node={n}" for n in filters.get("node", [])]
     return {"filters": words} if words else {}
@@ -70,7 +76,7 @@ def local_match(filters: Filters, event: Mapping[str, Any]) -> bool:
     scopes = filters.get("scope")
     return (
         (not types or kind in types)
-        and (not actions or str(event.get("action", "")) in actions)
+        and (not actions or _docker_action(event) in actions)
         and (not scopes or "swarm" in scopes)
         and named("network")
         and named("secret")
@@ -79,16 +85,33 @@ def local_match(filters: Filters, event: Mapping[str, Any]) -> bool:
     )
 
 
+def _docker_action(event: Mapping[str, Any]) -> str | None:
+    """Docker's action for ``event``; None where Docker logs nothing (a service's store
+    delete: its remove was shown when ``service rm`` committed)."""
+    action = str(event.get("action", ""))
+    if event.get("type") != "service":
+        return action
+    if action == "remove":
+        return None
+    if action == "update" and "removing" in (event.get("changes") or ()):
+        return "remove"
+    return action
+
+
 def docker_event(event: Mapping[str, Any]) -> dict[str, Any] | None:
-    """One event in Docker's form; None for a kind Docker has no swarm event for."""
+    """One event in Docker's form (dockerd's cluster events: no pre-1.22 ``status``,
+    ``id`` or ``from``, which it fills for container and image events only); None for
+    a kind or change Docker has no swarm event for."""
     kind = str(event.get("type", ""))
-    if kind not in DOCKER_TYPES:
+    action = _docker_action(event)
+    if kind not in DOCKER_TYPES or action is None:
         return None
     seconds = float(event.get("time", 0.0))
     attributes = {str(k): str(v) for k, v in (event.get("attributes") or {}).items()}
     if "name" not in attributes and event.get("name"):
         attributes["name"] = str(event["name"])
-    action = str(event.get("action", ""))
+    if action == "remove":
+        attributes = {"name": attributes["name"]} if "name" in attributes else {}
     return {
         "Type": kind,
         "Action": action,
@@ -96,8 +119,4 @@ def docker_event(event: Mapping[str, Any]) -> dict[str, Any] | None:
         "scope": "swarm",
         "time": int(seconds),
         "timeNano": int(seconds * 1e9),
-        # the pre-1.22 names some clients still read
-        "status": action,
-        "id": str(event.get("id", "")),
-        "from": "",
     }

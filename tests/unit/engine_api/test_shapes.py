@@ -221,6 +221,35 @@ def test_events() -> None:
     assert not local_match({"scope": ["local"]}, event)
 
 
+def test_a_service_is_removed_for_docker_when_rm_commits() -> None:
+    """SwarmKit deletes a service at ``service rm``: dockerd logs its remove then. Ours
+    is deleted once its tasks are gone; the update that says ``removing`` is Docker's
+    remove, and the later store delete is not shown again."""
+    removing = {
+        "type": "service",
+        "action": "update",
+        "id": "s1",
+        "name": "web",
+        "changes": ["removing"],
+        "attributes": {"name": "web", "replicas.old": "1", "replicas.new": "2"},
+    }
+    shown = docker_event(removing)
+    assert shown is not None
+    assert (shown["Action"], shown["Actor"]["Attributes"]) == ("remove", {"name": "web"})
+    assert not {"status", "id", "from"} & set(shown)
+    deleted = {**removing, "action": "remove", "changes": []}
+    assert docker_event(deleted) is None
+    assert local_match({"event": ["remove"]}, removing)
+    assert not local_match({"event": ["update"]}, removing)
+    # the watch must pass our update on for Docker's remove to be matched here
+    assert to_control({"event": ["remove"]}) == {"filters": ["event=update", "event=remove"]}
+    plain_update = {**removing, "changes": []}
+    assert docker_event(plain_update)["Action"] == "update"  # type: ignore[index]
+    assert not local_match({"event": ["remove"]}, plain_update)
+    node_removed = {"type": "node", "action": "remove", "id": "n1", "name": "w1"}
+    assert docker_event(node_removed)["Action"] == "remove"  # type: ignore[index]
+
+
 def test_swarm_network_events_are_dockers() -> None:
     """dockerd logs a swarm network's create and remove (type network, scope swarm)."""
     event = {"type": "network", "action": "create", "id": "n1", "name": "app_default"}
