@@ -53,7 +53,8 @@ def _find(tx: ReadTx, ref: str) -> Network:
     except NotFound:
         raise ControlError(
             ControlCode.NOT_FOUND,
-            f"network {ref!r} not found (create it with: swarmctl network create {ref})",
+            # Docker's words; the hint fits swarmctl and the docker CLI alike
+            f"network {ref} not found (create it first: network create {ref})",
         ) from None
 
 

@@ -53,7 +53,11 @@ def test_network_create_ls_inspect_and_names_are_unique() -> None:
     inspected = call(control.inspect, {"network": "backend"})
     assert inspected["network"]["spec"]["name"] == "backend"
     assert inspected["summary"]["used_by"] == []
-    assert code_of(control.inspect, {"network": "nope"}).code == ControlCode.NOT_FOUND
+    missing = code_of(control.inspect, {"network": "nope"})
+    assert missing.code == ControlCode.NOT_FOUND
+    # Docker's words, and no swarmctl command shown to a docker CLI user
+    assert str(missing.message).startswith("network nope not found")
+    assert "swarmctl" not in str(missing.message)
 
 
 def test_services_name_networks_by_id_and_in_use_networks_stay() -> None:
