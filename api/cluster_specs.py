@@ -53,6 +53,7 @@ class SecretSpec:
     name: str = ""
     labels: Mapping[str, str] = field(default_factory=_labels)
     data: bytes = b""
+    templating: str = ""  # a template driver ("golang"): the data is a template
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ class ConfigSpec:
     name: str = ""
     labels: Mapping[str, str] = field(default_factory=_labels)
     data: bytes = b""
+    templating: str = ""  # a template driver ("golang"): the data is a template
 
 
 # --- cluster ---------------------------------------------------------------------------

@@ -47,7 +47,7 @@ __all__ = [
 
 MAX_SERVICES: Final = 1000  # per stack
 _TOP_KEYS: Final = frozenset({"version", "services", "secrets", "configs", "networks", "volumes"})
-_FILE_OBJECT_KEYS: Final = frozenset({"file", "external", "name", "labels"})
+_FILE_OBJECT_KEYS: Final = frozenset({"file", "external", "name", "labels", "template_driver"})
 # a stack's name prefixes its objects' names, which allow letters, digits, '-' and '_'
 _STACK_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
 
@@ -62,6 +62,7 @@ class FileObjectPlan:
     external: bool = False
     file: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
+    template_driver: str = ""  # the data is a template (api/payload_templates.py)
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def _file_objects(
             out.append(FileObjectPlan(key, ext.text("name") or s.text("name") or key, True))
             continue
         if s.boolean("external"):
-            for other in ("file", "labels"):
+            for other in ("file", "labels", "template_driver"):
                 if other in s:
                     raise ComposeError(s.at(other), f"an external {kind} takes no {other}")
             out.append(FileObjectPlan(key, s.text("name") or key, True))
@@ -113,6 +114,7 @@ def _file_objects(
                 s.text("name") or f"{namespace}_{key}",
                 file=posixpath.normpath(posixpath.join(base_dir, path)),
                 labels={**labels, LABEL_NAMESPACE: namespace},
+                template_driver=s.text("template_driver"),
             )
         )
     return tuple(out)

@@ -6,7 +6,9 @@ Rules (SwarmKit's ``validateConfigOrSecretAnnotations`` and ``MaxSecretSize``):
   secret; Docker allows configs twice that, ours are held to the same so that one stored
   object fits its budget, ``api.limits.MAX_OBJECT_BYTES``);
 - labels as any spec's, and name and labels together within ``MAX_META_BYTES``: what the
-  object budget leaves beside the largest data.
+  object budget leaves beside the largest data;
+- a template driver, if any, that exists, and data that is a template it can expand
+  (api/payload_templates.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import msgpack
 
 from api.codec_objects import encode
 from api.limits import MAX_OBJECT_BYTES, format_bytes
+from api.payload_templates import check_template_driver
 from api.spec_limits import InvalidSpec, check_labels
 from api.specs import ConfigSpec, SecretSpec
 
@@ -68,6 +71,7 @@ def _validate(spec: SecretSpec | ConfigSpec, what: str) -> None:
     validate_file_name(spec.name, what)
     check_labels(spec.labels, "labels")
     check_data_size(len(spec.data), what)
+    check_template_driver(spec.templating, spec.data, what, MAX_DATA_BYTES)
     meta = len(msgpack.packb(encode(replace(spec, data=b"")), use_bin_type=True))
     if meta > MAX_META_BYTES:
         raise InvalidSpec(

@@ -9,12 +9,12 @@ Rules (SwarmKit's ``template`` package):
   ``.Node.Platform.OS|Architecture``, ``.Task.ID|Name|Slot``. ``.Task.Name`` is
   ``<service>.<slot>.<task id>`` (``<service>.<node id>.<task id>`` for a global task);
   ``.Task.Slot`` is the node id for a global task.
-- Syntax: the subset of Go's text/template people write there: ``{{.A.B}}``,
-  ``{{.Service.Labels.KEY}}`` (a missing label is an error, as Go's ``missingkey=error``),
-  ``{{index .Service.Labels "KEY"}}`` (a missing label is empty), ``{{/* comments */}}``
-  and the trim markers ``{{- `` and `` -}}``. Anything else (pipelines, functions,
-  ``if``/``range``, variables) is refused with a ``TemplateError`` naming the field and
-  the template, as is a reference that is not a text value (``{{.Node}}``).
+- Syntax: api/template_syntax.py (Go's text/template subset: fields, ``index`` of
+  ``.Service.Labels``, comments, trim markers). ``{{.Service.Labels.KEY}}`` of a missing
+  label is an error (Go's ``missingkey=error``), ``{{index .Service.Labels "KEY"}}`` is
+  empty. A reference that is not a text value (``{{.Node}}``) is refused, naming the
+  field and the template. The calls of templated secrets and configs
+  (api/payload_templates.py) are refused here.
 - No evaluation of anything: a template is parsed into text and field references. The
   expanded value is bounded (``MAX_EXPANDED_BYTES``).
 - A spec's templates are checked when it is written (api/validation.py expands them with
@@ -27,13 +27,13 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final
 
-from api.spec_limits import MAX_ARG_BYTES, InvalidSpec, utf8_size
+from api.spec_limits import MAX_ARG_BYTES, InvalidSpec
 from api.specs import ContainerSpec, Mount, VolumeOptions
+from api.template_syntax import LABELS, OPEN, Template, dotted, parse_template
 
 if TYPE_CHECKING:  # annotations only: swarmctl's spec checks do not load the object model
     from api.objects import NodeDescription, Task
@@ -53,13 +53,6 @@ __all__ = [
 ]
 
 MAX_EXPANDED_BYTES: Final = MAX_ARG_BYTES  # one expanded value (an env entry's limit)
-_OPEN, _CLOSE = "{{", "}}"
-_TRIM = " \t\r\n"
-_SUPPORTED = '{{.Service.Name}}-style fields and {{index .Service.Labels "KEY"}}'
-_FIELD_RE = re.compile(r"(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
-_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
-_LABELS: Final = ("Service", "Labels")
 # examples shaped like the real values, so that an expanded example passes the checks the
 # real values would (an id is 25 base36 characters; a hostname a DNS label)
 _EXAMPLE_ID: Final = "0" * 25
@@ -76,10 +69,6 @@ _STRUCTS: Final[Mapping[tuple[str, ...], tuple[str, ...]]] = {
 
 class TemplateError(InvalidSpec):
     """A template that cannot be parsed or expanded; ``field`` names the spec field."""
-
-
-def _dotted(path: tuple[str, ...]) -> str:
-    return "".join(f".{name}" for name in path) or "."
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +91,10 @@ class TemplateContext:
         there is none."""
         where: tuple[str, ...] = ()
         for i, name in enumerate(path):
-            if where == _LABELS:
+            if where == LABELS:
                 labels = self.service_labels
                 if i != len(path) - 1:
-                    raise ValueError(f"{_dotted(path)}: a label is text, it has no fields")
+                    raise ValueError(f"{dotted(path)}: a label is text, it has no fields")
                 if labels is None:
                     return _EXAMPLE_LABEL
                 if name not in labels:
@@ -116,13 +105,13 @@ class TemplateContext:
                 return labels[name]
             fields = _STRUCTS.get(where)
             if fields is None:
-                raise ValueError(f"{_dotted(where)} is text, it has no field {name!r}")
+                raise ValueError(f"{dotted(where)} is text, it has no field {name!r}")
             if name not in fields:
-                known = ", ".join(_dotted((*where, f)) for f in fields)
-                raise ValueError(f"unknown field {_dotted(path[: i + 1])} (known: {known})")
+                known = ", ".join(dotted((*where, f)) for f in fields)
+                raise ValueError(f"unknown field {dotted(path[: i + 1])} (known: {known})")
             where = (*where, name)
-        if where == _LABELS or where in _STRUCTS:
-            raise ValueError(f"{_dotted(where)} is not a text value; name one of its fields")
+        if where == LABELS or where in _STRUCTS:
+            raise ValueError(f"{dotted(where)} is not a text value; name one of its fields")
         return self._leaves()[where]
 
     def label(self, key: str) -> str:
@@ -145,175 +134,11 @@ class TemplateContext:
         }
 
 
-# --- parsing ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Field:
-    path: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Literal:
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Index:
-    path: tuple[str, ...]
-    key: str
-
-
-_Part = str | _Field | _Index
-
-
-@dataclass(frozen=True, slots=True)
-class Template:
-    """A parsed template: text and references, in order."""
-
-    parts: tuple[_Part, ...]
-
-    def expand(self, ctx: TemplateContext) -> str:
-        """The text with each reference's value; ValueError for a reference without one
-        or an output over ``MAX_EXPANDED_BYTES``."""
-        out: list[str] = []
-        size = 0
-        for part in self.parts:
-            if isinstance(part, str):
-                value = part
-            elif isinstance(part, _Field):
-                value = ctx.text(part.path)
-            else:
-                value = ctx.label(part.key)
-            size += utf8_size(value)
-            if size > MAX_EXPANDED_BYTES:
-                raise ValueError(f"expands to over {MAX_EXPANDED_BYTES} bytes")
-            out.append(value)
-        return "".join(out)
-
-
-def _string(body: str, at: int) -> tuple[str, int]:
-    """A Go string literal ("..." with \\ escapes, or `raw`) at ``body[at]`` → (value,
-    index after it)."""
-    quote = body[at]
-    if quote == "`":
-        end = body.find("`", at + 1)
-        if end < 0:
-            raise ValueError("unterminated raw string")
-        return body[at + 1 : end], end + 1
-    out: list[str] = []
-    i = at + 1
-    while i < len(body):
-        ch = body[i]
-        if ch == '"':
-            return "".join(out), i + 1
-        if ch == "\n":
-            break
-        if ch == "\\":
-            escaped = body[i + 1 : i + 2]
-            if escaped not in _ESCAPES:
-                raise ValueError(f"unsupported escape \\{escaped} in a string")
-            out.append(_ESCAPES[escaped])
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
-    raise ValueError("unterminated quoted string")
-
-
-def _action(text: str, at: int) -> tuple[_Part | None, int, bool, bool]:
-    """The action opening at ``text[at]`` (``{{``) → (its reference or None for a
-    comment, index after its ``}}``, trims before, trims after)."""
-    i = at + 2
-    trim_before = text.startswith("-", i) and text[i + 1 : i + 2] in tuple(_TRIM)  # "{{- "
-    if trim_before:
-        i += 2
-    words: list[str | _Field | _Literal] = []
-    while True:
-        while i < len(text) and text[i] in _TRIM:
-            i += 1
-        if i >= len(text):
-            raise ValueError("unclosed action (no }})")
-        if text.startswith(_CLOSE, i):
-            return _command(words), i + 2, trim_before, False
-        if text.startswith("-" + _CLOSE, i) and text[i - 1] in _TRIM:
-            return _command(words), i + 3, trim_before, True
-        if text.startswith("/*", i) and not words:
-            end = text.find("*/", i + 2)
-            if end < 0:
-                raise ValueError("unclosed comment")
-            i = end + 2
-            words.append("/*")
-            continue
-        ch = text[i]
-        if ch in '"`':
-            value, i = _string(text, i)
-            words.append(_Literal(value))
-            continue
-        field = _FIELD_RE.match(text, i)
-        word = _WORD_RE.match(text, i)
-        if field is not None:
-            words.append(_Field(tuple(field.group()[1:].split("."))))
-            i = field.end()
-        elif word is not None:
-            words.append(word.group())
-            i = word.end()
-        else:
-            shown = text[i : i + 12]
-            raise ValueError(f"unsupported {shown!r} in an action (supported: {_SUPPORTED})")
-
-
-def _command(words: list[str | _Field | _Literal]) -> _Part | None:
-    """An action's words → the reference it makes (None: a comment)."""
-    match words:
-        case ["/*"]:
-            return None
-        case [_Field() as field]:
-            return field
-        case ["index", _Field(path=path), _Literal(value=key)]:
-            if path != _LABELS:
-                raise ValueError(f"index takes .Service.Labels, not {_dotted(path)}")
-            return _Index(path, key)
-        case []:
-            raise ValueError("empty action {{}}")
-    first = words[0]
-    if isinstance(first, _Field):
-        shown = _dotted(first.path) + " ..."
-    elif isinstance(first, _Literal):
-        shown = repr(first.value)
-    else:
-        shown = first
-    raise ValueError(f"unsupported action {shown!r} (supported: {_SUPPORTED})")
-
-
-def parse_template(text: str) -> Template:
-    """``text`` parsed; ValueError saying what is wrong (the caller names the field)."""
-    parts: list[_Part] = []
-    pos = 0
-    trim_next = False
-    while True:
-        at = text.find(_OPEN, pos)
-        chunk = text[pos:] if at < 0 else text[pos:at]
-        if trim_next:
-            chunk = chunk.lstrip(_TRIM)
-        if at < 0:
-            if chunk:
-                parts.append(chunk)
-            return Template(tuple(parts))
-        part, pos, trim_before, trim_next = _action(text, at)
-        if trim_before:
-            chunk = chunk.rstrip(_TRIM)
-        if chunk:
-            parts.append(chunk)
-        if part is not None:
-            parts.append(part)
-
-
 # --- fields of a container -------------------------------------------------------------
 
 
 def _expand(text: str, ctx: TemplateContext, field: str) -> str:
-    if _OPEN not in text:
+    if OPEN not in text:
         return text
     try:
         return parse_template(text).expand(ctx)
@@ -323,7 +148,7 @@ def _expand(text: str, ctx: TemplateContext, field: str) -> str:
 
 
 def _expand_map(values: Mapping[str, str], ctx: TemplateContext, field: str) -> Mapping[str, str]:
-    if not any(_OPEN in v for v in values.values()):
+    if not any(OPEN in v for v in values.values()):
         return values
     return {k: _expand(v, ctx, f"{field}.{k}") for k, v in values.items()}
 
@@ -349,7 +174,7 @@ def expand_mount(mount: Mount, ctx: TemplateContext, field: str) -> Mount:
 
 def _expand_env(entry: str, ctx: TemplateContext, field: str) -> str:
     name, sep, value = entry.partition("=")
-    if not sep or _OPEN not in value:
+    if not sep or OPEN not in value:
         return entry
     return f"{name}={_expand(value, ctx, field)}"
 

@@ -1,9 +1,10 @@
 """``swarmctl secret|config create|ls|inspect|rm``: one implementation, two nouns
 (cli/secret.py, cli/config.py), as ``docker secret`` and ``docker config``.
 
-- ``create NAME [FILE|-] [--label K=V]``: the data comes from FILE, or from stdin when
-  FILE is ``-`` or not given; more than 500 KiB, or nothing, is refused before anything
-  is sent.
+- ``create NAME [FILE|-] [--label K=V] [--template-driver golang]``: the data comes from
+  FILE, or from stdin when FILE is ``-`` or not given; more than 500 KiB, or nothing, is
+  refused before anything is sent. With a template driver the data is a template each
+  task's node expands (api/payload_templates.py).
 - ``ls [-q]``: ID, NAME, CREATED, UPDATED. ``inspect NAME...``: the objects; a config's
   data is shown (as text, or base64 in ``--format json``, as Docker's JSON shows bytes), a
   secret's never reaches swarmctl. ``rm NAME...``: prints the names given (``--format
@@ -60,6 +61,12 @@ def register_noun(groups: Any, common: argparse.ArgumentParser, noun: FileNoun) 
         metavar="KEY=VALUE",
         help="a label (repeatable)",
     )
+    create.add_argument(
+        "--template-driver",
+        default="",
+        metavar="DRIVER",
+        help="the data is a template for this driver (golang), expanded for each task",
+    )
     create.set_defaults(run=lambda a, c, v: run_create(noun, a, c))
 
     ls = verbs.add_parser("ls", parents=[common], help=f"list {noun.name}s")
@@ -112,10 +119,14 @@ def run_create(noun: FileNoun, args: argparse.Namespace, connection: ControlConn
     spec: SecretSpec | ConfigSpec
     try:
         if noun.name == "secret":
-            spec = SecretSpec(name=args.name, labels=labels, data=data)
+            spec = SecretSpec(
+                name=args.name, labels=labels, data=data, templating=args.template_driver
+            )
             validate_secret_spec(spec)
         else:
-            spec = ConfigSpec(name=args.name, labels=labels, data=data)
+            spec = ConfigSpec(
+                name=args.name, labels=labels, data=data, templating=args.template_driver
+            )
             validate_config_spec(spec)
     except InvalidSpec as exc:
         raise CliError(str(exc)) from None
@@ -154,6 +165,8 @@ def describe(doc: dict[str, Any]) -> str:
     rows = [("ID", doc["id"]), ("Name", spec["name"])]
     if spec["labels"]:
         rows.append(("Labels", ", ".join(f"{k}={v}" for k, v in spec["labels"].items())))
+    if spec.get("templating"):
+        rows.append(("Templating", spec["templating"]))
     rows += [("Created", ago(meta["created_at"])), ("Updated", ago(meta["updated_at"]))]
     width = max(len(k) for k, _ in rows)
     text = "\n".join(f"{k:<{width}} : {v}" for k, v in rows)

@@ -162,14 +162,22 @@ def _missing_objects(
                 )
                 continue
             found = connection.request("control.config.inspect", {"config": plan.name})
-            if found["config"]["spec"]["data"] != data[plan.name]:
+            spec_found = found["config"]["spec"]
+            if spec_found["data"] != data[plan.name] or spec_found.get(
+                "templating", ""
+            ) != (plan.template_driver):
                 raise CliError(
                     f"config {plan.name} exists with other data and configs cannot change: "
                     f"give the changed config another name (name: in the file)"
                 )
             continue
         cls = SecretSpec if kind == "secret" else ConfigSpec
-        spec = cls(name=plan.name, labels=plan.labels, data=data[plan.name])
+        spec = cls(
+            name=plan.name,
+            labels=plan.labels,
+            data=data[plan.name],
+            templating=plan.template_driver,
+        )
         out.append(
             (f"control.{kind}.create", {"spec": encode(spec)}, f"Creating {kind} {plan.name}")
         )

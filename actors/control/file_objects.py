@@ -70,11 +70,13 @@ class FileObjectControl:
         return obj
 
     def row(self, obj: FileObject) -> dict[str, Any]:
-        """``{id, name, labels, created_at, updated_at, version}``: never the data."""
+        """``{id, name, labels, templating, created_at, updated_at, version}``: never
+        the data."""
         return {
             "id": obj.id,
             "name": obj.spec.name,
             "labels": dict(obj.spec.labels),
+            "templating": obj.spec.templating,
             "created_at": obj.meta.created_at,
             "updated_at": obj.meta.updated_at,
             "version": obj.meta.version,

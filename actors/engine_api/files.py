@@ -26,13 +26,13 @@ KINDS = ("secret", "config")
 
 
 def file_spec(kind: str, body: Any) -> dict[str, Any]:
-    """Docker's SecretSpec / ConfigSpec → our spec dict (name, labels, data bytes)."""
+    """Docker's SecretSpec / ConfigSpec → our spec dict (name, labels, data bytes, the
+    template driver)."""
     if not isinstance(body, dict):
         raise bad_request(f"{kind} create: the body must be a {kind.capitalize()}Spec object")
     if body.get("Driver"):
         raise not_supported(f"{kind} drivers ({kind.capitalize()}Spec.Driver)")
-    if body.get("Templating"):
-        raise not_supported(f"{kind} templating ({kind.capitalize()}Spec.Templating)")
+    templating = _templating(kind, body.get("Templating"))
     name = body.get("Name")
     labels = body.get("Labels") or {}
     data = body.get("Data") or ""
@@ -48,7 +48,20 @@ def file_spec(kind: str, body: Any) -> dict[str, Any]:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise bad_request(f"{kind} create: Data is not valid base64") from None
-    return {"name": name, "labels": labels, "data": raw}
+    return {"name": name, "labels": labels, "data": raw, "templating": templating}
+
+
+def _templating(kind: str, value: Any) -> str:
+    """``Templating: {Name, Options}`` → the driver's name (checked by the control API);
+    the golang driver takes no options, so options are refused rather than dropped."""
+    if not value:
+        return ""
+    path = f"{kind.capitalize()}Spec.Templating"
+    if not isinstance(value, dict) or not isinstance(value.get("Name", ""), str):
+        raise bad_request(f"{kind} create: {path} must be an object with a Name")
+    if value.get("Options"):
+        raise not_supported(f"{path}.Options (the golang template driver takes none)")
+    return str(value.get("Name", ""))
 
 
 def _handlers(kind: str) -> dict[str, Any]:
@@ -89,6 +102,8 @@ def _handlers(kind: str) -> dict[str, Any]:
         wanted = file_spec(kind, {**body, "Name": body.get("Name") or found["spec"]["name"]})
         if wanted["name"] != found["spec"]["name"]:
             raise bad_request("only updates to Labels are allowed (the name cannot change)")
+        if "Templating" in body and wanted["templating"] != found["spec"].get("templating", ""):
+            raise bad_request("only updates to Labels are allowed (Templating cannot change)")
         update: dict[str, Any] = {kind: found["id"], "version": version, "labels": wanted["labels"]}
         if body.get("Data"):
             update["data"] = wanted["data"]

@@ -259,11 +259,26 @@ def docker_secret(row: Doc) -> dict[str, Any]:
     if "meta" in row:
         spec = row.get("spec") or {}
         meta = row["meta"]
-        row = {**meta, "id": row["id"], "name": spec.get("name"), "labels": spec.get("labels")}
+        row = {
+            **meta,
+            "id": row["id"],
+            "name": spec.get("name"),
+            "labels": spec.get("labels"),
+            "templating": spec.get("templating"),
+        }
     return {
         **_file_meta(row),
-        "Spec": {"Name": row.get("name", ""), "Labels": dict(row.get("labels") or {})},
+        "Spec": {
+            "Name": row.get("name", ""),
+            "Labels": dict(row.get("labels") or {}),
+            **_templating(row.get("templating")),
+        },
     }
+
+
+def _templating(driver: object) -> dict[str, Any]:
+    """Docker's ``Templating`` of a secret or config spec (absent without a driver)."""
+    return {"Templating": {"Name": str(driver)}} if driver else {}
 
 
 def docker_config(doc: Doc) -> dict[str, Any]:
@@ -278,6 +293,7 @@ def docker_config(doc: Doc) -> dict[str, Any]:
             "Name": spec.get("name", ""),
             "Labels": dict(spec.get("labels") or {}),
             "Data": base64.b64encode(raw).decode("ascii"),
+            **_templating(spec.get("templating")),
         },
     }
 

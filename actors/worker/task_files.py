@@ -24,6 +24,7 @@ import contextlib
 import os
 import shutil
 import stat
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Final
 
@@ -39,7 +40,10 @@ from actors.worker.file_layout import (
     filesystem_type,
     task_file_layout,
 )
-from api.objects import Task
+from api.objects import Config, NodeDescription, Secret, Task
+from api.payload_templates import PayloadSources, expand_payload
+from api.secret_validation import MAX_DATA_BYTES
+from api.templates import task_context
 
 __all__ = ["DEPENDENCY_WAIT", "TaskFiles", "default_files_root"]
 
@@ -61,12 +65,15 @@ class TaskFiles:
         state_dir: Path,
         wait: float = DEPENDENCY_WAIT,
         mountinfo: Path = MOUNTINFO,
+        description: NodeDescription | None = None,
     ) -> None:
+        """``description``: this node's, for templated files' ``.Node`` values."""
         self.root = Path(os.path.abspath(root))
         self.store = store
         self._state_dir = Path(os.path.abspath(state_dir))
         self._wait = wait
         self._mountinfo = mountinfo
+        self._description = description
         self._root_checked = False
         self._log = get_logger("worker")
 
@@ -125,11 +132,11 @@ class TaskFiles:
             raise InvalidTaskError(
                 f"{', '.join(names)} not received from the manager within {self._wait:g}s"
             )
+        contents = self._contents(task, layout, secrets, configs)
         try:
             self._make_dirs(layout, owner)
-            for f in layout.files:
-                obj = secrets[f.object_id] if f.kind == "secret" else configs[f.object_id]
-                self._write(f, obj.spec.data, owner)
+            for f, data in zip(layout.files, contents, strict=True):
+                self._write(f, data, owner)
         except OSError as exc:
             raise EngineError(f"cannot write the task's {exc.filename}: {exc.strerror}") from exc
         self._log.info(
@@ -138,6 +145,47 @@ class TaskFiles:
             files={"secrets": len(needed.secrets), "configs": len(needed.configs)},
         )
         return layout
+
+    def _contents(
+        self,
+        task: Task,
+        layout: TaskFileLayout,
+        secrets: Mapping[str, Secret],
+        configs: Mapping[str, Config],
+    ) -> list[bytes]:
+        """Each planned file's bytes, templated ones expanded (before anything is written:
+        a template that fails leaves no file behind)."""
+        objects = [
+            secrets[f.object_id] if f.kind == "secret" else configs[f.object_id]
+            for f in layout.files
+        ]
+        if not any(o.spec.templating for o in objects):
+            return [o.spec.data for o in objects]
+        container = task.spec.container
+        sources = PayloadSources(
+            secrets={
+                r.target or r.secret_name: secrets[r.secret_id].spec.data
+                for r in container.secrets
+                if r.secret_id in secrets
+            },
+            configs={
+                r.target or r.config_name: configs[r.config_id].spec.data
+                for r in container.configs
+                if r.config_id in configs
+            },
+            env=container.env,
+        )
+        ctx = task_context(task, self._description)
+        out = []
+        for f, obj in zip(layout.files, objects, strict=True):
+            if not obj.spec.templating:
+                out.append(obj.spec.data)
+                continue
+            try:
+                out.append(expand_payload(obj.spec.data, ctx, sources, MAX_DATA_BYTES))
+            except ValueError as exc:
+                raise InvalidTaskError(f"templated {f.kind} {f.name}: {exc}") from None
+        return out
 
     def _make_dirs(self, layout: TaskFileLayout, owner: tuple[int, int] | None) -> None:
         _private_dir(Path(layout.task_dir), ROOT_MODE if owner else 0o700, None)

@@ -451,7 +451,8 @@ def _object_create(kind: str) -> MessageType:
         f"control.{kind}.create",
         (Field("spec", ANY),),
         reply=f"control.{kind}.reply",
-        doc=f"Create a {kind} from a {kind.capitalize()}Spec dict (name, labels, data); "
+        doc=f"Create a {kind} from a {kind.capitalize()}Spec dict (name, labels, data, "
+        "templating: a template driver or empty); "
         "validated before anything is written.",
     )
 

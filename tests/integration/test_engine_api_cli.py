@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from docker import errors as docker_errors
 
+from actors.worker.task_files import default_files_root
 from tests.support.engine_cli import DockerCli, engine_flags
 from tests.support.httpd import http_get, serving
 from tests.support.swarm import Swarm, SwarmNode, free_port
@@ -474,19 +475,29 @@ def test_secrets_and_configs(engine: Engine, test_image: str) -> None:
     assert (crow["ID"], crow["Name"]) == (config_id, "cf")
     [cinspected] = docker.inspect("config", "inspect", "cf")
     assert cinspected["Spec"]["Data"] == "aGVsbG8K"  # base64 of "hello\n"
+    # a templated config: Docker's Templating, expanded on the node for each task
+    template = '{{.Service.Name}}.{{.Task.Slot}} {{secret "pw"}}'
+    docker.ok("config", "create", "--template-driver", "golang", "tpl", "-", input=template)
+    [tinspected] = docker.inspect("config", "inspect", "tpl")
+    assert tinspected["Spec"]["Templating"] == {"Name": "golang"}
+    refused = docker.fails("config", "create", "--template-driver", "jinja", "bad", "-", input="x")
+    assert "unknown template driver 'jinja'" in refused
 
     docker.ok(
         "service", "create", "-d", "--name", "uses", "--secret", "pw", "--config", "cf",
-        test_image, "sleep", "600",
+        "--config", "source=tpl,target=/tpl.conf", test_image, "sleep", "600",
     )  # fmt: skip
     spec = inspect(node, "service", "uses")["spec"]["task"]["container"]
     assert [s["secret_name"] for s in spec["secrets"]] == ["pw"]
-    assert [c["config_name"] for c in spec["configs"]] == ["cf"]
+    assert [c["config_name"] for c in spec["configs"]] == ["cf", "tpl"]
+    row = wait_for(lambda: (rows := node.running("uses")) and rows[0], "uses running", timeout=60)
+    expanded = default_files_root(node.node_id) / row["id"] / "configs" / "tpl.conf"
+    assert expanded.read_text() == "uses.1 s3cret\n"
     assert "in use by service uses" in docker.fails("secret", "rm", "pw")
     docker.ok("service", "rm", "uses")
     # a removed service lets go of its secret and config at once, as Docker's
     docker.ok("secret", "rm", "pw")
-    docker.ok("config", "rm", "cf")
+    docker.ok("config", "rm", "cf", "tpl")
     assert node.ctl_json("secret", "ls") == [] and node.ctl_json("config", "ls") == []
 
 

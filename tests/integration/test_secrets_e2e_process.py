@@ -61,3 +61,37 @@ def test_a_process_task_gets_its_files(node: SwarmNode, tmp_path: Path) -> None:
     assert node.terminate() == 0
     for path in files_under(node.state_dir):
         assert secret not in path.read_bytes(), f"{path} holds the secret"
+
+
+def test_a_templated_config_is_expanded_for_each_task(node: SwarmNode, tmp_path: Path) -> None:
+    """``config create --template-driver golang``: each task's file is the template
+    expanded on its node, with its own slot, env and secret; inspect shows the template."""
+    secret = tmp_path / "pw"
+    secret.write_bytes(b"hunter2")
+    assert node.ctl("secret", "create", "pw", str(secret)).returncode == 0
+    template = tmp_path / "app.tmpl"
+    template.write_text(
+        'slot={{.Task.Slot}} host={{.Node.Hostname}} mode={{env "MODE"}} pw={{secret "pw"}}\n'
+    )
+    created = node.ctl("config", "create", "--template-driver", "golang", "app", str(template))
+    assert created.returncode == 0, created.stderr
+    [shown] = node.ctl_json("config", "inspect", "app")
+    assert shown["spec"]["templating"] == "golang"
+    bad = tmp_path / "bad.tmpl"
+    bad.write_text("{{.Task.Nope}}")
+    refused = node.ctl("config", "create", "--template-driver", "golang", "bad", str(bad))
+    assert refused.returncode != 0 and "unknown field .Task.Nope" in refused.stderr
+    node.ctl_json(
+        "service", "create", "--name", "tpl", "--detach", "--replicas", "2",
+        "--env", "MODE=blue", "--secret", "pw", "--config", "source=app,target=/app.conf",
+        "busybox", "sh", "-c", 'cat "$SWARM_CONFIGS_DIR/app.conf"; echo done; exec sleep 300',
+    )  # fmt: skip
+    rows = poll(lambda: len(r := node.running("tpl")) == 2 and r, "tpl running", 60.0)
+    hostname = node.ctl_json("node", "inspect", "self")[0]["description"]["hostname"]
+    for row in rows:
+        log = node.state_dir / "process" / f"{row['id']}.log"
+        poll(lambda log=log: log.exists() and "done" in read_text(log), "the output", 60.0)
+        assert read_text(log).splitlines()[0] == (
+            f"slot={row['slot']} host={hostname} mode=blue pw=hunter2"
+        )
+    node.ctl_json("service", "rm", "tpl")

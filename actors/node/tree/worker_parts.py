@@ -135,6 +135,7 @@ class SharedParts:
             default_files_root(setup.identity.node_id),
             self.dependencies,
             state_dir=setup.config.state_dir,
+            description=setup.description,
         )
         self.node_certs = setup.startup.certs  # replaced by each renewal
         self.session_role: NodeRole | None = None  # the Node's role, as the leader last said

@@ -108,7 +108,7 @@ secrets:
   db_pass: {file: ./secrets/db.txt, labels: [k=v]}
   api_key: {external: true, name: shared_api_key}
 configs:
-  site: {file: /etc/site.conf, name: custom_site}
+  site: {file: /etc/site.conf, name: custom_site, template_driver: golang}
 """
 
 
@@ -197,6 +197,7 @@ def test_a_full_service_converts_as_docker_stack_deploy_does() -> None:
             "custom_site",
             file="/etc/site.conf",
             labels={"com.docker.stack.namespace": "st"},
+            template_driver="golang",
         ),
     )
 

@@ -19,7 +19,7 @@ from actors.worker.executors.docker_config import container_config
 from actors.worker.file_layout import filesystem_type, task_file_layout
 from actors.worker.task_files import TaskFiles
 from api.ids import new_id
-from api.objects import Config, Secret, Task
+from api.objects import Config, NodeDescription, Secret, Task
 from api.specs import ConfigReference, ConfigSpec, SecretReference, SecretSpec
 from tests.unit.worker.helpers import make_task
 
@@ -159,3 +159,61 @@ def test_a_root_off_tmpfs_or_in_the_state_dir_is_refused(shm_root: Path, tmp_pat
         files(shm_root, shm_root.parent).prepare(task_using_both())
     # a task without files needs no root at all
     assert files(on_disk, tmp_path / "state").prepare(make_task("t9")).files == ()
+
+
+def test_templated_files_are_expanded_for_the_task_from_its_own_objects(
+    shm_root: Path, tmp_path: Path
+) -> None:
+    """``--template-driver golang``: the node writes the data expanded with the task's
+    values, its own secrets and configs (by file target) and its env."""
+    template = Config(
+        id="g" * 25,
+        spec=ConfigSpec(
+            name="app",
+            templating="golang",
+            data=(
+                b'{{.Service.Name}} on {{.Node.Hostname}}: mode={{env "MODE"}} '
+                b'pw={{secret "db/password"}} site={{config "/etc/site.conf"}}\xff'
+            ),
+        ),
+    )
+    store = DependencyStore()
+    store.apply(True, [SECRET], (), [CONFIG, template], ())
+    task = with_files(
+        make_task("t1", image="busybox"),
+        (SecretReference(SECRET.id, "db_pass", "db/password"),),
+        (
+            ConfigReference(CONFIG.id, "site", "/etc/site.conf"),
+            ConfigReference(template.id, "app", "/app.conf"),
+        ),
+    )
+    task = replace(
+        task,
+        service_name="web",
+        spec=replace(task.spec, container=replace(task.spec.container, env=("MODE=blue",))),
+    )
+    described = TaskFiles(
+        shm_root, store, state_dir=tmp_path, wait=0.0, description=NodeDescription(hostname="h1")
+    )
+    layout = described.prepare(task)
+    written = Path(layout.files[-1].host_path).read_bytes()
+    assert written == (
+        b"web on h1: mode=blue pw=hunter2\x00\xff site=listen 80;\n\xff"
+    )  # bytes that are not UTF-8 kept as they were, in the template and in the secret
+    assert Path(layout.files[1].host_path).read_bytes() == CONFIG.spec.data  # not a template
+
+    # a target the task was not given is not reachable, and nothing is written
+    described.release("t1")
+    stranger = Config(
+        id="h" * 25,
+        spec=ConfigSpec(name="peek", templating="golang", data=b'{{secret "other"}}'),
+    )
+    store.apply(False, (), (), [stranger])
+    peeking = with_files(
+        make_task("t2", image="busybox"),
+        (SecretReference(SECRET.id, "db_pass", ""),),
+        (ConfigReference(stranger.id, "peek", "/peek"),),
+    )
+    with pytest.raises(InvalidTaskError, match="templated config peek: secret target 'other'"):
+        described.prepare(peeking)
+    assert described.task_ids() == []
