@@ -23,6 +23,7 @@ from api.specs import (
     GlobalJob,
     GlobalService,
     HealthConfig,
+    LogDriver,
     Mount,
     NetworkAttachmentConfig,
     NetworkSpec,
@@ -582,3 +583,19 @@ def test_container_options_convert_as_docker_stack_deploy_does() -> None:
 )
 def test_container_options_refused_naming_their_key(extra: str, named: str) -> None:
     assert named in refused(minimal(extra))
+
+
+def test_pids_oom_score_adj_and_logging_convert_as_docker_stack_deploy_does() -> None:
+    web = service(
+        minimal(
+            "    oom_score_adj: -200\n"
+            "    logging: {driver: json-file, options: {max-size: 1m}}\n"
+            "    deploy: {resources: {limits: {pids: 50, memory: 64M}}}\n"
+        )
+    )
+    assert web.task.container.pids_limit == 50
+    assert web.task.container.oom_score_adj == -200
+    assert web.task.log_driver == LogDriver("json-file", {"max-size": "1m"})
+    assert web.task.resources.limits.memory_bytes == 64 << 20
+    plain = service(minimal("    logging: {}\n"))
+    assert plain.task.log_driver is None and plain.task.container.pids_limit == 0
