@@ -218,3 +218,15 @@ def test_engine_api_both_ways() -> None:
     assert from_docker_spec(nameless).task.log_driver is None
     full = create(limit_pids=7, oom_score_adj=9, log_driver="none")
     assert from_docker_spec(docker_spec(full)) == full
+
+
+def test_service_inspect_pretty_shows_them_as_their_flags_give_them() -> None:
+    from api.codec_objects import encode
+    from cli.service_inspect import spec_lines
+
+    spec = create(limit_pids=64, oom_score_adj=-250, log_driver="gelf", log_opts={"a": "b"})
+    lines = {label.strip(): value for label, value in spec_lines(encode(spec))}
+    assert lines["PIDs Limit"] == "64"
+    assert lines["OOM Score Adjustment"] == "-250"
+    assert lines["Log Driver"] == "gelf a=b"
+    assert {label.strip(): v for label, v in spec_lines(encode(create()))}["Log Driver"] == "-"
