@@ -309,7 +309,6 @@ def test_service_create_and_update_with_runtime_options(engine: Engine, test_ima
         assert template["ContainerSpec"]["OomScoreAdj"] == 300
         assert template["LogDriver"] == {"Name": "none", "Options": {"mode": "x"}}
 
-
         def with_oom() -> dict[str, Any] | None:
             for t in node.tasks("rt"):
                 if t["state"] == "running" and t["desired_state"] == "running":
