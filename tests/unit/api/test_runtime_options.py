@@ -230,3 +230,16 @@ def test_service_inspect_pretty_shows_them_as_their_flags_give_them() -> None:
     assert lines["OOM Score Adjustment"] == "-250"
     assert lines["Log Driver"] == "gelf a=b"
     assert {label.strip(): v for label, v in spec_lines(encode(create()))}["Log Driver"] == "-"
+
+
+def test_service_history_shows_their_changes() -> None:
+    from actors.orchestrator.history import spec_changes
+
+    before = create()
+    after = apply_options(before, {"limit_pids": 5, "log_driver": "gelf", "log_opts": {"a.b": "v"}})
+    changes = spec_changes(before, after)
+    assert "container.pids_limit: 0 → 5" in changes
+    assert "log_driver.name: (none) → gelf" in changes
+    # the options diffed as one map (a key with a dot is no path)
+    [options] = [c for c in changes if c.startswith("log_driver.options")]
+    assert "a.b=v" in options
