@@ -1,7 +1,8 @@
 """A compose service's kernel-facing container options, as ``docker stack deploy`` converts
 them (docker/cli ``cli/compose/convert/service.go``): ``read_only``, ``init``, ``tty``,
 ``group_add``, ``cap_add``, ``cap_drop``, ``ulimits``, ``sysctls``, ``dns``,
-``dns_search``, ``dns_opt`` and ``extra_hosts``.
+``dns_search``, ``dns_opt``, ``extra_hosts`` and ``oom_score_adj``; and ``logging``
+(``{driver, options}``), the task's logging driver.
 
 Rules (the compose file format's):
 - ``ulimits`` maps a name to a number (soft and hard) or to ``{soft: N, hard: N}``.
@@ -9,6 +10,7 @@ Rules (the compose file format's):
   ``HOST:IP`` or ``HOST=IP``); a host is stored as SwarmKit's ``IP HOST``.
 - ``dns`` and ``dns_search`` are a string or a list.
 - Capabilities are stored as ``CAP_NAME`` (``NET_ADMIN`` in the file).
+- ``logging`` without a ``driver`` is the engine's default driver, and takes no options.
 The values are checked with the rest of the spec (api/container_options.py).
 
 Pure: no I/O.
@@ -21,9 +23,9 @@ from typing import Any, Final
 
 from api.compose_fields import ComposeError, Section, key_values
 from api.container_options import normalize_capability
-from api.specs import DNSConfig, Ulimit
+from api.specs import DNSConfig, LogDriver, Ulimit
 
-__all__ = ["CONTAINER_KEYS", "container_options"]
+__all__ = ["CONTAINER_KEYS", "container_options", "log_driver"]
 
 CONTAINER_KEYS: Final = frozenset(
     {
@@ -39,6 +41,8 @@ CONTAINER_KEYS: Final = frozenset(
         "dns_search",
         "dns_opt",
         "extra_hosts",
+        "oom_score_adj",
+        "logging",
     }
 )
 
@@ -113,4 +117,19 @@ def container_options(s: Section) -> dict[str, Any]:
             options=s.strings("dns_opt"),
         ),
         "hosts": _extra_hosts(s),
+        "oom_score_adj": s.integer("oom_score_adj", minimum=-1000),
     }
+
+
+def log_driver(s: Section) -> LogDriver | None:
+    """The service section's ``logging``, as Docker's ``convertLogDriver``."""
+    if "logging" not in s:
+        return None
+    logging = s.section("logging", {"driver", "options"})
+    options = key_values(logging.raw("options") or {}, logging.at("options"))
+    name = logging.text("driver")
+    if not name:
+        if options:
+            raise ComposeError(logging.at("options"), "options need a driver")
+        return None
+    return LogDriver(name=name, options=options)

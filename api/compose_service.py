@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from api.compose_container import CONTAINER_KEYS, container_options
+from api.compose_container import CONTAINER_KEYS, container_options, log_driver
 from api.compose_fields import LABEL_IMAGE, LABEL_NAMESPACE, ComposeError, Section, key_values
 from api.compose_host import VolumePlan, service_mounts, service_networks, service_ports
 from api.enums import FailureAction, RestartCondition, UpdateOrder
@@ -151,6 +151,7 @@ def convert_service(key: str, raw: Any, names: StackNames) -> ServiceSpec:
         secrets=tuple(_secret(s, i, item, names) for i, item in enumerate(s.entries("secrets"))),
         configs=tuple(_config(s, i, item, names) for i, item in enumerate(s.entries("configs"))),
         mounts=service_mounts(s, names.volumes, names.base_dir),
+        pids_limit=_pids_limit(deploy),
         **container_options(s),
     )
     task = TaskSpec(
@@ -159,6 +160,7 @@ def convert_service(key: str, raw: Any, names: StackNames) -> ServiceSpec:
         restart_policy=_restart_policy(deploy),
         placement=_placement(deploy),
         networks=service_networks(s, key, names.networks),
+        log_driver=log_driver(s),
     )
     labels = key_values(deploy.raw("labels") or {}, deploy.at("labels"))
     spec = ServiceSpec(
@@ -347,10 +349,18 @@ def _resources(deploy: Section) -> ResourceRequirements:
     r = deploy.section("resources", {"limits", "reservations"})
 
     def part(key: str) -> Resources:
-        values = r.section(key, {"cpus", "memory"})
+        values = r.section(
+            key, {"cpus", "memory", "pids"} if key == "limits" else {"cpus", "memory"}
+        )
         return Resources(nano_cpus=values.cpus("cpus"), memory_bytes=values.memory("memory"))
 
     return ResourceRequirements(limits=part("limits"), reservations=part("reservations"))
+
+
+def _pids_limit(deploy: Section) -> int:
+    """``deploy.resources.limits.pids`` (Docker's Limits.Pids: the container's)."""
+    resources = deploy.section("resources", {"limits", "reservations"})
+    return resources.section("limits", {"cpus", "memory", "pids"}).integer("pids")
 
 
 def _choice(s: Section, key: str, cls: Any, choices: str, default: Any) -> Any:

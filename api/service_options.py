@@ -25,6 +25,7 @@ from api.container_options import CONTAINER_OPTION_TYPES, apply_container_option
 from api.enums import FailureAction, RestartCondition, SchedulingStrategy, UpdateOrder
 from api.host_resources import HOST_OPTION_TYPES, apply_host_options
 from api.job_options import JOB_OPTION_TYPES, MODES, apply_job_options, apply_mode
+from api.runtime_options import RUNTIME_OPTION_TYPES, apply_runtime_options
 from api.secret_refs import apply_reference_options
 from api.specs import (
     HealthConfig,
@@ -105,6 +106,7 @@ OPTION_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
     **HOST_OPTION_TYPES,  # ports, mounts, networks (api/host_resources.py)
     **JOB_OPTION_TYPES,
     **CONTAINER_OPTION_TYPES,  # read_only, caps, ulimits, dns, ... (api/container_options.py)
+    **RUNTIME_OPTION_TYPES,  # limit_pids, oom_score_adj, log_driver (api/runtime_options.py)
 }
 
 
@@ -273,6 +275,7 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
     task = replace(
         task, container=c, resources=res, restart_policy=rp, placement=pl, force_update=force
     )
+    task = apply_runtime_options(task, o)
 
     # -- mode ----------------------------------------------------------------------------
     mode = apply_mode(spec.mode, o)

@@ -45,6 +45,7 @@ __all__ = [
     "GlobalService",
     "HealthConfig",
     "JobSchedule",
+    "LogDriver",
     "Mount",
     "NetworkAttachmentConfig",
     "NetworkSpec",
@@ -199,6 +200,17 @@ class ContainerSpec:
     sysctls: Mapping[str, str] = field(default_factory=_labels)
     dns_config: DNSConfig = field(default_factory=DNSConfig)
     hosts: tuple[str, ...] = ()  # /etc/hosts lines, SwarmKit's "IP hostname [alias...]"
+    pids_limit: int = 0  # most processes at once (SwarmKit's PidsLimit); 0: unlimited
+    oom_score_adj: int = 0  # -1000..1000: how readily the kernel's OOM killer picks it
+
+
+@dataclass(frozen=True, slots=True)
+class LogDriver:
+    """``--log-driver NAME --log-opt KEY=VALUE``: where a task's container sends its output
+    (SwarmKit's ``TaskSpec.LogDriver``); no driver is the engine's default."""
+
+    name: str = ""
+    options: Mapping[str, str] = field(default_factory=_labels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +292,7 @@ class TaskSpec:
     # the service's endpoint.ports, copied by the control API (api/host_resources.py
     # `with_task_ports`), never by users: a task carries, and is compared on, its ports
     ports: tuple[PortConfig, ...] = ()
+    log_driver: LogDriver | None = None  # None: the engine's default driver
 
 
 # --- service ---------------------------------------------------------------------------

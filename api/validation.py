@@ -39,6 +39,7 @@ from api.host_resources import (
 )
 from api.image_ref import check_reference
 from api.limits import format_bytes
+from api.runtime_options import validate_runtime_options
 from api.schedule import check_schedule
 from api.secret_refs import validate_references
 from api.spec_limits import (
@@ -291,6 +292,7 @@ def validate_task_spec(
     _restart_policy(task.restart_policy, f"{field}.restart_policy")
     _placement(task.placement, f"{field}.placement")
     validate_network_attachments(task.networks, f"{field}.networks")
+    validate_runtime_options(task, field)
 
 
 def _container(c: ContainerSpec, field: str, templates: TemplateContext) -> None:

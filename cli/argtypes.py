@@ -19,7 +19,9 @@ __all__ = [
     "DURATION",
     "ENV",
     "EXTRA_HOST",
+    "INTEGER",
     "KEY_VALUE",
+    "LOG_OPT",
     "MAX_COUNT",
     "MEMORY",
     "MOUNT",
@@ -67,6 +69,21 @@ def count(text: str) -> int:
     if value > MAX_COUNT:
         raise ValueError(f"must be at most {MAX_COUNT}, got {value}")
     return value
+
+
+def _integer(text: str) -> int:
+    """A signed integer the wire carries (an int64)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"invalid integer {text!r}") from None
+    if not -MAX_COUNT - 1 <= value <= MAX_COUNT:
+        raise ValueError(f"must be within a signed 64-bit integer, got {value}")
+    return value
+
+
+def _log_opt(text: str) -> tuple[str, str]:
+    return parse_key_value(text, "log option")
 
 
 def _boolean(text: str) -> bool:
@@ -189,6 +206,8 @@ MEMORY = typed(parse_memory)
 CPUS = typed(parse_cpus)
 DURATION = typed(parse_duration)
 COUNT = typed(count)
+INTEGER = typed(_integer)
+LOG_OPT = typed(_log_opt)
 RATIO = typed(_ratio)
 ENV = typed(_env)
 KEY_VALUE = typed(parse_key_value)

@@ -16,7 +16,9 @@ from cli.argtypes import (
     DURATION,
     ENV,
     EXTRA_HOST,
+    INTEGER,
     KEY_VALUE,
+    LOG_OPT,
     MEMORY,
     MOUNT,
     NETWORK,
@@ -72,6 +74,27 @@ _SCALAR_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "--limit-memory": (
         "limit_memory",
         {"type": MEMORY, "metavar": "BYTES", "help": "most memory a task may use"},
+    ),
+    "--limit-pids": (
+        "limit_pids",
+        {"type": COUNT, "metavar": "N", "help": "most processes a task may have (0: unlimited)"},
+    ),
+    "--oom-score-adj": (
+        "oom_score_adj",
+        {
+            "type": INTEGER,
+            "metavar": "N",
+            "help": "how readily the kernel's OOM killer picks the task (-1000 to 1000)",
+        },
+    ),
+    "--log-driver": (
+        "log_driver",
+        {
+            "metavar": "NAME",
+            "help": "logging driver of the tasks' containers, with the --log-opt given "
+            "(json-file, local, journald, none, syslog, ...); '' on update: the engine's "
+            "default; service logs cannot read none (Docker's rule)",
+        },
     ),
     "--restart-condition": (
         "restart_condition",
@@ -299,6 +322,7 @@ CREATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--dns-search": ("dns_search", str, "a DNS search domain"),
     "--dns-option": ("dns_options", str, "a resolv.conf option (ndots:2)"),
     "--host": ("hosts", EXTRA_HOST, "an /etc/hosts entry HOST:IP"),
+    "--log-opt": ("log_opts", LOG_OPT, "a logging driver option KEY=VALUE (with --log-driver)"),
 }
 UPDATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--env-add": ("env_add", ENV, "add or change an environment variable KEY=VALUE"),
@@ -383,6 +407,11 @@ UPDATE_LIST_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--dns-option-rm": ("dns_option_rm", str, "remove a resolv.conf option"),
     "--host-add": ("host_add", EXTRA_HOST, "add an /etc/hosts entry HOST:IP"),
     "--host-rm": ("host_rm", str, "remove the /etc/hosts entries of HOST (HOST or HOST:IP)"),
+    "--log-opt": (
+        "log_opts",
+        LOG_OPT,
+        "a logging driver option KEY=VALUE; with --log-driver, which it goes with",
+    ),
 }
 # Docker's boolean flags: flag → (options key, short names, help); ``--read-only=false``
 # (pflag's form) turns one off on update, as in Docker
@@ -411,6 +440,7 @@ _LIST_METAVARS: dict[Any, str] = {
     ULIMIT: "NAME=SOFT[:HARD]",
     SYSCTL: "KEY=VALUE",
     EXTRA_HOST: "HOST:IP",
+    LOG_OPT: "KEY=VALUE",
 }
 _FLAG_METAVARS = {
     "--secret-rm": "NAME",
@@ -444,6 +474,7 @@ _MAP_KEYS = {
     "container_label_add",
     "sysctls",
     "sysctl_add",
+    "log_opts",
 }
 
 

@@ -46,6 +46,9 @@ _LABELS = {
     "cap_drop": "Capabilities Dropped",
     "dns_config": "DNS",
     "hosts": "Hosts",
+    "pids_limit": "PIDs Limit",
+    "oom_score_adj": "OOM Score Adjustment",
+    "log_driver": "Log Driver",
 }
 # maps shown on one line as key=value, never as sections
 _MAPS = ("labels", "sysctls")
@@ -98,6 +101,9 @@ def _value(key: str, value: Any) -> str:
         return format_cpus(value)
     if key == "memory_bytes" and isinstance(value, int):
         return format_bytes(value)
+    if key == "log_driver" and isinstance(value, Mapping):  # as --log-driver, --log-opt
+        options = value.get("options") or {}
+        return " ".join([str(value.get("name")), *(f"{k}={v}" for k, v in options.items())])
     if isinstance(value, Mapping):
         return ", ".join(f"{k}={_value(str(k), v)}" for k, v in value.items())
     if key in _FILE_REFS and isinstance(value, list):
@@ -162,7 +168,12 @@ def _volume_options(options: Any) -> str:
 
 
 def _is_section(key: str, value: Any) -> bool:
-    return isinstance(value, Mapping) and bool(value) and not key.endswith(_MAPS)
+    return (
+        isinstance(value, Mapping)
+        and bool(value)
+        and not key.endswith(_MAPS)
+        and key != "log_driver"  # one line, as its flags give it
+    )
 
 
 def spec_lines(spec: Mapping[str, Any], depth: int = 0) -> list[tuple[str, str]]:

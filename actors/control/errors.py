@@ -49,6 +49,8 @@ class ControlCode:
     STORE: Final = "store_error"
     GONE: Final = "gone"  # events asked for are no longer held (actors/events/)
     BUSY: Final = "busy"  # a per-manager bound is reached (event watches)
+    # what the nodes cannot do (read the output of a logging driver that keeps none)
+    NOT_SUPPORTED: Final = "not_supported"
 
 
 class ControlError(Exception):

@@ -1,7 +1,8 @@
 """The kernel-facing options of Docker's ``TaskTemplate.ContainerSpec`` ⇄ ours (pure):
 ``ReadOnly``, ``Init``, ``TTY``, ``Groups``, ``CapabilityAdd``, ``CapabilityDrop``,
 ``Ulimits`` (``[{Name, Soft, Hard}]``), ``Sysctls``, ``DNSConfig`` (``{Nameservers,
-Search, Options}``) and ``Hosts`` (``"IP HOST [ALIAS...]"`` lines, as SwarmKit's).
+Search, Options}``), ``Hosts`` (``"IP HOST [ALIAS...]"`` lines, as SwarmKit's) and
+``OomScoreAdj``.
 
 Rules: a capability Docker sends as ``NET_ADMIN`` is stored as ``CAP_NET_ADMIN`` (as the
 engine normalises it); going back, a field is written only when set, as Docker's
@@ -65,6 +66,7 @@ def container_options_from_docker(doc: Doc, path: str) -> dict[str, Any]:
             options=strings_at(dns, "Options", dns_path),
         ),
         "hosts": strings_at(doc, "Hosts", path),
+        "oom_score_adj": int_at(doc, "OomScoreAdj", path),
     }
 
 
@@ -86,5 +88,6 @@ def docker_container_options(c: ContainerSpec) -> dict[str, Any]:
         "Sysctls": dict(c.sysctls),
         "DNSConfig": {k: v for k, v in dns.items() if v},
         "Hosts": list(c.hosts),
+        "OomScoreAdj": c.oom_score_adj,
     }
     return {k: v for k, v in doc.items() if v}

@@ -41,6 +41,7 @@ STATUS_OF_CODE: Final[dict[str, int]] = {
     "locked": 503,
     "not_manager": 503,
     "store_error": 500,
+    "not_supported": 501,  # as dockerd's NotImplemented errors
 }
 
 # what dockerd puts before SwarmKit's "The swarm does not have a leader. ..."; scripts

@@ -80,8 +80,11 @@ def _docker_container(c: ContainerSpec) -> dict[str, Any]:
     return doc
 
 
-def _docker_resources(r: Resources) -> dict[str, Any]:
-    return {"NanoCPUs": r.nano_cpus, "MemoryBytes": r.memory_bytes}
+def _docker_resources(r: Resources, pids: int = 0) -> dict[str, Any]:
+    doc: dict[str, Any] = {"NanoCPUs": r.nano_cpus, "MemoryBytes": r.memory_bytes}
+    if pids:  # Docker's Limits.Pids (omitempty) is SwarmKit's ContainerSpec.PidsLimit
+        doc["Pids"] = pids
+    return doc
 
 
 def _docker_update(u: UpdateConfig) -> dict[str, Any]:
@@ -127,13 +130,13 @@ def docker_spec(spec: ServiceSpec) -> dict[str, Any]:
     """Our spec → Docker's ServiceSpec JSON; ``from_docker_spec`` of it gives it back."""
     task = spec.task
     placement = task.placement
-    return {
+    doc: dict[str, Any] = {
         "Name": spec.name,
         "Labels": dict(spec.labels),
         "TaskTemplate": {
             "ContainerSpec": _docker_container(task.container),
             "Resources": {
-                "Limits": _docker_resources(task.resources.limits),
+                "Limits": _docker_resources(task.resources.limits, task.container.pids_limit),
                 "Reservations": _docker_resources(task.resources.reservations),
             },
             "RestartPolicy": {
@@ -158,3 +161,7 @@ def docker_spec(spec: ServiceSpec) -> dict[str, Any]:
         "RollbackConfig": _docker_update(spec.rollback_config),
         "EndpointSpec": {"Mode": "vip", "Ports": docker_ports(spec.endpoint.ports)},
     }
+    if task.log_driver is not None:
+        driver = task.log_driver
+        doc["TaskTemplate"]["LogDriver"] = {"Name": driver.name, "Options": dict(driver.options)}
+    return doc

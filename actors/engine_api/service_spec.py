@@ -64,6 +64,7 @@ from api.specs import (
     GlobalJob,
     GlobalService,
     HealthConfig,
+    LogDriver,
     NetworkAttachmentConfig,
     Placement,
     PlacementPreference,
@@ -88,7 +89,7 @@ _DEFAULT_GRACE = ContainerSpec().stop_grace_period
 _DEFAULT_RESTART_DELAY = RestartPolicy().delay
 _DEFAULT_MONITOR = UpdateConfig().monitor
 _MODES = ("Replicated", "Global", "ReplicatedJob", "GlobalJob")
-_TASK_UNSUPPORTED = ("PluginSpec", "NetworkAttachmentSpec", "LogDriver")
+_TASK_UNSUPPORTED = ("PluginSpec", "NetworkAttachmentSpec")
 
 
 # -- Docker → ours ----------------------------------------------------------------------
@@ -207,13 +208,22 @@ def _container(doc: Doc, path: str) -> ContainerSpec:
 
 
 def _resources(doc: Doc, path: str) -> Resources:
-    if _get(doc, "Pids"):
-        raise not_supported(f"{path}Pids")
+    """Limits or reservations (a PIDs limit is read apart: ours is the container's)."""
     if _get(doc, "GenericResources"):
         raise not_supported(f"{path}GenericResources")
     return Resources(
         nano_cpus=_int(doc, "NanoCPUs", path), memory_bytes=_int(doc, "MemoryBytes", path)
     )
+
+
+def _log_driver(doc: Doc, path: str) -> LogDriver | None:
+    """``{Name, Options}``; no name is the engine's default driver (Docker's nil)."""
+    name = _str(doc, "Name", path)
+    if not name:
+        if _get(doc, "Options"):
+            raise bad_request(f"{path}Options: a logging driver's options need its Name")
+        return None
+    return LogDriver(name=name, options=_labels(doc, "Options", path))
 
 
 def _restart(doc: Doc, path: str) -> RestartPolicy:
@@ -330,15 +340,19 @@ def from_docker_spec(doc: Doc, base: ServiceSpec | None = None) -> ServiceSpec:
     if _str(template, "Runtime", "TaskTemplate.") not in ("", "container"):
         raise not_supported(f"TaskTemplate.Runtime {_get(template, 'Runtime')!r}")
     resources = _map(template, "Resources", "TaskTemplate.")
+    limits = _map(resources, "Limits", "TaskTemplate.Resources.")
+    reservations = _map(resources, "Reservations", "TaskTemplate.Resources.")
+    _refuse_set(reservations, ("Pids",), "TaskTemplate.Resources.Reservations.")
+    container = _container(
+        _map(template, "ContainerSpec", "TaskTemplate."), "TaskTemplate.ContainerSpec."
+    )
+    # Docker's Resources.Limits.Pids is SwarmKit's ContainerSpec.PidsLimit
+    pids = _int(limits, "Pids", "TaskTemplate.Resources.Limits.")
     task = TaskSpec(
-        container=_container(
-            _map(template, "ContainerSpec", "TaskTemplate."), "TaskTemplate.ContainerSpec."
-        ),
+        container=replace(container, pids_limit=pids),
         resources=ResourceRequirements(
-            limits=_resources(_map(resources, "Limits", ""), "TaskTemplate.Resources.Limits."),
-            reservations=_resources(
-                _map(resources, "Reservations", ""), "TaskTemplate.Resources.Reservations."
-            ),
+            limits=_resources(limits, "TaskTemplate.Resources.Limits."),
+            reservations=_resources(reservations, "TaskTemplate.Resources.Reservations."),
         ),
         restart_policy=_restart(
             _map(template, "RestartPolicy", "TaskTemplate."), "TaskTemplate.RestartPolicy."
@@ -350,6 +364,9 @@ def from_docker_spec(doc: Doc, base: ServiceSpec | None = None) -> ServiceSpec:
         ),
         force_update=_int(template, "ForceUpdate", "TaskTemplate."),
         networks=networks,
+        log_driver=_log_driver(
+            _map(template, "LogDriver", "TaskTemplate."), "TaskTemplate.LogDriver."
+        ),
     )
     return replace(
         base,

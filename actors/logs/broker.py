@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from actors.control.errors import error_of
+from actors.control.errors import ControlCode, error_of
 from actors.log import get_logger
 from actors.logs.broker_core import (
     BrokerCore,
@@ -48,6 +48,7 @@ from api.enums import NodeState
 from api.errors import CodecError
 from api.ids import new_id
 from api.objects import Node, ObjectKind, Service, Task
+from api.runtime_options import log_reading_refusal
 from transport.endpoint import Request
 
 __all__ = ["LogBroker", "concerns_follows"]
@@ -174,10 +175,11 @@ class LogBroker(PeriodicActor):
         sub_id = new_id(self._rng)
         now = self.clock()
         try:
-            node, (service_ids, task_ids, placed) = self._store.view(
+            node, (service_ids, task_ids, placed), unreadable = self._store.view(
                 lambda tx: (
                     node_queries.lookup(tx, selector.node) if selector.node else None,
                     _resolve(tx, selector),
+                    _unreadable(tx, selector),
                 )
             )
         except StoreError as exc:
@@ -185,6 +187,8 @@ class LogBroker(PeriodicActor):
             if refusal is None:
                 raise
             raise BrokerError(refusal.code, refusal.message) from exc
+        if unreadable is not None:  # refused as dockerd refuses it, before any line
+            raise BrokerError(ControlCode.NOT_SUPPORTED, unreadable)
         if node is not None:
             self._core.set_node_name(node.id, node.hostname)
             effects = self._core.subscribe(now, sub_id, owner, options, node_id=node.id)
@@ -357,6 +361,18 @@ def _resolve(tx: ReadTx, selector: LogSelector) -> tuple[set[str], set[str], set
     named = [task_queries.lookup(tx, ref) for ref in selector.tasks]
     tasks = [t for sid in service_ids for t in task_queries.by_service(tx, sid)] + named
     return service_ids, {t.id for t in named}, {t.node_id for t in tasks if t.node_id}
+
+
+def _unreadable(tx: ReadTx, selector: LogSelector) -> str | None:
+    """Why the output the selector asks for cannot be read (a service's or task's logging
+    driver keeps none to read back: api/runtime_options.py), or None."""
+    specs = [service_queries.lookup(tx, ref).spec.task for ref in selector.services]
+    specs += [task_queries.lookup(tx, ref).spec for ref in selector.tasks]
+    for spec in specs:
+        refusal = log_reading_refusal(spec)
+        if refusal is not None:
+            return refusal
+    return None
 
 
 def _contexts(tx: ReadTx, ids: Iterable[str]) -> list[TaskContext]:

@@ -106,7 +106,7 @@ def _flatten(value: Any, path: str, out: dict[str, Any]) -> None:
 
 def _is_label_map(path: str) -> bool:
     """A map diffed as one field (``+key=value -key``), its keys never paths."""
-    return path.endswith(("labels", "sysctls"))
+    return path.endswith(("labels", "sysctls", "log_driver.options"))
 
 
 def _leaves(spec: ServiceSpec) -> dict[str, Any]:

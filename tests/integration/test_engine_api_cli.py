@@ -290,6 +290,58 @@ def test_service_create_and_update_with_container_options(engine: Engine, test_i
         docker.run("service", "rm", "opts")
 
 
+def test_service_create_and_update_with_runtime_options(engine: Engine, test_image: str) -> None:
+    """``--limit-pids``, ``--oom-score-adj``, ``--log-driver``/``--log-opt`` from the docker
+    CLI: the spec holds them where Docker puts them, the container gets them, ``docker
+    service logs`` of ``--log-driver none`` fails with the engine's words. (The CLI sends
+    ``--oom-score-adj`` to API 1.46 only, and this endpoint speaks 1.41: swarmctl sets it,
+    ``docker service inspect`` shows it.)"""
+    docker, node, client = engine.docker, engine.node, engine.swarm.docker
+    try:
+        docker.ok(
+            "service", "create", "-d", "--name", "rt", "--limit-pids", "40",
+            "--log-driver", "none", "--log-opt", "mode=x", test_image, "sleep", "600",
+        )  # fmt: skip
+        set_oom = node.ctl("service", "update", "-d", "--oom-score-adj", "300", "rt")
+        assert set_oom.returncode == 0, set_oom.stderr
+        [inspected] = docker.inspect("service", "inspect", "rt")
+        template = inspected["Spec"]["TaskTemplate"]
+        assert template["Resources"]["Limits"]["Pids"] == 40
+        assert template["ContainerSpec"]["OomScoreAdj"] == 300
+        assert template["LogDriver"] == {"Name": "none", "Options": {"mode": "x"}}
+
+        def with_oom() -> dict[str, Any] | None:
+            for t in node.tasks("rt"):
+                if t["state"] == "running" and t["desired_state"] == "running":
+                    host = client.api.inspect_container(t["container_id"])["HostConfig"]
+                    return host if host["OomScoreAdj"] == 300 else None
+            return None
+
+        host = wait_for(with_oom, "the updated task running", timeout=60)
+        assert host["PidsLimit"] == 40
+        assert host["LogConfig"] == {"Type": "none", "Config": {"mode": "x"}}
+        refused = docker.run("service", "logs", "rt")
+        assert refused.returncode != 0
+        assert "configured logging driver does not support reading" in refused.stderr
+        pretty = docker.ok("service", "inspect", "--pretty", "rt")
+        assert "none" in pretty and "mode" in pretty, pretty  # the CLI's Log Driver section
+        # docker's update: --log-driver with its --log-opt replaces the driver
+        docker.ok(
+            "service", "update", "-d", "--limit-pids", "0", "--log-driver", "json-file",
+            "--log-opt", "max-size=1m", "rt",
+        )  # fmt: skip
+        [inspected] = docker.inspect("service", "inspect", "rt")
+        template = inspected["Spec"]["TaskTemplate"]
+        assert "Pids" not in template["Resources"]["Limits"]  # 0: unlimited, left out
+        assert template["ContainerSpec"]["OomScoreAdj"] == 300
+        assert template["LogDriver"] == {"Name": "json-file", "Options": {"max-size": "1m"}}
+        bad = docker.run("service", "update", "-d", "--limit-pids", "-1", "rt")
+        assert bad.returncode != 0
+        assert "--limit-pids must be 0 (unlimited)" in bad.stderr, bad.stderr
+    finally:
+        docker.run("service", "rm", "rt")
+
+
 def _volume_gone(client: Any, name: str) -> bool:
     try:
         client.volumes.get(name).remove()

@@ -61,3 +61,21 @@ def test_container_options_are_refused_by_their_flags(node: SwarmNode) -> None:
     ), result.stderr
     (row,) = node.tasks("ro")
     assert row["state"] == "rejected" and "--read-only" in row["error"]
+
+
+def test_runtime_options_are_refused_by_their_flags(node: SwarmNode) -> None:
+    """--limit-pids, --oom-score-adj and --log-driver reject the task naming them: a
+    process's output stays in the node's files (service logs reads it), sent nowhere else."""
+    result = node.ctl(
+        "service", "create", "--name", "rt", "--limit-pids", "10", "--oom-score-adj", "5",
+        "--log-driver", "json-file", "--restart-condition", "none", IMAGE, "sleep", "300",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    for named in (
+        "a PIDs limit (--limit-pids)",
+        "an OOM score adjustment (--oom-score-adj)",
+        "logging driver 'json-file' (a process's output stays in the node's own files)",
+    ):
+        assert named in result.stderr, result.stderr
+    (row,) = node.tasks("rt")
+    assert row["state"] == "rejected" and "--limit-pids" in row["error"]

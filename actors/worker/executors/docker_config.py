@@ -27,6 +27,9 @@ Rules:
 - The kernel-facing options (read-only root, init, TTY, groups, capabilities, ulimits,
   sysctls, DNS, hosts) go to the engine as Docker's swarm executor passes them; a hosts
   line ``IP HOST ALIAS`` is one ``HOST:IP`` for each of its names.
+- The PIDs limit, OOM score adjustment and logging driver go to the engine's host config
+  (``PidsLimit``, ``OomScoreAdj``, ``LogConfig``), as Docker's swarm executor passes them;
+  without a logging driver the container has the engine's default.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from typing import Any
 
 from api.enums import MountType, PortProtocol, PublishMode
 from api.objects import Network, Task
-from api.specs import DNSConfig, HealthConfig, Mount, PortConfig, Ulimit
+from api.specs import DNSConfig, HealthConfig, LogDriver, Mount, PortConfig, Ulimit
 
 __all__ = [
     "LABEL_NETWORK_ID",
@@ -143,6 +146,9 @@ class ContainerConfig:
     sysctls: Mapping[str, str] = field(default_factory=_no_labels)
     dns: DNSConfig = field(default_factory=DNSConfig)
     extra_hosts: tuple[str, ...] = ()  # the engine's "HOST:IP"
+    pids_limit: int = 0  # 0: unlimited
+    oom_score_adj: int = 0
+    log_driver: LogDriver | None = None  # None: the engine's default
 
     def create_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for the SDK's ``APIClient.create_container`` (without
@@ -219,8 +225,15 @@ class ContainerConfig:
             "dns_search": list(self.dns.search),
             "dns_opt": list(self.dns.options),
             "extra_hosts": list(self.extra_hosts),
+            "pids_limit": self.pids_limit,
+            "oom_score_adj": self.oom_score_adj,
         }
         kwargs.update((k, v) for k, v in optional.items() if v)
+        if self.log_driver is not None:
+            kwargs["log_config"] = {
+                "Type": self.log_driver.name,
+                "Config": dict(self.log_driver.options),
+            }
         return kwargs
 
 
@@ -415,6 +428,9 @@ def container_config(
         sysctls=spec.sysctls,
         dns=spec.dns_config,
         extra_hosts=extra_hosts(spec.hosts),
+        pids_limit=spec.pids_limit,
+        oom_score_adj=spec.oom_score_adj,
+        log_driver=task.spec.log_driver,
     )
 
 

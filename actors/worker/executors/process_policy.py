@@ -14,8 +14,11 @@ Rules (a task is not the node):
   memory limits; and, since a process shares the node's network and file system,
   published ports (it binds its own), mounts and networks; and what only a container
   has: a read-only root, an init, a TTY, supplementary groups, capabilities, ulimits,
-  sysctls, its own DNS settings and hosts entries. The task is rejected with a message
-  naming them.
+  sysctls, its own DNS settings and hosts entries; a PIDs limit and an OOM score
+  adjustment (the engine's cgroup and oom_score_adj, which the process executor does not
+  set up); and a logging driver (a process's output is kept in the node's own files, read
+  by ``service logs``, and sent nowhere else). The task is rejected with a message naming
+  them.
 """
 
 from __future__ import annotations
@@ -119,6 +122,15 @@ def refused_fields(spec: TaskSpec, task_users: Sequence[str]) -> str | None:
         wrong.append("a CPU limit")
     if limits.memory_bytes:
         wrong.append("a memory limit")
+    if c.pids_limit:
+        wrong.append("a PIDs limit (--limit-pids)")
+    if c.oom_score_adj:
+        wrong.append("an OOM score adjustment (--oom-score-adj)")
+    if spec.log_driver is not None:
+        wrong.append(
+            f"logging driver {spec.log_driver.name!r} (a process's output stays in the "
+            "node's own files)"
+        )
     if spec.ports:
         wrong.append("published ports (a process binds its own ports on the node)")
     if c.mounts:

@@ -23,6 +23,7 @@ from api.specs import (
     GlobalJob,
     GlobalService,
     HealthConfig,
+    LogDriver,
     Mount,
     NetworkAttachmentConfig,
     NetworkSpec,
@@ -241,7 +242,11 @@ def test_modes_and_healthcheck_forms() -> None:
         ("    links: [db]\n", "services.web.links: not supported"),
         ("    restart: always\n", "services.web.restart: not supported"),
         ("    deploy: {endpoint_mode: dnsrr}\n", "services.web.deploy.endpoint_mode: not supp"),
-        ("    deploy: {resources: {limits: {pids: 4}}}\n", "resources.limits.pids: not supp"),
+        ("    deploy: {resources: {reservations: {pids: 4}}}\n", "reservations.pids: not supp"),
+        ("    deploy: {resources: {limits: {pids: -1}}}\n", "limits.pids: must be >= 0"),
+        ("    logging: {options: {max-size: 1m}}\n", "web.logging.options: options need a dr"),
+        ("    logging: {driver: none, format: x}\n", "web.logging.format: not supported"),
+        ("    oom_score_adj: -1001\n", "services.web.oom_score_adj: must be >= -1000"),
         ("    deploy: {mode: sideways}\n", "services.web.deploy.mode: unknown mode 'sideways'"),
         ("    deploy: {mode: global, replicas: 2}\n", "deploy.replicas: replicas cannot be"),
         ("    deploy: {replicas: -1}\n", "services.web.deploy.replicas: must be >= 0"),
@@ -579,3 +584,19 @@ def test_container_options_convert_as_docker_stack_deploy_does() -> None:
 )
 def test_container_options_refused_naming_their_key(extra: str, named: str) -> None:
     assert named in refused(minimal(extra))
+
+
+def test_pids_oom_score_adj_and_logging_convert_as_docker_stack_deploy_does() -> None:
+    web = service(
+        minimal(
+            "    oom_score_adj: -200\n"
+            "    logging: {driver: json-file, options: {max-size: 1m}}\n"
+            "    deploy: {resources: {limits: {pids: 50, memory: 64M}}}\n"
+        )
+    )
+    assert web.task.container.pids_limit == 50
+    assert web.task.container.oom_score_adj == -200
+    assert web.task.log_driver == LogDriver("json-file", {"max-size": "1m"})
+    assert web.task.resources.limits.memory_bytes == 64 << 20
+    plain = service(minimal("    logging: {}\n"))
+    assert plain.task.log_driver is None and plain.task.container.pids_limit == 0
