@@ -35,6 +35,14 @@ Rules:
   it comes up in the certificate's role).
 - A node removed from the cluster (``node rm``; its agent is refused) stops with exit 1
   and the reason (`stop_reason`), which swarm-node prints.
+- ``swarm leave`` (``control.cluster.leave``, actors/node/leaving.py; `leave` hands it
+  here from the control handler): on `run`'s thread the node stops its agent, removes its
+  tasks, leaves Raft if it is a manager with others in the group, stops the rest of its
+  tree but the endpoints that answer, and removes its swarm state from the state dir
+  (identity, keys, certificates, task db, Raft log: all but the lock) and its task
+  directories. Once the answer is out it stops with exit 0, logging ``node.left`` with
+  what went; started again with the same flags it is a new node: it founds a new cluster,
+  or joins afresh with ``--join-addr``.
 - A manager whose Raft member another manager says was removed from the group (started
   again with its old state after ``--force-new-cluster`` elsewhere, or removed while it
   was down; actors/raft_node/peers.py) rejoins, as SwarmKit's does: the tree stops, the
@@ -57,6 +65,7 @@ from actors import log
 from actors.ca.node_certs import NodeCertificates, load_node_certs, node_certs_exist
 from actors.ca.node_identity import NodeIdentity, ensure_private_dir
 from actors.node.config import NodeConfig
+from actors.node.leaving import LeaveRefused, LeaveRequest, LeavingNode, leave_swarm
 from actors.node.startup.at_rest import (
     AtRest,
     StoppedWhileLocked,
@@ -87,12 +96,18 @@ from actors.node.tree.worker_parts import PartsSetup, WorkerParts
 from actors.worker.executors import default_executor_kind
 from actors.worker.executors.process_policy import choose_process_user
 from actors.worker.executors.process_sandbox import ProcessSandbox, prepare_sandbox
+from actors.worker.task_files import default_files_root
 from api.enums import NodeRole
 from transport.source import source_host
 
 __all__ = ["NodeRunner"]
 
 WAKE_INTERVAL: Final = 0.5  # the run loop looks at its flags at least this often
+LEAVE_RAFT_TIMEOUT: Final = 30.0  # how long a leaving manager waits to be out of Raft
+# once the leave is answered: the handler's reply is queued, then the answer's way out
+# (the control socket's, and the Engine API's HTTP answer) before their endpoints stop
+LEAVE_REPLY_WAIT: Final = 10.0
+LEAVE_REPLY_GRACE: Final = 0.5
 
 _log = log.get_logger("node")
 
@@ -112,6 +127,8 @@ class NodeRunner:
         self._exit_code = 0
         self._role_change: NodeCertificates | None = None
         self._raft_removed = False
+        self._leave: LeaveRequest | None = None
+        self._leave_lock = threading.Lock()
         self._executor = ""
         self._sandbox: ProcessSandbox | None = None
         self._at_rest: AtRest | None = None
@@ -282,6 +299,7 @@ class NodeRunner:
             sandbox=self._sandbox,
             on_removed=self._removed,
             on_raft_removed=self._removed_from_raft,
+            on_leave=self.leave,
         )
         parts: NodeParts = WorkerParts(setup) if at_rest is None else ManagerParts(setup, at_rest)
         self._at_rest = at_rest
@@ -309,6 +327,9 @@ class NodeRunner:
         while not self._stop.is_set():
             self._wake.wait(WAKE_INTERVAL)
             self._wake.clear()
+            if self._leave is not None and not self._stop.is_set():
+                self._leave_swarm(self._leave)
+                return
             certs, self._role_change = self._role_change, None
             if certs is not None and not self._stop.is_set():
                 self._restart(certs)
@@ -339,6 +360,62 @@ class NodeRunner:
             raft_id=node.parts.raft_id,
             control_api=str(self.config.listen_control_api),
         )
+
+    # -- leaving the swarm ----------------------------------------------------------------
+    def leave(self, force: bool) -> LeaveRequest:
+        """From the control handler's thread: the leave runs on `run`'s thread. Raises
+        `LeaveRefused` when the node is already leaving or stopping."""
+        with self._leave_lock:
+            if self._leave is not None:
+                raise LeaveRefused("this node is already leaving the swarm")
+            if self._stop.is_set():
+                raise LeaveRefused("this node is stopping")
+            request = self._leave = LeaveRequest(force)
+        self._wake.set()
+        return request
+
+    def _leave_swarm(self, request: LeaveRequest) -> None:
+        node, identity = self.node, self.identity
+        assert node is not None and identity is not None and node.supervisor is not None
+        parts = node.parts
+        config = self.config
+        task_dirs = [default_files_root(identity.node_id)]
+        if self._sandbox is not None:
+            task_dirs.append(self._sandbox.work_root)
+        manager = parts if isinstance(parts, ManagerParts) else None
+        _log.info("node.leaving", role=parts.role.value, force=request.force)
+        try:
+            outcome = leave_swarm(
+                LeavingNode(
+                    node.supervisor,
+                    parts.role,
+                    identity.node_id,
+                    config.state_dir,
+                    task_dirs,
+                    store=manager.store if manager is not None else None,
+                    raft=(lambda: manager.raft.node) if manager is not None else lambda: None,
+                ),
+                stop=self._stop,
+                task_timeout=config.stop_timeout * 2,
+                raft_timeout=LEAVE_RAFT_TIMEOUT,
+            )
+        except Exception as exc:
+            _log.error("node.leave_failed", error=str(exc)[:500])
+            request.outcome.set_exception(exc)
+            self.request_stop(f"leaving the swarm failed: {type(exc).__name__}: {exc}", 1)
+            return
+        self._at_rest = None  # its files are gone with the rest
+        _log.info(
+            "node.left",
+            node_id=outcome.node_id,
+            role=parts.role.value,
+            left_raft=outcome.left_raft,
+            removed=list(outcome.removed),
+        )
+        request.outcome.set_result(outcome)
+        if request.replied.wait(LEAVE_REPLY_WAIT):
+            self._stop.wait(LEAVE_REPLY_GRACE)
+        self.request_stop("left the swarm", 0)
 
     def _removed_from_raft(self) -> None:
         """From the Raft loop's thread: the rejoin runs on `run`'s thread."""
