@@ -9,17 +9,19 @@ Rules:
   the runner (`LeaveRequest`) and answers once the node has left: its tasks removed, its
   swarm state gone. Having answered, it says so (``replied``); only then does the runner
   stop the endpoints that carry the answer, and the process exits 0.
-- `leave_swarm`, in order: the renewer, the log publisher and the agent stop (no new
-  assignment, no role restart); the worker is given an empty full assignment set, so
-  every task's container (or process) is stopped and removed, and the leave waits for it
-  (at most ``task_timeout``; what is left is logged); a manager that is not the last
-  member leaves Raft through the demotion path (its own Node's desired role becomes
-  worker: the leader's membership keeper hands leadership over if it is the leader, then
-  removes it, actors/node/membership/plan.py) and waits until it is out (another member
-  says so, or its own configuration lacks it; at most ``raft_timeout``, after which a
-  forced leave goes on, as Docker's does without a quorum); then every other child but
-  the answering endpoints (control, engine) stops; then the swarm state goes
-  (`wipe_swarm_state`).
+- `leave_swarm`, in order: the renewer stops (no role restart); a manager that is not
+  the last member leaves Raft through the demotion path (its own Node's desired role
+  becomes worker: the leader's membership keeper hands leadership over if it is the
+  leader, removes it, then records it a worker, actors/node/membership/plan.py) and waits
+  until it is out: its session says its role is worker now (the removed member itself
+  is never told: the leader stops replicating to it, and the others refuse its Raft
+  traffic once it is recorded a worker), another member says it was removed, or its own
+  configuration lacks it; at most ``raft_timeout``, after which a forced leave goes on,
+  as Docker's does without a quorum. Then the log publisher and the agent stop (no new
+  assignment); the worker is given an empty full assignment set, so every task's
+  container (or process) is stopped and removed, and the leave waits for it (at most
+  ``task_timeout``; what is left is logged); then every other child but the answering
+  endpoints (control, engine) stops; then the swarm state goes (`wipe_swarm_state`).
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ __all__ = [
 ]
 
 ANSWERING: Final = frozenset({"control", "engine"})  # the children that carry the answer
-FIRST: Final = ("renewer", "logs", "agent")  # stopped before the tasks are removed
+FIRST: Final = ("renewer",)  # stopped before anything else: no role restart meanwhile
+SESSION: Final = ("logs", "agent")  # stopped before the tasks are removed
 POLL: Final = 0.1  # how often a step looks whether it is done
 
 _log = get_logger("node")
@@ -140,6 +143,8 @@ class LeavingNode:
     task_dirs: Sequence[Path]  # the node's task directories outside its state dir
     store: MemoryStore | None = None  # a manager's
     raft: Callable[[], RaftNode | None] = lambda: None  # a manager's running Raft node
+    # the Node's role as the node's dispatcher session last said (None: not said yet)
+    session_role: Callable[[], NodeRole | None] = lambda: None
 
 
 def leave_swarm(
@@ -154,16 +159,22 @@ def leave_swarm(
     stops with exit 1)."""
     supervisor = node.supervisor.proxy()
     names = [status.name for status in supervisor.status().get(timeout=10.0)]
+    stopped = {*FIRST, *SESSION}
     for name in FIRST:
+        if name in names:
+            supervisor.stop_child(name).get()
+    left_raft = False
+    if node.role is NodeRole.MANAGER and node.store is not None:
+        left_raft = leave_raft(
+            node.store, node.raft, node.node_id, node.session_role, raft_timeout, stop, clock
+        )
+    for name in SESSION:
         if name in names:
             supervisor.stop_child(name).get()
     if "worker" in names:
         _remove_tasks(supervisor.get("worker").get(timeout=10.0), task_timeout, stop, clock)
-    left_raft = False
-    if node.role is NodeRole.MANAGER and node.store is not None:
-        left_raft = leave_raft(node.store, node.raft, node.node_id, raft_timeout, stop, clock)
     for name in reversed(names):
-        if name not in ANSWERING and name not in FIRST:
+        if name not in ANSWERING and name not in stopped:
             supervisor.stop_child(name).get()
     removed = wipe_swarm_state(node.state_dir, node.task_dirs)
     return LeaveOutcome(node.node_id, tuple(removed), left_raft)
@@ -192,6 +203,7 @@ def leave_raft(
     store: MemoryStore,
     raft: Callable[[], RaftNode | None],
     node_id: str,
+    session_role: Callable[[], NodeRole | None],
     timeout: float,
     stop: threading.Event,
     clock: Callable[[], float] = time.monotonic,
@@ -219,7 +231,7 @@ def leave_raft(
         _log.warning("node.leave.raft_not_left", raft_id=status.node_id, error=str(exc)[:300])
         return False
     while clock() < deadline and not stop.is_set():
-        if member.removed_by is not None:
+        if session_role() is NodeRole.WORKER or member.removed_by is not None:
             break
         status = member.status()
         if status.node_id not in (*status.voters, *status.learners):

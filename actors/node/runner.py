@@ -394,6 +394,11 @@ class NodeRunner:
                     task_dirs,
                     store=manager.store if manager is not None else None,
                     raft=(lambda: manager.raft.node) if manager is not None else lambda: None,
+                    session_role=(
+                        (lambda: manager.shared.session_role)
+                        if manager is not None
+                        else lambda: None
+                    ),
                 ),
                 stop=self._stop,
                 task_timeout=config.stop_timeout * 2,
