@@ -19,7 +19,8 @@ Rules:
   configuration lacks it; at most ``raft_timeout``, after which a forced leave goes on,
   as Docker's does without a quorum. Then the log publisher and the agent stop (no new
   assignment); the worker is given an empty full assignment set, so every task's
-  container (or process) is stopped and removed, and the leave waits for it (at most
+  container (or process) is stopped (its stop signal, then its grace period) and
+  removed, and the leave waits for it (at most the longest grace period plus
   ``task_timeout``; what is left is logged); then every other child but the answering
   endpoints (control, engine) stops; then the swarm state goes (`wipe_swarm_state`).
 """
@@ -48,7 +49,9 @@ from actors.raft_node.actor import RaftNode
 from actors.store import MemoryStore, StoreError, WriteTx, nodes
 from actors.worker.worker import WorkerSink
 from api.enums import NodeRole
+from api.objects import Task
 from api.schema.control import CONTROL_CLUSTER_LEAVE
+from api.task_state import TaskState
 from transport.endpoint import Handler, Request
 
 __all__ = [
@@ -186,12 +189,16 @@ def _remove_tasks(
     stop: threading.Event,
     clock: Callable[[], float],
 ) -> None:
-    """An empty full assignment set: every task stopped and its container removed."""
+    """An empty full assignment set: every task stopped (its stop signal, then its grace
+    period) and its container removed; waits for the longest grace period plus
+    ``timeout``."""
     proxy = worker.proxy()
+    tasks: Sequence[tuple[Task, TaskState]] = proxy.held_tasks().get(timeout=10.0)
+    grace = max((task.spec.container.stop_grace_period for task, _ in tasks), default=0.0)
     held: Sequence[str] = proxy.task_ids().get(timeout=10.0)
-    _log.info("node.leave.removing_tasks", tasks=len(held))
+    _log.info("node.leave.removing_tasks", tasks=len(held), grace=grace)
     WorkerSink(worker, timeout=10.0).apply_assignments(True, (), ())
-    deadline = clock() + timeout
+    deadline = clock() + grace + timeout
     while held and clock() < deadline and not stop.is_set():
         stop.wait(POLL)
         held = proxy.task_ids().get(timeout=10.0)

@@ -160,3 +160,47 @@ def test_a_manager_is_refused_without_force_and_the_leader_leaves_with_it(
     swarm.ctl_json("node", "rm", old_id)
     assert row(swarm, old_id) is None
     assert os.listdir(leader.state_dir) == ["lock"]
+
+
+@pytest.mark.docker
+def test_docker_swarm_leave_through_the_engine_api(
+    tmp_path: Path, docker_client: Any, test_image: str
+) -> None:
+    """The real docker CLI: the last manager is refused in Docker's words, then leaves
+    with --force; its container is removed from the engine, its state dir emptied, and
+    started again with the same flags it founds a new cluster."""
+    from tests.support.engine_cli import DockerCli, engine_flags
+    from tests.support.swarm import node_containers
+    from tests.support.waiting import wait_for
+
+    sock = tmp_path / "engine.sock"
+    with Swarm(tmp_path, docker_client=docker_client) as swarm:
+        m1 = swarm.start_node("m1", executor="docker", extra=engine_flags(sock))
+        m1.wait_ready()
+        wait_for(sock.exists, "the Engine API socket")
+        docker = DockerCli(sock, cwd=tmp_path)
+        old_id = m1.node_id
+        old_cluster = m1.ctl_json("cluster", "inspect")["id"]
+        docker.ok("service", "create", "--name", "web", "--detach", test_image, "sleep", "300")
+        poll(lambda: len(m1.running("web")) == 1, "web running", 60)
+        assert node_containers(docker_client, old_id)
+
+        refused = docker.fails("swarm", "leave")
+        assert (
+            "Error response from daemon: You are attempting to leave the swarm on a node that "
+            "is participating as a manager. Removing the last manager erases all current "
+            "state of the swarm. Use `--force` to ignore this message." in refused
+        ), refused
+
+        before = state_files(m1.state_dir)
+        assert docker.ok("swarm", "leave", "--force").strip() == "Node left the swarm."
+        event = left(m1)
+        assert event["left_raft"] is False  # the last manager: no Raft to leave
+        assert node_containers(docker_client, old_id) == []
+        assert_swarm_state_gone(m1.state_dir, before)
+
+        m1.start()
+        m1.wait_ready()
+        assert m1.node_id != old_id
+        assert m1.ctl_json("cluster", "inspect")["id"] != old_cluster
+        assert m1.ctl_json("service", "ls") == []
