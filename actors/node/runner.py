@@ -296,10 +296,10 @@ class NodeRunner:
             executor=self._executor,
             description=describe_host(config.hostname, self._executor, config.labels),
             on_role_change=self._role_changed,
+            on_leave=self.leave,
             sandbox=self._sandbox,
             on_removed=self._removed,
             on_raft_removed=self._removed_from_raft,
-            on_leave=self.leave,
         )
         parts: NodeParts = WorkerParts(setup) if at_rest is None else ManagerParts(setup, at_rest)
         self._at_rest = at_rest

@@ -17,9 +17,7 @@ import pytest
 from actors.worker.executors.process import process_start_ticks
 from tests.support.swarm import Swarm, SwarmNode, poll
 
-REFUSAL = (
-    "You are attempting to leave the swarm on a node that is participating as a manager. "
-)
+REFUSAL = "You are attempting to leave the swarm on a node that is participating as a manager. "
 TAIL = (
     "The only way to restore a swarm that has lost consensus is to reinitialize it with "
     "`--force-new-cluster`. Use `--force` to suppress this message."

@@ -366,10 +366,7 @@ class ManagerParts:
     def leave_handlers(self, _peers: Directory) -> HandlerTable:
         """``swarm leave``, outside the readiness gate: a manager that knows no leader is
         refused in Docker's words, and leaves with ``--force``."""
-        begin = self.setup.on_leave
-        if begin is None:
-            return {}
-        return leave_handler(begin, self.leave_refusal, self.setup.leave_timeout)
+        return leave_handler(self.setup.on_leave, self.leave_refusal, self.setup.leave_timeout)
 
     def leave_refusal(self, force: bool) -> str | None:
         """Docker's refusal of a manager's leave, from this manager's own store."""

@@ -97,12 +97,12 @@ class PartsSetup:
     executor: str  # docker | process | sim, chosen
     description: NodeDescription
     on_role_change: RoleChange  # must not block: it runs on the renewer
+    # ``swarm leave`` handed to the runner (actors/node/leaving.py)
+    on_leave: Callable[[bool], LeaveRequest]
     sandbox: ProcessSandbox | None = None  # the process executor's (cli/node_main.py)
     on_removed: Callable[[str], None] | None = None  # the node was removed: stop (must not block)
     # a manager's Raft member was told it was removed from the group: rejoin (must not block)
     on_raft_removed: Callable[[], None] | None = None
-    # ``swarm leave`` handed to the runner (actors/node/leaving.py); None: not served
-    on_leave: Callable[[bool], LeaveRequest] | None = None
     leave_timeout: float = 120.0  # how long a leave's answer waits for the node to leave
     tick_interval: float = 0.1  # Raft's (a manager)
 
@@ -406,10 +406,7 @@ class WorkerParts:
 
     def leave_handlers(self, _peers: Directory) -> HandlerTable:
         """``swarm leave``: a worker always may (``--force`` or not)."""
-        begin = self.setup.on_leave
-        if begin is None:
-            return {}
-        return leave_handler(begin, lambda _force: None, self.setup.leave_timeout)
+        return leave_handler(self.setup.on_leave, lambda _force: None, self.setup.leave_timeout)
 
     def children(self) -> list[ChildSpec]:
         config = self.setup.config
