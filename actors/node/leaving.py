@@ -47,6 +47,7 @@ from actors.node.membership.leave import StateEntry, leaves_raft, swarm_state
 from actors.node.startup.state_dir import LOCK_FILE
 from actors.raft_node.actor import RaftNode
 from actors.store import MemoryStore, StoreError, WriteTx, nodes
+from actors.worker.executors.base import Executor
 from actors.worker.worker import WorkerSink
 from api.enums import NodeRole
 from api.objects import Task
@@ -63,6 +64,7 @@ __all__ = [
     "leave_handler",
     "leave_raft",
     "leave_swarm",
+    "remove_executor_tasks",
     "wipe_swarm_state",
 ]
 
@@ -251,6 +253,14 @@ def leave_raft(
         return False
     _log.info("node.leave.raft_left", raft_id=status.node_id, by=member.removed_by)
     return True
+
+
+def remove_executor_tasks(executor: Executor) -> None:
+    """Everything ``executor`` holds for this node stopped and removed, found by node id
+    (no worker state needed: a locked manager's is locked away)."""
+    for task_id in executor.list_tasks():
+        executor.remove_orphan(task_id)
+        _log.info("node.leave.task_removed", task_id=task_id)
 
 
 def wipe_swarm_state(state_dir: Path, task_dirs: Sequence[Path] = ()) -> list[str]:

@@ -42,7 +42,9 @@ Rules:
   (identity, keys, certificates, task db, Raft log: all but the lock) and its task
   directories. Once the answer is out it stops with exit 0, logging ``node.left`` with
   what went; started again with the same flags it is a new node: it founds a new cluster,
-  or joins afresh with ``--join-addr``.
+  or joins afresh with ``--join-addr``. A locked manager leaves only with ``--force``
+  (actors/node/startup/locked.py): it cannot leave Raft, so it only removes the tasks its
+  executor holds for its node id and wipes its state (`_leave_while_locked`), then exits 0.
 - A manager whose Raft member another manager says was removed from the group (started
   again with its old state after ``--force-new-cluster`` elsewhere, or removed while it
   was down; actors/raft_node/peers.py) rejoins, as SwarmKit's does: the tree stops, the
@@ -63,11 +65,19 @@ from typing import Final
 
 from actors import log
 from actors.ca.node_certs import NodeCertificates, load_node_certs, node_certs_exist
-from actors.ca.node_identity import NodeIdentity, ensure_private_dir
+from actors.ca.node_identity import NodeIdentity, ensure_private_dir, read_node_id
 from actors.node.config import NodeConfig
-from actors.node.leaving import LeaveRefused, LeaveRequest, LeavingNode, leave_swarm
+from actors.node.leaving import (
+    LeaveRefused,
+    LeaveRequest,
+    LeavingNode,
+    leave_swarm,
+    remove_executor_tasks,
+    wipe_swarm_state,
+)
 from actors.node.startup.at_rest import (
     AtRest,
+    LeftWhileLocked,
     StoppedWhileLocked,
     hand_over_to_worker,
     open_at_rest,
@@ -93,7 +103,7 @@ from actors.node.tree.host_info import describe_host
 from actors.node.tree.manager_parts import ManagerParts
 from actors.node.tree.node import Node, NodeParts
 from actors.node.tree.worker_parts import PartsSetup, WorkerParts
-from actors.worker.executors import default_executor_kind
+from actors.worker.executors import default_executor_kind, make_executor
 from actors.worker.executors.process_policy import choose_process_user
 from actors.worker.executors.process_sandbox import ProcessSandbox, prepare_sandbox
 from actors.worker.task_files import default_files_root
@@ -161,6 +171,17 @@ class NodeRunner:
             except StoppedWhileLocked:
                 _log.info("node.stopped", exit_code=0, locked=True)
                 return 0
+            except LeftWhileLocked as left:
+                _log.info(
+                    "node.left",
+                    node_id=left.node_id,
+                    role=NodeRole.MANAGER.value,
+                    left_raft=False,
+                    locked=True,
+                    removed=list(left.removed),
+                )
+                _log.info("node.stopped", exit_code=0, locked=True)
+                return 0
             try:
                 self._start_tree(startup, at_rest)
                 self._log_started(startup)
@@ -199,6 +220,7 @@ class NodeRunner:
             version={"version": software_version()},
             # only a manager holds a key store, locked or not
             preflight=lambda: check_listeners(node_listeners(config, NodeRole.MANAGER)),
+            leave=self._leave_while_locked,
         )
         startup = prepare_node(
             state_dir,
@@ -373,6 +395,26 @@ class NodeRunner:
             request = self._leave = LeaveRequest(force)
         self._wake.set()
         return request
+
+    def _leave_while_locked(self) -> list[str]:
+        """``cluster leave --force`` on a locked manager (from the locked control
+        endpoint's handler): what its executor holds for it stopped and removed (its
+        worker state is locked away: the executor finds them by node id), then its swarm
+        state wiped. What went."""
+        state_dir = self.config.state_dir
+        node_id = read_node_id(state_dir)
+        log.set_node_id(node_id)
+        _log.info("node.leaving", role=NodeRole.MANAGER.value, force=True, locked=True)
+        self._executor = self._choose_executor()
+        sandbox = self._process_sandbox(node_id)
+        executor = make_executor(
+            self._executor, state_dir=state_dir, node_id=node_id, sandbox=sandbox
+        )
+        remove_executor_tasks(executor)
+        task_dirs = [default_files_root(node_id)]
+        if sandbox is not None:
+            task_dirs.append(sandbox.work_root)
+        return wipe_swarm_state(state_dir, task_dirs)
 
     def _leave_swarm(self, request: LeaveRequest) -> None:
         node, identity = self.node, self.identity

@@ -202,3 +202,40 @@ def test_docker_swarm_leave_through_the_engine_api(
         assert m1.node_id != old_id
         assert m1.ctl_json("cluster", "inspect")["id"] != old_cluster
         assert m1.ctl_json("service", "ls") == []
+
+
+def test_a_locked_manager_leaves_only_with_force(swarm: Swarm) -> None:
+    """As Docker's daemon on a locked swarm: refused without --force; with it, the tasks
+    it left running are found by node id and removed, and its swarm state goes, though
+    its keys were never unlocked."""
+    m1 = swarm.start_node("m1", extra=("--autolock",))
+    m1.wait_ready()
+    m1.ctl_json("service", "create", "--name", "kept", "--detach", "busybox", "sleep", "300")
+    poll(lambda: len(m1.running("kept")) == 1, "kept running")
+    assert m1.terminate() == 0  # tasks keep running, as on any stop
+    processes = recorded_processes(m1.state_dir)
+    assert processes and all(process_start_ticks(pid) == ticks for pid, ticks in processes)
+    m1.start(wait=False)
+    poll(
+        lambda: (
+            m1.ctl("service", "ls").stderr.strip()
+            == "swarmctl: this node is locked: run swarmctl unlock"
+        ),
+        "m1 locked",
+    )
+
+    refused = m1.ctl("cluster", "leave")
+    assert refused.stderr.strip() == (
+        "swarmctl: Swarm is encrypted and locked. Please unlock it first or use `--force` "
+        "to ignore this message."
+    )
+    before = state_files(m1.state_dir)
+    assert "keystore" in before
+    result = m1.ctl("cluster", "leave", "--force")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Node left the swarm."
+    event = left(m1)
+    assert event["locked"] is True and "keystore" in event["removed"]
+    for pid, ticks in processes:
+        assert process_start_ticks(pid) != ticks, pid
+    assert_swarm_state_gone(m1.state_dir, before)

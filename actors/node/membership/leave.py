@@ -3,6 +3,10 @@
 manager must take itself out of Raft first, and what of a state dir is swarm state.
 
 Rules:
+- A locked manager (autolock, waiting for ``swarmctl unlock``) leaves only with
+  ``--force`` (`LOCKED`); it cannot leave Raft (its keys are locked away): it removes its
+  tasks and wipes its state, and the others see it unreachable until ``node demote`` and
+  ``node rm``.
 - A worker always leaves (``--force`` changes nothing for it).
 - A manager never leaves without ``--force``. The refusal always opens with
   `MANAGER_REFUSAL` and, but for the last manager, ends with `REFUSAL_TAIL`; between them,
@@ -30,6 +34,7 @@ from api.objects import Node
 
 __all__ = [
     "LAST_MANAGER",
+    "LOCKED",
     "LOST_CONSENSUS",
     "MANAGER_REFUSAL",
     "REFUSAL_TAIL",
@@ -41,6 +46,9 @@ __all__ = [
     "swarm_state",
 ]
 
+LOCKED: Final = (
+    "Swarm is encrypted and locked. Please unlock it first or use `--force` to ignore this message."
+)
 MANAGER_REFUSAL: Final = (
     "You are attempting to leave the swarm on a node that is participating as a manager. "
 )
@@ -93,12 +101,21 @@ def manager_counts(nodes: Iterable[Node], node_id: str) -> ManagerCounts:
 
 
 def leave_refusal(
-    role: NodeRole, force: bool, *, serving: bool = True, counts: ManagerCounts | None = None
+    role: NodeRole,
+    force: bool,
+    *,
+    locked: bool = False,
+    serving: bool = True,
+    counts: ManagerCounts | None = None,
 ) -> str | None:
     """Why this node may not leave (None: it may). A manager's ``serving``: it runs its
     control API (Docker's active manager); ``counts``: None when it cannot count its
     managers (no leader known)."""
-    if role is not NodeRole.MANAGER or force:
+    if force:
+        return None
+    if locked:
+        return LOCKED
+    if role is not NodeRole.MANAGER:
         return None
     if not serving:
         return MANAGER_REFUSAL + LOST_CONSENSUS + REFUSAL_TAIL

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from actors.node.membership.leave import (
     LAST_MANAGER,
+    LOCKED,
     LOST_CONSENSUS,
     MANAGER_REFUSAL,
     REFUSAL_TAIL,
@@ -75,6 +76,15 @@ def test_an_unreachable_manager_or_one_without_counts_gets_the_plain_refusal() -
         MANAGER_REFUSAL + REFUSAL_TAIL
     )
     assert leave_refusal(M, False, counts=None) == MANAGER_REFUSAL + REFUSAL_TAIL
+
+
+def test_a_locked_manager_is_told_to_unlock_first_unless_forced() -> None:
+    assert leave_refusal(M, False, locked=True) == (
+        "Swarm is encrypted and locked. Please unlock it first or use `--force` to ignore "
+        "this message."
+    )
+    assert leave_refusal(M, False, locked=True) == LOCKED
+    assert leave_refusal(M, True, locked=True) is None
 
 
 def test_a_manager_not_serving_may_lose_consensus() -> None:
