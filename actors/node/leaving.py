@@ -48,6 +48,8 @@ from actors.node.startup.state_dir import LOCK_FILE
 from actors.raft_node.actor import RaftNode
 from actors.store import MemoryStore, StoreError, WriteTx, nodes
 from actors.worker.executors.base import Executor
+from actors.worker.executors.process_sandbox import ProcessSandbox
+from actors.worker.task_files import default_files_root
 from actors.worker.worker import WorkerSink
 from api.enums import NodeRole
 from api.objects import Task
@@ -57,6 +59,7 @@ from transport.endpoint import Handler, Request
 
 __all__ = [
     "ANSWERING",
+    "LeaveDesk",
     "LeaveOutcome",
     "LeaveRefused",
     "LeaveRequest",
@@ -64,7 +67,9 @@ __all__ = [
     "leave_handler",
     "leave_raft",
     "leave_swarm",
+    "leave_while_locked",
     "remove_executor_tasks",
+    "task_dirs",
     "wipe_swarm_state",
 ]
 
@@ -95,6 +100,65 @@ class LeaveRequest:
     force: bool
     outcome: Future[LeaveOutcome] = field(default_factory=Future)
     replied: threading.Event = field(default_factory=threading.Event)
+
+
+class LeaveDesk:
+    """Where a control handler hands a leave over (`begin`, any thread) and the runner
+    finds it (`pending`) and carries it out (`carry_out`, on the runner's thread)."""
+
+    def __init__(self, wake: Callable[[], None], stopping: Callable[[], bool]) -> None:
+        self._wake = wake
+        self._stopping = stopping
+        self._lock = threading.Lock()
+        self.pending: LeaveRequest | None = None
+
+    def begin(self, force: bool) -> LeaveRequest:
+        """Hand a leave to the runner; `LeaveRefused` when one is under way or the node
+        is stopping."""
+        with self._lock:
+            if self.pending is not None:
+                raise LeaveRefused("this node is already leaving the swarm")
+            if self._stopping():
+                raise LeaveRefused("this node is stopping")
+            request = self.pending = LeaveRequest(force)
+        self._wake()
+        return request
+
+    def carry_out(
+        self,
+        request: LeaveRequest,
+        node: LeavingNode,
+        *,
+        stop: threading.Event,
+        task_timeout: float,
+        raft_timeout: float,
+        reply_wait: float,
+        reply_grace: float,
+    ) -> LeaveOutcome:
+        """`leave_swarm`, its outcome handed to the waiting handler, then until the
+        answer is out: the handler said it replied (at most ``reply_wait``), and
+        ``reply_grace`` for the reply's way through the socket (and the Engine API's
+        HTTP answer). Raises what stopped the leave (the request fails with it)."""
+        _log.info("node.leaving", role=node.role.value, force=request.force)
+        try:
+            outcome = leave_swarm(
+                node, stop=stop, task_timeout=task_timeout, raft_timeout=raft_timeout
+            )
+        except Exception as exc:
+            _log.error("node.leave_failed", error=str(exc)[:500])
+            request.outcome.set_exception(exc)
+            raise
+        _log.info(
+            "node.left",
+            node_id=outcome.node_id,
+            role=node.role.value,
+            left_raft=outcome.left_raft,
+            removed=list(outcome.removed),
+        )
+        request.outcome.set_result(outcome)
+        if request.replied.wait(reply_wait):
+            stop.wait(reply_grace)
+        return outcome
 
 
 def leave_handler(
@@ -253,6 +317,23 @@ def leave_raft(
         return False
     _log.info("node.leave.raft_left", raft_id=status.node_id, by=member.removed_by)
     return True
+
+
+def task_dirs(node_id: str, sandbox: ProcessSandbox | None) -> list[Path]:
+    """The node's task directories outside its state dir: its tasks' secret and config
+    files, and the process executor's working directories."""
+    found = [default_files_root(node_id)]
+    if sandbox is not None:
+        found.append(sandbox.work_root)
+    return found
+
+
+def leave_while_locked(state_dir: Path, executor: Executor, dirs: Sequence[Path]) -> list[str]:
+    """A locked manager's forced leave: what ``executor`` holds for the node removed,
+    then its swarm state wiped (its keys stay locked: it cannot leave Raft). What went."""
+    _log.info("node.leaving", role=NodeRole.MANAGER.value, force=True, locked=True)
+    remove_executor_tasks(executor)
+    return wipe_swarm_state(state_dir, dirs)
 
 
 def remove_executor_tasks(executor: Executor) -> None:

@@ -35,12 +35,12 @@ Rules:
   it comes up in the certificate's role).
 - A node removed from the cluster (``node rm``; its agent is refused) stops with exit 1
   and the reason (`stop_reason`), which swarm-node prints.
-- ``swarm leave`` (``control.cluster.leave``, actors/node/leaving.py; `leave` hands it
-  here from the control handler): on `run`'s thread the node stops its agent, removes its
-  tasks, leaves Raft if it is a manager with others in the group, stops the rest of its
-  tree but the endpoints that answer, and removes its swarm state from the state dir
-  (identity, keys, certificates, task db, Raft log: all but the lock) and its task
-  directories. Once the answer is out it stops with exit 0, logging ``node.left`` with
+- ``swarm leave`` (``control.cluster.leave``, actors/node/leaving.py; the control
+  handler hands it over through a `LeaveDesk`): on `run`'s thread the node leaves Raft if
+  it is a manager with others in the group, stops its agent, removes its tasks, stops the
+  rest of its tree but the endpoints that answer, and removes its swarm state from the
+  state dir (identity, keys, certificates, task db, Raft log: all but the lock) and its
+  task directories. Once the answer is out it stops with exit 0, logging ``node.left`` with
   what went; started again with the same flags it is a new node: it founds a new cluster,
   or joins afresh with ``--join-addr``. A locked manager leaves only with ``--force``
   (actors/node/startup/locked.py): it cannot leave Raft, so it only removes the tasks its
@@ -68,12 +68,11 @@ from actors.ca.node_certs import NodeCertificates, load_node_certs, node_certs_e
 from actors.ca.node_identity import NodeIdentity, ensure_private_dir, read_node_id
 from actors.node.config import NodeConfig
 from actors.node.leaving import (
-    LeaveRefused,
+    LeaveDesk,
     LeaveRequest,
     LeavingNode,
-    leave_swarm,
-    remove_executor_tasks,
-    wipe_swarm_state,
+    leave_while_locked,
+    task_dirs,
 )
 from actors.node.startup.at_rest import (
     AtRest,
@@ -106,7 +105,6 @@ from actors.node.tree.worker_parts import PartsSetup, WorkerParts
 from actors.worker.executors import default_executor_kind, make_executor
 from actors.worker.executors.process_policy import choose_process_user
 from actors.worker.executors.process_sandbox import ProcessSandbox, prepare_sandbox
-from actors.worker.task_files import default_files_root
 from api.enums import NodeRole
 from transport.source import source_host
 
@@ -137,8 +135,7 @@ class NodeRunner:
         self._exit_code = 0
         self._role_change: NodeCertificates | None = None
         self._raft_removed = False
-        self._leave: LeaveRequest | None = None
-        self._leave_lock = threading.Lock()
+        self._leaves = LeaveDesk(self._wake.set, self._stop.is_set)
         self._executor = ""
         self._sandbox: ProcessSandbox | None = None
         self._at_rest: AtRest | None = None
@@ -318,7 +315,7 @@ class NodeRunner:
             executor=self._executor,
             description=describe_host(config.hostname, self._executor, config.labels),
             on_role_change=self._role_changed,
-            on_leave=self.leave,
+            on_leave=self._leaves.begin,
             sandbox=self._sandbox,
             on_removed=self._removed,
             on_raft_removed=self._removed_from_raft,
@@ -349,8 +346,9 @@ class NodeRunner:
         while not self._stop.is_set():
             self._wake.wait(WAKE_INTERVAL)
             self._wake.clear()
-            if self._leave is not None and not self._stop.is_set():
-                self._leave_swarm(self._leave)
+            leave = self._leaves.pending
+            if leave is not None and not self._stop.is_set():
+                self._leave_swarm(leave)
                 return
             certs, self._role_change = self._role_change, None
             if certs is not None and not self._stop.is_set():
@@ -384,84 +382,52 @@ class NodeRunner:
         )
 
     # -- leaving the swarm ----------------------------------------------------------------
-    def leave(self, force: bool) -> LeaveRequest:
-        """From the control handler's thread: the leave runs on `run`'s thread. Raises
-        `LeaveRefused` when the node is already leaving or stopping."""
-        with self._leave_lock:
-            if self._leave is not None:
-                raise LeaveRefused("this node is already leaving the swarm")
-            if self._stop.is_set():
-                raise LeaveRefused("this node is stopping")
-            request = self._leave = LeaveRequest(force)
-        self._wake.set()
-        return request
-
     def _leave_while_locked(self) -> list[str]:
-        """``cluster leave --force`` on a locked manager (from the locked control
-        endpoint's handler): what its executor holds for it stopped and removed (its
-        worker state is locked away: the executor finds them by node id), then its swarm
-        state wiped. What went."""
+        """``cluster leave --force`` on a locked manager, from the locked control
+        endpoint's handler (actors/node/startup/locked.py): its executor finds the node's
+        tasks by node id (its worker state is locked away)."""
         state_dir = self.config.state_dir
         node_id = read_node_id(state_dir)
         log.set_node_id(node_id)
-        _log.info("node.leaving", role=NodeRole.MANAGER.value, force=True, locked=True)
         self._executor = self._choose_executor()
         sandbox = self._process_sandbox(node_id)
         executor = make_executor(
             self._executor, state_dir=state_dir, node_id=node_id, sandbox=sandbox
         )
-        remove_executor_tasks(executor)
-        task_dirs = [default_files_root(node_id)]
-        if sandbox is not None:
-            task_dirs.append(sandbox.work_root)
-        return wipe_swarm_state(state_dir, task_dirs)
+        return leave_while_locked(state_dir, executor, task_dirs(node_id, sandbox))
 
     def _leave_swarm(self, request: LeaveRequest) -> None:
         node, identity = self.node, self.identity
         assert node is not None and identity is not None and node.supervisor is not None
-        parts = node.parts
-        config = self.config
-        task_dirs = [default_files_root(identity.node_id)]
-        if self._sandbox is not None:
-            task_dirs.append(self._sandbox.work_root)
-        manager = parts if isinstance(parts, ManagerParts) else None
-        _log.info("node.leaving", role=parts.role.value, force=request.force)
+        manager = node.parts if isinstance(node.parts, ManagerParts) else None
+        leaving = LeavingNode(
+            node.supervisor,
+            node.parts.role,
+            identity.node_id,
+            self.config.state_dir,
+            task_dirs(identity.node_id, self._sandbox),
+        )
+        if manager is not None:
+            leaving = replace(
+                leaving,
+                store=manager.store,
+                raft=lambda: manager.raft.node,
+                session_role=lambda: manager.shared.session_role,
+            )
         try:
-            outcome = leave_swarm(
-                LeavingNode(
-                    node.supervisor,
-                    parts.role,
-                    identity.node_id,
-                    config.state_dir,
-                    task_dirs,
-                    store=manager.store if manager is not None else None,
-                    raft=(lambda: manager.raft.node) if manager is not None else lambda: None,
-                    session_role=(
-                        (lambda: manager.shared.session_role)
-                        if manager is not None
-                        else lambda: None
-                    ),
-                ),
+            self._leaves.carry_out(
+                request,
+                leaving,
                 stop=self._stop,
-                task_timeout=config.stop_timeout * 2,
+                task_timeout=self.config.stop_timeout * 2,
                 raft_timeout=LEAVE_RAFT_TIMEOUT,
+                reply_wait=LEAVE_REPLY_WAIT,
+                reply_grace=LEAVE_REPLY_GRACE,
             )
         except Exception as exc:
-            _log.error("node.leave_failed", error=str(exc)[:500])
-            request.outcome.set_exception(exc)
             self.request_stop(f"leaving the swarm failed: {type(exc).__name__}: {exc}", 1)
             return
         self._at_rest = None  # its files are gone with the rest
-        _log.info(
-            "node.left",
-            node_id=outcome.node_id,
-            role=parts.role.value,
-            left_raft=outcome.left_raft,
-            removed=list(outcome.removed),
-        )
-        request.outcome.set_result(outcome)
-        if request.replied.wait(LEAVE_REPLY_WAIT):
-            self._stop.wait(LEAVE_REPLY_GRACE)
         self.request_stop("left the swarm", 0)
 
     def _removed_from_raft(self) -> None:

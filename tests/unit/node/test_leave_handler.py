@@ -10,7 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from actors.node.leaving import (
+    LeaveDesk,
     LeaveOutcome,
     LeaveRefused,
     LeaveRequest,
@@ -96,3 +99,16 @@ def test_the_wipe_keeps_only_the_lock_and_live_sockets(tmp_path: Path) -> None:
     assert removed == ["keys", "node_id", str(tasks)]
     assert sorted(p.name for p in state.iterdir()) == ["lock", "swarm.sock"]
     assert not tasks.exists()
+
+
+def test_the_desk_takes_one_leave_and_none_while_stopping() -> None:
+    woken: list[bool] = []
+    stopping = [False]
+    desk = LeaveDesk(lambda: woken.append(True), lambda: stopping[0])
+    first = desk.begin(True)
+    assert desk.pending is first and first.force and woken == [True]
+    with pytest.raises(LeaveRefused, match="already leaving"):
+        desk.begin(True)
+    stopping[0] = True
+    with pytest.raises(LeaveRefused, match="stopping"):
+        LeaveDesk(lambda: None, lambda: stopping[0]).begin(False)
