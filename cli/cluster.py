@@ -2,8 +2,8 @@
 and ``cluster update [--heartbeat-period D] [--task-history-limit N]
 [--service-history-limit N] [--snapshot-interval N] [--cert-expiry D]
 [--autolock=true|false] [--allow-bind-mounts[=true|false]]``, ``cluster unlock-key
-[-q] [--rotate]`` (cli/unlock.py) and ``cluster engine-cert DIR`` (cli/engine_cert.py);
-the cluster is "default" unless named."""
+[-q] [--rotate]`` (cli/unlock.py), ``cluster engine-cert DIR`` (cli/engine_cert.py) and
+``cluster leave [-f]`` (cli/leave.py); the cluster is "default" unless named."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from cli.argtypes import BOOLEAN, COUNT, DURATION
 from cli.connection import ControlConnection
 from cli.engine_cert import add_engine_cert_verb
 from cli.errors import CliError
+from cli.leave import add_leave_verb
 from cli.output import write_json, write_text
 from cli.unlock import add_unlock_key_verb, autolock_argument, show_unlock_key
 
@@ -23,7 +24,9 @@ __all__ = ["register"]
 
 def register(groups: Any, common: argparse.ArgumentParser) -> None:
     parser = groups.add_parser(
-        "cluster", parents=[common], help="inspect and update the cluster; join tokens"
+        "cluster",
+        parents=[common],
+        help="inspect and update the cluster; join tokens; leave it",
     )
     verbs = parser.add_subparsers(title="commands", dest="verb", metavar="COMMAND", required=True)
     inspect = verbs.add_parser("inspect", parents=[common], help="show the cluster's settings")
@@ -98,6 +101,7 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     update.set_defaults(run=run_update)
     add_unlock_key_verb(verbs, common)
     add_engine_cert_verb(verbs, common)
+    add_leave_verb(verbs, common)
 
 
 def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:

@@ -35,7 +35,7 @@ PROG = "swarmctl"
 # noun → (its module, which registers it; its summary in --help), in --help's order
 NOUNS: dict[str, tuple[str, str]] = {
     "version": ("cli.version", "show the client and server versions"),
-    "cluster": ("cli.cluster", "inspect and update the cluster; join tokens"),
+    "cluster": ("cli.cluster", "inspect and update the cluster; join tokens; leave it"),
     "node": (
         "cli.node",
         "list, inspect, update, remove, promote, demote, drain, pause, activate nodes; "

@@ -42,16 +42,20 @@ class ControlCaller:
             raise EngineError(503, "the Engine API is stopping")
         return self._client
 
-    async def call(self, type_: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The reply's body; EngineError for a refusal or a manager that does not answer."""
+    async def call(
+        self, type_: str, body: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """The reply's body; EngineError for a refusal or a manager that does not answer
+        (within ``timeout`` seconds, else the caller's)."""
+        timeout = self.timeout if timeout is None else timeout
         try:
-            future = self._live().request_async(type_, dict(body or {}), self.timeout)
+            future = self._live().request_async(type_, dict(body or {}), timeout)
             return await asyncio.wrap_future(future)
         except RemoteError as exc:
             raise EngineError.of_control(exc.code, exc.message) from None
         except RequestTimeout:
             raise EngineError(
-                503, f"the manager did not answer {type_} within {self.timeout:g}s"
+                503, f"the manager did not answer {type_} within {timeout:g}s"
             ) from None
         except ClientClosed:
             raise EngineError(503, "the Engine API is stopping") from None

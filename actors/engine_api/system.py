@@ -3,7 +3,9 @@
 ``/swarm/update`` changes what the control API's ``cluster update`` can change (task
 history, snapshot interval, heartbeat period, certificate expiry, autolock) and rotates
 join tokens and the unlock key; a change to any other field is refused naming it.
-``/swarm/init|join|leave`` answer as Docker does on a node already in a swarm.
+``/swarm/init|join`` answer as Docker does on a node already in a swarm; ``/swarm/leave``
+is the control API's ``cluster leave`` (actors/node/leaving.py): this node leaves and
+swarm-node exits once it has answered.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from actors.engine_api.app import ENGINE, json_body, reply, route
-from actors.engine_api.errors import EngineError, bad_request, not_supported
+from actors.engine_api.errors import EngineError, bad_request
 from actors.engine_api.events import EVENT_FILTERS, docker_event, local_match, to_control
 from actors.engine_api.objects import docker_swarm
 from actors.engine_api.swarm_update import cluster_changes
@@ -27,6 +29,7 @@ from api.version import VERSION
 
 __all__ = ["add_routes"]
 
+LEAVE_TIMEOUT: Final = 120.0  # a leave waits for the tasks to stop, a manager to leave Raft
 EVENT_LEASE: Final = 10.0  # seconds of one control.events lease: a gone client is noticed
 
 
@@ -199,7 +202,10 @@ async def already_in_swarm(request: web.Request) -> web.StreamResponse:
 
 
 async def swarm_leave(request: web.Request) -> web.StreamResponse:
-    raise not_supported("POST /swarm/leave (stop swarm-node, then swarmctl node rm)")
+    force = query_bool(request.query, "force")
+    control = request.app[ENGINE].control
+    await control.call("control.cluster.leave", {"force": force}, timeout=LEAVE_TIMEOUT)
+    return web.Response(status=200)
 
 
 async def events(request: web.Request) -> web.StreamResponse:

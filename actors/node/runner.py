@@ -35,6 +35,16 @@ Rules:
   it comes up in the certificate's role).
 - A node removed from the cluster (``node rm``; its agent is refused) stops with exit 1
   and the reason (`stop_reason`), which swarm-node prints.
+- ``swarm leave`` (``control.cluster.leave``, actors/node/leaving.py; the control
+  handler hands it over through a `LeaveDesk`): on `run`'s thread the node leaves Raft if
+  it is a manager with others in the group, stops its agent, removes its tasks, stops the
+  rest of its tree but the endpoints that answer, and removes its swarm state from the
+  state dir (identity, keys, certificates, task db, Raft log: all but the lock) and its
+  task directories. Once the answer is out it stops with exit 0, logging ``node.left`` with
+  what went; started again with the same flags it is a new node: it founds a new cluster,
+  or joins afresh with ``--join-addr``. A locked manager leaves only with ``--force``
+  (actors/node/startup/locked.py): it cannot leave Raft, so it only removes the tasks its
+  executor holds for its node id and wipes its state (`_leave_while_locked`), then exits 0.
 - A manager whose Raft member another manager says was removed from the group (started
   again with its old state after ``--force-new-cluster`` elsewhere, or removed while it
   was down; actors/raft_node/peers.py) rejoins, as SwarmKit's does: the tree stops, the
@@ -55,10 +65,18 @@ from typing import Final
 
 from actors import log
 from actors.ca.node_certs import NodeCertificates, load_node_certs, node_certs_exist
-from actors.ca.node_identity import NodeIdentity, ensure_private_dir
+from actors.ca.node_identity import NodeIdentity, ensure_private_dir, read_node_id
 from actors.node.config import NodeConfig
+from actors.node.leaving import (
+    LeaveDesk,
+    LeaveRequest,
+    LeavingNode,
+    leave_while_locked,
+    task_dirs,
+)
 from actors.node.startup.at_rest import (
     AtRest,
+    LeftWhileLocked,
     StoppedWhileLocked,
     hand_over_to_worker,
     open_at_rest,
@@ -84,7 +102,7 @@ from actors.node.tree.host_info import describe_host
 from actors.node.tree.manager_parts import ManagerParts
 from actors.node.tree.node import Node, NodeParts
 from actors.node.tree.worker_parts import PartsSetup, WorkerParts
-from actors.worker.executors import default_executor_kind
+from actors.worker.executors import default_executor_kind, make_executor
 from actors.worker.executors.process_policy import choose_process_user
 from actors.worker.executors.process_sandbox import ProcessSandbox, prepare_sandbox
 from api.enums import NodeRole
@@ -93,6 +111,11 @@ from transport.source import source_host
 __all__ = ["NodeRunner"]
 
 WAKE_INTERVAL: Final = 0.5  # the run loop looks at its flags at least this often
+LEAVE_RAFT_TIMEOUT: Final = 30.0  # how long a leaving manager waits to be out of Raft
+# once the leave is answered: the handler's reply is queued, then the answer's way out
+# (the control socket's, and the Engine API's HTTP answer) before their endpoints stop
+LEAVE_REPLY_WAIT: Final = 10.0
+LEAVE_REPLY_GRACE: Final = 0.5
 
 _log = log.get_logger("node")
 
@@ -112,6 +135,7 @@ class NodeRunner:
         self._exit_code = 0
         self._role_change: NodeCertificates | None = None
         self._raft_removed = False
+        self._leaves = LeaveDesk(self._wake.set, self._stop.is_set)
         self._executor = ""
         self._sandbox: ProcessSandbox | None = None
         self._at_rest: AtRest | None = None
@@ -142,6 +166,17 @@ class NodeRunner:
             try:
                 startup, at_rest = self._start_up()
             except StoppedWhileLocked:
+                _log.info("node.stopped", exit_code=0, locked=True)
+                return 0
+            except LeftWhileLocked as left:
+                _log.info(
+                    "node.left",
+                    node_id=left.node_id,
+                    role=NodeRole.MANAGER.value,
+                    left_raft=False,
+                    locked=True,
+                    removed=list(left.removed),
+                )
                 _log.info("node.stopped", exit_code=0, locked=True)
                 return 0
             try:
@@ -182,6 +217,7 @@ class NodeRunner:
             version={"version": software_version()},
             # only a manager holds a key store, locked or not
             preflight=lambda: check_listeners(node_listeners(config, NodeRole.MANAGER)),
+            leave=self._leave_while_locked,
         )
         startup = prepare_node(
             state_dir,
@@ -279,6 +315,7 @@ class NodeRunner:
             executor=self._executor,
             description=describe_host(config.hostname, self._executor, config.labels),
             on_role_change=self._role_changed,
+            on_leave=self._leaves.begin,
             sandbox=self._sandbox,
             on_removed=self._removed,
             on_raft_removed=self._removed_from_raft,
@@ -309,6 +346,10 @@ class NodeRunner:
         while not self._stop.is_set():
             self._wake.wait(WAKE_INTERVAL)
             self._wake.clear()
+            leave = self._leaves.pending
+            if leave is not None and not self._stop.is_set():
+                self._leave_swarm(leave)
+                return
             certs, self._role_change = self._role_change, None
             if certs is not None and not self._stop.is_set():
                 self._restart(certs)
@@ -339,6 +380,55 @@ class NodeRunner:
             raft_id=node.parts.raft_id,
             control_api=str(self.config.listen_control_api),
         )
+
+    # -- leaving the swarm ----------------------------------------------------------------
+    def _leave_while_locked(self) -> list[str]:
+        """``cluster leave --force`` on a locked manager, from the locked control
+        endpoint's handler (actors/node/startup/locked.py): its executor finds the node's
+        tasks by node id (its worker state is locked away)."""
+        state_dir = self.config.state_dir
+        node_id = read_node_id(state_dir)
+        log.set_node_id(node_id)
+        self._executor = self._choose_executor()
+        sandbox = self._process_sandbox(node_id)
+        executor = make_executor(
+            self._executor, state_dir=state_dir, node_id=node_id, sandbox=sandbox
+        )
+        return leave_while_locked(state_dir, executor, task_dirs(node_id, sandbox))
+
+    def _leave_swarm(self, request: LeaveRequest) -> None:
+        node, identity = self.node, self.identity
+        assert node is not None and identity is not None and node.supervisor is not None
+        manager = node.parts if isinstance(node.parts, ManagerParts) else None
+        leaving = LeavingNode(
+            node.supervisor,
+            node.parts.role,
+            identity.node_id,
+            self.config.state_dir,
+            task_dirs(identity.node_id, self._sandbox),
+        )
+        if manager is not None:
+            leaving = replace(
+                leaving,
+                store=manager.store,
+                raft=lambda: manager.raft.node,
+                session_role=lambda: manager.shared.session_role,
+            )
+        try:
+            self._leaves.carry_out(
+                request,
+                leaving,
+                stop=self._stop,
+                task_timeout=self.config.stop_timeout * 2,
+                raft_timeout=LEAVE_RAFT_TIMEOUT,
+                reply_wait=LEAVE_REPLY_WAIT,
+                reply_grace=LEAVE_REPLY_GRACE,
+            )
+        except Exception as exc:
+            self.request_stop(f"leaving the swarm failed: {type(exc).__name__}: {exc}", 1)
+            return
+        self._at_rest = None  # its files are gone with the rest
+        self.request_stop("left the swarm", 0)
 
     def _removed_from_raft(self) -> None:
         """From the Raft loop's thread: the rejoin runs on `run`'s thread."""

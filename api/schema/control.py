@@ -16,6 +16,10 @@ Autolock (actors/control/unlock.py, cli/unlock.py): ``control.unlock`` is the on
 locked manager serves (besides ``version``); every other control request is refused with
 code ``locked``. ``control.cluster.update`` takes ``autolock`` (bool): its reply then
 carries the ``unlock_key`` when switched on.
+
+Leaving (actors/node/leaving.py, cli/cluster.py): ``control.cluster.leave`` is served by
+every node's control socket, a worker's too (Docker's ``swarm leave``); the node answers
+once it has left and then exits.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ __all__ = [
     "CONTROL_CLUSTER_INSPECT_REPLY",
     "CONTROL_CLUSTER_JOIN_TOKEN",
     "CONTROL_CLUSTER_JOIN_TOKEN_REPLY",
+    "CONTROL_CLUSTER_LEAVE",
+    "CONTROL_CLUSTER_LEAVE_REPLY",
     "CONTROL_CLUSTER_UNLOCK_KEY",
     "CONTROL_CLUSTER_UNLOCK_KEY_REPLY",
     "CONTROL_CLUSTER_UPDATE",
@@ -423,6 +429,24 @@ CONTROL_UNLOCK: Final = SCHEMA.declare(
         (Field("unlock_key", STR),),
         reply="control.unlock.reply",
         doc="Unlock a locked manager; a wrong key is refused with code invalid_unlock_key.",
+    )
+)
+CONTROL_CLUSTER_LEAVE_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "control.cluster.leave.reply",
+        (Field("node_id", STR), Field("removed", ListOf(STR))),
+        doc="removed: what went from the state dir (and the node's task directories).",
+    )
+)
+CONTROL_CLUSTER_LEAVE: Final = SCHEMA.declare(
+    MessageType(
+        "control.cluster.leave",
+        (Field("force", BOOL, required=False),),
+        reply="control.cluster.leave.reply",
+        doc="This node leaves the swarm (a manager only with force: it leaves Raft first, "
+        "unless it is the last manager); its tasks are removed, its swarm state wiped, and "
+        "it exits once it has answered. A manager without force is refused (unavailable) "
+        "in Docker's words.",
     )
 )
 CONTROL_CLUSTER_UNLOCK_KEY_REPLY: Final = SCHEMA.declare(

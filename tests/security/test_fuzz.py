@@ -67,6 +67,7 @@ CONTROL_WRITES = frozenset(
         "control.cluster.update",
         "control.cluster.join_token",
         "control.cluster.unlock_key",
+        "control.cluster.leave",
     }
 )
 MANAGER_ACTS = frozenset({"raft.join", "dispatcher.session"})

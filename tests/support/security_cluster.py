@@ -26,6 +26,7 @@ from typing import Any, cast
 
 from actors.ca.join import hello_address, hello_keypair
 from actors.node.config import NodeConfig
+from actors.node.leaving import LeaveRefused, LeaveRequest
 from actors.node.startup.at_rest import prepare_at_rest
 from actors.node.startup.security import prepare_node
 from actors.node.tree.manager_parts import ManagerParts
@@ -119,6 +120,10 @@ class SecurityCluster:
         return [e for e in node.log_events() if e.get("event") == name]
 
 
+def _never_leaves(_force: bool) -> LeaveRequest:
+    raise LeaveRefused("the tables' parts never run")
+
+
 def served_tables(tmp_path: Path) -> dict[str, dict[str, frozenset[str]]]:
     """``{"manager": {endpoint: handler names}, "worker": {...}}``, from the tables a
     manager's and a worker's node serve."""
@@ -146,6 +151,7 @@ def served_tables(tmp_path: Path) -> dict[str, dict[str, frozenset[str]]]:
             executor="process",
             description=NodeDescription(hostname="tables"),
             on_role_change=lambda _certs: None,
+            on_leave=_never_leaves,
         )
         parts: NodeParts
         if start.role is NodeRole.MANAGER:

@@ -157,6 +157,7 @@ CORES = [
     Core(
         "node-membership",
         (
+            "actors/node/membership/leave.py",
             "actors/node/membership/plan.py",
             "actors/node/membership/roles.py",
             "api/roles.py",

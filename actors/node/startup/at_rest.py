@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -39,7 +39,7 @@ from actors.control.unlock import set_autolock
 from actors.log import get_logger
 from actors.node.startup.force_new_cluster import force_new_cluster
 from actors.node.startup.keys import KEYSTORE_DIR, RAFT_DIR, NodeKeys, open_node_keys
-from actors.node.startup.locked import wait_for_unlock
+from actors.node.startup.locked import LeftWhileLocked, wait_for_unlock
 from actors.node.startup.rekey import KeyRewrapper, RaftNodes, reencrypt_state_dir
 from actors.store import MemoryStore, StoreError, clusters
 from actors.worker.state import WORKER_DIR, WorkerStateFile
@@ -47,6 +47,7 @@ from actors.worker.state import WORKER_DIR, WorkerStateFile
 __all__ = [
     "AtRest",
     "KeysAtRestJob",
+    "LeftWhileLocked",
     "StoppedWhileLocked",
     "hand_over_to_worker",
     "open_at_rest",
@@ -173,12 +174,14 @@ def open_at_rest(
     stop: threading.Event,
     version: Mapping[str, Any],
     preflight: Callable[[], None] = lambda: None,
+    leave: Callable[[], Sequence[str]] | None = None,
 ) -> NodeKeys | None:
     """The state dir's key store, unlocked (waiting for ``swarmctl unlock`` when
-    autolocked, which accepts a right key only once ``preflight`` passes:
-    actors/node/startup/locked.py); created when ``init`` (locked under a new unlock key
-    with ``autolock``); None when there is none (a worker, a node about to join). Raises
-    `StoppedWhileLocked` and `actors.node.startup.keys.NodeKeysError`."""
+    autolocked, which accepts a right key only once ``preflight`` passes, and serves
+    ``cluster leave --force`` with ``leave``: actors/node/startup/locked.py); created when
+    ``init`` (locked under a new unlock key with ``autolock``); None when there is none (a
+    worker, a node about to join). Raises `StoppedWhileLocked`, `LeftWhileLocked` and
+    `actors.node.startup.keys.NodeKeysError`."""
     if KeyStore(state_dir / KEYSTORE_DIR).exists():
         if autolock:
             _log.warning("node.autolock.ignored", reason="the cluster exists: use cluster update")
@@ -186,7 +189,9 @@ def open_at_rest(
         if isinstance(opened, NodeKeys):
             return opened
         info = {"node_id": read_node_id(state_dir), "role": "manager", **version}
-        keys = wait_for_unlock(opened, control_path, stop, version=info, preflight=preflight)
+        keys = wait_for_unlock(
+            opened, control_path, stop, version=info, preflight=preflight, leave=leave
+        )
         if keys is None:
             raise StoppedWhileLocked()
         return keys

@@ -11,28 +11,45 @@ with the error naming it and what it is for, and the node stays locked, so the o
 frees it and unlocks again instead of being told "unlocked" by a node about to stop. The
 endpoint is stopped and its socket file removed before returning, so the node's own
 control endpoint can bind it.
+
+``swarmctl cluster leave`` is served too, as Docker's daemon does on a locked swarm:
+refused without ``--force`` (actors/node/membership/leave.py `LOCKED`); with it, ``leave``
+(the runner's: its tasks removed, its swarm state wiped) runs, the answer names what went,
+and `wait_for_unlock` raises `LeftWhileLocked` once the answer is out.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from actors.ca.keystore import KeyStoreError
-from actors.control.errors import ControlCode, ControlError
+from actors.control.errors import ControlCode, ControlError, guarded
 from actors.control.unlock import locked_handlers
 from actors.log import get_logger
+from actors.node.membership.leave import leave_refusal
 from actors.node.startup.keys import LockedKeys, NodeKeys
 from actors.node.startup.listeners import PortTaken
+from api.enums import NodeRole
+from api.schema.control import CONTROL_CLUSTER_LEAVE
 from transport.endpoint import Endpoint, Handler, Request
 
-__all__ = ["wait_for_unlock"]
+__all__ = ["LeftWhileLocked", "wait_for_unlock"]
 
 _log = get_logger("keys")
 
-REPLY_GRACE = 0.5  # seconds the endpoint stays up after a successful unlock
+REPLY_GRACE = 0.5  # seconds the endpoint stays up after a successful unlock or leave
+
+
+class LeftWhileLocked(Exception):
+    """The locked node left the swarm (``cluster leave --force``): what it removed."""
+
+    def __init__(self, node_id: str, removed: Sequence[str]) -> None:
+        super().__init__("left the swarm while locked")
+        self.node_id = node_id
+        self.removed = tuple(removed)
 
 
 def wait_for_unlock(
@@ -42,8 +59,12 @@ def wait_for_unlock(
     *,
     version: Mapping[str, Any],
     preflight: Callable[[], None] = lambda: None,
+    leave: Callable[[], Sequence[str]] | None = None,
 ) -> NodeKeys | None:
+    """The unlocked keys; None when stopped first. Raises `LeftWhileLocked` once a
+    ``cluster leave --force`` was answered (served only when ``leave`` is given)."""
     result: list[NodeKeys] = []
+    left: list[Sequence[str]] = []
     unlocked = threading.Event()
     guard = threading.Lock()
 
@@ -51,6 +72,8 @@ def wait_for_unlock(
         with guard:
             if result:
                 return
+            if left:
+                raise ControlError(ControlCode.UNAVAILABLE, "this node has left the swarm")
             try:
                 keys = locked.unlock(text)
             except KeyStoreError as exc:  # damaged, not a wrong key: say which file
@@ -76,7 +99,27 @@ def wait_for_unlock(
     def version_handler(_request: Request) -> Mapping[str, Any]:
         return {**version, "locked": True}
 
+    def leave_swarm(body: Mapping[str, Any]) -> Mapping[str, Any]:
+        why = leave_refusal(NodeRole.MANAGER, bool(body.get("force")), locked=True)
+        if why is not None or leave is None:
+            raise ControlError(ControlCode.UNAVAILABLE, why or "this node cannot leave now")
+        with guard:
+            if result or left:
+                raise ControlError(ControlCode.UNAVAILABLE, "this node is no longer locked")
+            try:
+                removed = leave()
+            except Exception as exc:
+                _log.error("node.leave_failed", error=str(exc)[:500], locked=True)
+                raise ControlError(
+                    ControlCode.UNAVAILABLE, f"leaving the swarm failed: {exc}"
+                ) from None
+            left.append(removed)
+        stop_waiting()
+        return {"node_id": str(version.get("node_id", "")), "removed": list(removed)}
+
     handlers: dict[str, Handler] = {**locked_handlers(attempt), "version": version_handler}
+    if leave is not None:
+        handlers[CONTROL_CLUSTER_LEAVE.name] = guarded(leave_swarm)
     endpoint = Endpoint(f"ipc://{control_path}", handlers, name="control")
     wake = threading.Event()
 
@@ -88,11 +131,13 @@ def wait_for_unlock(
     try:
         while not wake.is_set() and not stop.is_set():
             wake.wait(0.2)
-        if unlocked.is_set():
-            # the reply to ``swarmctl unlock`` is queued on the endpoint's I/O thread, and
-            # closing drops what is unsent (linger 0): give it a moment to leave
+        if unlocked.is_set() or left:
+            # the reply to ``swarmctl unlock`` (or ``leave``) is queued on the endpoint's
+            # I/O thread, and closing drops what is unsent (linger 0): give it a moment
             stop.wait(REPLY_GRACE)
     finally:
         endpoint.stop()
         control_path.unlink(missing_ok=True)
+    if left:
+        raise LeftWhileLocked(str(version.get("node_id", "")), left[0])
     return result[0] if result else None

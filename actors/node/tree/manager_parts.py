@@ -61,8 +61,10 @@ from actors.logs.relay import LeaderRelay
 from actors.metrics.cluster import ClusterCollector
 from actors.metrics.raft import RaftCollector
 from actors.metrics.registry import Collector
+from actors.node.leaving import leave_handler
 from actors.node.membership.join import RAFT_JOIN, JoinAsker, RaftJoiner, raft_join_handler
 from actors.node.membership.keeper import MembershipKeeper
+from actors.node.membership.leave import leave_refusal, manager_counts
 from actors.node.startup.at_rest import AtRest
 from actors.node.startup.security import manager_entry
 from actors.node.startup.state_dir import (
@@ -92,7 +94,7 @@ from actors.raft_node.actor import RaftNode, RaftNodeActor, RaftStatus
 from actors.raft_node.peers import Peer
 from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
-from actors.store import MemoryStore, clusters
+from actors.store import MemoryStore, clusters, nodes
 from actors.supervisor import ChildSpec, Directory, start_actor
 from actors.web.child import web_child
 from api.enums import NodeRole
@@ -324,7 +326,9 @@ class ManagerParts:
         admission = self.admission
         return {
             "remote": lambda peers: authorize(remote(peers), admission),
-            "control": with_handlers(version, self.control_handlers),
+            "control": with_handlers(
+                with_handlers(version, self.control_handlers), self.leave_handlers
+            ),
             "hello": self.hello_handlers,
         }
 
@@ -358,6 +362,23 @@ class ManagerParts:
         table = {**table, **unlock_handlers(self.store, table.get("control.cluster.update"))}
         # calls made while this manager starts wait until it can serve them
         return ReadinessGate(self.startup_state).guard(table)
+
+    def leave_handlers(self, _peers: Directory) -> HandlerTable:
+        """``swarm leave``, outside the readiness gate: a manager that knows no leader is
+        refused in Docker's words, and leaves with ``--force``."""
+        return leave_handler(self.setup.on_leave, self.leave_refusal, self.setup.leave_timeout)
+
+    def leave_refusal(self, force: bool) -> str | None:
+        """Docker's refusal of a manager's leave, from this manager's own store."""
+        if force:
+            return None
+        node = self.raft.node
+        counts = None
+        if node is not None and node.leader_id:
+            counts = self.store.view(
+                lambda tx: manager_counts(nodes.list_all(tx), self.identity.node_id)
+            )
+        return leave_refusal(self.role, force, serving=node is not None, counts=counts)
 
     def startup_state(self) -> StartupState:
         node = self.raft.node

@@ -55,11 +55,13 @@ from actors.metrics.node import NodeTasksCollector
 from actors.metrics.registry import Collector
 from actors.metrics.transport import TransportCollector
 from actors.node.config import NodeConfig, NodeError
+from actors.node.leaving import LeaveRequest, leave_handler
 from actors.node.membership.roles import renewal_managers, renewal_role, role_restart
 from actors.node.startup.security import NodeStartup, read_managers, write_managers
 from actors.node.startup.state_dir import remove_manager_state
 from actors.node.tree.endpoints import (
     HandlerFactory,
+    HandlerTable,
     endpoint_child,
     version_handlers,
     with_handlers,
@@ -95,10 +97,13 @@ class PartsSetup:
     executor: str  # docker | process | sim, chosen
     description: NodeDescription
     on_role_change: RoleChange  # must not block: it runs on the renewer
+    # ``swarm leave`` handed to the runner (actors/node/leaving.py)
+    on_leave: Callable[[bool], LeaveRequest]
     sandbox: ProcessSandbox | None = None  # the process executor's (cli/node_main.py)
     on_removed: Callable[[str], None] | None = None  # the node was removed: stop (must not block)
     # a manager's Raft member was told it was removed from the group: rejoin (must not block)
     on_raft_removed: Callable[[], None] | None = None
+    leave_timeout: float = 120.0  # how long a leave's answer waits for the node to leave
     tick_interval: float = 0.1  # Raft's (a manager)
 
     @property
@@ -397,7 +402,12 @@ class WorkerParts:
     def endpoint_tables(self) -> dict[str, HandlerFactory]:
         """What each endpoint serves, by endpoint name (tests/security reads them)."""
         version = version_handlers(self.setup.identity, self.role)
-        return {"control": with_handlers(version, worker_control_handlers)}
+        control = with_handlers(version, worker_control_handlers)
+        return {"control": with_handlers(control, self.leave_handlers)}
+
+    def leave_handlers(self, _peers: Directory) -> HandlerTable:
+        """``swarm leave``: a worker always may (``--force`` or not)."""
+        return leave_handler(self.setup.on_leave, lambda _force: None, self.setup.leave_timeout)
 
     def children(self) -> list[ChildSpec]:
         config = self.setup.config
