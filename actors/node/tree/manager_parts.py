@@ -50,6 +50,8 @@ from actors.ca.service import CAService
 from actors.control import control_handlers
 from actors.control.cluster import cluster_handlers
 from actors.control.engine_certs import engine_cert_handlers
+from actors.control.errors import ControlCode, ControlError
+from actors.control.raft_members import RaftView, raft_view
 from actors.control.readiness import ReadinessGate, StartupState
 from actors.control.unlock import unlock_handlers
 from actors.dispatcher import DispatcherLink, dispatcher_handlers
@@ -88,6 +90,7 @@ from actors.node.tree.leader_group import (
 from actors.node.tree.managers import ManagerDirectory
 from actors.node.tree.worker_parts import PartsSetup, SharedParts
 from actors.periodic import PeriodicActor
+from actors.proposal_errors import ProposalDropped
 from actors.raft_node.actor import RaftNode, RaftNodeActor, RaftStatus
 from actors.raft_node.peers import Peer
 from actors.raft_node.storage import DurableStorage
@@ -104,6 +107,7 @@ __all__ = ["ManagerParts", "snapshot_interval"]
 
 RAFT_JOIN_TIMEOUT: Final = 50.0
 RAFT_HANDLERS: Final = ("raft.messages", "raft.propose", "raft.status")
+RAFT_VIEW_TIMEOUT: Final = 2.0  # seconds a control call waits for Raft's membership
 
 _log = get_logger("node")
 
@@ -348,7 +352,7 @@ class ManagerParts:
 
     def control_handlers(self, _peers: Directory) -> HandlerTable:
         table = {
-            **control_handlers(self.store),
+            **control_handlers(self.store, raft_view=self.raft_view),
             **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
             **engine_cert_handlers(self.ca.engine_certificate),
             **log_control_handlers(self.log_broker.find, self.log_relay),
@@ -358,6 +362,25 @@ class ManagerParts:
         table = {**table, **unlock_handlers(self.store, table.get("control.cluster.update"))}
         # calls made while this manager starts wait until it can serve them
         return ReadinessGate(self.startup_state).guard(table)
+
+    def raft_view(self) -> RaftView:
+        """Raft's membership as this manager's member sees it now, asked of its loop (which
+        answers between two rounds) for at most `RAFT_VIEW_TIMEOUT` seconds."""
+        node = self.raft.node
+        if node is None:
+            raise ControlError(ControlCode.UNAVAILABLE, "this manager's Raft member is not running")
+        try:
+            return raft_view(node.status(RAFT_VIEW_TIMEOUT))
+        except TimeoutError:
+            raise ControlError(
+                ControlCode.UNAVAILABLE,
+                f"this manager's Raft member did not say its members within "
+                f"{RAFT_VIEW_TIMEOUT:g}s; retry",
+            ) from None
+        except ProposalDropped:  # the member stopped meanwhile (a restart)
+            raise ControlError(
+                ControlCode.UNAVAILABLE, "this manager's Raft member stopped; retry"
+            ) from None
 
     def startup_state(self) -> StartupState:
         node = self.raft.node
