@@ -22,10 +22,16 @@ from actors.raft_node.status import PeerInfo, RaftStatus
 from actors.raft_node.types import RaftState
 from actors.store import MemoryStore, nodes
 from api.enums import NodeRole, NodeState, Reachability
-from api.objects import Cluster, ManagerStatus, Node, NodeDescription, NodeSpec, NodeStatus
+from api.objects import Cluster, ManagerStatus, Node, NodeDescription, NodeStatus
 from api.roles import ManagerView, check_demotion
+from api.specs import NodeSpec
 
 R, U, UNK = Reachability.REACHABLE, Reachability.UNREACHABLE, Reachability.UNKNOWN
+
+
+def recorded(node: Node) -> ManagerStatus:
+    assert node.manager_status is not None
+    return node.manager_status
 
 
 def manager(
@@ -50,7 +56,11 @@ def manager(
 
 
 def status(
-    me: int, leader: int, voters: tuple[int, ...], heard: dict[int, bool], learners=()
+    me: int,
+    leader: int,
+    voters: tuple[int, ...],
+    heard: dict[int, bool],
+    learners: tuple[int, ...] = (),
 ) -> RaftStatus:
     peers = {pid: PeerInfo(pid, f"tcp://10.0.0.{pid}:4242", ok, 0.1) for pid, ok in heard.items()}
     return RaftStatus(
@@ -89,18 +99,16 @@ def test_a_restarted_managers_stale_record_is_shown_as_raft_says_now() -> None:
     stale_m2 = manager("m2", 2, leader=False, reach=R)
     m3 = manager("m3", 3, reach=R)
     assert live_manager_status(stale_m1, view) == replace(
-        stale_m1.manager_status, leader=False, reachability=R
+        recorded(stale_m1), leader=False, reachability=R
     )
-    assert live_manager_status(stale_m2, view) == replace(stale_m2.manager_status, leader=True)
+    assert live_manager_status(stale_m2, view) == replace(recorded(stale_m2), leader=True)
     assert live_manager_status(m3, view) == m3.manager_status  # as the leader recorded it
 
 
 def test_a_node_raft_no_longer_has_is_no_leader_and_of_unknown_reachability() -> None:
     view = RaftView(raft_id=2, leader_id=2, voters=frozenset({2}))
     old = manager("m1", 1, leader=True, reach=R)
-    assert live_manager_status(old, view) == replace(
-        old.manager_status, leader=False, reachability=UNK
-    )
+    assert live_manager_status(old, view) == replace(recorded(old), leader=False, reachability=UNK)
     worker = Node(id="w1")
     assert live_manager_status(worker, view) is None
 
@@ -124,13 +132,11 @@ def test_managers_the_group_lost_can_be_demoted_but_not_its_last_voter() -> None
     refusal = check_demotion(members, "m2-id")
     assert refusal is not None and "last manager" in refusal
     # what the store's roles alone said: three managers, two of them unreachable
-    recorded = [
-        n
-        if n.id == "m2-id"
-        else replace(n, manager_status=replace(n.manager_status, reachability=U))
+    as_recorded = [
+        n if n.id == "m2-id" else replace(n, manager_status=replace(recorded(n), reachability=U))
         for n in stored
     ]
-    by_roles = member_views(stored_raft_view(recorded), recorded)
+    by_roles = member_views(stored_raft_view(as_recorded), as_recorded)
     assert check_demotion(by_roles, "m1-id") is not None
 
 
