@@ -37,7 +37,7 @@ __all__ = [
     "is_raft_member",
     "live_manager_status",
     "member_views",
-    "raft_view",
+    "raft_view_of",
     "stored_raft_view",
 ]
 
@@ -66,7 +66,7 @@ class RaftView:
         return Reachability.REACHABLE if heard else Reachability.UNREACHABLE
 
 
-def raft_view(status: RaftStatus) -> RaftView:
+def raft_view_of(status: RaftStatus) -> RaftView:
     """What the control API reads of a manager's `RaftStatus`."""
     peers = status.peers
     if status.is_leader:

@@ -17,7 +17,8 @@ index. Its children, in start order (stopped in reverse):
     events   the event watches of ``swarmctl events``, from this manager's own store
              (actors/events/streams.py)
     control  ipc:// ROUTER (file mode 0600): the control API, gated until this manager
-             can serve it (actors/control/readiness.py); log subscriptions are served
+             can serve it (actors/control/readiness.py); its node calls read Raft's
+             membership from the raft child (`raft_view`); log subscriptions are served
              by the leader's log broker, relayed to it from the others (actors/logs/)
     hello    the join-hello endpoint (remote port + 1, published key: ca.hello only)
     leader   the leader-only group (actors/node/tree/leader_group.py), started and
@@ -51,7 +52,7 @@ from actors.control import control_handlers
 from actors.control.cluster import cluster_handlers
 from actors.control.engine_certs import engine_cert_handlers
 from actors.control.errors import ControlCode, ControlError
-from actors.control.raft_members import RaftView, raft_view
+from actors.control.raft_members import RaftView, raft_view_of
 from actors.control.readiness import ReadinessGate, StartupState
 from actors.control.unlock import unlock_handlers
 from actors.dispatcher import DispatcherLink, dispatcher_handlers
@@ -370,7 +371,7 @@ class ManagerParts:
         if node is None:
             raise ControlError(ControlCode.UNAVAILABLE, "this manager's Raft member is not running")
         try:
-            return raft_view(node.status(RAFT_VIEW_TIMEOUT))
+            return raft_view_of(node.status(RAFT_VIEW_TIMEOUT))
         except TimeoutError:
             raise ControlError(
                 ControlCode.UNAVAILABLE,

@@ -15,7 +15,7 @@ from actors.control.raft_members import (
     check_removal,
     live_manager_status,
     member_views,
-    raft_view,
+    raft_view_of,
     stored_raft_view,
 )
 from actors.raft_node.status import PeerInfo, RaftStatus
@@ -83,9 +83,9 @@ def status(
 
 
 def test_the_leader_knows_every_members_reachability_a_follower_only_the_leaders() -> None:
-    on_leader = raft_view(status(1, 1, (1, 2, 3), {2: True, 3: False}))
+    on_leader = raft_view_of(status(1, 1, (1, 2, 3), {2: True, 3: False}))
     assert on_leader.heard == {2: True, 3: False}
-    on_follower = raft_view(status(2, 1, (1, 2, 3), {1: True, 3: False}))
+    on_follower = raft_view_of(status(2, 1, (1, 2, 3), {1: True, 3: False}))
     assert on_follower.heard == {1: True}  # its silence from 3 says nothing: 3 is no leader
     assert on_follower.reachability(3, U) is U  # what the leader recorded
     assert on_follower.reachability(2, U) is R  # itself
@@ -94,7 +94,7 @@ def test_the_leader_knows_every_members_reachability_a_follower_only_the_leaders
 def test_a_restarted_managers_stale_record_is_shown_as_raft_says_now() -> None:
     """m1 led before it restarted: its store still says so, and that m1 itself was
     unreachable (the new leader m2 recorded it while m1 was down)."""
-    view = raft_view(status(1, 2, (1, 2, 3), {2: True}))
+    view = raft_view_of(status(1, 2, (1, 2, 3), {2: True}))
     stale_m1 = manager("m1", 1, leader=True, reach=U)
     stale_m2 = manager("m2", 2, leader=False, reach=R)
     m3 = manager("m3", 3, reach=R)
@@ -119,7 +119,7 @@ def test_a_node_raft_no_longer_has_is_no_leader_and_of_unknown_reachability() ->
 def after_force_new_cluster() -> tuple[RaftView, list[Node]]:
     """m2 forced a new cluster: the store still holds m1 and m3 as managers (and, from
     before m1 and m3 went away, reachable), Raft has m2 alone."""
-    view = raft_view(status(2, 2, (2,), {}))
+    view = raft_view_of(status(2, 2, (2,), {}))
     return view, [manager("m1", 1, reach=R), manager("m2", 2, leader=True), manager("m3", 3)]
 
 
@@ -141,7 +141,7 @@ def test_managers_the_group_lost_can_be_demoted_but_not_its_last_voter() -> None
 
 
 def test_demotion_counts_the_raft_members_reachability() -> None:
-    view = raft_view(status(1, 1, (1, 2, 3), {2: True, 3: False}))
+    view = raft_view_of(status(1, 1, (1, 2, 3), {2: True, 3: False}))
     stored = [manager("m1", 1, leader=True), manager("m2", 2), manager("m3", 3)]
     members = member_views(view, stored)
     refusal = check_demotion(members, "m2-id")  # leaves {m1, m3}: only m1 reachable
@@ -150,7 +150,7 @@ def test_demotion_counts_the_raft_members_reachability() -> None:
 
 
 def test_a_learner_has_no_vote_to_lose() -> None:
-    view = raft_view(status(1, 1, (1, 2), {2: True, 3: False}, learners=(3,)))
+    view = raft_view_of(status(1, 1, (1, 2), {2: True, 3: False}, learners=(3,)))
     stored = [manager("m1", 1, leader=True), manager("m2", 2), manager("m3", 3)]
     members = member_views(view, stored)
     assert ManagerView("m3-id", False, voter=False) in members
@@ -159,7 +159,7 @@ def test_a_learner_has_no_vote_to_lose() -> None:
 
 
 def test_a_member_no_node_names_still_votes() -> None:
-    view = raft_view(status(1, 1, (1, 2, 3), {2: True, 3: False}))
+    view = raft_view_of(status(1, 1, (1, 2, 3), {2: True, 3: False}))
     members = member_views(view, [manager("m1", 1, leader=True), manager("m2", 2)])
     assert ManagerView("raft:3", False) in members
     refusal = check_demotion(members, "m2-id")
@@ -181,7 +181,7 @@ def test_a_node_is_removed_once_it_is_no_raft_member() -> None:
 
 
 def test_a_member_being_demoted_is_removed_only_once_it_left() -> None:
-    view = raft_view(status(1, 1, (1, 2, 3), {2: True, 3: True}))
+    view = raft_view_of(status(1, 1, (1, 2, 3), {2: True, 3: True}))
     leaving = manager("m3", 3, desired=NodeRole.WORKER, state=NodeState.DOWN)
     refusal = check_removal(leaving, view, force=True)
     assert refusal is not None and "still a member of the Raft cluster" in refusal
@@ -228,7 +228,7 @@ def test_after_force_new_cluster_old_managers_are_demoted_and_removed() -> None:
 
 def test_inspect_shows_the_live_leader() -> None:
     store = store_with([manager("m1", 1, leader=True, reach=U), manager("m2", 2)])
-    control = NodeControl(store, raft_view=lambda: raft_view(status(1, 2, (1, 2), {2: True})))
+    control = NodeControl(store, raft_view=lambda: raft_view_of(status(1, 2, (1, 2), {2: True})))
     reply = call(control.inspect, {"node": "m1"})
     assert reply["summary"]["manager_status"]["leader"] is False
     assert reply["summary"]["manager_status"]["reachability"] == "reachable"
