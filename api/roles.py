@@ -7,9 +7,11 @@ certificate; the leader's membership planner (actors/node/membership/plan.py) tu
 recorded ``desired_role`` into Raft membership one change at a time.
 
 `check_demotion` is what the control API asks before it records a demotion (SwarmKit's
-rules): the last manager cannot be demoted, and a change that would leave fewer reachable
-voters than the new group's quorum is refused (the group could not commit the change, or
-anything after it).
+rules, on Raft's members: actors/control/raft_members.py): the last voter cannot be
+demoted, and a change that would leave fewer reachable voters than the new group's quorum
+is refused (the group could not commit the change, or anything after it). A node that is
+no Raft member (a manager the group lost with ``--force-new-cluster``, or one not joined
+yet) or only a learner is demoted freely: it has no vote to take away.
 
 `issued_role` is the CA's rule for a renewal, from the Node in the store: manager only
 while the desired role is manager (a promotion: the leader sets ``role`` to manager at
@@ -30,21 +32,25 @@ __all__ = ["ManagerView", "check_demotion", "issued_role", "quorum"]
 
 @dataclass(frozen=True, slots=True)
 class ManagerView:
+    """One Raft member, by its node's id."""
+
     node_id: str
-    reachable: bool  # as the leader last saw it (its own node is reachable)
+    reachable: bool  # as the answering manager knows it (its own node is reachable)
+    voter: bool = True  # False: a learner (a manager still catching up), without a vote
 
 
 def quorum(voters: int) -> int:
     return voters // 2 + 1
 
 
-def check_demotion(managers: Iterable[ManagerView], node_id: str) -> str | None:
-    """Why demoting ``node_id`` is refused (None: allowed). ``managers``: every node that
-    is a manager now (its store role), with its reachability."""
-    current = list(managers)
-    if not any(m.node_id == node_id for m in current):
-        return None  # not a manager: nothing to take out of Raft
-    after = [m for m in current if m.node_id != node_id]
+def check_demotion(members: Iterable[ManagerView], node_id: str) -> str | None:
+    """Why demoting ``node_id`` is refused (None: allowed). ``members``: every Raft member
+    now, with its reachability."""
+    current = list(members)
+    target = next((m for m in current if m.node_id == node_id), None)
+    if target is None or not target.voter:
+        return None  # no vote to take out of Raft
+    after = [m for m in current if m.voter and m.node_id != node_id]
     if not after:
         return "attempting to demote the last manager of the swarm"
     reachable = sum(1 for m in after if m.reachable)

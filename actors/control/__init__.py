@@ -1,13 +1,16 @@
 """The control API: handlers for a manager's control socket, one module per object kind.
 
-``control_handlers(store)`` builds the table the control endpoint serves (message types
-in api/schema/control.py). Handlers run on the endpoint's handler
+``control_handlers(store, raft_view=...)`` builds the table the control endpoint serves
+(message types in api/schema/control.py). Handlers run on the endpoint's handler
 threads, read from the store's memory and write through it (the store's proposer
-forwards writes to the Raft leader); errors become ``error`` replies with a code
-(actors/control/errors.py).
+forwards writes to the Raft leader); the node calls also read Raft's membership
+(``raft_view``: actors/control/raft_members.py); errors become ``error`` replies with a
+code (actors/control/errors.py).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from actors.control.cluster import ClusterControl
 from actors.control.configs import ConfigControl
@@ -16,6 +19,7 @@ from actors.control.listing import in_frames
 from actors.control.networks import NetworkControl
 from actors.control.nodes import NodeControl
 from actors.control.plans import ServicePlans
+from actors.control.raft_members import RaftView
 from actors.control.secrets import SecretControl
 from actors.control.services import ServiceControl
 from actors.control.tasks import TaskControl
@@ -38,11 +42,17 @@ __all__ = [
 ]
 
 
-def control_handlers(store: MemoryStore, *, rng: RandomBits | None = None) -> dict[str, Handler]:
-    """``{"control.service.create": handler, ...}`` for the control endpoint's table."""
+def control_handlers(
+    store: MemoryStore,
+    *,
+    rng: RandomBits | None = None,
+    raft_view: Callable[[], RaftView] | None = None,
+) -> dict[str, Handler]:
+    """``{"control.service.create": handler, ...}`` for the control endpoint's table
+    (``raft_view``: Raft's membership now; None for a store without Raft)."""
     svc = ServiceControl(store, rng=rng)
     plans = ServicePlans(store)
-    node = NodeControl(store)
+    node = NodeControl(store, raft_view=raft_view)
     task = TaskControl(store)
     cluster = ClusterControl(store)
     network = NetworkControl(store, rng=rng)

@@ -1,12 +1,21 @@
 """Control API: nodes (ls, inspect, update, rm).
 
-``update --role`` records ``spec.desired_role`` only after `api.roles.check_demotion`
-agrees (not the last manager, no loss of quorum); the leader's membership reconciler
-(actors/node/membership/join.py) changes Raft membership and ``Node.role``. ``rm`` refuses a
-node that is not DOWN without ``force`` and a manager at all (demote it first); otherwise
-it deletes the Node and lists its certificate as revoked in the same transaction
-(`record_removal`): every manager's admission index follows the store, so the node's key
-is refused at once and its dispatcher session is closed.
+Manager decisions and manager status come from Raft's membership as this manager's Raft
+member sees it now (actors/control/raft_members.py), asked once per call before the
+store is read or written (``raft_view``; the ask never waits inside a transaction: the
+Raft loop applies to the store):
+- ``ls`` and ``inspect`` show each member's leader flag and reachability live, not the
+  ``manager_status`` the leader last recorded (stale on a manager that just restarted);
+- ``update --role`` records ``spec.desired_role`` only after `api.roles.check_demotion`
+  agrees (not the last voter, no loss of quorum among the Raft members); the leader's
+  membership reconciler (actors/node/membership/) changes Raft membership and
+  ``Node.role``;
+- ``rm`` refuses a node that is still a Raft member (demote it first) and one that is not
+  DOWN without ``force``; otherwise it deletes the Node and lists its certificate as
+  revoked in the same transaction (`record_removal`): every manager's admission index
+  follows the store, so the node's key is refused at once and its dispatcher session is
+  closed. A manager the group no longer has (after ``--force-new-cluster``) is no member:
+  it can be demoted and removed.
 
 The control API owns a node's ``spec`` (availability, labels, desired role); the
 dispatcher owns its ``status`` and the Raft node its ``manager_status``, which is why
@@ -16,18 +25,26 @@ edits are re-applied on a conflict (a heartbeat may change the node in between).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from actors.ca.service import record_removal
 from actors.control.errors import Body, ControlCode, ControlError
+from actors.control.raft_members import (
+    RaftView,
+    check_removal,
+    live_manager_status,
+    member_views,
+    stored_raft_view,
+)
 from actors.control.views import node_document, node_row
 from actors.control.writes import check_version, modify
 from actors.store import MemoryStore, ReadTx, WriteTx, nodes
-from api.enums import NodeAvailability, NodeRole, NodeState, Reachability
+from api.enums import NodeAvailability, NodeRole
 from api.list_filters import parse_node_filter
 from api.objects import Node
-from api.roles import ManagerView, check_demotion
+from api.roles import check_demotion
 from api.validation import validate_node_spec
 
 __all__ = ["NodeControl", "parse_availability", "parse_role"]
@@ -42,18 +59,6 @@ def parse_role(value: str) -> NodeRole:
         ) from None
 
 
-def _manager_views(all_nodes: list[Node]) -> list[ManagerView]:
-    return [
-        ManagerView(
-            n.id,
-            n.manager_status is not None
-            and n.manager_status.reachability is Reachability.REACHABLE,
-        )
-        for n in all_nodes
-        if n.role is NodeRole.MANAGER and n.spec.desired_role is NodeRole.MANAGER
-    ]
-
-
 def parse_availability(value: str) -> NodeAvailability:
     try:
         return NodeAvailability(value.strip().lower())
@@ -65,29 +70,37 @@ def parse_availability(value: str) -> NodeAvailability:
 
 
 class NodeControl:
-    def __init__(self, store: MemoryStore, clock: Any = time.time) -> None:
+    """``raft_view``: the Raft configuration as this manager's member sees it now (a
+    ControlError when it cannot say); without it, the store has no Raft (a local store)
+    and its recorded manager statuses are the view (`stored_raft_view`)."""
+
+    def __init__(
+        self,
+        store: MemoryStore,
+        clock: Any = time.time,
+        *,
+        raft_view: Callable[[], RaftView] | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._raft_view = raft_view
+
+    def _view(self) -> RaftView:
+        if self._raft_view is None:
+            return stored_raft_view(self._store.view(nodes.list_all))
+        return self._raft_view()
 
     def rm(self, body: Body) -> Body:
         ref = str(body["node"])
         force = bool(body.get("force"))
+        view = self._view()
         removed: dict[str, str] = {}
 
         def write(tx: WriteTx) -> None:
             node = nodes.lookup(tx, ref)
-            if node.role is NodeRole.MANAGER or node.spec.desired_role is NodeRole.MANAGER:
-                raise ControlError(
-                    ControlCode.INVALID_ARGUMENT,
-                    f"rejected removal of node {node.id}: it is a manager and a member of the "
-                    "Raft cluster; demote it first (swarmctl node demote)",
-                )
-            if node.status.state is not NodeState.DOWN and not force:
-                raise ControlError(
-                    ControlCode.INVALID_ARGUMENT,
-                    f"node {node.id} is not down ({node.status.state.value}) and can't be "
-                    "removed; stop it first or use --force",
-                )
+            refusal = check_removal(node, view, force=force)
+            if refusal is not None:
+                raise ControlError(ControlCode.INVALID_ARGUMENT, refusal)
             record_removal(tx, node, now=self._clock(), reason="node rm")
             removed["id"] = node.id
 
@@ -101,19 +114,22 @@ class NodeControl:
             wanted = parse_node_filter(body.get("filters") or ())
         except ValueError as exc:
             raise ControlError(ControlCode.INVALID_ARGUMENT, str(exc)) from None
+        view = self._view()
 
         def row(node: Node) -> dict[str, Any]:
             return {**node_row(node), "object": node_document(node)} if full else node_row(node)
 
         def read(tx: ReadTx) -> list[dict[str, Any]]:
             listed = sorted(nodes.list_all(tx), key=lambda n: (n.hostname, n.id))
-            return [row(n) for n in listed if wanted.matches(n)]
+            return [row(_live(n, view)) for n in listed if wanted.matches(n)]
 
         return {"nodes": self._store.view(read)}
 
     def inspect(self, body: Body) -> Body:
+        view = self._view()
+
         def read(tx: ReadTx) -> Body:
-            node = nodes.lookup(tx, str(body["node"]))
+            node = _live(nodes.lookup(tx, str(body["node"])), view)
             return {"node": node_document(node), "summary": node_row(node)}
 
         return self._store.view(read)
@@ -131,6 +147,8 @@ class NodeControl:
                 raise ControlError(ControlCode.INVALID_ARGUMENT, "label keys must not be empty")
         pinned = body.get("version")
         result: dict[str, Any] = {}
+        # asked only for a demotion, and before the transaction (never inside it)
+        demotion = self._view() if role is NodeRole.WORKER else None
 
         def write(tx: WriteTx) -> None:
             node = nodes.lookup(tx, ref)
@@ -144,8 +162,8 @@ class NodeControl:
                     )
                 del labels[key]
             labels.update(label_add)
-            if role is NodeRole.WORKER and node.spec.desired_role is NodeRole.MANAGER:
-                refusal = check_demotion(_manager_views(nodes.list_all(tx)), node.id)
+            if demotion is not None and node.spec.desired_role is NodeRole.MANAGER:
+                refusal = check_demotion(member_views(demotion, nodes.list_all(tx)), node.id)
                 if refusal is not None:
                     raise ControlError(ControlCode.INVALID_ARGUMENT, refusal)
             spec = replace(
@@ -167,3 +185,9 @@ class NodeControl:
         if result["changed"]:  # the row as stored (its version is the commit's)
             result["node"] = self._store.view(lambda tx: node_row(nodes.lookup(tx, result["id"])))
         return result
+
+
+def _live(node: Node, view: RaftView) -> Node:
+    """``node`` with its manager status as Raft says it now."""
+    status = live_manager_status(node, view)
+    return node if status == node.manager_status else replace(node, manager_status=status)

@@ -165,6 +165,13 @@ CORES = [
         NO_IO | {"os", "transport"},
         actors_prefixes=("actors.ca.certs", "actors.node.membership.roles"),
     ),
+    # the control API's view of Raft's membership: manager status, demotion, removal
+    Core(
+        "control-raft-members",
+        ("actors/control/raft_members.py",),
+        NO_IO | {"os", "transport"},
+        actors_prefixes=("actors.raft_node.status",),
+    ),
     # service templates ({{.Node.Hostname}}): parsed and expanded, never evaluated
     Core("templates", ("api/templates.py",), NO_IO | {"os", "transport"}, actors_prefixes=()),
     # compose files → stack specs: the caller reads the files (cli/stack_deploy.py)

@@ -17,7 +17,8 @@ index. Its children, in start order (stopped in reverse):
     events   the event watches of ``swarmctl events``, from this manager's own store
              (actors/events/streams.py)
     control  ipc:// ROUTER (file mode 0600): the control API, gated until this manager
-             can serve it (actors/control/readiness.py); log subscriptions are served
+             can serve it (actors/control/readiness.py); its node calls read Raft's
+             membership from the raft child (`raft_view`); log subscriptions are served
              by the leader's log broker, relayed to it from the others (actors/logs/)
     hello    the join-hello endpoint (remote port + 1, published key: ca.hello only)
     leader   the leader-only group (actors/node/tree/leader_group.py), started and
@@ -38,6 +39,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 import pykka
@@ -50,6 +52,8 @@ from actors.ca.service import CAService
 from actors.control import control_handlers
 from actors.control.cluster import cluster_handlers
 from actors.control.engine_certs import engine_cert_handlers
+from actors.control.errors import ControlCode, ControlError
+from actors.control.raft_members import RaftView, live_manager_status, raft_view_of
 from actors.control.readiness import ReadinessGate, StartupState
 from actors.control.unlock import unlock_handlers
 from actors.dispatcher import DispatcherLink, dispatcher_handlers
@@ -90,6 +94,7 @@ from actors.node.tree.leader_group import (
 from actors.node.tree.managers import ManagerDirectory
 from actors.node.tree.worker_parts import PartsSetup, SharedParts
 from actors.periodic import PeriodicActor
+from actors.proposal_errors import ProposalDropped
 from actors.raft_node.actor import RaftNode, RaftNodeActor, RaftStatus
 from actors.raft_node.peers import Peer
 from actors.raft_node.storage import DurableStorage
@@ -106,6 +111,7 @@ __all__ = ["ManagerParts", "snapshot_interval"]
 
 RAFT_JOIN_TIMEOUT: Final = 50.0
 RAFT_HANDLERS: Final = ("raft.messages", "raft.propose", "raft.status")
+RAFT_VIEW_TIMEOUT: Final = 2.0  # seconds a control call waits for Raft's membership
 
 _log = get_logger("node")
 
@@ -352,7 +358,7 @@ class ManagerParts:
 
     def control_handlers(self, _peers: Directory) -> HandlerTable:
         table = {
-            **control_handlers(self.store),
+            **control_handlers(self.store, raft_view=self.raft_view),
             **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
             **engine_cert_handlers(self.ca.engine_certificate),
             **log_control_handlers(self.log_broker.find, self.log_relay),
@@ -369,16 +375,47 @@ class ManagerParts:
         return leave_handler(self.setup.on_leave, self.leave_refusal, self.setup.leave_timeout)
 
     def leave_refusal(self, force: bool) -> str | None:
-        """Docker's refusal of a manager's leave, from this manager's own store."""
+        """Docker's refusal of a manager's leave, its counts from the managers' live
+        status (as ``node ls`` shows it: Raft's view over this manager's store)."""
         if force:
             return None
         node = self.raft.node
         counts = None
         if node is not None and node.leader_id:
-            counts = self.store.view(
-                lambda tx: manager_counts(nodes.list_all(tx), self.identity.node_id)
-            )
+            try:
+                view = self.raft_view()
+            except ControlError:
+                view = None  # Docker's message without counts, as when it cannot list
+            if view is not None:
+                counts = self.store.view(
+                    lambda tx: manager_counts(
+                        [
+                            replace(n, manager_status=live_manager_status(n, view))
+                            for n in nodes.list_all(tx)
+                        ],
+                        self.identity.node_id,
+                    )
+                )
         return leave_refusal(self.role, force, serving=node is not None, counts=counts)
+
+    def raft_view(self) -> RaftView:
+        """Raft's membership as this manager's member sees it now, asked of its loop (which
+        answers between two rounds) for at most `RAFT_VIEW_TIMEOUT` seconds."""
+        node = self.raft.node
+        if node is None:
+            raise ControlError(ControlCode.UNAVAILABLE, "this manager's Raft member is not running")
+        try:
+            return raft_view_of(node.status(RAFT_VIEW_TIMEOUT))
+        except TimeoutError:
+            raise ControlError(
+                ControlCode.UNAVAILABLE,
+                f"this manager's Raft member did not say its members within "
+                f"{RAFT_VIEW_TIMEOUT:g}s; retry",
+            ) from None
+        except ProposalDropped:  # the member stopped meanwhile (a restart)
+            raise ControlError(
+                ControlCode.UNAVAILABLE, "this manager's Raft member stopped; retry"
+            ) from None
 
     def startup_state(self) -> StartupState:
         node = self.raft.node
