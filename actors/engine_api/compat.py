@@ -12,6 +12,7 @@
   from 1.42 on labelled so (``application/vnd.docker.multiplexed-stream``; before, every
   logs stream was ``application/vnd.docker.raw-stream``).
 - Networks show ``EnableIPv4`` from 1.48 on.
+- A secret's or config's ``Templating`` is refused before 1.37, in dockerd's words.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ __all__ = [
     "LIST_STATUS_SINCE",
     "MULTIPLEXED_TYPE_SINCE",
     "SPEC_FIELDS_SINCE",
+    "TEMPLATING_SINCE",
     "adjust_service_spec",
+    "check_templating",
     "list_status",
     "logs_content_type",
 ]
@@ -49,6 +52,7 @@ SPEC_FIELDS_SINCE: Final[tuple[tuple[tuple[str, ...], str], ...]] = (
 LIST_STATUS_SINCE: Final = "1.41"
 MULTIPLEXED_TYPE_SINCE: Final = "1.42"
 ENABLE_IPV4_SINCE: Final = "1.48"
+TEMPLATING_SINCE: Final = "1.37"
 RAW_STREAM: Final = "application/vnd.docker.raw-stream"
 MULTIPLEXED_STREAM: Final = "application/vnd.docker.multiplexed-stream"
 
@@ -118,3 +122,15 @@ def logs_content_type(version: str, tty: bool) -> str:
     if not tty and at_least(version, MULTIPLEXED_TYPE_SINCE):
         return MULTIPLEXED_STREAM
     return RAW_STREAM
+
+
+def check_templating(kind: str, version: str, spec: Any) -> None:
+    """400 for a ``Templating`` in a secret or config spec before 1.37 (dockerd's)."""
+    if (
+        isinstance(spec, Mapping)
+        and get(spec, "Templating")
+        and not at_least(version, TEMPLATING_SINCE)
+    ):
+        raise bad_request(
+            f"{kind} templating is not supported on the specified API version: {version}"
+        )

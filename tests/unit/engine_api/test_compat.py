@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from actors.engine_api.compat import adjust_service_spec, list_status, logs_content_type
+from actors.engine_api.compat import (
+    adjust_service_spec,
+    check_templating,
+    list_status,
+    logs_content_type,
+)
 from actors.engine_api.errors import EngineError
 from actors.engine_api.log_frames import log_frame, parse_log_query
 from actors.engine_api.networks import docker_network, network_spec
@@ -116,3 +121,15 @@ def test_networks_show_ipv4_from_148_and_refuse_going_without() -> None:
     with pytest.raises(EngineError, match="EnableIPv4 false") as refused:
         network_spec({"Name": "a", "EnableIPv4": False})
     assert refused.value.status == 501
+
+
+def test_templating_needs_137() -> None:
+    spec = {"Name": "s", "Data": "", "Templating": {"Name": "golang"}}
+    check_templating("secret", "1.37", spec)
+    check_templating("config", "1.30", {"Name": "c", "Data": ""})
+    with pytest.raises(EngineError) as refused:
+        check_templating("config", "1.36", spec)
+    assert refused.value.status == 400
+    assert refused.value.message == (
+        "config templating is not supported on the specified API version: 1.36"
+    )
