@@ -13,6 +13,12 @@
   logs stream was ``application/vnd.docker.raw-stream``).
 - Networks show ``EnableIPv4`` from 1.48 on.
 - A secret's or config's ``Templating`` is refused before 1.37, in dockerd's words.
+
+What 1.42-1.50 added that swarmnode cannot serve is refused at every version, naming it
+(service_spec.py, mount_doc.py, networks.py): ``HealthCheck.StartInterval`` (1.44), the
+``Privileges`` (1.44's ``Seccomp``, ``AppArmor``, ``NoNewPrivileges`` with the older ones),
+``TmpfsOptions`` (1.46's ``Options``), ``cluster`` (1.42) and ``image`` (1.48) mounts,
+``EnableIPv4: false`` (1.48).
 """
 
 from __future__ import annotations
