@@ -1,7 +1,7 @@
 """The Engine API's aiohttp Application: routes, Docker's headers and error bodies.
 
 Rules:
-- Every route answers with and without a version prefix (``/v1.41/services``,
+- Every route answers with and without a version prefix (``/v1.50/services``,
   ``/services``); a version the endpoint does not speak is refused (versions.py).
 - Every failure is Docker's ``{"message": ...}`` with its status: a refusal of the control
   API keeps its words (errors.py); a path this endpoint does not serve answers 501 naming
@@ -35,6 +35,7 @@ __all__ = [
     "json_body",
     "remove_when_released",
     "reply",
+    "request_version",
     "route",
 ]
 
@@ -113,6 +114,11 @@ async def json_body(request: web.Request, what: str) -> Any:
         return json.loads(raw)
     except ValueError:
         raise bad_request(f"{what}: the body is not JSON") from None
+
+
+def request_version(request: web.Request) -> str:
+    """The API version the request speaks (its path's prefix, or `API_VERSION`)."""
+    return split_version(request.path)[0]
 
 
 def route(app: web.Application, method: str, path: str, handler: Handler) -> None:

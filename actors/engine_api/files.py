@@ -14,7 +14,15 @@ from typing import Any
 
 from aiohttp import web
 
-from actors.engine_api.app import ENGINE, json_body, remove_when_released, reply, route
+from actors.engine_api.app import (
+    ENGINE,
+    json_body,
+    remove_when_released,
+    reply,
+    request_version,
+    route,
+)
+from actors.engine_api.compat import check_templating
 from actors.engine_api.errors import bad_request, not_supported
 from actors.engine_api.listing import FILE_FILTERS, keep_file
 from actors.engine_api.objects import docker_config, docker_secret
@@ -80,7 +88,9 @@ def _handlers(kind: str) -> dict[str, Any]:
         return reply([docker_config(d["config"]) for d in docs])
 
     async def create(request: web.Request) -> web.StreamResponse:
-        spec = file_spec(kind, await json_body(request, f"{kind} create"))
+        body = await json_body(request, f"{kind} create")
+        check_templating(kind, request_version(request), body)
+        spec = file_spec(kind, body)
         created = await request.app[ENGINE].control.call(f"control.{kind}.create", {"spec": spec})
         return reply({"ID": created["id"]}, 201)
 

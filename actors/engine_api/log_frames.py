@@ -1,8 +1,9 @@
 """``/services/{id}/logs`` and ``/tasks/{id}/logs`` on the wire (pure).
 
-Docker multiplexes a container's streams when it has no TTY (ours never has one): each
-line is one frame, an 8-byte header (stream 1 stdout or 2 stderr, three zero bytes, the
-payload's length as a big-endian uint32) and the payload. ``details`` puts the task's
+Docker multiplexes a container's streams when it has no TTY: each line is one frame, an
+8-byte header (stream 1 stdout or 2 stderr, three zero bytes, the payload's length as a
+big-endian uint32) and the payload; a TTY's output is one stream, sent raw (``raw``): the
+lines only, as the docker CLI copies a TTY service's logs unframed. ``details`` puts the task's
 context first (``com.docker.swarm.node.id=N,com.docker.swarm.service.id=S,
 com.docker.swarm.task.id=T``, keys sorted, then a space): the docker CLI reads it to name
 each line ``service.slot.task@node``; ``timestamps`` puts the line's time before that.
@@ -75,10 +76,11 @@ def timestamp_ns(ns: int) -> str:
 
 
 def log_frame(
-    query: LogQuery, record: Mapping[str, Any], context: Mapping[str, str]
+    query: LogQuery, record: Mapping[str, Any], context: Mapping[str, str], raw: bool = False
 ) -> bytes | None:
-    """One record as a multiplexed frame; None when its stream was not asked for.
-    ``context``: ``{node_id, service_id, task_id}`` of the record's task."""
+    """One record as a multiplexed frame (``raw``: the line alone); None when its stream
+    was not asked for. ``context``: ``{node_id, service_id, task_id}`` of the record's
+    task."""
     stream = str(record.get("stream", ""))
     if stream not in STREAMS or not (query.stdout if stream == "stdout" else query.stderr):
         return None
@@ -98,4 +100,6 @@ def log_frame(
     if query.timestamps:
         head = timestamp_ns(int(record.get("ts", 0))).encode() + b" " + head
     payload = head + data
+    if raw:
+        return payload
     return struct.pack(">BxxxL", STREAMS[stream], len(payload)) + payload

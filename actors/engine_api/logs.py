@@ -13,9 +13,13 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from actors.engine_api.app import ENGINE, Engine, route
+from actors.engine_api.app import ENGINE, Engine, request_version, route
+from actors.engine_api.compat import logs_content_type
 from actors.engine_api.errors import EngineError
 from actors.engine_api.log_frames import LogQuery, log_frame, parse_log_query
+from actors.engine_api.objects import service_spec_of
+from api.codec_objects import decode
+from api.specs import ServiceSpec
 
 __all__ = ["add_routes"]
 
@@ -31,7 +35,9 @@ async def service_logs(request: web.Request) -> web.StreamResponse:
         "control.service.inspect", {"service": request.match_info["id"]}
     )
     service_id = str(found["service"]["id"])
-    return await _stream(request, engine, {"services": [service_id]}, query, service_id)
+    tty = service_spec_of(found["service"]).task.container.tty
+    selector = {"services": [service_id]}
+    return await _stream(request, engine, selector, query, service_id, tty)
 
 
 async def task_logs(request: web.Request) -> web.StreamResponse:
@@ -39,7 +45,9 @@ async def task_logs(request: web.Request) -> web.StreamResponse:
     query = parse_log_query(request.query)
     found = await engine.control.call("control.task.inspect", {"task": request.match_info["id"]})
     task = found["task"]
-    return await _stream(request, engine, {"tasks": [str(task["id"])]}, query, task["service_id"])
+    tty = decode(ServiceSpec, {"task": task["spec"]}, "task").task.container.tty
+    selector = {"tasks": [str(task["id"])]}
+    return await _stream(request, engine, selector, query, task["service_id"], tty)
 
 
 async def _subscribe(engine: Engine, selector: dict[str, Any], options: dict[str, Any]) -> str:
@@ -55,14 +63,16 @@ async def _stream(
     selector: dict[str, Any],
     query: LogQuery,
     service_id: str,
+    tty: bool,
 ) -> web.StreamResponse:
+    """``tty``: the service's (a task's) container has a TTY: its lines go raw, unframed,
+    as dockerd's; the Content-Type says which, by the request's version (compat.py)."""
     options = query.options()
     sub_id = await _subscribe(engine, selector, options)  # refusals before the headers
     engine.open_stream()
     try:
-        response = web.StreamResponse(
-            headers={"Content-Type": "application/vnd.docker.multiplexed-stream"}
-        )
+        content_type = logs_content_type(request_version(request), tty)
+        response = web.StreamResponse(headers={"Content-Type": content_type})
         await response.prepare(request)
         contexts: dict[str, dict[str, str]] = {}
         after, last_ts, lost = 0, -1, 0
@@ -90,7 +100,7 @@ async def _stream(
             for record in reply.get("records") or ():
                 task_id = str(record.get("task_id", ""))
                 context = contexts.get(task_id) or {"service_id": service_id, "task_id": task_id}
-                frame = log_frame(query, record, context)
+                frame = log_frame(query, record, context, raw=tty)
                 if frame is not None:
                     await response.write(frame)
                 last_ts = max(last_ts, int(record.get("ts", 0)))

@@ -3,8 +3,10 @@
 
 A volume mount's ``VolumeOptions`` (``NoCopy``, ``Labels``, ``DriverConfig{Name,
 Options}``) are kept; all at their zero values (the docker SDK may send
-``{"NoCopy": false}``) they are none. ``Subpath``, ``BindOptions``, ``TmpfsOptions`` and
-``Consistency`` set to anything are refused naming their path. Whether the options fit
+``{"NoCopy": false}``) they are none. ``Subpath``, ``BindOptions``, ``TmpfsOptions``,
+``ImageOptions``, ``ClusterOptions`` and ``Consistency`` set to anything, and the mount
+types swarmnode has not (``npipe``; 1.42's ``cluster`` volumes; 1.48's ``image``), are
+refused naming their path (501). Whether the options fit
 the mount (a volume's only) and their sizes are api/mounts.py's checks, as for every spec.
 """
 
@@ -23,13 +25,20 @@ from actors.engine_api.doc_fields import (
     refuse_set,
     str_at,
 )
-from actors.engine_api.errors import bad_request
+from actors.engine_api.errors import bad_request, not_supported
 from api.enums import MountType
 from api.specs import Mount, VolumeDriver, VolumeOptions
 
 __all__ = ["docker_mounts", "mounts_from_docker"]
 
-_MOUNT_UNSUPPORTED = ("Consistency", "BindOptions", "TmpfsOptions")
+_MOUNT_UNSUPPORTED = (
+    "Consistency",
+    "BindOptions",
+    "TmpfsOptions",
+    "ImageOptions",
+    "ClusterOptions",
+)
+_DOCKER_ONLY_TYPES = ("npipe", "cluster", "image")  # Docker's mount types we do not serve
 _VOLUME_UNSUPPORTED = ("Subpath",)
 
 
@@ -58,6 +67,8 @@ def mounts_from_docker(container: Doc, path: str) -> tuple[Mount, ...]:
         if not isinstance(mount, dict):
             raise bad_request(f"{path}Mounts[{i}]: expected an object")
         refuse_set(mount, _MOUNT_UNSUPPORTED, sub)
+        if str_at(mount, "Type", sub) in _DOCKER_ONLY_TYPES:
+            raise not_supported(f"{sub}Type {get(mount, 'Type')!r}")
         kind = enum_value(str_at(mount, "Type", sub), MountType, f"{sub}Type", MountType.VOLUME)
         mounts.append(
             Mount(

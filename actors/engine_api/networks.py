@@ -10,8 +10,17 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from actors.engine_api.app import ENGINE, json_body, remove_when_released, reply, route
+from actors.engine_api.app import (
+    ENGINE,
+    json_body,
+    remove_when_released,
+    reply,
+    request_version,
+    route,
+)
+from actors.engine_api.compat import ENABLE_IPV4_SINCE
 from actors.engine_api.errors import EngineError, bad_request, not_supported
+from actors.engine_api.versions import API_VERSION, at_least
 from actors.engine_api.wire import Filters, label_matches, parse_filters, rfc3339
 
 __all__ = [
@@ -28,9 +37,10 @@ NETWORK_FILTERS: Final = ("dangling", "driver", "id", "label", "name", "scope", 
 STACK_NAMESPACE: Final = "com.docker.stack.namespace"  # the label docker stack deploy sets
 
 
-def docker_network(row: dict[str, Any]) -> dict[str, Any]:
-    """A network row (control.network.ls / inspect summary) → Docker's Network."""
-    return {
+def docker_network(row: dict[str, Any], version: str = API_VERSION) -> dict[str, Any]:
+    """A network row (control.network.ls / inspect summary) → Docker's Network, as a
+    request at ``version`` sees it (``EnableIPv4`` from 1.48: ours are IPv4 bridges)."""
+    out: dict[str, Any] = {
         "Name": row["name"],
         "Id": row["id"],
         "Created": rfc3339(row.get("created_at")),
@@ -47,6 +57,9 @@ def docker_network(row: dict[str, Any]) -> dict[str, Any]:
         "Options": {},
         "Labels": dict(row.get("labels") or {}),
     }
+    if at_least(version, ENABLE_IPV4_SINCE):
+        out["EnableIPv4"] = True
+    return out
 
 
 def keep_network(filters: Filters, row: dict[str, Any]) -> bool:
@@ -84,6 +97,8 @@ def network_spec(body: Any) -> dict[str, Any]:
     for key in ("Attachable", "Ingress", "EnableIPv6", "ConfigOnly"):
         if body.get(key):
             raise not_supported(f"network {key}")
+    if body.get("EnableIPv4") is False:  # 1.48's; ours carry IPv4 always
+        raise not_supported("a network without IPv4 (EnableIPv4 false)")
     if body.get("ConfigFrom") and (body["ConfigFrom"] or {}).get("Network"):
         raise not_supported("network ConfigFrom")
     if body.get("Options"):
@@ -107,13 +122,15 @@ def network_spec(body: Any) -> dict[str, Any]:
 async def network_list(request: web.Request) -> web.StreamResponse:
     filters = parse_filters(request.query.get("filters"), NETWORK_FILTERS)
     listed = await request.app[ENGINE].control.call("control.network.ls")
-    return reply([docker_network(r) for r in listed["networks"] if keep_network(filters, r)])
+    version = request_version(request)
+    shown = [docker_network(r, version) for r in listed["networks"] if keep_network(filters, r)]
+    return reply(shown)
 
 
 async def network_inspect(request: web.Request) -> web.StreamResponse:
     control = request.app[ENGINE].control
     found = await control.call("control.network.inspect", {"network": request.match_info["id"]})
-    return reply(docker_network(found["summary"]))
+    return reply(docker_network(found["summary"], request_version(request)))
 
 
 def stack_driver_hint(err: EngineError, spec: dict[str, Any]) -> EngineError:

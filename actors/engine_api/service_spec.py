@@ -98,6 +98,7 @@ _TASK_UNSUPPORTED = ("PluginSpec", "NetworkAttachmentSpec")
 def _health(doc: Doc, path: str) -> HealthConfig | None:
     if not doc:
         return None
+    _refuse_set(doc, ("StartInterval",), path)  # 1.44's: no executor here runs it
     return HealthConfig(
         test=_strings(doc, "Test", path),
         interval=from_ns(_get(doc, "Interval"), f"{path}Interval"),

@@ -9,10 +9,12 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from actors.engine_api.app import ENGINE, json_body, reply, route
+from actors.engine_api.app import ENGINE, json_body, reply, request_version, route
+from actors.engine_api.compat import adjust_service_spec, list_status
 from actors.engine_api.errors import EngineError, bad_request
 from actors.engine_api.listing import SERVICE_FILTERS, TASK_FILTERS, keep_service, keep_task
 from actors.engine_api.objects import docker_service, docker_task, service_spec_of
+from actors.engine_api.service_doc import docker_spec
 from actors.engine_api.service_names import random_service_name
 from actors.engine_api.service_spec import from_docker_spec
 from actors.engine_api.wire import parse_filters, query_bool, query_int, registry_auth
@@ -32,7 +34,7 @@ def _with_auth(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
 
 async def service_list(request: web.Request) -> web.StreamResponse:
     filters = parse_filters(request.query.get("filters"), SERVICE_FILTERS)
-    status = query_bool(request.query, "status")
+    status = list_status(request_version(request)) and query_bool(request.query, "status")
     listed = await request.app[ENGINE].control.call("control.service.ls", {"full": True})
     return reply(
         [
@@ -44,7 +46,8 @@ async def service_list(request: web.Request) -> web.StreamResponse:
 
 
 async def service_create(request: web.Request) -> web.StreamResponse:
-    spec = from_docker_spec(await json_body(request, "service create"))
+    body = await json_body(request, "service create")
+    spec = from_docker_spec(adjust_service_spec(body, request_version(request)))
     control = request.app[ENGINE].control
     unnamed = not spec.name
     for attempt in range(NAME_ATTEMPTS):
@@ -84,7 +87,9 @@ async def service_update(request: web.Request) -> web.StreamResponse:
         await control.call("control.service.rollback", {"service": ref, "version": version})
         return reply({"Warnings": []})
     current = (await control.call("control.service.inspect", {"service": ref}))["service"]
-    spec = from_docker_spec(body, base=service_spec_of(current))
+    base = service_spec_of(current)
+    body = adjust_service_spec(body, request_version(request), docker_spec(base))
+    spec = from_docker_spec(body, base=base)
     body = {"service": current["id"], "spec": encode(spec), "version": version}
     await control.call("control.service.update", _with_auth(request, body))
     return reply({"Warnings": []})

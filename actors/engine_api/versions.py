@@ -1,8 +1,10 @@
-"""Which Engine API versions this endpoint speaks, and the version prefix of a path (pure).
+"""Which Engine API versions this endpoint speaks, and the version of a request (pure).
 
-Requests may name a version (``/v1.41/services``) or not (``/_ping``, the SDK's first
-``/version``). A version above `API_VERSION` or below `MIN_API_VERSION` is refused with
-Docker's own words; the docker CLI and SDK negotiate down from `/_ping` and `/version`.
+Requests may name a version (``/v1.50/services``) or not (``/_ping``, the SDK's first
+``/version``): without one a request is at `API_VERSION`, as dockerd's. A version above
+`API_VERSION` or below `MIN_API_VERSION` is refused with Docker's own words; the docker
+CLI and SDK negotiate down from `/_ping` and `/version`. What changes with a request's
+version is compat.py's.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from typing import Final
 
 from actors.engine_api.errors import EngineError
 
-__all__ = ["API_VERSION", "MIN_API_VERSION", "split_version"]
+__all__ = ["API_VERSION", "MIN_API_VERSION", "at_least", "split_version"]
 
-API_VERSION: Final = "1.41"
+API_VERSION: Final = "1.50"  # docker 28.2's; what 1.42-1.50 changed: compat.py
 MIN_API_VERSION: Final = "1.24"
 
 _PREFIX = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
@@ -25,8 +27,13 @@ def _tuple(version: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
+def at_least(version: str, minimum: str) -> bool:
+    """``version`` is ``minimum`` or later (``"1.50"`` is later than ``"1.6"``)."""
+    return _tuple(version) >= _tuple(minimum)
+
+
 def split_version(path: str) -> tuple[str, str]:
-    """``/v1.41/services`` → ``("1.41", "/services")``; no prefix: ``(API_VERSION, path)``.
+    """``/v1.50/services`` → ``("1.50", "/services")``; no prefix: ``(API_VERSION, path)``.
     EngineError (400) for a version this endpoint does not speak."""
     match = _PREFIX.match(path)
     if match is None:

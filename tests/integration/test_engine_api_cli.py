@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from docker import errors as docker_errors
 
+from actors.engine_api.versions import API_VERSION
 from actors.worker.task_files import default_files_root
 from tests.support.engine_cli import DockerCli, engine_flags
 from tests.support.httpd import http_get, serving
@@ -70,7 +71,39 @@ def test_info_and_version(engine: Engine) -> None:
     assert (swarm_info["Nodes"], swarm_info["Managers"]) == (1, 1)
     cluster = engine.node.ctl_json("cluster", "inspect")
     assert swarm_info["Cluster"]["ID"] == cluster["id"]
-    assert engine.docker.ok("version", "--format", "{{.Server.APIVersion}}").strip() == "1.41"
+    # the CLI negotiates this endpoint's newest version, docker 28.2's own
+    both = engine.docker.ok("version", "--format", "{{.Server.APIVersion}} {{.Client.APIVersion}}")
+    assert both.split() == [API_VERSION, API_VERSION] == ["1.50", "1.50"]
+
+
+def test_what_changes_with_the_requests_version(engine: Engine, test_image: str) -> None:
+    """dockerd's versioned answers: ``?status=`` from 1.41, ``EnableIPv4`` from 1.48, a
+    version past 1.50 refused in Docker's words; what 1.44 added and no executor here
+    runs (a health check's start interval) refused naming it."""
+    docker, sock = engine.docker, engine.docker.socket
+    try:
+        docker.ok("service", "create", "-d", "--name", "ver", test_image, "sleep", "600")
+        docker.ok("network", "create", "--driver", "bridge", "vernet")
+        for version, shown in (("1.40", False), ("1.41", True), ("1.50", True)):
+            status, listed = raw_get(sock, f"/v{version}/services?status=true")
+            assert status == 200
+            [ver] = [s for s in listed if s["Spec"]["Name"] == "ver"]
+            assert ("ServiceStatus" in ver) is shown, version
+        assert raw_get(sock, "/v1.48/networks/vernet")[1]["EnableIPv4"] is True
+        assert "EnableIPv4" not in raw_get(sock, "/v1.47/networks/vernet")[1]
+        refused = docker.fails(
+            "service", "create", "-d", "--name", "early", "--health-cmd", "true",
+            "--health-start-interval", "1s", test_image, "sleep", "600",
+        )  # fmt: skip
+        assert "Healthcheck.StartInterval is not supported" in refused, refused
+        status, body = raw_get(sock, "/v1.51/info")
+        assert status == 400
+        assert body["message"] == (
+            "client version 1.51 is too new. Maximum supported API version is 1.50"
+        )
+    finally:
+        docker.run("service", "rm", "ver")
+        docker.run("network", "rm", "vernet")
 
 
 def test_swarm_inspect_update_and_tokens(engine: Engine) -> None:
@@ -293,22 +326,29 @@ def test_service_create_and_update_with_container_options(engine: Engine, test_i
 def test_service_create_and_update_with_runtime_options(engine: Engine, test_image: str) -> None:
     """``--limit-pids``, ``--oom-score-adj``, ``--log-driver``/``--log-opt`` from the docker
     CLI: the spec holds them where Docker puts them, the container gets them, ``docker
-    service logs`` of ``--log-driver none`` fails with the engine's words. (The CLI sends
-    ``--oom-score-adj`` to API 1.46 only, and this endpoint speaks 1.41: swarmctl sets it,
-    ``docker service inspect`` shows it.)"""
+    service logs`` of ``--log-driver none`` fails with the engine's words. The CLI sends
+    ``--oom-score-adj`` to API 1.46 and later only: it negotiates 1.50 here; a client at
+    1.41 cannot see the field, and its updates keep it."""
     docker, node, client = engine.docker, engine.node, engine.swarm.docker
+    older = DockerCli(docker.socket, cwd=docker.cwd, api_version="1.41")
     try:
         docker.ok(
             "service", "create", "-d", "--name", "rt", "--limit-pids", "40",
-            "--log-driver", "none", "--log-opt", "mode=x", test_image, "sleep", "600",
+            "--oom-score-adj", "100", "--log-driver", "none", "--log-opt", "mode=x",
+            test_image, "sleep", "600",
         )  # fmt: skip
-        set_oom = node.ctl("service", "update", "-d", "--oom-score-adj", "300", "rt")
-        assert set_oom.returncode == 0, set_oom.stderr
+        assert inspect(node, "service", "rt")["spec"]["task"]["container"]["oom_score_adj"] == 100
+        docker.ok("service", "update", "-d", "--oom-score-adj", "300", "rt")
         [inspected] = docker.inspect("service", "inspect", "rt")
         template = inspected["Spec"]["TaskTemplate"]
         assert template["Resources"]["Limits"]["Pids"] == 40
         assert template["ContainerSpec"]["OomScoreAdj"] == 300
         assert template["LogDriver"] == {"Name": "none", "Options": {"mode": "x"}}
+        # the CLI at 1.41 hides the flag; what it sends back keeps the service's value
+        assert "1.46" in older.fails("service", "update", "-d", "--oom-score-adj", "5", "rt")
+        older.ok("service", "update", "-d", "--env-add", "OLDER=1", "rt")
+        container = inspect(node, "service", "rt")["spec"]["task"]["container"]
+        assert container["oom_score_adj"] == 300 and "OLDER=1" in container["env"]
 
         def with_oom() -> dict[str, Any] | None:
             for t in node.tasks("rt"):
@@ -413,6 +453,27 @@ def test_service_and_task_logs(engine: Engine, test_image: str) -> None:
             follower.kill()
     docker.ok("service", "rm", "ticker")
     docker.ok("service", "rm", "talker")
+
+
+def test_a_tty_services_logs_come_raw(engine: Engine, test_image: str) -> None:
+    """A ``-t`` service's output is one stream: ``--raw`` copies it as it comes, so frame
+    headers would show as bytes in the output (dockerd sends it raw)."""
+    docker, node = engine.docker, engine.node
+    try:
+        docker.ok("service", "create", "-d", "-t", "--name", "typist", test_image,
+                  "sh", "-c", "echo typed; exec sleep 600")  # fmt: skip
+        wait_for(lambda: running(node, "typist") == 1, "typist running", timeout=60)
+
+        seen: list[subprocess.CompletedProcess[str]] = []
+
+        def logged() -> str | None:
+            seen[:] = [docker.run("service", "logs", "--raw", "typist")]
+            return seen[0].stdout if "typed" in seen[0].stdout else None
+
+        out = wait_for(logged, "typist's output", timeout=60, describe=lambda: seen)
+        assert "\x00" not in out and out.strip() == "typed", repr(out)
+    finally:
+        docker.run("service", "rm", "typist")
 
 
 def test_a_published_port_goes_through_the_routing_mesh(engine: Engine, test_image: str) -> None:

@@ -11,6 +11,7 @@ import docker
 import pytest
 from docker.types import ServiceMode
 
+from actors.engine_api.versions import API_VERSION
 from tests.support.engine_cli import engine_flags
 from tests.support.swarm import Swarm, SwarmNode
 from tests.support.waiting import wait_for
@@ -46,7 +47,7 @@ def running(node: SwarmNode, service: str) -> int:
 
 def test_version_is_negotiated(node_and_client: tuple[SwarmNode, docker.DockerClient]) -> None:
     _node, client = node_and_client
-    assert client.api.api_version == "1.41"
+    assert client.api.api_version == API_VERSION
     assert client.info()["Swarm"]["ControlAvailable"] is True
 
 

@@ -36,7 +36,10 @@ def engine_flags(socket: Path) -> tuple[str, ...]:
 
 
 class DockerCli:
-    def __init__(self, socket: Path, cwd: Path | None = None) -> None:
+    """``api_version``: the version the CLI speaks (``DOCKER_API_VERSION``), as an older
+    client would; by default it negotiates the endpoint's newest."""
+
+    def __init__(self, socket: Path, cwd: Path | None = None, api_version: str = "") -> None:
         self.binary = docker_binary()
         self.socket = socket
         self.cwd = cwd
@@ -50,6 +53,9 @@ class DockerCli:
         }
         self.env.pop("DOCKER_CONTEXT", None)
         self.env.pop("DOCKER_TLS_VERIFY", None)
+        self.env.pop("DOCKER_API_VERSION", None)
+        if api_version:
+            self.env["DOCKER_API_VERSION"] = api_version
 
     def run(
         self, *args: str, input: str | None = None, timeout: float = 120.0

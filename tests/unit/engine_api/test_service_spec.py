@@ -185,6 +185,31 @@ def test_modes_and_loose_key_case() -> None:
         (("TaskTemplate", "Resources", "Limits"), {"Pids": "5"}, 400, "Limits.Pids"),
         (("TaskTemplate", "ContainerSpec", "OomScoreAdj"), 1.5, 400, "OomScoreAdj"),
         (("TaskTemplate", "Placement", "Platforms"), [{"OS": "linux"}], 501, "Platforms"),
+        # newer than 1.41: a health check's start interval (1.44), image mounts (1.48)
+        (
+            ("TaskTemplate", "ContainerSpec", "Healthcheck"),
+            {"Test": ["CMD", "true"], "StartInterval": 1_000_000_000},
+            501,
+            "Healthcheck.StartInterval",
+        ),
+        (
+            ("TaskTemplate", "ContainerSpec", "Mounts"),
+            [{"Type": "image", "Source": "busybox", "Target": "/img"}],
+            501,
+            "Mounts[0].Type 'image'",
+        ),
+        (
+            ("TaskTemplate", "ContainerSpec", "Mounts"),
+            [{"Type": "volume", "Target": "/v", "ImageOptions": {"Subpath": "a"}}],
+            501,
+            "Mounts[0].ImageOptions",
+        ),
+        (
+            ("TaskTemplate", "ContainerSpec", "Privileges"),
+            {"Seccomp": {"Mode": "unconfined"}, "NoNewPrivileges": True},
+            501,
+            "Privileges",
+        ),
         (("TaskTemplate", "RestartPolicy", "Condition"), "never", 400, "Condition"),
         (("TaskTemplate", "RestartPolicy", "Delay"), "5s", 400, "nanoseconds"),
         (("EndpointSpec", "Mode"), "dnsrr", 501, "EndpointSpec.Mode"),

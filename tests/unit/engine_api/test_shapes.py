@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -58,9 +59,11 @@ def test_times() -> None:
 def test_versions() -> None:
     assert split_version("/v1.41/services") == ("1.41", "/services")
     assert split_version("/v1.30/info") == ("1.30", "/info")
-    assert split_version("/_ping") == ("1.41", "/_ping")
-    with pytest.raises(EngineError, match="too new"):
-        split_version("/v1.45/info")
+    assert split_version("/v1.50/services") == ("1.50", "/services")
+    assert split_version("/_ping") == ("1.50", "/_ping")
+    newest = re.escape("too new. Maximum supported API version is 1.50")
+    with pytest.raises(EngineError, match=newest):
+        split_version("/v1.51/info")
     with pytest.raises(EngineError, match="too old"):
         split_version("/v1.12/info")
 
