@@ -56,7 +56,9 @@ class PayloadSources:
             return ""
         held = self.secrets if function == "secret" else self.configs
         if argument not in held:
-            raise ValueError(f"{function} target {argument!r} not found among the task's")
+            raise ValueError(
+                f"{function} target {argument!r} not found among the task's {function}s"
+            )
         return _text(held[argument])
 
 

@@ -20,7 +20,7 @@ from cli.argtypes import DURATION
 from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.output import render_table, write_json, write_text
-from cli.service import replicas_column
+from cli.service import ports_column, replicas_column
 from cli.service_ps import task_table
 from cli.stack_deploy import LABEL_NAMESPACE, run_deploy, stack_services
 
@@ -114,8 +114,11 @@ def run_services(args: argparse.Namespace, connection: ControlConnection, _v: st
     if args.quiet:
         write_text("\n".join(s["id"] for s in found))
         return 0
-    rows = [(s["id"][:12], s["name"], s["mode"], replicas_column(s), s["image"]) for s in found]
-    write_text(render_table(("ID", "NAME", "MODE", "REPLICAS", "IMAGE"), rows))
+    rows = [
+        (s["id"][:12], s["name"], s["mode"], replicas_column(s), s["image"], ports_column(s))
+        for s in found
+    ]
+    write_text(render_table(("ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"), rows))
     return 0
 
 

@@ -50,9 +50,9 @@ def test_fields_calls_and_trim_markers() -> None:
 
 
 def test_a_target_the_task_has_not_is_an_error_naming_it() -> None:
-    with pytest.raises(ValueError, match="secret target 'other' not found"):
+    with pytest.raises(ValueError, match="'other' not found among the task's secrets"):
         expand(b'{{secret "other"}}')
-    with pytest.raises(ValueError, match="config target 'db_pass' not found"):
+    with pytest.raises(ValueError, match="'db_pass' not found among the task's configs"):
         expand(b'{{config "db_pass"}}')  # a secret's target is not a config's
 
 
