@@ -413,17 +413,21 @@ class DurableStorage:
             return None
         if writer.short_of_space and retry:
             writer.extend_zeros()
+        free = _free_bytes(self._dir)
         if writer.short_of_space:
-            free = _free_bytes(self._dir)
+            # the zeros ahead take what is freed as it is freed: the disk shows 0 bytes
+            # free until they have their room, so say what is still missing
+            missing = PREALLOCATE - (writer.allocated - writer.size)
         elif writer.segment_bytes - writer.size < PREALLOCATE:
-            free = _free_bytes(self._dir)  # the next segment's zeros need the room
-            if free >= 2 * PREALLOCATE:
+            missing = 2 * PREALLOCATE - free  # the next segment's zeros need the room
+            if missing <= 0:
                 return None
         else:
             return None
         return (
-            f"no space left on the disk of the Raft log in {self._dir} ({free} bytes free): "
-            "this manager refuses writes until space is freed"
+            f"no space left on the disk of the Raft log in {self._dir} ({free} bytes free; "
+            f"it needs {max(missing, 1)} more ahead of its log): this manager refuses writes "
+            "until space is freed"
         )
 
     # -- WAL -------------------------------------------------------------------------

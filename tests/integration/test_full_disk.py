@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -74,6 +75,9 @@ def test_a_full_disk_refuses_writes_then_takes_them_again(disk: SmallDisk) -> No
         assert refusal is not None, "the writes never stopped on a full disk"
         assert "no space left on the disk of the Raft log" in str(refusal)
         assert str(disk.path / "raft") in str(refusal)
+        # what is missing, not only the disk's free bytes (0 while the zeros ahead take
+        # whatever is freed)
+        assert re.search(r"it needs \d+ more ahead of its log", str(refusal)), str(refusal)
         assert node.failure is None and node.is_leader  # refused, not crashed
         assert names(store) == acknowledged
 
