@@ -128,7 +128,7 @@ class RaftNode:
         self._store = store
         self._max_entry_bytes = max_entry_bytes
         self._clock = clock
-        self.log = get_logger("raft", node_id=str(node_id))
+        self.log = get_logger("raft", raft_id=node_id)
         self._core = RaftCore(
             node_id,
             bootstrap,

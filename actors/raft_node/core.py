@@ -303,7 +303,7 @@ class RaftCore(Election):
             return
         self._lead_transferee = to
         self._election_elapsed = 0
-        self._log_events.info("raft.transfer.started", node_id=self.id, to=to)
+        self._log_events.info("raft.transfer.started", raft_id=self.id, to=to)
         if self._progress[to].match == self._log.last_index():
             self._send(MT.TIMEOUT_NOW, to)
         else:
@@ -415,7 +415,7 @@ class RaftCore(Election):
         self._state = FOLLOWER
         self._lead = lead
         if was_leader:
-            self._log_events.info("raft.leader.stepped_down", node_id=self.id, term=term)
+            self._log_events.info("raft.leader.stepped_down", raft_id=self.id, term=term)
 
     def _become_pre_candidate(self) -> None:
         self._state = PRE_CANDIDATE
@@ -441,7 +441,7 @@ class RaftCore(Election):
         me.become_replicate()
         me.recent_active = True
         self._pending_conf_index = last + 1  # no conf change until the no-op is applied
-        self._log_events.info("raft.election.won", node_id=self.id, term=self._term)
+        self._log_events.info("raft.election.won", raft_id=self.id, term=self._term)
         self._append_local((Entry(index=last + 1, term=self._term),))
         self._flush()
 
@@ -467,7 +467,7 @@ class RaftCore(Election):
         self._set_conf_sets()
         self._log_events.info(
             "raft.conf.applied",
-            node_id=self.id,
+            raft_id=self.id,
             change=change.type.name,
             member=change.node_id,
             voters=self._conf.voters,

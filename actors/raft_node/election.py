@@ -69,7 +69,7 @@ class Election(Replication):
         else:
             self._become_candidate()
             kind, term = MT.VOTE, self._term
-        self._log_events.debug("raft.election.started", node_id=self.id, term=term, pre=pre)
+        self._log_events.debug("raft.election.started", raft_id=self.id, term=term, pre=pre)
         if self._poll(self.id, True) is VoteCount.WON:
             self._won(pre)
             return
@@ -127,7 +127,7 @@ class Election(Replication):
             self._lead = m.src
             self._handle_from_leader(m)
         elif m.type is MT.TIMEOUT_NOW and self._promotable():
-            self._log_events.info("raft.transfer.timeout_now", node_id=self.id, term=self._term)
+            self._log_events.info("raft.transfer.timeout_now", raft_id=self.id, term=self._term)
             self._campaign(transfer=True)
 
     def _step_candidate(self, m: Message) -> None:
@@ -181,5 +181,5 @@ class Election(Replication):
             self._conf = meta.conf_state
             self._conf_applied = meta.index
             self._set_conf_sets()
-            self._log_events.info("raft.snapshot.restored", node_id=self.id, index=meta.index)
+            self._log_events.info("raft.snapshot.restored", raft_id=self.id, index=meta.index)
             self._send(MT.APPEND_RESPONSE, m.src, index=meta.index)

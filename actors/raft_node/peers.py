@@ -152,7 +152,7 @@ class CurvePeers:
         self._failures: Counter[tuple[int, str]] = Counter()
         self._logged: dict[tuple[int, str], tuple[float, int]] = {}  # when, count then
         self._log_every = log_every
-        self._log = get_logger("raft", node_id=str(node_id))
+        self._log = get_logger("raft", raft_id=node_id)
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._lock = threading.Lock()
         self._closed = False

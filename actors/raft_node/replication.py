@@ -170,7 +170,7 @@ class Replication:
         if snap.is_empty:
             return False
         self._log_events.info(
-            "raft.snapshot.sent", node_id=self.id, to=to, index=snap.metadata.index
+            "raft.snapshot.sent", raft_id=self.id, to=to, index=snap.metadata.index
         )
         self._msgs.append(
             Message(type=MT.SNAPSHOT, src=self.id, dst=to, term=self._term, snapshot=snap)
@@ -185,12 +185,12 @@ class Replication:
         if self._election_elapsed >= self._election_tick:
             self._election_elapsed = 0
             if self._check_quorum and not self._quorum_active():
-                self._log_events.info("raft.leader.quorum_lost", node_id=self.id, term=self._term)
+                self._log_events.info("raft.leader.quorum_lost", raft_id=self.id, term=self._term)
                 self._become_follower(self._term, 0)
                 return
             if self._lead_transferee:
                 self._log_events.info(
-                    "raft.transfer.aborted", node_id=self.id, to=self._lead_transferee
+                    "raft.transfer.aborted", raft_id=self.id, to=self._lead_transferee
                 )
                 self._lead_transferee = 0
         for pr in self._progress.values():
