@@ -2,7 +2,8 @@
 and ``cluster update [--heartbeat-period D] [--task-history-limit N]
 [--service-history-limit N] [--snapshot-interval N] [--cert-expiry D]
 [--autolock=true|false] [--allow-bind-mounts[=true|false]]``, ``cluster unlock-key
-[-q] [--rotate]`` (cli/unlock.py) and ``cluster engine-cert DIR`` (cli/engine_cert.py);
+[-q] [--rotate]`` (cli/unlock.py), ``cluster engine-cert DIR`` (cli/engine_cert.py) and
+``cluster ca`` (cli/cluster_ca.py);
 the cluster is "default" unless named."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from api.units import format_duration
 from cli.argtypes import BOOLEAN, COUNT, DURATION
+from cli.cluster_ca import add_ca_verb
 from cli.connection import ControlConnection
 from cli.engine_cert import add_engine_cert_verb
 from cli.errors import CliError
@@ -98,6 +100,7 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     update.set_defaults(run=run_update)
     add_unlock_key_verb(verbs, common)
     add_engine_cert_verb(verbs, common)
+    add_ca_verb(verbs, common)
 
 
 def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
