@@ -45,11 +45,27 @@ from actors.ca.certs import (
     read_node_certificate,
 )
 from actors.ca.engine_certs import issue_engine_certificate
-from actors.ca.root import CAError, CertificateAuthority, create_root_ca, root_ca_from_api
+from actors.ca.root import (
+    CAError,
+    CertificateAuthority,
+    create_root_ca,
+    load_root_ca,
+    root_ca_from_api,
+)
+from actors.ca.rotation import (
+    cluster_roots,
+    desired_issuer_digest,
+    finish_rotation,
+    root_digests,
+    start_rotation,
+    trust_fields,
+    trusted_root_pems,
+)
 from actors.ca.tokens import (
     InvalidJoinToken,
     MalformedJoinToken,
     WrongClusterToken,
+    ca_digest,
     new_join_tokens,
     role_for_token,
     rotate_join_token,
@@ -215,6 +231,7 @@ class CAService:
         self._sync_lock = threading.RLock()
         self._watcher: Watcher | None = None
         self._stopped = False
+        self._trust: Mapping[str, Any] | None = None
 
     # --- handler tables -------------------------------------------------------------
 
@@ -235,7 +252,7 @@ class CAService:
 
     def _hello_body(self) -> Mapping[str, Any]:
         return {
-            "ca_cert": self._cluster().root_ca.ca_cert,
+            **trust_fields(self._cluster().root_ca),
             "manager_cert": self._cert_pem(),
             "addr": self._advertise_addr,
         }
@@ -243,7 +260,7 @@ class CAService:
     def _on_root(self, request: Request) -> Mapping[str, Any] | None:
         return self._guarded(
             request,
-            lambda: {"ca_cert": self._cluster().root_ca.ca_cert, "manager_cert": self._cert_pem()},
+            lambda: {**trust_fields(self._cluster().root_ca), "manager_cert": self._cert_pem()},
         )
 
     def _on_join(self, request: Request) -> Mapping[str, Any] | None:
@@ -275,13 +292,23 @@ class CAService:
         return cluster
 
     def _authority(self, cluster: Cluster) -> CertificateAuthority:
+        """The CA this manager signs with: the new root's during a rotation."""
         cached = self._ca_cache
         if cached is not None and cached[0] == cluster.root_ca:
             return cached[1]
+        rotation = cluster.root_ca.root_rotation
         try:
-            ca = root_ca_from_api(
-                cluster.root_ca, now=self._clock(), wrapping_key=self._wrapping_key
-            )
+            if rotation is None:
+                ca = root_ca_from_api(
+                    cluster.root_ca, now=self._clock(), wrapping_key=self._wrapping_key
+                )
+            else:
+                ca = load_root_ca(
+                    rotation.ca_cert,
+                    rotation.ca_key or None,
+                    now=self._clock(),
+                    wrapping_key=self._wrapping_key,
+                )
         except CAError as exc:
             raise JoinRefused("unavailable", f"this manager cannot sign: {exc}") from None
         if not ca.can_sign:
@@ -351,14 +378,14 @@ class CAService:
             self._store.update(lambda tx: tx.create(node))
         except AlreadyExists:
             raise JoinRefused("invalid_argument", f"node id {node_id} is taken") from None
-        self._admission.add_issued(issued.info, role)
+        self._admission.add_issued(issued.info, role, self._authority(cluster).cert)
         _log.info("ca.node.joined", node=node_id, role=role.value, hostname=node.hostname[:64])
         return {
             "node_id": node_id,
             "role": role.value,
             "cluster_id": cluster.id,
             "certificate": issued.cert_pem,
-            "ca_cert": cluster.root_ca.ca_cert,
+            **trust_fields(cluster.root_ca),
             "managers": [dict(m) for m in self._managers()],
         }
 
@@ -399,13 +426,13 @@ class CAService:
             tx.update(replace(node, certificate=issued.cert_pem))
 
         self._write_node(write)
-        self._admission.add_issued(issued.info, role)
+        self._admission.add_issued(issued.info, role, self._authority(cluster).cert)
         _log.info("ca.node.renewed", node=info.node_id, role=role.value)
         return {
             "node_id": info.node_id,
             "role": role.value,
             "certificate": issued.cert_pem,
-            "ca_cert": cluster.root_ca.ca_cert,
+            **trust_fields(cluster.root_ca),
         }
 
     def _write_node(self, write: Callable[[WriteTx], None]) -> None:
@@ -436,7 +463,7 @@ class CAService:
             expiry=cluster.spec.ca_config.node_cert_expiry,
         )
         _log.info("ca.engine_cert.issued", hosts=list(hosts))
-        return cert, ca.cert_pem
+        return cert, b"".join(trusted_root_pems(cluster.root_ca))
 
     def rotate_token(self, role: NodeRole) -> str:
         """A new join token for ``role``; the old one stops working, joined nodes keep
@@ -455,6 +482,68 @@ class CAService:
         token = self._store.update(write).value
         _log.info("ca.token.rotated", role=role.value)
         return token
+
+    def rotate_root(self) -> Cluster:
+        """Start a root CA rotation (``swarmctl cluster ca --rotate``, ``docker swarm ca
+        --rotate``): a new root and key, cross-signed by the current root, recorded in
+        ``root_ca.root_rotation``; ``spec.ca_config.force_rotate`` goes up by one. The
+        rotation keeper (actors/ca/rotation_keeper.py) completes it."""
+
+        def write(tx: WriteTx) -> Cluster:
+            cluster = clusters.get_default(tx)
+            if cluster is None or not cluster.root_ca.ca_cert:
+                raise JoinRefused("unavailable", "the cluster has no certificate authority")
+            try:
+                current = root_ca_from_api(
+                    cluster.root_ca, now=self._clock(), wrapping_key=self._wrapping_key
+                )
+            except CAError as exc:
+                raise JoinRefused("unavailable", f"this manager cannot sign: {exc}") from None
+            if not current.can_sign:
+                raise JoinRefused("unavailable", "this manager holds no CA key")
+            forced = cluster.spec.ca_config.force_rotate + 1
+            spec = replace(
+                cluster.spec, ca_config=replace(cluster.spec.ca_config, force_rotate=forced)
+            )
+            root_ca = start_rotation(
+                cluster.root_ca,
+                current,
+                now=self._clock(),
+                rng=self._rng,
+                force_rotate=forced,
+                wrapping_key=self._wrapping_key,
+            )
+            updated = replace(cluster, spec=spec, root_ca=root_ca)
+            tx.update(updated)
+            return updated
+
+        cluster = self._store.update(write).value
+        rotation = cluster.root_ca.root_rotation
+        assert rotation is not None
+        _log.info("ca.root.rotation_started", new_root=desired_issuer_digest(cluster.root_ca))
+        return cluster
+
+    def finish_rotation(self, expected: RootCA) -> bool:
+        """Complete the rotation in ``expected`` (the rotation keeper found every node
+        certified by the new root): the new root becomes the cluster's, the join tokens
+        are made again. False when the cluster's root CA is no longer ``expected`` (another
+        rotation started, or one already completed it)."""
+
+        def write(tx: WriteTx) -> bool:
+            cluster = clusters.get_default(tx)
+            if cluster is None or cluster.root_ca != expected:
+                return False
+            root_ca, tokens = finish_rotation(cluster.root_ca, self._rng)
+            tx.update(replace(cluster, root_ca=root_ca, join_tokens=tokens))
+            return True
+
+        done = bool(self._store.update(write).value)
+        if done:
+            _log.info(
+                "ca.root.rotation_complete",
+                root=ca_digest(expected.root_rotation.ca_cert) if expected.root_rotation else "",
+            )
+        return done
 
     def remove_node(self, node_id: str, *, reason: str = "node removed") -> None:
         """Revoke the node's certificate and delete it; refused at once afterwards."""
@@ -496,6 +585,20 @@ class CAService:
             )
             self._watcher = watcher
             self._admission.replace_all(all_nodes, cluster)
+            self._note_trust(cluster)
+
+    def _note_trust(self, cluster: Cluster | None) -> None:
+        if cluster is not None and cluster.root_ca.ca_cert:
+            root_ca = cluster.root_ca
+            self._trust = {
+                "issuer": desired_issuer_digest(root_ca),
+                "roots": list(root_digests(root_ca)),
+            }
+
+    def trust_summary(self) -> Mapping[str, Any] | None:
+        """The root the cluster issues under and the roots it trusts (digests), as the
+        dispatcher's heartbeats tell workers; kept current by the store watch."""
+        return self._trust
 
     def _drain(self) -> None:
         with self._sync_lock:
@@ -525,6 +628,12 @@ class CAService:
             else:
                 admission.set_node_role(obj.id, obj.role)
         elif isinstance(obj, Cluster) and action is not Action.DELETE:
+            if obj.root_ca.ca_cert and (
+                not isinstance(old, Cluster)
+                or trusted_root_pems(old.root_ca) != trusted_root_pems(obj.root_ca)
+            ):
+                admission.set_roots(cluster_roots(obj.root_ca))
+                self._note_trust(obj)
             before = {r.node_id for r in old.revoked} if isinstance(old, Cluster) else set()
             for revoked in obj.revoked:
                 if revoked.node_id not in before:

@@ -116,6 +116,7 @@ CONTROL_BODIES: dict[str, Mapping[str, Any]] = {
     "control.cluster.unlock_key": {},
     "control.cluster.update": {},
     "control.cluster.engine_cert": {"csr": b"not a csr"},
+    "control.cluster.ca": {},
     "control.network.create": {"spec": {}},
     "control.network.inspect": {"network": NONE},
     "control.network.ls": {},
