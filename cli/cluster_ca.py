@@ -3,7 +3,8 @@
 cross-signed by the current one) and, unless ``-d``, waits for it to complete, showing
 ``rotation in progress: N/M nodes`` (nodes holding a certificate of the new root, of all),
 then prints the new root (nothing with ``-q``). A node that is down holds the rotation
-until it is back or removed; Ctrl-C stops waiting, the rotation goes on."""
+until it is back or removed; Ctrl-C stops waiting, the rotation goes on. ``--format json``
+adds the progress of a rotation under way (``rotation``: converged, total, waiting)."""
 
 from __future__ import annotations
 
@@ -108,8 +109,13 @@ def run_ca(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
             if args.quiet:
                 return 0
     pem = _root_pem(reply)
-    if args.format == "json":
-        write_json({"ca_cert": pem + "\n"})
+    if args.format == "json":  # with the progress of a rotation under way
+        write_json(
+            {
+                "ca_cert": pem + "\n",
+                **({"rotation": reply["rotation"]} if reply.get("rotation") else {}),
+            }
+        )
     else:
         write_text(pem)
     return 0
