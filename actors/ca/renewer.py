@@ -233,7 +233,9 @@ def _accept(
         )
     roots_pem = b"".join(root.cert_pem for root in trust)
     if roots_pem != certs.roots_pem:  # the roots first: the old certificate stays trusted
-        replace_trusted_roots(state_dir, roots_pem)
+        kept = {root.digest for root in trust}
+        retired = [d for d in certs.root_digests if d not in kept]
+        replace_trusted_roots(state_dir, roots_pem, retired=retired)
     replace_node_certificate(state_dir, cert=cert, key=key, vault=certs.vault)
     try:
         return load_node_certs(state_dir, now=clock(), vault=certs.vault)

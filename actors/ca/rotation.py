@@ -65,9 +65,19 @@ def start_rotation(
     rng: RandomBits,
     force_rotate: int,
     wrapping_key: bytes | None = None,
+    new: CertificateAuthority | None = None,
 ) -> RootCA:
-    """``root_ca`` with a new rotation under way (``current``: its CA, with the key)."""
-    new = create_root_ca(now, rng)
+    """``root_ca`` with a new rotation under way (``current``: its CA, with the key) to
+    ``new`` (a root and key the operator gave, checked by `load_root_ca`), else to a root
+    made here."""
+    if new is None:
+        new = create_root_ca(now, rng)
+    elif new.key is None:
+        raise CAError("the new root CA needs its private key")
+    elif new.cert == current.cert or (
+        root_ca.root_rotation is not None and new.cert_pem == root_ca.root_rotation.ca_cert
+    ):
+        raise CAError("the given root CA is already the cluster's")
     crossed = cross_sign(current, new.cert, rng)
     rotation = RootRotation(
         ca_cert=new.cert_pem,

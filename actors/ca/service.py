@@ -483,11 +483,21 @@ class CAService:
         _log.info("ca.token.rotated", role=role.value)
         return token
 
-    def rotate_root(self) -> Cluster:
+    def rotate_root(self, new_root: tuple[bytes, bytes] | None = None) -> Cluster:
         """Start a root CA rotation (``swarmctl cluster ca --rotate``, ``docker swarm ca
-        --rotate``): a new root and key, cross-signed by the current root, recorded in
+        --rotate``): a new root and key (``new_root``: the certificate and key PEM the
+        operator gave, else made here), cross-signed by the current root, recorded in
         ``root_ca.root_rotation``; ``spec.ca_config.force_rotate`` goes up by one. The
-        rotation keeper (actors/ca/rotation_keeper.py) completes it."""
+        rotation keeper (actors/ca/rotation_keeper.py) completes it. JoinRefused
+        ``invalid_argument`` for a given root that is not usable."""
+        given: CertificateAuthority | None = None
+        if new_root is not None:
+            try:
+                given = load_root_ca(new_root[0], new_root[1] or None, now=self._clock())
+            except CAError as exc:
+                raise JoinRefused("invalid_argument", f"the new root CA: {exc}") from None
+            if not given.can_sign:
+                raise JoinRefused("invalid_argument", "the new root CA needs its private key")
 
         def write(tx: WriteTx) -> Cluster:
             cluster = clusters.get_default(tx)
@@ -505,14 +515,18 @@ class CAService:
             spec = replace(
                 cluster.spec, ca_config=replace(cluster.spec.ca_config, force_rotate=forced)
             )
-            root_ca = start_rotation(
-                cluster.root_ca,
-                current,
-                now=self._clock(),
-                rng=self._rng,
-                force_rotate=forced,
-                wrapping_key=self._wrapping_key,
-            )
+            try:
+                root_ca = start_rotation(
+                    cluster.root_ca,
+                    current,
+                    now=self._clock(),
+                    rng=self._rng,
+                    force_rotate=forced,
+                    wrapping_key=self._wrapping_key,
+                    new=given,
+                )
+            except CAError as exc:
+                raise JoinRefused("invalid_argument", f"the new root CA: {exc}") from None
             updated = replace(cluster, spec=spec, root_ca=root_ca)
             tx.update(updated)
             return updated

@@ -432,11 +432,16 @@ CONTROL_CLUSTER_CA_REPLY: Final = SCHEMA.declare(
 CONTROL_CLUSTER_CA: Final = SCHEMA.declare(
     MessageType(
         "control.cluster.ca",
-        (Field("rotate", BOOL, required=False),),
+        (
+            Field("rotate", BOOL, required=False),
+            Field("ca_cert", BYTES, required=False),
+            Field("ca_key", BYTES, required=False),
+        ),
         reply="control.cluster.ca.reply",
         doc="The cluster's root CA; rotate: start a root CA rotation first (a new root, "
         "cross-signed by the current one; completes once every node holds a certificate "
-        "from it, then the join tokens change).",
+        "from it, then the join tokens change); ca_cert and ca_key (PEM, ECDSA P-256, at "
+        "most 8 KiB each): the new root, instead of one the CA makes.",
     )
 )
 CONTROL_UNLOCK_REPLY: Final = SCHEMA.declare(

@@ -91,8 +91,11 @@ def test_root_rotation_on_a_live_cluster(swarm: Swarm) -> None:
     final_root = root_pem(m1)
     assert final_root not in (first_root, second_root)
     assert rotated.stdout.strip().endswith(final_root.strip())
-    for node in (m1, m2, w1):
-        poll(lambda n=node: certified_by(n, final_root), f"{node.name} on the new root", 60)
+    poll(
+        lambda: all(certified_by(n, final_root) for n in (m1, m2, w1)),
+        "every node on the new root",
+        60,
+    )
     assert {t["id"] for t in m1.running("web")} == before  # nothing restarted meanwhile
     assert len(before) == 3
 

@@ -363,3 +363,24 @@ def test_a_rotation_root_not_cross_signed_by_a_trusted_root_is_refused(world: Wo
         rotation.ca_cert,
     ]
     assert world.certs().roots_pem == before.roots_pem
+
+
+def test_a_root_a_renewal_leaves_behind_is_recorded_as_retired(world: World) -> None:
+    """A rotation that starts before the node dropped the previous rotation's old root:
+    the renewal keeps the cluster's two roots only, and records the third as retired (so
+    a restart with the --join-token of that root still resumes)."""
+    first = world.certs().ca.digest
+    proxy = world.renewer(settings=store_settings(world.store, world.node_id))
+    one = world.service.rotate_root().root_ca
+    fire(world.timer)
+    wait_for(lambda: len(world.log.named("ca.renewal.complete")) == 1)
+    assert world.service.finish_rotation(one)
+    two = world.service.rotate_root().root_ca  # before the renewer looked again
+    assert two.root_rotation is not None
+    wait_for(lambda: armed(world.timer) == 1)
+    fire(world.timer)
+    wait_for(lambda: len(world.log.named("ca.renewal.complete")) == 2)
+    certs = world.certs()
+    assert certs.roots_pem == two.ca_cert + two.root_rotation.ca_cert
+    assert retired_root_digests(world.state) == (first,)
+    assert proxy.certificates().get().ca.cert_pem == two.root_rotation.ca_cert
