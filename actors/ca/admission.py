@@ -6,6 +6,8 @@ Rules:
   revoked, node not removed) and whose role the domain allows. ``DEFAULT_DOMAIN_ROLES``:
   "raft" managers only; "dispatcher", "logs" and "remote" any node; "join" anyone (the join
   request must then carry a valid token, which its handler checks). Unknown domains refuse.
+- The CA is one root, or two during a root CA rotation (actors/ca/rotation.py); when the
+  cluster's roots change (`set_roots`), certificates of a root no longer trusted leave.
 - Certificates enter the index when issued or loaded (`add`, which verifies them), and leave
   at once on node removal (`remove_node`, which also blocks the node id) or demotion
   (`revoke_role`). Revocations are sets of serials and node ids (`replace_revocations` to
@@ -65,6 +67,13 @@ class _Snapshot:
     issuer_by_key: Mapping[bytes, x509.Certificate] = field(default_factory=dict)
     revoked_serials: frozenset[int] = frozenset()
     removed_nodes: frozenset[str] = frozenset()
+
+
+def _kept(
+    issuers: Mapping[bytes, x509.Certificate], by_key: Mapping[bytes, NodeCertInfo]
+) -> dict[bytes, x509.Certificate]:
+    """The issuers of the keys still indexed."""
+    return {k: v for k, v in issuers.items() if k in by_key}
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,20 +193,20 @@ class CertificateAdmission:
         with self._lock:
             self._roots = trusted = root_certs(roots)
             snap = self._snap
-            kept = {k for k, issuer in snap.issuer_by_key.items() if issuer in trusted}
-            self._snap = replace(
-                snap,
-                by_key={k: v for k, v in snap.by_key.items() if k in kept},
-                issuer_by_key={k: v for k, v in snap.issuer_by_key.items() if k in kept},
-            )
-            return len(snap.by_key) - len(kept)
+            by_key = {k: v for k, v in snap.by_key.items() if snap.issuer_by_key.get(k) in trusted}
+            issuers = _kept(snap.issuer_by_key, by_key)
+            self._snap = replace(snap, by_key=by_key, issuer_by_key=issuers)
+            return len(snap.by_key) - len(by_key)
 
     def remove_node(self, node_id: str) -> None:
         """``node rm``: drop the node's certificates and refuse its id from now on."""
         with self._lock:
             by_key = {k: v for k, v in self._snap.by_key.items() if v.node_id != node_id}
             self._snap = replace(
-                self._snap, by_key=by_key, removed_nodes=self._snap.removed_nodes | {node_id}
+                self._snap,
+                by_key=by_key,
+                issuer_by_key=_kept(self._snap.issuer_by_key, by_key),
+                removed_nodes=self._snap.removed_nodes | {node_id},
             )
 
     def revoke_role(self, node_id: str, role: NodeRole) -> list[int]:
@@ -212,6 +221,7 @@ class CertificateAdmission:
             self._snap = replace(
                 self._snap,
                 by_key=by_key,
+                issuer_by_key=_kept(self._snap.issuer_by_key, by_key),
                 revoked_serials=self._snap.revoked_serials | frozenset(serials),
             )
         return serials
@@ -235,5 +245,6 @@ class CertificateAdmission:
         with self._lock:
             by_key = {k: v for k, v in self._snap.by_key.items() if v.not_after >= now}
             dropped = len(self._snap.by_key) - len(by_key)
-            self._snap = replace(self._snap, by_key=by_key)
+            issuers = _kept(self._snap.issuer_by_key, by_key)
+            self._snap = replace(self._snap, by_key=by_key, issuer_by_key=issuers)
         return dropped

@@ -247,10 +247,6 @@ class ClusterAdmission:
         if dropped:
             self.log.warning("ca.admission.roots_dropped_certificates", count=dropped)
 
-    @property
-    def roots(self) -> tuple[x509.Certificate, ...]:
-        return self._roots
-
     def _note(self, info: NodeCertInfo, role: NodeRole) -> None:
         state = self._state
         roles = {**state.node_roles, info.node_id: role}

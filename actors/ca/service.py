@@ -65,7 +65,6 @@ from actors.ca.tokens import (
     InvalidJoinToken,
     MalformedJoinToken,
     WrongClusterToken,
-    ca_digest,
     new_join_tokens,
     role_for_token,
     rotate_join_token,
@@ -532,8 +531,6 @@ class CAService:
             return updated
 
         cluster = self._store.update(write).value
-        rotation = cluster.root_ca.root_rotation
-        assert rotation is not None
         _log.info("ca.root.rotation_started", new_root=desired_issuer_digest(cluster.root_ca))
         return cluster
 
@@ -553,10 +550,7 @@ class CAService:
 
         done = bool(self._store.update(write).value)
         if done:
-            _log.info(
-                "ca.root.rotation_complete",
-                root=ca_digest(expected.root_rotation.ca_cert) if expected.root_rotation else "",
-            )
+            _log.info("ca.root.rotation_complete", root=desired_issuer_digest(expected))
         return done
 
     def remove_node(self, node_id: str, *, reason: str = "node removed") -> None:
