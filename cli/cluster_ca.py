@@ -1,10 +1,13 @@
-"""``swarmctl cluster ca [--rotate [-d] [-q]]``: the cluster's root CA certificate (PEM), as
-``docker swarm ca`` prints it; ``--rotate`` starts a root CA rotation (a new root,
-cross-signed by the current one) and, unless ``-d``, waits for it to complete, showing
-``rotation in progress: N/M nodes`` (nodes holding a certificate of the new root, of all),
-then prints the new root (nothing with ``-q``). A node that is down holds the rotation
-until it is back or removed; Ctrl-C stops waiting, the rotation goes on. ``--format json``
-adds the progress of a rotation under way (``rotation``: converged, total, waiting)."""
+"""``swarmctl cluster ca [--rotate [--ca-cert FILE --ca-key FILE] [-d] [-q]]``.
+
+Without ``--rotate``: the cluster's root CA certificate (PEM), as ``docker swarm ca``
+prints it (``--format json`` adds the progress of a rotation under way: ``rotation`` with
+converged, total, waiting). ``--rotate`` starts a root CA rotation, to a new root the CA
+makes, cross-signed by the current one (or to the root ``--ca-cert``/``--ca-key`` give,
+ECDSA P-256), and, unless ``-d``, waits for it to complete, showing ``rotation in
+progress: N/M nodes`` (nodes holding a certificate of the new root, of all), then prints
+the new root (nothing with ``-q``). A node that is down holds the rotation until it is
+back or removed; Ctrl-C stops waiting, the rotation goes on."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Final
 
 from cli.connection import ControlConnection
@@ -21,6 +25,7 @@ from cli.output import write_json, write_text
 __all__ = ["POLL_INTERVAL", "add_ca_verb", "progress_line", "wait_rotation"]
 
 POLL_INTERVAL: Final = 0.5
+MAX_PEM: Final = 8 * 1024  # the control API's bound on a given root's PEM
 
 
 def add_ca_verb(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -32,6 +37,17 @@ def add_ca_verb(verbs: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replace the root CA: a new root and key; every node renews its certificate "
         "under it, then the join tokens change",
+    )
+    ca.add_argument(
+        "--ca-cert",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --rotate and --ca-key: the new root CA certificate (PEM, ECDSA P-256) "
+        "instead of one the CA makes",
+    )
+    ca.add_argument(
+        "--ca-key", type=Path, default=None, metavar="FILE", help="its private key (PEM)"
     )
     ca.add_argument(
         "-d",
@@ -85,15 +101,40 @@ def wait_rotation(
         sleep(interval)
 
 
+def _given_root(args: argparse.Namespace) -> dict[str, bytes]:
+    """``--ca-cert`` and ``--ca-key``, read (both or neither)."""
+    if args.ca_cert is None and args.ca_key is None:
+        return {}
+    if args.ca_cert is None or args.ca_key is None:
+        raise CliError("--ca-cert and --ca-key go together (an external CA is not supported)")
+    given = {}
+    for name, path in (("ca_cert", args.ca_cert), ("ca_key", args.ca_key)):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CliError(f"--{name.replace('_', '-')} {path}: {exc.strerror or exc}") from None
+        if len(data) > MAX_PEM:
+            raise CliError(f"--{name.replace('_', '-')} {path}: more than {MAX_PEM} bytes")
+        given[name] = data
+    return given
+
+
 def run_ca(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
-    if not args.rotate and (args.detach or args.quiet):
-        raise CliError("-d/--detach and -q/--quiet apply only with --rotate")
+    for flag, value in (
+        ("-d/--detach", args.detach),
+        ("-q/--quiet", args.quiet),
+        ("--ca-cert", args.ca_cert),
+        ("--ca-key", args.ca_key),
+    ):
+        if value and not args.rotate:
+            raise CliError(f"{flag} applies only with --rotate")
+    given = _given_root(args)
     reply: Mapping[str, Any]
     with connection:
         if not args.rotate:
             reply = connection.request("control.cluster.ca", {})
         else:
-            reply = connection.request("control.cluster.ca", {"rotate": True})
+            reply = connection.request("control.cluster.ca", {"rotate": True, **given})
             if args.detach:
                 return 0
             show = None if args.quiet or args.format == "json" else _print_now

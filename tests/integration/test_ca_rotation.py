@@ -7,6 +7,8 @@ worker token is refused, the new one joins."""
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from cryptography import x509
 
 from actors.ca.certs import issuing_root
 from actors.ca.node_certs import CA_CERT_FILE, CERTS_DIR, NODE_CERT_FILE
+from actors.ca.root import create_root_ca
 from tests.support.swarm import Swarm, SwarmNode, poll
 
 
@@ -115,3 +118,28 @@ def test_root_rotation_on_a_live_cluster(swarm: Swarm) -> None:
     poll(lambda: ready(swarm, fresh), "w3 joined with the new token", 60)
     assert certified_by(fresh, final_root)
     assert "rotation" not in m1.ctl_json("cluster", "ca")
+
+
+def test_rotation_to_the_operators_root(swarm: Swarm, tmp_path: Path) -> None:
+    """``--ca-cert``/``--ca-key``: the cluster moves to the root the operator gave; the
+    flags are refused without --rotate, or one without the other, or for a root the
+    cluster already has."""
+    m1 = swarm.start_node("m1")
+    m1.wait_ready()
+    mine = create_root_ca(time.time(), random.Random(8))
+    cert, key = tmp_path / "root.crt", tmp_path / "root.key"
+    cert.write_bytes(mine.cert_pem)
+    key.write_bytes(mine.key_pem())
+    for args, words in (
+        (("--ca-cert", str(cert), "--ca-key", str(key)), "--ca-cert applies only with --rotate"),
+        (("--rotate", "--ca-cert", str(cert)), "--ca-cert and --ca-key go together"),
+    ):
+        refused = m1.ctl("cluster", "ca", *args)
+        assert refused.returncode != 0 and words in refused.stderr
+    quiet = m1.ctl("cluster", "ca", "--rotate", "-q", "--ca-cert", str(cert), "--ca-key", str(key))
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout == ""
+    assert root_pem(m1).strip() == mine.cert_pem.decode().strip()
+    poll(lambda: certified_by(m1, root_pem(m1)), "m1 on the operator's root alone", 60)
+    again = m1.ctl("cluster", "ca", "--rotate", "--ca-cert", str(cert), "--ca-key", str(key))
+    assert again.returncode != 0 and "already the cluster's" in again.stderr
