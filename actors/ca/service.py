@@ -16,6 +16,12 @@
   desired role is manager; refused (``unavailable``, retried) while a demotion is under way,
   worker once the node has left Raft. Promotion and demotion take effect at the renewal
   the node's session prompts.
+- Root CA rotation (actors/ca/rotation.py): `rotate_root` records a new root (made here,
+  or the operator's) cross-signed by the current one; while it runs the CA signs with the
+  new root and every reply that names the root (hello, root, join, renew) also carries the
+  new root and its cross-signature (``rotation``); `finish_rotation` makes it the
+  cluster's root with new join tokens (the leader's rotation keeper calls it). The
+  admission index trusts the cluster's roots, following them through the watch.
 - Revocation: `remove_node` records a `RevokedCertificate` in ``Cluster.revoked`` and
   deletes the Node in one write (`record_removal` does the same inside a caller's
   transaction, for the control API), then updates the admission index at once.
