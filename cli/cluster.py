@@ -130,6 +130,8 @@ def _describe(cluster: dict[str, Any]) -> str:
         "Certificate Authority settings:",
         "  Certificate Validity Duration: "
         + format_duration(spec["ca_config"]["node_cert_expiry"]),
+        "  Root rotation in progress: "
+        + ("yes" if (cluster.get("root_ca") or {}).get("root_rotation") else "no"),
         "  Join Tokens:",
         f"    Worker: {tokens.get('worker', '')}",
         f"    Manager: {tokens.get('manager', '')}",

@@ -78,6 +78,7 @@ def test_root_rotation_on_a_live_cluster(swarm: Swarm) -> None:
 
     poll(only_w1_waits, "the managers renewed under the new root, w1 waits", 60)
     assert root_pem(m1) == first_root  # not complete: the current root is still the old one
+    assert "Root rotation in progress: yes" in m1.ctl("cluster", "inspect").stdout
 
     # restarted mid-rotation, on its old certificate and root: it renews, and completes it
     w1.start()
@@ -118,6 +119,7 @@ def test_root_rotation_on_a_live_cluster(swarm: Swarm) -> None:
     poll(lambda: ready(swarm, fresh), "w3 joined with the new token", 60)
     assert certified_by(fresh, final_root)
     assert "rotation" not in m1.ctl_json("cluster", "ca")
+    assert "Root rotation in progress: no" in m1.ctl("cluster", "inspect").stdout
 
 
 def test_rotation_to_the_operators_root(swarm: Swarm, tmp_path: Path) -> None:
