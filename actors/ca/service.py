@@ -25,21 +25,19 @@
 - Revocation: `remove_node` records a `RevokedCertificate` in ``Cluster.revoked`` and
   deletes the Node in one write (`record_removal` does the same inside a caller's
   transaction, for the control API), then updates the admission index at once.
-- The admission index (`ClusterAdmission`) is rebuilt from the store in `start` (every
-  Node's certificate and role, the cluster's revocations) and kept current by a store
-  watch, drained from the watch's ``notify`` (so on the thread that applies entries, on
-  every manager: it only verifies a certificate when a Node's certificate changed).
+- The admission index (`ClusterAdmission`) is rebuilt from the store in `start` and kept
+  current by a store watch (actors/ca/admission_sync.py).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from actors.ca.admission_sync import AdmissionSync
 from actors.ca.authorization import ClusterAdmission
 from actors.ca.certs import (
     DEFAULT_NODE_CERT_EXPIRY,
@@ -59,10 +57,8 @@ from actors.ca.root import (
     root_ca_from_api,
 )
 from actors.ca.rotation import (
-    cluster_roots,
     desired_issuer_digest,
     finish_rotation,
-    root_digests,
     start_rotation,
     trust_fields,
     trusted_root_pems,
@@ -83,13 +79,10 @@ from actors.store import (
     NotLeader,
     ProposalError,
     StoreError,
-    WatchClosed,
-    Watcher,
     WriteTx,
     clusters,
     nodes,
 )
-from actors.store.entry import Action
 from api.enums import NodeRole
 from api.ids import RandomBits, is_valid_id, new_id
 from api.objects import (
@@ -98,7 +91,6 @@ from api.objects import (
     Node,
     NodeDescription,
     NodeStatus,
-    ObjectKind,
     RevokedCertificate,
     RootCA,
 )
@@ -233,10 +225,7 @@ class CAService:
         self._advertise_addr = advertise_addr
         self._wrapping_key = wrapping_key
         self._ca_cache: tuple[RootCA, CertificateAuthority] | None = None
-        self._sync_lock = threading.RLock()
-        self._watcher: Watcher | None = None
-        self._stopped = False
-        self._trust: Mapping[str, Any] | None = None
+        self._sync = AdmissionSync(store, admission)
 
     # --- handler tables -------------------------------------------------------------
 
@@ -575,90 +564,16 @@ class CAService:
         self._admission.remove_node(node_id, keys)
         _log.info("ca.node.revoked", node=node_id, reason=reason)
 
-    # --- the admission index, kept in step with the store ---------------------------
+    # --- the admission index, kept in step with the store (actors/ca/admission_sync.py) --
 
     def start(self) -> None:
         """Build the admission index from the store and keep it current by a watch."""
-        self._stopped = False
-        self._rewatch()
-        self._drain()  # events queued before the watcher was recorded
+        self._sync.start()
 
     def stop(self) -> None:
-        with self._sync_lock:
-            self._stopped = True
-            watcher, self._watcher = self._watcher, None
-        if watcher is not None:
-            watcher.close()
-
-    def _rewatch(self) -> None:
-        with self._sync_lock:
-            (all_nodes, cluster), watcher = self._store.view_and_watch(
-                lambda tx: (nodes.list_all(tx), clusters.get_default(tx)),
-                kinds={ObjectKind.NODE, ObjectKind.CLUSTER},
-                notify=self._drain,
-            )
-            self._watcher = watcher
-            self._admission.replace_all(all_nodes, cluster)
-            self._note_trust(cluster)
-
-    def _note_trust(self, cluster: Cluster | None) -> None:
-        if cluster is not None and cluster.root_ca.ca_cert:
-            root_ca = cluster.root_ca
-            self._trust = {
-                "issuer": desired_issuer_digest(root_ca),
-                "roots": list(root_digests(root_ca)),
-            }
+        self._sync.stop()
 
     def trust_summary(self) -> Mapping[str, Any] | None:
         """The root the cluster issues under and the roots it trusts (digests), as the
         dispatcher's heartbeats tell workers; kept current by the store watch."""
-        return self._trust
-
-    def _drain(self) -> None:
-        with self._sync_lock:
-            while not self._stopped and self._watcher is not None:
-                try:
-                    events = self._watcher.poll()
-                except WatchClosed as exc:
-                    if not exc.reset:
-                        return
-                    self._rewatch()
-                    continue
-                if not events:
-                    return
-                for event in events:
-                    self._on_event(event.kind, event.action, event.object, event.old)
-
-    def _on_event(self, kind: ObjectKind, action: Action, obj: Any, old: Any) -> None:
-        admission = self._admission
-        if isinstance(obj, Node):
-            if action is Action.DELETE:
-                admission.remove_node(obj.id, _curve_keys(obj))
-            elif obj.certificate and (old is None or old.certificate != obj.certificate):
-                try:
-                    admission.add_certificate(obj.certificate, obj.role)
-                except (CertificateError, ValueError) as exc:
-                    _log.warning("ca.admission.certificate_skipped", node=obj.id, reason=str(exc))
-            else:
-                admission.set_node_role(obj.id, obj.role)
-        elif isinstance(obj, Cluster) and action is not Action.DELETE:
-            if obj.root_ca.ca_cert and (
-                not isinstance(old, Cluster)
-                or trusted_root_pems(old.root_ca) != trusted_root_pems(obj.root_ca)
-            ):
-                admission.set_roots(cluster_roots(obj.root_ca))
-                self._note_trust(obj)
-            before = {r.node_id for r in old.revoked} if isinstance(old, Cluster) else set()
-            for revoked in obj.revoked:
-                if revoked.node_id not in before:
-                    key = revoked.curve_public_key.encode("ascii")
-                    admission.remove_node(revoked.node_id, [key] if key else [])
-
-
-def _curve_keys(node: Node) -> list[bytes]:
-    if not node.certificate:
-        return []
-    try:
-        return [read_node_certificate(node.certificate).curve_public_key]
-    except CertificateError:
-        return []
+        return self._sync.trust_summary()
