@@ -100,6 +100,8 @@ class CAConfig:
     """How long the certificates the cluster's CA issues last."""
 
     node_cert_expiry: float = 90 * 24 * 3600.0
+    # raised by one to ask for a root CA rotation (Docker's CAConfig.ForceRotate)
+    force_rotate: int = 0
 
 
 @dataclass(frozen=True, slots=True)

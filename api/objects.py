@@ -51,6 +51,7 @@ __all__ = [
     "RegistryAuth",
     "RevokedCertificate",
     "RootCA",
+    "RootRotation",
     "Secret",
     "Service",
     "SpecRevision",
@@ -263,10 +264,24 @@ class Task:
 
 
 @dataclass(frozen=True, slots=True)
+class RootRotation:
+    """A root CA rotation under way (SwarmKit's RootRotation): the new root, its key, and
+    the new root's key certified by the current root, so nodes that still trust only the
+    current root can verify what the new one issues."""
+
+    ca_cert: bytes = b""  # PEM
+    ca_key: bytes = b""  # PEM; managers only, stored like RootCA.ca_key
+    cross_signed_ca_cert: bytes = b""  # PEM, issued by the current root
+
+
+@dataclass(frozen=True, slots=True)
 class RootCA:
     ca_cert: bytes = b""  # PEM
     ca_key: bytes = b""  # PEM; managers only, possibly wrapped by the unlock key
     ca_cert_hash: str = ""  # digest used in join tokens
+    root_rotation: RootRotation | None = None  # owner: the CA service
+    # the spec's ca_config.force_rotate the last rotation was started for
+    last_forced_rotation: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,9 @@
 and ``cluster update [--heartbeat-period D] [--task-history-limit N]
 [--service-history-limit N] [--snapshot-interval N] [--cert-expiry D]
 [--autolock=true|false] [--allow-bind-mounts[=true|false]]``, ``cluster unlock-key
-[-q] [--rotate]`` (cli/unlock.py), ``cluster engine-cert DIR`` (cli/engine_cert.py) and
-``cluster leave [-f]`` (cli/leave.py); the cluster is "default" unless named."""
+[-q] [--rotate]`` (cli/unlock.py), ``cluster engine-cert DIR`` (cli/engine_cert.py),
+``cluster leave [-f]`` (cli/leave.py) and ``cluster ca`` (cli/cluster_ca.py); the cluster is
+"default" unless named."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from api.units import format_duration
 from cli.argtypes import BOOLEAN, COUNT, DURATION
+from cli.cluster_ca import add_ca_verb
 from cli.connection import ControlConnection
 from cli.engine_cert import add_engine_cert_verb
 from cli.errors import CliError
@@ -102,6 +104,7 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     add_unlock_key_verb(verbs, common)
     add_engine_cert_verb(verbs, common)
     add_leave_verb(verbs, common)
+    add_ca_verb(verbs, common)
 
 
 def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
@@ -131,6 +134,8 @@ def _describe(cluster: dict[str, Any]) -> str:
         "Certificate Authority settings:",
         "  Certificate Validity Duration: "
         + format_duration(spec["ca_config"]["node_cert_expiry"]),
+        "  Root rotation in progress: "
+        + ("yes" if (cluster.get("root_ca") or {}).get("root_rotation") else "no"),
         "  Join Tokens:",
         f"    Worker: {tokens.get('worker', '')}",
         f"    Manager: {tokens.get('manager', '')}",

@@ -1,8 +1,8 @@
 """The cluster's certificate authority, join tokens, CA-backed admission and encryption at rest.
 
 Pure modules (no zmq, pykka, threads or clock): `root`, `certs`, `tokens`, `renewal`,
-`encryption`, `z85`. `admission` holds a lock (the ZAP thread reads it); `keystore` writes
-files.
+`rotation` (root CA rotation), `encryption`, `z85`. `admission` holds a lock (the ZAP
+thread reads it); `keystore` writes files.
 """
 
 from actors.ca.admission import (

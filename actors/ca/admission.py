@@ -6,6 +6,8 @@ Rules:
   revoked, node not removed) and whose role the domain allows. ``DEFAULT_DOMAIN_ROLES``:
   "raft" managers only; "dispatcher", "logs" and "remote" any node; "join" anyone (the join
   request must then carry a valid token, which its handler checks). Unknown domains refuse.
+- The CA is one root, or two during a root CA rotation (actors/ca/rotation.py); when the
+  cluster's roots change (`set_roots`), certificates of a root no longer trusted leave.
 - Certificates enter the index when issued or loaded (`add`, which verifies them), and leave
   at once on node removal (`remove_node`, which also blocks the node id) or demotion
   (`revoke_role`). Revocations are sets of serials and node ids (`replace_revocations` to
@@ -26,8 +28,7 @@ from typing import Any, Final, Protocol
 
 from cryptography import x509
 
-from actors.ca.certs import NodeCertInfo, verify_node_certificate
-from actors.ca.root import CertificateAuthority
+from actors.ca.certs import NodeCertInfo, Roots, issuing_root, root_certs, verify_node_certificate
 from api.enums import NodeRole
 
 __all__ = [
@@ -63,8 +64,16 @@ def _fingerprint(public_z85: bytes) -> str:
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
     by_key: Mapping[bytes, NodeCertInfo] = field(default_factory=dict)
+    issuer_by_key: Mapping[bytes, x509.Certificate] = field(default_factory=dict)
     revoked_serials: frozenset[int] = frozenset()
     removed_nodes: frozenset[str] = frozenset()
+
+
+def _kept(
+    issuers: Mapping[bytes, x509.Certificate], by_key: Mapping[bytes, NodeCertInfo]
+) -> dict[bytes, x509.Certificate]:
+    """The issuers of the keys still indexed."""
+    return {k: v for k, v in issuers.items() if k in by_key}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +88,14 @@ class CertificateAdmission:
 
     def __init__(
         self,
-        ca: CertificateAuthority | x509.Certificate,
+        ca: Roots,
         cluster_id: str,
         *,
         clock: Callable[[], float],
         logger: _Logger,
         domain_roles: Mapping[str, frozenset[NodeRole] | None] = DEFAULT_DOMAIN_ROLES,
     ) -> None:
-        self._ca_cert = ca.cert if isinstance(ca, CertificateAuthority) else ca
+        self._roots = root_certs(ca)
         self._cluster_id = cluster_id
         self._clock = clock
         self._log = logger
@@ -160,27 +169,44 @@ class CertificateAdmission:
         A later certificate for the same key (renewal, role change) replaces the earlier.
         Raises `actors.ca.certs.CertificateError` for a certificate that is not acceptable.
         """
-        info = verify_node_certificate(
-            cert, self._ca_cert, now=self._clock(), cluster_id=self._cluster_id
-        )
-        self.add_info(info)
+        roots = self._roots
+        info = verify_node_certificate(cert, roots, now=self._clock(), cluster_id=self._cluster_id)
+        issuer = issuing_root(cert, roots)
+        assert issuer is not None  # verified above
+        self.add_info(info, issuer)
         return info
 
-    def add_info(self, info: NodeCertInfo) -> None:
-        """Index certificate information the caller has already verified (e.g. just issued)."""
+    def add_info(self, info: NodeCertInfo, issuer: x509.Certificate) -> None:
+        """Index certificate information the caller has already verified (e.g. just issued
+        by ``issuer``)."""
         if info.cluster_id != self._cluster_id:
             raise ValueError("certificate of another cluster")
         with self._lock:
-            by_key = dict(self._snap.by_key)
-            by_key[info.curve_public_key] = info
-            self._snap = replace(self._snap, by_key=by_key)
+            key = info.curve_public_key
+            by_key = {**self._snap.by_key, key: info}
+            issuers = {**self._snap.issuer_by_key, key: issuer}
+            self._snap = replace(self._snap, by_key=by_key, issuer_by_key=issuers)
+
+    def set_roots(self, roots: Roots) -> int:
+        """Trust these roots from now on (a root rotation started or completed): indexed
+        certificates of a root no longer trusted leave the index. Returns how many left."""
+        with self._lock:
+            self._roots = trusted = root_certs(roots)
+            snap = self._snap
+            by_key = {k: v for k, v in snap.by_key.items() if snap.issuer_by_key.get(k) in trusted}
+            issuers = _kept(snap.issuer_by_key, by_key)
+            self._snap = replace(snap, by_key=by_key, issuer_by_key=issuers)
+            return len(snap.by_key) - len(by_key)
 
     def remove_node(self, node_id: str) -> None:
         """``node rm``: drop the node's certificates and refuse its id from now on."""
         with self._lock:
             by_key = {k: v for k, v in self._snap.by_key.items() if v.node_id != node_id}
             self._snap = replace(
-                self._snap, by_key=by_key, removed_nodes=self._snap.removed_nodes | {node_id}
+                self._snap,
+                by_key=by_key,
+                issuer_by_key=_kept(self._snap.issuer_by_key, by_key),
+                removed_nodes=self._snap.removed_nodes | {node_id},
             )
 
     def revoke_role(self, node_id: str, role: NodeRole) -> list[int]:
@@ -195,6 +221,7 @@ class CertificateAdmission:
             self._snap = replace(
                 self._snap,
                 by_key=by_key,
+                issuer_by_key=_kept(self._snap.issuer_by_key, by_key),
                 revoked_serials=self._snap.revoked_serials | frozenset(serials),
             )
         return serials
@@ -218,5 +245,6 @@ class CertificateAdmission:
         with self._lock:
             by_key = {k: v for k, v in self._snap.by_key.items() if v.not_after >= now}
             dropped = len(self._snap.by_key) - len(by_key)
-            self._snap = replace(self._snap, by_key=by_key)
+            issuers = _kept(self._snap.issuer_by_key, by_key)
+            self._snap = replace(self._snap, by_key=by_key, issuer_by_key=issuers)
         return dropped

@@ -37,8 +37,8 @@ from typing import Any, Final, Protocol
 from cryptography import x509
 
 from actors.ca.admission import ANY_NODE, ANYONE, MANAGERS, CertificateAdmission, Refusal
-from actors.ca.certs import CertificateError, NodeCertInfo
-from actors.ca.root import CertificateAuthority
+from actors.ca.certs import CertificateError, NodeCertInfo, Roots, root_certs
+from actors.ca.rotation import cluster_roots
 from api.enums import NodeRole
 from api.objects import Cluster, Node, RevokedCertificate
 from transport.endpoint import Handler, Request, checked
@@ -112,14 +112,14 @@ class ClusterAdmission:
 
     def __init__(
         self,
-        ca: CertificateAuthority | x509.Certificate,
+        ca: Roots,
         cluster_id: str,
         *,
         clock: Callable[[], float],
         logger: _Logger,
     ) -> None:
         self.cluster_id = cluster_id
-        self._ca = ca
+        self._roots = root_certs(ca)
         self._clock = clock
         self.log = logger
         self._lock = threading.Lock()
@@ -127,7 +127,7 @@ class ClusterAdmission:
 
     def _new_index(self) -> CertificateAdmission:
         return CertificateAdmission(
-            self._ca, self.cluster_id, clock=self._clock, logger=self.log, domain_roles=_DOMAINS
+            self._roots, self.cluster_id, clock=self._clock, logger=self.log, domain_roles=_DOMAINS
         )
 
     # --- ZAP (transport.auth.AdmissionPolicy) ------------------------------------------
@@ -232,11 +232,20 @@ class ClusterAdmission:
             self._note(info, role)
         return info
 
-    def add_issued(self, info: NodeCertInfo, role: NodeRole) -> None:
-        """Index a certificate this manager has just issued (already known good)."""
+    def add_issued(self, info: NodeCertInfo, role: NodeRole, issuer: x509.Certificate) -> None:
+        """Index a certificate this manager has just issued under ``issuer`` (known good)."""
         with self._lock:
-            self._state.certs.add_info(info)
+            self._state.certs.add_info(info, issuer)
             self._note(info, role)
+
+    def set_roots(self, roots: Roots) -> None:
+        """The cluster's trusted roots changed (a root rotation started or completed):
+        certificates of a root no longer trusted stop being accepted."""
+        with self._lock:
+            self._roots = root_certs(roots)
+            dropped = self._state.certs.set_roots(self._roots)
+        if dropped:
+            self.log.warning("ca.admission.roots_dropped_certificates", count=dropped)
 
     def _note(self, info: NodeCertInfo, role: NodeRole) -> None:
         state = self._state
@@ -269,6 +278,8 @@ class ClusterAdmission:
         Returns the ids of nodes whose stored certificate could not be indexed (each
         logged as ``ca.admission.certificate_skipped``)."""
         revoked: tuple[RevokedCertificate, ...] = cluster.revoked if cluster is not None else ()
+        if cluster is not None and cluster.root_ca.ca_cert:
+            self._roots = cluster_roots(cluster.root_ca)
         removed = frozenset(r.node_id for r in revoked)
         certs = self._new_index()
         certs.replace_revocations((int(r.serial, 16) for r in revoked if r.serial), removed)

@@ -57,16 +57,19 @@ __all__ = [
     "IssuedCertificate",
     "NodeCertInfo",
     "RoleNotAllowed",
+    "Roots",
     "UntrustedCertificate",
     "certificate_matches_key",
     "check_node_cert_expiry",
     "create_csr",
     "generate_node_key",
     "issue_node_certificate",
+    "issuing_root",
     "load_node_key",
     "node_key_pem",
     "read_node_certificate",
     "role_from_ou",
+    "root_certs",
     "verify_node_certificate",
 ]
 
@@ -385,24 +388,46 @@ def read_node_certificate(cert: bytes | x509.Certificate) -> NodeCertInfo:
     )
 
 
+Roots = CertificateAuthority | x509.Certificate | Sequence[CertificateAuthority | x509.Certificate]
+
+
+def root_certs(roots: Roots) -> tuple[x509.Certificate, ...]:
+    """The root certificates of ``roots`` (one or several, CAs or certificates)."""
+    if isinstance(roots, CertificateAuthority | x509.Certificate):
+        roots = [roots]
+    return tuple(r.cert if isinstance(r, CertificateAuthority) else r for r in roots)
+
+
+def issuing_root(cert: bytes | x509.Certificate, roots: Roots) -> x509.Certificate | None:
+    """The root among ``roots`` that signed ``cert`` directly, or None."""
+    parsed = _as_cert(cert)
+    for root in root_certs(roots):
+        if parsed == root:
+            continue
+        try:
+            parsed.verify_directly_issued_by(root)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return root
+    return None
+
+
 def verify_node_certificate(
     cert: bytes | x509.Certificate,
-    ca: CertificateAuthority | x509.Certificate,
+    ca: Roots,
     *,
     now: float,
     cluster_id: str | None = None,
     allowed_roles: Collection[NodeRole] | None = None,
 ) -> NodeCertInfo:
-    """Check the certificate chains to ``ca``, is valid at ``now``, belongs to
-    ``cluster_id`` (when given) and has one of ``allowed_roles`` (when given)."""
+    """Check the certificate was issued by ``ca`` (one root, or any of several: during a
+    root rotation a node trusts two), is valid at ``now``, belongs to ``cluster_id`` (when
+    given) and has one of ``allowed_roles`` (when given)."""
     parsed = _as_cert(cert)
-    ca_cert = ca.cert if isinstance(ca, CertificateAuthority) else ca
-    if parsed == ca_cert:
+    if any(parsed == root for root in root_certs(ca)):
         raise UntrustedCertificate("the CA certificate is not a node certificate")
-    try:
-        parsed.verify_directly_issued_by(ca_cert)
-    except (ValueError, TypeError, InvalidSignature):
-        raise UntrustedCertificate("certificate was not issued by this cluster's CA") from None
+    if issuing_root(parsed, ca) is None:
+        raise UntrustedCertificate("certificate was not issued by this cluster's CA")
     try:
         constraints = parsed.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:

@@ -24,7 +24,9 @@ and turns a token of another cluster into a silent handshake failure instead of 
    token;
 4. asks ``ca.root`` (checked against the pin again), then sends ``ca.join`` with the token
    and a CSR binding its CURVE key; the manager checks the request comes from that key;
-5. checks the returned certificate chains to the pinned CA, is for the cluster of the
+5. checks the returned certificate chains to the pinned CA (during a root CA rotation, or to
+   the new root the pinned CA cross-signed: hello and join replies carry it, and the node
+   then trusts both, actors/ca/rotation.py), is for the cluster of the
    manager certificate, names the role and id the reply claims, binds its CURVE key and
    matches its ECDSA key; writes the files (`actors.ca.node_certs`, mode 0600).
 
@@ -59,6 +61,7 @@ from actors.ca.certs import (
 )
 from actors.ca.node_certs import write_node_certs
 from actors.ca.root import CAError, CertificateAuthority, load_root_ca
+from actors.ca.rotation import vouched_root
 from actors.ca.tokens import JoinToken, JoinTokenError, WrongClusterToken, check_token_ca
 from actors.ca.tokens import parse_join_token as _parse_token
 from actors.log import get_logger
@@ -171,13 +174,32 @@ def _pinned_ca(token: JoinToken, ca_cert: bytes, now: float) -> CertificateAutho
         check_token_ca(token, ca_cert)
         return load_root_ca(ca_cert, now=now)
     except WrongClusterToken as exc:
-        raise JoinError("wrong_cluster", str(exc)) from None
+        raise JoinError(
+            "wrong_cluster",
+            f"{exc} (a token made before the cluster's root CA was rotated is no longer "
+            "valid: get the current one with 'swarmctl cluster join-token')",
+        ) from None
     except (CAError, ValueError) as exc:
         message = f"the manager sent an unusable CA certificate: {exc}"
         raise JoinError("wrong_cluster", message) from None
 
 
-def _manager_key(ca: CertificateAuthority, manager_cert: bytes, now: float) -> NodeCertInfo:
+def _trusted(
+    ca: CertificateAuthority, reply: Mapping[str, Any], now: float
+) -> tuple[CertificateAuthority, ...]:
+    """The pinned root, and during a root rotation the new root it cross-signed."""
+    rotation = reply.get("rotation")
+    if not rotation:
+        return (ca,)
+    try:
+        return (ca, vouched_root([ca], rotation["ca_cert"], rotation["cross_signed"], now=now))
+    except CAError as exc:
+        raise JoinError("untrusted_manager", f"the manager's rotation root: {exc}") from None
+
+
+def _manager_key(
+    ca: tuple[CertificateAuthority, ...], manager_cert: bytes, now: float
+) -> NodeCertInfo:
     try:
         return verify_node_certificate(manager_cert, ca, now=now, allowed_roles=(NodeRole.MANAGER,))
     except CertificateError as exc:
@@ -210,7 +232,8 @@ def join_cluster(
     # 1-2: the hello, then the pins: the CA by the token's digest, the server key by the CA
     with Client(hello, server_key=hello_keypair().public, timeout=timeout, source=source) as c:
         greeting = _ask(c, "ca.hello", None, "the join-hello endpoint")
-    ca = _pinned_ca(parsed, greeting["ca_cert"], clock())
+    pinned = _pinned_ca(parsed, greeting["ca_cert"], clock())
+    ca = _trusted(pinned, greeting, clock())
     manager = _manager_key(ca, greeting["manager_cert"], clock())
 
     # 3-4: our keys, then the join over CURVE pinned to the certified server key
@@ -237,7 +260,10 @@ def join_cluster(
             _pinned_ca(parsed, root["ca_cert"], clock())  # raises unless the same CA
         reply = _ask(client, "ca.join", body, "the manager")
 
-    # 5: check what we got before we keep it
+    # 5: check what we got before we keep it (a rotation may have started meanwhile)
+    if reply["ca_cert"] != greeting["ca_cert"]:
+        _pinned_ca(parsed, reply["ca_cert"], clock())  # raises unless the same CA
+    ca = _trusted(pinned, reply, clock())
     cert: bytes = reply["certificate"]
     try:
         info = verify_node_certificate(cert, ca, now=clock(), cluster_id=manager.cluster_id)
@@ -253,7 +279,7 @@ def join_cluster(
     write_node_certs(
         Path(state_dir),
         node_id=info.node_id,
-        ca_cert=ca.cert_pem,
+        ca_cert=b"".join(root.cert_pem for root in ca),
         cert=cert,
         key=key,
         keypair=keypair,

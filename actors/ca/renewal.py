@@ -2,13 +2,17 @@
 
 Rules (as SwarmKit): renew at a random point between 50 % and 80 % of the certificate's
 lifetime, so a fleet issued together does not come back together; renew at once when the
-certificate's role differs from the node's role (promote / demote) or the certificate is
-already past its renewal point. The random draw comes from an injected ``random.Random``.
+certificate's role differs from the node's role (promote / demote), when its issuer is not
+the root the cluster issues under (a root CA rotation, actors/ca/rotation.py), or the
+certificate is already past its renewal point. The random draw comes from an injected
+``random.Random``. `trust_to_keep` says which roots a node stops trusting once a rotation
+has completed.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Final
 
 from actors.ca.certs import NodeCertInfo
@@ -20,6 +24,7 @@ __all__ = [
     "renewal_delay",
     "renewal_reason",
     "renewal_time",
+    "trust_to_keep",
 ]
 
 RENEW_MIN_FRACTION: Final = 0.5
@@ -40,13 +45,38 @@ def renewal_delay(info: NodeCertInfo, now: float, rng: random.Random) -> float:
 
 
 def renewal_reason(
-    info: NodeCertInfo, *, now: float, renew_at: float, desired_role: NodeRole
+    info: NodeCertInfo,
+    *,
+    now: float,
+    renew_at: float,
+    desired_role: NodeRole,
+    issuer: str = "",
+    desired_issuer: str | None = None,
 ) -> str | None:
-    """Why the certificate must be renewed now, or None when it need not be."""
+    """Why the certificate must be renewed now, or None when it need not be. ``issuer``:
+    the digest of the root that issued the certificate; ``desired_issuer``: the root the
+    cluster issues under (None: not known)."""
     if info.role is not desired_role:
         return f"role changed from {info.role.value} to {desired_role.value}"
+    if desired_issuer is not None and issuer != desired_issuer:
+        return "root CA rotation: the certificate was issued by another root than the cluster's"
     if now >= info.not_after:
         return "certificate expired"
     if now >= renew_at:
         return "renewal time reached"
     return None
+
+
+def trust_to_keep(
+    held: Sequence[str], cluster: Sequence[str] | None, issuer: str
+) -> tuple[str, ...] | None:
+    """The roots (digests) a node should trust now, when fewer than it holds: the cluster
+    trusts a subset of them (a rotation completed) that still includes the issuer of the
+    node's certificate. None: keep what it holds (nothing to drop, or roots it does not
+    know yet, which a renewal brings with their cross-signature)."""
+    if cluster is None or not cluster:
+        return None
+    keep = tuple(d for d in held if d in cluster)
+    if len(keep) == len(held) or len(keep) != len(set(cluster)) or issuer not in keep:
+        return None
+    return keep

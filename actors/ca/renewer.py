@@ -23,8 +23,14 @@
   manager. A manager whose ZAP refuses the node's key stays silent; a probe with a
   throwaway key (``ca.root``, open to anyone) then tells "refused this node's key" (a
   removed node) from "no answer".
-- **Checks.** The returned certificate must chain to the pinned root CA (the one in the
-  state dir, not the reply's), be for this cluster and node id, bind this node's CURVE key
+- **Root rotation** (actors/ca/rotation.py). ``settings`` also name the root the cluster
+  issues under and the roots it trusts: a certificate of another issuer is renewed at
+  once; once a rotation completed, the roots the cluster dropped are dropped from the
+  state dir too (``ca.trust.updated``).
+- **Checks.** The returned certificate must chain to a root the node trusts (the ones in
+  the state dir, not the reply's; during a rotation also the reply's new root, if a root
+  the node trusts cross-signed it, and the roots are then written before the
+  certificate), be for this cluster and node id, bind this node's CURVE key
   and match the new ECDSA key; then `replace_node_certificate` writes it atomically (0600)
   and the state dir is loaded and checked again (`load_node_certs`).
 - **After.** ``on_renewed`` gets the new `NodeCertificates` (the assembly points the CA
@@ -58,8 +64,11 @@ from actors.ca.node_certs import (
     NodeCertsError,
     load_node_certs,
     replace_node_certificate,
+    replace_trusted_roots,
 )
-from actors.ca.renewal import renewal_reason, renewal_time
+from actors.ca.renewal import renewal_reason, renewal_time, trust_to_keep
+from actors.ca.root import CAError, CertificateAuthority
+from actors.ca.rotation import desired_issuer_digest, root_digests, vouched_root
 from actors.dispatcher import ManagerAddress
 from actors.log import get_logger
 from actors.store import MemoryStore, clusters, nodes
@@ -106,10 +115,13 @@ class RenewalFailed(Exception):
 @dataclass(frozen=True)
 class RenewalSettings:
     """What the node knows of the cluster: its own current role, the certificate expiry
-    (None: unknown, e.g. a worker or a manager whose store has not caught up)."""
+    (None: unknown, e.g. a worker or a manager whose store has not caught up), the root
+    the cluster issues under and the roots it trusts (digests; None: unknown)."""
 
     role: NodeRole | None = None
     cert_expiry: float | None = None
+    issuer: str | None = None
+    roots: tuple[str, ...] | None = None
 
 
 def store_settings(store: MemoryStore, node_id: str) -> Callable[[], RenewalSettings]:
@@ -119,9 +131,12 @@ def store_settings(store: MemoryStore, node_id: str) -> Callable[[], RenewalSett
         def view(tx: Any) -> RenewalSettings:
             node = nodes.get(tx, node_id)
             cluster = clusters.get_default(tx)
+            has_root = cluster is not None and bool(cluster.root_ca.ca_cert)
             return RenewalSettings(
                 role=node.role if node is not None else None,
                 cert_expiry=cluster.spec.ca_config.node_cert_expiry if cluster else None,
+                issuer=desired_issuer_digest(cluster.root_ca) if has_root and cluster else None,
+                roots=root_digests(cluster.root_ca) if has_root and cluster else None,
             )
 
         return store.view(view)
@@ -167,6 +182,32 @@ def _key_refused(manager: ManagerAddress, timeout: float, source: str | None = N
         return False
 
 
+def reply_trust(
+    certs: NodeCertificates, reply: Any, now: float
+) -> tuple[CertificateAuthority, ...]:
+    """The roots to trust after a renewal: those of the cluster's (the reply's ``ca_cert``
+    and, during a rotation, its new root) that this node trusts already or that a root it
+    trusts cross-signed (`actors.ca.rotation.vouched_root`)."""
+    held = certs.trusted
+    current = reply["ca_cert"]
+    keep = [root for root in held if root.cert_pem == current]
+    rotation = reply.get("rotation")
+    if rotation:
+        new_pem = rotation["ca_cert"]
+        known = [root for root in held if root.cert_pem == new_pem]
+        try:
+            keep += known or [vouched_root(held, new_pem, rotation["cross_signed"], now=now)]
+        except CAError as exc:
+            raise RenewalFailed(
+                "untrusted_certificate", f"the rotation's new root: {exc}"
+            ) from None
+    if not keep:
+        raise RenewalFailed(
+            "untrusted_certificate", "the manager's root CA is none this node trusts"
+        )
+    return tuple(keep)
+
+
 def _accept(
     state_dir: Path,
     certs: NodeCertificates,
@@ -178,9 +219,8 @@ def _accept(
         cert = reply["certificate"]
         if not isinstance(cert, bytes):
             raise CertificateError("the reply holds no certificate")
-        info = verify_node_certificate(
-            cert, certs.ca, now=clock(), cluster_id=certs.info.cluster_id
-        )
+        trust = reply_trust(certs, reply, clock())
+        info = verify_node_certificate(cert, trust, now=clock(), cluster_id=certs.info.cluster_id)
     except (CertificateError, KeyError, TypeError, ValueError) as exc:
         raise RenewalFailed("untrusted_certificate", f"the renewed certificate: {exc}") from None
     if info.node_id != certs.node_id:
@@ -191,6 +231,11 @@ def _accept(
         raise RenewalFailed(
             "untrusted_certificate", "the renewed certificate does not bind this node's keys"
         )
+    roots_pem = b"".join(root.cert_pem for root in trust)
+    if roots_pem != certs.roots_pem:  # the roots first: the old certificate stays trusted
+        kept = {root.digest for root in trust}
+        retired = [d for d in certs.root_digests if d not in kept]
+        replace_trusted_roots(state_dir, roots_pem, retired=retired)
     replace_node_certificate(state_dir, cert=cert, key=key, vault=certs.vault)
     try:
         return load_node_certs(state_dir, now=clock(), vault=certs.vault)
@@ -359,7 +404,12 @@ class CertRenewer(SupervisedActor):
         info = self._certs.info
         settings = self._settings() if self._settings is not None else RenewalSettings()
         why = renewal_reason(
-            info, now=now, renew_at=self._renew_at, desired_role=settings.role or info.role
+            info,
+            now=now,
+            renew_at=self._renew_at,
+            desired_role=settings.role or info.role,
+            issuer=self._certs.ca.digest,
+            desired_issuer=settings.issuer,
         )
         if why is not None:
             return why
@@ -373,10 +423,26 @@ class CertRenewer(SupervisedActor):
             return f"the cluster's certificate expiry was shortened to {expiry:g} s"
         return None
 
+    def _drop_roots(self) -> None:
+        """A root rotation completed: stop trusting the roots the cluster no longer does."""
+        settings = self._settings() if self._settings is not None else RenewalSettings()
+        certs = self._certs
+        keep = trust_to_keep(certs.root_digests, settings.roots, certs.ca.digest)
+        if keep is None:
+            return
+        roots = b"".join(root.cert_pem for root in certs.trusted if root.digest in keep)
+        retired = [d for d in certs.root_digests if d not in keep]
+        replace_trusted_roots(self._state_dir, roots, retired=retired)
+        self._certs = load_node_certs(self._state_dir, now=self._clock(), vault=certs.vault)
+        self._log.info("ca.trust.updated", node=certs.node_id, roots=list(keep))
+        if self._on_renewed is not None:
+            self._on_renewed(self._certs)
+
     def _check(self) -> None:
         if self._busy or self._halt.is_set():
             return
         try:
+            self._drop_roots()
             why = self.reason()
         except Exception as exc:  # the store view failed: look again later
             self._log.warning("ca.renewal.check_failed", error=str(exc)[:200])

@@ -29,10 +29,13 @@ from api.objects import RootCA
 
 __all__ = [
     "CA_COMMON_NAME",
+    "MAX_TRUSTED_ROOTS",
     "ROOT_CA_VALIDITY",
     "CAError",
     "CertificateAuthority",
     "create_root_ca",
+    "cross_sign",
+    "load_root_bundle",
     "load_root_ca",
     "root_ca_from_api",
     "serial_number",
@@ -46,6 +49,7 @@ ROOT_CA_BACKDATE: Final = 3600.0  # tolerate clocks of other nodes running a lit
 _WRAPPED_PEM_TYPE: Final = "SWARM WRAPPED PRIVATE KEY"
 _CA_KEY_LABEL: Final = "swarm-ca-key"
 _SERIAL_BITS: Final = 127
+MAX_TRUSTED_ROOTS: Final = 4  # the current root and a rotation's (more is a malformed file)
 
 
 class CAError(Exception):
@@ -172,6 +176,44 @@ def create_root_ca(
         .sign(private, hashes.SHA256())
     )
     return CertificateAuthority(cert, private)
+
+
+def cross_sign(
+    signer: CertificateAuthority, new_root: x509.Certificate, rng: RandomBits
+) -> x509.Certificate:
+    """``new_root``'s name and key certified by ``signer`` (the current root): what lets a
+    node that trusts only ``signer`` accept the new root during a rotation. Valid as long
+    as both the new root and the signer are."""
+    if signer.key is None:
+        raise CAError("this CA has no private key: it cannot cross-sign")
+    public = new_root.public_key()
+    not_after = min(new_root.not_valid_after_utc, signer.cert.not_valid_after_utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(new_root.subject)
+        .issuer_name(signer.cert.subject)
+        .public_key(public)
+        .serial_number(serial_number(rng))
+        .not_valid_before(new_root.not_valid_before_utc)
+        .not_valid_after(not_after)
+    )
+    for extension in new_root.extensions:
+        builder = builder.add_extension(extension.value, critical=extension.critical)
+    return builder.sign(signer.key, hashes.SHA256())
+
+
+def load_root_bundle(pem: bytes, *, now: float) -> tuple[CertificateAuthority, ...]:
+    """Every root CA certificate in a PEM bundle (a node trusts two during a rotation),
+    each checked as `load_root_ca` does; at least one."""
+    try:
+        certs = x509.load_pem_x509_certificates(pem)
+    except ValueError as exc:
+        raise CAError(f"the CA certificate is not valid PEM: {exc}") from None
+    if len(certs) > MAX_TRUSTED_ROOTS:
+        raise CAError(f"more than {MAX_TRUSTED_ROOTS} root CA certificates in one bundle")
+    return tuple(
+        load_root_ca(cert.public_bytes(serialization.Encoding.PEM), now=now) for cert in certs
+    )
 
 
 def _load_key(key_pem: bytes, wrapping_key: bytes | None) -> ec.EllipticCurvePrivateKey:

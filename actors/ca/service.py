@@ -16,24 +16,28 @@
   desired role is manager; refused (``unavailable``, retried) while a demotion is under way,
   worker once the node has left Raft. Promotion and demotion take effect at the renewal
   the node's session prompts.
+- Root CA rotation (actors/ca/rotation.py): `rotate_root` records a new root (made here,
+  or the operator's) cross-signed by the current one; while it runs the CA signs with the
+  new root and every reply that names the root (hello, root, join, renew) also carries the
+  new root and its cross-signature (``rotation``); `finish_rotation` makes it the
+  cluster's root with new join tokens (the leader's rotation keeper calls it). The
+  admission index trusts the cluster's roots, following them through the watch.
 - Revocation: `remove_node` records a `RevokedCertificate` in ``Cluster.revoked`` and
   deletes the Node in one write (`record_removal` does the same inside a caller's
   transaction, for the control API), then updates the admission index at once.
-- The admission index (`ClusterAdmission`) is rebuilt from the store in `start` (every
-  Node's certificate and role, the cluster's revocations) and kept current by a store
-  watch, drained from the watch's ``notify`` (so on the thread that applies entries, on
-  every manager: it only verifies a certificate when a Node's certificate changed).
+- The admission index (`ClusterAdmission`) is rebuilt from the store in `start` and kept
+  current by a store watch (actors/ca/admission_sync.py).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from actors.ca.admission_sync import AdmissionSync
 from actors.ca.authorization import ClusterAdmission
 from actors.ca.certs import (
     DEFAULT_NODE_CERT_EXPIRY,
@@ -45,7 +49,20 @@ from actors.ca.certs import (
     read_node_certificate,
 )
 from actors.ca.engine_certs import issue_engine_certificate
-from actors.ca.root import CAError, CertificateAuthority, create_root_ca, root_ca_from_api
+from actors.ca.root import (
+    CAError,
+    CertificateAuthority,
+    create_root_ca,
+    load_root_ca,
+    root_ca_from_api,
+)
+from actors.ca.rotation import (
+    desired_issuer_digest,
+    finish_rotation,
+    start_rotation,
+    trust_fields,
+    trusted_root_pems,
+)
 from actors.ca.tokens import (
     InvalidJoinToken,
     MalformedJoinToken,
@@ -62,13 +79,10 @@ from actors.store import (
     NotLeader,
     ProposalError,
     StoreError,
-    WatchClosed,
-    Watcher,
     WriteTx,
     clusters,
     nodes,
 )
-from actors.store.entry import Action
 from api.enums import NodeRole
 from api.ids import RandomBits, is_valid_id, new_id
 from api.objects import (
@@ -77,7 +91,6 @@ from api.objects import (
     Node,
     NodeDescription,
     NodeStatus,
-    ObjectKind,
     RevokedCertificate,
     RootCA,
 )
@@ -212,9 +225,7 @@ class CAService:
         self._advertise_addr = advertise_addr
         self._wrapping_key = wrapping_key
         self._ca_cache: tuple[RootCA, CertificateAuthority] | None = None
-        self._sync_lock = threading.RLock()
-        self._watcher: Watcher | None = None
-        self._stopped = False
+        self._sync = AdmissionSync(store, admission)
 
     # --- handler tables -------------------------------------------------------------
 
@@ -235,7 +246,7 @@ class CAService:
 
     def _hello_body(self) -> Mapping[str, Any]:
         return {
-            "ca_cert": self._cluster().root_ca.ca_cert,
+            **trust_fields(self._cluster().root_ca),
             "manager_cert": self._cert_pem(),
             "addr": self._advertise_addr,
         }
@@ -243,7 +254,7 @@ class CAService:
     def _on_root(self, request: Request) -> Mapping[str, Any] | None:
         return self._guarded(
             request,
-            lambda: {"ca_cert": self._cluster().root_ca.ca_cert, "manager_cert": self._cert_pem()},
+            lambda: {**trust_fields(self._cluster().root_ca), "manager_cert": self._cert_pem()},
         )
 
     def _on_join(self, request: Request) -> Mapping[str, Any] | None:
@@ -275,13 +286,23 @@ class CAService:
         return cluster
 
     def _authority(self, cluster: Cluster) -> CertificateAuthority:
+        """The CA this manager signs with: the new root's during a rotation."""
         cached = self._ca_cache
         if cached is not None and cached[0] == cluster.root_ca:
             return cached[1]
+        rotation = cluster.root_ca.root_rotation
         try:
-            ca = root_ca_from_api(
-                cluster.root_ca, now=self._clock(), wrapping_key=self._wrapping_key
-            )
+            if rotation is None:
+                ca = root_ca_from_api(
+                    cluster.root_ca, now=self._clock(), wrapping_key=self._wrapping_key
+                )
+            else:
+                ca = load_root_ca(
+                    rotation.ca_cert,
+                    rotation.ca_key or None,
+                    now=self._clock(),
+                    wrapping_key=self._wrapping_key,
+                )
         except CAError as exc:
             raise JoinRefused("unavailable", f"this manager cannot sign: {exc}") from None
         if not ca.can_sign:
@@ -351,14 +372,14 @@ class CAService:
             self._store.update(lambda tx: tx.create(node))
         except AlreadyExists:
             raise JoinRefused("invalid_argument", f"node id {node_id} is taken") from None
-        self._admission.add_issued(issued.info, role)
+        self._admission.add_issued(issued.info, role, self._authority(cluster).cert)
         _log.info("ca.node.joined", node=node_id, role=role.value, hostname=node.hostname[:64])
         return {
             "node_id": node_id,
             "role": role.value,
             "cluster_id": cluster.id,
             "certificate": issued.cert_pem,
-            "ca_cert": cluster.root_ca.ca_cert,
+            **trust_fields(cluster.root_ca),
             "managers": [dict(m) for m in self._managers()],
         }
 
@@ -399,13 +420,13 @@ class CAService:
             tx.update(replace(node, certificate=issued.cert_pem))
 
         self._write_node(write)
-        self._admission.add_issued(issued.info, role)
+        self._admission.add_issued(issued.info, role, self._authority(cluster).cert)
         _log.info("ca.node.renewed", node=info.node_id, role=role.value)
         return {
             "node_id": info.node_id,
             "role": role.value,
             "certificate": issued.cert_pem,
-            "ca_cert": cluster.root_ca.ca_cert,
+            **trust_fields(cluster.root_ca),
         }
 
     def _write_node(self, write: Callable[[WriteTx], None]) -> None:
@@ -436,7 +457,7 @@ class CAService:
             expiry=cluster.spec.ca_config.node_cert_expiry,
         )
         _log.info("ca.engine_cert.issued", hosts=list(hosts))
-        return cert, ca.cert_pem
+        return cert, b"".join(trusted_root_pems(cluster.root_ca))
 
     def rotate_token(self, role: NodeRole) -> str:
         """A new join token for ``role``; the old one stops working, joined nodes keep
@@ -456,6 +477,77 @@ class CAService:
         _log.info("ca.token.rotated", role=role.value)
         return token
 
+    def rotate_root(self, new_root: tuple[bytes, bytes] | None = None) -> Cluster:
+        """Start a root CA rotation (``swarmctl cluster ca --rotate``, ``docker swarm ca
+        --rotate``): a new root and key (``new_root``: the certificate and key PEM the
+        operator gave, else made here), cross-signed by the current root, recorded in
+        ``root_ca.root_rotation``; ``spec.ca_config.force_rotate`` goes up by one. The
+        rotation keeper (actors/ca/rotation_keeper.py) completes it. JoinRefused
+        ``invalid_argument`` for a given root that is not usable."""
+        given: CertificateAuthority | None = None
+        if new_root is not None:
+            try:
+                given = load_root_ca(new_root[0], new_root[1] or None, now=self._clock())
+            except CAError as exc:
+                raise JoinRefused("invalid_argument", f"the new root CA: {exc}") from None
+            if not given.can_sign:
+                raise JoinRefused("invalid_argument", "the new root CA needs its private key")
+
+        def write(tx: WriteTx) -> Cluster:
+            cluster = clusters.get_default(tx)
+            if cluster is None or not cluster.root_ca.ca_cert:
+                raise JoinRefused("unavailable", "the cluster has no certificate authority")
+            try:
+                current = root_ca_from_api(
+                    cluster.root_ca, now=self._clock(), wrapping_key=self._wrapping_key
+                )
+            except CAError as exc:
+                raise JoinRefused("unavailable", f"this manager cannot sign: {exc}") from None
+            if not current.can_sign:
+                raise JoinRefused("unavailable", "this manager holds no CA key")
+            forced = cluster.spec.ca_config.force_rotate + 1
+            spec = replace(
+                cluster.spec, ca_config=replace(cluster.spec.ca_config, force_rotate=forced)
+            )
+            try:
+                root_ca = start_rotation(
+                    cluster.root_ca,
+                    current,
+                    now=self._clock(),
+                    rng=self._rng,
+                    force_rotate=forced,
+                    wrapping_key=self._wrapping_key,
+                    new=given,
+                )
+            except CAError as exc:
+                raise JoinRefused("invalid_argument", f"the new root CA: {exc}") from None
+            updated = replace(cluster, spec=spec, root_ca=root_ca)
+            tx.update(updated)
+            return updated
+
+        cluster = self._store.update(write).value
+        _log.info("ca.root.rotation_started", new_root=desired_issuer_digest(cluster.root_ca))
+        return cluster
+
+    def finish_rotation(self, expected: RootCA) -> bool:
+        """Complete the rotation in ``expected`` (the rotation keeper found every node
+        certified by the new root): the new root becomes the cluster's, the join tokens
+        are made again. False when the cluster's root CA is no longer ``expected`` (another
+        rotation started, or one already completed it)."""
+
+        def write(tx: WriteTx) -> bool:
+            cluster = clusters.get_default(tx)
+            if cluster is None or cluster.root_ca != expected:
+                return False
+            root_ca, tokens = finish_rotation(cluster.root_ca, self._rng)
+            tx.update(replace(cluster, root_ca=root_ca, join_tokens=tokens))
+            return True
+
+        done = bool(self._store.update(write).value)
+        if done:
+            _log.info("ca.root.rotation_complete", root=desired_issuer_digest(expected))
+        return done
+
     def remove_node(self, node_id: str, *, reason: str = "node removed") -> None:
         """Revoke the node's certificate and delete it; refused at once afterwards."""
         keys: list[bytes] = []
@@ -472,70 +564,16 @@ class CAService:
         self._admission.remove_node(node_id, keys)
         _log.info("ca.node.revoked", node=node_id, reason=reason)
 
-    # --- the admission index, kept in step with the store ---------------------------
+    # --- the admission index, kept in step with the store (actors/ca/admission_sync.py) --
 
     def start(self) -> None:
         """Build the admission index from the store and keep it current by a watch."""
-        self._stopped = False
-        self._rewatch()
-        self._drain()  # events queued before the watcher was recorded
+        self._sync.start()
 
     def stop(self) -> None:
-        with self._sync_lock:
-            self._stopped = True
-            watcher, self._watcher = self._watcher, None
-        if watcher is not None:
-            watcher.close()
+        self._sync.stop()
 
-    def _rewatch(self) -> None:
-        with self._sync_lock:
-            (all_nodes, cluster), watcher = self._store.view_and_watch(
-                lambda tx: (nodes.list_all(tx), clusters.get_default(tx)),
-                kinds={ObjectKind.NODE, ObjectKind.CLUSTER},
-                notify=self._drain,
-            )
-            self._watcher = watcher
-            self._admission.replace_all(all_nodes, cluster)
-
-    def _drain(self) -> None:
-        with self._sync_lock:
-            while not self._stopped and self._watcher is not None:
-                try:
-                    events = self._watcher.poll()
-                except WatchClosed as exc:
-                    if not exc.reset:
-                        return
-                    self._rewatch()
-                    continue
-                if not events:
-                    return
-                for event in events:
-                    self._on_event(event.kind, event.action, event.object, event.old)
-
-    def _on_event(self, kind: ObjectKind, action: Action, obj: Any, old: Any) -> None:
-        admission = self._admission
-        if isinstance(obj, Node):
-            if action is Action.DELETE:
-                admission.remove_node(obj.id, _curve_keys(obj))
-            elif obj.certificate and (old is None or old.certificate != obj.certificate):
-                try:
-                    admission.add_certificate(obj.certificate, obj.role)
-                except (CertificateError, ValueError) as exc:
-                    _log.warning("ca.admission.certificate_skipped", node=obj.id, reason=str(exc))
-            else:
-                admission.set_node_role(obj.id, obj.role)
-        elif isinstance(obj, Cluster) and action is not Action.DELETE:
-            before = {r.node_id for r in old.revoked} if isinstance(old, Cluster) else set()
-            for revoked in obj.revoked:
-                if revoked.node_id not in before:
-                    key = revoked.curve_public_key.encode("ascii")
-                    admission.remove_node(revoked.node_id, [key] if key else [])
-
-
-def _curve_keys(node: Node) -> list[bytes]:
-    if not node.certificate:
-        return []
-    try:
-        return [read_node_certificate(node.certificate).curve_public_key]
-    except CertificateError:
-        return []
+    def trust_summary(self) -> Mapping[str, Any] | None:
+        """The root the cluster issues under and the roots it trusts (digests), as the
+        dispatcher's heartbeats tell workers; kept current by the store watch."""
+        return self._sync.trust_summary()

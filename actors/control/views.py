@@ -205,13 +205,20 @@ def node_document(node: Node) -> dict[str, Any]:
 
 
 def cluster_document(cluster: Cluster) -> dict[str, Any]:
-    """The cluster as the codec encodes it, without its private keys (the CA key and the
-    unlock key never leave the managers); the CA certificate as PEM text."""
+    """The cluster as the codec encodes it, without its private keys (the CA keys and the
+    unlock key never leave the managers); the CA certificates as PEM text."""
     doc = encode_object(cluster)
     doc.pop("unlock_key", None)
     root = dict(doc.get("root_ca") or {})
     root.pop("ca_key", None)
     cert = root.get("ca_cert", b"")
     root["ca_cert"] = cert.decode("ascii", "replace") if isinstance(cert, bytes) else cert
+    rotation = dict(root.get("root_rotation") or {})
+    if rotation:  # a root rotation under way: its certificates, never its key
+        rotation.pop("ca_key", None)
+        for name, value in rotation.items():
+            if isinstance(value, bytes):
+                rotation[name] = value.decode("ascii", "replace")
+        root["root_rotation"] = rotation
     doc["root_ca"] = root
     return doc

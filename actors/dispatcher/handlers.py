@@ -77,9 +77,15 @@ def certified_speaker(
     return None
 
 
-def dispatcher_handlers(link: DispatcherLink, certified_node: CertifiedNode) -> dict[str, Handler]:
+def dispatcher_handlers(
+    link: DispatcherLink,
+    certified_node: CertifiedNode,
+    ca_trust: Callable[[], Mapping[str, Any] | None] = lambda: None,
+) -> dict[str, Handler]:
     """``{"dispatcher.session": ..., "dispatcher.heartbeat": ..., "dispatcher.status": ...}``
-    for the remote endpoint's table; ``link`` leads to the running dispatcher, if any."""
+    for the remote endpoint's table; ``link`` leads to the running dispatcher, if any;
+    ``ca_trust``: the cluster's roots as heartbeats carry them (no store lock: the CA
+    service keeps them from its watch)."""
 
     def speaker(request: Request) -> str | None:
         return certified_speaker(request, certified_node)
@@ -119,7 +125,11 @@ def dispatcher_handlers(link: DispatcherLink, certified_node: CertifiedNode) -> 
         except SessionError as exc:
             request.error(exc.code, exc.message)
             return None
-        return {"period": period, "frames": frames, "role": role}
+        reply: dict[str, Any] = {"period": period, "frames": frames, "role": role}
+        trust = ca_trust()
+        if trust is not None:
+            reply["ca"] = trust
+        return reply
 
     def status(request: Request) -> Mapping[str, Any] | None:
         node_id = speaker(request)

@@ -34,18 +34,24 @@ def _load(pem: str) -> x509.Certificate | None:
         return None
 
 
-def swarm_tls_info(ca_pem: str) -> dict[str, str]:
-    """The swarm's TLSInfo: its root CA certificate, the CA's subject and public key."""
-    ca = _load(ca_pem) if ca_pem else None
-    if ca is None:
-        return dict(EMPTY)
+def _issuer(ca: x509.Certificate) -> dict[str, str]:
     return {
-        "TrustRoot": ca_pem,
         "CertIssuerSubject": _b64(ca.subject.public_bytes()),
         "CertIssuerPublicKey": _b64(
             ca.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
         ),
     }
+
+
+def swarm_tls_info(ca_pem: str, issuer_pem: str = "") -> dict[str, str]:
+    """The swarm's TLSInfo: its root CA certificate, and the subject and public key of the
+    CA its certificates are issued by: ``issuer_pem`` during a root CA rotation (the new
+    root: ``docker swarm ca --rotate`` counts the nodes it issued), else the root's."""
+    ca = _load(ca_pem) if ca_pem else None
+    if ca is None:
+        return dict(EMPTY)
+    issuer = _load(issuer_pem) if issuer_pem else None
+    return {"TrustRoot": ca_pem, **_issuer(issuer or ca)}
 
 
 @lru_cache(maxsize=4096)
@@ -60,18 +66,20 @@ def _issued_by_root(ca_pem: str, cert_pem: str) -> bool:
     return True
 
 
-def node_tls_info(ca_pem: str, cert_pem: str) -> dict[str, str]:
+def node_tls_info(ca_pem: str, cert_pem: str, rotation_pem: str = "") -> dict[str, str]:
     """A node's TLSInfo: the root it trusts (the swarm's) and the issuer of its
-    certificate: the root's subject and key when the root signed it; else the issuer's
-    subject, its key unknown (empty)."""
+    certificate: the subject and key of the root, or of a rotation's new root
+    (``rotation_pem``), that signed it; else the issuer's subject, its key unknown."""
     cert = _load(cert_pem) if cert_pem else None
     if cert is None:
         return dict(EMPTY)
-    swarm = swarm_tls_info(ca_pem)
-    if _issued_by_root(ca_pem, cert_pem):
-        return swarm
+    trust = {"TrustRoot": ca_pem if _load(ca_pem) is not None else ""}
+    for root_pem in (ca_pem, rotation_pem):
+        root = _load(root_pem) if root_pem else None
+        if root is not None and _issued_by_root(root_pem, cert_pem):
+            return {**trust, **_issuer(root)}
     return {
-        "TrustRoot": swarm["TrustRoot"],
+        **trust,
         "CertIssuerSubject": _b64(cert.issuer.public_bytes()),
         "CertIssuerPublicKey": "",
     }

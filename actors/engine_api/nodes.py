@@ -9,7 +9,7 @@ from aiohttp import web
 
 from actors.engine_api.app import ENGINE, json_body, reply, route
 from actors.engine_api.errors import bad_request, not_supported
-from actors.engine_api.objects import ca_cert_of, docker_node
+from actors.engine_api.objects import ca_cert_of, docker_node, rotation_cert_of
 from actors.engine_api.wire import parse_filters, query_bool, query_int
 from api.list_filters import NODE_FILTER_KEYS
 
@@ -26,8 +26,8 @@ async def node_list(request: web.Request) -> web.StreamResponse:
         control.call("control.node.ls", {"full": True, "filters": words}),
         control.call("control.cluster.inspect"),
     )
-    ca_cert = ca_cert_of(cluster["cluster"])
-    return reply([docker_node(r["object"], ca_cert) for r in listed["nodes"]])
+    ca_cert, rotation = ca_cert_of(cluster["cluster"]), rotation_cert_of(cluster["cluster"])
+    return reply([docker_node(r["object"], ca_cert, rotation) for r in listed["nodes"]])
 
 
 async def node_inspect(request: web.Request) -> web.StreamResponse:
@@ -36,7 +36,8 @@ async def node_inspect(request: web.Request) -> web.StreamResponse:
         control.call("control.node.inspect", {"node": request.match_info["id"]}),
         control.call("control.cluster.inspect"),
     )
-    return reply(docker_node(found["node"], ca_cert_of(cluster["cluster"])))
+    doc = cluster["cluster"]
+    return reply(docker_node(found["node"], ca_cert_of(doc), rotation_cert_of(doc)))
 
 
 def node_update_body(current: dict[str, Any], spec: Any, version: int) -> dict[str, Any]:

@@ -27,6 +27,7 @@ __all__ = [
     "docker_service",
     "docker_swarm",
     "docker_task",
+    "rotation_cert_of",
     "service_spec_of",
 ]
 
@@ -55,9 +56,10 @@ def _text(value: Any) -> str:
 # -- nodes ------------------------------------------------------------------------------
 
 
-def docker_node(doc: Doc, ca_cert: str = "") -> dict[str, Any]:
+def docker_node(doc: Doc, ca_cert: str = "", rotation_cert: str = "") -> dict[str, Any]:
     """A node document (actors/control/views.py ``node_document``) → Docker's Node;
-    ``ca_cert``: the swarm's root CA (PEM), which its TLSInfo names."""
+    ``ca_cert``: the swarm's root CA (PEM), which its TLSInfo names; ``rotation_cert``: the
+    new root of a root CA rotation under way."""
     spec = doc.get("spec") or {}
     desc = doc.get("description") or {}
     platform = desc.get("platform") or {}
@@ -87,7 +89,7 @@ def docker_node(doc: Doc, ca_cert: str = "") -> dict[str, Any]:
                 "Labels": dict(engine.get("labels") or {}),
                 "Plugins": [],
             },
-            "TLSInfo": node_tls_info(ca_cert, _text(doc.get("certificate"))),
+            "TLSInfo": node_tls_info(ca_cert, _text(doc.get("certificate")), rotation_cert),
         },
         "Status": {
             "State": status.get("state", "unknown"),
@@ -306,6 +308,12 @@ def ca_cert_of(cluster: Doc) -> str:
     return _text((cluster.get("root_ca") or {}).get("ca_cert"))
 
 
+def rotation_cert_of(cluster: Doc) -> str:
+    """The new root CA certificate (PEM) of a root rotation under way, else ''."""
+    rotation = (cluster.get("root_ca") or {}).get("root_rotation") or {}
+    return _text(rotation.get("ca_cert"))
+
+
 def docker_swarm(cluster: Doc, join_tokens: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The cluster document → Docker's Swarm (``JoinTokens`` when given: /swarm only)."""
     spec = cluster.get("spec") or {}
@@ -335,7 +343,8 @@ def docker_swarm(cluster: Doc, join_tokens: Mapping[str, str] | None = None) -> 
             "CAConfig": {
                 "NodeCertExpiry": to_ns(
                     float((spec.get("ca_config") or {}).get("node_cert_expiry", 0.0))
-                )
+                ),
+                "ForceRotate": int((spec.get("ca_config") or {}).get("force_rotate", 0)),
             },
             "TaskDefaults": {},
             "EncryptionConfig": {
@@ -344,8 +353,8 @@ def docker_swarm(cluster: Doc, join_tokens: Mapping[str, str] | None = None) -> 
                 )
             },
         },
-        "TLSInfo": swarm_tls_info(ca_cert_of(cluster)),
-        "RootRotationInProgress": False,
+        "TLSInfo": swarm_tls_info(ca_cert_of(cluster), rotation_cert_of(cluster)),
+        "RootRotationInProgress": bool(rotation_cert_of(cluster)),
         "DataPathPort": 0,
         "DefaultAddrPool": [],
         "SubnetSize": 0,

@@ -22,7 +22,7 @@ from actors.engine_api.app import ENGINE, json_body, reply, route
 from actors.engine_api.errors import EngineError, bad_request
 from actors.engine_api.events import EVENT_FILTERS, docker_event, local_match, to_control
 from actors.engine_api.objects import docker_swarm
-from actors.engine_api.swarm_update import cluster_changes
+from actors.engine_api.swarm_update import ca_rotation_body, cluster_changes
 from actors.engine_api.versions import API_VERSION, MIN_API_VERSION
 from actors.engine_api.wire import parse_filters, parse_time, query_bool, query_int, rfc3339
 from api.version import VERSION
@@ -169,8 +169,11 @@ async def swarm_update(request: web.Request) -> web.StreamResponse:
             409, f"update out of sequence: the swarm is at version {current['meta']['version']}"
         )
     changes = cluster_changes(current, spec)
+    rotation = ca_rotation_body(current, spec)
     if changes:  # the version is checked again in the write (another client may be between)
         await control.call("control.cluster.update", {**changes, "version": version})
+    if rotation is not None:  # docker swarm ca --rotate
+        await control.call("control.cluster.ca", rotation)
     for flag, role in (("rotateWorkerToken", "worker"), ("rotateManagerToken", "manager")):
         if query_bool(query, flag):
             await control.call("control.cluster.join_token", {"role": role, "rotate": True})

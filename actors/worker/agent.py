@@ -209,6 +209,7 @@ class Agent(SupervisedActor):
         rng: random.Random | None = None,
         source: str | None = None,
         on_role: Callable[[str], None] | None = None,
+        on_ca: Callable[[Any], None] | None = None,
         on_managers: Callable[[Sequence[ManagerAddress]], None] | None = None,
         refresh_managers: Callable[[], Sequence[ManagerAddress]] | None = None,
         resources: TaskResources | None = None,
@@ -223,6 +224,7 @@ class Agent(SupervisedActor):
         self._on_removed = on_removed
         self._refresh_managers = refresh_managers
         self._on_role = on_role
+        self._on_ca = on_ca
         self._on_managers = on_managers
         self._node_id = node_id
         self._source = source  # the local address sessions leave from (transport.source)
@@ -579,6 +581,9 @@ class Agent(SupervisedActor):
         role = reply.get("role")
         if role and self._on_role is not None:
             self._notify(self._on_role, str(role))
+        trust = reply.get("ca")
+        if trust and self._on_ca is not None:
+            self._notify(self._on_ca, trust)
         return float(reply["period"]), int(reply.get("frames", 0))
 
     def _send_statuses(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from api.schema.declare import BYTES, STR, Field, ListOf, MessageType, OwnerSchema
+from api.schema.declare import BYTES, STR, Field, ListOf, MessageType, OwnerSchema, Struct
 from api.schema.dispatcher import MANAGER_ADDRESS
 
 __all__ = [
@@ -25,15 +25,26 @@ __all__ = [
     "CA_RENEW_REPLY",
     "CA_ROOT",
     "CA_ROOT_REPLY",
+    "ROTATION",
     "SCHEMA",
 ]
 
 SCHEMA: Final = OwnerSchema("ca")
 
+# during a root CA rotation: the new root and its name and key certified by the current
+# root (actors/ca/rotation.py); a node that trusts the current root checks the new one by it
+ROTATION: Final = Struct((Field("ca_cert", BYTES), Field("cross_signed", BYTES)))
+_ROTATION_FIELD: Final = Field("rotation", ROTATION, required=False)
+
 CA_HELLO_REPLY: Final = SCHEMA.declare(
     MessageType(
         "ca.hello.reply",
-        (Field("ca_cert", BYTES), Field("manager_cert", BYTES), Field("addr", STR)),
+        (
+            Field("ca_cert", BYTES),
+            Field("manager_cert", BYTES),
+            Field("addr", STR),
+            _ROTATION_FIELD,
+        ),
         doc="The root CA certificate and this manager's certificate (which binds its CURVE "
         "server key); addr: its remote endpoint as advertised ('' if unknown).",
     )
@@ -48,8 +59,9 @@ CA_HELLO: Final = SCHEMA.declare(
 CA_ROOT_REPLY: Final = SCHEMA.declare(
     MessageType(
         "ca.root.reply",
-        (Field("ca_cert", BYTES), Field("manager_cert", BYTES)),
-        doc="The root CA certificate and the answering manager's own certificate.",
+        (Field("ca_cert", BYTES), Field("manager_cert", BYTES), _ROTATION_FIELD),
+        doc="The root CA certificate and the answering manager's own certificate; "
+        "rotation: the new root during a root CA rotation.",
     )
 )
 CA_ROOT: Final = SCHEMA.declare(
@@ -65,6 +77,7 @@ CA_JOIN_REPLY: Final = SCHEMA.declare(
             Field("certificate", BYTES),
             Field("ca_cert", BYTES),
             Field("managers", ListOf(MANAGER_ADDRESS)),
+            _ROTATION_FIELD,
         ),
         doc="The new node's id, role (manager|worker), certificate and the manager list.",
     )
@@ -92,8 +105,10 @@ CA_RENEW_REPLY: Final = SCHEMA.declare(
             Field("role", STR),
             Field("certificate", BYTES),
             Field("ca_cert", BYTES),
+            _ROTATION_FIELD,
         ),
-        doc="The re-issued certificate (role: the node's current role in the store).",
+        doc="The re-issued certificate (role: the node's current role in the store); "
+        "during a root CA rotation it is issued by the new root (rotation).",
     )
 )
 CA_RENEW: Final = SCHEMA.declare(

@@ -42,6 +42,9 @@ from api.schema.declare import (
 )
 
 __all__ = [
+    "CA_ROTATION_PROGRESS",
+    "CONTROL_CLUSTER_CA",
+    "CONTROL_CLUSTER_CA_REPLY",
     "CONTROL_CLUSTER_ENGINE_CERT",
     "CONTROL_CLUSTER_ENGINE_CERT_REPLY",
     "CONTROL_CLUSTER_INSPECT",
@@ -418,6 +421,33 @@ CONTROL_CLUSTER_ENGINE_CERT: Final = SCHEMA.declare(
         reply="control.cluster.engine_cert.reply",
         doc="Sign a P-256 CSR into an Engine API TLS certificate for hosts (actors/ca/"
         "engine_certs.py: server and client, no node identity); with the CA certificate.",
+    )
+)
+CA_ROTATION_PROGRESS: Final = Struct(
+    (Field("converged", INT), Field("total", INT), Field("waiting", ListOf(STR)))
+)
+CONTROL_CLUSTER_CA_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "control.cluster.ca.reply",
+        (Field("ca_cert", STR), Field("rotation", CA_ROTATION_PROGRESS, required=False)),
+        doc="The root CA certificate (PEM); rotation, while a root CA rotation is under "
+        "way: nodes holding a certificate of the new root, of all (waiting: some of the "
+        "ids of the others).",
+    )
+)
+CONTROL_CLUSTER_CA: Final = SCHEMA.declare(
+    MessageType(
+        "control.cluster.ca",
+        (
+            Field("rotate", BOOL, required=False),
+            Field("ca_cert", BYTES, required=False),
+            Field("ca_key", BYTES, required=False),
+        ),
+        reply="control.cluster.ca.reply",
+        doc="The cluster's root CA; rotate: start a root CA rotation first (a new root, "
+        "cross-signed by the current one; completes once every node holds a certificate "
+        "from it, then the join tokens change); ca_cert and ca_key (PEM, ECDSA P-256, at "
+        "most 8 KiB each): the new root, instead of one the CA makes.",
     )
 )
 CONTROL_UNLOCK_REPLY: Final = SCHEMA.declare(

@@ -30,6 +30,7 @@ from api.schema.declare import (
 )
 
 __all__ = [
+    "CA_TRUST",
     "DISPATCHER_HEARTBEAT",
     "DISPATCHER_HEARTBEAT_REPLY",
     "DISPATCHER_SESSION",
@@ -47,6 +48,7 @@ SCHEMA: Final = OwnerSchema("dispatcher")
 
 MANAGER_ADDRESS: Final = Struct((Field("addr", STR), Field("server_key", STR)))
 SERVICE_AUTH: Final = Struct((Field("service_id", STR), Field("auth", ANY)))
+CA_TRUST: Final = Struct((Field("issuer", STR), Field("roots", ListOf(STR))))
 
 DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
     MessageType(
@@ -110,11 +112,14 @@ DISPATCHER_HEARTBEAT_REPLY: Final = SCHEMA.declare(
             Field("period", FLOAT),
             Field("frames", INT, required=False),
             Field("role", STR, required=False),
+            Field("ca", CA_TRUST, required=False),
         ),
         doc="When to send the next heartbeat, in seconds; frames: how many session frames "
         "the manager has sent so far (a worker that got fewer lost its stream); role: the "
         "node's role in the store (manager|worker; the agent renews its certificate when "
-        "it differs from the certificate's).",
+        "it differs from the certificate's); ca: the digest of the root the cluster's CA "
+        "issues under and of each root it trusts (a root CA rotation: the node renews "
+        "when its certificate's issuer differs, and drops the roots no longer listed).",
     )
 )
 DISPATCHER_HEARTBEAT: Final = SCHEMA.declare(

@@ -119,6 +119,15 @@ def test_swarm_inspect_update_and_tokens(engine: Engine) -> None:
     assert "already part of a swarm" in docker.fails("swarm", "init")
 
 
+def test_swarm_ca_shows_the_root_certificate(engine: Engine) -> None:
+    """``docker swarm ca`` and ``swarmctl cluster ca`` print the cluster's root CA (PEM)."""
+    root = engine.node.ctl_json("cluster", "inspect")["root_ca"]["ca_cert"].strip()
+    assert root.startswith("-----BEGIN CERTIFICATE-----")
+    assert engine.docker.ok("swarm", "ca").strip() == root
+    assert engine.node.ctl("cluster", "ca").stdout.strip() == root
+    assert engine.node.ctl_json("cluster", "ca")["ca_cert"].strip() == root
+
+
 def test_node_ls_inspect_update_rm(engine: Engine) -> None:
     docker, node = engine.docker, engine.node
     [row] = docker.json_lines("node", "ls")

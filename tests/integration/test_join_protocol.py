@@ -49,6 +49,7 @@ class Manager:
     keys: KeyPair
     remote: Endpoint
     hello: Endpoint
+    manager_cert: list[bytes]  # what hello serves (a renewal replaces it)
 
     @property
     def tokens(self) -> Any:
@@ -79,10 +80,11 @@ def manager() -> Iterator[Manager]:
     store.update(init)
     admission = ClusterAdmission(sec.ca.cert, cluster_id, clock=time.time, logger=get_logger("ca"))
     remote_box: list[str] = []
+    cert_box = [sec.node_cert.cert_pem]
     service = CAService(
         store,
         admission,
-        manager_cert=sec.node_cert.cert_pem,
+        manager_cert=lambda: cert_box[0],
         clock=time.time,
         rng=rng,
         managers=lambda: [{"addr": remote_box[0], "server_key": keys.public.decode()}],
@@ -98,7 +100,7 @@ def manager() -> Iterator[Manager]:
     remote_box.append(remote.start())
     hello.start()
     try:
-        yield Manager(store, admission, service, keys, remote, hello)
+        yield Manager(store, admission, service, keys, remote, hello, cert_box)
     finally:
         hello.stop()
         remote.stop()
@@ -141,6 +143,23 @@ def test_worker_join_end_to_end(manager: Manager, tmp_path: Path) -> None:
         with pytest.raises(RemoteError) as info:
             client.request("raft.status")
         assert info.value.code == UNAUTHORIZED
+
+
+def test_a_join_during_a_root_rotation_trusts_both_roots(manager: Manager, tmp_path: Path) -> None:
+    """The manager's own certificate is already of the new root, the token names the old:
+    the joiner checks the new root by the old one's cross-signature, and keeps both."""
+    token = manager.tokens.worker
+    rotation = manager.service.rotate_root().root_ca
+    assert rotation.root_rotation is not None
+    renewed = manager.service.renew(
+        create_csr(generate_node_key(), manager.keys.public), manager.keys.public
+    )
+    manager.manager_cert[0] = renewed["certificate"]
+    state = tmp_path / "worker"
+    join(manager, token, state)
+    loaded = load_node_certs(state, now=time.time())
+    assert loaded.ca.cert_pem == rotation.root_rotation.ca_cert  # issued by the new root
+    assert loaded.roots_pem == rotation.ca_cert + rotation.root_rotation.ca_cert
 
 
 def test_manager_join_gets_raft(manager: Manager, tmp_path: Path) -> None:

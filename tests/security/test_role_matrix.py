@@ -119,6 +119,7 @@ CONTROL_BODIES: dict[str, Mapping[str, Any]] = {
     # a manager without --force is refused in Docker's words (code unavailable); a worker
     # is not asked: it would leave (tests/integration/test_swarm_leave.py)
     "control.cluster.leave": {"force": False},
+    "control.cluster.ca": {},
     "control.network.create": {"spec": {}},
     "control.network.inspect": {"network": NONE},
     "control.network.ls": {},

@@ -55,7 +55,7 @@ class CertifiedCluster:
     ) -> str:
         """Issue and index a certificate for ``keys``; returns its node id."""
         issued = self.issue(keys, role, node_id)
-        self.admission.add_issued(issued.info, role)
+        self.admission.add_issued(issued.info, role, self.ca.cert)
         return issued.info.node_id
 
     def remove(self, node_id: str) -> None:

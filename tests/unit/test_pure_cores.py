@@ -75,6 +75,7 @@ CORES = [
             "actors/ca/certs.py",
             "actors/ca/tokens.py",
             "actors/ca/renewal.py",
+            "actors/ca/rotation.py",
             "actors/ca/encryption.py",
             "actors/ca/z85.py",
             "actors/ca/engine_certs.py",

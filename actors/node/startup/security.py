@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from cryptography import x509
+
 from actors.ca.join import JoinError, join_cluster
 from actors.ca.keystore import INITIAL_CLUSTER
 from actors.ca.node_certs import (
@@ -49,11 +51,18 @@ from actors.ca.node_certs import (
     NodeCertsError,
     load_node_certs,
     node_certs_exist,
+    retired_root_digests,
     write_node_certs,
 )
 from actors.ca.node_identity import IdentityError, NodeIdentity
 from actors.ca.service import bootstrap_cluster_security
-from actors.ca.tokens import JoinTokenError, WrongClusterToken, check_token_ca
+from actors.ca.tokens import (
+    JoinTokenError,
+    WrongClusterToken,
+    ca_digest,
+    check_token_ca,
+    parse_join_token,
+)
 from actors.durable import write_durable
 from actors.log import get_logger
 from actors.node.startup.keys import KEYSTORE_DIR, NodeKeys, open_node_keys
@@ -218,7 +227,11 @@ def refuse_foreign_join(state_dir: Path, join_token: str | None) -> None:
         return
     ca_file = Path(state_dir) / CERTS_DIR / CA_CERT_FILE
     try:
-        check_token_ca(join_token, ca_file.read_bytes())
+        roots = x509.load_pem_x509_certificates(ca_file.read_bytes())
+        known = {ca_digest(root) for root in roots} | set(retired_root_digests(state_dir))
+        if parse_join_token(join_token).ca_digest in known:
+            return  # this cluster's token (perhaps of a root since rotated): resume
+        check_token_ca(join_token, roots[0])
     except WrongClusterToken:
         raise JoinError(
             "wrong_cluster",
@@ -229,7 +242,7 @@ def refuse_foreign_join(state_dir: Path, join_token: str | None) -> None:
         ) from None
     except JoinTokenError as exc:
         raise JoinError("invalid_token", f"--join-token: {exc}") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, NodeCertsError) as exc:
         raise IdentityError(f"cannot read the CA certificate {ca_file}: {exc}") from None
 
 

@@ -14,7 +14,8 @@ Children, in start order (stopped in reverse):
      ├─ constraintenforcer  ConstraintEnforcerActor (tasks whose node no longer fits)
      ├─ taskreaper    TaskReaperActor (last: nothing waits for its first pass)
      └─ (extra)       what the node adds: the membership keeper
-                      (actors/node/membership/keeper.py)
+                      (actors/node/membership/keeper.py), the root CA rotation keeper
+                      (actors/ca/rotation_keeper.py)
 
 At cluster init the Cluster object the bootstrap creates is the one cluster init prepared
 (root CA, join tokens: actors/node/startup/security.py); this node is registered with its

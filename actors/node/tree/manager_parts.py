@@ -48,9 +48,11 @@ from actors.ca.authorization import ClusterAdmission, authorize
 from actors.ca.certs import CertificateError
 from actors.ca.join import HELLO_MAX_MESSAGE_SIZE, hello_address, hello_keypair
 from actors.ca.renewer import store_settings
+from actors.ca.rotation_keeper import RootRotationKeeper
 from actors.ca.service import CAService
 from actors.control import control_handlers
 from actors.control.cluster import cluster_handlers
+from actors.control.cluster_ca import ca_handlers
 from actors.control.engine_certs import engine_cert_handlers
 from actors.control.errors import ControlCode, ControlError
 from actors.control.raft_members import RaftView, live_manager_status, raft_view_of
@@ -151,7 +153,7 @@ class ManagerParts:
         )
         self.log_relay = self._log_relay()  # one connection to the leader, closed in closing()
         self.admission = ClusterAdmission(
-            startup.certs.ca, startup.cluster_id, clock=time.time, logger=get_logger("ca")
+            startup.certs.trusted, startup.cluster_id, clock=time.time, logger=get_logger("ca")
         )
         self.shared = SharedParts(
             setup,
@@ -341,7 +343,9 @@ class ManagerParts:
     def remote_handlers(self, _peers: Directory) -> HandlerTable:
         return {
             **self.raft_handlers(),
-            **dispatcher_handlers(self.dispatcher, self.admission.certified_node),
+            **dispatcher_handlers(
+                self.dispatcher, self.admission.certified_node, self.ca.trust_summary
+            ),
             **log_remote_handlers(self.log_broker.find, self.admission.certified_node),
             **self.ca.handlers(),
             RAFT_JOIN: raft_join_handler(
@@ -360,6 +364,7 @@ class ManagerParts:
         table = {
             **control_handlers(self.store, raft_view=self.raft_view),
             **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
+            **ca_handlers(self.store, rotate_root=self.ca.rotate_root),
             **engine_cert_handlers(self.ca.engine_certificate),
             **log_control_handlers(self.log_broker.find, self.log_relay),
             "control.events": self.events.handler(),
@@ -521,6 +526,13 @@ class ManagerParts:
                     ChildSpec(
                         "managers",
                         lambda ctx: PeriodicActor.start(ctx, MembershipKeeper(store, raft)),
+                        stop_timeout=stop_timeout,
+                    ),
+                    ChildSpec(
+                        "carotation",
+                        lambda ctx: PeriodicActor.start(
+                            ctx, RootRotationKeeper(store, self.ca.finish_rotation)
+                        ),
                         stop_timeout=stop_timeout,
                     ),
                     ChildSpec(

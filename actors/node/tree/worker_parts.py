@@ -44,6 +44,7 @@ from actors.ca.authorization import ClusterAdmission
 from actors.ca.node_certs import NodeCertificates
 from actors.ca.node_identity import NodeIdentity
 from actors.ca.renewer import CHECK_NOW, CertRenewer, RenewalSettings
+from actors.ca.root import MAX_TRUSTED_ROOTS
 from actors.dispatcher import ManagerAddress
 from actors.engine_api.child import check_engine_address, engine_api_child
 from actors.engine_api.tls import EngineTLSError, engine_tls_context
@@ -144,6 +145,8 @@ class SharedParts:
         )
         self.node_certs = setup.startup.certs  # replaced by each renewal
         self.session_role: NodeRole | None = None  # the Node's role, as the leader last said
+        # the root the cluster issues under and the roots it trusts, as the leader last said
+        self.session_ca: tuple[str, tuple[str, ...]] | None = None
         self._follow = follow_session_managers
         self._store_settings = store_settings
         self._admission = admission
@@ -197,7 +200,7 @@ class SharedParts:
         context = None
         if tls_dir is not None:
             try:
-                context = engine_tls_context(tls_dir, self.setup.startup.certs.ca.cert_pem)
+                context = engine_tls_context(tls_dir, self.setup.startup.certs.roots_pem)
             except EngineTLSError as exc:
                 raise NodeError(str(exc)) from None
         if not address.is_unix and context is None:
@@ -257,6 +260,7 @@ class SharedParts:
                 dependencies=self.dependencies,
                 source=setup.source,
                 on_role=self._session_role_seen,
+                on_ca=self._session_ca_seen,
                 on_managers=self._session_managers_seen,
                 refresh_managers=self.managers,
                 resources=self.resources,
@@ -323,6 +327,26 @@ class SharedParts:
         if renewer is not None:
             renewer.tell(CHECK_NOW)
 
+    def _session_ca_seen(self, trust: Any) -> None:
+        """A heartbeat named the cluster's roots (actors/ca/rotation.py): when they changed,
+        the renewer looks again (renew under a new root, drop a root no longer trusted)."""
+        try:
+            issuer = str(trust["issuer"])
+            roots = tuple(str(r) for r in trust["roots"])
+        except (KeyError, TypeError):
+            return
+        if len(roots) > MAX_TRUSTED_ROOTS or any(len(d) > 64 for d in (issuer, *roots)):
+            return  # not what a manager sends
+        seen = (issuer, roots)
+        if seen == self.session_ca:
+            return
+        self.session_ca = seen
+        _log.info("node.ca.seen", issuer=issuer, roots=list(roots))
+        peers = self._peers
+        renewer = peers.find("renewer") if peers is not None else None
+        if renewer is not None:
+            renewer.tell(CHECK_NOW)
+
     def _session_managers_seen(self, managers: Sequence[ManagerAddress]) -> None:
         """Keep STATE_DIR/managers.json (and a worker's list) as the leader says, without
         this node, each entry with the Raft id and certificate this node knows of it."""
@@ -352,7 +376,12 @@ class SharedParts:
         read = self._store_settings
         stored = read() if read is not None else RenewalSettings()
         role = renewal_role(self.session_role, stored.role, self.node_certs.info.role)
-        return RenewalSettings(role=role, cert_expiry=stored.cert_expiry)
+        issuer, roots = stored.issuer, stored.roots  # a manager's store, else the session's
+        if issuer is None and self.session_ca is not None:
+            issuer, roots = self.session_ca
+        return RenewalSettings(
+            role=role, cert_expiry=stored.cert_expiry, issuer=issuer, roots=roots
+        )
 
     def _cert_renewed(self, certs: NodeCertificates) -> None:
         """The CA service's hello serves the new certificate; a manager indexes it now. A

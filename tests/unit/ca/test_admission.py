@@ -101,13 +101,13 @@ def test_expired_refused(policy: CertificateAdmission, issue: Issue, clock: Cloc
 
 
 def test_removed_node_refused_at_once_and_forever(
-    policy: CertificateAdmission, issue: Issue
+    policy: CertificateAdmission, issue: Issue, ca: CertificateAuthority
 ) -> None:
     issued, curve, _ = issue(NodeRole.WORKER)
     policy.add(issued.cert_pem)
     policy.remove_node(issued.info.node_id)
     assert not policy.admit("dispatcher", curve.public)
-    policy.add_info(issued.info)  # even if the certificate shows up again
+    policy.add_info(issued.info, ca.cert)  # even if the certificate shows up again
     refusal = policy.check("dispatcher", curve.public)
     assert refusal is not None and "removed" in refusal.reason
 
@@ -168,8 +168,10 @@ def test_add_verifies(
     assert not policy.admit("raft", curve.public)
 
 
-def test_not_yet_valid_refused(policy: CertificateAdmission, issue: Issue, clock: Clock) -> None:
+def test_not_yet_valid_refused(
+    policy: CertificateAdmission, issue: Issue, clock: Clock, ca: CertificateAuthority
+) -> None:
     issued, curve, _ = issue(NodeRole.MANAGER)
-    policy.add_info(issued.info)
+    policy.add_info(issued.info, ca.cert)
     clock.now = issued.info.not_before - 1
     assert not policy.admit("raft", curve.public)

@@ -14,6 +14,8 @@ from typing import Any
 
 import pykka
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from actors.ca.authorization import ClusterAdmission, authorize
 from actors.ca.certs import create_csr, generate_node_key
@@ -23,9 +25,17 @@ from actors.ca.node_certs import (
     NODE_KEY_FILE,
     NodeCertificates,
     load_node_certs,
+    retired_root_digests,
     write_node_certs,
 )
-from actors.ca.renewer import CertRenewer, RenewalSettings, store_settings
+from actors.ca.renewer import (
+    CertRenewer,
+    RenewalFailed,
+    RenewalSettings,
+    reply_trust,
+    store_settings,
+)
+from actors.ca.root import create_root_ca, cross_sign
 from actors.ca.service import CAService, bootstrap_cluster_security
 from actors.dispatcher import ManagerAddress
 from actors.store import MemoryStore, clusters, nodes
@@ -286,3 +296,91 @@ def test_a_role_change_in_the_store_renews_with_the_new_role(world: World) -> No
     proxy = world.renewer(settings=settings)  # checks at start: renews at once
     wait_for(renewed(proxy, before.info.serial))
     assert world.certs().info.role is NodeRole.MANAGER
+
+
+def test_a_root_rotation_renews_under_the_new_root_then_drops_the_old(world: World) -> None:
+    """A node trusting the old root renews at once when a rotation starts (its issuer is
+    not the desired one), checks the new root by its cross-signature, writes both roots
+    before the certificate; once the rotation completes it keeps the new root alone and
+    records the old one's digest as retired."""
+    before = world.certs()
+    old_digest = before.ca.digest
+    proxy = world.renewer(settings=store_settings(world.store, world.node_id))
+    fire(world.timer)  # fresh certificate, one root: nothing to do
+    wait_for(lambda: armed(world.timer) == 1)
+    assert world.log.named("ca.renewal.started") == []
+
+    cluster = world.service.rotate_root()
+    rotation = cluster.root_ca.root_rotation
+    assert rotation is not None
+    fire(world.timer)
+    wait_for(renewed(proxy, before.info.serial))
+    [started] = world.log.named("ca.renewal.started")
+    assert "root CA rotation" in started["reason"]
+    during = world.certs()
+    assert during.ca.cert_pem == rotation.ca_cert  # issued by the new root
+    assert during.roots_pem == cluster.root_ca.ca_cert + rotation.ca_cert  # trusts both
+
+    assert world.service.finish_rotation(cluster.root_ca)
+    wait_for(lambda: armed(world.timer) == 1)
+    fire(world.timer)
+    wait_for(lambda: world.log.named("ca.trust.updated"))
+    after = world.certs()
+    assert after.roots_pem == rotation.ca_cert
+    assert after.cert_pem == during.cert_pem  # no second renewal
+    assert retired_root_digests(world.state) == (old_digest,)
+    assert proxy.certificates().get().roots_pem == rotation.ca_cert
+
+
+def test_a_rotation_root_not_cross_signed_by_a_trusted_root_is_refused(world: World) -> None:
+    """A manager's reply naming a new root that no trusted root vouches for is refused
+    (``untrusted_certificate``) and nothing is written."""
+    before = world.certs()
+    cluster = world.service.rotate_root()
+    rotation = cluster.root_ca.root_rotation
+    assert rotation is not None
+    stranger = create_root_ca(world.now[0], random.Random(99))
+    forged = cross_sign(
+        stranger, x509.load_pem_x509_certificate(rotation.ca_cert), random.Random(1)
+    )
+    reply: dict[str, Any] = {
+        "ca_cert": cluster.root_ca.ca_cert,
+        "rotation": {
+            "ca_cert": rotation.ca_cert,
+            "cross_signed": forged.public_bytes(serialization.Encoding.PEM),
+        },
+    }
+    with pytest.raises(RenewalFailed) as failed:
+        reply_trust(before, reply, world.now[0])
+    assert failed.value.code == "untrusted_certificate"
+    assert "not vouched for" in failed.value.reason
+    good = {
+        **reply,
+        "rotation": {**reply["rotation"], "cross_signed": rotation.cross_signed_ca_cert},
+    }
+    assert [r.cert_pem for r in reply_trust(before, good, world.now[0])] == [
+        cluster.root_ca.ca_cert,
+        rotation.ca_cert,
+    ]
+    assert world.certs().roots_pem == before.roots_pem
+
+
+def test_a_root_a_renewal_leaves_behind_is_recorded_as_retired(world: World) -> None:
+    """A rotation that starts before the node dropped the previous rotation's old root:
+    the renewal keeps the cluster's two roots only, and records the third as retired (so
+    a restart with the --join-token of that root still resumes)."""
+    first = world.certs().ca.digest
+    proxy = world.renewer(settings=store_settings(world.store, world.node_id))
+    one = world.service.rotate_root().root_ca
+    fire(world.timer)
+    wait_for(lambda: len(world.log.named("ca.renewal.complete")) == 1)
+    assert world.service.finish_rotation(one)
+    two = world.service.rotate_root().root_ca  # before the renewer looked again
+    assert two.root_rotation is not None
+    wait_for(lambda: armed(world.timer) == 1)
+    fire(world.timer)
+    wait_for(lambda: len(world.log.named("ca.renewal.complete")) == 2)
+    certs = world.certs()
+    assert certs.roots_pem == two.ca_cert + two.root_rotation.ca_cert
+    assert retired_root_digests(world.state) == (first,)
+    assert proxy.certificates().get().ca.cert_pem == two.root_rotation.ca_cert
