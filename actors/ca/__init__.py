@@ -1,7 +1,8 @@
 """The cluster's certificate authority, join tokens, CA-backed admission and encryption at rest.
 
 Pure modules (no zmq, pykka, threads or clock): `root`, `certs`, `tokens`, `renewal`,
-`rotation` (root CA rotation), `encryption`, `z85`. `admission` holds a lock (the ZAP
+`rotation` (root CA rotation), `encryption`, `z85`, and the CA service's rules: `bootstrap`,
+`issuance`, `rotation_start`, `revocation`, `engine_certs`. `admission` holds a lock (the ZAP
 thread reads it); `keystore` writes files.
 """
 

@@ -1,76 +1,55 @@
-"""The manager side of the CA: cluster bootstrap, join, renewal, token rotation, revocation.
+"""The manager side of the CA over the store: it reads and writes the store and keeps the
+admission index in step; the rules it follows are pure and live beside it.
 
-- `bootstrap_cluster_security` (cluster init): a root CA, the two join tokens and the
-  first manager's certificate. The CA key goes into the store's ``Cluster.root_ca`` (wrapped
-  under ``wrapping_key`` when autolock asks for it; the Raft log is encrypted at rest
-  anyway). Only managers hold the store, so the key never reaches a worker: join and renew
-  replies carry the CA *certificate* only.
 - `CAService` answers ``ca.root``, ``ca.join`` and ``ca.renew`` on the remote endpoint
   (guard the table with `actors.ca.authorization.authorize`) and ``ca.hello`` on the
-  join-hello endpoint (`hello_handlers`). A join validates the token against the current
-  tokens in the store (``invalid_token`` / ``wrong_cluster``), checks that the CSR binds
-  the CURVE key the request comes from (proof that the joiner holds that key), creates the
-  Node (role from the token) with its certificate, and indexes the certificate at once.
-  Renewal re-issues for the same node id and CURVE key, with the role
-  `api.roles.issued_role` decides from the Node in the store: manager only when the
-  desired role is manager; refused (``unavailable``, retried) while a demotion is under way,
-  worker once the node has left Raft. Promotion and demotion take effect at the renewal
-  the node's session prompts.
-- Root CA rotation (actors/ca/rotation.py): `rotate_root` records a new root (made here,
-  or the operator's) cross-signed by the current one; while it runs the CA signs with the
-  new root and every reply that names the root (hello, root, join, renew) also carries the
-  new root and its cross-signature (``rotation``); `finish_rotation` makes it the
-  cluster's root with new join tokens (the leader's rotation keeper calls it). The
-  admission index trusts the cluster's roots, following them through the watch.
-- Revocation: `remove_node` records a `RevokedCertificate` in ``Cluster.revoked`` and
-  deletes the Node in one write (`record_removal` does the same inside a caller's
-  transaction, for the control API), then updates the admission index at once.
+  join-hello endpoint (`hello_handlers`). A join (rules: actors/ca/issuance.py) creates the
+  Node, role from its token, with its certificate; a renewal re-issues for the same node
+  id and CURVE key, with the role the Node in the store gives, so promotion and demotion
+  take effect at the renewal the node's session prompts. Either indexes the certificate at
+  once. Replies carry the CA *certificate* only: its key stays in the store, which only
+  managers hold (cluster init's material: actors/ca/bootstrap.py).
+- Root CA rotation: `rotate_root` starts one (actors/ca/rotation_start.py); while it runs
+  the CA signs with the new root and every reply that names the root (hello, root, join,
+  renew) also carries the new root and its cross-signature (``rotation``);
+  `finish_rotation` makes it the cluster's root with new join tokens (the leader's
+  rotation keeper calls it).
+- Revocation: `remove_node` records a `RevokedCertificate` (actors/ca/revocation.py) in
+  ``Cluster.revoked`` and deletes the Node in one write (`record_removal` does the same
+  inside a caller's transaction, for the control API), then updates the index at once.
 - The admission index (`ClusterAdmission`) is rebuilt from the store in `start` and kept
-  current by a store watch (actors/ca/admission_sync.py).
+  current by a store watch (actors/ca/admission_sync.py), which follows the cluster's roots.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Final
-
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from actors.ca.admission_sync import AdmissionSync
 from actors.ca.authorization import ClusterAdmission
-from actors.ca.certs import (
-    DEFAULT_NODE_CERT_EXPIRY,
-    CertificateError,
-    IssuedCertificate,
-    create_csr,
-    generate_node_key,
-    issue_node_certificate,
-    read_node_certificate,
-)
+from actors.ca.certs import IssuedCertificate, read_node_certificate
 from actors.ca.engine_certs import issue_engine_certificate
-from actors.ca.root import (
-    CAError,
-    CertificateAuthority,
-    create_root_ca,
-    load_root_ca,
-    root_ca_from_api,
+from actors.ca.issuance import (
+    JoinRefused,
+    check_key_holder,
+    issue_to_peer,
+    join_description,
+    join_role,
+    renewal_role,
+    signing_authority,
 )
+from actors.ca.revocation import revoked_certificate
+from actors.ca.root import CertificateAuthority
 from actors.ca.rotation import (
     desired_issuer_digest,
     finish_rotation,
-    start_rotation,
     trust_fields,
     trusted_root_pems,
 )
-from actors.ca.tokens import (
-    InvalidJoinToken,
-    MalformedJoinToken,
-    WrongClusterToken,
-    new_join_tokens,
-    role_for_token,
-    rotate_join_token,
-)
+from actors.ca.rotation_start import given_root, rotation_started
+from actors.ca.tokens import rotate_join_token
 from actors.log import get_logger
 from actors.store import (
     AlreadyExists,
@@ -85,29 +64,11 @@ from actors.store import (
 )
 from api.enums import NodeRole
 from api.ids import RandomBits, is_valid_id, new_id
-from api.objects import (
-    Cluster,
-    JoinTokens,
-    Node,
-    NodeDescription,
-    NodeStatus,
-    RevokedCertificate,
-    RootCA,
-)
-from api.roles import issued_role
-from api.spec_limits import InvalidSpec, check_string
+from api.objects import Cluster, Node, NodeStatus, RootCA
 from api.specs import NodeSpec
-from api.validation import validate_node_description
 from transport.endpoint import Handler, Request
 
-__all__ = [
-    "NODE_WRITE_ATTEMPTS",
-    "CAService",
-    "ClusterSecurity",
-    "JoinRefused",
-    "bootstrap_cluster_security",
-    "record_removal",
-]
+__all__ = ["NODE_WRITE_ATTEMPTS", "CAService", "record_removal"]
 
 _log = get_logger("ca")
 
@@ -116,84 +77,15 @@ NODE_WRITE_ATTEMPTS: Final = 5
 ManagerList = Callable[[], Sequence[Mapping[str, str]]]
 
 
-class JoinRefused(Exception):
-    """A CA request refused; ``code`` is the wire error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-# --- bootstrap ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClusterSecurity:
-    """What cluster init creates; put it in the store with `cluster` and `node`."""
-
-    ca: CertificateAuthority
-    root_ca: RootCA
-    join_tokens: JoinTokens
-    node_key: ec.EllipticCurvePrivateKey = field(repr=False)
-    node_cert: IssuedCertificate
-
-    def cluster(self, cluster: Cluster) -> Cluster:
-        return replace(cluster, root_ca=self.root_ca, join_tokens=self.join_tokens)
-
-    def node(self, node: Node) -> Node:
-        return replace(node, role=NodeRole.MANAGER, certificate=self.node_cert.cert_pem)
-
-
-def bootstrap_cluster_security(
-    now: float,
-    rng: RandomBits,
-    *,
-    cluster_id: str,
-    node_id: str,
-    curve_public_key: bytes,
-    wrapping_key: bytes | None = None,
-    cert_expiry: float = DEFAULT_NODE_CERT_EXPIRY,
-    node_key: ec.EllipticCurvePrivateKey | None = None,
-) -> ClusterSecurity:
-    """A new root CA, join tokens and the first manager's certificate (binding its CURVE
-    key). ``rng``: ``secrets.SystemRandom()`` outside tests (token secrets, serials)."""
-    ca = create_root_ca(now, rng)
-    key = node_key if node_key is not None else generate_node_key()
-    issued = issue_node_certificate(
-        ca,
-        create_csr(key, curve_public_key),
-        node_id=node_id,
-        role=NodeRole.MANAGER,
-        cluster_id=cluster_id,
-        now=now,
-        rng=rng,
-        expiry=cert_expiry,
-    )
-    return ClusterSecurity(ca, ca.to_api(wrapping_key), new_join_tokens(ca.cert, rng), key, issued)
-
-
 def record_removal(tx: WriteTx, node: Node, *, now: float, reason: str = "node removed") -> None:
     """In the caller's transaction: list the node's certificate as revoked and delete the
     node (the control API's ``node rm`` calls this)."""
     cluster = clusters.get_default(tx)
     if cluster is None:
         raise StoreError("the cluster object is missing")
-    revoked = RevokedCertificate(node_id=node.id, serial="", curve_public_key="", not_after=now)
-    if node.certificate:
-        info = read_node_certificate(node.certificate)
-        revoked = RevokedCertificate(
-            node_id=node.id,
-            serial=format(info.serial, "x"),
-            curve_public_key=info.curve_public_key.decode("ascii"),
-            not_after=info.not_after,
-            reason=reason,
-        )
+    revoked = revoked_certificate(node, now=now, reason=reason)
     tx.update(replace(cluster, revoked=(*cluster.revoked, revoked)))
     tx.delete(node)
-
-
-# --- the service ----------------------------------------------------------------------
 
 
 class CAService:
@@ -242,7 +134,7 @@ class CAService:
         return cert() if callable(cert) else cert
 
     def _on_hello(self, request: Request) -> Mapping[str, Any] | None:
-        return self._guarded(request, lambda: self._hello_body())
+        return self._guarded(request, self._hello_body)
 
     def _hello_body(self) -> Mapping[str, Any]:
         return {
@@ -286,80 +178,40 @@ class CAService:
         return cluster
 
     def _authority(self, cluster: Cluster) -> CertificateAuthority:
-        """The CA this manager signs with: the new root's during a rotation."""
+        """The CA this manager signs with (`signing_authority`), kept while the cluster's
+        root CA stays the same."""
         cached = self._ca_cache
         if cached is not None and cached[0] == cluster.root_ca:
             return cached[1]
-        rotation = cluster.root_ca.root_rotation
-        try:
-            if rotation is None:
-                ca = root_ca_from_api(
-                    cluster.root_ca, now=self._clock(), wrapping_key=self._wrapping_key
-                )
-            else:
-                ca = load_root_ca(
-                    rotation.ca_cert,
-                    rotation.ca_key or None,
-                    now=self._clock(),
-                    wrapping_key=self._wrapping_key,
-                )
-        except CAError as exc:
-            raise JoinRefused("unavailable", f"this manager cannot sign: {exc}") from None
-        if not ca.can_sign:
-            raise JoinRefused("unavailable", "this manager holds no CA key")
+        ca = signing_authority(cluster.root_ca, now=self._clock(), wrapping_key=self._wrapping_key)
         self._ca_cache = (cluster.root_ca, ca)
         return ca
 
     def _issue(
         self, cluster: Cluster, csr: bytes, node_id: str, role: NodeRole, peer_key: bytes | None
     ) -> IssuedCertificate:
-        try:
-            issued = issue_node_certificate(
-                self._authority(cluster),
-                csr,
-                node_id=node_id,
-                role=role,
-                cluster_id=cluster.id,
-                now=self._clock(),
-                rng=self._rng,
-                expiry=cluster.spec.ca_config.node_cert_expiry,
-            )
-        except (CertificateError, ValueError) as exc:
-            raise JoinRefused("invalid_csr", str(exc)) from None
-        if peer_key is None or issued.info.curve_public_key != peer_key:
-            raise JoinRefused(
-                "invalid_csr",
-                "the CSR must carry the CURVE public key this request comes from",
-            )
-        return issued
+        return issue_to_peer(
+            self._authority(cluster),
+            cluster,
+            csr,
+            node_id=node_id,
+            role=role,
+            peer_key=peer_key,
+            now=self._clock(),
+            rng=self._rng,
+        )
 
     def join(self, body: Mapping[str, Any], peer_key: bytes | None) -> Mapping[str, Any]:
         """``ca.join``: check the token, issue, create the Node, index the certificate."""
         cluster = self._cluster()
-        try:
-            role = role_for_token(str(body["token"]), cluster.join_tokens)
-        except MalformedJoinToken as exc:
-            raise JoinRefused("invalid_token", str(exc)) from None
-        except WrongClusterToken as exc:
-            raise JoinRefused("wrong_cluster", str(exc)) from None
-        except InvalidJoinToken as exc:
-            raise JoinRefused("invalid_token", str(exc)) from None
+        role = join_role(str(body["token"]), cluster.join_tokens)
         if peer_key is not None and self._admission.is_revoked(peer_key):
             raise JoinRefused("unauthorized", "this CURVE key belongs to a removed node")
-        description = NodeDescription(hostname=str(body["hostname"]))
-        addr = str(body.get("addr") or "")
-        try:
-            validate_node_description(description)
-            check_string(addr, "addr")
-        except InvalidSpec as exc:
-            raise JoinRefused("invalid_argument", str(exc)) from None
+        description, addr = join_description(body)
         node_id = self._choose_id(str(body.get("node_id") or ""))
         issued = self._issue(cluster, body["csr"], node_id, role, peer_key)
         holder = self._admission.lookup(issued.info.curve_public_key)
-        if holder is not None and holder.node_id != node_id and holder.not_after > self._clock():
-            raise JoinRefused(
-                "invalid_argument", f"this CURVE key already belongs to node {holder.node_id}"
-            )
+        check_key_holder(holder, node_id, self._clock())
         node = Node(
             id=node_id,
             spec=NodeSpec(desired_role=role),
@@ -402,15 +254,7 @@ class CAService:
             raise JoinRefused("unauthorized", "ca.renew needs a node certificate")
         cluster = self._cluster()
         current = self._store.view(lambda tx: nodes.get(tx, info.node_id))
-        if current is None:
-            raise JoinRefused("unauthorized", f"node {info.node_id} is not in the cluster")
-        role = issued_role(current.role, current.spec.desired_role)
-        if role is None:
-            raise JoinRefused(
-                "unavailable",
-                f"node {info.node_id} is being demoted: it keeps its manager certificate "
-                "until it has left the Raft group",
-            )
+        role = renewal_role(current, info.node_id)
         issued = self._issue(cluster, csr, info.node_id, role, peer_key)
 
         def write(tx: WriteTx) -> None:
@@ -478,50 +322,22 @@ class CAService:
         return token
 
     def rotate_root(self, new_root: tuple[bytes, bytes] | None = None) -> Cluster:
-        """Start a root CA rotation (``swarmctl cluster ca --rotate``, ``docker swarm ca
-        --rotate``): a new root and key (``new_root``: the certificate and key PEM the
-        operator gave, else made here), cross-signed by the current root, recorded in
-        ``root_ca.root_rotation``; ``spec.ca_config.force_rotate`` goes up by one. The
-        rotation keeper (actors/ca/rotation_keeper.py) completes it. JoinRefused
-        ``invalid_argument`` for a given root that is not usable."""
-        given: CertificateAuthority | None = None
-        if new_root is not None:
-            try:
-                given = load_root_ca(new_root[0], new_root[1] or None, now=self._clock())
-            except CAError as exc:
-                raise JoinRefused("invalid_argument", f"the new root CA: {exc}") from None
-            if not given.can_sign:
-                raise JoinRefused("invalid_argument", "the new root CA needs its private key")
+        """Start a root CA rotation to ``new_root`` (the certificate and key PEM the
+        operator gave; None: a root made here), as actors/ca/rotation_start.py says; the
+        rotation keeper (actors/ca/rotation_keeper.py) completes it."""
+        given = given_root(new_root, now=self._clock()) if new_root is not None else None
 
         def write(tx: WriteTx) -> Cluster:
             cluster = clusters.get_default(tx)
             if cluster is None or not cluster.root_ca.ca_cert:
                 raise JoinRefused("unavailable", "the cluster has no certificate authority")
-            try:
-                current = root_ca_from_api(
-                    cluster.root_ca, now=self._clock(), wrapping_key=self._wrapping_key
-                )
-            except CAError as exc:
-                raise JoinRefused("unavailable", f"this manager cannot sign: {exc}") from None
-            if not current.can_sign:
-                raise JoinRefused("unavailable", "this manager holds no CA key")
-            forced = cluster.spec.ca_config.force_rotate + 1
-            spec = replace(
-                cluster.spec, ca_config=replace(cluster.spec.ca_config, force_rotate=forced)
+            updated = rotation_started(
+                cluster,
+                now=self._clock(),
+                rng=self._rng,
+                wrapping_key=self._wrapping_key,
+                given=given,
             )
-            try:
-                root_ca = start_rotation(
-                    cluster.root_ca,
-                    current,
-                    now=self._clock(),
-                    rng=self._rng,
-                    force_rotate=forced,
-                    wrapping_key=self._wrapping_key,
-                    new=given,
-                )
-            except CAError as exc:
-                raise JoinRefused("invalid_argument", f"the new root CA: {exc}") from None
-            updated = replace(cluster, spec=spec, root_ca=root_ca)
             tx.update(updated)
             return updated
 

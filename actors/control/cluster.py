@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from actors.ca.certs import InvalidCertExpiry, check_node_cert_expiry
-from actors.ca.service import JoinRefused
+from actors.ca.issuance import JoinRefused
 from actors.control.errors import Body, ControlCode, ControlError, guarded
 from actors.control.service_resources import bind_mount_users
 from actors.control.views import cluster_document

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from actors.ca.issuance import JoinRefused
 from actors.ca.rotation import MAX_ROOT_PEM, rotation_progress
-from actors.ca.service import JoinRefused
 from actors.control.errors import Body, ControlCode, ControlError, guarded
 from actors.store import MemoryStore, ReadTx, clusters, nodes
 from api.objects import Cluster

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from actors.ca.certs import CertificateError
-from actors.ca.service import JoinRefused
+from actors.ca.issuance import JoinRefused
 from actors.control.errors import Body, ControlCode, ControlError, guarded
 from transport.endpoint import Handler
 

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 from actors.ca.authorization import UNAUTHORIZED, ClusterAdmission, authorize
+from actors.ca.bootstrap import bootstrap_cluster_security
 from actors.ca.certs import create_csr, generate_node_key, issue_node_certificate
 from actors.ca.join import JoinError, hello_endpoint, join_cluster
 from actors.ca.node_certs import CERTS_DIR, load_node_certs
 from actors.ca.root import create_root_ca
-from actors.ca.service import CAService, bootstrap_cluster_security
+from actors.ca.service import CAService
 from actors.ca.tokens import new_join_token
 from actors.log import get_logger
 from actors.store import MemoryStore, clusters, nodes

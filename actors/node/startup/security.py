@@ -42,6 +42,7 @@ from typing import Any, Final
 
 from cryptography import x509
 
+from actors.ca.bootstrap import bootstrap_cluster_security
 from actors.ca.join import JoinError, join_cluster
 from actors.ca.keystore import INITIAL_CLUSTER
 from actors.ca.node_certs import (
@@ -55,7 +56,6 @@ from actors.ca.node_certs import (
     write_node_certs,
 )
 from actors.ca.node_identity import IdentityError, NodeIdentity
-from actors.ca.service import bootstrap_cluster_security
 from actors.ca.tokens import (
     JoinTokenError,
     WrongClusterToken,

@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from actors.ca.authorization import ClusterAdmission, authorize
+from actors.ca.bootstrap import bootstrap_cluster_security
 from actors.ca.certs import create_csr, generate_node_key
 from actors.ca.node_certs import (
     CERTS_DIR,
@@ -36,7 +37,7 @@ from actors.ca.renewer import (
     store_settings,
 )
 from actors.ca.root import create_root_ca, cross_sign
-from actors.ca.service import CAService, bootstrap_cluster_security
+from actors.ca.service import CAService
 from actors.dispatcher import ManagerAddress
 from actors.store import MemoryStore, clusters, nodes
 from actors.supervisor import Backoff

@@ -20,6 +20,7 @@ from actors.ca.certs import (
     issuing_root,
     verify_node_certificate,
 )
+from actors.ca.issuance import JoinRefused
 from actors.ca.renewal import renewal_reason, trust_to_keep
 from actors.ca.root import CAError, create_root_ca, cross_sign, load_root_ca
 from actors.ca.rotation import (
@@ -31,7 +32,6 @@ from actors.ca.rotation import (
     vouched_root,
 )
 from actors.ca.rotation_keeper import RootRotationKeeper
-from actors.ca.service import JoinRefused
 from actors.ca.tokens import ca_digest
 from actors.control.views import cluster_document
 from actors.store import ReadTx, clusters, nodes

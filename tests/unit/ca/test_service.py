@@ -10,14 +10,11 @@ from typing import Any
 import pytest
 
 from actors.ca.authorization import ClusterAdmission
+from actors.ca.bootstrap import bootstrap_cluster_security
 from actors.ca.certs import create_csr, generate_node_key, verify_node_certificate
+from actors.ca.issuance import JoinRefused
 from actors.ca.root import create_root_ca, root_ca_from_api
-from actors.ca.service import (
-    NODE_WRITE_ATTEMPTS,
-    CAService,
-    JoinRefused,
-    bootstrap_cluster_security,
-)
+from actors.ca.service import NODE_WRITE_ATTEMPTS, CAService
 from actors.ca.tokens import new_join_token, parse_join_token
 from actors.store import ConflictError, MemoryStore, clusters, nodes
 from api.enums import NodeRole

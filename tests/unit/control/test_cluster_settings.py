@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from actors.ca.issuance import JoinRefused
 from actors.ca.node_certs import load_node_certs
-from actors.ca.service import JoinRefused
 from actors.ca.tokens import parse_join_token, rotate_join_token
 from actors.control import ControlError, call
 from actors.control.cluster import ClusterControl
