@@ -2,7 +2,8 @@
 
 Pure modules (no zmq, pykka, threads or clock): `root`, `certs`, `tokens`, `renewal`,
 `rotation` (root CA rotation), `encryption`, `z85`, and the CA service's rules: `bootstrap`,
-`issuance`, `rotation_start`, `revocation`, `engine_certs`. `admission` holds a lock (the ZAP
+`issuance`, `rotation_start`, `revocation`, `engine_certs`; and what a node accepts from a
+renewal: `renewal_reply`. `admission` holds a lock (the ZAP
 thread reads it); `keystore` writes files.
 """
 

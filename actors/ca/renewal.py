@@ -4,7 +4,9 @@ Rules (as SwarmKit): renew at a random point between 50 % and 80 % of the certif
 lifetime, so a fleet issued together does not come back together; renew at once when the
 certificate's role differs from the node's role (promote / demote), when its issuer is not
 the root the cluster issues under (a root CA rotation, actors/ca/rotation.py), or the
-certificate is already past its renewal point. The random draw comes from an injected
+certificate is already past its renewal point, or when the cluster's certificate expiry
+(``cluster update --cert-expiry``) was shortened below what the certificate has left. The
+random draw comes from an injected
 ``random.Random``. `trust_to_keep` says which roots a node stops trusting once a rotation
 has completed.
 """
@@ -15,7 +17,7 @@ import random
 from collections.abc import Sequence
 from typing import Final
 
-from actors.ca.certs import NodeCertInfo
+from actors.ca.certs import CERT_BACKDATE, NodeCertInfo
 from api.enums import NodeRole
 
 __all__ = [
@@ -52,10 +54,12 @@ def renewal_reason(
     desired_role: NodeRole,
     issuer: str = "",
     desired_issuer: str | None = None,
+    cert_expiry: float | None = None,
 ) -> str | None:
     """Why the certificate must be renewed now, or None when it need not be. ``issuer``:
     the digest of the root that issued the certificate; ``desired_issuer``: the root the
-    cluster issues under (None: not known)."""
+    cluster issues under; ``cert_expiry``: the cluster's certificate expiry (None: not
+    known)."""
     if info.role is not desired_role:
         return f"role changed from {info.role.value} to {desired_role.value}"
     if desired_issuer is not None and issuer != desired_issuer:
@@ -64,6 +68,13 @@ def renewal_reason(
         return "certificate expired"
     if now >= renew_at:
         return "renewal time reached"
+    # a certificate issued under a longer expiry, with more left than the new one
+    if (
+        cert_expiry is not None
+        and info.not_after - now > cert_expiry
+        and info.lifetime > cert_expiry + CERT_BACKDATE + 1.0
+    ):
+        return f"the cluster's certificate expiry was shortened to {cert_expiry:g} s"
     return None
 
 

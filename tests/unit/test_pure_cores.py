@@ -83,6 +83,7 @@ CORES = [
             "actors/ca/issuance.py",
             "actors/ca/rotation_start.py",
             "actors/ca/revocation.py",
+            "actors/ca/renewal_reply.py",
         ),
         NO_IO | {"transport"},
         actors_prefixes=("actors.ca.",),

@@ -29,13 +29,8 @@ from actors.ca.node_certs import (
     retired_root_digests,
     write_node_certs,
 )
-from actors.ca.renewer import (
-    CertRenewer,
-    RenewalFailed,
-    RenewalSettings,
-    reply_trust,
-    store_settings,
-)
+from actors.ca.renewal_reply import RenewalFailed, reply_trust
+from actors.ca.renewer import CertRenewer, RenewalSettings, store_settings
 from actors.ca.root import create_root_ca, cross_sign
 from actors.ca.service import CAService
 from actors.dispatcher import ManagerAddress
