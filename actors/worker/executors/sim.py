@@ -257,7 +257,7 @@ class SimExecutor:
         with self._lock:
             return {task_id: f"sim-{task_id}" for task_id in self._tasks}
 
-    def remove_orphan(self, task_id: str) -> None:
+    def remove_orphan(self, task_id: str, *, kill: bool = False) -> None:
         self.controller(Task(id=task_id)).remove()
 
 
