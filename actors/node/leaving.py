@@ -51,7 +51,7 @@ from actors.node.membership.leave import StateEntry, leaves_raft, swarm_state
 from actors.node.startup.state_dir import LOCK_FILE
 from actors.raft_node.actor import RaftNode
 from actors.store import MemoryStore, StoreError, WriteTx, nodes
-from actors.worker.executors.base import Executor
+from actors.worker.executors.base import Executor, ExecutorError
 from actors.worker.executors.process_sandbox import ProcessSandbox
 from actors.worker.task_files import default_files_root
 from actors.worker.worker import WorkerSink
@@ -352,9 +352,19 @@ def leave_while_locked(state_dir: Path, executor: Executor, dirs: Sequence[Path]
 def remove_executor_tasks(executor: Executor) -> None:
     """Everything ``executor`` holds for this node killed and removed, found by node id
     (no worker state needed: a locked manager's is locked away), as Docker's leave
-    force-removes the node's containers."""
-    for task_id in executor.list_tasks():
-        executor.remove_orphan(task_id, kill=True)
+    force-removes the node's containers. A runtime that cannot do it (its engine down)
+    does not stop the leave: what is left is logged (``node.leave.tasks_left``)."""
+    try:
+        held = list(executor.list_tasks())
+    except ExecutorError as exc:
+        _log.warning("node.leave.tasks_left", error=str(exc)[:300])
+        return
+    for task_id in held:
+        try:
+            executor.remove_orphan(task_id, kill=True)
+        except ExecutorError as exc:
+            _log.warning("node.leave.tasks_left", task_ids=[task_id], error=str(exc)[:300])
+            continue
         _log.info("node.leave.task_removed", task_id=task_id)
 
 
