@@ -156,6 +156,16 @@ def _missing_objects(
             continue
         if plan.name in existing:
             if kind == "secret":
+                # its data never comes back, its template driver does: a secret kept
+                # with another driver would reach the tasks as the wrong data (a raw
+                # template, or a value expanded as one)
+                if existing[plan.name].get("templating", "") != plan.template_driver:
+                    raise CliError(
+                        f"secret {plan.name} exists with another template driver "
+                        f"({existing[plan.name].get('templating') or 'none'}) and secrets "
+                        "cannot change: give the changed secret another name (name: in the "
+                        "file)"
+                    )
                 say(
                     f"Keeping secret {plan.name} (it exists; a secret cannot change: give a "
                     "new one another name to rotate it)"
@@ -163,9 +173,9 @@ def _missing_objects(
                 continue
             found = connection.request("control.config.inspect", {"config": plan.name})
             spec_found = found["config"]["spec"]
-            if spec_found["data"] != data[plan.name] or spec_found.get(
-                "templating", ""
-            ) != (plan.template_driver):
+            if spec_found["data"] != data[plan.name] or spec_found.get("templating", "") != (
+                plan.template_driver
+            ):
                 raise CliError(
                     f"config {plan.name} exists with other data and configs cannot change: "
                     f"give the changed config another name (name: in the file)"

@@ -15,10 +15,15 @@ Rules:
   recorded in the store (followers hear only the leader). A Node whose Raft id is no
   longer a member is not the leader and its reachability is unknown (as the leader's
   membership planner records it: actors/node/membership/plan.py).
-- `member_views` gives `api.roles.check_demotion` every member, a member without a Node
-  in the store too (it votes all the same).
+- `member_views` gives `api.roles.check_demotion` every member that stays, a member
+  without a Node in the store too (it votes all the same); a member whose Node is being
+  demoted already is on its way out and not counted (``node demote m1 m2`` on two managers
+  would otherwise demote both, leaving the last one waiting forever for a voter to hand
+  over to).
 - `check_removal`: a node is removed only once it is no longer a Raft member (demote it
-  first), and only when it is down unless forced.
+  first), and only when it is down unless forced. A manager without a recorded Raft id
+  (joining: the leader adds it to Raft, then records its id) counts as a member until it
+  is demoted: removed in between, it would stay in Raft with no Node to name it.
 """
 
 from __future__ import annotations
@@ -114,9 +119,20 @@ def is_raft_member(node: Node, view: RaftView) -> bool:
     return ms is not None and view.is_member(ms.raft_id)
 
 
+def _joining(node: Node) -> bool:
+    """A manager with no Raft id recorded yet: it may be in Raft already (module rules)."""
+    ms = node.manager_status
+    return (
+        node.role is NodeRole.MANAGER
+        and node.spec.desired_role is NodeRole.MANAGER
+        and (ms is None or not ms.raft_id)
+    )
+
+
 def member_views(view: RaftView, nodes: Sequence[Node]) -> list[ManagerView]:
-    """Every Raft member as `api.roles.check_demotion` reads it, by node id (a member no
-    Node names is ``raft:ID``, reachable only if this manager heard it)."""
+    """Every Raft member that stays, as `api.roles.check_demotion` reads it, by node id
+    (a member no Node names is ``raft:ID``, reachable only if this manager heard it; one
+    whose Node is being demoted is left out)."""
     views: list[ManagerView] = []
     named: set[int] = set()
     for n in nodes:
@@ -124,6 +140,8 @@ def member_views(view: RaftView, nodes: Sequence[Node]) -> list[ManagerView]:
         if ms is None or not view.is_member(ms.raft_id) or ms.raft_id in named:
             continue
         named.add(ms.raft_id)
+        if n.spec.desired_role is NodeRole.WORKER:
+            continue  # being demoted: it leaves Raft, whatever else is demoted
         reach = view.reachability(ms.raft_id, ms.reachability)
         views.append(
             ManagerView(n.id, reach is Reachability.REACHABLE, voter=ms.raft_id in view.voters)
@@ -150,6 +168,11 @@ def check_removal(node: Node, view: RaftView, *, force: bool) -> str | None:
         return (
             f"rejected removal of node {node.id}: it is a manager and a member of the Raft "
             "cluster; demote it first (swarmctl node demote)"
+        )
+    if _joining(node):
+        return (
+            f"rejected removal of node {node.id}: it is a manager joining the Raft cluster; "
+            "demote it first (swarmctl node demote)"
         )
     if node.status.state is not NodeState.DOWN and not force:
         return (

@@ -20,9 +20,13 @@ Rules:
   as Docker's does without a quorum. Then the log publisher and the agent stop (no new
   assignment); the worker is given an empty full assignment set, so every task's
   container (or process) is stopped (its stop signal, then its grace period) and
-  removed, and the leave waits for it (at most the longest grace period plus
-  ``task_timeout``; what is left is logged); then every other child but the answering
-  endpoints (control, engine) stops; then the swarm state goes (`wipe_swarm_state`).
+  removed, and the leave waits for it (at most the longest grace period, capped at
+  `GRACE_LIMIT` so that the answer comes within its wait, plus ``task_timeout``); then
+  every other child but the answering endpoints (control, engine) stops; then whatever
+  the node's executor still holds for it (a task past that wait, or one left when a stop
+  cut the leave short) is killed and removed, as Docker's leave force-removes its
+  containers: nothing of the node keeps running once its state is gone; then the swarm
+  state goes (`wipe_swarm_state`).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from actors.node.membership.leave import StateEntry, leaves_raft, swarm_state
 from actors.node.startup.state_dir import LOCK_FILE
 from actors.raft_node.actor import RaftNode
 from actors.store import MemoryStore, StoreError, WriteTx, nodes
-from actors.worker.executors.base import Executor
+from actors.worker.executors.base import Executor, ExecutorError
 from actors.worker.executors.process_sandbox import ProcessSandbox
 from actors.worker.task_files import default_files_root
 from actors.worker.worker import WorkerSink
@@ -59,6 +63,7 @@ from transport.endpoint import Handler, Request
 
 __all__ = [
     "ANSWERING",
+    "GRACE_LIMIT",
     "LeaveDesk",
     "LeaveOutcome",
     "LeaveRefused",
@@ -77,6 +82,9 @@ ANSWERING: Final = frozenset({"control", "engine"})  # the children that carry t
 FIRST: Final = ("renewer",)  # stopped before anything else: no role restart meanwhile
 SESSION: Final = ("logs", "agent")  # stopped before the tasks are removed
 POLL: Final = 0.1  # how often a step looks whether it is done
+# the longest a leave waits for its tasks' grace periods: with the Raft leave's wait it
+# stays within the answer's (the handler's, swarmctl's and the Engine API's 120 s)
+GRACE_LIMIT: Final = 30.0
 
 _log = get_logger("node")
 
@@ -214,6 +222,8 @@ class LeavingNode:
     raft: Callable[[], RaftNode | None] = lambda: None  # a manager's running Raft node
     # the Node's role as the node's dispatcher session last said (None: not said yet)
     session_role: Callable[[], NodeRole | None] = lambda: None
+    # an executor for the node's id (None: none to ask), to remove what its worker left
+    executor: Callable[[], Executor] | None = None
 
 
 def leave_swarm(
@@ -245,6 +255,8 @@ def leave_swarm(
     for name in reversed(names):
         if name not in ANSWERING and name not in stopped:
             supervisor.stop_child(name).get()
+    if node.executor is not None:
+        remove_executor_tasks(node.executor())
     removed = wipe_swarm_state(node.state_dir, node.task_dirs)
     return LeaveOutcome(node.node_id, tuple(removed), left_raft)
 
@@ -256,11 +268,12 @@ def _remove_tasks(
     clock: Callable[[], float],
 ) -> None:
     """An empty full assignment set: every task stopped (its stop signal, then its grace
-    period) and its container removed; waits for the longest grace period plus
-    ``timeout``."""
+    period) and its container removed; waits for the longest grace period (at most
+    `GRACE_LIMIT`) plus ``timeout``."""
     proxy = worker.proxy()
     tasks: Sequence[tuple[Task, TaskState]] = proxy.held_tasks().get(timeout=10.0)
-    grace = max((task.spec.container.stop_grace_period for task, _ in tasks), default=0.0)
+    longest = max((task.spec.container.stop_grace_period for task, _ in tasks), default=0.0)
+    grace = min(longest, GRACE_LIMIT)
     held: Sequence[str] = proxy.task_ids().get(timeout=10.0)
     _log.info("node.leave.removing_tasks", tasks=len(held), grace=grace)
     WorkerSink(worker, timeout=10.0).apply_assignments(True, (), ())
@@ -268,7 +281,7 @@ def _remove_tasks(
     while held and clock() < deadline and not stop.is_set():
         stop.wait(POLL)
         held = proxy.task_ids().get(timeout=10.0)
-    if held:
+    if held:  # killed once the worker has stopped
         _log.warning("node.leave.tasks_left", tasks=len(held), task_ids=list(held)[:20])
 
 
@@ -337,10 +350,21 @@ def leave_while_locked(state_dir: Path, executor: Executor, dirs: Sequence[Path]
 
 
 def remove_executor_tasks(executor: Executor) -> None:
-    """Everything ``executor`` holds for this node stopped and removed, found by node id
-    (no worker state needed: a locked manager's is locked away)."""
-    for task_id in executor.list_tasks():
-        executor.remove_orphan(task_id)
+    """Everything ``executor`` holds for this node killed and removed, found by node id
+    (no worker state needed: a locked manager's is locked away), as Docker's leave
+    force-removes the node's containers. A runtime that cannot do it (its engine down)
+    does not stop the leave: what is left is logged (``node.leave.tasks_left``)."""
+    try:
+        held = list(executor.list_tasks())
+    except ExecutorError as exc:
+        _log.warning("node.leave.tasks_left", error=str(exc)[:300])
+        return
+    for task_id in held:
+        try:
+            executor.remove_orphan(task_id, kill=True)
+        except ExecutorError as exc:
+            _log.warning("node.leave.tasks_left", task_ids=[task_id], error=str(exc)[:300])
+            continue
         _log.info("node.leave.task_removed", task_id=task_id)
 
 

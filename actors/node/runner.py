@@ -400,12 +400,16 @@ class NodeRunner:
         node, identity = self.node, self.identity
         assert node is not None and identity is not None and node.supervisor is not None
         manager = node.parts if isinstance(node.parts, ManagerParts) else None
+        node_id, sandbox, kind = identity.node_id, self._sandbox, self._executor
         leaving = LeavingNode(
             node.supervisor,
             node.parts.role,
-            identity.node_id,
+            node_id,
             self.config.state_dir,
-            task_dirs(identity.node_id, self._sandbox),
+            task_dirs(node_id, sandbox),
+            executor=lambda: make_executor(
+                kind, state_dir=self.config.state_dir, node_id=node_id, sandbox=sandbox
+            ),
         )
         if manager is not None:
             leaving = replace(

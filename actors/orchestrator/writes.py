@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeGuard
 
 from actors.orchestrator.history import trim
 from actors.orchestrator.state import (
@@ -21,6 +22,7 @@ from actors.orchestrator.state import (
 )
 from actors.store import Batch, MemoryStore, WriteTx, clusters, services, tasks
 from actors.store.batch import WRITES_TOGETHER
+from api.objects import Service
 from api.objects_copy import copy_object
 
 __all__ = [
@@ -57,6 +59,16 @@ def describe(effect: Effect) -> str:
     }[type(effect)]
 
 
+def _current(service: Service | None, spec_version: int) -> TypeGuard[Service]:
+    """The service an effect was planned for is still there as planned: neither changed
+    since nor being removed (``service rm`` may commit between a plan and its write: a
+    removed service's status or spec changing after would show as an update after its
+    removal, ``docker events`` included)."""
+    return (
+        service is not None and not service.pending_delete and service.spec_version == spec_version
+    )
+
+
 def writer(effect: Effect) -> Callable[[WriteTx], None]:
     """The sub-transaction carrying out one effect against the objects as they are now."""
 
@@ -82,11 +94,11 @@ def writer(effect: Effect) -> Callable[[WriteTx], None]:
                 tx.delete(task)
         elif isinstance(effect, SetUpdateStatus):
             service = services.get(tx, effect.service_id)
-            if service is not None and service.spec_version == effect.spec_version:
+            if _current(service, effect.spec_version):
                 tx.update(dataclasses.replace(service, update_status=effect.status))
         elif isinstance(effect, SetServiceSpec):
             service = services.get(tx, effect.service_id)
-            if service is not None and service.spec_version == effect.spec_version:
+            if _current(service, effect.spec_version):
                 new = effect.service
                 tx.update(
                     dataclasses.replace(
@@ -102,7 +114,7 @@ def writer(effect: Effect) -> Callable[[WriteTx], None]:
                 )
         elif isinstance(effect, SetServiceStatus):
             service = services.get(tx, effect.service_id)
-            if service is not None and service.spec_version == effect.spec_version:
+            if _current(service, effect.spec_version):
                 changes: dict[str, object] = {}
                 if effect.job_status is not None:
                     changes["job_status"] = effect.job_status

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from actors.worker.executors.process import process_start_ticks
-from tests.support.swarm import Swarm, SwarmNode, poll
+from tests.support.swarm import ROOT, Swarm, SwarmNode, poll, swarmctl
 
 REFUSAL = "You are attempting to leave the swarm on a node that is participating as a manager. "
 TAIL = (
@@ -239,3 +239,61 @@ def test_a_locked_manager_leaves_only_with_force(swarm: Swarm) -> None:
     for pid, ticks in processes:
         assert process_start_ticks(pid) != ticks, pid
     assert_swarm_state_gone(m1.state_dir, before)
+
+
+def test_a_leave_answers_and_kills_a_task_whose_grace_period_outlasts_the_answer(
+    swarm: Swarm,
+) -> None:
+    """A task that ignores its stop signal with a grace period longer than the answer's
+    wait (120 s): the leave waits a bounded time, then kills it (Docker's leave
+    force-removes), answers success and exits 0, leaving nothing running. Before, the
+    answer was a timeout while the node went on leaving for the whole grace period."""
+    m1 = swarm.start_node("m1")
+    m1.wait_ready()
+    m1.ctl_json(
+        "service", "create", "--name", "stubborn", "--stop-grace-period", "300s", "--detach",
+        "busybox", "sh", "-c", "trap '' TERM; while true; do sleep 1; done",
+    )  # fmt: skip
+    poll(lambda: len(m1.running("stubborn")) == 1, "stubborn running", 60)
+    processes = recorded_processes(m1.state_dir)
+    assert processes
+
+    result = swarmctl(m1.socket, "cluster", "leave", "--force", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Node left the swarm."
+    left(m1)
+    for pid, ticks in processes:
+        assert process_start_ticks(pid) != ticks, pid
+    assert os.listdir(m1.state_dir) == ["lock"]
+
+
+def test_a_stop_during_the_leave_leaves_nothing_running(swarm: Swarm) -> None:
+    """SIGTERM while the leave waits for a task's grace period: the leave is cut short,
+    but what the executor still holds is killed before the state goes, so no process is
+    left running for a node id that no longer exists (nothing would ever remove it)."""
+    import subprocess
+    import sys
+
+    m1 = swarm.start_node("m1")
+    m1.wait_ready()
+    m1.ctl_json(
+        "service", "create", "--name", "stubborn", "--stop-grace-period", "300s", "--detach",
+        "busybox", "sh", "-c", "trap '' TERM; while true; do sleep 1; done",
+    )  # fmt: skip
+    poll(lambda: len(m1.running("stubborn")) == 1, "stubborn running", 60)
+    processes = recorded_processes(m1.state_dir)
+    assert processes
+    argv = [sys.executable, "-m", "cli.ctl", "--socket", str(m1.socket), "cluster", "leave"]
+    with subprocess.Popen([*argv, "--force"], cwd=ROOT, stdout=subprocess.DEVNULL) as leave:
+        try:
+            poll(
+                lambda: any(e.get("event") == "node.leave.removing_tasks" for e in m1.log_events()),
+                "the leave waiting for the task",
+                60,
+            )
+            assert m1.terminate(timeout=120) == 0
+        finally:
+            leave.kill()
+    for pid, ticks in processes:
+        assert process_start_ticks(pid) != ticks, pid
+    assert os.listdir(m1.state_dir) == ["lock"]

@@ -146,7 +146,9 @@ class MembershipKeeper:
     def _set_role(self, node_id: str, role: NodeRole, *, clear_manager_status: bool) -> None:
         def write(tx: WriteTx) -> None:
             current = nodes.get(tx, node_id)
-            if current is None or current.role is role:
+            if current is None:
+                return
+            if current.role is role and not (clear_manager_status and current.manager_status):
                 return
             if clear_manager_status:
                 tx.update(replace(current, role=role, manager_status=None))

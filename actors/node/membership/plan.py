@@ -16,7 +16,9 @@ Rules:
   1. role changes, Node by Node in the order given (`role_step`): a demoted member
      leaves Raft (`RemoveMember`; the leader itself first hands leadership to the most
      caught-up reachable voter, `TransferLeadership`, or waits while there is none,
-     `AwaitVoter`); a demoted Node out of Raft is recorded as a worker (`MarkWorker`); a
+     `AwaitVoter`); a demoted Node out of Raft is recorded as a worker (`MarkWorker`;
+     one recorded a worker already that a late ``raft.join`` made a member, demoted while
+     it joined, leaves Raft the same way and is marked again, its Raft id cleared); a
      promoted worker is recorded as a manager (`MarkManager`: it renews into a manager
      certificate and joins Raft as a learner). A promotion of a Node that still holds a
      manager certificate from before its demotion waits (nothing planned for it).
@@ -197,6 +199,8 @@ def _role_change(group: GroupView, nodes: Sequence[Node]) -> MembershipStep | No
         ms = n.manager_status
         member = ms is not None and bool(ms.raft_id) and ms.raft_id in members
         step = role_step(n.role, n.spec.desired_role, certified_role(n), member)
+        if step is RoleStep.NONE and n.role is NodeRole.WORKER and ms is not None and not member:
+            step = RoleStep.MARK_WORKER  # out of Raft at last (see role_step): its id goes
         if step is RoleStep.MARK_WORKER:
             return MarkWorker(n.id)
         if step is RoleStep.MARK_MANAGER:

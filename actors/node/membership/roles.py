@@ -43,7 +43,9 @@ def role_step(
     again before it restarted as a worker still runs its stale manager parts: the
     promotion waits until it has renewed into a worker certificate (and so restarted as a
     worker, its Raft data gone), then it joins afresh."""
-    if desired_role is NodeRole.WORKER and role is NodeRole.MANAGER:
+    if desired_role is NodeRole.WORKER and (role is NodeRole.MANAGER or raft_member):
+        # a Node recorded a worker can still be a member: demoted while it joined Raft
+        # (the join adds it after the demotion recorded it a worker)
         return RoleStep.LEAVE_RAFT if raft_member else RoleStep.MARK_WORKER
     if desired_role is NodeRole.MANAGER and role is NodeRole.WORKER:
         return RoleStep.WAIT if cert_role is NodeRole.MANAGER else RoleStep.MARK_MANAGER

@@ -203,6 +203,8 @@ class Executor(Protocol):
         running or not."""
         ...
 
-    def remove_orphan(self, task_id: str) -> None:
-        """Stop and remove what is left of a task this node no longer holds."""
+    def remove_orphan(self, task_id: str, *, kill: bool = False) -> None:
+        """Stop and remove what is left of a task this node no longer holds; ``kill``:
+        killed at once, without its stop signal and grace period (Docker's force
+        remove)."""
         ...

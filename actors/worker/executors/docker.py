@@ -428,14 +428,15 @@ class DockerExecutor:
         )
         return found
 
-    def remove_orphan(self, task_id: str) -> None:
+    def remove_orphan(self, task_id: str, *, kill: bool = False) -> None:
         if self.files is not None:
             self.files.release(task_id)
         for container in self._containers():
             if (container.get("Labels") or {}).get(LABEL_TASK_ID) != task_id:
                 continue
-            with contextlib.suppress(ContainerNotFoundError), _edge("stop container"):
-                self.api.stop(container["Id"])
+            if not kill:  # else the forced removal kills it
+                with contextlib.suppress(ContainerNotFoundError), _edge("stop container"):
+                    self.api.stop(container["Id"])
             with (
                 self.networks.lock,
                 contextlib.suppress(ContainerNotFoundError),

@@ -494,7 +494,8 @@ class ProcessExecutor:
             found[path.stem] = str(pid)
         return found
 
-    def remove_orphan(self, task_id: str) -> None:
+    def remove_orphan(self, task_id: str, *, kill: bool = False) -> None:
         controller = ProcessController(self, Task(id=task_id))
-        controller.shutdown()
-        controller.remove()
+        if not kill:
+            controller.shutdown()
+        controller.remove()  # kills what still runs

@@ -257,7 +257,8 @@ class SimExecutor:
         with self._lock:
             return {task_id: f"sim-{task_id}" for task_id in self._tasks}
 
-    def remove_orphan(self, task_id: str) -> None:
+    def remove_orphan(self, task_id: str, *, kill: bool = False) -> None:
+        # remove terminates at once: a simulated task has no grace period to skip
         self.controller(Task(id=task_id)).remove()
 
 

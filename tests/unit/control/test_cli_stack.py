@@ -93,3 +93,31 @@ def test_an_env_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
     compose.write_text("services:\n  web:\n    image: busybox\n    env_file: bad.env\n")
     with pytest.raises(CliError, match=r"env_file: env file .*bad\.env, line 2: variable 'BAD "):
         load_files("st", [str(compose)])
+
+
+class _Listing:
+    """A control connection that lists the given secrets."""
+
+    def __init__(self, rows: list[dict[str, object]]) -> None:
+        self.rows = rows
+
+    def request(self, kind: str, body: object = None) -> dict[str, object]:
+        assert kind == "control.secret.ls", kind
+        return {"secrets": self.rows}
+
+
+def test_a_stack_secret_kept_only_with_the_same_template_driver() -> None:
+    """A secret's data cannot be compared, its template driver can: a redeploy that adds
+    (or drops) ``template_driver`` must not keep the old secret, whose tasks would get the
+    raw template (or expand plain data)."""
+    from api.compose import FileObjectPlan
+    from cli.stack_deploy import _missing_objects
+
+    said: list[str] = []
+    plain = {"name": "st_pw", "templating": ""}
+    templated = FileObjectPlan(key="pw", name="st_pw", file="pw", template_driver="golang")
+    with pytest.raises(CliError, match="secret st_pw exists with another template driver"):
+        _missing_objects(_Listing([plain]), "secret", (templated,), {}, said.append)  # type: ignore[arg-type]
+    same = FileObjectPlan(key="pw", name="st_pw", file="pw")
+    assert _missing_objects(_Listing([plain]), "secret", (same,), {}, said.append) == []  # type: ignore[arg-type]
+    assert said and said[0].startswith("Keeping secret st_pw")

@@ -254,3 +254,37 @@ def test_no_raft_view_no_decision() -> None:
             call(fn, body)
         assert refused.value.code == "unavailable"
     assert len(store.view(nodes.list_all)) == 2
+
+
+def test_demoting_every_manager_in_a_row_is_refused_at_the_last() -> None:
+    """``node demote m1 m2`` on two managers: m1's demotion is recorded, but m1 stays a
+    Raft member until the leader takes it out; m2's must not count it as a manager that
+    stays, or both are demoted and the last manager is left waiting for a voter to hand
+    over to, forever, its certificate no longer renewed."""
+    store = store_with([manager("m1", 1, leader=True), manager("m2", 2)])
+    view = raft_view_of(status(1, 1, (1, 2), {2: True}))
+    control = NodeControl(store, raft_view=lambda: view)
+    assert call(control.update, {"node": "m1-id", "role": "worker"})["changed"]
+    with pytest.raises(ControlError) as refused:
+        call(control.update, {"node": "m2-id", "role": "worker"})
+    assert "last manager" in refused.value.message
+    # three managers: two may go, the third is refused while the others are on their way
+    store = store_with([manager("m1", 1, leader=True), manager("m2", 2), manager("m3", 3)])
+    view = raft_view_of(status(1, 1, (1, 2, 3), {2: True, 3: True}))
+    control = NodeControl(store, raft_view=lambda: view)
+    assert call(control.update, {"node": "m1-id", "role": "worker"})["changed"]
+    assert call(control.update, {"node": "m2-id", "role": "worker"})["changed"]
+    with pytest.raises(ControlError) as refused:
+        call(control.update, {"node": "m3-id", "role": "worker"})
+    assert "last manager" in refused.value.message
+
+
+def test_a_manager_still_joining_raft_is_not_removed() -> None:
+    """A joining manager is added to Raft before its Raft id is recorded on its Node: a
+    ``node rm --force`` in between would leave a learner no Node names, never removed."""
+    joining = replace(manager("m2", 2), manager_status=None)
+    view = raft_view_of(status(1, 1, (1,), {2: True}, learners=(2,)))
+    refusal = check_removal(joining, view, force=True)
+    assert refusal is not None and "demote it first" in refusal
+    # demoted (its join is refused from then on), it goes
+    assert check_removal(replace(joining, spec=NodeSpec()), view, force=True) is None

@@ -18,8 +18,10 @@ from actors.node.leaving import (
     LeaveRefused,
     LeaveRequest,
     leave_handler,
+    remove_executor_tasks,
     wipe_swarm_state,
 )
+from actors.worker.executors.base import EngineUnavailableError
 
 
 class FakeRequest:
@@ -112,3 +114,31 @@ def test_the_desk_takes_one_leave_and_none_while_stopping() -> None:
     stopping[0] = True
     with pytest.raises(LeaveRefused, match="stopping"):
         LeaveDesk(lambda: None, lambda: stopping[0]).begin(False)
+
+
+class _EngineDown:
+    """An executor whose engine does not answer, or answers for one task only."""
+
+    def __init__(self, listing: bool) -> None:
+        self.listing = listing
+        self.removed: list[tuple[str, bool]] = []
+
+    def list_tasks(self) -> dict[str, str]:
+        if not self.listing:
+            raise EngineUnavailableError("cannot connect to the Docker engine")
+        return {"t1": "c1", "t2": "c2"}
+
+    def remove_orphan(self, task_id: str, *, kill: bool = False) -> None:
+        if task_id == "t1":
+            raise EngineUnavailableError("remove container: timed out")
+        self.removed.append((task_id, kill))
+
+
+def test_a_runtime_that_cannot_remove_the_tasks_does_not_stop_the_leave() -> None:
+    """The leave kills what the executor still holds; an engine that is down (or fails
+    one removal) is logged, and the leave goes on to wipe the state: the node must be
+    able to leave, as Docker's does."""
+    remove_executor_tasks(_EngineDown(listing=False))  # type: ignore[arg-type]
+    partly = _EngineDown(listing=True)
+    remove_executor_tasks(partly)  # type: ignore[arg-type]
+    assert partly.removed == [("t2", True)]  # killed, not stopped with a grace period

@@ -15,6 +15,7 @@ import pytest
 
 from actors.node.membership.keeper import MembershipKeeper
 from actors.node.membership.plan import (
+    MarkWorker,
     MembershipPlan,
     PromoteLearner,
     RemoveMember,
@@ -172,6 +173,22 @@ def test_a_change_raft_refuses_is_left_to_the_next_round(managers: Managers) -> 
     keeper.carry_out(raft, MembershipPlan(step=RemoveMember("m9", 9)))  # not a member
     keeper.carry_out(raft, MembershipPlan(step=PromoteLearner(2)))  # a voter already
     assert managers.voters() == IDS
+
+
+def test_marking_a_worker_that_still_has_a_raft_id_clears_it(managers: Managers) -> None:
+    """A Node recorded a worker, then given a Raft id by a join that landed after its
+    demotion (the planner takes it out of Raft, then marks it again): the id goes."""
+    leader = managers.leader()
+    keeper, raft = managers.keepers[leader], managers.rafts[leader]
+    stale = ManagerStatus(raft_id=9, addr="127.0.0.1:9")
+
+    def create(tx: WriteTx) -> None:
+        tx.create(Node(id="w9", spec=NodeSpec(), role=NodeRole.WORKER, manager_status=stale))
+
+    managers.stores[leader].update(create)
+    keeper.carry_out(raft, MembershipPlan(step=MarkWorker("w9")))
+    node = managers.node("w9")
+    assert node.role is NodeRole.WORKER and node.manager_status is None
 
 
 class BuggyRaftNode:

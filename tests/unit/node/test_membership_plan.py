@@ -280,3 +280,19 @@ def test_certified_role_reads_the_stored_certificate() -> None:
     assert certified_role(Node(id="a", certificate=certificate(W))) is NodeRole.WORKER
     assert certified_role(Node(id="a")) is None
     assert certified_role(Node(id="a", certificate=b"not a certificate")) is None
+
+
+def test_a_node_demoted_while_it_joined_raft_is_taken_out_again() -> None:
+    """Promoted, then demoted before its ``raft.join`` was answered: the demotion records
+    it a worker (no member yet), then the join adds it and records its Raft id. It must
+    leave Raft again and lose the id, not stay a learner that nothing ever removes."""
+    g = three_managers()
+    g.worker("m4")
+    g.want("m4", M)
+    assert g.settle() == [MarkManager("m4")]
+    g.want("m4", W)
+    assert g.settle() == [MarkWorker("m4")]
+    g.join_as_learner("m4", 4)  # the join, checked before the demotion, lands now
+    assert g.settle() == [RemoveMember("m4", 4), MarkWorker("m4")]
+    assert g.learners == [] and g.voters == [1, 2, 3]
+    assert g.nodes["m4"].role is W and g.nodes["m4"].manager_status is None

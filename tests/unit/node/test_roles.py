@@ -91,3 +91,9 @@ def test_role_steps() -> None:
     assert role_step(W, M, M, raft_member=False) is RoleStep.WAIT
     assert role_step(M, M, M, raft_member=True) is RoleStep.NONE
     assert role_step(W, W, W, raft_member=False) is RoleStep.NONE
+
+
+def test_a_worker_still_in_raft_leaves_it() -> None:
+    """Demoted while it joined Raft: recorded a worker, then made a member."""
+    assert role_step(W, W, M, raft_member=True) is RoleStep.LEAVE_RAFT
+    assert role_step(W, W, W, raft_member=True) is RoleStep.LEAVE_RAFT

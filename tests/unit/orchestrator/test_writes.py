@@ -9,13 +9,22 @@ import random
 import time
 from dataclasses import replace
 
-from actors.orchestrator import CreateTask, DeleteTask, Effect, SetDesiredState
+from actors.orchestrator import (
+    CreateTask,
+    DeleteTask,
+    Effect,
+    SetDesiredState,
+    SetServiceSpec,
+    SetServiceStatus,
+    SetUpdateStatus,
+)
 from actors.orchestrator.restart import replacement
 from actors.orchestrator.writes import stops_first, write_batch, write_groups, writer
 from actors.store import MemoryStore, TooLarge, WriteTx, services, tasks
 from actors.store.batch import WRITES_TOGETHER
 from actors.store.budget import Budgets
-from api.objects import Service
+from api.enums import UpdateState
+from api.objects import JobStatus, Service, UpdateStatus
 from api.task_state import TaskState
 from tests.unit.orchestrator.helpers import make_service
 
@@ -132,3 +141,23 @@ def test_a_batch_writes_grouped_shutdowns() -> None:
     assert write_batch(store, [*effects, *stops(web, ["gone"])]) == (40, [])
     stored = store.view(lambda tx: tasks.by_service(tx, web.id))
     assert {t.desired_state for t in stored} == {TaskState.SHUTDOWN}
+
+
+def test_a_service_removed_between_plan_and_write_keeps_its_status_and_spec() -> None:
+    """``service rm`` committed after the orchestrator planned: the removed service's
+    update status, spec and job status are not written (each would be an update after its
+    removal, which docker events shows as a ``remove`` then an ``update``)."""
+    web = make_service("web")
+    removing = replace(web, pending_delete=True)
+    store = store_with(removing)
+    status = UpdateStatus(state=UpdateState.UPDATING, message="update in progress")
+    rolled = replace(web, update_status=status, spec_version=web.spec_version + 1)
+    effects: list[Effect] = [
+        SetUpdateStatus(web.id, web.spec_version, status),
+        SetServiceSpec(web.id, web.spec_version, rolled),
+        SetServiceStatus(web.id, web.spec_version, job_status=JobStatus(iteration=2)),
+    ]
+    before = store.view(lambda tx: services.get(tx, web.id))
+    for effect in effects:
+        store.update(writer(effect))
+    assert store.view(lambda tx: services.get(tx, web.id)) == before
