@@ -104,7 +104,10 @@ class PartsSetup:
     on_removed: Callable[[str], None] | None = None  # the node was removed: stop (must not block)
     # a manager's Raft member was told it was removed from the group: rejoin (must not block)
     on_raft_removed: Callable[[], None] | None = None
-    leave_timeout: float = 120.0  # how long a leave's answer waits for the node to leave
+    # how long a leave's answer waits for the node to leave: below the 120 s its clients
+    # wait (cli/leave.py, actors/engine_api/system.py), so they get the answer or this
+    # refusal rather than their own timeout
+    leave_timeout: float = 100.0
     tick_interval: float = 0.1  # Raft's (a manager)
 
     @property
