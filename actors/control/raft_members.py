@@ -73,7 +73,10 @@ class RaftView:
 
 def raft_view_of(status: RaftStatus) -> RaftView:
     """What the control API reads of a manager's `RaftStatus`."""
-    peers = status.peers
+    # a member not heard from at all yet (just added, or this member just started) is
+    # not known unreachable: what the leader recorded stands for it (SwarmKit counts a
+    # new member active until its sends fail)
+    peers = {pid: p for pid, p in status.peers.items() if p.last_heard is not None}
     if status.is_leader:
         heard = {pid: peer.reachable for pid, peer in peers.items()}
     else:

@@ -288,3 +288,16 @@ def test_a_manager_still_joining_raft_is_not_removed() -> None:
     assert refusal is not None and "demote it first" in refusal
     # demoted (its join is refused from then on), it goes
     assert check_removal(replace(joining, spec=NodeSpec()), view, force=True) is None
+
+
+def test_a_member_not_heard_from_yet_keeps_its_recorded_reachability() -> None:
+    """A member just added (or a leader just elected) has no first-hand word of it yet:
+    that is no sign it is down, so what the leader recorded stands (the demotion of
+    another right after a third manager joined was refused as losing quorum)."""
+    leading = status(1, 1, (1, 2, 3), {2: True, 3: False})
+    never = PeerInfo(3, "tcp://10.0.0.3:4242", False, None)
+    view = raft_view_of(replace(leading, peers={**leading.peers, 3: never}))
+    assert view.reachability(3, R) is R and view.reachability(3, U) is U
+    assert view.reachability(2, U) is R  # heard from: first-hand
+    silent = raft_view_of(leading)  # heard from, long ago: unreachable
+    assert silent.reachability(3, R) is U
