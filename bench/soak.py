@@ -80,6 +80,10 @@ def log(message: str) -> None:
     print(f"[soak] {message}", file=sys.stderr, flush=True)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def swarmctl_argv(socket: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "cli.ctl", "--socket", str(socket), *args]
 
@@ -233,6 +237,9 @@ class Soak:
                 cwd=SWARM_ROOT,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
+                # Ctrl-C as at a terminal, also when the bench runs in the background
+                # (`cmd &` starts it, and so its children, with SIGINT ignored)
+                preexec_fn=_default_sigint,
             )
         self.readers.append((kind, process, out, node, node.runs))
 
@@ -399,6 +406,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--restart-every", type=float, default=240.0, help="m3 SIGTERM+start")
     parser.add_argument("--kill-every", type=float, default=300.0, help="w2 kill -9+start")
     parser.add_argument("--warmup", type=float, default=120.0, help="seconds before fitting")
+    parser.add_argument(
+        "--snapshot-interval",
+        type=int,
+        help="Raft entries between snapshots (cluster update; default: the cluster's 10000)",
+    )
     parser.add_argument("--keep-logs", help="copy the nodes' logs and the samples here")
     parser.add_argument("--smoke", action="store_true", help="one round, seconds")
     return parser.parse_args(argv)
@@ -417,6 +429,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"starting {len(MANAGERS)} managers + {len(WORKERS)} workers")
         soak.start()
         log(f"cluster formed at {soak.now()} s")
+        if args.snapshot_interval:
+            soak.ctl("cluster", "update", "--snapshot-interval", str(args.snapshot_interval))
         soak.setup_services()
         soak.sample()
         if args.smoke:
@@ -473,6 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "duration_s": 0 if args.smoke else args.duration,
             "sample_every_s": args.sample_every,
             "warmup_s": args.warmup,
+            "snapshot_interval": args.snapshot_interval,
             "restarted": {RESTARTED_MANAGER: "SIGTERM+start", KILLED_WORKER: "kill -9+start"},
             "machine": machine(),
         },
