@@ -10,7 +10,8 @@ Rules (SwarmKit's dispatcher ``Assignments``):
   is its status or meta (the worker's own report, written back) is not echoed, unless it is
   still ASSIGNED (managers own that state and may change anything about it).
 - A change at or below the version the session already reflects is stale and ignored, so
-  events committed between reading the full set and watching are harmless.
+  events committed between reading the full set and watching are harmless; so is one
+  below a deletion already observed (a replay: changes come in commit order).
 - A deleted task, or one no longer on this node, is sent as removed.
 - A task of a service being removed (``service rm`` committed ``pending_delete``) is told
   desired state REMOVE at once, as the orchestrator will write it (reaper.py
@@ -84,7 +85,10 @@ class AssignmentSet:
         self._dependencies = DependencyTracker()
         for task in self._known.values():
             self._dependencies.hold(task)
-        self._seen: dict[str, int] = {}  # deleted ids -> version of the deletion
+        # the newest deletion observed: changes come in commit order, so one below it is
+        # a replay (a deleted task is not brought back). One number, not the deleted ids:
+        # those grew by every task the node ever ran, for the session's life.
+        self._deleted_at = 0
         self._changed: dict[str, Task] = {}
         self._removed: set[str] = set()
         # something observed since the last take or full: the dispatcher takes only
@@ -132,7 +136,7 @@ class AssignmentSet:
         known = self._known.get(task_id)
         if known is not None:
             return version <= known.meta.version
-        return version <= self.base_version or version <= self._seen.get(task_id, 0)
+        return version <= self.base_version or version < self._deleted_at
 
     def observe_update(self, task: Task, version: int) -> None:
         """A task was created or updated at ``version``."""
@@ -164,12 +168,12 @@ class AssignmentSet:
         if task_id in self._known and version > self._known[task_id].meta.version:
             self._drop(task_id, version)
         elif task_id not in self._known:
-            self._seen[task_id] = max(version, self._seen.get(task_id, 0))
+            self._deleted_at = max(version, self._deleted_at)
 
     def _drop(self, task_id: str, version: int) -> None:
         del self._known[task_id]
         self._dependencies.release(task_id)
-        self._seen[task_id] = version
+        self._deleted_at = max(version, self._deleted_at)
         self._changed.pop(task_id, None)
         self._removed.add(task_id)
         self.touched = True

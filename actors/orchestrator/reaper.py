@@ -9,10 +9,12 @@ Rules (SwarmKit's ``manager/orchestrator/taskreaper``):
   DOWN (nothing will report on it). This also deletes the slots removed by scale-down.
 - A service with ``pending_delete`` is deleted once none of its tasks remain.
 - History: per slot (replicated: service and slot; global: service and node), tasks with
-  desired state past RUNNING that are finished are *history*. The newest
-  ``task_history_retention_limit`` of them are kept (a negative limit keeps all), the
-  older ones deleted — except that a slot with no runnable task keeps its newest task,
-  the record of why it is empty (a finished or restart-delayed slot).
+  desired state past RUNNING that are finished are *history*. A slot holds at most
+  ``task_history_retention_limit`` tasks, its runnable and still-stopping ones included
+  (as SwarmKit counts them: ``docker service ps`` shows 5 per slot by default, the
+  running one among them); the oldest history goes first, the others are never deleted
+  (a negative limit keeps all) — except that a slot with no runnable task keeps its
+  newest task, the record of why it is empty (a finished or restart-delayed slot).
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def _reap_history(tasks: Sequence[Task], nodes: Mapping[str, Node], limit: int, 
         history = _by_age(
             t for t in slot_tasks if t.desired_state > TaskState.RUNNING and is_finished(t, nodes)
         )
-        keep = max(0, limit)
+        keep = max(0, limit - (len(slot_tasks) - len(history)))
         if not any(t.desired_state <= TaskState.RUNNING for t in slot_tasks):
             keep = max(keep, 1)
         for t in history[: max(0, len(history) - keep)]:

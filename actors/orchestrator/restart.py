@@ -72,7 +72,23 @@ class RestartHistory:
     entries: dict[tuple[str, SlotKey], list[tuple[float, TaskSpec]]] = field(default_factory=dict)
 
     def record(self, service_id: str, key: SlotKey, spec: TaskSpec, at: float) -> None:
-        self.entries.setdefault((service_id, key), []).append((at, spec))
+        """One restart of the slot at ``at``. Only what `count` can still count is kept,
+        as SwarmKit's restart supervisor keeps it: nothing without max attempts, else the
+        newest ``max_attempts`` restarts of this spec within the window. (Everything was
+        kept: a crash-looping slot under ``--restart-condition any`` grew by one entry per
+        restart, for as long as the leader ran.)"""
+        policy = spec.restart_policy
+        if policy.max_attempts <= 0:
+            self.entries.pop((service_id, key), None)
+            return
+        since = at - policy.window if policy.window > 0 else None
+        kept = [
+            (t, s)
+            for t, s in self.entries.get((service_id, key), ())
+            if s == spec and (since is None or t >= since)
+        ]
+        kept.append((at, spec))
+        self.entries[(service_id, key)] = kept[-policy.max_attempts :]
 
     def count(self, service_id: str, key: SlotKey, spec: TaskSpec, since: float | None) -> int:
         return sum(

@@ -79,7 +79,7 @@ class Batch:
             try:
                 group = encode_group(ops, budgets, self._specs)
             except TooLarge as exc:
-                self.outcomes.append(exc)
+                self.outcomes.append(exc.with_traceback(None))  # see update_together
                 return value
             self._groups.append(group)
             self._slots.append(len(self.outcomes))
@@ -117,7 +117,9 @@ class Batch:
                 try:
                     fn(tx)
                 except StoreError as exc:
-                    results[i] = exc
+                    # kept without its traceback, whose frames hold ``results`` and so the
+                    # error (a cycle) with the batch, until a rare full collection
+                    results[i] = exc.with_traceback(None)
                     continue
                 if tx.op_count != count:
                     wrote.append(i)

@@ -425,7 +425,11 @@ class MemoryStore:
                     self._tables[kind].remove(id)
                 else:
                     self._tables[kind].put(previous)
-            return _GroupVerdict(exc)
+            # without its traceback: that held this frame and, through each caller's,
+            # the verdicts list holding the error (a cycle) and the whole Raft batch being
+            # applied, until a full collection (rare: actors/heap.py); a routine conflict
+            # of a status write kept megabytes a minute on every manager
+            return _GroupVerdict(exc.with_traceback(None))
         events.extend(group_events)
         return _GroupVerdict(None, tuple(stored))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from dataclasses import replace
 
 from actors.dispatcher.assignments import AssignmentSet, is_assigned, same_for_worker
@@ -176,3 +177,29 @@ def test_a_removed_services_tasks_are_told_remove_before_the_orchestrator_writes
         "t2": TaskState.RUNNING,
         "t3": TaskState.REMOVE,
     }
+
+
+def test_a_session_does_not_grow_with_the_tasks_deleted_on_its_node() -> None:
+    # every task the node ever ran left its id behind in the leader's session, for as long
+    # as the session lasted (a week: every restart of every crash-looping task)
+    s = AssignmentSet(NODE_A, 5, [])
+    s.full()
+
+    def churn(start: int, count: int) -> None:
+        for n in range(start, start + count):
+            t = task(f"t{n}", version=2 * n)
+            s.observe_update(t, 2 * n)
+            s.observe_delete(t.id, 2 * n + 1)
+            s.take()
+
+    churn(10, 200)  # warm the set's own structures
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        churn(1_000, 2_000)
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown = sum(d.size_diff for d in after.compare_to(before, "filename"))
+    assert grown < 20_000, f"{grown} bytes more after 2,000 tasks came and went"
+    assert s.take().empty and len(s) == 0

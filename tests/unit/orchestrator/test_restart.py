@@ -3,6 +3,8 @@ injected clock."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from api.enums import NodeAvailability, NodeState, RestartCondition
 from api.specs import RestartPolicy
 from api.task_state import TaskState
@@ -135,3 +137,38 @@ def test_removed_node_counts_as_vanished() -> None:
     del w.nodes["n1"]
     w.settle()
     assert {t.node_id for t in w.runnable("svc-web")} == {"n2"}
+
+
+def _crash_loop(w: World, restarts: int, every: float = 3.0) -> None:
+    for _ in range(restarts):
+        _fail(w)
+        w.settle()
+        w.now += every
+
+
+def test_a_crash_loop_without_max_attempts_keeps_no_restart_history() -> None:
+    # the leader's memory grew by one entry per restart of a slot under condition any
+    w = _world(RestartPolicy(condition=RestartCondition.ANY, delay=0))
+    _crash_loop(w, 50)
+    assert len(w.runnable("svc-web")) == 1
+    assert sum(len(v) for v in w.history.entries.values()) == 0
+
+
+def test_restart_history_holds_at_most_max_attempts_within_the_window() -> None:
+    w = _world(RestartPolicy(condition=RestartCondition.ANY, delay=0, max_attempts=3, window=10))
+    _crash_loop(w, 40, every=6.0)  # two restarts per window: never 3 inside one
+    assert len(w.runnable("svc-web")) == 1
+    (entries,) = w.history.entries.values()
+    assert len(entries) <= 2 and all(at >= w.now - 6.0 - 10 for at, _ in entries)
+
+
+def test_restart_history_forgets_the_restarts_of_a_replaced_spec() -> None:
+    w = _world(RestartPolicy(condition=RestartCondition.ANY, delay=0, max_attempts=5))
+    _crash_loop(w, 3)
+    service = w.services["svc-web"]
+    task = replace(service.spec.task, container=replace(service.spec.task.container, image="b"))
+    w.services["svc-web"] = replace(service, spec=replace(service.spec, task=task))
+    w.settle()
+    _crash_loop(w, 1)
+    (entries,) = w.history.entries.values()
+    assert [s.container.image for _, s in entries] == ["b"]

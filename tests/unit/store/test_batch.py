@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import threading
 from dataclasses import replace
 
@@ -217,3 +218,25 @@ def a_task_and_three_fresh() -> tuple[MemoryStore, Service, Task, list[Task]]:
 
 def create(obj: Task, tx: WriteTx) -> None:
     tx.create(obj)
+
+
+def test_a_refused_write_of_update_together_leaves_no_garbage_cycle_behind() -> None:
+    # its error's traceback held the frame holding the results, and so the error: the
+    # batch stayed until a full collection, which the node's thresholds make rare
+    store, _s, existing, fresh = a_task_and_three_fresh()
+    results: list[int | StoreError | None] = []
+
+    def fn(batch: Batch) -> None:
+        results.extend(
+            batch.update_together([lambda tx: tx.create(existing), lambda tx: tx.create(fresh[0])])
+        )
+
+    gc.collect()
+    gc.disable()
+    try:
+        store.batch(fn)
+        results.clear()
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert unreachable == 0

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
@@ -303,3 +304,23 @@ def test_apply_ignores_old_empty_and_garbage_entries() -> None:
     assert store.version == 3
     stored: Service | None = store.view(lambda tx: services.by_name(tx, "web"))
     assert stored is not None
+
+
+def test_a_rejected_group_leaves_no_garbage_cycle_behind() -> None:
+    # its error's traceback held the applying frames, and through them the error itself:
+    # each routine conflict kept the Raft batch it came in until a full collection
+    store = make_store()
+    s = service()
+    store.update(lambda tx: tx.create(s))
+    missing = replace(service("gone"), id="gone")
+    entry = Entry("p", 1.0, ((Op(Action.UPDATE, ObjectKind.SERVICE, "gone", 1, missing),),))
+    data = encode_entry(entry)
+    gc.collect()
+    gc.disable()
+    try:
+        result = store.apply(store.version + 1, data)
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert result.groups_rejected == 1
+    assert unreachable == 0
