@@ -65,7 +65,7 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
         type=COUNT,
         default=None,
         metavar="N",
-        help="finished tasks kept per slot (default 5)",
+        help="tasks kept per slot, the current one included (default 5)",
     )
     update.add_argument(
         "--service-history-limit",

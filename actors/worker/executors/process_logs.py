@@ -44,10 +44,16 @@ _STREAMS: Final = frozenset({STDOUT, STDERR})
 def log_files(log_file: Path) -> list[Path]:
     """The files of one task's log, oldest first (rotated ones, then ``log_file``)."""
     rotated: list[tuple[int, Path]] = []
-    for path in log_file.parent.glob(log_file.name + ".*"):
-        suffix = path.name[len(log_file.name) + 1 :]
-        if suffix.isdigit():
-            rotated.append((int(suffix), path))
+    prefix = log_file.name + "."
+    try:
+        # a scan, not a glob: a glob pattern per task filled the regex caches
+        with os.scandir(log_file.parent) as entries:
+            for entry in entries:
+                suffix = entry.name[len(prefix) :]
+                if entry.name.startswith(prefix) and suffix.isdigit():
+                    rotated.append((int(suffix), log_file.parent / entry.name))
+    except FileNotFoundError:
+        pass
     return [path for _, path in sorted(rotated, reverse=True)] + [log_file]
 
 
