@@ -272,6 +272,9 @@ class RootRotation:
     ca_cert: bytes = b""  # PEM
     ca_key: bytes = b""  # PEM; managers only, stored like RootCA.ca_key
     cross_signed_ca_cert: bytes = b""  # PEM, issued by the current root
+    # PEM: the roots of the rotations this one replaced (a --rotate during a rotation),
+    # still trusted until it completes: the nodes they certified renew under this one
+    superseded_ca_certs: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

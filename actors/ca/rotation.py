@@ -4,7 +4,9 @@
   key certified by the current root (`actors.ca.root.cross_sign`), recorded in
   ``RootCA.root_rotation``; the new key is stored like the current one (wrapped when the
   CA service wraps). A rotation started during another replaces it, cross-signed by the
-  current root again (the one every node still trusts).
+  current root again (the one every node still trusts); the replaced rotation's root stays
+  trusted until the new rotation completes (``superseded_ca_certs``, the last
+  `MAX_SUPERSEDED`), or the nodes it already certified would be refused, unable to renew.
 - **During**: the CA issues under the new root (`signer`); the cluster trusts both roots
   (`trusted_root_pems`); each node sees its certificate's issuer is not the desired one
   (`desired_issuer_digest`) and renews at once (`actors.ca.renewal.renewal_reason`). A node
@@ -29,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 
 from actors.ca.certs import CertificateError, issuing_root
 from actors.ca.root import (
+    MAX_TRUSTED_ROOTS,
     CAError,
     CertificateAuthority,
     create_root_ca,
@@ -41,6 +44,7 @@ from api.objects import JoinTokens, Node, RootCA, RootRotation
 
 __all__ = [
     "MAX_ROOT_PEM",
+    "MAX_SUPERSEDED",
     "RotationProgress",
     "cluster_roots",
     "desired_issuer_digest",
@@ -55,6 +59,9 @@ __all__ = [
 ]
 
 MAX_ROOT_PEM = 8 * 1024  # a P-256 root is well under 1 KiB of PEM
+# replaced rotations' roots kept trusted: with the current and the new root, what a node
+# holds at most (actors.ca.root.MAX_TRUSTED_ROOTS)
+MAX_SUPERSEDED = MAX_TRUSTED_ROOTS - 2
 
 
 def start_rotation(
@@ -79,10 +86,14 @@ def start_rotation(
     ):
         raise CAError("the given root CA is already the cluster's")
     crossed = cross_sign(current, new.cert, rng)
+    replaced = root_ca.root_rotation
+    superseded = (*replaced.superseded_ca_certs, replaced.ca_cert) if replaced is not None else ()
+    kept = tuple(pem for pem in superseded if pem != new.cert_pem)
     rotation = RootRotation(
         ca_cert=new.cert_pem,
         ca_key=new.key_pem(wrapping_key),
         cross_signed_ca_cert=crossed.public_bytes(serialization.Encoding.PEM),
+        superseded_ca_certs=kept[-MAX_SUPERSEDED:],
     )
     return replace(root_ca, root_rotation=rotation, last_forced_rotation=force_rotate)
 
@@ -98,11 +109,12 @@ def desired_issuer_digest(root_ca: RootCA) -> str:
 
 
 def trusted_root_pems(root_ca: RootCA) -> tuple[bytes, ...]:
-    """The roots the cluster trusts: the current one, and the new one during a rotation."""
+    """The roots the cluster trusts: the current one, and during a rotation the new one
+    and those of the rotations it replaced."""
     rotation = root_ca.root_rotation
     if rotation is None:
         return (root_ca.ca_cert,)
-    return (root_ca.ca_cert, rotation.ca_cert)
+    return (root_ca.ca_cert, rotation.ca_cert, *rotation.superseded_ca_certs)
 
 
 def cluster_roots(root_ca: RootCA) -> tuple[x509.Certificate, ...]:

@@ -219,6 +219,8 @@ def cluster_document(cluster: Cluster) -> dict[str, Any]:
         for name, value in rotation.items():
             if isinstance(value, bytes):
                 rotation[name] = value.decode("ascii", "replace")
+            elif isinstance(value, list | tuple):  # superseded_ca_certs
+                rotation[name] = [v.decode("ascii", "replace") for v in value]
         root["root_rotation"] = rotation
     doc["root_ca"] = root
     return doc
