@@ -3,7 +3,8 @@ running; a node down when the rotation starts holds it, and restarted mid-rotati
 on the old root) renews and lets it complete; a waiting ``cluster ca --rotate`` shows its
 progress and prints the new root; every node ends with a certificate of the new root and
 trusts it alone; a node restarted afterwards (with its old --join-token) rejoins; the old
-worker token is refused, the new one joins."""
+worker token is refused, the new one joins; a ``--rotate`` during a rotation keeps the
+nodes the replaced one certified, and ``node rm`` of a down straggler completes it."""
 
 from __future__ import annotations
 
@@ -145,3 +146,38 @@ def test_rotation_to_the_operators_root(swarm: Swarm, tmp_path: Path) -> None:
     poll(lambda: certified_by(m1, root_pem(m1)), "m1 on the operator's root alone", 60)
     again = m1.ctl("cluster", "ca", "--rotate", "--ca-cert", str(cert), "--ca-key", str(key))
     assert again.returncode != 0 and "already the cluster's" in again.stderr
+
+
+def test_a_rotation_replaced_mid_way_and_a_removed_straggler(swarm: Swarm) -> None:
+    """``--rotate`` again while a rotation waits for a down node: the nodes the first new
+    root already certified stay in (renew under the second), and ``node rm`` of the
+    straggler lets the rotation complete."""
+    m1, w1, w2 = swarm.start_cluster(managers=1, workers=2, heartbeat_period="1s")
+    first_root = root_pem(m1)
+    w2.terminate()
+    m1.ctl("cluster", "ca", "--rotate", "--detach")
+    poll(lambda: (progress(m1) or {}).get("waiting") == [w2.node_id], "only w2 waits", 60)
+    between = m1.ctl_json("cluster", "inspect")["root_ca"]["root_rotation"]["ca_cert"]
+
+    m1.ctl("cluster", "ca", "--rotate", "--detach")
+    second = m1.ctl_json("cluster", "inspect")["root_ca"]["root_rotation"]
+    assert second["ca_cert"] != between and second["superseded_ca_certs"] == [between]
+    assert "ca_key" not in second
+    poll(lambda: (progress(m1) or {}).get("waiting") == [w2.node_id], "w2 alone waits", 60)
+    poll(lambda: ready(swarm, w1), "w1 still in the cluster", 60)
+
+    def w2_down() -> bool:
+        return any(r["id"] == w2.node_id and r["status"] == "down" for r in swarm.node_rows())
+
+    poll(w2_down, "w2 seen down", 60)
+    removed = m1.ctl("node", "rm", w2.node_id)
+    assert removed.returncode == 0, removed.stderr
+    poll(lambda: progress(m1) is None, "the rotation completed", 60)
+    final_root = root_pem(m1)
+    assert final_root == second["ca_cert"] != first_root
+    poll(
+        lambda: all(certified_by(n, final_root) for n in (m1, w1)),
+        "m1 and w1 on the new root alone",
+        60,
+    )
+    assert ready(swarm, w1)
