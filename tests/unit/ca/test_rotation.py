@@ -278,3 +278,15 @@ def test_rotations_replaced_in_a_row_keep_only_as_many_roots_as_a_node_holds(
     doc = cluster_document(world.cluster())
     json.dumps(doc)  # the superseded roots as PEM text, never a key
     assert doc["root_ca"]["root_rotation"]["superseded_ca_certs"][0].startswith("-----BEGIN")
+
+
+def test_an_operators_root_about_to_expire_is_refused(world: World) -> None:
+    # nodes stop trusting an expired root: one expiring within the hour would take the
+    # cluster down soon after the rotation completed
+    short = create_root_ca(NOW, random.Random(9), validity=600.0)
+    with pytest.raises(JoinRefused, match="expires within an hour") as refused:
+        world.service.rotate_root((short.cert_pem, short.key_pem()))
+    assert refused.value.code == "invalid_argument"
+    assert world.cluster().root_ca.root_rotation is None
+    fine = create_root_ca(NOW, random.Random(10))
+    world.service.rotate_root((fine.cert_pem, fine.key_pem()))
