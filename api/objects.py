@@ -285,6 +285,9 @@ class RootCA:
     root_rotation: RootRotation | None = None  # owner: the CA service
     # the spec's ca_config.force_rotate the last rotation was started for
     last_forced_rotation: int = 0
+    # PEM: this root certified by the one before it (the last rotation's cross-signature),
+    # by which a node that missed its renewal's reply still comes to trust this root
+    cross_signed_ca_cert: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

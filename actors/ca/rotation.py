@@ -16,7 +16,10 @@
   holds a certificate issued by the new root, the new root becomes the cluster's, the join
   tokens are made again (their digest names the root, so old tokens are refused as naming
   another CA) and the old root is no longer trusted. As SwarmKit's reconciler, a node that
-  is down still counts: the rotation waits for it (or for ``node rm``).
+  is down still counts: the rotation waits for it (or for ``node rm``). The rotation's
+  cross-signature stays (``RootCA.cross_signed_ca_cert``, in replies as ``cross_signed``):
+  a node whose renewal the store recorded but whose reply it never got (a timeout, a
+  kill) still trusts only the old root, and accepts the new one by it.
 """
 
 from __future__ import annotations
@@ -163,9 +166,12 @@ def rotation_progress(root_ca: RootCA, nodes: Iterable[Node]) -> RotationProgres
 
 def trust_fields(root_ca: RootCA) -> dict[str, Any]:
     """What hello, root, join and renew replies say of the cluster's roots: ``ca_cert``
-    (the current root) and, during a rotation, ``rotation``: the new root and its
-    cross-signed certificate, by which a node trusting the current root checks it."""
+    (the current root), ``cross_signed`` (it, certified by the root before it: after a
+    rotation) and, during a rotation, ``rotation``: the new root and its cross-signed
+    certificate, by which a node trusting the current root checks it."""
     fields: dict[str, Any] = {"ca_cert": root_ca.ca_cert}
+    if root_ca.cross_signed_ca_cert:
+        fields["cross_signed"] = root_ca.cross_signed_ca_cert
     rotation = root_ca.root_rotation
     if rotation is not None:
         fields["rotation"] = {
@@ -185,6 +191,7 @@ def finish_rotation(root_ca: RootCA, rng: RandomBits) -> tuple[RootCA, JoinToken
         ca_key=rotation.ca_key,
         ca_cert_hash=ca_digest(rotation.ca_cert),
         last_forced_rotation=root_ca.last_forced_rotation,
+        cross_signed_ca_cert=rotation.cross_signed_ca_cert,
     )
     return finished, new_join_tokens(rotation.ca_cert, rng)
 

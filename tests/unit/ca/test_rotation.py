@@ -7,6 +7,7 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 from cryptography import x509
@@ -23,6 +24,7 @@ from actors.ca.certs import (
 )
 from actors.ca.issuance import JoinRefused
 from actors.ca.renewal import renewal_reason, trust_to_keep
+from actors.ca.renewal_reply import RenewalFailed, reply_trust
 from actors.ca.root import MAX_TRUSTED_ROOTS, CAError, create_root_ca, cross_sign, load_root_ca
 from actors.ca.rotation import (
     desired_issuer_digest,
@@ -290,3 +292,28 @@ def test_an_operators_root_about_to_expire_is_refused(world: World) -> None:
     assert world.cluster().root_ca.root_rotation is None
     fine = create_root_ca(NOW, random.Random(10))
     world.service.rotate_root((fine.cert_pem, fine.key_pem()))
+
+
+def test_a_node_whose_renewal_reply_was_lost_still_renews_after_the_rotation(
+    world: World,
+) -> None:
+    # the store holds the worker's certificate of the new root (so the rotation completes)
+    # but the reply never reached it (timed out, or the node was killed): it still trusts
+    # only the old root, and must still be able to take the new one
+    _, worker_keys = join(world, world.cluster().join_tokens.worker)
+    old = load_root_ca(world.cluster().root_ca.ca_cert, now=NOW)
+    world.service.rotate_root()
+    for keys in (worker_keys, world.manager_keys):
+        world.service.renew(create_csr(generate_node_key(), keys.public), keys.public)
+    RootRotationKeeper(world.store, world.service.finish_rotation).tick(NOW)
+    done = world.cluster().root_ca
+    assert done.root_rotation is None
+    reply = world.service.renew(
+        create_csr(generate_node_key(), worker_keys.public), worker_keys.public
+    )
+    trust = reply_trust(SimpleNamespace(trusted=(old,)), reply, NOW)  # type: ignore[arg-type]
+    assert [root.cert_pem for root in trust] == [done.ca_cert]
+    # a root the node never trusted is not vouched for by the old root's cross-signature
+    stranger = create_root_ca(NOW, random.Random(11))
+    with pytest.raises(RenewalFailed):
+        reply_trust(SimpleNamespace(trusted=(stranger,)), reply, NOW)  # type: ignore[arg-type]
