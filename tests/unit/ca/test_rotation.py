@@ -7,11 +7,14 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from actors.ca.admission import CertificateAdmission
 from actors.ca.certs import (
@@ -37,6 +40,7 @@ from actors.ca.rotation import (
 from actors.ca.rotation_keeper import RootRotationKeeper
 from actors.ca.tokens import ca_digest
 from actors.control.views import cluster_document
+from actors.engine_api.tls import EngineTLSError, engine_tls_context
 from actors.store import ReadTx, clusters, nodes
 from api.enums import NodeRole
 from api.objects import Node
@@ -317,3 +321,28 @@ def test_a_node_whose_renewal_reply_was_lost_still_renews_after_the_rotation(
     stranger = create_root_ca(NOW, random.Random(11))
     with pytest.raises(RenewalFailed):
         reply_trust(SimpleNamespace(trusted=(stranger,)), reply, NOW)  # type: ignore[arg-type]
+
+
+def test_an_engine_certificate_issued_during_a_rotation_serves(
+    world: World, tmp_path: Path
+) -> None:
+    # issued under the new root with both roots in ca.pem: the node (trusting both) serves
+    # it, and once the rotation completed (trusting the new root alone) it still serves
+    # it, trusting clients of the new root only
+    world.service.rotate_root()
+    key = ec.generate_private_key(ec.SECP256R1())
+    request = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([]))
+    csr = request.sign(key, hashes.SHA256()).public_bytes(Encoding.PEM)
+    cert, bundle = world.service.engine_certificate(csr, ["localhost"])
+    (tmp_path / "ca.pem").write_bytes(bundle)
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    )
+    assert len(engine_tls_context(tmp_path, bundle).get_ca_certs()) == 2
+    rotation = world.cluster().root_ca.root_rotation
+    assert rotation is not None
+    new_only = engine_tls_context(tmp_path, rotation.ca_cert).get_ca_certs()
+    assert len(new_only) == 1
+    with pytest.raises(EngineTLSError, match="not this cluster's root CA"):
+        engine_tls_context(tmp_path, create_root_ca(NOW, random.Random(12)).cert_pem)
