@@ -86,3 +86,35 @@ def test_rotation_through_promote_demote_and_a_locked_restart(swarm: Swarm) -> N
         60,
     )
     poll(lambda: ready(swarm, w1) and ready(swarm, w2), "the workers ready", 60)
+
+
+def test_rotation_carried_through_force_new_cluster_and_a_leave(swarm: Swarm) -> None:
+    """Quorum lost mid-rotation: the survivor restarted with --force-new-cluster carries
+    the rotation on, the worker that held it completes it; the lost manager is demoted
+    and removed; a worker then leaves, and one joins with the new token."""
+    m1, m2, w1 = swarm.start_cluster(managers=2, workers=1, heartbeat_period="1s")
+    w1.terminate()
+    rotated = m1.ctl("cluster", "ca", "--rotate", "--detach")
+    assert rotated.returncode == 0, rotated.stderr
+    new_root = m1.ctl_json("cluster", "inspect")["root_ca"]["root_rotation"]["ca_cert"]
+    poll(lambda: (progress(m1) or {}).get("waiting") == [w1.node_id], "only w1 waits", 60)
+    m2.kill()
+    assert m1.terminate() == 0
+    m1.extra = (*m1.extra, "--force-new-cluster")
+    m1.start()
+    m1.wait_ready(timeout=60)
+    poll(lambda: (progress(m1) or {}).get("waiting") == [w1.node_id], "w1 still waits", 60)
+
+    w1.start()
+    poll(lambda: progress(m1) is None, "the rotation completed", 60)
+    assert root_pem(m1) == new_root
+    poll(lambda: all(certified_by(n, new_root) for n in (m1, w1)), "m1, w1 on the new root", 60)
+    demoted = m1.ctl("node", "demote", m2.node_id)
+    assert demoted.returncode == 0, demoted.stderr
+    poll(lambda: m1.ctl("node", "rm", "--force", m2.node_id).returncode == 0, "m2 removed", 60)
+
+    left = w1.ctl("cluster", "leave")
+    assert left.returncode == 0, left.stderr
+    fresh = swarm.join("w3", m1, m1.join_token("worker"))
+    poll(lambda: ready(swarm, fresh), "w3 joined with the new token", 60)
+    assert certified_by(fresh, new_root)
