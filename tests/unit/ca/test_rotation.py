@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from cryptography.x509.oid import NameOID
 
 from actors.ca.admission import CertificateAdmission
 from actors.ca.certs import (
@@ -28,7 +30,14 @@ from actors.ca.certs import (
 from actors.ca.issuance import JoinRefused
 from actors.ca.renewal import renewal_reason, trust_to_keep
 from actors.ca.renewal_reply import RenewalFailed, reply_trust
-from actors.ca.root import MAX_TRUSTED_ROOTS, CAError, create_root_ca, cross_sign, load_root_ca
+from actors.ca.root import (
+    MAX_TRUSTED_ROOTS,
+    CAError,
+    create_root_ca,
+    cross_sign,
+    load_root_ca,
+    to_datetime,
+)
 from actors.ca.rotation import (
     desired_issuer_digest,
     root_digests,
@@ -346,3 +355,59 @@ def test_an_engine_certificate_issued_during_a_rotation_serves(
     assert len(new_only) == 1
     with pytest.raises(EngineTLSError, match="not this cluster's root CA"):
         engine_tls_context(tmp_path, create_root_ca(NOW, random.Random(12)).cert_pem)
+
+
+def _self_signed(key: Any, *, ca: bool, signer: Any = None) -> bytes:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "operator-root")])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(to_datetime(NOW - 60))
+        .not_valid_after(to_datetime(NOW + 86400 * 365))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    return builder.sign(signer or key, hashes.SHA256()).public_bytes(Encoding.PEM)
+
+
+def _pem_key(key: Any) -> bytes:
+    return bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("rsa", "ECDSA P-256"),
+        ("p384", "ECDSA P-256"),
+        ("not_a_ca", "not a CA certificate"),
+        ("other_key", "does not match"),
+        ("not_self_signed", "not self-signed"),
+        ("garbage", "not valid PEM"),
+    ],
+)
+def test_an_operators_root_that_is_no_p256_ca_of_its_own_is_refused(
+    world: World, case: str, reason: str
+) -> None:
+    p256 = ec.generate_private_key(ec.SECP256R1())
+    cert, key = _self_signed(p256, ca=True), _pem_key(p256)
+    if case == "rsa":
+        rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        cert, key = _self_signed(rsa_key, ca=True), _pem_key(rsa_key)
+    elif case == "p384":
+        p384 = ec.generate_private_key(ec.SECP384R1())
+        cert, key = _self_signed(p384, ca=True), _pem_key(p384)
+    elif case == "not_a_ca":
+        cert = _self_signed(p256, ca=False)
+    elif case == "other_key":
+        key = _pem_key(ec.generate_private_key(ec.SECP256R1()))
+    elif case == "not_self_signed":
+        cert = _self_signed(p256, ca=True, signer=ec.generate_private_key(ec.SECP256R1()))
+    elif case == "garbage":
+        cert = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+    before = world.cluster()
+    with pytest.raises(JoinRefused, match=reason) as refused:
+        world.service.rotate_root((cert, key))
+    assert refused.value.code == "invalid_argument"
+    assert world.cluster() == before
