@@ -8,6 +8,7 @@ nodes the replaced one certified, and ``node rm`` of a down straggler completes 
 
 from __future__ import annotations
 
+import base64
 import random
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from actors.ca.certs import issuing_root
 from actors.ca.node_certs import CA_CERT_FILE, CERTS_DIR, NODE_CERT_FILE
@@ -146,6 +148,23 @@ def test_rotation_to_the_operators_root(swarm: Swarm, tmp_path: Path) -> None:
     poll(lambda: certified_by(m1, root_pem(m1)), "m1 on the operator's root alone", 60)
     again = m1.ctl("cluster", "ca", "--rotate", "--ca-cert", str(cert), "--ca-key", str(key))
     assert again.returncode != 0 and "already the cluster's" in again.stderr
+
+    # the key is nowhere but the operator's file and the encrypted Raft log: no state dir
+    # (a joined worker's either), log file or inspect answer holds it in any form
+    w1 = swarm.join("w1", m1, m1.join_token("worker"))
+    poll(lambda: ready(swarm, w1), "w1 joined under the operator's root", 60)
+    assert mine.key is not None
+    der = mine.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+    scalar = mine.key.private_numbers().private_value.to_bytes(32, "big")
+    body = "".join(mine.key_pem().decode().splitlines()[1:-1])  # 64-character lines
+    forms = [der, scalar, body[64:128].encode(), base64.b64encode(scalar)]
+    shown = [m1.ctl("cluster", "inspect", "--format", "json").stdout.encode()]
+    shown.append(m1.ctl("cluster", "ca", "--format", "json").stdout.encode())
+    assert body[64:128].encode() in key.read_bytes()  # the search finds what is there
+    files = [f for f in tmp_path.rglob("*") if f.is_file() and f != key and not f.is_socket()]
+    assert {m1.state_dir, w1.state_dir} <= {p for f in files for p in f.parents}
+    for blob in shown + [f.read_bytes() for f in files]:
+        assert not any(form in blob for form in forms)
 
 
 def test_a_rotation_replaced_mid_way_and_a_removed_straggler(swarm: Swarm) -> None:
