@@ -7,16 +7,11 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from actors.ca.admission import CertificateAdmission
 from actors.ca.certs import (
@@ -36,7 +31,6 @@ from actors.ca.root import (
     create_root_ca,
     cross_sign,
     load_root_ca,
-    to_datetime,
 )
 from actors.ca.rotation import (
     desired_issuer_digest,
@@ -49,7 +43,6 @@ from actors.ca.rotation import (
 from actors.ca.rotation_keeper import RootRotationKeeper
 from actors.ca.tokens import ca_digest
 from actors.control.views import cluster_document
-from actors.engine_api.tls import EngineTLSError, engine_tls_context
 from actors.store import ReadTx, clusters, nodes
 from api.enums import NodeRole
 from api.objects import Node
@@ -295,18 +288,6 @@ def test_rotations_replaced_in_a_row_keep_only_as_many_roots_as_a_node_holds(
     assert doc["root_ca"]["root_rotation"]["superseded_ca_certs"][0].startswith("-----BEGIN")
 
 
-def test_an_operators_root_about_to_expire_is_refused(world: World) -> None:
-    # nodes stop trusting an expired root: one expiring within the hour would take the
-    # cluster down soon after the rotation completed
-    short = create_root_ca(NOW, random.Random(9), validity=600.0)
-    with pytest.raises(JoinRefused, match="expires within an hour") as refused:
-        world.service.rotate_root((short.cert_pem, short.key_pem()))
-    assert refused.value.code == "invalid_argument"
-    assert world.cluster().root_ca.root_rotation is None
-    fine = create_root_ca(NOW, random.Random(10))
-    world.service.rotate_root((fine.cert_pem, fine.key_pem()))
-
-
 def test_a_node_whose_renewal_reply_was_lost_still_renews_after_the_rotation(
     world: World,
 ) -> None:
@@ -330,84 +311,3 @@ def test_a_node_whose_renewal_reply_was_lost_still_renews_after_the_rotation(
     stranger = create_root_ca(NOW, random.Random(11))
     with pytest.raises(RenewalFailed):
         reply_trust(SimpleNamespace(trusted=(stranger,)), reply, NOW)  # type: ignore[arg-type]
-
-
-def test_an_engine_certificate_issued_during_a_rotation_serves(
-    world: World, tmp_path: Path
-) -> None:
-    # issued under the new root with both roots in ca.pem: the node (trusting both) serves
-    # it, and once the rotation completed (trusting the new root alone) it still serves
-    # it, trusting clients of the new root only
-    world.service.rotate_root()
-    key = ec.generate_private_key(ec.SECP256R1())
-    request = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([]))
-    csr = request.sign(key, hashes.SHA256()).public_bytes(Encoding.PEM)
-    cert, bundle = world.service.engine_certificate(csr, ["localhost"])
-    (tmp_path / "ca.pem").write_bytes(bundle)
-    (tmp_path / "cert.pem").write_bytes(cert)
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    )
-    assert len(engine_tls_context(tmp_path, bundle).get_ca_certs()) == 2
-    rotation = world.cluster().root_ca.root_rotation
-    assert rotation is not None
-    new_only = engine_tls_context(tmp_path, rotation.ca_cert).get_ca_certs()
-    assert len(new_only) == 1
-    with pytest.raises(EngineTLSError, match="not this cluster's root CA"):
-        engine_tls_context(tmp_path, create_root_ca(NOW, random.Random(12)).cert_pem)
-
-
-def _self_signed(key: Any, *, ca: bool, signer: Any = None) -> bytes:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "operator-root")])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(7)
-        .not_valid_before(to_datetime(NOW - 60))
-        .not_valid_after(to_datetime(NOW + 86400 * 365))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    return builder.sign(signer or key, hashes.SHA256()).public_bytes(Encoding.PEM)
-
-
-def _pem_key(key: Any) -> bytes:
-    return bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-
-
-@pytest.mark.parametrize(
-    ("case", "reason"),
-    [
-        ("rsa", "ECDSA P-256"),
-        ("p384", "ECDSA P-256"),
-        ("not_a_ca", "not a CA certificate"),
-        ("other_key", "does not match"),
-        ("not_self_signed", "not self-signed"),
-        ("garbage", "not valid PEM"),
-    ],
-)
-def test_an_operators_root_that_is_no_p256_ca_of_its_own_is_refused(
-    world: World, case: str, reason: str
-) -> None:
-    p256 = ec.generate_private_key(ec.SECP256R1())
-    cert, key = _self_signed(p256, ca=True), _pem_key(p256)
-    if case == "rsa":
-        rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        cert, key = _self_signed(rsa_key, ca=True), _pem_key(rsa_key)
-    elif case == "p384":
-        p384 = ec.generate_private_key(ec.SECP384R1())
-        cert, key = _self_signed(p384, ca=True), _pem_key(p384)
-    elif case == "not_a_ca":
-        cert = _self_signed(p256, ca=False)
-    elif case == "other_key":
-        key = _pem_key(ec.generate_private_key(ec.SECP256R1()))
-    elif case == "not_self_signed":
-        cert = _self_signed(p256, ca=True, signer=ec.generate_private_key(ec.SECP256R1()))
-    elif case == "garbage":
-        cert = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
-    before = world.cluster()
-    with pytest.raises(JoinRefused, match=reason) as refused:
-        world.service.rotate_root((cert, key))
-    assert refused.value.code == "invalid_argument"
-    assert world.cluster() == before
