@@ -272,6 +272,9 @@ class RootRotation:
     ca_cert: bytes = b""  # PEM
     ca_key: bytes = b""  # PEM; managers only, stored like RootCA.ca_key
     cross_signed_ca_cert: bytes = b""  # PEM, issued by the current root
+    # PEM: the roots of the rotations this one replaced (a --rotate during a rotation),
+    # still trusted until it completes: the nodes they certified renew under this one
+    superseded_ca_certs: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +285,9 @@ class RootCA:
     root_rotation: RootRotation | None = None  # owner: the CA service
     # the spec's ca_config.force_rotate the last rotation was started for
     last_forced_rotation: int = 0
+    # PEM: this root certified by the one before it (the last rotation's cross-signature),
+    # by which a node that missed its renewal's reply still comes to trust this root
+    cross_signed_ca_cert: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

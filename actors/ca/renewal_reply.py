@@ -3,7 +3,8 @@
 - The roots (`reply_trust`): the renewed certificate must chain to a root the node trusts
   already (the ones in its state dir, not the reply's); during a root CA rotation also the
   reply's new root, when a root the node trusts cross-signed it
-  (`actors.ca.rotation.vouched_root`).
+  (`actors.ca.rotation.vouched_root`); after one, the cluster's root when the node trusts
+  only the one before it and that one cross-signed it (a renewal's reply it missed).
 - The certificate (`check_renewed`): for this cluster and node id, binding this node's
   CURVE key and matching the new ECDSA key.
 
@@ -45,6 +46,12 @@ def reply_trust(
     held = certs.trusted
     current = reply["ca_cert"]
     keep = [root for root in held if root.cert_pem == current]
+    crossed = reply.get("cross_signed")
+    if not keep and crossed:  # a rotation completed while this node missed its renewal
+        try:
+            keep = [vouched_root(held, current, crossed, now=now)]
+        except CAError as exc:
+            raise RenewalFailed("untrusted_certificate", f"the cluster's root: {exc}") from None
     rotation = reply.get("rotation")
     if rotation:
         new_pem = rotation["ca_cert"]

@@ -4,7 +4,9 @@
   key certified by the current root (`actors.ca.root.cross_sign`), recorded in
   ``RootCA.root_rotation``; the new key is stored like the current one (wrapped when the
   CA service wraps). A rotation started during another replaces it, cross-signed by the
-  current root again (the one every node still trusts).
+  current root again (the one every node still trusts); the replaced rotation's root stays
+  trusted until the new rotation completes (``superseded_ca_certs``, the last
+  `MAX_SUPERSEDED`), or the nodes it already certified would be refused, unable to renew.
 - **During**: the CA issues under the new root (`signer`); the cluster trusts both roots
   (`trusted_root_pems`); each node sees its certificate's issuer is not the desired one
   (`desired_issuer_digest`) and renews at once (`actors.ca.renewal.renewal_reason`). A node
@@ -14,7 +16,10 @@
   holds a certificate issued by the new root, the new root becomes the cluster's, the join
   tokens are made again (their digest names the root, so old tokens are refused as naming
   another CA) and the old root is no longer trusted. As SwarmKit's reconciler, a node that
-  is down still counts: the rotation waits for it (or for ``node rm``).
+  is down still counts: the rotation waits for it (or for ``node rm``). The rotation's
+  cross-signature stays (``RootCA.cross_signed_ca_cert``, in replies as ``cross_signed``):
+  a node whose renewal the store recorded but whose reply it never got (a timeout, a
+  kill) still trusts only the old root, and accepts the new one by it.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from cryptography.hazmat.primitives import serialization
 
 from actors.ca.certs import CertificateError, issuing_root
 from actors.ca.root import (
+    MAX_TRUSTED_ROOTS,
     CAError,
     CertificateAuthority,
     create_root_ca,
@@ -41,6 +47,7 @@ from api.objects import JoinTokens, Node, RootCA, RootRotation
 
 __all__ = [
     "MAX_ROOT_PEM",
+    "MAX_SUPERSEDED",
     "RotationProgress",
     "cluster_roots",
     "desired_issuer_digest",
@@ -55,6 +62,9 @@ __all__ = [
 ]
 
 MAX_ROOT_PEM = 8 * 1024  # a P-256 root is well under 1 KiB of PEM
+# replaced rotations' roots kept trusted: with the current and the new root, what a node
+# holds at most (actors.ca.root.MAX_TRUSTED_ROOTS)
+MAX_SUPERSEDED = MAX_TRUSTED_ROOTS - 2
 
 
 def start_rotation(
@@ -79,10 +89,14 @@ def start_rotation(
     ):
         raise CAError("the given root CA is already the cluster's")
     crossed = cross_sign(current, new.cert, rng)
+    replaced = root_ca.root_rotation
+    superseded = (*replaced.superseded_ca_certs, replaced.ca_cert) if replaced is not None else ()
+    kept = tuple(pem for pem in superseded if pem != new.cert_pem)
     rotation = RootRotation(
         ca_cert=new.cert_pem,
         ca_key=new.key_pem(wrapping_key),
         cross_signed_ca_cert=crossed.public_bytes(serialization.Encoding.PEM),
+        superseded_ca_certs=kept[-MAX_SUPERSEDED:],
     )
     return replace(root_ca, root_rotation=rotation, last_forced_rotation=force_rotate)
 
@@ -98,11 +112,12 @@ def desired_issuer_digest(root_ca: RootCA) -> str:
 
 
 def trusted_root_pems(root_ca: RootCA) -> tuple[bytes, ...]:
-    """The roots the cluster trusts: the current one, and the new one during a rotation."""
+    """The roots the cluster trusts: the current one, and during a rotation the new one
+    and those of the rotations it replaced."""
     rotation = root_ca.root_rotation
     if rotation is None:
         return (root_ca.ca_cert,)
-    return (root_ca.ca_cert, rotation.ca_cert)
+    return (root_ca.ca_cert, rotation.ca_cert, *rotation.superseded_ca_certs)
 
 
 def cluster_roots(root_ca: RootCA) -> tuple[x509.Certificate, ...]:
@@ -151,9 +166,12 @@ def rotation_progress(root_ca: RootCA, nodes: Iterable[Node]) -> RotationProgres
 
 def trust_fields(root_ca: RootCA) -> dict[str, Any]:
     """What hello, root, join and renew replies say of the cluster's roots: ``ca_cert``
-    (the current root) and, during a rotation, ``rotation``: the new root and its
-    cross-signed certificate, by which a node trusting the current root checks it."""
+    (the current root), ``cross_signed`` (it, certified by the root before it: after a
+    rotation) and, during a rotation, ``rotation``: the new root and its cross-signed
+    certificate, by which a node trusting the current root checks it."""
     fields: dict[str, Any] = {"ca_cert": root_ca.ca_cert}
+    if root_ca.cross_signed_ca_cert:
+        fields["cross_signed"] = root_ca.cross_signed_ca_cert
     rotation = root_ca.root_rotation
     if rotation is not None:
         fields["rotation"] = {
@@ -173,6 +191,7 @@ def finish_rotation(root_ca: RootCA, rng: RandomBits) -> tuple[RootCA, JoinToken
         ca_key=rotation.ca_key,
         ca_cert_hash=ca_digest(rotation.ca_cert),
         last_forced_rotation=root_ca.last_forced_rotation,
+        cross_signed_ca_cert=rotation.cross_signed_ca_cert,
     )
     return finished, new_join_tokens(rotation.ca_cert, rng)
 

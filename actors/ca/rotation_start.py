@@ -1,8 +1,9 @@
 """A root CA rotation asked for (``swarmctl cluster ca --rotate``, ``docker swarm ca
 --rotate``), checked and applied to the Cluster: pure.
 
-- An operator's root (`given_root`) must load and come with its private key
-  (``invalid_argument``).
+- An operator's root (`given_root`) must load, come with its private key and be valid for
+  at least an hour more (``invalid_argument``): nodes stop trusting it once it expired, so
+  a root about to expire would take the whole cluster down soon after the rotation.
 - Starting (`rotation_started`) needs the current root's key, to cross-sign the new root
   (``unavailable`` without it); ``spec.ca_config.force_rotate`` goes up by one and the
   rotation is recorded in ``root_ca.root_rotation`` (`actors.ca.rotation.start_rotation`).
@@ -12,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from actors.ca.certs import MIN_NODE_CERT_EXPIRY
 from actors.ca.issuance import JoinRefused, current_authority
-from actors.ca.root import CAError, CertificateAuthority, load_root_ca
+from actors.ca.root import CAError, CertificateAuthority, load_root_ca, to_timestamp
 from actors.ca.rotation import start_rotation
 from api.ids import RandomBits
 from api.objects import Cluster
@@ -29,6 +31,10 @@ def given_root(new_root: tuple[bytes, bytes], *, now: float) -> CertificateAutho
         raise JoinRefused("invalid_argument", f"the new root CA: {exc}") from None
     if not given.can_sign:
         raise JoinRefused("invalid_argument", "the new root CA needs its private key")
+    if to_timestamp(given.cert.not_valid_after_utc) - now < MIN_NODE_CERT_EXPIRY:
+        raise JoinRefused(
+            "invalid_argument", "the new root CA: its certificate expires within an hour"
+        )
     return given
 
 

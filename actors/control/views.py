@@ -211,14 +211,17 @@ def cluster_document(cluster: Cluster) -> dict[str, Any]:
     doc.pop("unlock_key", None)
     root = dict(doc.get("root_ca") or {})
     root.pop("ca_key", None)
-    cert = root.get("ca_cert", b"")
-    root["ca_cert"] = cert.decode("ascii", "replace") if isinstance(cert, bytes) else cert
+    for name in ("ca_cert", "cross_signed_ca_cert"):
+        cert = root.get(name, b"")
+        root[name] = cert.decode("ascii", "replace") if isinstance(cert, bytes) else cert
     rotation = dict(root.get("root_rotation") or {})
     if rotation:  # a root rotation under way: its certificates, never its key
         rotation.pop("ca_key", None)
         for name, value in rotation.items():
             if isinstance(value, bytes):
                 rotation[name] = value.decode("ascii", "replace")
+            elif isinstance(value, list | tuple):  # superseded_ca_certs
+                rotation[name] = [v.decode("ascii", "replace") for v in value]
         root["root_rotation"] = rotation
     doc["root_ca"] = root
     return doc

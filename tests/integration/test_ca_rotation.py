@@ -3,10 +3,12 @@ running; a node down when the rotation starts holds it, and restarted mid-rotati
 on the old root) renews and lets it complete; a waiting ``cluster ca --rotate`` shows its
 progress and prints the new root; every node ends with a certificate of the new root and
 trusts it alone; a node restarted afterwards (with its old --join-token) rejoins; the old
-worker token is refused, the new one joins."""
+worker token is refused, the new one joins; a ``--rotate`` during a rotation keeps the
+nodes the replaced one certified, and ``node rm`` of a down straggler completes it."""
 
 from __future__ import annotations
 
+import base64
 import random
 import time
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from actors.ca.certs import issuing_root
 from actors.ca.node_certs import CA_CERT_FILE, CERTS_DIR, NODE_CERT_FILE
@@ -145,3 +148,55 @@ def test_rotation_to_the_operators_root(swarm: Swarm, tmp_path: Path) -> None:
     poll(lambda: certified_by(m1, root_pem(m1)), "m1 on the operator's root alone", 60)
     again = m1.ctl("cluster", "ca", "--rotate", "--ca-cert", str(cert), "--ca-key", str(key))
     assert again.returncode != 0 and "already the cluster's" in again.stderr
+
+    # the key is nowhere but the operator's file and the encrypted Raft log: no state dir
+    # (a joined worker's either), log file or inspect answer holds it in any form
+    w1 = swarm.join("w1", m1, m1.join_token("worker"))
+    poll(lambda: ready(swarm, w1), "w1 joined under the operator's root", 60)
+    assert mine.key is not None
+    der = mine.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+    scalar = mine.key.private_numbers().private_value.to_bytes(32, "big")
+    body = "".join(mine.key_pem().decode().splitlines()[1:-1])  # 64-character lines
+    forms = [der, scalar, body[64:128].encode(), base64.b64encode(scalar)]
+    shown = [m1.ctl("cluster", "inspect", "--format", "json").stdout.encode()]
+    shown.append(m1.ctl("cluster", "ca", "--format", "json").stdout.encode())
+    assert body[64:128].encode() in key.read_bytes()  # the search finds what is there
+    files = [f for f in tmp_path.rglob("*") if f.is_file() and f != key and not f.is_socket()]
+    assert {m1.state_dir, w1.state_dir} <= {p for f in files for p in f.parents}
+    for blob in shown + [f.read_bytes() for f in files]:
+        assert not any(form in blob for form in forms)
+
+
+def test_a_rotation_replaced_mid_way_and_a_removed_straggler(swarm: Swarm) -> None:
+    """``--rotate`` again while a rotation waits for a down node: the nodes the first new
+    root already certified stay in (renew under the second), and ``node rm`` of the
+    straggler lets the rotation complete."""
+    m1, w1, w2 = swarm.start_cluster(managers=1, workers=2, heartbeat_period="1s")
+    first_root = root_pem(m1)
+    w2.terminate()
+    m1.ctl("cluster", "ca", "--rotate", "--detach")
+    poll(lambda: (progress(m1) or {}).get("waiting") == [w2.node_id], "only w2 waits", 60)
+    between = m1.ctl_json("cluster", "inspect")["root_ca"]["root_rotation"]["ca_cert"]
+
+    m1.ctl("cluster", "ca", "--rotate", "--detach")
+    second = m1.ctl_json("cluster", "inspect")["root_ca"]["root_rotation"]
+    assert second["ca_cert"] != between and second["superseded_ca_certs"] == [between]
+    assert "ca_key" not in second
+    poll(lambda: (progress(m1) or {}).get("waiting") == [w2.node_id], "w2 alone waits", 60)
+    poll(lambda: ready(swarm, w1), "w1 still in the cluster", 60)
+
+    def w2_down() -> bool:
+        return any(r["id"] == w2.node_id and r["status"] == "down" for r in swarm.node_rows())
+
+    poll(w2_down, "w2 seen down", 60)
+    removed = m1.ctl("node", "rm", w2.node_id)
+    assert removed.returncode == 0, removed.stderr
+    poll(lambda: progress(m1) is None, "the rotation completed", 60)
+    final_root = root_pem(m1)
+    assert final_root == second["ca_cert"] != first_root
+    poll(
+        lambda: all(certified_by(n, final_root) for n in (m1, w1)),
+        "m1 and w1 on the new root alone",
+        60,
+    )
+    assert ready(swarm, w1)

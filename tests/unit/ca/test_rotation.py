@@ -3,9 +3,11 @@ service's side of it over a local store (start, issue under the new root, comple
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 from cryptography import x509
@@ -22,7 +24,14 @@ from actors.ca.certs import (
 )
 from actors.ca.issuance import JoinRefused
 from actors.ca.renewal import renewal_reason, trust_to_keep
-from actors.ca.root import CAError, create_root_ca, cross_sign, load_root_ca
+from actors.ca.renewal_reply import RenewalFailed, reply_trust
+from actors.ca.root import (
+    MAX_TRUSTED_ROOTS,
+    CAError,
+    create_root_ca,
+    cross_sign,
+    load_root_ca,
+)
 from actors.ca.rotation import (
     desired_issuer_digest,
     root_digests,
@@ -239,3 +248,66 @@ def test_progress_counts_nodes_without_a_certificate_as_waiting() -> None:
     progress = rotation_progress(root_ca, [Node(id="a" * 25)])
     assert progress is not None and progress.waiting == ("a" * 25,) and not progress.complete
     assert rotation_progress(old.to_api(), [Node(id="a" * 25)]) is None
+
+
+def test_a_rotation_replaced_mid_way_keeps_the_nodes_its_root_certified(world: World) -> None:
+    # a node renewed under the first rotation's root; a second --rotate replaces that
+    # rotation: the node must stay admitted (it would be cut off for good: no renewal, no
+    # session, and the second rotation waiting for it forever)
+    _, worker_keys = join(world, world.cluster().join_tokens.worker)
+    world.service.rotate_root()
+    world.service.renew(create_csr(generate_node_key(), worker_keys.public), worker_keys.public)
+    second = world.service.rotate_root().root_ca
+    assert world.admission.admit("dispatcher", worker_keys.public)
+    renewed = world.service.renew(
+        create_csr(generate_node_key(), worker_keys.public), worker_keys.public
+    )
+    assert second.root_rotation is not None
+    new_root = x509.load_pem_x509_certificate(second.root_rotation.ca_cert)
+    assert issuing_root(renewed["certificate"], [new_root]) == new_root
+    keys = world.manager_keys
+    world.service.renew(create_csr(generate_node_key(), keys.public), keys.public)
+    RootRotationKeeper(world.store, world.service.finish_rotation).tick(NOW)
+    done = world.cluster().root_ca
+    assert done.root_rotation is None and done.ca_cert == second.root_rotation.ca_cert
+    assert root_digests(done) == (ca_digest(second.root_rotation.ca_cert),)
+    assert world.admission.admit("dispatcher", worker_keys.public)
+
+
+def test_rotations_replaced_in_a_row_keep_only_as_many_roots_as_a_node_holds(
+    world: World,
+) -> None:
+    roots = [world.service.rotate_root().root_ca for _ in range(4)]
+    last = roots[-1]
+    assert last.root_rotation is not None
+    assert len(root_digests(last)) == MAX_TRUSTED_ROOTS
+    kept = last.root_rotation.superseded_ca_certs
+    assert kept == tuple(r.root_rotation.ca_cert for r in roots[1:3] if r.root_rotation)
+    doc = cluster_document(world.cluster())
+    json.dumps(doc)  # the superseded roots as PEM text, never a key
+    assert doc["root_ca"]["root_rotation"]["superseded_ca_certs"][0].startswith("-----BEGIN")
+
+
+def test_a_node_whose_renewal_reply_was_lost_still_renews_after_the_rotation(
+    world: World,
+) -> None:
+    # the store holds the worker's certificate of the new root (so the rotation completes)
+    # but the reply never reached it (timed out, or the node was killed): it still trusts
+    # only the old root, and must still be able to take the new one
+    _, worker_keys = join(world, world.cluster().join_tokens.worker)
+    old = load_root_ca(world.cluster().root_ca.ca_cert, now=NOW)
+    world.service.rotate_root()
+    for keys in (worker_keys, world.manager_keys):
+        world.service.renew(create_csr(generate_node_key(), keys.public), keys.public)
+    RootRotationKeeper(world.store, world.service.finish_rotation).tick(NOW)
+    done = world.cluster().root_ca
+    assert done.root_rotation is None
+    reply = world.service.renew(
+        create_csr(generate_node_key(), worker_keys.public), worker_keys.public
+    )
+    trust = reply_trust(SimpleNamespace(trusted=(old,)), reply, NOW)  # type: ignore[arg-type]
+    assert [root.cert_pem for root in trust] == [done.ca_cert]
+    # a root the node never trusted is not vouched for by the old root's cross-signature
+    stranger = create_root_ca(NOW, random.Random(11))
+    with pytest.raises(RenewalFailed):
+        reply_trust(SimpleNamespace(trusted=(stranger,)), reply, NOW)  # type: ignore[arg-type]
