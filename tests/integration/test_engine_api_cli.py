@@ -611,7 +611,8 @@ def test_secrets_and_configs(engine: Engine, test_image: str) -> None:
     )  # fmt: skip
     spec = inspect(node, "service", "uses")["spec"]["task"]["container"]
     assert [s["secret_name"] for s in spec["secrets"]] == ["pw"]
-    assert [c["config_name"] for c in spec["configs"]] == ["cf", "tpl"]
+    # the docker CLI sends its --config list in no set order
+    assert sorted(c["config_name"] for c in spec["configs"]) == ["cf", "tpl"]
     row = wait_for(lambda: (rows := node.running("uses")) and rows[0], "uses running", timeout=60)
     expanded = default_files_root(node.node_id) / row["id"] / "configs" / "tpl.conf"
     assert expanded.read_text() == "uses.1 s3cret\n"

@@ -148,22 +148,30 @@ def test_start_starts_no_runner(
     tmp_path: Path, executor: _Recording, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # a node's supervisor gives a child 10 s to start: thousands of runners on disk once
-    # took longer, and the node failed to start
+    # took longer, and the node failed to start. Every runner starts after on_start has
+    # returned (from the worker's queue), whichever message the worker takes first.
     _save(tmp_path, {f"t{i}": S.RUNNING for i in range(20)})
-    gate = threading.Event()
-    original = TaskRunner.start
+    started_worker = threading.Event()
+    runner_starts_before: list[bool] = []
+    original_on_start = Worker.on_start
+    original_start = TaskRunner.start
 
-    def start_held(*args: Any, **kwargs: Any) -> Any:
-        gate.wait(10.0)
-        return original(*args, **kwargs)
+    def on_start(self: Worker) -> None:
+        original_on_start(self)
+        started_worker.set()
 
-    monkeypatch.setattr(worker_module.TaskRunner, "start", start_held)
+    def start_recorded(*args: Any, **kwargs: Any) -> Any:
+        runner_starts_before.append(not started_worker.is_set())
+        return original_start(*args, **kwargs)
+
+    monkeypatch.setattr(worker_module.Worker, "on_start", on_start)
+    monkeypatch.setattr(worker_module.TaskRunner, "start", start_recorded)
     ref = start_worker(executor, tmp_path)
     try:
-        # answered after on_start: on_start did not wait for a runner
-        assert len(ref.proxy().task_ids().get(timeout=5.0)) == 20
+        assert len(ref.proxy().task_ids().get(timeout=30.0)) == 20
+        wait_for(lambda: len(runner_starts_before) == 20, "the 20 runners started", 30.0)
+        assert not any(runner_starts_before)  # none from within on_start
     finally:
-        gate.set()
         ref.stop()
 
 
