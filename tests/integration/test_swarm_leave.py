@@ -241,13 +241,9 @@ def test_a_locked_manager_leaves_only_with_force(swarm: Swarm) -> None:
     assert_swarm_state_gone(m1.state_dir, before)
 
 
-def test_a_leave_answers_and_kills_a_task_whose_grace_period_outlasts_the_answer(
-    swarm: Swarm,
-) -> None:
-    """A task that ignores its stop signal with a grace period longer than the answer's
-    wait (120 s): the leave waits a bounded time, then kills it (Docker's leave
-    force-removes), answers success and exits 0, leaving nothing running. Before, the
-    answer was a timeout while the node went on leaving for the whole grace period."""
+def node_with_a_stubborn_task(swarm: Swarm) -> tuple[SwarmNode, list[tuple[int, Any]]]:
+    """One manager running a task that ignores its stop signal, with a 300 s grace
+    period; the task's recorded processes."""
     m1 = swarm.start_node("m1")
     m1.wait_ready()
     m1.ctl_json(
@@ -257,6 +253,17 @@ def test_a_leave_answers_and_kills_a_task_whose_grace_period_outlasts_the_answer
     poll(lambda: len(m1.running("stubborn")) == 1, "stubborn running", 60)
     processes = recorded_processes(m1.state_dir)
     assert processes
+    return m1, processes
+
+
+def test_a_leave_answers_and_kills_a_task_whose_grace_period_outlasts_the_answer(
+    swarm: Swarm,
+) -> None:
+    """A task that ignores its stop signal with a grace period longer than the answer's
+    wait (120 s): the leave waits a bounded time, then kills it (Docker's leave
+    force-removes), answers success and exits 0, leaving nothing running. Before, the
+    answer was a timeout while the node went on leaving for the whole grace period."""
+    m1, processes = node_with_a_stubborn_task(swarm)
 
     result = swarmctl(m1.socket, "cluster", "leave", "--force", timeout=300)
     assert result.returncode == 0, result.stderr
@@ -274,15 +281,7 @@ def test_a_stop_during_the_leave_leaves_nothing_running(swarm: Swarm) -> None:
     import subprocess
     import sys
 
-    m1 = swarm.start_node("m1")
-    m1.wait_ready()
-    m1.ctl_json(
-        "service", "create", "--name", "stubborn", "--stop-grace-period", "300s", "--detach",
-        "busybox", "sh", "-c", "trap '' TERM; while true; do sleep 1; done",
-    )  # fmt: skip
-    poll(lambda: len(m1.running("stubborn")) == 1, "stubborn running", 60)
-    processes = recorded_processes(m1.state_dir)
-    assert processes
+    m1, processes = node_with_a_stubborn_task(swarm)
     argv = [sys.executable, "-m", "cli.ctl", "--socket", str(m1.socket), "cluster", "leave"]
     with subprocess.Popen([*argv, "--force"], cwd=ROOT, stdout=subprocess.DEVNULL) as leave:
         try:
