@@ -11,13 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from actors.ca.root import create_root_ca
 from tests.support.engine_cli import DockerCli, engine_flags
+from tests.support.foreign_ca import pem_private_key, self_signed
 from tests.support.swarm import Swarm, SwarmNode, poll
 from tests.support.waiting import wait_for
 
@@ -83,25 +81,14 @@ def test_docker_swarm_ca_rotate(cluster: Cluster, tmp_path: Path) -> None:
 
 def _rsa_root() -> tuple[bytes, bytes]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rsa-root")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
+    cert = self_signed(
+        key,
+        name="rsa-root",
+        not_before=now - datetime.timedelta(hours=1),
+        not_after=now + datetime.timedelta(days=365),
     )
-    pem_key = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), pem_key
+    return cert, pem_private_key(key)
 
 
 def test_what_docker_swarm_ca_rotate_refuses(cluster: Cluster, tmp_path: Path) -> None:

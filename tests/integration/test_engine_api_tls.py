@@ -14,12 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.support.engine_cli import DockerCli
+from tests.support.foreign_ca import self_signed
 from tests.support.swarm import ROOT, Swarm, free_port
 from tests.support.waiting import wait_for
 
@@ -36,21 +34,11 @@ def test_a_non_loopback_address_without_tls_is_refused(tmp_path: Path) -> None:
 
 
 def self_signed_ca() -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "another CA")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
+    key = ec.generate_private_key(ec.SECP256R1())
+    return self_signed(
+        key, name="another CA", not_before=now, not_after=now + datetime.timedelta(days=1)
     )
-    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def test_mutual_tls_from_the_cluster_ca(tmp_path: Path) -> None:

@@ -13,11 +13,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-from cryptography.x509.oid import NameOID
 
 from actors.ca.issuance import JoinRefused
 from actors.ca.root import create_root_ca, to_datetime
 from actors.engine_api.tls import EngineTLSError, engine_tls_context
+from tests.support.foreign_ca import pem_private_key, self_signed
 from tests.unit.ca.conftest import NOW
 from tests.unit.ca.test_service import World, make_world
 
@@ -67,22 +67,15 @@ def test_an_engine_certificate_issued_during_a_rotation_serves(
 
 
 def _self_signed(key: Any, *, ca: bool, signer: Any = None) -> bytes:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "operator-root")])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(7)
-        .not_valid_before(to_datetime(NOW - 60))
-        .not_valid_after(to_datetime(NOW + 86400 * 365))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    return self_signed(
+        key,
+        name="operator-root",
+        not_before=to_datetime(NOW - 60),
+        not_after=to_datetime(NOW + 86400 * 365),
+        ca=ca,
+        signer=signer,
+        serial=7,
     )
-    return builder.sign(signer or key, hashes.SHA256()).public_bytes(Encoding.PEM)
-
-
-def _pem_key(key: Any) -> bytes:
-    return bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
 
 
 @pytest.mark.parametrize(
@@ -100,17 +93,17 @@ def test_an_operators_root_that_is_no_p256_ca_of_its_own_is_refused(
     world: World, case: str, reason: str
 ) -> None:
     p256 = ec.generate_private_key(ec.SECP256R1())
-    cert, key = _self_signed(p256, ca=True), _pem_key(p256)
+    cert, key = _self_signed(p256, ca=True), pem_private_key(p256)
     if case == "rsa":
         rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        cert, key = _self_signed(rsa_key, ca=True), _pem_key(rsa_key)
+        cert, key = _self_signed(rsa_key, ca=True), pem_private_key(rsa_key)
     elif case == "p384":
         p384 = ec.generate_private_key(ec.SECP384R1())
-        cert, key = _self_signed(p384, ca=True), _pem_key(p384)
+        cert, key = _self_signed(p384, ca=True), pem_private_key(p384)
     elif case == "not_a_ca":
         cert = _self_signed(p256, ca=False)
     elif case == "other_key":
-        key = _pem_key(ec.generate_private_key(ec.SECP256R1()))
+        key = pem_private_key(ec.generate_private_key(ec.SECP256R1()))
     elif case == "not_self_signed":
         cert = _self_signed(p256, ca=True, signer=ec.generate_private_key(ec.SECP256R1()))
     elif case == "garbage":
