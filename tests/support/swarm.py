@@ -514,7 +514,23 @@ class Swarm:
                 and len(mgrs) == managers
                 and len(reachable) == managers
                 and len(leaders) == 1
+                and all_managers_agree()
             )
+
+        def all_managers_agree() -> bool:
+            # tests go on to ask any manager: a follower reads the others' reachability
+            # from what the leader recorded, which it applies a moment after the leader
+            for node in self.managers:
+                try:
+                    rows = node.ctl_json("node", "ls")
+                except CtlError:
+                    return False
+                statuses = [r["manager_status"] for r in rows if r["manager_status"]]
+                if len(statuses) != managers or any(
+                    s["reachability"] != "reachable" for s in statuses
+                ):
+                    return False
+            return True
 
         try:
             poll(formed, f"{managers} managers and {workers} workers ready", timeout, interval=0.3)

@@ -18,10 +18,10 @@ Rules:
 - `raft_join_handler` (every manager's remote endpoint): on the leader,
   `RaftNode.add_member` proposes ``ADD_LEARNER`` with the peer's address and key in the
   change's context (every manager's peer table follows applied changes), then records
-  ``manager_status`` (Raft id, address) on the joiner's Node, which is how peers are found
-  again after a restart. It is refused to a node whose desired role is worker (demoted),
-  and a Raft id may not be taken over from another node. The learner becomes a voter once
-  caught up (actors/node/membership/plan.py).
+  ``manager_status`` (Raft id, address, reachable) on the joiner's Node, which is how
+  peers are found again after a restart. It is refused to a node whose desired role is
+  worker (demoted), and a Raft id may not be taken over from another node. The learner
+  becomes a voter once caught up (actors/node/membership/plan.py).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from actors.log import get_logger
 from actors.node.tree.leader_group import RaftHolder
 from actors.raft_node.peers import Peer
 from actors.store import MemoryStore, WriteTx, nodes
-from api.enums import NodeRole
+from api.enums import NodeRole, Reachability
 from api.errors import TransportError
 from api.objects import ManagerStatus
 from transport.client import Client
@@ -105,7 +105,11 @@ def raft_join_handler(
         except Exception as exc:  # pending change, lost leadership, timeout: the joiner retries
             request.error("unavailable", f"cannot add the member yet: {exc}")
             return None
-        status = ManagerStatus(raft_id=raft_id, addr=_host_port(addr))
+        # it reached the leader just now: reachable until the leader hears otherwise (the
+        # keeper leaves a member it has not heard from yet as recorded)
+        status = ManagerStatus(
+            raft_id=raft_id, addr=_host_port(addr), reachability=Reachability.REACHABLE
+        )
 
         def record(tx: WriteTx) -> None:
             current = nodes.get(tx, info.node_id)

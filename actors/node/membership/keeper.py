@@ -61,7 +61,10 @@ def group_view(status: RaftStatus) -> GroupView:
         last_index=status.last_index,
         voters=tuple(status.voters),
         learners=tuple(status.learners),
-        peers={pid: PeerView(p.reachable, p.match) for pid, p in status.peers.items()},
+        peers={
+            pid: PeerView(p.reachable, p.match, heard=p.last_heard is not None)
+            for pid, p in status.peers.items()
+        },
     )
 
 

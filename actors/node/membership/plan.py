@@ -7,10 +7,11 @@ Rules:
 - ``manager_status`` follows Raft: a member's ``leader`` flag says whether it is the
   leader, its reachability is what the leader's progress says (heard from within an
   election timeout; the leader itself is reachable, a member the leader has no progress
-  for keeps what it had). A Node whose Raft id is no longer a member is not the leader and
-  its reachability is unknown. A Node without a Raft id is left alone. Only changes are
-  planned (`SetManagerStatus`, each with the status it was planned from, so the keeper
-  skips a Node that changed meanwhile); all of them in one store batch.
+  for or has not heard from at all yet keeps what it had: the join recorded it reachable,
+  as it had just reached the leader). A Node whose Raft id is no longer a member is not
+  the leader and its reachability is unknown. A Node without a Raft id is left alone.
+  Only changes are planned (`SetManagerStatus`, each with the status it was planned from,
+  so the keeper skips a Node that changed meanwhile); all of them in one store batch.
 - Raft takes one configuration change at a time, so a plan holds at most one membership
   step, the first that applies, in this order:
   1. role changes, Node by Node in the order given (`role_step`): a demoted member
@@ -69,6 +70,7 @@ class PeerView:
 
     reachable: bool  # heard from within an election timeout
     match: int | None = None  # the highest log index known to be on it (None: unknown)
+    heard: bool = True  # False: not heard from at all yet (just added, or the leader new)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +178,8 @@ def plan_membership(group: GroupView, nodes: Sequence[Node]) -> MembershipPlan:
 def _status_changes(group: GroupView, nodes: Sequence[Node]) -> list[SetManagerStatus]:
     reach = {group.raft_id: Reachability.REACHABLE}
     for raft_id, peer in group.peers.items():
-        reach[raft_id] = Reachability.REACHABLE if peer.reachable else Reachability.UNREACHABLE
+        if peer.heard:  # a member never heard from keeps its record (module rules)
+            reach[raft_id] = Reachability.REACHABLE if peer.reachable else Reachability.UNREACHABLE
     members = group.members
     changes: list[SetManagerStatus] = []
     for n in nodes:

@@ -56,6 +56,7 @@ def certificate(role: NodeRole) -> bytes:
 class Member:
     reachable: bool = True
     match: int | None = LAST_INDEX
+    heard: bool = True  # False: the leader has not heard from it at all yet
 
 
 @dataclass
@@ -123,7 +124,9 @@ class Group:
             voters=tuple(self.voters),
             learners=tuple(self.learners),
             peers={
-                rid: PeerView(m.reachable, m.match) for rid, m in self.members.items() if rid != me
+                rid: PeerView(m.reachable, m.match, m.heard)
+                for rid, m in self.members.items()
+                if rid != me
             },
         )
 

@@ -4,6 +4,8 @@ promote the learner once caught up, and one Raft change happens at a time."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from actors.node.membership.plan import (
     PROMOTE_GAP,
     AwaitVoter,
@@ -57,6 +59,19 @@ def test_a_member_that_goes_quiet_is_unreachable_until_heard_again() -> None:
     g.members[3].reachable = True
     g.round()
     assert reachability(g, "m3") is Reachability.REACHABLE
+
+
+def test_a_member_not_heard_from_yet_keeps_the_reachability_its_join_recorded() -> None:
+    # the join records a new member reachable (it just reached the leader); a keeper round
+    # before its first answer must not write it unreachable, or a follower, which reads
+    # the record, refuses a demotion for a loss of quorum that is not there
+    g = three_managers()
+    g.members[3] = replace(g.members[3], reachable=False, heard=False)
+    assert g.plan().statuses == ()
+    assert reachability(g, "m3") is Reachability.REACHABLE
+    g.members[3] = replace(g.members[3], heard=True)
+    g.round()
+    assert reachability(g, "m3") is Reachability.UNREACHABLE
 
 
 def test_a_new_leader_takes_the_flag_from_the_old_one() -> None:
