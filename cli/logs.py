@@ -13,12 +13,15 @@ leader does not know it) the client subscribes again from just after the last li
 printed, and says on stderr that lines may have been missed. Notices of the broker (a node
 that did not answer, lines dropped because this reader was slow) go to stderr too. When
 the node whose socket it reads through goes away (its process ended, even by SIGKILL),
-the read ends at once with an error: no other node can answer on that socket.
+the read ends at once with an error: no other node can answer on that socket. A reader
+stopped before the end (Ctrl-C, a closed pipe) closes its subscription
+(``control.logs.close``), so the nodes stop sending at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -46,6 +49,7 @@ READ_WAIT: Final = 2.0  # seconds one read may wait at the broker
 RESUBSCRIBE_FOR: Final = 60.0  # seconds to keep trying to subscribe again
 RETRY_PAUSE: Final = 0.5
 SHORT_ID: Final = 12
+CLOSE_TIMEOUT: Final = 2.0  # seconds a close may take on the way out
 GONE_CODES: Final = frozenset({"unknown_subscription", "unavailable", "not_leader"})
 MISSED: Final = "lines may have been missed"
 
@@ -147,23 +151,42 @@ class LogFollower:
     last_ts: int = -1
     printed: int = 0
 
+    sub_id: str = ""  # the open subscription ("" once done or lost)
+
     def run(self) -> None:
-        sub_id = self._subscribe(first=True)
+        self.sub_id = self._subscribe(first=True)
+        try:
+            self._read()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the open subscription, if any (best effort: the broker drops one nobody
+        reads after its idle timeout anyway)."""
+        sub_id, self.sub_id = self.sub_id, ""
+        if not sub_id:
+            return
+        with contextlib.suppress(RemoteError, RequestTimeout, ClientClosed, ConnectionLost):
+            self.call("control.logs.close", {"subscription_id": sub_id}, CLOSE_TIMEOUT)
+
+    def _read(self) -> None:
         after = 0
         while True:
             try:
                 reply = self.call(
                     "control.logs.read",
-                    {"subscription_id": sub_id, "after": after, "wait": READ_WAIT},
+                    {"subscription_id": self.sub_id, "after": after, "wait": READ_WAIT},
                     READ_WAIT + 8.0,
                 )
             except ConnectionLost as exc:
+                self.sub_id = ""
                 raise _node_gone(exc) from None
             except (RemoteError, RequestTimeout, ClientClosed) as exc:
                 if isinstance(exc, RemoteError) and exc.code not in GONE_CODES:
                     raise CliError(f"reading logs failed: {refusal(exc)}") from None
                 self.notice(f"the log subscription was lost ({_reason(exc)}): {MISSED}")
-                sub_id, after = self._subscribe(first=False), 0
+                self.sub_id, after = "", 0
+                self.sub_id = self._subscribe(first=False)
                 continue
             after = int(reply["seq"])
             for ctx in reply.get("tasks") or ():
@@ -177,6 +200,7 @@ class LogFollower:
             if reply.get("dropped"):
                 self.notice(f"{reply['dropped']} lines dropped: this reader did not keep up")
             if reply.get("done"):
+                self.sub_id = ""  # complete: the broker drops it itself
                 return
 
     def _subscribe(self, *, first: bool) -> str:

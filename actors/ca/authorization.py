@@ -9,7 +9,7 @@ A node has one remote ROUTER. Two layers guard it:
 - **Authorization** (`authorize`) puts every handler of the table behind a check the
   endpoint runs on its I/O thread (a refused request is never queued): the request's
   ``peer_key`` is checked against the index with the roles its message type needs
-  (`access_for`): ``raft.*``, ``logs.subscribe`` and ``logs.read`` managers;
+  (`access_for`): ``raft.*``, ``logs.subscribe``, ``logs.read`` and ``logs.close`` managers;
   ``dispatcher.*``, the other ``logs.*``, ``ca.renew`` and anything not listed any node
   with a live certificate; ``ca.join``, ``ca.root``,
   ``ca.hello`` anyone. Others get an ``unauthorized`` error naming why. As ZAP only runs at
@@ -66,6 +66,7 @@ ACCESS_BY_TYPE: Final[Mapping[str, Access]] = {
     # a follower relaying a subscriber to the leader's log broker (actors/logs/relay.py)
     "logs.subscribe": MANAGERS,
     "logs.read": MANAGERS,
+    "logs.close": MANAGERS,
 }
 ACCESS_BY_PREFIX: Final[tuple[tuple[str, Access], ...]] = (
     ("raft.", MANAGERS),

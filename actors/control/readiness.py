@@ -72,6 +72,7 @@ SERVED_WITHOUT_LEADER: Final = frozenset(
         "control.unlock",
         "control.logs.subscribe",
         "control.logs.read",
+        "control.logs.close",
         "control.events",
     }
 )

@@ -10,11 +10,12 @@ Control refusals become `EngineError`s with Docker's status (actors/engine_api/e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from actors.engine_api.errors import EngineError
-from api.errors import ClientClosed, CodecError, RemoteError, RequestTimeout
+from api.errors import ClientClosed, CodecError, RemoteError, RequestTimeout, TransportError
 from api.listing import joined
 from transport.client import Client
 
@@ -61,6 +62,15 @@ class ControlCaller:
             raise EngineError(503, "the Engine API is stopping") from None
         except CodecError as exc:  # a request this node's control API does not know
             raise EngineError(500, f"{type_}: {exc}") from None
+
+    def fire(self, type_: str, body: Mapping[str, Any], *, timeout: float) -> None:
+        """A request whose answer nobody waits for (best effort: a stream's clean-up after
+        its client went away, when the handler may be cancelled at its next await)."""
+        client = self._client
+        if client is None:
+            return
+        with contextlib.suppress(TransportError, CodecError):
+            client.request_async(type_, dict(body), timeout)
 
     async def listing(
         self, type_: str, body: Mapping[str, Any], rows_key: str = "tasks"

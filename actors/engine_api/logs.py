@@ -4,7 +4,8 @@ as Docker's multiplexed stream (log_frames.py).
 
 Reads are long polls (``wait``), awaited without holding a thread. A subscription lost to
 a leader change is taken again from just after the last line sent, as swarmctl does; the
-stream ends when the broker says ``done`` (no ``follow``) or the client goes away.
+stream ends when the broker says ``done`` (no ``follow``) or the client goes away, and then
+the subscription is closed (``control.logs.close``) so its nodes stop at once.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from api.specs import ServiceSpec
 __all__ = ["add_routes"]
 
 READ_WAIT: Final = 2.0  # seconds one read may wait at the broker
+CLOSE_TIMEOUT: Final = 5.0
 GONE_CODES: Final = frozenset({"unknown_subscription", "unavailable", "not_leader"})
 RESUBSCRIBE_TRIES: Final = 20
 
@@ -69,7 +71,12 @@ async def _stream(
     as dockerd's; the Content-Type says which, by the request's version (compat.py)."""
     options = query.options()
     sub_id = await _subscribe(engine, selector, options)  # refusals before the headers
-    engine.open_stream()
+    done = False
+    try:
+        engine.open_stream()
+    except EngineError:
+        _close(engine, sub_id)
+        raise
     try:
         content_type = logs_content_type(request_version(request), tty)
         response = web.StreamResponse(headers={"Content-Type": content_type})
@@ -105,6 +112,7 @@ async def _stream(
                     await response.write(frame)
                 last_ts = max(last_ts, int(record.get("ts", 0)))
             if reply.get("done"):
+                done = True
                 break
         return response
     except (ConnectionResetError, EngineError):
@@ -112,6 +120,12 @@ async def _stream(
         return response
     finally:
         engine.close_stream()
+        if not done:
+            _close(engine, sub_id)
+
+
+def _close(engine: Engine, sub_id: str) -> None:
+    engine.control.fire("control.logs.close", {"subscription_id": sub_id}, timeout=CLOSE_TIMEOUT)
 
 
 def add_routes(app: web.Application) -> None:

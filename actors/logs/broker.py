@@ -226,6 +226,20 @@ class LogBroker(PeriodicActor):
         else:
             self._waiting[sub_id] = _Waiting(request, owner, after, now + wait)
 
+    def close(self, owner: str, sub_id: str) -> bool:
+        """The reader is done with ``sub_id``: it is dropped and its nodes told at once; a
+        read still waiting on it is answered empty. False: no such subscription of
+        ``owner``'s (already gone: closing is idempotent)."""
+        closed, effects = self._core.close(sub_id, owner)
+        waiting = self._waiting.get(sub_id)
+        if closed and waiting is not None:
+            del self._waiting[sub_id]
+            self._answer(waiting.request, ReadBatch(seq=waiting.after))
+        if closed:
+            _log.info("logs.subscription.closed", subscription_id=sub_id)
+        self._carry_out(effects)
+        return closed
+
     def subscription_count(self) -> int:
         return len(self._core)
 

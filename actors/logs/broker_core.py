@@ -20,8 +20,9 @@ Rules (SwarmKit's log broker, DESIGN.md §10):
   back while its reader is behind (publishing.py). The buffer is bounded per subscription
   and for all of them together; past a bound the oldest records are dropped and the
   reader is told how many.
-- A subscription nobody read for ``idle_timeout`` (its reader is gone), and one told
-  ``done`` ``done_grace`` ago, is dropped; its nodes are told to close it.
+- A subscription nobody read for ``idle_timeout`` (its reader is gone), one told
+  ``done`` ``done_grace`` ago, and one its reader closed (``close``) are dropped; its
+  nodes are told to close it.
 - Subscriptions are a subscriber's own (``owner``): reading another's is as if it did
   not exist. A new leader knows none: the client subscribes again.
 """
@@ -326,6 +327,15 @@ class BrokerCore:
             places[record.task_id] = lookup(record.task_id)
         place = places[record.task_id]
         return place is not None and place.node_id == node_id and sub.selects(place, record.task_id)
+
+    def close(self, sub_id: str, owner: str) -> tuple[bool, Effects]:
+        """The reader is done: drop the subscription (False: none of ``owner``'s)."""
+        effects = Effects()
+        sub = self._subs.get(sub_id)
+        if sub is None or sub.owner != owner:
+            return False, effects
+        self._drop(sub, effects)
+        return True, effects
 
     # --- time ----------------------------------------------------------------------------
 

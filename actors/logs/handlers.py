@@ -9,8 +9,9 @@ through ``find``: ``unavailable`` elsewhere):
     logs.publish    any node: a batch of records, for that node and its own tasks only
     logs.subscribe  managers (actors/ca/authorization.py): a follower relaying a
     logs.read       subscriber; the subscription is the relaying manager's (its key)
+    logs.close
 
-Control endpoint: ``control.logs.subscribe`` and ``control.logs.read``, served by the
+Control endpoint: ``control.logs.subscribe``, ``.read`` and ``.close``, served by the
 local broker on the leader and relayed to the leader's (``LeaderRelay``) elsewhere, the
 reply passed back as it is. A waiting read holds no handler thread: the broker (or the
 relay's future) answers it later.
@@ -91,6 +92,11 @@ class _Broker:
         sub_id = str(body["subscription_id"])
         self.ask(request, lambda b: b.read(request, owner, sub_id, after, wait))
 
+    def close(self, request: Request, owner: str) -> Mapping[str, Any] | None:
+        sub_id = str(request.body["subscription_id"])
+        ok, closed = self.ask(request, lambda b: b.close(owner, sub_id))
+        return {"closed": bool(closed)} if ok else None
+
 
 def _manager_owner(request: Request) -> str:
     key = request.peer_key
@@ -137,11 +143,15 @@ def log_remote_handlers(
         broker.read(request, _manager_owner(request))
         return None
 
+    def close(request: Request) -> Mapping[str, Any] | None:
+        return broker.close(request, _manager_owner(request))
+
     return {
         "logs.listen": listen,
         "logs.publish": publish,
         "logs.subscribe": subscribe,
         "logs.read": read,
+        "logs.close": close,
     }
 
 
@@ -195,4 +205,14 @@ def log_control_handlers(
             relayed(request, "logs.read", wait)
         return None
 
-    return {"control.logs.subscribe": subscribe, "control.logs.read": read}
+    def close(request: Request) -> Mapping[str, Any] | None:
+        if broker.available():
+            return broker.close(request, LOCAL_OWNER)
+        relayed(request, "logs.close", 0.0)
+        return None
+
+    return {
+        "control.logs.subscribe": subscribe,
+        "control.logs.read": read,
+        "control.logs.close": close,
+    }

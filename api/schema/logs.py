@@ -19,6 +19,9 @@ Built like SwarmKit's log broker (DESIGN.md §10):
   (a node that did not answer), how many records were dropped because the reader did not
   keep up, and ``done`` when nothing more will come. A subscription nobody reads is
   dropped; a new leader knows none (``unknown_subscription``): the client subscribes again.
+- A reader done before the subscription is (``logs -f`` interrupted, a ``docker logs``
+  client gone) closes it (``logs.close``, ``control.logs.close``): the broker drops it and
+  tells its nodes at once, instead of after its idle timeout.
 
 Records: ``ts`` in nanoseconds since the epoch, ``stream`` ``stdout``, ``stderr`` or
 ``event`` (a node log event: ``data`` is its JSON object), ``task_id`` empty for events.
@@ -185,6 +188,21 @@ LOGS_READ: Final = SCHEMA.declare(
         doc="A manager relays a read to the leader's broker (managers only).",
     )
 )
+LOGS_CLOSE_REPLY: Final = SCHEMA.declare(
+    MessageType(
+        "logs.close.reply",
+        (Field("closed", BOOL),),
+        doc="closed: the subscription was open (and the caller's), and is dropped now.",
+    )
+)
+LOGS_CLOSE: Final = SCHEMA.declare(
+    MessageType(
+        "logs.close",
+        (Field("subscription_id", STR),),
+        reply="logs.close.reply",
+        doc="A manager relays a reader's close to the leader's broker (managers only).",
+    )
+)
 CONTROL_LOGS_SUBSCRIBE: Final = SCHEMA.declare(
     MessageType(
         "control.logs.subscribe",
@@ -199,5 +217,13 @@ CONTROL_LOGS_READ: Final = SCHEMA.declare(
         (Field("subscription_id", STR), Field("after", INT), Field("wait", FLOAT)),
         reply="logs.read.reply",
         doc="Read a subscription's next records (long poll of up to wait seconds).",
+    )
+)
+CONTROL_LOGS_CLOSE: Final = SCHEMA.declare(
+    MessageType(
+        "control.logs.close",
+        (Field("subscription_id", STR),),
+        reply="logs.close.reply",
+        doc="The reader is done before the subscription: it is dropped and its nodes stop.",
     )
 )

@@ -460,6 +460,20 @@ def test_service_and_task_logs(engine: Engine, test_image: str) -> None:
             assert follower.poll() is None  # still following
         finally:
             follower.kill()
+    # the client gone, the endpoint closes its subscription: the node stops at once
+    [followed] = [
+        e["subscription_id"]
+        for e in node.log_events()
+        if e.get("event") == "logs.subscription.opened" and e.get("follow")
+    ]
+    wait_for(
+        lambda: any(
+            e.get("event") == "logs.subscription.closed" and e["subscription_id"] == followed
+            for e in node.log_events()
+        ),
+        "the follow's subscription closed",
+        timeout=60,
+    )
     docker.ok("service", "rm", "ticker")
     docker.ok("service", "rm", "talker")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -173,8 +174,46 @@ def test_a_workers_task_read_through_a_follower_and_a_follow_survives_the_leader
             got = ticks(followed.out)
             assert got == sorted(got) and len(set(got)) == len(got), "no line twice"
             assert followed.process.poll() is None, "the follow goes on"
+            # Ctrl-C: the follower relays the close to the new leader
+            followed.process.send_signal(signal.SIGINT)
+            assert followed.process.wait(timeout=30) == 130
+            poll(
+                lambda: any(closed_subscriptions(m) for m in swarm.managers),
+                "the new leader's broker closed the subscription",
+                LONG,
+            )
         finally:
             followed.stop()
+
+
+def closed_subscriptions(node: SwarmNode) -> list[str]:
+    """The subscriptions ``node``'s broker dropped because their reader closed them."""
+    return [
+        str(e["subscription_id"])
+        for e in node.log_events()
+        if e.get("event") == "logs.subscription.closed"
+    ]
+
+
+def test_an_interrupted_follow_closes_its_subscription(node: SwarmNode) -> None:
+    """Without the close, the broker kept the subscription, and the node went on reading
+    the task's output for it, until its idle timeout."""
+    node.ctl_json(
+        "service", "create", "--name", "tick", "--detach", "busybox", "sh", "-c", TICKS
+    )  # fmt: skip
+    followed = Follower(node, "service", "logs", "-f", "--raw", "tick")
+    try:
+        poll(lambda: ticks(followed.out), "the follow under way", LONG)
+        [opened] = [
+            e["subscription_id"]
+            for e in node.log_events()
+            if e.get("event") == "logs.subscription.opened" and e.get("follow")
+        ]
+        followed.process.send_signal(signal.SIGINT)
+        assert followed.process.wait(timeout=30) == 130
+        poll(lambda: closed_subscriptions(node) == [opened], "the subscription closed", LONG)
+    finally:
+        followed.stop()
 
 
 def test_a_follow_ends_when_its_service_is_removed(node: SwarmNode) -> None:

@@ -98,6 +98,7 @@ RULES: dict[str, dict[str, dict[str, Expect]]] = {
         # a follower relaying a subscriber: managers only
         "logs.subscribe": rule(UNAUTHORIZED, UNAUTHORIZED, error("not_found"), ZAP),
         "logs.read": rule(UNAUTHORIZED, UNAUTHORIZED, error("unknown_subscription"), ZAP),
+        "logs.close": MANAGERS,  # no such subscription: closed false
     },
     # published key, public answers: even a removed node may ask
     "hello": {"ca.hello": rule(SERVED, SERVED, SERVED, SERVED)},
@@ -147,6 +148,7 @@ CONTROL_BODIES: dict[str, Mapping[str, Any]] = {
         "options": {"follow": False, "tail": -1, "since": 0},
     },
     "control.logs.read": {"subscription_id": NONE, "after": 0, "wait": 0.0},
+    "control.logs.close": {"subscription_id": NONE},
     "control.secret.create": {"spec": {}},
     "control.secret.ls": {},
     "control.secret.inspect": {"secret": NONE},
@@ -215,6 +217,7 @@ def bodies(caller: Caller) -> dict[str, Mapping[str, Any]]:
             "options": {"follow": False, "tail": -1, "since": 0},
         },
         "logs.read": {"subscription_id": NONE, "after": 0, "wait": 0.0},
+        "logs.close": {"subscription_id": NONE},
     }
 
 

@@ -9,6 +9,7 @@ from actors.logs.broker_core import (
     BrokerCore,
     BrokerError,
     BrokerLimits,
+    Effects,
     TaskPlace,
 )
 from actors.logs.wire import LogOptions, LogRecord, PublishBatch
@@ -138,6 +139,19 @@ def test_an_unread_subscription_is_dropped_and_its_nodes_told_to_close_it() -> N
     assert len(core) == 0
     with pytest.raises(BrokerError):
         core.read(6.0, sub, "me", 0)
+
+
+def test_a_reader_closes_its_subscription_and_its_nodes_are_told_at_once() -> None:
+    core = BrokerCore()
+    core.listen(0.0, "n1")
+    sub = subscribed(core, follow=True)
+    assert core.close(sub, "someone-else") == (False, Effects())  # not theirs to close
+    assert len(core) == 1
+    closed, effects = core.close(sub, "me")
+    assert closed
+    assert [(d.node_id, d.messages[0].close) for d in effects.deliveries] == [("n1", True)]
+    assert len(core) == 0
+    assert core.close(sub, "me") == (False, Effects())  # once: closing again is harmless
 
 
 def test_a_silent_node_ends_its_part_of_a_read_without_follow() -> None:

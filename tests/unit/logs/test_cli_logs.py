@@ -93,3 +93,40 @@ def test_a_refused_subscription_says_what_the_manager_said_as_other_commands_do(
     with pytest.raises(CliError) as raised:
         follower.run()
     assert str(raised.value) == "no such service: nosuch"
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), BrokenPipeError()])
+def test_a_reader_stopped_before_the_end_closes_its_subscription(stop: BaseException) -> None:
+    """Ctrl-C or a closed pipe: the broker is told at once, rather than keeping the
+    subscription (and its nodes sending) until its idle timeout."""
+
+    def write(_record: Mapping[str, Any], _ctx: Mapping[str, Any] | None) -> None:
+        raise stop
+
+    script = Script({"subscription_id": "one"}, batch(1, 10), {"closed": True})
+    follower = LogFollower(
+        script,
+        {"services": ["web"]},
+        {"follow": True, "tail": -1, "since": 0},
+        write,
+        lambda _notice: None,
+        sleep=lambda _s: None,
+    )
+    with pytest.raises(type(stop)):
+        follower.run()
+    assert script.calls[-1] == ("control.logs.close", {"subscription_id": "one"})
+
+
+def test_a_subscription_the_broker_completed_is_not_closed_again() -> None:
+    script = Script({"subscription_id": "one"}, batch(1, 10, done=True))
+    follower = LogFollower(
+        script,
+        {"services": ["web"]},
+        {"follow": False, "tail": -1, "since": 0},
+        lambda _record, _ctx: None,
+        lambda _notice: None,
+        sleep=lambda _s: None,
+    )
+    follower.run()
+    assert [kind for kind, _ in script.calls] == ["control.logs.subscribe", "control.logs.read"]
+
