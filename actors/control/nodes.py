@@ -4,8 +4,9 @@ Manager decisions and manager status come from Raft's membership as this manager
 member sees it now (actors/control/raft_members.py), asked once per call before the
 store is read or written (``raft_view``; the ask never waits inside a transaction: the
 Raft loop applies to the store):
-- ``ls`` and ``inspect`` show each member's leader flag and reachability live, not the
-  ``manager_status`` the leader last recorded (stale on a manager that just restarted);
+- ``ls``, ``inspect`` and the row ``update`` answers show each member's leader flag and
+  reachability live, not the ``manager_status`` the leader last recorded (stale on a
+  manager that just restarted);
 - ``update --role`` records ``spec.desired_role`` only after `api.roles.check_demotion`
   agrees (not the last voter, no loss of quorum among the Raft members); the leader's
   membership reconciler (actors/node/membership/) changes Raft membership and
@@ -175,15 +176,18 @@ class NodeControl:
             validate_node_spec(spec)
             result.clear()
             if spec == node.spec:
-                result.update(id=node.id, changed=False, node=node_row(node))
+                result.update(id=node.id, changed=False)
                 return
             updated = replace(node, spec=spec)
             tx.update(updated)
             result.update(id=node.id, changed=True)
 
         modify(self._store, write)
-        if result["changed"]:  # the row as stored (its version is the commit's)
-            result["node"] = self._store.view(lambda tx: node_row(nodes.lookup(tx, result["id"])))
+        # the row as stored (its version is the commit's), its manager status live as in ls
+        view = demotion or self._view()
+        result["node"] = self._store.view(
+            lambda tx: node_row(_live(nodes.lookup(tx, result["id"]), view))
+        )
         return result
 
 

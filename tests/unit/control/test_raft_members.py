@@ -237,6 +237,15 @@ def test_inspect_shows_the_live_leader() -> None:
     assert [r["object"]["manager_status"]["leader"] for r in full] == [False, True]
 
 
+def test_node_updates_row_shows_the_live_manager_status_as_ls_does() -> None:
+    store = store_with([manager("m1", 1, leader=True, reach=U), manager("m2", 2)])
+    control = NodeControl(store, raft_view=lambda: raft_view_of(status(1, 2, (1, 2), {2: True})))
+    for body in ({"node": "m1", "label_add": {"a": "b"}}, {"node": "m1"}):  # changed, or not
+        row = call(control.update, body)["node"]
+        assert row["manager_status"]["leader"] is False
+        assert row["manager_status"]["reachability"] == "reachable"
+
+
 def test_no_raft_view_no_decision() -> None:
     """A manager whose Raft member cannot say its members refuses, never guesses."""
     store = store_with([manager("m1", 1, leader=True), manager("m2", 2)])
