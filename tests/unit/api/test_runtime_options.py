@@ -176,7 +176,7 @@ def test_the_docker_executor_passes_them_to_the_engine() -> None:
 
 
 def test_the_process_executor_refuses_them_by_flag() -> None:
-    base = TaskSpec(container=ContainerSpec(image="busybox"))
+    base = TaskSpec(container=ContainerSpec(image="busybox", command=("top",)))
     assert refused_fields(base, ["nobody"]) is None
     for spec, words in (
         (replace(base, container=replace(base.container, pids_limit=5)), "--limit-pids"),
