@@ -89,38 +89,65 @@ def capabilities_of(kind: str) -> frozenset[str]:
 
 def task_needs(spec: TaskSpec) -> tuple[Capability, ...]:
     """The capabilities a task of ``spec`` uses, in declaration order (empty for a plain
-    command). Reservations are not here: they are the scheduler's resource business."""
+    command). Reservations are not here: they are the scheduler's resource business.
+    Written out test by test: the scheduler asks once per task group, and once per task
+    of a global service (a few microseconds each)."""
     c = spec.container
     limits = spec.resources.limits
     driver = spec.log_driver
     dns = c.dns_config
-    used = {
-        Capability.HOSTNAME: c.hostname,
-        Capability.CONTAINER_LABEL: c.labels,
-        Capability.LIMIT_CPU: limits.nano_cpus,
-        Capability.LIMIT_MEMORY: limits.memory_bytes,
-        Capability.LIMIT_PIDS: c.pids_limit,
-        Capability.OOM_SCORE_ADJ: c.oom_score_adj,
-        Capability.LOG_DRIVER: driver is not None and driver.name,
-        Capability.LOG_OPT: driver is not None and driver.options,
-        Capability.PUBLISH: spec.ports,
-        Capability.MOUNT: c.mounts,
-        Capability.NETWORK: spec.networks,
-        Capability.READ_ONLY: c.read_only,
-        Capability.INIT: c.init,
-        Capability.TTY: c.tty,
-        Capability.GROUP: c.groups,
-        Capability.CAP_ADD: c.cap_add,
-        Capability.CAP_DROP: c.cap_drop,
-        Capability.ULIMIT: c.ulimits,
-        Capability.SYSCTL: c.sysctls,
-        Capability.DNS: dns.nameservers,
-        Capability.DNS_SEARCH: dns.search,
-        Capability.DNS_OPTION: dns.options,
-        Capability.HOST: c.hosts,
-        Capability.IMAGE_COMMAND: not c.command and not c.args,
-    }
-    return tuple(cap for cap, value in used.items() if value)
+    needs: list[Capability] = []
+    add = needs.append
+    if c.hostname:
+        add(Capability.HOSTNAME)
+    if c.labels:
+        add(Capability.CONTAINER_LABEL)
+    if limits.nano_cpus:
+        add(Capability.LIMIT_CPU)
+    if limits.memory_bytes:
+        add(Capability.LIMIT_MEMORY)
+    if c.pids_limit:
+        add(Capability.LIMIT_PIDS)
+    if c.oom_score_adj:
+        add(Capability.OOM_SCORE_ADJ)
+    if driver is not None:
+        if driver.name:
+            add(Capability.LOG_DRIVER)
+        if driver.options:
+            add(Capability.LOG_OPT)
+    if spec.ports:
+        add(Capability.PUBLISH)
+    if c.mounts:
+        add(Capability.MOUNT)
+    if spec.networks:
+        add(Capability.NETWORK)
+    if c.read_only:
+        add(Capability.READ_ONLY)
+    if c.init:
+        add(Capability.INIT)
+    if c.tty:
+        add(Capability.TTY)
+    if c.groups:
+        add(Capability.GROUP)
+    if c.cap_add:
+        add(Capability.CAP_ADD)
+    if c.cap_drop:
+        add(Capability.CAP_DROP)
+    if c.ulimits:
+        add(Capability.ULIMIT)
+    if c.sysctls:
+        add(Capability.SYSCTL)
+    if dns.nameservers:
+        add(Capability.DNS)
+    if dns.search:
+        add(Capability.DNS_SEARCH)
+    if dns.options:
+        add(Capability.DNS_OPTION)
+    if c.hosts:
+        add(Capability.HOST)
+    if not c.command and not c.args:
+        add(Capability.IMAGE_COMMAND)
+    return tuple(needs)
 
 
 def unmet(needs: Iterable[Capability], has: Collection[str]) -> tuple[Capability, ...]:
