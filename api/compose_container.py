@@ -10,7 +10,8 @@ Rules (the compose file format's):
   ``HOST:IP`` or ``HOST=IP``); a host is stored as SwarmKit's ``IP HOST``.
 - ``dns`` and ``dns_search`` are a string or a list.
 - Capabilities are stored as ``CAP_NAME`` (``NET_ADMIN`` in the file).
-- ``logging`` without a ``driver`` is the engine's default driver, and takes no options.
+- ``logging`` without a ``driver`` is the engine's default driver; its ``options`` go to
+  that driver, as ``docker stack deploy`` sends them (a driver with no name).
 The values are checked with the rest of the spec (api/container_options.py).
 
 Pure: no I/O.
@@ -128,8 +129,7 @@ def log_driver(s: Section) -> LogDriver | None:
     logging = s.section("logging", {"driver", "options"})
     options = key_values(logging.raw("options") or {}, logging.at("options"))
     name = logging.text("driver")
-    if not name:
-        if options:
-            raise ComposeError(logging.at("options"), "options need a driver")
+    if not name and not options:
         return None
+    # no driver: the options are for the engine's default one (Docker's Driver{Name: ""})
     return LogDriver(name=name, options=options)

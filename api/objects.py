@@ -36,6 +36,7 @@ __all__ = [
     "Config",
     "ContainerStatus",
     "EngineDescription",
+    "ExecutorDescription",
     "JobStatus",
     "JoinTokens",
     "ManagerStatus",
@@ -99,13 +100,28 @@ class EngineDescription:
 
 
 @dataclass(frozen=True, slots=True)
+class ExecutorDescription:
+    """What runs the node's tasks (``swarm-node --executor``): its kind and the
+    capabilities it can honour (api/executor_capabilities.py), for the scheduler to place
+    a task only where it can run."""
+
+    kind: str = ""
+    capabilities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class NodeDescription:
-    """What the node reports about itself when its session starts."""
+    """What the node reports about itself when its session starts. ``executor`` None: the
+    node did not say (a node older than the field, or one not yet in session); the
+    scheduler then assumes the docker executor's capabilities, as it placed tasks on
+    every node before nodes reported them, so an upgrade never strands a service on its
+    older (docker) nodes."""
 
     hostname: str = ""
     platform: Platform = field(default_factory=Platform)
     resources: Resources = field(default_factory=Resources)
     engine: EngineDescription = field(default_factory=EngineDescription)
+    executor: ExecutorDescription | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ Rules (Docker's):
   Docker's ``updateLogDriver``, ``--log-driver`` sets the driver with exactly the
   ``--log-opt`` given beside it. Docker drops a ``--log-opt`` given without
   ``--log-driver`` silently; here it is refused, and ``--log-driver ''`` goes back to the
-  engine's default driver (Docker has no way to).
+  engine's default driver (Docker has no way to). A driver with no name but options (from
+  a compose file or the Engine API) is the engine's default driver with them.
 - Output can be read back (``service logs``) unless the driver is ``none``, or is one
   that cannot read (any but json-file, local and journald) with the engine's read cache
   turned off by ``cache-disabled=true`` (Docker's dual logging): then ``service logs``
@@ -80,7 +81,7 @@ def apply_runtime_options(task: TaskSpec, o: Mapping[str, Any]) -> TaskSpec:
     if "log_driver" in o:
         name = o["log_driver"].strip()
         if not name and o.get("log_opts"):
-            raise InvalidSpec("log_opts", "--log-opt: the engine's default driver takes none")
+            raise InvalidSpec("log_opts", "--log-opt: name the driver they are for")
         driver = LogDriver(name=name, options=dict(o.get("log_opts", {}))) if name else None
     return replace(task, container=c, log_driver=driver)
 
@@ -103,7 +104,9 @@ def validate_runtime_options(task: TaskSpec, field: str) -> None:
     if driver is None:
         return
     where = f"{field}.log_driver"
-    if not _DRIVER_NAME_RE.match(driver.name):
+    if not driver.name and not driver.options:
+        raise InvalidSpec(f"{where}.name", "a logging driver without a name needs options")
+    if driver.name and not _DRIVER_NAME_RE.match(driver.name):
         raise InvalidSpec(
             f"{where}.name", f"logging driver name {driver.name[:64]!r} is empty or not valid"
         )
@@ -122,8 +125,8 @@ def log_reading_refusal(task: TaskSpec) -> str | None:
     """Why the output of a task of ``task`` cannot be read back (``LOGS_NOT_READABLE``),
     or None when it can, as far as the spec tells (the node's engine has the last word)."""
     driver = task.log_driver
-    if driver is None or driver.name in READING_LOG_DRIVERS:
-        return None
+    if driver is None or not driver.name or driver.name in READING_LOG_DRIVERS:
+        return None  # no name: the engine's default driver, which the engine knows
     if driver.name == "none" or driver.options.get("cache-disabled", "") in _TRUE_WORDS:
         return LOGS_NOT_READABLE
     return None

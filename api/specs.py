@@ -207,7 +207,9 @@ class ContainerSpec:
 @dataclass(frozen=True, slots=True)
 class LogDriver:
     """``--log-driver NAME --log-opt KEY=VALUE``: where a task's container sends its output
-    (SwarmKit's ``TaskSpec.LogDriver``); no driver is the engine's default."""
+    (SwarmKit's ``TaskSpec.LogDriver``); no driver is the engine's default. An empty
+    ``name`` with options (a compose file's ``logging.options`` without ``driver``, an
+    Engine API ``LogDriver`` without ``Name``): the engine's default driver, with them."""
 
     name: str = ""
     options: Mapping[str, str] = field(default_factory=_labels)

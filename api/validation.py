@@ -76,7 +76,7 @@ from api.templates import TemplateContext, example_context, example_refusal, exp
 
 if TYPE_CHECKING:  # annotations only: a service's commands do not import these
     from api.cluster_specs import ClusterSpec, NodeSpec
-    from api.objects import NodeDescription
+    from api.objects import ExecutorDescription, NodeDescription
 
 __all__ = [
     "CONSTRAINT_KEYS",
@@ -413,7 +413,20 @@ def validate_node_description(description: NodeDescription, field: str = "descri
     check_labels(description.engine.labels, f"{field}.engine.labels")
     for name in ("nano_cpus", "memory_bytes"):
         _non_negative(getattr(description.resources, name), f"{field}.resources.{name}")
+    if description.executor is not None:
+        _executor(description.executor, f"{field}.executor")
     check_spec_budget(description, field, f"the description of host {description.hostname!r}")
+
+
+def _executor(executor: ExecutorDescription, field: str) -> None:
+    """A node's executor report: a kind and its capabilities, each a short name (names
+    this version does not know are kept: a newer node may have more)."""
+    from api.executor_capabilities import MAX_CAPABILITIES, MAX_CAPABILITY_CHARS
+
+    check_string(executor.kind, f"{field}.kind", MAX_CAPABILITY_CHARS)
+    check_count(executor.capabilities, f"{field}.capabilities", MAX_CAPABILITIES)
+    for i, name in enumerate(executor.capabilities):
+        check_string(name, f"{field}.capabilities[{i}]", MAX_CAPABILITY_CHARS)
 
 
 def validate_cluster_spec(spec: ClusterSpec) -> None:

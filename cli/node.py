@@ -186,6 +186,8 @@ def _inspect_text(row: dict[str, Any]) -> str:
     ]
     if row["engine_version"]:
         lines.append(("Engine Version", row["engine_version"]))
+    if row.get("executor"):  # a manager older than the field sends none
+        lines.append(("Executor", row["executor"]))
     width = max(len(k) for k, _ in lines)
     return "\n".join(f"{k:<{width}} : {v}" for k, v in lines)
 

@@ -103,7 +103,8 @@ def _value(key: str, value: Any) -> str:
         return format_bytes(value)
     if key == "log_driver" and isinstance(value, Mapping):  # as --log-driver, --log-opt
         options = value.get("options") or {}
-        return " ".join([str(value.get("name")), *(f"{k}={v}" for k, v in options.items())])
+        name = str(value.get("name") or "(engine default)")
+        return " ".join([name, *(f"{k}={v}" for k, v in options.items())])
     if isinstance(value, Mapping):
         return ", ".join(f"{k}={_value(str(k), v)}" for k, v in value.items())
     if key in _FILE_REFS and isinstance(value, list):

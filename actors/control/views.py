@@ -192,6 +192,8 @@ def node_row(node: Node) -> dict[str, Any]:
         "address": node.status.addr,
         "message": node.status.message,
         "engine_version": desc.engine.engine_version if desc is not None else "",
+        # what runs its tasks ("": a node older than the report, placed as docker)
+        "executor": desc.executor.kind if desc is not None and desc.executor else "",
         "version": node.meta.version,
     }
 

@@ -30,7 +30,16 @@ from api.codec_objects import (
     encoder_with,
 )
 from api.codec_pack import Packed, give_back, packb, take_packer
-from api.objects import Config, Network, NodeDescription, RegistryAuth, Secret, Task, TaskStatus
+from api.objects import (
+    Config,
+    ExecutorDescription,
+    Network,
+    NodeDescription,
+    RegistryAuth,
+    Secret,
+    Task,
+    TaskStatus,
+)
 from api.specs import TaskSpec
 
 __all__ = [
@@ -359,13 +368,19 @@ def parse_frame(body: Mapping[str, Any], held: HeldSpecs | None = None) -> Sessi
 
 def encode_session_request(node_id: str, description: NodeDescription) -> dict[str, Any]:
     # mesh: this node reads the routing mesh's table as changes (ingress_changes.py);
-    # specs: it keeps its session's specs, and its frames' tasks name them (pack_frame)
-    return {
+    # specs: it keeps its session's specs, and its frames' tasks name them (pack_frame);
+    # executor: beside the description, which an older manager decodes strictly
+    described = encode(description)
+    executor = described.pop("executor")
+    body = {
         "node_id": node_id,
-        "description": encode(description),
+        "description": described,
         "mesh": MESH_CHANGES,
         "specs": SHARED_SPECS,
     }
+    if executor is not None:
+        body["executor"] = executor
+    return body
 
 
 def reads_shared_specs(session_request: Mapping[str, Any]) -> bool:
@@ -378,6 +393,9 @@ def parse_session_request(body: Mapping[str, Any]) -> tuple[str, NodeDescription
     """The node and its description. An ``addr`` in the body (sent by earlier versions) is
     not read: a node's address is where its connection comes from (session_addr)."""
     description = decode(NodeDescription, body["description"], "description")
+    if "executor" in body:
+        executor = decode(ExecutorDescription, body["executor"], "executor")
+        description = replace(description, executor=executor)
     return str(body["node_id"]), description
 
 

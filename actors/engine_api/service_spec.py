@@ -218,13 +218,14 @@ def _resources(doc: Doc, path: str) -> Resources:
 
 
 def _log_driver(doc: Doc, path: str) -> LogDriver | None:
-    """``{Name, Options}``; no name is the engine's default driver (Docker's nil)."""
+    """``{Name, Options}``; no name is the engine's default driver: with Options, the
+    default driver with them (what ``docker stack deploy`` sends for a compose file's
+    ``logging.options`` without ``driver``), else Docker's nil."""
     name = _str(doc, "Name", path)
-    if not name:
-        if _get(doc, "Options"):
-            raise bad_request(f"{path}Options: a logging driver's options need its Name")
+    options = _labels(doc, "Options", path)
+    if not name and not options:
         return None
-    return LogDriver(name=name, options=_labels(doc, "Options", path))
+    return LogDriver(name=name, options=options)
 
 
 def _restart(doc: Doc, path: str) -> RestartPolicy:

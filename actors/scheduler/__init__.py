@@ -12,6 +12,7 @@ from actors.scheduler.demand import Demand, Usage, demand_of, usage_of
 from actors.scheduler.filters import (
     DEFAULT_FILTERS,
     ConstraintFilter,
+    ExecutorFilter,
     Filter,
     GroupCheck,
     HostPortFilter,
@@ -42,6 +43,7 @@ __all__ = [
     "ConstraintFilter",
     "Decisions",
     "Demand",
+    "ExecutorFilter",
     "Filter",
     "GroupCheck",
     "HostPortFilter",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from actors.scheduler.constraints import parse_constraints
 from api.enums import PublishMode, SchedulingStrategy
+from api.executor_capabilities import Capability, task_needs
 from api.objects import Platform, Task
 from api.specs import PortConfig
 from api.validation import Constraint
@@ -51,6 +52,9 @@ class Demand:
     max_replicas: int = 0  # per node; 0: unlimited
     preferences: tuple[str, ...] = ()  # spread descriptors, outermost first
     strategy: SchedulingStrategy = SchedulingStrategy.SPREAD
+    # what the node's executor must honour (api/executor_capabilities.py), read from the
+    # spec once per group
+    executor_needs: tuple[Capability, ...] = ()
     # what each task placed with this demand takes: one object for the whole group (the
     # node's and the booking's record of every task held a copy of their own)
     usage: Usage = field(init=False, compare=False, repr=False)
@@ -96,6 +100,7 @@ def demand_of(
         max_replicas=placement.max_replicas,
         preferences=tuple(p.spread for p in placement.preferences),
         strategy=placement.strategy,
+        executor_needs=task_needs(spec),
     )
 
 

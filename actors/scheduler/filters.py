@@ -8,6 +8,9 @@ Rules:
   *dynamic* when it changes as tasks are placed on the node during the same pass
   (resources, host ports, max replicas). Static filters run once per node per task group.
 - Filters with nothing to check for a demand (no constraints, no reservations) are skipped.
+- A node that does not report its executor (older than the report) is taken as the
+  docker executor (``ExecutorFilter``): tasks were placed on every node before nodes
+  reported, and an upgrade must not strand a service on its older nodes.
 - ``GroupCheck`` counts, per reason, how many nodes were turned down; each node is counted
   once, for the first filter that rejected it.
 """
@@ -21,10 +24,12 @@ from actors.scheduler.constraints import match_constraint
 from actors.scheduler.demand import Demand
 from actors.scheduler.nodeinfo import NodeInfo
 from api.enums import NodeAvailability, NodeState
+from api.executor_capabilities import show, unmet
 
 __all__ = [
     "DEFAULT_FILTERS",
     "ConstraintFilter",
+    "ExecutorFilter",
     "Filter",
     "GroupCheck",
     "HostPortFilter",
@@ -141,6 +146,29 @@ class PlatformFilter:
         return "unsupported platform"
 
 
+class ExecutorFilter:
+    """The node's executor can honour what the task uses (``--limit-pids``, ``--mount``,
+    ...: api/executor_capabilities.py); the reason names the executor and what it lacks,
+    as SwarmKit's plugin filter names a missing plugin."""
+
+    name: ClassVar[str] = "executor"
+    dynamic: ClassVar[bool] = False
+
+    def enabled(self, demand: Demand) -> bool:
+        return bool(demand.executor_needs)
+
+    def check(self, demand: Demand, node: NodeInfo) -> str | None:
+        desc = node.node.description
+        executor = desc.executor if desc is not None else None
+        if executor is None:  # not reported: taken as docker (module rules)
+            return None
+        missing = unmet(demand.executor_needs, executor.capabilities)
+        if not missing:
+            return None
+        kind = executor.kind or "its"
+        return f"{kind} executor cannot honour {', '.join(show(cap) for cap in missing)}"
+
+
 class HostPortFilter:
     """No task on the node already publishes one of the task's host-mode ports."""
 
@@ -177,6 +205,7 @@ DEFAULT_FILTERS: tuple[Filter, ...] = (
     ResourceFilter(),
     ConstraintFilter(),
     PlatformFilter(),
+    ExecutorFilter(),
     HostPortFilter(),
     MaxReplicasFilter(),
 )

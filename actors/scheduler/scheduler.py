@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.scheduler.demand import (
+    Demand,
     GroupKey,
     HostPort,
     Usage,
@@ -39,6 +40,7 @@ from actors.scheduler.filters import Pipeline, explain
 from actors.scheduler.nodeinfo import NodeInfo
 from actors.scheduler.strategy import place_group
 from api.objects import Node, Service, Task
+from api.specs import TaskSpec
 from api.task_state import TaskState
 from api.validation import InvalidSpec
 
@@ -230,6 +232,9 @@ class SchedulerCore:
         assignments: list[Assignment] = []
         unschedulable: list[Unschedulable] = []
         groups: dict[GroupKey, list[Task]] = {}
+        # a global service's tasks come one per node, each pinned: their demand (the
+        # spec's constraints and executor needs) is read once per service and spec
+        pinned: dict[GroupKey, tuple[TaskSpec, Demand]] = {}
         gates: dict[str, str | None] = {}
         for task in self._s.waiting.values():
             gate = gates.get(task.service_id, "")
@@ -239,7 +244,7 @@ class SchedulerCore:
                 self._note([task], gate, unschedulable, "dependencies")
                 continue
             if task.node_id:
-                self._check_preassigned(task, assignments, unschedulable)
+                self._check_preassigned(task, pinned, assignments, unschedulable)
             else:
                 groups.setdefault(group_key(task), []).append(task)
         ordered = sorted(groups.values(), key=lambda ts: min(t.meta.version for t in ts))
@@ -292,18 +297,30 @@ class SchedulerCore:
             self._note(by_id.values(), check.explain(), unschedulable, check.blocking_filter)
 
     def _check_preassigned(
-        self, task: Task, assignments: list[Assignment], unschedulable: list[Unschedulable]
+        self,
+        task: Task,
+        demands: dict[GroupKey, tuple[TaskSpec, Demand]],
+        assignments: list[Assignment],
+        unschedulable: list[Unschedulable],
     ) -> None:
+        """``demands``: this pass's, by group, each with the spec it was read from (filled
+        here; a task whose spec differs, equal specs being the rule, gets its own)."""
         node = self._s.nodes.get(task.node_id)
         if node is None:
             message = f"no suitable node (node {task.node_id} not found)"
             self._note([task], message, unschedulable, "node-missing")
             return
-        try:
-            demand = demand_of(task, self._host_ports(task))
-        except InvalidSpec as exc:
-            self._note([task], f"invalid placement: {exc}", unschedulable, "invalid")
-            return
+        key = group_key(task)
+        known = demands.get(key)
+        if known is not None and (known[0] is task.spec or known[0] == task.spec):
+            demand = known[1]
+        else:
+            try:
+                demand = demand_of(task, self._host_ports(task))
+            except InvalidSpec as exc:
+                self._note([task], f"invalid placement: {exc}", unschedulable, "invalid")
+                return
+            demands[key] = (task.spec, demand)
         rejection = self._pipeline.rejection(demand, node)
         if rejection is not None:
             self._note([task], explain({rejection[1]: 1}), unschedulable, rejection[0])

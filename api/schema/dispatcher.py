@@ -37,6 +37,7 @@ __all__ = [
     "DISPATCHER_SESSION_MESSAGE",
     "DISPATCHER_STATUS",
     "DISPATCHER_STATUS_REPLY",
+    "EXECUTOR",
     "MANAGER_ADDRESS",
     "REFUSED_ITEM",
     "SCHEMA",
@@ -49,6 +50,10 @@ SCHEMA: Final = OwnerSchema("dispatcher")
 MANAGER_ADDRESS: Final = Struct((Field("addr", STR), Field("server_key", STR)))
 SERVICE_AUTH: Final = Struct((Field("service_id", STR), Field("auth", ANY)))
 CA_TRUST: Final = Struct((Field("issuer", STR), Field("roots", ListOf(STR))))
+# a node's executor (api/objects.py ExecutorDescription): beside its description, not in
+# it, because a description is decoded strictly and a manager older than the field would
+# refuse the session; bounded by api/validation.py validate_node_description
+EXECUTOR: Final = Struct((Field("kind", STR), Field("capabilities", ListOf(STR))))
 
 DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
     MessageType(
@@ -98,11 +103,15 @@ DISPATCHER_SESSION: Final = SCHEMA.declare(
             Field("addr", STR, required=False),
             Field("mesh", INT, required=False),
             Field("specs", INT, required=False),
+            Field("executor", EXECUTOR, required=False),
         ),
         reply="dispatcher.session.message",
-        doc="Open a worker session (streamed reply); description is a NodeDescription dict; "
-        "mesh (1): the node reads the routing mesh's table as changes (frame field mesh); "
-        "specs (1): it keeps its session's specs, and each task's spec is an index there.",
+        doc="Open a worker session (streamed reply); description is a NodeDescription dict "
+        "without its executor; mesh (1): the node reads the routing mesh's table as changes "
+        "(frame field mesh); specs (1): it keeps its session's specs, and each task's spec "
+        "is an index there; executor: what runs its tasks, kind and capabilities (at most "
+        "64 of 64 characters; api/executor_capabilities.py); absent: a node older than "
+        "the field, taken as the docker executor.",
     )
 )
 DISPATCHER_HEARTBEAT_REPLY: Final = SCHEMA.declare(

@@ -1,7 +1,8 @@
 """Stacks end to end: the real ``swarmctl stack`` against a real ``swarm-node`` (docker
 executor) on the real engine.
 
-A two-service compose file with a secret, a config and a published port deploys: the
+A two-service compose file with a secret, a config, a published port and logging options
+for the engine's default driver deploys: the
 stack's objects carry Docker's stack labels and names, both containers run and read their
 files, the port answers, web reaches db by its name in the file; deploying a
 file where one service changed updates that service only (the other keeps its spec
@@ -48,6 +49,8 @@ services:
     configs:
       - source: db_conf
         target: /etc/db.conf
+    logging:
+      options: {{max-size: 1m}}  # no driver: for the engine's default one
     environment:
       - VERSION={version}
     deploy:
@@ -82,14 +85,18 @@ def stack_json(node: SwarmNode, *args: str) -> Any:
     return node.ctl_json("stack", *args)
 
 
-def read_in(node: SwarmNode, docker: Any, row: dict[str, Any], path: str) -> str:
+def container_of(node: SwarmNode, docker: Any, row: dict[str, Any]) -> Any:
     found = [
         c
         for c in node_containers(docker, node.node_id)
         if c.labels.get("com.docker.swarm.task.id") == row["id"]
     ]
     assert found, f"no container for task {row['id']}"
-    code, out = found[0].exec_run(["cat", path])
+    return found[0]
+
+
+def read_in(node: SwarmNode, docker: Any, row: dict[str, Any], path: str) -> str:
+    code, out = container_of(node, docker, row).exec_run(["cat", path])
     assert code == 0, out
     return str(out.decode())
 
@@ -134,6 +141,10 @@ def test_a_stack_deploys_updates_only_what_changed_and_is_removed(
         "s3cret-stack\n"
     )
     assert read_in(node, docker_client, first["st_db"][0], "/etc/db.conf") == "listen 5432\n"
+    # logging options without a driver: the engine's default driver, with them
+    host_config = container_of(node, docker_client, first["st_db"][0]).attrs["HostConfig"]
+    assert host_config["LogConfig"]["Type"] == docker_client.info()["LoggingDriver"]
+    assert host_config["LogConfig"]["Config"]["max-size"] == "1m"
     # the published port answers on the host (through the routing mesh: compose ports
     # are ingress by default); web reaches db by its name in the file, on
     # the stack's default network

@@ -1,6 +1,6 @@
 """What a node says about its host: the ``NodeDescription`` it registers and sends with
-each dispatcher session (hostname, platform, CPUs, memory, and the Docker engine's version
-and labels when it runs tasks on Docker)."""
+each dispatcher session (hostname, platform, CPUs, memory, the Docker engine's version
+and labels when it runs tasks on Docker, and its executor's kind and capabilities)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from actors.log import get_logger
-from api.objects import EngineDescription, NodeDescription, Platform
+from api.executor_capabilities import capabilities_of
+from api.objects import EngineDescription, ExecutorDescription, NodeDescription, Platform
 from api.specs import Resources
 
-__all__ = ["describe_host", "docker_engine", "parse_engine_labels"]
+__all__ = ["describe_executor", "describe_host", "docker_engine", "parse_engine_labels"]
 
 NANO = 1_000_000_000
 
@@ -63,6 +64,13 @@ def docker_engine(timeout: float = 5.0) -> EngineDescription:
     )
 
 
+def describe_executor(kind: str) -> ExecutorDescription:
+    """The executor ``kind`` and what it can honour, sorted (the scheduler places a task
+    only where its executor can run it)."""
+    names = sorted(str(cap) for cap in capabilities_of(kind))
+    return ExecutorDescription(kind=kind, capabilities=tuple(names))
+
+
 def describe_host(
     hostname: str, executor_kind: str, labels: Mapping[str, str] | None = None
 ) -> NodeDescription:
@@ -79,4 +87,5 @@ def describe_host(
         platform=Platform(os=platform.system().lower(), architecture=platform.machine()),
         resources=Resources(nano_cpus=_cpus() * NANO, memory_bytes=_memory_bytes()),
         engine=engine,
+        executor=describe_executor(executor_kind),
     )

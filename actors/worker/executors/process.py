@@ -3,7 +3,8 @@ without Docker.
 
 Rules:
 - The image is only recorded (status message, state file); the command + args are run
-  (there is no image to read a default command from, so a task without one is rejected).
+  (there is no image to read a default command from, so a task without one is refused,
+  below).
 - A task is not the node (``process_policy``, ``process_sandbox``): it gets the spec's env
   over a minimal ``PATH``/``HOME`` only, its own directory outside the state dir as working
   dir and ``HOME`` (the spec's ``dir`` instead when given), and, on a node running as
@@ -26,8 +27,10 @@ Rules:
   is RUNNING once healthy, and a task that turns unhealthy is stopped and fails with the
   check's output.
 - What a process cannot be given is refused (REJECTED, saying why), never ignored: a user,
-  a hostname, labels, limits, published ports, mounts and networks
-  (``process_policy.refused_fields``).
+  a hostname, labels, limits, published ports, mounts, networks, an image's default
+  command... (``process_policy.refused_fields``; the scheduler places such tasks on
+  nodes whose executor can run them, so a process node sees them only from an older
+  manager).
 - OS errors are mapped to ``executors.base`` errors at the edge.
 """
 
@@ -252,11 +255,6 @@ class ProcessController:
         refusal = refused_fields(self._task.spec, self.sandbox.user_names())
         if refusal is not None or self._health_error or self._template_error:
             raise InvalidTaskError(refusal or self._health_error or self._template_error)
-        if not self.argv:
-            raise InvalidTaskError(
-                "process executor: the task has no command (an image's default command "
-                "is unknown without Docker)"
-            )
         if self.stop_signal is None:
             raise InvalidTaskError(f"unknown stop signal {self._task.spec.container.stop_signal!r}")
         program = self.argv[0]

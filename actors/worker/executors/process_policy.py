@@ -16,17 +16,22 @@ Rules (a task is not the node):
   has: a read-only root, an init, a TTY, supplementary groups, capabilities, ulimits,
   sysctls, its own DNS settings and hosts entries; a PIDs limit and an OOM score
   adjustment (the engine's cgroup and oom_score_adj, which the process executor does not
-  set up); and a logging driver (a process's output is kept in the node's own files, read
-  by ``service logs``, and sent nowhere else). The task is rejected with a message naming
-  them.
+  set up); a logging driver or its options (a process's output is kept in the node's
+  own files, read by ``service logs``, and sent nowhere else); and an image's default
+  command (a task with no command). All but the user are capabilities the process
+  executor lacks (api/executor_capabilities.py), which its node reports so the scheduler
+  places such tasks elsewhere; a task that reaches it anyway (placed by an older manager)
+  is rejected with a message naming them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import PurePath
+from typing import Final
 
-from api.specs import ContainerSpec, TaskSpec
+from api.executor_capabilities import Capability, capabilities_of, show, task_needs, unmet
+from api.specs import TaskSpec
 
 __all__ = [
     "DEFAULT_PROCESS_USER",
@@ -83,61 +88,74 @@ def is_within(path: PurePath, parent: PurePath) -> bool:
     return path == parent or parent in path.parents
 
 
-def _container_only(c: ContainerSpec) -> list[str]:
-    """The options only a container can have, named as their flags."""
-    given = {
-        "--read-only": c.read_only,
-        "--init": c.init,
-        "--tty": c.tty,
-        "--group": c.groups,
-        "--cap-add": c.cap_add,
-        "--cap-drop": c.cap_drop,
-        "--ulimit": c.ulimits,
-        "--sysctl": c.sysctls,
-        "--dns": c.dns_config.nameservers,
-        "--dns-search": c.dns_config.search,
-        "--dns-option": c.dns_config.options,
-        "--host": c.hosts,
+# what a process cannot be given that only a container has, said once for all of them
+_CONTAINER_ONLY: Final = frozenset(
+    {
+        Capability.READ_ONLY,
+        Capability.INIT,
+        Capability.TTY,
+        Capability.GROUP,
+        Capability.CAP_ADD,
+        Capability.CAP_DROP,
+        Capability.ULIMIT,
+        Capability.SYSCTL,
+        Capability.DNS,
+        Capability.DNS_SEARCH,
+        Capability.DNS_OPTION,
+        Capability.HOST,
     }
-    flags = [flag for flag, value in given.items() if value]
-    if not flags:
-        return []
-    return [f"{', '.join(flags)} (a process is no container: it has the node's)"]
+)
+_LOGS_STAY = "a process's output stays in the node's own files"
+_PHRASES: Final[dict[Capability, Callable[[TaskSpec], str]]] = {
+    Capability.HOSTNAME: lambda s: f"hostname {s.container.hostname!r} (a process has the node's)",
+    Capability.CONTAINER_LABEL: lambda s: "container labels (a process has none)",
+    Capability.LIMIT_CPU: lambda s: "a CPU limit",
+    Capability.LIMIT_MEMORY: lambda s: "a memory limit",
+    Capability.LIMIT_PIDS: lambda s: "a PIDs limit (--limit-pids)",
+    Capability.OOM_SCORE_ADJ: lambda s: "an OOM score adjustment (--oom-score-adj)",
+    Capability.LOG_DRIVER: lambda s: (
+        f"logging driver {s.log_driver.name if s.log_driver else ''!r} ({_LOGS_STAY})"
+    ),
+    Capability.LOG_OPT: lambda s: f"logging options (--log-opt; {_LOGS_STAY})",
+    Capability.PUBLISH: lambda s: "published ports (a process binds its own ports on the node)",
+    Capability.MOUNT: lambda s: "mounts (a process sees the node's file system)",
+    Capability.NETWORK: lambda s: "networks (a process uses the node's network)",
+    Capability.IMAGE_COMMAND: lambda s: (
+        "an image's default command (the task gives no command, and without Docker there "
+        "is no image to read one from)"
+    ),
+}
+
+
+def _phrases(spec: TaskSpec, missing: Sequence[Capability]) -> list[str]:
+    """What the process executor says of each capability it lacks, in ``missing``'s order;
+    the container-only ones together, by their flags, where the first of them falls."""
+    out: list[str] = []
+    flags = [show(cap) for cap in missing if cap in _CONTAINER_ONLY]
+    for cap in missing:
+        if cap in _CONTAINER_ONLY:
+            if flags:
+                out.append(f"{', '.join(flags)} (a process is no container: it has the node's)")
+                flags = []
+        elif cap is Capability.LOG_OPT and Capability.LOG_DRIVER in missing:
+            continue  # the driver's phrase says it: its options go with it
+        else:
+            out.append(_PHRASES[cap](spec))
+    return out
 
 
 def refused_fields(spec: TaskSpec, task_users: Sequence[str]) -> str | None:
     """Why the process executor cannot run ``spec`` as asked (None: it can). ``task_users``:
-    the names (and uid) of the user its tasks run as."""
+    the names (and uid) of the user its tasks run as. What a process cannot be given is
+    what `task_needs` finds beyond the process executor's capabilities (the scheduler's
+    own test, actors/scheduler/filters.py ``ExecutorFilter``); the task user is this
+    node's own matter."""
     c = spec.container
-    limits = spec.resources.limits
     wrong: list[str] = []
     if c.user and c.user not in task_users:
         who = task_users[0] if task_users else "the node's user"
         wrong.append(f"user {c.user!r} (its tasks run as {who})")
-    if c.hostname:
-        wrong.append(f"hostname {c.hostname!r} (a process has the node's)")
-    if c.labels:
-        wrong.append("container labels (a process has none)")
-    if limits.nano_cpus:
-        wrong.append("a CPU limit")
-    if limits.memory_bytes:
-        wrong.append("a memory limit")
-    if c.pids_limit:
-        wrong.append("a PIDs limit (--limit-pids)")
-    if c.oom_score_adj:
-        wrong.append("an OOM score adjustment (--oom-score-adj)")
-    if spec.log_driver is not None:
-        wrong.append(
-            f"logging driver {spec.log_driver.name!r} (a process's output stays in the "
-            "node's own files)"
-        )
-    if spec.ports:
-        wrong.append("published ports (a process binds its own ports on the node)")
-    if c.mounts:
-        wrong.append("mounts (a process sees the node's file system)")
-    if spec.networks:
-        wrong.append("networks (a process uses the node's network)")
-    wrong.extend(_container_only(c))
+    wrong.extend(_phrases(spec, unmet(task_needs(spec), capabilities_of("process"))))
     if not wrong:
         return None
     return (

@@ -244,7 +244,6 @@ def test_modes_and_healthcheck_forms() -> None:
         ("    deploy: {endpoint_mode: dnsrr}\n", "services.web.deploy.endpoint_mode: not supp"),
         ("    deploy: {resources: {reservations: {pids: 4}}}\n", "reservations.pids: not supp"),
         ("    deploy: {resources: {limits: {pids: -1}}}\n", "limits.pids: must be >= 0"),
-        ("    logging: {options: {max-size: 1m}}\n", "web.logging.options: options need a dr"),
         ("    logging: {driver: none, format: x}\n", "web.logging.format: not supported"),
         ("    oom_score_adj: -1001\n", "services.web.oom_score_adj: must be >= -1000"),
         ("    deploy: {mode: sideways}\n", "services.web.deploy.mode: unknown mode 'sideways'"),
@@ -600,3 +599,8 @@ def test_pids_oom_score_adj_and_logging_convert_as_docker_stack_deploy_does() ->
     assert web.task.resources.limits.memory_bytes == 64 << 20
     plain = service(minimal("    logging: {}\n"))
     assert plain.task.log_driver is None and plain.task.container.pids_limit == 0
+    # options without a driver: the engine's default driver with them, as docker stack
+    # deploy sends them (a driver with no name; dockerd fills in its default)
+    default = service(minimal("    logging: {options: {max-size: 1m, max-file: '3'}}\n"))
+    assert default.task.log_driver == LogDriver("", {"max-size": "1m", "max-file": "3"})
+    assert service(minimal("    logging: {options: {}}\n")).task.log_driver is None

@@ -94,7 +94,7 @@ def test_a_log_opt_without_its_driver_is_refused_not_dropped() -> None:
     spec = create(log_driver="json-file")
     with pytest.raises(InvalidSpec, match="--log-opt: give --log-driver with it"):
         apply_options(spec, {"log_opts": {"max-size": "1m"}})
-    with pytest.raises(InvalidSpec, match="the engine's default driver takes none"):
+    with pytest.raises(InvalidSpec, match="--log-opt: name the driver they are for"):
         apply_options(spec, {"log_driver": "", "log_opts": {"max-size": "1m"}})
 
 
@@ -176,7 +176,7 @@ def test_the_docker_executor_passes_them_to_the_engine() -> None:
 
 
 def test_the_process_executor_refuses_them_by_flag() -> None:
-    base = TaskSpec(container=ContainerSpec(image="busybox"))
+    base = TaskSpec(container=ContainerSpec(image="busybox", command=("top",)))
     assert refused_fields(base, ["nobody"]) is None
     for spec, words in (
         (replace(base, container=replace(base.container, pids_limit=5)), "--limit-pids"),
@@ -218,6 +218,28 @@ def test_engine_api_both_ways() -> None:
     assert from_docker_spec(nameless).task.log_driver is None
     full = create(limit_pids=7, oom_score_adj=9, log_driver="none")
     assert from_docker_spec(docker_spec(full)) == full
+    # options without a Name: the engine's default driver with them (docker stack deploy's
+    # body for a compose file's logging.options without driver)
+    optioned = {
+        **plain_doc,
+        "TaskTemplate": {**plain_doc["TaskTemplate"], "LogDriver": {"Options": {"a": "b"}}},
+    }
+    spec = from_docker_spec(optioned)
+    assert spec.task.log_driver == LogDriver("", {"a": "b"})
+    assert docker_spec(spec)["TaskTemplate"]["LogDriver"] == {"Name": "", "Options": {"a": "b"}}
+
+
+def test_a_nameless_driver_with_options_is_the_engines_default_with_them() -> None:
+    spec = replace(create(), task=replace(create().task, log_driver=LogDriver("", {"a": "b"})))
+    validate_service_spec(spec)
+    bare = replace(spec, task=replace(spec.task, log_driver=LogDriver("")))
+    with pytest.raises(InvalidSpec, match="a logging driver without a name needs options"):
+        validate_service_spec(bare)
+    # the engine's default driver: readable as far as the spec tells (the engine decides)
+    assert log_reading_refusal(replace(spec.task, log_driver=LogDriver("", {"x": "y"}))) is None
+    host = container_config(task_of(spec.task)).host_config_kwargs()
+    assert host["log_config"] == {"Type": "", "Config": {"a": "b"}}  # dockerd's default
+    assert HostConfig(version="1.41", **host)["LogConfig"] == {"Type": "", "Config": {"a": "b"}}
 
 
 def test_service_inspect_pretty_shows_them_as_their_flags_give_them() -> None:
@@ -229,6 +251,9 @@ def test_service_inspect_pretty_shows_them_as_their_flags_give_them() -> None:
     assert lines["PIDs Limit"] == "64"
     assert lines["OOM Score Adjustment"] == "-250"
     assert lines["Log Driver"] == "gelf a=b"
+    nameless = replace(spec, task=replace(spec.task, log_driver=LogDriver("", {"a": "b"})))
+    lines = {label.strip(): value for label, value in spec_lines(encode(nameless))}
+    assert lines["Log Driver"] == "(engine default) a=b"
     assert {label.strip(): v for label, v in spec_lines(encode(create()))}["Log Driver"] == "-"
 
 

@@ -37,6 +37,7 @@ class Recording:
             "id": f"id-{node}", "hostname": node, "role": "worker", "status": "ready",
             "message": "", "availability": "active", "address": "127.0.0.1",
             "manager_status": None, "labels": {}, "engine_version": "",
+            "executor": "process" if node == "w2" else "",
         }  # fmt: skip
         return {"id": f"id-{node}", "node": {"id": f"id-{node}"}, "summary": summary}
 
@@ -111,4 +112,7 @@ def test_inspect_self_is_the_node_of_the_control_socket(capsys: pytest.CaptureFi
     assert code == 0
     asked = [body["node"] for type_, body in connection.calls if type_ == "control.node.inspect"]
     assert asked == ["id-own", "w2"]
-    assert "id-id-own" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "id-id-own" in out
+    # the node's executor, when it reported one (w2's), as Docker shows its engine
+    assert out.count("Executor") == 1 and "Executor       : process" in out

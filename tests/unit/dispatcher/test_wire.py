@@ -26,7 +26,7 @@ from actors.dispatcher.wire import (
 )
 from api.codec_objects import ObjectDecodeError, encode_object
 from api.codec_objects import encode as encode_value
-from api.objects import NodeDescription, Platform, TaskStatus
+from api.objects import ExecutorDescription, NodeDescription, Platform, TaskStatus
 from api.task_state import TaskState
 from tests.unit.dispatcher.helpers import NODE_A, task
 from transport.codec import decode, encode
@@ -78,6 +78,22 @@ def test_session_request_round_trip() -> None:
     desc = NodeDescription(hostname="h", platform=Platform("linux", "aarch64"))
     envelope = decode(encode(SESSION, encode_session_request(NODE_A, desc), request_id=3))
     assert parse_session_request(envelope.body) == (NODE_A, desc)
+
+
+def test_a_nodes_executor_travels_beside_its_description() -> None:
+    # beside, not in: an older manager decodes the description strictly and would refuse
+    # the session over a field it does not know; it ignores a body field it does not know
+    executor = ExecutorDescription(kind="process", capabilities=())
+    desc = NodeDescription(hostname="h", executor=executor)
+    body = encode_session_request(NODE_A, desc)
+    assert "executor" not in body["description"]
+    assert body["executor"] == {"kind": "process", "capabilities": []}
+    envelope = decode(encode(SESSION, body, request_id=3))
+    assert parse_session_request(envelope.body) == (NODE_A, desc)
+    older = {k: v for k, v in envelope.body.items() if k != "executor"}  # an older node
+    assert parse_session_request(older) == (NODE_A, replace(desc, executor=None))
+    with pytest.raises(ObjectDecodeError, match=r"executor\.capabilities"):
+        parse_session_request({**older, "executor": {"kind": "x", "capabilities": [1]}})
 
 
 def test_a_sessions_address_is_the_connections_ip_or_none() -> None:

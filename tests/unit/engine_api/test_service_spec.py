@@ -179,7 +179,7 @@ def test_modes_and_loose_key_case() -> None:
             "DriverOpts",
         ),
         (("TaskTemplate", "ContainerSpec", "Isolation"), "hyperv", 501, "Isolation"),
-        (("TaskTemplate", "LogDriver"), {"Options": {"a": "b"}}, 400, "LogDriver.Options"),
+        (("TaskTemplate", "LogDriver"), {"Options": {"a": 5}}, 400, "LogDriver.Options"),
         (("TaskTemplate", "LogDriver"), {"Name": 5}, 400, "LogDriver.Name: expected a string"),
         (("TaskTemplate", "Resources", "Reservations"), {"Pids": 5}, 501, "Reservations.Pids"),
         (("TaskTemplate", "Resources", "Limits"), {"Pids": "5"}, 400, "Limits.Pids"),

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 
 from actors.scheduler import Demand, NodeInfo
 from api.enums import NodeAvailability, NodeRole, NodeState, SchedulingStrategy
+from api.executor_capabilities import Capability
 from api.objects import (
     EngineDescription,
+    ExecutorDescription,
     Meta,
     Node,
     NodeDescription,
@@ -49,6 +51,7 @@ def node(
     addr: str = "10.0.0.1",
     os: str = "linux",
     arch: str = "x86_64",
+    executor: ExecutorDescription | None = None,
 ) -> Node:
     return Node(
         id=id,
@@ -58,6 +61,7 @@ def node(
             platform=Platform(os=os, architecture=arch),
             resources=Resources(nano_cpus=int(cpus * CPU), memory_bytes=memory),
             engine=EngineDescription(labels=dict(engine_labels or {})),
+            executor=executor,
         ),
         status=NodeStatus(state=state, addr=addr),
         role=role,
@@ -79,6 +83,7 @@ def demand(
     max_replicas: int = 0,
     preferences: tuple[str, ...] = (),
     strategy: SchedulingStrategy = SchedulingStrategy.SPREAD,
+    executor_needs: tuple[Capability, ...] = (),
 ) -> Demand:
     return Demand(
         service_id=service_id,
@@ -90,6 +95,7 @@ def demand(
         max_replicas=max_replicas,
         preferences=preferences,
         strategy=strategy,
+        executor_needs=executor_needs,
     )
 
 

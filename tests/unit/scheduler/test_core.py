@@ -5,8 +5,13 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections import Counter
+from typing import Any
 
-from actors.scheduler import ASSIGNED_MESSAGE, SchedulerCore
+import pytest
+
+import actors.scheduler.scheduler as scheduler_module
+from actors.node.tree.host_info import describe_executor
+from actors.scheduler import ASSIGNED_MESSAGE, Demand, SchedulerCore, demand_of
 from api.enums import NodeState, PublishMode
 from api.objects import Service, Task, TaskStatus
 from api.specs import EndpointSpec, PortConfig, ServiceSpec
@@ -144,6 +149,35 @@ def test_preassigned_task_is_checked_on_its_node_only() -> None:
         "bad": "no suitable node (insufficient memory on 1 node)",
         "gone": "no suitable node (node zz not found)",
     }
+
+
+def test_a_global_services_pinned_tasks_share_one_demand_per_spec(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Read once per service and spec, not once per task: the constraints are parsed and
+    the executor's needs found once for all of a global service's nodes."""
+    read: list[str] = []
+
+    def counting(t: Task, *args: Any) -> Demand:
+        read.append(t.id)
+        return demand_of(t, *args)
+
+    monkeypatch.setattr(scheduler_module, "demand_of", counting)
+    c = core()
+    nodes = [node(f"n{i}", executor=describe_executor("docker")) for i in range(4)]
+    pinned = [
+        task("g", id=f"t{i}", node_id=f"n{i}", constraints=("node.role==worker",)) for i in range(4)
+    ]
+    c.reset(nodes, pinned, [])
+    d = c.schedule()
+    assert len(d.assignments) == 4 and len(read) == 1
+    # the same service and version with another spec (never in practice) is read anew
+    other = task("g", id="t9", node_id="n0", memory=1 << 50)
+    c.task_changed(other)
+    d = c.schedule()
+    assert read[-1] == "t9" and [u.message for u in d.unschedulable] == [
+        "no suitable node (insufficient memory on 1 node)"
+    ]
 
 
 def test_host_ports_come_from_the_service_endpoint() -> None:

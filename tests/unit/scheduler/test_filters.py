@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from actors.node.tree.host_info import describe_executor
 from actors.scheduler import (
     ConstraintFilter,
+    ExecutorFilter,
     HostPortFilter,
     MaxReplicasFilter,
     Pipeline,
@@ -14,7 +16,8 @@ from actors.scheduler import (
     explain,
 )
 from api.enums import NodeAvailability, NodeState
-from api.objects import Node, Platform
+from api.executor_capabilities import Capability
+from api.objects import ExecutorDescription, Node, Platform
 from tests.unit.scheduler.helpers import CPU, GB, demand, info, node
 
 
@@ -67,6 +70,44 @@ def test_platform_filter() -> None:
     any_arch = demand(platforms=(Platform(os="windows"), Platform(architecture="arm64")))
     assert f.check(any_arch, info(node("a", arch="aarch64"))) is None
     assert f.check(any_arch, info(node("a"))) == "unsupported platform"
+
+
+def test_executor_filter_names_the_executor_and_what_it_lacks() -> None:
+    f = ExecutorFilter()
+    assert not f.enabled(demand())  # a plain command: any executor runs it
+    d = demand(executor_needs=(Capability.LIMIT_PIDS, Capability.MOUNT))
+    process = info(node("p", executor=describe_executor("process")))
+    assert f.check(d, process) == "process executor cannot honour --limit-pids, --mount"
+    assert f.check(d, info(node("d", executor=describe_executor("docker")))) is None
+    assert f.check(d, info(node("s", executor=describe_executor("sim")))) is None
+    partial = ExecutorDescription(kind="x", capabilities=("mount", "from-a-newer-node"))
+    assert f.check(d, info(node("x", executor=partial))) == "x executor cannot honour --limit-pids"
+    image = demand(executor_needs=(Capability.IMAGE_COMMAND,))
+    assert f.check(image, process) == ("process executor cannot honour an image's default command")
+
+
+def test_executor_filter_takes_a_node_that_does_not_say_as_docker() -> None:
+    # a node older than the report (or one whose session has not started) says nothing:
+    # it gets what every node got before nodes reported their executor
+    d = demand(executor_needs=(Capability.LIMIT_PIDS,))
+    assert ExecutorFilter().check(d, info(node("old"))) is None
+    assert ExecutorFilter().check(d, info(Node(id="bare"))) is None
+
+
+def test_executor_rejections_are_explained_per_kind() -> None:
+    d = demand(executor_needs=(Capability.LIMIT_PIDS,))
+    check = Pipeline().group(d)
+    nodes = [
+        info(node("1", executor=describe_executor("process"))),
+        info(node("2", executor=describe_executor("process"))),
+        info(node("3", executor=describe_executor("docker"), state=NodeState.DOWN)),
+    ]
+    assert not any(check.passes(n) for n in nodes)
+    assert check.explain() == (
+        "no suitable node (node not ready on 1 node; process executor cannot honour "
+        "--limit-pids on 2 nodes)"
+    )
+    assert check.blocking_filter == "executor"
 
 
 def test_host_port_filter() -> None:

@@ -70,7 +70,7 @@ def test_fields_a_process_cannot_honour_are_refused() -> None:
     from api.specs import ContainerSpec, ResourceRequirements, Resources, TaskSpec
 
     def spec(**container: object) -> TaskSpec:
-        return TaskSpec(container=ContainerSpec(image="x", **container))  # type: ignore[arg-type]
+        return TaskSpec(container=ContainerSpec(image="x", command=("run",), **container))  # type: ignore[arg-type]
 
     users = ("nobody", "65534")
     assert refused_fields(spec(), users) is None
@@ -84,12 +84,12 @@ def test_fields_a_process_cannot_honour_are_refused() -> None:
         "from its spec"
     )
     limited = TaskSpec(
-        container=ContainerSpec(image="x"),
+        container=ContainerSpec(image="x", command=("run",)),
         resources=ResourceRequirements(limits=Resources(nano_cpus=1, memory_bytes=1)),
     )
     assert "a CPU limit; a memory limit" in (refused_fields(limited, users) or "")
     reserved = TaskSpec(
-        container=ContainerSpec(image="x"),
+        container=ContainerSpec(image="x", command=("run",)),
         resources=ResourceRequirements(reservations=Resources(nano_cpus=1, memory_bytes=1)),
     )
     assert refused_fields(reserved, users) is None  # the scheduler's business
@@ -100,6 +100,7 @@ def test_container_only_options_are_refused_by_their_flags() -> None:
 
     container = ContainerSpec(
         image="x",
+        command=("run",),
         read_only=True,
         cap_drop=("ALL",),
         ulimits=(Ulimit("nofile", 1, 1),),

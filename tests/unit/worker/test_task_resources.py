@@ -272,10 +272,10 @@ def test_the_book_keeps_only_what_unfinished_tasks_need() -> None:
 
 
 def test_the_process_executor_refuses_what_it_cannot_honour() -> None:
-    assert refused_fields(TaskSpec(), ()) is None
+    assert refused_fields(TaskSpec(container=ContainerSpec(command=("top",))), ()) is None
     refused = refused_fields(
         TaskSpec(
-            container=ContainerSpec(mounts=(Mount(target="/d"),)),
+            container=ContainerSpec(command=("top",), mounts=(Mount(target="/d"),)),
             ports=(PortConfig(target_port=80),),
             networks=(NetworkAttachmentConfig("n"),),
         ),
