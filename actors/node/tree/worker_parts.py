@@ -70,7 +70,8 @@ from actors.node.tree.endpoints import (
 )
 from actors.node.tree.managers import ManagerDirectory
 from actors.supervisor import ChildContext, ChildSpec, Directory, start_actor
-from actors.worker.agent import Agent, AgentState, StatusOutbox
+from actors.worker.agent import Agent, AgentState
+from actors.worker.agent_calls import StatusOutbox
 from actors.worker.dependencies import DependencyStore
 from actors.worker.executors import make_executor
 from actors.worker.executors.process_sandbox import ProcessSandbox
