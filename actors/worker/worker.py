@@ -37,12 +37,11 @@ Rules:
 from __future__ import annotations
 
 import contextlib
-import enum
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,16 +59,27 @@ from actors.supervisor import (
     ThreadTimer,
     Timer,
 )
-from actors.worker.controller import step
 from actors.worker.executors.base import Executor
 from actors.worker.interfaces import StatusReporter
+from actors.worker.orphans import remove_orphans
+from actors.worker.runner_rules import (
+    Phase,
+    Removal,
+    describe_crash,
+    failed_by_crashes,
+    initial_status,
+    reached_start,
+    recent_crashes,
+    removal,
+    settle,
+)
 from actors.worker.state import WORKER_DIR, StateCipher, WorkerStateFile
 from actors.worker.status_book import StatusBook
 from actors.worker.task_runner import RemoveTask, TaskRunner, TaskUpdate
 from api.objects import Task, TaskStatus
 from api.task_state import TaskState
 
-__all__ = ["Worker", "WorkerSink"]
+__all__ = ["HelperCrashed", "Worker"]
 
 RUNNER_BACKOFF = Backoff(initial=0.2, maximum=10.0)
 FLUSHER = "status-flusher"  # the flusher's child name (task runners are named by task id)
@@ -112,16 +122,6 @@ class _Started:
     """A task on its way got to RUNNING, or ended, or waits at READY as desired."""
 
     task_id: str
-
-
-class Phase(enum.Enum):
-    """Where a task's runner is."""
-
-    HELD = "held"  # from disk, not started yet: waits for a manager's full set
-    QUEUED = "queued"  # waits its turn to start
-    STARTED = "started"  # a runner runs it (or is restarted after a crash)
-    SETTLED = "settled"  # finished before any runner ran: holds no thread
-    DONE = "done"  # terminal; its runner ended (a removal starts one to remove it)
 
 
 @dataclass(frozen=True)
@@ -314,14 +314,10 @@ class Worker(SupervisedActor):
         return None
 
     # -- reconciliation -----------------------------------------------------------------
-    def _initial_status(self, task: Task, persisted: TaskStatus | None) -> TaskStatus:
-        candidates = [task.status] + ([persisted] if persisted is not None else [])
-        return max(candidates, key=lambda status: (status.state, status.timestamp))
-
     def _add(self, task: Task, persisted: TaskStatus | None, *, held: bool = False) -> None:
         book = self._require_book()
         book.put_task(task)
-        status = self._initial_status(task, persisted)
+        status = initial_status(task, persisted)
         if book.status(task.id) is None:
             book.update(task.id, status)
         runner = _Runner(task=task, phase=Phase.HELD if held else Phase.QUEUED)
@@ -355,16 +351,15 @@ class Worker(SupervisedActor):
             return
         runner.removing = True
         self._free_slot(task_id)  # its slot: a removed task is not on its way any more
-        if runner.phase is Phase.STARTED:
-            self._tell_runner(runner, RemoveTask())  # a crashed one restarts removing
-            return
         status = book.status(task_id) or runner.task.status
-        if status.state < TaskState.ACCEPTED or runner.phase is Phase.SETTLED:
-            # never reported on (so never prepared), or settled before ACCEPTED: no container
+        todo = removal(runner.phase, status.state)  # runner_rules.py
+        if todo is Removal.TELL_RUNNER:
+            self._tell_runner(runner, RemoveTask())  # a crashed one restarts removing
+        elif todo is Removal.FORGET:
             self._runners.pop(task_id, None)
             book.forget_status(task_id)
-        elif runner.phase in (Phase.HELD, Phase.DONE):
-            self._enqueue(runner)  # a container may be there: a runner removes it
+        elif todo is Removal.QUEUE_RUNNER:
+            self._enqueue(runner)
 
     def _tell_runner(self, runner: _Runner, message: object) -> None:
         if runner.ref is None:
@@ -438,8 +433,7 @@ class Worker(SupervisedActor):
         if task_id not in self._starting:
             return
         runner = self._runners.get(task_id)
-        parked = runner is not None and runner.task.desired_state < TaskState.RUNNING
-        if status.state >= TaskState.RUNNING or (parked and status.state >= TaskState.READY):
+        if reached_start(status.state, runner.task.desired_state if runner else None):
             self._tell_self(_Started(task_id))
 
     def _settle(self, runner: _Runner) -> bool:
@@ -447,24 +441,20 @@ class Worker(SupervisedActor):
         task to stop: controller.py). Its status is recorded; a removed one is forgotten."""
         book = self._require_book()
         task_id = runner.task.id
-        status = book.status(task_id) or runner.task.status
-        if status.state >= TaskState.ACCEPTED:
-            return False  # reported on before: inspected first
-        decision = step(
-            desired=runner.task.desired_state,
-            status=status,
-            outcome=None,
+        settled = settle(
+            runner.task,
+            book.status(task_id) or runner.task.status,
             removing=runner.removing,
             now=self._wall_clock(),
             prepare_refuses_started=self.executor.prepare_refuses_started,
         )
-        if decision.action is not None or not decision.status.state.is_terminal:
+        if settled is None:
             return False
-        if decision.finished:
+        if settled.forget:
             self._runners.pop(task_id, None)
             book.forget_status(task_id)
             return True
-        book.update(task_id, decision.status)
+        book.update(task_id, settled.status)
         runner.phase = Phase.SETTLED
         return True
 
@@ -509,25 +499,19 @@ class Worker(SupervisedActor):
             return
         runner.ref = None
         supervision_metrics.CRASHES.labels("worker", "task-runner").inc()
-        now = self._clock()
-        runner.crashes.append(now)
-        while runner.crashes and runner.crashes[0] < now - self._crash_window:
-            runner.crashes.popleft()
-        error = f"{type(exit_.error).__name__}: {exit_.error}"
-        cause = exit_.error.__cause__
-        if cause is not None:
-            error = f"{error} ({type(cause).__name__}: {cause})"
-        if len(runner.crashes) > self._max_crashes:
+        crashes = recent_crashes(runner.crashes, self._clock(), self._crash_window)
+        error = describe_crash(exit_.error)
+        if crashes > self._max_crashes:
             self._log.error("worker.task.runner.gave_up", task_id=exit_.name, error=error)
             self._give_up(runner, error)
             return
-        delay = self._backoff.delay(len(runner.crashes))
+        delay = self._backoff.delay(crashes)
         self._log.warning(
             "worker.task.runner.crashed",
             task_id=exit_.name,
             error=error,
             delay=delay,
-            attempt=len(runner.crashes),
+            attempt=crashes,
         )
         due = _RestartRunner(exit_.name, runner.incarnation)
         supervision_metrics.RESTARTS.labels("worker", "task-runner").inc()
@@ -538,17 +522,9 @@ class Worker(SupervisedActor):
         task_id = runner.task.id
         self._free_slot(task_id)
         status = book.status(task_id) or runner.task.status
-        if not status.state.is_terminal:
-            book.update(
-                task_id,
-                replace(
-                    status,
-                    state=TaskState.FAILED,
-                    message="failed",
-                    err=f"task runner crashed repeatedly: {error}",
-                    timestamp=self._wall_clock(),
-                ),
-            )
+        failed = failed_by_crashes(status, error, self._wall_clock())
+        if failed is not None:
+            book.update(task_id, failed)
         if runner.removing:
             self._runners.pop(task_id, None)
             book.forget_status(task_id)
@@ -567,48 +543,6 @@ class Worker(SupervisedActor):
 
     def _sweep(self, book: StatusBook) -> None:
         try:
-            self._sweep_once(book)
+            remove_orphans(self.executor, book, self._log)
         except BaseException as exc:  # a bug (the executor's errors are logged below)
             self._tell_self(_SweepCrashed(exc))
-
-    def _sweep_once(self, book: StatusBook) -> None:
-        try:
-            found = self.executor.list_tasks()
-        except Exception as exc:
-            self._log.warning("worker.orphans.list_failed", error=str(exc))
-            return
-        for task_id in found:
-            if task_id in book.task_ids() or book.status(task_id) is not None:
-                continue
-            try:
-                self.executor.remove_orphan(task_id)
-                self._log.info("worker.orphan.removed", task_id=task_id)
-            except Exception as exc:
-                self._log.warning("worker.orphan.remove_failed", task_id=task_id, error=str(exc))
-
-
-class WorkerSink:
-    """An ``AssignmentSink`` over a running ``Worker``: assignments are told (never block),
-    statuses asked with a timeout. ``ref`` may be a callable returning the current ref
-    (e.g. ``lambda: directory.get("worker")``) so a restarted worker is found."""
-
-    def __init__(
-        self,
-        ref: pykka.ActorRef[Any] | Callable[[], pykka.ActorRef[Any]],
-        *,
-        timeout: float = 5.0,
-    ) -> None:
-        self._ref = ref
-        self._timeout = timeout
-
-    def _current(self) -> pykka.ActorRef[Any]:
-        return self._ref if isinstance(self._ref, pykka.ActorRef) else self._ref()
-
-    def apply_assignments(self, full: bool, tasks: Sequence[Task], removed: Sequence[str]) -> None:
-        self._current().proxy().apply_assignments(full, tuple(tasks), tuple(removed))
-
-    def current_statuses(self) -> Sequence[tuple[str, TaskStatus]]:
-        result: Sequence[tuple[str, TaskStatus]] = (
-            self._current().proxy().current_statuses().get(timeout=self._timeout)
-        )
-        return result

@@ -78,7 +78,8 @@ from actors.worker.executors.process_sandbox import ProcessSandbox
 from actors.worker.mesh import IngressHolder, Mesh
 from actors.worker.resources import TaskResources
 from actors.worker.task_files import TaskFiles, default_files_root
-from actors.worker.worker import Worker, WorkerSink
+from actors.worker.worker import Worker
+from actors.worker.worker_sink import WorkerSink
 from api.enums import NodeRole
 from api.objects import NodeDescription, TaskStatus
 from transport.source import source_host
