@@ -50,7 +50,10 @@ class SessionStream:
         self._reader.start()
 
     def join(self, timeout: float) -> None:
-        self._reader.join(timeout=timeout)
+        """Wait for the reader to end; nothing to wait for if it never started (the agent
+        stopped before the session began)."""
+        if self._reader.ident is not None:
+            self._reader.join(timeout=timeout)
 
     def wake(self) -> None:
         """End the session thread's wait for a frame now (statuses are waiting)."""
