@@ -54,7 +54,7 @@ from actors.store import MemoryStore, StoreError, WriteTx, nodes
 from actors.worker.executors.base import Executor, ExecutorError
 from actors.worker.executors.process_sandbox import ProcessSandbox
 from actors.worker.task_files import default_files_root
-from actors.worker.worker import WorkerSink
+from actors.worker.worker_sink import WorkerSink
 from api.enums import NodeRole
 from api.objects import Task
 from api.schema.control import CONTROL_CLUSTER_LEAVE

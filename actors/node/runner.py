@@ -9,13 +9,11 @@ as SwarmKit's node does).
 Rules:
 - One owner of the state dir: `run` makes it private, locks it (`StateDirLock`) before
   anything is read or written, and releases the lock once, on every way out.
-- Start-up, in order (actors/node/startup/): the key store opened first (a locked
-  manager serves only ``swarmctl unlock`` until unlocked, and accepts a right key only
-  while every port it is to bind is free; a stop meanwhile ends `run` with 0); the
-  node's place in the cluster (init, join or resume: `prepare_node`); a manager's keys at
-  rest (``--force-new-cluster`` rewrites its Raft group first); the executor and the
-  process sandbox. Then the tree of the role the certificate names (actors/node/tree/:
-  `ManagerParts` or `WorkerParts` under a `Node`).
+- Start-up, in order (actors/node/startup/sequence.py): the key store opened first (a
+  locked manager serves only ``swarmctl unlock`` until unlocked; a stop meanwhile ends
+  `run` with 0); the node's place in the cluster (init, join or resume); a manager's keys
+  at rest; the executor and the process sandbox. Then the tree of the role the
+  certificate names (actors/node/tree/: `ManagerParts` or `WorkerParts` under a `Node`).
 - Then `run` waits, on its own thread, for a stop (`request_stop`: a signal, exit 0; the
   tree's escalation, exit 1) or a role change (a renewed certificate of the other role,
   told by the renewer, which must not block: the restart happens here, not on it).
@@ -56,7 +54,6 @@ Rules:
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -64,49 +61,21 @@ from dataclasses import replace
 from typing import Final
 
 from actors import log
-from actors.ca.node_certs import NodeCertificates, load_node_certs, node_certs_exist
+from actors.ca.node_certs import NodeCertificates, load_node_certs
 from actors.ca.node_identity import NodeIdentity, ensure_private_dir, read_node_id
 from actors.node.config import NodeConfig
-from actors.node.leaving import (
-    LeaveDesk,
-    LeaveRequest,
-    LeavingNode,
-    leave_while_locked,
-    task_dirs,
-)
-from actors.node.startup.at_rest import (
-    AtRest,
-    LeftWhileLocked,
-    StoppedWhileLocked,
-    hand_over_to_worker,
-    open_at_rest,
-    prepare_at_rest,
-)
-from actors.node.startup.keys import NodeKeysError
-from actors.node.startup.listeners import check_listeners, node_listeners
-from actors.node.startup.security import (
-    INIT_FILE,
-    InitialCluster,
-    NodeStartup,
-    prepare_node,
-    read_managers,
-    refuse_foreign_join,
-)
-from actors.node.startup.state_dir import (
-    StateDirLock,
-    load_or_create_raft_id,
-    remove_manager_state,
-)
-from actors.node.tree.endpoints import software_version
+from actors.node.leaving import LeaveDesk, LeaveRequest, LeavingNode, leave_while_locked, task_dirs
+from actors.node.startup.at_rest import AtRest, LeftWhileLocked, StoppedWhileLocked
+from actors.node.startup.security import INIT_FILE, InitialCluster, NodeStartup, read_managers
+from actors.node.startup.sequence import choose_executor, open_node, process_sandbox, promoted_keys
+from actors.node.startup.state_dir import StateDirLock, remove_manager_state
 from actors.node.tree.host_info import describe_host
 from actors.node.tree.manager_parts import ManagerParts
 from actors.node.tree.node import Node, NodeParts
 from actors.node.tree.worker_parts import PartsSetup, WorkerParts
-from actors.worker.executors import default_executor_kind, make_executor
-from actors.worker.executors.process_policy import choose_process_user
-from actors.worker.executors.process_sandbox import ProcessSandbox, prepare_sandbox
+from actors.worker.executors import make_executor
+from actors.worker.executors.process_sandbox import ProcessSandbox
 from api.enums import NodeRole
-from transport.source import source_host
 
 __all__ = ["NodeRunner"]
 
@@ -202,90 +171,16 @@ class NodeRunner:
         return self._exit_code
 
     def _start_up(self) -> tuple[NodeStartup, AtRest | None]:
+        """The start-up sequence (actors/node/startup/sequence.py)."""
         config = self.config
-        state_dir = config.state_dir
-        joining = bool(config.join_addr)
-        # a token for another cluster is refused now, not after a locked manager's unlock
-        refuse_foreign_join(state_dir, config.join_token)
-        # a manager's private keys may be in its key store: open (unlock) it first
-        keys = open_at_rest(
-            state_dir,
-            config.listen_control_api,
-            autolock=config.autolock and not joining,
-            init=not node_certs_exist(state_dir) and not joining,
-            stop=self._stop,
-            version={"version": software_version()},
-            # only a manager holds a key store, locked or not
-            preflight=lambda: check_listeners(node_listeners(config, NodeRole.MANAGER)),
-            leave=self._leave_while_locked,
-        )
-        startup = prepare_node(
-            state_dir,
-            hostname=config.hostname,
-            advertise_addr=config.advertise_addr,
-            join_addr=config.join_addr,
-            join_token=config.join_token,
-            keys=keys,
-            source=source_host(config.listen_remote_api),
+        startup, at_rest = open_node(
+            config, stop=self._stop, leave_while_locked=self._leave_while_locked
         )
         self.identity = startup.identity
-        log.set_node_id(startup.identity.node_id)
-        at_rest: AtRest | None = None
-        if startup.role is NodeRole.MANAGER:  # every manager has a Raft log
-            at_rest = self._manager_keys(startup)
-        else:
-            if startup.keys is not None:  # demoted before its worker start removed the store
-                hand_over_to_worker(state_dir, startup.keys)
-            for flag in ("autolock", "force_new_cluster"):
-                if getattr(config, flag):
-                    _log.warning("node.flag.ignored", flag=flag, reason="not a manager")
-        self._executor = self._choose_executor()
-        self._sandbox = self._process_sandbox(startup.identity.node_id)
+        self._executor = choose_executor(config.executor)
+        self._sandbox = process_sandbox(config, self._executor, startup.identity.node_id)
         config.remote_bind  # noqa: B018 - validates the address before the tree is built
         return startup, at_rest
-
-    def _manager_keys(self, startup: NodeStartup) -> AtRest:
-        """A manager's keys at rest (actors/node/startup/at_rest.py), already opened (and
-        unlocked) or created by `open_at_rest` and `prepare_node`; a joined manager's keys
-        follow the cluster's autolock once its store holds the Cluster object."""
-        config = self.config
-        if config.autolock and startup.mode == "join":
-            _log.warning(
-                "node.autolock.ignored", reason="only at init: use swarmctl cluster update"
-            )
-        if startup.keys is None:
-            raise NodeKeysError(f"the manager in {config.state_dir} has no key store")
-        raft_id = load_or_create_raft_id(config.state_dir) if config.force_new_cluster else None
-        return prepare_at_rest(
-            config.state_dir,
-            startup.keys,
-            init=startup.mode == "init",
-            force_new_cluster_id=raft_id,
-        )
-
-    def _choose_executor(self) -> str:
-        executor = self.config.executor
-        if executor is None:
-            executor = default_executor_kind()
-            _log.info("node.executor.chosen", executor=executor, reason="default")
-        else:
-            _log.info("node.executor.chosen", executor=executor, reason="--executor")
-        return executor
-
-    def _process_sandbox(self, node_id: str) -> ProcessSandbox | None:
-        """Where and as whom process tasks run (None for another executor); raises
-        `ProcessUserRefused` (a usage error) or `ProcessSandboxError`."""
-        config, executor = self.config, self._executor
-        user = choose_process_user(config.process_user, euid=os.geteuid(), executor=executor)
-        if executor != "process":
-            return None
-        sandbox = prepare_sandbox(user, state_dir=config.state_dir, node_id=node_id)
-        _log.info(
-            "node.process.sandbox",
-            user=sandbox.user.name if sandbox.user is not None else None,
-            work_root=str(sandbox.work_root),
-        )
-        return sandbox
 
     def _log_started(self, startup: NodeStartup) -> None:
         node, config = self.node, self.config
@@ -389,8 +284,8 @@ class NodeRunner:
         state_dir = self.config.state_dir
         node_id = read_node_id(state_dir)
         log.set_node_id(node_id)
-        self._executor = self._choose_executor()
-        sandbox = self._process_sandbox(node_id)
+        self._executor = choose_executor(self.config.executor)
+        sandbox = process_sandbox(self.config, self._executor, node_id)
         executor = make_executor(
             self._executor, state_dir=state_dir, node_id=node_id, sandbox=sandbox
         )
@@ -483,7 +378,7 @@ class NodeRunner:
             )
             at_rest: AtRest | None = None
             if role is NodeRole.MANAGER:
-                prepared = self._promoted(startup)
+                prepared = promoted_keys(self.config, startup, self._stop)
                 if prepared is None:
                     return False  # stopped while waiting for the keys
                 startup, at_rest = prepared
@@ -495,23 +390,3 @@ class NodeRunner:
             return False
         self.restarts += 1
         return True
-
-    def _promoted(self, startup: NodeStartup) -> tuple[NodeStartup, AtRest] | None:
-        """A promotion: a new key store (unlocked; the cluster's autolock setting rewraps
-        it once the store holds the Cluster object). None: stopped meanwhile."""
-        state_dir = self.config.state_dir
-        try:
-            keys = open_at_rest(
-                state_dir,
-                self.config.listen_control_api,
-                autolock=False,
-                init=True,
-                stop=self._stop,
-                version={"version": software_version()},
-            )
-        except StoppedWhileLocked:
-            return None
-        if keys is None:
-            raise NodeKeysError(f"no key store was created in {state_dir}")
-        promoted = replace(startup, keys=keys)
-        return promoted, prepare_at_rest(state_dir, keys, init=False, force_new_cluster_id=None)

@@ -3,25 +3,22 @@
 Each session runs on a thread of its own (the first started in ``on_start``; the one
 running is closed in ``on_stop``): connect to a manager with CURVE (the node's key pair,
 the manager's server key), open a ``dispatcher.session`` stream (read by one more thread,
-since the stream blocks), and then, until the session breaks:
+since the stream blocks: agent_stream.py), and then, until the session breaks:
 
 - hand the first frame (the full assignment set) and every later frame (changes) to the
   ``AssignmentSink`` (the worker), from this thread, after giving what the frame's tasks
-  need (networks, registry credentials) to the ``TaskResources`` the executor reads, and
-  putting the secrets and configs the frame brings into the node's ``DependencyStore``
-  (memory only), so a task's objects are there before its executor prepares it; their
-  ids (never their data) are logged as ``agent.dependencies.received``;
+  need to the ``TaskResources`` and the secrets and configs it brings to the node's
+  ``DependencyStore`` (agent_frames.py ``FrameApplier``, which states the order);
 - heartbeat at the period the dispatcher names in each reply;
-- send queued status updates (``StatusOutbox``, the ``StatusReporter`` the worker holds) in
-  batches of up to ``max_status_batch``, coalesced per task: at once when the outbox goes
-  from empty to holding some (it wakes the session thread; the worker's status book has
-  batched them already), and those that queued meanwhile after each batch's reply; one
-  batch is in flight at a time and its reply is awaited beside the heartbeats, so a
-  batch the manager is slow to judge never holds a heartbeat back;
+- send queued status updates (agent_calls.py ``StatusOutbox``, the ``StatusReporter`` the
+  worker holds) in batches of up to ``max_status_batch``, coalesced per task: at once
+  when the outbox goes from empty to holding some (it wakes the session thread; the
+  worker's status book has batched them already), and those that queued meanwhile after
+  each batch's reply; one batch is in flight at a time and its reply is awaited beside
+  the heartbeats, so a batch the manager is slow to judge never holds a heartbeat back;
 - on a new session, first requeue the sink's ``current_statuses()``;
-- build the routing mesh's table from the frames' changes (mesh_table.py ``NodeTable``;
-  a change out of step ends the session, so the next one brings a full table) and pass
-  each table to ``on_ingress`` (a manager of the earlier version sends it whole);
+- build the routing mesh's table from the frames' changes and pass each table to
+  ``on_ingress`` (``FrameApplier``);
 - pass the node's role each frame (the session's first, and one as soon as the role
   changed) and each heartbeat reply names to ``on_role`` (the node's renewer renews its
   certificate when it differs: promotion, demotion) and each manager list a frame brings
@@ -41,22 +38,21 @@ A session breaks when the stream ends or fails, its connection drops or is refus
 client watches it: a manager killed is noticed at once, not at the next heartbeat, and
 one that no longer listens fails the attempt at once, not after ``connect_timeout``), a
 heartbeat fails or times out, or a status batch fails (one answered busy or not in time
-is put back and sent again later: session.py); the session thread then ends and tells the actor,
-which waits an exponential backoff with jitter on the supervisor's timer (``ctx.timer``)
-and starts a session with the next manager of the list the dispatcher sent last
-(actors/worker/session.py). Statuses not sent are kept for the next session. An
-unexpected error in a session thread crashes the actor, so its supervisor restarts it.
+is put back and sent again later: agent_calls.py, session.py); the session thread then
+ends and tells the actor, which waits an exponential backoff with jitter on the
+supervisor's timer (``ctx.timer``) and starts a session with the next manager of the list
+the dispatcher sent last (actors/worker/session.py). Statuses not sent are kept for the
+next session. An unexpected error in a session thread crashes the actor, so its
+supervisor restarts it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import queue
 import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -64,38 +60,39 @@ import pykka
 
 from actors.backoff import Backoff
 from actors.dispatcher.core import NODE_REMOVED
-from actors.dispatcher.spec_tables import HeldSpecs
 from actors.dispatcher.wire import (
-    SESSION,
-    SESSION_HEARTBEAT,
-    SESSION_STATUS,
     ManagerAddress,
     SessionFrame,
-    encode_session_request,
-    encode_status_updates,
-    parse_frame,
 )
 from actors.log import get_logger
 from actors.supervised import Cancel, ChildContext, SupervisedActor, ThreadTimer, Timer
+from actors.worker.agent_calls import (
+    ManagerBusy,
+    NodeRemoved,
+    SessionEnded,
+    StatusCall,
+    StatusOutbox,
+    heartbeat,
+    send_statuses,
+    status_answered,
+)
+from actors.worker.agent_frames import FrameApplier
+from actors.worker.agent_stream import SessionStream
 from actors.worker.dependencies import DependencyStore
 from actors.worker.interfaces import AssignmentSink
-from actors.worker.mesh_table import NodeTable
 from actors.worker.resources import TaskResources
 from actors.worker.session import (
     BUSY_RETRY,
     SESSION_BACKOFF,
     ManagerRotation,
-    StatusCoalescer,
     backoff_step,
     statuses_to_resend,
 )
-from api.codec_objects import ObjectDecodeError
-from api.errors import ErrorCode, HandshakeRefused, RemoteError, RequestTimeout, TransportError
-from api.objects import NodeDescription, TaskStatus
+from api.objects import NodeDescription
 from transport.client import Client
 from transport.keys import KeyPair
 
-__all__ = ["REMOVED_MESSAGE", "Agent", "AgentState", "StatusOutbox"]
+__all__ = ["REMOVED_MESSAGE", "Agent", "AgentState"]
 
 REMOVED_MESSAGE: Final = (
     "this node was removed from the cluster (swarmctl node rm): every manager refuses its "
@@ -104,43 +101,6 @@ REMOVED_MESSAGE: Final = (
 )
 
 _log = get_logger("agent")
-_END: Final = object()
-_WAKE: Final = object()  # put on a session's frame queue: statuses are waiting
-_FOREVER: Final = 365 * 24 * 3600.0  # a session stream has no per-frame deadline
-
-
-class StatusOutbox:
-    """The agent's ``StatusReporter``: thread-safe, never blocks; queues and coalesces.
-    ``on_pending`` (set by the session) is called when it goes from empty to holding some."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending = StatusCoalescer()
-        self._on_pending: Callable[[], None] | None = None
-
-    def set_on_pending(self, callback: Callable[[], None] | None) -> None:
-        with self._lock:
-            self._on_pending = callback
-
-    def report_status(self, updates: Sequence[tuple[str, TaskStatus]]) -> None:
-        with self._lock:
-            was_empty = not len(self._pending)
-            self._pending.add(updates)
-            wake = self._on_pending if was_empty and len(self._pending) else None
-        if wake is not None:
-            wake()
-
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._pending)
-
-    def take(self, limit: int) -> list[tuple[str, TaskStatus]]:
-        with self._lock:
-            return self._pending.take(limit)
-
-    def requeue(self, updates: Sequence[tuple[str, TaskStatus]]) -> None:
-        with self._lock:
-            self._pending.requeue(updates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,27 +109,6 @@ class AgentState:
     manager: str  # address of the manager in use (or being tried)
     session_id: str
     sessions_opened: int
-
-
-class _SessionEnded(Exception):
-    """The current session is over; the reason is the message."""
-
-
-class _ManagerBusy(Exception):
-    """The manager answered a heartbeat or status batch ``busy``, or a status batch got no
-    reply in time: the session stays, the call is made again later."""
-
-
-@dataclass(frozen=True, slots=True)
-class _StatusCall:
-    """A status batch sent, and its reply to come."""
-
-    batch: list[tuple[str, TaskStatus]]
-    reply: Future[dict[str, Any]]
-
-
-class _Removed(_SessionEnded):
-    """The manager refused this node: it was removed from the cluster."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,15 +156,8 @@ class Agent(SupervisedActor):
         on_ingress: Callable[[Any], None] | None = None,
     ) -> None:
         super().__init__(ctx)
-        self._on_ingress = on_ingress  # the routing mesh's table (actors/worker/mesh.py)
-        self._mesh_table = NodeTable()  # as this session's changes build it
-        self._held_specs = HeldSpecs()  # the task specs this session's frames gave
-        self._resources = resources
         self._on_removed = on_removed
         self._refresh_managers = refresh_managers
-        self._on_role = on_role
-        self._on_ca = on_ca
-        self._on_managers = on_managers
         self._node_id = node_id
         self._source = source  # the local address sessions leave from (transport.source)
         self._keypair = keypair
@@ -234,6 +166,16 @@ class Agent(SupervisedActor):
         self._description = description
         self.statuses = statuses if statuses is not None else StatusOutbox()
         self.dependencies = dependencies if dependencies is not None else DependencyStore()
+        self._applier = FrameApplier(
+            sink=sink,
+            dependencies=self.dependencies,
+            rotation=self._rotation,
+            resources=resources,
+            on_role=on_role,
+            on_ca=on_ca,
+            on_managers=on_managers,
+            on_ingress=on_ingress,
+        )
         self._connect_timeout = connect_timeout
         self._request_timeout = request_timeout
         self._flush_interval = flush_interval
@@ -365,30 +307,26 @@ class Agent(SupervisedActor):
         with self._lock:
             self._client = client
         self._set_state(manager=manager.addr, connected=False, session_id="")
-        frames: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._held_specs = HeldSpecs()
-        reader = threading.Thread(
-            target=self._read, args=(client, frames), name="agent-stream", daemon=True
-        )
+        stream = SessionStream(client, self._node_id, self._description)
         established = False
         _log.info("agent.session.connecting", manager=manager.addr)
         try:
             if self._halt.is_set():
                 return False
-            reader.start()
-            first = self._next_frame(frames, self._connect_timeout)
+            stream.start()
+            first = stream.next_frame(self._connect_timeout)
             if first is None:
-                raise _SessionEnded(f"no session within {self._connect_timeout}s")
+                raise SessionEnded(f"no session within {self._connect_timeout}s")
             established = True
-            self._serve(client, manager, first, frames)
-        except _SessionEnded as exc:
+            self._serve(client, manager, first, stream)
+        except SessionEnded as exc:
             _log.warning(
                 "agent.session.ended",
                 manager=manager.addr,
                 established=established,
                 reason=str(exc),
             )
-            if NODE_REMOVED in str(exc) or isinstance(exc, _Removed):
+            if NODE_REMOVED in str(exc) or isinstance(exc, NodeRemoved):
                 self._removed = True
             if self._removed:
                 _log.error("agent.node.removed", manager=manager.addr, error=REMOVED_MESSAGE)
@@ -396,55 +334,20 @@ class Agent(SupervisedActor):
             with self._lock:
                 self._client = None
             client.close()
-            reader.join(timeout=2.0)
+            stream.join(timeout=2.0)
             self._set_state(connected=False, session_id="")
         return established
-
-    def _read(self, client: Client, frames: queue.SimpleQueue[Any]) -> None:
-        body = encode_session_request(self._node_id, self._description)
-        try:
-            for frame in client.stream(SESSION, body, timeout=_FOREVER):
-                frames.put(frame)
-        except (TransportError, ObjectDecodeError) as exc:
-            frames.put(exc)
-        except Exception as exc:
-            frames.put(exc)
-        else:
-            frames.put(_END)
-
-    def _next_frame(self, frames: queue.SimpleQueue[Any], timeout: float) -> SessionFrame | None:
-        """The next frame within ``timeout`` (None if none came); _SessionEnded if the
-        stream ended, failed, or the manager closed the session."""
-        try:
-            item = frames.get(timeout=max(0.0, timeout))
-        except queue.Empty:
-            return None
-        if item is _WAKE:
-            return None
-        if item is _END:
-            raise _SessionEnded("the manager ended the stream")
-        if isinstance(item, HandshakeRefused):
-            raise _Removed(f"the manager refused this node: {item}")
-        if isinstance(item, BaseException):
-            raise _SessionEnded(f"session stream failed: {item}")
-        try:
-            frame = parse_frame(item, self._held_specs)
-        except (ObjectDecodeError, KeyError, ValueError) as exc:
-            raise _SessionEnded(f"undecodable session frame: {exc}") from None
-        if frame.closed is not None:
-            raise _SessionEnded(f"the manager closed the session: {frame.closed}")
-        return frame
 
     def _serve(
         self,
         client: Client,
         manager: ManagerAddress,
         first: SessionFrame,
-        frames: queue.SimpleQueue[Any],
+        stream: SessionStream,
     ) -> None:
         session_id = first.session_id
         period = first.heartbeat_period
-        self._managers_from(first)
+        self._applier.managers_from(first)
         opened = self._state.sessions_opened + 1
         self._set_state(connected=True, session_id=session_id, sessions_opened=opened)
         _log.info(
@@ -454,178 +357,68 @@ class Agent(SupervisedActor):
             tasks=len(first.tasks),
             heartbeat_period=round(period, 3),
         )
-        self._mesh_table = NodeTable()  # the first frame brings a full one
-        self._apply(first)
+        self._applier.new_session()  # the first frame brings a full mesh table
+        self._applier.apply(first)
         current = self._sink.current_statuses()
         self.statuses.requeue(statuses_to_resend(current, first.tasks if first.full else None))
-        self.statuses.set_on_pending(lambda: frames.put(_WAKE))
+        self.statuses.set_on_pending(stream.wake)
         try:
-            self._serve_frames(client, session_id, period, frames)
+            self._serve_frames(client, session_id, period, stream)
         finally:
             self.statuses.set_on_pending(None)
 
     def _serve_frames(
-        self, client: Client, session_id: str, period: float, frames: queue.SimpleQueue[Any]
+        self, client: Client, session_id: str, period: float, stream: SessionStream
     ) -> None:
         received = 1
         expected = 0  # frames the manager had sent at the previous heartbeat
         next_beat = self._clock() + period
         statuses_after = 0.0  # a batch answered busy or late waits BUSY_RETRY (session.py)
-        in_flight: _StatusCall | None = None  # one batch at a time, heartbeats beside it
+        in_flight: StatusCall | None = None  # one batch at a time, heartbeats beside it
         try:
             while not self._halt.is_set():
                 now = self._clock()
                 wait = next_beat - now
                 if self.statuses.pending() and in_flight is None:
                     wait = min(wait, max(0.0, statuses_after - now))
-                frame = self._next_frame(frames, min(wait, self._flush_interval))
+                frame = stream.next_frame(min(wait, self._flush_interval))
                 if frame is not None:
                     received += 1
-                    self._managers_from(frame)
-                    self._apply(frame)
+                    self._applier.managers_from(frame)
+                    self._applier.apply(frame)
                 if self._clock() >= next_beat:
                     if received < expected:  # a whole period later: those frames are lost
-                        raise _SessionEnded(
+                        raise SessionEnded(
                             f"session stream lost frames ({received} of {expected} received)"
                         )
                     try:
                         period, expected = self._heartbeat(client, session_id)
                         next_beat = self._clock() + period
-                    except _ManagerBusy:
+                    except ManagerBusy:
                         next_beat = self._clock() + BUSY_RETRY
                 if in_flight is not None and in_flight.reply.done():
                     call, in_flight = in_flight, None
                     try:
-                        self._status_answered(call)
-                    except _ManagerBusy:
+                        status_answered(call, self.statuses)
+                    except ManagerBusy:
                         statuses_after = self._clock() + BUSY_RETRY
                 idle = in_flight is None and self._clock() >= statuses_after
                 if idle and self.statuses.pending():
-                    in_flight = self._send_statuses(client, session_id, frames)
+                    in_flight = send_statuses(
+                        client,
+                        self.statuses,
+                        self._max_batch,
+                        self._node_id,
+                        session_id,
+                        stream.wake,
+                    )
         finally:
             if in_flight is not None:  # no answer: sent again by the next session
                 self.statuses.requeue(in_flight.batch)
-        raise _SessionEnded("agent stopping")
-
-    def _managers_from(self, frame: SessionFrame) -> None:
-        if not frame.managers:
-            return
-        changed = frame.managers != self._rotation.managers
-        self._rotation.update(frame.managers)
-        if changed and self._on_managers is not None:
-            self._notify(self._on_managers, frame.managers)
-
-    def _notify(self, hook: Callable[[Any], None], value: Any) -> None:
-        try:
-            hook(value)
-        except Exception as exc:  # the node's bookkeeping must not end the session
-            _log.warning("agent.hook.failed", error=repr(exc)[:200])
-
-    def _apply(self, frame: SessionFrame) -> None:
-        if frame.role is not None and self._on_role is not None:
-            self._notify(self._on_role, frame.role)
-        if frame.ingress is not None and self._on_ingress is not None:
-            self._notify(self._on_ingress, frame.ingress)
-        if frame.mesh is not None and self._on_ingress is not None:
-            try:
-                table = self._mesh_table.take(frame.mesh)
-            except ValueError as exc:  # out of step, or past the bounds
-                raise _SessionEnded(str(exc)) from None
-            self._notify(self._on_ingress, table)
-        if self._resources is not None:
-            self._resources.apply(
-                full=frame.full,
-                tasks=frame.tasks,
-                removed=frame.removed,
-                networks=frame.networks,
-                auths=frame.registry_auths,
-            )
-        self.dependencies.apply(
-            frame.full,
-            frame.secrets,
-            frame.secrets_removed,
-            frame.configs,
-            frame.configs_removed,
-        )
-        if frame.secrets or frame.configs or frame.secrets_removed or frame.configs_removed:
-            _log.info(  # ids only, never the data (and no key that logs redact: "secret")
-                "agent.dependencies.received",
-                full=frame.full,
-                received={
-                    "secrets": [s.id for s in frame.secrets],
-                    "configs": [c.id for c in frame.configs],
-                },
-                dropped={
-                    "secrets": list(frame.secrets_removed),
-                    "configs": list(frame.configs_removed),
-                },
-            )
-        try:
-            self._sink.apply_assignments(frame.full, frame.tasks, frame.removed)
-        except Exception as exc:
-            _log.exception("agent.assignments.failed", error=repr(exc))
-            raise _SessionEnded(f"the worker failed to take assignments: {exc!r}") from exc
+        raise SessionEnded("agent stopping")
 
     def _heartbeat(self, client: Client, session_id: str) -> tuple[float, int]:
         """The next period and the number of frames the manager has streamed so far."""
-        try:
-            reply = client.request(
-                SESSION_HEARTBEAT, {"node_id": self._node_id, "session_id": session_id}
-            )
-        except RemoteError as exc:
-            if exc.code == ErrorCode.BUSY:
-                raise _ManagerBusy from None
-            raise _SessionEnded(f"heartbeat failed: {exc}") from None
-        except TransportError as exc:
-            raise _SessionEnded(f"heartbeat failed: {exc}") from None
-        role = reply.get("role")
-        if role and self._on_role is not None:
-            self._notify(self._on_role, str(role))
-        trust = reply.get("ca")
-        if trust and self._on_ca is not None:
-            self._notify(self._on_ca, trust)
+        reply = heartbeat(client, self._node_id, session_id)
+        self._applier.heartbeat_said(reply)
         return float(reply["period"]), int(reply.get("frames", 0))
-
-    def _send_statuses(
-        self, client: Client, session_id: str, frames: queue.SimpleQueue[Any]
-    ) -> _StatusCall | None:
-        """Send the next status batch without waiting for its reply, which wakes the
-        session loop (``frames``); None if nothing was pending."""
-        batch = self.statuses.take(self._max_batch)
-        if not batch:
-            return None
-        body = {
-            "node_id": self._node_id,
-            "session_id": session_id,
-            "updates": encode_status_updates(batch),
-        }
-        try:
-            reply = client.request_async(SESSION_STATUS, body)
-        except TransportError as exc:
-            self.statuses.requeue(batch)
-            raise _SessionEnded(f"status batch failed: {exc}") from None
-        reply.add_done_callback(lambda _: frames.put(_WAKE))
-        return _StatusCall(batch, reply)
-
-    def _status_answered(self, call: _StatusCall) -> None:
-        """Judge a status batch's outcome: a batch answered busy or not in time is put
-        back (_ManagerBusy), any other failure ends the session (the batch put back)."""
-        try:
-            reply = call.reply.result()
-        except TransportError as exc:
-            self.statuses.requeue(call.batch)
-            if isinstance(exc, RemoteError) and exc.code == ErrorCode.BUSY:
-                raise _ManagerBusy from None
-            if isinstance(exc, RequestTimeout):
-                _log.warning("agent.status.late", updates=len(call.batch), error=str(exc))
-                raise _ManagerBusy from None
-            raise _SessionEnded(f"status batch failed: {exc}") from None
-        refused = reply.get("refused", [])
-        if refused:
-            _log.warning(
-                "agent.status.refused",
-                refused=len(refused),
-                first_task=refused[0]["task_id"],
-                reason=refused[0]["reason"],
-            )
-        _log.debug("agent.status.sent", updates=len(call.batch), accepted=reply.get("accepted"))

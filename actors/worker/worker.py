@@ -6,72 +6,81 @@ Rules:
   ``WorkerSink``) queues a runner for each new task, passes desired-state changes on, and
   tells removed tasks' runners to shut down and remove their container. A full set removes
   every task not in it.
-- Runners start from the queue ``start_chunk`` at a time, one mailbox message per chunk,
-  and at most ``max_starting`` tasks are on their way to RUNNING at once (the queue's
-  next waits for one to get there, or end), so thousands of assignments are thousands of
-  queue entries, not thousands of threads waiting for the engine; assignments that come
-  meanwhile are applied between chunks: a task removed, or whose
-  desired state became SHUTDOWN, while it waits in the queue is never started (a service
-  of 100,000 replicas removed 5 s after its creation left a backlog of thousands of
-  queued starts ahead of its removal). A task to stop that has no container is settled
-  without a runner (``controller.step`` decides it with no call): SHUTDOWN, and a removed
-  one forgotten.
+- Runners start from the queue (start_queue.py) ``start_chunk`` at a time, one mailbox
+  message per chunk, and at most ``max_starting`` tasks are on their way to RUNNING at
+  once (the queue's next waits for one to get there, or end), so thousands of
+  assignments are thousands of queue entries, not thousands of threads waiting for the
+  engine; assignments that come meanwhile are applied between chunks: a task removed,
+  or whose desired state became SHUTDOWN, while it waits in the queue is never started
+  (a service of 100,000 replicas removed 5 s after its creation left a backlog of
+  thousands of queued starts ahead of its removal). A task to stop that has no
+  container is settled without a runner (``controller.step`` decides it with no call):
+  SHUTDOWN, and a removed one forgotten. The decisions about a task's runner are pure:
+  runner_rules.py.
 - The actor never blocks: executor calls run in the runners' threads, disk writes and
   reports in the status flusher (a `PeriodicActor` running the status book's flushes on
   the supervisor's timer), the orphan sweep in a thread of its own. ``current_statuses``
   is answered from memory. A crash of the flusher or of the sweep crashes the worker.
-- Runners are supervised here: a crashed runner is restarted after a backoff and inspects
-  its container again (adopting it, never restarting it). More than ``max_runner_crashes``
-  crashes within ``runner_crash_window`` seconds fail the task instead.
+- Runners are supervised here (runner_supervision.py): a crashed runner is restarted
+  after a backoff and inspects its container again (adopting it, never restarting it).
+  More than ``max_runner_crashes`` crashes within ``runner_crash_window`` seconds fail
+  the task instead.
 - On start the worker loads its tasks and statuses from ``STATE_DIR`` and queues runners
   for those that had RUNNING or later (which re-adopt containers, never start one); the
   others (not started yet) are held until a manager's full set says they are still
   assigned, so a task whose service was removed while the node was down is never
-  started. Then it sweeps away containers of tasks it no longer holds. The sweep runs
-  again after every full assignment set. ``on_start`` starts no runner itself: a node
-  with thousands of tasks on disk starts its worker at once.
+  started. Then it sweeps away containers of tasks it no longer holds (orphans.py). The
+  sweep runs again after every full assignment set. ``on_start`` starts no runner
+  itself: a node with thousands of tasks on disk starts its worker at once.
 - On stop the runners are stopped, within ``stop_budget`` seconds in all; containers keep
-  running (a restarted worker adopts them).
+  running (a restarted worker adopts them). The agent and the node reach the worker
+  through a `WorkerSink` (worker_sink.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pykka
 
 from actors.log import get_logger
-from actors.metrics import supervisor as supervision_metrics
 from actors.periodic import PeriodicActor
-from actors.supervisor import (
-    Backoff,
-    ChildContext,
-    ChildExit,
-    Directory,
-    SupervisedActor,
-    ThreadTimer,
-    Timer,
-)
-from actors.worker.controller import step
+from actors.supervisor import Backoff, ChildContext, ChildExit, SupervisedActor, ThreadTimer, Timer
 from actors.worker.executors.base import Executor
 from actors.worker.interfaces import StatusReporter
+from actors.worker.orphans import remove_orphans
+from actors.worker.runner_rules import (
+    Phase,
+    Removal,
+    failed_by_crashes,
+    initial_status,
+    reached_start,
+    removal,
+    settle,
+)
+from actors.worker.runner_supervision import (
+    RUNNER_BACKOFF,
+    RestartRunner,
+    RunnerFinished,
+    RunnerIdle,
+    RunnerRecord,
+    RunnerSupervision,
+)
+from actors.worker.start_queue import StartQueue
 from actors.worker.state import WORKER_DIR, StateCipher, WorkerStateFile
 from actors.worker.status_book import StatusBook
-from actors.worker.task_runner import RemoveTask, TaskRunner, TaskUpdate
+from actors.worker.task_runner import RemoveTask, TaskUpdate
 from api.objects import Task, TaskStatus
 from api.task_state import TaskState
 
-__all__ = ["Worker", "WorkerSink"]
+__all__ = ["HelperCrashed", "Worker"]
 
-RUNNER_BACKOFF = Backoff(initial=0.2, maximum=10.0)
 FLUSHER = "status-flusher"  # the flusher's child name (task runners are named by task id)
 START_CHUNK = 64  # runners started per mailbox message
 # tasks on their way to RUNNING at once: a little over the docker executor's 10 engine
@@ -86,23 +95,6 @@ class HelperCrashed(RuntimeError):
 
 
 @dataclass(frozen=True)
-class _RestartRunner:
-    task_id: str
-    incarnation: int
-
-
-@dataclass(frozen=True)
-class _RunnerFinished:
-    task_id: str
-
-
-@dataclass(frozen=True)
-class _RunnerIdle:
-    task_id: str
-    incarnation: int
-
-
-@dataclass(frozen=True)
 class _StartQueued:
     pass
 
@@ -114,29 +106,9 @@ class _Started:
     task_id: str
 
 
-class Phase(enum.Enum):
-    """Where a task's runner is."""
-
-    HELD = "held"  # from disk, not started yet: waits for a manager's full set
-    QUEUED = "queued"  # waits its turn to start
-    STARTED = "started"  # a runner runs it (or is restarted after a crash)
-    SETTLED = "settled"  # finished before any runner ran: holds no thread
-    DONE = "done"  # terminal; its runner ended (a removal starts one to remove it)
-
-
 @dataclass(frozen=True)
 class _SweepCrashed:
     error: BaseException
-
-
-@dataclass
-class _Runner:
-    task: Task
-    phase: Phase = Phase.QUEUED
-    removing: bool = False
-    ref: pykka.ActorRef[Any] | None = None
-    incarnation: int = 0
-    crashes: deque[float] = field(default_factory=deque)
 
 
 class Worker(SupervisedActor):
@@ -161,12 +133,8 @@ class Worker(SupervisedActor):
         stop_budget: float = STOP_BUDGET,
     ) -> None:
         super().__init__(ctx)
-        self._start_chunk = start_chunk
-        self._max_starting = max_starting
-        self._starting: set[str] = set()  # task ids on their way to RUNNING
+        self._starts = StartQueue(start_chunk, max_starting)
         self._stop_budget = stop_budget
-        self._queue: deque[str] = deque()  # task ids whose runners wait to start
-        self._start_told = False  # a _StartQueued is in the mailbox
         self.executor = executor
         self.state_dir = Path(state_dir)
         self._state_cipher = state_cipher  # a manager's: its tasks are encrypted at rest
@@ -176,14 +144,21 @@ class Worker(SupervisedActor):
         self._wall_clock = wall_clock
         self._clock = clock or (ctx.clock if ctx is not None else time.monotonic)
         self._timer: Timer = timer or (ctx.timer if ctx is not None else ThreadTimer())
-        self._backoff = runner_backoff
-        self._max_crashes = max_runner_crashes
-        self._crash_window = runner_crash_window
-        self._runners: dict[str, _Runner] = {}
+        self._runners: dict[str, RunnerRecord] = {}
         self._book: StatusBook | None = None
         self._flusher: pykka.ActorProxy[PeriodicActor] | None = None
-        self._directory = Directory([])
         self._log = get_logger("worker", executor=executor.name)
+        self._children = RunnerSupervision(
+            executor=executor,
+            tell=self._tell_self,
+            clock=self._clock,
+            wall_clock=wall_clock,
+            timer=self._timer,
+            backoff=runner_backoff,
+            max_crashes=max_runner_crashes,
+            crash_window=runner_crash_window,
+            log=self._log,
+        )
 
     # -- lifecycle ----------------------------------------------------------------------
     def on_start(self) -> None:
@@ -195,7 +170,7 @@ class Worker(SupervisedActor):
         )
         state = book.load()
         self._book = book
-        self._flusher = PeriodicActor.start(self._helper_context(FLUSHER), book).proxy()
+        self._flusher = PeriodicActor.start(self._children.context(FLUSHER), book).proxy()
         held = 0
         for task in state.tasks.values():
             persisted = state.statuses.get(task.id)
@@ -207,23 +182,8 @@ class Worker(SupervisedActor):
 
     def on_stop(self) -> None:
         runners, self._runners = self._runners, {}
-        self._queue.clear()
-        futures = []
-        for runner in runners.values():
-            if runner.ref is not None:
-                with contextlib.suppress(pykka.ActorDeadError):
-                    futures.append(runner.ref.stop(block=False))
-        deadline = self._clock() + self._stop_budget  # for them all, not each
-        late = 0
-        for future in futures:
-            try:
-                future.get(timeout=max(0.0, deadline - self._clock()))
-            except pykka.Timeout:
-                late += 1
-            except Exception:  # a runner that died meanwhile is stopped too
-                pass
-        if late:
-            self._log.warning("worker.runners.stop_late", runners=late, budget=self._stop_budget)
+        self._starts.clear()
+        self._children.stop_all(runners.values(), self._stop_budget)
         flusher, self._flusher = self._flusher, None
         if flusher is not None:
             with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
@@ -292,7 +252,7 @@ class Worker(SupervisedActor):
             self._start_queued()
         elif isinstance(message, _Started):
             self._free_slot(message.task_id)
-        elif isinstance(message, _RunnerIdle):
+        elif isinstance(message, RunnerIdle):
             runner = self._runners.get(message.task_id)
             if runner is not None and runner.incarnation == message.incarnation:
                 self._free_slot(message.task_id)
@@ -300,12 +260,12 @@ class Worker(SupervisedActor):
                 runner.phase = Phase.DONE
                 if runner.removing:  # told to a runner already stopping
                     self._enqueue(runner)
-        elif isinstance(message, _RestartRunner):
+        elif isinstance(message, RestartRunner):
             runner = self._runners.get(message.task_id)
             due = runner is not None and runner.incarnation == message.incarnation
             if runner is not None and due and runner.ref is None:
                 self._start_runner(runner)
-        elif isinstance(message, _RunnerFinished):
+        elif isinstance(message, RunnerFinished):
             self._free_slot(message.task_id)
             runner = self._runners.pop(message.task_id, None)
             if runner is not None:
@@ -314,17 +274,13 @@ class Worker(SupervisedActor):
         return None
 
     # -- reconciliation -----------------------------------------------------------------
-    def _initial_status(self, task: Task, persisted: TaskStatus | None) -> TaskStatus:
-        candidates = [task.status] + ([persisted] if persisted is not None else [])
-        return max(candidates, key=lambda status: (status.state, status.timestamp))
-
     def _add(self, task: Task, persisted: TaskStatus | None, *, held: bool = False) -> None:
         book = self._require_book()
         book.put_task(task)
-        status = self._initial_status(task, persisted)
+        status = initial_status(task, persisted)
         if book.status(task.id) is None:
             book.update(task.id, status)
-        runner = _Runner(task=task, phase=Phase.HELD if held else Phase.QUEUED)
+        runner = RunnerRecord(task=task, phase=Phase.HELD if held else Phase.QUEUED)
         self._runners[task.id] = runner
         if not held:
             self._enqueue(runner)
@@ -355,18 +311,17 @@ class Worker(SupervisedActor):
             return
         runner.removing = True
         self._free_slot(task_id)  # its slot: a removed task is not on its way any more
-        if runner.phase is Phase.STARTED:
-            self._tell_runner(runner, RemoveTask())  # a crashed one restarts removing
-            return
         status = book.status(task_id) or runner.task.status
-        if status.state < TaskState.ACCEPTED or runner.phase is Phase.SETTLED:
-            # never reported on (so never prepared), or settled before ACCEPTED: no container
+        todo = removal(runner.phase, status.state)  # runner_rules.py
+        if todo is Removal.TELL_RUNNER:
+            self._tell_runner(runner, RemoveTask())  # a crashed one restarts removing
+        elif todo is Removal.FORGET:
             self._runners.pop(task_id, None)
             book.forget_status(task_id)
-        elif runner.phase in (Phase.HELD, Phase.DONE):
-            self._enqueue(runner)  # a container may be there: a runner removes it
+        elif todo is Removal.QUEUE_RUNNER:
+            self._enqueue(runner)
 
-    def _tell_runner(self, runner: _Runner, message: object) -> None:
+    def _tell_runner(self, runner: RunnerRecord, message: object) -> None:
         if runner.ref is None:
             return
         # A dead runner's exit report is on the way; the restarted one reads runner.task.
@@ -374,16 +329,6 @@ class Worker(SupervisedActor):
             runner.ref.tell(message)
 
     # -- helpers ------------------------------------------------------------------------
-    def _helper_context(self, name: str) -> ChildContext:
-        return ChildContext(
-            name=name,
-            incarnation=1,
-            peers=self._directory,
-            report_exit=self._report_exit,
-            clock=self._clock,
-            timer=self._timer,
-        )
-
     def _flush_soon(self) -> None:
         """From any thread (a runner reporting a status): flush without waiting."""
         flusher = self._flusher
@@ -392,163 +337,93 @@ class Worker(SupervisedActor):
                 flusher.poke()
 
     # -- runners ------------------------------------------------------------------------
-    def _enqueue(self, runner: _Runner) -> None:
+    def _enqueue(self, runner: RunnerRecord) -> None:
         runner.phase = Phase.QUEUED
-        self._queue.append(runner.task.id)
-        if not self._start_told:
-            self._start_told = True
+        if self._starts.push(runner.task.id):
             self._tell_self(_StartQueued())
 
     def _start_queued(self) -> None:
         """Start the next chunk of queued runners; the rest after the messages that came
         meanwhile (a removal supersedes a queued start)."""
-        self._start_told = False
+        starts = self._starts
+        starts.woken()
         started = 0
         book = self._require_book()
-        while self._queue and started < self._start_chunk:
-            runner = self._runners.get(self._queue[0])
+        while (task_id := starts.next()) is not None and started < starts.chunk:
+            runner = self._runners.get(task_id)
             if runner is None or runner.phase is not Phase.QUEUED or self._settle(runner):
-                self._queue.popleft()  # removed (or queued twice) meanwhile, or settled
+                starts.drop()  # removed (or queued twice) meanwhile, or settled
                 continue
-            status = book.status(runner.task.id) or runner.task.status
+            status = book.status(task_id) or runner.task.status
             on_its_way = not runner.removing and status.state < TaskState.RUNNING
-            if on_its_way and len(self._starting) >= self._max_starting:
+            if on_its_way and starts.full():
                 return  # the rest when one gets there (_Started)
-            self._queue.popleft()
+            starts.drop()
             if on_its_way:
-                self._starting.add(runner.task.id)
+                starts.on_its_way(task_id)
             self._start_runner(runner)
             started += 1
-        if self._queue and not self._start_told:
-            self._start_told = True
+        if starts.more():
             self._tell_self(_StartQueued())
 
     def _free_slot(self, task_id: str) -> None:
         """``task_id`` is no longer on its way to RUNNING: the queue's next may start."""
-        if task_id in self._starting:
-            self._starting.discard(task_id)
-            if self._queue and not self._start_told:
-                self._start_told = True
-                self._tell_self(_StartQueued())
+        if self._starts.free(task_id):
+            self._tell_self(_StartQueued())
 
     def _on_status(self, task_id: str, status: TaskStatus) -> None:
         """A runner's new status (on its thread): into the book, and a slot freed when the
         task got to RUNNING, ended, or waits at READY as desired."""
         self._require_book().update(task_id, status)
-        if task_id not in self._starting:
+        if not self._starts.is_starting(task_id):
             return
         runner = self._runners.get(task_id)
-        parked = runner is not None and runner.task.desired_state < TaskState.RUNNING
-        if status.state >= TaskState.RUNNING or (parked and status.state >= TaskState.READY):
+        if reached_start(status.state, runner.task.desired_state if runner else None):
             self._tell_self(_Started(task_id))
 
-    def _settle(self, runner: _Runner) -> bool:
+    def _settle(self, runner: RunnerRecord) -> bool:
         """Whether the task needs no runner: its first step takes no executor call (a new
         task to stop: controller.py). Its status is recorded; a removed one is forgotten."""
         book = self._require_book()
         task_id = runner.task.id
-        status = book.status(task_id) or runner.task.status
-        if status.state >= TaskState.ACCEPTED:
-            return False  # reported on before: inspected first
-        decision = step(
-            desired=runner.task.desired_state,
-            status=status,
-            outcome=None,
+        settled = settle(
+            runner.task,
+            book.status(task_id) or runner.task.status,
             removing=runner.removing,
             now=self._wall_clock(),
             prepare_refuses_started=self.executor.prepare_refuses_started,
         )
-        if decision.action is not None or not decision.status.state.is_terminal:
+        if settled is None:
             return False
-        if decision.finished:
+        if settled.forget:
             self._runners.pop(task_id, None)
             book.forget_status(task_id)
             return True
-        book.update(task_id, decision.status)
+        book.update(task_id, settled.status)
         runner.phase = Phase.SETTLED
         return True
 
-    def _start_runner(self, runner: _Runner, status: TaskStatus | None = None) -> None:
-        book = self._require_book()
-        task_id = runner.task.id
-        current = status or book.status(task_id) or runner.task.status
-        runner.phase = Phase.STARTED
-        runner.incarnation += 1
-        ctx = ChildContext(
-            name=task_id,
-            incarnation=runner.incarnation,
-            peers=self._directory,
-            report_exit=self._report_exit,
-            clock=self._clock,
-            timer=self._timer,
-        )
-        runner.ref = TaskRunner.start(
-            ctx,
-            runner.task,
-            current,
-            self.executor,
-            on_status=self._on_status,
-            on_finished=self._finished,
-            on_idle=lambda task_id, n=runner.incarnation: self._tell_self(_RunnerIdle(task_id, n)),
-            removing=runner.removing,
-            wall_clock=self._wall_clock,
-            timer=self._timer,
-        )
-
-    def _report_exit(self, exit_: ChildExit) -> None:
-        with contextlib.suppress(pykka.ActorDeadError):
-            self.actor_ref.tell(exit_)
-
-    def _finished(self, task_id: str) -> None:
-        with contextlib.suppress(pykka.ActorDeadError):
-            self.actor_ref.tell(_RunnerFinished(task_id))
+    def _start_runner(self, runner: RunnerRecord) -> None:
+        status = self._require_book().status(runner.task.id) or runner.task.status
+        self._children.start(runner, status, self._on_status)
 
     def _on_runner_exit(self, exit_: ChildExit) -> None:
         runner = self._runners.get(exit_.name)
         if runner is None or runner.incarnation != exit_.incarnation or exit_.error is None:
             return
         runner.ref = None
-        supervision_metrics.CRASHES.labels("worker", "task-runner").inc()
-        now = self._clock()
-        runner.crashes.append(now)
-        while runner.crashes and runner.crashes[0] < now - self._crash_window:
-            runner.crashes.popleft()
-        error = f"{type(exit_.error).__name__}: {exit_.error}"
-        cause = exit_.error.__cause__
-        if cause is not None:
-            error = f"{error} ({type(cause).__name__}: {cause})"
-        if len(runner.crashes) > self._max_crashes:
-            self._log.error("worker.task.runner.gave_up", task_id=exit_.name, error=error)
+        error = self._children.crashed(runner, exit_.error)
+        if error is not None:
             self._give_up(runner, error)
-            return
-        delay = self._backoff.delay(len(runner.crashes))
-        self._log.warning(
-            "worker.task.runner.crashed",
-            task_id=exit_.name,
-            error=error,
-            delay=delay,
-            attempt=len(runner.crashes),
-        )
-        due = _RestartRunner(exit_.name, runner.incarnation)
-        supervision_metrics.RESTARTS.labels("worker", "task-runner").inc()
-        self._timer.call_later(delay, lambda: self._tell_self(due))
 
-    def _give_up(self, runner: _Runner, error: str) -> None:
+    def _give_up(self, runner: RunnerRecord, error: str) -> None:
         book = self._require_book()
         task_id = runner.task.id
         self._free_slot(task_id)
         status = book.status(task_id) or runner.task.status
-        if not status.state.is_terminal:
-            book.update(
-                task_id,
-                replace(
-                    status,
-                    state=TaskState.FAILED,
-                    message="failed",
-                    err=f"task runner crashed repeatedly: {error}",
-                    timestamp=self._wall_clock(),
-                ),
-            )
+        failed = failed_by_crashes(status, error, self._wall_clock())
+        if failed is not None:
+            book.update(task_id, failed)
         if runner.removing:
             self._runners.pop(task_id, None)
             book.forget_status(task_id)
@@ -567,48 +442,6 @@ class Worker(SupervisedActor):
 
     def _sweep(self, book: StatusBook) -> None:
         try:
-            self._sweep_once(book)
+            remove_orphans(self.executor, book, self._log)
         except BaseException as exc:  # a bug (the executor's errors are logged below)
             self._tell_self(_SweepCrashed(exc))
-
-    def _sweep_once(self, book: StatusBook) -> None:
-        try:
-            found = self.executor.list_tasks()
-        except Exception as exc:
-            self._log.warning("worker.orphans.list_failed", error=str(exc))
-            return
-        for task_id in found:
-            if task_id in book.task_ids() or book.status(task_id) is not None:
-                continue
-            try:
-                self.executor.remove_orphan(task_id)
-                self._log.info("worker.orphan.removed", task_id=task_id)
-            except Exception as exc:
-                self._log.warning("worker.orphan.remove_failed", task_id=task_id, error=str(exc))
-
-
-class WorkerSink:
-    """An ``AssignmentSink`` over a running ``Worker``: assignments are told (never block),
-    statuses asked with a timeout. ``ref`` may be a callable returning the current ref
-    (e.g. ``lambda: directory.get("worker")``) so a restarted worker is found."""
-
-    def __init__(
-        self,
-        ref: pykka.ActorRef[Any] | Callable[[], pykka.ActorRef[Any]],
-        *,
-        timeout: float = 5.0,
-    ) -> None:
-        self._ref = ref
-        self._timeout = timeout
-
-    def _current(self) -> pykka.ActorRef[Any]:
-        return self._ref if isinstance(self._ref, pykka.ActorRef) else self._ref()
-
-    def apply_assignments(self, full: bool, tasks: Sequence[Task], removed: Sequence[str]) -> None:
-        self._current().proxy().apply_assignments(full, tuple(tasks), tuple(removed))
-
-    def current_statuses(self) -> Sequence[tuple[str, TaskStatus]]:
-        result: Sequence[tuple[str, TaskStatus]] = (
-            self._current().proxy().current_statuses().get(timeout=self._timeout)
-        )
-        return result

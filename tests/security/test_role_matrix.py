@@ -13,10 +13,10 @@ a removed node) and its answer checked against the rule written here:
     ZAP            no reply at all: the CURVE handshake was refused
 
 The handler names come from the tables the nodes serve (``endpoint_tables`` of
-actors/node/tree/manager_parts.py and worker_parts.py), so a handler added without a rule
-here fails the matrix. The control socket (``ipc://``, no CURVE) is no identity's to
-reach: its protection is its file mode; there every handler answers (a manager's) or
-refuses ``not_manager`` (a worker's).
+actors/node/tree/manager_parts.py, built in manager_tables.py, and worker_parts.py), so a
+handler added without a rule here fails the matrix. The control socket (``ipc://``, no
+CURVE) is no identity's to reach: its protection is its file mode; there every handler
+answers (a manager's) or refuses ``not_manager`` (a worker's).
 """
 
 from __future__ import annotations

@@ -202,6 +202,8 @@ CORES = [
             "actors/worker/executors/process_policy.py",
             "actors/worker/executors/health.py",
             "actors/worker/file_layout.py",
+            "actors/worker/runner_rules.py",
+            "actors/worker/start_queue.py",
         ),
         frozenset({"docker", "zmq", "pykka", "threading", "time", "socket", "requests", "os"}),
     ),

@@ -14,16 +14,19 @@ index. Its children, in start order (stopped in reverse):
              index, every handler authorized per message type (``authorize``: raft.*
              managers, dispatcher.* any node, ca.join anyone): Raft, the CA (join,
              renew), the dispatcher's sessions, ``raft.join``
-    events   the event watches of ``swarmctl events``, from this manager's own store
-             (actors/events/streams.py)
+    hello    the join-hello endpoint (remote port + 1, published key: ca.hello only)
+    engine   with --engine-api: the Docker Engine API (the shared parts' engine child),
+             bound before the control socket so a taken port fails the start first
     control  ipc:// ROUTER (file mode 0600): the control API, gated until this manager
              can serve it (actors/control/readiness.py); its node calls read Raft's
              membership from the raft child (`raft_view`); log subscriptions are served
              by the leader's log broker, relayed to it from the others (actors/logs/)
-    hello    the join-hello endpoint (remote port + 1, published key: ca.hello only)
+    events   the event watches of ``swarmctl events``, from this manager's own store
+             (actors/events/streams.py); after the control socket, so it stops first
     leader   the leader-only group (actors/node/tree/leader_group.py), started and
              stopped by Raft's leadership, with the membership keeper
-             (actors/node/membership/keeper.py) and the log broker (actors/logs/broker.py)
+             (actors/node/membership/keeper.py), the root CA rotation keeper
+             (actors/ca/rotation_keeper.py) and the log broker (actors/logs/broker.py)
     raftjoin the joiner (actors/node/membership/join.py): asks the leader to add this
              manager to Raft until it is a member
     keys     the keys at rest following the Cluster object (actors/node/startup/at_rest.py)
@@ -32,45 +35,34 @@ index. Its children, in start order (stopped in reverse):
 The admission index follows the store through the CA service's watch, started before the
 tree (`opening`) with this node's own certificate and its join's managers' seeded, so
 Raft traffic from them is authorized before the store has caught up.
+
+Beside this module: the endpoints' handler tables (actors/node/tree/manager_tables.py),
+the other parts' way to Raft through the `RaftHolder` (manager_raft.py: Raft's remote
+handlers, its membership view, the readiness state, the snapshot interval), and the
+metrics and web view (manager_views.py).
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any, Final
 
 import pykka
 
-from actors.ca.authorization import ClusterAdmission, authorize
+from actors.ca.authorization import ClusterAdmission
 from actors.ca.certs import CertificateError
 from actors.ca.join import HELLO_MAX_MESSAGE_SIZE, hello_address, hello_keypair
 from actors.ca.renewer import store_settings
 from actors.ca.rotation_keeper import RootRotationKeeper
 from actors.ca.service import CAService
-from actors.control import control_handlers
-from actors.control.cluster import cluster_handlers
-from actors.control.cluster_ca import ca_handlers
-from actors.control.engine_certs import engine_cert_handlers
-from actors.control.errors import ControlCode, ControlError
-from actors.control.raft_members import RaftView, live_manager_status, raft_view_of
-from actors.control.readiness import ReadinessGate, StartupState
-from actors.control.unlock import unlock_handlers
-from actors.dispatcher import DispatcherLink, dispatcher_handlers
+from actors.dispatcher import DispatcherLink
 from actors.events import EventStreams, EventStreamsActor
 from actors.log import get_logger
 from actors.logs.broker import LogBroker
-from actors.logs.handlers import log_control_handlers, log_remote_handlers
 from actors.logs.relay import LeaderRelay
-from actors.metrics.cluster import ClusterCollector
-from actors.metrics.raft import RaftCollector
-from actors.metrics.registry import Collector
-from actors.node.leaving import leave_handler
-from actors.node.membership.join import RAFT_JOIN, JoinAsker, RaftJoiner, raft_join_handler
+from actors.node.membership.join import JoinAsker, RaftJoiner
 from actors.node.membership.keeper import MembershipKeeper
-from actors.node.membership.leave import leave_refusal, manager_counts
 from actors.node.startup.at_rest import AtRest
 from actors.node.startup.security import manager_entry
 from actors.node.startup.state_dir import (
@@ -81,10 +73,7 @@ from actors.node.startup.state_dir import (
 )
 from actors.node.tree.endpoints import (
     HandlerFactory,
-    HandlerTable,
     endpoint_child,
-    version_handlers,
-    with_handlers,
 )
 from actors.node.tree.leader_group import (
     ActorSlot,
@@ -93,27 +82,27 @@ from actors.node.tree.leader_group import (
     Registration,
     leader_child,
 )
+from actors.node.tree.manager_raft import (
+    leader_id,
+    snapshot_interval,
+)
+from actors.node.tree.manager_tables import manager_endpoint_tables
+from actors.node.tree.manager_views import manager_collectors, manager_web_children
 from actors.node.tree.managers import ManagerDirectory
 from actors.node.tree.worker_parts import PartsSetup, SharedParts
 from actors.periodic import PeriodicActor
-from actors.proposal_errors import ProposalDropped
-from actors.raft_node.actor import RaftNode, RaftNodeActor, RaftStatus
+from actors.raft_node.actor import RaftNode, RaftNodeActor
 from actors.raft_node.peers import Peer
 from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
-from actors.store import MemoryStore, clusters, nodes
-from actors.supervisor import ChildSpec, Directory, start_actor
-from actors.web.child import web_child
+from actors.store import MemoryStore
+from actors.supervisor import ChildSpec, start_actor
 from api.enums import NodeRole
-from api.specs import RaftConfig
 from transport.auth import AdmitAll
-from transport.endpoint import Handler, Request, inline
 
-__all__ = ["ManagerParts", "snapshot_interval"]
+__all__ = ["ManagerParts"]
 
 RAFT_JOIN_TIMEOUT: Final = 50.0
-RAFT_HANDLERS: Final = ("raft.messages", "raft.propose", "raft.status")
-RAFT_VIEW_TIMEOUT: Final = 2.0  # seconds a control call waits for Raft's membership
 
 _log = get_logger("node")
 
@@ -248,13 +237,8 @@ class ManagerParts:
     def _log_relay(self) -> LeaderRelay:
         """This manager's way to the leader's log broker (actors/logs/relay.py)."""
         raft = self.raft
-
-        def leader() -> int:
-            node = raft.node
-            return node.leader_id if node is not None else 0
-
         return LeaderRelay(
-            leader,
+            lambda: leader_id(raft),
             self.directory.resolve_peer,
             self.identity.keypair,
             source=self.setup.source,
@@ -297,177 +281,10 @@ class ManagerParts:
         node.subscribe(self.switch)
         return node
 
-    def raft_handlers(self) -> dict[str, Handler]:
-        """Raft's entries for the remote endpoint, bound to whichever RaftNode runs now."""
-        holder = self.raft
-
-        def after() -> float | None:  # one for every name: a batch runs it once (inline)
-            node = holder.node
-            return node.run_handed_in() if node is not None else None
-
-        def delegate(name: str) -> Handler:
-            cache: dict[int, Handler] = {}
-
-            def handle(request: Request) -> Mapping[str, Any] | None:
-                node = holder.node
-                if node is None:
-                    request.error("unavailable", "raft is not running")
-                    return None
-                handler = cache.get(id(node))
-                if handler is None:
-                    cache.clear()
-                    handler = node.handlers()[name]
-                    # the node's inline handler's own function: its ``after`` runs once per
-                    # batch (below), not after every request
-                    handler = cache[id(node)] = getattr(handler, "fn", handler)
-                return handler(request)
-
-            return inline(handle, after=after)
-
-        return {name: delegate(name) for name in RAFT_HANDLERS}
-
     # -- handler tables -------------------------------------------------------------------
     def endpoint_tables(self) -> dict[str, HandlerFactory]:
         """What each endpoint serves, by endpoint name (tests/security reads them)."""
-        version = version_handlers(self.identity, self.role)
-        remote = with_handlers(version, self.remote_handlers)
-        admission = self.admission
-        return {
-            "remote": lambda peers: authorize(remote(peers), admission),
-            "control": with_handlers(
-                with_handlers(version, self.control_handlers), self.leave_handlers
-            ),
-            "hello": self.hello_handlers,
-        }
-
-    def remote_handlers(self, _peers: Directory) -> HandlerTable:
-        return {
-            **self.raft_handlers(),
-            **dispatcher_handlers(
-                self.dispatcher, self.admission.certified_node, self.ca.trust_summary
-            ),
-            **log_remote_handlers(self.log_broker.find, self.admission.certified_node),
-            **self.ca.handlers(),
-            RAFT_JOIN: raft_join_handler(
-                self.raft,
-                self.store,
-                self.admission,
-                self.directory.entries,
-                lambda: self.bootstrap_voters or (),
-            ),
-        }
-
-    def hello_handlers(self, _peers: Directory) -> HandlerTable:
-        return self.ca.hello_handlers()
-
-    def control_handlers(self, _peers: Directory) -> HandlerTable:
-        table = {
-            **control_handlers(self.store, raft_view=self.raft_view),
-            **cluster_handlers(self.store, rotate_token=self.ca.rotate_token),
-            **ca_handlers(self.store, rotate_root=self.ca.rotate_root),
-            **engine_cert_handlers(self.ca.engine_certificate),
-            **log_control_handlers(self.log_broker.find, self.log_relay),
-            "control.events": self.events.handler(),
-        }
-        # control.cluster.update takes autolock too (actors/control/unlock.py)
-        table = {**table, **unlock_handlers(self.store, table.get("control.cluster.update"))}
-        # calls made while this manager starts wait until it can serve them
-        return ReadinessGate(self.startup_state).guard(table)
-
-    def leave_handlers(self, _peers: Directory) -> HandlerTable:
-        """``swarm leave``, outside the readiness gate: a manager that knows no leader is
-        refused in Docker's words, and leaves with ``--force``."""
-        return leave_handler(self.setup.on_leave, self.leave_refusal, self.setup.leave_timeout)
-
-    def leave_refusal(self, force: bool) -> str | None:
-        """Docker's refusal of a manager's leave, its counts from the managers' live
-        status (as ``node ls`` shows it: Raft's view over this manager's store)."""
-        if force:
-            return None
-        node = self.raft.node
-        counts = None
-        if node is not None and node.leader_id:
-            try:
-                view = self.raft_view()
-            except ControlError:
-                view = None  # Docker's message without counts, as when it cannot list
-            if view is not None:
-                counts = self.store.view(
-                    lambda tx: manager_counts(
-                        [
-                            replace(n, manager_status=live_manager_status(n, view))
-                            for n in nodes.list_all(tx)
-                        ],
-                        self.identity.node_id,
-                    )
-                )
-        return leave_refusal(self.role, force, serving=node is not None, counts=counts)
-
-    def raft_view(self) -> RaftView:
-        """Raft's membership as this manager's member sees it now, asked of its loop (which
-        answers between two rounds) for at most `RAFT_VIEW_TIMEOUT` seconds."""
-        node = self.raft.node
-        if node is None:
-            raise ControlError(ControlCode.UNAVAILABLE, "this manager's Raft member is not running")
-        try:
-            return raft_view_of(node.status(RAFT_VIEW_TIMEOUT))
-        except TimeoutError:
-            raise ControlError(
-                ControlCode.UNAVAILABLE,
-                f"this manager's Raft member did not say its members within "
-                f"{RAFT_VIEW_TIMEOUT:g}s; retry",
-            ) from None
-        except ProposalDropped:  # the member stopped meanwhile (a restart)
-            raise ControlError(
-                ControlCode.UNAVAILABLE, "this manager's Raft member stopped; retry"
-            ) from None
-
-    def startup_state(self) -> StartupState:
-        node = self.raft.node
-        return StartupState(
-            raft_running=node is not None,
-            leader_id=node.leader_id if node is not None else 0,
-            has_cluster=self.store.view(clusters.get_default) is not None,
-            leaderless_for=node.leaderless_seconds if node is not None else 0.0,
-        )
-
-    def metrics_collectors(self) -> list[Collector]:
-        """A manager's own scrape-time metrics: its store's (cluster-wide) and Raft's."""
-        holder = self.raft
-
-        def raft_status() -> RaftStatus | None:
-            node = holder.node
-            if node is None:
-                return None
-            try:
-                return node.status(timeout=2.0)
-            except Exception:  # stopping, or a loop too busy to answer: skip this scrape
-                return None
-
-        return [ClusterCollector(self.store), RaftCollector(raft_status)]
-
-    def web_children(self) -> list[ChildSpec]:
-        """The live web view when ``--web-addr`` is given (early in the tree, as metrics:
-        a taken port stops the start at once), fed by this manager's own store."""
-        config = self.setup.config
-        if config.web_addr is None:
-            return []
-        holder = self.raft
-
-        def leaderless_for() -> float | None:
-            node = holder.node
-            return None if node is None else node.leaderless_seconds
-
-        return [
-            web_child(
-                config.web_addr,
-                self.store,
-                token=config.web_token,
-                control_socket=config.listen_control_api,
-                leaderless_for=leaderless_for,
-                stop_timeout=config.stop_timeout,
-            )
-        ]
+        return manager_endpoint_tables(self)
 
     # -- children -------------------------------------------------------------------------
     def children(self) -> list[ChildSpec]:
@@ -476,8 +293,8 @@ class ManagerParts:
         tables = self.endpoint_tables()
         store, raft = self.store, self.raft
         return [
-            *self.shared.metrics_children(self.metrics_collectors),
-            *self.web_children(),
+            *self.shared.metrics_children(lambda: manager_collectors(store, raft)),
+            *manager_web_children(config, store, raft),
             ChildSpec(
                 "raft",
                 start_actor(RaftNodeActor, self.make_raft),
@@ -558,16 +375,3 @@ class ManagerParts:
             ),
             *self.shared.children(),
         ]
-
-
-def snapshot_interval(store: MemoryStore) -> Callable[[], int]:
-    """The cluster's ``raft.snapshot_interval`` as the Raft loop reads it at every check
-    (SwarmKit's getCurrentRaftConfig), so ``cluster update --snapshot-interval`` takes
-    effect on every manager once applied; the default before a cluster object exists."""
-    default = RaftConfig().snapshot_interval
-
-    def current() -> int:
-        cluster = store.view(clusters.get_default)
-        return cluster.spec.raft.snapshot_interval if cluster is not None else default
-
-    return current

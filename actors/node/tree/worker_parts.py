@@ -70,14 +70,16 @@ from actors.node.tree.endpoints import (
 )
 from actors.node.tree.managers import ManagerDirectory
 from actors.supervisor import ChildContext, ChildSpec, Directory, start_actor
-from actors.worker.agent import Agent, AgentState, StatusOutbox
+from actors.worker.agent import Agent, AgentState
+from actors.worker.agent_calls import StatusOutbox
 from actors.worker.dependencies import DependencyStore
 from actors.worker.executors import make_executor
 from actors.worker.executors.process_sandbox import ProcessSandbox
 from actors.worker.mesh import IngressHolder, Mesh
 from actors.worker.resources import TaskResources
 from actors.worker.task_files import TaskFiles, default_files_root
-from actors.worker.worker import Worker, WorkerSink
+from actors.worker.worker import Worker
+from actors.worker.worker_sink import WorkerSink
 from api.enums import NodeRole
 from api.objects import NodeDescription, TaskStatus
 from transport.source import source_host

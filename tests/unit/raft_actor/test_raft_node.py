@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from actors.control.writes import modify
-from actors.node.tree.manager_parts import snapshot_interval
+from actors.node.tree.manager_raft import snapshot_interval
 from actors.proposal_errors import NotLeader, ProposalDropped
 from actors.raft_node.actor import LeadershipChange, RaftNode
 from actors.raft_node.proposals import AppliedWaiters, Proposals

@@ -106,3 +106,19 @@ def test_a_crashed_session_thread_crashes_the_agent() -> None:
     [exit_] = exits.exits
     assert exit_.error is not None
     assert not timer.has_pending()  # no retry: the supervisor restarts the agent
+
+
+def test_an_agent_stopped_before_its_session_began_ends_the_attempt_quietly() -> None:
+    # the stream's reader was joined without having started: RuntimeError, logged as a
+    # session crash on every stop that came before the session thread got going
+    manager = ManagerAddress(silent_address(), generate_keypair().public)
+    agent = Agent(
+        None,
+        node_id="n" * 25,
+        keypair=generate_keypair(),
+        managers=[manager],
+        sink=NoWorker(),
+        description=NodeDescription(hostname="w", platform=Platform("linux", "x86_64")),
+    )
+    agent._halt.set()  # on_stop came first
+    assert agent._attempt(manager) is False

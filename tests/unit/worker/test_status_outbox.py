@@ -4,7 +4,7 @@ burst reported while a batch waits joins it without more wake-ups."""
 
 from __future__ import annotations
 
-from actors.worker.agent import StatusOutbox
+from actors.worker.agent_calls import StatusOutbox
 from api.objects import TaskStatus
 from api.task_state import TaskState
 

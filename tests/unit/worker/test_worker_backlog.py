@@ -14,6 +14,7 @@ from typing import Any
 import pykka
 import pytest
 
+from actors.worker import runner_supervision
 from actors.worker import worker as worker_module
 from actors.worker.executors.sim import SimExecutor
 from actors.worker.state import WorkerStateFile
@@ -165,7 +166,7 @@ def test_start_starts_no_runner(
         return original_start(*args, **kwargs)
 
     monkeypatch.setattr(worker_module.Worker, "on_start", on_start)
-    monkeypatch.setattr(worker_module.TaskRunner, "start", start_recorded)
+    monkeypatch.setattr(runner_supervision.TaskRunner, "start", start_recorded)
     ref = start_worker(executor, tmp_path)
     try:
         assert len(ref.proxy().task_ids().get(timeout=30.0)) == 20
@@ -187,7 +188,7 @@ def test_stop_waits_for_the_runners_within_one_budget(
     tmp_path: Path, executor: _Recording, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # each runner was given 5 s in turn: thousands in flight held a SIGTERM for minutes
-    monkeypatch.setattr(worker_module, "TaskRunner", _SlowToStop)
+    monkeypatch.setattr(runner_supervision, "TaskRunner", _SlowToStop)
     ref = start_worker(executor, tmp_path, stop_budget=0.2)
     try:
         proxy = ref.proxy()

@@ -15,7 +15,8 @@ from actors.supervisor import Backoff
 from actors.worker.executors.base import Observation
 from actors.worker.executors.sim import SimController, SimExecutor
 from actors.worker.state import WorkerStateFile
-from actors.worker.worker import Worker, WorkerSink
+from actors.worker.worker import Worker
+from actors.worker.worker_sink import WorkerSink
 from api.objects import Task
 from api.task_state import TaskState
 from tests.support.waiting import wait_for

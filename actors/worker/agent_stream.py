@@ -1,0 +1,93 @@
+"""One agent session's ``dispatcher.session`` stream (the agent: actors/worker/agent.py).
+
+The stream blocks, so a thread of its own reads it onto a queue; the session's thread
+takes the frames from that queue (`SessionStream.next_frame`), which `wake` also ends
+early when statuses are waiting to be sent.
+
+Rules:
+- A frame is decoded against the task specs the session's earlier frames gave
+  (``HeldSpecs``, one per session).
+- The session ends (`SessionEnded`) when the stream ends, fails, brings an undecodable
+  frame, or the manager closes the session; a manager that refused this node's key at the
+  handshake ends it as `NodeRemoved`.
+- A session stream has no per-frame deadline: the heartbeats say whether the manager is
+  there.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Final
+
+from actors.dispatcher.spec_tables import HeldSpecs
+from actors.dispatcher.wire import SESSION, SessionFrame, encode_session_request, parse_frame
+from actors.worker.agent_calls import NodeRemoved, SessionEnded
+from api.codec_objects import ObjectDecodeError
+from api.errors import HandshakeRefused
+from api.objects import NodeDescription
+from transport.client import Client
+
+__all__ = ["SessionStream"]
+
+_END: Final = object()
+_WAKE: Final = object()  # put on a session's frame queue: statuses are waiting
+_FOREVER: Final = 365 * 24 * 3600.0  # a session stream has no per-frame deadline
+
+
+class SessionStream:
+    """The frames of one session, read by their own thread (the module's rules)."""
+
+    def __init__(self, client: Client, node_id: str, description: NodeDescription) -> None:
+        self._client = client
+        self._node_id = node_id
+        self._description = description
+        self._frames: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._held_specs = HeldSpecs()  # the task specs this session's frames gave
+        self._reader = threading.Thread(target=self._read, name="agent-stream", daemon=True)
+
+    def start(self) -> None:
+        self._reader.start()
+
+    def join(self, timeout: float) -> None:
+        """Wait for the reader to end; nothing to wait for if it never started (the agent
+        stopped before the session began)."""
+        if self._reader.ident is not None:
+            self._reader.join(timeout=timeout)
+
+    def wake(self) -> None:
+        """End the session thread's wait for a frame now (statuses are waiting)."""
+        self._frames.put(_WAKE)
+
+    def _read(self) -> None:
+        body = encode_session_request(self._node_id, self._description)
+        try:
+            for frame in self._client.stream(SESSION, body, timeout=_FOREVER):
+                self._frames.put(frame)
+        except Exception as exc:
+            self._frames.put(exc)
+        else:
+            self._frames.put(_END)
+
+    def next_frame(self, timeout: float) -> SessionFrame | None:
+        """The next frame within ``timeout`` (None if none came, or a `wake`);
+        SessionEnded if the stream ended, failed, or the manager closed the session."""
+        try:
+            item = self._frames.get(timeout=max(0.0, timeout))
+        except queue.Empty:
+            return None
+        if item is _WAKE:
+            return None
+        if item is _END:
+            raise SessionEnded("the manager ended the stream")
+        if isinstance(item, HandshakeRefused):
+            raise NodeRemoved(f"the manager refused this node: {item}")
+        if isinstance(item, BaseException):
+            raise SessionEnded(f"session stream failed: {item}")
+        try:
+            frame = parse_frame(item, self._held_specs)
+        except (ObjectDecodeError, KeyError, ValueError) as exc:
+            raise SessionEnded(f"undecodable session frame: {exc}") from None
+        if frame.closed is not None:
+            raise SessionEnded(f"the manager closed the session: {frame.closed}")
+        return frame
