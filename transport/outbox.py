@@ -13,9 +13,7 @@ DEALER so that a message wakes it. Rules:
 - A message sent on the loop's own thread (an inline handler's reply, `own`) goes to the
   socket at once when nothing is queued before it, not at the end of the loop's turn: a
   Raft leader's round answers its writers before its fsync, and they should not wait for
-  it. With messages queued it is queued behind them (their order kept). The first one
-  sent so in a turn of the loop hands the CPU over (`transport.handoff`): ZeroMQ's I/O
-  thread writes it before the rest of the turn (the rest of a Raft round) runs.
+  it. With messages queued it is queued behind them (their order kept).
 - `stop_loop` queues `STOP`, which ends the loop; `close` (once the loop has ended) closes
   the pipe, and `send` then returns False.
 """
@@ -28,8 +26,6 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Final
-
-from transport.handoff import hand_over
 
 __all__ = ["STOP", "Outbox"]
 
@@ -47,7 +43,6 @@ class Outbox:
         self._lock = threading.Lock()  # a write to the pipe against its closing
         self._owner: int | None = None  # the loop's thread, which may send directly
         self._direct: Callable[[Sequence[bytes]], None] | None = None
-        self._handed_over = False  # a direct send this turn of the loop handed the CPU over
 
     @property
     def fd(self) -> int:
@@ -60,9 +55,6 @@ class Outbox:
             return False
         if self._direct is not None and not self._queue and threading.get_ident() == self._owner:
             self._direct(parts)
-            if not self._handed_over:
-                self._handed_over = True
-                hand_over()
             return True
         self._queue.append(parts)
         if self._asleep:
@@ -92,7 +84,6 @@ class Outbox:
 
     def sleep(self) -> bool:
         """The loop is about to poll: True when messages wait already (poll, don't block)."""
-        self._handed_over = False
         self._asleep = True
         if self._queue:
             self._asleep = False
