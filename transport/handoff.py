@@ -10,13 +10,15 @@ after it. With a core free it costs one system call (under a microsecond).
 
 One caller: the Raft loop, after the sends a Ready makes after its fsync
 (`actors.raft_node.carry_out` rule 4: a follower's ack, which the leader waits for, before
-its apply). bench/raft.py, one write at a time, 2026-12-07 00:32-00:34 UTC at load 12-13,
-four pairs alternating with 63f7820: p50 1.29-1.39 ms against 1.32-1.61 (medians 1.32
-and 1.54). Not after a leader's appends (its own fsync comes next: blocking in it frees the
-CPU anyway, and a yield could lose the CPU to other processes for a whole slice before it
-starts), nor after a leader's answers: that helped one write at a time by less than the
-noise and cost 64 concurrent writers 24-43% of their writes/s in three pairs of runs (the
-leader is their bottleneck: each yield there gave its CPU away to other processes).
+its apply). bench/raft.py, one write at a time, 2026-12-07 at load 11-14, nine pairs
+alternating with 63f7820: p50 1.23-1.45 ms against 1.27-1.74 (medians 1.33 and 1.58; the
+follower -> leader hop 52 us against 164 at the median: README, "Not met yet").
+
+Not after a leader's appends: its own fsync comes next (blocking in it frees the CPU
+anyway), and a yield there showed no gain. Nor after a leader's answers: that helped one
+write at a time by less than the noise and cost 64 concurrent writers 24-43% of their
+writes/s in three pairs of runs (the leader is their bottleneck: each yield there gave its
+CPU away to other processes).
 """
 
 from __future__ import annotations
