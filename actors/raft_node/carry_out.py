@@ -13,7 +13,10 @@ Rules, in the order `carry_out` follows them:
   3. A snapshot in the Ready replaces the state machine (``restore``), before any entry is
      applied.
   4. Everything else goes out only AFTER the fsync: votes and vote refusals, a follower's
-     acks (a node never promises what is not on its disk).
+     acks (a node never promises what is not on its disk). Then, before anything else is
+     done (applying), the CPU is handed over (``hand_over``: the actor lets ZeroMQ's I/O
+     thread send them at once, `transport.handoff`): the leader waits for a follower's
+     ack, not for its apply.
   5. Committed entries are applied in order (``apply``); then ``core.advance(rd)``. On a
      leader, those an earlier save put on disk (every one below the first of this
      Ready's entries, when there is no snapshot) are applied BEFORE this Ready's fsync,
@@ -54,6 +57,7 @@ class ReadyIO:
     send: Callable[[Sequence[Message]], None]
     restore: Callable[[Snapshot], None]
     apply: Callable[[Sequence[Entry]], None]
+    hand_over: Callable[[], None] = lambda: None  # after the sends of rule 4
 
 
 class HardStateSync:
@@ -118,6 +122,7 @@ def carry_out(core: RaftCore, rd: Ready, io: ReadyIO, sync: HardStateSync) -> No
         io.restore(rd.snapshot)
     if late:
         io.send(late)
+        io.hand_over()
     if committed:
         io.apply(committed)
     core.advance(rd)

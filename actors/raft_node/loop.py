@@ -60,6 +60,7 @@ from actors.raft_node.types import (
 )
 from actors.raft_node.wire import encode_batch
 from api.limits import RAFT_BATCH_BYTES
+from transport.handoff import hand_over
 
 __all__ = ["SNAPSHOT_RATE", "SPACE_RETRY", "RaftLoop", "StateMachine"]
 
@@ -139,7 +140,9 @@ class RaftLoop:
         self._pacer = SnapshotPacer(SNAPSHOT_RATE)
         self._notices = CommitNotices(commit_hold)
         self._sync = HardStateSync(storage.initial_state()[0])
-        self._io = ReadyIO(self._save, self._send, self._install_snapshot, self._apply)
+        self._io = ReadyIO(
+            self._save, self._send, self._install_snapshot, self._apply, hand_over=hand_over
+        )
         self.snapshot_index: int = storage.snapshot().metadata.index
         self._bytes_since_snapshot = 0  # of the entries applied after snapshot_index
         self._snapshot_bytes = len(storage.snapshot().data)

@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import zmq
 
@@ -65,6 +65,9 @@ __all__ = [
 MESSAGES = "raft.messages"
 CHUNK = "raft.chunk"
 PROPOSE = "raft.propose"
+# plain ints: a zmq flag enum costs an enum operation at every call
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,8 +279,10 @@ class CurvePeers:
 
     def _read_notices(self, dst: int, sock: zmq.Socket[bytes]) -> None:
         """What member ``dst`` sent back on our connection to it: only ``raft.removed``
-        (handlers.py), read here at each send, as a removed member keeps sending."""
-        while True:
+        (handlers.py), read here at each send, as a removed member keeps sending. Asked
+        first whether a frame waits (``ZMQ_EVENTS``, ~2 us): a receive that finds none
+        raises (~8 us, pyzmq builds an exception), and almost every send finds none."""
+        while cast(int, sock.get(_EVENTS)) & _POLLIN:
             try:
                 frame = sock.recv(zmq.NOBLOCK)
             except zmq.Again:

@@ -31,7 +31,8 @@ class Recorder:
         self.fail_save = fail_save
         self.calls: list[tuple[str, object]] = []
         self.sent: list[set[MessageType]] = []
-        self.io = ReadyIO(self.save, self.send, self.restore, self.apply)
+        self.handed_over: list[int] = []  # len(calls) at each hand_over
+        self.io = ReadyIO(self.save, self.send, self.restore, self.apply, hand_over=self.hand_over)
 
     def save(self, hs: HardState | None, entries: Sequence[Entry], snap: Snapshot | None) -> None:
         if self.fail_save:
@@ -48,6 +49,9 @@ class Recorder:
 
     def apply(self, entries: Sequence[Entry]) -> None:
         self.calls.append(("apply", tuple(e.index for e in entries)))
+
+    def hand_over(self) -> None:
+        self.handed_over.append(len(self.calls))
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.calls]
@@ -85,6 +89,7 @@ def test_a_leader_sends_its_appends_before_its_fsync() -> None:
     run(c, 1, rec)
     assert rec.kinds() == ["send", "save"]
     assert rec.sent == [{MT.APPEND}]
+    assert rec.handed_over == []  # its fsync comes next: no yield before it starts
 
 
 def test_a_follower_acks_only_after_its_fsync() -> None:
@@ -231,3 +236,18 @@ def test_a_follower_acks_new_entries_before_it_applies_earlier_ones() -> None:
     run(c, 2, rec)
     assert rec.kinds() == ["save", "send", "apply"]
     assert rec.calls[2] == ("apply", (x,))
+
+
+def test_a_follower_hands_the_cpu_over_after_its_ack_and_before_it_applies() -> None:
+    """Rule 4: the leader waits for the ack, not for the follower's apply; the actor's
+    hand_over lets ZeroMQ's I/O thread send the ack first."""
+    c = acked_x()
+    x = c.storages[1].last_index()
+    c.cores[1].propose(b"y")
+    append = next(m for m in run(c, 1, Recorder(c.storages[1])) if m.dst == 2)
+    c.cores[2].step(append)  # y, and the commit index of x
+    rec = Recorder(c.storages[2])
+    run(c, 2, rec)
+    assert rec.kinds() == ["save", "send", "apply"]
+    assert rec.calls[1][1] == (MT.APPEND_RESPONSE,) and rec.calls[2] == ("apply", (x,))
+    assert rec.handed_over == [2]  # right after the send, before the apply
