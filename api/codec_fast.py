@@ -9,6 +9,13 @@ fields, enumeration values, tagged unions) and raises ``Invalid``, which says no
 message. The two must accept exactly the same inputs and build equal values
 (tests/unit/api/test_codec_fast.py checks them against each other).
 
+Each type has two decoders, chosen by the caller (``strict``): a strict one refuses a
+field it does not know (a user's spec: a typo is an error), a tolerant one skips it (the
+cluster's own data: a newer version's object, as protobuf skips unknown fields; see
+codec_objects). They differ only off the common path: a map with as many keys as the
+class has fields, each found, is decoded by the same generated code in both modes; only
+a map of another size goes to the loop, which refuses or skips the keys it does not know.
+
 Scalars are checked inline in a dataclass's loop (one ``type(v) is t`` instead of a call).
 """
 
@@ -50,16 +57,18 @@ def field_types(cls: type) -> list[tuple[dataclasses.Field[Any], Any]]:
     return [(f, hints[f.name]) for f in dataclasses.fields(cls)]
 
 
-_FAST: dict[Any, _FastDecoder] = {}
+_FAST: dict[tuple[Any, bool], _FastDecoder] = {}
 # the scalars a dataclass checks inline: the exact type its value must have
 _EXACT = (int, str, bool)
 
 
-def fast_decoder_for(tp: Any) -> _FastDecoder:
-    dec = _FAST.get(tp)
+def fast_decoder_for(tp: Any, *, strict: bool) -> _FastDecoder:
+    """The fast decoder of type ``tp``; ``strict``: a field a dataclass does not know is
+    refused (else skipped), there and in every type nested in it."""
+    dec = _FAST.get((tp, strict))
     if dec is None:
-        dec = _build(tp)
-        _FAST[tp] = dec
+        dec = _build(tp, strict)
+        _FAST[(tp, strict)] = dec
     return dec
 
 
@@ -88,7 +97,7 @@ def _bytes(data: Any) -> Any:
     raise Invalid
 
 
-def _build(tp: Any) -> _FastDecoder:
+def _build(tp: Any, strict: bool) -> _FastDecoder:
     if tp in _EXACT:
         return _exact(tp)
     if tp is float:
@@ -98,16 +107,16 @@ def _build(tp: Any) -> _FastDecoder:
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _enum(tp)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _dataclass(tp)
+        return _dataclass(tp, strict)
     args = union_args(tp)
     if args is not None:
-        return _union(args)
+        return _union(args, strict)
     origin = typing.get_origin(tp)
     if origin is tuple:
-        return _tuple(typing.get_args(tp)[0])
+        return _tuple(typing.get_args(tp)[0], strict)
     if origin in (dict, Mapping):
-        key_dec = fast_decoder_for(typing.get_args(tp)[0])
-        value_dec = fast_decoder_for(typing.get_args(tp)[1])
+        key_dec = fast_decoder_for(typing.get_args(tp)[0], strict=strict)
+        value_dec = fast_decoder_for(typing.get_args(tp)[1], strict=strict)
 
         def decode_map(data: Any) -> Any:
             if not isinstance(data, dict):
@@ -132,11 +141,11 @@ def _enum(cls: type[enum.Enum]) -> _FastDecoder:
     return decode_enum
 
 
-def _union(args: tuple[Any, ...]) -> _FastDecoder:
+def _union(args: tuple[Any, ...], strict: bool) -> _FastDecoder:
     optional = type(None) in args
     members = [a for a in args if a is not type(None)]
     if len(members) == 1:
-        inner = fast_decoder_for(members[0])
+        inner = fast_decoder_for(members[0], strict=strict)
     else:
         by_tag: dict[str, Any] = {m.TAG: m for m in members}
 
@@ -147,7 +156,7 @@ def _union(args: tuple[Any, ...]) -> _FastDecoder:
             member = by_tag.get(tag)
             if member is None:
                 raise Invalid
-            return fast_decoder_for(member)(body)
+            return fast_decoder_for(member, strict=strict)(body)
 
     def decode_union(data: Any) -> Any:
         if data is None:
@@ -159,7 +168,7 @@ def _union(args: tuple[Any, ...]) -> _FastDecoder:
     return decode_union
 
 
-def _tuple(item_tp: Any) -> _FastDecoder:
+def _tuple(item_tp: Any, strict: bool) -> _FastDecoder:
     if item_tp in _EXACT:
 
         def decode_scalars(data: Any) -> Any:
@@ -171,7 +180,7 @@ def _tuple(item_tp: Any) -> _FastDecoder:
             return tuple(data)
 
         return decode_scalars
-    item = fast_decoder_for(item_tp)
+    item = fast_decoder_for(item_tp, strict=strict)
 
     def decode_tuple(data: Any) -> Any:
         if not isinstance(data, (list, tuple)):
@@ -183,15 +192,16 @@ def _tuple(item_tp: Any) -> _FastDecoder:
     return decode_tuple
 
 
-def _dataclass(cls: type) -> _FastDecoder:
+def _dataclass(cls: type, strict: bool) -> _FastDecoder:
     """A generated function: when every field is present (as the encoder writes them) one
-    call with each field checked inline; otherwise a loop that applies the defaults."""
-    plan = _plan(cls)
+    call with each field checked inline; otherwise a loop that applies the defaults and
+    refuses (``strict``) or skips the keys that name no field."""
+    plan = _plan(cls, strict)
     names = frozenset(name for name, _, _, _ in plan)
     missing = object()
 
     def with_defaults(data: Any) -> Any:
-        if not isinstance(data, dict) or not names.issuperset(data):
+        if not isinstance(data, dict) or (strict and not names.issuperset(data)):
             raise Invalid
         kwargs: dict[str, Any] = {}
         for name, exact, dec, has_default in plan:
@@ -208,31 +218,34 @@ def _dataclass(cls: type) -> _FastDecoder:
         return cls(**kwargs)
 
     env: dict[str, Any] = {"slow": with_defaults}
-    source = _all_fields_source(cls, plan, env, {}, "data", "slow(data)")
+    source = _all_fields_source(cls, plan, env, {}, "data", "slow(data)", strict)
     exec(source, env)  # built from the dataclass's own field names only
     decode: _FastDecoder = env["decode_dc"]
     return decode
 
 
-def referencing_decoder(cls: type, field: str) -> Callable[[Any, Sequence[Any]], Any]:
+def referencing_decoder(
+    cls: type, field: str, *, strict: bool
+) -> Callable[[Any, Sequence[Any]], Any]:
     """A fast decoder of dataclass ``cls`` whose ``field`` holds an index into a table of
     values already decoded, which the caller passes: ``decode(data, table)`` (a session
     frame's tasks name their shared spec this way; actors/dispatcher/wire.py). Only the
-    shape the encoder writes (every field present) is taken; anything else raises
-    ``Invalid``, and the caller names what is wrong with the path-naming decoder."""
-    plan = _plan(cls)
+    shape the encoder writes (every field present, no other key) is taken; anything else
+    raises ``Invalid``, and the caller decodes it with the path-naming decoder, which skips
+    unknown fields or names what is wrong (``strict``: the nested values' mode)."""
+    plan = _plan(cls, strict)
     if field not in {name for name, _, _, _ in plan}:
         raise TypeError(f"{cls.__name__} has no field {field!r}")
     env: dict[str, Any] = {}
     index = f"data[{field!r}]"
     value = f"(table[v] if type(v := {index}) is int and 0 <= v < len(table) else bad())"
-    source = _all_fields_source(cls, plan, env, {field: value}, "data, table", "bad()")
+    source = _all_fields_source(cls, plan, env, {field: value}, "data, table", "bad()", strict)
     exec(source, env)  # built from the dataclass's own field names only
     decode: Callable[[Any, Sequence[Any]], Any] = env["decode_dc"]
     return decode
 
 
-def _plan(cls: type) -> list[tuple[str, type | None, _FastDecoder | None, bool]]:
+def _plan(cls: type, strict: bool) -> list[tuple[str, type | None, _FastDecoder | None, bool]]:
     """Per field: (name, exact scalar type or None, decoder or None, has a default)."""
     plan: list[tuple[str, type | None, _FastDecoder | None, bool]] = []
     for f, t in field_types(cls):
@@ -242,7 +255,7 @@ def _plan(cls: type) -> list[tuple[str, type | None, _FastDecoder | None, bool]]
         if t in _EXACT:
             plan.append((f.name, t, None, has_default))
         else:
-            plan.append((f.name, None, fast_decoder_for(t), has_default))
+            plan.append((f.name, None, fast_decoder_for(t, strict=strict), has_default))
     return plan
 
 
@@ -253,6 +266,7 @@ def _all_fields_source(
     given: Mapping[str, str],
     params: str,
     otherwise: str,
+    strict: bool,
 ) -> str:
     """The source of ``decode_dc(params)``: when every field is present (as the encoder
     writes them), one build with each field checked inline (``given``: the expression of
@@ -268,7 +282,7 @@ def _all_fields_source(
             values.append(f"(v if type(v := data[{name!r}]) is t{i} else bad())")
         else:
             env[f"d{i}"] = dec
-            values.append(inline_decoding(t, f"data[{name!r}]", f"d{i}", i, env))
+            values.append(inline_decoding(t, f"data[{name!r}]", f"d{i}", i, env, strict))
     # as many keys as fields, each field found: the same keys (no set built per object)
     build = "\n".join(build_lines(cls, env, values, "            "))
     return (
@@ -283,10 +297,13 @@ def _all_fields_source(
     )
 
 
-def inline_decoding(tp: Any, item: str, dec: str, i: int | str, env: dict[str, Any]) -> str:
+def inline_decoding(
+    tp: Any, item: str, dec: str, i: int | str, env: dict[str, Any], strict: bool
+) -> str:
     """The source decoding ``item`` of type ``tp`` inside a dataclass's decoder, whose
-    decoder is ``dec``: what the decoder would do, inline where that spares its call (a
-    task has some forty such fields; each call was most of its own cost)."""
+    decoder is ``dec`` (of mode ``strict``): what the decoder would do, inline where that
+    spares its call (a task has some forty such fields; each call was most of its own
+    cost)."""
     if tp is float:
         return f"(v if type(v := {item}) is float else {dec}(v))"
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
@@ -302,7 +319,7 @@ def inline_decoding(tp: Any, item: str, dec: str, i: int | str, env: dict[str, A
     if args is not None and type(None) in args:
         members = [a for a in args if a is not type(None)]
         if len(members) == 1:
-            env[f"o{i}"] = fast_decoder_for(members[0])
+            env[f"o{i}"] = fast_decoder_for(members[0], strict=strict)
             return f"(None if (v := {item}) is None else o{i}(v))"
     return f"{dec}({item})"
 

@@ -219,13 +219,13 @@ class RowCodec:
                 value = "strings[v]" if shared and f.name in self._share.get(cls, ()) else "v"
                 values.append(f"({value} if type(v := {item}) is t{n}_{i} else bad())")
             else:
-                env[f"d{n}_{i}"] = fast_decoder_for(t)
+                env[f"d{n}_{i}"] = fast_decoder_for(t, strict=False)
                 if shared and f.name in self._share.get(cls, ()) and _empty_encoding(t) == "{}":
                     values.append(
                         f"(empty if type(v := {item}) is dict and not v else d{n}_{i}(v))"
                     )
                 else:
-                    values.append(inline_decoding(t, item, f"d{n}_{i}", f"{n}_{i}", env))
+                    values.append(inline_decoding(t, item, f"d{n}_{i}", f"{n}_{i}", env, False))
         lines += [line + "\n" for line in build_lines(cls, env, values, indent, str(n))]
         return f"out{n}"
 

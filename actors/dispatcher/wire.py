@@ -288,7 +288,7 @@ def _frame_body(frame: SessionFrame) -> dict[str, Any]:
     return body
 
 
-_task_by_spec_index = referencing_decoder(Task, "spec")
+_task_by_spec_index = referencing_decoder(Task, "spec", strict=False)
 
 
 def _parse_tasks(body: Mapping[str, Any], held: HeldSpecs | None) -> tuple[Task, ...]:
@@ -296,9 +296,11 @@ def _parse_tasks(body: Mapping[str, Any], held: HeldSpecs | None) -> tuple[Task,
     table (``held``, which takes the frame's specs first; a new one for a frame read
     alone)."""
     if "specs_base" not in body:
-        return decode_all(Task, body["tasks"], "tasks")
+        return decode_all(Task, body["tasks"], "tasks", strict=False)
     table = held if held is not None else HeldSpecs()
-    table.take(body["specs_base"], decode_all(TaskSpec, body.get("specs", ()), "specs"))
+    table.take(
+        body["specs_base"], decode_all(TaskSpec, body.get("specs", ()), "specs", strict=False)
+    )
     specs = table.specs
     items = body["tasks"]
     try:
@@ -317,7 +319,7 @@ def _parse_tasks(body: Mapping[str, Any], held: HeldSpecs | None) -> tuple[Task,
                     f"expected an index into the node's {len(specs)} specs, got {ref!r}",
                 )
             item = {**item, "spec": encode(specs[ref])}
-        tasks.append(decode(Task, item, f"tasks[{i}]"))
+        tasks.append(decode(Task, item, f"tasks[{i}]", strict=False))
     return tuple(tasks)
 
 
@@ -330,13 +332,16 @@ def parse_frame(body: Mapping[str, Any], held: HeldSpecs | None = None) -> Sessi
         for m in body["managers"]
     )
     closed = body.get("closed")
-    networks = decode_all(Network, body.get("networks", ()), "networks")
+    networks = decode_all(Network, body.get("networks", ()), "networks", strict=False)
     auths = tuple(
-        ServiceAuth(str(a["service_id"]), decode(RegistryAuth, a["auth"], f"registry_auths[{i}]"))
+        ServiceAuth(
+            str(a["service_id"]),
+            decode(RegistryAuth, a["auth"], f"registry_auths[{i}]", strict=False),
+        )
         for i, a in enumerate(body.get("registry_auths", ()))
     )
-    secrets = decode_all(Secret, body.get("secrets", ()), "secrets")
-    configs = decode_all(Config, body.get("configs", ()), "configs")
+    secrets = decode_all(Secret, body.get("secrets", ()), "secrets", strict=False)
+    configs = decode_all(Config, body.get("configs", ()), "configs", strict=False)
     return SessionFrame(
         session_id=str(body["session_id"]),
         heartbeat_period=float(body["heartbeat_period"]),
@@ -377,7 +382,7 @@ def reads_shared_specs(session_request: Mapping[str, Any]) -> bool:
 def parse_session_request(body: Mapping[str, Any]) -> tuple[str, NodeDescription]:
     """The node and its description. An ``addr`` in the body (sent by earlier versions) is
     not read: a node's address is where its connection comes from (session_addr)."""
-    description = decode(NodeDescription, body["description"], "description")
+    description = decode(NodeDescription, body["description"], "description", strict=False)
     return str(body["node_id"]), description
 
 
@@ -405,7 +410,9 @@ def parse_status_updates(
     for i, item in enumerate(items):
         task_id = str(item["task_id"])
         try:
-            good.append((task_id, decode(TaskStatus, item["status"], f"updates[{i}].status")))
+            good.append(
+                (task_id, decode(TaskStatus, item["status"], f"updates[{i}].status", strict=False))
+            )
         except ObjectDecodeError as exc:
             bad.append((task_id, f"undecodable status: {exc}"))
     return good, bad

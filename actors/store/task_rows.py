@@ -118,10 +118,10 @@ class SpecTable:
 def decode_spec(item: Any, where: str) -> TaskSpec:
     """One spec of a table; ObjectDecodeError names the bad field under ``where``."""
     try:
-        spec: TaskSpec = fast_decoder_for(TaskSpec)(item)
+        spec: TaskSpec = fast_decoder_for(TaskSpec, strict=False)(item)
         return spec
     except Invalid:
-        return decode(TaskSpec, item, where)
+        return decode(TaskSpec, item, where, strict=False)
 
 
 def decode_restored_rows(
