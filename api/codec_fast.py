@@ -197,16 +197,37 @@ def _dataclass(cls: type, strict: bool) -> _FastDecoder:
     call with each field checked inline; otherwise a loop that applies the defaults and
     refuses (``strict``) or skips the keys that name no field."""
     plan = _plan(cls, strict)
+    env: dict[str, Any] = {"slow": _with_defaults(cls, plan, strict, None)}
+    source = _all_fields_source(cls, plan, env, {}, "data", "slow(data, ())", strict)
+    exec(source, env)  # built from the dataclass's own field names only
+    decode: _FastDecoder = env["decode_dc"]
+    return decode
+
+
+def _with_defaults(
+    cls: type,
+    plan: list[tuple[str, type | None, _FastDecoder | None, bool]],
+    strict: bool,
+    given: str | None,
+) -> Callable[[Any, Sequence[Any]], Any]:
+    """The loop of a dataclass's decoder, off its common path (a field left out, or a key
+    more): ``decode(data, table)``, applying the defaults and refusing (``strict``) or
+    skipping the keys that name no field; ``given``: the field holding an index into
+    ``table`` (required)."""
     names = frozenset(name for name, _, _, _ in plan)
     missing = object()
 
-    def with_defaults(data: Any) -> Any:
+    def with_defaults(data: Any, table: Sequence[Any]) -> Any:
         if not isinstance(data, dict) or (strict and not names.issuperset(data)):
             raise Invalid
         kwargs: dict[str, Any] = {}
         for name, exact, dec, has_default in plan:
             value = data.get(name, missing)
-            if value is missing:
+            if name == given:
+                if type(value) is not int or not 0 <= value < len(table):
+                    raise Invalid
+                kwargs[name] = table[value]
+            elif value is missing:
                 if not has_default:
                     raise Invalid
             elif exact is not None:
@@ -217,11 +238,7 @@ def _dataclass(cls: type, strict: bool) -> _FastDecoder:
                 kwargs[name] = dec(value)  # type: ignore[misc]
         return cls(**kwargs)
 
-    env: dict[str, Any] = {"slow": with_defaults}
-    source = _all_fields_source(cls, plan, env, {}, "data", "slow(data)", strict)
-    exec(source, env)  # built from the dataclass's own field names only
-    decode: _FastDecoder = env["decode_dc"]
-    return decode
+    return with_defaults
 
 
 def referencing_decoder(
@@ -229,17 +246,18 @@ def referencing_decoder(
 ) -> Callable[[Any, Sequence[Any]], Any]:
     """A fast decoder of dataclass ``cls`` whose ``field`` holds an index into a table of
     values already decoded, which the caller passes: ``decode(data, table)`` (a session
-    frame's tasks name their shared spec this way; actors/dispatcher/wire.py). Only the
-    shape the encoder writes (every field present, no other key) is taken; anything else
-    raises ``Invalid``, and the caller decodes it with the path-naming decoder, which skips
-    unknown fields or names what is wrong (``strict``: the nested values' mode)."""
+    frame's tasks name their shared spec this way; actors/dispatcher/wire.py). ``field``
+    is required; the others take their defaults, and a key naming no field is refused
+    (``strict``) or skipped, as by the decoder of ``cls``. Anything else raises
+    ``Invalid``, and the caller names what is wrong with the path-naming decoder."""
     plan = _plan(cls, strict)
     if field not in {name for name, _, _, _ in plan}:
         raise TypeError(f"{cls.__name__} has no field {field!r}")
-    env: dict[str, Any] = {}
+    env: dict[str, Any] = {"slow": _with_defaults(cls, plan, strict, field)}
     index = f"data[{field!r}]"
     value = f"(table[v] if type(v := {index}) is int and 0 <= v < len(table) else bad())"
-    source = _all_fields_source(cls, plan, env, {field: value}, "data, table", "bad()", strict)
+    params = "data, table"
+    source = _all_fields_source(cls, plan, env, {field: value}, params, "slow(data, table)", strict)
     exec(source, env)  # built from the dataclass's own field names only
     decode: Callable[[Any, Sequence[Any]], Any] = env["decode_dc"]
     return decode

@@ -307,8 +307,8 @@ def _parse_tasks(body: Mapping[str, Any], held: HeldSpecs | None) -> tuple[Task,
         return tuple([_task_by_spec_index(item, specs) for item in items])
     except Invalid:
         pass
-    # off the fast path (a field left to its default, or something wrong): each task
-    # decoded with its spec's map in place, which names what is wrong
+    # something wrong (the referencing decoder takes defaults and a newer version's
+    # fields): each task decoded with its spec's map in place, which names what
     tasks = []
     for i, item in enumerate(items):
         if isinstance(item, dict):
