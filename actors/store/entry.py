@@ -299,6 +299,8 @@ class _Rows:
         self.raw_specs = raw_specs
         self.layout = layout
         self.fast = layout == TASK_ROWS.layout
+        # a newer or older writer's rows, reordered into this reader's own layout
+        self.translate = None if self.fast else TASK_ROWS.translator(layout)
         self.specs: list[TaskSpec] = []
         for i, item in enumerate(raw_specs):
             try:
@@ -314,7 +316,9 @@ class _Rows:
         return cls(raw_specs, layout)
 
     def task(self, row: Any) -> Task:
-        return decode_task_row(row, self.specs, self.raw_specs, self.layout, self.fast)
+        return decode_task_row(
+            row, self.specs, self.raw_specs, self.layout, self.fast, self.translate
+        )
 
 
 def _decode_group(group: Any, gi: int, rows: _Rows | None, patches: bool) -> tuple[Op, ...]:

@@ -144,12 +144,15 @@ def decode_changes(
                 continue  # a field a newer version has: not kept here (module docstring)
             raise ObjectDecodeError(f"{kind.value}.{name}", "not a field a patch may change")
         tp, fast, row = entry
-        if own:
+        translate = None if own or row is None else TASK_ROWS.translator(layout, row)
+        if own or translate is not None:
             try:
+                if translate is not None and value is not None:
+                    value = translate(value)  # another writer's row, in this layout
                 changes[name] = fast(value)
                 continue
             except (Invalid, IndexError, KeyError, TypeError):
-                pass  # decoded as a map below: the message names the field
+                value = raw[name]  # decoded as a map below: the message names the field
         if row is not None and value is not None:
             try:
                 names = TASK_ROWS.layout if layout is None else layout

@@ -16,6 +16,7 @@ import pytest
 from actors.store import MemoryStore, WriteTx, services, tasks
 from actors.store.entry import decode_entry
 from actors.store.errors import EntryDecodeError
+from actors.store.task_rows import TASK_ROWS
 from tests.unit.store.helpers import FakeClock, node, service, task
 from tests.unit.store.test_patches import Tee, _running
 
@@ -78,7 +79,12 @@ def _writes(leader: MemoryStore) -> None:
     leader.update(rename)
 
 
-def test_an_older_follower_applies_a_newer_leaders_entries_without_the_new_fields() -> None:
+def test_an_older_follower_applies_a_newer_leaders_entries_without_the_new_fields(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its task rows and status patches reordered into this version's layout, not read
+    as maps (about ten times the CPU per task)."""
+    monkeypatch.setattr(TASK_ROWS, "as_map", _not_as_maps)
     leader = MemoryStore(clock=FakeClock(), rng=random.Random(1))
     tee = Tee(leader, [])
     leader.attach_proposer(tee)  # type: ignore[arg-type]
@@ -93,6 +99,10 @@ def test_an_older_follower_applies_a_newer_leaders_entries_without_the_new_field
         assert result.groups_applied == len(msgpack.unpackb(data, raw=False)["g"])
     assert kinds == {"create", "patch"}
     assert follower.snapshot() == leader.snapshot()
+
+
+def _not_as_maps(*args: object) -> None:
+    raise AssertionError("a row of a newer layout was read as a map")
 
 
 def test_a_newer_leaders_unknown_action_or_kind_is_refused() -> None:
