@@ -3,7 +3,9 @@
 The transport has already validated each body against its declaration; this module turns
 the validated maps into objects and back with the object codec (``api.codec_objects``), so
 the dispatcher and the agent agree on one shape. Decoding errors are ``ObjectDecodeError``
-(a ``ValueError``) naming the field.
+(a ``ValueError``) naming the field. The objects are the cluster's data, decoded tolerant
+(``strict=False``): the fields a newer manager or worker adds are skipped, so the two
+versions of a rolling upgrade keep their sessions.
 """
 
 from __future__ import annotations
