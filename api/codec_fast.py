@@ -9,6 +9,13 @@ fields, enumeration values, tagged unions) and raises ``Invalid``, which says no
 message. The two must accept exactly the same inputs and build equal values
 (tests/unit/api/test_codec_fast.py checks them against each other).
 
+Each type has two decoders, chosen by the caller (``strict``): a strict one refuses a
+field it does not know (a user's spec: a typo is an error), a tolerant one skips it (the
+cluster's own data: a newer version's object, as protobuf skips unknown fields; see
+codec_objects). They differ only off the common path: a map with as many keys as the
+class has fields, each found, is decoded by the same generated code in both modes; only
+a map of another size goes to the loop, which refuses or skips the keys it does not know.
+
 Scalars are checked inline in a dataclass's loop (one ``type(v) is t`` instead of a call).
 """
 
@@ -45,21 +52,32 @@ def union_args(tp: Any) -> tuple[Any, ...] | None:
     return None
 
 
-def field_types(cls: type) -> list[tuple[dataclasses.Field[Any], Any]]:
-    hints = typing.get_type_hints(cls)
-    return [(f, hints[f.name]) for f in dataclasses.fields(cls)]
+def field_types(cls: type) -> tuple[tuple[dataclasses.Field[Any], Any], ...]:
+    """Each field of dataclass ``cls`` with its type, resolved once (``get_type_hints``
+    compiles each annotation's string again at every call: a row of another version's
+    layout, read as a map, looked its classes' types up per task, 1 ms each)."""
+    known = _FIELD_TYPES.get(cls)
+    if known is None:
+        hints = typing.get_type_hints(cls)
+        known = _FIELD_TYPES[cls] = tuple((f, hints[f.name]) for f in dataclasses.fields(cls))
+    return known
 
 
-_FAST: dict[Any, _FastDecoder] = {}
+_FIELD_TYPES: dict[type, tuple[tuple[dataclasses.Field[Any], Any], ...]] = {}
+
+
+_FAST: dict[tuple[Any, bool], _FastDecoder] = {}
 # the scalars a dataclass checks inline: the exact type its value must have
 _EXACT = (int, str, bool)
 
 
-def fast_decoder_for(tp: Any) -> _FastDecoder:
-    dec = _FAST.get(tp)
+def fast_decoder_for(tp: Any, *, strict: bool) -> _FastDecoder:
+    """The fast decoder of type ``tp``; ``strict``: a field a dataclass does not know is
+    refused (else skipped), there and in every type nested in it."""
+    dec = _FAST.get((tp, strict))
     if dec is None:
-        dec = _build(tp)
-        _FAST[tp] = dec
+        dec = _build(tp, strict)
+        _FAST[(tp, strict)] = dec
     return dec
 
 
@@ -88,7 +106,7 @@ def _bytes(data: Any) -> Any:
     raise Invalid
 
 
-def _build(tp: Any) -> _FastDecoder:
+def _build(tp: Any, strict: bool) -> _FastDecoder:
     if tp in _EXACT:
         return _exact(tp)
     if tp is float:
@@ -98,16 +116,16 @@ def _build(tp: Any) -> _FastDecoder:
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _enum(tp)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _dataclass(tp)
+        return _dataclass(tp, strict)
     args = union_args(tp)
     if args is not None:
-        return _union(args)
+        return _union(args, strict)
     origin = typing.get_origin(tp)
     if origin is tuple:
-        return _tuple(typing.get_args(tp)[0])
+        return _tuple(typing.get_args(tp)[0], strict)
     if origin in (dict, Mapping):
-        key_dec = fast_decoder_for(typing.get_args(tp)[0])
-        value_dec = fast_decoder_for(typing.get_args(tp)[1])
+        key_dec = fast_decoder_for(typing.get_args(tp)[0], strict=strict)
+        value_dec = fast_decoder_for(typing.get_args(tp)[1], strict=strict)
 
         def decode_map(data: Any) -> Any:
             if not isinstance(data, dict):
@@ -132,11 +150,11 @@ def _enum(cls: type[enum.Enum]) -> _FastDecoder:
     return decode_enum
 
 
-def _union(args: tuple[Any, ...]) -> _FastDecoder:
+def _union(args: tuple[Any, ...], strict: bool) -> _FastDecoder:
     optional = type(None) in args
     members = [a for a in args if a is not type(None)]
     if len(members) == 1:
-        inner = fast_decoder_for(members[0])
+        inner = fast_decoder_for(members[0], strict=strict)
     else:
         by_tag: dict[str, Any] = {m.TAG: m for m in members}
 
@@ -147,7 +165,7 @@ def _union(args: tuple[Any, ...]) -> _FastDecoder:
             member = by_tag.get(tag)
             if member is None:
                 raise Invalid
-            return fast_decoder_for(member)(body)
+            return fast_decoder_for(member, strict=strict)(body)
 
     def decode_union(data: Any) -> Any:
         if data is None:
@@ -159,7 +177,7 @@ def _union(args: tuple[Any, ...]) -> _FastDecoder:
     return decode_union
 
 
-def _tuple(item_tp: Any) -> _FastDecoder:
+def _tuple(item_tp: Any, strict: bool) -> _FastDecoder:
     if item_tp in _EXACT:
 
         def decode_scalars(data: Any) -> Any:
@@ -171,7 +189,7 @@ def _tuple(item_tp: Any) -> _FastDecoder:
             return tuple(data)
 
         return decode_scalars
-    item = fast_decoder_for(item_tp)
+    item = fast_decoder_for(item_tp, strict=strict)
 
     def decode_tuple(data: Any) -> Any:
         if not isinstance(data, (list, tuple)):
@@ -183,20 +201,42 @@ def _tuple(item_tp: Any) -> _FastDecoder:
     return decode_tuple
 
 
-def _dataclass(cls: type) -> _FastDecoder:
+def _dataclass(cls: type, strict: bool) -> _FastDecoder:
     """A generated function: when every field is present (as the encoder writes them) one
-    call with each field checked inline; otherwise a loop that applies the defaults."""
-    plan = _plan(cls)
+    call with each field checked inline; otherwise a loop that applies the defaults and
+    refuses (``strict``) or skips the keys that name no field."""
+    plan = _plan(cls, strict)
+    env: dict[str, Any] = {"slow": _with_defaults(cls, plan, strict, None)}
+    source = _all_fields_source(cls, plan, env, {}, "data", "slow(data, ())", strict)
+    exec(source, env)  # built from the dataclass's own field names only
+    decode: _FastDecoder = env["decode_dc"]
+    return decode
+
+
+def _with_defaults(
+    cls: type,
+    plan: list[tuple[str, type | None, _FastDecoder | None, bool]],
+    strict: bool,
+    given: str | None,
+) -> Callable[[Any, Sequence[Any]], Any]:
+    """The loop of a dataclass's decoder, off its common path (a field left out, or a key
+    more): ``decode(data, table)``, applying the defaults and refusing (``strict``) or
+    skipping the keys that name no field; ``given``: the field holding an index into
+    ``table`` (required)."""
     names = frozenset(name for name, _, _, _ in plan)
     missing = object()
 
-    def with_defaults(data: Any) -> Any:
-        if not isinstance(data, dict) or not names.issuperset(data):
+    def with_defaults(data: Any, table: Sequence[Any]) -> Any:
+        if not isinstance(data, dict) or (strict and not names.issuperset(data)):
             raise Invalid
         kwargs: dict[str, Any] = {}
         for name, exact, dec, has_default in plan:
             value = data.get(name, missing)
-            if value is missing:
+            if name == given:
+                if type(value) is not int or not 0 <= value < len(table):
+                    raise Invalid
+                kwargs[name] = table[value]
+            elif value is missing:
                 if not has_default:
                     raise Invalid
             elif exact is not None:
@@ -207,32 +247,32 @@ def _dataclass(cls: type) -> _FastDecoder:
                 kwargs[name] = dec(value)  # type: ignore[misc]
         return cls(**kwargs)
 
-    env: dict[str, Any] = {"slow": with_defaults}
-    source = _all_fields_source(cls, plan, env, {}, "data", "slow(data)")
-    exec(source, env)  # built from the dataclass's own field names only
-    decode: _FastDecoder = env["decode_dc"]
-    return decode
+    return with_defaults
 
 
-def referencing_decoder(cls: type, field: str) -> Callable[[Any, Sequence[Any]], Any]:
+def referencing_decoder(
+    cls: type, field: str, *, strict: bool
+) -> Callable[[Any, Sequence[Any]], Any]:
     """A fast decoder of dataclass ``cls`` whose ``field`` holds an index into a table of
     values already decoded, which the caller passes: ``decode(data, table)`` (a session
-    frame's tasks name their shared spec this way; actors/dispatcher/wire.py). Only the
-    shape the encoder writes (every field present) is taken; anything else raises
+    frame's tasks name their shared spec this way; actors/dispatcher/wire.py). ``field``
+    is required; the others take their defaults, and a key naming no field is refused
+    (``strict``) or skipped, as by the decoder of ``cls``. Anything else raises
     ``Invalid``, and the caller names what is wrong with the path-naming decoder."""
-    plan = _plan(cls)
+    plan = _plan(cls, strict)
     if field not in {name for name, _, _, _ in plan}:
         raise TypeError(f"{cls.__name__} has no field {field!r}")
-    env: dict[str, Any] = {}
+    env: dict[str, Any] = {"slow": _with_defaults(cls, plan, strict, field)}
     index = f"data[{field!r}]"
     value = f"(table[v] if type(v := {index}) is int and 0 <= v < len(table) else bad())"
-    source = _all_fields_source(cls, plan, env, {field: value}, "data, table", "bad()")
+    params = "data, table"
+    source = _all_fields_source(cls, plan, env, {field: value}, params, "slow(data, table)", strict)
     exec(source, env)  # built from the dataclass's own field names only
     decode: Callable[[Any, Sequence[Any]], Any] = env["decode_dc"]
     return decode
 
 
-def _plan(cls: type) -> list[tuple[str, type | None, _FastDecoder | None, bool]]:
+def _plan(cls: type, strict: bool) -> list[tuple[str, type | None, _FastDecoder | None, bool]]:
     """Per field: (name, exact scalar type or None, decoder or None, has a default)."""
     plan: list[tuple[str, type | None, _FastDecoder | None, bool]] = []
     for f, t in field_types(cls):
@@ -242,7 +282,7 @@ def _plan(cls: type) -> list[tuple[str, type | None, _FastDecoder | None, bool]]
         if t in _EXACT:
             plan.append((f.name, t, None, has_default))
         else:
-            plan.append((f.name, None, fast_decoder_for(t), has_default))
+            plan.append((f.name, None, fast_decoder_for(t, strict=strict), has_default))
     return plan
 
 
@@ -253,6 +293,7 @@ def _all_fields_source(
     given: Mapping[str, str],
     params: str,
     otherwise: str,
+    strict: bool,
 ) -> str:
     """The source of ``decode_dc(params)``: when every field is present (as the encoder
     writes them), one build with each field checked inline (``given``: the expression of
@@ -268,7 +309,7 @@ def _all_fields_source(
             values.append(f"(v if type(v := data[{name!r}]) is t{i} else bad())")
         else:
             env[f"d{i}"] = dec
-            values.append(inline_decoding(t, f"data[{name!r}]", f"d{i}", i, env))
+            values.append(inline_decoding(t, f"data[{name!r}]", f"d{i}", i, env, strict))
     # as many keys as fields, each field found: the same keys (no set built per object)
     build = "\n".join(build_lines(cls, env, values, "            "))
     return (
@@ -283,10 +324,13 @@ def _all_fields_source(
     )
 
 
-def inline_decoding(tp: Any, item: str, dec: str, i: int | str, env: dict[str, Any]) -> str:
+def inline_decoding(
+    tp: Any, item: str, dec: str, i: int | str, env: dict[str, Any], strict: bool
+) -> str:
     """The source decoding ``item`` of type ``tp`` inside a dataclass's decoder, whose
-    decoder is ``dec``: what the decoder would do, inline where that spares its call (a
-    task has some forty such fields; each call was most of its own cost)."""
+    decoder is ``dec`` (of mode ``strict``): what the decoder would do, inline where that
+    spares its call (a task has some forty such fields; each call was most of its own
+    cost)."""
     if tp is float:
         return f"(v if type(v := {item}) is float else {dec}(v))"
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
@@ -302,7 +346,7 @@ def inline_decoding(tp: Any, item: str, dec: str, i: int | str, env: dict[str, A
     if args is not None and type(None) in args:
         members = [a for a in args if a is not type(None)]
         if len(members) == 1:
-            env[f"o{i}"] = fast_decoder_for(members[0])
+            env[f"o{i}"] = fast_decoder_for(members[0], strict=strict)
             return f"(None if (v := {item}) is None else o{i}(v))"
     return f"{dec}({item})"
 

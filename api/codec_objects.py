@@ -6,9 +6,23 @@ Rules, the same for every type in api/objects.py and api/specs.py:
 - tuples become lists; label maps stay dicts; ``None`` stays ``None``;
 - a service mode (a union of dataclasses) becomes ``{"replicated": {"replicas": 3}}``.
 
-Decoding is strict: unknown fields, wrong types and unknown enumeration values raise
-``ObjectDecodeError`` naming the field path (``spec.task.container.image``). A field
-missing from the input takes its default when it has one, so fields can be added later.
+Decoding checks types: wrong types, unknown enumeration values and unknown variants of a
+tagged union raise ``ObjectDecodeError`` naming the field path
+(``spec.task.container.image``). A field missing from the input takes its default when it
+has one, so fields can be added later.
+
+A field the input has and the class does not is what a newer version writes (every
+release adds some). The caller says what it means (``strict``, no default: each caller
+chooses):
+- the cluster's own data (Raft entries, snapshots, messages between nodes: the store,
+  the dispatcher, the worker) is decoded tolerant: the field is skipped, as protobuf
+  skips a field it does not know, so managers and workers of two versions work together
+  during a rolling upgrade; an object re-encoded here has lost the field (a SwarmKit
+  leader of the older version drops it the same way). ``decode_object`` is always so.
+- a user's input (a spec in a control request) is decoded strict: the field is refused,
+  named (``spec.task.container.imgae: unknown field of ContainerSpec``), never ignored.
+An unknown enumeration value, variant or object kind is refused in both modes: it means
+a real incompatibility, not an addition.
 """
 
 from __future__ import annotations
@@ -56,29 +70,30 @@ def encode(value: Any) -> Any:
     return _encoder_for(type(value))(value)
 
 
-def decode(cls: type[T], data: Any, path: str = "") -> T:
+def decode(cls: type[T], data: Any, path: str = "", *, strict: bool) -> T:
     """Decode ``data`` as ``cls``; ObjectDecodeError names the bad field (the fast path,
     api/codec_fast.py, checks the same without naming it; on a failure the decoders below
-    run again for the message)."""
+    run again for the message). ``strict``: a field ``cls`` (or a class in it) does not
+    know is refused; else skipped (the module's rule)."""
     try:
-        fast: T = fast_decoder_for(cls)(data)
+        fast: T = fast_decoder_for(cls, strict=strict)(data)
         return fast
     except Invalid:
         pass
-    result: T = _decoder_for(cls)(data, path)
+    result: T = _decoder_for(cls, strict)(data, path)
     return result
 
 
-def decode_all(cls: type[T], items: Iterable[Any], path: str) -> tuple[T, ...]:
+def decode_all(cls: type[T], items: Iterable[Any], path: str, *, strict: bool) -> tuple[T, ...]:
     """``decode`` of each of ``items`` as ``cls``: on the fast path in one comprehension
     (a worker's session frame names no path for any of its tasks until one fails); when
     one fails, ObjectDecodeError names it as ``path[i]``."""
-    fast = fast_decoder_for(cls)
+    fast = fast_decoder_for(cls, strict=strict)
     try:
         return tuple([fast(item) for item in items])
     except Invalid:
         pass
-    return tuple(decode(cls, item, f"{path}[{i}]") for i, item in enumerate(items))
+    return tuple(decode(cls, item, f"{path}[{i}]", strict=strict) for i, item in enumerate(items))
 
 
 def encoder_for(tp: Any) -> Callable[[Any], Any]:
@@ -134,19 +149,22 @@ def encode_object(obj: Object) -> dict[str, Any]:
 
 
 def decode_object(kind: ObjectKind | str, data: Any) -> Object:
+    """Decode a stored object (the cluster's own data: tolerant of fields it does not
+    know); an unknown kind is refused."""
     kinds = _model.ObjectKind
     try:
         cls = _model.OBJECT_TYPES[kinds(kind)]
     except ValueError:
         raise ObjectDecodeError("kind", f"unknown object kind {kind!r}") from None
-    result: Object = decode(cls, data, kind.value if isinstance(kind, kinds) else kind)
+    where = kind.value if isinstance(kind, kinds) else kind
+    result: Object = decode(cls, data, where, strict=False)
     return result
 
 
 # --- machinery: one encoder and one decoder per type, built once and cached ------------
 
 _ENCODERS: dict[Any, _Encoder] = {}
-_DECODERS: dict[Any, _Decoder] = {}
+_DECODERS: dict[tuple[Any, bool], _Decoder] = {}
 
 
 def _identity(value: Any) -> Any:
@@ -161,11 +179,11 @@ def _encoder_for(tp: Any) -> _Encoder:
     return enc
 
 
-def _decoder_for(tp: Any) -> _Decoder:
-    dec = _DECODERS.get(tp)
+def _decoder_for(tp: Any, strict: bool) -> _Decoder:
+    dec = _DECODERS.get((tp, strict))
     if dec is None:
-        dec = _build_decoder(tp)
-        _DECODERS[tp] = dec
+        dec = _build_decoder(tp, strict)
+        _DECODERS[(tp, strict)] = dec
     return dec
 
 
@@ -230,7 +248,7 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or repr(tp)
 
 
-def _build_decoder(tp: Any) -> _Decoder:
+def _build_decoder(tp: Any, strict: bool) -> _Decoder:
     if tp is bool:
         return _scalar_decoder(bool, "a boolean")
     if tp is int:
@@ -244,12 +262,16 @@ def _build_decoder(tp: Any) -> _Decoder:
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _enum_decoder(tp)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _dataclass_decoder(tp)
+        return _dataclass_decoder(tp, strict)
     args = union_args(tp)
     if args is not None:
         optional = type(None) in args
         members = [a for a in args if a is not type(None)]
-        inner = _decoder_for(members[0]) if len(members) == 1 else _tagged_decoder(members)
+        inner = (
+            _decoder_for(members[0], strict)
+            if len(members) == 1
+            else _tagged_decoder(members, strict)
+        )
 
         def decode_union(data: Any, path: str) -> Any:
             if data is None:
@@ -261,7 +283,7 @@ def _build_decoder(tp: Any) -> _Decoder:
         return decode_union
     origin = typing.get_origin(tp)
     if origin is tuple:
-        item = _decoder_for(typing.get_args(tp)[0])
+        item = _decoder_for(typing.get_args(tp)[0], strict)
 
         def decode_tuple(data: Any, path: str) -> Any:
             if not isinstance(data, (list, tuple)):
@@ -270,8 +292,8 @@ def _build_decoder(tp: Any) -> _Decoder:
 
         return decode_tuple
     if origin in (dict, Mapping):
-        key_dec = _decoder_for(typing.get_args(tp)[0])
-        value_dec = _decoder_for(typing.get_args(tp)[1])
+        key_dec = _decoder_for(typing.get_args(tp)[0], strict)
+        value_dec = _decoder_for(typing.get_args(tp)[1], strict)
 
         def decode_map(data: Any, path: str) -> Any:
             if not isinstance(data, dict):
@@ -326,13 +348,14 @@ def _enum_decoder(cls: type[enum.Enum]) -> _Decoder:
     return decode_enum
 
 
-def _dataclass_decoder(cls: type) -> _Decoder:
+def _dataclass_decoder(cls: type, strict: bool) -> _Decoder:
+    """Reads the fields ``cls`` has; a key naming none is refused (``strict``) or not read."""
     plan: list[tuple[str, _Decoder, bool]] = []
     for f, t in field_types(cls):
         has_default = (
             f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
         )
-        plan.append((f.name, _decoder_for(t), has_default))
+        plan.append((f.name, _decoder_for(t, strict), has_default))
     names = {name for name, _, _ in plan}
 
     def decode_dc(data: Any, path: str) -> Any:
@@ -340,10 +363,11 @@ def _dataclass_decoder(cls: type) -> _Decoder:
             raise ObjectDecodeError(
                 path, f"expected a map for {cls.__name__}, got {type(data).__name__}"
             )
-        for key in data:
-            if key not in names:
-                sub = f"{path}.{key}" if path else str(key)
-                raise ObjectDecodeError(sub, f"unknown field of {cls.__name__}")
+        if strict:
+            for key in data:
+                if key not in names:
+                    sub = f"{path}.{key}" if path else str(key)
+                    raise ObjectDecodeError(sub, f"unknown field of {cls.__name__}")
         kwargs: dict[str, Any] = {}
         for name, dec, has_default in plan:
             sub = f"{path}.{name}" if path else name
@@ -356,7 +380,7 @@ def _dataclass_decoder(cls: type) -> _Decoder:
     return decode_dc
 
 
-def _tagged_decoder(members: list[Any]) -> _Decoder:
+def _tagged_decoder(members: list[Any], strict: bool) -> _Decoder:
     by_tag: dict[str, Any] = {m.TAG: m for m in members}
     choices = ", ".join(repr(t) for t in by_tag)
 
@@ -367,6 +391,6 @@ def _tagged_decoder(members: list[Any]) -> _Decoder:
         member = by_tag.get(tag)
         if member is None:
             raise ObjectDecodeError(path, f"unknown variant {tag!r} (expected one of {choices})")
-        return _decoder_for(member)(body, f"{path}.{tag}" if path else str(tag))
+        return _decoder_for(member, strict)(body, f"{path}.{tag}" if path else str(tag))
 
     return decode_tagged

@@ -5,13 +5,17 @@ writes, reads and interns one by one, and the decoder looks up by name. As rows 
 are written once, in the snapshot's header (``layout``), and the decoder indexes. The
 classes in ``rows`` are written as rows wherever they appear as a field (or an optional
 one); every other field keeps its ordinary encoding (api/codec_objects.py). A reader
-whose classes have other fields than a header names (an older or newer writer) turns the
-rows back into maps (``as_map``) and decodes those, with their defaults and checks.
-The fast decoder raises ``Invalid`` for anything but a well-formed row.
+whose classes have other fields than a header names (an older or newer writer: a rolling
+upgrade) reorders its rows into its own layout (``translator``: a field the writer lacked
+takes its default, one the reader lacks is dropped) and decodes them as its own; a row
+that does not fit is turned back into a map (``as_map``) and decoded as one, with the
+message naming what is wrong. The fast decoder raises ``Invalid`` for anything but a
+well-formed row.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -65,6 +69,9 @@ class RowCodec:
         }
         self._encoders: dict[type, Callable[..., Any]] = {}
         self._decoders: dict[type, Callable[..., Any]] = {}
+        # another writer's layout: translators by (layout, class), the last layout asked
+        self._translators: dict[tuple[_LayoutKey, type], Callable[[Any], list[Any]] | None] = {}
+        self._last_layout: tuple[Any, Any] = (None, None)
         self.encode: Callable[[Any, Any], list[Any]] = self._build_encoder(root)
         self.decode: Callable[[Any, Any], Any] = self._build_decoder(root)
         # ``decode`` whose strings in ``share`` (by class, field names) are the copies a
@@ -219,13 +226,13 @@ class RowCodec:
                 value = "strings[v]" if shared and f.name in self._share.get(cls, ()) else "v"
                 values.append(f"({value} if type(v := {item}) is t{n}_{i} else bad())")
             else:
-                env[f"d{n}_{i}"] = fast_decoder_for(t)
+                env[f"d{n}_{i}"] = fast_decoder_for(t, strict=False)
                 if shared and f.name in self._share.get(cls, ()) and _empty_encoding(t) == "{}":
                     values.append(
                         f"(empty if type(v := {item}) is dict and not v else d{n}_{i}(v))"
                     )
                 else:
-                    values.append(inline_decoding(t, item, f"d{n}_{i}", f"{n}_{i}", env))
+                    values.append(inline_decoding(t, item, f"d{n}_{i}", f"{n}_{i}", env, False))
         lines += [line + "\n" for line in build_lines(cls, env, values, indent, str(n))]
         return f"out{n}"
 
@@ -235,6 +242,72 @@ class RowCodec:
         return self._decoders[cls]
 
     # --- another writer's layout --------------------------------------------------------
+    def translator(self, layout: Any, cls: type | None = None) -> Callable[[Any], list[Any]] | None:
+        """A function turning a row of ``cls`` (the root by default) written with
+        ``layout`` into one of this codec's own layout, for its fast decoders: a field the
+        writer lacked takes its default's encoding, one this version lacks is dropped;
+        ``Invalid`` for a row that is not a list of the layout's length. None when rows of
+        ``layout`` cannot be so read (malformed, a class or a required field missing): the
+        caller reads them as maps. One generated function per layout and class; the last
+        ``layout`` asked about is known by identity (a decoded entry's, never changed)."""
+        cls = cls or self.root
+        held, key = self._last_layout  # an entry's patches ask again with one layout
+        if held is not layout:
+            key = _layout_key(layout)
+            self._last_layout = (layout, key)
+        return None if key is None else self._translator(key, cls)
+
+    def _translator(self, key: _LayoutKey, cls: type) -> Callable[[Any], list[Any]] | None:
+        if (key, cls) not in self._translators:
+            self._translators[(key, cls)] = self._build_translator(key, cls)
+        return self._translators[(key, cls)]
+
+    def _build_translator(self, key: _LayoutKey, cls: type) -> Callable[[Any], list[Any]] | None:
+        names = dict(key).get(cls.__name__)
+        if names is None:
+            return None
+        at = {name: i for i, name in enumerate(names)}
+        env: dict[str, Any] = {"bad": _bad}
+        items = []
+        for i, (f, t) in enumerate(field_types(cls)):
+            row, optional = _row_class(t, self._rows)
+            given = cls is self.root and f.name == self._given
+            if f.name in at:
+                item = f"row[{at[f.name]}]"
+                if row is None or given:
+                    items.append(item)
+                    continue
+                nested = self._translator(key, row)
+                if nested is None:
+                    return None
+                env[f"t{i}"] = nested
+                items.append(
+                    f"(None if (v := {item}) is None else t{i}(v))" if optional else f"t{i}({item})"
+                )
+            elif not given and f.default is not dataclasses.MISSING:
+                env[f"d{i}"] = self._default_encoding(f.default, t, row)
+                items.append(f"d{i}")
+            elif not given and f.default_factory is not dataclasses.MISSING:
+                env[f"d{i}"] = self._default_encoding(f.default_factory(), t, row)
+                items.append(f"d{i}")
+            else:
+                return None  # a required field the writer did not write: read as a map
+        source = (
+            "def translate(row):\n"
+            f"    if type(row) is not list or len(row) != {len(names)}:\n"
+            "        bad()\n"
+            f"    return [{', '.join(items)}]\n"
+        )
+        exec(source, env)  # the class's own field names, the layout's positions
+        return env["translate"]  # type: ignore[no-any-return]
+
+    def _default_encoding(self, default: Any, tp: Any, row: type | None) -> Any:
+        """A field's default as a row of this layout holds it (never changed: the fast
+        decoders build tuples and maps of their own)."""
+        if row is not None and default is not None:
+            return self._encoder(row)(default)
+        return encoder_for(tp)(default)
+
     def as_map(self, row: Any, layout: Mapping[str, list[str]], cls: type | None = None) -> Any:
         """``row`` (written with ``layout``) as the map the ordinary decoder reads;
         ``ValueError`` when it does not have the layout's shape."""
@@ -244,7 +317,7 @@ class RowCodec:
             raise ValueError(f"the layout names no fields of {cls.__name__}")
         if type(row) is not list or len(row) != len(names):
             raise ValueError(f"a {cls.__name__} row is not a list of {len(names)} values")
-        types = dict((f.name, t) for f, t in field_types(cls))
+        types = {f.name: t for f, t in field_types(cls)}
         out: dict[str, Any] = {}
         for name, value in zip(names, row, strict=True):
             nested, _ = _row_class(types[name], self._rows) if name in types else (None, False)
@@ -252,6 +325,23 @@ class RowCodec:
                 value = self.as_map(value, layout, nested)
             out[name] = value
         return out
+
+
+_LayoutKey = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _layout_key(layout: Any) -> _LayoutKey | None:
+    """``layout`` (class name -> field names) as a hashable value; None if malformed."""
+    if type(layout) is not dict:
+        return None
+    key = []
+    for name, fields in layout.items():
+        if type(name) is not str or type(fields) is not list:
+            return None
+        if any(type(f) is not str for f in fields) or len(set(fields)) != len(fields):
+            return None
+        key.append((name, tuple(fields)))
+    return tuple(sorted(key))
 
 
 def _empty_encoding(tp: Any) -> str | None:

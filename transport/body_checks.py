@@ -6,7 +6,9 @@ per field), that answers only yes or no. On no, codec.py's walk (`_check_body`) 
 raises the BadField that names the path of what is wrong: the walk is the reference, this
 the same rules faster (a session frame's walk was a third of decoding a frame of one
 task). The rules are those of the walk for a body msgpack's unpacker made (``unpacked``:
-a value declared as any plain value is one, and is not walked).
+a value declared as any plain value is one, and is not walked). A field not declared is
+not looked at, unless the type is ``strict`` (a user's request: api/schema/declare.py):
+then each map's keys are checked against its declared names, in that type's check alone.
 """
 
 from __future__ import annotations
@@ -44,13 +46,14 @@ def accepts(message_type: MessageType, body: dict[str, Any]) -> bool:
     """Whether ``body`` (unpacked) matches ``message_type``'s declaration."""
     held = _CHECKS.get(id(message_type))
     if held is None or held[0] is not message_type:
-        held = _CHECKS[id(message_type)] = (message_type, _compile(message_type.fields))
+        check = _compile(message_type.fields, message_type.strict)
+        held = _CHECKS[id(message_type)] = (message_type, check)
     return held[1](body)
 
 
-def _compile(fields: tuple[Field, ...]) -> _Check:
+def _compile(fields: tuple[Field, ...], strict: bool) -> _Check:
     env: dict[str, Any] = {"_MISSING": _MISSING}
-    exec(checker_source(fields), env)  # built from the declarations' own names only
+    exec(checker_source(fields, strict), env)  # built from the declarations' own names only
     check: _Check = env["check"]
     return check
 
@@ -58,17 +61,19 @@ def _compile(fields: tuple[Field, ...]) -> _Check:
 _MISSING: Final = object()
 
 
-def checker_source(fields: tuple[Field, ...]) -> str:
-    """The Python source of the check of a body declared as ``fields``."""
-    source = _Source()
+def checker_source(fields: tuple[Field, ...], strict: bool = False) -> str:
+    """The Python source of the check of a body declared as ``fields``; ``strict``: a key
+    of the body or of a `Struct` in it that names no declared field fails it."""
+    source = _Source(strict)
     source.fields(fields, "body", 1)
     return "def check(body):\n" + "".join(source.lines) + "    return True\n"
 
 
 class _Source:
-    def __init__(self) -> None:
+    def __init__(self, strict: bool) -> None:
         self.lines: list[str] = []
         self._names = 0
+        self._strict = strict
 
     def name(self) -> str:
         self._names += 1
@@ -78,6 +83,11 @@ class _Source:
         self.lines.append("    " * depth + text + "\n")
 
     def fields(self, fields: tuple[Field, ...], mapping: str, depth: int) -> None:
+        if self._strict:  # a set display after ``in`` is compiled to a constant frozenset
+            known = ", ".join(repr(f.name) for f in fields)
+            key = self.name()
+            self.line(depth, f"for {key} in {mapping}:")
+            self.line(depth + 1, f"if {key} not in {{{known}}}: return False")
         for f in fields:
             key = repr(f.name)
             if _is_any(f.type):  # present, or absent if it may be: nothing else to check

@@ -9,6 +9,12 @@ elements of all containers together (counted as each container completes, so a f
 millions of tiny maps stops after the budget's worth), no ext types, ``raw=False`` and
 ``strict_map_key``. `encode` checks the body against the same declarations, so a peer
 never receives what it would refuse.
+
+A body field its type does not declare is kept, unread (a newer peer's: nodes of two
+versions talk during a rolling upgrade), except in a ``strict`` type (a user's control
+request, api/schema/declare.py), where it is refused naming it. An unknown message type
+or protocol version is refused either way: the envelope's version (`PROTOCOL_VERSION`)
+changes only with a change older nodes cannot read, and so never within a rolling upgrade.
 """
 
 from __future__ import annotations
@@ -75,7 +81,9 @@ def encode(
         raise BadEnvelope(f"request id {request_id!r} is not an int in [0, 2**64)")
     packer = take_packer()
     try:
-        frame = _envelope(packer.pack, message_type, body, request_id, more, check, mt.fields)
+        frame = _envelope(
+            packer.pack, message_type, body, request_id, more, check, mt.fields, mt.strict
+        )
     finally:
         give_back(packer)
     if len(frame) > max_size:
@@ -91,10 +99,11 @@ def _envelope(
     more: bool,
     check: bool,
     fields: tuple[Field, ...],
+    strict: bool,
 ) -> bytes:
     if isinstance(body, Packed):
         if check:
-            _check_body(_unpack_own(body, message_type), fields, None)
+            _check_body(_unpack_own(body, message_type), fields, None, strict=strict)
         # the envelope as msgpack packs `encode`'s map below: the same bytes
         frame = b"".join(
             (
@@ -110,7 +119,7 @@ def _envelope(
     else:
         b: dict[str, Any] = {} if body is None else body if type(body) is dict else dict(body)
         if check:
-            _check_body(b, fields, None)
+            _check_body(b, fields, None, strict=strict)
         envelope: dict[str, Any] = {
             "v": PROTOCOL_VERSION,
             "t": message_type,
@@ -246,7 +255,7 @@ def decode(frame: bytes | memoryview, *, limits: DecodeLimits = MEMBER_LIMITS) -
     # bytes: strict_map_key; every int within msgpack's range): an "any" field needs no
     # walk. The generated check says whether the body is right; the walk, what is wrong.
     if not accepts(mt, body):
-        _check_body(body, mt.fields, request_id, unpacked=True)
+        _check_body(body, mt.fields, request_id, unpacked=True, strict=mt.strict)
     return Envelope(message_type, request_id, body, more, version)
 
 
@@ -340,20 +349,35 @@ class _Invalid(Exception):
 
 
 def _check_body(
-    value: Mapping[Any, Any], fields: tuple[Field, ...], rid: int | None, unpacked: bool = False
+    value: Mapping[Any, Any],
+    fields: tuple[Field, ...],
+    rid: int | None,
+    unpacked: bool = False,
+    *,
+    strict: bool,
 ) -> None:
     """Check a body against ``fields``; BadField names the path of what is wrong.
     ``unpacked``: the body came out of msgpack's unpacker (`decode`), so a value declared
     as any plain value is one (a task in a session frame: walking it was a third of what
-    decoding the frame cost)."""
+    decoding the frame cost). ``strict``: a key not declared, in the body or a `Struct`
+    in it, is wrong."""
     try:
-        _fields(value, fields, "", not unpacked)
+        _fields(value, fields, "", not unpacked, strict)
     except _Invalid as exc:
         path = "".join(reversed(exc.steps))
         raise BadField(exc.message.replace(_PATH, path), request_id=rid) from None
 
 
-def _fields(value: Mapping[Any, Any], fields: tuple[Field, ...], dot: str, walk: bool) -> None:
+def _fields(
+    value: Mapping[Any, Any], fields: tuple[Field, ...], dot: str, walk: bool, strict: bool
+) -> None:
+    if strict:
+        known = {f.name for f in fields}
+        for key in value:
+            if key not in known:
+                exc = _Invalid(f'unknown field "{_PATH}"')
+                exc.steps.append(dot + (key if type(key) is str else repr(key))[:_SHOWN])
+                raise exc
     for f in fields:
         name = f.name
         if name not in value:
@@ -363,14 +387,15 @@ def _fields(value: Mapping[Any, Any], fields: tuple[Field, ...], dot: str, walk:
                 raise exc
             continue
         try:
-            _check(value[name], f.type, walk)
+            _check(value[name], f.type, walk, strict)
         except _Invalid as exc:
             exc.steps.append(dot + name)
             raise
 
 
-def _check(value: Any, t: FieldType, walk: bool) -> None:
-    """``walk``: check a value declared as any plain value (not needed for an unpacked one)."""
+def _check(value: Any, t: FieldType, walk: bool, strict: bool) -> None:
+    """``walk``: check a value declared as any plain value (not needed for an unpacked one);
+    ``strict``: refuse a key a `Struct` does not declare."""
     tt = type(t)
     if tt is Scalar:
         accepted = _SCALAR_TYPES.get(t.name)  # type: ignore[union-attr]
@@ -381,7 +406,7 @@ def _check(value: Any, t: FieldType, walk: bool) -> None:
             raise _Invalid(f'field "{_PATH}" has wrong type {_kind(value)}, expected {t}')
     elif tt is Nullable:
         if value is not None:
-            _check(value, t.inner, walk)  # type: ignore[union-attr]
+            _check(value, t.inner, walk, strict)  # type: ignore[union-attr]
     elif tt is ListOf:
         if type(value) is not list and type(value) is not tuple:
             raise _Invalid(f'field "{_PATH}" has wrong type {_kind(value)}, expected {t}')
@@ -398,7 +423,7 @@ def _check(value: Any, t: FieldType, walk: bool) -> None:
             return
         for i, element in enumerate(value):
             try:
-                _check(element, item, walk)
+                _check(element, item, walk, strict)
             except _Invalid as exc:
                 exc.steps.append(f"[{i}]")
                 raise
@@ -410,14 +435,14 @@ def _check(value: Any, t: FieldType, walk: bool) -> None:
             if type(k) is not str:
                 raise _Invalid(f'field "{_PATH}" has a key of type {_kind(k)}, expected str')
             try:
-                _check(v, inner, walk)
+                _check(v, inner, walk, strict)
             except _Invalid as exc:
                 exc.steps.append(f".{k}")
                 raise
     elif tt is Struct:
         if type(value) is not dict:
             raise _Invalid(f'field "{_PATH}" has wrong type {_kind(value)}, expected map')
-        _fields(value, t.fields, ".", walk)  # type: ignore[union-attr]
+        _fields(value, t.fields, ".", walk, strict)  # type: ignore[union-attr]
 
 
 _PLAIN: Final = (type(None), bool, int, float, str, bytes, bytearray)

@@ -93,7 +93,7 @@ class FileObjectControl:
 
     def create(self, body: Body) -> Body:
         kind = self._kind
-        spec = decode(kind.spec_cls, body["spec"], "spec")
+        spec = decode(kind.spec_cls, body["spec"], "spec", strict=True)
         kind.validate(spec)
         object_id = new_id(self._rng) if self._rng is not None else new_id()
         obj = kind.cls(id=object_id, spec=spec)  # type: ignore[arg-type]  # cls takes spec_cls

@@ -109,7 +109,7 @@ class NetworkControl:
         self._rng = rng
 
     def create(self, body: Body) -> Body:
-        spec = decode(NetworkSpec, body["spec"], "spec")
+        spec = decode(NetworkSpec, body["spec"], "spec", strict=True)
         validate_network_spec(spec)
         network = Network(id=new_id(self._rng) if self._rng is not None else new_id(), spec=spec)
 

@@ -57,7 +57,7 @@ class ServicePlans:
 
     def _proposed(self, tx: ReadTx, body: Body, now: float) -> Service:
         if "spec" in body:
-            spec = decode(ServiceSpec, body["spec"], "spec")
+            spec = decode(ServiceSpec, body["spec"], "spec", strict=True)
             validate_service_spec(spec)
             if services.by_name(tx, spec.name) is not None:
                 raise ControlError(

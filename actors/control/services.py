@@ -79,7 +79,7 @@ class ServiceControl:
     # -- writes ------------------------------------------------------------------------
 
     def create(self, body: Body) -> Body:
-        spec = decode(ServiceSpec, body["spec"], "spec")
+        spec = decode(ServiceSpec, body["spec"], "spec", strict=True)
         validate_service_spec(spec)
         auth = registry_auth_of(body)
         service = Service(id=self._new_id(), spec=spec, spec_version=1, registry_auth=auth)
@@ -112,7 +112,7 @@ class ServiceControl:
                 ControlCode.INVALID_ARGUMENT, "a service update takes changes or a spec, not both"
             )
         if body.get("spec") is not None:  # the whole spec, as Docker's ServiceUpdate
-            whole = decode(ServiceSpec, body["spec"], "spec")
+            whole = decode(ServiceSpec, body["spec"], "spec", strict=True)
             validate_service_spec(whole)
             return self._edit(ref, {}, pinned, origin="update", whole=whole, auth=auth)
         return self._edit(ref, dict(body["changes"]), pinned, origin="update", auth=auth)

@@ -3,7 +3,9 @@
 The transport has already validated each body against its declaration; this module turns
 the validated maps into objects and back with the object codec (``api.codec_objects``), so
 the dispatcher and the agent agree on one shape. Decoding errors are ``ObjectDecodeError``
-(a ``ValueError``) naming the field.
+(a ``ValueError``) naming the field. The objects are the cluster's data, decoded tolerant
+(``strict=False``): the fields a newer manager or worker adds are skipped, so the two
+versions of a rolling upgrade keep their sessions.
 """
 
 from __future__ import annotations
@@ -297,7 +299,7 @@ def _frame_body(frame: SessionFrame) -> dict[str, Any]:
     return body
 
 
-_task_by_spec_index = referencing_decoder(Task, "spec")
+_task_by_spec_index = referencing_decoder(Task, "spec", strict=False)
 
 
 def _parse_tasks(body: Mapping[str, Any], held: HeldSpecs | None) -> tuple[Task, ...]:
@@ -305,17 +307,19 @@ def _parse_tasks(body: Mapping[str, Any], held: HeldSpecs | None) -> tuple[Task,
     table (``held``, which takes the frame's specs first; a new one for a frame read
     alone)."""
     if "specs_base" not in body:
-        return decode_all(Task, body["tasks"], "tasks")
+        return decode_all(Task, body["tasks"], "tasks", strict=False)
     table = held if held is not None else HeldSpecs()
-    table.take(body["specs_base"], decode_all(TaskSpec, body.get("specs", ()), "specs"))
+    table.take(
+        body["specs_base"], decode_all(TaskSpec, body.get("specs", ()), "specs", strict=False)
+    )
     specs = table.specs
     items = body["tasks"]
     try:
         return tuple([_task_by_spec_index(item, specs) for item in items])
     except Invalid:
         pass
-    # off the fast path (a field left to its default, or something wrong): each task
-    # decoded with its spec's map in place, which names what is wrong
+    # something wrong (the referencing decoder takes defaults and a newer version's
+    # fields): each task decoded with its spec's map in place, which names what
     tasks = []
     for i, item in enumerate(items):
         if isinstance(item, dict):
@@ -326,7 +330,7 @@ def _parse_tasks(body: Mapping[str, Any], held: HeldSpecs | None) -> tuple[Task,
                     f"expected an index into the node's {len(specs)} specs, got {ref!r}",
                 )
             item = {**item, "spec": encode(specs[ref])}
-        tasks.append(decode(Task, item, f"tasks[{i}]"))
+        tasks.append(decode(Task, item, f"tasks[{i}]", strict=False))
     return tuple(tasks)
 
 
@@ -339,13 +343,16 @@ def parse_frame(body: Mapping[str, Any], held: HeldSpecs | None = None) -> Sessi
         for m in body["managers"]
     )
     closed = body.get("closed")
-    networks = decode_all(Network, body.get("networks", ()), "networks")
+    networks = decode_all(Network, body.get("networks", ()), "networks", strict=False)
     auths = tuple(
-        ServiceAuth(str(a["service_id"]), decode(RegistryAuth, a["auth"], f"registry_auths[{i}]"))
+        ServiceAuth(
+            str(a["service_id"]),
+            decode(RegistryAuth, a["auth"], f"registry_auths[{i}]", strict=False),
+        )
         for i, a in enumerate(body.get("registry_auths", ()))
     )
-    secrets = decode_all(Secret, body.get("secrets", ()), "secrets")
-    configs = decode_all(Config, body.get("configs", ()), "configs")
+    secrets = decode_all(Secret, body.get("secrets", ()), "secrets", strict=False)
+    configs = decode_all(Config, body.get("configs", ()), "configs", strict=False)
     return SessionFrame(
         session_id=str(body["session_id"]),
         heartbeat_period=float(body["heartbeat_period"]),
@@ -392,9 +399,9 @@ def reads_shared_specs(session_request: Mapping[str, Any]) -> bool:
 def parse_session_request(body: Mapping[str, Any]) -> tuple[str, NodeDescription]:
     """The node and its description. An ``addr`` in the body (sent by earlier versions) is
     not read: a node's address is where its connection comes from (session_addr)."""
-    description = decode(NodeDescription, body["description"], "description")
+    description = decode(NodeDescription, body["description"], "description", strict=False)
     if "executor" in body:
-        executor = decode(ExecutorDescription, body["executor"], "executor")
+        executor = decode(ExecutorDescription, body["executor"], "executor", strict=False)
         description = replace(description, executor=executor)
     return str(body["node_id"]), description
 
@@ -423,7 +430,9 @@ def parse_status_updates(
     for i, item in enumerate(items):
         task_id = str(item["task_id"])
         try:
-            good.append((task_id, decode(TaskStatus, item["status"], f"updates[{i}].status")))
+            good.append(
+                (task_id, decode(TaskStatus, item["status"], f"updates[{i}].status", strict=False))
+            )
         except ObjectDecodeError as exc:
             bad.append((task_id, f"undecodable status: {exc}"))
     return good, bad

@@ -47,7 +47,7 @@ async def task_logs(request: web.Request) -> web.StreamResponse:
     query = parse_log_query(request.query)
     found = await engine.control.call("control.task.inspect", {"task": request.match_info["id"]})
     task = found["task"]
-    tty = decode(ServiceSpec, {"task": task["spec"]}, "task").task.container.tty
+    tty = decode(ServiceSpec, {"task": task["spec"]}, "task", strict=False).task.container.tty
     selector = {"tasks": [str(task["id"])]}
     return await _stream(request, engine, selector, query, task["service_id"], tty)
 

@@ -112,7 +112,7 @@ def docker_node(doc: Doc, ca_cert: str = "", rotation_cert: str = "") -> dict[st
 
 def service_spec_of(doc: Doc) -> ServiceSpec:
     """The spec of a service document (the object codec's dict)."""
-    return decode(ServiceSpec, doc["spec"], "spec")
+    return decode(ServiceSpec, doc["spec"], "spec", strict=False)
 
 
 _UPDATE_STATES = {
@@ -137,7 +137,9 @@ def docker_service(doc: Doc, summary: Doc | None = None) -> dict[str, Any]:
         },
     }
     if doc.get("previous_spec"):
-        out["PreviousSpec"] = docker_spec(decode(ServiceSpec, doc["previous_spec"], "spec"))
+        out["PreviousSpec"] = docker_spec(
+            decode(ServiceSpec, doc["previous_spec"], "spec", strict=False)
+        )
     update = doc.get("update_status")
     if update and update.get("state") in _UPDATE_STATES:
         # dockerd leaves out a time the update does not have yet (omitempty pointers):
@@ -196,7 +198,9 @@ def docker_task(doc: Doc) -> dict[str, Any]:
     """A task document (the object codec's dict) → Docker's Task, with its whole spec."""
     status = doc.get("status") or {}
     container = status.get("container_status") or {}
-    spec = docker_spec(ServiceSpec(task=decode(ServiceSpec, {"task": doc["spec"]}, "task").task))
+    spec = docker_spec(
+        ServiceSpec(task=decode(ServiceSpec, {"task": doc["spec"]}, "task", strict=False).task)
+    )
     state = _state_label(status.get("state", 0))
     message = str(status.get("message", ""))
     err = str(status.get("err", ""))
@@ -219,7 +223,7 @@ def docker_task(doc: Doc) -> dict[str, Any]:
         "PortStatus": {
             "Ports": docker_ports(
                 tuple(
-                    decode(PortConfig, port, "status.port_status")
+                    decode(PortConfig, port, "status.port_status", strict=False)
                     for port in status.get("port_status") or ()
                 )
             )

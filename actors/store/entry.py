@@ -24,6 +24,11 @@ once per task, so an entry of 500 task writes is a quarter of its format-1 size,
 log kept in memory, the WAL, the replication and a follower's decoding. Format 1 (before
 issue 14's round 3) wrote every object as a map, format 2 (before round 4) every update
 whole; entries of a log written then are read.
+
+A newer version's entry of this format applies here: the fields its objects, specs,
+rows and patches have and these classes do not are skipped (api/codec_objects.py's rule
+for the cluster's data), so an older follower keeps applying a newer leader's writes
+during a rolling upgrade; an unknown format, action or kind is refused.
 """
 
 from __future__ import annotations
@@ -294,6 +299,8 @@ class _Rows:
         self.raw_specs = raw_specs
         self.layout = layout
         self.fast = layout == TASK_ROWS.layout
+        # a newer or older writer's rows, reordered into this reader's own layout
+        self.translate = None if self.fast else TASK_ROWS.translator(layout)
         self.specs: list[TaskSpec] = []
         for i, item in enumerate(raw_specs):
             try:
@@ -309,7 +316,9 @@ class _Rows:
         return cls(raw_specs, layout)
 
     def task(self, row: Any) -> Task:
-        return decode_task_row(row, self.specs, self.raw_specs, self.layout, self.fast)
+        return decode_task_row(
+            row, self.specs, self.raw_specs, self.layout, self.fast, self.translate
+        )
 
 
 def _decode_group(group: Any, gi: int, rows: _Rows | None, patches: bool) -> tuple[Op, ...]:

@@ -12,7 +12,8 @@ in a patch (the id names the object; the store sets ``meta``).
   task's status as a row, as in the entry's task rows (task_rows.py: the entry's layout
   names its fields);
 - ``decode_changes(kind, raw, layout)``: the patch read back, ObjectDecodeError naming a
-  bad field;
+  bad field; a field the class does not have (a newer version's writer) is skipped, as
+  api/codec_objects.py skips it in an object written whole;
 - applying one is ``api.objects_copy.copy_object(current, meta, changes)``.
 """
 
@@ -34,6 +35,10 @@ _Codec = Callable[[Any], Any]
 _ENCODERS: dict[type, list[tuple[str, _Codec]]] = {}
 # per kind: field name -> (its type, its fast decoder, the row class it holds or None)
 _DECODERS: dict[ObjectKind, dict[str, tuple[Any, _Codec, type | None]]] = {}
+# per kind: the names of all its fields (id and meta too, which a patch may not change)
+_FIELDS: dict[ObjectKind, frozenset[str]] = {
+    kind: frozenset(f.name for f, _ in field_types(cls)) for kind, cls in OBJECT_TYPES.items()
+}
 
 
 def _row_class(cls: type, tp: Any) -> tuple[type | None, bool]:
@@ -113,7 +118,7 @@ def _decoders(kind: ObjectKind) -> dict[str, tuple[Any, _Codec, type | None]]:
                 continue
             row, optional = _row_class(cls, t)
             if row is None:
-                plan[f.name] = (t, fast_decoder_for(t), None)
+                plan[f.name] = (t, fast_decoder_for(t, strict=False), None)
             else:
                 decode_row = TASK_ROWS.decoder(row)
                 plan[f.name] = (t, _optional(decode_row) if optional else decode_row, row)
@@ -135,19 +140,24 @@ def decode_changes(
     for name, value in raw.items():
         entry = plan.get(name) if type(name) is str else None
         if entry is None:
+            if name not in _FIELDS[kind]:
+                continue  # a field a newer version has: not kept here (module docstring)
             raise ObjectDecodeError(f"{kind.value}.{name}", "not a field a patch may change")
         tp, fast, row = entry
-        if own:
+        translate = None if own or row is None else TASK_ROWS.translator(layout, row)
+        if own or translate is not None:
             try:
+                if translate is not None and value is not None:
+                    value = translate(value)  # another writer's row, in this layout
                 changes[name] = fast(value)
                 continue
             except (Invalid, IndexError, KeyError, TypeError):
-                pass  # decoded as a map below: the message names the field
+                value = raw[name]  # decoded as a map below: the message names the field
         if row is not None and value is not None:
             try:
                 names = TASK_ROWS.layout if layout is None else layout
                 value = TASK_ROWS.as_map(value, names, row)
             except ValueError as exc:
                 raise ObjectDecodeError(f"{kind.value}.{name}", str(exc)) from None
-        changes[name] = decode(tp, value, f"{kind.value}.{name}")
+        changes[name] = decode(tp, value, f"{kind.value}.{name}", strict=False)
     return changes

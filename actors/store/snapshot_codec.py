@@ -14,8 +14,11 @@ A task is a row (api/codec_rows.py: its fields' values in the order the header's
 ``rows`` gives, and so its meta and status), and its ``spec`` field holds the position of
 its spec among all the ``task-specs`` written before it. Objects are sorted by id within
 a kind and specs numbered in the order tasks first use them, keyed by content: two
-stores with the same content give the same bytes. Decoding is as strict as the object
-codec: a bad object raises StoreError naming its field.
+stores with the same content give the same bytes. Decoding checks what the object codec
+checks (a bad object raises StoreError naming its field) and, as for all the cluster's
+data, skips the fields a newer writer added (a row layout naming more fields, a spec or
+object with more keys): a manager of the older version restores its snapshot during a
+rolling upgrade, without them (api/codec_objects.py).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ snapshot, a Raft entry of a batch) each distinct spec is written once, in a tabl
 task is a row (api/codec_rows.py: its fields' values in a fixed order, and so its meta,
 status and container status) whose ``spec`` field holds its spec's position in the
 table. The writer names the rows' fields once (``TASK_ROWS.layout``); a reader whose
-classes have other fields (an older or newer writer) reads the rows as maps.
+classes have other fields (an older or newer writer: a rolling upgrade) reorders each
+row into its own layout (``TASK_ROWS.translator``) or, failing that, reads it as a map.
 
 ``SpecTable`` numbers the specs: by identity (the store's tasks share their spec with
 their service: sharing.py), then by content (equal copies get one number), in the order
@@ -15,7 +16,7 @@ tasks first use them, so the same tasks give the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgpack
@@ -118,10 +119,10 @@ class SpecTable:
 def decode_spec(item: Any, where: str) -> TaskSpec:
     """One spec of a table; ObjectDecodeError names the bad field under ``where``."""
     try:
-        spec: TaskSpec = fast_decoder_for(TaskSpec)(item)
+        spec: TaskSpec = fast_decoder_for(TaskSpec, strict=False)(item)
         return spec
     except Invalid:
-        return decode(TaskSpec, item, where)
+        return decode(TaskSpec, item, where, strict=False)
 
 
 def decode_restored_rows(
@@ -134,21 +135,23 @@ def decode_restored_rows(
     """The tasks of ``items`` (rows written with ``layout``) for a restore, each holding
     its spec of ``specs`` (decoded from ``raw_specs``) and sharing its parts (``sharing``)
     as it is built."""
-    fast = layout == TASK_ROWS.layout
+    own = layout == TASK_ROWS.layout
+    translate = None if own else TASK_ROWS.translator(layout)
     decode, strings, chosen = TASK_ROWS.decode_shared, sharing.strings, sharing.chosen
     count = len(specs)
     out: list[Task] = []
     for item in items:
         task: Task | None = None
-        if fast:
+        row = item if own else _translated(translate, item)
+        if row is not None:
             try:
-                ref = item[_SPEC]
+                ref = row[_SPEC]
                 if type(ref) is int and 0 <= ref < count:
                     pick = chosen.get(ref)
-                    if pick is not None and pick[0] is strings[item[_SERVICE_ID]]:
-                        task = decode(item, pick[1], strings)
+                    if pick is not None and pick[0] is strings[row[_SERVICE_ID]]:
+                        task = decode(row, pick[1], strings)
                     else:
-                        task = decode(item, specs[ref], strings)
+                        task = decode(row, specs[ref], strings)
                         sharing.choose_spec(task, ref, specs[ref])
                     if task is not None and task.service_labels:
                         sharing.share_labels(task)
@@ -161,15 +164,32 @@ def decode_restored_rows(
     return out
 
 
+def _translated(translate: Callable[[Any], list[Any]] | None, item: Any) -> list[Any] | None:
+    """``item`` in this reader's layout; None when it cannot be (read it as a map)."""
+    if translate is None:
+        return None
+    try:
+        return translate(item)
+    except (Invalid, IndexError, TypeError):
+        return None
+
+
 def decode_task_row(
-    item: Any, specs: Sequence[TaskSpec], raw_specs: Sequence[Any], layout: Any, fast: bool
+    item: Any,
+    specs: Sequence[TaskSpec],
+    raw_specs: Sequence[Any],
+    layout: Any,
+    fast: bool,
+    translate: Callable[[Any], list[Any]] | None = None,
 ) -> Task:
-    """One task row (``fast``: ``layout`` is ``TASK_ROWS.layout``, this reader's own)."""
-    if fast:
+    """One task row (``fast``: ``layout`` is ``TASK_ROWS.layout``, this reader's own; else
+    ``translate``, ``TASK_ROWS.translator(layout)``, reorders it into that when it can)."""
+    row = item if fast else _translated(translate, item)
+    if row is not None:
         try:
-            ref = item[2]
+            ref = row[_SPEC]
             if type(ref) is int and 0 <= ref < len(specs):
-                task: Task = TASK_ROWS.decode(item, specs[ref])
+                task: Task = TASK_ROWS.decode(row, specs[ref])
                 return task
         except (Invalid, IndexError, KeyError, TypeError):
             pass  # decoded as a map below: the message names the field

@@ -94,9 +94,9 @@ class WorkerStateFile:
             data = msgpack.unpackb(self._plain(raw), raw=False)
             if not isinstance(data, dict) or data.get("v") != FORMAT_VERSION:
                 raise ValueError("unknown format")
-            tasks = [decode(Task, item) for item in data.get("tasks", [])]
+            tasks = [decode(Task, item, strict=False) for item in data.get("tasks", [])]
             statuses = {
-                str(key): decode(TaskStatus, value)
+                str(key): decode(TaskStatus, value, strict=False)
                 for key, value in dict(data.get("statuses", {})).items()
             }
         except (ValueError, TypeError, ObjectDecodeError, msgpack.UnpackException) as exc:

@@ -120,7 +120,9 @@ __all__ = [
     "SCHEMA",
 ]
 
-SCHEMA: Final = OwnerSchema("control")
+# requests come from a user (swarmctl, the Engine API): a field they do not declare is
+# refused, naming it, never ignored (api/schema/declare.py); replies take newer fields
+SCHEMA: Final = OwnerSchema("control", strict_requests=True)
 
 # ``--with-registry-auth``: the credentials swarmctl found in the user's docker config for
 # the image's registry; kept with the service, never shown again (a RegistryAuth)

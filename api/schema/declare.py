@@ -2,10 +2,13 @@
 the `OwnerSchema` each owner's module collects its declarations in.
 
 A message type is a name and the fields of its body, each with a type and whether it is
-required; a request type names the type of its reply. Fields not declared are kept (newer
-peers may send more); optional fields may be absent but, when present, must have the
-declared type (or be nil for a `Nullable` type). Declaring only: `transport.codec`
-validates against these declarations.
+required; a request type names the type of its reply. Optional fields may be absent but,
+when present, must have the declared type (or be nil for a `Nullable` type). Fields not
+declared are kept, unread: a newer peer may send more (a rolling upgrade runs nodes of two
+versions together, as SwarmKit's protobuf messages skip unknown fields). A ``strict`` type
+refuses them instead, at every level of its `Struct` fields: a user's request (the control
+API, `OwnerSchema(strict_requests=True)`), where a mistyped field must not pass unnoticed.
+Declaring only: `transport.codec` validates against these declarations.
 """
 
 from __future__ import annotations
@@ -166,17 +169,24 @@ class Field(_Value):
 
 
 class MessageType(_Value):
-    """A message type: its name, its body's fields and, for a request, its reply's type."""
+    """A message type: its name, its body's fields and, for a request, its reply's type;
+    ``strict``: a body with a field not declared is refused (the module's rule)."""
 
-    __slots__ = ("doc", "fields", "name", "reply")
-    _FIELDS = ("name", "fields", "reply", "doc")
+    __slots__ = ("doc", "fields", "name", "reply", "strict")
+    _FIELDS = ("name", "fields", "reply", "doc", "strict")
     name: str
     fields: tuple[Field, ...]
     reply: str | None
     doc: str
+    strict: bool
 
     def __init__(
-        self, name: str, fields: tuple[Field, ...] = (), reply: str | None = None, doc: str = ""
+        self,
+        name: str,
+        fields: tuple[Field, ...] = (),
+        reply: str | None = None,
+        doc: str = "",
+        strict: bool = False,
     ) -> None:
         if not name or not isinstance(name, str):
             raise ValueError("a message type needs a non-empty name")
@@ -184,7 +194,7 @@ class MessageType(_Value):
         if len(set(names)) != len(names):
             raise ValueError(f"message type {name!r} declares a field twice")
         _check_types(name, fields)
-        self._init(name=name, fields=fields, reply=reply, doc=doc)
+        self._init(name=name, fields=fields, reply=reply, doc=doc, strict=strict)
 
 
 def _check_types(where: str, fields: tuple[Field, ...]) -> None:
@@ -216,16 +226,22 @@ class OwnerSchema:
         RAFT_STATUS: Final = SCHEMA.declare(MessageType("raft.status", reply="raft.status.reply"))
 
     `api.schema.registry` registers every owner's types; declaring a name twice in one
-    owner is an error here, across owners there.
+    owner is an error here, across owners there. ``strict_requests``: the owner's requests
+    (the types that name a reply) are declared strict, and ``declare`` returns them so: its
+    requests are a user's input; its replies and streams stay open to newer fields.
     """
 
-    def __init__(self, owner: str) -> None:
+    def __init__(self, owner: str, *, strict_requests: bool = False) -> None:
         self.owner = owner
+        self.strict_requests = strict_requests
         self._types: dict[str, MessageType] = {}
 
     def declare(self, message_type: MessageType) -> MessageType:
         if message_type.name in self._types:
             raise ValueError(f"{self.owner} declares message type {message_type.name!r} twice")
+        if self.strict_requests and message_type.reply is not None and not message_type.strict:
+            mt = message_type
+            message_type = MessageType(mt.name, mt.fields, mt.reply, mt.doc, strict=True)
         self._types[message_type.name] = message_type
         return message_type
 

@@ -209,6 +209,7 @@ CONTROL_LOGS_SUBSCRIBE: Final = SCHEMA.declare(
         (Field("selector", LOG_SELECTOR), Field("options", LOG_OPTIONS)),
         reply="logs.subscribe.reply",
         doc="Subscribe to tasks' output or a node's log (swarmctl service|task|node logs).",
+        strict=True,  # a user's request, as the control API's (api/schema/control.py)
     )
 )
 CONTROL_LOGS_READ: Final = SCHEMA.declare(
@@ -217,6 +218,7 @@ CONTROL_LOGS_READ: Final = SCHEMA.declare(
         (Field("subscription_id", STR), Field("after", INT), Field("wait", FLOAT)),
         reply="logs.read.reply",
         doc="Read a subscription's next records (long poll of up to wait seconds).",
+        strict=True,  # a user's request, as the control API's (api/schema/control.py)
     )
 )
 CONTROL_LOGS_CLOSE: Final = SCHEMA.declare(

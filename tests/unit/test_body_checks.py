@@ -1,5 +1,6 @@
 """The generated body checks (transport/body_checks.py) agree with the codec's walk on
-every declared message type: the same bodies accepted, the same refused."""
+every declared message type, strict (the control API's requests) or not: the same bodies
+accepted, the same refused."""
 
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def body_of(fields: tuple[Any, ...]) -> st.SearchStrategy[dict[str, Any]]:
 
 def walk_accepts(mt: MessageType, body: dict[str, Any]) -> bool:
     try:
-        _check_body(body, mt.fields, None, unpacked=True)
+        _check_body(body, mt.fields, None, unpacked=True, strict=mt.strict)
     except BadField:
         return False
     return True
@@ -104,7 +105,15 @@ def walk_accepts(mt: MessageType, body: dict[str, Any]) -> bool:
 @given(data=st.data())
 def test_the_generated_check_agrees_with_the_walk(mt: MessageType, data: Any) -> None:
     body = data.draw(body_of(mt.fields))
-    assert accepts(mt, body) == walk_accepts(mt, body), checker_source(mt.fields)
+    assert accepts(mt, body) == walk_accepts(mt, body), checker_source(mt.fields, mt.strict)
+
+
+def test_the_control_apis_requests_are_strict_and_every_other_type_is_not() -> None:
+    """A user's request refuses a field it does not declare; the cluster's messages
+    (dispatcher, raft, membership, ca, logs) and every reply take newer fields."""
+    strict = {mt.name for mt in TYPES if mt.strict}
+    assert strict == {mt.name for mt in TYPES if mt.name.startswith("control.") and mt.reply}
+    assert "control.service.create" in strict and "control.service.reply" not in strict
 
 
 def test_the_rules_of_the_walk_in_a_few_cases() -> None:
@@ -128,3 +137,20 @@ def test_the_rules_of_the_walk_in_a_few_cases() -> None:
     assert not accepts(mt, {"count": 1, "labels": {b"a": "x"}})  # keys are str
     assert not accepts(mt, {"count": 1, "labels": {"a": 1}})
     assert accepts(mt, {"count": 1, "blob": {b"k": [object()]}, "other": 3})  # any: not walked
+
+
+def test_a_strict_type_refuses_a_field_it_does_not_declare_naming_it() -> None:
+    auth = Struct((Field("user", STR), Field("token", STR, required=False)))
+    fields = (Field("name", STR), Field("auth", auth, required=False), Field("spec", ANY))
+    tolerant = MessageType("test.body_checks.open", fields)
+    strict = MessageType("test.body_checks.strict", fields, strict=True)
+    good = {"name": "a", "auth": {"user": "u"}, "spec": {"anything": {"goes": 1}}}
+    newer = {**good, "colour": "red"}
+    nested = {**good, "auth": {"user": "u", "tokne": "t"}}
+    for body in (good, newer, nested):
+        assert accepts(tolerant, body) and walk_accepts(tolerant, body)
+    assert accepts(strict, good) and walk_accepts(strict, good)
+    for body, named in ((newer, "colour"), (nested, "auth.tokne")):
+        assert not accepts(strict, body)
+        with pytest.raises(BadField, match=f'unknown field "{named}"'):
+            _check_body(body, fields, None, unpacked=True, strict=True)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import msgpack
 import pytest
 from hypothesis import given, settings
@@ -13,7 +15,7 @@ from api.codec_objects import (
     encoder_with,
 )
 from api.objects import OBJECT_TYPES, Cluster, Config, Node, ObjectKind, Secret, Service, Task
-from api.specs import GlobalJob, ReplicatedJob, ServiceSpec
+from api.specs import ContainerSpec, GlobalJob, ReplicatedJob, ServiceSpec, TaskSpec
 from api.task_state import TaskState
 from tests.unit.api.strategies import strategy_for
 
@@ -74,7 +76,7 @@ def test_enums_written_by_value() -> None:
 
 
 def test_missing_optional_fields_take_defaults() -> None:
-    assert decode(ServiceSpec, {"name": "web"}) == ServiceSpec(name="web")
+    assert decode(ServiceSpec, {"name": "web"}, strict=True) == ServiceSpec(name="web")
 
 
 @pytest.mark.parametrize(
@@ -104,14 +106,65 @@ def test_missing_optional_fields_take_defaults() -> None:
 )
 def test_decode_errors_name_the_field(data: object, field: str, fragment: str) -> None:
     with pytest.raises(ObjectDecodeError) as info:
-        decode(Service, data)
+        decode(Service, data, strict=True)
     assert info.value.field == field
     assert fragment in str(info.value)
+    if fragment != "unknown field":  # the tolerant decoder checks all the rest the same
+        with pytest.raises(ObjectDecodeError) as tolerant:
+            decode(Service, data, strict=False)
+        assert (tolerant.value.field, tolerant.value.reason) == (field, info.value.reason)
 
 
-def test_task_state_must_be_known() -> None:
+@pytest.mark.parametrize("strict", [True, False])
+def test_task_state_must_be_known(strict: bool) -> None:
+    """An unknown enumeration value is a real incompatibility, tolerant or not."""
     with pytest.raises(ObjectDecodeError, match=r"status\.state"):
-        decode(Task, {"id": "t", "status": {"state": 65}})
+        decode(Task, {"id": "t", "status": {"state": 65}}, strict=strict)
+
+
+def _newer_service() -> tuple[Service, dict[str, Any]]:
+    """A service, and its encoding as a newer version writes it: a field more at the top,
+    in its spec and nested deep in its container spec."""
+    service = Service(
+        id="s" * 25, spec=ServiceSpec(name="web", task=TaskSpec(ContainerSpec("nginx")))
+    )
+    doc = encode_object(service)
+    doc["observed_by"] = "newer"
+    doc["spec"]["rollout_hint"] = {"phase": 2}
+    doc["spec"]["task"]["container"]["newer_option"] = 500
+    return service, doc
+
+
+def test_a_newer_versions_object_decodes_tolerant_without_its_fields() -> None:
+    """The cluster's data (SwarmKit's protobuf rule): fields this version does not know
+    are skipped, and the object re-encodes without them (an older leader's rewrite
+    drops them)."""
+    service, doc = _newer_service()
+    decoded = decode_object("service", _wire(doc))
+    assert decoded == service
+    again = encode_object(decoded)
+    assert "observed_by" not in again and "rollout_hint" not in again["spec"]
+    assert "newer_option" not in again["spec"]["task"]["container"]
+    assert again == encode_object(service)
+    assert decode(ServiceSpec, doc["spec"], strict=False) == service.spec
+
+
+def test_a_users_spec_with_an_unknown_field_is_refused_strict_naming_it() -> None:
+    _, doc = _newer_service()
+    with pytest.raises(ObjectDecodeError) as info:
+        decode(ServiceSpec, doc["spec"], "spec", strict=True)
+    assert info.value.field == "spec.rollout_hint"
+    del doc["spec"]["rollout_hint"]
+    with pytest.raises(ObjectDecodeError) as info:
+        decode(ServiceSpec, doc["spec"], "spec", strict=True)
+    assert str(info.value) == "spec.task.container.newer_option: unknown field of ContainerSpec"
+
+
+def test_an_unknown_variant_is_refused_tolerant_too() -> None:
+    _, doc = _newer_service()
+    doc["spec"]["mode"] = {"replicated-batch": {"replicas": 1}}
+    with pytest.raises(ObjectDecodeError, match=r"service\.spec\.mode: unknown variant"):
+        decode_object("service", doc)
 
 
 def test_unknown_kind() -> None:

@@ -4,6 +4,7 @@ and is built by one generated function (its nested rows read inline)."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from types import FrameType
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from actors.store.sharing import NO_LABELS
 from actors.store.sharing import SharedStrings as Strings
 from actors.store.task_rows import TASK_ROWS
+from api.codec_fast import Invalid
 from api.codec_objects import encode
 from api.enums import PortProtocol, PublishMode
 from api.objects import ContainerStatus, Meta, Task, TaskStatus
@@ -124,3 +126,55 @@ def test_a_shared_decode_holds_the_given_strings_and_empty_map(
 def test_the_layout_is_the_same_in_every_process() -> None:
     # a snapshot's header and an entry's hold it: a set's order varies with the hash seed
     assert list(TASK_ROWS.layout) == sorted(TASK_ROWS.layout)
+
+
+def _newer_layout() -> dict[str, list[str]]:
+    """A newer writer's: a field more in Task and TaskStatus, Task's fields reversed, and
+    TaskStatus without ``started_at`` (an older writer's lack, at once)."""
+    layout = {name: list(fields) for name, fields in TASK_ROWS.layout.items()}
+    layout["Task"] = [*reversed(layout["Task"]), "restart_budget"]
+    layout["TaskStatus"] = [f for f in layout["TaskStatus"] if f != "started_at"] + ["health"]
+    return layout
+
+
+def _written_with(layout: dict[str, list[str]], task: Task, spec_ref: int) -> list[Any]:
+    """``task``'s row as a writer of ``layout`` writes it (its new fields' values set)."""
+    own = TASK_ROWS.as_map(TASK_ROWS.encode(task, spec_ref), TASK_ROWS.layout)
+
+    def row(cls: str, values: dict[str, Any]) -> list[Any]:
+        return [values.get(name) for name in layout[cls]]
+
+    status = {**own["status"], "health": "healthy"}
+    if status["container_status"] is not None:
+        status["container_status"] = row("ContainerStatus", status["container_status"])
+    meta, status_row = row("Meta", own["meta"]), row("TaskStatus", status)
+    return row("Task", {**own, "restart_budget": 3, "meta": meta, "status": status_row})
+
+
+@pytest.mark.parametrize(("container", "ports", "labels"), CASES)
+def test_a_row_of_another_layout_is_reordered_into_this_ones(
+    container: ContainerStatus | None, ports: tuple[PortConfig, ...], labels: Any
+) -> None:
+    """A rolling upgrade's rows: those of a newer (or older) writer's layout are read as
+    this version's own, without a map: the fields this version lacks dropped, those the
+    writer lacked at their defaults."""
+    task = _task(container, ports, labels)
+    layout = _newer_layout()
+    translate = TASK_ROWS.translator(layout)
+    assert translate is not None
+    written = _written_with(layout, task, 0)
+    expected = replace(task, status=replace(task.status, started_at=0.0))
+    assert TASK_ROWS.decode(translate(written), task.spec) == expected
+    with pytest.raises(Invalid):
+        translate([*written, "one more"])
+
+
+def test_a_layout_that_cannot_be_reordered_is_read_as_maps() -> None:
+    """A required field or a row class the writer lacks, or a malformed layout: None."""
+    layout = _newer_layout()
+    for required in ("id", "spec"):
+        lacking = {**layout, "Task": [f for f in layout["Task"] if f != required]}
+        assert TASK_ROWS.translator(lacking) is None
+    assert TASK_ROWS.translator({k: v for k, v in layout.items() if k != "Meta"}) is None
+    assert TASK_ROWS.translator({**layout, "Task": "id"}) is None
+    assert TASK_ROWS.translator([1]) is None

@@ -250,12 +250,14 @@ def test_bad_network_specs(spec: NetworkSpec, fragment: str) -> None:
 
 @given(strategy_for(Network))
 def test_network_round_trip(network: Network) -> None:
-    assert decode(Network, encode(network)) == network
+    assert decode(Network, encode(network), strict=True) == network
 
 
 def test_registry_auth_round_trips_but_never_shows_its_secrets() -> None:
     auth = RegistryAuth("127.0.0.1:5000", "alice", "s3cret-pw", "tok3n")
     service = Service(id="x" * 25, registry_auth=auth)
-    assert decode(Service, encode(service)) == service
+    assert decode(Service, encode(service), strict=True) == service
     assert "s3cret-pw" not in repr(service) and "tok3n" not in repr(service)
-    assert decode(Service, {"id": "x" * 25}).registry_auth is None  # older data decodes
+    assert (
+        decode(Service, {"id": "x" * 25}, strict=False).registry_auth is None
+    )  # older data decodes

@@ -103,11 +103,11 @@ def test_mount_options_reach_the_spec_and_survive_the_codec() -> None:
     assert mount.volume_options.driver == VolumeDriver(
         "local", {"type": "tmpfs", "device": "tmpfs"}
     )
-    assert decode(ServiceSpec, encode(spec)) == spec
+    assert decode(ServiceSpec, encode(spec), strict=True) == spec
 
 
 def test_a_spec_encoded_before_volume_options_decodes() -> None:
     # a store or peer of the previous version writes mounts without the field
     data = encode(_spec(Mount(MountType.VOLUME, "data", "/data")))
     del data["task"]["container"]["mounts"][0]["volume_options"]
-    assert decode(ServiceSpec, data).task.container.mounts[0].volume_options is None
+    assert decode(ServiceSpec, data, strict=True).task.container.mounts[0].volume_options is None

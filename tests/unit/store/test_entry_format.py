@@ -117,7 +117,7 @@ def test_rows_of_an_older_writer_take_the_defaults_of_the_fields_it_lacked() -> 
     ("change", "message"),
     [
         (lambda raw: raw["g"][0][0][4].__setitem__(2, 7), "spec reference 7 names no spec"),
-        (lambda raw: raw["s"][0].__setitem__("bogus", 1), "bogus"),
+        (lambda raw: raw["s"][0].__setitem__("force_update", "x"), r"s\[0\]\.force_update"),
         (lambda raw: raw.pop("r"), "layout names no fields of Task"),
         (lambda raw: raw["g"][0][0][4].append(1), "not a list of"),
         (lambda raw: raw.__setitem__("s", {}), "malformed"),

@@ -15,6 +15,7 @@ import pytest
 from actors.store import Action, MemoryStore, StoreError, services, tasks
 from actors.store.entry import Entry, Op, encode_entry
 from actors.store.snapshot_codec import CHUNK, StoreView, decode_snapshot, encode_snapshot
+from actors.store.task_rows import TASK_ROWS
 from api.codec_objects import encode_object
 from api.objects import ObjectKind, Task
 from api.specs import ContainerSpec, TaskSpec
@@ -115,13 +116,55 @@ def test_rows_of_an_older_writer_take_the_defaults_of_the_fields_it_lacked() -> 
         assert isinstance(t, Task) and t == tasks.list_all(tx)[0]
 
 
-def test_rows_of_a_newer_writer_with_unknown_fields_are_refused() -> None:
+def test_a_newer_writers_snapshot_restores_without_the_fields_it_added(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rolling upgrade: a manager of this version restores the snapshot a newer one
+    wrote, whose rows, specs and objects have fields this version lacks; they are
+    skipped, and the restored store is the one without them (its snapshot the same bytes
+    this version writes). Refused before: ``task.status.health: unknown field``. The
+    rows are reordered into this version's layout, not read as maps (36 s of CPU for
+    100,000 tasks, against 0.9 s)."""
+    store, _ = _store_with(3)
+    monkeypatch.setattr(TASK_ROWS, "as_map", _not_as_maps)
+    values = _values(store)
+    layout = values[0]["rows"]
+    layout["TaskStatus"].append("health")
+    layout["Task"].append("restart_budget")
+    status = layout["Task"].index("status")
+    for name, items in values[1:]:
+        for item in items:
+            if name == "task":
+                item[status].append("healthy")
+                item.append(3)
+            elif name == "task-specs":
+                item["container"]["newer_option"] = 500
+            else:
+                item["observed_by"] = "newer"
+                if name == "service":
+                    item["spec"]["task"]["container"]["newer_option"] = 500
+    restored = MemoryStore(clock=FakeClock())
+    restored.restore(_packed(values))
+    assert restored.snapshot() == store.snapshot()
+    with store.read() as tx, restored.read() as rtx:
+        assert tasks.list_all(rtx) == tasks.list_all(tx)
+
+
+def _not_as_maps(*args: object) -> None:
+    raise AssertionError("a row of a newer layout was read as a map")
+
+
+def test_a_newer_writers_unknown_kind_or_task_state_is_refused() -> None:
+    """What a newer version adds that is not a field is a real incompatibility."""
     store, _ = _store_with(1)
     values = _values(store)
-    values[0]["rows"]["TaskStatus"].append("health")
+    values.append(["volume", [{"id": "v" * 25}]])
+    with pytest.raises(StoreError, match="unknown kind 'volume'"):
+        decode_snapshot(_packed(values))
+    values = _values(store)
     row = next(c for c in values[1:] if c[0] == "task")[1][0]
-    row[values[0]["rows"]["Task"].index("status")].append("healthy")
-    with pytest.raises(StoreError, match=r"task\.status\.health: unknown field"):
+    row[values[0]["rows"]["Task"].index("status")][1] = 65
+    with pytest.raises(StoreError, match=r"task\.status\.state: unknown value 65"):
         decode_snapshot(_packed(values))
 
 
