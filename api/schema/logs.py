@@ -227,5 +227,6 @@ CONTROL_LOGS_CLOSE: Final = SCHEMA.declare(
         (Field("subscription_id", STR),),
         reply="logs.close.reply",
         doc="The reader is done before the subscription: it is dropped and its nodes stop.",
+        strict=True,  # a user's request, as the control API's (api/schema/control.py)
     )
 )
