@@ -12,6 +12,8 @@ envelope). Like etcd's raftpb payload, it is opaque to the transport.
     snapshot = nil | [index, term, voters, learners, data]
 
 `decode_batch` raises `WireError` naming what is wrong; it never raises anything else.
+Positions a newer version appends to a message or a snapshot are skipped (a rolling
+upgrade: README, "Upgrading"); an entry's four are fixed, as the flat list needs them.
 """
 
 from __future__ import annotations
@@ -93,7 +95,9 @@ def _entries(flat: list[Any]) -> tuple[Entry, ...]:
 def _snapshot(raw: Any) -> Snapshot | None:
     if raw is None:
         return None
-    index, term, voters, learners, data = raw
+    if type(raw) is not list:
+        raise WireError("snapshot: not a list")
+    index, term, voters, learners, data = raw[:5]
     if not all(type(v) is int for v in (index, term, *voters, *learners)):
         raise WireError("snapshot: bad metadata")
     if type(data) is not bytes:
@@ -109,7 +113,9 @@ def decode_batch(data: bytes) -> list[Message]:
             raise WireError("a Raft batch is a list of messages")
         out = []
         for m in raw:
-            kind, src, dst, term, log_term, index, commit, reject, hint, ctx, ents, snap = m
+            if type(m) is not list:
+                raise WireError("a Raft message is a list")
+            kind, src, dst, term, log_term, index, commit, reject, hint, ctx, ents, snap = m[:12]
             if not all(type(v) is int for v in (src, dst, term, log_term, index, commit, hint)):
                 raise WireError("message: bad numeric field")
             if type(reject) is not bool or type(ctx) is not bytes:
