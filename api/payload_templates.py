@@ -88,9 +88,7 @@ def _any_value(_function: str, _argument: str) -> str:
     return ""
 
 
-def expand_payload(
-    data: bytes, ctx: TemplateContext, sources: PayloadSources, limit: int
-) -> bytes:
+def expand_payload(data: bytes, ctx: TemplateContext, sources: PayloadSources, limit: int) -> bytes:
     """``data`` (a ``golang`` template) expanded for one task, to at most ``limit``
     bytes; ValueError saying why not."""
     text = parse_template(_text(data), PAYLOAD_FUNCTIONS).expand(ctx, sources.call, limit)

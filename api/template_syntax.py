@@ -148,9 +148,7 @@ def _string(body: str, at: int) -> tuple[str, int]:
     raise ValueError("unterminated quoted string")
 
 
-def _action(
-    text: str, at: int, functions: frozenset[str]
-) -> tuple[_Part | None, int, bool, bool]:
+def _action(text: str, at: int, functions: frozenset[str]) -> tuple[_Part | None, int, bool, bool]:
     """The action opening at ``text[at]`` (``{{``) → (its part or None for a comment,
     index after its ``}}``, trims before, trims after)."""
     i = at + 2

@@ -129,4 +129,3 @@ def test_a_subscription_the_broker_completed_is_not_closed_again() -> None:
     )
     follower.run()
     assert [kind for kind, _ in script.calls] == ["control.logs.subscribe", "control.logs.read"]
-
