@@ -68,7 +68,13 @@ from actors.metrics.cluster import ClusterCollector
 from actors.metrics.raft import RaftCollector
 from actors.metrics.registry import Collector
 from actors.node.leaving import leave_handler
-from actors.node.membership.join import RAFT_JOIN, JoinAsker, RaftJoiner, raft_join_handler
+from actors.node.membership.join import (
+    RAFT_JOIN,
+    JoinAsker,
+    RaftJoiner,
+    keep_remover_first,
+    raft_join_handler,
+)
 from actors.node.membership.keeper import MembershipKeeper
 from actors.node.membership.leave import leave_refusal, manager_counts
 from actors.node.startup.at_rest import AtRest
@@ -209,6 +215,8 @@ class ManagerParts:
         """Another manager says this one's Raft member was removed from the group: the
         runner rejoins it under a new Raft id (actors/node/runner.py)."""
         _log.warning("node.raft.removed", by=by, raft_id=self.raft_id)
+        own = self.identity.keypair.public.decode("ascii")
+        keep_remover_first(self.setup.config.state_dir, self.directory.entries(), by, own_key=own)
         if self.setup.on_raft_removed is not None:
             self.setup.on_raft_removed()
 
