@@ -126,10 +126,13 @@ def raft_join_handler(
         view = LeaderView(
             node_id=group.node_id,
             voters=group.voters,
+            learners=group.learners,
             reachable=frozenset(pid for pid, p in group.peers.items() if p.reachable),
             removed_by=node.removed_by,
         )
-        refusal = join_refusal(view, old) if group.is_leader else "this manager lost leadership"
+        refusal = (
+            join_refusal(view, raft_id, old) if group.is_leader else "this manager lost leadership"
+        )
         if refusal is not None:
             _log.info("raft.join.refused", node=info.node_id, raft_id=raft_id, reason=refusal)
             request.error("unavailable", f"cannot add the member: {refusal}")

@@ -2,7 +2,8 @@
 manager asks first: the pure decisions of join.py's handler and joiner.
 
 Rules:
-- Only a leader that can commit adds a member (`join_refusal`). One told it was removed
+- Only a leader that can commit adds a member (`join_refusal`; a member asking again needs
+  no change). One told it was removed
   from the group (``raft.removed``) commits nothing; nor does one without a quorum of live
   voters: itself and the voters heard from within an election timeout, not counting the
   joining node's own old member (a node that asks under a new Raft id has dropped the
@@ -35,16 +36,20 @@ class LeaderView:
     voters: tuple[int, ...]
     reachable: frozenset[int]  # members heard from within an election timeout
     removed_by: int | None = None  # the member that said this one was removed
+    learners: tuple[int, ...] = ()
 
 
-def join_refusal(view: LeaderView, joiner_members: Collection[int]) -> str | None:
-    """Why the leader ``view`` describes cannot add a member now (None: it can).
-    ``joiner_members``: the Raft ids the joining node held before (its old members)."""
+def join_refusal(view: LeaderView, raft_id: int, joiner_members: Collection[int]) -> str | None:
+    """Why the leader ``view`` describes cannot add member ``raft_id`` now (None: it can,
+    or it is a member already, as asking again commits nothing). ``joiner_members``: the
+    Raft ids the joining node held before (its old members)."""
     if view.removed_by is not None:
         return (
             f"this manager was removed from the Raft group (member {view.removed_by} said "
             "so): it commits nothing; ask a manager of the current group"
         )
+    if raft_id in view.voters or raft_id in view.learners:
+        return None
     quorum = len(view.voters) // 2 + 1
     live = [
         v

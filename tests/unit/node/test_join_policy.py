@@ -13,14 +13,17 @@ from actors.node.membership.join_policy import (
 
 # the old group after --force-new-cluster on M2: M1 and M3 came back with their old state
 M1_OLD, M2, M3 = 11, 22, 33
+NEW = 44  # M1's new Raft id
 
 
 def test_a_leader_with_a_live_quorum_takes_the_join() -> None:
     view = LeaderView(node_id=M2, voters=(M2, M3, M1_OLD), reachable=frozenset({M3}))
-    assert join_refusal(view, ()) is None
+    assert join_refusal(view, NEW, ()) is None
     # a member that lost its Raft state asks under a new id: the other two still commit
-    assert join_refusal(view, {M1_OLD}) is None
-    assert join_refusal(LeaderView(node_id=M2, voters=(M2,), reachable=frozenset()), ()) is None
+    assert join_refusal(view, NEW, {M1_OLD}) is None
+    assert (
+        join_refusal(LeaderView(node_id=M2, voters=(M2,), reachable=frozenset()), NEW, ()) is None
+    )
 
 
 def test_the_old_group_s_leader_refuses_its_old_member_asking_under_a_new_id() -> None:
@@ -28,7 +31,7 @@ def test_the_old_group_s_leader_refuses_its_old_member_asking_under_a_new_id() -
     asking to join under a new Raft id (it dropped its old state): M3 alone is no quorum,
     and the change would wait for an acknowledgement that never comes."""
     view = LeaderView(node_id=M3, voters=(M1_OLD, M2, M3), reachable=frozenset({M1_OLD}))
-    reason = join_refusal(view, {M1_OLD})
+    reason = join_refusal(view, NEW, {M1_OLD})
     assert reason is not None
     assert "1 of its 3 voters are live, a quorum is 2" in reason
     assert f"member {M1_OLD} was the joining node's own" in reason
@@ -36,7 +39,7 @@ def test_the_old_group_s_leader_refuses_its_old_member_asking_under_a_new_id() -
 
 def test_a_leader_that_hears_no_quorum_refuses() -> None:
     view = LeaderView(node_id=M3, voters=(M1_OLD, M2, M3), reachable=frozenset())
-    reason = join_refusal(view, ())
+    reason = join_refusal(view, NEW, ())
     assert reason is not None and "1 of its 3 voters are live" in reason
     assert "joining node" not in reason
 
@@ -45,9 +48,20 @@ def test_a_leader_told_it_was_removed_refuses() -> None:
     view = LeaderView(
         node_id=M3, voters=(M1_OLD, M2, M3), reachable=frozenset({M1_OLD, M2}), removed_by=M2
     )
-    reason = join_refusal(view, ())
+    reason = join_refusal(view, NEW, ())
     assert reason is not None
     assert f"removed from the Raft group (member {M2} said so)" in reason
+
+
+def test_a_member_asking_again_is_not_refused() -> None:
+    """Its join was committed but it has not seen it yet: nothing to commit, whoever is
+    live (the leader answers that it is a member)."""
+    view = LeaderView(
+        node_id=M2, voters=(M2, NEW), reachable=frozenset(), learners=(M3,), removed_by=None
+    )
+    assert join_refusal(view, NEW, ()) is None
+    assert join_refusal(view, M3, ()) is None
+    assert join_refusal(view, 55, ()) is not None
 
 
 def test_a_manager_names_no_leader_of_a_dead_group_nor_the_joiner_itself() -> None:
