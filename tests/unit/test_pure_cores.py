@@ -163,6 +163,7 @@ CORES = [
     Core(
         "node-membership",
         (
+            "actors/node/membership/join_policy.py",
             "actors/node/membership/leave.py",
             "actors/node/membership/plan.py",
             "actors/node/membership/roles.py",

@@ -14,14 +14,22 @@ Rules:
 - `RaftJoiner` (a periodic job) keeps asking until its Raft node sees itself in the
   configuration (the add may be lost in a leader change): one manager per tick, a round
   over the managers it knows (the leader a previous reply named first), then a pause.
-  A non-leader answers with the leader's address when it knows it, which ends the round.
+  A non-leader answers with the leader's address when it knows it, which ends the round
+  (not when it was removed from the group, or when that leader is the joiner's own old
+  member: join_policy.py). A manager whose endpoint is not up fails the request at once
+  (refused), as does one whose connection drops: the joiner asks the next. A manager told
+  it was removed from the group keeps its list with the member that told it first
+  (`keep_remover_first`), so its rejoin asks that group first.
 - `raft_join_handler` (every manager's remote endpoint): on the leader,
   `RaftNode.add_member` proposes ``ADD_LEARNER`` with the peer's address and key in the
   change's context (every manager's peer table follows applied changes), then records
   ``manager_status`` (Raft id, address, reachable) on the joiner's Node, which is how
   peers are found again after a restart. It is refused to a node whose desired role is
-  worker (demoted), and a Raft id may not be taken over from another node. The learner
-  becomes a voter once caught up (actors/node/membership/plan.py).
+  worker (demoted), and a Raft id may not be taken over from another node. A leader that
+  cannot commit the change (removed from the group, or without a quorum of live voters)
+  refuses it at once, ``unavailable`` with the reason (join_policy.py `join_refusal`),
+  instead of holding the request until its proposal times out. The learner becomes a
+  voter once caught up (actors/node/membership/plan.py).
 """
 
 from __future__ import annotations
@@ -29,21 +37,29 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Final
 
 from actors.ca.authorization import ClusterAdmission
 from actors.log import get_logger
+from actors.node.membership.join_policy import (
+    LeaderView,
+    join_refusal,
+    leader_to_name,
+    remover_first,
+)
+from actors.node.startup.security import write_managers
 from actors.node.tree.leader_group import RaftHolder
 from actors.raft_node.peers import Peer
 from actors.store import MemoryStore, WriteTx, nodes
 from api.enums import NodeRole, Reachability
 from api.errors import TransportError
-from api.objects import ManagerStatus
+from api.objects import ManagerStatus, Node
 from transport.client import Client
 from transport.endpoint import Handler, Request
 from transport.keys import KeyPair
 
-__all__ = ["RAFT_JOIN", "JoinAsker", "RaftJoiner", "raft_join_handler"]
+__all__ = ["RAFT_JOIN", "JoinAsker", "RaftJoiner", "keep_remover_first", "raft_join_handler"]
 
 RAFT_JOIN: Final = "raft.join"
 JOINER_INTERVAL: Final = 1.0  # between rounds
@@ -73,6 +89,7 @@ def raft_join_handler(
     bootstrap_voters: Callable[[], Sequence[int]],
     *,
     timeout: float = 10.0,
+    status_timeout: float = 2.0,
 ) -> Handler:
     def handle(request: Request) -> Mapping[str, Any] | None:
         node = raft.node
@@ -85,20 +102,40 @@ def raft_join_handler(
         if node is None:
             request.error("unavailable", "raft is not running on this manager")
             return None
+        raft_id, addr = int(body["raft_id"]), _tcp(str(body["addr"]))
+        joiner = store.view(lambda tx: nodes.get(tx, info.node_id))
+        old = _old_members(joiner, raft_id)
         if not node.is_leader:
-            leader = node.leader_id
+            leader = leader_to_name(node.leader_id, removed_by=node.removed_by, joiner_members=old)
             for m in managers():
                 if leader and m.get("raft_id") == str(leader):
                     return {"ok": False, "leader_addr": m["addr"], "leader_key": m["server_key"]}
             return {"ok": False}
-        joiner = store.view(lambda tx: nodes.get(tx, info.node_id))
         if joiner is not None and joiner.spec.desired_role is not NodeRole.MANAGER:
             request.error("unauthorized", f"node {info.node_id} is not a manager (demoted)")
             return None
-        raft_id, addr = int(body["raft_id"]), _tcp(str(body["addr"]))
         owner = _raft_id_owner(store, raft_id)
         if owner is not None and owner != info.node_id:
             request.error("invalid_argument", f"raft id {raft_id} belongs to node {owner}")
+            return None
+        try:
+            group = node.status(status_timeout)
+        except TimeoutError:
+            request.error("unavailable", "this manager's Raft node is busy: ask again")
+            return None
+        view = LeaderView(
+            node_id=group.node_id,
+            voters=group.voters,
+            learners=group.learners,
+            reachable=frozenset(pid for pid, p in group.peers.items() if p.reachable),
+            removed_by=node.removed_by,
+        )
+        refusal = (
+            join_refusal(view, raft_id, old) if group.is_leader else "this manager lost leadership"
+        )
+        if refusal is not None:
+            _log.info("raft.join.refused", node=info.node_id, raft_id=raft_id, reason=refusal)
+            request.error("unavailable", f"cannot add the member: {refusal}")
             return None
         try:
             index = node.add_member(Peer(raft_id, addr, key)).result(timeout)
@@ -131,6 +168,14 @@ def raft_join_handler(
     return handle
 
 
+def _old_members(joiner: Node | None, raft_id: int) -> frozenset[int]:
+    """The Raft id the joining node held before, if it asks under another one."""
+    ms = joiner.manager_status if joiner is not None else None
+    if ms is None or not ms.raft_id or ms.raft_id == raft_id:
+        return frozenset()
+    return frozenset({ms.raft_id})
+
+
 def _raft_id_owner(store: MemoryStore, raft_id: int) -> str | None:
     """The node whose ``manager_status`` holds ``raft_id`` (a manager may only re-announce
     its own address, never take over another member's)."""
@@ -161,6 +206,7 @@ class JoinAsker:
         self._source = source  # the local address requests leave from (transport.source)
         self._raft_id = raft_id
         self._keypair = keypair
+        self._own_key = keypair.public.decode("ascii")
         self._managers = managers
         self._timeout = request_timeout
         self._hint: tuple[str, str] | None = None
@@ -181,21 +227,29 @@ class JoinAsker:
             self._hint = None
             for m in self._managers():
                 entry = (m["addr"], m["server_key"])
-                if m.get("raft_id") != str(self._raft_id) and entry not in self._left:
+                own = m.get("raft_id") == str(self._raft_id) or entry[1] == self._own_key
+                if not own and entry not in self._left:
                     self._left.append(entry)
             if not self._left:
                 return None
         addr, key = self._left.pop(0)
-        reply = self._ask(addr, key)
-        if reply is None:
+        started = time.monotonic()
+        try:
+            reply = self._ask(addr, key)
+        except TransportError as exc:
+            seconds = round(time.monotonic() - started, 3)
+            _log.info("raft.join.retrying", manager=addr, error=str(exc)[:200], seconds=seconds)
             return None
+        seconds = round(time.monotonic() - started, 3)
         if reply.get("ok"):
             self._left.clear()
-            _log.info("raft.join.accepted", manager=addr, index=reply.get("index"))
+            _log.info("raft.join.accepted", manager=addr, index=reply.get("index"), seconds=seconds)
             return reply
-        if reply.get("leader_addr"):
+        leader = (str(reply.get("leader_addr") or ""), str(reply.get("leader_key") or ""))
+        _log.info("raft.join.declined", manager=addr, leader=leader[0] or None, seconds=seconds)
+        if leader[0] and leader[1] != self._own_key:  # never this node's old member
             self._left.clear()
-            self._hint = (str(reply["leader_addr"]), str(reply["leader_key"]))
+            self._hint = leader
         return None
 
     def round(self) -> dict[str, Any] | None:
@@ -216,19 +270,31 @@ class JoinAsker:
                 raise TimeoutError("no manager added this node to the Raft group")
             time.sleep(interval)
 
-    def _ask(self, addr: str, key: str) -> dict[str, Any] | None:
-        try:
-            with Client(
-                addr,
-                server_key=key.encode("ascii"),
-                keypair=self._keypair,
-                timeout=self._timeout,
-                source=self._source,
-            ) as client:
-                return client.request(RAFT_JOIN, self._body)
-        except TransportError as exc:
-            _log.info("raft.join.retrying", manager=addr, error=str(exc)[:200])
-            return None
+    def _ask(self, addr: str, key: str) -> dict[str, Any]:
+        """One request; a manager whose endpoint is not up (nothing listens there, or it
+        is starting again) fails at once (``watch_connection``), not after the timeout."""
+        with Client(
+            addr,
+            server_key=key.encode("ascii"),
+            keypair=self._keypair,
+            timeout=self._timeout,
+            source=self._source,
+            watch_connection=True,
+        ) as client:
+            return client.request(RAFT_JOIN, self._body)
+
+
+def keep_remover_first(
+    state_dir: Path, managers: Sequence[Mapping[str, str]], by: int, *, own_key: str
+) -> None:
+    """Told by member ``by`` that its Raft member was removed, a manager keeps its manager
+    list (STATE_DIR/managers.json, which its rejoin starts from) with that member first:
+    it is in the group the manager is to join (join_policy.py). Called on the Raft loop's
+    thread: a failed write is logged, the rejoin then asks in the old order."""
+    try:
+        write_managers(state_dir, remover_first(managers, by, own_key=own_key))
+    except OSError as exc:
+        _log.warning("node.managers.not_saved", error=str(exc)[:300])
 
 
 class RaftJoiner:

@@ -166,6 +166,19 @@ class ClusterBootstrap(SupervisedActor):
         target = status.last_index
         deadline = time.monotonic() + self._timeout
         while node.status(self._timeout).applied < target:
+            # this term's first entry commits only while this node leads a quorum: once
+            # it lost leadership, or was told it was removed from the group (it sends
+            # nothing), it never will, and waiting on would hold the node's stop (a
+            # removed manager's rejoin) past its timeout
+            if not node.is_leader or node.removed_by is not None:
+                raise RuntimeError(
+                    f"lost leadership before the store caught up to index {target}"
+                    + (
+                        f" (removed from the group by member {node.removed_by})"
+                        if node.removed_by is not None
+                        else ""
+                    )
+                )
             if time.monotonic() > deadline:
                 raise TimeoutError(f"store did not catch up to index {target}")
             time.sleep(0.01)

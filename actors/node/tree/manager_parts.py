@@ -61,7 +61,7 @@ from actors.events import EventStreams, EventStreamsActor
 from actors.log import get_logger
 from actors.logs.broker import LogBroker
 from actors.logs.relay import LeaderRelay
-from actors.node.membership.join import JoinAsker, RaftJoiner
+from actors.node.membership.join import JoinAsker, RaftJoiner, keep_remover_first
 from actors.node.membership.keeper import MembershipKeeper
 from actors.node.startup.at_rest import AtRest
 from actors.node.startup.security import manager_entry
@@ -198,6 +198,8 @@ class ManagerParts:
         """Another manager says this one's Raft member was removed from the group: the
         runner rejoins it under a new Raft id (actors/node/runner.py)."""
         _log.warning("node.raft.removed", by=by, raft_id=self.raft_id)
+        own = self.identity.keypair.public.decode("ascii")
+        keep_remover_first(self.setup.config.state_dir, self.directory.entries(), by, own_key=own)
         if self.setup.on_raft_removed is not None:
             self.setup.on_raft_removed()
 

@@ -1,11 +1,12 @@
 """The leader-only group's wiring: the leadership switch starts and stops the group on the
-supervisor's thread, the bootstrap writes the cluster and this node once, the slot finds
-the running child."""
+supervisor's thread, the bootstrap writes the cluster and this node once (and gives up
+when its leader can no longer commit), the slot finds the running child."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -22,7 +23,9 @@ from actors.node.tree.leader_group import (
     leader_children,
 )
 from actors.node.tree.managers import local_address
-from actors.raft_node.actor import LeadershipChange
+from actors.raft_node.actor import LeadershipChange, RaftNode
+from actors.raft_node.storage import DurableStorage
+from actors.raft_node.types import ConfState
 from actors.store import MemoryStore, clusters, nodes
 from actors.supervisor import (
     ChildSpec,
@@ -34,6 +37,7 @@ from actors.supervisor import (
 from api.enums import NodeAvailability, NodeRole
 from api.objects import NodeDescription, Platform
 from tests.support.waiting import wait_for
+from tests.unit.node.in_process import InProcess
 
 DEADLINE = 10.0
 
@@ -135,6 +139,53 @@ def test_bootstrap_writes_cluster_and_node_once() -> None:
     assert node.manager_status is not None and node.manager_status.raft_id == 42
     assert node.manager_status.leader
     assert cluster.meta.version == node.meta.version  # one write, not repeated
+
+
+class TellsRemoved(InProcess):
+    """Frames in process until another member says this one was removed from the group;
+    from then on it sends nothing (as `actors.raft_node.peers.CurvePeers` does)."""
+
+    removed_by: int | None = None
+
+    def send(self, dst: int, batch: bytes) -> None:
+        if self.removed_by is None:
+            super().send(dst, batch)
+
+
+def test_the_bootstrap_gives_up_once_its_leader_was_removed(tmp_path: Path) -> None:
+    """A manager back with its old state after --force-new-cluster elsewhere wins its old
+    group's election just as the forced cluster tells it it was removed: this term's
+    entries never commit. The bootstrap gives up at once, not after its timeout, which
+    held the node's stop (its rejoin) past the stop timeout."""
+    ids = (1, 2, 3)
+    members: dict[int, RaftNode] = {}
+    networks = {i: TellsRemoved(members, i) for i in ids}
+    for i in ids:
+        storage = DurableStorage.open(tmp_path / str(i), initial_conf_state=ConfState(voters=ids))
+        members[i] = RaftNode(
+            i, ids, storage, MemoryStore(clock=time.time), network=networks[i], tick_interval=0.2
+        )
+    for node in members.values():
+        node.start()
+    try:
+        leader: int = wait_for(
+            lambda: next((i for i, n in members.items() if n.is_leader), 0), "a leader", DEADLINE
+        )
+        node = members[leader]
+        networks[leader].removed_by = 99
+        before = node.status().last_index
+        node.propose(b"\xc4\x01x")  # never committed now
+        wait_for(lambda: node.status().last_index > before, "the entry appended", DEADLINE)
+        holder = RaftHolder()
+        holder.node = node
+        registration = Registration("1" * 25, leader, "127.0.0.1:1", NodeDescription(), {})
+        store = MemoryStore.local(clock=time.time)
+        bootstrap = ClusterBootstrap(None, store, holder, registration, timeout=30.0)
+        with pytest.raises(RuntimeError, match="removed from the group by member 99"):
+            bootstrap.on_start()
+    finally:
+        for node in members.values():
+            node.stop()
 
 
 def test_local_address_replaces_wildcards() -> None:

@@ -10,17 +10,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
-from actors.node.membership.join import JOINER_INTERVAL, MEMBER_IDLE, JoinAsker, RaftJoiner
+from actors.node.membership.join import (
+    JOINER_INTERVAL,
+    MEMBER_IDLE,
+    JoinAsker,
+    RaftJoiner,
+    keep_remover_first,
+)
+from actors.node.startup.security import read_managers
 from actors.node.tree.leader_group import RaftHolder
 from actors.raft_node.actor import RaftNode
 from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
 from actors.store import MemoryStore
+from tests.support.ports import free_port
 from tests.unit.node.in_process import InProcess
 from transport.auth import AdmitAll
 from transport.endpoint import Endpoint, Request
-from transport.keys import generate_keypair
+from transport.keys import KeyPair, generate_keypair
 
 RAFT_ID = 7
 
@@ -61,14 +70,16 @@ def managers() -> Iterator[list[Manager]]:
         m.endpoint.stop()
 
 
-def asker(entries: list[dict[str, str]]) -> JoinAsker:
+def asker(
+    entries: list[dict[str, str]], keypair: KeyPair | None = None, timeout: float = 5.0
+) -> JoinAsker:
     return JoinAsker(
         node_id="n" * 25,
         raft_id=RAFT_ID,
         advertise="127.0.0.1:9",
-        keypair=generate_keypair(),
+        keypair=keypair or generate_keypair(),
         managers=lambda: entries,
-        request_timeout=5.0,
+        request_timeout=timeout,
     )
 
 
@@ -85,6 +96,49 @@ def test_a_follower_s_hint_ends_the_round_and_the_leader_is_asked_first(
     reply = ask.ask_next()  # the next round starts with the leader
     assert reply is not None and reply["index"] == 12
     assert leader.asked == [RAFT_ID] and follower.asked == [RAFT_ID]
+
+
+def test_a_hint_naming_this_node_itself_is_not_followed(managers: list[Manager]) -> None:
+    """A follower of the old group names the leader it knows, this node's own old member
+    (--force-new-cluster elsewhere): this node would ask itself, where nothing answers
+    while it joins. It asks the next manager of the round instead."""
+    me = generate_keypair()
+    follower, leader = Manager({"ok": False}), Manager({"ok": True, "index": 3, "voters": [1]})
+    managers += [follower, leader]
+    follower.reply.update(leader_addr="tcp://127.0.0.1:9", leader_key=me.public.decode())
+    ask = asker([follower.entry(2), leader.entry(1)], keypair=me)
+    assert ask.ask_next() is None and ask.in_round  # the round goes on
+    reply = ask.ask_next()
+    assert reply is not None and reply["index"] == 3
+
+
+def test_a_manager_whose_endpoint_is_not_up_fails_at_once(managers: list[Manager]) -> None:
+    """A manager starting again (a rejoin: its Raft child joins before its endpoint
+    binds) has nothing listening: the request fails as refused, not after its timeout."""
+    leader = Manager({"ok": True, "index": 5, "voters": [1]})
+    managers.append(leader)
+    down = {"addr": f"tcp://127.0.0.1:{free_port()}", "server_key": leader.entry()["server_key"]}
+    ask = asker([down, leader.entry(1)], timeout=120.0)
+    with capture_logs() as logs:
+        assert ask.ask_next() is None
+    [failed] = [e for e in logs if e["event"] == "raft.join.retrying"]
+    assert "refused the connection" in failed["error"], failed
+    reply = ask.ask_next()
+    assert reply is not None and reply["index"] == 5
+
+
+def test_a_removed_manager_keeps_the_member_that_removed_it_first(tmp_path: Path) -> None:
+    own = generate_keypair().public.decode()
+    entries = [
+        {"addr": "tcp://127.0.0.1:1", "server_key": own, "raft_id": "1"},
+        {"addr": "tcp://127.0.0.1:3", "server_key": "k3", "raft_id": "3"},
+        {"addr": "tcp://127.0.0.1:2", "server_key": "k2", "raft_id": "2"},
+    ]
+    keep_remover_first(tmp_path, entries, 2, own_key=own)
+    assert [m["addr"] for m in read_managers(tmp_path)] == [
+        "tcp://127.0.0.1:2",
+        "tcp://127.0.0.1:3",
+    ]
 
 
 def test_a_round_asks_every_manager_but_this_node_one_at_a_time(managers: list[Manager]) -> None:
