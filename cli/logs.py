@@ -14,8 +14,9 @@ printed, and says on stderr that lines may have been missed. Notices of the brok
 that did not answer, lines dropped because this reader was slow) go to stderr too. When
 the node whose socket it reads through goes away (its process ended, even by SIGKILL),
 the read ends at once with an error: no other node can answer on that socket. A reader
-stopped before the end (Ctrl-C, a closed pipe) closes its subscription
-(``control.logs.close``), so the nodes stop sending at once.
+stopped before the end (Ctrl-C, SIGTERM, a closed pipe) closes its subscription
+(``control.logs.close``), so the nodes stop sending at once; SIGTERM then ends it with
+status 143, as the signal would have.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
@@ -273,12 +276,31 @@ def follow_logs(
     def notice(text: str) -> None:
         print(f"swarmctl: {text}", file=sys.stderr, flush=True)
 
-    with connection.watching() as watched:
+    with connection.watching() as watched, _terminate_as_exit():
         try:
             LogFollower(watched.call, selector, options, write, notice).run()
         except BrokenPipeError:
             return 0
     return 0
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM raises ``SystemExit(143)`` meanwhile, so the follower closes its
+    subscription on the way out as it does for Ctrl-C (the default action ends the
+    process there and then, leaving the nodes reading for it until the idle timeout)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread (a test calling from another)
+        return
+
+    def exit_on_term(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, exit_on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(args: argparse.Namespace, connection: ControlConnection, selector: dict[str, Any]) -> int:
