@@ -24,7 +24,7 @@ from actors.scheduler.constraints import match_constraint
 from actors.scheduler.demand import Demand
 from actors.scheduler.nodeinfo import NodeInfo
 from api.enums import NodeAvailability, NodeState
-from api.executor_capabilities import show, unmet
+from api.executor_capabilities import cannot_honour, unmet
 
 __all__ = [
     "DEFAULT_FILTERS",
@@ -168,10 +168,7 @@ class ExecutorFilter:
         if executor is None:  # not reported: taken as docker (module rules)
             return None
         missing = unmet(demand.executor_needs, executor.capabilities)
-        if not missing:
-            return None
-        kind = executor.kind or "its"
-        return f"{kind} executor cannot honour {', '.join(show(cap) for cap in missing)}"
+        return cannot_honour(executor.kind, missing) if missing else None
 
 
 class HostPortFilter:
