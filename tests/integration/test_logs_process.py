@@ -195,13 +195,14 @@ def closed_subscriptions(node: SwarmNode) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_an_interrupted_follow_closes_its_subscription(
     node: SwarmNode, stop: signal.Signals
 ) -> None:
     """Without the close, the broker kept the subscription, and the node went on reading
-    the task's output for it, until its idle timeout. Ctrl-C and a plain ``kill`` (what
-    ``timeout``, a shell's job control or a supervisor send) both close it."""
+    the task's output for it, until its idle timeout. Ctrl-C, a plain ``kill`` (what
+    ``timeout``, a shell's job control or a supervisor send) and a closed terminal's
+    SIGHUP all close it."""
     node.ctl_json(
         "service", "create", "--name", "tick", "--detach", "busybox", "sh", "-c", TICKS
     )  # fmt: skip
