@@ -63,7 +63,8 @@ def test_a_node_restarted_with_the_process_executor_gives_up_what_it_cannot_run(
 ) -> None:
     """Its next session reports the new executor (node inspect shows it); its task that
     needs what that executor lacks runs elsewhere (the worker fails it, or the constraint
-    enforcer shuts it down, whichever comes first), and is not rejected on the way."""
+    enforcer shuts it down, whichever comes first), and is not rejected on the way; its
+    container from before is removed as the node starts (actors/node/executor_switch.py)."""
     with Swarm(tmp_path, docker_client=docker_client) as swarm:
         manager = swarm.start_node("m1", executor="process")
         manager.wait_ready()
@@ -97,3 +98,6 @@ def test_a_node_restarted_with_the_process_executor_gives_up_what_it_cannot_run(
         old = next(t for t in manager.tasks("pids") if t["id"] == first["id"])
         assert old["desired_state"] == "shutdown", old
         assert all(t["state"] != "rejected" for t in manager.tasks("pids"))
+        # and its container from before is gone, not running beside its replacement
+        gone = docker_client.containers.list(all=True, filters={"id": first["container_id"]})
+        assert gone == []
