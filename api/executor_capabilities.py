@@ -34,7 +34,9 @@ __all__ = [
     "MAX_CAPABILITIES",
     "MAX_CAPABILITY_CHARS",
     "Capability",
+    "cannot_honour",
     "capabilities_of",
+    "lacks_any",
     "show",
     "task_needs",
     "unmet",
@@ -153,6 +155,16 @@ def task_needs(spec: TaskSpec) -> tuple[Capability, ...]:
 def unmet(needs: Iterable[Capability], has: Collection[str]) -> tuple[Capability, ...]:
     """The needs ``has`` lacks, in the order given."""
     return tuple(cap for cap in needs if cap not in has)
+
+
+def lacks_any(has: Collection[str]) -> bool:
+    """Whether an executor with ``has`` lacks any capability (the process executor)."""
+    return not ALL_CAPABILITIES.issubset(has)
+
+
+def cannot_honour(kind: str, missing: Iterable[Capability]) -> str:
+    """``process executor cannot honour --limit-pids, --mount``."""
+    return f"{kind or 'its'} executor cannot honour {', '.join(show(cap) for cap in missing)}"
 
 
 def show(cap: Capability) -> str:

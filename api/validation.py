@@ -107,6 +107,7 @@ MIN_CERT_EXPIRY = 3600.0
 
 # SwarmKit's rule for service names: DNS-label-like, at most 63 characters.
 _NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$")
+_EXECUTOR_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*\Z")
 _CONSTRAINT_RE = re.compile(r"^\s*([^=!\s]+)\s*(==|!=)\s*(.*?)\s*$")
 
 
@@ -423,10 +424,22 @@ def _executor(executor: ExecutorDescription, field: str) -> None:
     this version does not know are kept: a newer node may have more)."""
     from api.executor_capabilities import MAX_CAPABILITIES, MAX_CAPABILITY_CHARS
 
-    check_string(executor.kind, f"{field}.kind", MAX_CAPABILITY_CHARS)
+    _executor_name(executor.kind, f"{field}.kind", MAX_CAPABILITY_CHARS, empty=True)
     check_count(executor.capabilities, f"{field}.capabilities", MAX_CAPABILITIES)
     for i, name in enumerate(executor.capabilities):
-        check_string(name, f"{field}.capabilities[{i}]", MAX_CAPABILITY_CHARS)
+        _executor_name(name, f"{field}.capabilities[{i}]", MAX_CAPABILITY_CHARS, empty=False)
+
+
+def _executor_name(name: str, field: str, limit: int, *, empty: bool) -> None:
+    """A plain name: the kind is shown in pending tasks' messages and node inspect, so a
+    node must not write escape sequences or lines there."""
+    check_string(name, field, limit)
+    if (name or not empty) and not _EXECUTOR_NAME_RE.match(name):
+        raise InvalidSpec(
+            field,
+            f"invalid name {name!r} (letters, digits, '-', '_' and '.', "
+            "starting with a letter or digit)",
+        )
 
 
 def validate_cluster_spec(spec: ClusterSpec) -> None:

@@ -14,8 +14,9 @@ printed, and says on stderr that lines may have been missed. Notices of the brok
 that did not answer, lines dropped because this reader was slow) go to stderr too. When
 the node whose socket it reads through goes away (its process ended, even by SIGKILL),
 the read ends at once with an error: no other node can answer on that socket. A reader
-stopped before the end (Ctrl-C, a closed pipe) closes its subscription
-(``control.logs.close``), so the nodes stop sending at once.
+stopped before the end (Ctrl-C, SIGTERM, SIGHUP, a closed pipe) closes its subscription
+(``control.logs.close``), so the nodes stop sending at once; SIGTERM and SIGHUP then end
+it with status 128 + the signal, as the signal would have.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
@@ -273,12 +276,33 @@ def follow_logs(
     def notice(text: str) -> None:
         print(f"swarmctl: {text}", file=sys.stderr, flush=True)
 
-    with connection.watching() as watched:
+    with connection.watching() as watched, _terminate_as_exit():
         try:
             LogFollower(watched.call, selector, options, write, notice).run()
         except BrokenPipeError:
             return 0
     return 0
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM and SIGHUP (the terminal closed) raise ``SystemExit(128 + signal)``
+    meanwhile, so the follower closes its subscription on the way out as it does for
+    Ctrl-C (their default action ends the process there and then, leaving the nodes
+    reading for it until the idle timeout)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread (a test calling from another)
+        return
+
+    def exit_on(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, exit_on) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _run(args: argparse.Namespace, connection: ControlConnection, selector: dict[str, Any]) -> int:

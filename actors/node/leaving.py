@@ -349,23 +349,27 @@ def leave_while_locked(state_dir: Path, executor: Executor, dirs: Sequence[Path]
     return wipe_swarm_state(state_dir, dirs)
 
 
-def remove_executor_tasks(executor: Executor) -> None:
+def remove_executor_tasks(executor: Executor) -> bool:
     """Everything ``executor`` holds for this node killed and removed, found by node id
     (no worker state needed: a locked manager's is locked away), as Docker's leave
     force-removes the node's containers. A runtime that cannot do it (its engine down)
-    does not stop the leave: what is left is logged (``node.leave.tasks_left``)."""
+    does not stop the leave: what is left is logged (``node.leave.tasks_left``). True
+    when nothing is left."""
     try:
         held = list(executor.list_tasks())
     except ExecutorError as exc:
         _log.warning("node.leave.tasks_left", error=str(exc)[:300])
-        return
+        return False
+    cleared = True
     for task_id in held:
         try:
             executor.remove_orphan(task_id, kill=True)
         except ExecutorError as exc:
             _log.warning("node.leave.tasks_left", task_ids=[task_id], error=str(exc)[:300])
+            cleared = False
             continue
         _log.info("node.leave.task_removed", task_id=task_id)
+    return cleared
 
 
 def wipe_swarm_state(state_dir: Path, task_dirs: Sequence[Path] = ()) -> list[str]:

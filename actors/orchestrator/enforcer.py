@@ -8,6 +8,10 @@ Rules (SwarmKit's ``manager/orchestrator/constraintenforcer``):
   SHUTDOWN, with the first constraint that fails as the reason. Its orchestrator then
   replaces it like any task that stopped (a replicated slot is refilled and scheduled on
   a node that fits; a global service's node no longer eligible gets none).
+- Its executor: a task that needs what the node's executor lacks (a node restarted with
+  another ``--executor``, reported at its next session) is shut down too, with the
+  scheduler's words ("node's process executor cannot honour --limit-pids"); a node that
+  does not report is taken as docker, as the scheduler does (actors/scheduler/filters.py).
 - Reservations: the node's reported CPUs and memory must cover the reservations of the
   tasks left on it. The oldest tasks keep their share first; each task that no longer
   fits in what remains is shut down ("insufficient memory on the node"), so the
@@ -22,7 +26,8 @@ from collections.abc import Iterable, Mapping
 
 from actors.orchestrator.state import Plan, SetDesiredState, node_usable
 from actors.scheduler.constraints import match_constraint, parse_constraints
-from api.objects import Node, Task
+from api.executor_capabilities import cannot_honour, lacks_any, task_needs, unmet
+from api.objects import ExecutorDescription, Node, Task
 from api.task_state import TaskState
 from api.validation import InvalidSpec
 
@@ -50,6 +55,20 @@ def unfit_reason(task: Task, node: Node) -> str | None:
     return None
 
 
+def _partial_executor(node: Node) -> ExecutorDescription | None:
+    """The node's executor if it lacks anything (None: it honours every task)."""
+    desc = node.description
+    executor = desc.executor if desc is not None else None
+    return executor if executor is not None and lacks_any(executor.capabilities) else None
+
+
+def _executor_reason(task: Task, executor: ExecutorDescription | None) -> str | None:
+    if executor is None:
+        return None
+    missing = unmet(task_needs(task.spec), executor.capabilities)
+    return f"node's {cannot_honour(executor.kind, missing)}" if missing else None
+
+
 def enforce_constraints(
     nodes: Mapping[str, Node], tasks: Iterable[Task], node_ids: Iterable[str] | None = None
 ) -> Plan:
@@ -75,8 +94,9 @@ def _all_fit(node: Node, tasks: list[Task], free_cpus: int, free_memory: int) ->
     them all fit together, so no order of shutting down is needed (a new leader's first
     pass sorted the 100 tasks of each of 1,000 nodes for nothing)."""
     cpus = memory = 0
+    executor = _partial_executor(node)
     for t in tasks:
-        if unfit_reason(t, node) is not None:
+        if unfit_reason(t, node) is not None or _executor_reason(t, executor) is not None:
             return False
         reserved = t.spec.resources.reservations
         cpus += reserved.nano_cpus
@@ -90,8 +110,9 @@ def _enforce_node(node: Node, tasks: list[Task], plan: Plan) -> None:
     free_memory = desc.resources.memory_bytes if desc is not None else 0
     if _all_fit(node, tasks, free_cpus, free_memory):
         return
+    executor = _partial_executor(node)
     for t in sorted(tasks, key=lambda t: (t.meta.created_at, t.meta.version, t.id)):
-        reason = unfit_reason(t, node)
+        reason = unfit_reason(t, node) or _executor_reason(t, executor)
         if reason is None:
             reserved = t.spec.resources.reservations
             cpu = reserved.nano_cpus > 0 and reserved.nano_cpus > free_cpus

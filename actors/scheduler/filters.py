@@ -18,16 +18,17 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Protocol
+from typing import ClassVar, Final, Protocol
 
 from actors.scheduler.constraints import match_constraint
 from actors.scheduler.demand import Demand
 from actors.scheduler.nodeinfo import NodeInfo
 from api.enums import NodeAvailability, NodeState
-from api.executor_capabilities import show, unmet
+from api.executor_capabilities import cannot_honour, unmet
 
 __all__ = [
     "DEFAULT_FILTERS",
+    "MAX_REASONS",
     "ConstraintFilter",
     "ExecutorFilter",
     "Filter",
@@ -42,6 +43,10 @@ __all__ = [
 ]
 
 NO_SUITABLE_NODE = "no suitable node"
+# reasons a pending message names at most: most are the filters' own words, but each node
+# names its executor's kind, so a cluster of nodes reporting many kinds would otherwise
+# put as many reasons into every pending task's status
+MAX_REASONS: Final = 10
 NO_NODES = "no-nodes"
 
 
@@ -163,10 +168,7 @@ class ExecutorFilter:
         if executor is None:  # not reported: taken as docker (module rules)
             return None
         missing = unmet(demand.executor_needs, executor.capabilities)
-        if not missing:
-            return None
-        kind = executor.kind or "its"
-        return f"{kind} executor cannot honour {', '.join(show(cap) for cap in missing)}"
+        return cannot_honour(executor.kind, missing) if missing else None
 
 
 class HostPortFilter:
@@ -275,11 +277,20 @@ class GroupCheck:
 
 
 def explain(rejections: dict[str, int]) -> str:
-    """``no suitable node (insufficient memory on 2 nodes; ...)``."""
+    """``no suitable node (insufficient memory on 2 nodes; ...)``: the first
+    `MAX_REASONS` reasons, the rest counted together."""
     if not rejections:
         return f"{NO_SUITABLE_NODE} (no nodes available)"
-    parts = [f"{reason} on {n} node{'s' if n != 1 else ''}" for reason, n in rejections.items()]
+    items = list(rejections.items())
+    parts = [f"{reason} on {_nodes(n)}" for reason, n in items[:MAX_REASONS]]
+    rest = items[MAX_REASONS:]
+    if rest:
+        parts.append(f"{len(rest)} other reasons on {_nodes(sum(n for _, n in rest))}")
     return f"{NO_SUITABLE_NODE} ({'; '.join(parts)})"
+
+
+def _nodes(n: int) -> str:
+    return f"{n} node{'s' if n != 1 else ''}"
 
 
 class Pipeline:

@@ -55,3 +55,49 @@ def test_a_pids_limited_service_waits_for_a_docker_node(
         rows = poll(placed, "both tasks running on the docker node", LONG)
         assert {r["node_id"] for r in rows} == {worker_id}
         assert all(r["state"] != "rejected" for r in manager.tasks("pids"))
+
+
+@pytest.mark.timeout(300)
+def test_a_node_restarted_with_the_process_executor_gives_up_what_it_cannot_run(
+    tmp_path: Path, docker_client: Any, test_image: str
+) -> None:
+    """Its next session reports the new executor (node inspect shows it); its task that
+    needs what that executor lacks runs elsewhere (the worker fails it, or the constraint
+    enforcer shuts it down, whichever comes first), and is not rejected on the way; its
+    container from before is removed as the node starts (actors/node/executor_switch.py)."""
+    with Swarm(tmp_path, docker_client=docker_client) as swarm:
+        manager = swarm.start_node("m1", executor="process")
+        manager.wait_ready()
+        token = manager.join_token("worker")
+        w1 = swarm.join("w1", manager, token, executor="docker")
+        swarm.wait_cluster(1, 1)
+        manager.ctl_json(
+            "service", "create", "--name", "pids", "--limit-pids", "64",
+            "--detach", test_image, "sleep", "300",
+        )  # fmt: skip
+        [first] = poll(lambda: manager.running("pids"), "the task running on w1", LONG)
+        assert first["node_id"] == w1.node_id
+        w2 = swarm.join("w2", manager, token, executor="docker")
+        swarm.wait_cluster(1, 2)
+
+        assert w1.terminate() == 0
+        w1.executor = "process"
+        w1.start()
+
+        def reported() -> bool:
+            node = manager.ctl_json("node", "inspect", w1.node_id)[0]
+            return bool(node["description"]["executor"]["kind"] == "process")
+
+        poll(reported, "w1 reports its process executor", LONG)
+
+        def moved() -> list[dict[str, Any]] | None:
+            running = manager.running("pids")
+            return running if running and running[0]["node_id"] == w2.node_id else None
+
+        poll(moved, "the task running on w2", LONG)
+        old = next(t for t in manager.tasks("pids") if t["id"] == first["id"])
+        assert old["desired_state"] == "shutdown", old
+        assert all(t["state"] != "rejected" for t in manager.tasks("pids"))
+        # and its container from before is gone, not running beside its replacement
+        gone = docker_client.containers.list(all=True, filters={"id": first["container_id"]})
+        assert gone == []

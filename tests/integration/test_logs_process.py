@@ -195,9 +195,14 @@ def closed_subscriptions(node: SwarmNode) -> list[str]:
     ]
 
 
-def test_an_interrupted_follow_closes_its_subscription(node: SwarmNode) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_an_interrupted_follow_closes_its_subscription(
+    node: SwarmNode, stop: signal.Signals
+) -> None:
     """Without the close, the broker kept the subscription, and the node went on reading
-    the task's output for it, until its idle timeout."""
+    the task's output for it, until its idle timeout. Ctrl-C, a plain ``kill`` (what
+    ``timeout``, a shell's job control or a supervisor send) and a closed terminal's
+    SIGHUP all close it."""
     node.ctl_json(
         "service", "create", "--name", "tick", "--detach", "busybox", "sh", "-c", TICKS
     )  # fmt: skip
@@ -209,8 +214,8 @@ def test_an_interrupted_follow_closes_its_subscription(node: SwarmNode) -> None:
             for e in node.log_events()
             if e.get("event") == "logs.subscription.opened" and e.get("follow")
         ]
-        followed.process.send_signal(signal.SIGINT)
-        assert followed.process.wait(timeout=30) == 130
+        followed.process.send_signal(stop)
+        assert followed.process.wait(timeout=30) == 128 + stop
         poll(lambda: closed_subscriptions(node) == [opened], "the subscription closed", LONG)
     finally:
         followed.stop()

@@ -7,6 +7,11 @@ Rules:
 - The status writes go in one store batch, each only if the Node's manager status is
   still the one it was planned from; then the one membership step. A Raft change waits
   for its outcome (at most ``timeout``), so the next round sees it applied.
+- A member Raft has never heard from keeps its recorded reachability (the join records
+  it reachable: it had just reached the leader) for `UNHEARD_GRACE` seconds from the
+  first round that met it so, then it is planned from Raft's view (unreachable): a
+  manager killed before its first answer, or dead before this leader won, must not stay
+  reachable in ``node ls`` for ever (SwarmKit counts a peer inactive until it answers).
 - What a round expects to meet is logged and left to the next round: Raft busy or gone
   (its status timing out), leadership lost, a write refused by the store (conflict, not
   leader), a change Raft refuses (one pending, no longer a member). Anything else is a
@@ -40,9 +45,18 @@ from actors.raft_node.types import ConfChange, ConfChangeType
 from actors.store import MemoryStore, StoreError, WriteTx, nodes
 from api.enums import NodeRole
 
-__all__ = ["KEEPER_INTERVAL", "MembershipKeeper", "group_view"]
+__all__ = [
+    "KEEPER_INTERVAL",
+    "UNHEARD_GRACE",
+    "MembershipKeeper",
+    "group_view",
+    "still_unheard",
+]
 
 KEEPER_INTERVAL: Final = 0.5
+# seconds a member never heard from keeps its record: a live one answers the leader's
+# first heartbeat within a tick or two, also on a loaded machine well within this
+UNHEARD_GRACE: Final = 10.0
 RAFT_TIMEOUT: Final = 5.0
 
 # What Raft answers a round with when it cannot act now: a change still pending or
@@ -53,8 +67,23 @@ RAFT_REFUSALS: Final = (ProposalDropped, NotLeader, ValueError, TimeoutError)
 _log = get_logger("node")
 
 
-def group_view(status: RaftStatus) -> GroupView:
-    """What the planner reads of a `RaftStatus`."""
+def still_unheard(
+    status: RaftStatus, since: dict[int, float], now: float, grace: float
+) -> frozenset[int]:
+    """The members never heard from whose grace is not over at ``now``; ``since`` (Raft
+    id -> the first round that met it unheard) is brought up to date."""
+    unheard = {pid for pid, p in status.peers.items() if p.last_heard is None}
+    for pid in list(since):
+        if pid not in unheard:
+            del since[pid]
+    for pid in unheard:
+        since.setdefault(pid, now)
+    return frozenset(pid for pid in unheard if now - since[pid] < grace)
+
+
+def group_view(status: RaftStatus, unheard: frozenset[int] = frozenset()) -> GroupView:
+    """What the planner reads of a `RaftStatus`; ``unheard``: the members never heard
+    from that keep their record (`still_unheard`)."""
     return GroupView(
         raft_id=status.node_id,
         is_leader=status.is_leader,
@@ -62,7 +91,7 @@ def group_view(status: RaftStatus) -> GroupView:
         voters=tuple(status.voters),
         learners=tuple(status.learners),
         peers={
-            pid: PeerView(p.reachable, p.match, heard=p.last_heard is not None)
+            pid: PeerView(p.reachable, p.match, heard=pid not in unheard)
             for pid, p in status.peers.items()
         },
     )
@@ -78,11 +107,14 @@ class MembershipKeeper:
         *,
         interval: float = KEEPER_INTERVAL,
         timeout: float = RAFT_TIMEOUT,
+        unheard_grace: float = UNHEARD_GRACE,
     ) -> None:
         self._store = store
         self._raft = raft
         self._interval = interval
         self._timeout = timeout
+        self._unheard_grace = unheard_grace
+        self._unheard_since: dict[int, float] = {}  # Raft id -> first round it was unheard
 
     def interval(self) -> float:
         return self._interval
@@ -97,8 +129,10 @@ class MembershipKeeper:
             _log.info("node.manager_status.skipped", reason="raft status timed out")
             return
         if not status.is_leader:
+            self._unheard_since.clear()
             return
-        plan = plan_membership(group_view(status), self._store.view(nodes.list_all))
+        unheard = still_unheard(status, self._unheard_since, now, self._unheard_grace)
+        plan = plan_membership(group_view(status, unheard), self._store.view(nodes.list_all))
         self.carry_out(node, plan)
 
     def carry_out(self, node: RaftNode, plan: MembershipPlan) -> None:

@@ -8,7 +8,8 @@ Rules:
   leader, its reachability is what the leader's progress says (heard from within an
   election timeout; the leader itself is reachable, a member the leader has no progress
   for or has not heard from at all yet keeps what it had: the join recorded it reachable,
-  as it had just reached the leader). A Node whose Raft id is no longer a member is not
+  as it had just reached the leader; the keeper marks it heard, hence unreachable, once
+  its grace is over). A Node whose Raft id is no longer a member is not
   the leader and its reachability is unknown. A Node without a Raft id is left alone.
   Only changes are planned (`SetManagerStatus`, each with the status it was planned from,
   so the keeper skips a Node that changed meanwhile); all of them in one store batch.
@@ -70,7 +71,7 @@ class PeerView:
 
     reachable: bool  # heard from within an election timeout
     match: int | None = None  # the highest log index known to be on it (None: unknown)
-    heard: bool = True  # False: not heard from at all yet (just added, or the leader new)
+    heard: bool = True  # False: not heard from at all yet, within the keeper's grace
 
 
 @dataclass(frozen=True, slots=True)

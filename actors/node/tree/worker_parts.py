@@ -56,6 +56,7 @@ from actors.metrics.node import NodeTasksCollector
 from actors.metrics.registry import Collector
 from actors.metrics.transport import TransportCollector
 from actors.node.config import NodeConfig, NodeError
+from actors.node.executor_switch import switch_executor
 from actors.node.leaving import LeaveRequest, leave_handler
 from actors.node.membership.roles import renewal_managers, renewal_role, role_restart
 from actors.node.startup.security import NodeStartup, read_managers, write_managers
@@ -227,6 +228,12 @@ class SharedParts:
         state_dir, node_id = setup.config.state_dir, setup.identity.node_id
 
         def start(ctx: ChildContext) -> pykka.ActorRef[Any]:
+            # restarted on another executor: the one before leaves nothing running
+            switch_executor(
+                state_dir,
+                setup.executor,
+                lambda kind: make_executor(kind, state_dir=state_dir, node_id=node_id),
+            )
             executor = make_executor(
                 setup.executor,
                 state_dir=state_dir,

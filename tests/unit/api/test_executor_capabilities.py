@@ -154,3 +154,19 @@ def test_a_nodes_report_is_bounded() -> None:
     with pytest.raises(InvalidSpec) as err:
         validate_node_description(replace(ok, executor=ExecutorDescription("k" * 65)))
     assert err.value.field == "description.executor.kind"
+
+
+@pytest.mark.parametrize("name", ["docker\x1b[2J", "two words", "a\nb", "-x", "é"])
+def test_a_nodes_report_names_its_executor_and_capabilities_plainly(name: str) -> None:
+    # the kind goes into pending tasks' messages (service ps prints them as they are) and
+    # node inspect: a node must not write escape sequences or lines into them
+    ok = NodeDescription(hostname="h", executor=describe_executor("docker"))
+    with pytest.raises(InvalidSpec) as err:
+        validate_node_description(replace(ok, executor=ExecutorDescription(name)))
+    assert err.value.field == "description.executor.kind"
+    assert "letters, digits" in str(err.value)
+    with pytest.raises(InvalidSpec) as err:
+        validate_node_description(replace(ok, executor=ExecutorDescription("docker", (name,))))
+    assert err.value.field == "description.executor.capabilities[0]"
+    newer = ExecutorDescription("wasm-2.0", ("limit-pids", "gpu_v2"))
+    validate_node_description(replace(ok, executor=newer))  # unknown names, plainly written

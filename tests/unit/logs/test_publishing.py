@@ -94,3 +94,48 @@ def test_a_node_holds_back_while_its_reader_is_behind() -> None:
     finally:
         job.stop()
         job.join(5.0)
+
+
+class Following:
+    """A followed task's output: one line, then waits for more until closed."""
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+
+    def __iter__(self) -> Iterator[OutputLine]:
+        yield OutputLine(1, "stdout", b"first\n")
+        self.closed.wait(30.0)
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+class FollowedTask(Tasks):
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.streams: list[Following] = []
+
+    def output(self, task: Task, query: OutputQuery) -> Following:  # type: ignore[override]
+        stream = Following()
+        self.streams.append(stream)
+        return stream
+
+
+def test_a_closed_subscription_stops_the_nodes_reads_at_once() -> None:
+    """The broker tells the node a subscription is closed (its reader stopped): the
+    publishing stops (LogPublisher calls ``stop``), the task's output is no longer read
+    and the thread ends, though the task goes on writing nothing."""
+    broker = Broker()
+    tasks = FollowedTask()
+    ended = threading.Event()
+    message = SubscriptionMessage("sub", Kind.TASKS, LogOptions(follow=True), frozenset({"s1"}))
+    job = Publishing(message, node_id="n1", client=broker, tasks=tasks, scan_interval=0.05)
+    job._on_end = lambda _sub: ended.set()
+    job.start()
+    wait_for(lambda: broker.records() == 1, "the first line published")
+    job.stop()
+    wait_for(ended.is_set, "the publishing ended")
+    assert [s.closed.is_set() for s in tasks.streams] == [True]
+    reopened = len(tasks.streams)
+    job.join(5.0)
+    assert len(tasks.streams) == reopened  # no scan opened the output again

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from actors.node.membership.keeper import MembershipKeeper
+from actors.node.membership.keeper import UNHEARD_GRACE, MembershipKeeper
 from actors.node.membership.plan import (
     MarkWorker,
     MembershipPlan,
@@ -24,8 +24,9 @@ from actors.node.membership.plan import (
 from actors.node.tree.leader_group import RaftHolder
 from actors.periodic import PeriodicActor
 from actors.raft_node.actor import RaftNode
+from actors.raft_node.status import PeerInfo, RaftStatus
 from actors.raft_node.storage import DurableStorage
-from actors.raft_node.types import ConfState
+from actors.raft_node.types import ConfState, RaftState
 from actors.store import MemoryStore, WriteTx, nodes
 from actors.supervisor import ChildSpec, Restart, Supervisor
 from api.enums import NodeRole, Reachability
@@ -220,3 +221,63 @@ def test_a_failing_round_crashes_the_keeper_and_the_supervisor_restarts_it() -> 
         wait_for(restarted, "the keeper restarted after its crash")
     finally:
         ref.stop()
+
+
+class SilentMemberRaft:
+    """The leader (Raft id 1) of three whose member 3 it has never heard from: joined
+    and killed before its first answer, or dead since before this leader won."""
+
+    def __init__(self) -> None:
+        self.heard_3: float | None = None
+
+    def status(self, timeout: float = 5.0) -> RaftStatus:
+        def peer(pid: int, ago: float | None) -> PeerInfo:
+            return PeerInfo(pid, f"127.0.0.1:{pid}", ago is not None and ago < 1.0, ago, 100)
+
+        return RaftStatus(
+            node_id=1,
+            state=RaftState.LEADER,
+            term=2,
+            leader_id=1,
+            is_leader=True,
+            commit=100,
+            applied=100,
+            last_index=100,
+            snapshot_index=0,
+            voters=IDS,
+            learners=(),
+            peers={2: peer(2, 0.1), 3: peer(3, self.heard_3)},
+        )
+
+
+def test_a_member_never_heard_from_is_unreachable_once_its_grace_is_over() -> None:
+    store = MemoryStore.local(clock=time.time)
+
+    def register(tx: WriteTx) -> None:
+        for i in IDS:
+            status = ManagerStatus(
+                raft_id=i, addr=f"127.0.0.1:{i}", reachability=Reachability.REACHABLE
+            )
+            spec = NodeSpec(desired_role=NodeRole.MANAGER)
+            tx.create(Node(id=f"m{i}", spec=spec, role=NodeRole.MANAGER, manager_status=status))
+
+    store.update(register)
+    raft = SilentMemberRaft()
+    holder = RaftHolder()
+    holder.node = raft  # type: ignore[assignment]
+    keeper = MembershipKeeper(store, holder)
+
+    def reachability() -> Reachability:
+        ms = store.view(lambda tx: nodes.get(tx, "m3")).manager_status
+        assert ms is not None
+        return ms.reachability
+
+    keeper.tick(1000.0)  # just joined, or this leader just won: its record stands
+    assert reachability() is Reachability.REACHABLE
+    keeper.tick(1000.0 + UNHEARD_GRACE / 2)
+    assert reachability() is Reachability.REACHABLE
+    keeper.tick(1000.0 + UNHEARD_GRACE)  # never answered: it is not reachable
+    assert reachability() is Reachability.UNREACHABLE
+    raft.heard_3 = 0.1  # it answers at last
+    keeper.tick(1000.0 + UNHEARD_GRACE + 1)
+    assert reachability() is Reachability.REACHABLE

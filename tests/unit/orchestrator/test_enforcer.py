@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from actors.node.tree.host_info import describe_executor
 from actors.orchestrator.enforcer import enforce_constraints
 from actors.orchestrator.state import SetDesiredState
 from api.enums import NodeAvailability, NodeRole
 from api.objects import Meta, Node, NodeDescription, Task, TaskStatus
 from api.specs import (
+    ContainerSpec,
     Placement,
     ResourceRequirements,
     Resources,
@@ -169,3 +171,28 @@ def test_a_node_whose_tasks_all_fit_is_passed_over_and_the_verdicts_are_the_same
         ]
         got = shut(enforce_constraints({"n1": node}, tasks))
         assert got == _shut_in_order(node, tasks), seed
+
+
+def test_a_task_its_nodes_new_executor_cannot_honour_is_shut_down() -> None:
+    """A node restarted with another ``--executor`` reports it at its next session: its
+    tasks that need what that executor lacks go (their orchestrator places them again
+    where they can run), with the scheduler's words; the others stay."""
+    node = make_node("n1")
+
+    def on(executor: str) -> Node:
+        return replace(
+            node, description=NodeDescription(hostname="n1", executor=describe_executor(executor))
+        )
+
+    plain = task("plain", "n1", created=1.0)
+    pids = replace(
+        plain,
+        id="pids",
+        spec=replace(plain.spec, container=ContainerSpec(command=("sleep",), pids_limit=64)),
+    )
+    plain = replace(plain, spec=replace(plain.spec, container=ContainerSpec(command=("sleep",))))
+    assert shut(enforce_constraints({"n1": on("docker")}, [plain, pids])) == {}
+    assert shut(enforce_constraints({"n1": node}, [plain, pids])) == {}  # not reported: docker
+    assert shut(enforce_constraints({"n1": on("process")}, [plain, pids])) == {
+        "pids": "node's process executor cannot honour --limit-pids"
+    }

@@ -15,6 +15,7 @@ from actors.scheduler import (
     Usage,
     explain,
 )
+from actors.scheduler.filters import MAX_REASONS
 from api.enums import NodeAvailability, NodeState
 from api.executor_capabilities import Capability
 from api.objects import ExecutorDescription, Node, Platform
@@ -168,3 +169,21 @@ def test_pipeline_check_single_node() -> None:
     p = Pipeline()
     assert p.check(demand(), info(node("a"))) is None
     assert p.check(demand(cpus=8), info(node("a", cpus=4))) == "insufficient CPU"
+
+
+def test_a_pending_message_names_a_bounded_number_of_reasons() -> None:
+    # each node names its own executor kind: a thousand nodes reporting a thousand kinds
+    # must not make a thousand-reason message, copied into every pending task's status
+    d = demand(executor_needs=(Capability.LIMIT_PIDS,))
+    check = Pipeline().group(d)
+    for i in range(1000):
+        kinds = ExecutorDescription(kind=f"kind{i:04}", capabilities=())
+        assert not check.passes(info(node(str(i), executor=kinds)))
+    message = check.explain()
+    assert len(message) < 1000, message
+    assert message.startswith(
+        "no suitable node (kind0000 executor cannot honour --limit-pids on 1 node; "
+    )
+    assert message.endswith(f"; {1000 - MAX_REASONS} other reasons on {1000 - MAX_REASONS} nodes)")
+    few = {f"reason {i}": 1 for i in range(MAX_REASONS)}
+    assert "other reasons" not in explain(few)  # up to the bound, every reason is named
