@@ -4,31 +4,13 @@ of a lone write, ends on ZMQ_EVENTS, not on a zmq.Again exception (real sockets)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import zmq
 
+from tests.support.counting_socket import CountingSocket
 from transport.outbox import Outbox
 from transport.router_loop import PROBED, RouterLoop
-
-
-class CountingSocket:
-    """The ROUTER, counting the receives that found nothing (zmq.Again)."""
-
-    def __init__(self, sock: zmq.Socket[bytes]) -> None:
-        self._sock = sock
-        self.agains = 0
-
-    def recv(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return self._sock.recv(*args, **kwargs)
-        except zmq.Again:
-            self.agains += 1
-            raise
-
-    def get(self, option: int) -> Any:
-        return self._sock.get(option)
 
 
 @pytest.fixture

@@ -5,33 +5,15 @@ a zmq.Again exception (asked with ZMQ_EVENTS first: real sockets)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import zmq
 
 from actors.raft_node.peers import CurvePeers
 from api.schema.raft import RAFT_REMOVED
+from tests.support.counting_socket import CountingSocket
 from transport import generate_keypair
 from transport.codec import encode
-
-
-class CountingSocket:
-    """A DEALER, counting the receives that found nothing (zmq.Again)."""
-
-    def __init__(self, sock: zmq.Socket[bytes]) -> None:
-        self._sock = sock
-        self.agains = 0
-
-    def recv(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return self._sock.recv(*args, **kwargs)
-        except zmq.Again:
-            self.agains += 1
-            raise
-
-    def get(self, option: int) -> Any:
-        return self._sock.get(option)
 
 
 @pytest.fixture
