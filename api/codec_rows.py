@@ -20,14 +20,8 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from api.codec_fast import (
-    Invalid,
-    build_lines,
-    fast_decoder_for,
-    field_types,
-    inline_decoding,
-    union_args,
-)
+from api.codec_build import build_lines
+from api.codec_fast import Invalid, fast_decoder_for, field_types, inline_decoding, union_args
 from api.codec_objects import encoder_for, inline_encoding
 
 __all__ = ["RowCodec"]

@@ -2,9 +2,9 @@
 
 `codec.decode` asks `accepts(message_type, body)` first: a function generated once per
 type from its declared fields, each check written inline (a type test per value, no call
-per field), that answers only yes or no. On no, codec.py's walk (`_check_body`) runs and
-raises the BadField that names the path of what is wrong: the walk is the reference, this
-the same rules faster (a session frame's walk was a third of decoding a frame of one
+per field), that answers only yes or no. On no, the walk (`transport.body_walk`) runs
+and raises the BadField that names the path of what is wrong: the walk is the reference,
+this the same rules faster (a session frame's walk was a third of decoding a frame of one
 task). The rules are those of the walk for a body msgpack's unpacker made (``unpacked``:
 a value declared as any plain value is one, and is not walked). A field not declared is
 not looked at, unless the type is ``strict`` (a user's request: api/schema/declare.py):
@@ -29,7 +29,7 @@ from api.schema.declare import (
 
 __all__ = ["accepts", "checker_source"]
 
-# the types a scalar accepts (codec._SCALAR_TYPES); "any" is absent: anything unpacked
+# the types a scalar accepts (body_walk._SCALAR_TYPES); "any" is absent: anything unpacked
 _ACCEPTED: Final[dict[str, tuple[str, ...]]] = {
     "str": ("str",),
     "int": ("int",),

@@ -44,7 +44,7 @@ import msgpack
 from actors.store.errors import EntryDecodeError
 from actors.store.patch import changed_fields, decode_changes
 from actors.store.task_rows import TASK_ROWS, BadRow, SpecTable, decode_spec, decode_task_row
-from api.codec_fast import build_lines
+from api.codec_build import build_lines
 from api.codec_objects import ObjectDecodeError, decode_object, encode_object
 from api.objects import Object, ObjectKind, Task
 from api.objects_init import fast_init

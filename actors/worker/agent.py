@@ -26,7 +26,8 @@ since the stream blocks: agent_stream.py), and then, until the session breaks:
   names that the list lacks are added (the node keeps it in STATE_DIR/managers.json);
 - notice a lost stream: each heartbeat reply says how many frames the manager has streamed;
   fewer received by the next heartbeat means frames were lost (the manager's endpoint
-  restarted under a live session, say), and the session is reopened for a fresh full set.
+  restarted under a live session, say), and the session is reopened for a fresh full set
+  (session.py ``lost_frames``).
 
 A removed node (``node rm``) says so and ends: a manager that closes the session because
 the node was removed, or refuses the node's key at the CURVE handshake (the remote
@@ -86,6 +87,7 @@ from actors.worker.session import (
     SESSION_BACKOFF,
     ManagerRotation,
     backoff_step,
+    lost_frames,
     statuses_to_resend,
 )
 from api.objects import NodeDescription
@@ -387,10 +389,9 @@ class Agent(SupervisedActor):
                     self._applier.managers_from(frame)
                     self._applier.apply(frame)
                 if self._clock() >= next_beat:
-                    if received < expected:  # a whole period later: those frames are lost
-                        raise SessionEnded(
-                            f"session stream lost frames ({received} of {expected} received)"
-                        )
+                    lost = lost_frames(received, expected)  # a whole period later
+                    if lost is not None:
+                        raise SessionEnded(lost)
                     try:
                         period, expected = self._heartbeat(client, session_id)
                         next_beat = self._clock() + period

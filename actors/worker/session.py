@@ -19,6 +19,11 @@ Rules (SwarmKit's agent):
   very status. SwarmKit's worker reports every task again; after a failover at 100,000
   tasks the new leader decoded and judged 100,000 statuses it held already, while a
   thousand sessions waited to open.
+- Each heartbeat reply says how many frames the manager has streamed on the session; fewer
+  received by the next heartbeat, a whole period later, means frames were lost (the
+  manager's endpoint restarted under a live session, say): the session is reopened for a
+  fresh full set (`lost_frames`). Checked a period later, a frame still on its way when
+  the manager counted it is not taken for lost.
 - A status batch or heartbeat answered ``busy`` (the manager's request queue is full) keeps
   the session: the batch is put back and the call tried again ``BUSY_RETRY`` later. Ending
   the session made an overloaded leader worse: each node went round the managers and
@@ -48,6 +53,7 @@ __all__ = [
     "ManagerRotation",
     "StatusCoalescer",
     "backoff_step",
+    "lost_frames",
     "statuses_to_resend",
 ]
 
@@ -59,6 +65,15 @@ def backoff_step(failures: int, managers: int) -> int:
     """The backoff's step after ``failures`` sessions failed in a row: one per round
     through a list of ``managers`` (1 for the first round)."""
     return max(1, -(-failures // max(1, managers)))
+
+
+def lost_frames(received: int, expected: int) -> str | None:
+    """Why the session must be reopened at a heartbeat: ``received`` frames of the session
+    stream so far, against the ``expected`` the manager said it had streamed at the
+    heartbeat before; None when none were lost."""
+    if received < expected:
+        return f"session stream lost frames ({received} of {expected} received)"
+    return None
 
 
 def statuses_to_resend(

@@ -22,6 +22,7 @@ from api.objects_init import fast_init
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "MAX_REQUEST_ID",
     "MEMBER_LIMITS",
     "PROTOCOL_VERSION",
     "REPLY_LIMITS",
@@ -32,6 +33,7 @@ __all__ = [
 
 PROTOCOL_VERSION: Final = 1
 DEFAULT_MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
+MAX_REQUEST_ID: Final = 2**64 - 1  # an envelope's "id" is an int in [0, 2**64)
 
 
 # -- the envelope --------------------------------------------------------------------------

@@ -31,7 +31,8 @@ from actors.node.startup.at_rest import prepare_at_rest
 from actors.node.startup.security import prepare_node
 from actors.node.tree.manager_parts import ManagerParts
 from actors.node.tree.node import NodeParts
-from actors.node.tree.worker_parts import PartsSetup, WorkerParts
+from actors.node.tree.parts_setup import PartsSetup
+from actors.node.tree.worker_parts import WorkerParts
 from api.enums import NodeRole
 from api.objects import NodeDescription
 from tests.support.swarm import Swarm, SwarmNode, poll

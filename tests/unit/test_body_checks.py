@@ -1,6 +1,6 @@
-"""The generated body checks (transport/body_checks.py) agree with the codec's walk on
-every declared message type, strict (the control API's requests) or not: the same bodies
-accepted, the same refused."""
+"""The generated body checks (transport/body_checks.py) agree with the walk
+(transport/body_walk.py) on every declared message type, strict (the control API's
+requests) or not: the same bodies accepted, the same refused."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from api.schema.declare import (
 )
 from api.schema.registry import registered
 from transport.body_checks import accepts, checker_source
-from transport.codec import _check_body
+from transport.body_walk import check_body
 
 for module in pkgutil.iter_modules(api.schema.__path__):
     importlib.import_module(f"api.schema.{module.name}")
@@ -94,7 +94,7 @@ def body_of(fields: tuple[Any, ...]) -> st.SearchStrategy[dict[str, Any]]:
 
 def walk_accepts(mt: MessageType, body: dict[str, Any]) -> bool:
     try:
-        _check_body(body, mt.fields, None, unpacked=True, strict=mt.strict)
+        check_body(body, mt.fields, None, unpacked=True, strict=mt.strict)
     except BadField:
         return False
     return True
@@ -153,4 +153,4 @@ def test_a_strict_type_refuses_a_field_it_does_not_declare_naming_it() -> None:
     for body, named in ((newer, "colour"), (nested, "auth.tokne")):
         assert not accepts(strict, body)
         with pytest.raises(BadField, match=f'unknown field "{named}"'):
-            _check_body(body, fields, None, unpacked=True, strict=True)
+            check_body(body, fields, None, unpacked=True, strict=True)

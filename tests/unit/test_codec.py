@@ -341,7 +341,7 @@ def test_decode_takes_an_any_field_as_the_unpacker_made_it(monkeypatch: pytest.M
     """msgpack's unpacker (no ext types, str or bytes map keys, ints in msgpack's range)
     makes only plain values: decode does not walk an ANY field again (a task in a session
     frame: a third of decoding it). Encode still does: a caller's value may be anything."""
-    import transport.codec as codec
+    import transport.body_walk as body_walk
 
     body = {"name": "a", "count": 1, "extra": {"nested": [1, -(2**63), 2**64 - 1, b"x", None]}}
     frame = encode("test.codec.sample", body)
@@ -349,7 +349,7 @@ def test_decode_takes_an_any_field_as_the_unpacker_made_it(monkeypatch: pytest.M
     def walked(value: Any) -> None:
         raise AssertionError("decode walked an unpacked value")
 
-    monkeypatch.setattr(codec, "_check_plain", walked)
+    monkeypatch.setattr(body_walk, "_check_plain", walked)
     assert decode(frame).body == body
     with pytest.raises(AssertionError, match="walked"):
         encode("test.codec.sample", body)

@@ -90,7 +90,16 @@ CORES = [
         shells=frozenset({"actors.ca.keystore", "actors.ca.admission"}),
     ),
     # the decoding boundary and the trust rules: what a frame may cost is decided without I/O
-    Core("transport", ("transport/codec.py", "transport/trust.py"), NO_IO),
+    Core(
+        "transport",
+        (
+            "transport/codec.py",
+            "transport/body_walk.py",
+            "transport/decode_guard.py",
+            "transport/trust.py",
+        ),
+        NO_IO,
+    ),
     # the errors every package raises for a failed write: below all of them
     Core("proposal-errors", ("actors/proposal_errors.py",), NO_IO, actors_prefixes=()),
     # the ZAP policy must be importable without zmq; it satisfies transport's protocol by shape

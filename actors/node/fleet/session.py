@@ -10,7 +10,7 @@ Rules (the agent's):
   dispatcher's streams.py), a frame that names none keeps the list the node has.
 - A heartbeat goes out at the period the dispatcher named, one at a time; its reply names
   the next period and how many frames the manager has streamed: fewer received by the
-  next heartbeat means frames were lost and the session is reopened.
+  next heartbeat means frames were lost and the session is reopened (``lost_frames``).
 - Pending statuses go out in one batch of at most ``max_status_batch`` per
   ``flush_interval``, one batch in flight at a time; a failed batch is put back.
 - A status batch with no reply within ``request_timeout`` keeps the session, as one
@@ -57,6 +57,7 @@ from actors.worker.session import (
     SESSION_BACKOFF,
     ManagerRotation,
     backoff_step,
+    lost_frames,
     statuses_to_resend,
 )
 from api.codec_objects import ObjectDecodeError
@@ -204,10 +205,9 @@ class FleetSession:
             self._put_back(now)
             out.append(Forget(Call.STATUS))
         if now >= self._next_beat and self._beat_deadline == _NEVER:
-            if self._received < self._expected:
-                return self._end(
-                    now, f"session stream lost frames ({self._received} of {self._expected})"
-                )
+            lost = lost_frames(self._received, self._expected)
+            if lost is not None:
+                return self._end(now, lost)
             self._beat_deadline = now + self._config.request_timeout
             out.append(
                 Send(Call.HEARTBEAT, {"node_id": self.node_id, "session_id": self.session_id})

@@ -30,7 +30,7 @@ index. Its children, in start order (stopped in reverse):
     raftjoin the joiner (actors/node/membership/join.py): asks the leader to add this
              manager to Raft until it is a member
     keys     the keys at rest following the Cluster object (actors/node/startup/at_rest.py)
-    worker, agent, logs, renewer   the shared parts (actors/node/tree/worker_parts.py)
+    worker, agent, logs, renewer   the shared parts (actors/node/tree/shared_parts.py)
 
 The admission index follows the store through the CA service's watch, started before the
 tree (`opening`) with this node's own certificate and its join's managers' seeded, so
@@ -89,7 +89,8 @@ from actors.node.tree.manager_raft import (
 from actors.node.tree.manager_tables import manager_endpoint_tables
 from actors.node.tree.manager_views import manager_collectors, manager_web_children
 from actors.node.tree.managers import ManagerDirectory
-from actors.node.tree.worker_parts import PartsSetup, SharedParts
+from actors.node.tree.parts_setup import PartsSetup
+from actors.node.tree.shared_parts import SharedParts
 from actors.periodic import PeriodicActor
 from actors.raft_node.actor import RaftNode, RaftNodeActor
 from actors.raft_node.peers import Peer

@@ -219,7 +219,7 @@ def test_decode_all_decodes_a_list_and_names_the_element_that_fails() -> None:
 def test_an_object_built_as_its_twin_is_its_class_frozen_and_whole() -> None:
     from dataclasses import FrozenInstanceError, dataclass, fields
 
-    from api.codec_fast import _twin
+    from api.codec_build import _twin
     from api.codec_objects import encode
     from api.objects import Meta, TaskStatus
 

@@ -1,4 +1,4 @@
-"""The agent's pure decisions: backoff, manager rotation, status coalescing."""
+"""The agent's pure decisions: backoff, manager rotation, status coalescing, lost frames."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from actors.worker.session import (
     ManagerRotation,
     StatusCoalescer,
     backoff_step,
+    lost_frames,
     statuses_to_resend,
 )
 from api.objects import Task, TaskStatus
@@ -129,3 +130,10 @@ def test_a_new_session_resends_only_the_statuses_its_full_set_does_not_hold() ->
     # a task the node has not stepped yet still has the manager's ASSIGNED: never resent
     assigned = TaskStatus(timestamp=7.0, state=TaskState.ASSIGNED)
     assert statuses_to_resend([*current, ("new", assigned)], None) == current
+
+
+def test_frames_are_lost_when_fewer_came_than_the_manager_had_streamed() -> None:
+    assert lost_frames(1, 0) is None  # the first heartbeat: nothing counted yet
+    assert lost_frames(3, 3) is None
+    assert lost_frames(4, 3) is None  # more since the manager counted: still on their way
+    assert lost_frames(2, 3) == "session stream lost frames (2 of 3 received)"
