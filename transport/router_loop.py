@@ -44,9 +44,13 @@ from transport.outbox import STOP, Outbox
 from transport.stats import endpoint_stats
 from transport.trust import RefusalTally
 
-__all__ = ["BATCH", "PEER_RCVHWM", "PEER_SNDHWM", "PROBED", "Inbound", "RouterLoop"]
+__all__ = ["BATCH", "CLOSE_LINGER", "PEER_RCVHWM", "PEER_SNDHWM", "PROBED", "Inbound", "RouterLoop"]
 
 BATCH: Final = 512
+# how long a stopping loop's ROUTER may keep what it was given to send (the replies queued
+# before the stop, written in order before it) still going out to peers that read: a
+# node answers ``cluster leave`` and stops at once; a peer that reads nothing costs this
+CLOSE_LINGER: Final = 2.0
 PEER_RCVHWM: Final = 64
 PEER_SNDHWM: Final = 1024
 # plain ints: a zmq flag enum costs an enum operation at every call
@@ -121,8 +125,9 @@ class RouterLoop(threading.Thread):
         finally:
             with contextlib.suppress(zmq.ZMQError):
                 router.disable_monitor()
-            for sock in (monitor, router):
-                sock.close(linger=0)
+            monitor.close(linger=0)
+            # the context's term (the endpoint's close) waits for it, at most that long
+            router.close(linger=int(CLOSE_LINGER * 1000))
 
     def _open(self) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
         router = self._context.socket(zmq.ROUTER)

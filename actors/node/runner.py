@@ -83,10 +83,9 @@ __all__ = ["NodeRunner"]
 
 WAKE_INTERVAL: Final = 0.5  # the run loop looks at its flags at least this often
 LEAVE_RAFT_TIMEOUT: Final = 30.0  # how long a leaving manager waits to be out of Raft
-# once the leave is answered: the handler's reply is queued, then the answer's way out
-# (the control socket's, and the Engine API's HTTP answer) before their endpoints stop
+# once the leave is done, until the handler has queued its answer; the endpoints deliver
+# it as they stop (transport/router_loop.py)
 LEAVE_REPLY_WAIT: Final = 10.0
-LEAVE_REPLY_GRACE: Final = 0.5
 
 _log = log.get_logger("node")
 
@@ -323,7 +322,6 @@ class NodeRunner:
                 task_timeout=self.config.stop_timeout * 2,
                 raft_timeout=LEAVE_RAFT_TIMEOUT,
                 reply_wait=LEAVE_REPLY_WAIT,
-                reply_grace=LEAVE_REPLY_GRACE,
             )
         except Exception as exc:
             self.request_stop(f"leaving the swarm failed: {type(exc).__name__}: {exc}", 1)
