@@ -16,6 +16,10 @@ before or after its greeting (``swarmctl`` probing the socket, then hanging up a
 call) is an ordinary end of a connection, logged at debug level only (so is a local
 client dropped for an oversized frame: it gets no reply, and says so).
 
+The outbox's stop message ends the loop after everything queued before it is written; the
+ROUTER then closes with a bounded linger (`CLOSE_LINGER`), so those replies still reach
+the peers that read them, while the port is let go at once.
+
 High-water marks are per peer and small: a peer whose frames arrive faster than this thread
 takes them is held back by TCP (``PEER_RCVHWM`` frames wait in ZeroMQ at most), and one
 that does not read its replies loses those past ``PEER_SNDHWM``, so no peer grows a queue
