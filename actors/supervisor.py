@@ -69,6 +69,7 @@ __all__ = [
     "ThreadTimer",
     "Timer",
     "start_actor",
+    "stop_bound",
 ]
 
 
@@ -121,6 +122,14 @@ def start_actor(
         return actor_class.start(ctx, *args, **kwargs)
 
     return start
+
+
+def stop_bound(children: Sequence[ChildSpec]) -> float:
+    """The longest a supervisor over ``children`` takes to stop once its stop message is
+    taken: it waits for each child at most its ``stop_timeout``, once, in reverse order
+    (a child that overruns is left to finish on its own). A stop queued behind a start
+    in progress waits for that start too."""
+    return sum(spec.stop_timeout for spec in children)
 
 
 @dataclass(frozen=True)

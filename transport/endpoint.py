@@ -26,8 +26,10 @@ queue is bounded, and strangers get a share of it: a request that does not fit i
 (`EndpointActor.refusals`) and logged at most once a second per reason.
 
 `EndpointActor` is a pykka actor (sockets open in ``on_start``, close in ``on_stop``), so a
-supervisor can run it directly. `Endpoint` is a small facade over it for code that just
-wants ``start()``/``stop()``/``address``.
+supervisor can run it directly. Stopping delivers the replies queued before the stop (the
+I/O thread writes them before it ends, and the ROUTER lingers for them, at most
+`router_loop.CLOSE_LINGER`): a node may answer and stop at once. `Endpoint` is a small
+facade over it for code that just wants ``start()``/``stop()``/``address``.
 
 Handlers: ``Handler = Callable[[Request], Mapping[str, Any] | None]``. A returned mapping
 is the final reply (typed as the request type's declared reply); ``None`` means the handler

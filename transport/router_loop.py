@@ -16,6 +16,10 @@ before or after its greeting (``swarmctl`` probing the socket, then hanging up a
 call) is an ordinary end of a connection, logged at debug level only (so is a local
 client dropped for an oversized frame: it gets no reply, and says so).
 
+The outbox's stop message ends the loop after everything queued before it is written; the
+ROUTER then closes with a bounded linger (`CLOSE_LINGER`), so those replies still reach
+the peers that read them, while the port is let go at once.
+
 High-water marks are per peer and small: a peer whose frames arrive faster than this thread
 takes them is held back by TCP (``PEER_RCVHWM`` frames wait in ZeroMQ at most), and one
 that does not read its replies loses those past ``PEER_SNDHWM``, so no peer grows a queue
@@ -44,9 +48,13 @@ from transport.outbox import STOP, Outbox
 from transport.stats import endpoint_stats
 from transport.trust import RefusalTally
 
-__all__ = ["BATCH", "PEER_RCVHWM", "PEER_SNDHWM", "PROBED", "Inbound", "RouterLoop"]
+__all__ = ["BATCH", "CLOSE_LINGER", "PEER_RCVHWM", "PEER_SNDHWM", "PROBED", "Inbound", "RouterLoop"]
 
 BATCH: Final = 512
+# how long a stopping loop's ROUTER may keep what it was given to send (the replies queued
+# before the stop, written in order before it) still going out to peers that read: a
+# node answers ``cluster leave`` and stops at once; a peer that reads nothing costs this
+CLOSE_LINGER: Final = 2.0
 PEER_RCVHWM: Final = 64
 PEER_SNDHWM: Final = 1024
 # plain ints: a zmq flag enum costs an enum operation at every call
@@ -121,8 +129,9 @@ class RouterLoop(threading.Thread):
         finally:
             with contextlib.suppress(zmq.ZMQError):
                 router.disable_monitor()
-            for sock in (monitor, router):
-                sock.close(linger=0)
+            monitor.close(linger=0)
+            # the context's term (the endpoint's close) waits for it, at most that long
+            router.close(linger=int(CLOSE_LINGER * 1000))
 
     def _open(self) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
         router = self._context.socket(zmq.ROUTER)

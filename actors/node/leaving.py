@@ -8,7 +8,8 @@ Rules:
   without a leader can still be told to leave with ``--force``), then hands the leave to
   the runner (`LeaveRequest`) and answers once the node has left: its tasks removed, its
   swarm state gone. Having answered, it says so (``replied``); only then does the runner
-  stop the endpoints that carry the answer, and the process exits 0.
+  stop the endpoints that carry the answer (each delivers the replies queued before it
+  stops, within a bound: no grace to guess), and the process exits 0.
 - `leave_swarm`, in order: the renewer stops (no role restart); a manager that is not
   the last member leaves Raft through the demotion path (its own Node's desired role
   becomes worker: the leader's membership keeper hands leadership over if it is the
@@ -141,12 +142,13 @@ class LeaveDesk:
         task_timeout: float,
         raft_timeout: float,
         reply_wait: float,
-        reply_grace: float,
     ) -> LeaveOutcome:
         """`leave_swarm`, its outcome handed to the waiting handler, then until the
-        answer is out: the handler said it replied (at most ``reply_wait``), and
-        ``reply_grace`` for the reply's way through the socket (and the Engine API's
-        HTTP answer). Raises what stopped the leave (the request fails with it)."""
+        handler said it replied (at most ``reply_wait``): its reply is queued on the
+        control endpoint, which delivers what it was given before it closes
+        (transport/router_loop.py), as the Engine API lets the HTTP answer waiting on
+        it finish (actors/http/server.py). Raises what stopped the leave (the request
+        fails with it)."""
         _log.info("node.leaving", role=node.role.value, force=request.force)
         try:
             outcome = leave_swarm(
@@ -164,8 +166,7 @@ class LeaveDesk:
             removed=list(outcome.removed),
         )
         request.outcome.set_result(outcome)
-        if request.replied.wait(reply_wait):
-            stop.wait(reply_grace)
+        request.replied.wait(reply_wait)
         return outcome
 
 

@@ -29,8 +29,10 @@ Rules:
 - A process restart at any point comes back in the certificate's role: the files a
   restart writes (certificate, managers.json) are written durably before it begins, and
   whatever a worker must not keep is removed when a worker starts.
-- A restart that fails to start the new tree stops the node with exit 1 (started again
-  it comes up in the certificate's role).
+- A restart waits for the old tree to end (`Node.stop`: as long as its children's stop
+  timeouts allow, so its endpoints, stopped last, have let their ports go). A tree that
+  has not ended by then, or a new tree that fails to start, stops the node with exit 1
+  (started again it comes up in the certificate's role): never a new tree beside the old.
 - A node removed from the cluster (``node rm``; its agent is refused) stops with exit 1
   and the reason (`stop_reason`), which swarm-node prints.
 - ``swarm leave`` (``control.cluster.leave``, actors/node/leaving.py; the control
@@ -63,7 +65,7 @@ from typing import Final
 from actors import log
 from actors.ca.node_certs import NodeCertificates, load_node_certs
 from actors.ca.node_identity import NodeIdentity, ensure_private_dir, read_node_id
-from actors.node.config import NodeConfig
+from actors.node.config import NodeConfig, NodeError
 from actors.node.leaving import LeaveDesk, LeaveRequest, LeavingNode, leave_while_locked, task_dirs
 from actors.node.startup.at_rest import AtRest, LeftWhileLocked, StoppedWhileLocked
 from actors.node.startup.security import INIT_FILE, InitialCluster, NodeStartup, read_managers
@@ -81,10 +83,9 @@ __all__ = ["NodeRunner"]
 
 WAKE_INTERVAL: Final = 0.5  # the run loop looks at its flags at least this often
 LEAVE_RAFT_TIMEOUT: Final = 30.0  # how long a leaving manager waits to be out of Raft
-# once the leave is answered: the handler's reply is queued, then the answer's way out
-# (the control socket's, and the Engine API's HTTP answer) before their endpoints stop
+# once the leave is done, until the handler has queued its answer; the endpoints deliver
+# it as they stop (transport/router_loop.py)
 LEAVE_REPLY_WAIT: Final = 10.0
-LEAVE_REPLY_GRACE: Final = 0.5
 
 _log = log.get_logger("node")
 
@@ -220,10 +221,10 @@ class NodeRunner:
         self.node = Node(config, parts, on_escalate=self._escalated)
         self.node.start()
 
-    def _stop_tree(self) -> None:
+    def _stop_tree(self) -> bool:
+        """False if the tree had not ended within its bound (`Node.stop`)."""
         node, self.node = self.node, None
-        if node is not None:
-            node.stop()
+        return node.stop() if node is not None else True
 
     @property
     def stop_reason(self) -> str:
@@ -321,7 +322,6 @@ class NodeRunner:
                 task_timeout=self.config.stop_timeout * 2,
                 raft_timeout=LEAVE_RAFT_TIMEOUT,
                 reply_wait=LEAVE_REPLY_WAIT,
-                reply_grace=LEAVE_REPLY_GRACE,
             )
         except Exception as exc:
             self.request_stop(f"leaving the swarm failed: {type(exc).__name__}: {exc}", 1)
@@ -363,7 +363,13 @@ class NodeRunner:
         state_dir = self.config.state_dir
         try:
             leaving, self._at_rest = self._at_rest, None
-            self._stop_tree()
+            if not self._stop_tree():
+                # its endpoints may still hold the ports, its children the state dir: a
+                # new tree beside it would fail to bind, or share the Raft log and tasks
+                raise NodeError(
+                    "the old tree did not stop in time; started again, the node comes up "
+                    "in its certificate's role"
+                )
             if leaving is not None:
                 leaving.release(state_dir)  # keys and worker state out of the key store
             if rejoin:

@@ -40,8 +40,6 @@ __all__ = ["LeftWhileLocked", "wait_for_unlock"]
 
 _log = get_logger("keys")
 
-REPLY_GRACE = 0.5  # seconds the endpoint stays up after a successful unlock or leave
-
 
 class LeftWhileLocked(Exception):
     """The locked node left the swarm (``cluster leave --force``): what it removed."""
@@ -94,7 +92,6 @@ def wait_for_unlock(
             result.append(keys)
         _log.info("node.unlocked")
         unlocked.set()
-        stop_waiting()
 
     def version_handler(_request: Request) -> Mapping[str, Any]:
         return {**version, "locked": True}
@@ -114,30 +111,43 @@ def wait_for_unlock(
                     ControlCode.UNAVAILABLE, f"leaving the swarm failed: {exc}"
                 ) from None
             left.append(removed)
-        stop_waiting()
         return {"node_id": str(version.get("node_id", "")), "removed": list(removed)}
 
-    handlers: dict[str, Handler] = {**locked_handlers(attempt), "version": version_handler}
-    if leave is not None:
-        handlers[CONTROL_CLUSTER_LEAVE.name] = guarded(leave_swarm)
-    endpoint = Endpoint(f"ipc://{control_path}", handlers, name="control")
     wake = threading.Event()
 
     def stop_waiting() -> None:
-        wake.set()
+        if unlocked.is_set() or left:
+            wake.set()
 
+    handlers: dict[str, Handler] = {**locked_handlers(attempt), "version": version_handler}
+    handlers["control.unlock"] = _answered_then(handlers["control.unlock"], stop_waiting)
+    if leave is not None:
+        handlers[CONTROL_CLUSTER_LEAVE.name] = _answered_then(guarded(leave_swarm), stop_waiting)
+    endpoint = Endpoint(f"ipc://{control_path}", handlers, name="control")
     endpoint.start()
     _log.warning("node.locked", control_api=str(control_path))
     try:
         while not wake.is_set() and not stop.is_set():
             wake.wait(0.2)
-        if unlocked.is_set() or left:
-            # the reply to ``swarmctl unlock`` (or ``leave``) is queued on the endpoint's
-            # I/O thread, and closing drops what is unsent (linger 0): give it a moment
-            stop.wait(REPLY_GRACE)
     finally:
-        endpoint.stop()
+        endpoint.stop()  # delivers the answers queued before it (transport/router_loop.py)
         control_path.unlink(missing_ok=True)
     if left:
         raise LeftWhileLocked(str(version.get("node_id", "")), left[0])
     return result[0] if result else None
+
+
+def _answered_then(handler: Handler, then: Callable[[], None]) -> Handler:
+    """``handler`` whose answer is queued on the endpoint before ``then`` runs: the
+    endpoint, stopped after ``then``, delivers it as it closes."""
+
+    def answer(request: Request) -> Mapping[str, Any] | None:
+        try:
+            body = handler(request)
+            if body is not None:
+                request.reply(body)
+        finally:
+            then()
+        return None
+
+    return answer

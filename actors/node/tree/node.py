@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import pykka
 
@@ -49,10 +49,13 @@ from actors.node.config import NodeConfig, NodeError
 from actors.node.startup.listeners import check_listeners, node_listeners
 from actors.node.startup.state_dir import check_control_socket_free
 from actors.node.tree.endpoints import HandlerFactory
-from actors.supervisor import ChildSpec, Supervisor
+from actors.supervisor import ChildSpec, Supervisor, stop_bound
 from api.enums import NodeRole
 
-__all__ = ["Node", "NodeParts"]
+__all__ = ["STOP_MARGIN", "Node", "NodeParts"]
+
+# beyond its children's stop timeouts, for the root supervisor's own steps
+STOP_MARGIN: Final = 5.0
 
 _log = get_logger("node")
 
@@ -100,10 +103,12 @@ class Node:
         self._failure: BaseException | None = None
         self._failed = threading.Event()
         self._started = False
+        self._stop_timeout = config.stop_timeout * 4  # until the children are known
         self.supervisor: pykka.ActorRef[Supervisor] | None = None
 
     def start(self) -> None:
         children = self.parts.children()  # validates the addresses before anything starts
+        self._stop_timeout = stop_bound(children) + STOP_MARGIN
         check_control_socket_free(self.config.listen_control_api)
         # every port free, or an error that names the one taken and what it is for (the
         # tree binds them all before its control socket too, so none fails after it)
@@ -135,17 +140,23 @@ class Node:
         endpoint = self.supervisor.proxy().get(child).get(timeout=self._start_timeout)
         return str(endpoint.proxy().address().get(timeout=self._start_timeout))
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Stop the tree; False if it had not ended within its bound (`stop_bound`: the
+        children's stop timeouts, as the root waits for each in turn), its ports perhaps
+        still bound. Waiting less would leave the endpoints, stopped last, still open."""
         ref, self.supervisor = self.supervisor, None
         if ref is None:
-            return
+            return True
+        ended = True
         try:
-            ref.stop(block=True, timeout=self.config.stop_timeout * 4)
+            ref.stop(block=True, timeout=self._stop_timeout)
         except pykka.ActorDeadError:
             pass  # it already stopped itself (an escalation)
         except pykka.Timeout:
-            _log.error("node.stop.timeout", timeout=self.config.stop_timeout * 4)
+            ended = False
+            _log.error("node.stop.timeout", timeout=self._stop_timeout)
         self.parts.closing()
         # The socket file is ours (start() checked nobody else answered on it): remove it
         # so a stopped node leaves no socket that looks alive.
         self.config.listen_control_api.unlink(missing_ok=True)
+        return ended
