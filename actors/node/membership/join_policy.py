@@ -18,6 +18,10 @@ Rules:
   joining node's old member: that is the joiner itself, which leads nothing any more.
 - A manager told it was removed asks the member that told it first (`remover_first`): that
   member is in the group it is to join.
+- A manager told it was removed whose own Node is being demoted (desired role worker, in
+  its store) does not rejoin (`removal_is_demotion`): the leader took it out of Raft for
+  the demotion, and its worker certificate restarts it as a worker. (The notice can come
+  before it applies its own removal; rejoining then was refused as a worker's for good.)
 """
 
 from __future__ import annotations
@@ -25,7 +29,16 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["LeaderView", "join_refusal", "leader_to_name", "remover_first"]
+from api.enums import NodeRole
+from api.objects import Node
+
+__all__ = [
+    "LeaderView",
+    "join_refusal",
+    "leader_to_name",
+    "removal_is_demotion",
+    "remover_first",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +97,9 @@ def remover_first(
     others = [dict(m) for m in entries if m.get("server_key") != own_key]
     first = [m for m in others if m.get("raft_id") == str(by)]
     return first + [m for m in others if m.get("raft_id") != str(by)]
+
+
+def removal_is_demotion(own: Node | None) -> bool:
+    """Whether this manager's removal from Raft is its demotion (``own``: its Node in its
+    store; None: not there yet, so not known to be demoted)."""
+    return own is not None and own.spec.desired_role is NodeRole.WORKER

@@ -62,6 +62,7 @@ from actors.log import get_logger
 from actors.logs.broker import LogBroker
 from actors.logs.relay import LeaderRelay
 from actors.node.membership.join import JoinAsker, RaftJoiner, keep_remover_first
+from actors.node.membership.join_policy import removal_is_demotion
 from actors.node.membership.keeper import MembershipKeeper
 from actors.node.startup.at_rest import AtRest
 from actors.node.startup.security import manager_entry
@@ -96,7 +97,7 @@ from actors.raft_node.actor import RaftNode, RaftNodeActor
 from actors.raft_node.peers import Peer
 from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
-from actors.store import MemoryStore
+from actors.store import MemoryStore, nodes
 from actors.supervisor import ChildSpec, start_actor
 from api.enums import NodeRole
 from transport.auth import AdmitAll
@@ -197,10 +198,16 @@ class ManagerParts:
 
     def _raft_removed(self, by: int) -> None:
         """Another manager says this one's Raft member was removed from the group: the
-        runner rejoins it under a new Raft id (actors/node/runner.py)."""
+        runner rejoins it under a new Raft id (actors/node/runner.py), unless it is being
+        demoted (`removal_is_demotion`): its worker certificate restarts it as a worker."""
+        own = self.store.view(lambda tx: nodes.get(tx, self.identity.node_id))
+        if removal_is_demotion(own):
+            _log.info("node.raft.removed", by=by, raft_id=self.raft_id, demoted=True)
+            return
         _log.warning("node.raft.removed", by=by, raft_id=self.raft_id)
-        own = self.identity.keypair.public.decode("ascii")
-        keep_remover_first(self.setup.config.state_dir, self.directory.entries(), by, own_key=own)
+        own_key = self.identity.keypair.public.decode("ascii")
+        entries = self.directory.entries()
+        keep_remover_first(self.setup.config.state_dir, entries, by, own_key=own_key)
         if self.setup.on_raft_removed is not None:
             self.setup.on_raft_removed()
 

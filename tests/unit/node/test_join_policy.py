@@ -4,12 +4,18 @@ joiner itself, and a removed manager asks the member that removed it first."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from actors.node.membership.join_policy import (
     LeaderView,
     join_refusal,
     leader_to_name,
+    removal_is_demotion,
     remover_first,
 )
+from api.enums import NodeRole
+from api.objects import Node
+from api.specs import NodeSpec
 
 # the old group after --force-new-cluster on M2: M1 and M3 came back with their old state
 M1_OLD, M2, M3 = 11, 22, 33
@@ -87,3 +93,12 @@ def test_the_member_that_removed_this_one_comes_first() -> None:
         "tcp://m2:1",
         "tcp://m4:1",
     ]
+
+
+def test_a_removal_is_a_demotion_when_the_node_is_being_demoted() -> None:
+    """A demoted manager was told of its removal before it applied it, took it for a
+    removal by --force-new-cluster and asked to rejoin, refused as a worker for good."""
+    manager = Node(id="m2", spec=NodeSpec(desired_role=NodeRole.MANAGER), role=NodeRole.MANAGER)
+    assert not removal_is_demotion(manager)
+    assert removal_is_demotion(replace(manager, spec=NodeSpec(desired_role=NodeRole.WORKER)))
+    assert not removal_is_demotion(None)
