@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from api.enums import NodeRole
 from api.objects import Node
+from api.roles import quorum
 
 __all__ = [
     "LeaderView",
@@ -63,19 +64,19 @@ def join_refusal(view: LeaderView, raft_id: int, joiner_members: Collection[int]
         )
     if raft_id in view.voters or raft_id in view.learners:
         return None
-    quorum = len(view.voters) // 2 + 1
+    needed = quorum(len(view.voters))
     live = [
         v
         for v in view.voters
         if v not in joiner_members and (v == view.node_id or v in view.reachable)
     ]
-    if len(live) >= quorum:
+    if len(live) >= needed:
         return None
     gone = sorted(v for v in view.voters if v in joiner_members)
     detail = f" (member {', '.join(map(str, gone))} was the joining node's own)" if gone else ""
     return (
         f"this leader cannot commit the change: {len(live)} of its {len(view.voters)} "
-        f"voters are live, a quorum is {quorum}{detail}"
+        f"voters are live, a quorum is {needed}{detail}"
     )
 
 
