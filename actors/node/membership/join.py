@@ -143,7 +143,7 @@ def raft_join_handler(
             request.error("unavailable", f"cannot add the member yet: {exc}")
             return None
         # it reached the leader just now: reachable until the leader hears otherwise (the
-        # keeper leaves a member it has not heard from yet as recorded)
+        # keeper leaves a member it has not heard from yet as recorded, for UNHEARD_GRACE)
         status = ManagerStatus(
             raft_id=raft_id, addr=_host_port(addr), reachability=Reachability.REACHABLE
         )
