@@ -15,15 +15,19 @@ applies: for each table the rows to put and the ids to drop, and the new events.
   hostname and its service's spec (up to date): a change to one marks the others dirty.
 - A change is applied once: events at or below the board's version are skipped, so a
   watcher resumed from an older position repeats nothing.
+- A manager's row shows its live status, as ``swarmctl node ls`` does: who leads and who
+  is reachable as this manager's Raft member sees it now (``set_raft_view``), over what
+  the leader last recorded in the store. Without a view the record stands.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
+from actors.control.raft_members import RaftView, live_manager_status
 from actors.control.views import node_row, service_summary, task_row
 from actors.events.model import describe
 from actors.store.entry import Action
@@ -74,6 +78,7 @@ class Board:
         self._of_service: dict[str, set[str]] = {}  # service id -> shown task ids
         self._of_node: dict[str, set[str]] = {}  # node id -> shown task ids
         self._events: deque[dict[str, Any]] = deque(maxlen=max_events)
+        self._raft: RaftView | None = None
 
     # -- reading the store ----------------------------------------------------------------
     def load(
@@ -165,7 +170,25 @@ class Board:
                 if not ids:
                     del index[key]
 
+    def set_raft_view(self, view: RaftView | None) -> Patch:
+        """Show the managers as ``view`` sees them now: the rows that changed."""
+        managers = [n for n in self._nodes.values() if n.manager_status is not None]
+        before = {n.id: self._node_row(n) for n in managers}
+        self._raft = view
+        patch = Patch(self.version)
+        for node_id, row in sorted(before.items()):
+            now = self._node_row(self._nodes[node_id])
+            if now != row:
+                patch.put["nodes"].append(now)
+        return patch
+
     # -- rows -----------------------------------------------------------------------------
+    def _node_row(self, node: Node) -> dict[str, Any]:
+        view = self._raft
+        if view is not None and node.manager_status is not None:
+            node = replace(node, manager_status=live_manager_status(node, view))
+        return node_row(node)
+
     def _rows(self, patch: Patch, dirty: dict[str, set[str]]) -> Patch:
         for name, ids in dirty.items():
             for id_ in sorted(ids):
@@ -179,7 +202,7 @@ class Board:
     def _row(self, table: str, id_: str) -> dict[str, Any] | None:
         if table == "nodes":
             node = self._nodes.get(id_)
-            return node_row(node) if node is not None else None
+            return self._node_row(node) if node is not None else None
         if table == "services":
             service = self._services.get(id_)
             if service is None:

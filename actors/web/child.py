@@ -20,6 +20,7 @@ from typing import Final
 
 from aiohttp import web
 
+from actors.control.raft_members import RaftView
 from actors.control.services import ServiceControl
 from actors.http import HttpAddress, HttpServer, http_child, parse_http_address
 from actors.log import get_logger
@@ -98,12 +99,14 @@ def web_child(
     token: str | None,
     control_socket: Path,
     leaderless_for: Callable[[], float | None],
+    raft_view: Callable[[], RaftView] | None = None,
     stop_timeout: float = 5.0,
 ) -> ChildSpec:
     """The web view of ``store``; task log tails through ``control_socket`` (the control
     API's log calls, so a follower relays them to the leader's broker as for swarmctl);
     ``leaderless_for``: the seconds this manager has known no Raft leader (None before its
-    Raft member runs), for the page's warning that its copy may be stale."""
+    Raft member runs), for the page's warning that its copy may be stale; ``raft_view``:
+    the member's view of who leads and who is reachable, for the managers' live status."""
     address = parse_web_addr(addr)
     auth = WriteAuth(token)
     logs = ControlLogTail(
@@ -120,7 +123,7 @@ def web_child(
                 reason=f"{FLAG} names a non-loopback address: other hosts can read the view",
                 writes_in_clear=auth.writes,
             )
-        feed = LiveFeed(store, quorum=lambda: quorum_of(leaderless_for()))
+        feed = LiveFeed(store, quorum=lambda: quorum_of(leaderless_for()), raft_view=raft_view)
         return web_app(server, feed, auth=auth, scale=ServiceControl(store), logs=logs)
 
     return http_child("web", address, factory, stop_timeout=stop_timeout)

@@ -14,6 +14,11 @@ Rules:
 - Whether this manager knows a Raft leader is not a store change: the feed asks
   (``quorum``, actors/web/quorum.py) every ``QUORUM_CHECK_S`` and pushes a ``quorum``
   message when the answer changes; the whole document carries it too.
+- Nor is who leads and who is reachable now: at the same pace the feed asks this
+  manager's Raft member (``raft_view``, a call that may wait on the member's loop, so on a
+  worker thread, one at a time) and pushes the manager rows whose live status changed
+  (`Board.set_raft_view`). A view it cannot get (the member restarting, or busy) leaves
+  the last one shown.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from actors.control.raft_members import RaftView
 from actors.log import get_logger
 from actors.store import MemoryStore, WatchClosed, Watcher, nodes, services, tasks
 from actors.web.board import MAX_EVENTS, Board
@@ -97,9 +103,12 @@ class LiveFeed:
         max_events: int = MAX_EVENTS,
         quorum: Callable[[], Quorum] = lambda: LEADER_KNOWN,
         quorum_check_s: float = QUORUM_CHECK_S,
+        raft_view: Callable[[], RaftView] | None = None,
     ) -> None:
         self._store = store
         self._read_quorum = quorum
+        self._read_raft_view = raft_view
+        self._raft_view_asked = False
         self._quorum_check_s = quorum_check_s
         self._quorum = LEADER_KNOWN
         self._quorum_timer: asyncio.TimerHandle | None = None
@@ -184,7 +193,28 @@ class LiveFeed:
             self._quorum = quorum
             _log.info("web.feed.quorum", leader=quorum.leader)
             self._broadcast(Message("quorum", self.board.version, quorum.to_json()))
+        self._ask_raft_view(loop)
         self._quorum_timer = loop.call_later(self._quorum_check_s, self._check_quorum)
+
+    def _ask_raft_view(self, loop: asyncio.AbstractEventLoop) -> None:
+        read = self._read_raft_view
+        if read is None or self._raft_view_asked:
+            return
+        self._raft_view_asked = True
+        loop.run_in_executor(None, read).add_done_callback(self._show_raft_view)
+
+    def _show_raft_view(self, answer: asyncio.Future[RaftView]) -> None:
+        """On the loop, with the member's answer."""
+        self._raft_view_asked = False
+        if self._loop is None or answer.cancelled():
+            return
+        error = answer.exception()
+        if error is not None:
+            _log.debug("web.feed.raft_view_unknown", reason=str(error))
+            return
+        patch = self.board.set_raft_view(answer.result())
+        if not patch.empty:
+            self._broadcast(Message("patch", patch.version, patch.to_json()))
 
     def _notify(self) -> None:
         """From the thread that applied a change: one pump, whatever the number of pokes."""

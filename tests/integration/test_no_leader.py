@@ -3,7 +3,7 @@ three managers, two killed with ``kill -9``; the survivor refuses ``node ls`` wi
 words, through swarmctl and through its Engine API (the real ``docker`` CLI), instead of
 showing the dead leader ``Ready / Leader`` from its stale store; ``version`` and
 ``docker info`` still answer; its web view (headless Chromium) says above its rows that
-they may be out of date; once a second manager is back, reads are served again and the
+they may be out of date, and shows no manager leading; once a second manager is back, reads are served again and the
 warning goes.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import chromium, text_of
+from tests.support.browser import chromium, count_of, text_of
 from tests.support.engine_cli import DockerCli, engine_flags
 from tests.support.swarm import Swarm, SwarmNode, free_port, poll
 from tests.support.waiting import wait_for
@@ -83,13 +83,16 @@ def test_a_manager_without_a_leader_refuses_cluster_reads_as_docker(
     assert (info["NodeID"], info["ControlAvailable"]) == (survivor.node_id, True)
     assert info["Error"] == DOCKERD_SAYS
     assert docker.ok("version", "--format", "{{.Server.APIVersion}}").strip()
-    # the page keeps its rows (the dead leader still "Leader") but says they may be stale
+    # the page keeps its rows but says they may be stale; its managers' status is the
+    # survivor's live view, as node ls would show it: nobody leads
     poll(lambda: browser.find_element("id", "quorum").is_displayed(), "the page's warning", LONG)
     assert text_of(browser, "#quorum").startswith(NO_LEADER)
     assert "may be out of date" in text_of(browser, "#quorum")
+    poll(lambda: count_of(browser, ".leader") == 0, "no leader on the page", LONG)
 
     # a second manager back: a leader again, and reads are served again
     m1.start()
     rows = poll(lambda: survivor.ctl_json("node", "ls"), "node ls served again", LONG)
     assert {r["hostname"] for r in rows} == {"m1", "m2", "m3"}
     poll(lambda: not browser.find_element("id", "quorum").is_displayed(), "warning gone", LONG)
+    poll(lambda: text_of(browser, ".leader") == "Leader", "a leader on the page again", LONG)

@@ -17,7 +17,7 @@ from actors.metrics.raft import RaftCollector
 from actors.metrics.registry import Collector
 from actors.node.config import NodeConfig
 from actors.node.tree.leader_group import RaftHolder
-from actors.node.tree.manager_raft import raft_status
+from actors.node.tree.manager_raft import raft_status, raft_view
 from actors.store import MemoryStore
 from actors.supervisor import ChildSpec
 from actors.web.child import web_child
@@ -49,6 +49,7 @@ def manager_web_children(
             token=config.web_token,
             control_socket=config.listen_control_api,
             leaderless_for=leaderless_for,
+            raft_view=lambda: raft_view(holder),
             stop_timeout=config.stop_timeout,
         )
     ]

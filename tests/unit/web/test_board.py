@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from actors.control.raft_members import RaftView
 from actors.store.entry import Action
 from actors.store.watch import Event
 from actors.web.board import Board, shown
-from api.enums import NodeAvailability, NodeRole, NodeState, UpdateState
+from api.enums import NodeAvailability, NodeRole, NodeState, Reachability, UpdateState
 from api.objects import (
     ManagerStatus,
     Node,
@@ -178,3 +179,36 @@ def test_shown() -> None:
     stopping = replace(running, desired_state=TaskState.SHUTDOWN)
     assert shown(stopping)  # still running: shown until it stops
     assert not shown(replace(stopping, status=TaskStatus(state=TaskState.SHUTDOWN)))
+
+
+def test_managers_show_their_live_status_from_the_raft_view() -> None:
+    follower = replace(
+        LEADER,
+        id="n3",
+        description=NodeDescription(hostname="m2"),
+        manager_status=ManagerStatus(raft_id=3, reachability=Reachability.REACHABLE),
+    )
+    board = Board()
+    board.load(4, [LEADER, WORKER, follower], [], [])
+    # the store's record until a view comes: n1 leads, n3 reachable
+    rows = {r["id"]: r for r in board.document()["nodes"]}
+    assert rows["n1"]["manager_status"]["leader"] and rows["n2"]["manager_status"] is None
+
+    # n3 now leads, and this member no longer hears n1: only the managers that changed
+    view = RaftView(raft_id=3, leader_id=3, voters=frozenset({1, 3}), heard={1: False})
+    patch = board.set_raft_view(view)
+    assert patch.version == 4 and not patch.events and not any(patch.drop.values())
+    shown_now = {r["id"]: r["manager_status"] for r in patch.put["nodes"]}
+    assert shown_now == {
+        "n1": {"leader": False, "reachability": "unreachable", "addr": ""},
+        "n3": {"leader": True, "reachability": "reachable", "addr": ""},
+    }
+    # the same view again changes nothing; a store change keeps showing the live status
+    assert board.set_raft_view(view).empty
+    renamed = replace(LEADER, description=NodeDescription(hostname="m1b"))
+    patch = board.apply([change(5, renamed, LEADER)])
+    [row] = patch.put["nodes"]
+    assert row["hostname"] == "m1b" and row["manager_status"]["reachability"] == "unreachable"
+    # no view (the member is gone): the store's record again
+    back = {r["id"]: r["manager_status"]["leader"] for r in board.set_raft_view(None).put["nodes"]}
+    assert back == {"n1": True, "n3": False}

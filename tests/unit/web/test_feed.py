@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 
+from actors.control.raft_members import RaftView
 from actors.control.readiness import LEADERLESS_SETTLED
 from actors.web.feed import FeedBusy, LiveFeed, Message, Stream
 from actors.web.quorum import quorum_of
+from api.enums import NodeRole
+from api.objects import ManagerStatus, Node, NodeDescription
 from tests.unit.control.helpers import Cluster
 
 
@@ -139,3 +142,47 @@ def test_the_feed_says_when_this_manager_loses_and_finds_its_leader() -> None:
         assert found.kind == "quorum" and found.data == {"leader": True, "message": ""}
 
     run(scenario, quorum=lambda: quorum_of(leaderless[0]), quorum_check_s=0.005)
+
+
+def test_managers_live_status_is_pushed_when_the_raft_view_changes() -> None:
+    answers: list[RaftView | Exception] = [
+        RaftView(raft_id=1, leader_id=1, voters=frozenset({1})),
+        TimeoutError("busy"),  # a view it cannot get leaves the last one shown
+        RaftView(raft_id=1, leader_id=0, voters=frozenset({1})),
+    ]
+
+    def raft_view() -> RaftView:
+        answer = answers[0] if len(answers) == 1 else answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def patch_of(stream: Stream) -> dict[str, object]:
+        message = await take(stream)
+        while message.kind != "patch":  # the quorum's own messages
+            message = await take(stream)
+        [row] = message.data["put"]["nodes"]
+        return dict(row["manager_status"])
+
+    async def scenario(_cluster: Cluster, feed: LiveFeed) -> None:
+        stream = feed.subscribe()
+        await take(stream)
+        # this member itself is reachable (the store had it unknown), and leads
+        assert await patch_of(stream) == {"leader": True, "reachability": "reachable", "addr": ""}
+        # a view it could not get changed nothing; the next one knows no leader
+        assert await patch_of(stream) == {"leader": False, "reachability": "reachable", "addr": ""}
+        assert len(answers) == 1
+
+    cluster_node = Node(
+        id="m1id",
+        role=NodeRole.MANAGER,
+        description=NodeDescription(hostname="m1"),
+        manager_status=ManagerStatus(raft_id=1, leader=True),
+    )
+
+    async def with_member(cluster: Cluster, feed: LiveFeed) -> None:
+        cluster.store.update(lambda tx: tx.create(cluster_node))
+        await settle()
+        await scenario(cluster, feed)
+
+    run(with_member, raft_view=raft_view, quorum_check_s=0.01)
