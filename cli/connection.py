@@ -7,12 +7,15 @@ import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.errors import ClientClosed, ConnectionLost, RemoteError, RequestTimeout
 from api.listing import joined
 from cli.errors import CliError
 from transport.client import Client
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["ControlConnection", "refusal"]
 
@@ -96,6 +99,15 @@ class ControlConnection:
         if self._client is None:
             raise RuntimeError("use ControlConnection as a context manager")
         return self._client.request(type_, dict(body), timeout=timeout)
+
+    def call_async(
+        self, type_: str, body: Mapping[str, Any], timeout: float
+    ) -> Future[dict[str, Any]]:
+        """`call`, answered in a future: a caller interrupted while it waits can still
+        take the reply (cli/logs.py closes a subscription whose id came late)."""
+        if self._client is None:
+            raise RuntimeError("use ControlConnection as a context manager")
+        return self._client.request_async(type_, dict(body), timeout=timeout)
 
     def stream(
         self, type_: str, body: Mapping[str, Any] | None = None, *, timeout: float

@@ -16,7 +16,9 @@ the node whose socket it reads through goes away (its process ended, even by SIG
 the read ends at once with an error: no other node can answer on that socket. A reader
 stopped before the end (Ctrl-C, SIGTERM, SIGHUP, a closed pipe) closes its subscription
 (``control.logs.close``), so the nodes stop sending at once; SIGTERM and SIGHUP then end
-it with status 128 + the signal, as the signal would have.
+it with status 128 + the signal, as the signal would have. Stopped while its subscribe is
+still unanswered, it waits briefly (``CLOSE_TIMEOUT``) for the subscription's id, to close
+that one too.
 """
 
 from __future__ import annotations
@@ -30,12 +32,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from api.errors import ClientClosed, ConnectionLost, RemoteError, RequestTimeout
 from api.timestamps import format_rfc3339_ns, parse_since
 from cli.connection import ControlConnection, refusal
 from cli.errors import CliError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = [
     "LineFormat",
@@ -137,6 +142,7 @@ def json_line(record: Mapping[str, Any], context: Mapping[str, Any] | None) -> b
 
 
 Call = Callable[[str, Mapping[str, Any], float], dict[str, Any]]
+AsyncCall = Callable[[str, Mapping[str, Any], float], "Future[dict[str, Any]]"]
 
 
 @dataclass
@@ -153,12 +159,14 @@ class LogFollower:
     contexts: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     last_ts: int = -1
     printed: int = 0
+    # the subscribe's call, whose reply a stopped reader still takes (``call``'s if None)
+    call_async: AsyncCall | None = None
 
     sub_id: str = ""  # the open subscription ("" once done or lost)
 
     def run(self) -> None:
-        self.sub_id = self._subscribe(first=True)
         try:
+            self.sub_id = self._subscribe(first=True)
             self._read()
         finally:
             self.close()
@@ -212,12 +220,10 @@ class LogFollower:
             options["since"] = max(int(options["since"]), self.last_ts + 1)
             options["tail"] = -1
         deadline = self.clock() + RESUBSCRIBE_FOR
+        body = {"selector": self.selector, "options": options}
         while True:
             try:
-                reply = self.call(
-                    "control.logs.subscribe", {"selector": self.selector, "options": options}, 10.0
-                )
-                return str(reply["subscription_id"])
+                return self._subscribed(body)
             except ConnectionLost as exc:
                 raise _node_gone(exc) from None
             except (RemoteError, RequestTimeout, ClientClosed) as exc:
@@ -226,6 +232,19 @@ class LogFollower:
                 if self.clock() > deadline:
                     raise CliError(f"no leader took the log subscription: {_reason(exc)}") from None
                 self.sleep(RETRY_PAUSE)
+
+    def _subscribed(self, body: Mapping[str, Any]) -> str:
+        """One subscribe's id. A reader stopped before it came (Ctrl-C, SIGTERM, SIGHUP)
+        takes it if it comes within ``CLOSE_TIMEOUT``, so that ``run`` closes it too."""
+        if self.call_async is None:
+            return str(self.call("control.logs.subscribe", body, 10.0)["subscription_id"])
+        answer = self.call_async("control.logs.subscribe", body, 10.0)
+        try:
+            return str(answer.result()["subscription_id"])
+        except (KeyboardInterrupt, SystemExit):
+            with contextlib.suppress(Exception):
+                self.sub_id = str(answer.result(CLOSE_TIMEOUT)["subscription_id"])
+            raise
 
 
 def _node_gone(exc: ConnectionLost) -> CliError:
@@ -278,7 +297,9 @@ def follow_logs(
 
     with connection.watching() as watched, _terminate_as_exit():
         try:
-            LogFollower(watched.call, selector, options, write, notice).run()
+            LogFollower(
+                watched.call, selector, options, write, notice, call_async=watched.call_async
+            ).run()
         except BrokenPipeError:
             return 0
     return 0

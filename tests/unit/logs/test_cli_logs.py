@@ -129,3 +129,45 @@ def test_a_subscription_the_broker_completed_is_not_closed_again() -> None:
     )
     follower.run()
     assert [kind for kind, _ in script.calls] == ["control.logs.subscribe", "control.logs.read"]
+
+
+class LateReply:
+    """A subscribe's reply that was still on its way when the reader was stopped: the
+    first wait is interrupted, a second one gets it (or it never comes)."""
+
+    def __init__(self, stop: BaseException, reply: dict[str, Any] | None) -> None:
+        self.stop, self.reply = stop, reply
+        self.waits: list[float | None] = []
+
+    def result(self, timeout: float | None = None) -> dict[str, Any]:
+        self.waits.append(timeout)
+        if len(self.waits) == 1:
+            raise self.stop
+        if self.reply is None:
+            raise TimeoutError
+        return self.reply
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), SystemExit(143)])
+@pytest.mark.parametrize("late", [{"subscription_id": "one"}, None])
+def test_a_reader_stopped_before_its_subscription_id_came_still_closes_it(
+    stop: BaseException, late: dict[str, Any] | None
+) -> None:
+    """Ctrl-C (or SIGTERM) while the subscribe was unanswered: the reader waits briefly for
+    the id, and closes that subscription rather than leaving it to the idle timeout."""
+    script = Script({"closed": True})
+    answer = LateReply(stop, late)
+    follower = LogFollower(
+        script,
+        {"services": ["web"]},
+        {"follow": True, "tail": -1, "since": 0},
+        lambda _record, _ctx: None,
+        lambda _notice: None,
+        sleep=lambda _s: None,
+        call_async=lambda _type, _body, _timeout: answer,  # type: ignore[arg-type,return-value]
+    )
+    with pytest.raises(type(stop)):
+        follower.run()
+    assert answer.waits == [None, 2.0]
+    closes = [body for kind, body in script.calls if kind == "control.logs.close"]
+    assert closes == ([{"subscription_id": "one"}] if late else [])
