@@ -74,7 +74,8 @@ from actors.node.startup.state_dir import StateDirLock, remove_manager_state
 from actors.node.tree.host_info import describe_host
 from actors.node.tree.manager_parts import ManagerParts
 from actors.node.tree.node import Node, NodeParts
-from actors.node.tree.worker_parts import PartsSetup, WorkerParts
+from actors.node.tree.parts_setup import PartsSetup
+from actors.node.tree.worker_parts import WorkerParts
 from actors.worker.executors import make_executor
 from actors.worker.executors.process_sandbox import ProcessSandbox
 from api.enums import NodeRole

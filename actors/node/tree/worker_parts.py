@@ -32,7 +32,7 @@ from actors.node.tree.shared_parts import SharedParts
 from actors.supervisor import ChildSpec, Directory
 from api.enums import NodeRole
 
-__all__ = ["PartsSetup", "WorkerParts"]
+__all__ = ["WorkerParts"]
 
 _log = get_logger("node")
 
