@@ -5,8 +5,7 @@ that answers ``version`` and refuses the rest, then the shared parts
 (actors/node/tree/shared_parts.py): no Raft, no store, no remote endpoint. Its agent
 starts from the manager list in STATE_DIR/managers.json and follows the lists its
 sessions send. A worker's state dir holds no manager state: a demoted manager's is
-removed when it starts as a worker (`remove_manager_state`). `PartsSetup`
-(actors/node/tree/parts_setup.py) is exported here too, for the runner that builds it.
+removed when it starts as a worker (`remove_manager_state`).
 """
 
 from __future__ import annotations
