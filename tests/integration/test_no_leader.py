@@ -2,9 +2,9 @@
 three managers, two killed with ``kill -9``; the survivor refuses ``node ls`` with Docker's
 words, through swarmctl and through its Engine API (the real ``docker`` CLI), instead of
 showing the dead leader ``Ready / Leader`` from its stale store; ``version`` and
-``docker info`` still answer; its web view (headless Chromium) says above its rows that
-they may be out of date, and shows no manager leading; once a second manager is back, reads are served again and the
-warning goes.
+``docker info`` still answer; its web view (headless Chromium) says above its rows
+that they may be out of date, and shows no manager leading; once a second manager is
+back, reads are served again and the warning goes.
 """
 
 from __future__ import annotations

@@ -286,6 +286,7 @@ CORES = [
         ("actors/web/board.py", "actors/web/auth.py", "actors/web/logs.py"),
         NO_IO | {"os", "aiohttp"},
         actors_prefixes=(
+            "actors.control.raft_members",  # a pure core itself (above)
             "actors.control.views",
             "actors.events.model",
             "actors.store.entry",
