@@ -59,6 +59,9 @@ def test_the_flag_on_create_and_update() -> None:
     u = options("service", "update", "--endpoint-mode", "vip", "db")
     assert u == {"endpoint_mode": "vip"}
     assert apply_options(spec, u).endpoint.mode is EndpointMode.VIP
+    # nothing in a task depends on the mode: the update replaces no task (update.py
+    # compares task specs alone)
+    assert apply_options(spec, u).task == spec.task
     assert apply_options(spec, {}).endpoint.mode is EndpointMode.DNSRR  # kept when not given
 
 
