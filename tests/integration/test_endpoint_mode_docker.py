@@ -13,7 +13,7 @@ import pytest
 
 from api.endpoint_mode import INGRESS_WITH_DNSRR
 from tests.support.engine_cli import DockerCli, engine_flags
-from tests.support.swarm import Swarm, SwarmNode, free_port, poll
+from tests.support.swarm import CtlError, Swarm, SwarmNode, free_port, poll
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.docker
@@ -97,6 +97,28 @@ def test_docker_service_create_inspect_update_with_dnsrr(engine: Engine, test_im
         "service", "create", "-d", "--name", "rr", "--endpoint-mode", "rr", test_image
     )
     docker.ok("service", "rm", "db", "hosted")
+
+
+def test_swarmctl_takes_the_same_flag_with_the_same_words(engine: Engine, test_image: str) -> None:
+    node = engine.node
+    with pytest.raises(CtlError) as refused:
+        node.ctl_json(
+            "service", "create", "--name", "meshed", "--endpoint-mode", "dnsrr",
+            "-p", "8080:80", "--detach", test_image,
+        )  # fmt: skip
+    assert INGRESS_WITH_DNSRR in refused.value.result.stderr
+    node.ctl_json(
+        "service", "create", "--name", "ctl", "--endpoint-mode", "DNSRR", "--detach",
+        test_image, "sleep", "600",
+    )  # fmt: skip
+    assert spec_of(node, "ctl")["endpoint"]["mode"] == "dnsrr"
+    assert re.search(r"Mode:\s+dnsrr", node.ctl("service", "inspect", "ctl").stdout)
+    node.ctl_json("service", "update", "--endpoint-mode", "vip", "--detach", "ctl")
+    assert spec_of(node, "ctl")["endpoint"]["mode"] == "vip"
+    with pytest.raises(CtlError) as bad:
+        node.ctl_json("service", "update", "--endpoint-mode", "rr", "--detach", "ctl")
+    assert 'invalid resolution mode: "rr"' in bad.value.result.stderr
+    node.ctl_json("service", "rm", "ctl")
 
 
 def _container_ip(docker_client: Any, task: dict[str, Any], network_prefix: str) -> str:
