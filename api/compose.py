@@ -140,6 +140,7 @@ _SPEC_FIELDS: Final = (
     ("task.container.dns_config.options", "dns_opt"),
     ("task.networks", "networks"),
     ("endpoint.ports", "ports"),
+    ("endpoint.mode", "deploy.endpoint_mode"),
     ("task.container.", ""),
     ("update_config", "deploy.update_config"),
     ("rollback_config", "deploy.rollback_config"),

@@ -1,11 +1,13 @@
-"""A compose service's ports, volumes and networks → our published ports, mounts and
-network attachments (api/host_resources.py), and the file's top-level networks and
-volumes, as ``docker stack deploy`` converts them.
+"""A compose service's ports, endpoint mode, volumes and networks → our published ports,
+mounts and network attachments (api/host_resources.py), and the file's top-level
+networks and volumes, as ``docker stack deploy`` converts them.
 
 Rules:
 - ``ports``: ``"8080:80"``, ``"80"``, ``"53:53/udp"`` or ``{target, published, protocol,
   mode}``, as ``swarmctl service create -p`` takes them: ``mode: ingress`` (the default,
   the routing mesh) or ``mode: host``.
+- ``deploy.endpoint_mode``: ``vip`` (the default) or ``dnsrr``, in either case, as
+  ``--endpoint-mode`` (api/endpoint_mode.py).
 - ``volumes``: ``"NAME:/path[:ro]"`` (a volume the file declares: named ``STACK_NAME``,
   or ``name:``, or its own name when ``external``), ``"/host:/path[:ro]"`` or
   ``"./rel:/path"`` (a bind mount; a relative path is taken from the first file's
@@ -31,7 +33,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from api.compose_fields import LABEL_NAMESPACE, ComposeError, Section, key_values
-from api.enums import MountType
+from api.endpoint_mode import parse_endpoint_mode
+from api.enums import EndpointMode, MountType
 from api.host_resources import parse_publish, validate_network_spec
 from api.spec_limits import InvalidSpec
 from api.specs import (
@@ -47,6 +50,7 @@ __all__ = [
     "DEFAULT_NETWORK",
     "NetworkPlan",
     "VolumePlan",
+    "endpoint_mode",
     "file_networks",
     "file_volumes",
     "service_mounts",
@@ -166,6 +170,17 @@ def service_ports(s: Section) -> tuple[PortConfig, ...]:
         except InvalidSpec as exc:
             raise ComposeError(path, exc.reason.removeprefix(f"{path}: ")) from None
     return tuple(out)
+
+
+def endpoint_mode(deploy: Section) -> EndpointMode:
+    """``deploy.endpoint_mode``; Docker's default, vip, when the file gives none."""
+    value = deploy.text("endpoint_mode")
+    if not value:
+        return EndpointMode.VIP
+    try:
+        return parse_endpoint_mode(value, deploy.at("endpoint_mode"))
+    except InvalidSpec as exc:
+        raise ComposeError(deploy.at("endpoint_mode"), exc.reason) from None
 
 
 def _short_mount(text: str, path: str, volumes: Mapping[str, VolumePlan], base_dir: str) -> Mount:

@@ -12,8 +12,8 @@ Rules:
   reader (cli/env_file.py's rules): the files' variables come first, a later file's over
   an earlier one's, and ``environment`` wins over them all, as in Docker's loader.
 - ``deploy:`` gives the mode (replicated, global, replicated-job, global-job), replicas,
-  placement, resources, restart policy, update and rollback configs, with Docker's
-  defaults where the file says nothing.
+  placement, resources, restart policy, update and rollback configs, the endpoint mode,
+  with Docker's defaults where the file says nothing.
 - Secrets and configs are referenced by their key in the file's top-level sections (the
   object's name is the stack's: ``STACK_key``, or the external name); a secret's file is
   ``/run/secrets/<key>`` unless a target is given, a config's ``/<key>``. Ports, volumes
@@ -34,7 +34,13 @@ from typing import Any, Final
 
 from api.compose_container import CONTAINER_KEYS, container_options, log_driver
 from api.compose_fields import LABEL_IMAGE, LABEL_NAMESPACE, ComposeError, Section, key_values
-from api.compose_host import VolumePlan, service_mounts, service_networks, service_ports
+from api.compose_host import (
+    VolumePlan,
+    endpoint_mode,
+    service_mounts,
+    service_networks,
+    service_ports,
+)
 from api.enums import FailureAction, RestartCondition, UpdateOrder
 from api.host_resources import with_task_ports
 from api.specs import (
@@ -92,6 +98,7 @@ SERVICE_KEYS: Final = frozenset(
 _DEPLOY_KEYS: Final = frozenset(
     {
         "mode",
+        "endpoint_mode",
         "replicas",
         "placement",
         "resources",
@@ -170,7 +177,7 @@ def convert_service(key: str, raw: Any, names: StackNames) -> ServiceSpec:
         mode=_mode(deploy),
         update_config=_update_config(deploy, "update_config", "pause|continue|rollback"),
         rollback_config=_update_config(deploy, "rollback_config", "pause|continue"),
-        endpoint=EndpointSpec(ports=service_ports(s)),
+        endpoint=EndpointSpec(ports=service_ports(s), mode=endpoint_mode(deploy)),
     )
     return with_task_ports(spec)  # as the manager stores it, so an unchanged one compares equal
 

@@ -10,6 +10,7 @@ import enum
 
 __all__ = [
     "DependencyCondition",
+    "EndpointMode",
     "FailureAction",
     "JobState",
     "MountType",
@@ -89,6 +90,15 @@ class PortProtocol(enum.StrEnum):
 class PublishMode(enum.StrEnum):
     INGRESS = "ingress"  # the routing mesh: every node listens (actors/worker/mesh*.py)
     HOST = "host"
+
+
+class EndpointMode(enum.StrEnum):
+    """How a service's name resolves (Docker's ResolutionMode, api/endpoint_mode.py).
+    swarmnode has no virtual IP: in both modes the name resolves to the addresses of the
+    service's tasks on the asking task's node and network."""
+
+    VIP = "vip"  # Docker's default; here it differs from dnsrr only by allowing ingress ports
+    DNSRR = "dnsrr"  # no ingress ports (SwarmKit's rule)
 
 
 class MountType(enum.StrEnum):

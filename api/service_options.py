@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any, Final, TypeVar
 
 from api.container_options import CONTAINER_OPTION_TYPES, apply_container_options
+from api.endpoint_mode import ENDPOINT_OPTION_TYPES, apply_endpoint_options
 from api.enums import FailureAction, RestartCondition, SchedulingStrategy, UpdateOrder
 from api.host_resources import HOST_OPTION_TYPES, apply_host_options
 from api.job_options import JOB_OPTION_TYPES, MODES, apply_job_options, apply_mode
@@ -104,6 +105,7 @@ OPTION_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
     "config_add": list,
     "config_rm": list,
     **HOST_OPTION_TYPES,  # ports, mounts, networks (api/host_resources.py)
+    **ENDPOINT_OPTION_TYPES,  # endpoint_mode (api/endpoint_mode.py)
     **JOB_OPTION_TYPES,
     **CONTAINER_OPTION_TYPES,  # read_only, caps, ulimits, dns, ... (api/container_options.py)
     **RUNTIME_OPTION_TYPES,  # limit_pids, oom_score_adj, log_driver (api/runtime_options.py)
@@ -292,7 +294,8 @@ def apply_options(spec: ServiceSpec, options: Mapping[str, Any]) -> ServiceSpec:
         update_config=uc,
         rollback_config=rc,
     )
-    return apply_job_options(apply_host_options(changed, o), o)
+    changed = apply_endpoint_options(apply_host_options(changed, o), o)
+    return apply_job_options(changed, o)
 
 
 def _update_config(

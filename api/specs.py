@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from api.enums import (
     DependencyCondition,
+    EndpointMode,
     FailureAction,
     MountType,
     PortProtocol,
@@ -354,9 +355,11 @@ class UpdateConfig:
 
 @dataclass(frozen=True, slots=True)
 class EndpointSpec:
-    """The ports a service publishes."""
+    """The ports a service publishes and how its name resolves (api/endpoint_mode.py)."""
 
     ports: tuple[PortConfig, ...] = ()
+    # a spec written before the mode existed decodes as vip, what every service then was
+    mode: EndpointMode = EndpointMode.VIP
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from api.container_options import validate_container_options
 from api.dependencies import MAX_DEPENDENCIES
+from api.endpoint_mode import validate_endpoint_mode
 from api.enums import (
     DependencyCondition,
     FailureAction,
@@ -391,6 +392,7 @@ def _update_config(u: UpdateConfig, field: str) -> None:
 
 def _endpoint(e: EndpointSpec, field: str) -> None:
     validate_ports(e.ports, f"{field}.ports")
+    validate_endpoint_mode(e, field)
 
 
 def validate_node_spec(spec: NodeSpec) -> None:

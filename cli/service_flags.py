@@ -170,6 +170,15 @@ _SCALAR_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
             "help": "failed checks in this first period do not count (default: 0s)",
         },
     ),
+    "--endpoint-mode": (
+        "endpoint_mode",
+        {
+            "metavar": "MODE",
+            "help": "vip (the default) or dnsrr; there is no virtual IP here: in both modes "
+            "the service's name resolves to its tasks' addresses; dnsrr allows no ingress "
+            "port (publish with mode=host)",
+        },
+    ),
     "--user": ("user", {"metavar": "USER", "help": "user[:group] the task runs as"}),
     "--workdir": ("workdir", {"metavar": "DIR", "help": "working directory of the task"}),
     "--hostname": ("hostname", {"metavar": "NAME", "help": "the task's hostname"}),

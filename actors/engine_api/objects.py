@@ -132,7 +132,7 @@ def docker_service(doc: Doc, summary: Doc | None = None) -> dict[str, Any]:
         **_meta(doc),
         "Spec": docker_spec(spec),
         "Endpoint": {
-            "Spec": {"Mode": "vip", "Ports": docker_ports(spec.endpoint.ports)},
+            "Spec": {"Mode": spec.endpoint.mode.value, "Ports": docker_ports(spec.endpoint.ports)},
             "Ports": docker_ports(spec.endpoint.ports),
         },
     }

@@ -159,7 +159,10 @@ def docker_spec(spec: ServiceSpec) -> dict[str, Any]:
         "Mode": _docker_mode(spec.mode),
         "UpdateConfig": _docker_update(spec.update_config),
         "RollbackConfig": _docker_update(spec.rollback_config),
-        "EndpointSpec": {"Mode": "vip", "Ports": docker_ports(spec.endpoint.ports)},
+        "EndpointSpec": {
+            "Mode": spec.endpoint.mode.value,
+            "Ports": docker_ports(spec.endpoint.ports),
+        },
     }
     if task.log_driver is not None:
         driver = task.log_driver

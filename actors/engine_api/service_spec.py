@@ -49,7 +49,9 @@ from actors.engine_api.doc_fields import (
 from actors.engine_api.errors import bad_request, not_supported
 from actors.engine_api.mount_doc import mounts_from_docker
 from actors.engine_api.wire import from_ns
+from api.endpoint_mode import invalid_mode
 from api.enums import (
+    EndpointMode,
     FailureAction,
     PortProtocol,
     PublishMode,
@@ -305,8 +307,9 @@ def _update_config(doc: Doc, path: str) -> UpdateConfig:
 
 def _endpoint(doc: Doc) -> EndpointSpec:
     path = "EndpointSpec."
-    if _str(doc, "Mode", path) not in ("", "vip"):
-        raise not_supported(f"EndpointSpec.Mode {_get(doc, 'Mode')!r}")
+    mode = _str(doc, "Mode", path) or EndpointMode.VIP
+    if mode not in EndpointMode.__members__.values():  # dockerd's check: exact, lower-case
+        raise bad_request(invalid_mode(mode))
     ports = []
     for i, port in enumerate(_list(doc, "Ports", path)):
         sub = f"{path}Ports[{i}]."
@@ -326,7 +329,7 @@ def _endpoint(doc: Doc) -> EndpointSpec:
                 ),
             )
         )
-    return EndpointSpec(ports=tuple(ports))
+    return EndpointSpec(ports=tuple(ports), mode=EndpointMode(mode))
 
 
 def from_docker_spec(doc: Doc, base: ServiceSpec | None = None) -> ServiceSpec:

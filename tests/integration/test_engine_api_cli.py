@@ -582,7 +582,7 @@ def test_service_errors_are_the_apis_own(engine: Engine, test_image: str) -> Non
         "service", "create", "-d", "--name", "dup", test_image, "sleep", "60"
     )
     assert "not supported by swarmnode's Engine API" in docker.fails(
-        "service", "create", "-d", "--name", "t", "--endpoint-mode", "dnsrr", test_image
+        "service", "create", "-d", "--name", "t", "--isolation", "hyperv", test_image
     )
     # the routing mesh carries TCP and UDP: an ingress SCTP port is refused in its words
     assert "forwards TCP and UDP only" in docker.fails(

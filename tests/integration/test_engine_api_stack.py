@@ -1,9 +1,9 @@
 """``docker stack deploy`` through the Engine API (issue 13 item 2): the real docker CLI
 parses a two-service compose file (``deploy:`` replicas, mode, placement, resources,
-restart_policy, update_config; a secret, a config, a port through the routing mesh) and
-drives a real ``swarm-node --engine-api``; the result is checked through ``swarmctl``,
-the published port answers, a named volume is made with its driver options (a tmpfs) and labels, and
-``stack ls|services|ps|rm`` see and remove the stack."""
+restart_policy, update_config, endpoint_mode; a secret, a config, a port through the
+routing mesh) and drives a real ``swarm-node --engine-api``; the result is checked through
+``swarmctl``, the published port answers, a named volume is made with its driver options
+(a tmpfs) and labels, and ``stack ls|services|ps|rm`` see and remove the stack."""
 
 from __future__ import annotations
 
@@ -70,6 +70,7 @@ services:
     extra_hosts: ["db:10.1.2.3"]
     deploy:
       mode: global
+      endpoint_mode: dnsrr
 volumes:
   scratch:
     name: {volume}
@@ -161,6 +162,8 @@ def _deploy_check_remove(
         assert (published["published_port"], published["publish_mode"]) == (port, "ingress")
         [worker] = node.ctl_json("service", "inspect", "app_worker")
         assert worker["spec"]["mode"] == {"global": {}}
+        assert worker["spec"]["endpoint"]["mode"] == "dnsrr"
+        assert web["spec"]["endpoint"]["mode"] == "vip"
         [mount] = worker["spec"]["task"]["container"]["mounts"]
         assert (mount["source"], mount["target"]) == (volume, "/scratch")
         assert mount["volume_options"]["labels"] == {NAMESPACE: "app", "team": "web"}
@@ -173,6 +176,7 @@ def _deploy_check_remove(
         assert container["hosts"] == ["10.1.2.3 db"]
         [inspected] = docker.inspect("service", "inspect", "app_worker")
         [docker_mount] = inspected["Spec"]["TaskTemplate"]["ContainerSpec"]["Mounts"]
+        assert inspected["Spec"]["EndpointSpec"]["Mode"] == "dnsrr"
         assert docker_mount["VolumeOptions"]["DriverConfig"]["Options"]["type"] == "tmpfs"
         made = wait_for(lambda: _volume(docker_client, volume), "the volume made", timeout=90)
         assert made["Options"] == {"type": "tmpfs", "device": "tmpfs"}

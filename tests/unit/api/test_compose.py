@@ -241,7 +241,10 @@ def test_modes_and_healthcheck_forms() -> None:
         ("    build: .\n", "services.web.build: not supported"),
         ("    links: [db]\n", "services.web.links: not supported"),
         ("    restart: always\n", "services.web.restart: not supported"),
-        ("    deploy: {endpoint_mode: dnsrr}\n", "services.web.deploy.endpoint_mode: not supp"),
+        (
+            "    deploy: {endpoint_mode: rr}\n",
+            'deploy.endpoint_mode: invalid resolution mode: "rr"',
+        ),
         ("    deploy: {resources: {reservations: {pids: 4}}}\n", "reservations.pids: not supp"),
         ("    deploy: {resources: {limits: {pids: -1}}}\n", "limits.pids: must be >= 0"),
         ("    logging: {driver: none, format: x}\n", "web.logging.format: not supported"),

@@ -212,7 +212,7 @@ def test_modes_and_loose_key_case() -> None:
         ),
         (("TaskTemplate", "RestartPolicy", "Condition"), "never", 400, "Condition"),
         (("TaskTemplate", "RestartPolicy", "Delay"), "5s", 400, "nanoseconds"),
-        (("EndpointSpec", "Mode"), "dnsrr", 501, "EndpointSpec.Mode"),
+        (("EndpointSpec", "Mode"), "VIP", 400, 'invalid resolution mode: "VIP"'),
         (("Mode",), {"Replicated": {}, "Global": {}}, 400, "exactly one mode"),
         (("Mode",), {"Elastic": {}}, 400, "unknown mode"),
         (("TaskTemplate", "ContainerSpec", "Env"), "A=1", 400, "ContainerSpec.Env"),
