@@ -159,10 +159,12 @@ def test_a_dnsrr_services_name_resolves_to_its_tasks_addresses(
         LONG,
         describe=lambda: (addresses, _resolved(docker_client, client, "db")),
     )
+    assert _resolved(docker_client, client, "tasks.db") == addresses  # in both modes, as Docker
 
     # vip: there is no virtual IP here, the same answer (the change replaces no task)
     docker.ok("service", "update", "-d", "--endpoint-mode", "vip", "db")
     assert spec_of(node, "db")["endpoint"]["mode"] == "vip"
     assert _resolved(docker_client, client, "db") == addresses
+    assert _resolved(docker_client, client, "tasks.db") == addresses
     docker.ok("service", "rm", "db", "client")
     poll(lambda: node.ctl_json("network", "rm", "backend"), "network rm", LONG)

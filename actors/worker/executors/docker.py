@@ -70,6 +70,7 @@ from actors.worker.executors.docker_config import (
     container_config,
     engine_network,
     port_status,
+    task_aliases,
     volumes_to_create,
 )
 from actors.worker.executors.docker_errors import edge as _edge
@@ -180,10 +181,8 @@ class DockerController:
                 raise DependencyPendingError(
                     f"waiting for network {attachment.target} from the manager"
                 )
-            aliases = tuple(dict.fromkeys((self._task.service_name, *attachment.aliases)))
-            out.append(
-                engine_network(network, self._networks.node_id, tuple(a for a in aliases if a))
-            )
+            aliases = task_aliases(self._task.service_name, attachment.aliases)
+            out.append(engine_network(network, self._networks.node_id, aliases))
         return tuple(out)
 
     def inspect(self) -> Observation:

@@ -21,7 +21,8 @@ Rules:
 - A network is one bridge per node named ``<network name>-<node id prefix>`` (several
   nodes may share an engine) and labelled with the network and node ids. The container
   joins its first network at creation and the others before it starts, answering there
-  to the service's name (and the attachment's aliases).
+  to the service's name, to ``tasks.<service name>`` (as Docker's DNS answers both with
+  the tasks' addresses) and to the attachment's aliases (`task_aliases`).
 - A task's secret and config files (actors/worker/file_layout.py) are bind-mounted
   read-only, each at its path: ``/run/secrets/<target>`` or the config's target.
 - The kernel-facing options (read-only root, init, TTY, groups, capabilities, ulimits,
@@ -60,6 +61,7 @@ __all__ = [
     "healthcheck_config",
     "port_status",
     "stop_signal_name",
+    "task_aliases",
     "volumes_to_create",
 ]
 
@@ -98,6 +100,12 @@ class EngineNetwork:
             "labels": dict(self.labels),
             "check_duplicate": True,
         }
+
+
+def task_aliases(service_name: str, aliases: tuple[str, ...]) -> tuple[str, ...]:
+    """The names a task answers to on a network, once each."""
+    own = (service_name, f"tasks.{service_name}") if service_name else ()
+    return tuple(a for a in dict.fromkeys((*own, *aliases)) if a)
 
 
 def engine_network(network: Network, node_id: str, aliases: tuple[str, ...] = ()) -> EngineNetwork:

@@ -18,6 +18,7 @@ from actors.worker.executors.docker_config import (
     container_config,
     engine_network,
     port_status,
+    task_aliases,
     volumes_to_create,
 )
 from actors.worker.executors.docker_pull import PullProgress, auth_config, pull_failure
@@ -148,6 +149,11 @@ def test_volume_options_go_to_the_engine_and_named_volumes_are_created_first() -
     assert volumes_to_create(config.mounts) == (
         VolumeCreate("scratch", "local", {"type": "tmpfs", "device": "x"}, {"team": "web"}),
     )
+
+
+def test_a_task_answers_to_its_service_name_and_tasks_dot_name_and_its_aliases() -> None:
+    assert task_aliases("web", ("db", "web", "")) == ("web", "tasks.web", "db")
+    assert task_aliases("", ("db",)) == ("db",)
 
 
 def test_networks_one_bridge_per_node_joined_under_the_service_name() -> None:
