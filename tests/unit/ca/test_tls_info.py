@@ -50,9 +50,7 @@ def node(
 
 
 def rotating() -> RootCA:
-    return start_rotation(
-        OLD.to_api(), OLD, now=NOW, rng=random.Random(3), force_rotate=1, new=NEW
-    )
+    return start_rotation(OLD.to_api(), OLD, now=NOW, rng=random.Random(3), force_rotate=1, new=NEW)
 
 
 def test_a_node_reports_the_root_that_issued_its_certificate_and_the_roots_it_trusts(
