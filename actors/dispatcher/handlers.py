@@ -118,13 +118,15 @@ def dispatcher_handlers(
 
     def heartbeat(request: Request) -> Mapping[str, Any] | None:
         node_id = speaker(request)
-        found = front(request) if node_id is not None else None
-        if node_id is None or found is None:
+        if node_id is None:
             return None
         try:
             tls = parse_tls_report(request.body)
         except (ObjectDecodeError, InvalidSpec) as exc:
             request.error(ErrorCode.INVALID, str(exc))
+            return None
+        found = front(request)
+        if found is None:
             return None
         try:
             period, frames, role = found.heartbeat(
