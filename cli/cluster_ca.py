@@ -25,7 +25,7 @@ from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.output import write_json, write_text
 
-__all__ = ["POLL_INTERVAL", "add_ca_verb", "progress_lines", "wait_rotation"]
+__all__ = ["POLL_INTERVAL", "add_ca_verb", "progress_lines", "rotation_done", "wait_rotation"]
 
 POLL_INTERVAL: Final = 0.5
 MAX_PEM: Final = 8 * 1024  # the control API's bound on a given root's PEM
@@ -71,23 +71,31 @@ def _root_pem(reply: Mapping[str, Any]) -> str:
     return pem.strip()
 
 
-def progress_lines(reply: Mapping[str, Any]) -> tuple[str, ...] | None:
-    """What a waiting ``--rotate`` shows of a ``control.cluster.ca`` reply (Docker's
-    words), or None once it is done."""
+def rotation_done(reply: Mapping[str, Any]) -> bool:
+    """Whether a waiting ``--rotate`` is done, by a ``control.cluster.ca`` reply: no
+    rotation under way, and every node reports a certificate of the cluster's root and
+    trusts it alone (an older manager, without ``tls``: no rotation under way)."""
+    tls = reply.get("tls")
+    if reply.get("rotation") or tls is None:
+        return not reply.get("rotation")
+    return bool(tls["certificates"] == tls["roots"] == tls["total"])
+
+
+def progress_lines(reply: Mapping[str, Any]) -> tuple[str, ...]:
+    """What a waiting ``--rotate`` shows of a ``control.cluster.ca`` reply, in Docker's
+    words."""
     rotation = reply.get("rotation")
     waiting = list((rotation or {}).get("waiting") or ())
     shown_waiting = f" (waiting for {', '.join(waiting)})" if waiting else ""
     tls = reply.get("tls")
     if tls is None:  # a manager older than the nodes' reports: its rotation alone
         if not rotation:
-            return None
+            return ()
         done, total = rotation["converged"], rotation["total"]
         return (f"rotation in progress: {done}/{total} nodes{shown_waiting}",)
     total, certificates = int(tls["total"]), int(tls["certificates"])
     certified = not rotation and certificates == total
     roots = int(tls["roots"]) if certified else 0  # Docker's: none while certificates rotate
-    if certified and roots == total:
-        return None
     return (
         f"desired root digest: {tls['desired_root']}",
         f"  rotated TLS certificates: {certificates}/{total} nodes{shown_waiting}",
@@ -102,19 +110,19 @@ def wait_rotation(
     interval: float = POLL_INTERVAL,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Mapping[str, Any]:
-    """Poll ``fetch`` (a ``control.cluster.ca`` reply) until `progress_lines` says done,
-    showing each line that changed; the last reply."""
+    """Poll ``fetch`` (a ``control.cluster.ca`` reply) until `rotation_done`, showing each
+    line that changed (the last ones too); the last reply."""
     shown: tuple[str, ...] = ()
     while True:
         reply = fetch()
         lines = progress_lines(reply)
-        if lines is None:
-            return reply
         if show is not None:
             for i, line in enumerate(lines):
                 if i >= len(shown) or shown[i] != line:
                     show(line)
         shown = lines
+        if rotation_done(reply):
+            return reply
         sleep(interval)
 
 

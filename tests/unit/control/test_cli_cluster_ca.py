@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cli.cluster_ca import progress_lines, wait_rotation
+from cli.cluster_ca import progress_lines, rotation_done, wait_rotation
 
 
 def reply(
@@ -33,29 +33,37 @@ def reply(
 
 
 def test_dockers_lines_while_certificates_rotate() -> None:
-    assert progress_lines(reply(1, 3, waiting=("n2", "n3"))) == (
+    during = reply(1, 3, waiting=("n2", "n3"))
+    assert progress_lines(during) == (
         "desired root digest: abc",
         "  rotated TLS certificates: 1/3 nodes (waiting for n2, n3)",
         "  rotated CA certificates: 0/3 nodes",  # Docker's: none while certificates rotate
     )
+    assert not rotation_done(during)
+    assert not rotation_done(reply(3, 3, waiting=()))  # reported, not yet completed
 
 
 def test_after_the_rotation_it_waits_for_every_node_to_trust_the_new_root_alone() -> None:
-    assert progress_lines(reply(3, 1, waiting=None)) == (
+    after = reply(3, 1, waiting=None)
+    assert progress_lines(after) == (
         "desired root digest: abc",
         "  rotated TLS certificates: 3/3 nodes",
         "  rotated CA certificates: 1/3 nodes",
     )
-    assert progress_lines(reply(3, 3, waiting=None)) is None
+    assert not rotation_done(after)
+    assert not rotation_done(reply(2, 2, waiting=None))  # a node joined, not yet reported
+    assert rotation_done(reply(3, 3, waiting=None))
 
 
 def test_an_older_managers_reply_shows_its_rotation_alone() -> None:
     older = {"ca_cert": "PEM", "rotation": {"converged": 1, "total": 2, "waiting": ["n2"]}}
     assert progress_lines(older) == ("rotation in progress: 1/2 nodes (waiting for n2)",)
-    assert progress_lines({"ca_cert": "PEM"}) is None
+    assert not rotation_done(older)
+    assert progress_lines({"ca_cert": "PEM"}) == ()
+    assert rotation_done({"ca_cert": "PEM"})
 
 
-def test_the_wait_shows_each_line_when_it_changes() -> None:
+def test_the_wait_shows_each_line_when_it_changes_and_the_last_ones() -> None:
     replies = iter(
         [
             reply(1, 0, waiting=("n2", "n3")),
@@ -78,4 +86,5 @@ def test_the_wait_shows_each_line_when_it_changes() -> None:
         "  rotated CA certificates: 0/3 nodes",
         "  rotated TLS certificates: 3/3 nodes",
         "  rotated CA certificates: 2/3 nodes",
+        "  rotated CA certificates: 3/3 nodes",
     ]
