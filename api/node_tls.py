@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from api.ids import ID_ALPHABET
 from api.spec_limits import InvalidSpec, check_count
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ MAX_TLS_ROOTS: Final = 8
 MAX_ROOT_DIGEST_CHARS: Final = 64
 MAX_ISSUER_BYTES: Final = 1024
 
-_BASE36: Final = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
+_BASE36: Final = frozenset(ID_ALPHABET)  # a digest's digits (actors/ca/tokens.py)
 
 
 def validate_node_tls_info(info: NodeTLSInfo, field: str = "tls") -> None:
