@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from api.ids import ID_ALPHABET
 from api.spec_limits import InvalidSpec, check_count
 
 if TYPE_CHECKING:
@@ -31,14 +30,16 @@ MAX_TLS_ROOTS: Final = 8
 MAX_ROOT_DIGEST_CHARS: Final = 64
 MAX_ISSUER_BYTES: Final = 1024
 
-_BASE36: Final = frozenset(ID_ALPHABET)  # a digest's digits (actors/ca/tokens.py)
-
 
 def validate_node_tls_info(info: NodeTLSInfo, field: str = "tls") -> None:
     """InvalidSpec naming the field of ``info`` over its bound, or not a digest."""
+    # a digest's digits (actors/ca/tokens.py); imported here: a service's commands, which
+    # load this module with api/validation.py, need not load api.ids (hashlib, secrets)
+    from api.ids import ID_ALPHABET
+
     check_count(info.trust_roots, f"{field}.trust_roots", MAX_TLS_ROOTS)
     for i, digest in enumerate(info.trust_roots):
-        if not digest or len(digest) > MAX_ROOT_DIGEST_CHARS or not set(digest) <= _BASE36:
+        if not digest or len(digest) > MAX_ROOT_DIGEST_CHARS or not set(digest) <= set(ID_ALPHABET):
             raise InvalidSpec(
                 f"{field}.trust_roots[{i}]",
                 f"not a root CA digest (1 to {MAX_ROOT_DIGEST_CHARS} base-36 characters)",
