@@ -45,6 +45,7 @@ __all__ = [
     "Node",
     "NodeDescription",
     "NodeStatus",
+    "NodeTLSInfo",
     "Object",
     "ObjectKind",
     "Platform",
@@ -110,18 +111,33 @@ class ExecutorDescription:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeTLSInfo:
+    """The certificate a node uses, as the node itself reports it (SwarmKit's NodeTLSInfo):
+    the digests of the roots it trusts (api/node_tls.py bounds them), and the subject and
+    public key (DER: the name and SubjectPublicKeyInfo) of the CA that issued its
+    certificate. A root CA rotation completes only once every node reports the new root as
+    its certificate's issuer (actors/ca/rotation.py)."""
+
+    trust_roots: tuple[str, ...] = ()
+    cert_issuer_subject: bytes = b""
+    cert_issuer_public_key: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
 class NodeDescription:
     """What the node reports about itself when its session starts. ``executor`` None: the
     node did not say (a node older than the field, or one not yet in session); the
     scheduler then assumes the docker executor's capabilities, as it placed tasks on
     every node before nodes reported them, so an upgrade never strands a service on its
-    older (docker) nodes."""
+    older (docker) nodes. ``tls_info`` None: the node never reported its certificate (a
+    node older than the report): a root rotation waits for it, as SwarmKit's does."""
 
     hostname: str = ""
     platform: Platform = field(default_factory=Platform)
     resources: Resources = field(default_factory=Resources)
     engine: EngineDescription = field(default_factory=EngineDescription)
     executor: ExecutorDescription | None = None
+    tls_info: NodeTLSInfo | None = None  # owner: the node (its session and heartbeats)
 
 
 @dataclass(frozen=True, slots=True)

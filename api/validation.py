@@ -40,6 +40,7 @@ from api.host_resources import (
 )
 from api.image_ref import check_reference
 from api.limits import format_bytes
+from api.node_tls import validate_node_tls_info
 from api.runtime_options import validate_runtime_options
 from api.schedule import check_schedule
 from api.secret_refs import validate_references
@@ -404,7 +405,8 @@ def validate_node_spec(spec: NodeSpec) -> None:
 
 def validate_node_description(description: NodeDescription, field: str = "description") -> None:
     """What a node reports about itself (at join and with each session), before it is
-    stored: its hostname, platform, engine version and engine labels."""
+    stored: its hostname, platform, engine version and engine labels, its executor and
+    its certificate's TLS info (api/node_tls.py)."""
     validate_hostname(description.hostname, f"{field}.hostname")
     check_string(description.platform.os, f"{field}.platform.os", MAX_HOSTNAME_BYTES)
     check_string(
@@ -418,6 +420,8 @@ def validate_node_description(description: NodeDescription, field: str = "descri
         _non_negative(getattr(description.resources, name), f"{field}.resources.{name}")
     if description.executor is not None:
         _executor(description.executor, f"{field}.executor")
+    if description.tls_info is not None:
+        validate_node_tls_info(description.tls_info, f"{field}.tls_info")
     check_spec_budget(description, field, f"the description of host {description.hostname!r}")
 
 

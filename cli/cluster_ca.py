@@ -1,13 +1,16 @@
 """``swarmctl cluster ca [--rotate [--ca-cert FILE --ca-key FILE] [-d] [-q]]``.
 
 Without ``--rotate``: the cluster's root CA certificate (PEM), as ``docker swarm ca``
-prints it (``--format json`` adds the progress of a rotation under way: ``rotation`` with
-converged, total, waiting). ``--rotate`` starts a root CA rotation, to a new root the CA
-makes, cross-signed by the current one (or to the root ``--ca-cert``/``--ca-key`` give,
-ECDSA P-256), and, unless ``-d``, waits for it to complete, showing ``rotation in
-progress: N/M nodes`` (nodes holding a certificate of the new root, of all), then prints
-the new root (nothing with ``-q``). A node that is down holds the rotation until it is
-back or removed; Ctrl-C stops waiting, the rotation goes on."""
+prints it (``--format json`` adds the progress of a rotation under way, ``rotation`` with
+converged, total, waiting, and the nodes' TLS, ``tls``). ``--rotate`` starts a root CA
+rotation, to a new root the CA makes, cross-signed by the current one (or to the root
+``--ca-cert``/``--ca-key`` give, ECDSA P-256), and, unless ``-d``, waits as ``docker swarm
+ca --rotate`` does: until every node reports a certificate of the new root (``rotated TLS
+certificates: N/M nodes``, with who waits), the rotation completes, and every node
+trusts the new root alone (``rotated CA certificates: N/M nodes``, 0 until the
+certificates are done, as Docker shows it); each line is shown when it changes. It then
+prints the new root (nothing with ``-q``). A node that is down holds the rotation until
+it is back or removed; Ctrl-C stops waiting, the rotation goes on."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.output import write_json, write_text
 
-__all__ = ["POLL_INTERVAL", "add_ca_verb", "progress_line", "wait_rotation"]
+__all__ = ["POLL_INTERVAL", "add_ca_verb", "progress_lines", "rotation_done", "wait_rotation"]
 
 POLL_INTERVAL: Final = 0.5
 MAX_PEM: Final = 8 * 1024  # the control API's bound on a given root's PEM
@@ -68,16 +71,36 @@ def _root_pem(reply: Mapping[str, Any]) -> str:
     return pem.strip()
 
 
-def progress_line(reply: Mapping[str, Any]) -> str | None:
-    """``rotation in progress: N/M nodes`` (and who waits), or None when none is under way."""
+def rotation_done(reply: Mapping[str, Any]) -> bool:
+    """Whether a waiting ``--rotate`` is done, by a ``control.cluster.ca`` reply: no
+    rotation under way, and every node reports a certificate of the cluster's root and
+    trusts it alone (an older manager, without ``tls``: no rotation under way)."""
+    tls = reply.get("tls")
+    if reply.get("rotation") or tls is None:
+        return not reply.get("rotation")
+    return bool(tls["certificates"] == tls["roots"] == tls["total"])
+
+
+def progress_lines(reply: Mapping[str, Any]) -> tuple[str, ...]:
+    """What a waiting ``--rotate`` shows of a ``control.cluster.ca`` reply, in Docker's
+    words."""
     rotation = reply.get("rotation")
-    if not rotation:
-        return None
-    line = f"rotation in progress: {rotation['converged']}/{rotation['total']} nodes"
-    waiting = list(rotation.get("waiting") or ())
-    if waiting:
-        line += f" (waiting for {', '.join(waiting)})"
-    return line
+    waiting = list((rotation or {}).get("waiting") or ())
+    shown_waiting = f" (waiting for {', '.join(waiting)})" if waiting else ""
+    tls = reply.get("tls")
+    if tls is None:  # a manager older than the nodes' reports: its rotation alone
+        if not rotation:
+            return ()
+        done, total = rotation["converged"], rotation["total"]
+        return (f"rotation in progress: {done}/{total} nodes{shown_waiting}",)
+    total, certificates = int(tls["total"]), int(tls["certificates"])
+    certified = not rotation and certificates == total
+    roots = int(tls["roots"]) if certified else 0  # Docker's: none while certificates rotate
+    return (
+        f"desired root digest: {tls['desired_root']}",
+        f"  rotated TLS certificates: {certificates}/{total} nodes{shown_waiting}",
+        f"  rotated CA certificates: {roots}/{total} nodes",
+    )
 
 
 def wait_rotation(
@@ -87,17 +110,19 @@ def wait_rotation(
     interval: float = POLL_INTERVAL,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Mapping[str, Any]:
-    """Poll ``fetch`` (a ``control.cluster.ca`` reply) until no rotation is under way,
-    showing each new progress line; the last reply."""
-    shown: str | None = None
+    """Poll ``fetch`` (a ``control.cluster.ca`` reply) until `rotation_done`, showing each
+    line that changed (the last ones too); the last reply."""
+    shown: tuple[str, ...] = ()
     while True:
         reply = fetch()
-        line = progress_line(reply)
-        if line is None:
+        lines = progress_lines(reply)
+        if show is not None:
+            for i, line in enumerate(lines):
+                if i >= len(shown) or shown[i] != line:
+                    show(line)
+        shown = lines
+        if rotation_done(reply):
             return reply
-        if line != shown and show is not None:
-            show(line)
-            shown = line
         sleep(interval)
 
 
@@ -155,6 +180,7 @@ def run_ca(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
             {
                 "ca_cert": pem + "\n",
                 **({"rotation": reply["rotation"]} if reply.get("rotation") else {}),
+                **({"tls": reply["tls"]} if reply.get("tls") else {}),
             }
         )
     else:

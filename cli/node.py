@@ -188,8 +188,22 @@ def _inspect_text(row: dict[str, Any]) -> str:
         lines.append(("Engine Version", row["engine_version"]))
     if row.get("executor"):  # a manager older than the field sends none
         lines.append(("Executor", row["executor"]))
+    if "tls" in row:  # a manager older than the field sends none
+        lines.extend(_tls_lines(row["tls"]))
     width = max(len(k) for k, _ in lines)
     return "\n".join(f"{k:<{width}} : {v}" for k, v in lines)
+
+
+def _tls_lines(tls: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The certificate the node uses, as it reported it (Docker's TLS Info: the issuer's
+    subject and public key in base64; the roots it trusts by their digests)."""
+    if tls is None:
+        return [("TLS Info", "not reported (a node older than the report, or never in session)")]
+    return [
+        ("TLS Trust Roots", ", ".join(tls["trust_roots"]) or "-"),
+        ("TLS Issuer Subject", tls["cert_issuer_subject"]),
+        ("TLS Issuer Public Key", tls["cert_issuer_public_key"]),
+    ]
 
 
 def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:

@@ -13,13 +13,21 @@
   that trusts only the current root accepts the new one only through the cross-signed
   certificate (`vouched_root`).
 - **Completion** (`rotation_progress`, `finish_rotation`): once every Node in the store
-  holds a certificate issued by the new root, the new root becomes the cluster's, the join
-  tokens are made again (their digest names the root, so old tokens are refused as naming
-  another CA) and the old root is no longer trusted. As SwarmKit's reconciler, a node that
-  is down still counts: the rotation waits for it (or for ``node rm``). The rotation's
-  cross-signature stays (``RootCA.cross_signed_ca_cert``, in replies as ``cross_signed``):
-  a node whose renewal the store recorded but whose reply it never got (a timeout, a
-  kill) still trusts only the old root, and accepts the new one by it.
+  *reports* a certificate issued by the new root (its ``description.tls_info``, which the
+  node sends from the certificate it actually uses: actors/ca/tls_info.py), the new root
+  becomes the cluster's, the join tokens are made again (their digest names the root, so
+  old tokens are refused as naming another CA) and the old root is no longer trusted. The
+  certificate the CA wrote in the store (``Node.certificate``) does not count: its reply
+  may have been lost, or the node failed to install it (a full disk, a crash before its
+  write), and it would still hold the old one. As SwarmKit's reconciler, a node that is
+  down still counts, and so does one that never reported (a node older than the report):
+  the rotation waits for it (or for ``node rm``). The rotation's cross-signature stays
+  (``RootCA.cross_signed_ca_cert``, in replies as ``cross_signed``): a node whose renewal
+  the store recorded but whose reply it never got still trusts only the old root, and
+  accepts the new one by it.
+- **Display** (`tls_progress`): Docker's ``rotated TLS certificates`` and ``rotated CA
+  certificates``: of all nodes, those reporting a certificate of the root they should be
+  on, and those trusting it alone (the old root dropped once the rotation completed).
 """
 
 from __future__ import annotations
@@ -29,7 +37,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
 from actors.ca.certs import CertificateError, issuing_root
@@ -41,14 +48,16 @@ from actors.ca.root import (
     cross_sign,
     load_root_ca,
 )
+from actors.ca.tls_info import reports_issuer, trusts_only
 from actors.ca.tokens import ca_digest, new_join_tokens
 from api.ids import RandomBits
-from api.objects import JoinTokens, Node, RootCA, RootRotation
+from api.objects import JoinTokens, Node, NodeTLSInfo, RootCA, RootRotation
 
 __all__ = [
     "MAX_ROOT_PEM",
     "MAX_SUPERSEDED",
     "RotationProgress",
+    "TLSProgress",
     "cluster_roots",
     "desired_issuer_digest",
     "desired_issuer_pem",
@@ -56,6 +65,7 @@ __all__ = [
     "root_digests",
     "rotation_progress",
     "start_rotation",
+    "tls_progress",
     "trust_fields",
     "trusted_root_pems",
     "vouched_root",
@@ -131,37 +141,58 @@ def root_digests(root_ca: RootCA) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class RotationProgress:
-    """How far a rotation is: nodes whose certificate the new root issued, of all."""
+    """How far a rotation is: nodes that report a certificate of the new root, of all."""
 
     total: int
     converged: int
-    waiting: tuple[str, ...]  # ids of the nodes still holding an old certificate
+    waiting: tuple[str, ...]  # ids of the nodes that do not report one yet
 
     @property
     def complete(self) -> bool:
         return not self.waiting
 
 
-def _issued_by(cert_pem: bytes, root: x509.Certificate) -> bool:
-    try:
-        return issuing_root(cert_pem, [root]) is not None
-    except (CertificateError, ValueError, InvalidSignature):
-        return False
+def _reported(node: Node) -> NodeTLSInfo | None:
+    return node.description.tls_info if node.description is not None else None
 
 
 def rotation_progress(root_ca: RootCA, nodes: Iterable[Node]) -> RotationProgress | None:
-    """None when no rotation is under way; else which nodes still wait for a certificate
-    from the new root (every node in the store counts, down or not, as in SwarmKit)."""
+    """None when no rotation is under way; else which nodes still wait: those whose own
+    report does not name the new root as their certificate's issuer (every node in the
+    store counts, down or not, reported or not, as in SwarmKit)."""
     rotation = root_ca.root_rotation
     if rotation is None:
         return None
-    new_root = x509.load_pem_x509_certificate(rotation.ca_cert)
     total, waiting = 0, []
     for node in nodes:
         total += 1
-        if not (node.certificate and _issued_by(node.certificate, new_root)):
+        if not reports_issuer(_reported(node), rotation.ca_cert):
             waiting.append(node.id)
     return RotationProgress(total, total - len(waiting), tuple(sorted(waiting)))
+
+
+@dataclass(frozen=True)
+class TLSProgress:
+    """Docker's two counts (``docker swarm ca``), by the nodes' own reports: of ``total``
+    nodes, those whose certificate the root they should be on issued (``certificates``)
+    and those that trust that root alone (``roots``); ``desired_root``: its digest."""
+
+    desired_root: str
+    total: int
+    certificates: int
+    roots: int
+
+
+def tls_progress(root_ca: RootCA, nodes: Iterable[Node]) -> TLSProgress:
+    """The nodes' TLS as against the root they should be on (`desired_issuer_pem`)."""
+    desired = desired_issuer_pem(root_ca)
+    total = certificates = roots = 0
+    for node in nodes:
+        reported = _reported(node)
+        total += 1
+        certificates += reports_issuer(reported, desired)
+        roots += trusts_only(reported, desired)
+    return TLSProgress(ca_digest(desired), total, certificates, roots)
 
 
 def trust_fields(root_ca: RootCA) -> dict[str, Any]:

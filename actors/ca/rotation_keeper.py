@@ -1,6 +1,7 @@
 """The root rotation keeper: a leader-only periodic job (SwarmKit's root rotation
-reconciler) that completes a root CA rotation once every node holds a certificate from the
-new root.
+reconciler) that completes a root CA rotation once every node reports a certificate from
+the new root (its own report of the certificate it uses, actors/ca/tls_info.py, never the
+one the CA wrote in the store).
 
 Each tick reads the Cluster and the Nodes in one view, asks `rotation_progress` (pure,
 actors/ca/rotation.py) and, when nothing waits, has the CA service complete the rotation

@@ -347,9 +347,9 @@ class CAService:
 
     def finish_rotation(self, expected: RootCA) -> bool:
         """Complete the rotation in ``expected`` (the rotation keeper found every node
-        certified by the new root): the new root becomes the cluster's, the join tokens
-        are made again. False when the cluster's root CA is no longer ``expected`` (another
-        rotation started, or one already completed it)."""
+        reporting a certificate of the new root): the new root becomes the cluster's, the
+        join tokens are made again. False when the cluster's root CA is no longer
+        ``expected`` (another rotation started, or one already completed it)."""
 
         def write(tx: WriteTx) -> bool:
             cluster = clusters.get_default(tx)

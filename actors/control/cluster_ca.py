@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from actors.ca.issuance import JoinRefused
-from actors.ca.rotation import MAX_ROOT_PEM, rotation_progress
+from actors.ca.rotation import MAX_ROOT_PEM, rotation_progress, tls_progress
 from actors.control.errors import Body, ControlCode, ControlError, guarded
 from actors.store import MemoryStore, ReadTx, clusters, nodes
 from api.objects import Cluster
@@ -23,19 +23,30 @@ RootRotator = Callable[[tuple[bytes, bytes] | None], Cluster]
 
 
 def ca_body(tx: ReadTx) -> Body:
-    """The reply's body: the root certificate (PEM text) and, during a rotation, how many
-    nodes already hold a certificate of the new root, of how many."""
+    """The reply's body: the root certificate (PEM text); during a rotation, how many
+    nodes already report a certificate of the new root, of how many, and who waits
+    (``rotation``); and Docker's two counts, by the nodes' own reports (``tls``: the
+    digest of the root they should be on, how many report a certificate it issued and how
+    many trust it alone, of how many)."""
     cluster = clusters.get_default(tx)
     if cluster is None or not cluster.root_ca.ca_cert:
         raise ControlError(ControlCode.UNAVAILABLE, "the cluster has no certificate authority")
     body: dict[str, Any] = {"ca_cert": cluster.root_ca.ca_cert.decode("ascii")}
-    progress = rotation_progress(cluster.root_ca, nodes.list_all(tx))
+    every = nodes.list_all(tx)
+    progress = rotation_progress(cluster.root_ca, every)
     if progress is not None:
         body["rotation"] = {
             "converged": progress.converged,
             "total": progress.total,
             "waiting": list(progress.waiting[:WAITING_SHOWN]),
         }
+    tls = tls_progress(cluster.root_ca, every)
+    body["tls"] = {
+        "desired_root": tls.desired_root,
+        "total": tls.total,
+        "certificates": tls.certificates,
+        "roots": tls.roots,
+    }
     return body
 
 

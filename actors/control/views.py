@@ -7,6 +7,7 @@ functions of store objects.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -15,7 +16,7 @@ from actors.orchestrator.jobs import is_job, job_progress
 from api.codec_objects import encode_object
 from api.enums import NodeRole
 from api.explain import task_reason, update_reason
-from api.objects import Cluster, Node, Service, Task
+from api.objects import Cluster, Node, NodeTLSInfo, Service, Task
 from api.specs import GlobalJob, GlobalService, PortConfig, ReplicatedJob, ReplicatedService
 from api.task_state import TaskState
 
@@ -194,15 +195,36 @@ def node_row(node: Node) -> dict[str, Any]:
         "engine_version": desc.engine.engine_version if desc is not None else "",
         # what runs its tasks ("": a node older than the report, placed as docker)
         "executor": desc.executor.kind if desc is not None and desc.executor else "",
+        # the certificate it uses, as it reported it (None: never reported)
+        "tls": _tls_row(desc.tls_info if desc is not None else None),
         "version": node.meta.version,
     }
 
 
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _tls_row(info: NodeTLSInfo | None) -> dict[str, Any] | None:
+    """A node's TLS report as JSON shows it: its DER fields in base64, as Docker's."""
+    if info is None:
+        return None
+    return {
+        "trust_roots": list(info.trust_roots),
+        "cert_issuer_subject": _b64(info.cert_issuer_subject),
+        "cert_issuer_public_key": _b64(info.cert_issuer_public_key),
+    }
+
+
 def node_document(node: Node) -> dict[str, Any]:
-    """The node as the codec encodes it, its certificate as PEM text (JSON has no bytes)."""
+    """The node as the codec encodes it, its certificate as PEM text and its TLS report's
+    DER fields in base64 (JSON has no bytes)."""
     doc = encode_object(node)
     cert = doc.get("certificate", "")
     doc["certificate"] = cert.decode("ascii", "replace") if isinstance(cert, bytes) else cert
+    description = doc.get("description")
+    if description is not None and node.description is not None:
+        description["tls_info"] = _tls_row(node.description.tls_info)
     return doc
 
 

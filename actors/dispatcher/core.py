@@ -9,7 +9,11 @@ each closed session (final frame) and write the node and status writes in one st
   UNKNOWN, with the unknown grace (heartbeats.py).
 - ``open_session`` registers a session, replacing the node's previous one, and asks for the
   node to be written READY with its description and address.
-- ``heartbeat`` pushes the node's deadline back and returns the next period.
+- ``heartbeat`` pushes the node's deadline back and returns the next period; one that
+  carries a TLS report other than the session's last asks for it to be written to the
+  node's description (the node installed a renewed certificate, or dropped a root): a
+  root CA rotation completes by these reports (actors/ca/rotation.py). The node of a
+  session in use is READY, so that write says so too.
 - ``report_status`` judges each update (statuses.py) and queues the accepted ones.
 - ``tick`` expires nodes: a node past its deadline is written DOWN ("heartbeat failure") and
   its session closed.
@@ -33,7 +37,7 @@ from actors.dispatcher.statuses import (
 )
 from api.enums import NodeState
 from api.ids import new_id
-from api.objects import Node, NodeDescription, Task, TaskStatus
+from api.objects import Node, NodeDescription, NodeTLSInfo, Task, TaskStatus
 
 __all__ = [
     "LEADER_CHANGE",
@@ -59,14 +63,16 @@ class EventLog(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class NodeWrite:
-    """Set a node's status (and, at session start, its description and address); a node
-    the store no longer holds is left alone (never created: callers.py)."""
+    """Set a node's status (and, at session start, its description and address; after a
+    heartbeat's report, its description's TLS info); a node the store no longer holds is
+    left alone (never created: callers.py)."""
 
     node_id: str
     state: NodeState
     message: str = ""
     description: NodeDescription | None = None
     addr: str | None = None
+    tls: NodeTLSInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +149,7 @@ class DispatcherCore:
             opened_at=now,
             period=period,
         )
+        session.tls = description.tls_info
         old = self.sessions.open(session)
         if old is not None:
             self._closed.append((old, REPLACED))
@@ -161,12 +168,24 @@ class DispatcherCore:
         """``node_id`` (its certificate's) asked for a session, queued to be opened."""
         self._heartbeats.asked(node_id, now)
 
-    def heartbeat(self, now: float, node_id: str, session_id: str, peer_key: bytes | None) -> float:
-        """The next period; SessionError when the session may not be used."""
+    def heartbeat(
+        self,
+        now: float,
+        node_id: str,
+        session_id: str,
+        peer_key: bytes | None,
+        tls: NodeTLSInfo | None = None,
+    ) -> float:
+        """The next period; SessionError when the session may not be used. ``tls``: the
+        node's TLS report, when the heartbeat carries one."""
         session = self.sessions.check(node_id, session_id, peer_key)
         period = self.config.next_period(self._rng)
         session.period = period
         self._heartbeats.beat(node_id, now, period)
+        if tls is not None and tls != session.tls:
+            session.tls = tls
+            self._write(NodeWrite(node_id, NodeState.READY, tls=tls))
+            self._log.info("dispatcher.node.tls_reported", peer_node=node_id)
         return period
 
     def report_status(
@@ -267,9 +286,15 @@ class DispatcherCore:
 
     def _write(self, write: NodeWrite) -> None:
         previous = self._node_writes.get(write.node_id)
-        if previous is not None and write.description is None and previous.description:
-            # keep the description of a session opened in the same tick
+        if previous is not None and write.description is None:
+            # keep the description of a session opened in the same tick, and a TLS report
+            # taken in it (a description brings its own: the newer session's request)
             write = NodeWrite(
-                write.node_id, write.state, write.message, previous.description, previous.addr
+                write.node_id,
+                write.state,
+                write.message,
+                previous.description,
+                previous.addr if previous.description else write.addr,
+                write.tls or previous.tls,
             )
         self._node_writes[write.node_id] = write

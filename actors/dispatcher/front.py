@@ -46,7 +46,7 @@ from actors.dispatcher.sessions import SessionError
 from actors.store import MemoryStore
 from actors.store import tasks as task_queries
 from api.errors import CodecError, ErrorCode
-from api.objects import NodeDescription, Task, TaskStatus
+from api.objects import NodeDescription, NodeTLSInfo, Task, TaskStatus
 from transport.endpoint import Request
 
 __all__ = [
@@ -121,14 +121,20 @@ class DispatcherFront:
     # --- on the handler threads -----------------------------------------------------------
 
     def heartbeat(
-        self, node_id: str, session_id: str, peer_key: bytes | None
+        self,
+        node_id: str,
+        session_id: str,
+        peer_key: bytes | None,
+        tls: NodeTLSInfo | None = None,
     ) -> tuple[float, int, str]:
         """The next period, how many frames the session's stream has carried, and the
         node's role in the store ("" if unknown): the agent's cue to renew its certificate
-        after a promotion or demotion (api/roles.py). SessionError for a bad session."""
+        after a promotion or demotion (api/roles.py). ``tls``: the node's TLS report, when
+        the heartbeat carries one (the core writes it when it changed). SessionError for a
+        bad session."""
         role = self.roles.get(node_id, "")
         with self.lock:
-            period = self._core.heartbeat(self._clock(), node_id, session_id, peer_key)
+            period = self._core.heartbeat(self._clock(), node_id, session_id, peer_key, tls)
             session = self._core.sessions.get(node_id)
             # read after the actor's increment means the frame is in the outbox already,
             # before this reply: the worker never counts a frame it cannot have received

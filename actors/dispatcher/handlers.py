@@ -14,6 +14,8 @@ node id, from the CA's admission index), never for the node its body names: a bo
 names another node is refused ``unauthorized`` and logged as
 ``dispatcher.call.unauthorized`` (callers.py). A handler added for a later stream must go
 through ``certified_speaker`` the same way (the log streams do: actors/logs/handlers.py).
+A node's TLS report (tls_report.py), in its session request or a heartbeat, is so its
+certificate's node's, checked against its bounds before the dispatcher takes it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from actors.dispatcher.front import (
     StatusReport,
 )
 from actors.dispatcher.sessions import SessionError
+from actors.dispatcher.tls_report import parse_tls_report
 from actors.dispatcher.wire import (
     SESSION,
     SESSION_HEARTBEAT,
@@ -115,12 +118,19 @@ def dispatcher_handlers(
 
     def heartbeat(request: Request) -> Mapping[str, Any] | None:
         node_id = speaker(request)
-        found = front(request) if node_id is not None else None
-        if node_id is None or found is None:
+        if node_id is None:
+            return None
+        try:
+            tls = parse_tls_report(request.body)
+        except (ObjectDecodeError, InvalidSpec) as exc:
+            request.error(ErrorCode.INVALID, str(exc))
+            return None
+        found = front(request)
+        if found is None:
             return None
         try:
             period, frames, role = found.heartbeat(
-                node_id, str(request.body["session_id"]), request.peer_key
+                node_id, str(request.body["session_id"]), request.peer_key, tls
             )
         except SessionError as exc:
             request.error(exc.code, exc.message)

@@ -18,6 +18,7 @@ from typing import Final
 from actors.dispatcher.assignments import AssignmentSet
 from actors.dispatcher.spec_tables import SentSpecs
 from actors.dispatcher.wire import ManagerAddress
+from api.objects import NodeTLSInfo
 
 __all__ = ["NO_SESSION", "WRONG_KEY", "Session", "SessionError", "SessionTable"]
 
@@ -52,6 +53,9 @@ class Session:
     # the specs its node holds (spec_tables.py); None: a node of the earlier version,
     # whose frames carry each task's spec
     sent_specs: SentSpecs | None = field(default=None, repr=False)
+    # the node's TLS report as last taken (its session request's, then its heartbeats'):
+    # a heartbeat's report is written only when it differs
+    tls: NodeTLSInfo | None = field(default=None, repr=False)
     handle: object = field(default=None, repr=False)  # the shell's stream, opaque here
 
 

@@ -21,6 +21,7 @@ from actors.dispatcher.ingress import IngressPort, encode_table, parse_table
 from actors.dispatcher.ingress_changes import MESH_CHANGES, TableChange, parse_change
 from actors.dispatcher.networks_and_auth import ServiceAuth
 from actors.dispatcher.spec_tables import HeldSpecs, SentSpecs
+from actors.dispatcher.tls_report import TLS_FIELD, encode_tls_report, parse_tls_report
 from api.codec_fast import Invalid, referencing_decoder
 from api.codec_objects import (
     ObjectDecodeError,
@@ -376,9 +377,10 @@ def parse_frame(body: Mapping[str, Any], held: HeldSpecs | None = None) -> Sessi
 def encode_session_request(node_id: str, description: NodeDescription) -> dict[str, Any]:
     # mesh: this node reads the routing mesh's table as changes (ingress_changes.py);
     # specs: it keeps its session's specs, and its frames' tasks name them (pack_frame);
-    # executor: beside the description, which an older manager decodes strictly
+    # executor and tls: beside the description, which an older manager decodes strictly
     described = encode(description)
     executor = described.pop("executor")
+    described.pop("tls_info")
     body = {
         "node_id": node_id,
         "description": described,
@@ -387,6 +389,8 @@ def encode_session_request(node_id: str, description: NodeDescription) -> dict[s
     }
     if executor is not None:
         body["executor"] = executor
+    if description.tls_info is not None:
+        body[TLS_FIELD] = encode_tls_report(description.tls_info)
     return body
 
 
@@ -397,12 +401,15 @@ def reads_shared_specs(session_request: Mapping[str, Any]) -> bool:
 
 
 def parse_session_request(body: Mapping[str, Any]) -> tuple[str, NodeDescription]:
-    """The node and its description. An ``addr`` in the body (sent by earlier versions) is
+    """The node and its description, with its executor and TLS report (tls_report.py:
+    checked against its bounds). An ``addr`` in the body (sent by earlier versions) is
     not read: a node's address is where its connection comes from (session_addr)."""
     description = decode(NodeDescription, body["description"], "description", strict=False)
     if "executor" in body:
         executor = decode(ExecutorDescription, body["executor"], "executor", strict=False)
         description = replace(description, executor=executor)
+    # the report travels beside the description (tls_report.py): one inside is not read
+    description = replace(description, tls_info=parse_tls_report(body))
     return str(body["node_id"]), description
 
 

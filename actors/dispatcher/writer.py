@@ -25,7 +25,7 @@ from actors.dispatcher.core import NodeWrite
 from actors.dispatcher.statuses import Decision, PendingStatus, judge_status
 from actors.log import get_logger
 from actors.store import Batch, ConflictError, MemoryStore, StoreError, WriteTx, nodes, tasks
-from api.objects import NodeStatus
+from api.objects import NodeDescription, NodeStatus
 from api.objects_copy import copy_object
 
 __all__ = ["StoreWriter", "Writes"]
@@ -49,6 +49,8 @@ def _write_node(tx: WriteTx, w: NodeWrite) -> None:
         return
     addr = w.addr if w.addr is not None else node.status.addr
     description = w.description if w.description is not None else node.description
+    if w.tls is not None:  # a heartbeat's TLS report (core.py)
+        description = replace(description or NodeDescription(), tls_info=w.tls)
     tx.update(replace(node, description=description, status=NodeStatus(w.state, w.message, addr)))
 
 

@@ -1,20 +1,26 @@
-"""Docker's ``TLSInfo`` of the swarm and of each node, from PEM certificates (pure).
+"""Docker's ``TLSInfo`` of the swarm and of each node (pure).
 
 The docker CLI shows a node's TLS status (``node ls --format '{{.TLSStatus}}'``) as
 ``Ready`` when the node's TLSInfo equals the swarm's: the root CA it trusts, and the
 subject and public key of the CA that issued its certificate (DER; base64 on the wire, as
-Go's ``[]byte``). A node whose certificate another CA issued shows ``Needs Rotation``;
-without a certificate, ``Unknown``.
+Go's ``[]byte``); ``docker swarm ca --rotate`` counts the nodes whose issuer is the
+swarm's (``rotated TLS certificates``) and then those whose trust root is
+(``rotated CA certificates``). A node's TLSInfo is what the node itself reported
+(``description.tls_info``: actors/ca/tls_info.py), never the certificate the CA wrote in
+the store: the roots it trusts, named by digest, shown as their PEM (during a rotation
+both roots, so not yet the swarm's); a root the cluster no longer knows makes the whole
+TrustRoot unknown (""). A node that never reported (a node older than the report) has an
+empty TLSInfo: ``Unknown``.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 __all__ = ["node_tls_info", "swarm_tls_info"]
@@ -54,32 +60,16 @@ def swarm_tls_info(ca_pem: str, issuer_pem: str = "") -> dict[str, str]:
     return {"TrustRoot": ca_pem, **_issuer(issuer or ca)}
 
 
-@lru_cache(maxsize=4096)
-def _issued_by_root(ca_pem: str, cert_pem: str) -> bool:
-    ca, cert = _load(ca_pem), _load(cert_pem)
-    if ca is None or cert is None:
-        return False
-    try:
-        cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
-def node_tls_info(ca_pem: str, cert_pem: str, rotation_pem: str = "") -> dict[str, str]:
-    """A node's TLSInfo: the root it trusts (the swarm's) and the issuer of its
-    certificate: the subject and key of the root, or of a rotation's new root
-    (``rotation_pem``), that signed it; else the issuer's subject, its key unknown."""
-    cert = _load(cert_pem) if cert_pem else None
-    if cert is None:
+def node_tls_info(reported: Mapping[str, Any] | None, roots: Mapping[str, str]) -> dict[str, str]:
+    """A node's TLSInfo from its report (``description.tls_info`` of a node document:
+    actors/control/views.py, its DER fields in base64 already); ``roots``: the PEM of each
+    root the cluster knows, by digest."""
+    if not reported:
         return dict(EMPTY)
-    trust = {"TrustRoot": ca_pem if _load(ca_pem) is not None else ""}
-    for root_pem in (ca_pem, rotation_pem):
-        root = _load(root_pem) if root_pem else None
-        if root is not None and _issued_by_root(root_pem, cert_pem):
-            return {**trust, **_issuer(root)}
+    digests = [str(d) for d in reported.get("trust_roots") or ()]
+    known = all(d in roots for d in digests)
     return {
-        **trust,
-        "CertIssuerSubject": _b64(cert.issuer.public_bytes()),
-        "CertIssuerPublicKey": "",
+        "TrustRoot": "".join(roots[d] for d in digests) if known else "",
+        "CertIssuerSubject": str(reported.get("cert_issuer_subject") or ""),
+        "CertIssuerPublicKey": str(reported.get("cert_issuer_public_key") or ""),
     }

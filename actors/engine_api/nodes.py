@@ -7,13 +7,14 @@ from typing import Any
 
 from aiohttp import web
 
+from actors.ca.tokens import ca_digest
 from actors.engine_api.app import ENGINE, json_body, reply, route
 from actors.engine_api.errors import bad_request, not_supported
-from actors.engine_api.objects import ca_cert_of, docker_node, rotation_cert_of
+from actors.engine_api.objects import docker_node, root_pems_of
 from actors.engine_api.wire import parse_filters, query_bool, query_int
 from api.list_filters import NODE_FILTER_KEYS
 
-__all__ = ["add_routes", "node_update_body"]
+__all__ = ["add_routes", "node_update_body", "roots_by_digest"]
 
 
 async def node_list(request: web.Request) -> web.StreamResponse:
@@ -26,8 +27,8 @@ async def node_list(request: web.Request) -> web.StreamResponse:
         control.call("control.node.ls", {"full": True, "filters": words}),
         control.call("control.cluster.inspect"),
     )
-    ca_cert, rotation = ca_cert_of(cluster["cluster"]), rotation_cert_of(cluster["cluster"])
-    return reply([docker_node(r["object"], ca_cert, rotation) for r in listed["nodes"]])
+    roots = roots_by_digest(cluster["cluster"])
+    return reply([docker_node(r["object"], roots) for r in listed["nodes"]])
 
 
 async def node_inspect(request: web.Request) -> web.StreamResponse:
@@ -36,8 +37,12 @@ async def node_inspect(request: web.Request) -> web.StreamResponse:
         control.call("control.node.inspect", {"node": request.match_info["id"]}),
         control.call("control.cluster.inspect"),
     )
-    doc = cluster["cluster"]
-    return reply(docker_node(found["node"], ca_cert_of(doc), rotation_cert_of(doc)))
+    return reply(docker_node(found["node"], roots_by_digest(cluster["cluster"])))
+
+
+def roots_by_digest(cluster: dict[str, Any]) -> dict[str, str]:
+    """The cluster's roots (PEM) by the digests nodes report them by (a node's TLSInfo)."""
+    return {ca_digest(pem.encode("ascii")): pem for pem in root_pems_of(cluster)}
 
 
 def node_update_body(current: dict[str, Any], spec: Any, version: int) -> dict[str, Any]:

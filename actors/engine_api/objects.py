@@ -27,6 +27,7 @@ __all__ = [
     "docker_service",
     "docker_swarm",
     "docker_task",
+    "root_pems_of",
     "rotation_cert_of",
     "service_spec_of",
 ]
@@ -56,10 +57,10 @@ def _text(value: Any) -> str:
 # -- nodes ------------------------------------------------------------------------------
 
 
-def docker_node(doc: Doc, ca_cert: str = "", rotation_cert: str = "") -> dict[str, Any]:
+def docker_node(doc: Doc, roots: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A node document (actors/control/views.py ``node_document``) → Docker's Node;
-    ``ca_cert``: the swarm's root CA (PEM), which its TLSInfo names; ``rotation_cert``: the
-    new root of a root CA rotation under way."""
+    ``roots``: the PEM of each root the cluster trusts, by digest (`root_pems_of`), which
+    its TLSInfo names (cert_info.py)."""
     spec = doc.get("spec") or {}
     desc = doc.get("description") or {}
     platform = desc.get("platform") or {}
@@ -89,7 +90,7 @@ def docker_node(doc: Doc, ca_cert: str = "", rotation_cert: str = "") -> dict[st
                 "Labels": dict(engine.get("labels") or {}),
                 "Plugins": [],
             },
-            "TLSInfo": node_tls_info(ca_cert, _text(doc.get("certificate")), rotation_cert),
+            "TLSInfo": node_tls_info(desc.get("tls_info"), roots or {}),
         },
         "Status": {
             "State": status.get("state", "unknown"),
@@ -316,6 +317,14 @@ def rotation_cert_of(cluster: Doc) -> str:
     """The new root CA certificate (PEM) of a root rotation under way, else ''."""
     rotation = (cluster.get("root_ca") or {}).get("root_rotation") or {}
     return _text(rotation.get("ca_cert"))
+
+
+def root_pems_of(cluster: Doc) -> list[str]:
+    """Every root CA certificate (PEM) the cluster trusts in a cluster document: its root,
+    and during a rotation the new root and those of the rotations it replaced."""
+    rotation = (cluster.get("root_ca") or {}).get("root_rotation") or {}
+    superseded = [_text(pem) for pem in rotation.get("superseded_ca_certs") or ()]
+    return [pem for pem in (ca_cert_of(cluster), rotation_cert_of(cluster), *superseded) if pem]
 
 
 def docker_swarm(cluster: Doc, join_tokens: Mapping[str, str] | None = None) -> dict[str, Any]:

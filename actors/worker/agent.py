@@ -19,6 +19,10 @@ since the stream blocks: agent_stream.py), and then, until the session breaks:
 - on a new session, first requeue the sink's ``current_statuses()``;
 - build the routing mesh's table from the frames' changes and pass each table to
   ``on_ingress`` (``FrameApplier``);
+- report the certificate the node uses (``tls_info``: actors/ca/tls_info.py) in the
+  session request, and again in the next heartbeat once it changed (a renewed
+  certificate installed, a root dropped after a root CA rotation): the manager's rotation
+  completes by these reports, never by what its CA wrote in the store;
 - pass the node's role each frame (the session's first, and one as soon as the role
   changed) and each heartbeat reply names to ``on_role`` (the node's renewer renews its
   certificate when it differs: promotion, demotion) and each manager list a frame brings
@@ -54,7 +58,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import pykka
@@ -90,7 +94,7 @@ from actors.worker.session import (
     lost_frames,
     statuses_to_resend,
 )
-from api.objects import NodeDescription
+from api.objects import NodeDescription, NodeTLSInfo
 from transport.client import Client
 from transport.keys import KeyPair
 
@@ -156,8 +160,10 @@ class Agent(SupervisedActor):
         resources: TaskResources | None = None,
         on_removed: Callable[[str], None] | None = None,
         on_ingress: Callable[[Any], None] | None = None,
+        tls_info: Callable[[], NodeTLSInfo | None] = lambda: None,
     ) -> None:
         super().__init__(ctx)
+        self._tls_info = tls_info
         self._on_removed = on_removed
         self._refresh_managers = refresh_managers
         self._node_id = node_id
@@ -309,7 +315,9 @@ class Agent(SupervisedActor):
         with self._lock:
             self._client = client
         self._set_state(manager=manager.addr, connected=False, session_id="")
-        stream = SessionStream(client, self._node_id, self._description)
+        tls = self._tls_info()  # what this session reports, until it changes
+        described = replace(self._description, tls_info=tls)
+        stream = SessionStream(client, self._node_id, described)
         established = False
         _log.info("agent.session.connecting", manager=manager.addr)
         try:
@@ -320,7 +328,7 @@ class Agent(SupervisedActor):
             if first is None:
                 raise SessionEnded(f"no session within {self._connect_timeout}s")
             established = True
-            self._serve(client, manager, first, stream)
+            self._serve(client, manager, first, stream, tls)
         except SessionEnded as exc:
             _log.warning(
                 "agent.session.ended",
@@ -346,6 +354,7 @@ class Agent(SupervisedActor):
         manager: ManagerAddress,
         first: SessionFrame,
         stream: SessionStream,
+        tls: NodeTLSInfo | None,
     ) -> None:
         session_id = first.session_id
         period = first.heartbeat_period
@@ -365,12 +374,17 @@ class Agent(SupervisedActor):
         self.statuses.requeue(statuses_to_resend(current, first.tasks if first.full else None))
         self.statuses.set_on_pending(stream.wake)
         try:
-            self._serve_frames(client, session_id, period, stream)
+            self._serve_frames(client, session_id, period, stream, tls)
         finally:
             self.statuses.set_on_pending(None)
 
     def _serve_frames(
-        self, client: Client, session_id: str, period: float, stream: SessionStream
+        self,
+        client: Client,
+        session_id: str,
+        period: float,
+        stream: SessionStream,
+        tls: NodeTLSInfo | None,
     ) -> None:
         received = 1
         expected = 0  # frames the manager had sent at the previous heartbeat
@@ -392,9 +406,13 @@ class Agent(SupervisedActor):
                     lost = lost_frames(received, expected)  # a whole period later
                     if lost is not None:
                         raise SessionEnded(lost)
+                    current = self._tls_info()
                     try:
-                        period, expected = self._heartbeat(client, session_id)
+                        period, expected = self._heartbeat(
+                            client, session_id, current if current != tls else None
+                        )
                         next_beat = self._clock() + period
+                        tls = current  # reported: the manager took it with the beat
                     except ManagerBusy:
                         next_beat = self._clock() + BUSY_RETRY
                 if in_flight is not None and in_flight.reply.done():
@@ -418,8 +436,11 @@ class Agent(SupervisedActor):
                 self.statuses.requeue(in_flight.batch)
         raise SessionEnded("agent stopping")
 
-    def _heartbeat(self, client: Client, session_id: str) -> tuple[float, int]:
-        """The next period and the number of frames the manager has streamed so far."""
-        reply = heartbeat(client, self._node_id, session_id)
+    def _heartbeat(
+        self, client: Client, session_id: str, tls: NodeTLSInfo | None
+    ) -> tuple[float, int]:
+        """The next period and the number of frames the manager has streamed so far
+        (``tls``: the node's TLS report, when it changed)."""
+        reply = heartbeat(client, self._node_id, session_id, tls)
         self._applier.heartbeat_said(reply)
         return float(reply["period"]), int(reply.get("frames", 0))

@@ -26,11 +26,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+from actors.dispatcher.tls_report import TLS_FIELD, encode_tls_report
 from actors.dispatcher.wire import SESSION_HEARTBEAT, SESSION_STATUS, encode_status_updates
 from actors.log import get_logger
 from actors.worker.session import StatusCoalescer
 from api.errors import ErrorCode, RemoteError, RequestTimeout, TransportError
-from api.objects import TaskStatus
+from api.objects import NodeTLSInfo, TaskStatus
 from transport.client import Client
 
 __all__ = [
@@ -102,11 +103,17 @@ class StatusCall:
     reply: Future[dict[str, Any]]
 
 
-def heartbeat(client: Client, node_id: str, session_id: str) -> Mapping[str, Any]:
+def heartbeat(
+    client: Client, node_id: str, session_id: str, tls: NodeTLSInfo | None = None
+) -> Mapping[str, Any]:
     """The manager's heartbeat reply (the next period, the frames streamed so far, the
-    node's role and the cluster's trust when they are to be said)."""
+    node's role and the cluster's trust when they are to be said); ``tls``: the node's TLS
+    report, sent when it changed (actors/dispatcher/tls_report.py)."""
+    body: dict[str, Any] = {"node_id": node_id, "session_id": session_id}
+    if tls is not None:
+        body[TLS_FIELD] = encode_tls_report(tls)
     try:
-        return client.request(SESSION_HEARTBEAT, {"node_id": node_id, "session_id": session_id})
+        return client.request(SESSION_HEARTBEAT, body)
     except RemoteError as exc:
         if exc.code == ErrorCode.BUSY:
             raise ManagerBusy from None

@@ -43,6 +43,7 @@ from api.schema.declare import (
 
 __all__ = [
     "CA_ROTATION_PROGRESS",
+    "CA_TLS_PROGRESS",
     "CONTROL_CLUSTER_CA",
     "CONTROL_CLUSTER_CA_REPLY",
     "CONTROL_CLUSTER_ENGINE_CERT",
@@ -428,13 +429,28 @@ CONTROL_CLUSTER_ENGINE_CERT: Final = SCHEMA.declare(
 CA_ROTATION_PROGRESS: Final = Struct(
     (Field("converged", INT), Field("total", INT), Field("waiting", ListOf(STR)))
 )
+CA_TLS_PROGRESS: Final = Struct(
+    (
+        Field("desired_root", STR),
+        Field("total", INT),
+        Field("certificates", INT),
+        Field("roots", INT),
+    )
+)
 CONTROL_CLUSTER_CA_REPLY: Final = SCHEMA.declare(
     MessageType(
         "control.cluster.ca.reply",
-        (Field("ca_cert", STR), Field("rotation", CA_ROTATION_PROGRESS, required=False)),
+        (
+            Field("ca_cert", STR),
+            Field("rotation", CA_ROTATION_PROGRESS, required=False),
+            Field("tls", CA_TLS_PROGRESS, required=False),
+        ),
         doc="The root CA certificate (PEM); rotation, while a root CA rotation is under "
-        "way: nodes holding a certificate of the new root, of all (waiting: some of the "
-        "ids of the others).",
+        "way: nodes that report a certificate of the new root, of all (waiting: some of "
+        "the ids of the others); tls: by the nodes' own reports, the digest of the root "
+        "they should be on (the new one during a rotation), how many report a certificate "
+        "it issued and how many trust it alone, of all (Docker's rotated TLS and CA "
+        "certificates).",
     )
 )
 CONTROL_CLUSTER_CA: Final = SCHEMA.declare(
@@ -447,7 +463,7 @@ CONTROL_CLUSTER_CA: Final = SCHEMA.declare(
         ),
         reply="control.cluster.ca.reply",
         doc="The cluster's root CA; rotate: start a root CA rotation first (a new root, "
-        "cross-signed by the current one; completes once every node holds a certificate "
+        "cross-signed by the current one; completes once every node reports a certificate "
         "from it, then the join tokens change); ca_cert and ca_key (PEM, ECDSA P-256, at "
         "most 8 KiB each): the new root, instead of one the CA makes.",
     )

@@ -19,6 +19,7 @@ from typing import Final
 from api.schema.declare import (
     ANY,
     BOOL,
+    BYTES,
     FLOAT,
     INT,
     STR,
@@ -39,6 +40,7 @@ __all__ = [
     "DISPATCHER_STATUS_REPLY",
     "EXECUTOR",
     "MANAGER_ADDRESS",
+    "NODE_TLS",
     "REFUSED_ITEM",
     "SCHEMA",
     "SERVICE_AUTH",
@@ -54,6 +56,15 @@ CA_TRUST: Final = Struct((Field("issuer", STR), Field("roots", ListOf(STR))))
 # it, because a description is decoded strictly and a manager older than the field would
 # refuse the session; bounded by api/validation.py validate_node_description
 EXECUTOR: Final = Struct((Field("kind", STR), Field("capabilities", ListOf(STR))))
+# the certificate a node uses, as it reports it (api/objects.py NodeTLSInfo, bounded by
+# api/node_tls.py): beside its description, as the executor is
+NODE_TLS: Final = Struct(
+    (
+        Field("trust_roots", ListOf(STR)),
+        Field("cert_issuer_subject", BYTES),
+        Field("cert_issuer_public_key", BYTES),
+    )
+)
 
 DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
     MessageType(
@@ -104,14 +115,18 @@ DISPATCHER_SESSION: Final = SCHEMA.declare(
             Field("mesh", INT, required=False),
             Field("specs", INT, required=False),
             Field("executor", EXECUTOR, required=False),
+            Field("tls", NODE_TLS, required=False),
         ),
         reply="dispatcher.session.message",
         doc="Open a worker session (streamed reply); description is a NodeDescription dict "
-        "without its executor; mesh (1): the node reads the routing mesh's table as changes "
-        "(frame field mesh); specs (1): it keeps its session's specs, and each task's spec "
-        "is an index there; executor: what runs its tasks, kind and capabilities (at most "
-        "64 of 64 characters; api/executor_capabilities.py); absent: a node older than "
-        "the field, taken as the docker executor.",
+        "without its executor and TLS info; mesh (1): the node reads the routing mesh's "
+        "table as changes (frame field mesh); specs (1): it keeps its session's specs, and "
+        "each task's spec is an index there; executor: what runs its tasks, kind and "
+        "capabilities (at most 64 of 64 characters; api/executor_capabilities.py); absent: "
+        "a node older than the field, taken as the docker executor; tls: the certificate "
+        "the node uses (the digests of the roots it trusts, its issuer's subject and "
+        "public key, DER); absent: a node older than the field, which a root CA rotation "
+        "waits for.",
     )
 )
 DISPATCHER_HEARTBEAT_REPLY: Final = SCHEMA.declare(
@@ -134,9 +149,15 @@ DISPATCHER_HEARTBEAT_REPLY: Final = SCHEMA.declare(
 DISPATCHER_HEARTBEAT: Final = SCHEMA.declare(
     MessageType(
         "dispatcher.heartbeat",
-        (Field("node_id", STR), Field("session_id", STR)),
+        (
+            Field("node_id", STR),
+            Field("session_id", STR),
+            Field("tls", NODE_TLS, required=False),
+        ),
         reply="dispatcher.heartbeat.reply",
-        doc="A session's heartbeat.",
+        doc="A session's heartbeat; tls: the certificate the node uses, when it changed "
+        "since the session request or the last heartbeat that said it (a renewal "
+        "installed, a root dropped).",
     )
 )
 TASK_STATUS_UPDATE: Final = Struct((Field("task_id", STR), Field("status", ANY)))

@@ -94,7 +94,8 @@ def test_root_rotation_on_a_live_cluster(swarm: Swarm) -> None:
     before = {t["id"] for t in m1.running("web")}
     rotated = m1.ctl("cluster", "ca", "--rotate")
     assert rotated.returncode == 0, rotated.stderr
-    assert "rotation in progress:" in rotated.stdout
+    assert "rotated TLS certificates:" in rotated.stdout
+    assert "rotated CA certificates: 3/3 nodes" in rotated.stdout
     final_root = root_pem(m1)
     assert final_root not in (first_root, second_root)
     assert rotated.stdout.strip().endswith(final_root.strip())

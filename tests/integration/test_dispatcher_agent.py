@@ -40,7 +40,16 @@ from api.codec_objects import encode
 from api.enums import NodeRole, NodeState
 from api.errors import RemoteError
 from api.ids import new_id
-from api.objects import Cluster, Node, NodeDescription, ObjectKind, Platform, Task, TaskStatus
+from api.objects import (
+    Cluster,
+    Node,
+    NodeDescription,
+    NodeTLSInfo,
+    ObjectKind,
+    Platform,
+    Task,
+    TaskStatus,
+)
 from api.specs import ClusterSpec, ContainerSpec, DispatcherConfig, TaskSpec
 from api.task_state import TaskState
 from tests.support.certified import CertifiedCluster
@@ -251,6 +260,47 @@ def test_session_registers_the_node_ready(
     # the session's first frame (the full set) and the READY write travel separately
     wait_for(lambda: sink.full_sets(), "the first full assignment set")
     assert sink.full_sets() == [()]
+
+
+def test_the_agent_reports_its_certificate_and_again_once_it_changed(
+    manager: Manager, worker_keys: KeyPair
+) -> None:
+    """The session request carries the node's TLS report; a renewal installed later is
+    reported in the next heartbeat, within the same session (no reopen, no resent
+    assignments); the manager writes it to the Node's description."""
+    node_id = manager.join(worker_keys)
+    old = NodeTLSInfo(("oldroot",), b"subject", b"old-key")
+    new = NodeTLSInfo(("oldroot", "newroot"), b"subject", b"new-key")
+    installed = [old]
+    sink = RecordingSink()
+    agent = Agent.start(
+        None,
+        node_id=node_id,
+        keypair=worker_keys,
+        managers=[manager.manager_address],
+        sink=sink,
+        description=DESCRIPTION,
+        connect_timeout=2.0,
+        request_timeout=2.0,
+        backoff=Backoff.equal_jitter(initial=0.05, maximum=0.5),
+        rng=random.Random(5),
+        tls_info=lambda: installed[-1],
+    )
+    try:
+
+        def reported() -> NodeTLSInfo | None:
+            node = manager.node(node_id)
+            return node.description.tls_info if node and node.description else None
+
+        wait_for(lambda: reported() == old, "the session request's report stored")
+        installed.append(new)  # what the renewer does once it installed a certificate
+        wait_for(lambda: reported() == new, "the heartbeat's report stored")
+        node = manager.node(node_id)
+        assert node is not None and node.description == replace(DESCRIPTION, tls_info=new)
+        assert agent.proxy().state().get(timeout=5).sessions_opened == 1
+        assert len(sink.full_sets()) == 1
+    finally:
+        agent.stop()
 
 
 def test_assignments_arrive_full_then_incrementally(

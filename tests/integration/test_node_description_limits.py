@@ -1,8 +1,8 @@
 """A node's description is bounded before anything is written: over real ZeroMQ with CURVE,
 a dispatcher session whose description carries an 8 MiB hostname is refused ``invalid``
 naming the field (before, the dispatcher wrote it to the store, and two such sessions made
-a Raft entry too big to replicate); ``swarm-node --hostname`` refuses a name longer than
-the kernel takes, before it touches its state dir."""
+a Raft entry too big to replicate), and so is a TLS report over its bounds; ``swarm-node
+--hostname`` refuses a name longer than the kernel takes, before it touches its state dir."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from actors.dispatcher import DispatcherLink, dispatcher_handlers
+from actors.dispatcher.tls_report import encode_tls_report
 from actors.dispatcher.wire import encode_session_request
 from api.errors import ErrorCode, RemoteError
 from api.ids import new_id
-from api.objects import NodeDescription, Platform
+from api.node_tls import MAX_TLS_ROOTS
+from api.objects import NodeDescription, NodeTLSInfo, Platform
 from transport import AllowList, Client, Endpoint, KeyPair, generate_keypair
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +73,30 @@ def test_a_session_with_an_eight_mebibyte_hostname_is_refused(
     assert err.code == ErrorCode.INVALID
     assert "description.hostname: hostname of 65 bytes, over the limit of 64 bytes" in str(err)
     assert open_session(remote, "worker-1").code == "unavailable"  # validation let it by
+
+
+def test_a_tls_report_out_of_its_bounds_is_refused_naming_the_field(
+    remote: tuple[str, KeyPair, KeyPair],
+) -> None:
+    """A node's TLS report (actors/dispatcher/tls_report.py), in its session request or a
+    heartbeat, is checked against its bounds before the dispatcher takes it."""
+    address, server, worker = remote
+    roots = ("r" * 50,) * (MAX_TLS_ROOTS + 1)
+    report = NodeTLSInfo(roots, b"subject", b"key")
+    description = NodeDescription(hostname="worker-1", tls_info=report)
+    body = encode_session_request(NODE_ID, description)
+    beat = {"node_id": NODE_ID, "session_id": "s", "tls": encode_tls_report(report)}
+    with Client(address, server_key=server.public, keypair=worker, timeout=15.0) as client:
+        with pytest.raises(RemoteError) as err:
+            next(client.stream("dispatcher.session", body))
+        assert err.value.code == ErrorCode.INVALID and "tls.trust_roots" in str(err.value)
+        with pytest.raises(RemoteError) as err:
+            client.request("dispatcher.heartbeat", beat)
+        assert err.value.code == ErrorCode.INVALID and "tls.trust_roots" in str(err.value)
+        within = {**beat, "tls": encode_tls_report(replace(report, trust_roots=roots[:2]))}
+        with pytest.raises(RemoteError) as err:
+            client.request("dispatcher.heartbeat", within)
+        assert err.value.code == "unavailable"  # validation let it by
 
 
 def test_swarm_node_refuses_a_hostname_longer_than_the_kernel_takes(tmp_path: Path) -> None:

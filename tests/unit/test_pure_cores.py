@@ -84,6 +84,7 @@ CORES = [
             "actors/ca/rotation_start.py",
             "actors/ca/revocation.py",
             "actors/ca/renewal_reply.py",
+            "actors/ca/tls_info.py",
         ),
         NO_IO | {"transport"},
         actors_prefixes=("actors.ca.",),

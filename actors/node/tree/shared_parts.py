@@ -25,6 +25,9 @@ reply) to it, which tells the renewer to look again when it changed; the renewer
 towards it (actors/node/membership/roles.py `renewal_role`); a renewed certificate of the
 other role calls ``on_role_change`` (the runner restarts the node's parts in that role).
 The manager list the sessions send is kept in STATE_DIR/managers.json (without this node).
+The agent reports the certificate the node uses (actors/ca/tls_info.py) as the renewer
+last installed it, on every node, a manager too: a root CA rotation completes by these
+reports.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from actors.ca.authorization import ClusterAdmission
 from actors.ca.node_certs import NodeCertificates
 from actors.ca.renewer import CHECK_NOW, CertRenewer, RenewalSettings
 from actors.ca.root import MAX_TRUSTED_ROOTS
+from actors.ca.tls_info import node_tls_info
 from actors.dispatcher import ManagerAddress
 from actors.engine_api.child import check_engine_address, engine_api_child
 from actors.engine_api.tls import EngineTLSError, engine_tls_context
@@ -99,6 +103,8 @@ class SharedParts:
             description=setup.description,
         )
         self.node_certs = setup.startup.certs  # replaced by each renewal
+        # what the agent reports of the certificate in use (replaced with it)
+        self.tls_info = node_tls_info(self.node_certs)
         self.session_role: NodeRole | None = None  # the Node's role, as the leader last said
         # the root the cluster issues under and the roots it trusts, as the leader last said
         self.session_ca: tuple[str, tuple[str, ...]] | None = None
@@ -227,6 +233,7 @@ class SharedParts:
                 resources=self.resources,
                 on_removed=setup.on_removed,
                 on_ingress=self.ingress.set,
+                tls_info=lambda: self.tls_info,
             )
 
         return ChildSpec("agent", start, stop_timeout=setup.config.stop_timeout)
@@ -345,9 +352,11 @@ class SharedParts:
         )
 
     def _cert_renewed(self, certs: NodeCertificates) -> None:
-        """The CA service's hello serves the new certificate; a manager indexes it now. A
-        certificate of the other role restarts the node in that role."""
+        """The CA service's hello serves the new certificate; a manager indexes it now; the
+        agent reports it (and the roots trusted now) at its next heartbeat. A certificate
+        of the other role restarts the node in that role."""
         self.node_certs = certs
+        self.tls_info = node_tls_info(certs)
         if self._admission is not None:
             self._admission.add_certificate(certs.cert_pem, certs.info.role)
         restart = role_restart(self.role, certs.info.role)

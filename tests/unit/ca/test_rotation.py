@@ -41,11 +41,12 @@ from actors.ca.rotation import (
     vouched_root,
 )
 from actors.ca.rotation_keeper import RootRotationKeeper
+from actors.ca.tls_info import issuer_identity
 from actors.ca.tokens import ca_digest
 from actors.control.views import cluster_document
-from actors.store import ReadTx, clusters, nodes
+from actors.store import ReadTx, WriteTx, clusters, nodes
 from api.enums import NodeRole
-from api.objects import Node
+from api.objects import Node, NodeDescription, NodeTLSInfo
 from tests.unit.ca.conftest import CLUSTER, NOW, Issue
 from tests.unit.ca.test_service import Log, World, join, make_world
 
@@ -155,7 +156,26 @@ def _progress(world: World) -> tuple[int, int, tuple[str, ...]]:
     return world.store.view(read)
 
 
-def test_a_rotation_issues_under_the_new_root_and_completes_when_every_node_renewed(
+def report(world: World, node_id: str, *, issuer: bytes, trusted: tuple[bytes, ...]) -> None:
+    """What the node's session does once it installed a certificate of ``issuer``: its
+    report reaches its Node's description (actors/dispatcher/writer.py)."""
+    subject, key = issuer_identity(x509.load_pem_x509_certificate(issuer))
+    info = NodeTLSInfo(
+        trust_roots=tuple(ca_digest(pem) for pem in (*trusted, issuer)),
+        cert_issuer_subject=subject,
+        cert_issuer_public_key=key,
+    )
+
+    def write(tx: WriteTx) -> None:
+        node = nodes.get(tx, node_id)
+        assert node is not None
+        described = replace(node.description or NodeDescription(), tls_info=info)
+        tx.update(replace(node, description=described))
+
+    world.store.update(write)
+
+
+def test_a_rotation_issues_under_the_new_root_and_completes_when_every_node_reported(
     world: World,
 ) -> None:
     old_tokens = world.cluster().join_tokens
@@ -173,17 +193,27 @@ def test_a_rotation_issues_under_the_new_root_and_completes_when_every_node_rene
     late, _ = join(world, old_tokens.worker, hostname="w2")
     assert late["rotation"]["ca_cert"] == rotation.ca_cert
     assert issuing_root(late["certificate"], [old_root, new_root]) == new_root
-    assert _progress(world) == (1, 3, tuple(sorted((world.manager_id, worker["node_id"]))))
+    # a joined node counts once its session reports the certificate it uses
+    everyone = (world.manager_id, worker["node_id"], late["node_id"])
+    assert _progress(world) == (0, 3, tuple(sorted(everyone)))
 
     keeper = RootRotationKeeper(world.store, world.service.finish_rotation)
-    for keys in (worker_keys, world.manager_keys):
+    renewals = ((worker["node_id"], worker_keys), (world.manager_id, world.manager_keys))
+    for node_id, keys in renewals:
         keeper.tick(NOW)
         assert world.cluster().root_ca.root_rotation is not None  # someone still waits
         renewed = world.service.renew(create_csr(generate_node_key(), keys.public), keys.public)
         assert issuing_root(renewed["certificate"], [old_root, new_root]) == new_root
+        # the store holds the new certificate, but the node has not installed it (its
+        # reply lost, its disk full): the node still reports the old root, and waits
+        keeper.tick(NOW)
+        assert world.cluster().root_ca.root_rotation is not None
+        assert node_id in _progress(world)[2]
+        report(world, node_id, issuer=rotation.ca_cert, trusted=(cluster.root_ca.ca_cert,))
+    report(world, late["node_id"], issuer=rotation.ca_cert, trusted=(cluster.root_ca.ca_cert,))
     assert _progress(world)[:2] == (3, 3)
 
-    keeper.tick(NOW)  # every node holds a certificate of the new root: complete
+    keeper.tick(NOW)  # every node reports a certificate of the new root: complete
     done = world.cluster()
     assert done.root_ca.root_rotation is None
     assert done.root_ca.ca_cert == rotation.ca_cert
@@ -205,9 +235,12 @@ def test_a_rotation_issues_under_the_new_root_and_completes_when_every_node_rene
 
 def test_a_down_node_holds_the_rotation_until_it_is_removed(world: World) -> None:
     worker, _ = join(world, world.cluster().join_tokens.worker)
-    world.service.rotate_root()
+    cluster = world.service.rotate_root()
+    assert cluster.root_ca.root_rotation is not None
     keys = world.manager_keys
     world.service.renew(create_csr(generate_node_key(), keys.public), keys.public)
+    new = cluster.root_ca.root_rotation.ca_cert
+    report(world, world.manager_id, issuer=new, trusted=(cluster.root_ca.ca_cert,))
     keeper = RootRotationKeeper(world.store, world.service.finish_rotation)
     keeper.tick(NOW)
     assert world.cluster().root_ca.root_rotation is not None
@@ -242,7 +275,7 @@ def test_a_manager_without_the_ca_key_cannot_start_a_rotation(world: World) -> N
         world.service.rotate_root()
 
 
-def test_progress_counts_nodes_without_a_certificate_as_waiting() -> None:
+def test_progress_counts_nodes_that_never_reported_as_waiting() -> None:
     old = create_root_ca(NOW, random.Random(1))
     root_ca = start_rotation(old.to_api(), old, now=NOW, rng=random.Random(2), force_rotate=1)
     progress = rotation_progress(root_ca, [Node(id="a" * 25)])
@@ -254,7 +287,7 @@ def test_a_rotation_replaced_mid_way_keeps_the_nodes_its_root_certified(world: W
     # a node renewed under the first rotation's root; a second --rotate replaces that
     # rotation: the node must stay admitted (it would be cut off for good: no renewal, no
     # session, and the second rotation waiting for it forever)
-    _, worker_keys = join(world, world.cluster().join_tokens.worker)
+    worker, worker_keys = join(world, world.cluster().join_tokens.worker)
     world.service.rotate_root()
     world.service.renew(create_csr(generate_node_key(), worker_keys.public), worker_keys.public)
     second = world.service.rotate_root().root_ca
@@ -263,10 +296,13 @@ def test_a_rotation_replaced_mid_way_keeps_the_nodes_its_root_certified(world: W
         create_csr(generate_node_key(), worker_keys.public), worker_keys.public
     )
     assert second.root_rotation is not None
-    new_root = x509.load_pem_x509_certificate(second.root_rotation.ca_cert)
+    new_pem = second.root_rotation.ca_cert
+    new_root = x509.load_pem_x509_certificate(new_pem)
     assert issuing_root(renewed["certificate"], [new_root]) == new_root
     keys = world.manager_keys
     world.service.renew(create_csr(generate_node_key(), keys.public), keys.public)
+    for node_id in (worker["node_id"], world.manager_id):
+        report(world, node_id, issuer=new_pem, trusted=(second.ca_cert,))
     RootRotationKeeper(world.store, world.service.finish_rotation).tick(NOW)
     done = world.cluster().root_ca
     assert done.root_rotation is None and done.ca_cert == second.root_rotation.ca_cert
@@ -288,17 +324,20 @@ def test_rotations_replaced_in_a_row_keep_only_as_many_roots_as_a_node_holds(
     assert doc["root_ca"]["root_rotation"]["superseded_ca_certs"][0].startswith("-----BEGIN")
 
 
-def test_a_node_whose_renewal_reply_was_lost_still_renews_after_the_rotation(
+def test_a_node_back_on_the_old_root_still_renews_after_the_rotation(
     world: World,
 ) -> None:
-    # the store holds the worker's certificate of the new root (so the rotation completes)
-    # but the reply never reached it (timed out, or the node was killed): it still trusts
-    # only the old root, and must still be able to take the new one
-    _, worker_keys = join(world, world.cluster().join_tokens.worker)
+    # the rotation completed (every node reported the new root), and then a node holds
+    # the old root alone again (its state dir restored from before): it must still be able
+    # to take the new root, by the old root's cross-signature
+    worker, worker_keys = join(world, world.cluster().join_tokens.worker)
     old = load_root_ca(world.cluster().root_ca.ca_cert, now=NOW)
-    world.service.rotate_root()
+    rotation = world.service.rotate_root().root_ca.root_rotation
+    assert rotation is not None
     for keys in (worker_keys, world.manager_keys):
         world.service.renew(create_csr(generate_node_key(), keys.public), keys.public)
+    for node_id in (worker["node_id"], world.manager_id):
+        report(world, node_id, issuer=rotation.ca_cert, trusted=(old.cert_pem,))
     RootRotationKeeper(world.store, world.service.finish_rotation).tick(NOW)
     done = world.cluster().root_ca
     assert done.root_rotation is None

@@ -39,6 +39,14 @@ class Recording:
             "manager_status": None, "labels": {}, "engine_version": "",
             "executor": "process" if node == "w2" else "",
         }  # fmt: skip
+        if node == "w3":  # a manager of the TLS reports: w3 reported, w4 never did
+            summary["tls"] = {
+                "trust_roots": ["root1", "root2"],
+                "cert_issuer_subject": "MBMxETAP",
+                "cert_issuer_public_key": "MFkwEwYH",
+            }
+        elif node == "w4":
+            summary["tls"] = None
         return {"id": f"id-{node}", "node": {"id": f"id-{node}"}, "summary": summary}
 
 
@@ -116,3 +124,17 @@ def test_inspect_self_is_the_node_of_the_control_socket(capsys: pytest.CaptureFi
     assert "id-id-own" in out
     # the node's executor, when it reported one (w2's), as Docker shows its engine
     assert out.count("Executor") == 1 and "Executor       : process" in out
+
+
+def test_inspect_shows_the_certificate_the_node_reported(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Docker's TLS Info, as the node reported it: the roots it trusts (digests) and its
+    issuer's subject and public key (base64); a node that never reported says so."""
+    run("inspect", "w3", "w4", "w1")
+    w3, w4, w1 = capsys.readouterr().out.split("\n\n")
+    assert "TLS Trust Roots       : root1, root2" in w3
+    assert "TLS Issuer Subject    : MBMxETAP" in w3
+    assert "TLS Issuer Public Key : MFkwEwYH" in w3
+    assert "TLS Info       : not reported" in w4
+    assert "TLS" not in w1  # a manager older than the report: nothing to show

@@ -9,18 +9,15 @@ from typing import Any
 
 import pytest
 
-from actors.ca.certs import create_csr, generate_node_key, issue_node_certificate
 from actors.ca.root import CertificateAuthority, create_root_ca, load_root_ca
 from actors.ca.rotation import start_rotation
-from actors.control.views import cluster_document
+from actors.ca.tokens import ca_digest
+from actors.control.views import cluster_document, node_document
 from actors.engine_api.errors import EngineError
-from actors.engine_api.objects import ca_cert_of, docker_node, docker_swarm, rotation_cert_of
+from actors.engine_api.objects import docker_node, docker_swarm, root_pems_of, rotation_cert_of
 from actors.engine_api.swarm_update import ca_rotation_body, cluster_changes
-from api.codec_objects import encode_object
-from api.enums import NodeRole
-from api.ids import new_id
-from api.objects import Cluster, Node
-from transport.keys import generate_keypair
+from api.objects import Cluster, Node, NodeDescription, NodeTLSInfo
+from tests.unit.ca.test_tls_info import report
 
 NOW = 1_700_000_000.0
 
@@ -65,14 +62,6 @@ def test_the_operators_root_goes_with_its_key_and_an_external_ca_is_refused() ->
         assert refused.value.status == 501 and words in str(refused.value)
 
 
-def _certified(ca: CertificateAuthority) -> str:
-    rng = random.Random(9)
-    csr = create_csr(generate_node_key(), generate_keypair().public)
-    return issue_node_certificate(
-        ca, csr, node_id=new_id(rng), role=NodeRole.WORKER, cluster_id="c1", now=NOW, rng=rng
-    ).cert_pem.decode()
-
-
 def test_during_a_rotation_the_desired_issuer_is_the_new_root() -> None:
     cluster, old = _cluster(rotating=True)
     rotation = cluster.root_ca.root_rotation
@@ -83,19 +72,18 @@ def test_during_a_rotation_the_desired_issuer_is_the_new_root() -> None:
     assert swarm["RootRotationInProgress"] is True
     assert swarm["TLSInfo"]["TrustRoot"] == old.cert_pem.decode()  # still the current root
     assert rotation_cert_of(current) == rotation.ca_cert.decode()
-    node = encode_object(Node(id="n1"))
+    roots = {ca_digest(pem.encode()): pem for pem in root_pems_of(current)}
+    assert set(roots) == {old.digest, new.digest}
 
-    def tls(ca: CertificateAuthority) -> dict[str, str]:
-        shown = docker_node(
-            {**node, "certificate": _certified(ca)},
-            ca_cert_of(current),
-            rotation_cert_of(current),
-        )
-        return dict(shown["Description"]["TLSInfo"])
+    def tls(tls_info: NodeTLSInfo) -> dict[str, str]:
+        node = Node(id="n1", description=NodeDescription(tls_info=tls_info))
+        return dict(docker_node(node_document(node), roots)["Description"]["TLSInfo"])
 
-    assert tls(new) == swarm["TLSInfo"]  # Docker counts it as rotated
-    on_old = tls(old)
-    assert on_old != swarm["TLSInfo"] and on_old["CertIssuerPublicKey"]  # the old root's
-    assert tls(create_root_ca(NOW, random.Random(1)))["CertIssuerPublicKey"] == ""
+    renewed = tls(report(new, old, new))
+    issuer = ("CertIssuerSubject", "CertIssuerPublicKey")
+    assert [renewed[k] for k in issuer] == [swarm["TLSInfo"][k] for k in issuer]  # counted
+    assert renewed["TrustRoot"] == old.cert_pem.decode() + new.cert_pem.decode()  # both
+    on_old = tls(report(old))
+    assert on_old["CertIssuerPublicKey"] != swarm["TLSInfo"]["CertIssuerPublicKey"]
     done = cluster_document(_cluster()[0])
     assert docker_swarm(done)["RootRotationInProgress"] is False

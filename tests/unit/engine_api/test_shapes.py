@@ -11,13 +11,13 @@ import pytest
 
 from actors.ca.certs import create_csr, generate_node_key, issue_node_certificate
 from actors.ca.root import CertificateAuthority, create_root_ca
+from actors.control.views import node_document
 from actors.engine_api import objects
 from actors.engine_api.errors import EngineError
 from actors.engine_api.events import docker_event, local_match, to_control
 from actors.engine_api.listing import keep_file, keep_service, keep_task
 from actors.engine_api.networks import STACK_NAMESPACE, network_spec, stack_driver_hint
 from actors.engine_api.objects import (
-    ca_cert_of,
     docker_node,
     docker_service,
     docker_swarm,
@@ -34,6 +34,8 @@ from api.objects import (
     Cluster,
     JobStatus,
     Node,
+    NodeDescription,
+    NodeTLSInfo,
     RootCA,
     Service,
     Task,
@@ -42,9 +44,17 @@ from api.objects import (
 )
 from api.specs import PortConfig, ReplicatedJob, ServiceSpec
 from api.task_state import TaskState
+from tests.unit.ca.test_tls_info import report
 from transport.keys import generate_keypair
 
 NOW = 1_700_000_000.0
+
+
+def certified(ca: CertificateAuthority, rng: random.Random) -> str:
+    csr = create_csr(generate_node_key(), generate_keypair().public)
+    return issue_node_certificate(
+        ca, csr, node_id=new_id(rng), role=NodeRole.WORKER, cluster_id="c", now=NOW, rng=rng
+    ).cert_pem.decode()
 
 
 def test_times() -> None:
@@ -175,29 +185,30 @@ def test_jobs_carry_their_iteration_and_dockers_slots() -> None:
     assert "JobIteration" not in docker_task(encode_object(Task(id="t3", slot=1)))
 
 
-def test_a_node_certified_by_the_swarms_root_shows_the_swarms_tls_info() -> None:
-    """The docker CLI's TLS STATUS is Ready when the two TLSInfo are equal."""
+def test_a_node_shows_the_tls_info_it_reported() -> None:
+    """The docker CLI's TLS STATUS is Ready when the two TLSInfo are equal; a node's is what
+    the node reported (actors/ca/tls_info.py), never the certificate in the store."""
     rng = random.Random(7)
     root, other = create_root_ca(NOW, rng), create_root_ca(NOW, rng)
-
-    def certified(ca: CertificateAuthority) -> str:
-        csr = create_csr(generate_node_key(), generate_keypair().public)
-        return issue_node_certificate(
-            ca, csr, node_id=new_id(rng), role=NodeRole.WORKER, cluster_id="c", now=NOW, rng=rng
-        ).cert_pem.decode()
-
     cluster = encode_object(Cluster(id="c1", root_ca=RootCA(ca_cert=root.cert_pem)))
     swarm = docker_swarm(cluster)["TLSInfo"]
     assert swarm["TrustRoot"] == root.cert_pem.decode()
     assert swarm["CertIssuerSubject"] and swarm["CertIssuerPublicKey"]
-    node = {**encode_object(Node(id="n1")), "certificate": certified(root)}
-    assert docker_node(node, ca_cert_of(cluster))["Description"]["TLSInfo"] == swarm
-    # issued by another CA (a root rotation not done yet): not the swarm's
-    stale = docker_node({**node, "certificate": certified(other)}, ca_cert_of(cluster))
-    assert stale["Description"]["TLSInfo"]["CertIssuerPublicKey"] == ""
-    assert stale["Description"]["TLSInfo"]["TrustRoot"] == swarm["TrustRoot"]
-    no_cert = docker_node({**node, "certificate": ""}, ca_cert_of(cluster))
-    assert set(no_cert["Description"]["TLSInfo"].values()) == {""}
+    roots = {root.digest: root.cert_pem.decode()}
+
+    def shown(tls: NodeTLSInfo | None, certificate: bytes = b"") -> dict[str, str]:
+        node = Node(id="n1", description=NodeDescription(tls_info=tls), certificate=certificate)
+        return dict(docker_node(node_document(node), roots)["Description"]["TLSInfo"])
+
+    assert shown(report(root)) == swarm
+    # issued by another CA (a root rotation not done yet): not the swarm's, whatever the
+    # store holds (a certificate whose reply the node never got)
+    stale = shown(report(other, root), certificate=certified(root, rng).encode())
+    assert stale["TrustRoot"] == swarm["TrustRoot"]
+    assert stale["CertIssuerPublicKey"] != swarm["CertIssuerPublicKey"] != ""
+    # a root the cluster no longer knows: the node's trust is unknown, never the swarm's
+    assert shown(report(root, other, root))["TrustRoot"] == ""
+    assert set(shown(None).values()) == {""}  # never reported: Unknown
 
 
 def test_events() -> None:
