@@ -23,6 +23,11 @@ chooses):
   named (``spec.task.container.imgae: unknown field of ContainerSpec``), never ignored.
 An unknown enumeration value, variant or object kind is refused in both modes: it means
 a real incompatibility, not an addition.
+
+So that a newer client's request passes an older manager's strict decoding whenever it
+uses nothing the older version lacks, a client writes its specs with `encode_sparse`:
+every field at its default is left out, as protobuf leaves out a field at its zero value
+(a default therefore never changes meaning from one version to the next).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ __all__ = [
     "decode_object",
     "encode",
     "encode_object",
+    "encode_sparse",
     "encoder_for",
     "encoder_with",
     "inline_encoding",
@@ -68,6 +74,12 @@ class ObjectDecodeError(ValueError):
 def encode(value: Any) -> Any:
     """Encode a dataclass value of the object model (an object, a spec, ...)."""
     return _encoder_for(type(value))(value)
+
+
+def encode_sparse(value: Any) -> Any:
+    """``encode`` without the fields at their defaults, at every depth (module rule); it
+    decodes to the same value."""
+    return _sparse_encoder_for(type(value))(value)
 
 
 def decode(cls: type[T], data: Any, path: str = "", *, strict: bool) -> T:
@@ -214,6 +226,54 @@ def _build_encoder(tp: Any) -> _Encoder:
             return dict
         return lambda v: {k: value_enc(x) for k, x in v.items()}
     raise TypeError(f"no encoding for type {tp!r}")
+
+
+_SPARSE: dict[Any, _Encoder] = {}
+
+
+def _sparse_encoder_for(tp: Any) -> _Encoder:
+    """``_encoder_for``'s shapes, with dataclasses written sparse (requests only: built
+    for clarity, not for a hot path)."""
+    enc = _SPARSE.get(tp)
+    if enc is not None:
+        return enc
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        enc = _sparse_dataclass_encoder(tp)
+    elif (args := union_args(tp)) is not None:
+        members = [a for a in args if a is not type(None)]
+        if len(members) == 1:
+            inner = _sparse_encoder_for(members[0])
+            enc = lambda v: None if v is None else inner(v)  # noqa: E731
+        else:
+            enc = lambda v: None if v is None else {v.TAG: _sparse_encoder_for(type(v))(v)}  # noqa: E731
+    elif typing.get_origin(tp) is tuple:
+        item = _sparse_encoder_for(typing.get_args(tp)[0])
+        enc = lambda v: [item(x) for x in v]  # noqa: E731
+    elif typing.get_origin(tp) in (dict, Mapping):
+        value_enc = _sparse_encoder_for(typing.get_args(tp)[1])
+        enc = lambda v: {k: value_enc(x) for k, x in v.items()}  # noqa: E731
+    else:
+        enc = _encoder_for(tp)  # a plain value or an enumeration
+    _SPARSE[tp] = enc
+    return enc
+
+
+def _sparse_dataclass_encoder(cls: type) -> _Encoder:
+    fields = [(f.name, f.default, f.default_factory, t) for f, t in field_types(cls)]
+
+    def encode_sparse_dc(value: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, default, factory, tp in fields:
+            v = getattr(value, name)
+            if default is not dataclasses.MISSING:
+                if v == default:
+                    continue
+            elif factory is not dataclasses.MISSING and v == factory():
+                continue
+            out[name] = _sparse_encoder_for(tp)(v)
+        return out
+
+    return encode_sparse_dc
 
 
 def _enum_value(value: Any) -> Any:

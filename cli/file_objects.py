@@ -109,7 +109,7 @@ def read_data(source: str, what: str, stdin: BinaryIO | None = None) -> bytes:
 
 
 def run_create(noun: FileNoun, args: argparse.Namespace, connection: ControlConnection) -> int:
-    from api.codec_objects import encode
+    from api.codec_objects import encode_sparse
     from api.secret_validation import validate_config_spec, validate_secret_spec
     from api.specs import ConfigSpec, SecretSpec
     from api.validation import InvalidSpec
@@ -131,7 +131,7 @@ def run_create(noun: FileNoun, args: argparse.Namespace, connection: ControlConn
     except InvalidSpec as exc:
         raise CliError(str(exc)) from None
     with connection:
-        reply = connection.request(f"control.{noun.name}.create", {"spec": encode(spec)})
+        reply = connection.request(f"control.{noun.name}.create", {"spec": encode_sparse(spec)})
     if args.format == "json":
         write_json(reply[noun.name])
     else:

@@ -243,15 +243,17 @@ def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str)
     if args.mode is not None:
         options["mode"] = args.mode
     options["name"] = args.name if args.name is not None else _generated_name(args.image)
-    from api.codec_objects import encode
+    from api.codec_objects import encode_sparse
     from api.specs import ServiceSpec
 
     spec = _checked(ServiceSpec(), options)
     if args.dry_run:
         with connection:
-            _print_plan(args, connection.request("control.service.plan", {"spec": encode(spec)}))
+            _print_plan(
+                args, connection.request("control.service.plan", {"spec": encode_sparse(spec)})
+            )
         return 0
-    body: dict[str, Any] = {"spec": encode(spec)}
+    body: dict[str, Any] = {"spec": encode_sparse(spec)}
     if args.with_registry_auth:
         body["registry_auth"] = _registry_auth(args.image)
     with connection:

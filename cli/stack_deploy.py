@@ -144,7 +144,7 @@ def _missing_objects(
 ) -> list[Creation]:
     """The secrets or configs to create; refuses (before any write) an external one that
     does not exist and a config whose data changed."""
-    from api.codec_objects import encode
+    from api.codec_objects import encode_sparse
     from api.specs import ConfigSpec, SecretSpec
 
     existing = {r["name"]: r for r in connection.request(f"control.{kind}.ls")[f"{kind}s"]}
@@ -189,7 +189,11 @@ def _missing_objects(
             templating=plan.template_driver,
         )
         out.append(
-            (f"control.{kind}.create", {"spec": encode(spec)}, f"Creating {kind} {plan.name}")
+            (
+                f"control.{kind}.create",
+                {"spec": encode_sparse(spec)},
+                f"Creating {kind} {plan.name}",
+            )
         )
     return out
 
@@ -197,7 +201,7 @@ def _missing_objects(
 def _missing_networks(
     connection: ControlConnection, plans: tuple[NetworkPlan, ...], say: Any
 ) -> list[Creation]:
-    from api.codec_objects import encode
+    from api.codec_objects import encode_sparse
 
     existing = {r["name"]: r for r in connection.request("control.network.ls")["networks"]}
     out: list[Creation] = []
@@ -208,7 +212,7 @@ def _missing_networks(
                 raise CliError(f"network {plan.name} (external: true) not found")
             continue
         if found is None:
-            body = {"spec": encode(plan.spec)}
+            body = {"spec": encode_sparse(plan.spec)}
             out.append(("control.network.create", body, f"Creating network {plan.name}"))
         elif bool(found["internal"]) != plan.spec.internal:
             say(
@@ -222,10 +226,10 @@ def _deploy_service(
     connection: ControlConnection, spec: ServiceSpec, current: dict[str, Any] | None
 ) -> tuple[str, str]:
     """(``created`` | ``updated`` | ``unchanged``, the service's id)."""
-    from api.codec_objects import encode
+    from api.codec_objects import encode_sparse
 
     if current is None:
-        reply = connection.request("control.service.create", {"spec": encode(spec)})
+        reply = connection.request("control.service.create", {"spec": encode_sparse(spec)})
         return "created", str(reply["id"])
     found = connection.request("control.service.inspect", {"service": current["id"]})
     kept = found["service"]["spec"]
@@ -234,7 +238,7 @@ def _deploy_service(
         task=replace(spec.task, force_update=int(kept["task"].get("force_update", 0))),
         rebalance_requests=int(kept.get("rebalance_requests", 0)),
     )
-    body = {"service": current["id"], "spec": encode(spec), "version": current["version"]}
+    body = {"service": current["id"], "spec": encode_sparse(spec), "version": current["version"]}
     reply = connection.request("control.service.update", body)
     return ("updated" if reply["changed"] else "unchanged"), str(reply["id"])
 

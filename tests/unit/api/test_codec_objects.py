@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgpack
@@ -12,6 +13,7 @@ from api.codec_objects import (
     decode_object,
     encode,
     encode_object,
+    encode_sparse,
     encoder_with,
 )
 from api.objects import OBJECT_TYPES, Cluster, Config, Node, ObjectKind, Secret, Service, Task
@@ -193,3 +195,40 @@ def test_an_encoder_with_a_field_passed_in_encodes_as_encode_object(task: Task) 
 def test_an_encoder_with_an_unknown_field_is_refused() -> None:
     with pytest.raises(TypeError, match="no field"):
         encoder_with(Task, specs=encode)
+
+
+@settings(max_examples=60, deadline=None)
+@given(strategy_for(ServiceSpec))
+def test_a_sparse_spec_decodes_strict_to_the_same_spec(spec: ServiceSpec) -> None:
+    sparse = _wire(encode_sparse(spec))
+    assert decode(ServiceSpec, sparse, "spec", strict=True) == spec
+
+
+def test_sparse_leaves_out_every_field_at_its_default_at_every_depth() -> None:
+    spec = ServiceSpec(name="web", task=TaskSpec(container=ContainerSpec(image="busybox")))
+    assert encode_sparse(spec) == {"name": "web", "task": {"container": {"image": "busybox"}}}
+    assert encode_sparse(ServiceSpec(mode=GlobalJob())) == {"mode": {"global-job": {}}}
+    assert encode_sparse(ServiceSpec(mode=ReplicatedJob(max_concurrent=3))) == {
+        "mode": {"replicated-job": {"max_concurrent": 3}}
+    }
+
+
+@dataclass(frozen=True)
+class _Port:  # an older release's shape of a spec
+    target: int = 0
+
+
+@dataclass(frozen=True)
+class _NewerPort:  # the same spec, once a release added a field
+    target: int = 0
+    mode: str = "vip"
+
+
+def test_a_newer_clients_sparse_request_passes_an_older_strict_decoder_unless_it_uses_more() -> (
+    None
+):
+    assert decode(_Port, encode_sparse(_NewerPort(80)), "spec", strict=True) == _Port(80)
+    with pytest.raises(ObjectDecodeError, match=r"spec\.mode: unknown field of _Port"):
+        decode(_Port, encode(_NewerPort(80)), "spec", strict=True)
+    with pytest.raises(ObjectDecodeError, match=r"spec\.mode: unknown field of _Port"):
+        decode(_Port, encode_sparse(_NewerPort(80, "dnsrr")), "spec", strict=True)
