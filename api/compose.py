@@ -49,7 +49,7 @@ MAX_SERVICES: Final = 1000  # per stack
 _TOP_KEYS: Final = frozenset({"version", "services", "secrets", "configs", "networks", "volumes"})
 _FILE_OBJECT_KEYS: Final = frozenset({"file", "external", "name", "labels", "template_driver"})
 # a stack's name prefixes its objects' names, which allow letters, digits, '-' and '_'
-_STACK_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
+_STACK_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*\Z")
 
 
 @dataclass(frozen=True)

@@ -112,8 +112,8 @@ CONTAINER_OPTION_TYPES: Final[dict[str, type]] = {
     "host_rm": list,
 }
 
-_CAPABILITY_RE = re.compile(r"^CAP_[A-Z0-9_]+$")
-_SYSCTL_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]*$")
+_CAPABILITY_RE = re.compile(r"^CAP_[A-Z0-9_]+\Z")
+_SYSCTL_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]*\Z")
 
 
 def normalize_capability(name: str) -> str:

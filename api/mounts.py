@@ -50,9 +50,9 @@ MAX_MOUNTS: Final = 128
 # Docker bounds neither; a driver's options are few (local: type, device, o)
 MAX_VOLUME_OPTIONS: Final = MAX_LABELS
 # Docker's rule for volume names (volume/validate.go): at least two characters
-_VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+_VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")
 # a driver is a plugin reference (``local``, ``vieux/sshfs:latest``): no spaces or controls
-_DRIVER_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.:/@-]*$")
+_DRIVER_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.:/@-]*\Z")
 _TRUE = {"", "1", "true", "yes"}
 _FALSE = {"0", "false", "no"}
 _KEYS = "type, source, target, readonly, volume-driver, volume-opt, volume-label, volume-nocopy"

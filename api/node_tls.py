@@ -7,7 +7,11 @@ is the node's to choose.
   ``MAX_TRUSTED_ROOTS``), each at most ``MAX_ROOT_DIGEST_CHARS`` characters of base 36
   (actors/ca/tokens.py ``ca_digest``).
 - ``cert_issuer_subject`` and ``cert_issuer_public_key``: DER, at most
-  ``MAX_ISSUER_BYTES`` each (a P-256 root's name and key take about 100 bytes).
+  ``MAX_ISSUER_BYTES`` each. A root the cluster makes has a name and key of about 100
+  bytes, but an operator's root (``cluster ca --rotate --ca-cert``) may have a long
+  name: the bound is that of the root's whole PEM the CA takes (actors/ca/rotation.py
+  ``MAX_ROOT_PEM``), so every node under any root the CA takes can report it (a report
+  refused costs the node its session).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ __all__ = [
 
 MAX_TLS_ROOTS: Final = 8
 MAX_ROOT_DIGEST_CHARS: Final = 64
-MAX_ISSUER_BYTES: Final = 1024
+MAX_ISSUER_BYTES: Final = 8 * 1024  # actors/ca/rotation.py MAX_ROOT_PEM
 
 
 def validate_node_tls_info(info: NodeTLSInfo, field: str = "tls") -> None:

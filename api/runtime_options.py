@@ -52,7 +52,7 @@ _MAX_OPT_KEY: Final = 256
 _MAX_OPT_VALUE: Final = 4096
 _MAX_PIDS: Final = 2**63 - 1  # an int64, as the engine takes it
 # a driver (json-file, gelf) or a logging plugin's reference (vendor/name:tag)
-_DRIVER_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]*$")
+_DRIVER_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]*\Z")
 _TRUE_WORDS: Final = frozenset({"1", "t", "T", "true", "TRUE", "True"})  # Go's ParseBool
 
 RUNTIME_OPTION_TYPES: Final[dict[str, type]] = {

@@ -40,7 +40,7 @@ MAX_NAME_CHARS: Final = 64
 # the id, meta and the encoding's own bytes take well under 1 KiB
 MAX_META_BYTES: Final = MAX_OBJECT_BYTES - MAX_DATA_BYTES - 1024
 
-_NAME_RE = re.compile(r"^[a-zA-Z0-9]+(?:[a-zA-Z0-9-_.]*[a-zA-Z0-9])?$")
+_NAME_RE = re.compile(r"^[a-zA-Z0-9]+(?:[a-zA-Z0-9-_.]*[a-zA-Z0-9])?\Z")
 
 
 def validate_file_name(name: str, what: str) -> None:

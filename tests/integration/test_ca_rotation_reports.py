@@ -7,19 +7,29 @@ writes the new certificate to the store and replies, and the worker fails to ins
 reports the old one: the rotation must wait (before, it completed, and the old root left
 the trust set while that worker still held its certificate). Once the disk has room, the
 worker installs a certificate, reports it at its next heartbeat, and the rotation
-completes."""
+completes.
+
+An operator's root whose subject is long (twenty organizational units: 1.5 KB of DER),
+which the CA takes: every node reports it as its certificate's issuer, and the rotation
+completes with every node in session (before, the managers refused each report over a
+1 KiB bound, so every node lost its session and went down, the leader's own too, and the
+rotation waited forever)."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from actors.ca.certs import issuing_root
+from actors.ca.rotation import MAX_ROOT_PEM
 from tests.integration.test_ca_rotation import certified_by, progress, root_pem
+from tests.support.foreign_ca import pem_private_key, self_signed
 from tests.support.small_disk import SmallDisk
 from tests.support.swarm import Swarm, SwarmNode, poll
 
@@ -108,3 +118,45 @@ def test_a_rotation_waits_for_a_node_that_could_not_install_its_certificate(
             60,
         )
         assert done["certificates"] == 2
+
+
+def long_subject_root(tmp_path: Path) -> tuple[Path, Path, bytes]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    pem = self_signed(
+        key,
+        name="operator-root",
+        not_before=now - datetime.timedelta(hours=1),
+        not_after=now + datetime.timedelta(days=365),
+        units=[f"unit-{i:02d}-" + "u" * 55 for i in range(20)],
+    )
+    assert len(pem) <= MAX_ROOT_PEM  # the CA takes it
+    cert, key_file = tmp_path / "root.crt", tmp_path / "root.key"
+    cert.write_bytes(pem)
+    key_file.write_bytes(pem_private_key(key))
+    return cert, key_file, pem
+
+
+def test_a_rotation_to_a_root_with_a_long_subject_completes_with_every_node_in_session(
+    tmp_path: Path,
+) -> None:
+    cert, key, pem = long_subject_root(tmp_path)
+    subject = x509.load_pem_x509_certificate(pem).subject.public_bytes()
+    assert len(subject) > 1024  # over the bound the managers had
+    with Swarm(tmp_path) as swarm:
+        m1, w1 = swarm.start_cluster(managers=1, workers=1, heartbeat_period="1s")
+        given = ("--ca-cert", str(cert), "--ca-key", str(key))
+        rotated = m1.ctl("cluster", "ca", "--rotate", "-d", *given)
+        assert rotated.returncode == 0, rotated.stderr
+        poll(lambda: progress(m1) is None, "the rotation completed", 120)
+        assert root_pem(m1).strip() == pem.decode().strip()
+        poll(lambda: certified_by(w1, pem.decode()), "w1 on the operator's root alone", 60)
+        done = poll(
+            lambda: (t := m1.ctl_json("cluster", "ca")["tls"])["roots"] == 2 and t,
+            "both nodes report trusting the operator's root alone",
+            60,
+        )
+        assert done["certificates"] == 2
+        assert {r["status"] for r in swarm.node_rows()} == {"ready"}
+        refused = [e for e in w1.log_events() if "tls.cert_issuer_subject" in str(e)]
+        assert not refused, refused[-1]

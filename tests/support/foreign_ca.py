@@ -4,6 +4,7 @@ root of their own (an operator's root CA, a foreign CA a client trusts)."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from cryptography import x509
@@ -22,10 +23,16 @@ def self_signed(
     ca: bool = True,
     signer: Any = None,
     serial: int = 1,
+    units: Sequence[str] = (),
 ) -> bytes:
-    """A certificate (PEM) naming ``name`` as subject and issuer, for ``key``'s public
-    key, signed by ``signer`` (by default ``key`` itself)."""
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    """A certificate (PEM) naming ``name`` (and the organizational ``units``) as subject
+    and issuer, for ``key``'s public key, signed by ``signer`` (by default ``key`` itself)."""
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+            *(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit) for unit in units),
+        ]
+    )
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)

@@ -1,17 +1,27 @@
 # ruff: noqa: E501  (tables of cases read best one per line)
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from api.cluster_specs import NetworkSpec
+from api.compose import check_stack_name
+from api.compose_fields import ComposeError
+from api.host_resources import validate_network_spec
+from api.secret_validation import validate_file_name
 from api.specs import (
     CAConfig,
     ClusterSpec,
     ContainerSpec,
+    Dependency,
     EndpointSpec,
     GlobalService,
+    LogDriver,
+    Mount,
+    NetworkAttachmentConfig,
     Placement,
     PlacementPreference,
     PortConfig,
@@ -24,6 +34,8 @@ from api.specs import (
     ServiceSpec,
     TaskSpec,
     UpdateConfig,
+    VolumeDriver,
+    VolumeOptions,
 )
 from api.validation import (
     InvalidSpec,
@@ -166,3 +178,41 @@ def test_invalid_cluster_specs(spec: ClusterSpec, field: str) -> None:
 
 def test_the_most_replicas_a_service_may_have_is_taken() -> None:
     validate_service_spec(replace(_spec(), mode=ReplicatedService(replicas=100_000)))
+
+
+def _service(spec: ServiceSpec) -> Callable[[], None]:
+    return lambda: validate_service_spec(spec)
+
+
+def _container(**fields: Any) -> ServiceSpec:
+    return _spec(container=ContainerSpec(image="busybox", **fields))
+
+
+def _volume(source: str = "data", driver: str = "") -> ServiceSpec:
+    options = VolumeOptions(driver=VolumeDriver(driver)) if driver else None
+    return _container(mounts=(Mount(source=source, target="/data", volume_options=options),))
+
+
+# a name valid but for a trailing newline, in each validator that checks a name by a
+# pattern: Python's ``$`` matches before a final newline (Go's, Docker's, does not)
+NEWLINE_CASES: list[tuple[str, Callable[[], None]]] = [
+    ("service name", _service(replace(_spec(), name="web\n"))),
+    ("dependency", _service(replace(_spec(), depends_on=(Dependency("db\n"),)))),
+    ("network alias", _service(_spec(networks=(NetworkAttachmentConfig("n1", ("db\n",)),)))),
+    ("volume name", _service(_volume(source="data\n"))),
+    ("volume driver", _service(_volume(driver="local\n"))),
+    ("log driver", _service(_spec(log_driver=LogDriver("json-file\n")))),
+    ("capability", _service(_container(cap_add=("CAP_NET_ADMIN\n",)))),
+    ("sysctl", _service(_container(sysctls={"net.core.somaxconn\n": "1024"}))),
+    ("network name", lambda: validate_network_spec(NetworkSpec(name="backend\n"))),
+    ("secret name", lambda: validate_file_name("token\n", "secret")),
+    ("stack name", lambda: check_stack_name("shop\n")),
+]
+
+
+@pytest.mark.parametrize(("what", "check"), NEWLINE_CASES, ids=[c[0] for c in NEWLINE_CASES])
+def test_a_name_with_a_trailing_newline_is_refused(what: str, check: Callable[[], None]) -> None:
+    # before, "web\n" passed as a service's name, and the engine rejected each of its
+    # tasks ("Invalid container name (web\n.1.<task id>)") forever; so for the others
+    with pytest.raises((InvalidSpec, ComposeError), match=r"\\n"):
+        check()

@@ -12,7 +12,7 @@ import pytest
 from actors.ca.certs import read_node_certificate
 from actors.ca.node_certs import NodeCertificates
 from actors.ca.root import CertificateAuthority, create_root_ca
-from actors.ca.rotation import rotation_progress, start_rotation, tls_progress
+from actors.ca.rotation import MAX_ROOT_PEM, rotation_progress, start_rotation, tls_progress
 from actors.ca.tls_info import issuer_identity, node_tls_info, reports_issuer, trusts_only
 from actors.ca.tokens import ca_digest
 from api.enums import NodeState
@@ -138,3 +138,9 @@ def test_a_report_is_bounded() -> None:
         with pytest.raises(InvalidSpec) as refused:
             validate_node_tls_info(bad)
         assert field in refused.value.field
+
+
+def test_every_root_the_ca_takes_can_be_reported() -> None:
+    # an operator's root's name is within its PEM, which the CA bounds: a node under it
+    # must be able to report it, or it loses its session (with every other node)
+    assert MAX_ISSUER_BYTES >= MAX_ROOT_PEM
