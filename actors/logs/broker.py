@@ -38,6 +38,7 @@ from actors.logs.wire import (
     SubscriptionMessage,
     TaskContext,
 )
+from actors.metrics.logs import LOG_SUBSCRIPTIONS, LOG_SUBSCRIPTIONS_EXPIRED
 from actors.periodic import PeriodicActor
 from actors.store import Action, Event, MemoryStore, ReadTx, StoreError, WatchClosed, Watcher
 from actors.store import nodes as node_queries
@@ -130,6 +131,7 @@ class LogBroker(PeriodicActor):
                 waiting.request.error("unavailable", STOPPED)
         if self._watcher is not None:
             self._watcher.close()
+        LOG_SUBSCRIPTIONS.set(0)
         _log.info("logs.broker.stopped", subscriptions=len(self._core))
 
     def interval(self) -> float:
@@ -317,6 +319,13 @@ class LogBroker(PeriodicActor):
     # --- effects ------------------------------------------------------------------------
 
     def _carry_out(self, effects: Effects) -> None:
+        for sub_id, reason in effects.expired:
+            if reason == "idle":  # its reader went away without closing it
+                LOG_SUBSCRIPTIONS_EXPIRED.inc()
+                _log.info("logs.subscription.expired", subscription_id=sub_id, reason=reason)
+            else:
+                _log.debug("logs.subscription.expired", subscription_id=sub_id, reason=reason)
+        LOG_SUBSCRIPTIONS.set(len(self._core))
         for delivery in effects.deliveries:
             self._send(delivery.node_id, delivery.messages, full=False)
         now = self.clock()

@@ -347,6 +347,7 @@ class BrokerCore:
             finished = sub.told_done is not None and now - sub.told_done > limits.done_grace
             if gone or finished:
                 self._drop(sub, effects)
+                effects.expired.append((sub.id, "done" if finished else "idle"))
                 continue
             if sub.options.follow:
                 continue

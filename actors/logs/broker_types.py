@@ -65,6 +65,9 @@ class Delivery:
 class Effects:
     deliveries: list[Delivery] = field(default_factory=list)
     wake: set[str] = field(default_factory=set)  # subscriptions a waiting read may take
+    # subscriptions dropped by time, with why: "idle" (nobody read them for the idle
+    # timeout: their reader went away without closing) or "done" (read to their end)
+    expired: list[tuple[str, str]] = field(default_factory=list)
 
     def send(self, node_id: str, *messages: SubscriptionMessage) -> None:
         self.deliveries.append(Delivery(node_id, messages))

@@ -33,6 +33,9 @@ LISTED = (
     # dispatcher
     "swarm_dispatcher_sessions",
     "swarm_dispatcher_heartbeats_missed",
+    # log broker
+    "swarm_log_subscriptions",
+    "swarm_log_subscriptions_expired",
     # tasks by state, restarts, transport
     "swarm_tasks",
     "swarm_node_tasks",

@@ -136,6 +136,7 @@ def test_an_unread_subscription_is_dropped_and_its_nodes_told_to_close_it() -> N
     assert core.tick(4.0).deliveries == []
     effects = core.tick(6.0)
     assert [(d.node_id, d.messages[0].close) for d in effects.deliveries] == [("n1", True)]
+    assert effects.expired == [(sub, "idle")]  # the shell logs it and counts it
     assert len(core) == 0
     with pytest.raises(BrokerError):
         core.read(6.0, sub, "me", 0)
