@@ -426,7 +426,9 @@ class EndpointActor(pykka.ThreadingActor):
                         if afters is None:
                             afters = {}
                         afters[handler.after] = None
-                elif not pool.submit(handler, request, stranger=trust is Trust.STRANGER):
+                elif not pool.submit(
+                    handler, request, stranger=trust is Trust.STRANGER, size=len(frame)
+                ):
                     self._refused(
                         trust, ErrorCode.BUSY, peer_key, type=envelope.type, request_id=envelope.id
                     )
