@@ -30,9 +30,10 @@ Inbound bytes held, with ``S`` the socket's frame cap (``max_message_size``, che
 ZeroMQ from a frame's header, before it allocates anything): per connection, at most
 ``PEER_RCVHWM`` frames queued and one its connection is reading, ``(PEER_RCVHWM + 1) * S``;
 in this thread, one batch: under ``BATCH_BYTES`` before its last frame, so at most
-``BATCH_BYTES + S``, all of it let go before the next drain (a batch of every frame
-waiting, copied, held 300 frames of a fuzz at once: five 15 MiB ones were 150 MiB). What
-handlers hold after that is the handler pool's (transport/handler_pool.py).
+``BATCH_BYTES + S``, all of it let go before the next drain (a drain that took every frame
+waiting, and on the control socket copied each, held 109 frames of a fuzz at once, two of
+15 MiB among them). What handlers hold after that is the handler pool's
+(transport/handler_pool.py). The number of connections is not bounded here.
 """
 
 from __future__ import annotations
