@@ -13,6 +13,12 @@ checked before it is proposed (``actors.store``) and again where Raft takes prop
     spec   128 KiB   a user's spec or a node's description (a service keeps its spec and
                      its previous one, a task a copy of its service's: they fit an object)
 
+A control request (swarmctl, the Engine API and the web view on the ``ipc://`` control
+socket) carries one object's spec or data at most, so that socket takes requests of up to
+``CONTROL_MAX_REQUEST_BYTES``, 4 MiB, not 16: eight objects' worth, so that a spec over its
+own budget is still refused naming that budget, and twice the Engine API's largest body.
+Its replies (listings) keep the frame limit.
+
 For scale: SwarmKit's store caps a transaction at 1.5 MiB (``MaxTransactionBytes`` in
 manager/state/store/memory.go) and etcd a request at 1.5 MiB (``--max-request-bytes``).
 A snapshot has no such budget (it holds the whole store): it travels in ``raft.chunk``
@@ -27,6 +33,7 @@ from typing import Final
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE
 
 __all__ = [
+    "CONTROL_MAX_REQUEST_BYTES",
     "MAX_ENTRY_BYTES",
     "MAX_FRAME_BYTES",
     "MAX_OBJECT_BYTES",
@@ -44,6 +51,7 @@ MAX_WRITE_BYTES: Final = MAX_ENTRY_BYTES // 2
 MAX_OBJECT_BYTES: Final = MAX_WRITE_BYTES // 2
 MAX_SPEC_BYTES: Final = MAX_OBJECT_BYTES // 4
 MAX_SNAPSHOT_BYTES: Final = 1 << 30
+CONTROL_MAX_REQUEST_BYTES: Final = 4 * MAX_WRITE_BYTES
 
 
 def format_bytes(n: int) -> str:

@@ -9,7 +9,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from api.errors import ClientClosed, ConnectionLost, RemoteError, RequestTimeout
+from api.errors import ClientClosed, ConnectionLost, FrameTooLarge, RemoteError, RequestTimeout
+from api.limits import CONTROL_MAX_REQUEST_BYTES
 from api.listing import joined
 from cli.errors import CliError
 from transport.client import Client
@@ -56,7 +57,10 @@ class ControlConnection:
     def __enter__(self) -> ControlConnection:
         self._check_socket()
         self._client = Client(
-            f"ipc://{self.path.absolute()}", timeout=self.timeout, watch_connection=self._watch
+            f"ipc://{self.path.absolute()}",
+            timeout=self.timeout,
+            max_request_size=CONTROL_MAX_REQUEST_BYTES,
+            watch_connection=self._watch,
         )
         return self
 
@@ -84,6 +88,8 @@ class ControlConnection:
             raise CliError(f"connection to {self.path} closed before the reply") from None
         except RemoteError as exc:
             raise CliError(refusal(exc)) from None
+        except FrameTooLarge as exc:  # over the control socket's limit: never sent
+            raise CliError(str(exc)) from None
 
     def listing(
         self, type_: str, body: Mapping[str, Any], rows_key: str = "tasks"
@@ -128,6 +134,8 @@ class ControlConnection:
             raise CliError(f"the node on {self.path} went away during the stream") from None
         except RemoteError as exc:
             raise CliError(refusal(exc)) from None
+        except FrameTooLarge as exc:
+            raise CliError(str(exc)) from None
 
     def _check_socket(self) -> None:
         path = self.path

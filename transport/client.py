@@ -21,6 +21,11 @@ says so; a connection that drops (the server's process died) or is refused (noth
 listens there) fails every pending request with `ConnectionLost`: their replies can no
 longer come (ZeroMQ reconnects, but the server routes replies by connection).
 
+``max_request_size`` is the server's cap on the requests it takes, when smaller than the
+replies it sends (the control socket's, `api.limits.CONTROL_MAX_REQUEST_BYTES`): a bigger
+request is refused here with `FrameTooLarge` naming that limit, where the server would
+only drop the connection.
+
 Futures complete on the I/O thread: callbacks added to them must be quick.
 """
 
@@ -42,11 +47,13 @@ from api.errors import (
     ClientClosed,
     CodecError,
     ConnectionLost,
+    FrameTooLarge,
     HandshakeRefused,
     RemoteError,
     RequestTimeout,
     TransportError,
 )
+from api.limits import format_bytes
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS, Envelope
 from transport.codec import decode, encode
 from transport.lanes import Lanes
@@ -125,6 +132,7 @@ class Client:
         keypair: KeyPair | None = None,
         timeout: float = 5.0,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_request_size: int | None = None,
         name: str = "client",
         source: str | None = None,
         watch_connection: bool = False,
@@ -135,6 +143,8 @@ class Client:
         self.source = source
         self.timeout = timeout
         self._max_size = max_message_size
+        # the server's cap on what it takes (the control socket's is smaller than its replies)
+        self._max_request = max_message_size if max_request_size is None else max_request_size
         self._limits = REPLY_LIMITS.capped(max_message_size)
         self._name = name
         self._pending: dict[int, _Pending] = {}
@@ -229,7 +239,7 @@ class Client:
     ) -> dict[str, Any]:
         self._check_open()
         rid = next(self._ids)
-        frame = encode(message_type, body, request_id=rid, max_size=self._max_size)
+        frame = self._encode(message_type, body, rid)
         envelope = lanes.request(frame, rid, timeout, message_type)
         if envelope.type == "error":
             raise RemoteError(str(envelope.body["code"]), str(envelope.body["message"]))
@@ -249,7 +259,7 @@ class Client:
         """A one-way message (id 0): no reply. Sent on the calling thread's lane when it
         has lanes, so it stays in order with that thread's `request` calls."""
         self._check_open()
-        frame = encode(message_type, body, max_size=self._max_size)
+        frame = self._encode(message_type, body, 0)
         if self._lanes is None:
             self._outbox.send((frame,))
         elif not self._lanes.send(frame):
@@ -282,6 +292,17 @@ class Client:
 
     # -- callers' side ---------------------------------------------------------------------
 
+    def _encode(self, message_type: str, body: Mapping[str, Any] | None, rid: int) -> bytes:
+        """Request ``rid``'s frame (0: one-way), or `FrameTooLarge` naming the server's
+        limit (a bigger frame would only make the server drop the connection)."""
+        frame = encode(message_type, body, request_id=rid, max_size=self._max_size)
+        if len(frame) > self._max_request:
+            raise FrameTooLarge(
+                f"request {message_type!r} of {format_bytes(len(frame))} exceeds the limit of "
+                f"{format_bytes(self._max_request)} on {self.address}"
+            )
+        return frame
+
     def _check_open(self) -> None:
         if self._closed:
             raise ClientClosed(f"client to {self.address} is closed")
@@ -289,7 +310,7 @@ class Client:
     def _submit(self, message_type: str, body: Mapping[str, Any] | None, entry: _Pending) -> int:
         self._check_open()
         rid = next(self._ids)
-        frame = encode(message_type, body, request_id=rid, max_size=self._max_size)
+        frame = self._encode(message_type, body, rid)
         self._pending[rid] = entry
         if self._refused_before(rid):
             return rid
@@ -320,7 +341,7 @@ class Client:
             rid = next(self._ids)
             heapq.heappush(self._deadlines, (deadline, rid))
         self._check_open()
-        frame = encode(message_type, body, request_id=rid, max_size=self._max_size)
+        frame = self._encode(message_type, body, rid)
         self._pending[rid] = entry
         if self._refused_before(rid):
             return rid

@@ -20,9 +20,11 @@ request it refuses is answered there and never queued.
 Decoding on the I/O thread is bounded by who sent the frame (`transport.trust`): a key the
 admission policy calls a member gets member limits, any other key (the join port, a key
 with no live certificate) a stranger's 64 KiB frames and small lengths, checked before
-msgpack builds anything; ``ZMQ_MAXMSGSIZE`` caps every frame on the socket. The pool's
-queue is bounded, and strangers get a share of it: a request that does not fit is answered
-``busy`` (a one-way message is dropped), never queued. Refused frames are counted
+msgpack builds anything; ``ZMQ_MAXMSGSIZE`` caps every frame the socket receives at
+``max_request_size`` (by default ``max_message_size``, the cap on the frames it sends: the
+control socket takes small requests and sends big listings). The pool's queue is
+bounded, and strangers get a share of it: a request that does not fit is answered ``busy``
+(a one-way message is dropped), never queued. Refused frames are counted
 (`EndpointActor.refusals`) and logged at most once a second per reason.
 
 `EndpointActor` is a pykka actor (sockets open in ``on_start``, close in ``on_stop``), so a
@@ -261,6 +263,7 @@ class EndpointActor(pykka.ThreadingActor):
         keypair: KeyPair | None = None,
         admission: AdmissionPolicy | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_request_size: int | None = None,
         name: str = "remote",
         workers: int = DEFAULT_WORKERS,
         max_queued: int = DEFAULT_MAX_QUEUED,
@@ -274,8 +277,10 @@ class EndpointActor(pykka.ThreadingActor):
         self._keypair = keypair
         self._admission: AdmissionPolicy = admission if admission is not None else AllowList()
         self._max_size = max_message_size
+        # what the socket takes (ZMQ_MAXMSGSIZE); what it sends is max_message_size
+        self._max_request = max_message_size if max_request_size is None else max_request_size
         self._trust = FrameTrust.capped(
-            self._admission.is_member if keypair is not None else None, max_message_size
+            self._admission.is_member if keypair is not None else None, self._max_request
         )
         self._tally = RefusalTally()
         self._timers: dict[After, float] = {}  # after -> monotonic time it is due at
@@ -307,7 +312,7 @@ class EndpointActor(pykka.ThreadingActor):
                 timers=self._run_timers,
                 name=self._name,
                 keypair=self._keypair,
-                max_message_size=self._max_size,
+                max_message_size=self._max_request,
             )
             self._loop.start()
             self._loop.ready.wait()
@@ -421,7 +426,9 @@ class EndpointActor(pykka.ThreadingActor):
                         if afters is None:
                             afters = {}
                         afters[handler.after] = None
-                elif not pool.submit(handler, request, stranger=trust is Trust.STRANGER):
+                elif not pool.submit(
+                    handler, request, stranger=trust is Trust.STRANGER, size=len(frame)
+                ):
                     self._refused(
                         trust, ErrorCode.BUSY, peer_key, type=envelope.type, request_id=envelope.id
                     )
@@ -487,6 +494,7 @@ class Endpoint:
         keypair: KeyPair | None = None,
         admission: AdmissionPolicy | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_request_size: int | None = None,
         name: str = "remote",
         workers: int = DEFAULT_WORKERS,
         max_queued: int = DEFAULT_MAX_QUEUED,
@@ -497,6 +505,7 @@ class Endpoint:
             "keypair": keypair,
             "admission": admission,
             "max_message_size": max_message_size,
+            "max_request_size": max_request_size,
             "name": name,
             "workers": workers,
             "max_queued": max_queued,

@@ -4,10 +4,15 @@ Rules:
 - A fixed number of daemon threads take jobs from one queue; a handler that blocks holds
   one thread, never the socket.
 - `submit` never blocks the I/O thread that calls it: when the queue holds ``max_queued``
-  jobs, or a stranger's job would make more than ``max_strangers`` jobs of strangers queued
-  or running, it refuses (returns False) and the endpoint answers ``busy``. So a flood of
-  requests grows no queue, and strangers can never hold every thread: members' requests
-  keep being served while strangers are turned away.
+  jobs, or their frames ``max_queued_bytes`` (a job would go over it; an empty queue takes
+  any one), or a stranger's job would make more than ``max_strangers`` jobs of strangers
+  queued or running, it refuses (returns False) and the endpoint answers ``busy``. So a
+  flood of requests grows no queue, and strangers can never hold every thread: members'
+  requests keep being served while strangers are turned away.
+- What requests hold (each its received frame, for its metadata, and its decoded body):
+  the queued ones' frames at most ``max_queued_bytes`` (or one frame, when it alone is
+  bigger), the running ones' at most ``workers`` frames; a body is within the decode
+  limits of its sender (api/schema/frame.py).
 """
 
 from __future__ import annotations
@@ -24,15 +29,24 @@ from api.errors import CodecError, ErrorCode
 if TYPE_CHECKING:
     from transport.endpoint import Request
 
-__all__ = ["DEFAULT_MAX_QUEUED", "DEFAULT_WORKERS", "HandlerPool", "run_handler"]
+__all__ = [
+    "DEFAULT_MAX_QUEUED",
+    "DEFAULT_MAX_QUEUED_BYTES",
+    "DEFAULT_WORKERS",
+    "HandlerPool",
+    "run_handler",
+]
 
 DEFAULT_WORKERS: Final = 16
 DEFAULT_MAX_QUEUED: Final = 1024
+# four frames of the largest size a socket takes (16 MiB): 1024 small requests fit many
+# times over, and 1024 big ones cannot park 16 GiB
+DEFAULT_MAX_QUEUED_BYTES: Final = 64 * 1024 * 1024
 
 _log = structlog.get_logger(subsystem="transport")
 
 Handler = Callable[["Request"], Mapping[str, Any] | None]
-_Job = tuple[Handler, "Request", bool]
+_Job = tuple[Handler, "Request", bool, int]  # and whether a stranger's, its frame's bytes
 
 
 class HandlerPool:
@@ -42,14 +56,17 @@ class HandlerPool:
         workers: int,
         *,
         max_queued: int = DEFAULT_MAX_QUEUED,
+        max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
         max_strangers: int | None = None,
     ) -> None:
         self.max_queued = max_queued
+        self.max_queued_bytes = max_queued_bytes
         # strangers may occupy a quarter of the threads at most, and at least one
         self.max_strangers = max(1, workers // 4) if max_strangers is None else max_strangers
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._queued = 0
+        self._queued_bytes = 0
         self._strangers = 0  # strangers' jobs queued or running
         self._threads = [
             threading.Thread(target=self._work, name=f"{name}-handler-{i}", daemon=True)
@@ -58,18 +75,23 @@ class HandlerPool:
         for t in self._threads:
             t.start()
 
-    def submit(self, handler: Handler, request: Request, *, stranger: bool = False) -> bool:
-        """Queue ``handler(request)``; False (nothing queued) when the pool is full for
-        this kind of peer."""
+    def submit(
+        self, handler: Handler, request: Request, *, stranger: bool = False, size: int = 0
+    ) -> bool:
+        """Queue ``handler(request)`` (``size``: the bytes of the frame it came in); False
+        (nothing queued) when the pool is full for this kind of peer or this size."""
         with self._lock:
             if self._queued >= self.max_queued:
+                return False
+            if self._queued and self._queued_bytes + size > self.max_queued_bytes:
                 return False
             if stranger:
                 if self._strangers >= self.max_strangers:
                     return False
                 self._strangers += 1
             self._queued += 1
-        self._queue.put((handler, request, stranger))
+            self._queued_bytes += size
+        self._queue.put((handler, request, stranger, size))
         return True
 
     def shutdown(self) -> None:
@@ -79,9 +101,10 @@ class HandlerPool:
 
     def _work(self) -> None:
         while (job := self._queue.get()) is not None:
-            handler, request, stranger = job
+            handler, request, stranger, size = job
             with self._lock:
                 self._queued -= 1
+                self._queued_bytes -= size
             try:
                 run_handler(handler, request)
             finally:

@@ -1,10 +1,11 @@
 """The I/O thread of an endpoint: the one thread that touches its ROUTER socket.
 
 It polls the ROUTER, the outbox's wake-up pipe and the ROUTER's monitor socket. Inbound
-messages are drained in batches (up to `BATCH` at a time) and handed, still encoded (with
-CURVE, as a view of ZeroMQ's own buffer: a frame refused for its size is never copied), to
-a callback that runs on this thread (the endpoint's dispatch: it decodes them and runs inline
-handlers or hands the rest to the handler pool, so it must never block); outbound
+messages are drained in batches (up to `BATCH` at a time, and no more once they hold
+`BATCH_BYTES`) and handed, still encoded (as views of ZeroMQ's own buffers: a frame is
+never copied), to a callback that runs on this thread (the endpoint's dispatch: it decodes
+them and runs inline handlers or hands the rest to the handler pool, so it must never
+block); outbound
 ``[identity, frame]`` messages from the outbox are written to the ROUTER, those this thread
 sends itself (an inline handler's reply) at once (`Outbox.own`). Before each poll
 it calls ``timers`` (the endpoint's timers of inline handlers, run on this thread), which
@@ -24,6 +25,15 @@ High-water marks are per peer and small: a peer whose frames arrive faster than 
 takes them is held back by TCP (``PEER_RCVHWM`` frames wait in ZeroMQ at most), and one
 that does not read its replies loses those past ``PEER_SNDHWM``, so no peer grows a queue
 in this process.
+
+Inbound bytes held, with ``S`` the socket's frame cap (``max_message_size``, checked by
+ZeroMQ from a frame's header, before it allocates anything): per connection, at most
+``PEER_RCVHWM`` frames queued and one its connection is reading, ``(PEER_RCVHWM + 1) * S``;
+in this thread, one batch: under ``BATCH_BYTES`` before its last frame, so at most
+``BATCH_BYTES + S``, all of it let go before the next drain (a drain that took every frame
+waiting, and on the control socket copied each, held 109 frames of a fuzz at once, two of
+15 MiB among them). What handlers hold after that is the handler pool's
+(transport/handler_pool.py). The number of connections is not bounded here.
 """
 
 from __future__ import annotations
@@ -48,9 +58,21 @@ from transport.outbox import STOP, Outbox
 from transport.stats import endpoint_stats
 from transport.trust import RefusalTally
 
-__all__ = ["BATCH", "CLOSE_LINGER", "PEER_RCVHWM", "PEER_SNDHWM", "PROBED", "Inbound", "RouterLoop"]
+__all__ = [
+    "BATCH",
+    "BATCH_BYTES",
+    "CLOSE_LINGER",
+    "PEER_RCVHWM",
+    "PEER_SNDHWM",
+    "PROBED",
+    "Inbound",
+    "RouterLoop",
+]
 
 BATCH: Final = 512
+# a drain takes no more frames once its batch holds this many bytes: a batch of small
+# frames (a Raft round's, heartbeats) is cut by BATCH, big ones go a few at a time
+BATCH_BYTES: Final = 4 * 1024 * 1024
 # how long a stopping loop's ROUTER may keep what it was given to send (the replies queued
 # before the stop, written in order before it) still going out to peers that read: a
 # node answers ``cluster leave`` and stops at once; a peer that reads nothing costs this
@@ -66,7 +88,8 @@ _POLLIN: Final = int(zmq.POLLIN)
 # PROBED receives, and only past them receives until zmq.Again (~20 us: pyzmq builds and
 # raises an exception): a batch of one, every hop of a lone write, ends without one
 PROBED: Final = 4
-# (routing identity, frame, peer key Z85); the frame is a view of ZeroMQ's buffer with CURVE
+# (routing identity, frame, peer key Z85 with CURVE, the received zmq.Frame); the frame is
+# a view of ZeroMQ's buffer
 Inbound = tuple[bytes, bytes | memoryview, bytes | None, "zmq.Frame"]
 
 _log = structlog.get_logger(subsystem="transport")
@@ -211,11 +234,15 @@ class RouterLoop(threading.Thread):
             stats.bytes_out += len(parts[1])
 
     def _receive(self, router: zmq.Socket[bytes], curve: bool) -> list[Inbound]:
-        """Up to `BATCH` inbound messages (two parts each: routing identity, frame); a
-        message of any other shape is dropped. Part by part (``Frame.more``), as
-        ``recv_multipart`` would ask the socket for each part's RCVMORE."""
+        """Up to `BATCH` inbound messages (two parts each: routing identity, frame), and
+        none past the one that brings the batch to `BATCH_BYTES`; a message of any other
+        shape is dropped. Part by part (``Frame.more``), as ``recv_multipart`` would ask
+        the socket for each part's RCVMORE."""
         batch: list[Inbound] = []
+        held = 0
         for n in range(BATCH):
+            if held >= BATCH_BYTES:
+                break
             # the first: the poll said a message waits; the next few: asked (PROBED)
             if 0 < n < PROBED and not cast(int, router.get(_EVENTS)) & _POLLIN:
                 break
@@ -230,10 +257,8 @@ class RouterLoop(threading.Thread):
                 self._dropped(len(parts))
                 continue
             frame = parts[1]
-            if curve:
-                batch.append((identity.bytes, frame.buffer, _user_id(frame), frame))
-            else:
-                batch.append((identity.bytes, frame.bytes, None, frame))
+            held += len(frame)
+            batch.append((identity.bytes, frame.buffer, _user_id(frame) if curve else None, frame))
         return batch
 
     def _dropped(self, parts: int) -> None:

@@ -15,7 +15,15 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from actors.engine_api.errors import EngineError
-from api.errors import ClientClosed, CodecError, RemoteError, RequestTimeout, TransportError
+from api.errors import (
+    ClientClosed,
+    CodecError,
+    FrameTooLarge,
+    RemoteError,
+    RequestTimeout,
+    TransportError,
+)
+from api.limits import CONTROL_MAX_REQUEST_BYTES
 from api.listing import joined
 from transport.client import Client
 
@@ -31,7 +39,12 @@ class ControlCaller:
         self._client: Client | None = None
 
     def open(self) -> None:
-        self._client = Client(self._address, timeout=self.timeout, name="engine-api")
+        self._client = Client(
+            self._address,
+            timeout=self.timeout,
+            max_request_size=CONTROL_MAX_REQUEST_BYTES,
+            name="engine-api",
+        )
 
     def close(self) -> None:
         client, self._client = self._client, None
@@ -60,6 +73,8 @@ class ControlCaller:
             ) from None
         except ClientClosed:
             raise EngineError(503, "the Engine API is stopping") from None
+        except FrameTooLarge as exc:  # over the control socket's limit: never sent
+            raise EngineError(413, str(exc)) from None
         except CodecError as exc:  # a request this node's control API does not know
             raise EngineError(500, f"{type_}: {exc}") from None
 

@@ -31,6 +31,7 @@ from actors.web.auth import MAX_TOKEN_LENGTH, WriteAuth, check_token_text
 from actors.web.feed import LiveFeed
 from actors.web.logs import Call, ControlLogTail
 from actors.web.quorum import quorum_of
+from api.limits import CONTROL_MAX_REQUEST_BYTES
 from transport.client import Client
 
 __all__ = ["control_calls", "parse_web_addr", "read_token_file", "web_child"]
@@ -83,7 +84,12 @@ def control_calls(
 
     @contextlib.contextmanager
     def connect() -> Iterator[Call]:
-        client = Client(f"ipc://{socket}", timeout=timeout, name="web-control")
+        client = Client(
+            f"ipc://{socket}",
+            timeout=timeout,
+            max_request_size=CONTROL_MAX_REQUEST_BYTES,
+            name="web-control",
+        )
         try:
             yield lambda kind, body, limit: client.request(kind, body, timeout=limit)
         finally:

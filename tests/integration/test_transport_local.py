@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from api.errors import ClientClosed, ErrorCode, RemoteError, RequestTimeout
+from api.errors import ClientClosed, ErrorCode, FrameTooLarge, RemoteError, RequestTimeout
 from api.schema.declare import INT, Field, MessageType
 from api.schema.registry import register
 from tests.integration import transport_server  # noqa: F401  (declares test.echo)
@@ -491,3 +491,43 @@ def test_a_local_client_hanging_up_is_not_a_handshake_failure(
         if e.get("subsystem") == "transport" and e.get("log_level") != "debug"
     ]
     assert loud == ["transport.endpoint.started", "transport.endpoint.stopped"]
+
+
+def test_an_endpoint_takes_requests_up_to_its_request_cap_and_replies_past_it(
+    short_dir: Path,
+) -> None:
+    """The control socket's shape: small requests in (``max_request_size``, ZeroMQ's own
+    cap, so a bigger frame is never allocated), big replies out (``max_message_size``). A
+    client told the cap refuses a bigger request naming it; a raw peer past it is dropped,
+    and the endpoint serves on."""
+    cap = 64 * 1024
+    path = short_dir / "control.sock"
+    endpoint, client = serve(
+        path, {"test.echo": lambda r: dict(r.body)}, max_request_size=cap, max_message_size=1 << 20
+    )
+    capped = Client(endpoint.address, timeout=10.0, max_request_size=cap)
+    try:
+        text = "x" * (cap - 100)
+        assert capped.request("test.echo", {"n": 1, "text": text}) == {"n": 1, "text": text}
+        big = "y" * (cap + 1)
+        with pytest.raises(FrameTooLarge, match=r"exceeds the limit of 64 KiB on ipc://"):
+            capped.request("test.echo", {"n": 2, "text": big})
+        # an echo handler answering past the request cap: replies keep the message limit
+        endpoint_big, client_big = serve(
+            short_dir / "big.sock",
+            {"test.echo": lambda r: {"n": 3, "text": big}},
+            max_request_size=cap,
+            max_message_size=1 << 20,
+        )
+        try:
+            assert client_big.request("test.echo", {"n": 3}) == {"n": 3, "text": big}
+        finally:
+            client_big.close()
+            endpoint_big.stop()
+        with pytest.raises(RequestTimeout):  # sent as is: ZeroMQ drops the connection
+            client.request("test.echo", {"n": 4, "text": big}, timeout=1.0)
+        assert capped.request("test.echo", {"n": 5}) == {"n": 5}
+    finally:
+        capped.close()
+        client.close()
+        endpoint.stop()

@@ -68,6 +68,7 @@ def endpoint_child(
     keypair: KeyPair | None = None,
     admission: AdmissionPolicy | None = None,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    max_request_size: int | None = None,
     stop_timeout: float = 5.0,
     start_timeout: float = 10.0,
     on_listening: Callable[[str], None] | None = None,
@@ -80,6 +81,7 @@ def endpoint_child(
             keypair=keypair,
             admission=admission,
             max_message_size=max_message_size,
+            max_request_size=max_request_size,
             name=name,
             started=started,
         )

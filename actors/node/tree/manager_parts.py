@@ -100,6 +100,7 @@ from actors.raft_node.types import ConfState
 from actors.store import MemoryStore, nodes
 from actors.supervisor import ChildSpec, start_actor
 from api.enums import NodeRole
+from api.limits import CONTROL_MAX_REQUEST_BYTES
 from transport.auth import AdmitAll
 
 __all__ = ["ManagerParts"]
@@ -333,7 +334,11 @@ class ManagerParts:
             ),
             *self.shared.engine_children(),  # its calls wait for the control socket
             endpoint_child(
-                "control", config.control_bind, tables["control"], stop_timeout=stop_timeout
+                "control",
+                config.control_bind,
+                tables["control"],
+                max_request_size=CONTROL_MAX_REQUEST_BYTES,  # one object's spec at most
+                stop_timeout=stop_timeout,
             ),
             # after the control socket, so it stops first: the watches it ends as it stops
             # get their final frame through that socket (actors/events/streams.py)

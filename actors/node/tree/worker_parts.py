@@ -30,6 +30,7 @@ from actors.node.tree.parts_setup import PartsSetup
 from actors.node.tree.shared_parts import SharedParts
 from actors.supervisor import ChildSpec, Directory
 from api.enums import NodeRole
+from api.limits import CONTROL_MAX_REQUEST_BYTES
 
 __all__ = ["WorkerParts"]
 
@@ -73,6 +74,7 @@ class WorkerParts:
             "control",
             config.control_bind,
             self.endpoint_tables()["control"],
+            max_request_size=CONTROL_MAX_REQUEST_BYTES,
             stop_timeout=config.stop_timeout,
         )
         shared = self.shared
