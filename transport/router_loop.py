@@ -2,19 +2,18 @@
 
 It polls the ROUTER, the outbox's wake-up pipe and the ROUTER's monitor socket. Inbound
 messages are drained in batches (up to `BATCH` at a time, and no more once they hold
-`BATCH_BYTES`) and handed, still encoded (as views of ZeroMQ's own buffers: a frame is
-never copied), to a callback that runs on this thread (the endpoint's dispatch: it decodes
-them and runs inline handlers or hands the rest to the handler pool, so it must never
-block); outbound
-``[identity, frame]`` messages from the outbox are written to the ROUTER, those this thread
-sends itself (an inline handler's reply) at once (`Outbox.own`). Before each poll
-it calls ``timers`` (the endpoint's timers of inline handlers, run on this thread), which
-returns the seconds until it wants to be called again, or None: the poll waits no longer. Handshake
-failures, refused keys and dropped peers (ZeroMQ drops a peer that sends a frame over
-``ZMQ_MAXMSGSIZE``) are logged from the monitor's events. On an endpoint without CURVE
-(the local ``ipc://`` control socket) there is no handshake to fail: a peer that closes
-before or after its greeting (``swarmctl`` probing the socket, then hanging up after its
-call) is an ordinary end of a connection, logged at debug level only (so is a local
+`BATCH_BYTES`) and handed, still encoded (as views of ZeroMQ's own buffers: a frame is never
+copied), to a callback that runs on this thread (the endpoint's dispatch: it decodes them
+and runs inline handlers or hands the rest to the handler pool, so it must never block);
+outbound ``[identity, frame]`` messages from the outbox are written to the ROUTER, those
+this thread sends itself (an inline handler's reply) at once (`Outbox.own`). Before each
+poll it calls ``timers`` (the endpoint's timers of inline handlers, run on this thread),
+which returns the seconds until it wants to be called again, or None: the poll waits no
+longer. Handshake failures, refused keys and dropped peers (ZeroMQ drops a peer that sends a
+frame over ``ZMQ_MAXMSGSIZE``) are logged from the monitor's events. On an endpoint without
+CURVE (the local ``ipc://`` control socket) there is no handshake to fail: a peer that
+closes before or after its greeting (``swarmctl`` probing the socket, then hanging up after
+its call) is an ordinary end of a connection, logged at debug level only (so is a local
 client dropped for an oversized frame: it gets no reply, and says so).
 
 The outbox's stop message ends the loop after everything queued before it is written; the
