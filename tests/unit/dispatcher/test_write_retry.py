@@ -38,6 +38,7 @@ from tests.unit.dispatcher.helpers import (
     switched_store,
     task,
 )
+from tests.unit.dispatcher.test_front import front_of
 from transport.codec import decode
 from transport.endpoint import Request
 
@@ -195,7 +196,8 @@ def test_a_session_opened_while_the_store_fails_ends_up_written() -> None:
     link = DispatcherLink()
     ref = Dispatcher.start(None, store, link=link, tick_interval=0.1, clock=clock, timer=timer)
     try:
-        front = wait_for(link.front, "the dispatcher's front attached")
+        wait_for(link.front, "the dispatcher's front attached")
+        front = front_of(link)
         proposer.down(Quorum.DROPPING)
         outbox = GateOutbox()
         assert front.request_session(
