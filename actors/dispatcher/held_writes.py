@@ -47,10 +47,11 @@ __all__ = [
     "Writes",
 ]
 
-# 0.1 s doubling to 5 s: a dropped proposal (a leadership transfer, a configuration change)
-# is written again at once, an outage costs one failed batch every 5 s
-RETRY_BACKOFF: Final = Backoff(initial=0.1, maximum=5.0, jitter=0.2)
-RETRY_LIMIT: Final = 64  # failed attempts in a row: about 5 minutes when each fails at once
+# 0.1 s doubling to 10 s: a dropped proposal (a leadership transfer, a configuration
+# change) is written again at once, a longer outage (a full disk: StorageFull) costs one
+# failed batch every 10 s
+RETRY_BACKOFF: Final = Backoff(initial=0.1, maximum=10.0, jitter=0.2)
+RETRY_LIMIT: Final = 120  # failed attempts in a row: about 20 minutes when each fails at once
 MAX_HELD_NODES: Final = 50_000
 MAX_HELD_STATUSES: Final = 1_000_000
 LOST_SAMPLE: Final = 10  # ids of what was given up named in its log
