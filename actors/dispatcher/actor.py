@@ -144,7 +144,7 @@ class Dispatcher(SupervisedActor):
     # --- lifecycle ----------------------------------------------------------------------
 
     def on_start(self) -> None:
-        self._writer = StoreWriter.start(self._store)
+        self._writer = StoreWriter.start(self._store, timer=self._timer)
         intake = self._intake = StatusIntake.start(self._front, self._on_writes)
 
         def wake_intake() -> None:

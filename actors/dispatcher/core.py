@@ -48,6 +48,7 @@ __all__ = [
     "StatusResult",
     "TaskChange",
     "TickOutput",
+    "merge_node_writes",
 ]
 
 LEADER_CHANGE = "node moved to unknown state after a leader change"
@@ -286,15 +287,23 @@ class DispatcherCore:
 
     def _write(self, write: NodeWrite) -> None:
         previous = self._node_writes.get(write.node_id)
-        if previous is not None and write.description is None:
-            # keep the description of a session opened in the same tick, and a TLS report
-            # taken in it (a description brings its own: the newer session's request)
-            write = NodeWrite(
-                write.node_id,
-                write.state,
-                write.message,
-                previous.description,
-                previous.addr if previous.description else write.addr,
-                write.tls or previous.tls,
-            )
-        self._node_writes[write.node_id] = write
+        self._node_writes[write.node_id] = (
+            write if previous is None else merge_node_writes(previous, write)
+        )
+
+
+def merge_node_writes(earlier: NodeWrite, later: NodeWrite) -> NodeWrite:
+    """One write of a node that does what ``earlier`` then ``later`` would: the later
+    state and message, with the description (and address) of a session opened in between
+    and a TLS report taken in between, unless ``later`` brings a description of its own
+    (a newer session's request, with its own report)."""
+    if later.description is not None:
+        return later
+    return NodeWrite(
+        later.node_id,
+        later.state,
+        later.message,
+        earlier.description,
+        earlier.addr if earlier.description else later.addr,
+        later.tls or earlier.tls,
+    )

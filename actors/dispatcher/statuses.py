@@ -84,6 +84,9 @@ class StatusQueue:
     def __iter__(self) -> Iterator[PendingStatus]:
         return iter(self._pending.values())
 
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._pending
+
     def add(self, task_id: str, node_id: str, status: TaskStatus) -> None:
         current = self._pending.get(task_id)
         if current is not None and status.state < current.status.state:

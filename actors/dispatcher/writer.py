@@ -11,20 +11,34 @@ judged again against the task as stored then; a status whose write lost such a r
 is retried up to ``WRITE_ATTEMPTS`` writes in all, as a node write is. A status dropped
 on a conflict was lost for good: a removed service's task that the orchestrator was giving
 desired REMOVE as its SHUTDOWN came in stayed non-terminal, so the reaper never deleted
-it, nor the service, until the node's next session resent its statuses."""
+it, nor the service, until the node's next session resent its statuses.
+
+A batch the store failed as a whole (a ``StoreError``: not the leader, a proposal
+dropped or timed out) is held and written again after a backoff while the dispatcher
+runs, with the writes the core hands on meanwhile joining it (held_writes.py has the
+rules). Before, it was dropped: a heartbeat's TLS report (which the agent sends once), a
+session's READY, statuses a worker was told were accepted, all lost until the node's
+next session. When no writes are held, a batch is written as before: a status costs
+nothing more."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import contextlib
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
+from typing import Final
 
 import pykka
 
 from actors.dispatcher.core import NodeWrite
+from actors.dispatcher.held_writes import HeldWrites, Lost, Writes
 from actors.dispatcher.statuses import Decision, PendingStatus, judge_status
 from actors.log import get_logger
+from actors.metrics import dispatcher as metrics
 from actors.store import Batch, ConflictError, MemoryStore, StoreError, WriteTx, nodes, tasks
+from actors.supervised import ThreadTimer, Timer
 from api.objects import NodeDescription, NodeStatus
 from api.objects_copy import copy_object
 
@@ -34,12 +48,7 @@ _log = get_logger("dispatcher")
 
 WRITE_ATTEMPTS = 5  # a write re-reads its object: retried while another writer wins
 STATUS_GROUP = 64  # task statuses per sub-transaction
-
-
-@dataclass(frozen=True, slots=True)
-class Writes:
-    nodes: tuple[NodeWrite, ...] = ()
-    statuses: tuple[PendingStatus, ...] = ()
+_RETRY: Final = "retry"
 
 
 def _write_node(tx: WriteTx, w: NodeWrite) -> None:
@@ -68,61 +77,127 @@ def _write_statuses(tx: WriteTx, ps: Sequence[PendingStatus]) -> None:
         _write_status(tx, p)
 
 
+def _fill(
+    batch: Batch, node_writes: Sequence[NodeWrite], groups: Sequence[Sequence[PendingStatus]]
+) -> None:
+    for w in node_writes:
+        batch.update(partial(_write_node, w=w))
+    for ps in groups:
+        batch.update(partial(_write_statuses, ps=ps))
+
+
 class StoreWriter(pykka.ThreadingActor):
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(
+        self,
+        store: MemoryStore,
+        *,
+        timer: Timer | None = None,
+        rng: random.Random | None = None,
+        held: HeldWrites | None = None,
+    ) -> None:
         super().__init__()
         self._store = store
+        self._timer: Timer = timer or ThreadTimer()
+        self._rng = rng or random.Random()
+        self._held = held if held is not None else HeldWrites()
+        self._cancel_retry: Callable[[], None] | None = None
 
     def on_receive(self, message: object) -> None:
         if isinstance(message, Writes):
-            self.write(message.nodes, message.statuses)
+            if self._held:  # an attempt is due: these go with it, after those
+                self._give_up(self._held.hold(message), "too many writes held")
+                metrics.WRITES_HELD.set(len(self._held))
+            else:
+                self._attempt(message)
+        elif message == _RETRY:
+            self._cancel_retry = None
+            self._attempt(self._held.take())
+
+    def on_stop(self) -> None:
+        if self._cancel_retry is not None:
+            self._cancel_retry()
+        # the new leader's sessions resend (the agents open new ones)
+        self._give_up(self._held.give_up(), "the dispatcher stopped")
+
+    def _attempt(self, writes: Writes) -> None:
+        failed = self.write(writes.nodes, writes.statuses)
+        if failed is None:
+            failures = self._held.succeeded()
+            if failures:
+                metrics.WRITES_HELD.set(0)
+                _log.info("dispatcher.write.recovered", failed_attempts=failures)
+            return
+        unwritten, error = failed
+        self._give_up(self._held.hold(unwritten), "too many writes held")
+        metrics.WRITES_HELD.set(len(self._held))
+        delay = self._held.failed(self._rng)
+        _log.error(
+            "dispatcher.write.failed",
+            nodes=len(unwritten.nodes),
+            statuses=len(unwritten.statuses),
+            error=str(error),
+            attempt=self._held.failures,
+            retry_in=None if delay is None else round(delay, 3),
+        )
+        if delay is None:
+            self._give_up(self._held.give_up(), f"the store failed every attempt: {error}")
+            return
+        ref = self.actor_ref
+
+        def retry() -> None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                ref.tell(_RETRY)
+
+        self._cancel_retry = self._timer.call_later(delay, retry)
+
+    def _give_up(self, lost: Lost, reason: str) -> None:
+        if lost:
+            metrics.WRITES_GIVEN_UP.inc(lost.nodes + lost.statuses)
+            metrics.WRITES_HELD.set(len(self._held))
+            _log.error(
+                "dispatcher.write.given_up",
+                reason=reason,
+                nodes=lost.nodes,
+                statuses=lost.statuses,
+                node_ids=list(lost.node_ids),
+                task_ids=list(lost.task_ids),
+            )
 
     def write(
-        self,
-        node_writes: Sequence[NodeWrite],
-        statuses: Sequence[PendingStatus],
-        attempt: int = 1,
-        group: int = STATUS_GROUP,
-    ) -> None:
-        groups = [statuses[i : i + group] for i in range(0, len(statuses), group)]
-
-        def fill(batch: Batch) -> None:
-            for w in node_writes:
-                batch.update(partial(_write_node, w=w))
-            for ps in groups:
-                batch.update(partial(_write_statuses, ps=ps))
-
-        try:
-            result = self._store.batch(fill)
-        except StoreError as exc:
-            _log.error(
-                "dispatcher.write.failed",
+        self, node_writes: Sequence[NodeWrite], statuses: Sequence[PendingStatus]
+    ) -> tuple[Writes, StoreError] | None:
+        """Write in one batch, each write judged against the store as it is then;
+        writes that lost a race with another writer go again. None, or the writes of a
+        batch the store failed (some may have committed) and its error."""
+        attempt, group = 1, STATUS_GROUP
+        while True:
+            groups = [statuses[i : i + group] for i in range(0, len(statuses), group)]
+            try:
+                result = self._store.batch(partial(_fill, node_writes=node_writes, groups=groups))
+            except StoreError as exc:
+                return Writes(tuple(node_writes), tuple(statuses)), exc
+            retry: list[NodeWrite] = []
+            alone: list[PendingStatus] = []  # statuses of rejected groups: one by one
+            for i, error in result.errors:
+                # Nodes and tasks have other writers (the manager-status keeper, the CA,
+                # the control API; the orchestrator, the scheduler): a write that lost a
+                # race re-reads its object and goes again.
+                again = isinstance(error, ConflictError) and attempt < WRITE_ATTEMPTS
+                if i >= len(node_writes):
+                    rejected = groups[i - len(node_writes)]
+                    if len(rejected) > 1 or again:
+                        alone.extend(rejected)
+                        continue
+                elif again:
+                    retry.append(node_writes[i])
+                    continue
+                _log.warning("dispatcher.write.rejected", error=str(error))
+            _log.debug(
+                "dispatcher.write.complete",
                 nodes=len(node_writes),
                 statuses=len(statuses),
-                error=str(exc),
+                proposals=result.proposals,
             )
-            return
-        retry: list[NodeWrite] = []
-        alone: list[PendingStatus] = []  # statuses of rejected groups: one by one
-        for i, error in result.errors:
-            # Nodes and tasks have other writers (the manager-status keeper, the CA, the
-            # control API; the orchestrator, the scheduler): a write that lost a race
-            # re-reads its object and goes again.
-            again = isinstance(error, ConflictError) and attempt < WRITE_ATTEMPTS
-            if i >= len(node_writes):
-                rejected = groups[i - len(node_writes)]
-                if len(rejected) > 1 or again:
-                    alone.extend(rejected)
-                    continue
-            elif again:
-                retry.append(node_writes[i])
-                continue
-            _log.warning("dispatcher.write.rejected", error=str(error))
-        _log.debug(
-            "dispatcher.write.complete",
-            nodes=len(node_writes),
-            statuses=len(statuses),
-            proposals=result.proposals,
-        )
-        if retry or alone:
-            self.write(retry, alone, attempt + 1, group=1)
+            if not retry and not alone:
+                return None
+            node_writes, statuses, attempt, group = retry, alone, attempt + 1, 1

@@ -1,4 +1,4 @@
-"""The dispatcher's metrics, set by its shell (actors/dispatcher/actor.py)."""
+"""The dispatcher's metrics, set by its shell (actors/dispatcher/actor.py, writer.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from prometheus_client import Counter, Gauge
 
 from actors.metrics.registry import NAMESPACE, REGISTRY
 
-__all__ = ["HEARTBEATS_MISSED", "SESSIONS"]
+__all__ = ["HEARTBEATS_MISSED", "SESSIONS", "WRITES_GIVEN_UP", "WRITES_HELD"]
 
 SESSIONS: Final = Gauge(
     "dispatcher_sessions",
@@ -19,6 +19,18 @@ SESSIONS: Final = Gauge(
 HEARTBEATS_MISSED: Final = Counter(
     "dispatcher_heartbeats_missed",
     "Nodes this dispatcher marked down because their heartbeats stopped.",
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
+WRITES_HELD: Final = Gauge(
+    "dispatcher_writes_held",
+    "Node and task status writes the store failed, held for another attempt.",
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
+WRITES_GIVEN_UP: Final = Counter(
+    "dispatcher_writes_given_up",
+    "Node and task status writes given up after the store failed them (logged with ids).",
     namespace=NAMESPACE,
     registry=REGISTRY,
 )

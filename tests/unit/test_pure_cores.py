@@ -115,6 +115,7 @@ CORES = [
             "actors/dispatcher/sessions.py",
             "actors/dispatcher/callers.py",
             "actors/dispatcher/core.py",
+            "actors/dispatcher/held_writes.py",
             "actors/dispatcher/wire.py",
             "actors/dispatcher/spec_tables.py",
             "actors/dispatcher/networks_and_auth.py",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import enum
 import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
+from actors.store import MemoryStore, ProposalDropped
 from api.objects import Meta, Task, TaskStatus
 from api.schema.frame import Envelope
 from api.specs import ContainerSpec, TaskSpec
@@ -81,3 +85,62 @@ def session_request(outbox: GateOutbox, key: bytes, rid: int = 1) -> Request:
     envelope = Envelope("dispatcher.session", rid, {})
     stand_in: Any = outbox  # an Outbox as far as a Request uses one
     return Request(envelope, key, b"peer", stand_in, endpoint="remote", max_size=1 << 20)
+
+
+class Quorum(enum.Enum):
+    UP = "up"
+    DROPPING = "dropping"  # each proposal refused: nothing appended
+    STALLED = "stalled"  # each proposal appended, not committed: the store times out
+
+
+class SwitchedProposer:
+    """A store's proposer that commits at once while UP (as ``LocalProposer``); while
+    DROPPING it fails each proposal (ProposalDropped: a leader's log refusing it), while
+    STALLED it holds each one uncommitted, so the store times out waiting for it
+    (ProposalTimeout: "may or may not be committed"). ``up()`` commits the held ones in
+    order before anything proposed after (a leader's log once its quorum is back)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._index = store.version
+        self._held: list[bytes] = []
+        self.quorum = Quorum.UP
+        self.refused = 0  # proposals dropped or stalled
+
+    def propose(self, data: bytes) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._lock:
+            if self.quorum is Quorum.DROPPING:
+                self.refused += 1
+                future.set_exception(ProposalDropped("no quorum (the test's)"))
+            elif self.quorum is Quorum.STALLED:
+                self.refused += 1
+                self._held.append(data)
+            else:
+                future.set_result(self._commit(data))
+        return future
+
+    def down(self, quorum: Quorum) -> None:
+        with self._lock:
+            self.quorum = quorum
+
+    def up(self) -> None:
+        with self._lock:
+            for data in self._held:
+                self._commit(data)
+            self._held.clear()
+            self.quorum = Quorum.UP
+
+    def _commit(self, data: bytes) -> int:
+        self._index += 1
+        self._store.apply(self._index, data)
+        return self._index
+
+
+def switched_store(proposal_timeout: float = 0.2) -> tuple[MemoryStore, SwitchedProposer]:
+    """A real store whose proposer the test switches off and on (``SwitchedProposer``)."""
+    store = MemoryStore(clock=time.time, proposal_timeout=proposal_timeout)
+    proposer = SwitchedProposer(store)
+    store.attach_proposer(proposer)
+    return store, proposer
