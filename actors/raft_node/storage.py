@@ -413,17 +413,17 @@ class DurableStorage:
             return None
         if writer.short_of_space and retry:
             writer.extend_zeros()
+        if not writer.short_of_space and writer.segment_bytes - writer.size >= PREALLOCATE:
+            return None  # room ahead in this segment: no statvfs on every write's path
         free = _free_bytes(self._dir)
         if writer.short_of_space:
             # the zeros ahead take what is freed as it is freed: the disk shows 0 bytes
             # free until they have their room, so say what is still missing
             missing = PREALLOCATE - (writer.allocated - writer.size)
-        elif writer.segment_bytes - writer.size < PREALLOCATE:
+        else:
             missing = 2 * PREALLOCATE - free  # the next segment's zeros need the room
             if missing <= 0:
                 return None
-        else:
-            return None
         return (
             f"no space left on the disk of the Raft log in {self._dir} ({free} bytes free; "
             f"it needs {max(missing, 1)} more ahead of its log): this manager refuses writes "
