@@ -325,6 +325,9 @@ class RaftLoop:
             by_dst.setdefault(m.dst, []).append(m)
         send = self._network.send
         for dst, msgs in by_dst.items():
+            if len(msgs) == 1:  # a message goes alone whatever its size: nothing to split
+                send(dst, encode_batch(msgs))
+                continue
             for batch in split_messages(msgs, RAFT_BATCH_BYTES):
                 send(dst, encode_batch(batch))
 
