@@ -223,13 +223,14 @@ class DurableStorage:
         return ents
 
     def term(self, index: int) -> int:
-        if index < self._offset:
-            raise Compacted(f"entry {index} is compacted (first index {self._offset + 1})")
-        if index == self._offset:
+        offset = self._offset
+        if index > offset and index - offset <= len(self._ents):  # the usual case first
+            return self._ents[index - offset - 1].term
+        if index == offset:
             return self._offset_term
-        if index > self.last_index():
-            raise Unavailable(f"entry {index} is beyond the last index {self.last_index()}")
-        return self._ents[index - self._offset - 1].term
+        if index < offset:
+            raise Compacted(f"entry {index} is compacted (first index {offset + 1})")
+        raise Unavailable(f"entry {index} is beyond the last index {self.last_index()}")
 
     def first_index(self) -> int:
         return self._offset + 1
