@@ -355,9 +355,20 @@ class RaftCore(Election):
         )
 
     def ready(self) -> Ready | None:
-        """What to persist, send and apply now, or None. Call `advance` before the next."""
-        self._flush()
+        """What to persist, send and apply now, or None. Call `advance` before the next.
+
+        A leader whose followers' acks moved the commit index, with nothing new to send,
+        gives the entries that committed first, in a Ready of their own: the appends that
+        tell the followers the new index come in the next one. Building them (one per
+        follower) thus follows the writers' answers instead of preceding them."""
         log = self._log
+        if not (
+            self._commit_dirty
+            and not self._pending_bcast
+            and self._state is LEADER
+            and log.has_next_committed()
+        ):
+            self._flush()
         hs = self._hard_state()  # the last one itself while unchanged
         changed = hs is not self._prev_hs
         msgs, unstable, snapshot = self._msgs, log.unstable, log.unstable_snapshot
