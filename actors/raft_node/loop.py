@@ -344,7 +344,9 @@ class RaftLoop:
 
     def _apply(self, entries: Sequence[RaftEntry]) -> None:
         apply = self._store.apply
-        applied = self.proposals.applied
+        proposals = self.proposals
+        waiting = len(proposals)
+        applied = proposals.applied
         size = 0
         for e in entries:
             size += len(e.data)
@@ -362,6 +364,9 @@ class RaftLoop:
         self.applied_index = last
         if len(self.waiters):
             self.waiters.applied(last)
+        if waiting and not len(proposals):
+            # the last writer waiting was answered: its reply goes first (transport.handoff)
+            hand_over()
 
     def _maybe_snapshot(self, core: RaftCore) -> None:
         applied = core.applied_index
