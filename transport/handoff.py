@@ -15,9 +15,12 @@ Two callers, both in the Raft loop:
   ms against 1.27-1.74 (medians 1.33 and 1.58; the follower -> leader hop 52 us against
   164 at the median: README, "Not met yet");
 - on a leader, after the apply that answered the last writer waiting for one (the reply
-  is on its way; what the round does next, and the other follower's ack, is not): the
-  leader -> client hop 88-98 us against 128-146 at the median in three pairs of a
-  timestamped run of bench/raft.py one write at a time (2026-12-07, load 2-5).
+  is on its way; what the round does next, and the other follower's ack, is not). A
+  trade more than a gain: in ten pairs of timestamped runs of bench/raft.py one write at a
+  time (2026-12-07 03:59-04:01 UTC, load 2.4-3.6) the leader -> client hop fell from 115
+  to 82 us at the median, but the next write's client -> leader hop rose from 63 to 87 (the
+  leader is still stepping the other follower's ack when it arrives): the whole write 1,239
+  against 1,251 us, shorter in 6 pairs of 10.
 
 Not after a leader's appends: its own fsync comes next (blocking in it frees the CPU
 anyway), and a yield there showed no gain. Nor after every answer while other writes
