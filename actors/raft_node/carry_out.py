@@ -27,7 +27,8 @@ Rules, in the order `carry_out` follows them:
   6. A leader's Ready that saves nothing (its followers' acks moved the commit index) is
      applied BEFORE its messages go out: the writers' answers leave first and the
      followers learn the new commit index right after. Sending it first would put the
-     encoding and sending of every follower's append on each write's path.
+     encoding and sending of every follower's append on each write's path (the core
+     gives those appends in the next Ready, so they are not even built before).
 An exception from any step leaves the Ready not advanced: the caller stops the node (the
 actor's loop dies; the simulation models a crash there and restarts from the storage).
 """

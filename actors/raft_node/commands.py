@@ -20,6 +20,7 @@ from typing import Any, Final
 from actors.raft_node.core import RaftCore
 from actors.raft_node.frames import Chunk
 from actors.raft_node.proposals import Completion
+from api.objects_init import fast_init
 
 __all__ = ["MAX_INBOX", "Call", "Command", "Forwarded", "Inbox", "Propose", "Receive", "Stop"]
 
@@ -29,6 +30,7 @@ __all__ = ["MAX_INBOX", "Call", "Command", "Forwarded", "Inbox", "Propose", "Rec
 MAX_INBOX: Final = 4096
 
 
+@fast_init  # one for every frame or write handed in (api/objects_init.py)
 @dataclass(frozen=True, slots=True)
 class Propose:
     """Entries to append; the future gives the last one's index once applied here.
@@ -39,6 +41,7 @@ class Propose:
     forwarded: bool = False
 
 
+@fast_init  # one for every frame or write handed in (api/objects_init.py)
 @dataclass(frozen=True, slots=True)
 class Receive:
     """One frame of Raft messages from member ``src`` (still packed), or a chunk of one.

@@ -351,30 +351,37 @@ class RaftCore(Election):
             or self._pending_bcast
             or self._commit_dirty
             or log.has_next_committed()
-            or self._hard_state() != self._prev_hs
+            or self._hard_state() is not self._prev_hs
         )
 
     def ready(self) -> Ready | None:
-        """What to persist, send and apply now, or None. Call `advance` before the next."""
-        self._flush()
+        """What to persist, send and apply now, or None. Call `advance` before the next.
+
+        A leader whose followers' acks moved the commit index, with nothing new to send,
+        gives the entries that committed first, in a Ready of their own: the appends that
+        tell the followers the new index come in the next one. Building them (one per
+        follower) thus follows the writers' answers instead of preceding them."""
         log = self._log
-        hs = self._hard_state()
-        rd = Ready(
-            messages=tuple(self._msgs),
-            entries=tuple(log.unstable),
-            hard_state=None if hs == self._prev_hs else hs,
-            snapshot=log.unstable_snapshot,
-            committed_entries=tuple(log.next_committed()),
-        )
         if not (
-            rd.messages
-            or rd.entries
-            or rd.committed_entries
-            or rd.hard_state is not None
-            or rd.snapshot is not None
+            self._commit_dirty
+            and not self._pending_bcast
+            and self._state is LEADER
+            and log.has_next_committed()
         ):
-            return None
-        return rd
+            self._flush()
+        hs = self._hard_state()  # the last one itself while unchanged
+        changed = hs is not self._prev_hs
+        msgs, unstable, snapshot = self._msgs, log.unstable, log.unstable_snapshot
+        committed = log.next_committed()
+        if not (msgs or unstable or committed or changed or snapshot is not None):
+            return None  # the round's last call: nothing built
+        return Ready(
+            messages=tuple(msgs),
+            entries=tuple(unstable),
+            hard_state=hs if changed else None,
+            snapshot=snapshot,
+            committed_entries=tuple(committed),
+        )
 
     def advance(self, rd: Ready) -> None:
         log = self._log
@@ -447,6 +454,8 @@ class RaftCore(Election):
 
     # ------------------------------------------------------------------ helpers
     def _hard_state(self) -> HardState:
+        """The hard state now: the last one persisted itself while none of it changed
+        (``ready`` and ``has_ready`` tell a change by identity)."""
         hs = self._prev_hs
         if hs.term == self._term and hs.vote == self._vote and hs.commit == self._log.committed:
             return hs

@@ -144,12 +144,13 @@ class ProposalAnswer:
         return self._done
 
     def set_result(self, result: Any) -> None:
-        if self._finish(failed=False):
+        if self._claim():
             # the loop's int index: the body needs no matching to its declaration
             self._request.reply({"index": result}, check=False)
+            self._count(failed=False)  # after the answer: off its path
 
     def set_exception(self, exception: BaseException) -> None:
-        if not self._finish(failed=True):
+        if not self._claim():
             return
         if isinstance(exception, NotLeader):
             lead = exception.leader_id or 0
@@ -158,11 +159,15 @@ class ProposalAnswer:
             self._request.reply({"index": 0, "error": "no_space", "message": str(exception)[:300]})
         else:  # dropped, or the node stopped: "dropped" either way
             self._request.reply({"index": 0, "error": "dropped", "message": str(exception)[:300]})
+        self._count(failed=True)
 
-    def _finish(self, *, failed: bool) -> bool:
+    def _claim(self) -> bool:
+        """True for the first outcome (which is answered), False for any later one."""
         if self._done:
             return False
         self._done = True
+        return True
+
+    def _count(self, *, failed: bool) -> None:
         if self._clock is not None:
             metrics.proposal_done(self._clock() - self._started, failed)
-        return True

@@ -325,6 +325,9 @@ class RaftLoop:
             by_dst.setdefault(m.dst, []).append(m)
         send = self._network.send
         for dst, msgs in by_dst.items():
+            if len(msgs) == 1:  # a message goes alone whatever its size: nothing to split
+                send(dst, encode_batch(msgs))
+                continue
             for batch in split_messages(msgs, RAFT_BATCH_BYTES):
                 send(dst, encode_batch(batch))
 
@@ -341,7 +344,9 @@ class RaftLoop:
 
     def _apply(self, entries: Sequence[RaftEntry]) -> None:
         apply = self._store.apply
-        applied = self.proposals.applied
+        proposals = self.proposals
+        waiting = len(proposals)
+        applied = proposals.applied
         size = 0
         for e in entries:
             size += len(e.data)
@@ -359,6 +364,9 @@ class RaftLoop:
         self.applied_index = last
         if len(self.waiters):
             self.waiters.applied(last)
+        if waiting and not len(proposals):
+            # the last writer waiting was answered: its reply goes first (transport.handoff)
+            hand_over()
 
     def _maybe_snapshot(self, core: RaftCore) -> None:
         applied = core.applied_index

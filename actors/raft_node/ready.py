@@ -17,6 +17,7 @@ from actors.raft_node.types import (
     RaftState,
     Snapshot,
 )
+from api.objects_init import fast_init
 
 __all__ = [
     "PeerStatus",
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 
+@fast_init  # one or two for every round (api/objects_init.py)
 @dataclass(frozen=True, slots=True)
 class Ready:
     """Everything the core wants done, in one batch.

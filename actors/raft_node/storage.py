@@ -223,13 +223,14 @@ class DurableStorage:
         return ents
 
     def term(self, index: int) -> int:
-        if index < self._offset:
-            raise Compacted(f"entry {index} is compacted (first index {self._offset + 1})")
-        if index == self._offset:
+        offset = self._offset
+        if index > offset and index - offset <= len(self._ents):  # the usual case first
+            return self._ents[index - offset - 1].term
+        if index == offset:
             return self._offset_term
-        if index > self.last_index():
-            raise Unavailable(f"entry {index} is beyond the last index {self.last_index()}")
-        return self._ents[index - self._offset - 1].term
+        if index < offset:
+            raise Compacted(f"entry {index} is compacted (first index {offset + 1})")
+        raise Unavailable(f"entry {index} is beyond the last index {self.last_index()}")
 
     def first_index(self) -> int:
         return self._offset + 1
@@ -413,17 +414,17 @@ class DurableStorage:
             return None
         if writer.short_of_space and retry:
             writer.extend_zeros()
+        if not writer.short_of_space and writer.segment_bytes - writer.size >= PREALLOCATE:
+            return None  # room ahead in this segment: no statvfs on every write's path
         free = _free_bytes(self._dir)
         if writer.short_of_space:
             # the zeros ahead take what is freed as it is freed: the disk shows 0 bytes
             # free until they have their room, so say what is still missing
             missing = PREALLOCATE - (writer.allocated - writer.size)
-        elif writer.segment_bytes - writer.size < PREALLOCATE:
+        else:
             missing = 2 * PREALLOCATE - free  # the next segment's zeros need the room
             if missing <= 0:
                 return None
-        else:
-            return None
         return (
             f"no space left on the disk of the Raft log in {self._dir} ({free} bytes free; "
             f"it needs {max(missing, 1)} more ahead of its log): this manager refuses writes "

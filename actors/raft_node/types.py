@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from api.objects_init import fast_init
+
 __all__ = [
     "Compacted",
     "ConfChange",
@@ -47,6 +49,7 @@ class EntryType(enum.IntEnum):
     CONF_CHANGE = 1
 
 
+@fast_init  # built several times for every write (api/objects_init.py)
 @dataclass(frozen=True, slots=True)
 class Entry:
     index: int
@@ -55,6 +58,7 @@ class Entry:
     type: EntryType = EntryType.NORMAL
 
 
+@fast_init  # built several times for every write (api/objects_init.py)
 @dataclass(frozen=True, slots=True)
 class HardState:
     """What must be on disk before a node answers: term, vote and commit index."""
@@ -116,6 +120,7 @@ class MessageType(enum.IntEnum):
     FORWARD_PROPOSAL = 11  # a follower hands client data to the leader
 
 
+@fast_init  # built several times for every write (api/objects_init.py)
 @dataclass(frozen=True, slots=True)
 class Message:
     type: MessageType

@@ -84,8 +84,8 @@ def _entries(flat: list[Any]) -> tuple[Entry, ...]:
     if len(flat) % 4:
         raise WireError("entries: expected groups of [index, term, type, data]")
     out = []
-    for i in range(0, len(flat), 4):
-        index, term, kind, data = flat[i : i + 4]
+    fours = iter(flat)
+    for index, term, kind, data in zip(fours, fours, fours, fours, strict=False):  # len % 4 == 0
         if type(index) is not int or type(term) is not int or type(data) is not bytes:
             raise WireError("entries: bad index, term or data")
         out.append(Entry(index, term, data, _NORMAL if kind == 0 else _ENTRY_TYPES[kind]))
@@ -116,7 +116,15 @@ def decode_batch(data: bytes) -> list[Message]:
             if type(m) is not list:
                 raise WireError("a Raft message is a list")
             kind, src, dst, term, log_term, index, commit, reject, hint, ctx, ents, snap = m[:12]
-            if not all(type(v) is int for v in (src, dst, term, log_term, index, commit, hint)):
+            if not (  # no generator: this runs for every message received
+                type(src) is int
+                and type(dst) is int
+                and type(term) is int
+                and type(log_term) is int
+                and type(index) is int
+                and type(commit) is int
+                and type(hint) is int
+            ):
                 raise WireError("message: bad numeric field")
             if type(reject) is not bool or type(ctx) is not bytes:
                 raise WireError("message: bad reject or context field")

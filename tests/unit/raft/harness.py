@@ -18,15 +18,13 @@ from actors.raft_node.types import Entry, HardState, Message, MessageType, RaftS
 def persist_and_take(
     core: RaftCore, storage: MemoryStorage, sync: HardStateSync
 ) -> tuple[list[Message], list[Entry]]:
-    """Carry out one Ready as the RaftNode does (`carry_out`); returns (messages sent,
-    entries committed)."""
-    rd = core.ready()
-    if rd is None:
-        return [], []
+    """Carry out the Readies as the RaftNode does (`carry_out`, until the core has none
+    left); returns (messages sent, entries committed)."""
     sent: list[Message] = []
     committed: list[Entry] = []
     io = ReadyIO(storage.save, sent.extend, lambda _snapshot: None, committed.extend)
-    carry_out(core, rd, io, sync)
+    while (rd := core.ready()) is not None:
+        carry_out(core, rd, io, sync)
     return sent, committed
 
 

@@ -214,13 +214,19 @@ def test_entries_committed_in_the_ready_that_saves_them_are_applied_after_its_fs
 def test_a_leader_answers_its_writers_before_it_tells_followers_the_commit() -> None:
     """Rule 6: acks that only move the leader's commit index make a Ready that saves
     nothing; its entries are applied (their writers answered) before the appends that
-    carry the new commit index to the followers are encoded and sent."""
+    carry the new commit index to the followers are built (the core gives them in the
+    next Ready), encoded and sent."""
     c = acked_x()
     rec = Recorder(c.storages[1])
-    run(c, 1, rec)
-    assert rec.kinds() == ["apply", "send"]
+    assert run(c, 1, rec) == []  # no append built yet
+    assert rec.kinds() == ["apply"]
     assert rec.calls[0] == ("apply", (c.storages[1].last_index(),))
-    assert rec.sent == [{MT.APPEND}]
+    notices = run(c, 1, rec)
+    assert rec.kinds() == ["apply", "send"]
+    assert {(m.type, m.dst, m.commit) for m in notices} == {
+        (MT.APPEND, dst, c.storages[1].last_index()) for dst in (2, 3)
+    }
+    assert c.cores[1].ready() is None
 
 
 def test_a_follower_acks_new_entries_before_it_applies_earlier_ones() -> None:

@@ -9,6 +9,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+import actors.raft_node.loop as raft_loop
 from tests.support.waiting import wait_for
 from tests.unit.raft_actor.peer_request import PeerRequest
 from tests.unit.raft_actor.test_raft_propose_answers import started
@@ -72,5 +75,44 @@ def test_what_peers_hand_in_during_a_round_waits_for_it_in_order(tmp_path: Path)
         indexes = [r.replies[0]["index"] for r in requests]
         assert indexes == sorted(indexes) and len(set(indexes)) == len(indexes)
         assert all(r.errors == [] for r in requests)
+    finally:
+        node.stop()
+
+
+def test_a_leader_gives_up_its_cpu_once_the_last_waiting_writer_is_answered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the apply that answers the last writer waiting, the round hands the CPU over
+    (transport.handoff: the thread that sends the reply runs first); a round that answers
+    several writers does it once, after the last answer."""
+    yields: list[tuple[int, int]] = []  # (proposals still waiting, writers answered) at each
+    requests: list[PeerRequest] = []
+    monkeypatch.setattr(
+        raft_loop,
+        "hand_over",
+        lambda: yields.append((len(node._loop.proposals), sum(1 for r in requests if r.replies))),
+    )
+    node = started(tmp_path, (1,))
+    try:
+        wait_for(lambda: node.is_leader, "node 1 to lead", 10)
+        entered, release = threading.Event(), threading.Event()
+
+        def hold(_core: Any) -> None:
+            entered.set()
+            release.wait(10)
+
+        held = node.call(hold)  # the five proposals below wait for one round
+        assert entered.wait(10)
+        propose = node.handlers()["raft.propose"]
+        requests.extend(
+            PeerRequest("raft.propose", {"data": [b"\xc4\x01%d" % i]}) for i in range(5)
+        )
+        for request in requests:
+            propose(request)
+        release.set()
+        held.result(10)
+        wait_for(lambda: all(r.replies for r in requests), "every answer", 10)
+        wait_for(lambda: yields, "the hand-over", 10)
+        assert yields == [(0, 5)]
     finally:
         node.stop()

@@ -6,8 +6,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from structlog.testing import capture_logs
 
+import actors.raft_node.storage as storage_module
 from actors.raft_node.types import HardState
 from actors.raft_node.wal import PREALLOCATE, list_segments, scan_segment
 from tests.unit.raft_storage.conftest import Opener, ents
@@ -69,3 +71,31 @@ def test_zeros_after_the_records_of_a_segment_that_is_not_the_last(
         f.write(bytes(300))
     again = open_storage(segment_bytes=400)
     assert again.entries(1, 61) == ents(1, 60)
+
+
+def test_space_is_asked_of_the_file_system_only_near_the_segments_end(
+    open_storage: Opener, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every write asks `space_short` (the leader per proposal, a follower per append): with
+    the zeros ahead of the tail far from the segment's limit, the answer needs no statvfs.
+    Near the limit (the next segment's zeros need room) it asks, and says what is missing."""
+    asked: list[Path] = []
+    free = [1 << 40]
+
+    def free_bytes(directory: Path) -> int:
+        asked.append(directory)
+        return free[0]
+
+    monkeypatch.setattr(storage_module, "_free_bytes", free_bytes)
+    s = open_storage(segment_bytes=64 * PREALLOCATE)
+    s.save(HardState(1, 1, 0), ents(1, 1))
+    for _ in range(5):
+        assert s.space_short() is None
+    assert asked == []
+    near = open_storage(tmp_path / "near", segment_bytes=PREALLOCATE)
+    near.save(HardState(1, 1, 0), ents(1, 1))
+    assert near.space_short() is None  # plenty free
+    assert asked
+    free[0] = 1000
+    why = near.space_short()
+    assert why is not None and "1000 bytes free" in why
