@@ -117,6 +117,8 @@ CORES = [
             "actors/dispatcher/core.py",
             "actors/dispatcher/held_writes.py",
             "actors/dispatcher/wire.py",
+            "actors/dispatcher/session_request.py",
+            "actors/dispatcher/status_updates.py",
             "actors/dispatcher/spec_tables.py",
             "actors/dispatcher/networks_and_auth.py",
             "actors/dispatcher/ingress.py",
