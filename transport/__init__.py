@@ -1,7 +1,8 @@
 """msgpack over ZeroMQ with CURVE: codec, endpoints (ROUTER), clients (DEALER), ZAP.
 
-See `transport.endpoint` for the server side's structure and handler contract, and
-`transport.client` for the client. Message types are declared in `api.schema`.
+See `transport.endpoint` for the server side's structure, `transport.request` for the
+handler contract, and `transport.client` for the client. Message types are declared in
+`api.schema`.
 
 The names below load on first use (PEP 562), so a client that imports `transport.client`
 (swarmctl) does not load the server side (pykka, the ROUTER loop, ZAP).
@@ -24,15 +25,9 @@ if TYPE_CHECKING:
     from transport.auth import AdmissionPolicy, AdmitAll, AllowList, ZapAuthenticator
     from transport.client import Client
     from transport.codec import decode, encode, encode_error
-    from transport.endpoint import (
-        Endpoint,
-        EndpointActor,
-        Handler,
-        InlineHandler,
-        Request,
-        inline,
-    )
+    from transport.endpoint import Endpoint, EndpointActor
     from transport.keys import KeyPair, fingerprint, generate_keypair, read_keypair
+    from transport.request import Handler, InlineHandler, Request, inline
     from transport.source import connect_endpoint, source_host
 
 __all__ = [
@@ -77,20 +72,14 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "transport.auth": ("AdmissionPolicy", "AdmitAll", "AllowList", "ZapAuthenticator"),
     "transport.client": ("Client",),
     "transport.codec": ("decode", "encode", "encode_error"),
-    "transport.endpoint": (
-        "Endpoint",
-        "EndpointActor",
-        "Handler",
-        "InlineHandler",
-        "Request",
-        "inline",
-    ),
+    "transport.endpoint": ("Endpoint", "EndpointActor"),
     "transport.keys": (
         "KeyPair",
         "fingerprint",
         "generate_keypair",
         "read_keypair",
     ),
+    "transport.request": ("Handler", "InlineHandler", "Request", "inline"),
     "transport.source": ("connect_endpoint", "source_host"),
 }
 _HOME_OF: dict[str, str] = {name: home for home, names in _HOMES.items() for name in names}

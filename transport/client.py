@@ -10,16 +10,13 @@ order behind it). A client that watches its handshakes has no lanes. For the res
 request (validated by `transport.codec`) in their own thread, register it in the pending
 table under a fresh id and hand the frame to the I/O thread through the outbox. The I/O
 thread drains the outbox into the DEALER, drains replies from the DEALER in batches,
-decodes them and completes the waiting future or stream queue, and fails requests
-whose deadline passed (`RequestTimeout`); late replies to forgotten requests are dropped.
-No thread per request; reconnecting is ZeroMQ's (``reconnect_ivl``/``reconnect_ivl_max``).
+decodes them and completes the waiting future or stream queue (transport/pending.py,
+which states the rules), and fails requests whose deadline passed (`RequestTimeout`).
+No thread per request; reconnecting is ZeroMQ's (transport/dealer.py sets every socket up).
 ``source`` binds the connection's local address (`transport.source`): a node that listens
 on one address talks from it too. With ``watch_connection`` (the agent's session), a
-handshake the server refuses (its ZAP handler said no to our key) fails every pending
-request at once with `HandshakeRefused` instead of letting it time out, and ``refused``
-says so; a connection that drops (the server's process died) or is refused (nothing
-listens there) fails every pending request with `ConnectionLost`: their replies can no
-longer come (ZeroMQ reconnects, but the server routes replies by connection).
+refused handshake (``refused`` then says so), a dropped or refused connection fail every
+pending request at once instead of letting it time out (transport/dealer.py).
 
 ``max_request_size`` is the server's cap on the requests it takes, when smaller than the
 replies it sends (the control socket's, `api.limits.CONTROL_MAX_REQUEST_BYTES`): a bigger
@@ -31,7 +28,6 @@ Futures complete on the I/O thread: callbacks added to them must be quick.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import heapq
 import itertools
@@ -46,38 +42,31 @@ import zmq
 from api.errors import (
     ClientClosed,
     CodecError,
-    ConnectionLost,
     FrameTooLarge,
     HandshakeRefused,
     RemoteError,
     RequestTimeout,
-    TransportError,
 )
 from api.limits import format_bytes
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS, Envelope
 from transport.codec import decode, encode
+from transport.dealer import WATCHED_EVENTS, connection_failure, new_keypair, open_dealer
 from transport.lanes import Lanes
 from transport.outbox import STOP, Outbox
+from transport.pending import Answered, Reply, deliver, fail, stream_replies
 from transport.source import connect_endpoint
 
 if TYPE_CHECKING:  # imported where used: a command-line client needs neither
     from concurrent.futures import Future  # (concurrent.futures imports logging)
 
     from transport.keys import KeyPair
+    from transport.pending import Pending
 
-__all__ = ["Client", "connection_lost"]
+__all__ = ["Client"]
 
 _BATCH: Final = 512
 _NOBLOCK: Final = int(zmq.NOBLOCK)  # a plain int: a flag enum costs an enum operation a call
 _GRACE: Final = 1.0  # extra wait in request() in case the I/O thread itself is stuck
-
-
-def _new_keypair() -> KeyPair:
-    """A fresh CURVE keypair; `transport.keys` (hashlib) is imported only by a client that
-    talks CURVE, not by swarmctl on the control socket."""
-    from transport.keys import generate_keypair
-
-    return generate_keypair()
 
 
 @functools.cache
@@ -87,40 +76,6 @@ def _log() -> Any:
     import structlog
 
     return structlog.get_logger(subsystem="transport")
-
-
-class _Reply:
-    """What `Client.request` waits on: a lock held until the I/O thread has put the outcome
-    in. One release wakes the caller, which then holds nothing another thread needs (a
-    Future's waiter wakes into its condition's lock, which the I/O thread may still hold
-    while it completes the next future)."""
-
-    __slots__ = ("done", "outcome")
-
-    def __init__(self) -> None:
-        self.done = threading.Lock()
-        self.done.acquire()
-        self.outcome: dict[str, Any] | BaseException | None = None
-
-    def resolve(self, outcome: dict[str, Any] | BaseException) -> None:
-        """Called once (by whoever took the entry out of the pending table)."""
-        self.outcome = outcome
-        self.done.release()
-
-
-if TYPE_CHECKING:
-    _Pending = Future[dict[str, Any]] | _Reply | queue.SimpleQueue[Envelope | BaseException]
-
-
-def connection_lost(event: int, address: str) -> ConnectionLost | None:
-    """What a socket monitor's ``event`` means for the requests pending on a connection to
-    ``address``: lost when it dropped (the server's process died) or was refused (nothing
-    listens there); None for any other event."""
-    if event == zmq.EVENT_DISCONNECTED:
-        return ConnectionLost(f"the connection to {address} closed")
-    if event == zmq.EVENT_CONNECT_RETRIED:
-        return ConnectionLost(f"{address} refused the connection")
-    return None
 
 
 class Client:
@@ -147,7 +102,7 @@ class Client:
         self._max_request = max_message_size if max_request_size is None else max_request_size
         self._limits = REPLY_LIMITS.capped(max_message_size)
         self._name = name
-        self._pending: dict[int, _Pending] = {}
+        self._pending: dict[int, Pending] = {}
         self._ids = itertools.count(1)
         self._deadlines: list[tuple[float, int]] = []
         self._deadlines_lock = threading.Lock()
@@ -158,7 +113,7 @@ class Client:
         self._outbox = Outbox()
         self._server_key = server_key
         # one key for every socket of this client (its own and its lanes)
-        self._keypair = keypair if keypair is not None or server_key is None else _new_keypair()
+        self._keypair = keypair if keypair is not None or server_key is None else new_keypair()
         try:
             self._dealer = self._open_dealer(watch_connection)
         except BaseException:
@@ -176,30 +131,21 @@ class Client:
         makes no connection it does not use)."""
         sock = self._open_socket(connect=False)
         if watch_connection:
-            self._monitor = sock.get_monitor_socket(
-                zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED
-            )
+            self._monitor = sock.get_monitor_socket(WATCHED_EVENTS)
             sock.connect(connect_endpoint(self.address, self.source))
         return sock
 
     def _open_socket(self, connect: bool = True) -> zmq.Socket[bytes]:
         """A DEALER set up as every socket of this client is (connected unless told not)."""
-        sock = self._context.socket(zmq.DEALER)
-        sock.linger = 0
-        sock.maxmsgsize = self._max_size
-        sock.sndhwm = 100_000
-        sock.rcvhwm = 100_000
-        sock.reconnect_ivl = 100
-        sock.reconnect_ivl_max = 2_000
-        sock.setsockopt(zmq.HEARTBEAT_IVL, 2_000)
-        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6_000)
-        if self._server_key is not None and self._keypair is not None:
-            sock.curve_serverkey = self._server_key
-            sock.curve_publickey = self._keypair.public
-            sock.curve_secretkey = self._keypair.secret
-        if connect:
-            sock.connect(connect_endpoint(self.address, self.source))
-        return sock
+        return open_dealer(
+            self._context,
+            self.address,
+            source=self.source,
+            max_message_size=self._max_size,
+            server_key=self._server_key,
+            keypair=self._keypair,
+            connect=connect,
+        )
 
     # -- public API ------------------------------------------------------------------------
 
@@ -221,7 +167,7 @@ class Client:
         lanes = self._lanes
         if lanes is not None and (not (self._pending or lanes.busy) or lanes.owes_order()):
             return self._request_on_lane(lanes, message_type, body, limit)
-        reply = _Reply()
+        reply = Reply()
         rid = self._call(message_type, body, limit, reply)
         # The I/O thread fails the request at the deadline; the grace only guards against
         # that thread being stuck.
@@ -253,7 +199,7 @@ class Client:
         limit = self.timeout if timeout is None else timeout
         frames: queue.SimpleQueue[Envelope | BaseException] = queue.SimpleQueue()
         rid = self._submit(message_type, body, frames)
-        return self._iterate(rid, message_type, frames, limit)
+        return stream_replies(self._pending, rid, message_type, frames, limit)
 
     def send(self, message_type: str, body: Mapping[str, Any] | None = None) -> None:
         """A one-way message (id 0): no reply. Sent on the calling thread's lane when it
@@ -281,7 +227,7 @@ class Client:
         self._thread.join(timeout=2.0)
         self._outbox.close()
         for rid in list(self._pending):
-            self._fail(rid, ClientClosed(f"client to {self.address} closed"))
+            fail(self._pending, rid, ClientClosed(f"client to {self.address} closed"))
         self._context.destroy(linger=0)
 
     def __enter__(self) -> Client:
@@ -307,7 +253,7 @@ class Client:
         if self._closed:
             raise ClientClosed(f"client to {self.address} is closed")
 
-    def _submit(self, message_type: str, body: Mapping[str, Any] | None, entry: _Pending) -> int:
+    def _submit(self, message_type: str, body: Mapping[str, Any] | None, entry: Pending) -> int:
         self._check_open()
         rid = next(self._ids)
         frame = self._encode(message_type, body, rid)
@@ -326,7 +272,7 @@ class Client:
         refused = self.refused
         if refused is None:
             return False
-        self._fail(rid, refused)
+        fail(self._pending, rid, refused)
         return True
 
     def _call(
@@ -334,7 +280,7 @@ class Client:
         message_type: str,
         body: Mapping[str, Any] | None,
         timeout: float | None,
-        entry: Future[dict[str, Any]] | _Reply,
+        entry: Future[dict[str, Any]] | Reply,
     ) -> int:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         with self._deadlines_lock:
@@ -350,31 +296,6 @@ class Client:
             raise ClientClosed(f"client to {self.address} is closed")
         return rid
 
-    def _iterate(
-        self,
-        rid: int,
-        message_type: str,
-        frames: queue.SimpleQueue[Envelope | BaseException],
-        timeout: float,
-    ) -> Iterator[dict[str, Any]]:
-        try:
-            while True:
-                try:
-                    item = frames.get(timeout=timeout)
-                except queue.Empty:
-                    raise RequestTimeout(
-                        f"no reply frame to {message_type!r} within {timeout}s"
-                    ) from None
-                if isinstance(item, BaseException):
-                    raise item
-                if item.type == "error":
-                    raise RemoteError(str(item.body["code"]), str(item.body["message"]))
-                yield dict(item.body)
-                if not item.more:
-                    return
-        finally:
-            self._pending.pop(rid, None)
-
     # -- the I/O thread --------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -385,7 +306,7 @@ class Client:
         monitor = self._monitor
         if monitor is not None:
             poller.register(monitor, zmq.POLLIN)
-        noblock, wake_fd = _NOBLOCK, outbox.fd
+        noblock, wake_fd, pending, limits = _NOBLOCK, outbox.fd, self._pending, self._limits
         connected = monitor is not None
         try:
             while True:
@@ -411,13 +332,18 @@ class Client:
                     # woken at once would preempt this thread, which holds the GIL it
                     # then waits for (bench/raft.py c64, load 3-7: 3.2-3.5 -> 2.3-2.8
                     # context switches per write in the client; less clear above that)
-                    answered: list[tuple[_Reply, dict[str, Any] | BaseException]] = []
+                    answered: Answered = []
                     for _ in range(_BATCH):
                         try:
                             frame = dealer.recv(noblock)
                         except zmq.Again:
                             break
-                        self._deliver(frame, answered)
+                        try:
+                            envelope = decode(frame, limits=limits)
+                        except CodecError as exc:
+                            self._rejected(exc)
+                            continue
+                        deliver(pending, envelope, answered)
                     for reply, outcome in answered:
                         reply.resolve(outcome)
                 if monitor is not None and monitor in ready:
@@ -440,17 +366,13 @@ class Client:
                 event = recv_monitor_message(monitor, zmq.NOBLOCK)
             except zmq.Again:
                 return
-            failure: TransportError | None
-            if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-                self.refused = failure = HandshakeRefused(
-                    f"{self.address} refused this key at the handshake (status {event['value']})"
-                )
-            else:
-                failure = connection_lost(event["event"], self.address)
-                if failure is None:
-                    continue
+            failure = connection_failure(event["event"], event["value"], self.address)
+            if failure is None:
+                continue
+            if isinstance(failure, HandshakeRefused):
+                self.refused = failure
             for rid in list(self._pending):
-                self._fail(rid, failure)
+                fail(self._pending, rid, failure)
 
     def _poll_timeout_ms(self) -> int | None:
         with self._deadlines_lock:
@@ -459,53 +381,17 @@ class Client:
             first = self._deadlines[0][0]
         return max(0, int((first - time.monotonic()) * 1000) + 1)
 
-    def _deliver(
-        self, frame: bytes, answered: list[tuple[_Reply, dict[str, Any] | BaseException]]
-    ) -> None:
-        """Complete the request ``frame`` answers; a `request` waiter's outcome goes to
-        ``answered``, for the caller to wake it."""
-        try:
-            envelope = decode(frame, limits=self._limits)
-        except CodecError as exc:
-            _log().warning(
-                "transport.reply.rejected",
-                client=self._name,
-                address=self.address,
-                code=exc.code,
-                error=exc.message,
-            )
-            if exc.request_id:
-                self._fail(exc.request_id, exc)
-            return
-        rid = envelope.id
-        entry = self._pending.get(rid)
-        if entry is None:
-            return  # one-way, or forgotten after a timeout: dropped
-        if isinstance(entry, _Reply):
-            if envelope.more or self._pending.pop(rid, None) is None:
-                return  # request() wants the final reply only; or it gave up meanwhile
-            if envelope.type == "error":
-                body = envelope.body
-                answered.append((entry, RemoteError(str(body["code"]), str(body["message"]))))
-            else:
-                answered.append((entry, dict(envelope.body)))
-        elif isinstance(entry, queue.SimpleQueue):
-            if not envelope.more or envelope.type == "error":
-                self._pending.pop(rid, None)
-            entry.put(envelope)
-        else:  # a Future (request_async)
-            if envelope.more:
-                return  # request() wants the final reply only; stream() sees every frame
-            self._pending.pop(rid, None)
-            try:
-                if envelope.type == "error":
-                    entry.set_exception(
-                        RemoteError(str(envelope.body["code"]), str(envelope.body["message"]))
-                    )
-                else:
-                    entry.set_result(dict(envelope.body))
-            except Exception:  # cancelled by the caller
-                pass
+    def _rejected(self, exc: CodecError) -> None:
+        """A reply that did not decode: logged, and its request failed if it names one."""
+        _log().warning(
+            "transport.reply.rejected",
+            client=self._name,
+            address=self.address,
+            code=exc.code,
+            error=exc.message,
+        )
+        if exc.request_id:
+            fail(self._pending, exc.request_id, exc)
 
     def _expire(self, now: float) -> None:
         expired: list[int] = []
@@ -513,14 +399,4 @@ class Client:
             while self._deadlines and self._deadlines[0][0] <= now:
                 expired.append(heapq.heappop(self._deadlines)[1])
         for rid in expired:
-            self._fail(rid, RequestTimeout(f"no reply from {self.address} in time"))
-
-    def _fail(self, rid: int, exc: BaseException) -> None:
-        entry = self._pending.pop(rid, None)
-        if isinstance(entry, _Reply):
-            entry.resolve(exc)
-        elif isinstance(entry, queue.SimpleQueue):
-            entry.put(exc)
-        elif entry is not None and not entry.done():  # a Future (request_async)
-            with contextlib.suppress(Exception):
-                entry.set_exception(exc)
+            fail(self._pending, rid, RequestTimeout(f"no reply from {self.address} in time"))

@@ -27,7 +27,7 @@ import structlog
 from api.errors import CodecError, ErrorCode
 
 if TYPE_CHECKING:
-    from transport.endpoint import Request
+    from transport.request import Request
 
 __all__ = [
     "DEFAULT_MAX_QUEUED",

@@ -5,7 +5,7 @@ NodeTLSInfo), and how a manager reads such a report: pure.
   loaded and checked: actors/ca/node_certs.py): the digests of the roots it trusts, and
   the subject and public key of the root that issued its certificate. A node sends it in
   its session request and again in a heartbeat once it changed (a renewal installed, a
-  root dropped: actors/worker/agent.py).
+  root dropped: actors/worker/session_schedule.py).
 - `issuer_identity`: a root as a report names it, subject and SubjectPublicKeyInfo (DER),
   as SwarmKit's ``IssuerInfo``.
 - `reports_issuer`: whether a report names a root as its certificate's issuer; and

@@ -3,7 +3,8 @@ and task status batches.
 
 Pure modules (no zmq, pykka, threading or time): ``heartbeats``, ``assignments``,
 ``statuses``, ``sessions``, ``core`` (which combines them), ``held_writes`` (writes the
-store failed, held for another attempt) and ``wire`` (message bodies).
+store failed, held for another attempt) and ``wire`` (message bodies, with
+``session_request``, ``status_updates`` and ``tls_report``).
 The shell: ``actor.Dispatcher`` (reads and watches the store, streams sessions),
 ``front.DispatcherFront`` (heartbeats on the endpoint's handler threads; status reports
 queued for ``intake.StatusIntake``, session opens for the actor), ``streams.SessionStreams``

@@ -1,4 +1,8 @@
-"""Bodies of the dispatcher's messages (declared in ``api.schema.dispatcher``), both directions.
+"""The dispatcher's messages (declared in ``api.schema.dispatcher``): their names, and the
+session frame's body (``SessionFrame``: encoded, packed, split and parsed here). The other
+bodies have modules of their own: the session request's (session_request.py) and the
+status batch's (status_updates.py), whose names are importable from here too, as most of
+their callers do, and the TLS report's (tls_report.py).
 
 The transport has already validated each body against its declaration; this module turns
 the validated maps into objects and back with the object codec (``api.codec_objects``), so
@@ -10,7 +14,6 @@ versions of a rolling upgrade keep their sessions.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,10 +21,17 @@ from typing import Any
 import msgpack
 
 from actors.dispatcher.ingress import IngressPort, encode_table, parse_table
-from actors.dispatcher.ingress_changes import MESH_CHANGES, TableChange, parse_change
+from actors.dispatcher.ingress_changes import TableChange, parse_change
 from actors.dispatcher.networks_and_auth import ServiceAuth
+from actors.dispatcher.session_request import (
+    SHARED_SPECS,
+    encode_session_request,
+    parse_session_request,
+    reads_shared_specs,
+    session_addr,
+)
 from actors.dispatcher.spec_tables import HeldSpecs, SentSpecs
-from actors.dispatcher.tls_report import TLS_FIELD, encode_tls_report, parse_tls_report
+from actors.dispatcher.status_updates import encode_status_updates, parse_status_updates
 from api.codec_fast import Invalid, referencing_decoder
 from api.codec_objects import (
     ObjectDecodeError,
@@ -33,18 +43,10 @@ from api.codec_objects import (
     encoder_with,
 )
 from api.codec_pack import Packed, give_back, packb, take_packer
-from api.objects import (
-    Config,
-    ExecutorDescription,
-    Network,
-    NodeDescription,
-    RegistryAuth,
-    Secret,
-    Task,
-    TaskStatus,
-)
+from api.objects import Config, Network, RegistryAuth, Secret, Task
 from api.specs import TaskSpec
 
+# with the session request's and the status batch's names (the docstring)
 __all__ = [
     "DEPENDENCY_BYTES_PER_FRAME",
     "SESSION",
@@ -72,10 +74,6 @@ DEPENDENCY_BYTES_PER_FRAME = 8 * 1024 * 1024
 SESSION = "dispatcher.session"
 SESSION_HEARTBEAT = "dispatcher.heartbeat"
 SESSION_STATUS = "dispatcher.status"
-
-# the session request's ``specs``: the node keeps the specs its session's frames carry,
-# and a frame's tasks name theirs by index (actors/dispatcher/spec_tables.py)
-SHARED_SPECS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,74 +370,3 @@ def parse_frame(body: Mapping[str, Any], held: HeldSpecs | None = None) -> Sessi
         mesh=parse_change(body["mesh"]) if "mesh" in body else None,
         role=str(body["role"]) if "role" in body else None,
     )
-
-
-def encode_session_request(node_id: str, description: NodeDescription) -> dict[str, Any]:
-    # mesh: this node reads the routing mesh's table as changes (ingress_changes.py);
-    # specs: it keeps its session's specs, and its frames' tasks name them (pack_frame);
-    # executor and tls: beside the description, which an older manager decodes strictly
-    described = encode(description)
-    executor = described.pop("executor")
-    described.pop("tls_info")
-    body = {
-        "node_id": node_id,
-        "description": described,
-        "mesh": MESH_CHANGES,
-        "specs": SHARED_SPECS,
-    }
-    if executor is not None:
-        body["executor"] = executor
-    if description.tls_info is not None:
-        body[TLS_FIELD] = encode_tls_report(description.tls_info)
-    return body
-
-
-def reads_shared_specs(session_request: Mapping[str, Any]) -> bool:
-    """Whether the node that sent ``session_request`` reads frames with shared specs."""
-    value = session_request.get("specs")
-    return type(value) is int and value >= SHARED_SPECS
-
-
-def parse_session_request(body: Mapping[str, Any]) -> tuple[str, NodeDescription]:
-    """The node and its description, with its executor and TLS report (tls_report.py:
-    checked against its bounds). An ``addr`` in the body (sent by earlier versions) is
-    not read: a node's address is where its connection comes from (session_addr)."""
-    description = decode(NodeDescription, body["description"], "description", strict=False)
-    if "executor" in body:
-        executor = decode(ExecutorDescription, body["executor"], "executor", strict=False)
-        description = replace(description, executor=executor)
-    # the report travels beside the description (tls_report.py): one inside is not read
-    description = replace(description, tls_info=parse_tls_report(body))
-    return str(body["node_id"]), description
-
-
-def session_addr(peer_address: str) -> str:
-    """A node's address (``node.ip``, ``status.addr``) from its session's connection as the
-    socket saw it, as SwarmKit's dispatcher takes it from the gRPC peer: never from the
-    request's body, or a worker could claim another host's address. "" when the
-    connection has no IP (ipc, inproc)."""
-    try:
-        return str(ipaddress.ip_address(peer_address))
-    except ValueError:
-        return ""
-
-
-def encode_status_updates(updates: Iterable[tuple[str, TaskStatus]]) -> list[dict[str, Any]]:
-    return [{"task_id": task_id, "status": encode(status)} for task_id, status in updates]
-
-
-def parse_status_updates(
-    items: Sequence[Mapping[str, Any]],
-) -> tuple[list[tuple[str, TaskStatus]], list[tuple[str, str]]]:
-    """Decoded updates, and (task id, reason) for the items that do not decode."""
-    good: list[tuple[str, TaskStatus]] = []
-    bad: list[tuple[str, str]] = []
-    for i, item in enumerate(items):
-        task_id = str(item["task_id"])
-        try:
-            good.append(
-                (task_id, decode(TaskStatus, item["status"], f"updates[{i}].status", strict=False))
-            )
-        except ObjectDecodeError as exc:
-            bad.append((task_id, f"undecodable status: {exc}"))
-    return good, bad

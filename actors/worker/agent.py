@@ -9,28 +9,22 @@ since the stream blocks: agent_stream.py), and then, until the session breaks:
   ``AssignmentSink`` (the worker), from this thread, after giving what the frame's tasks
   need to the ``TaskResources`` and the secrets and configs it brings to the node's
   ``DependencyStore`` (agent_frames.py ``FrameApplier``, which states the order);
-- heartbeat at the period the dispatcher names in each reply;
-- send queued status updates (agent_calls.py ``StatusOutbox``, the ``StatusReporter`` the
-  worker holds) in batches of up to ``max_status_batch``, coalesced per task: at once
-  when the outbox goes from empty to holding some (it wakes the session thread; the
-  worker's status book has batched them already), and those that queued meanwhile after
-  each batch's reply; one batch is in flight at a time and its reply is awaited beside
-  the heartbeats, so a batch the manager is slow to judge never holds a heartbeat back;
 - on a new session, first requeue the sink's ``current_statuses()``;
+- then serve the session (agent_loop.py ``SessionLoop``): heartbeat at the period the
+  dispatcher names in each reply, and send queued status updates (agent_calls.py
+  ``StatusOutbox``, the ``StatusReporter`` the worker holds) in batches of up to
+  ``max_status_batch``, one in flight at a time;
 - build the routing mesh's table from the frames' changes and pass each table to
   ``on_ingress`` (``FrameApplier``);
 - report the certificate the node uses (``tls_info``: actors/ca/tls_info.py) in the
-  session request, and again in the next heartbeat once it changed (a renewed
-  certificate installed, a root dropped after a root CA rotation): the manager's rotation
-  completes by these reports, never by what its CA wrote in the store;
+  session request, and again in the next heartbeat once it changed (session_schedule.py);
 - pass the node's role each frame (the session's first, and one as soon as the role
   changed) and each heartbeat reply names to ``on_role`` (the node's renewer renews its
   certificate when it differs: promotion, demotion) and each manager list a frame brings
   to ``on_managers``; after a session ends, managers ``refresh_managers``
   names that the list lacks are added (the node keeps it in STATE_DIR/managers.json);
-- notice a lost stream: each heartbeat reply says how many frames the manager has streamed;
-  fewer received by the next heartbeat means frames were lost (the manager's endpoint
-  restarted under a live session, say), and the session is reopened for a fresh full set
+- notice a lost stream: fewer frames received by a heartbeat than the manager said it had
+  streamed at the one before, and the session is reopened for a fresh full set
   (session.py ``lost_frames``).
 
 A removed node (``node rm``) says so and ends: a manager that closes the session because
@@ -71,27 +65,17 @@ from actors.dispatcher.wire import (
 )
 from actors.log import get_logger
 from actors.supervised import Cancel, ChildContext, SupervisedActor, ThreadTimer, Timer
-from actors.worker.agent_calls import (
-    ManagerBusy,
-    NodeRemoved,
-    SessionEnded,
-    StatusCall,
-    StatusOutbox,
-    heartbeat,
-    send_statuses,
-    status_answered,
-)
+from actors.worker.agent_calls import NodeRemoved, SessionEnded, StatusOutbox
 from actors.worker.agent_frames import FrameApplier
+from actors.worker.agent_loop import SessionLoop
 from actors.worker.agent_stream import SessionStream
 from actors.worker.dependencies import DependencyStore
 from actors.worker.interfaces import AssignmentSink
 from actors.worker.resources import TaskResources
 from actors.worker.session import (
-    BUSY_RETRY,
     SESSION_BACKOFF,
     ManagerRotation,
     backoff_step,
-    lost_frames,
     statuses_to_resend,
 )
 from api.objects import NodeDescription, NodeTLSInfo
@@ -186,15 +170,22 @@ class Agent(SupervisedActor):
         )
         self._connect_timeout = connect_timeout
         self._request_timeout = request_timeout
-        self._flush_interval = flush_interval
-        self._max_batch = max_status_batch
-        self._clock = clock
         self._rng = rng or random.Random()
         self._backoff = backoff
         self._failures = 0  # sessions failed in a row (one that was established resets it)
         self._timer: Timer = ctx.timer if ctx is not None else ThreadTimer()
         self._retry: Cancel | None = None
         self._halt = threading.Event()
+        self._loop = SessionLoop(
+            node_id=node_id,
+            statuses=self.statuses,
+            applier=self._applier,
+            tls_info=tls_info,
+            halt=self._halt,
+            clock=clock,
+            flush_interval=flush_interval,
+            max_batch=max_status_batch,
+        )
         self._lock = threading.Lock()
         self._client: Client | None = None
         self._thread: threading.Thread | None = None
@@ -374,73 +365,6 @@ class Agent(SupervisedActor):
         self.statuses.requeue(statuses_to_resend(current, first.tasks if first.full else None))
         self.statuses.set_on_pending(stream.wake)
         try:
-            self._serve_frames(client, session_id, period, stream, tls)
+            self._loop.run(client, session_id, period, stream, tls)
         finally:
             self.statuses.set_on_pending(None)
-
-    def _serve_frames(
-        self,
-        client: Client,
-        session_id: str,
-        period: float,
-        stream: SessionStream,
-        tls: NodeTLSInfo | None,
-    ) -> None:
-        received = 1
-        expected = 0  # frames the manager had sent at the previous heartbeat
-        next_beat = self._clock() + period
-        statuses_after = 0.0  # a batch answered busy or late waits BUSY_RETRY (session.py)
-        in_flight: StatusCall | None = None  # one batch at a time, heartbeats beside it
-        try:
-            while not self._halt.is_set():
-                now = self._clock()
-                wait = next_beat - now
-                if self.statuses.pending() and in_flight is None:
-                    wait = min(wait, max(0.0, statuses_after - now))
-                frame = stream.next_frame(min(wait, self._flush_interval))
-                if frame is not None:
-                    received += 1
-                    self._applier.managers_from(frame)
-                    self._applier.apply(frame)
-                if self._clock() >= next_beat:
-                    lost = lost_frames(received, expected)  # a whole period later
-                    if lost is not None:
-                        raise SessionEnded(lost)
-                    current = self._tls_info()
-                    try:
-                        period, expected = self._heartbeat(
-                            client, session_id, current if current != tls else None
-                        )
-                        next_beat = self._clock() + period
-                        tls = current  # reported: the manager took it with the beat
-                    except ManagerBusy:
-                        next_beat = self._clock() + BUSY_RETRY
-                if in_flight is not None and in_flight.reply.done():
-                    call, in_flight = in_flight, None
-                    try:
-                        status_answered(call, self.statuses)
-                    except ManagerBusy:
-                        statuses_after = self._clock() + BUSY_RETRY
-                idle = in_flight is None and self._clock() >= statuses_after
-                if idle and self.statuses.pending():
-                    in_flight = send_statuses(
-                        client,
-                        self.statuses,
-                        self._max_batch,
-                        self._node_id,
-                        session_id,
-                        stream.wake,
-                    )
-        finally:
-            if in_flight is not None:  # no answer: sent again by the next session
-                self.statuses.requeue(in_flight.batch)
-        raise SessionEnded("agent stopping")
-
-    def _heartbeat(
-        self, client: Client, session_id: str, tls: NodeTLSInfo | None
-    ) -> tuple[float, int]:
-        """The next period and the number of frames the manager has streamed so far
-        (``tls``: the node's TLS report, when it changed)."""
-        reply = heartbeat(client, self._node_id, session_id, tls)
-        self._applier.heartbeat_said(reply)
-        return float(reply["period"]), int(reply.get("frames", 0))

@@ -62,8 +62,8 @@ from actors.worker.executors.sim import SimExecutor
 from api.errors import CodecError, ConnectionLost
 from api.objects import NodeDescription
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS
-from transport.client import connection_lost
 from transport.codec import decode, encode
+from transport.dealer import connection_lost
 
 __all__ = ["DEFAULT_SIM", "FleetLoop", "FleetNode", "SimSettings", "connection_monitor"]
 

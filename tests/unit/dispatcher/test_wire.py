@@ -1,4 +1,5 @@
-"""Dispatcher message bodies: objects through the codec and back, validated by transport."""
+"""The session frame's body (actors/dispatcher/wire.py): objects through the codec and
+back, validated by transport."""
 
 from __future__ import annotations
 
@@ -9,26 +10,17 @@ import pytest
 
 from actors.dispatcher.spec_tables import HeldSpecs, SentSpecs
 from actors.dispatcher.wire import (
-    SESSION,
-    SHARED_SPECS,
     ManagerAddress,
     SessionFrame,
     encode_frame,
-    encode_session_request,
-    encode_status_updates,
     pack_frame,
     parse_frame,
-    parse_session_request,
-    parse_status_updates,
-    reads_shared_specs,
-    session_addr,
     split_frame,
 )
 from api.codec_objects import ObjectDecodeError, encode_object
 from api.codec_objects import encode as encode_value
-from api.objects import ExecutorDescription, NodeDescription, Platform, TaskStatus
 from api.task_state import TaskState
-from tests.unit.dispatcher.helpers import NODE_A, task
+from tests.unit.dispatcher.helpers import task
 from transport.codec import decode, encode
 
 
@@ -72,44 +64,6 @@ def test_closing_frame_names_its_reason() -> None:
     frame = SessionFrame("s1", 5.0, (), False, (), (), closed="heartbeat failure")
     envelope = decode(encode("dispatcher.session.message", encode_frame(frame), request_id=7))
     assert parse_frame(envelope.body).closed == "heartbeat failure"
-
-
-def test_session_request_round_trip() -> None:
-    desc = NodeDescription(hostname="h", platform=Platform("linux", "aarch64"))
-    envelope = decode(encode(SESSION, encode_session_request(NODE_A, desc), request_id=3))
-    assert parse_session_request(envelope.body) == (NODE_A, desc)
-
-
-def test_a_nodes_executor_travels_beside_its_description() -> None:
-    # beside, not in: an older manager decodes the description strictly and would refuse
-    # the session over a field it does not know; it ignores a body field it does not know
-    executor = ExecutorDescription(kind="process", capabilities=())
-    desc = NodeDescription(hostname="h", executor=executor)
-    body = encode_session_request(NODE_A, desc)
-    assert "executor" not in body["description"]
-    assert body["executor"] == {"kind": "process", "capabilities": []}
-    envelope = decode(encode(SESSION, body, request_id=3))
-    assert parse_session_request(envelope.body) == (NODE_A, desc)
-    older = {k: v for k, v in envelope.body.items() if k != "executor"}  # an older node
-    assert parse_session_request(older) == (NODE_A, replace(desc, executor=None))
-    with pytest.raises(ObjectDecodeError, match=r"executor\.capabilities"):
-        parse_session_request({**older, "executor": {"kind": "x", "capabilities": [1]}})
-
-
-def test_a_sessions_address_is_the_connections_ip_or_none() -> None:
-    assert session_addr("10.1.1.1") == "10.1.1.1"
-    assert session_addr("::1") == "::1"
-    # ipc's peer address names a process, not a host; a socket may give none
-    assert session_addr("localhost:0:0:17915") == ""
-    assert session_addr("") == ""
-
-
-def test_undecodable_status_items_are_named_not_fatal() -> None:
-    items = encode_status_updates([("t1", TaskStatus(state=TaskState.RUNNING))])
-    items.append({"task_id": "t2", "status": {"state": "no-such-state"}})
-    good, bad = parse_status_updates(items)
-    assert [t for t, _ in good] == ["t1"]
-    assert [t for t, _ in bad] == ["t2"] and "undecodable" in bad[0][1]
 
 
 def test_frame_carries_networks_and_credentials() -> None:
@@ -249,9 +203,9 @@ def test_a_task_with_a_shared_spec_may_leave_fields_to_their_defaults() -> None:
     assert parse_frame(body).tasks == (replace(t1, service_name=""),)
 
 
-def test_a_node_asks_for_shared_specs_in_its_session_request() -> None:
-    desc = NodeDescription(hostname="h", platform=Platform("linux", "aarch64"))
-    request = decode(encode(SESSION, encode_session_request(NODE_A, desc), request_id=3))
-    assert request.body["specs"] == SHARED_SPECS and reads_shared_specs(request.body)
-    for earlier in ({}, {"specs": 0}, {"specs": True}, {"specs": "1"}):
-        assert not reads_shared_specs(earlier)
+def test_the_other_bodies_names_are_importable_from_wire_as_they_were() -> None:
+    from actors.dispatcher import session_request, status_updates, wire
+
+    for module in (session_request, status_updates):
+        for name in module.__all__:
+            assert name in wire.__all__ and getattr(wire, name) is getattr(module, name)
