@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import structlog
 
 from api.errors import CodecError, ErrorCode
 
 if TYPE_CHECKING:
-    from transport.request import Request
+    from transport.request import Handler, Request
+
+    _Job = tuple[Handler, Request, bool, int]  # and whether a stranger's, its frame's bytes
 
 __all__ = [
     "DEFAULT_MAX_QUEUED",
@@ -44,9 +45,6 @@ DEFAULT_MAX_QUEUED: Final = 1024
 DEFAULT_MAX_QUEUED_BYTES: Final = 64 * 1024 * 1024
 
 _log = structlog.get_logger(subsystem="transport")
-
-Handler = Callable[["Request"], Mapping[str, Any] | None]
-_Job = tuple[Handler, "Request", bool, int]  # and whether a stranger's, its frame's bytes
 
 
 class HandlerPool:
