@@ -550,6 +550,9 @@ def add_wait_flags(parser: argparse.ArgumentParser) -> None:
         "-d", "--detach", action="store_true", help="return at once, without waiting"
     )
     parser.add_argument(
+        "-q", "--quiet", action="store_true", help="wait without printing the progress"
+    )
+    parser.add_argument(
         "--converge-timeout",
         "--wait-timeout",
         dest="converge_timeout",

@@ -5,17 +5,28 @@ version it wrote, and the wait holds the service to it."""
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from cli.connection import ControlConnection
 
 __all__ = ["finished_before", "job_run_before", "progress_stream", "wait_for_change"]
 
 
+class _Discard(io.TextIOBase):
+    """Where ``--quiet`` sends the progress (Docker's CLI: io.Discard)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
 def progress_stream(args: argparse.Namespace) -> TextIO:
-    """Progress lines go to stdout, unless stdout carries the JSON document."""
+    """Progress lines go to stdout, unless stdout carries the JSON document; nowhere with
+    ``--quiet``."""
+    if getattr(args, "quiet", False):
+        return cast(TextIO, _Discard())
     return sys.stderr if args.format == "json" else sys.stdout
 
 

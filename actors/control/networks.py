@@ -87,20 +87,35 @@ def network_names(tx: ReadTx, service: Service) -> list[str]:
     return out
 
 
-def _users(tx: ReadTx, network_id: str) -> list[str]:
-    """Names of the services that use the network, and of services whose unfinished
-    tasks still do (a service being removed)."""
-    names = {
-        s.spec.name
-        for s in services.list_all(tx)
-        if any(a.target == network_id for a in s.spec.task.networks)
-    }
+def _users(tx: ReadTx, network_id: str) -> tuple[list[str], list[str]]:
+    """Names of the services that use the network, and of removed services whose
+    unfinished tasks still do (`service rm` answered, their tasks are stopping)."""
+    live: set[str] = set()
+    removed: set[str] = set()
+    for s in services.list_all(tx):
+        if any(a.target == network_id for a in s.spec.task.networks):
+            (removed if s.pending_delete else live).add(s.spec.name)
     for task in tasks.list_all(tx):
-        if task.status.state.is_terminal or task.service_name in names:
+        name = task.service_name or task.id
+        if task.status.state.is_terminal or name in live or name in removed:
             continue
         if any(a.target == network_id for a in task.spec.networks):
-            names.add(task.service_name or task.id)
-    return sorted(names)
+            removed.add(name)
+    return sorted(live), sorted(removed)
+
+
+def _in_use(network: str, live: list[str], removed: list[str]) -> str:
+    """Why ``network rm`` refuses: the services using it, and the removed ones whose
+    tasks have not stopped yet (Docker: "network X is in use by task Y")."""
+    parts = []
+    if live:
+        parts.append(f"service{'s' if len(live) > 1 else ''} {', '.join(live)}")
+    if removed:
+        parts.append(
+            f"the tasks of removed service{'s' if len(removed) > 1 else ''} "
+            f"{', '.join(removed)} (still stopping)"
+        )
+    return f"network {network} is in use by {' and '.join(parts)}"
 
 
 class NetworkControl:
@@ -142,7 +157,8 @@ class NetworkControl:
     def inspect(self, body: Body) -> Body:
         def read(tx: ReadTx) -> Body:
             network = _find(tx, str(body["network"]))
-            users = _users(tx, network.id)
+            live, removed = _users(tx, network.id)
+            users = sorted({*live, *removed})
             return {
                 "network": encode_object(network),
                 "summary": network_row(network, len(users)) | {"used_by": users},
@@ -161,12 +177,10 @@ class NetworkControl:
             for network in found:
                 if network.id in removed:
                     continue
-                users = _users(tx, network.id)
-                if users:
+                live, stopping = _users(tx, network.id)
+                if live or stopping:
                     raise ControlError(
-                        ControlCode.IN_USE,
-                        f"network {network.spec.name} is in use by service"
-                        f"{'s' if len(users) > 1 else ''} {', '.join(users)}",
+                        ControlCode.IN_USE, _in_use(network.spec.name, live, stopping)
                     )
                 tx.delete(network)
                 removed.append(network.id)

@@ -33,6 +33,9 @@ Rules:
   timeouts allow, so its endpoints, stopped last, have let their ports go). A tree that
   has not ended by then, or a new tree that fails to start, stops the node with exit 1
   (started again it comes up in the certificate's role): never a new tree beside the old.
+- A manager whose first ``raft.join`` is refused and whose renewed certificate names a
+  worker (demoted while it was down, before it ever joined Raft: a promotion whose start
+  failed) starts as a worker instead (`NoLongerManager`, actors/node/membership/join.py).
 - A node removed from the cluster (``node rm``; its agent is refused) stops with exit 1
   and the reason (`stop_reason`), which swarm-node prints.
 - ``swarm leave`` (``control.cluster.leave``, actors/node/leaving.py; the control
@@ -67,6 +70,7 @@ from actors.ca.node_certs import NodeCertificates, load_node_certs
 from actors.ca.node_identity import NodeIdentity, ensure_private_dir, read_node_id
 from actors.node.config import NodeConfig, NodeError
 from actors.node.leaving import LeaveDesk, LeaveRequest, LeavingNode, leave_while_locked, task_dirs
+from actors.node.membership.join import NoLongerManager
 from actors.node.startup.at_rest import AtRest, LeftWhileLocked, StoppedWhileLocked
 from actors.node.startup.security import INIT_FILE, InitialCluster, NodeStartup, read_managers
 from actors.node.startup.sequence import choose_executor, open_node, process_sandbox, promoted_keys
@@ -220,7 +224,19 @@ class NodeRunner:
         parts: NodeParts = WorkerParts(setup) if at_rest is None else ManagerParts(setup, at_rest)
         self._at_rest = at_rest
         self.node = Node(config, parts, on_escalate=self._escalated)
-        self.node.start()
+        try:
+            self.node.start()
+        except NodeError as exc:
+            if not isinstance(exc.__cause__, NoLongerManager):
+                raise
+            self._start_demoted(exc.__cause__.certs)
+
+    def _start_demoted(self, certs: NodeCertificates) -> None:
+        """A manager's first Raft join was refused and its renewed certificate names a
+        worker (demoted while it was down, before it ever joined): start as that."""
+        _log.info("node.role.restarting", role=certs.info.role.value, previous="manager")
+        if not self._rebuild(lambda: certs, certs.info.role, rejoin=False):
+            raise NodeError(self._reason or "stopped while starting")
 
     def _stop_tree(self) -> bool:
         """False if the tree had not ended within its bound (`Node.stop`)."""

@@ -5,6 +5,7 @@ demoted manager becomes a worker that takes tasks)."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -313,3 +314,37 @@ def test_promote_a_worker_then_demote_it(swarm: Swarm) -> None:
     w1.start()
     poll(refused_on_w1, "w1 restarted as a worker", 60)
     poll(lambda: (row_on(m1, w1_id) or {}).get("status") == "ready", "w1 ready again", 30)
+
+
+def test_a_manager_demoted_before_it_joined_raft_starts_as_a_worker(swarm: Swarm) -> None:
+    """A promotion whose manager parts cannot start (the remote port is taken) leaves a
+    node holding a manager certificate and no Raft log. Demoted while it is down, it is
+    started again: the managers refuse its ``raft.join`` (it is a worker now), so it
+    renews its certificate, gets a worker one and runs as a worker; before, it asked
+    again until its start timed out, and so at every start."""
+    m1, w1 = swarm.start_cluster(managers=1, workers=1, heartbeat_period="1s")
+    w1_id = w1.node_id
+    w1.terminate()
+    with socket.socket() as held:  # the port w1's manager parts would listen on
+        held.bind((w1.listen_host, w1.port))
+        held.listen()
+        w1.start()
+        poll(lambda: (row(swarm, w1) or {}).get("status") == "ready", "w1 ready again", 60)
+        m1.ctl_json("node", "promote", w1_id)
+        assert w1.process is not None and w1.process.wait(timeout=60) == 1
+    assert certificate_role(w1) is NodeRole.MANAGER
+    assert not (w1.state_dir / "raft").exists()
+    poll(lambda: (row(swarm, w1) or {}).get("status") == "down", "w1 down", 60)
+    m1.ctl_json("node", "demote", w1_id)
+    poll(lambda: (row(swarm, w1) or {}).get("role") == "worker", "w1 recorded a worker", 60)
+    w1.start(wait=False)
+
+    def a_ready_worker() -> bool:
+        w1._check_alive()
+        r = row(swarm, w1) or {}
+        return r.get("status") == "ready" and certificate_role(w1) is NodeRole.WORKER
+
+    poll(a_ready_worker, "w1 a ready worker with a worker certificate", 60)
+    events = [e.get("event") for e in w1.log_events()]
+    assert "raft.join.renewed" in events and "node.started" in events
+    assert w1.ctl("service", "ls").returncode != 0  # a worker's socket: not a manager

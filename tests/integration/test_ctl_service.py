@@ -270,6 +270,20 @@ def test_create_without_detach_waits_for_convergence(ctl: Ctl) -> None:
     assert len(lines[-1]) == 25  # the id, last
 
 
+def test_quiet_waits_without_the_progress(ctl: Ctl) -> None:
+    """``-q`` (Docker's ``--quiet``): the same wait, only the id printed."""
+    thread = threading.Thread(
+        target=run_tasks, args=(ctl.store, "web", TaskState.RUNNING), daemon=True
+    )
+    thread.start()
+    result = ctl.run("service", "create", "-q", "--name", "web", "--replicas", "3", "busybox")
+    thread.join(DEADLINE)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 1 and len(result.stdout.strip()) == 25
+    assert result.stderr == ""
+    assert len(ctl.store.view(lambda tx: tasks.list_all(tx))) == 3  # it waited for them
+
+
 def test_create_without_detach_reports_why_it_cannot_converge(ctl: Ctl) -> None:
     thread = threading.Thread(
         target=run_tasks,

@@ -30,6 +30,12 @@ Rules:
   refuses it at once, ``unavailable`` with the reason (join_policy.py `join_refusal`),
   instead of holding the request until its proposal times out. The learner becomes a
   voter once caught up (actors/node/membership/plan.py).
+- A refusal (``unauthorized``: the cluster holds the joiner no manager, e.g. demoted while
+  it was down before it ever joined) is kept (`JoinAsker.refusal`) for the first start's
+  `until_accepted`, whose caller renews the certificate into the role the cluster gives
+  it (actors/node/tree/manager_parts.py): a worker one ends the start (`NoLongerManager`)
+  and the node starts again as a worker (actors/node/runner.py), as SwarmKit's node
+  follows the role its certificate renewal brings.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from actors.ca.authorization import ClusterAdmission
+from actors.ca.node_certs import NodeCertificates
 from actors.log import get_logger
 from actors.node.membership.join_policy import (
     LeaderView,
@@ -53,13 +60,20 @@ from actors.node.tree.leader_group import RaftHolder
 from actors.raft_node.peers import Peer
 from actors.store import MemoryStore, WriteTx, nodes
 from api.enums import NodeRole, Reachability
-from api.errors import TransportError
+from api.errors import RemoteError, TransportError
 from api.objects import ManagerStatus, Node
 from transport.client import Client
 from transport.endpoint import Handler, Request
 from transport.keys import KeyPair
 
-__all__ = ["RAFT_JOIN", "JoinAsker", "RaftJoiner", "keep_remover_first", "raft_join_handler"]
+__all__ = [
+    "RAFT_JOIN",
+    "JoinAsker",
+    "NoLongerManager",
+    "RaftJoiner",
+    "keep_remover_first",
+    "raft_join_handler",
+]
 
 RAFT_JOIN: Final = "raft.join"
 JOINER_INTERVAL: Final = 1.0  # between rounds
@@ -68,6 +82,19 @@ MEMBER_IDLE: Final = 3600.0  # a member asks nothing: its ticks only wait
 _log = get_logger("node")
 
 ManagerList = Callable[[], Sequence[Mapping[str, str]]]
+REFUSED: Final = "unauthorized"  # the code of a refusal of this node itself, not of a try
+
+
+class NoLongerManager(Exception):
+    """A joining manager's certificate, renewed after a manager refused its ``raft.join``,
+    names another role: the node is to start again in it (``certs``)."""
+
+    def __init__(self, certs: NodeCertificates) -> None:
+        super().__init__(
+            f"the cluster holds this node a {certs.info.role.value} now "
+            "(demoted before it joined the Raft group)"
+        )
+        self.certs = certs
 
 
 def _host_port(addr: str) -> str:
@@ -211,6 +238,7 @@ class JoinAsker:
         self._timeout = request_timeout
         self._hint: tuple[str, str] | None = None
         self._left: list[tuple[str, str]] = []  # the current round's managers not asked yet
+        self.refusal: str | None = None  # the last ``unauthorized`` answer, until taken
 
     @property
     def in_round(self) -> bool:
@@ -239,6 +267,8 @@ class JoinAsker:
         except TransportError as exc:
             seconds = round(time.monotonic() - started, 3)
             _log.info("raft.join.retrying", manager=addr, error=str(exc)[:200], seconds=seconds)
+            if isinstance(exc, RemoteError) and exc.code == REFUSED:
+                self.refusal = str(exc)
             return None
         seconds = round(time.monotonic() - started, 3)
         if reply.get("ok"):
@@ -259,13 +289,24 @@ class JoinAsker:
             reply = self.ask_next()
         return reply
 
-    def until_accepted(self, deadline: float, interval: float = 0.5) -> dict[str, Any]:
+    def until_accepted(
+        self,
+        deadline: float,
+        interval: float = 0.5,
+        *,
+        on_refused: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]:
         """Rounds until one is accepted; TimeoutError after ``deadline`` (monotonic). For
-        the first start of a joined manager, before its Raft storage exists."""
+        the first start of a joined manager, before its Raft storage exists. After a round
+        a manager refused this node in, ``on_refused`` gets the refusal (it may raise to
+        end the join)."""
         while True:
             reply = self.round()
             if reply is not None:
                 return reply
+            refusal, self.refusal = self.refusal, None
+            if refusal is not None and on_refused is not None:
+                on_refused(refusal)
             if time.monotonic() + interval > deadline:
                 raise TimeoutError("no manager added this node to the Raft group")
             time.sleep(interval)

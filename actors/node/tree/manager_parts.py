@@ -53,6 +53,8 @@ import pykka
 from actors.ca.authorization import ClusterAdmission
 from actors.ca.certs import CertificateError
 from actors.ca.join import HELLO_MAX_MESSAGE_SIZE, hello_address, hello_keypair
+from actors.ca.renewal_reply import RenewalFailed
+from actors.ca.renewal_request import request_renewal
 from actors.ca.renewer import store_settings
 from actors.ca.rotation_keeper import RootRotationKeeper
 from actors.ca.service import CAService
@@ -61,7 +63,12 @@ from actors.events import EventStreams, EventStreamsActor
 from actors.log import get_logger
 from actors.logs.broker import LogBroker
 from actors.logs.relay import LeaderRelay
-from actors.node.membership.join import JoinAsker, RaftJoiner, keep_remover_first
+from actors.node.membership.join import (
+    JoinAsker,
+    NoLongerManager,
+    RaftJoiner,
+    keep_remover_first,
+)
 from actors.node.membership.join_policy import removal_is_demotion
 from actors.node.membership.keeper import MembershipKeeper
 from actors.node.startup.at_rest import AtRest
@@ -106,6 +113,7 @@ from transport.auth import AdmitAll
 __all__ = ["ManagerParts"]
 
 RAFT_JOIN_TIMEOUT: Final = 50.0
+JOIN_RENEW_INTERVAL: Final = 5.0  # a refused join renews the certificate at most this often
 
 _log = get_logger("node")
 
@@ -130,6 +138,7 @@ class ManagerParts:
         self.dispatcher = DispatcherLink()
         self.log_broker = ActorSlot()
         self.raft_id = load_or_create_raft_id(config.state_dir)
+        self._join_renewed_at = -JOIN_RENEW_INTERVAL  # when a refused join last renewed
         # the founder bootstraps a one-member group; a joined manager starts empty and is
         # added by the leader (actors/node/membership/join.py)
         self.founder = startup.mode == "init" or (
@@ -188,7 +197,9 @@ class ManagerParts:
     def _join_raft(self) -> tuple[int, ...]:
         """First start of a joined manager: be added by the leader and learn the bootstrap
         voters before the storage is created (actors/node/membership/join.py)."""
-        reply = self.join_asker().until_accepted(time.monotonic() + RAFT_JOIN_TIMEOUT)
+        reply = self.join_asker().until_accepted(
+            time.monotonic() + RAFT_JOIN_TIMEOUT, on_refused=self._join_refused
+        )
         voters = tuple(int(v) for v in reply.get("voters") or ())
         self.directory.add_seeds(reply.get("managers") or ())
         if not voters:
@@ -196,6 +207,34 @@ class ManagerParts:
         write_bootstrap_voters(self.setup.config.state_dir, voters)
         self.bootstrap_voters = voters
         return voters
+
+    def _join_refused(self, refusal: str) -> None:
+        """A manager refused this node's ``raft.join`` as no manager's (demoted while it
+        was down, before it ever joined Raft): renew the certificate, at most once every
+        `JOIN_RENEW_INTERVAL`, from the other managers (this one's CA is not up), into the
+        role the cluster gives the node. A worker certificate ends this start
+        (`NoLongerManager`): the runner starts the node again as a worker."""
+        now = time.monotonic()
+        if now < self._join_renewed_at + JOIN_RENEW_INTERVAL:
+            return
+        self._join_renewed_at = now
+        own = self.identity.keypair.public
+        others = [m for m in self.shared.managers() if m.server_key != own]
+        _log.info("raft.join.refused", reason=refusal[:200], renewing=len(others))
+        try:
+            certs = request_renewal(
+                self.setup.config.state_dir,
+                self.shared.node_certs,
+                others,
+                source=self.setup.source,
+            )
+        except RenewalFailed as exc:
+            _log.warning("raft.join.renewal_failed", code=exc.code, reason=exc.reason[:300])
+            return
+        _log.info("raft.join.renewed", role=certs.info.role.value)
+        if certs.info.role is not NodeRole.MANAGER:
+            raise NoLongerManager(certs)
+        self.shared.cert_renewed(certs)
 
     def _raft_removed(self, by: int) -> None:
         """Another manager says this one's Raft member was removed from the group: the

@@ -274,7 +274,7 @@ class SharedParts:
                 certs=self.node_certs,
                 managers=self._renewal_managers,
                 settings=self._settings,
-                on_renewed=self._cert_renewed,
+                on_renewed=self.cert_renewed,
                 source=setup.source,
             ),
             stop_timeout=setup.config.stop_timeout,
@@ -351,7 +351,7 @@ class SharedParts:
             role=role, cert_expiry=stored.cert_expiry, issuer=issuer, roots=roots
         )
 
-    def _cert_renewed(self, certs: NodeCertificates) -> None:
+    def cert_renewed(self, certs: NodeCertificates) -> None:
         """The CA service's hello serves the new certificate; a manager indexes it now; the
         agent reports it (and the roots trusted now) at its next heartbeat. A certificate
         of the other role restarts the node in that role."""

@@ -89,8 +89,20 @@ def test_a_network_used_by_unfinished_tasks_of_a_removed_service_stays() -> None
     sid = c.create(name="web", networks=["frontend"])
     tid = c.add_task(sid, 1, "n" * 25, state=TaskState.RUNNING)
     call(c.services.rm, {"services": ["web"]})
+    # gone for the user (`service ls`), so the refusal says what still holds the network
+    refused = code_of(control.rm, {"networks": ["frontend"]})
+    assert refused.code == ControlCode.IN_USE
+    assert refused.message == (
+        "network frontend is in use by the tasks of removed service web (still stopping)"
+    )
     c.store.update(lambda tx: tx.delete(c.service(sid)))  # the orchestrator's job, done
-    assert code_of(control.rm, {"networks": ["frontend"]}).code == ControlCode.IN_USE
+    assert code_of(control.rm, {"networks": ["frontend"]}).message == refused.message
+    api = c.create(name="api", networks=["frontend"])
+    assert code_of(control.rm, {"networks": ["frontend"]}).message == (
+        "network frontend is in use by service api"
+        " and the tasks of removed service web (still stopping)"
+    )
+    c.store.update(lambda tx: tx.delete(c.service(api)))
     c.set_task(tid, TaskState.SHUTDOWN)
     assert call(control.rm, {"networks": ["frontend"]})["removed"]
 

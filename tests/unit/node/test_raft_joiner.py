@@ -35,10 +35,12 @@ RAFT_ID = 7
 
 
 class Manager:
-    """An endpoint answering ``raft.join`` with ``reply``, recording who asked."""
+    """An endpoint answering ``raft.join`` with ``reply`` (or the error ``refuse`` names),
+    recording who asked."""
 
-    def __init__(self, reply: Mapping[str, Any]) -> None:
+    def __init__(self, reply: Mapping[str, Any], refuse: tuple[str, str] | None = None) -> None:
         self.reply = dict(reply)
+        self.refuse = refuse
         self.asked: list[int] = []
         self.keys = generate_keypair()
         self.endpoint = Endpoint(
@@ -50,8 +52,11 @@ class Manager:
         )
         self.addr = self.endpoint.start()
 
-    def _join(self, request: Request) -> Mapping[str, Any]:
+    def _join(self, request: Request) -> Mapping[str, Any] | None:
         self.asked.append(int(request.body["raft_id"]))
+        if self.refuse is not None:
+            request.error(*self.refuse)
+            return None
         return self.reply
 
     def entry(self, raft_id: int = 0) -> dict[str, str]:
@@ -187,3 +192,32 @@ def test_a_member_asks_nothing(managers: list[Manager], tmp_path: Path) -> None:
         assert nobody.asked == []
     finally:
         raft.stop()
+
+
+class Demoted(Exception):
+    pass
+
+
+def test_a_refusal_of_this_node_is_handed_over_after_the_round(managers: list[Manager]) -> None:
+    """A manager refusing the joiner itself (``unauthorized``: demoted before it joined)
+    is told to ``until_accepted``'s caller once the round is over, who may end the join;
+    a busy manager's answer is no refusal of the node."""
+    busy = Manager({}, refuse=("unavailable", "this manager's Raft node is busy: ask again"))
+    leader = Manager({}, refuse=("unauthorized", "raft.join: node n is now a worker"))
+    managers += [busy, leader]
+    ask = asker([busy.entry(2), leader.entry(1)])
+    told: list[str] = []
+
+    def refused(reason: str) -> None:
+        told.append(reason)
+        raise Demoted(reason)
+
+    with pytest.raises(Demoted):
+        ask.until_accepted(time.monotonic() + 30, interval=0.01, on_refused=refused)
+    assert told == ["unauthorized: raft.join: node n is now a worker"]
+    assert busy.asked == [RAFT_ID] and leader.asked == [RAFT_ID]  # one whole round
+    # once the cluster lets the node in, the join is accepted
+    leader.refuse = None
+    leader.reply = {"ok": True, "index": 4, "voters": [1]}
+    assert ask.until_accepted(time.monotonic() + 30, interval=0.01)["index"] == 4
+    assert ask.refusal is None
