@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 
 from api.endpoint_mode import INGRESS_WITH_DNSRR
-from tests.support.engine_cli import DockerCli, engine_flags
+from tests.support.engine_cli import DockerCli, start_engine_manager
 from tests.support.swarm import CtlError, Swarm, SwarmNode, free_port, poll
-from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.docker
 LONG = 60.0
@@ -34,9 +33,7 @@ def engine(
     tmp = tmp_path_factory.mktemp("endpoint-mode")
     sock = tmp / "engine.sock"
     with Swarm(tmp, docker_client=docker_client) as swarm:
-        node = swarm.start_node("m1", executor="docker", extra=engine_flags(sock))
-        node.wait_ready()
-        wait_for(sock.exists, "the Engine API socket")
+        node = start_engine_manager(swarm, sock)
         yield Engine(node, DockerCli(sock, cwd=tmp))
 
 

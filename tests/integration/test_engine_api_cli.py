@@ -22,7 +22,7 @@ from docker import errors as docker_errors
 
 from actors.engine_api.versions import API_VERSION
 from actors.worker.task_files import default_files_root
-from tests.support.engine_cli import DockerCli, engine_flags
+from tests.support.engine_cli import DockerCli, engine_flags, start_engine_manager
 from tests.support.httpd import http_get, serving
 from tests.support.swarm import Swarm, SwarmNode, free_port
 from tests.support.waiting import wait_for
@@ -46,9 +46,7 @@ def engine(
     tmp = tmp_path_factory.mktemp("engine")
     sock = tmp / "engine.sock"
     with Swarm(tmp, docker_client=docker_client) as swarm:
-        node = swarm.start_node("m1", executor="docker", extra=engine_flags(sock))
-        node.wait_ready()
-        wait_for(sock.exists, "the Engine API socket")
+        node = start_engine_manager(swarm, sock)
         yield Engine(swarm, node, DockerCli(sock, cwd=tmp))
 
 

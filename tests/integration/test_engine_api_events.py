@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.support.engine_cli import DockerCli, engine_flags
+from tests.support.engine_cli import DockerCli, start_engine_manager
 from tests.support.swarm import Swarm
 from tests.support.waiting import wait_for
 
@@ -17,9 +17,7 @@ from tests.support.waiting import wait_for
 def test_events_from_before_the_history_held_show_what_is_held(tmp_path: Path) -> None:
     sock = tmp_path / "engine.sock"
     with Swarm(tmp_path) as swarm:
-        node = swarm.start_node("m1", executor="process", extra=engine_flags(sock))
-        node.wait_ready()
-        wait_for(sock.exists, "the Engine API socket")
+        node = start_engine_manager(swarm, sock, executor="process")
         docker = DockerCli(sock, cwd=tmp_path)
         docker.ok("swarm", "update", "--snapshot-interval", "1")  # snapshot every entry
         since = f"{time.time():.3f}"

@@ -12,7 +12,7 @@ import pytest
 from docker.types import ServiceMode
 
 from actors.engine_api.versions import API_VERSION
-from tests.support.engine_cli import engine_flags
+from tests.support.engine_cli import start_engine_manager
 from tests.support.swarm import Swarm, SwarmNode
 from tests.support.waiting import wait_for
 
@@ -26,9 +26,7 @@ def node_and_client(
     tmp = tmp_path_factory.mktemp("engine-sdk")
     sock = tmp / "engine.sock"
     with Swarm(tmp, docker_client=docker_client) as swarm:
-        node = swarm.start_node("m1", executor="docker", extra=engine_flags(sock))
-        node.wait_ready()
-        wait_for(sock.exists, "the Engine API socket")
+        node = start_engine_manager(swarm, sock)
         client = docker.DockerClient(base_url=f"unix://{sock}", version="auto", timeout=30)
         try:
             yield node, client

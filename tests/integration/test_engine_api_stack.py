@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.engine_cli import DockerCli, engine_flags
+from tests.support.engine_cli import DockerCli, start_engine_manager
 from tests.support.httpd import http_get
 from tests.support.swarm import Swarm, free_port
 from tests.support.waiting import wait_for
@@ -125,9 +125,7 @@ def _deploy_check_remove(
     tmp_path: Path, sock: Path, port: int, volume: str, docker_client: Any, test_image: str
 ) -> None:
     with Swarm(tmp_path, docker_client=docker_client) as swarm:
-        node = swarm.start_node("m1", executor="docker", extra=engine_flags(sock))
-        node.wait_ready()
-        wait_for(sock.exists, "the Engine API socket")
+        node = start_engine_manager(swarm, sock)
         docker = DockerCli(sock, cwd=tmp_path)
 
         # a file that names no network: the CLI asks for an overlay default network, and

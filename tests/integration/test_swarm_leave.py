@@ -167,15 +167,12 @@ def test_docker_swarm_leave_through_the_engine_api(
     """The real docker CLI: the last manager is refused in Docker's words, then leaves
     with --force; its container is removed from the engine, its state dir emptied, and
     started again with the same flags it founds a new cluster."""
-    from tests.support.engine_cli import DockerCli, engine_flags
+    from tests.support.engine_cli import DockerCli, start_engine_manager
     from tests.support.swarm import node_containers
-    from tests.support.waiting import wait_for
 
     sock = tmp_path / "engine.sock"
     with Swarm(tmp_path, docker_client=docker_client) as swarm:
-        m1 = swarm.start_node("m1", executor="docker", extra=engine_flags(sock))
-        m1.wait_ready()
-        wait_for(sock.exists, "the Engine API socket")
+        m1 = start_engine_manager(swarm, sock)
         docker = DockerCli(sock, cwd=tmp_path)
         old_id = m1.node_id
         old_cluster = m1.ctl_json("cluster", "inspect")["id"]

@@ -13,11 +13,15 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.conftest import IN_CI
+from tests.support.waiting import wait_for
+
+if TYPE_CHECKING:
+    from tests.support.swarm import Swarm, SwarmNode
 
 __all__ = ["DockerCli", "docker_binary", "engine_flags"]
 
@@ -33,6 +37,16 @@ def docker_binary() -> str:
 
 def engine_flags(socket: Path) -> tuple[str, ...]:
     return ("--engine-api", f"unix://{socket}")
+
+
+def start_engine_manager(
+    swarm: Swarm, socket: Path, name: str = "m1", executor: str = "docker"
+) -> SwarmNode:
+    """A manager of ``swarm`` serving the Engine API on ``socket``: ready, the socket there."""
+    node = swarm.start_node(name, executor=executor, extra=engine_flags(socket))
+    node.wait_ready()
+    wait_for(socket.exists, "the Engine API socket")
+    return node
 
 
 class DockerCli:

@@ -21,22 +21,11 @@ from api.objects import Service
 from api.service_options import apply_options
 from api.specs import EndpointSpec, PortConfig, ServiceSpec
 from api.validation import InvalidSpec, validate_service_spec
-from cli.ctl import build_parser
-from cli.service_flags import options_of
 from cli.service_inspect import describe
+from tests.unit.api.flag_specs import create, options
 
 HOST_PORT = PortConfig(target_port=80, published_port=8080, publish_mode=PublishMode.HOST)
 INGRESS_PORT = PortConfig(target_port=81, published_port=8081)
-
-
-def options(*argv: str) -> dict[str, Any]:
-    return options_of(build_parser().parse_args(list(argv)))
-
-
-def create(**o: Any) -> ServiceSpec:
-    spec = apply_options(ServiceSpec(), {"name": "web", "image": "busybox", **o})
-    validate_service_spec(spec)
-    return spec
 
 
 def refusal(spec: ServiceSpec) -> str:

@@ -17,21 +17,10 @@ from actors.worker.executors.process_policy import refused_fields
 from api.objects import Task
 from api.runtime_options import LOGS_NOT_READABLE, log_reading_refusal
 from api.service_options import apply_options
-from api.specs import ContainerSpec, LogDriver, ServiceSpec, TaskSpec
+from api.specs import ContainerSpec, LogDriver, TaskSpec
 from api.validation import InvalidSpec, validate_service_spec
 from cli.ctl import build_parser
-from cli.service_flags import options_of
-
-
-def options(*argv: str) -> dict[str, Any]:
-    return options_of(build_parser().parse_args(list(argv)))
-
-
-def create(**o: Any) -> ServiceSpec:
-    spec = apply_options(ServiceSpec(), {"name": "web", "image": "busybox", **o})
-    validate_service_spec(spec)
-    return spec
-
+from tests.unit.api.flag_specs import create, options
 
 # --- flags and edits -------------------------------------------------------------------
 
