@@ -184,6 +184,7 @@ def start_agent(
     sink: RecordingSink,
     resources: TaskResources | None = None,
     on_role: Callable[[str], None] | None = None,
+    tls_info: Callable[[], NodeTLSInfo | None] = lambda: None,
 ) -> pykka.ActorRef[Agent]:
     return Agent.start(
         None,
@@ -198,6 +199,7 @@ def start_agent(
         rng=random.Random(5),
         resources=resources,
         on_role=on_role,
+        tls_info=tls_info,
     )
 
 
@@ -273,19 +275,7 @@ def test_the_agent_reports_its_certificate_and_again_once_it_changed(
     new = NodeTLSInfo(("oldroot", "newroot"), b"subject", b"new-key")
     installed = [old]
     sink = RecordingSink()
-    agent = Agent.start(
-        None,
-        node_id=node_id,
-        keypair=worker_keys,
-        managers=[manager.manager_address],
-        sink=sink,
-        description=DESCRIPTION,
-        connect_timeout=2.0,
-        request_timeout=2.0,
-        backoff=Backoff.equal_jitter(initial=0.05, maximum=0.5),
-        rng=random.Random(5),
-        tls_info=lambda: installed[-1],
-    )
+    agent = start_agent(manager, node_id, worker_keys, sink, tls_info=lambda: installed[-1])
     try:
 
         def reported() -> NodeTLSInfo | None:

@@ -29,6 +29,29 @@ class ThreadRecordingRequest(PeerRequest):
         super().reply(body, more=more, check=check)
 
 
+def propose_during_a_held_round(node: Any, requests: list[PeerRequest], count: int) -> None:
+    """Hand in ``count`` proposals, added to ``requests`` before any is proposed, while a
+    round holds the loop thread: they are carried out after it (the round is released
+    once they are on the inbox)."""
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(_core: Any) -> None:
+        entered.set()
+        release.wait(10)
+
+    held = node.call(hold)  # a round on the loop thread that lasts
+    assert entered.wait(10)
+    propose = node.handlers()["raft.propose"]
+    requests.extend(
+        PeerRequest("raft.propose", {"data": [b"\xc4\x01%d" % i]}) for i in range(count)
+    )
+    for request in requests:
+        propose(request)
+    assert all(not r.replies for r in requests)  # on the inbox, not carried out
+    release.set()
+    held.result(10)
+
+
 def test_a_peer_proposal_is_carried_out_on_the_handlers_thread(tmp_path: Path) -> None:
     node = started(tmp_path, (1,))
     try:
@@ -56,21 +79,8 @@ def test_what_peers_hand_in_during_a_round_waits_for_it_in_order(tmp_path: Path)
     node = started(tmp_path, (1,))
     try:
         wait_for(lambda: node.is_leader, "node 1 to lead", 10)
-        entered, release = threading.Event(), threading.Event()
-
-        def hold(_core: Any) -> None:
-            entered.set()
-            release.wait(10)
-
-        held = node.call(hold)  # a round on the loop thread that lasts
-        assert entered.wait(10)
-        propose = node.handlers()["raft.propose"]
-        requests = [PeerRequest("raft.propose", {"data": [b"\xc4\x01%d" % i]}) for i in range(5)]
-        for request in requests:
-            propose(request)
-        assert all(not r.replies for r in requests)  # on the inbox, not carried out
-        release.set()
-        held.result(10)
+        requests: list[PeerRequest] = []
+        propose_during_a_held_round(node, requests, 5)
         wait_for(lambda: all(r.replies for r in requests), "every answer", 10)
         indexes = [r.replies[0]["index"] for r in requests]
         assert indexes == sorted(indexes) and len(set(indexes)) == len(indexes)
@@ -95,22 +105,7 @@ def test_a_leader_gives_up_its_cpu_once_the_last_waiting_writer_is_answered(
     node = started(tmp_path, (1,))
     try:
         wait_for(lambda: node.is_leader, "node 1 to lead", 10)
-        entered, release = threading.Event(), threading.Event()
-
-        def hold(_core: Any) -> None:
-            entered.set()
-            release.wait(10)
-
-        held = node.call(hold)  # the five proposals below wait for one round
-        assert entered.wait(10)
-        propose = node.handlers()["raft.propose"]
-        requests.extend(
-            PeerRequest("raft.propose", {"data": [b"\xc4\x01%d" % i]}) for i in range(5)
-        )
-        for request in requests:
-            propose(request)
-        release.set()
-        held.result(10)
+        propose_during_a_held_round(node, requests, 5)  # they wait for one round
         wait_for(lambda: all(r.replies for r in requests), "every answer", 10)
         wait_for(lambda: yields, "the hand-over", 10)
         assert yields == [(0, 5)]
