@@ -43,6 +43,28 @@ def spec_of(node: SwarmNode, service: str) -> dict[str, Any]:
     return spec
 
 
+def updated_and_settled(engine: Engine, service: str, *flags: str) -> None:
+    """``docker service update -d`` whose tasks roll, then waits for the rollout's
+    "completed": the updater writes that into the service, moving its version, and the
+    CLI's next update names the version it read (dockerd refuses a stale one the same)."""
+
+    def update_status() -> dict[str, Any]:
+        [found] = engine.node.ctl_json("service", "inspect", service)
+        return dict(found.get("update_status") or {})
+
+    before = update_status()
+    engine.docker.ok("service", "update", "-d", *flags, service)
+    poll(
+        lambda: (
+            (now := update_status()).get("state") == "completed"
+            and now.get("started_at") != before.get("started_at")
+        ),
+        f"{service}'s update completed",
+        LONG,
+        describe=update_status,
+    )
+
+
 def test_docker_service_create_inspect_update_with_dnsrr(engine: Engine, test_image: str) -> None:
     docker, node = engine.docker, engine.node
     docker.ok(
@@ -78,11 +100,11 @@ def test_docker_service_create_inspect_update_with_dnsrr(engine: Engine, test_im
     # service update --endpoint-mode, both ways; to dnsrr is checked against the ports
     docker.ok("service", "update", "-d", "--endpoint-mode", "vip", "db")
     assert spec_of(node, "db")["endpoint"]["mode"] == "vip"
-    docker.ok("service", "update", "-d", "--publish-add", "8080:80", "db")
+    updated_and_settled(engine, "db", "--publish-add", "8080:80")
     assert INGRESS_WITH_DNSRR in docker.fails(
         "service", "update", "-d", "--endpoint-mode", "dnsrr", "db"
     )
-    docker.ok("service", "update", "-d", "--endpoint-mode", "dnsrr", "--publish-rm", "80", "db")
+    updated_and_settled(engine, "db", "--endpoint-mode", "dnsrr", "--publish-rm", "80")
     [updated] = docker.inspect("service", "inspect", "db")
     endpoint = updated["Spec"]["EndpointSpec"]
     assert (endpoint["Mode"], endpoint.get("Ports")) == ("dnsrr", None)  # no port left
@@ -139,29 +161,29 @@ def test_a_dnsrr_services_name_resolves_to_its_tasks_addresses(
     docker, node = engine.docker, engine.node
     node.ctl_json("network", "create", "backend")
     docker.ok(
-        "service", "create", "-d", "--name", "db", "--endpoint-mode", "dnsrr",
+        "service", "create", "-d", "--name", "pg", "--endpoint-mode", "dnsrr",
         "--replicas", "2", "--network", "backend", test_image, "sleep", "600",
     )  # fmt: skip
     docker.ok(
         "service", "create", "-d", "--name", "client", "--network", "backend",
         test_image, "sleep", "600",
     )  # fmt: skip
-    dbs = poll(lambda: len(r := node.running("db")) == 2 and r, "db's 2 tasks", LONG)
+    pgs = poll(lambda: len(r := node.running("pg")) == 2 and r, "pg's 2 tasks", LONG)
     [client] = poll(lambda: node.running("client") or None, "client running", LONG)
-    addresses = {_container_ip(docker_client, t, "backend-") for t in dbs}
+    addresses = {_container_ip(docker_client, t, "backend-") for t in pgs}
     assert len(addresses) == 2
     poll(
-        lambda: _resolved(docker_client, client, "db") == addresses,
-        "db resolving to its tasks' addresses",
+        lambda: _resolved(docker_client, client, "pg") == addresses,
+        "pg resolving to its tasks' addresses",
         LONG,
-        describe=lambda: (addresses, _resolved(docker_client, client, "db")),
+        describe=lambda: (addresses, _resolved(docker_client, client, "pg")),
     )
-    assert _resolved(docker_client, client, "tasks.db") == addresses  # in both modes, as Docker
+    assert _resolved(docker_client, client, "tasks.pg") == addresses  # in both modes, as Docker
 
     # vip: there is no virtual IP here, the same answer (the change replaces no task)
-    docker.ok("service", "update", "-d", "--endpoint-mode", "vip", "db")
-    assert spec_of(node, "db")["endpoint"]["mode"] == "vip"
-    assert _resolved(docker_client, client, "db") == addresses
-    assert _resolved(docker_client, client, "tasks.db") == addresses
-    docker.ok("service", "rm", "db", "client")
+    docker.ok("service", "update", "-d", "--endpoint-mode", "vip", "pg")
+    assert spec_of(node, "pg")["endpoint"]["mode"] == "vip"
+    assert _resolved(docker_client, client, "pg") == addresses
+    assert _resolved(docker_client, client, "tasks.pg") == addresses
+    docker.ok("service", "rm", "pg", "client")
     poll(lambda: node.ctl_json("network", "rm", "backend"), "network rm", LONG)
