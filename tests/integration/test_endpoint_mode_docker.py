@@ -43,28 +43,6 @@ def spec_of(node: SwarmNode, service: str) -> dict[str, Any]:
     return spec
 
 
-def updated_and_settled(engine: Engine, service: str, *flags: str) -> None:
-    """``docker service update -d`` whose tasks roll, then waits for the rollout's
-    "completed": the updater writes that into the service, moving its version, and the
-    CLI's next update names the version it read (dockerd refuses a stale one the same)."""
-
-    def update_status() -> dict[str, Any]:
-        [found] = engine.node.ctl_json("service", "inspect", service)
-        return dict(found.get("update_status") or {})
-
-    before = update_status()
-    engine.docker.ok("service", "update", "-d", *flags, service)
-    poll(
-        lambda: (
-            (now := update_status()).get("state") == "completed"
-            and now.get("started_at") != before.get("started_at")
-        ),
-        f"{service}'s update completed",
-        LONG,
-        describe=update_status,
-    )
-
-
 def test_docker_service_create_inspect_update_with_dnsrr(engine: Engine, test_image: str) -> None:
     docker, node = engine.docker, engine.node
     docker.ok(
@@ -100,11 +78,11 @@ def test_docker_service_create_inspect_update_with_dnsrr(engine: Engine, test_im
     # service update --endpoint-mode, both ways; to dnsrr is checked against the ports
     docker.ok("service", "update", "-d", "--endpoint-mode", "vip", "db")
     assert spec_of(node, "db")["endpoint"]["mode"] == "vip"
-    updated_and_settled(engine, "db", "--publish-add", "8080:80")
+    docker.update_rolled("db", "--publish-add", "8080:80")
     assert INGRESS_WITH_DNSRR in docker.fails(
         "service", "update", "-d", "--endpoint-mode", "dnsrr", "db"
     )
-    updated_and_settled(engine, "db", "--endpoint-mode", "dnsrr", "--publish-rm", "80")
+    docker.update_rolled("db", "--endpoint-mode", "dnsrr", "--publish-rm", "80")
     [updated] = docker.inspect("service", "inspect", "db")
     endpoint = updated["Spec"]["EndpointSpec"]
     assert (endpoint["Mode"], endpoint.get("Ports")) == ("dnsrr", None)  # no port left

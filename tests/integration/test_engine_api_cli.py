@@ -203,10 +203,9 @@ def test_service_verbs(engine: Engine, test_image: str, named_volume: str) -> No
     [inspected] = docker.inspect("service", "inspect", "web")
     assert inspected["Spec"]["Labels"] == {"tier": "front"}
 
-    docker.ok(
-        "service", "update", "-d", "--env-add", "B=2",
-        "--mount-add", f"type=volume,source={VOLUME},target=/data", "web",
-    )  # fmt: skip
+    docker.update_rolled(
+        "web", "--env-add", "B=2", "--mount-add", f"type=volume,source={VOLUME},target=/data"
+    )
     shown = inspect(node, "service", "web")
     # the docker CLI rebuilds the list from a Go map on --env-add: its order is random
     assert sorted(shown["spec"]["task"]["container"]["env"]) == ["A=1", "B=2"]
@@ -311,10 +310,9 @@ def test_service_create_and_update_with_container_options(engine: Engine, test_i
         assert host["ReadonlyRootfs"] and host["Init"] and host["ExtraHosts"] == ["db:10.1.2.3"]
         assert host["CapAdd"] == ["CAP_NET_ADMIN"] and host["Sysctls"] == spec["Sysctls"]
         # docker's update flags: off again, one capability moved, a host replaced
-        docker.ok(
-            "service", "update", "-d", "--read-only=false", "--cap-drop", "NET_ADMIN",
-            "--host-rm", "db", "--host-add", "cache:10.1.2.4", "--ulimit-rm", "nofile",
-            "opts",
+        docker.update_rolled(
+            "opts", "--read-only=false", "--cap-drop", "NET_ADMIN", "--host-rm", "db",
+            "--host-add", "cache:10.1.2.4", "--ulimit-rm", "nofile",
         )  # fmt: skip
         [inspected] = docker.inspect("service", "inspect", "opts")
         spec = inspected["Spec"]["TaskTemplate"]["ContainerSpec"]
@@ -345,7 +343,7 @@ def test_service_create_and_update_with_runtime_options(engine: Engine, test_ima
             test_image, "sleep", "600",
         )  # fmt: skip
         assert inspect(node, "service", "rt")["spec"]["task"]["container"]["oom_score_adj"] == 100
-        docker.ok("service", "update", "-d", "--oom-score-adj", "300", "rt")
+        docker.update_rolled("rt", "--oom-score-adj", "300")
         [inspected] = docker.inspect("service", "inspect", "rt")
         template = inspected["Spec"]["TaskTemplate"]
         assert template["Resources"]["Limits"]["Pids"] == 40
@@ -353,7 +351,7 @@ def test_service_create_and_update_with_runtime_options(engine: Engine, test_ima
         assert template["LogDriver"] == {"Name": "none", "Options": {"mode": "x"}}
         # the CLI at 1.41 hides the flag; what it sends back keeps the service's value
         assert "1.46" in older.fails("service", "update", "-d", "--oom-score-adj", "5", "rt")
-        older.ok("service", "update", "-d", "--env-add", "OLDER=1", "rt")
+        older.update_rolled("rt", "--env-add", "OLDER=1")
         container = inspect(node, "service", "rt")["spec"]["task"]["container"]
         assert container["oom_score_adj"] == 300 and "OLDER=1" in container["env"]
 
@@ -373,10 +371,9 @@ def test_service_create_and_update_with_runtime_options(engine: Engine, test_ima
         pretty = docker.ok("service", "inspect", "--pretty", "rt")
         assert "none" in pretty and "mode" in pretty, pretty  # the CLI's Log Driver section
         # docker's update: --log-driver with its --log-opt replaces the driver
-        docker.ok(
-            "service", "update", "-d", "--limit-pids", "0", "--log-driver", "json-file",
-            "--log-opt", "max-size=1m", "rt",
-        )  # fmt: skip
+        docker.update_rolled(
+            "rt", "--limit-pids", "0", "--log-driver", "json-file", "--log-opt", "max-size=1m"
+        )
         [inspected] = docker.inspect("service", "inspect", "rt")
         template = inspected["Spec"]["TaskTemplate"]
         assert "Pids" not in template["Resources"]["Limits"]  # 0: unlimited, left out

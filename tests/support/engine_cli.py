@@ -105,3 +105,25 @@ class DockerCli:
 
     def inspect(self, *args: Sequence[str] | str) -> Any:
         return json.loads(self.ok(*[str(a) for a in args]))
+
+    def update_rolled(self, service: str, *flags: str, timeout: float = 60.0) -> None:
+        """``docker service update -d FLAGS SERVICE`` of a change that replaces tasks, then
+        a wait for the rollout's ``completed``. The updater writes that state into the
+        service, moving its version; the CLI's next update of the service names the
+        version it read, and a stale one is refused, as dockerd refuses it."""
+        before = self._update_status(service)
+        self.ok("service", "update", "-d", *flags, service)
+        wait_for(
+            lambda: (
+                (now := self._update_status(service)).get("State") == "completed"
+                and now.get("StartedAt") != before.get("StartedAt")
+            ),
+            f"{service}'s update completed",
+            timeout,
+            interval=0.1,
+            describe=lambda: self._update_status(service),
+        )
+
+    def _update_status(self, service: str) -> dict[str, Any]:
+        [found] = self.inspect("service", "inspect", service)
+        return dict(found.get("UpdateStatus") or {})
