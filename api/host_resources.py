@@ -89,7 +89,7 @@ HOST_OPTION_TYPES: Final[dict[str, type]] = {
 }
 
 # SwarmKit's rule for object names, as for services
-_NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[-_.]*[A-Za-z0-9]+)*\Z")
+_NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[-_.a-zA-Z0-9]*[a-zA-Z0-9])?\Z")
 _SHORT_PORT_RE = re.compile(r"^(?:(\d+):)?(\d+)(?:/(\w+))?$")
 
 

@@ -108,7 +108,7 @@ CONSTRAINT_PREFIXES = ("node.labels.", "engine.labels.")
 MIN_CERT_EXPIRY = 3600.0
 
 # SwarmKit's rule for service names: DNS-label-like, at most 63 characters.
-_NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*\Z")
+_NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[-_a-zA-Z0-9]*[a-zA-Z0-9])?\Z")
 _EXECUTOR_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*\Z")
 _CONSTRAINT_RE = re.compile(r"^\s*([^=!\s]+)\s*(==|!=)\s*(.*?)\s*$")
 

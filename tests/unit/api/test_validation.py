@@ -216,3 +216,26 @@ def test_a_name_with_a_trailing_newline_is_refused(what: str, check: Callable[[]
     # tasks ("Invalid container name (web\n.1.<task id>)") forever; so for the others
     with pytest.raises((InvalidSpec, ComposeError), match=r"\\n"):
         check()
+
+
+# a name of allowed characters up to a bad last one, as long as a name may be: the name
+# patterns once nested their repetitions, and matching such a name backtracked for ages
+# (seconds at 26 characters, doubling with each more), holding a control handler
+BACKTRACK_NAME = "a" * 62 + "!"
+BACKTRACK_CASES: list[tuple[str, Callable[[], None]]] = [
+    ("service name", _service(replace(_spec(), name=BACKTRACK_NAME))),
+    (
+        "network alias",
+        _service(_spec(networks=(NetworkAttachmentConfig("n1", (BACKTRACK_NAME,)),))),
+    ),
+    ("network name", lambda: validate_network_spec(NetworkSpec(name=BACKTRACK_NAME))),
+    ("secret name", lambda: validate_file_name(BACKTRACK_NAME, "secret")),
+]
+
+
+@pytest.mark.parametrize(("what", "check"), BACKTRACK_CASES, ids=[c[0] for c in BACKTRACK_CASES])
+def test_a_long_bad_name_is_refused_without_backtracking(
+    what: str, check: Callable[[], None]
+) -> None:
+    with pytest.raises(InvalidSpec):
+        check()
