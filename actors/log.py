@@ -3,7 +3,9 @@
 Rules:
 - ``configure()`` runs once per process (``force=True`` reconfigures, for tests). Output is
   JSON lines when the stream is not a TTY, a console rendering otherwise; ``fmt`` overrides.
-- Every event carries ``node_id`` (set once with ``set_node_id``; "-" until known) and
+- Every event carries ``node_id`` once it is known (``set_node_id``: swarm-node sets it
+  before its first line when its state dir holds an identity; a first start's lines before
+  the node has an id carry none, as swarmd's, rather than a placeholder) and
   ``subsystem`` (bound by ``get_logger(subsystem)``), an ISO-8601 UTC ``timestamp`` and
   ``level``. Exceptions are rendered as text.
 - Event names are dotted, ``<subsystem>.<thing>.<what happened>``: ``raft.election.won``.
@@ -47,7 +49,7 @@ DEFAULT_RING_SIZE = 2000
 REDACTED = "[redacted]"
 _SECRET_KEY = re.compile(r"secret|token|password|passphrase|private", re.IGNORECASE)
 _SECRET_VALUE = re.compile(r"SWM(TKN|KEY)-1-\S+")
-_UNSET_NODE_ID = "-"
+_UNSET_NODE_ID = ""
 
 _lock = threading.Lock()
 _configured = False
@@ -150,12 +152,13 @@ def ring() -> LogRing:
 
 
 def set_node_id(value: str) -> None:
-    """Stamp every later event, from every thread, with this node id."""
+    """Stamp every later event, from every thread, with this node id ("": none)."""
     global _node_id
     _node_id = value
 
 
 def node_id() -> str:
+    """The node id events carry ("" while none is known)."""
     return _node_id
 
 
@@ -171,7 +174,8 @@ def get_logger(subsystem: str, **bound: Any) -> Any:
 
 
 def _add_node_fields(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
-    event.setdefault("node_id", _node_id)
+    if _node_id:
+        event.setdefault("node_id", _node_id)
     event.setdefault("subsystem", "-")
     return event
 

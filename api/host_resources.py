@@ -88,8 +88,8 @@ HOST_OPTION_TYPES: Final[dict[str, type]] = {
     "network_rm": list,
 }
 
-# SwarmKit's rule for object names, as for services
-_NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[-_.]*[A-Za-z0-9]+)*\Z")
+# a network's name and a network alias: SwarmKit's rule for a service's name, with '.'
+_NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[-_.a-zA-Z0-9]*[a-zA-Z0-9])?\Z")
 _SHORT_PORT_RE = re.compile(r"^(?:(\d+):)?(\d+)(?:/(\w+))?$")
 
 
@@ -279,10 +279,13 @@ def validate_network_spec(spec: NetworkSpec) -> None:
     if not spec.name:
         raise InvalidSpec("name", "a network needs a name")
     if len(spec.name) > MAX_NAME_CHARS or not _NAME_RE.match(spec.name):
+        # in the words SwarmKit gives a config's or secret's name, whose rule this is (with
+        # 63 characters); SwarmKit holds a network's name to a service's rule, without the
+        # '.' a local engine network may have (moby/moby#33433)
         raise InvalidSpec(
             "name",
-            f"{spec.name[:80]!r} is not a valid name (letters, digits, '-', '_' and '.', "
-            f"starting and ending with a letter or digit, at most {MAX_NAME_CHARS} characters)",
+            f"{spec.name[:80]!r}: invalid name, only {MAX_NAME_CHARS} [a-zA-Z0-9-_.] characters "
+            "allowed, and the start and end character must be [a-zA-Z0-9]",
         )
     if spec.name.lower() in RESERVED_NETWORK_NAMES:
         raise InvalidSpec("name", f"{spec.name!r} is a name the engine reserves for itself")

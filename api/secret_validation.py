@@ -49,10 +49,11 @@ def validate_file_name(name: str, what: str) -> None:
         raise InvalidSpec("name", f"a {what} needs a name")
     if len(name) > MAX_NAME_CHARS or not _NAME_RE.match(name):
         shown = name if len(name) <= 2 * MAX_NAME_CHARS else name[:64] + "..."
+        # SwarmKit's words (its controlapi's validateConfigOrSecretAnnotations)
         raise InvalidSpec(
             "name",
-            f"{shown!r} is not a valid {what} name (letters and digits, with '-', '_' and "
-            f"'.' inside, at most {MAX_NAME_CHARS} characters)",
+            f"{shown!r}: invalid name, only {MAX_NAME_CHARS} [a-zA-Z0-9-_.] characters "
+            "allowed, and the start and end character must be [a-zA-Z0-9]",
         )
 
 

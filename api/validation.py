@@ -108,7 +108,8 @@ CONSTRAINT_PREFIXES = ("node.labels.", "engine.labels.")
 MIN_CERT_EXPIRY = 3600.0
 
 # SwarmKit's rule for service names: DNS-label-like, at most 63 characters.
-_NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*\Z")
+_NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[-_a-zA-Z0-9]*[a-zA-Z0-9])?\Z")
+_NAME_CHARS = "only [a-zA-Z0-9-_] are allowed, and the start and end character must be [a-zA-Z0-9]"
 _EXECUTOR_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*\Z")
 _CONSTRAINT_RE = re.compile(r"^\s*([^=!\s]+)\s*(==|!=)\s*(.*?)\s*$")
 
@@ -217,19 +218,25 @@ def validate_hostname(hostname: str, field: str = "hostname") -> None:
         raise InvalidSpec(field, f"hostname {hostname!r} contains whitespace or control characters")
 
 
+def _check_service_name(name: str) -> None:
+    """A service's name, in SwarmKit's words (its controlapi's validateAnnotations) and
+    with the characters it allows."""
+    shown = name if len(name) <= 2 * MAX_NAME_CHARS else name[:64] + "..."
+    if not _NAME_RE.match(name):
+        raise InvalidSpec(
+            "name", f"{shown!r}: name must be valid as a DNS name component ({_NAME_CHARS})"
+        )
+    if len(name) > MAX_NAME_CHARS:
+        raise InvalidSpec("name", f"{shown!r}: name must be {MAX_NAME_CHARS} characters or fewer")
+
+
 # --- specs -----------------------------------------------------------------------------
 
 
 def validate_service_spec(spec: ServiceSpec) -> None:
     if not spec.name:
         raise InvalidSpec("name", "a service needs a name")
-    if len(spec.name) > MAX_NAME_CHARS or not _NAME_RE.match(spec.name):
-        shown = spec.name if len(spec.name) <= 2 * MAX_NAME_CHARS else spec.name[:64] + "..."
-        raise InvalidSpec(
-            "name",
-            f"{shown!r} is not a valid name (letters, digits, '-' and '_', "
-            f"starting and ending with a letter or digit, at most {MAX_NAME_CHARS} characters)",
-        )
+    _check_service_name(spec.name)
     check_labels(spec.labels, "labels")
     validate_task_spec(spec.task, "task", example_context(spec.name, spec.labels))
     mode = spec.mode

@@ -6,7 +6,10 @@ this command asks again at once, so a follow never misses or repeats a change. W
 ``--until`` it stops there; without it, it follows until interrupted. A position the
 manager no longer holds is refused (``gone``) with the oldest one it does hold; a manager
 that stops or vanishes ends the watch with the position to resume from (on another
-manager: positions are Raft indexes, the same on every manager).
+manager: positions are Raft indexes, the same on every manager). A time before the
+history the manager holds (kept in memory and bounded: a Raft snapshot, or a restart from
+one, begins it anew) gives what it holds, as ``docker events --since`` does, with a note on
+stderr saying where that history starts.
 
 Each event is one line: ``TIME @POSITION TYPE ACTION ID (key=value, ...)``; with
 ``--format json`` one JSON object per line.
@@ -86,6 +89,8 @@ def run_events(args: argparse.Namespace, connection: ControlConnection, _v: str)
         **until.to_wire("until"),
         "wait": LEASE,
     }
+    if since.time is not None:
+        body["since_held"] = True  # what is held, and a note when that starts later
     out = sys.stdout
     json_lines = args.format == "json"
     position: int | None = None
@@ -96,6 +101,8 @@ def run_events(args: argparse.Namespace, connection: ControlConnection, _v: str)
                 for frame in watched.stream(
                     "control.events", body, timeout=LEASE + watched.timeout
                 ):
+                    if position is None and "held_after" in frame:
+                        _note_held(frame, since)
                     for event in frame["events"]:
                         _write(out, event, json_lines)
                     position = int(frame["position"])
@@ -111,6 +118,30 @@ def run_events(args: argparse.Namespace, connection: ControlConnection, _v: str)
     if end == "closed":
         raise CliError(f"the manager stopped serving events; resume with --since @{position}")
     return 0
+
+
+def _note_held(frame: Mapping[str, Any], since: Bound) -> None:
+    """The manager's history starts after the asked-for time: say so on stderr, so the
+    events shown (stdout, which may be JSON) are not taken for all there were."""
+    oldest, floor = frame.get("held_oldest_time"), frame["held_after"]
+    asked = _iso(float(since.time or 0))
+    held = (
+        f"holds events from {_iso(float(oldest))} on (after @{floor}) only: those between "
+        f"--since {asked} and then are not shown"
+        if oldest is not None
+        else f"holds no events from before now (its history starts after @{floor}): those "
+        f"since --since {asked} are not shown"
+    )
+    print(
+        f"swarmctl: note: this manager {held} (its event history is kept in memory and "
+        "bounded: a Raft snapshot, or a restart from one, begins it anew)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _write(out: TextIO, event: Mapping[str, Any], json_lines: bool) -> None:

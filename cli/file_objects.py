@@ -23,6 +23,7 @@ from cli.argtypes import KEY_VALUE
 from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.output import render_table, write_json, write_text
+from cli.remove_each import remove_each
 from cli.service_ps import ago
 
 __all__ = ["FileNoun", "read_data", "register_noun"]
@@ -190,10 +191,14 @@ def run_inspect(noun: FileNoun, args: argparse.Namespace, connection: ControlCon
 
 
 def run_rm(noun: FileNoun, args: argparse.Namespace, connection: ControlConnection) -> int:
+    """Each on its own (remove_each.py): one in use keeps none of the others."""
     with connection:
-        removed = connection.request(f"control.{noun.name}.rm", {f"{noun.name}s": args.refs})
+        removal = remove_each(
+            args.refs,
+            lambda ref: connection.request(f"control.{noun.name}.rm", {f"{noun.name}s": [ref]}),
+            # the names given, as docker secret|config rm prints them
+            echo=None if args.format == "json" else lambda ref, _reply: ref,
+        )
     if args.format == "json":
-        write_json(removed["removed"])  # the ids
-    else:
-        write_text("\n".join(args.refs))  # the names given, as docker secret|config rm
-    return 0
+        write_json([oid for reply in removal.removed for oid in reply["removed"]])  # the ids
+    return removal.finish()

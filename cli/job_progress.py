@@ -4,19 +4,22 @@
 Rules (judged from ``control.service.ps`` replies, the summary's ``job``):
 - the run to wait for is the first one numbered above ``after`` (the run before the
   change; 0 for a new job);
-- done once that run is COMPLETED; failed (its message, exit non-zero) once it FAILED,
-  or once a newer run replaced it, or the service was removed;
+- done once that run is COMPLETED, ending with "job complete" as Docker's CLI does for a
+  job (a service ends with "verify: Service converged"); failed (its message, exit
+  non-zero) once it FAILED, or once a newer run replaced it, or the service was removed;
 - a scheduled job is not waited for: its runs start when they are due.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from cli.progress import ProgressJudge, Verdict
 
-__all__ = ["JobJudge"]
+__all__ = ["JOB_COMPLETE", "JobJudge"]
+
+JOB_COMPLETE: Final = "job complete"  # docker/cli's last line for a job's progress
 
 
 class JobJudge(ProgressJudge):
@@ -34,7 +37,7 @@ class JobJudge(ProgressJudge):
         line = f"job progress: {completed} out of {total} completed"
         if job.get("schedule"):
             line = f"scheduled ({job['schedule']}): runs start when they are due"
-            return Verdict(True, "", completed, total, (line,))
+            return Verdict(True, "", completed, total, (line,), finish="")
         if service.get("pending_delete"):
             return Verdict(False, f"service {name} was removed", completed, total, (line,))
         if iteration <= self._after:
@@ -45,4 +48,5 @@ class JobJudge(ProgressJudge):
         lines = (f"run {iteration}: {completed} out of {total} completed",)
         if job.get("state") == "failed":
             return Verdict(False, str(job.get("message", "")), completed, total, lines)
-        return Verdict(job.get("state") == "completed", "", completed, total, lines)
+        done = job.get("state") == "completed"
+        return Verdict(done, "", completed, total, lines, finish=JOB_COMPLETE)

@@ -14,6 +14,7 @@ from typing import Any
 from cli.argtypes import KEY_VALUE
 from cli.connection import ControlConnection
 from cli.output import render_table, write_json, write_text
+from cli.remove_each import remove_each
 
 __all__ = ["register"]
 
@@ -122,10 +123,13 @@ def _inspect_text(row: dict[str, Any]) -> str:
 
 
 def run_rm(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
+    """Each network on its own (remove_each.py): one in use keeps none of the others."""
     with connection:
-        reply = connection.request("control.network.rm", {"networks": list(args.networks)})
+        removal = remove_each(
+            args.networks,
+            lambda ref: connection.request("control.network.rm", {"networks": [ref]}),
+            echo=None if args.format == "json" else lambda ref, _reply: ref,
+        )
     if args.format == "json":
-        write_json(reply["removed"])
-    else:
-        write_text("\n".join(args.networks))
-    return 0
+        write_json([nid for reply in removal.removed for nid in reply["removed"]])
+    return removal.finish()

@@ -18,6 +18,7 @@ from cli.errors import CliError
 from cli.node_logs import add_node_logs
 from cli.node_ps import SELF, add_node_ps
 from cli.output import render_table, write_json, write_text
+from cli.remove_each import remove_each
 
 __all__ = ["register"]
 
@@ -231,13 +232,13 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
 
 
 def run_rm(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
-    replies = []
+    """Each node on its own (remove_each.py): one not down keeps none of the others."""
     with connection:
-        for node in args.nodes:
-            reply = connection.request("control.node.rm", {"node": node, "force": args.force})
-            if args.format != "json":
-                write_text(reply["id"])
-            replies.append(reply)
-    if args.format == "json":
-        write_json(_one_or_list(replies))
-    return 0
+        removal = remove_each(
+            args.nodes,
+            lambda ref: connection.request("control.node.rm", {"node": ref, "force": args.force}),
+            echo=None if args.format == "json" else lambda _ref, reply: str(reply["id"]),
+        )
+    if args.format == "json" and removal.removed:
+        write_json(_one_or_list(removal.removed))
+    return removal.finish()

@@ -30,7 +30,8 @@ from typing import Any
 
 from actors import log
 from actors.ca.keystore import KeyStoreError
-from actors.ca.node_identity import IdentityError
+from actors.ca.node_certs import node_certs_exist
+from actors.ca.node_identity import IdentityError, read_node_id
 from actors.engine_api.child import check_engine_address
 from actors.heap import tune_collector, tune_malloc
 from actors.metrics.http import parse_metrics_addr
@@ -292,6 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     log.configure(args.log_format, level=logging.getLevelNamesMapping()[args.log_level.upper()])
+    _bind_known_node_id(config.state_dir)
     tune_collector()
     tune_malloc()
     tune_switch_interval()
@@ -321,6 +323,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("node.start.failed", error=str(exc))
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
+
+
+def _bind_known_node_id(state_dir: Path) -> None:
+    """A node that has initialised or joined (its state dir holds a certificate) knows its
+    id before its first line: every line carries it. A first start's lines carry none
+    until the node has one (as swarmd's), rather than a placeholder."""
+    if not node_certs_exist(state_dir):
+        return
+    try:
+        log.set_node_id(read_node_id(state_dir))
+    except (IdentityError, OSError):
+        return  # the start-up reads the identity again and says what is wrong with it
 
 
 def _install_signals(runner: NodeRunner) -> None:

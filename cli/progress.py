@@ -30,7 +30,14 @@ from typing import Any, TextIO
 from api.task_state import TaskState
 from cli.errors import CliError
 
-__all__ = ["ProgressJudge", "ProgressRenderer", "Verdict", "finished_task_ids", "wait_converged"]
+__all__ = [
+    "CONVERGED",
+    "ProgressJudge",
+    "ProgressRenderer",
+    "Verdict",
+    "finished_task_ids",
+    "wait_converged",
+]
 
 _FAILED = ("failed", "rejected")
 _PAUSED = ("paused", "rollback_paused")
@@ -45,6 +52,9 @@ def _rank(label: str) -> TaskState:
         return TaskState.NEW
 
 
+CONVERGED = "verify: Service converged"
+
+
 @dataclass(frozen=True)
 class Verdict:
     done: bool
@@ -52,6 +62,7 @@ class Verdict:
     running: int
     desired: int
     lines: tuple[str, ...] = field(default=())
+    finish: str = CONVERGED  # the last line once done ("": none), as Docker's CLI ends it
 
 
 def finished_task_ids(reply: Mapping[str, Any]) -> set[str]:
@@ -269,7 +280,8 @@ def wait_converged(
         if verdict.failed:
             raise CliError(f"service {name} cannot converge: {verdict.failed}")
         if verdict.done:
-            renderer.finish("verify: Service converged")
+            if verdict.finish:
+                renderer.finish(verdict.finish)
             return verdict
         if clock() >= deadline:
             raise CliError(

@@ -22,6 +22,7 @@ from cli.connection import ControlConnection
 from cli.errors import CliError
 from cli.lazy_verbs import lazy_verbs
 from cli.output import render_table, write_json, write_text
+from cli.remove_each import remove_each
 from cli.service_flags import (
     CREATE_LIST_FLAGS,
     UPDATE_LIST_FLAGS,
@@ -409,26 +410,16 @@ def run_rebalance(args: argparse.Namespace, connection: ControlConnection, _v: s
 
 
 def run_rm(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
-    """Each service named is removed on its own, as ``docker service rm`` does: one that
-    cannot be (no such service) is named on stderr, exit 1, and does not keep the others
-    (a script removing a list where one is already gone removed none)."""
-    removed: list[str] = []
-    refused: list[str] = []
+    """Each service on its own (remove_each.py): one already gone keeps none of the others."""
     with connection:
-        for ref in dict.fromkeys(args.services):
-            try:
-                reply = connection.request("control.service.rm", {"services": [ref]})
-            except CliError as exc:
-                refused.append(str(exc))
-                continue
-            removed += reply["removed"]
-            if args.format != "json":
-                write_text(ref)
+        removal = remove_each(
+            args.services,
+            lambda ref: connection.request("control.service.rm", {"services": [ref]}),
+            echo=None if args.format == "json" else lambda ref, _reply: ref,
+        )
     if args.format == "json":
-        write_json(removed)
-    if refused:
-        raise CliError("; ".join(refused))
-    return 0
+        write_json([sid for reply in removal.removed for sid in reply["removed"]])
+    return removal.finish()
 
 
 def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:

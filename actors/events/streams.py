@@ -5,10 +5,13 @@ The event log is the store's watch ring (actors/store/watch.py): the last
 from a position (Raft index) or a time. *Gone* means the manager no longer holds every
 change after what was asked: the position is below the ring's floor (older changes were
 dropped to keep the ring bounded, or the store was replaced by a Raft snapshot, which
-clears it), or a time before the oldest held change once changes were dropped. A gone
-watch is refused with code ``gone``, naming the oldest position this manager can resume
-from; never a silent gap. A watch already streaming whose history goes (its queue
-overflowed, or a snapshot replaced the store) ends the same way.
+clears it, as does a restart from one), or a time before the oldest held change once changes
+were dropped. A gone watch is refused with code ``gone``, naming the oldest position this
+manager can resume from; never a silent gap. A watch already streaming whose history goes
+(its queue overflowed, or a snapshot replaced the store) ends the same way. A time asked
+for with ``since_held`` (``docker events --since``, ``swarmctl events --since TIME``) gets
+what is held instead, as Docker's events do, and its first frame says where the held
+history starts (``held_after``, ``held_oldest_time``), so the client can say so.
 
 Each request is a lease: it streams ``more`` frames for at most ``wait`` seconds (and at
 most ``max_frames`` frames, fewer than the endpoint's per-peer send queue, so no frame is
@@ -68,6 +71,9 @@ class _Watch:
     wait: float
     backlog: list[Event] = field(default_factory=list)  # drained when the watch opened
     frames: int = 0
+    # since_held and a since_time before the held history: where that history starts, told
+    # in the first frame (held_after, held_oldest_time) so the client can say so
+    held: dict[str, Any] = field(default_factory=dict)
 
 
 class EventStreams:
@@ -204,6 +210,7 @@ class EventStreams:
             n.id for n in nodes.list_all(tx) if n.id in filters.nodes or n.hostname in filters.nodes
         }
         backlog: list[Event] = []
+        held: dict[str, Any] = {}
         if since.position is not None:
             start = since.position
             watcher = self._watch(kinds, since=start)
@@ -212,9 +219,14 @@ class EventStreams:
             watcher = self._watch(kinds, since=floor)
             backlog = watcher.poll()
             oldest = backlog[0].time if backlog else self._oldest_time(floor)
-            if not since_held and history_gap(since.time, floor, oldest):
-                watcher.close()
-                raise _gone(f"events since {_iso(since.time)}", floor)
+            if history_gap(since.time, floor, oldest):
+                if not since_held:
+                    watcher.close()
+                    raise _gone(f"events since {_iso(since.time)}", floor)
+                held = {"held_after": floor}
+                oldest_any = self._oldest_time(floor) if backlog else oldest
+                if oldest_any is not None:
+                    held["held_oldest_time"] = oldest_any
         else:
             start = tx.version
             watcher = self._watch(kinds, since=None)
@@ -227,6 +239,7 @@ class EventStreams:
             started=self._monotonic(),
             wait=DEFAULT_WAIT,
             backlog=backlog,
+            held=held,
         )
 
     def _oldest_time(self, floor: int) -> float | None:
@@ -289,16 +302,23 @@ class EventStreams:
         if step.done or leased or watch.frames >= self._max_frames:
             end = "until" if step.done else "lease"
             watch.watcher.close()
-            watch.request.reply({"events": [], "position": step.position, "end": end})
+            watch.request.reply(self._frame(watch, [], step.position, end))
             return True
         return False
+
+    @staticmethod
+    def _frame(watch: _Watch, events: list[Any], position: int, end: str) -> dict[str, Any]:
+        """A reply frame; the watch's first carries where the held history starts, when
+        it asked for a time before it."""
+        frame: dict[str, Any] = {"events": events, "position": position, "end": end}
+        return {**frame, **watch.held} if watch.frames == 0 else frame
 
     def _send(self, watch: _Watch, step: Step) -> None:
         """The events in frames of ``batch``; the first pump of a watch sends a frame even
         without events: the watch is open, from that position."""
         events: tuple[ClusterEvent, ...] = step.events
         if not events and watch.frames == 0 and not step.done:
-            watch.request.reply({"events": [], "position": step.position, "end": ""}, more=True)
+            watch.request.reply(self._frame(watch, [], step.position, ""), more=True)
             watch.frames += 1
             return
         for start in range(0, len(events), self._batch):
@@ -306,10 +326,8 @@ class EventStreams:
             rest = events[start + self._batch :]
             # the entry of the first unsent event may not be whole yet in this frame
             position = rest[0].position - 1 if rest else step.position
-            watch.request.reply(
-                {"events": [e.to_wire() for e in chunk], "position": position, "end": ""},
-                more=True,
-            )
+            wire = [e.to_wire() for e in chunk]
+            watch.request.reply(self._frame(watch, wire, position, ""), more=True)
             watch.frames += 1
 
     def _drop(self, key: int) -> None:

@@ -14,6 +14,8 @@ Rules:
   `run` with 0); the node's place in the cluster (init, join or resume); a manager's keys
   at rest; the executor and the process sandbox. Then the tree of the role the
   certificate names (actors/node/tree/: `ManagerParts` or `WorkerParts` under a `Node`).
+  A start that fails removes the sandbox directories it created outside the state dir
+  (empty ones only).
 - Then `run` waits, on its own thread, for a stop (`request_stop`: a signal, exit 0; the
   tree's escalation, exit 1) or a role change (a renewed certificate of the other role,
   told by the renewer, which must not block: the restart happens here, not on it).
@@ -63,6 +65,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Final
 
 from actors import log
@@ -73,7 +76,14 @@ from actors.node.leaving import LeaveDesk, LeaveRequest, LeavingNode, leave_whil
 from actors.node.membership.join import NoLongerManager
 from actors.node.startup.at_rest import AtRest, LeftWhileLocked, StoppedWhileLocked
 from actors.node.startup.security import INIT_FILE, InitialCluster, NodeStartup, read_managers
-from actors.node.startup.sequence import choose_executor, open_node, process_sandbox, promoted_keys
+from actors.node.startup.sequence import (
+    choose_executor,
+    new_sandbox_dirs,
+    open_node,
+    process_sandbox,
+    promoted_keys,
+    remove_new_dirs,
+)
 from actors.node.startup.state_dir import StateDirLock, remove_manager_state
 from actors.node.tree.host_info import describe_host
 from actors.node.tree.manager_parts import ManagerParts
@@ -113,6 +123,7 @@ class NodeRunner:
         self._leaves = LeaveDesk(self._wake.set, self._stop.is_set)
         self._executor = ""
         self._sandbox: ProcessSandbox | None = None
+        self._new_dirs: tuple[Path, ...] = ()  # outside the state dir, made by this start
         self._at_rest: AtRest | None = None
         self.identity: NodeIdentity | None = None
         self.node: Node | None = None
@@ -137,6 +148,12 @@ class NodeRunner:
         `KeyStoreError`, `OSError`, `ProcessUserRefused`, `ProcessSandboxError`)."""
         state_dir = self.config.state_dir
         ensure_private_dir(state_dir)
+        try:
+            return self._run(state_dir)
+        finally:
+            remove_new_dirs(self._new_dirs)  # a start that failed ((): it started)
+
+    def _run(self, state_dir: Path) -> int:
         with StateDirLock(state_dir):
             try:
                 startup, at_rest = self._start_up()
@@ -156,6 +173,7 @@ class NodeRunner:
                 return 0
             try:
                 self._start_tree(startup, at_rest)
+                self._new_dirs = ()  # started: they are the node's now
                 self._log_started(startup)
                 self._serve()
             finally:
@@ -184,6 +202,7 @@ class NodeRunner:
         )
         self.identity = startup.identity
         self._executor = choose_executor(config.executor)
+        self._new_dirs = new_sandbox_dirs(self._executor, startup.identity.node_id)
         self._sandbox = process_sandbox(config, self._executor, startup.identity.node_id)
         config.remote_bind  # noqa: B018 - validates the address before the tree is built
         return startup, at_rest

@@ -629,10 +629,19 @@ CONTROL_NETWORK_RM: Final = SCHEMA.declare(_object_rm("network"))
 CONTROL_EVENTS_REPLY: Final = SCHEMA.declare(
     MessageType(
         "control.events.reply",
-        (Field("events", ListOf(ANY)), Field("position", INT), Field("end", STR)),
+        (
+            Field("events", ListOf(ANY)),
+            Field("position", INT),
+            Field("end", STR),
+            Field("held_after", INT, required=False),
+            Field("held_oldest_time", FLOAT, required=False),
+        ),
         doc="Streamed: events (api/events.py words) in commit order; position: every change "
         "at or below it was sent or filtered out (resume from it). The final frame's end says "
-        "why the stream ended: lease (ask again since position), until, closed.",
+        "why the stream ended: lease (ask again since position), until, closed. With "
+        "since_held and a since_time before the held history, the first frame says where that "
+        "history starts: held_after (the position after which changes are held) and "
+        "held_oldest_time (the oldest held change's time; absent when none is held).",
     )
 )
 CONTROL_EVENTS: Final = SCHEMA.declare(

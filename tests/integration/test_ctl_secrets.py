@@ -55,6 +55,11 @@ def test_secret_data_goes_in_and_never_comes_out(ctl: Ctl, tmp_path: Path) -> No
     assert "data" not in doc["spec"]
     line = ctl.refused("secret", "create", "db_pass", str(path))
     assert "secret name 'db_pass' is already in use" in line  # the message, not its code
+    line = ctl.refused("secret", "create", "db pass", str(path))
+    assert line.endswith(  # SwarmKit's words, naming the characters allowed
+        "'db pass': invalid name, only 64 [a-zA-Z0-9-_.] characters allowed, and the start "
+        "and end character must be [a-zA-Z0-9]"
+    ), line
     empty = from_stdin(ctl, b"", "secret", "create", "nothing")
     assert empty.returncode != 0 and b"is empty" in empty.stderr
 

@@ -219,6 +219,9 @@ def test_errors_are_one_line_and_write_nothing(ctl: Ctl) -> None:
     # the node's own words, never the internal name of the call (nor its error code)
     refusals = {
         "already in use by service": ("service", "create", "--name", "web", "busybox"),
+        "'web.1': name must be valid as a DNS name component (only [a-zA-Z0-9-_] are allowed": (
+            "service", "create", "--name", "web.1", "busybox"
+        ),
         "no such service: nope": ("service", "ps", "nope"),
         "SERVICE=REPLICAS": ("service", "scale", "web"),
         "no such node: ghost": ("node", "drain", "ghost"),

@@ -633,6 +633,31 @@ def test_secrets_and_configs(engine: Engine, test_image: str) -> None:
     assert node.ctl_json("secret", "ls") == [] and node.ctl_json("config", "ls") == []
 
 
+def test_network_rm_removes_each_it_can(engine: Engine, test_image: str) -> None:
+    """``docker network rm`` of several, one in use: the others go, the one in use is named
+    on stderr, exit 1 (the CLI removes each on its own; the Engine API refuses only that)."""
+    docker = engine.docker
+    for name in ("rm-a", "rm-used", "rm-b"):
+        docker.ok("network", "create", "--driver", "bridge", name)
+    try:
+        docker.ok(
+            "service", "create", "-d", "--name", "rm-user", "--network", "rm-used",
+            test_image, "sleep", "600",
+        )  # fmt: skip
+        result = docker.run("network", "rm", "rm-a", "rm-used", "rm-b")
+        assert (result.returncode, result.stdout) == (1, "rm-a\nrm-b\n"), result.stderr
+        assert "rm-used" in result.stderr and "in use" in result.stderr, result.stderr
+        listed = {row["Name"] for row in docker.json_lines("network", "ls")}
+        assert "rm-used" in listed and not listed & {"rm-a", "rm-b"}
+    finally:
+        docker.run("service", "rm", "rm-user")
+        wait_for(
+            lambda: docker.run("network", "rm", "rm-used").returncode == 0,
+            "rm-used let go",
+            timeout=60,
+        )
+
+
 def test_events_past_and_streamed(engine: Engine, test_image: str) -> None:
     docker, node = engine.docker, engine.node
     since = f"{time.time():.3f}"

@@ -215,3 +215,31 @@ def test_a_follow_ends_at_once_with_its_position_when_the_manager_stops(
         assert resume is not None and int(resume.group(1)) >= seen, said
     finally:
         watch.stop()
+
+
+def test_a_time_before_a_restarted_managers_history_gives_what_it_holds(swarm: Swarm) -> None:
+    """Right after a restart from a snapshot the manager's event history (in memory) is
+    new: ``--since 10m`` shows what it holds, as ``docker events --since`` does, and says on
+    stderr where that history starts (before, it was refused as gone)."""
+    node = swarm.start_node("m1")
+    node.wait_ready()
+    node.ctl_json("cluster", "update", "--snapshot-interval", "5")
+    for _ in range(4):
+        node.ctl_json("node", "drain", node.node_id)
+        node.ctl_json("node", "activate", node.node_id)
+    assert node.terminate() == 0
+    node.start()
+    node.wait_ready()
+    until = f"{time.time():.6f}"
+    result = node.ctl("events", "--since", "10m", "--until", until, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    [note] = result.stderr.splitlines()
+    assert note.startswith("swarmctl: note: this manager holds "), note
+    assert "(its event history is kept in memory and bounded" in note
+    floor = re.search(r"after @(\d+)", note)
+    assert floor is not None, note
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all(e["position"] > int(floor.group(1)) for e in events)
+    # a position below that history is still refused: a resume must not skip silently
+    gone = node.ctl("events", "--since", "@1", "--until", until)
+    assert gone.returncode == 1 and "are gone" in gone.stderr, gone.stderr

@@ -7,6 +7,7 @@ tests/integration/test_autolock.py.)"""
 from __future__ import annotations
 
 import json
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +61,36 @@ def test_a_taken_engine_api_port_fails_the_start_naming_it(tmp_path: Path) -> No
     )
     # nothing answered meanwhile: the control socket was never bound
     assert "control" not in listening(log_events(result.stderr))
+
+
+@pytest.mark.parametrize("taken", ["--listen-remote-api", "--engine-api"])
+def test_a_failed_start_leaves_nothing_under_tmpdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: str
+) -> None:
+    """The process sandbox's directories a start created ($TMPDIR/swarmnode-<uid>/<node
+    id>, and the base if it made it) go again when the start fails (before, an empty work
+    root stayed behind for each failed start); another node's work root stays."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmpdir))
+    base = tmpdir / f"swarmnode-{os.geteuid()}"
+    port = free_port()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        address = (
+            f"127.0.0.1:{port}" if taken == "--listen-remote-api" else f"tcp://127.0.0.1:{port}"
+        )
+        first = run_node_once(tmp_path / "m1", "--hostname", "m1", taken, address)
+        assert first.returncode == 1, first.stderr
+        assert f"({taken}) cannot listen on 127.0.0.1:{port}" in first.stderr
+        assert list(tmpdir.iterdir()) == []  # the base too: this start made it
+        other = base / "another-node"
+        other.mkdir(parents=True, mode=0o700)
+        base.chmod(0o700)
+        second = run_node_once(tmp_path / "m2", "--hostname", "m2", taken, address)
+        assert second.returncode == 1, second.stderr
+    assert list(base.iterdir()) == [other]
 
 
 def test_every_port_is_bound_before_the_control_socket(swarm: Swarm) -> None:

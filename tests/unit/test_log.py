@@ -24,7 +24,7 @@ def out() -> Iterator[io.StringIO]:
     log.configure("json", stream=stream, force=True)
     log.set_node_id("n0d3id")
     yield stream
-    log.set_node_id("-")
+    log.set_node_id("")
 
 
 def lines(stream: io.StringIO) -> list[dict[str, object]]:
@@ -144,3 +144,17 @@ def test_ring_events_are_json_safe() -> None:
     event = ring.snapshot()[-1]
     json.dumps(event)
     assert "KeyError" in str(event["exception"])
+
+
+def test_an_event_before_the_node_id_is_known_carries_none() -> None:
+    """Not a placeholder ("-", before): a first start's lines before the node has an id."""
+    stream = io.StringIO()
+    log.configure("json", stream=stream, force=True)
+    log.set_node_id("")
+    log.get_logger("keys").info("node.keys.created")
+    log.set_node_id("n0d3id")
+    log.get_logger("node").info("node.started")
+    log.set_node_id("")
+    first, second = lines(stream)
+    assert "node_id" not in first and first["subsystem"] == "keys"
+    assert second["node_id"] == "n0d3id"

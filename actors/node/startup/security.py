@@ -329,7 +329,8 @@ def prepare_node(
         keypair=identity.keypair,
         vault=keys,
     )
-    _log.info("node.cluster.initialized", cluster_id=cluster_id)
+    # the process's lines carry the node id from the start-up's end; this one has it already
+    _log.info("node.cluster.initialized", cluster_id=cluster_id, node_id=identity.node_id)
     certs = _load(state_dir, clock, keys)
     return NodeStartup(identity, certs, (), initial, "init", keys)
 

@@ -15,17 +15,21 @@ Rules, in order:
 - The executor: ``--executor`` or the default (logged with the reason). ``--process-user``
   is checked whatever the executor (given with another one it is refused:
   `ProcessUserRefused`, a usage error); the process sandbox is made only for the
-  process executor.
+  process executor. The directories it creates (its ``$TMPDIR/swarmnode-<uid>`` base and
+  the node's work root, where missing: `new_sandbox_dirs`) go again if the start then
+  fails (`remove_new_dirs`), as long as they are empty.
 - A promotion opens a new key store (a new data key, unlocked: the cluster's autolock
   setting rewraps it once the store holds the Cluster object).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from actors import log
 from actors.ca.node_certs import node_certs_exist
@@ -44,16 +48,22 @@ from actors.node.startup.state_dir import load_or_create_raft_id
 from actors.node.tree.endpoints import software_version
 from actors.worker.executors import default_executor_kind
 from actors.worker.executors.process_policy import choose_process_user
-from actors.worker.executors.process_sandbox import ProcessSandbox, prepare_sandbox
+from actors.worker.executors.process_sandbox import (
+    ProcessSandbox,
+    default_work_root,
+    prepare_sandbox,
+)
 from api.enums import NodeRole
 from transport.source import source_host
 
 __all__ = [
     "choose_executor",
     "manager_keys",
+    "new_sandbox_dirs",
     "open_node",
     "process_sandbox",
     "promoted_keys",
+    "remove_new_dirs",
 ]
 
 _log = log.get_logger("node")
@@ -146,6 +156,23 @@ def process_sandbox(config: NodeConfig, executor: str, node_id: str) -> ProcessS
         work_root=str(sandbox.work_root),
     )
     return sandbox
+
+
+def new_sandbox_dirs(executor: str, node_id: str) -> tuple[Path, ...]:
+    """The directories `process_sandbox` is about to create: the default work root and its
+    base, those missing, outermost first (none for another executor)."""
+    if executor != "process":
+        return ()
+    root = default_work_root(node_id)
+    return tuple(level for level in (root.parent, root) if not level.exists())
+
+
+def remove_new_dirs(created: tuple[Path, ...]) -> None:
+    """After a failed start: remove what it created, innermost first, each only while
+    empty (another node's work root in the shared base keeps the base)."""
+    for path in reversed(created):
+        with contextlib.suppress(OSError):
+            path.rmdir()
 
 
 def promoted_keys(

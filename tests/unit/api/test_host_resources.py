@@ -233,7 +233,11 @@ def test_network_forms_and_options() -> None:
     ("spec", "fragment"),
     [
         (NetworkSpec(name=""), "needs a name"),
-        (NetworkSpec(name="bad name"), "not a valid name"),
+        (
+            NetworkSpec(name="bad name"),
+            "'bad name': invalid name, only 63 [a-zA-Z0-9-_.] characters allowed, "
+            "and the start and end character must be [a-zA-Z0-9]",
+        ),
         (NetworkSpec(name="bridge"), "reserves"),
         (NetworkSpec(name="Host"), "reserves"),
         (NetworkSpec(name="web", driver="overlay"), "cross-node overlay networks are not built"),

@@ -35,9 +35,9 @@ def test_secret_spec_rules() -> None:
     validate_config_spec(ConfigSpec(name="nginx.conf", data=b"x" * MAX_DATA_BYTES))
     for bad, field, words in [
         (SecretSpec(name="", data=b"s"), "name", "needs a name"),
-        (SecretSpec(name="-x", data=b"s"), "name", "not a valid secret name"),
-        (SecretSpec(name="a" * 65, data=b"s"), "name", "at most 64"),
-        (SecretSpec(name="a b", data=b"s"), "name", "not a valid"),
+        (SecretSpec(name="-x", data=b"s"), "name", "start and end character must be [a-zA-Z0-9]"),
+        (SecretSpec(name="a" * 65, data=b"s"), "name", "only 64 [a-zA-Z0-9-_.] characters allowed"),
+        (SecretSpec(name="a b", data=b"s"), "name", "'a b': invalid name, only 64 [a-zA-Z0-9-_.]"),
         (SecretSpec(name="ok", data=b""), "data", "needs data"),
         (SecretSpec(name="ok", data=b"x" * (MAX_DATA_BYTES + 1)), "data", "over the limit"),
         (

@@ -73,7 +73,9 @@ def test_valid_spec_passes() -> None:
         (_spec(placement=Placement(constraints=("node.colour==red",))), "unknown constraint key 'node.colour'"),
         (_spec(placement=Placement(preferences=(PlacementPreference("zone"),))), "task.placement.preferences[0].spread"),
         (replace(_spec(), name=""), "invalid spec: name: a service needs a name"),
-        (replace(_spec(), name="bad name"), "invalid spec: name: 'bad name' is not a valid name"),
+        (replace(_spec(), name="bad name"), "invalid spec: name: 'bad name': name must be valid as a DNS name component (only [a-zA-Z0-9-_] are allowed, and the start and end character must be [a-zA-Z0-9])"),
+        (replace(_spec(), name="web.1"), "name must be valid as a DNS name component (only [a-zA-Z0-9-_] are allowed"),
+        (replace(_spec(), name="w" * 64), "invalid spec: name: '" + "w" * 64 + "': name must be 63 characters or fewer"),
         (replace(_spec(), update_config=UpdateConfig(max_failure_ratio=2.0)), "update_config.max_failure_ratio: must be in [0, 1]"),
         (replace(_spec(), endpoint=EndpointSpec(ports=(PortConfig(target_port=0),))), "endpoint.ports[0].target_port"),
         (_spec(resources=ResourceRequirements(limits=Resources(memory_bytes=10), reservations=Resources(memory_bytes=20))), "reservation 20 exceeds the limit 10"),
@@ -215,4 +217,27 @@ def test_a_name_with_a_trailing_newline_is_refused(what: str, check: Callable[[]
     # before, "web\n" passed as a service's name, and the engine rejected each of its
     # tasks ("Invalid container name (web\n.1.<task id>)") forever; so for the others
     with pytest.raises((InvalidSpec, ComposeError), match=r"\\n"):
+        check()
+
+
+# a name of allowed characters up to a bad last one, as long as a name may be: the name
+# patterns once nested their repetitions, and matching such a name backtracked for ages
+# (seconds at 26 characters, doubling with each more), holding a control handler
+BACKTRACK_NAME = "a" * 62 + "!"
+BACKTRACK_CASES: list[tuple[str, Callable[[], None]]] = [
+    ("service name", _service(replace(_spec(), name=BACKTRACK_NAME))),
+    (
+        "network alias",
+        _service(_spec(networks=(NetworkAttachmentConfig("n1", (BACKTRACK_NAME,)),))),
+    ),
+    ("network name", lambda: validate_network_spec(NetworkSpec(name=BACKTRACK_NAME))),
+    ("secret name", lambda: validate_file_name(BACKTRACK_NAME, "secret")),
+]
+
+
+@pytest.mark.parametrize(("what", "check"), BACKTRACK_CASES, ids=[c[0] for c in BACKTRACK_CASES])
+def test_a_long_bad_name_is_refused_without_backtracking(
+    what: str, check: Callable[[], None]
+) -> None:
+    with pytest.raises(InvalidSpec):
         check()

@@ -11,6 +11,7 @@ import pytest
 from actors.control import call
 from api.task_state import TaskState
 from cli.errors import CliError
+from cli.job_progress import JobJudge
 from cli.progress import ProgressJudge, ProgressRenderer, wait_converged
 from tests.unit.control.helpers import Cluster
 
@@ -228,3 +229,32 @@ def test_wait_converged_gives_up_at_the_deadline() -> None:
             sleep=sleep,
             judge=ProgressJudge(clock),
         )
+
+
+def _job_reply(**job: object) -> dict[str, object]:
+    return {"service": {"name": "batch", "job": job}, "tasks": []}
+
+
+def test_a_job_ends_with_job_complete_as_dockers_cli_does() -> None:
+    """A job's wait ends with docker/cli's "job complete" (it said "verify: Service
+    converged", a service's words); a scheduled job's with its own line only."""
+    replies = iter(
+        [
+            _job_reply(iteration=0, total=2, completed=0, state="running"),
+            _job_reply(iteration=1, total=2, completed=1, state="running"),
+            _job_reply(iteration=1, total=2, completed=2, state="completed"),
+        ]
+    )
+    out = io.StringIO()
+    verdict = wait_converged(
+        lambda: next(replies), out=out, timeout=30.0, interval=0.0, judge=JobJudge(0), tty=False
+    )
+    assert verdict.done
+    lines = out.getvalue().splitlines()
+    assert lines[-2:] == ["run 1: 2 out of 2 completed", "job complete"]
+    assert "verify: Service converged" not in lines
+
+    scheduled = _job_reply(iteration=0, total=1, completed=0, schedule="*/5 * * * *")
+    out = io.StringIO()
+    wait_converged(lambda: scheduled, out=out, timeout=30.0, judge=JobJudge(0), tty=False)
+    assert out.getvalue().splitlines() == ["scheduled (*/5 * * * *): runs start when they are due"]

@@ -157,10 +157,39 @@ def test_a_time_before_the_held_history_is_gone(store: MemoryStore, clock: Manua
     assert [e["position"] for e in held.events()] == list(
         range(store.oldest_resumable + 1, store.version + 1)
     )
+    # and its first frame says where the held history starts (the client tells the user)
+    first, *rest = held.frames
+    assert first["held_after"] == store.oldest_resumable
+    assert first["held_oldest_time"] == held.events()[0]["time"] > start
+    assert all("held_after" not in f for f in rest)
     recent = open_watch(s, {"since_time": clock() - 1.5, "wait": 0.0})
     s.tick(clock())
     assert not recent.errors
     assert recent.events() and all(e["time"] >= clock() - 1.5 for e in recent.events())
+
+
+def test_a_time_before_a_history_holding_nothing_gives_what_comes(
+    store: MemoryStore, clock: ManualClock
+) -> None:
+    """As after a restart or a snapshot: no change held. A since_held time is not gone; its
+    first frame says the history starts after the store's position, with nothing held."""
+    s = streams(store, clock)
+    asked = clock()
+    for i in range(3):
+        add_node(store, f"x{i}")
+    store.restore(store.snapshot())  # the store as a restart rebuilds it: nothing held
+    clock.advance(5.0)
+    assert open_watch(s, {"since_time": asked}).errors[0][0] == "gone"
+    held = open_watch(s, {"since_time": asked, "since_held": True, "wait": 30.0})
+    s.tick(clock())
+    assert not held.errors
+    [first] = held.frames
+    assert (first["events"], first["held_after"]) == ([], store.oldest_resumable)
+    assert "held_oldest_time" not in first
+    node_id = add_node(store, "w1")
+    s.tick(clock())
+    assert [e["id"] for e in held.events()] == [node_id]
+    assert "held_after" not in held.frames[-1]
 
 
 def test_a_snapshot_mid_watch_ends_it_as_gone(store: MemoryStore, clock: ManualClock) -> None:
