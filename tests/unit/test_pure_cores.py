@@ -211,6 +211,7 @@ CORES = [
         "worker",
         (
             "actors/worker/controller.py",
+            "actors/worker/assignments.py",
             "actors/worker/executors/base.py",
             "actors/worker/executors/docker_config.py",
             "actors/worker/executors/docker_pull.py",
