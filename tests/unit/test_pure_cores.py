@@ -232,6 +232,7 @@ CORES = [
         actors_prefixes=(
             "actors.node.fleet.tasks",
             "actors.backoff",
+            "actors.worker.assignments",
             "actors.worker.controller",
             "actors.worker.executors.base",
             "actors.worker.session",
