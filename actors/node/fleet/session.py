@@ -181,7 +181,9 @@ class FleetSession:
             return self._open_deadline
         if phase is Phase.REMOVED:
             return _NEVER
-        due = min(self._next_beat, self._beat_deadline, self._status_deadline)
+        # a heartbeat in flight waits for its reply (or its deadline), not its past due time
+        beat = self._next_beat if self._beat_deadline == _NEVER else self._beat_deadline
+        due = min(beat, self._status_deadline)
         if len(self.tasks.statuses) and not self._in_flight:
             due = min(due, self._next_flush)
         return due

@@ -93,6 +93,7 @@ def test_heartbeats_at_the_period_and_lost_frames_reopen_the_session() -> None:
 def test_a_heartbeat_that_times_out_ends_the_session() -> None:
     s = opened(session())
     sends(s.poll(2.0), Call.HEARTBEAT)
+    assert s.next_wakeup() == 7.0  # its deadline: the loop does not spin while it waits
     effects = s.poll(7.0)
     assert isinstance(effects[0], Disconnect) and s.last_end == "heartbeat timed out"
 
