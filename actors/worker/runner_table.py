@@ -37,6 +37,7 @@ import pykka
 
 from actors.supervisor import ChildExit
 from actors.worker.assignments import assignment_changes
+from actors.worker.executors.base import Executor
 from actors.worker.runner_rules import (
     Phase,
     Removal,
@@ -88,16 +89,16 @@ class RunnerTable:
         children: RunnerSupervision,
         starts: StartQueue,
         tell: Callable[[object], None],
+        executor: Executor,
         wall_clock: Callable[[], float],
-        prepare_refuses_started: bool,
         log: Any,
     ) -> None:
         self._book = book
         self._children = children
         self._starts = starts
         self._tell = tell  # to the worker, which hands the message back here
+        self._executor = executor  # asked, at each settle, whether prepare refuses a started task
         self._wall_clock = wall_clock
-        self._prepare_refuses_started = prepare_refuses_started
         self._log = log
         self._runners: dict[str, RunnerRecord] = {}
 
@@ -284,7 +285,7 @@ class RunnerTable:
             self._status(runner),
             removing=runner.removing,
             now=self._wall_clock(),
-            prepare_refuses_started=self._prepare_refuses_started,
+            prepare_refuses_started=self._executor.prepare_refuses_started,
         )
         if settled is None:
             return False

@@ -145,8 +145,8 @@ class Worker(SupervisedActor):
             children=self._children,
             starts=StartQueue(self._start_chunk, self._max_starting),
             tell=self._tell_self,
+            executor=self.executor,
             wall_clock=self._wall_clock,
-            prepare_refuses_started=self.executor.prepare_refuses_started,
             log=self._log,
         )
         held = self._table.load(state.tasks, state.statuses)
