@@ -124,13 +124,14 @@ CORES = [
             "actors/dispatcher/ingress.py",
             "actors/dispatcher/ingress_changes.py",
             "actors/worker/session.py",
+            "actors/worker/session_calls.py",
             "actors/worker/session_schedule.py",
             "actors/worker/mesh_table.py",
         ),
         NO_IO | {"transport"},
         actors_prefixes=(
             "actors.dispatcher.",
-            "actors.worker.session",  # and session_schedule
+            "actors.worker.session",  # and session_calls, session_schedule
             "actors.worker.mesh_table",
             "actors.backoff",
         ),
