@@ -22,7 +22,14 @@ from typing import Any, Final
 
 from actors.dispatcher.spec_tables import HeldSpecs
 from actors.dispatcher.wire import SessionFrame, encode_session_request
-from actors.worker.session_calls import Call, NodeRemoved, SessionEnded, closed_reason, read_frame
+from actors.worker.session_calls import (
+    STREAM_ENDED,
+    Call,
+    NodeRemoved,
+    SessionEnded,
+    closed_reason,
+    read_frame,
+)
 from api.errors import HandshakeRefused
 from api.objects import NodeDescription
 from transport.client import Client
@@ -78,7 +85,7 @@ class SessionStream:
         if item is _WAKE:
             return None
         if item is _END:
-            raise SessionEnded("the manager ended the stream")
+            raise SessionEnded(STREAM_ENDED)
         if isinstance(item, HandshakeRefused):
             raise NodeRemoved(f"the manager refused this node: {item}")
         if isinstance(item, BaseException):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from actors.dispatcher.core import NODE_REMOVED
 from actors.dispatcher.spec_tables import HeldSpecs
@@ -41,6 +41,7 @@ from api.codec_objects import ObjectDecodeError
 from api.objects import NodeTLSInfo, TaskStatus
 
 __all__ = [
+    "STREAM_ENDED",
     "Call",
     "ManagerBusy",
     "NodeRemoved",
@@ -53,6 +54,9 @@ __all__ = [
     "removes_node",
     "status_body",
 ]
+
+
+STREAM_ENDED: Final = "the manager ended the stream"  # its last reply, not a closing frame
 
 
 class SessionEnded(Exception):

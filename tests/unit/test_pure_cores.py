@@ -236,7 +236,7 @@ CORES = [
             "actors.worker.assignments",
             "actors.worker.controller",
             "actors.worker.executors.base",
-            "actors.worker.session",
+            "actors.worker.session",  # and session_calls, session_schedule
             "actors.dispatcher.wire",
             "actors.dispatcher.spec_tables",
             "actors.dispatcher.core",

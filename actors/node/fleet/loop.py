@@ -48,7 +48,6 @@ from actors.log import get_logger
 from actors.node.fleet.members import FleetMember
 from actors.node.fleet.session import (
     DEFAULT_CONFIG,
-    Call,
     Connect,
     Disconnect,
     Effect,
@@ -59,6 +58,7 @@ from actors.node.fleet.session import (
 )
 from actors.node.fleet.tasks import NodeTasks
 from actors.worker.executors.sim import SimExecutor
+from actors.worker.session_calls import Call
 from api.errors import CodecError, ConnectionLost
 from api.objects import NodeDescription
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS

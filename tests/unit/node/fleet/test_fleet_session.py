@@ -12,7 +12,6 @@ from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame
 from actors.node.fleet.loop import FleetNode
 from actors.node.fleet.members import FleetMember
 from actors.node.fleet.session import (
-    Call,
     Connect,
     Disconnect,
     Effect,
@@ -25,6 +24,7 @@ from actors.node.fleet.session import (
 from actors.node.fleet.tasks import NodeTasks
 from actors.worker.executors.sim import SimExecutor
 from actors.worker.session import BUSY_RETRY
+from actors.worker.session_calls import Call
 from api.objects import NodeDescription, Task
 from api.task_state import TaskState
 from tests.unit.worker.helpers import make_task
