@@ -12,15 +12,14 @@ Rules (``AssignmentSink.apply_assignments``, actors/worker/interfaces.py):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from api.objects import Task
 
 __all__ = ["AssignmentChanges", "assignment_changes"]
 
 
-@dataclass(frozen=True, slots=True)
-class AssignmentChanges:
+class AssignmentChanges(NamedTuple):  # a tuple: made for every frame of every fleet node
     upserts: tuple[Task, ...]  # to add, or to update where held
     removals: tuple[str, ...]  # ids of held tasks no longer assigned
 
@@ -30,8 +29,7 @@ def assignment_changes(
 ) -> AssignmentChanges:
     """The changes an assignment set makes to a node holding the tasks ``held`` (ids)."""
     incoming = {task.id: task for task in tasks}
-    gone = set(removed)
+    gone = {task_id for task_id in removed if task_id not in incoming}
     if full:
-        gone.update(task_id for task_id in held if task_id not in incoming)
-    gone.difference_update(incoming)
+        gone |= {task_id for task_id in held if task_id not in incoming}
     return AssignmentChanges(tuple(incoming.values()), tuple(gone))
