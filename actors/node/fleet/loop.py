@@ -7,8 +7,8 @@ owns every node's connection (sockets.py), one zmq context (its own I/O thread d
 CURVE work) and a wake-up pipe. Per turn it waits on the epoll until the earliest timer,
 then: runs the calls handed to it (``call``), drains every socket that may hold frames
 (decoding each frame with `transport.codec` under the reply limits, as
-`transport.client.Client` does) into its node's session, fires due timers (session wake-
-ups, task timers), and polls each node that something happened to, carrying out the
+`transport.client.Client` does) into its node's session, fires due timers (session
+wake-ups, task timers), and polls each node that something happened to, carrying out the
 effects its session returns. So a node costs a socket and some memory, never a thread.
 
 The epoll watches each socket's ``ZMQ_FD``, not the sockets themselves: zmq's own poll
