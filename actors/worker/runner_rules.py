@@ -1,5 +1,5 @@
-"""The worker's pure decisions about each task's runner (the worker: actors/worker/
-worker.py). No I/O: the worker carries them out.
+"""The worker's pure decisions about each task's runner. No I/O: the worker's runner
+table carries them out (actors/worker/runner_table.py).
 
 Rules:
 - A task's runner is in one `Phase`: HELD (from disk, not started: waits for a manager's
