@@ -58,26 +58,21 @@ from typing import Any, Final
 import pykka
 
 from actors.backoff import Backoff
-from actors.dispatcher.core import NODE_REMOVED
 from actors.dispatcher.wire import (
     ManagerAddress,
     SessionFrame,
 )
 from actors.log import get_logger
 from actors.supervised import Cancel, ChildContext, SupervisedActor, ThreadTimer, Timer
-from actors.worker.agent_calls import NodeRemoved, SessionEnded, StatusOutbox
+from actors.worker.agent_calls import StatusOutbox
 from actors.worker.agent_frames import FrameApplier
 from actors.worker.agent_loop import SessionLoop
 from actors.worker.agent_stream import SessionStream
 from actors.worker.dependencies import DependencyStore
 from actors.worker.interfaces import AssignmentSink
 from actors.worker.resources import TaskResources
-from actors.worker.session import (
-    SESSION_BACKOFF,
-    ManagerRotation,
-    backoff_step,
-    statuses_to_resend,
-)
+from actors.worker.session import SESSION_BACKOFF, SessionRetry, statuses_to_resend
+from actors.worker.session_calls import NodeRemoved, SessionEnded, removes_node
 from api.objects import NodeDescription, NodeTLSInfo
 from transport.client import Client
 from transport.keys import KeyPair
@@ -153,7 +148,9 @@ class Agent(SupervisedActor):
         self._node_id = node_id
         self._source = source  # the local address sessions leave from (transport.source)
         self._keypair = keypair
-        self._rotation = ManagerRotation(managers)
+        # the next session's manager and backoff (a session that was established resets it)
+        self._retries = SessionRetry(managers, backoff, rng or random.Random())
+        self._rotation = self._retries.rotation
         self._sink = sink
         self._description = description
         self.statuses = statuses if statuses is not None else StatusOutbox()
@@ -170,9 +167,6 @@ class Agent(SupervisedActor):
         )
         self._connect_timeout = connect_timeout
         self._request_timeout = request_timeout
-        self._rng = rng or random.Random()
-        self._backoff = backoff
-        self._failures = 0  # sessions failed in a row (one that was established resets it)
         self._timer: Timer = ctx.timer if ctx is not None else ThreadTimer()
         self._retry: Cancel | None = None
         self._halt = threading.Event()
@@ -239,12 +233,9 @@ class Agent(SupervisedActor):
             self._on_removed(REMOVED_MESSAGE)  # the node stops: no more sessions
             return
         if over.established:
-            self._failures = 0
+            self._retries.opened()
         self._refresh()
-        self._rotation.advance()
-        self._failures += 1
-        step = backoff_step(self._failures, len(self._rotation.managers))
-        delay = self._backoff.delay(step, self._rng)
+        delay = self._retries.failed()
         _log.info(
             "agent.session.retrying",
             manager=over.manager.addr,
@@ -327,7 +318,7 @@ class Agent(SupervisedActor):
                 established=established,
                 reason=str(exc),
             )
-            if NODE_REMOVED in str(exc) or isinstance(exc, NodeRemoved):
+            if removes_node(str(exc)) or isinstance(exc, NodeRemoved):
                 self._removed = True
             if self._removed:
                 _log.error("agent.node.removed", manager=manager.addr, error=REMOVED_MESSAGE)

@@ -16,6 +16,8 @@ Rules:
   there.
 - A manager that refuses this node's key at the handshake ends the session as
   `NodeRemoved` (a `SessionEnded`): the node was removed from the cluster.
+- What each call carries, and which failures keep the session, are session_calls.py's
+  rules, which the fleet's simulated nodes follow too.
 """
 
 from __future__ import annotations
@@ -26,18 +28,21 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from actors.dispatcher.tls_report import TLS_FIELD, encode_tls_report
-from actors.dispatcher.wire import SESSION_HEARTBEAT, SESSION_STATUS, encode_status_updates
 from actors.log import get_logger
 from actors.worker.session import StatusCoalescer
+from actors.worker.session_calls import (
+    Call,
+    ManagerBusy,
+    SessionEnded,
+    heartbeat_body,
+    keeps_session,
+    status_body,
+)
 from api.errors import ErrorCode, RemoteError, RequestTimeout, TransportError
 from api.objects import NodeTLSInfo, TaskStatus
 from transport.client import Client
 
 __all__ = [
-    "ManagerBusy",
-    "NodeRemoved",
-    "SessionEnded",
     "StatusCall",
     "StatusOutbox",
     "heartbeat",
@@ -46,19 +51,6 @@ __all__ = [
 ]
 
 _log = get_logger("agent")
-
-
-class SessionEnded(Exception):
-    """The current session is over; the reason is the message."""
-
-
-class ManagerBusy(Exception):
-    """The manager answered a heartbeat or status batch ``busy``, or a status batch got no
-    reply in time: the session stays, the call is made again later."""
-
-
-class NodeRemoved(SessionEnded):
-    """The manager refused this node: it was removed from the cluster."""
 
 
 class StatusOutbox:
@@ -103,23 +95,23 @@ class StatusCall:
     reply: Future[dict[str, Any]]
 
 
+def _keeps_session(call: Call, error: TransportError) -> bool:
+    busy = isinstance(error, RemoteError) and error.code == ErrorCode.BUSY
+    return keeps_session(call, busy=busy, timed_out=isinstance(error, RequestTimeout))
+
+
 def heartbeat(
     client: Client, node_id: str, session_id: str, tls: NodeTLSInfo | None = None
 ) -> Mapping[str, Any]:
     """The manager's heartbeat reply (the next period, the frames streamed so far, the
     node's role and the cluster's trust when they are to be said); ``tls``: the node's TLS
     report, sent when it changed (actors/dispatcher/tls_report.py)."""
-    body: dict[str, Any] = {"node_id": node_id, "session_id": session_id}
-    if tls is not None:
-        body[TLS_FIELD] = encode_tls_report(tls)
     try:
-        return client.request(SESSION_HEARTBEAT, body)
-    except RemoteError as exc:
-        if exc.code == ErrorCode.BUSY:
-            raise ManagerBusy from None
-        raise SessionEnded(f"heartbeat failed: {exc}") from None
+        return client.request(Call.HEARTBEAT.value, heartbeat_body(node_id, session_id, tls))
     except TransportError as exc:
-        raise SessionEnded(f"heartbeat failed: {exc}") from None
+        if _keeps_session(Call.HEARTBEAT, exc):
+            raise ManagerBusy from None
+        raise SessionEnded(Call.HEARTBEAT.failed(exc)) from None
 
 
 def send_statuses(
@@ -135,16 +127,11 @@ def send_statuses(
     batch = outbox.take(limit)
     if not batch:
         return None
-    body = {
-        "node_id": node_id,
-        "session_id": session_id,
-        "updates": encode_status_updates(batch),
-    }
     try:
-        reply = client.request_async(SESSION_STATUS, body)
+        reply = client.request_async(Call.STATUS.value, status_body(node_id, session_id, batch))
     except TransportError as exc:
         outbox.requeue(batch)
-        raise SessionEnded(f"status batch failed: {exc}") from None
+        raise SessionEnded(Call.STATUS.failed(exc)) from None
     reply.add_done_callback(lambda _: on_reply())
     return StatusCall(batch, reply)
 
@@ -156,12 +143,11 @@ def status_answered(call: StatusCall, outbox: StatusOutbox) -> None:
         reply = call.reply.result()
     except TransportError as exc:
         outbox.requeue(call.batch)
-        if isinstance(exc, RemoteError) and exc.code == ErrorCode.BUSY:
-            raise ManagerBusy from None
+        if not _keeps_session(Call.STATUS, exc):
+            raise SessionEnded(Call.STATUS.failed(exc)) from None
         if isinstance(exc, RequestTimeout):
             _log.warning("agent.status.late", updates=len(call.batch), error=str(exc))
-            raise ManagerBusy from None
-        raise SessionEnded(f"status batch failed: {exc}") from None
+        raise ManagerBusy from None
     refused = reply.get("refused", [])
     if refused:
         _log.warning(

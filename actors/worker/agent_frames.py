@@ -27,12 +27,12 @@ from typing import Any
 
 from actors.dispatcher.wire import ManagerAddress, SessionFrame
 from actors.log import get_logger
-from actors.worker.agent_calls import SessionEnded
 from actors.worker.dependencies import DependencyStore
 from actors.worker.interfaces import AssignmentSink
 from actors.worker.mesh_table import NodeTable
 from actors.worker.resources import TaskResources
 from actors.worker.session import ManagerRotation
+from actors.worker.session_calls import SessionEnded
 
 __all__ = ["FrameApplier", "notify"]
 

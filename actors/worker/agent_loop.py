@@ -26,8 +26,6 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from actors.worker.agent_calls import (
-    ManagerBusy,
-    SessionEnded,
     StatusCall,
     StatusOutbox,
     heartbeat,
@@ -36,6 +34,7 @@ from actors.worker.agent_calls import (
 )
 from actors.worker.agent_frames import FrameApplier
 from actors.worker.agent_stream import SessionStream
+from actors.worker.session_calls import ManagerBusy, SessionEnded, period_and_frames
 from actors.worker.session_schedule import SessionSchedule
 from api.objects import NodeTLSInfo
 from transport.client import Client
@@ -129,4 +128,4 @@ class SessionLoop:
         (``tls``: the node's TLS report, when it changed)."""
         reply = heartbeat(client, self._node_id, session_id, tls)
         self._applier.heartbeat_said(reply)
-        return float(reply["period"]), int(reply.get("frames", 0))
+        return period_and_frames(reply)

@@ -6,7 +6,7 @@ early when statuses are waiting to be sent.
 
 Rules:
 - A frame is decoded against the task specs the session's earlier frames gave
-  (``HeldSpecs``, one per session).
+  (``HeldSpecs``, one per session: session_calls.py `read_frame`).
 - The session ends (`SessionEnded`) when the stream ends, fails, brings an undecodable
   frame, or the manager closes the session; a manager that refused this node's key at the
   handshake ends it as `NodeRemoved`.
@@ -21,9 +21,15 @@ import threading
 from typing import Any, Final
 
 from actors.dispatcher.spec_tables import HeldSpecs
-from actors.dispatcher.wire import SESSION, SessionFrame, encode_session_request, parse_frame
-from actors.worker.agent_calls import NodeRemoved, SessionEnded
-from api.codec_objects import ObjectDecodeError
+from actors.dispatcher.wire import SessionFrame, encode_session_request
+from actors.worker.session_calls import (
+    STREAM_ENDED,
+    Call,
+    NodeRemoved,
+    SessionEnded,
+    closed_reason,
+    read_frame,
+)
 from api.errors import HandshakeRefused
 from api.objects import NodeDescription
 from transport.client import Client
@@ -62,7 +68,7 @@ class SessionStream:
     def _read(self) -> None:
         body = encode_session_request(self._node_id, self._description)
         try:
-            for frame in self._client.stream(SESSION, body, timeout=_FOREVER):
+            for frame in self._client.stream(Call.SESSION.value, body, timeout=_FOREVER):
                 self._frames.put(frame)
         except Exception as exc:
             self._frames.put(exc)
@@ -79,15 +85,13 @@ class SessionStream:
         if item is _WAKE:
             return None
         if item is _END:
-            raise SessionEnded("the manager ended the stream")
+            raise SessionEnded(STREAM_ENDED)
         if isinstance(item, HandshakeRefused):
             raise NodeRemoved(f"the manager refused this node: {item}")
         if isinstance(item, BaseException):
-            raise SessionEnded(f"session stream failed: {item}")
-        try:
-            frame = parse_frame(item, self._held_specs)
-        except (ObjectDecodeError, KeyError, ValueError) as exc:
-            raise SessionEnded(f"undecodable session frame: {exc}") from None
-        if frame.closed is not None:
-            raise SessionEnded(f"the manager closed the session: {frame.closed}")
+            raise SessionEnded(Call.SESSION.failed(item))
+        frame = read_frame(item, self._held_specs)
+        closed = closed_reason(frame)
+        if closed is not None:
+            raise SessionEnded(closed)
         return frame

@@ -1,16 +1,19 @@
-"""The worker's pure decisions about each task's runner (the worker: actors/worker/
-worker.py). No I/O: the worker carries them out.
+"""The worker's pure decisions about each task's runner. No I/O: the worker's runner
+table carries them out (actors/worker/runner_table.py).
 
 Rules:
 - A task's runner is in one `Phase`: HELD (from disk, not started: waits for a manager's
   full set), QUEUED, STARTED, SETTLED (finished before any runner ran) or DONE.
 - A task loaded from disk starts from the later of the status its assignment carries
-  and the one the worker persisted (`initial_status`).
+  and the one the worker persisted (`initial_status`). It is held until a manager's full
+  set says it is still assigned unless it had got to RUNNING or later (`held_at_start`):
+  its runner then re-adopts a container, never starts one.
 - A task never reported on that is to stop needs no runner: its first step takes no
   executor call (controller.py ``step``), so it is settled where it waits (`settle`):
   SHUTDOWN, and a removed one forgotten.
-- A task on its way to RUNNING frees its start slot when it gets there, ends, or waits
-  at READY as desired (`reached_start`).
+- A runner started for a task not yet RUNNING, and not being removed, takes a start slot
+  (`takes_start_slot`); the task frees it when it gets there, ends, or waits at READY as
+  desired (`reached_start`).
 - A removed task (`removal`): a running runner is told to remove it; one never reported
   on (so never prepared), or settled, has no container and is forgotten; a held or done
   one may have a container, so a runner is queued to remove it; a queued one starts
@@ -35,11 +38,13 @@ __all__ = [
     "Settled",
     "describe_crash",
     "failed_by_crashes",
+    "held_at_start",
     "initial_status",
     "reached_start",
     "recent_crashes",
     "removal",
     "settle",
+    "takes_start_slot",
 ]
 
 
@@ -76,6 +81,12 @@ def initial_status(task: Task, persisted: TaskStatus | None) -> TaskStatus:
     return max(candidates, key=lambda status: (status.state, status.timestamp))
 
 
+def held_at_start(persisted: TaskStatus | None) -> bool:
+    """Whether a task loaded from disk with the ``persisted`` status waits for a manager's
+    full set before its runner starts (it never got to RUNNING)."""
+    return persisted is None or persisted.state < TaskState.RUNNING
+
+
 def settle(
     task: Task,
     status: TaskStatus,
@@ -99,6 +110,11 @@ def settle(
     if decision.action is not None or not decision.status.state.is_terminal:
         return None
     return Settled(decision.status, forget=decision.finished)
+
+
+def takes_start_slot(state: TaskState, *, removing: bool) -> bool:
+    """Whether a runner started for a task in ``state`` is on its way to RUNNING."""
+    return not removing and state < TaskState.RUNNING
 
 
 def reached_start(state: TaskState, desired: TaskState | None) -> bool:

@@ -11,6 +11,7 @@ Rules (SwarmKit's agent):
   marked DOWN.
 - A failed attempt moves on to the next manager of the list; each session frame brings the
   current list, which replaces the old one (the manager in use stays current if listed).
+  `SessionRetry` keeps the list and the count of failures.
 - Status updates wait coalesced per task: a later state replaces an earlier one, an earlier
   one never replaces a later (states only move forward). Updates that could not be sent are
   put back without overwriting anything newer.
@@ -40,6 +41,7 @@ Rules (SwarmKit's agent):
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Sequence
 from typing import Final
 
@@ -51,6 +53,7 @@ __all__ = [
     "BUSY_RETRY",
     "SESSION_BACKOFF",
     "ManagerRotation",
+    "SessionRetry",
     "StatusCoalescer",
     "backoff_step",
     "lost_frames",
@@ -116,6 +119,34 @@ class ManagerRotation:
         current = self.current()
         self._managers = list(managers)
         self._index = self._managers.index(current) if current in self._managers else 0
+
+
+class SessionRetry:
+    """Which manager the next session tries, and how long it waits first (the module's
+    first two rules)."""
+
+    def __init__(
+        self,
+        managers: Sequence[ManagerAddress],
+        backoff: Backoff,
+        rng: random.Random,
+    ) -> None:
+        self.rotation = ManagerRotation(managers)
+        self._backoff = backoff
+        self._rng = rng
+        self._failures = 0  # sessions failed in a row
+
+    def opened(self) -> None:
+        """A session was established: the next failure is the first again."""
+        self._failures = 0
+
+    def failed(self) -> float:
+        """A session or an attempt ended: the rotation moves on to the next manager; the
+        seconds to wait before trying it."""
+        self.rotation.advance()
+        self._failures += 1
+        step = backoff_step(self._failures, len(self.rotation.managers))
+        return self._backoff.delay(step, self._rng)
 
 
 class StatusCoalescer:

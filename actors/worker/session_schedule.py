@@ -14,7 +14,8 @@ Rules:
   session request, and again with the next heartbeat once it differs from the one the
   manager holds; the manager holds it once a heartbeat that carried it was answered. A
   root CA rotation completes by these reports, never by what its CA wrote in the store.
-- A status batch answered ``busy`` or not in time holds the next one back ``BUSY_RETRY``.
+- A status batch answered ``busy`` or not in time holds the next one back ``BUSY_RETRY``
+  (the fleet's simulated nodes also hold each next batch back a flush interval).
 - The loop waits for a frame until the next heartbeat is due, or until the statuses
   waiting may go, whichever comes first.
 """
@@ -75,7 +76,11 @@ class SessionSchedule:
         self.next_beat = now + BUSY_RETRY
 
     def statuses_busy(self, now: float) -> None:
-        self.statuses_after = now + BUSY_RETRY
+        self.hold_statuses(now, BUSY_RETRY)
+
+    def hold_statuses(self, now: float, seconds: float) -> None:
+        """The next status batch waits ``seconds`` from ``now``."""
+        self.statuses_after = now + seconds
 
     def statuses_may_go(self, now: float) -> bool:
         return now >= self.statuses_after

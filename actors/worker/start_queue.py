@@ -1,6 +1,6 @@
 """The worker's start queue: the tasks whose runners wait to start, and those on their
-way to RUNNING (the worker: actors/worker/worker.py). Pure: the worker tells itself the
-wake-ups this says to tell, and starts the runners.
+way to RUNNING (its user: actors/worker/runner_table.py). Pure: the runner table tells the
+worker the wake-ups this says to tell, and starts the runners.
 
 Rules:
 - Runners start ``chunk`` at a time, one wake-up (a mailbox message) per chunk, so the

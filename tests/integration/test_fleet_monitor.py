@@ -11,7 +11,7 @@ from pathlib import Path
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from actors.node.fleet.loop import connection_monitor
+from actors.node.fleet.sockets import connection_monitor
 from tests.integration.test_transport_tcp import start_server
 from transport import encode, generate_keypair
 

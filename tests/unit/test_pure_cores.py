@@ -124,13 +124,14 @@ CORES = [
             "actors/dispatcher/ingress.py",
             "actors/dispatcher/ingress_changes.py",
             "actors/worker/session.py",
+            "actors/worker/session_calls.py",
             "actors/worker/session_schedule.py",
             "actors/worker/mesh_table.py",
         ),
         NO_IO | {"transport"},
         actors_prefixes=(
             "actors.dispatcher.",
-            "actors.worker.session",  # and session_schedule
+            "actors.worker.session",  # and session_calls, session_schedule
             "actors.worker.mesh_table",
             "actors.backoff",
         ),
@@ -211,6 +212,7 @@ CORES = [
         "worker",
         (
             "actors/worker/controller.py",
+            "actors/worker/assignments.py",
             "actors/worker/executors/base.py",
             "actors/worker/executors/docker_config.py",
             "actors/worker/executors/docker_pull.py",
@@ -231,9 +233,10 @@ CORES = [
         actors_prefixes=(
             "actors.node.fleet.tasks",
             "actors.backoff",
+            "actors.worker.assignments",
             "actors.worker.controller",
             "actors.worker.executors.base",
-            "actors.worker.session",
+            "actors.worker.session",  # and session_calls, session_schedule
             "actors.dispatcher.wire",
             "actors.dispatcher.spec_tables",
             "actors.dispatcher.core",

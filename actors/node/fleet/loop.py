@@ -3,14 +3,13 @@ connection, multiplexed on one epoll.
 
 Each node is a `FleetMember` (its own certificate and CURVE key pair), a `FleetSession`
 (the agent's rules, sans I/O) and its `NodeTasks` over its own `SimExecutor`. The thread
-owns every socket (one DEALER per node, CURVE with the node's keys, pinned to the
-manager's server key), one zmq context (its own I/O thread does the CURVE work) and a
-wake-up pipe. Per turn it waits on the epoll until the earliest timer, then: runs the
-calls handed to it (``call``), drains every socket that may hold frames (decoding each
-frame with `transport.codec` under the reply limits, as `transport.client.Client` does)
-into its node's session, fires due timers (session wake-ups, task timers), and polls each
-node that something happened to, carrying out the effects its session returns. So a node
-costs a socket and some memory, never a thread.
+owns every node's connection (sockets.py), one zmq context (its own I/O thread does the
+CURVE work) and a wake-up pipe. Per turn it waits on the epoll until the earliest timer,
+then: runs the calls handed to it (``call``), drains every socket that may hold frames
+(decoding each frame with `transport.codec` under the reply limits, as
+`transport.client.Client` does) into its node's session, fires due timers (session
+wake-ups, task timers), and polls each node that something happened to, carrying out the
+effects its session returns. So a node costs a socket and some memory, never a thread.
 
 The epoll watches each socket's ``ZMQ_FD``, not the sockets themselves: zmq's own poll
 asks every socket of a thousand nodes (two each, with the monitors) for its events at
@@ -20,10 +19,8 @@ drained while its ``ZMQ_EVENTS`` say a frame waits, and asked again after each s
 
 A frame that does not decode fails the request it answers (the session ends and
 reconnects); a frame for a request the node no longer waits for is dropped. Each socket
-has a monitor telling when its connection drops (the manager's process died, or closed
-it) or is refused (nothing listens there): the session or the attempt ends at once, as a
-gRPC stream fails when its transport closes in SwarmKit's agent, rather than a heartbeat
-period and a request timeout (or a connect timeout) later.
+has a monitor telling when its connection drops or is refused, and the session or the
+attempt ends at once (sockets.py).
 """
 
 from __future__ import annotations
@@ -42,13 +39,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar, cast
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from actors.log import get_logger
 from actors.node.fleet.members import FleetMember
 from actors.node.fleet.session import (
     DEFAULT_CONFIG,
-    Call,
     Connect,
     Disconnect,
     Effect,
@@ -57,15 +52,16 @@ from actors.node.fleet.session import (
     Send,
     SessionConfig,
 )
+from actors.node.fleet.sockets import close_connection, connection_lost_event, open_connection
 from actors.node.fleet.tasks import NodeTasks
 from actors.worker.executors.sim import SimExecutor
-from api.errors import CodecError, ConnectionLost
+from actors.worker.session_calls import Call
+from api.errors import CodecError
 from api.objects import NodeDescription
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS
 from transport.codec import decode, encode
-from transport.dealer import connection_lost
 
-__all__ = ["DEFAULT_SIM", "FleetLoop", "FleetNode", "SimSettings", "connection_monitor"]
+__all__ = ["DEFAULT_SIM", "FleetLoop", "FleetNode", "SimSettings"]
 
 _log = get_logger("fleet")
 _BATCH: Final = 256  # frames drained from one socket per turn
@@ -106,19 +102,6 @@ class FleetNode:
         reply to a status batch put back never answers the batch sent again."""
         for rid in [rid for rid, owed in self.pending.items() if owed is call]:
             del self.pending[rid]
-
-
-def connection_monitor(sock: zmq.Socket[bytes]) -> zmq.Socket[bytes]:
-    """A monitor of ``sock``'s dropped and refused connections (call before ``connect``),
-    its ZMQ_FD ready to wait on with epoll: a dropped connection ends the session at once,
-    and a refused one (a manager killed) the attempt, instead of a heartbeat or connect
-    timeout later."""
-    monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED)
-    # A ZMQ_FD signals an edge once the socket's pending commands are processed: never
-    # asked, the monitor's stayed silent when the manager died (the nodes noticed at
-    # their heartbeats' timeout, seconds later). Asking ZMQ_EVENTS arms it.
-    monitor.get(zmq.EVENTS)
-    return monitor
 
 
 class FleetLoop:
@@ -299,15 +282,7 @@ class FleetLoop:
         monitor = node.monitor
         if monitor is None:
             return
-        lost: ConnectionLost | None = None
-        while True:
-            try:
-                event = recv_monitor_message(monitor, zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            # a drop says more than the refused reconnects that follow it
-            if lost is None or event["event"] == zmq.EVENT_DISCONNECTED:
-                lost = connection_lost(event["event"], node.session.manager) or lost
+        lost = connection_lost_event(monitor, node.session.manager)
         if lost is not None:
             reason = str(lost)
             self._effects(index, node.session.on_failure(self._clock(), Call.SESSION, reason))
@@ -394,22 +369,9 @@ class FleetLoop:
             self._dirty.add(index)
 
     def _open(self, index: int, node: FleetNode, connect: Connect) -> None:
-        sock = self._context.socket(zmq.DEALER)
-        keypair = node.member.keypair
-        # setsockopt, not pyzmq's attributes: those cost 8 us each through its Python
-        # setter, and a leader's loss brings thousands of attempts, each a new socket
-        option = sock.setsockopt
-        option(zmq.LINGER, 0)
-        option(zmq.MAXMSGSIZE, self._max_size)
-        option(zmq.SNDHWM, 10_000)
-        option(zmq.RCVHWM, 10_000)
-        option(zmq.RECONNECT_IVL, 100)
-        option(zmq.RECONNECT_IVL_MAX, 2_000)
-        option(zmq.CURVE_SERVERKEY, connect.manager.server_key)
-        option(zmq.CURVE_PUBLICKEY, keypair.public)
-        option(zmq.CURVE_SECRETKEY, keypair.secret)
-        monitor = connection_monitor(sock)
-        sock.connect(connect.manager.addr)
+        sock, monitor = open_connection(
+            self._context, connect.manager, node.member.keypair, self._max_size
+        )
         node.socket, node.monitor = sock, monitor
         fds = (cast(int, sock.get(zmq.FD)), cast(int, monitor.get(zmq.FD)))
         node.fds = fds
@@ -426,12 +388,7 @@ class FleetLoop:
                 self._epoll.unregister(fd)
                 del self._by_fd[fd]
         node.fds = (-1, -1)
-        if monitor is not None:
-            if sock is not None:
-                sock.disable_monitor()
-            monitor.close(linger=0)
-        if sock is not None:
-            sock.close(linger=0)
+        close_connection(sock, monitor)
 
     def _send(self, index: int, node: FleetNode, send: Send) -> None:
         sock = node.socket

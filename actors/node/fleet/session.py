@@ -1,27 +1,37 @@
 """One fleet node's session with a manager's dispatcher, sans I/O: the agent's rules
-(actors/worker/agent.py) as a state machine that a single loop drives for many nodes.
+(actors/worker/agent.py) as a state machine that a single loop drives for many nodes. The
+rules are the agent's own pure ones, shared: which manager to try next and the backoff
+(actors/worker/session.py `SessionRetry`), when heartbeats and status batches are due and
+frames lost (session_schedule.py `SessionSchedule`), what each call carries, how frames
+are read and which failures end the session (session_calls.py), which statuses a new
+session sends again (session.py `statuses_to_resend`).
 
 Rules (the agent's):
-- A node connects to the current manager of its ``ManagerRotation`` and asks for a
+- A node connects to the current manager of its rotation and asks for a
   ``dispatcher.session``; the first frame must come within ``connect_timeout``. It carries
   the full assignment set, which goes to the node's tasks (``NodeTasks.apply``), and then
-  every known status is queued again for the new session.
+  every known status the full set does not hold is queued again for the new session.
 - Later frames bring changes; one names the manager list when it changed (the
   dispatcher's streams.py), a frame that names none keeps the list the node has.
 - A heartbeat goes out at the period the dispatcher named, one at a time; its reply names
   the next period and how many frames the manager has streamed: fewer received by the
-  next heartbeat means frames were lost and the session is reopened (``lost_frames``).
-- Pending statuses go out in one batch of at most ``max_status_batch`` per
-  ``flush_interval``, one batch in flight at a time; a failed batch is put back.
-- A status batch with no reply within ``request_timeout`` keeps the session, as one
-  answered busy does: the batch is put back and sent again ``BUSY_RETRY`` later, and a late
-  reply to it is dropped (``Forget``). The heartbeat says whether the manager is there
-  (actors/worker/session.py).
+  next heartbeat means frames were lost and the session is reopened.
+- Pending statuses go out in one batch of at most ``max_status_batch``, one batch in
+  flight at a time; a failed batch is put back.
+- A heartbeat or status batch answered busy, and a status batch with no reply within
+  ``request_timeout``, keep the session: the call is made again ``BUSY_RETRY`` later, and
+  a late reply to it is dropped (``Forget``). The heartbeat says whether the manager is
+  there.
 - The session ends when its stream ends or fails, a request fails, a heartbeat times out
   (``request_timeout``), its connection drops or is refused, or frames were lost: the
-  node waits a backoff (``SESSION_BACKOFF``, a step per round through the managers) and
-  tries the next manager. A session the manager closed because
+  node waits a backoff and tries the next manager. A session the manager closed because
   the node was removed from the cluster is the node's end: it never reconnects.
+
+Where a fleet node differs from the agent, for one thread to carry a thousand sessions:
+its calls are asynchronous, so it keeps their deadlines itself (the agent's client times
+its requests out, and its heartbeat blocks the session's thread); it sends a status batch
+at most once per ``flush_interval`` (the agent sends the next as soon as the last is
+answered); it keeps no manager list on disk and holds no certificate to report or renew.
 
 Effects are returned, never performed: ``Connect`` (open a new connection to a manager,
 dropping the old one and every request on it), ``Send`` (a request on the current
@@ -40,33 +50,28 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from actors.backoff import Backoff
-from actors.dispatcher.core import NODE_REMOVED
 from actors.dispatcher.spec_tables import HeldSpecs
-from actors.dispatcher.wire import (
-    SESSION,
-    SESSION_HEARTBEAT,
-    SESSION_STATUS,
-    ManagerAddress,
-    encode_session_request,
-    encode_status_updates,
-    parse_frame,
-)
+from actors.dispatcher.wire import ManagerAddress, encode_session_request
 from actors.node.fleet.tasks import NodeTasks
-from actors.worker.session import (
-    BUSY_RETRY,
-    SESSION_BACKOFF,
-    ManagerRotation,
-    backoff_step,
-    lost_frames,
-    statuses_to_resend,
+from actors.worker.session import SESSION_BACKOFF, SessionRetry, statuses_to_resend
+from actors.worker.session_calls import (
+    STREAM_ENDED,
+    Call,
+    SessionEnded,
+    closed_reason,
+    heartbeat_body,
+    keeps_session,
+    period_and_frames,
+    read_frame,
+    removes_node,
+    status_body,
 )
-from api.codec_objects import ObjectDecodeError
+from actors.worker.session_schedule import SessionSchedule
 from api.errors import ErrorCode
 from api.objects import NodeDescription, TaskStatus
 
 __all__ = [
     "DEFAULT_CONFIG",
-    "Call",
     "Connect",
     "Disconnect",
     "Effect",
@@ -78,12 +83,6 @@ __all__ = [
 ]
 
 _NEVER: Final = float("inf")
-
-
-class Call(enum.Enum):
-    SESSION = SESSION
-    HEARTBEAT = SESSION_HEARTBEAT
-    STATUS = SESSION_STATUS
 
 
 class Phase(enum.Enum):
@@ -145,9 +144,7 @@ class FleetSession:
         self.tasks = tasks
         self._description = description
         self._config = config
-        self._rotation = ManagerRotation(managers)
-        self._rng = rng
-        self._failures = 0  # sessions failed in a row (one that was established resets it)
+        self._retries = SessionRetry(managers, config.backoff, rng)
         self.phase = Phase.WAITING
         self.session_id = ""
         self.manager = ""
@@ -164,13 +161,11 @@ class FleetSession:
         self.status_updates = 0
         self._retry_at = now
         self._open_deadline = _NEVER
-        self._next_beat = _NEVER
+        self._schedule: SessionSchedule | None = None  # the open session's
+        # the deadlines of the calls in flight (the agent's client keeps its own)
         self._beat_deadline = _NEVER
         self._status_deadline = _NEVER
-        self._next_flush = now
         self._in_flight: list[tuple[str, TaskStatus]] = []
-        self._received = 0
-        self._expected = 0
 
     # -- time ------------------------------------------------------------------------------
     def next_wakeup(self) -> float:
@@ -179,11 +174,14 @@ class FleetSession:
             return self._retry_at
         if phase is Phase.OPENING:
             return self._open_deadline
-        if phase is Phase.REMOVED:
+        schedule = self._schedule
+        if schedule is None:  # removed (only an open session has a schedule)
             return _NEVER
-        due = min(self._next_beat, self._beat_deadline, self._status_deadline)
+        # a heartbeat in flight waits for its reply (or its deadline), not its past due time
+        beat = schedule.next_beat if self._beat_deadline == _NEVER else self._beat_deadline
+        due = min(beat, self._status_deadline)
         if len(self.tasks.statuses) and not self._in_flight:
-            due = min(due, self._next_flush)
+            due = min(due, schedule.statuses_after)
         return due
 
     def poll(self, now: float) -> list[Effect]:
@@ -195,36 +193,35 @@ class FleetSession:
             if now >= self._open_deadline:
                 return self._end(now, f"no session within {self._config.connect_timeout}s")
             return []
-        if phase is Phase.REMOVED:
+        schedule = self._schedule
+        if schedule is None:  # removed (only an open session has a schedule)
             return []
         if now >= self._beat_deadline:
-            return self._end(now, "heartbeat timed out")
+            return self._failed(now, Call.HEARTBEAT, "heartbeat timed out", timed_out=True)
         out: list[Effect] = []
         if now >= self._status_deadline:
             self.late_status_batches += 1
-            self._put_back(now)
-            out.append(Forget(Call.STATUS))
-        if now >= self._next_beat and self._beat_deadline == _NEVER:
-            lost = lost_frames(self._received, self._expected)
+            out += self._failed(now, Call.STATUS, "status batch timed out", timed_out=True)
+            if self.phase is not Phase.OPEN:
+                return out
+        # the schedule's times read here, not through beat_due and statuses_may_go: every
+        # node is polled at each of its wake-ups, and each call cost more than its check
+        if now >= schedule.next_beat and self._beat_deadline == _NEVER:
+            lost = schedule.lost_frames()
             if lost is not None:
                 return self._end(now, lost)
             self._beat_deadline = now + self._config.request_timeout
-            out.append(
-                Send(Call.HEARTBEAT, {"node_id": self.node_id, "session_id": self.session_id})
-            )
-        if not self._in_flight and now >= self._next_flush and len(self.tasks.statuses):
-            batch = self.tasks.statuses.take(self._config.max_status_batch)
+            tls = schedule.tls_report(self._description.tls_info)
+            out.append(Send(Call.HEARTBEAT, heartbeat_body(self.node_id, self.session_id, tls)))
+        statuses = self.tasks.statuses
+        if not self._in_flight and now >= schedule.statuses_after and len(statuses):
+            batch = statuses.take(self._config.max_status_batch)
             self._in_flight = batch
             self.status_batches += 1
             self.status_updates += len(batch)
             self._status_deadline = now + self._config.request_timeout
-            self._next_flush = now + self._config.flush_interval
-            body = {
-                "node_id": self.node_id,
-                "session_id": self.session_id,
-                "updates": encode_status_updates(batch),
-            }
-            out.append(Send(Call.STATUS, body))
+            schedule.hold_statuses(now, self._config.flush_interval)
+            out.append(Send(Call.STATUS, status_body(self.node_id, self.session_id, batch)))
         return out
 
     # -- replies ---------------------------------------------------------------------------
@@ -233,80 +230,77 @@ class FleetSession:
         if self.phase not in (Phase.OPENING, Phase.OPEN):
             return []
         try:
-            frame = parse_frame(body, self._held_specs)
-        except (ObjectDecodeError, KeyError, ValueError) as exc:
-            return self._end(now, f"undecodable session frame: {exc}")
+            frame = read_frame(body, self._held_specs)
+        except SessionEnded as exc:
+            return self._end(now, str(exc))
         self.frames_received += 1
-        if frame.closed is not None:
-            removed = NODE_REMOVED in frame.closed
-            return self._end(now, f"the manager closed the session: {frame.closed}", removed)
+        closed = closed_reason(frame)
+        if closed is not None:
+            return self._end(now, closed, removes_node(closed))
         if frame.managers:
-            self._rotation.update(frame.managers)
-        if self.phase is Phase.OPENING:
+            self._retries.rotation.update(frame.managers)
+        schedule = self._schedule
+        if schedule is None:  # the session's first frame
             self.phase = Phase.OPEN
             self.session_id = frame.session_id
             self.sessions_opened += 1
-            self._failures = 0
+            self._retries.opened()
             self._open_deadline = _NEVER
-            self._next_beat = now + frame.heartbeat_period
-            self._received, self._expected = 1, 0
+            tls = self._description.tls_info  # what the session request carried
+            self._schedule = SessionSchedule(now, frame.heartbeat_period, tls)
             self.tasks.apply(frame.full, frame.tasks, frame.removed, wall)
             current = self.tasks.current_statuses()
             self.tasks.statuses.requeue(
                 statuses_to_resend(current, frame.tasks if frame.full else None)
             )
             return []
-        self._received += 1
+        schedule.frame_received()
         self.tasks.apply(frame.full, frame.tasks, frame.removed, wall)
         return []
 
     def on_reply(self, now: float, call: Call, body: Mapping[str, Any]) -> list[Effect]:
-        if self.phase is not Phase.OPEN:
+        schedule = self._schedule
+        if self.phase is not Phase.OPEN or schedule is None:
             return []
         if call is Call.HEARTBEAT:
             self._beat_deadline = _NEVER
-            self._next_beat = now + float(body["period"])
-            self._expected = int(body.get("frames", 0))
+            period, frames = period_and_frames(body)
+            schedule.beat_answered(now, period, frames, self._description.tls_info)
         elif call is Call.STATUS:
             self._in_flight = []
             self._status_deadline = _NEVER
             self.refused_statuses += len(body.get("refused", ()))
         elif call is Call.SESSION:  # the stream's last frame without ``closed``
-            return self._end(now, "the manager ended the stream")
+            return self._end(now, STREAM_ENDED)
         return []
 
     def on_failure(self, now: float, call: Call, reason: str, code: str = "") -> list[Effect]:
         """An error reply (``code``: its code), or a reply that did not decode."""
         if self.phase not in (Phase.OPENING, Phase.OPEN):
             return []
-        if code == ErrorCode.BUSY and self.phase is Phase.OPEN and call is not Call.SESSION:
-            return self._busy(now, call)
-        what = {Call.SESSION: "session stream", Call.HEARTBEAT: "heartbeat"}.get(
-            call, "status batch"
-        )
-        removed = NODE_REMOVED in reason
-        return self._end(now, f"{what} failed: {reason}", removed)
+        return self._failed(now, call, call.failed(reason), busy=code == ErrorCode.BUSY)
 
-    def _busy(self, now: float, call: Call) -> list[Effect]:
-        """The manager refused a status batch or heartbeat for its full queue: the session
-        stays, the call is made again ``BUSY_RETRY`` later (actors/worker/session.py)."""
+    def _failed(
+        self, now: float, call: Call, ended: str, *, busy: bool = False, timed_out: bool = False
+    ) -> list[Effect]:
+        """``call`` failed: made again ``BUSY_RETRY`` later when that keeps the session
+        (``keeps_session``), a late reply to it dropped; else the session ends: ``ended``."""
+        schedule = self._schedule
+        if schedule is None or not keeps_session(call, busy=busy, timed_out=timed_out):
+            return self._end(now, ended, removes_node(ended))
         if call is Call.HEARTBEAT:
             self._beat_deadline = _NEVER
-            self._next_beat = now + BUSY_RETRY
-        else:
-            self._put_back(now)
-        return []
-
-    def _put_back(self, now: float) -> None:
-        """The status batch in flight waits again, to be sent ``BUSY_RETRY`` from now."""
-        self.tasks.statuses.requeue(self._in_flight)
-        self._in_flight = []
-        self._status_deadline = _NEVER
-        self._next_flush = now + BUSY_RETRY
+            schedule.beat_busy(now)
+        else:  # the status batch in flight waits again
+            self.tasks.statuses.requeue(self._in_flight)
+            self._in_flight = []
+            self._status_deadline = _NEVER
+            schedule.statuses_busy(now)
+        return [Forget(call)] if timed_out else []
 
     # -- steps -----------------------------------------------------------------------------
     def _attempt(self, now: float) -> list[Effect]:
-        manager = self._rotation.current()
+        manager = self._retries.rotation.current()
         self.manager = manager.addr
         self.phase = Phase.OPENING
         self._open_deadline = now + self._config.connect_timeout
@@ -321,14 +315,11 @@ class FleetSession:
         self.last_end = reason
         self.ends[reason] += 1
         self.session_id = ""
-        self._open_deadline = self._next_beat = _NEVER
-        self._beat_deadline = self._status_deadline = _NEVER
+        self._schedule = None
+        self._open_deadline = self._beat_deadline = self._status_deadline = _NEVER
         if removed:
             self.phase = Phase.REMOVED
             return [Disconnect(reason)]
         self.phase = Phase.WAITING
-        self._rotation.advance()
-        self._failures += 1
-        step = backoff_step(self._failures, len(self._rotation.managers))
-        self._retry_at = now + self._config.backoff.delay(step, self._rng)
+        self._retry_at = now + self._retries.failed()
         return [Disconnect(reason)]

@@ -2,10 +2,10 @@
 without a thread or an actor per task, against the simulated executor.
 
 Rules (the worker's and the task runner's, without their threads):
-- ``apply(full, tasks, removed, now)`` is ``Worker.apply_assignments``: a new task starts
-  from its status, a changed desired state is stepped at once unless an action is pending,
-  a removed task is shut down, removed and then forgotten; a full set removes every task
-  it lacks.
+- ``apply(full, tasks, removed, now)`` is ``Worker.apply_assignments``, with the same
+  changes (actors/worker/assignments.py): a new task starts from its status, a changed
+  desired state is stepped at once unless an action is pending, a removed task is shut
+  down, removed and then forgotten.
 - The simulated executor answers every call at once, so actions run inline, one after
   the other, until ``step`` waits. What waits: a START (it takes the executor's
   ``start_delay``) and an action with a ``Decision.delay`` (retries, health polls) become
@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Final, Protocol
 
+from actors.worker.assignments import assignment_changes
 from actors.worker.controller import Action, Outcome, step
 from actors.worker.executors.base import ExecutorError, ExitResult, Observation
 from actors.worker.session import StatusCoalescer
@@ -106,13 +107,10 @@ class NodeTasks:
 
     # -- inputs ----------------------------------------------------------------------------
     def apply(self, full: bool, tasks: Sequence[Task], removed: Iterable[str], now: float) -> None:
-        incoming = {task.id: task for task in tasks}
-        gone = set(removed)
-        if full:
-            gone |= {task_id for task_id in self._tasks if task_id not in incoming}
-        for task in incoming.values():
+        changes = assignment_changes(self._tasks, full, tasks, removed)
+        for task in changes.upserts:
             self._upsert(task, now)
-        for task_id in gone - set(incoming):
+        for task_id in changes.removals:
             self._remove(task_id, now)
         self._drain_exits(now)
 

@@ -10,14 +10,8 @@ from typing import Any
 
 import pytest
 
-from actors.worker.agent_calls import (
-    ManagerBusy,
-    SessionEnded,
-    StatusOutbox,
-    heartbeat,
-    send_statuses,
-    status_answered,
-)
+from actors.worker.agent_calls import StatusOutbox, heartbeat, send_statuses, status_answered
+from actors.worker.session_calls import ManagerBusy, SessionEnded
 from api.errors import ErrorCode, RemoteError, RequestTimeout
 from api.objects import TaskStatus
 from api.task_state import TaskState

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from actors.dispatcher.wire import ManagerAddress, SessionFrame
-from actors.worker.agent_calls import SessionEnded
 from actors.worker.agent_frames import FrameApplier
 from actors.worker.dependencies import DependencyStore
 from actors.worker.session import ManagerRotation
+from actors.worker.session_calls import SessionEnded
 from api.objects import Task, TaskStatus
 
 M1 = ManagerAddress("tcp://10.0.0.1:4242", b"k1")

@@ -11,11 +11,13 @@ from actors.worker.runner_rules import (
     Removal,
     describe_crash,
     failed_by_crashes,
+    held_at_start,
     initial_status,
     reached_start,
     recent_crashes,
     removal,
     settle,
+    takes_start_slot,
 )
 from api.objects import Task, TaskStatus
 from api.task_state import TaskState
@@ -118,3 +120,25 @@ def test_a_task_fails_after_repeated_crashes_unless_it_ended() -> None:
     assert (failed.state, failed.message, failed.timestamp) == (TaskState.FAILED, "failed", 9.0)
     assert failed.err == "task runner crashed repeatedly: ValueError: x"
     assert failed_by_crashes(TaskStatus(state=TaskState.COMPLETE), "x", now=9.0) is None
+
+
+@pytest.mark.parametrize(
+    ("persisted", "held"),
+    [
+        (None, True),  # never reported on
+        (TaskState.PREPARING, True),
+        (TaskState.RUNNING, False),  # a container to re-adopt
+        (TaskState.FAILED, False),
+    ],
+)
+def test_a_task_from_disk_waits_for_a_full_set_unless_it_ran(
+    persisted: TaskState | None, held: bool
+) -> None:
+    status = None if persisted is None else TaskStatus(state=persisted)
+    assert held_at_start(status) is held
+
+
+def test_only_a_task_on_its_way_to_running_takes_a_start_slot() -> None:
+    assert takes_start_slot(TaskState.ACCEPTED, removing=False)
+    assert not takes_start_slot(TaskState.ACCEPTED, removing=True)
+    assert not takes_start_slot(TaskState.RUNNING, removing=False)

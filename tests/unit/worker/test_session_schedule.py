@@ -61,3 +61,10 @@ def test_statuses_wait_busy_retry_after_a_busy_batch_and_shorten_the_wait() -> N
     assert schedule.wait(1.0, statuses_waiting=True) == BUSY_RETRY
     assert schedule.statuses_may_go(1.0 + BUSY_RETRY)
     assert schedule.wait(4.9, statuses_waiting=True) == 0.0  # never negative for statuses
+
+
+def test_a_hold_keeps_the_next_status_batch_back_for_its_seconds() -> None:
+    schedule = SessionSchedule(0.0, 5.0, None)
+    schedule.hold_statuses(1.0, 0.25)  # the fleet's pacing: one batch per flush interval
+    assert not schedule.statuses_may_go(1.2) and schedule.statuses_may_go(1.25)
+    assert schedule.wait(1.0, statuses_waiting=True) == 0.25

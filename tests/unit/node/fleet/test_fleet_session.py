@@ -12,7 +12,6 @@ from actors.dispatcher.wire import ManagerAddress, SessionFrame, encode_frame
 from actors.node.fleet.loop import FleetNode
 from actors.node.fleet.members import FleetMember
 from actors.node.fleet.session import (
-    Call,
     Connect,
     Disconnect,
     Effect,
@@ -25,6 +24,7 @@ from actors.node.fleet.session import (
 from actors.node.fleet.tasks import NodeTasks
 from actors.worker.executors.sim import SimExecutor
 from actors.worker.session import BUSY_RETRY
+from actors.worker.session_calls import Call
 from api.objects import NodeDescription, Task
 from api.task_state import TaskState
 from tests.unit.worker.helpers import make_task
@@ -93,6 +93,7 @@ def test_heartbeats_at_the_period_and_lost_frames_reopen_the_session() -> None:
 def test_a_heartbeat_that_times_out_ends_the_session() -> None:
     s = opened(session())
     sends(s.poll(2.0), Call.HEARTBEAT)
+    assert s.next_wakeup() == 7.0  # its deadline: the loop does not spin while it waits
     effects = s.poll(7.0)
     assert isinstance(effects[0], Disconnect) and s.last_end == "heartbeat timed out"
 
