@@ -106,8 +106,9 @@ Gate = Callable[[str, bytes, bool], str | None]
 class ZapHandler:
     """Answers the ZAP requests of one context, one list of frames each: a key the policy
     refuses gets 400; ``gate``, when given, hears of every CURVE handshake and may refuse
-    one the policy admitted (the endpoint's stranger gate, transport/connections.py: it
-    gives the reason, or None). No socket here: the caller receives and sends."""
+    one the policy admitted for now (300; the endpoint's stranger gate,
+    transport/connections.py: it gives the reason, or None). No socket here: the caller
+    receives and sends."""
 
     def __init__(self, policy: AdmissionPolicy, gate: Gate | None = None) -> None:
         self._policy = policy
@@ -146,7 +147,9 @@ class ZapHandler:
             )
             return [_ZAP_VERSION, rid, b"400", b"key not admitted", b"", b""]
         if refusal is not None:  # the gate logs its refusals (they come in floods)
-            return [_ZAP_VERSION, rid, b"400", refusal.encode()[:255], b"", b""]
+            # 300, temporary: ZeroMQ sends the client no ERROR (which would end its
+            # reconnecting), the gate hangs up on it, and the client tries again later
+            return [_ZAP_VERSION, rid, b"300", refusal.encode()[:255], b"", b""]
         _log.debug(
             "transport.zap.admitted",
             domain=domain,

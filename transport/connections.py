@@ -12,16 +12,22 @@ ZAP requests (CURVE endpoints) and the strangers' limits (transport/strangers.py
   (the local ``ipc://`` control socket) a peer that hangs up is an ordinary end of a
   connection, logged at debug level only.
 - The ZAP socket (a REP): each request is answered by a `ZapHandler` on this thread, after
-  every monitor event already sent was read, so the gate knows the connection the
-  handshake is on (ZeroMQ sends a connection's accept event before its ZAP request). The
-  policy admits or refuses the key; `StrangerGate.admit` then bounds a stranger's: a
-  refusal is counted (``stranger.CODE``) and logged (``transport.stranger.refused``, at
-  most once a second per code, with the number since). Members pass untouched.
-- A stranger's connection past its frames or its lifetime is closed: ``shutdown(2)`` of
-  the descriptor ZeroMQ accepted it on, once the monitor was read again and the
-  descriptor still holds that peer (ZeroMQ then sees the peer gone and drops it), counted
-  and logged as ``transport.stranger.closed``. One whose key is a member's by then (its
-  join succeeded) is left open, a member's.
+  every monitor event already sent was read (the gate's guess at the handshake's
+  connection needs its accept). The policy admits or refuses the key; `StrangerGate.admit`
+  then bounds a stranger's: a refusal is counted (``stranger.CODE``), logged
+  (``transport.stranger.refused``, at most once a second per code, with the number since)
+  and answered 300 ("temporary"): ZeroMQ sends the client no ERROR, which would end its
+  reconnecting, and drops the connection when its handshake times out
+  (`HANDSHAKE_TIMEOUT`, set on CURVE sockets), after which the client's ZeroMQ connects
+  again (a joining node's request waits meanwhile). Members pass untouched.
+- Frames: the endpoint reports a stranger's frames (`stranger_frame`) and the first of each
+  member's connection (`member_frame`, once: a set lookup per member frame), with the
+  descriptor each came on (``ZMQ_SRCFD``). A connection past the frames a stranger may
+  send, or past its lifetime without a member's frame, is closed: ``shutdown(2)`` of that
+  descriptor, once the monitor was read again and the descriptor still holds that peer
+  (ZeroMQ then sees the peer gone and drops it), counted and logged as
+  ``transport.stranger.closed``. Only a frame's own descriptor is ever acted on, never the
+  gate's guess.
 """
 
 from __future__ import annotations
@@ -40,17 +46,15 @@ from zmq.utils.monitor import recv_monitor_message
 from transport.auth import ZAP_ENDPOINT, AdmissionPolicy, ZapHandler
 from transport.keys import fingerprint
 from transport.stats import EndpointStats
-from transport.strangers import (
-    Connection,
-    Refusal,
-    State,
-    StrangerGate,
-    StrangerLimits,
-    source_of,
-)
+from transport.strangers import Connection, Label, Refusal, StrangerGate, StrangerLimits, source_of
 from transport.trust import RefusalTally
 
-__all__ = ["MONITOR_QUEUE", "Connections"]
+__all__ = ["HANDSHAKE_TIMEOUT", "MONITOR_QUEUE", "Connections"]
+
+# how long a CURVE handshake may take (ZMQ_HANDSHAKE_IVL; ZeroMQ's default is 30 s): the
+# handshakes of loopback and LAN peers take milliseconds, ZAP's answer included; a client
+# the gate turned away connects again this much later
+HANDSHAKE_TIMEOUT: Final = 5.0
 
 # monitor events waiting to be read: a flood of connections while this thread is busy
 # must not drop the accepts and disconnects the gate counts by (a lost one costs a slot
@@ -97,7 +101,10 @@ class Connections:
         self._tally = RefusalTally()
         self.monitor: zmq.Socket[bytes] | None = None
         self.zap: zmq.Socket[bytes] | None = None
-        # when the oldest stranger's lifetime ends (None: none is open): the loop's check
+        # routing ids of the connections a member's frame came on (the endpoint's test of
+        # a member's frame: in it, nothing to do)
+        self.proven: set[bytes] = set()
+        # when the oldest connection's lifetime ends (None: none is open): the loop's check
         self.due: float | None = None
 
     @property
@@ -108,6 +115,7 @@ class Connections:
         """Bind the ZAP socket (CURVE) and monitor ``router``; before it binds or connects."""
         try:
             if self._zap_handler is not None:
+                router.handshake_ivl = int(HANDSHAKE_TIMEOUT * 1000)
                 self.zap = context.socket(zmq.REP)
                 self.zap.linger = 0
                 self.zap.bind(ZAP_ENDPOINT)
@@ -153,14 +161,12 @@ class Connections:
         if not admitted:  # the policy refused it, and logged why
             self._gate.refused(source, key)
             return None
-        verdict = self._gate.admit(source, key, self._admission.is_member(key), now)
-        if isinstance(verdict, Refusal):
-            self._refused(verdict, address, key, now)
-            return verdict.reason
-        connection = verdict.connection
-        if self.due is None and connection is not None and connection.state is State.STRANGER:
-            self.due = connection.due  # the oldest's: every stranger lives as long
-        return None
+        refusal = self._gate.admit(source, key, self._admission.is_member(key), now)
+        self._stats.strangers = self._gate.strangers()
+        if refusal is None:
+            return None
+        self._refused(refusal, address, key, now)
+        return refusal.reason
 
     def _refused(self, refusal: Refusal, address: str, key: bytes, now: float) -> None:
         reason = f"stranger.{refusal.code}"
@@ -177,31 +183,42 @@ class Connections:
                 count=count,
             )
 
-    # --- what strangers do --------------------------------------------------------------
+    # --- frames and lifetimes -------------------------------------------------------
 
-    def stranger_frame(self, frame: zmq.Frame) -> None:
-        """Count a frame the endpoint took as a stranger's; close its connection when it
-        is over the frames a stranger may send."""
-        try:
-            fd = frame.get(_SRCFD)
-        except zmq.ZMQError:
+    def stranger_frame(self, frame: zmq.Frame, key: bytes | None) -> None:
+        """Count a frame the endpoint took as a stranger's (``key``: the one ZAP admitted);
+        close its connection when it is past the frames a stranger may send."""
+        fd = _source_fd(frame)
+        if fd is None or key is None:
             return
-        if not isinstance(fd, int):
-            return
-        connection = self._gate.frame(fd)
+        connection = self._gate.stranger_frame(fd, key)
+        self._stats.strangers = self._gate.strangers()
         if connection is not None:
-            self._close(connection, "frames", f"sent {connection.frames - 1} frames (at most)")
+            limit = self._gate.limits.frames
+            self._close(connection, "frames", f"sent more than {limit} frames")
+
+    def member_frame(self, identity: bytes, frame: zmq.Frame) -> None:
+        """The first member's frame of the connection with routing id ``identity``."""
+        fd = _source_fd(frame)
+        if fd is not None and self._gate.member_frame(fd, identity) is not None:
+            self.proven.add(identity)
+            self._stats.strangers = self._gate.strangers()
 
     def expire(self, now: float) -> float | None:
-        """Close the strangers' connections past their lifetime; returns `due` again."""
+        """Close the connections past their lifetime without a member's frame; returns
+        `due` again."""
         self.drain()
         assert self._admission is not None
+        lifetime = self._gate.limits.lifetime
         for connection in self._gate.overdue(now):
-            if connection.key is not None and self._admission.is_member(connection.key):
-                self._gate.became_member(connection)  # joined: a member's connection now
+            key = connection.key
+            if connection.proven and key is not None and self._admission.is_member(key):
+                self._gate.joined(connection)  # its join succeeded: a member's now
+            elif connection.proven:
+                self._close(connection, "lifetime", f"was open for {lifetime:g} s")
             else:
-                limit = self._gate.limits.lifetime
-                self._close(connection, "lifetime", f"open {limit:g} s (at most)")
+                self._close(connection, "silent", f"sent nothing in {lifetime:g} s")
+        self._stats.strangers = self._gate.strangers()
         self.due = self._gate.next_due()
         return self.due
 
@@ -219,8 +236,11 @@ class Connections:
                 "transport.stranger.closed",
                 endpoint=self._endpoint,
                 peer=connection.peer,
-                key_fingerprint=fingerprint(connection.key) if connection.key else None,
-                reason=f"a connection without a certificate {what}",
+                key_fingerprint=(
+                    fingerprint(connection.key) if connection.key and connection.proven else None
+                ),
+                code=code,
+                reason=f"a connection that showed no member's key {what}",
                 count=count,
             )
 
@@ -279,21 +299,22 @@ class Connections:
 
     def _accepted(self, fd: int) -> None:
         peer = _peer_of(fd)
-        if peer is None:  # closed already: its disconnect event follows
-            self._gate.accepted(fd, "", "")
-            return
-        host, port = peer
-        self._gate.accepted(fd, source_of(host), f"{host}:{port}")
+        host, port = peer if peer is not None else ("", 0)  # closed already: its disconnect follows
+        connection = self._gate.accepted(fd, source_of(host), f"{host}:{port}", time.monotonic())
+        if self.due is None:
+            self.due = connection.due
 
     def _disconnected(self, fd: int) -> None:
-        connection = self._gate.connection(fd) if self.zap is not None else None
-        if self.zap is not None:
-            self._gate.closed(fd)
         if self.zap is None:  # the local socket: a client hung up
             _log.debug("transport.peer.closed", endpoint=self._endpoint)
             return
-        if connection is not None and connection.key is None:
-            return  # its handshake's failure or refusal was logged
+        connection = self._gate.closed(fd)
+        if connection is not None:
+            self._stats.strangers = self._gate.strangers()
+            if connection.identity is not None:
+                self.proven.discard(connection.identity)
+            if connection.label in (Label.HANDSHAKE, Label.REFUSED):
+                return  # its handshake's failure or refusal was logged
         count = self._tally.refuse(f"disconnected.{fd}", time.monotonic())
         if count is None:
             return
@@ -304,11 +325,20 @@ class Connections:
             key_fingerprint=(
                 fingerprint(connection.key) if connection is not None and connection.key else None
             ),
-            trust=connection.state.value if connection is not None else None,
+            trust=connection.label.value if connection is not None else None,
             note="peer closed, or was dropped for a frame over the size limit",
             max_message_size=self._max_message_size,
             count=count,
         )
+
+
+def _source_fd(frame: zmq.Frame) -> int | None:
+    """The descriptor of the connection a received frame came on."""
+    try:
+        fd = frame.get(_SRCFD)
+    except zmq.ZMQError:
+        return None
+    return fd if isinstance(fd, int) and fd >= 0 else None
 
 
 def _peer_of(fd: int) -> tuple[str, int] | None:

@@ -212,7 +212,12 @@ class EndpointActor(pykka.ThreadingActor):
         if outbox is None or pool is None or loop is None:
             return
         handlers, name, max_size, trust_of = self._handlers, self._name, self._max_size, self._trust
-        stranger_frame = loop.connections.stranger_frame
+        connections = loop.connections
+        stranger_frame, member_frame, proven = (
+            connections.stranger_frame,
+            connections.member_frame,
+            connections.proven,
+        )
         # each distinct after once per batch: keyed by the callable itself (equal bound
         # methods of one object are one, though each attribute access makes a new one)
         afters: dict[After, None] | None = None
@@ -220,7 +225,9 @@ class EndpointActor(pykka.ThreadingActor):
             for identity, frame, peer_key, source in batch:
                 trust = trust_of.classify(peer_key)
                 if trust is Trust.STRANGER:  # a stranger's connection carries few frames
-                    stranger_frame(source)
+                    stranger_frame(source, peer_key)
+                elif trust is Trust.MEMBER and identity not in proven:  # once a connection
+                    member_frame(identity, source)
                 try:
                     envelope = decode(frame, limits=trust_of.limits(trust))
                 except CodecError as exc:

@@ -3,28 +3,41 @@ caller passes the time and the connections' descriptors; nothing here does I/O).
 
 A stranger is a key ZAP admits but the admission policy does not call a member: a joining
 node's fresh key on a manager's remote port, any key on the join-hello port. Members are
-counted nowhere here and never refused by it.
+never refused here, and none of their connections is closed once it carried a frame.
 
-Rules (`StrangerGate`, fed by the endpoint's I/O thread, which owns the socket's monitor
-and answers its ZAP requests):
-- A connection is known from its accept event (its descriptor and where it came from)
-  until its disconnect event. A ZAP request names only the source address: it is the
-  handshake of that source's oldest connection still waiting for its answer (ZeroMQ emits
-  a connection's accept event before it sends that connection's ZAP request, and the
-  shell reads every pending event before it answers).
+What is known of a connection, and how surely (`StrangerGate`, fed by the endpoint's I/O
+thread, which owns the socket's monitor, answers its ZAP requests and reads its frames):
+- From the monitor, exactly: its descriptor and where it came from, from its accept to its
+  disconnect.
+- From ZAP, by guess: a ZAP request names the source address, not the connection, so it is
+  taken for the handshake of that source's oldest connection still waiting for one (ZeroMQ
+  sends a connection's accept event before its ZAP request, and the shell reads every
+  pending event before it answers). Two handshakes of one source that end out of order
+  swap their labels; the frames put them right.
+- From its frames, exactly: each names its connection's descriptor and the key ZAP
+  admitted on it. A connection's first frame from a member marks it a member's; a
+  stranger's frame marks it a stranger's and is counted.
+
+Rules:
 - A source is an IPv4 address or an IPv6 /64 (what one subscriber holds).
-- A stranger is refused when its source already has ``source_connections`` strangers'
-  connections open, when all sources together have ``connections``, or when its source's
-  or the all-sources token bucket is empty (``source_rate`` new connections a second
-  sustained, ``source_burst`` at once; ``rate`` and ``burst`` for all sources). A refusal
-  takes no token.
-- A stranger's connection may carry ``frames`` frames and stay open ``lifetime`` seconds
-  (a join takes two requests, a few more when the manager answers ``busy``); past either
-  the shell closes it. A connection whose key became a member's meanwhile (its join
-  succeeded) is a member's from then on.
+- A stranger's handshake is refused when its source's strangers' connections already
+  number ``source_connections``, when all sources' number ``connections``, or when its
+  source's or the all-sources token bucket is empty (``source_rate`` new connections a
+  second sustained, ``source_burst`` at once; ``rate`` and ``burst`` for all sources). A
+  refusal takes no token. The counts are of connections labelled a stranger's (by ZAP,
+  put right by frames).
+- A connection that carries a stranger's frame past ``frames`` is closed (a join takes two
+  requests, a few more when the manager answers ``busy``).
+- ``lifetime`` after its accept, a connection is closed unless it showed a member's key: a
+  member's frame came on it, or the stranger's key its frames came with is a member's
+  now (its join succeeded). So a stranger lives at most ``lifetime``, and a connection
+  that never sends anything (a handshake left waiting, a peer that only holds a slot) as
+  long; a member's sends at once (its first request is why it connected), and one that did
+  not would only connect again.
 - State is bounded: a record per open connection (the process's descriptors bound them),
-  a bucket per source admitted within the time a bucket takes to refill, and the queue of
-  lifetimes holds at most the strangers admitted within one ``lifetime``.
+  the lifetimes of the connections accepted within one ``lifetime`` (in accept order,
+  every one as long), a bucket per source admitted within the time a bucket takes to
+  refill.
 """
 
 from __future__ import annotations
@@ -38,12 +51,11 @@ from typing import Final
 __all__ = [
     "DEFAULT_STRANGER_LIMITS",
     "Connection",
+    "Label",
     "Refusal",
-    "State",
     "StrangerGate",
     "StrangerLimits",
     "TokenBucket",
-    "Welcome",
     "source_of",
 ]
 
@@ -112,8 +124,8 @@ class TokenBucket:
         self.tokens -= 1.0
 
 
-class State(enum.Enum):
-    HANDSHAKE = "handshake"  # accepted, its ZAP request not answered yet
+class Label(enum.Enum):
+    HANDSHAKE = "handshake"  # accepted, no ZAP answer taken for it yet
     MEMBER = "member"
     STRANGER = "stranger"
     REFUSED = "refused"
@@ -126,10 +138,12 @@ class Connection:
     fd: int
     source: str
     peer: str  # "address:port" as the accept saw it, for logs
-    state: State = State.HANDSHAKE
-    key: bytes | None = None  # the CURVE key ZAP saw
-    due: float = 0.0  # a stranger's: when its lifetime ends
-    frames: int = 0  # a stranger's: frames counted
+    due: float  # when its lifetime ends
+    label: Label = Label.HANDSHAKE
+    key: bytes | None = None  # the CURVE key: ZAP's guess, then its frames'
+    proven: bool = False  # its label and key come from its frames
+    frames: int = 0  # a stranger's frames counted
+    identity: bytes | None = None  # its routing id, once a member's frame named it
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,14 +155,6 @@ class Refusal:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Welcome:
-    """An admitted handshake: its connection (None when none of its source was waiting,
-    its accept event lost: the monitor's queue overflowed)."""
-
-    connection: Connection | None
-
-
 class StrangerGate:
     """The connections of one endpoint and the strangers' limits (the module's rules)."""
 
@@ -156,36 +162,33 @@ class StrangerGate:
         self.limits = limits
         self._open: dict[int, Connection] = {}  # by descriptor
         self._waiting: dict[str, deque[Connection]] = {}  # handshakes, by source, oldest first
-        self._strangers: Counter[str] = Counter()  # strangers' connections open, by source
+        self._strangers: Counter[str] = Counter()  # labelled a stranger's, by source
         self._total = 0  # and from all sources
         self._buckets: dict[str, TokenBucket] = {}
         self._bucket: TokenBucket | None = None  # all sources'
-        self._lifetimes: deque[Connection] = deque()  # strangers, by due
+        self._lifetimes: deque[Connection] = deque()  # in accept order: by due
         self._pruned_at = 0.0
 
     # --- connections, from the monitor ---------------------------------------------------
 
-    def accepted(self, fd: int, source: str, peer: str = "") -> None:
+    def accepted(self, fd: int, source: str, peer: str, now: float) -> Connection:
         """A connection was accepted on descriptor ``fd`` from ``source``."""
         if fd in self._open:  # its disconnect event was lost: the descriptor was reused
             self.closed(fd)
-        connection = Connection(fd, source, peer or source)
+        connection = Connection(fd, source, peer or source, now + self.limits.lifetime)
         self._open[fd] = connection
         self._waiting.setdefault(source, deque()).append(connection)
+        self._lifetimes.append(connection)
+        return connection
 
     def closed(self, fd: int) -> Connection | None:
         """The connection on ``fd`` ended; what it was (None: not known)."""
         connection = self._open.pop(fd, None)
         if connection is None:
             return None
-        if connection.state is State.HANDSHAKE:
-            waiting = self._waiting.get(connection.source)
-            if waiting is not None:
-                waiting.remove(connection)
-                if not waiting:
-                    del self._waiting[connection.source]
-        elif connection.state is State.STRANGER:
-            self._release(connection)
+        if connection.label is Label.HANDSHAKE:
+            self._unwait(connection)
+        self._relabel(connection, None)
         return connection
 
     def connection(self, fd: int) -> Connection | None:
@@ -193,46 +196,57 @@ class StrangerGate:
 
     # --- handshakes, from ZAP ------------------------------------------------------------
 
-    def admit(self, source: str, key: bytes, member: bool, now: float) -> Refusal | Welcome:
-        """The handshake of ``source``'s oldest waiting connection, with ``key`` that the
-        policy admitted: a member's always; a stranger's within the limits."""
-        connection = self._next_waiting(source)
-        if connection is not None:
-            connection.key = key
+    def admit(self, source: str, key: bytes, member: bool, now: float) -> Refusal | None:
+        """A handshake of ``source`` with ``key``, which the policy admitted: None (a
+        member's always; a stranger's within the limits) or why it is refused."""
         if member:
-            if connection is not None:
-                connection.state = State.MEMBER
-            return Welcome(connection)
+            self._label_next(source, key, Label.MEMBER)
+            return None
         refusal = self._refusal(source, now)
         if refusal is not None:
-            if connection is not None:
-                connection.state = State.REFUSED
+            self._label_next(source, key, Label.REFUSED)
             return refusal
         self._source_bucket(source, now).take()
         self._all_bucket(now).take()
-        if connection is not None:
-            connection.state = State.STRANGER
-            connection.due = now + self.limits.lifetime
-            self._strangers[source] += 1
-            self._total += 1
-            self._lifetimes.append(connection)
-        return Welcome(connection)
+        self._label_next(source, key, Label.STRANGER)
+        return None
 
     def refused(self, source: str, key: bytes) -> None:
-        """The policy refused the handshake of ``source``'s oldest waiting connection."""
-        connection = self._next_waiting(source)
-        if connection is not None:
-            connection.key = key
-            connection.state = State.REFUSED
+        """The policy refused a handshake of ``source``."""
+        self._label_next(source, key, Label.REFUSED)
 
-    def _next_waiting(self, source: str) -> Connection | None:
+    def _label_next(self, source: str, key: bytes, label: Label) -> None:
+        """Label the source's oldest waiting connection (none waits when its accept event
+        was lost: the monitor's queue overflowed)."""
         waiting = self._waiting.get(source)
         if not waiting:
-            return None
+            return
         connection = waiting.popleft()
         if not waiting:
             del self._waiting[source]
-        return connection
+        connection.key = key
+        self._relabel(connection, label)
+
+    def _unwait(self, connection: Connection) -> None:
+        waiting = self._waiting.get(connection.source)
+        if waiting is not None:
+            waiting.remove(connection)
+            if not waiting:
+                del self._waiting[connection.source]
+
+    def _relabel(self, connection: Connection, label: Label | None) -> None:
+        """Give ``connection`` ``label`` (None: it closed), keeping the counts."""
+        source = connection.source
+        if connection.label is Label.STRANGER:
+            self._total -= 1
+            self._strangers[source] -= 1
+            if self._strangers[source] <= 0:
+                del self._strangers[source]
+        if label is Label.STRANGER:
+            self._total += 1
+            self._strangers[source] += 1
+        if label is not None:
+            connection.label = label
 
     def _refusal(self, source: str, now: float) -> Refusal | None:
         limits = self.limits
@@ -291,56 +305,69 @@ class StrangerGate:
         for source in [s for s, b in self._buckets.items() if b.refill(now) >= full]:
             del self._buckets[source]
 
-    # --- what strangers do once admitted -------------------------------------------------
+    # --- frames ------------------------------------------------------------------------
 
-    def frame(self, fd: int) -> Connection | None:
-        """Count a stranger's frame that came on ``fd``; its connection when that frame
-        is over its ``frames`` (the shell closes it), else None."""
+    def member_frame(self, fd: int, identity: bytes) -> Connection | None:
+        """A member's frame came on ``fd``, the first its routing ``identity`` showed: the
+        connection is a member's (its record; None: not known)."""
         connection = self._open.get(fd)
-        if connection is None or connection.state is State.HANDSHAKE:
+        if connection is None:
             return None
+        if connection.label is Label.HANDSHAKE:
+            self._unwait(connection)
+        self._relabel(connection, Label.MEMBER)
+        connection.proven = True
+        connection.identity = identity
+        return connection
+
+    def stranger_frame(self, fd: int, key: bytes) -> Connection | None:
+        """Count a stranger's frame that came on ``fd`` with ``key``; its connection when
+        that frame is past its ``frames`` (the shell closes it), else None."""
+        connection = self._open.get(fd)
+        if connection is None:
+            return None
+        if not connection.proven or connection.label is not Label.STRANGER:
+            if connection.label is Label.HANDSHAKE:
+                self._unwait(connection)
+            self._relabel(connection, Label.STRANGER)
+            connection.proven = True
+        connection.key = key
         connection.frames += 1
-        # once: frames already queued behind it come before its disconnect event
+        # once: the frames queued behind it come before its disconnect event
         return connection if connection.frames == self.limits.frames + 1 else None
 
+    # --- lifetimes -----------------------------------------------------------------------
+
     def overdue(self, now: float) -> list[Connection]:
-        """The strangers' connections open past their lifetime (the shell closes them, or
-        calls `became_member` for one whose key is a member's now)."""
+        """The connections past their lifetime that showed no member's frame: the shell
+        closes each, or keeps one whose stranger's key is a member's now (`joined`)."""
         lifetimes = self._lifetimes
         found: list[Connection] = []
         while lifetimes and lifetimes[0].due <= now:
             connection = lifetimes.popleft()
-            if connection.state is State.STRANGER and self._open.get(connection.fd) is connection:
-                found.append(connection)
+            if self._open.get(connection.fd) is not connection:
+                continue
+            if connection.label is Label.MEMBER and connection.proven:
+                continue
+            found.append(connection)
         return found
 
+    def joined(self, connection: Connection) -> None:
+        """The key ``connection``'s frames came with is a member's now (its join
+        succeeded): a member's connection."""
+        self._relabel(connection, Label.MEMBER)
+
     def next_due(self) -> float | None:
-        """When the oldest stranger's lifetime ends (None: no stranger is open)."""
+        """When the oldest open connection's lifetime ends (None: none is open)."""
         lifetimes = self._lifetimes
-        while lifetimes and (
-            lifetimes[0].state is not State.STRANGER
-            or self._open.get(lifetimes[0].fd) is not lifetimes[0]
-        ):
+        while lifetimes and self._open.get(lifetimes[0].fd) is not lifetimes[0]:
             lifetimes.popleft()
         return lifetimes[0].due if lifetimes else None
-
-    def became_member(self, connection: Connection) -> None:
-        """``connection``'s key is a member's now: it no longer counts as a stranger's."""
-        if connection.state is State.STRANGER:
-            self._release(connection)
-            connection.state = State.MEMBER
-
-    def _release(self, connection: Connection) -> None:
-        source = connection.source
-        self._total -= 1
-        self._strangers[source] -= 1
-        if self._strangers[source] <= 0:
-            del self._strangers[source]
 
     # --- counts ----------------------------------------------------------------------------
 
     def strangers(self, source: str | None = None) -> int:
-        """Strangers' connections open (from ``source``)."""
+        """Connections labelled a stranger's (from ``source``)."""
         return self._total if source is None else self._strangers.get(source, 0)
 
     def open_connections(self) -> int:

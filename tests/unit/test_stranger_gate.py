@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 
 from transport.strangers import (
+    Label,
     Refusal,
-    State,
     StrangerGate,
     StrangerLimits,
     TokenBucket,
-    Welcome,
     source_of,
 )
 
@@ -40,11 +39,17 @@ class Fds:
 
 def connect(
     gate: StrangerGate, fds: Fds, source: str, now: float, member: bool = False
-) -> tuple[int, Refusal | Welcome]:
+) -> tuple[int, Refusal | None]:
     """What ZeroMQ does: accept (the monitor's event), then the handshake's ZAP request."""
     fd = fds()
-    gate.accepted(fd, source, f"{source}:{fd}")
+    gate.accepted(fd, source, f"{source}:{fd}", now)
     return fd, gate.admit(source, KEY, member, now)
+
+
+def label(gate: StrangerGate, fd: int) -> Label:
+    connection = gate.connection(fd)
+    assert connection is not None
+    return connection.label
 
 
 def test_a_source_is_an_ipv4_address_or_an_ipv6_64() -> None:
@@ -67,31 +72,30 @@ def test_a_bucket_refills_at_its_rate_up_to_its_capacity() -> None:
 
 def test_members_are_never_counted_nor_refused() -> None:
     gate, fds = StrangerGate(LIMITS), Fds()
-    verdicts = [connect(gate, fds, "10.0.0.1", 0.0, member=True)[1] for _ in range(50)]
-    assert all(isinstance(v, Welcome) for v in verdicts)
+    assert [connect(gate, fds, "10.0.0.1", 0.0, member=True)[1] for _ in range(50)] == [None] * 50
     assert gate.strangers() == 0
-    # and strangers still have their whole allowance
-    assert isinstance(connect(gate, fds, "10.0.0.1", 0.0)[1], Welcome)
+    assert connect(gate, fds, "10.0.0.1", 0.0)[1] is None  # strangers keep their allowance
 
 
 def test_a_source_holds_at_most_its_connections_and_gets_one_back_when_one_closes() -> None:
     gate, fds = StrangerGate(LIMITS), Fds()
     first, _ = connect(gate, fds, "10.0.0.1", 0.0)
     connect(gate, fds, "10.0.0.1", 0.0)
-    _, third = connect(gate, fds, "10.0.0.1", 0.0)
-    assert isinstance(third, Refusal) and third.code == "source_connections"
-    assert "2 connections without a certificate are open from 10.0.0.1" in third.reason
-    assert isinstance(connect(gate, fds, "10.0.0.2", 0.0)[1], Welcome)  # another source
+    third, refusal = connect(gate, fds, "10.0.0.1", 0.0)
+    assert refusal is not None and refusal.code == "source_connections"
+    assert "2 connections without a certificate are open from 10.0.0.1" in refusal.reason
+    assert label(gate, third) is Label.REFUSED
+    assert connect(gate, fds, "10.0.0.2", 0.0)[1] is None  # another source
     gate.closed(first)
-    assert isinstance(connect(gate, fds, "10.0.0.1", 0.0)[1], Welcome)
+    assert connect(gate, fds, "10.0.0.1", 0.0)[1] is None
 
 
 def test_all_sources_together_hold_at_most_connections() -> None:
     gate, fds = StrangerGate(LIMITS), Fds()
     for source in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
-        assert isinstance(connect(gate, fds, source, 0.0)[1], Welcome)
-    _, refused = connect(gate, fds, "10.0.0.4", 0.0)
-    assert isinstance(refused, Refusal) and refused.code == "connections"
+        assert connect(gate, fds, source, 0.0)[1] is None
+    _, refusal = connect(gate, fds, "10.0.0.4", 0.0)
+    assert refusal is not None and refusal.code == "connections"
     assert gate.strangers() == 3
 
 
@@ -99,50 +103,61 @@ def test_a_source_gets_its_burst_then_its_rate() -> None:
     gate, fds = StrangerGate(LIMITS), Fds()
     admitted = 0
     for _ in range(10):  # each closes at once: only the rate can refuse
-        fd, verdict = connect(gate, fds, "10.0.0.1", 0.0)
+        fd, refusal = connect(gate, fds, "10.0.0.1", 0.0)
         gate.closed(fd)
-        admitted += isinstance(verdict, Welcome)
+        admitted += refusal is None
     assert admitted == LIMITS.source_burst
-    fd, refused = connect(gate, fds, "10.0.0.1", 0.5)
-    assert isinstance(refused, Refusal) and refused.code == "source_rate"
+    fd, refusal = connect(gate, fds, "10.0.0.1", 0.5)
+    assert refusal is not None and refusal.code == "source_rate"
     gate.closed(fd)
-    assert isinstance(connect(gate, fds, "10.0.0.1", 1.0)[1], Welcome)  # a token a second
+    assert connect(gate, fds, "10.0.0.1", 1.0)[1] is None  # a token a second
 
 
 def test_all_sources_share_a_bucket_and_a_refusal_takes_no_token() -> None:
     gate, fds = StrangerGate(LIMITS), Fds()
-    admitted = 0
+    codes = []
     for i in range(12):
-        fd, verdict = connect(gate, fds, f"10.0.1.{i}", 0.0)
+        fd, refusal = connect(gate, fds, f"10.0.1.{i}", 0.0)
         gate.closed(fd)
-        admitted += isinstance(verdict, Welcome)
-        if isinstance(verdict, Refusal):
-            assert verdict.code == "rate"
-    assert admitted == LIMITS.burst
-    # the refused sources' own buckets were not touched: full once the shared one refills
-    fd, verdict = connect(gate, fds, "10.0.1.11", 0.1)
-    assert isinstance(verdict, Welcome)
+        codes.append(refusal.code if refusal is not None else None)
+    assert codes == [None] * LIMITS.burst + ["rate"] * (12 - LIMITS.burst)
+    # the refused sources' own buckets were not touched: one is admitted once the shared
+    # bucket has a token again
+    assert connect(gate, fds, "10.0.1.11", 0.1)[1] is None
 
 
 def test_a_handshake_is_taken_as_its_sources_oldest_waiting_connection() -> None:
-    gate, fds = StrangerGate(LIMITS), Fds()
-    a, b = fds(), fds()
-    gate.accepted(a, "10.0.0.1", "10.0.0.1:1")
-    gate.accepted(b, "10.0.0.1", "10.0.0.1:2")
+    gate = StrangerGate(LIMITS)
+    gate.accepted(5, "10.0.0.1", "10.0.0.1:1", 0.0)
+    gate.accepted(6, "10.0.0.1", "10.0.0.1:2", 0.0)
     gate.admit("10.0.0.1", KEY, False, 0.0)
-    first, second = gate.connection(a), gate.connection(b)
-    assert first is not None and first.state is State.STRANGER and first.key == KEY
-    assert second is not None and second.state is State.HANDSHAKE
+    assert (label(gate, 5), label(gate, 6)) == (Label.STRANGER, Label.HANDSHAKE)
     gate.refused("10.0.0.1", b"r" * 40)  # the policy refused the next one
-    assert gate.connection(b) is second and second.key == b"r" * 40
-    assert second.state.value == "refused"
+    assert label(gate, 6) is Label.REFUSED
     assert gate.strangers("10.0.0.1") == 1
+
+
+def test_frames_put_right_the_labels_of_handshakes_that_ended_out_of_order() -> None:
+    """A member's handshake and a stranger's from one address: the member's ZAP request
+    came first, so the stranger's connection got the member's label. Their first frames
+    say which is which, and the counts follow."""
+    gate = StrangerGate(LIMITS)
+    gate.accepted(5, "10.0.0.1", "10.0.0.1:1", 0.0)  # the stranger's
+    gate.accepted(6, "10.0.0.1", "10.0.0.1:2", 0.0)  # the member's
+    gate.admit("10.0.0.1", b"m" * 40, True, 0.0)
+    gate.admit("10.0.0.1", KEY, False, 0.0)
+    assert (label(gate, 5), label(gate, 6)) == (Label.MEMBER, Label.STRANGER)
+    gate.member_frame(6, b"id-6")
+    gate.stranger_frame(5, KEY)
+    assert (label(gate, 5), label(gate, 6)) == (Label.STRANGER, Label.MEMBER)
+    assert gate.strangers("10.0.0.1") == 1
+    member = gate.connection(6)
+    assert member is not None and member.proven and member.identity == b"id-6"
 
 
 def test_a_handshake_whose_accept_was_lost_is_judged_but_not_held() -> None:
     gate = StrangerGate(LIMITS)
-    verdict = gate.admit("10.0.0.1", KEY, False, 0.0)
-    assert isinstance(verdict, Welcome) and verdict.connection is None
+    assert gate.admit("10.0.0.1", KEY, False, 0.0) is None
     assert gate.strangers() == 0
 
 
@@ -150,40 +165,44 @@ def test_a_reused_descriptor_ends_the_connection_it_held() -> None:
     """The disconnect event was lost (the monitor's queue overflowed): the descriptor's next
     accept ends its old record, so no slot is held for ever."""
     gate = StrangerGate(LIMITS)
-    gate.accepted(5, "10.0.0.1", "10.0.0.1:1")
+    gate.accepted(5, "10.0.0.1", "10.0.0.1:1", 0.0)
     gate.admit("10.0.0.1", KEY, False, 0.0)
-    gate.accepted(5, "10.0.0.2", "10.0.0.2:1")
+    gate.accepted(5, "10.0.0.2", "10.0.0.2:1", 0.0)
     assert gate.strangers("10.0.0.1") == 0 and gate.open_connections() == 1
 
 
 def test_a_connection_closed_during_its_handshake_leaves_no_trace() -> None:
     gate = StrangerGate(LIMITS)
-    gate.accepted(5, "10.0.0.1", "10.0.0.1:1")
+    gate.accepted(5, "10.0.0.1", "10.0.0.1:1", 0.0)
     closed = gate.closed(5)
-    assert closed is not None and closed.state is State.HANDSHAKE
+    assert closed is not None and closed.label is Label.HANDSHAKE
     assert gate.open_connections() == 0
-    verdict = gate.admit("10.0.0.1", KEY, False, 0.0)  # nothing waits: not held
-    assert isinstance(verdict, Welcome) and verdict.connection is None
+    gate.accepted(6, "10.0.0.1", "10.0.0.1:2", 0.0)
+    gate.admit("10.0.0.1", KEY, False, 0.0)  # the new one's, not the closed one's
+    assert label(gate, 6) is Label.STRANGER
 
 
 def test_a_strangers_connection_is_closed_once_past_its_frames() -> None:
     gate, fds = StrangerGate(LIMITS), Fds()
     fd, _ = connect(gate, fds, "10.0.0.1", 0.0)
-    assert [gate.frame(fd) for _ in range(LIMITS.frames)] == [None] * LIMITS.frames
-    over = gate.frame(fd)
+    assert [gate.stranger_frame(fd, KEY) for _ in range(LIMITS.frames)] == [None] * LIMITS.frames
+    over = gate.stranger_frame(fd, KEY)
     assert over is not None and over.fd == fd
-    assert gate.frame(fd) is None  # once: the frames queued behind it change nothing
-    assert gate.frame(999) is None  # a descriptor not known
+    assert gate.stranger_frame(fd, KEY) is None  # once: the frames queued behind it
+    assert gate.stranger_frame(999, KEY) is None  # a descriptor not known
 
 
-def test_a_strangers_connection_is_due_once_past_its_lifetime() -> None:
+def test_a_connection_without_a_members_frame_is_due_at_the_end_of_its_lifetime() -> None:
     gate, fds = StrangerGate(LIMITS), Fds()
-    old, _ = connect(gate, fds, "10.0.0.1", 0.0)
-    young, _ = connect(gate, fds, "10.0.0.2", 10.0)
+    stranger, _ = connect(gate, fds, "10.0.0.1", 0.0)
+    gate.stranger_frame(stranger, KEY)
+    silent, _ = connect(gate, fds, "10.0.0.2", 0.0)  # admitted, never sends
     member, _ = connect(gate, fds, "10.0.0.3", 0.0, member=True)
+    gate.member_frame(member, b"id")
+    young, _ = connect(gate, fds, "10.0.0.4", 10.0)
     assert gate.next_due() == 30.0
     assert gate.overdue(29.9) == []
-    assert [c.fd for c in gate.overdue(30.0)] == [old]
+    assert [c.fd for c in gate.overdue(30.0)] == [stranger, silent]
     assert gate.next_due() == 40.0
     gate.closed(young)
     assert gate.next_due() is None and gate.overdue(100.0) == []
@@ -193,9 +212,10 @@ def test_a_strangers_connection_is_due_once_past_its_lifetime() -> None:
 def test_a_stranger_that_joined_is_a_members_connection_from_then_on() -> None:
     gate, fds = StrangerGate(LIMITS), Fds()
     fd, _ = connect(gate, fds, "10.0.0.1", 0.0)
+    gate.stranger_frame(fd, KEY)
     (due,) = gate.overdue(30.0)
-    gate.became_member(due)
-    assert due.state is State.MEMBER and gate.strangers() == 0
+    gate.joined(due)
+    assert due.label is Label.MEMBER and gate.strangers() == 0
     gate.closed(fd)
     assert gate.strangers() == 0
 
@@ -207,7 +227,7 @@ def test_buckets_of_sources_that_refilled_are_forgotten() -> None:
         gate.closed(fd)
     assert len(gate._buckets) == 5
     refill = LIMITS.source_burst / LIMITS.source_rate
-    fd, _ = connect(gate, fds, "10.0.3.1", refill + 1.0)
+    connect(gate, fds, "10.0.3.1", refill + 1.0)
     assert list(gate._buckets) == ["10.0.3.1"]
 
 
