@@ -1,20 +1,23 @@
 """The I/O thread of an endpoint: the one thread that touches its ROUTER socket.
 
-It polls the ROUTER, the outbox's wake-up pipe and the ROUTER's monitor socket. Inbound
-messages are drained in batches (up to `BATCH` at a time, and no more once they hold
-`BATCH_BYTES`) and handed, still encoded (as views of ZeroMQ's own buffers: a frame is never
-copied), to a callback that runs on this thread (the endpoint's dispatch: it decodes them
-and runs inline handlers or hands the rest to the handler pool, so it must never block);
-outbound ``[identity, frame]`` messages from the outbox are written to the ROUTER, those
-this thread sends itself (an inline handler's reply) at once (`Outbox.own`). Before each
-poll it calls ``timers`` (the endpoint's timers of inline handlers, run on this thread),
-which returns the seconds until it wants to be called again, or None: the poll waits no
-longer. Handshake failures, refused keys and dropped peers (ZeroMQ drops a peer that sends a
-frame over ``ZMQ_MAXMSGSIZE``) are logged from the monitor's events. On an endpoint without
-CURVE (the local ``ipc://`` control socket) there is no handshake to fail: a peer that
-closes before or after its greeting (``swarmctl`` probing the socket, then hanging up after
-its call) is an ordinary end of a connection, logged at debug level only (so is a local
-client dropped for an oversized frame: it gets no reply, and says so).
+It polls the ROUTER, the outbox's wake-up pipe, the ROUTER's monitor socket and, with
+CURVE, the ZAP socket of the endpoint's context (transport/connections.py: handshakes are
+answered here, and the strangers' connections bounded). Inbound messages are drained in
+batches (up to `BATCH` at a time, and no more once they hold `BATCH_BYTES`) and handed,
+still encoded (as views of ZeroMQ's own buffers: a frame is never copied), to a callback
+that runs on this thread (the endpoint's dispatch: it decodes them and runs inline handlers
+or hands the rest to the handler pool, so it must never block); outbound
+``[identity, frame]`` messages from the outbox are written to the ROUTER, those this thread
+sends itself (an inline handler's reply) at once (`Outbox.own`). Before each poll it calls
+``timers`` (the endpoint's timers of inline handlers, run on this thread), which returns
+the seconds until it wants to be called again, or None: the poll waits no longer (nor past
+the end of a young connection's lifetime, `Connections.due`). Handshake failures, refused
+keys and dropped peers (ZeroMQ drops a peer that sends a frame over ``ZMQ_MAXMSGSIZE``, and
+the log names it) are logged from the monitor's events. On an endpoint without CURVE (the
+local ``ipc://`` control socket) there is no handshake to fail: a peer that closes before
+or after its greeting (``swarmctl`` probing the socket, then hanging up after its call) is
+an ordinary end of a connection, logged at debug level only (so is a local client dropped
+for an oversized frame: it gets no reply, and says so).
 
 The outbox's stop message ends the loop after everything queued before it is written; the
 ROUTER then closes with a bounded linger (`CLOSE_LINGER`), so those replies still reach
@@ -26,13 +29,28 @@ that does not read its replies loses those past ``PEER_SNDHWM``, so no peer grow
 in this process.
 
 Inbound bytes held, with ``S`` the socket's frame cap (``max_message_size``, checked by
-ZeroMQ from a frame's header, before it allocates anything): per connection, at most
-``PEER_RCVHWM`` frames queued and one its connection is reading, ``(PEER_RCVHWM + 1) * S``;
-in this thread, one batch: under ``BATCH_BYTES`` before its last frame, so at most
-``BATCH_BYTES + S``, all of it let go before the next drain (a drain that took every frame
-waiting, and on the control socket copied each, held 109 frames of a fuzz at once, two of
-15 MiB among them). What handlers hold after that is the handler pool's
-(transport/handler_pool.py). The number of connections is not bounded here.
+ZeroMQ from a frame's header, before it allocates anything; on a manager, 8 MiB on the
+remote socket, ``api.limits.REMOTE_MAX_REQUEST_BYTES``, and 4 KiB on the join-hello port):
+- per connection, at most ``PEER_RCVHWM`` frames queued and one its connection is reading,
+  ``(PEER_RCVHWM + 1) * S``: 520 MiB on the remote socket (it was 65 frames of 16 MiB),
+  260 KiB on the hello port;
+- in this thread, one batch: under ``BATCH_BYTES`` before its last frame, so at most
+  ``BATCH_BYTES + S``, all of it let go before the next drain (a drain that took every
+  frame waiting, and on the control socket copied each, held 109 frames of a fuzz at once,
+  two of 15 MiB among them). What handlers hold after that is the handler pool's
+  (transport/handler_pool.py);
+- connections: members' are not bounded here (a node has one or a few; the cluster's size
+  bounds them). Strangers' are (`transport.strangers.DEFAULT_STRANGER_LIMITS`): at most
+  ``connections`` = 64 admitted at once, 16 from one source (an IPv4 address, an IPv6 /64),
+  new ones at most ``burst`` = 400 at once then ``rate`` = 200 a second (100 and 50 from
+  one source), each closed past ``frames`` = 32 frames or ``lifetime`` = 60 s. So strangers
+  hold at most ``64 * (PEER_RCVHWM + 1) * S`` at once: 32.5 GiB on the remote socket should
+  this thread stop reading while 64 strangers each fill their queue with frames just under
+  the cap (read, a stranger's frame over 64 KiB is refused at once), 16.25 MiB on the hello
+  port. The count is taken at each handshake, which ZAP names by address only: handshakes
+  of one address that end out of order may trade their connections' labels until their
+  first frames put them right, so it can be off by as many such handshakes as were in
+  flight at once from one address.
 """
 
 from __future__ import annotations
