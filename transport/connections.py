@@ -107,10 +107,6 @@ class Connections:
         # when the oldest connection's lifetime ends (None: none is open): the loop's check
         self.due: float | None = None
 
-    @property
-    def gate(self) -> StrangerGate:
-        return self._gate
-
     def open(self, context: zmq.Context[zmq.Socket[bytes]], router: zmq.Socket[bytes]) -> None:
         """Bind the ZAP socket (CURVE) and monitor ``router``; before it binds or connects."""
         try:
@@ -298,6 +294,9 @@ class Connections:
                 )
 
     def _accepted(self, fd: int) -> None:
+        stale = self._gate.connection(fd)  # its disconnect event was lost
+        if stale is not None and stale.identity is not None:
+            self.proven.discard(stale.identity)
         peer = _peer_of(fd)
         host, port = peer if peer is not None else ("", 0)  # closed already: its disconnect follows
         connection = self._gate.accepted(fd, source_of(host), f"{host}:{port}", time.monotonic())
@@ -326,10 +325,18 @@ class Connections:
                 fingerprint(connection.key) if connection is not None and connection.key else None
             ),
             trust=connection.label.value if connection is not None else None,
+            # its frames named the key, or only its handshake (matched by address)
+            known_by=_known_by(connection),
             note="peer closed, or was dropped for a frame over the size limit",
             max_message_size=self._max_message_size,
             count=count,
         )
+
+
+def _known_by(connection: Connection | None) -> str | None:
+    if connection is None:
+        return None
+    return "frames" if connection.proven else "handshake"
 
 
 def _source_fd(frame: zmq.Frame) -> int | None:

@@ -370,6 +370,3 @@ class StrangerGate:
     def strangers(self, source: str | None = None) -> int:
         """Connections labelled a stranger's (from ``source``)."""
         return self._total if source is None else self._strangers.get(source, 0)
-
-    def open_connections(self) -> int:
-        return len(self._open)

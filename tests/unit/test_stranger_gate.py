@@ -168,7 +168,8 @@ def test_a_reused_descriptor_ends_the_connection_it_held() -> None:
     gate.accepted(5, "10.0.0.1", "10.0.0.1:1", 0.0)
     gate.admit("10.0.0.1", KEY, False, 0.0)
     gate.accepted(5, "10.0.0.2", "10.0.0.2:1", 0.0)
-    assert gate.strangers("10.0.0.1") == 0 and gate.open_connections() == 1
+    now = gate.connection(5)
+    assert gate.strangers("10.0.0.1") == 0 and now is not None and now.source == "10.0.0.2"
 
 
 def test_a_connection_closed_during_its_handshake_leaves_no_trace() -> None:
@@ -176,7 +177,7 @@ def test_a_connection_closed_during_its_handshake_leaves_no_trace() -> None:
     gate.accepted(5, "10.0.0.1", "10.0.0.1:1", 0.0)
     closed = gate.closed(5)
     assert closed is not None and closed.label is Label.HANDSHAKE
-    assert gate.open_connections() == 0
+    assert gate.connection(5) is None
     gate.accepted(6, "10.0.0.1", "10.0.0.1:2", 0.0)
     gate.admit("10.0.0.1", KEY, False, 0.0)  # the new one's, not the closed one's
     assert label(gate, 6) is Label.STRANGER
