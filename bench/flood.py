@@ -9,9 +9,11 @@ answers ``version`` requests on its control socket, one every 20 ms, over one co
 The phases alternate in ``--rounds`` rounds, so that the load of whatever else runs on
 the machine weighs on both alike. The flood (tests/support/flood.py, in a process of its
 own) sends from fresh CURVE keys with no certificate and no token, on the remote API and
-on the join-hello port alike, 2 connections each of 15 MiB frames of empty msgpack maps
-and 1 connection of 60 KiB frames of the same (within a stranger's frame size, over its
-lengths), as fast as ZeroMQ takes them.
+on the join-hello port alike, 2 connections each of frames of empty msgpack maps just
+within the remote API's frame cap (8 MiB) and 1 connection of 60 KiB frames of the same
+(within a stranger's frame size, over its lengths), as fast as ZeroMQ takes them; the
+manager closes a stranger's connection past 32 frames and turns away its handshakes past
+its rate (transport/strangers.py), and the flood's ZeroMQ connects again.
 
 Prints one JSON document: for each phase the latency (p50, p99, max, in ms) and the
 manager's peak RSS (``VmHWM``, MiB; the flood's figure is the peak of the whole run), the
@@ -71,6 +73,9 @@ def refusals(node: SwarmNode) -> dict[str, int]:
         elif name == "transport.peer.disconnected" and event.get("endpoint") != "control":
             # a peer over the socket's ZMQ_MAXMSGSIZE (the hello port: 4 KiB) is dropped
             key = f"{event.get('endpoint')}.disconnected"
+        elif name in ("transport.stranger.refused", "transport.stranger.closed"):
+            # handshakes turned away, connections closed (transport/connections.py)
+            key = f"{event.get('endpoint')}.{name.rsplit('.', 1)[1]}.{event.get('code')}"
         else:
             continue
         totals[key] = totals.get(key, 0) + int(event.get("count", 1))

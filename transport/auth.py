@@ -1,12 +1,14 @@
 """ZAP admission of CURVE clients, with a pluggable policy.
 
 ZeroMQ asks the ZAP handler bound to ``inproc://zeromq.zap.01`` *in the socket's context*
-whether to accept each CURVE handshake; so there is one `ZapAuthenticator` per
-`zmq.Context`, and every endpoint has its own context. The authenticator runs its REP
-socket in its own thread and asks an `AdmissionPolicy` about each client key, passing the
-endpoint's ZAP domain (its name: "remote", "control", ...) so a policy can allow different
-roles on different endpoints. An admitted client's key becomes the connection's User-Id,
-which the endpoint hands to handlers as ``Request.peer_key``. Each refusal is logged as
+whether to accept each CURVE handshake; so there is one handler per `zmq.Context`, and
+every endpoint has its own context. A `ZapHandler` asks an `AdmissionPolicy` about each
+client key, passing the endpoint's ZAP domain (its name: "remote", "control", ...) so a
+policy can allow different roles on different endpoints; an endpoint's I/O thread answers
+its ZAP requests itself (transport/router_loop.py: it also bounds the connections of
+strangers), `ZapAuthenticator` runs a handler on a thread of its own for other sockets.
+An admitted client's key becomes the connection's User-Id, which the endpoint hands to
+handlers as ``Request.peer_key``. Each refusal by the policy is logged as
 ``transport.zap.refused`` with the key's fingerprint. A policy also says which admitted
 keys are members (`AdmissionPolicy.is_member`): the endpoint decodes the frames of the
 others with the small limits of strangers (`transport.trust`).
@@ -15,7 +17,7 @@ others with the small limits of strangers (`transport.trust`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final, Protocol, runtime_checkable
 
 import structlog
@@ -24,7 +26,15 @@ from zmq.utils import z85
 
 from transport.keys import fingerprint
 
-__all__ = ["ZAP_ENDPOINT", "AdmissionPolicy", "AdmitAll", "AllowList", "ZapAuthenticator"]
+__all__ = [
+    "ZAP_ENDPOINT",
+    "AdmissionPolicy",
+    "AdmitAll",
+    "AllowList",
+    "Gate",
+    "ZapAuthenticator",
+    "ZapHandler",
+]
 
 ZAP_ENDPOINT: Final = "inproc://zeromq.zap.01"
 _ZAP_VERSION: Final = b"1.0"
@@ -89,12 +99,74 @@ class AdmitAll:
         return False
 
 
+# (peer address, key, whether the policy admitted it) -> why an admitted key is refused
+Gate = Callable[[str, bytes, bool], str | None]
+
+
+class ZapHandler:
+    """Answers the ZAP requests of one context, one list of frames each: a key the policy
+    refuses gets 400; ``gate``, when given, hears of every CURVE handshake and may refuse
+    one the policy admitted for now (300; the endpoint's stranger gate,
+    transport/connections.py: it gives the reason, or None). No socket here: the caller
+    receives and sends."""
+
+    def __init__(self, policy: AdmissionPolicy, gate: Gate | None = None) -> None:
+        self._policy = policy
+        self._gate = gate
+
+    def answer(self, request: list[bytes]) -> list[bytes]:
+        if len(request) < 6 or request[0] != _ZAP_VERSION:
+            _log.warning("transport.zap.malformed", frames=len(request))
+            rid = request[1] if len(request) > 1 else b""
+            return [_ZAP_VERSION, rid, b"500", b"malformed ZAP request", b"", b""]
+        _, rid, domain_b, address_b, _identity, mechanism, *credentials = request
+        domain = domain_b.decode("utf-8", "replace")
+        address = address_b.decode("utf-8", "replace")
+        if mechanism != b"CURVE" or len(credentials) != 1 or len(credentials[0]) != 32:
+            _log.warning(
+                "transport.zap.refused",
+                domain=domain,
+                peer_address=address,
+                reason=f"mechanism {mechanism.decode('ascii', 'replace')} not allowed",
+            )
+            return [_ZAP_VERSION, rid, b"400", b"CURVE required", b"", b""]
+        key = z85.encode(credentials[0])
+        try:
+            admitted = bool(self._policy.admit(domain, key))
+            refusal = self._gate(address, key, admitted) if self._gate is not None else None
+        except Exception as exc:
+            _log.exception("transport.zap.policy_failed", domain=domain, error=repr(exc))
+            admitted, refusal = False, None
+        if not admitted:
+            _log.warning(
+                "transport.zap.refused",
+                domain=domain,
+                peer_address=address,
+                key_fingerprint=fingerprint(key),
+                reason="key not admitted",
+            )
+            return [_ZAP_VERSION, rid, b"400", b"key not admitted", b"", b""]
+        if refusal is not None:  # the gate logs its refusals (they come in floods)
+            # 300, temporary: ZeroMQ sends the client no ERROR (which would end its
+            # reconnecting), the gate hangs up on it, and the client tries again later
+            return [_ZAP_VERSION, rid, b"300", refusal.encode()[:255], b"", b""]
+        _log.debug(
+            "transport.zap.admitted",
+            domain=domain,
+            peer_address=address,
+            key_fingerprint=fingerprint(key),
+        )
+        return [_ZAP_VERSION, rid, b"200", b"OK", key, b""]
+
+
 class ZapAuthenticator:
-    """The ZAP handler of one `zmq.Context`; `start` before any CURVE server socket binds."""
+    """A `ZapHandler` on its own thread, for a `zmq.Context` whose CURVE sockets are not an
+    endpoint's (an endpoint answers its ZAP requests on its I/O thread, router_loop.py);
+    `start` before any CURVE server socket binds."""
 
     def __init__(self, context: zmq.Context[zmq.Socket[bytes]], policy: AdmissionPolicy) -> None:
         self._context = context
-        self._policy = policy
+        self._handler = ZapHandler(policy)
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -128,45 +200,6 @@ class ZapAuthenticator:
             while not self._stopping.is_set():
                 if sock.poll(_POLL_MS, zmq.POLLIN):
                     request = sock.recv_multipart()
-                    sock.send_multipart(self._answer(request))
+                    sock.send_multipart(self._handler.answer(request))
         finally:
             sock.close(linger=0)
-
-    def _answer(self, request: list[bytes]) -> list[bytes]:
-        if len(request) < 6 or request[0] != _ZAP_VERSION:
-            _log.warning("transport.zap.malformed", frames=len(request))
-            rid = request[1] if len(request) > 1 else b""
-            return [_ZAP_VERSION, rid, b"500", b"malformed ZAP request", b"", b""]
-        _, rid, domain_b, address_b, _identity, mechanism, *credentials = request
-        domain = domain_b.decode("utf-8", "replace")
-        address = address_b.decode("utf-8", "replace")
-        if mechanism != b"CURVE" or len(credentials) != 1 or len(credentials[0]) != 32:
-            _log.warning(
-                "transport.zap.refused",
-                domain=domain,
-                peer_address=address,
-                reason=f"mechanism {mechanism.decode('ascii', 'replace')} not allowed",
-            )
-            return [_ZAP_VERSION, rid, b"400", b"CURVE required", b"", b""]
-        key = z85.encode(credentials[0])
-        try:
-            admitted = bool(self._policy.admit(domain, key))
-        except Exception as exc:
-            _log.exception("transport.zap.policy_failed", domain=domain, error=repr(exc))
-            admitted = False
-        if not admitted:
-            _log.warning(
-                "transport.zap.refused",
-                domain=domain,
-                peer_address=address,
-                key_fingerprint=fingerprint(key),
-                reason="key not admitted",
-            )
-            return [_ZAP_VERSION, rid, b"400", b"key not admitted", b"", b""]
-        _log.debug(
-            "transport.zap.admitted",
-            domain=domain,
-            peer_address=address,
-            key_fingerprint=fingerprint(key),
-        )
-        return [_ZAP_VERSION, rid, b"200", b"OK", key, b""]

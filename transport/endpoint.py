@@ -33,9 +33,11 @@ facade over it for code that just wants ``start()``/``stop()``/``address``.
 Frames that do not decode get an error reply when their request id can be read, else are
 dropped and logged; a type the endpoint has no handler for is answered ``unsupported``.
 
-CURVE is mandatory for ``tcp://`` and optional for ``ipc://``; with CURVE, a
-`ZapAuthenticator` in the endpoint's own zmq context admits clients through the given
-`AdmissionPolicy` (ZAP domain = the endpoint's ``name``). ``ipc://`` socket files are
+CURVE is mandatory for ``tcp://`` and optional for ``ipc://``; with CURVE, the I/O thread
+answers the ZAP requests of the endpoint's own zmq context, admitting clients through the
+given `AdmissionPolicy` (ZAP domain = the endpoint's ``name``), and bounds how many
+connections strangers hold, how many frames each carries and for how long (``strangers``,
+transport/connections.py). ``ipc://`` socket files are
 created with mode 0600 (a stale socket file is removed first).
 """
 
@@ -53,7 +55,7 @@ import zmq
 
 from api.errors import CodecError, ErrorCode
 from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE
-from transport.auth import AdmissionPolicy, AllowList, ZapAuthenticator
+from transport.auth import AdmissionPolicy, AllowList
 from transport.codec import decode, encode_error
 from transport.handler_pool import DEFAULT_MAX_QUEUED, DEFAULT_WORKERS, HandlerPool, run_handler
 from transport.keys import KeyPair, fingerprint
@@ -69,6 +71,7 @@ from transport.request import (
 )
 from transport.router_loop import Inbound, RouterLoop
 from transport.stats import endpoint_stats
+from transport.strangers import DEFAULT_STRANGER_LIMITS, StrangerLimits
 from transport.trust import FrameTrust, RefusalTally, Trust
 
 # the handler names are transport/request.py's, importable from here as they always were
@@ -106,6 +109,7 @@ class EndpointActor(pykka.ThreadingActor):
         name: str = "remote",
         workers: int = DEFAULT_WORKERS,
         max_queued: int = DEFAULT_MAX_QUEUED,
+        strangers: StrangerLimits = DEFAULT_STRANGER_LIMITS,
         started: Future[str] | None = None,
     ) -> None:
         super().__init__()
@@ -126,9 +130,9 @@ class EndpointActor(pykka.ThreadingActor):
         self._name = name
         self._workers = workers
         self._max_queued = max_queued
+        self._strangers = strangers
         self._started = started if started is not None else Future()
         self._context: zmq.Context[zmq.Socket[bytes]] | None = None
-        self._zap: ZapAuthenticator | None = None
         self._loop: RouterLoop | None = None
         self._outbox: Outbox | None = None
         self._pool: HandlerPool | None = None
@@ -137,9 +141,6 @@ class EndpointActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         try:
             self._context = zmq.Context()
-            if self._keypair is not None:
-                self._zap = ZapAuthenticator(self._context, self._admission)
-                self._zap.start()
             self._pool = HandlerPool(self._name, self._workers, max_queued=self._max_queued)
             outbox = Outbox()
             self._outbox = outbox
@@ -152,6 +153,8 @@ class EndpointActor(pykka.ThreadingActor):
                 name=self._name,
                 keypair=self._keypair,
                 max_message_size=self._max_request,
+                admission=self._admission,
+                strangers=self._strangers,
             )
             self._loop.start()
             self._loop.ready.wait()
@@ -190,11 +193,9 @@ class EndpointActor(pykka.ThreadingActor):
             self._outbox.close()
         if self._pool is not None:
             self._pool.shutdown()
-        if self._zap is not None:
-            self._zap.stop()
         if self._context is not None:
             self._context.destroy(linger=0)
-        self._outbox = self._loop = self._pool = self._zap = self._context = None
+        self._outbox = self._loop = self._pool = self._context = None
 
     def address(self) -> str:
         return self._address
@@ -207,16 +208,26 @@ class EndpointActor(pykka.ThreadingActor):
     def _on_inbound(self, batch: list[Inbound]) -> None:
         """Called on the I/O thread: decode within the sender's limits, answer bad frames,
         run inline handlers, hand the others to the pool (or answer ``busy``)."""
-        outbox, pool = self._outbox, self._pool
-        if outbox is None or pool is None:
+        outbox, pool, loop = self._outbox, self._pool, self._loop
+        if outbox is None or pool is None or loop is None:
             return
         handlers, name, max_size, trust_of = self._handlers, self._name, self._max_size, self._trust
+        connections = loop.connections
+        stranger_frame, member_frame, proven = (
+            connections.stranger_frame,
+            connections.member_frame,
+            connections.proven,
+        )
         # each distinct after once per batch: keyed by the callable itself (equal bound
         # methods of one object are one, though each attribute access makes a new one)
         afters: dict[After, None] | None = None
         try:
             for identity, frame, peer_key, source in batch:
                 trust = trust_of.classify(peer_key)
+                if trust is Trust.STRANGER:  # a stranger's connection carries few frames
+                    stranger_frame(source, peer_key)
+                elif trust is Trust.MEMBER and identity not in proven:  # once a connection
+                    member_frame(identity, source)
                 try:
                     envelope = decode(frame, limits=trust_of.limits(trust))
                 except CodecError as exc:
@@ -337,6 +348,7 @@ class Endpoint:
         name: str = "remote",
         workers: int = DEFAULT_WORKERS,
         max_queued: int = DEFAULT_MAX_QUEUED,
+        strangers: StrangerLimits = DEFAULT_STRANGER_LIMITS,
     ) -> None:
         if bind.startswith("tcp://") and keypair is None:
             raise ValueError(f"CURVE is mandatory on tcp:// endpoints: give {name} a keypair")
@@ -348,6 +360,7 @@ class Endpoint:
             "name": name,
             "workers": workers,
             "max_queued": max_queued,
+            "strangers": strangers,
         }
         self._bind = bind
         self._handlers = handlers

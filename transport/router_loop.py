@@ -1,20 +1,23 @@
 """The I/O thread of an endpoint: the one thread that touches its ROUTER socket.
 
-It polls the ROUTER, the outbox's wake-up pipe and the ROUTER's monitor socket. Inbound
-messages are drained in batches (up to `BATCH` at a time, and no more once they hold
-`BATCH_BYTES`) and handed, still encoded (as views of ZeroMQ's own buffers: a frame is never
-copied), to a callback that runs on this thread (the endpoint's dispatch: it decodes them
-and runs inline handlers or hands the rest to the handler pool, so it must never block);
-outbound ``[identity, frame]`` messages from the outbox are written to the ROUTER, those
-this thread sends itself (an inline handler's reply) at once (`Outbox.own`). Before each
-poll it calls ``timers`` (the endpoint's timers of inline handlers, run on this thread),
-which returns the seconds until it wants to be called again, or None: the poll waits no
-longer. Handshake failures, refused keys and dropped peers (ZeroMQ drops a peer that sends a
-frame over ``ZMQ_MAXMSGSIZE``) are logged from the monitor's events. On an endpoint without
-CURVE (the local ``ipc://`` control socket) there is no handshake to fail: a peer that
-closes before or after its greeting (``swarmctl`` probing the socket, then hanging up after
-its call) is an ordinary end of a connection, logged at debug level only (so is a local
-client dropped for an oversized frame: it gets no reply, and says so).
+It polls the ROUTER, the outbox's wake-up pipe, the ROUTER's monitor socket and, with
+CURVE, the ZAP socket of the endpoint's context (transport/connections.py: handshakes are
+answered here, and the strangers' connections bounded). Inbound messages are drained in
+batches (up to `BATCH` at a time, and no more once they hold `BATCH_BYTES`) and handed,
+still encoded (as views of ZeroMQ's own buffers: a frame is never copied), to a callback
+that runs on this thread (the endpoint's dispatch: it decodes them and runs inline handlers
+or hands the rest to the handler pool, so it must never block); outbound
+``[identity, frame]`` messages from the outbox are written to the ROUTER, those this thread
+sends itself (an inline handler's reply) at once (`Outbox.own`). Before each poll it calls
+``timers`` (the endpoint's timers of inline handlers, run on this thread), which returns
+the seconds until it wants to be called again, or None: the poll waits no longer (nor past
+the end of a young connection's lifetime, `Connections.due`). Handshake failures, refused
+keys and dropped peers (ZeroMQ drops a peer that sends a frame over ``ZMQ_MAXMSGSIZE``, and
+the log names it) are logged from the monitor's events. On an endpoint without CURVE (the
+local ``ipc://`` control socket) there is no handshake to fail: a peer that closes before
+or after its greeting (``swarmctl`` probing the socket, then hanging up after its call) is
+an ordinary end of a connection, logged at debug level only (so is a local client dropped
+for an oversized frame: it gets no reply, and says so).
 
 The outbox's stop message ends the loop after everything queued before it is written; the
 ROUTER then closes with a bounded linger (`CLOSE_LINGER`), so those replies still reach
@@ -26,19 +29,33 @@ that does not read its replies loses those past ``PEER_SNDHWM``, so no peer grow
 in this process.
 
 Inbound bytes held, with ``S`` the socket's frame cap (``max_message_size``, checked by
-ZeroMQ from a frame's header, before it allocates anything): per connection, at most
-``PEER_RCVHWM`` frames queued and one its connection is reading, ``(PEER_RCVHWM + 1) * S``;
-in this thread, one batch: under ``BATCH_BYTES`` before its last frame, so at most
-``BATCH_BYTES + S``, all of it let go before the next drain (a drain that took every frame
-waiting, and on the control socket copied each, held 109 frames of a fuzz at once, two of
-15 MiB among them). What handlers hold after that is the handler pool's
-(transport/handler_pool.py). The number of connections is not bounded here.
+ZeroMQ from a frame's header, before it allocates anything; on a manager, 8 MiB on the
+remote socket, ``api.limits.REMOTE_MAX_REQUEST_BYTES``, and 4 KiB on the join-hello port):
+- per connection, at most ``PEER_RCVHWM`` frames queued and one its connection is reading,
+  ``(PEER_RCVHWM + 1) * S``: 520 MiB on the remote socket (it was 65 frames of 16 MiB),
+  260 KiB on the hello port;
+- in this thread, one batch: under ``BATCH_BYTES`` before its last frame, so at most
+  ``BATCH_BYTES + S``, all of it let go before the next drain (a drain that took every
+  frame waiting, and on the control socket copied each, held 109 frames of a fuzz at once,
+  two of 15 MiB among them). What handlers hold after that is the handler pool's
+  (transport/handler_pool.py);
+- connections: members' are not bounded here (a node has one or a few; the cluster's size
+  bounds them). Strangers' are (`transport.strangers.DEFAULT_STRANGER_LIMITS`): at most
+  ``connections`` = 64 admitted at once, 16 from one source (an IPv4 address, an IPv6 /64),
+  new ones at most ``burst`` = 800 at once then ``rate`` = 400 a second (200 and 100 from
+  one source), each closed past ``frames`` = 32 frames or ``lifetime`` = 60 s. So strangers
+  hold at most ``64 * (PEER_RCVHWM + 1) * S`` at once: 32.5 GiB on the remote socket should
+  this thread stop reading while 64 strangers each fill their queue with frames just under
+  the cap (read, a stranger's frame over 64 KiB is refused at once), 16.25 MiB on the hello
+  port. The count is taken at each handshake, which ZAP names by address only: handshakes
+  of one address that end out of order may trade their connections' labels until their
+  first frames put them right, so it can be off by as many such handshakes as were in
+  flight at once from one address.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import math
 import os
@@ -50,11 +67,13 @@ from typing import Final, cast
 
 import structlog
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
+from transport.auth import AdmissionPolicy
+from transport.connections import Connections
 from transport.keys import KeyPair
 from transport.outbox import STOP, Outbox
 from transport.stats import endpoint_stats
+from transport.strangers import DEFAULT_STRANGER_LIMITS, StrangerLimits
 from transport.trust import RefusalTally
 
 __all__ = [
@@ -93,20 +112,6 @@ Inbound = tuple[bytes, bytes | memoryview, bytes | None, "zmq.Frame"]
 
 _log = structlog.get_logger(subsystem="transport")
 
-_MONITORED: Final = (
-    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
-    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
-    | zmq.EVENT_DISCONNECTED
-)
-# errno values of a handshake "failure" that is only the peer hanging up
-_HUNG_UP: Final = frozenset({0, errno.EPIPE, errno.ECONNRESET})
-_PROTOCOL_ERRORS: Final[dict[int, str]] = {
-    int(zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH): "security mechanism mismatch (no CURVE?)",
-    int(zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC): "cryptographic error (wrong server key?)",
-    int(zmq.PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE): "key exchange failed",
-}
-
 
 class RouterLoop(threading.Thread):
     def __init__(
@@ -120,8 +125,12 @@ class RouterLoop(threading.Thread):
         name: str,
         keypair: KeyPair | None,
         max_message_size: int,
+        admission: AdmissionPolicy | None = None,
+        strangers: StrangerLimits = DEFAULT_STRANGER_LIMITS,
     ) -> None:
         super().__init__(name=f"{name}-io", daemon=True)
+        if keypair is not None and admission is None:
+            raise ValueError(f"a CURVE endpoint needs an admission policy: give {name} one")
         self._context = context
         self._bind = bind
         self._outbox = outbox
@@ -132,32 +141,36 @@ class RouterLoop(threading.Thread):
         self._max_message_size = max_message_size
         self._tally = RefusalTally()
         self.stats = endpoint_stats(name)
+        self.connections = Connections(
+            name,
+            self.stats,
+            max_message_size=max_message_size,
+            admission=admission if keypair is not None else None,
+            strangers=strangers,
+        )
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self.address = ""
 
     def run(self) -> None:
         try:
-            router, monitor = self._open()
+            router = self._open()
         except BaseException as exc:
             self.error = exc
             self.ready.set()
             return
         self.ready.set()
         try:
-            self._loop(router, monitor)
+            self._loop(router)
         except Exception as exc:
             _log.exception("transport.io.failed", endpoint=self._endpoint, error=repr(exc))
         finally:
-            with contextlib.suppress(zmq.ZMQError):
-                router.disable_monitor()
-            monitor.close(linger=0)
+            self.connections.close(router)
             # the context's term (the endpoint's close) waits for it, at most that long
             router.close(linger=int(CLOSE_LINGER * 1000))
 
-    def _open(self) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
+    def _open(self) -> zmq.Socket[bytes]:
         router = self._context.socket(zmq.ROUTER)
-        monitor: zmq.Socket[bytes] | None = None
         try:
             router.linger = 0
             router.maxmsgsize = self._max_message_size
@@ -168,7 +181,7 @@ class RouterLoop(threading.Thread):
                 router.curve_publickey = self._keypair.public
                 router.curve_secretkey = self._keypair.secret
                 router.zap_domain = self._endpoint.encode()
-            monitor = router.get_monitor_socket(_MONITORED)
+            self.connections.open(self._context, router)  # ZAP and monitor, before binding
             path = self._bind[len("ipc://") :] if self._bind.startswith("ipc://") else None
             if path is not None:
                 _remove_stale_socket(path)
@@ -177,21 +190,21 @@ class RouterLoop(threading.Thread):
                 os.chmod(path, 0o600)
             self.address = router.getsockopt_string(zmq.LAST_ENDPOINT)
         except BaseException:
-            if monitor is not None:
-                with contextlib.suppress(zmq.ZMQError):
-                    router.disable_monitor()
-                monitor.close(linger=0)
+            self.connections.close(router)
             router.close(linger=0)
             raise
-        assert monitor is not None
-        return router, monitor
+        return router
 
-    def _loop(self, router: zmq.Socket[bytes], monitor: zmq.Socket[bytes]) -> None:
+    def _loop(self, router: zmq.Socket[bytes]) -> None:
         outbox = self._outbox
+        connections = self.connections
+        monitor, zap = connections.monitor, connections.zap
         poller = zmq.Poller()
         poller.register(router, zmq.POLLIN)
         poller.register(outbox.fd, zmq.POLLIN)
         poller.register(monitor, zmq.POLLIN)
+        if zap is not None:
+            poller.register(zap, zmq.POLLIN)
         curve = self._keypair is not None
         wake_fd = outbox.fd
         stats = self.stats
@@ -200,6 +213,8 @@ class RouterLoop(threading.Thread):
         outbox.own(send)  # an inline handler's reply leaves at once (outbox.py)
         while True:
             wait = timers()  # before sleep(): what they send needs no wake-up
+            if connections.due is not None:  # a stranger is connected: its lifetime
+                wait = self._strangers_due(wait)
             if outbox.sleep():
                 timeout: int | None = 0
             else:  # zmq_poll counts whole milliseconds: never wake before the time
@@ -217,7 +232,21 @@ class RouterLoop(threading.Thread):
                     return
                 send(parts)
             if monitor in ready:
-                self._drain_monitor(monitor)
+                connections.drain()
+            if zap is not None and zap in ready:
+                connections.answer_zap()
+
+    def _strangers_due(self, wait: float | None) -> float | None:
+        """Close the strangers' connections past their lifetime; the seconds to wait,
+        ``wait`` or less: until the next one's lifetime ends."""
+        now = time.monotonic()
+        due = self.connections.due
+        if due is not None and due <= now:
+            due = self.connections.expire(now)
+        if due is None:
+            return wait
+        left = max(0.0, due - time.monotonic())
+        return left if wait is None else min(wait, left)
 
     def _send(self, router: zmq.Socket[bytes], parts: Sequence[bytes]) -> None:
         """Write one [identity, frame] message to the ROUTER (on this thread only)."""
@@ -271,58 +300,6 @@ class RouterLoop(threading.Thread):
                 count=count,
             )
 
-    def _drain_monitor(self, monitor: zmq.Socket[bytes]) -> None:
-        """Log the monitor's events, at most once a second per kind (each line with the
-        number of events since the one before): a peer that reconnects in a loop must not
-        turn every connection into a log line."""
-        while True:
-            try:
-                event = recv_monitor_message(monitor, zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            kind = event["event"]
-            value = event["value"]
-            if self._keypair is None and _hung_up(kind, value):
-                _log.debug("transport.peer.closed", endpoint=self._endpoint)
-                continue
-            if kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-                self.stats.refuse("handshake.refused")
-            elif kind != zmq.EVENT_DISCONNECTED:
-                self.stats.refuse("handshake.failed")
-            count = self._tally.refuse(f"monitor.{kind}.{value}", time.monotonic())
-            if count is None:
-                continue
-            if kind == zmq.EVENT_DISCONNECTED:
-                _log.info(
-                    "transport.peer.disconnected",
-                    endpoint=self._endpoint,
-                    note="peer closed, or was dropped for a frame over the size limit",
-                    max_message_size=self._max_message_size,
-                    count=count,
-                )
-            elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-                _log.warning(
-                    "transport.handshake.refused",
-                    endpoint=self._endpoint,
-                    zap_status=int(value),
-                    count=count,
-                )
-            elif kind == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
-                _log.warning(
-                    "transport.handshake.failed",
-                    endpoint=self._endpoint,
-                    reason=_PROTOCOL_ERRORS.get(value, f"protocol error {value:#x}"),
-                    count=count,
-                )
-            else:
-                _log.warning(
-                    "transport.handshake.failed",
-                    endpoint=self._endpoint,
-                    reason="security handshake did not complete (peer without CURVE or with "
-                    f"a wrong server key?): {os.strerror(value) if value > 0 else value}",
-                    count=count,
-                )
-
 
 def _user_id(frame: zmq.Frame) -> bytes | None:
     """The peer's CURVE key (Z85) that ZAP admitted, from a received frame's metadata."""
@@ -340,14 +317,6 @@ def peer_address(frame: zmq.Frame) -> str:
         value = frame.get("Peer-Address")
         return value if isinstance(value, str) else ""
     return ""
-
-
-def _hung_up(kind: int, value: int) -> bool:
-    """A monitor event that only says a peer closed its connection: a disconnect, or (no
-    security mechanism to fail) a greeting cut short by the peer hanging up."""
-    if kind == zmq.EVENT_DISCONNECTED:
-        return True
-    return kind == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL and value in _HUNG_UP
 
 
 def _remove_stale_socket(path: str) -> None:

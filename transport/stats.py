@@ -1,7 +1,8 @@
 """What each endpoint moved and refused, for the node's metrics (actors/metrics/).
 
 One `EndpointStats` per endpoint name for the life of the process, so the counts only grow
-across an endpoint's restarts (a Prometheus counter must not go back). Each is written by
+across an endpoint's restarts (a Prometheus counter must not go back); ``strangers`` is a
+gauge, what the running endpoint holds. Each is written by
 its endpoint's I/O thread only (frames in and out, refusals), and read by a scrape from
 another thread: plain integers, so a read sees a recent value, never a torn one.
 """
@@ -21,6 +22,7 @@ class EndpointStats:
     bytes_in: int = 0
     frames_out: int = 0
     bytes_out: int = 0
+    strangers: int = 0  # connections of strangers open now (transport/strangers.py)
     _refused: Counter[str] = field(default_factory=Counter)  # by reason
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

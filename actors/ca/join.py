@@ -165,7 +165,8 @@ def _ask(client: Client, message_type: str, body: Mapping[str, Any] | None, what
             raise JoinError(
                 "unreachable",
                 f"no answer from {what} at {client.address} within {client.timeout:g} s "
-                "(wrong address, manager down, or our key was refused)",
+                "(wrong address, manager down, our key refused, or the manager turning away "
+                "too many joins at once from this address: try again)",
             ) from None
 
 

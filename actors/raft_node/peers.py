@@ -46,7 +46,12 @@ from actors.proposal_errors import NotLeader, ProposalDropped, StorageFull
 from actors.raft_node.frames import cut
 from actors.store.errors import TooLarge
 from api.errors import TransportError
-from api.limits import MAX_SNAPSHOT_BYTES, RAFT_BATCH_BYTES, format_bytes
+from api.limits import (
+    MAX_SNAPSHOT_BYTES,
+    RAFT_BATCH_BYTES,
+    REMOTE_MAX_REQUEST_BYTES,
+    format_bytes,
+)
 from api.schema.raft import RAFT_REMOVED
 from transport.client import Client
 from transport.codec import CodecError, decode, encode
@@ -228,6 +233,9 @@ class CurvePeers:
                     server_key=peer.server_key,
                     keypair=self._keypair,
                     timeout=self._forward_timeout,
+                    # what the leader's remote socket takes: a forward over it fails here,
+                    # naming the limit, instead of being dropped there
+                    max_request_size=REMOTE_MAX_REQUEST_BYTES,
                     name=f"raft-{self._id}-to-{dst}",
                     source=self._source,
                 )

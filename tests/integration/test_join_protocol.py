@@ -5,12 +5,13 @@ from __future__ import annotations
 import random
 import stat
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import zmq
 
 from actors.ca.authorization import UNAUTHORIZED, ClusterAdmission, authorize
 from actors.ca.bootstrap import bootstrap_cluster_security
@@ -29,8 +30,13 @@ from api.objects import Cluster, Node
 from api.specs import ClusterSpec, NodeSpec
 from tests.support.waiting import wait_for
 from transport import Client, Endpoint, KeyPair, Request, generate_keypair
+from transport.codec import decode, encode
+from transport.source import connect_endpoint
+from transport.stats import endpoint_stats
+from transport.strangers import DEFAULT_STRANGER_LIMITS, StrangerLimits
 
 LOCAL = "tcp://127.0.0.1:0"  # the OS picks free ports
+REMOTE = "remote-join-test"  # the remote endpoint's name: its counters (transport.stats)
 
 
 def heartbeat(request: Request) -> Mapping[str, Any]:
@@ -66,6 +72,12 @@ class Manager:
 
 @pytest.fixture
 def manager() -> Iterator[Manager]:
+    yield from serve_manager(DEFAULT_STRANGER_LIMITS)
+
+
+def serve_manager(strangers: StrangerLimits) -> Generator[Manager, None, None]:
+    """A manager's CA service behind real remote and hello endpoints whose strangers have
+    ``strangers``."""
     rng = random.Random(21)
     store = MemoryStore.local(clock=time.time)
     cluster_id, node_id = new_id(rng), new_id(rng)
@@ -96,7 +108,14 @@ def manager() -> Iterator[Manager]:
         "dispatcher.heartbeat": heartbeat,
         "raft.status": raft_status,
     }
-    remote = Endpoint(LOCAL, authorize(table, admission), keypair=keys, admission=admission)
+    remote = Endpoint(
+        LOCAL,
+        authorize(table, admission),
+        keypair=keys,
+        admission=admission,
+        name=REMOTE,
+        strangers=strangers,
+    )
     hello = hello_endpoint(LOCAL, service.hello_handlers())
     remote_box.append(remote.start())
     hello.start()
@@ -109,13 +128,13 @@ def manager() -> Iterator[Manager]:
 
 
 def join(manager: Manager, token: str, state_dir: Path, **kw: Any) -> Any:
+    kw.setdefault("timeout", 5.0)
     return join_cluster(
         manager.remote.address,
         token,
         state_dir=state_dir,
         hostname="joiner",
         hello_addr=manager.hello.address,
-        timeout=5.0,
         **kw,
     )
 
@@ -230,3 +249,73 @@ def test_a_removed_node_is_cut_off_and_cannot_reconnect(manager: Manager, tmp_pa
     # the key of another node is still welcome: the refusal is about that key only
     with manager.client(generate_keypair()) as stranger:
         assert stranger.request("ca.root")["ca_cert"]
+
+
+def test_a_burst_of_strangers_is_turned_away_while_members_and_joins_get_in(
+    tmp_path: Path,
+) -> None:
+    """Strangers from one address hold its share of the remote port's connections (the
+    gate's limits made small here): more of its handshakes are turned away, while a node
+    that joined still connects from that address, a join from another address succeeds,
+    and once the burst lets go a join from the crowded address succeeds too."""
+    serving = serve_manager(replace(DEFAULT_STRANGER_LIMITS, source_connections=3))
+    manager = next(serving)
+    burst = Burst(manager)
+    try:
+        member = join(manager, manager.tokens.worker, tmp_path / "member")
+        for _ in range(6):  # from 127.0.0.1, each asking ca.root: three get in
+            burst.ask_root()
+        wait_for(lambda: burst.answered() == 3, "three of the burst answered")
+        wait_for(
+            lambda: endpoint_stats(REMOTE).refusals().get("stranger.source_connections"),
+            "the others turned away at their handshake",
+        )
+        assert burst.answered() == 3
+        # the node that joined connects from the crowded address: it is never counted
+        with manager.client(member.keypair) as client:
+            hb = {"node_id": member.node_id, "session_id": "s"}
+            assert client.request("dispatcher.heartbeat", hb)["period"] == 1.0
+        # a join from another address has its own share
+        other = join(manager, manager.tokens.worker, tmp_path / "other", source="127.0.0.2")
+        assert other.role is NodeRole.WORKER
+        # the burst lets go: a join from its address gets in
+        burst.close()
+        wait_for(lambda: endpoint_stats(REMOTE).strangers == 0, "the burst's connections gone")
+        late = join(manager, manager.tokens.worker, tmp_path / "late", timeout=10.0)
+        assert late.role is NodeRole.WORKER
+    finally:
+        burst.close()
+        serving.close()
+
+
+class Burst:
+    """Strangers' connections to a manager's remote port from 127.0.0.1 (raw DEALERs: a
+    Client may open more than one)."""
+
+    def __init__(self, manager: Manager) -> None:
+        self.manager = manager
+        self.context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self.sockets: list[zmq.Socket[bytes]] = []
+        self.replies = 0
+
+    def ask_root(self) -> None:
+        sock = self.context.socket(zmq.DEALER)
+        sock.linger = 0
+        keys = generate_keypair()
+        sock.curve_serverkey = self.manager.keys.public
+        sock.curve_publickey = keys.public
+        sock.curve_secretkey = keys.secret
+        sock.connect(connect_endpoint(self.manager.remote.address, "127.0.0.1"))
+        sock.send(encode("ca.root", request_id=len(self.sockets) + 1))
+        self.sockets.append(sock)
+
+    def answered(self) -> int:
+        """How many have had their answer (each gets one)."""
+        for sock in self.sockets:
+            while sock.poll(0, zmq.POLLIN):
+                assert decode(sock.recv()).body["ca_cert"]
+                self.replies += 1
+        return self.replies
+
+    def close(self) -> None:
+        self.context.destroy(linger=0)

@@ -43,6 +43,7 @@ LISTED = (
     "swarm_transport_frames",
     "swarm_transport_bytes",
     "swarm_transport_refusals",
+    "swarm_transport_stranger_connections",
     # cluster-wide (managers)
     "swarm_cluster_nodes",
     "swarm_cluster_services",

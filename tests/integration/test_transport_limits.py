@@ -3,13 +3,18 @@ and refused before decoding, the handler queue is bounded and answers ``busy``."
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterator, Mapping, MutableMapping
+from dataclasses import replace
 from typing import Any
 
 import msgpack
 import pytest
+import structlog
 import zmq
+from structlog.testing import capture_logs
 
 from actors.ca.join import JoinError, _ask
 from api.errors import ErrorCode, RemoteError
@@ -19,8 +24,12 @@ from tests.support.swarm import poll
 from transport import Client, Endpoint, KeyPair, Request, generate_keypair
 from transport.codec import decode, encode
 from transport.endpoint import checked
+from transport.source import connect_endpoint
+from transport.stats import endpoint_stats
+from transport.strangers import StrangerLimits
 
 MEMBER = generate_keypair()
+NAMES = itertools.count(1)  # endpoint names: each gated server's counters its own
 
 
 class Members:
@@ -38,16 +47,23 @@ class Members:
 
 
 class Server:
-    def __init__(self, handlers: Mapping[str, Any], **kwargs: Any) -> None:
+    def __init__(
+        self, handlers: Mapping[str, Any], admission: Members | None = None, **kwargs: Any
+    ) -> None:
         self.keys = generate_keypair()
+        self.endpoint_name = kwargs.setdefault("name", "remote")
         self.endpoint = Endpoint(
             "tcp://127.0.0.1:0",
             handlers,
             keypair=self.keys,
-            admission=Members(MEMBER.public),
+            admission=admission if admission is not None else Members(MEMBER.public),
             **kwargs,
         )
         self.endpoint.start()
+
+    def strangers(self) -> int:
+        """The strangers' connections open now (the endpoint's gauge)."""
+        return endpoint_stats(self.endpoint_name).strangers
 
     def client(self, keys: KeyPair) -> Client:
         return Client(
@@ -227,4 +243,175 @@ def test_a_joiner_asks_again_when_the_manager_is_busy() -> None:
         assert info.value.code == "invalid_token"
         assert answers == []
     finally:
+        server.endpoint.stop()
+
+
+# -- strangers' connections (transport/strangers.py, connections.py) ---------------------
+
+GATE = StrangerLimits(
+    source_connections=2,
+    connections=3,
+    source_rate=1000.0,
+    source_burst=1000,
+    rate=1000.0,
+    burst=1000,
+    frames=4,
+    lifetime=60.0,
+)
+
+
+def gated(limits: StrangerLimits, **kwargs: Any) -> Server:
+    """A server of ``ping`` whose strangers have ``limits`` (its counters its own)."""
+    name = f"gated-{next(NAMES)}"
+    return Server({"ping": lambda r: {}}, name=name, strangers=limits, **kwargs)
+
+
+class Peer:
+    """One connection (a raw DEALER: a Client may open more than one) from ``source``."""
+
+    def __init__(self, server: Server, keys: KeyPair, source: str = "127.0.0.1") -> None:
+        self.context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self.sock = self.context.socket(zmq.DEALER)
+        self.sock.linger = 0
+        self.sock.reconnect_ivl = 50
+        self.sock.curve_serverkey = server.keys.public
+        self.sock.curve_publickey = keys.public
+        self.sock.curve_secretkey = keys.secret
+        self.sock.connect(connect_endpoint(server.endpoint.address, source))
+        self.ids = itertools.count(1)
+
+    def ping(self, timeout: float = 5.0) -> bool:
+        """Whether a ping is answered within ``timeout`` (a turned-away peer's is not: its
+        ZeroMQ keeps trying, and the ping goes once it gets in)."""
+        rid = next(self.ids)
+        self.sock.send(encode("ping", request_id=rid))
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            if not self.sock.poll(int(left * 1000) + 1, zmq.POLLIN):
+                return False
+            if decode(self.sock.recv()).id == rid:
+                return True
+        return False
+
+    def close(self) -> None:
+        self.context.destroy(linger=0)
+
+
+@pytest.fixture
+def captured() -> Iterator[list[MutableMapping[str, Any]]]:
+    before = structlog.get_config()
+    try:
+        with capture_logs() as events:
+            yield events
+    finally:
+        structlog.configure(**before)
+
+
+def refused(server: Server, code: str) -> int:
+    return endpoint_stats(server.endpoint_name).refusals().get(f"stranger.{code}", 0)
+
+
+def test_strangers_past_the_bounds_are_turned_away_at_the_handshake_members_are_not(
+    captured: list[MutableMapping[str, Any]],
+) -> None:
+    server = gated(GATE)
+    peers: list[Peer] = []
+    try:
+        held = [Peer(server, generate_keypair()) for _ in range(2)]
+        peers += held
+        assert all(p.ping() for p in held)
+        # a third from the same address: turned away (its ZeroMQ keeps trying)
+        waiting = Peer(server, generate_keypair())
+        peers.append(waiting)
+        assert not waiting.ping(timeout=1.0)
+        assert refused(server, "source_connections") >= 1
+        # a member from that address is not counted
+        member = Peer(server, MEMBER)
+        peers.append(member)
+        assert member.ping()
+        # another address has its own share, within the three of all addresses
+        other = Peer(server, generate_keypair(), source="127.0.0.2")
+        peers.append(other)
+        assert other.ping()
+        third = Peer(server, generate_keypair(), source="127.0.0.3")
+        peers.append(third)
+        assert not third.ping(timeout=1.0)
+        assert refused(server, "connections") >= 1
+        # one lets go: the waiting stranger's ZeroMQ gets in and its ping is answered
+        held[0].close()
+        poll(lambda: waiting.sock.poll(100, zmq.POLLIN), "the waiting stranger answered")
+        lines = [e for e in captured if e["event"] == "transport.stranger.refused"]
+        assert {e["code"] for e in lines} == {"source_connections", "connections"}
+        first = next(e for e in lines if e["code"] == "source_connections")
+        assert first["peer_address"] == "127.0.0.1"
+        assert "at most 2" in first["reason"] and first["endpoint"] == server.endpoint_name
+    finally:
+        for peer in peers:
+            peer.close()
+        server.endpoint.stop()
+
+
+def test_a_burst_of_new_strangers_past_the_rate_is_turned_away() -> None:
+    server = gated(replace(GATE, source_burst=3, source_rate=0.01))
+    try:
+        for _ in range(3):  # each closes before the next: only the rate counts
+            peer = Peer(server, generate_keypair())
+            assert peer.ping()
+            peer.close()
+            poll(lambda: server.strangers() == 0, "the stranger gone")
+        late = Peer(server, generate_keypair())
+        member = Peer(server, MEMBER)
+        try:
+            assert not late.ping(timeout=1.0)
+            assert refused(server, "source_rate") >= 1
+            assert member.ping()
+        finally:
+            late.close()
+            member.close()
+    finally:
+        server.endpoint.stop()
+
+
+def test_a_strangers_connection_is_closed_past_its_frames_a_members_never() -> None:
+    server = gated(GATE)
+    stranger, member = Peer(server, generate_keypair()), Peer(server, MEMBER)
+    try:
+        assert all(stranger.ping() for _ in range(GATE.frames))
+        stranger.sock.send(encode("ping", request_id=99))  # one more: its connection closed
+        poll(lambda: refused(server, "frames") == 1, "the stranger's connection closed")
+        assert all(member.ping() for _ in range(3 * GATE.frames))
+        assert refused(server, "frames") == 1
+    finally:
+        stranger.close()
+        member.close()
+        server.endpoint.stop()
+
+
+def test_a_connection_without_a_members_key_is_closed_past_its_lifetime() -> None:
+    """A stranger that only loiters, and one that never sends, are closed; one whose join
+    succeeded on the way (its key a member's now) is kept, as are members' connections."""
+    policy = Members(MEMBER.public)
+    server = gated(replace(GATE, lifetime=1.0), admission=policy)
+    joiner_keys = generate_keypair()
+    joiner = Peer(server, joiner_keys)  # first: its lifetime ends first
+    peers = [joiner]
+    try:
+        assert joiner.ping()
+        member = Peer(server, MEMBER)
+        peers.append(member)
+        assert member.ping()
+        loiterer = Peer(server, generate_keypair(), source="127.0.0.2")
+        peers.append(loiterer)
+        assert loiterer.ping()
+        policy.keys.add(joiner_keys.public)  # its join succeeded
+        poll(lambda: refused(server, "lifetime") >= 1, "the loiterer's connection closed")
+        # the joiner's and the member's lifetimes ended first and did not close them
+        assert refused(server, "lifetime") == 1
+        poll(lambda: server.strangers() == 0, "the loiterer's disconnect, the joiner a member")
+        assert joiner.ping() and member.ping()
+        peers.append(Peer(server, generate_keypair(), source="127.0.0.3"))  # sends nothing
+        poll(lambda: refused(server, "silent") >= 1, "the silent connection closed")
+    finally:
+        for peer in peers:
+            peer.close()
         server.endpoint.stop()

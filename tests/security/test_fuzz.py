@@ -49,8 +49,8 @@ import zmq
 from actors.ca.join import HELLO_MAX_MESSAGE_SIZE, hello_address, hello_keypair, join_cluster
 from actors.ca.node_identity import read_curve_keys
 from api.errors import CodecError, ErrorCode, RemoteError
-from api.limits import CONTROL_MAX_REQUEST_BYTES
-from api.schema.frame import DEFAULT_MAX_MESSAGE_SIZE, REPLY_LIMITS
+from api.limits import CONTROL_MAX_REQUEST_BYTES, REMOTE_MAX_REQUEST_BYTES
+from api.schema.frame import REPLY_LIMITS
 from tests.support.flood import peak_rss_bytes
 from tests.support.fuzz import FrameFuzzer
 from tests.support.swarm import Swarm, SwarmNode, poll
@@ -69,7 +69,7 @@ MIB = 1024 * 1024
 GROWTH = 48 * MIB
 # the largest frame each endpoint's socket takes (ZMQ_MAXMSGSIZE, actors/node/tree)
 FRAME_CAPS = {
-    "remote": DEFAULT_MAX_MESSAGE_SIZE,
+    "remote": REMOTE_MAX_REQUEST_BYTES,
     "hello": HELLO_MAX_MESSAGE_SIZE,
     "control": CONTROL_MAX_REQUEST_BYTES,
 }

@@ -13,10 +13,14 @@ certificate, no token), sending one pre-built frame as fast as ZeroMQ takes it, 
 stdin closes; it then prints the frames sent per target as one JSON line.
 
 The frames are the issue's: `empty_maps_frame` fills a ``ca.join`` envelope with an array
-of empty msgpack maps (15 MiB of them built 15 million dicts on the manager), once far
-over a stranger's 64 KiB and once just within it, where only the length limits can refuse
-it. A manager is flooded on its remote API (under its own certified server key, as a
-joining node would reach it) and on its join-hello port.
+of empty msgpack maps (15 MiB of them built 15 million dicts on the manager), once just
+within the remote API's frame cap (the largest frame ZeroMQ takes there:
+``api.limits.REMOTE_MAX_REQUEST_BYTES``, 8 MiB), far over a stranger's 64 KiB, and once
+just within a stranger's size, where only the length limits can refuse it. A manager is
+flooded on its remote API (under its own certified server key, as a joining node would
+reach it) and on its join-hello port. Each flooder's ZeroMQ connects again whenever the
+manager closes its connection (a stranger's frames past what it may send, or a frame over
+the join-hello port's 4 KiB), and waits when the manager turns its handshake away.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import zmq
 
 from actors.ca.join import hello_address, hello_keypair
 from actors.ca.node_identity import read_curve_keys
+from api.limits import REMOTE_MAX_REQUEST_BYTES
 from tests.support.waiting import wait_for
 from transport.client import Client
 from transport.keys import generate_keypair
@@ -56,7 +61,7 @@ __all__ = [
     "probe_version",
 ]
 
-BIG_FRAME_BYTES = 15 * 1024 * 1024
+BIG_FRAME_BYTES = REMOTE_MAX_REQUEST_BYTES - 64 * 1024
 SMALL_FRAME_BYTES = 60 * 1024  # within a stranger's 64 KiB
 
 
@@ -273,7 +278,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="flood a manager's remote API and join port")
     parser.add_argument("--remote-api", required=True, help="HOST:PORT")
     parser.add_argument("--state-dir", required=True, type=Path)
-    parser.add_argument("--big", type=int, default=2, help="connections per port, 15 MiB frames")
+    parser.add_argument("--big", type=int, default=2, help="connections per port, 8 MiB frames")
     parser.add_argument("--small", type=int, default=1, help="connections per port, 60 KiB")
     args = parser.parse_args()
     flood = Flood.start(

@@ -14,7 +14,7 @@ the same frames in the same order, so a failing seed reproduces. Kinds:
 - ``huge_length``: a string, bin, array or map header claiming up to 2**32-1 elements;
 - ``deep``: arrays or maps nested hundreds to thousands deep;
 - ``big``: a typed frame padded past a stranger's 64 KiB (up to 1 MiB);
-- ``flood``: the 15 MiB frame of empty maps of tests/support/flood.py (issue 8, item 2).
+- ``flood``: the big frame of empty maps of tests/support/flood.py (issue 8, item 2).
 """
 
 from __future__ import annotations

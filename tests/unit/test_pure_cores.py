@@ -90,7 +90,8 @@ CORES = [
         actors_prefixes=("actors.ca.",),
         shells=frozenset({"actors.ca.keystore", "actors.ca.admission"}),
     ),
-    # the decoding boundary and the trust rules: what a frame may cost is decided without I/O
+    # the decoding boundary, the trust rules and the strangers' limits: what a frame or a
+    # connection may cost is decided without I/O
     Core(
         "transport",
         (
@@ -98,6 +99,7 @@ CORES = [
             "transport/body_walk.py",
             "transport/decode_guard.py",
             "transport/trust.py",
+            "transport/strangers.py",
         ),
         NO_IO,
     ),

@@ -107,7 +107,7 @@ from actors.raft_node.types import ConfState
 from actors.store import MemoryStore, nodes
 from actors.supervisor import ChildSpec, start_actor
 from api.enums import NodeRole
-from api.limits import CONTROL_MAX_REQUEST_BYTES
+from api.limits import CONTROL_MAX_REQUEST_BYTES, REMOTE_MAX_REQUEST_BYTES
 from transport.auth import AdmitAll
 
 __all__ = ["ManagerParts"]
@@ -357,6 +357,7 @@ class ManagerParts:
                 tables["remote"],
                 keypair=self.identity.keypair,
                 admission=self.admission,
+                max_request_size=REMOTE_MAX_REQUEST_BYTES,  # twice a Raft batch (api/limits.py)
                 stop_timeout=stop_timeout,
             ),
             # every port bound before the control socket appears (the hello port, the

@@ -115,7 +115,12 @@ def test_node_raft_and_transport_collectors() -> None:
     stats = endpoint_stats("unit-test-endpoint")
     stats.frames_in += 2
     stats.refuse("stranger.too_large")
+    stats.strangers = 3
     samples = parsed(TransportCollector())
+    assert (
+        samples[("swarm_transport_stranger_connections", (("endpoint", "unit-test-endpoint"),))]
+        == 3
+    )
     frames = (("direction", "in"), ("endpoint", "unit-test-endpoint"))
     assert samples[("swarm_transport_frames_total", frames)] >= 2
     refused = (("endpoint", "unit-test-endpoint"), ("reason", "stranger.too_large"))
