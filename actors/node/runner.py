@@ -14,11 +14,12 @@ Rules:
   `run` with 0); the node's place in the cluster (init, join or resume); a manager's keys
   at rest; the executor and the process sandbox. Then the tree of the role the
   certificate names (actors/node/tree/: `ManagerParts` or `WorkerParts` under a `Node`).
-- A stop asked while the node starts (a signal) ends the start at once, the wait of a
-  manager's first Raft join included (actors/node/membership/join.py: the tree's parts
-  get the stop as `PartsSetup.stopping`): the tree's start fails, which is then no
-  failure, and `run` stops what started and returns 0, leaving a state dir the next
-  start resumes from.
+- A stop asked while the node starts (a signal) ends the start at once, with 0: the
+  waits of a join for the manager's CA (actors/ca/join.py, before ``ca.join``) and of a
+  manager's first Raft join (actors/node/membership/join.py: the tree's parts get the
+  stop as `PartsSetup.stopping`) included. A tree whose start the stop cut short is no
+  failure: `run` stops what started and returns 0, leaving a state dir the next start
+  resumes from.
 - Then `run` waits, on its own thread, for a stop (`request_stop`: a signal, exit 0; the
   tree's escalation, exit 1) or a role change (a renewed certificate of the other role,
   told by the renewer, which must not block: the restart happens here, not on it).
@@ -85,6 +86,7 @@ from actors.node.tree.manager_parts import ManagerParts
 from actors.node.tree.node import Node, NodeParts
 from actors.node.tree.parts_setup import PartsSetup
 from actors.node.tree.worker_parts import WorkerParts
+from actors.stoppable import StopRequested
 from actors.worker.executors import make_executor
 from actors.worker.executors.process_sandbox import ProcessSandbox
 from api.enums import NodeRole
@@ -147,6 +149,9 @@ class NodeRunner:
                 startup, at_rest = self._start_up()
             except StoppedWhileLocked:
                 _log.info("node.stopped", exit_code=0, locked=True)
+                return 0
+            except StopRequested as stopped:  # a join cut short: nothing kept yet
+                _log.info("node.stopped", exit_code=0, joining=str(stopped))
                 return 0
             except LeftWhileLocked as left:
                 _log.info(

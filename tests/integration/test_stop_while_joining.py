@@ -1,8 +1,10 @@
-"""A signal ends ``swarm-node`` at once while a manager's first Raft join waits (issue:
-lifecycle holes, 1): the join's rounds and the pauses between them give way to the
-node's stop (actors/node/membership/join.py), and the process exits as a signalled stop
-does, 0 with ``node.stopped``. Before, SIGTERM and SIGINT were noted and ignored until
-the join gave up (up to 50 s), and the process then exited 1 as a failed start.
+"""A signal ends ``swarm-node`` at once while its start waits on a manager (issue:
+lifecycle holes, 1): a manager's first Raft join (its rounds and the pauses between
+them: actors/node/membership/join.py) and a join's wait for the manager's CA
+(actors/ca/join.py) give way to the node's stop, and the process exits as a signalled
+stop does, 0 with ``node.stopped``. Before, SIGTERM and SIGINT were noted and ignored
+until the wait gave up (a Raft join after up to 50 s, the CA's hello after 10 s), and
+the process then exited 1 as a failed start or join.
 
 Real processes: m1 founds the cluster and m2 joins it as a manager; m2 stops and loses
 its Raft log, Raft id and bootstrap voters, as a promotion cut short after its new key
@@ -20,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from actors.ca.tokens import DIGEST_LENGTH, SECRET_LENGTH
 from actors.node.startup.state_dir import BOOTSTRAP_FILE, RAFT_DIR, RAFT_ID_FILE
+from tests.support.ports import free_port_pair
 from tests.support.swarm import Swarm, SwarmNode, poll
 
 # far below the join's own limit (RAFT_JOIN_TIMEOUT, 50 s): only a stop that ends the
@@ -34,15 +38,16 @@ def swarm(tmp_path: Path) -> Iterator[Swarm]:
         yield s
 
 
+def _logged(node: SwarmNode, *names: str) -> bool:
+    return bool({e.get("event") for e in node.log_events()} & set(names))
+
+
 def _asked(node: SwarmNode) -> bool:
     """m2 has asked ``raft.join`` at least once and been turned away."""
-    events = {e.get("event") for e in node.log_events()}
-    return bool(events & {"raft.join.retrying", "raft.join.declined"})
+    return _logged(node, "raft.join.retrying", "raft.join.declined")
 
 
-def _stop_while_joining(node: SwarmNode, signum: signal.Signals) -> None:
-    node.start(wait=False)
-    poll(lambda: _asked(node), f"{node.name}: its raft.join turned away")
+def _signal_exits_cleanly(node: SwarmNode, signum: signal.Signals) -> None:
     assert node.process is not None
     node.process.send_signal(signum)
     process = node.process
@@ -52,6 +57,12 @@ def _stop_while_joining(node: SwarmNode, signum: signal.Signals) -> None:
     events = [e.get("event") for e in node.log_events()]
     assert process.returncode == 0, events[-10:]
     assert "node.stopped" in events and "node.started" not in events
+
+
+def _stop_while_joining(node: SwarmNode, signum: signal.Signals) -> None:
+    node.start(wait=False)
+    poll(lambda: _asked(node), f"{node.name}: its raft.join turned away")
+    _signal_exits_cleanly(node, signum)
     assert not (node.state_dir / BOOTSTRAP_FILE).exists()  # the join never got an answer
 
 
@@ -83,3 +94,15 @@ def test_a_signal_ends_a_managers_first_raft_join(swarm: Swarm) -> None:
 
     poll(m2_reachable, "m2 a reachable manager again", 60.0)
     assert (m2.state_dir / BOOTSTRAP_FILE).exists()
+
+
+def test_a_signal_ends_a_join_waiting_for_the_managers_ca(swarm: Swarm) -> None:
+    """Joining through an address where no manager answers, the node waits for the CA's
+    hello (10 s): a signal ends the wait, and the node keeps nothing."""
+    token = f"SWMTKN-1-{'1' * DIGEST_LENGTH}-{'2' * SECRET_LENGTH}"
+    nobody = f"127.0.0.1:{free_port_pair()}"
+    extra = ("--join-addr", nobody, "--join-token", token)
+    w1 = swarm.start_node("w1", extra=extra, wait=False)
+    poll(lambda: _logged(w1, "ca.join.started"), "w1: its join started")
+    _signal_exits_cleanly(w1, signal.SIGTERM)
+    assert not (w1.state_dir / "node_id").exists()

@@ -38,11 +38,11 @@ Rules:
   follows the role its certificate renewal brings.
 - The node's stop (``stop``, the runner's: a signal, a leave) ends the first start's
   `until_accepted` at once, during a request or the pause between rounds
-  (`JoinStopped`): the start fails and the node stops as asked, with nothing written but
-  its Raft id, which its next start asks under again. A request in flight is abandoned:
-  an add it brought about commits all the same, and the leader accepts the next start's
-  join at once (a member asking again commits nothing). The joiner's periodic asks
-  (`RaftJoiner`) end with their actor, as before.
+  (`StopRequested`, actors/stoppable.py): the start fails and the node stops as asked,
+  with nothing written but its Raft id, which its next start asks under again. A
+  request in flight is abandoned: an add it brought about commits all the same, and the
+  leader accepts the next start's join at once (a member asking again commits nothing).
+  The joiner's periodic asks (`RaftJoiner`) end with their actor, as before.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
@@ -67,9 +66,10 @@ from actors.node.membership.join_policy import (
 from actors.node.startup.security import write_managers
 from actors.node.tree.leader_group import RaftHolder
 from actors.raft_node.peers import Peer
+from actors.stoppable import StopRequested, request_unless_stopped
 from actors.store import MemoryStore, WriteTx, nodes
 from api.enums import NodeRole, Reachability
-from api.errors import RemoteError, RequestTimeout, TransportError
+from api.errors import RemoteError, TransportError
 from api.objects import ManagerStatus, Node
 from transport.client import Client
 from transport.endpoint import Handler, Request
@@ -78,7 +78,6 @@ from transport.keys import KeyPair
 __all__ = [
     "RAFT_JOIN",
     "JoinAsker",
-    "JoinStopped",
     "NoLongerManager",
     "RaftJoiner",
     "keep_remover_first",
@@ -88,7 +87,6 @@ __all__ = [
 RAFT_JOIN: Final = "raft.join"
 JOINER_INTERVAL: Final = 1.0  # between rounds
 MEMBER_IDLE: Final = 3600.0  # a member asks nothing: its ticks only wait
-STOP_CHECK: Final = 0.1  # a request in flight looks at the node's stop this often
 
 _log = get_logger("node")
 
@@ -106,13 +104,6 @@ class NoLongerManager(Exception):
             "(demoted before it joined the Raft group)"
         )
         self.certs = certs
-
-
-class JoinStopped(Exception):
-    """The node's stop ended a first start's wait for its ``raft.join`` to be accepted."""
-
-    def __init__(self) -> None:
-        super().__init__("the node is stopping: its Raft join was not waited for")
 
 
 def _host_port(addr: str) -> str:
@@ -248,7 +239,7 @@ class JoinAsker:
         source: str | None = None,
         stop: threading.Event | None = None,
     ) -> None:
-        """``stop``: the node's stop, which ends `until_accepted` (`JoinStopped`)."""
+        """``stop``: the node's stop, which ends `until_accepted` (`StopRequested`)."""
         self._stop = stop if stop is not None else threading.Event()
         self._body = {"node_id": node_id, "raft_id": raft_id, "addr": advertise}
         self._source = source  # the local address requests leave from (transport.source)
@@ -321,25 +312,25 @@ class JoinAsker:
         """Rounds until one is accepted; TimeoutError after ``deadline`` (monotonic). For
         the first start of a joined manager, before its Raft storage exists. After a round
         a manager refused this node in, ``on_refused`` gets the refusal (it may raise to
-        end the join). `JoinStopped` once the node's stop is asked."""
+        end the join). `StopRequested` once the node's stop is asked."""
         while True:
             reply = self.round()
             if reply is not None:
                 return reply
             if self._stop.is_set():
-                raise JoinStopped()
+                raise StopRequested("the Raft join")
             refusal, self.refusal = self.refusal, None
             if refusal is not None and on_refused is not None:
                 on_refused(refusal)
             if time.monotonic() + interval > deadline:
                 raise TimeoutError("no manager added this node to the Raft group")
             if self._stop.wait(interval):
-                raise JoinStopped()
+                raise StopRequested("the Raft join")
 
     def _ask(self, addr: str, key: str) -> dict[str, Any]:
         """One request; a manager whose endpoint is not up (nothing listens there, or it
         is starting again) fails at once (``watch_connection``), not after the timeout.
-        The node's stop abandons it (`JoinStopped`)."""
+        The node's stop abandons it (`StopRequested`)."""
         with Client(
             addr,
             server_key=key.encode("ascii"),
@@ -348,19 +339,7 @@ class JoinAsker:
             source=self._source,
             watch_connection=True,
         ) as client:
-            reply = client.request_async(RAFT_JOIN, self._body)
-            # the client fails it at its timeout; the margin only guards against a stuck client
-            deadline = time.monotonic() + self._timeout + 1.0
-            while True:
-                try:
-                    return reply.result(STOP_CHECK)
-                except FutureTimeout:
-                    if self._stop.is_set():
-                        raise JoinStopped() from None
-                    if time.monotonic() > deadline:
-                        raise RequestTimeout(
-                            f"no reply to {RAFT_JOIN!r} within {self._timeout}s"
-                        ) from None
+            return request_unless_stopped(client, RAFT_JOIN, self._body, self._stop)
 
 
 def keep_remover_first(

@@ -7,7 +7,7 @@ what it does when it is turned away or told it was removed.
   ``raft.join`` reply said, kept in STATE_DIR (actors/node/startup/state_dir.py). A joined
   manager's first start asks for them before its storage exists (`voters`, on the Raft
   child's thread: actors/node/membership/join.py), for at most `RAFT_JOIN_TIMEOUT`; the
-  node's stop ends that wait (`JoinStopped`).
+  node's stop ends that wait (`StopRequested`).
 - A refused join (``unauthorized``: demoted while it was down, before it ever joined)
   renews the certificate from the other managers, at most once every
   `JOIN_RENEW_INTERVAL`; a worker certificate ends the start (`NoLongerManager`), and the
@@ -85,7 +85,7 @@ class RaftMembership:
     def voters(self) -> tuple[int, ...]:
         """What the Raft storage opens with (on the Raft child's thread): the bootstrap
         voters, none once the log exists, or, on a joined manager's first start, what
-        its accepted join says (`JoinStopped` if the node stops meanwhile)."""
+        its accepted join says (`StopRequested` if the node stops meanwhile)."""
         voters = self.bootstrap_voters
         if voters is not None:
             return voters

@@ -17,7 +17,6 @@ from actors.node.membership.join import (
     JOINER_INTERVAL,
     MEMBER_IDLE,
     JoinAsker,
-    JoinStopped,
     RaftJoiner,
     keep_remover_first,
 )
@@ -26,6 +25,7 @@ from actors.node.tree.leader_group import RaftHolder
 from actors.raft_node.actor import RaftNode
 from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
+from actors.stoppable import StopRequested
 from actors.store import MemoryStore
 from tests.support.ports import free_port
 from tests.support.waiting import wait_for
@@ -260,7 +260,7 @@ def test_the_nodes_stop_ends_the_pause_between_rounds(managers: list[Manager]) -
     wait_for(lambda: declining.asked, "the first round")
     stop.set()
     wait_for(lambda: not joining.thread.is_alive(), "the join ended")
-    assert isinstance(joining.outcome, JoinStopped)
+    assert isinstance(joining.outcome, StopRequested)
     assert declining.asked == [RAFT_ID]
 
 
@@ -276,6 +276,6 @@ def test_the_nodes_stop_abandons_a_request_in_flight(managers: list[Manager]) ->
         wait_for(lambda: holding.asked, "the request in flight")
         stop.set()
         wait_for(lambda: not joining.thread.is_alive(), "the join ended")
-        assert isinstance(joining.outcome, JoinStopped)
+        assert isinstance(joining.outcome, StopRequested)
     finally:
         answer.set()
