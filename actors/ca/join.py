@@ -35,12 +35,19 @@ endpoint; its hello endpoint is at ``HOST:PORT+1`` (`hello_address`) unless told
 Any failure raises `JoinError` with a ``code`` (``invalid_token``, ``wrong_cluster``,
 ``untrusted_manager``, ``unreachable``, or a code the manager sent) and a message fit to
 print before exiting non-zero.
+
+The node's stop (``stop``: a signal while it starts) ends the hello and ``ca.root``
+waits and a pause before asking a busy manager again (`StopRequested`,
+actors/stoppable.py): nothing is written yet. ``ca.join`` itself is waited for: the
+manager may have issued the certificate, and a node that left without keeping it would
+leave a Node that never registers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -65,6 +72,7 @@ from actors.ca.rotation import vouched_root
 from actors.ca.tokens import JoinToken, JoinTokenError, WrongClusterToken, check_token_ca
 from actors.ca.tokens import parse_join_token as _parse_token
 from actors.log import get_logger
+from actors.stoppable import StopRequested, request_unless_stopped
 from api.enums import NodeRole
 from api.errors import ClientClosed, ErrorCode, RemoteError, RequestTimeout
 from transport.auth import AdmitAll
@@ -149,16 +157,29 @@ def _tcp(address: str) -> str:
     return address if "://" in address else f"tcp://{address}"
 
 
-def _ask(client: Client, message_type: str, body: Mapping[str, Any] | None, what: str) -> Any:
+def _ask(
+    client: Client,
+    message_type: str,
+    body: Mapping[str, Any] | None,
+    what: str,
+    stop: threading.Event | None = None,
+) -> Any:
+    """The reply; ``stop`` (set: `StopRequested`) ends the wait and the pauses."""
     attempt = 0
     while True:
         try:
-            return client.request(message_type, body)
+            if stop is None:
+                return client.request(message_type, body)
+            return request_unless_stopped(client, message_type, body, stop)
         except RemoteError as exc:
             # a manager busy with other strangers never ran the request: ask again
             attempt += 1
             if exc.code == ErrorCode.BUSY and attempt <= _BUSY_RETRIES:
-                time.sleep(_BUSY_BACKOFF.delay(attempt, _JITTER))
+                pause = _BUSY_BACKOFF.delay(attempt, _JITTER)
+                if stop is None:
+                    time.sleep(pause)
+                elif stop.wait(pause):
+                    raise StopRequested(f"the reply to {message_type!r}") from None
                 continue
             raise JoinError(exc.code, f"the manager refused: {exc.message}") from None
         except (RequestTimeout, ClientClosed):
@@ -219,9 +240,11 @@ def join_cluster(
     timeout: float = 10.0,
     clock: Callable[[], float] = time.time,
     source: str | None = None,
+    stop: threading.Event | None = None,
 ) -> JoinResult:
     """Join the cluster of the manager at ``addr`` with ``token``; on success the node's
-    certificate, keys and id are in ``state_dir``. Raises `JoinError`."""
+    certificate, keys and id are in ``state_dir``. Raises `JoinError`, or
+    `StopRequested` once ``stop`` is set before ``ca.join`` (the module's rules)."""
     try:
         parsed = _parse_token(token)
     except JoinTokenError as exc:
@@ -232,7 +255,7 @@ def join_cluster(
 
     # 1-2: the hello, then the pins: the CA by the token's digest, the server key by the CA
     with Client(hello, server_key=hello_keypair().public, timeout=timeout, source=source) as c:
-        greeting = _ask(c, "ca.hello", None, "the join-hello endpoint")
+        greeting = _ask(c, "ca.hello", None, "the join-hello endpoint", stop)
     pinned = _pinned_ca(parsed, greeting["ca_cert"], clock())
     ca = _trusted(pinned, greeting, clock())
     manager = _manager_key(ca, greeting["manager_cert"], clock())
@@ -256,7 +279,7 @@ def join_cluster(
         timeout=timeout,
         source=source,
     ) as client:
-        root = _ask(client, "ca.root", None, "the manager")
+        root = _ask(client, "ca.root", None, "the manager", stop)
         if root["ca_cert"] != greeting["ca_cert"]:
             _pinned_ca(parsed, root["ca_cert"], clock())  # raises unless the same CA
         reply = _ask(client, "ca.join", body, "the manager")

@@ -28,7 +28,13 @@ changed (the cue to renew its certificate: a frame, not the next heartbeat, whic
 be a period away), closes ended sessions
 with a final frame, and hands node and status writes to its ``StoreWriter`` (one store
 batch per tick).
-Stopping (leadership lost) closes every session with a final frame so agents reconnect.
+When its writer gives up writes (held_writes.py), it closes the sessions of the nodes
+they were about, with a final frame (``WRITES_LOST``), so that their agents register
+again and resend what the store did not take: SwarmKit's answer to a node whose state
+the dispatcher could not record.
+Stopping (leadership lost) closes every session with a final frame so agents reconnect;
+its first step ends the writer's wait for a store batch in flight (writer.py), so the
+writer stops within the dispatcher's stop.
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Final
 
 import pykka
@@ -48,6 +55,7 @@ from actors.dispatcher.callers import UNAUTHORIZED, check_session_node
 from actors.dispatcher.core import DispatcherCore, TaskChange
 from actors.dispatcher.front import UNAVAILABLE, DispatcherFront, DispatcherLink, SessionOpen
 from actors.dispatcher.heartbeats import HeartbeatConfig
+from actors.dispatcher.held_writes import HeldWrites
 from actors.dispatcher.ingress import IngressPort, IngressTracker, ingress_table
 from actors.dispatcher.ingress_changes import reads_changes
 from actors.dispatcher.intake import WAKE, StatusIntake
@@ -89,8 +97,20 @@ _WATCHED: Final = frozenset(
     {ObjectKind.TASK, ObjectKind.NODE, ObjectKind.CLUSTER, ObjectKind.SERVICE}
 )
 STOPPED = "dispatcher stopped"
+# a closed session's reason when the node's writes were given up (never the words of a
+# removal, which end an agent: actors/worker/agent.py)
+WRITES_LOST = "the manager could not record this node's state: register again"
+# how long the stop waits for the writer, whose wait for the store ends as the stop begins
+WRITER_STOP_TIMEOUT: Final = 5.0
 # the routing mesh's table is computed at most this often (ingress.py IngressTracker)
 INGRESS_INTERVAL: Final = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class _WritesLost:
+    """The writer gave up writes about these nodes."""
+
+    node_ids: frozenset[str]
 
 
 def _period(tx: ReadTx) -> float | None:
@@ -114,7 +134,9 @@ class Dispatcher(SupervisedActor):
         rng: random.Random | None = None,
         link: DispatcherLink | None = None,
         open_chunk: int = OPEN_CHUNK,
+        held_writes: Callable[[], HeldWrites] = HeldWrites,
     ) -> None:
+        """``held_writes``: the writer's bounds on the writes it holds (held_writes.py)."""
         super().__init__(ctx)
         self._store = store
         self._managers = managers
@@ -132,6 +154,8 @@ class Dispatcher(SupervisedActor):
         )
         self._watcher: Watcher | None = None
         self._writer: pykka.ActorRef[StoreWriter] | None = None
+        self._held_writes = held_writes
+        self._writer_stopping: Future[None] = Future()  # done: the writer stops waiting
         self._intake: pykka.ActorRef[StatusIntake] | None = None
         self._cancel_tick: Callable[[], None] | None = None
         self._window = TickWindow(tick_interval, lanes=(_OUT, _IN))
@@ -144,7 +168,13 @@ class Dispatcher(SupervisedActor):
     # --- lifecycle ----------------------------------------------------------------------
 
     def on_start(self) -> None:
-        self._writer = StoreWriter.start(self._store, timer=self._timer)
+        self._writer = StoreWriter.start(
+            self._store,
+            timer=self._timer,
+            held=self._held_writes(),
+            stopping=self._writer_stopping,
+            on_lost=self._writes_lost,
+        )
         intake = self._intake = StatusIntake.start(self._front, self._on_writes)
 
         def wake_intake() -> None:
@@ -170,6 +200,8 @@ class Dispatcher(SupervisedActor):
         self._schedule_tick(lambda now: self._window.at(now, self._tick_interval))
 
     def on_stop(self) -> None:
+        # first: a store batch the writer waits on ends now, not at its proposal timeout
+        self._writer_stopping.set_result(None)
         with self._window_lock:
             self._stopping = True
             cancel, self._cancel_tick = self._cancel_tick, None
@@ -186,8 +218,12 @@ class Dispatcher(SupervisedActor):
         if self._watcher is not None:
             self._watcher.close()
         if self._writer is not None:
-            with contextlib.suppress(pykka.ActorDeadError):
-                self._writer.stop(block=True, timeout=5.0)
+            try:
+                self._writer.stop(block=True, timeout=WRITER_STOP_TIMEOUT)
+            except pykka.ActorDeadError:
+                pass
+            except pykka.Timeout:  # a batch still filling: it stops once that is over
+                _log.error("dispatcher.writer.stop_timeout", timeout=WRITER_STOP_TIMEOUT)
         metrics.SESSIONS.set(0)
         _log.info("dispatcher.stopped")
 
@@ -239,7 +275,29 @@ class Dispatcher(SupervisedActor):
                 self._schedule_tick(self._after_tick(busy, frames))
         elif message == _OPENS and self._open_sessions(self._front.take_opens(self._open_chunk)):
             self._on_writes()  # their nodes' READY writes
+        elif isinstance(message, _WritesLost):
+            self._close_unrecorded(message.node_ids)
         return None
+
+    def _writes_lost(self, node_ids: frozenset[str]) -> None:
+        """The writer gave up these nodes' writes (on its thread)."""
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(_WritesLost(node_ids))
+
+    def _close_unrecorded(self, node_ids: frozenset[str]) -> None:
+        """Close the sessions of nodes whose writes were given up: their agents register
+        again, with their READY and description, and resend their statuses. The final
+        frames go out with the next tick."""
+        closed = 0
+        with self._front.lock:
+            for node_id in node_ids:
+                session = self._core.sessions.get(node_id)
+                if session is not None:
+                    self._core.close_session(session, WRITES_LOST)
+                    closed += 1
+        if closed:
+            _log.warning("dispatcher.sessions.closing", reason=WRITES_LOST, sessions=closed)
+            self._on_change()
 
     def _wake_for_opens(self) -> None:
         """The front queued the first open of a batch (on a handler thread)."""

@@ -253,7 +253,8 @@ class DispatcherCore:
             self._closed.append((session, NODE_REMOVED))
 
     def close_session(self, session: Session, reason: str) -> None:
-        """The shell could not reach the session's worker (its stream is gone)."""
+        """The shell ends the session: its worker cannot be reached (its stream is gone),
+        or its node's writes were given up (its agent is to register again)."""
         if self.sessions.get(session.node_id) is session:
             self.sessions.close(session.node_id)
             self._closed.append((session, reason))

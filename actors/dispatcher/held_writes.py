@@ -23,7 +23,10 @@ Rules:
 - Bounds: at most ``max_nodes`` nodes' and ``max_statuses`` tasks' writes are held (one
   each: later ones merge), a write of another node or task is given up; after ``limit``
   failed attempts in a row everything held is given up. What is given up comes back as
-  ``Lost``, for the writer to log.
+  ``Lost``, for the writer to log, with every node it was about (its own writes and its
+  tasks' statuses): the dispatcher closes those nodes' sessions, as SwarmKit has a node
+  whose state it could not record register again, and their agents' new sessions bring
+  their READY, description and TLS report, and resend their tasks' statuses (writer.py).
 """
 
 from __future__ import annotations
@@ -67,20 +70,29 @@ class Writes:
 
 @dataclass(frozen=True, slots=True)
 class Lost:
-    """Writes given up: how many of each, and the first few nodes' and tasks' ids."""
+    """Writes given up: how many of each, the first few nodes' and tasks' ids (for the
+    log), and every node they were about: the node writes' and the statuses' nodes."""
 
     nodes: int = 0
     statuses: int = 0
     node_ids: tuple[str, ...] = ()
     task_ids: tuple[str, ...] = ()
+    affected: frozenset[str] = frozenset()
 
     def __bool__(self) -> bool:
         return bool(self.nodes or self.statuses)
 
 
-def _lost(node_ids: Iterable[str], task_ids: Iterable[str]) -> Lost:
-    nodes, tasks = list(node_ids), list(task_ids)
-    return Lost(len(nodes), len(tasks), tuple(nodes[:LOST_SAMPLE]), tuple(tasks[:LOST_SAMPLE]))
+def _lost(node_ids: Iterable[str], statuses: Iterable[PendingStatus]) -> Lost:
+    nodes, given_up = list(node_ids), list(statuses)
+    tasks = [p.task_id for p in given_up]
+    return Lost(
+        len(nodes),
+        len(tasks),
+        tuple(nodes[:LOST_SAMPLE]),
+        tuple(tasks[:LOST_SAMPLE]),
+        frozenset(nodes).union(p.node_id for p in given_up),
+    )
 
 
 class HeldWrites:
@@ -115,13 +127,13 @@ class HeldWrites:
             else:
                 dropped_nodes.append(write.node_id)
         statuses = self._statuses
-        dropped_tasks: list[str] = []
+        dropped_statuses: list[PendingStatus] = []
         for p in writes.statuses:
             if p.task_id in statuses or len(statuses) < self._max_statuses:
                 statuses.add(p.task_id, p.node_id, p.status)
             else:
-                dropped_tasks.append(p.task_id)
-        return _lost(dropped_nodes, dropped_tasks)
+                dropped_statuses.append(p)
+        return _lost(dropped_nodes, dropped_statuses)
 
     def take(self) -> Writes:
         """Everything held, for the next attempt (held again if it fails)."""
@@ -143,7 +155,7 @@ class HeldWrites:
 
     def give_up(self) -> Lost:
         """Everything held, given up; the count of failures starts again."""
-        lost = _lost(self._nodes, (p.task_id for p in self._statuses))
+        lost = _lost(self._nodes, self._statuses)
         self._nodes = {}
         self._statuses.take()
         self.failures = 0

@@ -19,13 +19,25 @@ runs, with the writes the core hands on meanwhile joining it (held_writes.py has
 rules). Before, it was dropped: a heartbeat's TLS report (which the agent sends once), a
 session's READY, statuses a worker was told were accepted, all lost until the node's
 next session. When no writes are held, a batch is written as before: a status costs
-nothing more."""
+nothing more.
+
+What is given up while the writer runs (held_writes.py: too many failed attempts, or over
+the bounds) goes to ``on_lost`` as the nodes it was about: the dispatcher closes their
+sessions, so their agents register again and resend it (actor.py).
+
+The dispatcher's stop bounds the writer's: once ``stopping`` is done (set first thing in
+the dispatcher's ``on_stop``), a batch waiting for its verdicts stops waiting
+(``MemoryStore.batch``'s ``stop_waiting``: a proposal stuck without a quorum would hold it
+for the store's proposal timeout, past the dispatcher's stop), writes handed on are only
+held, and the stop gives up what is held: the next leader's sessions judge again what
+did not commit, from the agents' resends."""
 
 from __future__ import annotations
 
 import contextlib
 import random
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from functools import partial
 from typing import Final
@@ -42,7 +54,7 @@ from actors.supervised import ThreadTimer, Timer
 from api.objects import NodeDescription, NodeStatus
 from api.objects_copy import copy_object
 
-__all__ = ["StoreWriter", "Writes"]
+__all__ = ["StoreWriter", "Writes", "write_batch"]
 
 _log = get_logger("dispatcher")
 
@@ -94,33 +106,43 @@ class StoreWriter(pykka.ThreadingActor):
         timer: Timer | None = None,
         rng: random.Random | None = None,
         held: HeldWrites | None = None,
+        stopping: Future[None] | None = None,
+        on_lost: Callable[[frozenset[str]], None] | None = None,
     ) -> None:
+        """``stopping``: done once the dispatcher begins to stop (the module's rules);
+        ``on_lost``: told, on this actor's thread, the nodes whose writes it gave up."""
         super().__init__()
         self._store = store
         self._timer: Timer = timer or ThreadTimer()
         self._rng = rng or random.Random()
         self._held = held if held is not None else HeldWrites()
+        self._stopping: Future[None] = stopping if stopping is not None else Future()
+        self._on_lost = on_lost
         self._cancel_retry: Callable[[], None] | None = None
 
     def on_receive(self, message: object) -> None:
         if isinstance(message, Writes):
-            if self._held:  # an attempt is due: these go with it, after those
+            # an attempt is due, or the stop gives them up: these go with those held
+            if self._held or self._stopping.done():
                 self._give_up(self._held.hold(message), "too many writes held")
                 metrics.WRITES_HELD.set(len(self._held))
             else:
                 self._attempt(message)
         elif message == _RETRY:
             self._cancel_retry = None
-            self._attempt(self._held.take())
+            if not self._stopping.done():
+                self._attempt(self._held.take())
 
     def on_stop(self) -> None:
         if self._cancel_retry is not None:
             self._cancel_retry()
         # the new leader's sessions resend (the agents open new ones)
-        self._give_up(self._held.give_up(), "the dispatcher stopped")
+        self._give_up(self._held.give_up(), "the dispatcher stopped", stopped=True)
 
     def _attempt(self, writes: Writes) -> None:
-        failed = self.write(writes.nodes, writes.statuses)
+        failed = write_batch(
+            self._store, writes.nodes, writes.statuses, stop_waiting=self._stopping
+        )
         if failed is None:
             failures = self._held.succeeded()
             if failures:
@@ -130,6 +152,8 @@ class StoreWriter(pykka.ThreadingActor):
         unwritten, error = failed
         self._give_up(self._held.hold(unwritten), "too many writes held")
         metrics.WRITES_HELD.set(len(self._held))
+        if self._stopping.done():
+            return  # abandoned: the stop gives it up
         delay = self._held.failed(self._rng)
         _log.error(
             "dispatcher.write.failed",
@@ -150,54 +174,68 @@ class StoreWriter(pykka.ThreadingActor):
 
         self._cancel_retry = self._timer.call_later(delay, retry)
 
-    def _give_up(self, lost: Lost, reason: str) -> None:
-        if lost:
-            metrics.WRITES_GIVEN_UP.inc(lost.nodes + lost.statuses)
-            metrics.WRITES_HELD.set(len(self._held))
-            _log.error(
-                "dispatcher.write.given_up",
-                reason=reason,
-                nodes=lost.nodes,
-                statuses=lost.statuses,
-                node_ids=list(lost.node_ids),
-                task_ids=list(lost.task_ids),
-            )
+    def _give_up(self, lost: Lost, reason: str, *, stopped: bool = False) -> None:
+        """Log ``lost``; unless the dispatcher stopped (its stop closes every session),
+        tell ``on_lost`` its nodes."""
+        if not lost:
+            return
+        metrics.WRITES_GIVEN_UP.inc(lost.nodes + lost.statuses)
+        metrics.WRITES_HELD.set(len(self._held))
+        _log.error(
+            "dispatcher.write.given_up",
+            reason=reason,
+            nodes=lost.nodes,
+            statuses=lost.statuses,
+            node_ids=list(lost.node_ids),
+            task_ids=list(lost.task_ids),
+        )
+        if not stopped and self._on_lost is not None:
+            self._on_lost(lost.affected)
 
-    def write(
-        self, node_writes: Sequence[NodeWrite], statuses: Sequence[PendingStatus]
-    ) -> tuple[Writes, StoreError] | None:
-        """Write in one batch, each write judged against the store as it is then;
-        writes that lost a race with another writer go again. None, or the writes of a
-        batch the store failed (some may have committed) and its error."""
-        attempt, group = 1, STATUS_GROUP
-        while True:
-            groups = [statuses[i : i + group] for i in range(0, len(statuses), group)]
-            try:
-                result = self._store.batch(partial(_fill, node_writes=node_writes, groups=groups))
-            except StoreError as exc:
-                return Writes(tuple(node_writes), tuple(statuses)), exc
-            retry: list[NodeWrite] = []
-            alone: list[PendingStatus] = []  # statuses of rejected groups: one by one
-            for i, error in result.errors:
-                # Nodes and tasks have other writers (the manager-status keeper, the CA,
-                # the control API; the orchestrator, the scheduler): a write that lost a
-                # race re-reads its object and goes again.
-                again = isinstance(error, ConflictError) and attempt < WRITE_ATTEMPTS
-                if i >= len(node_writes):
-                    rejected = groups[i - len(node_writes)]
-                    if len(rejected) > 1 or again:
-                        alone.extend(rejected)
-                        continue
-                elif again:
-                    retry.append(node_writes[i])
-                    continue
-                _log.warning("dispatcher.write.rejected", error=str(error))
-            _log.debug(
-                "dispatcher.write.complete",
-                nodes=len(node_writes),
-                statuses=len(statuses),
-                proposals=result.proposals,
+
+def write_batch(
+    store: MemoryStore,
+    node_writes: Sequence[NodeWrite],
+    statuses: Sequence[PendingStatus],
+    *,
+    stop_waiting: Future[None] | None = None,
+) -> tuple[Writes, StoreError] | None:
+    """Write in one batch, each write judged against the store as it is then; writes
+    that lost a race with another writer go again. None, or the writes of a batch the
+    store failed (some may have committed; ``stop_waiting`` done: abandoned) and its
+    error."""
+    attempt, group = 1, STATUS_GROUP
+    while True:
+        groups = [statuses[i : i + group] for i in range(0, len(statuses), group)]
+        try:
+            result = store.batch(
+                partial(_fill, node_writes=node_writes, groups=groups),
+                stop_waiting=stop_waiting,
             )
-            if not retry and not alone:
-                return None
-            node_writes, statuses, attempt, group = retry, alone, attempt + 1, 1
+        except StoreError as exc:
+            return Writes(tuple(node_writes), tuple(statuses)), exc
+        retry: list[NodeWrite] = []
+        alone: list[PendingStatus] = []  # statuses of rejected groups: one by one
+        for i, error in result.errors:
+            # Nodes and tasks have other writers (the manager-status keeper, the CA, the
+            # control API; the orchestrator, the scheduler): a write that lost a race
+            # re-reads its object and goes again.
+            again = isinstance(error, ConflictError) and attempt < WRITE_ATTEMPTS
+            if i >= len(node_writes):
+                rejected = groups[i - len(node_writes)]
+                if len(rejected) > 1 or again:
+                    alone.extend(rejected)
+                    continue
+            elif again:
+                retry.append(node_writes[i])
+                continue
+            _log.warning("dispatcher.write.rejected", error=str(error))
+        _log.debug(
+            "dispatcher.write.complete",
+            nodes=len(node_writes),
+            statuses=len(statuses),
+            proposals=result.proposals,
+        )
+        if not retry and not alone:
+            return None
+        node_writes, statuses, attempt, group = retry, alone, attempt + 1, 1

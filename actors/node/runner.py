@@ -16,6 +16,12 @@ Rules:
   certificate names (actors/node/tree/: `ManagerParts` or `WorkerParts` under a `Node`).
   A start that fails removes the sandbox directories it created outside the state dir
   (empty ones only).
+- A stop asked while the node starts (a signal) ends the start at once, with 0: the
+  waits of a join for the manager's CA (actors/ca/join.py, before ``ca.join``) and of a
+  manager's first Raft join (actors/node/membership/join.py: the tree's parts get the
+  stop as `PartsSetup.stopping`) included. A tree whose start the stop cut short is no
+  failure: `run` stops what started and returns 0, leaving a state dir the next start
+  resumes from.
 - Then `run` waits, on its own thread, for a stop (`request_stop`: a signal, exit 0; the
   tree's escalation, exit 1) or a role change (a renewed certificate of the other role,
   told by the renewer, which must not block: the restart happens here, not on it).
@@ -90,6 +96,7 @@ from actors.node.tree.manager_parts import ManagerParts
 from actors.node.tree.node import Node, NodeParts
 from actors.node.tree.parts_setup import PartsSetup
 from actors.node.tree.worker_parts import WorkerParts
+from actors.stoppable import StopRequested
 from actors.worker.executors import make_executor
 from actors.worker.executors.process_sandbox import ProcessSandbox
 from api.enums import NodeRole
@@ -160,6 +167,9 @@ class NodeRunner:
             except StoppedWhileLocked:
                 _log.info("node.stopped", exit_code=0, locked=True)
                 return 0
+            except StopRequested as stopped:  # a join cut short: nothing kept yet
+                _log.info("node.stopped", exit_code=0, joining=str(stopped))
+                return 0
             except LeftWhileLocked as left:
                 _log.info(
                     "node.left",
@@ -172,10 +182,10 @@ class NodeRunner:
                 _log.info("node.stopped", exit_code=0, locked=True)
                 return 0
             try:
-                self._start_tree(startup, at_rest)
-                self._new_dirs = ()  # started: they are the node's now
-                self._log_started(startup)
-                self._serve()
+                if self._start_tree(startup, at_rest):
+                    self._new_dirs = ()  # started: they are the node's now
+                    self._log_started(startup)
+                    self._serve()
             finally:
                 started = time.monotonic()
                 if self._exit_code:
@@ -227,7 +237,12 @@ class NodeRunner:
         )
 
     # -- the tree -------------------------------------------------------------------------
-    def _start_tree(self, startup: NodeStartup, at_rest: AtRest | None) -> None:
+    def _start_tree(self, startup: NodeStartup, at_rest: AtRest | None) -> bool:
+        """Build and start the tree of the certificate's role; False if the node's stop
+        came first or cut the start short (a manager's first Raft join ends at a stop):
+        no failure, the node stops as asked."""
+        if self._stop.is_set():
+            return False
         config = self.config
         setup = PartsSetup(
             config=config,
@@ -236,6 +251,7 @@ class NodeRunner:
             description=describe_host(config.hostname, self._executor, config.labels),
             on_role_change=self._role_changed,
             on_leave=self._leaves.begin,
+            stopping=self._stop,
             sandbox=self._sandbox,
             on_removed=self._removed,
             on_raft_removed=self._removed_from_raft,
@@ -246,16 +262,24 @@ class NodeRunner:
         try:
             self.node.start()
         except NodeError as exc:
+            if self._stop.is_set():
+                _log.info("node.start.stopped", error=str(exc)[:300])
+                return False
             if not isinstance(exc.__cause__, NoLongerManager):
                 raise
-            self._start_demoted(exc.__cause__.certs)
+            return self._start_demoted(exc.__cause__.certs)
+        return True
 
-    def _start_demoted(self, certs: NodeCertificates) -> None:
+    def _start_demoted(self, certs: NodeCertificates) -> bool:
         """A manager's first Raft join was refused and its renewed certificate names a
-        worker (demoted while it was down, before it ever joined): start as that."""
+        worker (demoted while it was down, before it ever joined): start as that. False
+        if the node's stop came first."""
         _log.info("node.role.restarting", role=certs.info.role.value, previous="manager")
-        if not self._rebuild(lambda: certs, certs.info.role, rejoin=False):
-            raise NodeError(self._reason or "stopped while starting")
+        if self._rebuild(lambda: certs, certs.info.role, rejoin=False):
+            return True
+        if self._exit_code or not self._stop.is_set():
+            raise NodeError(self._reason or "the node did not start as a worker")
+        return False
 
     def _stop_tree(self) -> bool:
         """False if the tree had not ended within its bound (`Node.stop`)."""
@@ -393,7 +417,8 @@ class NodeRunner:
         """Stop the tree and start it again in ``role`` (a manager with a new key store,
         which joins Raft if it has no Raft log). ``rejoin``: the manager state goes first
         (a new Raft id; no founder any more). False if it did not start: stopped while
-        waiting for the keys, or failed (the node then stops with exit 1)."""
+        waiting for the keys or while starting, or failed (the node then stops with exit
+        1)."""
         identity = self.identity
         assert identity is not None
         state_dir = self.config.state_dir
@@ -424,7 +449,8 @@ class NodeRunner:
                 if prepared is None:
                     return False  # stopped while waiting for the keys
                 startup, at_rest = prepared
-            self._start_tree(startup, at_rest)
+            if not self._start_tree(startup, at_rest):
+                return False  # stopped while starting
         except Exception as exc:  # keys, addresses, a child that would not start
             event = "node.raft.rejoin_failed" if rejoin else "node.role.restart_failed"
             _log.error(event, role=role.value, error=str(exc)[:500])

@@ -44,10 +44,15 @@ class Batch:
     """Handed to the function given to ``MemoryStore.batch``."""
 
     def __init__(
-        self, store: MemoryStore, timeout: float | None, max_in_flight: int = DEFAULT_IN_FLIGHT
+        self,
+        store: MemoryStore,
+        timeout: float | None,
+        max_in_flight: int = DEFAULT_IN_FLIGHT,
+        stop_waiting: Future[Any] | None = None,
     ) -> None:
         self._store = store
         self._timeout = timeout
+        self._stop_waiting = stop_waiting  # done: the verdicts are no longer waited for
         self._groups: list[EncodedGroup] = []
         self._specs = SpecTable()  # the task specs of the proposal being filled
         self._slots: list[int] = []  # the outcome index of each of _groups
@@ -222,7 +227,7 @@ class Batch:
         assert seq is not None
         future, slots = self._sent.pop(seq)
         try:
-            index, verdicts = self._store._wait(future, self._timeout)
+            index, verdicts = self._store._wait(future, self._timeout, self._stop_waiting)
         except StoreError as exc:
             for slot in slots:
                 self.outcomes[slot] = exc

@@ -22,6 +22,7 @@ __all__ = [
     "NoProposer",
     "NotFound",
     "NotLeader",
+    "ProposalAbandoned",
     "ProposalDropped",
     "ProposalError",
     "ProposalTimeout",
@@ -104,6 +105,11 @@ class EntryDecodeError(StoreError):
 
 class ProposalTimeout(ProposalError):
     """No verdict in time; whether the write was committed is unknown."""
+
+
+class ProposalAbandoned(ProposalError):
+    """Its writer stopped waiting for the verdict (it is stopping: ``stop_waiting``);
+    whether the write was committed is unknown."""
 
 
 class NoProposer(ProposalError):

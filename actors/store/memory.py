@@ -21,8 +21,9 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait as wait_first
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -46,6 +47,7 @@ from actors.store.errors import (
     NameConflict,
     NoProposer,
     NotFound,
+    ProposalAbandoned,
     ProposalDropped,
     ProposalTimeout,
     StoreError,
@@ -248,16 +250,24 @@ class MemoryStore:
         inner.add_done_callback(done)
         return result
 
-    def batch(self, fn: Callable[[Batch], None], *, timeout: float | None = None) -> BatchResult:
+    def batch(
+        self,
+        fn: Callable[[Batch], None],
+        *,
+        timeout: float | None = None,
+        stop_waiting: Future[Any] | None = None,
+    ) -> BatchResult:
         """Many small write transactions, proposed together (SwarmKit's ``Batch``).
 
         ``fn`` calls ``batch.update(cb)`` once per sub-transaction; each is atomic on its
         own, and sees the writes of earlier ones. Up to ``max_ops_per_proposal``
         operations share one proposal; up to ``max_proposals_in_flight`` full ones await
         their verdicts while the next fills (batch.py). The batch as a whole is not
-        atomic. Every proposal's verdict is taken before this returns or raises.
+        atomic. Every proposal's verdict is taken before this returns or raises, unless
+        ``stop_waiting`` is done first (its writer stops): the verdicts not in yet are
+        then `ProposalAbandoned`, and the proposals may still commit.
         """
-        batch = Batch(self, timeout, self._max_in_flight)
+        batch = Batch(self, timeout, self._max_in_flight, stop_waiting)
         try:
             fn(batch)
         except BaseException:
@@ -267,10 +277,19 @@ class MemoryStore:
         batch.finish()
         return BatchResult(tuple(batch.outcomes), batch.proposals)
 
-    def _wait(self, future: Future[T], timeout: float | None) -> T:
+    def _wait(
+        self, future: Future[T], timeout: float | None, stop_waiting: Future[Any] | None = None
+    ) -> T:
         limit = timeout if timeout is not None else self._timeout
+        if stop_waiting is not None:
+            wait_first((future, stop_waiting), limit, return_when=FIRST_COMPLETED)
+            if not future.done() and stop_waiting.done():
+                raise ProposalAbandoned(
+                    "its writer stopped waiting for the verdict; the write may or may not "
+                    "be committed"
+                )
         try:
-            return future.result(limit)
+            return future.result(limit if stop_waiting is None else 0)
         except FutureTimeout:
             raise ProposalTimeout(
                 f"no verdict within {limit} s; the write may or may not be committed"

@@ -25,6 +25,7 @@ import pytest
 from actors.backoff import Backoff
 from actors.dispatcher import Dispatcher, DispatcherLink, ManagerAddress, dispatcher_handlers
 from actors.dispatcher.heartbeats import HEARTBEAT_FAILURE
+from actors.dispatcher.held_writes import HeldWrites
 from actors.dispatcher.wire import encode_session_request, encode_status_updates, parse_frame
 from actors.log import configure, ring
 from actors.node.fleet.fleet import Fleet
@@ -54,6 +55,7 @@ from api.specs import ClusterSpec, ContainerSpec, DispatcherConfig, TaskSpec
 from api.task_state import TaskState
 from tests.support.certified import CertifiedCluster
 from tests.support.waiting import wait_for
+from tests.unit.dispatcher.helpers import Quorum, switched_store
 from transport import Client, Endpoint, KeyPair, generate_keypair
 
 PERIOD = 0.2
@@ -105,6 +107,7 @@ class Manager:
     endpoint: Endpoint | None = None
     address: str = "tcp://127.0.0.1:0"
     link: DispatcherLink = field(default_factory=DispatcherLink)
+    held_writes: Callable[[], HeldWrites] = HeldWrites
 
     def start_dispatcher(self) -> None:
         self.dispatcher = Dispatcher.start(
@@ -114,6 +117,7 @@ class Manager:
             tick_interval=0.05,
             rng=random.Random(11),
             link=self.link,
+            held_writes=self.held_writes,
         )
 
     def stop_dispatcher(self) -> None:
@@ -162,12 +166,12 @@ def worker_keys() -> KeyPair:
     return generate_keypair()
 
 
-@pytest.fixture
-def manager(worker_keys: KeyPair) -> Iterator[Manager]:
-    store = MemoryStore.local(clock=time.time)
+@contextlib.contextmanager
+def running_manager(store: MemoryStore, **options: Any) -> Iterator[Manager]:
+    """A manager's dispatcher and endpoint over ``store`` (its Cluster created here)."""
     spec = ClusterSpec(dispatcher=DispatcherConfig(heartbeat_period=PERIOD))
     store.update(lambda tx: tx.create(Cluster(id=new_id(), spec=spec)))
-    m = Manager(store, generate_keypair(), CertifiedCluster())
+    m = Manager(store, generate_keypair(), CertifiedCluster(), **options)
     m.start_dispatcher()
     m.start_endpoint()
     try:
@@ -175,6 +179,12 @@ def manager(worker_keys: KeyPair) -> Iterator[Manager]:
     finally:
         m.stop_endpoint()
         m.stop_dispatcher()
+
+
+@pytest.fixture
+def manager(worker_keys: KeyPair) -> Iterator[Manager]:
+    with running_manager(MemoryStore.local(clock=time.time)) as m:
+        yield m
 
 
 def start_agent(
@@ -349,6 +359,45 @@ def test_status_batches_land_in_the_store(
             "statuses written",
         )
     assert manager.task(tasks[0].id).status.message == "running"  # type: ignore[union-attr]
+
+
+def test_a_node_whose_writes_were_given_up_registers_again(worker_keys: KeyPair) -> None:
+    """The store takes no write for as long as the writer tries (here two attempts; a
+    leader without its quorum): the writer gives up the node's writes, among them a status
+    its agent was told was accepted, and the dispatcher closes the node's session. Its
+    agent opens a new one and resends its statuses: once the store takes writes again,
+    the status and the node's READY are in it. Before, the session stayed up, and the
+    status was lost until the node's next session, whenever that came."""
+    store, proposer = switched_store(proposal_timeout=2.0)
+    with running_manager(store, held_writes=lambda: HeldWrites(limit=2)) as manager:
+        node_id = manager.join(worker_keys)
+        task = make_task(node_id)
+        create(store, task)
+        sink = RecordingSink()
+        agent = start_agent(manager, node_id, worker_keys, sink)
+        try:
+            wait_for(sink.full_sets, "the session")
+            proposer.down(Quorum.DROPPING)
+            running = TaskStatus(state=TaskState.RUNNING, message="started")
+            with sink._lock:  # what the worker holds, and resends in a new session
+                sink.statuses[task.id] = running
+            agent.proxy().statuses.get().report_status([(task.id, running)])
+            wait_for(
+                lambda: agent.proxy().state().get(timeout=5).sessions_opened >= 2,
+                "the session closed and opened again",
+            )
+            assert (s := manager.task(task.id)) and s.status.state is TaskState.ASSIGNED
+            proposer.up()
+            wait_for(
+                lambda: (s := manager.task(task.id)) and s.status == running,
+                "the resent status written",
+            )
+            wait_for(
+                lambda: (n := manager.node(node_id)) and n.status.state is NodeState.READY,
+                "the node READY",
+            )
+        finally:
+            agent.stop()
 
 
 @contextlib.contextmanager

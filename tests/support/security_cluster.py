@@ -20,6 +20,7 @@ every handler has a rule.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
@@ -153,6 +154,7 @@ def served_tables(tmp_path: Path) -> dict[str, dict[str, frozenset[str]]]:
             description=NodeDescription(hostname="tables"),
             on_role_change=lambda _certs: None,
             on_leave=_never_leaves,
+            stopping=threading.Event(),
         )
         parts: NodeParts
         if start.role is NodeRole.MANAGER:

@@ -36,10 +36,18 @@ Rules:
   it (actors/node/tree/manager_parts.py): a worker one ends the start (`NoLongerManager`)
   and the node starts again as a worker (actors/node/runner.py), as SwarmKit's node
   follows the role its certificate renewal brings.
+- The node's stop (``stop``, the runner's: a signal, a leave) ends the first start's
+  `until_accepted` at once, during a request or the pause between rounds
+  (`StopRequested`, actors/stoppable.py): the start fails and the node stops as asked,
+  with nothing written but its Raft id, which its next start asks under again. A
+  request in flight is abandoned: an add it brought about commits all the same, and the
+  leader accepts the next start's join at once (a member asking again commits nothing).
+  The joiner's periodic asks (`RaftJoiner`) end with their actor, as before.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -58,6 +66,7 @@ from actors.node.membership.join_policy import (
 from actors.node.startup.security import write_managers
 from actors.node.tree.leader_group import RaftHolder
 from actors.raft_node.peers import Peer
+from actors.stoppable import StopRequested, request_unless_stopped
 from actors.store import MemoryStore, WriteTx, nodes
 from api.enums import NodeRole, Reachability
 from api.errors import RemoteError, TransportError
@@ -228,7 +237,10 @@ class JoinAsker:
         managers: ManagerList,
         request_timeout: float = 12.0,
         source: str | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
+        """``stop``: the node's stop, which ends `until_accepted` (`StopRequested`)."""
+        self._stop = stop if stop is not None else threading.Event()
         self._body = {"node_id": node_id, "raft_id": raft_id, "addr": advertise}
         self._source = source  # the local address requests leave from (transport.source)
         self._raft_id = raft_id
@@ -283,9 +295,10 @@ class JoinAsker:
         return None
 
     def round(self) -> dict[str, Any] | None:
-        """One whole round: the first ``ok`` reply, or None."""
+        """One whole round: the first ``ok`` reply, or None (also when the node's stop
+        cut it short)."""
         reply = self.ask_next()
-        while reply is None and self.in_round:
+        while reply is None and self.in_round and not self._stop.is_set():
             reply = self.ask_next()
         return reply
 
@@ -299,21 +312,25 @@ class JoinAsker:
         """Rounds until one is accepted; TimeoutError after ``deadline`` (monotonic). For
         the first start of a joined manager, before its Raft storage exists. After a round
         a manager refused this node in, ``on_refused`` gets the refusal (it may raise to
-        end the join)."""
+        end the join). `StopRequested` once the node's stop is asked."""
         while True:
             reply = self.round()
             if reply is not None:
                 return reply
+            if self._stop.is_set():
+                raise StopRequested("the Raft join")
             refusal, self.refusal = self.refusal, None
             if refusal is not None and on_refused is not None:
                 on_refused(refusal)
             if time.monotonic() + interval > deadline:
                 raise TimeoutError("no manager added this node to the Raft group")
-            time.sleep(interval)
+            if self._stop.wait(interval):
+                raise StopRequested("the Raft join")
 
     def _ask(self, addr: str, key: str) -> dict[str, Any]:
         """One request; a manager whose endpoint is not up (nothing listens there, or it
-        is starting again) fails at once (``watch_connection``), not after the timeout."""
+        is starting again) fails at once (``watch_connection``), not after the timeout.
+        The node's stop abandons it (`StopRequested`)."""
         with Client(
             addr,
             server_key=key.encode("ascii"),
@@ -322,7 +339,7 @@ class JoinAsker:
             source=self._source,
             watch_connection=True,
         ) as client:
-            return client.request(RAFT_JOIN, self._body)
+            return request_unless_stopped(client, RAFT_JOIN, self._body, self._stop)
 
 
 def keep_remover_first(

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -257,11 +258,13 @@ def prepare_node(
     clock: Callable[[], float] = time.time,
     keys: NodeKeys | None = None,
     source: str | None = None,
+    stop: threading.Event | None = None,
 ) -> NodeStartup:
     """Resume, join or init (see the module docstring). ``keys``: the manager's unlocked
     key store when it has one (`actors.node.startup.at_rest.open_at_rest`); init without it creates
     one, not locked. Raises `JoinError` when joining fails, `IdentityError` when the state
-    dir cannot be used, `actors.node.startup.keys.NodeKeysError` when the key store cannot."""
+    dir cannot be used, `actors.node.startup.keys.NodeKeysError` when the key store cannot;
+    `actors.stoppable.StopRequested` when ``stop`` ends the join (actors/ca/join.py)."""
     state_dir = Path(state_dir)
     init_file = state_dir / INIT_FILE
     if node_certs_exist(state_dir):
@@ -292,6 +295,7 @@ def prepare_node(
             timeout=join_timeout,
             clock=clock,
             source=source,
+            stop=stop,
         )
         write_managers(state_dir, result.managers)
         certs = _load(state_dir, clock, keys)

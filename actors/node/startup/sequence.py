@@ -8,7 +8,8 @@ Rules, in order:
   and accepts a right key only while every port a manager binds is free; a stop meanwhile
   raises `StoppedWhileLocked`.
 - Then the node's place in the cluster (init, join or resume: `prepare_node`), and the
-  node id is bound to every log event from here on.
+  node id is bound to every log event from here on. A stop while a join waits for the
+  manager (before ``ca.join``) raises `StopRequested` (actors/ca/join.py).
 - A manager's keys at rest (``--force-new-cluster`` rewrites its Raft group first);
   ``--autolock`` counts only at init. A worker hands a key store left by its demotion
   back to its files, and ignores ``--autolock`` and ``--force-new-cluster`` (logged).
@@ -101,6 +102,7 @@ def open_node(
         join_token=config.join_token,
         keys=keys,
         source=source_host(config.listen_remote_api),
+        stop=stop,
     )
     log.set_node_id(startup.identity.node_id)
     at_rest: AtRest | None = None

@@ -38,7 +38,9 @@ Raft traffic from them is authorized before the store has caught up.
 
 Beside this module: the endpoints' handler tables (actors/node/tree/manager_tables.py),
 the other parts' way to Raft through the `RaftHolder` (manager_raft.py: Raft's remote
-handlers, its membership view, the readiness state, the snapshot interval), and the
+handlers, its membership view, the readiness state, the snapshot interval), this
+manager's own place in the Raft group (manager_membership.py: the bootstrap voters, the
+first start's join, which the node's stop ends, a refused join, a removal), and the
 metrics and web view (manager_views.py).
 """
 
@@ -46,15 +48,13 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any, Final
+from typing import Any
 
 import pykka
 
 from actors.ca.authorization import ClusterAdmission
 from actors.ca.certs import CertificateError
 from actors.ca.join import HELLO_MAX_MESSAGE_SIZE, hello_address, hello_keypair
-from actors.ca.renewal_reply import RenewalFailed
-from actors.ca.renewal_request import request_renewal
 from actors.ca.renewer import store_settings
 from actors.ca.rotation_keeper import RootRotationKeeper
 from actors.ca.service import CAService
@@ -63,22 +63,11 @@ from actors.events import EventStreams, EventStreamsActor
 from actors.log import get_logger
 from actors.logs.broker import LogBroker
 from actors.logs.relay import LeaderRelay
-from actors.node.membership.join import (
-    JoinAsker,
-    NoLongerManager,
-    RaftJoiner,
-    keep_remover_first,
-)
-from actors.node.membership.join_policy import removal_is_demotion
+from actors.node.membership.join import RaftJoiner
 from actors.node.membership.keeper import MembershipKeeper
 from actors.node.startup.at_rest import AtRest
 from actors.node.startup.security import manager_entry
-from actors.node.startup.state_dir import (
-    RAFT_DIR,
-    load_or_create_raft_id,
-    read_bootstrap_voters,
-    write_bootstrap_voters,
-)
+from actors.node.startup.state_dir import RAFT_DIR, load_or_create_raft_id
 from actors.node.tree.endpoints import (
     HandlerFactory,
     endpoint_child,
@@ -90,6 +79,7 @@ from actors.node.tree.leader_group import (
     Registration,
     leader_child,
 )
+from actors.node.tree.manager_membership import RaftMembership
 from actors.node.tree.manager_raft import (
     leader_id,
     snapshot_interval,
@@ -104,16 +94,13 @@ from actors.raft_node.actor import RaftNode, RaftNodeActor
 from actors.raft_node.peers import Peer
 from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
-from actors.store import MemoryStore, nodes
+from actors.store import MemoryStore
 from actors.supervisor import ChildSpec, start_actor
 from api.enums import NodeRole
 from api.limits import CONTROL_MAX_REQUEST_BYTES, REMOTE_MAX_REQUEST_BYTES
 from transport.auth import AdmitAll
 
 __all__ = ["ManagerParts"]
-
-RAFT_JOIN_TIMEOUT: Final = 50.0
-JOIN_RENEW_INTERVAL: Final = 5.0  # a refused join renews the certificate at most this often
 
 _log = get_logger("node")
 
@@ -138,13 +125,6 @@ class ManagerParts:
         self.dispatcher = DispatcherLink()
         self.log_broker = ActorSlot()
         self.raft_id = load_or_create_raft_id(config.state_dir)
-        self._join_renewed_at = -JOIN_RENEW_INTERVAL  # when a refused join last renewed
-        # the founder bootstraps a one-member group; a joined manager starts empty and is
-        # added by the leader (actors/node/membership/join.py)
-        self.founder = startup.mode == "init" or (
-            startup.mode == "resume" and startup.initial_cluster.cluster is not None
-        )
-        self.bootstrap_voters = self._load_bootstrap()
         advertise = config.advertise_addr
         own = manager_entry(
             f"tcp://{advertise}", self.identity.keypair.public, self.raft_id, startup.certs.cert_pem
@@ -164,6 +144,7 @@ class ManagerParts:
             admission=self.admission,
         )
         shared = self.shared
+        self.membership = RaftMembership(setup, self.raft_id, self.store, self.directory, shared)
         self.ca = CAService(
             self.store,
             self.admission,
@@ -182,83 +163,6 @@ class ManagerParts:
             certificate=startup.certs.cert_pem,
             initial_cluster=lambda: startup.initial_cluster.cluster,
             cluster_committed=startup.initial_cluster.committed,
-        )
-
-    def _load_bootstrap(self) -> tuple[int, ...] | None:
-        """The group's bootstrap voters: the founder's own id on the founder; on a joined
-        manager what the leader said (None: not yet)."""
-        state_dir = self.setup.config.state_dir
-        voters = read_bootstrap_voters(state_dir)
-        if voters is None and self.founder:
-            voters = (self.raft_id,)
-            write_bootstrap_voters(state_dir, voters)
-        return voters
-
-    def _join_raft(self) -> tuple[int, ...]:
-        """First start of a joined manager: be added by the leader and learn the bootstrap
-        voters before the storage is created (actors/node/membership/join.py)."""
-        reply = self.join_asker().until_accepted(
-            time.monotonic() + RAFT_JOIN_TIMEOUT, on_refused=self._join_refused
-        )
-        voters = tuple(int(v) for v in reply.get("voters") or ())
-        self.directory.add_seeds(reply.get("managers") or ())
-        if not voters:
-            raise RuntimeError("the leader did not say the group's bootstrap voters")
-        write_bootstrap_voters(self.setup.config.state_dir, voters)
-        self.bootstrap_voters = voters
-        return voters
-
-    def _join_refused(self, refusal: str) -> None:
-        """A manager refused this node's ``raft.join`` as no manager's (demoted while it
-        was down, before it ever joined Raft): renew the certificate, at most once every
-        `JOIN_RENEW_INTERVAL`, from the other managers (this one's CA is not up), into the
-        role the cluster gives the node. A worker certificate ends this start
-        (`NoLongerManager`): the runner starts the node again as a worker."""
-        now = time.monotonic()
-        if now < self._join_renewed_at + JOIN_RENEW_INTERVAL:
-            return
-        self._join_renewed_at = now
-        own = self.identity.keypair.public
-        others = [m for m in self.shared.managers() if m.server_key != own]
-        _log.info("raft.join.refused", reason=refusal[:200], renewing=len(others))
-        try:
-            certs = request_renewal(
-                self.setup.config.state_dir,
-                self.shared.node_certs,
-                others,
-                source=self.setup.source,
-            )
-        except RenewalFailed as exc:
-            _log.warning("raft.join.renewal_failed", code=exc.code, reason=exc.reason[:300])
-            return
-        _log.info("raft.join.renewed", role=certs.info.role.value)
-        if certs.info.role is not NodeRole.MANAGER:
-            raise NoLongerManager(certs)
-        self.shared.cert_renewed(certs)
-
-    def _raft_removed(self, by: int) -> None:
-        """Another manager says this one's Raft member was removed from the group: the
-        runner rejoins it under a new Raft id (actors/node/runner.py), unless it is being
-        demoted (`removal_is_demotion`): its worker certificate restarts it as a worker."""
-        own = self.store.view(lambda tx: nodes.get(tx, self.identity.node_id))
-        if removal_is_demotion(own):
-            _log.info("node.raft.removed", by=by, raft_id=self.raft_id, demoted=True)
-            return
-        _log.warning("node.raft.removed", by=by, raft_id=self.raft_id)
-        own_key = self.identity.keypair.public.decode("ascii")
-        entries = self.directory.entries()
-        keep_remover_first(self.setup.config.state_dir, entries, by, own_key=own_key)
-        if self.setup.on_raft_removed is not None:
-            self.setup.on_raft_removed()
-
-    def join_asker(self) -> JoinAsker:
-        return JoinAsker(
-            node_id=self.identity.node_id,
-            raft_id=self.raft_id,
-            advertise=self.setup.config.advertise_addr,
-            keypair=self.identity.keypair,
-            managers=self.directory.entries,
-            source=self.setup.source,
         )
 
     # -- around the tree ------------------------------------------------------------------
@@ -298,9 +202,7 @@ class ManagerParts:
     def make_raft(self) -> RaftNode:
         """Runs in the raft child's ``on_start``: open the storage, build the node."""
         state_dir = self.setup.config.state_dir
-        voters = self.bootstrap_voters
-        if voters is None:
-            voters = () if (state_dir / RAFT_DIR).exists() else self._join_raft()
+        voters = self.membership.voters()
         storage = DurableStorage.open(
             state_dir / RAFT_DIR,
             cipher=self.at_rest.raft_cipher(),
@@ -321,7 +223,7 @@ class ManagerParts:
                 resolve_peer=self.directory.resolve_peer,
                 source=self.setup.source,
                 snapshot_interval=snapshot_interval(self.store),
-                on_removed=self._raft_removed,
+                on_removed=self.membership.removed,
             )
         except BaseException:
             storage.close()
@@ -418,7 +320,7 @@ class ManagerParts:
                 "raftjoin",
                 lambda ctx: PeriodicActor.start(
                     ctx,
-                    RaftJoiner(raft=raft, raft_id=self.raft_id, asker=self.join_asker()),
+                    RaftJoiner(raft=raft, raft_id=self.raft_id, asker=self.membership.join_asker()),
                     first_delay=0.0,
                 ),
                 stop_timeout=stop_timeout * 3,

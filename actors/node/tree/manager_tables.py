@@ -80,7 +80,7 @@ def _remote_handlers(parts: ManagerParts, _peers: Directory) -> HandlerTable:
             parts.store,
             parts.admission,
             parts.directory.entries,
-            lambda: parts.bootstrap_voters or (),
+            lambda: parts.membership.bootstrap_voters or (),
         ),
     }
 

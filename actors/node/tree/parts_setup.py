@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,6 +34,9 @@ class PartsSetup:
     on_role_change: RoleChange  # must not block: it runs on the renewer
     # ``swarm leave`` handed to the runner (actors/node/leaving.py)
     on_leave: Callable[[bool], LeaveRequest]
+    # set once the node's stop is asked (the runner's): a wait of the start (a manager's
+    # first Raft join) ends at once rather than holding the stop back
+    stopping: threading.Event
     sandbox: ProcessSandbox | None = None  # the process executor's (cli/node_main.py)
     on_removed: Callable[[str], None] | None = None  # the node was removed: stop (must not block)
     # a manager's Raft member was told it was removed from the group: rejoin (must not block)

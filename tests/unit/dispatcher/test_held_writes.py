@@ -70,6 +70,8 @@ def test_writes_handed_on_while_some_are_held_join_them_newest_winning() -> None
 
 
 def test_holding_is_bounded_and_what_is_given_up_is_named() -> None:
+    """What is given up names its nodes, those of its node writes and of its statuses:
+    their sessions are closed so that they register again."""
     held = HeldWrites(max_nodes=1, max_statuses=2)
     writes = Writes(
         (READY, NodeWrite(NODE_B, NodeState.READY)),
@@ -77,14 +79,21 @@ def test_holding_is_bounded_and_what_is_given_up_is_named() -> None:
     )
     lost = held.hold(writes)
     assert lost == Lost(
-        1, LOST_SAMPLE + 3, (NODE_B,), tuple(f"t{i}" for i in range(2, LOST_SAMPLE + 2))
+        1,
+        LOST_SAMPLE + 3,
+        (NODE_B,),
+        tuple(f"t{i}" for i in range(2, LOST_SAMPLE + 2)),
+        frozenset({NODE_A, NODE_B}),  # B's write, A's statuses
     )
     # a held node's or task's later write merges: no room needed
     assert not held.hold(Writes((NodeWrite(NODE_A, NodeState.DOWN),), (writes.statuses[0],)))
     assert len(held) == 3
     everything = held.give_up()
-    assert everything == Lost(1, 2, (NODE_A,), ("t0", "t1"))
+    assert everything == Lost(1, 2, (NODE_A,), ("t0", "t1"), frozenset({NODE_A}))
     assert not held and not held.give_up()
+    # statuses alone name their nodes too
+    held.hold(Writes((), (PendingStatus("t9", NODE_B, status(TaskState.RUNNING)),)))
+    assert held.give_up().affected == {NODE_B}
 
 
 def test_attempts_back_off_and_stop_at_the_limit() -> None:

@@ -18,7 +18,7 @@ from actors.dispatcher.front import SessionOpen
 from actors.dispatcher.heartbeats import HeartbeatConfig
 from actors.dispatcher.tls_report import encode_tls_report, parse_tls_report
 from actors.dispatcher.wire import SESSION, encode_session_request, parse_session_request
-from actors.dispatcher.writer import StoreWriter
+from actors.dispatcher.writer import write_batch
 from actors.store import MemoryStore, WriteTx, nodes
 from api.codec_objects import ObjectDecodeError
 from api.enums import NodeState
@@ -92,13 +92,11 @@ def test_the_writer_puts_the_report_in_the_nodes_description() -> None:
         tx.create(Node("b" * 25))  # joined, never in session: no description yet
 
     store.update(create)
-    writer = StoreWriter.__new__(StoreWriter)  # its write, without the actor's thread
-    writer._store = store
     writes = [
         NodeWrite(NODE_A, NodeState.READY, tls=NEW),
         NodeWrite("b" * 25, NodeState.READY, tls=OLD),
     ]
-    writer.write(writes, ())
+    write_batch(store, writes, ())
     a, b = (store.view(partial(nodes.get, id=i)) for i in (NODE_A, "b" * 25))
     assert a is not None and a.description == NodeDescription(hostname="box-a", tls_info=NEW)
     assert b is not None and b.description == NodeDescription(tls_info=OLD)

@@ -2,7 +2,8 @@
 a real store whose proposer drops or stalls its proposals (tests/unit/dispatcher/helpers.py
 ``SwitchedProposer``), and once it takes writes again, the READY of a session opened
 meanwhile, a heartbeat's TLS report and the statuses a worker was told were accepted are
-in the store. Before, such a batch was logged ``dispatcher.write.failed`` and dropped."""
+in the store. Before, such a batch was logged ``dispatcher.write.failed`` and dropped.
+And the dispatcher's stop ends a batch stalled in the store with it."""
 
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ READY = NodeWrite(NODE_A, NodeState.READY, "", DESC, "10.0.0.1")
 DOWN = NodeWrite(NODE_A, NodeState.DOWN, "heartbeat failure")
 
 
-def seeded() -> tuple[MemoryStore, SwitchedProposer]:
-    store, proposer = switched_store()
+def seeded(proposal_timeout: float = 0.2) -> tuple[MemoryStore, SwitchedProposer]:
+    store, proposer = switched_store(proposal_timeout)
 
     def create(tx: WriteTx) -> None:
         tx.create(Node(NODE_A))
@@ -240,3 +241,40 @@ def test_a_session_opened_while_the_store_fails_ends_up_written() -> None:
         assert held() == 0
     finally:
         ref.stop()
+
+
+def test_the_dispatchers_stop_ends_a_write_stalled_in_the_store() -> None:
+    """A batch whose proposal does not commit (a leader without its quorum) holds the
+    writer until the store's proposal timeout: the dispatcher's stop ends that wait, the
+    writer stops with the dispatcher and gives its writes up for the next leader's
+    sessions to resend. Before, the stop waited 5 s for the writer and went on without
+    it, leaving its thread waiting out the timeout (here 10 minutes)."""
+    store, proposer = seeded(proposal_timeout=600.0)
+    clock = ManualClock()
+    timer = ManualTimer(clock)
+    link = DispatcherLink()
+    before = set(pykka.ActorRegistry.get_by_class(StoreWriter))
+    ref = Dispatcher.start(None, store, link=link, tick_interval=0.1, clock=clock, timer=timer)
+    try:
+        wait_for(link.front, "the dispatcher's front attached")
+        (writer,) = set(pykka.ActorRegistry.get_by_class(StoreWriter)) - before
+        proposer.down(Quorum.STALLED)
+        outbox = GateOutbox()
+        assert front_of(link).request_session(
+            SessionOpen(session_request(outbox, KEY_A), NODE_A, DESC, "10.0.0.1")
+        )
+        wait_for(
+            lambda: timer.advance(0.0) >= 0 and proposer.refused >= 1,
+            "the READY's batch waiting on its proposal",
+        )
+        with capture_logs() as logs:
+            ref.stop()
+        wait_for(lambda: not writer.is_alive(), "the writer stopped with the dispatcher")
+    finally:
+        if ref.is_alive():
+            ref.stop()
+    given_up = [e for e in logs if e["event"] == "dispatcher.write.given_up"]
+    assert [(e["reason"], e["node_ids"]) for e in given_up] == [
+        ("the dispatcher stopped", [NODE_A])
+    ]
+    assert stored_node(store).status.state is not NodeState.READY

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from actors.dispatcher.statuses import PendingStatus
-from actors.dispatcher.writer import STATUS_GROUP, StoreWriter
+from actors.dispatcher.writer import STATUS_GROUP, write_batch
 from actors.store import Batch, BatchResult, ConflictError, MemoryStore
 from actors.store import tasks as task_queries
 from api.objects import TaskStatus
@@ -29,8 +30,14 @@ class CountingStore(MemoryStore):
 
     results: list[BatchResult]
 
-    def batch(self, fn: Callable[[Batch], None], *, timeout: float | None = None) -> BatchResult:
-        result = super().batch(fn, timeout=timeout)
+    def batch(
+        self,
+        fn: Callable[[Batch], None],
+        *,
+        timeout: float | None = None,
+        stop_waiting: Future[Any] | None = None,
+    ) -> BatchResult:
+        result = super().batch(fn, timeout=timeout, stop_waiting=stop_waiting)
         self.results.append(result)
         return result
 
@@ -40,9 +47,7 @@ def test_statuses_are_written_a_group_to_a_sub_transaction() -> None:
     store.results = []
     n = 2 * STATUS_GROUP + 2
     store.batch(lambda b: [b.update(lambda tx, t=t: tx.create(task(t[:8]))) for t in ids(n)])
-    writer = StoreWriter.__new__(StoreWriter)  # its write, without the actor's thread
-    writer._store = store
-    writer.write((), running(n))
+    write_batch(store, (), running(n))
     assert len(store.results[-1].outcomes) == 3
     states = store.view(lambda tx: [task_queries.get(tx, i) for i in ids(n)])
     assert all(t is not None and t.status.state is TaskState.RUNNING for t in states)
@@ -54,7 +59,13 @@ class RejectingStore:
     def __init__(self) -> None:
         self.updates: list[int] = []
 
-    def batch(self, fn: Callable[[Batch], None], *, timeout: float | None = None) -> BatchResult:
+    def batch(
+        self,
+        fn: Callable[[Batch], None],
+        *,
+        timeout: float | None = None,
+        stop_waiting: Future[Any] | None = None,
+    ) -> BatchResult:
         calls: list[Any] = []
 
         class Recorder:
@@ -72,9 +83,7 @@ class RejectingStore:
 
 def test_a_rejected_group_is_written_again_a_status_at_a_time() -> None:
     store = RejectingStore()
-    writer = StoreWriter.__new__(StoreWriter)
-    writer._store = store  # type: ignore[assignment]
-    writer.write((), running(STATUS_GROUP + 1))
+    write_batch(store, (), running(STATUS_GROUP + 1))  # type: ignore[arg-type]
     assert store.updates == [2, STATUS_GROUP]  # two groups; the first again, one by one
 
 
@@ -86,19 +95,22 @@ def test_a_status_that_lost_a_race_again_is_retried_not_dropped() -> None:
     (only,) = ids(1)
     store.batch(lambda b: b.update(lambda tx: tx.create(task(only[:8]))))
     attempts: list[int] = []
-    writer = StoreWriter.__new__(StoreWriter)
-    writer._store = store
     original = store.batch
 
-    def racing(fn: Callable[[Batch], None], *, timeout: float | None = None) -> BatchResult:
+    def racing(
+        fn: Callable[[Batch], None],
+        *,
+        timeout: float | None = None,
+        stop_waiting: Future[Any] | None = None,
+    ) -> BatchResult:
         attempts.append(1)
         if len(attempts) <= 2:  # another writer's change landed first, twice
             return BatchResult((ConflictError("task", only, 1, 2),), 1)  # type: ignore[call-overload]
-        return original(fn, timeout=timeout)
+        return original(fn, timeout=timeout, stop_waiting=stop_waiting)
 
     store.batch = racing  # type: ignore[method-assign]
     shutdown = PendingStatus(only, NODE_A, TaskStatus(state=TaskState.SHUTDOWN))
-    writer.write((), [shutdown])
+    write_batch(store, (), [shutdown])
     assert len(attempts) == 3
     found = store.view(lambda tx: task_queries.get(tx, only))
     assert found is not None and found.status.state is TaskState.SHUTDOWN

@@ -4,6 +4,7 @@ its Raft node is a member. Real CURVE endpoints on 127.0.0.1 answer as the manag
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -24,8 +25,10 @@ from actors.node.tree.leader_group import RaftHolder
 from actors.raft_node.actor import RaftNode
 from actors.raft_node.storage import DurableStorage
 from actors.raft_node.types import ConfState
+from actors.stoppable import StopRequested
 from actors.store import MemoryStore
 from tests.support.ports import free_port
+from tests.support.waiting import wait_for
 from tests.unit.node.in_process import InProcess
 from transport.auth import AdmitAll
 from transport.endpoint import Endpoint, Request
@@ -42,6 +45,7 @@ class Manager:
         self.reply = dict(reply)
         self.refuse = refuse
         self.asked: list[int] = []
+        self.gate: threading.Event | None = None  # when given, an answer waits for it
         self.keys = generate_keypair()
         self.endpoint = Endpoint(
             "tcp://127.0.0.1:0",
@@ -54,6 +58,8 @@ class Manager:
 
     def _join(self, request: Request) -> Mapping[str, Any] | None:
         self.asked.append(int(request.body["raft_id"]))
+        if self.gate is not None:
+            self.gate.wait(60)
         if self.refuse is not None:
             request.error(*self.refuse)
             return None
@@ -76,7 +82,10 @@ def managers() -> Iterator[list[Manager]]:
 
 
 def asker(
-    entries: list[dict[str, str]], keypair: KeyPair | None = None, timeout: float = 5.0
+    entries: list[dict[str, str]],
+    keypair: KeyPair | None = None,
+    timeout: float = 5.0,
+    stop: threading.Event | None = None,
 ) -> JoinAsker:
     return JoinAsker(
         node_id="n" * 25,
@@ -85,6 +94,7 @@ def asker(
         keypair=keypair or generate_keypair(),
         managers=lambda: entries,
         request_timeout=timeout,
+        stop=stop,
     )
 
 
@@ -221,3 +231,51 @@ def test_a_refusal_of_this_node_is_handed_over_after_the_round(managers: list[Ma
     leader.reply = {"ok": True, "index": 4, "voters": [1]}
     assert ask.until_accepted(time.monotonic() + 30, interval=0.01)["index"] == 4
     assert ask.refusal is None
+
+
+class Joining:
+    """``until_accepted`` on a thread of its own, as the Raft child runs it; what it
+    ended with."""
+
+    def __init__(self, ask: JoinAsker) -> None:
+        self.outcome: BaseException | dict[str, Any] | None = None
+        self.thread = threading.Thread(target=self._run, args=(ask,), daemon=True)
+        self.thread.start()
+
+    def _run(self, ask: JoinAsker) -> None:
+        try:
+            self.outcome = ask.until_accepted(time.monotonic() + 300, interval=60.0)
+        except BaseException as exc:
+            self.outcome = exc
+
+
+def test_the_nodes_stop_ends_the_pause_between_rounds(managers: list[Manager]) -> None:
+    """A round turned away, the join pauses before the next: the node's stop (a signal)
+    ends the pause, and the join, at once. Before, it slept the pause out and asked on
+    until its deadline."""
+    declining = Manager({"ok": False})
+    managers.append(declining)
+    stop = threading.Event()
+    joining = Joining(asker([declining.entry(1)], stop=stop))
+    wait_for(lambda: declining.asked, "the first round")
+    stop.set()
+    wait_for(lambda: not joining.thread.is_alive(), "the join ended")
+    assert isinstance(joining.outcome, StopRequested)
+    assert declining.asked == [RAFT_ID]
+
+
+def test_the_nodes_stop_abandons_a_request_in_flight(managers: list[Manager]) -> None:
+    """A manager that holds the request (a leader whose add waits on its quorum) does
+    not hold the node's stop back for the request's timeout."""
+    holding = Manager({"ok": True, "index": 2, "voters": [1]})
+    managers.append(holding)
+    holding.gate = answer = threading.Event()
+    stop = threading.Event()
+    joining = Joining(asker([holding.entry(1)], timeout=120.0, stop=stop))
+    try:
+        wait_for(lambda: holding.asked, "the request in flight")
+        stop.set()
+        wait_for(lambda: not joining.thread.is_alive(), "the join ended")
+        assert isinstance(joining.outcome, StopRequested)
+    finally:
+        answer.set()

@@ -18,7 +18,15 @@ from typing import Any
 
 import pytest
 
-from actors.store import Batch, ConflictError, MemoryStore, NotLeader, WriteTx, tasks
+from actors.store import (
+    Batch,
+    ConflictError,
+    MemoryStore,
+    NotLeader,
+    ProposalAbandoned,
+    WriteTx,
+    tasks,
+)
 from actors.store.entry import Action, Entry, Op, encode_entry
 from actors.store.pipeline import Pipeline
 from api.objects import ObjectKind, Task
@@ -203,6 +211,35 @@ def test_a_failed_proposal_is_the_outcome_of_its_writes_and_is_raised() -> None:
     assert batch.outcomes[:2] == [None, None]
     assert all(isinstance(o, NotLeader) for o in batch.outcomes[2:4])
     assert len(store.view(tasks.list_all)) == 3  # the first and the third proposals
+
+
+def test_a_batch_stops_waiting_once_its_writer_stops() -> None:
+    """``stop_waiting`` done (the dispatcher stopping its writer): a batch whose proposals
+    do not commit ends at once, each write's outcome `ProposalAbandoned`, instead of
+    waiting out the proposal timeout; a proposal that commits later is applied as any,
+    and a batch whose proposals commit is not told anything."""
+    store = _store(1, max_ops_per_proposal=2, proposal_timeout=600.0)
+    proposer = HoldingProposer([store], hold=10)  # nothing commits before the tenth
+    store.attach_proposer(proposer)
+    s = service()
+    seen: list[Batch] = []
+
+    def fill(batch: Batch) -> None:
+        seen.append(batch)
+        for slot in range(1, 4):
+            batch.update(lambda tx, slot=slot: tx.create(task(s.id, slot)))
+
+    stopped: Future[None] = Future()
+    stopped.set_result(None)
+    with pytest.raises(ProposalAbandoned):
+        store.batch(fill, stop_waiting=stopped)
+    (batch,) = seen
+    assert all(isinstance(o, ProposalAbandoned) for o in batch.outcomes)
+    assert store.view(tasks.list_all) == []
+    running: Future[None] = Future()
+    proposer._hold = 1  # the quorum is back: the next proposal commits the held ones too
+    store.batch(lambda b: b.update(lambda tx: tx.create(service("db"))), stop_waiting=running)
+    assert len(store.view(tasks.list_all)) == 3
 
 
 def test_the_pipeline_settles_in_order_and_forgets_what_later_ones_rewrote() -> None:
