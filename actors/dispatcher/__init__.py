@@ -3,15 +3,18 @@ and task status batches.
 
 Pure modules (no zmq, pykka, threading or time): ``heartbeats``, ``assignments``,
 ``statuses``, ``sessions``, ``core`` (which combines them), ``held_writes`` (writes the
-store failed, held for another attempt) and ``wire`` (message bodies, with
-``session_request``, ``status_updates`` and ``tls_report``).
-The shell: ``actor.Dispatcher`` (reads and watches the store, streams sessions),
-``front.DispatcherFront`` (heartbeats on the endpoint's handler threads; status reports
-queued for ``intake.StatusIntake``, session opens for the actor), ``streams.SessionStreams``
-(each session's frames), ``front.DispatcherLink`` (how the endpoint finds the
-running dispatcher's front), ``writer.StoreWriter`` (one store batch per tick; a batch
-the store failed is written again) and ``handlers.dispatcher_handlers`` (the remote
-endpoint's table entries).
+store failed, held for another attempt), ``store_changes`` (what the store's committed
+changes mean for it) and ``wire`` (message bodies, with ``session_request``,
+``status_updates`` and ``tls_report``).
+The shell: ``actor.Dispatcher`` (ticks, opens sessions, stops), ``watch_intake.StoreWatch``
+(reads and watches the store), ``notices.SessionNotices`` (credentials, the routing
+mesh's table and roles, each in a frame of its own), ``front.DispatcherFront``
+(heartbeats on the endpoint's handler threads; status reports queued for
+``intake.StatusIntake``, session opens for the actor), ``streams.SessionStreams`` (each
+session's frames), ``front.DispatcherLink`` (how the endpoint finds the running
+dispatcher's front), ``writer.StoreWriter`` (one store batch per tick; a batch the store
+failed is written again) and ``handlers.dispatcher_handlers`` (the remote endpoint's
+table entries).
 """
 
 from actors.dispatcher.actor import Dispatcher

@@ -1,33 +1,32 @@
 """The dispatcher actor (leader-only): the I/O shell around ``DispatcherCore``.
 
-It reads and watches the store and streams the worker sessions' frames through the remote
-endpoint's ``Request`` handles. Heartbeats and status reports never reach its mailbox: the
-endpoint's handler threads serve heartbeats through its ``DispatcherFront`` (front.py),
-which shares the core with this actor under one lock, and its ``StatusIntake`` (intake.py)
-judges the status reports the front queued; session opens are queued there too and opened
-here in chunks of at most ``open_chunk``, newest first (one store read each; front.py
-says why), each chunk's first frames
-sent before the next chunk is taken: after a leader change ~1,000 agents open at once, and
-one batch held every first frame back past their connect timeout. Frames are built and sent
-by its ``SessionStreams`` (streams.py). It ticks every ``tick_interval`` seconds, and
-sooner when work comes (a store change, judged status reports, opened sessions) after a
-quiet period: at once when no tick that had work of its kind ended within the last
-interval, else an interval after it ended (tick_window.py), so a lone change is sent and
-a lone status written without waiting for the period while a burst is still batched as
-before; after a tick that sent frames to many sessions the window is longer, so that a
-ramp's frames carry a few tasks each instead of one (pacing.py). Frames out and writes
-in are the window's two lanes: a tick that sent an
-assignment does not hold back the worker's first status, and a tick that only took in
-store changes (the tasks a service creates before they are assigned, the echo of its own
-status writes) holds back nothing. Per tick: polls
-the watch queue, lets the core expire nodes, sends each session its coalesced assignment
-changes (with the networks and registry credentials their tasks need: dependencies.py),
-resends changed credentials to the sessions whose tasks need them, sends every session
-the routing mesh's table when it changed (ingress.py), tells a node its role when it
-changed (the cue to renew its certificate: a frame, not the next heartbeat, which can
-be a period away), closes ended sessions
-with a final frame, and hands node and status writes to its ``StoreWriter`` (one store
-batch per tick).
+It streams the worker sessions' frames through the remote endpoint's ``Request`` handles.
+Heartbeats and status reports never reach its mailbox: the endpoint's handler threads
+serve heartbeats through its ``DispatcherFront`` (front.py), which shares the core with
+this actor under one lock, and its ``StatusIntake`` (intake.py) judges the status reports
+the front queued; session opens are queued there too and opened here in chunks of at most
+``open_chunk``, newest first (one store read each; front.py says why), each chunk's first
+frames sent before the next chunk is taken: after a leader change ~1,000 agents open at
+once, and one batch held every first frame back past their connect timeout. Frames are
+built and sent by its ``SessionStreams`` (streams.py).
+
+It ticks every ``tick_interval`` seconds, and sooner when work comes (a store change,
+judged status reports, opened sessions) after a quiet period: at once when no tick that
+had work of its kind ended within the last interval, else an interval after it ended
+(tick_window.py), so a lone change is sent and a lone status written without waiting for
+the period while a burst is still batched as before; after a tick that sent frames to
+many sessions the window is longer, so that a ramp's frames carry a few tasks each
+instead of one (pacing.py). Frames out and writes in are the window's two lanes: a tick
+that sent an assignment does not hold back the worker's first status, and a tick that
+only took in store changes (the tasks a service creates before they are assigned, the
+echo of its own status writes) holds back nothing.
+
+Per tick: drains the store's watch (watch_intake.py), lets the core expire nodes, sends
+each session its coalesced assignment changes (with the networks and registry
+credentials their tasks need: dependencies.py), sends the notices of changes that are no
+session's tasks (credentials, the routing mesh's table, a node's role: notices.py),
+closes ended sessions with a final frame, and hands node and status writes to its
+``StoreWriter`` (one store batch per tick).
 When its writer gives up writes (held_writes.py), it closes the sessions of the nodes
 they were about, with a final frame (``WRITES_LOST``), so that their agents register
 again and resend what the store did not take: SwarmKit's answer to a node whose state
@@ -43,43 +42,36 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
 import pykka
 
-from actors.dispatcher.assignments import AssignmentSet, Delta
+from actors.dispatcher.assignments import Delta
 from actors.dispatcher.callers import UNAUTHORIZED, check_session_node
-from actors.dispatcher.core import DispatcherCore, TaskChange
+from actors.dispatcher.core import DispatcherCore
 from actors.dispatcher.front import UNAVAILABLE, DispatcherFront, DispatcherLink, SessionOpen
 from actors.dispatcher.heartbeats import HeartbeatConfig
 from actors.dispatcher.held_writes import HeldWrites
-from actors.dispatcher.ingress import IngressPort, IngressTracker, ingress_table
 from actors.dispatcher.ingress_changes import reads_changes
 from actors.dispatcher.intake import WAKE, StatusIntake
+from actors.dispatcher.notices import SessionNotices
 from actors.dispatcher.pacing import next_window
 from actors.dispatcher.sessions import Session, SessionError
 from actors.dispatcher.spec_tables import SentSpecs
 from actors.dispatcher.streams import SessionStreams
+from actors.dispatcher.watch_intake import StoreWatch
 from actors.dispatcher.wire import ManagerAddress, reads_shared_specs
 from actors.dispatcher.writer import StoreWriter, Writes
 from actors.log import get_logger
 from actors.metrics import dispatcher as metrics
-from actors.store import Action, Event, MemoryStore, ReadTx, WatchClosed, Watcher, clusters
+from actors.store import MemoryStore
 from actors.store import nodes as node_queries
-from actors.store import services as service_queries
 from actors.store import tasks as task_queries
 from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
 from actors.tick_window import TickWindow
-from api.objects import (
-    Cluster,
-    Node,
-    ObjectKind,
-    Service,
-    Task,
-)
 
 __all__ = ["Dispatcher"]
 
@@ -88,22 +80,15 @@ _TICK: Final = "tick"
 _OUT: Final = "out"  # the tick window's lanes: frames to the sessions
 _IN: Final = "in"  # node and status writes
 _OPENS: Final = "opens"
-# committed changes observed per hold of the core's lock: a heartbeat waits at most this many
-_OBSERVE_CHUNK: Final = 2000
 # session opens served per mailbox message: each chunk's first frames go out before the
 # next chunk's tasks are read (agents give up on a session without one within 5 s)
 OPEN_CHUNK: Final = 20  # ~0.4 s of frames at 100 tasks each on a busy new leader
-_WATCHED: Final = frozenset(
-    {ObjectKind.TASK, ObjectKind.NODE, ObjectKind.CLUSTER, ObjectKind.SERVICE}
-)
 STOPPED = "dispatcher stopped"
 # a closed session's reason when the node's writes were given up (never the words of a
 # removal, which end an agent: actors/worker/agent.py)
 WRITES_LOST = "the manager could not record this node's state: register again"
 # how long the stop waits for the writer, whose wait for the store ends as the stop begins
 WRITER_STOP_TIMEOUT: Final = 5.0
-# the routing mesh's table is computed at most this often (ingress.py IngressTracker)
-INGRESS_INTERVAL: Final = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +96,6 @@ class _WritesLost:
     """The writer gave up writes about these nodes."""
 
     node_ids: frozenset[str]
-
-
-def _period(tx: ReadTx) -> float | None:
-    cluster = clusters.get_default(tx)
-    return cluster.spec.dispatcher.heartbeat_period if cluster is not None else None
 
 
 class Dispatcher(SupervisedActor):
@@ -140,19 +120,23 @@ class Dispatcher(SupervisedActor):
         super().__init__(ctx)
         self._store = store
         self._managers = managers
-        self._heartbeat = heartbeat if heartbeat is not None else HeartbeatConfig()
         self._tick_interval = tick_interval
         self._open_chunk = open_chunk
         self._clock = clock or (ctx.clock if ctx is not None else time.monotonic)
         self._timer: Timer = timer or (ctx.timer if ctx is not None else ThreadTimer())
         self._rng = rng or random.Random()
-        self._core = DispatcherCore(self._heartbeat, self._rng, _log)
+        self._core = DispatcherCore(heartbeat or HeartbeatConfig(), self._rng, _log)
         self._link = link if link is not None else DispatcherLink()
         self._front = DispatcherFront(self._core, store, self._clock, self._wake_for_opens)
         self._streams = SessionStreams(
             store, self._core, self._front.lock, roles=lambda: self._front.roles
         )
-        self._watcher: Watcher | None = None
+        self._notices = SessionNotices(
+            store, self._core, self._front, self._streams, self._clock, tick_interval
+        )
+        self._watch = StoreWatch(
+            store, self._core, self._front, self._streams, self._notices, self._on_change
+        )
         self._writer: pykka.ActorRef[StoreWriter] | None = None
         self._held_writes = held_writes
         self._writer_stopping: Future[None] = Future()  # done: the writer stops waiting
@@ -161,9 +145,6 @@ class Dispatcher(SupervisedActor):
         self._window = TickWindow(tick_interval, lanes=(_OUT, _IN))
         self._window_lock = threading.Lock()  # work is told from the store's and intake's threads
         self._stopping = False
-        self._auth_changed: set[str] = set()  # services whose credentials changed
-        self._roles_changed: set[str] = set()  # nodes whose role changed (_send_roles)
-        self._ingress = IngressTracker(max(tick_interval, INGRESS_INTERVAL))
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -182,17 +163,8 @@ class Dispatcher(SupervisedActor):
                 intake.tell(WAKE)
 
         self._front.wake_intake = wake_intake
-        (known, period, removing), self._watcher = self._store.view_and_watch(
-            lambda tx: (node_queries.list_all(tx), _period(tx), _removed_services(tx)),
-            kinds=_WATCHED,
-            grows=True,
-            notify=self._on_change,
-        )
-        self._core.removed_services.update(removing)
-        if period is not None:
-            self._core.set_config(replace(self._heartbeat, period=period))
+        known = self._watch.start()
         self._streams.set_managers(tuple(self._managers()))
-        self._front.roles.update((n.id, n.role.value) for n in known)
         with self._front.lock:
             self._core.start(self._clock(), known)
         self._link.attach(self._front)
@@ -213,10 +185,9 @@ class Dispatcher(SupervisedActor):
         if self._intake is not None:
             with contextlib.suppress(pykka.ActorDeadError):
                 self._intake.stop(block=True, timeout=5.0)
-        for session in self._sessions():
+        for session in self._front.sessions():
             self._streams.close(session, STOPPED)
-        if self._watcher is not None:
-            self._watcher.close()
+        self._watch.close()
         if self._writer is not None:
             try:
                 self._writer.stop(block=True, timeout=WRITER_STOP_TIMEOUT)
@@ -304,10 +275,6 @@ class Dispatcher(SupervisedActor):
         with contextlib.suppress(pykka.ActorDeadError):
             self.actor_ref.tell(_OPENS)
 
-    def _sessions(self) -> list[Session]:
-        with self._front.lock:
-            return list(self._core.sessions)
-
     # --- session opens (queued by the front, handlers.py) -------------------------------
 
     def _open_sessions(self, opens: Sequence[SessionOpen]) -> int:
@@ -353,8 +320,7 @@ class Dispatcher(SupervisedActor):
         return len(opened)
 
     def session_count(self) -> int:
-        with self._front.lock:
-            return len(self._core.sessions)
+        return self._front.session_count()
 
     # --- the tick -----------------------------------------------------------------------
 
@@ -364,17 +330,13 @@ class Dispatcher(SupervisedActor):
         # the manager list every frame carries, read once per tick or batch of opens:
         # reading it lists every node of the store (1,000 frames a tick at 1,000 nodes)
         self._streams.set_managers(tuple(self._managers()))
-        changed = self._drain_watch()
+        changed = self._watch.drain()
         with self._front.lock:
             out = self._core.tick(self._clock())
         metrics.HEARTBEATS_MISSED.inc(out.expired)
         metrics.SESSIONS.set(len(self._core.sessions))
         self._streams.send_all(out.deltas)
-        resent = bool(self._auth_changed)
-        if resent:
-            self._resend_auths()
-        resent = self._send_ingress() or resent
-        resent = self._send_roles() or resent
+        resent = self._notices.send()
         for session, reason in out.closed:
             self._streams.close(session, reason)
         if (out.node_writes or out.status_writes) and self._writer is not None:
@@ -383,177 +345,3 @@ class Dispatcher(SupervisedActor):
         wrote = out.node_writes or out.status_writes
         busy = frozenset(lane for lane, busy in ((_OUT, sent), (_IN, wrote)) if busy)
         return busy, len(out.deltas)
-
-    def _drain_watch(self) -> int:
-        """Take in the committed changes; how many (-1: resynced, every session sent its
-        full set)."""
-        watcher = self._watcher
-        if watcher is None:
-            return 0
-        try:
-            events = watcher.poll()
-        except WatchClosed as exc:
-            self._resync(exc.reason)
-            return -1
-        changes: list[TaskChange] = []
-        for event in events:
-            self._observe(event, changes)
-        for chunk in _chunks(changes, _OBSERVE_CHUNK):
-            with self._front.lock:
-                self._core.observe(chunk)
-        return len(events)
-
-    def _observe(self, event: Event, changes: list[TaskChange]) -> None:
-        obj = event.object
-        self._ingress.observe(obj)
-        if isinstance(obj, Task):
-            old = event.old
-            if isinstance(old, Task) and old.node_id and old.node_id != obj.node_id:
-                changes.append(TaskChange(old, event.version, deleted=True))
-            if obj.node_id:  # no session holds a task on no node (a service's new tasks)
-                changes.append(TaskChange(obj, event.version, event.action is Action.DELETE))
-        elif isinstance(obj, Node):
-            if event.action is Action.DELETE:
-                self._front.roles.pop(obj.id, None)
-                with self._front.lock:
-                    self._core.node_removed(obj.id)
-            else:
-                role = obj.role.value
-                if self._front.roles.get(obj.id) != role:
-                    self._front.roles[obj.id] = role
-                    self._roles_changed.add(obj.id)
-        elif isinstance(obj, Service):
-            if event.action is Action.DELETE:
-                with self._front.lock:
-                    self._core.service_deleted(obj.id)
-            elif obj.pending_delete:
-                with self._front.lock:
-                    self._core.service_removed(obj.id)
-            old_auth = event.old.registry_auth if isinstance(event.old, Service) else None
-            if event.action is Action.UPDATE and obj.registry_auth != old_auth:
-                self._auth_changed.add(obj.id)
-        elif event.action is not Action.DELETE:
-            period = _period_of(obj)
-            if period is not None and period != self._core.config.period:
-                with self._front.lock:
-                    self._core.set_config(replace(self._core.config, period=period))
-                _log.info("dispatcher.heartbeat_period.changed", heartbeat_period=period)
-
-    def _resync(self, reason: str) -> None:
-        """The watch was closed (fell behind, or the store was restored): read everything
-        again and send every session its full set."""
-        _log.warning("dispatcher.watch.reset", reason=reason)
-        self._ingress.dirty = True
-
-        sessions = self._sessions()
-
-        def read(
-            tx: ReadTx,
-        ) -> tuple[int, dict[str, list[Task]], dict[str, str], list[str]]:
-            assigned = {s.node_id: task_queries.by_node(tx, s.node_id) for s in sessions}
-            roles = {n.id: n.role.value for n in node_queries.list_all(tx)}
-            return tx.version, assigned, roles, _removed_services(tx)
-
-        (version, assigned, known, removing), self._watcher = self._store.view_and_watch(
-            read, kinds=_WATCHED, grows=True
-        )
-        self._front.roles = known
-        with self._front.lock:
-            self._core.removed_services.clear()
-            self._core.removed_services.update(removing)
-        for session in sessions:
-            with self._front.lock:
-                if session.node_id not in known:
-                    self._core.node_removed(session.node_id)
-                    continue
-                session.assignments = AssignmentSet(
-                    session.node_id,
-                    version,
-                    assigned.get(session.node_id, []),
-                    self._core.removed_services,
-                )
-                full = session.assignments.full()
-            self._streams.send(session, full)
-
-    def _resend_auths(self) -> None:
-        """Changed credentials, to each session holding a task of their service."""
-        changed, self._auth_changed = self._auth_changed, set()
-        for session in self._sessions():
-            with self._front.lock:
-                tasks = session.assignments.tasks()
-            held = [t for t in tasks if t.service_id in changed]
-            needs = self._streams.dependencies(held, auth_only=True)
-            if needs:
-                self._streams.send(session, Delta(False), needs)
-
-    def _send_roles(self) -> bool:
-        """A node whose role changed (a promotion or demotion recorded) is told at once in
-        a frame of its own, unless this tick's frames named it already; whether any frame
-        went out."""
-        changed, self._roles_changed = self._roles_changed, set()
-        sent = False
-        for node_id in changed:
-            with self._front.lock:
-                session = self._core.sessions.get(node_id)
-            if session is not None and session.role_sent != self._front.roles.get(node_id):
-                self._streams.send(session, Delta(False))
-                sent = True
-        return sent
-
-    def _send_ingress(self) -> bool:
-        """The routing mesh's table computed again when due; when it changed, sent to
-        every session in a frame of its own (a session opened later gets it on its first
-        frame). Whether any frame went out."""
-        feed = self._streams.ingress
-        if feed.held() > 2 * self.session_count() + 64:  # sessions ended since a change
-            feed.stale(s.session_id for s in self._sessions())
-        now = self._clock()
-        if not self._ingress.due(now, self.session_count()):
-            return False
-
-        def read(tx: ReadTx) -> tuple[list[Service], tuple[IngressPort, ...]]:
-            found = service_queries.list_all(tx)
-            table = ingress_table(
-                found, lambda i: task_queries.by_service(tx, i), node_queries.list_all(tx)
-            )
-            return found, table
-
-        began = time.thread_time()
-        found, table = self._store.view(read)
-        self._ingress.computed(now, found)
-        if not feed.set_table(table):
-            return False
-        computed = time.thread_time()
-        sessions = {s.session_id: s for s in self._sessions()}
-        stale = feed.stale(sessions)
-        for session_id in stale:
-            self._streams.send(sessions[session_id], Delta(False))
-        _log.info(  # with the feed's running totals and this thread's CPU (bench/mesh_scale.py)
-            "dispatcher.ingress.changed",
-            ports=len(table),
-            backends=sum(len(e.backends) for e in table),
-            version=feed.version,
-            sessions=len(stale),
-            compute_cpu_s=round(computed - began, 6),
-            send_cpu_s=round(time.thread_time() - computed, 6),
-            sent_changes=feed.sent_changes,
-            sent_full=feed.sent_full,
-            sent_bytes=feed.sent_bytes,
-        )
-        return bool(sessions)
-
-
-def _chunks(items: list[TaskChange], size: int) -> Iterator[list[TaskChange]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _removed_services(tx: ReadTx) -> list[str]:
-    """The services whose removal was committed (their tasks are told REMOVE)."""
-    return [s.id for s in service_queries.list_all(tx) if s.pending_delete]
-
-
-def _period_of(obj: object) -> float | None:
-    if isinstance(obj, Cluster) and obj.spec.name == clusters.DEFAULT_NAME:
-        return obj.spec.dispatcher.heartbeat_period
-    return None

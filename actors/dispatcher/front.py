@@ -42,7 +42,7 @@ from itertools import islice
 from typing import Final
 
 from actors.dispatcher.core import DispatcherCore
-from actors.dispatcher.sessions import SessionError
+from actors.dispatcher.sessions import Session, SessionError
 from actors.store import MemoryStore
 from actors.store import tasks as task_queries
 from api.errors import CodecError, ErrorCode
@@ -227,6 +227,15 @@ class DispatcherFront:
             else:
                 fresh.append(opening)
         return fresh
+
+    def sessions(self) -> list[Session]:
+        """The core's sessions now."""
+        with self.lock:
+            return list(self._core.sessions)
+
+    def session_count(self) -> int:
+        with self.lock:
+            return len(self._core.sessions)
 
     def close(self) -> list[SessionOpen | StatusReport]:
         """Refuse new opens and reports from now on; those still queued, for the caller

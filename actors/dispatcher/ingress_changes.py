@@ -51,6 +51,7 @@ from actors.dispatcher.ingress import (
 from api.enums import PortProtocol
 
 __all__ = [
+    "ENDED_SLACK",
     "HISTORY",
     "MESH_CHANGES",
     "IngressFeed",
@@ -64,6 +65,8 @@ __all__ = [
 ]
 
 HISTORY: Final = 8  # table versions the feed keeps to diff a lagging session from
+# sessions the feed may remember past twice the live ones before it forgets the ended ones
+ENDED_SLACK: Final = 64
 # the session request's ``mesh``: the node reads the table as changes (this module)
 MESH_CHANGES: Final = 1
 
@@ -302,6 +305,12 @@ class IngressFeed:
     def held(self) -> int:
         """How many sessions it remembers (ended ones too, until ``stale`` forgets them)."""
         return len(self._sent)
+
+    def overgrown(self, sessions: int) -> bool:
+        """Whether it remembers so many more sessions than the ``sessions`` live that the
+        ended ones are to be forgotten (``stale``) now, not at the next change of the
+        table, which can be long in coming while sessions come and go."""
+        return len(self._sent) > 2 * sessions + ENDED_SLACK
 
     def stale(self, session_ids: Iterable[str]) -> list[str]:
         """Of ``session_ids`` (the live sessions), those behind the current version; the

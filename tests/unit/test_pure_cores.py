@@ -125,6 +125,7 @@ CORES = [
             "actors/dispatcher/networks_and_auth.py",
             "actors/dispatcher/ingress.py",
             "actors/dispatcher/ingress_changes.py",
+            "actors/dispatcher/store_changes.py",
             "actors/worker/session.py",
             "actors/worker/session_calls.py",
             "actors/worker/session_schedule.py",
@@ -136,9 +137,19 @@ CORES = [
             "actors.worker.session",  # and session_calls, session_schedule
             "actors.worker.mesh_table",
             "actors.backoff",
+            # the watch's events and the default cluster's name (store_changes.py)
+            "actors.store.clusters",
+            "actors.store.entry",
+            "actors.store.watch",
         ),
         shells=frozenset(
-            {"actors.dispatcher.actor", "actors.dispatcher.writer", "actors.dispatcher.handlers"}
+            {
+                "actors.dispatcher.actor",
+                "actors.dispatcher.writer",
+                "actors.dispatcher.handlers",
+                "actors.dispatcher.notices",
+                "actors.dispatcher.watch_intake",
+            }
         ),
     ),
     Core(

@@ -16,6 +16,7 @@ from actors.dispatcher.ingress import (
     IngressPort,
 )
 from actors.dispatcher.ingress_changes import (
+    ENDED_SLACK,
     HISTORY,
     IngressFeed,
     PortChange,
@@ -110,6 +111,19 @@ def test_each_session_is_sent_a_change_once_and_all_at_one_base_the_same_object(
     _, to_a = feed.to_send("a")
     assert to_a is not None and to_a.ports == (PortChange(80, TCP, "web", backends(301)),)
     assert feed.stale(["a"]) == [] and feed.held() == 1  # the others ended: forgotten
+
+
+def test_ended_sessions_are_forgotten_once_they_outnumber_the_live_ones() -> None:
+    """Sessions that ended are remembered until the next ``stale``; the dispatcher calls
+    it without a change of the table once ``overgrown`` says they piled up."""
+    feed = IngressFeed()
+    ended = [f"s{i}" for i in range(2 * 10 + ENDED_SLACK)]
+    for sid in ended:
+        feed.to_send(sid)
+    assert not feed.overgrown(10)  # 2 x 10 live, and the slack
+    feed.to_send("one more")
+    assert feed.overgrown(10) and not feed.overgrown(11)
+    assert feed.stale(["one more"]) == [] and not feed.overgrown(0)
 
 
 def test_a_session_behind_the_history_kept_is_sent_a_full_table() -> None:
