@@ -13,8 +13,8 @@ mesh's table and roles, each in a frame of its own), ``front.DispatcherFront``
 ``intake.StatusIntake``, session opens for the actor), ``streams.SessionStreams`` (each
 session's frames), ``front.DispatcherLink`` (how the endpoint finds the running
 dispatcher's front), ``writer.StoreWriter`` (one store batch per tick; a batch the store
-failed is written again) and ``handlers.dispatcher_handlers`` (the remote endpoint's
-table entries).
+failed is written again), ``stop_steps`` (a stop that does every step, each wait
+bounded) and ``handlers.dispatcher_handlers`` (the remote endpoint's table entries).
 """
 
 from actors.dispatcher.actor import Dispatcher

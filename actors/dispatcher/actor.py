@@ -52,7 +52,13 @@ import pykka
 from actors.dispatcher.assignments import Delta
 from actors.dispatcher.callers import UNAUTHORIZED, check_session_node
 from actors.dispatcher.core import DispatcherCore
-from actors.dispatcher.front import UNAVAILABLE, DispatcherFront, DispatcherLink, SessionOpen
+from actors.dispatcher.front import (
+    UNAVAILABLE,
+    DispatcherFront,
+    DispatcherLink,
+    SessionOpen,
+    StatusReport,
+)
 from actors.dispatcher.heartbeats import HeartbeatConfig
 from actors.dispatcher.held_writes import HeldWrites
 from actors.dispatcher.ingress_changes import reads_changes
@@ -61,6 +67,7 @@ from actors.dispatcher.notices import SessionNotices
 from actors.dispatcher.pacing import next_window
 from actors.dispatcher.sessions import Session, SessionError
 from actors.dispatcher.spec_tables import SentSpecs
+from actors.dispatcher.stop_steps import StopSteps, stop_and_wait
 from actors.dispatcher.streams import SessionStreams
 from actors.dispatcher.watch_intake import StoreWatch
 from actors.dispatcher.wire import ManagerAddress, reads_shared_specs
@@ -87,8 +94,11 @@ STOPPED = "dispatcher stopped"
 # a closed session's reason when the node's writes were given up (never the words of a
 # removal, which end an agent: actors/worker/agent.py)
 WRITES_LOST = "the manager could not record this node's state: register again"
-# how long the stop waits for the writer, whose wait for the store ends as the stop begins
-WRITER_STOP_TIMEOUT: Final = 5.0
+# how long the stop waits for its status intake (at most one store read of the reports it
+# took before the front closed) and for its writer (whose wait for the store ends as the
+# stop begins): together within the 5 s its supervisor waits by default (leader_group.py)
+INTAKE_STOP_TIMEOUT: Final = 1.0
+WRITER_STOP_TIMEOUT: Final = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,31 +182,44 @@ class Dispatcher(SupervisedActor):
         self._schedule_tick(lambda now: self._window.at(now, self._tick_interval))
 
     def on_stop(self) -> None:
+        """Each step whatever the ones before raised, each wait bounded (stop_steps.py)."""
+        steps = StopSteps()
         # first: a store batch the writer waits on ends now, not at its proposal timeout
-        self._writer_stopping.set_result(None)
-        with self._window_lock:
-            self._stopping = True
-            cancel, self._cancel_tick = self._cancel_tick, None
-        if cancel is not None:
-            cancel()
-        self._link.detach(self._front)
-        for waiting in self._front.close():
-            waiting.request.error(UNAVAILABLE, STOPPED)
-        if self._intake is not None:
-            with contextlib.suppress(pykka.ActorDeadError):
-                self._intake.stop(block=True, timeout=5.0)
-        for session in self._front.sessions():
-            self._streams.close(session, STOPPED)
-        self._watch.close()
-        if self._writer is not None:
-            try:
-                self._writer.stop(block=True, timeout=WRITER_STOP_TIMEOUT)
-            except pykka.ActorDeadError:
-                pass
-            except pykka.Timeout:  # a batch still filling: it stops once that is over
-                _log.error("dispatcher.writer.stop_timeout", timeout=WRITER_STOP_TIMEOUT)
+        with steps.step("release_writer", "the writer's batch waits out its proposal timeout"):
+            self._writer_stopping.set_result(None)
+        with steps.step("stop_ticks", "a tick armed may still run (it does nothing)"):
+            with self._window_lock:
+                self._stopping = True
+                cancel, self._cancel_tick = self._cancel_tick, None
+            if cancel is not None:
+                cancel()
+        waiting: list[SessionOpen | StatusReport] = []
+        with steps.step("close_front", "new session opens and status reports still queue"):
+            self._link.detach(self._front)
+            waiting = self._front.close()
+        steps.each(
+            "answer_waiting",
+            waiting,
+            lambda w: w.request.error(UNAVAILABLE, STOPPED),
+            "queued requests unanswered: their nodes' calls time out",
+        )
+        with steps.step("stop_intake", "the status intake stops after the reports it judges"):
+            stop_and_wait(self._intake, INTAKE_STOP_TIMEOUT, "the status intake")
+        sessions: list[Session] = []
+        with steps.step("list_sessions", "no session's final frame"):
+            sessions = self._front.sessions()
+        steps.each(
+            "close_sessions",
+            sessions,
+            lambda s: self._streams.close(s, STOPPED),
+            "sessions' final frames: their agents find out when a heartbeat is refused",
+        )
+        with steps.step("close_watch", "the store keeps the watch's queue until it is full"):
+            self._watch.close()
+        with steps.step("stop_writer", "the writer stops once the batch it fills is over"):
+            stop_and_wait(self._writer, WRITER_STOP_TIMEOUT, "the writer")
         metrics.SESSIONS.set(0)
-        _log.info("dispatcher.stopped")
+        _log.info("dispatcher.stopped", failed_steps=steps.failed)
 
     def _schedule_tick(self, ask: Callable[[float], float | None]) -> None:
         """Arm the tick ``ask`` answers for (None: the armed one is as soon)."""

@@ -148,6 +148,7 @@ CORES = [
                 "actors.dispatcher.writer",
                 "actors.dispatcher.handlers",
                 "actors.dispatcher.notices",
+                "actors.dispatcher.stop_steps",
                 "actors.dispatcher.watch_intake",
             }
         ),
