@@ -8,14 +8,15 @@ the watch it keeps from there, and a drain of that watch each tick.
 - A watch the store closed (it fell behind, or the store was restored from a snapshot)
   is read again whole: every session's set from the store as it is now, sent full; a
   session of a node no longer stored is closed; the routing mesh's table is computed
-  again.
+  again. The new watch wakes the dispatcher as the first did (``notify``); the one a
+  resync opened did not, and changes waited for the periodic tick from then on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Final
+from typing import Final, TypeVar
 
 from actors.dispatcher.assignments import AssignmentSet
 from actors.dispatcher.core import DispatcherCore
@@ -41,6 +42,7 @@ from api.objects import Node, ObjectKind, Task
 __all__ = ["OBSERVE_CHUNK", "StoreWatch"]
 
 _log = get_logger("dispatcher")
+T = TypeVar("T")
 
 # committed task changes handed to the core per hold of its lock
 OBSERVE_CHUNK: Final = 2000
@@ -71,17 +73,21 @@ class StoreWatch:
     def start(self) -> list[Node]:
         """Read the nodes' roles, the heartbeat period and the services being removed, and
         watch from there on; the nodes, for the core's start."""
-        (known, period, removing), self._watcher = self._store.view_and_watch(
-            lambda tx: (node_queries.list_all(tx), _period(tx), _removed_services(tx)),
-            kinds=_WATCHED,
-            grows=True,
-            notify=self._notify,
+        known, period, removing = self._read_and_watch(
+            lambda tx: (node_queries.list_all(tx), _period(tx), _removed_services(tx))
         )
         self._core.removed_services.update(removing)
         if period is not None:
             self._core.set_config(replace(self._core.config, period=period))
         self._front.roles.update((n.id, n.role.value) for n in known)
         return known
+
+    def _read_and_watch(self, read: Callable[[ReadTx], T]) -> T:
+        """``read`` the store and watch the changes after it, each commit ``notify``-ing."""
+        found, self._watcher = self._store.view_and_watch(
+            read, kinds=_WATCHED, grows=True, notify=self._notify
+        )
+        return found
 
     def close(self) -> None:
         if self._watcher is not None:
@@ -135,9 +141,7 @@ class StoreWatch:
             roles = {n.id: n.role.value for n in node_queries.list_all(tx)}
             return tx.version, assigned, roles, _removed_services(tx)
 
-        (version, assigned, known, removing), self._watcher = self._store.view_and_watch(
-            read, kinds=_WATCHED, grows=True
-        )
+        version, assigned, known, removing = self._read_and_watch(read)
         self._front.roles = known
         with self._front.lock:
             self._core.removed_services.clear()
