@@ -108,6 +108,13 @@ class _WritesLost:
     node_ids: frozenset[str]
 
 
+@dataclass(frozen=True, slots=True)
+class _IntakeFailed:
+    """The status intake ended on this error (intake.py)."""
+
+    error: BaseException
+
+
 class Dispatcher(SupervisedActor):
     caller_errors: ClassVar[tuple[type[Exception], ...]] = (SessionError,)
 
@@ -166,7 +173,9 @@ class Dispatcher(SupervisedActor):
             stopping=self._writer_stopping,
             on_lost=self._writes_lost,
         )
-        intake = self._intake = StatusIntake.start(self._front, self._on_writes)
+        intake = self._intake = StatusIntake.start(
+            self._front, self._on_writes, self._intake_failed
+        )
 
         def wake_intake() -> None:
             with contextlib.suppress(pykka.ActorDeadError):
@@ -271,12 +280,19 @@ class Dispatcher(SupervisedActor):
             self._on_writes()  # their nodes' READY writes
         elif isinstance(message, _WritesLost):
             self._close_unrecorded(message.node_ids)
+        elif isinstance(message, _IntakeFailed):  # a crash: the supervisor starts it again
+            raise RuntimeError("the dispatcher's status intake failed") from message.error
         return None
 
     def _writes_lost(self, node_ids: frozenset[str]) -> None:
         """The writer gave up these nodes' writes (on its thread)."""
         with contextlib.suppress(pykka.ActorDeadError):
             self.actor_ref.tell(_WritesLost(node_ids))
+
+    def _intake_failed(self, error: BaseException) -> None:
+        """The status intake ended on ``error`` (on its thread)."""
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(_IntakeFailed(error))
 
     def _close_unrecorded(self, node_ids: frozenset[str]) -> None:
         """Close the sessions of nodes whose writes were given up: their agents register

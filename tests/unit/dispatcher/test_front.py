@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 import pykka
 import pytest
+from structlog.testing import capture_logs
 
 from actors.dispatcher import Dispatcher, DispatcherLink
 from actors.dispatcher.core import DispatcherCore
@@ -157,3 +158,32 @@ def test_status_reports_wait_for_the_store_off_the_handler_threads(
     body = decode(report_box.sent[0]).body
     assert body["accepted"] == 0
     assert body["refused"] == [{"task_id": "no-such-task", "reason": "no such task"}]
+
+
+class BrokenOutbox:
+    """A stream whose every send fails."""
+
+    def send(self, parts: Sequence[bytes]) -> bool:
+        raise OSError("the stream broke")
+
+
+def test_an_intake_that_fails_takes_the_dispatcher_down_for_its_supervisor(
+    running: tuple[MemoryStore, DispatcherLink, pykka.ActorRef[Any]],
+) -> None:
+    """Its reply to a report raised: the intake ended, and the reports queued after it
+    waited unanswered while the dispatcher ran on. Now the dispatcher crashes on it, so
+    its supervisor starts it (and a new intake) again."""
+    _store, link, ref = running
+    front = front_of(link)
+    _outbox, session_id = open_session_of_node_a(front)
+    report = Request(
+        Envelope("dispatcher.status", 7, {}), KEY_A, b"peer", cast(Any, BrokenOutbox()),
+        endpoint="remote", max_size=1 << 20,
+    )  # fmt: skip
+    updates = [("no-such-task", TaskStatus(state=TaskState.RUNNING))]
+    with capture_logs() as logs:
+        assert front.request_report(StatusReport(report, NODE_A, session_id, updates)) is None
+        wait_for(lambda: not ref.is_alive(), "the dispatcher crashed")
+    (crash,) = [e for e in logs if e["event"] == "actor.crashed"]
+    assert crash["child"] == "Dispatcher"
+    assert link.front() is None  # its stop ran
