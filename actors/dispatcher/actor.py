@@ -33,7 +33,9 @@ again and resend what the store did not take: SwarmKit's answer to a node whose 
 the dispatcher could not record.
 Stopping (leadership lost) closes every session with a final frame so agents reconnect;
 its first step ends the writer's wait for a store batch in flight (writer.py), so the
-writer stops within the dispatcher's stop.
+writer stops within the dispatcher's stop. Each step is done whatever the ones before
+raised, and its waits for the intake and the writer are bounded (stop_steps.py).
+A status intake that fails crashes the dispatcher, for its supervisor to start again.
 """
 
 from __future__ import annotations
