@@ -69,6 +69,7 @@ __all__ = [
     "ThreadTimer",
     "Timer",
     "start_actor",
+    "start_bound",
     "stop_bound",
 ]
 
@@ -122,6 +123,15 @@ def start_actor(
         return actor_class.start(ctx, *args, **kwargs)
 
     return start
+
+
+def start_bound(children: Sequence[ChildSpec]) -> float:
+    """The longest a supervisor over ``children`` takes to start them, and so the longest
+    a request queued behind its start waits: each child in turn, at most its
+    ``start_timeout`` (a child that overruns fails the start with its own error). A child
+    not started at once (``autostart=False``) counts too: a ``start_child`` queued ahead
+    of the request is served first."""
+    return sum(spec.start_timeout for spec in children)
 
 
 def stop_bound(children: Sequence[ChildSpec]) -> float:

@@ -36,7 +36,11 @@ Rules:
   promoted to voter once caught up, as a manager-token joiner does.
 - A process restart at any point comes back in the certificate's role: the files a
   restart writes (certificate, managers.json) are written durably before it begins, and
-  whatever a worker must not keep is removed when a worker starts.
+  whatever a worker must not keep is removed when a worker starts. A removal of the
+  manager state is all or nothing (finished at the next start if a crash cut it short),
+  and a manager certificate found without a key store or a Raft log (a promotion or a
+  rejoin cut short before its new key store) starts as a promotion does
+  (actors/node/startup/sequence.py).
 - A restart waits for the old tree to end (`Node.stop`: as long as its children's stop
   timeouts allow, so its endpoints, stopped last, have let their ports go). A tree that
   has not ended by then, or a new tree that fails to start, stops the node with exit 1
@@ -433,9 +437,8 @@ class NodeRunner:
                 )
             if leaving is not None:
                 leaving.release(state_dir)  # keys and worker state out of the key store
-            if rejoin:
+            if rejoin:  # the founder's init file too: it founds nothing now
                 remove_manager_state(state_dir)
-                (state_dir / INIT_FILE).unlink(missing_ok=True)
             startup = NodeStartup(
                 identity,
                 certs(),

@@ -30,6 +30,10 @@ Rules:
   refuses it at once, ``unavailable`` with the reason (join_policy.py `join_refusal`),
   instead of holding the request until its proposal times out. The learner becomes a
   voter once caught up (actors/node/membership/plan.py).
+- The first start's `until_accepted` ends by its deadline: no request it sends is given
+  longer than the time left, and its `TimeoutError` says how long it asked and the last
+  answer it got (a refusal's reason, a manager that did not answer), which is what the
+  failed start says (actors/node/tree/manager_membership.py).
 - A refusal (``unauthorized``: the cluster holds the joiner no manager, e.g. demoted while
   it was down before it ever joined) is kept (`JoinAsker.refusal`) for the first start's
   `until_accepted`, whose caller renews the certificate into the role the cluster gives
@@ -251,17 +255,24 @@ class JoinAsker:
         self._hint: tuple[str, str] | None = None
         self._left: list[tuple[str, str]] = []  # the current round's managers not asked yet
         self.refusal: str | None = None  # the last ``unauthorized`` answer, until taken
+        self.last_answer = ""  # what the last manager asked said, for a join that gives up
 
     @property
     def in_round(self) -> bool:
         """A round has managers left to ask."""
         return bool(self._left)
 
-    def ask_next(self) -> dict[str, Any] | None:
+    def ask_next(self, deadline: float | None = None) -> dict[str, Any] | None:
         """Ask the next manager of the current round (a new round when none is under way:
         the leader a previous reply named first, then every manager that is not this
         node). The ``ok`` reply when it accepted; a reply naming the leader ends the
-        round (the next starts with it)."""
+        round (the next starts with it). ``deadline`` (monotonic): the request is given
+        no longer than the time left, and none is sent once it has passed."""
+        timeout = self._timeout
+        if deadline is not None:
+            timeout = min(timeout, deadline - time.monotonic())
+            if timeout <= 0:
+                return None
         if not self._left:
             self._left = [self._hint] if self._hint else []
             self._hint = None
@@ -275,10 +286,11 @@ class JoinAsker:
         addr, key = self._left.pop(0)
         started = time.monotonic()
         try:
-            reply = self._ask(addr, key)
+            reply = self._ask(addr, key, timeout)
         except TransportError as exc:
             seconds = round(time.monotonic() - started, 3)
             _log.info("raft.join.retrying", manager=addr, error=str(exc)[:200], seconds=seconds)
+            self.last_answer = f"{_host_port(addr)}: {str(exc)[:300]}"
             if isinstance(exc, RemoteError) and exc.code == REFUSED:
                 self.refusal = str(exc)
             return None
@@ -289,17 +301,22 @@ class JoinAsker:
             return reply
         leader = (str(reply.get("leader_addr") or ""), str(reply.get("leader_key") or ""))
         _log.info("raft.join.declined", manager=addr, leader=leader[0] or None, seconds=seconds)
+        self.last_answer = f"{_host_port(addr)}: not the leader" + (
+            f" (the leader is {_host_port(leader[0])})" if leader[0] else ", nor does it know one"
+        )
         if leader[0] and leader[1] != self._own_key:  # never this node's old member
             self._left.clear()
             self._hint = leader
         return None
 
-    def round(self) -> dict[str, Any] | None:
-        """One whole round: the first ``ok`` reply, or None (also when the node's stop
-        cut it short)."""
-        reply = self.ask_next()
+    def round(self, deadline: float | None = None) -> dict[str, Any] | None:
+        """One whole round: the first ``ok`` reply, or None (also when the node's stop or
+        ``deadline`` cut it short)."""
+        reply = self.ask_next(deadline)
         while reply is None and self.in_round and not self._stop.is_set():
-            reply = self.ask_next()
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            reply = self.ask_next(deadline)
         return reply
 
     def until_accepted(
@@ -309,12 +326,14 @@ class JoinAsker:
         *,
         on_refused: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
-        """Rounds until one is accepted; TimeoutError after ``deadline`` (monotonic). For
-        the first start of a joined manager, before its Raft storage exists. After a round
-        a manager refused this node in, ``on_refused`` gets the refusal (it may raise to
-        end the join). `StopRequested` once the node's stop is asked."""
+        """Rounds until one is accepted; TimeoutError by ``deadline`` (monotonic: no
+        request outlasts it), naming the last answer. For the first start of a joined
+        manager, before its Raft storage exists. After a round a manager refused this node
+        in, ``on_refused`` gets the refusal (it may raise to end the join). `StopRequested`
+        once the node's stop is asked."""
+        began = time.monotonic()
         while True:
-            reply = self.round()
+            reply = self.round(deadline)
             if reply is not None:
                 return reply
             if self._stop.is_set():
@@ -323,11 +342,14 @@ class JoinAsker:
             if refusal is not None and on_refused is not None:
                 on_refused(refusal)
             if time.monotonic() + interval > deadline:
-                raise TimeoutError("no manager added this node to the Raft group")
+                raise TimeoutError(
+                    "no manager added this node to the Raft group within "
+                    f"{deadline - began:.0f}s; last answer: {self.last_answer or 'none'}"
+                )
             if self._stop.wait(interval):
                 raise StopRequested("the Raft join")
 
-    def _ask(self, addr: str, key: str) -> dict[str, Any]:
+    def _ask(self, addr: str, key: str, timeout: float) -> dict[str, Any]:
         """One request; a manager whose endpoint is not up (nothing listens there, or it
         is starting again) fails at once (``watch_connection``), not after the timeout.
         The node's stop abandons it (`StopRequested`)."""
@@ -335,7 +357,7 @@ class JoinAsker:
             addr,
             server_key=key.encode("ascii"),
             keypair=self._keypair,
-            timeout=self._timeout,
+            timeout=timeout,
             source=self._source,
             watch_connection=True,
         ) as client:

@@ -67,7 +67,7 @@ from actors.ca.tokens import (
 from actors.durable import write_durable
 from actors.log import get_logger
 from actors.node.startup.keys import KEYSTORE_DIR, NodeKeys, open_node_keys
-from actors.node.startup.state_dir import load_or_create_identity
+from actors.node.startup.state_dir import INIT_FILE, load_or_create_identity
 from api.enums import NodeRole
 from api.ids import new_id
 from api.objects import Cluster, JoinTokens, RootCA
@@ -85,7 +85,6 @@ __all__ = [
     "write_managers",
 ]
 
-INIT_FILE: Final = "cluster_init.json"
 MANAGERS_FILE: Final = "managers.json"
 
 ManagerEntry = Mapping[str, str]

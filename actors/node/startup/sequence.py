@@ -2,6 +2,8 @@
 `run`'s thread, and again for the keys of a promotion).
 
 Rules, in order:
+- A removal of the manager state that a crash cut short is finished first
+  (actors/node/startup/state_dir.py), before anything reads the state dir.
 - A join token for another cluster is refused first, before a locked manager's unlock.
 - The key store is opened (unlocked) first: a manager's private keys may be in it. A
   locked manager serves only ``swarmctl unlock`` (and ``leave --force``) until unlocked,
@@ -13,6 +15,12 @@ Rules, in order:
 - A manager's keys at rest (``--force-new-cluster`` rewrites its Raft group first);
   ``--autolock`` counts only at init. A worker hands a key store left by its demotion
   back to its files, and ignores ``--autolock`` and ``--force-new-cluster`` (logged).
+- A manager certificate without a key store is a promotion or a Raft rejoin that a
+  crash cut short before its new key store (actors/node/runner.py), when there is no
+  Raft log either: whatever manager state is left goes, and it goes on as a promotion
+  (`promoted_keys`; its tree then joins Raft under a new Raft id). With a Raft log, the
+  key store that encrypts it is lost: the start is refused, saying what to do
+  (`NodeKeysError`), never turned into a rejoin that drops the log.
 - The executor: ``--executor`` or the default (logged with the reason). ``--process-user``
   is checked whatever the executor (given with another one it is refused:
   `ProcessUserRefused`, a usage error); the process sandbox is made only for the
@@ -42,10 +50,19 @@ from actors.node.startup.at_rest import (
     open_at_rest,
     prepare_at_rest,
 )
-from actors.node.startup.keys import NodeKeysError
+from actors.node.startup.keys import KEYSTORE_DIR, RAFT_DIR, NodeKeysError
 from actors.node.startup.listeners import check_listeners, node_listeners
-from actors.node.startup.security import NodeStartup, prepare_node, refuse_foreign_join
-from actors.node.startup.state_dir import load_or_create_raft_id
+from actors.node.startup.security import (
+    InitialCluster,
+    NodeStartup,
+    prepare_node,
+    refuse_foreign_join,
+)
+from actors.node.startup.state_dir import (
+    finish_manager_state_removal,
+    load_or_create_raft_id,
+    remove_manager_state,
+)
 from actors.node.tree.endpoints import software_version
 from actors.worker.executors import default_executor_kind
 from actors.worker.executors.process_policy import choose_process_user
@@ -65,6 +82,7 @@ __all__ = [
     "process_sandbox",
     "promoted_keys",
     "remove_new_dirs",
+    "resume_promotion",
 ]
 
 _log = log.get_logger("node")
@@ -80,6 +98,7 @@ def open_node(
     module's rules); ``leave_while_locked`` serves ``leave --force`` on a locked manager."""
     state_dir = config.state_dir
     joining = bool(config.join_addr)
+    finish_manager_state_removal(state_dir)  # never opens a half-deleted key store
     # a token for another cluster is refused now, not after a locked manager's unlock
     refuse_foreign_join(state_dir, config.join_token)
     # a manager's private keys may be in its key store: open (unlock) it first
@@ -106,7 +125,12 @@ def open_node(
     )
     log.set_node_id(startup.identity.node_id)
     at_rest: AtRest | None = None
-    if startup.role is NodeRole.MANAGER:  # every manager has a Raft log
+    if startup.role is NodeRole.MANAGER and startup.keys is None:
+        promoted = resume_promotion(config, startup, stop)
+        if promoted is None:
+            raise StoppedWhileLocked()
+        startup, at_rest = promoted
+    elif startup.role is NodeRole.MANAGER:  # every manager has a Raft log
         at_rest = manager_keys(config, startup)
     else:
         if startup.keys is not None:  # demoted before its worker start removed the store
@@ -132,6 +156,30 @@ def manager_keys(config: NodeConfig, startup: NodeStartup) -> AtRest:
         init=startup.mode == "init",
         force_new_cluster_id=raft_id,
     )
+
+
+def resume_promotion(
+    config: NodeConfig, startup: NodeStartup, stop: threading.Event
+) -> tuple[NodeStartup, AtRest] | None:
+    """A manager certificate without a key store (the module's rules): a promotion's
+    keys (`promoted_keys`) when there is no Raft log, else `NodeKeysError`."""
+    state_dir = config.state_dir
+    raft_dir, keystore = state_dir / RAFT_DIR, state_dir / KEYSTORE_DIR
+    if raft_dir.exists():
+        raise NodeKeysError(
+            f"the manager in {state_dir} has a Raft log ({raft_dir}) but no key store "
+            f"({keystore}) to decrypt it: restore the key store, or remove {raft_dir} to "
+            "have this node join the Raft group again as a new member (what only its log "
+            "holds is then lost)"
+        )
+    # a Raft id, bootstrap voters, an old init file: a founder's would found a new group
+    left = remove_manager_state(state_dir)
+    _log.warning(
+        "node.manager.keys_missing",
+        action="a new key store; joins the Raft group as a new member",
+        removed_manager_state=left,
+    )
+    return promoted_keys(config, replace(startup, initial_cluster=InitialCluster(None, None)), stop)
 
 
 def choose_executor(configured: str | None) -> str:

@@ -6,6 +6,7 @@
     STATE_DIR/raft_id         a manager's Raft member id (a random 63-bit integer)
     STATE_DIR/raft_bootstrap  the group's bootstrap voters (JSON list of Raft ids)
     STATE_DIR/raft/           a manager's Raft log and snapshots
+    STATE_DIR/manager_state.removing   while `remove_manager_state` runs
 
 Rules:
 - One process per state dir: `StateDirLock` (an exclusive ``flock``) is taken before
@@ -15,7 +16,13 @@ Rules:
 - A Raft id is created once and never changes while the Raft data it names exists; a
   missing id beside existing Raft data is an error, not a new member.
 - A worker keeps no manager state: `remove_manager_state` deletes it (a demoted manager's
-  first start as a worker), so a later promotion joins Raft afresh under a new Raft id.
+  first start as a worker), so a later promotion joins Raft afresh under a new Raft id;
+  so does a manager that rejoins Raft (actors/node/runner.py). Its callers have taken
+  the node's private keys out of the key store first (`AtRest.release`).
+- A removal is all or nothing across a crash: it writes `REMOVING_FILE` durably before
+  it deletes anything and removes it last, and a start that finds it finishes the
+  removal before it reads the state dir (`finish_manager_state_removal`). A half-deleted
+  key store or Raft log is never opened.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from actors.ca.node_identity import (
     read_node_id,
     write_curve_keys,
 )
-from actors.durable import FILE_MODE, write_durable
+from actors.durable import FILE_MODE, fsync_dir, write_durable
 from actors.log import get_logger
 from actors.node.config import NodeError
 from actors.node.startup.keys import KEYSTORE_DIR, RAFT_DIR
@@ -51,11 +58,14 @@ from transport.keys import generate_keypair
 
 __all__ = [
     "BOOTSTRAP_FILE",
+    "INIT_FILE",
     "LOCK_FILE",
     "RAFT_DIR",
     "RAFT_ID_FILE",
+    "REMOVING_FILE",
     "StateDirLock",
     "check_control_socket_free",
+    "finish_manager_state_removal",
     "load_or_create_identity",
     "load_or_create_raft_id",
     "read_bootstrap_voters",
@@ -66,6 +76,10 @@ __all__ = [
 LOCK_FILE: Final = "lock"
 RAFT_ID_FILE: Final = "raft_id"
 BOOTSTRAP_FILE: Final = "raft_bootstrap"
+# the Cluster object of an older version's init, with the CA key (now in the key store:
+# actors/node/startup/security.py `InitialCluster`)
+INIT_FILE: Final = "cluster_init.json"
+REMOVING_FILE: Final = "manager_state.removing"
 
 _log = get_logger("node")
 
@@ -182,17 +196,31 @@ def write_bootstrap_voters(state_dir: Path, voters: tuple[int, ...]) -> None:
 
 def remove_manager_state(state_dir: Path) -> bool:
     """Remove what only a manager keeps (Raft log and snapshots, the key store with the
-    data key that encrypts them, the Raft id, the bootstrap voters). True if anything was
-    there."""
-    found = False
-    for name in (RAFT_DIR, KEYSTORE_DIR):
-        path = state_dir / name
+    data key that encrypts them, the Raft id, the bootstrap voters, an older version's
+    init file: it founds nothing now), all or nothing across a crash (the module's
+    rules). True if anything was there."""
+    dirs = [state_dir / name for name in (RAFT_DIR, KEYSTORE_DIR)]
+    files = [state_dir / name for name in (BOOTSTRAP_FILE, RAFT_ID_FILE, INIT_FILE)]
+    if not any(path.exists() for path in (*dirs, *files)):
+        (state_dir / REMOVING_FILE).unlink(missing_ok=True)
+        return False
+    write_durable(state_dir / REMOVING_FILE, b"")
+    for path in dirs:
         if path.exists():
             shutil.rmtree(path)
-            found = True
-    for name in (BOOTSTRAP_FILE, RAFT_ID_FILE):
-        path = state_dir / name
-        if path.exists():
-            path.unlink()
-            found = True
-    return found
+    for path in files:
+        path.unlink(missing_ok=True)
+    fsync_dir(state_dir)  # all gone on disk before the mark that says so
+    (state_dir / REMOVING_FILE).unlink()
+    fsync_dir(state_dir)
+    return True
+
+
+def finish_manager_state_removal(state_dir: Path) -> bool:
+    """At a start, before anything reads the state dir: finish a `remove_manager_state`
+    that a crash cut short. True if there was one."""
+    if not (state_dir / REMOVING_FILE).exists():
+        return False
+    remove_manager_state(state_dir)
+    _log.warning("node.manager_state.removed", reason="finishing a removal a crash cut short")
+    return True

@@ -40,6 +40,7 @@ from pykka.messages import ProxyCall
 
 from actors.dispatcher import Dispatcher, DispatcherLink, ManagerAddress
 from actors.log import get_logger
+from actors.node.tree.node import start_wait
 from actors.orchestrator import ConstraintEnforcerActor, OrchestratorActor, TaskReaperActor
 from actors.raft_node.actor import LeadershipChange, RaftNode
 from actors.scheduler import SchedulerActor
@@ -242,7 +243,8 @@ def leader_child(
         start_actor(Supervisor, children, name=LEADER_GROUP),
         restart=Restart.PERMANENT,
         autostart=False,
-        start_timeout=CATCH_UP_TIMEOUT * 2 + 30,
+        # its children in turn, each within its own timeout (whose error fails the start)
+        start_timeout=start_wait(children),
         stop_timeout=stop_timeout * (len(children) + 1),
     )
 

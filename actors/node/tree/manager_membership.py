@@ -6,8 +6,14 @@ what it does when it is turned away or told it was removed.
   Raft id on the founder (written at once); on a joined manager what the leader's
   ``raft.join`` reply said, kept in STATE_DIR (actors/node/startup/state_dir.py). A joined
   manager's first start asks for them before its storage exists (`voters`, on the Raft
-  child's thread: actors/node/membership/join.py), for at most `RAFT_JOIN_TIMEOUT`; the
-  node's stop ends that wait (`StopRequested`).
+  child's thread: actors/node/membership/join.py), for at most `RAFT_JOIN_TIMEOUT` (no
+  request outlasts it); the node's stop ends that wait (`StopRequested`).
+- Start timeouts, each derived from the one inside it, so the join's own timeout and
+  refusals are what a failed start says: the Raft child starts within
+  `RAFT_START_TIMEOUT` (the join, then `RAFT_OPEN_TIMEOUT` to open the storage; a
+  resume, which asks nothing, opens and replays its log within the whole of it), and
+  the node waits for its tree as long as its children's start timeouts allow
+  (actors/node/tree/node.py `start_wait`).
 - A refused join (``unauthorized``: demoted while it was down, before it ever joined)
   renews the certificate from the other managers, at most once every
   `JOIN_RENEW_INTERVAL`; a worker certificate ends the start (`NoLongerManager`), and the
@@ -24,6 +30,7 @@ import time
 from typing import Final
 
 from actors.ca.renewal_reply import RenewalFailed
+from actors.ca.renewal_request import REQUEST_TIMEOUT as RENEWAL_TIMEOUT
 from actors.ca.renewal_request import request_renewal
 from actors.log import get_logger
 from actors.node.membership.join import JoinAsker, NoLongerManager, keep_remover_first
@@ -39,9 +46,18 @@ from actors.node.tree.shared_parts import SharedParts
 from actors.store import MemoryStore, nodes
 from api.enums import NodeRole
 
-__all__ = ["JOIN_RENEW_INTERVAL", "RAFT_JOIN_TIMEOUT", "RaftMembership"]
+__all__ = [
+    "JOIN_RENEW_INTERVAL",
+    "RAFT_JOIN_TIMEOUT",
+    "RAFT_OPEN_TIMEOUT",
+    "RAFT_START_TIMEOUT",
+    "RaftMembership",
+]
 
-RAFT_JOIN_TIMEOUT: Final = 50.0
+RAFT_JOIN_TIMEOUT: Final = 50.0  # a joined manager's first start asks raft.join this long
+# past the join: its last reply's grace (actors/stoppable.py) and opening the new storage
+RAFT_OPEN_TIMEOUT: Final = 10.0
+RAFT_START_TIMEOUT: Final = RAFT_JOIN_TIMEOUT + RAFT_OPEN_TIMEOUT  # the Raft child's start
 JOIN_RENEW_INTERVAL: Final = 5.0  # a refused join renews the certificate at most this often
 
 _log = get_logger("node")
@@ -64,6 +80,7 @@ class RaftMembership:
         self.directory = directory
         self.shared = shared
         self._join_renewed_at = -JOIN_RENEW_INTERVAL  # when a refused join last renewed
+        self._join_deadline = 0.0  # the first start's join ends by then (monotonic)
         startup = setup.startup
         # the founder bootstraps a one-member group; a joined manager starts empty and is
         # added by the leader (actors/node/membership/join.py)
@@ -94,8 +111,9 @@ class RaftMembership:
     def _join_raft(self) -> tuple[int, ...]:
         """First start of a joined manager: be added by the leader and learn the bootstrap
         voters before the storage is created (actors/node/membership/join.py)."""
+        self._join_deadline = time.monotonic() + RAFT_JOIN_TIMEOUT
         reply = self.join_asker(self.setup.stopping).until_accepted(
-            time.monotonic() + RAFT_JOIN_TIMEOUT, on_refused=self._join_refused
+            self._join_deadline, on_refused=self._join_refused
         )
         voters = tuple(int(v) for v in reply.get("voters") or ())
         self.directory.add_seeds(reply.get("managers") or ())
@@ -112,7 +130,8 @@ class RaftMembership:
         role the cluster gives the node. A worker certificate ends this start
         (`NoLongerManager`): the runner starts the node again as a worker."""
         now = time.monotonic()
-        if now < self._join_renewed_at + JOIN_RENEW_INTERVAL:
+        left = self._join_deadline - now  # each request gets at most the time left
+        if now < self._join_renewed_at + JOIN_RENEW_INTERVAL or left <= 0:
             return
         self._join_renewed_at = now
         own = self.setup.identity.keypair.public
@@ -123,6 +142,8 @@ class RaftMembership:
                 self.setup.config.state_dir,
                 self.shared.node_certs,
                 others,
+                timeout=min(RENEWAL_TIMEOUT, left),
+                halt=self.setup.stopping,
                 source=self.setup.source,
             )
         except RenewalFailed as exc:

@@ -79,7 +79,7 @@ from actors.node.tree.leader_group import (
     Registration,
     leader_child,
 )
-from actors.node.tree.manager_membership import RaftMembership
+from actors.node.tree.manager_membership import RAFT_START_TIMEOUT, RaftMembership
 from actors.node.tree.manager_raft import (
     leader_id,
     snapshot_interval,
@@ -250,7 +250,7 @@ class ManagerParts:
             ChildSpec(
                 "raft",
                 start_actor(RaftNodeActor, self.make_raft),
-                start_timeout=60.0,
+                start_timeout=RAFT_START_TIMEOUT,  # a first start's join, then its storage
                 stop_timeout=stop_timeout,
             ),
             endpoint_child(

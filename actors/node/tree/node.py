@@ -25,6 +25,11 @@ A manager's parts (actors/node/tree/manager_parts.py) run:
      ├─ agent     Agent: a CURVE session to a manager's dispatcher (its own first)
      └─ renewer   renews the node's certificate
 
+`Node.start` waits for the tree as long as its children's start timeouts allow
+(`start_wait`): a child that does not start fails the start with its own error (a
+manager's first Raft join with the join's: actors/node/tree/manager_membership.py), never
+with a shorter wait of the node's cutting it short.
+
 Every listening socket is bound before the control socket appears, and `Node.start`
 checks them all first (actors/node/startup/listeners.py): a taken port fails the start
 with an error naming it and what it is for, before any client is told the node serves.
@@ -39,7 +44,7 @@ the process exiting (actors/node/runner.py).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
 import pykka
@@ -49,12 +54,13 @@ from actors.node.config import NodeConfig, NodeError
 from actors.node.startup.listeners import check_listeners, node_listeners
 from actors.node.startup.state_dir import check_control_socket_free
 from actors.node.tree.endpoints import HandlerFactory
-from actors.supervisor import ChildSpec, Supervisor, stop_bound
+from actors.supervisor import ChildSpec, Supervisor, start_bound, stop_bound
 from api.enums import NodeRole
 
-__all__ = ["STOP_MARGIN", "Node", "NodeParts"]
+__all__ = ["START_MARGIN", "STOP_MARGIN", "Node", "NodeParts", "start_wait"]
 
-# beyond its children's stop timeouts, for the root supervisor's own steps
+# beyond its children's start and stop timeouts, for the root supervisor's own steps
+START_MARGIN: Final = 5.0
 STOP_MARGIN: Final = 5.0
 
 _log = get_logger("node")
@@ -85,6 +91,12 @@ class NodeParts(Protocol):
         ...
 
 
+def start_wait(children: Sequence[ChildSpec]) -> float:
+    """How long `Node.start` waits for a tree of ``children``: as long as their start
+    timeouts allow (`start_bound`: the root starts them in turn), and the root's own steps."""
+    return start_bound(children) + START_MARGIN
+
+
 class Node:
     """Builds and runs the supervision tree. ``start()`` returns once every child is up."""
 
@@ -94,12 +106,11 @@ class Node:
         parts: NodeParts,
         *,
         on_escalate: Callable[[BaseException], None] | None = None,
-        start_timeout: float = 30.0,
     ) -> None:
         self.config = config
         self.parts = parts
         self._on_escalate = on_escalate
-        self._start_timeout = start_timeout
+        self._start_timeout = START_MARGIN  # until the children are known
         self._failure: BaseException | None = None
         self._failed = threading.Event()
         self._started = False
@@ -108,6 +119,7 @@ class Node:
 
     def start(self) -> None:
         children = self.parts.children()  # validates the addresses before anything starts
+        self._start_timeout = start_wait(children)
         self._stop_timeout = stop_bound(children) + STOP_MARGIN
         check_control_socket_free(self.config.listen_control_api)
         # every port free, or an error that names the one taken and what it is for (the
