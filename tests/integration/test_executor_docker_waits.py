@@ -1,20 +1,26 @@
 """How a worker on the Docker executor notices that a running task's container stopped,
 on the real engine: killed or removed outside swarmnode, exited by itself, killed for
-memory."""
+memory, also while the executor's event stream was down; and what waiting costs: one
+stream for all running tasks, no thread of their own."""
 
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 
+from actors.worker.executors.docker_exit_watch import REPLAY_MARGIN
 from api.specs import ResourceRequirements, Resources
 from api.task_state import TaskState
 from tests.support.docker_worker import docker_worker, new_node_id, remove_containers
+from tests.support.engine_proxy import EngineProxy
 from tests.support.waiting import wait_for
 from tests.unit.worker.helpers import make_task, state_is
 
@@ -22,6 +28,7 @@ pytestmark = pytest.mark.docker
 S = TaskState
 # waits in the container until the test creates /tmp/go, then runs the rest
 GATED = "while [ ! -f /tmp/go ]; do sleep 0.1; done; "
+MANY = 12  # running tasks, where their number matters
 
 
 @pytest.fixture
@@ -108,3 +115,123 @@ def test_a_container_killed_for_memory_says_so(
     assert status.container_status.exit_code == 137
     assert docker_client.api.inspect_container(container)["State"]["OOMKilled"]
     assert status.err == "task: non-zero exit (137): out of memory (OOM killed)"
+
+
+# -- the executor's one event stream --------------------------------------------------------
+
+
+@pytest.fixture
+def proxy(tmp_path: Path) -> Iterator[EngineProxy]:
+    with EngineProxy(tmp_path) as found:
+        yield found
+
+
+@pytest.fixture
+def proxied_worker(
+    tmp_path: Path, node_id: str, docker_client: Any, proxy: EngineProxy
+) -> Iterator[Any]:
+    """A worker whose executor reaches the engine through ``proxy``."""
+    client = docker.DockerClient(base_url=proxy.url, timeout=30)
+    try:
+        with docker_worker(tmp_path / "worker", node_id, client) as ref:
+            yield ref
+    finally:
+        remove_containers(docker_client, node_id)
+        client.close()
+
+
+def die_replayed(docker_client: Any, container: str) -> bool:
+    """The engine would still replay the container's die to a stream opened now (within
+    the exit watch's replay margin)."""
+    now = time.time()
+    found = docker_client.api.events(
+        since=now - REPLAY_MARGIN - 0.5,
+        until=now,
+        filters={"container": container, "event": "die"},
+        decode=True,
+    )
+    return bool(list(found))
+
+
+@pytest.mark.parametrize("how", ["kill", "rm"])
+def test_a_stop_while_the_event_stream_is_down_is_noticed_when_it_reconnects(
+    proxied_worker: Any,
+    proxy: EngineProxy,
+    node_id: str,
+    test_image: str,
+    docker_client: Any,
+    how: str,
+) -> None:
+    task, container = running_task(proxied_worker, node_id, test_image, "sleep 300")
+    wait_for(lambda: proxy.open_now("/events") == 1, what="the exit watch's stream open")
+    proxy.refusing = True
+    assert proxy.cut("/events") == 1
+    if how == "kill":
+        docker_client.api.kill(container)
+    else:
+        docker_client.api.remove_container(container, force=True)
+    # out of the replay of the next stream: only the listing after it can tell
+    wait_for(lambda: not die_replayed(docker_client, container), what="the die out of replay")
+    assert state_is(proxied_worker.proxy(), task.id, S.RUNNING)  # nobody could tell yet
+    proxy.refusing = False
+    status = finished(proxied_worker, task.id)
+    assert proxy.opened("/events") >= 2
+    assert status.state is S.FAILED
+    if how == "kill":
+        assert status.container_status.exit_code == 137
+        assert status.err == "task: non-zero exit (137)"
+    else:  # removed unseen: no exit code to tell
+        assert status.err == f"wait: container {task.service_name}.1.{task.id} was removed"
+
+
+def test_running_tasks_share_one_engine_connection_for_their_waits(
+    proxied_worker: Any, proxy: EngineProxy, node_id: str, test_image: str
+) -> None:
+    tasks = [
+        make_task(
+            uuid.uuid4().hex[:25],
+            image=test_image,
+            args=("sleep", "300"),
+            node_id=node_id,
+            slot=i + 1,
+            grace=1.0,
+        )
+        for i in range(MANY)
+    ]
+    worker = proxied_worker.proxy()
+    worker.apply_assignments(True, tasks, []).get()
+    for task in tasks:
+        wait_for(lambda t=task: state_is(worker, t.id, S.RUNNING), what="running", timeout=60)
+    wait_for(lambda: proxy.open_now("/events") == 1, what="one event stream")
+    assert proxy.opened("/wait") == 0  # no wait request per container
+    worker.apply_assignments(True, [], []).get()
+    wait_for(lambda: proxy.open_now("/events") == 0, what="the stream closed, nothing watched")
+
+
+def test_a_running_task_costs_the_worker_one_thread_not_two(
+    worker: Any, node_id: str, test_image: str
+) -> None:
+    idle = threading.active_count()
+    tasks = [
+        make_task(
+            uuid.uuid4().hex[:25],
+            image=test_image,
+            args=("sleep", "300"),
+            node_id=node_id,
+            slot=i + 1,
+            grace=1.0,
+        )
+        for i in range(MANY)
+    ]
+    proxy = worker.proxy()
+    proxy.apply_assignments(True, tasks, []).get()
+    for task in tasks:
+        wait_for(lambda t=task: state_is(proxy, t.id, S.RUNNING), what="running", timeout=60)
+    # each task's runner actor, and the executor's one exit watch; the calls that started
+    # the tasks end soon (a wait of the old kind held a thread per task for its life)
+    wait_for(
+        lambda: threading.active_count() <= idle + MANY + 1,
+        what="threads: one per running task, one for the executor",
+        describe=lambda: [t.name for t in threading.enumerate()],
+    )
+    assert any(t.name == "docker-exit-watch" for t in threading.enumerate())
