@@ -16,11 +16,13 @@ from typing import Any
 import docker
 import pytest
 
+from actors.worker.executors.docker import DockerExecutor
 from actors.worker.executors.docker_exit_watch import REPLAY_MARGIN
 from api.specs import ResourceRequirements, Resources
 from api.task_state import TaskState
 from tests.support.docker_worker import docker_worker, new_node_id, remove_containers
 from tests.support.engine_proxy import EngineProxy
+from tests.support.task_exit import wait_exit
 from tests.support.waiting import wait_for
 from tests.unit.worker.helpers import make_task, state_is
 
@@ -235,3 +237,49 @@ def test_a_running_task_costs_the_worker_one_thread_not_two(
         describe=lambda: [t.name for t in threading.enumerate()],
     )
     assert any(t.name == "docker-exit-watch" for t in threading.enumerate())
+
+
+def watch_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name == "docker-exit-watch")
+
+
+def test_a_failure_of_the_exit_watch_ends_every_wait_with_it_then_watching_resumes(
+    node_id: str, test_image: str, docker_client: Any
+) -> None:
+    executor = DockerExecutor(node_id, docker_client)
+    controllers = []
+    before = watch_threads()  # other executors' in this process
+    try:
+        for slot in (1, 2):
+            task = make_task(
+                uuid.uuid4().hex[:25],
+                image=test_image,
+                args=("sleep", "300"),
+                node_id=node_id,
+                slot=slot,
+                grace=1.0,
+            )
+            controller = executor.controller(task)
+            controller.prepare()
+            controller.start()
+            controllers.append(controller)
+        broken, other = controllers
+        woken: list[BaseException | None] = []
+
+        def bug(error: BaseException | None) -> None:
+            raise RuntimeError("a bug in a notify")
+
+        broken.watch(bug)
+        other.watch(woken.append)
+        docker_client.api.kill(broken.name)
+        wait_for(lambda: woken, what="the other wait ended too")
+        assert isinstance(woken[0], RuntimeError)  # the runner crashes on it, visibly
+        wait_for(lambda: watch_threads() == before, what="the failed watch's thread gone")
+        other.watch(woken.append)  # a new watch, a new thread
+        docker_client.api.kill(other.name)
+        wait_for(lambda: len(woken) == 2, what="the new watch woken")
+        assert woken[1] is None
+        assert wait_exit(other).exit_code == 137
+        wait_for(lambda: watch_threads() == before, what="no thread once nothing is watched")
+    finally:
+        remove_containers(docker_client, node_id)
