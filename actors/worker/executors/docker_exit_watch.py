@@ -49,6 +49,7 @@ __all__ = ["RECONNECT_BACKOFF", "REPLAY_MARGIN", "ExitWatch", "Notify"]
 REPLAY_MARGIN = 1.0  # seconds of events asked again on each connect
 RECONNECT_BACKOFF = Backoff(initial=0.5, maximum=10.0)
 MAX_EVENT_BYTES = 64 * 1024  # a line longer than this is not an event of ours: reconnect
+_READ = 64 * 1024
 
 Notify = Callable[[Wake], None]
 
@@ -68,16 +69,19 @@ class _EventStream:
 
     def __iter__(self) -> Iterator[object]:
         raw = self._response.raw
+        pending = b""
         try:
-            while True:
-                line = raw.readline(MAX_EVENT_BYTES + 1)
-                if not line:
-                    self.error = "the engine closed the stream"
-                    return
-                if len(line) > MAX_EVENT_BYTES:
+            # read1: what has come, as soon as it came (a chunk: an event, or several)
+            while data := raw.read1(_READ):
+                lines = (pending + data).split(b"\n")
+                pending = lines.pop()
+                if len(pending) > MAX_EVENT_BYTES:
                     self.error = "an event line over the size limit"
                     return
-                yield json.loads(line)
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+            self.error = "the engine closed the stream"
         except Exception as exc:  # a reset, a closed socket, a torn line
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
