@@ -17,7 +17,7 @@ import docker
 import pytest
 
 from actors.worker.executors.docker import DockerExecutor
-from actors.worker.executors.docker_exit_watch import REPLAY_MARGIN
+from actors.worker.executors.docker_exit_watch import REPLAY_MARGIN, ExitWatch
 from api.specs import ResourceRequirements, Resources
 from api.task_state import TaskState
 from tests.support.docker_worker import docker_worker, new_node_id, remove_containers
@@ -292,3 +292,32 @@ def test_a_failure_of_the_exit_watch_ends_every_wait_with_it_then_watching_resum
         wait_for(lambda: watch_threads() == before, what="no thread once nothing is watched")
     finally:
         remove_containers(docker_client, node_id)
+
+
+def test_a_quiet_stream_is_opened_again_and_still_hears_the_end(
+    proxy: EngineProxy, node_id: str, test_image: str, docker_client: Any
+) -> None:
+    client = docker.DockerClient(base_url=proxy.url, timeout=30)
+    executor = DockerExecutor(node_id, client)
+    executor.exits = ExitWatch(lambda: executor.api, node_id, quiet_reopen=0.5)
+    try:
+        task = make_task(
+            uuid.uuid4().hex[:25],
+            image=test_image,
+            args=("sleep", "300"),
+            node_id=node_id,
+            grace=1.0,
+        )
+        controller = executor.controller(task)
+        controller.prepare()
+        controller.start()
+        woken: list[BaseException | None] = []
+        controller.watch(woken.append)
+        wait_for(lambda: proxy.opened("/events") >= 3, what="the quiet stream opened again")
+        assert woken == [] and proxy.open_now("/events") == 1
+        docker_client.api.kill(controller.name)
+        wait_for(lambda: woken == [None], what="the end heard")
+        assert wait_exit(controller).exit_code == 137
+    finally:
+        remove_containers(docker_client, node_id)
+        client.close()

@@ -13,6 +13,9 @@ Rules:
 - A stream that ends or breaks is opened again after a backoff (``RECONNECT_BACKOFF``:
   its first delay after a stream that was up, growing while opening fails); the watches
   stay. Logged ``worker.docker.exits.stream_lost``.
+- A stream quiet for ``QUIET_REOPEN`` seconds is opened again at once (and the listing
+  taken again): the engine drops events for a subscriber that falls far behind (its
+  buffer of 1,024), so a die it dropped is noticed within that time, never lost.
 - Notifies are called on the watch's thread, outside its lock, and must not block (the
   task runner's is a tell).
 - A failure that is not the engine's (a bug) fires every watch with the error: each task
@@ -29,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import urllib3.exceptions
 from docker.types.daemon import CancellableStream
 
 from actors.backoff import Backoff
@@ -44,10 +48,12 @@ from actors.worker.executors.docker_exits import (
     running_ids,
 )
 
-__all__ = ["RECONNECT_BACKOFF", "REPLAY_MARGIN", "ExitWatch", "Notify"]
+__all__ = ["QUIET_REOPEN", "RECONNECT_BACKOFF", "REPLAY_MARGIN", "ExitWatch", "Notify"]
 
 REPLAY_MARGIN = 1.0  # seconds of events asked again on each connect
 RECONNECT_BACKOFF = Backoff(initial=0.5, maximum=10.0)
+QUIET_REOPEN = 60.0  # seconds without an event before the stream is opened again
+CONNECT_TIMEOUT = 30.0
 MAX_EVENT_BYTES = 64 * 1024  # a line longer than this is not an event of ours: reconnect
 _READ = 64 * 1024
 
@@ -62,6 +68,7 @@ class _EventStream:
         self._response = response
         self._cancel = CancellableStream(iter(()), response)
         self.error = ""  # why the stream ended, when it broke
+        self.quiet = False  # it ended after its read timeout: nothing came for a while
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closed already, or under us
@@ -82,6 +89,8 @@ class _EventStream:
                     if line.strip():
                         yield json.loads(line)
             self.error = "the engine closed the stream"
+        except (TimeoutError, urllib3.exceptions.TimeoutError):
+            self.quiet = True
         except Exception as exc:  # a reset, a closed socket, a torn line
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -97,11 +106,13 @@ class ExitWatch:
         node_id: str,
         *,
         backoff: Backoff = RECONNECT_BACKOFF,
+        quiet_reopen: float = QUIET_REOPEN,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._api = api
         self._node_id = node_id
         self._backoff = backoff
+        self._quiet_reopen = quiet_reopen
         self._clock = clock
         self._lock = threading.Lock()
         self._watches: ExitWatches[Notify] = ExitWatches()
@@ -170,8 +181,8 @@ class ExitWatch:
                     attempt = 0
                 except ExecutorError as exc:
                     ended = str(exc)
-                if self._idle.is_set():
-                    continue
+                if ended is None or self._idle.is_set():
+                    continue  # quiet: opened again at once; or nothing left to watch
                 attempt += 1
                 delay = self._backoff.delay(attempt)
                 self._log.warning(
@@ -184,10 +195,10 @@ class ExitWatch:
         except Exception as exc:
             self._fail(exc)
 
-    def _follow(self) -> str:
+    def _follow(self) -> str | None:
         """Open the stream, fire the watches of stopped containers, then those the
-        events end, until the stream ends; why it ended. ExecutorError when the engine
-        could not be reached or refused."""
+        events end, until the stream ends; why it ended (None: it was quiet).
+        ExecutorError when the engine could not be reached or refused."""
         api = self._api()
         stream = self._open(api)
         try:
@@ -210,7 +221,7 @@ class ExitWatch:
                     with self._lock:
                         fired = self._watches.on_event(event)
                     self._notify(fired)
-            return stream.error
+            return None if stream.quiet else stream.error
         finally:
             with self._lock:
                 if self._stream is stream:
@@ -227,7 +238,7 @@ class ExitWatch:
                     "filters": json.dumps(events_filters(self._node_id)),
                 },
                 stream=True,
-                timeout=None,
+                timeout=(CONNECT_TIMEOUT, self._quiet_reopen),
             )
             api._raise_for_status(response)
         return _EventStream(response)
