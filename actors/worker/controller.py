@@ -21,7 +21,8 @@ Rules (SwarmKit's ``agent/exec`` semantics):
   again after ``HEALTH_POLL``; ``started_at`` records the first RUNNING and stays, since an
   update's monitor window runs from it) → wait → COMPLETE (exit 0) or FAILED
   ("task: non-zero exit (N): the engine's message", "task: unhealthy container (last
-  health check: its output)", worded by api/explain.py).
+  health check: its output)", worded by api/explain.py). A wait that ends without an
+  exit (the executor's watch woke, but the task still runs) waits again.
 - Desired state SHUTDOWN or later, or a removed assignment: shut down (stop signal, grace
   period, kill); an exit while stopping is SHUTDOWN, not a failure. A failed shutdown is
   followed by terminate. A removed assignment is then removed and the runner finishes.
@@ -91,7 +92,7 @@ class Outcome:
     action: Action
     error: ExecutorError | None = None
     observation: Observation | None = None  # INSPECT; SHUTDOWN/TERMINATE: after stopping
-    exit: ExitResult | None = None  # WAIT
+    exit: ExitResult | None = None  # WAIT: None when the task still runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +149,8 @@ def step(
         status = _to(status, TaskState.STARTING, "starting", now)
         return Decision(status, Action.INSPECT)
     if action is Action.WAIT:
-        assert outcome.exit is not None, "wait outcome without an exit"
+        if outcome.exit is None:  # woken, but still running
+            return _next(desired, status, removing, now)
         status = _on_exit(desired, status, outcome.exit, removing, now)
         return _next(desired, status, removing, now)
     if action in (Action.SHUTDOWN, Action.TERMINATE):

@@ -4,6 +4,10 @@ Rules:
 - The runner is only told (never asked), so it may take its time; still, every executor
   call runs on a thread of its own and comes back as a ``_Done`` message: the actor stays
   free to hear of a desired-state change or a removal while a container is waited on.
+- A wait holds no thread while the task runs: a thread asks the controller to ``watch``
+  the task and ends; the executor's own watch tells ``_Woken`` when the task may have
+  stopped, and only then a thread asks ``exit_result`` (None: still running, the step
+  waits again). A watch that failed (a bug) crashes the runner as a crashed call does.
 - At most one action is in flight besides ``wait``. A step taken while one is in flight
   (a wait that returned, a desired-state change) updates the status but launches nothing:
   the in-flight action's own step decides next, with the newest inputs.
@@ -73,6 +77,12 @@ class _Done:
 
 
 @dataclass(frozen=True)
+class _Woken:
+    token: int
+    error: BaseException | None  # watching failed (a bug)
+
+
+@dataclass(frozen=True)
 class _Progress:
     token: int
     message: str
@@ -137,6 +147,11 @@ class TaskRunner(SupervisedActor):
         elif isinstance(message, _Launch):
             if message.token == self._busy:
                 self._start_thread(message.token, message.action)
+        elif isinstance(message, _Woken):
+            if message.error is not None:
+                raise RunnerCrash(f"task {self.task.id}: watching it failed") from message.error
+            if message.token == self._waiting and not self._finished:
+                self._start_thread(message.token, Action.WAIT, woken=True)
         elif isinstance(message, TaskUpdate):
             changed = message.task.desired_state != self.task.desired_state
             self.task = message.task
@@ -237,22 +252,29 @@ class TaskRunner(SupervisedActor):
         with contextlib.suppress(pykka.ActorDeadError):
             self.actor_ref.tell(message)
 
-    def _start_thread(self, token: int, action: Action) -> None:
+    def _start_thread(self, token: int, action: Action, *, woken: bool = False) -> None:
+        """``action`` on a thread; a WAIT not ``woken`` yet only starts the watch."""
         controller = self._controller
         assert controller is not None
         thread = threading.Thread(
             target=self._call,
-            args=(token, action, controller),
+            args=(token, action, controller, woken),
             name=f"task-{self.task.id[:12]}-{action.value}",
             daemon=True,
         )
         thread.start()
 
-    def _call(self, token: int, action: Action, controller: Controller) -> None:
+    def _call(self, token: int, action: Action, controller: Controller, woken: bool) -> None:
         def progress(line: str) -> None:
             self._tell(_Progress(token, line))
 
+        def notify(error: BaseException | None) -> None:
+            self._tell(_Woken(token, error))
+
         try:
+            if action is Action.WAIT and not woken:
+                controller.watch(notify)
+                return  # the rest comes as _Woken, with no thread meanwhile
             outcome = _perform(action, controller, progress)
         except ExecutorError as exc:
             outcome = Outcome(action, error=exc)
@@ -266,7 +288,7 @@ def _perform(action: Action, controller: Controller, progress: Progress) -> Outc
     if action is Action.INSPECT:
         return Outcome(action, observation=controller.inspect())
     if action is Action.WAIT:
-        return Outcome(action, exit=controller.wait())
+        return Outcome(action, exit=controller.exit_result())
     if action in (Action.SHUTDOWN, Action.TERMINATE):
         (controller.shutdown if action is Action.SHUTDOWN else controller.terminate)()
         return Outcome(action, observation=controller.inspect())  # for the exit code

@@ -2,8 +2,8 @@
 
 A bench's timings are its own business (tests assert no time); this only keeps each one
 working as the code under it changes. ``bench/_*.py`` are helpers, not benches. A bench
-that drives Docker (converge, mesh, update) takes the ``docker_client`` fixture, so it skips
-without an engine, and fails under CI=true.
+that drives Docker (converge, mesh, update, worker_waits) takes the ``docker_client``
+fixture, so it skips without an engine, and fails under CI=true.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.support.parallel import SWARM_MODE_BENCHES
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHES = sorted(p.stem for p in (ROOT / "bench").glob("*.py") if not p.stem.startswith("_"))
-NEEDS_DOCKER = frozenset({"converge", "engine_api", "mesh", "update"})
+NEEDS_DOCKER = frozenset({"converge", "engine_api", "mesh", "update", "worker_waits"})
 TIMEOUT_S = 600
 
 

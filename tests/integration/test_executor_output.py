@@ -19,6 +19,7 @@ from actors.worker.executors.output import STDERR, STDOUT, OutputLine, OutputQue
 from actors.worker.executors.process import ProcessExecutor
 from actors.worker.executors.process_logs import log_files
 from actors.worker.executors.process_sandbox import prepare_sandbox
+from tests.support.task_exit import wait_exit
 from tests.support.waiting import wait_for
 from tests.unit.worker.helpers import make_task
 
@@ -82,7 +83,7 @@ def test_docker_output_keeps_streams_apart_with_times(
     # tests/integration/test_logs_*.py cover a follow begun before the task starts).
     controller.start()
     followed = follow_in_thread(controller, OutputQuery(follow=True))
-    controller.wait()
+    wait_exit(controller)
     check_lines(controller, followed)
 
 
@@ -124,7 +125,7 @@ def test_process_output_keeps_streams_apart_with_times(
     controller.prepare()
     followed = follow_in_thread(controller, OutputQuery(follow=True))
     controller.start()
-    controller.wait()
+    wait_exit(controller)
     check_lines(controller, followed)
     controller.remove()
     assert not [p for p in log_files(controller.log_file) if p.exists()]
@@ -138,7 +139,7 @@ def test_process_output_is_rotated_at_its_cap_and_followed_across(
     controller.prepare()
     followed = follow_in_thread(controller, OutputQuery(follow=True))
     controller.start()
-    controller.wait()
+    wait_exit(controller)
     wait_for(lambda: followed and followed[-1].stream == "end", what="the follow ended")
     assert len([p for p in log_files(controller.log_file) if p.exists()]) == 3
     kept = list(controller.output(OutputQuery()))

@@ -19,6 +19,7 @@ from actors.worker.worker import Worker
 from api.specs import HealthConfig
 from api.task_state import TaskState
 from tests.support.docker_worker import docker_worker, new_node_id, remove_containers
+from tests.support.task_exit import wait_exit
 from tests.support.waiting import wait_for
 from tests.unit.worker.helpers import make_task, state_is
 
@@ -239,7 +240,7 @@ def test_a_task_never_reported_on_whose_container_was_started_is_adopted_not_res
     controller.prepare()
     controller.start()
     if command == ("true",):
-        assert controller.wait().exit_code == 0
+        assert wait_exit(controller).exit_code == 0
     container = docker_client.api.inspect_container(controller.name)
     WorkerStateFile(tmp_path / WORKER_DIR).save({task.id: task}, {})
     worker = Worker.start(

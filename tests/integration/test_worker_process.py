@@ -9,6 +9,7 @@ import os
 import pwd
 import signal
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,31 @@ def test_exit_codes(worker: Any, script: str, state: TaskState, code: int) -> No
     proxy.apply_assignments(True, [task], []).get()
     status = wait_for(lambda: state_is(proxy, "p2", S.COMPLETE, S.FAILED))
     assert status.state is state and status.container_status.exit_code == code
+
+
+def worker_threads() -> int:
+    """This process's threads but the one every timer shares, which starts with the first
+    timer of the process (maybe during the test)."""
+    return sum(1 for t in threading.enumerate() if t.name != "timers")
+
+
+def test_running_tasks_cost_one_thread_each_and_one_reaper(worker: Any) -> None:
+    worker.proxy().task_ids().get()  # its on_start done: its own threads run
+    idle = worker_threads()
+    tasks = [make_task(f"many{i}", command=("sleep", "300"), slot=i + 1) for i in range(8)]
+    proxy = worker.proxy()
+    proxy.apply_assignments(True, tasks, []).get()
+    for task in tasks:
+        wait_for(lambda t=task: state_is(proxy, t.id, S.RUNNING), what="running")
+    # each task's runner actor and the executor's reaper (a wait per task polled /proc on
+    # a thread of its own)
+    wait_for(
+        lambda: worker_threads() <= idle + len(tasks) + 1,
+        what="threads: one per running task, one reaper",
+        timeout=60,
+        describe=lambda: [t.name for t in threading.enumerate()],
+    )
+    assert any(t.name == "process-reaper" for t in threading.enumerate())
 
 
 def test_bad_command_is_rejected(worker: Any) -> None:

@@ -229,6 +229,7 @@ CORES = [
             "actors/worker/assignments.py",
             "actors/worker/executors/base.py",
             "actors/worker/executors/docker_config.py",
+            "actors/worker/executors/docker_exits.py",
             "actors/worker/executors/docker_pull.py",
             "actors/worker/executors/process_policy.py",
             "actors/worker/executors/health.py",

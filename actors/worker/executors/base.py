@@ -4,6 +4,11 @@ simulation) for one task, and the errors it may answer with.
 Rules:
 - One ``Controller`` per task, built by ``Executor.controller(task)``. Every call may block
   (the task runner calls them from its own threads, never from an actor others ask).
+- A running task is waited on without a thread of its own: ``watch`` returns once the
+  executor watches the task (each executor watches all its tasks in one place: one event
+  stream, one reaper) and calls the notify later, from the executor's thread, when the
+  task may have stopped; ``exit_result`` then says how it ended, or None when it still
+  runs (a wake that was not an exit: watch again).
 - Calls are idempotent where the runtime allows: ``prepare`` on an existing container,
   ``shutdown``/``terminate`` on a stopped one and ``remove`` on a missing one succeed.
   An executor whose ``prepare_refuses_started`` is true says more: its ``prepare`` of a
@@ -37,6 +42,7 @@ __all__ = [
     "EngineUnavailableError",
     "Executor",
     "ExecutorError",
+    "ExitNotify",
     "ExitResult",
     "Health",
     "ImageNotFoundError",
@@ -49,6 +55,8 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]  # one line about a long ``prepare`` (an image pull)
+# a watch's wake: None, or the exception (not an ExecutorError: a bug) that ended watching
+ExitNotify = Callable[[BaseException | None], None]
 
 
 # --- errors ----------------------------------------------------------------------------
@@ -137,7 +145,7 @@ class Observation:
 
 @dataclass(frozen=True, slots=True)
 class ExitResult:
-    """What ``Controller.wait`` returns when the task stopped running."""
+    """What ``Controller.exit_result`` returns when the task stopped running."""
 
     exit_code: int
     unhealthy: bool = False  # stopped because its healthcheck failed
@@ -160,8 +168,18 @@ class Controller(Protocol):
 
     def start(self) -> None: ...
 
-    def wait(self) -> ExitResult:
-        """Block until the task stops running (or its healthcheck fails)."""
+    def watch(self, notify: ExitNotify) -> None:
+        """Have ``notify`` called once, from any thread and without blocking there, when
+        the task may have stopped running: it exited, was removed, its healthcheck
+        failed, or the runtime lost sight of it for a while. Returns as soon as the task
+        is watched (after one look at it: one that already stopped is notified at once);
+        a task that cannot be watched raises (``ContainerNotFoundError``, ...). A new
+        watch replaces the controller's previous one."""
+        ...
+
+    def exit_result(self) -> ExitResult | None:
+        """After ``notify``: how the task ended, or None when it still runs and is
+        healthy. A task whose healthcheck failed is shut down first."""
         ...
 
     def shutdown(self) -> None:
@@ -184,8 +202,8 @@ class Controller(Protocol):
         ...
 
     def close(self) -> None:
-        """Release resources and make a blocked ``wait`` return soon (it raises
-        ``EngineUnavailableError``); the container keeps running."""
+        """Release resources and cancel the watch (its notify is not called); the
+        container keeps running."""
         ...
 
 

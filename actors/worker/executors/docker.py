@@ -19,14 +19,17 @@ Rules:
 - ``output`` reads the engine's log stream itself (docker_logs.py), so stdout and stderr
   stay apart.
 - A task's secret and config files (actors/worker/task_files.py) are written in
-  ``prepare``, before the container is created, and removed once it stopped: after
-  ``wait`` returns, after ``shutdown``/``terminate`` and in ``remove``.
-- ``wait`` waits in rounds, so that ``close`` ends it (a closed controller's last round
-  runs out unheard) and a container whose healthcheck turns unhealthy is shut down and
-  reported: short rounds for a container with a healthcheck, long ones otherwise (each
-  round is a request and a ping: 100 tasks in 2 s rounds kept the engine and this process
-  busy). Whether a container has a healthcheck is known from the inspect that always
-  comes before a wait (controller.step), so ``wait`` does not inspect again.
+  ``prepare``, before the container is created, and removed once it stopped: when
+  ``exit_result`` finds it stopped, after ``shutdown``/``terminate`` and in ``remove``.
+- A running container is waited on by the executor's one exit watch
+  (docker_exit_watch.py: one event stream for all of them; a blocking wait request per
+  container held a thread and a connection each). ``watch`` adds the container (by the
+  id the last inspect saw) and looks at it once, for a stop before the watch began.
+  ``exit_result`` inspects: the exit code and the engine's error; a container killed for
+  memory says so ("out of memory (OOM killed)"); one removed before that look (``docker
+  rm -f``) ends with the exit code of its ``die`` event, or ``ContainerNotFoundError``
+  when the event was not seen; one whose healthcheck failed is shut down and reported
+  unhealthy; one still running and healthy is None (watched again).
 - At most ``start_slots`` container creates and starts run on the engine at once per node
   (``DockerExecutor``): a service of 100 replicas does not send 100 starts together, which
   the engine serves no faster than 10 (bench/converge.py's engine-alone reference) while
@@ -51,8 +54,8 @@ from actors.worker.executors.base import (
     ContainerNotFoundError,
     DependencyPendingError,
     EngineError,
-    EngineUnavailableError,
     ExecutorError,
+    ExitNotify,
     ExitResult,
     Health,
     ImageNotFoundError,
@@ -75,6 +78,8 @@ from actors.worker.executors.docker_config import (
 )
 from actors.worker.executors.docker_errors import edge as _edge
 from actors.worker.executors.docker_errors import explanation as _explanation
+from actors.worker.executors.docker_exit_watch import ExitWatch
+from actors.worker.executors.docker_exits import Wake
 from actors.worker.executors.docker_images import ensure_image
 from actors.worker.executors.docker_logs import DockerOutput, log_params
 from actors.worker.executors.docker_networks import EngineNetworks
@@ -87,8 +92,7 @@ from api.templates import expand_task
 
 __all__ = ["DockerController", "DockerExecutor", "engine_available"]
 
-WAIT_ROUND = 2.0  # seconds per wait round, with a healthcheck to watch
-IDLE_WAIT_ROUND = 30.0  # without one: only ``close`` is waited for
+OOM_MESSAGE = "out of memory (OOM killed)"  # an exit's message when the engine says so
 START_SLOTS = 10  # container creates and starts on the engine at once, per node
 API_TIMEOUT = 30.0
 
@@ -132,17 +136,21 @@ class DockerController:
         files: TaskFiles | None = None,
         slots: threading.BoundedSemaphore | None = None,
         description: NodeDescription | None = None,
+        exits: ExitWatch | None = None,
     ) -> None:
         self._api = api
         self._task = task
         self._slots = slots or threading.BoundedSemaphore(START_SLOTS)
-        self._health: Health | None = None  # as the last inspect saw it
+        self._exits = exits or ExitWatch(lambda: api, task.node_id)
+        self._watch: int | None = None  # the key of this controller's watch
+        self._container_id = ""  # as the last inspect saw it
+        self._died_with: int | None = None  # the exit code of the die that woke the watch
+        self._lock = threading.Lock()  # _watch: set by watch, cancelled by close
         self._files = files
         self._resources = resources or TaskResources()
         self._networks = networks or EngineNetworks(task.node_id)
         self._publish_ip = publish_ip
         self._clock = clock
-        self._closed = threading.Event()
         try:  # without networks: they may not have arrived yet (prepare waits for them)
             self._task = expand_task(task, description)  # its templates, for this node
             self._config: ContainerConfig | None = container_config(
@@ -194,15 +202,15 @@ class DockerController:
         state = info.get("State") or {}
         health_state = state.get("Health") or {}
         health = health_state.get("Status", "")
-        self._health = Health(health) if health in Health.__members__.values() else Health.NONE
+        self._container_id = str(info.get("Id", ""))
         return Observation(
             state=_STATES.get(str(state.get("Status", "")), RuntimeState.EXITED),
-            container_id=str(info.get("Id", "")),
+            container_id=self._container_id,
             pid=int(state.get("Pid") or 0),
             exit_code=int(state.get("ExitCode") or 0),
-            health=self._health,
+            health=Health(health) if health in Health.__members__.values() else Health.NONE,
             started_at=str(state.get("StartedAt", "")),
-            error=str(state.get("Error") or ""),
+            error=str(state.get("Error") or "") or (OOM_MESSAGE if state.get("OOMKilled") else ""),
             ports=port_status((info.get("NetworkSettings") or {}).get("Ports"))
             if state.get("Running")
             else (),
@@ -274,38 +282,48 @@ class DockerController:
         except EngineError as exc:
             raise StartError(f"starting container failed: {exc.args[0]}") from exc
 
-    def wait(self) -> ExitResult:
-        health = self._config is not None and self._config.healthcheck is not None
-        seen = self._health if self._health is not None else self.inspect().health
-        health = health or seen is not Health.NONE
-        round_s = WAIT_ROUND if health else IDLE_WAIT_ROUND
-        while not self._closed.is_set():
-            try:
-                with _edge("wait"):
-                    result = self._api.wait(self.name, timeout=round_s)
-            except EngineUnavailableError:
-                self._ping()  # a timed-out round if the engine answers; raises if not
-                if health:
-                    observed = self.inspect()
-                    if observed.health is Health.UNHEALTHY:
-                        self.shutdown()
-                        return ExitResult(
-                            exit_code=self.inspect().exit_code,
-                            unhealthy=True,
-                            health_output=observed.health_output,
-                        )
-                continue
-            self._release_files()
-            error = result.get("Error") or {}
-            return ExitResult(
-                exit_code=int(result.get("StatusCode", -1)),
-                message=str(error.get("Message", "")) if isinstance(error, dict) else "",
-            )
-        raise EngineUnavailableError("wait ended: controller closed")
+    def watch(self, notify: ExitNotify) -> None:
+        container_id = self._container_id or self.inspect().container_id
+        if not container_id:
+            raise ContainerNotFoundError(f"wait: no such container: {self.name}")
 
-    def _ping(self) -> None:
-        with _edge("ping"):
-            self._api.ping()
+        def woken(wake: Wake) -> None:
+            self._died_with = wake.exit_code
+            notify(wake.error)
+
+        self._died_with = None
+        key = self._exits.add(container_id, woken)
+        with self._lock:
+            previous, self._watch = self._watch, key
+        if previous is not None:
+            self._exits.cancel(previous)
+        try:
+            seen = self.inspect()  # a stop before the watch began
+        except ExecutorError:
+            self._exits.cancel(key)
+            raise
+        stopped = seen.state is not RuntimeState.RUNNING or seen.container_id != container_id
+        if stopped or seen.health is Health.UNHEALTHY:
+            self._exits.wake(key)
+
+    def exit_result(self) -> ExitResult | None:
+        seen = self.inspect()
+        if seen.state is RuntimeState.MISSING:
+            if self._died_with is None:
+                raise ContainerNotFoundError(f"wait: container {self.name} was removed")
+            self._release_files()
+            return ExitResult(exit_code=self._died_with)
+        if seen.state is RuntimeState.RUNNING:
+            if seen.health is not Health.UNHEALTHY:
+                return None
+            self.shutdown()
+            return ExitResult(
+                exit_code=self.inspect().exit_code,
+                unhealthy=True,
+                health_output=seen.health_output,
+            )
+        self._release_files()
+        return ExitResult(exit_code=seen.exit_code, message=seen.error)
 
     def shutdown(self) -> None:
         timeout = self._config.stop_timeout if self._config is not None else 10
@@ -352,7 +370,10 @@ class DockerController:
         return DockerOutput(response, tty=self._task.spec.container.tty)
 
     def close(self) -> None:
-        self._closed.set()
+        with self._lock:
+            key, self._watch = self._watch, None
+        if key is not None:
+            self._exits.cancel(key)
 
 
 class DockerExecutor:
@@ -389,6 +410,7 @@ class DockerExecutor:
         self._client = client
         self._timeout = timeout
         self._lock = threading.Lock()
+        self.exits = ExitWatch(lambda: self.api, node_id)  # every controller's waits
 
     @property
     def api(self) -> Any:
@@ -409,6 +431,7 @@ class DockerExecutor:
             files=self.files,
             slots=self._slots,
             description=self.description,
+            exits=self.exits,
         )
 
     def _containers(self) -> list[dict[str, Any]]:

@@ -26,6 +26,10 @@ Rules:
 - ``--health-cmd`` runs with Docker's semantics (``health``, ``process_health``): the task
   is RUNNING once healthy, and a task that turns unhealthy is stopped and fails with the
   check's output.
+- A running task is waited on by the executor's one reaper (process_reaper.py: a pidfd
+  per process, one thread for all); its health monitor wakes the wait when the task
+  turns unhealthy. ``watch`` looks at the task once after it began (a process that ended
+  before is noticed at once).
 - What a process cannot be given is refused (REJECTED, saying why), never ignored: a user,
   a hostname, labels, limits, published ports, mounts, networks, an image's default
   command... (``process_policy.refused_fields``; the scheduler places such tasks on
@@ -55,6 +59,7 @@ from actors.durable import write_durable
 from actors.worker.executors.base import (
     ContainerNotFoundError,
     EngineError,
+    ExitNotify,
     ExitResult,
     Health,
     InvalidTaskError,
@@ -75,6 +80,7 @@ from actors.worker.executors.process_logs import (
     read_text,
 )
 from actors.worker.executors.process_policy import MINIMAL_PATH, refused_fields, task_environment
+from actors.worker.executors.process_reaper import ProcessReaper
 from actors.worker.executors.process_sandbox import ProcessSandbox, ProcessSandboxError
 from actors.worker.task_files import TaskFiles
 from api.objects import NodeDescription, Task
@@ -83,7 +89,7 @@ from api.templates import TemplateError, expand_task
 __all__ = ["ProcessController", "ProcessExecutor", "process_start_ticks"]
 
 SHIM = Path(__file__).with_name("process_shim.py")
-POLL = 0.1  # seconds between /proc checks
+POLL = 0.1  # seconds between /proc checks while a stopped task's group ends
 SHIM_READY_TIMEOUT = 10.0
 KILLED = 128 + signal.SIGKILL
 
@@ -126,7 +132,8 @@ class ProcessController:
         except TemplateError as exc:
             self._template_error = str(exc)
         self._task = task
-        self._closed = threading.Event()
+        self._watch: int | None = None  # the key of this controller's watch
+        self._watch_lock = threading.Lock()  # _watch: set by watch, cancelled by close
         spec = task.spec.container
         self.argv = [*spec.command, *spec.args]
         self.sandbox = executor.sandbox
@@ -240,6 +247,7 @@ class ProcessController:
                 alive=lambda: self._alive(record),
                 task_started=float(record.get("started_at") or time.time()),
                 state_file=self.health_file,
+                on_unhealthy=lambda: self._executor.reaper.wake_task(self._task.id),
             ),
         )
 
@@ -350,19 +358,33 @@ class ProcessController:
             raise ContainerNotFoundError(f"no process for task {self._task.id}")
         return int(record.get("pid") or 0)
 
-    def wait(self) -> ExitResult:
+    def watch(self, notify: ExitNotify) -> None:
+        record = self._record()
+        if record is None:
+            raise ContainerNotFoundError(f"no process for task {self._task.id}")
+        reaper = self._executor.reaper
+        key = reaper.add(
+            self._task.id, int(record.get("pid") or 0), lambda: self._alive(record), notify
+        )
+        with self._watch_lock:
+            previous, self._watch = self._watch, key
+        if previous is not None:
+            reaper.cancel(previous)
+        if not self._alive(record) or self._health_now(record)[0] is Health.UNHEALTHY:
+            reaper.wake(key)  # it ended, or turned unhealthy, before the watch began
+
+    def exit_result(self) -> ExitResult | None:
         record = self._record()
         if record is None:
             raise ContainerNotFoundError(f"no process for task {self._task.id}")
         pid = int(record.get("pid") or 0)
-        while self._alive(record):
+        if self._alive(record):
             health, output = self._health_now(record)
-            if health is Health.UNHEALTHY:
-                self.shutdown()
-                code, _ = self._finished_code(pid)
-                return ExitResult(exit_code=code, unhealthy=True, health_output=output)
-            if self._closed.wait(POLL):
-                raise ContainerNotFoundError("wait ended: controller closed")
+            if health is not Health.UNHEALTHY:
+                return None
+            self.shutdown()
+            code, _ = self._finished_code(pid)
+            return ExitResult(exit_code=code, unhealthy=True, health_output=output)
         self._release_files()
         code, error = self._finished_code(pid)
         return ExitResult(exit_code=code, message=error)
@@ -428,7 +450,10 @@ class ProcessController:
         return record is None or (int(record.get("pid") or 0) > 0 and not self._alive(record))
 
     def close(self) -> None:
-        self._closed.set()
+        with self._watch_lock:
+            key, self._watch = self._watch, None
+        if key is not None:
+            self._executor.reaper.cancel(key)
 
 
 class ProcessExecutor:
@@ -462,6 +487,7 @@ class ProcessExecutor:
                 path.chmod(0o600)
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self.health_monitors = HealthMonitors()
+        self.reaper = ProcessReaper()  # every controller's waits
         self._lock = threading.Lock()
 
     def controller(self, task: Task) -> ProcessController:

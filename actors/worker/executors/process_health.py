@@ -12,6 +12,8 @@ Rules:
   a temporary file while it runs; only the first ``health.OUTPUT_BYTES`` are read.
 - A monitor that fails (a bug, not a failing check) makes its task unhealthy with the
   error as output, so the task is replaced and the failure seen, never a silent stop.
+- When its task turns unhealthy the monitor calls ``on_unhealthy`` (the executor wakes
+  the task's wait with it: process_reaper.py).
 """
 
 from __future__ import annotations
@@ -124,8 +126,10 @@ class HealthMonitor:
         task_started: float,
         state_file: Path,
         clock: Callable[[], float] = time.time,
+        on_unhealthy: Callable[[], None] | None = None,
     ) -> None:
         self.task_id = task_id
+        self._on_unhealthy = on_unhealthy
         self._policy = policy
         self._probe = probe
         self._alive = alive
@@ -161,6 +165,11 @@ class HealthMonitor:
             failed = ProbeResult(self._clock(), self._clock(), 126, f"healthcheck failed: {exc}")
             with self._lock:
                 self._state = HealthState(Health.UNHEALTHY, self._state.failing_streak, (failed,))
+            self._unhealthy()
+
+    def _unhealthy(self) -> None:
+        if self._on_unhealthy is not None:
+            self._on_unhealthy()
 
     def _check_until_stopped(self) -> None:
         while not self._stop.is_set():
@@ -171,10 +180,13 @@ class HealthMonitor:
             if self._stop.is_set():
                 return  # stopped meanwhile: the task is going away, its result with it
             with self._lock:
+                before = self._state.status
                 self._state = after_probe(self._state, self._policy, result, self._task_started)
                 state = self._state
             with contextlib.suppress(OSError):  # kept in memory; the next check writes again
                 _save(self._state_file, state)
+            if state.status is Health.UNHEALTHY and before is not Health.UNHEALTHY:
+                self._unhealthy()
 
 
 class HealthMonitors:

@@ -20,7 +20,8 @@ Rules:
   for the process (1024-65535, in turn), so a fleet's tasks, which share an address,
   publish distinct ports (the routing mesh's backends: actors/dispatcher/ingress.py).
 - Everything is in memory and thread-safe; nothing survives the executor object. A task
-  costs one small slotted record; waiters share one condition.
+  costs one small slotted record; a watched one a notify, called (without the lock) by
+  whatever ends it: its exit, its removal.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import ClassVar, Final
 from actors.worker.executors.base import (
     ContainerExistsError,
     ContainerNotFoundError,
-    EngineUnavailableError,
+    ExitNotify,
     ExitResult,
     ImageNotFoundError,
     Observation,
@@ -86,7 +87,7 @@ class SimController:
     def __init__(self, executor: SimExecutor, task: Task) -> None:
         self._executor = executor
         self._task = task
-        self._closed = False
+        self._watch: int | None = None
 
     @property
     def task_id(self) -> str:
@@ -112,11 +113,17 @@ class SimController:
         image says so or ``fail_rate`` draws it)."""
         self._executor.run(self._task.id, self._task.spec.container.image, self._task.spec.ports)
 
-    def wait(self) -> ExitResult:
-        return ExitResult(exit_code=self._executor.wait_exit(self._task.id, self._is_closed))
+    def watch(self, notify: ExitNotify) -> None:
+        self.close()  # a new watch replaces the previous
+        self._watch = self._executor.watch(self._task.id, notify)
 
-    def _is_closed(self) -> bool:
-        return self._closed
+    def exit_result(self) -> ExitResult | None:
+        seen = self._executor.observe(self._task.id)
+        if seen.state is RuntimeState.MISSING:
+            raise ContainerNotFoundError(f"no simulated task {self._task.id}")
+        if seen.state is not RuntimeState.EXITED:
+            return None
+        return ExitResult(exit_code=seen.exit_code)
 
     def shutdown(self) -> None:
         self._executor.exit(self._task.id, 0)
@@ -136,8 +143,9 @@ class SimController:
         return _NoOutput()
 
     def close(self) -> None:
-        self._closed = True
-        self._executor.wake_waiters()
+        key, self._watch = self._watch, None
+        if key is not None:
+            self._executor.cancel_watch(self._task.id, key)
 
 
 class SimExecutor:
@@ -171,10 +179,9 @@ class SimExecutor:
         self._rng = rng or random.Random()
         self._on_exit = on_exit
         self._tasks: dict[str, _SimTask] = {}
-        # calls that never wait hold the plain lock (a C-level ``with``: a fleet node's
-        # tasks call in about five times each); waiters wait on the condition over it
+        self._watches: dict[str, dict[int, ExitNotify]] = {}  # by task id, then key
+        self._keys = itertools.count(1)
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
 
     def controller(self, task: Task) -> SimController:
         return SimController(self, task)
@@ -213,38 +220,45 @@ class SimExecutor:
         if code is not None:
             self.exit(task_id, code)
 
-    def wait_exit(self, task_id: str, closed: Callable[[], bool]) -> int:
-        """Block until the task exits (its code); EngineUnavailableError once ``closed()``."""
-        with self._changed:
-            while True:
-                found = self._tasks.get(task_id)
-                if found is None:
-                    raise ContainerNotFoundError(f"no simulated task {task_id}")
-                if found.state is RuntimeState.EXITED:
-                    return found.exit_code
-                if closed():
-                    raise EngineUnavailableError("wait ended: controller closed")
-                self._changed.wait()
+    def watch(self, task_id: str, notify: ExitNotify) -> int | None:
+        """Call ``notify`` when the task exits or is removed (at once when it is not
+        running); the watch's key, None when it fired already."""
+        with self._lock:
+            found = self._tasks.get(task_id)
+            if found is not None and found.state is not RuntimeState.EXITED:
+                key = next(self._keys)
+                self._watches.setdefault(task_id, {})[key] = notify
+                return key
+        notify(None)
+        return None
 
-    def wake_waiters(self) -> None:
-        with self._changed:
-            self._changed.notify_all()
+    def cancel_watch(self, task_id: str, key: int) -> None:
+        with self._lock:
+            watches = self._watches.get(task_id)
+            if watches is not None:
+                watches.pop(key, None)
+                if not watches:
+                    del self._watches[task_id]
 
     def forget(self, task_id: str) -> None:
-        with self._changed:
+        with self._lock:
             self._tasks.pop(task_id, None)
-            self._changed.notify_all()
+            woken = self._watches.pop(task_id, {})
+        for notify in woken.values():
+            notify(None)
 
     # -- the executor's own API -------------------------------------------------------------
     def exit(self, task_id: str, code: int) -> None:
         """Make a running simulated task exit with ``code`` (no-op otherwise)."""
-        with self._changed:
+        with self._lock:
             found = self._tasks.get(task_id)
             if found is None or found.state is not RuntimeState.RUNNING:
                 return
             found.state = RuntimeState.EXITED
             found.exit_code = code
-            self._changed.notify_all()
+            woken = self._watches.pop(task_id, {})
+        for notify in woken.values():
+            notify(None)
         if self._on_exit is not None:
             self._on_exit(task_id, code)
 

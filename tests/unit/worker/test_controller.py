@@ -126,6 +126,16 @@ def test_non_zero_exit_fails_with_the_code() -> None:
     assert d.status.container_status == ContainerStatus(exit_code=3)
 
 
+def test_a_wait_woken_while_the_task_still_runs_waits_again() -> None:
+    status = st(RUN, message="started")
+    d = go(status, Outcome(Action.WAIT))  # no exit: the executor's watch woke for nothing
+    assert (d.status, d.action) == (status, Action.WAIT)
+    d = go(status, Outcome(Action.WAIT), desired=S.SHUTDOWN)
+    assert (d.status, d.action) == (status, Action.SHUTDOWN)
+    d = go(st(S.FAILED), Outcome(Action.WAIT), removing=True)
+    assert (d.status.state, d.action) == (S.FAILED, Action.REMOVE)
+
+
 def test_desired_ready_prepares_but_does_not_start() -> None:
     d = go(st(S.PREPARING), Outcome(Action.PREPARE), desired=S.READY)
     assert (d.status.state, d.action) == (S.READY, None)

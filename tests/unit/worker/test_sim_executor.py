@@ -1,15 +1,14 @@
-"""The simulated executor's knobs: start delay, failure rate, exit on demand, waiters."""
+"""The simulated executor's knobs: start delay, failure rate, exit on demand, watches."""
 
 from __future__ import annotations
 
 import random
-import threading
 
 import pytest
 
 from actors.worker.executors.base import (
     ContainerExistsError,
-    EngineUnavailableError,
+    ContainerNotFoundError,
     RuntimeState,
 )
 from actors.worker.executors.sim import FAILED_EXIT_CODE, SimExecutor
@@ -34,32 +33,33 @@ def test_fail_rate_exits_started_tasks_with_code_1_and_tells_the_listener() -> N
     control.prepare()
     control.start()
     assert control.inspect().state is RuntimeState.EXITED
-    assert control.wait().exit_code == FAILED_EXIT_CODE
+    woken: list[object] = []
+    control.watch(woken.append)  # exited already: notified at once
+    assert woken == [None]
+    result = control.exit_result()
+    assert result is not None and result.exit_code == FAILED_EXIT_CODE
     assert exits == [("t", FAILED_EXIT_CODE)]
 
 
-def test_exit_on_demand_wakes_a_waiter_and_close_ends_a_wait() -> None:
+def test_watches_fire_on_exit_and_removal_and_close_cancels_one() -> None:
     executor = SimExecutor("n")
-    a, b = executor.controller(make_task("a")), executor.controller(make_task("b"))
-    for control in (a, b):
+    a, b, c = (executor.controller(make_task(name)) for name in "abc")
+    for control in (a, b, c):
         control.prepare()
         control.start()
-    results: dict[str, object] = {}
-
-    def wait(name: str, control: object) -> None:
-        try:
-            results[name] = control.wait().exit_code  # type: ignore[attr-defined]
-        except EngineUnavailableError as exc:
-            results[name] = exc
-
-    threads = [threading.Thread(target=wait, args=x) for x in (("a", a), ("b", b))]
-    for t in threads:
-        t.start()
+    woken: list[str] = []
+    for name, control in (("a", a), ("b", b), ("c", c)):
+        control.watch(lambda error, name=name: woken.append(name))
+    assert a.exit_result() is None  # still running
     executor.exit("a", 7)
     b.close()
-    for t in threads:
-        t.join(5)
-    assert results["a"] == 7 and isinstance(results["b"], EngineUnavailableError)
+    executor.exit("b", 0)
+    executor.forget("c")
+    assert woken == ["a", "c"]
+    result = a.exit_result()
+    assert result is not None and result.exit_code == 7
+    with pytest.raises(ContainerNotFoundError):
+        c.exit_result()
 
 
 @pytest.mark.parametrize(

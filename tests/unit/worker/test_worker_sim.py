@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from actors.supervisor import Backoff
-from actors.worker.executors.base import Observation
+from actors.worker.executors.base import ExitNotify, Observation
 from actors.worker.executors.sim import SimController, SimExecutor
 from actors.worker.state import WorkerStateFile
 from actors.worker.worker import Worker
@@ -184,6 +184,58 @@ def test_runner_crash_loop_fails_the_task(tmp_path: Path, recorder: Recorder) ->
         ref.proxy().apply_assignments(True, [make_task("t")], []).get()
         failed = wait_for(lambda: state_is(ref.proxy(), "t", S.FAILED), what="gave up")
         assert "crashed repeatedly" in failed.err and "bug in inspect" in failed.err
+    finally:
+        ref.stop()
+
+
+class _OddWatches(SimExecutor):
+    """Its first watch of a task ends with ``first`` (an error: a bug in the executor's
+    watch; None: a wake while the task still runs); later ones are the simulation's."""
+
+    def __init__(self, first: BaseException | None) -> None:
+        super().__init__("node1")
+        self.first = first
+        self.watches = 0
+
+    def controller(self, task: Task) -> SimController:
+        outer = self
+
+        class C(SimController):
+            def watch(self, notify: ExitNotify) -> None:
+                outer.watches += 1
+                if outer.watches == 1:
+                    notify(outer.first)
+                    return
+                super().watch(notify)
+
+        return C(self, task)
+
+
+def test_a_failed_watch_crashes_the_runner_which_watches_again(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    executor = _OddWatches(RuntimeError("bug in the exit watch"))
+    ref = start_worker(executor, tmp_path, recorder, runner_backoff=Backoff(0.01, 0.05))
+    try:
+        ref.proxy().apply_assignments(True, [make_task("t")], []).get()
+        wait_for(lambda: executor.watches == 2, what="watched again by the restarted runner")
+        executor.exit("t", 3)
+        failed = wait_for(lambda: state_is(ref.proxy(), "t", S.FAILED), what="the exit")
+        assert failed.container_status.exit_code == 3
+    finally:
+        ref.stop()
+
+
+def test_a_wake_while_the_task_still_runs_watches_again(tmp_path: Path, recorder: Recorder) -> None:
+    executor = _OddWatches(None)
+    ref = start_worker(executor, tmp_path, recorder)
+    try:
+        ref.proxy().apply_assignments(True, [make_task("t")], []).get()
+        wait_for(lambda: executor.watches == 2, what="watched again")
+        assert state_is(ref.proxy(), "t", S.RUNNING)
+        executor.exit("t", 0)
+        wait_for(lambda: state_is(ref.proxy(), "t", S.COMPLETE), what="the exit")
+        assert S.FAILED not in recorder.states("t")
     finally:
         ref.stop()
 
