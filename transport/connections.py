@@ -28,6 +28,11 @@ ZAP requests (CURVE endpoints) and the strangers' limits (transport/strangers.py
   (ZeroMQ then sees the peer gone and drops it), counted and logged as
   ``transport.stranger.closed``. Only a frame's own descriptor is ever acted on, never the
   gate's guess.
+- Accepts: a connection past the unproven connections its source may hold, or on a
+  descriptor in the process's reserve (`StrangerGate.crowded`, with the soft ``ulimit -n``
+  read at each accept), is closed the same way when its accept is read: raw connections
+  that never greet must not take the descriptors ZeroMQ needs for sockets of its own (it
+  aborts the process when it has none: ``Too many open files (ipc_listener.cpp)``).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import resource
 import socket
 import time
 from typing import Final
@@ -222,6 +228,10 @@ class Connections:
         self.drain()  # the record must still be this connection's, the descriptor its
         if self._gate.connection(connection.fd) is not connection:
             return
+        self._end(connection, code, what)
+
+    def _end(self, connection: Connection, code: str, what: str) -> None:
+        """Shut ``connection`` down (still its peer's descriptor), counted and logged."""
         if not _shutdown(connection.fd, connection.peer):
             return
         reason = f"stranger.{code}"
@@ -302,6 +312,9 @@ class Connections:
         connection = self._gate.accepted(fd, source_of(host), f"{host}:{port}", time.monotonic())
         if self.due is None:
             self.due = connection.due
+        refusal = self._gate.crowded(connection, _descriptor_limit())
+        if refusal is not None:  # the peer just read holds the descriptor (or none does)
+            self._end(connection, refusal.code, f"was closed at its accept: {refusal.reason}")
 
     def _disconnected(self, fd: int) -> None:
         if self.zap is None:  # the local socket: a client hung up
@@ -331,6 +344,12 @@ class Connections:
             max_message_size=self._max_message_size,
             count=count,
         )
+
+
+def _descriptor_limit() -> int | None:
+    """The process's soft limit of descriptors (None: unlimited)."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY else soft
 
 
 def _known_by(connection: Connection | None) -> str | None:

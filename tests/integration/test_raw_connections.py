@@ -1,0 +1,71 @@
+"""Raw TCP connections that never greet, against a real manager's remote port: each costs
+the process a descriptor until its handshake times out, and ZeroMQ aborts the process when
+it finds none for a socket of its own (transport/strangers.py, connections.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.support.swarm import Swarm, SwarmNode, poll
+
+
+@contextlib.contextmanager
+def raw_connections(node: SwarmNode, sources: list[str], each: int) -> Iterator[None]:
+    """``each`` connections from each of ``sources`` to ``node``'s remote port, held open
+    (sending nothing) until the block ends."""
+    host, port = node.remote_api.rsplit(":", 1)
+    held: list[socket.socket] = []
+    try:
+        for source in sources:
+            for _ in range(each):
+                sock = socket.socket()
+                held.append(sock)
+                sock.bind((source, 0))
+                sock.connect((host, int(port)))
+        yield
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def closed_at_accept(node: SwarmNode, code: str) -> int:
+    return sum(
+        e.get("count", 0)
+        for e in node.log_events()
+        if e.get("event") == "transport.stranger.closed" and e.get("code") == code
+    )
+
+
+def test_a_manager_near_its_descriptor_limit_closes_new_connections_and_lives(
+    tmp_path: Path,
+) -> None:
+    with Swarm(tmp_path) as swarm:
+        node = swarm.start_node("m1")
+        node.wait_ready()
+        assert node.process is not None
+        hard = resource.prlimit(node.process.pid, resource.RLIMIT_NOFILE)[1]
+        resource.prlimit(node.process.pid, resource.RLIMIT_NOFILE, (256, hard))
+        # 400 from 8 addresses: within each source's share, past the process's descriptors
+        with raw_connections(node, [f"127.0.0.{i}" for i in range(1, 9)], 50):
+            poll(lambda: closed_at_accept(node, "descriptors") > 0, "connections closed")
+            assert node.ctl("node", "ls").returncode == 0  # the control socket's client
+            assert node.process.poll() is None
+
+
+def test_one_address_holds_at_most_its_share_of_connections_without_a_members_key(
+    tmp_path: Path,
+) -> None:
+    with Swarm(tmp_path) as swarm:
+        node = swarm.start_node("m1")
+        node.wait_ready()
+        before = len(node.log_events())
+        with raw_connections(node, ["127.0.0.1"], 300):
+            poll(lambda: closed_at_accept(node, "source_unproven") > 0, "connections closed")
+            # the node's own agent, a member from the same address, keeps its session
+            assert node.ctl_json("node", "ls")[0]["status"] == "ready"
+        ended = [e for e in node.log_events()[before:] if e["event"] == "agent.session.ended"]
+        assert ended == []
