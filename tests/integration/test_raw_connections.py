@@ -10,6 +10,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+from actors.descriptors import NR_OPEN
 from tests.support.swarm import Swarm, SwarmNode, poll
 
 
@@ -38,6 +39,22 @@ def closed_at_accept(node: SwarmNode, code: str) -> int:
         for e in node.log_events()
         if e.get("event") == "transport.stranger.closed" and e.get("code") == code
     )
+
+
+def test_a_node_raises_its_soft_descriptor_limit_to_the_hard_one(tmp_path: Path) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with Swarm(tmp_path) as swarm:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))  # the node inherits it
+        try:
+            node = swarm.start_node("m1", wait=False)
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        node.wait_started()
+        assert node.process is not None
+        expected = hard if hard != resource.RLIM_INFINITY else int(NR_OPEN.read_text())
+        assert resource.prlimit(node.process.pid, resource.RLIMIT_NOFILE)[0] == expected
+        (raised,) = [e for e in node.log_events() if e["event"] == "node.descriptor_limit.raised"]
+        assert raised["before"] == 256
 
 
 def test_a_manager_near_its_descriptor_limit_closes_new_connections_and_lives(
