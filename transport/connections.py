@@ -23,7 +23,8 @@ ZAP requests (CURVE endpoints) and the strangers' limits (transport/strangers.py
 - Frames: the endpoint reports a stranger's frames (`stranger_frame`) and the first of each
   member's connection (`member_frame`, once: a set lookup per member frame), with the
   descriptor each came on (``ZMQ_SRCFD``). A connection past the frames a stranger may
-  send, or past its lifetime without a member's frame, is closed: ``shutdown(2)`` of that
+  send, or past its lifetime without a member's frame (unless its key, its frames' or else
+  its handshake's, is a member's now), is closed: ``shutdown(2)`` of that
   descriptor, once the monitor was read again and the descriptor still holds that peer
   (ZeroMQ then sees the peer gone and drops it), counted and logged as
   ``transport.stranger.closed``. Only a frame's own descriptor is ever acted on, never the
@@ -214,8 +215,12 @@ class Connections:
         lifetime = self._gate.limits.lifetime
         for connection in self._gate.overdue(now):
             key = connection.key
-            if connection.proven and key is not None and self._admission.is_member(key):
-                self._gate.joined(connection)  # its join succeeded: a member's now
+            if key is not None and self._admission.is_member(key):
+                if connection.proven:
+                    self._gate.joined(connection)  # its join succeeded: a member's now
+                # else its handshake was a member's, and it has had nothing to say (a
+                # follower's Raft connection to another follower while the leader lives):
+                # kept, still counted as unproven against its source
             elif connection.proven:
                 self._close(connection, "lifetime", f"was open for {lifetime:g} s")
             else:

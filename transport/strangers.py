@@ -38,10 +38,14 @@ Rules:
   requests, a few more when the manager answers ``busy``).
 - ``lifetime`` after its accept, a connection is closed unless it showed a member's key: a
   member's frame came on it, or the stranger's key its frames came with is a member's
-  now (its join succeeded). So a stranger lives at most ``lifetime``, and a connection
-  that never sends anything (a handshake left waiting, a peer that only holds a slot) as
-  long; a member's sends at once (its first request is why it connected), and one that did
-  not would only connect again.
+  now (its join succeeded), or it sent nothing and its handshake (by the guess above) was
+  a member's key that still is one. So a stranger that sends lives at most ``lifetime``,
+  and one that never sends anything (a peer that only holds a slot) as long, unless a
+  member's handshake of its source swapped labels with its own: such a connection counts
+  against its source's ``source_unproven``. A member's client may say nothing for a long
+  time after it connects (a follower's Raft connection to another follower, while the
+  leader lives): closing it would cost a handshake a minute, and a message sent as it
+  closed.
 - State is bounded: a record per open connection (the process's descriptors bound them),
   the lifetimes of the connections accepted within one ``lifetime`` (in accept order,
   every one as long), a bucket per source admitted within the time a bucket takes to
@@ -390,7 +394,8 @@ class StrangerGate:
 
     def overdue(self, now: float) -> list[Connection]:
         """The connections past their lifetime that showed no member's frame: the shell
-        closes each, or keeps one whose stranger's key is a member's now (`joined`)."""
+        closes each, or keeps one whose key is a member's now (`joined` when its frames
+        named that key)."""
         lifetimes = self._lifetimes
         found: list[Connection] = []
         while lifetimes and lifetimes[0].due <= now:

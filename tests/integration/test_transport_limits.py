@@ -15,6 +15,7 @@ import pytest
 import structlog
 import zmq
 from structlog.testing import capture_logs
+from zmq.utils.monitor import recv_monitor_message
 
 from actors.ca.join import JoinError, _ask
 from api.errors import ErrorCode, RemoteError
@@ -277,8 +278,19 @@ class Peer:
         self.sock.curve_serverkey = server.keys.public
         self.sock.curve_publickey = keys.public
         self.sock.curve_secretkey = keys.secret
+        # its handshakes and disconnects, as they happen
+        self.events = self.sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
+        )
+        self.seen: list[int] = []
         self.sock.connect(connect_endpoint(server.endpoint.address, source))
         self.ids = itertools.count(1)
+
+    def saw(self, event: int) -> bool:
+        """Whether ``event`` happened to this peer's connection so far."""
+        while self.events.poll(0):
+            self.seen.append(int(recv_monitor_message(self.events)["event"]))
+        return event in self.seen
 
     def ping(self, timeout: float = 5.0) -> bool:
         """Whether a ping is answered within ``timeout`` (a turned-away peer's is not: its
@@ -294,6 +306,8 @@ class Peer:
         return False
 
     def close(self) -> None:
+        if not self.sock.closed:
+            self.sock.disable_monitor()
         self.context.destroy(linger=0)
 
 
@@ -411,6 +425,28 @@ def test_a_connection_without_a_members_key_is_closed_past_its_lifetime() -> Non
         assert joiner.ping() and member.ping()
         peers.append(Peer(server, generate_keypair(), source="127.0.0.3"))  # sends nothing
         poll(lambda: refused(server, "silent") >= 1, "the silent connection closed")
+    finally:
+        for peer in peers:
+            peer.close()
+        server.endpoint.stop()
+
+
+def test_a_members_connection_that_sends_nothing_outlives_its_lifetime() -> None:
+    """A member's client may have nothing to say for long after it connects (a follower's
+    Raft connection to another follower): past its lifetime it is kept, and a stranger's
+    that sends nothing is closed."""
+    server = gated(replace(GATE, lifetime=1.0))
+    member = Peer(server, MEMBER)
+    peers = [member]
+    try:
+        poll(lambda: member.saw(zmq.EVENT_HANDSHAKE_SUCCEEDED), "the member's handshake")
+        stranger = Peer(server, generate_keypair(), source="127.0.0.2")  # its lifetime ends later
+        peers.append(stranger)
+        poll(lambda: refused(server, "silent") >= 1, "the silent stranger's connection closed")
+        poll(lambda: stranger.saw(zmq.EVENT_DISCONNECTED), "the stranger disconnected")
+        assert not member.saw(zmq.EVENT_DISCONNECTED)
+        assert refused(server, "silent") == 1
+        assert member.ping()
     finally:
         for peer in peers:
             peer.close()
