@@ -225,13 +225,14 @@ def test_a_checked_request_is_refused_before_the_queue() -> None:
         server.endpoint.stop()
 
 
-def test_a_joiner_asks_again_when_the_manager_is_busy() -> None:
-    answers = ["busy", "busy", None, "invalid_token"]
+def test_a_joiner_asks_again_when_the_manager_is_busy_or_has_no_leader() -> None:
+    # not_leader: ca.join's write was not appended (an election): asking again is safe
+    answers = ["busy", "not_leader", None, "invalid_token"]
 
     def root(request: Request) -> Mapping[str, Any] | None:
         code = answers.pop(0)
         if code is not None:
-            request.error(code, "not now" if code == "busy" else "bad token")
+            request.error(code, "not now" if code != "invalid_token" else "bad token")
             return None
         return {"ca_cert": b"ca", "manager_cert": b"manager"}
 
@@ -239,7 +240,7 @@ def test_a_joiner_asks_again_when_the_manager_is_busy() -> None:
     try:
         with server.client(generate_keypair()) as client:
             assert _ask(client, "ca.root", None, "the manager")["ca_cert"] == b"ca"
-            with pytest.raises(JoinError) as info:  # anything but busy ends the join
+            with pytest.raises(JoinError) as info:  # any other refusal ends the join
                 _ask(client, "ca.root", None, "the manager")
         assert info.value.code == "invalid_token"
         assert answers == []
