@@ -192,7 +192,7 @@ def _ask(
                 "unreachable",
                 f"no answer from {what} at {client.address} within {client.timeout:g} s "
                 "(wrong address, manager down, our key refused, or the manager turning away "
-                "too many joins at once from this address: try again)",
+                "too many joins at once, from this address or from all: try again)",
             ) from None
 
 

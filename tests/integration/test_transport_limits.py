@@ -326,6 +326,25 @@ def refused(server: Server, code: str) -> int:
     return endpoint_stats(server.endpoint_name).refusals().get(f"stranger.{code}", 0)
 
 
+def test_a_joiner_turned_away_by_the_limit_of_all_sources_is_not_told_it_is_its_address() -> None:
+    server = gated(replace(GATE, source_connections=3, connections=1))
+    holder = Peer(server, generate_keypair(), source="127.0.0.2")
+    try:
+        assert holder.ping()
+        client = Client(
+            server.endpoint.address, server_key=server.keys.public, keypair=generate_keypair(),
+            timeout=1.0,
+        )  # fmt: skip
+        with client, pytest.raises(JoinError) as info:
+            _ask(client, "ping", None, "the manager")
+        assert info.value.code == "unreachable"
+        assert refused(server, "connections") >= 1
+        assert "from this address or from all" in info.value.message
+    finally:
+        holder.close()
+        server.endpoint.stop()
+
+
 def test_strangers_past_the_bounds_are_turned_away_at_the_handshake_members_are_not(
     captured: list[MutableMapping[str, Any]],
 ) -> None:
