@@ -4,14 +4,11 @@ SIGTERM as its docstring says, while it waits for a command."""
 from __future__ import annotations
 
 import signal
-import sys
 from pathlib import Path
 
-from tests.support.swarm import ROOT, Swarm, poll
+from _fleet import FleetProcess  # bench/, on the path (tests/integration/conftest.py)
 
-sys.path.append(str(ROOT / "bench"))
-
-from _fleet import FleetProcess
+from tests.support.swarm import Swarm, poll
 
 
 def test_a_serving_fleet_stops_on_sigterm_while_it_waits_for_a_command(tmp_path: Path) -> None:
