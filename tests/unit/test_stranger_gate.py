@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
+
 import pytest
 
 from transport.strangers import (
@@ -307,3 +310,41 @@ def test_a_connection_on_a_descriptor_in_the_processs_reserve_is_refused() -> No
 def test_limits_must_be_positive(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="stranger limits"):
         StrangerLimits(**bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_counts_come_back_to_nothing_once_every_connection_closed(seed: int) -> None:
+    """Accepts, handshakes (members', strangers', refused), frames, lifetimes, joins and
+    closes in a random order: no count is left behind (a leak would shut a source out)."""
+    rng = random.Random(seed)
+    gate = StrangerGate(replace(LIMITS, source_unproven=1000))
+    sources = ["10.0.0.1", "10.0.0.2", "2001:db8::/64"]
+    fds = list(range(100, 140))
+    now = 0.0
+    for _ in range(2000):
+        now += rng.random()
+        fd = rng.choice(fds)
+        connection = gate.connection(fd)
+        step = rng.randrange(7)
+        if step == 0 or connection is None:
+            accepted = gate.accepted(fd, rng.choice(sources), "peer", now)
+            gate.crowded(accepted, None)
+        elif step == 1:
+            gate.admit(connection.source, KEY, rng.random() < 0.5, now)
+        elif step == 2:
+            gate.refused(connection.source, KEY)
+        elif step == 3:
+            gate.member_frame(fd, b"id%d" % fd)
+        elif step == 4:
+            gate.stranger_frame(fd, KEY)
+        elif step == 5:
+            for due in gate.overdue(now):
+                if due.proven and rng.random() < 0.5:  # as the shell: its frames' key joined
+                    gate.joined(due)
+        else:
+            gate.closed(fd)
+    for fd in fds:
+        gate.closed(fd)
+    assert gate.strangers() == 0
+    assert all(gate.unproven(source) == 0 for source in sources)
+    assert gate._unproven == {} and gate._strangers == {} and gate._waiting == {}
