@@ -191,6 +191,7 @@ class RouterLoop(threading.Thread):
             if path is not None:
                 os.chmod(path, 0o600)
             self.address = router.getsockopt_string(zmq.LAST_ENDPOINT)
+            self.connections.bound(self.address)
         except BaseException:
             self.connections.close(router)
             router.close(linger=0)

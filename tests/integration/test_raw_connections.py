@@ -12,6 +12,7 @@ from pathlib import Path
 
 from actors.descriptors import NR_OPEN
 from tests.support.swarm import Swarm, SwarmNode, poll
+from transport.connections import _peer_of, _shutdown
 
 
 @contextlib.contextmanager
@@ -86,3 +87,29 @@ def test_one_address_holds_at_most_its_share_of_connections_without_a_members_ke
             assert node.ctl_json("node", "ls")[0]["status"] == "ready"
         ended = [e for e in node.log_events()[before:] if e["event"] == "agent.session.ended"]
         assert ended == []
+
+
+def test_a_descriptor_reused_for_a_connection_of_our_own_is_never_judged_nor_closed() -> None:
+    """A monitor event read late names a descriptor the process may have reused since: for
+    its own connection to another node it must neither be taken for an accepted peer nor
+    shut down (the gate's rules would cut a Raft or session connection of the node)."""
+    with (
+        socket.create_server(("127.0.0.1", 0)) as listening,  # the endpoint's port
+        socket.create_server(("127.0.0.1", 0)) as elsewhere,  # another node's
+        socket.create_connection(elsewhere.getsockname()) as own,
+        socket.create_connection(listening.getsockname()) as peer,
+    ):
+        port = listening.getsockname()[1]
+        accepted, _ = listening.accept()
+        with accepted:
+            host, own_port = own.getpeername()[:2]
+            assert _peer_of(own.fileno(), port) is None
+            assert not _shutdown(own.fileno(), f"{host}:{own_port}", port)
+            far, _ = elsewhere.accept()
+            with far:
+                own.sendall(b"still open")
+                assert far.recv(16) == b"still open"
+            peer_host, peer_port = accepted.getpeername()[:2]
+            assert _peer_of(accepted.fileno(), port) == (peer_host, peer_port)
+            assert _shutdown(accepted.fileno(), f"{peer_host}:{peer_port}", port)
+            assert peer.recv(16) == b""  # the accepted connection ended
