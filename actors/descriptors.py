@@ -4,10 +4,11 @@ to its hard one at start, as Go programs (dockerd, swarmd) have done since Go 1.
 Why: every connection to a manager's remote port costs a descriptor before its handshake
 tells a member from anyone else, and ZeroMQ aborts the whole process when it finds none
 for a socket of its own (``Too many open files (ipc_listener.cpp)`` at the next control
-socket client). The remote port closes connections that would take the last eighth of the
-soft limit (transport/strangers.py, `descriptor_reserve`), so the soft limit is what
-members and joins get: a distribution's default of 1024 leaves a manager fewer than 900
-connections, the hard limit (commonly 524,288 or more) as many as the cluster has nodes.
+socket client). The remote port closes connections that would take the last quarter of
+the soft limit (at most 1024: transport/strangers.py, `descriptor_reserve`), so the soft
+limit is what members and joins get: a distribution's default of 1024 leaves a manager
+fewer than 700 connections, the hard limit (commonly 524,288 or more) as many as the
+cluster has nodes.
 
 A hard limit of "unlimited" is taken as the kernel's ceiling (``/proc/sys/fs/nr_open``),
 the most the soft limit may be on Linux.

@@ -282,16 +282,16 @@ def test_a_member_removed_while_connected_counts_as_unproven_from_its_next_frame
 
 
 def test_a_connection_on_a_descriptor_in_the_processs_reserve_is_refused() -> None:
-    assert descriptor_reserve(1024) == 128
+    assert descriptor_reserve(1024) == 256
     assert descriptor_reserve(256) == 64
     assert descriptor_reserve(1_048_576) == 1024
     gate = StrangerGate(LIMITS)
-    low = gate.accepted(895, "10.0.0.1", "10.0.0.1:1", 0.0)
+    low = gate.accepted(767, "10.0.0.1", "10.0.0.1:1", 0.0)
     assert gate.crowded(low, 1024) is None
-    high = gate.accepted(896, "10.0.0.2", "10.0.0.2:1", 0.0)
+    high = gate.accepted(768, "10.0.0.2", "10.0.0.2:1", 0.0)
     refusal = gate.crowded(high, 1024)
     assert refusal is not None and refusal.code == "descriptors"
-    assert "descriptor 896 of the process's 1024" in refusal.reason
+    assert "descriptor 768 of the process's 1024" in refusal.reason
     assert gate.crowded(high, None) is None  # no limit
 
 
