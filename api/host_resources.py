@@ -33,6 +33,7 @@ from api.spec_limits import (
     check_count,
     check_labels,
     check_string,
+    shown_name,
 )
 from api.specs import (
     Mount,
@@ -272,7 +273,9 @@ def validate_network_attachments(networks: Sequence[NetworkAttachmentConfig], fi
         check_count(attachment.aliases, f"{sub}.aliases", MAX_ALIASES)
         for j, alias in enumerate(attachment.aliases):
             if not _NAME_RE.match(alias) or len(alias) > MAX_NAME_CHARS:
-                raise InvalidSpec(f"{sub}.aliases[{j}]", f"{alias!r} is not a valid DNS name")
+                raise InvalidSpec(
+                    f"{sub}.aliases[{j}]", f"{shown_name(alias)} is not a valid DNS name"
+                )
 
 
 def validate_network_spec(spec: NetworkSpec) -> None:
@@ -284,8 +287,8 @@ def validate_network_spec(spec: NetworkSpec) -> None:
         # '.' a local engine network may have (moby/moby#33433)
         raise InvalidSpec(
             "name",
-            f"{spec.name[:80]!r}: invalid name, only {MAX_NAME_CHARS} [a-zA-Z0-9-_.] characters "
-            "allowed, and the start and end character must be [a-zA-Z0-9]",
+            f"{shown_name(spec.name)}: invalid name, only {MAX_NAME_CHARS} [a-zA-Z0-9-_.] "
+            "characters allowed, and the start and end character must be [a-zA-Z0-9]",
         )
     if spec.name.lower() in RESERVED_NETWORK_NAMES:
         raise InvalidSpec("name", f"{spec.name!r} is a name the engine reserves for itself")

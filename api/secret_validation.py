@@ -22,7 +22,7 @@ import msgpack
 from api.codec_objects import encode
 from api.limits import MAX_OBJECT_BYTES, format_bytes
 from api.payload_templates import check_template_driver
-from api.spec_limits import InvalidSpec, check_labels
+from api.spec_limits import InvalidSpec, check_labels, shown_name
 from api.specs import ConfigSpec, SecretSpec
 
 __all__ = [
@@ -48,11 +48,10 @@ def validate_file_name(name: str, what: str) -> None:
     if not name:
         raise InvalidSpec("name", f"a {what} needs a name")
     if len(name) > MAX_NAME_CHARS or not _NAME_RE.match(name):
-        shown = name if len(name) <= 2 * MAX_NAME_CHARS else name[:64] + "..."
         # SwarmKit's words (its controlapi's validateConfigOrSecretAnnotations)
         raise InvalidSpec(
             "name",
-            f"{shown!r}: invalid name, only {MAX_NAME_CHARS} [a-zA-Z0-9-_.] characters "
+            f"{shown_name(name)}: invalid name, only {MAX_NAME_CHARS} [a-zA-Z0-9-_.] characters "
             "allowed, and the start and end character must be [a-zA-Z0-9]",
         )
 

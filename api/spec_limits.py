@@ -35,6 +35,7 @@ __all__ = [
     "check_spec_budget",
     "check_string",
     "check_strings",
+    "shown_name",
     "utf8_size",
 ]
 
@@ -76,6 +77,12 @@ class InvalidSpec(ValueError):
         # a flag's parser names the flag in its message already ("--mount: ..."): once
         named = message if message.startswith(f"{field}: ") else f"{field}: {message}"
         super().__init__(f"invalid spec: {named}")
+
+
+def shown_name(name: str) -> str:
+    """``name`` quoted for a refusal: whole up to twice a name's length, else its first 64
+    characters and "..." (a name of 10,000 characters is not echoed back whole)."""
+    return repr(name if len(name) <= 2 * MAX_NAME_CHARS else name[:64] + "...")
 
 
 def utf8_size(text: str) -> int:

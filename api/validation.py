@@ -57,6 +57,7 @@ from api.spec_limits import (
     check_spec_budget,
     check_string,
     check_strings,
+    shown_name,
     utf8_size,
 )
 from api.specs import (
@@ -221,13 +222,13 @@ def validate_hostname(hostname: str, field: str = "hostname") -> None:
 def _check_service_name(name: str) -> None:
     """A service's name, in SwarmKit's words (its controlapi's validateAnnotations) and
     with the characters it allows."""
-    shown = name if len(name) <= 2 * MAX_NAME_CHARS else name[:64] + "..."
+    shown = shown_name(name)
     if not _NAME_RE.match(name):
         raise InvalidSpec(
-            "name", f"{shown!r}: name must be valid as a DNS name component ({_NAME_CHARS})"
+            "name", f"{shown}: name must be valid as a DNS name component ({_NAME_CHARS})"
         )
     if len(name) > MAX_NAME_CHARS:
-        raise InvalidSpec("name", f"{shown!r}: name must be {MAX_NAME_CHARS} characters or fewer")
+        raise InvalidSpec("name", f"{shown}: name must be {MAX_NAME_CHARS} characters or fewer")
 
 
 # --- specs -----------------------------------------------------------------------------

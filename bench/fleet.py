@@ -29,10 +29,8 @@ import json
 import logging
 import os
 import platform
-import signal
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/ (the script's dir): bench/transport.py
 sys.path.append(str(ROOT / "bench"))  # would shadow the transport package
 
+from _common import stop_on_sigterm  # noqa: E402
 from _fleet import FleetProcess, proc_cpu_seconds, proc_rss_bytes  # noqa: E402
 
 from tests.support.swarm import Swarm, poll  # noqa: E402
@@ -71,8 +70,9 @@ def serve(args: argparse.Namespace) -> int:
     enlist_s = time.monotonic() - started
     sim = SimSettings(start_delay=args.start_delay, fail_rate=args.fail_rate)
     fleet = Fleet(members, sim=sim, seed=args.seed, ramp=args.ramp).start()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # SIGTERM interrupts the wait for the next command (a flag read between commands was
+    # not, while stdin was quiet: the fleet ran on until killed)
+    stop_on_sigterm()
 
     def say(doc: dict[str, Any]) -> None:
         sys.stdout.write(json.dumps(doc) + "\n")
@@ -81,8 +81,6 @@ def serve(args: argparse.Namespace) -> int:
     say({"event": "ready", "nodes": fleet.node_ids, "enlist_s": round(enlist_s, 3)})
     try:
         for line in sys.stdin:
-            if stop.is_set():
-                break
             try:
                 command = json.loads(line)
                 rid = command.get("id")
@@ -109,6 +107,8 @@ def serve(args: argparse.Namespace) -> int:
                 say({"event": "reply", "id": rid, "error": str(exc)})
                 continue
             say({"event": "reply", "id": rid, "result": result})
+    except KeyboardInterrupt:  # SIGTERM (stop_on_sigterm) or Ctrl-C
+        pass
     finally:
         fleet.stop()
     return 0

@@ -32,6 +32,7 @@ from actors import log
 from actors.ca.keystore import KeyStoreError
 from actors.ca.node_certs import node_certs_exist
 from actors.ca.node_identity import IdentityError, read_node_id
+from actors.descriptors import raise_descriptor_limit
 from actors.engine_api.child import check_engine_address
 from actors.heap import tune_collector, tune_malloc
 from actors.metrics.http import parse_metrics_addr
@@ -297,7 +298,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     tune_collector()
     tune_malloc()
     tune_switch_interval()
+    descriptors_before, descriptors = raise_descriptor_limit()
     logger = log.get_logger("node")
+    if descriptors != descriptors_before:
+        logger.info("node.descriptor_limit.raised", before=descriptors_before, now=descriptors)
     runner = NodeRunner(config, on_stopping=lambda: _arm_stop_deadline(logger))
     _install_signals(runner)
     try:

@@ -23,11 +23,18 @@ ZAP requests (CURVE endpoints) and the strangers' limits (transport/strangers.py
 - Frames: the endpoint reports a stranger's frames (`stranger_frame`) and the first of each
   member's connection (`member_frame`, once: a set lookup per member frame), with the
   descriptor each came on (``ZMQ_SRCFD``). A connection past the frames a stranger may
-  send, or past its lifetime without a member's frame, is closed: ``shutdown(2)`` of that
-  descriptor, once the monitor was read again and the descriptor still holds that peer
-  (ZeroMQ then sees the peer gone and drops it), counted and logged as
-  ``transport.stranger.closed``. Only a frame's own descriptor is ever acted on, never the
-  gate's guess.
+  send, or past its lifetime without a member's frame (unless its key, its frames' or else
+  its handshake's, is a member's now), is closed: ``shutdown(2)`` of that descriptor, once
+  the monitor was read again and the descriptor still holds a connection accepted on the
+  endpoint's port from that peer (ZeroMQ then sees the peer gone and drops it; a
+  descriptor the process reused meanwhile for a file or a connection of its own to
+  another node is left alone), counted and logged as ``transport.stranger.closed``. The
+  descriptors acted on come from frames and accepts, never from the gate's guess.
+- Accepts: a connection past the unproven connections its source may hold, or on a
+  descriptor in the process's reserve (`StrangerGate.crowded`, with the soft ``ulimit -n``
+  read at each accept), is closed the same way when its accept is read: raw connections
+  that never greet must not take the descriptors ZeroMQ needs for sockets of its own (it
+  aborts the process when it has none: ``Too many open files (ipc_listener.cpp)``).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import resource
 import socket
 import time
 from typing import Final
@@ -106,6 +114,7 @@ class Connections:
         self.proven: set[bytes] = set()
         # when the oldest connection's lifetime ends (None: none is open): the loop's check
         self.due: float | None = None
+        self._port: int | None = None  # the TCP port the ROUTER listens on (`bound`)
 
     def open(self, context: zmq.Context[zmq.Socket[bytes]], router: zmq.Socket[bytes]) -> None:
         """Bind the ZAP socket (CURVE) and monitor ``router``; before it binds or connects."""
@@ -125,6 +134,12 @@ class Connections:
         except BaseException:
             self.close(router)
             raise
+
+    def bound(self, address: str) -> None:
+        """The ROUTER listens on ``address`` (``tcp://HOST:PORT``): only connections
+        accepted on its port are judged and closed."""
+        if address.startswith("tcp://"):
+            self._port = int(address.rsplit(":", 1)[1])
 
     def close(self, router: zmq.Socket[bytes]) -> None:
         with contextlib.suppress(zmq.ZMQError):
@@ -208,8 +223,12 @@ class Connections:
         lifetime = self._gate.limits.lifetime
         for connection in self._gate.overdue(now):
             key = connection.key
-            if connection.proven and key is not None and self._admission.is_member(key):
-                self._gate.joined(connection)  # its join succeeded: a member's now
+            if key is not None and self._admission.is_member(key):
+                if connection.proven:
+                    self._gate.joined(connection)  # its join succeeded: a member's now
+                # else its handshake was a member's, and it has had nothing to say (a
+                # follower's Raft connection to another follower while the leader lives):
+                # kept, still counted as unproven against its source
             elif connection.proven:
                 self._close(connection, "lifetime", f"was open for {lifetime:g} s")
             else:
@@ -222,7 +241,11 @@ class Connections:
         self.drain()  # the record must still be this connection's, the descriptor its
         if self._gate.connection(connection.fd) is not connection:
             return
-        if not _shutdown(connection.fd, connection.peer):
+        self._end(connection, code, what)
+
+    def _end(self, connection: Connection, code: str, what: str) -> None:
+        """Shut ``connection`` down (still its peer's descriptor), counted and logged."""
+        if not _shutdown(connection.fd, connection.peer, self._port):
             return
         reason = f"stranger.{code}"
         self._stats.refuse(reason)
@@ -297,11 +320,14 @@ class Connections:
         stale = self._gate.connection(fd)  # its disconnect event was lost
         if stale is not None and stale.identity is not None:
             self.proven.discard(stale.identity)
-        peer = _peer_of(fd)
+        peer = _peer_of(fd, self._port)
         host, port = peer if peer is not None else ("", 0)  # closed already: its disconnect follows
         connection = self._gate.accepted(fd, source_of(host), f"{host}:{port}", time.monotonic())
         if self.due is None:
             self.due = connection.due
+        refusal = self._gate.crowded(connection, _descriptor_limit())
+        if refusal is not None:  # the peer just read holds the descriptor (or none does)
+            self._end(connection, refusal.code, f"was closed at its accept: {refusal.reason}")
 
     def _disconnected(self, fd: int) -> None:
         if self.zap is None:  # the local socket: a client hung up
@@ -333,6 +359,12 @@ class Connections:
         )
 
 
+def _descriptor_limit() -> int | None:
+    """The process's soft limit of descriptors (None: unlimited)."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
 def _known_by(connection: Connection | None) -> str | None:
     if connection is None:
         return None
@@ -348,31 +380,43 @@ def _source_fd(frame: zmq.Frame) -> int | None:
     return fd if isinstance(fd, int) and fd >= 0 else None
 
 
-def _peer_of(fd: int) -> tuple[str, int] | None:
-    """The TCP peer of descriptor ``fd`` (ZeroMQ's: borrowed, never closed here)."""
+def _accepted_peer(sock: socket.socket, port: int | None) -> tuple[str, int] | None:
+    """The peer of ``sock`` if it is a TCP connection accepted on ``port`` (None: unknown),
+    else None: a monitor event read late may name a descriptor the process has reused
+    since, for a file or a connection of its own to another node, never to be judged."""
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    if port is not None and sock.getsockname()[1] != port:
+        return None
+    host, peer_port = sock.getpeername()[:2]
+    return str(host), int(peer_port)
+
+
+def _peer_of(fd: int, port: int | None) -> tuple[str, int] | None:
+    """The peer of the connection accepted on ``port`` that descriptor ``fd`` holds
+    (ZeroMQ's: borrowed, never closed here), or None."""
     try:
         sock = socket.socket(fileno=fd)
     except OSError:
         return None
     try:
-        peer = sock.getpeername()
+        return _accepted_peer(sock, port)
     except OSError:
         return None
     finally:
         sock.detach()
-    return str(peer[0]), int(peer[1])
 
 
-def _shutdown(fd: int, peer: str) -> bool:
-    """End the TCP connection on ``fd`` if it is still the one with ``peer``; ZeroMQ sees
-    its peer gone, closes the descriptor and reports the disconnect."""
+def _shutdown(fd: int, peer: str, port: int | None) -> bool:
+    """End the TCP connection on ``fd`` if it is still the one accepted on ``port`` from
+    ``peer``; ZeroMQ sees its peer gone, closes the descriptor and reports the disconnect."""
     try:
         sock = socket.socket(fileno=fd)
     except OSError:
         return False
     try:
-        host, port = sock.getpeername()[:2]
-        if f"{host}:{port}" != peer:
+        found = _accepted_peer(sock, port)
+        if found is None or f"{found[0]}:{found[1]}" != peer:
             return False
         sock.shutdown(socket.SHUT_RDWR)
         return True

@@ -43,7 +43,9 @@ remote socket, ``api.limits.REMOTE_MAX_REQUEST_BYTES``, and 4 KiB on the join-he
   bounds them). Strangers' are (`transport.strangers.DEFAULT_STRANGER_LIMITS`): at most
   ``connections`` = 64 admitted at once, 16 from one source (an IPv4 address, an IPv6 /64),
   new ones at most ``burst`` = 800 at once then ``rate`` = 400 a second (200 and 100 from
-  one source), each closed past ``frames`` = 32 frames or ``lifetime`` = 60 s. So strangers
+  one source), each closed past ``frames`` = 32 frames or ``lifetime`` = 60 s, and before
+  their handshakes 256 from one source (``source_unproven``) and none on the last
+  descriptors of the process (`transport.strangers.descriptor_reserve`). So strangers
   hold at most ``64 * (PEER_RCVHWM + 1) * S`` at once: 32.5 GiB on the remote socket should
   this thread stop reading while 64 strangers each fill their queue with frames just under
   the cap (read, a stranger's frame over 64 KiB is refused at once), 16.25 MiB on the hello
@@ -189,6 +191,7 @@ class RouterLoop(threading.Thread):
             if path is not None:
                 os.chmod(path, 0o600)
             self.address = router.getsockopt_string(zmq.LAST_ENDPOINT)
+            self.connections.bound(self.address)
         except BaseException:
             self.connections.close(router)
             router.close(linger=0)

@@ -26,14 +26,26 @@ Rules:
   second sustained, ``source_burst`` at once; ``rate`` and ``burst`` for all sources). A
   refusal takes no token. The counts are of connections labelled a stranger's (by ZAP,
   put right by frames).
+- A connection is closed at its accept when its source already holds
+  ``source_unproven`` connections that showed no member's key (handshakes in flight,
+  refused ones waiting out their handshake's timeout, strangers'), or when its descriptor
+  is within `descriptor_reserve` of the process's limit (ulimit -n): each costs a
+  descriptor before ZAP sees it, one that never finishes its handshake holds it until the
+  handshake times out, and ZeroMQ aborts the process when it finds none left for a
+  socket of its own (the control socket's next client, a new peer's connection). Members'
+  connections that carried a frame are not counted.
 - A connection that carries a stranger's frame past ``frames`` is closed (a join takes two
   requests, a few more when the manager answers ``busy``).
 - ``lifetime`` after its accept, a connection is closed unless it showed a member's key: a
   member's frame came on it, or the stranger's key its frames came with is a member's
-  now (its join succeeded). So a stranger lives at most ``lifetime``, and a connection
-  that never sends anything (a handshake left waiting, a peer that only holds a slot) as
-  long; a member's sends at once (its first request is why it connected), and one that did
-  not would only connect again.
+  now (its join succeeded), or it sent nothing and its handshake (by the guess above) was
+  a member's key that still is one. So a stranger that sends lives at most ``lifetime``,
+  and one that never sends anything (a peer that only holds a slot) as long, unless a
+  member's handshake of its source swapped labels with its own: such a connection counts
+  against its source's ``source_unproven``. A member's client may say nothing for a long
+  time after it connects (a follower's Raft connection to another follower, while the
+  leader lives): closing it would cost a handshake a minute, and a message sent as it
+  closed.
 - State is bounded: a record per open connection (the process's descriptors bound them),
   the lifetimes of the connections accepted within one ``lifetime`` (in accept order,
   every one as long), a bucket per source admitted within the time a bucket takes to
@@ -56,6 +68,7 @@ __all__ = [
     "StrangerGate",
     "StrangerLimits",
     "TokenBucket",
+    "descriptor_reserve",
     "source_of",
 ]
 
@@ -74,9 +87,16 @@ class StrangerLimits:
     burst: int = 800
     frames: int = 32
     lifetime: float = 60.0
+    source_unproven: int = 256
 
     def __post_init__(self) -> None:
-        counts = (self.source_connections, self.connections, self.source_burst, self.burst)
+        counts = (
+            self.source_connections,
+            self.connections,
+            self.source_burst,
+            self.burst,
+            self.source_unproven,
+        )
         if min(counts) < 1 or self.frames < 1:
             raise ValueError(f"stranger limits need counts of at least 1, got {self}")
         if self.source_rate <= 0 or self.rate <= 0 or self.lifetime <= 0:
@@ -85,8 +105,18 @@ class StrangerLimits:
 
 # a manager's join path: 16 joins at once from one address (behind one NAT), 64 in all,
 # 100 new a second from one address: bench/scale.py's fleet joins 8 at a time from one
-# address, about 70 a second, and must not be slowed
+# address, about 70 a second, and must not be slowed; 256 connections without a member's
+# frame from one address: a fleet of hundreds of nodes behind it that all connect again
+# at once (a new leader) mostly gets in, one cut off connects again 100 ms later
 DEFAULT_STRANGER_LIMITS: Final = StrangerLimits()
+
+
+def descriptor_reserve(limit: int) -> int:
+    """The descriptors a process whose limit is ``limit`` keeps from connections that
+    showed no member's key: a quarter, at least 64 and at most 1024 (ZeroMQ accepts on
+    its own threads while the shell closes: a flood of raw connections against a limit
+    of 1024 took up to 120 descriptors past the reserve's start before they were shut)."""
+    return max(64, min(limit // 4, 1024))
 
 
 def source_of(address: str) -> str:
@@ -165,6 +195,7 @@ class StrangerGate:
         self._waiting: dict[str, deque[Connection]] = {}  # handshakes, by source, oldest first
         self._strangers: Counter[str] = Counter()  # labelled a stranger's, by source
         self._total = 0  # and from all sources
+        self._unproven: Counter[str] = Counter()  # showed no member's key, by source
         self._buckets: dict[str, TokenBucket] = {}
         self._bucket: TokenBucket | None = None  # all sources'
         self._lifetimes: deque[Connection] = deque()  # in accept order: by due
@@ -180,7 +211,30 @@ class StrangerGate:
         self._open[fd] = connection
         self._waiting.setdefault(source, deque()).append(connection)
         self._lifetimes.append(connection)
+        self._count(connection, 1)
         return connection
+
+    def crowded(self, connection: Connection, descriptor_limit: int | None) -> Refusal | None:
+        """Why ``connection``, just accepted, is closed at once (the module's rules), or None;
+        ``descriptor_limit``: the process's (None: unlimited)."""
+        limit = self.limits.source_unproven
+        held = self._unproven[connection.source]
+        if held > limit:
+            return Refusal(
+                "source_unproven",
+                f"{held - 1} connections that showed no member's key are open from "
+                f"{connection.source} (at most {limit})",
+            )
+        if descriptor_limit is not None:
+            reserve = descriptor_reserve(descriptor_limit)
+            if connection.fd >= descriptor_limit - reserve:
+                return Refusal(
+                    "descriptors",
+                    f"it took descriptor {connection.fd} of the process's {descriptor_limit} "
+                    f"(ulimit -n), the last {reserve} of which are kept for its files and "
+                    "members",
+                )
+        return None
 
     def closed(self, fd: int) -> Connection | None:
         """The connection on ``fd`` ended; what it was (None: not known)."""
@@ -189,7 +243,7 @@ class StrangerGate:
             return None
         if connection.label is Label.HANDSHAKE:
             self._unwait(connection)
-        self._relabel(connection, None)
+        self._count(connection, -1)
         return connection
 
     def connection(self, fd: int) -> Connection | None:
@@ -235,19 +289,22 @@ class StrangerGate:
             if not waiting:
                 del self._waiting[connection.source]
 
-    def _relabel(self, connection: Connection, label: Label | None) -> None:
-        """Give ``connection`` ``label`` (None: it closed), keeping the counts."""
+    def _relabel(self, connection: Connection, label: Label, proven: bool | None = None) -> None:
+        """Give ``connection`` ``label`` (and ``proven``, unless None), keeping the counts."""
+        self._count(connection, -1)
+        connection.label = label
+        if proven is not None:
+            connection.proven = proven
+        self._count(connection, 1)
+
+    def _count(self, connection: Connection, sign: int) -> None:
+        """Add ``connection`` to the counts it belongs to (``sign`` -1: take it out)."""
         source = connection.source
         if connection.label is Label.STRANGER:
-            self._total -= 1
-            self._strangers[source] -= 1
-            if self._strangers[source] <= 0:
-                del self._strangers[source]
-        if label is Label.STRANGER:
-            self._total += 1
-            self._strangers[source] += 1
-        if label is not None:
-            connection.label = label
+            self._total += sign
+            _add(self._strangers, source, sign)
+        if connection.label is not Label.MEMBER or not connection.proven:
+            _add(self._unproven, source, sign)
 
     def _refusal(self, source: str, now: float) -> Refusal | None:
         limits = self.limits
@@ -316,8 +373,7 @@ class StrangerGate:
             return None
         if connection.label is Label.HANDSHAKE:
             self._unwait(connection)
-        self._relabel(connection, Label.MEMBER)
-        connection.proven = True
+        self._relabel(connection, Label.MEMBER, proven=True)
         connection.identity = identity
         return connection
 
@@ -330,8 +386,7 @@ class StrangerGate:
         if not connection.proven or connection.label is not Label.STRANGER:
             if connection.label is Label.HANDSHAKE:
                 self._unwait(connection)
-            self._relabel(connection, Label.STRANGER)
-            connection.proven = True
+            self._relabel(connection, Label.STRANGER, proven=True)
         connection.key = key
         connection.frames += 1
         # once: the frames queued behind it come before its disconnect event
@@ -341,7 +396,8 @@ class StrangerGate:
 
     def overdue(self, now: float) -> list[Connection]:
         """The connections past their lifetime that showed no member's frame: the shell
-        closes each, or keeps one whose stranger's key is a member's now (`joined`)."""
+        closes each, or keeps one whose key is a member's now (`joined` when its frames
+        named that key)."""
         lifetimes = self._lifetimes
         found: list[Connection] = []
         while lifetimes and lifetimes[0].due <= now:
@@ -370,3 +426,13 @@ class StrangerGate:
     def strangers(self, source: str | None = None) -> int:
         """Connections labelled a stranger's (from ``source``)."""
         return self._total if source is None else self._strangers.get(source, 0)
+
+    def unproven(self, source: str) -> int:
+        """Open connections from ``source`` that showed no member's key."""
+        return self._unproven.get(source, 0)
+
+
+def _add(counts: Counter[str], source: str, sign: int) -> None:
+    counts[source] += sign
+    if counts[source] <= 0:
+        del counts[source]

@@ -37,7 +37,7 @@ Any failure raises `JoinError` with a ``code`` (``invalid_token``, ``wrong_clust
 print before exiting non-zero.
 
 The node's stop (``stop``: a signal while it starts) ends the hello and ``ca.root``
-waits and a pause before asking a busy manager again (`StopRequested`,
+waits and a pause before asking a busy (or leaderless) manager again (`StopRequested`,
 actors/stoppable.py): nothing is written yet. ``ca.join`` itself is waited for: the
 manager may have issued the certificate, and a node that left without keeping it would
 leave a Node that never registers.
@@ -96,8 +96,12 @@ HELLO_PORT_OFFSET: Final = 1
 # sends a bigger frame before anything is decrypted or decoded (well within a stranger's
 # 64 KiB)
 HELLO_MAX_MESSAGE_SIZE: Final = 4 * 1024
-_BUSY_RETRIES: Final = 6
-_BUSY_BACKOFF: Final = Backoff(initial=0.2, maximum=2.0, jitter=0.5)
+# refusals of a request the manager did not carry out, asked again after a pause: busy
+# (its queue for strangers was full), not_leader (ca.join's write was not appended: no
+# leader was known, an election); 6 pauses of up to 2 s outlast an election (1-2 s)
+_ASKED_AGAIN: Final = frozenset({ErrorCode.BUSY, "not_leader"})
+_RETRIES: Final = 6
+_BACKOFF: Final = Backoff(initial=0.2, maximum=2.0, jitter=0.5)
 _JITTER = random.Random()  # joiners turned away together do not come back together
 _HELLO_LABEL: Final = b"swarmnode join-hello v1\x00"
 
@@ -172,10 +176,11 @@ def _ask(
                 return client.request(message_type, body)
             return request_unless_stopped(client, message_type, body, stop)
         except RemoteError as exc:
-            # a manager busy with other strangers never ran the request: ask again
+            # a manager busy with other strangers, or without a leader, did not carry the
+            # request out: ask again
             attempt += 1
-            if exc.code == ErrorCode.BUSY and attempt <= _BUSY_RETRIES:
-                pause = _BUSY_BACKOFF.delay(attempt, _JITTER)
+            if exc.code in _ASKED_AGAIN and attempt <= _RETRIES:
+                pause = _BACKOFF.delay(attempt, _JITTER)
                 if stop is None:
                     time.sleep(pause)
                 elif stop.wait(pause):
@@ -187,7 +192,7 @@ def _ask(
                 "unreachable",
                 f"no answer from {what} at {client.address} within {client.timeout:g} s "
                 "(wrong address, manager down, our key refused, or the manager turning away "
-                "too many joins at once from this address: try again)",
+                "too many joins at once, from this address or from all: try again)",
             ) from None
 
 

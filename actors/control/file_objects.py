@@ -157,8 +157,9 @@ class FileObjectControl:
                     names = ", ".join(s.spec.name for s in users)
                     plural = "services" if len(users) > 1 else "service"
                     busy.append(f"{kind.name} {obj.spec.name!r} is in use by {plural} {names}")
-            if busy:
-                raise ControlError(ControlCode.IN_USE, "; ".join(busy) + ": nothing removed")
+            if busy:  # of several named, none goes (one named: its refusal says it all)
+                done = ": nothing removed" if len(found) > 1 else ""
+                raise ControlError(ControlCode.IN_USE, "; ".join(busy) + done)
             for obj in found.values():
                 tx.delete(obj)
             return list(found)

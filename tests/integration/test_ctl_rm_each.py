@@ -51,6 +51,7 @@ def test_network_secret_and_config_rm_remove_all_but_the_one_in_use(
         assert (result.returncode, result.stdout) == (1, "unused\n"), result.stderr
         [line] = result.stderr.splitlines()
         assert f"{kind} 'used' is in use by service web" in line
+        assert "nothing removed" not in line  # "unused" was
         assert "missing" in line  # each one refused is named
         names = ctl.store.view(lambda tx, t=table: [o.spec.name for o in t.list_all(tx)])
         assert names == ["used"]

@@ -15,6 +15,7 @@ import pytest
 import structlog
 import zmq
 from structlog.testing import capture_logs
+from zmq.utils.monitor import recv_monitor_message
 
 from actors.ca.join import JoinError, _ask
 from api.errors import ErrorCode, RemoteError
@@ -224,13 +225,14 @@ def test_a_checked_request_is_refused_before_the_queue() -> None:
         server.endpoint.stop()
 
 
-def test_a_joiner_asks_again_when_the_manager_is_busy() -> None:
-    answers = ["busy", "busy", None, "invalid_token"]
+def test_a_joiner_asks_again_when_the_manager_is_busy_or_has_no_leader() -> None:
+    # not_leader: ca.join's write was not appended (an election): asking again is safe
+    answers = ["busy", "not_leader", None, "invalid_token"]
 
     def root(request: Request) -> Mapping[str, Any] | None:
         code = answers.pop(0)
         if code is not None:
-            request.error(code, "not now" if code == "busy" else "bad token")
+            request.error(code, "not now" if code != "invalid_token" else "bad token")
             return None
         return {"ca_cert": b"ca", "manager_cert": b"manager"}
 
@@ -238,7 +240,7 @@ def test_a_joiner_asks_again_when_the_manager_is_busy() -> None:
     try:
         with server.client(generate_keypair()) as client:
             assert _ask(client, "ca.root", None, "the manager")["ca_cert"] == b"ca"
-            with pytest.raises(JoinError) as info:  # anything but busy ends the join
+            with pytest.raises(JoinError) as info:  # any other refusal ends the join
                 _ask(client, "ca.root", None, "the manager")
         assert info.value.code == "invalid_token"
         assert answers == []
@@ -277,8 +279,19 @@ class Peer:
         self.sock.curve_serverkey = server.keys.public
         self.sock.curve_publickey = keys.public
         self.sock.curve_secretkey = keys.secret
+        # its handshakes and disconnects, as they happen
+        self.events = self.sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
+        )
+        self.seen: list[int] = []
         self.sock.connect(connect_endpoint(server.endpoint.address, source))
         self.ids = itertools.count(1)
+
+    def saw(self, event: int) -> bool:
+        """Whether ``event`` happened to this peer's connection so far."""
+        while self.events.poll(0):
+            self.seen.append(int(recv_monitor_message(self.events)["event"]))
+        return event in self.seen
 
     def ping(self, timeout: float = 5.0) -> bool:
         """Whether a ping is answered within ``timeout`` (a turned-away peer's is not: its
@@ -294,6 +307,8 @@ class Peer:
         return False
 
     def close(self) -> None:
+        if not self.sock.closed:
+            self.sock.disable_monitor()
         self.context.destroy(linger=0)
 
 
@@ -309,6 +324,25 @@ def captured() -> Iterator[list[MutableMapping[str, Any]]]:
 
 def refused(server: Server, code: str) -> int:
     return endpoint_stats(server.endpoint_name).refusals().get(f"stranger.{code}", 0)
+
+
+def test_a_joiner_turned_away_by_the_limit_of_all_sources_is_not_told_it_is_its_address() -> None:
+    server = gated(replace(GATE, source_connections=3, connections=1))
+    holder = Peer(server, generate_keypair(), source="127.0.0.2")
+    try:
+        assert holder.ping()
+        client = Client(
+            server.endpoint.address, server_key=server.keys.public, keypair=generate_keypair(),
+            timeout=1.0,
+        )  # fmt: skip
+        with client, pytest.raises(JoinError) as info:
+            _ask(client, "ping", None, "the manager")
+        assert info.value.code == "unreachable"
+        assert refused(server, "connections") >= 1
+        assert "from this address or from all" in info.value.message
+    finally:
+        holder.close()
+        server.endpoint.stop()
 
 
 def test_strangers_past_the_bounds_are_turned_away_at_the_handshake_members_are_not(
@@ -411,6 +445,28 @@ def test_a_connection_without_a_members_key_is_closed_past_its_lifetime() -> Non
         assert joiner.ping() and member.ping()
         peers.append(Peer(server, generate_keypair(), source="127.0.0.3"))  # sends nothing
         poll(lambda: refused(server, "silent") >= 1, "the silent connection closed")
+    finally:
+        for peer in peers:
+            peer.close()
+        server.endpoint.stop()
+
+
+def test_a_members_connection_that_sends_nothing_outlives_its_lifetime() -> None:
+    """A member's client may have nothing to say for long after it connects (a follower's
+    Raft connection to another follower): past its lifetime it is kept, and a stranger's
+    that sends nothing is closed."""
+    server = gated(replace(GATE, lifetime=1.0))
+    member = Peer(server, MEMBER)
+    peers = [member]
+    try:
+        poll(lambda: member.saw(zmq.EVENT_HANDSHAKE_SUCCEEDED), "the member's handshake")
+        stranger = Peer(server, generate_keypair(), source="127.0.0.2")  # its lifetime ends later
+        peers.append(stranger)
+        poll(lambda: refused(server, "silent") >= 1, "the silent stranger's connection closed")
+        poll(lambda: stranger.saw(zmq.EVENT_DISCONNECTED), "the stranger disconnected")
+        assert not member.saw(zmq.EVENT_DISCONNECTED)
+        assert refused(server, "silent") == 1
+        assert member.ping()
     finally:
         for peer in peers:
             peer.close()

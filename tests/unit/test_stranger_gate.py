@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
+
 import pytest
 
 from transport.strangers import (
@@ -10,6 +13,7 @@ from transport.strangers import (
     StrangerGate,
     StrangerLimits,
     TokenBucket,
+    descriptor_reserve,
     source_of,
 )
 
@@ -23,6 +27,7 @@ LIMITS = StrangerLimits(
     burst=6,
     frames=3,
     lifetime=30.0,
+    source_unproven=3,
 )
 
 
@@ -232,6 +237,64 @@ def test_buckets_of_sources_that_refilled_are_forgotten() -> None:
     assert list(gate._buckets) == ["10.0.3.1"]
 
 
+def test_a_source_holds_at_most_its_unproven_connections_at_their_accept() -> None:
+    """Handshakes that never end (raw connections), refused ones and strangers' count;
+    members' connections that carried a frame do not, nor does another source."""
+    gate, fds = StrangerGate(LIMITS), Fds()
+
+    def accept(source: str) -> tuple[int, Refusal | None]:
+        fd = fds()
+        connection = gate.accepted(fd, source, f"{source}:{fd}", 0.0)
+        return fd, gate.crowded(connection, None)
+
+    silent, _ = accept("10.0.0.1")  # never greets
+    refused = connect(gate, fds, "10.0.0.1", 0.0)[0]  # a stranger's, then one refused
+    gate.refused("10.0.0.1", KEY)
+    assert gate.unproven("10.0.0.1") == 2
+    for _ in range(2):  # members, proven by their frames
+        fd, refusal = accept("10.0.0.1")
+        assert refusal is None
+        gate.admit("10.0.0.1", KEY, True, 0.0)
+        gate.member_frame(fd, b"id%d" % fd)
+    third, refusal = accept("10.0.0.1")
+    assert refusal is None and gate.unproven("10.0.0.1") == 3
+    fourth, refusal = accept("10.0.0.1")
+    assert refusal is not None and refusal.code == "source_unproven"
+    assert "3 connections" in refusal.reason and "at most 3" in refusal.reason
+    assert accept("10.0.0.2")[1] is None  # another source has its own
+    gate.closed(fourth)
+    gate.closed(silent)
+    assert accept("10.0.0.1")[1] is None  # one closed: room for one
+    gate.closed(refused)
+    gate.closed(third)
+    assert gate.unproven("10.0.0.1") == 1
+
+
+def test_a_member_removed_while_connected_counts_as_unproven_from_its_next_frame() -> None:
+    gate, fds = StrangerGate(LIMITS), Fds()
+    fd, _ = connect(gate, fds, "10.0.0.1", 0.0, member=True)
+    gate.member_frame(fd, b"id")
+    assert gate.unproven("10.0.0.1") == 0
+    gate.stranger_frame(fd, KEY)
+    assert gate.unproven("10.0.0.1") == 1
+    gate.closed(fd)
+    assert gate.unproven("10.0.0.1") == 0
+
+
+def test_a_connection_on_a_descriptor_in_the_processs_reserve_is_refused() -> None:
+    assert descriptor_reserve(1024) == 256
+    assert descriptor_reserve(256) == 64
+    assert descriptor_reserve(1_048_576) == 1024
+    gate = StrangerGate(LIMITS)
+    low = gate.accepted(767, "10.0.0.1", "10.0.0.1:1", 0.0)
+    assert gate.crowded(low, 1024) is None
+    high = gate.accepted(768, "10.0.0.2", "10.0.0.2:1", 0.0)
+    refusal = gate.crowded(high, 1024)
+    assert refusal is not None and refusal.code == "descriptors"
+    assert "descriptor 768 of the process's 1024" in refusal.reason
+    assert gate.crowded(high, None) is None  # no limit
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -241,8 +304,47 @@ def test_buckets_of_sources_that_refilled_are_forgotten() -> None:
         {"rate": 0.0},
         {"source_rate": -1.0},
         {"lifetime": 0.0},
+        {"source_unproven": 0},
     ],
 )
 def test_limits_must_be_positive(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="stranger limits"):
         StrangerLimits(**bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_counts_come_back_to_nothing_once_every_connection_closed(seed: int) -> None:
+    """Accepts, handshakes (members', strangers', refused), frames, lifetimes, joins and
+    closes in a random order: no count is left behind (a leak would shut a source out)."""
+    rng = random.Random(seed)
+    gate = StrangerGate(replace(LIMITS, source_unproven=1000))
+    sources = ["10.0.0.1", "10.0.0.2", "2001:db8::/64"]
+    fds = list(range(100, 140))
+    now = 0.0
+    for _ in range(2000):
+        now += rng.random()
+        fd = rng.choice(fds)
+        connection = gate.connection(fd)
+        step = rng.randrange(7)
+        if step == 0 or connection is None:
+            accepted = gate.accepted(fd, rng.choice(sources), "peer", now)
+            gate.crowded(accepted, None)
+        elif step == 1:
+            gate.admit(connection.source, KEY, rng.random() < 0.5, now)
+        elif step == 2:
+            gate.refused(connection.source, KEY)
+        elif step == 3:
+            gate.member_frame(fd, b"id%d" % fd)
+        elif step == 4:
+            gate.stranger_frame(fd, KEY)
+        elif step == 5:
+            for due in gate.overdue(now):
+                if due.proven and rng.random() < 0.5:  # as the shell: its frames' key joined
+                    gate.joined(due)
+        else:
+            gate.closed(fd)
+    for fd in fds:
+        gate.closed(fd)
+    assert gate.strangers() == 0
+    assert all(gate.unproven(source) == 0 for source in sources)
+    assert gate._unproven == {} and gate._strangers == {} and gate._waiting == {}

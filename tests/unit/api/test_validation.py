@@ -241,3 +241,23 @@ def test_a_long_bad_name_is_refused_without_backtracking(
 ) -> None:
     with pytest.raises(InvalidSpec):
         check()
+
+
+# a name of 12,000 characters: its refusal shows the start of it, marked cut, never all
+# of it, nor a cut piece that looks whole (a network's showed its first 80 characters, an
+# alias's all 12,000)
+HUGE_NAME = "a-" * 6000 + "-"
+HUGE_CASES: list[tuple[str, Callable[[], None]]] = [
+    ("service name", _service(replace(_spec(), name=HUGE_NAME))),
+    ("network alias", _service(_spec(networks=(NetworkAttachmentConfig("n1", (HUGE_NAME,)),)))),
+    ("network name", lambda: validate_network_spec(NetworkSpec(name=HUGE_NAME))),
+    ("secret name", lambda: validate_file_name(HUGE_NAME, "secret")),
+]
+
+
+@pytest.mark.parametrize(("what", "check"), HUGE_CASES, ids=[c[0] for c in HUGE_CASES])
+def test_a_huge_name_is_shown_cut_in_its_refusal(what: str, check: Callable[[], None]) -> None:
+    with pytest.raises(InvalidSpec) as refused:
+        check()
+    message = str(refused.value)
+    assert f"'{HUGE_NAME[:64]}...'" in message and len(message) < 400, message
