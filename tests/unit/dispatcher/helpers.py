@@ -7,14 +7,19 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from actors.store import MemoryStore, ProposalDropped
-from api.objects import Meta, Task, TaskStatus
+import pykka
+
+from actors.dispatcher.front import DispatcherFront
+from actors.dispatcher.writer import StoreWriter
+from actors.store import MemoryStore, ProposalDropped, WriteTx
+from api.objects import Meta, Node, Task, TaskStatus
 from api.schema.frame import Envelope
 from api.specs import ContainerSpec, TaskSpec
 from api.task_state import TaskState
+from tests.support.clocks import ManualTimer
 from transport.endpoint import Request
 
 NODE_A = "a" * 25
@@ -144,3 +149,42 @@ def switched_store(proposal_timeout: float = 0.2) -> tuple[MemoryStore, Switched
     proposer = SwitchedProposer(store)
     store.attach_proposer(proposer)
     return store, proposer
+
+
+def two_nodes_one_task() -> MemoryStore:
+    """A local store holding nodes A and B, and task t1 on A."""
+    store = MemoryStore.local(clock=time.time)
+
+    def create(tx: WriteTx) -> None:
+        tx.create(Node(NODE_A))
+        tx.create(Node(NODE_B))
+        tx.create(task("t1", NODE_A))
+
+    store.update(create)
+    return store
+
+
+@dataclass
+class TickedDispatcher:
+    """A running dispatcher whose ticks a test runs (``timer``, ``window`` apart)."""
+
+    store: MemoryStore
+    timer: ManualTimer
+    ref: pykka.ActorRef[Any]
+    front: DispatcherFront
+    window: float
+
+    def sync(self) -> None:
+        """Every write handed to the writer committed (its watchers told), and every
+        message the dispatcher was told handled."""
+        for writer in pykka.ActorRegistry.get_by_class(StoreWriter):
+            writer.ask("sync", timeout=10)
+        self.ref.proxy().session_count().get(timeout=10)
+
+    def quiet(self) -> None:
+        """Run periodic ticks until the work they made (the writes and their changes) is
+        done and more than a window passed without any."""
+        for _ in range(5):
+            self.sync()
+            self.timer.advance(self.window)
+            self.sync()

@@ -6,7 +6,6 @@ sessions without theirs and the writer running."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,11 +19,17 @@ from actors.dispatcher.front import DispatcherFront, SessionOpen, StatusReport
 from actors.dispatcher.intake import StatusIntake
 from actors.dispatcher.stop_steps import StopSteps, stop_and_wait
 from actors.dispatcher.writer import StoreWriter
-from actors.store import MemoryStore, WriteTx
-from api.objects import Node, NodeDescription, TaskStatus
+from api.objects import NodeDescription, TaskStatus
 from api.task_state import TaskState
 from tests.support.waiting import wait_for
-from tests.unit.dispatcher.helpers import NODE_A, NODE_B, GateOutbox, session_request, task
+from tests.unit.dispatcher.helpers import (
+    NODE_A,
+    NODE_B,
+    GateOutbox,
+    session_request,
+    task,
+    two_nodes_one_task,
+)
 from transport.codec import decode
 
 KEY_A = b"A" * 40
@@ -43,14 +48,7 @@ class Running:
 
 @pytest.fixture
 def running() -> Iterator[Running]:
-    store = MemoryStore.local(clock=time.time)
-
-    def create(tx: WriteTx) -> None:
-        tx.create(Node(NODE_A))
-        tx.create(Node(NODE_B))
-        tx.create(task("t1", NODE_A))
-
-    store.update(create)
+    store = two_nodes_one_task()
     link = DispatcherLink()
     intakes = set(pykka.ActorRegistry.get_by_class(StatusIntake))
     writers = set(pykka.ActorRegistry.get_by_class(StoreWriter))

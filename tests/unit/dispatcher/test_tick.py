@@ -9,14 +9,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
-import pykka
 import pytest
 
 from actors.dispatcher import Dispatcher, DispatcherLink
-from actors.dispatcher.front import DispatcherFront, SessionOpen, StatusReport
-from actors.dispatcher.writer import StoreWriter
+from actors.dispatcher.front import SessionOpen, StatusReport
 from actors.store import MemoryStore, WriteTx
 from actors.store import nodes as node_queries
 from actors.store import tasks as task_queries
@@ -25,7 +22,13 @@ from api.objects import Node, NodeDescription, TaskStatus
 from api.task_state import TaskState
 from tests.support.clocks import ManualClock, ManualTimer
 from tests.support.waiting import wait_for
-from tests.unit.dispatcher.helpers import NODE_A, GateOutbox, session_request, task
+from tests.unit.dispatcher.helpers import (
+    NODE_A,
+    GateOutbox,
+    TickedDispatcher,
+    session_request,
+    task,
+)
 from transport.codec import decode
 
 W = 0.1
@@ -35,27 +38,7 @@ _ids = itertools.count(1)
 
 
 @dataclass
-class Running:
-    store: MemoryStore
-    timer: ManualTimer
-    ref: pykka.ActorRef[Any]
-    front: DispatcherFront
-
-    def sync(self) -> None:
-        """Every write handed to the writer committed (its watchers told), and every
-        message the dispatcher was told handled."""
-        for writer in pykka.ActorRegistry.get_by_class(StoreWriter):
-            writer.ask("sync", timeout=10)
-        self.ref.proxy().session_count().get(timeout=10)
-
-    def quiet(self) -> None:
-        """Run periodic ticks until the work they made (the writes and their changes) is
-        done and more than a window passed without any."""
-        for _ in range(5):
-            self.sync()
-            self.timer.advance(W)
-            self.sync()
-
+class Running(TickedDispatcher):
     def assign(self, *names: str) -> None:
         """One commit per task, assigned to node A."""
         for name in names:
@@ -73,7 +56,7 @@ def running() -> Iterator[Running]:
     wait_for(link.front, "the dispatcher's front attached")
     front = link.front()
     assert front is not None
-    yield Running(store, timer, ref, front)
+    yield Running(store, timer, ref, front, W)
     ref.stop()
 
 

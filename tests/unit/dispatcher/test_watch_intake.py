@@ -11,18 +11,24 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import pykka
 import pytest
 
 from actors.dispatcher import Dispatcher, DispatcherLink
 from actors.dispatcher.core import NODE_REMOVED
-from actors.dispatcher.front import DispatcherFront, SessionOpen
-from actors.dispatcher.writer import StoreWriter
+from actors.dispatcher.front import SessionOpen
 from actors.store import MemoryStore, WriteTx
 from api.objects import Node, NodeDescription
 from tests.support.clocks import ManualClock, ManualTimer
 from tests.support.waiting import wait_for
-from tests.unit.dispatcher.helpers import NODE_A, NODE_B, GateOutbox, session_request, task
+from tests.unit.dispatcher.helpers import (
+    NODE_A,
+    NODE_B,
+    GateOutbox,
+    TickedDispatcher,
+    session_request,
+    task,
+    two_nodes_one_task,
+)
 from transport.codec import decode
 
 W = 0.1
@@ -30,24 +36,7 @@ DESC = NodeDescription(hostname="box")
 
 
 @dataclass
-class Running:
-    store: MemoryStore
-    timer: ManualTimer
-    ref: pykka.ActorRef[Any]
-    front: DispatcherFront
-
-    def sync(self) -> None:
-        for writer in pykka.ActorRegistry.get_by_class(StoreWriter):
-            writer.ask("sync", timeout=10)
-        self.ref.proxy().session_count().get(timeout=10)
-
-    def quiet(self) -> None:
-        """Periodic ticks until the work they made is done and a window passed."""
-        for _ in range(5):
-            self.sync()
-            self.timer.advance(W)
-            self.sync()
-
+class Running(TickedDispatcher):
     def open(self, node_id: str, key: bytes) -> GateOutbox:
         outbox = GateOutbox()
         opening = SessionOpen(session_request(outbox, key), node_id, DESC, "")
@@ -58,19 +47,12 @@ class Running:
 
 @pytest.fixture
 def running() -> Iterator[Running]:
-    store = MemoryStore.local(clock=time.time)
-
-    def create(tx: WriteTx) -> None:
-        tx.create(Node(NODE_A))
-        tx.create(Node(NODE_B))
-        tx.create(task("t1", NODE_A))
-
-    store.update(create)
+    store = two_nodes_one_task()
     timer = ManualTimer(ManualClock())
     link = DispatcherLink()
     ref = Dispatcher.start(None, store, link=link, tick_interval=W, clock=timer.clock, timer=timer)
     front = wait_for(link.front, "the dispatcher's front attached")
-    yield Running(store, timer, ref, front)
+    yield Running(store, timer, ref, front, W)
     ref.stop()
 
 
