@@ -9,20 +9,30 @@ certificate is already past its renewal point, or when the cluster's certificate
 random draw comes from an injected
 ``random.Random``. `trust_to_keep` says which roots a node stops trusting once a rotation
 has completed.
+
+What the node knows of the cluster is a `RenewalSettings`. A manager reads it from its own
+store, which applies the cluster's writes later than the leader that heartbeats speak for:
+`changes_renewal_settings` says which committed change of that store makes its renewer look
+again (as SwarmKit's managers watch their store's Cluster for a new root CA).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from actors.ca.certs import CERT_BACKDATE, NodeCertInfo
+from actors.ca.rotation import desired_issuer_pem, trusted_root_pems
 from api.enums import NodeRole
+from api.objects import Cluster, Node, Object
 
 __all__ = [
     "RENEW_MAX_FRACTION",
     "RENEW_MIN_FRACTION",
+    "RenewalSettings",
+    "changes_renewal_settings",
     "renewal_delay",
     "renewal_reason",
     "renewal_time",
@@ -31,6 +41,37 @@ __all__ = [
 
 RENEW_MIN_FRACTION: Final = 0.5
 RENEW_MAX_FRACTION: Final = 0.8
+
+
+@dataclass(frozen=True)
+class RenewalSettings:
+    """What the node knows of the cluster: its own current role, the certificate expiry
+    (None: unknown, e.g. a worker or a manager whose store has not caught up), the root
+    the cluster issues under and the roots it trusts (digests; None: unknown)."""
+
+    role: NodeRole | None = None
+    cert_expiry: float | None = None
+    issuer: str | None = None
+    roots: tuple[str, ...] | None = None
+
+
+def changes_renewal_settings(old: Object | None, new: Object, node_id: str) -> bool:
+    """Whether a committed change (``old`` → ``new``; ``old`` None: a create) can change
+    the `RenewalSettings` a manager reads from its store: the Cluster's issuing root,
+    trusted roots or certificate expiry, or the role of this node's own Node. Cheap: it
+    compares fields, it parses nothing (the store's watch runs it under its lock)."""
+    if isinstance(new, Cluster):
+        if not isinstance(old, Cluster):
+            return True
+        before, after = old.root_ca, new.root_ca
+        return (
+            desired_issuer_pem(before) != desired_issuer_pem(after)
+            or trusted_root_pems(before) != trusted_root_pems(after)
+            or old.spec.ca_config.node_cert_expiry != new.spec.ca_config.node_cert_expiry
+        )
+    if isinstance(new, Node) and new.id == node_id:
+        return not isinstance(old, Node) or old.role is not new.role
+    return False
 
 
 def renewal_time(not_before: float, not_after: float, rng: random.Random) -> float:

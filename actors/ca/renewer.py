@@ -9,13 +9,15 @@
   rotation), or when the cluster's certificate expiry was shortened below what the
   certificate has left. Role, issuer and expiry come from ``settings``: the role its
   dispatcher session last named (the leader's word, which a demoted manager's own store no
-  longer hears), else a manager's own store (`store_settings`); the expiry from a
-  manager's store (a worker picks up an expiry change at its scheduled renewal); the
+  longer hears), else a manager's own store (actors/ca/store_settings.py); the expiry from
+  a manager's store (a worker picks up an expiry change at its scheduled renewal); the
   cluster's roots from a manager's store, else the dispatcher's heartbeats. Telling the
-  actor ``CHECK_NOW`` (the agent saw the role change) looks again at once. The actor
-  wakes at least every ``check_interval`` seconds (wall-clock jumps, settings changes)
-  through the injected timer; the certificate's dates are compared with the injected wall
-  ``clock``.
+  actor ``CHECK_NOW`` (the agent saw the role or the roots change) looks again at once,
+  and so does each change ``watch_settings`` reports (a manager's store applied one: a
+  heartbeat can tell of a rotation before this manager's store has it, and that check
+  finds nothing to do). The actor also wakes at least every ``check_interval`` seconds
+  (wall-clock jumps) through the injected timer; the certificate's dates are compared
+  with the injected wall ``clock``.
 - **How.** In a short-lived thread (the actor never blocks on the network), one attempt
   (actors/ca/renewal_request.py) asks each manager the node knows in turn (``managers``:
   the list its agent uses, this manager first on a manager) and checks the reply
@@ -41,23 +43,19 @@ from typing import Any, Final
 
 from actors.backoff import Backoff
 from actors.ca.node_certs import NodeCertificates, load_node_certs, replace_trusted_roots
-from actors.ca.renewal import renewal_reason, renewal_time, trust_to_keep
+from actors.ca.renewal import RenewalSettings, renewal_reason, renewal_time, trust_to_keep
 from actors.ca.renewal_reply import RenewalFailed
 from actors.ca.renewal_request import REQUEST_TIMEOUT, request_renewal
-from actors.ca.rotation import desired_issuer_digest, root_digests
+from actors.ca.store_settings import Cancel, SettingsWatch
 from actors.dispatcher import ManagerAddress
 from actors.log import get_logger
-from actors.store import MemoryStore, clusters, nodes
 from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
-from api.enums import NodeRole
 
 __all__ = [
     "CHECK_INTERVAL",
     "CHECK_NOW",
     "RETRY_BACKOFF",
     "CertRenewer",
-    "RenewalSettings",
-    "store_settings",
 ]
 
 CHECK_INTERVAL: Final = 60.0
@@ -66,39 +64,6 @@ RETRY_BACKOFF: Final = Backoff(initial=1.0, maximum=300.0, factor=2.0)
 CHECK_NOW: Final = "ca.renewal.check_now"  # a message: look at the settings again now
 
 Managers = Callable[[], Sequence[ManagerAddress]]
-Cancel = Callable[[], None]
-
-
-@dataclass(frozen=True)
-class RenewalSettings:
-    """What the node knows of the cluster: its own current role, the certificate expiry
-    (None: unknown, e.g. a worker or a manager whose store has not caught up), the root
-    the cluster issues under and the roots it trusts (digests; None: unknown)."""
-
-    role: NodeRole | None = None
-    cert_expiry: float | None = None
-    issuer: str | None = None
-    roots: tuple[str, ...] | None = None
-
-
-def store_settings(store: MemoryStore, node_id: str) -> Callable[[], RenewalSettings]:
-    """A manager's settings: its Node's role and the cluster's expiry, from its store."""
-
-    def read() -> RenewalSettings:
-        def view(tx: Any) -> RenewalSettings:
-            node = nodes.get(tx, node_id)
-            cluster = clusters.get_default(tx)
-            has_root = cluster is not None and bool(cluster.root_ca.ca_cert)
-            return RenewalSettings(
-                role=node.role if node is not None else None,
-                cert_expiry=cluster.spec.ca_config.node_cert_expiry if cluster else None,
-                issuer=desired_issuer_digest(cluster.root_ca) if has_root and cluster else None,
-                roots=root_digests(cluster.root_ca) if has_root and cluster else None,
-            )
-
-        return store.view(view)
-
-    return read
 
 
 @dataclass(frozen=True)
@@ -122,6 +87,7 @@ class CertRenewer(SupervisedActor):
         certs: NodeCertificates,
         managers: Managers,
         settings: Callable[[], RenewalSettings] | None = None,
+        watch_settings: SettingsWatch | None = None,
         on_renewed: Callable[[NodeCertificates], None] | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
@@ -138,6 +104,8 @@ class CertRenewer(SupervisedActor):
         self._certs = certs
         self._managers = managers
         self._settings = settings
+        self._watch_settings = watch_settings
+        self._unwatch: Cancel | None = None
         self._on_renewed = on_renewed
         self._clock = clock
         self._rng = rng if rng is not None else secrets.SystemRandom()
@@ -155,12 +123,18 @@ class CertRenewer(SupervisedActor):
 
     # -- lifecycle ------------------------------------------------------------------
     def on_start(self) -> None:
+        if self._watch_settings is not None:  # before the first look: no change slips by
+            ref = self.actor_ref
+            self._unwatch = self._watch_settings(lambda: ref.tell(CHECK_NOW))
         self._draw()
         self._check()
 
     def on_stop(self) -> None:
         self._halt.set()
         self._disarm()
+        unwatch, self._unwatch = self._unwatch, None
+        if unwatch is not None:
+            unwatch()
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, _Tick):

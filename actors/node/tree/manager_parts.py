@@ -55,9 +55,9 @@ import pykka
 from actors.ca.authorization import ClusterAdmission
 from actors.ca.certs import CertificateError
 from actors.ca.join import HELLO_MAX_MESSAGE_SIZE, hello_address, hello_keypair
-from actors.ca.renewer import store_settings
 from actors.ca.rotation_keeper import RootRotationKeeper
 from actors.ca.service import CAService
+from actors.ca.store_settings import StoreSettings
 from actors.dispatcher import DispatcherLink
 from actors.events import EventStreams, EventStreamsActor
 from actors.log import get_logger
@@ -140,7 +140,7 @@ class ManagerParts:
             setup,
             self.directory,
             follow_session_managers=False,
-            store_settings=store_settings(self.store, self.identity.node_id),
+            store_settings=StoreSettings(self.store, self.identity.node_id),
             admission=self.admission,
         )
         shared = self.shared

@@ -11,7 +11,8 @@
              and its own log events (actors/logs/node_ring.py)
     renewer  CertRenewer (actors/ca/renewer.py): renews this node's certificate through
              ``ca.renew`` on the managers it knows (on a manager also early when its
-             store says its role or the cluster's cert expiry changed)
+             store applies a change of its role, the cluster's roots or cert expiry:
+             actors/ca/store_settings.py)
 
 and, when asked for, the ``metrics`` and ``engine`` endpoints (`metrics_children`,
 `engine_children`), which each role's parts place in its tree. The agent and the worker's
@@ -39,8 +40,10 @@ import pykka
 
 from actors.ca.authorization import ClusterAdmission
 from actors.ca.node_certs import NodeCertificates
-from actors.ca.renewer import CHECK_NOW, CertRenewer, RenewalSettings
+from actors.ca.renewal import RenewalSettings
+from actors.ca.renewer import CHECK_NOW, CertRenewer
 from actors.ca.root import MAX_TRUSTED_ROOTS
+from actors.ca.store_settings import StoreSettings
 from actors.ca.tls_info import node_tls_info
 from actors.dispatcher import ManagerAddress
 from actors.engine_api.child import check_engine_address, engine_api_child
@@ -83,12 +86,13 @@ class SharedParts:
         directory: ManagerDirectory,
         *,
         follow_session_managers: bool,
-        store_settings: Callable[[], RenewalSettings] | None = None,
+        store_settings: StoreSettings | None = None,
         admission: ClusterAdmission | None = None,
     ) -> None:
         """``follow_session_managers``: a worker's directory is the list its sessions
         send; a manager's ``store_settings`` and ``admission``: the renewer reads its
-        store, and a renewed certificate is indexed at once."""
+        store and looks again when it applies a change that matters, and a renewed
+        certificate is indexed at once."""
         self.setup = setup
         self.role = setup.startup.role
         self.directory = directory
@@ -265,7 +269,7 @@ class SharedParts:
         return ChildSpec("logs", start, stop_timeout=setup.config.stop_timeout)
 
     def renewer_child(self) -> ChildSpec:
-        setup = self.setup
+        setup, store = self.setup, self._store_settings
         return ChildSpec(
             "renewer",
             start_actor(
@@ -274,6 +278,7 @@ class SharedParts:
                 certs=self.node_certs,
                 managers=self._renewal_managers,
                 settings=self._settings,
+                watch_settings=store.watch if store is not None else None,
                 on_renewed=self.cert_renewed,
                 source=setup.source,
             ),
@@ -297,7 +302,9 @@ class SharedParts:
 
     def _session_ca_seen(self, trust: Any) -> None:
         """A heartbeat named the cluster's roots (actors/ca/rotation.py): when they changed,
-        the renewer looks again (renew under a new root, drop a root no longer trusted)."""
+        the renewer looks again (renew under a new root, drop a root no longer trusted). A
+        manager's renewer reads the roots from its own store, which may not have applied
+        the change yet: it looks again when the store does (``watch_settings``)."""
         try:
             issuer = str(trust["issuer"])
             roots = tuple(str(r) for r in trust["roots"])

@@ -9,8 +9,15 @@ from typing import Any
 import pytest
 
 from actors.ca.certs import NodeCertInfo
-from actors.ca.renewal import renewal_delay, renewal_reason, renewal_time
+from actors.ca.renewal import (
+    changes_renewal_settings,
+    renewal_delay,
+    renewal_reason,
+    renewal_time,
+)
 from api.enums import NodeRole
+from api.objects import Cluster, Node, RootCA, RootRotation, Service
+from api.specs import CAConfig, ClusterSpec
 
 INFO = NodeCertInfo(
     node_id="n" * 25,
@@ -62,3 +69,44 @@ def test_reasons() -> None:
     assert promoted == "role changed from worker to manager"
     manager = replace(INFO, role=NodeRole.MANAGER)
     assert renewal_reason(manager, now=INFO.not_before, **kw) is not None
+
+
+def test_which_store_changes_make_a_managers_renewer_look_again() -> None:
+    """A manager's store applying a rotation, its end, a new expiry or this node's new
+    role makes its renewer look again; anything else (another node, the join tokens, a
+    service) does not. The PEMs are compared, never parsed: fakes will do."""
+    me = "n" * 25
+    cluster = Cluster(id="c" * 25, spec=ClusterSpec(name="default"), root_ca=RootCA(ca_cert=b"A"))
+    rotating = replace(cluster, root_ca=replace(cluster.root_ca, root_rotation=RootRotation(b"B")))
+    replaced = replace(
+        rotating,
+        root_ca=replace(
+            rotating.root_ca, root_rotation=RootRotation(b"C", superseded_ca_certs=(b"B",))
+        ),
+    )
+    completed = replace(cluster, root_ca=RootCA(ca_cert=b"B"))
+    shorter = replace(
+        cluster, spec=replace(cluster.spec, ca_config=CAConfig(node_cert_expiry=7200))
+    )
+    for old, new in (
+        (None, cluster),  # the cluster created (a store catching up)
+        (cluster, rotating),  # a rotation started: a new issuer
+        (rotating, replaced),  # a rotation during a rotation
+        (rotating, completed),  # completed: the old root dropped
+        (cluster, shorter),
+    ):
+        assert changes_renewal_settings(old, new, me), (old, new)
+    tokens = replace(rotating, root_ca=replace(rotating.root_ca, ca_cert_hash="other"))
+    assert not changes_renewal_settings(rotating, tokens, me)
+    assert not changes_renewal_settings(
+        cluster, replace(cluster, spec=replace(cluster.spec, name="x")), me
+    )
+
+    node = Node(id=me, role=NodeRole.WORKER)
+    promoted = replace(node, role=NodeRole.MANAGER)
+    assert changes_renewal_settings(None, node, me)
+    assert changes_renewal_settings(node, promoted, me)
+    assert not changes_renewal_settings(node, replace(node, certificate=b"x"), me)
+    other = Node(id="o" * 25, role=NodeRole.WORKER)
+    assert not changes_renewal_settings(other, replace(other, role=NodeRole.MANAGER), me)
+    assert not changes_renewal_settings(None, Service(id="s" * 25), me)

@@ -29,10 +29,12 @@ from actors.ca.node_certs import (
     retired_root_digests,
     write_node_certs,
 )
+from actors.ca.renewal import RenewalSettings
 from actors.ca.renewal_reply import RenewalFailed, reply_trust
-from actors.ca.renewer import CertRenewer, RenewalSettings, store_settings
+from actors.ca.renewer import CertRenewer
 from actors.ca.root import create_root_ca, cross_sign
 from actors.ca.service import CAService
+from actors.ca.store_settings import StoreSettings
 from actors.dispatcher import ManagerAddress
 from actors.store import MemoryStore, clusters, nodes
 from actors.supervisor import Backoff
@@ -253,7 +255,7 @@ def test_a_removed_nodes_renewal_is_refused_and_logged(world: World) -> None:
 def test_a_shorter_cluster_expiry_renews_early(world: World) -> None:
     before = world.certs()
     assert before.info.lifetime > 80 * DAY
-    proxy = world.renewer(settings=store_settings(world.store, world.node_id))
+    proxy = world.renewer(settings=StoreSettings(world.store, world.node_id))
     fire(world.timer)  # not due: the certificate is fresh
     wait_for(lambda: armed(world.timer) == 1)
     assert world.log.named("ca.renewal.started") == []
@@ -301,7 +303,7 @@ def test_a_root_rotation_renews_under_the_new_root_then_drops_the_old(world: Wor
     records the old one's digest as retired."""
     before = world.certs()
     old_digest = before.ca.digest
-    proxy = world.renewer(settings=store_settings(world.store, world.node_id))
+    proxy = world.renewer(settings=StoreSettings(world.store, world.node_id))
     fire(world.timer)  # fresh certificate, one root: nothing to do
     wait_for(lambda: armed(world.timer) == 1)
     assert world.log.named("ca.renewal.started") == []
@@ -366,7 +368,7 @@ def test_a_root_a_renewal_leaves_behind_is_recorded_as_retired(world: World) -> 
     the renewal keeps the cluster's two roots only, and records the third as retired (so
     a restart with the --join-token of that root still resumes)."""
     first = world.certs().ca.digest
-    proxy = world.renewer(settings=store_settings(world.store, world.node_id))
+    proxy = world.renewer(settings=StoreSettings(world.store, world.node_id))
     one = world.service.rotate_root().root_ca
     fire(world.timer)
     wait_for(lambda: len(world.log.named("ca.renewal.complete")) == 1)
@@ -380,3 +382,31 @@ def test_a_root_a_renewal_leaves_behind_is_recorded_as_retired(world: World) -> 
     assert certs.roots_pem == two.ca_cert + two.root_rotation.ca_cert
     assert retired_root_digests(world.state) == (first,)
     assert proxy.certificates().get().ca.cert_pem == two.root_rotation.ca_cert
+
+
+def test_a_managers_store_tells_of_the_changes_that_matter_to_its_renewer(world: World) -> None:
+    """`StoreSettings.watch`: a rotation applied, this node's role changed, and the store
+    restored from a snapshot (a follower far behind installs the leader's) each call back;
+    a change that does not matter does not, nor anything once the watch is cancelled."""
+    settings = StoreSettings(world.store, world.node_id)
+    calls: list[int] = []
+    cancel = settings.watch(lambda: calls.append(1))
+    world.set_cluster(lambda c: replace(c, spec=replace(c.spec, labels={"a": "b"})))
+    world.service.rotate_root()
+    assert len(calls) == 1  # told on the thread that applied it, before update returned
+    assert settings().issuer != world.certs().ca.digest
+
+    def promote(tx: Any) -> None:
+        node = nodes.get(tx, world.node_id)
+        assert node is not None
+        tx.update(replace(node, role=NodeRole.MANAGER))
+
+    world.store.update(promote)
+    assert len(calls) == 2
+    world.store.restore(world.store.snapshot())
+    assert len(calls) == 3
+    world.service.rotate_root()  # watched again after the restore
+    assert len(calls) == 4
+    cancel()
+    world.service.rotate_root()
+    assert len(calls) == 4
