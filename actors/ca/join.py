@@ -168,22 +168,19 @@ def _ask(
     what: str,
     stop: threading.Event | None = None,
 ) -> Any:
-    """The reply; ``stop`` (set: `StopRequested`) ends the wait and the pauses."""
+    """The reply; ``stop`` (set: `StopRequested`) ends the wait and the pauses. Without
+    one, a private event that is never set: waited for until the client's timeout."""
+    stop = stop if stop is not None else threading.Event()
     attempt = 0
     while True:
         try:
-            if stop is None:
-                return client.request(message_type, body)
             return request_unless_stopped(client, message_type, body, stop)
         except RemoteError as exc:
             # a manager busy with other strangers, or without a leader, did not carry the
             # request out: ask again
             attempt += 1
             if exc.code in _ASKED_AGAIN and attempt <= _RETRIES:
-                pause = _BACKOFF.delay(attempt, _JITTER)
-                if stop is None:
-                    time.sleep(pause)
-                elif stop.wait(pause):
+                if stop.wait(_BACKOFF.delay(attempt, _JITTER)):
                     raise StopRequested(f"the reply to {message_type!r}") from None
                 continue
             raise JoinError(exc.code, f"the manager refused: {exc.message}") from None
