@@ -5,6 +5,11 @@ runs it in a short-lived thread).
   to each manager the node knows in turn, over a CURVE `transport.Client` with the node's
   key pair, pinned to the manager's server key. ``not_leader`` / ``unavailable`` or
   silence moves on to the next manager; another error code ends the attempt.
+- A caller with a deadline of its own (a refused Raft join renews within the join's:
+  actors/node/tree/manager_membership.py) passes it on: each request and probe gets at
+  most the time left, and once none is left the attempt ends (``unreachable``), its
+  reason naming the managers it waited for and those it never asked. Without one, the
+  attempt takes at most two ``timeout`` per manager.
 - A manager whose ZAP refuses the node's key stays silent; a probe with a throwaway key
   (``ca.root``, open to anyone) then tells "refused this node's key" (a removed node, code
   ``unauthorized``) from "no answer".
@@ -100,6 +105,10 @@ def _accept(
         raise RenewalFailed("untrusted_certificate", str(exc)) from None
 
 
+def _seconds(value: float) -> str:
+    return f"{round(value, 1):g}"
+
+
 def request_renewal(
     state_dir: Path,
     certs: NodeCertificates,
@@ -107,21 +116,32 @@ def request_renewal(
     *,
     clock: Callable[[], float] = time.time,
     timeout: float = REQUEST_TIMEOUT,
+    deadline: float | None = None,
     halt: threading.Event | None = None,
     source: str | None = None,
 ) -> NodeCertificates:
     """One attempt (see the module docstring): the new, checked certificates, written to
-    ``state_dir``; `RenewalFailed` otherwise."""
+    ``state_dir``; `RenewalFailed` otherwise. ``timeout``: each request's; ``deadline``
+    (`time.monotonic`): the caller's, which the attempt never outlasts."""
+    began = time.monotonic()
+
+    def time_left() -> float:
+        return timeout if deadline is None else min(timeout, deadline - time.monotonic())
+
     key = generate_node_key()
     body = {"csr": create_csr(key, certs.keypair.public)}
     failures: list[str] = []
     refused = False
     code = "unreachable"
-    for manager in managers:
+    for asked, manager in enumerate(managers):
         if halt is not None and halt.is_set():
             raise RenewalFailed("stopping", "the node is stopping")
+        wait = time_left()
+        if wait <= 0:
+            failures.append("not asked: " + ", ".join(m.addr for m in managers[asked:]))
+            break
         try:
-            reply = _ask(manager, certs.keypair, body, timeout, source)
+            reply = _ask(manager, certs.keypair, body, wait, source)
         except RemoteError as exc:
             if exc.code in _NEXT_MANAGER:
                 code = exc.code
@@ -129,16 +149,21 @@ def request_renewal(
                 continue
             raise RenewalFailed(exc.code, f"{manager.addr} refused: {exc.message}") from None
         except TransportError:
-            if _key_refused(manager, timeout, source):
+            probe = time_left()
+            if probe > 0 and _key_refused(manager, probe, source):
                 refused = True
                 failures.append(
                     f"{manager.addr} refused this node's key (removed from the cluster, "
                     "or its certificate is no longer accepted)"
                 )
             else:
-                failures.append(f"{manager.addr}: no answer within {timeout:g} s")
+                failures.append(f"{manager.addr}: no answer within {_seconds(wait)} s")
             continue
         return _accept(state_dir, certs, reply, key, clock)
     if not failures:
         raise RenewalFailed("unreachable", "this node knows no manager")
-    raise RenewalFailed("unauthorized" if refused else code, "; ".join(failures))
+    reason = "; ".join(failures)
+    if deadline is not None and time_left() <= 0:
+        within = _seconds(deadline - began)
+        reason = f"no certificate within the caller's deadline ({within} s): {reason}"
+    raise RenewalFailed("unauthorized" if refused else code, reason)

@@ -15,9 +15,9 @@ what it does when it is turned away or told it was removed.
   the node waits for its tree as long as its children's start timeouts allow
   (actors/node/tree/node.py `start_wait`).
 - A refused join (``unauthorized``: demoted while it was down, before it ever joined)
-  renews the certificate from the other managers, at most once every
-  `JOIN_RENEW_INTERVAL`; a worker certificate ends the start (`NoLongerManager`), and the
-  runner starts the node again as a worker.
+  renews the certificate from the other managers (within the join's deadline, however
+  many are silent), at most once every `JOIN_RENEW_INTERVAL`; a worker certificate ends
+  the start (`NoLongerManager`), and the runner starts the node again as a worker.
 - Told by another manager that its member was removed from the group, the manager keeps
   that manager first in its list and has the runner rejoin it (actors/node/runner.py),
   unless the removal is its demotion.
@@ -130,8 +130,7 @@ class RaftMembership:
         role the cluster gives the node. A worker certificate ends this start
         (`NoLongerManager`): the runner starts the node again as a worker."""
         now = time.monotonic()
-        left = self._join_deadline - now  # each request gets at most the time left
-        if now < self._join_renewed_at + JOIN_RENEW_INTERVAL or left <= 0:
+        if now < self._join_renewed_at + JOIN_RENEW_INTERVAL or now >= self._join_deadline:
             return
         self._join_renewed_at = now
         own = self.setup.identity.keypair.public
@@ -142,7 +141,8 @@ class RaftMembership:
                 self.setup.config.state_dir,
                 self.shared.node_certs,
                 others,
-                timeout=min(RENEWAL_TIMEOUT, left),
+                timeout=RENEWAL_TIMEOUT,
+                deadline=self._join_deadline,  # the whole renewal ends within the join's
                 halt=self.setup.stopping,
                 source=self.setup.source,
             )
