@@ -32,6 +32,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import secrets
 import threading
@@ -40,6 +41,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+
+import pykka
 
 from actors.backoff import Backoff
 from actors.ca.node_certs import NodeCertificates, load_node_certs, replace_trusted_roots
@@ -125,7 +128,12 @@ class CertRenewer(SupervisedActor):
     def on_start(self) -> None:
         if self._watch_settings is not None:  # before the first look: no change slips by
             ref = self.actor_ref
-            self._unwatch = self._watch_settings(lambda: ref.tell(CHECK_NOW))
+
+            def changed() -> None:  # on the thread that applied the change: never raise
+                with contextlib.suppress(pykka.ActorDeadError):  # stopping meanwhile
+                    ref.tell(CHECK_NOW)
+
+            self._unwatch = self._watch_settings(changed)
         self._draw()
         self._check()
 

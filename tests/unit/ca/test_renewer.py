@@ -410,3 +410,19 @@ def test_a_managers_store_tells_of_the_changes_that_matter_to_its_renewer(world:
     cancel()
     world.service.rotate_root()
     assert len(calls) == 4
+
+
+def test_a_change_told_after_the_renewer_stopped_does_not_raise(world: World) -> None:
+    """The store's watch calls back on the thread that applied the change (Raft's): a
+    renewer stopping meanwhile must not make it raise."""
+    callbacks: list[Callable[[], None]] = []
+
+    def watch(changed: Callable[[], None]) -> Callable[[], None]:
+        callbacks.append(changed)
+        return lambda: None  # as if the change was already on its way when it stopped
+
+    proxy = world.renewer(watch_settings=watch)
+    proxy.renew_at().get()  # started
+    proxy.actor_ref.stop()
+    [changed] = callbacks
+    changed()
