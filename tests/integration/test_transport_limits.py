@@ -367,12 +367,19 @@ def test_strangers_past_the_bounds_are_turned_away_at_the_handshake_members_are_
         other = Peer(server, generate_keypair(), source="127.0.0.2")
         peers.append(other)
         assert other.ping()
+        # all three taken: a third address takes the place of the oldest connection of
+        # the address holding the most
         third = Peer(server, generate_keypair(), source="127.0.0.3")
         peers.append(third)
-        assert not third.ping(timeout=1.0)
-        assert refused(server, "connections") >= 1
-        # one lets go: the waiting stranger's ZeroMQ gets in and its ping is answered
+        assert third.ping()
+        poll(lambda: held[0].saw(zmq.EVENT_DISCONNECTED), "the oldest of 127.0.0.1 closed")
+        assert refused(server, "evicted") == 1
         held[0].close()
+        # each address holds one: the waiting stranger is turned away by the limit of all
+        poll(lambda: refused(server, "connections") >= 1, "turned away: all are held")
+        assert not waiting.sock.poll(200, zmq.POLLIN)
+        # one lets go: the waiting stranger's ZeroMQ gets in and its ping is answered
+        held[1].close()
         poll(lambda: waiting.sock.poll(100, zmq.POLLIN), "the waiting stranger answered")
         lines = [e for e in captured if e["event"] == "transport.stranger.refused"]
         assert {e["code"] for e in lines} == {"source_connections", "connections"}
