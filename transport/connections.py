@@ -49,8 +49,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import resource
-import socket
 import time
 from typing import Final
 
@@ -58,6 +56,7 @@ import structlog
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
+from transport.accepted import descriptor_limit, peer_of, shut_down
 from transport.auth import ZAP_ENDPOINT, ZAP_TEMPORARY, AdmissionPolicy, ZapHandler
 from transport.keys import fingerprint
 from transport.stats import EndpointStats
@@ -262,7 +261,7 @@ class Connections:
 
     def _end(self, connection: Connection, code: str, what: str) -> None:
         """Shut ``connection`` down (still its peer's descriptor), counted and logged."""
-        if not _shutdown(connection.fd, connection.peer, self._port):
+        if not shut_down(connection.fd, connection.peer, self._port):
             return
         self._gate.closing(connection, code)
         self._stats.strangers = self._gate.strangers()
@@ -352,12 +351,12 @@ class Connections:
         stale = self._gate.connection(fd)  # its disconnect event was lost
         if stale is not None and stale.identity is not None:
             self.proven.discard(stale.identity)
-        peer = _peer_of(fd, self._port)
+        peer = peer_of(fd, self._port)
         host, port = peer if peer is not None else ("", 0)  # closed already: its disconnect follows
         connection = self._gate.accepted(fd, source_of(host), f"{host}:{port}", time.monotonic())
         if self.due is None:
             self.due = connection.due
-        refusal = self._gate.crowded(connection, _descriptor_limit())
+        refusal = self._gate.crowded(connection, descriptor_limit())
         if refusal is not None:  # the peer just read holds the descriptor (or none does)
             self._end(connection, refusal.code, f"was closed at its accept: {refusal.reason}")
 
@@ -396,12 +395,6 @@ class Connections:
         )
 
 
-def _descriptor_limit() -> int | None:
-    """The process's soft limit of descriptors (None: unlimited)."""
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    return None if soft == resource.RLIM_INFINITY else soft
-
-
 def _known_by(connection: Connection | None) -> str | None:
     if connection is None:
         return None
@@ -415,52 +408,6 @@ def _source_fd(frame: zmq.Frame) -> int | None:
     except zmq.ZMQError:
         return None
     return fd if isinstance(fd, int) and fd >= 0 else None
-
-
-def _accepted_peer(sock: socket.socket, port: int | None) -> tuple[str, int] | None:
-    """The peer of ``sock`` if it is a TCP connection accepted on ``port`` (None: unknown),
-    else None: a monitor event read late may name a descriptor the process has reused
-    since, for a file or a connection of its own to another node, never to be judged."""
-    if sock.family not in (socket.AF_INET, socket.AF_INET6):
-        return None
-    if port is not None and sock.getsockname()[1] != port:
-        return None
-    host, peer_port = sock.getpeername()[:2]
-    return str(host), int(peer_port)
-
-
-def _peer_of(fd: int, port: int | None) -> tuple[str, int] | None:
-    """The peer of the connection accepted on ``port`` that descriptor ``fd`` holds
-    (ZeroMQ's: borrowed, never closed here), or None."""
-    try:
-        sock = socket.socket(fileno=fd)
-    except OSError:
-        return None
-    try:
-        return _accepted_peer(sock, port)
-    except OSError:
-        return None
-    finally:
-        sock.detach()
-
-
-def _shutdown(fd: int, peer: str, port: int | None) -> bool:
-    """End the TCP connection on ``fd`` if it is still the one accepted on ``port`` from
-    ``peer``; ZeroMQ sees its peer gone, closes the descriptor and reports the disconnect."""
-    try:
-        sock = socket.socket(fileno=fd)
-    except OSError:
-        return False
-    try:
-        found = _accepted_peer(sock, port)
-        if found is None or f"{found[0]}:{found[1]}" != peer:
-            return False
-        sock.shutdown(socket.SHUT_RDWR)
-        return True
-    except OSError:
-        return False
-    finally:
-        sock.detach()
 
 
 def _hung_up(kind: int, value: int) -> bool:
