@@ -13,7 +13,7 @@ on the join-hello port alike, 2 connections each of frames of empty msgpack maps
 within the remote API's frame cap (8 MiB) and 1 connection of 60 KiB frames of the same
 (within a stranger's frame size, over its lengths), as fast as ZeroMQ takes them; the
 manager closes a stranger's connection past 32 frames and turns away its handshakes past
-its rate (transport/strangers.py), and the flood's ZeroMQ connects again.
+its rate (transport/stranger_rates.py), and the flood's ZeroMQ connects again.
 
 Prints one JSON document: for each phase the latency (p50, p99, max, in ms) and the
 manager's peak RSS (``VmHWM``, MiB; the flood's figure is the peak of the whole run), the

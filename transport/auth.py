@@ -28,6 +28,7 @@ from transport.keys import fingerprint
 
 __all__ = [
     "ZAP_ENDPOINT",
+    "ZAP_TEMPORARY",
     "AdmissionPolicy",
     "AdmitAll",
     "AllowList",
@@ -37,6 +38,9 @@ __all__ = [
 ]
 
 ZAP_ENDPOINT: Final = "inproc://zeromq.zap.01"
+# the status of the gate's refusals, and only theirs: the socket's monitor reports each
+# as a handshake failed for "auth" with this value
+ZAP_TEMPORARY: Final = 300
 _ZAP_VERSION: Final = b"1.0"
 _POLL_MS: Final = 100
 
@@ -149,7 +153,8 @@ class ZapHandler:
         if refusal is not None:  # the gate logs its refusals (they come in floods)
             # 300, temporary: ZeroMQ sends the client no ERROR (which would end its
             # reconnecting), the gate hangs up on it, and the client tries again later
-            return [_ZAP_VERSION, rid, b"300", refusal.encode()[:255], b"", b""]
+            status = str(ZAP_TEMPORARY).encode()
+            return [_ZAP_VERSION, rid, status, refusal.encode()[:255], b"", b""]
         _log.debug(
             "transport.zap.admitted",
             domain=domain,

@@ -11,15 +11,22 @@ ZAP requests (CURVE endpoints) and the strangers' limits (transport/strangers.py
   sends a frame over it without saying so (``transport.peer.disconnected``). Without CURVE
   (the local ``ipc://`` control socket) a peer that hangs up is an ordinary end of a
   connection, logged at debug level only.
+- Each refusal is counted once, under the code that names its reason: a handshake the
+  gate refused is ``stranger.CODE`` only (its monitor event, a failure for "auth" with
+  status 300, is not counted again as ``handshake.refused``), and so is a connection the
+  gate shut down: the handshake failure ZeroMQ reports for it is not counted as
+  ``handshake.failed``. That failure names no connection, but it comes just before the
+  disconnect of the same connection, which does: it is judged there.
 - The ZAP socket (a REP): each request is answered by a `ZapHandler` on this thread, after
   every monitor event already sent was read (the gate's guess at the handshake's
   connection needs its accept). The policy admits or refuses the key; `StrangerGate.admit`
   then bounds a stranger's: a refusal is counted (``stranger.CODE``), logged
   (``transport.stranger.refused``, at most once a second per code, with the number since)
   and answered 300 ("temporary"): ZeroMQ sends the client no ERROR, which would end its
-  reconnecting, and drops the connection when its handshake times out
-  (`HANDSHAKE_TIMEOUT`, set on CURVE sockets), after which the client's ZeroMQ connects
-  again (a joining node's request waits meanwhile). Members pass untouched.
+  reconnecting, and drops the connection, after which the client's ZeroMQ connects again
+  (a joining node's request waits meanwhile). A stranger admitted in the place of a
+  connection of a source holding more has that connection closed (code ``evicted``).
+  Members pass untouched.
 - Frames: the endpoint reports a stranger's frames (`stranger_frame`) and the first of each
   member's connection (`member_frame`, once: a set lookup per member frame), with the
   descriptor each came on (``ZMQ_SRCFD``). A connection past the frames a stranger may
@@ -42,8 +49,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import resource
-import socket
 import time
 from typing import Final
 
@@ -51,7 +56,8 @@ import structlog
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from transport.auth import ZAP_ENDPOINT, AdmissionPolicy, ZapHandler
+from transport.accepted import descriptor_limit, peer_of, shut_down
+from transport.auth import ZAP_ENDPOINT, ZAP_TEMPORARY, AdmissionPolicy, ZapHandler
 from transport.keys import fingerprint
 from transport.stats import EndpointStats
 from transport.strangers import Connection, Label, Refusal, StrangerGate, StrangerLimits, source_of
@@ -115,6 +121,8 @@ class Connections:
         # when the oldest connection's lifetime ends (None: none is open): the loop's check
         self.due: float | None = None
         self._port: int | None = None  # the TCP port the ROUTER listens on (`bound`)
+        # a handshake failure's errno, judged at the disconnect that follows it (the rules)
+        self._failure: int | None = None
 
     def open(self, context: zmq.Context[zmq.Socket[bytes]], router: zmq.Socket[bytes]) -> None:
         """Bind the ZAP socket (CURVE) and monitor ``router``; before it binds or connects."""
@@ -172,8 +180,16 @@ class Connections:
         if not admitted:  # the policy refused it, and logged why
             self._gate.refused(source, key)
             return None
-        refusal = self._gate.admit(source, key, self._admission.is_member(key), now)
+        admission = self._gate.admit(source, key, self._admission.is_member(key), now)
         self._stats.strangers = self._gate.strangers()
+        evicted, refusal = admission.evicted, admission.refusal
+        if evicted is not None:
+            self._close(
+                evicted,
+                "evicted",
+                f"was closed for one from {source}, which held fewer: all addresses "
+                f"held {self._gate.limits.connections}",
+            )
         if refusal is None:
             return None
         self._refused(refusal, address, key, now)
@@ -245,8 +261,10 @@ class Connections:
 
     def _end(self, connection: Connection, code: str, what: str) -> None:
         """Shut ``connection`` down (still its peer's descriptor), counted and logged."""
-        if not _shutdown(connection.fd, connection.peer, self._port):
+        if not shut_down(connection.fd, connection.peer, self._port):
             return
+        self._gate.closing(connection, code)
+        self._stats.strangers = self._gate.strangers()
         reason = f"stranger.{code}"
         self._stats.refuse(reason)
         count = self._tally.refuse(reason, time.monotonic())
@@ -283,49 +301,62 @@ class Connections:
             if kind == zmq.EVENT_DISCONNECTED:
                 self._disconnected(value)
                 continue
-            if self.zap is None and _hung_up(kind, value):
-                _log.debug("transport.peer.closed", endpoint=self._endpoint)
+            if self.zap is None:
+                if _hung_up(kind, value):
+                    _log.debug("transport.peer.closed", endpoint=self._endpoint)
+                    continue
+            elif kind == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+                if self._failure is not None:  # its disconnect event was lost
+                    self._handshake_failed(kind, self._failure)
+                self._failure = value  # judged at its connection's disconnect, next
                 continue
-            if kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-                self._stats.refuse("handshake.refused")
-            else:
-                self._stats.refuse("handshake.failed")
-            count = self._tally.refuse(f"monitor.{kind}.{value}", time.monotonic())
-            if count is None:
-                continue
-            if kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-                _log.warning(
-                    "transport.handshake.refused",
-                    endpoint=self._endpoint,
-                    zap_status=int(value),
-                    count=count,
-                )
-            elif kind == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
-                _log.warning(
-                    "transport.handshake.failed",
-                    endpoint=self._endpoint,
-                    reason=_PROTOCOL_ERRORS.get(value, f"protocol error {value:#x}"),
-                    count=count,
-                )
-            else:
-                _log.warning(
-                    "transport.handshake.failed",
-                    endpoint=self._endpoint,
-                    reason="security handshake did not complete (peer without CURVE or with "
-                    f"a wrong server key?): {os.strerror(value) if value > 0 else value}",
-                    count=count,
-                )
+            elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH and value == ZAP_TEMPORARY:
+                continue  # the gate's refusal: counted and logged as stranger.CODE
+            self._handshake_failed(kind, value)
+
+    def _handshake_failed(self, kind: int, value: int) -> None:
+        """Count and log a handshake that failed (a monitor event's ``kind`` and
+        ``value``), not the gate's doing."""
+        if kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            self._stats.refuse("handshake.refused")
+        else:
+            self._stats.refuse("handshake.failed")
+        count = self._tally.refuse(f"monitor.{kind}.{value}", time.monotonic())
+        if count is None:
+            return
+        if kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            _log.warning(
+                "transport.handshake.refused",
+                endpoint=self._endpoint,
+                zap_status=int(value),
+                count=count,
+            )
+        elif kind == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+            _log.warning(
+                "transport.handshake.failed",
+                endpoint=self._endpoint,
+                reason=_PROTOCOL_ERRORS.get(value, f"protocol error {value:#x}"),
+                count=count,
+            )
+        else:
+            _log.warning(
+                "transport.handshake.failed",
+                endpoint=self._endpoint,
+                reason="security handshake did not complete (peer without CURVE or with "
+                f"a wrong server key?): {os.strerror(value) if value > 0 else value}",
+                count=count,
+            )
 
     def _accepted(self, fd: int) -> None:
         stale = self._gate.connection(fd)  # its disconnect event was lost
         if stale is not None and stale.identity is not None:
             self.proven.discard(stale.identity)
-        peer = _peer_of(fd, self._port)
+        peer = peer_of(fd, self._port)
         host, port = peer if peer is not None else ("", 0)  # closed already: its disconnect follows
         connection = self._gate.accepted(fd, source_of(host), f"{host}:{port}", time.monotonic())
         if self.due is None:
             self.due = connection.due
-        refusal = self._gate.crowded(connection, _descriptor_limit())
+        refusal = self._gate.crowded(connection, descriptor_limit())
         if refusal is not None:  # the peer just read holds the descriptor (or none does)
             self._end(connection, refusal.code, f"was closed at its accept: {refusal.reason}")
 
@@ -333,13 +364,18 @@ class Connections:
         if self.zap is None:  # the local socket: a client hung up
             _log.debug("transport.peer.closed", endpoint=self._endpoint)
             return
+        failure, self._failure = self._failure, None  # this connection's handshake's
         connection = self._gate.closed(fd)
         if connection is not None:
             self._stats.strangers = self._gate.strangers()
             if connection.identity is not None:
                 self.proven.discard(connection.identity)
-            if connection.label in (Label.HANDSHAKE, Label.REFUSED):
-                return  # its handshake's failure or refusal was logged
+            if connection.closing is not None:
+                return  # the gate shut it: counted and logged as stranger.CODE
+        if failure is not None:
+            self._handshake_failed(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, failure)
+        if connection is not None and connection.label in (Label.HANDSHAKE, Label.REFUSED):
+            return  # its handshake's failure or refusal was logged
         count = self._tally.refuse(f"disconnected.{fd}", time.monotonic())
         if count is None:
             return
@@ -359,12 +395,6 @@ class Connections:
         )
 
 
-def _descriptor_limit() -> int | None:
-    """The process's soft limit of descriptors (None: unlimited)."""
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    return None if soft == resource.RLIM_INFINITY else soft
-
-
 def _known_by(connection: Connection | None) -> str | None:
     if connection is None:
         return None
@@ -378,52 +408,6 @@ def _source_fd(frame: zmq.Frame) -> int | None:
     except zmq.ZMQError:
         return None
     return fd if isinstance(fd, int) and fd >= 0 else None
-
-
-def _accepted_peer(sock: socket.socket, port: int | None) -> tuple[str, int] | None:
-    """The peer of ``sock`` if it is a TCP connection accepted on ``port`` (None: unknown),
-    else None: a monitor event read late may name a descriptor the process has reused
-    since, for a file or a connection of its own to another node, never to be judged."""
-    if sock.family not in (socket.AF_INET, socket.AF_INET6):
-        return None
-    if port is not None and sock.getsockname()[1] != port:
-        return None
-    host, peer_port = sock.getpeername()[:2]
-    return str(host), int(peer_port)
-
-
-def _peer_of(fd: int, port: int | None) -> tuple[str, int] | None:
-    """The peer of the connection accepted on ``port`` that descriptor ``fd`` holds
-    (ZeroMQ's: borrowed, never closed here), or None."""
-    try:
-        sock = socket.socket(fileno=fd)
-    except OSError:
-        return None
-    try:
-        return _accepted_peer(sock, port)
-    except OSError:
-        return None
-    finally:
-        sock.detach()
-
-
-def _shutdown(fd: int, peer: str, port: int | None) -> bool:
-    """End the TCP connection on ``fd`` if it is still the one accepted on ``port`` from
-    ``peer``; ZeroMQ sees its peer gone, closes the descriptor and reports the disconnect."""
-    try:
-        sock = socket.socket(fileno=fd)
-    except OSError:
-        return False
-    try:
-        found = _accepted_peer(sock, port)
-        if found is None or f"{found[0]}:{found[1]}" != peer:
-            return False
-        sock.shutdown(socket.SHUT_RDWR)
-        return True
-    except OSError:
-        return False
-    finally:
-        sock.detach()
 
 
 def _hung_up(kind: int, value: int) -> bool:

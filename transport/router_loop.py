@@ -45,7 +45,11 @@ remote socket, ``api.limits.REMOTE_MAX_REQUEST_BYTES``, and 4 KiB on the join-he
   new ones at most ``burst`` = 800 at once then ``rate`` = 400 a second (200 and 100 from
   one source), each closed past ``frames`` = 32 frames or ``lifetime`` = 60 s, and before
   their handshakes 256 from one source (``source_unproven``) and none on the last
-  descriptors of the process (`transport.strangers.descriptor_reserve`). So strangers
+  descriptors of the process (`transport.strangers.descriptor_reserve`). A newcomer
+  that takes the place of another source's connection (the 64 are shared fairly) has
+  that one shut: one in, one out (the frames it queued are read as any stranger's; this
+  thread shuts connections only while it runs, so what follows holds should it stop
+  reading). So strangers
   hold at most ``64 * (PEER_RCVHWM + 1) * S`` at once: 32.5 GiB on the remote socket should
   this thread stop reading while 64 strangers each fill their queue with frames just under
   the cap (read, a stranger's frame over 64 KiB is refused at once), 16.25 MiB on the hello

@@ -18,14 +18,22 @@ thread, which owns the socket's monitor, answers its ZAP requests and reads its 
   admitted on it. A connection's first frame from a member marks it a member's; a
   stranger's frame marks it a stranger's and is counted.
 
-Rules:
-- A source is an IPv4 address or an IPv6 /64 (what one subscriber holds).
+Rules (the limits: transport/stranger_limits.py):
 - A stranger's handshake is refused when its source's strangers' connections already
-  number ``source_connections``, when all sources' number ``connections``, or when its
-  source's or the all-sources token bucket is empty (``source_rate`` new connections a
-  second sustained, ``source_burst`` at once; ``rate`` and ``burst`` for all sources). A
-  refusal takes no token. The counts are of connections labelled a stranger's (by ZAP,
-  put right by frames).
+  number ``source_connections``, or by the rates (transport/stranger_rates.py: a source's
+  own bucket, and the all-sources bucket, whose last tokens are kept for sources within
+  their share). A refusal takes no token. The counts are of connections labelled a
+  stranger's (by ZAP, put right by frames).
+- All sources' strangers' connections number at most ``connections``, shared fairly: when
+  they are all taken, a newcomer whose source holds at least two fewer than the source
+  holding the most takes the place of that source's oldest connection (`Admission.evicted`:
+  the shell closes it); any other newcomer is refused. A swap never leaves the newcomer's
+  source holding more than the evicted one's, so sources that are all full cannot churn
+  each other, and a few sources holding every connection cannot keep out another: to do
+  that, ``connections`` sources must each hold one. Which connection goes is a guess of
+  the same kind as the lifetime's below (a member's handshake of that source may have
+  swapped labels with it; its ZeroMQ then connects again); the oldest is chosen, as a
+  peer that joins is done in a second and one that holds a slot holds it long.
 - A connection is closed at its accept when its source already holds
   ``source_unproven`` connections that showed no member's key (handshakes in flight,
   refused ones waiting out their handshake's timeout, strangers'), or when its descriptor
@@ -46,113 +54,42 @@ Rules:
   time after it connects (a follower's Raft connection to another follower, while the
   leader lives): closing it would cost a handshake a minute, and a message sent as it
   closed.
+- A connection the shell closes (`closing`) is no longer a stranger's (its place is free
+  at once: it is shut down) but still unproven until its disconnect (it holds its
+  descriptor until then); its frames are not counted, its lifetime not watched, and a
+  handshake taken for it is not judged (it was closed at its accept: judging it would
+  count one connection's refusal twice).
 - State is bounded: a record per open connection (the process's descriptors bound them),
   the lifetimes of the connections accepted within one ``lifetime`` (in accept order,
-  every one as long), a bucket per source admitted within the time a bucket takes to
-  refill.
+  every one as long), the rates' buckets (transport/stranger_rates.py).
 """
 
 from __future__ import annotations
 
 import enum
-import ipaddress
 from collections import Counter, deque
 from dataclasses import dataclass
-from typing import Final
+
+from transport.stranger_limits import (
+    DEFAULT_STRANGER_LIMITS,
+    Refusal,
+    StrangerLimits,
+    descriptor_reserve,
+    source_of,
+)
+from transport.stranger_rates import StrangerRates
 
 __all__ = [
     "DEFAULT_STRANGER_LIMITS",
+    "Admission",
     "Connection",
     "Label",
     "Refusal",
     "StrangerGate",
     "StrangerLimits",
-    "TokenBucket",
     "descriptor_reserve",
     "source_of",
 ]
-
-IPV6_PREFIX: Final = 64
-
-
-@dataclass(frozen=True, slots=True)
-class StrangerLimits:
-    """What strangers may hold on one endpoint (the module's rules)."""
-
-    source_connections: int = 16
-    connections: int = 64
-    source_rate: float = 100.0
-    source_burst: int = 200
-    rate: float = 400.0
-    burst: int = 800
-    frames: int = 32
-    lifetime: float = 60.0
-    source_unproven: int = 256
-
-    def __post_init__(self) -> None:
-        counts = (
-            self.source_connections,
-            self.connections,
-            self.source_burst,
-            self.burst,
-            self.source_unproven,
-        )
-        if min(counts) < 1 or self.frames < 1:
-            raise ValueError(f"stranger limits need counts of at least 1, got {self}")
-        if self.source_rate <= 0 or self.rate <= 0 or self.lifetime <= 0:
-            raise ValueError(f"stranger limits need positive rates and lifetime, got {self}")
-
-
-# a manager's join path: 16 joins at once from one address (behind one NAT), 64 in all,
-# 100 new a second from one address: bench/scale.py's fleet joins 8 at a time from one
-# address, about 70 a second, and must not be slowed; 256 connections without a member's
-# frame from one address: a fleet of hundreds of nodes behind it that all connect again
-# at once (a new leader) mostly gets in, one cut off connects again 100 ms later
-DEFAULT_STRANGER_LIMITS: Final = StrangerLimits()
-
-
-def descriptor_reserve(limit: int) -> int:
-    """The descriptors a process whose limit is ``limit`` keeps from connections that
-    showed no member's key: a quarter, at least 64 and at most 1024 (ZeroMQ accepts on
-    its own threads while the shell closes: a flood of raw connections against a limit
-    of 1024 took up to 120 descriptors past the reserve's start before they were shut)."""
-    return max(64, min(limit // 4, 1024))
-
-
-def source_of(address: str) -> str:
-    """The source a peer address counts under: the IPv4 address, the IPv6 /64 (``a:b:c:d::/64``);
-    any other text (not an IP address) as it is."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/{IPV6_PREFIX}", strict=False))
-    return str(ip)
-
-
-class TokenBucket:
-    """``capacity`` tokens at most, refilled at ``rate`` a second; starts full."""
-
-    __slots__ = ("capacity", "rate", "stamp", "tokens")
-
-    def __init__(self, capacity: int, rate: float, now: float) -> None:
-        self.capacity = capacity
-        self.rate = rate
-        self.tokens = float(capacity)
-        self.stamp = now
-
-    def refill(self, now: float) -> float:
-        """The tokens there are at ``now``."""
-        if now > self.stamp:
-            self.tokens = min(float(self.capacity), self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
-        return self.tokens
-
-    def take(self) -> None:
-        self.tokens -= 1.0
 
 
 class Label(enum.Enum):
@@ -175,15 +112,19 @@ class Connection:
     proven: bool = False  # its label and key come from its frames
     frames: int = 0  # a stranger's frames counted
     identity: bytes | None = None  # its routing id, once a member's frame named it
+    closing: str | None = None  # the code the shell shut it down for (`StrangerGate.closing`)
 
 
 @dataclass(frozen=True, slots=True)
-class Refusal:
-    """Why a stranger's handshake was refused: ``code`` for the metric, ``reason`` for
-    the log."""
+class Admission:
+    """The gate's word on a handshake: ``refusal`` (None: admitted), and the connection
+    it takes the place of (``evicted``: the shell closes it)."""
 
-    code: str
-    reason: str
+    refusal: Refusal | None = None
+    evicted: Connection | None = None
+
+
+ADMITTED = Admission()
 
 
 class StrangerGate:
@@ -193,13 +134,11 @@ class StrangerGate:
         self.limits = limits
         self._open: dict[int, Connection] = {}  # by descriptor
         self._waiting: dict[str, deque[Connection]] = {}  # handshakes, by source, oldest first
-        self._strangers: Counter[str] = Counter()  # labelled a stranger's, by source
+        self._held: dict[str, dict[int, Connection]] = {}  # strangers', by source, by descriptor
         self._total = 0  # and from all sources
         self._unproven: Counter[str] = Counter()  # showed no member's key, by source
-        self._buckets: dict[str, TokenBucket] = {}
-        self._bucket: TokenBucket | None = None  # all sources'
+        self._rates = StrangerRates(limits)
         self._lifetimes: deque[Connection] = deque()  # in accept order: by due
-        self._pruned_at = 0.0
 
     # --- connections, from the monitor ---------------------------------------------------
 
@@ -236,6 +175,13 @@ class StrangerGate:
                 )
         return None
 
+    def closing(self, connection: Connection, code: str) -> None:
+        """The shell shut ``connection`` down for ``code``; its disconnect is to come."""
+        if connection.closing is None and self._open.get(connection.fd) is connection:
+            self._count(connection, -1)
+            connection.closing = code
+            self._count(connection, 1)
+
     def closed(self, fd: int) -> Connection | None:
         """The connection on ``fd`` ended; what it was (None: not known)."""
         connection = self._open.pop(fd, None)
@@ -251,36 +197,55 @@ class StrangerGate:
 
     # --- handshakes, from ZAP ------------------------------------------------------------
 
-    def admit(self, source: str, key: bytes, member: bool, now: float) -> Refusal | None:
-        """A handshake of ``source`` with ``key``, which the policy admitted: None (a
-        member's always; a stranger's within the limits) or why it is refused."""
+    def admit(self, source: str, key: bytes, member: bool, now: float) -> Admission:
+        """A handshake of ``source`` with ``key``, which the policy admitted: admitted (a
+        member's always; a stranger's within the limits, maybe in another's place) or
+        refused, and why."""
+        connection = self._next_waiting(source)
+        if connection is not None:
+            connection.key = key
         if member:
-            self._label_next(source, key, Label.MEMBER)
-            return None
+            self._label(connection, Label.MEMBER)
+            return ADMITTED
+        if connection is not None and connection.closing is not None:
+            self._label(connection, Label.STRANGER)  # shut at its accept: not judged
+            return ADMITTED
         refusal = self._refusal(source, now)
+        evicted = None
+        if refusal is None and self._total >= self.limits.connections:
+            evicted = self._evictable(source)
+            if evicted is None:
+                refusal = self._crowded(source)
         if refusal is not None:
-            self._label_next(source, key, Label.REFUSED)
-            return refusal
-        self._source_bucket(source, now).take()
-        self._all_bucket(now).take()
-        self._label_next(source, key, Label.STRANGER)
-        return None
+            self._label(connection, Label.REFUSED)
+            return Admission(refusal)
+        if evicted is not None:
+            self.closing(evicted, "evicted")
+        self._rates.take(source, now)
+        self._label(connection, Label.STRANGER)
+        return Admission(evicted=evicted)
 
     def refused(self, source: str, key: bytes) -> None:
         """The policy refused a handshake of ``source``."""
-        self._label_next(source, key, Label.REFUSED)
+        connection = self._next_waiting(source)
+        if connection is not None:
+            connection.key = key
+        self._label(connection, Label.REFUSED)
 
-    def _label_next(self, source: str, key: bytes, label: Label) -> None:
-        """Label the source's oldest waiting connection (none waits when its accept event
-        was lost: the monitor's queue overflowed)."""
+    def _next_waiting(self, source: str) -> Connection | None:
+        """The source's oldest connection waiting for its handshake, taken off the queue
+        (none waits when its accept event was lost: the monitor's queue overflowed)."""
         waiting = self._waiting.get(source)
         if not waiting:
-            return
+            return None
         connection = waiting.popleft()
         if not waiting:
             del self._waiting[source]
-        connection.key = key
-        self._relabel(connection, label)
+        return connection
+
+    def _label(self, connection: Connection | None, label: Label) -> None:
+        if connection is not None:
+            self._relabel(connection, label)
 
     def _unwait(self, connection: Connection) -> None:
         waiting = self._waiting.get(connection.source)
@@ -300,76 +265,56 @@ class StrangerGate:
     def _count(self, connection: Connection, sign: int) -> None:
         """Add ``connection`` to the counts it belongs to (``sign`` -1: take it out)."""
         source = connection.source
-        if connection.label is Label.STRANGER:
+        if connection.label is Label.STRANGER and connection.closing is None:
             self._total += sign
-            _add(self._strangers, source, sign)
+            if sign > 0:
+                self._held.setdefault(source, {})[connection.fd] = connection
+            else:
+                held = self._held[source]
+                del held[connection.fd]
+                if not held:
+                    del self._held[source]
         if connection.label is not Label.MEMBER or not connection.proven:
-            _add(self._unproven, source, sign)
+            self._unproven[source] += sign
+            if self._unproven[source] <= 0:
+                del self._unproven[source]
 
     def _refusal(self, source: str, now: float) -> Refusal | None:
-        limits = self.limits
-        held = self._strangers[source]
-        if held >= limits.source_connections:
+        limit = self.limits.source_connections
+        held = len(self._held.get(source, ()))
+        if held >= limit:
             return Refusal(
                 "source_connections",
                 f"{held} connections without a certificate are open from {source} "
-                f"(at most {limits.source_connections})",
+                f"(at most {limit})",
             )
-        total = self._total
-        if total >= limits.connections:
-            return Refusal(
-                "connections",
-                f"{total} connections without a certificate are open "
-                f"(at most {limits.connections})",
-            )
-        bucket = self._buckets.get(source)
-        if bucket is not None and bucket.refill(now) < 1.0:
-            return Refusal(
-                "source_rate",
-                f"more than {limits.source_burst} new connections without a certificate "
-                f"from {source} at once, or {limits.source_rate:g} a second",
-            )
-        if self._all_bucket(now).refill(now) < 1.0:
-            return Refusal(
-                "rate",
-                f"more than {limits.burst} new connections without a certificate at once, "
-                f"or {limits.rate:g} a second",
-            )
-        return None
+        return self._rates.refusal(source, now)
 
-    def _source_bucket(self, source: str, now: float) -> TokenBucket:
-        self._prune(now)
-        bucket = self._buckets.get(source)
-        if bucket is None:
-            limits = self.limits
-            bucket = self._buckets[source] = TokenBucket(
-                limits.source_burst, limits.source_rate, now
-            )
-        return bucket
+    def _evictable(self, source: str) -> Connection | None:
+        """The connection a newcomer of ``source`` takes the place of when all sources'
+        are taken: the oldest of the sources holding the most, when ``source`` holds at
+        least two fewer; else None."""
+        most = max(len(held) for held in self._held.values())
+        if len(self._held.get(source, ())) + 1 >= most:
+            return None
+        heaviest = (c for held in self._held.values() if len(held) == most for c in held.values())
+        return min(heaviest, key=lambda c: c.due)
 
-    def _all_bucket(self, now: float) -> TokenBucket:
-        if self._bucket is None:
-            self._bucket = TokenBucket(self.limits.burst, self.limits.rate, now)
-        return self._bucket
-
-    def _prune(self, now: float) -> None:
-        """Forget the buckets that refilled, once per refill time: a bucket is made only
-        for an admission, so at most ``burst + rate * refill`` are kept."""
-        refill = self.limits.source_burst / self.limits.source_rate
-        if now - self._pruned_at < refill:
-            return
-        self._pruned_at = now
-        full = float(self.limits.source_burst)
-        for source in [s for s, b in self._buckets.items() if b.refill(now) >= full]:
-            del self._buckets[source]
+    def _crowded(self, source: str) -> Refusal:
+        held = len(self._held.get(source, ()))
+        return Refusal(
+            "connections",
+            f"{self._total} connections without a certificate are open (at most "
+            f"{self.limits.connections}), and no address holds two more than {source} ({held})",
+        )
 
     # --- frames ------------------------------------------------------------------------
 
     def member_frame(self, fd: int, identity: bytes) -> Connection | None:
         """A member's frame came on ``fd``, the first its routing ``identity`` showed: the
-        connection is a member's (its record; None: not known)."""
+        connection is a member's (its record; None: not known, or closing)."""
         connection = self._open.get(fd)
-        if connection is None:
+        if connection is None or connection.closing is not None:
             return None
         if connection.label is Label.HANDSHAKE:
             self._unwait(connection)
@@ -381,7 +326,7 @@ class StrangerGate:
         """Count a stranger's frame that came on ``fd`` with ``key``; its connection when
         that frame is past its ``frames`` (the shell closes it), else None."""
         connection = self._open.get(fd)
-        if connection is None:
+        if connection is None or connection.closing is not None:
             return None
         if not connection.proven or connection.label is not Label.STRANGER:
             if connection.label is Label.HANDSHAKE:
@@ -402,7 +347,7 @@ class StrangerGate:
         found: list[Connection] = []
         while lifetimes and lifetimes[0].due <= now:
             connection = lifetimes.popleft()
-            if self._open.get(connection.fd) is not connection:
+            if self._open.get(connection.fd) is not connection or connection.closing is not None:
                 continue
             if connection.label is Label.MEMBER and connection.proven:
                 continue
@@ -424,15 +369,9 @@ class StrangerGate:
     # --- counts ----------------------------------------------------------------------------
 
     def strangers(self, source: str | None = None) -> int:
-        """Connections labelled a stranger's (from ``source``)."""
-        return self._total if source is None else self._strangers.get(source, 0)
+        """Connections labelled a stranger's (from ``source``), not closing."""
+        return self._total if source is None else len(self._held.get(source, ()))
 
     def unproven(self, source: str) -> int:
         """Open connections from ``source`` that showed no member's key."""
         return self._unproven.get(source, 0)
-
-
-def _add(counts: Counter[str], source: str, sign: int) -> None:
-    counts[source] += sign
-    if counts[source] <= 0:
-        del counts[source]

@@ -31,8 +31,8 @@ class TransportCollector:
             f"{NAMESPACE}_transport_refusals",
             "Frames or connections an endpoint refused, by reason (TRUST.CODE for frames that "
             "did not decode or were not served; stranger.CODE for strangers' handshakes "
-            "turned away and connections closed; handshake.refused, handshake.failed, "
-            "multipart, reply_dropped).",
+            "turned away and connections closed; handshake.refused, handshake.failed for "
+            "the others; multipart, reply_dropped), each once.",
             labels=["endpoint", "reason"],
         )
         strangers = GaugeMetricFamily(

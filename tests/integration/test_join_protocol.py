@@ -319,3 +319,83 @@ class Burst:
 
     def close(self) -> None:
         self.context.destroy(linger=0)
+
+
+class Holders:
+    """Strangers' connections to a manager's remote port that say nothing once admitted
+    (raw DEALERs: a Client may open more than one), ``each`` from each of ``sources``
+    (127.0.0.x: all loopback on Linux). Their ZeroMQ connects again whenever one is closed
+    or turned away, as a flood's would."""
+
+    def __init__(self, manager: Manager, sources: list[str], each: int) -> None:
+        self.context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self.sockets: list[zmq.Socket[bytes]] = []  # a socket let go of is closed
+        for source in sources:
+            for _ in range(each):
+                sock = self.context.socket(zmq.DEALER)
+                self.sockets.append(sock)
+                sock.linger = 0
+                keys = generate_keypair()
+                sock.curve_serverkey = manager.keys.public
+                sock.curve_publickey = keys.public
+                sock.curve_secretkey = keys.secret
+                sock.connect(connect_endpoint(manager.remote.address, source))
+
+    def close(self) -> None:
+        self.context.destroy(linger=0)
+
+
+def refusals(code: str) -> int:
+    return endpoint_stats(REMOTE).refusals().get(f"stranger.{code}", 0)
+
+
+def test_addresses_holding_all_strangers_connections_do_not_keep_a_join_out(
+    tmp_path: Path,
+) -> None:
+    """QA's hole: a few addresses holding every connection strangers may hold kept all
+    joins out (64 idle connections from 4 addresses; ZeroMQ connects each again when its
+    lifetime closes it). Here three addresses hold the 6 of all (2 each): a node joining
+    from a fourth takes the place of one of theirs, and joins by token."""
+    limits = replace(DEFAULT_STRANGER_LIMITS, source_connections=2, connections=6)
+    serving = serve_manager(limits)
+    manager = next(serving)
+    evicted = refusals("evicted")
+    holders = Holders(manager, ["127.0.0.2", "127.0.0.3", "127.0.0.4"], 3)
+    try:
+        wait_for(lambda: endpoint_stats(REMOTE).strangers == 6, "all six held")
+        wait_for(lambda: refusals("source_connections"), "the third of each turned away")
+        joined = join(manager, manager.tokens.worker, tmp_path / "w", source="127.0.0.5")
+        assert joined.role is NodeRole.WORKER
+        assert refusals("evicted") > evicted
+        assert endpoint_stats(REMOTE).strangers <= 6
+    finally:
+        holders.close()
+        serving.close()
+
+
+def test_addresses_spending_the_strangers_rate_of_all_do_not_keep_a_join_out(
+    tmp_path: Path,
+) -> None:
+    """QA's hole, in rates: a few addresses opening connections as fast as they may drained
+    the bucket of all addresses. Here it holds 12 and refills once in 100 s: two addresses
+    of ten connections each drain it, but only down to the 4 kept for addresses within
+    their share (2 at once), and a node joining from a third address gets one."""
+    limits = replace(
+        DEFAULT_STRANGER_LIMITS, rate=0.01, burst=12, reserve=4, share_rate=0.01, share_burst=2
+    )
+    serving = serve_manager(limits)
+    manager = next(serving)
+    turned_away = refusals("rate")
+    holders = Holders(manager, ["127.0.0.2", "127.0.0.3"], 10)
+    try:
+        wait_for(
+            lambda: endpoint_stats(REMOTE).strangers + refusals("rate") - turned_away >= 20,
+            "each of the flood's connections admitted or turned away",
+        )
+        held = endpoint_stats(REMOTE).strangers
+        assert 8 <= held <= 10  # 12, less the reserve and what it gave them of their share
+        joined = join(manager, manager.tokens.worker, tmp_path / "w", source="127.0.0.4")
+        assert joined.role is NodeRole.WORKER
+    finally:
+        holders.close()
+        serving.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from actors.descriptors import NR_OPEN
 from tests.support.swarm import Swarm, SwarmNode, poll
-from transport.connections import _peer_of, _shutdown
+from transport.accepted import peer_of, shut_down
 
 
 @contextlib.contextmanager
@@ -103,13 +103,13 @@ def test_a_descriptor_reused_for_a_connection_of_our_own_is_never_judged_nor_clo
         accepted, _ = listening.accept()
         with accepted:
             host, own_port = own.getpeername()[:2]
-            assert _peer_of(own.fileno(), port) is None
-            assert not _shutdown(own.fileno(), f"{host}:{own_port}", port)
+            assert peer_of(own.fileno(), port) is None
+            assert not shut_down(own.fileno(), f"{host}:{own_port}", port)
             far, _ = elsewhere.accept()
             with far:
                 own.sendall(b"still open")
                 assert far.recv(16) == b"still open"
             peer_host, peer_port = accepted.getpeername()[:2]
-            assert _peer_of(accepted.fileno(), port) == (peer_host, peer_port)
-            assert _shutdown(accepted.fileno(), f"{peer_host}:{peer_port}", port)
+            assert peer_of(accepted.fileno(), port) == (peer_host, peer_port)
+            assert shut_down(accepted.fileno(), f"{peer_host}:{peer_port}", port)
             assert peer.recv(16) == b""  # the accepted connection ended

@@ -4,6 +4,7 @@ and refused before decoding, the handler queue is bounded and answers ``busy``."
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping, MutableMapping
@@ -367,12 +368,19 @@ def test_strangers_past_the_bounds_are_turned_away_at_the_handshake_members_are_
         other = Peer(server, generate_keypair(), source="127.0.0.2")
         peers.append(other)
         assert other.ping()
+        # all three taken: a third address takes the place of the oldest connection of
+        # the address holding the most
         third = Peer(server, generate_keypair(), source="127.0.0.3")
         peers.append(third)
-        assert not third.ping(timeout=1.0)
-        assert refused(server, "connections") >= 1
-        # one lets go: the waiting stranger's ZeroMQ gets in and its ping is answered
+        assert third.ping()
+        poll(lambda: held[0].saw(zmq.EVENT_DISCONNECTED), "the oldest of 127.0.0.1 closed")
+        assert refused(server, "evicted") == 1
         held[0].close()
+        # each address holds one: the waiting stranger is turned away by the limit of all
+        poll(lambda: refused(server, "connections") >= 1, "turned away: all are held")
+        assert not waiting.sock.poll(200, zmq.POLLIN)
+        # one lets go: the waiting stranger's ZeroMQ gets in and its ping is answered
+        held[1].close()
         poll(lambda: waiting.sock.poll(100, zmq.POLLIN), "the waiting stranger answered")
         lines = [e for e in captured if e["event"] == "transport.stranger.refused"]
         assert {e["code"] for e in lines} == {"source_connections", "connections"}
@@ -468,6 +476,83 @@ def test_a_members_connection_that_sends_nothing_outlives_its_lifetime() -> None
         assert refused(server, "silent") == 1
         assert member.ping()
     finally:
+        for peer in peers:
+            peer.close()
+        server.endpoint.stop()
+
+
+class Refusing(Members):
+    """`Members`, refusing the keys in ``refused`` (ZAP 400)."""
+
+    def __init__(self, *keys: bytes) -> None:
+        super().__init__(*keys)
+        self.refused: set[bytes] = set()
+
+    def admit(self, domain: str, client_public_key_z85: bytes) -> bool:
+        return client_public_key_z85 not in self.refused
+
+
+def handshake_counts(server: Server) -> tuple[int, int]:
+    """The endpoint's (handshake.failed, handshake.refused)."""
+    refusals = endpoint_stats(server.endpoint_name).refusals()
+    return refusals.get("handshake.failed", 0), refusals.get("handshake.refused", 0)
+
+
+def test_each_refusal_is_counted_once_under_the_code_of_its_reason(
+    captured: list[MutableMapping[str, Any]],
+) -> None:
+    """A connection the gate shuts at its accept, and a handshake it turns away (ZAP 300),
+    count as ``stranger.CODE`` only: not again as ``handshake.failed`` (ZeroMQ reports the
+    shut connection's handshake as failed) or ``handshake.refused`` (it reports the 300 as
+    an "auth" failure). A handshake that fails of itself (the peer hangs up) and a key the
+    policy refuses (400) still count there, once each."""
+    policy = Refusing(MEMBER.public)
+    server = gated(replace(GATE, source_connections=1, source_unproven=2), admission=policy)
+    host, port = server.endpoint.address[len("tcp://") :].rsplit(":", 1)
+    raw: list[socket.socket] = []
+    peers: list[Peer] = []
+    try:
+        # raw connections that never greet: two are held, the next three shut at accept
+        for _ in range(5):
+            raw.append(socket.create_connection((host, int(port))))
+        poll(lambda: refused(server, "source_unproven") == 3, "three shut at their accept")
+        for sock in raw[2:]:  # shut down by the gate: its greeting, then the end
+            sock.settimeout(10.0)
+            while sock.recv(4096):
+                pass
+        assert handshake_counts(server) == (0, 0)
+        for sock in raw[:2]:  # these two hang up during their handshake
+            sock.close()
+        poll(lambda: handshake_counts(server)[0] >= 2, "the two handshakes failed")
+        assert handshake_counts(server) == (2, 0)
+        # a stranger past its address's one connection: turned away (300), counted once
+        peers.append(Peer(server, generate_keypair()))
+        assert peers[0].ping()
+        peers.append(Peer(server, generate_keypair()))
+        poll(lambda: refused(server, "source_connections") >= 1, "the second turned away")
+        peers.pop().close()
+        # a key the policy refuses (400): handshake.refused, logged with its status
+        keys = generate_keypair()
+        policy.refused.add(keys.public)
+        peers.append(Peer(server, keys))
+        poll(
+            lambda: any(e["event"] == "transport.handshake.refused" for e in captured),
+            "the refused key's handshake logged",
+        )
+        statuses = [
+            e["zap_status"] for e in captured if e["event"] == "transport.handshake.refused"
+        ]
+        assert statuses == [400]
+        assert handshake_counts(server) == (2, 1)
+        assert set(endpoint_stats(server.endpoint_name).refusals()) == {
+            "stranger.source_unproven",
+            "stranger.source_connections",
+            "handshake.failed",
+            "handshake.refused",
+        }
+    finally:
+        for sock in raw:
+            sock.close()
         for peer in peers:
             peer.close()
         server.endpoint.stop()

@@ -100,6 +100,8 @@ CORES = [
             "transport/decode_guard.py",
             "transport/trust.py",
             "transport/strangers.py",
+            "transport/stranger_limits.py",
+            "transport/stranger_rates.py",
         ),
         NO_IO,
     ),

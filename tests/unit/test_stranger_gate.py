@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import replace
 
 import pytest
 
+from transport.stranger_limits import DEFAULT_STRANGER_LIMITS
 from transport.strangers import (
+    Admission,
     Label,
     Refusal,
     StrangerGate,
     StrangerLimits,
-    TokenBucket,
     descriptor_reserve,
     source_of,
 )
@@ -25,10 +27,15 @@ LIMITS = StrangerLimits(
     source_burst=4,
     rate=10.0,
     burst=6,
+    share_rate=0.5,
+    share_burst=2,
+    reserve=2,
     frames=3,
     lifetime=30.0,
     source_unproven=3,
 )
+# LIMITS without a rate that could refuse first: the connections' limits alone
+ROOMY = replace(LIMITS, source_rate=1e3, source_burst=1000, rate=1e3, burst=1000)
 
 
 class Fds:
@@ -48,7 +55,7 @@ def connect(
     """What ZeroMQ does: accept (the monitor's event), then the handshake's ZAP request."""
     fd = fds()
     gate.accepted(fd, source, f"{source}:{fd}", now)
-    return fd, gate.admit(source, KEY, member, now)
+    return fd, gate.admit(source, KEY, member, now).refusal
 
 
 def label(gate: StrangerGate, fd: int) -> Label:
@@ -64,15 +71,6 @@ def test_a_source_is_an_ipv4_address_or_an_ipv6_64() -> None:
     assert source_of("::ffff:10.0.0.7") == "10.0.0.7"  # a mapped IPv4 peer is that peer
     assert source_of("fe80::1%eth0") == "fe80::/64"
     assert source_of("not an address") == "not an address"
-
-
-def test_a_bucket_refills_at_its_rate_up_to_its_capacity() -> None:
-    bucket = TokenBucket(2, 4.0, now=0.0)
-    bucket.take()
-    bucket.take()
-    assert bucket.refill(0.0) == 0.0
-    assert bucket.refill(0.125) == 0.5
-    assert bucket.refill(100.0) == 2.0
 
 
 def test_members_are_never_counted_nor_refused() -> None:
@@ -102,6 +100,110 @@ def test_all_sources_together_hold_at_most_connections() -> None:
     _, refusal = connect(gate, fds, "10.0.0.4", 0.0)
     assert refusal is not None and refusal.code == "connections"
     assert gate.strangers() == 3
+
+
+def test_a_lighter_source_takes_the_place_of_the_oldest_connection_of_the_heaviest() -> None:
+    gate, fds = StrangerGate(replace(ROOMY, source_connections=3, connections=4)), Fds()
+    older, _ = connect(gate, fds, "10.0.0.2", 0.0)  # the oldest, but its source holds one
+    oldest, _ = connect(gate, fds, "10.0.0.1", 1.0)
+    connect(gate, fds, "10.0.0.1", 2.0)
+    connect(gate, fds, "10.0.0.1", 2.0)
+    gate.accepted(fds(), "10.0.0.3", "10.0.0.3:1", 3.0)
+    admission = gate.admit("10.0.0.3", KEY, False, 3.0)
+    assert admission.refusal is None and admission.evicted is gate.connection(oldest)
+    assert admission.evicted is not None and admission.evicted.closing == "evicted"
+    assert (gate.strangers(), gate.strangers("10.0.0.1"), gate.strangers("10.0.0.3")) == (4, 2, 1)
+    assert gate.unproven("10.0.0.1") == 3  # it holds its descriptor until its disconnect
+    assert gate.stranger_frame(oldest, KEY) is None  # its frames are not counted
+    overdue = [c.fd for c in gate.overdue(100.0)]  # nor its lifetime watched
+    assert older in overdue and oldest not in overdue
+    gate.closed(oldest)
+    assert gate.unproven("10.0.0.1") == 2 and gate.strangers() == 4
+
+
+def test_a_source_holding_one_fewer_than_the_heaviest_is_refused_when_all_are_held() -> None:
+    """A swap that would leave the newcomer's source holding more than the evicted one's
+    is no fairer: refused, so sources that hold all they may never churn each other."""
+    gate, fds = StrangerGate(replace(ROOMY, source_connections=3, connections=5)), Fds()
+    for source in ("10.0.0.1", "10.0.0.1", "10.0.0.1", "10.0.0.2", "10.0.0.2"):
+        connect(gate, fds, source, 0.0)
+    _, refusal = connect(gate, fds, "10.0.0.2", 0.0)
+    assert refusal is not None and refusal.code == "connections"
+    assert "no address holds two more than 10.0.0.2 (2)" in refusal.reason
+    assert gate.strangers("10.0.0.1") == 3
+
+
+def test_a_few_sources_holding_every_connection_cannot_keep_another_out() -> None:
+    """QA's hole: four addresses each holding the 16 it may, 64 in all, kept every join
+    out; each of them connects again at once when one of its connections closes. A fifth
+    address now gets in, and keeps what it got while they keep trying."""
+    gate, fds = StrangerGate(), Fds()
+    attackers = [f"10.9.0.{i}" for i in range(1, 5)]
+    now = 0.0
+    for source in attackers:
+        for _ in range(16):
+            now += 0.01
+            assert connect(gate, fds, source, now)[1] is None
+    assert gate.strangers() == DEFAULT_STRANGER_LIMITS.connections
+    joiners = []
+    for _ in range(3):
+        now += 0.01
+        fd = fds()
+        gate.accepted(fd, "10.0.0.5", f"10.0.0.5:{fd}", now)
+        admission = gate.admit("10.0.0.5", KEY, False, now)
+        assert admission.refusal is None and admission.evicted is not None
+        assert admission.evicted.source in attackers
+        joiners.append(fd)
+        for _ in range(20):  # the evicted one's ZeroMQ and every other attacker's, again
+            now += 0.01
+            attacker = attackers[int(now * 100) % 4]
+            fd, refusal = connect(gate, fds, attacker, now)
+            assert refusal is not None and refusal.code in {"connections", "source_connections"}
+            gate.closed(fd)
+        gate.closed(admission.evicted.fd)
+    assert all(label(gate, fd) is Label.STRANGER for fd in joiners)
+    assert gate.strangers() == 64 and gate.strangers("10.0.0.5") == 3
+
+
+def test_a_handshake_taken_for_a_connection_closed_at_its_accept_is_not_judged() -> None:
+    """ZeroMQ may send the ZAP request of a connection the shell shut at its accept before
+    its disconnect: judging it would count that connection's refusal twice, and take a
+    token for a connection that is gone."""
+    gate = StrangerGate(replace(LIMITS, source_connections=1))
+    gate.accepted(5, "10.0.0.1", "10.0.0.1:1", 0.0)
+    assert gate.admit("10.0.0.1", KEY, False, 0.0).refusal is None
+    shut = gate.accepted(6, "10.0.0.1", "10.0.0.1:2", 0.0)
+    gate.closing(shut, "source_unproven")
+    assert gate.admit("10.0.0.1", KEY, False, 0.0) == Admission()  # not source_connections
+    assert shut.label is Label.STRANGER and gate.strangers() == 1
+    assert gate.unproven("10.0.0.1") == 2
+    gate.closed(6)
+    assert gate.unproven("10.0.0.1") == 1 and gate._rates.sources() == 1
+
+
+def test_a_few_sources_spending_the_rate_of_all_cannot_keep_another_out() -> None:
+    """QA's hole, in rates: four addresses each opening connections as fast as its own
+    bucket allows (100 a second: 400, all sources' rate) kept every other address out.
+    The last tokens are now kept for addresses within their share, and all addresses
+    together still get no more than all sources' rate."""
+    limits = DEFAULT_STRANGER_LIMITS
+    gate, fds = StrangerGate(limits), Fds()
+    attackers = [f"10.9.0.{i}" for i in range(1, 5)]
+    admitted = joined = 0
+    step = 1 / 1000  # each attacker tries every millisecond: ten times its rate
+    for tick in range(10_000):  # 10 s
+        now = tick * step
+        for source in attackers:
+            fd, refusal = connect(gate, fds, source, now)
+            gate.closed(fd)  # each closes at once: only the rates count
+            admitted += refusal is None
+        if tick % 250 == 0:  # a joiner from a fifth address, four times a second
+            fd, refusal = connect(gate, fds, "10.0.0.5", now)
+            gate.closed(fd)
+            assert refusal is None, refusal
+            joined += 1
+    assert admitted + joined <= limits.burst + limits.rate * 10
+    assert admitted > limits.rate * 10 - limits.reserve  # the flood got the rest
 
 
 def test_a_source_gets_its_burst_then_its_rate() -> None:
@@ -162,7 +264,7 @@ def test_frames_put_right_the_labels_of_handshakes_that_ended_out_of_order() -> 
 
 def test_a_handshake_whose_accept_was_lost_is_judged_but_not_held() -> None:
     gate = StrangerGate(LIMITS)
-    assert gate.admit("10.0.0.1", KEY, False, 0.0) is None
+    assert gate.admit("10.0.0.1", KEY, False, 0.0).refusal is None
     assert gate.strangers() == 0
 
 
@@ -231,10 +333,10 @@ def test_buckets_of_sources_that_refilled_are_forgotten() -> None:
     for i in range(5):
         fd, _ = connect(gate, fds, f"10.0.2.{i}", 0.0)
         gate.closed(fd)
-    assert len(gate._buckets) == 5
-    refill = LIMITS.source_burst / LIMITS.source_rate
+    assert gate._rates.sources() == 5
+    refill = max(LIMITS.source_burst / LIMITS.source_rate, LIMITS.share_burst / LIMITS.share_rate)
     connect(gate, fds, "10.0.3.1", refill + 1.0)
-    assert list(gate._buckets) == ["10.0.3.1"]
+    assert gate._rates.sources() == 1
 
 
 def test_a_source_holds_at_most_its_unproven_connections_at_their_accept() -> None:
@@ -312,39 +414,68 @@ def test_limits_must_be_positive(bad: dict[str, float]) -> None:
         StrangerLimits(**bad)  # type: ignore[arg-type]
 
 
+def recount(gate: StrangerGate) -> None:
+    """The gate's counts are those of its open connections' labels."""
+    held: dict[str, set[int]] = {}
+    unproven: Counter[str] = Counter()
+    for fd, connection in gate._open.items():
+        if connection.label is Label.STRANGER and connection.closing is None:
+            held.setdefault(connection.source, set()).add(fd)
+        if connection.label is not Label.MEMBER or not connection.proven:
+            unproven[connection.source] += 1
+    assert {source: set(c) for source, c in gate._held.items()} == held
+    assert gate.strangers() == sum(map(len, held.values()))
+    assert gate._unproven == unproven
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_the_counts_come_back_to_nothing_once_every_connection_closed(seed: int) -> None:
-    """Accepts, handshakes (members', strangers', refused), frames, lifetimes, joins and
-    closes in a random order: no count is left behind (a leak would shut a source out)."""
+    """Accepts, handshakes (members', strangers', refused, some in another's place),
+    frames, lifetimes, joins, closes by the shell and disconnects in a random order: the
+    counts always match the labels, and none is left behind (a leak would shut a source
+    out)."""
     rng = random.Random(seed)
-    gate = StrangerGate(replace(LIMITS, source_unproven=1000))
+    gate = StrangerGate(replace(ROOMY, source_unproven=1000))
     sources = ["10.0.0.1", "10.0.0.2", "2001:db8::/64"]
     fds = list(range(100, 140))
     now = 0.0
+    evicted = 0
     for _ in range(2000):
         now += rng.random()
         fd = rng.choice(fds)
         connection = gate.connection(fd)
-        step = rng.randrange(7)
+        step = rng.randrange(8)
         if step == 0 or connection is None:
             accepted = gate.accepted(fd, rng.choice(sources), "peer", now)
-            gate.crowded(accepted, None)
+            if gate.crowded(accepted, None) is not None or rng.random() < 0.1:
+                gate.closing(accepted, "source_unproven")
         elif step == 1:
-            gate.admit(connection.source, KEY, rng.random() < 0.5, now)
+            before = gate.strangers()
+            admission = gate.admit(connection.source, KEY, rng.random() < 0.5, now)
+            # frames may put a connection's label right past the cap; a handshake never
+            assert gate.strangers() <= max(before, LIMITS.connections)
+            if admission.evicted is not None:
+                assert admission.evicted.closing == "evicted"
+                evicted += 1
         elif step == 2:
             gate.refused(connection.source, KEY)
         elif step == 3:
             gate.member_frame(fd, b"id%d" % fd)
         elif step == 4:
-            gate.stranger_frame(fd, KEY)
+            if gate.stranger_frame(fd, KEY) is not None:
+                gate.closing(connection, "frames")
         elif step == 5:
             for due in gate.overdue(now):
                 if due.proven and rng.random() < 0.5:  # as the shell: its frames' key joined
                     gate.joined(due)
+                else:
+                    gate.closing(due, "lifetime")
         else:
             gate.closed(fd)
+        recount(gate)
+    assert evicted > 0
     for fd in fds:
         gate.closed(fd)
     assert gate.strangers() == 0
     assert all(gate.unproven(source) == 0 for source in sources)
-    assert gate._unproven == {} and gate._strangers == {} and gate._waiting == {}
+    assert gate._unproven == {} and gate._held == {} and gate._waiting == {}
