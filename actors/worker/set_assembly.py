@@ -72,8 +72,7 @@ class SetAssembly:
             self._refuse(f"part {frame.part} of {frame.parts} of a frame of changes")
         if not 2 <= frame.parts <= self._max_parts:
             self._refuse(
-                f"a set in {frame.parts} parts (a node takes a set in 2 to "
-                f"{self._max_parts} parts)"
+                f"a set in {frame.parts} parts (a node takes a set in 2 to {self._max_parts} parts)"
             )
         if held and (frame.parts != held[0].parts or frame.session_id != held[0].session_id):
             self._refuse(
