@@ -67,8 +67,7 @@ def manager() -> Iterator[Manager]:
 def tasks_of(node_id: str, count: int) -> list[Task]:
     """Tasks of two services, each service's tasks sharing its spec."""
     specs = [
-        TaskSpec(container=ContainerSpec(image="busybox", args=("sleep", str(i))))
-        for i in range(2)
+        TaskSpec(container=ContainerSpec(image="busybox", args=("sleep", str(i)))) for i in range(2)
     ]
     services = [new_id(), new_id()]
     return [
