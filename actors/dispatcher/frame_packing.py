@@ -230,7 +230,7 @@ class _Cut:
                     "managers": [],
                     "full": frame.full,
                 }
-            if frame.full and in_parts:
+            if frame.full and in_parts and count > 1:
                 rest["part"] = index
                 rest["parts"] = count
             first, table = self._entries(plan, table)
