@@ -23,8 +23,9 @@ errors; a session request, a node description of at most 128 KiB). The margin, t
 again, is for envelopes and fields that grow. A peer that sends a bigger frame is dropped
 by ZeroMQ from the frame's header, before anything is allocated, so each connection holds
 at most 65 such frames (transport/router_loop.py) instead of 65 of 16 MiB. What the socket
-sends keeps the frame limit: a worker's assignments (about 360 bytes a task with shared
-specs: 41 KiB for bench/scale.py's 100 tasks a node, 3.5 MiB for 10,000).
+sends keeps the frame limit: a worker's assignments (about 390 bytes a task with shared
+specs: 41 KiB for bench/scale.py's 100 tasks a node, 3.8 MiB for 10,000) are cut into
+frames of half of it (actors/dispatcher/frame_packing.py), a full set into at most 16.
 
 A control request (swarmctl, the Engine API and the web view on the ``ipc://`` control
 socket) carries one object's spec or data at most, so that socket takes requests of up to

@@ -4,8 +4,9 @@ and task status batches.
 Pure modules (no zmq, pykka, threading or time): ``heartbeats``, ``assignments``,
 ``statuses``, ``sessions``, ``core`` (which combines them), ``held_writes`` (writes the
 store failed, held for another attempt), ``store_changes`` (what the store's committed
-changes mean for it) and ``wire`` (message bodies, with ``session_request``,
-``status_updates`` and ``tls_report``).
+changes mean for it), ``wire`` (message bodies, with ``session_request``,
+``status_updates`` and ``tls_report``) and ``frame_packing`` (session frames packed, and
+cut to the frame budget where ``frame_parts`` says).
 The shell: ``actor.Dispatcher`` (ticks, opens sessions, stops), ``watch_intake.StoreWatch``
 (reads and watches the store), ``notices.SessionNotices`` (credentials, the routing
 mesh's table and roles, each in a frame of its own), ``front.DispatcherFront``

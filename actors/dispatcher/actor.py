@@ -72,7 +72,12 @@ from actors.dispatcher.spec_tables import SentSpecs
 from actors.dispatcher.stop_steps import StopSteps, stop_and_wait
 from actors.dispatcher.streams import SessionStreams
 from actors.dispatcher.watch_intake import StoreWatch
-from actors.dispatcher.wire import ManagerAddress, reads_shared_specs
+from actors.dispatcher.wire import (
+    ASSIGNMENT_BYTES_PER_FRAME,
+    ManagerAddress,
+    reads_shared_specs,
+    takes_sets_in_parts,
+)
 from actors.dispatcher.writer import StoreWriter, Writes
 from actors.log import get_logger
 from actors.metrics import dispatcher as metrics
@@ -134,8 +139,10 @@ class Dispatcher(SupervisedActor):
         link: DispatcherLink | None = None,
         open_chunk: int = OPEN_CHUNK,
         held_writes: Callable[[], HeldWrites] = HeldWrites,
+        frame_bytes: int = ASSIGNMENT_BYTES_PER_FRAME,
     ) -> None:
-        """``held_writes``: the writer's bounds on the writes it holds (held_writes.py)."""
+        """``held_writes``: the writer's bounds on the writes it holds (held_writes.py);
+        ``frame_bytes``: the body a session frame carries at most (frame_packing.py)."""
         super().__init__(ctx)
         self._store = store
         self._managers = managers
@@ -148,7 +155,11 @@ class Dispatcher(SupervisedActor):
         self._link = link if link is not None else DispatcherLink()
         self._front = DispatcherFront(self._core, store, self._clock, self._wake_for_opens)
         self._streams = SessionStreams(
-            store, self._core, self._front.lock, roles=lambda: self._front.roles
+            store,
+            self._core,
+            self._front.lock,
+            roles=lambda: self._front.roles,
+            frame_bytes=frame_bytes,
         )
         self._notices = SessionNotices(
             store, self._core, self._front, self._streams, self._clock, tick_interval
@@ -355,6 +366,7 @@ class Dispatcher(SupervisedActor):
                 session.handle = request
                 if reads_shared_specs(request.body):
                     session.sent_specs = SentSpecs()
+                session.takes_parts = takes_sets_in_parts(request.body)
                 self._streams.ingress.opened(session.session_id, reads_changes(request.body))
                 opened.append((session, session.assignments.full()))
         self._streams.send_all(opened)

@@ -12,8 +12,11 @@ Rules:
   read.
 - The node says what it reads: ``mesh``, the routing mesh's table as changes
   (ingress_changes.py); ``specs`` (`SHARED_SPECS` or later), frames whose tasks name their
-  specs in the node's table (spec_tables.py, wire.py ``pack_frame``). A node that says
-  neither (an earlier version) gets the table whole and each task's spec in the task.
+  specs in the node's table (spec_tables.py, frame_packing.py ``pack_frame``); ``parts``
+  (`SET_IN_PARTS`), a full set too big for one frame in several that the node assembles
+  (frame_packing.py, actors/worker/set_assembly.py). A node that says none of them (an
+  earlier version) gets the table whole, each task's spec in the task, and its full set
+  in one frame (one bigger than a frame cannot reach it).
 - A node's address is where its session's connection comes from (`session_addr`), never
   an ``addr`` in the body (earlier versions sent one): a worker could claim another host's.
 """
@@ -31,21 +34,26 @@ from api.codec_objects import decode, encode
 from api.objects import ExecutorDescription, NodeDescription
 
 __all__ = [
+    "SET_IN_PARTS",
     "SHARED_SPECS",
     "encode_session_request",
     "parse_session_request",
     "reads_shared_specs",
     "session_addr",
+    "takes_sets_in_parts",
 ]
 
 # the session request's ``specs``: the node keeps the specs its session's frames carry,
 # and a frame's tasks name theirs by index (actors/dispatcher/spec_tables.py)
 SHARED_SPECS = 1
+# the session request's ``parts``: the node assembles a full set sent in several frames
+SET_IN_PARTS = 1
 
 
 def encode_session_request(node_id: str, description: NodeDescription) -> dict[str, Any]:
     # mesh: this node reads the routing mesh's table as changes (ingress_changes.py);
     # specs: it keeps its session's specs, and its frames' tasks name them (pack_frame);
+    # parts: it assembles a full set that comes in several frames (set_assembly.py);
     # executor and tls: beside the description, which an older manager decodes strictly
     described = encode(description)
     executor = described.pop("executor")
@@ -55,6 +63,7 @@ def encode_session_request(node_id: str, description: NodeDescription) -> dict[s
         "description": described,
         "mesh": MESH_CHANGES,
         "specs": SHARED_SPECS,
+        "parts": SET_IN_PARTS,
     }
     if executor is not None:
         body["executor"] = executor
@@ -67,6 +76,12 @@ def reads_shared_specs(session_request: Mapping[str, Any]) -> bool:
     """Whether the node that sent ``session_request`` reads frames with shared specs."""
     value = session_request.get("specs")
     return type(value) is int and value >= SHARED_SPECS
+
+
+def takes_sets_in_parts(session_request: Mapping[str, Any]) -> bool:
+    """Whether the node that sent ``session_request`` assembles a full set in parts."""
+    value = session_request.get("parts")
+    return type(value) is int and value >= SET_IN_PARTS
 
 
 def parse_session_request(body: Mapping[str, Any]) -> tuple[str, NodeDescription]:

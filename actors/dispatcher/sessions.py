@@ -53,6 +53,9 @@ class Session:
     # the specs its node holds (spec_tables.py); None: a node of the earlier version,
     # whose frames carry each task's spec
     sent_specs: SentSpecs | None = field(default=None, repr=False)
+    # its node assembles a full set sent in several frames (False: a node of an earlier
+    # version, whose full set goes in one frame: frame_packing.py)
+    takes_parts: bool = False
     # the node's TLS report as last taken (its session request's, then its heartbeats'):
     # a heartbeat's report is written only when it differs
     tls: NodeTLSInfo | None = field(default=None, repr=False)

@@ -6,8 +6,12 @@ configs to send or drop, and the manager list (read once per tick by the dispatc
 per frame: reading it lists every node) and the node's role (kept by the front from the
 store's watch) on the session's first frame and when it changed since the session's last
 (``managers_to_send``, ``role_to_send``). The networks and credentials of all the frames
-sent together are read in one store view. A frame that cannot be encoded ends the
-session (the core closes it, under the lock the dispatcher shares with its front).
+sent together are read in one store view. A frame's body over ``frame_bytes`` goes as
+several (frame_packing.py: a full set in parts to a node that assembles one). A frame
+that cannot be encoded ends the session (the core closes it, under the lock the
+dispatcher shares with its front), naming why: a full set over the frame limit to a node
+of an earlier version, which takes a set in one frame only, or one in more parts than a
+node takes.
 """
 
 from __future__ import annotations
@@ -19,14 +23,15 @@ from collections.abc import Callable, Mapping, Sequence
 from actors.dispatcher.assignments import Delta
 from actors.dispatcher.core import DispatcherCore
 from actors.dispatcher.dependencies import DependencyChanges
+from actors.dispatcher.frame_packing import pack_parts
 from actors.dispatcher.ingress_changes import IngressFeed
 from actors.dispatcher.networks_and_auth import Dependencies, dependencies_of
 from actors.dispatcher.sessions import Session
 from actors.dispatcher.wire import (
+    ASSIGNMENT_BYTES_PER_FRAME,
     ManagerAddress,
     SessionFrame,
     encode_frame,
-    pack_frame,
     split_frame,
 )
 from actors.log import get_logger
@@ -51,9 +56,12 @@ class SessionStreams:
         core: DispatcherCore,
         lock: threading.Lock,
         roles: Callable[[], Mapping[str, str]] = dict,
+        frame_bytes: int = ASSIGNMENT_BYTES_PER_FRAME,
     ) -> None:
-        """``roles``: the nodes' roles as committed, by node id (the front's)."""
+        """``roles``: the nodes' roles as committed, by node id (the front's);
+        ``frame_bytes``: the body a frame carries at most (frame_packing.py)."""
         self._store = store
+        self._frame_bytes = frame_bytes
         self._core = core
         self._lock = lock  # the core's (front.py)
         self._roles = roles
@@ -195,16 +203,34 @@ class SessionStreams:
             needs = self.dependencies(delta.tasks)
         try:
             for frame in split_frame(self.frame(session, delta, needs=needs)):
-                # built by pack_frame from typed objects: matching it to its declaration
-                # again cost as much as building it (a thousand full sets after a failover)
-                request.reply(pack_frame(frame, session.sent_specs), more=True, check=False)
-                session.frames_sent += 1
+                bodies = pack_parts(
+                    frame, session.sent_specs, self._frame_bytes, in_parts=session.takes_parts
+                )
+                if len(bodies) > 1:
+                    _log.info(
+                        "dispatcher.session.frame_cut",
+                        peer_node=session.node_id,
+                        full=frame.full,
+                        tasks=len(frame.tasks),
+                        removed=len(frame.removed),
+                        frames=len(bodies),
+                        bytes=sum(len(b) for b in bodies),
+                    )
+                for body in bodies:
+                    # built from typed objects: matching it to its declaration again cost
+                    # as much as building it (a thousand full sets after a failover)
+                    request.reply(body, more=True, check=False)
+                    session.frames_sent += 1
         except CodecError as exc:
-            _log.error(
-                "dispatcher.session.send_failed", peer_node=session.node_id, error=exc.message
-            )
+            reason = exc.message
+            if delta.full and not session.takes_parts:
+                reason += (
+                    f" (the node's full assignment set of {len(delta.tasks)} tasks: its "
+                    "version takes a set in one frame only; upgrade it to take one in parts)"
+                )
+            _log.error("dispatcher.session.send_failed", peer_node=session.node_id, error=reason)
             with self._lock:
-                self._core.close_session(session, f"assignments could not be sent: {exc.message}")
+                self._core.close_session(session, f"assignments could not be sent: {reason}")
 
     def close(self, session: Session, reason: str) -> None:
         request = session.handle

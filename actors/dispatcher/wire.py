@@ -1,5 +1,6 @@
 """The dispatcher's messages (declared in ``api.schema.dispatcher``): their names, and the
-session frame's body (``SessionFrame``: encoded, packed, split and parsed here). The other
+session frame's body (``SessionFrame``: encoded, split by its secrets and configs and
+parsed here; packed, and cut to the frame budget, by frame_packing.py). The other
 bodies have modules of their own: the session request's (session_request.py) and the
 status batch's (status_updates.py), whose names are importable from here too, as most of
 their callers do, and the TLS report's (tls_report.py).
@@ -14,23 +15,23 @@ versions of a rolling upgrade keep their sessions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
-
-import msgpack
+from typing import Any, Final
 
 from actors.dispatcher.ingress import IngressPort, encode_table, parse_table
 from actors.dispatcher.ingress_changes import TableChange, parse_change
 from actors.dispatcher.networks_and_auth import ServiceAuth
 from actors.dispatcher.session_request import (
+    SET_IN_PARTS,
     SHARED_SPECS,
     encode_session_request,
     parse_session_request,
     reads_shared_specs,
     session_addr,
+    takes_sets_in_parts,
 )
-from actors.dispatcher.spec_tables import HeldSpecs, SentSpecs
+from actors.dispatcher.spec_tables import HeldSpecs
 from actors.dispatcher.status_updates import encode_status_updates, parse_status_updates
 from api.codec_fast import Invalid, referencing_decoder
 from api.codec_objects import (
@@ -42,34 +43,50 @@ from api.codec_objects import (
     encoder_for,
     encoder_with,
 )
-from api.codec_pack import Packed, give_back, packb, take_packer
+from api.limits import MAX_FRAME_BYTES
 from api.objects import Config, Network, RegistryAuth, Secret, Task
 from api.specs import TaskSpec
 
 # with the session request's and the status batch's names (the docstring)
 __all__ = [
+    "ASSIGNMENT_BYTES_PER_FRAME",
     "DEPENDENCY_BYTES_PER_FRAME",
+    "MAX_SET_PARTS",
     "SESSION",
     "SESSION_HEARTBEAT",
     "SESSION_STATUS",
+    "SET_IN_PARTS",
     "SHARED_SPECS",
     "ManagerAddress",
     "SessionFrame",
+    "SpecEncodings",
     "encode_frame",
     "encode_session_request",
     "encode_status_updates",
-    "pack_frame",
+    "frame_body",
     "parse_frame",
     "parse_session_request",
     "parse_status_updates",
     "reads_shared_specs",
     "session_addr",
     "split_frame",
+    "takes_sets_in_parts",
 ]
 
 # the secret and config data one session frame carries at most: half a frame (the 16 MiB
 # frame limit of api.schema.frame), leaving room for the tasks
 DEPENDENCY_BYTES_PER_FRAME = 8 * 1024 * 1024
+# what one session frame's body holds at most, as the manager cuts it (frame_packing.py):
+# half a frame, so that a lone item bigger than what is left of a part (a task of at
+# most 512 KiB with its spec and networks) or a head of DEPENDENCY_BYTES_PER_FRAME of
+# secrets and configs still leaves the frame within the limit
+ASSIGNMENT_BYTES_PER_FRAME: Final = MAX_FRAME_BYTES // 2
+# the parts a node's full set may come in (a node of this version: SET_IN_PARTS), so what
+# a node holds while it assembles one is at most this many frames of MAX_FRAME_BYTES (the
+# transport refuses a bigger frame before decoding it): 256 MiB; the manager sends a set
+# in at most this many parts of ASSIGNMENT_BYTES_PER_FRAME, 128 MiB (about 340,000 tasks
+# of 390 bytes with shared specs), and refuses a bigger one
+MAX_SET_PARTS: Final = 16
 
 SESSION = "dispatcher.session"
 SESSION_HEARTBEAT = "dispatcher.heartbeat"
@@ -115,6 +132,11 @@ class SessionFrame:
     # the session's last frame (None: unchanged): the agent's cue to renew its certificate
     # at once after a promotion or demotion, not at its next heartbeat
     role: str | None = None
+    # a full set in several frames (frame_packing.py), to a node that takes one so
+    # (SET_IN_PARTS): this frame is part ``part`` (from 0) of ``parts``; a set the node
+    # assembled (actors/worker/set_assembly.py) says how many frames it came in
+    part: int = 0
+    parts: int = 1
 
 
 def split_frame(
@@ -166,7 +188,7 @@ def split_frame(
     return [first, *rest]
 
 
-class _SpecEncodings:
+class SpecEncodings:
     """The encodings of the task specs frames carry, by identity: a service's tasks share
     one spec object in the store (actors/store/sharing.py), and encoding it was two
     thirds of encoding a task, once for every task sent. It holds each spec it encoded
@@ -193,80 +215,17 @@ class _SpecEncodings:
         return encoded
 
 
-_encode_task = encoder_with(Task, spec=_SpecEncodings().encode)
-
-
-# a task's map with its spec already packed (bytes, under "spec": taken out before packing)
-_packed_spec = _SpecEncodings(packb).encode
-_encode_task_spec_packed = encoder_with(Task, spec=_packed_spec)
-_SPEC_KEY = msgpack.packb("spec")
-_SPECS_KEY = msgpack.packb("specs")
-_SPECS_BASE_KEY = msgpack.packb("specs_base")
-_TASKS_KEY = msgpack.packb("tasks")
-
-
-def _map_header_size(entries: int) -> int:
-    return 1 if entries < 16 else 3 if entries < 2**16 else 5
-
-
-def _entries_first(
-    pack: msgpack.Packer, first: Sequence[tuple[bytes, Iterable[bytes]]], rest: dict[str, Any]
-) -> list[bytes | memoryview]:
-    """The parts of a map packed as ``rest`` with some entries put first: each a key and
-    a value, both packed already."""
-    packed: bytes = pack.pack(rest)
-    entries = len(rest)
-    parts: list[bytes | memoryview] = [pack.pack_map_header(entries + len(first))]
-    for key, value in first:
-        parts.append(key)
-        parts.extend(value)
-    parts.append(memoryview(packed)[_map_header_size(entries) :])
-    return parts
-
-
-def _pack_task(task: Task, pack: msgpack.Packer, spec: bytes | None = None) -> bytes:
-    """``_encode_task(task)`` packed, its spec's bytes packed once for every task of it;
-    ``spec``: what to write as its spec instead (packed: its index in the node's table)."""
-    encoded = _encode_task_spec_packed(task)
-    own: bytes = encoded.pop("spec")
-    value = own if spec is None else spec
-    return b"".join(_entries_first(pack, ((_SPEC_KEY, (value,)),), encoded))
-
-
-def pack_frame(frame: SessionFrame, sent: SentSpecs | None = None) -> Packed:
-    """``encode_frame(frame)`` packed (the same map, its keys in another order): a body
-    for ``codec.encode`` to send as it is. Packing a frame walked each task's spec, for
-    every task sent; here each spec is packed once (``_SpecEncodings``). ``sent``: the
-    specs the node holds (a node whose session request names ``SHARED_SPECS``): the frame
-    carries those its tasks need that the node lacks, in ``specs`` from ``specs_base``
-    on, and each task's ``spec`` is its index in the node's table."""
-    pack = take_packer()
-    try:
-        tasks = [pack.pack_array_header(len(frame.tasks))]
-        first = [(_TASKS_KEY, tasks)]
-        if sent is None or not frame.tasks:
-            tasks.extend(_pack_task(t, pack) for t in frame.tasks)
-        else:
-            base, new, refs = sent.refer([t.spec for t in frame.tasks])
-            tasks.extend(
-                _pack_task(t, pack, pack.pack(i)) for t, i in zip(frame.tasks, refs, strict=True)
-            )
-            specs = [pack.pack_array_header(len(new)), *(_packed_spec(s) for s in new)]
-            first += [(_SPECS_KEY, specs), (_SPECS_BASE_KEY, [pack.pack(base)])]
-        parts = _entries_first(pack, first, _frame_body(frame))
-    finally:
-        give_back(pack)
-    return Packed(b"".join(parts))
+_encode_task = encoder_with(Task, spec=SpecEncodings().encode)
 
 
 def encode_frame(frame: SessionFrame) -> dict[str, Any]:
-    body = _frame_body(frame)
+    body = frame_body(frame)
     body["tasks"] = [_encode_task(t) for t in frame.tasks]
     return body
 
 
-def _frame_body(frame: SessionFrame) -> dict[str, Any]:
-    """The frame's map but its tasks."""
+def frame_body(frame: SessionFrame) -> dict[str, Any]:
+    """The frame's map but its tasks (frame_packing.py packs those)."""
     body: dict[str, Any] = {
         "session_id": frame.session_id,
         "heartbeat_period": frame.heartbeat_period,
@@ -288,6 +247,9 @@ def _frame_body(frame: SessionFrame) -> dict[str, Any]:
         body["mesh"] = frame.mesh.encoded
     if frame.role is not None:
         body["role"] = frame.role
+    if frame.parts > 1:
+        body["part"] = frame.part
+        body["parts"] = frame.parts
     for key in ("secrets", "configs"):  # absent when empty: the frames of before
         objects = getattr(frame, key)
         if objects:
@@ -369,4 +331,6 @@ def parse_frame(body: Mapping[str, Any], held: HeldSpecs | None = None) -> Sessi
         ingress=parse_table(body["ingress"]) if "ingress" in body else None,
         mesh=parse_change(body["mesh"]) if "mesh" in body else None,
         role=str(body["role"]) if "role" in body else None,
+        part=int(body.get("part", 0)),
+        parts=int(body.get("parts", 1)),
     )

@@ -5,7 +5,8 @@ running is closed in ``on_stop``): connect to a manager with CURVE (the node's k
 the manager's server key), open a ``dispatcher.session`` stream (read by one more thread,
 since the stream blocks: agent_stream.py), and then, until the session breaks:
 
-- hand the first frame (the full assignment set) and every later frame (changes) to the
+- hand the first frame (the full assignment set, assembled first when it comes in parts:
+  agent_stream.py) and every later frame (changes) to the
   ``AssignmentSink`` (the worker), from this thread, after giving what the frame's tasks
   need to the ``TaskResources`` and the secrets and configs it brings to the node's
   ``DependencyStore`` (agent_frames.py ``FrameApplier``, which states the order);
@@ -306,7 +307,7 @@ class Agent(SupervisedActor):
             if self._halt.is_set():
                 return False
             stream.start()
-            first = stream.next_frame(self._connect_timeout)
+            first = stream.first_frame(self._connect_timeout)
             if first is None:
                 raise SessionEnded(f"no session within {self._connect_timeout}s")
             established = True

@@ -4,7 +4,8 @@ actors/worker/agent.py; when each thing is due: actors/worker/session_schedule.p
 Until the session breaks or the agent stops, each turn:
 - waits for the next frame of the stream (agent_stream.py) at most until the next
   heartbeat or the statuses waiting are due, and no longer than ``flush_interval``, and
-  hands a frame that came to the ``FrameApplier`` (agent_frames.py);
+  hands a frame that came (a full set in parts: once whole) to the ``FrameApplier``
+  (agent_frames.py), counting every frame read, parts too, for the heartbeats' check;
 - heartbeats when one is due, at the period the dispatcher names in each reply, carrying
   the node's TLS report when it changed (a renewed certificate installed, a root dropped
   after a root CA rotation); frames lost by then end the session;
@@ -77,15 +78,16 @@ class SessionLoop:
         """Serve the session whose first frame named ``period`` and whose request carried
         ``tls``, until it ends (`SessionEnded`, "agent stopping" when the agent stops)."""
         statuses = self._statuses
-        schedule = SessionSchedule(self._clock(), period, tls)
+        schedule = SessionSchedule(self._clock(), period, tls, received=stream.frames_read)
         in_flight: StatusCall | None = None  # one batch at a time, heartbeats beside it
         try:
             while not self._halt.is_set():
                 now = self._clock()
                 waiting = bool(statuses.pending()) and in_flight is None
+                read = stream.frames_read
                 frame = stream.next_frame(min(schedule.wait(now, waiting), self._flush_interval))
+                schedule.frame_received(stream.frames_read - read)  # parts too
                 if frame is not None:
-                    schedule.frame_received()
                     self._applier.managers_from(frame)
                     self._applier.apply(frame)
                 if schedule.beat_due(self._clock()):

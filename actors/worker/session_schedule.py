@@ -7,9 +7,10 @@ Rules:
 - A heartbeat is due a period after the session's first frame, then a period (the one its
   reply names) after each heartbeat answered; one answered ``busy`` is made again
   ``BUSY_RETRY`` later.
-- At each heartbeat due, the frames received so far are checked against the count the
-  manager gave at the heartbeat before, a whole period later (`lost_frames`): fewer means
-  frames were lost and the session is reopened.
+- At each heartbeat due, the frames received so far (each part of a full set in parts
+  counted) are checked against the count the manager gave at the heartbeat before, a
+  whole period later (`lost_frames`): fewer means frames were lost and the session is
+  reopened.
 - The node's TLS report (the certificate it uses: actors/ca/tls_info.py) goes in the
   session request, and again with the next heartbeat once it differs from the one the
   manager holds; the manager holds it once a heartbeat that carried it was answered. A
@@ -33,10 +34,13 @@ class SessionSchedule:
 
     __slots__ = ("expected", "next_beat", "received", "reported_tls", "statuses_after")
 
-    def __init__(self, now: float, period: float, tls: NodeTLSInfo | None) -> None:
+    def __init__(
+        self, now: float, period: float, tls: NodeTLSInfo | None, received: int = 1
+    ) -> None:
+        """``received``: the frames the session's first took (a full set's parts)."""
         self.next_beat = now + period
         self.statuses_after = 0.0  # when a status batch may go
-        self.received = 1  # the session's first frame
+        self.received = received  # the session's frames so far
         self.expected = 0  # frames the manager had streamed at the previous heartbeat
         self.reported_tls = tls  # what the manager holds: the session request's report
 
@@ -48,8 +52,8 @@ class SessionSchedule:
             wait = min(wait, max(0.0, self.statuses_after - now))
         return wait
 
-    def frame_received(self) -> None:
-        self.received += 1
+    def frame_received(self, count: int = 1) -> None:
+        self.received += count
 
     def beat_due(self, now: float) -> bool:
         return now >= self.next_beat

@@ -6,7 +6,11 @@ with ``dispatcher.session.message`` frames (``more``) for as long as the session
 first carries ``full=True`` and every task assigned to the node, the next ones added or
 changed tasks and removed ids. With them come the secrets and configs (objects with their
 data) that the node's tasks need, and the ids of those they no longer need: only ever for
-the tasks of the session's own node. A final frame (no ``more``) carries ``closed``: why the
+the tasks of the session's own node. A frame whose body passes half the frame limit goes
+as several, in order (actors/dispatcher/frame_packing.py): changes as frames of their
+own, a full set, to a node whose session request names ``parts``, as ``part`` 0 to
+``parts`` - 1 that the node assembles before acting on any (at most 16:
+actors/worker/set_assembly.py). A final frame (no ``more``) carries ``closed``: why the
 manager ended the session. Tasks and statuses travel as the object codec's dicts
 (api/codec_objects.py). Heartbeats and status batches name the session; a session stays
 with the CURVE key that opened it.
@@ -88,6 +92,8 @@ DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
             Field("specs", ListOf(ANY), required=False),
             Field("specs_base", INT, required=False),
             Field("role", STR, required=False),
+            Field("part", INT, required=False),
+            Field("parts", INT, required=False),
         ),
         doc="One frame of a session: assignments (full set or changes), the secrets and "
         "configs they need, and session metadata; networks (Network dicts) and "
@@ -102,7 +108,9 @@ DISPATCHER_SESSION_MESSAGE: Final = SCHEMA.declare(
         "again), and each task's spec is then its index in that table "
         "(actors/dispatcher/spec_tables.py); role: the node's role in the store, on the "
         "session's first frame and when it changed since its last (the node renews its "
-        "certificate towards it).",
+        "certificate towards it); part and parts: this frame is part ``part`` (from 0) of a "
+        "full set sent in ``parts`` frames, to a node whose session request names parts "
+        "(it acts on the set once it holds every part).",
     )
 )
 DISPATCHER_SESSION: Final = SCHEMA.declare(
@@ -114,6 +122,7 @@ DISPATCHER_SESSION: Final = SCHEMA.declare(
             Field("addr", STR, required=False),
             Field("mesh", INT, required=False),
             Field("specs", INT, required=False),
+            Field("parts", INT, required=False),
             Field("executor", EXECUTOR, required=False),
             Field("tls", NODE_TLS, required=False),
         ),
@@ -121,8 +130,9 @@ DISPATCHER_SESSION: Final = SCHEMA.declare(
         doc="Open a worker session (streamed reply); description is a NodeDescription dict "
         "without its executor and TLS info; mesh (1): the node reads the routing mesh's "
         "table as changes (frame field mesh); specs (1): it keeps its session's specs, and "
-        "each task's spec is an index there; executor: what runs its tasks, kind and "
-        "capabilities (at most 64 of 64 characters; api/executor_capabilities.py); absent: "
+        "each task's spec is an index there; parts (1): it assembles a full set sent in "
+        "several frames (frame fields part and parts); executor: what runs its tasks, kind "
+        "and capabilities (at most 64 of 64 characters; api/executor_capabilities.py); absent: "
         "a node older than the field, taken as the docker executor; tls: the certificate "
         "the node uses (the digests of the roots it trusts, its issuer's subject and "
         "public key, DER); absent: a node older than the field, which a root CA rotation "

@@ -26,7 +26,12 @@ from actors.backoff import Backoff
 from actors.dispatcher import Dispatcher, DispatcherLink, ManagerAddress, dispatcher_handlers
 from actors.dispatcher.heartbeats import HEARTBEAT_FAILURE
 from actors.dispatcher.held_writes import HeldWrites
-from actors.dispatcher.wire import encode_session_request, encode_status_updates, parse_frame
+from actors.dispatcher.wire import (
+    ASSIGNMENT_BYTES_PER_FRAME,
+    encode_session_request,
+    encode_status_updates,
+    parse_frame,
+)
 from actors.log import configure, ring
 from actors.node.fleet.fleet import Fleet
 from actors.node.fleet.loop import SimSettings
@@ -108,6 +113,7 @@ class Manager:
     address: str = "tcp://127.0.0.1:0"
     link: DispatcherLink = field(default_factory=DispatcherLink)
     held_writes: Callable[[], HeldWrites] = HeldWrites
+    frame_bytes: int = ASSIGNMENT_BYTES_PER_FRAME  # the body a session frame carries at most
 
     def start_dispatcher(self) -> None:
         self.dispatcher = Dispatcher.start(
@@ -118,6 +124,7 @@ class Manager:
             rng=random.Random(11),
             link=self.link,
             held_writes=self.held_writes,
+            frame_bytes=self.frame_bytes,
         )
 
     def stop_dispatcher(self) -> None:

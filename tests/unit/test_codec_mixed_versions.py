@@ -12,6 +12,7 @@ from typing import Any
 import msgpack
 import pytest
 
+from actors.dispatcher.frame_packing import pack_frame
 from actors.dispatcher.spec_tables import HeldSpecs, SentSpecs
 from actors.dispatcher.wire import (
     SESSION,
@@ -20,7 +21,6 @@ from actors.dispatcher.wire import (
     encode_frame,
     encode_session_request,
     encode_status_updates,
-    pack_frame,
     parse_frame,
     parse_session_request,
     parse_status_updates,

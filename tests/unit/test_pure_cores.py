@@ -128,15 +128,19 @@ CORES = [
             "actors/dispatcher/ingress.py",
             "actors/dispatcher/ingress_changes.py",
             "actors/dispatcher/store_changes.py",
+            "actors/dispatcher/frame_parts.py",
+            "actors/dispatcher/frame_packing.py",
             "actors/worker/session.py",
             "actors/worker/session_calls.py",
             "actors/worker/session_schedule.py",
+            "actors/worker/set_assembly.py",
             "actors/worker/mesh_table.py",
         ),
         NO_IO | {"transport"},
         actors_prefixes=(
             "actors.dispatcher.",
             "actors.worker.session",  # and session_calls, session_schedule
+            "actors.worker.set_assembly",
             "actors.worker.mesh_table",
             "actors.backoff",
             # the watch's events and the default cluster's name (store_changes.py)
@@ -254,6 +258,7 @@ CORES = [
             "actors.worker.controller",
             "actors.worker.executors.base",
             "actors.worker.session",  # and session_calls, session_schedule
+            "actors.worker.set_assembly",
             "actors.dispatcher.wire",
             "actors.dispatcher.spec_tables",
             "actors.dispatcher.core",

@@ -11,6 +11,10 @@ Rules (the agent's):
   ``dispatcher.session``; the first frame must come within ``connect_timeout``. It carries
   the full assignment set, which goes to the node's tasks (``NodeTasks.apply``), and then
   every known status the full set does not hold is queued again for the new session.
+- A full set in parts is assembled first (actors/worker/set_assembly.py), each next part
+  of a session's first set within ``connect_timeout`` of the one before; a set whose parts
+  break its rules ends the session, for a fresh full set. Every frame read counts for the
+  heartbeats' check of frames lost, parts too.
 - Later frames bring changes; one names the manager list when it changed (the
   dispatcher's streams.py), a frame that names none keeps the list the node has.
 - A heartbeat goes out at the period the dispatcher named, one at a time; its reply names
@@ -67,6 +71,7 @@ from actors.worker.session_calls import (
     status_body,
 )
 from actors.worker.session_schedule import SessionSchedule
+from actors.worker.set_assembly import SetAssembly, SetRefused
 from api.errors import ErrorCode
 from api.objects import NodeDescription, TaskStatus
 
@@ -149,6 +154,8 @@ class FleetSession:
         self.session_id = ""
         self.manager = ""
         self._held_specs = HeldSpecs()  # the task specs this session's frames gave
+        self._assembly = SetAssembly()  # a full set's parts, until the last
+        self._session_frames = 0  # frames of this session read (parts each)
         self.last_end = ""  # why the last session ended
         self.ends: Counter[str] = Counter()  # why each session or attempt ended, counted
         self.sessions_opened = 0
@@ -230,16 +237,27 @@ class FleetSession:
         if self.phase not in (Phase.OPENING, Phase.OPEN):
             return []
         try:
-            frame = read_frame(body, self._held_specs)
+            part = read_frame(body, self._held_specs)
         except SessionEnded as exc:
             return self._end(now, str(exc))
         self.frames_received += 1
-        closed = closed_reason(frame)
+        self._session_frames += 1
+        closed = closed_reason(part)
         if closed is not None:
             return self._end(now, closed, removes_node(closed))
+        schedule = self._schedule
+        if schedule is not None:
+            schedule.frame_received()
+        try:
+            frame = self._assembly.take(part)
+        except SetRefused as exc:
+            return self._end(now, str(exc))
+        if frame is None:  # a part of a full set (of the first: the next part within the timeout)
+            if schedule is None:
+                self._open_deadline = now + self._config.connect_timeout
+            return []
         if frame.managers:
             self._retries.rotation.update(frame.managers)
-        schedule = self._schedule
         if schedule is None:  # the session's first frame
             self.phase = Phase.OPEN
             self.session_id = frame.session_id
@@ -247,14 +265,15 @@ class FleetSession:
             self._retries.opened()
             self._open_deadline = _NEVER
             tls = self._description.tls_info  # what the session request carried
-            self._schedule = SessionSchedule(now, frame.heartbeat_period, tls)
+            self._schedule = SessionSchedule(
+                now, frame.heartbeat_period, tls, received=self._session_frames
+            )
             self.tasks.apply(frame.full, frame.tasks, frame.removed, wall)
             current = self.tasks.current_statuses()
             self.tasks.statuses.requeue(
                 statuses_to_resend(current, frame.tasks if frame.full else None)
             )
             return []
-        schedule.frame_received()
         self.tasks.apply(frame.full, frame.tasks, frame.removed, wall)
         return []
 
@@ -305,6 +324,8 @@ class FleetSession:
         self.phase = Phase.OPENING
         self._open_deadline = now + self._config.connect_timeout
         self._held_specs = HeldSpecs()
+        self._assembly = SetAssembly()
+        self._session_frames = 0
         body = encode_session_request(self.node_id, self._description)
         return [Connect(manager), Send(Call.SESSION, body)]
 

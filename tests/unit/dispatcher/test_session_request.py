@@ -9,11 +9,13 @@ from dataclasses import replace
 import pytest
 
 from actors.dispatcher.session_request import (
+    SET_IN_PARTS,
     SHARED_SPECS,
     encode_session_request,
     parse_session_request,
     reads_shared_specs,
     session_addr,
+    takes_sets_in_parts,
 )
 from actors.dispatcher.wire import SESSION
 from api.codec_objects import ObjectDecodeError
@@ -58,3 +60,12 @@ def test_a_node_asks_for_shared_specs_in_its_session_request() -> None:
     assert request.body["specs"] == SHARED_SPECS and reads_shared_specs(request.body)
     for earlier in ({}, {"specs": 0}, {"specs": True}, {"specs": "1"}):
         assert not reads_shared_specs(earlier)
+
+
+def test_a_node_says_it_takes_a_full_set_in_parts() -> None:
+    desc = NodeDescription(hostname="h")
+    request = decode(encode(SESSION, encode_session_request(NODE_A, desc), request_id=3))
+    assert request.body["parts"] == SET_IN_PARTS and takes_sets_in_parts(request.body)
+    # a node of an earlier version says nothing: its full set goes in one frame
+    for earlier in ({}, {"parts": 0}, {"parts": True}, {"parts": "1"}):
+        assert not takes_sets_in_parts(earlier)

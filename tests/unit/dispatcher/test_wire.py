@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from actors.dispatcher.frame_packing import pack_frame
 from actors.dispatcher.spec_tables import HeldSpecs, SentSpecs
 from actors.dispatcher.wire import (
     ManagerAddress,
     SessionFrame,
     encode_frame,
-    pack_frame,
     parse_frame,
     split_frame,
 )

@@ -35,6 +35,15 @@ def test_frames_are_lost_when_fewer_came_than_the_manager_streamed_a_beat_before
     assert schedule.lost_frames() is None
 
 
+def test_every_part_of_a_full_set_counts_as_a_frame_received() -> None:
+    schedule = SessionSchedule(0.0, 5.0, None, received=4)  # the first set, in 4 parts
+    schedule.beat_answered(5.0, 5.0, 7, None)
+    schedule.frame_received(2)  # 2 parts of the next set read, not whole yet
+    assert schedule.lost_frames() == "session stream lost frames (6 of 7 received)"
+    schedule.frame_received(1)
+    assert schedule.lost_frames() is None
+
+
 def test_a_tls_report_goes_with_a_heartbeat_until_one_that_carried_it_is_answered() -> None:
     schedule = SessionSchedule(0.0, 5.0, OLD)  # the session request carried OLD
     assert schedule.tls_report(OLD) is None
