@@ -220,9 +220,11 @@ class SwarmNode:
         extra: Sequence[str] = (),
         listen_host: str = "127.0.0.1",
         cwd: Path = ROOT,
+        soft_nofile: int | None = None,
     ) -> None:
         self.name = name
         self.cwd = cwd  # the node process's working directory
+        self.soft_nofile = soft_nofile  # the soft descriptor limit it starts with
         self.listen_host = listen_host
         self.state_dir = state_dir
         self.socket = state_dir / "swarm.sock"
@@ -285,6 +287,8 @@ class SwarmNode:
             *self.mesh_args(),
             *self.extra,
         ]
+        if self.soft_nofile is not None:  # set by the shell it replaces
+            argv = ["sh", "-c", 'ulimit -S -n "$0" && exec "$@"', str(self.soft_nofile), *argv]
         with open(self.log_path, "wb") as log_file:
             self.process = subprocess.Popen(
                 argv,
@@ -402,8 +406,10 @@ class Swarm:
         wait: bool = True,
         listen_host: str | None = None,
         cwd: Path = ROOT,
+        soft_nofile: int | None = None,
     ) -> SwarmNode:
-        """Start node ``name`` on ``listen_host``, else on the swarm's next address."""
+        """Start node ``name`` on ``listen_host``, else on the swarm's next address;
+        ``soft_nofile``: the soft descriptor limit the process starts with."""
         host = listen_host or self._host()
         node = SwarmNode(
             name,
@@ -414,6 +420,7 @@ class Swarm:
             extra=extra,
             listen_host=host,
             cwd=cwd,
+            soft_nofile=soft_nofile,
         )
         self.nodes.append(node)
         return node.start(wait=wait)
