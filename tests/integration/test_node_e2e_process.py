@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from actors.worker.executors.process import process_start_ticks
+from actors.worker.executors.process_sandbox import default_work_root
 from tests.integration import node_flows
-from tests.support.swarm import Swarm, SwarmNode, poll
+from tests.support.swarm import Swarm, SwarmNode, free_port_pair, poll
 
 
 class ProcessRuntime:
@@ -116,3 +117,18 @@ def test_a_task_gets_the_descriptor_limit_the_node_started_with(tmp_path: Path) 
         )  # fmt: skip
         shown = poll(lambda: node.ctl("service", "logs", "--raw", "limit").stdout.split(), "ulimit")
         assert shown == [str(soft)]  # fails before: the node's raised limit
+
+
+def test_a_node_started_on_its_own_removes_its_work_root_afterwards(tmp_path: Path) -> None:
+    """A test's node outside a Swarm (tests/integration/test_full_disk.py) leaves nothing
+    under $TMPDIR/swarmnode-<uid> once cleaned up (before, one work root a run stayed)."""
+    node = SwarmNode("m1", tmp_path / "m1", tmp_path, executor="process", port=free_port_pair())
+    node.start()
+    try:
+        node.wait_ready()
+        work_root = default_work_root(node.node_id)
+        assert work_root.is_dir()
+    finally:
+        node.kill()
+        node.remove_task_dirs()
+    assert not work_root.exists()
