@@ -5,12 +5,13 @@ the Docker engine, for N tasks that sleep.
 
 For each count N, a worker actor over the Docker executor (as tests/support/docker_worker
 builds it, in this process, on a node id of its own) is given N tasks of the test image
-running ``sleep``; once all are RUNNING and the thread count stays put for a second, the
-JSON gives this process's threads (``/proc/self/status`` Threads), its RSS, and its open
-connections to the engine's socket (our socket inodes whose peer is the engine's
-``docker.sock``), with the idle worker's figures subtracted per task, and the threads by
-kind (task runner actors, executor calls, the executor's own). Every container the bench
-made is removed in ``finally``. Each count runs in a process of its own (comparable RSS).
+running ``sleep`` (its ``sleeping_tasks``); once all are RUNNING and the thread count
+stays put for a second, the JSON gives this process's threads (``/proc/self/status``
+Threads), its RSS, and its open connections to the engine's socket (our socket inodes
+whose peer is the engine's ``docker.sock``), with the idle worker's figures subtracted per
+task, and the threads by kind (task runner actors, executor calls, the executor's own).
+Every container the bench made is removed in ``finally``. Each count runs in a process of
+its own (comparable RSS).
 ``--smoke``: 5 tasks.
 """
 
@@ -39,9 +40,12 @@ import structlog  # noqa: E402
 from _common import machine, stop_on_sigterm  # noqa: E402
 
 from api.task_state import TaskState  # noqa: E402
-from tests.support.docker_worker import docker_worker, remove_containers  # noqa: E402
+from tests.support.docker_worker import (  # noqa: E402
+    docker_worker,
+    remove_containers,
+    sleeping_tasks,
+)
 from tests.support.testimage import ensure_test_image  # noqa: E402
-from tests.unit.worker.helpers import make_task  # noqa: E402
 
 ENGINE_SOCKET = "/var/run/docker.sock"
 SETTLE_S = 1.0  # the thread count holds this long before it is read
@@ -121,18 +125,9 @@ def measure(count: int, client: Any, image: str) -> dict[str, Any]:
         ):
             proxy = ref.proxy()
             idle = settled(time.monotonic() + 10)
-            tasks = [
-                make_task(
-                    uuid.uuid4().hex[:25],
-                    image=image,
-                    args=("sleep", "3600"),
-                    node_id=node_id,
-                    slot=i + 1,
-                    service="benchwait",
-                    grace=1.0,
-                )
-                for i in range(count)
-            ]
+            tasks = sleeping_tasks(
+                count, image=image, node_id=node_id, seconds=3600, service="benchwait"
+            )
             started = time.monotonic()
             proxy.apply_assignments(True, tasks, []).get()
             deadline = started + RUN_TIMEOUT_S

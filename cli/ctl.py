@@ -153,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # here, where a closed pipe can still be caught
         return code
     except CliError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:  # several refusals: one line each
+            print(f"{PROG}: {line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -1,4 +1,5 @@
-"""The one error type commands raise: printed as one line on stderr, non-zero exit."""
+"""The one error type commands raise: printed on stderr, each of its lines after the
+program's name (one line, or one per refusal), non-zero exit."""
 
 from __future__ import annotations
 

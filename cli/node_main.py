@@ -52,10 +52,13 @@ from api.validation import validate_hostname, validate_labels
 from cli.defaults import DEFAULT_LISTEN_REMOTE_API, DEFAULT_STATE_DIR, SOCKET_NAME
 from cli.errors import OneLineParser
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "stop_deadline"]
 
 PROG = "swarm-node"
-STOP_DEADLINE = 15.0  # a stop that takes longer than this ends the process anyway
+# a stop that takes longer than the tree's own bound and this ends the process anyway:
+# after the tree, the node closes its parts and writes its last lines
+STOP_DEADLINE_MARGIN = 10.0
+MIN_STOP_DEADLINE = 15.0  # also when there is no tree to stop yet
 
 EXECUTORS = ("docker", "process")
 
@@ -302,7 +305,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger = log.get_logger("node")
     if descriptors != descriptors_before:
         logger.info("node.descriptor_limit.raised", before=descriptors_before, now=descriptors)
-    runner = NodeRunner(config, on_stopping=lambda: _arm_stop_deadline(logger))
+    runner = NodeRunner(
+        config, on_stopping=lambda bound: _arm_stop_deadline(logger, stop_deadline(bound))
+    )
     _install_signals(runner)
     try:
         code = runner.run()
@@ -349,14 +354,23 @@ def _install_signals(runner: NodeRunner) -> None:
     signal.signal(signal.SIGINT, on_signal)
 
 
-def _arm_stop_deadline(logger: Any) -> None:
+def stop_deadline(tree_bound: float | None) -> float:
+    """How long the process gives its stop before it ends itself: the tree's own bound
+    (`Node.stop_timeout`; None: no tree was built) and a margin, so a stop that is slow
+    but within that bound still exits 0; at least ``MIN_STOP_DEADLINE``."""
+    if tree_bound is None:
+        return MIN_STOP_DEADLINE
+    return max(MIN_STOP_DEADLINE, tree_bound + STOP_DEADLINE_MARGIN)
+
+
+def _arm_stop_deadline(logger: Any, deadline: float) -> None:
     """If a child refuses to stop, leave anyway: a hung shutdown helps nobody."""
 
     def expire() -> None:
-        logger.error("node.stop.timeout", deadline=STOP_DEADLINE)
+        logger.error("node.stop.timeout", deadline=deadline)
         os._exit(1)
 
-    timer = threading.Timer(STOP_DEADLINE, expire)
+    timer = threading.Timer(deadline, expire)
     timer.daemon = True
     timer.start()
 

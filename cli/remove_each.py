@@ -1,7 +1,8 @@
 """``rm`` of several objects one by one, as each of ``docker service|network|secret|config|
 node rm`` does: each named object is removed on its own request, its name printed once it is
-gone; one that cannot be (in use, no such object) is named on stderr after the others were
-tried, exit 1. Removing a list where one is in use still removes the rest."""
+gone; each one that cannot be (in use, no such object) is named on a stderr line of its
+own after the others were tried, exit 1. Removing a list where one is in use still removes
+the rest."""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ class Removal(Generic[T]):
     refused: list[str] = field(default_factory=list)  # each refusal's message
 
     def finish(self) -> int:
-        """Exit 0, or every refusal on one line (the CLI's errors are one line), exit 1."""
+        """Exit 0, or exit 1 with each refusal on its own line (as docker's ``rm``)."""
         if self.refused:
-            raise CliError("; ".join(self.refused))
+            raise CliError("\n".join(self.refused))
         return 0
 
 

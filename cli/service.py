@@ -14,6 +14,7 @@ and exit 1 saying why when an update paused or rolled back. ``ps`` is cli/servic
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -260,13 +261,14 @@ def run_create(args: argparse.Namespace, connection: ControlConnection, _v: str)
     with connection:
         reply = connection.request("control.service.create", body)
         job_run = 0 if reply["service"].get("job") is not None else None
+        if args.format != "json":  # the id first, then the wait (docker service create)
+            write_text(reply["id"])
+            sys.stdout.flush()
         wait_for_change(args, connection, reply, baseline=set(), job_run=job_run)
-        if args.format == "json":  # the summary after the wait (text shows only the id)
+        if args.format == "json":  # one document: the summary after the wait
             write_json(
                 connection.request("control.service.inspect", {"service": reply["id"]})["summary"]
             )
-        else:
-            write_text(reply["id"])
     return 0
 
 

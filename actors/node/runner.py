@@ -118,11 +118,12 @@ _log = log.get_logger("node")
 
 class NodeRunner:
     def __init__(
-        self, config: NodeConfig, *, on_stopping: Callable[[], None] | None = None
+        self, config: NodeConfig, *, on_stopping: Callable[[float | None], None] | None = None
     ) -> None:
         """``on_stopping``: called once the node begins to stop, after a stop request or
-        a failed start (swarm-node arms a deadline that ends the process if a child
-        refuses to stop)."""
+        a failed start, with the longest the tree's stop may take (`Node.stop_timeout`;
+        None: no tree was built). swarm-node arms a deadline from it that ends the
+        process if a child refuses to stop."""
         self.config = config
         self._on_stopping = on_stopping
         self._stop = threading.Event()  # also ends a wait for ``swarmctl unlock``
@@ -199,7 +200,7 @@ class NodeRunner:
                 # also when the start failed: a child that never stops (a worker still
                 # starting thousands of runners) held such a process for minutes
                 if self._on_stopping is not None:
-                    self._on_stopping()
+                    self._on_stopping(self.node.stop_timeout if self.node is not None else None)
                 self._stop_tree()
         _log.info(
             "node.stopped",

@@ -5,11 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-from tests.support.swarm import Swarm, SwarmNode
 
 sys.path.append(str(Path(__file__).resolve().parents[2] / "bench"))
 
@@ -18,15 +15,6 @@ from _docker_swarm import swarm_lock
 # how long a test waits for a bench that holds the engine in swarm mode (converge's smoke
 # holds it about 110 s); such tests get a pytest timeout of their own to allow for it
 DNS_LOCK_WAIT_S = 300.0
-
-
-@pytest.fixture
-def docker_node(tmp_path: Path, docker_client: Any, test_image: str) -> Iterator[SwarmNode]:
-    """One manager (``m1``) with the docker executor on the real engine, ready."""
-    with Swarm(tmp_path, docker_client=docker_client) as swarm:
-        started = swarm.start_node("m1", executor="docker")
-        started.wait_ready()
-        yield started
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 
 from api.specs import DNSConfig, Ulimit
 from api.task_state import TaskState
-from tests.support.docker_worker import docker_worker, new_node_id, remove_containers
+from tests.support import docker_worker as workers
 from tests.support.waiting import wait_for
 from tests.unit.worker.helpers import make_task, state_is
 
@@ -30,18 +29,7 @@ _PROBE = (
 )
 
 
-@pytest.fixture
-def node_id() -> str:
-    return new_node_id()
-
-
-@pytest.fixture
-def worker(tmp_path: Path, node_id: str, docker_client: Any) -> Iterator[Any]:
-    try:
-        with docker_worker(tmp_path, node_id, docker_client) as ref:
-            yield ref
-    finally:
-        remove_containers(docker_client, node_id)
+node_id, worker = workers.node_id, workers.worker  # the fixtures
 
 
 def test_each_option_lands_on_the_container(

@@ -270,7 +270,7 @@ def test_create_without_detach_waits_for_convergence(ctl: Ctl) -> None:
     lines = result.stdout.splitlines()
     assert "verify: Service converged" in lines
     assert "overall progress: 3 out of 3 tasks" in lines
-    assert len(lines[-1]) == 25  # the id, last
+    assert len(lines[0]) == 25  # the id, first (docker service create)
 
 
 def test_quiet_waits_without_the_progress(ctl: Ctl) -> None:

@@ -20,7 +20,8 @@ from actors.worker.executors.docker import DockerExecutor
 from actors.worker.executors.docker_exit_watch import REPLAY_MARGIN, ExitWatch
 from api.specs import ResourceRequirements, Resources
 from api.task_state import TaskState
-from tests.support.docker_worker import docker_worker, new_node_id, remove_containers
+from tests.support import docker_worker as workers
+from tests.support.docker_worker import docker_worker, remove_containers, sleeping_tasks
 from tests.support.engine_proxy import EngineProxy
 from tests.support.task_exit import wait_exit
 from tests.support.waiting import wait_for
@@ -32,19 +33,7 @@ S = TaskState
 GATED = "while [ ! -f /tmp/go ]; do sleep 0.1; done; "
 MANY = 12  # running tasks, where their number matters
 
-
-@pytest.fixture
-def node_id() -> str:
-    return new_node_id()
-
-
-@pytest.fixture
-def worker(tmp_path: Path, node_id: str, docker_client: Any) -> Iterator[Any]:
-    try:
-        with docker_worker(tmp_path, node_id, docker_client) as ref:
-            yield ref
-    finally:
-        remove_containers(docker_client, node_id)
+node_id, worker = workers.node_id, workers.worker  # the fixtures
 
 
 def running_task(worker: Any, node_id: str, image: str, script: str, **spec: Any) -> Any:
@@ -189,17 +178,7 @@ def test_a_stop_while_the_event_stream_is_down_is_noticed_when_it_reconnects(
 def test_running_tasks_share_one_engine_connection_for_their_waits(
     proxied_worker: Any, proxy: EngineProxy, node_id: str, test_image: str
 ) -> None:
-    tasks = [
-        make_task(
-            uuid.uuid4().hex[:25],
-            image=test_image,
-            args=("sleep", "300"),
-            node_id=node_id,
-            slot=i + 1,
-            grace=1.0,
-        )
-        for i in range(MANY)
-    ]
+    tasks = sleeping_tasks(MANY, image=test_image, node_id=node_id)
     worker = proxied_worker.proxy()
     worker.apply_assignments(True, tasks, []).get()
     for task in tasks:
@@ -222,17 +201,7 @@ def test_a_running_task_costs_the_worker_one_thread_not_two(
 ) -> None:
     worker.proxy().task_ids().get()  # its on_start done: its own threads run
     idle = worker_threads()
-    tasks = [
-        make_task(
-            uuid.uuid4().hex[:25],
-            image=test_image,
-            args=("sleep", "300"),
-            node_id=node_id,
-            slot=i + 1,
-            grace=1.0,
-        )
-        for i in range(MANY)
-    ]
+    tasks = sleeping_tasks(MANY, image=test_image, node_id=node_id)
     proxy = worker.proxy()
     proxy.apply_assignments(True, tasks, []).get()
     for task in tasks:
@@ -259,15 +228,7 @@ def test_a_failure_of_the_exit_watch_ends_every_wait_with_it_then_watching_resum
     controllers = []
     before = watch_threads()  # other executors' in this process
     try:
-        for slot in (1, 2):
-            task = make_task(
-                uuid.uuid4().hex[:25],
-                image=test_image,
-                args=("sleep", "300"),
-                node_id=node_id,
-                slot=slot,
-                grace=1.0,
-            )
+        for task in sleeping_tasks(2, image=test_image, node_id=node_id):
             controller = executor.controller(task)
             controller.prepare()
             controller.start()
@@ -301,13 +262,7 @@ def test_a_quiet_stream_is_opened_again_and_still_hears_the_end(
     executor = DockerExecutor(node_id, client)
     executor.exits = ExitWatch(lambda: executor.api, node_id, quiet_reopen=0.5)
     try:
-        task = make_task(
-            uuid.uuid4().hex[:25],
-            image=test_image,
-            args=("sleep", "300"),
-            node_id=node_id,
-            grace=1.0,
-        )
+        [task] = sleeping_tasks(1, image=test_image, node_id=node_id)
         controller = executor.controller(task)
         controller.prepare()
         controller.start()

@@ -18,7 +18,8 @@ from actors.worker.state import WORKER_DIR, WorkerStateFile
 from actors.worker.worker import Worker
 from api.specs import HealthConfig
 from api.task_state import TaskState
-from tests.support.docker_worker import docker_worker, new_node_id, remove_containers
+from tests.support import docker_worker as workers
+from tests.support.docker_worker import remove_containers
 from tests.support.task_exit import wait_exit
 from tests.support.waiting import wait_for
 from tests.unit.worker.helpers import make_task, state_is
@@ -27,21 +28,13 @@ pytestmark = pytest.mark.docker
 S = TaskState
 
 
-@pytest.fixture
-def node_id() -> str:
-    return new_node_id()
+node_id, worker = workers.node_id, workers.worker  # the fixtures
 
 
 @pytest.fixture
 def cleanup(docker_client: Any, node_id: str) -> Iterator[None]:
     yield
     remove_containers(docker_client, node_id)
-
-
-@pytest.fixture
-def worker(tmp_path: Path, node_id: str, cleanup: None, docker_client: Any) -> Iterator[Any]:
-    with docker_worker(tmp_path, node_id, docker_client) as ref:
-        yield ref
 
 
 def tid() -> str:

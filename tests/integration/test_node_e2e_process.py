@@ -4,6 +4,7 @@ the flows of tests/integration/node_flows.py without Docker."""
 from __future__ import annotations
 
 import os
+import resource
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +13,9 @@ from typing import Any
 import pytest
 
 from actors.worker.executors.process import process_start_ticks
+from actors.worker.executors.process_sandbox import default_work_root
 from tests.integration import node_flows
-from tests.support.swarm import Swarm, SwarmNode
+from tests.support.swarm import Swarm, SwarmNode, free_port_pair, poll
 
 
 class ProcessRuntime:
@@ -97,3 +99,36 @@ def test_init_registers_a_manager_and_a_restart_writes_nothing_twice(tmp_path: P
         assert again["id"] == row["id"] and again["labels"] == {"zone": "b"}
         assert node.ctl_json("cluster", "inspect")["meta"] == cluster["meta"]
         assert [n["id"] for n in node.ctl_json("node", "ls")] == [row["id"]]
+
+
+def test_a_task_gets_the_descriptor_limit_the_node_started_with(tmp_path: Path) -> None:
+    """swarm-node raises its soft RLIMIT_NOFILE to the hard one for its sockets; its tasks
+    get the one it started with back, as dockerd's (Go's) children do."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    soft = 1000 if hard == resource.RLIM_INFINITY else min(1000, hard // 2)
+    with Swarm(tmp_path) as swarm:
+        node = swarm.start_node("m1", executor="process", soft_nofile=soft)
+        node.wait_ready()
+        [raised] = [e for e in node.log_events() if e["event"] == "node.descriptor_limit.raised"]
+        assert raised["before"] == soft and raised["now"] > soft
+        node.ctl_json(
+            "service", "create", "--name", "limit", "--detach", "busybox",
+            "sh", "-c", "ulimit -n; sleep 300",
+        )  # fmt: skip
+        shown = poll(lambda: node.ctl("service", "logs", "--raw", "limit").stdout.split(), "ulimit")
+        assert shown == [str(soft)]  # fails before: the node's raised limit
+
+
+def test_a_node_started_on_its_own_removes_its_work_root_afterwards(tmp_path: Path) -> None:
+    """A test's node outside a Swarm (tests/integration/test_full_disk.py) leaves nothing
+    under $TMPDIR/swarmnode-<uid> once cleaned up (before, one work root a run stayed)."""
+    node = SwarmNode("m1", tmp_path / "m1", tmp_path, executor="process", port=free_port_pair())
+    node.start()
+    try:
+        node.wait_ready()
+        work_root = default_work_root(node.node_id)
+        assert work_root.is_dir()
+    finally:
+        node.kill()
+        node.remove_task_dirs()
+    assert not work_root.exists()

@@ -21,7 +21,8 @@ with ``--format json``. Waiting is always ``poll`` with a deadline.
 ``Swarm.cleanup`` (also on ``__exit__``) kills every node it started and then whatever they
 ran: the processes recorded by the process executor (and their task directories), the
 tasks' secret and config files, and Docker containers and networks labelled with the nodes'
-ids.
+ids. A node started on its own (a state dir elsewhere) is cleaned up by its test:
+``kill``, `kill_recorded_processes` and ``remove_task_dirs``.
 """
 
 from __future__ import annotations
@@ -220,9 +221,11 @@ class SwarmNode:
         extra: Sequence[str] = (),
         listen_host: str = "127.0.0.1",
         cwd: Path = ROOT,
+        soft_nofile: int | None = None,
     ) -> None:
         self.name = name
         self.cwd = cwd  # the node process's working directory
+        self.soft_nofile = soft_nofile  # the soft descriptor limit it starts with
         self.listen_host = listen_host
         self.state_dir = state_dir
         self.socket = state_dir / "swarm.sock"
@@ -285,6 +288,8 @@ class SwarmNode:
             *self.mesh_args(),
             *self.extra,
         ]
+        if self.soft_nofile is not None:  # set by the shell it replaces
+            argv = ["sh", "-c", 'ulimit -S -n "$0" && exec "$@"', str(self.soft_nofile), *argv]
         with open(self.log_path, "wb") as log_file:
             self.process = subprocess.Popen(
                 argv,
@@ -350,6 +355,21 @@ class SwarmNode:
             self.process.kill()
             self.process.wait(timeout=DEADLINE)
 
+    def remove_task_dirs(self) -> None:
+        """What the node made for its tasks outside its state dir, named by its id: the
+        process executor's work root under ``$TMPDIR/swarmnode-<uid>`` (not in the test's
+        tmp dir: a root node's tasks run as ``nobody``, who cannot enter it) and the tasks'
+        secret and config files. For a node that is no longer running."""
+        from actors.worker.executors.process_sandbox import default_work_root
+        from actors.worker.task_files import default_files_root
+
+        try:
+            node_id = self.node_id
+        except OSError:
+            return  # it never had an id: it made neither
+        shutil.rmtree(default_work_root(node_id), ignore_errors=True)
+        shutil.rmtree(default_files_root(node_id), ignore_errors=True)
+
     # -- swarmctl -----------------------------------------------------------------------
     def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         return swarmctl(self.socket, *args)
@@ -402,8 +422,10 @@ class Swarm:
         wait: bool = True,
         listen_host: str | None = None,
         cwd: Path = ROOT,
+        soft_nofile: int | None = None,
     ) -> SwarmNode:
-        """Start node ``name`` on ``listen_host``, else on the swarm's next address."""
+        """Start node ``name`` on ``listen_host``, else on the swarm's next address;
+        ``soft_nofile``: the soft descriptor limit the process starts with."""
         host = listen_host or self._host()
         node = SwarmNode(
             name,
@@ -414,6 +436,7 @@ class Swarm:
             extra=extra,
             listen_host=host,
             cwd=cwd,
+            soft_nofile=soft_nofile,
         )
         self.nodes.append(node)
         return node.start(wait=wait)
@@ -538,9 +561,6 @@ class Swarm:
             raise AssertionError(f"{exc}; last node ls: {seen}") from None
 
     def cleanup(self) -> None:
-        from actors.worker.executors.process_sandbox import default_work_root
-        from actors.worker.task_files import default_files_root
-
         ids = []
         for node in self.nodes:
             node.kill()
@@ -548,9 +568,7 @@ class Swarm:
                 ids.append(node.node_id)
         for node in self.nodes:
             kill_recorded_processes(node.state_dir)
-        for node_id in ids:
-            shutil.rmtree(default_work_root(node_id), ignore_errors=True)
-            shutil.rmtree(default_files_root(node_id), ignore_errors=True)
+            node.remove_task_dirs()
         if self.docker is not None and ids:
             remove_node_containers(self.docker, ids)
 

@@ -16,7 +16,6 @@ or take a role other than worker.
 from __future__ import annotations
 
 import platform
-import resource
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Final
 
+from actors.descriptors import raise_descriptor_limit
 from actors.node.fleet.loop import DEFAULT_SIM, FleetLoop, SimSettings
 from actors.node.fleet.members import FleetMember
 from actors.node.fleet.session import DEFAULT_CONFIG, Phase, SessionConfig
@@ -100,7 +100,9 @@ class Fleet:
         seed: int | None = None,
         ramp: float = 0.0,
     ) -> None:
-        _raise_fd_limit(8 * len(members) + 256)  # up to 4 sockets a node (loop.py)
+        # up to 4 sockets a node (loop.py), two descriptors each (its TCP connection and
+        # its mailbox)
+        raise_descriptor_limit(8 * len(members) + 256)
         self._loop = FleetLoop(
             members, describe or describe_member(), sim=sim, config=config, seed=seed, ramp=ramp
         )
@@ -196,12 +198,3 @@ class Fleet:
             node.tasks.drain(wall)
             self._loop.touched(index)
         return told
-
-
-def _raise_fd_limit(wanted: int) -> None:
-    """Two descriptors per socket (its TCP connection and its mailbox)."""
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < wanted:
-        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

@@ -310,12 +310,8 @@ class LeadershipSwitch:
         with self._lock:
             self._wanted = change.is_leader
             ref = self._ref
-        _log.info(
-            "raft.leadership.changed",
-            is_leader=change.is_leader,
-            leader_id=change.leader_id,
-            term=change.term,
-        )
+        # Raft logs the change itself (raft.leadership.changed); a second line here
+        # doubled every change in the node's log
         if ref is not None:
             self._send(ref, change.is_leader)
 

@@ -152,6 +152,12 @@ class Node:
         endpoint = self.supervisor.proxy().get(child).get(timeout=self._start_timeout)
         return str(endpoint.proxy().address().get(timeout=self._start_timeout))
 
+    @property
+    def stop_timeout(self) -> float:
+        """The longest `stop` waits for the tree (its children's stop bound and a margin,
+        once `start` has built them)."""
+        return self._stop_timeout
+
     def stop(self) -> bool:
         """Stop the tree; False if it had not ended within its bound (`stop_bound`: the
         children's stop timeouts, as the root waits for each in turn), its ports perhaps

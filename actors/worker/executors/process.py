@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from actors.ca.node_identity import ensure_private_dir
+from actors.descriptors import child_descriptor_limit
 from actors.durable import write_durable
 from actors.worker.executors.base import (
     ContainerNotFoundError,
@@ -302,6 +303,7 @@ class ProcessController:
                 "env": self.env,
                 "cwd": self.workdir,
                 "user": [user.uid, user.gid, list(user.groups)] if user is not None else None,
+                "nofile": child_descriptor_limit(),
                 "log": {
                     "path": str(self.log_file),
                     "max_bytes": executor.log_max_bytes,

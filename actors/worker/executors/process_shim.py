@@ -3,13 +3,17 @@ exit code.
 
 Usage: ``python -I process_shim.py EXIT_FILE -- COMMAND [ARG...]`` with the task's launch
 settings as one JSON object on stdin: ``{"env": {...}, "cwd": DIR, "user": [UID, GID,
-[GROUP...]] or null, "log": {"path": FILE, "max_bytes": N, "max_files": K}}`` (on stdin
+[GROUP...]] or null, "nofile": SOFT or null, "log": {"path": FILE, "max_bytes": N,
+"max_files": K}}`` (on stdin
 rather than in the shim's own environment, so variables meant for the task,
 ``LD_PRELOAD`` say, never act on the shim; standard library only, so it runs as a plain
 script). The process executor starts it with ``start_new_session``: the shim is the group
 leader, so a signal to the group reaches the command directly. The shim keeps the node's
 user, so the task cannot signal it or touch EXIT_FILE or its log; the command runs as
-``user`` (groups, gid, then uid dropped before exec) in ``cwd`` with ``env`` and no stdin.
+``user`` (groups, gid, then uid dropped before exec) in ``cwd`` with ``env`` and no stdin,
+with the soft descriptor limit ``nofile`` (the node's own was raised for its sockets:
+actors/descriptors.py; the shim sets its own before it starts the command, which inherits
+it).
 The shim survives catchable signals (the command gets the default handlers back at exec;
 the shim writes a newline to its stdout once its own are in place, which ``start`` waits
 for); one that comes before the command runs is passed on to it once it does, so a stop
@@ -34,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import selectors
 import signal
 import subprocess
@@ -171,6 +176,16 @@ def _launch_options(settings: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
+def _set_descriptor_limit(settings: dict[str, Any]) -> None:
+    soft = settings.get("nofile")
+    if soft is None:
+        return
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY:
+        soft = min(int(soft), hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (int(soft), hard))
+
+
 def _log_writer(settings: dict[str, Any]) -> LogWriter:
     log = settings.get("log") or {}
     path = log.get("path")
@@ -229,6 +244,7 @@ def main(argv: list[str]) -> int:
         settings = json.loads(sys.stdin.read() or "{}")
         log = _log_writer(settings)
         options = _launch_options(settings)
+        _set_descriptor_limit(settings)
     except (ValueError, TypeError, OSError) as exc:
         message = f"process shim: bad launch settings: {exc}"
         sys.stderr.write(message + "\n")

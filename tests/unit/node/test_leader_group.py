@@ -11,6 +11,7 @@ from typing import Any
 
 import pykka
 import pytest
+from structlog.testing import capture_logs
 
 from actors.dispatcher import DispatcherLink
 from actors.node.tree.leader_group import (
@@ -186,6 +187,33 @@ def test_the_bootstrap_gives_up_once_its_leader_was_removed(tmp_path: Path) -> N
     finally:
         for node in members.values():
             node.stop()
+
+
+def test_a_leadership_change_is_logged_once(tmp_path: Path) -> None:
+    # fails before: the switch logged raft.leadership.changed again after Raft had
+    members: dict[int, RaftNode] = {}
+    storage = DurableStorage.open(tmp_path, initial_conf_state=ConfState(voters=(1,)))
+    node = RaftNode(
+        1,
+        (1,),
+        storage,
+        MemoryStore(clock=time.time),
+        network=InProcess(members, 1),
+        tick_interval=0.05,
+    )
+    members[1] = node
+    changes: list[LeadershipChange] = []
+    node.subscribe(LeadershipSwitch())
+    node.subscribe(changes.append)
+    with capture_logs() as logs:
+        node.start()
+        try:
+            wait_for(lambda: any(c.is_leader for c in changes), "leadership won", DEADLINE)
+        finally:
+            node.stop()
+    lines = [e for e in logs if e["event"] == "raft.leadership.changed"]
+    won = [(c.is_leader, c.term) for c in changes[1:]]  # [0]: the state at subscribe
+    assert [(e["is_leader"], e["term"]) for e in lines] == won
 
 
 def test_local_address_replaces_wildcards() -> None:
