@@ -325,13 +325,15 @@ def run_update(args: argparse.Namespace, connection: ControlConnection, _v: str)
         baseline = finished_before(args, connection, args.service)
         job_run = None if args.detach else job_run_before(connection, args.service)
         reply = connection.request("control.service.update", body)
+        if args.format != "json":  # the id first, then the wait (docker service update)
+            write_text(reply["id"])
+            sys.stdout.flush()
         if reply["changed"]:
             wait_for_change(args, connection, reply, baseline, job_run=job_run)
-        final = connection.request("control.service.inspect", {"service": reply["id"]})
-    if args.format == "json":
-        write_json(final["summary"])
-    else:
-        write_text(reply["id"])
+        if args.format == "json":  # one document: the summary after the wait
+            write_json(
+                connection.request("control.service.inspect", {"service": reply["id"]})["summary"]
+            )
     return 0
 
 

@@ -13,6 +13,7 @@ why when the rollback pauses.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from cli.argtypes import COUNT
@@ -74,10 +75,12 @@ def rollback(
     with connection:
         baseline = finished_before(args, connection, service)
         reply = connection.request("control.service.rollback", body)
+        if args.format != "json":  # the id first, then the wait (docker service rollback)
+            write_text(reply["id"])
+            sys.stdout.flush()
         wait_for_change(args, connection, reply, baseline, rollback=True)
-        final = connection.request("control.service.inspect", {"service": reply["id"]})
-    if args.format == "json":
-        write_json(final["summary"])
-    else:
-        write_text(reply["id"])
+        if args.format == "json":  # one document: the summary after the wait
+            write_json(
+                connection.request("control.service.inspect", {"service": reply["id"]})["summary"]
+            )
     return 0
