@@ -348,11 +348,17 @@ class Dispatcher(SupervisedActor):
         opened: list[tuple[Session, Delta]] = []
         for opening in opens:
             node_id, request = opening.node_id, opening.request
-            refusal = check_session_node(node_id, found[node_id])
+            node = found[node_id]
+            refusal = check_session_node(node_id, node)
             if refusal is not None:
                 _log.warning("dispatcher.session.refused", peer_node=node_id, reason=refusal)
                 request.error(UNAUTHORIZED, refusal)
                 continue
+            assert node is not None  # check_session_node refuses a node the store lacks
+            # a node joined just now, whose creation the watch has not brought yet: its
+            # role as this read found it, so that its first frame names it (as SwarmKit's
+            # first session message carries the node) and no frame of its own follows
+            self._front.roles.setdefault(node_id, node.role.value)
             with self._front.lock:
                 session = self._core.open_session(
                     now,
