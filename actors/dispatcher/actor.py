@@ -199,9 +199,10 @@ class Dispatcher(SupervisedActor):
         self._streams.set_managers(tuple(self._managers()))
         with self._front.lock:
             self._core.start(self._clock(), known)
+        self._schedule_tick(lambda now: self._window.at(now, self._tick_interval))
+        # last: the front is the handlers' (and tests') sign that a dispatcher runs here
         self._link.attach(self._front)
         _log.info("dispatcher.started", nodes=len(known), heartbeat_period=self._core.config.period)
-        self._schedule_tick(lambda now: self._window.at(now, self._tick_interval))
 
     def on_stop(self) -> None:
         """Each step whatever the ones before raised, each wait bounded (stop_steps.py)."""

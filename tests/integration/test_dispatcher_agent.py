@@ -126,6 +126,9 @@ class Manager:
             held_writes=self.held_writes,
             frame_bytes=self.frame_bytes,
         )
+        # its front attaches as its start ends: a session opened before is refused
+        # ``unavailable`` (an agent retries; a test's own client does not)
+        wait_for(self.link.front, "the dispatcher's front attached")
 
     def stop_dispatcher(self) -> None:
         if self.dispatcher is not None:
