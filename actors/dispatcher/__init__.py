@@ -7,7 +7,8 @@ store failed, held for another attempt), ``store_changes`` (what the store's com
 changes mean for it), ``wire`` (message bodies, with ``session_request``,
 ``status_updates`` and ``tls_report``) and ``frame_packing`` (session frames packed, and
 cut to the frame budget where ``frame_parts`` says).
-The shell: ``actor.Dispatcher`` (ticks, opens sessions, stops), ``watch_intake.StoreWatch``
+The shell: ``actor.Dispatcher`` (ticks, takes session opens, stops),
+``opens.SessionOpener`` (opens a chunk of sessions), ``watch_intake.StoreWatch``
 (reads and watches the store), ``notices.SessionNotices`` (credentials, the routing
 mesh's table and roles, each in a frame of its own), ``front.DispatcherFront``
 (heartbeats on the endpoint's handler threads; status reports queued for

@@ -4,11 +4,12 @@ It streams the worker sessions' frames through the remote endpoint's ``Request``
 Heartbeats and status reports never reach its mailbox: the endpoint's handler threads
 serve heartbeats through its ``DispatcherFront`` (front.py), which shares the core with
 this actor under one lock, and its ``StatusIntake`` (intake.py) judges the status reports
-the front queued; session opens are queued there too and opened here in chunks of at most
-``open_chunk``, newest first (one store read each; front.py says why), each chunk's first
-frames sent before the next chunk is taken: after a leader change ~1,000 agents open at
-once, and one batch held every first frame back past their connect timeout. Frames are
-built and sent by its ``SessionStreams`` (streams.py).
+the front queued; session opens are queued there too and taken here in chunks of at most
+``open_chunk``, newest first (front.py says why), each chunk opened by its
+``SessionOpener`` (opens.py: one store read each) and its first frames sent before the
+next chunk is taken: after a leader change ~1,000 agents open at once, and one batch held
+every first frame back past their connect timeout. Frames are built and sent by its
+``SessionStreams`` (streams.py).
 
 It ticks every ``tick_interval`` seconds, and sooner when work comes (a store change,
 judged status reports, opened sessions) after a quiet period: at once when no tick that
@@ -51,8 +52,6 @@ from typing import Any, ClassVar, Final
 
 import pykka
 
-from actors.dispatcher.assignments import Delta
-from actors.dispatcher.callers import UNAUTHORIZED, check_session_node
 from actors.dispatcher.core import DispatcherCore
 from actors.dispatcher.front import (
     UNAVAILABLE,
@@ -63,27 +62,19 @@ from actors.dispatcher.front import (
 )
 from actors.dispatcher.heartbeats import HeartbeatConfig
 from actors.dispatcher.held_writes import HeldWrites
-from actors.dispatcher.ingress_changes import reads_changes
 from actors.dispatcher.intake import WAKE, StatusIntake
 from actors.dispatcher.notices import SessionNotices
+from actors.dispatcher.opens import SessionOpener
 from actors.dispatcher.pacing import next_window
 from actors.dispatcher.sessions import Session, SessionError
-from actors.dispatcher.spec_tables import SentSpecs
 from actors.dispatcher.stop_steps import StopSteps, stop_and_wait
 from actors.dispatcher.streams import SessionStreams
 from actors.dispatcher.watch_intake import StoreWatch
-from actors.dispatcher.wire import (
-    ASSIGNMENT_BYTES_PER_FRAME,
-    ManagerAddress,
-    reads_shared_specs,
-    takes_sets_in_parts,
-)
+from actors.dispatcher.wire import ASSIGNMENT_BYTES_PER_FRAME, ManagerAddress
 from actors.dispatcher.writer import StoreWriter, Writes
 from actors.log import get_logger
 from actors.metrics import dispatcher as metrics
 from actors.store import MemoryStore
-from actors.store import nodes as node_queries
-from actors.store import tasks as task_queries
 from actors.supervisor import ChildContext, SupervisedActor, ThreadTimer, Timer
 from actors.tick_window import TickWindow
 
@@ -164,6 +155,9 @@ class Dispatcher(SupervisedActor):
         self._notices = SessionNotices(
             store, self._core, self._front, self._streams, self._clock, tick_interval
         )
+        self._opener = SessionOpener(
+            store, self._core, self._front, self._streams, managers, self._clock
+        )
         self._watch = StoreWatch(
             store, self._core, self._front, self._streams, self._notices, self._on_change
         )
@@ -199,9 +193,10 @@ class Dispatcher(SupervisedActor):
         self._streams.set_managers(tuple(self._managers()))
         with self._front.lock:
             self._core.start(self._clock(), known)
+        self._schedule_tick(lambda now: self._window.at(now, self._tick_interval))
+        # last: the front is the handlers' (and tests') sign that a dispatcher runs here
         self._link.attach(self._front)
         _log.info("dispatcher.started", nodes=len(known), heartbeat_period=self._core.config.period)
-        self._schedule_tick(lambda now: self._window.at(now, self._tick_interval))
 
     def on_stop(self) -> None:
         """Each step whatever the ones before raised, each wait bounded (stop_steps.py)."""
@@ -289,7 +284,7 @@ class Dispatcher(SupervisedActor):
                 busy, frames = self._tick()
             finally:
                 self._schedule_tick(self._after_tick(busy, frames))
-        elif message == _OPENS and self._open_sessions(self._front.take_opens(self._open_chunk)):
+        elif message == _OPENS and self._opener.open(self._front.take_opens(self._open_chunk)):
             self._on_writes()  # their nodes' READY writes
         elif isinstance(message, _WritesLost):
             self._close_unrecorded(message.node_ids)
@@ -326,51 +321,6 @@ class Dispatcher(SupervisedActor):
         """The front queued the first open of a batch (on a handler thread)."""
         with contextlib.suppress(pykka.ActorDeadError):
             self.actor_ref.tell(_OPENS)
-
-    # --- session opens (queued by the front, handlers.py) -------------------------------
-
-    def _open_sessions(self, opens: Sequence[SessionOpen]) -> int:
-        """Open a chunk of queued sessions: one store read for all of them, then each
-        one's full assignment set; how many opened. A node the store does not hold is
-        refused ``unauthorized``."""
-        if not opens:
-            return 0
-        self._streams.set_managers(tuple(self._managers()))
-        ids = [o.node_id for o in opens]
-        found, version, assigned = self._store.view(
-            lambda tx: (
-                {i: node_queries.get(tx, i) for i in ids},
-                tx.version,
-                {i: task_queries.by_node(tx, i) for i in ids},
-            )
-        )
-        now = self._clock()
-        opened: list[tuple[Session, Delta]] = []
-        for opening in opens:
-            node_id, request = opening.node_id, opening.request
-            refusal = check_session_node(node_id, found[node_id])
-            if refusal is not None:
-                _log.warning("dispatcher.session.refused", peer_node=node_id, reason=refusal)
-                request.error(UNAUTHORIZED, refusal)
-                continue
-            with self._front.lock:
-                session = self._core.open_session(
-                    now,
-                    node_id,
-                    request.peer_key,
-                    opening.description,
-                    opening.addr,
-                    version,
-                    assigned[node_id],
-                )
-                session.handle = request
-                if reads_shared_specs(request.body):
-                    session.sent_specs = SentSpecs()
-                session.takes_parts = takes_sets_in_parts(request.body)
-                self._streams.ingress.opened(session.session_id, reads_changes(request.body))
-                opened.append((session, session.assignments.full()))
-        self._streams.send_all(opened)
-        return len(opened)
 
     def session_count(self) -> int:
         return self._front.session_count()

@@ -114,8 +114,9 @@ class DispatcherFront:
         self._opens: dict[str, tuple[SessionOpen, float]] = {}  # node -> (open, queued at)
         self._reports: list[StatusReport] = []
         self._closed = False
-        # node id -> role, as committed (written by the actor only; one dict assignment
-        # at a time, which readers see whole)
+        # node id -> role, as committed: from the store's watch, and for a node it has not
+        # brought yet, as its session's open read it (written by the actor only; one dict
+        # assignment at a time, which readers see whole)
         self.roles: dict[str, str] = {}
 
     # --- on the handler threads -----------------------------------------------------------

@@ -78,6 +78,8 @@ class Cluster1:
             rng=random.Random(3),
             link=self.link,
         )
+        # a session opened before its front attached is refused ``unavailable``
+        wait_for(self.link.front, "the dispatcher's front attached")
         self.endpoint = Endpoint(
             self.address,
             self.ca.guard(dispatcher_handlers(self.link, self.ca.admission.certified_node)),

@@ -246,10 +246,14 @@ CORES = [
         frozenset({"docker", "zmq", "pykka", "threading", "time", "socket", "requests", "os"}),
     ),
     # the fleet's node: the agent's session and the worker's tasks without threads or
-    # sockets (one loop drives a thousand of them: actors/node/fleet/loop.py)
+    # sockets, and the timers of them all (one loop drives a thousand: loop.py)
     Core(
         "fleet",
-        ("actors/node/fleet/tasks.py", "actors/node/fleet/session.py"),
+        (
+            "actors/node/fleet/tasks.py",
+            "actors/node/fleet/session.py",
+            "actors/node/fleet/timers.py",
+        ),
         NO_IO | {"os", "transport"},
         actors_prefixes=(
             "actors.node.fleet.tasks",

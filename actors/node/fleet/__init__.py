@@ -6,6 +6,7 @@ node package's state-dir files), above the worker parts it reuses.
 - session.py: one node's dispatcher session, the agent's rules as effects (pure)
 - members.py: the nodes' identities, joined by token (or resumed from their state dirs)
 - loop.py: the thread that carries every node's socket, session and tasks
+- timers.py: the loop's timers, every node's session wake-up and task timers (pure)
 - sockets.py: a node's connection to a manager and the monitor of its drops
 - fleet.py: ``Fleet``, the facade: start, stop, stats, exit on demand
 """

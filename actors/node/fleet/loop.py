@@ -8,8 +8,9 @@ CURVE work) and a wake-up pipe. Per turn it waits on the epoll until the earlies
 then: runs the calls handed to it (``call``), drains every socket that may hold frames
 (decoding each frame with `transport.codec` under the reply limits, as
 `transport.client.Client` does) into its node's session, fires due timers (session
-wake-ups, task timers), and polls each node that something happened to, carrying out the
-effects its session returns. So a node costs a socket and some memory, never a thread.
+wake-ups, task timers: timers.py), and polls each node that something happened to,
+carrying out the effects its session returns. So a node costs a socket and some memory,
+never a thread.
 
 The epoll watches each socket's ``ZMQ_FD``, not the sockets themselves: zmq's own poll
 asks every socket of a thousand nodes (two each, with the monitors) for its events at
@@ -26,7 +27,6 @@ attempt ends at once (sockets.py).
 from __future__ import annotations
 
 import contextlib
-import heapq
 import itertools
 import os
 import random
@@ -54,6 +54,7 @@ from actors.node.fleet.session import (
 )
 from actors.node.fleet.sockets import close_connection, connection_lost_event, open_connection
 from actors.node.fleet.tasks import NodeTasks
+from actors.node.fleet.timers import FleetTimers
 from actors.worker.executors.sim import SimExecutor
 from actors.worker.session_calls import Call
 from api.errors import CodecError
@@ -65,8 +66,6 @@ __all__ = ["DEFAULT_SIM", "FleetLoop", "FleetNode", "SimSettings"]
 
 _log = get_logger("fleet")
 _BATCH: Final = 256  # frames drained from one socket per turn
-_SESSION: Final = 0
-_TASK: Final = 1
 _POLLIN: Final = int(zmq.POLLIN)  # zmq.POLLIN is an IntFlag: its ``&`` runs in Python
 _SOCKET: Final = 0  # what an fd the epoll watches belongs to
 _MONITOR: Final = 1
@@ -95,7 +94,6 @@ class FleetNode:
     monitor: zmq.Socket[bytes] | None = None  # the socket's dropped and refused connections
     fds: tuple[int, int] = (-1, -1)  # the socket's and the monitor's ZMQ_FD, watched
     pending: dict[int, Call] = field(default_factory=dict)
-    wake: float = float("inf")  # when a session wake-up is scheduled
 
     def forget(self, call: Call) -> None:
         """Owe ``call``'s requests no reply: one that still comes is dropped, so a late
@@ -151,8 +149,7 @@ class FleetLoop:
         self._epoll = select.epoll()
         self._by_fd: dict[int, tuple[int, int]] = {}  # fd -> (_SOCKET or _MONITOR, node)
         self._readable: set[int] = set()  # nodes whose socket may hold frames
-        self._timers: list[tuple[float, int, int, int, Any]] = []  # due, seq, kind, node, x
-        self._seq = itertools.count()
+        self._timers = FleetTimers(len(self.nodes))  # wake-ups and task timers (timers.py)
         self._rids = itertools.count(1)
         self._dirty: set[int] = set()
         self._calls: list[tuple[Callable[[], Any], Future[Any]]] = []
@@ -172,7 +169,7 @@ class FleetLoop:
     # -- public (any thread) -------------------------------------------------------------
     def start(self) -> None:
         for i, node in enumerate(self.nodes):
-            self._schedule(i, node.session.next_wakeup())
+            self._timers.wake_at(i, node.session.next_wakeup())
         self._thread = threading.Thread(target=self._run, name="fleet-io", daemon=True)
         self._thread.start()
 
@@ -240,9 +237,10 @@ class FleetLoop:
         """Seconds the epoll may wait (-1: until something happens)."""
         if self._calls or self._dirty or self._readable:
             return 0
-        if not self._timers:
+        due = self._timers.next_due()
+        if due is None:
             return -1
-        return max(0.0, self._timers[0][0] - self._clock()) + 0.001
+        return max(0.0, due - self._clock()) + 0.001
 
     def _run_calls(self) -> None:
         with contextlib.suppress(BlockingIOError):
@@ -318,17 +316,11 @@ class FleetLoop:
             self._effects(index, session.on_reply(now, call, envelope.body))
 
     def _fire_timers(self) -> None:
-        now = self._clock()
-        timers = self._timers
-        while timers and timers[0][0] <= now:
-            _due, _seq, kind, index, payload = heapq.heappop(timers)
-            node = self.nodes[index]
-            if kind == _SESSION:
-                if payload != node.wake:
-                    continue  # superseded by an earlier wake-up
-                node.wake = float("inf")
-            else:
-                node.tasks.fire(payload, self._wall())
+        """A node's task timer fires into its tasks; a session's wake-up only marks its
+        node, polled next."""
+        for index, timer in self._timers.due(self._clock()):
+            if timer is not None:
+                self.nodes[index].tasks.fire(timer, self._wall())
             self._dirty.add(index)
 
     def _poll_dirty(self) -> None:
@@ -339,18 +331,8 @@ class FleetLoop:
                 node = self.nodes[index]
                 self._effects(index, node.session.poll(now))
                 for timer in node.tasks.take_timers():
-                    self._push(now + timer.delay, _TASK, index, timer)
-                self._schedule(index, node.session.next_wakeup())
-
-    def _schedule(self, index: int, due: float) -> None:
-        node = self.nodes[index]
-        if due < node.wake:
-            node.wake = due
-            self._push(due, _SESSION, index, due)
-
-    def _push(self, due: float, kind: int, index: int, payload: Any) -> None:
-        if due != float("inf"):
-            heapq.heappush(self._timers, (due, next(self._seq), kind, index, payload))
+                    self._timers.task_at(index, now + timer.delay, timer)
+                self._timers.wake_at(index, node.session.next_wakeup())
 
     # -- effects -------------------------------------------------------------------------
     def _effects(self, index: int, effects: list[Effect]) -> None:

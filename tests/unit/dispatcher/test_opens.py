@@ -4,6 +4,7 @@ each chunk's frames go out before the next chunk's tasks are read, newest first.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -11,12 +12,19 @@ from functools import partial
 from typing import Any, TypeVar
 
 from actors.dispatcher import Dispatcher, DispatcherLink
+from actors.dispatcher.core import DispatcherCore
 from actors.dispatcher.front import DispatcherFront, SessionOpen
+from actors.dispatcher.heartbeats import HeartbeatConfig
+from actors.dispatcher.opens import SessionOpener
+from actors.dispatcher.streams import SessionStreams
+from actors.log import get_logger
 from actors.store import MemoryStore, ReadTx, WriteTx
+from api.enums import NodeRole
 from api.objects import Node, NodeDescription
 from tests.support.clocks import ManualClock, ManualTimer
 from tests.support.waiting import wait_for
 from tests.unit.dispatcher.helpers import session_request, task
+from transport.codec import decode
 
 T = TypeVar("T")
 CHUNK = 4
@@ -104,3 +112,33 @@ def test_a_burst_of_opens_is_served_in_chunks_each_sent_before_the_next_is_read(
     # newest first: after the chunk taken before the store was held, the newest of the rest
     rest = [n for n in NODES if n not in runs[0]]
     assert runs[1] == rest[::-1][:CHUNK]
+
+
+def test_a_chunk_is_opened_on_one_read_and_a_node_not_stored_is_refused() -> None:
+    """The opener alone (opens.py), on the core, front and streams the actor gives it."""
+    store: Any = RecordingStore.local(clock=time.time)
+    store.events = []
+    known, unknown = NODES[0], NODES[1]
+    store.update(lambda tx: tx.create(Node(known, role=NodeRole.MANAGER)))
+    store.update(partial(WriteTx.create, obj=task("t0", known)))
+    core = DispatcherCore(HeartbeatConfig(), random.Random(1), get_logger("test"))
+    front = DispatcherFront(core, store, time.monotonic, lambda: None)
+    streams = SessionStreams(store, core, front.lock, roles=lambda: front.roles)
+    opener = SessionOpener(store, core, front, streams, tuple, time.monotonic)
+    events: list[str] = store.events
+    events.clear()
+    boxes = {n: RecordingOutbox(events, n) for n in (known, unknown)}
+    opens = [
+        SessionOpen(session_request(boxes[n], bytes([65 + i]) * 40), n, DESC, "")  # type: ignore[arg-type]
+        for i, n in enumerate((known, unknown))
+    ]
+    assert opener.open(opens) == 1
+    # one read for the chunk, the refusal at once, one read of what the opened sessions'
+    # tasks need (streams.py), then their frames
+    assert events == ["read", unknown, "read", known]
+    first = decode(boxes[known].sent[0]).body
+    assert first["full"] and [t["id"] for t in first["tasks"]] == [task("t0").id]
+    assert first["role"] == "manager"  # as read: the front's roles had not the node yet
+    (refusal,) = [decode(sent).body for sent in boxes[unknown].sent]
+    assert refusal["code"] == "unauthorized" and "not in the cluster" in refusal["message"]
+    assert front.session_count() == 1

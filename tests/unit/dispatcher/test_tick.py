@@ -13,7 +13,7 @@ from functools import partial
 import pytest
 
 from actors.dispatcher import Dispatcher, DispatcherLink
-from actors.dispatcher.front import SessionOpen, StatusReport
+from actors.dispatcher.front import DispatcherFront, SessionOpen, StatusReport
 from actors.store import MemoryStore, WriteTx
 from actors.store import nodes as node_queries
 from actors.store import tasks as task_queries
@@ -56,10 +56,36 @@ def running() -> Iterator[Running]:
     wait_for(link.front, "the dispatcher's front attached")
     front = link.front()
     assert front is not None
-    running = Running(store, timer, ref, front, W)
-    running.sync()  # the front attaches before on_start arms the first tick: let it end
-    yield running
+    yield Running(store, timer, ref, front, W)
     ref.stop()
+
+
+class RecordingLink(DispatcherLink):
+    """A link that records the ticks the dispatcher's timer had armed when it attached."""
+
+    def __init__(self, timer: ManualTimer) -> None:
+        super().__init__()
+        self._timer = timer
+        self.armed_at_attach: list[float] | None = None
+
+    def attach(self, front: DispatcherFront) -> None:
+        self.armed_at_attach = list(self._timer.delays)
+        super().attach(front)
+
+
+def test_the_front_attaches_once_the_start_is_whole() -> None:
+    """The front is what handlers and tests take for a running dispatcher: it attaches
+    after the first tick is armed, the start's last step (it attached before, and a test
+    that read the timer once the front was there could run ahead of the start)."""
+    store = MemoryStore.local(clock=time.time)
+    timer = ManualTimer(ManualClock())
+    link = RecordingLink(timer)
+    ref = Dispatcher.start(None, store, link=link, tick_interval=W, clock=timer.clock, timer=timer)
+    try:
+        wait_for(link.front, "the dispatcher's front attached")
+        assert link.armed_at_attach == [W]
+    finally:
+        ref.stop()
 
 
 def open_session(r: Running) -> tuple[GateOutbox, str]:
