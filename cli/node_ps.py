@@ -63,5 +63,5 @@ def run_node_ps(args: argparse.Namespace, connection: ControlConnection, _v: str
     if rows or not refused:
         write_tasks(args, in_listing_order(rows))
     if refused:
-        raise CliError("; ".join(refused))
+        raise CliError("\n".join(refused))  # one line each, as docker
     return 0

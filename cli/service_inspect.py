@@ -82,7 +82,7 @@ def run_inspect(args: argparse.Namespace, connection: ControlConnection, _v: str
     elif replies:
         write_text("\n\n".join(describe(r["service"], r["summary"]) for r in replies))
     if refused:
-        raise CliError("; ".join(refused))
+        raise CliError("\n".join(refused))  # one line each, as docker
     return 0
 
 

@@ -114,7 +114,7 @@ def run_ps(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
         for reason in stopped:
             write_text(reason)
     if refused:
-        raise CliError("; ".join(refused))
+        raise CliError("\n".join(refused))  # one line each, as docker
     return 0
 
 

@@ -79,3 +79,18 @@ def test_service_rm_and_node_rm_go_on_past_a_refusal(ctl: Ctl) -> None:
     assert "is not down" in result.stderr
     remaining = ctl.store.view(lambda tx: {n.id for n in nodes.list_all(tx)})
     assert WORKER_ID in remaining and DOWN_ID not in remaining
+
+
+def test_ps_inspect_and_node_ps_name_each_refusal_on_its_own_line(ctl: Ctl) -> None:
+    # as docker service ps|inspect and node ps: the errors joined by newlines
+    _created(ctl, "service", "create", "--name", "web", "--detach", "busybox")
+    for args in (
+        ("service", "ps", "web", "nope", "gone"),
+        ("service", "inspect", "web", "nope", "gone"),
+        ("node", "ps", "nope", "gone"),
+    ):
+        result = ctl.run(*args)
+        assert result.returncode == 1, result
+        nope, gone = result.stderr.splitlines()
+        assert nope.startswith("swarmctl: ") and "nope" in nope and "gone" not in nope, args
+        assert gone.startswith("swarmctl: ") and "gone" in gone, args
