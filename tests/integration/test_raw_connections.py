@@ -5,14 +5,19 @@ it finds none for a socket of its own (transport/strangers.py, connections.py)."
 from __future__ import annotations
 
 import contextlib
+import errno
 import resource
+import selectors
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from actors.descriptors import NR_OPEN
 from tests.support.swarm import Swarm, SwarmNode, poll
 from transport.accepted import peer_of, shut_down
+from transport.stranger_limits import descriptor_reserve
 
 
 @contextlib.contextmanager
@@ -32,6 +37,75 @@ def raw_connections(node: SwarmNode, sources: list[str], each: int) -> Iterator[
     finally:
         for sock in held:
             sock.close()
+
+
+class RawFlood:
+    """``each`` raw connections (never a byte sent) from each of ``sources`` to each of
+    ``targets``, every one opened again when the node closes it: at once when it had lived
+    (its handshake timed out: the descriptor it held is free), else after ``pause`` (one
+    closed at its accept; ZeroMQ's own reconnect interval, 0.1 s). An attacker holding
+    all it is let hold, from a thread of the test."""
+
+    def __init__(
+        self, targets: list[tuple[str, int]], sources: list[str], each: int, pause: float = 0.1
+    ) -> None:
+        self._pairs = [(source, target) for source in sources for target in targets] * each
+        self._pause = pause
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="raw-flood", daemon=True)
+        self.opened = 0
+
+    def __enter__(self) -> RawFlood:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        selector = selectors.DefaultSelector()
+        due: list[tuple[float, tuple[str, tuple[str, int]]]] = [(0.0, p) for p in self._pairs]
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                later = [(at, pair) for at, pair in due if at > now]
+                for _, pair in (d for d in due if d[0] <= now):
+                    self._open(selector, pair, now)
+                due = later
+                for key, _ in selector.select(0.02):
+                    sock, (pair, opened_at) = key.fileobj, key.data
+                    assert isinstance(sock, socket.socket)
+                    try:
+                        if sock.recv(4096):
+                            continue  # the node's greeting: never answered
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        pass
+                    selector.unregister(sock)
+                    sock.close()
+                    now = time.monotonic()
+                    lived = now - opened_at > 1.0
+                    due.append((now if lived else now + self._pause, pair))
+        finally:
+            for key in list(selector.get_map().values()):
+                key.fileobj.close()  # type: ignore[union-attr]
+            selector.close()
+
+    def _open(
+        self, selector: selectors.BaseSelector, pair: tuple[str, tuple[str, int]], now: float
+    ) -> None:
+        source, target = pair
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.bind((source, 0))
+        code = sock.connect_ex(target)
+        if code not in (0, errno.EINPROGRESS):
+            sock.close()
+            raise OSError(code, f"raw flood: connect from {source} to {target}")
+        selector.register(sock, selectors.EVENT_READ, (pair, now))
+        self.opened += 1
 
 
 def closed_at_accept(node: SwarmNode, code: str) -> int:
@@ -68,8 +142,12 @@ def test_a_manager_near_its_descriptor_limit_closes_new_connections_and_lives(
         hard = resource.prlimit(node.process.pid, resource.RLIMIT_NOFILE)[1]
         resource.prlimit(node.process.pid, resource.RLIMIT_NOFILE, (256, hard))
         # 400 from 8 addresses: within each source's share, past the process's descriptors
+        # and the endpoint's share of them
         with raw_connections(node, [f"127.0.0.{i}" for i in range(1, 9)], 50):
-            poll(lambda: closed_at_accept(node, "descriptors") > 0, "connections closed")
+            poll(
+                lambda: closed_at_accept(node, "unproven") + closed_at_accept(node, "descriptors"),
+                "connections closed",
+            )
             assert node.ctl("node", "ls").returncode == 0  # the control socket's client
             assert node.process.poll() is None
 
@@ -113,3 +191,70 @@ def test_a_descriptor_reused_for_a_connection_of_our_own_is_never_judged_nor_clo
             assert peer_of(accepted.fileno(), port) == (peer_host, peer_port)
             assert shut_down(accepted.fileno(), f"{peer_host}:{peer_port}", port)
             assert peer.recv(16) == b""  # the accepted connection ended
+
+
+# a manager's descriptors for the floods below: 128 reserved, 384 below, of which each of
+# its remote and join-hello ports may give a third (128) to connections that showed no
+# member's key, and it holds about 70 of its own
+FLOODED_LIMIT = 512
+
+
+@contextlib.contextmanager
+def flooded(node: SwarmNode) -> Iterator[RawFlood]:
+    """``node`` (a manager) under ulimit -n `FLOODED_LIMIT`, its remote and join-hello
+    ports flooded by raw connections from 127.0.0.2-4, 86 from each to each: 516, past
+    every descriptor below its reserve. Each address holds fewer than its 256."""
+    assert node.process is not None
+    hard = resource.prlimit(node.process.pid, resource.RLIMIT_NOFILE)[1]
+    resource.prlimit(node.process.pid, resource.RLIMIT_NOFILE, (FLOODED_LIMIT, hard))
+    host, port = node.remote_api.rsplit(":", 1)
+    targets = [(host, int(port)), (host, int(port) + 1)]
+    reserve_start = FLOODED_LIMIT - descriptor_reserve(FLOODED_LIMIT)
+    with RawFlood(targets, [f"127.0.0.{i}" for i in range(2, 5)], 86) as flood:
+        poll(lambda: flood.opened > reserve_start, "the flood past the reserve's start")
+        poll(
+            lambda: closed_at_accept(node, "unproven") + closed_at_accept(node, "descriptors"),
+            "the flood held back",
+        )
+        yield flood
+    assert node.process.poll() is None
+
+
+def test_a_node_joins_through_raw_connections_flooding_a_managers_descriptors(
+    tmp_path: Path,
+) -> None:
+    """Three addresses' raw connections, opened again as soon as they are closed, took
+    every descriptor below the manager's reserve, and each connection past them was
+    closed at its accept: a joining node's too, so its join failed (unreachable). Now
+    each port lets them hold its share, and a connection from another address takes the
+    place of one of theirs."""
+    with Swarm(tmp_path) as swarm:
+        manager = swarm.start_node("m1")
+        manager.wait_ready()
+        token = manager.join_token("worker")
+        with flooded(manager):
+            worker = swarm.join("w1", manager, token)
+            swarm.wait_cluster(1, 1)
+            assert worker.process is not None and worker.process.poll() is None
+        assert closed_at_accept(manager, "evicted") > 0
+
+
+def test_a_member_restarting_under_a_flood_of_raw_connections_gets_its_session_back(
+    tmp_path: Path,
+) -> None:
+    """A member's new connection shows no member's key until its first frame: at its
+    accept it is judged as any other, and was closed while the flood held every descriptor
+    below the reserve, so a restarted worker could not reach its manager."""
+    with Swarm(tmp_path) as swarm:
+        manager = swarm.start_node("m1")
+        manager.wait_ready()
+        worker = swarm.join("w1", manager, manager.join_token("worker"))
+        swarm.wait_cluster(1, 1)
+        with flooded(manager):
+            assert worker.terminate() == 0
+            worker.start()
+
+            def session_opened() -> bool:
+                return any(e["event"] == "agent.session.opened" for e in worker.log_events())
+
+            poll(session_opened, "w1: a session after its restart")
