@@ -37,13 +37,14 @@ ZAP requests (CURVE endpoints) and the strangers' limits (transport/strangers.py
   descriptor the process reused meanwhile for a file or a connection of its own to
   another node is left alone), counted and logged as ``transport.stranger.closed``. The
   descriptors acted on come from frames and accepts, never from the gate's guess.
-- Accepts: a connection past the unproven connections its source may hold, or past the
-  endpoint's or on a descriptor in the process's reserve (`StrangerGate.crowded`, with
-  the soft ``ulimit -n`` read at each accept), is closed the same way when its accept is
-  read, or has the connection it takes the place of closed (code ``evicted``): raw
-  connections that never greet must not take the descriptors ZeroMQ needs for sockets of
-  its own (it aborts the process when it has none: ``Too many open files
-  (ipc_listener.cpp)``), nor keep out those of other addresses.
+- Accepts: a connection past the unproven connections its source may hold, or past those
+  the endpoint may (its share of the process's descriptors), or on a descriptor in the
+  process's reserve (`StrangerGate.crowded`, with the soft ``ulimit -n`` read at each
+  accept), is closed the same way when its accept is read, or has the connection it
+  takes the place of closed (code ``evicted``): raw connections that never greet must
+  not take the descriptors ZeroMQ needs for sockets of its own (it aborts the process
+  when it has none: ``Too many open files (ipc_listener.cpp)``), nor keep out those of
+  other addresses.
 """
 
 from __future__ import annotations

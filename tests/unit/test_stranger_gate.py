@@ -408,10 +408,12 @@ def test_a_connection_on_a_descriptor_in_the_processs_reserve_is_refused() -> No
         {"source_rate": -1.0},
         {"lifetime": 0.0},
         {"source_unproven": 0},
+        {"unproven_share": 0.0},
+        {"unproven_share": 1.5},
     ],
 )
 def test_limits_must_be_positive(bad: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match="stranger limits"):
+    with pytest.raises(ValueError, match="stranger limits need"):
         StrangerLimits(**bad)  # type: ignore[arg-type]
 
 
