@@ -37,11 +37,14 @@ ZAP requests (CURVE endpoints) and the strangers' limits (transport/strangers.py
   descriptor the process reused meanwhile for a file or a connection of its own to
   another node is left alone), counted and logged as ``transport.stranger.closed``. The
   descriptors acted on come from frames and accepts, never from the gate's guess.
-- Accepts: a connection past the unproven connections its source may hold, or on a
-  descriptor in the process's reserve (`StrangerGate.crowded`, with the soft ``ulimit -n``
-  read at each accept), is closed the same way when its accept is read: raw connections
-  that never greet must not take the descriptors ZeroMQ needs for sockets of its own (it
-  aborts the process when it has none: ``Too many open files (ipc_listener.cpp)``).
+- Accepts: a connection past the unproven connections its source may hold, or past those
+  the endpoint may (its share of the process's descriptors), or on a descriptor in the
+  process's reserve (`StrangerGate.crowded`, with the soft ``ulimit -n`` read at each
+  accept), is closed the same way when its accept is read, or has the connection it
+  takes the place of closed (code ``evicted``): raw connections that never greet must
+  not take the descriptors ZeroMQ needs for sockets of its own (it aborts the process
+  when it has none: ``Too many open files (ipc_listener.cpp)``), nor keep out those of
+  other addresses.
 """
 
 from __future__ import annotations
@@ -356,9 +359,17 @@ class Connections:
         connection = self._gate.accepted(fd, source_of(host), f"{host}:{port}", time.monotonic())
         if self.due is None:
             self.due = connection.due
-        refusal = self._gate.crowded(connection, descriptor_limit())
+        admission = self._gate.crowded(connection, descriptor_limit())
+        refusal, evicted = admission.refusal, admission.evicted
         if refusal is not None:  # the peer just read holds the descriptor (or none does)
             self._end(connection, refusal.code, f"was closed at its accept: {refusal.reason}")
+        elif evicted is not None:  # the record is still its: its disconnect is not read yet
+            self._end(
+                evicted,
+                "evicted",
+                f"was closed for one from {connection.source}, which held fewer: the "
+                "connections that showed no member's key had taken their descriptors",
+            )
 
     def _disconnected(self, fd: int) -> None:
         if self.zap is None:  # the local socket: a client hung up

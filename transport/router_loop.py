@@ -44,8 +44,9 @@ remote socket, ``api.limits.REMOTE_MAX_REQUEST_BYTES``, and 4 KiB on the join-he
   ``connections`` = 64 admitted at once, 16 from one source (an IPv4 address, an IPv6 /64),
   new ones at most ``burst`` = 800 at once then ``rate`` = 400 a second (200 and 100 from
   one source), each closed past ``frames`` = 32 frames or ``lifetime`` = 60 s, and before
-  their handshakes 256 from one source (``source_unproven``) and none on the last
-  descriptors of the process (`transport.strangers.descriptor_reserve`). A newcomer
+  their handshakes 256 from one source (``source_unproven``), a third of the process's
+  descriptors below its reserve from all (`transport.strangers.unproven_cap`) and none
+  in the reserve (`transport.strangers.descriptor_reserve`) but a few lent. A newcomer
   that takes the place of another source's connection (the 64 are shared fairly) has
   that one shut: one in, one out (the frames it queued are read as any stranger's; this
   thread shuts connections only while it runs, so what follows holds should it stop

@@ -19,7 +19,9 @@ __all__ = [
     "Refusal",
     "StrangerLimits",
     "descriptor_reserve",
+    "reserve_lent",
     "source_of",
+    "unproven_cap",
 ]
 
 IPV6_PREFIX: Final = 64
@@ -42,6 +44,7 @@ class StrangerLimits:
     frames: int = 32
     lifetime: float = 60.0
     source_unproven: int = 256
+    unproven_share: float = 1 / 3
 
     def __post_init__(self) -> None:
         counts = (
@@ -57,6 +60,8 @@ class StrangerLimits:
         rates = (self.source_rate, self.rate, self.share_rate, self.lifetime)
         if min(rates) <= 0:
             raise ValueError(f"stranger limits need positive rates and lifetime, got {self}")
+        if not 0 < self.unproven_share <= 1:
+            raise ValueError(f"stranger limits need an unproven share in (0, 1], got {self}")
         if not 0 <= self.reserve < self.burst:
             raise ValueError(
                 f"stranger limits need a reserve of 0 to burst - 1 ({self.burst - 1}), got {self}"
@@ -71,7 +76,10 @@ class StrangerLimits:
 # all-sources rate keeps its last quarter (200) for addresses within a share of 16 at
 # once and 8 a second: a join takes one connection per port, so eight nodes behind one
 # address joining at once fit, twice over; sources opening more than that can drain the
-# rest, and 50 sources each within its share (400 / 8) are needed to drain the reserve
+# rest, and 50 sources each within its share (400 / 8) are needed to drain the reserve;
+# a third of the descriptors below the process's reserve for the connections that showed
+# no member's key: a manager has two endpoints that take them (its remote and join-hello
+# ports), so a flood of both leaves the last third and the reserve to its files and members
 DEFAULT_STRANGER_LIMITS: Final = StrangerLimits()
 
 
@@ -90,6 +98,20 @@ def descriptor_reserve(limit: int) -> int:
     its own threads while the shell closes: a flood of raw connections against a limit
     of 1024 took up to 120 descriptors past the reserve's start before they were shut)."""
     return max(64, min(limit // 4, 1024))
+
+
+def unproven_cap(limit: int, share: float) -> int:
+    """The connections that showed no member's key an endpoint whose share is ``share`` may
+    hold at once in a process whose descriptor limit is ``limit``: that share of the
+    descriptors below the reserve, at least one."""
+    return max(1, int((limit - descriptor_reserve(limit)) * share))
+
+
+def reserve_lent(limit: int) -> int:
+    """The reserved descriptors an endpoint may leave to newcomers that took one in the place
+    of a heavier address's connection: an eighth of the reserve (ZeroMQ's accepts run ahead
+    of the shell's closes by up to 120 descriptors, and a manager has two such endpoints)."""
+    return descriptor_reserve(limit) // 8
 
 
 def source_of(address: str) -> str:

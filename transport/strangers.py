@@ -34,14 +34,27 @@ Rules (the limits: transport/stranger_limits.py):
   the same kind as the lifetime's below (a member's handshake of that source may have
   swapped labels with it; its ZeroMQ then connects again); the oldest is chosen, as a
   peer that joins is done in a second and one that holds a slot holds it long.
-- A connection is closed at its accept when its source already holds
+- At its accept, a connection is closed when its source already holds
   ``source_unproven`` connections that showed no member's key (handshakes in flight,
-  refused ones waiting out their handshake's timeout, strangers'), or when its descriptor
-  is within `descriptor_reserve` of the process's limit (ulimit -n): each costs a
-  descriptor before ZAP sees it, one that never finishes its handshake holds it until the
-  handshake times out, and ZeroMQ aborts the process when it finds none left for a
-  socket of its own (the control socket's next client, a new peer's connection). Members'
-  connections that carried a frame are not counted.
+  refused ones waiting out their handshake's timeout, strangers', and those closing, which
+  hold their descriptors until their disconnects): each costs a descriptor before ZAP sees
+  it, one that never finishes its handshake holds it until the handshake times out, and
+  ZeroMQ aborts the process when it finds none left for a socket of its own (the control
+  socket's next client, a new peer's connection). Members' connections that carried a
+  frame are not counted.
+- For the same reason, the endpoint's connections that showed no member's key (not
+  closing) number at most `unproven_cap` (its ``unproven_share`` of the descriptors below
+  the process's reserve, `descriptor_reserve` of ulimit -n), and none may take a reserved
+  descriptor. Both are shared fairly, as the strangers' connections are: a newcomer past
+  the cap, or on a reserved descriptor, whose source holds at least two fewer than the
+  source holding the most takes the place of that source's oldest (one whose handshake
+  was not a member's, if it holds any: `Admission.evicted`, which the shell closes); any
+  other such newcomer is closed. So sources that fill the cap cannot keep out another:
+  to do that, as many sources as the cap must each hold one. A newcomer left on a reserved
+  descriptor is lent it (the one it took the place of frees another, below): an endpoint
+  lends at most `reserve_lent` at once, and past that closes such newcomers whatever their
+  source holds. The cap is what keeps what the evicted free from going to the heavy
+  sources again, a lent descriptor at a time, until the reserve is spent.
 - A connection that carries a stranger's frame past ``frames`` is closed (a join takes two
   requests, a few more when the manager answers ``busy``).
 - ``lifetime`` after its accept, a connection is closed unless it showed a member's key: a
@@ -54,28 +67,32 @@ Rules (the limits: transport/stranger_limits.py):
   time after it connects (a follower's Raft connection to another follower, while the
   leader lives): closing it would cost a handshake a minute, and a message sent as it
   closed.
-- A connection the shell closes (`closing`) is no longer a stranger's (its place is free
-  at once: it is shut down) but still unproven until its disconnect (it holds its
-  descriptor until then); its frames are not counted, its lifetime not watched, and a
-  handshake taken for it is not judged (it was closed at its accept: judging it would
-  count one connection's refusal twice).
+- A connection the shell closes (`closing`) is no longer a stranger's, nor under the
+  endpoint's cap (its place is free at once: it is shut down), but counts against its
+  source's ``source_unproven`` until its disconnect (it holds its descriptor until then);
+  its frames are not counted, its lifetime not watched, and a handshake taken for it is
+  not judged (it was closed at its accept, or in a newcomer's place: judging it would
+  count a refusal of a connection already going).
 - State is bounded: a record per open connection (the process's descriptors bound them),
   the lifetimes of the connections accepted within one ``lifetime`` (in accept order,
-  every one as long), the rates' buckets (transport/stranger_rates.py).
+  every one as long), the rates' buckets (transport/stranger_rates.py). Finding the source
+  holding the most looks at none of the others (transport/by_source.py).
 """
 
 from __future__ import annotations
 
-import enum
 from collections import Counter, deque
-from dataclasses import dataclass
 
+from transport.by_source import BySource
+from transport.stranger_connection import ADMITTED, Admission, Connection, Label
 from transport.stranger_limits import (
     DEFAULT_STRANGER_LIMITS,
     Refusal,
     StrangerLimits,
     descriptor_reserve,
+    reserve_lent,
     source_of,
+    unproven_cap,
 )
 from transport.stranger_rates import StrangerRates
 
@@ -88,43 +105,10 @@ __all__ = [
     "StrangerGate",
     "StrangerLimits",
     "descriptor_reserve",
+    "reserve_lent",
     "source_of",
+    "unproven_cap",
 ]
-
-
-class Label(enum.Enum):
-    HANDSHAKE = "handshake"  # accepted, no ZAP answer taken for it yet
-    MEMBER = "member"
-    STRANGER = "stranger"
-    REFUSED = "refused"
-
-
-@dataclass(slots=True, eq=False)
-class Connection:
-    """One TCP connection of the endpoint, from its accept event to its disconnect."""
-
-    fd: int
-    source: str
-    peer: str  # "address:port" as the accept saw it, for logs
-    due: float  # when its lifetime ends
-    label: Label = Label.HANDSHAKE
-    key: bytes | None = None  # the CURVE key: ZAP's guess, then its frames'
-    proven: bool = False  # its label and key come from its frames
-    frames: int = 0  # a stranger's frames counted
-    identity: bytes | None = None  # its routing id, once a member's frame named it
-    closing: str | None = None  # the code the shell shut it down for (`StrangerGate.closing`)
-
-
-@dataclass(frozen=True, slots=True)
-class Admission:
-    """The gate's word on a handshake: ``refusal`` (None: admitted), and the connection
-    it takes the place of (``evicted``: the shell closes it)."""
-
-    refusal: Refusal | None = None
-    evicted: Connection | None = None
-
-
-ADMITTED = Admission()
 
 
 class StrangerGate:
@@ -134,9 +118,10 @@ class StrangerGate:
         self.limits = limits
         self._open: dict[int, Connection] = {}  # by descriptor
         self._waiting: dict[str, deque[Connection]] = {}  # handshakes, by source, oldest first
-        self._held: dict[str, dict[int, Connection]] = {}  # strangers', by source, by descriptor
-        self._total = 0  # and from all sources
+        self._held: BySource[Connection] = BySource()  # strangers', not closing
         self._unproven: Counter[str] = Counter()  # showed no member's key, by source
+        self._open_unproven: BySource[Connection] = BySource()  # those not closing
+        self._lent = 0  # of those, how many hold a reserved descriptor (`crowded`)
         self._rates = StrangerRates(limits)
         self._lifetimes: deque[Connection] = deque()  # in accept order: by due
 
@@ -153,27 +138,65 @@ class StrangerGate:
         self._count(connection, 1)
         return connection
 
-    def crowded(self, connection: Connection, descriptor_limit: int | None) -> Refusal | None:
-        """Why ``connection``, just accepted, is closed at once (the module's rules), or None;
+    def crowded(self, connection: Connection, descriptor_limit: int | None) -> Admission:
+        """The word on ``connection``, just accepted (the module's rules): refused (the
+        shell closes it at once), admitted, or admitted in another's place;
         ``descriptor_limit``: the process's (None: unlimited)."""
+        source = connection.source
         limit = self.limits.source_unproven
-        held = self._unproven[connection.source]
+        held = self._unproven[source]
         if held > limit:
-            return Refusal(
-                "source_unproven",
-                f"{held - 1} connections that showed no member's key are open from "
-                f"{connection.source} (at most {limit})",
-            )
-        if descriptor_limit is not None:
-            reserve = descriptor_reserve(descriptor_limit)
-            if connection.fd >= descriptor_limit - reserve:
-                return Refusal(
-                    "descriptors",
-                    f"it took descriptor {connection.fd} of the process's {descriptor_limit} "
-                    f"(ulimit -n), the last {reserve} of which are kept for its files and "
-                    "members",
+            return Admission(
+                Refusal(
+                    "source_unproven",
+                    f"{held - 1} connections that showed no member's key are open from "
+                    f"{source} (at most {limit})",
                 )
-        return None
+            )
+        if descriptor_limit is None:
+            return ADMITTED
+        reserve = descriptor_reserve(descriptor_limit)
+        reserved = connection.fd >= descriptor_limit - reserve
+        if reserved:
+            over = Refusal(
+                "descriptors",
+                f"it took descriptor {connection.fd} of the process's {descriptor_limit} "
+                f"(ulimit -n), the last {reserve} of which are kept for its files and members",
+            )
+            if self._lent >= reserve_lent(descriptor_limit):
+                return Admission(Refusal(over.code, f"{over.reason}; {self._lent} are lent"))
+        else:
+            cap = unproven_cap(descriptor_limit, self.limits.unproven_share)
+            open_unproven = self._open_unproven.count()
+            if open_unproven <= cap:
+                return ADMITTED
+            over = Refusal(
+                "unproven",
+                f"{open_unproven - 1} connections that showed no member's key are open (at "
+                f"most {cap}, for the process's {descriptor_limit} descriptors)",
+            )
+        evicted = self._unproven_to_evict(source)
+        if evicted is None:
+            own = self._open_unproven.count(source) - 1
+            why = f"{over.reason}, and no address holds two more than {source} ({own})"
+            return Admission(Refusal(over.code, why))
+        self.closing(evicted, "evicted")
+        if reserved:
+            self._count(connection, -1)
+            connection.lent = True
+            self._count(connection, 1)
+        return Admission(evicted=evicted)
+
+    def _unproven_to_evict(self, source: str) -> Connection | None:
+        """The connection that showed no member's key a newcomer of ``source`` (counted)
+        takes the place of: the oldest of a source holding the most, when ``source``
+        held at least two fewer (its handshake a stranger's, if that source holds one);
+        else None."""
+        counts = self._open_unproven
+        if counts.count(source) >= counts.most():
+            return None
+        heaviest = next(iter(counts.heaviest()))
+        return min(counts.items(heaviest), key=lambda c: (c.label is Label.MEMBER, c.due))
 
     def closing(self, connection: Connection, code: str) -> None:
         """The shell shut ``connection`` down for ``code``; its disconnect is to come."""
@@ -208,11 +231,11 @@ class StrangerGate:
             self._label(connection, Label.MEMBER)
             return ADMITTED
         if connection is not None and connection.closing is not None:
-            self._label(connection, Label.STRANGER)  # shut at its accept: not judged
+            self._label(connection, Label.STRANGER)  # shut already: not judged
             return ADMITTED
         refusal = self._refusal(source, now)
         evicted = None
-        if refusal is None and self._total >= self.limits.connections:
+        if refusal is None and self._held.count() >= self.limits.connections:
             evicted = self._evictable(source)
             if evicted is None:
                 refusal = self._crowded(source)
@@ -264,24 +287,27 @@ class StrangerGate:
 
     def _count(self, connection: Connection, sign: int) -> None:
         """Add ``connection`` to the counts it belongs to (``sign`` -1: take it out)."""
-        source = connection.source
-        if connection.label is Label.STRANGER and connection.closing is None:
-            self._total += sign
+        source, fd, open_ = connection.source, connection.fd, connection.closing is None
+        if connection.label is Label.STRANGER and open_:
             if sign > 0:
-                self._held.setdefault(source, {})[connection.fd] = connection
+                self._held.add(source, fd, connection)
             else:
-                held = self._held[source]
-                del held[connection.fd]
-                if not held:
-                    del self._held[source]
+                self._held.remove(source, fd)
         if connection.label is not Label.MEMBER or not connection.proven:
             self._unproven[source] += sign
             if self._unproven[source] <= 0:
                 del self._unproven[source]
+            if open_:
+                if sign > 0:
+                    self._open_unproven.add(source, fd, connection)
+                else:
+                    self._open_unproven.remove(source, fd)
+                if connection.lent:
+                    self._lent += sign
 
     def _refusal(self, source: str, now: float) -> Refusal | None:
         limit = self.limits.source_connections
-        held = len(self._held.get(source, ()))
+        held = self._held.count(source)
         if held >= limit:
             return Refusal(
                 "source_connections",
@@ -294,17 +320,17 @@ class StrangerGate:
         """The connection a newcomer of ``source`` takes the place of when all sources'
         are taken: the oldest of the sources holding the most, when ``source`` holds at
         least two fewer; else None."""
-        most = max(len(held) for held in self._held.values())
-        if len(self._held.get(source, ())) + 1 >= most:
+        held = self._held
+        if held.count(source) + 1 >= held.most():
             return None
-        heaviest = (c for held in self._held.values() if len(held) == most for c in held.values())
+        heaviest = (c for heavy in held.heaviest() for c in held.items(heavy))
         return min(heaviest, key=lambda c: c.due)
 
     def _crowded(self, source: str) -> Refusal:
-        held = len(self._held.get(source, ()))
+        held = self._held.count(source)
         return Refusal(
             "connections",
-            f"{self._total} connections without a certificate are open (at most "
+            f"{self._held.count()} connections without a certificate are open (at most "
             f"{self.limits.connections}), and no address holds two more than {source} ({held})",
         )
 
@@ -370,7 +396,7 @@ class StrangerGate:
 
     def strangers(self, source: str | None = None) -> int:
         """Connections labelled a stranger's (from ``source``), not closing."""
-        return self._total if source is None else len(self._held.get(source, ()))
+        return self._held.count(source)
 
     def unproven(self, source: str) -> int:
         """Open connections from ``source`` that showed no member's key."""

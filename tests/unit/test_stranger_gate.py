@@ -347,7 +347,7 @@ def test_a_source_holds_at_most_its_unproven_connections_at_their_accept() -> No
     def accept(source: str) -> tuple[int, Refusal | None]:
         fd = fds()
         connection = gate.accepted(fd, source, f"{source}:{fd}", 0.0)
-        return fd, gate.crowded(connection, None)
+        return fd, gate.crowded(connection, None).refusal
 
     silent, _ = accept("10.0.0.1")  # never greets
     refused = connect(gate, fds, "10.0.0.1", 0.0)[0]  # a stranger's, then one refused
@@ -389,12 +389,13 @@ def test_a_connection_on_a_descriptor_in_the_processs_reserve_is_refused() -> No
     assert descriptor_reserve(1_048_576) == 1024
     gate = StrangerGate(LIMITS)
     low = gate.accepted(767, "10.0.0.1", "10.0.0.1:1", 0.0)
-    assert gate.crowded(low, 1024) is None
+    assert gate.crowded(low, 1024) == Admission()
     high = gate.accepted(768, "10.0.0.2", "10.0.0.2:1", 0.0)
-    refusal = gate.crowded(high, 1024)
+    refusal = gate.crowded(high, 1024).refusal
     assert refusal is not None and refusal.code == "descriptors"
     assert "descriptor 768 of the process's 1024" in refusal.reason
-    assert gate.crowded(high, None) is None  # no limit
+    assert "no address holds two more than 10.0.0.2 (0)" in refusal.reason
+    assert gate.crowded(high, None) == Admission()  # no limit
 
 
 @pytest.mark.parametrize(
@@ -407,25 +408,37 @@ def test_a_connection_on_a_descriptor_in_the_processs_reserve_is_refused() -> No
         {"source_rate": -1.0},
         {"lifetime": 0.0},
         {"source_unproven": 0},
+        {"unproven_share": 0.0},
+        {"unproven_share": 1.5},
     ],
 )
 def test_limits_must_be_positive(bad: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match="stranger limits"):
+    with pytest.raises(ValueError, match="stranger limits need"):
         StrangerLimits(**bad)  # type: ignore[arg-type]
 
 
 def recount(gate: StrangerGate) -> None:
     """The gate's counts are those of its open connections' labels."""
     held: dict[str, set[int]] = {}
+    open_unproven: dict[str, set[int]] = {}
     unproven: Counter[str] = Counter()
+    lent = 0
     for fd, connection in gate._open.items():
-        if connection.label is Label.STRANGER and connection.closing is None:
+        open_ = connection.closing is None
+        if connection.label is Label.STRANGER and open_:
             held.setdefault(connection.source, set()).add(fd)
         if connection.label is not Label.MEMBER or not connection.proven:
             unproven[connection.source] += 1
-    assert {source: set(c) for source, c in gate._held.items()} == held
-    assert gate.strangers() == sum(map(len, held.values()))
+            if open_:
+                open_unproven.setdefault(connection.source, set()).add(fd)
+                lent += connection.lent
+    for counts, expected in ((gate._held, held), (gate._open_unproven, open_unproven)):
+        assert {s: {c.fd for c in counts.items(s)} for s in counts.sources()} == expected
+        assert counts.count() == sum(map(len, expected.values()))
+        assert counts.most() == max(map(len, expected.values()), default=0)
+        assert all(len(expected[s]) == counts.most() for s in counts.heaviest())
     assert gate._unproven == unproven
+    assert gate._lent == lent
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -435,11 +448,13 @@ def test_the_counts_come_back_to_nothing_once_every_connection_closed(seed: int)
     counts always match the labels, and none is left behind (a leak would shut a source
     out)."""
     rng = random.Random(seed)
-    gate = StrangerGate(replace(ROOMY, source_unproven=1000))
-    sources = ["10.0.0.1", "10.0.0.2", "2001:db8::/64"]
+    # with a limit of 200: a cap of 13 (of 136 descriptors below the reserve), 136-139
+    # reserved, 8 of them lent at most
+    gate = StrangerGate(replace(ROOMY, source_unproven=1000, unproven_share=0.1))
+    sources = ["10.0.0.1", "10.0.0.2", "2001:db8::/64", "10.0.0.4"]
     fds = list(range(100, 140))
     now = 0.0
-    evicted = 0
+    evicted = lent = 0
     for _ in range(2000):
         now += rng.random()
         fd = rng.choice(fds)
@@ -447,7 +462,12 @@ def test_the_counts_come_back_to_nothing_once_every_connection_closed(seed: int)
         step = rng.randrange(8)
         if step == 0 or connection is None:
             accepted = gate.accepted(fd, rng.choice(sources), "peer", now)
-            if gate.crowded(accepted, None) is not None or rng.random() < 0.1:
+            word = gate.crowded(accepted, rng.choice([None, 200]))
+            if word.evicted is not None:
+                assert word.evicted.closing == "evicted" and word.evicted is not accepted
+                evicted += 1
+                lent += accepted.lent
+            if word.refusal is not None or rng.random() < 0.1:
                 gate.closing(accepted, "source_unproven")
         elif step == 1:
             before = gate.strangers()
@@ -473,9 +493,11 @@ def test_the_counts_come_back_to_nothing_once_every_connection_closed(seed: int)
         else:
             gate.closed(fd)
         recount(gate)
-    assert evicted > 0
+    assert evicted > 0 and lent > 0
     for fd in fds:
         gate.closed(fd)
     assert gate.strangers() == 0
     assert all(gate.unproven(source) == 0 for source in sources)
-    assert gate._unproven == {} and gate._held == {} and gate._waiting == {}
+    assert gate._unproven == {} and gate._waiting == {} and gate._lent == 0
+    for counts in (gate._held, gate._open_unproven):
+        assert counts.count() == counts.most() == 0 and list(counts.sources()) == []
