@@ -142,8 +142,9 @@ def test_node_ps_shows_what_it_found_then_the_refusals(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     _parser, args = parse(["node", "ps", "ghost", "w1", "spook"])
-    with pytest.raises(CliError, match=r"^no such node: ghost; no such node: spook$"):
+    with pytest.raises(CliError) as refused:
         args.run(args, Fake(), "test")
+    assert str(refused.value) == "no such node: ghost\nno such node: spook"  # as docker
     assert len(capsys.readouterr().out.splitlines()) == 3  # the header and w1's two tasks
     _parser, args = parse(["node", "ps", "ghost"])
     with pytest.raises(CliError):

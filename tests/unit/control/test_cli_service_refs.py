@@ -51,8 +51,9 @@ def test_a_missing_service_does_not_hide_the_others(capsys: pytest.CaptureFixtur
 
 def test_only_missing_services_print_no_table(capsys: pytest.CaptureFixture[str]) -> None:
     _parser, args = parse(["service", "ps", "gone", "lost"])
-    with pytest.raises(CliError, match=r"^no such service: gone; no such service: lost$"):
+    with pytest.raises(CliError) as refused:
         args.run(args, Listing(), "test")
+    assert str(refused.value) == "no such service: gone\nno such service: lost"  # as docker
     assert capsys.readouterr().out == ""
 
 
