@@ -19,11 +19,15 @@ TASK = Task(id="t1", service_id="s1")
 
 
 class Lines:
-    def __init__(self, count: int) -> None:
+    """Lines 1 to ``count`` (their timestamps), from ``since`` on, as an executor's output
+    honours its query: a follow read that ended is opened again from its last line + 1."""
+
+    def __init__(self, count: int, since: int = 0) -> None:
         self.count = count
+        self.since = since
 
     def __iter__(self) -> Iterator[OutputLine]:
-        for i in range(self.count):
+        for i in range(max(self.since - 1, 0), self.count):
             yield OutputLine(i + 1, "stdout", f"{i}\n".encode())
 
     def close(self) -> None:
@@ -38,7 +42,7 @@ class Tasks:
         return [(TASK, TaskState.RUNNING)]
 
     def output(self, task: Task, query: OutputQuery) -> Lines:
-        return Lines(self.count)
+        return Lines(self.count, int(query.since))
 
 
 class Broker:
