@@ -80,24 +80,40 @@ class ControlConnection:
         try:
             reply: dict[str, Any] = self._client.request(type_, dict(body or {}))
             return reply
-        except RequestTimeout:
-            raise CliError(
-                f"no node answering on {self.path} (no reply within {self.timeout:g}s)"
-            ) from None
-        except ClientClosed:
-            raise CliError(f"connection to {self.path} closed before the reply") from None
-        except RemoteError as exc:
-            raise CliError(refusal(exc)) from None
-        except FrameTooLarge as exc:  # over the control socket's limit: never sent
-            raise CliError(str(exc)) from None
+        except (RequestTimeout, ClientClosed, RemoteError, FrameTooLarge) as exc:
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: RequestTimeout | ClientClosed | RemoteError | FrameTooLarge) -> CliError:
+        """The one line a request's transport error is for the user."""
+        if isinstance(exc, RequestTimeout):
+            return CliError(f"no node answering on {self.path} (no reply within {self.timeout:g}s)")
+        if isinstance(exc, ClientClosed):
+            return CliError(f"connection to {self.path} closed before the reply")
+        if isinstance(exc, RemoteError):
+            return CliError(refusal(exc))
+        return CliError(str(exc))  # over the control socket's limit: never sent
 
     def listing(
         self, type_: str, body: Mapping[str, Any], rows_key: str = "tasks"
     ) -> dict[str, Any]:
-        """A task listing's whole reply, however many rows: asked with ``stream``, its rows
+        """A listing's whole reply, however many rows: asked with ``stream``, its rows
         come in frames from one read of the store (actors/control/listing.py)."""
         frames = self.stream(type_, {**body, "stream": True}, timeout=self.timeout)
         return joined(frames, rows_key)
+
+    def rows(self, type_: str, body: Mapping[str, Any], rows_key: str) -> dict[str, Any]:
+        """A listing that nearly always fits one message (services, nodes): asked whole,
+        as a manager of an earlier version answers it too, and asked again as a `listing`
+        when its rows are over one message (``too_large``)."""
+        if self._client is None:
+            raise RuntimeError("use ControlConnection as a context manager")
+        try:
+            reply: dict[str, Any] = self._client.request(type_, dict(body))
+            return reply
+        except (RequestTimeout, ClientClosed, RemoteError, FrameTooLarge) as exc:
+            if not (isinstance(exc, RemoteError) and exc.code == "too_large"):
+                raise self._failed(exc) from None
+        return self.listing(type_, body, rows_key)
 
     def call(self, type_: str, body: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         """One request with the transport's own errors (``RemoteError``,

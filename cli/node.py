@@ -135,7 +135,7 @@ def manager_status(row: dict[str, Any]) -> str:
 def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
     body: dict[str, Any] = {"filters": list(args.filter)} if args.filter else {}
     with connection:
-        nodes = connection.request("control.node.ls", body)["nodes"]
+        nodes = connection.rows("control.node.ls", body, "nodes")["nodes"]
         # which one is this node (docker node ls asks the daemon's info likewise)
         marked = nodes and (args.format == "json" or not args.quiet)
         own = connection.request("version")["node_id"] if marked else ""

@@ -428,7 +428,7 @@ def run_rm(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
 
 def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
     with connection:
-        services = connection.request("control.service.ls")["services"]
+        services = connection.rows("control.service.ls", {}, "services")["services"]
     if args.format == "json":
         keys = ("id", "name", "mode", "replicas_desired", "replicas_running", "image")
         write_json([{k: s[k] for k in keys} | s for s in services])

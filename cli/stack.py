@@ -91,7 +91,7 @@ def _nothing_found(stack: str) -> int:
 
 def run_ls(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
     with connection:
-        rows = connection.request("control.service.ls")["services"]
+        rows = connection.rows("control.service.ls", {}, "services")["services"]
     counts = Counter(
         s["labels"][LABEL_NAMESPACE] for s in rows if LABEL_NAMESPACE in s.get("labels", {})
     )

@@ -123,7 +123,7 @@ def load_files(stack: str, sources: list[str]) -> StackPlan:
 def stack_services(connection: ControlConnection, stack: str, *, every: bool = False) -> list[Any]:
     """The summaries of the stack's services (found by their namespace label)."""
     body = {"all": True} if every else {}
-    rows = connection.request("control.service.ls", body)["services"]
+    rows = connection.rows("control.service.ls", body, "services")["services"]
     return [s for s in rows if s.get("labels", {}).get(LABEL_NAMESPACE) == stack]
 
 

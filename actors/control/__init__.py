@@ -62,13 +62,11 @@ def control_handlers(
         "control.service.create": svc.create,
         "control.service.update": svc.update,
         "control.service.scale": svc.scale,
-        "control.service.ls": svc.ls,
         "control.service.inspect": svc.inspect,
         "control.service.rm": svc.rm,
         "control.service.rollback": svc.rollback,
         "control.service.history": svc.history,
         "control.service.plan": plans.plan,
-        "control.node.ls": node.ls,
         "control.node.inspect": node.inspect,
         "control.node.update": node.update,
         "control.node.rm": node.rm,
@@ -90,6 +88,8 @@ def control_handlers(
         "control.config.update": config.update,
     }
     listings = {
+        "control.service.ls": in_frames(svc.ls, "services"),
+        "control.node.ls": in_frames(node.ls, "nodes"),
         "control.service.ps": in_frames(svc.ps, "tasks"),
         "control.task.ls": in_frames(task.ls, "tasks"),
     }

@@ -1,8 +1,12 @@
-"""Task listings in frames: a cluster's whole task list outgrows one message.
+"""Listings in frames: a cluster's whole task list outgrows one message, and so can its
+services and nodes.
 
 A task row is about 300 bytes, so an unfiltered ``control.task.ls`` (or the ``service ps``
 of one large service) passes the 16 MiB message limit near 50,000 tasks; with whole tasks
-(the Engine API's list) far sooner. A request that sets ``stream`` gets its rows in
+(the Engine API's list) far sooner. Whole services (``service.ls`` full: spec and previous
+spec, each up to 128 KiB) pass it from about 70 services with large specs, and whole nodes
+(``node.ls`` full: a description of up to 128 KiB that the node itself sends) from about
+130 such nodes. A request that sets ``stream`` gets its rows in
 frames, each ``more`` but the last, all from one read of the store: a consistent list,
 never one stitched from reads at different moments. A request without it gets one reply,
 or ``too_large`` naming the limit and how to ask, never a truncated list.

@@ -92,7 +92,9 @@ async def remove_when_released(engine: Engine, kind: str, ref: str) -> None:
             if err.code != "in_use" or asyncio.get_running_loop().time() > deadline:
                 raise
             found = await control.call(f"control.{kind}.inspect", {kind: ref})
-            listed = await control.call("control.service.ls", {"all": True, "full": True})
+            listed = await control.listing(
+                "control.service.ls", {"all": True, "full": True}, "services"
+            )
             if live_users(kind, str(found[kind]["id"]), listed["services"]):
                 raise
         await asyncio.sleep(RELEASE_POLL)

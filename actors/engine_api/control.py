@@ -90,7 +90,7 @@ class ControlCaller:
     async def listing(
         self, type_: str, body: Mapping[str, Any], rows_key: str = "tasks"
     ) -> dict[str, Any]:
-        """A task listing's whole reply, however many rows (in frames from one read of the
+        """A listing's whole reply, however many rows (in frames from one read of the
         store, actors/control/listing.py), gathered off the event loop."""
         frames = self.stream(type_, {**body, "stream": True}, frame_timeout=self.timeout)
         return await asyncio.get_running_loop().run_in_executor(None, joined, frames, rows_key)

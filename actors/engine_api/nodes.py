@@ -24,7 +24,7 @@ async def node_list(request: web.Request) -> web.StreamResponse:
     words = [f"{key}={value}" for key, values in filters.items() for value in values]
     control = request.app[ENGINE].control
     listed, cluster = await asyncio.gather(
-        control.call("control.node.ls", {"full": True, "filters": words}),
+        control.listing("control.node.ls", {"full": True, "filters": words}, "nodes"),
         control.call("control.cluster.inspect"),
     )
     roots = roots_by_digest(cluster["cluster"])

@@ -35,7 +35,9 @@ def _with_auth(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
 async def service_list(request: web.Request) -> web.StreamResponse:
     filters = parse_filters(request.query.get("filters"), SERVICE_FILTERS)
     status = list_status(request_version(request)) and query_bool(request.query, "status")
-    listed = await request.app[ENGINE].control.call("control.service.ls", {"full": True})
+    listed = await request.app[ENGINE].control.listing(
+        "control.service.ls", {"full": True}, "services"
+    )
     return reply(
         [
             docker_service(row["object"], row if status else None)
@@ -110,7 +112,9 @@ async def task_list(request: web.Request) -> web.StreamResponse:
     listed = await control.listing("control.task.ls", body)
     labels: dict[str, dict[str, str]] = {}
     if filters.get("label"):
-        services = await control.call("control.service.ls", {"all": True, "full": True})
+        services = await control.listing(
+            "control.service.ls", {"all": True, "full": True}, "services"
+        )
         labels = {s["id"]: s["object"]["spec"].get("labels") or {} for s in services["services"]}
     return reply(
         [

@@ -98,7 +98,8 @@ async def info(request: web.Request) -> web.StreamResponse:
         return reply(_own_info(me, manager=False))
     try:
         cluster, listed = await asyncio.gather(
-            engine.control.call("control.cluster.inspect"), engine.control.call("control.node.ls")
+            engine.control.call("control.cluster.inspect"),
+            engine.control.listing("control.node.ls", {}, "nodes"),
         )
     except EngineError as err:
         if err.code != "no_leader":

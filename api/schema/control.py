@@ -210,10 +210,15 @@ CONTROL_SERVICE_LS_REPLY: Final = SCHEMA.declare(
 CONTROL_SERVICE_LS: Final = SCHEMA.declare(
     MessageType(
         "control.service.ls",
-        (Field("all", BOOL, required=False), Field("full", BOOL, required=False)),
+        (
+            Field("all", BOOL, required=False),
+            Field("full", BOOL, required=False),
+            Field("stream", BOOL, required=False),
+        ),
         reply="control.service.ls.reply",
         doc="Service summaries; all: include services being removed; full: each summary "
-        "also carries the whole service as ``object`` (the Engine API's list).",
+        "also carries the whole service as ``object`` (the Engine API's list); stream: "
+        "the rows come in frames (each more, then a final one) from one read.",
     )
 )
 CONTROL_SERVICE_INSPECT_REPLY: Final = SCHEMA.declare(
@@ -283,11 +288,16 @@ CONTROL_NODE_LS_REPLY: Final = SCHEMA.declare(
 CONTROL_NODE_LS: Final = SCHEMA.declare(
     MessageType(
         "control.node.ls",
-        (Field("full", BOOL, required=False), Field("filters", ListOf(STR), required=False)),
+        (
+            Field("full", BOOL, required=False),
+            Field("filters", ListOf(STR), required=False),
+            Field("stream", BOOL, required=False),
+        ),
         reply="control.node.ls.reply",
         doc="Node rows; full: each row also carries the whole node as ``object`` (the "
         "Engine API's list); filters: docker node ls's KEY=VALUE words "
-        "(api/list_filters.py).",
+        "(api/list_filters.py); stream: the rows come in frames (each more, then a final "
+        "one) from one read.",
     )
 )
 CONTROL_NODE_INSPECT_REPLY: Final = SCHEMA.declare(

@@ -2,7 +2,10 @@
 with autolock, 2 workers): a worker promoted and demoted again mid-rotation renews under
 the new root in each role; the (only) manager restarted mid-rotation comes back locked
 and, unlocked, carries the rotation on; the worker down when it started holds it until it
-comes back; every node ends on the new root alone."""
+comes back; every node ends on the new root alone. After a completed rotation, a worker
+that joined before it is promoted, and a manager joins: each takes its leader's Raft
+messages (a leader's entry in the manager lists it hands out held the certificate it
+started with, of the retired root)."""
 
 from __future__ import annotations
 
@@ -118,3 +121,41 @@ def test_rotation_carried_through_force_new_cluster_and_a_leave(swarm: Swarm) ->
     fresh = swarm.join("w3", m1, m1.join_token("worker"))
     poll(lambda: ready(swarm, fresh), "w3 joined with the new token", 60)
     assert certified_by(fresh, new_root)
+
+
+def test_a_worker_that_joined_before_a_rotation_is_promoted_after_it(swarm: Swarm) -> None:
+    """Found on a live cluster: a worker promoted after a completed rotation became a
+    manager that never caught up (``Unreachable``): it trusted only the new root but
+    seeded its admission with the managers' certificates it kept from its join, all of the
+    old root, so it refused the leader's Raft messages ("raft.messages needs a node
+    certificate") and its store, where it would find the leader's new certificate, stayed
+    empty."""
+    m1, w1 = swarm.start_cluster(managers=1, workers=1, heartbeat_period="1s")
+    rotated = m1.ctl("cluster", "ca", "--rotate")
+    assert rotated.returncode == 0, rotated.stderr
+    new_root = root_pem(m1)
+    poll(lambda: all(certified_by(n, new_root) for n in (m1, w1)), "both on the new root", 60)
+
+    m1.ctl_json("node", "promote", w1.node_id)
+
+    def reachable_manager() -> bool:
+        row = next((r for r in m1.ctl_json("node", "ls") if r["id"] == w1.node_id), {})
+        status = row.get("manager_status") or {}
+        return row.get("role") == "manager" and status.get("reachability") == "reachable"
+
+    poll(reachable_manager, "w1 a reachable manager", 90)
+    poll(lambda: w1.ctl("service", "ls").returncode == 0, "swarmctl service ls on w1", 60)
+
+
+def test_a_manager_joins_after_a_rotation(swarm: Swarm) -> None:
+    """A manager joining after a completed rotation seeds its admission with the managers
+    its join reply names: the leader's entry held the certificate the leader started with
+    (of the retired root), which the joiner refused, and with it the leader's Raft
+    messages."""
+    (m1,) = swarm.start_cluster(managers=1, workers=0, heartbeat_period="1s")
+    rotated = m1.ctl("cluster", "ca", "--rotate")
+    assert rotated.returncode == 0, rotated.stderr
+    m2 = swarm.join("m2", m1, m1.join_token("manager"))
+    swarm.wait_cluster(2, 0)
+    poll(lambda: m2.ctl("service", "ls").returncode == 0, "swarmctl service ls on m2", 60)
+    assert certified_by(m2, root_pem(m1))

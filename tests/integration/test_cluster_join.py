@@ -3,12 +3,15 @@ admission, ``node ls`` reachability; ``cluster join-token``, ``cluster update``)
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from api.codec_objects import encode_sparse
 from api.errors import RemoteError
+from api.specs import SecretSpec
 from tests.support.swarm import Swarm, poll, run_node_once
 from transport.client import Client
 from transport.keys import read_keypair
@@ -161,3 +164,32 @@ def test_joining_through_a_follower(swarm: Swarm) -> None:
     swarm.join("w1", m2, m2.join_token("worker"))
     swarm.wait_cluster(3, 1)
     assert swarm.leader() is m1
+
+
+SECRETS = 40
+SECRET_BYTES = 450_000  # under Docker's 500 KB
+
+
+def test_a_manager_joins_a_cluster_whose_snapshot_is_over_a_frame(swarm: Swarm) -> None:
+    """A store of 18 MB (40 secrets of 450 KB, past the 16 MiB of log that makes a
+    snapshot) is snapshotted and its log compacted: a manager joining then can only catch
+    up through the snapshot, which goes as ``raft.chunk`` frames. swarm-node's remote
+    endpoint did not route those to Raft (``unsupported``): the joiner never caught up
+    and the leader sent the 18 MB again every few seconds."""
+    (m1,) = swarm.start_cluster(managers=1, workers=0)
+    with Client(f"ipc://{m1.socket}", timeout=30) as client:
+        for i in range(SECRETS):
+            spec = SecretSpec(name=f"big-{i:02d}", data=os.urandom(SECRET_BYTES))
+            client.request("control.secret.create", {"spec": encode_sparse(spec)})
+    poll(
+        lambda: any(e.get("event") == "raft.snapshot.created" for e in m1.log_events()),
+        "a snapshot on m1",
+        60,
+    )
+    m2 = swarm.join("m2", m1, m1.join_token("manager"))
+    swarm.wait_cluster(2, 0, timeout=90)
+    poll(
+        lambda: len(m2.ctl("secret", "ls", "-q").stdout.split()) == SECRETS,
+        "every secret on m2",
+        60,
+    )

@@ -86,6 +86,7 @@ RULES: dict[str, dict[str, dict[str, Expect]]] = {
         "ca.join": rule(*(error("invalid_token"),) * 3, ZAP),
         "ca.renew": ANY_NODE,
         "raft.messages": rule(UNAUTHORIZED, UNAUTHORIZED, SILENT, ZAP),  # one way
+        "raft.chunk": rule(UNAUTHORIZED, UNAUTHORIZED, SILENT, ZAP),  # one way
         "raft.propose": MANAGERS,
         "raft.status": MANAGERS,
         "raft.join": MANAGERS,
@@ -200,6 +201,15 @@ def bodies(caller: Caller) -> dict[str, Mapping[str, Any]]:
         "ca.join": {"token": "SWMTKN-1-bogus", "csr": csr, "hostname": "matrix"},
         "ca.renew": {"csr": csr},
         "raft.messages": {"from": caller.raft_id or 1, "seq": 0, "batch": encode_batch([])},
+        # the first byte of a batch of four: held until the rest comes, which never does
+        "raft.chunk": {
+            "from": caller.raft_id or 1,
+            "seq": 0,
+            "stream": 1,
+            "total": 4,
+            "offset": 0,
+            "data": b"\x00",
+        },
         "raft.propose": {"data": [NOOP_ENTRY]},
         "raft.status": {},
         "raft.join": {

@@ -21,14 +21,23 @@ what it does when it is turned away or told it was removed.
 - Told by another manager that its member was removed from the group, the manager keeps
   that manager first in its list and has the runner rejoin it (actors/node/runner.py),
   unless the removal is its demotion.
+- Its admission must know the other managers' certificates before the store has any:
+  their Raft messages, which fill the store, are refused from a key it holds no
+  certificate of. It starts with those it kept (`admit_managers`: its own join, its
+  sessions' list), which a node promoted long after it joined may lack (a manager that
+  joined later) or hold only stale (of a root rotated away since): an accepted
+  ``raft.join`` adds the certificates the leader's reply names, from its store.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Final
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
 
+from actors.ca.authorization import ClusterAdmission
+from actors.ca.certs import CertificateError
 from actors.ca.renewal_reply import RenewalFailed
 from actors.ca.renewal_request import REQUEST_TIMEOUT as RENEWAL_TIMEOUT
 from actors.ca.renewal_request import request_renewal
@@ -52,6 +61,7 @@ __all__ = [
     "RAFT_OPEN_TIMEOUT",
     "RAFT_START_TIMEOUT",
     "RaftMembership",
+    "admit_managers",
 ]
 
 RAFT_JOIN_TIMEOUT: Final = 50.0  # a joined manager's first start asks raft.join this long
@@ -61,6 +71,20 @@ RAFT_START_TIMEOUT: Final = RAFT_JOIN_TIMEOUT + RAFT_OPEN_TIMEOUT  # the Raft ch
 JOIN_RENEW_INTERVAL: Final = 5.0  # a refused join renews the certificate at most this often
 
 _log = get_logger("node")
+
+
+def admit_managers(admission: ClusterAdmission, managers: Iterable[Mapping[str, Any]]) -> None:
+    """Index the certificates of ``managers`` (manager list entries) as managers', each
+    checked against the roots this node trusts; one it cannot take (of a root no longer
+    trusted) is logged and skipped."""
+    for m in managers:
+        cert = m.get("certificate")
+        if not cert:
+            continue
+        try:
+            admission.add_certificate(str(cert).encode("ascii"), NodeRole.MANAGER)
+        except (CertificateError, ValueError) as exc:
+            _log.warning("node.admission.seed_skipped", manager=m.get("addr"), error=str(exc))
 
 
 class RaftMembership:
@@ -73,12 +97,14 @@ class RaftMembership:
         store: MemoryStore,
         directory: ManagerDirectory,
         shared: SharedParts,
+        admission: ClusterAdmission,
     ) -> None:
         self.setup = setup
         self.raft_id = raft_id
         self.store = store
         self.directory = directory
         self.shared = shared
+        self.admission = admission
         self._join_renewed_at = -JOIN_RENEW_INTERVAL  # when a refused join last renewed
         self._join_deadline = 0.0  # the first start's join ends by then (monotonic)
         startup = setup.startup
@@ -116,7 +142,9 @@ class RaftMembership:
             self._join_deadline, on_refused=self._join_refused
         )
         voters = tuple(int(v) for v in reply.get("voters") or ())
-        self.directory.add_seeds(reply.get("managers") or ())
+        managers = reply.get("managers") or ()
+        self.directory.add_seeds(managers)
+        admit_managers(self.admission, managers)  # before the leader's first Raft message
         if not voters:
             raise RuntimeError("the leader did not say the group's bootstrap voters")
         write_bootstrap_voters(self.setup.config.state_dir, voters)

@@ -79,7 +79,11 @@ from actors.node.tree.leader_group import (
     Registration,
     leader_child,
 )
-from actors.node.tree.manager_membership import RAFT_START_TIMEOUT, RaftMembership
+from actors.node.tree.manager_membership import (
+    RAFT_START_TIMEOUT,
+    RaftMembership,
+    admit_managers,
+)
 from actors.node.tree.manager_raft import (
     leader_id,
     snapshot_interval,
@@ -130,7 +134,11 @@ class ManagerParts:
             f"tcp://{advertise}", self.identity.keypair.public, self.raft_id, startup.certs.cert_pem
         )
         self.directory = ManagerDirectory(
-            self.store, startup.managers, own=own, own_node_id=self.identity.node_id
+            self.store,
+            startup.managers,
+            own=own,
+            own_node_id=self.identity.node_id,
+            own_certificate=lambda: self.shared.node_certs.cert_pem,  # renewed meanwhile
         )
         self.log_relay = self._log_relay()  # one connection to the leader, closed in closing()
         self.admission = ClusterAdmission(
@@ -144,7 +152,9 @@ class ManagerParts:
             admission=self.admission,
         )
         shared = self.shared
-        self.membership = RaftMembership(setup, self.raft_id, self.store, self.directory, shared)
+        self.membership = RaftMembership(
+            setup, self.raft_id, self.store, self.directory, shared, self.admission
+        )
         self.ca = CAService(
             self.store,
             self.admission,
@@ -171,14 +181,11 @@ class ManagerParts:
         node's own and those of the managers it knows from its join."""
         self.ca.start()
         startup = self.setup.startup
-        seeds = [startup.certs.cert_pem] + [
-            str(m["certificate"]).encode("ascii") for m in startup.managers if m.get("certificate")
-        ]
-        for cert in seeds:
-            try:
-                self.admission.add_certificate(cert, NodeRole.MANAGER)
-            except (CertificateError, ValueError) as exc:
-                _log.warning("node.admission.seed_skipped", error=str(exc))
+        try:
+            self.admission.add_certificate(startup.certs.cert_pem, NodeRole.MANAGER)
+        except (CertificateError, ValueError) as exc:
+            _log.warning("node.admission.seed_skipped", error=str(exc))
+        admit_managers(self.admission, startup.managers)
 
     def attach(self, supervisor: pykka.ActorRef[Any]) -> None:
         """Raft's leadership starts and stops the leader group of ``supervisor``."""

@@ -1,7 +1,10 @@
 """Who the managers are, as one node knows them: the list its agent, its Raft peer table,
 the CA's join replies and the dispatcher's sessions start from.
 
-A manager's list is this manager first, then every manager Node in the store that has an
+A manager's list is this manager first (with the certificate it uses now: the one it
+started with is stale once renewed, and of a retired root after a root rotation, so a
+node joining or promoted that seeds its admission with it would refuse this manager's
+Raft messages), then every manager Node in the store that has an
 address (``manager_status.addr``) and a certificate (which binds its CURVE server key);
 until the store holds any (first start of a joined manager, before Raft has caught up),
 the managers of its join reply. A worker's list is the one its join reply gave (kept in
@@ -11,7 +14,7 @@ STATE_DIR/managers.json, actors/node/startup/security.py). Entries are `manager_
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from actors.ca.certs import CertificateError, read_node_certificate
@@ -45,12 +48,15 @@ class ManagerDirectory:
         *,
         own: Mapping[str, Any] | None = None,
         own_node_id: str = "",
+        own_certificate: Callable[[], bytes] | None = None,
     ) -> None:
-        """``store``/``own``: on a manager (None on a worker); ``seeds``: the join reply's."""
+        """``store``/``own``: on a manager (None on a worker); ``seeds``: the join reply's;
+        ``own_certificate``: the certificate this manager uses now (PEM), for its entry."""
         self._store = store
         self._seeds = [dict(m) for m in seeds]
         self._own = dict(own) if own is not None else None
         self._own_node_id = own_node_id
+        self._own_certificate = own_certificate
         self._cert_keys: dict[bytes, bytes] = {}
 
     def set_seeds(self, seeds: Sequence[Mapping[str, Any]]) -> None:
@@ -81,8 +87,10 @@ class ManagerDirectory:
         """Every manager this node knows of (see the module docstring)."""
         if self._store is None or self._own is None:
             return [dict(m) for m in self._seeds]
-        own = self._own
-        entries = [dict(own)]
+        own = dict(self._own)
+        if self._own_certificate is not None:
+            own["certificate"] = self._own_certificate().decode("ascii")
+        entries = [own]
         for n in self._store.view(nodes.list_all):
             ms = n.manager_status
             if n.role is not NodeRole.MANAGER or ms is None or not ms.addr or not n.certificate:

@@ -57,6 +57,10 @@ class Fake:
         assert type_ == "control.node.ls"
         return {"nodes": [dict(n) for n in NODES]}
 
+    def rows(self, type_: str, body: Mapping[str, Any], rows_key: str) -> dict[str, Any]:
+        assert rows_key == "nodes"
+        return self.request(type_, body)
+
     def listing(self, type_: str, body: Mapping[str, Any]) -> dict[str, Any]:
         self.calls.append((type_, dict(body)))
         node = next((n["id"] for n in NODES if body["node"] in (n["id"], n["hostname"])), None)

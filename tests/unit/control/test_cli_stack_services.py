@@ -37,8 +37,8 @@ class Listing:
     def __exit__(self, *_exc: object) -> None:
         return None
 
-    def request(self, type_: str, _body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        assert type_ == "control.service.ls"
+    def rows(self, type_: str, _body: Mapping[str, Any], rows_key: str) -> dict[str, Any]:
+        assert (type_, rows_key) == ("control.service.ls", "services")
         return {"services": [WEB, OTHER]}
 
 

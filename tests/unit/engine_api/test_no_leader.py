@@ -49,6 +49,11 @@ class LeaderlessControl:
             return {"node_id": NODE_ID, "role": "manager", "version": "1.0"}
         raise EngineError.of_control("no_leader", NO_LEADER_MESSAGE)
 
+    async def listing(
+        self, type_: str, body: Mapping[str, Any], rows_key: str = "tasks"
+    ) -> dict[str, Any]:
+        return await self.call(type_, body)
+
 
 def test_info_without_a_leader_shows_the_nodes_own_view_and_dockerds_error() -> None:
     control = LeaderlessControl()

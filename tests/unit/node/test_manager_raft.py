@@ -3,6 +3,9 @@ manager_raft.py): a missing or unanswering member is an answer, never a crash.""
 
 from __future__ import annotations
 
+import time
+from queue import Queue
+from types import SimpleNamespace
 from typing import cast
 
 import pytest
@@ -12,6 +15,7 @@ from actors.control.readiness import StartupState
 from actors.node.tree.leader_group import RaftHolder
 from actors.node.tree.manager_raft import (
     leader_id,
+    raft_handlers,
     raft_status,
     raft_view,
     snapshot_interval,
@@ -19,6 +23,8 @@ from actors.node.tree.manager_raft import (
 )
 from actors.proposal_errors import ProposalDropped
 from actors.raft_node.actor import RaftNode, RaftStatus
+from actors.raft_node.core import RaftCore
+from actors.raft_node.handlers import RaftHandlers
 from actors.raft_node.types import RaftState
 from actors.store import MemoryStore
 from api.specs import RaftConfig
@@ -124,3 +130,13 @@ def test_the_startup_state_says_what_is_missing() -> None:
 
 def test_the_snapshot_interval_is_the_default_before_a_cluster_exists() -> None:
     assert snapshot_interval(store())() == RaftConfig().snapshot_interval
+
+
+def test_the_remote_endpoint_serves_every_handler_of_the_raft_node() -> None:
+    """Each Raft message type goes to the running member: ``raft.chunk`` (a snapshot over
+    a frame, in pieces) was left out, so a manager that needed a snapshot bigger than one
+    batch (a join or promotion once the store outgrew 4 MiB) answered each piece
+    ``unsupported`` and never caught up, while the leader sent it again and again."""
+    node = SimpleNamespace(run_handed_in=lambda: None)
+    served = RaftHandlers(cast(RaftNode, node), Queue(), cast(RaftCore, None), time.time, None)
+    assert set(raft_handlers(RaftHolder())) == set(served.table())
