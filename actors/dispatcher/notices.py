@@ -8,6 +8,11 @@ changed in the store without changing a session's tasks (store_changes.py reads 
 - A node whose role changed (a promotion or demotion recorded) is told at once: the cue
   to renew its certificate, in a frame rather than its next heartbeat's reply, which can
   be a period away; unless this tick's frames named the role already.
+- A changed manager list (a manager joined, left, was promoted or demoted, or moved) goes
+  to every open session whose frames have not named it yet, in one frame each however
+  many times it changed since the last tick: a worker that is sent nothing else would
+  otherwise keep the list it had when its last assignments came, and fail over to none
+  of the managers that joined since (SwarmKit pushes it to each session likewise).
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ class SessionNotices:
         self.ingress = IngressTracker(max(tick_interval, INGRESS_INTERVAL))
         self._auth_changed: set[str] = set()  # services whose credentials changed
         self._roles_changed: set[str] = set()  # nodes whose role changed
+        # the manager list (streams.py, by identity) every open session was last sent
+        self._managers_told: object = streams.managers
 
     def note(self, changes: StoreChanges) -> None:
         """What a drain of the store's watch found to tell."""
@@ -68,7 +75,8 @@ class SessionNotices:
         if resent:
             self._resend_auths()
         resent = self._send_ingress() or resent
-        return self._send_roles() or resent
+        resent = self._send_roles() or resent
+        return self._send_managers() or resent
 
     def _resend_auths(self) -> None:
         changed, self._auth_changed = self._auth_changed, set()
@@ -90,6 +98,17 @@ class SessionNotices:
                 self._streams.send(session, Delta(False))
                 sent = True
         return sent
+
+    def _send_managers(self) -> bool:
+        managers = self._streams.managers
+        if managers is self._managers_told:
+            return False
+        self._managers_told = managers
+        stale = [s for s in self._front.sessions() if s.managers_sent is not managers]
+        for session in stale:
+            self._streams.send(session, Delta(False))
+        _log.info("dispatcher.managers.changed", managers=len(managers), sessions=len(stale))
+        return bool(stale)
 
     def _send_ingress(self) -> bool:
         feed = self._streams.ingress

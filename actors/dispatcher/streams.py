@@ -5,10 +5,11 @@ tasks need (networks and registry credentials: networks_and_auth.py), the secret
 configs to send or drop, and the manager list (read once per tick by the dispatcher, not
 per frame: reading it lists every node) and the node's role (kept by the front from the
 store's watch) on the session's first frame and when it changed since the session's last
-(``managers_to_send``, ``role_to_send``). The networks and credentials of all the frames
-sent together are read in one store view. A frame's body over ``frame_bytes`` goes as
-several (frame_packing.py: a full set in parts to a node that assembles one). A frame
-that cannot be encoded ends the session (the core closes it, under the lock the
+(``managers_to_send``, ``role_to_send``; a changed list or role goes in a frame of its
+own to a session sent no other frame: notices.py). The networks and credentials of all
+the frames sent together are read in one store view. A frame's body over ``frame_bytes``
+goes as several (frame_packing.py: a full set in parts to a node that assembles one). A
+frame that cannot be encoded ends the session (the core closes it, under the lock the
 dispatcher shares with its front), naming why: a full set over the frame limit to a node
 of an earlier version, which takes a set in one frame only, or one in more parts than a
 node takes.

@@ -261,8 +261,8 @@ class Agent(SupervisedActor):
         self._tell(_SessionOver(manager, established))
 
     def _refresh(self) -> None:
-        """After a session: the node's own current list (a manager's follows its store;
-        a session frame only comes with assignment changes)."""
+        """After a session: the node's own current list (a manager's follows its store,
+        which may have changed after the session's last frame)."""
         if self._refresh_managers is None:
             return
         try:

@@ -350,17 +350,11 @@ def test_a_manager_demoted_before_it_joined_raft_starts_as_a_worker(swarm: Swarm
     assert w1.ctl("service", "ls").returncode != 0  # a worker's socket: not a manager
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the dispatcher sends a session the manager list only with a frame of "
-    "assignment changes (actors/dispatcher/streams.py managers_to_send), so a quiet "
-    "worker never learns of managers that joined after its last frame",
-)
 def test_a_worker_fails_over_to_managers_that_joined_after_it(swarm: Swarm) -> None:
     """w1 joins when m1 is the only manager; m2 and m3 join later, and nothing is
     assigned to w1 meanwhile. With m1 gone (quorum kept by m2 and m3) w1 must open a
-    session with the new leader; it only ever asks m1 (its managers.json), so it stays
-    down for good, and a restart reads the same list."""
+    session with the new leader: m1's dispatcher sent w1 the new manager list in a frame
+    of its own (actors/dispatcher/notices.py), and w1 keeps it in its managers.json."""
     m1 = swarm.start_node("m1")
     m1.wait_ready()
     m1.ctl_json("cluster", "update", "--heartbeat-period", "1s")
