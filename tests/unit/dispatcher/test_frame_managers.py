@@ -108,5 +108,11 @@ def test_a_changed_manager_list_alone_sends_each_session_one_frame() -> None:
             assert frame["tasks"] == [] and frame["removed"] == [] and not frame["full"]
         managers[:] = [M1, M2]  # equal, a new list object
         assert ticks(5) == [[], []]
+        # a change that comes with a session's assignment goes in that frame only
+        managers.remove(M1)
+        store.update(partial(WriteTx.create, obj=task("t1", NODE_A)))
+        to_a, to_b = ticks(5)
+        assert [(len(f["tasks"]), f["managers"]) for f in to_a] == [(1, [M2.encode()])]
+        assert [(len(f["tasks"]), f["managers"]) for f in to_b] == [(0, [M2.encode()])]
     finally:
         ref.stop()

@@ -142,6 +142,17 @@ def test_a_follower_refuses_and_the_next_manager_is_tried_after_a_backoff() -> N
     assert s.poll(s.next_wakeup())[0] == Connect(M2)
 
 
+def test_a_frame_with_only_a_new_manager_list_moves_the_next_session_there() -> None:
+    """A quiet node's dispatcher sends a changed manager list in a frame of its own
+    (actors/dispatcher/notices.py): the next session is opened with those managers."""
+    m3 = ManagerAddress("tcp://127.0.0.1:3", b"m" * 40)
+    s = opened(session())
+    only_managers = SessionFrame("s1", 2.0, (m3,), False, (), ())
+    assert s.on_frame(0.5, encode_frame(only_managers), wall=1000.0) == []
+    s.on_frame(1.0, frame(closed="dispatcher stopped"), wall=1000.0)
+    assert s.poll(s.next_wakeup())[0] == Connect(m3)
+
+
 def test_every_end_is_counted_not_only_the_last() -> None:
     s = opened(session())
     sends(s.poll(2.0), Call.HEARTBEAT)
