@@ -505,11 +505,27 @@ def test_ports_volumes_and_networks() -> None:
     )  # no default network: no service is on it
 
 
+def test_a_port_range_is_one_port_per_number_as_dockers() -> None:
+    """``8000-8002:80-82`` was refused; Docker's stack deploy makes three ports of it."""
+    web = service(minimal("    ports: ['8000-8001:80-81/udp', '7000-7001:70', '60-61']\n"))
+    ports = [(p.published_port, p.target_port, str(p.protocol)) for p in web.endpoint.ports]
+    assert ports == [
+        (8000, 80, "udp"),
+        (8001, 81, "udp"),
+        (7000, 70, "tcp"),
+        (7001, 70, "tcp"),
+        (0, 60, "tcp"),
+        (0, 61, "tcp"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("extra", "named"),
     [
-        ("    ports: ['127.0.0.1:80:80']\n", "services.web.ports[0]: expected PUBLISHED:TARGET"),
-        ("    ports: ['8000-8010:80']\n", "services.web.ports[0]: expected PUBLISHED:TARGET"),
+        ("    ports: ['127.0.0.1:80:80']\n", "ports[0]: '127.0.0.1:80:80': a host address is"),
+        ("    ports: ['8000-8002:80-81']\n", "ports[0]: '8000-8002:80-81': the published and"),
+        ("    ports: ['1-200:80']\n", "ports[0]: port range '1-200': more than 128 ports"),
+        ("    ports: ['9-8']\n", "services.web.ports[0]: invalid port range '9-8'"),
         ("    ports: [{target: 80, mode: bridge}]\n", "ports[0]: unknown mode 'bridge'"),
         ("    ports: ['53:53/sctp']\n", "ports[0].protocol: 53/sctp: the routing mesh"),
         ("    ports: [{published: 80}]\n", "services.web.ports[0]: a target port is required"),
