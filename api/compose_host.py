@@ -155,7 +155,7 @@ def file_volumes(top: Section, namespace: str) -> dict[str, VolumePlan]:
 
 
 def service_ports(s: Section) -> tuple[PortConfig, ...]:
-    out = []
+    out: list[PortConfig] = []
     for i, item in enumerate(s.entries("ports")):
         path = f"{s.at('ports')}[{i}]"
         if isinstance(item, Mapping):
@@ -188,7 +188,8 @@ def _port_range(text: str, path: str) -> list[str]:
     m = _PORT_RANGE.match(text) if "-" in text else None
     if m is None:
         return [text]
-    published, target = _span(m["published"], path), _span(m["target"], path)
+    target = _span(m["target"], path)
+    published = _span(m["published"], path) if m["published"] else None
     proto = m["proto"] or ""
     if published is None:
         return [f"{port}{proto}" for port in target]
@@ -201,9 +202,7 @@ def _port_range(text: str, path: str) -> list[str]:
     return [f"{p}:{t}{proto}" for p, t in zip(published, target, strict=True)]
 
 
-def _span(text: str | None, path: str) -> range | None:
-    if text is None:
-        return None
+def _span(text: str, path: str) -> range:
     first, _, last = text.partition("-")
     low, high = int(first), int(last or first)
     if not 0 < low <= high <= 65535:
