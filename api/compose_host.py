@@ -184,7 +184,10 @@ def _port_range(text: str, path: str) -> list[str]:
     81. A host address (``127.0.0.1:8080:80``) is refused: Docker drops it with a warning.
     Anything else as it is."""
     if text.count(":") > 1 or text.startswith("["):
-        raise ComposeError(path, f"{text!r}: a host address is not supported: a swarm port listens on every address")
+        raise ComposeError(
+            path,
+            f"{text!r}: a host address is not supported: a swarm port listens on every address",
+        )
     m = _PORT_RANGE.match(text) if "-" in text else None
     if m is None:
         return [text]
