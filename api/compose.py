@@ -26,8 +26,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from api.compose_fields import ComposeError, Section, interpolate, key_values, merge_documents
+from api.compose_fields import ComposeError, Section, interpolate, key_values
 from api.compose_host import NetworkPlan, file_networks, file_volumes, service_network_keys
+from api.compose_merge import merge_documents
 from api.compose_service import LABEL_IMAGE, LABEL_NAMESPACE, StackNames, convert_service
 from api.spec_limits import MAX_NAME_CHARS, InvalidSpec
 from api.specs import ServiceSpec

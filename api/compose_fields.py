@@ -1,5 +1,5 @@
-"""Reading a compose file's values: typed getters that name the key they read, variable
-interpolation, and the merge of several files.
+"""Reading a compose file's values: typed getters that name the key they read, and variable
+interpolation.
 
 Rules (Docker's compose loader, as ``docker stack deploy`` applies it):
 - A mapping of the file is read as a `Section` that declares the keys it supports; any
@@ -9,9 +9,7 @@ Rules (Docker's compose loader, as ``docker stack deploy`` applies it):
   ``$VAR``, ``${VAR}``, ``${VAR:-default}`` (unset or empty), ``${VAR-default}`` (unset),
   ``${VAR:?message}`` / ``${VAR?message}`` (refused when unset), ``${VAR:+alt}`` /
   ``${VAR+alt}``, and ``$$`` for a literal ``$``. An unset variable is empty.
-- Several files (``-c a.yml -c b.yml``) merge in order: mappings key by key, anything
-  else replaced by the later file; ``environment`` and ``labels`` lists are read as
-  mappings first, so both forms merge.
+- Several files (``-c a.yml -c b.yml``) merge in order: api/compose_merge.py.
 
 Pure: no I/O; the environment is a parameter.
 """
@@ -32,7 +30,7 @@ __all__ = [
     "Section",
     "interpolate",
     "key_values",
-    "merge_documents",
+    "type_name",
 ]
 
 # Docker's stack labels (docker/cli cli/compose/convert/compose.go)
@@ -57,7 +55,7 @@ class ComposeError(ValueError):
         self.path = path
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     if value is None:
         return "nothing"
     if isinstance(value, bool):
@@ -119,47 +117,6 @@ def interpolate(document: Any, environ: Mapping[str, str]) -> Any:
     return walk(document, "")
 
 
-# --- merging ---------------------------------------------------------------------------
-
-
-def _mapping_form(service: Any, path: str) -> Any:
-    """A service with its ``environment`` and ``labels`` lists read as mappings."""
-    if not isinstance(service, Mapping):
-        return service
-    out = dict(service)
-    for key in ("environment", "labels"):
-        if isinstance(out.get(key), list):
-            out[key] = key_values(out[key], f"{path}.{key}", keep_none=True)
-    return out
-
-
-def _merge(base: Any, over: Any) -> Any:
-    if isinstance(base, Mapping) and isinstance(over, Mapping):
-        out = dict(base)
-        for key, value in over.items():
-            out[key] = _merge(out[key], value) if key in out else value
-        return out
-    return over
-
-
-def merge_documents(documents: list[Any], names: list[str]) -> dict[str, Any]:
-    """The files merged in order (module rules); each must be a mapping."""
-    merged: dict[str, Any] = {}
-    for document, name in zip(documents, names, strict=True):
-        if not isinstance(document, Mapping):
-            raise ComposeError(
-                "", f"{name}: expected a mapping at the top, got {_type_name(document)}"
-            )
-        services = document.get("services")
-        if isinstance(services, Mapping):
-            document = {
-                **document,
-                "services": {k: _mapping_form(v, f"services.{k}") for k, v in services.items()},
-            }
-        merged = _merge(merged, document)
-    return merged
-
-
 # --- reading ---------------------------------------------------------------------------
 
 
@@ -183,9 +140,9 @@ def key_values(value: Any, path: str, *, keep_none: bool = False) -> dict[str, A
             elif isinstance(item, str | int | float):
                 out[str(key)] = str(item)
             else:
-                raise ComposeError(f"{path}.{key}", f"expected a value, got {_type_name(item)}")
+                raise ComposeError(f"{path}.{key}", f"expected a value, got {type_name(item)}")
         return out
-    raise ComposeError(path, f"expected a list of KEY=VALUE or a mapping, got {_type_name(value)}")
+    raise ComposeError(path, f"expected a list of KEY=VALUE or a mapping, got {type_name(value)}")
 
 
 class Section:
@@ -197,7 +154,7 @@ class Section:
         if value is None:
             value = {}
         if not isinstance(value, Mapping):
-            raise ComposeError(path, f"expected a mapping, got {_type_name(value)}")
+            raise ComposeError(path, f"expected a mapping, got {type_name(value)}")
         for key in value:
             if not isinstance(key, str):
                 raise ComposeError(path, f"keys are strings, got {key!r}")
@@ -235,7 +192,7 @@ class Section:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise ComposeError(self.at(key), f"expected a string, got {_type_name(value)}")
+            raise ComposeError(self.at(key), f"expected a string, got {type_name(value)}")
         return str(value)
 
     def integer(self, key: str, default: int = 0, *, minimum: int = 0) -> int:
@@ -274,7 +231,7 @@ class Section:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise ComposeError(self.at(key), f"expected a value, got {_type_name(value)}")
+            raise ComposeError(self.at(key), f"expected a value, got {type_name(value)}")
         try:
             return parse(str(value))
         except ValueError as exc:
@@ -299,7 +256,7 @@ class Section:
         if value is None:
             return ()
         if not isinstance(value, list):
-            raise ComposeError(self.at(key), f"expected a list, got {_type_name(value)}")
+            raise ComposeError(self.at(key), f"expected a list, got {type_name(value)}")
         out = []
         for i, item in enumerate(value):
             if isinstance(item, bool) or not isinstance(item, str | int | float):
@@ -313,5 +270,5 @@ class Section:
         if value is None:
             return []
         if not isinstance(value, list):
-            raise ComposeError(self.at(key), f"expected a list, got {_type_name(value)}")
+            raise ComposeError(self.at(key), f"expected a list, got {type_name(value)}")
         return list(value)

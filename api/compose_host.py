@@ -5,7 +5,8 @@ networks and volumes, as ``docker stack deploy`` converts them.
 Rules:
 - ``ports``: ``"8080:80"``, ``"80"``, ``"53:53/udp"`` or ``{target, published, protocol,
   mode}``, as ``swarmctl service create -p`` takes them: ``mode: ingress`` (the default,
-  the routing mesh) or ``mode: host``.
+  the routing mesh) or ``mode: host``. A short port's range (``"8000-8002:80-82"``,
+  ``"8000-8001:80"``, ``"80-82"``) is one port per number, as Docker makes it.
 - ``deploy.endpoint_mode``: ``vip`` (the default) or ``dnsrr``, in either case, as
   ``--endpoint-mode`` (api/endpoint_mode.py).
 - ``volumes``: ``"NAME:/path[:ro]"`` (a volume the file declares: named ``STACK_NAME``,
@@ -28,6 +29,7 @@ Pure: no I/O. Every refusal is a ComposeError naming the key.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
@@ -36,7 +38,7 @@ from api.compose_fields import LABEL_NAMESPACE, ComposeError, Section, key_value
 from api.endpoint_mode import parse_endpoint_mode
 from api.enums import EndpointMode, MountType
 from api.host_resources import parse_publish, validate_network_spec
-from api.spec_limits import InvalidSpec
+from api.spec_limits import MAX_CONSTRAINTS, InvalidSpec
 from api.specs import (
     Mount,
     NetworkAttachmentConfig,
@@ -64,6 +66,10 @@ _NETWORK_KEYS: Final = frozenset({"driver", "internal", "labels", "external", "n
 _VOLUME_KEYS: Final = frozenset({"driver", "driver_opts", "labels", "external", "name"})
 _PORT_KEYS: Final = frozenset({"target", "published", "protocol", "mode"})
 _MOUNT_KEYS: Final = frozenset({"type", "source", "target", "read_only", "volume"})
+# a short port with a range on either side (one without is parse_publish's)
+_PORT_RANGE: Final = re.compile(
+    r"^(?:(?P<published>\d+(?:-\d+)?):)?(?P<target>\d+(?:-\d+)?)(?P<proto>/\w+)?$"
+)
 
 
 @dataclass(frozen=True)
@@ -149,7 +155,7 @@ def file_volumes(top: Section, namespace: str) -> dict[str, VolumePlan]:
 
 
 def service_ports(s: Section) -> tuple[PortConfig, ...]:
-    out = []
+    out: list[PortConfig] = []
     for i, item in enumerate(s.entries("ports")):
         path = f"{s.at('ports')}[{i}]"
         if isinstance(item, Mapping):
@@ -166,10 +172,47 @@ def service_ports(s: Section) -> tuple[PortConfig, ...]:
                 path, f'expected "PUBLISHED:TARGET[/PROTOCOL]" or a mapping, got {item!r}'
             )
         try:
-            out.append(parse_publish(text, path))
+            out.extend(parse_publish(one, path) for one in _port_range(text.strip(), path))
         except InvalidSpec as exc:
             raise ComposeError(path, exc.reason.removeprefix(f"{path}: ")) from None
     return tuple(out)
+
+
+def _port_range(text: str, path: str) -> list[str]:
+    """A short port with ranges as the single ports Docker makes of it: ``8000-8002:80-82``
+    → 8000:80, 8001:81, 8002:82; ``8000-8001:80`` → 8000:80, 8001:80; ``80-81`` → 80,
+    81. A host address (``127.0.0.1:8080:80``) is refused: Docker drops it with a warning.
+    Anything else as it is."""
+    if text.count(":") > 1 or text.startswith("["):
+        raise ComposeError(
+            path,
+            f"{text!r}: a host address is not supported: a swarm port listens on every address",
+        )
+    m = _PORT_RANGE.match(text) if "-" in text else None
+    if m is None:
+        return [text]
+    target = _span(m["target"], path)
+    published = _span(m["published"], path) if m["published"] else None
+    proto = m["proto"] or ""
+    if published is None:
+        return [f"{port}{proto}" for port in target]
+    if len(target) == 1:
+        return [f"{port}:{target[0]}{proto}" for port in published]
+    if len(published) != len(target):
+        raise ComposeError(
+            path, f"{text!r}: the published and target ranges are not the same length"
+        )
+    return [f"{p}:{t}{proto}" for p, t in zip(published, target, strict=True)]
+
+
+def _span(text: str, path: str) -> range:
+    first, _, last = text.partition("-")
+    low, high = int(first), int(last or first)
+    if not 0 < low <= high <= 65535:
+        raise ComposeError(path, f"invalid port range {text!r}")
+    if high - low >= MAX_CONSTRAINTS:
+        raise ComposeError(path, f"port range {text!r}: more than {MAX_CONSTRAINTS} ports")
+    return range(low, high + 1)
 
 
 def endpoint_mode(deploy: Section) -> EndpointMode:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from api.units import parse_duration
@@ -155,7 +155,15 @@ def check_window(since: Bound, until: Bound) -> None:
         if until.position < since.position:
             raise ValueError(f"until @{until.position} is before since @{since.position}")
     elif since.time is not None and until.time is not None and until.time < since.time:
-        raise ValueError(f"until {until.time:g} is before since {since.time:g}")
+        raise ValueError(f"until {_shown(until.time)} is before since {_shown(since.time)}")
+
+
+def _shown(seconds: float) -> str:
+    """A time as RFC 3339 in UTC (``2026-12-07T10:00:17Z``; fractions when it has them)."""
+    text = datetime.fromtimestamp(seconds, UTC).isoformat(
+        timespec="seconds" if seconds == int(seconds) else "microseconds"
+    )
+    return text.replace("+00:00", "Z")
 
 
 _UNIX_TIME = re.compile(r"\d+(?:\.\d+)?")

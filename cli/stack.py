@@ -5,7 +5,9 @@ A stack is the set of objects labelled ``com.docker.stack.namespace=STACK`` (the
 ``docker stack deploy`` puts on them too, so both CLIs see the same stacks). ``deploy``
 is client-side (cli/stack_deploy.py); ``rm`` removes the stack's services, waits until
 they are gone (their tasks may hold its secrets, configs and networks), then removes its
-secrets, configs and networks.
+secrets, configs and networks: each one it cannot remove (another service uses it) is
+named on stderr, the others are still removed, and so are the other stacks named; exit 1
+then, with ``Failed to remove some resources from stack: STACK``, as Docker's.
 """
 
 from __future__ import annotations
@@ -158,7 +160,10 @@ def _wait_gone(connection: ControlConnection, stack: str, timeout: float) -> Non
 
 def _remove(
     args: argparse.Namespace, connection: ControlConnection, stack: str, say: Any
-) -> list[dict[str, str]]:
+) -> tuple[list[dict[str, str]], bool]:
+    """The stack's objects removed, and whether each was; one that cannot be (a secret
+    another service uses) is named on stderr and the others are still removed, as
+    ``docker stack rm`` does."""
     removed: list[dict[str, str]] = []
     services = stack_services(connection, stack)
     objects = {kind: _labelled(connection, kind, stack) for kind in ("secret", "config", "network")}
@@ -168,19 +173,29 @@ def _remove(
         and not stack_services(connection, stack, every=True)
     ):
         _nothing_found(stack)
-        return removed
+        return removed, True
     for s in services:
         say(f"Removing service {s['name']}")
     if services:
         connection.request("control.service.rm", {"services": [s["id"] for s in services]})
     removed += [{"kind": "service", "name": s["name"], "id": s["id"]} for s in services]
-    _wait_gone(connection, stack, args.rm_timeout)
+    try:
+        _wait_gone(connection, stack, args.rm_timeout)
+    except CliError as exc:
+        print(f"swarmctl: {exc}", file=sys.stderr)
+        return removed, False
+    complete = True
     for kind, rows in objects.items():
         for r in rows:
             say(f"Removing {kind} {r['name']}")
-            connection.request(f"control.{kind}.rm", {f"{kind}s": [r["id"]]})
+            try:
+                connection.request(f"control.{kind}.rm", {f"{kind}s": [r["id"]]})
+            except CliError as exc:
+                print(f"Failed to remove {kind} {r['name']}: {exc}", file=sys.stderr)
+                complete = False
+                continue
             removed.append({"kind": kind, "name": r["name"], "id": r["id"]})
-    return removed
+    return removed, complete
 
 
 def run_rm(args: argparse.Namespace, connection: ControlConnection, _v: str) -> int:
@@ -191,9 +206,15 @@ def run_rm(args: argparse.Namespace, connection: ControlConnection, _v: str) -> 
             write_text(line)
 
     removed: list[dict[str, str]] = []
+    failed: list[str] = []
     with connection:
         for stack in args.stacks:
-            removed += _remove(args, connection, stack, say)
+            done, complete = _remove(args, connection, stack, say)
+            removed += done
+            if not complete:
+                failed.append(f"Failed to remove some resources from stack: {stack}")
     if quiet:
         write_json(removed)
+    if failed:
+        raise CliError("\n".join(failed))
     return 0

@@ -69,7 +69,7 @@ class ControlCaller:
             raise EngineError.of_control(exc.code, exc.message) from None
         except RequestTimeout:
             raise EngineError(
-                503, f"the manager did not answer {type_} within {timeout:g}s"
+                503, f"the manager did not answer {type_} within {timeout:g}s", "timeout"
             ) from None
         except ClientClosed:
             raise EngineError(503, "the Engine API is stopping") from None

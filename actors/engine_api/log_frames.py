@@ -21,9 +21,10 @@ from urllib.parse import quote_plus
 from actors.engine_api.errors import bad_request
 from actors.engine_api.wire import parse_time, query_bool
 
-__all__ = ["LogQuery", "log_frame", "parse_log_query", "timestamp_ns"]
+__all__ = ["LogQuery", "error_frame", "log_frame", "parse_log_query", "timestamp_ns"]
 
 STREAMS: Final = {"stdout": 1, "stderr": 2}
+SYSTEM_ERROR: Final = 3  # dockerd's stream for an error that ends a log stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +104,14 @@ def log_frame(
     if raw:
         return payload
     return struct.pack(">BxxxL", STREAMS[stream], len(payload)) + payload
+
+
+def error_frame(message: str, raw: bool = False) -> bytes:
+    """The last frame of a stream that fails after its headers went out, as dockerd writes
+    it: ``Error grabbing logs: MESSAGE`` on the system-error stream, which the docker CLI
+    shows (``error from daemon in stream: ...``) and exits 1 on; ``raw`` (a TTY's
+    stream): the line alone."""
+    payload = f"Error grabbing logs: {message}\n".encode()
+    if raw:
+        return payload
+    return struct.pack(">BxxxL", SYSTEM_ERROR, len(payload)) + payload

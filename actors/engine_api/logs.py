@@ -3,13 +3,18 @@ broker (the control API's ``control.logs.subscribe`` and ``control.logs.read``),
 as Docker's multiplexed stream (log_frames.py).
 
 Reads are long polls (``wait``), awaited without holding a thread. A subscription lost to
-a leader change is taken again from just after the last line sent, as swarmctl does; the
-stream ends when the broker says ``done`` (no ``follow``) or the client goes away, and then
-the subscription is closed (``control.logs.close``) so its nodes stop at once.
+a leader change is taken again from just after the last line sent, as swarmctl does: the
+new subscribe is tried again while no leader takes it, for up to ``RESUBSCRIBE_FOR``
+seconds. The stream ends when the broker says ``done`` (no ``follow``) or the client goes
+away, and then the subscription is closed (``control.logs.close``) so its nodes stop at
+once; one that fails once its headers are out ends with dockerd's ``Error grabbing logs``
+frame, so the client says why instead of ending as if complete.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any, Final
 
 from aiohttp import web
@@ -17,17 +22,25 @@ from aiohttp import web
 from actors.engine_api.app import ENGINE, Engine, request_version, route
 from actors.engine_api.compat import logs_content_type
 from actors.engine_api.errors import EngineError
-from actors.engine_api.log_frames import LogQuery, log_frame, parse_log_query
+from actors.engine_api.log_frames import LogQuery, error_frame, log_frame, parse_log_query
 from actors.engine_api.objects import service_spec_of
 from api.codec_objects import decode
 from api.specs import ServiceSpec
 
-__all__ = ["add_routes"]
+__all__ = ["add_routes", "subscription_lost"]
 
 READ_WAIT: Final = 2.0  # seconds one read may wait at the broker
 CLOSE_TIMEOUT: Final = 5.0
-GONE_CODES: Final = frozenset({"unknown_subscription", "unavailable", "not_leader"})
-RESUBSCRIBE_TRIES: Final = 20
+# refusals a leader change brings (the old leader's broker gone, no leader yet, no answer)
+GONE_CODES: Final = frozenset({"unknown_subscription", "unavailable", "not_leader", "timeout"})
+RESUBSCRIBE_FOR: Final = 60.0  # seconds a lost subscription is tried again (swarmctl's)
+RETRY_PAUSE: Final = 0.5
+RESUBSCRIBE_TRIES: Final = 20  # losses in a row, no read between: give up
+
+
+def subscription_lost(err: EngineError) -> bool:
+    """Whether a refusal is one a new subscription (with a new leader) may get past."""
+    return err.code in GONE_CODES
 
 
 async def service_logs(request: web.Request) -> web.StreamResponse:
@@ -59,6 +72,26 @@ async def _subscribe(engine: Engine, selector: dict[str, Any], options: dict[str
     return str(reply["subscription_id"])
 
 
+def _client_gone(request: web.Request) -> bool:
+    return request.transport is None or request.transport.is_closing()
+
+
+async def _subscribe_again(
+    request: web.Request, engine: Engine, selector: dict[str, Any], options: dict[str, Any]
+) -> str:
+    """A new subscription for one lost: tried every ``RETRY_PAUSE`` while the refusal is a
+    leader change's, for ``RESUBSCRIBE_FOR`` seconds; the last refusal after that."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RESUBSCRIBE_FOR
+    while True:
+        try:
+            return await _subscribe(engine, selector, options)
+        except EngineError as err:
+            if not subscription_lost(err) or loop.time() > deadline or _client_gone(request):
+                raise
+        await asyncio.sleep(RETRY_PAUSE)
+
+
 async def _stream(
     request: web.Request,
     engine: Engine,
@@ -70,6 +103,8 @@ async def _stream(
     """``tty``: the service's (a task's) container has a TTY: its lines go raw, unframed,
     as dockerd's; the Content-Type says which, by the request's version (compat.py)."""
     options = query.options()
+    content_type = logs_content_type(request_version(request), tty)
+    response = web.StreamResponse(headers={"Content-Type": content_type})
     sub_id = await _subscribe(engine, selector, options)  # refusals before the headers
     done = False
     try:
@@ -78,12 +113,10 @@ async def _stream(
         _close(engine, sub_id)
         raise
     try:
-        content_type = logs_content_type(request_version(request), tty)
-        response = web.StreamResponse(headers={"Content-Type": content_type})
         await response.prepare(request)
         contexts: dict[str, dict[str, str]] = {}
         after, last_ts, lost = 0, -1, 0
-        while request.transport is not None and not request.transport.is_closing():
+        while not _client_gone(request):
             try:
                 reply = await engine.control.call(
                     "control.logs.read",
@@ -91,13 +124,13 @@ async def _stream(
                 )
             except EngineError as err:
                 lost += 1
-                if err.code not in GONE_CODES or lost > RESUBSCRIBE_TRIES:
+                if not subscription_lost(err) or lost > RESUBSCRIBE_TRIES:
                     raise
                 if last_ts >= 0:  # from just after the last line sent
                     options = {**options, "since": max(options["since"], last_ts + 1), "tail": -1}
-                sub_id, after = await _subscribe(engine, selector, options), 0
+                sub_id, after = await _subscribe_again(request, engine, selector, options), 0
                 continue
-            after = int(reply["seq"])
+            after, lost = int(reply["seq"]), 0
             for ctx in reply.get("tasks") or ():
                 contexts[str(ctx["id"])] = {
                     "node_id": str(ctx.get("node_id", "")),
@@ -115,8 +148,13 @@ async def _stream(
                 done = True
                 break
         return response
-    except (ConnectionResetError, EngineError):
-        # the headers are sent: a refusal now can only end the stream
+    except EngineError as err:
+        # the headers are sent: a refusal now ends the stream, saying why (as dockerd)
+        if response.prepared:
+            with contextlib.suppress(ConnectionResetError):
+                await response.write(error_frame(err.message, raw=tty))
+        return response
+    except ConnectionResetError:
         return response
     finally:
         engine.close_stream()

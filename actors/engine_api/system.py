@@ -218,11 +218,12 @@ async def events(request: web.Request) -> web.StreamResponse:
     query = request.query
     filters = parse_filters(query.get("filters"), EVENT_FILTERS)
     body = to_control(filters)
-    if query.get("since"):
-        # Docker shows the events it still holds of those since then, never an error
-        body["since_time"] = parse_time(query["since"], "since")
-        body["since_held"] = True
     until = parse_time(query["until"], "until") if query.get("until") else None
+    if query.get("since") or until is not None:
+        # Docker shows the events it still holds of those since then, never an error; an
+        # until alone: every event it holds up to then (dockerd's loadBufferedEvents)
+        body["since_time"] = parse_time(query["since"], "since") if query.get("since") else 0.0
+        body["since_held"] = True
     if until is not None:
         body["until_time"] = until
     engine.open_stream()

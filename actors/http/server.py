@@ -10,6 +10,11 @@ Rules:
   start. A unix socket file is removed on stop.
 - ``on_exit`` is called (from the loop thread) if the loop ends while nobody asked it to
   stop, so the owning actor can crash and be restarted by its supervisor.
+- A peer cannot take the process's descriptors: at most ``max_connections`` connections
+  are open at once (one more is closed as soon as it is accepted), and one that has no
+  request under way for ``idle_timeout`` seconds, its first included, is closed.
+  aiohttp alone kept a connection that never sent a byte for an hour, and any number of
+  them.
 """
 
 from __future__ import annotations
@@ -35,6 +40,46 @@ __all__ = ["HttpServer", "HttpStartError"]
 T = TypeVar("T")
 
 START_TIMEOUT = 15.0
+MAX_CONNECTIONS = 256
+IDLE_TIMEOUT = 75.0  # seconds (aiohttp's default before 3.12, and nginx's)
+BACKLOG = 128
+
+
+class _Gate(asyncio.Protocol):
+    """One connection, handed to aiohttp's handler once it is made, unless ``limit`` are
+    open already: then it is closed at once. (Counted when made, not when the factory is
+    called: a burst of accepts creates many protocols before the first is made.)"""
+
+    def __init__(self, server: web.Server, limit: int) -> None:
+        self._server = server
+        self._limit = limit
+        self._inner: asyncio.Protocol | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if len(self._server.connections) >= self._limit:
+            transport.close()
+            return
+        self._inner = self._server()
+        self._inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._inner is not None:
+            self._inner.connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._inner is not None:
+            self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received() if self._inner is not None else None
+
+    def pause_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.resume_writing()
 
 
 class HttpStartError(OSError):
@@ -52,6 +97,8 @@ class HttpServer:
         on_exit: Callable[[BaseException | None], None] | None = None,
         grace: float = 2.0,
         workers: int = 16,
+        max_connections: int = MAX_CONNECTIONS,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         self.name = name
         self.address = address
@@ -60,6 +107,9 @@ class HttpServer:
         self._on_exit = on_exit
         self._grace = grace
         self._workers = workers
+        self._max_connections = max_connections
+        self._idle_timeout = idle_timeout
+        self._listener: asyncio.AbstractServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -122,7 +172,12 @@ class HttpServer:
 
     async def _serve(self, started: Future[str]) -> None:
         self._stop_event = asyncio.Event()
-        runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=self._grace)
+        runner = web.AppRunner(
+            self.app,
+            handle_signals=False,
+            shutdown_timeout=self._grace,
+            keepalive_timeout=self._idle_timeout,
+        )
         self._runner = runner
         await runner.setup()
         bound = ""
@@ -138,6 +193,9 @@ class HttpServer:
                 return
             await self._stop_event.wait()
         finally:
+            listener, self._listener = self._listener, None
+            if listener is not None:  # no new connection; runner.cleanup ends the others
+                listener.close()
             await runner.cleanup()
             if self.address.is_unix and bound:  # only a socket file this server made
                 with contextlib.suppress(FileNotFoundError):
@@ -145,6 +203,13 @@ class HttpServer:
 
     async def _listen(self, runner: web.AppRunner) -> str:
         address = self.address
+        assert runner.server is not None
+        server, limit = runner.server, self._max_connections
+
+        def factory() -> asyncio.Protocol:
+            return _Gate(server, limit)
+
+        loop = asyncio.get_running_loop()
         if address.is_unix:
             if os.path.lexists(address.path) and not _is_socket(address.path):
                 raise FileExistsError(17, "the path exists and is not a socket")
@@ -152,16 +217,22 @@ class HttpServer:
             # created 0600 from the start: no window in which others may connect
             old_umask = os.umask(0o177)
             try:
-                site: web.BaseSite = web.UnixSite(runner, address.path, ssl_context=self._ssl)
-                await site.start()
+                self._listener = await loop.create_unix_server(
+                    factory, address.path, ssl=self._ssl, backlog=BACKLOG
+                )
             finally:
                 os.umask(old_umask)
             return address.url()
-        site = web.TCPSite(runner, address.host, address.port, ssl_context=self._ssl)
-        await site.start()
-        server = site._server  # the real port when 0 was asked for
-        sockets = getattr(server, "sockets", None) or ()
-        port = sockets[0].getsockname()[1] if sockets else address.port
+        self._listener = await loop.create_server(
+            factory,
+            address.host or None,
+            address.port,
+            ssl=self._ssl,
+            backlog=BACKLOG,
+            reuse_address=True,
+        )
+        sockets = self._listener.sockets or ()
+        port = sockets[0].getsockname()[1] if sockets else address.port  # the real one for 0
         return HttpAddress(host=address.host, port=port).url()
 
 

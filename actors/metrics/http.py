@@ -1,5 +1,6 @@
 """``swarm-node --metrics-addr HOST:PORT``: Prometheus exposition over HTTP, served by
-``prometheus_client`` from the process's registry (actors/metrics/registry.py).
+``prometheus_client``'s app from the process's registry (actors/metrics/registry.py), on
+a server that bounds the connections a peer can hold (actors/metrics/server.py).
 
 Rules:
 - The address says who can scrape: ``PORT`` or ``:PORT`` alone binds the loopback
@@ -21,10 +22,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pykka
-from prometheus_client import start_http_server
 
 from actors.log import get_logger
 from actors.metrics.registry import REGISTRY, Collector
+from actors.metrics.server import serve_metrics
 from actors.supervisor import ChildContext, ChildSpec, SupervisedActor
 
 __all__ = ["MetricsEndpoint", "metrics_child", "parse_metrics_addr"]
@@ -76,9 +77,7 @@ class MetricsEndpoint(SupervisedActor):
             REGISTRY.register(collector)
             self._registered.append(collector)
         try:
-            self._server, _thread = start_http_server(
-                self._port, addr=self._host, registry=REGISTRY
-            )
+            self._server = serve_metrics(self._host, self._port, REGISTRY)
         except OSError as exc:
             self._unregister()
             raise OSError(

@@ -30,3 +30,15 @@ def test_events_from_before_the_history_held_show_what_is_held(tmp_path: Path) -
         shown = docker.ok("events", "--since", since, "--until", f"{time.time() + 0.5:.3f}")
         assert "secret create" in shown and "name=after" in shown, shown
         assert "name=before" not in shown, shown
+
+
+def test_an_until_alone_shows_the_events_held_up_to_then(tmp_path: Path) -> None:
+    """``docker events --until T`` without ``--since``: dockerd shows the events it holds
+    up to T and exits; ours showed nothing, watching from now on (already past T)."""
+    sock = tmp_path / "engine.sock"
+    with Swarm(tmp_path) as swarm:
+        start_engine_manager(swarm, sock, executor="process")
+        docker = DockerCli(sock, cwd=tmp_path)
+        docker.ok("secret", "create", "earlier", "-", input="x")
+        shown = docker.ok("events", "--until", f"{time.time():.3f}", "--filter", "type=secret")
+        assert "secret create" in shown and "name=earlier" in shown, shown

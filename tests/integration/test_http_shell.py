@@ -127,3 +127,59 @@ def test_a_stale_unix_socket_file_is_replaced(tmp_path: Path) -> None:
         assert _get(_UnixConnection(path), "/hello/w")[0] == 200
     finally:
         ref.stop(timeout=10)
+
+
+def _closed(conns: list[socket.socket]) -> int:
+    """How many of ``conns`` the server has closed (EOF or reset)."""
+    ended = 0
+    for conn in conns:
+        try:
+            ended += conn.recv(1) == b""
+        except BlockingIOError:
+            pass
+        except ConnectionResetError:
+            ended += 1
+    return ended
+
+
+@pytest.mark.parametrize("unix", [False, True])
+def test_a_peer_cannot_hold_connections_past_the_bound_nor_idle_for_ever(
+    tmp_path: Path, unix: bool
+) -> None:
+    """Connections that never send a byte used to stay open an hour each, any number of
+    them (a descriptor of the node each): past ``max_connections`` they are closed at
+    once, the others after ``idle_timeout``, and a request gets through after that."""
+    address = (
+        HttpAddress(path=str(tmp_path / "s.sock"))
+        if unix
+        else HttpAddress(host="127.0.0.1", port=0)
+    )
+    server = HttpServer("bounded", address, web.Application(), max_connections=4, idle_timeout=1.0)
+    server.app = _app(None, server)
+    server.start()
+    try:
+
+        def connect() -> socket.socket:
+            if unix:
+                conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                conn.connect(address.path)
+            else:
+                conn = socket.create_connection(("127.0.0.1", int(server.bound().rsplit(":")[-1])))
+            conn.setblocking(False)
+            return conn
+
+        idle = [connect() for _ in range(10)]
+        try:
+            wait_for(lambda: _closed(idle) >= 6, "the connections past the bound closed", 10)
+            wait_for(lambda: _closed(idle) == 10, "the idle ones closed", 30)
+        finally:
+            for conn in idle:
+                conn.close()
+        conn = (
+            _UnixConnection(address.path)
+            if unix
+            else http.client.HTTPConnection("127.0.0.1", int(server.bound().rsplit(":")[-1]))
+        )
+        assert _get(conn, "/hello/again")[0] == 200
+    finally:
+        server.stop()

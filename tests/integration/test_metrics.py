@@ -171,3 +171,43 @@ def test_a_worker_serves_its_own_metrics_and_a_taken_port_fails_the_start(
         assert other.process is not None
         assert other.process.wait(timeout=60) == 1
         assert any("--metrics-addr" in str(e.get("error")) for e in other.log_events())
+
+
+def test_idle_connections_cannot_multiply_the_nodes_threads(swarm: Swarm) -> None:
+    """A peer that opens connections and sends nothing held one thread of the node each,
+    for ever. Past MAX_CONNECTIONS they are closed at once, and the idle ones within it
+    after IO_TIMEOUT, so a scrape gets through again."""
+    from actors.metrics.server import MAX_CONNECTIONS
+
+    port = free_port()
+    m1 = swarm.start_node("m1", extra=("--metrics-addr", str(port)))
+    m1.wait_ready()
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(MAX_CONNECTIONS + 20)]
+    try:
+        for conn in idle:
+            conn.setblocking(False)
+
+        def closed_by_the_node() -> int:
+            ended = 0
+            for conn in idle:
+                try:
+                    ended += conn.recv(1) == b""
+                except BlockingIOError:
+                    pass  # still held open
+                except ConnectionResetError:
+                    ended += 1
+            return ended
+
+        poll(lambda: closed_by_the_node() >= 20, "the connections past the bound closed", 30)
+        names, _, _ = poll(lambda: _scrape_or_none(port), "a scrape once idle ones timed out", 60)
+        assert "swarm_raft_term" in names
+    finally:
+        for conn in idle:
+            conn.close()
+
+
+def _scrape_or_none(port: int) -> tuple[set[str], Samples, str] | None:
+    try:
+        return scrape(port)
+    except OSError:
+        return None

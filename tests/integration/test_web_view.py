@@ -185,3 +185,43 @@ def test_the_view_binds_loopback_guards_its_host_and_a_taken_port_fails_the_star
     assert other.process.wait(timeout=60) == 1
     errors = [str(e.get("error")) for e in other.log_events()]
     assert any(f"127.0.0.1:{port}" in e and "web" in e for e in errors), errors
+
+
+def test_a_peer_cannot_take_the_nodes_descriptors_through_the_view(swarm: Swarm) -> None:
+    """Connections that never sent a byte stayed open an hour each, any number of them:
+    a reader of an exposed view could take every descriptor of the manager (ZeroMQ then
+    aborts the process). Past the bound they are closed at once, and the view serves."""
+    from actors.http.server import MAX_CONNECTIONS
+
+    port = free_port()
+    m1 = swarm.start_node("m1", extra=("--web-addr", str(port)))
+    m1.wait_ready()
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(MAX_CONNECTIONS + 20)]
+    try:
+        for conn in idle:
+            conn.setblocking(False)
+
+        def closed() -> int:
+            ended = 0
+            for conn in idle:
+                try:
+                    ended += conn.recv(1) == b""
+                except BlockingIOError:
+                    pass
+                except ConnectionResetError:
+                    ended += 1
+            return ended
+
+        poll(lambda: closed() >= 20, "the connections past the bound closed", 30)
+    finally:
+        for conn in idle:
+            conn.close()
+    poll(lambda: _state_or_none(port), "the view serving again", 30)
+
+
+def _state_or_none(port: int) -> bytes | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/state", timeout=10) as reply:
+            return bytes(reply.read())
+    except OSError:
+        return None

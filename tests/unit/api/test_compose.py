@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from api.compose import ComposeError, FileObjectPlan, NetworkPlan, load_stack
-from api.compose_fields import LABEL_NAMESPACE, MAX_NODES, interpolate, merge_documents
+from api.compose_fields import LABEL_NAMESPACE, MAX_NODES, interpolate
+from api.compose_merge import merge_documents
 from api.enums import (
     FailureAction,
     MountType,
@@ -374,6 +375,67 @@ def test_several_files_merge() -> None:
         merge_documents([base, ["x"]], ["a.yml", "b.yml"])
 
 
+def test_a_later_file_adds_ports_secrets_volumes_and_networks_as_docker_merges_them() -> None:
+    """docker stack deploy -c base.yml -c prod.yml: an override file adds to the lists of
+    the service it names (they used to be replaced, dropping the base's ports, secrets,
+    volumes, networks and constraints without a word)."""
+    base = yaml.safe_load(
+        "services:\n  web:\n    image: busybox\n    command: sleep 1\n"
+        "    ports: ['8080:80']\n    secrets: [a, {source: b, target: b1}]\n"
+        "    volumes: ['data:/data', 'logs:/logs']\n    networks: [front]\n"
+        "    cap_add: [NET_ADMIN]\n"
+        "    healthcheck: {test: [CMD, 'true'], interval: 5s}\n"
+        "    deploy: {labels: [tier=web], placement: {constraints: [node.role==worker]}}\n"
+        "secrets: {a: {file: ./a}, b: {file: ./b}, c: {file: ./c}}\n"
+        "volumes: {data: {}, logs: {}, logs2: {}}\n"
+        "networks: {front: {}, back: {}}\n"
+    )
+    override = yaml.safe_load(
+        "services:\n  web:\n    command: [sleep, '2']\n"
+        "    ports: [{published: 8080, target: 80}, '9090:90']\n"
+        "    secrets: [{source: b, target: b2}, c]\n    volumes: ['logs2:/logs']\n"
+        "    networks: {back: {aliases: [api]}}\n    cap_add: [NET_ADMIN, SYS_TIME]\n"
+        "    healthcheck: {test: [CMD, 'false']}\n"
+        "    deploy: {labels: {tier: api}, placement: {constraints: [node.labels.a==1]}}\n"
+        "secrets: {a: {external: true}}\n"
+    )
+    web = merge_documents([base, override], ["a.yml", "b.yml"])["services"]["web"]
+    assert web["command"] == ["sleep", "2"]
+    assert web["ports"] == [{"published": 8080, "target": 80}, "9090:90"]  # 8080:80 once
+    assert web["secrets"] == ["a", {"source": "b", "target": "b2"}, "c"]
+    assert web["volumes"] == ["data:/data", "logs2:/logs"]
+    assert web["networks"] == {"front": None, "back": {"aliases": ["api"]}}
+    assert web["cap_add"] == ["NET_ADMIN", "SYS_TIME"]
+    assert web["healthcheck"] == {"test": ["CMD", "false"], "interval": "5s"}
+    assert web["deploy"] == {
+        "labels": {"tier": "api"},
+        "placement": {"constraints": ["node.role==worker", "node.labels.a==1"]},
+    }
+    plan = load_stack("st", [base, override])
+    [spec] = plan.services
+    assert [p.published_port for p in spec.endpoint.ports] == [8080, 9090]
+    refs = spec.task.container.secrets
+    assert [(r.secret_name, r.target) for r in refs] == [("a", "a"), ("st_b", "b2"), ("st_c", "c")]
+    # a top-level object is replaced whole: the override's external secret has no file
+    assert {p.key: p.external for p in plan.secrets} == {"a": True, "b": False, "c": False}
+    assert [m.target for m in spec.task.container.mounts] == ["/data", "/logs"]
+    assert [n.aliases for n in spec.task.networks] == [("web",), ("web", "api")]
+
+
+def test_logging_and_ulimits_merge_as_dockers() -> None:
+    logging = {"driver": "json-file", "options": {"max-size": "1m"}}
+    ulimits = {"nofile": {"soft": 1, "hard": 2}}
+    base = {"services": {"w": {"image": "b", "logging": logging, "ulimits": ulimits}}}
+    more = {"logging": {"options": {"max-file": "2"}}, "ulimits": {"nofile": {"soft": 3}}}
+    same = {"services": {"w": more}}
+    other = {"services": {"w": {"logging": {"driver": "syslog"}}}}
+    w = merge_documents([base, same], ["a", "b"])["services"]["w"]
+    assert w["logging"] == {"driver": "json-file", "options": {"max-size": "1m", "max-file": "2"}}
+    assert w["ulimits"] == {"nofile": {"soft": 3}}  # a limit is replaced whole
+    w = merge_documents([base, other], ["a", "b"])["services"]["w"]
+    assert w["logging"] == {"driver": "syslog"}
+
+
 HOST = """
 services:
   web:
@@ -443,11 +505,27 @@ def test_ports_volumes_and_networks() -> None:
     )  # no default network: no service is on it
 
 
+def test_a_port_range_is_one_port_per_number_as_dockers() -> None:
+    """``8000-8002:80-82`` was refused; Docker's stack deploy makes three ports of it."""
+    web = service(minimal("    ports: ['8000-8001:80-81/udp', '7000-7001:70', '60-61']\n"))
+    ports = [(p.published_port, p.target_port, str(p.protocol)) for p in web.endpoint.ports]
+    assert ports == [
+        (8000, 80, "udp"),
+        (8001, 81, "udp"),
+        (7000, 70, "tcp"),
+        (7001, 70, "tcp"),
+        (0, 60, "tcp"),
+        (0, 61, "tcp"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("extra", "named"),
     [
-        ("    ports: ['127.0.0.1:80:80']\n", "services.web.ports[0]: expected PUBLISHED:TARGET"),
-        ("    ports: ['8000-8010:80']\n", "services.web.ports[0]: expected PUBLISHED:TARGET"),
+        ("    ports: ['127.0.0.1:80:80']\n", "ports[0]: '127.0.0.1:80:80': a host address is"),
+        ("    ports: ['8000-8002:80-81']\n", "ports[0]: '8000-8002:80-81': the published and"),
+        ("    ports: ['1-200:80']\n", "ports[0]: port range '1-200': more than 128 ports"),
+        ("    ports: ['9-8']\n", "services.web.ports[0]: invalid port range '9-8'"),
         ("    ports: [{target: 80, mode: bridge}]\n", "ports[0]: unknown mode 'bridge'"),
         ("    ports: ['53:53/sctp']\n", "ports[0].protocol: 53/sctp: the routing mesh"),
         ("    ports: [{published: 80}]\n", "services.web.ports[0]: a target port is required"),

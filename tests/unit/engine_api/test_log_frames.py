@@ -7,7 +7,8 @@ import struct
 import pytest
 
 from actors.engine_api.errors import EngineError
-from actors.engine_api.log_frames import log_frame, parse_log_query
+from actors.engine_api.log_frames import error_frame, log_frame, parse_log_query
+from actors.engine_api.logs import subscription_lost
 
 CONTEXT = {"node_id": "n1", "service_id": "s1", "task_id": "t1"}
 RECORD = {"task_id": "t1", "ts": 1_700_000_000_000_000_001, "stream": "stdout", "data": b"hi"}
@@ -47,3 +48,18 @@ def test_streams_tail_since_and_refusals() -> None:
         parse_log_query({})
     with pytest.raises(EngineError, match="invalid tail"):
         parse_log_query({"stdout": "1", "tail": "many"})
+
+
+def test_a_stream_that_fails_ends_with_dockerds_error_frame() -> None:
+    """Stream 3 (dockerd's system error): the docker CLI shows it and exits 1, where a
+    stream that simply ended would read as complete."""
+    stream, payload = split(error_frame("no leader"))
+    assert (stream, payload) == (3, b"Error grabbing logs: no leader\n")
+    assert error_frame("no leader", raw=True) == b"Error grabbing logs: no leader\n"
+
+
+def test_a_leader_changes_refusals_take_a_new_subscription() -> None:
+    for code in ("unavailable", "not_leader", "unknown_subscription", "timeout"):
+        assert subscription_lost(EngineError(503, "x", code)), code
+    for code in ("not_found", "invalid_argument", ""):
+        assert not subscription_lost(EngineError(400, "x", code)), code

@@ -212,7 +212,10 @@ def test_an_until_before_the_since_is_refused_naming_both(
     s = streams(store, clock)
     for body, said in [
         ({"since_position": 50, "until_position": 10}, "until @10 is before since @50"),
-        ({"since_time": 200.0, "until_time": 100.0}, "until 100 is before since 200"),
+        (
+            {"since_time": 200.5, "until_time": 100.0},
+            "until 1970-01-01T00:01:40Z is before since 1970-01-01T00:03:20.500000Z",
+        ),
     ]:
         req = open_watch(s, body)
         assert req.errors == [("invalid_argument", said)] and req.frames == []
