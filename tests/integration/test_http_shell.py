@@ -15,6 +15,7 @@ from aiohttp import web
 
 from actors.http import HttpAddress, HttpServer, HttpServerActor, HttpStartError, http_child
 from actors.supervisor import ChildContext, Supervisor
+from tests.support.idle_sockets import closed_by_peer
 from tests.support.waiting import wait_for
 
 
@@ -129,19 +130,6 @@ def test_a_stale_unix_socket_file_is_replaced(tmp_path: Path) -> None:
         ref.stop(timeout=10)
 
 
-def _closed(conns: list[socket.socket]) -> int:
-    """How many of ``conns`` the server has closed (EOF or reset)."""
-    ended = 0
-    for conn in conns:
-        try:
-            ended += conn.recv(1) == b""
-        except BlockingIOError:
-            pass
-        except ConnectionResetError:
-            ended += 1
-    return ended
-
-
 @pytest.mark.parametrize("unix", [False, True])
 def test_a_peer_cannot_hold_connections_past_the_bound_nor_idle_for_ever(
     tmp_path: Path, unix: bool
@@ -170,8 +158,8 @@ def test_a_peer_cannot_hold_connections_past_the_bound_nor_idle_for_ever(
 
         idle = [connect() for _ in range(10)]
         try:
-            wait_for(lambda: _closed(idle) >= 6, "the connections past the bound closed", 10)
-            wait_for(lambda: _closed(idle) == 10, "the idle ones closed", 30)
+            wait_for(lambda: closed_by_peer(idle) >= 6, "the connections past the bound closed", 10)
+            wait_for(lambda: closed_by_peer(idle) == 10, "the idle ones closed", 30)
         finally:
             for conn in idle:
                 conn.close()

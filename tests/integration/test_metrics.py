@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.idle_sockets import closed_by_peer, idle_connections
 from tests.support.swarm import Swarm, SwarmNode, free_port, poll
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -182,23 +183,9 @@ def test_idle_connections_cannot_multiply_the_nodes_threads(swarm: Swarm) -> Non
     port = free_port()
     m1 = swarm.start_node("m1", extra=("--metrics-addr", str(port)))
     m1.wait_ready()
-    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(MAX_CONNECTIONS + 20)]
+    idle = idle_connections("127.0.0.1", port, MAX_CONNECTIONS + 20)
     try:
-        for conn in idle:
-            conn.setblocking(False)
-
-        def closed_by_the_node() -> int:
-            ended = 0
-            for conn in idle:
-                try:
-                    ended += conn.recv(1) == b""
-                except BlockingIOError:
-                    pass  # still held open
-                except ConnectionResetError:
-                    ended += 1
-            return ended
-
-        poll(lambda: closed_by_the_node() >= 20, "the connections past the bound closed", 30)
+        poll(lambda: closed_by_peer(idle) >= 20, "the connections past the bound closed", 30)
         names, _, _ = poll(lambda: _scrape_or_none(port), "a scrape once idle ones timed out", 60)
         assert "swarm_raft_term" in names
     finally:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.support.browser import chromium, count_of, text_of
+from tests.support.idle_sockets import closed_by_peer, idle_connections
 from tests.support.swarm import Swarm, SwarmNode, free_port, poll
 
 TOKEN = "web-token-for-the-test-0123456789"
@@ -196,23 +197,9 @@ def test_a_peer_cannot_take_the_nodes_descriptors_through_the_view(swarm: Swarm)
     port = free_port()
     m1 = swarm.start_node("m1", extra=("--web-addr", str(port)))
     m1.wait_ready()
-    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(MAX_CONNECTIONS + 20)]
+    idle = idle_connections("127.0.0.1", port, MAX_CONNECTIONS + 20)
     try:
-        for conn in idle:
-            conn.setblocking(False)
-
-        def closed() -> int:
-            ended = 0
-            for conn in idle:
-                try:
-                    ended += conn.recv(1) == b""
-                except BlockingIOError:
-                    pass
-                except ConnectionResetError:
-                    ended += 1
-            return ended
-
-        poll(lambda: closed() >= 20, "the connections past the bound closed", 30)
+        poll(lambda: closed_by_peer(idle) >= 20, "the connections past the bound closed", 30)
     finally:
         for conn in idle:
             conn.close()
