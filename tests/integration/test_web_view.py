@@ -72,6 +72,9 @@ def test_the_page_shows_the_cluster_live_and_scales_with_the_token(
 
     browser.get(f"http://127.0.0.1:{port}/")
     poll(lambda: text_of(browser, "#live") == "live", "the page's stream open", 30)
+    # no console error at load (the browser's request for a favicon was a 404)
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
     # the nodes, their roles and the leader
     poll(lambda: text_of(browser, 'tr[data-hostname="m1"] .manager') == "Leader", "m1 leader", 30)
     assert not browser.find_element("id", "quorum").is_displayed()  # a leader: no warning

@@ -39,6 +39,7 @@ def _browser_or_reason() -> tuple[Any, str]:
         "--window-size=1400,1150",
     ):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # driver.get_log
     try:
         return webdriver.Chrome(service=Service(driver_path), options=options), ""
     except Exception as exc:
