@@ -158,7 +158,7 @@ def test_a_control_request_with_a_field_it_does_not_declare_is_refused(cluster: 
 
 def test_the_manager_is_whole_after_the_newer_frames(cluster: Cluster) -> None:
     node = cluster.node
-    node.ctl_json("service", "create", "--name", "after", "busybox", "true")
+    node.ctl_json("service", "create", "--detach", "--name", "after", "busybox", "true")
     assert [s["name"] for s in node.ctl_json("service", "ls")] == ["after"]
     failures = [e for e in node.log_events() if e.get("event") in FAILURE_EVENTS]
     assert not failures, failures[:5]
