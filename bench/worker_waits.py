@@ -46,6 +46,7 @@ from tests.support.docker_worker import (  # noqa: E402
     sleeping_tasks,
 )
 from tests.support.testimage import ensure_test_image  # noqa: E402
+from tests.support.waiting import wait_for  # noqa: E402
 
 ENGINE_SOCKET = "/var/run/docker.sock"
 SETTLE_S = 1.0  # the thread count holds this long before it is read
@@ -130,19 +131,22 @@ def measure(count: int, client: Any, image: str) -> dict[str, Any]:
             )
             started = time.monotonic()
             proxy.apply_assignments(True, tasks, []).get()
-            deadline = started + RUN_TIMEOUT_S
-            while True:
+
+            def running() -> int:
                 statuses = dict(proxy.current_statuses().get(timeout=10))
-                running = sum(
+                return sum(
                     1
                     for t in tasks
                     if t.id in statuses and statuses[t.id].state is TaskState.RUNNING
                 )
-                if running == count:
-                    break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{running}/{count} tasks running after {RUN_TIMEOUT_S} s")
-                time.sleep(0.5)
+
+            wait_for(
+                lambda: running() == count,
+                f"{count} tasks running",
+                RUN_TIMEOUT_S,
+                interval=0.5,
+                describe=running,
+            )
             to_running = time.monotonic() - started
             busy = settled(time.monotonic() + 30)
             log(f"{count} tasks running in {to_running:.1f} s: {busy}")
