@@ -12,6 +12,7 @@ Rules:
 from __future__ import annotations
 
 import ssl
+from typing import Final
 
 from aiohttp import web
 
@@ -21,7 +22,17 @@ from actors.engine_api.control import ControlCaller
 from actors.http import HttpAddress, HttpServer, http_child, parse_http_address
 from actors.supervisor import ChildContext, ChildSpec
 
-__all__ = ["check_engine_address", "engine_api_child"]
+__all__ = ["ENGINE_RESOURCES", "check_engine_address", "engine_api_child"]
+
+# the routes the Engine API serves, each resource's own (engine_app builds the app of them)
+ENGINE_RESOURCES: Final = (
+    system.add_routes,
+    nodes.add_routes,
+    services.add_routes,
+    files.add_routes,
+    networks.add_routes,
+    logs.add_routes,
+)
 
 
 def check_engine_address(text: str, tls: bool) -> HttpAddress:
@@ -46,14 +57,6 @@ def engine_api_child(
     (this manager's own control socket, ``ipc://PATH``)."""
 
     def build(_ctx: ChildContext | None, server: HttpServer) -> web.Application:
-        resources = (
-            system.add_routes,
-            nodes.add_routes,
-            services.add_routes,
-            files.add_routes,
-            networks.add_routes,
-            logs.add_routes,
-        )
-        return engine_app(ControlCaller(control_address), server, resources)
+        return engine_app(ControlCaller(control_address), server, ENGINE_RESOURCES)
 
     return http_child("engine", address, build, ssl_context=ssl_context, stop_timeout=stop_timeout)

@@ -23,8 +23,8 @@ from aiohttp import web
 
 from actors.ca.root import create_root_ca
 from actors.control import ServiceControl, control_handlers
-from actors.engine_api import files, logs, networks, nodes, services, system
 from actors.engine_api.app import engine_app
+from actors.engine_api.child import ENGINE_RESOURCES
 from actors.engine_api.control import ControlCaller
 from actors.http import HttpServer, parse_http_address
 from actors.store import clusters
@@ -94,17 +94,9 @@ def test_swarmctl_lists_every_service_and_node_over_one_messages_limit(many: Ctl
 @pytest.fixture
 def engine(many: Ctl, tmp_path: Path) -> Iterator[docker.APIClient]:
     sock = tmp_path / "engine.sock"
-    resources = (
-        system.add_routes,
-        nodes.add_routes,
-        services.add_routes,
-        files.add_routes,
-        networks.add_routes,
-        logs.add_routes,
-    )
     # built as HttpServerActor builds it: the app needs the server it runs on
     server = HttpServer("engine", parse_http_address(f"unix://{sock}"), web.Application())
-    server.app = engine_app(ControlCaller(f"ipc://{many.socket}"), server, resources)
+    server.app = engine_app(ControlCaller(f"ipc://{many.socket}"), server, ENGINE_RESOURCES)
     server.start()
     client = docker.APIClient(base_url=f"unix://{sock}", version="1.50", timeout=30)
     try:
